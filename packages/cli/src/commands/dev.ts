@@ -1,0 +1,39 @@
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { startDevNetwork } from "../dev/startDevNetwork.js";
+import { ServiceStack } from "../lifecycle.js";
+import { createCliLogger, type LogLevel } from "../logger.js";
+
+interface DevFlags {
+  stateDir?: string;
+  logLevel: LogLevel;
+}
+
+export function registerDev(program: Command): void {
+  program
+    .command("dev")
+    .description("run the whole local network (chain, contracts, nodes, proxy) and print a ready line")
+    .option("--state-dir <dir>", "keep the chain's state here between runs (default: a fresh chain each run)")
+    .addOption(
+      new Option("--log-level <level>", "how much to log on stderr")
+        .choices(["debug", "info", "warn", "error", "silent"])
+        .default("info"),
+    )
+    .action(async (flags: DevFlags) => {
+      const logger = createCliLogger(flags.logLevel);
+      const services = new ServiceStack(logger);
+      services.stopOnSignals();
+      try {
+        const ready = await startDevNetwork(
+          { stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir) },
+          services,
+          logger,
+        );
+        process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
+        logger.info({ rpcUrl: ready.rpcUrl }, "local network ready; press Ctrl-C to stop");
+      } catch (error) {
+        await services.stopAll();
+        throw error;
+      }
+    });
+}

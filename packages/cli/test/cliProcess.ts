@@ -1,0 +1,51 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The built CLI (npm test builds before it runs the tests). */
+export const cliPath = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+
+export interface CliRun {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the JSON of the `ready {json}` line, or rejects with the CLI's stderr if it exits first. */
+export function waitForReady<T = Record<string, unknown>>(run: CliRun, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ready line in ${timeoutMs} ms:\n${run.stderr()}`)),
+      timeoutMs,
+    );
+    const check = () => {
+      const line = run
+        .stdout()
+        .split("\n")
+        .find((l) => l.startsWith("ready "));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice("ready ".length)) as T);
+      }
+    };
+    run.child.stdout.on("data", check);
+    void run.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`atoma exited with ${code} before ready:\n${run.stderr()}`));
+    });
+  });
+}

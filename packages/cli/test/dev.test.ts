@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { runCli, waitForReady } from "./cliProcess.js";
+
+async function rpc(url: string, method: string): Promise<unknown> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }),
+  });
+  return ((await response.json()) as { result: unknown }).result;
+}
+
+describe("atoma dev", () => {
+  it("prints a ready line whose RPC URL answers, and leaves nothing behind after SIGINT", async () => {
+    const run = runCli(["dev", "--log-level", "warn"]);
+    const ready = await waitForReady<{ rpcUrl: string; chainId: number; contracts: Record<string, string> }>(
+      run,
+    );
+    expect(ready.chainId).toBe(31337);
+    expect(await rpc(ready.rpcUrl, "eth_chainId")).toBe("0x7a69");
+    expect(Object.keys(ready.contracts)).toContain("AtomaToken");
+
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
+    await expect(rpc(ready.rpcUrl, "eth_chainId")).rejects.toThrow();
+  });
+
+  it("rejects a bad option with a one-line message and a non-zero exit", async () => {
+    const run = runCli(["dev", "--log-level"]);
+    expect(await run.exited).not.toBe(0);
+    expect(run.stderr()).toMatch(/log-level/);
+  });
+});

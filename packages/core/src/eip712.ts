@@ -1,0 +1,58 @@
+import type { Address, Hex, TypedDataDomain } from "viem";
+import type { Hash } from "./hash.js";
+
+/** EIP-712 domain of every signature tied to stacks: the stacks contract on one chain. */
+export function atomaDomain(chainId: number | bigint, stacksContract: Address): TypedDataDomain {
+  return { name: "Atoma", version: "1", chainId: BigInt(chainId), verifyingContract: stacksContract };
+}
+
+/**
+ * The stack owner's authorisation of one request. `nonce` is unique per stack (the node rejects a reuse) and
+ * `deadline` (unix seconds) bounds how long a captured request could be replayed.
+ */
+export const requestTypes = {
+  AtomaRequest: [
+    { name: "stackId", type: "uint256" },
+    { name: "reqHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint64" },
+  ],
+} as const;
+
+/**
+ * The node's signature on a response. `units` is what this request consumed; `cumulativeUnits` is the stack's
+ * total after it, so the owner can prove an over-claim with the last response alone.
+ */
+export const responseTypes = {
+  AtomaResponse: [
+    { name: "stackId", type: "uint256" },
+    { name: "leafIndex", type: "uint256" },
+    { name: "reqHash", type: "bytes32" },
+    { name: "respHash", type: "bytes32" },
+    { name: "units", type: "uint64" },
+    { name: "cumulativeUnits", type: "uint64" },
+    { name: "seed", type: "uint64" },
+  ],
+} as const;
+
+export interface SignedRequestFields {
+  stackId: bigint;
+  reqHash: Hash;
+  nonce: bigint;
+  deadline: bigint;
+}
+
+export interface SignedResponseFields {
+  stackId: bigint;
+  leafIndex: bigint;
+  reqHash: Hash;
+  respHash: Hash;
+  units: bigint;
+  cumulativeUnits: bigint;
+  seed: bigint;
+}
+
+export interface Signed<T> {
+  fields: T;
+  signature: Hex;
+}

@@ -1,0 +1,24 @@
+import { concatHex, type Hex, keccak256, stringToBytes } from "viem";
+import { canonicalJson } from "./canonicalJson.js";
+
+export type Hash = Hex;
+
+/** H(JCS(value)): the hash of a JSON value's canonical UTF-8 bytes. */
+export function hashCanonical(value: unknown): Hash {
+  return keccak256(stringToBytes(canonicalJson(value)));
+}
+
+/** reqHash = H(JCS(request body)), over the body exactly as the client signed it. */
+export function requestHash(body: unknown): Hash {
+  return hashCanonical(body);
+}
+
+/** leaf_k = H(reqHash_k ‖ respHash_k): 64 bytes in, as the settlement contract rebuilds it. */
+export function leafHash(reqHash: Hash, respHash: Hash): Hash {
+  return keccak256(concatHex([reqHash, respHash]));
+}
+
+/** Content address of a blob: H(bytes). */
+export function blobId(bytes: Uint8Array): Hash {
+  return keccak256(bytes);
+}

@@ -1,0 +1,33 @@
+export { canonicalJson } from "./canonicalJson.js";
+export {
+  atomaDomain,
+  requestTypes,
+  responseTypes,
+  type Signed,
+  type SignedRequestFields,
+  type SignedResponseFields,
+} from "./eip712.js";
+export {
+  AtomaError,
+  type AtomaErrorOptions,
+  CanonicalJsonError,
+  InvalidInputError,
+  InvalidSignatureError,
+  MerkleTreeError,
+} from "./errors.js";
+export { blobId, type Hash, hashCanonical, leafHash, requestHash } from "./hash.js";
+export { type Logger, silentLogger } from "./logger.js";
+export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
+export { type ReproducibleResult, reproducibleResult, responseHash } from "./responseResult.js";
+export { deriveSeed, MAX_SEED } from "./seed.js";
+export {
+  assertRequestSigner,
+  assertResponseSigner,
+  recoverRequestSigner,
+  recoverResponseSigner,
+  requestDigest,
+  responseDigest,
+  signRequest,
+  signResponse,
+} from "./signatures.js";
+export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";

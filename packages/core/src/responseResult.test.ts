@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "./errors.js";
+import { reproducibleResult, responseHash } from "./responseResult.js";
+
+const chat = {
+  id: "chatcmpl-1",
+  object: "chat.completion",
+  created: 1,
+  model: "m",
+  system_fingerprint: "fp",
+  choices: [
+    { index: 0, message: { role: "assistant", content: "hello" }, finish_reason: "stop", logprobs: null },
+  ],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+  atoma: { signature: "0x00" },
+};
+
+describe("reproducibleResult", () => {
+  it("keeps only what recomputation reproduces", () => {
+    expect(reproducibleResult(chat)).toEqual({
+      object: "chat.completion",
+      model: "m",
+      choices: [{ index: 0, text: "hello", finish_reason: "stop" }],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+    });
+  });
+
+  it("hashes equal results equally whatever their ids, timestamps and signatures", () => {
+    const other = { ...chat, id: "chatcmpl-2", created: 2, atoma: { signature: "0x01" } };
+    expect(responseHash(other)).toBe(responseHash(chat));
+    const changed = {
+      ...chat,
+      choices: [{ ...chat.choices[0], message: { role: "assistant", content: "hellp" } }],
+    };
+    expect(responseHash(changed)).not.toBe(responseHash(chat));
+  });
+
+  it("treats a null chat content as empty text", () => {
+    const toolOnly = {
+      ...chat,
+      choices: [{ index: 0, message: { role: "assistant", content: null }, finish_reason: "stop" }],
+    };
+    expect(reproducibleResult(toolOnly)).toMatchObject({ choices: [{ text: "" }] });
+  });
+
+  it("handles text completions and embeddings", () => {
+    expect(
+      reproducibleResult({
+        object: "text_completion",
+        model: "m",
+        choices: [{ index: 0, text: "x", finish_reason: "length" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    ).toMatchObject({ choices: [{ text: "x" }] });
+    expect(
+      reproducibleResult({
+        object: "list",
+        model: "m",
+        data: [{ object: "embedding", index: 0, embedding: [0.5] }],
+        usage: { prompt_tokens: 1, total_tokens: 1 },
+      }),
+    ).toEqual({
+      object: "embedding",
+      model: "m",
+      data: [{ index: 0, embedding: [0.5] }],
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
+  });
+
+  it.each([
+    ["not an object", 5],
+    ["an unknown object type", { ...chat, object: "image" }],
+    ["negative usage", { ...chat, usage: { prompt_tokens: -1, completion_tokens: 1, total_tokens: 0 } }],
+    ["choices that are not an array", { ...chat, choices: {} }],
+    [
+      "an embedding with a non-number",
+      {
+        object: "list",
+        model: "m",
+        data: [{ index: 0, embedding: ["a"] }],
+        usage: { prompt_tokens: 1, total_tokens: 1 },
+      },
+    ],
+  ])("rejects %s", (_, value) => {
+    expect(() => reproducibleResult(value)).toThrow(InvalidInputError);
+  });
+});

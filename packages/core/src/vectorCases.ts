@@ -1,0 +1,133 @@
+import { type Address, keccak256, stringToBytes } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { canonicalJson } from "./canonicalJson.js";
+import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
+import { type Hash, leafHash, requestHash } from "./hash.js";
+import { LeafTree } from "./merkle.js";
+import { responseHash } from "./responseResult.js";
+import { deriveSeed } from "./seed.js";
+import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
+import { costOfUnits } from "./units.js";
+
+/**
+ * The shared test vectors: TypeScript and Solidity tests both check `vectors/encodings.json`, and a test
+ * regenerates it from these cases, so the encodings cannot drift apart unnoticed.
+ * The signers' keys are derived from public strings: they are test keys and hold nothing.
+ */
+export const vectorSignerSeeds = { owner: "atoma-vectors-owner", node: "atoma-vectors-node" } as const;
+
+const vectorAccount = (seed: string) => privateKeyToAccount(keccak256(stringToBytes(seed)));
+
+const canonicalCases: unknown[] = [
+  { b: 2, a: 1, c: { z: [3, 2, 1], y: null } },
+  { numbers: [0, -0, 1e21, 1e-7, 0.1, 123456789012345680000, 5e-324], unicode: "é€😀\u000f" },
+  { model: "atoma-tiny", messages: [{ role: "user", content: 'Hello, "world"\n' }], temperature: 0.7 },
+];
+
+const chatRequest = {
+  model: "atoma-tiny",
+  messages: [{ role: "user", content: "Say hi" }],
+  max_tokens: 16,
+  temperature: 0,
+  seed: 42,
+};
+
+const chatResponse = {
+  id: "chatcmpl-123",
+  object: "chat.completion",
+  created: 1_700_000_000,
+  model: "atoma-tiny",
+  choices: [{ index: 0, message: { role: "assistant", content: "hi there" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+  atoma: { nodeId: "1" },
+};
+
+const completionResponse = {
+  id: "cmpl-9",
+  object: "text_completion",
+  created: 1_700_000_001,
+  model: "atoma-tiny",
+  choices: [{ index: 0, text: "abc", finish_reason: "length", logprobs: null }],
+  usage: { prompt_tokens: 4, completion_tokens: 16, total_tokens: 20 },
+};
+
+const embeddingResponse = {
+  object: "list",
+  model: "atoma-tiny",
+  data: [{ object: "embedding", index: 0, embedding: [0.25, -1.5, 3e-8] }],
+  usage: { prompt_tokens: 5, total_tokens: 5 },
+};
+
+function leavesFor(count: number): Hash[] {
+  return Array.from({ length: count }, (_, k) =>
+    leafHash(keccak256(stringToBytes(`request ${k}`)), keccak256(stringToBytes(`response ${k}`))),
+  );
+}
+
+export async function buildVectors() {
+  const owner = vectorAccount(vectorSignerSeeds.owner);
+  const node = vectorAccount(vectorSignerSeeds.node);
+  const stacks: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  const domain = atomaDomain(31337, stacks);
+  const reqHash = requestHash(chatRequest);
+  const respHash = responseHash(chatResponse);
+  const request: SignedRequestFields = { stackId: 7n, reqHash, nonce: 1n, deadline: 1_900_000_000n };
+  const response: SignedResponseFields = {
+    stackId: 7n,
+    leafIndex: 0n,
+    reqHash,
+    respHash,
+    units: 15n,
+    cumulativeUnits: 15n,
+    seed: BigInt(deriveSeed(reqHash)),
+  };
+  const stringify = (fields: object) =>
+    Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+  return {
+    description:
+      "Shared encoding vectors for core (TypeScript) and contracts (Solidity). Regenerate with `npm run vectors -w @atoma/core`.",
+    canonicalJson: canonicalCases.map((input) => ({
+      input,
+      canonical: canonicalJson(input),
+      hash: keccak256(stringToBytes(canonicalJson(input))),
+    })),
+    requestHash: { request: chatRequest, reqHash, seed: deriveSeed(reqHash) },
+    responseHash: [chatResponse, completionResponse, embeddingResponse].map((r) => ({
+      response: r,
+      respHash: responseHash(r),
+    })),
+    leaf: { reqHash, respHash, leaf: leafHash(reqHash, respHash) },
+    merkle: [1, 2, 3, 5, 8].map((count) => {
+      const leaves = leavesFor(count);
+      const tree = new LeafTree(leaves);
+      return { leaves, root: tree.root, proofs: leaves.map((_, k) => tree.proof(k)) };
+    }),
+    eip712: {
+      domain: { name: "Atoma", version: "1", chainId: 31337, verifyingContract: stacks },
+      signerSeeds: vectorSignerSeeds,
+      owner: owner.address,
+      node: node.address,
+      request: {
+        fields: stringify(request),
+        digest: requestDigest(domain, request),
+        signature: await signRequest(owner, domain, request),
+      },
+      response: {
+        fields: stringify(response),
+        digest: responseDigest(domain, response),
+        signature: await signResponse(node, domain, response),
+      },
+    },
+    cost: [
+      [1n, 1n],
+      [999_999n, 1n],
+      [1_000_000n, 3n],
+      [1_234_567n, 2_500_000n],
+      [0n, 5n],
+    ].map(([units, price]) => ({
+      units: units!.toString(),
+      pricePerMillion: price!.toString(),
+      cost: costOfUnits(units!, price!).toString(),
+    })),
+  };
+}
