@@ -1,12 +1,13 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev.js";
+import { registerEcon } from "./commands/econ.js";
 
 export function createProgram(): Command {
   const program = new Command("atoma")
     .description("Atoma Network: verifiable AI inference on staked nodes")
     .version("0.1.0")
-    .showHelpAfterError()
     .exitOverride();
   registerDev(program);
+  registerEcon(program);
   return program;
 }

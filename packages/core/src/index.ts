@@ -1,5 +1,16 @@
 export { canonicalJson } from "./canonicalJson.js";
 export {
+  expectedCheaterReward,
+  expectedHonestReward,
+  type GameParameters,
+  ImpossibleParametersError,
+  minimumReplicationRate,
+  type ReplicationBounds,
+  type ResolvedGame,
+  tamperedSettlementProbability,
+  validateGame,
+} from "./economics/replicationRate.js";
+export {
   atomaDomain,
   requestTypes,
   responseTypes,
