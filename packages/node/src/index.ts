@@ -1,3 +1,16 @@
+export { Accounting, type AccountingComponents, type AccountingOptions } from "./accounting/accounting.js";
+export { freezeForSettlement, type SettlementSnapshot } from "./accounting/freezeForSettlement.js";
+export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
+export { getStack, insertStack, listLeaves, listStacks, transitionStack } from "./accounting/stacks.js";
+export type {
+  CommittedLeaf,
+  LeafInput,
+  NewStack,
+  Reservation,
+  ReserveInput,
+  Stack,
+  StoredLeaf,
+} from "./accounting/types.js";
 export { type ConfigOption, configOptions, ENV_PREFIX, envName } from "./config/env.js";
 export {
   type EmbeddedDatabaseConfig,
@@ -10,6 +23,20 @@ export {
 } from "./config/loadConfig.js";
 export { printableConfig, redactUrl } from "./config/redact.js";
 export { nodeConfigSchema } from "./config/schema.js";
+export { nodeMigrations } from "./db/migrations.js";
+export {
+  type NodeDb,
+  type OpenStateDatabaseOptions,
+  openStateDatabase,
+  type StateDatabase,
+} from "./db/openStateDatabase.js";
+export type {
+  AttestationKind,
+  AttestationState,
+  NodeDatabase,
+  SettlementState,
+  StackState,
+} from "./db/schema.js";
 export {
   BlobFetchError,
   BlobHashMismatchError,
@@ -39,3 +66,9 @@ export {
   UnknownStackError,
 } from "./errors.js";
 export { type DevKeyFile, loadKeyFile, writeDevKeyFile } from "./keys/keyFile.js";
+export {
+  createNodeMetrics,
+  METRICS_PREFIX,
+  type NodeMetrics,
+  type NodeMetricsOptions,
+} from "./metrics/nodeMetrics.js";
