@@ -205,3 +205,11 @@ export class ChainReorgError extends AtomaError {
     super("CHAIN_REORG", message);
   }
 }
+
+/** Another listener moved the same cursor: two processes follow the chain over one database. */
+export class CursorMovedError extends AtomaError {
+  override name = "CursorMovedError";
+  constructor(name: string) {
+    super("LISTENER_CURSOR_MOVED", `chain cursor "${name}" was moved by another listener`);
+  }
+}

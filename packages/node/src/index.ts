@@ -44,6 +44,7 @@ export {
   BlobTooLargeError,
   ChainReorgError,
   ConfigError,
+  CursorMovedError,
   DatabaseError,
   InvalidBlobIdError,
   InvalidJsonError,
