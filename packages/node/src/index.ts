@@ -11,6 +11,14 @@ export type {
   Stack,
   StoredLeaf,
 } from "./accounting/types.js";
+export { parseBlobId } from "./blobs/blobId.js";
+export {
+  BlobStore,
+  type BlobStoreComponents,
+  type BlobStoreOptions,
+  type StoredBlob,
+} from "./blobs/blobStore.js";
+export { type FetchBlobOptions, fetchBlob } from "./blobs/fetchBlob.js";
 export { type ConfigOption, configOptions, ENV_PREFIX, envName } from "./config/env.js";
 export {
   type EmbeddedDatabaseConfig,
