@@ -11,6 +11,12 @@ export type {
   Stack,
   StoredLeaf,
 } from "./accounting/types.js";
+export {
+  AdmissionGate,
+  type AdmissionGateComponents,
+  type AdmissionGateOptions,
+  type Permit,
+} from "./admission/admissionGate.js";
 export { parseBlobId } from "./blobs/blobId.js";
 export {
   BlobStore,
@@ -74,6 +80,25 @@ export {
   UnknownModelError,
   UnknownStackError,
 } from "./errors.js";
+export { createHttpApp, type HttpAppComponents, type HttpAppOptions } from "./http/createHttpApp.js";
+export {
+  HTTP_ERRORS,
+  type HttpError,
+  httpErrorOf,
+  type OpenAiErrorBody,
+  type OpenAiErrorType,
+} from "./http/errorResponse.js";
+export { HttpServer, type HttpServerComponents, type HttpServerOptions } from "./http/httpServer.js";
+export type {
+  HealthCheck,
+  ModelCard,
+  ModelCatalog,
+  NodeApp,
+  NodeEnv,
+  RouteInstaller,
+  ServerState,
+} from "./http/nodeEnv.js";
+export { readJsonObject } from "./http/readJson.js";
 export { type DevKeyFile, loadKeyFile, writeDevKeyFile } from "./keys/keyFile.js";
 export {
   createNodeMetrics,
