@@ -213,3 +213,11 @@ export class CursorMovedError extends AtomaError {
     super("LISTENER_CURSOR_MOVED", `chain cursor "${name}" was moved by another listener`);
   }
 }
+
+/** The chain's JSON-RPC endpoint cannot be reached, or reports another chain than configured. */
+export class ChainUnavailableError extends AtomaError {
+  override name = "ChainUnavailableError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("CHAIN_UNAVAILABLE", message, options);
+  }
+}

@@ -1,4 +1,5 @@
 export { Accounting, type AccountingComponents, type AccountingOptions } from "./accounting/accounting.js";
+export { countStacks } from "./accounting/countStacks.js";
 export { freezeForSettlement, type SettlementSnapshot } from "./accounting/freezeForSettlement.js";
 export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
 export { getStack, insertStack, listLeaves, listStacks, transitionStack } from "./accounting/stacks.js";
@@ -57,6 +58,7 @@ export {
   BlobNotFoundError,
   BlobTooLargeError,
   ChainReorgError,
+  ChainUnavailableError,
   ConfigError,
   CursorMovedError,
   DatabaseError,
@@ -106,3 +108,6 @@ export {
   type NodeMetrics,
   type NodeMetricsOptions,
 } from "./metrics/nodeMetrics.js";
+export { assertChain, createNodeChainClient, type NodeChainClient } from "./service/chainClient.js";
+export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
+export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";

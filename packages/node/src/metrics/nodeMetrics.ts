@@ -21,6 +21,7 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}) {
   const registers = [registry];
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
   const name = (suffix: string) => `${METRICS_PREFIX}${suffix}`;
+  let countStacks: (() => Promise<Record<string, number>>) | undefined;
   return {
     registry,
     /** HTTP requests answered, by route and status. */
@@ -76,13 +77,23 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}) {
     }),
     /** Units committed to leaves. */
     unitsUsed: new Counter({ name: name("units_used_total"), help: "Compute units committed", registers }),
-    /** Stacks this node knows, by state. */
+    /** Stacks this node knows, by state: counted in the database at each scrape (see `countStacksWith`). */
     stacks: new Gauge({
       name: name("stacks"),
       help: "Stacks served by this node, by state",
       labelNames: ["state"] as const,
       registers,
+      async collect() {
+        if (!countStacks) return;
+        const counts = await countStacks();
+        this.reset();
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      },
     }),
+    /** Sets how the `stacks` gauge counts stacks at scrape time. */
+    countStacksWith(counter: () => Promise<Record<string, number>>): void {
+      countStacks = counter;
+    },
     settlements: new Counter({
       name: name("settlements_total"),
       help: "Stack settlements, by outcome",
