@@ -116,7 +116,9 @@ describe("loadNodeConfig", () => {
       .replace("chainId = 31337", 'chainId = "x"')
       .replace("[node]", "[node]\nport = 70000");
     const error = configError(() => loadNodeConfig({ file: writeConfig("bad.toml", text), env: {} }));
-    expect(error.shortMessage).toMatch(/^option chain\.chainId \(ATOMA_NODE_CHAIN_CHAIN_ID\) invalid input/);
+    expect(error.shortMessage).toMatch(
+      /^option chain\.chainId \(ATOMA_NODE_CHAIN_CHAIN_ID\) invalid input.*\(and 1 more problems\)$/,
+    );
     expect(error.details).toMatch(/option node\.port \(ATOMA_NODE_NODE_PORT\) too big/);
   });
 

@@ -71,10 +71,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates an already-merged raw configuration; relative paths resolve against `baseDir`. */
 export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
-  const result = nodeConfigSchema.safeParse(raw);
+  // A missing section is validated as an empty one, so each of its required options is named.
+  const sections =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw)
+      ? { ...Object.fromEntries(Object.keys(nodeConfigSchema.shape).map((name) => [name, {}])), ...raw }
+      : raw;
+  const result = nodeConfigSchema.safeParse(sections);
   if (!result.success) {
     const lines = result.error.issues.map(describeIssue);
-    throw new ConfigError(lines[0] ?? "invalid configuration", {
+    const more = lines.length > 1 ? ` (and ${lines.length - 1} more problems)` : "";
+    throw new ConfigError(`${lines[0] ?? "invalid configuration"}${more}`, {
       details: lines.length > 1 ? lines.join("\n") : undefined,
     });
   }

@@ -2,6 +2,9 @@ import { z } from "zod";
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 20-byte hex address");
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits");
+/** A URL with one of `protocols`; a missing value keeps zod's own message so it reads "is required". */
+const url = (protocol: RegExp, message: string) =>
+  z.url({ protocol, error: (issue) => (issue.input === undefined ? undefined : message) });
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
 /** Whole amounts that may exceed 2^53 (wei): a decimal string or a TOML integer. */
@@ -11,7 +14,7 @@ const wei = z
 
 export const chainSchema = z.strictObject({
   /** JSON-RPC endpoint of the settlement chain (http, https, ws or wss). Required. */
-  rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
+  rpcUrl: url(/^(https?|wss?)$/, "must be an http(s) or ws(s) URL"),
   /** Chain id the RPC endpoint must report. Required. */
   chainId: positiveInt,
   /** Deployed contract addresses by name (e.g. `AtomaToken`). @default {} */
@@ -30,7 +33,7 @@ export const nodeSchema = z.strictObject({
   /** File holding the node's hex private key, mode 0600 or stricter. Required. */
   keyFile: z.string().min(1),
   /** URL clients and attesters reach this node at; defaults to `http://{host}:{port}`. */
-  publicUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  publicUrl: url(/^https?$/, "must be an http(s) URL").optional(),
   /** Interface the HTTP server listens on. @default "127.0.0.1" */
   host: z.string().min(1).default("127.0.0.1"),
   /** Port the HTTP server listens on; 0 picks a free one. @default 8080 */
@@ -43,7 +46,7 @@ export const nodeSchema = z.strictObject({
 
 export const databaseSchema = z.strictObject({
   /** PostgreSQL URL (`postgres://user:pass@host:port/db`); when unset the embedded database is used. */
-  url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
+  url: url(/^postgres(ql)?$/, "must be a postgres:// URL").optional(),
   /** Directory of the embedded database; defaults to `{node.dataDir}/db`. */
   dir: z.string().min(1).optional(),
   /** PostgreSQL schema holding the node's tables. @default "public" */
