@@ -2,7 +2,14 @@ export { Accounting, type AccountingComponents, type AccountingOptions } from ".
 export { countStacks } from "./accounting/countStacks.js";
 export { freezeForSettlement, type SettlementSnapshot } from "./accounting/freezeForSettlement.js";
 export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
-export { getStack, insertStack, listLeaves, listStacks, transitionStack } from "./accounting/stacks.js";
+export {
+  findLeafByNonce,
+  getStack,
+  insertStack,
+  listLeaves,
+  listStacks,
+  transitionStack,
+} from "./accounting/stacks.js";
 export type {
   CommittedLeaf,
   LeafInput,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Accounting } from "../src/accounting/accounting.js";
 import { freezeForSettlement } from "../src/accounting/freezeForSettlement.js";
 import { releaseDanglingReservations } from "../src/accounting/releaseDanglingReservations.js";
-import { getStack, insertStack, listLeaves } from "../src/accounting/stacks.js";
+import { findLeafByNonce, getStack, insertStack, listLeaves } from "../src/accounting/stacks.js";
 import type { Reservation } from "../src/accounting/types.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import {
@@ -83,7 +83,7 @@ for (const factory of testDatabaseFactories()) {
       const leaves = await listLeaves(state.db, stackId);
       expect(leaves.map((leaf) => leaf.leafIndex)).toEqual([0n, 1n]);
       expect(leaves[0]?.request).toEqual(leafFor(0, 60n).request);
-      expect(leaves[1]).toMatchObject({ ...leaf1, request: leafFor(1, 50n).request });
+      expect(leaves[1]).toMatchObject({ ...leaf1, nonce: 2n, request: leafFor(1, 50n).request });
     });
 
     it("refuses unknown, foreign, expired, closed and exhausted stacks, holding nothing", async () => {
@@ -128,6 +128,30 @@ for (const factory of testDatabaseFactories()) {
       );
       await accounting.reserve({ stackId: b.stackId, units: 1n, nonce: 42n });
       expect((await getStack(state.db, a.stackId))?.unitsReserved).toBe(1n);
+    });
+
+    it("keeps each nonce's leaf and response, so a resent request is answered without a second charge", async () => {
+      const { stackId } = await addStack(state.db);
+      const response = {
+        object: "chat.completion",
+        choices: [{ index: 0, text: "hi", finish_reason: "stop" }],
+      };
+      const leaf = await accounting.commit(await accounting.reserve({ stackId, units: 9n, nonce: 11n }), {
+        ...leafFor(0, 9n),
+        response,
+      });
+      const found = await findLeafByNonce(state.db, stackId, 11n);
+      expect(found).toEqual({ ...leaf, nonce: 11n, request: leafFor(0, 9n).request, response });
+      expect(await findLeafByNonce(state.db, stackId, 12n)).toBeUndefined();
+      const anonymous = await accounting.commit(
+        await accounting.reserve({ stackId, units: 1n }),
+        leafFor(1, 1n),
+      );
+      expect((await listLeaves(state.db, stackId))[1]).toMatchObject({
+        ...anonymous,
+        nonce: null,
+        response: null,
+      });
     });
 
     it("releases once, and a released reservation cannot commit", async () => {

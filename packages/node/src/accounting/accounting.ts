@@ -57,7 +57,7 @@ export class Accounting {
     const nonce = input.nonce === undefined ? undefined : checkUint256("nonce", input.nonce);
     const deadline = checkCount("deadline", input.deadline ?? 0n);
     const nowSeconds = BigInt(Math.floor(this.#now() / 1000));
-    const reservation: Reservation = { id: randomUUID(), stackId, units };
+    const reservation: Reservation = { id: randomUUID(), stackId, units, nonce };
     await this.#db.transaction().execute(async (trx) => {
       const held = await trx
         .updateTable("stacks")
@@ -111,6 +111,7 @@ export class Accounting {
     const respHash = checkHash("respHash", leaf.respHash);
     const seed = checkCount("seed", leaf.seed);
     const request = checkJson("request", leaf.request);
+    const response = leaf.response === undefined ? null : checkJson("response", leaf.response);
     const hash = leafHash(reqHash, respHash);
     const committed = await this.#db.transaction().execute(async (trx) => {
       const held = await trx
@@ -153,7 +154,9 @@ export class Accounting {
           units,
           cumulative_units: fields.cumulativeUnits,
           seed,
+          nonce: reservation.nonce ?? null,
           request,
+          response,
         })
         .execute();
       return { fields, reserved: held.units };

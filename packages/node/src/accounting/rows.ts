@@ -30,6 +30,8 @@ export function leafFromRow(row: Selectable<LeavesTable>): StoredLeaf {
     units: row.units,
     cumulativeUnits: row.cumulative_units,
     seed: row.seed,
+    nonce: row.nonce,
     request: row.request,
+    response: row.response,
   };
 }

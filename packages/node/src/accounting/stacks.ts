@@ -78,3 +78,22 @@ export async function listLeaves(
     .execute();
   return rows.map(leafFromRow);
 }
+
+/**
+ * The leaf committed for a request with this nonce, if any: a client that resends a signed request it got no
+ * answer to (the connection dropped, the node restarted) gets the stored response back rather than a second
+ * charge. Undefined when no leaf has it (the request failed before committing, or never came).
+ */
+export async function findLeafByNonce(
+  db: NodeDb,
+  stackId: bigint,
+  nonce: bigint,
+): Promise<StoredLeaf | undefined> {
+  const row = await db
+    .selectFrom("leaves")
+    .selectAll()
+    .where("stack_id", "=", stackId)
+    .where("nonce", "=", nonce)
+    .executeTakeFirst();
+  return row && leafFromRow(row);
+}

@@ -30,6 +30,8 @@ export interface Reservation {
   id: string;
   stackId: bigint;
   units: bigint;
+  /** The request's nonce, when it had one; the committed leaf records it. */
+  nonce?: bigint | undefined;
 }
 
 export interface ReserveInput {
@@ -51,6 +53,11 @@ export interface LeafInput {
   seed: bigint;
   /** The owner-signed request, JSON: one entry of the stack's inputs transcript. */
   request: unknown;
+  /**
+   * The response body as delivered (JSON, without the atoma object), kept so a client that lost the answer can
+   * resend the same signed request and get the same response instead of paying twice (`findLeafByNonce`).
+   */
+  response?: unknown;
 }
 
 /** A committed leaf: exactly the fields the node signs (EIP-712 `AtomaResponse`), and the leaf hash. */
@@ -60,5 +67,7 @@ export interface CommittedLeaf extends SignedResponseFields {
 
 /** A leaf as stored, with the request it answers. */
 export interface StoredLeaf extends CommittedLeaf {
+  nonce: bigint | null;
   request: unknown;
+  response: unknown;
 }

@@ -53,9 +53,12 @@ const initial: Migration = {
       .addColumn("units", "bigint", (c) => c.notNull())
       .addColumn("cumulative_units", "bigint", (c) => c.notNull())
       .addColumn("seed", "bigint", (c) => c.notNull())
+      .addColumn("nonce", uint256)
       .addColumn("request", "jsonb", (c) => c.notNull())
+      .addColumn("response", "jsonb")
       .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(now))
       .addPrimaryKeyConstraint("leaves_pk", ["stack_id", "leaf_index"])
+      .addUniqueConstraint("leaves_nonce_once", ["stack_id", "nonce"])
       .execute();
 
     await db.schema

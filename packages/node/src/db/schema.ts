@@ -54,8 +54,12 @@ export interface LeavesTable {
   units: bigint;
   cumulative_units: bigint;
   seed: bigint;
+  /** The owner's nonce for this request (unique per stack), null for requests without one. */
+  nonce: bigint | null;
   /** The owner-signed request (body, nonce, deadline, signature): one entry of the inputs transcript. */
   request: ColumnType<unknown, string, string>;
+  /** The response as delivered (without the atoma object), to answer a resend of the same request. */
+  response: ColumnType<unknown, string | null, string | null>;
   created_at: CreatedAt;
 }
 
