@@ -7,6 +7,7 @@ import { findLeafByNonce, getStack, insertStack, listLeaves } from "../src/accou
 import type { Reservation } from "../src/accounting/types.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import {
+  DatabaseError,
   NonceReusedError,
   ReservationNotFoundError,
   StackBusyError,
@@ -36,6 +37,10 @@ for (const factory of testDatabaseFactories()) {
     afterAll(async () => {
       await state?.close();
       await testDb?.dispose();
+    });
+
+    it("refuses a second opener of the same database while it is open", async () => {
+      await expect(testDb.open()).rejects.toThrow(DatabaseError);
     });
 
     it("records stacks with uint256 ids and prices, once", async () => {

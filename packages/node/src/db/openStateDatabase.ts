@@ -86,18 +86,32 @@ async function openPostgres(config: PostgresDatabaseConfig): Promise<StateDataba
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on("error", () => {});
   const db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool }) });
+  // One node process per schema: a session-level advisory lock, held on its own connection until close().
+  const holder = new pg.Client({ connectionString: config.url, application_name: "atoma-node-lock" });
+  holder.on("error", () => {});
   try {
     await sql`create schema if not exists ${sql.id(config.schema)}`.execute(db);
+    await holder.connect();
   } catch (cause) {
     await db.destroy();
+    await holder.end().catch(() => {});
     throw new DatabaseError(`cannot reach PostgreSQL at ${redactUrl(config.url)}`, { cause });
+  }
+  const { rows } = await holder.query<{ locked: boolean }>(
+    "select pg_try_advisory_lock(hashtextextended($1, 0)) as locked",
+    [`atoma-node:${config.schema}`],
+  );
+  if (!rows[0]?.locked) {
+    await db.destroy();
+    await holder.end();
+    throw new DatabaseError(`schema "${config.schema}" is in use by another node process`);
   }
   let closed: Promise<void> | undefined;
   return {
     db,
     kind: "postgres",
     close: () => {
-      closed ??= db.destroy();
+      closed ??= db.destroy().finally(() => holder.end());
       return closed;
     },
   };
