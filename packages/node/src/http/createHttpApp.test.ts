@@ -207,6 +207,7 @@ describe("node HTTP app", () => {
       "BLOB_FETCH_FAILED",
       "CHAIN_REORG",
       "LISTENER_CURSOR_MOVED",
+      "CHAIN_UNAVAILABLE",
     ]);
     const codes = Object.values(errors)
       .filter((value) => typeof value === "function")
