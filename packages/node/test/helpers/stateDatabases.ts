@@ -50,6 +50,10 @@ export function testDatabaseFactories(): {
   make: () => TestDatabase;
   skip: string | undefined;
 }[] {
+  if (databaseUrl === undefined)
+    process.stderr.write(
+      "DATABASE_URL is not set: the PostgreSQL runs of the node's database suites are skipped\n",
+    );
   return [
     { name: "embedded", make: embeddedTestDatabase, skip: undefined },
     {
