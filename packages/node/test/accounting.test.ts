@@ -135,6 +135,18 @@ for (const factory of testDatabaseFactories()) {
       expect((await getStack(state.db, a.stackId))?.unitsReserved).toBe(1n);
     });
 
+    it("records nonces of unit-free messages with the same replay rule", async () => {
+      const { stackId } = await addStack(state.db);
+      await accounting.useNonce({ stackId, nonce: 1n, deadline: 99n });
+      await expect(accounting.useNonce({ stackId, nonce: 1n })).rejects.toThrow(NonceReusedError);
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 1n })).rejects.toThrow(NonceReusedError);
+      await expect(accounting.useNonce({ stackId: 999_997n, nonce: 1n })).rejects.toThrow(UnknownStackError);
+      const foreign = await addStack(state.db, { servingNodeId: OTHER_NODE_ID });
+      await expect(accounting.useNonce({ stackId: foreign.stackId, nonce: 1n })).rejects.toThrow(
+        StackNotServedError,
+      );
+    });
+
     it("keeps each nonce's leaf and response, so a resent request is answered without a second charge", async () => {
       const { stackId } = await addStack(state.db);
       const response = {
@@ -221,9 +233,11 @@ for (const factory of testDatabaseFactories()) {
 
     it("lets exactly one of many parallel uses of a nonce through", async () => {
       const { stackId } = await addStack(state.db);
-      const attempts = await Promise.allSettled(
-        Array.from({ length: 12 }, () => accounting.reserve({ stackId, units: 1n, nonce: 7n })),
-      );
+      const attempts = await Promise.allSettled([
+        ...Array.from({ length: 10 }, () => accounting.reserve({ stackId, units: 1n, nonce: 7n })),
+        accounting.useNonce({ stackId, nonce: 7n }),
+        accounting.useNonce({ stackId, nonce: 7n }),
+      ]);
       expect(attempts.filter((a) => a.status === "fulfilled")).toHaveLength(1);
       const reasons = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason] : []));
       expect(reasons.every((error) => error instanceof NonceReusedError)).toBe(true);

@@ -166,6 +166,32 @@ export class Accounting {
     return committed.fields;
   }
 
+  /**
+   * Records a nonce on a stack served by this node, for signed messages that use no units (an owner asking to
+   * settle, say). Throws `UnknownStackError`, `StackNotServedError` or `NonceReusedError`.
+   */
+  async useNonce(input: { stackId: bigint; nonce: bigint; deadline?: bigint | undefined }): Promise<void> {
+    const stackId = checkUint256("stackId", input.stackId);
+    const nonce = checkUint256("nonce", input.nonce);
+    const deadline = checkCount("deadline", input.deadline ?? 0n);
+    await this.#db.transaction().execute(async (trx) => {
+      const stack = await trx
+        .selectFrom("stacks")
+        .select("serving_node_id")
+        .where("stack_id", "=", stackId)
+        .executeTakeFirst();
+      if (!stack) throw new UnknownStackError(stackId);
+      if (stack.serving_node_id !== this.#nodeId) throw new StackNotServedError(stackId);
+      const fresh = await trx
+        .insertInto("request_nonces")
+        .values({ stack_id: stackId, nonce, deadline })
+        .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+        .returning("nonce")
+        .executeTakeFirst();
+      if (!fresh) throw new NonceReusedError(stackId, nonce);
+    });
+  }
+
   /** Gives a reservation's units back (on any failure). Idempotent: false when it was no longer open. */
   async release(reservation: Reservation): Promise<boolean> {
     const released = await this.#db.transaction().execute(async (trx) => {
