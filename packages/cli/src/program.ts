@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
+import { registerNode } from "./commands/node.js";
 
 export function createProgram(): Command {
   const program = new Command("atoma")
@@ -9,5 +10,6 @@ export function createProgram(): Command {
     .exitOverride();
   registerDev(program);
   registerEcon(program);
+  registerNode(program);
   return program;
 }

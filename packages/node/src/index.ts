@@ -1,2 +1,120 @@
-// This package is built up by its own issue; it exports nothing yet.
-export {};
+export { Accounting, type AccountingComponents, type AccountingOptions } from "./accounting/accounting.js";
+export { countStacks } from "./accounting/countStacks.js";
+export { freezeForSettlement, type SettlementSnapshot } from "./accounting/freezeForSettlement.js";
+export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
+export {
+  findLeafByNonce,
+  getStack,
+  insertStack,
+  listLeaves,
+  listStacks,
+  transitionStack,
+} from "./accounting/stacks.js";
+export type {
+  CommittedLeaf,
+  LeafInput,
+  NewStack,
+  Reservation,
+  ReserveInput,
+  Stack,
+  StoredLeaf,
+} from "./accounting/types.js";
+export {
+  AdmissionGate,
+  type AdmissionGateComponents,
+  type AdmissionGateOptions,
+  type Permit,
+} from "./admission/admissionGate.js";
+export { parseBlobId } from "./blobs/blobId.js";
+export {
+  BlobStore,
+  type BlobStoreComponents,
+  type BlobStoreOptions,
+  type StoredBlob,
+} from "./blobs/blobStore.js";
+export { type FetchBlobOptions, fetchBlob } from "./blobs/fetchBlob.js";
+export { type ConfigOption, configOptions, ENV_PREFIX, envName } from "./config/env.js";
+export {
+  type EmbeddedDatabaseConfig,
+  type LoadConfigOptions,
+  loadNodeConfig,
+  type NodeConfig,
+  type NodeConfigInput,
+  type PostgresDatabaseConfig,
+  parseNodeConfig,
+} from "./config/loadConfig.js";
+export { printableConfig, redactUrl } from "./config/redact.js";
+export { nodeConfigSchema } from "./config/schema.js";
+export { nodeMigrations } from "./db/migrations.js";
+export {
+  type NodeDb,
+  type OpenStateDatabaseOptions,
+  openStateDatabase,
+  type StateDatabase,
+} from "./db/openStateDatabase.js";
+export type {
+  AttestationKind,
+  AttestationState,
+  NodeDatabase,
+  SettlementState,
+  StackState,
+} from "./db/schema.js";
+export {
+  BlobFetchError,
+  BlobHashMismatchError,
+  BlobNotFoundError,
+  BlobTooLargeError,
+  ChainReorgError,
+  ChainUnavailableError,
+  ConfigError,
+  CursorMovedError,
+  DatabaseError,
+  InvalidBlobIdError,
+  InvalidJsonError,
+  KeyFileError,
+  KeyFilePermissionError,
+  NonceReusedError,
+  PromptTooLongError,
+  QueueFullError,
+  RequestTooLargeError,
+  ReservationNotFoundError,
+  RouteNotFoundError,
+  ShuttingDownError,
+  StackBusyError,
+  StackClosedError,
+  StackExhaustedError,
+  StackExpiredError,
+  StackNotServedError,
+  UnitsExceedReservationError,
+  UnknownModelError,
+  UnknownStackError,
+} from "./errors.js";
+export { createHttpApp, type HttpAppComponents, type HttpAppOptions } from "./http/createHttpApp.js";
+export {
+  HTTP_ERRORS,
+  type HttpError,
+  httpErrorOf,
+  type OpenAiErrorBody,
+  type OpenAiErrorType,
+} from "./http/errorResponse.js";
+export { HttpServer, type HttpServerComponents, type HttpServerOptions } from "./http/httpServer.js";
+export type {
+  HealthCheck,
+  ModelCard,
+  ModelCatalog,
+  NodeApp,
+  NodeEnv,
+  RouteInstaller,
+  ServerState,
+} from "./http/nodeEnv.js";
+export { readJsonObject } from "./http/readJson.js";
+export { type DevKeyFile, loadKeyFile, writeDevKeyFile } from "./keys/keyFile.js";
+export {
+  createNodeMetrics,
+  METRICS_PREFIX,
+  type NodeMetrics,
+  type NodeMetricsOptions,
+} from "./metrics/nodeMetrics.js";
+export { assertChain, createNodeChainClient, type NodeChainClient } from "./service/chainClient.js";
+export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
+export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";

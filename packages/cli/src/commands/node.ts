@@ -1,0 +1,76 @@
+import { resolve } from "node:path";
+import {
+  ConfigError,
+  configOptions,
+  createNode,
+  loadNodeConfig,
+  type NodeConfig,
+  printableConfig,
+} from "@atoma/node";
+import { type Command, Option } from "commander";
+import { ServiceStack } from "../lifecycle.js";
+import { createCliLogger, type LogLevel } from "../logger.js";
+
+interface NodeFlags {
+  config?: string;
+  logLevel: LogLevel;
+}
+
+/** Loads `--config` (and `ATOMA_NODE_*`), printing every problem found before the one-line failure. */
+function loadConfig(file: string | undefined): NodeConfig {
+  try {
+    return loadNodeConfig({ file: file === undefined ? undefined : resolve(file) });
+  } catch (error) {
+    if (error instanceof ConfigError && error.details) process.stderr.write(`${error.details}\n`);
+    throw error;
+  }
+}
+
+const bigintsAsText = (_key: string, value: unknown) =>
+  typeof value === "bigint" ? value.toString() : value;
+
+export function registerNode(program: Command): void {
+  const node = program.command("node").description("run and manage an execution node");
+  const configOption = new Option(
+    "-c, --config <file>",
+    "node.toml to read (every option can also be set as an ATOMA_NODE_* variable)",
+  );
+  const logLevel = new Option("--log-level <level>", "how much to log on stderr")
+    .choices(["debug", "info", "warn", "error", "silent"])
+    .default("info");
+
+  node
+    .command("start")
+    .description("start the node; prints `ready {json}` with its URL and address when it serves")
+    .addOption(configOption)
+    .addOption(logLevel)
+    .action(async (flags: NodeFlags) => {
+      const config = loadConfig(flags.config);
+      const logger = createCliLogger(flags.logLevel);
+      const services = new ServiceStack(logger);
+      services.stopOnSignals();
+      const atomaNode = createNode({ logger }, config);
+      await atomaNode.start();
+      services.add({ name: "node", stop: () => atomaNode.stop() });
+      const ready = {
+        url: atomaNode.url,
+        address: atomaNode.context.account.address,
+        model: config.model.id,
+      };
+      process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
+    });
+
+  node
+    .command("config")
+    .description("validate the configuration and print it with defaults applied and secrets hidden")
+    .addOption(configOption)
+    .option("--env", "list the environment variable of every option instead")
+    .action((flags: { config?: string; env?: boolean }) => {
+      if (flags.env) {
+        for (const option of configOptions()) process.stdout.write(`${option.env}\t${option.path}\n`);
+        return;
+      }
+      const config = loadConfig(flags.config);
+      process.stdout.write(`${JSON.stringify(printableConfig(config), bigintsAsText, 2)}\n`);
+    });
+}

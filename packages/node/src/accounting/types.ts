@@ -1,0 +1,73 @@
+import type { Hash, SignedResponseFields } from "@atoma/core";
+import type { Address } from "viem";
+import type { StackState } from "../db/schema.js";
+
+/** A stack as this node records it (from the chain), with its live accounting. */
+export interface Stack {
+  stackId: bigint;
+  owner: Address;
+  taskId: bigint;
+  servingNodeId: bigint;
+  unitsBought: bigint;
+  unitsReserved: bigint;
+  unitsUsed: bigint;
+  /** Leaves committed so far; the next request gets this index. */
+  leafCount: bigint;
+  pricePerMillion: bigint;
+  /** Unix seconds. */
+  expiresAt: bigint;
+  state: StackState;
+}
+
+/** What the chain says about a stack when it is bought. */
+export type NewStack = Pick<
+  Stack,
+  "stackId" | "owner" | "taskId" | "servingNodeId" | "unitsBought" | "pricePerMillion" | "expiresAt"
+>;
+
+/** Units held for one request in flight. Commit or release it exactly once. */
+export interface Reservation {
+  id: string;
+  stackId: bigint;
+  units: bigint;
+  /** The request's nonce, when it had one; the committed leaf records it. */
+  nonce?: bigint | undefined;
+}
+
+export interface ReserveInput {
+  stackId: bigint;
+  /** Upper bound of the units the request can use (prompt tokens + max output tokens). */
+  units: bigint;
+  /** The owner-signed nonce; recorded in the same transaction, a reuse fails with `NonceReusedError`. */
+  nonce?: bigint | undefined;
+  /** The signed request's deadline (unix seconds), kept with the nonce. @default 0 */
+  deadline?: bigint | undefined;
+}
+
+/** What a finished request adds to its stack. */
+export interface LeafInput {
+  /** Units actually used (input + output tokens). */
+  units: bigint;
+  reqHash: Hash;
+  respHash: Hash;
+  seed: bigint;
+  /** The owner-signed request, JSON: one entry of the stack's inputs transcript. */
+  request: unknown;
+  /**
+   * The response body as delivered (JSON, without the atoma object), kept so a client that lost the answer can
+   * resend the same signed request and get the same response instead of paying twice (`findLeafByNonce`).
+   */
+  response?: unknown;
+}
+
+/** A committed leaf: exactly the fields the node signs (EIP-712 `AtomaResponse`), and the leaf hash. */
+export interface CommittedLeaf extends SignedResponseFields {
+  leafHash: Hash;
+}
+
+/** A leaf as stored, with the request it answers. */
+export interface StoredLeaf extends CommittedLeaf {
+  nonce: bigint | null;
+  request: unknown;
+  response: unknown;
+}

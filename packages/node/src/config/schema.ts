@@ -1,0 +1,119 @@
+import { z } from "zod";
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 20-byte hex address");
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits");
+/** A URL with one of `protocols`; a missing value keeps zod's own message so it reads "is required". */
+const url = (protocol: RegExp, message: string) =>
+  z.url({ protocol, error: (issue) => (issue.input === undefined ? undefined : message) });
+const port = z.number().int().min(0).max(65_535);
+const positiveInt = z.number().int().positive();
+/** Whole amounts that may exceed 2^53 (wei): a decimal string or a TOML integer. */
+const wei = z
+  .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
+  .transform((value) => BigInt(value));
+
+export const chainSchema = z.strictObject({
+  /** JSON-RPC endpoint of the settlement chain (http, https, ws or wss). Required. */
+  rpcUrl: url(/^(https?|wss?)$/, "must be an http(s) or ws(s) URL"),
+  /** Chain id the RPC endpoint must report. Required. */
+  chainId: positiveInt,
+  /** Deployed contract addresses by name (e.g. `AtomaToken`). @default {} */
+  contracts: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/), address).default({}),
+  /** Blocks an event must be buried under before it is handled; 0 suits instant-finality chains (anvil). @default 0 */
+  confirmations: z.number().int().min(0).max(1_000).default(0),
+  /** Milliseconds between polls for new blocks. @default 1000 */
+  pollingIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
+  /** Most blocks asked for in one `eth_getLogs` call. @default 2000 */
+  maxBlockRange: z.number().int().min(1).max(100_000).default(2_000),
+  /** First block the listener reads when it has no cursor yet (the contracts' deployment block). @default 0 */
+  startBlock: z.number().int().nonnegative().default(0),
+});
+
+export const nodeSchema = z.strictObject({
+  /** File holding the node's hex private key, mode 0600 or stricter. Required. */
+  keyFile: z.string().min(1),
+  /** URL clients and attesters reach this node at; defaults to `http://{host}:{port}`. */
+  publicUrl: url(/^https?$/, "must be an http(s) URL").optional(),
+  /** Interface the HTTP server listens on. @default "127.0.0.1" */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** Port the HTTP server listens on; 0 picks a free one. @default 8080 */
+  port: port.default(8080),
+  /** Directory for the embedded database and the blob store. @default ".atoma/node" */
+  dataDir: z.string().min(1).default(".atoma/node"),
+  /** How long shutdown waits for requests in flight before closing their connections. @default 10000 */
+  shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+});
+
+export const databaseSchema = z.strictObject({
+  /** PostgreSQL URL (`postgres://user:pass@host:port/db`); when unset the embedded database is used. */
+  url: url(/^postgres(ql)?$/, "must be a postgres:// URL").optional(),
+  /** Directory of the embedded database; defaults to `{node.dataDir}/db`. */
+  dir: z.string().min(1).optional(),
+  /** PostgreSQL schema holding the node's tables. @default "public" */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+    .default("public"),
+  /** Connections in the PostgreSQL pool. @default 10 */
+  poolSize: z.number().int().min(1).max(1_000).default(10),
+});
+
+export const modelSchema = z.strictObject({
+  /** GGUF file of the served model. Required. */
+  path: z.string().min(1),
+  /** Model id clients send in `model`; defaults to the file name without `.gguf`. */
+  id: z.string().min(1).max(200).optional(),
+  /** Expected weights Merkle root (`atoma model root`); start-up refuses a file that differs. */
+  weightsRoot: bytes32.optional(),
+  /** Settings passed through to the inference engine unchanged (threads, context size, ...). @default {} */
+  engine: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const limitsSchema = z.strictObject({
+  /** Largest request body accepted. @default 1048576 */
+  maxBodyBytes: z.number().int().min(1_024).max(1_073_741_824).default(1_048_576),
+  /** Most prompt tokens in one request. @default 4096 */
+  maxPromptTokens: positiveInt.default(4_096),
+  /** Requests allowed to wait for the engine before new ones get 429. @default 64 */
+  maxQueueLength: z.number().int().min(0).max(100_000).default(64),
+  /** Requests generating at once (streamed or not). @default 4 */
+  maxConcurrentStreams: positiveInt.max(10_000).default(4),
+  /** Largest blob stored or fetched (inputs transcripts). @default 67108864 */
+  maxBlobBytes: positiveInt.default(67_108_864),
+  /** Latest a signed request's deadline may lie in the future, in seconds. @default 3600 */
+  maxRequestDeadlineSeconds: positiveInt.default(3_600),
+});
+
+export const settlementSchema = z.strictObject({
+  /** Settle a stack once fewer than this many units remain. @default 0 */
+  minRemainingUnits: z.number().int().nonnegative().default(0),
+  /** Settle a stack this many seconds before it expires. @default 300 */
+  beforeExpirySeconds: z.number().int().nonnegative().default(300),
+  /** Milliseconds between the settlement worker's scans. @default 5000 */
+  pollIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000),
+  /** Claim fees automatically once an epoch allows. @default true */
+  autoClaim: z.boolean().default(true),
+  /** Highest `maxFeePerGas` (wei) the node pays; unset lets the RPC estimate. */
+  maxFeePerGas: wei.optional(),
+  /** Highest `maxPriorityFeePerGas` (wei); unset lets the RPC estimate. */
+  maxPriorityFeePerGas: wei.optional(),
+});
+
+export const metricsSchema = z.strictObject({
+  /** Serve Prometheus metrics at `GET /metrics`. @default true */
+  enabled: z.boolean().default(true),
+});
+
+/** The node's whole configuration as written in `node.toml` (camelCase keys, one table per section). */
+export const nodeConfigSchema = z.strictObject({
+  chain: chainSchema,
+  node: nodeSchema,
+  database: databaseSchema.prefault({}),
+  model: modelSchema,
+  limits: limitsSchema.prefault({}),
+  settlement: settlementSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
+});
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+export type ParsedNodeConfig = z.output<typeof nodeConfigSchema>;

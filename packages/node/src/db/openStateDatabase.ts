@@ -1,0 +1,118 @@
+import { mkdirSync } from "node:fs";
+import { type Logger, silentLogger } from "@atoma/core";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../config/loadConfig.js";
+import { redactUrl } from "../config/redact.js";
+import { DatabaseError } from "../errors.js";
+import { acquireDirLock } from "./dirLock.js";
+import { nodeMigrations } from "./migrations.js";
+import { PGlitePool } from "./pglitePool.js";
+import type { NodeDatabase } from "./schema.js";
+import { pgliteParsers, pgTypes } from "./typeParsers.js";
+
+export type NodeDb = Kysely<NodeDatabase>;
+
+/** The node's state database, migrated and ready; `close()` ends every connection (and frees the embedded lock). */
+export interface StateDatabase {
+  db: NodeDb;
+  kind: "embedded" | "postgres";
+  close(): Promise<void>;
+}
+
+export interface OpenStateDatabaseOptions {
+  logger?: Logger | undefined;
+}
+
+/**
+ * Opens the embedded database (PGlite in a directory, one process at a time) or PostgreSQL by URL (tables in the
+ * configured schema, created if missing), then runs the migrations. Throws `DatabaseError` with any URL redacted.
+ */
+export async function openStateDatabase(
+  config: EmbeddedDatabaseConfig | PostgresDatabaseConfig,
+  options: OpenStateDatabaseOptions = {},
+): Promise<StateDatabase> {
+  const logger = (options.logger ?? silentLogger).child({ module: "database" });
+  const opened = config.kind === "embedded" ? await openEmbedded(config) : await openPostgres(config);
+  try {
+    const { error, results } = await new Migrator({
+      db: opened.db,
+      provider: nodeMigrations,
+    }).migrateToLatest();
+    if (error) throw error;
+    const applied = (results ?? [])
+      .filter((result) => result.status === "Success")
+      .map((r) => r.migrationName);
+    logger.info({ kind: opened.kind, migrationsApplied: applied }, "state database ready");
+  } catch (cause) {
+    await opened.close();
+    throw new DatabaseError("migrating the state database failed", { cause });
+  }
+  return opened;
+}
+
+async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDatabase> {
+  mkdirSync(config.dir, { recursive: true, mode: 0o700 });
+  const unlock = acquireDirLock(`${config.dir}.lock`);
+  let db: Kysely<NodeDatabase>;
+  try {
+    const pglite = new PGlite({ dataDir: config.dir, parsers: pgliteParsers });
+    await pglite.waitReady;
+    db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+  } catch (cause) {
+    unlock();
+    throw new DatabaseError("cannot open the embedded database", { cause, details: config.dir });
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    kind: "embedded",
+    close: () => {
+      closed ??= db.destroy().finally(unlock);
+      return closed;
+    },
+  };
+}
+
+async function openPostgres(config: PostgresDatabaseConfig): Promise<StateDatabase> {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    options: `-c search_path=${config.schema}`,
+    application_name: "atoma-node",
+    types: pgTypes,
+  });
+  // An idle client's network error must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  const db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool }) });
+  // One node process per schema: a session-level advisory lock, held on its own connection until close().
+  const holder = new pg.Client({ connectionString: config.url, application_name: "atoma-node-lock" });
+  holder.on("error", () => {});
+  try {
+    await sql`create schema if not exists ${sql.id(config.schema)}`.execute(db);
+    await holder.connect();
+  } catch (cause) {
+    await db.destroy();
+    await holder.end().catch(() => {});
+    throw new DatabaseError(`cannot reach PostgreSQL at ${redactUrl(config.url)}`, { cause });
+  }
+  const { rows } = await holder.query<{ locked: boolean }>(
+    "select pg_try_advisory_lock(hashtextextended($1, 0)) as locked",
+    [`atoma-node:${config.schema}`],
+  );
+  if (!rows[0]?.locked) {
+    await db.destroy();
+    await holder.end();
+    throw new DatabaseError(`schema "${config.schema}" is in use by another node process`);
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    kind: "postgres",
+    close: () => {
+      closed ??= db.destroy().finally(() => holder.end());
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import type { ColumnType, Generated } from "kysely";
+
+/**
+ * The node's tables, as Kysely sees them. uint256 values (stack, task and node ids, nonces, wei) are
+ * `numeric(78,0)`, counters are `bigint`; both arrive as `bigint` (see `typeParsers.ts`). Hashes and addresses are
+ * lowercase `0x` hex text. See DESIGN.md for what each table guarantees.
+ */
+
+export type StackState = "active" | "settling" | "settled";
+
+/** Timestamps set by the database. */
+type CreatedAt = ColumnType<Date, never, never>;
+type UpdatedAt = ColumnType<Date, never, Date>;
+
+export interface StacksTable {
+  stack_id: bigint;
+  owner: string;
+  task_id: bigint;
+  serving_node_id: bigint;
+  units_bought: bigint;
+  units_reserved: Generated<bigint>;
+  units_used: Generated<bigint>;
+  /** Leaves committed so far: the next leaf's index. */
+  leaf_count: Generated<bigint>;
+  price_per_million: bigint;
+  /** Unix seconds after which no new request is accepted. */
+  expires_at: bigint;
+  state: Generated<StackState>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ReservationsTable {
+  reservation_id: string;
+  stack_id: bigint;
+  units: bigint;
+  created_at: CreatedAt;
+}
+
+export interface RequestNoncesTable {
+  stack_id: bigint;
+  nonce: bigint;
+  deadline: bigint;
+  created_at: CreatedAt;
+}
+
+export interface LeavesTable {
+  stack_id: bigint;
+  leaf_index: bigint;
+  req_hash: string;
+  resp_hash: string;
+  /** H(reqHash ‖ respHash), the Merkle leaf. */
+  leaf_hash: string;
+  units: bigint;
+  cumulative_units: bigint;
+  seed: bigint;
+  /** The owner's nonce for this request (unique per stack), null for requests without one. */
+  nonce: bigint | null;
+  /** The owner-signed request (body, nonce, deadline, signature): one entry of the inputs transcript. */
+  request: ColumnType<unknown, string, string>;
+  /** The response as delivered (without the atoma object), to answer a resend of the same request. */
+  response: ColumnType<unknown, string | null, string | null>;
+  created_at: CreatedAt;
+}
+
+export type SettlementState = "pending" | "submitted" | "attesting" | "settled" | "claimed" | "failed";
+
+export interface SettlementsTable {
+  stack_id: bigint;
+  state: Generated<SettlementState>;
+  leaf_count: bigint;
+  units_claimed: bigint;
+  merkle_root: string | null;
+  transcript_blob_id: string | null;
+  settle_tx: string | null;
+  claim_tx: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type AttestationKind = "attest" | "committee" | "reveal";
+export type AttestationState = "pending" | "committed" | "revealed" | "done" | "failed";
+
+export interface AttestationTasksTable {
+  task_id: Generated<bigint>;
+  kind: AttestationKind;
+  stack_id: bigint;
+  /** 0 for the first sampling, the dispute number for committee rounds. */
+  round: bigint;
+  serving_node_id: bigint;
+  transcript_blob_id: string | null;
+  sampled_indices: ColumnType<unknown, string, string>;
+  state: Generated<AttestationState>;
+  /** The committed value, kept so the reveal can be resubmitted after a crash. */
+  commitment: string | null;
+  commit_deadline: bigint | null;
+  reveal_deadline: bigint | null;
+  tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ChainCursorsTable {
+  name: string;
+  /** First block not yet handled. */
+  next_block: bigint;
+  /** Hash of block `next_block - 1` when it was handled, to notice a reorg under the cursor. */
+  last_block_hash: string | null;
+  updated_at: UpdatedAt;
+}
+
+export interface NodeDatabase {
+  stacks: StacksTable;
+  reservations: ReservationsTable;
+  request_nonces: RequestNoncesTable;
+  leaves: LeavesTable;
+  settlements: SettlementsTable;
+  attestation_tasks: AttestationTasksTable;
+  chain_cursors: ChainCursorsTable;
+}

@@ -1,0 +1,176 @@
+import { type Logger, silentLogger } from "@atoma/core";
+import { sql } from "kysely";
+import type { LocalAccount } from "viem";
+import { countStacks } from "../accounting/countStacks.js";
+import { releaseDanglingReservations } from "../accounting/releaseDanglingReservations.js";
+import { AdmissionGate } from "../admission/admissionGate.js";
+import { BlobStore } from "../blobs/blobStore.js";
+import type { NodeConfig } from "../config/loadConfig.js";
+import { printableConfig } from "../config/redact.js";
+import { openStateDatabase } from "../db/openStateDatabase.js";
+import { createHttpApp } from "../http/createHttpApp.js";
+import { HttpServer } from "../http/httpServer.js";
+import type { HealthCheck, ModelCatalog, ServerState } from "../http/nodeEnv.js";
+import { loadKeyFile } from "../keys/keyFile.js";
+import { ChainListener } from "../listener/chainListener.js";
+import { createNodeMetrics, type NodeMetrics } from "../metrics/nodeMetrics.js";
+import { assertChain, createNodeChainClient, type NodeChainClient } from "./chainClient.js";
+import type { NodeContext, NodePart, NodePartFactory } from "./nodePart.js";
+
+export interface NodeComponents {
+  logger?: Logger | undefined;
+  /** The signing key; read from `node.keyFile` when absent. */
+  account?: LocalAccount | undefined;
+  /** The chain's RPC client; made from `chain.rpcUrl` when absent. */
+  chain?: NodeChainClient | undefined;
+  /** What `/v1/models` lists; the configured model when absent. */
+  models?: ModelCatalog | undefined;
+  /** Metrics to fill; a fresh set when absent and `metrics.enabled`. */
+  metrics?: NodeMetrics | undefined;
+  /** The stack API, settlement and attestation workers. @default [] */
+  parts?: NodePartFactory[] | undefined;
+}
+
+export interface AtomaNode {
+  /** Where clients reach it: `node.publicUrl`, or the address it listens on. Known after `start()`. */
+  readonly url: string;
+  /** The shared infrastructure, after `start()`. */
+  readonly context: NodeContext;
+  start(): Promise<void>;
+  /** Stops in reverse order of starting; safe to call more than once, or after a failed start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Composes the execution node. `start()` brings the parts up in dependency order — key, chain check, state
+ * database (migrations, then release of reservations a crash left), blob store, the pluggable parts, the chain
+ * listener with their event handlers, the parts' workers, and last the HTTP server — and `stop()` takes them
+ * down in reverse, so no request arrives before its dependencies are ready or after they are gone.
+ */
+export function createNode(components: NodeComponents, config: NodeConfig): AtomaNode {
+  const logger = (components.logger ?? silentLogger).child({ module: "node" });
+  const stoppers: { name: string; stop: () => Promise<void> }[] = [];
+  let context: NodeContext | undefined;
+  let server: HttpServer | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function stopAll(): Promise<void> {
+    let first: unknown;
+    for (const { name, stop } of stoppers.splice(0).reverse()) {
+      try {
+        await stop();
+        logger.debug({ part: name }, "stopped");
+      } catch (error) {
+        first ??= error;
+        logger.error({ part: name, err: error }, "stop failed");
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  async function start(): Promise<void> {
+    logger.info({ config: printableConfig(config) }, "starting node");
+    const account = components.account ?? loadKeyFile(config.node.keyFile);
+    const chain = components.chain ?? createNodeChainClient(config.chain);
+    await assertChain(chain, config.chain.rpcUrl, config.chain.chainId);
+
+    const state = await openStateDatabase(config.database, { logger });
+    stoppers.push({ name: "database", stop: () => state.close() });
+    const released = await releaseDanglingReservations(state.db);
+    if (released.reservations > 0)
+      logger.warn(
+        { ...released, units: released.units.toString() },
+        "released reservations a crash left behind",
+      );
+
+    const blobs = new BlobStore({ logger }, { dir: config.blobs.dir, maxBytes: config.limits.maxBlobBytes });
+    await blobs.start();
+    stoppers.push({ name: "blobs", stop: () => blobs.stop() });
+
+    const metrics = components.metrics ?? (config.metrics.enabled ? createNodeMetrics() : undefined);
+    metrics?.countStacksWith(() => countStacks(state.db));
+    const admission = new AdmissionGate(
+      { metrics },
+      { maxConcurrent: config.limits.maxConcurrentStreams, maxQueue: config.limits.maxQueueLength },
+    );
+    context = { config, logger, db: state.db, account, chain, blobs, admission, metrics };
+
+    const parts: NodePart[] = [];
+    for (const factory of components.parts ?? []) parts.push(await factory(context));
+
+    const sources = parts.flatMap((part) => part.eventSources ?? []);
+    if (sources.length > 0) {
+      const listener = new ChainListener(
+        { db: state.db, client: chain, logger, metrics },
+        {
+          sources,
+          confirmations: config.chain.confirmations,
+          pollingIntervalMs: config.chain.pollingIntervalMs,
+          maxBlockRange: config.chain.maxBlockRange,
+          startBlock: BigInt(config.chain.startBlock),
+        },
+      );
+      await listener.start();
+      stoppers.push({ name: "chain-listener", stop: () => listener.stop() });
+    }
+
+    for (const part of parts) {
+      await part.start?.();
+      if (part.stop) stoppers.push({ name: part.name, stop: () => part.stop!() });
+    }
+
+    const serverState: ServerState = { draining: false };
+    const healthChecks: HealthCheck[] = [
+      { name: "database", check: async () => void (await sql`select 1`.execute(state.db)) },
+      { name: "chain", check: async () => void (await chain.getBlockNumber({ cacheTime: 0 })) },
+      ...parts.flatMap((part) => part.healthChecks ?? []),
+    ];
+    const startedAt = Math.floor(Date.now() / 1000);
+    const models = components.models ?? {
+      listModels: () => [{ id: config.model.id, created: startedAt, ownedBy: account.address }],
+    };
+    const app = createHttpApp(
+      { blobs, models, logger, metrics, healthChecks, state: serverState },
+      { maxBodyBytes: config.limits.maxBodyBytes, routes: parts.flatMap((part) => part.routes ?? []) },
+    );
+    server = new HttpServer(
+      { app, state: serverState, logger },
+      { host: config.node.host, port: config.node.port, shutdownTimeoutMs: config.node.shutdownTimeoutMs },
+    );
+    await server.start();
+    const http = server;
+    stoppers.push({ name: "http", stop: () => http.stop() });
+    logger.info({ url: node.url, address: account.address, parts: parts.map((p) => p.name) }, "node started");
+  }
+
+  const node: AtomaNode = {
+    get url() {
+      if (!server) throw new Error("the node is not started");
+      return config.node.publicUrl ?? server.url;
+    },
+    get context() {
+      if (!context) throw new Error("the node is not started");
+      return context;
+    },
+    async start() {
+      if (stoppers.length > 0) throw new Error("the node is already started");
+      stopping = undefined;
+      try {
+        await start();
+      } catch (error) {
+        logger.error({ err: error }, "start failed; stopping what started");
+        await stopAll().catch(() => {});
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= stopAll().finally(() => {
+        server = undefined;
+        context = undefined;
+        logger.info({}, "node stopped");
+      });
+      return stopping;
+    },
+  };
+  return node;
+}

@@ -1,0 +1,303 @@
+import { leafHash } from "@atoma/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Accounting } from "../src/accounting/accounting.js";
+import { freezeForSettlement } from "../src/accounting/freezeForSettlement.js";
+import { releaseDanglingReservations } from "../src/accounting/releaseDanglingReservations.js";
+import { findLeafByNonce, getStack, insertStack, listLeaves } from "../src/accounting/stacks.js";
+import type { Reservation } from "../src/accounting/types.js";
+import type { StateDatabase } from "../src/db/openStateDatabase.js";
+import {
+  DatabaseError,
+  NonceReusedError,
+  ReservationNotFoundError,
+  StackBusyError,
+  StackClosedError,
+  StackExhaustedError,
+  StackExpiredError,
+  StackNotServedError,
+  UnitsExceedReservationError,
+  UnknownStackError,
+} from "../src/errors.js";
+import { createNodeMetrics } from "../src/metrics/nodeMetrics.js";
+import { addStack, leafFor, NODE_ID, OTHER_NODE_ID, OWNER } from "./helpers/stacks.js";
+import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
+
+/** The accounting compliance suite: the same assertions on every database dialect. */
+for (const factory of testDatabaseFactories()) {
+  describe.skipIf(factory.skip !== undefined)(`accounting on ${factory.name}`, () => {
+    let testDb: TestDatabase;
+    let state: StateDatabase;
+    let accounting: Accounting;
+
+    beforeAll(async () => {
+      testDb = factory.make();
+      state = await testDb.open();
+      accounting = new Accounting({ db: state.db }, { nodeId: NODE_ID });
+    });
+    afterAll(async () => {
+      await state?.close();
+      await testDb?.dispose();
+    });
+
+    it("refuses a second opener of the same database while it is open", async () => {
+      await expect(testDb.open()).rejects.toThrow(DatabaseError);
+    });
+
+    it("records stacks with uint256 ids and prices, once", async () => {
+      const big = (1n << 255n) + 12345n;
+      const stack = await addStack(state.db, {
+        stackId: big,
+        pricePerMillion: big - 1n,
+        unitsBought: 2n ** 62n,
+      });
+      expect(await insertStack(state.db, stack)).toBe(false);
+      expect(await getStack(state.db, big)).toEqual({
+        ...stack,
+        unitsReserved: 0n,
+        unitsUsed: 0n,
+        leafCount: 0n,
+        state: "active",
+      });
+      expect((await getStack(state.db, big))?.owner).toBe(OWNER);
+      expect(await getStack(state.db, big + 1n)).toBeUndefined();
+    });
+
+    it("reserves, then commits a leaf with the next index and the running total", async () => {
+      const { stackId } = await addStack(state.db);
+      const first = await accounting.reserve({ stackId, units: 100n, nonce: 1n, deadline: 10n });
+      expect((await getStack(state.db, stackId))?.unitsReserved).toBe(100n);
+      const leaf0 = await accounting.commit(first, leafFor(0, 60n));
+      expect(leaf0).toEqual({
+        stackId,
+        leafIndex: 0n,
+        reqHash: leafFor(0, 60n).reqHash,
+        respHash: leafFor(0, 60n).respHash,
+        units: 60n,
+        cumulativeUnits: 60n,
+        seed: 0n,
+        leafHash: leafHash(leafFor(0, 60n).reqHash, leafFor(0, 60n).respHash),
+      });
+      const second = await accounting.reserve({ stackId, units: 50n, nonce: 2n });
+      const leaf1 = await accounting.commit(second, leafFor(1, 50n));
+      expect([leaf1.leafIndex, leaf1.cumulativeUnits]).toEqual([1n, 110n]);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 110n,
+        leafCount: 2n,
+      });
+      const leaves = await listLeaves(state.db, stackId);
+      expect(leaves.map((leaf) => leaf.leafIndex)).toEqual([0n, 1n]);
+      expect(leaves[0]?.request).toEqual(leafFor(0, 60n).request);
+      expect(leaves[1]).toMatchObject({ ...leaf1, nonce: 2n, request: leafFor(1, 50n).request });
+    });
+
+    it("refuses unknown, foreign, expired, closed and exhausted stacks, holding nothing", async () => {
+      await expect(accounting.reserve({ stackId: 999_999n, units: 1n })).rejects.toThrow(UnknownStackError);
+      const foreign = await addStack(state.db, { servingNodeId: OTHER_NODE_ID });
+      await expect(accounting.reserve({ stackId: foreign.stackId, units: 1n })).rejects.toThrow(
+        StackNotServedError,
+      );
+      const expired = await addStack(state.db, { expiresAt: BigInt(Math.floor(Date.now() / 1000) - 1) });
+      await expect(accounting.reserve({ stackId: expired.stackId, units: 1n })).rejects.toThrow(
+        StackExpiredError,
+      );
+
+      const small = await addStack(state.db, { unitsBought: 100n });
+      const held = await accounting.reserve({ stackId: small.stackId, units: 70n });
+      const exhausted = await accounting
+        .reserve({ stackId: small.stackId, units: 31n, nonce: 5n })
+        .catch((e) => e);
+      expect(exhausted).toBeInstanceOf(StackExhaustedError);
+      expect((exhausted as StackExhaustedError).available).toBe(30n);
+      // the failed reservation neither held units nor used up its nonce
+      expect((await getStack(state.db, small.stackId))?.unitsReserved).toBe(70n);
+      await accounting.release(await accounting.reserve({ stackId: small.stackId, units: 30n, nonce: 5n }));
+      await accounting.release(held);
+
+      const closed = await addStack(state.db);
+      await freezeForSettlement(state.db, closed.stackId);
+      await expect(accounting.reserve({ stackId: closed.stackId, units: 1n })).rejects.toThrow(
+        StackClosedError,
+      );
+      await expect(accounting.reserve({ stackId: small.stackId, units: 0n })).rejects.toThrow(
+        /units must be/,
+      );
+    });
+
+    it("rejects a reused nonce on the same stack, not on another", async () => {
+      const a = await addStack(state.db);
+      const b = await addStack(state.db);
+      await accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 42n });
+      await expect(accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 42n })).rejects.toThrow(
+        NonceReusedError,
+      );
+      await accounting.reserve({ stackId: b.stackId, units: 1n, nonce: 42n });
+      expect((await getStack(state.db, a.stackId))?.unitsReserved).toBe(1n);
+    });
+
+    it("records nonces of unit-free messages with the same replay rule", async () => {
+      const { stackId } = await addStack(state.db);
+      await accounting.useNonce({ stackId, nonce: 1n, deadline: 99n });
+      await expect(accounting.useNonce({ stackId, nonce: 1n })).rejects.toThrow(NonceReusedError);
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 1n })).rejects.toThrow(NonceReusedError);
+      await expect(accounting.useNonce({ stackId: 999_997n, nonce: 1n })).rejects.toThrow(UnknownStackError);
+      const foreign = await addStack(state.db, { servingNodeId: OTHER_NODE_ID });
+      await expect(accounting.useNonce({ stackId: foreign.stackId, nonce: 1n })).rejects.toThrow(
+        StackNotServedError,
+      );
+    });
+
+    it("keeps each nonce's leaf and response, so a resent request is answered without a second charge", async () => {
+      const { stackId } = await addStack(state.db);
+      const response = {
+        object: "chat.completion",
+        choices: [{ index: 0, text: "hi", finish_reason: "stop" }],
+      };
+      const leaf = await accounting.commit(await accounting.reserve({ stackId, units: 9n, nonce: 11n }), {
+        ...leafFor(0, 9n),
+        response,
+      });
+      const found = await findLeafByNonce(state.db, stackId, 11n);
+      expect(found).toEqual({ ...leaf, nonce: 11n, request: leafFor(0, 9n).request, response });
+      expect(await findLeafByNonce(state.db, stackId, 12n)).toBeUndefined();
+      const anonymous = await accounting.commit(
+        await accounting.reserve({ stackId, units: 1n }),
+        leafFor(1, 1n),
+      );
+      expect((await listLeaves(state.db, stackId))[1]).toMatchObject({
+        ...anonymous,
+        nonce: null,
+        response: null,
+      });
+    });
+
+    it("releases once, and a released reservation cannot commit", async () => {
+      const { stackId } = await addStack(state.db);
+      const reservation = await accounting.reserve({ stackId, units: 10n });
+      expect(await accounting.release(reservation)).toBe(true);
+      expect(await accounting.release(reservation)).toBe(false);
+      await expect(accounting.commit(reservation, leafFor(0, 1n))).rejects.toThrow(ReservationNotFoundError);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 0n,
+        leafCount: 0n,
+      });
+    });
+
+    it("lets usage outgrow its reservation only within the stack, keeping the reservation when it cannot", async () => {
+      const { stackId } = await addStack(state.db, { unitsBought: 100n });
+      const a = await accounting.reserve({ stackId, units: 10n });
+      expect((await accounting.commit(a, leafFor(0, 30n))).cumulativeUnits).toBe(30n);
+      const b = await accounting.reserve({ stackId, units: 10n });
+      const c = await accounting.reserve({ stackId, units: 50n });
+      await expect(accounting.commit(b, leafFor(1, 25n))).rejects.toThrow(UnitsExceedReservationError);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 60n,
+        unitsUsed: 30n,
+        leafCount: 1n,
+      });
+      expect(await accounting.release(b)).toBe(true);
+      await accounting.commit(c, leafFor(2, 50n));
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 80n,
+        leafCount: 2n,
+      });
+    });
+
+    it("never over-commits a stack under many parallel reservations, and numbers leaves without gaps", async () => {
+      const { stackId } = await addStack(state.db, { unitsBought: 200n });
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) => accounting.reserve({ stackId, units: 10n, nonce: BigInt(i) })),
+      );
+      const held = attempts.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+      const refused = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason] : []));
+      expect(held).toHaveLength(20);
+      expect(refused.every((error) => error instanceof StackExhaustedError)).toBe(true);
+      const leaves = await Promise.all(
+        held.map((r, i) => accounting.commit(r, leafFor(i, BigInt(1 + (i % 10))))),
+      );
+      const byIndex = [...leaves].sort((x, y) => Number(x.leafIndex - y.leafIndex));
+      expect(byIndex.map((leaf) => leaf.leafIndex)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i)));
+      let total = 0n;
+      for (const leaf of byIndex) {
+        total += leaf.units;
+        expect(leaf.cumulativeUnits).toBe(total);
+      }
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: total,
+        leafCount: 20n,
+      });
+    });
+
+    it("lets exactly one of many parallel uses of a nonce through", async () => {
+      const { stackId } = await addStack(state.db);
+      const attempts = await Promise.allSettled([
+        ...Array.from({ length: 10 }, () => accounting.reserve({ stackId, units: 1n, nonce: 7n })),
+        accounting.useNonce({ stackId, nonce: 7n }),
+        accounting.useNonce({ stackId, nonce: 7n }),
+      ]);
+      expect(attempts.filter((a) => a.status === "fulfilled")).toHaveLength(1);
+      const reasons = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason] : []));
+      expect(reasons.every((error) => error instanceof NonceReusedError)).toBe(true);
+    });
+
+    it("freezes a stack for settlement only when nothing is in flight, idempotently", async () => {
+      const { stackId } = await addStack(state.db);
+      await accounting.commit(await accounting.reserve({ stackId, units: 5n }), leafFor(0, 5n));
+      const inFlight = await accounting.reserve({ stackId, units: 5n });
+      await expect(freezeForSettlement(state.db, stackId)).rejects.toThrow(StackBusyError);
+      // closed to new requests at once, while the one in flight may still finish
+      await expect(accounting.reserve({ stackId, units: 1n })).rejects.toThrow(StackClosedError);
+      await accounting.commit(inFlight, leafFor(1, 4n));
+      const snapshot = await freezeForSettlement(state.db, stackId);
+      expect(snapshot.unitsClaimed).toBe(9n);
+      expect(snapshot.leaves.map((leaf) => leaf.units)).toEqual([5n, 4n]);
+      expect(snapshot.stack.state).toBe("settling");
+      expect(await freezeForSettlement(state.db, stackId)).toEqual(snapshot);
+      await expect(freezeForSettlement(state.db, 999_998n)).rejects.toThrow(UnknownStackError);
+    });
+
+    it("keeps everything across a restart and releases what requests in flight held", async () => {
+      const { stackId } = await addStack(state.db, { unitsBought: 100n });
+      await accounting.commit(await accounting.reserve({ stackId, units: 20n, nonce: 1n }), leafFor(0, 15n));
+      await accounting.reserve({ stackId, units: 40n, nonce: 2n });
+      await state.close();
+
+      state = await testDb.open();
+      accounting = new Accounting({ db: state.db }, { nodeId: NODE_ID });
+      expect(await getStack(state.db, stackId)).toMatchObject({ unitsReserved: 40n, unitsUsed: 15n });
+      const released = await releaseDanglingReservations(state.db);
+      expect(released.reservations).toBeGreaterThanOrEqual(1);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 15n,
+        leafCount: 1n,
+      });
+      // the dead request's nonce stays used: a client retries with a fresh signature
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 2n })).rejects.toThrow(NonceReusedError);
+      const next = await accounting.commit(
+        await accounting.reserve({ stackId, units: 85n }),
+        leafFor(1, 85n),
+      );
+      expect([next.leafIndex, next.cumulativeUnits]).toEqual([1n, 100n]);
+      await expect(accounting.reserve({ stackId, units: 1n })).rejects.toThrow(StackExhaustedError);
+    });
+
+    it("keeps the units-reserved and units-used metrics", async () => {
+      const metrics = createNodeMetrics({ processMetrics: false });
+      const measured = new Accounting({ db: state.db, metrics }, { nodeId: NODE_ID });
+      const { stackId } = await addStack(state.db);
+      const a: Reservation = await measured.reserve({ stackId, units: 30n });
+      const b = await measured.reserve({ stackId, units: 20n });
+      expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(50);
+      await measured.commit(a, leafFor(0, 25n));
+      await measured.release(b);
+      expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(0);
+      expect((await metrics.unitsUsed.get()).values[0]?.value).toBe(25);
+    });
+  });
+
+  if (factory.skip !== undefined) it.skip(factory.skip, () => {});
+}
