@@ -172,7 +172,7 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         uint256 toTreasury = amount * treasuryBps / BPS;
         if (toUser > 0) _creditBalance(user, toUser);
         if (toTreasury > 0) _creditBalance(treasury, toTreasury);
-        totalOwed += toHonest.toUint128();
+        totalOwed += (toUser + toHonest + toTreasury).toUint128();
         uint256 burned = amount - toUser - toHonest - toTreasury;
         if (burned > 0) ERC20Burnable(address(token)).burn(burned);
         emit SlashDistributed(amount, user, toUser, toHonest, toTreasury, burned);
