@@ -378,10 +378,10 @@ interface INodesView {
         uint32 echelon;
         uint8 status;
         uint8 reputation;
+        uint32 obligations;
         address signer;
         uint32 registeredEpoch;
         uint32 deregisteredEpoch;
-        uint32 obligations;
         uint256 collateral;
         string url;
     }

@@ -150,7 +150,7 @@ contract SettlementTest is AtomaFixture {
         );
         settlement.settle(stackId, s.root, 10, 2, 0);
         vm.prank(operatorOf[server]);
-        vm.expectRevert(abi.encodeWithSelector(SettlementManager.UnitsExceedStack.selector, 1_001, 1_000));
+        vm.expectRevert(abi.encodeWithSelector(StackManager.UnitsExceedStack.selector, 1_001, 1_000));
         settlement.settle(stackId, s.root, 1_001, 2, 0);
         vm.prank(operatorOf[server]);
         vm.expectRevert(SettlementManager.InvalidSettlement.selector);

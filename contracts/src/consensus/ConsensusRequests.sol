@@ -400,11 +400,11 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         for (uint256 i = 0; i < seats.length; ++i) {
             Seat storage seat = seats[i];
             if (!seat.committed || seat.root != r.agreedRoot) continue;
-            nodeRegistry.removeObligation(seat.nodeId);
             if (seat.leaf == ConsensusCommitment.leaf(output, i + 1)) {
                 paid[h++] = i;
                 if (seat.units < units) units = seat.units;
             } else {
+                nodeRegistry.removeObligation(seat.nodeId);
                 lazy[l++] = seat.nodeId;
             }
         }
@@ -432,7 +432,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
             modelAmount += share;
             amounts[i] = cost - share;
             seatIndexes[i] = seat.nodeId;
-            nodeRegistry.rewardHonest(seat.nodeId);
+            nodeRegistry.releaseObligation(seat.nodeId, true);
         }
         bytes32 key = escrowKey(requestId);
         vault.payNodes(key, seatIndexes, amounts, modelOwner, modelAmount);

@@ -15,10 +15,10 @@ interface INodeRegistry {
         uint32 echelon;
         NodeStatus status;
         uint8 reputation;
+        uint32 obligations;
         address signer;
         uint32 registeredEpoch;
         uint32 deregisteredEpoch;
-        uint32 obligations;
         uint256 collateral;
         string url;
     }
@@ -47,6 +47,7 @@ interface INodeRegistry {
     function addObligation(uint256 nodeId) external;
     function removeObligation(uint256 nodeId) external;
     function rewardHonest(uint256 nodeId) external;
+    function releaseObligation(uint256 nodeId, bool honest) external;
     function slashTimeout(uint256 nodeId, address user) external returns (uint256 taken);
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external

@@ -14,20 +14,20 @@ interface ISettlementManager {
         TimedOut
     }
 
+    /// Packed so that an unsampled settlement takes two storage slots; the transcript id lives in the event.
     struct Settlement {
         bytes32 root;
-        bytes32 transcriptId;
         uint64 units;
-        uint64 requestCount;
+        uint32 requestCount;
         uint64 deadline;
         uint64 windowEnds;
-        uint64 dataDeadline;
         Phase phase;
-        uint8 replacementsLeft;
         uint16 sampleCount;
+        uint8 replacementsLeft;
+        uint64 dataDeadline;
+        uint128 seed;
         bool dataRequested;
         bool dataPosted;
-        uint256 seed;
     }
 
     function getSettlement(uint256 stackId) external view returns (Settlement memory);

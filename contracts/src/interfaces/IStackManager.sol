@@ -16,6 +16,7 @@ interface IStackManager {
         address owner;
         uint64 taskId;
         StackStatus status;
+        uint8 securityLevel;
         uint64 nodeId;
         uint64 units;
         uint64 expiresAt;
@@ -26,8 +27,8 @@ interface IStackManager {
 
     function getStack(uint256 stackId) external view returns (Stack memory);
     function settleDeadline(uint256 stackId) external view returns (uint256);
-    function markSettling(uint256 stackId) external;
-    function markClosed(uint256 stackId) external;
+    function markSettling(uint256 stackId, address caller, uint64 units) external returns (Stack memory);
+    function markClosed(uint256 stackId, bool honest) external;
     function recoverRequestSigner(AtomaTypedData.Request calldata request, bytes calldata signature)
         external
         view

@@ -98,13 +98,14 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         uint256 paid = p.nodeAmount + p.modelAmount + p.attesterIds.length * p.attesterAmountEach;
         if (paid > available) revert EscrowExceeded(key, paid, available);
         uint256 epoch = currentEpoch();
-        if (p.nodeAmount > 0) _creditNode(p.nodeId, epoch, p.nodeAmount, true);
-        if (p.modelAmount > 0) _creditOwner(p.modelOwner, epoch, p.modelAmount);
+        // The settlement's own event itemises this payout; crediting here emits nothing more.
+        if (p.nodeAmount > 0) _creditNode(p.nodeId, epoch, p.nodeAmount, true, false);
+        if (p.modelAmount > 0) _creditOwner(p.modelOwner, epoch, p.modelAmount, false);
         for (uint256 i = 0; i < p.attesterIds.length; ++i) {
-            if (p.attesterAmountEach > 0) _creditNode(p.attesterIds[i], epoch, p.attesterAmountEach, true);
+            if (p.attesterAmountEach > 0) _creditNode(p.attesterIds[i], epoch, p.attesterAmountEach, true, false);
         }
         refunded = available - paid;
-        if (refunded > 0) _creditBalance(p.refundTo, refunded);
+        if (refunded > 0) balanceOf[p.refundTo] += refunded;
         escrowOf[key] = 0;
         totalEscrowed -= available.toUint128();
         totalOwed += available.toUint128();
@@ -125,9 +126,9 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         if (total > available || nodeIds.length != amounts.length) revert EscrowExceeded(key, total, available);
         uint256 epoch = currentEpoch();
         for (uint256 i = 0; i < nodeIds.length; ++i) {
-            if (amounts[i] > 0) _creditNode(nodeIds[i], epoch, amounts[i], true);
+            if (amounts[i] > 0) _creditNode(nodeIds[i], epoch, amounts[i], true, true);
         }
-        if (modelAmount > 0) _creditOwner(modelOwner, epoch, modelAmount);
+        if (modelAmount > 0) _creditOwner(modelOwner, epoch, modelAmount, true);
         escrowOf[key] = available - total;
         totalEscrowed -= total.toUint128();
         totalOwed += total.toUint128();
@@ -165,7 +166,7 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
             uint256 each = amount * honestBps / BPS / honestNodeIds.length;
             uint256 epoch = currentEpoch();
             for (uint256 i = 0; i < honestNodeIds.length; ++i) {
-                if (each > 0) _creditNode(honestNodeIds[i], epoch, each, false);
+                if (each > 0) _creditNode(honestNodeIds[i], epoch, each, false, true);
             }
             toHonest = each * honestNodeIds.length;
         }
@@ -223,22 +224,24 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
 
     // ---------------------------------------------------------------- internals
 
-    function _creditNode(uint256 nodeId, uint256 epoch, uint256 amount, bool fee) internal {
+    function _creditNode(uint256 nodeId, uint256 epoch, uint256 amount, bool fee, bool log) internal {
         Entry storage entry = nodeLedger[nodeId][epoch];
-        entry.claimable += amount.toUint128();
+        uint128 value = amount.toUint128();
         if (fee) {
-            entry.earned += amount.toUint128();
-            epochTotals[epoch].nodeFees += amount.toUint128();
+            (entry.claimable, entry.earned) = (entry.claimable + value, entry.earned + value);
+            epochTotals[epoch].nodeFees += value;
+        } else {
+            entry.claimable += value;
         }
-        emit NodeCredited(nodeId, epoch, amount, fee);
+        if (log) emit NodeCredited(nodeId, epoch, amount, fee);
     }
 
-    function _creditOwner(address owner, uint256 epoch, uint256 amount) internal {
+    function _creditOwner(address owner, uint256 epoch, uint256 amount, bool log) internal {
         Entry storage entry = ownerLedger[owner][epoch];
-        entry.claimable += amount.toUint128();
-        entry.earned += amount.toUint128();
-        epochTotals[epoch].modelFees += amount.toUint128();
-        emit OwnerCredited(owner, epoch, amount);
+        uint128 value = amount.toUint128();
+        (entry.claimable, entry.earned) = (entry.claimable + value, entry.earned + value);
+        epochTotals[epoch].modelFees += value;
+        if (log) emit OwnerCredited(owner, epoch, amount);
     }
 
     function _creditBalance(address account, uint256 amount) internal {

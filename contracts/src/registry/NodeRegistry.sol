@@ -128,10 +128,10 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             echelon: echelon,
             status: INodeRegistry.NodeStatus.Active,
             reputation: params.initialReputation,
+            obligations: 0,
             signer: signer,
             registeredEpoch: uint32(epoch),
             deregisteredEpoch: 0,
-            obligations: 0,
             collateral: collateral,
             url: url
         });
@@ -218,7 +218,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// The operator and the node's signing address may both act for the node in the protocol.
     function isNodeActor(uint256 nodeId, address account) external view returns (bool) {
         INodeRegistry.Node storage node = _nodes[nodeId];
-        return account != address(0) && (account == node.operator || account == node.signer);
+        return account != address(0) && (account == node.signer || account == node.operator);
     }
 
     function signerOf(uint256 nodeId) external view returns (address) {
@@ -246,7 +246,17 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     function rewardHonest(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
+        _reward(_existing(nodeId), nodeId);
+    }
+
+    /// Ends an obligation and, when the node did its part honestly, raises its reputation (one storage write).
+    function releaseObligation(uint256 nodeId, bool honest) external onlyRole(PROTOCOL_ROLE) {
         INodeRegistry.Node storage node = _existing(nodeId);
+        if (node.obligations > 0) node.obligations -= 1;
+        if (honest) _reward(node, nodeId);
+    }
+
+    function _reward(INodeRegistry.Node storage node, uint256 nodeId) internal {
         if (node.status != INodeRegistry.NodeStatus.Active) return;
         uint256 next = uint256(node.reputation) + params.honestReward;
         uint8 reputation = next > 100 ? 100 : uint8(next);

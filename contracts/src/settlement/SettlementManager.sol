@@ -26,7 +26,7 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
     uint256 internal constant BPS = 10_000;
-    uint256 public constant MAX_REQUESTS = 1 << 32;
+    uint256 public constant MAX_REQUESTS = type(uint32).max;
 
     /// Why a settlement failed verification.
     uint8 public constant FAIL_NO_REVEAL = 1;
@@ -111,8 +111,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     error NotServingNode(uint256 stackId, address caller);
     error NotAttester(uint256 stackId, uint256 nodeId);
     error NotNodeActor(uint256 nodeId, address caller);
-    error SettlementTooLate(uint256 stackId, uint256 deadline);
-    error UnitsExceedStack(uint64 units, uint64 bought);
     error InvalidSettlement();
     error WrongPhase(uint256 stackId, Phase phase);
     error DeadlinePassed(uint256 stackId, uint256 deadline);
@@ -173,23 +171,41 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         external
         nonReentrant
     {
-        IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        if (stack.status != IStackManager.StackStatus.Active) revert StackNotActive(stackId);
-        _onlyActor(stack.nodeId, stackId);
-        uint256 deadline = stackManager.settleDeadline(stackId);
-        if (block.timestamp > deadline) revert SettlementTooLate(stackId, deadline);
-        if (units > stack.units) revert UnitsExceedStack(units, stack.units);
+        _settle(stackId, root, units, requestCount, transcriptId);
+    }
+
+    /// One stack's settlement, for `settleMany`.
+    struct SettlementInput {
+        uint256 stackId;
+        bytes32 root;
+        uint64 units;
+        uint64 requestCount;
+        bytes32 transcriptId;
+    }
+
+    /// Several settlements in one transaction (each as `settle`), which a node uses to spread the fixed cost.
+    function settleMany(SettlementInput[] calldata inputs) external nonReentrant {
+        for (uint256 i = 0; i < inputs.length; ++i) {
+            SettlementInput calldata s = inputs[i];
+            _settle(s.stackId, s.root, s.units, s.requestCount, s.transcriptId);
+        }
+    }
+
+    function _settle(uint256 stackId, bytes32 root, uint64 units, uint64 requestCount, bytes32 transcriptId)
+        internal
+    {
         if ((units > 0 && requestCount == 0) || (requestCount > 0 && root == 0) || requestCount > MAX_REQUESTS) {
             revert InvalidSettlement();
         }
-        stackManager.markSettling(stackId);
+        IStackManager.Stack memory stack = stackManager.markSettling(stackId, msg.sender, units);
         Settlement storage st = _settlements[stackId];
         st.root = root;
-        st.transcriptId = transcriptId;
         st.units = units;
-        st.requestCount = requestCount;
+        st.requestCount = uint32(requestCount);
         emit SettlementSubmitted(stackId, stack.nodeId, root, units, requestCount, transcriptId);
-        if (requestCount == 0 || !_maybeSample(stackId, stack, st)) _accept(stackId, st);
+        bool sampled = requestCount > 0 && stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
+            && _maybeSample(stackId, stack, st);
+        if (!sampled) _accept(stackId, st);
     }
 
     /// Posts the sampled requests (owner-signed) after an attester declared the transcript unfetchable.
@@ -328,7 +344,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         uint256 deadline = stackManager.settleDeadline(stackId);
         if (block.timestamp <= deadline) revert DeadlineNotPassed(stackId, deadline);
         _settlements[stackId].phase = Phase.TimedOut;
-        stackManager.markClosed(stackId);
+        stackManager.markClosed(stackId, false);
         uint256 refunded = vault.refund(bytes32(stackId), stack.owner);
         nodeRegistry.slashTimeout(stack.nodeId, stack.owner);
         emit SettlementTimedOut(stackId, stack.nodeId, refunded);
@@ -490,7 +506,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         returns (bool)
     {
         ITaskRegistry.Task memory task = taskRegistry.getTask(stack.taskId);
-        if (task.securityLevel != ITaskRegistry.SecurityLevel.CrossValidation) return false;
         uint256 r = _random(bytes32(stackId));
         if (r % PPM >= task.replicationPpm) return false;
         uint256[] memory exclude = new uint256[](1);
@@ -510,7 +525,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             emit AttestationSkipped(stackId);
             return false;
         }
-        st.seed = r;
+        st.seed = uint128(r);
         st.sampleCount = uint16(task.sampleSize < st.requestCount ? task.sampleSize : st.requestCount);
         st.replacementsLeft = params.maxReplacements;
         st.phase = Phase.Commit;
@@ -543,7 +558,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
                 maxPrice: type(uint256).max,
                 units: 0,
                 exclude: exclude,
-                seed: _random(bytes32(stackId))
+                seed: _random(keccak256(abi.encode(stackId, list.length)))
             })
         );
         added = chosen.length;
@@ -647,8 +662,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             if (p.attesterIds.length > 0) p.attesterAmountEach = _surcharge(stack) / p.attesterIds.length;
         }
         uint256 refunded = vault.payOut(bytes32(stackId), p);
-        stackManager.markClosed(stackId);
-        nodeRegistry.rewardHonest(stack.nodeId);
+        stackManager.markClosed(stackId, true);
         emit SettlementFinalized(stackId, stack.nodeId, p.nodeAmount, p.modelAmount, p.attesterAmountEach, refunded);
     }
 
@@ -668,7 +682,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         p.attesterIds = paid;
         if (paid.length > 0) p.attesterAmountEach = _surcharge(stack) / paid.length;
         refunded = vault.payOut(bytes32(stackId), p);
-        stackManager.markClosed(stackId);
+        stackManager.markClosed(stackId, false);
         if (releaseAttesters) _releaseAttesters(stackId);
     }
 }

@@ -53,7 +53,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
         uint64 expiresAt
     );
     event StackClosed(uint256 indexed stackId, uint256 indexed nodeId, uint256 settleDeadline);
-    event StackStatusChanged(uint256 indexed stackId, StackStatus status);
     event ParamsUpdated(Params params);
 
     error UnknownStack(uint256 stackId);
@@ -63,6 +62,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
     error InvalidUnits(uint64 units, uint64 maxUnits);
     error InvalidDuration(uint64 duration);
     error NoEligibleNode(uint256 taskId);
+    error NotServingNode(uint256 stackId, address caller);
+    error SettlementTooLate(uint256 stackId, uint256 deadline);
+    error UnitsExceedStack(uint64 units, uint64 bought);
 
     constructor(
         address admin,
@@ -131,13 +133,13 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
         );
         if (drawn.length == 0) revert NoEligibleNode(taskId);
         nodeId = drawn[0];
-        uint16 surchargeBps = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation ? p.surchargeBps : 0;
-        _open(stackId, taskId, nodeId, units, uint64(block.timestamp) + duration, surchargeBps);
+        _open(stackId, taskId, nodeId, units, uint64(block.timestamp) + duration, uint8(task.securityLevel));
     }
 
-    function _open(uint256 stackId, uint256 taskId, uint256 nodeId, uint64 units, uint64 expiresAt, uint16 surchargeBps)
+    function _open(uint256 stackId, uint256 taskId, uint256 nodeId, uint64 units, uint64 expiresAt, uint8 level)
         internal
     {
+        uint16 surchargeBps = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation) ? params.surchargeBps : 0;
         uint128 price = taskRegistry.getSubscription(taskId, nodeId).pricePerMillion;
         uint256 cost = Units.cost(units, price);
         uint256 escrow = cost + cost * surchargeBps / BPS;
@@ -145,6 +147,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
             owner: msg.sender,
             taskId: uint64(taskId),
             status: StackStatus.Active,
+            securityLevel: level,
             nodeId: uint64(nodeId),
             units: units,
             expiresAt: expiresAt,
@@ -169,24 +172,32 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
 
     // ---------------------------------------------------------------- protocol
 
-    /// The node has submitted its settlement: it serves no more and its capacity is freed.
-    function markSettling(uint256 stackId) external onlyRole(PROTOCOL_ROLE) {
-        Stack storage stack = _existing(stackId);
-        if (stack.status != StackStatus.Active) revert StackNotActive(stackId);
-        stack.status = StackStatus.Settling;
+    /// The node (`caller` must act for it) submits its settlement of `units`, by the deadline: the stack serves
+    /// no more and its capacity is freed. Returns the stack, so the settlement needs no second call.
+    function markSettling(uint256 stackId, address caller, uint64 units)
+        external
+        onlyRole(PROTOCOL_ROLE)
+        returns (Stack memory stack)
+    {
+        Stack storage stored = _existing(stackId);
+        if (stored.status != StackStatus.Active) revert StackNotActive(stackId);
+        stack = stored;
+        if (!nodeRegistry.isNodeActor(stack.nodeId, caller)) revert NotServingNode(stackId, caller);
+        uint256 deadline = settleDeadline(stackId);
+        if (block.timestamp > deadline) revert SettlementTooLate(stackId, deadline);
+        if (units > stack.units) revert UnitsExceedStack(units, stack.units);
+        stored.status = StackStatus.Settling;
         taskRegistry.release(stack.taskId, stack.nodeId, stack.units);
-        emit StackStatusChanged(stackId, StackStatus.Settling);
     }
 
-    /// The stack's escrow is paid out: the node's obligation ends.
-    function markClosed(uint256 stackId) external onlyRole(PROTOCOL_ROLE) {
+    /// The stack's escrow is paid out: the node's obligation ends, with a reputation point when it was honest.
+    function markClosed(uint256 stackId, bool honest) external onlyRole(PROTOCOL_ROLE) {
         Stack storage stack = _existing(stackId);
         StackStatus previous = stack.status;
         if (previous == StackStatus.Closed) revert StackNotActive(stackId);
         stack.status = StackStatus.Closed;
         if (previous == StackStatus.Active) taskRegistry.release(stack.taskId, stack.nodeId, stack.units);
-        nodeRegistry.removeObligation(stack.nodeId);
-        emit StackStatusChanged(stackId, StackStatus.Closed);
+        nodeRegistry.releaseObligation(stack.nodeId, honest);
     }
 
     // ---------------------------------------------------------------- views

@@ -36,6 +36,7 @@ export {
   type SubmitSettlementParams,
   type SubmitSettlementResult,
   submitSettlement,
+  submitSettlements,
 } from "./actions/submitSettlement.js";
 export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from "./actions/subscribe.js";
 export {

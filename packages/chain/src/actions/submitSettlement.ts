@@ -54,3 +54,22 @@ export async function submitSettlement(
   });
   return { ...txInfo(receipt), sampled: false, windowEnds: accepted?.args.windowEnds ?? 0n };
 }
+
+/** Several settlements in one transaction (`settleMany`), to spread the fixed cost; results by stack id. */
+export async function submitSettlements(
+  ctx: ChainContext,
+  settlements: readonly SubmitSettlementParams[],
+): Promise<TxInfo & { sampled: bigint[] }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementManager,
+    abi: settlementManagerAbi,
+    functionName: "settleMany",
+    args: [settlements.map((s) => ({ ...s }))],
+  });
+  const sampled = parseEventLogs({
+    abi: settlementManagerAbi,
+    logs: receipt.logs,
+    eventName: "AttestersSampled",
+  });
+  return { ...txInfo(receipt), sampled: sampled.map((e) => e.args.stackId) };
+}
