@@ -541,10 +541,14 @@ try {
   const expectedAttestation = (defaultPpm / 1_000_000) * Number(attestationExtra);
   const alone = Number(settledCommon.gasUsed + finalizedCommon.gasUsed) + claims + expectedAttestation;
   const amortised =
-    Number(settledCommon.gasUsed) +
-    (Number(finalizedMany.gasUsed) + claims) / batch.length +
+    (Number(settledMany.gasUsed) + Number(finalizedMany.gasUsed) + claims) / batch.length +
     expectedAttestation;
   report("gas_attestation_round_extra", Number(attestationExtra), "gas");
+  report(
+    "gas_settle_per_stack_in_batch_of_10",
+    Math.round(Number(settledMany.gasUsed) / inputs.length),
+    "gas",
+  );
   report(
     "gas_finalize_per_stack_in_batch_of_10",
     Math.round(Number(finalizedMany.gasUsed) / batch.length),

@@ -504,4 +504,25 @@ contract SettlementTest is AtomaFixture {
         vm.expectRevert(DisputeManager.InvalidResponseSignature.selector);
         disputes.challenge(stackId, r, sig);
     }
+
+    function test_aNodeBarredForFraudSettlesNoMoreAndItsOtherStacksAreRefunded() public {
+        uint256 solo = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(solo, nodeIds[0], PRICE);
+        (uint256 first, uint256 server) = buy(solo, 1_000_000);
+        (uint256 second,) = buy(solo, 1_000_000);
+        assertEq(server, nodeIds[0], "the only subscriber serves both");
+        Served memory s = serve(first, 3, "honest");
+        _settle(first, server, s, 900_000);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(first, server, 2, s.reqHashes[2], s.respHashes[2], 300);
+        vm.prank(user);
+        disputes.challenge(first, r, sig);
+        Served memory other = serve(second, 3, "honest");
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert();
+        settlement.settle(second, other.root, 300, 3, 0);
+        vm.warp(block.timestamp + 1 days + 1 hours + 1);
+        settlement.timeoutSettlement(second);
+        assertEq(vault.escrowOf(bytes32(second)), 0, "refunded");
+    }
 }

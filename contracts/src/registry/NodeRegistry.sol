@@ -215,10 +215,12 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         }
     }
 
-    /// The operator and the node's signing address may both act for the node in the protocol.
+    /// The operator and the node's signing address may both act for the node in the protocol, unless the node
+    /// was slashed for fraud: a barred node settles, attests and votes no more (its stacks time out to a refund).
     function isNodeActor(uint256 nodeId, address account) external view returns (bool) {
         INodeRegistry.Node storage node = _nodes[nodeId];
-        return account != address(0) && (account == node.signer || account == node.operator);
+        if (account == address(0) || (account != node.signer && account != node.operator)) return false;
+        return node.status != INodeRegistry.NodeStatus.Slashed;
     }
 
     function signerOf(uint256 nodeId) external view returns (address) {
