@@ -662,7 +662,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             if (p.attesterIds.length > 0) p.attesterAmountEach = _surcharge(stack) / p.attesterIds.length;
         }
         uint256 refunded = vault.payOut(bytes32(stackId), p);
-        stackManager.markClosed(stackId, true);
+        // Reputation rewards work done: an empty settlement earns none.
+        stackManager.markClosed(stackId, st.units > 0);
         emit SettlementFinalized(stackId, stack.nodeId, p.nodeAmount, p.modelAmount, p.attesterAmountEach, refunded);
     }
 

@@ -13,7 +13,7 @@ interface IMintable {
 /// @title EmissionSchedule: new TOMA per epoch, inflationary at first and decaying to a tail emission.
 /// @notice emission(e) = max(tail, initial × (decayBps / 10_000)^e). Each ended epoch's emission is shared:
 /// `nodeShareBps` to nodes pro rata to the fees they earned in it (service and attestation, as the vault
-/// records them), `modelShareBps` to model owners pro rata to their fee shares, `treasuryBps` to the treasury.
+/// records them; a node barred for fraud claims none), `modelShareBps` to model owners pro rata to their fee shares, `treasuryBps` to the treasury.
 /// Shares are minted when claimed; a share nobody earned (an epoch without fees) is never minted. The schedule
 /// is fixed at deployment so that no later change can alter what an unclaimed epoch pays.
 contract EmissionSchedule is AtomaAccess, EpochClock {
@@ -48,6 +48,7 @@ contract EmissionSchedule is AtomaAccess, EpochClock {
     error EpochNotEnded(uint256 epoch);
     error AlreadyClaimed(uint256 epoch);
     error NothingToClaim(uint256 epoch);
+    error NodeBarred(uint256 nodeId);
 
     constructor(address admin, IMintable token_, IAtomaVault vault_, INodeRegistry nodeRegistry_, Schedule memory s)
         AtomaAccess(admin)
@@ -85,6 +86,7 @@ contract EmissionSchedule is AtomaAccess, EpochClock {
     function claimNodeEmission(uint256 nodeId, uint256 epoch) external returns (uint256 amount) {
         _ended(epoch);
         if (nodeClaimed[nodeId][epoch]) revert AlreadyClaimed(epoch);
+        if (nodeRegistry.getNode(nodeId).status == INodeRegistry.NodeStatus.Slashed) revert NodeBarred(nodeId);
         (, uint128 earned) = vault.nodeLedger(nodeId, epoch);
         (uint128 totalFees,) = vault.epochTotals(epoch);
         if (earned == 0) revert NothingToClaim(epoch);
