@@ -111,6 +111,19 @@ contract ConsensusTest is AtomaFixture {
         assertEq(fee, 0, "the liar earns nothing");
     }
 
+    function test_aSplitWithoutAMajorityFailsAndRefunds() public {
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _ask(2);
+        _commit(requestId, seats, 1, ANSWER);
+        _commit(requestId, seats, 2, "no");
+        uint256 disputeId = disputes.disputeCount();
+        vm.warp(block.timestamp + 20 minutes + 1);
+        disputes.resolve(disputeId);
+        assertTrue(consensus.getRequest(requestId).status == ConsensusRequests.Status.Failed, "failed");
+        assertEq(nodes.getNode(seats[0].nodeId).collateral, COLLATERAL, "no fraud slash without a majority");
+        assertEq(nodes.getNode(seats[0].nodeId).obligations, 0, "released");
+        assertGe(vault.balanceOf(address(consumer)), 0.004 ether, "escrow refunded");
+    }
+
     function test_missedCommitsAreSlashedAndTheRestProceed() public {
         (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _ask(3);
         _commit(requestId, seats, 1, ANSWER);

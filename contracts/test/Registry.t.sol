@@ -9,6 +9,8 @@ import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
 import {TaskRegistry} from "../src/registry/TaskRegistry.sol";
 import {AtomaAccess} from "../src/common/AtomaAccess.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
+import {Units} from "../src/common/Units.sol";
 
 contract RegistryTest is AtomaFixture {
     function setUp() public {
@@ -186,5 +188,61 @@ contract RegistryTest is AtomaFixture {
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotSubscribed.selector, t, id));
         tasks.unsubscribe(t, id);
         vm.stopPrank();
+    }
+
+    function test_governanceForfeitsADisabledModelsCollateral() public {
+        vm.startPrank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(ModelRegistry.WrongModelStatus.selector, MODEL, IModelRegistry.ModelStatus.Active)
+        );
+        models.forfeitCollateral(MODEL, treasury);
+        models.disableModel(MODEL);
+        models.forfeitCollateral(MODEL, treasury);
+        vm.stopPrank();
+        assertEq(token.balanceOf(treasury), 1_000 ether, "collateral to the treasury");
+    }
+
+    function test_deactivatedTasksTakeNoNewStacksOrSubscriptions() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        nextEpoch();
+        vm.prank(address(0xBAD));
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotTaskCreator.selector, t, address(0xBAD)));
+        tasks.deactivateTask(t);
+        tasks.deactivateTask(t);
+        vm.prank(user);
+        vm.expectRevert();
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.prank(operatorOf[id]);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.TaskInactive.selector, t));
+        tasks.subscribe(t, id, PRICE, 1);
+    }
+
+    function test_stacksAreBoundedAndNeedAnEligibleNode() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        vm.startPrank(user);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        nextEpoch();
+        vm.expectRevert(abi.encodeWithSelector(StackManager.InvalidUnits.selector, 0, 1e12));
+        stacks.buyStack(t, 0, PRICE, 1 days);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.InvalidDuration.selector, 10));
+        stacks.buyStack(t, 1_000, PRICE, 10);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE - 1, 1 days);
+        vm.stopPrank();
+        vm.prank(operatorOf[id]);
+        tasks.updateSubscription(t, id, PRICE, 1_500);
+        vm.startPrank(user);
+        (uint256 stackId, uint256 nodeId) = stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.stopPrank();
+        assertEq(nodeId, id, "the eligible node");
+        assertEq(tasks.getSubscription(t, id).reserved, 1_000, "capacity reserved: no room for a second stack");
+        assertEq(stacks.getStack(stackId).escrow, Units.cost(1_000, PRICE), "escrow");
     }
 }
