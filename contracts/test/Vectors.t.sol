@@ -7,6 +7,11 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {Units} from "../src/common/Units.sol";
+import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
+import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
 /// @notice Checks the shared vectors of @atoma/core (packages/core/vectors/encodings.json) in Solidity, so the
@@ -114,5 +119,58 @@ contract VectorsTest is TestBase {
             ++count;
         }
         assertEq(count, 3, "consensus vector count");
+    }
+
+    /// The deployed StackManager's own EIP-712 code, run at the vectors' verifying contract, gives their digests.
+    function test_stackManagerDigestsMatchTheVectors() public {
+        StackManager deployed = new StackManager(
+            address(this),
+            ITaskRegistry(address(1)),
+            INodeRegistry(address(2)),
+            IModelRegistry(address(3)),
+            IAtomaVault(address(4)),
+            StackManager.Params({
+                minDuration: 60,
+                maxDuration: 1 days,
+                settleWindow: 60,
+                maxUnits: 1e9,
+                surchargeBps: 0
+            })
+        );
+        address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");
+        vm.etch(verifying, address(deployed).code);
+        vm.chainId(vm.parseJsonUint(json, ".eip712.domain.chainId"));
+        StackManager stacks = StackManager(verifying);
+        assertEq(stacks.domainSeparator(), _domainSeparator(), "domain separator");
+        string memory q = ".eip712.request.fields";
+        AtomaTypedData.Request memory request = AtomaTypedData.Request({
+            stackId: vm.parseJsonUint(json, string.concat(q, ".stackId")),
+            reqHash: vm.parseJsonBytes32(json, string.concat(q, ".reqHash")),
+            nonce: vm.parseJsonUint(json, string.concat(q, ".nonce")),
+            deadline: uint64(vm.parseJsonUint(json, string.concat(q, ".deadline")))
+        });
+        assertEq(stacks.requestDigest(request), vm.parseJsonBytes32(json, ".eip712.request.digest"), "request");
+        assertEq(
+            stacks.recoverRequestSigner(request, vm.parseJsonBytes(json, ".eip712.request.signature")),
+            vm.parseJsonAddress(json, ".eip712.owner"),
+            "request signer"
+        );
+        string memory p = ".eip712.response.fields";
+        AtomaTypedData.Response memory response = AtomaTypedData.Response({
+            stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
+            leafIndex: vm.parseJsonUint(json, string.concat(p, ".leafIndex")),
+            reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
+            respHash: vm.parseJsonBytes32(json, string.concat(p, ".respHash")),
+            units: uint64(vm.parseJsonUint(json, string.concat(p, ".units"))),
+            cumulativeUnits: uint64(vm.parseJsonUint(json, string.concat(p, ".cumulativeUnits"))),
+            seed: uint64(vm.parseJsonUint(json, string.concat(p, ".seed")))
+        });
+        assertEq(stacks.responseDigest(response), vm.parseJsonBytes32(json, ".eip712.response.digest"), "response");
+        assertEq(
+            stacks.recoverResponseSigner(response, vm.parseJsonBytes(json, ".eip712.response.signature")),
+            vm.parseJsonAddress(json, ".eip712.node"),
+            "response signer"
+        );
+        assertEq(stacks.recoverResponseSigner(response, hex"00"), address(0), "a malformed signature recovers nobody");
     }
 }
