@@ -4,13 +4,15 @@ import { join, relative } from "node:path";
 
 const require = createRequire(import.meta.url);
 
-/** Settings shared by the build and by forge's solc wrapper, so both produce the same bytecode. */
-export const compilerSettings = {
-  evmVersion: "cancun",
-  optimizer: { enabled: true, runs: 200 },
-  viaIR: false,
-  metadata: { bytecodeHash: "none" },
-} as const;
+/** Settings shared by the build and by forge's solc wrapper (`forge-solc.mjs`), so both produce the same bytecode. */
+export const compilerSettings = JSON.parse(
+  readFileSync(new URL("./compilerSettings.json", import.meta.url), "utf8"),
+) as {
+  evmVersion: string;
+  optimizer: { enabled: boolean; runs: number };
+  viaIR: boolean;
+  metadata: { bytecodeHash: string };
+};
 
 export type SourceMap = Record<string, { content: string }>;
 

@@ -1,18 +1,74 @@
-import { atomaTokenAbi, atomaTokenBytecode } from "@atoma/contracts";
+import {
+  atomaTokenAbi,
+  atomaTokenBytecode,
+  atomaVaultAbi,
+  atomaVaultBytecode,
+  consensusRequestsAbi,
+  consensusRequestsBytecode,
+  disputeManagerAbi,
+  disputeManagerBytecode,
+  emissionScheduleAbi,
+  emissionScheduleBytecode,
+  exampleConsumerAbi,
+  exampleConsumerBytecode,
+  modelRegistryAbi,
+  modelRegistryBytecode,
+  nodeRegistryAbi,
+  nodeRegistryBytecode,
+  settlementManagerAbi,
+  settlementManagerBytecode,
+  stackManagerAbi,
+  stackManagerBytecode,
+  taskRegistryAbi,
+  taskRegistryBytecode,
+} from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
-import { type Abi, type Address, getContract, type Hex } from "viem";
+import {
+  type Abi,
+  type Address,
+  encodeDeployData,
+  type GetContractReturnType,
+  getAddress,
+  getContract,
+  type Hash,
+  type Hex,
+  keccak256,
+  stringToBytes,
+} from "viem";
 import type { AtomaPublicClient, AtomaWalletClient } from "./clients.js";
 import { DeploymentError } from "./errors.js";
+import {
+  type DeployParameters,
+  type DeployRoles,
+  type ParameterOverrides,
+  resolveParameters,
+} from "./parameters.js";
+import { describeRevert } from "./revert.js";
 
-export interface DeployOptions {
-  /** Receives every admin role; defaults to the deploying account. */
-  admin?: Address | undefined;
+export interface DeployOptions extends DeployRoles {
+  /** Overrides of `devParameters`, section by section. */
+  parameters?: ParameterOverrides | undefined;
+  /** Also deploy the example consumer contract of smart-contract requests. @default false */
+  exampleConsumer?: boolean | undefined;
   logger?: Logger | undefined;
 }
 
 export interface AtomaAddresses {
   AtomaToken: Address;
+  NodeRegistry: Address;
+  ModelRegistry: Address;
+  TaskRegistry: Address;
+  AtomaVault: Address;
+  StackManager: Address;
+  SettlementManager: Address;
+  DisputeManager: Address;
+  ConsensusRequests: Address;
+  EmissionSchedule: Address;
+  ExampleConsumer?: Address | undefined;
 }
+
+const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
+const MINTER_ROLE = keccak256(stringToBytes("MINTER_ROLE"));
 
 async function deployOne(
   publicClient: AtomaPublicClient,
@@ -22,32 +78,196 @@ async function deployOne(
   bytecode: Hex,
   args: readonly unknown[],
 ): Promise<Address> {
+  const data = encodeDeployData({ abi, bytecode, args } as never);
   try {
-    const hash = await walletClient.deployContract({ abi, bytecode, args });
+    // A dry run first: a constructor that reverts (a refused parameter) names its error.
+    await publicClient.call({ account: walletClient.account, data });
+    const hash = await walletClient.deployContract({ abi, bytecode, args } as never);
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success" || !receipt.contractAddress)
       throw new Error(`receipt status ${receipt.status}`);
-    return receipt.contractAddress;
+    return getAddress(receipt.contractAddress);
   } catch (cause) {
-    throw new DeploymentError(`deploying ${name} failed`, { cause });
+    throw new DeploymentError(`deploying ${name} failed`, { cause, details: describeRevert(cause) });
   }
 }
 
-/** Deploys every Atoma contract in dependency order and wires their roles. */
+async function call(publicClient: AtomaPublicClient, step: string, send: () => Promise<Hash>): Promise<void> {
+  try {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash: await send() });
+    if (receipt.status !== "success") throw new Error(`receipt status ${receipt.status}`);
+  } catch (cause) {
+    throw new DeploymentError(`wiring failed at ${step}`, { cause, details: describeRevert(cause) });
+  }
+}
+
+/**
+ * Deploys every Atoma contract in dependency order, links them to each other, and grants each the roles its
+ * calls need: PROTOCOL_ROLE between the protocol contracts, MINTER_ROLE on the token to the emission schedule.
+ * The admin holds DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE everywhere, and MINTER_ROLE (the dev faucet).
+ */
 export async function deployContracts(
   publicClient: AtomaPublicClient,
   walletClient: AtomaWalletClient,
   options: DeployOptions = {},
-) {
+): Promise<Deployment> {
   const logger = (options.logger ?? silentLogger).child({ module: "deploy" });
   const admin = options.admin ?? walletClient.account.address;
+  const treasury = options.treasury ?? admin;
+  const p: DeployParameters = resolveParameters(options.parameters);
+  const deploy = (name: string, abi: Abi, bytecode: Hex, args: readonly unknown[]) =>
+    deployOne(publicClient, walletClient, name, abi, bytecode, args);
+
+  const token = await deploy("AtomaToken", atomaTokenAbi, atomaTokenBytecode, [admin]);
+  const nodes = await deploy("NodeRegistry", nodeRegistryAbi, nodeRegistryBytecode, [
+    admin,
+    token,
+    p.epochLength,
+    p.node,
+  ]);
+  const models = await deploy("ModelRegistry", modelRegistryAbi, modelRegistryBytecode, [
+    admin,
+    token,
+    nodes,
+    p.model,
+  ]);
+  const tasks = await deploy("TaskRegistry", taskRegistryAbi, taskRegistryBytecode, [
+    admin,
+    nodes,
+    models,
+    p.task,
+  ]);
+  const vault = await deploy("AtomaVault", atomaVaultAbi, atomaVaultBytecode, [
+    admin,
+    token,
+    nodes,
+    treasury,
+  ]);
+  const stacks = await deploy("StackManager", stackManagerAbi, stackManagerBytecode, [
+    admin,
+    tasks,
+    nodes,
+    models,
+    vault,
+    p.stack,
+  ]);
+  const settlement = await deploy("SettlementManager", settlementManagerAbi, settlementManagerBytecode, [
+    admin,
+    stacks,
+    tasks,
+    nodes,
+    models,
+    vault,
+    p.settlement,
+  ]);
+  const disputes = await deploy("DisputeManager", disputeManagerAbi, disputeManagerBytecode, [
+    admin,
+    nodes,
+    tasks,
+    stacks,
+    settlement,
+    p.dispute,
+  ]);
+  const consensus = await deploy("ConsensusRequests", consensusRequestsAbi, consensusRequestsBytecode, [
+    admin,
+    tasks,
+    nodes,
+    models,
+    vault,
+    disputes,
+    p.consensus,
+  ]);
+  const emission = await deploy("EmissionSchedule", emissionScheduleAbi, emissionScheduleBytecode, [
+    admin,
+    token,
+    vault,
+    nodes,
+    p.emission,
+  ]);
   const addresses: AtomaAddresses = {
-    AtomaToken: await deployOne(publicClient, walletClient, "AtomaToken", atomaTokenAbi, atomaTokenBytecode, [
-      admin,
-    ]),
+    AtomaToken: token,
+    NodeRegistry: nodes,
+    ModelRegistry: models,
+    TaskRegistry: tasks,
+    AtomaVault: vault,
+    StackManager: stacks,
+    SettlementManager: settlement,
+    DisputeManager: disputes,
+    ConsensusRequests: consensus,
+    EmissionSchedule: emission,
   };
+
+  // Wiring needs the admin's roles: when the admin is not the deployer, the admin wires it with `wireContracts`.
+  if (admin.toLowerCase() === walletClient.account.address.toLowerCase()) {
+    await wireContracts(publicClient, walletClient, addresses);
+  }
+  if (options.exampleConsumer) {
+    addresses.ExampleConsumer = await deploy("ExampleConsumer", exampleConsumerAbi, exampleConsumerBytecode, [
+      consensus,
+      token,
+      vault,
+    ]);
+  }
   logger.info({ addresses }, "contracts deployed");
-  return { addresses, contracts: atomaContracts(addresses, publicClient, walletClient) };
+  return { addresses, parameters: p, contracts: atomaContracts(addresses, publicClient, walletClient) };
+}
+
+/** Links the contracts to each other and grants the roles between them; the wallet must hold the admin roles. */
+export async function wireContracts(
+  publicClient: AtomaPublicClient,
+  walletClient: AtomaWalletClient,
+  a: AtomaAddresses,
+): Promise<void> {
+  const c = atomaContracts(a, publicClient, walletClient);
+  const step = (name: string, send: () => Promise<Hash>) => call(publicClient, name, send);
+  await step("NodeRegistry.wire", () => c.nodeRegistry.write.wire([a.TaskRegistry, a.AtomaVault]));
+  await step("SettlementManager.wire", () => c.settlementManager.write.wire([a.DisputeManager]));
+  await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
+  const grants: [
+    string,
+    { write: { grantRole: (args: readonly [Hex, Address]) => Promise<Hash> } },
+    Hex,
+    Address,
+  ][] = [
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.StackManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.SettlementManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.DisputeManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ConsensusRequests],
+    ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.NodeRegistry],
+    ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.StackManager],
+    ["AtomaVault", c.vault, PROTOCOL_ROLE, a.NodeRegistry],
+    ["AtomaVault", c.vault, PROTOCOL_ROLE, a.StackManager],
+    ["AtomaVault", c.vault, PROTOCOL_ROLE, a.SettlementManager],
+    ["AtomaVault", c.vault, PROTOCOL_ROLE, a.ConsensusRequests],
+    ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
+    ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
+    ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
+  ];
+  for (const [name, contract, role, account] of grants) {
+    await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));
+  }
+}
+
+type Clients = { public: AtomaPublicClient; wallet: AtomaWalletClient };
+
+/** Typed viem contract instances of the deployment. */
+export interface AtomaContracts {
+  token: GetContractReturnType<typeof atomaTokenAbi, Clients>;
+  nodeRegistry: GetContractReturnType<typeof nodeRegistryAbi, Clients>;
+  modelRegistry: GetContractReturnType<typeof modelRegistryAbi, Clients>;
+  taskRegistry: GetContractReturnType<typeof taskRegistryAbi, Clients>;
+  vault: GetContractReturnType<typeof atomaVaultAbi, Clients>;
+  stackManager: GetContractReturnType<typeof stackManagerAbi, Clients>;
+  settlementManager: GetContractReturnType<typeof settlementManagerAbi, Clients>;
+  disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
+  consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
+  emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
+}
+
+export interface Deployment {
+  addresses: AtomaAddresses;
+  parameters: DeployParameters;
+  contracts: AtomaContracts;
 }
 
 /** Typed contract instances over already-deployed addresses. */
@@ -55,11 +275,26 @@ export function atomaContracts(
   addresses: AtomaAddresses,
   publicClient: AtomaPublicClient,
   walletClient: AtomaWalletClient,
-) {
+): AtomaContracts {
   const client = { public: publicClient, wallet: walletClient };
   return {
     token: getContract({ address: addresses.AtomaToken, abi: atomaTokenAbi, client }),
+    nodeRegistry: getContract({ address: addresses.NodeRegistry, abi: nodeRegistryAbi, client }),
+    modelRegistry: getContract({ address: addresses.ModelRegistry, abi: modelRegistryAbi, client }),
+    taskRegistry: getContract({ address: addresses.TaskRegistry, abi: taskRegistryAbi, client }),
+    vault: getContract({ address: addresses.AtomaVault, abi: atomaVaultAbi, client }),
+    stackManager: getContract({ address: addresses.StackManager, abi: stackManagerAbi, client }),
+    settlementManager: getContract({
+      address: addresses.SettlementManager,
+      abi: settlementManagerAbi,
+      client,
+    }),
+    disputeManager: getContract({ address: addresses.DisputeManager, abi: disputeManagerAbi, client }),
+    consensusRequests: getContract({
+      address: addresses.ConsensusRequests,
+      abi: consensusRequestsAbi,
+      client,
+    }),
+    emissionSchedule: getContract({ address: addresses.EmissionSchedule, abi: emissionScheduleAbi, client }),
   };
 }
-
-export type AtomaContracts = ReturnType<typeof atomaContracts>;

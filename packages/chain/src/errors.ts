@@ -13,3 +13,32 @@ export class DeploymentError extends AtomaError {
     super("DEPLOYMENT_FAILED", message, options);
   }
 }
+
+/** A contract call reverted; `errorName` is the contract's custom error (e.g. `CollateralTooLow`). */
+export class ContractRevertError extends AtomaError {
+  override name = "ContractRevertError";
+  constructor(
+    readonly functionName: string,
+    readonly errorName: string,
+    readonly args: readonly unknown[],
+    options?: AtomaErrorOptions,
+  ) {
+    super("CONTRACT_REVERTED", `${functionName} reverted with ${errorName}`, options);
+  }
+}
+
+/** A transaction could not be sent or mined for a reason other than a decodable revert. */
+export class TransactionFailedError extends AtomaError {
+  override name = "TransactionFailedError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("TRANSACTION_FAILED", message, options);
+  }
+}
+
+/** A receipt lacked the event an action reads its result from. */
+export class MissingEventError extends AtomaError {
+  override name = "MissingEventError";
+  constructor(eventName: string, options?: AtomaErrorOptions) {
+    super("MISSING_EVENT", `the transaction emitted no ${eventName} event`, options);
+  }
+}

@@ -1,3 +1,50 @@
+export { ensureAllowance } from "./actions/approve.js";
+export {
+  type BuyStackParams,
+  type BuyStackResult,
+  buyStack,
+  closeStack,
+} from "./actions/buyStack.js";
+export { answerChallenge, challengeSettlement } from "./actions/challengeSettlement.js";
+export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
+export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
+export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
+export {
+  type ConsensusCommitOutcome,
+  commitConsensusResult,
+  deliverConsensusResult,
+  type SubmitConsensusRequestParams,
+  submitConsensusRequest,
+  timeoutConsensusCommits,
+  timeoutConsensusDelivery,
+} from "./actions/consensusRequest.js";
+export type { ChainContext, TxInfo } from "./actions/context.js";
+export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export { type Call, execute, toCallError } from "./actions/execute.js";
+export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
+export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
+export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
+export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
+export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
+export {
+  type RevealSettlementParams,
+  type RevealSettlementResult,
+  revealSettlement,
+} from "./actions/revealSettlement.js";
+export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
+export {
+  type SubmitSettlementParams,
+  type SubmitSettlementResult,
+  submitSettlement,
+  submitSettlements,
+} from "./actions/submitSettlement.js";
+export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from "./actions/subscribe.js";
+export {
+  declareTranscriptUnavailable,
+  type PostedRequest,
+  postSampledRequests,
+} from "./actions/transcriptFallback.js";
+export { commitDisputeVote, revealDisputeVote, type VoteParams } from "./actions/voteDispute.js";
 export { anvilBinaryPath } from "./anvil/binary.js";
 export type { Anvil, AnvilOptions } from "./anvil/startAnvil.js";
 export { startAnvil } from "./anvil/startAnvil.js";
@@ -12,11 +59,29 @@ export {
   createAtomaWalletClient,
   devAccounts,
 } from "./clients.js";
+export { attestationCommitment, attestationResult, voteCommitment } from "./commitments.js";
 export {
   type AtomaAddresses,
   type AtomaContracts,
   atomaContracts,
+  type Deployment,
   type DeployOptions,
   deployContracts,
+  wireContracts,
 } from "./deploy.js";
-export { AnvilStartError, DeploymentError } from "./errors.js";
+export {
+  AnvilStartError,
+  ContractRevertError,
+  DeploymentError,
+  MissingEventError,
+  TransactionFailedError,
+} from "./errors.js";
+export { modelIdOf } from "./modelId.js";
+export {
+  type DeployParameters,
+  type DeployRoles,
+  devParameters,
+  type ParameterOverrides,
+  resolveParameters,
+} from "./parameters.js";
+export { atomaErrorsAbi, type DecodedRevert, decodeRevert, describeRevert } from "./revert.js";

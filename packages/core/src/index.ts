@@ -1,4 +1,5 @@
 export { canonicalJson } from "./canonicalJson.js";
+export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
 export {
   expectedCheaterReward,
   expectedHonestReward,

@@ -1,6 +1,7 @@
-import { type Address, keccak256, stringToBytes } from "viem";
+import { type Address, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { canonicalJson } from "./canonicalJson.js";
+import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { type Hash, leafHash, requestHash } from "./hash.js";
 import { LeafTree } from "./merkle.js";
@@ -57,6 +58,12 @@ const embeddingResponse = {
   data: [{ object: "embedding", index: 0, embedding: [0.25, -1.5, 3e-8] }],
   usage: { prompt_tokens: 5, total_tokens: 5 },
 };
+
+const consensusCases: { output: Hex; n: number }[] = [
+  { output: "0x", n: 1 },
+  { output: stringToHex("yes"), n: 3 },
+  { output: stringToHex('{"action":"buy","amount":"12.5"}'), n: 5 },
+];
 
 function leavesFor(count: number): Hash[] {
   return Array.from({ length: count }, (_, k) =>
@@ -118,6 +125,12 @@ export async function buildVectors() {
         signature: await signResponse(node, domain, response),
       },
     },
+    consensus: consensusCases.map(({ output, n }) => ({
+      output,
+      n,
+      leaves: Array.from({ length: n }, (_, k) => consensusLeaf(output, k + 1, n)),
+      root: consensusRoot(output, n),
+    })),
     cost: [
       [1n, 1n],
       [999_999n, 1n],

@@ -1,0 +1,563 @@
+// Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
+import {
+  answerChallenge,
+  buyStack,
+  type ChainContext,
+  challengeSettlement,
+  claimEmission,
+  claimNodeFees,
+  claimOwnerFees,
+  closeStack,
+  commitAttestation,
+  commitConsensusResult,
+  commitDisputeVote,
+  createAtomaPublicClient,
+  createAtomaTestClient,
+  createAtomaWalletClient,
+  createTask,
+  declareTranscriptUnavailable,
+  deliverConsensusResult,
+  deployContracts,
+  deregisterNode,
+  devAccounts,
+  devParameters,
+  failVerification,
+  finalizeSettlement,
+  modelIdOf,
+  postSampledRequests,
+  registerModel,
+  registerNode,
+  reportWeightsMismatch,
+  resolveDispute,
+  revealDisputeVote,
+  revealSettlement,
+  SecurityLevel,
+  startAnvil,
+  submitConsensusRequest,
+  submitSettlement,
+  submitSettlements,
+  subscribe,
+  type TxInfo,
+  timeoutAttesters,
+  timeoutConsensusCommits,
+  timeoutSettlement,
+  topUpCollateral,
+  unsubscribe,
+  updateSubscription,
+  withdrawBalance,
+  withdrawCollateral,
+} from "@atoma/chain";
+import {
+  atomaDomain,
+  canonicalJson,
+  type Hash,
+  LeafTree,
+  leafHash,
+  requestHash,
+  type SignedResponseFields,
+  signRequest,
+  signResponse,
+} from "@atoma/core";
+import { keccak256, type LocalAccount, parseEther, stringToBytes, stringToHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { report } from "./lib/report.js";
+
+const REQUESTS = 1_000;
+const PRICE = parseEther("2");
+const gas = new Map<string, bigint>();
+const record = <T extends TxInfo>(name: string, tx: T): T => {
+  if (!gas.has(name)) gas.set(name, tx.gasUsed);
+  return tx;
+};
+
+const anvil = await startAnvil();
+try {
+  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  const publicClient = createAtomaPublicClient(chain);
+  const test = createAtomaTestClient(chain);
+  const [deployer] = await devAccounts(chain);
+  const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
+  // The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
+  const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
+    parameters: { task: { minReplicationPpm: 1 } },
+  });
+  const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
+  const advance = async (seconds: number) => {
+    await test.increaseTime({ seconds });
+    await test.mine({ blocks: 1 });
+  };
+  const account = async (toma = parseEther("100000")) => {
+    const local = privateKeyToAccount(generatePrivateKey());
+    await test.setBalance({ address: local.address, value: parseEther("100") });
+    if (toma > 0n)
+      await publicClient.waitForTransactionReceipt({
+        hash: await contracts.token.write.mint([local.address, toma]),
+      });
+    return {
+      account: local,
+      ctx: { publicClient, walletClient: createAtomaWalletClient(chain, local), addresses },
+    };
+  };
+  const owner = await account();
+  const modelId = modelIdOf("atoma-tiny");
+  record(
+    "gas_ModelRegistry_registerModel",
+    await registerModel(owner.ctx, {
+      modelId,
+      weightsRoot: keccak256(stringToBytes("weights")),
+      feeBps: 500,
+      collateral: parseEther("100"),
+      uri: "atoma://models/atoma-tiny",
+    }),
+  );
+
+  interface Node {
+    nodeId: bigint;
+    signer: ChainContext;
+    operator: ChainContext;
+    key: LocalAccount;
+  }
+  const nodes: Node[] = [];
+  for (let i = 0; i < 10; i++) {
+    const operator = await account();
+    const signer = await account(0n);
+    const registered = record(
+      "gas_NodeRegistry_register",
+      await registerNode(operator.ctx, {
+        signer: signer.account.address,
+        url: "http://127.0.0.1:8080",
+        echelon: 1,
+        collateral: parseEther("1000"),
+      }),
+    );
+    nodes.push({
+      nodeId: registered.nodeId,
+      signer: signer.ctx,
+      operator: operator.ctx,
+      key: signer.account,
+    });
+  }
+  const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
+  const task = async (securityLevel: number, replicationPpm = 0, attesters = 0, sampleSize = 0) => {
+    const { taskId } = record(
+      "gas_TaskRegistry_createTask",
+      await createTask(admin, {
+        modelId,
+        role: 0,
+        securityLevel,
+        replicationPpm,
+        attesters,
+        sampleSize,
+      }),
+    );
+    for (const node of nodes) {
+      record(
+        "gas_TaskRegistry_subscribe",
+        await subscribe(node.signer, {
+          taskId,
+          nodeId: node.nodeId,
+          pricePerMillion: PRICE,
+          capacity: 10n ** 12n,
+        }),
+      );
+    }
+    return taskId;
+  };
+  // Default p from the dev task (8,000 ppm); `rare` takes the same code path but is (almost) never sampled.
+  const defaultPpm = 8_000;
+  const rare = await task(SecurityLevel.CrossValidation, 1, 1, 4);
+  const always = await task(SecurityLevel.CrossValidation, 1_000_000, 1, 4);
+  const consensusTask = await task(SecurityLevel.Consensus);
+  await advance(Number(devParameters.epochLength));
+  const user = await account(parseEther("1000000"));
+  const domain = atomaDomain(chain.chainId, addresses.StackManager);
+
+  const serve = async (stackId: bigint, node: Node, count: number) => {
+    const reqHashes: Hash[] = [];
+    const respHashes: Hash[] = [];
+    const bodies: unknown[] = [];
+    for (let k = 0; k < count; k++) {
+      const body = { model: "atoma-tiny", messages: [{ role: "user", content: `q${k}` }], seed: k };
+      bodies.push(body);
+      reqHashes.push(requestHash(body));
+      respHashes.push(keccak256(stringToBytes(`answer ${stackId} ${k}`)));
+    }
+    const tree = new LeafTree(reqHashes.map((r, k) => leafHash(r, respHashes[k]!)));
+    const signedRequest = async (k: number) => ({
+      body: stringToHex(canonicalJson(bodies[k])),
+      nonce: BigInt(k),
+      deadline: 2_000_000_000n,
+      signature: await signRequest(user.account, domain, {
+        stackId,
+        reqHash: reqHashes[k]!,
+        nonce: BigInt(k),
+        deadline: 2_000_000_000n,
+      }),
+    });
+    const signedResponse = async (k: number, cumulativeUnits: bigint) => {
+      const fields: SignedResponseFields = {
+        stackId,
+        leafIndex: BigInt(k),
+        reqHash: reqHashes[k]!,
+        respHash: respHashes[k]!,
+        units: 100n,
+        cumulativeUnits,
+        seed: 0n,
+      };
+      return { fields, signature: await signResponse(node.key, domain, fields) };
+    };
+    return { reqHashes, respHashes, tree, signedRequest, signedResponse };
+  };
+  const buy = async (taskId: bigint) => {
+    const stack = record(
+      "gas_StackManager_buyStack",
+      await buyStack(user.ctx, { taskId, units: 1_000_000n, maxPricePerMillion: PRICE, duration: 86_400n }),
+    );
+    return { stackId: stack.stackId, node: byId(stack.nodeId) };
+  };
+  const settle = async (
+    stackId: bigint,
+    node: Node,
+    served: Awaited<ReturnType<typeof serve>>,
+    units = 100_000n,
+  ) =>
+    submitSettlement(node.signer, {
+      stackId,
+      root: served.tree.root,
+      units,
+      requestCount: BigInt(served.reqHashes.length),
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+
+  // The common case: a stack of 1,000 requests, settled without sampling, finalized, paid out and claimed.
+  const common = await buy(rare);
+  const servedCommon = await serve(common.stackId, common.node, REQUESTS);
+  const settledCommon = await settle(common.stackId, common.node, servedCommon);
+  if (settledCommon.sampled) throw new Error("the rare task was sampled; run the benchmark again");
+  record("gas_SettlementManager_settle", settledCommon);
+  await advance(Number(devParameters.settlement.disputeWindow) + 1);
+  const finalizedCommon = record(
+    "gas_SettlementManager_finalize",
+    await finalizeSettlement(user.ctx, { stackIds: [common.stackId] }),
+  );
+  const epoch = await contracts.nodeRegistry.read.currentEpoch();
+
+  // The sampled case at p = 1: settle with sampling, one attester commits, the server reveals, finalize.
+  const sampledStack = await buy(always);
+  const servedSampled = await serve(sampledStack.stackId, sampledStack.node, REQUESTS);
+  const settledSampled = await settle(sampledStack.stackId, sampledStack.node, servedSampled);
+  if (!settledSampled.sampled) throw new Error("p = 1 must sample");
+  const indices = settledSampled.requestIndices.map(Number);
+  const respHashes = indices.map((k) => servedSampled.respHashes[k]!);
+  const attester = byId(settledSampled.attesters[0]!);
+  const committed = record(
+    "gas_SettlementManager_commitAttestation",
+    await commitAttestation(attester.signer, {
+      stackId: sampledStack.stackId,
+      nodeId: attester.nodeId,
+      respHashes,
+    }),
+  );
+  const revealed = record(
+    "gas_SettlementManager_reveal",
+    await revealSettlement(sampledStack.node.signer, {
+      stackId: sampledStack.stackId,
+      reqHashes: indices.map((k) => servedSampled.reqHashes[k]!),
+      respHashes,
+      proofs: indices.map((k) => servedSampled.tree.proof(k)),
+    }),
+  );
+  await advance(Number(devParameters.settlement.disputeWindow) + 1);
+  const finalizedSampled = await finalizeSettlement(user.ctx, { stackIds: [sampledStack.stackId] });
+  const attestationExtra =
+    settledSampled.gasUsed -
+    settledCommon.gasUsed +
+    committed.gasUsed +
+    revealed.gasUsed +
+    finalizedSampled.gasUsed -
+    finalizedCommon.gasUsed;
+  report("gas_SettlementManager_settle_sampled", Number(settledSampled.gasUsed), "gas");
+
+  // A smart-contract request: three nodes commit, one delivers; another request with a missing node.
+  const requester = await account();
+  const output = stringToHex("yes");
+  const request = record(
+    "gas_ConsensusRequests_submitRequest",
+    await submitConsensusRequest(requester.ctx, {
+      taskId: consensusTask,
+      prompt: stringToHex("Fund proposal 7?"),
+      n: 3,
+      maxUnits: 1_000n,
+      maxPricePerMillion: PRICE,
+      echelon: 1,
+      callbackGas: 0,
+    }),
+  );
+  for (const [i, id] of request.nodeIds.entries())
+    record(
+      "gas_ConsensusRequests_commitResult",
+      await commitConsensusResult(byId(id).signer, {
+        requestId: request.requestId,
+        index: i + 1,
+        n: 3,
+        output,
+        units: 50n,
+      }),
+    );
+  record(
+    "gas_ConsensusRequests_deliverResult",
+    await deliverConsensusResult(requester.ctx, { requestId: request.requestId, output }),
+  );
+  const partial = await submitConsensusRequest(requester.ctx, {
+    taskId: consensusTask,
+    prompt: stringToHex("Say hi"),
+    n: 2,
+    maxUnits: 100n,
+    maxPricePerMillion: PRICE,
+    echelon: 1,
+    callbackGas: 0,
+  });
+  await commitConsensusResult(byId(partial.nodeIds[0]!).signer, {
+    requestId: partial.requestId,
+    index: 1,
+    n: 2,
+    output,
+    units: 10n,
+  });
+  await advance(Number(devParameters.consensus.commitWindow) + 1);
+  record(
+    "gas_ConsensusRequests_timeoutCommits",
+    await timeoutConsensusCommits(requester.ctx, { requestId: partial.requestId }),
+  );
+
+  // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
+  const busy = nodes[nodes.length - 1]!;
+  const busyTask = await task(SecurityLevel.CrossValidation, 1, 1, 4);
+  for (const node of nodes) {
+    if (node !== busy) await unsubscribe(node.signer, { taskId: busyTask, nodeId: node.nodeId });
+  }
+  const inputs = [];
+  for (let i = 0; i < 10; i++) {
+    const s = await buy(busyTask);
+    const served = await serve(s.stackId, s.node, REQUESTS);
+    inputs.push({
+      stackId: s.stackId,
+      root: served.tree.root,
+      units: 100_000n,
+      requestCount: BigInt(REQUESTS),
+      transcriptId: `0x${"cd".repeat(32)}` as const,
+    });
+  }
+  const settledMany = record(
+    "gas_SettlementManager_settleMany",
+    await submitSettlements(busy.signer, inputs),
+  );
+  const batch = inputs.map((i) => i.stackId).filter((id) => !settledMany.sampled.includes(id));
+  await advance(Number(devParameters.settlement.disputeWindow) + 1);
+  const finalizedMany = await finalizeSettlement(user.ctx, { stackIds: batch });
+  record("gas_SettlementManager_finalizeMany", finalizedMany);
+
+  // The data-availability fallback, a timeout of an attester, and a failed verification.
+  const daStack = await buy(always);
+  const daServed = await serve(daStack.stackId, daStack.node, 8);
+  const daSettled = await settle(daStack.stackId, daStack.node, daServed, 800n);
+  if (!daSettled.sampled) throw new Error("p = 1 must sample");
+  const daAttester = byId(daSettled.attesters[0]!);
+  record(
+    "gas_SettlementManager_declareTranscriptUnavailable",
+    await declareTranscriptUnavailable(daAttester.signer, {
+      stackId: daStack.stackId,
+      nodeId: daAttester.nodeId,
+    }),
+  );
+  record(
+    "gas_SettlementManager_postSampledRequests",
+    await postSampledRequests(daStack.node.signer, {
+      stackId: daStack.stackId,
+      requests: await Promise.all(daSettled.requestIndices.map((k) => daServed.signedRequest(Number(k)))),
+    }),
+  );
+  await advance(Number(devParameters.settlement.dataWindow + devParameters.settlement.commitWindow) + 1);
+  const replaced = record(
+    "gas_SettlementManager_timeoutAttesters",
+    await timeoutAttesters(user.ctx, { stackId: daStack.stackId }),
+  );
+  const replacement = byId(replaced.replacements[0]!);
+  await commitAttestation(replacement.signer, {
+    stackId: daStack.stackId,
+    nodeId: replacement.nodeId,
+    respHashes: daSettled.requestIndices.map((k) => daServed.respHashes[Number(k)]!),
+  });
+  await advance(Number(devParameters.settlement.revealWindow) + 1);
+  record(
+    "gas_SettlementManager_failVerification",
+    await failVerification(user.ctx, { stackId: daStack.stackId }),
+  );
+
+  // A dispute: the server reveals what the attester did not compute; three committee members vote.
+  const disputed = await buy(always);
+  const disputedServed = await serve(disputed.stackId, disputed.node, 8);
+  const disputedSettled = await settle(disputed.stackId, disputed.node, disputedServed, 800n);
+  if (!disputedSettled.sampled) throw new Error("p = 1 must sample");
+  const dIdx = disputedSettled.requestIndices.map(Number);
+  const dAttester = byId(disputedSettled.attesters[0]!);
+  await commitAttestation(dAttester.signer, {
+    stackId: disputed.stackId,
+    nodeId: dAttester.nodeId,
+    respHashes: dIdx.map(() => keccak256(stringToBytes("other"))),
+  });
+  const opened = await revealSettlement(disputed.node.signer, {
+    stackId: disputed.stackId,
+    reqHashes: dIdx.map((k) => disputedServed.reqHashes[k]!),
+    respHashes: dIdx.map((k) => disputedServed.respHashes[k]!),
+    proofs: dIdx.map((k) => disputedServed.tree.proof(k)),
+  });
+  if (opened.outcome !== "disputed") throw new Error("expected a dispute");
+  report("gas_SettlementManager_reveal_disputed", Number(opened.gasUsed), "gas");
+  const result = keccak256(stringToBytes("committee result"));
+  const salt = `0x${"22".repeat(32)}` as const;
+  for (const id of opened.committee)
+    record(
+      "gas_DisputeManager_commitVote",
+      await commitDisputeVote(byId(id).signer, { disputeId: opened.disputeId, nodeId: id, result, salt }),
+    );
+  for (const id of opened.committee)
+    record(
+      "gas_DisputeManager_revealVote",
+      await revealDisputeVote(byId(id).signer, { disputeId: opened.disputeId, nodeId: id, result, salt }),
+    );
+  record("gas_DisputeManager_resolve", await resolveDispute(user.ctx, { disputeId: opened.disputeId }));
+
+  // Owner challenges: one answered with a proof, one upheld at once; a stack that times out.
+  const ch = await buy(rare);
+  const chServed = await serve(ch.stackId, ch.node, 8);
+  await settle(ch.stackId, ch.node, chServed, 800n);
+  const answerable = await chServed.signedResponse(2, 300n);
+  const challenge = record(
+    "gas_DisputeManager_challenge",
+    await challengeSettlement(user.ctx, {
+      stackId: ch.stackId,
+      response: answerable.fields,
+      signature: answerable.signature,
+    }),
+  );
+  record(
+    "gas_DisputeManager_answerChallenge",
+    await answerChallenge(ch.node.signer, { disputeId: challenge.disputeId, proof: chServed.tree.proof(2) }),
+  );
+  const greedy = await buy(rare);
+  const greedyServed = await serve(greedy.stackId, greedy.node, 3);
+  await settle(greedy.stackId, greedy.node, greedyServed, 900n);
+  const last = await greedyServed.signedResponse(2, 300n);
+  report(
+    "gas_DisputeManager_challenge_upheld",
+    Number(
+      (
+        await challengeSettlement(user.ctx, {
+          stackId: greedy.stackId,
+          response: last.fields,
+          signature: last.signature,
+        })
+      ).gasUsed,
+    ),
+    "gas",
+  );
+  const late = await buy(rare);
+  record("gas_StackManager_closeStack", await closeStack(user.ctx, { stackId: late.stackId }));
+  await advance(Number(devParameters.stack.settleWindow) + 1);
+  record(
+    "gas_SettlementManager_timeoutSettlement",
+    await timeoutSettlement(user.ctx, { stackId: late.stackId }),
+  );
+
+  // Claims once the epoch has ended, and the rest of the node and model life cycle.
+  await advance(Number(devParameters.epochLength));
+  const claimNode = record(
+    "gas_AtomaVault_claimNodeFees",
+    await claimNodeFees(common.node.signer, { nodeId: common.node.nodeId, epochs: [epoch] }),
+  );
+  const withdrawRefund = record(
+    "gas_AtomaVault_withdraw",
+    await withdrawBalance(user.ctx, { account: user.account.address }),
+  );
+  const claimOwner = record(
+    "gas_AtomaVault_claimOwnerFees",
+    await claimOwnerFees(owner.ctx, { epochs: [epoch] }),
+  );
+  record(
+    "gas_EmissionSchedule_claimNodeEmission",
+    await claimEmission(common.node.signer, { kind: "node", nodeId: common.node.nodeId, epoch }),
+  );
+  record(
+    "gas_EmissionSchedule_claimOwnerEmission",
+    await claimEmission(owner.ctx, { kind: "modelOwner", owner: owner.account.address, epoch }),
+  );
+  record(
+    "gas_EmissionSchedule_claimTreasuryEmission",
+    await claimEmission(owner.ctx, { kind: "treasury", epoch }),
+  );
+  const spare = nodes.find((n) => n.nodeId !== common.node.nodeId && n.nodeId !== greedy.node.nodeId)!;
+  record(
+    "gas_TaskRegistry_updateSubscription",
+    await updateSubscription(spare.signer, {
+      taskId: rare,
+      nodeId: spare.nodeId,
+      pricePerMillion: PRICE + 1n,
+      capacity: 10n ** 12n,
+    }),
+  );
+  record(
+    "gas_TaskRegistry_unsubscribe",
+    await unsubscribe(spare.signer, { taskId: rare, nodeId: spare.nodeId }),
+  );
+  record(
+    "gas_NodeRegistry_topUp",
+    await topUpCollateral(spare.operator, { nodeId: spare.nodeId, amount: parseEther("1") }),
+  );
+  record(
+    "gas_ModelRegistry_reportWeightsMismatch",
+    await reportWeightsMismatch(spare.signer, { modelId, nodeId: spare.nodeId }),
+  );
+  const leaver = (await account()).ctx;
+  const leaverSigner = privateKeyToAccount(generatePrivateKey());
+  const left = await registerNode(leaver, {
+    signer: leaverSigner.address,
+    url: "http://x",
+    echelon: 9,
+    collateral: parseEther("1000"),
+  });
+  record("gas_NodeRegistry_deregister", await deregisterNode(leaver, { nodeId: left.nodeId }));
+  await advance(Number(devParameters.epochLength));
+  record("gas_NodeRegistry_withdrawCollateral", await withdrawCollateral(leaver, { nodeId: left.nodeId }));
+
+  for (const [name, used] of [...gas.entries()].sort(([a], [b]) => a.localeCompare(b)))
+    report(name, Number(used), "gas");
+  // Per stack of 1,000 requests at the default p: the settle transaction, the finalization, the expected cost of
+  // an attestation round (p times its extra gas), and the three claims (node fees, the owner's refund, the model
+  // owner's share). Alone: the stack is settled, finalized and claimed by itself. Amortised: a node settles and
+  // finalizes ten stacks at a time (`settleMany`, `finalizeMany`) and each party claims once for the ten (a node
+  // claims once per epoch for all its stacks).
+  const claims = Number(claimNode.gasUsed + withdrawRefund.gasUsed + claimOwner.gasUsed);
+  const expectedAttestation = (defaultPpm / 1_000_000) * Number(attestationExtra);
+  const alone = Number(settledCommon.gasUsed + finalizedCommon.gasUsed) + claims + expectedAttestation;
+  const amortised =
+    (Number(settledMany.gasUsed) + Number(finalizedMany.gasUsed) + claims) / batch.length +
+    expectedAttestation;
+  report("gas_attestation_round_extra", Number(attestationExtra), "gas");
+  report(
+    "gas_settle_per_stack_in_batch_of_10",
+    Math.round(Number(settledMany.gasUsed) / inputs.length),
+    "gas",
+  );
+  report(
+    "gas_finalize_per_stack_in_batch_of_10",
+    Math.round(Number(finalizedMany.gasUsed) / batch.length),
+    "gas",
+  );
+  report("gas_per_stack_at_default_p_alone", Math.round(alone), "gas");
+  report("gas_per_stack_at_default_p", Math.round(amortised), "gas");
+  report("gas_per_request_at_1000_alone", Math.round(alone / REQUESTS), "gas");
+  report("gas_per_request_at_1000", Math.round(amortised / REQUESTS), "gas");
+} finally {
+  await anvil.stop();
+}

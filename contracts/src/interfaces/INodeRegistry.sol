@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice What the other Atoma contracts need of the node registry.
+interface INodeRegistry {
+    enum NodeStatus {
+        None,
+        Active,
+        Deregistered,
+        Slashed
+    }
+
+    struct Node {
+        address operator;
+        uint32 echelon;
+        NodeStatus status;
+        uint8 reputation;
+        uint32 obligations;
+        address signer;
+        uint32 registeredEpoch;
+        uint32 deregisteredEpoch;
+        uint256 collateral;
+        string url;
+    }
+
+    /// What selection needs per node, in one call for many nodes.
+    struct NodeState {
+        bool eligible;
+        uint8 reputation;
+        uint32 echelon;
+    }
+
+    function GENESIS() external view returns (uint256);
+    function EPOCH_LENGTH() external view returns (uint256);
+    function currentEpoch() external view returns (uint256);
+
+    function getNode(uint256 nodeId) external view returns (Node memory);
+    function isEligible(uint256 nodeId) external view returns (bool);
+    function nodeStates(uint256[] calldata nodeIds) external view returns (NodeState[] memory);
+    function isNodeActor(uint256 nodeId, address account) external view returns (bool);
+    function nodeIdOfSigner(address signer) external view returns (uint256);
+    function signerOf(uint256 nodeId) external view returns (address);
+    function operatorOf(uint256 nodeId) external view returns (address);
+    function echelonOf(uint256 nodeId) external view returns (uint32);
+    function isRegistered(uint256 nodeId) external view returns (bool);
+
+    function addObligation(uint256 nodeId) external;
+    function removeObligation(uint256 nodeId) external;
+    function rewardHonest(uint256 nodeId) external;
+    function releaseObligation(uint256 nodeId, bool honest) external;
+    function slashTimeout(uint256 nodeId, address user) external returns (uint256 taken);
+    function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
+        external
+        returns (uint256 taken);
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice What the dispute manager needs of the settlement manager.
+interface ISettlementManager {
+    enum Phase {
+        None,
+        Commit,
+        Reveal,
+        Disputed,
+        Accepted,
+        Finalized,
+        Failed,
+        TimedOut
+    }
+
+    /// Packed so that an unsampled settlement takes two storage slots; the transcript id lives in the event.
+    struct Settlement {
+        bytes32 root;
+        uint64 units;
+        uint32 requestCount;
+        uint64 deadline;
+        uint64 windowEnds;
+        Phase phase;
+        uint16 sampleCount;
+        uint8 replacementsLeft;
+        uint64 dataDeadline;
+        uint128 seed;
+        bool dataRequested;
+        bool dataPosted;
+    }
+
+    function getSettlement(uint256 stackId) external view returns (Settlement memory);
+    function markChallenged(uint256 stackId) external;
+    function onDisputeResolved(uint256 stackId, bool serverWon) external;
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AtomaTypedData} from "../common/AtomaTypedData.sol";
+
+/// @notice What the other Atoma contracts need of the stack manager.
+interface IStackManager {
+    enum StackStatus {
+        None,
+        Active,
+        Settling,
+        Closed
+    }
+
+    struct Stack {
+        address owner;
+        uint64 taskId;
+        StackStatus status;
+        uint8 securityLevel;
+        uint64 nodeId;
+        uint64 units;
+        uint64 expiresAt;
+        uint64 closedAt;
+        uint128 pricePerMillion;
+        uint128 escrow;
+    }
+
+    function getStack(uint256 stackId) external view returns (Stack memory);
+    function settleDeadline(uint256 stackId) external view returns (uint256);
+    function markSettling(uint256 stackId, address caller, uint64 units) external returns (Stack memory);
+    function markClosed(uint256 stackId, bool honest) external;
+    function recoverRequestSigner(AtomaTypedData.Request calldata request, bytes calldata signature)
+        external
+        view
+        returns (address);
+    function recoverResponseSigner(AtomaTypedData.Response calldata response, bytes calldata signature)
+        external
+        view
+        returns (address);
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice What the other Atoma contracts need of the task registry.
+interface ITaskRegistry {
+    enum SecurityLevel {
+        None,
+        CrossValidation,
+        Consensus,
+        Confidential
+    }
+
+    struct Task {
+        bytes32 modelId;
+        uint8 role;
+        SecurityLevel securityLevel;
+        uint8 minReputation;
+        uint8 attesters;
+        uint16 sampleSize;
+        bool active;
+        uint32 replicationPpm;
+        address creator;
+    }
+
+    struct Subscription {
+        uint128 pricePerMillion;
+        uint64 capacity;
+        uint64 reserved;
+        bool active;
+    }
+
+    /// A draw among a task's subscribers. `echelon` of type(uint32).max means any echelon, `maxPrice` of
+    /// type(uint256).max any price, and `units` of 0 no capacity condition.
+    struct Draw {
+        uint256 taskId;
+        uint32 echelon;
+        uint256 count;
+        uint256 maxPrice;
+        uint64 units;
+        uint256[] exclude;
+        uint256 seed;
+    }
+
+    function getTask(uint256 taskId) external view returns (Task memory);
+    function getSubscription(uint256 taskId, uint256 nodeId) external view returns (Subscription memory);
+    function draw(Draw calldata d) external view returns (uint256[] memory nodeIds);
+    function reserve(uint256 taskId, uint256 nodeId, uint64 units) external;
+    function release(uint256 taskId, uint256 nodeId, uint64 units) external;
+    function unsubscribeAll(uint256 nodeId) external;
+}

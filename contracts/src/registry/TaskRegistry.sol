@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
+
+/// @title TaskRegistry: tasks (role, model, security level, minimum reputation, verification parameters) and the
+/// nodes subscribed to them with a price per 1M compute units and a capacity.
+/// @notice `draw` picks nodes uniformly at random among a task's eligible subscribers; the stack, settlement,
+/// dispute and consensus contracts use it for serving nodes, attesters, committees and n-node requests.
+/// Security level 3 (confidential compute) is reserved: the contracts verify no enclave attestation, so such
+/// tasks are refused rather than offered without the guarantee they name.
+contract TaskRegistry is ITaskRegistry, AtomaAccess {
+    uint256 public constant MAX_ROLE = 15;
+    uint32 public constant PPM = 1_000_000;
+    uint32 internal constant ANY_ECHELON = type(uint32).max;
+
+    struct Params {
+        uint32 minReplicationPpm;
+        uint16 maxSubscribersPerTask;
+        uint16 maxSubscriptionsPerNode;
+        uint8 maxAttesters;
+        uint16 maxSampleSize;
+    }
+
+    INodeRegistry public immutable nodeRegistry;
+    IModelRegistry public immutable modelRegistry;
+    Params public params;
+
+    uint256 public taskCount;
+    mapping(uint256 taskId => Task) internal _tasks;
+    mapping(uint256 taskId => mapping(uint256 nodeId => Subscription)) internal _subscriptions;
+    mapping(uint256 taskId => uint256[]) internal _subscribers;
+    mapping(uint256 nodeId => uint256[]) internal _nodeTasks;
+    /// 1-based positions in `_subscribers[taskId]` and `_nodeTasks[nodeId]`, 0 when absent.
+    mapping(uint256 taskId => mapping(uint256 nodeId => uint256)) internal _subscriberPos;
+    mapping(uint256 nodeId => mapping(uint256 taskId => uint256)) internal _taskPos;
+
+    event TaskCreated(
+        uint256 indexed taskId,
+        bytes32 indexed modelId,
+        uint8 role,
+        SecurityLevel securityLevel,
+        uint8 minReputation,
+        uint32 replicationPpm,
+        uint8 attesters,
+        uint16 sampleSize,
+        address creator
+    );
+    event TaskDeactivated(uint256 indexed taskId);
+    event Subscribed(uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity);
+    event SubscriptionUpdated(
+        uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity
+    );
+    event Unsubscribed(uint256 indexed taskId, uint256 indexed nodeId);
+    event ParamsUpdated(Params params);
+
+    error UnknownTask(uint256 taskId);
+    error TaskInactive(uint256 taskId);
+    error ModelNotActive(bytes32 modelId);
+    error InvalidRole(uint8 role);
+    error UnsupportedSecurityLevel(SecurityLevel level);
+    error InvalidVerification(uint32 replicationPpm, uint8 attesters, uint16 sampleSize);
+    error InvalidReputation(uint8 minReputation);
+    error NotTaskCreator(uint256 taskId, address caller);
+    error NotNodeActor(uint256 nodeId, address caller);
+    error NodeNotActive(uint256 nodeId);
+    error AlreadySubscribed(uint256 taskId, uint256 nodeId);
+    error NotSubscribed(uint256 taskId, uint256 nodeId);
+    error InvalidCapacity();
+    error TooManySubscribers(uint256 taskId);
+    error TooManySubscriptions(uint256 nodeId);
+
+    constructor(address admin, INodeRegistry nodeRegistry_, IModelRegistry modelRegistry_, Params memory params_)
+        AtomaAccess(admin)
+    {
+        if (address(nodeRegistry_) == address(0) || address(modelRegistry_) == address(0)) revert ZeroAddress();
+        nodeRegistry = nodeRegistry_;
+        modelRegistry = modelRegistry_;
+        _setParams(params_);
+    }
+
+    function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
+        _setParams(params_);
+    }
+
+    function _setParams(Params memory p) internal {
+        _check(p.minReplicationPpm <= PPM, "minReplicationPpm", p.minReplicationPpm);
+        _check(p.maxSubscribersPerTask >= 1 && p.maxSubscribersPerTask <= 512, "maxSubscribers", p.maxSubscribersPerTask);
+        _check(
+            p.maxSubscriptionsPerNode >= 1 && p.maxSubscriptionsPerNode <= 64,
+            "maxSubscriptions",
+            p.maxSubscriptionsPerNode
+        );
+        _check(p.maxAttesters >= 1 && p.maxAttesters <= 16, "maxAttesters", p.maxAttesters);
+        _check(p.maxSampleSize >= 1 && p.maxSampleSize <= 64, "maxSampleSize", p.maxSampleSize);
+        params = p;
+        emit ParamsUpdated(p);
+    }
+
+    // ---------------------------------------------------------------- tasks
+
+    /// Creates a task. Level 0 has no verification; level 1 samples `attesters` attesters with probability
+    /// `replicationPpm`/1e6 per settlement and checks `sampleSize` requests; level 2 is n-node consensus for
+    /// smart-contract requests (the request names n).
+    function createTask(
+        bytes32 modelId,
+        uint8 role,
+        SecurityLevel securityLevel,
+        uint8 minReputation,
+        uint32 replicationPpm,
+        uint8 attesters,
+        uint16 sampleSize
+    ) external returns (uint256 taskId) {
+        if (!modelRegistry.isActive(modelId)) revert ModelNotActive(modelId);
+        if (role > MAX_ROLE) revert InvalidRole(role);
+        if (minReputation > 100) revert InvalidReputation(minReputation);
+        if (securityLevel == SecurityLevel.Confidential) revert UnsupportedSecurityLevel(securityLevel);
+        Params memory p = params;
+        if (securityLevel == SecurityLevel.CrossValidation) {
+            if (
+                replicationPpm < p.minReplicationPpm || replicationPpm > PPM || replicationPpm == 0 || attesters == 0
+                    || attesters > p.maxAttesters || sampleSize == 0 || sampleSize > p.maxSampleSize
+            ) revert InvalidVerification(replicationPpm, attesters, sampleSize);
+        } else if (replicationPpm != 0 || attesters != 0 || sampleSize != 0) {
+            revert InvalidVerification(replicationPpm, attesters, sampleSize);
+        }
+        taskId = ++taskCount;
+        _tasks[taskId] = Task({
+            modelId: modelId,
+            role: role,
+            securityLevel: securityLevel,
+            minReputation: minReputation,
+            attesters: attesters,
+            sampleSize: sampleSize,
+            active: true,
+            replicationPpm: replicationPpm,
+            creator: msg.sender
+        });
+        emit TaskCreated(
+            taskId, modelId, role, securityLevel, minReputation, replicationPpm, attesters, sampleSize, msg.sender
+        );
+    }
+
+    /// No new stacks, requests or subscriptions on the task; what is under way completes.
+    function deactivateTask(uint256 taskId) external {
+        Task storage task = _existing(taskId);
+        if (msg.sender != task.creator && !hasRole(GOVERNOR_ROLE, msg.sender)) {
+            revert NotTaskCreator(taskId, msg.sender);
+        }
+        if (!task.active) revert TaskInactive(taskId);
+        task.active = false;
+        emit TaskDeactivated(taskId);
+    }
+
+    // ---------------------------------------------------------------- subscriptions
+
+    function subscribe(uint256 taskId, uint256 nodeId, uint128 pricePerMillion, uint64 capacity) external {
+        Task storage task = _existing(taskId);
+        if (!task.active) revert TaskInactive(taskId);
+        if (!modelRegistry.isActive(task.modelId)) revert ModelNotActive(task.modelId);
+        _checkActor(nodeId);
+        if (nodeRegistry.getNode(nodeId).status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        if (capacity == 0) revert InvalidCapacity();
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        if (sub.active) revert AlreadySubscribed(taskId, nodeId);
+        if (_subscribers[taskId].length >= params.maxSubscribersPerTask) revert TooManySubscribers(taskId);
+        if (_nodeTasks[nodeId].length >= params.maxSubscriptionsPerNode) revert TooManySubscriptions(nodeId);
+        sub.pricePerMillion = pricePerMillion;
+        sub.capacity = capacity;
+        sub.active = true;
+        _subscribers[taskId].push(nodeId);
+        _subscriberPos[taskId][nodeId] = _subscribers[taskId].length;
+        _nodeTasks[nodeId].push(taskId);
+        _taskPos[nodeId][taskId] = _nodeTasks[nodeId].length;
+        emit Subscribed(taskId, nodeId, pricePerMillion, capacity);
+    }
+
+    /// New price and capacity; stacks already bought keep the price they were bought at.
+    function updateSubscription(uint256 taskId, uint256 nodeId, uint128 pricePerMillion, uint64 capacity) external {
+        _checkActor(nodeId);
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        if (!sub.active) revert NotSubscribed(taskId, nodeId);
+        if (capacity == 0) revert InvalidCapacity();
+        sub.pricePerMillion = pricePerMillion;
+        sub.capacity = capacity;
+        emit SubscriptionUpdated(taskId, nodeId, pricePerMillion, capacity);
+    }
+
+    /// Stops new work at once; stacks already assigned must still be settled.
+    function unsubscribe(uint256 taskId, uint256 nodeId) external {
+        _checkActor(nodeId);
+        if (!_subscriptions[taskId][nodeId].active) revert NotSubscribed(taskId, nodeId);
+        _unsubscribe(taskId, nodeId);
+    }
+
+    /// Called by the node registry when a node deregisters or is slashed for fraud.
+    function unsubscribeAll(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
+        uint256[] storage tasks = _nodeTasks[nodeId];
+        while (tasks.length > 0) _unsubscribe(tasks[tasks.length - 1], nodeId);
+    }
+
+    function _unsubscribe(uint256 taskId, uint256 nodeId) internal {
+        _subscriptions[taskId][nodeId].active = false;
+        _removeAt(_subscribers[taskId], _subscriberPos[taskId], nodeId);
+        _removeAt(_nodeTasks[nodeId], _taskPos[nodeId], taskId);
+        emit Unsubscribed(taskId, nodeId);
+    }
+
+    function _removeAt(uint256[] storage list, mapping(uint256 => uint256) storage pos, uint256 value) internal {
+        uint256 index = pos[value] - 1;
+        uint256 last = list[list.length - 1];
+        list[index] = last;
+        pos[last] = index + 1;
+        list.pop();
+        delete pos[value];
+    }
+
+    // ---------------------------------------------------------------- protocol
+
+    function reserve(uint256 taskId, uint256 nodeId, uint64 units) external onlyRole(PROTOCOL_ROLE) {
+        _subscriptions[taskId][nodeId].reserved += units;
+    }
+
+    function release(uint256 taskId, uint256 nodeId, uint64 units) external onlyRole(PROTOCOL_ROLE) {
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        sub.reserved = sub.reserved > units ? sub.reserved - units : 0;
+    }
+
+    /// Up to `d.count` distinct nodes drawn uniformly among the task's subscribers that are eligible (active,
+    /// past their registration epoch, collateral at the minimum), meet the task's minimum reputation, are in
+    /// `d.echelon`, price at most `d.maxPrice`, have room for `d.units`, and are not in `d.exclude`.
+    function draw(Draw calldata d) external view returns (uint256[] memory chosen) {
+        Task storage task = _existing(d.taskId);
+        uint256[] storage subscribers = _subscribers[d.taskId];
+        uint256[] memory candidates = new uint256[](subscribers.length);
+        uint256 found;
+        for (uint256 i = 0; i < subscribers.length; ++i) {
+            uint256 nodeId = subscribers[i];
+            Subscription storage sub = _subscriptions[d.taskId][nodeId];
+            if (sub.pricePerMillion > d.maxPrice) continue;
+            if (d.units != 0 && uint256(sub.reserved) + d.units > sub.capacity) continue;
+            if (_contains(d.exclude, nodeId)) continue;
+            candidates[found++] = nodeId;
+        }
+        assembly ("memory-safe") {
+            mstore(candidates, found)
+        }
+        INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(candidates);
+        uint8 minReputation = task.minReputation;
+        uint256 kept;
+        for (uint256 i = 0; i < found; ++i) {
+            INodeRegistry.NodeState memory s = states[i];
+            if (!s.eligible || s.reputation < minReputation) continue;
+            if (d.echelon != ANY_ECHELON && s.echelon != d.echelon) continue;
+            candidates[kept++] = candidates[i];
+        }
+        uint256 count = d.count < kept ? d.count : kept;
+        chosen = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(d.seed, i))) % (kept - i);
+            (candidates[i], candidates[j]) = (candidates[j], candidates[i]);
+            chosen[i] = candidates[i];
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function getTask(uint256 taskId) external view returns (Task memory) {
+        return _tasks[taskId];
+    }
+
+    function getSubscription(uint256 taskId, uint256 nodeId) external view returns (Subscription memory) {
+        return _subscriptions[taskId][nodeId];
+    }
+
+    function subscribersOf(uint256 taskId) external view returns (uint256[] memory) {
+        return _subscribers[taskId];
+    }
+
+    function tasksOf(uint256 nodeId) external view returns (uint256[] memory) {
+        return _nodeTasks[nodeId];
+    }
+
+    function _existing(uint256 taskId) internal view returns (Task storage task) {
+        task = _tasks[taskId];
+        if (task.creator == address(0)) revert UnknownTask(taskId);
+    }
+
+    function _checkActor(uint256 nodeId) internal view {
+        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+    }
+
+    function _contains(uint256[] calldata list, uint256 value) internal pure returns (bool) {
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i] == value) return true;
+        }
+        return false;
+    }
+}

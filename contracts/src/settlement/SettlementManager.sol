@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {AtomaTypedData} from "../common/AtomaTypedData.sol";
+import {RandomSource} from "../common/RandomSource.sol";
+import {Units} from "../common/Units.sol";
+import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
+import {IDisputeManager} from "../interfaces/IDisputeManager.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
+import {IStackManager} from "../interfaces/IStackManager.sol";
+import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
+
+/// @title SettlementManager: cross-validated settlement of stacks (ARCHITECTURE.md, "Settlement of a stack").
+/// @notice The serving node submits the Merkle root of its leaves H(reqHash ‖ respHash), the units used and the
+/// inputs-transcript blob id. With probability p (the task's `replicationPpm`) the contract samples attesters of
+/// the server's echelon among the task's subscribers (never the server, never twice) and request indices to
+/// check. Attesters commit H(nodeId ‖ respHash_k for k in K); then the server reveals the sampled response hashes
+/// with Merkle proofs and the contract compares. Agreement settles after the owner's challenge window;
+/// disagreement goes to the dispute manager. Every phase has a deadline and a permissionless function that moves
+/// it on, so no escrow stays locked. Node obfuscation is not implemented: the sampled attesters are public.
+contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, ReentrancyGuardTransient {
+    uint256 internal constant PPM = 1_000_000;
+    uint256 internal constant BPS = 10_000;
+    uint256 public constant MAX_REQUESTS = type(uint32).max;
+
+    /// Why a settlement failed verification.
+    uint8 public constant FAIL_NO_REVEAL = 1;
+    uint8 public constant FAIL_DATA_WITHHELD = 2;
+    uint8 public constant FAIL_DISPUTE_LOST = 3;
+
+    struct Params {
+        uint64 commitWindow;
+        uint64 revealWindow;
+        /// Time the server has to post the sampled requests once an attester declares the transcript unfetchable.
+        uint64 dataWindow;
+        /// The owner's challenge window after a settlement is accepted.
+        uint64 disputeWindow;
+        uint8 maxReplacements;
+    }
+
+    struct Attester {
+        uint64 nodeId;
+        bool committed;
+        bool removed;
+        bool agreed;
+        bytes32 commitment;
+    }
+
+    /// One owner-signed request of the inputs transcript, posted when an attester cannot fetch the transcript.
+    struct SignedRequest {
+        bytes body;
+        uint256 nonce;
+        uint64 deadline;
+        bytes signature;
+    }
+
+    IStackManager public immutable stackManager;
+    ITaskRegistry public immutable taskRegistry;
+    INodeRegistry public immutable nodeRegistry;
+    IModelRegistry public immutable modelRegistry;
+    IAtomaVault public immutable vault;
+    IDisputeManager public disputeManager;
+    Params public params;
+
+    mapping(uint256 stackId => Settlement) internal _settlements;
+    mapping(uint256 stackId => Attester[]) internal _attesters;
+    mapping(uint256 stackId => bytes32) public postedRequestsHash;
+    mapping(uint256 stackId => bytes32) public revealedResult;
+
+    event SettlementSubmitted(
+        uint256 indexed stackId,
+        uint256 indexed nodeId,
+        bytes32 root,
+        uint64 units,
+        uint64 requestCount,
+        bytes32 transcriptId
+    );
+    event AttestersSampled(
+        uint256 indexed stackId, uint256[] attesters, uint256[] requestIndices, uint64 commitDeadline
+    );
+    event AttestationSkipped(uint256 indexed stackId);
+    event AttestationCommitted(uint256 indexed stackId, uint256 indexed nodeId);
+    event TranscriptUnavailable(uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline);
+    event SampledRequestsPosted(uint256 indexed stackId, bytes32[] reqHashes, SignedRequest[] requests);
+    event RevealOpened(uint256 indexed stackId, uint64 revealDeadline);
+    event SettlementRevealed(
+        uint256 indexed stackId, bytes32[] respHashes, uint256[] agreeing, uint256[] dissenting
+    );
+    event SettlementAccepted(uint256 indexed stackId, uint64 windowEnds);
+    event SettlementDisputed(uint256 indexed stackId, uint256 indexed disputeId);
+    event AttesterTimedOut(uint256 indexed stackId, uint256 indexed nodeId);
+    event AttesterReplaced(uint256 indexed stackId, uint256 indexed nodeId, uint64 commitDeadline);
+    event SettlementFinalized(
+        uint256 indexed stackId,
+        uint256 indexed nodeId,
+        uint256 nodeAmount,
+        uint256 modelAmount,
+        uint256 attesterAmountEach,
+        uint256 refunded
+    );
+    event SettlementFailed(uint256 indexed stackId, uint256 indexed nodeId, uint8 reason, uint256 refunded);
+    event SettlementTimedOut(uint256 indexed stackId, uint256 indexed nodeId, uint256 refunded);
+    event ParamsUpdated(Params params);
+
+    error StackNotActive(uint256 stackId);
+    error NotServingNode(uint256 stackId, address caller);
+    error NotAttester(uint256 stackId, uint256 nodeId);
+    error NotNodeActor(uint256 nodeId, address caller);
+    error InvalidSettlement();
+    error WrongPhase(uint256 stackId, Phase phase);
+    error DeadlinePassed(uint256 stackId, uint256 deadline);
+    error DeadlineNotPassed(uint256 stackId, uint256 deadline);
+    error AlreadyCommitted(uint256 stackId, uint256 nodeId);
+    error InvalidCommitment();
+    error DataAlreadyRequested(uint256 stackId);
+    error DataNotRequested(uint256 stackId);
+    error DataPending(uint256 stackId);
+    error WrongLength(uint256 given, uint256 expected);
+    error InvalidRequestSignature(uint256 index);
+    error RevealDoesNotMatchPostedRequests(uint256 stackId);
+    error InvalidProof(uint256 index);
+    error ChallengeWindowOpen(uint256 stackId, uint64 windowEnds);
+
+    constructor(
+        address admin,
+        IStackManager stackManager_,
+        ITaskRegistry taskRegistry_,
+        INodeRegistry nodeRegistry_,
+        IModelRegistry modelRegistry_,
+        IAtomaVault vault_,
+        Params memory params_
+    ) AtomaAccess(admin) {
+        stackManager = stackManager_;
+        taskRegistry = taskRegistry_;
+        nodeRegistry = nodeRegistry_;
+        modelRegistry = modelRegistry_;
+        vault = vault_;
+        _setParams(params_);
+    }
+
+    function wire(IDisputeManager disputeManager_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(disputeManager) != address(0)) revert AlreadyWired();
+        if (address(disputeManager_) == address(0)) revert ZeroAddress();
+        disputeManager = disputeManager_;
+    }
+
+    function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
+        _setParams(params_);
+    }
+
+    function _setParams(Params memory p) internal {
+        _check(p.commitWindow >= 30 && p.commitWindow <= 30 days, "commitWindow", p.commitWindow);
+        _check(p.revealWindow >= 30 && p.revealWindow <= 30 days, "revealWindow", p.revealWindow);
+        _check(p.dataWindow >= 30 && p.dataWindow <= 30 days, "dataWindow", p.dataWindow);
+        _check(p.disputeWindow >= 30 && p.disputeWindow <= 30 days, "disputeWindow", p.disputeWindow);
+        _check(p.maxReplacements <= 8, "maxReplacements", p.maxReplacements);
+        params = p;
+        emit ParamsUpdated(p);
+    }
+
+    // ---------------------------------------------------------------- the serving node
+
+    /// Submits the stack's settlement: Merkle root of the leaves, units used (at most those bought), the number
+    /// of requests served, and the blob id of the inputs transcript. Only the serving node, by the deadline.
+    function settle(uint256 stackId, bytes32 root, uint64 units, uint64 requestCount, bytes32 transcriptId)
+        external
+        nonReentrant
+    {
+        _settle(stackId, root, units, requestCount, transcriptId);
+    }
+
+    /// One stack's settlement, for `settleMany`.
+    struct SettlementInput {
+        uint256 stackId;
+        bytes32 root;
+        uint64 units;
+        uint64 requestCount;
+        bytes32 transcriptId;
+    }
+
+    /// Several settlements in one transaction (each as `settle`), which a node uses to spread the fixed cost.
+    function settleMany(SettlementInput[] calldata inputs) external nonReentrant {
+        for (uint256 i = 0; i < inputs.length; ++i) {
+            SettlementInput calldata s = inputs[i];
+            _settle(s.stackId, s.root, s.units, s.requestCount, s.transcriptId);
+        }
+    }
+
+    function _settle(uint256 stackId, bytes32 root, uint64 units, uint64 requestCount, bytes32 transcriptId)
+        internal
+    {
+        if ((units > 0 && requestCount == 0) || (requestCount > 0 && root == 0) || requestCount > MAX_REQUESTS) {
+            revert InvalidSettlement();
+        }
+        IStackManager.Stack memory stack = stackManager.markSettling(stackId, msg.sender, units);
+        Settlement storage st = _settlements[stackId];
+        st.root = root;
+        st.units = units;
+        st.requestCount = uint32(requestCount);
+        emit SettlementSubmitted(stackId, stack.nodeId, root, units, requestCount, transcriptId);
+        bool sampled = requestCount > 0 && stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
+            && _maybeSample(stackId, stack, st);
+        if (!sampled) _accept(stackId, st);
+    }
+
+    /// Posts the sampled requests (owner-signed) after an attester declared the transcript unfetchable.
+    function postSampledRequests(uint256 stackId, SignedRequest[] calldata requests) external nonReentrant {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
+        if (!st.dataRequested || st.dataPosted) revert DataNotRequested(stackId);
+        if (block.timestamp > st.dataDeadline) revert DeadlinePassed(stackId, st.dataDeadline);
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        _onlyActor(stack.nodeId, stackId);
+        if (requests.length != st.sampleCount) revert WrongLength(requests.length, st.sampleCount);
+        bytes32[] memory reqHashes = new bytes32[](requests.length);
+        for (uint256 i = 0; i < requests.length; ++i) {
+            SignedRequest calldata r = requests[i];
+            reqHashes[i] = keccak256(r.body);
+            address signer = stackManager.recoverRequestSigner(
+                AtomaTypedData.Request({stackId: stackId, reqHash: reqHashes[i], nonce: r.nonce, deadline: r.deadline}),
+                r.signature
+            );
+            if (signer != stack.owner || signer == address(0)) revert InvalidRequestSignature(i);
+        }
+        postedRequestsHash[stackId] = keccak256(abi.encodePacked(reqHashes));
+        st.dataPosted = true;
+        emit SampledRequestsPosted(stackId, reqHashes, requests);
+    }
+
+    /// Reveals the sampled requests' hashes and response hashes, each with its Merkle proof against the root.
+    function reveal(
+        uint256 stackId,
+        bytes32[] calldata reqHashes,
+        bytes32[] calldata respHashes,
+        bytes32[][] calldata proofs
+    ) external nonReentrant {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Reveal) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        _onlyActor(stack.nodeId, stackId);
+        _verifyReveal(stackId, st, reqHashes, respHashes, proofs);
+        (uint256[] memory agreeing, uint256[] memory dissenting) = _compare(stackId, respHashes);
+        emit SettlementRevealed(stackId, respHashes, agreeing, dissenting);
+        if (dissenting.length == 0) {
+            _releaseAttesters(stackId);
+            _accept(stackId, st);
+        } else {
+            st.phase = Phase.Disputed;
+            _openDispute(stackId, stack, agreeing, dissenting);
+        }
+    }
+
+    function _verifyReveal(
+        uint256 stackId,
+        Settlement storage st,
+        bytes32[] calldata reqHashes,
+        bytes32[] calldata respHashes,
+        bytes32[][] calldata proofs
+    ) internal {
+        uint256 n = st.sampleCount;
+        if (reqHashes.length != n || respHashes.length != n || proofs.length != n) {
+            revert WrongLength(respHashes.length, n);
+        }
+        if (st.dataPosted && keccak256(abi.encodePacked(reqHashes)) != postedRequestsHash[stackId]) {
+            revert RevealDoesNotMatchPostedRequests(stackId);
+        }
+        bytes32 root = st.root;
+        for (uint256 i = 0; i < n; ++i) {
+            if (!MerkleProof.verifyCalldata(proofs[i], root, AtomaTypedData.leaf(reqHashes[i], respHashes[i]))) {
+                revert InvalidProof(i);
+            }
+        }
+        revealedResult[stackId] = keccak256(abi.encodePacked(respHashes));
+    }
+
+    function _openDispute(
+        uint256 stackId,
+        IStackManager.Stack memory stack,
+        uint256[] memory agreeing,
+        uint256[] memory dissenting
+    ) internal {
+        uint256 disputeId = disputeManager.openAttestationDispute(
+            IDisputeManager.AttestationCase({
+                stackId: stackId,
+                taskId: stack.taskId,
+                echelon: nodeRegistry.echelonOf(stack.nodeId),
+                user: stack.owner,
+                serverNodeId: stack.nodeId,
+                serverResult: revealedResult[stackId],
+                agreeing: agreeing,
+                dissenting: dissenting
+            })
+        );
+        emit SettlementDisputed(stackId, disputeId);
+    }
+
+    // ---------------------------------------------------------------- attesters
+
+    /// Commits c = H(uint256 nodeId ‖ respHash_k for k in the sampled indices, in order).
+    function commitAttestation(uint256 stackId, uint256 nodeId, bytes32 commitment) external {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
+        if (commitment == bytes32(0)) revert InvalidCommitment();
+        Attester storage a = _attesterOf(stackId, nodeId);
+        if (a.committed) revert AlreadyCommitted(stackId, nodeId);
+        a.committed = true;
+        a.commitment = commitment;
+        emit AttestationCommitted(stackId, nodeId);
+        Attester[] storage list = _attesters[stackId];
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (!list[i].removed && !list[i].committed) return;
+        }
+        _openReveal(stackId, st);
+    }
+
+    /// An attester cannot fetch the inputs transcript: the server must post the sampled requests in time.
+    function declareTranscriptUnavailable(uint256 stackId, uint256 nodeId) external {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
+        _attesterOf(stackId, nodeId);
+        if (st.dataRequested) revert DataAlreadyRequested(stackId);
+        Params memory p = params;
+        st.dataRequested = true;
+        st.dataDeadline = uint64(block.timestamp) + p.dataWindow;
+        uint64 commitBy = st.dataDeadline + p.commitWindow;
+        if (commitBy > st.deadline) st.deadline = commitBy;
+        emit TranscriptUnavailable(stackId, nodeId, st.dataDeadline);
+    }
+
+    // ---------------------------------------------------------------- deadlines (anyone)
+
+    /// The node did not settle by the deadline: the owner is refunded and the node slashed the timeout share.
+    function timeoutSettlement(uint256 stackId) external nonReentrant {
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        if (stack.status != IStackManager.StackStatus.Active) revert StackNotActive(stackId);
+        uint256 deadline = stackManager.settleDeadline(stackId);
+        if (block.timestamp <= deadline) revert DeadlineNotPassed(stackId, deadline);
+        _settlements[stackId].phase = Phase.TimedOut;
+        stackManager.markClosed(stackId, false);
+        uint256 refunded = vault.refund(bytes32(stackId), stack.owner);
+        nodeRegistry.slashTimeout(stack.nodeId, stack.owner);
+        emit SettlementTimedOut(stackId, stack.nodeId, refunded);
+    }
+
+    /// Attesters that missed the commit deadline are slashed the timeout share and replaced while replacements
+    /// remain; without any attester left the settlement proceeds unverified.
+    function timeoutAttesters(uint256 stackId) external nonReentrant {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp <= st.deadline) revert DeadlineNotPassed(stackId, st.deadline);
+        if (st.dataRequested && !st.dataPosted) revert DataPending(stackId);
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        Attester[] storage list = _attesters[stackId];
+        uint256 missing;
+        uint256 committed;
+        uint256 length = list.length;
+        for (uint256 i = 0; i < length; ++i) {
+            Attester storage a = list[i];
+            if (a.removed) continue;
+            if (a.committed) {
+                ++committed;
+                continue;
+            }
+            a.removed = true;
+            ++missing;
+            nodeRegistry.removeObligation(a.nodeId);
+            nodeRegistry.slashTimeout(a.nodeId, stack.owner);
+            emit AttesterTimedOut(stackId, a.nodeId);
+        }
+        if (_replace(stackId, stack, st, missing) > 0) return;
+        if (committed > 0) _openReveal(stackId, st);
+        else _accept(stackId, st);
+    }
+
+    /// The server failed verification: it did not reveal in time, or did not post the sampled requests it was
+    /// asked for. Withholding must never pay, so this counts as fraud: all collateral is slashed.
+    function failVerification(uint256 stackId) external nonReentrant {
+        Settlement storage st = _settlements[stackId];
+        uint8 reason;
+        if (st.phase == Phase.Reveal && block.timestamp > st.deadline) {
+            reason = FAIL_NO_REVEAL;
+        } else if (
+            st.phase == Phase.Commit && st.dataRequested && !st.dataPosted && block.timestamp > st.dataDeadline
+        ) {
+            reason = FAIL_DATA_WITHHELD;
+        } else {
+            revert WrongPhase(stackId, st.phase);
+        }
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        uint256[] memory honest = _attesterIds(stackId, reason == FAIL_NO_REVEAL ? COMMITTED : ASSIGNED);
+        uint256 refunded = _payFailed(stackId, stack, st, honest, reason);
+        nodeRegistry.slashFraud(stack.nodeId, stack.owner, honest);
+        emit SettlementFailed(stackId, stack.nodeId, reason, refunded);
+    }
+
+    /// Pays out an accepted settlement once the owner's challenge window has closed.
+    function finalize(uint256 stackId) external nonReentrant {
+        _finalize(stackId);
+    }
+
+    function finalizeMany(uint256[] calldata stackIds) external nonReentrant {
+        for (uint256 i = 0; i < stackIds.length; ++i) _finalize(stackIds[i]);
+    }
+
+    // ---------------------------------------------------------------- dispute manager
+
+    /// The owner challenged an accepted settlement within its window.
+    function markChallenged(uint256 stackId) external onlyRole(PROTOCOL_ROLE) {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Accepted) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp > st.windowEnds) revert DeadlinePassed(stackId, st.windowEnds);
+        st.phase = Phase.Disputed;
+    }
+
+    /// A dispute or challenge on the stack ended. When the server won (or the vote was inconclusive) the
+    /// settlement is accepted; otherwise the owner is refunded and the attesters who were right are paid. The
+    /// dispute manager has already slashed the losers.
+    function onDisputeResolved(uint256 stackId, bool serverWon) external onlyRole(PROTOCOL_ROLE) {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Disputed) revert WrongPhase(stackId, st.phase);
+        bool attestationDispute = st.windowEnds == 0;
+        if (serverWon) {
+            if (attestationDispute) {
+                _releaseAttesters(stackId);
+                _accept(stackId, st);
+            } else {
+                st.phase = Phase.Accepted;
+            }
+            return;
+        }
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        uint256[] memory paid = _attesterIds(stackId, attestationDispute ? DISSENTED : COMMITTED);
+        uint256 refunded = _payFailed(stackId, stack, st, paid, FAIL_DISPUTE_LOST);
+        emit SettlementFailed(stackId, stack.nodeId, FAIL_DISPUTE_LOST, refunded);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function getSettlement(uint256 stackId) external view returns (Settlement memory) {
+        return _settlements[stackId];
+    }
+
+    function attestersOf(uint256 stackId) external view returns (Attester[] memory) {
+        return _attesters[stackId];
+    }
+
+    /// The request indices the attesters check, in the order their response hashes are committed and revealed:
+    /// `sampleCount` distinct indices in [0, requestCount) drawn from the settlement's seed.
+    function sampledIndices(uint256 stackId) public view returns (uint256[] memory indices) {
+        Settlement storage st = _settlements[stackId];
+        uint256 n = st.requestCount;
+        uint256 s = st.sampleCount;
+        uint256 seed = st.seed;
+        indices = new uint256[](s);
+        if (n <= 256) {
+            uint256[] memory all = new uint256[](n);
+            for (uint256 i = 0; i < n; ++i) all[i] = i;
+            for (uint256 i = 0; i < s; ++i) {
+                uint256 j = i + uint256(keccak256(abi.encode(seed, "index", i))) % (n - i);
+                (all[i], all[j]) = (all[j], all[i]);
+                indices[i] = all[i];
+            }
+            return indices;
+        }
+        uint256 found;
+        for (uint256 j = 0; found < s; ++j) {
+            uint256 candidate = uint256(keccak256(abi.encode(seed, "index", j))) % n;
+            bool seen;
+            for (uint256 k = 0; k < found; ++k) {
+                if (indices[k] == candidate) {
+                    seen = true;
+                    break;
+                }
+            }
+            if (!seen) indices[found++] = candidate;
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _onlyActor(uint256 nodeId, uint256 stackId) internal view {
+        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotServingNode(stackId, msg.sender);
+    }
+
+    function _attesterOf(uint256 stackId, uint256 nodeId) internal view returns (Attester storage) {
+        Attester[] storage list = _attesters[stackId];
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i].nodeId == nodeId && !list[i].removed) {
+                if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+                return list[i];
+            }
+        }
+        revert NotAttester(stackId, nodeId);
+    }
+
+    function _maybeSample(uint256 stackId, IStackManager.Stack memory stack, Settlement storage st)
+        internal
+        returns (bool)
+    {
+        ITaskRegistry.Task memory task = taskRegistry.getTask(stack.taskId);
+        uint256 r = _random(bytes32(stackId));
+        if (r % PPM >= task.replicationPpm) return false;
+        uint256[] memory exclude = new uint256[](1);
+        exclude[0] = stack.nodeId;
+        uint256[] memory chosen = taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: stack.taskId,
+                echelon: nodeRegistry.echelonOf(stack.nodeId),
+                count: task.attesters,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: exclude,
+                seed: uint256(keccak256(abi.encode(r, "attesters")))
+            })
+        );
+        if (chosen.length == 0) {
+            emit AttestationSkipped(stackId);
+            return false;
+        }
+        st.seed = uint128(r);
+        st.sampleCount = uint16(task.sampleSize < st.requestCount ? task.sampleSize : st.requestCount);
+        st.replacementsLeft = params.maxReplacements;
+        st.phase = Phase.Commit;
+        st.deadline = uint64(block.timestamp) + params.commitWindow;
+        for (uint256 i = 0; i < chosen.length; ++i) {
+            _attesters[stackId].push(
+                Attester({nodeId: uint64(chosen[i]), committed: false, removed: false, agreed: false, commitment: 0})
+            );
+            nodeRegistry.addObligation(chosen[i]);
+        }
+        emit AttestersSampled(stackId, chosen, sampledIndices(stackId), st.deadline);
+        return true;
+    }
+
+    function _replace(uint256 stackId, IStackManager.Stack memory stack, Settlement storage st, uint256 missing)
+        internal
+        returns (uint256 added)
+    {
+        uint256 count = missing < st.replacementsLeft ? missing : st.replacementsLeft;
+        if (count == 0) return 0;
+        Attester[] storage list = _attesters[stackId];
+        uint256[] memory exclude = new uint256[](list.length + 1);
+        exclude[0] = stack.nodeId;
+        for (uint256 i = 0; i < list.length; ++i) exclude[i + 1] = list[i].nodeId;
+        uint256[] memory chosen = taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: stack.taskId,
+                echelon: nodeRegistry.echelonOf(stack.nodeId),
+                count: count,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: exclude,
+                seed: _random(keccak256(abi.encode(stackId, list.length)))
+            })
+        );
+        added = chosen.length;
+        if (added == 0) return 0;
+        st.replacementsLeft -= uint8(added);
+        st.deadline = uint64(block.timestamp) + params.commitWindow;
+        for (uint256 i = 0; i < added; ++i) {
+            list.push(Attester({nodeId: uint64(chosen[i]), committed: false, removed: false, agreed: false, commitment: 0}));
+            nodeRegistry.addObligation(chosen[i]);
+            emit AttesterReplaced(stackId, chosen[i], st.deadline);
+        }
+    }
+
+    function _compare(uint256 stackId, bytes32[] calldata respHashes)
+        internal
+        returns (uint256[] memory agreeing, uint256[] memory dissenting)
+    {
+        Attester[] storage list = _attesters[stackId];
+        agreeing = new uint256[](list.length);
+        dissenting = new uint256[](list.length);
+        uint256 a;
+        uint256 d;
+        for (uint256 i = 0; i < list.length; ++i) {
+            Attester storage att = list[i];
+            if (att.removed || !att.committed) continue;
+            if (att.commitment == keccak256(abi.encodePacked(uint256(att.nodeId), respHashes))) {
+                att.agreed = true;
+                agreeing[a++] = att.nodeId;
+            } else {
+                dissenting[d++] = att.nodeId;
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(agreeing, a)
+            mstore(dissenting, d)
+        }
+    }
+
+    uint8 internal constant ASSIGNED = 0;
+    uint8 internal constant COMMITTED = 1;
+    uint8 internal constant AGREED = 2;
+    uint8 internal constant DISSENTED = 3;
+
+    /// Node ids of the attesters still assigned that match `which` (ASSIGNED, COMMITTED, AGREED, DISSENTED).
+    function _attesterIds(uint256 stackId, uint8 which) internal view returns (uint256[] memory ids) {
+        Attester[] storage list = _attesters[stackId];
+        ids = new uint256[](list.length);
+        uint256 n;
+        for (uint256 i = 0; i < list.length; ++i) {
+            Attester storage a = list[i];
+            if (a.removed || (which != ASSIGNED && !a.committed)) continue;
+            if ((which == AGREED && !a.agreed) || (which == DISSENTED && a.agreed)) continue;
+            ids[n++] = a.nodeId;
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
+        }
+    }
+
+    function _releaseAttesters(uint256 stackId) internal {
+        Attester[] storage list = _attesters[stackId];
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (!list[i].removed) nodeRegistry.removeObligation(list[i].nodeId);
+        }
+    }
+
+    function _openReveal(uint256 stackId, Settlement storage st) internal {
+        st.phase = Phase.Reveal;
+        st.deadline = uint64(block.timestamp) + params.revealWindow;
+        emit RevealOpened(stackId, st.deadline);
+    }
+
+    function _accept(uint256 stackId, Settlement storage st) internal {
+        st.phase = Phase.Accepted;
+        st.windowEnds = uint64(block.timestamp) + params.disputeWindow;
+        emit SettlementAccepted(stackId, st.windowEnds);
+    }
+
+    function _surcharge(IStackManager.Stack memory stack) internal pure returns (uint256) {
+        return stack.escrow - Units.cost(stack.units, stack.pricePerMillion);
+    }
+
+    function _finalize(uint256 stackId) internal {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Accepted) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp <= st.windowEnds) revert ChallengeWindowOpen(stackId, st.windowEnds);
+        st.phase = Phase.Finalized;
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        IAtomaVault.Payout memory p;
+        p.nodeId = stack.nodeId;
+        p.refundTo = stack.owner;
+        uint256 cost = Units.cost(st.units, stack.pricePerMillion);
+        if (cost > 0) {
+            (address owner, uint16 feeBps) = modelRegistry.feeTerms(taskRegistry.getTask(stack.taskId).modelId);
+            p.modelOwner = owner;
+            p.modelAmount = cost * feeBps / BPS;
+            p.nodeAmount = cost - p.modelAmount;
+        }
+        if (_attesters[stackId].length > 0) {
+            p.attesterIds = _attesterIds(stackId, AGREED);
+            if (p.attesterIds.length > 0) p.attesterAmountEach = _surcharge(stack) / p.attesterIds.length;
+        }
+        uint256 refunded = vault.payOut(bytes32(stackId), p);
+        // Reputation rewards work done: an empty settlement earns none.
+        stackManager.markClosed(stackId, st.units > 0);
+        emit SettlementFinalized(stackId, stack.nodeId, p.nodeAmount, p.modelAmount, p.attesterAmountEach, refunded);
+    }
+
+    /// The server is paid nothing; `paid` attesters share the surcharge; the owner gets the rest back.
+    function _payFailed(
+        uint256 stackId,
+        IStackManager.Stack memory stack,
+        Settlement storage st,
+        uint256[] memory paid,
+        uint8 reason
+    ) internal returns (uint256 refunded) {
+        bool releaseAttesters = reason != FAIL_DISPUTE_LOST || st.windowEnds == 0;
+        st.phase = Phase.Failed;
+        IAtomaVault.Payout memory p;
+        p.nodeId = stack.nodeId;
+        p.refundTo = stack.owner;
+        p.attesterIds = paid;
+        if (paid.length > 0) p.attesterAmountEach = _surcharge(stack) / paid.length;
+        refunded = vault.payOut(bytes32(stackId), p);
+        stackManager.markClosed(stackId, false);
+        if (releaseAttesters) _releaseAttesters(stackId);
+    }
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {ModelRegistry} from "../src/registry/ModelRegistry.sol";
+import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
+import {TaskRegistry} from "../src/registry/TaskRegistry.sol";
+import {AtomaAccess} from "../src/common/AtomaAccess.sol";
+import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
+import {Units} from "../src/common/Units.sol";
+
+contract RegistryTest is AtomaFixture {
+    function setUp() public {
+        deployAtoma();
+    }
+
+    function test_registerPullsCollateralAndIsEligibleFromNextEpoch() public {
+        uint256 before = token.balanceOf(address(nodes));
+        uint256 id = addNode(1);
+        assertEq(token.balanceOf(address(nodes)) - before, COLLATERAL, "collateral pulled");
+        INodeRegistry.Node memory node = nodes.getNode(id);
+        assertEq(node.collateral, COLLATERAL, "recorded");
+        assertEq(node.reputation, 50, "initial reputation");
+        assertEq(nodes.nodeIdOfSigner(node.signer), id, "signer index");
+        assertTrue(!nodes.isEligible(id), "not eligible in its registration epoch");
+        nextEpoch();
+        assertTrue(nodes.isEligible(id), "eligible next epoch");
+    }
+
+    function test_registerRejectsLowCollateralBadUrlAndReusedSigner() public {
+        address operator = address(0xBEEF);
+        vm.prank(admin);
+        token.mint(operator, COLLATERAL * 3);
+        vm.startPrank(operator);
+        token.approve(address(nodes), type(uint256).max);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.CollateralTooLow.selector, COLLATERAL - 1, COLLATERAL));
+        nodes.register(address(1), "http://x", 1, COLLATERAL - 1);
+        vm.expectRevert(NodeRegistry.InvalidUrl.selector);
+        nodes.register(address(1), "", 1, COLLATERAL);
+        nodes.register(address(1), "http://x", 1, COLLATERAL);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SignerInUse.selector, address(1), 1));
+        nodes.register(address(1), "http://y", 1, COLLATERAL);
+        vm.stopPrank();
+    }
+
+    function test_deregisterUnsubscribesAndCollateralWaitsAnEpoch() public {
+        uint256 id = addNode(1);
+        uint256 t1 = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        uint256 t2 = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t1, id, PRICE);
+        subscribe(t2, id, PRICE);
+        assertEq(tasks.tasksOf(id).length, 2, "two subscriptions");
+        vm.startPrank(operatorOf[id]);
+        nodes.deregister(id);
+        assertEq(tasks.tasksOf(id).length, 0, "unsubscribed from everything");
+        assertEq(tasks.subscribersOf(t1).length, 0, "task lost its subscriber");
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, id, 1));
+        nodes.withdrawCollateral(id);
+        vm.warp(block.timestamp + EPOCH);
+        uint256 before = token.balanceOf(operatorOf[id]);
+        nodes.withdrawCollateral(id);
+        assertEq(token.balanceOf(operatorOf[id]) - before, COLLATERAL, "collateral returned");
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NothingToWithdraw.selector, id));
+        nodes.withdrawCollateral(id);
+        vm.stopPrank();
+    }
+
+    function test_collateralStaysWhileAStackIsPending() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        nextEpoch();
+        buy(t, 1_000);
+        vm.prank(operatorOf[id]);
+        nodes.deregister(id);
+        nextEpoch();
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.ObligationsPending.selector, id, 1));
+        vm.prank(operatorOf[id]);
+        nodes.withdrawCollateral(id);
+    }
+
+    function test_topUpAndOnlyOperatorManages() public {
+        uint256 id = addNode(1);
+        vm.prank(operatorOf[id]);
+        nodes.topUp(id, 5 ether);
+        assertEq(nodes.getNode(id).collateral, COLLATERAL + 5 ether, "topped up");
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NotNodeOperator.selector, id, address(this)));
+        nodes.deregister(id);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NotNodeOperator.selector, id, address(this)));
+        nodes.setUrl(id, "http://evil");
+    }
+
+    function test_governanceBoundsAndRoles() public {
+        NodeRegistry.Params memory p;
+        (p.minCollateral, p.initialReputation, p.honestReward, p.timeoutPenalty, p.timeoutSlashBps,,,,,) =
+            nodes.params();
+        p.initialReputation = 50;
+        p.timeoutSlashBps = 6_000;
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "timeoutSlashBps", 6_000));
+        nodes.setParams(p);
+        vm.expectRevert();
+        nodes.setParams(p);
+        vm.expectRevert();
+        nodes.slashFraud(1, user, new uint256[](0));
+    }
+
+    function test_modelMismatchReportsDisableAfterThreshold() public {
+        uint256 a = addNode(1);
+        uint256 b = addNode(1);
+        vm.prank(operatorOf[a]);
+        models.reportWeightsMismatch(MODEL, a);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyReported.selector, MODEL, a));
+        vm.prank(operatorOf[a]);
+        models.reportWeightsMismatch(MODEL, a);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NotNodeActor.selector, b, address(this)));
+        models.reportWeightsMismatch(MODEL, b);
+        assertTrue(models.isActive(MODEL), "one report is not enough");
+        vm.prank(vm.addr(signerKey[b]));
+        models.reportWeightsMismatch(MODEL, b);
+        assertTrue(!models.isActive(MODEL), "disabled after K distinct reports");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.ModelNotActive.selector, MODEL));
+        createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        vm.prank(admin);
+        models.enableModel(MODEL);
+        assertTrue(models.isActive(MODEL), "governance re-enables");
+        vm.prank(operatorOf[a]);
+        models.reportWeightsMismatch(MODEL, a);
+        assertEq(models.getModel(MODEL).mismatchReports, 1, "a new round of reports");
+    }
+
+    function test_modelRegistrationRulesAndRetirement() public {
+        vm.startPrank(modelOwner);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelExists.selector, MODEL));
+        models.registerModel(MODEL, keccak256("w"), 100, 1_000 ether, "");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.FeeTooHigh.selector, 3_000, 2_000));
+        models.registerModel(keccak256("m2"), keccak256("w"), 3_000, 1_000 ether, "");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.CollateralTooLow.selector, 1, 1_000 ether));
+        models.registerModel(keccak256("m2"), keccak256("w"), 100, 1, "");
+        models.retireModel(MODEL);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.WrongModelStatus.selector, MODEL, IModelRegistry.ModelStatus.Retired));
+        models.withdrawCollateral(MODEL);
+        vm.warp(block.timestamp + EPOCH);
+        uint256 before = token.balanceOf(modelOwner);
+        models.withdrawCollateral(MODEL);
+        assertEq(token.balanceOf(modelOwner) - before, 1_000 ether, "collateral back");
+        vm.stopPrank();
+    }
+
+    function test_whitelistRequiredKeepsModelsPending() public {
+        vm.prank(admin);
+        models.setParams(ModelRegistry.Params({minCollateral: 0, maxFeeBps: 2_000, mismatchThreshold: 2, whitelistRequired: true}));
+        bytes32 id = keccak256("pending-model");
+        vm.prank(modelOwner);
+        models.registerModel(id, keccak256("w"), 0, 0, "");
+        assertTrue(!models.isActive(id), "pending");
+        vm.prank(admin);
+        models.whitelistModel(id);
+        assertTrue(models.isActive(id), "whitelisted");
+    }
+
+    function test_tasksValidateSecurityParameters() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.UnsupportedSecurityLevel.selector, ITaskRegistry.SecurityLevel.Confidential)
+        );
+        createTask(ITaskRegistry.SecurityLevel.Confidential, 0, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.InvalidVerification.selector, 0, 1, 1));
+        createTask(ITaskRegistry.SecurityLevel.CrossValidation, 0, 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.InvalidVerification.selector, 5, 0, 0));
+        createTask(ITaskRegistry.SecurityLevel.None, 5, 0, 0);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 8_000, 1, 4);
+        assertEq(tasks.getTask(t).replicationPpm, 8_000, "p recorded");
+    }
+
+    function test_subscriptionsUpdateAndLeave() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        vm.startPrank(operatorOf[id]);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.AlreadySubscribed.selector, t, id));
+        tasks.subscribe(t, id, PRICE, 10);
+        tasks.updateSubscription(t, id, 3 ether, 99);
+        assertEq(tasks.getSubscription(t, id).pricePerMillion, 3 ether, "new price");
+        tasks.unsubscribe(t, id);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotSubscribed.selector, t, id));
+        tasks.unsubscribe(t, id);
+        vm.stopPrank();
+    }
+
+    function test_governanceForfeitsADisabledModelsCollateral() public {
+        vm.startPrank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(ModelRegistry.WrongModelStatus.selector, MODEL, IModelRegistry.ModelStatus.Active)
+        );
+        models.forfeitCollateral(MODEL, treasury);
+        models.disableModel(MODEL);
+        models.forfeitCollateral(MODEL, treasury);
+        vm.stopPrank();
+        assertEq(token.balanceOf(treasury), 1_000 ether, "collateral to the treasury");
+    }
+
+    function test_deactivatedTasksTakeNoNewStacksOrSubscriptions() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        nextEpoch();
+        vm.prank(address(0xBAD));
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotTaskCreator.selector, t, address(0xBAD)));
+        tasks.deactivateTask(t);
+        tasks.deactivateTask(t);
+        vm.prank(user);
+        vm.expectRevert();
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.prank(operatorOf[id]);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.TaskInactive.selector, t));
+        tasks.subscribe(t, id, PRICE, 1);
+    }
+
+    function test_stacksAreBoundedAndNeedAnEligibleNode() public {
+        uint256 id = addNode(1);
+        uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(t, id, PRICE);
+        vm.startPrank(user);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        nextEpoch();
+        vm.expectRevert(abi.encodeWithSelector(StackManager.InvalidUnits.selector, 0, 1e12));
+        stacks.buyStack(t, 0, PRICE, 1 days);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.InvalidDuration.selector, 10));
+        stacks.buyStack(t, 1_000, PRICE, 10);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE - 1, 1 days);
+        vm.stopPrank();
+        vm.prank(operatorOf[id]);
+        tasks.updateSubscription(t, id, PRICE, 1_500);
+        vm.startPrank(user);
+        (uint256 stackId, uint256 nodeId) = stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
+        stacks.buyStack(t, 1_000, PRICE, 1 days);
+        vm.stopPrank();
+        assertEq(nodeId, id, "the eligible node");
+        assertEq(tasks.getSubscription(t, id).reserved, 1_000, "capacity reserved: no room for a second stack");
+        assertEq(stacks.getStack(stackId).escrow, Units.cost(1_000, PRICE), "escrow");
+    }
+}

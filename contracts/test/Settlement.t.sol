@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
+import {IStackManager} from "../src/interfaces/IStackManager.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {AtomaVault} from "../src/payments/AtomaVault.sol";
+import {SettlementManager} from "../src/settlement/SettlementManager.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
+import {AtomaFixture} from "./lib/AtomaFixture.sol";
+
+contract SettlementTest is AtomaFixture {
+    uint256 internal plainTask;
+    uint256 internal verifiedTask;
+
+    function setUp() public {
+        deployAtoma();
+        for (uint256 i = 0; i < 7; ++i) addNode(1);
+        plainTask = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(plainTask, nodeIds[i], PRICE);
+            subscribe(verifiedTask, nodeIds[i], PRICE);
+        }
+        nextEpoch();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.settle(stackId, s.root, units, uint64(s.leaves.length), keccak256("transcript"));
+    }
+
+    function _sampledResps(uint256 stackId, Served memory s) internal view returns (bytes32[] memory resps) {
+        uint256[] memory idx = settlement.sampledIndices(stackId);
+        resps = new bytes32[](idx.length);
+        for (uint256 i = 0; i < idx.length; ++i) resps[i] = s.respHashes[idx[i]];
+    }
+
+    function _commit(uint256 stackId, uint256 attester, bytes32[] memory resps) internal {
+        vm.prank(vm.addr(signerKey[attester]));
+        settlement.commitAttestation(stackId, attester, keccak256(abi.encodePacked(attester, resps)));
+    }
+
+    function _attesters(uint256 stackId) internal view returns (uint256[] memory ids) {
+        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
+        ids = new uint256[](list.length);
+        for (uint256 i = 0; i < list.length; ++i) ids[i] = list[i].nodeId;
+    }
+
+    function _reveal(uint256 stackId, uint256 server, Served memory s) internal {
+        _reveal(stackId, server, s, "");
+    }
+
+    /// Reveals; with `expected` non-empty, expects the reveal to revert with it.
+    function _reveal(uint256 stackId, uint256 server, Served memory s, bytes memory expected) internal {
+        uint256[] memory idx = settlement.sampledIndices(stackId);
+        bytes32[] memory reqs = new bytes32[](idx.length);
+        bytes32[] memory resps = new bytes32[](idx.length);
+        bytes32[][] memory proofs = new bytes32[][](idx.length);
+        for (uint256 i = 0; i < idx.length; ++i) {
+            reqs[i] = s.reqHashes[idx[i]];
+            resps[i] = s.respHashes[idx[i]];
+            proofs[i] = merkleProof(s.leaves, idx[i]);
+        }
+        address signer = vm.addr(signerKey[server]);
+        if (expected.length > 0) vm.expectRevert(expected);
+        vm.prank(signer);
+        settlement.reveal(stackId, reqs, resps, proofs);
+    }
+
+    function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
+        return settlement.getSettlement(stackId).phase;
+    }
+
+    function _vote(uint256 disputeId, uint256 member, bytes32 result) internal {
+        bytes32 salt = keccak256(abi.encode("salt", member));
+        bytes32 commitment = disputes.voteCommitment(disputeId, member, result, salt);
+        vm.prank(vm.addr(signerKey[member]));
+        disputes.commitVote(disputeId, member, commitment);
+    }
+
+    function _revealVote(uint256 disputeId, uint256 member, bytes32 result) internal {
+        bytes32 salt = keccak256(abi.encode("salt", member));
+        vm.prank(vm.addr(signerKey[member]));
+        disputes.revealVote(disputeId, member, result, salt);
+    }
+
+    function _committee(uint256 disputeId) internal view returns (uint256[] memory ids) {
+        DisputeManager.Member[] memory members = disputes.committeeOf(disputeId);
+        ids = new uint256[](members.length);
+        for (uint256 i = 0; i < members.length; ++i) ids[i] = members[i].nodeId;
+    }
+
+    function _claimable(uint256 nodeId) internal view returns (uint256 claimable) {
+        (claimable,) = vault.nodeLedger(nodeId, nodes.currentEpoch());
+    }
+
+    // ---------------------------------------------------------------- unverified stacks
+
+    function test_unverifiedStackSettlesPaysFeeShareAndRefunds() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        assertEq(vault.escrowOf(bytes32(stackId)), 2 ether, "escrow = price x units");
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 600_000);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "accepted without sampling");
+        vm.expectRevert();
+        settlement.finalize(stackId);
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(vault.escrowOf(bytes32(stackId)), 0, "escrow paid out");
+        uint256 epoch = nodes.currentEpoch();
+        (uint128 claimable,) = vault.nodeLedger(server, epoch);
+        assertEq(claimable, 1.14 ether, "node fee = cost less the model owner's 5%");
+        (uint128 ownerFee,) = vault.ownerLedger(modelOwner, epoch);
+        assertEq(ownerFee, 0.06 ether, "model owner's share");
+        assertEq(vault.balanceOf(user), 0.8 ether, "unused units refunded");
+        assertEq(nodes.getNode(server).reputation, 51, "reputation up on honest settlement");
+        assertEq(nodes.getNode(server).obligations, 0, "obligation released");
+
+        uint256[] memory epochs = new uint256[](1);
+        epochs[0] = epoch;
+        vm.expectRevert(abi.encodeWithSelector(AtomaVault.EpochNotEnded.selector, epoch));
+        vault.claimNodeFees(server, epochs);
+        nextEpoch();
+        uint256 before = token.balanceOf(operatorOf[server]);
+        vault.claimNodeFees(server, epochs);
+        assertEq(token.balanceOf(operatorOf[server]) - before, 1.14 ether, "fee claimed to the operator");
+        vm.expectRevert(AtomaVault.NothingToClaim.selector);
+        vault.claimNodeFees(server, epochs);
+        vault.withdraw(user);
+        vm.expectRevert(AtomaVault.NothingToClaim.selector);
+        vault.withdraw(user);
+        vm.prank(modelOwner);
+        vault.claimOwnerFees(epochs);
+        assertEq(token.balanceOf(address(vault)), 0, "vault empty once everything is claimed");
+    }
+
+    function test_onlyTheSelectedNodeSettlesWithinBounds() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000);
+        Served memory s = serve(stackId, 2, "honest");
+        uint256 other = server == nodeIds[0] ? nodeIds[1] : nodeIds[0];
+        vm.prank(vm.addr(signerKey[other]));
+        vm.expectRevert(
+            abi.encodeWithSelector(SettlementManager.NotServingNode.selector, stackId, vm.addr(signerKey[other]))
+        );
+        settlement.settle(stackId, s.root, 10, 2, 0);
+        vm.prank(operatorOf[server]);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.UnitsExceedStack.selector, 1_001, 1_000));
+        settlement.settle(stackId, s.root, 1_001, 2, 0);
+        vm.prank(operatorOf[server]);
+        vm.expectRevert(SettlementManager.InvalidSettlement.selector);
+        settlement.settle(stackId, s.root, 10, 0, 0);
+        vm.warp(block.timestamp + 1 days + 1 hours + 1);
+        vm.prank(operatorOf[server]);
+        vm.expectRevert();
+        settlement.settle(stackId, s.root, 10, 2, 0);
+    }
+
+    function test_closeStackStartsTheSettlementDeadline() public {
+        (uint256 stackId,) = buy(plainTask, 1_000);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NotStackOwner.selector, stackId, address(this)));
+        stacks.closeStack(stackId);
+        vm.prank(user);
+        stacks.closeStack(stackId);
+        assertEq(stacks.settleDeadline(stackId), block.timestamp + 1 hours, "deadline from the close");
+    }
+
+    function test_settlementTimeoutRefundsAndSlashes() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        vm.expectRevert();
+        settlement.timeoutSettlement(stackId);
+        vm.warp(block.timestamp + 1 days + 1 hours + 1);
+        uint256 supply = token.totalSupply();
+        settlement.timeoutSettlement(stackId);
+        uint256 slashed = COLLATERAL * 500 / 10_000;
+        assertEq(nodes.getNode(server).collateral, COLLATERAL - slashed, "5% slashed");
+        assertEq(nodes.getNode(server).reputation, 40, "reputation down on timeout");
+        assertEq(vault.balanceOf(user), 2 ether + slashed / 2, "full refund plus half the slash");
+        assertEq(vault.balanceOf(treasury), slashed / 4, "a quarter to the treasury");
+        assertEq(supply - token.totalSupply(), slashed / 4, "the rest burned");
+        assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "closed");
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.StackNotActive.selector, stackId));
+        settlement.timeoutSettlement(stackId);
+    }
+
+    // ---------------------------------------------------------------- sampled settlements
+
+    function test_sampledSettlementWithAgreeingAttesters() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        assertEq(vault.escrowOf(bytes32(stackId)), 2.2 ether, "escrow includes the 10% surcharge");
+        Served memory s = serve(stackId, 5, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Commit, "sampled at p = 1");
+        uint256[] memory atts = _attesters(stackId);
+        assertEq(atts.length, 2, "two attesters");
+        assertTrue(atts[0] != server && atts[1] != server && atts[0] != atts[1], "distinct, never the server");
+        assertEq(settlement.sampledIndices(stackId).length, 2, "two requests checked");
+        bytes32[] memory resps = _sampledResps(stackId, s);
+        _commit(stackId, atts[0], resps);
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.AlreadyCommitted.selector, stackId, atts[0]));
+        _commit(stackId, atts[0], resps);
+        _commit(stackId, atts[1], resps);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Reveal, "reveal opens when all committed");
+        _reveal(stackId, server, s);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "agreement");
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(_claimable(atts[0]), 0.1 ether, "each attester gets half the surcharge");
+        assertEq(_claimable(server), 1.9 ether, "server paid");
+        assertEq(vault.balanceOf(user), 0, "nothing left to refund");
+        assertEq(nodes.getNode(atts[0]).obligations, 0, "attester released");
+    }
+
+    function test_revealRejectsProofsThatDoNotMatchTheRoot() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000);
+        Served memory s = serve(stackId, 4, "honest");
+        _settle(stackId, server, s, 100);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[1], _sampledResps(stackId, s));
+        Served memory forged = serve(stackId, 4, "forged");
+        forged.leaves = s.leaves;
+        _reveal(stackId, server, forged, abi.encodeWithSelector(SettlementManager.InvalidProof.selector, 0));
+    }
+
+    function test_cheatingServerIsCaughtSlashedAndTheUserRefunded() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory honest = serve(stackId, 6, "honest");
+        Served memory lies = serve(stackId, 6, "cheap model");
+        _settle(stackId, server, lies, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, honest));
+        _commit(stackId, atts[1], _sampledResps(stackId, honest));
+        _reveal(stackId, server, lies);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disagreement opens a dispute");
+        uint256 disputeId = disputes.disputeCount();
+        uint256[] memory committee = _committee(disputeId);
+        assertEq(committee.length, 3, "committee of three");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(committee[i] != server && committee[i] != atts[0] && committee[i] != atts[1], "fresh");
+        }
+        bytes32 truth = keccak256(abi.encodePacked(_sampledResps(stackId, honest)));
+        for (uint256 i = 0; i < 3; ++i) _vote(disputeId, committee[i], truth);
+        for (uint256 i = 0; i < 3; ++i) _revealVote(disputeId, committee[i], truth);
+        uint256 supply = token.totalSupply();
+        disputes.resolve(disputeId);
+        INodeRegistry.Node memory cheater = nodes.getNode(server);
+        assertEq(cheater.collateral, 0, "all collateral slashed");
+        assertEq(cheater.reputation, 0, "reputation zero");
+        assertTrue(cheater.status == INodeRegistry.NodeStatus.Slashed, "barred");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "settlement failed");
+        assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund plus 30% of the slash");
+        uint256 honestShare = COLLATERAL * 3_000 / 10_000 / 5;
+        assertEq(_claimable(atts[0]), 0.1 ether + honestShare, "attester: verification fee and a share");
+        assertEq(_claimable(committee[0]), honestShare, "committee member: a share");
+        assertEq(vault.balanceOf(treasury), COLLATERAL * 2_000 / 10_000, "treasury 20%");
+        assertEq(supply - token.totalSupply(), COLLATERAL * 2_000 / 10_000, "20% burned");
+        assertEq(tasks.tasksOf(server).length, 0, "unsubscribed");
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DisputeClosed.selector, disputeId));
+        disputes.resolve(disputeId);
+    }
+
+    function test_lyingAttesterLosesItsCollateral() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        vm.prank(vm.addr(signerKey[atts[1]]));
+        settlement.commitAttestation(stackId, atts[1], keccak256("copied someone else's commitment"));
+        _reveal(stackId, server, s);
+        uint256 disputeId = disputes.disputeCount();
+        uint256[] memory committee = _committee(disputeId);
+        bytes32 truth = settlement.revealedResult(stackId);
+        for (uint256 i = 0; i < 3; ++i) _vote(disputeId, committee[i], truth);
+        for (uint256 i = 0; i < 3; ++i) _revealVote(disputeId, committee[i], truth);
+        disputes.resolve(disputeId);
+        assertEq(nodes.getNode(atts[1]).collateral, 0, "lazy attester slashed");
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "server untouched");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(_claimable(atts[0]), 0.2 ether + COLLATERAL * 3_000 / 10_000 / 5, "only the agreeing attester is paid");
+    }
+
+    function test_minorityOfColludingVotersDoesNotSaveTheCheater() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory honest = serve(stackId, 4, "honest");
+        Served memory lies = serve(stackId, 4, "lies");
+        _settle(stackId, server, lies, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, honest));
+        _commit(stackId, atts[1], _sampledResps(stackId, lies));
+        _reveal(stackId, server, lies);
+        uint256 disputeId = disputes.disputeCount();
+        uint256[] memory committee = _committee(disputeId);
+        bytes32 truth = keccak256(abi.encodePacked(_sampledResps(stackId, honest)));
+        bytes32 lie = settlement.revealedResult(stackId);
+        _vote(disputeId, committee[0], truth);
+        _vote(disputeId, committee[1], lie);
+        _vote(disputeId, committee[2], truth);
+        _revealVote(disputeId, committee[0], truth);
+        _revealVote(disputeId, committee[1], lie);
+        _revealVote(disputeId, committee[2], truth);
+        disputes.resolve(disputeId);
+        assertEq(nodes.getNode(server).collateral, 0, "cheater slashed");
+        assertEq(nodes.getNode(atts[1]).collateral, 0, "colluding attester slashed");
+        assertEq(nodes.getNode(committee[1]).collateral, 0, "colluding voter slashed");
+        assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "honest voter kept");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "refunded");
+    }
+
+    function test_disputeWithoutVotesEndsAtItsDeadline() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        vm.prank(vm.addr(signerKey[atts[1]]));
+        settlement.commitAttestation(stackId, atts[1], keccak256("garbage"));
+        _reveal(stackId, server, s);
+        uint256 disputeId = disputes.disputeCount();
+        vm.expectRevert();
+        disputes.resolve(disputeId);
+        vm.warp(block.timestamp + 20 minutes + 1);
+        disputes.resolve(disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        assertTrue(!d.decided, "inconclusive");
+        uint256[] memory committee = _committee(disputeId);
+        assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent member slashed 5%");
+        assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL, "no fraud slash without a majority");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
+    }
+
+    function test_serverThatDoesNotRevealFailsVerification() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[1], _sampledResps(stackId, s));
+        vm.expectRevert();
+        settlement.failVerification(stackId);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        settlement.failVerification(stackId);
+        assertEq(nodes.getNode(server).collateral, 0, "withholding counts as fraud");
+        assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
+        assertEq(_claimable(atts[0]), 0.1 ether + COLLATERAL * 3_000 / 10_000 / 2, "attesters paid");
+    }
+
+    function _signedRequests(uint256 stackId) internal view returns (SettlementManager.SignedRequest[] memory reqs) {
+        uint256[] memory idx = settlement.sampledIndices(stackId);
+        reqs = new SettlementManager.SignedRequest[](idx.length);
+        for (uint256 i = 0; i < idx.length; ++i) {
+            bytes memory body = requestBody(stackId, idx[i]);
+            AtomaTypedData.Request memory r =
+                AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9});
+            (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
+            reqs[i] = SettlementManager.SignedRequest({
+                body: body, nonce: idx[i], deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
+            });
+        }
+    }
+
+    function test_unfetchableTranscriptIsPostedOnChain() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 4, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        SettlementManager.SignedRequest[] memory reqs = _signedRequests(stackId);
+        reqs[0].signature[0] ^= 0x01;
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.InvalidRequestSignature.selector, 0));
+        settlement.postSampledRequests(stackId, reqs);
+        reqs = _signedRequests(stackId);
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.postSampledRequests(stackId, reqs);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[1], _sampledResps(stackId, s));
+        _reveal(stackId, server, s);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settles after the data was posted");
+    }
+
+    function test_withheldTranscriptFailsVerification() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 4, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        vm.warp(block.timestamp + 20 minutes + 1);
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.DataPending.selector, stackId));
+        settlement.timeoutAttesters(stackId);
+        settlement.failVerification(stackId);
+        assertEq(nodes.getNode(server).collateral, 0, "withholding data never pays");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
+    }
+
+    function test_silentAttesterIsSlashedAndReplaced() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        vm.warp(block.timestamp + 10 minutes + 1);
+        settlement.timeoutAttesters(stackId);
+        assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL * 9_500 / 10_000, "silent attester slashed 5%");
+        assertEq(nodes.getNode(atts[1]).obligations, 0, "and released");
+        uint256[] memory now_ = _attesters(stackId);
+        assertEq(now_.length, 3, "a replacement joined");
+        uint256 replacement = now_[2];
+        assertTrue(replacement != server && replacement != atts[0] && replacement != atts[1], "fresh replacement");
+        _commit(stackId, replacement, _sampledResps(stackId, s));
+        _reveal(stackId, server, s);
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(_claimable(replacement), 0.1 ether, "replacement paid");
+        assertEq(_claimable(atts[1]), 0, "silent attester unpaid");
+    }
+
+    // ---------------------------------------------------------------- owner challenges
+
+    function _signedResponse(uint256 stackId, uint256 server, uint256 k, bytes32 reqHash, bytes32 respHash, uint64 cumulative)
+        internal
+        view
+        returns (AtomaTypedData.Response memory r, bytes memory sig)
+    {
+        r = AtomaTypedData.Response({
+            stackId: stackId,
+            leafIndex: k,
+            reqHash: reqHash,
+            respHash: respHash,
+            units: 100,
+            cumulativeUnits: cumulative,
+            seed: 7
+        });
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[server], stacks.responseDigest(r));
+        sig = abi.encodePacked(rr, ss, v);
+    }
+
+    function test_ownerProvesAnOverClaimWithTheLastSignedResponse() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 900_000);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(stackId, server, 2, s.reqHashes[2], s.respHashes[2], 300);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.NotStackOwner.selector, stackId, address(this)));
+        disputes.challenge(stackId, r, sig);
+        vm.prank(user);
+        disputes.challenge(stackId, r, sig);
+        assertEq(nodes.getNode(server).collateral, 0, "over-claim is fraud");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "no fee");
+        assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
+    }
+
+    function test_ownerChallengeOfAMissingLeafWinsWhenTheNodeCannotAnswer() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 300);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(stackId, server, 1, s.reqHashes[1], keccak256("a response left out of the root"), 200);
+        vm.prank(user);
+        uint256 disputeId = disputes.challenge(stackId, r, sig);
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert(DisputeManager.InvalidProof.selector);
+        disputes.answerChallenge(disputeId, merkleProof(s.leaves, 1));
+        vm.warp(block.timestamp + 10 minutes + 1);
+        disputes.resolve(disputeId);
+        assertEq(nodes.getNode(server).collateral, 0, "slashed");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
+    }
+
+    function test_ownerChallengeIsDismissedByAMerkleProof() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 300);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
+        vm.prank(user);
+        uint256 disputeId = disputes.challenge(stackId, r, sig);
+        vm.prank(vm.addr(signerKey[server]));
+        disputes.answerChallenge(disputeId, merkleProof(s.leaves, 1));
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "back to accepted");
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
+    }
+
+    function test_challengeNeedsTheNodesSignature() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest");
+        _settle(stackId, server, s, 300);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
+        r.cumulativeUnits = 1;
+        vm.prank(user);
+        vm.expectRevert(DisputeManager.InvalidResponseSignature.selector);
+        disputes.challenge(stackId, r, sig);
+    }
+
+    function test_aNodeBarredForFraudSettlesNoMoreAndItsOtherStacksAreRefunded() public {
+        uint256 solo = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        subscribe(solo, nodeIds[0], PRICE);
+        (uint256 first, uint256 server) = buy(solo, 1_000_000);
+        (uint256 second,) = buy(solo, 1_000_000);
+        assertEq(server, nodeIds[0], "the only subscriber serves both");
+        Served memory s = serve(first, 3, "honest");
+        _settle(first, server, s, 900_000);
+        (AtomaTypedData.Response memory r, bytes memory sig) =
+            _signedResponse(first, server, 2, s.reqHashes[2], s.respHashes[2], 300);
+        vm.prank(user);
+        disputes.challenge(first, r, sig);
+        Served memory other = serve(second, 3, "honest");
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert();
+        settlement.settle(second, other.root, 300, 3, 0);
+        vm.warp(block.timestamp + 1 days + 1 hours + 1);
+        settlement.timeoutSettlement(second);
+        assertEq(vault.escrowOf(bytes32(second)), 0, "refunded");
+    }
+}

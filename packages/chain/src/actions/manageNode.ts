@@ -1,0 +1,60 @@
+import { nodeRegistryAbi } from "@atoma/contracts";
+import { parseEventLogs } from "viem";
+import { ensureAllowance } from "./approve.js";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { execute, single } from "./execute.js";
+
+/** Adds collateral to a node (approving the registry when needed). */
+export async function topUpCollateral(
+  ctx: ChainContext,
+  params: { nodeId: bigint; amount: bigint },
+): Promise<TxInfo & { collateral: bigint }> {
+  await ensureAllowance(ctx, ctx.addresses.NodeRegistry, params.amount);
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "topUp",
+    args: [params.nodeId, params.amount],
+  });
+  const event = single(
+    parseEventLogs({ abi: nodeRegistryAbi, logs: receipt.logs, eventName: "CollateralAdded" }),
+    "CollateralAdded",
+  );
+  return { ...txInfo(receipt), collateral: event.args.collateral };
+}
+
+/** Leaves the network: every subscription ends; collateral is withdrawable from the epoch after. */
+export async function deregisterNode(
+  ctx: ChainContext,
+  params: { nodeId: bigint },
+): Promise<TxInfo & { withdrawableFromEpoch: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "deregister",
+    args: [params.nodeId],
+  });
+  const event = single(
+    parseEventLogs({ abi: nodeRegistryAbi, logs: receipt.logs, eventName: "NodeDeregistered" }),
+    "NodeDeregistered",
+  );
+  return { ...txInfo(receipt), withdrawableFromEpoch: event.args.withdrawableFromEpoch };
+}
+
+/** Returns a deregistered node's collateral to its operator. */
+export async function withdrawCollateral(
+  ctx: ChainContext,
+  params: { nodeId: bigint },
+): Promise<TxInfo & { amount: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "withdrawCollateral",
+    args: [params.nodeId],
+  });
+  const event = single(
+    parseEventLogs({ abi: nodeRegistryAbi, logs: receipt.logs, eventName: "CollateralWithdrawn" }),
+    "CollateralWithdrawn",
+  );
+  return { ...txInfo(receipt), amount: event.args.amount };
+}

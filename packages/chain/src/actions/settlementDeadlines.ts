@@ -1,0 +1,63 @@
+import { settlementManagerAbi } from "@atoma/contracts";
+import { parseEventLogs } from "viem";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { execute, single } from "./execute.js";
+
+/** Refunds the owner of a stack the node never settled, and slashes the node the timeout share. Anyone may call. */
+export async function timeoutSettlement(
+  ctx: ChainContext,
+  params: { stackId: bigint },
+): Promise<TxInfo & { refunded: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementManager,
+    abi: settlementManagerAbi,
+    functionName: "timeoutSettlement",
+    args: [params.stackId],
+  });
+  const { args } = single(
+    parseEventLogs({ abi: settlementManagerAbi, logs: receipt.logs, eventName: "SettlementTimedOut" }),
+    "SettlementTimedOut",
+  );
+  return { ...txInfo(receipt), refunded: args.refunded };
+}
+
+/** Slashes and replaces attesters that missed the commit deadline. Anyone may call. */
+export async function timeoutAttesters(
+  ctx: ChainContext,
+  params: { stackId: bigint },
+): Promise<TxInfo & { timedOut: bigint[]; replacements: bigint[] }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementManager,
+    abi: settlementManagerAbi,
+    functionName: "timeoutAttesters",
+    args: [params.stackId],
+  });
+  const logs = receipt.logs;
+  return {
+    ...txInfo(receipt),
+    timedOut: parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterTimedOut" }).map(
+      (e) => e.args.nodeId,
+    ),
+    replacements: parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterReplaced" }).map(
+      (e) => e.args.nodeId,
+    ),
+  };
+}
+
+/** Fails a server that did not reveal, or did not post requested data, in time: a fraud slash. Anyone may call. */
+export async function failVerification(
+  ctx: ChainContext,
+  params: { stackId: bigint },
+): Promise<TxInfo & { reason: number; refunded: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementManager,
+    abi: settlementManagerAbi,
+    functionName: "failVerification",
+    args: [params.stackId],
+  });
+  const { args } = single(
+    parseEventLogs({ abi: settlementManagerAbi, logs: receipt.logs, eventName: "SettlementFailed" }),
+    "SettlementFailed",
+  );
+  return { ...txInfo(receipt), reason: args.reason, refunded: args.refunded };
+}

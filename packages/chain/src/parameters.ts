@@ -1,0 +1,156 @@
+import type { Address } from "viem";
+
+const TOMA = 10n ** 18n;
+const MINUTE = 60n;
+const HOUR = 3_600n;
+const DAY = 86_400n;
+
+/** Every deployment parameter of the system; each contract checks its bounds and names the one it refuses. */
+export interface DeployParameters {
+  /** Seconds per epoch: fees are claimable, and collateral withdrawable, from the epoch after. */
+  epochLength: bigint;
+  node: {
+    minCollateral: bigint;
+    initialReputation: number;
+    honestReward: number;
+    timeoutPenalty: number;
+    /** Share of a node's collateral slashed for a missed deadline, in bps (at most 5000). */
+    timeoutSlashBps: number;
+    timeoutUserBps: number;
+    timeoutTreasuryBps: number;
+    fraudUserBps: number;
+    fraudHonestBps: number;
+    fraudTreasuryBps: number;
+  };
+  model: { minCollateral: bigint; maxFeeBps: number; mismatchThreshold: number; whitelistRequired: boolean };
+  task: {
+    minReplicationPpm: number;
+    maxSubscribersPerTask: number;
+    maxSubscriptionsPerNode: number;
+    maxAttesters: number;
+    maxSampleSize: number;
+  };
+  stack: {
+    minDuration: bigint;
+    maxDuration: bigint;
+    settleWindow: bigint;
+    maxUnits: bigint;
+    surchargeBps: number;
+  };
+  settlement: {
+    commitWindow: bigint;
+    revealWindow: bigint;
+    dataWindow: bigint;
+    disputeWindow: bigint;
+    maxReplacements: number;
+  };
+  dispute: { committeeSize: number; commitWindow: bigint; revealWindow: bigint; answerWindow: bigint };
+  consensus: {
+    commitWindow: bigint;
+    deliveryWindow: bigint;
+    maxCallbackGas: number;
+    maxPromptBytes: number;
+    maxOutputBytes: number;
+    maxNodes: number;
+  };
+  emission: {
+    initialEmission: bigint;
+    tailEmission: bigint;
+    decayBps: number;
+    nodeShareBps: number;
+    modelShareBps: number;
+    treasuryBps: number;
+  };
+}
+
+/**
+ * Defaults suited to a local dev chain, where tests and `atoma dev` move time with anvil: one-hour epochs,
+ * minutes-long protocol windows, 1,000 TOMA minimum collateral, the whitepaper's replication rate floor
+ * (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 % verification surcharge, committees of three, slashing
+ * 5 % of collateral per missed deadline (half to the user, a quarter to the treasury, the rest burned) and all
+ * of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned), and an emission of 1M TOMA per
+ * epoch decaying 1 % per epoch to a 10k tail (70 % nodes, 10 % model owners, 20 % treasury).
+ */
+export const devParameters: DeployParameters = {
+  epochLength: HOUR,
+  node: {
+    minCollateral: 1_000n * TOMA,
+    initialReputation: 50,
+    honestReward: 1,
+    timeoutPenalty: 10,
+    timeoutSlashBps: 500,
+    timeoutUserBps: 5_000,
+    timeoutTreasuryBps: 2_500,
+    fraudUserBps: 3_000,
+    fraudHonestBps: 3_000,
+    fraudTreasuryBps: 2_000,
+  },
+  model: { minCollateral: 100n * TOMA, maxFeeBps: 2_000, mismatchThreshold: 3, whitelistRequired: false },
+  task: {
+    minReplicationPpm: 8_000,
+    maxSubscribersPerTask: 128,
+    maxSubscriptionsPerNode: 32,
+    maxAttesters: 8,
+    maxSampleSize: 32,
+  },
+  stack: {
+    minDuration: MINUTE,
+    maxDuration: 30n * DAY,
+    settleWindow: 10n * MINUTE,
+    maxUnits: 10n ** 12n,
+    surchargeBps: 1_000,
+  },
+  settlement: {
+    commitWindow: 5n * MINUTE,
+    revealWindow: 5n * MINUTE,
+    dataWindow: 5n * MINUTE,
+    disputeWindow: 10n * MINUTE,
+    maxReplacements: 2,
+  },
+  dispute: {
+    committeeSize: 3,
+    commitWindow: 5n * MINUTE,
+    revealWindow: 5n * MINUTE,
+    answerWindow: 5n * MINUTE,
+  },
+  consensus: {
+    commitWindow: 5n * MINUTE,
+    deliveryWindow: 5n * MINUTE,
+    maxCallbackGas: 1_000_000,
+    maxPromptBytes: 16_384,
+    maxOutputBytes: 16_384,
+    maxNodes: 16,
+  },
+  emission: {
+    initialEmission: 1_000_000n * TOMA,
+    tailEmission: 10_000n * TOMA,
+    decayBps: 9_900,
+    nodeShareBps: 7_000,
+    modelShareBps: 1_000,
+    treasuryBps: 2_000,
+  },
+};
+
+/** Parameters a caller overrides, section by section. */
+export type ParameterOverrides = {
+  [K in keyof DeployParameters]?: DeployParameters[K] extends object
+    ? Partial<DeployParameters[K]> | undefined
+    : DeployParameters[K] | undefined;
+};
+
+export function resolveParameters(overrides: ParameterOverrides = {}): DeployParameters {
+  const merged = { ...devParameters } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const base = (devParameters as unknown as Record<string, unknown>)[key];
+    merged[key] = typeof value === "object" && typeof base === "object" ? { ...base, ...value } : value;
+  }
+  return merged as unknown as DeployParameters;
+}
+
+export interface DeployRoles {
+  /** Receives DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE on every contract. @default the deploying account */
+  admin?: Address | undefined;
+  /** Receives treasury shares of slashes and emissions. @default the admin */
+  treasury?: Address | undefined;
+}

@@ -1,0 +1,324 @@
+import type { LocalAccount } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buyStack, closeStack } from "../src/actions/buyStack.js";
+import { answerChallenge, challengeSettlement } from "../src/actions/challengeSettlement.js";
+import { claimEmission } from "../src/actions/claimEmission.js";
+import { claimNodeFees, claimOwnerFees, withdrawBalance } from "../src/actions/claimFees.js";
+import { commitAttestation } from "../src/actions/commitAttestation.js";
+import type { ChainContext } from "../src/actions/context.js";
+import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
+import { resolveDispute } from "../src/actions/resolveDispute.js";
+import { revealSettlement } from "../src/actions/revealSettlement.js";
+import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
+import { submitSettlement } from "../src/actions/submitSettlement.js";
+import { declareTranscriptUnavailable, postSampledRequests } from "../src/actions/transcriptFallback.js";
+import { commitDisputeVote, revealDisputeVote } from "../src/actions/voteDispute.js";
+import { attestationResult } from "../src/commitments.js";
+import {
+  PRICE,
+  SecurityLevel,
+  type ServedStack,
+  sampled,
+  serveStack,
+  startNetwork,
+  type TestNetwork,
+  type TestNode,
+  taskWith,
+} from "./network.js";
+
+const HOUR = 3_600;
+const UNITS = 1_000_000n;
+
+describe("stacks, settlement, attestation, disputes and claims against anvil", () => {
+  let network: TestNetwork;
+  let nodes: TestNode[];
+  let plainTask: bigint;
+  let verifiedTask: bigint;
+  let user: { account: LocalAccount; ctx: ChainContext };
+  const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
+
+  beforeAll(async () => {
+    network = await startNetwork();
+    nodes = [];
+    for (let i = 0; i < 7; i++) nodes.push(await network.addNode());
+    plainTask = await taskWith(network, nodes, { securityLevel: SecurityLevel.None });
+    verifiedTask = await taskWith(network, nodes, {
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 1_000_000,
+      attesters: 2,
+      sampleSize: 3,
+    });
+    user = await network.account();
+    await network.advance(HOUR);
+  }, 120_000);
+  afterAll(() => network.stop());
+
+  const buy = (taskId: bigint, units = UNITS) =>
+    buyStack(user.ctx, { taskId, units, maxPricePerMillion: PRICE, duration: 86_400n });
+
+  async function settle(stackId: bigint, server: TestNode, served: ServedStack, units: bigint) {
+    return submitSettlement(server.signer, {
+      stackId,
+      root: served.tree.root,
+      units,
+      requestCount: BigInt(served.reqHashes.length),
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+  }
+
+  it("settles an unverified stack: fee to the node, share to the model owner, unused units back, claims after the epoch", async () => {
+    const stack = await buy(plainTask);
+    expect(stack.escrow).toBe(PRICE);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 4);
+    const settled = await settle(stack.stackId, server, served, 600_000n);
+    expect(settled.sampled).toBe(false);
+    await expect(finalizeSettlement(user.ctx, { stackIds: [stack.stackId] })).rejects.toMatchObject({
+      errorName: "ChallengeWindowOpen",
+    });
+    await network.advance(601);
+    const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
+    expect(stacks[0]).toMatchObject({
+      nodeAmount: 1_140_000_000_000_000_000n,
+      modelAmount: 60_000_000_000_000_000n,
+    });
+    expect(stacks[0]!.refunded).toBe(800_000_000_000_000_000n);
+    const epoch = await network.deployment.contracts.nodeRegistry.read.currentEpoch();
+    await expect(
+      claimNodeFees(server.signer, { nodeId: server.nodeId, epochs: [epoch] }),
+    ).rejects.toMatchObject({
+      errorName: "EpochNotEnded",
+    });
+    await network.advance(HOUR);
+    const claim = await claimNodeFees(server.signer, { nodeId: server.nodeId, epochs: [epoch] });
+    expect(claim.amount).toBeGreaterThanOrEqual(1_140_000_000_000_000_000n);
+    expect(claim.operator).toBe(server.operator.walletClient.account.address);
+    await expect(
+      claimNodeFees(server.signer, { nodeId: server.nodeId, epochs: [epoch] }),
+    ).rejects.toMatchObject({
+      errorName: "NothingToClaim",
+    });
+    const refund = await withdrawBalance(user.ctx, { account: user.account.address });
+    expect(refund.amount).toBe(800_000_000_000_000_000n);
+    const emission = await claimEmission(server.signer, { kind: "node", nodeId: server.nodeId, epoch });
+    expect(emission.amount).toBeGreaterThan(0n);
+  });
+
+  it("only the selected node settles, within what was bought", async () => {
+    const stack = await buy(plainTask, 1_000n);
+    const server = byId(stack.nodeId);
+    const other = nodes.find((n) => n !== server)!;
+    const served = await serveStack(network, stack.stackId, user.account, server, 2);
+    await expect(settle(stack.stackId, other, served, 10n)).rejects.toMatchObject({
+      errorName: "NotServingNode",
+    });
+    await expect(settle(stack.stackId, server, served, 1_001n)).rejects.toMatchObject({
+      errorName: "UnitsExceedStack",
+    });
+    const closed = await closeStack(user.ctx, { stackId: stack.stackId });
+    expect(closed.settleDeadline).toBe((await network.now()) + 600n);
+    await settle(stack.stackId, server, served, 200n);
+  });
+
+  it("samples attesters (never the server, never twice) who commit, then the server reveals and is paid", async () => {
+    const stack = await buy(verifiedTask);
+    expect(stack.escrow).toBe(PRICE + PRICE / 10n);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 6);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    expect(settled.attesters).toHaveLength(2);
+    expect(settled.attesters).not.toContain(server.nodeId);
+    expect(new Set(settled.attesters).size).toBe(2);
+    expect(settled.requestIndices).toHaveLength(3);
+    const sample = sampled(served, settled.requestIndices);
+    const first = await commitAttestation(byId(settled.attesters[0]!).signer, {
+      stackId: stack.stackId,
+      nodeId: settled.attesters[0]!,
+      respHashes: sample.respHashes,
+    });
+    expect(first.revealDeadline).toBeUndefined();
+    const second = await commitAttestation(byId(settled.attesters[1]!).signer, {
+      stackId: stack.stackId,
+      nodeId: settled.attesters[1]!,
+      respHashes: sample.respHashes,
+    });
+    expect(second.revealDeadline).toBeDefined();
+    const revealed = await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
+    expect(revealed.outcome).toBe("accepted");
+    expect(revealed.agreeing).toEqual(settled.attesters);
+    await network.advance(601);
+    const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
+    expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 20n);
+    expect(stacks[0]!.refunded).toBe(0n);
+  });
+
+  it("catches a server that served another model: the committee outvotes it and it loses its collateral", async () => {
+    const { contracts } = network.deployment;
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const lies = await serveStack(network, stack.stackId, user.account, server, 5, "cheaper model");
+    const honest = await serveStack(network, stack.stackId, user.account, server, 5, "honest");
+    const settled = await settle(stack.stackId, server, lies, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const truth = sampled(honest, settled.requestIndices).respHashes;
+    for (const id of settled.attesters) {
+      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, respHashes: truth });
+    }
+    const revealed = await revealSettlement(server.signer, {
+      stackId: stack.stackId,
+      ...sampled(lies, settled.requestIndices),
+    });
+    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    expect(revealed.dissenting).toEqual(settled.attesters);
+    expect(revealed.committee).toHaveLength(3);
+    for (const id of revealed.committee) expect([server.nodeId, ...settled.attesters]).not.toContain(id);
+    const result = attestationResult(truth);
+    for (const id of revealed.committee) {
+      await commitDisputeVote(byId(id).signer, {
+        disputeId: revealed.disputeId,
+        nodeId: id,
+        result,
+        salt: `0x${id.toString(16).padStart(64, "0")}`,
+      });
+    }
+    for (const id of revealed.committee) {
+      await revealDisputeVote(byId(id).signer, {
+        disputeId: revealed.disputeId,
+        nodeId: id,
+        result,
+        salt: `0x${id.toString(16).padStart(64, "0")}`,
+      });
+    }
+    const before = await contracts.vault.read.balanceOf([user.account.address]);
+    const resolved = await resolveDispute(user.ctx, { disputeId: revealed.disputeId });
+    expect(resolved).toMatchObject({ decided: true, winner: result, slashed: [server.nodeId] });
+    const cheater = await contracts.nodeRegistry.read.getNode([server.nodeId]);
+    expect(cheater).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
+    const refund = (await contracts.vault.read.balanceOf([user.account.address])) - before;
+    expect(refund).toBe(PRICE + (10n ** 21n * 3_000n) / 10_000n);
+  });
+
+  it("posts the sampled requests on-chain when an attester cannot fetch the transcript", async () => {
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 4);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const attester = byId(settled.attesters[0]!);
+    await declareTranscriptUnavailable(attester.signer, { stackId: stack.stackId, nodeId: attester.nodeId });
+    const sample = sampled(served, settled.requestIndices);
+    const posted = await postSampledRequests(server.signer, {
+      stackId: stack.stackId,
+      requests: sample.requests,
+    });
+    expect(posted.reqHashes).toEqual(sample.reqHashes);
+    for (const id of settled.attesters) {
+      await commitAttestation(byId(id).signer, {
+        stackId: stack.stackId,
+        nodeId: id,
+        respHashes: sample.respHashes,
+      });
+    }
+    expect((await revealSettlement(server.signer, { stackId: stack.stackId, ...sample })).outcome).toBe(
+      "accepted",
+    );
+  });
+
+  it("fails a server that withholds the reveal, and replaces a silent attester", async () => {
+    const { contracts } = network.deployment;
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const sample = sampled(served, settled.requestIndices);
+    const [talker, silent] = settled.attesters as [bigint, bigint];
+    await commitAttestation(byId(talker).signer, {
+      stackId: stack.stackId,
+      nodeId: talker,
+      respHashes: sample.respHashes,
+    });
+    await network.advance(301);
+    const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
+    expect(timedOut.timedOut).toEqual([silent]);
+    expect(timedOut.replacements).toHaveLength(1);
+    const replacement = timedOut.replacements[0]!;
+    expect([server.nodeId, talker, silent]).not.toContain(replacement);
+    expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(950n * 10n ** 18n);
+    await commitAttestation(byId(replacement).signer, {
+      stackId: stack.stackId,
+      nodeId: replacement,
+      respHashes: sample.respHashes,
+    });
+    await network.advance(301);
+    const failed = await failVerification(user.ctx, { stackId: stack.stackId });
+    expect(failed.reason).toBe(1);
+    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(0n);
+  });
+
+  it("refunds a stack the node never settled and slashes the timeout share", async () => {
+    const { contracts } = network.deployment;
+    const stack = await buy(plainTask);
+    const server = byId(stack.nodeId);
+    const before = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+    await expect(timeoutSettlement(user.ctx, { stackId: stack.stackId })).rejects.toMatchObject({
+      errorName: "DeadlineNotPassed",
+    });
+    await network.advance(86_400 + 601);
+    const timedOut = await timeoutSettlement(user.ctx, { stackId: stack.stackId });
+    expect(timedOut.refunded).toBe(PRICE);
+    const after = await contracts.nodeRegistry.read.getNode([server.nodeId]);
+    expect(after.collateral).toBe(before - before / 20n);
+  });
+
+  it("lets the owner prove an over-claim, and a node answer a challenge with its Merkle proof", async () => {
+    const { contracts } = network.deployment;
+    const honestStack = await buy(plainTask);
+    const honestServer = byId(honestStack.nodeId);
+    const honestServed = await serveStack(network, honestStack.stackId, user.account, honestServer, 3);
+    await settle(honestStack.stackId, honestServer, honestServed, 300n);
+    const proofOf = honestServed.responses[1]!;
+    const challenged = await challengeSettlement(user.ctx, {
+      stackId: honestStack.stackId,
+      response: proofOf.fields,
+      signature: proofOf.signature,
+    });
+    expect(challenged.upheld).toBe(false);
+    await answerChallenge(honestServer.signer, {
+      disputeId: challenged.disputeId,
+      proof: honestServed.tree.proof(1),
+    });
+
+    const greedyStack = await buy(plainTask);
+    const greedy = byId(greedyStack.nodeId);
+    const served = await serveStack(network, greedyStack.stackId, user.account, greedy, 3);
+    await settle(greedyStack.stackId, greedy, served, 900n);
+    const last = served.responses[2]!;
+    const upheld = await challengeSettlement(user.ctx, {
+      stackId: greedyStack.stackId,
+      response: last.fields,
+      signature: last.signature,
+    });
+    expect(upheld.upheld).toBe(true);
+    expect((await contracts.nodeRegistry.read.getNode([greedy.nodeId])).collateral).toBe(0n);
+    const forged = { ...last.fields, cumulativeUnits: 1n };
+    await expect(
+      challengeSettlement(user.ctx, {
+        stackId: honestStack.stackId,
+        response: forged,
+        signature: last.signature,
+      }),
+    ).rejects.toMatchObject({ code: "CONTRACT_REVERTED" });
+  });
+
+  it("pays model owners after the epoch", async () => {
+    const epoch = await network.deployment.contracts.nodeRegistry.read.currentEpoch();
+    await network.advance(HOUR);
+    const owners = await network.deployment.contracts.vault.read.epochTotals([epoch]);
+    expect(owners[1]).toBeGreaterThanOrEqual(0n);
+    await expect(claimOwnerFees(user.ctx, { epochs: [epoch] })).rejects.toMatchObject({
+      errorName: "NothingToClaim",
+    });
+  });
+});
