@@ -34,7 +34,9 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
   it("the example consumer asks, three nodes agree, and the answer is delivered to the contract", async () => {
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
-    await contracts.token.write.mint([consumer, parseEther("10")]);
+    await network.admin.publicClient.waitForTransactionReceipt({
+      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+    });
     const asked = await execute(network.admin, {
       address: consumer,
       abi: exampleConsumerAbi,
