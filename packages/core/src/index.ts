@@ -42,4 +42,14 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export {
+  decodeTranscript,
+  encodeTranscript,
+  type InputsTranscript,
+  InvalidTranscriptError,
+  type TranscriptEntry,
+  type TranscriptLimits,
+  transcriptId,
+  verifyTranscript,
+} from "./transcript.js";
 export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";
