@@ -1,0 +1,93 @@
+/** Turns token ids into text (the model's detokenizer, given a few preceding tokens as context). */
+export type Detokenize = (tokens: readonly number[], context: readonly number[]) => string;
+
+export interface AssembledText {
+  /** Text safe to send now: complete UTF-8 characters that cannot be the start of a stop sequence. */
+  delta: string;
+  /** A stop sequence appeared; the text ends where it began. */
+  stopped: boolean;
+}
+
+/** Longest UTF-8 character in bytes: how many byte-fallback tokens one character may need. */
+const MAX_CHARACTER_TOKENS = 4;
+const CONTEXT_TOKENS = 8;
+
+/**
+ * Builds a completion's text token by token, the same way for streaming and non-streaming output: it holds back
+ * an incomplete UTF-8 character (spelled in byte-fallback tokens) until its last byte arrives, and text that could
+ * still turn into a stop sequence; when a stop sequence appears the text is cut where it begins.
+ */
+export class TextAssembler {
+  readonly #detokenize: Detokenize;
+  readonly #stops: readonly string[];
+  readonly #longestStop: number;
+  /** Tokens before the pending ones (the prompt's tail, then the completion's): context for the detokenizer. */
+  readonly #context: number[];
+  #pending: number[] = [];
+  #text = "";
+  #emitted = 0;
+  #stopped = false;
+
+  constructor(detokenize: Detokenize, stops: readonly string[], promptTail: readonly number[]) {
+    this.#detokenize = detokenize;
+    this.#stops = stops.filter((stop) => stop.length > 0);
+    this.#longestStop = Math.max(0, ...this.#stops.map((stop) => stop.length));
+    this.#context = promptTail.slice(-CONTEXT_TOKENS);
+  }
+
+  /** All text so far, holdbacks included (after a stop: up to the stop sequence). */
+  get text(): string {
+    return this.#text;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  push(token: number): AssembledText {
+    if (this.#stopped) return { delta: "", stopped: true };
+    this.#pending.push(token);
+    const piece = this.#detokenize(this.#pending, this.#context);
+    if (piece.endsWith("\uFFFD") && this.#pending.length < MAX_CHARACTER_TOKENS)
+      return { delta: "", stopped: false };
+    return this.#commit(piece, false);
+  }
+
+  /** Flushes what is held back once generation ended (an unfinished character becomes U+FFFD). */
+  finish(): AssembledText {
+    if (this.#stopped) return { delta: "", stopped: true };
+    const piece = this.#pending.length > 0 ? this.#detokenize(this.#pending, this.#context) : "";
+    return this.#commit(piece, true);
+  }
+
+  #commit(piece: string, final: boolean): AssembledText {
+    const searchFrom = Math.max(0, this.#text.length - this.#longestStop + 1);
+    this.#context.push(...this.#pending);
+    this.#context.splice(0, Math.max(0, this.#context.length - CONTEXT_TOKENS));
+    this.#pending = [];
+    this.#text += piece;
+    let cut = -1;
+    for (const stop of this.#stops) {
+      const at = this.#text.indexOf(stop, searchFrom);
+      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
+    }
+    if (cut !== -1) {
+      this.#text = this.#text.slice(0, cut);
+      this.#stopped = true;
+    }
+    const safeEnd = this.#stopped || final ? this.#text.length : this.#text.length - this.#heldBack();
+    const delta = this.#text.slice(this.#emitted, safeEnd);
+    this.#emitted = Math.max(this.#emitted, safeEnd);
+    return { delta, stopped: this.#stopped };
+  }
+
+  /** Length of the longest end of the text that begins some stop sequence. */
+  #heldBack(): number {
+    const text = this.#text;
+    for (let length = Math.min(this.#longestStop - 1, text.length); length > 0; length--) {
+      const tail = text.slice(text.length - length);
+      if (this.#stops.some((stop) => stop.startsWith(tail))) return length;
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,79 @@
+import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { ContextLengthExceededError, RequestAbortedError } from "../errors.js";
+import type { FinishReason } from "../openai/responses.js";
+import type { SamplingSettings } from "../sampling.js";
+import { TextAssembler } from "./TextAssembler.js";
+
+export interface GenerationOutcome {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number[];
+  /** Every generated token, a final end-of-generation token included. */
+  completionTokens: number[];
+}
+
+/** The detokenizer every engine path uses (special tokens render as nothing). */
+export function modelDetokenizer(model: LlamaModel) {
+  return (tokens: readonly number[], context: readonly number[]) =>
+    model.detokenize(tokens as Token[], false, context as Token[]);
+}
+
+/**
+ * Runs one completion on a context sequence: evaluates the prompt from an empty state, then samples one token per
+ * step with the request's settings until an end-of-generation token, a stop sequence or `maxTokens`. Yields text
+ * deltas as they become final; returns the whole outcome. Aborting the signal ends it with RequestAbortedError
+ * (carrying the tokens done so far).
+ */
+export async function* generate(
+  sequence: LlamaContextSequence,
+  model: LlamaModel,
+  promptTokens: readonly number[],
+  sampling: SamplingSettings,
+  maxTokens: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<string, GenerationOutcome, undefined> {
+  const completionTokens: number[] = [];
+  const aborted = () =>
+    new RequestAbortedError({
+      prompt_tokens: promptTokens.length,
+      completion_tokens: completionTokens.length,
+    });
+  if (signal?.aborted) throw aborted();
+  await sequence.clearHistory();
+  const assembler = new TextAssembler(modelDetokenizer(model), sampling.stop, promptTokens);
+  let finishReason: FinishReason = "length";
+  const tokens = sequence.evaluate(promptTokens as Token[], {
+    temperature: sampling.temperature,
+    topK: sampling.topK,
+    topP: sampling.topP,
+    minP: sampling.minP,
+    seed: sampling.seed,
+    yieldEogToken: true,
+    contextShift: {
+      // Bounds are checked before generation starts; shifting the context would change the output.
+      strategy: () => {
+        throw new ContextLengthExceededError(promptTokens.length, maxTokens, sequence.contextSize);
+      },
+    },
+  });
+  for await (const token of tokens) {
+    if (signal?.aborted) throw aborted();
+    completionTokens.push(token);
+    if (!sampling.ignoreEos && model.isEogToken(token)) {
+      finishReason = "stop";
+      break;
+    }
+    const { delta, stopped } = assembler.push(token);
+    if (delta) yield delta;
+    if (stopped) {
+      finishReason = "stop";
+      break;
+    }
+    if (completionTokens.length >= maxTokens) break;
+  }
+  if (signal?.aborted) throw aborted();
+  const tail = assembler.finish();
+  if (tail.delta) yield tail.delta;
+  if (tail.stopped) finishReason = "stop";
+  return { text: assembler.text, finishReason, promptTokens: [...promptTokens], completionTokens };
+}
