@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidInputError } from "@atoma/core";
-import { readGgufFileInfo } from "node-llama-cpp";
+import { readGgufFileInfo, type Token } from "node-llama-cpp";
 import { keccak256 } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
 import { testLlama } from "../../test/helpers/llama.js";
@@ -58,7 +58,7 @@ describe("writeTinyModel", () => {
       expect(model.detokenize(tokens)).toBe(text);
       expect(model.tokenize("<|im_start|>user", true)[0]).toBe(3);
       expect(model.isEogToken(model.tokens.eos!)).toBe(true);
-      expect(model.isEogToken(4)).toBe(true); // <|im_end|>
+      expect(model.isEogToken(4 as Token)).toBe(true); // <|im_end|>
     } finally {
       await model.dispose();
     }
