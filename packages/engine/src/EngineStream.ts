@@ -41,9 +41,13 @@ export class EngineStream<Chunk, Result> implements AsyncIterable<Chunk> {
       throw error;
     } finally {
       if (!this.#settled) {
-        // The consumer stopped early (break, return, thrown error in its loop body).
-        this.#settle(() => this.#reject(new RequestAbortedError()));
-        await this.#source.return(undefined as never);
+        // The consumer stopped early (break, return, an error in its loop body): end the source, free its slot.
+        try {
+          await this.#source.return(undefined as never);
+        } finally {
+          this.#onCancel();
+          this.#settle(() => this.#reject(new RequestAbortedError()));
+        }
       }
     }
   }
@@ -58,14 +62,13 @@ export class EngineStream<Chunk, Result> implements AsyncIterable<Chunk> {
 
   /** Gives up a stream that will not be read: frees its queue slot and rejects `result`. */
   async cancel(): Promise<void> {
-    if (this.#started) {
+    this.#started = true;
+    try {
       await this.#source.return(undefined as never);
-    } else {
-      this.#started = true;
+    } finally {
       this.#onCancel();
-      await this.#source.return(undefined as never);
+      this.#settle(() => this.#reject(new RequestAbortedError()));
     }
-    this.#settle(() => this.#reject(new RequestAbortedError()));
   }
 
   #settle(action: () => void): void {

@@ -302,7 +302,11 @@ export class EmbeddedEngine implements InferenceEngine {
     const signal = this.#signal(callerSignal);
     const ticket = prepared.loaded.admit(signal);
     const engine = this;
+    let started = false;
+    // A stream that is never read still gives its slot back when its caller goes away.
+    signal.addEventListener("abort", () => started || ticket.cancel(), { once: true });
     async function* source(): AsyncGenerator<string, GenerationOutcome, undefined> {
+      started = true;
       engine.#inflight++;
       const startedAt = performance.now();
       try {
