@@ -302,11 +302,15 @@ export class EmbeddedEngine implements InferenceEngine {
     const signal = this.#signal(callerSignal);
     const ticket = prepared.loaded.admit(signal);
     const engine = this;
-    let started = false;
     // A stream that is never read still gives its slot back when its caller goes away.
-    signal.addEventListener("abort", () => started || ticket.cancel(), { once: true });
+    const onAbort = () => ticket.cancel();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const cancel = () => {
+      signal.removeEventListener("abort", onAbort);
+      ticket.cancel();
+    };
     async function* source(): AsyncGenerator<string, GenerationOutcome, undefined> {
-      started = true;
+      signal.removeEventListener("abort", onAbort);
       engine.#inflight++;
       const startedAt = performance.now();
       try {
@@ -332,7 +336,7 @@ export class EmbeddedEngine implements InferenceEngine {
         engine.#settled();
       }
     }
-    return { source: source(), cancel: ticket.cancel };
+    return { source: source(), cancel };
   }
 
   async #track<T>(task: () => Promise<T>): Promise<T> {

@@ -44,6 +44,16 @@ export class TextAssembler {
     return this.#stopped;
   }
 
+  /** Text already given out as deltas: final whatever comes next. */
+  get settledText(): string {
+    return this.#text.slice(0, this.#emitted);
+  }
+
+  /** No token is waiting for the rest of its character. */
+  get complete(): boolean {
+    return this.#pending.length === 0;
+  }
+
   push(token: number): AssembledText {
     if (this.#stopped) return { delta: "", stopped: true };
     this.#pending.push(token);

@@ -164,20 +164,26 @@ export function checkToken(
       .reduce((sum, c) => sum + Math.exp(c.logit - top.logit), 0);
     if ((ahead / total) * Math.exp(-2 * tolerance) >= settings.topP) return reject("outside top-p");
   }
-  // The claimed token's slice of the cumulative distribution over what could have been kept.
-  const possible = keptAt === -1 ? [...nominal.kept, candidates[index]!] : nominal.kept;
+  // The claimed token's slice of the cumulative distribution. Truncation keeps a prefix of the sorted order, so
+  // every token ahead of the claimed one is kept; only how far the kept tail reaches past it is uncertain.
   const weight = (c: Candidate) => Math.exp((c.logit - top.logit) / settings.temperature);
-  const total = possible.reduce((sum, c) => sum + weight(c), 0);
-  const ahead = possible.filter((c) => c.logit > logit + tolerance).reduce((sum, c) => sum + weight(c), 0);
-  const upTo = possible.filter((c) => c.logit >= logit - tolerance).reduce((sum, c) => sum + weight(c), 0);
-  // Tokens near the truncation cut may fall on either side of it under the tolerance.
+  const sum = (list: readonly Candidate[]) => list.reduce((total, c) => total + weight(c), 0);
   const cut = nominal.kept.at(-1)!.logit;
   const truncated = nominal.kept.length < candidates.length;
-  const near = truncated ? candidates.filter((c) => Math.abs(c.logit - cut) <= 2 * tolerance) : [];
-  const slack = near.reduce((sum, c) => sum + weight(c), 0) / total;
+  const others = candidates.filter((c) => c.token !== claimed);
+  const ahead = sum(others.filter((c) => c.logit > logit + tolerance));
+  const ties = sum(others.filter((c) => Math.abs(c.logit - logit) <= tolerance));
+  const after = others.filter((c) => c.logit < logit - tolerance);
+  const tailLongest = sum(truncated ? after.filter((c) => c.logit >= cut - 2 * tolerance) : after);
+  const tailShortest = sum(truncated ? after.filter((c) => c.logit > cut + 2 * tolerance) : after);
+  const own = weight(candidates[index]!);
+  const startShare = ahead / (ahead + ties + own + tailLongest);
+  const endShare = (ahead + ties + own) / (ahead + ties + own + tailShortest);
+  // Moving every logit by up to the tolerance moves a cumulative share F = A / (A + B) at most to
+  // F / (F + (1 − F)·s) below and F·s / (F·s + 1 − F) above, with s = exp(2·tolerance / temperature).
   const spread = Math.exp((2 * tolerance) / settings.temperature);
-  const low = ahead / total / spread - slack;
-  const high = Math.min(1, (upTo / total) * spread + slack);
+  const low = startShare / (startShare + (1 - startShare) * spread);
+  const high = (endShare * spread) / (endShare * spread + 1 - endShare);
   const acceptedDraws: [number, number] = [Math.max(0, low), high];
   if (draw >= low && draw <= high) return { verdict: "tolerated", logprob, ...base, draw, acceptedDraws };
   return { ...reject("the seeded draw selects another token"), acceptedDraws };

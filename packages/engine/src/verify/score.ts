@@ -1,24 +1,19 @@
-import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import type { PreparedGeneration } from "../embedded/EmbeddedEngine.js";
 import { modelDetokenizer } from "../embedded/generate.js";
 import { TextAssembler } from "../embedded/TextAssembler.js";
 import { InvalidRequestError } from "../errors.js";
 import type { FinishReason } from "../openai/responses.js";
 import type { Claim } from "./claim.js";
+import { ForcedSequence, type LogitsWanted } from "./ForcedSequence.js";
 import { Mt19937 } from "./mersenneTwister.js";
-import {
-  type Candidate,
-  checkToken,
-  replicateChain,
-  sortCandidates,
-  type TokenCheck,
-} from "./samplerReplica.js";
+import { checkToken, replicateChain, sortCandidates, type TokenCheck } from "./samplerReplica.js";
 
 /**
  * How far (in logits) the verifier's prefill may differ from the producer's step-by-step decoding and still
- * count as the same computation. Measured on the tiny models (test/verification.test.ts, `npm run bench --
- * engine`): differences stay below 0.005 (FACTS.md reports up to ~0.01 on a larger model); 0.05 leaves a wide
- * margin for other CPUs of the same echelon while keeping each accepted draw slice a few percent wider at most.
+ * count as the same computation. Measured on the tiny models (test/verification.test.ts and `npm run bench --
+ * engine`): the largest difference seen is below 0.005; FACTS.md reports up to ~0.01 on a larger model. 0.05
+ * leaves room for other CPUs of the same echelon while widening each accepted draw slice by only a few percent.
  */
 export const SCORE_LOGIT_TOLERANCE = 0.05;
 
@@ -34,7 +29,7 @@ export interface ScoredToken extends TokenCheck {
   /** Position in the completion. */
   index: number;
   token: number;
-  /** True for the terminator the verifier inferred after a text claim (it is not in the claimed text). */
+  /** True for tokens the verifier chose itself (a text claim names characters, not tokens). */
   inferred?: boolean | undefined;
 }
 
@@ -46,156 +41,136 @@ export interface ScoreResult {
   firstRejected?: number | undefined;
   tokens: ScoredToken[];
   tolerance: number;
-  /** Tokens the completion consists of by this check (claimed tokens plus any inferred terminator). */
+  /** Tokens the completion consists of by this check (its terminator included). */
   completionTokens: number;
   finishReason?: FinishReason | undefined;
 }
 
-/** Teacher-forces the claimed tokens in one prefill and checks each, then how the completion ended. */
+/**
+ * Checks a claimed completion without regenerating it. Claimed tokens are teacher-forced in one prefill and each
+ * is tested against the request's sampler, replicated with its seeded draws, within the logit tolerance. A claim
+ * of text only is tokenized the canonical way and checked the same; where honest decoding spelled the text with
+ * other tokens (byte fallback), the verifier follows the sampler's own pick as long as it spells the claimed text.
+ * Then the end must be honest: an end-of-generation token, a stop sequence, or max_tokens.
+ */
 export async function score(
   prepared: PreparedGeneration,
   sequence: LlamaContextSequence,
   claim: Claim,
   options: ScoreOptions,
 ): Promise<ScoreResult> {
+  if (claim.text === undefined && claim.tokenIds === undefined)
+    throw new InvalidRequestError("a claim needs its text or its token ids");
   const tolerance = options.tolerance ?? SCORE_LOGIT_TOLERANCE;
   const { loaded, sampling, promptTokens, maxTokens } = prepared;
   const model = loaded.model;
-  const tokens = claimedTokens(prepared, claim);
   const scored: ScoredToken[] = [];
-  const result = (reason?: string, finishReason?: FinishReason): ScoreResult => {
-    const firstRejected = scored.find((t) => t.verdict === "rejected")?.index;
-    return {
-      accepted: reason === undefined,
-      reason,
-      firstRejected,
-      tokens: scored,
-      tolerance,
-      completionTokens: scored.length,
-      finishReason,
-    };
+  const verdict = (reason?: string, finishReason?: FinishReason): ScoreResult => ({
+    accepted: reason === undefined,
+    reason,
+    firstRejected: scored.find((t) => t.verdict === "rejected")?.index,
+    tokens: scored,
+    tolerance,
+    completionTokens: scored.length,
+    finishReason,
+  });
+  const ended = (finishReason: FinishReason, text: string): ScoreResult => {
+    if (claim.finishReason != null && claim.finishReason !== finishReason)
+      return verdict(
+        `the claim says finish_reason "${claim.finishReason}", the tokens end by "${finishReason}"`,
+      );
+    if (claim.text !== undefined && text !== claim.text)
+      return verdict("the claimed text is not what the tokens spell");
+    if (claim.completionTokens !== undefined && claim.completionTokens !== scored.length)
+      return verdict(
+        `usage claims ${claim.completionTokens} completion tokens; the completion has ${scored.length}`,
+      );
+    return verdict(undefined, finishReason);
   };
-  if (tokens.length === 0 && claim.finishReason === "length")
-    return result("an empty completion cannot end by length");
-  if (tokens.length > maxTokens)
-    return result(`${tokens.length} tokens claimed, max_tokens allows ${maxTokens}`);
 
   const eog = [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null);
   const isEog = (token: number) => !sampling.ignoreEos && model.isEogToken(token as Token);
-  const wanted = (next: number | undefined) => logitsRequest(sampling, next, eog);
-  const items: ControlledEvaluateInputItem[] = promptTokens.slice(0, -1) as Token[];
-  items.push([promptTokens.at(-1) as Token, { generateNext: { logits: wanted(tokens[0]) } }]);
-  for (const [i, token] of tokens.entries())
-    items.push([token as Token, { generateNext: { logits: wanted(tokens[i + 1]) } }]);
-  await sequence.clearHistory();
-  const evaluated = await sequence.controlledEvaluate(items);
-  const logitsAt = (i: number) =>
-    evaluated[promptTokens.length - 1 + i]?.next.logits ?? new Map<number, number>();
-
   const random = new Mt19937(sampling.seed);
   const nextDraw = () => (sampling.temperature > 0 ? random.nextCanonical() : undefined);
   const assembler = new TextAssembler(modelDetokenizer(model), sampling.stop, promptTokens);
-  for (const [index, token] of tokens.entries()) {
-    const check = checkToken(sortCandidates(logitsAt(index)), token, sampling, nextDraw(), tolerance);
-    scored.push({ index, token, ...check });
-    if (check.verdict === "rejected") return result(`token ${index} (${token}): ${check.why}`);
-    const last = index === tokens.length - 1;
+  const wanted = (next: number | undefined) => logitsWanted(sampling, next, eog);
+  const textMode = claim.tokenIds === undefined;
+  const claimedText = claim.text ?? "";
+  let guess = textMode ? model.tokenize(claimedText, false) : [...claim.tokenIds!];
+  if (!textMode && guess.length > maxTokens)
+    return verdict(`${guess.length} tokens claimed, max_tokens allows ${maxTokens}`);
+  const forced = await ForcedSequence.start(sequence, promptTokens, guess.slice(0, maxTokens), wanted);
+  /** Position where `guess` starts. */
+  let guessAt = 0;
+
+  for (let j = 0; j < maxTokens; j++) {
+    const candidates = sortCandidates(forced.logits(j) ?? new Map());
+    const draw = nextDraw();
+    const guessed = guess[j - guessAt];
+    if (guessed === undefined && !textMode) {
+      if (claim.finishReason === "length")
+        return verdict(`the claim ends by length after ${j} of ${maxTokens} tokens`);
+      return verdict(
+        "the claimed tokens end without an end-of-generation token, a stop sequence or max_tokens",
+      );
+    }
+    let token = guessed ?? samplerPick(candidates, sampling, draw);
+    let check = checkToken(candidates, token, sampling, draw, tolerance);
+    if (check.verdict !== "exact" && textMode && guessed !== undefined) {
+      // Honest decoding may spell the same text with other tokens (byte fallback): follow the sampler's pick.
+      token = samplerPick(candidates, sampling, draw);
+      check = checkToken(candidates, token, sampling, draw, tolerance);
+    }
+    scored.push({ index: j, token, ...check, inferred: textMode && token !== guessed ? true : undefined });
+    if (check.verdict === "rejected") return verdict(`token ${j} (${token}): ${check.why}`);
+
+    const last = !textMode && j === guess.length - 1;
     if (isEog(token)) {
-      if (!last) return result(`token ${index} ends generation, yet the claim goes on`);
-      return finish(claim, result, scored.length, "stop");
+      if (!last && !textMode) return verdict(`token ${j} ends generation, yet the claim goes on`);
+      assembler.finish();
+      return ended("stop", assembler.text);
     }
     if (assembler.push(token).stopped) {
-      if (!last) return result(`a stop sequence ends the text at token ${index}, yet the claim goes on`);
-      return finish(claim, result, scored.length, "stop", assembler, claim.text);
+      if (!last && !textMode)
+        return verdict(`a stop sequence ends the text at token ${j}, yet the claim goes on`);
+      return ended("stop", assembler.text);
+    }
+    if (textMode && !claimedText.startsWith(assembler.settledText))
+      return verdict(`token ${j} (${token}) spells text the claim does not have`);
+    if (j + 1 === maxTokens) break;
+    if (token !== guessed) {
+      // Off the guess: once no character is half spelled, re-tokenize what the claim still has to say.
+      guessAt = j + 1;
+      const rest = claimedText.slice(assembler.text.length);
+      guess =
+        assembler.complete && rest.length > 0
+          ? model.tokenize(rest, false).slice(0, maxTokens - guessAt)
+          : [];
+      await forced.replace(j, token, guess);
     }
   }
-  if (assembler.finish().stopped) return finish(claim, result, scored.length, "stop", assembler, claim.text);
-  if (tokens.length === maxTokens)
-    return finish(claim, result, scored.length, "length", assembler, claim.text);
-  if (claim.finishReason === "length")
-    return result(`the claim ends by length after ${tokens.length} of ${maxTokens} tokens`);
-  if (claim.tokenIds !== undefined)
-    return result("the claimed tokens end without an end-of-generation token, a stop sequence or max_tokens");
-
-  // A text claim ended by "stop": its terminator is not in the text; sample it (and any stop sequence) onward.
-  let logits = logitsAt(tokens.length);
-  const limit = Math.min(
-    maxTokens,
-    tokens.length + 4 * Math.max(1, ...sampling.stop.map((s) => s.length)) + 4,
-  );
-  const tail = new TextAssembler(modelDetokenizer(model), sampling.stop, promptTokens);
-  for (const token of tokens) tail.push(token);
-  for (let index = tokens.length; index < limit; index++) {
-    const candidates = sortCandidates(logits);
-    const draw = nextDraw();
-    const token = pick(candidates, sampling, draw);
-    scored.push({
-      index,
-      token,
-      inferred: true,
-      ...checkToken(candidates, token, sampling, draw, tolerance),
-    });
-    if (isEog(token) || tail.push(token).stopped)
-      return finish(claim, result, scored.length, "stop", tail, claim.text);
-    const [next] = await sequence.controlledEvaluate([
-      [token as Token, { generateNext: { logits: wanted(undefined) } }],
-    ]);
-    logits = next?.next.logits ?? new Map();
-  }
-  return result("the text ends where honest decoding neither stops nor runs out of tokens");
+  return ended(assembler.finish().stopped ? "stop" : "length", assembler.text);
 }
 
-/** Final consistency checks once the completion's end is established. */
-function finish(
-  claim: Claim,
-  result: (reason?: string, finishReason?: FinishReason) => ScoreResult,
-  completionTokens: number,
-  finishReason: FinishReason,
-  assembler?: TextAssembler,
-  claimedText?: string,
-): ScoreResult {
-  if (claim.finishReason != null && claim.finishReason !== finishReason)
-    return result(
-      `the claim says finish_reason "${claim.finishReason}", the tokens end by "${finishReason}"`,
-    );
-  if (
-    assembler &&
-    claimedText !== undefined &&
-    claim.tokenIds !== undefined &&
-    assembler.text !== claimedText
-  )
-    return result("the claimed text is not what the claimed tokens spell");
-  if (claim.completionTokens !== undefined && claim.completionTokens !== completionTokens)
-    return result(
-      `usage claims ${claim.completionTokens} completion tokens; the completion has ${completionTokens}`,
-    );
-  return result(undefined, finishReason);
-}
-
-function claimedTokens(prepared: PreparedGeneration, claim: Claim): number[] {
-  if (claim.tokenIds !== undefined) return [...claim.tokenIds];
-  if (claim.text === undefined) throw new InvalidRequestError("a claim needs its text or its token ids");
-  return prepared.loaded.model.tokenize(claim.text, false);
+/** The token the request's sampler picks with this draw (the highest logit when greedy). */
+function samplerPick(
+  candidates: ReturnType<typeof sortCandidates>,
+  sampling: PreparedGeneration["sampling"],
+  draw: number | undefined,
+): number {
+  if (sampling.temperature <= 0 || draw === undefined) return candidates[0]!.token;
+  const chain = replicateChain(candidates, sampling, draw);
+  return chain.kept[chain.picked]!.token;
 }
 
 /** Which logits to fetch at a step: the top-k (plus a margin) when top-k applies, else all of them. */
-function logitsRequest(
+function logitsWanted(
   sampling: PreparedGeneration["sampling"],
   claimed: number | undefined,
   eog: readonly Token[],
-): true | { filter: { tokens: Token[]; includeTop: number } } {
+): LogitsWanted {
   const tokens = claimed === undefined ? [...eog] : [claimed as Token, ...eog];
   if (sampling.temperature <= 0) return { filter: { tokens, includeTop: 8 } };
   if (sampling.topK > 0) return { filter: { tokens, includeTop: sampling.topK + TOP_K_MARGIN } };
   return true;
-}
-
-function pick(
-  candidates: readonly Candidate[],
-  sampling: PreparedGeneration["sampling"],
-  draw: number | undefined,
-) {
-  if (sampling.temperature <= 0 || draw === undefined) return candidates[0]!.token;
-  const chain = replicateChain(candidates, sampling, draw);
-  return chain.kept[chain.picked]!.token;
 }
