@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev.js";
+import { registerModel } from "./commands/model.js";
 
 export function createProgram(): Command {
   const program = new Command("atoma")
@@ -8,5 +9,6 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDev(program);
+  registerModel(program);
   return program;
 }

@@ -1,3 +1,12 @@
+export {
+  type DownloadProgress,
+  HUGGING_FACE_URL,
+  type ModelSource,
+  type PulledModel,
+  type PullOptions,
+  parseModelSource,
+  pullModel,
+} from "./download/pullModel.js";
 export { EngineStream } from "./EngineStream.js";
 export {
   EmbeddedEngine,

@@ -164,3 +164,19 @@ describe("embedded engine: chat and completions", () => {
     });
   });
 });
+
+describe("embedded engine: weights root", () => {
+  it("loads a model whose root matches and refuses one whose root differs", async () => {
+    const { ensureTinyModel } = await import("../src/tinyModel/tinyModelCache.js");
+    const { weightsRoot } = await import("../src/weights/weightsRoot.js");
+    const { WeightsRootMismatchError } = await import("../src/errors.js");
+    const file = ensureTinyModel();
+    const root = await weightsRoot(file.path);
+    const good = await startTinyEngine({ models: [{ id: "checked", path: file.path, weightsRoot: root }] });
+    expect((await good.models())[0]?.id).toBe("checked");
+    await good.stop();
+    await expect(
+      startTinyEngine({ models: [{ id: "checked", path: file.path, weightsRoot: `0x${"ab".repeat(32)}` }] }),
+    ).rejects.toBeInstanceOf(WeightsRootMismatchError);
+  });
+});
