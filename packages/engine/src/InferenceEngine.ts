@@ -19,8 +19,8 @@ export interface CallOptions {
 export interface GenerationInfo {
   /** Sampling settings after defaults (the seed derived from the request hash when it named none). */
   sampling: SamplingSettings;
-  /** The token limit that applied. */
-  maxTokens: number;
+  /** The token limit that applied (a remote engine knows it only when the request set one). */
+  maxTokens: number | undefined;
   /** Token ids, where the engine knows them (the embedded engine always does). */
   promptTokenIds?: number[] | undefined;
   /** Generated token ids, including a final end-of-generation token when one ended the completion. */
