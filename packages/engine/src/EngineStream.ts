@@ -24,32 +24,28 @@ export class EngineStream<Chunk, Result> implements AsyncIterable<Chunk> {
     this.result.catch(() => {});
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Chunk, void, undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<Chunk, undefined> {
     if (this.#started) throw new TypeError("an engine stream can be iterated only once");
     this.#started = true;
-    try {
-      for (;;) {
-        const next = await this.#source.next();
-        if (next.done) {
-          this.#settle(() => this.#resolve(next.value));
-          return;
-        }
-        yield next.value;
-      }
-    } catch (error) {
-      this.#settle(() => this.#reject(error));
-      throw error;
-    } finally {
-      if (!this.#settled) {
-        // The consumer stopped early (break, return, an error in its loop body): end the source, free its slot.
+    // A plain iterator rather than another generator layer: one promise per chunk.
+    return {
+      next: async () => {
         try {
-          await this.#source.return(undefined as never);
-        } finally {
-          this.#onCancel();
-          this.#settle(() => this.#reject(new RequestAbortedError()));
+          const next = await this.#source.next();
+          if (!next.done) return next;
+          this.#settle(() => this.#resolve(next.value));
+          return { done: true, value: undefined };
+        } catch (error) {
+          this.#settle(() => this.#reject(error));
+          throw error;
         }
-      }
-    }
+      },
+      // The consumer stopped early (break, return, an error in its loop body): end the source, free its slot.
+      return: async () => {
+        if (!this.#settled) await this.#stop();
+        return { done: true, value: undefined };
+      },
+    };
   }
 
   /** Drains the stream and returns the complete response. */
@@ -63,6 +59,10 @@ export class EngineStream<Chunk, Result> implements AsyncIterable<Chunk> {
   /** Gives up a stream that will not be read: frees its queue slot and rejects `result`. */
   async cancel(): Promise<void> {
     this.#started = true;
+    await this.#stop();
+  }
+
+  async #stop(): Promise<void> {
     try {
       await this.#source.return(undefined as never);
     } finally {

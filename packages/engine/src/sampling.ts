@@ -4,10 +4,12 @@ import type { ChatRequest, CompletionRequest } from "./openai/requests.js";
 
 /**
  * What the engine applies when a request leaves a sampling field out. These values are part of the
- * recomputation contract: an attester fills in the same ones. They follow OpenAI's documented defaults
- * (temperature 1, top_p 1); top_k and min_p (vLLM's extensions) default to off.
+ * recomputation contract: an attester fills in the same ones. temperature 1 and top_p 1 are OpenAI's documented
+ * defaults; top_k 40 is llama.cpp's (and node-llama-cpp's) default: it cuts the long tail of the vocabulary, and
+ * lets a verifier score a completion from the top 56 logits of each step instead of all of them. min_p is off.
+ * A request sends top_k 0 (or -1) for the whole vocabulary.
  */
-export const SAMPLING_DEFAULTS = Object.freeze({ temperature: 1, topP: 1, topK: 0, minP: 0 });
+export const SAMPLING_DEFAULTS = Object.freeze({ temperature: 1, topP: 1, topK: 40, minP: 0 });
 
 /** OpenAI's default `max_tokens` for text completions; chat completions default to the rest of the context. */
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;

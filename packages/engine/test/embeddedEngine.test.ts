@@ -28,7 +28,7 @@ describe("embedded engine: chat and completions", () => {
     expect(response.usage.completion_tokens).toBe(generation.completionTokenIds?.length);
     expect(response.usage.total_tokens).toBe(response.usage.prompt_tokens + response.usage.completion_tokens);
     expect(response.usage.completion_tokens).toBeLessThanOrEqual(40);
-    expect(generation.sampling).toMatchObject({ seed: 3, temperature: 1, topP: 1, topK: 0, minP: 0 });
+    expect(generation.sampling).toMatchObject({ seed: 3, temperature: 1, topP: 1, topK: 40, minP: 0 });
   });
 
   it("renders chats through the GGUF's chat template", async () => {

@@ -19,7 +19,7 @@ const SETTINGS = [
   { temperature: 0 },
   { temperature: 0.5 },
   { temperature: 0.8, top_k: 40 },
-  { temperature: 1 },
+  { temperature: 1, top_k: 0 },
   { temperature: 1.2, top_p: 0.9 },
   { temperature: 0.7, min_p: 0.05 },
   { temperature: 1, top_k: 20, top_p: 0.95, min_p: 0.02 },

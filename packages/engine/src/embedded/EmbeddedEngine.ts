@@ -1,5 +1,5 @@
 import { InvalidInputError, type Logger } from "@atoma/core";
-import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
 import { EngineStream } from "../EngineStream.js";
 import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
 import type {
@@ -42,13 +42,14 @@ import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
 import { embed } from "./embed.js";
-import type { GenerationOutcome } from "./generate.js";
+import { type GenerationOutcome, generate } from "./generate.js";
 import { LoadedModel } from "./LoadedModel.js";
 import {
   type EmbeddedEngineOptions,
   embeddedEngineOptionsSchema,
   type ResolvedEmbeddedEngineOptions,
 } from "./options.js";
+import type { Lease } from "./SlotQueue.js";
 
 export interface EmbeddedEngineComponents {
   logger: Logger;
@@ -159,12 +160,28 @@ export class EmbeddedEngine implements InferenceEngine {
     return { kind, loaded, request, sampling, promptTokens, maxTokens };
   }
 
+  /** The same generation as `streamChat`, without handing out chunks on the way. */
   async chat(body: unknown, options: CallOptions = {}): Promise<ChatResult> {
-    return (await this.streamChat(body, options)).collect();
+    const prepared = this.prepare(body, "chat");
+    const identity = newIdentity("chatcmpl", prepared.request.model);
+    const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
+    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+    return {
+      response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
+      generation: generationInfo(prepared, outcome),
+    };
   }
 
+  /** The same generation as `streamComplete`, without handing out chunks on the way. */
   async complete(body: unknown, options: CallOptions = {}): Promise<CompletionResult> {
-    return (await this.streamComplete(body, options)).collect();
+    const prepared = this.prepare(body, "completion");
+    const identity = newIdentity("cmpl", prepared.request.model);
+    const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
+    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+    return {
+      response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+      generation: generationInfo(prepared, outcome),
+    };
   }
 
   async streamChat(
@@ -172,12 +189,14 @@ export class EmbeddedEngine implements InferenceEngine {
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
     const prepared = this.prepare(body, "chat");
-    const { source, cancel } = this.#start(prepared, options.signal);
     const identity = newIdentity("chatcmpl", prepared.request.model);
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) =>
+      chatChunk(identity, { content: delta }),
+    );
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<ChatCompletionChunk, ChatResult, undefined> {
       yield chatChunk(identity, { role: "assistant", content: "" });
-      const outcome = yield* mapDeltas(source, (delta) => chatChunk(identity, { content: delta }));
+      const outcome = yield* source;
       yield chatChunk(identity, {}, outcome.finishReason);
       const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
       if (includeUsage) yield chatUsageChunk(identity, usage);
@@ -194,11 +213,11 @@ export class EmbeddedEngine implements InferenceEngine {
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
     const prepared = this.prepare(body, "completion");
-    const { source, cancel } = this.#start(prepared, options.signal);
     const identity = newIdentity("cmpl", prepared.request.model);
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => textChunk(identity, delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<TextCompletionChunk, CompletionResult, undefined> {
-      const outcome = yield* mapDeltas(source, (delta) => textChunk(identity, delta));
+      const outcome = yield* source;
       yield textChunk(identity, "", outcome.finishReason);
       const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
       if (includeUsage) yield textUsageChunk(identity, usage);
@@ -272,8 +291,7 @@ export class EmbeddedEngine implements InferenceEngine {
     if (claim.text === undefined && claim.tokenIds === undefined)
       throw new InvalidRequestError("a claim needs its text or its token ids");
     const prepared = this.prepare(body, options.kind ?? kindOf(body));
-    const { source } = this.#start(prepared, options.signal);
-    return replay(source, claim);
+    return replay(await drain(this.#start(prepared, options.signal, undefined).source), claim);
   }
 
   /**
@@ -297,10 +315,15 @@ export class EmbeddedEngine implements InferenceEngine {
     });
   }
 
-  /** Queues a prepared generation; the returned source waits for a sequence, then yields text deltas. */
-  #start(prepared: PreparedGeneration, callerSignal: AbortSignal | undefined) {
+  /** Queues a prepared generation; the returned source waits for a sequence, then yields each delta as a chunk. */
+  #start<Chunk>(
+    prepared: PreparedGeneration,
+    callerSignal: AbortSignal | undefined,
+    toChunk: ((delta: string) => Chunk) | undefined,
+  ) {
     const signal = this.#signal(callerSignal);
-    const ticket = prepared.loaded.admit(signal);
+    const loaded = prepared.loaded;
+    const ticket = loaded.admit(signal);
     const engine = this;
     // A stream that is never read still gives its slot back when its caller goes away.
     const onAbort = () => ticket.cancel();
@@ -309,21 +332,26 @@ export class EmbeddedEngine implements InferenceEngine {
       signal.removeEventListener("abort", onAbort);
       ticket.cancel();
     };
-    async function* source(): AsyncGenerator<string, GenerationOutcome, undefined> {
+    async function* source(): AsyncGenerator<Chunk, GenerationOutcome, undefined> {
       signal.removeEventListener("abort", onAbort);
       engine.#inflight++;
       const startedAt = performance.now();
+      let lease: Lease<LlamaContextSequence> | undefined;
       try {
-        const outcome = yield* prepared.loaded.run(
-          ticket,
-          prepared.promptTokens,
-          prepared.sampling,
-          prepared.maxTokens,
+        lease = await ticket.ready;
+        const { promptTokens, sampling, maxTokens } = prepared;
+        const outcome = yield* generate(
+          lease.slot,
+          loaded.model,
+          promptTokens,
+          sampling,
+          maxTokens,
           signal,
+          toChunk,
         );
         engine.#logger.debug(
           {
-            model: prepared.loaded.id,
+            model: loaded.id,
             promptTokens: outcome.promptTokens.length,
             completionTokens: outcome.completionTokens.length,
             finishReason: outcome.finishReason,
@@ -333,6 +361,8 @@ export class EmbeddedEngine implements InferenceEngine {
         );
         return outcome;
       } finally {
+        if (lease) lease.release();
+        else ticket.cancel();
         engine.#settled();
       }
     }
@@ -369,22 +399,11 @@ function kindOf(body: unknown): "chat" | "completion" {
   return typeof body === "object" && body !== null && "messages" in body ? "chat" : "completion";
 }
 
-async function* mapDeltas<Chunk>(
-  source: AsyncGenerator<string, GenerationOutcome, undefined>,
-  toChunk: (delta: string) => Chunk,
-): AsyncGenerator<Chunk, GenerationOutcome, undefined> {
-  let done = false;
-  try {
-    for (;;) {
-      const next = await source.next();
-      if (next.done) {
-        done = true;
-        return next.value;
-      }
-      yield toChunk(next.value);
-    }
-  } finally {
-    if (!done) await source.return(undefined as never);
+/** Runs a source to its end and returns what it returns. */
+async function drain<Outcome>(source: AsyncGenerator<unknown, Outcome, undefined>): Promise<Outcome> {
+  for (;;) {
+    const next = await source.next();
+    if (next.done) return next.value;
   }
 }
 

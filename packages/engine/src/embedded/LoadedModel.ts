@@ -7,9 +7,7 @@ import type {
   LlamaModel,
 } from "node-llama-cpp";
 import { ContextLengthExceededError, EngineBusyError, ModelLoadError } from "../errors.js";
-import type { SamplingSettings } from "../sampling.js";
 import { assertWeightsRoot } from "../weights/weightsRoot.js";
-import { type GenerationOutcome, generate } from "./generate.js";
 import type { EmbeddedModelSpec, ResolvedEmbeddedEngineOptions } from "./options.js";
 import { PromptBuilder } from "./PromptBuilder.js";
 import { SlotQueue, type Ticket } from "./SlotQueue.js";
@@ -104,24 +102,6 @@ export class LoadedModel {
     const ticket = this.queue.enqueue(signal);
     if (!ticket) throw new EngineBusyError(this.id, this.queue.retryAfterSeconds());
     return ticket;
-  }
-
-  /** Waits for the ticket's sequence, generates, and gives the sequence back whatever happens. */
-  async *run(
-    ticket: Ticket<LlamaContextSequence>,
-    promptTokens: readonly number[],
-    sampling: SamplingSettings,
-    maxTokens: number,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<string, GenerationOutcome, undefined> {
-    let lease: Awaited<typeof ticket.ready> | undefined;
-    try {
-      lease = await ticket.ready;
-      return yield* generate(lease.slot, this.model, promptTokens, sampling, maxTokens, signal);
-    } finally {
-      if (lease) lease.release();
-      else ticket.cancel();
-    }
   }
 
   /** Runs `task` on the embedding context, one at a time. */

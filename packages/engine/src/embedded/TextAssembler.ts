@@ -10,7 +10,7 @@ export interface AssembledText {
 
 /** Longest UTF-8 character in bytes: how many byte-fallback tokens one character may need. */
 const MAX_CHARACTER_TOKENS = 4;
-const CONTEXT_TOKENS = 8;
+const CONTEXT_TOKENS = 2;
 
 /**
  * Builds a completion's text token by token, the same way for streaming and non-streaming output: it holds back

@@ -20,18 +20,19 @@ export function modelDetokenizer(model: LlamaModel) {
 
 /**
  * Runs one completion on a context sequence: evaluates the prompt from an empty state, then samples one token per
- * step with the request's settings until an end-of-generation token, a stop sequence or `maxTokens`. Yields text
- * deltas as they become final; returns the whole outcome. Aborting the signal ends it with RequestAbortedError
+ * step with the request's settings until an end-of-generation token, a stop sequence or `maxTokens`. Yields each
+ * text delta, as `toChunk` shapes it, once it is final (nothing without `toChunk`); returns the whole outcome. Aborting the signal ends it with RequestAbortedError
  * (carrying the tokens done so far).
  */
-export async function* generate(
+export async function* generate<Chunk>(
   sequence: LlamaContextSequence,
   model: LlamaModel,
   promptTokens: readonly number[],
   sampling: SamplingSettings,
   maxTokens: number,
   signal: AbortSignal | undefined,
-): AsyncGenerator<string, GenerationOutcome, undefined> {
+  toChunk: ((delta: string) => Chunk) | undefined,
+): AsyncGenerator<Chunk, GenerationOutcome, undefined> {
   const completionTokens: number[] = [];
   const aborted = () =>
     new RequestAbortedError({
@@ -56,24 +57,33 @@ export async function* generate(
       },
     },
   });
-  for await (const token of tokens) {
-    if (signal?.aborted) throw aborted();
-    completionTokens.push(token);
-    if (!sampling.ignoreEos && model.isEogToken(token)) {
-      finishReason = "stop";
-      break;
+  // The next token is requested before the current delta is handed on, so llama.cpp computes while the
+  // consumer (an HTTP response, say) takes its chunk: the stream adds no latency per token.
+  let pending = tokens.next();
+  try {
+    for (;;) {
+      const step = await pending;
+      if (step.done) break;
+      const token = step.value;
+      if (signal?.aborted) throw aborted();
+      completionTokens.push(token);
+      if (!sampling.ignoreEos && model.isEogToken(token)) {
+        finishReason = "stop";
+        break;
+      }
+      const { delta, stopped } = assembler.push(token);
+      if (stopped) finishReason = "stop";
+      const more = !stopped && completionTokens.length < maxTokens;
+      if (more) pending = tokens.next();
+      if (delta && toChunk) yield toChunk(delta);
+      if (!more) break;
     }
-    const { delta, stopped } = assembler.push(token);
-    if (delta) yield delta;
-    if (stopped) {
-      finishReason = "stop";
-      break;
-    }
-    if (completionTokens.length >= maxTokens) break;
+  } finally {
+    await tokens.return();
   }
   if (signal?.aborted) throw aborted();
   const tail = assembler.finish();
-  if (tail.delta) yield tail.delta;
+  if (tail.delta && toChunk) yield toChunk(tail.delta);
   if (tail.stopped) finishReason = "stop";
   return { text: assembler.text, finishReason, promptTokens: [...promptTokens], completionTokens };
 }
