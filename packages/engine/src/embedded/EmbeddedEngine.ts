@@ -343,6 +343,7 @@ export class EmbeddedEngine implements InferenceEngine {
         const outcome = yield* generate(
           lease.slot,
           loaded.model,
+          loaded.detokenize,
           promptTokens,
           sampling,
           maxTokens,

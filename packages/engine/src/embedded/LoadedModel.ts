@@ -8,6 +8,7 @@ import type {
 } from "node-llama-cpp";
 import { ContextLengthExceededError, EngineBusyError, ModelLoadError } from "../errors.js";
 import { assertWeightsRoot } from "../weights/weightsRoot.js";
+import { type Detokenize, positionIndependentDetokenizer } from "./detokenizer.js";
 import type { EmbeddedModelSpec, ResolvedEmbeddedEngineOptions } from "./options.js";
 import { PromptBuilder } from "./PromptBuilder.js";
 import { SlotQueue, type Ticket } from "./SlotQueue.js";
@@ -21,6 +22,7 @@ export class LoadedModel {
   readonly model: LlamaModel;
   readonly context: LlamaContext;
   readonly prompts: PromptBuilder;
+  readonly detokenize: Detokenize;
   readonly queue: SlotQueue<LlamaContextSequence>;
   readonly #options: ResolvedEmbeddedEngineOptions;
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -37,6 +39,7 @@ export class LoadedModel {
     this.context = context;
     this.#options = options;
     this.prompts = new PromptBuilder(model);
+    this.detokenize = positionIndependentDetokenizer(model);
     const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
     this.queue = new SlotQueue(sequences, options.maxQueue);
   }

@@ -1,5 +1,4 @@
-/** Turns token ids into text (the model's detokenizer, given a few preceding tokens as context). */
-export type Detokenize = (tokens: readonly number[], context: readonly number[]) => string;
+import type { Detokenize } from "./detokenizer.js";
 
 export interface AssembledText {
   /** Text safe to send now: complete UTF-8 characters that cannot be the start of a stop sequence. */
@@ -10,7 +9,6 @@ export interface AssembledText {
 
 /** Longest UTF-8 character in bytes: how many byte-fallback tokens one character may need. */
 const MAX_CHARACTER_TOKENS = 4;
-const CONTEXT_TOKENS = 2;
 
 /**
  * Builds a completion's text token by token, the same way for streaming and non-streaming output: it holds back
@@ -21,18 +19,15 @@ export class TextAssembler {
   readonly #detokenize: Detokenize;
   readonly #stops: readonly string[];
   readonly #longestStop: number;
-  /** Tokens before the pending ones (the prompt's tail, then the completion's): context for the detokenizer. */
-  readonly #context: number[];
   #pending: number[] = [];
   #text = "";
   #emitted = 0;
   #stopped = false;
 
-  constructor(detokenize: Detokenize, stops: readonly string[], promptTail: readonly number[]) {
+  constructor(detokenize: Detokenize, stops: readonly string[]) {
     this.#detokenize = detokenize;
     this.#stops = stops.filter((stop) => stop.length > 0);
     this.#longestStop = Math.max(0, ...this.#stops.map((stop) => stop.length));
-    this.#context = promptTail.slice(-CONTEXT_TOKENS);
   }
 
   /** All text so far, holdbacks included (after a stop: up to the stop sequence). */
@@ -57,7 +52,7 @@ export class TextAssembler {
   push(token: number): AssembledText {
     if (this.#stopped) return { delta: "", stopped: true };
     this.#pending.push(token);
-    const piece = this.#detokenize(this.#pending, this.#context);
+    const piece = this.#detokenize(this.#pending);
     if (piece.endsWith("\uFFFD") && this.#pending.length < MAX_CHARACTER_TOKENS)
       return { delta: "", stopped: false };
     return this.#commit(piece, false);
@@ -66,14 +61,12 @@ export class TextAssembler {
   /** Flushes what is held back once generation ended (an unfinished character becomes U+FFFD). */
   finish(): AssembledText {
     if (this.#stopped) return { delta: "", stopped: true };
-    const piece = this.#pending.length > 0 ? this.#detokenize(this.#pending, this.#context) : "";
+    const piece = this.#pending.length > 0 ? this.#detokenize(this.#pending) : "";
     return this.#commit(piece, true);
   }
 
   #commit(piece: string, final: boolean): AssembledText {
     const searchFrom = Math.max(0, this.#text.length - this.#longestStop + 1);
-    this.#context.push(...this.#pending);
-    this.#context.splice(0, Math.max(0, this.#context.length - CONTEXT_TOKENS));
     this.#pending = [];
     this.#text += piece;
     let cut = -1;

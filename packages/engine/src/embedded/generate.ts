@@ -2,6 +2,7 @@ import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { ContextLengthExceededError, RequestAbortedError } from "../errors.js";
 import type { FinishReason } from "../openai/responses.js";
 import type { SamplingSettings } from "../sampling.js";
+import type { Detokenize } from "./detokenizer.js";
 import { TextAssembler } from "./TextAssembler.js";
 
 export interface GenerationOutcome {
@@ -10,12 +11,6 @@ export interface GenerationOutcome {
   promptTokens: number[];
   /** Every generated token, a final end-of-generation token included. */
   completionTokens: number[];
-}
-
-/** The detokenizer every engine path uses (special tokens render as nothing). */
-export function modelDetokenizer(model: LlamaModel) {
-  return (tokens: readonly number[], context: readonly number[]) =>
-    model.detokenize(tokens as Token[], false, context as Token[]);
 }
 
 /**
@@ -27,6 +22,7 @@ export function modelDetokenizer(model: LlamaModel) {
 export async function* generate<Chunk>(
   sequence: LlamaContextSequence,
   model: LlamaModel,
+  detokenize: Detokenize,
   promptTokens: readonly number[],
   sampling: SamplingSettings,
   maxTokens: number,
@@ -41,7 +37,7 @@ export async function* generate<Chunk>(
     });
   if (signal?.aborted) throw aborted();
   await sequence.clearHistory();
-  const assembler = new TextAssembler(modelDetokenizer(model), sampling.stop, promptTokens);
+  const assembler = new TextAssembler(detokenize, sampling.stop);
   let finishReason: FinishReason = "length";
   const tokens = sequence.evaluate(promptTokens as Token[], {
     temperature: sampling.temperature,

@@ -1,6 +1,5 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import type { PreparedGeneration } from "../embedded/EmbeddedEngine.js";
-import { modelDetokenizer } from "../embedded/generate.js";
 import { TextAssembler } from "../embedded/TextAssembler.js";
 import { InvalidRequestError } from "../errors.js";
 import type { FinishReason } from "../openai/responses.js";
@@ -111,7 +110,7 @@ export async function score(
     while (draws.length <= j) draws.push(sampling.temperature > 0 ? random.nextCanonical() : undefined);
     return draws[j];
   };
-  const newAssembler = () => new TextAssembler(modelDetokenizer(model), sampling.stop, promptTokens);
+  const newAssembler = () => new TextAssembler(loaded.detokenize, sampling.stop);
   let assembler = newAssembler();
   const wanted = (next: number | undefined) => logitsWanted(sampling, next, eog);
   const textMode = claim.tokenIds === undefined;
