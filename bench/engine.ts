@@ -20,7 +20,11 @@ const llama = await getLlama({
 });
 
 /** Every figure for one model shape; `suffix` tells them apart. */
-async function benchShape(suffix: string, shape: Partial<TinyModelShape> | undefined): Promise<void> {
+async function benchShape(
+  suffix: string,
+  shape: Partial<TinyModelShape> | undefined,
+  rounds = ROUNDS,
+): Promise<void> {
   const file = ensureTinyModel({ seed: 1, shape });
   const engine = new EmbeddedEngine(
     { logger: silentLogger, llama },
@@ -70,7 +74,7 @@ async function benchShape(suffix: string, shape: Partial<TinyModelShape> | undef
     await throughEngine(0);
     const directMs: number[] = [];
     const engineMs: number[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= rounds; round++) {
       directMs.push(await timeMs(() => direct(round)));
       engineMs.push(await timeMs(() => throughEngine(round)));
     }
@@ -95,7 +99,7 @@ async function benchShape(suffix: string, shape: Partial<TinyModelShape> | undef
       const replayMs: number[] = [];
       const scoreMs: number[] = [];
       const scoreTextMs: number[] = [];
-      for (let round = 1; round <= ROUNDS; round++) {
+      for (let round = 1; round <= rounds; round++) {
         const request = body(100 + round, extra);
         let result: Awaited<ReturnType<EmbeddedEngine["complete"]>> | undefined;
         generateMs.push(await timeMs(async () => (result = await engine.complete(request))));
@@ -127,4 +131,6 @@ async function benchShape(suffix: string, shape: Partial<TinyModelShape> | undef
 
 await benchShape("", undefined);
 await benchShape("_l4w256", { layers: 4, width: 256, heads: 8, kvHeads: 4, feedForward: 768 });
+// ~25M parameters: where compute, not per-call overhead, decides what verification costs.
+await benchShape("_l8w512", { layers: 8, width: 512, heads: 8, kvHeads: 4, feedForward: 1536 }, 3);
 await llama.dispose();
