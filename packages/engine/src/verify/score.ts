@@ -26,7 +26,7 @@ export const SCORE_LOGIT_TOLERANCE = 0.05;
 const NEIGHBOURS = 3;
 
 /** Text claims: guessed tokens evaluated at once after the walk leaves the canonical spelling. */
-const REFILL_WINDOW = 48;
+const REFILL_WINDOW = 16;
 
 /** Text claims: how often the walk may go back to an ambiguous spelling before it gives up. */
 const MAX_BACKTRACKS = 32;
