@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
+import { registerModel } from "./commands/model.js";
 import { registerNode } from "./commands/node.js";
 
 export function createProgram(): Command {
@@ -10,6 +11,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerDev(program);
   registerEcon(program);
+  registerModel(program);
   registerNode(program);
   return program;
 }

@@ -1,2 +1,96 @@
-// This package is built up by its own issue; it exports nothing yet.
-export {};
+export {
+  type DownloadProgress,
+  HUGGING_FACE_URL,
+  type ModelSource,
+  type PulledModel,
+  type PullOptions,
+  parseModelSource,
+  pullModel,
+} from "./download/pullModel.js";
+export { EngineStream } from "./EngineStream.js";
+export {
+  EmbeddedEngine,
+  type EmbeddedEngineComponents,
+  type PreparedGeneration,
+} from "./embedded/EmbeddedEngine.js";
+export {
+  type EmbeddedEngineOptions,
+  type EmbeddedModelSpec,
+  embeddedEngineOptionsSchema,
+  type ResolvedEmbeddedEngineOptions,
+} from "./embedded/options.js";
+export {
+  ContextLengthExceededError,
+  EngineBusyError,
+  EngineStoppedError,
+  InvalidRequestError,
+  ModelDownloadError,
+  ModelLoadError,
+  ModelNotFoundError,
+  type PartialUsage,
+  RequestAbortedError,
+  UnsupportedParameterError,
+  UpstreamError,
+  WeightsRootMismatchError,
+} from "./errors.js";
+export type {
+  CallOptions,
+  ChatResult,
+  CompletionResult,
+  EngineHealth,
+  EngineLoad,
+  GenerationInfo,
+  InferenceEngine,
+} from "./InferenceEngine.js";
+export {
+  type ChatMessage,
+  type ChatRequest,
+  type CompletionRequest,
+  type EmbeddingRequest,
+  MAX_STOP_SEQUENCES,
+  parseChatRequest,
+  parseCompletionRequest,
+  parseEmbeddingRequest,
+  parseTokenizeRequest,
+  type TokenizeRequest,
+} from "./openai/requests.js";
+export type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  EmbeddingResponse,
+  FinishReason,
+  ModelCard,
+  TextCompletion,
+  TextCompletionChunk,
+  TokenizeResult,
+  Usage,
+} from "./openai/responses.js";
+export {
+  DEFAULT_COMPLETION_MAX_TOKENS,
+  resolveSampling,
+  SAMPLING_DEFAULTS,
+  type SamplingSettings,
+} from "./sampling.js";
+export {
+  defaultModelCacheDir,
+  ensureTinyModel,
+  type TinyModelFile,
+  tinyModelId,
+} from "./tinyModel/tinyModelCache.js";
+export {
+  DEFAULT_TINY_SEED,
+  DEFAULT_TINY_SHAPE,
+  type TinyModelOptions,
+  type TinyModelShape,
+  writeTinyModel,
+} from "./tinyModel/writeTinyModel.js";
+export { type Claim, claimFromResponse } from "./verify/claim.js";
+export type { ReplayDifference, ReplayResult } from "./verify/replay.js";
+export type { TokenCheck, TokenVerdict } from "./verify/samplerReplica.js";
+export {
+  SCORE_LOGIT_TOLERANCE,
+  type ScoredToken,
+  type ScoreOptions,
+  type ScoreResult,
+} from "./verify/score.js";
+export { assertWeightsRoot, WEIGHTS_CHUNK_BYTES, weightsLeaves, weightsRoot } from "./weights/weightsRoot.js";

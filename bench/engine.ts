@@ -1,0 +1,136 @@
+// Inference: tokens/s through the engine vs node-llama-cpp directly, verification cost (replay, score) vs generation.
+import { silentLogger } from "@atoma/core";
+import { EmbeddedEngine, ensureTinyModel, type TinyModelShape } from "@atoma/engine";
+import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { percentile, report, timeMs } from "./lib/report.js";
+
+const TOKENS = 256;
+const ROUNDS = 11;
+/** Best of the rounds: on a shared machine the fastest run is the one least disturbed by other work. */
+const best = (values: number[]) => percentile(values, 0);
+const expect = (ok: boolean, what: string) => {
+  if (!ok) throw new Error(`${what} rejected an honest completion`);
+};
+
+const llama = await getLlama({
+  gpu: false,
+  build: "never",
+  skipDownload: true,
+  logLevel: LlamaLogLevel.error,
+});
+
+/** Every figure for one model shape; `suffix` tells them apart. */
+async function benchShape(
+  suffix: string,
+  shape: Partial<TinyModelShape> | undefined,
+  rounds = ROUNDS,
+): Promise<void> {
+  const file = ensureTinyModel({ seed: 1, shape });
+  const engine = new EmbeddedEngine(
+    { logger: silentLogger, llama },
+    { models: [{ id: file.id, path: file.path }], threads: 1, contextSize: 1024, sequences: 4 },
+  );
+  await engine.start();
+  try {
+    const body = (seed: number, extra: Record<string, unknown> = {}) => ({
+      model: file.id,
+      prompt: "Once upon a time, in a land far away,",
+      max_tokens: TOKENS,
+      temperature: 0.8,
+      seed,
+      ignore_eos: true,
+      ...extra,
+    });
+    const prepared = engine.prepare(body(1), "completion");
+
+    // node-llama-cpp called directly: one sequence of a context made like the engine's, the same sampling.
+    const context = await engine.modelFor(file.id).model.createContext({
+      contextSize: 1024,
+      sequences: 4,
+      threads: 1,
+      batchSize: 512,
+      flashAttention: false,
+    });
+    const sequence = context.getSequence();
+    const direct = async (seed: number) => {
+      await sequence.clearHistory();
+      let count = 0;
+      const { temperature, topK, topP, minP } = prepared.sampling;
+      for await (const _ of sequence.evaluate(prepared.promptTokens as Token[], {
+        temperature,
+        topK,
+        topP,
+        minP,
+        seed,
+        yieldEogToken: true,
+      }))
+        if (++count === TOKENS) break;
+    };
+    const throughEngine = async (seed: number) => {
+      const { response } = await engine.complete(body(seed));
+      if (response.usage.completion_tokens !== TOKENS) throw new Error("unexpected length");
+    };
+    await direct(0);
+    await throughEngine(0);
+    const directMs: number[] = [];
+    const engineMs: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      directMs.push(await timeMs(() => direct(round)));
+      engineMs.push(await timeMs(() => throughEngine(round)));
+    }
+    await context.dispose();
+    const directRate = TOKENS / (best(directMs) / 1000);
+    const engineRate = TOKENS / (best(engineMs) / 1000);
+    report(`direct_tokens_per_s${suffix}`, directRate, "tok/s");
+    report(`engine_tokens_per_s${suffix}`, engineRate, "tok/s");
+    report(`engine_vs_direct_ratio${suffix}`, engineRate / directRate, "x");
+
+    // Four requests at once on the model's four context sequences.
+    const concurrentMs = await timeMs(() => Promise.all([11, 12, 13, 14].map((seed) => throughEngine(seed))));
+    report(`concurrent4_tokens_per_s${suffix}`, (4 * TOKENS) / (concurrentMs / 1000), "tok/s");
+
+    // Verification of a 256-token completion, against generating it: with the default top_k (40) the verifier
+    // reads the top 56 logits of each step; with top_k 0 (the whole vocabulary) it reads them all.
+    for (const [label, extra] of [
+      ["", {}],
+      ["_full_vocab", { top_k: 0 }],
+    ] as const) {
+      const generateMs: number[] = [];
+      const replayMs: number[] = [];
+      const scoreMs: number[] = [];
+      const scoreTextMs: number[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        const request = body(100 + round, extra);
+        let result: Awaited<ReturnType<EmbeddedEngine["complete"]>> | undefined;
+        generateMs.push(await timeMs(async () => (result = await engine.complete(request))));
+        const claim = {
+          text: result!.response.choices[0]!.text,
+          tokenIds: result!.generation.completionTokenIds,
+          finishReason: result!.response.choices[0]!.finish_reason,
+          completionTokens: result!.response.usage.completion_tokens,
+        };
+        const { tokenIds: _, ...textClaim } = claim;
+        replayMs.push(
+          await timeMs(async () => expect((await engine.replay(request, claim)).match, "replay")),
+        );
+        scoreMs.push(
+          await timeMs(async () => expect((await engine.score(request, claim)).accepted, "score")),
+        );
+        scoreTextMs.push(
+          await timeMs(async () => expect((await engine.score(request, textClaim)).accepted, "text score")),
+        );
+      }
+      if (label === "") report(`replay_cost_ratio${suffix}`, best(replayMs) / best(generateMs), "x");
+      report(`score_cost_ratio${label}${suffix}`, best(scoreMs) / best(generateMs), "x");
+      report(`score_text_cost_ratio${label}${suffix}`, best(scoreTextMs) / best(generateMs), "x");
+    }
+  } finally {
+    await engine.stop();
+  }
+}
+
+await benchShape("", undefined);
+await benchShape("_l4w256", { layers: 4, width: 256, heads: 8, kvHeads: 4, feedForward: 768 });
+// ~25M parameters: where compute, not per-call overhead, decides what verification costs.
+await benchShape("_l8w512", { layers: 8, width: 512, heads: 8, kvHeads: 4, feedForward: 1536 }, 3);
+await llama.dispose();

@@ -1,0 +1,418 @@
+import { InvalidInputError, type Logger } from "@atoma/core";
+import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
+import { EngineStream } from "../EngineStream.js";
+import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
+import type {
+  CallOptions,
+  ChatResult,
+  CompletionResult,
+  EngineHealth,
+  EngineLoad,
+  GenerationInfo,
+  InferenceEngine,
+} from "../InferenceEngine.js";
+import {
+  chatChunk,
+  chatCompletion,
+  chatUsageChunk,
+  newIdentity,
+  textChunk,
+  textCompletion,
+  textUsageChunk,
+  usageOf,
+} from "../openai/build.js";
+import {
+  type ChatRequest,
+  type CompletionRequest,
+  completionPrompt,
+  parseChatRequest,
+  parseCompletionRequest,
+  parseEmbeddingRequest,
+  parseTokenizeRequest,
+} from "../openai/requests.js";
+import type {
+  ChatCompletionChunk,
+  EmbeddingResponse,
+  ModelCard,
+  TextCompletionChunk,
+  TokenizeResult,
+} from "../openai/responses.js";
+import { resolveSampling, type SamplingSettings } from "../sampling.js";
+import type { Claim } from "../verify/claim.js";
+import { type ReplayResult, replay } from "../verify/replay.js";
+import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
+import { embed } from "./embed.js";
+import { type GenerationOutcome, generate } from "./generate.js";
+import { LoadedModel } from "./LoadedModel.js";
+import {
+  type EmbeddedEngineOptions,
+  embeddedEngineOptionsSchema,
+  type ResolvedEmbeddedEngineOptions,
+} from "./options.js";
+import type { Lease } from "./SlotQueue.js";
+
+export interface EmbeddedEngineComponents {
+  logger: Logger;
+  /** A llama.cpp binding to share; the engine makes (and later disposes) its own when absent. */
+  llama?: Llama | undefined;
+}
+
+/** A request ready to generate: validated, sampling resolved, prompt tokenized, length checked. */
+export interface PreparedGeneration {
+  kind: "chat" | "completion";
+  loaded: LoadedModel;
+  request: ChatRequest | CompletionRequest;
+  sampling: SamplingSettings;
+  promptTokens: number[];
+  maxTokens: number;
+}
+
+/** node-llama-cpp in this process: GGUF models on CPU (or a GPU node-llama-cpp finds, with `gpu: "auto"`). */
+export class EmbeddedEngine implements InferenceEngine {
+  readonly kind = "embedded";
+  readonly options: ResolvedEmbeddedEngineOptions;
+  readonly #logger: Logger;
+  #llama: Llama | undefined;
+  readonly #ownsLlama: boolean;
+  readonly #models = new Map<string, LoadedModel>();
+  #stopper = new AbortController();
+  #running = false;
+  #inflight = 0;
+  #idle: (() => void) | undefined;
+
+  constructor(components: EmbeddedEngineComponents, options: EmbeddedEngineOptions) {
+    const parsed = embeddedEngineOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidInputError(`embedded engine option ${issue?.path.join(".")}: ${issue?.message}`);
+    }
+    this.options = parsed.data;
+    this.#logger = components.logger.child({ module: "engine" });
+    this.#llama = components.llama;
+    this.#ownsLlama = components.llama === undefined;
+    const ids = new Set(this.options.models.map((model) => model.id));
+    if (ids.size !== this.options.models.length)
+      throw new InvalidInputError("embedded engine model ids must be unique");
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#stopper = new AbortController();
+    this.#llama ??= await getLlama({
+      gpu: this.options.gpu,
+      build: "never",
+      skipDownload: true,
+      logLevel: LlamaLogLevel.warn,
+      logger: (level, message) => this.#logger.warn({ level, llama: message.trim() }, "llama.cpp"),
+    });
+    const llama = this.#llama;
+    try {
+      for (const spec of this.options.models)
+        this.#models.set(spec.id, await LoadedModel.load(llama, spec, this.options, this.#logger));
+    } catch (error) {
+      await this.#disposeModels();
+      throw error;
+    }
+    this.#running = true;
+  }
+
+  /** Cancels what is running, waits for it to end, and frees every model. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#stopper.abort();
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#disposeModels();
+    if (this.#ownsLlama) {
+      await this.#llama?.dispose();
+      this.#llama = undefined;
+    }
+  }
+
+  async models(): Promise<ModelCard[]> {
+    return [...this.#models.values()].map((loaded) => ({
+      id: loaded.id,
+      object: "model",
+      created: 0,
+      owned_by: "atoma",
+      max_model_len: loaded.contextSize,
+    }));
+  }
+
+  /** @internal The loaded model serving `id` (verification uses it). */
+  modelFor(id: string): LoadedModel {
+    if (!this.#running) throw new EngineStoppedError();
+    const loaded = this.#models.get(id);
+    if (!loaded) throw new ModelNotFoundError(id);
+    return loaded;
+  }
+
+  /** Validates a chat or completion body and works out everything generation needs. */
+  prepare(body: unknown, kind: "chat" | "completion"): PreparedGeneration {
+    const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
+    const loaded = this.modelFor(request.model);
+    const sampling = resolveSampling(body, request, kind);
+    const promptTokens =
+      kind === "chat"
+        ? loaded.prompts.chatTokens((request as ChatRequest).messages)
+        : loaded.prompts.textTokens(completionPrompt(request as CompletionRequest));
+    const maxTokens = loaded.maxTokensFor(promptTokens.length, sampling.maxTokens);
+    return { kind, loaded, request, sampling, promptTokens, maxTokens };
+  }
+
+  /** The same generation as `streamChat`, without handing out chunks on the way. */
+  async chat(body: unknown, options: CallOptions = {}): Promise<ChatResult> {
+    const prepared = this.prepare(body, "chat");
+    const identity = newIdentity("chatcmpl", prepared.request.model);
+    const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
+    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+    return {
+      response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
+      generation: generationInfo(prepared, outcome),
+    };
+  }
+
+  /** The same generation as `streamComplete`, without handing out chunks on the way. */
+  async complete(body: unknown, options: CallOptions = {}): Promise<CompletionResult> {
+    const prepared = this.prepare(body, "completion");
+    const identity = newIdentity("cmpl", prepared.request.model);
+    const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
+    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+    return {
+      response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+      generation: generationInfo(prepared, outcome),
+    };
+  }
+
+  async streamChat(
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
+    const prepared = this.prepare(body, "chat");
+    const identity = newIdentity("chatcmpl", prepared.request.model);
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) =>
+      chatChunk(identity, { content: delta }),
+    );
+    const includeUsage = prepared.request.stream_options?.include_usage === true;
+    async function* chunks(): AsyncGenerator<ChatCompletionChunk, ChatResult, undefined> {
+      yield chatChunk(identity, { role: "assistant", content: "" });
+      const outcome = yield* source;
+      yield chatChunk(identity, {}, outcome.finishReason);
+      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+      if (includeUsage) yield chatUsageChunk(identity, usage);
+      return {
+        response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
+        generation: generationInfo(prepared, outcome),
+      };
+    }
+    return new EngineStream(chunks(), cancel);
+  }
+
+  async streamComplete(
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
+    const prepared = this.prepare(body, "completion");
+    const identity = newIdentity("cmpl", prepared.request.model);
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => textChunk(identity, delta));
+    const includeUsage = prepared.request.stream_options?.include_usage === true;
+    async function* chunks(): AsyncGenerator<TextCompletionChunk, CompletionResult, undefined> {
+      const outcome = yield* source;
+      yield textChunk(identity, "", outcome.finishReason);
+      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+      if (includeUsage) yield textUsageChunk(identity, usage);
+      return {
+        response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+        generation: generationInfo(prepared, outcome),
+      };
+    }
+    return new EngineStream(chunks(), cancel);
+  }
+
+  async embed(body: unknown, options: CallOptions = {}): Promise<EmbeddingResponse> {
+    const request = parseEmbeddingRequest(body);
+    const loaded = this.modelFor(request.model);
+    const ticket = loaded.admit(this.#signal(options.signal));
+    return this.#track(async () => {
+      const lease = await ticket.ready;
+      try {
+        return await embed(loaded, request, this.#signal(options.signal));
+      } finally {
+        lease.release();
+      }
+    });
+  }
+
+  async tokenize(body: unknown): Promise<TokenizeResult> {
+    const request = parseTokenizeRequest(body);
+    const loaded = this.modelFor(request.model);
+    const tokens =
+      request.messages !== undefined
+        ? loaded.prompts.chatTokens(request.messages)
+        : loaded.prompts.textTokens(request.prompt ?? "");
+    return { model: loaded.id, tokens, count: tokens.length, max_model_len: loaded.contextSize };
+  }
+
+  async health(): Promise<EngineHealth> {
+    return {
+      ok: this.#running,
+      models: [...this.#models.keys()],
+      load: await this.load(),
+      reason: this.#running ? undefined : "not started",
+    };
+  }
+
+  async load(): Promise<EngineLoad> {
+    const total: EngineLoad = { running: 0, waiting: 0, capacity: 0 };
+    for (const loaded of this.#models.values()) {
+      const load = loaded.queue.load;
+      total.running += load.running;
+      total.waiting += load.waiting;
+      total.capacity += load.capacity;
+    }
+    return total;
+  }
+
+  /** Load of one model's queue. */
+  modelLoad(id: string): EngineLoad {
+    const { running, waiting, capacity } = this.modelFor(id).queue.load;
+    return { running, waiting, capacity };
+  }
+
+  /**
+   * Regenerates a chat or completion exactly and compares it with a claimed one: match, or the first token
+   * (or character) where they part.
+   */
+  async replay(
+    body: unknown,
+    claim: Claim,
+    options: CallOptions & { kind?: "chat" | "completion" | undefined } = {},
+  ): Promise<ReplayResult> {
+    if (claim.text === undefined && claim.tokenIds === undefined)
+      throw new InvalidRequestError("a claim needs its text or its token ids");
+    const prepared = this.prepare(body, options.kind ?? kindOf(body));
+    return replay(await drain(this.#start(prepared, options.signal, undefined).source), claim);
+  }
+
+  /**
+   * Checks claimed tokens by teacher-forcing them in one prefill and testing each against what the request's
+   * sampler could have picked, within a logit tolerance. Costs a fraction of generating them.
+   */
+  async score(
+    body: unknown,
+    claim: Claim,
+    options: CallOptions & ScoreOptions & { kind?: "chat" | "completion" | undefined } = {},
+  ): Promise<ScoreResult> {
+    const prepared = this.prepare(body, options.kind ?? kindOf(body));
+    const ticket = prepared.loaded.admit(this.#signal(options.signal));
+    return this.#track(async () => {
+      const lease = await ticket.ready;
+      try {
+        return await score(prepared, lease.slot, claim, options);
+      } finally {
+        lease.release();
+      }
+    });
+  }
+
+  /** Queues a prepared generation; the returned source waits for a sequence, then yields each delta as a chunk. */
+  #start<Chunk>(
+    prepared: PreparedGeneration,
+    callerSignal: AbortSignal | undefined,
+    toChunk: ((delta: string) => Chunk) | undefined,
+  ) {
+    const signal = this.#signal(callerSignal);
+    const loaded = prepared.loaded;
+    const ticket = loaded.admit(signal);
+    const engine = this;
+    // A stream that is never read still gives its slot back when its caller goes away.
+    const onAbort = () => ticket.cancel();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const cancel = () => {
+      signal.removeEventListener("abort", onAbort);
+      ticket.cancel();
+    };
+    async function* source(): AsyncGenerator<Chunk, GenerationOutcome, undefined> {
+      signal.removeEventListener("abort", onAbort);
+      engine.#inflight++;
+      const startedAt = performance.now();
+      let lease: Lease<LlamaContextSequence> | undefined;
+      try {
+        lease = await ticket.ready;
+        const { promptTokens, sampling, maxTokens } = prepared;
+        const outcome = yield* generate(
+          lease.slot,
+          loaded.model,
+          loaded.detokenize,
+          promptTokens,
+          sampling,
+          maxTokens,
+          signal,
+          toChunk,
+        );
+        engine.#logger.debug(
+          {
+            model: loaded.id,
+            promptTokens: outcome.promptTokens.length,
+            completionTokens: outcome.completionTokens.length,
+            finishReason: outcome.finishReason,
+            ms: Math.round(performance.now() - startedAt),
+          },
+          "generated",
+        );
+        return outcome;
+      } finally {
+        if (lease) lease.release();
+        else ticket.cancel();
+        engine.#settled();
+      }
+    }
+    return { source: source(), cancel };
+  }
+
+  async #track<T>(task: () => Promise<T>): Promise<T> {
+    this.#inflight++;
+    try {
+      return await task();
+    } finally {
+      this.#settled();
+    }
+  }
+
+  #settled(): void {
+    this.#inflight--;
+    if (this.#inflight === 0) this.#idle?.();
+  }
+
+  #signal(callerSignal: AbortSignal | undefined): AbortSignal {
+    if (!this.#running) throw new EngineStoppedError();
+    return callerSignal ? AbortSignal.any([callerSignal, this.#stopper.signal]) : this.#stopper.signal;
+  }
+
+  async #disposeModels(): Promise<void> {
+    for (const loaded of this.#models.values()) await loaded.dispose();
+    this.#models.clear();
+  }
+}
+
+/** Chat if the body has messages, else text completion. */
+function kindOf(body: unknown): "chat" | "completion" {
+  return typeof body === "object" && body !== null && "messages" in body ? "chat" : "completion";
+}
+
+/** Runs a source to its end and returns what it returns. */
+async function drain<Outcome>(source: AsyncGenerator<unknown, Outcome, undefined>): Promise<Outcome> {
+  for (;;) {
+    const next = await source.next();
+    if (next.done) return next.value;
+  }
+}
+
+function generationInfo(prepared: PreparedGeneration, outcome: GenerationOutcome): GenerationInfo {
+  return {
+    sampling: prepared.sampling,
+    maxTokens: prepared.maxTokens,
+    promptTokenIds: outcome.promptTokens,
+    completionTokenIds: outcome.completionTokens,
+  };
+}

@@ -1,0 +1,66 @@
+import { Template } from "@huggingface/jinja";
+import type { LlamaModel } from "node-llama-cpp";
+import { InvalidRequestError } from "../errors.js";
+import type { ChatMessage } from "../openai/requests.js";
+
+/** Used when a GGUF carries no `tokenizer.chat_template`. */
+const CHATML_FALLBACK =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/**
+ * Turns requests into prompt tokens, the same way on the serving node and on every verifier: chats through the
+ * Jinja chat template in the model's metadata, text prompts as plain text (control-token spellings in a text
+ * prompt stay text), with the beginning-of-sequence token the model asks for.
+ */
+export class PromptBuilder {
+  readonly #model: LlamaModel;
+  readonly #template: Template;
+  readonly templateSource: string;
+
+  constructor(model: LlamaModel) {
+    this.#model = model;
+    const metadata = model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } };
+    const source = metadata.tokenizer?.chat_template;
+    this.templateSource = typeof source === "string" && source.length > 0 ? source : CHATML_FALLBACK;
+    this.#template = new Template(this.templateSource);
+  }
+
+  /** The rendered chat prompt (what the template makes of the messages, generation prompt included). */
+  renderChat(messages: readonly ChatMessage[]): string {
+    const tokens = this.#model.tokens;
+    try {
+      return this.#template.render({
+        messages: messages.map((message) => ({ ...message, content: contentText(message.content) })),
+        add_generation_prompt: true,
+        bos_token: tokens.bosString ?? "",
+        eos_token: tokens.eosString ?? "",
+      });
+    } catch (error) {
+      throw new InvalidRequestError("the model's chat template rejected these messages", {
+        details: error instanceof Error ? error.message : String(error),
+        param: "messages",
+      });
+    }
+  }
+
+  chatTokens(messages: readonly ChatMessage[]): number[] {
+    return this.#withBos(this.#model.tokenize(this.renderChat(messages), true));
+  }
+
+  textTokens(prompt: string): number[] {
+    return this.#withBos(this.#model.tokenize(prompt, false));
+  }
+
+  #withBos(tokens: number[]): number[] {
+    const bos = this.#model.tokens.bos;
+    if (bos == null || !this.#model.tokens.shouldPrependBosToken || tokens[0] === bos) return tokens;
+    return [bos, ...tokens];
+  }
+}
+
+/** OpenAI content: a string, null, or text parts (joined). */
+function contentText(content: ChatMessage["content"]): string {
+  if (content == null) return "";
+  if (typeof content === "string") return content;
+  return content.map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("");
+}

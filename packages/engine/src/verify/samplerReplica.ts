@@ -1,0 +1,190 @@
+const f32 = Math.fround;
+
+/** One vocabulary entry's raw logit. */
+export interface Candidate {
+  token: number;
+  logit: number;
+}
+
+/** The sampling fields that decide which token is picked. */
+export interface SamplerSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+}
+
+/** Candidates by logit, highest first (ties by token id: llama.cpp's order on exact ties is unspecified). */
+export function sortCandidates(logits: ReadonlyMap<number, number>): Candidate[] {
+  return [...logits.entries()]
+    .map(([token, logit]) => ({ token, logit: f32(logit) }))
+    .sort((a, b) => b.logit - a.logit || a.token - b.token);
+}
+
+export interface ChainOutcome {
+  /** Candidates left after top-k, top-p and min-p, in sampling order. */
+  kept: Candidate[];
+  /** Their probabilities after temperature (sum to 1). */
+  probabilities: number[];
+  /** Index into `kept` of the token the draw selects. */
+  picked: number;
+}
+
+/**
+ * node-llama-cpp's sampler chain for temperature > 0, step by step as llama.cpp computes it (float32 where it
+ * uses float): top-k (0 = whole vocabulary) → top-p → min-p → temperature → `dist`, which picks the first
+ * token whose running probability sum reaches `draw` × total. `candidates` must be sorted and hold at least the
+ * top-k tokens.
+ */
+export function replicateChain(
+  candidates: readonly Candidate[],
+  settings: SamplerSettings,
+  draw: number,
+): ChainOutcome {
+  const k = settings.topK > 0 ? Math.min(settings.topK, candidates.length) : candidates.length;
+  let kept = candidates.slice(0, k);
+  if (settings.topP < 1 && kept.length > 0) {
+    const max = kept[0]!.logit;
+    const raw = kept.map((c) => f32(Math.exp(f32(c.logit - max))));
+    let total = 0;
+    for (const p of raw) total = f32(total + p);
+    let cumulative = 0;
+    let last = kept.length;
+    for (let i = 0; i < kept.length; i++) {
+      cumulative = f32(cumulative + f32(raw[i]! / total));
+      if (cumulative >= f32(settings.topP)) {
+        last = i + 1;
+        break;
+      }
+    }
+    kept = kept.slice(0, last);
+  }
+  if (settings.minP > 0 && kept.length > 0) {
+    const threshold = f32(kept[0]!.logit + f32(Math.log(f32(settings.minP))));
+    let i = 1;
+    while (i < kept.length && kept[i]!.logit >= threshold) i++;
+    kept = kept.slice(0, i);
+  }
+  const temperature = f32(settings.temperature);
+  const scaled = kept.map((c) => f32(c.logit / temperature));
+  if (scaled.length <= 1) return { kept, probabilities: scaled.map(() => 1), picked: 0 };
+  const max = scaled[0]!;
+  const weights = scaled.map((logit) => f32(Math.exp(f32(logit - max))));
+  let total = 0;
+  for (const w of weights) total += w;
+  const target = total * draw;
+  let running = 0;
+  let picked = weights.length - 1;
+  for (let i = 0; i < weights.length; i++) {
+    running += weights[i]!;
+    if (running >= target) {
+      picked = i;
+      break;
+    }
+  }
+  return { kept, probabilities: weights.map((w) => w / total), picked };
+}
+
+export type TokenVerdict = "exact" | "tolerated" | "rejected";
+
+/** Evidence for one claimed token. */
+export interface TokenCheck {
+  verdict: TokenVerdict;
+  /** Log-probability of the claimed token under the request's sampling distribution (−Infinity if excluded). */
+  logprob: number;
+  /** 1-based rank of the claimed token by logit (0: not among the candidates examined). */
+  rank: number;
+  /** Highest logit minus the claimed token's logit. */
+  logitGap: number;
+  /** The sampler's uniform draw for this step (sampled decoding only). */
+  draw?: number | undefined;
+  /** Range of draws that select the claimed token, widened by the tolerance (sampled decoding only). */
+  acceptedDraws?: [number, number] | undefined;
+  why?: string | undefined;
+}
+
+/**
+ * Whether `claimed` is a token honest decoding could have produced at this step, when the verifier's logits may
+ * differ from the producer's by up to `tolerance` each. Greedy: its logit is within the tolerance of the highest.
+ * Sampled: it survives truncation allowing for the tolerance, and the step's seeded draw falls in its slice of the
+ * cumulative distribution, widened by how far the tolerance can move that slice.
+ */
+export function checkToken(
+  candidates: readonly Candidate[],
+  claimed: number,
+  settings: SamplerSettings,
+  draw: number | undefined,
+  tolerance: number,
+): TokenCheck {
+  const index = candidates.findIndex((c) => c.token === claimed);
+  const top = candidates[0]!;
+  if (index === -1)
+    return {
+      verdict: "rejected",
+      logprob: -Infinity,
+      rank: 0,
+      logitGap: Infinity,
+      draw,
+      why: "not a likely token",
+    };
+  const logit = candidates[index]!.logit;
+  const base = { rank: index + 1, logitGap: top.logit - logit };
+  if (settings.temperature <= 0 || draw === undefined) {
+    const verdict = index === 0 ? "exact" : base.logitGap <= tolerance ? "tolerated" : "rejected";
+    return {
+      verdict,
+      logprob: index === 0 ? 0 : -Infinity,
+      ...base,
+      why: verdict === "rejected" ? "not the greedy token" : undefined,
+    };
+  }
+  const nominal = replicateChain(candidates, settings, draw);
+  const keptAt = nominal.kept.findIndex((c) => c.token === claimed);
+  const logprob = keptAt === -1 ? -Infinity : Math.log(nominal.probabilities[keptAt]!);
+  const sliceStart = nominal.probabilities.slice(0, Math.max(0, keptAt)).reduce((a, b) => a + b, 0);
+  if (nominal.kept[nominal.picked]?.token === claimed)
+    return {
+      verdict: "exact",
+      logprob,
+      ...base,
+      draw,
+      acceptedDraws: [sliceStart, sliceStart + Math.exp(logprob)],
+    };
+
+  const reject = (why: string): TokenCheck => ({ verdict: "rejected", logprob, ...base, draw, why });
+  const k = settings.topK > 0 ? Math.min(settings.topK, candidates.length) : candidates.length;
+  if (logit < candidates[k - 1]!.logit - tolerance) return reject("outside top-k");
+  if (settings.minP > 0 && logit < top.logit + Math.log(settings.minP) - 2 * tolerance)
+    return reject("below min-p");
+  if (settings.topP < 1) {
+    const pool = candidates.slice(0, k);
+    const total = pool.reduce((sum, c) => sum + Math.exp(c.logit - top.logit), 0);
+    const ahead = pool
+      .filter((c) => c.logit > logit + tolerance)
+      .reduce((sum, c) => sum + Math.exp(c.logit - top.logit), 0);
+    if ((ahead / total) * Math.exp(-2 * tolerance) >= settings.topP) return reject("outside top-p");
+  }
+  // The claimed token's slice of the cumulative distribution. Truncation keeps a prefix of the sorted order, so
+  // every token ahead of the claimed one is kept; only how far the kept tail reaches past it is uncertain.
+  const weight = (c: Candidate) => Math.exp((c.logit - top.logit) / settings.temperature);
+  const sum = (list: readonly Candidate[]) => list.reduce((total, c) => total + weight(c), 0);
+  const cut = nominal.kept.at(-1)!.logit;
+  const truncated = nominal.kept.length < candidates.length;
+  const others = candidates.filter((c) => c.token !== claimed);
+  const ahead = sum(others.filter((c) => c.logit > logit + tolerance));
+  const ties = sum(others.filter((c) => Math.abs(c.logit - logit) <= tolerance));
+  const after = others.filter((c) => c.logit < logit - tolerance);
+  const tailLongest = sum(truncated ? after.filter((c) => c.logit >= cut - 2 * tolerance) : after);
+  const tailShortest = sum(truncated ? after.filter((c) => c.logit > cut + 2 * tolerance) : after);
+  const own = weight(candidates[index]!);
+  const startShare = ahead / (ahead + ties + own + tailLongest);
+  const endShare = (ahead + ties + own) / (ahead + ties + own + tailShortest);
+  // Moving every logit by up to the tolerance moves a cumulative share F = A / (A + B) at most to
+  // F / (F + (1 − F)·s) below and F·s / (F·s + 1 − F) above, with s = exp(2·tolerance / temperature).
+  const spread = Math.exp((2 * tolerance) / settings.temperature);
+  const low = startShare / (startShare + (1 - startShare) * spread);
+  const high = (endShare * spread) / (endShare * spread + 1 - endShare);
+  const acceptedDraws: [number, number] = [Math.max(0, low), high];
+  if (draw >= low && draw <= high) return { verdict: "tolerated", logprob, ...base, draw, acceptedDraws };
+  return { ...reject("the seeded draw selects another token"), acceptedDraws };
+}
