@@ -59,6 +59,7 @@ export type {
   SettlementState,
   StackState,
 } from "./db/schema.js";
+export { createConfiguredEngine } from "./engine/nodeEngine.js";
 export {
   BlobFetchError,
   BlobHashMismatchError,

@@ -1,4 +1,5 @@
 import { type Logger, silentLogger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
 import { sql } from "kysely";
 import type { LocalAccount } from "viem";
 import { countStacks } from "../accounting/countStacks.js";
@@ -8,6 +9,7 @@ import { BlobStore } from "../blobs/blobStore.js";
 import type { NodeConfig } from "../config/loadConfig.js";
 import { printableConfig } from "../config/redact.js";
 import { openStateDatabase } from "../db/openStateDatabase.js";
+import { createConfiguredEngine } from "../engine/nodeEngine.js";
 import { createHttpApp } from "../http/createHttpApp.js";
 import { HttpServer } from "../http/httpServer.js";
 import type { HealthCheck, ModelCatalog, ServerState } from "../http/nodeEnv.js";
@@ -27,6 +29,11 @@ export interface NodeComponents {
   models?: ModelCatalog | undefined;
   /** Metrics to fill; a fresh set when absent and `metrics.enabled`. */
   metrics?: NodeMetrics | undefined;
+  /**
+   * Where tokens come from. When given, the caller owns it (starts and stops it); when absent and a part needs
+   * one, the node makes the embedded engine `model.*` describes and starts and stops it itself.
+   */
+  engine?: InferenceEngine | undefined;
   /** The stack API, settlement and attestation workers. @default [] */
   parts?: NodePartFactory[] | undefined;
 }
@@ -93,10 +100,21 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
       { metrics },
       { maxConcurrent: config.limits.maxConcurrentStreams, maxQueue: config.limits.maxQueueLength },
     );
-    context = { config, logger, db: state.db, account, chain, blobs, admission, metrics };
+    let ownEngine: InferenceEngine | undefined;
+    const engine = (): InferenceEngine => {
+      if (components.engine) return components.engine;
+      ownEngine ??= createConfiguredEngine(config, logger);
+      return ownEngine;
+    };
+    context = { config, logger, db: state.db, account, chain, blobs, admission, metrics, engine };
 
     const parts: NodePart[] = [];
     for (const factory of components.parts ?? []) parts.push(await factory(context));
+    if (ownEngine) {
+      const owned = ownEngine;
+      await owned.start();
+      stoppers.push({ name: "engine", stop: () => owned.stop() });
+    }
 
     const sources = parts.flatMap((part) => part.eventSources ?? []);
     if (sources.length > 0) {

@@ -1,4 +1,5 @@
 import type { Logger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
 import type { LocalAccount } from "viem";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { BlobStore } from "../blobs/blobStore.js";
@@ -22,6 +23,11 @@ export interface NodeContext {
   /** Bounds generation by `limits.maxConcurrentStreams` and `limits.maxQueueLength`. */
   admission: AdmissionGate;
   metrics: NodeMetrics | undefined;
+  /**
+   * The inference engine (the caller's, or the embedded one `model.*` describes, made on first use and started
+   * before any part starts). Throws ConfigError when the node has none and `model.path` names no file.
+   */
+  engine(): InferenceEngine;
 }
 
 /**
