@@ -118,4 +118,5 @@ export {
 } from "./metrics/nodeMetrics.js";
 export { assertChain, createNodeChainClient, type NodeChainClient } from "./service/chainClient.js";
 export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
+export { defaultNodeParts } from "./service/defaultParts.js";
 export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";

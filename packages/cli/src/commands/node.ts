@@ -3,6 +3,7 @@ import {
   ConfigError,
   configOptions,
   createNode,
+  defaultNodeParts,
   loadNodeConfig,
   type NodeConfig,
   printableConfig,
@@ -49,7 +50,7 @@ export function registerNode(program: Command): void {
       const logger = createCliLogger(flags.logLevel);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
-      const atomaNode = createNode({ logger }, config);
+      const atomaNode = createNode({ logger, parts: defaultNodeParts() }, config);
       await atomaNode.start();
       services.add({ name: "node", stop: () => atomaNode.stop() });
       const ready = {
