@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STACK_HEADERS } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { NodeRequestError, type SignedStackRequest, StackClient, signStackRequest } from "@atoma/sdk";
+import {
+  NodeRequestError,
+  ResponseVerificationError,
+  type SignedStackRequest,
+  StackClient,
+  signStackRequest,
+} from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -295,5 +301,46 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     expect(leaves.length).toBe(received.length);
     expect(stack.unitsUsed).toBe(received.reduce((a, b) => a + b, 0n));
     expect(leaves.at(-1)!.cumulativeUnits).toBe(stack.unitsUsed);
+    const metrics = await (await fetch(new URL("/metrics", node.url))).text();
+    expect(metrics).toContain('atoma_node_requests_total{endpoint="chat",outcome="ok"}');
+    expect(metrics).toContain('atoma_node_requests_total{endpoint="chat",outcome="stack_exhausted"}');
+    expect(metrics).toMatch(/atoma_node_tokens_total\{kind="completion"\} [1-9]/);
+    expect(metrics).toMatch(/atoma_node_time_to_first_token_seconds_count\{endpoint="chat"\} [1-9]/);
+  });
+
+  it("SDK: resends the same signed request when the answer is lost, and is charged once", async () => {
+    let calls = 0;
+    const lossy: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (++calls > 1) return answer;
+      await answer.arrayBuffer(); // the node answered and committed, but the client never sees it
+      throw new TypeError("fetch failed");
+    };
+    const before = await stackRow(stackId);
+    const verified = await clientFor(stackId, { fetch: lossy, resendDelayMs: 10 }).chat(
+      chatBody("lost answer"),
+    );
+    expect(calls).toBe(2);
+    expect(await stackRow(stackId)).toMatchObject({
+      leafCount: before.leafCount + 1n,
+      unitsUsed: before.unitsUsed + verified.fields.units,
+    });
+  });
+
+  it("SDK: refuses a response that differs from what the node signed, or signed by another key", async () => {
+    const tampering: typeof fetch = async (input, init) => {
+      const answer = (await (await fetch(input, init)).json()) as {
+        choices: { message: { content: string } }[];
+      };
+      answer.choices[0]!.message.content += "!";
+      return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
+    };
+    await expect(clientFor(stackId, { fetch: tampering }).chat(chatBody("tamper"))).rejects.toThrow(
+      ResponseVerificationError,
+    );
+    const impostor = privateKeyToAccount(generatePrivateKey()).address;
+    await expect(clientFor(stackId, { nodeSigner: impostor }).chat(chatBody("who signed?"))).rejects.toThrow(
+      /not signed by the node/,
+    );
   });
 });
