@@ -1,3 +1,5 @@
+/** The StackManager's ABI, for parts that follow its events. */
+export { stackManagerAbi } from "@atoma/contracts";
 export { ensureAllowance } from "./actions/approve.js";
 export {
   type BuyStackParams,
@@ -23,6 +25,7 @@ export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./ac
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
+export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
 export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";

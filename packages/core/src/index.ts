@@ -42,6 +42,7 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
 export {
   decodeTranscript,
   encodeTranscript,

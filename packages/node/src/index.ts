@@ -25,6 +25,9 @@ export {
   type AdmissionGateOptions,
   type Permit,
 } from "./admission/admissionGate.js";
+export type { ChainStackLookup, Endpoint, StackApi, StackApiLimits } from "./api/apiContext.js";
+export { MissingAuthorizationError, NodeNotRegisteredError, RequestExpiredError } from "./api/errors.js";
+export { type StackApiOptions, stackApiPart } from "./api/stackApiPart.js";
 export { parseBlobId } from "./blobs/blobId.js";
 export {
   BlobStore,

@@ -39,6 +39,9 @@ export async function openStateDatabase(
     const { error, results } = await new Migrator({
       db: opened.db,
       provider: nodeMigrations,
+      // Kysely finds its migration tables by name in any schema unless told which: two nodes on one server
+      // would otherwise see each other's.
+      ...(config.kind === "postgres" ? { migrationTableSchema: config.schema } : {}),
     }).migrateToLatest();
     if (error) throw error;
     const applied = (results ?? [])

@@ -1,0 +1,38 @@
+import type { Logger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
+import type { LocalAccount, TypedDataDomain } from "viem";
+import type { Accounting } from "../accounting/accounting.js";
+import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+
+/** The endpoints the stack API serves, as metric labels. */
+export type Endpoint = "chat" | "completions" | "embeddings";
+
+/** Who a stack unknown to this node's database belongs to, per the chain (undefined: no such stack). */
+export type ChainStackLookup = (stackId: bigint) => Promise<{ nodeId: bigint } | undefined>;
+
+export interface StackApiLimits {
+  /** Most prompt tokens one request may carry (`limits.maxPromptTokens`). */
+  maxPromptTokens: number;
+  /** Furthest ahead a signed request's deadline may lie, in seconds. */
+  maxDeadlineAheadSeconds: number;
+}
+
+/** Everything a stack API request handler needs. */
+export interface StackApi {
+  nodeId: bigint;
+  /** EIP-712 domain of requests and responses (the StackManager on this chain). */
+  domain: TypedDataDomain;
+  db: NodeDb;
+  accounting: Accounting;
+  engine: InferenceEngine;
+  admission: AdmissionGate;
+  account: LocalAccount;
+  lookupChainStack: ChainStackLookup;
+  limits: StackApiLimits;
+  logger: Logger;
+  metrics: NodeMetrics | undefined;
+  /** Unix milliseconds. */
+  now: () => number;
+}

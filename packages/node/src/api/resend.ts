@@ -1,0 +1,48 @@
+import type { Hash } from "@atoma/core";
+import type { Context } from "hono";
+import { findLeafByNonce } from "../accounting/stacks.js";
+import type { StoredLeaf } from "../accounting/types.js";
+import { NonceReusedError } from "../errors.js";
+import type { StackApi } from "./apiContext.js";
+import type { RequestEnvelope } from "./envelope.js";
+import { signReceipt } from "./receipt.js";
+import { finalChunk, SSE_HEADERS, sseEvent, storedAsChunk } from "./sse.js";
+
+/** The leaf already committed for this exact signed request (same stack, nonce and request hash), if any. */
+export async function findAnswered(
+  api: StackApi,
+  envelope: RequestEnvelope,
+  reqHash: Hash,
+): Promise<StoredLeaf | undefined> {
+  const leaf = await findLeafByNonce(api.db, envelope.stackId, envelope.nonce);
+  return leaf && leaf.reqHash === reqHash ? leaf : undefined;
+}
+
+/**
+ * Answers a resend of a request already committed (its client lost the answer: connection cut, node restarted)
+ * with the stored response and the same signed fields: one leaf, one charge. Throws `NonceReusedError` when
+ * the nonce was used without a leaf for this request (a replay, or a request that died before committing).
+ */
+export async function answerResend(
+  api: StackApi,
+  c: Context,
+  envelope: RequestEnvelope,
+  reqHash: Hash,
+  stream: boolean,
+  known?: StoredLeaf,
+): Promise<Response> {
+  const leaf = known ?? (await findAnswered(api, envelope, reqHash));
+  if (!leaf) throw new NonceReusedError(envelope.stackId, envelope.nonce);
+  const atoma = await signReceipt(api, leaf);
+  const response = leaf.response as Record<string, unknown>;
+  api.logger.debug({ stackId: String(leaf.stackId), leafIndex: String(leaf.leafIndex) }, "answered a resend");
+  if (!stream) return c.json({ ...response, atoma });
+  const events = [storedAsChunk(response), finalChunk(response, atoma), "[DONE]"].map(sseEvent);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const event of events) controller.enqueue(event);
+      controller.close();
+    },
+  });
+  return new Response(body, { status: 200, headers: SSE_HEADERS });
+}

@@ -1,0 +1,79 @@
+import { readNodeIdOfSigner, readStack } from "@atoma/chain";
+import { atomaDomain } from "@atoma/core";
+import type { Address } from "viem";
+import { Accounting } from "../accounting/accounting.js";
+import { ConfigError } from "../errors.js";
+import type { NodeApp } from "../http/nodeEnv.js";
+import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
+import type { StackApi } from "./apiContext.js";
+import { NodeNotRegisteredError } from "./errors.js";
+import { inferenceHandler } from "./handleInference.js";
+import { stackPurchases } from "./stackEvents.js";
+
+export interface StackApiOptions {
+  /** Furthest ahead a signed request's deadline may lie, in seconds. @default 86400 */
+  maxDeadlineAheadSeconds?: number | undefined;
+  /** Unix milliseconds (tests move time). @default Date.now */
+  now?: (() => number) | undefined;
+}
+
+function contract(context: NodeContext, name: string): Address {
+  const address = context.config.chain.contracts[name];
+  if (!address)
+    throw new ConfigError(`chain.contracts.${name} (ATOMA_NODE_CHAIN_CONTRACTS) is needed by the stack API`);
+  return address as Address;
+}
+
+/**
+ * The stack API: `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` for requests signed by the
+ * owners of stacks this node serves, and the chain events that tell it which stacks those are. Reads the node's
+ * on-chain id from the NodeRegistry by its signing address (`NodeNotRegisteredError` when it has none).
+ */
+export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
+  return async (context): Promise<NodePart> => {
+    const stackManager = contract(context, "StackManager");
+    const registry = contract(context, "NodeRegistry");
+    const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
+    if (nodeId === undefined)
+      throw new NodeNotRegisteredError(
+        `no node is registered with signer ${context.account.address}: register it first (atoma node register)`,
+      );
+    const now = options.now ?? Date.now;
+    const engine = context.engine();
+    const api: StackApi = {
+      nodeId,
+      domain: atomaDomain(context.config.chain.chainId, stackManager),
+      db: context.db,
+      accounting: new Accounting({ db: context.db, metrics: context.metrics }, { nodeId, now }),
+      engine,
+      admission: context.admission,
+      account: context.account,
+      lookupChainStack: async (stackId) => readStack(context.chain, stackManager, stackId),
+      limits: {
+        maxPromptTokens: context.config.limits.maxPromptTokens,
+        maxDeadlineAheadSeconds: options.maxDeadlineAheadSeconds ?? 86_400,
+      },
+      logger: context.logger.child({ module: "stack-api" }),
+      metrics: context.metrics,
+      now,
+    };
+    return {
+      name: "stack-api",
+      eventSources: [stackPurchases(stackManager, nodeId)],
+      routes: (app: NodeApp) => {
+        app.post("/v1/chat/completions", inferenceHandler(api, "chat"));
+        app.post("/v1/completions", inferenceHandler(api, "completions"));
+        app.post("/v1/embeddings", inferenceHandler(api, "embeddings"));
+      },
+      healthChecks: [
+        {
+          name: "engine",
+          check: async () => {
+            const health = await engine.health();
+            if (!health.ok) throw new Error(health.reason ?? "the engine is not running");
+          },
+        },
+      ],
+    };
+  };
+}

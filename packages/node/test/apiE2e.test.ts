@@ -1,0 +1,346 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { STACK_HEADERS } from "@atoma/core";
+import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
+import {
+  NodeRequestError,
+  ResponseVerificationError,
+  type SignedStackRequest,
+  StackClient,
+  signStackRequest,
+} from "@atoma/sdk";
+import type { LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getStack, listLeaves } from "../src/accounting/stacks.js";
+import type { AtomaNode } from "../src/service/createNode.js";
+import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
+import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
+import { databaseUrl } from "./helpers/stateDatabases.js";
+
+const root = mkdtempSync(join(tmpdir(), "atoma-api-"));
+let network: StackNetwork;
+let engine: EmbeddedEngine;
+let model: TinyModelFile;
+let nodes: RegisteredNode[];
+let taskA: bigint;
+let taskB: bigint;
+
+beforeAll(async () => {
+  network = await startStackNetwork();
+  nodes = await network.registerNodes(2);
+  taskA = await network.newTask([nodes[0]!]);
+  taskB = await network.newTask([nodes[1]!]);
+  await network.nextEpoch();
+  ({ engine, model } = await startTinyEngine());
+}, 120_000);
+afterAll(async () => {
+  await engine?.stop();
+  await network?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const variants = [{ name: "embedded", url: undefined as string | undefined }];
+if (databaseUrl) variants.push({ name: "postgres", url: databaseUrl });
+else describe.skip("stack API on PostgreSQL (DATABASE_URL is unset)", () => {});
+
+describe.each(variants)("stack API end to end ($name database)", ({ name, url }) => {
+  let node: AtomaNode;
+  let other: AtomaNode;
+  const schemas: string[] = [];
+  let owner: { account: LocalAccount; ctx: Parameters<StackNetwork["buy"]>[0] };
+  let stackId: bigint;
+  let client: StackClient;
+  const received: bigint[] = [];
+
+  const clientFor = (id: bigint, overrides: Partial<ConstructorParameters<typeof StackClient>[0]> = {}) =>
+    new StackClient({
+      nodeUrl: node.url,
+      account: owner.account,
+      stackId: id,
+      chainId: network.anvil.chainId,
+      stackManager: network.addresses.StackManager,
+      nodeSigner: nodes[0]!.account.address,
+      nodeId: nodes[0]!.nodeId,
+      ...overrides,
+    });
+  const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({
+    model: model.id,
+    messages: [{ role: "user", content }],
+    max_tokens: 8,
+    ...extra,
+  });
+  const post = (path: string, signed: SignedStackRequest, headers: Record<string, string> = signed.headers) =>
+    fetch(new URL(path, node.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: signed.json,
+    });
+  async function expectError(answer: Response, status: number, code: string) {
+    expect({
+      status: answer.status,
+      code: ((await answer.json()) as { error: { code: string } }).error.code,
+    }).toEqual({ status, code });
+  }
+  const stackRow = async (id: bigint) => (await getStack(node.context.db, id))!;
+
+  beforeAll(async () => {
+    const made = apiNode({
+      network,
+      node: nodes[0]!,
+      engine,
+      model,
+      dataDir: join(root, `${name}-a`),
+      postgresUrl: url,
+      limits: { maxConcurrentStreams: 1, maxQueueLength: 0, maxBodyBytes: 4_096 },
+    });
+    node = made.node;
+    const madeOther = apiNode({
+      network,
+      node: nodes[1]!,
+      engine,
+      model,
+      dataDir: join(root, `${name}-b`),
+      postgresUrl: url,
+    });
+    other = madeOther.node;
+    for (const schema of [made.schema, madeOther.schema]) if (schema) schemas.push(schema);
+    await node.start();
+    await other.start();
+    owner = await network.owner();
+    const bought = await network.buy(owner.ctx, taskA, 100_000n);
+    expect(bought.nodeId).toBe(nodes[0]!.nodeId);
+    stackId = bought.stackId;
+    await waitForStack(node, stackId);
+    client = clientFor(stackId);
+  }, 120_000);
+  afterAll(async () => {
+    await node?.stop();
+    await other?.stop();
+    if (url) for (const schema of schemas) await dropSchema(url, schema);
+  });
+
+  it("answers a signed chat with a verified receipt and records its leaf", async () => {
+    const { response, atoma, fields } = await client.chat(chatBody("Hello there"));
+    received.push(fields.units);
+    const usage = response.usage as { prompt_tokens: number; completion_tokens: number };
+    expect(fields.units).toBe(BigInt(usage.prompt_tokens + usage.completion_tokens));
+    expect(atoma.node_id).toBe(String(nodes[0]!.nodeId));
+    const leaves = await listLeaves(node.context.db, stackId);
+    expect(leaves.at(-1)).toMatchObject({
+      leafIndex: fields.leafIndex,
+      respHash: fields.respHash,
+      units: fields.units,
+    });
+    expect((leaves.at(-1)!.request as { signature: string }).signature).toMatch(/^0x[0-9a-f]{130}$/);
+  });
+
+  it("streams a chat whose final event carries the receipt of the whole response", async () => {
+    const chunks: unknown[] = [];
+    const { response, fields } = await client.chatStream(
+      chatBody("Tell me a story", { max_tokens: 12 }),
+      (chunk) => chunks.push(chunk),
+    );
+    received.push(fields.units);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(
+      (response.choices as { message: { content: string } }[])[0]!.message.content.length,
+    ).toBeGreaterThan(0);
+  });
+
+  it("serves completions (plain and streamed) and embeddings", async () => {
+    const plain = await client.completions({ model: model.id, prompt: "Once upon", max_tokens: 6, seed: 7 });
+    const streamed = await client.completionsStream({
+      model: model.id,
+      prompt: "Once upon",
+      max_tokens: 6,
+      seed: 7,
+    });
+    expect(streamed.fields.respHash).toBe(plain.fields.respHash);
+    expect(plain.fields.seed).toBe(7n);
+    const embedded = await client.embeddings({ model: model.id, input: ["one", "two"] });
+    expect((embedded.response.data as unknown[]).length).toBe(2);
+    received.push(plain.fields.units, streamed.fields.units, embedded.fields.units);
+  });
+
+  it("derives the seed from the request hash when the client names none", async () => {
+    const { fields } = await client.completions({ model: model.id, prompt: "abc", max_tokens: 4 });
+    received.push(fields.units);
+    const { deriveSeed } = await import("@atoma/core");
+    expect(fields.seed).toBe(BigInt(deriveSeed(fields.reqHash)));
+  });
+
+  it("answers a resend of the same signed request from its records, charging once", async () => {
+    const signed = await client.sign(chatBody("Resend me", { stream: false }));
+    const first = await client.send("/v1/chat/completions", signed);
+    const before = await stackRow(stackId);
+    const again = await client.send("/v1/chat/completions", signed);
+    received.push(first.fields.units);
+    expect(again.atoma).toEqual(first.atoma);
+    expect(await stackRow(stackId)).toMatchObject({
+      unitsUsed: before.unitsUsed,
+      leafCount: before.leafCount,
+    });
+  });
+
+  it("refuses each bad request with its own status and code, holding no units", async () => {
+    const body = chatBody("hi");
+    const signed = await client.sign(body);
+    await expectError(await post("/v1/chat/completions", signed, {}), 401, "invalid_signature");
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    const forged = await signStackRequest(stranger, client.domain, {
+      stackId,
+      body,
+      nonce: 1n,
+      deadline: 2n ** 40n,
+    });
+    await expectError(await post("/v1/chat/completions", forged), 401, "invalid_signature");
+    const late = await signStackRequest(owner.account, client.domain, {
+      stackId,
+      body,
+      nonce: 2n,
+      deadline: 1n,
+    });
+    await expectError(await post("/v1/chat/completions", late), 401, "invalid_signature");
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 60);
+    const unknown = await signStackRequest(owner.account, client.domain, {
+      stackId: 999_999n,
+      body,
+      nonce: 3n,
+      deadline,
+    });
+    await expectError(await post("/v1/chat/completions", unknown), 404, "unknown_stack");
+    const elsewhere = await network.buy(owner.ctx, taskB, 1_000n);
+    await waitForStack(other, elsewhere.stackId);
+    const foreign = await signStackRequest(owner.account, client.domain, {
+      stackId: elsewhere.stackId,
+      body,
+      nonce: 4n,
+      deadline,
+    });
+    await expectError(await post("/v1/chat/completions", foreign), 403, "stack_not_served");
+    const wrongModel = await client.sign(chatBody("hi", { model: "no-such-model" }));
+    await expectError(await post("/v1/chat/completions", wrongModel), 404, "unknown_model");
+    const longPrompt = await client.sign(chatBody("word ".repeat(150)));
+    await expectError(await post("/v1/chat/completions", longPrompt), 400, "prompt_too_long");
+    const huge = await client.sign(chatBody("x".repeat(5_000)));
+    await expectError(await post("/v1/chat/completions", huge), 413, "request_too_large");
+    const invalid = await client.sign({ model: model.id, messages: "not a list" });
+    await expectError(await post("/v1/chat/completions", invalid), 400, "invalid_input");
+
+    await post("/v1/chat/completions", signed).then((r) => r.json());
+    const replay = await signStackRequest(owner.account, client.domain, {
+      stackId,
+      body: chatBody("another body"),
+      nonce: BigInt(signed.headers[STACK_HEADERS.nonce]!),
+      deadline,
+    });
+    await expectError(await post("/v1/chat/completions", replay), 409, "nonce_reused");
+    const leaf = (await listLeaves(node.context.db, stackId)).at(-1)!;
+    received.push(leaf.units);
+    expect((await stackRow(stackId)).unitsReserved).toBe(0n);
+  });
+
+  it("answers 429 with Retry-After when the queue is full", async () => {
+    const permit = await node.context.admission.acquire();
+    try {
+      const signed = await client.sign(chatBody("busy?"));
+      const answer = await post("/v1/chat/completions", signed);
+      expect(answer.headers.get("retry-after")).toMatch(/^\d+$/);
+      await expectError(answer, 429, "queue_full");
+    } finally {
+      permit.release();
+    }
+    expect((await stackRow(stackId)).unitsReserved).toBe(0n);
+  });
+
+  it("refuses a request the stack cannot cover (402) and serves until it is exhausted", async () => {
+    const small = await network.buy(owner.ctx, taskA, 60n);
+    await waitForStack(node, small.stackId);
+    const smallClient = clientFor(small.stackId);
+    const tooBig = smallClient.chat(chatBody("hi", { max_tokens: 100 }));
+    await expect(tooBig).rejects.toMatchObject({ status: 402, code: "stack_exhausted" });
+    let used = 0n;
+    for (;;) {
+      try {
+        used += (await smallClient.completions({ model: model.id, prompt: "ab", max_tokens: 8 })).fields
+          .units;
+      } catch (error) {
+        expect(error).toBeInstanceOf(NodeRequestError);
+        expect(error).toMatchObject({ status: 402, code: "stack_exhausted" });
+        break;
+      }
+    }
+    expect(await stackRow(small.stackId)).toMatchObject({ unitsUsed: used, unitsReserved: 0n });
+    expect(used).toBeGreaterThan(0n);
+  });
+
+  it("releases the units of a stream whose client goes away", async () => {
+    const controller = new AbortController();
+    const signed = await client.sign(chatBody("Go on", { stream: true, max_tokens: 400, ignore_eos: true }));
+    const answer = await fetch(new URL("/v1/chat/completions", node.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...signed.headers },
+      body: signed.json,
+      signal: controller.signal,
+    });
+    const reader = answer.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const deadline = Date.now() + 30_000;
+    while ((await stackRow(stackId)).unitsReserved !== 0n) {
+      if (Date.now() > deadline) throw new Error("the reservation was never released");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  it("records exactly the units of the receipts clients received", async () => {
+    const stack = await stackRow(stackId);
+    const leaves = await listLeaves(node.context.db, stackId);
+    expect(leaves.length).toBe(received.length);
+    expect(stack.unitsUsed).toBe(received.reduce((a, b) => a + b, 0n));
+    expect(leaves.at(-1)!.cumulativeUnits).toBe(stack.unitsUsed);
+    const metrics = await (await fetch(new URL("/metrics", node.url))).text();
+    expect(metrics).toContain('atoma_node_requests_total{endpoint="chat",outcome="ok"}');
+    expect(metrics).toContain('atoma_node_requests_total{endpoint="chat",outcome="stack_exhausted"}');
+    expect(metrics).toMatch(/atoma_node_tokens_total\{kind="completion"\} [1-9]/);
+    expect(metrics).toMatch(/atoma_node_time_to_first_token_seconds_count\{endpoint="chat"\} [1-9]/);
+  });
+
+  it("SDK: resends the same signed request when the answer is lost, and is charged once", async () => {
+    let calls = 0;
+    const lossy: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (++calls > 1) return answer;
+      await answer.arrayBuffer(); // the node answered and committed, but the client never sees it
+      throw new TypeError("fetch failed");
+    };
+    const before = await stackRow(stackId);
+    const verified = await clientFor(stackId, { fetch: lossy, resendDelayMs: 10 }).chat(
+      chatBody("lost answer"),
+    );
+    expect(calls).toBe(2);
+    expect(await stackRow(stackId)).toMatchObject({
+      leafCount: before.leafCount + 1n,
+      unitsUsed: before.unitsUsed + verified.fields.units,
+    });
+  });
+
+  it("SDK: refuses a response that differs from what the node signed, or signed by another key", async () => {
+    const tampering: typeof fetch = async (input, init) => {
+      const answer = (await (await fetch(input, init)).json()) as {
+        choices: { message: { content: string } }[];
+      };
+      answer.choices[0]!.message.content += "!";
+      return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
+    };
+    await expect(clientFor(stackId, { fetch: tampering }).chat(chatBody("tamper"))).rejects.toThrow(
+      ResponseVerificationError,
+    );
+    const impostor = privateKeyToAccount(generatePrivateKey()).address;
+    await expect(clientFor(stackId, { nodeSigner: impostor }).chat(chatBody("who signed?"))).rejects.toThrow(
+      /not signed by the node/,
+    );
+  });
+});
