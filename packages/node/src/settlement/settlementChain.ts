@@ -16,12 +16,15 @@ const REQUIRED = ["NodeRegistry", "AtomaVault", "StackManager", "SettlementManag
 export interface SettlementChain {
   actions: ChainContext;
   contracts: AtomaContracts;
-  /** This node's on-chain id, read from the registry by its signing address. */
-  nodeId: bigint;
 }
 
-/** The deployment's addresses from `chain.contracts`; the ones the worker never calls may be absent. */
-export function settlementAddresses(contracts: Record<string, string>): AtomaAddresses {
+/**
+ * The deployment's addresses from `chain.contracts` (the ones the worker never calls may be absent), or undefined
+ * when none of those it needs is configured (a node not yet pointed at a deployment has nothing to settle).
+ * Throws `ConfigError` naming the first one missing when only some are.
+ */
+export function settlementAddresses(contracts: Record<string, string>): AtomaAddresses | undefined {
+  if (REQUIRED.every((name) => !contracts[name])) return undefined;
   for (const name of REQUIRED)
     if (!contracts[name])
       throw new ConfigError(`chain.contracts.${name} is required by the settlement worker`);
@@ -40,10 +43,11 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
   };
 }
 
-/** Builds the worker's chain access and reads the node's id; `ConfigError` when the signing key is not registered. */
-export async function connectSettlementChain(context: NodeContext): Promise<SettlementChain> {
+/** The worker's chain access, sending from the node's key; undefined when no deployment is configured. */
+export function connectSettlementChain(context: NodeContext): SettlementChain | undefined {
   const { config, account, chain } = context;
   const addresses = settlementAddresses(config.chain.contracts);
+  if (!addresses) return undefined;
   const walletClient = createAtomaWalletClient(
     {
       rpcUrl: config.chain.rpcUrl,
@@ -53,12 +57,15 @@ export async function connectSettlementChain(context: NodeContext): Promise<Sett
     account,
   );
   const contracts = atomaContracts(addresses, chain, walletClient);
-  const nodeId = await contracts.nodeRegistry.read.nodeIdOfSigner([account.address]);
-  if (nodeId === 0n)
-    throw new ConfigError(
-      `the node's signing address ${account.address} is not registered in the NodeRegistry (atoma node register)`,
-    );
-  return { actions: { publicClient: chain, walletClient, addresses }, contracts, nodeId };
+  return { actions: { publicClient: chain, walletClient, addresses }, contracts };
+}
+
+/** This node's on-chain id by its signing address, or undefined while it is not registered. */
+export async function readNodeId(chain: SettlementChain): Promise<bigint | undefined> {
+  const id = await chain.contracts.nodeRegistry.read.nodeIdOfSigner([
+    chain.actions.walletClient.account.address,
+  ]);
+  return id === 0n ? undefined : id;
 }
 
 /** The chain's clock: deadlines and windows are in block time, which tests and dev chains move at will. */

@@ -1,19 +1,18 @@
 import type { AtomaContracts } from "@atoma/chain";
-import { transitionStack } from "../accounting/stacks.js";
 import type { ChainEventSource } from "../listener/eventSource.js";
 import { eventSource } from "../listener/eventSource.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import { markSettlementFailed, updateSettlement } from "./settlementRows.js";
+import { markSettlementFailed, moveServedStack, updateSettlement } from "./settlementRows.js";
 
 /**
  * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
  * owner's close request closes the stack to new requests; each settlement phase fills its row's columns; the
- * worker acts on them. Rows exist only for stacks this node froze, so updates for other stacks touch nothing.
+ * worker acts on them. Only this node's stacks are in its database and only stacks it froze have a settlement
+ * row, so events about other nodes' stacks change nothing.
  * Metrics counted here may count twice if a range is rolled back and handled again (rare: a failed commit).
  */
 export function settlementEventSources(
   contracts: Pick<AtomaContracts, "stackManager" | "settlementManager">,
-  nodeId: bigint,
   metrics: NodeMetrics | undefined,
 ): ChainEventSource[] {
   const { stackManager, settlementManager } = contracts;
@@ -24,7 +23,8 @@ export function settlementEventSources(
       abi: stackManager.abi,
       handlers: {
         StackClosed: async ({ args }, { db }) => {
-          if (args.nodeId === nodeId) await transitionStack(db, args.stackId, "active", "settling");
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          await moveServedStack(db, stack, ["active"], "settling");
         },
       },
     }),
@@ -53,35 +53,29 @@ export function settlementEventSources(
           await updateSettlement(db, args.stackId, { outcome: "disputed" });
         },
         SettlementFinalized: async ({ args, blockNumber }, { db }) => {
-          if (args.nodeId !== nodeId) return;
-          const paid = args.nodeAmount > 0n;
-          // Nothing to claim for an empty settlement: it ends here.
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["settling"], "settled"))) return;
+          // An empty settlement earns nothing to claim: it ends here.
           const found = await updateSettlement(db, args.stackId, {
-            state: paid ? "settled" : "claimed",
+            state: args.nodeAmount > 0n ? "settled" : "claimed",
             outcome: "finalized",
             finalized_block: blockNumber,
             node_amount: args.nodeAmount,
             refunded: args.refunded,
           });
-          await transitionStack(db, args.stackId, "settling", "settled");
           if (found) metrics?.settlements.inc({ outcome: "finalized" });
         },
         SettlementFailed: async ({ args }, { db }) => {
-          if (args.nodeId !== nodeId) return;
-          const found = await markSettlementFailed(
-            db,
-            args.stackId,
-            "failed",
-            `verification failed (reason ${args.reason})`,
-          );
-          await transitionStack(db, args.stackId, "settling", "settled");
-          if (found) metrics?.settlements.inc({ outcome: "failed" });
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["settling"], "settled"))) return;
+          const reason = `verification failed (reason ${args.reason})`;
+          if (await markSettlementFailed(db, args.stackId, "failed", reason))
+            metrics?.settlements.inc({ outcome: "failed" });
         },
         SettlementTimedOut: async ({ args }, { db }) => {
-          if (args.nodeId !== nodeId) return;
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["active", "settling"], "settled"))) return;
           await markSettlementFailed(db, args.stackId, "timed_out", "not settled by the deadline");
-          if (!(await transitionStack(db, args.stackId, "active", "settled")))
-            await transitionStack(db, args.stackId, "settling", "settled");
           metrics?.settlements.inc({ outcome: "timed_out" });
         },
       },

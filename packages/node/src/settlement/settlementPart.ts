@@ -6,10 +6,15 @@ import { SettlementWorker } from "./settlementWorker.js";
 /**
  * The settlement worker as a node part: the listener records what the chain says about this node's stacks
  * (owner closes, sampling, reveal and data requests, acceptance, payouts) and the worker's loop acts on it.
- * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager and SettlementManager, and a registered key.
+ * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager and SettlementManager; until the signing
+ * key is registered it waits.
  */
-export const settlementPart: NodePartFactory = async (context) => {
-  const chain = await connectSettlementChain(context);
+export const settlementPart: NodePartFactory = (context) => {
+  const chain = connectSettlementChain(context);
+  if (!chain) {
+    context.logger.warn({}, "chain.contracts names no deployment: the settlement worker does not run");
+    return { name: "settlement" };
+  }
   const { settlement } = context.config;
   const worker = new SettlementWorker(
     { db: context.db, blobs: context.blobs, chain, logger: context.logger, metrics: context.metrics },
@@ -23,7 +28,7 @@ export const settlementPart: NodePartFactory = async (context) => {
   );
   return {
     name: "settlement",
-    eventSources: settlementEventSources(chain.contracts, chain.nodeId, context.metrics),
+    eventSources: settlementEventSources(chain.contracts, context.metrics),
     start: () => worker.start(),
     stop: () => worker.stop(),
   };

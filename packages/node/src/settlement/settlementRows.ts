@@ -1,6 +1,6 @@
 import { type Selectable, sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
-import type { SettlementOutcome, SettlementState, SettlementsTable } from "../db/schema.js";
+import type { SettlementOutcome, SettlementState, SettlementsTable, StackState } from "../db/schema.js";
 
 export type SettlementRow = Selectable<SettlementsTable>;
 
@@ -85,4 +85,25 @@ export function sampledIndicesOf(row: SettlementRow): number[] {
   const raw = row.sampled_indices;
   if (!Array.isArray(raw)) return [];
   return raw.map((value) => Number(value));
+}
+
+/**
+ * Moves a stack this database holds from `from` to `to` when `servingNodeId` serves it (events name the node;
+ * the stacks table only holds this node's stacks, so another node's events change nothing).
+ */
+export async function moveServedStack(
+  db: NodeDb,
+  stack: { stackId: bigint; servingNodeId: bigint },
+  from: readonly StackState[],
+  to: StackState,
+): Promise<boolean> {
+  const moved = await db
+    .updateTable("stacks")
+    .set({ state: to, updated_at: sql`now()` })
+    .where("stack_id", "=", stack.stackId)
+    .where("serving_node_id", "=", stack.servingNodeId)
+    .where("state", "in", [...from])
+    .returning("stack_id")
+    .executeTakeFirst();
+  return moved !== undefined;
 }

@@ -17,7 +17,7 @@ import { sleep } from "../listener/sleep.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { buildSettlement } from "./buildSettlement.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
-import { chainNow, type SettlementChain } from "./settlementChain.js";
+import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
 import {
   listOpenSettlements,
@@ -71,6 +71,9 @@ export class SettlementWorker {
   readonly #backoff = new Map<bigint, { until: number; failures: number }>();
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
+  /** This node's on-chain id, read once it is registered. */
+  #nodeId: bigint | undefined;
+  #toldUnregistered = false;
 
   constructor(components: SettlementWorkerComponents, options: SettlementWorkerOptions) {
     this.#db = components.db;
@@ -108,8 +111,16 @@ export class SettlementWorker {
 
   /** One scan over every stack and settlement that may need a step. */
   async tick(): Promise<void> {
+    this.#nodeId ??= await readNodeId(this.#chain);
+    const nodeId = this.#nodeId;
+    if (nodeId === undefined) {
+      if (!this.#toldUnregistered)
+        this.#logger.warn({}, "the signing key is not registered in the NodeRegistry: nothing to settle yet");
+      this.#toldUnregistered = true;
+      return;
+    }
     const now = await chainNow(this.#chain.actions.publicClient);
-    await this.#freezeDue(now);
+    await this.#freezeDue(nodeId, now);
     const claims: SettlementRow[] = [];
     for (const row of await listOpenSettlements(this.#db)) {
       if (this.#waiting(row.stack_id)) continue;
@@ -119,11 +130,10 @@ export class SettlementWorker {
       }
       await this.#attempt(row.stack_id, () => this.#advance(row, now));
     }
-    if (this.#options.autoClaim && claims.length > 0) await this.#claim(claims);
+    if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
   }
 
-  async #freezeDue(now: bigint): Promise<void> {
-    const nodeId = this.#chain.nodeId;
+  async #freezeDue(nodeId: bigint, now: bigint): Promise<void> {
     const active = await listStacks(this.#db, { servingNodeId: nodeId, state: "active" });
     const due = active.flatMap((stack) => {
       const reason = settlementReason(stack, now, this.#options);
@@ -241,8 +251,8 @@ export class SettlementWorker {
   }
 
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */
-  async #claim(rows: SettlementRow[]): Promise<void> {
-    const { actions, contracts, nodeId } = this.#chain;
+  async #claim(nodeId: bigint, rows: SettlementRow[]): Promise<void> {
+    const { actions, contracts } = this.#chain;
     const byEpoch = new Map<bigint, bigint[]>();
     for (const row of rows) {
       let epoch = row.fee_epoch;
