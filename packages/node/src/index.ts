@@ -59,6 +59,7 @@ export type {
   AttestationKind,
   AttestationState,
   NodeDatabase,
+  SettlementOutcome,
   SettlementState,
   StackState,
 } from "./db/schema.js";
@@ -123,3 +124,22 @@ export { assertChain, createNodeChainClient, type NodeChainClient } from "./serv
 export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
 export { defaultNodeParts } from "./service/defaultParts.js";
 export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";
+export { type BuiltSettlement, buildSettlement, EMPTY_ROOT } from "./settlement/buildSettlement.js";
+export { SettlementStateError } from "./settlement/errors.js";
+export {
+  connectSettlementChain,
+  type SettlementChain,
+  settlementAddresses,
+} from "./settlement/settlementChain.js";
+export { settlementEventSources } from "./settlement/settlementEvents.js";
+export { settlementPart } from "./settlement/settlementPart.js";
+export {
+  type SettlementReason,
+  type SettlementTriggers,
+  settlementReason,
+} from "./settlement/settlementReason.js";
+export {
+  SettlementWorker,
+  type SettlementWorkerComponents,
+  type SettlementWorkerOptions,
+} from "./settlement/settlementWorker.js";

@@ -122,3 +122,29 @@ export interface NodeDatabase {
   attestation_tasks: AttestationTasksTable;
   chain_cursors: ChainCursorsTable;
 }
+
+// ---------------------------------------------------------------- settlement worker (migration 0003_settle_progress)
+
+/** What the chain has said about a settlement, and the worker's transactions for each phase. */
+export interface SettlementsTable {
+  /** The request indices attesters check, in order (decimal strings), from `AttestersSampled`. */
+  sampled_indices: ColumnType<unknown, string | null, string | null>;
+  commit_deadline: bigint | null;
+  /** Set by `TranscriptUnavailable`: the sampled requests must be posted as calldata by then. */
+  data_deadline: bigint | null;
+  data_tx: string | null;
+  /** Set by `RevealOpened`: the sampled response hashes must be revealed by then. */
+  reveal_deadline: bigint | null;
+  reveal_tx: string | null;
+  /** Set by `SettlementAccepted`: the owner's challenge window closes then; finalize after. */
+  window_ends: bigint | null;
+  finalize_tx: string | null;
+  /** Block of `SettlementFinalized`: its epoch is the one the fee is credited to. */
+  finalized_block: bigint | null;
+  node_amount: bigint | null;
+  refunded: bigint | null;
+  fee_epoch: bigint | null;
+  outcome: SettlementOutcome | null;
+}
+
+export type SettlementOutcome = "accepted" | "disputed" | "finalized" | "failed" | "timed_out" | "too_late";

@@ -1,3 +1,4 @@
+import { settlementPart } from "../settlement/settlementPart.js";
 import type { NodePartFactory } from "./nodePart.js";
 
 /**
@@ -5,5 +6,5 @@ import type { NodePartFactory } from "./nodePart.js";
  * `createNode`. Each capability appends its factory here.
  */
 export function defaultNodeParts(): NodePartFactory[] {
-  return [];
+  return [settlementPart];
 }
