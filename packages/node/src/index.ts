@@ -25,6 +25,18 @@ export {
   type AdmissionGateOptions,
   type Permit,
 } from "./admission/admissionGate.js";
+export {
+  type AttestationPartComponents,
+  type AttestationPartOptions,
+  attestationPart,
+} from "./attestation/attestationPart.js";
+export type { AttestDecision, CommitStrategy, DutyInput, VoteInput } from "./attestation/commitStrategy.js";
+export {
+  SettlementNotFoundError,
+  TranscriptUnusableError,
+  UnrecomputableRequestError,
+} from "./attestation/errors.js";
+export { honestStrategy } from "./attestation/honestStrategy.js";
 export { parseBlobId } from "./blobs/blobId.js";
 export {
   BlobStore,
