@@ -93,4 +93,48 @@ describe("attestation worker against anvil", () => {
       );
     }
   }, 120_000);
+
+  it("an unfetchable transcript is declared on-chain; the attesters then recompute the requests the server posted", async () => {
+    const { contracts } = net.deployment;
+    const served = await serveAndSettle(net, 3, { engine: net.engine, withholdTranscript: true });
+    await eventually(
+      async () =>
+        (await contracts.settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    await postSampledRequests(served.server.signer, {
+      stackId: served.stackId,
+      requests: served.indices.map((k) => served.requests[Number(k)]!),
+    });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
+    expect(revealed.agreeing).toEqual(served.attesters);
+  }, 120_000);
+
+  it("a server that neither serves its transcript nor posts the requests is failed by an attester after the data deadline", async () => {
+    const { contracts } = net.deployment;
+    const served = await serveAndSettle(net, 3, { engine: net.engine, withholdTranscript: true });
+    await eventually(
+      async () =>
+        (await contracts.settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    const before = await contracts.vault.read.balanceOf([net.user.account.address]);
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Failed);
+    const withholder = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
+    expect(withholder).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
+    const refund = (await contracts.vault.read.balanceOf([net.user.account.address])) - before;
+    expect(refund).toBe(PRICE + (COLLATERAL * 3_000n) / 10_000n);
+    for (const id of served.attesters)
+      await eventually(
+        async () => ((await dutyOf(id, served.stackId, "attest"))?.state === "done" ? true : undefined),
+        "attester duty done",
+      );
+  }, 120_000);
 });

@@ -135,8 +135,8 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   const engine = await tinyEngine();
   const modelPath = ensureTinyModel().path;
 
-  const nodes: HarnessNode[] = [];
-  for (let i = 0; i < options.nodes; i++) {
+  const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
+  for (let index = 0; index < options.nodes; index++) {
     const operator = await account(parseEther("10000"));
     const signer = await account(0n);
     const port = await freePort();
@@ -147,38 +147,46 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       collateral: COLLATERAL,
     });
     await subscribe(signer.ctx, { taskId, nodeId, pricePerMillion: PRICE, capacity: 10n ** 12n });
-    const config = parseNodeConfig(
-      {
-        chain: {
-          rpcUrl: anvil.rpcUrl,
-          chainId: anvil.chainId,
-          contracts: { ...addresses },
-          pollingIntervalMs: 50,
-        },
-        node: {
-          keyFile: join(root, "unused.key"),
-          port,
-          dataDir: join(root, `node-${i}`),
-          shutdownTimeoutMs: 1_000,
-        },
-        model: { path: modelPath, id: MODEL },
-      },
-      root,
-    );
-    const metrics = createNodeMetrics();
-    const strategy = options.strategyOf?.(nodeId);
-    const node = createNode(
-      {
-        account: signer.account,
-        engine,
-        metrics,
-        parts: [attestationPart({ commitStrategy: strategy, nodeId }, { pollIntervalMs: 100 })],
-      },
-      config,
-    );
-    await node.start();
-    nodes.push({ nodeId, node, metrics, signer: signer.ctx, signerAccount: signer.account });
+    registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, port, index });
   }
+  // Node start-up is mostly the embedded database's: start them side by side.
+  const nodes: HarnessNode[] = await Promise.all(
+    registered.map(async ({ port, index, ...identity }) => {
+      const config = parseNodeConfig(
+        {
+          chain: {
+            rpcUrl: anvil.rpcUrl,
+            chainId: anvil.chainId,
+            contracts: { ...addresses },
+            pollingIntervalMs: 50,
+          },
+          node: {
+            keyFile: join(root, "unused.key"),
+            port,
+            dataDir: join(root, `node-${index}`),
+            shutdownTimeoutMs: 1_000,
+          },
+          model: { path: modelPath, id: MODEL },
+        },
+        root,
+      );
+      const metrics = createNodeMetrics();
+      const strategy = options.strategyOf?.(identity.nodeId);
+      const node = createNode(
+        {
+          account: identity.signerAccount,
+          engine,
+          metrics,
+          parts: [
+            attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 100 }),
+          ],
+        },
+        config,
+      );
+      await node.start();
+      return { ...identity, node, metrics };
+    }),
+  );
   const user = await account(parseEther("100000"));
   // Nodes serve and attest from the epoch after they registered.
   await test.increaseTime({ seconds: 3_600 });
