@@ -28,6 +28,18 @@ export {
 export type { ChainStackLookup, Endpoint, StackApi, StackApiLimits } from "./api/apiContext.js";
 export { MissingAuthorizationError, NodeNotRegisteredError, RequestExpiredError } from "./api/errors.js";
 export { type StackApiOptions, stackApiPart } from "./api/stackApiPart.js";
+export {
+  type AttestationPartComponents,
+  type AttestationPartOptions,
+  attestationPart,
+} from "./attestation/attestationPart.js";
+export type { AttestDecision, CommitStrategy, DutyInput, VoteInput } from "./attestation/commitStrategy.js";
+export {
+  SettlementNotFoundError,
+  TranscriptUnusableError,
+  UnrecomputableRequestError,
+} from "./attestation/errors.js";
+export { honestStrategy } from "./attestation/honestStrategy.js";
 export { parseBlobId } from "./blobs/blobId.js";
 export {
   BlobStore,

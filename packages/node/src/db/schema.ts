@@ -89,7 +89,8 @@ export interface AttestationTasksTable {
   stack_id: bigint;
   /** 0 for the first sampling, the dispute number for committee rounds. */
   round: bigint;
-  serving_node_id: bigint;
+  /** Null until the worker has read it from the chain (committee duties; 0004_attest_duties). */
+  serving_node_id: bigint | null;
   transcript_blob_id: string | null;
   sampled_indices: ColumnType<unknown, string, string>;
   state: Generated<AttestationState>;
@@ -102,6 +103,11 @@ export interface AttestationTasksTable {
   last_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  // ---- attest (0004_attest_duties)
+  /** Block of the event that created the duty: the log searches for the stack's settlement end there. */
+  event_block: bigint | null;
+  /** What this node committed to: its vote (committee) or the JSON of its response hashes (attest). */
+  result: string | null;
 }
 
 export interface ChainCursorsTable {

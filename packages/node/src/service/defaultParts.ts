@@ -1,3 +1,5 @@
+import { stackApiPart } from "../api/stackApiPart.js";
+import { attestationPart } from "../attestation/attestationPart.js";
 import { settlementPart } from "../settlement/settlementPart.js";
 import type { NodePartFactory } from "./nodePart.js";
 
@@ -6,5 +8,5 @@ import type { NodePartFactory } from "./nodePart.js";
  * `createNode`. Each capability appends its factory here.
  */
 export function defaultNodeParts(): NodePartFactory[] {
-  return [settlementPart];
+  return [stackApiPart(), settlementPart, attestationPart()];
 }
