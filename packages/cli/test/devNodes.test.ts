@@ -1,0 +1,106 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import {
+  atomaContracts,
+  createAtomaPublicClient,
+  getNode,
+  getSubscription,
+  getTask,
+  modelIdOf,
+} from "@atoma/chain";
+import { type Address, parseEther } from "viem";
+import { describe, expect, it } from "vitest";
+import { runCli, waitForReady } from "./cliProcess.js";
+
+interface Ready {
+  rpcUrl: string;
+  chainId: number;
+  contracts: Record<string, Address>;
+  model: string;
+  tasks: { chat: string; chatUnverified: string };
+  nodes: { id: string; url: string; address: Address; price: string }[];
+  user: { address: Address; privateKey: string };
+}
+
+/** Every process below `pid` (children, grandchildren, ...). */
+function descendants(pid: number): number[] {
+  const table = execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const visit = (parent: number) => {
+    for (const [child, ppid] of table)
+      if (ppid === parent) {
+        found.push(child);
+        visit(child);
+      }
+  };
+  visit(pid);
+  return found;
+}
+
+/** Running, or stopped but not yet reaped (a zombie has exited: it counts as gone). */
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+describe("atoma dev --nodes", () => {
+  it("starts registered, staked nodes subscribed at distinct prices, and SIGINT leaves no process behind", async () => {
+    const run = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
+    const ready = await waitForReady<Ready>(run, 240_000);
+    expect(ready.model).toBe("atoma-tiny");
+    expect(ready.nodes).toHaveLength(2);
+    expect(ready.user.address).toMatch(/^0x[0-9a-fA-F]{40}$/);
+
+    const ctx = {
+      publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+      addresses: ready.contracts as never,
+    };
+    const chatTask = BigInt(ready.tasks.chat);
+    const task = await getTask(ctx, chatTask);
+    expect(task).toMatchObject({ modelId: modelIdOf("atoma-tiny"), securityLevel: 1, active: true });
+    const prices = new Set<bigint>();
+    for (const node of ready.nodes) {
+      const health = await fetch(`${node.url}/health`);
+      expect(health.status, node.url).toBe(200);
+      const onChain = await getNode(ctx, BigInt(node.id));
+      expect(onChain).toMatchObject({ signer: node.address, url: node.url, status: 1 });
+      expect(onChain.collateral).toBeGreaterThanOrEqual(parseEther("1000"));
+      const subscription = await getSubscription(ctx, { taskId: chatTask, nodeId: BigInt(node.id) });
+      expect(subscription.active).toBe(true);
+      expect(subscription.pricePerMillion).toBe(parseEther(node.price));
+      prices.add(subscription.pricePerMillion);
+    }
+    expect(prices.size).toBe(2);
+    const { nodeRegistry, token } = atomaContracts(
+      ready.contracts as never,
+      ctx.publicClient,
+      undefined as never,
+    );
+    for (const node of ready.nodes) expect(await nodeRegistry.read.isEligible([BigInt(node.id)])).toBe(true);
+    expect(await token.read.balanceOf([ready.user.address])).toBeGreaterThan(0n);
+
+    const children = descendants(run.child.pid!);
+    expect(children.length).toBeGreaterThan(0);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
+    for (const node of ready.nodes) await expect(fetch(`${node.url}/health`)).rejects.toThrow();
+    // anvil's guard shell notices our exit through its pipe, so it may outlive us by a moment.
+    await expect.poll(() => children.filter(alive), { timeout: 15_000, interval: 100 }).toEqual([]);
+  }, 300_000);
+
+  it("refuses a bad --nodes with one line and a non-zero exit", async () => {
+    for (const value of ["-1", "abc", "33"]) {
+      const run = runCli(["dev", "--nodes", value]);
+      expect(await run.exited).not.toBe(0);
+      expect(run.stderr().trim().split("\n")).toHaveLength(1);
+      expect(run.stderr()).toMatch(/--nodes must be a whole number from 0 to 32/);
+    }
+  });
+});
