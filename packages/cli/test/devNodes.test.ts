@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   atomaContracts,
   createAtomaPublicClient,
@@ -94,6 +96,37 @@ describe("atoma dev --nodes", () => {
     // anvil's guard shell notices our exit through its pipe, so it may outlive us by a moment.
     await expect.poll(() => children.filter(alive), { timeout: 15_000, interval: 100 }).toEqual([]);
   }, 300_000);
+
+  it("with --state-dir, a second run reuses the deployment, the tasks and the nodes' keys and registrations", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "atoma-cli-dev-state-"));
+    try {
+      const runOnce = async () => {
+        const run = runCli(["dev", "--nodes", "1", "--state-dir", stateDir, "--log-level", "warn"]);
+        const ready = await waitForReady<Ready>(run, 240_000);
+        const ctx = {
+          publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+          addresses: ready.contracts as never,
+        };
+        const node = ready.nodes[0]!;
+        expect((await getNode(ctx, BigInt(node.id))).url).toBe(node.url);
+        expect((await fetch(`${node.url}/health`)).status).toBe(200);
+        run.child.kill("SIGINT");
+        expect(await run.exited).toBe(0);
+        return ready;
+      };
+      const first = await runOnce();
+      const second = await runOnce();
+      expect(second.contracts).toEqual(first.contracts);
+      expect(second.tasks).toEqual(first.tasks);
+      expect(second.nodes.map(({ id, address, price }) => ({ id, address, price }))).toEqual(
+        first.nodes.map(({ id, address, price }) => ({ id, address, price })),
+      );
+      const key = statSync(join(stateDir, "nodes", "node-1", "node.key"));
+      expect(key.mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it("refuses a bad --nodes with one line and a non-zero exit", async () => {
     for (const value of ["-1", "abc", "33"]) {
