@@ -24,6 +24,7 @@ export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { getModel, ModelStatus } from "./actions/getModel.js";
 export { getNode, NodeStatus } from "./actions/getNode.js";
+export { getStack, StackStatus } from "./actions/getStack.js";
 export { getSubscription, getTask } from "./actions/getTask.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";

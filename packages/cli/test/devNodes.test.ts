@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -52,6 +52,60 @@ const alive = (pid: number) => {
   }
 };
 
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const run = runCli(args, env);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** `atoma stack buy|status` against the dev network, as its demo user: only node 1 asks at most 1.5 TOMA. */
+async function buysAStackFromTheCheapestNode(ready: Ready): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-stack-"));
+  try {
+    const network = join(dir, "network.json");
+    writeFileSync(network, JSON.stringify(ready));
+    const keyFile = join(dir, "user.key");
+    writeFileSync(keyFile, `${ready.user.privateKey}\n`, { mode: 0o600 });
+    const buy = ["stack", "buy", "--network", network, "--task", ready.tasks.chat, "--units", "10000"];
+    const bought = await cli([...buy, "--key-file", keyFile, "--max-price", "1.5"]);
+    expect(bought.code, bought.stderr).toBe(0);
+    const stack = JSON.parse(bought.stdout) as {
+      stackId: string;
+      nodeId: string;
+      nodeUrl: string;
+      price: string;
+    };
+    expect(stack).toMatchObject({ nodeId: ready.nodes[0]!.id, nodeUrl: ready.nodes[0]!.url, price: "1" });
+
+    const status = await cli(["stack", "status", stack.stackId, "--network", network]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      stackId: stack.stackId,
+      status: "active",
+      owner: ready.user.address,
+      nodeUrl: ready.nodes[0]!.url,
+      units: "10000",
+    });
+
+    const viaEnv = await cli([...buy, "--max-price", "5"], { ATOMA_PRIVATE_KEY: ready.user.privateKey });
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+
+    for (const [args, message] of [
+      [[...buy, "--key-file", keyFile, "--max-price", "0.5"], /buyStack reverted with NoEligibleNode\(1\)/],
+      [["stack", "status", "999", "--network", network], /there is no stack 999/],
+      [["stack", "status", "1", "--network", join(dir, "absent.json")], /cannot be read/],
+      [[...buy, "--key-file", keyFile, "--max-price", "x"], /--max-price must be an amount of TOMA/],
+    ] as const) {
+      const refused = await cli([...args]);
+      expect(refused.code, args.join(" ")).not.toBe(0);
+      expect(refused.stderr, args.join(" ")).toMatch(message);
+      expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("atoma dev --nodes", () => {
   it("starts registered, staked nodes subscribed at distinct prices, and SIGINT leaves no process behind", async () => {
     const run = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
@@ -87,6 +141,8 @@ describe("atoma dev --nodes", () => {
     );
     for (const node of ready.nodes) expect(await nodeRegistry.read.isEligible([BigInt(node.id)])).toBe(true);
     expect(await token.read.balanceOf([ready.user.address])).toBeGreaterThan(0n);
+
+    await buysAStackFromTheCheapestNode(ready);
 
     const children = descendants(run.child.pid!);
     expect(children.length).toBeGreaterThan(0);
