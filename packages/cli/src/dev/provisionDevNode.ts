@@ -43,10 +43,9 @@ export interface ProvisionedNode {
  */
 export async function provisionDevNode(chain: DevChain, plan: DevNodePlan): Promise<ProvisionedNode> {
   const keyFile = join(plan.dir, "node.key");
-  const address = existsSync(keyFile)
-    ? loadKeyFile(keyFile).address
-    : (await writeDevKeyFile(keyFile)).address;
+  if (!existsSync(keyFile)) await writeDevKeyFile(keyFile);
   const account = loadKeyFile(keyFile);
+  const address = account.address;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const ctx = { ...chain.admin, walletClient: createAtomaWalletClient(chain.rpc, account) };
