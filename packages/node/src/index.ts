@@ -76,6 +76,13 @@ export type {
   StackState,
 } from "./db/schema.js";
 export { createConfiguredEngine } from "./engine/nodeEngine.js";
+export { checkRegisteredWeights, type RegisteredWeights } from "./engine/registeredWeights.js";
+export { type WeightsCheckOptions, weightsCheckPart } from "./engine/weightsCheckPart.js";
+export {
+  ModelNotActiveError,
+  ModelNotRegisteredError,
+  RegisteredWeightsMismatchError,
+} from "./engine/weightsErrors.js";
 export {
   BlobFetchError,
   BlobHashMismatchError,
