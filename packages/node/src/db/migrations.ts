@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import { consensusDuties } from "./consensusMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
 const now = sql`now()`;
@@ -114,6 +115,6 @@ const initial: Migration = {
 /** The migrations in order, provided from code so the built package needs no migration files on disk. */
 export const nodeMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0001_initial": initial };
+    return { "0001_initial": initial, "0005_consensus_duties": consensusDuties };
   },
 };

@@ -1,3 +1,4 @@
+import { consensusPart } from "../consensus/consensusPart.js";
 import type { NodePartFactory } from "./nodePart.js";
 
 /**
@@ -5,5 +6,5 @@ import type { NodePartFactory } from "./nodePart.js";
  * `createNode`. Each capability appends its factory here.
  */
 export function defaultNodeParts(): NodePartFactory[] {
-  return [];
+  return [consensusPart()];
 }
