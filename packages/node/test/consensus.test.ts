@@ -1,163 +1,70 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { submitConsensusRequest } from "@atoma/chain";
 import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@atoma/contracts";
-import { consensusRoot, silentLogger } from "@atoma/core";
-import { EmbeddedEngine, ensureTinyModel, type InferenceEngine } from "@atoma/engine";
-import { type Address, type Hex, parseEther, parseEventLogs, stringToHex } from "viem";
+import { consensusRoot } from "@atoma/core";
+import { parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNodeConfig } from "../src/config/loadConfig.js";
-import { consensusChatBody, consensusSeed, outputBytes } from "../src/consensus/consensusBody.js";
-import { consensusPart } from "../src/consensus/consensusPart.js";
 import { getSeat, getVote } from "../src/consensus/duties.js";
-import { type AtomaNode, createNode } from "../src/service/createNode.js";
 import {
-  type ChainNode,
-  type ConsensusNetwork,
-  startConsensusNetwork,
-} from "./consensusHarness/consensusNetwork.js";
-import { rewritingEngine } from "./consensusHarness/rewritingEngine.js";
+  type ConsensusCluster,
+  ECHELON,
+  MAX_UNITS,
+  PRICE,
+  startConsensusCluster,
+  waitFor,
+} from "./consensusHarness/consensusCluster.js";
 
-const MODEL = "atoma-tiny";
-const CHEAP_MODEL = "atoma-tiny-s2";
-const PRICE = parseEther("2");
-const ECHELON = 2;
-const MAX_UNITS = 200n;
-const MAX_OUTPUT_TOKENS = 24;
 /** ConsensusRequests.Status.Delivered */
 const DELIVERED = 4;
+const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
-const root = mkdtempSync(join(tmpdir(), "atoma-consensus-"));
-let network: ConsensusNetwork;
-let engine: EmbeddedEngine;
-/** Five honest nodes and, last, one whose engine runs another model. */
-let chainNodes: ChainNode[];
-let nodes: AtomaNode[] = [];
-let honestTask: bigint;
-let cheatTask: bigint;
+let cluster: ConsensusCluster;
 
-const nodeOf = (id: bigint) => nodes[chainNodes.findIndex((n) => n.nodeId === id)]!;
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 150_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** The output an honest node must produce for a request: the engine's answer to the documented body. */
-async function honestOutput(requestId: bigint, prompt: Hex): Promise<Hex> {
-  const { count } = await engine.tokenize({
-    model: MODEL,
-    messages: (consensusChatBody({ model: MODEL, prompt, seed: 0 }) as { messages: unknown }).messages,
-  });
-  const maxTokens = Math.min(MAX_OUTPUT_TOKENS, Number(MAX_UNITS) - count);
-  const seed = consensusSeed(network.deployment.addresses.ConsensusRequests, requestId);
-  const { response } = await engine.chat(consensusChatBody({ model: MODEL, prompt, seed, maxTokens }));
-  return outputBytes(response.choices[0]!.message.content, 16_384);
-}
+beforeAll(async () => {
+  cluster = await startConsensusCluster();
+}, 240_000);
+afterAll(() => cluster?.stop(), 60_000);
 
 async function readRequest(requestId: bigint) {
-  return network.admin.publicClient.readContract({
-    address: network.deployment.addresses.ConsensusRequests,
+  return cluster.network.admin.publicClient.readContract({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
     abi: consensusRequestsAbi,
     functionName: "getRequest",
     args: [requestId],
   });
 }
 
-async function deliveredLog(requestId: bigint) {
-  const logs = await network.admin.publicClient.getContractEvents({
-    address: network.deployment.addresses.ConsensusRequests,
+async function resultDelivered(requestId: bigint) {
+  const [log] = await cluster.network.admin.publicClient.getContractEvents({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
     abi: consensusRequestsAbi,
     eventName: "ResultDelivered",
     args: { requestId },
     fromBlock: 0n,
     strict: true,
   });
-  return logs[0]?.args;
+  return log!.args;
 }
 
-beforeAll(async () => {
-  network = await startConsensusNetwork(MODEL);
-  const honest = ensureTinyModel({ seed: 1 });
-  const cheap = ensureTinyModel({ seed: 2 });
-  engine = new EmbeddedEngine(
-    { logger: silentLogger },
-    {
-      models: [
-        { id: honest.id, path: honest.path },
-        { id: cheap.id, path: cheap.path },
-      ],
-      threads: 1,
-      contextSize: 1024,
-    },
-  );
-  await engine.start();
-
-  chainNodes = [];
-  for (let i = 0; i < 6; i++) chainNodes.push(await network.addNode(ECHELON));
-  const [h1, h2, h3, h4, h5, cheater] = chainNodes as [ChainNode, ...ChainNode[]] as ChainNode[];
-  // Only h1–h3 serve the first task. The second is drawn at PRICE among cheater, h1, h2 (h3–h5 ask more), so the
-  // cheater is always sampled and the dispute committee (every other subscriber) is h3–h5.
-  honestTask = await network.consensusTask([h1!, h2!, h3!].map((node) => ({ node, pricePerMillion: PRICE })));
-  cheatTask = await network.consensusTask([
-    ...[cheater!, h1!, h2!].map((node) => ({ node, pricePerMillion: PRICE })),
-    ...[h3!, h4!, h5!].map((node) => ({ node, pricePerMillion: 2n * PRICE })),
-  ]);
-  await network.advance(3_600); // nodes are eligible from the epoch after they registered
-
-  const contracts = Object.fromEntries(
-    Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
-  ) as Record<string, Address>;
-  nodes = chainNodes.map((chainNode, i) => {
-    const config = parseNodeConfig(
-      {
-        chain: {
-          rpcUrl: network.anvil.rpcUrl,
-          chainId: network.anvil.chainId,
-          contracts,
-          pollingIntervalMs: 50,
-        },
-        node: { keyFile: "unused.key", port: 0, dataDir: join(root, `node-${i}`), shutdownTimeoutMs: 1_000 },
-        model: { path: honest.path, id: MODEL },
-        metrics: { enabled: false },
-      },
-      root,
-    );
-    const nodeEngine: InferenceEngine =
-      chainNode === cheater ? rewritingEngine(engine, MODEL, CHEAP_MODEL) : engine;
-    return createNode(
-      {
-        account: chainNode.signer,
-        engine: nodeEngine,
-        parts: [consensusPart({ pollIntervalMs: 100, maxOutputTokens: MAX_OUTPUT_TOKENS })],
-      },
-      config,
-    );
+async function timedOutNodes(requestId: bigint) {
+  const logs = await cluster.network.admin.publicClient.getContractEvents({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    eventName: "NodeTimedOut",
+    args: { requestId },
+    fromBlock: 0n,
+    strict: true,
   });
-  for (const node of nodes) await node.start();
-}, 240_000);
+  return logs.map((log) => log.args.nodeId);
+}
 
-afterAll(async () => {
-  for (const node of nodes) await node.stop().catch(() => {});
-  await engine?.stop();
-  await network?.stop();
-  rmSync(root, { recursive: true, force: true });
-}, 60_000);
+const delivered = (requestId: bigint) =>
+  waitFor("delivery", async () => ((await readRequest(requestId)).status === DELIVERED ? true : undefined));
 
-describe("n-node Sampling Consensus for smart-contract requests, three nodes and a committee on anvil", () => {
+describe("n-node Sampling Consensus for smart-contract requests, six in-process nodes on anvil", () => {
   it("the example consumer asks, three nodes compute and agree, and the engine's output reaches the consumer", {
     timeout: 180_000,
   }, async () => {
+    const { network, chainNodes } = cluster;
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
     await network.admin.publicClient.waitForTransactionReceipt({
@@ -168,7 +75,7 @@ describe("n-node Sampling Consensus for smart-contract requests, three nodes and
       address: consumer,
       abi: exampleConsumerAbi,
       functionName: "ask",
-      args: [honestTask, prompt, 3, MAX_UNITS, PRICE, ECHELON, 200_000],
+      args: [cluster.honestTask, prompt, 3, MAX_UNITS, PRICE, ECHELON, 200_000],
     });
     const receipt = await network.admin.publicClient.waitForTransactionReceipt({ hash });
     const [asked] = parseEventLogs({
@@ -177,34 +84,25 @@ describe("n-node Sampling Consensus for smart-contract requests, three nodes and
       eventName: "ConsensusRequested",
     });
     const { requestId, nodeIds } = asked!.args;
-    expect([...nodeIds].sort()).toEqual(chainNodes.slice(0, 3).map((n) => n.nodeId));
+    expect([...nodeIds].sort(byId)).toEqual(chainNodes.slice(0, 3).map((n) => n.nodeId));
 
     const answer = await waitFor("the consumer's answer", async () => {
-      const answered = await network.admin.publicClient.readContract({
-        address: consumer,
-        abi: exampleConsumerAbi,
-        functionName: "answered",
-        args: [requestId],
-      });
+      const read = { address: consumer, abi: exampleConsumerAbi, args: [requestId] } as const;
+      const answered = await network.admin.publicClient.readContract({ ...read, functionName: "answered" });
       if (!answered) return undefined;
-      return network.admin.publicClient.readContract({
-        address: consumer,
-        abi: exampleConsumerAbi,
-        functionName: "answers",
-        args: [requestId],
-      });
+      return network.admin.publicClient.readContract({ ...read, functionName: "answers" });
     });
-    const expected = await honestOutput(requestId, prompt);
+    const expected = await cluster.honestOutput(requestId, prompt);
     expect(expected.length).toBeGreaterThan(2);
     expect(answer).toBe(expected);
 
-    const delivered = (await deliveredLog(requestId))!;
-    expect([...delivered.paidNodes]).toEqual([...nodeIds]);
-    expect(delivered.units).toBeGreaterThan(0n);
-    expect(delivered.units).toBeLessThanOrEqual(MAX_UNITS);
+    const result = await resultDelivered(requestId);
+    expect([...result.paidNodes]).toEqual([...nodeIds]);
+    expect(result.units).toBeGreaterThan(0n);
+    expect(result.units).toBeLessThanOrEqual(MAX_UNITS);
     for (const id of nodeIds) {
       const seat = await waitFor("the seat to close", async () => {
-        const row = await getSeat(nodeOf(id).context.db, requestId);
+        const row = await getSeat(cluster.nodeOf(id).context.db, requestId);
         return row?.state === "done" ? row : undefined;
       });
       expect(seat).toMatchObject({
@@ -218,15 +116,14 @@ describe("n-node Sampling Consensus for smart-contract requests, three nodes and
   it("a node running other weights is outvoted by the committee and slashed; the honest output is delivered", {
     timeout: 240_000,
   }, async () => {
-    const cheater = chainNodes[5]!;
+    const { network, chainNodes, cheater } = cluster;
     const registry = network.deployment.contracts.nodeRegistry;
-    const before = await registry.read.getNode([cheater.nodeId]);
-    expect(before.collateral).toBe(parseEther("1000"));
+    expect((await registry.read.getNode([cheater.nodeId])).collateral).toBe(parseEther("1000"));
 
     const requester = await network.account();
     const prompt = stringToHex("Is 7 prime?");
     const { requestId, nodeIds } = await submitConsensusRequest(requester.ctx, {
-      taskId: cheatTask,
+      taskId: cluster.cheatTask,
       prompt,
       n: 3,
       maxUnits: MAX_UNITS,
@@ -236,13 +133,12 @@ describe("n-node Sampling Consensus for smart-contract requests, three nodes and
     });
     expect(nodeIds).toContain(cheater.nodeId);
 
-    await waitFor("delivery", async () =>
-      (await readRequest(requestId)).status === DELIVERED ? true : undefined,
-    );
-    const expected = await honestOutput(requestId, prompt);
-    const delivered = (await deliveredLog(requestId))!;
-    expect(delivered.output).toBe(expected);
-    expect([...delivered.paidNodes]).toEqual(nodeIds.filter((id) => id !== cheater.nodeId));
+    await delivered(requestId);
+    const expected = await cluster.honestOutput(requestId, prompt);
+    const agreedRoot = consensusRoot(expected, 3);
+    const result = await resultDelivered(requestId);
+    expect(result.output).toBe(expected);
+    expect([...result.paidNodes]).toEqual(nodeIds.filter((id) => id !== cheater.nodeId));
 
     const [opened] = await network.admin.publicClient.getContractEvents({
       address: network.deployment.addresses.DisputeManager,
@@ -252,24 +148,71 @@ describe("n-node Sampling Consensus for smart-contract requests, three nodes and
       fromBlock: 0n,
       strict: true,
     });
-    const disputeId = opened!.args.disputeId;
-    expect([...opened!.args.committee].sort()).toEqual(chainNodes.slice(2, 5).map((n) => n.nodeId));
+    const { disputeId, committee } = opened!.args;
+    expect([...committee].sort(byId)).toEqual(chainNodes.slice(2, 5).map((n) => n.nodeId));
     const dispute = await network.deployment.contracts.disputeManager.read.getDispute([disputeId]);
-    expect(dispute).toMatchObject({ decided: true, winner: consensusRoot(expected, 3) });
+    expect(dispute).toMatchObject({ decided: true, winner: agreedRoot });
 
-    const after = await registry.read.getNode([cheater.nodeId]);
-    expect(after.collateral).toBe(0n);
-    expect(after.reputation).toBe(0);
-    expect(after.status).toBe(3); // Slashed
+    const slashed = await registry.read.getNode([cheater.nodeId]);
+    expect(slashed).toMatchObject({ collateral: 0n, reputation: 0, status: 3 }); // Slashed
 
-    const cheaterSeat = await getSeat(nodeOf(cheater.nodeId).context.db, requestId);
-    expect(cheaterSeat?.root).not.toBe(consensusRoot(expected, 3));
-    for (const member of opened!.args.committee) {
+    const cheaterSeat = await getSeat(cluster.nodeOf(cheater.nodeId).context.db, requestId);
+    expect(cheaterSeat?.root).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(cheaterSeat?.root).not.toBe(agreedRoot);
+    for (const member of committee) {
       const vote = await waitFor("the vote to close", async () => {
-        const row = await getVote(nodeOf(member).context.db, disputeId);
+        const row = await getVote(cluster.nodeOf(member).context.db, disputeId);
         return row?.state === "done" ? row : undefined;
       });
-      expect(vote.result).toBe(consensusRoot(expected, 3));
+      expect(vote.result).toBe(agreedRoot);
     }
+  });
+
+  it("goes on without a sampled node that is down: the others close the round at the deadline and deliver", {
+    timeout: 240_000,
+  }, async () => {
+    const { network, chainNodes } = cluster;
+    const registry = network.deployment.contracts.nodeRegistry;
+    const [h1, h2, h3] = chainNodes as [
+      (typeof chainNodes)[0],
+      (typeof chainNodes)[0],
+      (typeof chainNodes)[0],
+    ];
+    const absent = cluster.nodeOf(h3.nodeId);
+    await absent.stop();
+    const collateral = (await registry.read.getNode([h3.nodeId])).collateral;
+
+    const requester = await network.account();
+    const prompt = stringToHex("Say hi");
+    const { requestId } = await submitConsensusRequest(requester.ctx, {
+      taskId: cluster.honestTask,
+      prompt,
+      n: 3,
+      maxUnits: MAX_UNITS,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+    for (const present of [h1, h2])
+      await waitFor("the present nodes to commit", async () => {
+        const row = await getSeat(cluster.nodeOf(present.nodeId).context.db, requestId);
+        return row?.state === "committed" ? true : undefined;
+      });
+    await network.advance(301); // past the commit deadline
+
+    await delivered(requestId);
+    expect(await timedOutNodes(requestId)).toEqual([h3.nodeId]);
+    expect((await registry.read.getNode([h3.nodeId])).collateral).toBe(collateral - collateral / 20n); // 5 %
+    const result = await resultDelivered(requestId);
+    expect(result.output).toBe(await cluster.honestOutput(requestId, prompt));
+    expect([...result.paidNodes].sort(byId)).toEqual([h1.nodeId, h2.nodeId]);
+
+    // Back up, it catches up on the events it missed and leaves the request closed.
+    await absent.start();
+    const seat = await waitFor("the absent node's seat to close", async () => {
+      const row = await getSeat(absent.context.db, requestId);
+      return row?.state === "done" ? row : undefined;
+    });
+    expect(seat.outcome).toBe("missed");
   });
 });
