@@ -60,6 +60,9 @@ export {
 } from "./config/loadConfig.js";
 export { printableConfig, redactUrl } from "./config/redact.js";
 export { nodeConfigSchema } from "./config/schema.js";
+export { consensusChatBody, consensusSeed, outputBytes, promptText } from "./consensus/consensusBody.js";
+export { type ConsensusPartOptions, consensusPart } from "./consensus/consensusPart.js";
+export { ConsensusPromptError, ConsensusSetupError } from "./consensus/errors.js";
 export { nodeMigrations } from "./db/migrations.js";
 export {
   type NodeDb,
@@ -70,6 +73,8 @@ export {
 export type {
   AttestationKind,
   AttestationState,
+  ConsensusSeatState,
+  ConsensusVoteState,
   NodeDatabase,
   SettlementOutcome,
   SettlementState,

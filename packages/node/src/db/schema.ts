@@ -119,6 +119,72 @@ export interface ChainCursorsTable {
   updated_at: UpdatedAt;
 }
 
+// ---------------------------------------------------------------- consensus (migration 0005_consensus_duties)
+
+export type ConsensusSeatState =
+  | "pending"
+  | "committed"
+  | "missed"
+  | "disputed"
+  | "delivering"
+  | "done"
+  | "failed";
+
+/** A smart-contract request this node was sampled for (one seat per node per request). */
+export interface ConsensusSeatsTable {
+  request_id: bigint;
+  /** This node's id (the seat holder). */
+  node_id: bigint;
+  /** 1-based position among the n sampled nodes: the i of leaf_i = H(O ‖ i). */
+  seat_index: number;
+  n: number;
+  task_id: bigint;
+  /** The prompt bytes, 0x hex. */
+  prompt: string;
+  max_units: bigint;
+  commit_deadline: bigint;
+  state: Generated<ConsensusSeatState>;
+  /** The output bytes this node computed (0x hex), kept so a crash never recomputes a committed answer. */
+  output: string | null;
+  units: bigint | null;
+  root: string | null;
+  agreed_root: string | null;
+  delivery_deadline: bigint | null;
+  dispute_id: bigint | null;
+  /** The dispute's reveal deadline, after which anyone may resolve it. */
+  dispute_deadline: bigint | null;
+  /** How it ended: delivered, failed, outvoted, missed. */
+  outcome: string | null;
+  tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type ConsensusVoteState = "pending" | "committed" | "revealed" | "done" | "failed";
+
+/** A consensus dispute whose committee this node sits on. */
+export interface ConsensusVotesTable {
+  dispute_id: bigint;
+  request_id: bigint;
+  node_id: bigint;
+  commit_deadline: bigint;
+  reveal_deadline: bigint;
+  state: Generated<ConsensusVoteState>;
+  output: string | null;
+  /** The root this node recomputed: its vote. */
+  result: string | null;
+  /** The vote's secret salt, stored before the commitment is sent so a crash can still reveal. */
+  salt: string | null;
+  outcome: string | null;
+  tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface NodeDatabase {
   stacks: StacksTable;
   reservations: ReservationsTable;
@@ -127,6 +193,8 @@ export interface NodeDatabase {
   settlements: SettlementsTable;
   attestation_tasks: AttestationTasksTable;
   chain_cursors: ChainCursorsTable;
+  consensus_seats: ConsensusSeatsTable;
+  consensus_votes: ConsensusVotesTable;
 }
 
 // ---------------------------------------------------------------- settlement worker (migration 0003_settle_progress)

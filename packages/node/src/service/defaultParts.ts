@@ -1,5 +1,6 @@
 import { stackApiPart } from "../api/stackApiPart.js";
 import { attestationPart } from "../attestation/attestationPart.js";
+import { consensusPart } from "../consensus/consensusPart.js";
 import { settlementPart } from "../settlement/settlementPart.js";
 import type { NodePartFactory } from "./nodePart.js";
 
@@ -8,5 +9,5 @@ import type { NodePartFactory } from "./nodePart.js";
  * `createNode`. Each capability appends its factory here.
  */
 export function defaultNodeParts(): NodePartFactory[] {
-  return [stackApiPart(), settlementPart, attestationPart()];
+  return [stackApiPart(), settlementPart, attestationPart(), consensusPart()];
 }
