@@ -184,7 +184,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
     expect(left.code, left.stderr).toBe(0);
     expect((await getSubscription(admin, { taskId, nodeId })).active).toBe(false);
-  });
+  }, 180_000);
 
   it("answers bad input and reverts with one line and a non-zero exit", async () => {
     const { config } = await operator("bad", tiny.path, "50");
@@ -237,7 +237,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       expect(result.stderr, args.join(" ")).toMatch(message);
       expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
     }
-  });
+  }, 180_000);
 
   it("refuses a subscription for weights that differ from the registered root, or another model's task", async () => {
     const { config } = await operator("mismatch", otherModel.path);
@@ -283,7 +283,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       "10",
     ]);
     expect(unknown.stderr).toMatch(/there is no task 99/);
-  });
+  }, 180_000);
 
   it("node start refuses weights that differ from the registration, and reports them with --report-mismatch", async () => {
     const { config } = await operator("start-mismatch", otherModel.path);
@@ -321,7 +321,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     ]);
     expect(reported.code).toBe(1);
     expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(1);
-  });
+  }, 180_000);
 
   it("node start serves when the weights match the registration", async () => {
     const { config } = await operator("start-good");
@@ -331,5 +331,5 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     expect((await fetch(`${ready.url}/health`)).status).toBe(200);
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);
-  });
+  }, 180_000);
 });
