@@ -325,6 +325,19 @@ describe("atoma node register / subscribe / unsubscribe", () => {
 
   it("node start serves when the weights match the registration", async () => {
     const { config } = await operator("start-good");
+    const registered = await cli([
+      "node",
+      "register",
+      "--config",
+      config,
+      "--collateral",
+      "2000",
+      "--echelon",
+      "1",
+      "--url",
+      "http://127.0.0.1:9002",
+    ]);
+    expect(registered.code).toBe(0);
     const run = runCli(["node", "start", "--config", config, "--log-level", "warn"]);
     const ready = await waitForReady<{ url: string; model: string }>(run);
     expect(ready.model).toBe(tiny.id);

@@ -27,10 +27,15 @@ function contract(context: NodeContext, name: string): Address {
 /**
  * The stack API: `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` for requests signed by the
  * owners of stacks this node serves, and the chain events that tell it which stacks those are. Reads the node's
- * on-chain id from the NodeRegistry by its signing address (`NodeNotRegisteredError` when it has none).
+ * on-chain id from the NodeRegistry by its signing address (`NodeNotRegisteredError` when it has none). Without
+ * any `chain.contracts` (a node started against a bare chain) it stays off, like the workers.
  */
 export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
+    if (Object.keys(context.config.chain.contracts).length === 0) {
+      context.logger.warn({}, "chain.contracts names no deployment: the stack API does not run");
+      return { name: "stack-api" };
+    }
     const stackManager = contract(context, "StackManager");
     const registry = contract(context, "NodeRegistry");
     const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
