@@ -262,10 +262,13 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     const tooBig = smallClient.chat(chatBody("hi", { max_tokens: 100 }));
     await expect(tooBig).rejects.toMatchObject({ status: 402, code: "stack_exhausted" });
     let used = 0n;
+    let last: { signed: SignedStackRequest; atoma: unknown } | undefined;
     for (;;) {
       try {
-        used += (await smallClient.completions({ model: model.id, prompt: "ab", max_tokens: 8 })).fields
-          .units;
+        const signed = await smallClient.sign({ model: model.id, prompt: "ab", max_tokens: 8 });
+        const verified = await smallClient.send("/v1/completions", signed);
+        used += verified.fields.units;
+        last = { signed, atoma: verified.atoma };
       } catch (error) {
         expect(error).toBeInstanceOf(NodeRequestError);
         expect(error).toMatchObject({ status: 402, code: "stack_exhausted" });
@@ -274,6 +277,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     }
     expect(await stackRow(small.stackId)).toMatchObject({ unitsUsed: used, unitsReserved: 0n });
     expect(used).toBeGreaterThan(0n);
+    // A resend is still answered from the records once the stack is spent.
+    expect((await smallClient.send("/v1/completions", last!.signed)).atoma).toEqual(last!.atoma);
   });
 
   it("releases the units of a stream whose client goes away", async () => {
