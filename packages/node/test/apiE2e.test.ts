@@ -53,6 +53,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
   let stackId: bigint;
   let client: StackClient;
   const received: bigint[] = [];
+  /** How far the node's clock runs ahead of this one (to pass deadlines without waiting). */
+  let clockAheadMs = 0;
 
   const clientFor = (id: bigint, overrides: Partial<ConstructorParameters<typeof StackClient>[0]> = {}) =>
     new StackClient({
@@ -94,6 +96,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       dataDir: join(root, `${name}-a`),
       postgresUrl: url,
       limits: { maxConcurrentStreams: 1, maxQueueLength: 0, maxBodyBytes: 4_096 },
+      now: () => Date.now() + clockAheadMs,
     });
     node = made.node;
     const madeOther = apiNode({
@@ -182,6 +185,23 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       unitsUsed: before.unitsUsed,
       leafCount: before.leafCount,
     });
+  });
+
+  it("answers a committed request from its records after its deadline, and refuses new work then", async () => {
+    const signed = await client.sign(chatBody("just in time", { stream: false }));
+    const first = await client.send("/v1/chat/completions", signed);
+    received.push(first.fields.units);
+    const late = await client.sign(chatBody("too late", { stream: false }));
+    clockAheadMs = 3_600_000;
+    try {
+      expect((await client.send("/v1/chat/completions", signed)).atoma).toEqual(first.atoma);
+      await expect(client.send("/v1/chat/completions", late)).rejects.toMatchObject({
+        status: 401,
+        code: "invalid_signature",
+      });
+    } finally {
+      clockAheadMs = 0;
+    }
   });
 
   it("refuses each bad request with its own status and code, holding no units", async () => {

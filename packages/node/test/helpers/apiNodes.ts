@@ -29,6 +29,8 @@ export interface ApiNodeOptions {
   /** PostgreSQL URL: the node's tables go in a fresh schema there. */
   postgresUrl?: string | undefined;
   limits?: Record<string, number> | undefined;
+  /** The API's clock (unix ms). @default Date.now */
+  now?: (() => number) | undefined;
   /** How often the listener polls the chain. @default 20 */
   pollingIntervalMs?: number | undefined;
 }
@@ -59,7 +61,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
     options.dataDir,
   );
   const node = createNode(
-    { account: options.node.account, engine: options.engine, parts: [stackApiPart()] },
+    { account: options.node.account, engine: options.engine, parts: [stackApiPart({ now: options.now })] },
     config,
   );
   return { node, schema };
