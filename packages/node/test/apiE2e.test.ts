@@ -352,6 +352,37 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     });
   });
 
+  it("SDK: resends a stream whose connection broke, getting the committed answer once", async () => {
+    let calls = 0;
+    const breaking: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (++calls > 1) return answer;
+      const whole = new Uint8Array(await answer.arrayBuffer()); // the node streamed it all and committed
+      const firstEvent = whole.slice(0, new TextDecoder().decode(whole).indexOf("\n\n") + 2);
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(new TypeError("terminated"));
+          sent = true;
+          controller.enqueue(firstEvent);
+        },
+      });
+      return new Response(body, { headers: answer.headers });
+    };
+    const before = await stackRow(stackId);
+    const chunks: unknown[] = [];
+    const verified = await clientFor(stackId, { fetch: breaking, resendDelayMs: 10 }).chatStream(
+      chatBody("keep going"),
+      (chunk) => chunks.push(chunk),
+    );
+    expect(calls).toBe(2);
+    expect(chunks.length).toBe(2); // the first chunk before the break, then the stored answer as one chunk
+    expect(await stackRow(stackId)).toMatchObject({
+      leafCount: before.leafCount + 1n,
+      unitsUsed: before.unitsUsed + verified.fields.units,
+    });
+  });
+
   it("SDK: refuses a response that differs from what the node signed, or signed by another key", async () => {
     const tampering: typeof fetch = async (input, init) => {
       const answer = (await (await fetch(input, init)).json()) as {
