@@ -208,6 +208,15 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     const body = chatBody("hi");
     const signed = await client.sign(body);
     await expectError(await post("/v1/chat/completions", signed, {}), 401, "invalid_signature");
+    const malformed = { ...signed.headers, [STACK_HEADERS.signature]: "0x1234" };
+    await expectError(await post("/v1/chat/completions", signed, malformed), 401, "invalid_signature");
+    const farAhead = await signStackRequest(owner.account, client.domain, {
+      stackId,
+      body,
+      nonce: 5n,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400),
+    });
+    await expectError(await post("/v1/chat/completions", farAhead), 401, "invalid_signature");
     const stranger = privateKeyToAccount(generatePrivateKey());
     const forged = await signStackRequest(stranger, client.domain, {
       stackId,
