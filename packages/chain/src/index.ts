@@ -24,7 +24,12 @@ export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
+export { getModel, ModelStatus } from "./actions/getModel.js";
+export { getNode, NodeStatus } from "./actions/getNode.js";
+export { getStack, StackStatus } from "./actions/getStack.js";
+export { getSubscription, getTask } from "./actions/getTask.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
+export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
 export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
@@ -34,6 +39,7 @@ export {
   type RevealSettlementResult,
   revealSettlement,
 } from "./actions/revealSettlement.js";
+export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {
   type SubmitSettlementParams,

@@ -3,6 +3,7 @@ import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
 import { registerModel } from "./commands/model.js";
 import { registerNode } from "./commands/node.js";
+import { registerStack } from "./commands/stack.js";
 
 export function createProgram(): Command {
   const program = new Command("atoma")
@@ -13,5 +14,6 @@ export function createProgram(): Command {
   registerEcon(program);
   registerModel(program);
   registerNode(program);
+  registerStack(program);
   return program;
 }

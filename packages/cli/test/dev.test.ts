@@ -15,6 +15,7 @@ describe("atoma dev", () => {
     const run = runCli(["dev", "--log-level", "warn"]);
     const ready = await waitForReady<{ rpcUrl: string; chainId: number; contracts: Record<string, string> }>(
       run,
+      240_000,
     );
     expect(ready.chainId).toBe(31337);
     expect(await rpc(ready.rpcUrl, "eth_chainId")).toBe("0x7a69");
@@ -23,7 +24,7 @@ describe("atoma dev", () => {
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);
     await expect(rpc(ready.rpcUrl, "eth_chainId")).rejects.toThrow();
-  });
+  }, 300_000);
 
   it("rejects a bad option with a one-line message and a non-zero exit", async () => {
     const run = runCli(["dev", "--log-level"]);

@@ -28,6 +28,18 @@ export {
 export type { ChainStackLookup, Endpoint, StackApi, StackApiLimits } from "./api/apiContext.js";
 export { MissingAuthorizationError, NodeNotRegisteredError, RequestExpiredError } from "./api/errors.js";
 export { type StackApiOptions, stackApiPart } from "./api/stackApiPart.js";
+export {
+  type AttestationPartComponents,
+  type AttestationPartOptions,
+  attestationPart,
+} from "./attestation/attestationPart.js";
+export type { AttestDecision, CommitStrategy, DutyInput, VoteInput } from "./attestation/commitStrategy.js";
+export {
+  SettlementNotFoundError,
+  TranscriptUnusableError,
+  UnrecomputableRequestError,
+} from "./attestation/errors.js";
+export { honestStrategy } from "./attestation/honestStrategy.js";
 export { parseBlobId } from "./blobs/blobId.js";
 export {
   BlobStore,
@@ -48,6 +60,9 @@ export {
 } from "./config/loadConfig.js";
 export { printableConfig, redactUrl } from "./config/redact.js";
 export { nodeConfigSchema } from "./config/schema.js";
+export { consensusChatBody, consensusSeed, outputBytes, promptText } from "./consensus/consensusBody.js";
+export { type ConsensusPartOptions, consensusPart } from "./consensus/consensusPart.js";
+export { ConsensusPromptError, ConsensusSetupError } from "./consensus/errors.js";
 export { nodeMigrations } from "./db/migrations.js";
 export {
   type NodeDb,
@@ -58,11 +73,21 @@ export {
 export type {
   AttestationKind,
   AttestationState,
+  ConsensusSeatState,
+  ConsensusVoteState,
   NodeDatabase,
+  SettlementOutcome,
   SettlementState,
   StackState,
 } from "./db/schema.js";
 export { createConfiguredEngine } from "./engine/nodeEngine.js";
+export { checkRegisteredWeights, type RegisteredWeights } from "./engine/registeredWeights.js";
+export { type WeightsCheckOptions, weightsCheckPart } from "./engine/weightsCheckPart.js";
+export {
+  ModelNotActiveError,
+  ModelNotRegisteredError,
+  RegisteredWeightsMismatchError,
+} from "./engine/weightsErrors.js";
 export {
   BlobFetchError,
   BlobHashMismatchError,
@@ -123,3 +148,22 @@ export { assertChain, createNodeChainClient, type NodeChainClient } from "./serv
 export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
 export { defaultNodeParts } from "./service/defaultParts.js";
 export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";
+export { type BuiltSettlement, buildSettlement, EMPTY_ROOT } from "./settlement/buildSettlement.js";
+export { SettlementStateError } from "./settlement/errors.js";
+export {
+  connectSettlementChain,
+  type SettlementChain,
+  settlementAddresses,
+} from "./settlement/settlementChain.js";
+export { settlementEventSources } from "./settlement/settlementEvents.js";
+export { settlementPart } from "./settlement/settlementPart.js";
+export {
+  type SettlementReason,
+  type SettlementTriggers,
+  settlementReason,
+} from "./settlement/settlementReason.js";
+export {
+  SettlementWorker,
+  type SettlementWorkerComponents,
+  type SettlementWorkerOptions,
+} from "./settlement/settlementWorker.js";

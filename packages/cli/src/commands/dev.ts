@@ -3,9 +3,11 @@ import { type Command, Option } from "commander";
 import { startDevNetwork } from "../dev/startDevNetwork.js";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogLevel } from "../logger.js";
+import { integerOption } from "../options.js";
 
 interface DevFlags {
   stateDir?: string;
+  nodes: number;
   logLevel: LogLevel;
 }
 
@@ -14,6 +16,12 @@ export function registerDev(program: Command): void {
     .command("dev")
     .description("run the whole local network (chain, contracts, nodes, proxy) and print a ready line")
     .option("--state-dir <dir>", "keep the chain's state here between runs (default: a fresh chain each run)")
+    .option(
+      "--nodes <n>",
+      "execution nodes to run, each at its own price",
+      integerOption("--nodes", 0, 32),
+      3,
+    )
     .addOption(
       new Option("--log-level <level>", "how much to log on stderr")
         .choices(["debug", "info", "warn", "error", "silent"])
@@ -25,12 +33,18 @@ export function registerDev(program: Command): void {
       services.stopOnSignals();
       try {
         const ready = await startDevNetwork(
-          { stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir) },
+          {
+            stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir),
+            nodes: flags.nodes,
+          },
           services,
           logger,
         );
         process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
-        logger.info({ rpcUrl: ready.rpcUrl }, "local network ready; press Ctrl-C to stop");
+        logger.info(
+          { rpcUrl: ready.rpcUrl, nodes: ready.nodes.map((node) => node.url) },
+          "local network ready; press Ctrl-C to stop",
+        );
       } catch (error) {
         await services.stopAll();
         throw error;

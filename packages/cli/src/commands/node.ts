@@ -1,30 +1,14 @@
-import { resolve } from "node:path";
-import {
-  ConfigError,
-  configOptions,
-  createNode,
-  defaultNodeParts,
-  loadNodeConfig,
-  type NodeConfig,
-  printableConfig,
-} from "@atoma/node";
+import { configOptions, createNode, defaultNodeParts, printableConfig, weightsCheckPart } from "@atoma/node";
 import { type Command, Option } from "commander";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogLevel } from "../logger.js";
+import { loadConfigFile } from "../nodeConfigFile.js";
+import { registerNodeRegistration } from "./nodeRegistration.js";
 
 interface NodeFlags {
   config?: string;
   logLevel: LogLevel;
-}
-
-/** Loads `--config` (and `ATOMA_NODE_*`), printing every problem found before the one-line failure. */
-function loadConfig(file: string | undefined): NodeConfig {
-  try {
-    return loadNodeConfig({ file: file === undefined ? undefined : resolve(file) });
-  } catch (error) {
-    if (error instanceof ConfigError && error.details) process.stderr.write(`${error.details}\n`);
-    throw error;
-  }
+  reportMismatch?: boolean;
 }
 
 const bigintsAsText = (_key: string, value: unknown) =>
@@ -45,12 +29,17 @@ export function registerNode(program: Command): void {
     .description("start the node; prints `ready {json}` with its URL and address when it serves")
     .addOption(configOption)
     .addOption(logLevel)
+    .option(
+      "--report-mismatch",
+      "when the model file's weights root differs from the on-chain registration, also report it on-chain",
+    )
     .action(async (flags: NodeFlags) => {
-      const config = loadConfig(flags.config);
+      const config = loadConfigFile(flags.config);
       const logger = createCliLogger(flags.logLevel);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
-      const atomaNode = createNode({ logger, parts: defaultNodeParts() }, config);
+      const parts = [weightsCheckPart({ reportMismatch: flags.reportMismatch }), ...defaultNodeParts()];
+      const atomaNode = createNode({ logger, parts }, config);
       await atomaNode.start();
       services.add({ name: "node", stop: () => atomaNode.stop() });
       const ready = {
@@ -71,7 +60,9 @@ export function registerNode(program: Command): void {
         for (const option of configOptions()) process.stdout.write(`${option.env}\t${option.path}\n`);
         return;
       }
-      const config = loadConfig(flags.config);
+      const config = loadConfigFile(flags.config);
       process.stdout.write(`${JSON.stringify(printableConfig(config), bigintsAsText, 2)}\n`);
     });
+
+  registerNodeRegistration(node);
 }

@@ -1,31 +1,32 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   atomaContracts,
   createAtomaPublicClient,
   createAtomaWalletClient,
-  createTask,
   deployContracts,
   devAccounts,
-  modelIdOf,
-  registerModel,
-  SecurityLevel,
   startAnvil,
-  TaskRole,
 } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
-import { type Address, type Hex, parseEther } from "viem";
+import { EmbeddedEngine } from "@atoma/engine";
+import { type Address, formatEther, type Hex, parseEther } from "viem";
 import type { ServiceStack } from "../lifecycle.js";
+import { demoUser } from "./demoUser.js";
+import { advanceEpoch, type DevChain, fund, isEligible } from "./devChain.js";
 import { loadDeployment, saveDeployment } from "./devDeployment.js";
+import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
+import { ensureServedModel } from "./servedModel.js";
+import { startDevNode } from "./startDevNode.js";
 
 export interface DevNetworkOptions {
-  /** Keep the chain's state (and the deployment) here between runs. */
+  /** Keep the chain's state (the deployment, node keys and databases) here between runs. */
   stateDir?: string | undefined;
+  /** Execution nodes to run, each registered, staked and subscribed at its own price. @default 3 */
+  nodes?: number | undefined;
   /** TOMA minted to each dev account on a fresh chain. @default 1_000_000 */
-  tomaPerAccount?: number;
-  /**
-   * The model the local network serves: registered on a fresh chain (owner: the first dev account) with a
-   * cross-validated chat task at the whitepaper's replication rate and an unverified one. Omitted: none.
-   */
-  model?: { name: string; weightsRoot: Hex } | undefined;
+  tomaPerAccount?: number | undefined;
 }
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
@@ -34,10 +35,14 @@ export interface ReadyInfo {
   chainId: number;
   contracts: Record<string, Address>;
   accounts: Address[];
-  /** The served model's name, when one was registered. */
-  model?: string | undefined;
-  /** Task ids of the served model: `chat` (cross-validated) and `chatUnverified`. */
-  tasks?: { chat: string; chatUnverified: string } | undefined;
+  /** The served model's id (the tiny model), its weights root, and its task ids. */
+  model: string;
+  modelRoot: Hex;
+  tasks: { chat: string; chatUnverified: string };
+  /** Each node's on-chain id, URL, signing address, and price in TOMA per 1M units. */
+  nodes: { id: string; url: string; address: Address; price: string }[];
+  /** A funded account (a public anvil dev key) to buy stacks with. */
+  user: { address: Address; privateKey: Hex };
 }
 
 /** Starts the local network, registering each part with `services` so it is stopped in reverse order. */
@@ -48,65 +53,89 @@ export async function startDevNetwork(
 ): Promise<ReadyInfo> {
   const anvil = await startAnvil({ stateDir: options.stateDir, logger });
   services.add({ name: "anvil", stop: () => anvil.stop() });
-  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(chain);
+  const rpc = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  const publicClient = createAtomaPublicClient(rpc);
   // anvil holds the keys of its dev accounts and signs for them, so no key material passes through here.
-  const accounts = await devAccounts(chain);
+  const accounts = await devAccounts(rpc);
   const deployer = accounts[0];
   if (!deployer) throw new Error("anvil reported no dev accounts");
-  const wallet = createAtomaWalletClient(chain, { address: deployer, type: "json-rpc" });
+  const walletClient = createAtomaWalletClient(rpc, { address: deployer, type: "json-rpc" });
   let addresses = await loadDeployment(options.stateDir, publicClient);
-  let tasks: ReadyInfo["tasks"];
   if (addresses) {
     logger.info({ addresses }, "reusing the deployment kept in the state directory");
   } else {
-    addresses = (await deployContracts(publicClient, wallet, { logger, exampleConsumer: true })).addresses;
-    const { token } = atomaContracts(addresses, publicClient, wallet);
+    addresses = (await deployContracts(publicClient, walletClient, { logger, exampleConsumer: true }))
+      .addresses;
+    const { token } = atomaContracts(addresses, publicClient, walletClient);
     const amount = parseEther(String(options.tomaPerAccount ?? 1_000_000));
     for (const account of accounts) {
       await publicClient.waitForTransactionReceipt({ hash: await token.write.mint([account, amount]) });
     }
-    if (options.model)
-      tasks = await registerServedModel({ publicClient, walletClient: wallet, addresses }, options.model);
     saveDeployment(options.stateDir, addresses);
   }
+  const chain: DevChain = { admin: { publicClient, walletClient, addresses }, rpc };
   const contracts = Object.fromEntries(
     Object.entries(addresses).filter((entry): entry is [string, Address] => entry[1] !== undefined),
   );
+  const model = await ensureServedModel(chain, options.stateDir);
+  const user = demoUser();
+  const { token } = atomaContracts(addresses, publicClient, walletClient);
+  if ((await token.read.balanceOf([user.address])) === 0n)
+    await fund(chain, user.address, parseEther("1000000"));
+
+  const nodes: ProvisionedNode[] = [];
+  const count = options.nodes ?? 3;
+  if (count > 0) {
+    const nodesDir =
+      options.stateDir === undefined ? temporaryDir(services) : join(options.stateDir, "nodes");
+    const dirOf = (index: number) => join(nodesDir, `node-${index + 1}`);
+    for (let index = 0; index < count; index++) {
+      const price = parseEther(String(index + 1));
+      const taskIds = [model.tasks.chat, model.tasks.chatUnverified];
+      nodes.push(await provisionDevNode(chain, { dir: dirOf(index), price, taskIds }));
+    }
+    const eligible = await Promise.all(nodes.map((node) => isEligible(chain, node.nodeId)));
+    if (eligible.includes(false)) await advanceEpoch(chain);
+
+    const engine = new EmbeddedEngine(
+      { logger },
+      { models: [{ id: model.id, path: model.path, weightsRoot: model.weightsRoot }] },
+    );
+    await engine.start();
+    services.add({ name: "engine", stop: () => engine.stop() });
+    for (const [index, provisioned] of nodes.entries()) {
+      const nodeLogger = logger.child({ node: index + 1 });
+      const node = await startDevNode(provisioned, dirOf(index), {
+        rpc,
+        contracts,
+        model,
+        engine,
+        logger: nodeLogger,
+      });
+      services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
+    }
+  }
   return {
     rpcUrl: anvil.rpcUrl,
     chainId: anvil.chainId,
     contracts,
     accounts,
-    ...(options.model ? { model: options.model.name } : {}),
-    ...(tasks ? { tasks } : {}),
+    model: model.id,
+    modelRoot: model.weightsRoot,
+    tasks: { chat: model.tasks.chat.toString(), chatUnverified: model.tasks.chatUnverified.toString() },
+    nodes: nodes.map((node) => ({
+      id: node.nodeId.toString(),
+      url: node.url,
+      address: node.address,
+      price: formatEther(node.price),
+    })),
+    user: { address: user.address, privateKey: user.privateKey },
   };
 }
 
-async function registerServedModel(
-  ctx: Parameters<typeof registerModel>[0],
-  model: { name: string; weightsRoot: Hex },
-): Promise<NonNullable<ReadyInfo["tasks"]>> {
-  const modelId = modelIdOf(model.name);
-  await registerModel(ctx, {
-    modelId,
-    weightsRoot: model.weightsRoot,
-    feeBps: 500,
-    collateral: parseEther("100"),
-    uri: `atoma://models/${model.name}`,
-  });
-  const chat = await createTask(ctx, {
-    modelId,
-    role: TaskRole.Chat,
-    securityLevel: SecurityLevel.CrossValidation,
-    replicationPpm: 8_000,
-    attesters: 1,
-    sampleSize: 4,
-  });
-  const unverified = await createTask(ctx, {
-    modelId,
-    role: TaskRole.Chat,
-    securityLevel: SecurityLevel.None,
-  });
-  return { chat: chat.taskId.toString(), chatUnverified: unverified.taskId.toString() };
+/** A directory for the nodes' keys and databases when nothing is kept, removed after they stop. */
+function temporaryDir(services: ServiceStack): string {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-dev-"));
+  services.add({ name: "temporary files", stop: async () => rmSync(dir, { recursive: true, force: true }) });
+  return dir;
 }

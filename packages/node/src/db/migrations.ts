@@ -1,4 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import { attestDuties } from "../attestation/migration.js";
+import { consensusDuties } from "./consensusMigration.js";
+import { settleProgress } from "./settleMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
 const now = sql`now()`;
@@ -114,6 +117,11 @@ const initial: Migration = {
 /** The migrations in order, provided from code so the built package needs no migration files on disk. */
 export const nodeMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0001_initial": initial };
+    return {
+      "0001_initial": initial,
+      "0003_settle_progress": settleProgress,
+      "0004_attest_duties": attestDuties,
+      "0005_consensus_duties": consensusDuties,
+    };
   },
 };

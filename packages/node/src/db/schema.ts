@@ -89,7 +89,8 @@ export interface AttestationTasksTable {
   stack_id: bigint;
   /** 0 for the first sampling, the dispute number for committee rounds. */
   round: bigint;
-  serving_node_id: bigint;
+  /** Null until the worker has read it from the chain (committee duties; 0004_attest_duties). */
+  serving_node_id: bigint | null;
   transcript_blob_id: string | null;
   sampled_indices: ColumnType<unknown, string, string>;
   state: Generated<AttestationState>;
@@ -102,6 +103,11 @@ export interface AttestationTasksTable {
   last_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  // ---- attest (0004_attest_duties)
+  /** Block of the event that created the duty: the log searches for the stack's settlement end there. */
+  event_block: bigint | null;
+  /** What this node committed to: its vote (committee) or the JSON of its response hashes (attest). */
+  result: string | null;
 }
 
 export interface ChainCursorsTable {
@@ -113,6 +119,72 @@ export interface ChainCursorsTable {
   updated_at: UpdatedAt;
 }
 
+// ---------------------------------------------------------------- consensus (migration 0005_consensus_duties)
+
+export type ConsensusSeatState =
+  | "pending"
+  | "committed"
+  | "missed"
+  | "disputed"
+  | "delivering"
+  | "done"
+  | "failed";
+
+/** A smart-contract request this node was sampled for (one seat per node per request). */
+export interface ConsensusSeatsTable {
+  request_id: bigint;
+  /** This node's id (the seat holder). */
+  node_id: bigint;
+  /** 1-based position among the n sampled nodes: the i of leaf_i = H(O ‖ i). */
+  seat_index: number;
+  n: number;
+  task_id: bigint;
+  /** The prompt bytes, 0x hex. */
+  prompt: string;
+  max_units: bigint;
+  commit_deadline: bigint;
+  state: Generated<ConsensusSeatState>;
+  /** The output bytes this node computed (0x hex), kept so a crash never recomputes a committed answer. */
+  output: string | null;
+  units: bigint | null;
+  root: string | null;
+  agreed_root: string | null;
+  delivery_deadline: bigint | null;
+  dispute_id: bigint | null;
+  /** The dispute's reveal deadline, after which anyone may resolve it. */
+  dispute_deadline: bigint | null;
+  /** How it ended: delivered, failed, outvoted, missed. */
+  outcome: string | null;
+  tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type ConsensusVoteState = "pending" | "committed" | "revealed" | "done" | "failed";
+
+/** A consensus dispute whose committee this node sits on. */
+export interface ConsensusVotesTable {
+  dispute_id: bigint;
+  request_id: bigint;
+  node_id: bigint;
+  commit_deadline: bigint;
+  reveal_deadline: bigint;
+  state: Generated<ConsensusVoteState>;
+  output: string | null;
+  /** The root this node recomputed: its vote. */
+  result: string | null;
+  /** The vote's secret salt, stored before the commitment is sent so a crash can still reveal. */
+  salt: string | null;
+  outcome: string | null;
+  tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface NodeDatabase {
   stacks: StacksTable;
   reservations: ReservationsTable;
@@ -121,4 +193,32 @@ export interface NodeDatabase {
   settlements: SettlementsTable;
   attestation_tasks: AttestationTasksTable;
   chain_cursors: ChainCursorsTable;
+  consensus_seats: ConsensusSeatsTable;
+  consensus_votes: ConsensusVotesTable;
 }
+
+// ---------------------------------------------------------------- settlement worker (migration 0003_settle_progress)
+
+/** What the chain has said about a settlement, and the worker's transactions for each phase. */
+export interface SettlementsTable {
+  /** The request indices attesters check, in order (decimal strings), from `AttestersSampled`. */
+  sampled_indices: ColumnType<unknown, string | null, string | null>;
+  commit_deadline: bigint | null;
+  /** Set by `TranscriptUnavailable`: the sampled requests must be posted as calldata by then. */
+  data_deadline: bigint | null;
+  data_tx: string | null;
+  /** Set by `RevealOpened`: the sampled response hashes must be revealed by then. */
+  reveal_deadline: bigint | null;
+  reveal_tx: string | null;
+  /** Set by `SettlementAccepted`: the owner's challenge window closes then; finalize after. */
+  window_ends: bigint | null;
+  finalize_tx: string | null;
+  /** Block of `SettlementFinalized`: its epoch is the one the fee is credited to. */
+  finalized_block: bigint | null;
+  node_amount: bigint | null;
+  refunded: bigint | null;
+  fee_epoch: bigint | null;
+  outcome: SettlementOutcome | null;
+}
+
+export type SettlementOutcome = "accepted" | "disputed" | "finalized" | "failed" | "timed_out" | "too_late";

@@ -1,3 +1,7 @@
+import { stackApiPart } from "../api/stackApiPart.js";
+import { attestationPart } from "../attestation/attestationPart.js";
+import { consensusPart } from "../consensus/consensusPart.js";
+import { settlementPart } from "../settlement/settlementPart.js";
 import type { NodePartFactory } from "./nodePart.js";
 
 /**
@@ -5,5 +9,5 @@ import type { NodePartFactory } from "./nodePart.js";
  * `createNode`. Each capability appends its factory here.
  */
 export function defaultNodeParts(): NodePartFactory[] {
-  return [];
+  return [stackApiPart(), settlementPart, attestationPart(), consensusPart()];
 }

@@ -1,0 +1,52 @@
+// Smart-contract requests end to end: six in-process nodes on anvil, ask → output delivered, with and without a dispute.
+import { submitConsensusRequest } from "@atoma/chain";
+import { consensusRequestsAbi } from "@atoma/contracts";
+import { stringToHex } from "viem";
+import {
+  ECHELON,
+  MAX_UNITS,
+  PRICE,
+  startConsensusCluster,
+  waitFor,
+} from "../packages/node/test/consensusHarness/consensusCluster.js";
+import { percentile, report } from "./lib/report.js";
+
+const DELIVERED = 4;
+const ROUNDS = Number(process.argv[2] ?? 5);
+
+const startedAt = performance.now();
+const cluster = await startConsensusCluster();
+report("consensus_cluster_start_ms", performance.now() - startedAt, "ms");
+try {
+  const requester = await cluster.network.account();
+  const ask = async (taskId: bigint, prompt: string) => {
+    const started = performance.now();
+    const { requestId } = await submitConsensusRequest(requester.ctx, {
+      taskId,
+      prompt: stringToHex(prompt),
+      n: 3,
+      maxUnits: MAX_UNITS,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+    await waitFor("delivery", async () => {
+      const request = await cluster.network.admin.publicClient.readContract({
+        address: cluster.network.deployment.addresses.ConsensusRequests,
+        abi: consensusRequestsAbi,
+        functionName: "getRequest",
+        args: [requestId],
+      });
+      return request.status === DELIVERED ? true : undefined;
+    });
+    return performance.now() - started;
+  };
+  const agreed: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) agreed.push(await ask(cluster.honestTask, `Question number ${i}?`));
+  report("consensus_n3_ask_to_delivered_p50_ms", percentile(agreed, 50), "ms");
+  report("consensus_n3_ask_to_delivered_max_ms", Math.max(...agreed), "ms");
+  // Once: the cheater is slashed and unsubscribed by its first dispute.
+  report("consensus_n3_dispute_to_delivered_ms", await ask(cluster.cheatTask, "Disputed?"), "ms");
+} finally {
+  await cluster.stop();
+}

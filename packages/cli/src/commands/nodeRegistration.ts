@@ -1,0 +1,167 @@
+import {
+  getSubscription,
+  getTask,
+  modelIdOf,
+  nodeIdOfSigner,
+  registerNode,
+  subscribe,
+  unsubscribe,
+  updateSubscription,
+} from "@atoma/chain";
+import { checkRegisteredWeights, type NodeConfig } from "@atoma/node";
+import { type Command, Option } from "commander";
+import { formatEther, type PrivateKeyAccount } from "viem";
+import { bigintOption, tomaOption } from "../amountOptions.js";
+import { type OperatorChain, operatorChain } from "../chain/operatorChain.js";
+import {
+  CliUsageError,
+  NodeNotRegisteredError,
+  TaskModelMismatchError,
+  UnknownTaskError,
+} from "../errors.js";
+import { loadConfigFile, printJson } from "../nodeConfigFile.js";
+import { integerOption } from "../options.js";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const UINT128_MAX = (1n << 128n) - 1n;
+
+function configOption(): Option {
+  return new Option(
+    "-c, --config <file>",
+    "node.toml (key file, chain and contracts; ATOMA_NODE_* also apply)",
+  );
+}
+
+function urlOption(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
+  } catch {
+    throw new CliUsageError(`--url must be an http(s) URL, got "${value}"`);
+  }
+  if (Buffer.byteLength(value) > 256) throw new CliUsageError("--url must be at most 256 bytes");
+  return value;
+}
+
+/** The URL a node registers with when `--url` is not given: its public URL, else where it listens. */
+function defaultUrl(config: NodeConfig): string {
+  if (config.node.publicUrl !== undefined) return config.node.publicUrl;
+  if (config.node.port === 0)
+    throw new CliUsageError("give --url (node.publicUrl is unset and node.port 0 has no fixed address)");
+  return `http://${config.node.host}:${config.node.port}`;
+}
+
+async function registeredNodeId(chain: OperatorChain, account: PrivateKeyAccount): Promise<bigint> {
+  const nodeId = await nodeIdOfSigner(chain.ctx, account.address);
+  if (nodeId === 0n) throw new NodeNotRegisteredError(account.address);
+  return nodeId;
+}
+
+interface RegisterFlags {
+  config?: string;
+  collateral: bigint;
+  echelon: number;
+  url?: string;
+}
+
+interface SubscribeFlags {
+  config?: string;
+  task: bigint;
+  price: bigint;
+  capacity: bigint;
+}
+
+/** `atoma node register|subscribe|unsubscribe`: the operator's transactions, sent with the node's key. */
+export function registerNodeRegistration(node: Command): void {
+  node
+    .command("register")
+    .description("stake TOMA collateral and register this node (its key, URL and echelon) on-chain")
+    .addOption(configOption())
+    .requiredOption(
+      "--collateral <TOMA>",
+      "TOMA to stake (at least the registry's minimum)",
+      tomaOption("--collateral"),
+    )
+    .requiredOption(
+      "--echelon <n>",
+      "hardware class; attesters come from the same echelon",
+      integerOption("--echelon", 0, 0xffff_ffff),
+    )
+    .option(
+      "--url <url>",
+      "public URL of the node's API (default: node.publicUrl, else http://host:port)",
+      urlOption,
+    )
+    .action(async (flags: RegisterFlags) => {
+      const config = loadConfigFile(flags.config);
+      const url = flags.url ?? defaultUrl(config);
+      const chain = await operatorChain(config, ["AtomaToken", "NodeRegistry"]);
+      const registered = await registerNode(chain.ctx, {
+        signer: chain.account.address,
+        url,
+        echelon: flags.echelon,
+        collateral: flags.collateral,
+      });
+      printJson({
+        nodeId: registered.nodeId,
+        address: chain.account.address,
+        url,
+        echelon: flags.echelon,
+        collateral: formatEther(flags.collateral),
+        eligibleFromEpoch: registered.eligibleFromEpoch,
+        tx: registered.hash,
+      });
+    });
+
+  node
+    .command("subscribe")
+    .description(
+      "offer a task of this node's model at a price (TOMA per 1M units), after checking the weights root",
+    )
+    .addOption(configOption())
+    .requiredOption("--task <id>", "task id", bigintOption("--task", 1n))
+    .requiredOption("--price <TOMA>", "TOMA per 1,000,000 compute units", tomaOption("--price"))
+    .requiredOption(
+      "--capacity <units>",
+      "compute units accepted in unsettled stacks at once",
+      bigintOption("--capacity", 1n, UINT64_MAX),
+    )
+    .action(async (flags: SubscribeFlags) => {
+      if (flags.price > UINT128_MAX) throw new CliUsageError("--price is too large");
+      const config = loadConfigFile(flags.config);
+      const chain = await operatorChain(config, ["NodeRegistry", "ModelRegistry", "TaskRegistry"]);
+      const nodeId = await registeredNodeId(chain, chain.account);
+      const task = await getTask(chain.ctx, flags.task);
+      if (/^0x0+$/.test(task.modelId)) throw new UnknownTaskError(flags.task);
+      if (task.modelId.toLowerCase() !== modelIdOf(config.model.id).toLowerCase())
+        throw new TaskModelMismatchError(flags.task, config.model.id);
+      // The node software accepts a subscription only for weights that match the registration.
+      await checkRegisteredWeights(chain.ctx, { name: config.model.id, path: config.model.path });
+      const params = { taskId: flags.task, nodeId, pricePerMillion: flags.price, capacity: flags.capacity };
+      const existing = await getSubscription(chain.ctx, params);
+      const sent = existing.active
+        ? await updateSubscription(chain.ctx, params)
+        : await subscribe(chain.ctx, params);
+      printJson({
+        nodeId,
+        taskId: flags.task,
+        price: formatEther(flags.price),
+        capacity: flags.capacity,
+        updated: existing.active,
+        tx: sent.hash,
+      });
+    });
+
+  node
+    .command("unsubscribe")
+    .description("stop offering a task (stacks already bought must still be served and settled)")
+    .addOption(configOption())
+    .requiredOption("--task <id>", "task id", bigintOption("--task", 1n))
+    .action(async (flags: { config?: string; task: bigint }) => {
+      const config = loadConfigFile(flags.config);
+      const chain = await operatorChain(config, ["NodeRegistry", "TaskRegistry"]);
+      const nodeId = await registeredNodeId(chain, chain.account);
+      const sent = await unsubscribe(chain.ctx, { taskId: flags.task, nodeId });
+      printJson({ nodeId, taskId: flags.task, tx: sent.hash });
+    });
+}

@@ -1,0 +1,107 @@
+import { buyStack, getNode, getStack, StackStatus } from "@atoma/chain";
+import { type Command, Option } from "commander";
+import { formatEther } from "viem";
+import { bigintOption, tomaOption } from "../amountOptions.js";
+import { loadNetwork, loadUserAccount, readContext, userContext } from "../chain/userChain.js";
+import { CliUsageError } from "../errors.js";
+import { printJson } from "../nodeConfigFile.js";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const STATUS_NAMES = Object.fromEntries(
+  Object.entries(StackStatus).map(([name, value]) => [value, name.toLowerCase()]),
+);
+
+function networkOption(): Option {
+  return new Option(
+    "--network <file>",
+    "JSON with rpcUrl, chainId and contracts, as atoma dev prints after `ready ` (or ATOMA_NETWORK)",
+  );
+}
+
+interface BuyFlags {
+  network?: string;
+  keyFile?: string;
+  task: bigint;
+  units: bigint;
+  maxPrice: bigint;
+  duration: bigint;
+}
+
+/** `atoma stack buy|status`: prepaid compute units on a task, served by a node the contract draws. */
+export function registerStack(program: Command): void {
+  const stack = program
+    .command("stack")
+    .description("buy and inspect stacks (prepaid compute units on a task)");
+
+  stack
+    .command("buy")
+    .description("buy a stack; prints its id and the URL of the node the contract drew to serve it")
+    .addOption(networkOption())
+    .option("--key-file <file>", "the buyer's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
+    .requiredOption("--task <id>", "task id", bigintOption("--task", 1n))
+    .requiredOption(
+      "--units <n>",
+      "compute units (input plus output tokens)",
+      bigintOption("--units", 1n, UINT64_MAX),
+    )
+    .requiredOption(
+      "--max-price <TOMA>",
+      "highest TOMA per 1,000,000 units to pay",
+      tomaOption("--max-price"),
+    )
+    .option(
+      "--duration <seconds>",
+      "how long the stack may be used",
+      bigintOption("--duration", 1n, UINT64_MAX),
+      3_600n,
+    )
+    .action(async (flags: BuyFlags) => {
+      const network = loadNetwork(flags.network);
+      const account = loadUserAccount(flags.keyFile);
+      const ctx = userContext(network, account);
+      const bought = await buyStack(ctx, {
+        taskId: flags.task,
+        units: flags.units,
+        maxPricePerMillion: flags.maxPrice,
+        duration: flags.duration,
+      });
+      const node = await getNode(ctx, bought.nodeId);
+      printJson({
+        stackId: bought.stackId,
+        nodeId: bought.nodeId,
+        nodeUrl: node.url,
+        owner: account.address,
+        taskId: flags.task,
+        units: flags.units,
+        price: formatEther(bought.pricePerMillion),
+        escrow: formatEther(bought.escrow),
+        expiresAt: bought.expiresAt,
+        tx: bought.hash,
+      });
+    });
+
+  stack
+    .command("status <id>")
+    .description("print a stack's owner, task, serving node, units, price, escrow, expiry and status")
+    .addOption(networkOption())
+    .action(async (id: string, flags: { network?: string }) => {
+      const stackId = bigintOption("stack id", 1n)(id);
+      const ctx = readContext(loadNetwork(flags.network));
+      const found = await getStack(ctx, stackId);
+      if (found.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
+      const node = await getNode(ctx, found.nodeId);
+      printJson({
+        stackId,
+        status: STATUS_NAMES[found.status] ?? "unknown",
+        owner: found.owner,
+        taskId: found.taskId,
+        nodeId: found.nodeId,
+        nodeUrl: node.url,
+        units: found.units,
+        price: formatEther(found.pricePerMillion),
+        escrow: formatEther(found.escrow),
+        expiresAt: found.expiresAt,
+        securityLevel: found.securityLevel,
+      });
+    });
+}

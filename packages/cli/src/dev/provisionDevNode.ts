@@ -1,0 +1,67 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createAtomaWalletClient,
+  getNode,
+  getSubscription,
+  nodeIdOfSigner,
+  registerNode,
+  setNodeUrl,
+  subscribe,
+  updateSubscription,
+} from "@atoma/chain";
+import { loadKeyFile, writeDevKeyFile } from "@atoma/node";
+import { type Address, parseEther } from "viem";
+import { type DevChain, fund } from "./devChain.js";
+import { freePort } from "./freePort.js";
+
+/** What a dev node stakes, and the units it accepts per task. */
+const COLLATERAL = parseEther("10000");
+const CAPACITY = 100_000_000n;
+
+export interface DevNodePlan {
+  /** Holds the node's key file (mode 0600) and its data (embedded database, blobs). */
+  dir: string;
+  /** TOMA per 1M units it asks on every task. */
+  price: bigint;
+  taskIds: bigint[];
+}
+
+export interface ProvisionedNode {
+  nodeId: bigint;
+  address: Address;
+  keyFile: string;
+  port: number;
+  url: string;
+  price: bigint;
+}
+
+/**
+ * Makes a dev node ready to serve: its key (kept in `dir`, reused on a kept chain), gas and TOMA, registration
+ * with stake at a URL on a free port, and a subscription to each task at its price. Idempotent on a kept chain:
+ * a registered node only moves its URL and price.
+ */
+export async function provisionDevNode(chain: DevChain, plan: DevNodePlan): Promise<ProvisionedNode> {
+  const keyFile = join(plan.dir, "node.key");
+  if (!existsSync(keyFile)) await writeDevKeyFile(keyFile);
+  const account = loadKeyFile(keyFile);
+  const address = account.address;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ctx = { ...chain.admin, walletClient: createAtomaWalletClient(chain.rpc, account) };
+
+  let nodeId = await nodeIdOfSigner(ctx, address);
+  if (nodeId === 0n) {
+    await fund(chain, address, COLLATERAL * 2n);
+    nodeId = (await registerNode(ctx, { signer: address, url, echelon: 1, collateral: COLLATERAL })).nodeId;
+  } else if ((await getNode(ctx, nodeId)).url !== url) {
+    await setNodeUrl(ctx, { nodeId, url });
+  }
+  for (const taskId of plan.taskIds) {
+    const params = { taskId, nodeId, pricePerMillion: plan.price, capacity: CAPACITY };
+    const existing = await getSubscription(ctx, params);
+    if (!existing.active) await subscribe(ctx, params);
+    else if (existing.pricePerMillion !== plan.price) await updateSubscription(ctx, params);
+  }
+  return { nodeId, address, keyFile, port, url, price: plan.price };
+}

@@ -1,0 +1,47 @@
+import { join } from "node:path";
+import type { Logger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
+import { type AtomaNode, createNode, defaultNodeParts, parseNodeConfig, weightsCheckPart } from "@atoma/node";
+import type { ProvisionedNode } from "./provisionDevNode.js";
+import type { ServedModel } from "./servedModel.js";
+
+export interface DevNodeEnvironment {
+  rpc: { rpcUrl: string; chainId: number };
+  contracts: Record<string, string>;
+  model: ServedModel;
+  /** The one engine every dev node shares (started and stopped by the caller). */
+  engine: InferenceEngine;
+  logger: Logger;
+}
+
+/** Starts a provisioned dev node in this process, with its own embedded database under `dir`. */
+export async function startDevNode(
+  provisioned: ProvisionedNode,
+  dir: string,
+  env: DevNodeEnvironment,
+): Promise<AtomaNode> {
+  const config = parseNodeConfig(
+    {
+      chain: {
+        rpcUrl: env.rpc.rpcUrl,
+        chainId: env.rpc.chainId,
+        contracts: env.contracts,
+        pollingIntervalMs: 100,
+      },
+      node: {
+        keyFile: provisioned.keyFile,
+        port: provisioned.port,
+        dataDir: join(dir, "data"),
+        shutdownTimeoutMs: 2_000,
+      },
+      model: { path: env.model.path, id: env.model.id, weightsRoot: env.model.weightsRoot },
+    },
+    dir,
+  );
+  const node = createNode(
+    { logger: env.logger, engine: env.engine, parts: [weightsCheckPart(), ...defaultNodeParts()] },
+    config,
+  );
+  await node.start();
+  return node;
+}

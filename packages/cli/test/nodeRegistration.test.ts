@@ -1,0 +1,335 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type Anvil,
+  type AtomaAddresses,
+  atomaContracts,
+  type ChainContext,
+  createAtomaPublicClient,
+  createAtomaTestClient,
+  createAtomaWalletClient,
+  createTask,
+  deployContracts,
+  devAccounts,
+  getModel,
+  getNode,
+  getSubscription,
+  modelIdOf,
+  registerModel,
+  SecurityLevel,
+  startAnvil,
+  TaskRole,
+} from "@atoma/chain";
+import { ensureTinyModel, weightsRoot } from "@atoma/engine";
+import { writeDevKeyFile } from "@atoma/node";
+import { type Address, parseEther } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, waitForReady } from "./cliProcess.js";
+
+const root = mkdtempSync(join(tmpdir(), "atoma-cli-registration-"));
+const tiny = ensureTinyModel();
+const otherModel = ensureTinyModel({ seed: 7 });
+let anvil: Anvil;
+let admin: ChainContext;
+let addresses: AtomaAddresses;
+let taskId: bigint;
+
+/** A fresh node key with gas and TOMA, and a node.toml for it serving `modelPath` as the tiny model. */
+async function operator(
+  name: string,
+  modelPath = tiny.path,
+  toma = "5000",
+): Promise<{ config: string; address: Address }> {
+  const key = await writeDevKeyFile(join(root, name, "node.key"));
+  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  await createAtomaTestClient(chain).setBalance({ address: key.address, value: parseEther("10") });
+  const { token } = atomaContracts(addresses, admin.publicClient, admin.walletClient);
+  await admin.publicClient.waitForTransactionReceipt({
+    hash: await token.write.mint([key.address, parseEther(toma)]),
+  });
+  const contracts = Object.entries(addresses)
+    .filter(([, address]) => address !== undefined)
+    .map(([contract, address]) => `${contract} = "${address}"`)
+    .join(", ");
+  const config = join(root, name, "node.toml");
+  writeFileSync(
+    config,
+    [
+      "[chain]",
+      `rpcUrl = "${anvil.rpcUrl}"`,
+      `chainId = ${anvil.chainId}`,
+      `contracts = { ${contracts} }`,
+      "[node]",
+      'keyFile = "node.key"',
+      "port = 0",
+      'dataDir = "data"',
+      "[model]",
+      `path = "${modelPath}"`,
+      `id = "${tiny.id}"`,
+    ].join("\n"),
+  );
+  return { config, address: key.address };
+}
+
+async function cli(args: string[]) {
+  const run = runCli(args);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  const publicClient = createAtomaPublicClient(chain);
+  const [deployer] = await devAccounts(chain);
+  const walletClient = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
+  addresses = (await deployContracts(publicClient, walletClient)).addresses;
+  admin = { publicClient, walletClient, addresses };
+  const { token } = atomaContracts(addresses, publicClient, walletClient);
+  await publicClient.waitForTransactionReceipt({
+    hash: await token.write.mint([deployer!, parseEther("1000")]),
+  });
+  const modelId = modelIdOf(tiny.id);
+  await registerModel(admin, {
+    modelId,
+    weightsRoot: await weightsRoot(tiny.path),
+    feeBps: 500,
+    collateral: parseEther("100"),
+    uri: "atoma://models/atoma-tiny",
+  });
+  taskId = (
+    await createTask(admin, {
+      modelId,
+      role: TaskRole.Chat,
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 8_000,
+      attesters: 1,
+      sampleSize: 4,
+    })
+  ).taskId;
+});
+afterAll(async () => {
+  await anvil?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("atoma node register / subscribe / unsubscribe", () => {
+  it("stakes, registers, subscribes at a price, updates it, and unsubscribes", async () => {
+    const { config, address } = await operator("good");
+    const registered = await cli([
+      "node",
+      "register",
+      "--config",
+      config,
+      "--collateral",
+      "2000",
+      "--echelon",
+      "3",
+      "--url",
+      "http://127.0.0.1:9001",
+    ]);
+    expect(registered.stderr).toBe("");
+    expect(registered.code).toBe(0);
+    const out = JSON.parse(registered.stdout) as { nodeId: string; address: string; collateral: string };
+    expect(out).toMatchObject({ address, collateral: "2000" });
+    const nodeId = BigInt(out.nodeId);
+    const node = await getNode(admin, nodeId);
+    expect(node).toMatchObject({
+      signer: address,
+      operator: address,
+      echelon: 3,
+      url: "http://127.0.0.1:9001",
+    });
+    expect(node.collateral).toBe(parseEther("2000"));
+
+    const subscribed = await cli([
+      "node",
+      "subscribe",
+      "--config",
+      config,
+      "--task",
+      String(taskId),
+      "--price",
+      "1.5",
+      "--capacity",
+      "1000000",
+    ]);
+    expect(subscribed.code, subscribed.stderr).toBe(0);
+    expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5" });
+    let subscription = await getSubscription(admin, { taskId, nodeId });
+    expect(subscription).toMatchObject({
+      active: true,
+      pricePerMillion: parseEther("1.5"),
+      capacity: 1_000_000n,
+    });
+
+    const updated = await cli([
+      "node",
+      "subscribe",
+      "--config",
+      config,
+      "--task",
+      String(taskId),
+      "--price",
+      "2",
+      "--capacity",
+      "5",
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true });
+    subscription = await getSubscription(admin, { taskId, nodeId });
+    expect(subscription).toMatchObject({ active: true, pricePerMillion: parseEther("2"), capacity: 5n });
+
+    const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
+    expect(left.code, left.stderr).toBe(0);
+    expect((await getSubscription(admin, { taskId, nodeId })).active).toBe(false);
+  }, 180_000);
+
+  it("answers bad input and reverts with one line and a non-zero exit", async () => {
+    const { config } = await operator("bad", tiny.path, "50");
+    const cases: [string[], RegExp][] = [
+      [
+        ["node", "register", "--config", config, "--collateral", "lots", "--echelon", "1"],
+        /--collateral must be an amount of TOMA/,
+      ],
+      [["node", "register", "--config", config, "--collateral", "10"], /--echelon/],
+      [
+        ["node", "register", "--config", config, "--collateral", "10", "--echelon", "1", "--url", "ftp://x"],
+        /--url must be an http\(s\) URL/,
+      ],
+      [["node", "register", "--config", config, "--collateral", "10", "--echelon", "1"], /give --url/],
+      [
+        ["node", "register", "--config", config, "--collateral", "10", "--echelon", "1", "--url", "http://n"],
+        /register reverted with CollateralTooLow\(10000000000000000000, 1000000000000000000000\)/,
+      ],
+      [
+        [
+          "node",
+          "register",
+          "--config",
+          config,
+          "--collateral",
+          "1000",
+          "--echelon",
+          "1",
+          "--url",
+          "http://n",
+        ],
+        /register reverted with ERC20InsufficientBalance/,
+      ],
+      [
+        ["node", "subscribe", "--config", config, "--task", "1", "--price", "1", "--capacity", "0"],
+        /--capacity must be a whole number from 1/,
+      ],
+      [
+        ["node", "subscribe", "--config", config, "--task", "1", "--price", "1", "--capacity", "10"],
+        /no node is registered with the key/,
+      ],
+      [
+        ["node", "register", "--config", join(root, "missing.toml"), "--collateral", "1", "--echelon", "1"],
+        /cannot read config file/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args);
+      expect(result.code, args.join(" ")).not.toBe(0);
+      expect(result.stderr, args.join(" ")).toMatch(message);
+      expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
+  }, 180_000);
+
+  it("refuses a subscription for weights that differ from the registered root, or another model's task", async () => {
+    const { config } = await operator("mismatch", otherModel.path);
+    const registered = await cli([
+      "node",
+      "register",
+      "--config",
+      config,
+      "--collateral",
+      "1000",
+      "--echelon",
+      "1",
+      "--url",
+      "http://127.0.0.1:9002",
+    ]);
+    expect(registered.code, registered.stderr).toBe(0);
+    const refused = await cli([
+      "node",
+      "subscribe",
+      "--config",
+      config,
+      "--task",
+      String(taskId),
+      "--price",
+      "1",
+      "--capacity",
+      "10",
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /weights root is 0x[0-9a-f]{64} but 0x[0-9a-f]{64} is registered on-chain/,
+    );
+    const unknown = await cli([
+      "node",
+      "subscribe",
+      "--config",
+      config,
+      "--task",
+      "99",
+      "--price",
+      "1",
+      "--capacity",
+      "10",
+    ]);
+    expect(unknown.stderr).toMatch(/there is no task 99/);
+  }, 180_000);
+
+  it("node start refuses weights that differ from the registration, and reports them with --report-mismatch", async () => {
+    const { config } = await operator("start-mismatch", otherModel.path);
+    expect(
+      (
+        await cli([
+          "node",
+          "register",
+          "--config",
+          config,
+          "--collateral",
+          "1000",
+          "--echelon",
+          "1",
+          "--url",
+          "http://n",
+        ])
+      ).code,
+    ).toBe(0);
+    const refused = await cli(["node", "start", "--config", config, "--log-level", "silent"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^atoma: model "atoma-tiny": the file's weights root is .* refusing to serve it\n$/,
+    );
+    expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(0);
+
+    const reported = await cli([
+      "node",
+      "start",
+      "--config",
+      config,
+      "--log-level",
+      "silent",
+      "--report-mismatch",
+    ]);
+    expect(reported.code).toBe(1);
+    expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(1);
+  }, 180_000);
+
+  it("node start serves when the weights match the registration", async () => {
+    const { config } = await operator("start-good");
+    const run = runCli(["node", "start", "--config", config, "--log-level", "warn"]);
+    const ready = await waitForReady<{ url: string; model: string }>(run);
+    expect(ready.model).toBe(tiny.id);
+    expect((await fetch(`${ready.url}/health`)).status).toBe(200);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
+  }, 180_000);
+});

@@ -1,0 +1,148 @@
+import {
+  attestationCommitment,
+  commitAttestation,
+  declareTranscriptUnavailable,
+  execute,
+  failVerification,
+  resolveDispute,
+  timeoutAttesters,
+} from "@atoma/chain";
+import type { Hash } from "@atoma/core";
+import { type Duty, updateDuty } from "./duties.js";
+import { TranscriptUnusableError } from "./errors.js";
+import { recomputeResponseHashes } from "./recompute.js";
+import { completeDuty, loadSample, searchFrom, type WorkerEnv } from "./workerEnv.js";
+
+/** SettlementManager's phases (ISettlementManager.Phase). */
+export const Phase = {
+  None: 0,
+  Commit: 1,
+  Reveal: 2,
+  Disputed: 3,
+  Accepted: 4,
+  Finalized: 5,
+  Failed: 6,
+  TimedOut: 7,
+} as const;
+
+/**
+ * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
+ * sample first, or declaring the transcript unavailable), then see the settlement through — timing out silent
+ * attesters, failing a server that does not reveal or post, resolving a dispute past its deadline.
+ */
+export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
+  const { settlementManager } = env.chain.contracts;
+  const me = await env.chain.nodeId();
+  const [st, attesters, now] = await Promise.all([
+    settlementManager.read.getSettlement([duty.stackId]),
+    settlementManager.read.attestersOf([duty.stackId]),
+    env.chain.now(),
+  ]);
+  const mine = attesters.find((a) => a.nodeId === me && !a.removed);
+  const finish = async (outcome: string, state: "done" | "failed" = "done") => {
+    await updateDuty(env.db, duty.taskId, { state, lastError: null });
+    env.metrics?.attestations.inc({ role: "attester", outcome });
+    env.logger.info({ stackId: duty.stackId.toString(), outcome }, "attestation duty ended");
+  };
+
+  if (duty.state === "pending") {
+    if (!mine) return finish("timed_out", "failed");
+    if (mine.committed) {
+      await updateDuty(env.db, duty.taskId, { state: "committed" });
+      return;
+    }
+    if (st.phase === Phase.Failed || st.phase === Phase.TimedOut) return finish("server_failed");
+    if (st.phase !== Phase.Commit) return finish("missed", "failed");
+    if (st.dataRequested && !st.dataPosted && now > st.dataDeadline) {
+      await failVerification(env.chain.ctx, { stackId: duty.stackId });
+      return;
+    }
+    if (now > st.deadline) return; // too late to commit: another party times us out
+    const full = await completeDuty(env, duty);
+    let sample: Awaited<ReturnType<typeof loadSample>>;
+    try {
+      sample = await loadSample(env, full, st.dataPosted);
+    } catch (error) {
+      if (!(error instanceof TranscriptUnusableError)) throw error;
+      if (st.dataRequested) throw error; // the server has until its data deadline to post the requests
+      env.logger.warn(
+        { stackId: duty.stackId.toString(), err: error.shortMessage },
+        "transcript unavailable",
+      );
+      await declareTranscriptUnavailable(env.chain.ctx, { stackId: duty.stackId, nodeId: me });
+      return;
+    }
+    if (!sample) return; // posted, but the event is not visible yet
+    const bodies = sample.bodies;
+    const decision = await env.strategy.attest({
+      stackId: duty.stackId,
+      nodeId: me,
+      indices: full.indices,
+      chain: env.chain,
+      recompute: () => recomputeResponseHashes(env.engine(), bodies),
+    });
+    if (!decision) return;
+    const respHashes = "respHashes" in decision ? decision.respHashes : undefined;
+    const commitment = respHashes
+      ? attestationCommitment(me, respHashes)
+      : (decision as { commitment: Hash }).commitment;
+    // Kept before sending, so a restart after the transaction finds what it committed to.
+    await updateDuty(env.db, duty.taskId, {
+      commitment,
+      ...(respHashes ? { result: JSON.stringify(respHashes) } : {}),
+    });
+    const sent = respHashes
+      ? await commitAttestation(env.chain.ctx, { stackId: duty.stackId, nodeId: me, respHashes })
+      : await commitRaw(env, duty.stackId, me, commitment);
+    await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
+    env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
+    return;
+  }
+
+  // Committed: see the settlement through, so nothing stays locked.
+  switch (st.phase) {
+    case Phase.Commit:
+      if (st.dataRequested && !st.dataPosted) {
+        if (now > st.dataDeadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
+      } else if (now > st.deadline) {
+        await timeoutAttesters(env.chain.ctx, { stackId: duty.stackId });
+      }
+      return;
+    case Phase.Reveal:
+      if (now > st.deadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
+      return;
+    case Phase.Disputed:
+      await resolveOverdueDispute(env, duty, now);
+      return;
+    case Phase.Accepted:
+    case Phase.Finalized:
+      return finish(mine?.agreed ? "agreed" : "dissented");
+    default:
+      return finish("server_failed");
+  }
+}
+
+async function commitRaw(env: WorkerEnv, stackId: bigint, nodeId: bigint, commitment: Hash) {
+  const { settlementManager } = env.chain.contracts;
+  const receipt = await execute(env.chain.ctx, {
+    address: settlementManager.address,
+    abi: settlementManager.abi,
+    functionName: "commitAttestation",
+    args: [stackId, nodeId, commitment],
+  });
+  return { hash: receipt.transactionHash };
+}
+
+/** A dispute on the attested settlement ends by its votes once its deadline passed: anyone may call. */
+async function resolveOverdueDispute(env: WorkerEnv, duty: Duty, now: bigint): Promise<void> {
+  const { settlementManager, disputeManager } = env.chain.contracts;
+  const opened = await settlementManager.getEvents.SettlementDisputed(
+    { stackId: duty.stackId },
+    { fromBlock: searchFrom(env, duty) },
+  );
+  const disputeId = opened.at(-1)?.args.disputeId;
+  if (disputeId === undefined) return;
+  const dispute = await disputeManager.read.getDispute([disputeId]);
+  if (dispute.status === 1 && now > dispute.revealDeadline)
+    await resolveDispute(env.chain.ctx, { disputeId });
+}

@@ -1,0 +1,68 @@
+import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
+import type { AttestationChain } from "./attestationChain.js";
+import { insertDuty } from "./duties.js";
+
+/** DisputeManager's `Kind.Attestation`: a settlement dispute (consensus disputes are another worker's). */
+const ATTESTATION_DISPUTE = 0;
+
+/**
+ * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
+ * onto the committee of a settlement dispute. Each handler only records the duty; the worker does the rest.
+ */
+export function attestationEventSources(chain: AttestationChain): ChainEventSource[] {
+  const { settlementManager, disputeManager } = chain.contracts;
+  return [
+    eventSource({
+      name: "attestation",
+      address: settlementManager.address,
+      abi: settlementManager.abi,
+      handlers: {
+        async AttestersSampled(event, { db }) {
+          const me = await chain.nodeId();
+          if (me === 0n || !event.args.attesters.includes(me)) return;
+          await insertDuty(db, {
+            kind: "attest",
+            stackId: event.args.stackId,
+            round: 0n,
+            indices: event.args.requestIndices,
+            commitDeadline: event.args.commitDeadline,
+            eventBlock: event.blockNumber,
+          });
+        },
+        async AttesterReplaced(event, { db }) {
+          const me = await chain.nodeId();
+          if (me === 0n || event.args.nodeId !== me) return;
+          await insertDuty(db, {
+            kind: "attest",
+            stackId: event.args.stackId,
+            round: 0n,
+            indices: [],
+            commitDeadline: event.args.commitDeadline,
+            eventBlock: event.blockNumber,
+          });
+        },
+      },
+    }),
+    eventSource({
+      name: "attestation-disputes",
+      address: disputeManager.address,
+      abi: disputeManager.abi,
+      handlers: {
+        async DisputeOpened(event, { db }) {
+          if (event.args.kind !== ATTESTATION_DISPUTE) return;
+          const me = await chain.nodeId();
+          if (me === 0n || !event.args.committee.includes(me)) return;
+          await insertDuty(db, {
+            kind: "committee",
+            stackId: event.args.originId,
+            round: event.args.disputeId,
+            indices: [],
+            commitDeadline: event.args.commitDeadline,
+            revealDeadline: event.args.revealDeadline,
+            eventBlock: event.blockNumber,
+          });
+        },
+      },
+    }),
+  ];
+}

@@ -1,0 +1,69 @@
+import type { NodePartFactory } from "../service/nodePart.js";
+import { createAttestationChain, missingAttestationContracts } from "./attestationChain.js";
+import { attestationEventSources } from "./attestationEvents.js";
+import { AttestationWorker } from "./attestationWorker.js";
+import type { CommitStrategy } from "./commitStrategy.js";
+import { honestStrategy } from "./honestStrategy.js";
+
+export interface AttestationPartOptions {
+  /** Milliseconds between passes over the open duties. @default 2000 */
+  pollIntervalMs?: number | undefined;
+  /** Blocks searched back from a duty's event for its stack's settlement. @default 100000 */
+  lookbackBlocks?: bigint | undefined;
+  /** Milliseconds allowed for fetching a transcript. @default 30000 */
+  fetchTimeoutMs?: number | undefined;
+}
+
+export interface AttestationPartComponents {
+  /** What to commit; honest unless a test injects another. Never a configuration option. */
+  commitStrategy?: CommitStrategy | undefined;
+  /** This node's id, when known (otherwise looked up by the signing address). */
+  nodeId?: bigint | undefined;
+}
+
+/**
+ * The attestation worker as a node part: records the duties the chain gives this node (attester, replacement
+ * attester, dispute committee member) and works them through: fetch and check the inputs transcript, recompute
+ * the sample with the node's engine, commit, reveal votes, and trigger every deadline it is entitled to.
+ */
+export function attestationPart(
+  components: AttestationPartComponents = {},
+  options: AttestationPartOptions = {},
+): NodePartFactory {
+  return (context) => {
+    const missing = missingAttestationContracts(context);
+    if (missing.length > 0) {
+      context.logger.warn(
+        { missing },
+        "attestation worker off: chain.contracts lacks the settlement contracts (this node will not attest)",
+      );
+      return { name: "attestation" };
+    }
+    const chain = createAttestationChain(context, components.nodeId);
+    // Asked for now, so a node that makes its own engine starts it before the parts start.
+    const engine = context.engine();
+    const worker = new AttestationWorker(
+      {
+        db: context.db,
+        chain,
+        engine: () => engine,
+        strategy: components.commitStrategy ?? honestStrategy,
+        account: context.account,
+        logger: context.logger.child({ module: "attestation" }),
+        metrics: context.metrics,
+        lookbackBlocks: options.lookbackBlocks ?? 100_000n,
+        transcript: {
+          maxBytes: context.config.limits.maxBlobBytes,
+          timeoutMs: options.fetchTimeoutMs ?? 30_000,
+        },
+      },
+      { pollIntervalMs: options.pollIntervalMs ?? 2_000 },
+    );
+    return {
+      name: "attestation",
+      eventSources: attestationEventSources(chain),
+      start: async () => worker.start(),
+      stop: () => worker.stop(),
+    };
+  };
+}

@@ -1,0 +1,132 @@
+import type { Hash } from "@atoma/core";
+import { sql } from "kysely";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import type { AttestationState } from "../db/schema.js";
+
+/** A duty this node was given on-chain: recompute a settlement's sample as an attester or a committee member. */
+export interface Duty {
+  taskId: bigint;
+  kind: "attest" | "committee";
+  stackId: bigint;
+  /** 0 for an attester; the dispute id for a committee member. */
+  round: bigint;
+  servingNodeId: bigint | undefined;
+  transcriptId: Hash | undefined;
+  indices: bigint[];
+  state: AttestationState;
+  commitment: Hash | undefined;
+  result: string | undefined;
+  commitDeadline: bigint | undefined;
+  revealDeadline: bigint | undefined;
+  eventBlock: bigint | undefined;
+  attempts: number;
+}
+
+export interface NewDuty {
+  kind: "attest" | "committee";
+  stackId: bigint;
+  round: bigint;
+  indices: readonly bigint[];
+  commitDeadline?: bigint | undefined;
+  revealDeadline?: bigint | undefined;
+  eventBlock: bigint;
+}
+
+/** Records a duty (inside the listener's transaction); the same duty seen twice is recorded once. */
+export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
+  await db
+    .insertInto("attestation_tasks")
+    .values({
+      kind: duty.kind,
+      stack_id: duty.stackId,
+      round: duty.round,
+      serving_node_id: null,
+      transcript_blob_id: null,
+      sampled_indices: JSON.stringify(duty.indices.map(String)),
+      commitment: null,
+      commit_deadline: duty.commitDeadline ?? null,
+      reveal_deadline: duty.revealDeadline ?? null,
+      tx_hash: null,
+      last_error: null,
+      event_block: duty.eventBlock,
+      result: null,
+    })
+    .onConflict((c) => c.columns(["kind", "stack_id", "round"]).doNothing())
+    .execute();
+}
+
+const OPEN_STATES: AttestationState[] = ["pending", "committed", "revealed"];
+
+/** Duties still in progress, oldest first (bounded, so one scan never holds too much). */
+export async function listOpenDuties(db: NodeDb, limit = 100): Promise<Duty[]> {
+  const rows = await db
+    .selectFrom("attestation_tasks")
+    .selectAll()
+    .where("state", "in", OPEN_STATES)
+    .where("kind", "in", ["attest", "committee"])
+    .orderBy("task_id")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    taskId: row.task_id,
+    kind: row.kind as "attest" | "committee",
+    stackId: row.stack_id,
+    round: row.round,
+    servingNodeId: row.serving_node_id ?? undefined,
+    transcriptId: (row.transcript_blob_id as Hash | null) ?? undefined,
+    indices: (row.sampled_indices as string[]).map((i) => BigInt(i)),
+    state: row.state,
+    commitment: (row.commitment as Hash | null) ?? undefined,
+    result: row.result ?? undefined,
+    commitDeadline: row.commit_deadline ?? undefined,
+    revealDeadline: row.reveal_deadline ?? undefined,
+    eventBlock: row.event_block ?? undefined,
+    attempts: row.attempts,
+  }));
+}
+
+export interface DutyUpdate {
+  state?: AttestationState;
+  servingNodeId?: bigint;
+  transcriptId?: Hash;
+  indices?: readonly bigint[];
+  commitment?: Hash;
+  result?: string;
+  commitDeadline?: bigint;
+  txHash?: Hash;
+  lastError?: string | null;
+}
+
+export async function updateDuty(db: NodeDb, taskId: bigint, update: DutyUpdate): Promise<void> {
+  await db
+    .updateTable("attestation_tasks")
+    .set({
+      ...(update.state === undefined ? {} : { state: update.state }),
+      ...(update.servingNodeId === undefined ? {} : { serving_node_id: update.servingNodeId }),
+      ...(update.transcriptId === undefined ? {} : { transcript_blob_id: update.transcriptId }),
+      ...(update.indices === undefined
+        ? {}
+        : { sampled_indices: JSON.stringify(update.indices.map(String)) }),
+      ...(update.commitment === undefined ? {} : { commitment: update.commitment }),
+      ...(update.result === undefined ? {} : { result: update.result }),
+      ...(update.commitDeadline === undefined ? {} : { commit_deadline: update.commitDeadline }),
+      ...(update.txHash === undefined ? {} : { tx_hash: update.txHash }),
+      ...(update.lastError === undefined ? {} : { last_error: update.lastError }),
+      updated_at: sql<Date>`now()`,
+    })
+    .where("task_id", "=", taskId)
+    .execute();
+}
+
+/** Counts a failed step: the error's code and short message only (never a prompt). */
+export async function recordDutyError(db: NodeDb, taskId: bigint, message: string): Promise<void> {
+  await db
+    .updateTable("attestation_tasks")
+    .set({
+      attempts: sql<number>`attempts + 1`,
+      last_error: message.slice(0, 500),
+      updated_at: sql<Date>`now()`,
+    })
+    .where("task_id", "=", taskId)
+    .execute();
+}

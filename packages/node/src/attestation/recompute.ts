@@ -1,0 +1,41 @@
+import { type Hash, responseHash } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
+import { UnrecomputableRequestError } from "./errors.js";
+
+/**
+ * Regenerates each request with the engine (the body as the owner signed it: same sampling settings, and the seed
+ * it names or the one derived from its hash) and returns the response hashes, in order.
+ */
+export async function recomputeResponseHashes(
+  engine: InferenceEngine,
+  bodies: readonly Record<string, unknown>[],
+  signal?: AbortSignal,
+): Promise<Hash[]> {
+  const hashes: Hash[] = [];
+  for (const [index, body] of bodies.entries()) {
+    hashes.push(responseHash(await recomputeOne(engine, body, index, signal)));
+  }
+  return hashes;
+}
+
+async function recomputeOne(
+  engine: InferenceEngine,
+  body: Record<string, unknown>,
+  index: number,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  // A streamed request is replayed as a stream: the body (and so a derived seed) must stay as signed.
+  const streamed = body.stream === true;
+  if ("messages" in body)
+    return streamed
+      ? (await (await engine.streamChat(body, { signal })).collect()).response
+      : (await engine.chat(body, { signal })).response;
+  if ("prompt" in body)
+    return streamed
+      ? (await (await engine.streamComplete(body, { signal })).collect()).response
+      : (await engine.complete(body, { signal })).response;
+  if ("input" in body) return engine.embed(body, { signal });
+  throw new UnrecomputableRequestError(
+    `sampled request ${index} is not a chat, completion or embeddings body`,
+  );
+}

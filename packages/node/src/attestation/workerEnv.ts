@@ -1,0 +1,80 @@
+import type { Logger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
+import type { LocalAccount } from "viem";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import type { AttestationChain } from "./attestationChain.js";
+import type { CommitStrategy } from "./commitStrategy.js";
+import { type Duty, updateDuty } from "./duties.js";
+import { SettlementNotFoundError } from "./errors.js";
+import {
+  type FetchTranscriptOptions,
+  fetchSampledRequests,
+  postedRequests,
+  type SampledRequests,
+  settlementFacts,
+} from "./sampledRequests.js";
+
+/** What each duty step works with. */
+export interface WorkerEnv {
+  db: NodeDb;
+  chain: AttestationChain;
+  engine(): InferenceEngine;
+  strategy: CommitStrategy;
+  account: LocalAccount;
+  logger: Logger;
+  metrics: NodeMetrics | undefined;
+  lookbackBlocks: bigint;
+  transcript: FetchTranscriptOptions;
+}
+
+/** First block a duty's log searches start at. */
+export function searchFrom(env: WorkerEnv, duty: Duty): bigint {
+  const at = duty.eventBlock ?? 0n;
+  return at > env.lookbackBlocks ? at - env.lookbackBlocks : 0n;
+}
+
+/**
+ * Fills in what the duty's event did not say (the serving node, the transcript id, the sampled indices), from the
+ * chain, and records it on the duty row.
+ */
+export async function completeDuty(env: WorkerEnv, duty: Duty): Promise<Duty> {
+  let { servingNodeId, transcriptId, indices } = duty;
+  if (servingNodeId === undefined || transcriptId === undefined) {
+    const facts = await settlementFacts(
+      env.chain,
+      duty.stackId,
+      duty.eventBlock ?? (await env.chain.ctx.publicClient.getBlockNumber()),
+      env.lookbackBlocks,
+    );
+    if (!facts) throw new SettlementNotFoundError(`no settlement found for stack ${duty.stackId}`);
+    ({ servingNodeId, transcriptId } = facts);
+  }
+  if (indices.length === 0)
+    indices = [...(await env.chain.contracts.settlementManager.read.sampledIndices([duty.stackId]))];
+  if (
+    servingNodeId !== duty.servingNodeId ||
+    transcriptId !== duty.transcriptId ||
+    indices.length !== duty.indices.length
+  )
+    await updateDuty(env.db, duty.taskId, { servingNodeId, transcriptId, indices });
+  return { ...duty, servingNodeId, transcriptId, indices };
+}
+
+/** The sampled requests: the calldata the server posted when it had to, otherwise its transcript. */
+export async function loadSample(
+  env: WorkerEnv,
+  duty: Duty,
+  dataPosted: boolean,
+): Promise<SampledRequests | undefined> {
+  if (dataPosted) return postedRequests(env.chain, duty.stackId, searchFrom(env, duty));
+  return fetchSampledRequests(
+    env.chain,
+    {
+      stackId: duty.stackId,
+      facts: { servingNodeId: duty.servingNodeId!, transcriptId: duty.transcriptId! },
+      indices: duty.indices,
+    },
+    env.transcript,
+  );
+}

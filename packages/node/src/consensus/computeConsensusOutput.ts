@@ -1,0 +1,44 @@
+import type { InferenceEngine } from "@atoma/engine";
+import type { Address, Hex } from "viem";
+import type { AdmissionGate } from "../admission/admissionGate.js";
+import { consensusChatBody, consensusSeed, outputBytes } from "./consensusBody.js";
+
+export interface ConsensusJob {
+  consensusRequests: Address;
+  requestId: bigint;
+  prompt: Hex;
+  maxUnits: bigint;
+  model: string;
+  maxOutputTokens: number;
+  maxOutputBytes: number;
+}
+
+export interface ConsensusOutput {
+  output: Hex;
+  units: bigint;
+}
+
+/** Runs a request's prompt the way every honest node does (see `consensusChatBody`), under the admission gate. */
+export async function computeConsensusOutput(
+  components: { engine: InferenceEngine; admission: AdmissionGate },
+  job: ConsensusJob,
+): Promise<ConsensusOutput> {
+  const seed = consensusSeed(job.consensusRequests, job.requestId);
+  const base = consensusChatBody({ model: job.model, prompt: job.prompt, seed });
+  const permit = await components.admission.acquire();
+  try {
+    const { count } = await components.engine.tokenize({ model: job.model, messages: base.messages });
+    const room = job.maxUnits - BigInt(count);
+    if (room <= 0n) return { output: "0x", units: job.maxUnits };
+    const maxTokens = Number(room < BigInt(job.maxOutputTokens) ? room : BigInt(job.maxOutputTokens));
+    const { response } = await components.engine.chat(
+      consensusChatBody({ model: job.model, prompt: job.prompt, seed, maxTokens }),
+    );
+    const text = response.choices[0]?.message.content ?? "";
+    const used = BigInt(response.usage.prompt_tokens + response.usage.completion_tokens);
+    const units = used < 1n ? 1n : used > job.maxUnits ? job.maxUnits : used;
+    return { output: outputBytes(text, job.maxOutputBytes), units };
+  } finally {
+    permit.release();
+  }
+}

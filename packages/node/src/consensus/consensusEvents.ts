@@ -1,0 +1,115 @@
+import { consensusRequestsAbi, disputeManagerAbi } from "@atoma/contracts";
+import type { Logger } from "@atoma/core";
+import type { ConsensusSeatState } from "../db/schema.js";
+import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
+import type { ConsensusAddresses } from "./consensusChain.js";
+import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
+
+/** Seat states that an outcome event may still close. */
+const WAITING: ConsensusSeatState[] = ["pending", "committed", "missed", "disputed"];
+
+/** DisputeManager.Kind.Consensus. */
+const CONSENSUS_DISPUTE = 2;
+
+/**
+ * The events that create and close this node's consensus duties. Handlers only write rows (in the listener's
+ * transaction); the worker acts on them.
+ */
+export function consensusEventSources(
+  addresses: ConsensusAddresses,
+  nodeId: bigint,
+  logger: Logger,
+): ChainEventSource[] {
+  const requests = eventSource({
+    name: "consensus-requests",
+    address: addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    handlers: {
+      ConsensusRequested: async ({ args }, { db }) => {
+        const index = args.nodeIds.indexOf(nodeId);
+        if (index < 0) return;
+        await insertSeat(db, {
+          requestId: args.requestId,
+          nodeId,
+          seatIndex: index + 1,
+          n: args.nodeIds.length,
+          taskId: args.taskId,
+          prompt: args.prompt,
+          maxUnits: args.maxUnits,
+          commitDeadline: args.commitDeadline,
+        });
+        logger.info({ requestId: args.requestId, seat: index + 1 }, "sampled for a consensus request");
+      },
+      ConsensusReached: async ({ args }, { db }) => {
+        const seat = await getSeat(db, args.requestId);
+        if (!seat || !WAITING.includes(seat.state)) return;
+        const agreed = args.root.toLowerCase();
+        // A seat holding the agreed output delivers it (its own commit may be the one that just completed the
+        // round, before the worker recorded it); any other seat is finished.
+        await updateSeat(
+          db,
+          args.requestId,
+          seat.root === agreed
+            ? { agreed_root: agreed, delivery_deadline: args.deliveryDeadline, state: "delivering" }
+            : { agreed_root: agreed, state: "done", outcome: seat.root === null ? "missed" : "outvoted" },
+          WAITING,
+        );
+      },
+      ConsensusDisputed: async ({ args }, { db }) => {
+        await updateSeat(db, args.requestId, { state: "disputed", dispute_id: args.disputeId }, WAITING);
+      },
+      ResultDelivered: async ({ args }, { db }) => {
+        await updateSeat(db, args.requestId, { state: "done", outcome: "delivered" }, [
+          "pending",
+          "committed",
+          "missed",
+          "disputed",
+          "delivering",
+        ]);
+      },
+      ConsensusFailed: async ({ args }, { db }) => {
+        await updateSeat(db, args.requestId, { state: "done", outcome: "failed" }, [
+          "pending",
+          "committed",
+          "missed",
+          "disputed",
+          "delivering",
+        ]);
+      },
+    },
+  });
+
+  const disputes = eventSource({
+    name: "consensus-disputes",
+    address: addresses.DisputeManager,
+    abi: disputeManagerAbi,
+    handlers: {
+      DisputeOpened: async ({ args }, { db }) => {
+        if (args.kind !== CONSENSUS_DISPUTE) return;
+        await updateSeat(db, args.originId, {
+          dispute_id: args.disputeId,
+          dispute_deadline: args.revealDeadline,
+        });
+        if (!args.committee.includes(nodeId)) return;
+        await insertVote(db, {
+          disputeId: args.disputeId,
+          requestId: args.originId,
+          nodeId,
+          commitDeadline: args.commitDeadline,
+          revealDeadline: args.revealDeadline,
+        });
+        logger.info({ disputeId: args.disputeId, requestId: args.originId }, "on a consensus committee");
+      },
+      DisputeResolved: async ({ args }, { db }) => {
+        await db
+          .updateTable("consensus_votes")
+          .set({ state: "done", outcome: args.decided ? "decided" : "undecided" })
+          .where("dispute_id", "=", args.disputeId)
+          .where("state", "in", ["pending", "committed", "revealed"])
+          .execute();
+      },
+    },
+  });
+
+  return [requests, disputes];
+}

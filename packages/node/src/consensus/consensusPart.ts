@@ -1,0 +1,61 @@
+import type { NodePart, NodePartFactory } from "../service/nodePart.js";
+import { DEFAULT_MAX_OUTPUT_TOKENS } from "./consensusBody.js";
+import { consensusAddresses, consensusChainContext, readOwnNodeId } from "./consensusChain.js";
+import { consensusEventSources } from "./consensusEvents.js";
+import { readMaxOutputBytes } from "./consensusReads.js";
+import { ConsensusWorker } from "./consensusWorker.js";
+
+export interface ConsensusPartOptions {
+  /** Milliseconds between the worker's passes over open duties. @default 500 */
+  pollIntervalMs?: number | undefined;
+  /** Most tokens a request's output may have (also bounded by its units). @default 256 */
+  maxOutputTokens?: number | undefined;
+  /** Failed attempts after which a duty is given up. @default 20 */
+  maxAttempts?: number | undefined;
+}
+
+/**
+ * n-node Sampling Consensus for smart-contract requests (whitepaper §2.6): the node computes the requests it is
+ * sampled for, commits root and leaf, delivers the agreed output, votes on the committees of consensus disputes
+ * it is drawn for, and calls the timeout and resolve entry points when due. Inert (with a warning) when
+ * `chain.contracts` lacks ConsensusRequests, DisputeManager or NodeRegistry; ConsensusSetupError when the
+ * node's signing address is not registered.
+ */
+export function consensusPart(options: ConsensusPartOptions = {}): NodePartFactory {
+  return async (context): Promise<NodePart> => {
+    const logger = context.logger.child({ module: "consensus" });
+    const found = consensusAddresses(context.config.chain.contracts);
+    if ("missing" in found) {
+      logger.warn({ missing: found.missing }, "consensus duties off: chain.contracts lacks these addresses");
+      return { name: "consensus" };
+    }
+    const { addresses } = found;
+    const nodeId = await readOwnNodeId(context, addresses);
+    const maxOutputBytes = await readMaxOutputBytes(context.chain, addresses.ConsensusRequests);
+    // Asked for now so that a node-owned engine is made and started before the parts start.
+    const engine = context.engine();
+    const worker = new ConsensusWorker(
+      {
+        db: context.db,
+        engine: () => engine,
+        admission: context.admission,
+        chain: consensusChainContext(context, addresses),
+        addresses,
+        logger,
+        metrics: context.metrics,
+        nodeId,
+        model: context.config.model.id,
+        maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+        maxOutputBytes,
+        fromBlock: BigInt(context.config.chain.startBlock),
+      },
+      { pollIntervalMs: options.pollIntervalMs ?? 500, maxAttempts: options.maxAttempts ?? 20 },
+    );
+    return {
+      name: "consensus",
+      eventSources: consensusEventSources(addresses, nodeId, logger),
+      start: async () => worker.start(),
+      stop: () => worker.stop(),
+    };
+  };
+}

@@ -1,0 +1,91 @@
+import { AtomaError } from "@atoma/core";
+import { sleep } from "../listener/sleep.js";
+import {
+  listOpenSeats,
+  listOpenVotes,
+  recordSeatError,
+  recordVoteError,
+  updateSeat,
+  updateVote,
+} from "./duties.js";
+import type { DutyEnv } from "./dutyEnv.js";
+import { advanceSeat } from "./seatDuty.js";
+import { advanceVote } from "./voteDuty.js";
+
+export interface ConsensusWorkerOptions {
+  pollIntervalMs: number;
+  /** Failed attempts after which a duty is given up (marked `failed`). */
+  maxAttempts: number;
+}
+
+/**
+ * The loop over this node's open consensus duties: every `pollIntervalMs` it takes each open seat and vote one
+ * step further (see `advanceSeat`, `advanceVote`), one at a time, judging deadlines by the chain's clock. An error
+ * is recorded on its row and retried next round, up to `maxAttempts`.
+ */
+export class ConsensusWorker {
+  readonly #env: DutyEnv;
+  readonly #options: ConsensusWorkerOptions;
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(env: DutyEnv, options: ConsensusWorkerOptions) {
+    this.#env = env;
+    this.#options = options;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#loop = (async () => {
+      while (!abort.signal.aborted) {
+        try {
+          await this.runOnce(abort.signal);
+        } catch (error) {
+          this.#env.logger.warn({ err: error }, "consensus round failed");
+        }
+        await sleep(this.#options.pollIntervalMs, abort.signal);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** One pass over every open duty. */
+  async runOnce(signal?: AbortSignal): Promise<void> {
+    const env = this.#env;
+    const now = (await env.chain.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    for (const seat of await listOpenSeats(env.db)) {
+      if (signal?.aborted) return;
+      try {
+        await advanceSeat(env, seat, now);
+      } catch (error) {
+        await recordSeatError(env.db, seat.request_id, describe(error));
+        env.logger.warn({ requestId: seat.request_id, err: error }, "consensus seat step failed");
+        if (seat.attempts + 1 >= this.#options.maxAttempts)
+          await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
+      }
+    }
+    for (const vote of await listOpenVotes(env.db)) {
+      if (signal?.aborted) return;
+      try {
+        await advanceVote(env, vote, now);
+      } catch (error) {
+        await recordVoteError(env.db, vote.dispute_id, describe(error));
+        env.logger.warn({ disputeId: vote.dispute_id, err: error }, "consensus vote step failed");
+        if (vote.attempts + 1 >= this.#options.maxAttempts)
+          await updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]);
+      }
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AtomaError) return `${error.code}: ${error.shortMessage}`;
+  return error instanceof Error ? error.message : String(error);
+}

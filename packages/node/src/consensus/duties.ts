@@ -1,0 +1,180 @@
+import { sql } from "kysely";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import type {
+  ConsensusSeatState,
+  ConsensusSeatsTable,
+  ConsensusVoteState,
+  ConsensusVotesTable,
+} from "../db/schema.js";
+
+export type SeatRow = Omit<ConsensusSeatsTable, "state" | "attempts" | "created_at" | "updated_at"> & {
+  state: ConsensusSeatState;
+  attempts: number;
+};
+export type VoteRow = Omit<ConsensusVotesTable, "state" | "attempts" | "created_at" | "updated_at"> & {
+  state: ConsensusVoteState;
+  attempts: number;
+};
+
+export interface NewSeat {
+  requestId: bigint;
+  nodeId: bigint;
+  seatIndex: number;
+  n: number;
+  taskId: bigint;
+  prompt: string;
+  maxUnits: bigint;
+  commitDeadline: bigint;
+}
+
+/** Records a seat this node was sampled for; a replayed event changes nothing. */
+export async function insertSeat(db: NodeDb, seat: NewSeat): Promise<void> {
+  await db
+    .insertInto("consensus_seats")
+    .values({
+      request_id: seat.requestId,
+      node_id: seat.nodeId,
+      seat_index: seat.seatIndex,
+      n: seat.n,
+      task_id: seat.taskId,
+      prompt: seat.prompt.toLowerCase(),
+      max_units: seat.maxUnits,
+      commit_deadline: seat.commitDeadline,
+    })
+    .onConflict((oc) => oc.column("request_id").doNothing())
+    .execute();
+}
+
+export interface NewVote {
+  disputeId: bigint;
+  requestId: bigint;
+  nodeId: bigint;
+  commitDeadline: bigint;
+  revealDeadline: bigint;
+}
+
+export async function insertVote(db: NodeDb, vote: NewVote): Promise<void> {
+  await db
+    .insertInto("consensus_votes")
+    .values({
+      dispute_id: vote.disputeId,
+      request_id: vote.requestId,
+      node_id: vote.nodeId,
+      commit_deadline: vote.commitDeadline,
+      reveal_deadline: vote.revealDeadline,
+    })
+    .onConflict((oc) => oc.column("dispute_id").doNothing())
+    .execute();
+}
+
+const OPEN_SEATS: ConsensusSeatState[] = ["pending", "committed", "missed", "disputed", "delivering"];
+const OPEN_VOTES: ConsensusVoteState[] = ["pending", "committed", "revealed"];
+
+export async function listOpenSeats(db: NodeDb, limit = 100): Promise<SeatRow[]> {
+  return (await db
+    .selectFrom("consensus_seats")
+    .selectAll()
+    .where("state", "in", OPEN_SEATS)
+    .orderBy("request_id")
+    .limit(limit)
+    .execute()) as SeatRow[];
+}
+
+export async function listOpenVotes(db: NodeDb, limit = 100): Promise<VoteRow[]> {
+  return (await db
+    .selectFrom("consensus_votes")
+    .selectAll()
+    .where("state", "in", OPEN_VOTES)
+    .orderBy("dispute_id")
+    .limit(limit)
+    .execute()) as VoteRow[];
+}
+
+export async function getSeat(db: NodeDb, requestId: bigint): Promise<SeatRow | undefined> {
+  return (await db
+    .selectFrom("consensus_seats")
+    .selectAll()
+    .where("request_id", "=", requestId)
+    .executeTakeFirst()) as SeatRow | undefined;
+}
+
+export async function getVote(db: NodeDb, disputeId: bigint): Promise<VoteRow | undefined> {
+  return (await db
+    .selectFrom("consensus_votes")
+    .selectAll()
+    .where("dispute_id", "=", disputeId)
+    .executeTakeFirst()) as VoteRow | undefined;
+}
+
+type SeatChanges = Partial<
+  Pick<
+    ConsensusSeatsTable,
+    | "output"
+    | "units"
+    | "root"
+    | "agreed_root"
+    | "delivery_deadline"
+    | "dispute_id"
+    | "dispute_deadline"
+    | "outcome"
+    | "tx_hash"
+    | "last_error"
+  >
+> & { state?: ConsensusSeatState };
+
+/**
+ * Updates a seat, only while it is in one of `from` (when given): events and the worker race on the same row,
+ * and an event that already closed a seat must win over a worker acting on an older read.
+ */
+export async function updateSeat(
+  db: NodeDb,
+  requestId: bigint,
+  changes: SeatChanges,
+  from?: readonly ConsensusSeatState[],
+): Promise<boolean> {
+  let query = db
+    .updateTable("consensus_seats")
+    .set({ ...changes, updated_at: sql`now()` })
+    .where("request_id", "=", requestId);
+  if (from) query = query.where("state", "in", [...from]);
+  const rows = await query.returning("request_id").execute();
+  return rows.length > 0;
+}
+
+type VoteChanges = Partial<
+  Pick<ConsensusVotesTable, "output" | "result" | "salt" | "outcome" | "tx_hash" | "last_error">
+> & { state?: ConsensusVoteState };
+
+export async function updateVote(
+  db: NodeDb,
+  disputeId: bigint,
+  changes: VoteChanges,
+  from?: readonly ConsensusVoteState[],
+): Promise<boolean> {
+  let query = db
+    .updateTable("consensus_votes")
+    .set({ ...changes, updated_at: sql`now()` })
+    .where("dispute_id", "=", disputeId);
+  if (from) query = query.where("state", "in", [...from]);
+  const rows = await query.returning("dispute_id").execute();
+  return rows.length > 0;
+}
+
+/** Counts a failed attempt and keeps its message (never a prompt or an output). */
+export async function recordSeatError(db: NodeDb, requestId: bigint, message: string): Promise<void> {
+  await db
+    .updateTable("consensus_seats")
+    .set({ attempts: sql`attempts + 1`, last_error: message.slice(0, 500), updated_at: sql`now()` })
+    .where("request_id", "=", requestId)
+    .execute();
+}
+
+export async function recordVoteError(db: NodeDb, disputeId: bigint, message: string): Promise<void> {
+  await db
+    .updateTable("consensus_votes")
+    .set({ attempts: sql`attempts + 1`, last_error: message.slice(0, 500), updated_at: sql`now()` })
+    .where("dispute_id", "=", disputeId)
+    .execute();
+}
+
+export { OPEN_SEATS, OPEN_VOTES };

@@ -1,0 +1,30 @@
+import { type ChainContext, ContractRevertError } from "@atoma/chain";
+import type { Logger } from "@atoma/core";
+import type { InferenceEngine } from "@atoma/engine";
+import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import type { ConsensusAddresses } from "./consensusChain.js";
+
+/** What the seat and vote duties use: the node's parts, its chain identity, and the part's options. */
+export interface DutyEnv {
+  db: NodeDb;
+  engine: () => InferenceEngine;
+  admission: AdmissionGate;
+  chain: ChainContext;
+  addresses: ConsensusAddresses;
+  logger: Logger;
+  metrics: NodeMetrics | undefined;
+  nodeId: bigint;
+  /** The model id requests are run on (the node's `model.id`). */
+  model: string;
+  maxOutputTokens: number;
+  maxOutputBytes: number;
+  /** First block to search for a request's prompt log. */
+  fromBlock: bigint;
+}
+
+/** The contract's custom error name when `error` is a decoded revert. */
+export function revertName(error: unknown): string | undefined {
+  return error instanceof ContractRevertError ? error.errorName : undefined;
+}

@@ -1,0 +1,116 @@
+import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
+import { consensusRoot, type Hash } from "@atoma/core";
+import { type Hex, toHex } from "viem";
+import { computeConsensusOutput } from "./computeConsensusOutput.js";
+import { readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
+import { updateVote, type VoteRow } from "./duties.js";
+import { type DutyEnv, revertName } from "./dutyEnv.js";
+
+/**
+ * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
+ * commit H(disputeId ‖ nodeId ‖ root ‖ salt); reveal once the contract allows; then end the dispute as soon as
+ * every vote is in (or its deadline passed), so the request moves on without waiting for anyone else.
+ */
+export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+  switch (vote.state) {
+    case "pending":
+      return commitVote(env, vote, now);
+    case "committed":
+      return revealVote(env, vote);
+    case "revealed":
+      return resolve(env, vote);
+    default:
+      return;
+  }
+}
+
+async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+  const disputeId = vote.dispute_id;
+  let { result, salt } = vote;
+  if (result === null || salt === null) {
+    const request = await readConsensusRequest(
+      env.chain.publicClient,
+      env.addresses.ConsensusRequests,
+      vote.request_id,
+    );
+    const prompt = await readConsensusPrompt(
+      env.chain.publicClient,
+      env.addresses.ConsensusRequests,
+      vote.request_id,
+      { fromBlock: env.fromBlock, promptHash: request.promptHash },
+    );
+    const { output } = await computeConsensusOutput(
+      { engine: env.engine(), admission: env.admission },
+      {
+        consensusRequests: env.addresses.ConsensusRequests,
+        requestId: vote.request_id,
+        prompt,
+        maxUnits: request.maxUnits,
+        model: env.model,
+        maxOutputTokens: env.maxOutputTokens,
+        maxOutputBytes: env.maxOutputBytes,
+      },
+    );
+    result = consensusRoot(output, request.n).toLowerCase();
+    salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    // The salt is stored before the commitment is sent: after a crash the vote can still be revealed.
+    if (!(await updateVote(env.db, disputeId, { output, result, salt }, ["pending"]))) return;
+  }
+  if (now > vote.commit_deadline) {
+    await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
+    return;
+  }
+  try {
+    const tx = await commitDisputeVote(env.chain, params(vote, result, salt));
+    await updateVote(env.db, disputeId, { state: "committed", tx_hash: tx.hash }, ["pending"]);
+    env.logger.info({ disputeId }, "committed a dispute vote");
+  } catch (error) {
+    const name = revertName(error);
+    if (name === "AlreadyCommitted") await updateVote(env.db, disputeId, { state: "committed" }, ["pending"]);
+    else if (name === "CommitPhaseOver" || name === "DisputeClosed")
+      await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
+    else throw error;
+  }
+}
+
+async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
+  const disputeId = vote.dispute_id;
+  try {
+    const tx = await revealDisputeVote(env.chain, params(vote, vote.result!, vote.salt!));
+    await updateVote(env.db, disputeId, { state: "revealed", tx_hash: tx.hash }, ["committed"]);
+    env.metrics?.disputes.inc({ role: "committee", outcome: "voted" });
+    env.logger.info({ disputeId }, "revealed a dispute vote");
+  } catch (error) {
+    const name = revertName(error);
+    if (name === "RevealNotOpen") return; // other members are still committing
+    if (name === "AlreadyRevealed") await updateVote(env.db, disputeId, { state: "revealed" }, ["committed"]);
+    else if (name === "RevealPhaseOver" || name === "DisputeClosed")
+      await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["committed"]);
+    else throw error;
+  }
+}
+
+async function resolve(env: DutyEnv, vote: VoteRow): Promise<void> {
+  try {
+    const resolved = await resolveDispute(env.chain, { disputeId: vote.dispute_id });
+    await updateVote(
+      env.db,
+      vote.dispute_id,
+      { state: "done", outcome: resolved.decided ? "decided" : "undecided" },
+      ["revealed"],
+    );
+    env.logger.info(
+      { disputeId: vote.dispute_id, slashed: resolved.slashed.map(String) },
+      "resolved a consensus dispute",
+    );
+  } catch (error) {
+    const name = revertName(error);
+    if (name === "TooEarly") return; // votes still to come; DisputeResolved closes the row otherwise
+    if (name === "DisputeClosed") await updateVote(env.db, vote.dispute_id, { state: "done" }, ["revealed"]);
+    else throw error;
+  }
+}
+
+function params(vote: VoteRow, result: string, salt: string) {
+  return { disputeId: vote.dispute_id, nodeId: vote.node_id, result: result as Hash, salt: salt as Hex };
+}

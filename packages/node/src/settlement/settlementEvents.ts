@@ -1,0 +1,84 @@
+import type { AtomaContracts } from "@atoma/chain";
+import type { ChainEventSource } from "../listener/eventSource.js";
+import { eventSource } from "../listener/eventSource.js";
+import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import { markSettlementFailed, moveServedStack, updateSettlement } from "./settlementRows.js";
+
+/**
+ * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
+ * owner's close request closes the stack to new requests; each settlement phase fills its row's columns; the
+ * worker acts on them. Only this node's stacks are in its database and only stacks it froze have a settlement
+ * row, so events about other nodes' stacks change nothing.
+ * Metrics counted here may count twice if a range is rolled back and handled again (rare: a failed commit).
+ */
+export function settlementEventSources(
+  contracts: Pick<AtomaContracts, "stackManager" | "settlementManager">,
+  metrics: NodeMetrics | undefined,
+): ChainEventSource[] {
+  const { stackManager, settlementManager } = contracts;
+  return [
+    eventSource({
+      name: "settlement:stacks",
+      address: stackManager.address,
+      abi: stackManager.abi,
+      handlers: {
+        StackClosed: async ({ args }, { db }) => {
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          await moveServedStack(db, stack, ["active"], "settling");
+        },
+      },
+    }),
+    eventSource({
+      name: "settlement",
+      address: settlementManager.address,
+      abi: settlementManager.abi,
+      handlers: {
+        AttestersSampled: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, {
+            state: "attesting",
+            sampled_indices: JSON.stringify(args.requestIndices.map(String)),
+            commit_deadline: args.commitDeadline,
+          });
+        },
+        TranscriptUnavailable: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, { data_deadline: args.dataDeadline });
+        },
+        RevealOpened: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, { reveal_deadline: args.revealDeadline });
+        },
+        SettlementAccepted: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, { window_ends: args.windowEnds, outcome: "accepted" });
+        },
+        SettlementDisputed: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, { outcome: "disputed" });
+        },
+        SettlementFinalized: async ({ args, blockNumber }, { db }) => {
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["settling"], "settled"))) return;
+          // An empty settlement earns nothing to claim: it ends here.
+          const found = await updateSettlement(db, args.stackId, {
+            state: args.nodeAmount > 0n ? "settled" : "claimed",
+            outcome: "finalized",
+            finalized_block: blockNumber,
+            node_amount: args.nodeAmount,
+            refunded: args.refunded,
+          });
+          if (found) metrics?.settlements.inc({ outcome: "finalized" });
+        },
+        SettlementFailed: async ({ args }, { db }) => {
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["settling"], "settled"))) return;
+          const reason = `verification failed (reason ${args.reason})`;
+          if (await markSettlementFailed(db, args.stackId, "failed", reason))
+            metrics?.settlements.inc({ outcome: "failed" });
+        },
+        SettlementTimedOut: async ({ args }, { db }) => {
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (!(await moveServedStack(db, stack, ["active", "settling"], "settled"))) return;
+          await markSettlementFailed(db, args.stackId, "timed_out", "not settled by the deadline");
+          metrics?.settlements.inc({ outcome: "timed_out" });
+        },
+      },
+    }),
+  ];
+}

@@ -1,0 +1,35 @@
+import type { NodePartFactory } from "../service/nodePart.js";
+import { connectSettlementChain } from "./settlementChain.js";
+import { settlementEventSources } from "./settlementEvents.js";
+import { SettlementWorker } from "./settlementWorker.js";
+
+/**
+ * The settlement worker as a node part: the listener records what the chain says about this node's stacks
+ * (owner closes, sampling, reveal and data requests, acceptance, payouts) and the worker's loop acts on it.
+ * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager and SettlementManager; until the signing
+ * key is registered it waits.
+ */
+export const settlementPart: NodePartFactory = (context) => {
+  const chain = connectSettlementChain(context);
+  if (!chain) {
+    context.logger.warn({}, "chain.contracts names no deployment: the settlement worker does not run");
+    return { name: "settlement" };
+  }
+  const { settlement } = context.config;
+  const worker = new SettlementWorker(
+    { db: context.db, blobs: context.blobs, chain, logger: context.logger, metrics: context.metrics },
+    {
+      minRemainingUnits: settlement.minRemainingUnits,
+      beforeExpirySeconds: settlement.beforeExpirySeconds,
+      pollIntervalMs: settlement.pollIntervalMs,
+      autoClaim: settlement.autoClaim,
+      chainId: context.config.chain.chainId,
+    },
+  );
+  return {
+    name: "settlement",
+    eventSources: settlementEventSources(chain.contracts, context.metrics),
+    start: () => worker.start(),
+    stop: () => worker.stop(),
+  };
+};

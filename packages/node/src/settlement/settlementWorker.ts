@@ -1,0 +1,314 @@
+import {
+  ContractRevertError,
+  claimNodeFees,
+  finalizeSettlement,
+  postSampledRequests,
+  revealSettlement,
+  submitSettlement,
+} from "@atoma/chain";
+import { AtomaError, type Logger, silentLogger } from "@atoma/core";
+import { BaseError } from "viem";
+import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
+import { listLeaves, listStacks } from "../accounting/stacks.js";
+import type { BlobStore } from "../blobs/blobStore.js";
+import type { NodeDb } from "../db/openStateDatabase.js";
+import { StackBusyError } from "../errors.js";
+import { sleep } from "../listener/sleep.js";
+import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import { buildSettlement } from "./buildSettlement.js";
+import { postedRequestsOf, revealOf } from "./sampledEntries.js";
+import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
+import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
+import {
+  listOpenSettlements,
+  listUnfrozenSettlingStacks,
+  markSettlementFailed,
+  recordAttemptError,
+  recordSubmission,
+  type SettlementRow,
+  sampledIndicesOf,
+  updateSettlement,
+} from "./settlementRows.js";
+
+/** `ISettlementManager.Phase` values the worker tells apart. */
+const PHASE_NONE = 0;
+const PHASE_TIMED_OUT = 7;
+/** Longest pause after repeated failures on one stack. */
+const MAX_BACKOFF_MS = 60_000;
+
+export interface SettlementWorkerComponents {
+  db: NodeDb;
+  blobs: BlobStore;
+  chain: SettlementChain;
+  logger?: Logger | undefined;
+  metrics?: NodeMetrics | undefined;
+}
+
+export interface SettlementWorkerOptions extends SettlementTriggers {
+  /** Milliseconds between scans. */
+  pollIntervalMs: number;
+  /** Claim the node's fees once the epoch they were credited to has ended. */
+  autoClaim: boolean;
+  /** The chain id, part of the inputs transcript's domain. */
+  chainId: number;
+}
+
+/**
+ * Settles this node's stacks with no operator action. Each scan, in chain time: freezes stacks that are used up,
+ * about to expire, or closed by their owner; submits each frozen stack's root, units and transcript blob id; posts
+ * the sampled requests when an attester reported the transcript unavailable; reveals the sampled response hashes
+ * with their proofs once the reveal opens; finalizes after the owner's challenge window; claims the fees once their
+ * epoch has ended. Every step is keyed on its `settlements` row (filled by the listener's handlers and by the
+ * worker itself) and on the chain's own state, so a restart resumes where it stopped without sending twice.
+ */
+export class SettlementWorker {
+  readonly #db: NodeDb;
+  readonly #blobs: BlobStore;
+  readonly #chain: SettlementChain;
+  readonly #logger: Logger;
+  readonly #metrics: NodeMetrics | undefined;
+  readonly #options: SettlementWorkerOptions;
+  readonly #backoff = new Map<bigint, { until: number; failures: number }>();
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  /** This node's on-chain id, read once it is registered. */
+  #nodeId: bigint | undefined;
+  #toldUnregistered = false;
+
+  constructor(components: SettlementWorkerComponents, options: SettlementWorkerOptions) {
+    this.#db = components.db;
+    this.#blobs = components.blobs;
+    this.#chain = components.chain;
+    this.#logger = (components.logger ?? silentLogger).child({ module: "settlement" });
+    this.#metrics = components.metrics;
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#loop = this.#run(abort.signal);
+  }
+
+  /** Stops scanning; waits for the step in progress (a transaction being mined) to end. */
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.#logger.warn({ error: describe(error) }, "settlement scan failed; retrying");
+      }
+      await sleep(this.#options.pollIntervalMs, signal);
+    }
+  }
+
+  /** One scan over every stack and settlement that may need a step. */
+  async tick(): Promise<void> {
+    this.#nodeId ??= await readNodeId(this.#chain);
+    const nodeId = this.#nodeId;
+    if (nodeId === undefined) {
+      if (!this.#toldUnregistered)
+        this.#logger.warn({}, "the signing key is not registered in the NodeRegistry: nothing to settle yet");
+      this.#toldUnregistered = true;
+      return;
+    }
+    const now = await chainNow(this.#chain.actions.publicClient);
+    await this.#freezeDue(nodeId, now);
+    const claims: SettlementRow[] = [];
+    for (const row of await listOpenSettlements(this.#db)) {
+      if (this.#waiting(row.stack_id)) continue;
+      if (row.state === "settled") {
+        claims.push(row);
+        continue;
+      }
+      await this.#attempt(row.stack_id, () => this.#advance(row, now));
+    }
+    if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
+  }
+
+  async #freezeDue(nodeId: bigint, now: bigint): Promise<void> {
+    const active = await listStacks(this.#db, { servingNodeId: nodeId, state: "active" });
+    const due = active.flatMap((stack) => {
+      const reason = settlementReason(stack, now, this.#options);
+      return reason ? [{ stackId: stack.stackId, reason }] : [];
+    });
+    const closed = await listUnfrozenSettlingStacks(this.#db, nodeId);
+    for (const { stackId, reason } of [...due, ...closed.map((stackId) => ({ stackId, reason: "closed" }))]) {
+      if (this.#waiting(stackId)) continue;
+      await this.#attempt(stackId, async () => {
+        try {
+          const snapshot = await freezeForSettlement(this.#db, stackId);
+          this.#logger.info(
+            { stackId, reason, leaves: snapshot.leaves.length, units: snapshot.unitsClaimed.toString() },
+            "stack frozen for settlement",
+          );
+        } catch (error) {
+          if (!(error instanceof StackBusyError)) throw error;
+          this.#logger.debug({ stackId }, "requests still in flight; freezing on the next scan");
+        }
+      });
+    }
+  }
+
+  async #advance(row: SettlementRow, now: bigint): Promise<void> {
+    if (row.state === "pending") return this.#submit(row);
+    if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
+      if (now <= row.data_deadline) await this.#postRequests(row);
+    }
+    if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
+      await this.#reveal(row);
+    if (
+      row.outcome === "accepted" &&
+      row.window_ends !== null &&
+      row.finalize_tx === null &&
+      now > row.window_ends
+    )
+      await this.#finalize(row);
+  }
+
+  async #submit(row: SettlementRow): Promise<void> {
+    const stackId = row.stack_id;
+    const { actions, contracts } = this.#chain;
+    const snapshot = await freezeForSettlement(this.#db, stackId);
+    const built = buildSettlement(snapshot, {
+      chainId: this.#options.chainId,
+      stacks: actions.addresses.StackManager,
+    });
+    const blob = await this.#blobs.put(built.transcript);
+    await updateSettlement(this.#db, stackId, { merkle_root: built.root, transcript_blob_id: blob.id });
+    const onChain = await contracts.settlementManager.read.getSettlement([stackId]);
+    if (onChain.phase === PHASE_TIMED_OUT) {
+      await markSettlementFailed(this.#db, stackId, "timed_out", "not settled by the deadline");
+      return;
+    }
+    let tx = row.settle_tx;
+    if (onChain.phase === PHASE_NONE) {
+      try {
+        const submitted = await submitSettlement(actions, {
+          stackId,
+          root: built.root,
+          units: built.units,
+          requestCount: built.requestCount,
+          transcriptId: blob.id,
+        });
+        tx = submitted.hash;
+      } catch (error) {
+        if (!(error instanceof ContractRevertError && error.errorName === "SettlementTooLate")) throw error;
+        await markSettlementFailed(this.#db, stackId, "too_late", "the settlement deadline had passed");
+        this.#metrics?.settlements.inc({ outcome: "too_late" });
+        this.#logger.error({ stackId }, "stack not settled before its deadline");
+        return;
+      }
+      this.#metrics?.settlements.inc({ outcome: "submitted" });
+      this.#logger.info(
+        { stackId, requests: built.requestCount.toString(), units: built.units.toString(), tx },
+        "settlement submitted",
+      );
+    } else {
+      this.#logger.info({ stackId }, "settlement already on chain; resuming from it");
+    }
+    await recordSubmission(this.#db, stackId, tx);
+  }
+
+  async #sampledLeaves(row: SettlementRow) {
+    const leaves = await listLeaves(this.#db, row.stack_id, { limit: Number(row.leaf_count) });
+    return { leaves, indices: sampledIndicesOf(row) };
+  }
+
+  async #postRequests(row: SettlementRow): Promise<void> {
+    const { leaves, indices } = await this.#sampledLeaves(row);
+    const posted = await postSampledRequests(this.#chain.actions, {
+      stackId: row.stack_id,
+      requests: postedRequestsOf(row.stack_id, leaves, indices),
+    });
+    await updateSettlement(this.#db, row.stack_id, { data_tx: posted.hash });
+    this.#metrics?.settlements.inc({ outcome: "requests_posted" });
+    this.#logger.info({ stackId: row.stack_id, tx: posted.hash }, "sampled requests posted on chain");
+  }
+
+  async #reveal(row: SettlementRow): Promise<void> {
+    const { leaves, indices } = await this.#sampledLeaves(row);
+    const revealed = await revealSettlement(
+      this.#chain.actions,
+      revealOf(row.stack_id, leaves, indices, row.merkle_root),
+    );
+    await updateSettlement(this.#db, row.stack_id, { reveal_tx: revealed.hash });
+    this.#metrics?.settlements.inc({ outcome: revealed.outcome === "accepted" ? "revealed" : "disputed" });
+    this.#logger.info({ stackId: row.stack_id, outcome: revealed.outcome }, "sampled responses revealed");
+  }
+
+  async #finalize(row: SettlementRow): Promise<void> {
+    const finalized = await finalizeSettlement(this.#chain.actions, { stackIds: [row.stack_id] });
+    await updateSettlement(this.#db, row.stack_id, { finalize_tx: finalized.hash });
+    this.#logger.info({ stackId: row.stack_id, tx: finalized.hash }, "settlement finalized");
+  }
+
+  /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */
+  async #claim(nodeId: bigint, rows: SettlementRow[]): Promise<void> {
+    const { actions, contracts } = this.#chain;
+    const byEpoch = new Map<bigint, bigint[]>();
+    for (const row of rows) {
+      let epoch = row.fee_epoch;
+      if (epoch === null) {
+        if (row.finalized_block === null) continue;
+        epoch = await contracts.vault.read.currentEpoch({ blockNumber: row.finalized_block });
+        await updateSettlement(this.#db, row.stack_id, { fee_epoch: epoch });
+      }
+      byEpoch.set(epoch, [...(byEpoch.get(epoch) ?? []), row.stack_id]);
+    }
+    if (byEpoch.size === 0) return;
+    const current = await contracts.vault.read.currentEpoch();
+    for (const [epoch, stackIds] of byEpoch) {
+      if (epoch >= current) continue;
+      await this.#attempt(stackIds[0]!, async () => {
+        let tx: string | null = null;
+        try {
+          const claimed = await claimNodeFees(actions, { nodeId, epochs: [epoch] });
+          tx = claimed.hash;
+          this.#logger.info({ epoch, amount: claimed.amount.toString(), tx }, "fees claimed");
+        } catch (error) {
+          // Claimed already (by the operator, or by this worker before a crash): nothing is left to do.
+          if (!(error instanceof ContractRevertError && error.errorName === "NothingToClaim")) throw error;
+        }
+        for (const stackId of stackIds)
+          await updateSettlement(this.#db, stackId, { state: "claimed", claim_tx: tx });
+        this.#metrics?.settlements.inc({ outcome: "claimed" }, stackIds.length);
+      });
+    }
+  }
+
+  #waiting(stackId: bigint): boolean {
+    const backoff = this.#backoff.get(stackId);
+    return backoff !== undefined && Date.now() < backoff.until;
+  }
+
+  /** Runs one step for a stack; a failure is recorded on its row and the stack waits, longer after each. */
+  async #attempt(stackId: bigint, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+      this.#backoff.delete(stackId);
+    } catch (error) {
+      const failures = (this.#backoff.get(stackId)?.failures ?? 0) + 1;
+      const delay = Math.min(this.#options.pollIntervalMs * 2 ** failures, MAX_BACKOFF_MS);
+      this.#backoff.set(stackId, { until: Date.now() + delay, failures });
+      const reason = describe(error);
+      this.#metrics?.settlements.inc({ outcome: "error" });
+      this.#logger.warn({ stackId, error: reason, retryInMs: delay }, "settlement step failed");
+      await recordAttemptError(this.#db, stackId, reason).catch(() => {});
+    }
+  }
+}
+
+/** An error's code and short message: never a payload, nor an RPC URL from a transport error's details. */
+function describe(error: unknown): string {
+  if (error instanceof AtomaError) return `${error.code}: ${error.shortMessage}`;
+  if (error instanceof BaseError) return `${error.name}: ${error.shortMessage}`;
+  return error instanceof Error ? error.name : "unknown error";
+}

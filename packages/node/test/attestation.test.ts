@@ -1,0 +1,140 @@
+import { finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AttestNetwork,
+  COLLATERAL,
+  eventually,
+  PRICE,
+  startAttestNetwork,
+} from "./harness/attestNetwork.js";
+import { reveal, serveAndSettle } from "./harness/servingNode.js";
+
+const Phase = { Commit: 1, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
+
+/** The attestation worker on real nodes: honest settlements pass, a tampered one is caught and slashed. */
+describe("attestation worker against anvil", () => {
+  let net: AttestNetwork;
+
+  beforeAll(async () => {
+    net = await startAttestNetwork({ nodes: 6, sampleSize: 2 });
+  }, 240_000);
+  afterAll(() => net?.stop(), 60_000);
+
+  const phaseOf = async (stackId: bigint) =>
+    (await net.deployment.contracts.settlementManager.read.getSettlement([stackId])).phase;
+  const whenPhase = (stackId: bigint, phase: number) =>
+    eventually(async () => ((await phaseOf(stackId)) === phase ? true : undefined), `phase ${phase}`);
+  const dutyOf = async (nodeId: bigint, stackId: bigint, kind: "attest" | "committee") =>
+    net
+      .byId(nodeId)
+      .node.context.db.selectFrom("attestation_tasks")
+      .selectAll()
+      .where("stack_id", "=", stackId)
+      .where("kind", "=", kind)
+      .executeTakeFirst();
+
+  it("honest path: sampled attesters fetch, check and recompute the transcript and commit; the reveal settles and pays them", async () => {
+    const served = await serveAndSettle(net, 4, { engine: net.engine });
+    await whenPhase(served.stackId, Phase.Reveal);
+    for (const id of served.attesters) {
+      const duty = await dutyOf(id, served.stackId, "attest");
+      expect(duty?.state).toBe("committed");
+      expect(duty?.transcript_blob_id).toBe(served.transcriptId);
+    }
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
+    expect(revealed.agreeing).toEqual(served.attesters);
+    for (const id of served.attesters)
+      await eventually(
+        async () => ((await dutyOf(id, served.stackId, "attest"))?.state === "done" ? true : undefined),
+        "attester duty done",
+      );
+    const counted = await net.byId(served.attesters[0]!).metrics.attestations.get();
+    expect(counted.values).toContainEqual(
+      expect.objectContaining({ labels: { role: "attester", outcome: "agreed" }, value: 1 }),
+    );
+    await net.advance(601);
+    const { stacks } = await finalizeSettlement(net.user.ctx, { stackIds: [served.stackId] });
+    expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 20n);
+  }, 120_000);
+
+  it("mismatch path: tampered leaves are disputed, the committee recomputes and votes, the server is slashed and the user refunded", async () => {
+    const { contracts } = net.deployment;
+    const served = await serveAndSettle(net, 3, { engine: net.engine, tamper: () => true });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const before = await contracts.vault.read.balanceOf([net.user.account.address]);
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    expect(revealed.dissenting).toEqual(served.attesters);
+    await whenPhase(served.stackId, Phase.Failed);
+    const dispute = await contracts.disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute).toMatchObject({ status: 2, decided: true });
+    expect(dispute.winner).not.toBe(dispute.serverResult);
+    const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
+    expect(cheater).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
+    const refund = (await contracts.vault.read.balanceOf([net.user.account.address])) - before;
+    expect(refund).toBe(PRICE + (COLLATERAL * 3_000n) / 10_000n);
+    // The honest share (30 %) goes to the dissenting attesters and the committee that outvoted the server.
+    const epoch = await contracts.nodeRegistry.read.currentEpoch();
+    const honest = [...served.attesters, ...revealed.committee];
+    const each = (COLLATERAL * 3_000n) / 10_000n / BigInt(honest.length);
+    for (const id of honest) {
+      const [claimable] = await contracts.vault.read.nodeLedger([id, epoch]);
+      expect(claimable).toBeGreaterThanOrEqual(each);
+    }
+    for (const id of revealed.committee) {
+      await eventually(
+        async () => ((await dutyOf(id, served.stackId, "committee"))?.state === "done" ? true : undefined),
+        "committee duty done",
+      );
+      const counted = await net.byId(id).metrics.disputes.get();
+      expect(counted.values).toContainEqual(
+        expect.objectContaining({ labels: { role: "committee", outcome: "won" }, value: 1 }),
+      );
+    }
+  }, 120_000);
+
+  it("an unfetchable transcript is declared on-chain; the attesters then recompute the requests the server posted", async () => {
+    const { contracts } = net.deployment;
+    const served = await serveAndSettle(net, 3, { engine: net.engine, withholdTranscript: true });
+    await eventually(
+      async () =>
+        (await contracts.settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    await postSampledRequests(served.server.signer, {
+      stackId: served.stackId,
+      requests: served.indices.map((k) => served.requests[Number(k)]!),
+    });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
+    expect(revealed.agreeing).toEqual(served.attesters);
+  }, 120_000);
+
+  it("a server that neither serves its transcript nor posts the requests is failed by an attester after the data deadline", async () => {
+    const { contracts } = net.deployment;
+    const served = await serveAndSettle(net, 3, { engine: net.engine, withholdTranscript: true });
+    await eventually(
+      async () =>
+        (await contracts.settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    const before = await contracts.vault.read.balanceOf([net.user.account.address]);
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Failed);
+    const withholder = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
+    expect(withholder).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
+    const refund = (await contracts.vault.read.balanceOf([net.user.account.address])) - before;
+    expect(refund).toBe(PRICE + (COLLATERAL * 3_000n) / 10_000n);
+    for (const id of served.attesters)
+      await eventually(
+        async () => ((await dutyOf(id, served.stackId, "attest"))?.state === "done" ? true : undefined),
+        "attester duty done",
+      );
+  }, 120_000);
+});

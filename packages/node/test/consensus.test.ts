@@ -1,0 +1,218 @@
+import { submitConsensusRequest } from "@atoma/chain";
+import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@atoma/contracts";
+import { consensusRoot } from "@atoma/core";
+import { parseEther, parseEventLogs, stringToHex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getSeat, getVote } from "../src/consensus/duties.js";
+import {
+  type ConsensusCluster,
+  ECHELON,
+  MAX_UNITS,
+  PRICE,
+  startConsensusCluster,
+  waitFor,
+} from "./consensusHarness/consensusCluster.js";
+
+/** ConsensusRequests.Status.Delivered */
+const DELIVERED = 4;
+const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+
+let cluster: ConsensusCluster;
+
+beforeAll(async () => {
+  cluster = await startConsensusCluster();
+}, 240_000);
+afterAll(() => cluster?.stop(), 60_000);
+
+async function readRequest(requestId: bigint) {
+  return cluster.network.admin.publicClient.readContract({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    functionName: "getRequest",
+    args: [requestId],
+  });
+}
+
+async function resultDelivered(requestId: bigint) {
+  const [log] = await cluster.network.admin.publicClient.getContractEvents({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    eventName: "ResultDelivered",
+    args: { requestId },
+    fromBlock: 0n,
+    strict: true,
+  });
+  return log!.args;
+}
+
+async function timedOutNodes(requestId: bigint) {
+  const logs = await cluster.network.admin.publicClient.getContractEvents({
+    address: cluster.network.deployment.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    eventName: "NodeTimedOut",
+    args: { requestId },
+    fromBlock: 0n,
+    strict: true,
+  });
+  return logs.map((log) => log.args.nodeId);
+}
+
+const delivered = (requestId: bigint) =>
+  waitFor("delivery", async () => ((await readRequest(requestId)).status === DELIVERED ? true : undefined));
+
+describe("n-node Sampling Consensus for smart-contract requests, six in-process nodes on anvil", () => {
+  it("the example consumer asks, three nodes compute and agree, and the engine's output reaches the consumer", {
+    timeout: 180_000,
+  }, async () => {
+    const { network, chainNodes } = cluster;
+    const { addresses, contracts } = network.deployment;
+    const consumer = addresses.ExampleConsumer!;
+    await network.admin.publicClient.waitForTransactionReceipt({
+      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+    });
+    const prompt = stringToHex("Should the DAO fund proposal 7?");
+    const hash = await network.admin.walletClient.writeContract({
+      address: consumer,
+      abi: exampleConsumerAbi,
+      functionName: "ask",
+      args: [cluster.honestTask, prompt, 3, MAX_UNITS, PRICE, ECHELON, 200_000],
+    });
+    const receipt = await network.admin.publicClient.waitForTransactionReceipt({ hash });
+    const [asked] = parseEventLogs({
+      abi: consensusRequestsAbi,
+      logs: receipt.logs,
+      eventName: "ConsensusRequested",
+    });
+    const { requestId, nodeIds } = asked!.args;
+    expect([...nodeIds].sort(byId)).toEqual(chainNodes.slice(0, 3).map((n) => n.nodeId));
+
+    const answer = await waitFor("the consumer's answer", async () => {
+      const read = { address: consumer, abi: exampleConsumerAbi, args: [requestId] } as const;
+      const answered = await network.admin.publicClient.readContract({ ...read, functionName: "answered" });
+      if (!answered) return undefined;
+      return network.admin.publicClient.readContract({ ...read, functionName: "answers" });
+    });
+    const expected = await cluster.honestOutput(requestId, prompt);
+    expect(expected.length).toBeGreaterThan(2);
+    expect(answer).toBe(expected);
+
+    const result = await resultDelivered(requestId);
+    expect([...result.paidNodes]).toEqual([...nodeIds]);
+    expect(result.units).toBeGreaterThan(0n);
+    expect(result.units).toBeLessThanOrEqual(MAX_UNITS);
+    for (const id of nodeIds) {
+      const seat = await waitFor("the seat to close", async () => {
+        const row = await getSeat(cluster.nodeOf(id).context.db, requestId);
+        return row?.state === "done" ? row : undefined;
+      });
+      expect(seat).toMatchObject({
+        outcome: "delivered",
+        output: expected,
+        root: consensusRoot(expected, 3),
+      });
+    }
+  });
+
+  it("a node running other weights is outvoted by the committee and slashed; the honest output is delivered", {
+    timeout: 240_000,
+  }, async () => {
+    const { network, chainNodes, cheater } = cluster;
+    const registry = network.deployment.contracts.nodeRegistry;
+    expect((await registry.read.getNode([cheater.nodeId])).collateral).toBe(parseEther("1000"));
+
+    const requester = await network.account();
+    const prompt = stringToHex("Is 7 prime?");
+    const { requestId, nodeIds } = await submitConsensusRequest(requester.ctx, {
+      taskId: cluster.cheatTask,
+      prompt,
+      n: 3,
+      maxUnits: MAX_UNITS,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+    expect(nodeIds).toContain(cheater.nodeId);
+
+    await delivered(requestId);
+    const expected = await cluster.honestOutput(requestId, prompt);
+    const agreedRoot = consensusRoot(expected, 3);
+    const result = await resultDelivered(requestId);
+    expect(result.output).toBe(expected);
+    expect([...result.paidNodes]).toEqual(nodeIds.filter((id) => id !== cheater.nodeId));
+
+    const [opened] = await network.admin.publicClient.getContractEvents({
+      address: network.deployment.addresses.DisputeManager,
+      abi: disputeManagerAbi,
+      eventName: "DisputeOpened",
+      args: { originId: requestId },
+      fromBlock: 0n,
+      strict: true,
+    });
+    const { disputeId, committee } = opened!.args;
+    expect([...committee].sort(byId)).toEqual(chainNodes.slice(2, 5).map((n) => n.nodeId));
+    const dispute = await network.deployment.contracts.disputeManager.read.getDispute([disputeId]);
+    expect(dispute).toMatchObject({ decided: true, winner: agreedRoot });
+
+    const slashed = await registry.read.getNode([cheater.nodeId]);
+    expect(slashed).toMatchObject({ collateral: 0n, reputation: 0, status: 3 }); // Slashed
+
+    const cheaterSeat = await getSeat(cluster.nodeOf(cheater.nodeId).context.db, requestId);
+    expect(cheaterSeat?.root).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(cheaterSeat?.root).not.toBe(agreedRoot);
+    for (const member of committee) {
+      const vote = await waitFor("the vote to close", async () => {
+        const row = await getVote(cluster.nodeOf(member).context.db, disputeId);
+        return row?.state === "done" ? row : undefined;
+      });
+      expect(vote.result).toBe(agreedRoot);
+    }
+  });
+
+  it("goes on without a sampled node that is down: the others close the round at the deadline and deliver", {
+    timeout: 240_000,
+  }, async () => {
+    const { network, chainNodes } = cluster;
+    const registry = network.deployment.contracts.nodeRegistry;
+    const [h1, h2, h3] = chainNodes as [
+      (typeof chainNodes)[0],
+      (typeof chainNodes)[0],
+      (typeof chainNodes)[0],
+    ];
+    const absent = cluster.nodeOf(h3.nodeId);
+    await absent.stop();
+    const collateral = (await registry.read.getNode([h3.nodeId])).collateral;
+
+    const requester = await network.account();
+    const prompt = stringToHex("Say hi");
+    const { requestId } = await submitConsensusRequest(requester.ctx, {
+      taskId: cluster.honestTask,
+      prompt,
+      n: 3,
+      maxUnits: MAX_UNITS,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+    for (const present of [h1, h2])
+      await waitFor("the present nodes to commit", async () => {
+        const row = await getSeat(cluster.nodeOf(present.nodeId).context.db, requestId);
+        return row?.state === "committed" ? true : undefined;
+      });
+    await network.advance(301); // past the commit deadline
+
+    await delivered(requestId);
+    expect(await timedOutNodes(requestId)).toEqual([h3.nodeId]);
+    expect((await registry.read.getNode([h3.nodeId])).collateral).toBe(collateral - collateral / 20n); // 5 %
+    const result = await resultDelivered(requestId);
+    expect(result.output).toBe(await cluster.honestOutput(requestId, prompt));
+    expect([...result.paidNodes].sort(byId)).toEqual([h1.nodeId, h2.nodeId]);
+
+    // Back up, it catches up on the events it missed and leaves the request closed.
+    await absent.start();
+    const seat = await waitFor("the absent node's seat to close", async () => {
+      const row = await getSeat(absent.context.db, requestId);
+      return row?.state === "done" ? row : undefined;
+    });
+    expect(seat.outcome).toBe("missed");
+  });
+});

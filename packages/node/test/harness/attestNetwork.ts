@@ -1,0 +1,232 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type Anvil,
+  type ChainContext,
+  createAtomaPublicClient,
+  createAtomaTestClient,
+  createAtomaWalletClient,
+  createTask,
+  type Deployment,
+  deployContracts,
+  devAccounts,
+  modelIdOf,
+  registerModel,
+  registerNode,
+  SecurityLevel,
+  startAnvil,
+  subscribe,
+  TaskRole,
+} from "@atoma/chain";
+import { silentLogger } from "@atoma/core";
+import { EmbeddedEngine, ensureTinyModel, type InferenceEngine } from "@atoma/engine";
+import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { attestationPart } from "../../src/attestation/attestationPart.js";
+import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
+import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
+import { type AtomaNode, createNode } from "../../src/service/createNode.js";
+
+export const MODEL = "atoma-tiny";
+export const PRICE = parseEther("2"); // per million units
+export const COLLATERAL = parseEther("1000");
+
+/** A registered node running the real node software with the attestation part. */
+export interface HarnessNode {
+  nodeId: bigint;
+  node: AtomaNode;
+  metrics: NodeMetrics;
+  /** The node's signing key, as an action context (what a serving node sends from). */
+  signer: ChainContext;
+  signerAccount: LocalAccount;
+}
+
+export interface AttestNetwork {
+  anvil: Anvil;
+  deployment: Deployment;
+  nodes: HarnessNode[];
+  taskId: bigint;
+  user: { account: LocalAccount; ctx: ChainContext };
+  /** The project's tiny model: what every honest node runs. */
+  engine: InferenceEngine;
+  byId(nodeId: bigint): HarnessNode;
+  advance(seconds: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AttestNetworkOptions {
+  nodes: number;
+  /** Requests each attester recomputes. */
+  sampleSize: number;
+  /** The strategy each node's worker commits with. @default honest */
+  strategyOf?: ((nodeId: bigint) => CommitStrategy | undefined) | undefined;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Tiny-model engine on one thread; `seed` picks the weights, served under the project's model id. */
+export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
+  const file = ensureTinyModel({ seed });
+  const engine = new EmbeddedEngine(
+    { logger: silentLogger },
+    { models: [{ id: MODEL, path: file.path }], threads: 1, contextSize: 512 },
+  );
+  await engine.start();
+  return engine;
+}
+
+/**
+ * anvil with every contract, a cross-validated task with p = 1 (two attesters, `sampleSize` requests each), and
+ * `nodes` registered nodes, each a real `createNode` (own database, blob store, HTTP server at its registered URL)
+ * with the attestation part and a shared honest engine.
+ */
+export async function startAttestNetwork(options: AttestNetworkOptions): Promise<AttestNetwork> {
+  const root = mkdtempSync(join(tmpdir(), "atoma-attest-"));
+  const anvil = await startAnvil();
+  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  const publicClient = createAtomaPublicClient(chain);
+  const test = createAtomaTestClient(chain);
+  const [deployer] = await devAccounts(chain);
+  const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
+  const deployment = await deployContracts(publicClient, adminWallet);
+  const { addresses, contracts } = deployment;
+  const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
+  const account = async (toma: bigint) => {
+    const local = privateKeyToAccount(generatePrivateKey());
+    await test.setBalance({ address: local.address, value: parseEther("100") });
+    if (toma > 0n)
+      await publicClient.waitForTransactionReceipt({
+        hash: await contracts.token.write.mint([local.address, toma]),
+      });
+    const ctx: ChainContext = {
+      publicClient,
+      walletClient: createAtomaWalletClient(chain, local),
+      addresses,
+    };
+    return { account: local, ctx };
+  };
+  const modelId = modelIdOf(MODEL);
+  const owner = await account(parseEther("1000"));
+  await registerModel(owner.ctx, {
+    modelId,
+    weightsRoot: keccak256(stringToBytes("weights")),
+    feeBps: 500,
+    collateral: parseEther("100"),
+    uri: "atoma://models/atoma-tiny",
+  });
+  const { taskId } = await createTask(admin, {
+    modelId,
+    role: TaskRole.Chat,
+    securityLevel: SecurityLevel.CrossValidation,
+    replicationPpm: 1_000_000,
+    attesters: 2,
+    sampleSize: options.sampleSize,
+  });
+  const engine = await tinyEngine();
+  const modelPath = ensureTinyModel().path;
+
+  const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
+  for (let index = 0; index < options.nodes; index++) {
+    const operator = await account(parseEther("10000"));
+    const signer = await account(0n);
+    const port = await freePort();
+    const { nodeId } = await registerNode(operator.ctx, {
+      signer: signer.account.address,
+      url: `http://127.0.0.1:${port}`,
+      echelon: 1,
+      collateral: COLLATERAL,
+    });
+    await subscribe(signer.ctx, { taskId, nodeId, pricePerMillion: PRICE, capacity: 10n ** 12n });
+    registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, port, index });
+  }
+  // Node start-up is mostly the embedded database's: start them side by side.
+  const nodes: HarnessNode[] = await Promise.all(
+    registered.map(async ({ port, index, ...identity }) => {
+      const config = parseNodeConfig(
+        {
+          chain: {
+            rpcUrl: anvil.rpcUrl,
+            chainId: anvil.chainId,
+            contracts: { ...addresses },
+            pollingIntervalMs: 50,
+          },
+          node: {
+            keyFile: join(root, "unused.key"),
+            port,
+            dataDir: join(root, `node-${index}`),
+            shutdownTimeoutMs: 1_000,
+          },
+          model: { path: modelPath, id: MODEL },
+        },
+        root,
+      );
+      const metrics = createNodeMetrics();
+      const strategy = options.strategyOf?.(identity.nodeId);
+      const node = createNode(
+        {
+          account: identity.signerAccount,
+          engine,
+          metrics,
+          parts: [
+            attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 100 }),
+          ],
+        },
+        config,
+      );
+      await node.start();
+      return { ...identity, node, metrics };
+    }),
+  );
+  const user = await account(parseEther("100000"));
+  // Nodes serve and attest from the epoch after they registered.
+  await test.increaseTime({ seconds: 3_600 });
+  await test.mine({ blocks: 1 });
+  return {
+    anvil,
+    deployment,
+    nodes,
+    taskId,
+    user,
+    engine,
+    byId(nodeId) {
+      const found = nodes.find((n) => n.nodeId === nodeId);
+      if (!found) throw new Error(`no node ${nodeId}`);
+      return found;
+    },
+    async advance(seconds) {
+      await test.increaseTime({ seconds });
+      await test.mine({ blocks: 1 });
+    },
+    async stop() {
+      await Promise.allSettled(nodes.map((n) => n.node.stop()));
+      await engine.stop();
+      await anvil.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,55 @@
+import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
+import { honestStrategy } from "../../src/attestation/honestStrategy.js";
+
+/** Never answers: neither commits as an attester nor votes on a committee. */
+export const silentStrategy: CommitStrategy = {
+  attest: async () => undefined,
+  vote: async () => undefined,
+};
+
+/**
+ * Does no work: waits for another attester's commitment and submits it as its own. Commitments bind the
+ * attester's node id, so the copy can never match the server's reveal.
+ */
+export const lazyCopierStrategy: CommitStrategy = {
+  async attest({ stackId, nodeId, chain }) {
+    const attesters = await chain.contracts.settlementManager.read.attestersOf([stackId]);
+    const other = attesters.find((a) => a.nodeId !== nodeId && a.committed && !a.removed);
+    return other ? { commitment: other.commitment } : undefined;
+  },
+  vote: honestStrategy.vote,
+};
+
+/** Colludes with the serving node: as a committee member it votes for what the server revealed. */
+export const colludingStrategy: CommitStrategy = {
+  attest: honestStrategy.attest,
+  async vote({ disputeId, chain }) {
+    return (await chain.contracts.disputeManager.read.getDispute([disputeId])).serverResult;
+  },
+};
+
+/**
+ * Lets a test pick each node's behaviour once it knows who was drawn: while closed, every node waits; once open,
+ * each node acts by the strategy assigned to it (honest when none).
+ */
+export class StrategyBoard {
+  open = true;
+  private readonly assigned = new Map<bigint, CommitStrategy>();
+
+  assign(nodeId: bigint, strategy: CommitStrategy): void {
+    this.assigned.set(nodeId, strategy);
+  }
+
+  reset(): void {
+    this.assigned.clear();
+    this.open = true;
+  }
+
+  strategyFor(nodeId: bigint): CommitStrategy {
+    const pick = () => this.assigned.get(nodeId) ?? honestStrategy;
+    return {
+      attest: async (input) => (this.open ? pick().attest(input) : undefined),
+      vote: async (input) => (this.open ? pick().vote(input) : undefined),
+    };
+  }
+}

@@ -1,0 +1,125 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BuyStackResult } from "@atoma/chain";
+import { atomaDomain, type Hash, requestHash, signRequest, type TranscriptEntry } from "@atoma/core";
+import { keccak256, type LocalAccount, stringToBytes } from "viem";
+import { MODEL, type TestNetwork, type TestNode } from "../../../chain/test/network.js";
+import { Accounting } from "../../src/accounting/accounting.js";
+import { insertStack } from "../../src/accounting/stacks.js";
+import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import { type AtomaNode, createNode } from "../../src/service/createNode.js";
+import { settlementPart } from "../../src/settlement/settlementPart.js";
+
+/** A node running only the settlement worker, as the test network's `server` (its signing key), fast polling. */
+export function settlementNode(
+  network: TestNetwork,
+  server: TestNode,
+  options: { dataDir?: string; settlement?: Record<string, unknown> } = {},
+): { node: AtomaNode; dataDir: string } {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoma-settle-"));
+  const contracts = Object.fromEntries(
+    Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
+  );
+  const config = parseNodeConfig(
+    {
+      chain: {
+        rpcUrl: network.anvil.rpcUrl,
+        chainId: network.anvil.chainId,
+        contracts,
+        pollingIntervalMs: 50,
+      },
+      node: { keyFile: "unused.key", port: 0, dataDir, shutdownTimeoutMs: 1_000 },
+      model: { path: "unused.gguf" },
+      settlement: { pollIntervalMs: 100, ...options.settlement },
+    },
+    dataDir,
+  );
+  const node = createNode({ account: server.signerAccount, parts: [settlementPart] }, config);
+  return { node, dataDir };
+}
+
+/** Records a bought stack in the node's database, as the stack API's `StackBought` handler does. */
+export async function recordStack(
+  node: AtomaNode,
+  stack: BuyStackResult,
+  bought: { owner: LocalAccount; taskId: bigint; units: bigint },
+): Promise<void> {
+  await insertStack(node.context.db, {
+    stackId: stack.stackId,
+    owner: bought.owner.address,
+    taskId: bought.taskId,
+    servingNodeId: stack.nodeId,
+    unitsBought: bought.units,
+    pricePerMillion: stack.pricePerMillion,
+    expiresAt: stack.expiresAt,
+  });
+}
+
+/** The response hash an honest engine gives for a request (deterministic, so attesters reproduce it). */
+export const honestResponse = (reqHash: Hash): Hash =>
+  keccak256(stringToBytes(`honest answer to ${reqHash}`));
+
+/**
+ * Serves `count` requests on a stack the way the stack API does, without HTTP: each is signed by the owner
+ * (EIP-712), reserved and committed through the node's Accounting with its transcript entry and response hash.
+ */
+export async function serveRequests(
+  network: TestNetwork,
+  node: AtomaNode,
+  stack: { stackId: bigint; nodeId: bigint },
+  owner: LocalAccount,
+  count: number,
+  unitsEach = 100n,
+): Promise<{ reqHashes: Hash[]; respHashes: Hash[] }> {
+  const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+  const accounting = new Accounting({ db: node.context.db }, { nodeId: stack.nodeId });
+  const reqHashes: Hash[] = [];
+  const respHashes: Hash[] = [];
+  for (let k = 0; k < count; k++) {
+    const body = {
+      model: MODEL,
+      messages: [{ role: "user", content: `question ${k} on stack ${stack.stackId}` }],
+      max_tokens: 8,
+      seed: k,
+    };
+    const reqHash = requestHash(body);
+    const nonce = BigInt(k + 1);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
+    const signature = await signRequest(owner, domain, { stackId: stack.stackId, reqHash, nonce, deadline });
+    const entry: TranscriptEntry = { body, nonce: String(nonce), deadline: String(deadline), signature };
+    const reservation = await accounting.reserve({
+      stackId: stack.stackId,
+      units: unitsEach,
+      nonce,
+      deadline,
+    });
+    const respHash = honestResponse(reqHash);
+    await accounting.commit(reservation, {
+      units: unitsEach,
+      reqHash,
+      respHash,
+      seed: BigInt(k),
+      request: entry,
+      response: { choices: [{ index: 0, text: "ok", finish_reason: "stop" }] },
+    });
+    reqHashes.push(reqHash);
+    respHashes.push(respHash);
+  }
+  return { reqHashes, respHashes };
+}
+
+/** Polls `probe` until it returns a value other than undefined/false (generous for a 2-core CI machine). */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,323 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import {
+  buyStack,
+  type ChainContext,
+  closeStack,
+  commitAttestation,
+  declareTranscriptUnavailable,
+} from "@atoma/chain";
+import {
+  atomaDomain,
+  costOfUnits,
+  decodeTranscript,
+  type Hash,
+  LeafTree,
+  leafHash,
+  verifyTranscript,
+} from "@atoma/core";
+import { type LocalAccount, parseEventLogs } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  PRICE,
+  SecurityLevel,
+  startNetwork,
+  type TestNetwork,
+  type TestNode,
+  taskWith,
+} from "../../chain/test/network.js";
+import { openStateDatabase } from "../src/db/openStateDatabase.js";
+import type { AtomaNode } from "../src/service/createNode.js";
+import { recordStack, serveRequests, settlementNode, waitFor } from "./helpers/settlementNetwork.js";
+
+const HOUR = 3_600;
+const CHALLENGE_WINDOW = 600;
+const STACK_CLOSED = 3;
+const PHASE_FINALIZED = 5;
+
+describe("the settlement worker on anvil", () => {
+  let network: TestNetwork;
+  let nodes: TestNode[];
+  let user: { account: LocalAccount; ctx: ChainContext };
+  /** One task per test, so which node serves a stack is known and fee claims do not mix. */
+  let plainTask: bigint;
+  let verifiedTask: bigint;
+  let rareTask: bigint;
+  let restartTask: bigint;
+  const running = new Map<bigint, { node: AtomaNode; dataDir: string }>();
+  const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
+
+  beforeAll(async () => {
+    network = await startNetwork({ task: { minReplicationPpm: 1 } });
+    nodes = [];
+    for (let i = 0; i < 6; i++) nodes.push(await network.addNode());
+    const [a, b, c, d, e] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode];
+    plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
+    verifiedTask = await taskWith(network, [b, c, d], {
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 1_000_000,
+      attesters: 2,
+      sampleSize: 2,
+    });
+    rareTask = await taskWith(network, [b, c, d], {
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 1,
+      attesters: 2,
+      sampleSize: 2,
+    });
+    restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
+    user = await network.account();
+    await network.advance(HOUR);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const { node, dataDir } of running.values()) {
+      await node.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    await network?.stop();
+  });
+
+  /** The settlement node of `server`, started on first use. */
+  async function nodeOf(server: TestNode): Promise<AtomaNode> {
+    let entry = running.get(server.nodeId);
+    if (!entry) {
+      entry = settlementNode(network, server);
+      await entry.node.start();
+      running.set(server.nodeId, entry);
+    }
+    return entry.node;
+  }
+
+  async function buy(taskId: bigint, units: bigint, duration = 86_400n) {
+    const stack = await buyStack(user.ctx, { taskId, units, maxPricePerMillion: PRICE, duration });
+    const node = await nodeOf(byId(stack.nodeId));
+    await recordStack(node, stack, { owner: user.account, taskId, units });
+    return { stack, node };
+  }
+
+  const rowOf = (node: AtomaNode, stackId: bigint) =>
+    node.context.db.selectFrom("settlements").selectAll().where("stack_id", "=", stackId).executeTakeFirst();
+
+  const settlementOf = (stackId: bigint) =>
+    network.deployment.contracts.settlementManager.read.getSettlement([stackId]);
+
+  async function finalizedEvent(stackId: bigint) {
+    const [event] = await network.deployment.contracts.settlementManager.getEvents.SettlementFinalized(
+      { stackId },
+      { fromBlock: 0n },
+    );
+    return event?.args;
+  }
+
+  const leafRoot = (served: { reqHashes: Hash[]; respHashes: Hash[] }) =>
+    new LeafTree(served.reqHashes.map((r, k) => leafHash(r, served.respHashes[k]!))).root;
+
+  it("settles a stack its owner closes, serves its transcript, finalizes, and claims the fee after the epoch", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(plainTask, 1_000n);
+    const served = await serveRequests(network, node, stack, user.account, 4);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+
+    const submitted = await waitFor("the settlement to be accepted", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.outcome === "accepted" && row.settle_tx !== null ? row : undefined;
+    });
+    const onChain = await settlementOf(stack.stackId);
+    expect(onChain).toMatchObject({ root: leafRoot(served), units: 400n, requestCount: 4 });
+    const blob = await fetch(`${node.url}/v1/blobs/${submitted.transcript_blob_id}`);
+    expect(blob.status).toBe(200);
+    const transcript = decodeTranscript(new Uint8Array(await blob.arrayBuffer()));
+    const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+    await expect(
+      verifyTranscript(transcript, { owner: user.account.address, stackId: stack.stackId, domain }),
+    ).resolves.toEqual(served.reqHashes);
+
+    const refundBefore = await contracts.vault.read.balanceOf([user.account.address]);
+    await network.advance(CHALLENGE_WINDOW + 1);
+    const finalized = await waitFor("the payout", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.state === "settled" ? row : undefined;
+    });
+    const cost = costOfUnits(400n, PRICE);
+    const nodeFee = cost - (cost * 500n) / 10_000n;
+    expect(finalized.node_amount).toBe(nodeFee);
+    expect(finalized.refunded).toBe(stack.escrow - cost);
+    expect((await contracts.vault.read.balanceOf([user.account.address])) - refundBefore).toBe(
+      stack.escrow - cost,
+    );
+    expect((await contracts.stackManager.read.getStack([stack.stackId])).status).toBe(STACK_CLOSED);
+    expect((await settlementOf(stack.stackId)).phase).toBe(PHASE_FINALIZED);
+    const local = await node.context.db
+      .selectFrom("stacks")
+      .select("state")
+      .where("stack_id", "=", stack.stackId)
+      .executeTakeFirstOrThrow();
+    expect(local.state).toBe("settled");
+
+    const server = byId(stack.nodeId);
+    const operator = server.operator.walletClient.account.address;
+    const before = await contracts.token.read.balanceOf([operator]);
+    await network.advance(HOUR);
+    const claimed = await waitFor("the fee claim", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.state === "claimed" ? row : undefined;
+    });
+    expect(claimed.claim_tx).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await contracts.token.read.balanceOf([operator])) - before).toBe(nodeFee);
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    expect(metrics).toContain('atoma_node_settlements_total{outcome="submitted"} 1');
+    expect(metrics).toContain('atoma_node_settlements_total{outcome="claimed"} 1');
+  });
+
+  it("settles a used-up stack on its own, reveals the sampled responses with proofs, and pays the attesters", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(verifiedTask, 500n);
+    const served = await serveRequests(network, node, stack, user.account, 5);
+    const sampled = await waitFor("attesters to be sampled", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.state === "attesting" ? row : undefined;
+    });
+    const indices = (sampled.sampled_indices as string[]).map(Number);
+    expect(indices).toHaveLength(2);
+    const attesters = (await contracts.settlementManager.read.attestersOf([stack.stackId])).map(
+      (a) => a.nodeId,
+    );
+    expect(attesters).toHaveLength(2);
+    for (const id of attesters) {
+      await commitAttestation(byId(id).signer, {
+        stackId: stack.stackId,
+        nodeId: id,
+        respHashes: indices.map((k) => served.respHashes[k]!),
+      });
+    }
+    const revealed = await waitFor("the reveal", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.reveal_tx && row.outcome === "accepted" ? row : undefined;
+    });
+    expect(revealed.reveal_deadline).not.toBeNull();
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+    const cost = costOfUnits(500n, PRICE);
+    const payout = await finalizedEvent(stack.stackId);
+    expect(payout).toMatchObject({
+      nodeAmount: cost - (cost * 500n) / 10_000n,
+      attesterAmountEach: (stack.escrow - cost) / 2n,
+      refunded: 0n,
+    });
+    await network.advance(HOUR);
+    await waitFor("the fee claim", async () => (await rowOf(node, stack.stackId))?.state === "claimed");
+  });
+
+  it("posts the sampled requests as calldata when an attester cannot fetch the transcript, then reveals", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(verifiedTask, 1_000n);
+    const served = await serveRequests(network, node, stack, user.account, 4);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    const sampled = await waitFor("attesters to be sampled", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.state === "attesting" ? row : undefined;
+    });
+    const indices = (sampled.sampled_indices as string[]).map(Number);
+    const attesters = (await contracts.settlementManager.read.attestersOf([stack.stackId])).map(
+      (a) => a.nodeId,
+    );
+    await declareTranscriptUnavailable(byId(attesters[0]!).signer, {
+      stackId: stack.stackId,
+      nodeId: attesters[0]!,
+    });
+    const dataTx = await waitFor("the sampled requests on chain", async () => {
+      return (await rowOf(node, stack.stackId))?.data_tx ?? undefined;
+    });
+    const receipt = await user.ctx.publicClient.getTransactionReceipt({ hash: dataTx as Hash });
+    const [posted] = parseEventLogs({
+      abi: contracts.settlementManager.abi,
+      logs: receipt.logs,
+      eventName: "SampledRequestsPosted",
+    });
+    expect(posted?.args.reqHashes).toEqual(indices.map((k) => served.reqHashes[k]!));
+    for (const id of attesters) {
+      await commitAttestation(byId(id).signer, {
+        stackId: stack.stackId,
+        nodeId: id,
+        respHashes: indices.map((k) => served.respHashes[k]!),
+      });
+    }
+    await waitFor("the reveal", async () => (await rowOf(node, stack.stackId))?.outcome === "accepted");
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+    expect((await finalizedEvent(stack.stackId))?.refunded).toBe(costOfUnits(600n, PRICE));
+  });
+
+  it("skips verification when the task's replication rate does not sample, refunding the surcharge", async () => {
+    const { stack, node } = await buy(rareTask, 1_000n);
+    await serveRequests(network, node, stack, user.account, 3);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    const accepted = await waitFor("the settlement to be accepted", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.outcome === "accepted" ? row : undefined;
+    });
+    expect(accepted.sampled_indices).toBeNull();
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+    expect((await finalizedEvent(stack.stackId))?.refunded).toBe(stack.escrow - costOfUnits(300n, PRICE));
+  });
+
+  it("settles an unused stack before it expires: the owner gets everything back, the node keeps its collateral", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(plainTask, 1_000n, BigInt(HOUR));
+    const server = byId(stack.nodeId);
+    const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+    await network.advance(HOUR - 200);
+    const accepted = await waitFor("the empty settlement", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.outcome === "accepted" ? row : undefined;
+    });
+    expect(accepted.leaf_count).toBe(0n);
+    await network.advance(CHALLENGE_WINDOW + 1);
+    const done = await waitFor("the refund", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.outcome === "finalized" ? row : undefined;
+    });
+    expect(done.state).toBe("claimed");
+    expect(done.refunded).toBe(stack.escrow);
+    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+  });
+
+  it("resumes after a restart mid-settlement without submitting twice", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(restartTask, 1_000n);
+    const served = await serveRequests(network, node, stack, user.account, 3);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor("the submission", async () => (await rowOf(node, stack.stackId))?.settle_tx);
+    const { dataDir } = running.get(stack.nodeId)!;
+    await node.stop();
+    running.delete(stack.nodeId);
+    // As if the process had died after the settle transaction was mined but before the row recorded it.
+    const state = await openStateDatabase({ kind: "embedded", dir: join(dataDir, "db") });
+    await state.db
+      .updateTable("settlements")
+      .set({ state: "pending", settle_tx: null })
+      .where("stack_id", "=", stack.stackId)
+      .execute();
+    await state.close();
+    await network.advance(CHALLENGE_WINDOW + 1);
+    const reopened = settlementNode(network, byId(stack.nodeId), { dataDir });
+    await reopened.node.start();
+    running.set(stack.nodeId, reopened);
+    await waitFor("the payout", async () => (await rowOf(reopened.node, stack.stackId))?.state === "settled");
+    await network.advance(HOUR);
+    await waitFor("the claim", async () => (await rowOf(reopened.node, stack.stackId))?.state === "claimed");
+    const submissions = await contracts.settlementManager.getEvents.SettlementSubmitted(
+      { stackId: stack.stackId },
+      { fromBlock: 0n },
+    );
+    expect(submissions).toHaveLength(1);
+    expect(submissions[0]?.args.root).toBe(leafRoot(served));
+    const payouts = await contracts.settlementManager.getEvents.SettlementFinalized(
+      { stackId: stack.stackId },
+      { fromBlock: 0n },
+    );
+    expect(payouts).toHaveLength(1);
+  });
+});
