@@ -53,6 +53,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
   let stackId: bigint;
   let client: StackClient;
   const received: bigint[] = [];
+  /** How far the node's clock runs ahead of this one (to pass deadlines without waiting). */
+  let clockAheadMs = 0;
 
   const clientFor = (id: bigint, overrides: Partial<ConstructorParameters<typeof StackClient>[0]> = {}) =>
     new StackClient({
@@ -94,6 +96,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       dataDir: join(root, `${name}-a`),
       postgresUrl: url,
       limits: { maxConcurrentStreams: 1, maxQueueLength: 0, maxBodyBytes: 4_096 },
+      now: () => Date.now() + clockAheadMs,
     });
     node = made.node;
     const madeOther = apiNode({
@@ -184,10 +187,36 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     });
   });
 
+  it("answers a committed request from its records after its deadline, and refuses new work then", async () => {
+    const signed = await client.sign(chatBody("just in time", { stream: false }));
+    const first = await client.send("/v1/chat/completions", signed);
+    received.push(first.fields.units);
+    const late = await client.sign(chatBody("too late", { stream: false }));
+    clockAheadMs = 3_600_000;
+    try {
+      expect((await client.send("/v1/chat/completions", signed)).atoma).toEqual(first.atoma);
+      await expect(client.send("/v1/chat/completions", late)).rejects.toMatchObject({
+        status: 401,
+        code: "invalid_signature",
+      });
+    } finally {
+      clockAheadMs = 0;
+    }
+  });
+
   it("refuses each bad request with its own status and code, holding no units", async () => {
     const body = chatBody("hi");
     const signed = await client.sign(body);
     await expectError(await post("/v1/chat/completions", signed, {}), 401, "invalid_signature");
+    const malformed = { ...signed.headers, [STACK_HEADERS.signature]: "0x1234" };
+    await expectError(await post("/v1/chat/completions", signed, malformed), 401, "invalid_signature");
+    const farAhead = await signStackRequest(owner.account, client.domain, {
+      stackId,
+      body,
+      nonce: 5n,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400),
+    });
+    await expectError(await post("/v1/chat/completions", farAhead), 401, "invalid_signature");
     const stranger = privateKeyToAccount(generatePrivateKey());
     const forged = await signStackRequest(stranger, client.domain, {
       stackId,
@@ -262,10 +291,13 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     const tooBig = smallClient.chat(chatBody("hi", { max_tokens: 100 }));
     await expect(tooBig).rejects.toMatchObject({ status: 402, code: "stack_exhausted" });
     let used = 0n;
+    let last: { signed: SignedStackRequest; atoma: unknown } | undefined;
     for (;;) {
       try {
-        used += (await smallClient.completions({ model: model.id, prompt: "ab", max_tokens: 8 })).fields
-          .units;
+        const signed = await smallClient.sign({ model: model.id, prompt: "ab", max_tokens: 8 });
+        const verified = await smallClient.send("/v1/completions", signed);
+        used += verified.fields.units;
+        last = { signed, atoma: verified.atoma };
       } catch (error) {
         expect(error).toBeInstanceOf(NodeRequestError);
         expect(error).toMatchObject({ status: 402, code: "stack_exhausted" });
@@ -274,6 +306,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     }
     expect(await stackRow(small.stackId)).toMatchObject({ unitsUsed: used, unitsReserved: 0n });
     expect(used).toBeGreaterThan(0n);
+    // A resend is still answered from the records once the stack is spent.
+    expect((await smallClient.send("/v1/completions", last!.signed)).atoma).toEqual(last!.atoma);
   });
 
   it("releases the units of a stream whose client goes away", async () => {
@@ -321,6 +355,37 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       chatBody("lost answer"),
     );
     expect(calls).toBe(2);
+    expect(await stackRow(stackId)).toMatchObject({
+      leafCount: before.leafCount + 1n,
+      unitsUsed: before.unitsUsed + verified.fields.units,
+    });
+  });
+
+  it("SDK: resends a stream whose connection broke, getting the committed answer once", async () => {
+    let calls = 0;
+    const breaking: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (++calls > 1) return answer;
+      const whole = new Uint8Array(await answer.arrayBuffer()); // the node streamed it all and committed
+      const firstEvent = whole.slice(0, new TextDecoder().decode(whole).indexOf("\n\n") + 2);
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(new TypeError("terminated"));
+          sent = true;
+          controller.enqueue(firstEvent);
+        },
+      });
+      return new Response(body, { headers: answer.headers });
+    };
+    const before = await stackRow(stackId);
+    const chunks: unknown[] = [];
+    const verified = await clientFor(stackId, { fetch: breaking, resendDelayMs: 10 }).chatStream(
+      chatBody("keep going"),
+      (chunk) => chunks.push(chunk),
+    );
+    expect(calls).toBe(2);
+    expect(chunks.length).toBe(2); // the first chunk before the break, then the stored answer as one chunk
     expect(await stackRow(stackId)).toMatchObject({
       leafCount: before.leafCount + 1n,
       unitsUsed: before.unitsUsed + verified.fields.units,

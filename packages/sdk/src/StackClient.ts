@@ -1,4 +1,4 @@
-import { type AtomaReceipt, atomaDomain, type SignedResponseFields } from "@atoma/core";
+import { AtomaError, type AtomaReceipt, atomaDomain, type SignedResponseFields } from "@atoma/core";
 import type { Address, LocalAccount, TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
 import { NodeRequestError, NodeUnreachableError, ResponseVerificationError } from "./errors.js";
@@ -93,29 +93,38 @@ export class StackClient {
 
   /** Sends an already signed request (again), and verifies the answer. */
   async send(path: string, signed: SignedStackRequest): Promise<Verified> {
-    const answer = await this.#post(path, signed);
-    const { atoma, ...response } = (await answer.json()) as Body;
+    const { atoma, ...response } = await this.#exchange(
+      path,
+      signed,
+      async (answer) => (await answer.json()) as Body,
+    );
     return this.#verify(response, atoma, signed);
   }
 
-  /** Sends an already signed streaming request (again), and verifies the final receipt. */
+  /**
+   * Sends an already signed streaming request (again), and verifies the final receipt. When the connection
+   * breaks mid-stream the same signed request is resent and `onChunk` sees the answer again from its start
+   * (the node answers a committed request from its records, as one chunk).
+   */
   async sendStream(
     path: string,
     signed: SignedStackRequest,
     onChunk?: (chunk: Body) => void,
   ): Promise<Verified> {
-    const answer = await this.#post(path, signed);
-    if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
-    const assembler = new StreamAssembler();
-    let atoma: unknown;
-    for await (const event of readSse(answer.body)) {
-      const chunk = event as Body;
-      if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
-      assembler.add(chunk);
-      if (chunk.atoma) atoma = chunk.atoma;
-      else onChunk?.(chunk);
-    }
-    return this.#verify(assembler.response(), atoma, signed);
+    const { response, atoma } = await this.#exchange(path, signed, async (answer) => {
+      if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
+      const assembler = new StreamAssembler();
+      let atoma: unknown;
+      for await (const event of readSse(answer.body)) {
+        const chunk = event as Body;
+        if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
+        assembler.add(chunk);
+        if (chunk.atoma) atoma = chunk.atoma;
+        else onChunk?.(chunk);
+      }
+      return { response: assembler.response(), atoma };
+    });
+    return this.#verify(response, atoma, signed);
   }
 
   async #call(path: string, body: Body): Promise<Verified> {
@@ -137,8 +146,15 @@ export class StackClient {
     return { response, atoma: receipt, fields };
   }
 
-  /** POSTs the signed request, resending it unchanged while the node cannot be reached. */
-  async #post(path: string, signed: SignedStackRequest): Promise<Response> {
+  /**
+   * POSTs the signed request and reads the answer, resending the request unchanged while the node cannot be
+   * reached or the connection breaks before the answer is read. An error the node answers is not retried.
+   */
+  async #exchange<T>(
+    path: string,
+    signed: SignedStackRequest,
+    read: (answer: Response) => Promise<T>,
+  ): Promise<T> {
     const attempts = 1 + (this.#options.resends ?? 3);
     let delay = this.#options.resendDelayMs ?? 200;
     let lastError: unknown;
@@ -158,8 +174,13 @@ export class StackClient {
         lastError = error;
         continue;
       }
-      if (answer.ok) return answer;
-      throw await nodeError(answer);
+      if (!answer.ok) throw await nodeError(answer);
+      try {
+        return await read(answer);
+      } catch (error) {
+        if (error instanceof AtomaError) throw error;
+        lastError = error;
+      }
     }
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
   }

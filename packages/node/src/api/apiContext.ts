@@ -5,6 +5,7 @@ import type { Accounting } from "../accounting/accounting.js";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import type { StackOwners } from "./stackOwners.js";
 
 /** The endpoints the stack API serves, as metric labels. */
 export type Endpoint = "chat" | "completions" | "embeddings";
@@ -30,6 +31,8 @@ export interface StackApi {
   admission: AdmissionGate;
   account: LocalAccount;
   lookupChainStack: ChainStackLookup;
+  /** Owner and serving node of each stack this node records. */
+  owners: StackOwners;
   limits: StackApiLimits;
   logger: Logger;
   metrics: NodeMetrics | undefined;

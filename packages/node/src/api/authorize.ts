@@ -1,6 +1,4 @@
 import { assertRequestSigner, type Hash } from "@atoma/core";
-import { getStack } from "../accounting/stacks.js";
-import type { Stack } from "../accounting/types.js";
 import { StackNotServedError, UnknownStackError } from "../errors.js";
 import type { StackApi } from "./apiContext.js";
 import { type RequestEnvelope, signedFields } from "./envelope.js";
@@ -10,8 +8,8 @@ import { type RequestEnvelope, signedFields } from "./envelope.js";
  * `UnknownStackError` (404), `StackNotServedError` (403: the chain says another node serves it) or
  * `InvalidSignatureError` (401). Expiry, closing and funds are `reserve`'s checks, in its transaction.
  */
-export async function authorize(api: StackApi, envelope: RequestEnvelope, reqHash: Hash): Promise<Stack> {
-  const stack = await getStack(api.db, envelope.stackId);
+export async function authorize(api: StackApi, envelope: RequestEnvelope, reqHash: Hash): Promise<void> {
+  const stack = await api.owners.get(envelope.stackId);
   if (!stack) {
     const onChain = await api.lookupChainStack(envelope.stackId);
     if (onChain && onChain.nodeId !== api.nodeId) throw new StackNotServedError(envelope.stackId);
@@ -19,5 +17,4 @@ export async function authorize(api: StackApi, envelope: RequestEnvelope, reqHas
   }
   if (stack.servingNodeId !== api.nodeId) throw new StackNotServedError(envelope.stackId);
   await assertRequestSigner(api.domain, signedFields(envelope, reqHash), envelope.signature, stack.owner);
-  return stack;
 }

@@ -1,6 +1,5 @@
 import { requestHash } from "@atoma/core";
 import type { Context } from "hono";
-import { NonceReusedError } from "../errors.js";
 import { readJsonObject } from "../http/readJson.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
 import { authorize } from "./authorize.js";
@@ -32,13 +31,16 @@ async function handle(api: StackApi, endpoint: Endpoint, c: Context, started: nu
   const envelope = readEnvelope(c);
   const body = await readJsonObject(c);
   const reqHash = requestHash(body);
-  checkDeadline(envelope, BigInt(Math.floor(api.now() / 1000)), api.limits.maxDeadlineAheadSeconds);
   await authorize(api, envelope, reqHash);
   const stream = endpoint !== "embeddings" && body.stream === true;
-  const answered = await findAnswered(api, envelope, reqHash);
-  if (answered) {
+  try {
+    checkDeadline(envelope, BigInt(Math.floor(api.now() / 1000)), api.limits.maxDeadlineAheadSeconds);
+  } catch (error) {
+    // A request answered before its deadline is still answered from the records after it (a slow restart).
+    const answered = await findAnswered(api, envelope, reqHash);
+    if (!answered) throw error;
     api.metrics?.requests.inc({ endpoint, outcome: "resent" });
-    return answerResend(api, c, envelope, reqHash, stream, answered);
+    return answerResend(api, c, answered, stream);
   }
   const bound = await boundUnits(api, endpoint, body);
   const signal = c.req.raw.signal;
@@ -54,9 +56,11 @@ async function handle(api: StackApi, endpoint: Endpoint, c: Context, started: nu
         deadline: envelope.deadline,
       });
     } catch (error) {
-      // The same request may have committed meanwhile (a resend racing its original).
-      if (error instanceof NonceReusedError) return await answerResend(api, c, envelope, reqHash, stream);
-      throw error;
+      // A resend of a request already answered: its nonce is used, and its stack may be spent or closed since.
+      const answered = await findAnswered(api, envelope, reqHash);
+      if (!answered) throw error;
+      api.metrics?.requests.inc({ endpoint, outcome: "resent" });
+      return await answerResend(api, c, answered, stream);
     }
     const admitted: Admitted = {
       endpoint,

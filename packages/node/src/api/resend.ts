@@ -2,7 +2,6 @@ import type { Hash } from "@atoma/core";
 import type { Context } from "hono";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
-import { NonceReusedError } from "../errors.js";
 import type { StackApi } from "./apiContext.js";
 import type { RequestEnvelope } from "./envelope.js";
 import { signReceipt } from "./receipt.js";
@@ -20,19 +19,15 @@ export async function findAnswered(
 
 /**
  * Answers a resend of a request already committed (its client lost the answer: connection cut, node restarted)
- * with the stored response and the same signed fields: one leaf, one charge. Throws `NonceReusedError` when
- * the nonce was used without a leaf for this request (a replay, or a request that died before committing).
+ * with the stored response and the same signed fields: one leaf, one charge. A used nonce without such a leaf
+ * stays `NonceReusedError` (a replay, or a request that died before committing and was never charged).
  */
 export async function answerResend(
   api: StackApi,
   c: Context,
-  envelope: RequestEnvelope,
-  reqHash: Hash,
+  leaf: StoredLeaf,
   stream: boolean,
-  known?: StoredLeaf,
 ): Promise<Response> {
-  const leaf = known ?? (await findAnswered(api, envelope, reqHash));
-  if (!leaf) throw new NonceReusedError(envelope.stackId, envelope.nonce);
   const atoma = await signReceipt(api, leaf);
   const response = leaf.response as Record<string, unknown>;
   api.logger.debug({ stackId: String(leaf.stackId), leafIndex: String(leaf.leafIndex) }, "answered a resend");

@@ -9,6 +9,7 @@ import type { StackApi } from "./apiContext.js";
 import { NodeNotRegisteredError } from "./errors.js";
 import { inferenceHandler } from "./handleInference.js";
 import { stackPurchases } from "./stackEvents.js";
+import { StackOwners } from "./stackOwners.js";
 
 export interface StackApiOptions {
   /** Furthest ahead a signed request's deadline may lie, in seconds. @default 86400 */
@@ -53,6 +54,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
       engine,
       admission: context.admission,
       account: context.account,
+      owners: new StackOwners(context.db),
       lookupChainStack: async (stackId) => readStack(context.chain, stackManager, stackId),
       limits: {
         maxPromptTokens: context.config.limits.maxPromptTokens,

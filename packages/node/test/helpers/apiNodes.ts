@@ -29,6 +29,10 @@ export interface ApiNodeOptions {
   /** PostgreSQL URL: the node's tables go in a fresh schema there. */
   postgresUrl?: string | undefined;
   limits?: Record<string, number> | undefined;
+  /** The API's clock (unix ms). @default Date.now */
+  now?: (() => number) | undefined;
+  /** How often the listener polls the chain. @default 20 */
+  pollingIntervalMs?: number | undefined;
 }
 
 /** An in-process node with the stack API, over the shared engine. */
@@ -42,7 +46,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
         rpcUrl: options.network.anvil.rpcUrl,
         chainId: options.network.anvil.chainId,
         contracts: options.network.contracts,
-        pollingIntervalMs: 20,
+        pollingIntervalMs: options.pollingIntervalMs ?? 20,
       },
       node: {
         keyFile: join(options.dataDir, "unused.key"),
@@ -57,7 +61,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
     options.dataDir,
   );
   const node = createNode(
-    { account: options.node.account, engine: options.engine, parts: [stackApiPart()] },
+    { account: options.node.account, engine: options.engine, parts: [stackApiPart({ now: options.now })] },
     config,
   );
   return { node, schema };

@@ -1,0 +1,153 @@
+// Stack API: tokens/s through the node (signed, accounted, receipts verified) vs the engine directly, added latency, rps.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StackClient, verifyReceipt } from "@atoma/sdk";
+import {
+  apiNode,
+  dropSchema,
+  startTinyEngine,
+  waitForStack,
+} from "../packages/node/test/helpers/apiNodes.js";
+import { startStackNetwork } from "../packages/node/test/helpers/stackNetwork.js";
+import { percentile, report, timeMs } from "./lib/report.js";
+
+const TOKENS = 128;
+const ROUNDS = 11;
+const LATENCY_PAIRS = 60;
+const RPS_CLIENTS = 8;
+const RPS_SECONDS = 5;
+/** Best of the rounds: on a shared machine the fastest run is the one least disturbed by other work. */
+const best = (values: number[]) => percentile(values, 0);
+
+const network = await startStackNetwork();
+const { engine, model } = await startTinyEngine();
+const servers = await network.registerNodes(2);
+const taskId = await network.newTask(servers);
+await network.nextEpoch();
+const owner = await network.owner();
+const dataDir = mkdtempSync(join(tmpdir(), "atoma-bench-node-"));
+
+/** Every figure for one node over one kind of database; `suffix` tells them apart. */
+async function benchNode(
+  suffix: string,
+  serverIndex: number,
+  postgresUrl: string | undefined,
+): Promise<void> {
+  const server = servers[serverIndex]!;
+  const { node, schema } = apiNode({
+    network,
+    node: server,
+    engine,
+    model,
+    dataDir: join(dataDir, String(serverIndex)),
+    postgresUrl,
+    // A production-like poll (the tests' 20 ms one takes CPU from the requests measured here).
+    pollingIntervalMs: 250,
+    limits: { maxConcurrentStreams: RPS_CLIENTS, maxQueueLength: 256, maxPromptTokens: 400 },
+  });
+  await node.start();
+  try {
+    let stackId = 0n;
+    // The task draws its node among those subscribed: buy until this one serves the stack.
+    while (stackId === 0n) {
+      const bought = await network.buy(owner.ctx, taskId, 1_000_000_000n);
+      if (bought.nodeId === server.nodeId) stackId = bought.stackId;
+    }
+    await waitForStack(node, stackId);
+    const clientFor = (index: number) =>
+      new StackClient({
+        nodeUrl: node.url,
+        account: owner.account,
+        stackId,
+        chainId: network.anvil.chainId,
+        stackManager: network.addresses.StackManager,
+        nodeSigner: server.account.address,
+        firstNonce: BigInt(index) * 1_000_000_000n,
+      });
+    /**
+     * One request through the node, timed from sending to the parsed answer: the client signs before and
+     * verifies after (client and node share this process, and the figures are about the node).
+     */
+    const throughNode = async (client: StackClient, request: Record<string, unknown>): Promise<number> => {
+      const signed = await client.sign(request);
+      let answer: Record<string, unknown> = {};
+      const ms = await timeMs(async () => {
+        const response = await fetch(new URL("/v1/completions", node.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", ...signed.headers },
+          body: signed.json,
+        });
+        answer = (await response.json()) as Record<string, unknown>;
+      });
+      const { atoma, ...rest } = answer;
+      await verifyReceipt(rest, atoma, {
+        domain: client.domain,
+        nodeSigner: server.account.address,
+        stackId,
+        reqHash: signed.reqHash,
+      });
+      return ms;
+    };
+    const client = clientFor(0);
+    const body = (seed: number, maxTokens = TOKENS) => ({
+      model: model.id,
+      prompt: "Once upon a time, in a land far away,",
+      max_tokens: maxTokens,
+      temperature: 0.8,
+      seed,
+      ignore_eos: true,
+    });
+
+    await engine.complete(body(0));
+    await throughNode(client, body(0));
+    const engineMs: number[] = [];
+    const nodeMs: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      engineMs.push(await timeMs(() => engine.complete(body(round))));
+      nodeMs.push(await throughNode(client, body(round)));
+    }
+    const engineRate = TOKENS / (best(engineMs) / 1000);
+    const nodeRate = TOKENS / (best(nodeMs) / 1000);
+    report(`engine_tokens_per_s${suffix}`, engineRate, "tok/s");
+    report(`node_tokens_per_s${suffix}`, nodeRate, "tok/s");
+    report(`node_vs_engine_ratio${suffix}`, nodeRate / engineRate, "x");
+
+    // What the node adds to a one-token request: HTTP and JSON, the owner's signature, the unit bound,
+    // reserve, commit and the node's signature.
+    const added: number[] = [];
+    for (let pair = 0; pair < LATENCY_PAIRS; pair++) {
+      const direct = await timeMs(() => engine.complete(body(1_000 + pair, 1)));
+      added.push((await throughNode(client, body(1_000 + pair, 1))) - direct);
+    }
+    report(`node_added_latency_p50_ms${suffix}`, percentile(added, 50), "ms");
+    report(`node_added_latency_p99_ms${suffix}`, percentile(added, 99), "ms");
+
+    // Eight clients, each waiting for its (verified) answer before sending the next request (8 tokens each).
+    const clients = Array.from({ length: RPS_CLIENTS }, (_, i) => clientFor(i + 1));
+    const until = performance.now() + RPS_SECONDS * 1000;
+    let done = 0;
+    const started = performance.now();
+    await Promise.all(
+      clients.map(async (each, i) => {
+        for (let k = 0; performance.now() < until; k++) {
+          await throughNode(each, body(10_000 * (i + 1) + k, 8));
+          done++;
+        }
+      }),
+    );
+    report(`node_rps_8_clients${suffix}`, done / ((performance.now() - started) / 1000), "req/s");
+  } finally {
+    await node.stop();
+    if (postgresUrl && schema) await dropSchema(postgresUrl, schema);
+  }
+}
+
+try {
+  await benchNode("", 0, undefined);
+  if (process.env.DATABASE_URL) await benchNode("_postgres", 1, process.env.DATABASE_URL);
+} finally {
+  await engine.stop();
+  await network.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
