@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   buyStack,
   type ChainContext,
+  challengeSettlement,
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
@@ -14,6 +15,7 @@ import {
   type Hash,
   LeafTree,
   leafHash,
+  signResponse,
   verifyTranscript,
 } from "@atoma/core";
 import { type LocalAccount, parseEventLogs } from "viem";
@@ -26,6 +28,7 @@ import {
   type TestNode,
   taskWith,
 } from "../../chain/test/network.js";
+import { listLeaves } from "../src/accounting/stacks.js";
 import { openStateDatabase } from "../src/db/openStateDatabase.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { recordStack, serveRequests, settlementNode, waitFor } from "./helpers/settlementNetwork.js";
@@ -44,6 +47,7 @@ describe("the settlement worker on anvil", () => {
   let verifiedTask: bigint;
   let rareTask: bigint;
   let restartTask: bigint;
+  let challengedTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
@@ -51,7 +55,7 @@ describe("the settlement worker on anvil", () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
     for (let i = 0; i < 6; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode];
+    const [a, b, c, d, e, f] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -66,6 +70,7 @@ describe("the settlement worker on anvil", () => {
       sampleSize: 2,
     });
     restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
+    challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -319,5 +324,48 @@ describe("the settlement worker on anvil", () => {
       { fromBlock: 0n },
     );
     expect(payouts).toHaveLength(1);
+  });
+
+  it("answers an owner's challenge of an honest settlement with the leaf's proof, keeping its collateral", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(challengedTask, 1_000n);
+    await serveRequests(network, node, stack, user.account, 3);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor(
+      "the settlement to be accepted",
+      async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+    );
+    const server = byId(stack.nodeId);
+    const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+    const [leaf] = await listLeaves(node.context.db, stack.stackId, { from: 1n, limit: 1 });
+    const fields = {
+      stackId: leaf!.stackId,
+      leafIndex: leaf!.leafIndex,
+      reqHash: leaf!.reqHash,
+      respHash: leaf!.respHash,
+      units: leaf!.units,
+      cumulativeUnits: leaf!.cumulativeUnits,
+      seed: leaf!.seed,
+    };
+    const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+    const signature = await signResponse(server.signerAccount, domain, fields);
+    const challenged = await challengeSettlement(user.ctx, {
+      stackId: stack.stackId,
+      response: fields,
+      signature,
+    });
+    expect(challenged.upheld).toBe(false);
+    const answered = await waitFor("the answer", async () => {
+      const row = await node.context.db
+        .selectFrom("settlement_challenges")
+        .selectAll()
+        .where("dispute_id", "=", challenged.disputeId)
+        .executeTakeFirst();
+      return row?.state === "dismissed" ? row : undefined;
+    });
+    expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
   });
 });

@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import { settleChallenges } from "./settleChallengesMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
@@ -115,6 +116,10 @@ const initial: Migration = {
 /** The migrations in order, provided from code so the built package needs no migration files on disk. */
 export const nodeMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0001_initial": initial, "0003_settle_progress": settleProgress };
+    return {
+      "0001_initial": initial,
+      "0003_settle_progress": settleProgress,
+      "0003_settle_replies_to_challenges": settleChallenges,
+    };
   },
 };

@@ -10,7 +10,13 @@ import { ConfigError } from "../errors.js";
 import type { NodeContext } from "../service/nodePart.js";
 
 /** The contracts the settlement worker calls or follows; each must be in `chain.contracts`. */
-const REQUIRED = ["NodeRegistry", "AtomaVault", "StackManager", "SettlementManager"] as const;
+const REQUIRED = [
+  "NodeRegistry",
+  "AtomaVault",
+  "StackManager",
+  "SettlementManager",
+  "DisputeManager",
+] as const;
 
 /** How the worker reaches the chain: the actions' context (sending from the node's key) and typed reads. */
 export interface SettlementChain {
