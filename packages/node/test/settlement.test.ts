@@ -1,5 +1,5 @@
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import {
   buyStack,
   type ChainContext,
@@ -18,6 +18,7 @@ import {
   signResponse,
   verifyTranscript,
 } from "@atoma/core";
+import pg from "pg";
 import { type LocalAccount, parseEventLogs } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -31,14 +32,39 @@ import {
 import { listLeaves } from "../src/accounting/stacks.js";
 import { openStateDatabase } from "../src/db/openStateDatabase.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { recordStack, serveRequests, settlementNode, waitFor } from "./helpers/settlementNetwork.js";
+import {
+  type NodeDatabaseChoice,
+  recordStack,
+  serveRequests,
+  settlementNode,
+  stateDatabaseOf,
+  waitFor,
+} from "./helpers/settlementNetwork.js";
+import { databaseUrl } from "./helpers/stateDatabases.js";
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
 const STACK_CLOSED = 3;
 const PHASE_FINALIZED = 5;
 
-describe("the settlement worker on anvil", () => {
+const databases = [
+  { name: "embedded", url: undefined },
+  { name: "postgres", url: databaseUrl },
+] as const;
+
+describe.each(databases)("the settlement worker on anvil ($name database)", ({ name, url }) => {
+  if (name === "postgres" && url === undefined) {
+    it.skip("needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)", () => {});
+    return;
+  }
+  const schemas: string[] = [];
+  /** Each node's database: a fresh schema per node on PostgreSQL, the data directory's otherwise. */
+  const databaseFor = (nodeId: bigint): NodeDatabaseChoice => {
+    if (url === undefined) return { kind: "embedded" };
+    const schema = `atoma_settle_${process.pid}_${randomBytes(3).toString("hex")}_${nodeId}`;
+    schemas.push(schema);
+    return { kind: "postgres", url, schema };
+  };
   let network: TestNetwork;
   let nodes: TestNode[];
   let user: { account: LocalAccount; ctx: ChainContext };
@@ -48,7 +74,7 @@ describe("the settlement worker on anvil", () => {
   let rareTask: bigint;
   let restartTask: bigint;
   let challengedTask: bigint;
-  const running = new Map<bigint, { node: AtomaNode; dataDir: string }>();
+  const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
@@ -80,6 +106,12 @@ describe("the settlement worker on anvil", () => {
       await node.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
+    if (url !== undefined && schemas.length > 0) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    }
     await network?.stop();
   });
 
@@ -87,7 +119,8 @@ describe("the settlement worker on anvil", () => {
   async function nodeOf(server: TestNode): Promise<AtomaNode> {
     let entry = running.get(server.nodeId);
     if (!entry) {
-      entry = settlementNode(network, server);
+      const database = databaseFor(server.nodeId);
+      entry = { ...settlementNode(network, server, { database }), database };
       await entry.node.start();
       running.set(server.nodeId, entry);
     }
@@ -295,11 +328,11 @@ describe("the settlement worker on anvil", () => {
     const served = await serveRequests(network, node, stack, user.account, 3);
     await closeStack(user.ctx, { stackId: stack.stackId });
     await waitFor("the submission", async () => (await rowOf(node, stack.stackId))?.settle_tx);
-    const { dataDir } = running.get(stack.nodeId)!;
+    const { dataDir, database } = running.get(stack.nodeId)!;
     await node.stop();
     running.delete(stack.nodeId);
     // As if the process had died after the settle transaction was mined but before the row recorded it.
-    const state = await openStateDatabase({ kind: "embedded", dir: join(dataDir, "db") });
+    const state = await openStateDatabase(stateDatabaseOf(database, dataDir));
     await state.db
       .updateTable("settlements")
       .set({ state: "pending", settle_tx: null })
@@ -307,7 +340,7 @@ describe("the settlement worker on anvil", () => {
       .execute();
     await state.close();
     await network.advance(CHALLENGE_WINDOW + 1);
-    const reopened = settlementNode(network, byId(stack.nodeId), { dataDir });
+    const reopened = { ...settlementNode(network, byId(stack.nodeId), { dataDir, database }), database };
     await reopened.node.start();
     running.set(stack.nodeId, reopened);
     await waitFor("the payout", async () => (await rowOf(reopened.node, stack.stackId))?.state === "settled");

@@ -39,6 +39,8 @@ export async function openStateDatabase(
     const { error, results } = await new Migrator({
       db: opened.db,
       provider: nodeMigrations,
+      // Kysely looks for its table in every schema unless told which: another node's schema would hide ours.
+      ...(config.kind === "postgres" ? { migrationTableSchema: config.schema } : {}),
     }).migrateToLatest();
     if (error) throw error;
     const applied = (results ?? [])
