@@ -38,6 +38,7 @@ import {
   serveRequests,
   settlementNode,
   stateDatabaseOf,
+  TIP_CAP,
   waitFor,
 } from "./helpers/settlementNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
@@ -163,6 +164,8 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     });
     const onChain = await settlementOf(stack.stackId);
     expect(onChain).toMatchObject({ root: leafRoot(served), units: 400n, requestCount: 4 });
+    const settleTx = await user.ctx.publicClient.getTransaction({ hash: submitted.settle_tx as Hash });
+    expect(settleTx.maxPriorityFeePerGas).toBe(TIP_CAP);
     const blob = await fetch(`${node.url}/v1/blobs/${submitted.transcript_blob_id}`);
     expect(blob.status).toBe(200);
     const transcript = decodeTranscript(new Uint8Array(await blob.arrayBuffer()));

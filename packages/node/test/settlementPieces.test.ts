@@ -14,6 +14,7 @@ import type { Stack, StoredLeaf } from "../src/accounting/types.js";
 import { ConfigError } from "../src/errors.js";
 import { buildSettlement, EMPTY_ROOT } from "../src/settlement/buildSettlement.js";
 import { SettlementStateError } from "../src/settlement/errors.js";
+import { cappedFees } from "../src/settlement/feeCaps.js";
 import { postedRequestsOf, revealOf } from "../src/settlement/sampledEntries.js";
 import { settlementAddresses } from "../src/settlement/settlementChain.js";
 import { settlementReason } from "../src/settlement/settlementReason.js";
@@ -128,5 +129,22 @@ describe("the settlement worker's contracts", () => {
     expect(settlementAddresses({})).toBeUndefined();
     expect(() => settlementAddresses({ NodeRegistry: STACKS })).toThrow(ConfigError);
     expect(() => settlementAddresses({ NodeRegistry: STACKS })).toThrow(/chain\.contracts\.AtomaVault/);
+  });
+});
+
+describe("the node's gas price caps", () => {
+  const estimate = { maxFeePerGas: 30n, maxPriorityFeePerGas: 5n };
+
+  it("lower the estimate to each cap, and keep the tip within the fee cap", () => {
+    expect(cappedFees(estimate, {})).toEqual(estimate);
+    expect(cappedFees(estimate, { maxPriorityFeePerGas: 2n })).toEqual({
+      maxFeePerGas: 30n,
+      maxPriorityFeePerGas: 2n,
+    });
+    expect(cappedFees(estimate, { maxFeePerGas: 4n })).toEqual({
+      maxFeePerGas: 4n,
+      maxPriorityFeePerGas: 4n,
+    });
+    expect(cappedFees(estimate, { maxFeePerGas: 100n, maxPriorityFeePerGas: 100n })).toEqual(estimate);
   });
 });

@@ -15,6 +15,9 @@ import {
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { settlementPart } from "../../src/settlement/settlementPart.js";
 
+/** The tip cap every test node's settlement transactions are sent with. */
+export const TIP_CAP = 1_000n;
+
 /** Where a test node keeps its state: the embedded database in its data directory, or a PostgreSQL schema. */
 export type NodeDatabaseChoice = { kind: "embedded" } | { kind: "postgres"; url: string; schema: string };
 
@@ -53,7 +56,13 @@ export function settlementNode(
       node: { keyFile: "unused.key", port: 0, dataDir, shutdownTimeoutMs: 1_000 },
       database,
       model: { path: "unused.gguf" },
-      settlement: { pollIntervalMs: 100, ...options.settlement },
+      // A tip cap far below anvil's suggestion, so tests see the cap applied; the fee cap is never binding here.
+      settlement: {
+        pollIntervalMs: 100,
+        maxFeePerGas: "50000000000",
+        maxPriorityFeePerGas: TIP_CAP.toString(),
+        ...options.settlement,
+      },
     },
     dataDir,
   );
