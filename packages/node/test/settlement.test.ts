@@ -19,7 +19,7 @@ import {
   verifyTranscript,
 } from "@atoma/core";
 import pg from "pg";
-import { type LocalAccount, parseEventLogs } from "viem";
+import { type LocalAccount, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -189,6 +189,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     );
     expect((await contracts.stackManager.read.getStack([stack.stackId])).status).toBe(STACK_CLOSED);
     expect((await settlementOf(stack.stackId)).phase).toBe(PHASE_FINALIZED);
+    expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
     const local = await node.context.db
       .selectFrom("stacks")
       .select("state")
@@ -246,6 +247,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       attesterAmountEach: (stack.escrow - cost) / 2n,
       refunded: 0n,
     });
+    expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
     await network.advance(HOUR);
     await waitFor("the fee claim", async () => (await rowOf(node, stack.stackId))?.state === "claimed");
   });
