@@ -1,8 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import {
   buyStack,
   type ChainContext,
+  challengeSettlement,
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
@@ -14,9 +15,11 @@ import {
   type Hash,
   LeafTree,
   leafHash,
+  signResponse,
   verifyTranscript,
 } from "@atoma/core";
-import { type LocalAccount, parseEventLogs } from "viem";
+import pg from "pg";
+import { type LocalAccount, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -26,16 +29,43 @@ import {
   type TestNode,
   taskWith,
 } from "../../chain/test/network.js";
+import { listLeaves } from "../src/accounting/stacks.js";
 import { openStateDatabase } from "../src/db/openStateDatabase.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { recordStack, serveRequests, settlementNode, waitFor } from "./helpers/settlementNetwork.js";
+import {
+  type NodeDatabaseChoice,
+  recordStack,
+  serveRequests,
+  settlementNode,
+  stateDatabaseOf,
+  TIP_CAP,
+  waitFor,
+} from "./helpers/settlementNetwork.js";
+import { databaseUrl } from "./helpers/stateDatabases.js";
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
 const STACK_CLOSED = 3;
 const PHASE_FINALIZED = 5;
 
-describe("the settlement worker on anvil", () => {
+const databases = [
+  { name: "embedded", url: undefined },
+  { name: "postgres", url: databaseUrl },
+] as const;
+
+describe.each(databases)("the settlement worker on anvil ($name database)", ({ name, url }) => {
+  if (name === "postgres" && url === undefined) {
+    it.skip("needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)", () => {});
+    return;
+  }
+  const schemas: string[] = [];
+  /** Each node's database: a fresh schema per node on PostgreSQL, the data directory's otherwise. */
+  const databaseFor = (nodeId: bigint): NodeDatabaseChoice => {
+    if (url === undefined) return { kind: "embedded" };
+    const schema = `atoma_settle_${process.pid}_${randomBytes(3).toString("hex")}_${nodeId}`;
+    schemas.push(schema);
+    return { kind: "postgres", url, schema };
+  };
   let network: TestNetwork;
   let nodes: TestNode[];
   let user: { account: LocalAccount; ctx: ChainContext };
@@ -44,14 +74,15 @@ describe("the settlement worker on anvil", () => {
   let verifiedTask: bigint;
   let rareTask: bigint;
   let restartTask: bigint;
-  const running = new Map<bigint, { node: AtomaNode; dataDir: string }>();
+  let challengedTask: bigint;
+  const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
     for (let i = 0; i < 6; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode];
+    const [a, b, c, d, e, f] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -66,6 +97,7 @@ describe("the settlement worker on anvil", () => {
       sampleSize: 2,
     });
     restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
+    challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -75,6 +107,12 @@ describe("the settlement worker on anvil", () => {
       await node.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
+    if (url !== undefined && schemas.length > 0) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    }
     await network?.stop();
   });
 
@@ -82,7 +120,8 @@ describe("the settlement worker on anvil", () => {
   async function nodeOf(server: TestNode): Promise<AtomaNode> {
     let entry = running.get(server.nodeId);
     if (!entry) {
-      entry = settlementNode(network, server);
+      const database = databaseFor(server.nodeId);
+      entry = { ...settlementNode(network, server, { database }), database };
       await entry.node.start();
       running.set(server.nodeId, entry);
     }
@@ -125,6 +164,8 @@ describe("the settlement worker on anvil", () => {
     });
     const onChain = await settlementOf(stack.stackId);
     expect(onChain).toMatchObject({ root: leafRoot(served), units: 400n, requestCount: 4 });
+    const settleTx = await user.ctx.publicClient.getTransaction({ hash: submitted.settle_tx as Hash });
+    expect(settleTx.maxPriorityFeePerGas).toBe(TIP_CAP);
     const blob = await fetch(`${node.url}/v1/blobs/${submitted.transcript_blob_id}`);
     expect(blob.status).toBe(200);
     const transcript = decodeTranscript(new Uint8Array(await blob.arrayBuffer()));
@@ -148,6 +189,7 @@ describe("the settlement worker on anvil", () => {
     );
     expect((await contracts.stackManager.read.getStack([stack.stackId])).status).toBe(STACK_CLOSED);
     expect((await settlementOf(stack.stackId)).phase).toBe(PHASE_FINALIZED);
+    expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
     const local = await node.context.db
       .selectFrom("stacks")
       .select("state")
@@ -205,6 +247,7 @@ describe("the settlement worker on anvil", () => {
       attesterAmountEach: (stack.escrow - cost) / 2n,
       refunded: 0n,
     });
+    expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
     await network.advance(HOUR);
     await waitFor("the fee claim", async () => (await rowOf(node, stack.stackId))?.state === "claimed");
   });
@@ -290,11 +333,11 @@ describe("the settlement worker on anvil", () => {
     const served = await serveRequests(network, node, stack, user.account, 3);
     await closeStack(user.ctx, { stackId: stack.stackId });
     await waitFor("the submission", async () => (await rowOf(node, stack.stackId))?.settle_tx);
-    const { dataDir } = running.get(stack.nodeId)!;
+    const { dataDir, database } = running.get(stack.nodeId)!;
     await node.stop();
     running.delete(stack.nodeId);
     // As if the process had died after the settle transaction was mined but before the row recorded it.
-    const state = await openStateDatabase({ kind: "embedded", dir: join(dataDir, "db") });
+    const state = await openStateDatabase(stateDatabaseOf(database, dataDir));
     await state.db
       .updateTable("settlements")
       .set({ state: "pending", settle_tx: null })
@@ -302,7 +345,7 @@ describe("the settlement worker on anvil", () => {
       .execute();
     await state.close();
     await network.advance(CHALLENGE_WINDOW + 1);
-    const reopened = settlementNode(network, byId(stack.nodeId), { dataDir });
+    const reopened = { ...settlementNode(network, byId(stack.nodeId), { dataDir, database }), database };
     await reopened.node.start();
     running.set(stack.nodeId, reopened);
     await waitFor("the payout", async () => (await rowOf(reopened.node, stack.stackId))?.state === "settled");
@@ -319,5 +362,48 @@ describe("the settlement worker on anvil", () => {
       { fromBlock: 0n },
     );
     expect(payouts).toHaveLength(1);
+  });
+
+  it("answers an owner's challenge of an honest settlement with the leaf's proof, keeping its collateral", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(challengedTask, 1_000n);
+    await serveRequests(network, node, stack, user.account, 3);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor(
+      "the settlement to be accepted",
+      async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+    );
+    const server = byId(stack.nodeId);
+    const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+    const [leaf] = await listLeaves(node.context.db, stack.stackId, { from: 1n, limit: 1 });
+    const fields = {
+      stackId: leaf!.stackId,
+      leafIndex: leaf!.leafIndex,
+      reqHash: leaf!.reqHash,
+      respHash: leaf!.respHash,
+      units: leaf!.units,
+      cumulativeUnits: leaf!.cumulativeUnits,
+      seed: leaf!.seed,
+    };
+    const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+    const signature = await signResponse(server.signerAccount, domain, fields);
+    const challenged = await challengeSettlement(user.ctx, {
+      stackId: stack.stackId,
+      response: fields,
+      signature,
+    });
+    expect(challenged.upheld).toBe(false);
+    const answered = await waitFor("the answer", async () => {
+      const row = await node.context.db
+        .selectFrom("settlement_challenges")
+        .selectAll()
+        .where("dispute_id", "=", challenged.disputeId)
+        .executeTakeFirst();
+      return row?.state === "dismissed" ? row : undefined;
+    });
+    expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
   });
 });

@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { attestDuties } from "../attestation/migration.js";
 import { consensusDuties } from "./consensusMigration.js";
+import { settleChallenges } from "./settleChallengesMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
@@ -120,6 +121,7 @@ export const nodeMigrations: MigrationProvider = {
     return {
       "0001_initial": initial,
       "0003_settle_progress": settleProgress,
+      "0003_settle_replies_to_challenges": settleChallenges,
       "0004_attest_duties": attestDuties,
       "0005_consensus_duties": consensusDuties,
     };

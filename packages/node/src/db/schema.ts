@@ -222,3 +222,28 @@ export interface SettlementsTable {
 }
 
 export type SettlementOutcome = "accepted" | "disputed" | "finalized" | "failed" | "timed_out" | "too_late";
+
+/**
+ * `pending` until answered; `answered` once the proof is on chain; `dismissed` / `upheld` as the dispute manager
+ * resolved it; `unanswerable` when the stored leaves cannot prove the challenged leaf.
+ */
+export type ChallengeState = "pending" | "answered" | "dismissed" | "upheld" | "unanswerable";
+
+/** An owner's challenge of one of this node's accepted settlements (migration 0003_settle_replies_to_challenges). */
+export interface SettlementChallengesTable {
+  dispute_id: bigint;
+  stack_id: bigint;
+  leaf_index: bigint;
+  /** The challenged leaf H(reqHash ‖ respHash), as the owner's node-signed response gives it. */
+  leaf: string;
+  answer_deadline: bigint;
+  state: Generated<ChallengeState>;
+  answer_tx: string | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface NodeDatabase {
+  settlement_challenges: SettlementChallengesTable;
+}

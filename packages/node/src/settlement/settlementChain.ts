@@ -1,16 +1,24 @@
 import {
   type AtomaAddresses,
   type AtomaContracts,
+  type AtomaWalletClient,
   atomaContracts,
   type ChainContext,
-  createAtomaWalletClient,
+  chainFor,
 } from "@atoma/chain";
-import { type Address, getAddress, zeroAddress } from "viem";
+import { type Address, createWalletClient, getAddress, http, zeroAddress } from "viem";
 import { ConfigError } from "../errors.js";
 import type { NodeContext } from "../service/nodePart.js";
+import { chainWithFeeCaps } from "./feeCaps.js";
 
 /** The contracts the settlement worker calls or follows; each must be in `chain.contracts`. */
-const REQUIRED = ["NodeRegistry", "AtomaVault", "StackManager", "SettlementManager"] as const;
+const REQUIRED = [
+  "NodeRegistry",
+  "AtomaVault",
+  "StackManager",
+  "SettlementManager",
+  "DisputeManager",
+] as const;
 
 /** How the worker reaches the chain: the actions' context (sending from the node's key) and typed reads. */
 export interface SettlementChain {
@@ -43,19 +51,21 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
   };
 }
 
-/** The worker's chain access, sending from the node's key; undefined when no deployment is configured. */
+/**
+ * The worker's chain access, sending from the node's key within `settlement.maxFeePerGas` and
+ * `settlement.maxPriorityFeePerGas`; undefined when no deployment is configured.
+ */
 export function connectSettlementChain(context: NodeContext): SettlementChain | undefined {
   const { config, account, chain } = context;
   const addresses = settlementAddresses(config.chain.contracts);
   if (!addresses) return undefined;
-  const walletClient = createAtomaWalletClient(
-    {
-      rpcUrl: config.chain.rpcUrl,
-      chainId: config.chain.chainId,
-      pollingInterval: Math.min(config.chain.pollingIntervalMs, 1_000),
-    },
+  const walletClient: AtomaWalletClient = createWalletClient({
     account,
-  );
+    chain: chainWithFeeCaps(chainFor(config.chain.chainId, config.chain.rpcUrl), config.settlement),
+    transport: http(config.chain.rpcUrl),
+    pollingInterval: Math.min(config.chain.pollingIntervalMs, 1_000),
+    cacheTime: 0,
+  });
   const contracts = atomaContracts(addresses, chain, walletClient);
   return { actions: { publicClient: chain, walletClient, addresses }, contracts };
 }

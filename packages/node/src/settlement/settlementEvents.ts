@@ -2,6 +2,7 @@ import type { AtomaContracts } from "@atoma/chain";
 import type { ChainEventSource } from "../listener/eventSource.js";
 import { eventSource } from "../listener/eventSource.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import { recordChallenge, setChallengeState } from "./challengeRows.js";
 import { markSettlementFailed, moveServedStack, updateSettlement } from "./settlementRows.js";
 
 /**
@@ -12,10 +13,10 @@ import { markSettlementFailed, moveServedStack, updateSettlement } from "./settl
  * Metrics counted here may count twice if a range is rolled back and handled again (rare: a failed commit).
  */
 export function settlementEventSources(
-  contracts: Pick<AtomaContracts, "stackManager" | "settlementManager">,
+  contracts: Pick<AtomaContracts, "stackManager" | "settlementManager" | "disputeManager">,
   metrics: NodeMetrics | undefined,
 ): ChainEventSource[] {
-  const { stackManager, settlementManager } = contracts;
+  const { stackManager, settlementManager, disputeManager } = contracts;
   return [
     eventSource({
       name: "settlement:stacks",
@@ -77,6 +78,25 @@ export function settlementEventSources(
           if (!(await moveServedStack(db, stack, ["active", "settling"], "settled"))) return;
           await markSettlementFailed(db, args.stackId, "timed_out", "not settled by the deadline");
           metrics?.settlements.inc({ outcome: "timed_out" });
+        },
+      },
+    }),
+    eventSource({
+      name: "settlement:challenges",
+      address: disputeManager.address,
+      abi: disputeManager.abi,
+      handlers: {
+        ChallengeOpened: async ({ args }, { db }) => {
+          await recordChallenge(db, {
+            disputeId: args.disputeId,
+            stackId: args.stackId,
+            leafIndex: args.leafIndex,
+            leaf: args.leaf,
+            answerDeadline: args.answerDeadline,
+          });
+        },
+        ChallengeResolved: async ({ args }, { db }) => {
+          await setChallengeState(db, args.disputeId, args.upheld ? "upheld" : "dismissed");
         },
       },
     }),

@@ -1,4 +1,5 @@
 import {
+  answerChallenge,
   ContractRevertError,
   claimNodeFees,
   finalizeSettlement,
@@ -6,7 +7,7 @@ import {
   revealSettlement,
   submitSettlement,
 } from "@atoma/chain";
-import { AtomaError, type Logger, silentLogger } from "@atoma/core";
+import { AtomaError, LeafTree, type Logger, silentLogger } from "@atoma/core";
 import { BaseError } from "viem";
 import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
 import { listLeaves, listStacks } from "../accounting/stacks.js";
@@ -16,6 +17,7 @@ import { StackBusyError } from "../errors.js";
 import { sleep } from "../listener/sleep.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { buildSettlement } from "./buildSettlement.js";
+import { type ChallengeRow, listPendingChallenges, setChallengeState } from "./challengeRows.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
@@ -129,6 +131,10 @@ export class SettlementWorker {
         continue;
       }
       await this.#attempt(row.stack_id, () => this.#advance(row, now));
+    }
+    for (const challenge of await listPendingChallenges(this.#db)) {
+      if (now > challenge.answer_deadline || this.#waiting(challenge.stack_id)) continue;
+      await this.#attempt(challenge.stack_id, () => this.#answer(challenge));
     }
     if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
   }
@@ -248,6 +254,33 @@ export class SettlementWorker {
     const finalized = await finalizeSettlement(this.#chain.actions, { stackIds: [row.stack_id] });
     await updateSettlement(this.#db, row.stack_id, { finalize_tx: finalized.hash });
     this.#logger.info({ stackId: row.stack_id, tx: finalized.hash }, "settlement finalized");
+  }
+
+  /** Proves a challenged leaf is under the submitted root; a leaf the node never committed cannot be proved. */
+  async #answer(challenge: ChallengeRow): Promise<void> {
+    const { dispute_id: disputeId, stack_id: stackId } = challenge;
+    const settlement = await this.#db
+      .selectFrom("settlements")
+      .select("leaf_count")
+      .where("stack_id", "=", stackId)
+      .executeTakeFirstOrThrow();
+    const leaves = await listLeaves(this.#db, stackId, { limit: Number(settlement.leaf_count) });
+    const index = Number(challenge.leaf_index);
+    if (leaves[index]?.leafHash.toLowerCase() !== challenge.leaf) {
+      await setChallengeState(this.#db, disputeId, "unanswerable", {
+        last_error: "the challenged leaf is not among the settled leaves",
+      });
+      this.#logger.error({ stackId, disputeId }, "challenge cannot be answered: the leaf was never settled");
+      return;
+    }
+    const proof = new LeafTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
+    const answered = await answerChallenge(this.#chain.actions, { disputeId, proof });
+    await setChallengeState(this.#db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
+    this.#metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
+    this.#logger.info(
+      { stackId, disputeId, tx: answered.hash },
+      "owner challenge answered with a Merkle proof",
+    );
   }
 
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */

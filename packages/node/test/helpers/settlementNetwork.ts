@@ -7,17 +7,41 @@ import { keccak256, type LocalAccount, stringToBytes } from "viem";
 import { MODEL, type TestNetwork, type TestNode } from "../../../chain/test/network.js";
 import { Accounting } from "../../src/accounting/accounting.js";
 import { insertStack } from "../../src/accounting/stacks.js";
-import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import {
+  type EmbeddedDatabaseConfig,
+  type PostgresDatabaseConfig,
+  parseNodeConfig,
+} from "../../src/config/loadConfig.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { settlementPart } from "../../src/settlement/settlementPart.js";
+
+/** The tip cap every test node's settlement transactions are sent with. */
+export const TIP_CAP = 1_000n;
+
+/** Where a test node keeps its state: the embedded database in its data directory, or a PostgreSQL schema. */
+export type NodeDatabaseChoice = { kind: "embedded" } | { kind: "postgres"; url: string; schema: string };
+
+/** The state database a settlement node of `choice` opens (to edit it while the node is down). */
+export function stateDatabaseOf(
+  choice: NodeDatabaseChoice,
+  dataDir: string,
+): EmbeddedDatabaseConfig | PostgresDatabaseConfig {
+  return choice.kind === "postgres"
+    ? { kind: "postgres", url: choice.url, schema: choice.schema, poolSize: 4 }
+    : { kind: "embedded", dir: join(dataDir, "db") };
+}
 
 /** A node running only the settlement worker, as the test network's `server` (its signing key), fast polling. */
 export function settlementNode(
   network: TestNetwork,
   server: TestNode,
-  options: { dataDir?: string; settlement?: Record<string, unknown> } = {},
+  options: { dataDir?: string; database?: NodeDatabaseChoice; settlement?: Record<string, unknown> } = {},
 ): { node: AtomaNode; dataDir: string } {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoma-settle-"));
+  const database =
+    options.database?.kind === "postgres"
+      ? { url: options.database.url, schema: options.database.schema, poolSize: 4 }
+      : {};
   const contracts = Object.fromEntries(
     Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
   );
@@ -30,8 +54,15 @@ export function settlementNode(
         pollingIntervalMs: 50,
       },
       node: { keyFile: "unused.key", port: 0, dataDir, shutdownTimeoutMs: 1_000 },
+      database,
       model: { path: "unused.gguf" },
-      settlement: { pollIntervalMs: 100, ...options.settlement },
+      // A tip cap far below anvil's suggestion, so tests see the cap applied; the fee cap is never binding here.
+      settlement: {
+        pollIntervalMs: 100,
+        maxFeePerGas: "50000000000",
+        maxPriorityFeePerGas: TIP_CAP.toString(),
+        ...options.settlement,
+      },
     },
     dataDir,
   );
