@@ -1,4 +1,4 @@
-import { challengeSettlement, finalizeSettlement } from "@atoma/chain";
+import { challengeSettlement, finalizeSettlement, postSampledRequests } from "@atoma/chain";
 import type { InferenceEngine } from "@atoma/engine";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -150,5 +150,29 @@ describe("cheaters are caught", () => {
     const revealed = await reveal(served, served.indices);
     expect(revealed.outcome).toBe("accepted");
     expect(revealed.agreeing).toEqual([talker, replacement!.nodeId]);
+  }, 120_000);
+
+  it("a server that pads its stack with a request the owner never signed fails: its transcript is refused and it cannot post the request", async () => {
+    const served = await serveAndSettle(net, REQUESTS, {
+      engine: net.engine,
+      forge: (k) => k === REQUESTS - 1,
+    });
+    await eventually(
+      async () =>
+        (await read().settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    await expect(
+      postSampledRequests(served.server.signer, {
+        stackId: served.stackId,
+        requests: served.indices.map((k) => served.requests[Number(k)]!),
+      }),
+    ).rejects.toMatchObject({ errorName: "InvalidRequestSignature" });
+    const before = await userBalance();
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Failed);
+    await expectCaught(served, before);
   }, 120_000);
 });
