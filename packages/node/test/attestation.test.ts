@@ -1,4 +1,4 @@
-import { finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import { attestationCommitment, finalizeSettlement, postSampledRequests } from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AttestNetwork,
@@ -8,15 +8,17 @@ import {
   startAttestNetwork,
 } from "./harness/attestNetwork.js";
 import { reveal, serveAndSettle } from "./harness/servingNode.js";
+import { StrategyBoard } from "./harness/strategies.js";
 
 const Phase = { Commit: 1, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
 
 /** The attestation worker on real nodes: honest settlements pass, a tampered one is caught and slashed. */
 describe("attestation worker against anvil", () => {
   let net: AttestNetwork;
+  const board = new StrategyBoard();
 
   beforeAll(async () => {
-    net = await startAttestNetwork({ nodes: 6, sampleSize: 2 });
+    net = await startAttestNetwork({ nodes: 6, sampleSize: 2, strategyOf: (id) => board.strategyFor(id) });
   }, 240_000);
   afterAll(() => net?.stop(), 60_000);
 
@@ -56,6 +58,33 @@ describe("attestation worker against anvil", () => {
     await net.advance(601);
     const { stacks } = await finalizeSettlement(net.user.ctx, { stackIds: [served.stackId] });
     expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 20n);
+  }, 120_000);
+
+  it("a node restarted with a duty pending resumes it from its row and the chain, once", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, 3, { engine: net.engine });
+    const [resumed, other] = served.attesters as [bigint, bigint];
+    await eventually(
+      async () => (await dutyOf(resumed, served.stackId, "attest")) ?? undefined,
+      "the duty row",
+    );
+    await net.restart(resumed, async () => {
+      board.open = true;
+      await eventually(async () => {
+        const attesters = await net.deployment.contracts.settlementManager.read.attestersOf([served.stackId]);
+        return attesters.find((a) => a.nodeId === other)?.committed ? true : undefined;
+      }, "the other attester's commitment");
+    });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const rows = await net
+      .byId(resumed)
+      .node.context.db.selectFrom("attestation_tasks")
+      .selectAll()
+      .where("stack_id", "=", served.stackId)
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.state).toBe("committed");
+    expect((await reveal(served, served.indices)).outcome).toBe("accepted");
   }, 120_000);
 
   it("mismatch path: tampered leaves are disputed, the committee recomputes and votes, the server is slashed and the user refunded", async () => {
@@ -137,4 +166,23 @@ describe("attestation worker against anvil", () => {
         "attester duty done",
       );
   }, 120_000);
+
+  it("commitments differ from the server's leaves exactly when the sample holds the tampered one (1 of 4 tampered, 2 sampled)", async () => {
+    const { settlementManager } = net.deployment.contracts;
+    let detected = 0;
+    const runs = 12;
+    for (let run = 0; run < runs; run++) {
+      const tampered = run % 4;
+      const served = await serveAndSettle(net, 4, { engine: net.engine, tamper: (k) => k === tampered });
+      await whenPhase(served.stackId, Phase.Reveal);
+      const claimed = served.indices.map((k) => served.respHashes[Number(k)]!);
+      const attesters = await settlementManager.read.attestersOf([served.stackId]);
+      const dissent = attesters.filter((a) => a.commitment !== attestationCommitment(a.nodeId, claimed));
+      const sampledTampered = served.indices.includes(BigInt(tampered));
+      expect(dissent).toHaveLength(sampledTampered ? attesters.length : 0);
+      if (sampledTampered) detected++;
+    }
+    // The figure for the report: expected 1 - C(3,2)/C(4,2) = 0.5 per settlement.
+    expect(detected).toBeLessThanOrEqual(runs);
+  }, 300_000);
 });

@@ -55,6 +55,8 @@ export interface AttestNetwork {
   engine: InferenceEngine;
   byId(nodeId: bigint): HarnessNode;
   advance(seconds: number): Promise<void>;
+  /** Stops a node's process stand-in; `start` brings it back over the same database, blobs and port. */
+  restart(nodeId: bigint, whileStopped?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -149,6 +151,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     await subscribe(signer.ctx, { taskId, nodeId, pricePerMillion: PRICE, capacity: 10n ** 12n });
     registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, port, index });
   }
+  const makers = new Map<bigint, () => AtomaNode>();
   // Node start-up is mostly the embedded database's: start them side by side.
   const nodes: HarnessNode[] = await Promise.all(
     registered.map(async ({ port, index, ...identity }) => {
@@ -172,17 +175,20 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       );
       const metrics = createNodeMetrics();
       const strategy = options.strategyOf?.(identity.nodeId);
-      const node = createNode(
-        {
-          account: identity.signerAccount,
-          engine,
-          metrics,
-          parts: [
-            attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 100 }),
-          ],
-        },
-        config,
-      );
+      const make = () =>
+        createNode(
+          {
+            account: identity.signerAccount,
+            engine,
+            metrics,
+            parts: [
+              attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 100 }),
+            ],
+          },
+          config,
+        );
+      makers.set(identity.nodeId, make);
+      const node = make();
       await node.start();
       return { ...identity, node, metrics };
     }),
@@ -206,6 +212,13 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     async advance(seconds) {
       await test.increaseTime({ seconds });
       await test.mine({ blocks: 1 });
+    },
+    async restart(nodeId, whileStopped) {
+      const harnessNode = nodes.find((n) => n.nodeId === nodeId)!;
+      await harnessNode.node.stop();
+      await whileStopped?.();
+      harnessNode.node = makers.get(nodeId)!();
+      await harnessNode.node.start();
     },
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.node.stop()));

@@ -30,6 +30,8 @@ export interface ServingBehaviour {
   overClaim?: bigint | undefined;
   /** Keeps the transcript out of the blob store (attesters cannot fetch it). */
   withholdTranscript?: boolean | undefined;
+  /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
+  forge?: ((k: number) => boolean) | undefined;
 }
 
 export interface ServedStack {
@@ -94,7 +96,8 @@ export async function serveAndSettle(
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
-    const signature = await signRequest(net.user.account, domain, {
+    const signer = behaviour.forge?.(k) ? server.signerAccount : net.user.account;
+    const signature = await signRequest(signer, domain, {
       stackId: stack.stackId,
       reqHash,
       nonce,

@@ -1,0 +1,178 @@
+import { challengeSettlement, finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import type { InferenceEngine } from "@atoma/engine";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type AttestNetwork,
+  COLLATERAL,
+  eventually,
+  PRICE,
+  startAttestNetwork,
+  tinyEngine,
+} from "./harness/attestNetwork.js";
+import { reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
+import {
+  colludingStrategy,
+  lazyCopierStrategy,
+  StrategyBoard,
+  silentStrategy,
+} from "./harness/strategies.js";
+
+const Phase = { Reveal: 2, Accepted: 4, Failed: 6 } as const;
+const REQUESTS = 3;
+const FRAUD_USER_SHARE = (COLLATERAL * 3_000n) / 10_000n;
+
+/**
+ * Issue 6: dishonest nodes against the real attestation worker. Every attester samples all of a stack's requests
+ * (sample size = requests, p = 1), so each cheat is certain to be looked at.
+ */
+describe("cheaters are caught", () => {
+  const board = new StrategyBoard();
+  let net: AttestNetwork;
+  let otherModel: InferenceEngine;
+
+  beforeAll(async () => {
+    net = await startAttestNetwork({
+      nodes: 10,
+      sampleSize: REQUESTS,
+      strategyOf: (nodeId) => board.strategyFor(nodeId),
+    });
+    otherModel = await tinyEngine(2);
+  }, 300_000);
+  afterAll(async () => {
+    await otherModel?.stop();
+    await net?.stop();
+  }, 60_000);
+  beforeEach(() => board.reset());
+
+  const read = () => net.deployment.contracts;
+  const phaseOf = async (stackId: bigint) =>
+    (await read().settlementManager.read.getSettlement([stackId])).phase;
+  const whenPhase = (stackId: bigint, phase: number) =>
+    eventually(async () => ((await phaseOf(stackId)) === phase ? true : undefined), `phase ${phase}`);
+  const userBalance = () => read().vault.read.balanceOf([net.user.account.address]);
+
+  /** The server is slashed in full, barred, its reputation zero, and the user refunded plus its fraud share. */
+  async function expectCaught(served: ServedStack, balanceBefore: bigint, refund = PRICE) {
+    const cheater = await read().nodeRegistry.read.getNode([served.server.nodeId]);
+    expect(cheater).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
+    expect((await userBalance()) - balanceBefore).toBe(refund + FRAUD_USER_SHARE);
+  }
+
+  it("a server running another model is outvoted by the committee and slashed", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: otherModel });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the other model's outputs went unnoticed");
+    expect(revealed.dissenting).toEqual(served.attesters);
+    await whenPhase(served.stackId, Phase.Failed);
+    await expectCaught(served, before);
+  }, 120_000);
+
+  it("a minority of colluding committee members cannot save a server that tampered with one output", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, tamper: (k) => k === 1 });
+    await whenPhase(served.stackId, Phase.Reveal);
+    board.open = false;
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the tampered output went unnoticed");
+    const [colluder, ...honest] = revealed.committee;
+    board.assign(colluder!, colludingStrategy);
+    board.open = true;
+    await whenPhase(served.stackId, Phase.Failed);
+    // The colluder voted against the majority: it is slashed too, and the user gets a share of both.
+    await expectCaught(served, before, PRICE + FRAUD_USER_SHARE);
+    const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute.decided).toBe(true);
+    expect(dispute.winner).not.toBe(dispute.serverResult);
+    expect(await read().nodeRegistry.read.getNode([colluder!])).toMatchObject({
+      collateral: 0n,
+      reputation: 0,
+    });
+    for (const id of honest)
+      expect((await read().nodeRegistry.read.getNode([id])).collateral).toBe(COLLATERAL);
+  }, 120_000);
+
+  it("a server claiming more units than it served is caught by the owner's challenge with its own signature", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, overClaim: 50n });
+    await whenPhase(served.stackId, Phase.Reveal);
+    expect((await reveal(served, served.indices)).outcome).toBe("accepted");
+    const before = await userBalance();
+    const last = served.responses.at(-1)!;
+    const challenged = await challengeSettlement(net.user.ctx, {
+      stackId: served.stackId,
+      response: last.fields,
+      signature: last.signature,
+    });
+    expect(challenged.upheld).toBe(true);
+    await expectCaught(served, before);
+  }, 120_000);
+
+  it("a lazy attester that copies another's commitment is outed by the reveal and loses its collateral", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    const [honest, copier] = served.attesters as [bigint, bigint];
+    board.assign(copier, lazyCopierStrategy);
+    board.open = true;
+    await whenPhase(served.stackId, Phase.Reveal);
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the copy went unnoticed");
+    expect(revealed.agreeing).toEqual([honest]);
+    expect(revealed.dissenting).toEqual([copier]);
+    await whenPhase(served.stackId, Phase.Accepted);
+    expect(await read().nodeRegistry.read.getNode([copier])).toMatchObject({ collateral: 0n, reputation: 0 });
+    expect((await read().nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(COLLATERAL);
+    await net.advance(601);
+    const { stacks } = await finalizeSettlement(net.user.ctx, { stackIds: [served.stackId] });
+    expect(stacks[0]!.nodeAmount).toBeGreaterThan(0n);
+  }, 120_000);
+
+  it("a silent attester is slashed the timeout share and replaced; the replacement attests and the stack settles", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    const [talker, silent] = served.attesters as [bigint, bigint];
+    board.assign(silent, silentStrategy);
+    board.open = true;
+    await eventually(async () => {
+      const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+      return attesters.find((a) => a.nodeId === talker)?.committed ? true : undefined;
+    }, "the talker's commitment");
+    const collateralBefore = (await read().nodeRegistry.read.getNode([silent])).collateral;
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Reveal);
+    const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+    expect(attesters.find((a) => a.nodeId === silent)?.removed).toBe(true);
+    const replacement = attesters.find((a) => ![talker, silent].includes(a.nodeId));
+    expect(replacement?.committed).toBe(true);
+    expect((await read().nodeRegistry.read.getNode([silent])).collateral).toBe(
+      collateralBefore - collateralBefore / 20n,
+    );
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
+    expect(revealed.agreeing).toEqual([talker, replacement!.nodeId]);
+  }, 120_000);
+
+  it("a server that pads its stack with a request the owner never signed fails: its transcript is refused and it cannot post the request", async () => {
+    const served = await serveAndSettle(net, REQUESTS, {
+      engine: net.engine,
+      forge: (k) => k === REQUESTS - 1,
+    });
+    await eventually(
+      async () =>
+        (await read().settlementManager.read.getSettlement([served.stackId])).dataRequested
+          ? true
+          : undefined,
+      "TranscriptUnavailable",
+    );
+    await expect(
+      postSampledRequests(served.server.signer, {
+        stackId: served.stackId,
+        requests: served.indices.map((k) => served.requests[Number(k)]!),
+      }),
+    ).rejects.toMatchObject({ errorName: "InvalidRequestSignature" });
+    const before = await userBalance();
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Failed);
+    await expectCaught(served, before);
+  }, 120_000);
+});
