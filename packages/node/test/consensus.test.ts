@@ -3,7 +3,9 @@ import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@at
 import { consensusRoot } from "@atoma/core";
 import { parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consensusPart } from "../src/consensus/consensusPart.js";
 import { getSeat, getVote } from "../src/consensus/duties.js";
+import { createNode } from "../src/service/createNode.js";
 import {
   type ConsensusCluster,
   ECHELON,
@@ -214,5 +216,20 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       return row?.state === "done" ? row : undefined;
     });
     expect(seat.outcome).toBe("missed");
+  });
+
+  it("stays out of consensus duties, and out of the node's way, while its signer is not a registered node", async () => {
+    const stranger = await cluster.network.account(0n);
+    const node = createNode(
+      { account: stranger.account, engine: cluster.engine, parts: [consensusPart()] },
+      cluster.configFor("stranger"),
+    );
+    await node.start();
+    try {
+      expect((await fetch(`${node.url}/health`)).status).toBe(200);
+      expect(await node.context.db.selectFrom("consensus_seats").selectAll().execute()).toEqual([]);
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { consensusAddresses, consensusChainContext, readOwnNodeId } from "./cons
 import { consensusEventSources } from "./consensusEvents.js";
 import { readMaxOutputBytes } from "./consensusReads.js";
 import { ConsensusWorker } from "./consensusWorker.js";
+import { ConsensusSetupError } from "./errors.js";
 
 export interface ConsensusPartOptions {
   /** Milliseconds between the worker's passes over open duties. @default 500 */
@@ -18,8 +19,8 @@ export interface ConsensusPartOptions {
  * n-node Sampling Consensus for smart-contract requests (whitepaper §2.6): the node computes the requests it is
  * sampled for, commits root and leaf, delivers the agreed output, votes on the committees of consensus disputes
  * it is drawn for, and calls the timeout and resolve entry points when due. Inert (with a warning) when
- * `chain.contracts` lacks ConsensusRequests, DisputeManager or NodeRegistry; ConsensusSetupError when the
- * node's signing address is not registered.
+ * `chain.contracts` lacks ConsensusRequests, DisputeManager or NodeRegistry, or when the node's signing address
+ * is not registered yet (it reads its node id once, at start).
  */
 export function consensusPart(options: ConsensusPartOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
@@ -30,7 +31,17 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
       return { name: "consensus" };
     }
     const { addresses } = found;
-    const nodeId = await readOwnNodeId(context, addresses);
+    let nodeId: bigint;
+    try {
+      nodeId = await readOwnNodeId(context, addresses);
+    } catch (error) {
+      if (!(error instanceof ConsensusSetupError)) throw error;
+      logger.warn(
+        { reason: error.shortMessage },
+        "consensus duties off until the node is registered and restarted",
+      );
+      return { name: "consensus" };
+    }
     const maxOutputBytes = await readMaxOutputBytes(context.chain, addresses.ConsensusRequests);
     // Asked for now so that a node-owned engine is made and started before the parts start.
     const engine = context.engine();
