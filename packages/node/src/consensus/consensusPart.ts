@@ -5,6 +5,7 @@ import { consensusEventSources } from "./consensusEvents.js";
 import { readMaxOutputBytes } from "./consensusReads.js";
 import { ConsensusWorker } from "./consensusWorker.js";
 import { ConsensusSetupError } from "./errors.js";
+import { Turns } from "./turns.js";
 
 export interface ConsensusPartOptions {
   /** Milliseconds between the worker's passes over open duties. @default 500 */
@@ -13,6 +14,11 @@ export interface ConsensusPartOptions {
   maxOutputTokens?: number | undefined;
   /** Failed attempts after which a duty is given up. @default 20 */
   maxAttempts?: number | undefined;
+  /**
+   * Milliseconds each node waits per rank before taking a step anyone may take (deliver, close a round, resolve):
+   * the first seat goes at once, the next after this long, and so on. @default 3000
+   */
+  turnGraceMs?: number | undefined;
 }
 
 /**
@@ -59,6 +65,7 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
         maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
         maxOutputBytes,
         fromBlock: BigInt(context.config.chain.startBlock),
+        turns: new Turns(options.turnGraceMs ?? 3_000),
       },
       { pollIntervalMs: options.pollIntervalMs ?? 500, maxAttempts: options.maxAttempts ?? 20 },
     );

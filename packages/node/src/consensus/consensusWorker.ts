@@ -60,7 +60,15 @@ export class ConsensusWorker {
   async runOnce(signal?: AbortSignal): Promise<void> {
     const env = this.#env;
     const now = (await env.chain.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-    for (const seat of await listOpenSeats(env.db)) {
+    const seats = await listOpenSeats(env.db);
+    const votes = await listOpenVotes(env.db);
+    env.turns.retain(
+      new Set([
+        ...seats.flatMap((s) => [`close:${s.request_id}`, `deliver:${s.request_id}`, `late:${s.dispute_id}`]),
+        ...votes.map((v) => `resolve:${v.dispute_id}`),
+      ]),
+    );
+    for (const seat of seats) {
       if (signal?.aborted) return;
       try {
         await advanceSeat(env, seat, now);
@@ -71,7 +79,7 @@ export class ConsensusWorker {
           await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
       }
     }
-    for (const vote of await listOpenVotes(env.db)) {
+    for (const vote of votes) {
       if (signal?.aborted) return;
       try {
         await advanceVote(env, vote, now);

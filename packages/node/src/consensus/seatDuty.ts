@@ -23,10 +23,16 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
       return commitSeat(env, seat, now);
     case "committed":
     case "missed":
-      if (now > seat.commit_deadline) await closeCommits(env, seat);
+      if (now > seat.commit_deadline && env.turns.mine(`close:${seat.request_id}`, seat.seat_index - 1))
+        await closeCommits(env, seat);
       return;
     case "disputed":
-      if (seat.dispute_id !== null && seat.dispute_deadline !== null && now > seat.dispute_deadline)
+      if (
+        seat.dispute_id !== null &&
+        seat.dispute_deadline !== null &&
+        now > seat.dispute_deadline &&
+        env.turns.mine(`late:${seat.dispute_id}`, seat.seat_index - 1)
+      )
         await resolveLate(env, seat.dispute_id);
       return;
     case "delivering":
@@ -103,6 +109,7 @@ export async function resolveLate(env: DutyEnv, disputeId: bigint): Promise<void
 
 async function deliver(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
+  if (!env.turns.mine(`deliver:${requestId}`, seat.seat_index - 1)) return;
   const late = seat.delivery_deadline !== null && now > seat.delivery_deadline;
   try {
     if (late) {

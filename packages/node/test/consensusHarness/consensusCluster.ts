@@ -103,7 +103,7 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
       {
         account: chainNode.signer,
         engine: nodeEngine,
-        parts: [consensusPart({ pollIntervalMs: 100, maxOutputTokens: MAX_OUTPUT_TOKENS })],
+        parts: [consensusPart({ pollIntervalMs: 100, maxOutputTokens: MAX_OUTPUT_TOKENS, turnGraceMs: 300 })],
       },
       config,
     );
