@@ -25,8 +25,8 @@ export interface ConsensusPartOptions {
  * n-node Sampling Consensus for smart-contract requests (whitepaper §2.6): the node computes the requests it is
  * sampled for, commits root and leaf, delivers the agreed output, votes on the committees of consensus disputes
  * it is drawn for, and calls the timeout and resolve entry points when due. Inert (with a warning) when
- * `chain.contracts` lacks ConsensusRequests, DisputeManager or NodeRegistry, or when the node's signing address
- * is not registered yet (it reads its node id once, at start).
+ * `chain.contracts` lacks ConsensusRequests, DisputeManager, NodeRegistry or TaskRegistry, or when the node's
+ * signing address is not registered yet (it reads its node id once, at start).
  */
 export function consensusPart(options: ConsensusPartOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {

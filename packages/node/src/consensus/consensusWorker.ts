@@ -9,6 +9,7 @@ import {
   updateVote,
 } from "./duties.js";
 import type { DutyEnv } from "./dutyEnv.js";
+import { ConsensusModelMismatchError } from "./errors.js";
 import { advanceSeat } from "./seatDuty.js";
 import { advanceVote } from "./voteDuty.js";
 
@@ -75,7 +76,7 @@ export class ConsensusWorker {
       } catch (error) {
         await recordSeatError(env.db, seat.request_id, describe(error));
         env.logger.warn({ requestId: seat.request_id, err: error }, "consensus seat step failed");
-        if (seat.attempts + 1 >= this.#options.maxAttempts)
+        if (seat.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
           await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
       }
     }
@@ -86,7 +87,7 @@ export class ConsensusWorker {
       } catch (error) {
         await recordVoteError(env.db, vote.dispute_id, describe(error));
         env.logger.warn({ disputeId: vote.dispute_id, err: error }, "consensus vote step failed");
-        if (vote.attempts + 1 >= this.#options.maxAttempts)
+        if (vote.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
           await updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]);
       }
     }

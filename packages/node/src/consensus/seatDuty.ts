@@ -8,6 +8,7 @@ import {
 import { consensusRoot } from "@atoma/core";
 import type { Hex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
+import { assertTaskModel } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -46,6 +47,7 @@ async function commitSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<voi
   const requestId = seat.request_id;
   let { output, units } = seat;
   if (output === null || units === null) {
+    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, seat.task_id, env.model);
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {

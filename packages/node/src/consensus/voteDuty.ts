@@ -3,7 +3,7 @@ import { disputeManagerAbi } from "@atoma/contracts";
 import { consensusRoot, type Hash } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
-import { readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
+import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -34,6 +34,7 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       env.addresses.ConsensusRequests,
       vote.request_id,
     );
+    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, request.taskId, env.model);
     const prompt = await readConsensusPrompt(
       env.chain.publicClient,
       env.addresses.ConsensusRequests,
