@@ -62,7 +62,11 @@ export { printableConfig, redactUrl } from "./config/redact.js";
 export { nodeConfigSchema } from "./config/schema.js";
 export { consensusChatBody, consensusSeed, outputBytes, promptText } from "./consensus/consensusBody.js";
 export { type ConsensusPartOptions, consensusPart } from "./consensus/consensusPart.js";
-export { ConsensusPromptError, ConsensusSetupError } from "./consensus/errors.js";
+export {
+  ConsensusModelMismatchError,
+  ConsensusPromptError,
+  ConsensusSetupError,
+} from "./consensus/errors.js";
 export { nodeMigrations } from "./db/migrations.js";
 export {
   type NodeDb,

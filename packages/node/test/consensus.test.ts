@@ -1,9 +1,19 @@
-import { submitConsensusRequest } from "@atoma/chain";
+import {
+  createTask,
+  modelIdOf,
+  registerModel,
+  SecurityLevel,
+  submitConsensusRequest,
+  subscribe,
+  TaskRole,
+} from "@atoma/chain";
 import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@atoma/contracts";
 import { consensusRoot } from "@atoma/core";
-import { parseEther, parseEventLogs, stringToHex } from "viem";
+import { keccak256, parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consensusPart } from "../src/consensus/consensusPart.js";
 import { getSeat, getVote } from "../src/consensus/duties.js";
+import { createNode } from "../src/service/createNode.js";
 import {
   type ConsensusCluster,
   ECHELON,
@@ -214,5 +224,62 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       return row?.state === "done" ? row : undefined;
     });
     expect(seat.outcome).toBe("missed");
+  });
+
+  it("stays out of consensus duties, and out of the node's way, while its signer is not a registered node", async () => {
+    const stranger = await cluster.network.account(0n);
+    const node = createNode(
+      { account: stranger.account, engine: cluster.engine, parts: [consensusPart()] },
+      cluster.configFor("stranger"),
+    );
+    await node.start();
+    try {
+      expect((await fetch(`${node.url}/health`)).status).toBe(200);
+      expect(await node.context.db.selectFrom("consensus_seats").selectAll().execute()).toEqual([]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("gives up at once, with a named error, a request whose task is for a model the node does not serve", async () => {
+    const { network, chainNodes } = cluster;
+    const owner = await network.account();
+    const otherModel = modelIdOf("another-model");
+    await registerModel(owner.ctx, {
+      modelId: otherModel,
+      weightsRoot: keccak256(stringToHex("other weights")),
+      feeBps: 0,
+      collateral: parseEther("100"),
+      uri: "atoma://models/another-model",
+    });
+    const h4 = chainNodes[3]!;
+    const { taskId } = await createTask(network.admin, {
+      modelId: otherModel,
+      role: TaskRole.Chat,
+      securityLevel: SecurityLevel.Consensus,
+    });
+    await subscribe(h4.signerCtx, {
+      taskId,
+      nodeId: h4.nodeId,
+      pricePerMillion: PRICE,
+      capacity: 10n ** 12n,
+    });
+    const requester = await network.account();
+    const { requestId } = await submitConsensusRequest(requester.ctx, {
+      taskId,
+      prompt: stringToHex("Hello?"),
+      n: 1,
+      maxUnits: MAX_UNITS,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+    const seat = await waitFor("the seat to be given up", async () => {
+      const row = await getSeat(cluster.nodeOf(h4.nodeId).context.db, requestId);
+      return row?.state === "failed" ? row : undefined;
+    });
+    expect(seat.last_error).toMatch(/^CONSENSUS_MODEL_MISMATCH: task \d+ is not for the model/);
+    expect(seat.attempts).toBe(1);
+    expect(seat.output).toBeNull();
   });
 });

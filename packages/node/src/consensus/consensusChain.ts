@@ -9,9 +9,10 @@ export interface ConsensusAddresses {
   ConsensusRequests: Address;
   DisputeManager: Address;
   NodeRegistry: Address;
+  TaskRegistry: Address;
 }
 
-const REQUIRED = ["ConsensusRequests", "DisputeManager", "NodeRegistry"] as const;
+const REQUIRED = ["ConsensusRequests", "DisputeManager", "NodeRegistry", "TaskRegistry"] as const;
 
 /** The addresses from `chain.contracts`, or the names missing there. */
 export function consensusAddresses(
@@ -24,12 +25,13 @@ export function consensusAddresses(
       ConsensusRequests: contracts.ConsensusRequests as Address,
       DisputeManager: contracts.DisputeManager as Address,
       NodeRegistry: contracts.NodeRegistry as Address,
+      TaskRegistry: contracts.TaskRegistry as Address,
     },
   };
 }
 
 /**
- * An action context that sends from the node's signing key. The chain actions used here read only the three
+ * An action context that sends from the node's signing key. The chain actions used here read only the
  * addresses above, so the rest of `AtomaAddresses` is whatever `chain.contracts` holds.
  */
 export function consensusChainContext(context: NodeContext, addresses: ConsensusAddresses): ChainContext {

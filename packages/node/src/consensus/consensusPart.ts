@@ -4,6 +4,8 @@ import { consensusAddresses, consensusChainContext, readOwnNodeId } from "./cons
 import { consensusEventSources } from "./consensusEvents.js";
 import { readMaxOutputBytes } from "./consensusReads.js";
 import { ConsensusWorker } from "./consensusWorker.js";
+import { ConsensusSetupError } from "./errors.js";
+import { Turns } from "./turns.js";
 
 export interface ConsensusPartOptions {
   /** Milliseconds between the worker's passes over open duties. @default 500 */
@@ -12,14 +14,19 @@ export interface ConsensusPartOptions {
   maxOutputTokens?: number | undefined;
   /** Failed attempts after which a duty is given up. @default 20 */
   maxAttempts?: number | undefined;
+  /**
+   * Milliseconds each node waits per rank before taking a step anyone may take (deliver, close a round, resolve):
+   * the first seat goes at once, the next after this long, and so on. @default 3000
+   */
+  turnGraceMs?: number | undefined;
 }
 
 /**
  * n-node Sampling Consensus for smart-contract requests (whitepaper §2.6): the node computes the requests it is
  * sampled for, commits root and leaf, delivers the agreed output, votes on the committees of consensus disputes
  * it is drawn for, and calls the timeout and resolve entry points when due. Inert (with a warning) when
- * `chain.contracts` lacks ConsensusRequests, DisputeManager or NodeRegistry; ConsensusSetupError when the
- * node's signing address is not registered.
+ * `chain.contracts` lacks ConsensusRequests, DisputeManager, NodeRegistry or TaskRegistry, or when the node's
+ * signing address is not registered yet (it reads its node id once, at start).
  */
 export function consensusPart(options: ConsensusPartOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
@@ -30,7 +37,17 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
       return { name: "consensus" };
     }
     const { addresses } = found;
-    const nodeId = await readOwnNodeId(context, addresses);
+    let nodeId: bigint;
+    try {
+      nodeId = await readOwnNodeId(context, addresses);
+    } catch (error) {
+      if (!(error instanceof ConsensusSetupError)) throw error;
+      logger.warn(
+        { reason: error.shortMessage },
+        "consensus duties off until the node is registered and restarted",
+      );
+      return { name: "consensus" };
+    }
     const maxOutputBytes = await readMaxOutputBytes(context.chain, addresses.ConsensusRequests);
     // Asked for now so that a node-owned engine is made and started before the parts start.
     const engine = context.engine();
@@ -48,6 +65,7 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
         maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
         maxOutputBytes,
         fromBlock: BigInt(context.config.chain.startBlock),
+        turns: new Turns(options.turnGraceMs ?? 3_000),
       },
       { pollIntervalMs: options.pollIntervalMs ?? 500, maxAttempts: options.maxAttempts ?? 20 },
     );

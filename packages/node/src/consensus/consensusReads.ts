@@ -1,7 +1,8 @@
 import type { AtomaPublicClient } from "@atoma/chain";
-import { consensusRequestsAbi } from "@atoma/contracts";
+import { modelIdOf } from "@atoma/chain";
+import { consensusRequestsAbi, taskRegistryAbi } from "@atoma/contracts";
 import { type Address, type Hex, keccak256 } from "viem";
-import { ConsensusPromptError } from "./errors.js";
+import { ConsensusModelMismatchError, ConsensusPromptError } from "./errors.js";
 
 /** ConsensusRequests.Status, in the contract's order. */
 export const RequestStatus = {
@@ -64,4 +65,21 @@ export async function readConsensusPrompt(
   if (keccak256(prompt) !== options.promptHash)
     throw new ConsensusPromptError(requestId, "the logged prompt does not match the recorded hash");
   return prompt;
+}
+
+/** Throws ConsensusModelMismatchError unless task `taskId` is for the model `served`. */
+export async function assertTaskModel(
+  client: AtomaPublicClient,
+  taskRegistry: Address,
+  taskId: bigint,
+  served: string,
+): Promise<void> {
+  const task = await client.readContract({
+    address: taskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "getTask",
+    args: [taskId],
+  });
+  if (task.modelId.toLowerCase() !== modelIdOf(served).toLowerCase())
+    throw new ConsensusModelMismatchError(taskId, served);
 }

@@ -9,6 +9,7 @@ import {
   updateVote,
 } from "./duties.js";
 import type { DutyEnv } from "./dutyEnv.js";
+import { ConsensusModelMismatchError } from "./errors.js";
 import { advanceSeat } from "./seatDuty.js";
 import { advanceVote } from "./voteDuty.js";
 
@@ -60,25 +61,33 @@ export class ConsensusWorker {
   async runOnce(signal?: AbortSignal): Promise<void> {
     const env = this.#env;
     const now = (await env.chain.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-    for (const seat of await listOpenSeats(env.db)) {
+    const seats = await listOpenSeats(env.db);
+    const votes = await listOpenVotes(env.db);
+    env.turns.retain(
+      new Set([
+        ...seats.flatMap((s) => [`close:${s.request_id}`, `deliver:${s.request_id}`, `late:${s.dispute_id}`]),
+        ...votes.map((v) => `resolve:${v.dispute_id}`),
+      ]),
+    );
+    for (const seat of seats) {
       if (signal?.aborted) return;
       try {
         await advanceSeat(env, seat, now);
       } catch (error) {
         await recordSeatError(env.db, seat.request_id, describe(error));
         env.logger.warn({ requestId: seat.request_id, err: error }, "consensus seat step failed");
-        if (seat.attempts + 1 >= this.#options.maxAttempts)
+        if (seat.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
           await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
       }
     }
-    for (const vote of await listOpenVotes(env.db)) {
+    for (const vote of votes) {
       if (signal?.aborted) return;
       try {
         await advanceVote(env, vote, now);
       } catch (error) {
         await recordVoteError(env.db, vote.dispute_id, describe(error));
         env.logger.warn({ disputeId: vote.dispute_id, err: error }, "consensus vote step failed");
-        if (vote.attempts + 1 >= this.#options.maxAttempts)
+        if (vote.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
           await updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]);
       }
     }

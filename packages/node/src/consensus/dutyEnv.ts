@@ -5,6 +5,7 @@ import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import type { ConsensusAddresses } from "./consensusChain.js";
+import type { Turns } from "./turns.js";
 
 /** What the seat and vote duties use: the node's parts, its chain identity, and the part's options. */
 export interface DutyEnv {
@@ -22,6 +23,8 @@ export interface DutyEnv {
   maxOutputBytes: number;
   /** First block to search for a request's prompt log. */
   fromBlock: bigint;
+  /** Who takes the steps anyone may take, and when. */
+  turns: Turns;
 }
 
 /** The contract's custom error name when `error` is a decoded revert. */

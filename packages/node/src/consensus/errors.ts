@@ -15,3 +15,16 @@ export class ConsensusPromptError extends AtomaError {
     super("CONSENSUS_PROMPT", `request ${requestId}: ${reason}`, options);
   }
 }
+
+/** A request's task names a model this node does not serve: it cannot compute the request (its operator
+ * subscribed it to the wrong task). The duty is given up at once. */
+export class ConsensusModelMismatchError extends AtomaError {
+  override name = "ConsensusModelMismatchError";
+  constructor(taskId: bigint, served: string, options?: AtomaErrorOptions) {
+    super(
+      "CONSENSUS_MODEL_MISMATCH",
+      `task ${taskId} is not for the model this node serves (${served})`,
+      options,
+    );
+  }
+}

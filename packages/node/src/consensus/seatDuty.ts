@@ -8,6 +8,7 @@ import {
 import { consensusRoot } from "@atoma/core";
 import type { Hex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
+import { assertTaskModel } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -23,10 +24,16 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
       return commitSeat(env, seat, now);
     case "committed":
     case "missed":
-      if (now > seat.commit_deadline) await closeCommits(env, seat);
+      if (now > seat.commit_deadline && env.turns.mine(`close:${seat.request_id}`, seat.seat_index - 1))
+        await closeCommits(env, seat);
       return;
     case "disputed":
-      if (seat.dispute_id !== null && seat.dispute_deadline !== null && now > seat.dispute_deadline)
+      if (
+        seat.dispute_id !== null &&
+        seat.dispute_deadline !== null &&
+        now > seat.dispute_deadline &&
+        env.turns.mine(`late:${seat.dispute_id}`, seat.seat_index - 1)
+      )
         await resolveLate(env, seat.dispute_id);
       return;
     case "delivering":
@@ -40,6 +47,7 @@ async function commitSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<voi
   const requestId = seat.request_id;
   let { output, units } = seat;
   if (output === null || units === null) {
+    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, seat.task_id, env.model);
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
@@ -103,6 +111,7 @@ export async function resolveLate(env: DutyEnv, disputeId: bigint): Promise<void
 
 async function deliver(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
+  if (!env.turns.mine(`deliver:${requestId}`, seat.seat_index - 1)) return;
   const late = seat.delivery_deadline !== null && now > seat.delivery_deadline;
   try {
     if (late) {

@@ -1,8 +1,9 @@
 import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
+import { disputeManagerAbi } from "@atoma/contracts";
 import { consensusRoot, type Hash } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
-import { readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
+import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -18,7 +19,7 @@ export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Pro
     case "committed":
       return revealVote(env, vote);
     case "revealed":
-      return resolve(env, vote);
+      return resolve(env, vote, now);
     default:
       return;
   }
@@ -33,6 +34,7 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       env.addresses.ConsensusRequests,
       vote.request_id,
     );
+    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, request.taskId, env.model);
     const prompt = await readConsensusPrompt(
       env.chain.publicClient,
       env.addresses.ConsensusRequests,
@@ -90,7 +92,16 @@ async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
   }
 }
 
-async function resolve(env: DutyEnv, vote: VoteRow): Promise<void> {
+async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+  const committee = await env.chain.publicClient.readContract({
+    address: env.addresses.DisputeManager,
+    abi: disputeManagerAbi,
+    functionName: "committeeOf",
+    args: [vote.dispute_id],
+  });
+  if (committee.some((member) => !member.revealed) && now <= vote.reveal_deadline) return;
+  const rank = committee.findIndex((member) => member.nodeId === vote.node_id);
+  if (!env.turns.mine(`resolve:${vote.dispute_id}`, rank)) return;
   try {
     const resolved = await resolveDispute(env.chain, { disputeId: vote.dispute_id });
     await updateVote(

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { silentLogger } from "@atoma/core";
 import { EmbeddedEngine, ensureTinyModel, type InferenceEngine } from "@atoma/engine";
 import { type Address, type Hex, parseEther } from "viem";
-import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import { type NodeConfig, parseNodeConfig } from "../../src/config/loadConfig.js";
 import { consensusChatBody, consensusSeed, outputBytes } from "../../src/consensus/consensusBody.js";
 import { consensusPart } from "../../src/consensus/consensusPart.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
@@ -33,6 +33,8 @@ export interface ConsensusCluster {
   honestTask: bigint;
   cheatTask: bigint;
   nodeOf(nodeId: bigint): AtomaNode;
+  /** A node configuration on this network, with its data under `name`. */
+  configFor(name: string): NodeConfig;
   /** The output an honest node must produce: the engine's answer to the documented body. */
   honestOutput(requestId: bigint, prompt: Hex): Promise<Hex>;
   stop(): Promise<void>;
@@ -78,8 +80,8 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
   const contracts = Object.fromEntries(
     Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
   ) as Record<string, Address>;
-  const nodes = chainNodes.map((chainNode, i) => {
-    const config = parseNodeConfig(
+  const configFor = (name: string) =>
+    parseNodeConfig(
       {
         chain: {
           rpcUrl: network.anvil.rpcUrl,
@@ -87,19 +89,21 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
           contracts,
           pollingIntervalMs: 50,
         },
-        node: { keyFile: "unused.key", port: 0, dataDir: join(root, `node-${i}`), shutdownTimeoutMs: 1_000 },
+        node: { keyFile: "unused.key", port: 0, dataDir: join(root, name), shutdownTimeoutMs: 1_000 },
         model: { path: honest.path, id: MODEL },
         metrics: { enabled: false },
       },
       root,
     );
+  const nodes = chainNodes.map((chainNode, i) => {
+    const config = configFor(`node-${i}`);
     const nodeEngine: InferenceEngine =
       chainNode === cheater ? rewritingEngine(engine, MODEL, CHEAP_MODEL) : engine;
     return createNode(
       {
         account: chainNode.signer,
         engine: nodeEngine,
-        parts: [consensusPart({ pollIntervalMs: 100, maxOutputTokens: MAX_OUTPUT_TOKENS })],
+        parts: [consensusPart({ pollIntervalMs: 100, maxOutputTokens: MAX_OUTPUT_TOKENS, turnGraceMs: 300 })],
       },
       config,
     );
@@ -114,6 +118,7 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
     cheater,
     honestTask,
     cheatTask,
+    configFor,
     nodeOf: (id) => nodes[chainNodes.findIndex((n) => n.nodeId === id)]!,
     async honestOutput(requestId, prompt) {
       const { messages } = consensusChatBody({ model: MODEL, prompt, seed: 0 }) as { messages: unknown };
