@@ -1,0 +1,59 @@
+import type { SimulationResult } from "./runSimulation.js";
+
+const f = (value: number, digits = 4) => (Number.isFinite(value) ? value.toPrecision(digits) : String(value));
+const pct = (value: number) => `${(value * 100).toFixed(0)} %`;
+
+/** The human-readable report `atoma econ simulate` prints. */
+export function formatReport(result: SimulationResult, plotPath: string | undefined): string {
+  const o = result.options;
+  const { crossing, targets } = result;
+  const lines = [
+    `Monte Carlo through the deployed contracts: ${o.nodes} nodes, ${result.cheaters} cheating (cheaper model on ${pct(o.cheatShare)} of requests, saving ${pct(o.saving)} of C)`,
+    `R = ${o.reward}, C = ${o.cost}, S = ${o.collateral} TOMA per stack; r = ${o.adversary}; N = ${o.attesters} attester(s), ${o.sampleSize} of ${o.requests} requests checked; ${o.stacks} stacks per rate; seed ${o.seed}`,
+    `computed p*: Corollary 1 ${f(targets.corollary)}, Theorem A.3 ${f(targets.theorem)}, Corollary 1 for ${o.nodes} nodes (attesters drawn among the others) ${f(targets.finiteNetwork)}`,
+    "",
+    "       p  stacks  cheats  checked  caught  detection [95 % CI]     honest/stack  cheater/stack",
+  ];
+  for (const pt of result.points) {
+    lines.push(
+      [
+        pt.p.toFixed(4).padStart(8),
+        String(pt.stacks).padStart(7),
+        String(pt.cheats).padStart(7),
+        String(pt.checkedCheats).padStart(8),
+        String(pt.caught).padStart(7),
+        `  ${pt.detectionRate.toFixed(3)} [${pt.detectionInterval.low.toFixed(3)}, ${pt.detectionInterval.high.toFixed(3)}]`.padEnd(
+          26,
+        ),
+        f(pt.honest.profitPerStack).padStart(12),
+        f(pt.cheater.profitPerStack).padStart(14),
+      ].join(" "),
+    );
+  }
+  lines.push("");
+  if (crossing.p === undefined) {
+    lines.push(
+      "cheater profit per stack never fell below the honest nodes' in this sweep (widen it or add stacks)",
+    );
+  } else {
+    const top = result.points.at(-1)?.p ?? 1;
+    const low = crossing.low === undefined ? "?" : f(crossing.low, 3);
+    const high = crossing.high === undefined ? `> ${f(top, 3)}` : f(crossing.high, 3);
+    const within = (p: number) =>
+      crossing.low !== undefined && p >= crossing.low && (crossing.high === undefined || p <= crossing.high);
+    const where = (p: number) => (within(p) ? "inside" : "outside");
+    lines.push(
+      `cheating stops paying at p ≈ ${f(crossing.p, 3)} (95 % binomial interval ${low} – ${high})`,
+      `  computed p* ${f(targets.corollary, 3)} is ${where(targets.corollary)} it; for this finite network ${f(targets.finiteNetwork, 3)}, ${where(targets.finiteNetwork)}`,
+    );
+  }
+  const cheats = result.points.filter((pt) => pt.p > 0).reduce((sum, pt) => sum + pt.cheats, 0);
+  const caught = result.points.filter((pt) => pt.p > 0).reduce((sum, pt) => sum + pt.caught, 0);
+  lines.push(
+    `detection over p > 0: ${caught} of ${cheats} cheats caught`,
+    `speed: ${result.stacks} stacks in ${result.seconds.toFixed(1)} s = ${result.stacksPerSecond.toFixed(1)} stacks/s (${result.transactions} transactions, ${result.poolNudges} pool nudges)`,
+  );
+  if (plotPath) lines.push(`plot written to ${plotPath}`);
+  lines.push("");
+  return lines.join("\n");
+}

@@ -1,0 +1,242 @@
+import {
+  attestationResult,
+  buyStack,
+  commitAttestation,
+  commitDisputeVote,
+  finalizeSettlement,
+  resolveDispute,
+  revealDisputeVote,
+  revealSettlement,
+  submitSettlements,
+} from "@atoma/chain";
+import type { Hash } from "@atoma/core";
+import { keccak256, stringToBytes } from "viem";
+import { perActor } from "./concurrency.js";
+import type { SeededRandom } from "./random.js";
+import { type ServedStack, sampledEntries, serveStack } from "./servedStack.js";
+import { type SimNetwork, type SimNode, STACK_UNITS } from "./simNetwork.js";
+
+/** Settlement phases of ISettlementManager.Phase that a round ends in. */
+const PHASE_ACCEPTED = 4;
+const PHASE_FAILED = 6;
+
+/** Gas for `settleMany`: enough for every settlement being sampled (rounds buy at most 64 stacks). */
+const SETTLE_GAS_BASE = 200_000n;
+const SETTLE_GAS_EACH = 400_000n;
+
+export interface RoundSettings {
+  taskId: bigint;
+  stacks: number;
+  requests: number;
+  cheatShare: number;
+  /** Compute cost of a stack, TOMA. */
+  cost: number;
+  saving: number;
+  /** Seconds from a settlement's acceptance to the end of its challenge window. */
+  disputeWindow: number;
+}
+
+/** One stack's fate in a round. */
+export interface StackOutcome {
+  stackId: bigint;
+  server: bigint;
+  cheater: boolean;
+  /** The server answered at least one request with the cheaper model. */
+  cheated: boolean;
+  sampled: boolean;
+  disputed: boolean;
+  /** The settlement failed verification: the cheat was caught. */
+  failed: boolean;
+}
+
+export interface RoundOutcome {
+  stacks: StackOutcome[];
+  /** Nodes slashed for fraud this round. */
+  slashed: bigint[];
+  transactions: number;
+}
+
+/**
+ * One round through the deployed contracts: buyers buy stacks (the StackManager draws the servers), every server
+ * settles its stacks in one `settleMany`, sampled attesters commit what they recomputed (a cheater's own attesters
+ * collude and copy its answers), servers reveal, disputes get a committee that votes what it recomputes, then
+ * time moves past the challenge window and accepted settlements are finalized. Compute costs go to `costs`.
+ */
+export async function runRound(
+  network: SimNetwork,
+  nodes: ReadonlyMap<bigint, SimNode>,
+  settings: RoundSettings,
+  random: SeededRandom,
+  costs: Map<bigint, number>,
+): Promise<RoundOutcome> {
+  const { contracts } = network.deployment;
+  const spend = (nodeId: bigint, amount: number) => costs.set(nodeId, (costs.get(nodeId) ?? 0) + amount);
+  const node = (nodeId: bigint) => {
+    const found = nodes.get(nodeId);
+    if (!found) throw new Error(`node ${nodeId} is not part of the simulation`);
+    return found;
+  };
+  let transactions = 0;
+
+  const buyers = network.buyers.slice(0, settings.stacks);
+  const bought = await Promise.all(
+    buyers.map(async (buyer) => {
+      const stack = await buyStack(buyer, {
+        taskId: settings.taskId,
+        units: STACK_UNITS,
+        maxPricePerMillion: 2n ** 127n,
+        duration: 86_400n,
+      });
+      return { buyer, stackId: stack.stackId, server: stack.nodeId };
+    }),
+  );
+  transactions += bought.length;
+
+  const served = new Map<bigint, ServedStack>();
+  for (const stack of bought) {
+    const server = node(stack.server);
+    const work = serveStack(
+      stack.stackId,
+      settings.requests,
+      settings.cheatShare,
+      server.cheater ? random : undefined,
+    );
+    served.set(stack.stackId, work);
+    spend(stack.server, settings.cost * (1 - (settings.saving * work.falsified) / settings.requests));
+  }
+
+  const byServer = new Map<bigint, bigint[]>();
+  for (const stack of bought)
+    byServer.set(stack.server, [...(byServer.get(stack.server) ?? []), stack.stackId]);
+  const settled = await Promise.all(
+    [...byServer.entries()].map(([server, stackIds]) =>
+      submitSettlements(
+        node(server).ctx,
+        stackIds.map((stackId) => ({
+          stackId,
+          root: served.get(stackId)!.tree.root,
+          units: STACK_UNITS,
+          requestCount: BigInt(settings.requests),
+          transcriptId: keccak256(stringToBytes(`transcript of ${stackId}`)),
+        })),
+        { gas: SETTLE_GAS_BASE + SETTLE_GAS_EACH * BigInt(stackIds.length) },
+      ),
+    ),
+  );
+  transactions += settled.length;
+  const sampledIds = new Set(settled.flatMap((s) => s.sampled));
+
+  const checks = await Promise.all(
+    bought
+      .filter((s) => sampledIds.has(s.stackId))
+      .map(async (s) => {
+        const [attesters, indices] = await Promise.all([
+          contracts.settlementManager.read.attestersOf([s.stackId]),
+          contracts.settlementManager.read.sampledIndices([s.stackId]),
+        ]);
+        return {
+          ...s,
+          attesters: attesters.map((a) => a.nodeId),
+          entries: sampledEntries(served.get(s.stackId)!, indices),
+        };
+      }),
+  );
+
+  const commits = checks.flatMap((check) => check.attesters.map((attester) => ({ check, attester })));
+  await perActor(
+    commits,
+    (c) => c.attester,
+    async ({ check, attester }) => {
+      const colluding = node(attester).cheater && node(check.server).cheater;
+      if (!colluding) spend(attester, (settings.cost * check.entries.honest.length) / settings.requests);
+      await commitAttestation(node(attester).ctx, {
+        stackId: check.stackId,
+        nodeId: attester,
+        respHashes: colluding ? check.entries.respHashes : check.entries.honest,
+      });
+    },
+  );
+  transactions += commits.length;
+
+  const reveals = await perActor(
+    checks,
+    (c) => c.server,
+    async (check) => ({
+      check,
+      revealed: await revealSettlement(node(check.server).ctx, {
+        stackId: check.stackId,
+        reqHashes: check.entries.reqHashes,
+        respHashes: check.entries.respHashes,
+        proofs: check.entries.proofs,
+      }),
+    }),
+  );
+  transactions += reveals.length;
+
+  const disputes = reveals.flatMap(({ check, revealed }) =>
+    revealed.outcome === "disputed"
+      ? [{ check, disputeId: revealed.disputeId, committee: revealed.committee }]
+      : [],
+  );
+  const votes = disputes.flatMap((d) =>
+    d.committee.map((member) => ({
+      dispute: d,
+      member,
+      result: attestationResult(d.check.entries.honest) as Hash,
+      salt: keccak256(stringToBytes(`salt ${d.disputeId} ${member}`)),
+    })),
+  );
+  await perActor(
+    votes,
+    (v) => v.member,
+    async (v) => {
+      spend(v.member, (settings.cost * v.dispute.check.entries.honest.length) / settings.requests);
+      await commitDisputeVote(node(v.member).ctx, {
+        disputeId: v.dispute.disputeId,
+        nodeId: v.member,
+        result: v.result,
+        salt: v.salt,
+      });
+    },
+  );
+  await perActor(
+    votes,
+    (v) => v.member,
+    (v) =>
+      revealDisputeVote(node(v.member).ctx, {
+        disputeId: v.dispute.disputeId,
+        nodeId: v.member,
+        result: v.result,
+        salt: v.salt,
+      }),
+  );
+  const resolved = await Promise.all(
+    disputes.map((d) => resolveDispute(d.check.buyer, { disputeId: d.disputeId })),
+  );
+  transactions += 2 * votes.length + resolved.length;
+
+  await network.advance(settings.disputeWindow + 1);
+  const phases = await Promise.all(
+    bought.map((s) => contracts.settlementManager.read.getSettlement([s.stackId])),
+  );
+  const accepted = bought.filter((_, i) => phases[i]!.phase === PHASE_ACCEPTED).map((s) => s.stackId);
+  if (accepted.length > 0) {
+    await finalizeSettlement(network.admin, { stackIds: accepted });
+    transactions += 1;
+  }
+
+  const disputedIds = new Set(disputes.map((d) => d.check.stackId));
+  return {
+    stacks: bought.map((s, i) => ({
+      stackId: s.stackId,
+      server: s.server,
+      cheater: node(s.server).cheater,
+      cheated: served.get(s.stackId)!.falsified > 0,
+      sampled: sampledIds.has(s.stackId),
+      disputed: disputedIds.has(s.stackId),
+      failed: phases[i]!.phase === PHASE_FAILED,
+    })),
+    slashed: [...new Set(resolved.flatMap((r) => r.slashed))],
+    transactions,
+  };
+}
