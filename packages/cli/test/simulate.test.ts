@@ -58,6 +58,28 @@ describe("atoma econ simulate through the deployed contracts", () => {
     expectWellFormedSvg(profitPlot(result));
   }, 300_000);
 
+  it("catches over-claimed units by the owner's challenge, whatever p", async () => {
+    const options = validateSimulationOptions({
+      strategy: "over-claim",
+      ownerAudit: 1,
+      stacks: 16,
+      nodes: 5,
+      adversary: 0.4,
+      pValues: [0],
+      concurrency: 8,
+      seed: 3,
+    });
+    const result = await runSimulation(options, { isTTY: false, write: () => true });
+    const [point] = result.points as [SimulationResult["points"][0]];
+    expect(point.cheats).toBe(point.cheater.stacks);
+    expect(point.cheats).toBeGreaterThan(0);
+    expect(point.caught).toBe(point.cheats);
+    expect(point.checkedCheats).toBe(0);
+    expect(point.cheater.slashed).toBeGreaterThanOrEqual(options.collateral);
+    expect(point.cheater.profitPerStack).toBeLessThan(point.honest.profitPerStack);
+    expect(point.honest.profitPerStack).toBeCloseTo(options.reward - options.cost, 6);
+  }, 300_000);
+
   it("prints the report and writes the plot from the command line", async () => {
     const out = join(root, "plot.svg");
     const run = runCli([

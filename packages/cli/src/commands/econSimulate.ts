@@ -4,7 +4,7 @@ import { CliUsageError } from "../errors.js";
 import { numberOption } from "../numberOptions.js";
 import { integerOption } from "../options.js";
 import { formatReport } from "../simulate/formatReport.js";
-import { validateSimulationOptions } from "../simulate/options.js";
+import { type Strategy, validateSimulationOptions } from "../simulate/options.js";
 import { profitPlot } from "../simulate/profitPlot.js";
 import { runSimulation } from "../simulate/runSimulation.js";
 
@@ -20,6 +20,8 @@ interface SimulateFlags {
   requests?: number;
   sampleSize?: number;
   attesters?: number;
+  strategy?: Strategy;
+  ownerAudit?: number;
   cheatShare?: number;
   saving?: number;
   concurrency?: number;
@@ -60,6 +62,12 @@ export function registerEconSimulate(econ: Command): void {
     .option("--requests <n>", "requests in a stack", integerOption("--requests", 1, 256))
     .option("--sample-size <n>", "requests an attester recomputes", integerOption("--sample-size", 1, 32))
     .option("--attesters <N>", "attesters per checked settlement", integerOption("--attesters", 1, 8))
+    .option("--strategy <name>", "how cheaters cheat: cheap-model or over-claim")
+    .option(
+      "--owner-audit <a>",
+      "chance an owner checks settled units against its signed responses (over-claim)",
+      numberOption("--owner-audit"),
+    )
     .option(
       "--cheat-share <f>",
       "share of a cheater's requests answered by a cheaper model",

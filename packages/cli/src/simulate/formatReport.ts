@@ -7,10 +7,20 @@ const pct = (value: number) => `${(value * 100).toFixed(0)} %`;
 export function formatReport(result: SimulationResult, plotPath: string | undefined): string {
   const o = result.options;
   const { crossing, targets } = result;
+  const how =
+    o.strategy === "over-claim"
+      ? `settling the whole stack when the buyer used half; owners audit ${pct(o.ownerAudit)} of settlements`
+      : `cheaper model on ${pct(o.cheatShare)} of requests, saving ${pct(o.saving)} of C`;
   const lines = [
-    `Monte Carlo through the deployed contracts: ${o.nodes} nodes, ${result.cheaters} cheating (cheaper model on ${pct(o.cheatShare)} of requests, saving ${pct(o.saving)} of C)`,
+    `Monte Carlo through the deployed contracts: ${o.nodes} nodes, ${result.cheaters} cheating (${how})`,
     `R = ${o.reward}, C = ${o.cost}, S = ${o.collateral} TOMA per stack; r = ${o.adversary}; N = ${o.attesters} attester(s), ${o.sampleSize} of ${o.requests} requests checked; ${o.stacks} stacks per rate; seed ${o.seed}`,
     `computed p*: Corollary 1 ${f(targets.corollary)}, Theorem A.3 ${f(targets.theorem)}, Corollary 1 for ${o.nodes} nodes (attesters drawn among the others) ${f(targets.finiteNetwork)}`,
+    ...(o.strategy === "over-claim"
+      ? [
+          "over-claiming is invisible to attesters (they check responses, not units): only the owner's challenge",
+          `catches it, and it stops paying when owners audit more than R / (2R + S) = ${f(o.reward / (2 * o.reward + o.collateral))} of settlements`,
+        ]
+      : []),
     "",
     "       p  stacks  cheats  checked  caught  detection [95 % CI]     honest/stack  cheater/stack",
   ];

@@ -24,6 +24,14 @@ export interface SimulationOptions {
   sampleSize: number;
   /** N: attesters sampled when a settlement is checked. @default 1 */
   attesters: number;
+  /**
+   * How cheaters cheat: answer with a cheaper model (wrong response hashes, which attesters can catch), or
+   * over-claim units (settle the whole stack when the buyer used half, which only the owner's challenge catches).
+   * @default "cheap-model"
+   */
+  strategy: Strategy;
+  /** Chance that a stack's owner checks the settled units against the responses the node signed. @default 0.5 */
+  ownerAudit: number;
   /** Share of a cheater's requests answered by a cheaper model (wrong response hashes). @default 1 */
   cheatShare: number;
   /** Share of C a cheater saves on each request it answers with the cheaper model. @default 1 */
@@ -36,7 +44,12 @@ export interface SimulationOptions {
   out?: string | undefined;
 }
 
+export const STRATEGIES = ["cheap-model", "over-claim"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
 export const defaultSimulationOptions: SimulationOptions = {
+  strategy: "cheap-model",
+  ownerAudit: 0.5,
   stacks: 120,
   nodes: 10,
   adversary: 0.3,
@@ -78,6 +91,8 @@ export function validateSimulationOptions(input: Partial<SimulationOptions>): Si
   check(o.reward > 0 && o.cost > 0 && o.collateral > 0, "--reward, --cost and --collateral must be positive");
   check(o.reward > o.cost, "--reward must exceed --cost: an honest node would work at a loss");
   check(o.adversary > 0 && o.adversary < 1, "--adversary must be strictly between 0 and 1");
+  check(STRATEGIES.includes(o.strategy), `--strategy must be one of ${STRATEGIES.join(", ")}`);
+  check(o.ownerAudit >= 0 && o.ownerAudit <= 1, "--owner-audit must be in [0, 1]");
   check(o.cheatShare > 0 && o.cheatShare <= 1, "--cheat-share must be in (0, 1]");
   check(o.saving > 0 && o.saving <= 1, "--saving must be in (0, 1]");
   check(o.sampleSize <= o.requests, "--sample-size cannot exceed --requests");

@@ -12,6 +12,7 @@ import {
 import type { Hash } from "@atoma/core";
 import { keccak256, stringToBytes } from "viem";
 import { perActor } from "./concurrency.js";
+import { challengeOverClaims } from "./ownerAudit.js";
 import type { SeededRandom } from "./random.js";
 import { type ServedStack, sampledEntries, serveStack } from "./servedStack.js";
 import { type SimNetwork, type SimNode, STACK_UNITS } from "./simNetwork.js";
@@ -26,6 +27,9 @@ const SETTLE_GAS_EACH = 400_000n;
 
 export interface RoundSettings {
   taskId: bigint;
+  strategy: "cheap-model" | "over-claim";
+  /** Chance that an owner checks the settled units against its signed responses. */
+  ownerAudit: number;
   stacks: number;
   requests: number;
   cheatShare: number;
@@ -78,12 +82,16 @@ export async function runRound(
   };
   let transactions = 0;
 
+  const overClaiming = settings.strategy === "over-claim";
+  // Over-claim runs buy stacks twice the size buyers use: an honest node settles what was used, a cheater all.
+  const boughtUnits = overClaiming ? 2n * STACK_UNITS : STACK_UNITS;
+  const claimed = (server: bigint) => (overClaiming && node(server).cheater ? 2n * STACK_UNITS : STACK_UNITS);
   const buyers = network.buyers.slice(0, settings.stacks);
   const bought = await Promise.all(
     buyers.map(async (buyer) => {
       const stack = await buyStack(buyer, {
         taskId: settings.taskId,
-        units: STACK_UNITS,
+        units: boughtUnits,
         maxPricePerMillion: 2n ** 127n,
         duration: 86_400n,
       });
@@ -115,7 +123,7 @@ export async function runRound(
         stackIds.map((stackId) => ({
           stackId,
           root: served.get(stackId)!.tree.root,
-          units: STACK_UNITS,
+          units: claimed(server),
           requestCount: BigInt(settings.requests),
           transcriptId: keccak256(stringToBytes(`transcript of ${stackId}`)),
         })),
@@ -215,11 +223,32 @@ export async function runRound(
   );
   transactions += 2 * votes.length + resolved.length;
 
-  await network.advance(settings.disputeWindow + 1);
   const phases = await Promise.all(
     bought.map((s) => contracts.settlementManager.read.getSettlement([s.stackId])),
   );
-  const accepted = bought.filter((_, i) => phases[i]!.phase === PHASE_ACCEPTED).map((s) => s.stackId);
+  const failed = new Set(bought.filter((_, i) => phases[i]!.phase === PHASE_FAILED).map((s) => s.stackId));
+  const audited = bought.filter(
+    (s, i) =>
+      claimed(s.server) > STACK_UNITS &&
+      phases[i]!.phase === PHASE_ACCEPTED &&
+      random.chance(settings.ownerAudit),
+  );
+  const upheld = await challengeOverClaims(
+    network,
+    audited.map((s) => ({
+      ...s,
+      server: node(s.server),
+      work: served.get(s.stackId)!,
+      usedUnits: STACK_UNITS,
+    })),
+  );
+  transactions += audited.length;
+  for (const stackId of upheld) failed.add(stackId);
+
+  await network.advance(settings.disputeWindow + 1);
+  const accepted = bought
+    .filter((s, i) => phases[i]!.phase === PHASE_ACCEPTED && !failed.has(s.stackId))
+    .map((s) => s.stackId);
   if (accepted.length > 0) {
     await finalizeSettlement(network.admin, { stackIds: accepted });
     transactions += 1;
@@ -227,16 +256,21 @@ export async function runRound(
 
   const disputedIds = new Set(disputes.map((d) => d.check.stackId));
   return {
-    stacks: bought.map((s, i) => ({
+    stacks: bought.map((s) => ({
       stackId: s.stackId,
       server: s.server,
       cheater: node(s.server).cheater,
-      cheated: served.get(s.stackId)!.falsified > 0,
+      cheated: served.get(s.stackId)!.falsified > 0 || claimed(s.server) > STACK_UNITS,
       sampled: sampledIds.has(s.stackId),
       disputed: disputedIds.has(s.stackId),
-      failed: phases[i]!.phase === PHASE_FAILED,
+      failed: failed.has(s.stackId),
     })),
-    slashed: [...new Set(resolved.flatMap((r) => r.slashed))],
+    slashed: [
+      ...new Set([
+        ...resolved.flatMap((r) => r.slashed),
+        ...bought.filter((s) => upheld.includes(s.stackId)).map((s) => s.server),
+      ]),
+    ],
     transactions,
   };
 }

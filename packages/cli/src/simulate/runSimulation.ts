@@ -109,6 +109,8 @@ export async function runSimulation(
           nodes,
           {
             taskId,
+            strategy: o.strategy,
+            ownerAudit: o.ownerAudit,
             stacks: Math.min(left, o.concurrency),
             requests: o.requests,
             cheatShare: o.cheatShare,
