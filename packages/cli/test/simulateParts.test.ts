@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { perActor } from "../src/simulate/concurrency.js";
+import { estimateCrossing } from "../src/simulate/crossing.js";
 import { replicationTargets, sweepRates } from "../src/simulate/economics.js";
 import { defaultSimulationOptions } from "../src/simulate/options.js";
 import { SeededRandom, seededPrivateKey } from "../src/simulate/random.js";
@@ -33,6 +34,23 @@ describe("simulation parts", () => {
     expect(firstDownCrossing([0, 1, 2], [2, 1, -1])).toBeCloseTo(1.5);
     expect(firstDownCrossing([0, 1], [1, 0.5])).toBeUndefined();
     expect(firstDownCrossing([0.1, 1], [-1, -2])).toBe(0.1);
+  });
+
+  it("fits the crossing through the sweep and bounds it with the pooled binomial count of catches", () => {
+    const points = [0, 0.05, 0.1, 0.15, 0.2].map((p) => ({
+      p,
+      cheats: 400,
+      caught: Math.round(400 * 0.8 * p),
+      honest: { profitPerStack: 0.2 },
+      cheater: { profitPerStack: 1.2 - 10 * p },
+    }));
+    const crossing = estimateCrossing(points);
+    expect(crossing.p).toBeCloseTo(0.1, 6);
+    expect(crossing.interpolated).toBeCloseTo(0.1, 6);
+    expect(crossing.detectionPerP).toBeCloseTo(0.8, 2);
+    expect(crossing.low!).toBeLessThan(0.1);
+    expect(crossing.high!).toBeGreaterThan(0.1);
+    expect(estimateCrossing(points.map((pt) => ({ ...pt, caught: 0 }))).low).toBeUndefined();
   });
 
   it("computes p* with core's Corollary 1 and sweeps from 0 to twice it", () => {

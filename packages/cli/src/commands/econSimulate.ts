@@ -75,7 +75,11 @@ export function registerEconSimulate(econ: Command): void {
     )
     .option("--saving <s>", "share of C a cheater saves on such a request", numberOption("--saving"))
     .option("--concurrency <n>", "stacks bought at once per round", integerOption("--concurrency", 1, 64))
-    .option("--seed <n>", "seeds the simulator's own choices", integerOption("--seed", 0, 2 ** 31))
+    .option(
+      "--seed <n>",
+      "seeds the simulator's choices (accounts, cheaters, falsified answers, audits); the contracts' own draws use anvil's prevrandao, which anvil does not let one set",
+      integerOption("--seed", 0, 2 ** 31),
+    )
     .option("--out <file.svg>", "write a plot of profit per stack against p")
     .option("--json", "print one JSON object instead of the report")
     .action(async (flags: SimulateFlags) => {

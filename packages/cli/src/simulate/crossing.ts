@@ -1,37 +1,67 @@
-import { firstDownCrossing } from "./statistics.js";
+import { firstDownCrossing, wilsonInterval } from "./statistics.js";
 
 export interface CrossingEstimate {
-  /** Where the cheaters' realized profit per stack falls below the honest nodes', interpolated between rates. */
+  /**
+   * Where the cheaters' realized profit per stack falls below the honest nodes': the zero of the least-squares
+   * line through (p, cheater − honest profit per stack) over the sweep.
+   */
   p: number | undefined;
   /**
-   * The same crossing with each rate's detection rate at the ends of its 95 % binomial (Wilson) interval: every
-   * catch costs the cheater about R + S, so a detection rate d moves its profit per cheated stack by −(R + S)·d.
+   * A 95 % interval from the binomial count of catches: detection grows as β·p, β is estimated from every catch
+   * of the sweep (Wilson interval on the pooled count), and the crossing moves as 1/β.
    */
   low: number | undefined;
   high: number | undefined;
+  /** The first fall below zero between neighbouring sweep points, without fitting. */
+  interpolated: number | undefined;
+  /** Detections per unit of p per cheat (β̂), about 1 − r^N when every check finds the cheat. */
+  detectionPerP: number | undefined;
 }
 
 interface PointFigures {
   p: number;
   cheats: number;
-  stacks: number;
-  detectionRate: number;
-  detectionInterval: { low: number; high: number };
+  caught: number;
   honest: { profitPerStack: number };
-  cheater: { profitPerStack: number; stacks: number };
+  cheater: { profitPerStack: number };
 }
 
-export function estimateCrossing(points: readonly PointFigures[], lossPerCatch: number): CrossingEstimate {
+function leastSquaresZero(xs: readonly number[], ys: readonly number[]): number | undefined {
+  const n = xs.length;
+  if (n < 2) return undefined;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  if (sxx === 0 || sxy >= 0) return undefined;
+  const slope = sxy / sxx;
+  return mx - my / slope;
+}
+
+export function estimateCrossing(points: readonly PointFigures[]): CrossingEstimate {
   const xs = points.map((pt) => pt.p);
   const gap = points.map((pt) => pt.cheater.profitPerStack - pt.honest.profitPerStack);
-  // Scale a detection-rate shift by the share of the cheaters' stacks that were cheats.
-  const shift = (pt: PointFigures, d: number) =>
-    pt.cheater.stacks > 0 ? (pt.cheats / pt.cheater.stacks) * lossPerCatch * (d - pt.detectionRate) : 0;
-  const optimistic = points.map((pt, i) => gap[i]! - shift(pt, pt.detectionInterval.low));
-  const pessimistic = points.map((pt, i) => gap[i]! - shift(pt, pt.detectionInterval.high));
+  const p = leastSquaresZero(xs, gap);
+  const interpolated = firstDownCrossing(xs, gap);
+  const checked = points.filter((pt) => pt.p > 0);
+  const caught = checked.reduce((sum, pt) => sum + pt.caught, 0);
+  const cheats = checked.reduce((sum, pt) => sum + pt.cheats, 0);
+  const exposure = checked.reduce((sum, pt) => sum + pt.p * pt.cheats, 0);
+  if (p === undefined || caught === 0 || exposure === 0)
+    return { p, low: undefined, high: undefined, interpolated, detectionPerP: undefined };
+  const beta = caught / exposure;
+  const rate = wilsonInterval(caught, cheats);
+  const scale = cheats / exposure;
+  const [betaLow, betaHigh] = [rate.low * scale, rate.high * scale];
   return {
-    p: firstDownCrossing(xs, gap),
-    low: firstDownCrossing(xs, pessimistic),
-    high: firstDownCrossing(xs, optimistic),
+    p,
+    low: (p * beta) / betaHigh,
+    high: betaLow > 0 ? (p * beta) / betaLow : undefined,
+    interpolated,
+    detectionPerP: beta,
   };
 }

@@ -46,22 +46,25 @@ export function formatReport(result: SimulationResult, plotPath: string | undefi
       "cheater profit per stack never fell below the honest nodes' in this sweep (widen it or add stacks)",
     );
   } else {
-    const top = result.points.at(-1)?.p ?? 1;
     const low = crossing.low === undefined ? "?" : f(crossing.low, 3);
-    const high = crossing.high === undefined ? `> ${f(top, 3)}` : f(crossing.high, 3);
+    const high = crossing.high === undefined ? "?" : f(crossing.high, 3);
     const within = (p: number) =>
       crossing.low !== undefined && p >= crossing.low && (crossing.high === undefined || p <= crossing.high);
     const where = (p: number) => (within(p) ? "inside" : "outside");
+    const between =
+      crossing.interpolated === undefined
+        ? ""
+        : `; between sweep points it first falls at ${f(crossing.interpolated, 3)}`;
     lines.push(
-      `cheating stops paying at p ≈ ${f(crossing.p, 3)} (95 % binomial interval ${low} – ${high})`,
+      `cheating stops paying at p ≈ ${f(crossing.p, 3)} (95 % binomial interval ${low} – ${high}; least-squares line through the sweep${between})`,
       `  computed p* ${f(targets.corollary, 3)} is ${where(targets.corollary)} it; for this finite network ${f(targets.finiteNetwork, 3)}, ${where(targets.finiteNetwork)}`,
     );
   }
   const cheats = result.points.filter((pt) => pt.p > 0).reduce((sum, pt) => sum + pt.cheats, 0);
   const caught = result.points.filter((pt) => pt.p > 0).reduce((sum, pt) => sum + pt.caught, 0);
   lines.push(
-    `detection over p > 0: ${caught} of ${cheats} cheats caught`,
-    `speed: ${result.stacks} stacks in ${result.seconds.toFixed(1)} s = ${result.stacksPerSecond.toFixed(1)} stacks/s (${result.transactions} transactions, ${result.poolNudges} pool nudges)`,
+    `detection over p > 0: ${caught} of ${cheats} cheats caught${crossing.detectionPerP === undefined ? "" : `, ${f(crossing.detectionPerP, 3)} per unit of p (1 − r^N = ${f(1 - o.adversary ** o.attesters, 3)})`}`,
+    `speed: ${result.stacks} stacks in ${result.seconds.toFixed(1)} s = ${result.stacksPerSecond.toFixed(1)} stacks/s (${result.transactions} transactions, ${result.stallNudges} stall nudges)`,
   );
   if (plotPath) lines.push(`plot written to ${plotPath}`);
   lines.push("");

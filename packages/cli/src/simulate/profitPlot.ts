@@ -1,3 +1,4 @@
+import { expectedCheaterReward, expectedHonestReward, type GameParameters } from "@atoma/core";
 import type { SimulationResult } from "./runSimulation.js";
 import { renderPlot } from "./svgPlot.js";
 
@@ -43,7 +44,38 @@ export function profitPlot(result: SimulationResult): string {
           };
         }),
       },
+      ...theoryCurves(result),
     ],
     markers,
   });
+}
+
+/** Lemma A.1 and A.2 of the whitepaper (core's economics) over the swept range, as reference curves. */
+function theoryCurves(result: SimulationResult) {
+  const o = result.options;
+  if (o.strategy !== "cheap-model") return [];
+  const game: GameParameters = {
+    reward: o.reward,
+    cost: o.cost,
+    collateral: o.collateral,
+    adversary: o.adversary,
+    attesters: o.attesters,
+    cheatUnchecked: o.reward - (1 - o.saving * o.cheatShare) * o.cost,
+  };
+  const top = result.points.at(-1)?.p ?? 1;
+  const ps = Array.from({ length: 41 }, (_, i) => (top * i) / 40);
+  return [
+    {
+      label: "honest, whitepaper Lemma A.1",
+      colour: "#1f5fbf",
+      dashed: true,
+      points: ps.map((p) => ({ x: p, y: expectedHonestReward(game, p) })),
+    },
+    {
+      label: "cheating, whitepaper Lemma A.2",
+      colour: "#c0392b",
+      dashed: true,
+      points: ps.map((p) => ({ x: p, y: expectedCheaterReward(game, p) })),
+    },
+  ];
 }

@@ -51,8 +51,8 @@ export interface SimulationResult {
   transactions: number;
   seconds: number;
   stacksPerSecond: number;
-  /** Empty blocks mined to free transactions stuck in anvil's pool. */
-  poolNudges: number;
+  /** Empty blocks mined to end stalls (a transaction left pending, or a receipt wait that missed its block). */
+  stallNudges: number;
 }
 
 const toma = (wei: bigint) => Number(formatEther(wei));
@@ -189,12 +189,12 @@ export async function runSimulation(
       cheaters,
       targets,
       points,
-      crossing: estimateCrossing(points, o.reward + o.collateral),
+      crossing: estimateCrossing(points),
       stacks,
       transactions,
       seconds,
       stacksPerSecond: stacks / seconds,
-      poolNudges: network.nudges(),
+      stallNudges: network.nudges(),
     };
   } finally {
     await network.stop();

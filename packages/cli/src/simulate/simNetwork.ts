@@ -1,5 +1,6 @@
 import {
   type Anvil,
+  type AtomaPublicClient,
   type ChainContext,
   createAtomaPublicClient,
   createAtomaTestClient,
@@ -54,37 +55,34 @@ export interface SimNetwork {
   /** Registers (and funds) a node for `slot`, subscribed to `taskId`; `generation` counts its replacements. */
   addNode(slot: number, cheater: boolean, generation: number, taskId: bigint | undefined): Promise<SimNode>;
   subscribeNode(node: SimNode, taskId: bigint): Promise<void>;
-  /** Blocks mined to free transactions that sat in anvil's pool (see `startPoolWatch`). */
+  /** Empty blocks mined to end a stall (see `startStallGuard`). */
   nudges(): number;
   stop(): Promise<void>;
 }
 
-const POOL_WATCH_MS = 1_000;
+const STALL_CHECK_MS = 1_000;
 
 /**
- * Mines a block when transactions have waited in anvil's pool for a whole interval. Under many concurrent
- * senders anvil's automine now and then leaves one pending with nothing else arriving to mine it, and every
- * actor of the round waits on it; an empty block lets it in.
+ * Mines an empty block whenever a whole interval passed without one. Two stalls happen under many concurrent
+ * senders on a loaded machine: anvil's automine now and then leaves a transaction pending with nothing else
+ * arriving to mine it, and viem's receipt wait ignores new blocks while it retries `eth_getTransaction`, so a
+ * transaction mined meanwhile is only noticed at the next block. Either way every actor of the round waits;
+ * one more block frees them. (It also moves the clock a second, far inside every protocol window.)
  */
-function startPoolWatch(test: ReturnType<typeof createAtomaTestClient>) {
+function startStallGuard(test: ReturnType<typeof createAtomaTestClient>, publicClient: AtomaPublicClient) {
   let nudges = 0;
-  let waitedOnce = false;
+  let last = -1n;
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    void test
-      .getTxpoolStatus()
-      .then(async ({ pending, queued }) => {
-        if (pending + queued === 0) {
-          waitedOnce = false;
+    void publicClient
+      .getBlockNumber({ cacheTime: 0 })
+      .then(async (block) => {
+        if (block !== last) {
+          last = block;
           return;
         }
-        if (!waitedOnce) {
-          waitedOnce = true;
-          return;
-        }
-        waitedOnce = false;
         nudges++;
         await test.mine({ blocks: 1 });
       })
@@ -92,7 +90,7 @@ function startPoolWatch(test: ReturnType<typeof createAtomaTestClient>) {
       .finally(() => {
         busy = false;
       });
-  }, POOL_WATCH_MS);
+  }, STALL_CHECK_MS);
   timer.unref();
   return { nudges: () => nudges, stop: () => clearInterval(timer) };
 }
@@ -110,7 +108,7 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
       parameters: { node: { minCollateral: options.collateral }, task: { minReplicationPpm: 1 } },
     });
     const { addresses, contracts } = deployment;
-    const poolWatch = startPoolWatch(test);
+    const stallGuard = startStallGuard(test, publicClient);
     const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
 
     const account = async (label: string, toma: bigint): Promise<ChainContext> => {
@@ -185,9 +183,9 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
         return node;
       },
       subscribeNode,
-      nudges: poolWatch.nudges,
+      nudges: stallGuard.nudges,
       async stop() {
-        poolWatch.stop();
+        stallGuard.stop();
         await anvil.stop();
       },
     };

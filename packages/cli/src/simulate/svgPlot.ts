@@ -2,6 +2,8 @@
 export interface PlotSeries {
   label: string;
   colour: string;
+  /** Drawn dashed and without markers (a reference curve rather than measurements). */
+  dashed?: boolean | undefined;
   points: { x: number; y: number; low?: number | undefined; high?: number | undefined }[];
 }
 
@@ -84,8 +86,9 @@ export function renderPlot(spec: PlotSpec): string {
   });
   spec.series.forEach((s, i) => {
     const path = s.points.map((p) => `${n(sx(p.x))},${n(sy(p.y))}`).join(" ");
-    out.push(`<polyline points="${path}" fill="none" stroke="${s.colour}" stroke-width="2"/>`);
-    for (const p of s.points) {
+    const dash = s.dashed ? ' stroke-dasharray="4 3"' : "";
+    out.push(`<polyline points="${path}" fill="none" stroke="${s.colour}" stroke-width="2"${dash}/>`);
+    for (const p of s.dashed ? [] : s.points) {
       if (p.low !== undefined && p.high !== undefined)
         out.push(
           `<line x1="${n(sx(p.x))}" y1="${n(sy(p.low))}" x2="${n(sx(p.x))}" y2="${n(sy(p.high))}" stroke="${s.colour}"/>`,
@@ -93,9 +96,9 @@ export function renderPlot(spec: PlotSpec): string {
       out.push(`<circle cx="${n(sx(p.x))}" cy="${n(sy(p.y))}" r="3.5" fill="${s.colour}"/>`);
     }
     const ly = MARGIN.top + plotH - 14 - 18 * i;
-    const lx = MARGIN.left + plotW - 200;
+    const lx = MARGIN.left + plotW - 270;
     out.push(
-      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.colour}" stroke-width="2"/>`,
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${dash}/>`,
       `<text x="${lx + 30}" y="${ly + 4}">${escapeXml(s.label)}</text>`,
     );
   });
