@@ -80,6 +80,26 @@ describe("atoma econ simulate through the deployed contracts", () => {
     expect(point.honest.profitPerStack).toBeCloseTo(options.reward - options.cost, 6);
   }, 300_000);
 
+  it("lets over-claimed units through attestation: attesters check answers, not units", async () => {
+    const options = validateSimulationOptions({
+      strategy: "over-claim",
+      ownerAudit: 0,
+      stacks: 16,
+      nodes: 5,
+      adversary: 0.4,
+      pValues: [1],
+      concurrency: 8,
+      seed: 4,
+    });
+    const result = await runSimulation(options, { isTTY: false, write: () => true });
+    const [point] = result.points as [SimulationResult["points"][0]];
+    expect(point.checkedCheats).toBe(point.cheats);
+    expect(point.cheats).toBeGreaterThan(0);
+    expect(point.caught).toBe(0);
+    expect(point.cheater.slashed).toBe(0);
+    expect(point.cheater.profitPerStack).toBeGreaterThan(point.honest.profitPerStack);
+  }, 300_000);
+
   it("prints the report and writes the plot from the command line", async () => {
     const out = join(root, "plot.svg");
     const run = runCli([

@@ -1,17 +1,7 @@
-import {
-  attestationResult,
-  buyStack,
-  commitAttestation,
-  commitDisputeVote,
-  finalizeSettlement,
-  resolveDispute,
-  revealDisputeVote,
-  revealSettlement,
-  submitSettlements,
-} from "@atoma/chain";
-import type { Hash } from "@atoma/core";
+import { buyStack, finalizeSettlement, submitSettlements } from "@atoma/chain";
 import { keccak256, stringToBytes } from "viem";
-import { perActor } from "./concurrency.js";
+import { attestAndReveal, type RoundActors } from "./attestation.js";
+import { voteAndResolve } from "./committeeVotes.js";
 import { challengeOverClaims } from "./ownerAudit.js";
 import type { SeededRandom } from "./random.js";
 import { type ServedStack, sampledEntries, serveStack } from "./servedStack.js";
@@ -102,12 +92,13 @@ export async function runRound(
 
   const served = new Map<bigint, ServedStack>();
   for (const stack of bought) {
-    const server = node(stack.server);
+    // An over-claimer answers honestly: its cheat is in the units it settles.
+    const falsifies = node(stack.server).cheater && !overClaiming;
     const work = serveStack(
       stack.stackId,
       settings.requests,
       settings.cheatShare,
-      server.cheater ? random : undefined,
+      falsifies ? random : undefined,
     );
     served.set(stack.stackId, work);
     spend(stack.server, settings.cost * (1 - (settings.saving * work.falsified) / settings.requests));
@@ -150,78 +141,11 @@ export async function runRound(
       }),
   );
 
-  const commits = checks.flatMap((check) => check.attesters.map((attester) => ({ check, attester })));
-  await perActor(
-    commits,
-    (c) => c.attester,
-    async ({ check, attester }) => {
-      const colluding = node(attester).cheater && node(check.server).cheater;
-      if (!colluding) spend(attester, (settings.cost * check.entries.honest.length) / settings.requests);
-      await commitAttestation(node(attester).ctx, {
-        stackId: check.stackId,
-        nodeId: attester,
-        respHashes: colluding ? check.entries.respHashes : check.entries.honest,
-      });
-    },
-  );
-  transactions += commits.length;
-
-  const reveals = await perActor(
-    checks,
-    (c) => c.server,
-    async (check) => ({
-      check,
-      revealed: await revealSettlement(node(check.server).ctx, {
-        stackId: check.stackId,
-        reqHashes: check.entries.reqHashes,
-        respHashes: check.entries.respHashes,
-        proofs: check.entries.proofs,
-      }),
-    }),
-  );
-  transactions += reveals.length;
-
-  const disputes = reveals.flatMap(({ check, revealed }) =>
-    revealed.outcome === "disputed"
-      ? [{ check, disputeId: revealed.disputeId, committee: revealed.committee }]
-      : [],
-  );
-  const votes = disputes.flatMap((d) =>
-    d.committee.map((member) => ({
-      dispute: d,
-      member,
-      result: attestationResult(d.check.entries.honest) as Hash,
-      salt: keccak256(stringToBytes(`salt ${d.disputeId} ${member}`)),
-    })),
-  );
-  await perActor(
-    votes,
-    (v) => v.member,
-    async (v) => {
-      spend(v.member, (settings.cost * v.dispute.check.entries.honest.length) / settings.requests);
-      await commitDisputeVote(node(v.member).ctx, {
-        disputeId: v.dispute.disputeId,
-        nodeId: v.member,
-        result: v.result,
-        salt: v.salt,
-      });
-    },
-  );
-  await perActor(
-    votes,
-    (v) => v.member,
-    (v) =>
-      revealDisputeVote(node(v.member).ctx, {
-        disputeId: v.dispute.disputeId,
-        nodeId: v.member,
-        result: v.result,
-        salt: v.salt,
-      }),
-  );
-  const resolved = await Promise.all(
-    disputes.map((d) => resolveDispute(d.check.buyer, { disputeId: d.disputeId })),
-  );
-  transactions += 2 * votes.length + resolved.length;
+  const actors: RoundActors = { node, spend, costPerRequest: settings.cost / settings.requests };
+  const disputes = await attestAndReveal(actors, checks);
+  transactions += checks.reduce((sum, c) => sum + c.attesters.length, 0) + checks.length;
+  const resolved = await voteAndResolve(actors, disputes);
+  transactions += disputes.reduce((sum, d) => sum + 2 * d.committee.length, 0) + resolved.length;
 
   const phases = await Promise.all(
     bought.map((s) => contracts.settlementManager.read.getSettlement([s.stackId])),
