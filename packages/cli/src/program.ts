@@ -9,6 +9,8 @@ export function createProgram(): Command {
   const program = new Command("atoma")
     .description("Atoma Network: verifiable AI inference on staked nodes")
     .version("0.1.0")
+    // A subcommand's options belong to it even when a parent has one of the same name (econ and econ simulate).
+    .enablePositionalOptions()
     .exitOverride();
   registerDev(program);
   registerEcon(program);

@@ -8,6 +8,11 @@ export interface Call {
   abi: Abi;
   functionName: string;
   args: readonly unknown[];
+  /**
+   * Gas limit; omitted, the node estimates it. Give one for calls whose gas depends on an on-chain random draw
+   * (a settlement that may or may not sample attesters): the estimate can come from the cheaper branch.
+   */
+  gas?: bigint | undefined;
 }
 
 /** Turns a failed call into a ContractRevertError naming the contract's custom error when there is one. */
@@ -26,8 +31,16 @@ export function toCallError(functionName: string, error: unknown): Error {
 }
 
 /**
+ * Headroom over the node's gas estimate. The estimate runs against the latest block, but the transaction runs
+ * in a later one: random draws (serving node, attesters) may take another branch, and concurrent senders may
+ * have changed the state (the last attester's commit also opens the reveal), so an exact estimate can run out.
+ */
+const GAS_MARGIN_PERCENT = 130n;
+const GAS_MARGIN_FLAT = 25_000n;
+
+/**
  * Simulates the call (so a revert is reported with the contract's custom error before anything is sent), sends
- * it from the context's wallet, and waits for its receipt.
+ * it from the context's wallet with a gas limit above the estimate, and waits for its receipt.
  */
 export async function execute(ctx: ChainContext, call: Call): Promise<TransactionReceipt> {
   const request = {
@@ -37,11 +50,15 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
     args: call.args,
     account: ctx.walletClient.account,
     chain: ctx.walletClient.chain,
-  } as never;
+  };
   let hash: `0x${string}`;
   try {
-    await ctx.publicClient.simulateContract(request);
-    hash = await ctx.walletClient.writeContract(request);
+    await ctx.publicClient.simulateContract(request as never);
+    const gas =
+      call.gas ??
+      ((await ctx.publicClient.estimateContractGas(request as never)) * GAS_MARGIN_PERCENT) / 100n +
+        GAS_MARGIN_FLAT;
+    hash = await ctx.walletClient.writeContract({ ...request, gas } as never);
   } catch (error) {
     throw toCallError(call.functionName, error);
   }

@@ -55,16 +55,21 @@ export async function submitSettlement(
   return { ...txInfo(receipt), sampled: false, windowEnds: accepted?.args.windowEnds ?? 0n };
 }
 
-/** Several settlements in one transaction (`settleMany`), to spread the fixed cost; results by stack id. */
+/**
+ * Several settlements in one transaction (`settleMany`), to spread the fixed cost; results by stack id. Whether
+ * each is sampled is drawn when the transaction runs, so `gas` should cover every settlement being sampled.
+ */
 export async function submitSettlements(
   ctx: ChainContext,
   settlements: readonly SubmitSettlementParams[],
+  options: { gas?: bigint | undefined } = {},
 ): Promise<TxInfo & { sampled: bigint[] }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
     functionName: "settleMany",
     args: [settlements.map((s) => ({ ...s }))],
+    gas: options.gas,
   });
   const sampled = parseEventLogs({
     abi: settlementManagerAbi,

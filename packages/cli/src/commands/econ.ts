@@ -6,8 +6,10 @@ import {
   tamperedSettlementProbability,
 } from "@atoma/core";
 import type { Command } from "commander";
+import { CliUsageError } from "../errors.js";
 import { numberOption } from "../numberOptions.js";
 import { integerOption } from "../options.js";
+import { registerEconSimulate } from "./econSimulate.js";
 
 interface EconFlags {
   reward: number;
@@ -24,14 +26,16 @@ interface EconFlags {
 const fmt = (value: number) => (value === 0 ? "0" : value.toPrecision(4));
 
 export function registerEcon(program: Command): void {
-  program
+  const econ = program
     .command("econ")
+    // `econ simulate` takes its own --reward and friends: econ's options stop at the subcommand.
+    .enablePositionalOptions()
     .description(
       "the replication rate at which honesty pays (whitepaper Appendix A), and the n-node consensus failure odds",
     )
-    .requiredOption("--reward <R>", "what an honest node is paid per request", numberOption("--reward"))
-    .requiredOption("--collateral <S>", "the collateral a cheater loses", numberOption("--collateral"))
-    .requiredOption(
+    .option("--reward <R>", "what an honest node is paid per request", numberOption("--reward"))
+    .option("--collateral <S>", "the collateral a cheater loses", numberOption("--collateral"))
+    .option(
       "--adversary <r>",
       "largest share of the network one party controls (0 < r < 1)",
       numberOption("--adversary"),
@@ -60,6 +64,14 @@ export function registerEcon(program: Command): void {
     )
     .option("--json", "print one JSON object")
     .action((flags: EconFlags) => {
+      // Checked here, not as commander's required options, which would also be demanded of `econ simulate`.
+      for (const [name, value] of [
+        ["--reward <R>", flags.reward],
+        ["--collateral <S>", flags.collateral],
+        ["--adversary <r>", flags.adversary],
+      ] as const) {
+        if (value === undefined) throw new CliUsageError(`required option '${name}' not specified`);
+      }
       const game: GameParameters = {
         reward: flags.reward,
         cost: flags.cost ?? 1,
@@ -92,4 +104,5 @@ export function registerEcon(program: Command): void {
         ].join("\n"),
       );
     });
+  registerEconSimulate(econ);
 }

@@ -1,0 +1,92 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { CliUsageError } from "../errors.js";
+import { numberOption } from "../numberOptions.js";
+import { integerOption } from "../options.js";
+import { formatReport } from "../simulate/formatReport.js";
+import { type Strategy, validateSimulationOptions } from "../simulate/options.js";
+import { profitPlot } from "../simulate/profitPlot.js";
+import { runSimulation } from "../simulate/runSimulation.js";
+
+interface SimulateFlags {
+  stacks?: number;
+  nodes?: number;
+  adversary?: number;
+  reward?: number;
+  cost?: number;
+  collateral?: number;
+  pPoints?: number;
+  pValues?: number[];
+  requests?: number;
+  sampleSize?: number;
+  attesters?: number;
+  strategy?: Strategy;
+  ownerAudit?: number;
+  cheatShare?: number;
+  saving?: number;
+  concurrency?: number;
+  seed?: number;
+  out?: string;
+  json?: boolean;
+}
+
+function rateList(value: string): number[] {
+  const rates = value.split(",").map((part) => Number(part.trim()));
+  if (value.trim() === "" || rates.some((p) => !Number.isFinite(p)))
+    throw new CliUsageError(`--p-values must be comma-separated numbers, got "${value}"`);
+  return rates;
+}
+
+export function registerEconSimulate(econ: Command): void {
+  econ
+    .command("simulate")
+    .description(
+      "Monte Carlo of cheating nodes through the deployed contracts on a fresh anvil: profit and detection against p",
+    )
+    .option(
+      "--stacks <n>",
+      "stacks settled at each replication rate",
+      integerOption("--stacks", 1, 1_000_000),
+    )
+    .option("--nodes <n>", "registered nodes", integerOption("--nodes", 2, 120))
+    .option("--adversary <r>", "share of the nodes that cheat (0 < r < 1)", numberOption("--adversary"))
+    .option("--reward <R>", "TOMA the serving node is paid per stack", numberOption("--reward"))
+    .option("--cost <C>", "TOMA serving a stack honestly costs", numberOption("--cost"))
+    .option(
+      "--collateral <S>",
+      "TOMA each node stakes (all of it is lost when caught)",
+      numberOption("--collateral"),
+    )
+    .option("--p-points <n>", "replication rates swept, 0 to 2 p*", integerOption("--p-points", 2, 24))
+    .option("--p-values <list>", "explicit replication rates, comma-separated", rateList)
+    .option("--requests <n>", "requests in a stack", integerOption("--requests", 1, 256))
+    .option("--sample-size <n>", "requests an attester recomputes", integerOption("--sample-size", 1, 32))
+    .option("--attesters <N>", "attesters per checked settlement", integerOption("--attesters", 1, 8))
+    .option("--strategy <name>", "how cheaters cheat: cheap-model or over-claim")
+    .option(
+      "--owner-audit <a>",
+      "chance an owner checks settled units against its signed responses (over-claim)",
+      numberOption("--owner-audit"),
+    )
+    .option(
+      "--cheat-share <f>",
+      "share of a cheater's requests answered by a cheaper model",
+      numberOption("--cheat-share"),
+    )
+    .option("--saving <s>", "share of C a cheater saves on such a request", numberOption("--saving"))
+    .option("--concurrency <n>", "stacks bought at once per round", integerOption("--concurrency", 1, 64))
+    .option(
+      "--seed <n>",
+      "seeds the simulator's choices (accounts, cheaters, falsified answers, audits); the contracts' own draws use anvil's prevrandao, which anvil does not let one set",
+      integerOption("--seed", 0, 2 ** 31),
+    )
+    .option("--out <file.svg>", "write a plot of profit per stack against p")
+    .option("--json", "print one JSON object instead of the report")
+    .action(async (flags: SimulateFlags) => {
+      const { json, out, ...rest } = flags;
+      const options = validateSimulationOptions({ ...rest, out });
+      const result = await runSimulation(options, process.stderr);
+      if (out) await writeFile(out, profitPlot(result));
+      process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatReport(result, out));
+    });
+}

@@ -1,0 +1,70 @@
+import { type ChainContext, commitAttestation, revealSettlement } from "@atoma/chain";
+import type { Hash } from "@atoma/core";
+import { perActor } from "./concurrency.js";
+import type { SimNode } from "./simNetwork.js";
+
+/** What a round's phases need: the nodes by id, and where their compute costs go. */
+export interface RoundActors {
+  node(nodeId: bigint): SimNode;
+  spend(nodeId: bigint, amount: number): void;
+  /** Compute cost of recomputing one request, TOMA. */
+  costPerRequest: number;
+}
+
+/** A settlement the contract sampled: its attesters and the sampled entries (served and honest answers). */
+export interface SampledStack {
+  stackId: bigint;
+  server: bigint;
+  buyer: ChainContext;
+  attesters: bigint[];
+  entries: { reqHashes: Hash[]; respHashes: Hash[]; honest: Hash[]; proofs: Hash[][] };
+}
+
+export interface OpenDispute {
+  check: SampledStack;
+  disputeId: bigint;
+  committee: bigint[];
+}
+
+/**
+ * Attesters commit what they recomputed (a cheater's attesters that are cheaters too collude and copy its
+ * answers, paying no compute), then each server reveals its sampled answers with their Merkle proofs; the
+ * contract accepts or opens a dispute. One transaction at a time per node, all nodes at once.
+ */
+export async function attestAndReveal(
+  actors: RoundActors,
+  checks: readonly SampledStack[],
+): Promise<OpenDispute[]> {
+  const commits = checks.flatMap((check) => check.attesters.map((attester) => ({ check, attester })));
+  await perActor(
+    commits,
+    (c) => c.attester,
+    async ({ check, attester }) => {
+      const colluding = actors.node(attester).cheater && actors.node(check.server).cheater;
+      if (!colluding) actors.spend(attester, actors.costPerRequest * check.entries.honest.length);
+      await commitAttestation(actors.node(attester).ctx, {
+        stackId: check.stackId,
+        nodeId: attester,
+        respHashes: colluding ? check.entries.respHashes : check.entries.honest,
+      });
+    },
+  );
+  const reveals = await perActor(
+    checks,
+    (c) => c.server,
+    async (check) => ({
+      check,
+      revealed: await revealSettlement(actors.node(check.server).ctx, {
+        stackId: check.stackId,
+        reqHashes: check.entries.reqHashes,
+        respHashes: check.entries.respHashes,
+        proofs: check.entries.proofs,
+      }),
+    }),
+  );
+  return reveals.flatMap(({ check, revealed }) =>
+    revealed.outcome === "disputed"
+      ? [{ check, disputeId: revealed.disputeId, committee: revealed.committee }]
+      : [],
+  );
+}

@@ -1,0 +1,50 @@
+import { type Hash, LeafTree, leafHash } from "@atoma/core";
+import { keccak256, stringToBytes } from "viem";
+import type { SeededRandom } from "./random.js";
+
+/**
+ * What a node served for one stack, reduced to what settlement sees: each request's hash, the response hash it
+ * signed for, and the response hash the honest model gives (what attesters and committees recompute). A cheater
+ * answers a share of the requests with a cheaper model: those response hashes differ from the honest ones.
+ */
+export interface ServedStack {
+  reqHashes: Hash[];
+  served: Hash[];
+  honest: Hash[];
+  falsified: number;
+  tree: LeafTree;
+}
+
+export function serveStack(
+  stackId: bigint,
+  requests: number,
+  cheatShare: number,
+  random: SeededRandom | undefined,
+): ServedStack {
+  const reqHashes: Hash[] = [];
+  const served: Hash[] = [];
+  const honest: Hash[] = [];
+  let falsified = 0;
+  for (let k = 0; k < requests; k++) {
+    const reqHash = keccak256(stringToBytes(`request ${k} of stack ${stackId}`));
+    const truth = keccak256(stringToBytes(`honest model: answer to ${reqHash}`));
+    const cheap = random?.chance(cheatShare) === true;
+    if (cheap) falsified++;
+    reqHashes.push(reqHash);
+    honest.push(truth);
+    served.push(cheap ? keccak256(stringToBytes(`cheaper model: answer to ${reqHash}`)) : truth);
+  }
+  const tree = new LeafTree(reqHashes.map((r, k) => leafHash(r, served[k]!)));
+  return { reqHashes, served, honest, falsified, tree };
+}
+
+/** The entries at the sampled indices, in their order, with their Merkle proofs. */
+export function sampledEntries(stack: ServedStack, indices: readonly bigint[]) {
+  const at = indices.map(Number);
+  return {
+    reqHashes: at.map((k) => stack.reqHashes[k]!),
+    respHashes: at.map((k) => stack.served[k]!),
+    honest: at.map((k) => stack.honest[k]!),
+    proofs: at.map((k) => stack.tree.proof(k)),
+  };
+}

@@ -1,0 +1,27 @@
+/** A two-sided confidence interval for a binomial proportion: Wilson's score interval (z = 1.96 gives 95 %). */
+export function wilsonInterval(successes: number, trials: number, z = 1.96): { low: number; high: number } {
+  if (trials === 0) return { low: 0, high: 1 };
+  const phat = successes / trials;
+  const z2 = z * z;
+  const centre = (phat + z2 / (2 * trials)) / (1 + z2 / trials);
+  const half = (z * Math.sqrt((phat * (1 - phat)) / trials + z2 / (4 * trials * trials))) / (1 + z2 / trials);
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/**
+ * The first x at which `ys` falls from ≥ 0 to below 0, linearly interpolated between neighbouring points; the
+ * first x when `ys` starts below 0; undefined when it never falls below. Points must be sorted by x.
+ */
+export function firstDownCrossing(xs: readonly number[], ys: readonly number[]): number | undefined {
+  if (ys.length > 0 && ys[0]! < 0) return xs[0];
+  for (let i = 1; i < xs.length; i++) {
+    const y0 = ys[i - 1]!;
+    const y1 = ys[i]!;
+    if (y0 >= 0 && y1 < 0) {
+      const x0 = xs[i - 1]!;
+      const x1 = xs[i]!;
+      return x0 + ((x1 - x0) * y0) / (y0 - y1);
+    }
+  }
+  return undefined;
+}
