@@ -45,6 +45,11 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
 
 async function commitSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
+  if (now > seat.commit_deadline) {
+    // Too late to commit (the node was down): the round goes on without this seat.
+    await updateSeat(env.db, requestId, { state: "missed" }, ["pending"]);
+    return;
+  }
   let { output, units } = seat;
   if (output === null || units === null) {
     await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, seat.task_id, env.model);
@@ -64,10 +69,6 @@ async function commitSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<voi
     const root = consensusRoot(computed.output, seat.n).toLowerCase();
     // Kept before committing: a restart commits this very output rather than recomputing it.
     if (!(await updateSeat(env.db, requestId, { output, units, root }, ["pending"]))) return;
-  }
-  if (now > seat.commit_deadline) {
-    await updateSeat(env.db, requestId, { state: "missed" }, ["pending"]);
-    return;
   }
   try {
     const tx = await commitConsensusResult(env.chain, {

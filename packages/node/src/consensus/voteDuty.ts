@@ -27,6 +27,10 @@ export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Pro
 
 async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   const disputeId = vote.dispute_id;
+  if (now > vote.commit_deadline) {
+    await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
+    return;
+  }
   let { result, salt } = vote;
   if (result === null || salt === null) {
     const request = await readConsensusRequest(
@@ -57,10 +61,6 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
     salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
     // The salt is stored before the commitment is sent: after a crash the vote can still be revealed.
     if (!(await updateVote(env.db, disputeId, { output, result, salt }, ["pending"]))) return;
-  }
-  if (now > vote.commit_deadline) {
-    await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
-    return;
   }
   try {
     const tx = await commitDisputeVote(env.chain, params(vote, result, salt));
