@@ -2,6 +2,7 @@ import { type Abi, type Address, BaseError, type TransactionReceipt } from "viem
 import { ContractRevertError, MissingEventError, TransactionFailedError } from "../errors.js";
 import { decodeRevert, describeRevert } from "../revert.js";
 import type { ChainContext } from "./context.js";
+import { withSenderLock } from "./senderLock.js";
 
 export interface Call {
   address: Address;
@@ -40,7 +41,8 @@ const GAS_MARGIN_FLAT = 25_000n;
 
 /**
  * Simulates the call (so a revert is reported with the contract's custom error before anything is sent), sends
- * it from the context's wallet with a gas limit above the estimate, and waits for its receipt.
+ * it from the context's wallet with a gas limit above the estimate, and waits for its receipt. Sends of one key in
+ * this process are broadcast one after another (`withSenderLock`), so a node's workers never clash on a nonce.
  */
 export async function execute(ctx: ChainContext, call: Call): Promise<TransactionReceipt> {
   const request = {
@@ -53,12 +55,14 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
   };
   let hash: `0x${string}`;
   try {
-    await ctx.publicClient.simulateContract(request as never);
-    const gas =
-      call.gas ??
-      ((await ctx.publicClient.estimateContractGas(request as never)) * GAS_MARGIN_PERCENT) / 100n +
-        GAS_MARGIN_FLAT;
-    hash = await ctx.walletClient.writeContract({ ...request, gas } as never);
+    hash = await withSenderLock(ctx.walletClient.account.address, async () => {
+      await ctx.publicClient.simulateContract(request as never);
+      const gas =
+        call.gas ??
+        ((await ctx.publicClient.estimateContractGas(request as never)) * GAS_MARGIN_PERCENT) / 100n +
+          GAS_MARGIN_FLAT;
+      return ctx.walletClient.writeContract({ ...request, gas } as never);
+    });
   } catch (error) {
     throw toCallError(call.functionName, error);
   }
