@@ -36,7 +36,7 @@ export interface SimulationOptions {
   cheatShare: number;
   /** Share of C a cheater saves on each request it answers with the cheaper model. @default 1 */
   saving: number;
-  /** Stacks bought at once in a round. @default 32 */
+  /** Stacks bought at once in a round. @default 64 */
   concurrency: number;
   /** Seeds every choice the simulator makes (accounts, which nodes cheat, which requests are falsified). @default 1 */
   seed: number;
@@ -62,7 +62,7 @@ export const defaultSimulationOptions: SimulationOptions = {
   attesters: 1,
   cheatShare: 1,
   saving: 1,
-  concurrency: 32,
+  concurrency: 64,
   seed: 1,
 };
 
