@@ -7,6 +7,7 @@ import {
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
+  timeoutSettlement,
 } from "@atoma/chain";
 import {
   atomaDomain,
@@ -43,6 +44,9 @@ import {
 } from "./helpers/settlementNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
+/** The test network's nodes, one role each (see the tasks in `beforeAll`). */
+type EightNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
 const STACK_CLOSED = 3;
@@ -78,22 +82,15 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let restartTask: bigint;
   let challengedTask: bigint;
   let batchTask: bigint;
+  let lateTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 7; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e, f, g] = nodes as [
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-    ];
+    for (let i = 0; i < 8; i++) nodes.push(await network.addNode());
+    const [a, b, c, d, e, f, g, h] = nodes as EightNodes;
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -110,6 +107,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
     challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     batchTask = await taskWith(network, [g], { securityLevel: SecurityLevel.None });
+    lateTask = await taskWith(network, [h], { securityLevel: SecurityLevel.None });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -459,4 +457,42 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       bought.map(({ stack }, i) => stack.escrow - costOfUnits(BigInt(100 * (i + 2)), PRICE)),
     );
   });
+
+  itEmbedded(
+    "records a stack it could not settle in time, and the owner's refund, without retrying",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(lateTask, 1_000n, BigInt(HOUR));
+      await serveRequests(network, node, stack, user.account, 2);
+      const { dataDir, database } = running.get(stack.nodeId)!;
+      await node.stop();
+      running.delete(stack.nodeId);
+      await network.advance(HOUR + CHALLENGE_WINDOW + 1);
+      const late = { ...settlementNode(network, byId(stack.nodeId), { dataDir, database }), database };
+      await late.node.start();
+      running.set(stack.nodeId, late);
+      const failed = await waitFor("the late settlement to be given up", async () => {
+        const row = await rowOf(late.node, stack.stackId);
+        return row?.state === "failed" ? row : undefined;
+      });
+      expect(failed.outcome).toBe("too_late");
+      const refunded = await timeoutSettlement(user.ctx, { stackId: stack.stackId });
+      expect(refunded.refunded).toBe(stack.escrow);
+      await waitFor(
+        "the timeout to be recorded",
+        async () => (await rowOf(late.node, stack.stackId))?.outcome === "timed_out",
+      );
+      const local = await late.node.context.db
+        .selectFrom("stacks")
+        .select("state")
+        .where("stack_id", "=", stack.stackId)
+        .executeTakeFirstOrThrow();
+      expect(local.state).toBe("settled");
+      const submissions = await contracts.settlementManager.getEvents.SettlementSubmitted(
+        { stackId: stack.stackId },
+        { fromBlock: 0n },
+      );
+      expect(submissions).toHaveLength(0);
+    },
+  );
 });
