@@ -7,6 +7,7 @@ import {
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
+  registerNode,
   timeoutSettlement,
 } from "@atoma/chain";
 import {
@@ -20,7 +21,7 @@ import {
   verifyTranscript,
 } from "@atoma/core";
 import pg from "pg";
-import { type LocalAccount, parseEventLogs, toHex } from "viem";
+import { type LocalAccount, parseEther, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -495,4 +496,42 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       expect(submissions).toHaveLength(0);
     },
   );
+
+  itEmbedded("starts before its key is registered, and settles once it is", async () => {
+    const operator = await network.account();
+    const signer = await network.account(0n);
+    const unregistered: TestNode = {
+      nodeId: 0n,
+      operator: operator.ctx,
+      signer: signer.ctx,
+      signerAccount: signer.account,
+    };
+    const early = settlementNode(network, unregistered);
+    await early.node.start();
+    running.set(0n, { ...early, database: { kind: "embedded" } });
+    const { nodeId } = await registerNode(operator.ctx, {
+      signer: signer.account.address,
+      url: "http://127.0.0.1:8080",
+      echelon: 1,
+      collateral: parseEther("1000"),
+    });
+    const taskId = await taskWith(network, [{ ...unregistered, nodeId }], {
+      securityLevel: SecurityLevel.None,
+    });
+    await network.advance(HOUR);
+    const stack = await buyStack(user.ctx, {
+      taskId,
+      units: 1_000n,
+      maxPricePerMillion: PRICE,
+      duration: 86_400n,
+    });
+    expect(stack.nodeId).toBe(nodeId);
+    await recordStack(early.node, stack, { owner: user.account, taskId, units: 1_000n });
+    await serveRequests(network, early.node, stack, user.account, 2);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor(
+      "the settlement",
+      async () => (await rowOf(early.node, stack.stackId))?.outcome === "accepted",
+    );
+  });
 });
