@@ -7,6 +7,8 @@ import {
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
+  registerNode,
+  timeoutSettlement,
 } from "@atoma/chain";
 import {
   atomaDomain,
@@ -19,7 +21,7 @@ import {
   verifyTranscript,
 } from "@atoma/core";
 import pg from "pg";
-import { type LocalAccount, parseEventLogs, toHex } from "viem";
+import { type LocalAccount, parseEther, parseEventLogs, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -42,6 +44,9 @@ import {
   waitFor,
 } from "./helpers/settlementNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
+
+/** The test network's nodes, one role each (see the tasks in `beforeAll`). */
+type EightNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
@@ -78,22 +83,15 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let restartTask: bigint;
   let challengedTask: bigint;
   let batchTask: bigint;
+  let lateTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 7; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e, f, g] = nodes as [
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-      TestNode,
-    ];
+    for (let i = 0; i < 8; i++) nodes.push(await network.addNode());
+    const [a, b, c, d, e, f, g, h] = nodes as EightNodes;
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -110,6 +108,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
     challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     batchTask = await taskWith(network, [g], { securityLevel: SecurityLevel.None });
+    lateTask = await taskWith(network, [h], { securityLevel: SecurityLevel.None });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -457,6 +456,82 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect(paid[0]!.finalize_tx).toBe(paid[1]!.finalize_tx);
     expect(paid.map((row) => row.refunded)).toEqual(
       bought.map(({ stack }, i) => stack.escrow - costOfUnits(BigInt(100 * (i + 2)), PRICE)),
+    );
+  });
+
+  itEmbedded(
+    "records a stack it could not settle in time, and the owner's refund, without retrying",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(lateTask, 1_000n, BigInt(HOUR));
+      await serveRequests(network, node, stack, user.account, 2);
+      const { dataDir, database } = running.get(stack.nodeId)!;
+      await node.stop();
+      running.delete(stack.nodeId);
+      await network.advance(HOUR + CHALLENGE_WINDOW + 1);
+      const late = { ...settlementNode(network, byId(stack.nodeId), { dataDir, database }), database };
+      await late.node.start();
+      running.set(stack.nodeId, late);
+      const failed = await waitFor("the late settlement to be given up", async () => {
+        const row = await rowOf(late.node, stack.stackId);
+        return row?.state === "failed" ? row : undefined;
+      });
+      expect(failed.outcome).toBe("too_late");
+      const refunded = await timeoutSettlement(user.ctx, { stackId: stack.stackId });
+      expect(refunded.refunded).toBe(stack.escrow);
+      await waitFor(
+        "the timeout to be recorded",
+        async () => (await rowOf(late.node, stack.stackId))?.outcome === "timed_out",
+      );
+      const local = await late.node.context.db
+        .selectFrom("stacks")
+        .select("state")
+        .where("stack_id", "=", stack.stackId)
+        .executeTakeFirstOrThrow();
+      expect(local.state).toBe("settled");
+      const submissions = await contracts.settlementManager.getEvents.SettlementSubmitted(
+        { stackId: stack.stackId },
+        { fromBlock: 0n },
+      );
+      expect(submissions).toHaveLength(0);
+    },
+  );
+
+  itEmbedded("starts before its key is registered, and settles once it is", async () => {
+    const operator = await network.account();
+    const signer = await network.account(0n);
+    const unregistered: TestNode = {
+      nodeId: 0n,
+      operator: operator.ctx,
+      signer: signer.ctx,
+      signerAccount: signer.account,
+    };
+    const early = settlementNode(network, unregistered);
+    await early.node.start();
+    running.set(0n, { ...early, database: { kind: "embedded" } });
+    const { nodeId } = await registerNode(operator.ctx, {
+      signer: signer.account.address,
+      url: "http://127.0.0.1:8080",
+      echelon: 1,
+      collateral: parseEther("1000"),
+    });
+    const taskId = await taskWith(network, [{ ...unregistered, nodeId }], {
+      securityLevel: SecurityLevel.None,
+    });
+    await network.advance(HOUR);
+    const stack = await buyStack(user.ctx, {
+      taskId,
+      units: 1_000n,
+      maxPricePerMillion: PRICE,
+      duration: 86_400n,
+    });
+    expect(stack.nodeId).toBe(nodeId);
+    await recordStack(early.node, stack, { owner: user.account, taskId, units: 1_000n });
+    await serveRequests(network, early.node, stack, user.account, 2);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor(
+      "the settlement",
+      async () => (await rowOf(early.node, stack.stackId))?.outcome === "accepted",
     );
   });
 });

@@ -6,8 +6,8 @@ import { SettlementWorker } from "./settlementWorker.js";
 /**
  * The settlement worker as a node part: the listener records what the chain says about this node's stacks
  * (owner closes, sampling, reveal and data requests, acceptance, payouts) and the worker's loop acts on it.
- * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager and SettlementManager; until the signing
- * key is registered it waits.
+ * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager, SettlementManager and DisputeManager;
+ * until the signing key is registered it waits.
  */
 export const settlementPart: NodePartFactory = (context) => {
   const chain = connectSettlementChain(context);

@@ -1,26 +1,25 @@
 import {
-  answerChallenge,
   ContractRevertError,
-  claimNodeFees,
   finalizeSettlement,
-  postSampledRequests,
-  revealSettlement,
   type SubmitSettlementParams,
   submitSettlement,
   submitSettlements,
 } from "@atoma/chain";
-import { AtomaError, LeafTree, type Logger, silentLogger } from "@atoma/core";
-import { BaseError } from "viem";
+import { type Logger, silentLogger } from "@atoma/core";
 import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
-import { listLeaves, listStacks } from "../accounting/stacks.js";
+import { listStacks } from "../accounting/stacks.js";
 import type { BlobStore } from "../blobs/blobStore.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import { StackBusyError } from "../errors.js";
 import { sleep } from "../listener/sleep.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import { type ChallengeRow, listPendingChallenges, setChallengeState } from "./challengeRows.js";
+import { Backoff } from "./backoff.js";
+import { listPendingChallenges } from "./challengeRows.js";
+import { describeError } from "./describeError.js";
+import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
+import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
-import { postedRequestsOf, revealOf } from "./sampledEntries.js";
+import { postSampledRequestsOf, revealSample } from "./sampleDuties.js";
 import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
 import {
@@ -30,9 +29,9 @@ import {
   recordAttemptError,
   recordSubmission,
   type SettlementRow,
-  sampledIndicesOf,
   updateSettlement,
 } from "./settlementRows.js";
+import type { StepContext } from "./stepContext.js";
 
 /** Most settlements sent or finalized in one transaction (bounds its gas). */
 const MAX_BATCH = 32;
@@ -72,7 +71,8 @@ export class SettlementWorker {
   readonly #metrics: NodeMetrics | undefined;
   readonly #options: SettlementWorkerOptions;
   readonly #components: { db: NodeDb; blobs: BlobStore; chain: SettlementChain };
-  readonly #backoff = new Map<bigint, { until: number; failures: number }>();
+  readonly #steps: StepContext;
+  readonly #backoff: Backoff;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   /** This node's on-chain id, read once it is registered. */
@@ -87,6 +87,8 @@ export class SettlementWorker {
     this.#metrics = components.metrics;
     this.#options = options;
     this.#components = { db: this.#db, blobs: this.#blobs, chain: this.#chain };
+    this.#steps = { db: this.#db, chain: this.#chain, logger: this.#logger, metrics: this.#metrics };
+    this.#backoff = new Backoff(options.pollIntervalMs, MAX_BACKOFF_MS);
   }
 
   async start(): Promise<void> {
@@ -108,7 +110,7 @@ export class SettlementWorker {
       try {
         await this.tick();
       } catch (error) {
-        this.#logger.warn({ error: describe(error) }, "settlement scan failed; retrying");
+        this.#logger.warn({ error: describeError(error) }, "settlement scan failed; retrying");
       }
       await sleep(this.#options.pollIntervalMs, signal);
     }
@@ -130,7 +132,7 @@ export class SettlementWorker {
     const pending: SettlementRow[] = [];
     const finalizable: SettlementRow[] = [];
     for (const row of await listOpenSettlements(this.#db)) {
-      if (this.#waiting(row.stack_id)) continue;
+      if (this.#backoff.waiting(row.stack_id)) continue;
       if (row.state === "settled") claims.push(row);
       else if (row.state === "pending") pending.push(row);
       else if (finalizeDue(row, now)) finalizable.push(row);
@@ -139,8 +141,8 @@ export class SettlementWorker {
     await this.#submitAll(pending);
     await this.#finalizeAll(finalizable);
     for (const challenge of await listPendingChallenges(this.#db)) {
-      if (now > challenge.answer_deadline || this.#waiting(challenge.stack_id)) continue;
-      await this.#attempt(challenge.stack_id, () => this.#answer(challenge));
+      if (now > challenge.answer_deadline || this.#backoff.waiting(challenge.stack_id)) continue;
+      await this.#attempt(challenge.stack_id, () => answerOwnerChallenge(this.#steps, challenge));
     }
     if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
   }
@@ -153,7 +155,7 @@ export class SettlementWorker {
     });
     const closed = await listUnfrozenSettlingStacks(this.#db, nodeId);
     for (const { stackId, reason } of [...due, ...closed.map((stackId) => ({ stackId, reason: "closed" }))]) {
-      if (this.#waiting(stackId)) continue;
+      if (this.#backoff.waiting(stackId)) continue;
       await this.#attempt(stackId, async () => {
         try {
           const snapshot = await freezeForSettlement(this.#db, stackId);
@@ -171,10 +173,10 @@ export class SettlementWorker {
 
   async #advance(row: SettlementRow, now: bigint): Promise<void> {
     if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
-      if (now <= row.data_deadline) await this.#postRequests(row);
+      if (now <= row.data_deadline) await postSampledRequestsOf(this.#steps, row);
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
-      await this.#reveal(row);
+      await revealSample(this.#steps, row);
   }
 
   /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */
@@ -200,7 +202,7 @@ export class SettlementWorker {
           continue;
         } catch (error) {
           this.#logger.warn(
-            { error: describe(error), stacks: batch.length },
+            { error: describeError(error), stacks: batch.length },
             "batch refused; submitting one by one",
           );
         }
@@ -235,33 +237,6 @@ export class SettlementWorker {
     );
   }
 
-  async #sampledLeaves(row: SettlementRow) {
-    const leaves = await listLeaves(this.#db, row.stack_id, { limit: Number(row.leaf_count) });
-    return { leaves, indices: sampledIndicesOf(row) };
-  }
-
-  async #postRequests(row: SettlementRow): Promise<void> {
-    const { leaves, indices } = await this.#sampledLeaves(row);
-    const posted = await postSampledRequests(this.#chain.actions, {
-      stackId: row.stack_id,
-      requests: postedRequestsOf(row.stack_id, leaves, indices),
-    });
-    await updateSettlement(this.#db, row.stack_id, { data_tx: posted.hash });
-    this.#metrics?.settlements.inc({ outcome: "requests_posted" });
-    this.#logger.info({ stackId: row.stack_id, tx: posted.hash }, "sampled requests posted on chain");
-  }
-
-  async #reveal(row: SettlementRow): Promise<void> {
-    const { leaves, indices } = await this.#sampledLeaves(row);
-    const revealed = await revealSettlement(
-      this.#chain.actions,
-      revealOf(row.stack_id, leaves, indices, row.merkle_root),
-    );
-    await updateSettlement(this.#db, row.stack_id, { reveal_tx: revealed.hash });
-    this.#metrics?.settlements.inc({ outcome: revealed.outcome === "accepted" ? "revealed" : "disputed" });
-    this.#logger.info({ stackId: row.stack_id, outcome: revealed.outcome }, "sampled responses revealed");
-  }
-
   /** Pays out accepted settlements past their challenge window, in batches (`finalizeMany`) when it can. */
   async #finalizeAll(rows: SettlementRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += MAX_BATCH) {
@@ -272,7 +247,7 @@ export class SettlementWorker {
           continue;
         } catch (error) {
           this.#logger.warn(
-            { error: describe(error), stacks: stackIds.length },
+            { error: describeError(error), stacks: stackIds.length },
             "batch refused; finalizing one by one",
           );
         }
@@ -288,82 +263,20 @@ export class SettlementWorker {
     this.#logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
   }
 
-  /** Proves a challenged leaf is under the submitted root; a leaf the node never committed cannot be proved. */
-  async #answer(challenge: ChallengeRow): Promise<void> {
-    const { dispute_id: disputeId, stack_id: stackId } = challenge;
-    const settlement = await this.#db
-      .selectFrom("settlements")
-      .select("leaf_count")
-      .where("stack_id", "=", stackId)
-      .executeTakeFirstOrThrow();
-    const leaves = await listLeaves(this.#db, stackId, { limit: Number(settlement.leaf_count) });
-    const index = Number(challenge.leaf_index);
-    if (leaves[index]?.leafHash.toLowerCase() !== challenge.leaf) {
-      await setChallengeState(this.#db, disputeId, "unanswerable", {
-        last_error: "the challenged leaf is not among the settled leaves",
-      });
-      this.#logger.error({ stackId, disputeId }, "challenge cannot be answered: the leaf was never settled");
-      return;
-    }
-    const proof = new LeafTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
-    const answered = await answerChallenge(this.#chain.actions, { disputeId, proof });
-    await setChallengeState(this.#db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
-    this.#metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
-    this.#logger.info(
-      { stackId, disputeId, tx: answered.hash },
-      "owner challenge answered with a Merkle proof",
-    );
-  }
-
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */
   async #claim(nodeId: bigint, rows: SettlementRow[]): Promise<void> {
-    const { actions, contracts } = this.#chain;
-    const byEpoch = new Map<bigint, bigint[]>();
-    for (const row of rows) {
-      let epoch = row.fee_epoch;
-      if (epoch === null) {
-        if (row.finalized_block === null) continue;
-        epoch = await contracts.vault.read.currentEpoch({ blockNumber: row.finalized_block });
-        await updateSettlement(this.#db, row.stack_id, { fee_epoch: epoch });
-      }
-      byEpoch.set(epoch, [...(byEpoch.get(epoch) ?? []), row.stack_id]);
-    }
-    if (byEpoch.size === 0) return;
-    const current = await contracts.vault.read.currentEpoch();
-    for (const [epoch, stackIds] of byEpoch) {
-      if (epoch >= current) continue;
-      await this.#attempt(stackIds[0]!, async () => {
-        let tx: string | null = null;
-        try {
-          const claimed = await claimNodeFees(actions, { nodeId, epochs: [epoch] });
-          tx = claimed.hash;
-          this.#logger.info({ epoch, amount: claimed.amount.toString(), tx }, "fees claimed");
-        } catch (error) {
-          // Claimed already (by the operator, or by this worker before a crash): nothing is left to do.
-          if (!(error instanceof ContractRevertError && error.errorName === "NothingToClaim")) throw error;
-        }
-        for (const stackId of stackIds)
-          await updateSettlement(this.#db, stackId, { state: "claimed", claim_tx: tx });
-        this.#metrics?.settlements.inc({ outcome: "claimed" }, stackIds.length);
-      });
-    }
-  }
-
-  #waiting(stackId: bigint): boolean {
-    const backoff = this.#backoff.get(stackId);
-    return backoff !== undefined && Date.now() < backoff.until;
+    for (const [epoch, stackIds] of await endedFeeEpochs(this.#steps, rows))
+      await this.#attempt(stackIds[0]!, () => claimEpochFees(this.#steps, nodeId, epoch, stackIds));
   }
 
   /** Runs one step for a stack; a failure is recorded on its row and the stack waits, longer after each. */
   async #attempt(stackId: bigint, step: () => Promise<void>): Promise<void> {
     try {
       await step();
-      this.#backoff.delete(stackId);
+      this.#backoff.succeeded(stackId);
     } catch (error) {
-      const failures = (this.#backoff.get(stackId)?.failures ?? 0) + 1;
-      const delay = Math.min(this.#options.pollIntervalMs * 2 ** failures, MAX_BACKOFF_MS);
-      this.#backoff.set(stackId, { until: Date.now() + delay, failures });
-      const reason = describe(error);
+      const delay = this.#backoff.failed(stackId);
+      const reason = describeError(error);
       this.#metrics?.settlements.inc({ outcome: "error" });
       this.#logger.warn({ stackId, error: reason, retryInMs: delay }, "settlement step failed");
       await recordAttemptError(this.#db, stackId, reason).catch(() => {});
@@ -379,11 +292,4 @@ function finalizeDue(row: SettlementRow, now: bigint): boolean {
     row.finalize_tx === null &&
     now > row.window_ends
   );
-}
-
-/** An error's code and short message: never a payload, nor an RPC URL from a transport error's details. */
-function describe(error: unknown): string {
-  if (error instanceof AtomaError) return `${error.code}: ${error.shortMessage}`;
-  if (error instanceof BaseError) return `${error.name}: ${error.shortMessage}`;
-  return error instanceof Error ? error.name : "unknown error";
 }

@@ -1,0 +1,34 @@
+import { postSampledRequests, revealSettlement } from "@atoma/chain";
+import { listLeaves } from "../accounting/stacks.js";
+import { postedRequestsOf, revealOf } from "./sampledEntries.js";
+import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
+import type { StepContext } from "./stepContext.js";
+
+async function sampledLeaves(ctx: StepContext, row: SettlementRow) {
+  const leaves = await listLeaves(ctx.db, row.stack_id, { limit: Number(row.leaf_count) });
+  return { leaves, indices: sampledIndicesOf(row) };
+}
+
+/** An attester could not fetch the transcript: the sampled owner-signed requests go on chain as calldata. */
+export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow): Promise<void> {
+  const { leaves, indices } = await sampledLeaves(ctx, row);
+  const posted = await postSampledRequests(ctx.chain.actions, {
+    stackId: row.stack_id,
+    requests: postedRequestsOf(row.stack_id, leaves, indices),
+  });
+  await updateSettlement(ctx.db, row.stack_id, { data_tx: posted.hash });
+  ctx.metrics?.settlements.inc({ outcome: "requests_posted" });
+  ctx.logger.info({ stackId: row.stack_id, tx: posted.hash }, "sampled requests posted on chain");
+}
+
+/** The reveal opened: the sampled response hashes go on chain with their Merkle proofs. */
+export async function revealSample(ctx: StepContext, row: SettlementRow): Promise<void> {
+  const { leaves, indices } = await sampledLeaves(ctx, row);
+  const revealed = await revealSettlement(
+    ctx.chain.actions,
+    revealOf(row.stack_id, leaves, indices, row.merkle_root),
+  );
+  await updateSettlement(ctx.db, row.stack_id, { reveal_tx: revealed.hash });
+  ctx.metrics?.settlements.inc({ outcome: revealed.outcome === "accepted" ? "revealed" : "disputed" });
+  ctx.logger.info({ stackId: row.stack_id, outcome: revealed.outcome }, "sampled responses revealed");
+}
