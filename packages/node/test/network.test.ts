@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { buyStack, closeStack } from "@atoma/chain";
 import { costOfUnits } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { StackClient, type Verified } from "@atoma/sdk";
-import { toHex } from "viem";
+import { NodeRequestError, StackClient, type Verified } from "@atoma/sdk";
+import { type LocalAccount, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -26,6 +26,8 @@ const DISPUTE_WINDOW = 600;
 const Phase = { Accepted: 4, Finalized: 5 } as const;
 const STACK_CLOSED = 3;
 const UNITS_BOUGHT = 20_000n;
+/** Nodes settle a stack on their own once fewer units than this remain. */
+const MIN_REMAINING = 64;
 
 let engine: EmbeddedEngine;
 let model: TinyModelFile;
@@ -72,6 +74,7 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
         model,
         dataDir: join(root, `node-${index}`),
         postgresUrl: index === 0 ? postgresUrl : undefined,
+        settlement: { minRemainingUnits: MIN_REMAINING },
       });
       nodes.set(node.nodeId, started.node);
       if (started.schema) schemas.push(started.schema);
@@ -85,6 +88,38 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
     if (postgresUrl) for (const schema of schemas) await dropSchema(postgresUrl, schema);
     rmSync(root, { recursive: true, force: true });
   }, 60_000);
+
+  const clientFor = (stack: { stackId: bigint }, server: TestNode, user: { account: LocalAccount }) =>
+    new StackClient({
+      nodeUrl: nodes.get(server.nodeId)!.url,
+      account: user.account,
+      stackId: stack.stackId,
+      chainId: network.anvil.chainId,
+      stackManager: network.deployment.addresses.StackManager,
+      nodeSigner: server.signerAccount.address,
+      nodeId: server.nodeId,
+    });
+  const accepted = (stackId: bigint) =>
+    waitFor(
+      "the settlement to be attested, revealed and accepted",
+      async () => {
+        const settlement = await network.deployment.contracts.settlementManager.read.getSettlement([stackId]);
+        return settlement.phase === Phase.Accepted ? settlement : undefined;
+      },
+      180_000,
+    );
+  const finalized = (stackId: bigint) =>
+    waitFor(
+      "the serving node to finalize",
+      async () => {
+        const [event] = await network.deployment.contracts.settlementManager.getEvents.SettlementFinalized(
+          { stackId },
+          { fromBlock: 0n },
+        );
+        return event?.args;
+      },
+      120_000,
+    );
 
   it("a user buys, asks and is refunded; the nodes settle, attest, reveal, finalize and claim on their own", async () => {
     const { contracts } = network.deployment;
@@ -101,15 +136,7 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
     await waitForStack(serverNode, stack.stackId);
     const reputationBefore = (await contracts.nodeRegistry.read.getNode([server.nodeId])).reputation;
 
-    const client = new StackClient({
-      nodeUrl: serverNode.url,
-      account: user.account,
-      stackId: stack.stackId,
-      chainId: network.anvil.chainId,
-      stackManager: network.deployment.addresses.StackManager,
-      nodeSigner: server.signerAccount.address,
-      nodeId: server.nodeId,
-    });
+    const client = clientFor(stack, server, user);
     const chat = { model: model.id, messages: [{ role: "user", content: "Hello, network" }], max_tokens: 6 };
     const streamed: string[] = [];
     const answers: Verified[] = [
@@ -126,42 +153,24 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
 
     // The owner asks; everything from here is the nodes' own doing, but for the clock.
     await closeStack(user.ctx, { stackId: stack.stackId });
-    const accepted = await waitFor(
-      "the settlement to be attested, revealed and accepted",
-      async () => {
-        const settlement = await contracts.settlementManager.read.getSettlement([stack.stackId]);
-        return settlement.phase === Phase.Accepted ? settlement : undefined;
-      },
-      180_000,
-    );
-    expect(accepted).toMatchObject({ units: unitsUsed, requestCount: answers.length });
+    expect(await accepted(stack.stackId)).toMatchObject({ units: unitsUsed, requestCount: answers.length });
     const onChainAttesters = await contracts.settlementManager.read.attestersOf([stack.stackId]);
     expect(onChainAttesters.map((a) => a.nodeId).sort()).toEqual([...attesters].sort());
     expect(onChainAttesters.every((a) => a.committed)).toBe(true);
 
     const refundBefore = await contracts.vault.read.balanceOf([user.account.address]);
     await network.advance(DISPUTE_WINDOW + 1);
-    const finalized = await waitFor(
-      "the serving node to finalize",
-      async () => {
-        const [event] = await contracts.settlementManager.getEvents.SettlementFinalized(
-          { stackId: stack.stackId },
-          { fromBlock: 0n },
-        );
-        return event?.args;
-      },
-      120_000,
-    );
+    const payout = await finalized(stack.stackId);
     const cost = costOfUnits(unitsUsed, PRICE);
     const modelFee = (cost * 500n) / 10_000n;
-    expect(finalized).toMatchObject({
+    expect(payout).toMatchObject({
       nodeId: server.nodeId,
       nodeAmount: cost - modelFee,
       modelAmount: modelFee,
     });
     const surcharge = stack.escrow - costOfUnits(UNITS_BOUGHT, PRICE);
-    expect(finalized.attesterAmountEach).toBe(surcharge / 2n);
-    const paid = finalized.nodeAmount! + finalized.modelAmount! + 2n * finalized.attesterAmountEach!;
+    expect(payout.attesterAmountEach).toBe(surcharge / 2n);
+    const paid = payout.nodeAmount! + payout.modelAmount! + 2n * payout.attesterAmountEach!;
     expect(paid).toBeLessThanOrEqual(stack.escrow);
     const refund = (await contracts.vault.read.balanceOf([user.account.address])) - refundBefore;
     expect(refund).toBe(costOfUnits(UNITS_BOUGHT - unitsUsed, PRICE));
@@ -171,7 +180,7 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
     const epoch = await contracts.vault.read.currentEpoch();
     for (const id of attesters) {
       const [claimable] = await contracts.vault.read.nodeLedger([id, epoch]);
-      expect(claimable).toBe(finalized.attesterAmountEach);
+      expect(claimable).toBe(payout.attesterAmountEach);
     }
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).reputation).toBeGreaterThan(
       reputationBefore,
@@ -189,7 +198,7 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
       },
       120_000,
     );
-    expect(claimed.amount).toBe(finalized.nodeAmount);
+    expect(claimed.amount).toBe(payout.nodeAmount);
     expect(claimed.operator).toBe(server.operator.walletClient.account!.address);
     const [left] = await contracts.vault.read.nodeLedger([server.nodeId, epoch]);
     expect(left).toBe(0n);
@@ -199,5 +208,41 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
       .where("stack_id", "=", stack.stackId)
       .executeTakeFirstOrThrow();
     expect(row.state).toBe("claimed");
+  }, 600_000);
+  it("a stack used up is settled by its node unasked, and the owner gets back what was left", async () => {
+    const { contracts } = network.deployment;
+    const user = await network.account();
+    const units = 200n;
+    const stack = await buyStack(user.ctx, { taskId, units, maxPricePerMillion: PRICE, duration: 86_400n });
+    const server = registered.find((node) => node.nodeId === stack.nodeId)!;
+    await waitForStack(nodes.get(server.nodeId)!, stack.stackId);
+    const client = clientFor(stack, server, user);
+    let unitsUsed = 0n;
+    // Ask until the node stops serving: the stack ran out, or its worker froze it for settlement.
+    for (let k = 0; k < 20; k++) {
+      try {
+        const { fields } = await client.chat({
+          model: model.id,
+          messages: [{ role: "user", content: "Hi" }],
+          max_tokens: 4,
+        });
+        unitsUsed += fields.units;
+      } catch (error) {
+        if (error instanceof NodeRequestError && ["stack_exhausted", "stack_closed"].includes(error.code))
+          break;
+        throw error;
+      }
+    }
+    expect(units - unitsUsed).toBeLessThan(BigInt(MIN_REMAINING));
+    expect(await accepted(stack.stackId)).toMatchObject({ units: unitsUsed });
+    const refundBefore = await contracts.vault.read.balanceOf([user.account.address]);
+    await network.advance(DISPUTE_WINDOW + 1);
+    const payout = await finalized(stack.stackId);
+    const refund = (await contracts.vault.read.balanceOf([user.account.address])) - refundBefore;
+    expect(refund).toBe(costOfUnits(units - unitsUsed, PRICE));
+    expect(refund + payout.nodeAmount! + payout.modelAmount! + 2n * payout.attesterAmountEach!).toBe(
+      stack.escrow,
+    );
+    expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
   }, 600_000);
 });

@@ -13,6 +13,8 @@ export interface FullNodeOptions {
   dataDir: string;
   /** PostgreSQL URL: the node's tables go in a fresh schema there (returned, to drop it afterwards). */
   postgresUrl?: string | undefined;
+  /** Settlement options over the test defaults (a 100 ms scan). */
+  settlement?: Record<string, unknown> | undefined;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function startFullNode(
       },
       model: { path: options.model.path, id: options.model.id },
       limits: { maxPromptTokens: 200 },
-      settlement: { pollIntervalMs: 100 },
+      settlement: { pollIntervalMs: 100, ...options.settlement },
       ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema, poolSize: 4 } } : {}),
     },
     options.dataDir,
