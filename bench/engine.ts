@@ -43,7 +43,8 @@ async function benchShape(
     });
     const prepared = engine.prepare(body(1), "completion");
 
-    // node-llama-cpp called directly: one sequence of a context made like the engine's, the same sampling.
+    // node-llama-cpp called directly: sequences of a context made like the engine's (but with node-llama-cpp's
+    // default batching, which puts the pending tokens of every sequence into one decode), the same sampling.
     const context = await engine.modelFor(file.id).model.createContext({
       contextSize: 1024,
       sequences: 4,
@@ -51,8 +52,8 @@ async function benchShape(
       batchSize: 512,
       flashAttention: false,
     });
-    const sequence = context.getSequence();
-    const direct = async (seed: number) => {
+    const sequences = [0, 1, 2, 3].map(() => context.getSequence());
+    const direct = async (seed: number, sequence = sequences[0]!) => {
       await sequence.clearHistory();
       let count = 0;
       const { temperature, topK, topP, minP } = prepared.sampling;
@@ -78,16 +79,30 @@ async function benchShape(
       directMs.push(await timeMs(() => direct(round)));
       engineMs.push(await timeMs(() => throughEngine(round)));
     }
-    await context.dispose();
     const directRate = TOKENS / (best(directMs) / 1000);
     const engineRate = TOKENS / (best(engineMs) / 1000);
     report(`direct_tokens_per_s${suffix}`, directRate, "tok/s");
     report(`engine_tokens_per_s${suffix}`, engineRate, "tok/s");
     report(`engine_vs_direct_ratio${suffix}`, engineRate / directRate, "x");
 
-    // Four requests at once on the model's four context sequences.
-    const concurrentMs = await timeMs(() => Promise.all([11, 12, 13, 14].map((seed) => throughEngine(seed))));
-    report(`concurrent4_tokens_per_s${suffix}`, (4 * TOKENS) / (concurrentMs / 1000), "tok/s");
+    // Four requests at once on four context sequences: through the engine (one sequence per decode, so each gets
+    // the tokens it gets alone) and directly (node-llama-cpp's batching of all four into each decode).
+    const seeds = [11, 12, 13, 14];
+    const concurrentMs: number[] = [];
+    const batchedMs: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      concurrentMs.push(await timeMs(() => Promise.all(seeds.map((seed) => throughEngine(seed)))));
+      batchedMs.push(
+        await timeMs(() => Promise.all(seeds.map((seed, index) => direct(seed, sequences[index])))),
+      );
+    }
+    await context.dispose();
+    const concurrentRate = (4 * TOKENS) / (best(concurrentMs) / 1000);
+    const batchedRate = (4 * TOKENS) / (best(batchedMs) / 1000);
+    report(`concurrent4_tokens_per_s${suffix}`, concurrentRate, "tok/s");
+    report(`concurrent4_vs_solo_tokens_ratio${suffix}`, concurrentRate / engineRate, "x");
+    report(`concurrent4_batched_tokens_per_s${suffix}`, batchedRate, "tok/s");
+    report(`one_sequence_per_decode_vs_batched_ratio${suffix}`, concurrentRate / batchedRate, "x");
 
     // Verification of a 256-token completion, against generating it: with the default top_k (40) the verifier
     // reads the top 56 logits of each step; with top_k 0 (the whole vocabulary) it reads them all.

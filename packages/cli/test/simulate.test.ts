@@ -131,6 +131,8 @@ describe("atoma econ simulate through the deployed contracts", () => {
     [["--p-values", "0,2"], /--p-values: 2 is not a probability/],
     [["--stacks", "0"], /--stacks must be a whole number/],
     [["--sample-size", "9"], /--sample-size cannot exceed --requests/],
+    [["--strategy", "lazy"], /--strategy must be one of cheap-model, over-claim/],
+    [["--p-values", Array.from({ length: 25 }, (_, i) => i / 25).join(",")], /--p-values takes at most 24/],
   ])("refuses %j with one line and a non-zero exit", async (args, message) => {
     const run = runCli(["econ", "simulate", ...args]);
     expect(await run.exited).not.toBe(0);

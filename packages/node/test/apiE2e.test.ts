@@ -13,7 +13,7 @@ import {
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getStack, listLeaves } from "../src/accounting/stacks.js";
+import { findLeafByNonce, getStack, listLeaves } from "../src/accounting/stacks.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
@@ -327,6 +327,34 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       if (Date.now() > deadline) throw new Error("the reservation was never released");
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  });
+
+  it("releases the units of a request whose client goes away before the answer", async () => {
+    const controller = new AbortController();
+    const signed = await client.sign(chatBody("Go on and on", { max_tokens: 450, ignore_eos: true }));
+    let answered = false;
+    const sent = fetch(new URL("/v1/chat/completions", node.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...signed.headers },
+      body: signed.json,
+      signal: controller.signal,
+    }).then(
+      () => (answered = true),
+      () => undefined,
+    );
+    while (!answered && (await stackRow(stackId)).unitsReserved === 0n)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await sent;
+    const deadline = Date.now() + 30_000;
+    while ((await stackRow(stackId)).unitsReserved !== 0n) {
+      if (Date.now() > deadline) throw new Error("the reservation was never released");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Had it finished first, it is charged, and the same signed request fetches the answer.
+    const nonce = BigInt(signed.headers[STACK_HEADERS.nonce]!);
+    if (await findLeafByNonce(node.context.db, stackId, nonce))
+      received.push((await client.send("/v1/chat/completions", signed)).fields.units);
   });
 
   it("records exactly the units of the receipts clients received", async () => {

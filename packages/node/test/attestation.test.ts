@@ -1,5 +1,6 @@
 import { attestationCommitment, finalizeSettlement, postSampledRequests } from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { honestStrategy } from "../src/attestation/honestStrategy.js";
 import {
   type AttestNetwork,
   COLLATERAL,
@@ -8,7 +9,7 @@ import {
   startAttestNetwork,
 } from "./harness/attestNetwork.js";
 import { reveal, serveAndSettle } from "./harness/servingNode.js";
-import { StrategyBoard } from "./harness/strategies.js";
+import { StrategyBoard, silentStrategy } from "./harness/strategies.js";
 
 const Phase = { Commit: 1, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
 
@@ -87,14 +88,26 @@ describe("attestation worker against anvil", () => {
     expect((await reveal(served, served.indices)).outcome).toBe("accepted");
   }, 120_000);
 
-  it("mismatch path: tampered leaves are disputed, the committee recomputes and votes, the server is slashed and the user refunded", async () => {
+  it("mismatch path: tampered leaves are disputed, the committee recomputes and votes (one member restarting between commit and reveal), the server is slashed and the user refunded", async () => {
     const { contracts } = net.deployment;
     const served = await serveAndSettle(net, 3, { engine: net.engine, tamper: () => true });
     await whenPhase(served.stackId, Phase.Reveal);
     const before = await contracts.vault.read.balanceOf([net.user.account.address]);
+    board.open = false;
     const revealed = await reveal(served, served.indices);
     if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
     expect(revealed.dissenting).toEqual(served.attesters);
+    // One member holds back, so the others wait between commit and reveal; one of them restarts there and must
+    // reveal with the vote and salt it committed with.
+    const [restarted, , late] = revealed.committee as [bigint, bigint, bigint];
+    board.assign(late, silentStrategy);
+    board.open = true;
+    await eventually(async () => {
+      const committee = await contracts.disputeManager.read.committeeOf([revealed.disputeId]);
+      return committee.filter((m) => m.committed).length === 2 ? true : undefined;
+    }, "two sealed votes");
+    await net.restart(restarted);
+    board.assign(late, honestStrategy);
     await whenPhase(served.stackId, Phase.Failed);
     const dispute = await contracts.disputeManager.read.getDispute([revealed.disputeId]);
     expect(dispute).toMatchObject({ status: 2, decided: true });

@@ -58,6 +58,8 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     it.skip("needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)", () => {});
     return;
   }
+  /** On PostgreSQL only the paths that exercise the database differently run again (the suite is slow). */
+  const itEmbedded = name === "postgres" ? it.skip : it;
   const schemas: string[] = [];
   /** Each node's database: a fresh schema per node on PostgreSQL, the data directory's otherwise. */
   const databaseFor = (nodeId: bigint): NodeDatabaseChoice => {
@@ -75,14 +77,23 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let rareTask: bigint;
   let restartTask: bigint;
   let challengedTask: bigint;
+  let batchTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 6; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e, f] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+    for (let i = 0; i < 7; i++) nodes.push(await network.addNode());
+    const [a, b, c, d, e, f, g] = nodes as [
+      TestNode,
+      TestNode,
+      TestNode,
+      TestNode,
+      TestNode,
+      TestNode,
+      TestNode,
+    ];
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -98,6 +109,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     });
     restartTask = await taskWith(network, [e], { securityLevel: SecurityLevel.None });
     challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
+    batchTask = await taskWith(network, [g], { securityLevel: SecurityLevel.None });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -252,80 +264,89 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await waitFor("the fee claim", async () => (await rowOf(node, stack.stackId))?.state === "claimed");
   });
 
-  it("posts the sampled requests as calldata when an attester cannot fetch the transcript, then reveals", async () => {
-    const { contracts } = network.deployment;
-    const { stack, node } = await buy(verifiedTask, 1_000n);
-    const served = await serveRequests(network, node, stack, user.account, 4);
-    await closeStack(user.ctx, { stackId: stack.stackId });
-    const sampled = await waitFor("attesters to be sampled", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.state === "attesting" ? row : undefined;
-    });
-    const indices = (sampled.sampled_indices as string[]).map(Number);
-    const attesters = (await contracts.settlementManager.read.attestersOf([stack.stackId])).map(
-      (a) => a.nodeId,
-    );
-    await declareTranscriptUnavailable(byId(attesters[0]!).signer, {
-      stackId: stack.stackId,
-      nodeId: attesters[0]!,
-    });
-    const dataTx = await waitFor("the sampled requests on chain", async () => {
-      return (await rowOf(node, stack.stackId))?.data_tx ?? undefined;
-    });
-    const receipt = await user.ctx.publicClient.getTransactionReceipt({ hash: dataTx as Hash });
-    const [posted] = parseEventLogs({
-      abi: contracts.settlementManager.abi,
-      logs: receipt.logs,
-      eventName: "SampledRequestsPosted",
-    });
-    expect(posted?.args.reqHashes).toEqual(indices.map((k) => served.reqHashes[k]!));
-    for (const id of attesters) {
-      await commitAttestation(byId(id).signer, {
-        stackId: stack.stackId,
-        nodeId: id,
-        respHashes: indices.map((k) => served.respHashes[k]!),
+  itEmbedded(
+    "posts the sampled requests as calldata when an attester cannot fetch the transcript, then reveals",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(verifiedTask, 1_000n);
+      const served = await serveRequests(network, node, stack, user.account, 4);
+      await closeStack(user.ctx, { stackId: stack.stackId });
+      const sampled = await waitFor("attesters to be sampled", async () => {
+        const row = await rowOf(node, stack.stackId);
+        return row?.state === "attesting" ? row : undefined;
       });
-    }
-    await waitFor("the reveal", async () => (await rowOf(node, stack.stackId))?.outcome === "accepted");
-    await network.advance(CHALLENGE_WINDOW + 1);
-    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
-    expect((await finalizedEvent(stack.stackId))?.refunded).toBe(costOfUnits(600n, PRICE));
-  });
+      const indices = (sampled.sampled_indices as string[]).map(Number);
+      const attesters = (await contracts.settlementManager.read.attestersOf([stack.stackId])).map(
+        (a) => a.nodeId,
+      );
+      await declareTranscriptUnavailable(byId(attesters[0]!).signer, {
+        stackId: stack.stackId,
+        nodeId: attesters[0]!,
+      });
+      const dataTx = await waitFor("the sampled requests on chain", async () => {
+        return (await rowOf(node, stack.stackId))?.data_tx ?? undefined;
+      });
+      const receipt = await user.ctx.publicClient.getTransactionReceipt({ hash: dataTx as Hash });
+      const [posted] = parseEventLogs({
+        abi: contracts.settlementManager.abi,
+        logs: receipt.logs,
+        eventName: "SampledRequestsPosted",
+      });
+      expect(posted?.args.reqHashes).toEqual(indices.map((k) => served.reqHashes[k]!));
+      for (const id of attesters) {
+        await commitAttestation(byId(id).signer, {
+          stackId: stack.stackId,
+          nodeId: id,
+          respHashes: indices.map((k) => served.respHashes[k]!),
+        });
+      }
+      await waitFor("the reveal", async () => (await rowOf(node, stack.stackId))?.outcome === "accepted");
+      await network.advance(CHALLENGE_WINDOW + 1);
+      await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+      expect((await finalizedEvent(stack.stackId))?.refunded).toBe(costOfUnits(600n, PRICE));
+    },
+  );
 
-  it("skips verification when the task's replication rate does not sample, refunding the surcharge", async () => {
-    const { stack, node } = await buy(rareTask, 1_000n);
-    await serveRequests(network, node, stack, user.account, 3);
-    await closeStack(user.ctx, { stackId: stack.stackId });
-    const accepted = await waitFor("the settlement to be accepted", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.outcome === "accepted" ? row : undefined;
-    });
-    expect(accepted.sampled_indices).toBeNull();
-    await network.advance(CHALLENGE_WINDOW + 1);
-    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
-    expect((await finalizedEvent(stack.stackId))?.refunded).toBe(stack.escrow - costOfUnits(300n, PRICE));
-  });
+  itEmbedded(
+    "skips verification when the task's replication rate does not sample, refunding the surcharge",
+    async () => {
+      const { stack, node } = await buy(rareTask, 1_000n);
+      await serveRequests(network, node, stack, user.account, 3);
+      await closeStack(user.ctx, { stackId: stack.stackId });
+      const accepted = await waitFor("the settlement to be accepted", async () => {
+        const row = await rowOf(node, stack.stackId);
+        return row?.outcome === "accepted" ? row : undefined;
+      });
+      expect(accepted.sampled_indices).toBeNull();
+      await network.advance(CHALLENGE_WINDOW + 1);
+      await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+      expect((await finalizedEvent(stack.stackId))?.refunded).toBe(stack.escrow - costOfUnits(300n, PRICE));
+    },
+  );
 
-  it("settles an unused stack before it expires: the owner gets everything back, the node keeps its collateral", async () => {
-    const { contracts } = network.deployment;
-    const { stack, node } = await buy(plainTask, 1_000n, BigInt(HOUR));
-    const server = byId(stack.nodeId);
-    const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
-    await network.advance(HOUR - 200);
-    const accepted = await waitFor("the empty settlement", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.outcome === "accepted" ? row : undefined;
-    });
-    expect(accepted.leaf_count).toBe(0n);
-    await network.advance(CHALLENGE_WINDOW + 1);
-    const done = await waitFor("the refund", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.outcome === "finalized" ? row : undefined;
-    });
-    expect(done.state).toBe("claimed");
-    expect(done.refunded).toBe(stack.escrow);
-    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
-  });
+  itEmbedded(
+    "settles an unused stack before it expires: the owner gets everything back, the node keeps its collateral",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(plainTask, 1_000n, BigInt(HOUR));
+      const server = byId(stack.nodeId);
+      const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+      await network.advance(HOUR - 200);
+      const accepted = await waitFor("the empty settlement", async () => {
+        const row = await rowOf(node, stack.stackId);
+        return row?.outcome === "accepted" ? row : undefined;
+      });
+      expect(accepted.leaf_count).toBe(0n);
+      await network.advance(CHALLENGE_WINDOW + 1);
+      const done = await waitFor("the refund", async () => {
+        const row = await rowOf(node, stack.stackId);
+        return row?.outcome === "finalized" ? row : undefined;
+      });
+      expect(done.state).toBe("claimed");
+      expect(done.refunded).toBe(stack.escrow);
+      expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+    },
+  );
 
   it("resumes after a restart mid-settlement without submitting twice", async () => {
     const { contracts } = network.deployment;
@@ -405,5 +426,37 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+  });
+
+  itEmbedded("settles and finalizes stacks that come due together in one transaction each", async () => {
+    const bought = [await buy(batchTask, 1_000n, BigInt(HOUR)), await buy(batchTask, 1_000n, BigInt(HOUR))];
+    for (const [i, { stack, node }] of bought.entries())
+      await serveRequests(network, node, stack, user.account, i + 2);
+    const { node } = bought[0]!;
+    const ids = bought.map(({ stack }) => stack.stackId);
+    await network.advance(HOUR - 200);
+    const accepted = await waitFor("both settlements to be accepted", async () => {
+      const rows = await Promise.all(ids.map((id) => rowOf(node, id)));
+      return rows.every((row) => row?.outcome === "accepted") ? rows.map((row) => row!) : undefined;
+    });
+    expect(accepted[0]!.settle_tx).toBe(accepted[1]!.settle_tx);
+    const receipt = await user.ctx.publicClient.getTransactionReceipt({
+      hash: accepted[0]!.settle_tx as Hash,
+    });
+    const submitted = parseEventLogs({
+      abi: network.deployment.contracts.settlementManager.abi,
+      logs: receipt.logs,
+      eventName: "SettlementSubmitted",
+    });
+    expect(submitted.map((event) => event.args.units)).toEqual([200n, 300n]);
+    await network.advance(CHALLENGE_WINDOW + 1);
+    const paid = await waitFor("both payouts", async () => {
+      const rows = await Promise.all(ids.map((id) => rowOf(node, id)));
+      return rows.every((row) => row?.state === "settled") ? rows.map((row) => row!) : undefined;
+    });
+    expect(paid[0]!.finalize_tx).toBe(paid[1]!.finalize_tx);
+    expect(paid.map((row) => row.refunded)).toEqual(
+      bought.map(({ stack }, i) => stack.escrow - costOfUnits(BigInt(100 * (i + 2)), PRICE)),
+    );
   });
 });

@@ -4,7 +4,7 @@ import { CliUsageError } from "../errors.js";
 import { numberOption } from "../numberOptions.js";
 import { integerOption } from "../options.js";
 import { formatReport } from "../simulate/formatReport.js";
-import { type Strategy, validateSimulationOptions } from "../simulate/options.js";
+import { MAX_RATES, type Strategy, validateSimulationOptions } from "../simulate/options.js";
 import { profitPlot } from "../simulate/profitPlot.js";
 import { runSimulation } from "../simulate/runSimulation.js";
 
@@ -57,7 +57,7 @@ export function registerEconSimulate(econ: Command): void {
       "TOMA each node stakes (all of it is lost when caught)",
       numberOption("--collateral"),
     )
-    .option("--p-points <n>", "replication rates swept, 0 to 2 p*", integerOption("--p-points", 2, 24))
+    .option("--p-points <n>", "replication rates swept, 0 to 2 p*", integerOption("--p-points", 2, MAX_RATES))
     .option("--p-values <list>", "explicit replication rates, comma-separated", rateList)
     .option("--requests <n>", "requests in a stack", integerOption("--requests", 1, 256))
     .option("--sample-size <n>", "requests an attester recomputes", integerOption("--sample-size", 1, 32))

@@ -36,7 +36,7 @@ export interface SimulationOptions {
   cheatShare: number;
   /** Share of C a cheater saves on each request it answers with the cheaper model. @default 1 */
   saving: number;
-  /** Stacks bought at once in a round. @default 32 */
+  /** Stacks bought at once in a round. @default 64 */
   concurrency: number;
   /** Seeds every choice the simulator makes (accounts, which nodes cheat, which requests are falsified). @default 1 */
   seed: number;
@@ -62,9 +62,12 @@ export const defaultSimulationOptions: SimulationOptions = {
   attesters: 1,
   cheatShare: 1,
   saving: 1,
-  concurrency: 32,
+  concurrency: 64,
   seed: 1,
 };
+
+/** Rates one run sweeps at most (each is a task every node subscribes to). */
+export const MAX_RATES = 24;
 
 /** Members of a dispute committee (the deployment's default). */
 export const COMMITTEE_SIZE = 3;
@@ -104,6 +107,8 @@ export function validateSimulationOptions(input: Partial<SimulationOptions>): Si
   );
   if (o.pValues !== undefined) {
     check(o.pValues.length > 0, "--p-values needs at least one rate");
+    // Every rate is a task each node subscribes to, and a node may hold 32 subscriptions.
+    check(o.pValues.length <= MAX_RATES, `--p-values takes at most ${MAX_RATES} rates`);
     for (const p of o.pValues) check(p >= 0 && p <= 1, `--p-values: ${p} is not a probability in [0, 1]`);
     o.pValues = [...new Set(o.pValues)].sort((a, b) => a - b);
   }

@@ -57,7 +57,16 @@ export interface SimulationResult {
 
 const toma = (wei: bigint) => Number(formatEther(wei));
 
-/** Runs the whole sweep on a fresh anvil and returns the figures; progress goes to `progressSink`. */
+/**
+ * Runs the whole sweep on a fresh anvil and returns the figures; progress goes to `progressSink`.
+ *
+ * Nothing of the protocol is re-implemented: which node serves a stack, whether a settlement is checked, who
+ * attests, which requests are sampled, who sits on a committee, who is slashed and what everyone is paid are
+ * the contracts' doing; the simulator only plays the actors (buyers, honest and cheating nodes) and models the
+ * compute cost, which the chain does not see. Those draws come from `block.prevrandao`, which anvil picks at
+ * random per block with no way to set it, so `--seed` fixes the simulator's choices but not the contracts'.
+ * A caught cheater is barred for good; its slot re-registers a fresh cheater, so the share r holds.
+ */
 export async function runSimulation(
   o: SimulationOptions,
   progressSink: ProgressSink,

@@ -135,10 +135,9 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
     const buyers: ChainContext[] = [];
     for (let i = 0; i < options.buyers; i++) {
       // Buyers hold plenty: what they spend is not what the simulation measures.
-      const buyer = await account(`buyer-${i}`, parseEther("1000000000"));
-      await ensureAllowance(buyer, addresses.AtomaVault, maxUint256);
-      buyers.push(buyer);
+      buyers.push(await account(`buyer-${i}`, parseEther("1000000000")));
     }
+    await Promise.all(buyers.map((buyer) => ensureAllowance(buyer, addresses.AtomaVault, maxUint256)));
 
     const subscribeNode = async (node: SimNode, taskId: bigint) => {
       await subscribe(node.ctx, {

@@ -95,7 +95,8 @@ export function renderPlot(spec: PlotSpec): string {
         );
       out.push(`<circle cx="${n(sx(p.x))}" cy="${n(sy(p.y))}" r="3.5" fill="${s.colour}"/>`);
     }
-    const ly = MARGIN.top + plotH - 14 - 18 * i;
+    // Top right, under the markers' labels: profit curves fall with p, so that corner stays clear.
+    const ly = MARGIN.top + 14 * spec.markers.length + 22 + 18 * i;
     const lx = MARGIN.left + plotW - 270;
     out.push(
       `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${dash}/>`,

@@ -9,13 +9,15 @@ import type {
 import { ContextLengthExceededError, EngineBusyError, ModelLoadError } from "../errors.js";
 import { assertWeightsRoot } from "../weights/weightsRoot.js";
 import { type Detokenize, positionIndependentDetokenizer } from "./detokenizer.js";
+import { oneSequencePerBatch } from "./oneSequencePerBatch.js";
 import type { EmbeddedModelSpec, ResolvedEmbeddedEngineOptions } from "./options.js";
 import { PromptBuilder } from "./PromptBuilder.js";
 import { SlotQueue, type Ticket } from "./SlotQueue.js";
 
 /**
- * One model in memory: its weights, one context whose sequences serve concurrent requests (batched together by
- * node-llama-cpp), the bounded queue in front of them, and an embedding context made on first use.
+ * One model in memory: its weights, one context whose sequences serve concurrent requests (taking turns, one
+ * sequence per decode, so each produces what it would alone), the bounded queue in front of them, and an embedding
+ * context made on first use.
  */
 export class LoadedModel {
   readonly id: string;
@@ -67,6 +69,7 @@ export class LoadedModel {
         sequences: options.sequences,
         threads: options.threads,
         flashAttention: false,
+        batching: { itemPrioritizationStrategy: oneSequencePerBatch },
       });
       logger.info(
         {

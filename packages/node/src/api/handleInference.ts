@@ -10,6 +10,9 @@ import { answerResend, findAnswered } from "./resend.js";
 import { streamInference } from "./streamInference.js";
 import { boundUnits } from "./unitBound.js";
 
+/** nginx's status for a request whose client closed the connection first (logged, never seen by a client). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * One owner-signed inference request: authorisation headers and deadline, the body's hash, the stack and the
  * owner's signature, the unit bound, a generation slot, the reservation (which records the nonce), then the
@@ -21,6 +24,11 @@ export function inferenceHandler(api: StackApi, endpoint: Endpoint) {
     try {
       return await handle(api, endpoint, c, started);
     } catch (error) {
+      // The client went away (while queued or generating): nobody reads an answer, and it is no server error.
+      if (c.req.raw.signal.aborted) {
+        api.metrics?.requests.inc({ endpoint, outcome: "aborted" });
+        return c.body(null, CLIENT_CLOSED_REQUEST as 400);
+      }
       api.metrics?.requests.inc({ endpoint, outcome: outcomeOf(error) });
       throw error;
     }

@@ -1,4 +1,4 @@
-import { readNodeIdOfSigner, readStack } from "@atoma/chain";
+import { readNodeIdOfSigner } from "@atoma/chain";
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
@@ -6,6 +6,7 @@ import { ConfigError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
 import type { StackApi } from "./apiContext.js";
+import { chainStackLookup } from "./chainStackLookup.js";
 import { NodeNotRegisteredError } from "./errors.js";
 import { inferenceHandler } from "./handleInference.js";
 import { stackPurchases } from "./stackEvents.js";
@@ -55,7 +56,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
       admission: context.admission,
       account: context.account,
       owners: new StackOwners(context.db),
-      lookupChainStack: async (stackId) => readStack(context.chain, stackManager, stackId),
+      lookupChainStack: chainStackLookup(context.chain, stackManager, context.logger),
       limits: {
         maxPromptTokens: context.config.limits.maxPromptTokens,
         maxDeadlineAheadSeconds: options.maxDeadlineAheadSeconds ?? 86_400,

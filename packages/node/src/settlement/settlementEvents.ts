@@ -3,7 +3,13 @@ import type { ChainEventSource } from "../listener/eventSource.js";
 import { eventSource } from "../listener/eventSource.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { recordChallenge, setChallengeState } from "./challengeRows.js";
-import { markSettlementFailed, moveServedStack, updateSettlement } from "./settlementRows.js";
+import {
+  isServedStack,
+  markSettlementFailed,
+  moveServedStack,
+  recordSubmission,
+  updateSettlement,
+} from "./settlementRows.js";
 
 /**
  * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
@@ -34,6 +40,11 @@ export function settlementEventSources(
       address: settlementManager.address,
       abi: settlementManager.abi,
       handlers: {
+        SettlementSubmitted: async ({ args, transactionHash }, { db }) => {
+          // The worker records its own transaction too; this covers a crash between sending and recording.
+          const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
+          if (await isServedStack(db, stack)) await recordSubmission(db, args.stackId, transactionHash, true);
+        },
         AttestersSampled: async ({ args }, { db }) => {
           await updateSettlement(db, args.stackId, {
             state: "attesting",

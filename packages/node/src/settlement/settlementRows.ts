@@ -48,17 +48,36 @@ export async function updateSettlement(db: NodeDb, stackId: bigint, progress: Pr
   return updated !== undefined;
 }
 
-/** Records the settle transaction; moves `pending` to `submitted` without undoing a later state an event set. */
-export async function recordSubmission(db: NodeDb, stackId: bigint, settleTx: string | null): Promise<void> {
+/**
+ * Records the settle transaction; moves `pending` to `submitted` without undoing a later state an event set.
+ * With `onlyIfUnknown`, a transaction already recorded is kept.
+ */
+export async function recordSubmission(
+  db: NodeDb,
+  stackId: bigint,
+  settleTx: string | null,
+  onlyIfUnknown = false,
+): Promise<void> {
   await db
     .updateTable("settlements")
     .set({
-      settle_tx: settleTx,
+      settle_tx: onlyIfUnknown ? sql`coalesce(settle_tx, ${settleTx})` : settleTx,
       state: sql`case when state = 'pending' then 'submitted' else state end`,
       updated_at: sql`now()`,
     })
     .where("stack_id", "=", stackId)
     .execute();
+}
+
+/** Whether this database holds the stack as served by `servingNodeId`. */
+export async function isServedStack(db: NodeDb, stack: { stackId: bigint; servingNodeId: bigint }) {
+  const row = await db
+    .selectFrom("stacks")
+    .select("stack_id")
+    .where("stack_id", "=", stack.stackId)
+    .where("serving_node_id", "=", stack.servingNodeId)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Ends a settlement that will not be paid; `reason` is kept in `last_error`. */

@@ -5,7 +5,9 @@ import {
   finalizeSettlement,
   postSampledRequests,
   revealSettlement,
+  type SubmitSettlementParams,
   submitSettlement,
+  submitSettlements,
 } from "@atoma/chain";
 import { AtomaError, LeafTree, type Logger, silentLogger } from "@atoma/core";
 import { BaseError } from "viem";
@@ -16,8 +18,8 @@ import type { NodeDb } from "../db/openStateDatabase.js";
 import { StackBusyError } from "../errors.js";
 import { sleep } from "../listener/sleep.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import { buildSettlement } from "./buildSettlement.js";
 import { type ChallengeRow, listPendingChallenges, setChallengeState } from "./challengeRows.js";
+import { prepareSubmission } from "./prepareSubmission.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
@@ -32,9 +34,8 @@ import {
   updateSettlement,
 } from "./settlementRows.js";
 
-/** `ISettlementManager.Phase` values the worker tells apart. */
-const PHASE_NONE = 0;
-const PHASE_TIMED_OUT = 7;
+/** Most settlements sent or finalized in one transaction (bounds its gas). */
+const MAX_BATCH = 32;
 /** Longest pause after repeated failures on one stack. */
 const MAX_BACKOFF_MS = 60_000;
 
@@ -70,6 +71,7 @@ export class SettlementWorker {
   readonly #logger: Logger;
   readonly #metrics: NodeMetrics | undefined;
   readonly #options: SettlementWorkerOptions;
+  readonly #components: { db: NodeDb; blobs: BlobStore; chain: SettlementChain };
   readonly #backoff = new Map<bigint, { until: number; failures: number }>();
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -84,6 +86,7 @@ export class SettlementWorker {
     this.#logger = (components.logger ?? silentLogger).child({ module: "settlement" });
     this.#metrics = components.metrics;
     this.#options = options;
+    this.#components = { db: this.#db, blobs: this.#blobs, chain: this.#chain };
   }
 
   async start(): Promise<void> {
@@ -124,14 +127,17 @@ export class SettlementWorker {
     const now = await chainNow(this.#chain.actions.publicClient);
     await this.#freezeDue(nodeId, now);
     const claims: SettlementRow[] = [];
+    const pending: SettlementRow[] = [];
+    const finalizable: SettlementRow[] = [];
     for (const row of await listOpenSettlements(this.#db)) {
       if (this.#waiting(row.stack_id)) continue;
-      if (row.state === "settled") {
-        claims.push(row);
-        continue;
-      }
-      await this.#attempt(row.stack_id, () => this.#advance(row, now));
+      if (row.state === "settled") claims.push(row);
+      else if (row.state === "pending") pending.push(row);
+      else if (finalizeDue(row, now)) finalizable.push(row);
+      else await this.#attempt(row.stack_id, () => this.#advance(row, now));
     }
+    await this.#submitAll(pending);
+    await this.#finalizeAll(finalizable);
     for (const challenge of await listPendingChallenges(this.#db)) {
       if (now > challenge.answer_deadline || this.#waiting(challenge.stack_id)) continue;
       await this.#attempt(challenge.stack_id, () => this.#answer(challenge));
@@ -164,63 +170,69 @@ export class SettlementWorker {
   }
 
   async #advance(row: SettlementRow, now: bigint): Promise<void> {
-    if (row.state === "pending") return this.#submit(row);
     if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
       if (now <= row.data_deadline) await this.#postRequests(row);
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await this.#reveal(row);
-    if (
-      row.outcome === "accepted" &&
-      row.window_ends !== null &&
-      row.finalize_tx === null &&
-      now > row.window_ends
-    )
-      await this.#finalize(row);
   }
 
-  async #submit(row: SettlementRow): Promise<void> {
-    const stackId = row.stack_id;
-    const { actions, contracts } = this.#chain;
-    const snapshot = await freezeForSettlement(this.#db, stackId);
-    const built = buildSettlement(snapshot, {
-      chainId: this.#options.chainId,
-      stacks: actions.addresses.StackManager,
-    });
-    const blob = await this.#blobs.put(built.transcript);
-    await updateSettlement(this.#db, stackId, { merkle_root: built.root, transcript_blob_id: blob.id });
-    const onChain = await contracts.settlementManager.read.getSettlement([stackId]);
-    if (onChain.phase === PHASE_TIMED_OUT) {
-      await markSettlementFailed(this.#db, stackId, "timed_out", "not settled by the deadline");
-      return;
-    }
-    let tx = row.settle_tx;
-    if (onChain.phase === PHASE_NONE) {
-      try {
-        const submitted = await submitSettlement(actions, {
-          stackId,
-          root: built.root,
-          units: built.units,
-          requestCount: built.requestCount,
-          transcriptId: blob.id,
-        });
-        tx = submitted.hash;
-      } catch (error) {
-        if (!(error instanceof ContractRevertError && error.errorName === "SettlementTooLate")) throw error;
-        await markSettlementFailed(this.#db, stackId, "too_late", "the settlement deadline had passed");
-        this.#metrics?.settlements.inc({ outcome: "too_late" });
-        this.#logger.error({ stackId }, "stack not settled before its deadline");
-        return;
+  /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */
+  async #submitAll(rows: SettlementRow[]): Promise<void> {
+    const ready: SubmitSettlementParams[] = [];
+    for (const row of rows)
+      await this.#attempt(row.stack_id, async () => {
+        const prepared = await prepareSubmission(this.#components, row.stack_id, this.#options.chainId);
+        if (prepared.status === "ready") ready.push(prepared.params);
+        else if (prepared.status === "timed-out")
+          await markSettlementFailed(this.#db, row.stack_id, "timed_out", "not settled by the deadline");
+        else {
+          this.#logger.info({ stackId: row.stack_id }, "settlement already on chain; resuming from it");
+          await recordSubmission(this.#db, row.stack_id, row.settle_tx);
+        }
+      });
+    for (let i = 0; i < ready.length; i += MAX_BATCH) {
+      const batch = ready.slice(i, i + MAX_BATCH);
+      if (batch.length > 1) {
+        try {
+          const sent = await submitSettlements(this.#chain.actions, batch);
+          for (const params of batch) await this.#submitted(params, sent.hash);
+          continue;
+        } catch (error) {
+          this.#logger.warn(
+            { error: describe(error), stacks: batch.length },
+            "batch refused; submitting one by one",
+          );
+        }
       }
-      this.#metrics?.settlements.inc({ outcome: "submitted" });
-      this.#logger.info(
-        { stackId, requests: built.requestCount.toString(), units: built.units.toString(), tx },
-        "settlement submitted",
-      );
-    } else {
-      this.#logger.info({ stackId }, "settlement already on chain; resuming from it");
+      for (const params of batch) await this.#attempt(params.stackId, () => this.#submitOne(params));
     }
-    await recordSubmission(this.#db, stackId, tx);
+  }
+
+  async #submitOne(params: SubmitSettlementParams): Promise<void> {
+    try {
+      const sent = await submitSettlement(this.#chain.actions, params);
+      await this.#submitted(params, sent.hash);
+    } catch (error) {
+      if (!(error instanceof ContractRevertError && error.errorName === "SettlementTooLate")) throw error;
+      await markSettlementFailed(this.#db, params.stackId, "too_late", "the settlement deadline had passed");
+      this.#metrics?.settlements.inc({ outcome: "too_late" });
+      this.#logger.error({ stackId: params.stackId }, "stack not settled before its deadline");
+    }
+  }
+
+  async #submitted(params: SubmitSettlementParams, tx: string): Promise<void> {
+    await recordSubmission(this.#db, params.stackId, tx);
+    this.#metrics?.settlements.inc({ outcome: "submitted" });
+    this.#logger.info(
+      {
+        stackId: params.stackId,
+        requests: params.requestCount.toString(),
+        units: params.units.toString(),
+        tx,
+      },
+      "settlement submitted",
+    );
   }
 
   async #sampledLeaves(row: SettlementRow) {
@@ -250,10 +262,30 @@ export class SettlementWorker {
     this.#logger.info({ stackId: row.stack_id, outcome: revealed.outcome }, "sampled responses revealed");
   }
 
-  async #finalize(row: SettlementRow): Promise<void> {
-    const finalized = await finalizeSettlement(this.#chain.actions, { stackIds: [row.stack_id] });
-    await updateSettlement(this.#db, row.stack_id, { finalize_tx: finalized.hash });
-    this.#logger.info({ stackId: row.stack_id, tx: finalized.hash }, "settlement finalized");
+  /** Pays out accepted settlements past their challenge window, in batches (`finalizeMany`) when it can. */
+  async #finalizeAll(rows: SettlementRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += MAX_BATCH) {
+      const stackIds = rows.slice(i, i + MAX_BATCH).map((row) => row.stack_id);
+      if (stackIds.length > 1) {
+        try {
+          await this.#finalize(stackIds);
+          continue;
+        } catch (error) {
+          this.#logger.warn(
+            { error: describe(error), stacks: stackIds.length },
+            "batch refused; finalizing one by one",
+          );
+        }
+      }
+      for (const stackId of stackIds) await this.#attempt(stackId, () => this.#finalize([stackId]));
+    }
+  }
+
+  async #finalize(stackIds: bigint[]): Promise<void> {
+    const finalized = await finalizeSettlement(this.#chain.actions, { stackIds });
+    for (const stackId of stackIds)
+      await updateSettlement(this.#db, stackId, { finalize_tx: finalized.hash });
+    this.#logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
   }
 
   /** Proves a challenged leaf is under the submitted root; a leaf the node never committed cannot be proved. */
@@ -337,6 +369,16 @@ export class SettlementWorker {
       await recordAttemptError(this.#db, stackId, reason).catch(() => {});
     }
   }
+}
+
+/** Accepted, and the owner's challenge window has closed. */
+function finalizeDue(row: SettlementRow, now: bigint): boolean {
+  return (
+    row.outcome === "accepted" &&
+    row.window_ends !== null &&
+    row.finalize_tx === null &&
+    now > row.window_ends
+  );
 }
 
 /** An error's code and short message: never a payload, nor an RPC URL from a transport error's details. */

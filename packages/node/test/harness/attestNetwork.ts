@@ -161,7 +161,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
             rpcUrl: anvil.rpcUrl,
             chainId: anvil.chainId,
             contracts: { ...addresses },
-            pollingIntervalMs: 50,
+            pollingIntervalMs: 250,
           },
           node: {
             keyFile: join(root, "unused.key"),
@@ -182,7 +182,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
             engine,
             metrics,
             parts: [
-              attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 100 }),
+              attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 250 }),
             ],
           },
           config,
