@@ -148,3 +148,15 @@ describe("atoma chat against atoma dev --nodes 2", () => {
     }
   }, 120_000);
 });
+
+describe("atoma chat --help", () => {
+  it("prints every option with its default (bigint defaults too, as for stack buy)", async () => {
+    for (const command of [["chat"], ["stack", "buy"]]) {
+      const help = await cli([...command, "--help"]);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/--duration <seconds>.*\(default: 3600\)/);
+    }
+    const chat = await cli(["chat", "--help"]);
+    expect(chat.stdout).toMatch(/--max-price <TOMA>[\s\S]*\(default: 10\)/);
+  });
+});

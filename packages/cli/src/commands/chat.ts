@@ -1,6 +1,6 @@
 import { NodeRequestError, StackClient, type Verified } from "@atoma/sdk";
-import type { Command } from "commander";
-import type { LocalAccount } from "viem";
+import { type Command, Option } from "commander";
+import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
 import { boughtStack, type ChatStack, givenStack, reusableStack } from "../chat/chatStack.js";
@@ -49,23 +49,20 @@ export function registerChat(program: Command): void {
       bigintOption("--task", 1n),
     )
     .option("--model <id>", "model id (default: the network file's model)")
-    .option(
-      "--units <n>",
-      "compute units of a stack bought",
-      bigintOption("--units", 1n, UINT64_MAX),
-      10_000n,
+    .addOption(
+      new Option("--units <n>", "compute units of a stack bought")
+        .argParser(bigintOption("--units", 1n, UINT64_MAX))
+        .default(10_000n, "10000"),
     )
-    .option(
-      "--max-price <TOMA>",
-      "highest TOMA per 1,000,000 units for a stack bought",
-      tomaOption("--max-price"),
-      10n ** 19n,
+    .addOption(
+      new Option("--max-price <TOMA>", "highest TOMA per 1,000,000 units for a stack bought")
+        .argParser(tomaOption("--max-price"))
+        .default(parseEther("10"), "10"),
     )
-    .option(
-      "--duration <seconds>",
-      "lifetime of a stack bought",
-      bigintOption("--duration", 1n, UINT64_MAX),
-      3_600n,
+    .addOption(
+      new Option("--duration <seconds>", "lifetime of a stack bought")
+        .argParser(bigintOption("--duration", 1n, UINT64_MAX))
+        .default(3_600n, "3600"),
     )
     .option("--max-tokens <n>", "most tokens in the answer", integerOption("--max-tokens", 1, 4_096), 64)
     .action(async (prompt: string, flags: ChatFlags) => {
