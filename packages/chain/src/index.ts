@@ -24,6 +24,7 @@ export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
+export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
 export { getModel, ModelStatus } from "./actions/getModel.js";
 export { getNode, NodeStatus } from "./actions/getNode.js";
 export { getStack, StackStatus } from "./actions/getStack.js";

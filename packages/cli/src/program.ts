@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerChat } from "./commands/chat.js";
 import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
 import { registerModel } from "./commands/model.js";
@@ -12,6 +13,7 @@ export function createProgram(): Command {
     // A subcommand's options belong to it even when a parent has one of the same name (econ and econ simulate).
     .enablePositionalOptions()
     .exitOverride();
+  registerChat(program);
   registerDev(program);
   registerEcon(program);
   registerModel(program);

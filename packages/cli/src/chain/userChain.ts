@@ -18,6 +18,17 @@ export interface Network {
   rpcUrl: string;
   chainId: number;
   contracts: AtomaAddresses;
+  /** The served model's id, when the file names one (`atoma dev` does). */
+  model?: string | undefined;
+  /** Task ids by name (`chat`, ...), when the file names them (`atoma dev` does). */
+  tasks?: Record<string, string> | undefined;
+}
+
+/** The file's JSON: the whole file, or the JSON after `ready ` on one of its lines (atoma dev's stdout saved). */
+function parseNetworkText(text: string): Partial<Network> {
+  const readyLine = text.split("\n").find((line) => line.startsWith("ready "));
+  const value: unknown = JSON.parse(readyLine === undefined ? text : readyLine.slice("ready ".length));
+  return typeof value === "object" && value !== null ? (value as Partial<Network>) : {};
 }
 
 const NEEDED = ["AtomaToken", "NodeRegistry", "TaskRegistry", "AtomaVault", "StackManager"] as const;
@@ -28,9 +39,10 @@ export function loadNetwork(file: string | undefined): Network {
   if (!path) throw new CliUsageError("give --network <file> (the JSON atoma dev prints after `ready `)");
   let parsed: Partial<Network>;
   try {
-    parsed = JSON.parse(readFileSync(resolve(path), "utf8")) as Partial<Network>;
+    parsed = parseNetworkText(readFileSync(resolve(path), "utf8"));
   } catch (cause) {
-    const reason = cause instanceof SyntaxError ? "is not JSON" : "cannot be read";
+    const reason =
+      cause instanceof SyntaxError ? "is neither JSON nor holds a `ready {json}` line" : "cannot be read";
     throw new CliUsageError(`the network file ${path} ${reason}`);
   }
   const contracts = (parsed.contracts ?? {}) as Record<string, unknown>;
@@ -41,10 +53,16 @@ export function loadNetwork(file: string | undefined): Network {
     throw new CliUsageError(`the network file ${path} needs chainId, a positive whole number`);
   if (bad.length > 0)
     throw new CliUsageError(`the network file ${path} needs the contract addresses of ${bad.join(", ")}`);
+  const tasks =
+    typeof parsed.tasks === "object" && parsed.tasks !== null
+      ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
+      : undefined;
   return {
     rpcUrl: parsed.rpcUrl,
     chainId: parsed.chainId!,
     contracts: contracts as unknown as AtomaAddresses,
+    model: typeof parsed.model === "string" ? parsed.model : undefined,
+    tasks,
   };
 }
 

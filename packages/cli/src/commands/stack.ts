@@ -49,11 +49,11 @@ export function registerStack(program: Command): void {
       "highest TOMA per 1,000,000 units to pay",
       tomaOption("--max-price"),
     )
-    .option(
-      "--duration <seconds>",
-      "how long the stack may be used",
-      bigintOption("--duration", 1n, UINT64_MAX),
-      3_600n,
+    .addOption(
+      // A bigint default needs its text for --help (commander prints defaults as JSON).
+      new Option("--duration <seconds>", "how long the stack may be used")
+        .argParser(bigintOption("--duration", 1n, UINT64_MAX))
+        .default(3_600n, "3600"),
     )
     .action(async (flags: BuyFlags) => {
       const network = loadNetwork(flags.network);

@@ -1,0 +1,158 @@
+import { NodeRequestError, StackClient, type Verified } from "@atoma/sdk";
+import { type Command, Option } from "commander";
+import { type LocalAccount, parseEther } from "viem";
+import { bigintOption, tomaOption } from "../amountOptions.js";
+import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
+import { boughtStack, type ChatStack, givenStack, reusableStack } from "../chat/chatStack.js";
+import { CliUsageError } from "../errors.js";
+import { integerOption } from "../options.js";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const MAX_PROMPT_CHARS = 16_384;
+/** A reused stack that cannot serve any more is replaced by a new one, once. */
+const SPENT = new Set(["stack_exhausted", "stack_closed", "stack_expired"]);
+/** How long a node may take to see a stack just bought (its chain listener polls). */
+const NEW_STACK_WAIT_MS = 30_000;
+
+interface ChatFlags {
+  network?: string;
+  keyFile?: string;
+  stack?: bigint;
+  task?: bigint;
+  model?: string;
+  units: bigint;
+  maxPrice: bigint;
+  duration: bigint;
+  maxTokens: number;
+}
+
+/** `atoma chat "prompt"`: one signed chat on a stack (given, reused or bought), streamed, receipt verified. */
+export function registerChat(program: Command): void {
+  program
+    .command("chat <prompt>")
+    .description(
+      "ask a node directly as a stack's owner: streams the answer to stdout, the verified receipt to stderr",
+    )
+    .option(
+      "--network <file>",
+      "JSON with rpcUrl, chainId and contracts, or atoma dev's `ready` line (or ATOMA_NETWORK)",
+    )
+    .option("--key-file <file>", "the stack owner's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
+    .option(
+      "--stack <id>",
+      "use this stack (default: reuse your newest active one on the task, or buy one)",
+      bigintOption("--stack", 1n),
+    )
+    .option(
+      "--task <id>",
+      "task to buy on (default: the network file's tasks.chat)",
+      bigintOption("--task", 1n),
+    )
+    .option("--model <id>", "model id (default: the network file's model)")
+    .addOption(
+      new Option("--units <n>", "compute units of a stack bought")
+        .argParser(bigintOption("--units", 1n, UINT64_MAX))
+        .default(10_000n, "10000"),
+    )
+    .addOption(
+      new Option("--max-price <TOMA>", "highest TOMA per 1,000,000 units for a stack bought")
+        .argParser(tomaOption("--max-price"))
+        .default(parseEther("10"), "10"),
+    )
+    .addOption(
+      new Option("--duration <seconds>", "lifetime of a stack bought")
+        .argParser(bigintOption("--duration", 1n, UINT64_MAX))
+        .default(3_600n, "3600"),
+    )
+    .option("--max-tokens <n>", "most tokens in the answer", integerOption("--max-tokens", 1, 4_096), 64)
+    .action(async (prompt: string, flags: ChatFlags) => {
+      if (prompt.trim() === "") throw new CliUsageError("the prompt is empty");
+      if (prompt.length > MAX_PROMPT_CHARS)
+        throw new CliUsageError(`the prompt is longer than ${MAX_PROMPT_CHARS} characters`);
+      const network = loadNetwork(flags.network);
+      const model = flags.model ?? network.model;
+      if (model === undefined) throw new CliUsageError("give --model <id> (the network file names no model)");
+      const account = loadUserAccount(flags.keyFile);
+      const ctx = userContext(network, account);
+      const terms = () => ({
+        taskId: taskOf(flags, network),
+        units: flags.units,
+        maxPricePerMillion: flags.maxPrice,
+        duration: flags.duration,
+      });
+      let stack =
+        flags.stack !== undefined
+          ? await givenStack(ctx, flags.stack)
+          : ((await reusableStack(ctx, terms().taskId)) ?? (await boughtStack(ctx, terms())));
+      const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
+      let answer: Verified;
+      try {
+        answer = await ask(network, account, stack, body);
+      } catch (error) {
+        const replaceable = flags.stack === undefined && !stack.bought;
+        if (!(replaceable && error instanceof NodeRequestError && SPENT.has(error.code))) throw error;
+        stack = await boughtStack(ctx, terms());
+        answer = await ask(network, account, stack, body);
+      }
+      const { fields } = answer;
+      process.stderr.write(
+        `receipt ${JSON.stringify({
+          nodeId: stack.nodeId.toString(),
+          stackId: stack.stackId.toString(),
+          leafIndex: fields.leafIndex.toString(),
+          units: fields.units.toString(),
+          cumulativeUnits: fields.cumulativeUnits.toString(),
+          requestHash: fields.reqHash,
+          responseHash: fields.respHash,
+          bought: stack.bought,
+        })}\n`,
+      );
+    });
+}
+
+function taskOf(flags: ChatFlags, network: Network): bigint {
+  if (flags.task !== undefined) return flags.task;
+  const fromFile = network.tasks?.chat;
+  if (fromFile === undefined || !/^\d{1,78}$/.test(fromFile))
+    throw new CliUsageError("give --task <id> (the network file names no tasks.chat)");
+  return BigInt(fromFile);
+}
+
+/** Streams one signed chat to stdout; a stack bought a moment ago may still be unknown to its node: wait for it. */
+async function ask(
+  network: Network,
+  account: LocalAccount,
+  stack: ChatStack,
+  body: Record<string, unknown>,
+): Promise<Verified> {
+  const client = new StackClient({
+    nodeUrl: stack.nodeUrl,
+    account,
+    stackId: stack.stackId,
+    chainId: network.chainId,
+    stackManager: network.contracts.StackManager,
+    nodeSigner: stack.nodeSigner,
+    nodeId: stack.nodeId,
+  });
+  const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
+  for (;;) {
+    try {
+      const answer = await client.chatStream(body, (chunk) => {
+        const text = deltaText(chunk);
+        if (text) process.stdout.write(text);
+      });
+      process.stdout.write("\n");
+      return answer;
+    } catch (error) {
+      const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
+      if (!(unseen && stack.bought && Date.now() < giveUpAt)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+function deltaText(chunk: Record<string, unknown>): string | undefined {
+  const choices = chunk.choices as { delta?: { content?: unknown } }[] | undefined;
+  const content = choices?.[0]?.delta?.content;
+  return typeof content === "string" ? content : undefined;
+}

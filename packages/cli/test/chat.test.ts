@@ -1,0 +1,162 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createAtomaPublicClient, getStack } from "@atoma/chain";
+import type { Address } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
+
+interface Ready {
+  rpcUrl: string;
+  chainId: number;
+  contracts: Record<string, Address>;
+  tasks: { chat: string };
+  nodes: { id: string; url: string }[];
+  user: { address: Address; privateKey: string };
+}
+
+interface Receipt {
+  nodeId: string;
+  stackId: string;
+  leafIndex: string;
+  units: string;
+  cumulativeUnits: string;
+  requestHash: string;
+  responseHash: string;
+  bought: boolean;
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const run = runCli(args, env);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** The `receipt {json}` line `atoma chat` prints on stderr. */
+function receiptOf(stderr: string): Receipt {
+  const line = stderr.split("\n").find((l) => l.startsWith("receipt "));
+  if (!line) throw new Error(`no receipt line in:\n${stderr}`);
+  return JSON.parse(line.slice("receipt ".length)) as Receipt;
+}
+
+describe("atoma chat against atoma dev --nodes 2", () => {
+  let dev: CliRun;
+  let ready: Ready;
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-chat-"));
+  const readyFile = join(dir, "dev.out");
+  const jsonFile = join(dir, "network.json");
+  const keyFile = join(dir, "user.key");
+
+  beforeAll(async () => {
+    dev = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
+    ready = await waitForReady<Ready>(dev, 240_000);
+    // Both forms a user may have: atoma dev's stdout saved as it is, and the JSON alone.
+    writeFileSync(readyFile, dev.stdout());
+    writeFileSync(jsonFile, JSON.stringify(ready));
+    writeFileSync(keyFile, `${ready.user.privateKey}\n`, { mode: 0o600 });
+  }, 300_000);
+  afterAll(async () => {
+    if (dev) {
+      dev.child.kill("SIGINT");
+      await dev.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("buys a stack, streams a verified answer, then reuses the stack for the next prompts", async () => {
+    const first = await cli(["chat", "--network", readyFile, "--key-file", keyFile, "Hello there"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.trim().length).toBeGreaterThan(0);
+    const bought = receiptOf(first.stderr);
+    expect(bought).toMatchObject({ leafIndex: "0", bought: true });
+    expect(bought.cumulativeUnits).toBe(bought.units);
+    expect(ready.nodes.map((node) => node.id)).toContain(bought.nodeId);
+    const ctx = {
+      publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+      addresses: ready.contracts as never,
+    };
+    const onChain = await getStack(ctx, BigInt(bought.stackId));
+    expect(onChain).toMatchObject({ owner: ready.user.address, nodeId: BigInt(bought.nodeId), status: 1 });
+
+    const second = await cli(["chat", "--network", jsonFile, "--max-tokens", "8", "Again"], {
+      ATOMA_PRIVATE_KEY: ready.user.privateKey,
+    });
+    expect(second.code, second.stderr).toBe(0);
+    const reused = receiptOf(second.stderr);
+    expect(reused).toMatchObject({ stackId: bought.stackId, leafIndex: "1", bought: false });
+    expect(BigInt(reused.cumulativeUnits)).toBe(BigInt(bought.units) + BigInt(reused.units));
+
+    const third = await cli([
+      "chat",
+      "--network",
+      jsonFile,
+      "--key-file",
+      keyFile,
+      "--stack",
+      bought.stackId,
+      "Third",
+    ]);
+    expect(third.code, third.stderr).toBe(0);
+    expect(receiptOf(third.stderr)).toMatchObject({ stackId: bought.stackId, leafIndex: "2" });
+  }, 120_000);
+
+  it("replaces a reused stack that is used up with a new one", async () => {
+    const small = await cli([
+      ...["stack", "buy", "--network", jsonFile, "--key-file", keyFile],
+      ...["--task", ready.tasks.chat, "--units", "20", "--max-price", "5"],
+    ]);
+    expect(small.code, small.stderr).toBe(0);
+    const { stackId } = JSON.parse(small.stdout) as { stackId: string };
+    const asked = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "Hi"]);
+    expect(asked.code, asked.stderr).toBe(0);
+    const receipt = receiptOf(asked.stderr);
+    expect(receipt.bought).toBe(true);
+    expect(BigInt(receipt.stackId)).toBeGreaterThan(BigInt(stackId));
+
+    const given = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "--stack", stackId, "Hi"]);
+    expect(given.code).not.toBe(0);
+    expect(given.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^atoma: node answered 402: /)]);
+  }, 120_000);
+
+  it("refuses bad input with one line and a non-zero exit", async () => {
+    const otherKey = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+    for (const [args, env, message] of [
+      [["chat", "--network", jsonFile, "--key-file", keyFile, "  "], {}, /the prompt is empty/],
+      [
+        ["chat", "--network", jsonFile, "--key-file", keyFile, "--stack", "999", "x"],
+        {},
+        /there is no stack 999/,
+      ],
+      [
+        ["chat", "--network", jsonFile, "--key-file", keyFile, "--max-tokens", "0", "x"],
+        {},
+        /--max-tokens must be/,
+      ],
+      [["chat", "--network", join(dir, "absent.json"), "--key-file", keyFile, "x"], {}, /cannot be read/],
+      [["chat", "--network", keyFile, "--key-file", keyFile, "x"], {}, /is neither JSON nor holds a `ready/],
+      [
+        ["chat", "--network", jsonFile, "--stack", "1", "x"],
+        { ATOMA_PRIVATE_KEY: otherKey },
+        /belongs to 0x/,
+      ],
+      [["chat", "--network", jsonFile, "x"], { ATOMA_PRIVATE_KEY: "" }, /give --key-file/],
+    ] as const) {
+      const refused = await cli([...args], env);
+      expect(refused.code, args.join(" ")).not.toBe(0);
+      expect(refused.stderr, args.join(" ")).toMatch(message);
+      expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
+  }, 120_000);
+});
+
+describe("atoma chat --help", () => {
+  it("prints every option with its default (bigint defaults too, as for stack buy)", async () => {
+    for (const command of [["chat"], ["stack", "buy"]]) {
+      const help = await cli([...command, "--help"]);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/--duration <seconds>.*\(default: 3600\)/);
+    }
+    const chat = await cli(["chat", "--help"]);
+    expect(chat.stdout).toMatch(/--max-price <TOMA>[\s\S]*\(default: 10\)/);
+  });
+});
