@@ -1,6 +1,7 @@
-import { nodeRegistryAbi, stackManagerAbi } from "@atoma/contracts";
+import { stackManagerAbi } from "@atoma/contracts";
 import type { Address } from "viem";
 import type { AtomaPublicClient } from "../clients.js";
+import { nodeIdOfSigner } from "./nodeIdOfSigner.js";
 
 /** The node id registered for `signer`, or undefined when no node signs with it. */
 export async function readNodeIdOfSigner(
@@ -8,12 +9,10 @@ export async function readNodeIdOfSigner(
   nodeRegistry: Address,
   signer: Address,
 ): Promise<bigint | undefined> {
-  const nodeId = await client.readContract({
-    address: nodeRegistry,
-    abi: nodeRegistryAbi,
-    functionName: "nodeIdOfSigner",
-    args: [signer],
-  });
+  const nodeId = await nodeIdOfSigner(
+    { publicClient: client, addresses: { NodeRegistry: nodeRegistry } },
+    signer,
+  );
   return nodeId === 0n ? undefined : nodeId;
 }
 
