@@ -11,7 +11,7 @@ import {
   modelIdOf,
 } from "@atoma/chain";
 import { type Address, parseEther } from "viem";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runCli, waitForReady } from "./cliProcess.js";
 
 interface Ready {
@@ -113,6 +113,9 @@ describe("atoma dev --nodes", () => {
     expect(ready.model).toBe("atoma-tiny");
     expect(ready.nodes).toHaveLength(2);
     expect(ready.user.address).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    await vi.waitFor(() => expect(run.stderr()).toMatch(/chat --network \S+network\.json "Hello"/), 10_000);
+    const networkFile = /chat --network (\S+network\.json)/.exec(run.stderr())?.[1] ?? "";
+    expect(JSON.parse(readFileSync(networkFile, "utf8"))).toEqual(ready);
 
     const ctx = {
       publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),

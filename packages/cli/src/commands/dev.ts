@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { writeNetworkFile } from "../dev/networkFile.js";
 import { startDevNetwork } from "../dev/startDevNetwork.js";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogLevel } from "../logger.js";
@@ -40,11 +41,18 @@ export function registerDev(program: Command): void {
           services,
           logger,
         );
+        const stateDir = flags.stateDir === undefined ? undefined : resolve(flags.stateDir);
+        const networkFile = writeNetworkFile(ready, stateDir, services);
         process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
         logger.info(
-          { rpcUrl: ready.rpcUrl, nodes: ready.nodes.map((node) => node.url) },
+          { rpcUrl: ready.rpcUrl, nodes: ready.nodes.map((node) => node.url), networkFile },
           "local network ready; press Ctrl-C to stop",
         );
+        if (ready.nodes.length > 0)
+          process.stderr.write(
+            `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} node packages/cli/dist/main.js chat --network ${networkFile} "Hello"\n\n`,
+          );
       } catch (error) {
         await services.stopAll();
         throw error;
