@@ -40,8 +40,12 @@ describe("attestation worker against anvil", () => {
     const served = await serveAndSettle(net, 4, { engine: net.engine });
     await whenPhase(served.stackId, Phase.Reveal);
     for (const id of served.attesters) {
-      const duty = await dutyOf(id, served.stackId, "attest");
-      expect(duty?.state).toBe("committed");
+      // The commitment is on-chain before the attester, having seen its receipt, records it.
+      const duty = await eventually(async () => {
+        const row = await dutyOf(id, served.stackId, "attest");
+        return row?.state === "committed" ? row : undefined;
+      }, `attester ${id} to record its commitment`);
+      expect(duty.state).toBe("committed");
       expect(duty?.transcript_blob_id).toBe(served.transcriptId);
     }
     const revealed = await reveal(served, served.indices);
@@ -77,12 +81,15 @@ describe("attestation worker against anvil", () => {
       }, "the other attester's commitment");
     });
     await whenPhase(served.stackId, Phase.Reveal);
-    const rows = await net
-      .byId(resumed)
-      .node.context.db.selectFrom("attestation_tasks")
-      .selectAll()
-      .where("stack_id", "=", served.stackId)
-      .execute();
+    const rows = await eventually(async () => {
+      const found = await net
+        .byId(resumed)
+        .node.context.db.selectFrom("attestation_tasks")
+        .selectAll()
+        .where("stack_id", "=", served.stackId)
+        .execute();
+      return found[0]?.state === "committed" ? found : undefined;
+    }, "the resumed attester to record its commitment");
     expect(rows).toHaveLength(1);
     expect(rows[0]!.state).toBe("committed");
     expect((await reveal(served, served.indices)).outcome).toBe("accepted");

@@ -202,12 +202,20 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
     expect(claimed.operator).toBe(server.operator.walletClient.account!.address);
     const [left] = await contracts.vault.read.nodeLedger([server.nodeId, epoch]);
     expect(left).toBe(0n);
-    const row = await serverNode.context.db
-      .selectFrom("settlements")
-      .select("state")
-      .where("stack_id", "=", stack.stackId)
-      .executeTakeFirstOrThrow();
-    expect(row.state).toBe("claimed");
+    // The claim is on-chain before the worker, having seen its receipt, records it.
+    const state = await waitFor(
+      "the serving node to record its claim",
+      async () => {
+        const row = await serverNode.context.db
+          .selectFrom("settlements")
+          .select("state")
+          .where("stack_id", "=", stack.stackId)
+          .executeTakeFirstOrThrow();
+        return row.state === "claimed" ? row.state : undefined;
+      },
+      60_000,
+    );
+    expect(state).toBe("claimed");
   }, 600_000);
   it("a stack used up is settled by its node unasked, and the owner gets back what was left", async () => {
     const { contracts } = network.deployment;

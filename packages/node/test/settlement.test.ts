@@ -339,7 +339,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       await network.advance(CHALLENGE_WINDOW + 1);
       const done = await waitFor("the refund", async () => {
         const row = await rowOf(node, stack.stackId);
-        return row?.outcome === "finalized" ? row : undefined;
+        return row?.outcome === "finalized" && row.state === "claimed" ? row : undefined;
       });
       expect(done.state).toBe("claimed");
       expect(done.refunded).toBe(stack.escrow);
