@@ -60,7 +60,8 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
-export async function startNetwork(parameters?: ParameterOverrides): Promise<TestNetwork> {
+/** `model` names the registered model (its id is `modelIdOf(model)`). */
+export async function startNetwork(parameters?: ParameterOverrides, model = MODEL): Promise<TestNetwork> {
   const anvil = await startAnvil();
   const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
   const publicClient = createAtomaPublicClient(chain);
@@ -85,14 +86,14 @@ export async function startNetwork(parameters?: ParameterOverrides): Promise<Tes
     }
     return { account: local, ctx: ctxFor(local) };
   };
-  const modelId = modelIdOf(MODEL);
+  const modelId = modelIdOf(model);
   const owner = await account();
   await registerModel(owner.ctx, {
     modelId,
     weightsRoot: keccak256(stringToBytes("weights")),
     feeBps: 500,
     collateral: parseEther("100"),
-    uri: "atoma://models/atoma-tiny",
+    uri: `atoma://models/${model}`,
   });
   return {
     anvil,
