@@ -2,6 +2,8 @@ import { InvalidInputError, type Logger } from "@atoma/core";
 import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
 import { EngineStream } from "../EngineStream.js";
 import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
+import { numericSettingsOf } from "../fingerprint/embeddedFingerprint.js";
+import { computeFingerprint, type EngineFingerprint } from "../fingerprint/fingerprint.js";
 import type {
   CallOptions,
   ChatResult,
@@ -271,6 +273,12 @@ export class EmbeddedEngine implements InferenceEngine {
       total.capacity += load.capacity;
     }
     return total;
+  }
+
+  /** The engine's numeric identity: the fixed probe run through this llama.cpp with this engine's settings. */
+  async fingerprint(): Promise<EngineFingerprint> {
+    if (!this.#running || !this.#llama) throw new EngineStoppedError();
+    return computeFingerprint(this.#llama, numericSettingsOf(this.options));
   }
 
   /** Load of one model's queue. */
