@@ -82,6 +82,8 @@ export type {
   TokenizeResult,
   Usage,
 } from "./openai/responses.js";
+export { type RemoteEngineOptions, remoteEngineOptionsSchema } from "./remote/options.js";
+export { RemoteEngine, type RemoteEngineComponents } from "./remote/RemoteEngine.js";
 export {
   DEFAULT_COMPLETION_MAX_TOKENS,
   resolveSampling,
