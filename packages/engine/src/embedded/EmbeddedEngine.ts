@@ -277,8 +277,10 @@ export class EmbeddedEngine implements InferenceEngine {
 
   /** The engine's numeric identity: the fixed probe run through this llama.cpp with this engine's settings. */
   async fingerprint(): Promise<EngineFingerprint> {
-    if (!this.#running || !this.#llama) throw new EngineStoppedError();
-    return computeFingerprint(this.#llama, numericSettingsOf(this.options));
+    const llama = this.#llama;
+    if (!this.#running || !llama) throw new EngineStoppedError();
+    // Tracked like a request, so stop() waits for it before it frees llama.cpp.
+    return this.#track(() => computeFingerprint(llama, numericSettingsOf(this.options)));
   }
 
   /** Load of one model's queue. */
