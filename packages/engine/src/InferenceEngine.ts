@@ -1,4 +1,5 @@
 import type { EngineStream } from "./EngineStream.js";
+import type { EngineFingerprint } from "./fingerprint/fingerprint.js";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -80,4 +81,9 @@ export interface InferenceEngine {
 
   health(): Promise<EngineHealth>;
   load(): Promise<EngineLoad>;
+  /**
+   * The engine's numeric identity (see `fingerprint/`). Absent where it cannot be measured: a remote engine's
+   * numerics live in a server that cannot run the probe model.
+   */
+  fingerprint?(): Promise<EngineFingerprint>;
 }

@@ -33,6 +33,23 @@ export {
   UpstreamError,
   WeightsRootMismatchError,
 } from "./errors.js";
+export {
+  type CpuVariantBuild,
+  installedCpuVariants,
+  prepareCpuVariantBuild,
+} from "./fingerprint/cpuVariantBuild.js";
+export { fingerprintEmbeddedOptions, numericSettingsOf } from "./fingerprint/embeddedFingerprint.js";
+export { FingerprintUnavailableError, ProbeModelChangedError } from "./fingerprint/errors.js";
+export {
+  type BackendInfo,
+  computeFingerprint,
+  type EngineFingerprint,
+  encodeFingerprint,
+  type NumericSettings,
+} from "./fingerprint/fingerprint.js";
+export { fingerprintInChildProcess } from "./fingerprint/fingerprintProcess.js";
+export { PROBE_DECODE_STEPS, PROBE_PROMPT_TOKENS, PROBE_VERSION } from "./fingerprint/probe.js";
+export { ensureProbeModel, PROBE_MODEL, PROBE_MODEL_SHA256 } from "./fingerprint/probeModel.js";
 export type {
   CallOptions,
   ChatResult,
@@ -65,6 +82,8 @@ export type {
   TokenizeResult,
   Usage,
 } from "./openai/responses.js";
+export { type RemoteEngineOptions, remoteEngineOptionsSchema } from "./remote/options.js";
+export { RemoteEngine, type RemoteEngineComponents } from "./remote/RemoteEngine.js";
 export {
   DEFAULT_COMPLETION_MAX_TOKENS,
   resolveSampling,

@@ -84,7 +84,23 @@ export type {
   SettlementState,
   StackState,
 } from "./db/schema.js";
-export { createConfiguredEngine } from "./engine/nodeEngine.js";
+export { fingerprintOfConfig } from "./engine/configFingerprint.js";
+export {
+  EchelonFingerprintGate,
+  type EchelonFingerprintVerdict,
+} from "./engine/echelonFingerprintGate.js";
+export { type EchelonFingerprintSource, readEchelonFingerprint } from "./engine/echelonFingerprintSource.js";
+export {
+  EchelonFingerprintMismatchError,
+  EchelonFingerprintUnknownError,
+} from "./engine/fingerprintErrors.js";
+export {
+  type FingerprintBody,
+  type FingerprintPartOptions,
+  fingerprintPart,
+} from "./engine/fingerprintPart.js";
+export { computeLocalFingerprint, type LocalFingerprint } from "./engine/localFingerprint.js";
+export { configuredEngineOptions, createConfiguredEngine } from "./engine/nodeEngine.js";
 export { checkRegisteredWeights, type RegisteredWeights } from "./engine/registeredWeights.js";
 export { type WeightsCheckOptions, weightsCheckPart } from "./engine/weightsCheckPart.js";
 export {

@@ -1,4 +1,12 @@
-import { configOptions, createNode, defaultNodeParts, printableConfig, weightsCheckPart } from "@atoma/node";
+import {
+  configOptions,
+  createNode,
+  defaultNodeParts,
+  fingerprintOfConfig,
+  fingerprintPart,
+  printableConfig,
+  weightsCheckPart,
+} from "@atoma/node";
 import { type Command, Option } from "commander";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogLevel } from "../logger.js";
@@ -38,7 +46,11 @@ export function registerNode(program: Command): void {
       const logger = createCliLogger(flags.logLevel);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
-      const parts = [weightsCheckPart({ reportMismatch: flags.reportMismatch }), ...defaultNodeParts()];
+      const parts = [
+        weightsCheckPart({ reportMismatch: flags.reportMismatch }),
+        fingerprintPart(),
+        ...defaultNodeParts(),
+      ];
       const atomaNode = createNode({ logger, parts }, config);
       await atomaNode.start();
       services.add({ name: "node", stop: () => atomaNode.stop() });
@@ -62,6 +74,30 @@ export function registerNode(program: Command): void {
       }
       const config = loadConfigFile(flags.config);
       process.stdout.write(`${JSON.stringify(printableConfig(config), bigintsAsText, 2)}\n`);
+    });
+
+  node
+    .command("fingerprint")
+    .description(
+      "compute the engine fingerprint this node's configuration gives (the value an echelon is approved with); " +
+        "prints it on stdout, what it was computed with on stderr",
+    )
+    .addOption(configOption)
+    .option("--json", "print the whole result (settings, numerics, backend) as JSON instead")
+    .action(async (flags: { config?: string; json?: boolean }) => {
+      const config = loadConfigFile(flags.config);
+      const result = await fingerprintOfConfig(config);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const { contextSize, batchSize, threads, flashAttention } = result.settings;
+      process.stderr.write(
+        `probe v${result.probeVersion}: contextSize ${contextSize}, batchSize ${batchSize}, threads ${threads}, ` +
+          `flashAttention ${flashAttention}; llama.cpp ${result.backend.llamaCppRelease}, ` +
+          `${result.backend.gpu === false ? "CPU" : result.backend.gpu} (${result.backend.systemInfo}); ${result.ms} ms\n`,
+      );
+      process.stdout.write(`${result.fingerprint}\n`);
     });
 
   registerNodeRegistration(node);

@@ -2,6 +2,8 @@ import { InvalidInputError, type Logger } from "@atoma/core";
 import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
 import { EngineStream } from "../EngineStream.js";
 import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
+import { numericSettingsOf } from "../fingerprint/embeddedFingerprint.js";
+import { computeFingerprint, type EngineFingerprint } from "../fingerprint/fingerprint.js";
 import type {
   CallOptions,
   ChatResult,
@@ -271,6 +273,14 @@ export class EmbeddedEngine implements InferenceEngine {
       total.capacity += load.capacity;
     }
     return total;
+  }
+
+  /** The engine's numeric identity: the fixed probe run through this llama.cpp with this engine's settings. */
+  async fingerprint(): Promise<EngineFingerprint> {
+    const llama = this.#llama;
+    if (!this.#running || !llama) throw new EngineStoppedError();
+    // Tracked like a request, so stop() waits for it before it frees llama.cpp.
+    return this.#track(() => computeFingerprint(llama, numericSettingsOf(this.options)));
   }
 
   /** Load of one model's queue. */

@@ -4,11 +4,9 @@ import { EmbeddedEngine, type EmbeddedEngineOptions, type InferenceEngine } from
 import type { NodeConfig } from "../config/loadConfig.js";
 import { ConfigError } from "../errors.js";
 
-/** The embedded engine `model.*` describes: the one GGUF, its expected weights root, and the engine settings. */
-export function createConfiguredEngine(config: NodeConfig, logger: Logger): InferenceEngine {
-  if (!existsSync(config.model.path))
-    throw new ConfigError(`model.path (ATOMA_NODE_MODEL_PATH): no file at the configured path`);
-  const options = {
+/** The embedded engine's options as `model.*` gives them: the one GGUF, its expected weights root, the settings. */
+export function configuredEngineOptions(config: NodeConfig): EmbeddedEngineOptions {
+  return {
     ...config.model.engine,
     models: [
       {
@@ -18,5 +16,11 @@ export function createConfiguredEngine(config: NodeConfig, logger: Logger): Infe
       },
     ],
   } as EmbeddedEngineOptions;
-  return new EmbeddedEngine({ logger }, options);
+}
+
+/** The embedded engine `model.*` describes: the one GGUF, its expected weights root, and the engine settings. */
+export function createConfiguredEngine(config: NodeConfig, logger: Logger): InferenceEngine {
+  if (!existsSync(config.model.path))
+    throw new ConfigError(`model.path (ATOMA_NODE_MODEL_PATH): no file at the configured path`);
+  return new EmbeddedEngine({ logger }, configuredEngineOptions(config));
 }
