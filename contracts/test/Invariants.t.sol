@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
@@ -16,6 +17,8 @@ contract SystemHandler is AtomaFixture {
     uint256 public verifiedTask;
     uint256[] public stackIds;
     mapping(uint256 stackId => bool) public lies;
+    /// The units each settled stack's leaves add up to (the units it settled).
+    mapping(uint256 stackId => uint64) public servedUnits;
     mapping(uint256 stackId => uint256) public escrowAtPurchase;
     address[] public holders;
     uint256 public minted;
@@ -112,8 +115,8 @@ contract SystemHandler is AtomaFixture {
         uint256 stackId = _findStack(i, IStackManager.StackStatus.Active);
         if (stackId == 0) return;
         IStackManager.Stack memory stack = stacks.getStack(stackId);
-        Served memory s = serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"));
         units = uint64(bound(units, 3, stack.units < 3 ? 3 : stack.units));
+        Served memory s = serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"), units);
         uint256 other = nodeIds[otherSeed % nodeIds.length];
         if (other != stack.nodeId) {
             vm.prank(vm.addr(signerKey[other]));
@@ -124,6 +127,7 @@ contract SystemHandler is AtomaFixture {
         vm.prank(vm.addr(signerKey[stack.nodeId]));
         try settlement.settle(stackId, s.root, units, 3, 0) {
             ++settledCount;
+            servedUnits[stackId] = units;
         } catch {}
     }
 
@@ -131,15 +135,13 @@ contract SystemHandler is AtomaFixture {
         if (stackIds.length == 0) return;
         uint256 stackId = _findPhase(i, ISettlementManager.Phase.Commit);
         if (stackId == 0) return;
-        Served memory honest = serve(stackId, 3, "honest");
+        Served memory honest = serve(stackId, 3, "honest", servedUnits[stackId]);
         uint256[] memory idx = settlement.sampledIndices(stackId);
-        bytes32[] memory resps = new bytes32[](idx.length);
-        for (uint256 k = 0; k < idx.length; ++k) resps[k] = honest.respHashes[idx[k]];
         SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
         for (uint256 k = 0; k < list.length; ++k) {
             if (list[k].removed || list[k].committed) continue;
             uint256 id = list[k].nodeId;
-            bytes32 c = garbage && k == 0 ? keccak256("garbage") : keccak256(abi.encodePacked(id, resps));
+            bytes32 c = garbage && k == 0 ? keccak256("garbage") : commitmentOf(id, idx, honest);
             vm.prank(vm.addr(signerKey[id]));
             try settlement.commitAttestation(stackId, id, c) {} catch {}
         }
@@ -149,18 +151,11 @@ contract SystemHandler is AtomaFixture {
         if (stackIds.length == 0) return;
         uint256 stackId = _findPhase(i, ISettlementManager.Phase.Reveal);
         if (stackId == 0) return;
-        Served memory s = serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"));
-        uint256[] memory idx = settlement.sampledIndices(stackId);
-        bytes32[] memory reqs = new bytes32[](idx.length);
-        bytes32[] memory resps = new bytes32[](idx.length);
-        bytes32[][] memory proofs = new bytes32[][](idx.length);
-        for (uint256 k = 0; k < idx.length; ++k) {
-            reqs[k] = s.reqHashes[idx[k]];
-            resps[k] = s.respHashes[idx[k]];
-            proofs[k] = merkleProof(s.leaves, idx[k]);
-        }
+        Served memory s =
+            serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"), servedUnits[stackId]);
+        bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[stacks.getStack(stackId).nodeId]));
-        try settlement.reveal(stackId, reqs, resps, proofs) {} catch {}
+        try settlement.reveal(stackId, revealed) {} catch {}
     }
 
     function vote(uint256 d, bool withServer) external {

@@ -8,6 +8,7 @@ import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {AtomaVault} from "../src/payments/AtomaVault.sol";
+import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
@@ -35,15 +36,16 @@ contract SettlementTest is AtomaFixture {
         settlement.settle(stackId, s.root, units, uint64(s.leaves.length), keccak256("transcript"));
     }
 
-    function _sampledResps(uint256 stackId, Served memory s) internal view returns (bytes32[] memory resps) {
-        uint256[] memory idx = settlement.sampledIndices(stackId);
-        resps = new bytes32[](idx.length);
-        for (uint256 i = 0; i < idx.length; ++i) resps[i] = s.respHashes[idx[i]];
+    /// What a dispute committee votes for when it recomputes `s` at the sampled indices.
+    function _result(uint256 stackId, Served memory s) internal view returns (bytes32) {
+        return resultOf(settlement.sampledIndices(stackId), s);
     }
 
-    function _commit(uint256 stackId, uint256 attester, bytes32[] memory resps) internal {
+    /// The attester commits to `s` at the sampled indices.
+    function _commit(uint256 stackId, uint256 attester, Served memory s) internal {
+        bytes32 commitment = commitmentOf(attester, settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[attester]));
-        settlement.commitAttestation(stackId, attester, keccak256(abi.encodePacked(attester, resps)));
+        settlement.commitAttestation(stackId, attester, commitment);
     }
 
     function _attesters(uint256 stackId) internal view returns (uint256[] memory ids) {
@@ -58,19 +60,11 @@ contract SettlementTest is AtomaFixture {
 
     /// Reveals; with `expected` non-empty, expects the reveal to revert with it.
     function _reveal(uint256 stackId, uint256 server, Served memory s, bytes memory expected) internal {
-        uint256[] memory idx = settlement.sampledIndices(stackId);
-        bytes32[] memory reqs = new bytes32[](idx.length);
-        bytes32[] memory resps = new bytes32[](idx.length);
-        bytes32[][] memory proofs = new bytes32[][](idx.length);
-        for (uint256 i = 0; i < idx.length; ++i) {
-            reqs[i] = s.reqHashes[idx[i]];
-            resps[i] = s.respHashes[idx[i]];
-            proofs[i] = merkleProof(s.leaves, idx[i]);
-        }
+        bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         address signer = vm.addr(signerKey[server]);
         if (expected.length > 0) vm.expectRevert(expected);
         vm.prank(signer);
-        settlement.reveal(stackId, reqs, resps, proofs);
+        settlement.reveal(stackId, revealed);
     }
 
     function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
@@ -193,18 +187,19 @@ contract SettlementTest is AtomaFixture {
     function test_sampledSettlementWithAgreeingAttesters() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         assertEq(vault.escrowOf(bytes32(stackId)), 2.2 ether, "escrow includes the 10% surcharge");
-        Served memory s = serve(stackId, 5, "honest");
+        Served memory s = serve(stackId, 5, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Commit, "sampled at p = 1");
         uint256[] memory atts = _attesters(stackId);
         assertEq(atts.length, 2, "two attesters");
         assertTrue(atts[0] != server && atts[1] != server && atts[0] != atts[1], "distinct, never the server");
         assertEq(settlement.sampledIndices(stackId).length, 2, "two requests checked");
-        bytes32[] memory resps = _sampledResps(stackId, s);
-        _commit(stackId, atts[0], resps);
+        _commit(stackId, atts[0], s);
+        bytes32 again = commitmentOf(atts[0], settlement.sampledIndices(stackId), s);
+        vm.prank(vm.addr(signerKey[atts[0]]));
         vm.expectRevert(abi.encodeWithSelector(SettlementManager.AlreadyCommitted.selector, stackId, atts[0]));
-        _commit(stackId, atts[0], resps);
-        _commit(stackId, atts[1], resps);
+        settlement.commitAttestation(stackId, atts[0], again);
+        _commit(stackId, atts[1], s);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Reveal, "reveal opens when all committed");
         _reveal(stackId, server, s);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "agreement");
@@ -218,24 +213,24 @@ contract SettlementTest is AtomaFixture {
 
     function test_revealRejectsProofsThatDoNotMatchTheRoot() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000);
-        Served memory s = serve(stackId, 4, "honest");
+        Served memory s = serve(stackId, 4, "honest", 100);
         _settle(stackId, server, s, 100);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
-        _commit(stackId, atts[1], _sampledResps(stackId, s));
-        Served memory forged = serve(stackId, 4, "forged");
-        forged.leaves = s.leaves;
-        _reveal(stackId, server, forged, abi.encodeWithSelector(SettlementManager.InvalidProof.selector, 0));
+        _commit(stackId, atts[0], s);
+        _commit(stackId, atts[1], s);
+        Served memory forged = serve(stackId, 4, "forged", 100);
+        forged.hashes = s.hashes;
+        _reveal(stackId, server, forged, abi.encodeWithSelector(RevealVerifier.InvalidProof.selector, 0));
     }
 
     function test_cheatingServerIsCaughtSlashedAndTheUserRefunded() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory honest = serve(stackId, 6, "honest");
-        Served memory lies = serve(stackId, 6, "cheap model");
+        Served memory honest = serve(stackId, 6, "honest", 1_000_000);
+        Served memory lies = serve(stackId, 6, "cheap model", 1_000_000);
         _settle(stackId, server, lies, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, honest));
-        _commit(stackId, atts[1], _sampledResps(stackId, honest));
+        _commit(stackId, atts[0], honest);
+        _commit(stackId, atts[1], honest);
         _reveal(stackId, server, lies);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disagreement opens a dispute");
         uint256 disputeId = disputes.disputeCount();
@@ -244,7 +239,7 @@ contract SettlementTest is AtomaFixture {
         for (uint256 i = 0; i < committee.length; ++i) {
             assertTrue(committee[i] != server && committee[i] != atts[0] && committee[i] != atts[1], "fresh");
         }
-        bytes32 truth = keccak256(abi.encodePacked(_sampledResps(stackId, honest)));
+        bytes32 truth = _result(stackId, honest);
         for (uint256 i = 0; i < 3; ++i) _vote(disputeId, committee[i], truth);
         for (uint256 i = 0; i < 3; ++i) _revealVote(disputeId, committee[i], truth);
         uint256 supply = token.totalSupply();
@@ -267,10 +262,10 @@ contract SettlementTest is AtomaFixture {
 
     function test_lyingAttesterLosesItsCollateral() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 3, "honest");
+        Served memory s = serve(stackId, 3, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[0], s);
         vm.prank(vm.addr(signerKey[atts[1]]));
         settlement.commitAttestation(stackId, atts[1], keccak256("copied someone else's commitment"));
         _reveal(stackId, server, s);
@@ -290,16 +285,16 @@ contract SettlementTest is AtomaFixture {
 
     function test_minorityOfColludingVotersDoesNotSaveTheCheater() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory honest = serve(stackId, 4, "honest");
-        Served memory lies = serve(stackId, 4, "lies");
+        Served memory honest = serve(stackId, 4, "honest", 1_000_000);
+        Served memory lies = serve(stackId, 4, "lies", 1_000_000);
         _settle(stackId, server, lies, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, honest));
-        _commit(stackId, atts[1], _sampledResps(stackId, lies));
+        _commit(stackId, atts[0], honest);
+        _commit(stackId, atts[1], lies);
         _reveal(stackId, server, lies);
         uint256 disputeId = disputes.disputeCount();
         uint256[] memory committee = _committee(disputeId);
-        bytes32 truth = keccak256(abi.encodePacked(_sampledResps(stackId, honest)));
+        bytes32 truth = _result(stackId, honest);
         bytes32 lie = settlement.revealedResult(stackId);
         _vote(disputeId, committee[0], truth);
         _vote(disputeId, committee[1], lie);
@@ -317,10 +312,10 @@ contract SettlementTest is AtomaFixture {
 
     function test_disputeWithoutVotesEndsAtItsDeadline() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 3, "honest");
+        Served memory s = serve(stackId, 3, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[0], s);
         vm.prank(vm.addr(signerKey[atts[1]]));
         settlement.commitAttestation(stackId, atts[1], keccak256("garbage"));
         _reveal(stackId, server, s);
@@ -339,11 +334,11 @@ contract SettlementTest is AtomaFixture {
 
     function test_serverThatDoesNotRevealFailsVerification() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 3, "honest");
+        Served memory s = serve(stackId, 3, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
-        _commit(stackId, atts[1], _sampledResps(stackId, s));
+        _commit(stackId, atts[0], s);
+        _commit(stackId, atts[1], s);
         vm.expectRevert();
         settlement.failVerification(stackId);
         vm.warp(block.timestamp + 10 minutes + 1);
@@ -369,7 +364,7 @@ contract SettlementTest is AtomaFixture {
 
     function test_unfetchableTranscriptIsPostedOnChain() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 4, "honest");
+        Served memory s = serve(stackId, 4, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
         vm.prank(vm.addr(signerKey[atts[0]]));
@@ -382,15 +377,15 @@ contract SettlementTest is AtomaFixture {
         reqs = _signedRequests(stackId);
         vm.prank(vm.addr(signerKey[server]));
         settlement.postSampledRequests(stackId, reqs);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
-        _commit(stackId, atts[1], _sampledResps(stackId, s));
+        _commit(stackId, atts[0], s);
+        _commit(stackId, atts[1], s);
         _reveal(stackId, server, s);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settles after the data was posted");
     }
 
     function test_withheldTranscriptFailsVerification() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 4, "honest");
+        Served memory s = serve(stackId, 4, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
         vm.prank(vm.addr(signerKey[atts[0]]));
@@ -405,10 +400,10 @@ contract SettlementTest is AtomaFixture {
 
     function test_silentAttesterIsSlashedAndReplaced() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
-        Served memory s = serve(stackId, 3, "honest");
+        Served memory s = serve(stackId, 3, "honest", 1_000_000);
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], _sampledResps(stackId, s));
+        _commit(stackId, atts[0], s);
         vm.warp(block.timestamp + 10 minutes + 1);
         settlement.timeoutAttesters(stackId);
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL * 9_500 / 10_000, "silent attester slashed 5%");
@@ -417,7 +412,7 @@ contract SettlementTest is AtomaFixture {
         assertEq(now_.length, 3, "a replacement joined");
         uint256 replacement = now_[2];
         assertTrue(replacement != server && replacement != atts[0] && replacement != atts[1], "fresh replacement");
-        _commit(stackId, replacement, _sampledResps(stackId, s));
+        _commit(stackId, replacement, s);
         _reveal(stackId, server, s);
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
@@ -435,6 +430,7 @@ contract SettlementTest is AtomaFixture {
         r = AtomaTypedData.Response({
             stackId: stackId,
             leafIndex: k,
+            nonce: k,
             reqHash: reqHash,
             respHash: respHash,
             units: 100,
@@ -470,7 +466,7 @@ contract SettlementTest is AtomaFixture {
         uint256 disputeId = disputes.challenge(stackId, r, sig);
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(DisputeManager.InvalidProof.selector);
-        disputes.answerChallenge(disputeId, merkleProof(s.leaves, 1));
+        disputes.answerChallenge(disputeId, stackProof(s.hashes, 1));
         vm.warp(block.timestamp + 10 minutes + 1);
         disputes.resolve(disputeId);
         assertEq(nodes.getNode(server).collateral, 0, "slashed");
@@ -486,7 +482,7 @@ contract SettlementTest is AtomaFixture {
         vm.prank(user);
         uint256 disputeId = disputes.challenge(stackId, r, sig);
         vm.prank(vm.addr(signerKey[server]));
-        disputes.answerChallenge(disputeId, merkleProof(s.leaves, 1));
+        disputes.answerChallenge(disputeId, stackProof(s.hashes, 1));
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "back to accepted");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);

@@ -2,10 +2,11 @@
 pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
+import {ResultUnits} from "../src/common/ResultUnits.sol";
+import {StackTree} from "../src/common/StackTree.sol";
 import {Units} from "../src/common/Units.sol";
 import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
@@ -27,26 +28,106 @@ contract VectorsTest is TestBase {
         return string.concat(prefix, "[", vm.toString(index), "]", suffix);
     }
 
-    function test_leafVector() public view {
-        bytes32 reqHash = vm.parseJsonBytes32(json, ".leaf.reqHash");
-        bytes32 respHash = vm.parseJsonBytes32(json, ".leaf.respHash");
-        assertEq(AtomaTypedData.leaf(reqHash, respHash), vm.parseJsonBytes32(json, ".leaf.leaf"), "leaf");
+    function _leafAt(string memory key) internal view returns (AtomaTypedData.Leaf memory) {
+        return AtomaTypedData.Leaf({
+            leafIndex: vm.parseJsonUint(json, string.concat(key, ".leafIndex")),
+            nonce: vm.parseJsonUint(json, string.concat(key, ".nonce")),
+            reqHash: vm.parseJsonBytes32(json, string.concat(key, ".reqHash")),
+            respHash: vm.parseJsonBytes32(json, string.concat(key, ".respHash")),
+            units: uint64(vm.parseJsonUint(json, string.concat(key, ".units"))),
+            cumulativeUnits: uint64(vm.parseJsonUint(json, string.concat(key, ".cumulativeUnits")))
+        });
     }
 
-    function test_merkleVectors() public view {
+    function test_leafVectors() public view {
+        uint256 count;
+        for (uint256 i = 0; vm.keyExistsJson(json, _key(".leaf", i, "")); ++i) {
+            AtomaTypedData.Leaf memory l = _leafAt(_key(".leaf", i, ""));
+            assertEq(AtomaTypedData.leafHash(l), vm.parseJsonBytes32(json, _key(".leaf", i, ".leaf")), "leaf");
+            ++count;
+        }
+        assertEq(count, 3, "leaf vector count");
+    }
+
+    function test_stackTreeVectors() public view {
         uint256 trees;
-        for (uint256 t = 0; vm.keyExistsJson(json, _key(".merkle", t, "")); ++t) {
-            bytes32 root = vm.parseJsonBytes32(json, _key(".merkle", t, ".root"));
-            bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _key(".merkle", t, ".leaves"));
+        for (uint256 t = 0; vm.keyExistsJson(json, _key(".stackTree", t, "")); ++t) {
+            bytes32 root = vm.parseJsonBytes32(json, _key(".stackTree", t, ".root"));
+            uint256 count = vm.parseJsonUint(json, _key(".stackTree", t, ".count"));
+            bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _key(".stackTree", t, ".leaves"));
+            assertEq(leaves.length, count, "leaf count");
             for (uint256 k = 0; k < leaves.length; ++k) {
-                bytes32[] memory proof =
-                    vm.parseJsonBytes32Array(json, string.concat(_key(".merkle", t, ".proofs"), "[", vm.toString(k), "]"));
-                assertTrue(MerkleProof.verify(proof, root, leaves[k]), "proof verifies");
-                assertTrue(!MerkleProof.verify(proof, root, keccak256(abi.encode(leaves[k]))), "wrong leaf fails");
+                bytes32[] memory proof = vm.parseJsonBytes32Array(
+                    json, string.concat(_key(".stackTree", t, ".proofs"), "[", vm.toString(k), "]")
+                );
+                assertTrue(StackTree.verify(proof, root, leaves[k], k, count), "proof verifies at its index");
+                assertTrue(!StackTree.verify(proof, root, keccak256(abi.encode(leaves[k])), k, count), "wrong leaf");
+                if (count > 1) assertTrue(!StackTree.verify(proof, root, leaves[k], k ^ 1, count), "wrong index");
+                assertTrue(!StackTree.verify(proof, root, leaves[k], k, count * 2 + 1), "wrong width");
             }
             ++trees;
         }
-        assertEq(trees, 5, "merkle vector count");
+        assertEq(trees, 5, "stack tree vector count");
+    }
+
+    function test_attestationVectors() public view {
+        uint256 count;
+        for (uint256 i = 0; vm.keyExistsJson(json, _key(".attestation", i, "")); ++i) {
+            uint256 nodeId = vm.parseJsonUint(json, _key(".attestation", i, ".nodeId"));
+            bytes32[] memory resps = vm.parseJsonBytes32Array(json, _key(".attestation", i, ".respHashes"));
+            uint256[] memory raw = vm.parseJsonUintArray(json, _key(".attestation", i, ".units"));
+            uint64[] memory units = new uint64[](raw.length);
+            for (uint256 k = 0; k < raw.length; ++k) units[k] = uint64(raw[k]);
+            assertEq(
+                keccak256(abi.encode(nodeId, keccak256(abi.encode(resps, units)))),
+                vm.parseJsonBytes32(json, _key(".attestation", i, ".commitment")),
+                "commitment (as SettlementManager compares it)"
+            );
+            assertEq(
+                keccak256(abi.encode(resps, units)),
+                vm.parseJsonBytes32(json, _key(".attestation", i, ".result")),
+                "result (as SettlementManager reveals it)"
+            );
+            ++count;
+        }
+        assertEq(count, 2, "attestation vector count");
+    }
+
+    function test_resultUnitsVectors() public view {
+        uint256 count;
+        for (uint256 i = 0; vm.keyExistsJson(json, _key(".responseHash", i, "")); ++i) {
+            bytes memory result = vm.parseJsonBytes(json, _key(".responseHash", i, ".resultBytes"));
+            assertEq(keccak256(result), vm.parseJsonBytes32(json, _key(".responseHash", i, ".respHash")), "hash");
+            assertEq(ResultUnits.unitsOf(result), vm.parseJsonUint(json, _key(".responseHash", i, ".units")), "units");
+            ++count;
+        }
+        assertEq(count, 3, "result vector count");
+        assertEq(ResultUnits.unitsOf('{"object":"atoma.invalid_request"}'), 0, "invalid request");
+    }
+
+    function _root(bytes32[] memory layer) internal pure returns (bytes32) {
+        uint256 width = 1;
+        while (width < layer.length) width *= 2;
+        bytes32[] memory padded = new bytes32[](width);
+        for (uint256 i = 0; i < layer.length; ++i) padded[i] = layer[i];
+        while (padded.length > 1) {
+            bytes32[] memory next = new bytes32[](padded.length / 2);
+            for (uint256 i = 0; i < next.length; ++i) next[i] = keccak256(abi.encodePacked(padded[2 * i], padded[2 * i + 1]));
+            padded = next;
+        }
+        return padded[0];
+    }
+
+    /// The transcript vector's leaves, rebuilt in Solidity, give its root.
+    function test_transcriptVectorRebuildsItsRoot() public view {
+        bytes32[] memory hashes = new bytes32[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            AtomaTypedData.Leaf memory l = _leafAt(_key(".transcript.leaves", i, ""));
+            assertEq(l.nonce, i, "nonce k at leaf k");
+            hashes[i] = AtomaTypedData.leafHash(l);
+            assertEq(hashes[i], vm.parseJsonBytes32(json, _key(".transcript.leaves", i, ".leaf")), "leaf");
+        }
+        assertEq(_root(hashes), vm.parseJsonBytes32(json, ".transcript.root"), "root");
     }
 
     function _domainSeparator() internal view returns (bytes32) {
@@ -80,6 +161,7 @@ contract VectorsTest is TestBase {
         AtomaTypedData.Response memory r = AtomaTypedData.Response({
             stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
             leafIndex: vm.parseJsonUint(json, string.concat(p, ".leafIndex")),
+            nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
             reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
             respHash: vm.parseJsonBytes32(json, string.concat(p, ".respHash")),
             units: uint64(vm.parseJsonUint(json, string.concat(p, ".units"))),
@@ -159,6 +241,7 @@ contract VectorsTest is TestBase {
         AtomaTypedData.Response memory response = AtomaTypedData.Response({
             stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
             leafIndex: vm.parseJsonUint(json, string.concat(p, ".leafIndex")),
+            nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
             reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
             respHash: vm.parseJsonBytes32(json, string.concat(p, ".respHash")),
             units: uint64(vm.parseJsonUint(json, string.concat(p, ".units"))),

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
 import {RandomSource} from "../common/RandomSource.sol";
+import {StackTree} from "../common/StackTree.sol";
 import {IConsensusDisputeOrigin, IDisputeManager} from "../interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
@@ -86,6 +86,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
     mapping(uint256 disputeId => Dispute) internal _disputes;
     mapping(uint256 disputeId => Party[]) internal _parties;
     mapping(uint256 disputeId => Member[]) internal _committee;
+    /// The leaf index an owner's challenge is about: the node must prove its leaf at that very position.
+    mapping(uint256 disputeId => uint256) public challengedLeafIndex;
 
     event DisputeOpened(
         uint256 indexed disputeId,
@@ -233,7 +235,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         d.taskId = stack.taskId;
         d.user = stack.owner;
         d.serverNodeId = stack.nodeId;
-        d.serverResult = AtomaTypedData.leaf(response.reqHash, response.respHash);
+        d.serverResult = AtomaTypedData.leafHash(AtomaTypedData.leafOf(response));
+        challengedLeafIndex[disputeId] = response.leafIndex;
         d.revealDeadline = uint64(block.timestamp) + params.answerWindow;
         emit ChallengeOpened(disputeId, stackId, response.leafIndex, d.serverResult, d.revealDeadline);
         bool beyondCount = response.leafIndex >= st.requestCount;
@@ -241,14 +244,16 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         if (beyondCount || overClaim) _resolveChallenge(disputeId, d, false);
     }
 
-    /// The challenged node proves the leaf is under its settled root.
+    /// The challenged node proves the leaf sits at its index under its settled root.
     function answerChallenge(uint256 disputeId, bytes32[] calldata proof) external nonReentrant {
         Dispute storage d = _open(disputeId);
         if (d.kind != Kind.Challenge) revert WrongKind(disputeId);
         if (block.timestamp > d.revealDeadline) revert RevealPhaseOver(disputeId);
         if (!nodeRegistry.isNodeActor(d.serverNodeId, msg.sender)) revert NotNodeActor(d.serverNodeId, msg.sender);
-        bytes32 root = settlementManager.getSettlement(d.originId).root;
-        if (!MerkleProof.verifyCalldata(proof, root, d.serverResult)) revert InvalidProof();
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(d.originId);
+        if (!StackTree.verify(proof, st.root, d.serverResult, challengedLeafIndex[disputeId], st.requestCount)) {
+            revert InvalidProof();
+        }
         _resolveChallenge(disputeId, d, true);
     }
 

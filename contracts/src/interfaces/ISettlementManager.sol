@@ -33,4 +33,5 @@ interface ISettlementManager {
     function getSettlement(uint256 stackId) external view returns (Settlement memory);
     function markChallenged(uint256 stackId) external;
     function onDisputeResolved(uint256 stackId, bool serverWon) external;
+    function onReceiptFraud(uint256 stackId) external returns (uint256 refunded);
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
@@ -14,13 +13,15 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
+import {RevealVerifier} from "./RevealVerifier.sol";
 
 /// @title SettlementManager: cross-validated settlement of stacks (ARCHITECTURE.md, "Settlement of a stack").
-/// @notice The serving node submits the Merkle root of its leaves H(reqHash ‖ respHash), the units used and the
-/// inputs-transcript blob id. With probability p (the task's `replicationPpm`) the contract samples attesters of
-/// the server's echelon among the task's subscribers (never the server, never twice) and request indices to
-/// check. Attesters commit H(nodeId ‖ respHash_k for k in K); then the server reveals the sampled response hashes
-/// with Merkle proofs and the contract compares. Agreement settles after the owner's challenge window;
+/// @notice The serving node submits the root of its positional stack tree (leaves H(leafIndex, nonce, reqHash,
+/// respHash, units, cumulativeUnits)), the units used and the inputs-transcript blob id. With probability p (the
+/// task's `replicationPpm`) the contract samples attesters of the server's echelon among the task's subscribers
+/// (never the server, never twice) and request indices to check. Attesters commit H(nodeId, respHashes, units) of
+/// the sampled indices; then the server reveals the sampled leaves and its last one with proofs (`RevealVerifier`
+/// checks their positions, nonces and running totals) and the contract compares. Agreement settles after the owner's challenge window;
 /// disagreement goes to the dispute manager. Every phase has a deadline and a permissionless function that moves
 /// it on, so no escrow stays locked. Node obfuscation is not implemented: the sampled attesters are public.
 contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, ReentrancyGuardTransient {
@@ -32,6 +33,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     uint8 public constant FAIL_NO_REVEAL = 1;
     uint8 public constant FAIL_DATA_WITHHELD = 2;
     uint8 public constant FAIL_DISPUTE_LOST = 3;
+    uint8 public constant FAIL_FRAUD_PROVEN = 4;
 
     struct Params {
         uint64 commitWindow;
@@ -64,6 +66,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     INodeRegistry public immutable nodeRegistry;
     IModelRegistry public immutable modelRegistry;
     IAtomaVault public immutable vault;
+    RevealVerifier public immutable revealVerifier;
     IDisputeManager public disputeManager;
     Params public params;
 
@@ -71,6 +74,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     mapping(uint256 stackId => Attester[]) internal _attesters;
     mapping(uint256 stackId => bytes32) public postedRequestsHash;
     mapping(uint256 stackId => bytes32) public revealedResult;
+    /// Stacks whose node was proven to have signed what it did not serve (`ReceiptFraud`): never paid.
+    mapping(uint256 stackId => bool) public fraudProven;
 
     event SettlementSubmitted(
         uint256 indexed stackId,
@@ -88,9 +93,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     event TranscriptUnavailable(uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline);
     event SampledRequestsPosted(uint256 indexed stackId, bytes32[] reqHashes, SignedRequest[] requests);
     event RevealOpened(uint256 indexed stackId, uint64 revealDeadline);
-    event SettlementRevealed(
-        uint256 indexed stackId, bytes32[] respHashes, uint256[] agreeing, uint256[] dissenting
-    );
+    /// `result` is H(abi.encode(respHashes, units)) of the sampled leaves (they are in the reveal's calldata).
+    event SettlementRevealed(uint256 indexed stackId, bytes32 result, uint256[] agreeing, uint256[] dissenting);
     event SettlementAccepted(uint256 indexed stackId, uint64 windowEnds);
     event SettlementDisputed(uint256 indexed stackId, uint256 indexed disputeId);
     event AttesterTimedOut(uint256 indexed stackId, uint256 indexed nodeId);
@@ -122,6 +126,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     error DataPending(uint256 stackId);
     error WrongLength(uint256 given, uint256 expected);
     error InvalidRequestSignature(uint256 index);
+    error PostedNonceNotIndex(uint256 index, uint256 nonce);
     error RevealDoesNotMatchPostedRequests(uint256 stackId);
     error InvalidProof(uint256 index);
     error ChallengeWindowOpen(uint256 stackId, uint64 windowEnds);
@@ -140,6 +145,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         nodeRegistry = nodeRegistry_;
         modelRegistry = modelRegistry_;
         vault = vault_;
+        revealVerifier = new RevealVerifier();
         _setParams(params_);
     }
 
@@ -218,8 +224,11 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         _onlyActor(stack.nodeId, stackId);
         if (requests.length != st.sampleCount) revert WrongLength(requests.length, st.sampleCount);
         bytes32[] memory reqHashes = new bytes32[](requests.length);
+        uint256[] memory indices = sampledIndices(stackId);
         for (uint256 i = 0; i < requests.length; ++i) {
             SignedRequest calldata r = requests[i];
+            // The owner's k-th request carries nonce k: a posted request is bound to the index it stands for.
+            if (r.nonce != indices[i]) revert PostedNonceNotIndex(i, r.nonce);
             reqHashes[i] = keccak256(r.body);
             address signer = stackManager.recoverRequestSigner(
                 AtomaTypedData.Request({stackId: stackId, reqHash: reqHashes[i], nonce: r.nonce, deadline: r.deadline}),
@@ -232,21 +241,25 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         emit SampledRequestsPosted(stackId, reqHashes, requests);
     }
 
-    /// Reveals the sampled requests' hashes and response hashes, each with its Merkle proof against the root.
-    function reveal(
-        uint256 stackId,
-        bytes32[] calldata reqHashes,
-        bytes32[] calldata respHashes,
-        bytes32[][] calldata proofs
-    ) external nonReentrant {
+    /// Reveals the sampled leaves (in the order of `sampledIndices`) and the stack's last leaf, each with its
+    /// positional proof against the root: `revealed` is an ABI-encoded `RevealVerifier.Reveal`.
+    function reveal(uint256 stackId, bytes calldata revealed) external nonReentrant {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Reveal) revert WrongPhase(stackId, st.phase);
         if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         _onlyActor(stack.nodeId, stackId);
-        _verifyReveal(stackId, st, reqHashes, respHashes, proofs);
-        (uint256[] memory agreeing, uint256[] memory dissenting) = _compare(stackId, respHashes);
-        emit SettlementRevealed(stackId, respHashes, agreeing, dissenting);
+        RevealVerifier.Revealed memory r = revealVerifier.verify(
+            RevealVerifier.Settled({root: st.root, requestCount: st.requestCount, units: st.units}),
+            sampledIndices(stackId),
+            revealed
+        );
+        if (st.dataPosted && r.reqHashesDigest != postedRequestsHash[stackId]) {
+            revert RevealDoesNotMatchPostedRequests(stackId);
+        }
+        revealedResult[stackId] = r.result;
+        (uint256[] memory agreeing, uint256[] memory dissenting) = _compare(stackId, r.result);
+        emit SettlementRevealed(stackId, r.result, agreeing, dissenting);
         if (dissenting.length == 0) {
             _releaseAttesters(stackId);
             _accept(stackId, st);
@@ -254,29 +267,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             st.phase = Phase.Disputed;
             _openDispute(stackId, stack, agreeing, dissenting);
         }
-    }
-
-    function _verifyReveal(
-        uint256 stackId,
-        Settlement storage st,
-        bytes32[] calldata reqHashes,
-        bytes32[] calldata respHashes,
-        bytes32[][] calldata proofs
-    ) internal {
-        uint256 n = st.sampleCount;
-        if (reqHashes.length != n || respHashes.length != n || proofs.length != n) {
-            revert WrongLength(respHashes.length, n);
-        }
-        if (st.dataPosted && keccak256(abi.encodePacked(reqHashes)) != postedRequestsHash[stackId]) {
-            revert RevealDoesNotMatchPostedRequests(stackId);
-        }
-        bytes32 root = st.root;
-        for (uint256 i = 0; i < n; ++i) {
-            if (!MerkleProof.verifyCalldata(proofs[i], root, AtomaTypedData.leaf(reqHashes[i], respHashes[i]))) {
-                revert InvalidProof(i);
-            }
-        }
-        revealedResult[stackId] = keccak256(abi.encodePacked(respHashes));
     }
 
     function _openDispute(
@@ -302,7 +292,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
 
     // ---------------------------------------------------------------- attesters
 
-    /// Commits c = H(uint256 nodeId ‖ respHash_k for k in the sampled indices, in order).
+    /// Commits c = H(abi.encode(uint256 nodeId, bytes32 result)), where result = H(abi.encode(bytes32[] respHashes,
+    /// uint64[] units)) of what the attester recomputed at the sampled indices, in order.
     function commitAttestation(uint256 stackId, uint256 nodeId, bytes32 commitment) external {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
@@ -426,6 +417,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     function onDisputeResolved(uint256 stackId, bool serverWon) external onlyRole(PROTOCOL_ROLE) {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Disputed) revert WrongPhase(stackId, st.phase);
+        if (fraudProven[stackId]) serverWon = false;
         bool attestationDispute = st.windowEnds == 0;
         if (serverWon) {
             if (attestationDispute) {
@@ -440,6 +432,23 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         uint256[] memory paid = _attesterIds(stackId, attestationDispute ? DISSENTED : COMMITTED);
         uint256 refunded = _payFailed(stackId, stack, st, paid, FAIL_DISPUTE_LOST);
         emit SettlementFailed(stackId, stack.nodeId, FAIL_DISPUTE_LOST, refunded);
+    }
+
+    /// `ReceiptFraud` proved the node signed what it did not serve: it is never paid for the stack. An unsettled
+    /// stack is closed and refunded; a settlement in progress or accepted fails (committed attesters share the
+    /// surcharge, the owner gets the rest back); a disputed one fails when its dispute ends; a paid one stays paid
+    /// (the slash of the node's collateral is what remains).
+    function onReceiptFraud(uint256 stackId) external onlyRole(PROTOCOL_ROLE) nonReentrant returns (uint256 refunded) {
+        fraudProven[stackId] = true;
+        Settlement storage st = _settlements[stackId];
+        Phase phase = st.phase;
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        bool unpaid = phase == Phase.None
+            ? stack.status == IStackManager.StackStatus.Active
+            : phase == Phase.Commit || phase == Phase.Reveal || phase == Phase.Accepted;
+        if (!unpaid) return 0;
+        refunded = _payFailed(stackId, stack, st, _attesterIds(stackId, COMMITTED), FAIL_FRAUD_PROVEN);
+        emit SettlementFailed(stackId, stack.nodeId, FAIL_FRAUD_PROVEN, refunded);
     }
 
     // ---------------------------------------------------------------- views
@@ -572,7 +581,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         }
     }
 
-    function _compare(uint256 stackId, bytes32[] calldata respHashes)
+    function _compare(uint256 stackId, bytes32 result)
         internal
         returns (uint256[] memory agreeing, uint256[] memory dissenting)
     {
@@ -584,7 +593,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         for (uint256 i = 0; i < list.length; ++i) {
             Attester storage att = list[i];
             if (att.removed || !att.committed) continue;
-            if (att.commitment == keccak256(abi.encodePacked(uint256(att.nodeId), respHashes))) {
+            if (att.commitment == keccak256(abi.encode(uint256(att.nodeId), result))) {
                 att.agreed = true;
                 agreeing[a++] = att.nodeId;
             } else {
@@ -675,7 +684,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         uint256[] memory paid,
         uint8 reason
     ) internal returns (uint256 refunded) {
-        bool releaseAttesters = reason != FAIL_DISPUTE_LOST || st.windowEnds == 0;
+        // Attesters hold their obligations until the settlement is accepted (or its attestation dispute ends).
+        bool releaseAttesters = st.phase != Phase.Accepted && (reason != FAIL_DISPUTE_LOST || st.windowEnds == 0);
         st.phase = Phase.Failed;
         IAtomaVault.Payout memory p;
         p.nodeId = stack.nodeId;

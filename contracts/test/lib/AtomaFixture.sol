@@ -10,6 +10,10 @@ import {AtomaVault} from "../../src/payments/AtomaVault.sol";
 import {ModelRegistry} from "../../src/registry/ModelRegistry.sol";
 import {NodeRegistry} from "../../src/registry/NodeRegistry.sol";
 import {TaskRegistry} from "../../src/registry/TaskRegistry.sol";
+import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
+import {IStackManager} from "../../src/interfaces/IStackManager.sol";
+import {ReceiptFraud} from "../../src/settlement/ReceiptFraud.sol";
+import {RevealVerifier} from "../../src/settlement/RevealVerifier.sol";
 import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
 import {StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
@@ -40,6 +44,7 @@ abstract contract AtomaFixture is TestBase {
     DisputeManager internal disputes;
     ConsensusRequests internal consensus;
     EmissionSchedule internal emission;
+    ReceiptFraud internal receiptFraud;
 
     uint256[] internal nodeIds;
     mapping(uint256 nodeId => uint256 key) internal signerKey;
@@ -162,6 +167,9 @@ abstract contract AtomaFixture is TestBase {
                 treasuryBps: 2_000
             })
         );
+        receiptFraud = new ReceiptFraud(
+            admin, IStackManager(address(stacks)), INodeRegistry(address(nodes)), ISettlementManager(address(settlement))
+        );
         nodes.wire(tasks, vault);
         settlement.wire(disputes);
         disputes.wire(consensus);
@@ -178,6 +186,8 @@ abstract contract AtomaFixture is TestBase {
         vault.grantRole(protocol, address(consensus));
         stacks.grantRole(protocol, address(settlement));
         settlement.grantRole(protocol, address(disputes));
+        nodes.grantRole(protocol, address(receiptFraud));
+        settlement.grantRole(protocol, address(receiptFraud));
         token.grantRole(token.MINTER_ROLE(), address(emission));
         token.mint(modelOwner, 10_000 ether);
         token.mint(user, 1_000_000 ether);
@@ -228,40 +238,42 @@ abstract contract AtomaFixture is TestBase {
         return stacks.buyStack(taskId, units, type(uint128).max, 1 days);
     }
 
-    // ---------------------------------------------------------------- Merkle trees (sorted pairs, as OZ)
+    // ---------------------------------------------------------------- stack trees (positional, as StackTree)
 
-    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encodePacked(a, b)) : keccak256(abi.encodePacked(b, a));
+    function _parent(bytes32 a, bytes32 b) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(a, b));
     }
 
-    function merkleRoot(bytes32[] memory leaves) internal pure returns (bytes32) {
-        bytes32[] memory layer = leaves;
+    /// The leaves padded with zero to the next power of two.
+    function _padded(bytes32[] memory leaves) private pure returns (bytes32[] memory layer) {
+        uint256 width = 1;
+        while (width < leaves.length) width *= 2;
+        layer = new bytes32[](width);
+        for (uint256 i = 0; i < leaves.length; ++i) layer[i] = leaves[i];
+    }
+
+    function stackRoot(bytes32[] memory leaves) internal pure returns (bytes32) {
+        bytes32[] memory layer = _padded(leaves);
         while (layer.length > 1) {
-            bytes32[] memory next = new bytes32[]((layer.length + 1) / 2);
-            for (uint256 i = 0; i < next.length; ++i) {
-                next[i] = 2 * i + 1 < layer.length ? hashPair(layer[2 * i], layer[2 * i + 1]) : layer[2 * i];
-            }
+            bytes32[] memory next = new bytes32[](layer.length / 2);
+            for (uint256 i = 0; i < next.length; ++i) next[i] = _parent(layer[2 * i], layer[2 * i + 1]);
             layer = next;
         }
         return layer[0];
     }
 
-    function merkleProof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
-        bytes32[] memory siblings = new bytes32[](64);
+    function stackProof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
+        bytes32[] memory layer = _padded(leaves);
         uint256 depth;
-        bytes32[] memory layer = leaves;
-        while (layer.length > 1) {
-            uint256 sibling = index ^ 1;
-            if (sibling < layer.length) siblings[depth++] = layer[sibling];
-            bytes32[] memory next = new bytes32[]((layer.length + 1) / 2);
-            for (uint256 i = 0; i < next.length; ++i) {
-                next[i] = 2 * i + 1 < layer.length ? hashPair(layer[2 * i], layer[2 * i + 1]) : layer[2 * i];
-            }
+        while ((uint256(1) << depth) < layer.length) ++depth;
+        proof = new bytes32[](depth);
+        for (uint256 d = 0; d < depth; ++d) {
+            proof[d] = layer[index ^ 1];
+            bytes32[] memory next = new bytes32[](layer.length / 2);
+            for (uint256 i = 0; i < next.length; ++i) next[i] = _parent(layer[2 * i], layer[2 * i + 1]);
             layer = next;
             index /= 2;
         }
-        proof = new bytes32[](depth);
-        for (uint256 i = 0; i < depth; ++i) proof[i] = siblings[i];
     }
 
     /// The canonical body of request k of a stack in these tests (its hash is the request hash).
@@ -269,23 +281,88 @@ abstract contract AtomaFixture is TestBase {
         return abi.encodePacked('{"k":', vm.toString(k), ',"stack":', vm.toString(stackId), "}");
     }
 
-    /// A served stack: request hashes, honest response hashes, leaves.
+    /// A served stack: request hashes, response hashes, leaves (their fields and hashes), the root, the units.
     struct Served {
         bytes32[] reqHashes;
         bytes32[] respHashes;
-        bytes32[] leaves;
+        AtomaTypedData.Leaf[] leaves;
+        bytes32[] hashes;
         bytes32 root;
+        uint64 units;
     }
 
-    function serve(uint256 stackId, uint256 count, bytes32 salt) internal pure returns (Served memory s) {
+    /// `count` requests of 100 units each.
+    function serve(uint256 stackId, uint256 count, bytes32 salt) internal pure returns (Served memory) {
+        return serve(stackId, count, salt, uint64(count) * 100);
+    }
+
+    /// `count` requests sharing `total` units (the last takes the remainder); nonce k at leaf k.
+    function serve(uint256 stackId, uint256 count, bytes32 salt, uint64 total)
+        internal
+        pure
+        returns (Served memory s)
+    {
         s.reqHashes = new bytes32[](count);
         s.respHashes = new bytes32[](count);
-        s.leaves = new bytes32[](count);
+        s.leaves = new AtomaTypedData.Leaf[](count);
+        s.hashes = new bytes32[](count);
+        uint64 each = count == 0 ? 0 : total / uint64(count);
+        uint64 cumulative;
         for (uint256 k = 0; k < count; ++k) {
+            uint64 units = k + 1 == count ? total - cumulative : each;
+            cumulative += units;
             s.reqHashes[k] = keccak256(requestBody(stackId, k));
             s.respHashes[k] = keccak256(abi.encode("response", stackId, k, salt));
-            s.leaves[k] = AtomaTypedData.leaf(s.reqHashes[k], s.respHashes[k]);
+            s.leaves[k] = AtomaTypedData.Leaf({
+                leafIndex: k,
+                nonce: k,
+                reqHash: s.reqHashes[k],
+                respHash: s.respHashes[k],
+                units: units,
+                cumulativeUnits: cumulative
+            });
+            s.hashes[k] = AtomaTypedData.leafHash(s.leaves[k]);
         }
-        s.root = merkleRoot(s.leaves);
+        s.units = total;
+        if (count > 0) s.root = stackRoot(s.hashes);
+    }
+
+    /// Response hashes and units of the leaves at `idx`, in order: what attesters commit to.
+    function sampledOf(uint256[] memory idx, Served memory s)
+        internal
+        pure
+        returns (bytes32[] memory resps, uint64[] memory units)
+    {
+        resps = new bytes32[](idx.length);
+        units = new uint64[](idx.length);
+        for (uint256 i = 0; i < idx.length; ++i) {
+            resps[i] = s.respHashes[idx[i]];
+            units[i] = s.leaves[idx[i]].units;
+        }
+    }
+
+    /// An attester's commitment to the leaves at `idx`.
+    function commitmentOf(uint256 nodeId, uint256[] memory idx, Served memory s) internal pure returns (bytes32) {
+        return keccak256(abi.encode(nodeId, resultOf(idx, s)));
+    }
+
+    /// The result an attestation dispute votes on for the leaves at `idx`.
+    function resultOf(uint256[] memory idx, Served memory s) internal pure returns (bytes32) {
+        (bytes32[] memory resps, uint64[] memory units) = sampledOf(idx, s);
+        return keccak256(abi.encode(resps, units));
+    }
+
+    /// The reveal `SettlementManager.reveal` takes for the leaves at `idx` (and the last leaf).
+    function revealOf(uint256[] memory idx, Served memory s) internal pure returns (bytes memory) {
+        RevealVerifier.Reveal memory v;
+        v.sampled = new AtomaTypedData.Leaf[](idx.length);
+        v.proofs = new bytes32[][](idx.length);
+        for (uint256 i = 0; i < idx.length; ++i) {
+            v.sampled[i] = s.leaves[idx[i]];
+            v.proofs[i] = stackProof(s.hashes, idx[i]);
+        }
+        v.last = s.leaves[s.leaves.length - 1];
+        v.lastProof = stackProof(s.hashes, s.leaves.length - 1);
+        return abi.encode(v);
     }
 }

@@ -7,8 +7,9 @@ export function atomaDomain(chainId: number | bigint, stacksContract: Address): 
 }
 
 /**
- * The stack owner's authorisation of one request. `nonce` is unique per stack (the node rejects a reuse) and
- * `deadline` (unix seconds) bounds how long a captured request could be replayed.
+ * The stack owner's authorisation of one request. `nonce` is the request's position in the stack: the owner's
+ * k-th request carries nonce k and becomes leaf k (the node refuses any other nonce). `deadline` (unix seconds)
+ * bounds how long a captured request could be replayed.
  */
 export const requestTypes = {
   AtomaRequest: [
@@ -20,13 +21,15 @@ export const requestTypes = {
 } as const;
 
 /**
- * The node's signature on a response. `units` is what this request consumed; `cumulativeUnits` is the stack's
- * total after it, so the owner can prove an over-claim with the last response alone.
+ * The node's signature on a response. `nonce` is the owner's nonce of the request it answers, which must equal
+ * `leafIndex` (the owner's k-th request carries nonce k). `units` is what this request consumed;
+ * `cumulativeUnits` is the stack's total after it. Any two signed responses that break these rules prove fraud.
  */
 export const responseTypes = {
   AtomaResponse: [
     { name: "stackId", type: "uint256" },
     { name: "leafIndex", type: "uint256" },
+    { name: "nonce", type: "uint256" },
     { name: "reqHash", type: "bytes32" },
     { name: "respHash", type: "bytes32" },
     { name: "units", type: "uint64" },
@@ -45,6 +48,8 @@ export interface SignedRequestFields {
 export interface SignedResponseFields {
   stackId: bigint;
   leafIndex: bigint;
+  /** The nonce of the request answered; equals `leafIndex`. */
+  nonce: bigint;
   reqHash: Hash;
   respHash: Hash;
   units: bigint;

@@ -1,4 +1,4 @@
-import { concatHex, type Hex, keccak256, stringToBytes } from "viem";
+import { type Hex, keccak256, stringToBytes } from "viem";
 import { canonicalJson } from "./canonicalJson.js";
 
 export type Hash = Hex;
@@ -11,11 +11,6 @@ export function hashCanonical(value: unknown): Hash {
 /** reqHash = H(JCS(request body)), over the body exactly as the client signed it. */
 export function requestHash(body: unknown): Hash {
   return hashCanonical(body);
-}
-
-/** leaf_k = H(reqHash_k ‖ respHash_k): 64 bytes in, as the settlement contract rebuilds it. */
-export function leafHash(reqHash: Hash, respHash: Hash): Hash {
-  return keccak256(concatHex([reqHash, respHash]));
 }
 
 /** Content address of a blob: H(bytes). */

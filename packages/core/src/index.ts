@@ -1,3 +1,8 @@
+export {
+  attestationCommitment,
+  attestationResult,
+  type RecomputedSample,
+} from "./attestationCommitment.js";
 export { canonicalJson } from "./canonicalJson.js";
 export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
 export {
@@ -27,10 +32,22 @@ export {
   InvalidSignatureError,
   MerkleTreeError,
 } from "./errors.js";
-export { blobId, type Hash, hashCanonical, leafHash, requestHash } from "./hash.js";
+export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
-export { type ReproducibleResult, reproducibleResult, responseHash } from "./responseResult.js";
+export {
+  findReceiptFraud,
+  pairReceiptFraud,
+  type ReceiptFraudProof,
+  type SignedReceipt,
+  singleReceiptFraud,
+} from "./receiptFraud.js";
+export {
+  type ReproducibleResult,
+  reproducibleResult,
+  responseHash,
+  resultBytes,
+} from "./responseResult.js";
 export { deriveSeed, MAX_SEED } from "./seed.js";
 export {
   assertRequestSigner,
@@ -43,13 +60,32 @@ export {
   signResponse,
 } from "./signatures.js";
 export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
+export { leafHash, leafOf, type StackLeaf } from "./stackLeaf.js";
 export {
+  EMPTY_LEAF,
+  MAX_STACK_LEAVES,
+  StackTree,
+  stackProofLength,
+  stackRoot,
+  stackRootOf,
+  stackTreeWidth,
+  verifyStackProof,
+} from "./stackTree.js";
+export {
+  type AuditedTranscript,
   decodeTranscript,
   encodeTranscript,
   type InputsTranscript,
   InvalidTranscriptError,
+  NonceNotLeafIndexError,
+  RepeatedNonceError,
+  RepeatedRequestError,
+  RunningTotalError,
   type TranscriptEntry,
+  type TranscriptExpectations,
+  type TranscriptLeafEntry,
   type TranscriptLimits,
+  TranscriptRootMismatchError,
   transcriptId,
   verifyTranscript,
 } from "./transcript.js";

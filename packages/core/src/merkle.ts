@@ -5,7 +5,8 @@ import type { Hash } from "./hash.js";
 
 /**
  * A Merkle tree over 32-byte leaves with sorted-pair keccak hashing, so OpenZeppelin's `MerkleProof.verify`
- * accepts its proofs on-chain. Leaves keep their order: proof(k) is the proof for the k-th leaf given.
+ * accepts its proofs on-chain. Leaves keep their order: proof(k) is the proof for the k-th leaf given. Model
+ * weights use it; a stack's leaves use the positional `StackTree`, where a proof also pins the leaf's index.
  */
 export class LeafTree {
   readonly #tree: SimpleMerkleTree;

@@ -1,3 +1,5 @@
+import { stringToBytes } from "viem";
+import { canonicalJson } from "./canonicalJson.js";
 import { InvalidInputError } from "./errors.js";
 import { type Hash, hashCanonical } from "./hash.js";
 
@@ -97,4 +99,13 @@ export function reproducibleResult(response: unknown): ReproducibleResult {
 /** respHash = H(JCS(reproducible result)). */
 export function responseHash(response: unknown): Hash {
   return hashCanonical(reproducibleResult(response));
+}
+
+/**
+ * The result bytes of a response: the UTF-8 bytes of the canonical JSON of its reproducible result, whose hash is
+ * the response hash. Their tail is the usage object (its key sorts last), which `ReceiptFraud` reads on-chain to
+ * prove that a receipt's units are not the usage of the answer it signed.
+ */
+export function resultBytes(response: unknown): Uint8Array {
+  return stringToBytes(canonicalJson(reproducibleResult(response)));
 }

@@ -53,6 +53,7 @@ describe("request and response signatures", () => {
     const response: SignedResponseFields = {
       stackId: 1n,
       leafIndex: 0n,
+      nonce: 0n,
       reqHash: request.reqHash,
       respHash: keccak256(toHex("o")),
       units: 10n,
@@ -63,6 +64,9 @@ describe("request and response signatures", () => {
     await assertResponseSigner(domain, response, signature, owner.address);
     await expect(
       assertResponseSigner(domain, { ...response, units: 11n }, signature, owner.address),
+    ).rejects.toThrow(InvalidSignatureError);
+    await expect(
+      assertResponseSigner(domain, { ...response, nonce: 1n }, signature, owner.address),
     ).rejects.toThrow(InvalidSignatureError);
   });
 });

@@ -6,6 +6,7 @@ import { parseReceipt, toReceipt } from "./stackEnvelope.js";
 const fields = {
   stackId: 2n ** 200n,
   leafIndex: 3n,
+  nonce: 3n,
   reqHash: requestHash({ a: 1 }),
   respHash: requestHash({ b: 2 }),
   units: 40n,
@@ -26,6 +27,7 @@ describe("the atoma receipt", () => {
     expect(() => parseReceipt(undefined)).toThrow(InvalidInputError);
     expect(() => parseReceipt({ ...receipt, units: 40 })).toThrow(/atoma.units/);
     expect(() => parseReceipt({ ...receipt, leaf_index: "-1" })).toThrow(/atoma.leaf_index/);
+    expect(() => parseReceipt({ ...receipt, nonce: undefined })).toThrow(/atoma.nonce/);
     expect(() => parseReceipt({ ...receipt, response_hash: "0x12" })).toThrow(/atoma.response_hash/);
     expect(() => parseReceipt({ ...receipt, signature: "nope" })).toThrow(/atoma.signature/);
   });

@@ -24,6 +24,8 @@ export interface AtomaReceipt {
   request_hash: Hash;
   response_hash: Hash;
   leaf_index: string;
+  /** The nonce of the request answered: equal to `leaf_index`. */
+  nonce: string;
   seed: string;
   units: string;
   cumulative_units: string;
@@ -38,6 +40,7 @@ export function toReceipt(nodeId: bigint, fields: SignedResponseFields, signatur
     request_hash: fields.reqHash,
     response_hash: fields.respHash,
     leaf_index: fields.leafIndex.toString(),
+    nonce: fields.nonce.toString(),
     seed: fields.seed.toString(),
     units: fields.units.toString(),
     cumulative_units: fields.cumulativeUnits.toString(),
@@ -53,7 +56,7 @@ export function parseReceipt(value: unknown): AtomaReceipt & { fields: SignedRes
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new InvalidInputError("the atoma object is missing");
   const r = value as Record<string, unknown>;
-  for (const key of ["node_id", "stack_id", "leaf_index", "seed", "units", "cumulative_units"])
+  for (const key of ["node_id", "stack_id", "leaf_index", "nonce", "seed", "units", "cumulative_units"])
     if (!isDecimal(r[key])) throw new InvalidInputError(`atoma.${key} must be a decimal string`);
   for (const key of ["request_hash", "response_hash"])
     if (!isHash(r[key])) throw new InvalidInputError(`atoma.${key} must be a 32-byte hex hash`);
@@ -65,6 +68,7 @@ export function parseReceipt(value: unknown): AtomaReceipt & { fields: SignedRes
     fields: {
       stackId: BigInt(receipt.stack_id),
       leafIndex: BigInt(receipt.leaf_index),
+      nonce: BigInt(receipt.nonce),
       reqHash: receipt.request_hash,
       respHash: receipt.response_hash,
       units: BigInt(receipt.units),

@@ -3,11 +3,19 @@ import { describe, expect, it } from "vitest";
 import { atomaDomain } from "./eip712.js";
 import { requestHash } from "./hash.js";
 import { signRequest } from "./signatures.js";
+import { leafHash } from "./stackLeaf.js";
+import { stackRoot } from "./stackTree.js";
 import {
   decodeTranscript,
   encodeTranscript,
   type InputsTranscript,
   InvalidTranscriptError,
+  NonceNotLeafIndexError,
+  RepeatedNonceError,
+  RepeatedRequestError,
+  RunningTotalError,
+  type TranscriptLeafEntry,
+  TranscriptRootMismatchError,
   transcriptId,
   verifyTranscript,
 } from "./transcript.js";
@@ -15,26 +23,46 @@ import {
 const owner = privateKeyToAccount(generatePrivateKey());
 const stacks = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const domain = atomaDomain(31337, stacks);
+const respHash = `0x${"ab".repeat(32)}` as const;
 
-async function entry(body: Record<string, unknown>, nonce: bigint, signer = owner) {
+async function entry(
+  body: Record<string, unknown>,
+  nonce: bigint,
+  units: bigint,
+  cumulative: bigint,
+  signer = owner,
+): Promise<TranscriptLeafEntry> {
   const signature = await signRequest(signer, domain, {
     stackId: 3n,
     reqHash: requestHash(body),
     nonce,
     deadline: 99n,
   });
-  return { body, nonce: nonce.toString(), deadline: "99", signature };
+  return {
+    body,
+    nonce: nonce.toString(),
+    deadline: "99",
+    signature,
+    response_hash: respHash,
+    units: units.toString(),
+    cumulative_units: cumulative.toString(),
+  };
 }
 
 async function transcript(): Promise<InputsTranscript> {
   return {
-    version: 1,
+    version: 2,
     chainId: 31337,
     stacks,
     stackId: "3",
-    requests: [await entry({ model: "m", prompt: "a" }, 1n), await entry({ prompt: "b", model: "m" }, 2n)],
+    requests: [
+      await entry({ model: "m", prompt: "a" }, 0n, 100n, 100n),
+      await entry({ prompt: "b", model: "m" }, 1n, 90n, 190n),
+    ],
   };
 }
+
+const expected = { owner: owner.address, stackId: 3n, domain };
 
 describe("inputs transcript", () => {
   it("round-trips through canonical bytes with a stable id", async () => {
@@ -44,37 +72,85 @@ describe("inputs transcript", () => {
     expect(transcriptId(decodeTranscript(bytes))).toBe(transcriptId(t));
   });
 
-  it("verifies every owner signature and returns the request hashes in order", async () => {
+  it("rebuilds every leaf and the root, and checks them against the settlement", async () => {
     const t = await transcript();
-    const hashes = await verifyTranscript(t, { owner: owner.address, stackId: 3n, domain });
-    expect(hashes).toEqual([
+    const audited = await verifyTranscript(t, expected);
+    expect(audited.reqHashes).toEqual([
       requestHash({ model: "m", prompt: "a" }),
       requestHash({ model: "m", prompt: "b" }),
     ]);
+    expect(audited.leaves[1]).toEqual({
+      leafIndex: 1n,
+      nonce: 1n,
+      reqHash: audited.reqHashes[1],
+      respHash,
+      units: 90n,
+      cumulativeUnits: 190n,
+    });
+    expect(audited.root).toBe(stackRoot(audited.leaves.map(leafHash)));
+    await verifyTranscript(t, { ...expected, root: audited.root, units: 190n, requestCount: 2n });
+    await expect(verifyTranscript(t, { ...expected, units: 1_000_000n })).rejects.toThrow(RunningTotalError);
+    await expect(verifyTranscript(t, { ...expected, requestCount: 3n })).rejects.toThrow(/claims 3/);
+    await expect(verifyTranscript(t, { ...expected, root: respHash })).rejects.toThrow(
+      TranscriptRootMismatchError,
+    );
+  });
+
+  it("rejects a signed request copied to bill it again, by signature and by nonce", async () => {
+    const t = await transcript();
+    const copy = { ...t.requests[1]!, cumulative_units: "280" };
+    await expect(verifyTranscript({ ...t, requests: [...t.requests, copy] }, expected)).rejects.toThrow(
+      RepeatedRequestError,
+    );
+    // The same request signed again with the same nonce (another body): a second bill for one position.
+    const resigned = await entry({ model: "m", prompt: "b2" }, 1n, 90n, 280n);
+    await expect(verifyTranscript({ ...t, requests: [...t.requests, resigned] }, expected)).rejects.toThrow(
+      RepeatedNonceError,
+    );
+  });
+
+  it("rejects a nonce that is not its leaf index", async () => {
+    const t = await transcript();
+    t.requests.push(await entry({ prompt: "c" }, 7n, 1n, 191n));
+    await expect(verifyTranscript(t, expected)).rejects.toThrow(NonceNotLeafIndexError);
+  });
+
+  it("rejects running totals that do not add up, from the first leaf on", async () => {
+    const first = await entry({ prompt: "a" }, 0n, 100n, 1_000_000n);
+    await expect(verifyTranscript({ ...(await transcript()), requests: [first] }, expected)).rejects.toThrow(
+      RunningTotalError,
+    );
   });
 
   it("rejects a request the owner did not sign, and a transcript for another stack", async () => {
     const t = await transcript();
-    t.requests.push(await entry({ prompt: "padding" }, 3n, privateKeyToAccount(generatePrivateKey())));
-    await expect(verifyTranscript(t, { owner: owner.address, stackId: 3n, domain })).rejects.toThrow(
-      /request 2/,
+    t.requests.push(
+      await entry({ prompt: "padding" }, 2n, 1n, 191n, privateKeyToAccount(generatePrivateKey())),
     );
-    await expect(
-      verifyTranscript(await transcript(), { owner: owner.address, stackId: 4n, domain }),
-    ).rejects.toThrow(InvalidTranscriptError);
+    await expect(verifyTranscript(t, expected)).rejects.toThrow(/request 2/);
+    await expect(verifyTranscript(await transcript(), { ...expected, stackId: 4n })).rejects.toThrow(
+      InvalidTranscriptError,
+    );
   });
 
   it.each([
     ["not JSON", new TextEncoder().encode("{")],
-    ["a wrong version", new TextEncoder().encode('{"version":2}')],
+    ["version 1", new TextEncoder().encode('{"version":1}')],
     [
       "a malformed request",
       new TextEncoder().encode(
-        `{"version":1,"chainId":1,"stacks":"${stacks}","stackId":"1","requests":[{"body":1}]}`,
+        `{"version":2,"chainId":1,"stacks":"${stacks}","stackId":"1","requests":[{"body":1}]}`,
       ),
     ],
   ])("rejects %s", (_, bytes) => {
     expect(() => decodeTranscript(bytes)).toThrow(InvalidTranscriptError);
+  });
+
+  it("rejects an entry without the leaf's units", async () => {
+    const t = await transcript();
+    const { units: _, ...withoutUnits } = t.requests[0]!;
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...t, requests: [withoutUnits] }));
+    expect(() => decodeTranscript(bytes)).toThrow(/request 0 is malformed/);
   });
 
   it("bounds the size it accepts", async () => {

@@ -1,14 +1,17 @@
-import { type Address, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
+import { type Address, bytesToHex, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { attestationCommitment, attestationResult } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
 import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
-import { type Hash, leafHash, requestHash } from "./hash.js";
-import { LeafTree } from "./merkle.js";
-import { responseHash } from "./responseResult.js";
+import { requestHash } from "./hash.js";
+import { reproducibleResult, responseHash, resultBytes } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
-import { costOfUnits } from "./units.js";
+import { leafHash, type StackLeaf } from "./stackLeaf.js";
+import { StackTree } from "./stackTree.js";
+import { encodeTranscript, type InputsTranscript, transcriptId } from "./transcript.js";
+import { computeUnits, costOfUnits } from "./units.js";
 
 /**
  * The shared test vectors: TypeScript and Solidity tests both check `vectors/encodings.json`, and a test
@@ -65,10 +68,68 @@ const consensusCases: { output: Hex; n: number }[] = [
   { output: stringToHex('{"action":"buy","amount":"12.5"}'), n: 5 },
 ];
 
-function leavesFor(count: number): Hash[] {
-  return Array.from({ length: count }, (_, k) =>
-    leafHash(keccak256(stringToBytes(`request ${k}`)), keccak256(stringToBytes(`response ${k}`))),
-  );
+/** Leaf k of a stack: nonce k, 10 + k units, the running total of those. */
+function stackLeaves(count: number): StackLeaf[] {
+  let total = 0n;
+  return Array.from({ length: count }, (_, k) => {
+    const units = BigInt(10 + k);
+    total += units;
+    return {
+      leafIndex: BigInt(k),
+      nonce: BigInt(k),
+      reqHash: keccak256(stringToBytes(`request ${k}`)),
+      respHash: keccak256(stringToBytes(`response ${k}`)),
+      units,
+      cumulativeUnits: total,
+    };
+  });
+}
+
+const decimals = (fields: object) =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+
+/** A three-request version-2 transcript signed by the vector owner, with its id and root. */
+async function transcriptVector(owner: ReturnType<typeof vectorAccount>, stacks: Address) {
+  const domain = atomaDomain(31337, stacks);
+  const bodies = [
+    chatRequest,
+    { ...chatRequest, seed: 43 },
+    { model: "atoma-tiny", prompt: "abc", max_tokens: 16 },
+  ];
+  const requests: InputsTranscript["requests"] = [];
+  const leaves: StackLeaf[] = [];
+  let total = 0n;
+  for (const [k, body] of bodies.entries()) {
+    const fields = { stackId: 7n, reqHash: requestHash(body), nonce: BigInt(k), deadline: 1_900_000_000n };
+    const units = BigInt(15 + k);
+    total += units;
+    const respHash = keccak256(stringToBytes(`answer ${k}`));
+    requests.push({
+      body,
+      nonce: String(k),
+      deadline: fields.deadline.toString(),
+      signature: await signRequest(owner, domain, fields),
+      response_hash: respHash,
+      units: units.toString(),
+      cumulative_units: total.toString(),
+    });
+    leaves.push({
+      leafIndex: BigInt(k),
+      nonce: BigInt(k),
+      reqHash: fields.reqHash,
+      respHash,
+      units,
+      cumulativeUnits: total,
+    });
+  }
+  const transcript: InputsTranscript = { version: 2, chainId: 31337, stacks, stackId: "7", requests };
+  return {
+    transcript,
+    canonical: new TextDecoder().decode(encodeTranscript(transcript)),
+    id: transcriptId(transcript),
+    leaves: leaves.map((leaf) => ({ ...decimals(leaf), leaf: leafHash(leaf) })),
+    root: new StackTree(leaves.map(leafHash)).root,
+  };
 }
 
 export async function buildVectors() {
@@ -82,14 +143,14 @@ export async function buildVectors() {
   const response: SignedResponseFields = {
     stackId: 7n,
     leafIndex: 0n,
+    nonce: 0n,
     reqHash,
     respHash,
     units: 15n,
     cumulativeUnits: 15n,
     seed: BigInt(deriveSeed(reqHash)),
   };
-  const stringify = (fields: object) =>
-    Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+  const stringify = decimals;
   return {
     description:
       "Shared encoding vectors for core (TypeScript) and contracts (Solidity). Regenerate with `npm run vectors -w @atoma/core`.",
@@ -102,13 +163,30 @@ export async function buildVectors() {
     responseHash: [chatResponse, completionResponse, embeddingResponse].map((r) => ({
       response: r,
       respHash: responseHash(r),
+      resultBytes: bytesToHex(resultBytes(r)),
+      units: computeUnits(reproducibleResult(r).usage).toString(),
     })),
-    leaf: { reqHash, respHash, leaf: leafHash(reqHash, respHash) },
-    merkle: [1, 2, 3, 5, 8].map((count) => {
-      const leaves = leavesFor(count);
-      const tree = new LeafTree(leaves);
-      return { leaves, root: tree.root, proofs: leaves.map((_, k) => tree.proof(k)) };
+    leaf: stackLeaves(3).map((leaf) => ({ ...decimals(leaf), leaf: leafHash(leaf) })),
+    stackTree: [1, 2, 3, 5, 8].map((count) => {
+      const leaves = stackLeaves(count).map(leafHash);
+      const tree = new StackTree(leaves);
+      return { count, leaves, root: tree.root, proofs: leaves.map((_, k) => tree.proof(k)) };
     }),
+    attestation: [
+      { nodeId: 4n, respHashes: [respHash], units: [15n] },
+      {
+        nodeId: 2n ** 64n + 1n,
+        respHashes: [respHash, keccak256(stringToBytes("other")), reqHash],
+        units: [15n, 0n, 2n ** 64n - 1n],
+      },
+    ].map((sample) => ({
+      nodeId: sample.nodeId.toString(),
+      respHashes: sample.respHashes,
+      units: sample.units.map(String),
+      commitment: attestationCommitment(sample.nodeId, sample),
+      result: attestationResult(sample),
+    })),
+    transcript: await transcriptVector(owner, stacks),
     eip712: {
       domain: { name: "Atoma", version: "1", chainId: 31337, verifyingContract: stacks },
       signerSeeds: vectorSignerSeeds,

@@ -1,0 +1,51 @@
+import { keccak256, toHex } from "viem";
+import { describe, expect, it } from "vitest";
+import type { SignedResponseFields } from "./eip712.js";
+import {
+  findReceiptFraud,
+  pairReceiptFraud,
+  type SignedReceipt,
+  singleReceiptFraud,
+} from "./receiptFraud.js";
+
+function receipt(
+  leafIndex: bigint,
+  units: bigint,
+  cumulativeUnits: bigint,
+  nonce = leafIndex,
+): SignedReceipt {
+  const fields: SignedResponseFields = {
+    stackId: 1n,
+    leafIndex,
+    nonce,
+    reqHash: keccak256(toHex(`q${leafIndex}`)),
+    respHash: keccak256(toHex(`a${leafIndex}`)),
+    units,
+    cumulativeUnits,
+    seed: 0n,
+  };
+  return { fields, signature: "0x" };
+}
+
+describe("receipt fraud", () => {
+  it("finds nothing in an honest run of receipts", () => {
+    const honest = [receipt(0n, 100n, 100n), receipt(1n, 90n, 190n), receipt(2n, 110n, 300n)];
+    expect(findReceiptFraud(honest, 1_000n)).toBeUndefined();
+  });
+
+  it("proves a node that bills a whole stack from its first answers (totals that do not add up)", () => {
+    const inflated = [receipt(0n, 100n, 100n), receipt(1n, 100n, 1_000_000n)];
+    expect(findReceiptFraud(inflated)).toMatchObject({ kind: "runningTotal" });
+    expect(findReceiptFraud([receipt(0n, 100n, 1_000_000n)])).toMatchObject({ kind: "total" });
+    expect(findReceiptFraud([receipt(3n, 100n, 2_000n)], 1_000n)).toMatchObject({ kind: "overStack" });
+    expect(singleReceiptFraud(receipt(3n, 100n, 50n))).toMatchObject({ kind: "total" });
+  });
+
+  it("proves a nonce that is not its leaf index, and one nonce at two leaves", () => {
+    expect(findReceiptFraud([receipt(0n, 1n, 1n), receipt(1n, 1n, 2n, 0n)])).toMatchObject({ kind: "nonce" });
+    expect(pairReceiptFraud(receipt(0n, 1n, 1n), receipt(4n, 1n, 9n, 0n))).toMatchObject({
+      kind: "sameNonce",
+    });
+    expect(pairReceiptFraud(receipt(0n, 1n, 1n), receipt(2n, 1n, 9n))).toBeUndefined();
+  });
+});
