@@ -51,10 +51,11 @@ import {
   atomaDomain,
   canonicalJson,
   type Hash,
-  LeafTree,
   leafHash,
   requestHash,
   type SignedResponseFields,
+  type StackLeaf,
+  StackTree,
   signRequest,
   signResponse,
 } from "@atoma/core";
@@ -182,7 +183,27 @@ try {
       reqHashes.push(requestHash(body));
       respHashes.push(keccak256(stringToBytes(`answer ${stackId} ${k}`)));
     }
-    const tree = new LeafTree(reqHashes.map((r, k) => leafHash(r, respHashes[k]!)));
+    const leaves: StackLeaf[] = reqHashes.map((reqHash, k) => ({
+      leafIndex: BigInt(k),
+      nonce: BigInt(k),
+      reqHash,
+      respHash: respHashes[k]!,
+      units: 100n,
+      cumulativeUnits: 100n * BigInt(k + 1),
+    }));
+    const tree = new StackTree(leaves.map(leafHash));
+    /** What attesters commit to at `indices`, and the server's reveal of them. */
+    const sample = (indices: readonly number[]) => ({
+      respHashes: indices.map((k) => respHashes[k]!),
+      units: indices.map((k) => leaves[k]!.units),
+    });
+    const revealOf = (stackId: bigint, indices: readonly number[]) => ({
+      stackId,
+      sampled: indices.map((k) => leaves[k]!),
+      proofs: indices.map((k) => tree.proof(k)),
+      last: leaves.at(-1)!,
+      lastProof: tree.proof(leaves.length - 1),
+    });
     const signedRequest = async (k: number) => ({
       body: stringToHex(canonicalJson(bodies[k])),
       nonce: BigInt(k),
@@ -198,6 +219,7 @@ try {
       const fields: SignedResponseFields = {
         stackId,
         leafIndex: BigInt(k),
+        nonce: BigInt(k),
         reqHash: reqHashes[k]!,
         respHash: respHashes[k]!,
         units: 100n,
@@ -206,7 +228,7 @@ try {
       };
       return { fields, signature: await signResponse(node.key, domain, fields) };
     };
-    return { reqHashes, respHashes, tree, signedRequest, signedResponse };
+    return { reqHashes, respHashes, tree, sample, revealOf, signedRequest, signedResponse };
   };
   const buy = async (taskId: bigint) => {
     const stack = record(
@@ -248,24 +270,18 @@ try {
   const settledSampled = await settle(sampledStack.stackId, sampledStack.node, servedSampled);
   if (!settledSampled.sampled) throw new Error("p = 1 must sample");
   const indices = settledSampled.requestIndices.map(Number);
-  const respHashes = indices.map((k) => servedSampled.respHashes[k]!);
   const attester = byId(settledSampled.attesters[0]!);
   const committed = record(
     "gas_SettlementManager_commitAttestation",
     await commitAttestation(attester.signer, {
       stackId: sampledStack.stackId,
       nodeId: attester.nodeId,
-      respHashes,
+      sample: servedSampled.sample(indices),
     }),
   );
   const revealed = record(
     "gas_SettlementManager_reveal",
-    await revealSettlement(sampledStack.node.signer, {
-      stackId: sampledStack.stackId,
-      reqHashes: indices.map((k) => servedSampled.reqHashes[k]!),
-      respHashes,
-      proofs: indices.map((k) => servedSampled.tree.proof(k)),
-    }),
+    await revealSettlement(sampledStack.node.signer, servedSampled.revealOf(sampledStack.stackId, indices)),
   );
   await advance(Number(devParameters.settlement.disputeWindow) + 1);
   const finalizedSampled = await finalizeSettlement(user.ctx, { stackIds: [sampledStack.stackId] });
@@ -386,7 +402,7 @@ try {
   await commitAttestation(replacement.signer, {
     stackId: daStack.stackId,
     nodeId: replacement.nodeId,
-    respHashes: daSettled.requestIndices.map((k) => daServed.respHashes[Number(k)]!),
+    sample: daServed.sample(daSettled.requestIndices.map(Number)),
   });
   await advance(Number(devParameters.settlement.revealWindow) + 1);
   record(
@@ -404,14 +420,12 @@ try {
   await commitAttestation(dAttester.signer, {
     stackId: disputed.stackId,
     nodeId: dAttester.nodeId,
-    respHashes: dIdx.map(() => keccak256(stringToBytes("other"))),
+    sample: { respHashes: dIdx.map(() => keccak256(stringToBytes("other"))), units: dIdx.map(() => 100n) },
   });
-  const opened = await revealSettlement(disputed.node.signer, {
-    stackId: disputed.stackId,
-    reqHashes: dIdx.map((k) => disputedServed.reqHashes[k]!),
-    respHashes: dIdx.map((k) => disputedServed.respHashes[k]!),
-    proofs: dIdx.map((k) => disputedServed.tree.proof(k)),
-  });
+  const opened = await revealSettlement(
+    disputed.node.signer,
+    disputedServed.revealOf(disputed.stackId, dIdx),
+  );
   if (opened.outcome !== "disputed") throw new Error("expected a dispute");
   report("gas_SettlementManager_reveal_disputed", Number(opened.gasUsed), "gas");
   const result = keccak256(stringToBytes("committee result"));

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StackClient, verifyReceipt } from "@atoma/sdk";
+import { StackClient, signStackRequest, verifyReceipt } from "@atoma/sdk";
 import {
   apiNode,
   dropSchema,
@@ -48,29 +48,44 @@ async function benchNode(
   });
   await node.start();
   try {
-    let stackId = 0n;
-    // The task draws its node among those subscribed: buy until this one serves the stack.
-    while (stackId === 0n) {
-      const bought = await network.buy(owner.ctx, taskId, 1_000_000_000n);
-      if (bought.nodeId === server.nodeId) stackId = bought.stackId;
-    }
-    await waitForStack(node, stackId);
-    const clientFor = (index: number) =>
-      new StackClient({
+    /** A stack this node serves: the task draws its node among those subscribed, so buy until it is this one. */
+    const stackOfThisNode = async () => {
+      for (;;) {
+        const bought = await network.buy(owner.ctx, taskId, 1_000_000_000n);
+        if (bought.nodeId === server.nodeId) {
+          await waitForStack(node, bought.stackId);
+          return bought.stackId;
+        }
+      }
+    };
+    /** A client with its own stack: a stack takes one request at a time, its k-th with nonce k. */
+    const clientFor = async () => {
+      const stackId = await stackOfThisNode();
+      const client = new StackClient({
         nodeUrl: node.url,
         account: owner.account,
         stackId,
         chainId: network.anvil.chainId,
         stackManager: network.addresses.StackManager,
         nodeSigner: server.account.address,
-        firstNonce: BigInt(index) * 1_000_000_000n,
       });
+      return { client, stackId, nonce: 0n };
+    };
     /**
      * One request through the node, timed from sending to the parsed answer: the client signs before and
      * verifies after (client and node share this process, and the figures are about the node).
      */
-    const throughNode = async (client: StackClient, request: Record<string, unknown>): Promise<number> => {
-      const signed = await client.sign(request);
+    const throughNode = async (
+      each: Awaited<ReturnType<typeof clientFor>>,
+      request: Record<string, unknown>,
+    ): Promise<number> => {
+      const { client, stackId } = each;
+      const signed = await signStackRequest(owner.account, client.domain, {
+        stackId,
+        body: request,
+        nonce: each.nonce++,
+        deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
+      });
       let answer: Record<string, unknown> = {};
       const ms = await timeMs(async () => {
         const response = await fetch(new URL("/v1/completions", node.url), {
@@ -89,7 +104,7 @@ async function benchNode(
       });
       return ms;
     };
-    const client = clientFor(0);
+    const client = await clientFor();
     const body = (seed: number, maxTokens = TOKENS) => ({
       model: model.id,
       prompt: "Once upon a time, in a land far away,",
@@ -123,8 +138,9 @@ async function benchNode(
     report(`node_added_latency_p50_ms${suffix}`, percentile(added, 50), "ms");
     report(`node_added_latency_p99_ms${suffix}`, percentile(added, 99), "ms");
 
-    // Eight clients, each waiting for its (verified) answer before sending the next request (8 tokens each).
-    const clients = Array.from({ length: RPS_CLIENTS }, (_, i) => clientFor(i + 1));
+    // Eight clients, each on its own stack, waiting for its (verified) answer before sending the next (8 tokens each).
+    const clients = [];
+    for (let i = 0; i < RPS_CLIENTS; i++) clients.push(await clientFor());
     const until = performance.now() + RPS_SECONDS * 1000;
     let done = 0;
     const started = performance.now();

@@ -1,20 +1,13 @@
 import type { Hash } from "@atoma/core";
 import { concatHex, keccak256, numberToHex } from "viem";
 
-const word = (value: bigint) => numberToHex(value, { size: 32 });
-
 /**
- * An attester's commitment to the sampled responses it recomputed: H(uint256 nodeId ‖ respHash_k for k in K),
- * in the order of `sampledIndices`. The node id makes each attester's commitment its own, so one cannot be copied.
+ * An attester's commitment and the result it commits to live in @atoma/core (shared with the contracts' vectors);
+ * they are re-exported here for the chain's callers.
  */
-export function attestationCommitment(nodeId: bigint, respHashes: readonly Hash[]): Hash {
-  return keccak256(concatHex([word(nodeId), ...respHashes]));
-}
+export { attestationCommitment, attestationResult } from "@atoma/core";
 
-/** The result a dispute committee votes on for an attestation dispute: H(respHash_k for k in K). */
-export function attestationResult(respHashes: readonly Hash[]): Hash {
-  return keccak256(concatHex([...respHashes]));
-}
+const word = (value: bigint) => numberToHex(value, { size: 32 });
 
 /** A committee member's sealed vote: H(uint256 disputeId ‖ uint256 nodeId ‖ result ‖ salt). */
 export function voteCommitment(disputeId: bigint, nodeId: bigint, result: Hash, salt: Hash): Hash {

@@ -15,6 +15,8 @@ import {
   modelRegistryBytecode,
   nodeRegistryAbi,
   nodeRegistryBytecode,
+  receiptFraudAbi,
+  receiptFraudBytecode,
   settlementManagerAbi,
   settlementManagerBytecode,
   stackManagerAbi,
@@ -64,6 +66,8 @@ export interface AtomaAddresses {
   DisputeManager: Address;
   ConsensusRequests: Address;
   EmissionSchedule: Address;
+  /** Proofs from receipts or settled leaves that a node billed what it did not serve. */
+  ReceiptFraud: Address;
   ExampleConsumer?: Address | undefined;
 }
 
@@ -168,6 +172,12 @@ export async function deployContracts(
     settlement,
     p.dispute,
   ]);
+  const receiptFraud = await deploy("ReceiptFraud", receiptFraudAbi, receiptFraudBytecode, [
+    admin,
+    stacks,
+    nodes,
+    settlement,
+  ]);
   const consensus = await deploy("ConsensusRequests", consensusRequestsAbi, consensusRequestsBytecode, [
     admin,
     tasks,
@@ -195,6 +205,7 @@ export async function deployContracts(
     DisputeManager: disputes,
     ConsensusRequests: consensus,
     EmissionSchedule: emission,
+    ReceiptFraud: receiptFraud,
   };
 
   // Wiring needs the admin's roles: when the admin is not the deployer, the admin wires it with `wireContracts`.
@@ -241,6 +252,8 @@ export async function wireContracts(
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.ConsensusRequests],
     ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ReceiptFraud],
+    ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ReceiptFraud],
     ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
   ];
   for (const [name, contract, role, account] of grants) {
@@ -262,6 +275,7 @@ export interface AtomaContracts {
   disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
   emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
+  receiptFraud: GetContractReturnType<typeof receiptFraudAbi, Clients>;
 }
 
 export interface Deployment {
@@ -296,5 +310,6 @@ export function atomaContracts(
       client,
     }),
     emissionSchedule: getContract({ address: addresses.EmissionSchedule, abi: emissionScheduleAbi, client }),
+    receiptFraud: getContract({ address: addresses.ReceiptFraud, abi: receiptFraudAbi, client }),
   };
 }

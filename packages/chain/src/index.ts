@@ -31,11 +31,17 @@ export { getStack, StackStatus } from "./actions/getStack.js";
 export { getSubscription, getTask } from "./actions/getTask.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
+export {
+  type FraudEvidence,
+  type ProveReceiptFraudResult,
+  proveReceiptFraud,
+} from "./actions/proveReceiptFraud.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
 export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
+  encodeReveal,
   type RevealSettlementParams,
   type RevealSettlementResult,
   revealSettlement,

@@ -2,10 +2,12 @@ import {
   atomaDomain,
   canonicalJson,
   type Hash,
-  LeafTree,
   leafHash,
+  leafOf,
   requestHash,
   type SignedResponseFields,
+  type StackLeaf,
+  StackTree,
   signRequest,
   signResponse,
 } from "@atoma/core";
@@ -152,15 +154,17 @@ export interface ServedStack {
   bodies: unknown[];
   reqHashes: Hash[];
   respHashes: Hash[];
-  tree: LeafTree;
+  leaves: StackLeaf[];
+  tree: StackTree;
   requests: PostedRequest[];
   responses: { fields: SignedResponseFields; signature: Hex }[];
 }
 
 /**
- * Serves `count` requests of a stack the way a node does: each request is the owner's EIP-712-signed body,
- * each response hash is what the engine would produce (`variant` stands for the model that ran: honest
- * attesters recompute with "honest"), and the node signs every response with its running unit total.
+ * Serves `count` requests of a stack the way a node does: request k is the owner's EIP-712-signed body with
+ * nonce k, each response hash is what the engine would produce (`variant` stands for the model that ran:
+ * honest attesters recompute with "honest"), `totalUnits` are spread over the requests, and the node signs every
+ * response with its running unit total.
  */
 export async function serveStack(
   network: TestNetwork,
@@ -169,17 +173,20 @@ export async function serveStack(
   node: TestNode,
   count: number,
   variant = "honest",
-  unitsEach = 100n,
+  totalUnits = 100n * BigInt(count),
 ): Promise<ServedStack> {
   const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
   const served: ServedStack = {
     bodies: [],
     reqHashes: [],
     respHashes: [],
+    leaves: [],
     requests: [],
     responses: [],
     tree: undefined!,
   };
+  const each = totalUnits / BigInt(count);
+  let cumulative = 0n;
   for (let k = 0; k < count; k++) {
     const body = {
       model: MODEL,
@@ -198,31 +205,45 @@ export async function serveStack(
     });
     const respHash = keccak256(stringToBytes(`${variant}: answer to ${reqHash}`));
     served.respHashes.push(respHash);
+    const units = k === count - 1 ? totalUnits - cumulative : each;
+    cumulative += units;
     const response: SignedResponseFields = {
       stackId,
       leafIndex: BigInt(k),
+      nonce: BigInt(k),
       reqHash,
       respHash,
-      units: unitsEach,
-      cumulativeUnits: unitsEach * BigInt(k + 1),
+      units,
+      cumulativeUnits: cumulative,
       seed: BigInt(k),
     };
+    served.leaves.push(leafOf(response));
     served.responses.push({
       fields: response,
       signature: await signResponse(node.signerAccount, domain, response),
     });
   }
-  served.tree = new LeafTree(served.reqHashes.map((r, k) => leafHash(r, served.respHashes[k]!)));
+  served.tree = new StackTree(served.leaves.map(leafHash));
   return served;
 }
 
-/** The sampled entries of a served stack, in the order of `indices`. */
+/**
+ * The sampled entries of a served stack, in the order of `indices`: what attesters recompute (response hashes
+ * and units), the reveal (leaves, the last leaf, proofs) and the owner-signed requests.
+ */
 export function sampled(served: ServedStack, indices: readonly bigint[]) {
   const at = indices.map(Number);
+  const last = served.leaves.length - 1;
   return {
     reqHashes: at.map((k) => served.reqHashes[k]!),
-    respHashes: at.map((k) => served.respHashes[k]!),
+    sample: {
+      respHashes: at.map((k) => served.respHashes[k]!),
+      units: at.map((k) => served.leaves[k]!.units),
+    },
+    sampled: at.map((k) => served.leaves[k]!),
     proofs: at.map((k) => served.tree.proof(k)),
+    last: served.leaves[last]!,
+    lastProof: served.tree.proof(last),
     requests: at.map((k) => served.requests[k]!),
   };
 }

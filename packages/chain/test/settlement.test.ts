@@ -124,7 +124,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const stack = await buy(verifiedTask);
     expect(stack.escrow).toBe(PRICE + PRICE / 10n);
     const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 6);
+    const served = await serveStack(network, stack.stackId, user.account, server, 6, "honest", UNITS);
     const settled = await settle(stack.stackId, server, served, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     expect(settled.attesters).toHaveLength(2);
@@ -135,13 +135,13 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const first = await commitAttestation(byId(settled.attesters[0]!).signer, {
       stackId: stack.stackId,
       nodeId: settled.attesters[0]!,
-      respHashes: sample.respHashes,
+      sample: sample.sample,
     });
     expect(first.revealDeadline).toBeUndefined();
     const second = await commitAttestation(byId(settled.attesters[1]!).signer, {
       stackId: stack.stackId,
       nodeId: settled.attesters[1]!,
-      respHashes: sample.respHashes,
+      sample: sample.sample,
     });
     expect(second.revealDeadline).toBeDefined();
     const revealed = await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
@@ -157,13 +157,13 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
-    const lies = await serveStack(network, stack.stackId, user.account, server, 5, "cheaper model");
-    const honest = await serveStack(network, stack.stackId, user.account, server, 5, "honest");
+    const lies = await serveStack(network, stack.stackId, user.account, server, 5, "cheaper model", UNITS);
+    const honest = await serveStack(network, stack.stackId, user.account, server, 5, "honest", UNITS);
     const settled = await settle(stack.stackId, server, lies, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
-    const truth = sampled(honest, settled.requestIndices).respHashes;
+    const truth = sampled(honest, settled.requestIndices).sample;
     for (const id of settled.attesters) {
-      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, respHashes: truth });
+      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, sample: truth });
     }
     const revealed = await revealSettlement(server.signer, {
       stackId: stack.stackId,
@@ -202,7 +202,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
   it("posts the sampled requests on-chain when an attester cannot fetch the transcript", async () => {
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 4);
+    const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
     const settled = await settle(stack.stackId, server, served, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const attester = byId(settled.attesters[0]!);
@@ -217,7 +217,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       await commitAttestation(byId(id).signer, {
         stackId: stack.stackId,
         nodeId: id,
-        respHashes: sample.respHashes,
+        sample: sample.sample,
       });
     }
     expect((await revealSettlement(server.signer, { stackId: stack.stackId, ...sample })).outcome).toBe(
@@ -229,7 +229,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3, "honest", UNITS);
     const settled = await settle(stack.stackId, server, served, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const sample = sampled(served, settled.requestIndices);
@@ -237,7 +237,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     await commitAttestation(byId(talker).signer, {
       stackId: stack.stackId,
       nodeId: talker,
-      respHashes: sample.respHashes,
+      sample: sample.sample,
     });
     await network.advance(301);
     const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
@@ -249,7 +249,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     await commitAttestation(byId(replacement).signer, {
       stackId: stack.stackId,
       nodeId: replacement,
-      respHashes: sample.respHashes,
+      sample: sample.sample,
     });
     await network.advance(301);
     const failed = await failVerification(user.ctx, { stackId: stack.stackId });
@@ -272,7 +272,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect(after.collateral).toBe(before - before / 20n);
   });
 
-  it("lets the owner prove an over-claim, and a node answer a challenge with its Merkle proof", async () => {
+  it("lets the owner prove an over-claim, and a node answer a challenge with its stack-tree proof", async () => {
     const { contracts } = network.deployment;
     const honestStack = await buy(plainTask);
     const honestServer = byId(honestStack.nodeId);

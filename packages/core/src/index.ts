@@ -37,6 +37,7 @@ export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
 export {
   findReceiptFraud,
+  findSettledLeafFraud,
   pairReceiptFraud,
   type ReceiptFraudProof,
   type SignedReceipt,
@@ -87,6 +88,7 @@ export {
   type TranscriptLimits,
   TranscriptRootMismatchError,
   transcriptId,
+  transcriptLeaves,
   verifyTranscript,
 } from "./transcript.js";
 export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";

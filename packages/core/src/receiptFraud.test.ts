@@ -3,10 +3,12 @@ import { describe, expect, it } from "vitest";
 import type { SignedResponseFields } from "./eip712.js";
 import {
   findReceiptFraud,
+  findSettledLeafFraud,
   pairReceiptFraud,
   type SignedReceipt,
   singleReceiptFraud,
 } from "./receiptFraud.js";
+import type { StackLeaf } from "./stackLeaf.js";
 
 function receipt(
   leafIndex: bigint,
@@ -47,5 +49,28 @@ describe("receipt fraud", () => {
       kind: "sameNonce",
     });
     expect(pairReceiptFraud(receipt(0n, 1n, 1n), receipt(2n, 1n, 9n))).toBeUndefined();
+  });
+});
+
+describe("settled leaf fraud", () => {
+  const leaf = (k: bigint, units: bigint, cumulativeUnits: bigint, nonce = k): StackLeaf => ({
+    leafIndex: k,
+    nonce,
+    reqHash: keccak256(toHex(`q${k}`)),
+    respHash: keccak256(toHex(`a${k}`)),
+    units,
+    cumulativeUnits,
+  });
+
+  it("finds nothing in consistent leaves that end at the settled units", () => {
+    expect(findSettledLeafFraud([leaf(0n, 5n, 5n), leaf(1n, 5n, 10n)], 10n)).toBeUndefined();
+  });
+
+  it("finds a copied request, totals that jump, and a last total that is not the settled units", () => {
+    const copy = leaf(2n, 5n, 15n, 1n);
+    expect(findSettledLeafFraud([leaf(0n, 5n, 5n), leaf(1n, 5n, 10n), copy], 15n)).toEqual([copy]);
+    const jump = [leaf(0n, 5n, 5n), leaf(1n, 5n, 900n)];
+    expect(findSettledLeafFraud(jump, 900n)).toEqual(jump);
+    expect(findSettledLeafFraud([leaf(0n, 5n, 5n), leaf(1n, 5n, 10n)], 900n)).toEqual([leaf(1n, 5n, 10n)]);
   });
 });

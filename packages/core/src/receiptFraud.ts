@@ -1,4 +1,5 @@
 import type { Signed, SignedResponseFields } from "./eip712.js";
+import type { StackLeaf } from "./stackLeaf.js";
 
 /** A node-signed response as its receiver keeps it: the signed fields and the node's signature. */
 export type SignedReceipt = Signed<SignedResponseFields>;
@@ -71,6 +72,30 @@ export function findReceiptFraud(
     if (!previous) continue;
     const found = pairReceiptFraud(previous, receipt);
     if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The first leaf (or neighbouring pair of leaves) of a settled tree that breaks the leaf rules, in the shape
+ * `ReceiptFraud.proveSettledLeaves` accepts: a nonce that is not its index, a running total below its units (or,
+ * at leaf 0, not equal to them), beyond the settled units, a last total that is not the settled units, or
+ * neighbours whose totals do not add up. Undefined when the leaves are consistent.
+ */
+export function findSettledLeafFraud(
+  leaves: readonly StackLeaf[],
+  settledUnits: bigint,
+): StackLeaf[] | undefined {
+  for (const [k, leaf] of leaves.entries()) {
+    const broken =
+      leaf.nonce !== leaf.leafIndex ||
+      leaf.cumulativeUnits < leaf.units ||
+      (leaf.leafIndex === 0n && leaf.cumulativeUnits !== leaf.units) ||
+      leaf.cumulativeUnits > settledUnits ||
+      (k === leaves.length - 1 && leaf.cumulativeUnits !== settledUnits);
+    if (broken) return [leaf];
+    const previous = leaves[k - 1];
+    if (previous && leaf.cumulativeUnits !== previous.cumulativeUnits + leaf.units) return [previous, leaf];
   }
   return undefined;
 }

@@ -134,6 +134,21 @@ export function decodeTranscript(bytes: Uint8Array, limits: TranscriptLimits = {
   return value as unknown as InputsTranscript;
 }
 
+/**
+ * The leaves a transcript's entries stand for, exactly as written (index = position, nonce and running total as
+ * given, nothing checked): what a node that built its root from them committed to. `verifyTranscript` checks them.
+ */
+export function transcriptLeaves(transcript: InputsTranscript): StackLeaf[] {
+  return transcript.requests.map((entry, index) => ({
+    leafIndex: BigInt(index),
+    nonce: BigInt(entry.nonce),
+    reqHash: requestHash(entry.body),
+    respHash: entry.response_hash,
+    units: BigInt(entry.units),
+    cumulativeUnits: BigInt(entry.cumulative_units),
+  }));
+}
+
 /** What a transcript holds once audited: each request hash and leaf in order, and the root they rebuild. */
 export interface AuditedTranscript {
   reqHashes: Hash[];

@@ -77,11 +77,37 @@ export class StackClosedError extends AtomaError {
   }
 }
 
-/** A nonce was already used on this stack: the request is a replay. */
+/** A nonce was already used on this stack: the request is a replay. `next`: the nonce the stack takes next. */
 export class NonceReusedError extends AtomaError {
   override name = "NonceReusedError";
-  constructor(stackId: bigint, nonce: bigint) {
+  readonly next: bigint | undefined;
+  constructor(stackId: bigint, nonce: bigint, next?: bigint | undefined) {
     super("NONCE_REUSED", `nonce ${nonce} was already used on stack ${stackId}`);
+    this.next = next;
+  }
+}
+
+/**
+ * A request whose nonce is not the stack's next leaf index: the owner's k-th request carries nonce k, so a stack
+ * takes its requests in order. `next` is the nonce the stack takes next.
+ */
+export class NonceOutOfOrderError extends AtomaError {
+  override name = "NonceOutOfOrderError";
+  readonly next: bigint;
+  constructor(stackId: bigint, nonce: bigint, next: bigint) {
+    super("NONCE_OUT_OF_ORDER", `stack ${stackId} takes nonce ${next} next, not ${nonce}`);
+    this.next = next;
+  }
+}
+
+/** A stack serves one request at a time (its leaves are numbered in order): another one is in flight. */
+export class RequestInFlightError extends AtomaError {
+  override name = "RequestInFlightError";
+  constructor(stackId: bigint) {
+    super(
+      "REQUEST_IN_FLIGHT",
+      `stack ${stackId} is answering another request: send the next when it is done`,
+    );
   }
 }
 

@@ -8,7 +8,9 @@ import type { Reservation } from "../src/accounting/types.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import {
   DatabaseError,
+  NonceOutOfOrderError,
   NonceReusedError,
+  RequestInFlightError,
   ReservationNotFoundError,
   StackBusyError,
   StackClosedError,
@@ -62,24 +64,23 @@ for (const factory of testDatabaseFactories()) {
       expect(await getStack(state.db, big + 1n)).toBeUndefined();
     });
 
-    it("reserves, then commits a leaf with the next index and the running total", async () => {
+    it("reserves, then commits a leaf with the next index, the request's nonce and the running total", async () => {
       const { stackId } = await addStack(state.db);
-      const first = await accounting.reserve({ stackId, units: 100n, nonce: 1n, deadline: 10n });
+      const first = await accounting.reserve({ stackId, units: 100n, nonce: 0n, deadline: 10n });
       expect((await getStack(state.db, stackId))?.unitsReserved).toBe(100n);
       const leaf0 = await accounting.commit(first, leafFor(0, 60n));
-      expect(leaf0).toEqual({
-        stackId,
+      const fields = {
         leafIndex: 0n,
+        nonce: 0n,
         reqHash: leafFor(0, 60n).reqHash,
         respHash: leafFor(0, 60n).respHash,
         units: 60n,
         cumulativeUnits: 60n,
-        seed: 0n,
-        leafHash: leafHash(leafFor(0, 60n).reqHash, leafFor(0, 60n).respHash),
-      });
-      const second = await accounting.reserve({ stackId, units: 50n, nonce: 2n });
+      };
+      expect(leaf0).toEqual({ stackId, ...fields, seed: 0n, leafHash: leafHash(fields) });
+      const second = await accounting.reserve({ stackId, units: 50n, nonce: 1n });
       const leaf1 = await accounting.commit(second, leafFor(1, 50n));
-      expect([leaf1.leafIndex, leaf1.cumulativeUnits]).toEqual([1n, 110n]);
+      expect([leaf1.leafIndex, leaf1.nonce, leaf1.cumulativeUnits]).toEqual([1n, 1n, 110n]);
       expect(await getStack(state.db, stackId)).toMatchObject({
         unitsReserved: 0n,
         unitsUsed: 110n,
@@ -88,58 +89,81 @@ for (const factory of testDatabaseFactories()) {
       const leaves = await listLeaves(state.db, stackId);
       expect(leaves.map((leaf) => leaf.leafIndex)).toEqual([0n, 1n]);
       expect(leaves[0]?.request).toEqual(leafFor(0, 60n).request);
-      expect(leaves[1]).toMatchObject({ ...leaf1, nonce: 2n, request: leafFor(1, 50n).request });
+      expect(leaves[1]).toMatchObject({ ...leaf1, nonce: 1n, request: leafFor(1, 50n).request });
     });
 
     it("refuses unknown, foreign, expired, closed and exhausted stacks, holding nothing", async () => {
-      await expect(accounting.reserve({ stackId: 999_999n, units: 1n })).rejects.toThrow(UnknownStackError);
+      await expect(accounting.reserve({ stackId: 999_999n, units: 1n, nonce: 0n })).rejects.toThrow(
+        UnknownStackError,
+      );
       const foreign = await addStack(state.db, { servingNodeId: OTHER_NODE_ID });
-      await expect(accounting.reserve({ stackId: foreign.stackId, units: 1n })).rejects.toThrow(
+      await expect(accounting.reserve({ stackId: foreign.stackId, units: 1n, nonce: 0n })).rejects.toThrow(
         StackNotServedError,
       );
       const expired = await addStack(state.db, { expiresAt: BigInt(Math.floor(Date.now() / 1000) - 1) });
-      await expect(accounting.reserve({ stackId: expired.stackId, units: 1n })).rejects.toThrow(
+      await expect(accounting.reserve({ stackId: expired.stackId, units: 1n, nonce: 0n })).rejects.toThrow(
         StackExpiredError,
       );
 
       const small = await addStack(state.db, { unitsBought: 100n });
-      const held = await accounting.reserve({ stackId: small.stackId, units: 70n });
+      await accounting.commit(await accounting.reserve({ stackId: small.stackId, units: 70n, nonce: 0n }), {
+        ...leafFor(0, 70n),
+      });
       const exhausted = await accounting
-        .reserve({ stackId: small.stackId, units: 31n, nonce: 5n })
+        .reserve({ stackId: small.stackId, units: 31n, nonce: 1n })
         .catch((e) => e);
       expect(exhausted).toBeInstanceOf(StackExhaustedError);
       expect((exhausted as StackExhaustedError).available).toBe(30n);
-      // the failed reservation neither held units nor used up its nonce
-      expect((await getStack(state.db, small.stackId))?.unitsReserved).toBe(70n);
-      await accounting.release(await accounting.reserve({ stackId: small.stackId, units: 30n, nonce: 5n }));
-      await accounting.release(held);
+      // the refused request held nothing, and its nonce is still the next one
+      expect((await getStack(state.db, small.stackId))?.unitsReserved).toBe(0n);
+      await accounting.release(await accounting.reserve({ stackId: small.stackId, units: 30n, nonce: 1n }));
 
       const closed = await addStack(state.db);
       await freezeForSettlement(state.db, closed.stackId);
-      await expect(accounting.reserve({ stackId: closed.stackId, units: 1n })).rejects.toThrow(
+      await expect(accounting.reserve({ stackId: closed.stackId, units: 1n, nonce: 0n })).rejects.toThrow(
         StackClosedError,
       );
-      await expect(accounting.reserve({ stackId: small.stackId, units: 0n })).rejects.toThrow(
+      await expect(accounting.reserve({ stackId: small.stackId, units: 0n, nonce: 1n })).rejects.toThrow(
         /units must be/,
       );
     });
 
-    it("rejects a reused nonce on the same stack, not on another", async () => {
+    it("bills a signed request once: a used nonce is refused, on that stack only", async () => {
       const a = await addStack(state.db);
       const b = await addStack(state.db);
-      await accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 42n });
-      await expect(accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 42n })).rejects.toThrow(
+      await accounting.commit(
+        await accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 0n }),
+        leafFor(0, 1n),
+      );
+      // A copy of request 0 (same nonce) cannot become another leaf.
+      await expect(accounting.reserve({ stackId: a.stackId, units: 1n, nonce: 0n })).rejects.toThrow(
         NonceReusedError,
       );
-      await accounting.reserve({ stackId: b.stackId, units: 1n, nonce: 42n });
-      expect((await getStack(state.db, a.stackId))?.unitsReserved).toBe(1n);
+      await accounting.reserve({ stackId: b.stackId, units: 1n, nonce: 0n });
+      expect(await getStack(state.db, a.stackId)).toMatchObject({ unitsReserved: 0n, leafCount: 1n });
     });
 
-    it("records nonces of unit-free messages with the same replay rule", async () => {
+    it("takes the owner's k-th request as leaf k only: any other nonce is refused with the one expected", async () => {
+      const { stackId } = await addStack(state.db);
+      const ahead = await accounting.reserve({ stackId, units: 1n, nonce: 1n }).catch((e) => e);
+      expect(ahead).toBeInstanceOf(NonceOutOfOrderError);
+      expect((ahead as NonceOutOfOrderError).next).toBe(0n);
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 2n ** 200n })).rejects.toThrow(
+        NonceOutOfOrderError,
+      );
+      await accounting.commit(await accounting.reserve({ stackId, units: 1n, nonce: 0n }), leafFor(0, 1n));
+      const leaf = await accounting.commit(
+        await accounting.reserve({ stackId, units: 1n, nonce: 1n }),
+        leafFor(1, 1n),
+      );
+      expect([leaf.leafIndex, leaf.nonce]).toEqual([1n, 1n]);
+      expect((await getStack(state.db, stackId))?.unitsReserved).toBe(0n);
+    });
+
+    it("records nonces of unit-free messages with their own replay rule", async () => {
       const { stackId } = await addStack(state.db);
       await accounting.useNonce({ stackId, nonce: 1n, deadline: 99n });
       await expect(accounting.useNonce({ stackId, nonce: 1n })).rejects.toThrow(NonceReusedError);
-      await expect(accounting.reserve({ stackId, units: 1n, nonce: 1n })).rejects.toThrow(NonceReusedError);
       await expect(accounting.useNonce({ stackId: 999_997n, nonce: 1n })).rejects.toThrow(UnknownStackError);
       const foreign = await addStack(state.db, { servingNodeId: OTHER_NODE_ID });
       await expect(accounting.useNonce({ stackId: foreign.stackId, nonce: 1n })).rejects.toThrow(
@@ -153,27 +177,20 @@ for (const factory of testDatabaseFactories()) {
         object: "chat.completion",
         choices: [{ index: 0, text: "hi", finish_reason: "stop" }],
       };
-      const leaf = await accounting.commit(await accounting.reserve({ stackId, units: 9n, nonce: 11n }), {
+      const leaf = await accounting.commit(await accounting.reserve({ stackId, units: 9n, nonce: 0n }), {
         ...leafFor(0, 9n),
         response,
       });
-      const found = await findLeafByNonce(state.db, stackId, 11n);
-      expect(found).toEqual({ ...leaf, nonce: 11n, request: leafFor(0, 9n).request, response });
-      expect(await findLeafByNonce(state.db, stackId, 12n)).toBeUndefined();
-      const anonymous = await accounting.commit(
-        await accounting.reserve({ stackId, units: 1n }),
-        leafFor(1, 1n),
-      );
-      expect((await listLeaves(state.db, stackId))[1]).toMatchObject({
-        ...anonymous,
-        nonce: null,
-        response: null,
-      });
+      const found = await findLeafByNonce(state.db, stackId, 0n);
+      expect(found).toEqual({ ...leaf, nonce: 0n, request: leafFor(0, 9n).request, response });
+      expect(await findLeafByNonce(state.db, stackId, 1n)).toBeUndefined();
+      await accounting.commit(await accounting.reserve({ stackId, units: 1n, nonce: 1n }), leafFor(1, 1n));
+      expect((await listLeaves(state.db, stackId))[1]).toMatchObject({ nonce: 1n, response: null });
     });
 
-    it("releases once, and a released reservation cannot commit", async () => {
+    it("releases once, a released reservation cannot commit, and its nonce is free again", async () => {
       const { stackId } = await addStack(state.db);
-      const reservation = await accounting.reserve({ stackId, units: 10n });
+      const reservation = await accounting.reserve({ stackId, units: 10n, nonce: 0n });
       expect(await accounting.release(reservation)).toBe(true);
       expect(await accounting.release(reservation)).toBe(false);
       await expect(accounting.commit(reservation, leafFor(0, 1n))).rejects.toThrow(ReservationNotFoundError);
@@ -182,74 +199,66 @@ for (const factory of testDatabaseFactories()) {
         unitsUsed: 0n,
         leafCount: 0n,
       });
+      // The request failed before it was answered: the owner's next request takes nonce 0.
+      const again = await accounting.commit(
+        await accounting.reserve({ stackId, units: 1n, nonce: 0n }),
+        leafFor(0, 1n),
+      );
+      expect(again.leafIndex).toBe(0n);
     });
 
     it("lets usage outgrow its reservation only within the stack, keeping the reservation when it cannot", async () => {
       const { stackId } = await addStack(state.db, { unitsBought: 100n });
-      const a = await accounting.reserve({ stackId, units: 10n });
+      const a = await accounting.reserve({ stackId, units: 10n, nonce: 0n });
       expect((await accounting.commit(a, leafFor(0, 30n))).cumulativeUnits).toBe(30n);
-      const b = await accounting.reserve({ stackId, units: 10n });
-      const c = await accounting.reserve({ stackId, units: 50n });
-      await expect(accounting.commit(b, leafFor(1, 25n))).rejects.toThrow(UnitsExceedReservationError);
+      const b = await accounting.reserve({ stackId, units: 10n, nonce: 1n });
+      await expect(accounting.commit(b, leafFor(1, 71n))).rejects.toThrow(UnitsExceedReservationError);
       expect(await getStack(state.db, stackId)).toMatchObject({
-        unitsReserved: 60n,
+        unitsReserved: 10n,
         unitsUsed: 30n,
         leafCount: 1n,
       });
-      expect(await accounting.release(b)).toBe(true);
-      await accounting.commit(c, leafFor(2, 50n));
+      await accounting.commit(b, leafFor(1, 70n));
       expect(await getStack(state.db, stackId)).toMatchObject({
         unitsReserved: 0n,
-        unitsUsed: 80n,
+        unitsUsed: 100n,
         leafCount: 2n,
       });
     });
 
-    it("never over-commits a stack under many parallel reservations, and numbers leaves without gaps", async () => {
+    it("serves one request at a time under many parallel attempts, and numbers leaves without gaps", async () => {
       const { stackId } = await addStack(state.db, { unitsBought: 200n });
       const attempts = await Promise.allSettled(
-        Array.from({ length: 60 }, (_, i) => accounting.reserve({ stackId, units: 10n, nonce: BigInt(i) })),
+        Array.from({ length: 20 }, () => accounting.reserve({ stackId, units: 10n, nonce: 0n })),
       );
       const held = attempts.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
       const refused = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason] : []));
-      expect(held).toHaveLength(20);
-      expect(refused.every((error) => error instanceof StackExhaustedError)).toBe(true);
-      const leaves = await Promise.all(
-        held.map((r, i) => accounting.commit(r, leafFor(i, BigInt(1 + (i % 10))))),
-      );
-      const byIndex = [...leaves].sort((x, y) => Number(x.leafIndex - y.leafIndex));
-      expect(byIndex.map((leaf) => leaf.leafIndex)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i)));
-      let total = 0n;
-      for (const leaf of byIndex) {
-        total += leaf.units;
-        expect(leaf.cumulativeUnits).toBe(total);
+      expect(held).toHaveLength(1);
+      expect(refused.every((error) => error instanceof RequestInFlightError)).toBe(true);
+      await accounting.commit(held[0]!, leafFor(0, 1n));
+      for (let k = 1; ; k++) {
+        const next = await accounting.reserve({ stackId, units: 10n, nonce: BigInt(k) }).catch((e) => e);
+        if (next instanceof StackExhaustedError) break;
+        await accounting.commit(next as Reservation, leafFor(k, BigInt(1 + (k % 10))));
       }
-      expect(await getStack(state.db, stackId)).toMatchObject({
-        unitsReserved: 0n,
-        unitsUsed: total,
-        leafCount: 20n,
-      });
-    });
-
-    it("lets exactly one of many parallel uses of a nonce through", async () => {
-      const { stackId } = await addStack(state.db);
-      const attempts = await Promise.allSettled([
-        ...Array.from({ length: 10 }, () => accounting.reserve({ stackId, units: 1n, nonce: 7n })),
-        accounting.useNonce({ stackId, nonce: 7n }),
-        accounting.useNonce({ stackId, nonce: 7n }),
-      ]);
-      expect(attempts.filter((a) => a.status === "fulfilled")).toHaveLength(1);
-      const reasons = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason] : []));
-      expect(reasons.every((error) => error instanceof NonceReusedError)).toBe(true);
+      const leaves = await listLeaves(state.db, stackId);
+      expect(leaves.map((leaf) => leaf.leafIndex)).toEqual(leaves.map((_, k) => BigInt(k)));
+      let total = 0n;
+      for (const leaf of leaves) {
+        total += leaf.units;
+        expect([leaf.nonce, leaf.cumulativeUnits]).toEqual([leaf.leafIndex, total]);
+      }
+      expect(await getStack(state.db, stackId)).toMatchObject({ unitsReserved: 0n, unitsUsed: total });
+      expect(total).toBeGreaterThan(190n);
     });
 
     it("freezes a stack for settlement only when nothing is in flight, idempotently", async () => {
       const { stackId } = await addStack(state.db);
-      await accounting.commit(await accounting.reserve({ stackId, units: 5n }), leafFor(0, 5n));
-      const inFlight = await accounting.reserve({ stackId, units: 5n });
+      await accounting.commit(await accounting.reserve({ stackId, units: 5n, nonce: 0n }), leafFor(0, 5n));
+      const inFlight = await accounting.reserve({ stackId, units: 5n, nonce: 1n });
       await expect(freezeForSettlement(state.db, stackId)).rejects.toThrow(StackBusyError);
       // closed to new requests at once, while the one in flight may still finish
-      await expect(accounting.reserve({ stackId, units: 1n })).rejects.toThrow(StackClosedError);
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 2n })).rejects.toThrow(StackClosedError);
       await accounting.commit(inFlight, leafFor(1, 4n));
       const snapshot = await freezeForSettlement(state.db, stackId);
       expect(snapshot.unitsClaimed).toBe(9n);
@@ -261,8 +270,8 @@ for (const factory of testDatabaseFactories()) {
 
     it("keeps everything across a restart and releases what requests in flight held", async () => {
       const { stackId } = await addStack(state.db, { unitsBought: 100n });
-      await accounting.commit(await accounting.reserve({ stackId, units: 20n, nonce: 1n }), leafFor(0, 15n));
-      await accounting.reserve({ stackId, units: 40n, nonce: 2n });
+      await accounting.commit(await accounting.reserve({ stackId, units: 20n, nonce: 0n }), leafFor(0, 15n));
+      await accounting.reserve({ stackId, units: 40n, nonce: 1n });
       await state.close();
 
       state = await testDb.open();
@@ -275,24 +284,27 @@ for (const factory of testDatabaseFactories()) {
         unitsUsed: 15n,
         leafCount: 1n,
       });
-      // the dead request's nonce stays used: a client retries with a fresh signature
-      await expect(accounting.reserve({ stackId, units: 1n, nonce: 2n })).rejects.toThrow(NonceReusedError);
+      // the dead request was never answered: its nonce is the next one again
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 0n })).rejects.toThrow(NonceReusedError);
       const next = await accounting.commit(
-        await accounting.reserve({ stackId, units: 85n }),
+        await accounting.reserve({ stackId, units: 85n, nonce: 1n }),
         leafFor(1, 85n),
       );
       expect([next.leafIndex, next.cumulativeUnits]).toEqual([1n, 100n]);
-      await expect(accounting.reserve({ stackId, units: 1n })).rejects.toThrow(StackExhaustedError);
+      await expect(accounting.reserve({ stackId, units: 1n, nonce: 2n })).rejects.toThrow(
+        StackExhaustedError,
+      );
     });
 
     it("keeps the units-reserved and units-used metrics", async () => {
       const metrics = createNodeMetrics({ processMetrics: false });
       const measured = new Accounting({ db: state.db, metrics }, { nodeId: NODE_ID });
       const { stackId } = await addStack(state.db);
-      const a: Reservation = await measured.reserve({ stackId, units: 30n });
-      const b = await measured.reserve({ stackId, units: 20n });
-      expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(50);
+      const a: Reservation = await measured.reserve({ stackId, units: 30n, nonce: 0n });
+      expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(30);
       await measured.commit(a, leafFor(0, 25n));
+      const b = await measured.reserve({ stackId, units: 20n, nonce: 1n });
+      expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(20);
       await measured.release(b);
       expect((await metrics.unitsReserved.get()).values[0]?.value).toBe(0);
       expect((await metrics.unitsUsed.get()).values[0]?.value).toBe(25);

@@ -195,7 +195,10 @@ describe("attestation worker against anvil", () => {
       const tampered = run % 4;
       const served = await serveAndSettle(net, 4, { engine: net.engine, tamper: (k) => k === tampered });
       await whenPhase(served.stackId, Phase.Reveal);
-      const claimed = served.indices.map((k) => served.respHashes[Number(k)]!);
+      const claimed = {
+        respHashes: served.indices.map((k) => served.respHashes[Number(k)]!),
+        units: served.indices.map((k) => served.leaves[Number(k)]!.units),
+      };
       const attesters = await settlementManager.read.attestersOf([served.stackId]);
       const dissent = attesters.filter((a) => a.commitment !== attestationCommitment(a.nodeId, claimed));
       const sampledTampered = served.indices.includes(BigInt(tampered));

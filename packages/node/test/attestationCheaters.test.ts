@@ -1,4 +1,4 @@
-import { challengeSettlement, finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import { finalizeSettlement, postSampledRequests } from "@atoma/chain";
 import type { InferenceEngine } from "@atoma/engine";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -93,19 +93,42 @@ describe("cheaters are caught", () => {
       expect((await read().nodeRegistry.read.getNode([id])).collateral).toBe(COLLATERAL);
   }, 120_000);
 
-  it("a server claiming more units than it served is caught by the owner's challenge with its own signature", async () => {
+  it("a server claiming more units than its leaves add up to cannot reveal, and fails verification", async () => {
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, overClaim: 50n });
     await whenPhase(served.stackId, Phase.Reveal);
-    expect((await reveal(served, served.indices)).outcome).toBe("accepted");
+    await expect(reveal(served, served.indices)).rejects.toMatchObject({ errorName: "RunningTotalMismatch" });
     const before = await userBalance();
-    const last = served.responses.at(-1)!;
-    const challenged = await challengeSettlement(net.user.ctx, {
-      stackId: served.stackId,
-      response: last.fields,
-      signature: last.signature,
-    });
-    expect(challenged.upheld).toBe(true);
+    await net.advance(301);
+    // The attesters see the reveal deadline pass and fail the settlement.
+    await whenPhase(served.stackId, Phase.Failed);
     await expectCaught(served, before);
+  }, 120_000);
+
+  it("a server whose leaves carry inflated units is disputed by attesters that count the units themselves, and slashed", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, inflateUnits: 1_000n });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the inflated units went unnoticed");
+    expect(revealed.dissenting).toEqual(served.attesters);
+    await whenPhase(served.stackId, Phase.Failed);
+    await expectCaught(served, before);
+  }, 120_000);
+
+  it("a server that bills a signed request twice is proven a cheater from its own root by an attester", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, duplicate: true });
+    const before = await userBalance();
+    await whenPhase(served.stackId, Phase.Failed);
+    const proven = await read().receiptFraud.getEvents.FraudProven(
+      { stackId: served.stackId },
+      { fromBlock: 0n },
+    );
+    expect(proven).toHaveLength(1);
+    expect(served.attesters).toContain(
+      await read().nodeRegistry.read.nodeIdOfSigner([proven[0]!.args.prover!]),
+    );
+    // Nobody had committed: the whole escrow, surcharge included, goes back.
+    await expectCaught(served, before, PRICE + PRICE / 10n);
   }, 120_000);
 
   it("a lazy attester that copies another's commitment is outed by the reveal and loses its collateral", async () => {

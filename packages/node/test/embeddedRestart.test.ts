@@ -50,8 +50,9 @@ describe("embedded database across processes", () => {
       await expect(accounting.reserve({ stackId: 77n, units: 1n, nonce: 3n })).rejects.toThrow(
         NonceReusedError,
       );
+      // The killed request was never answered: its nonce is the stack's next again.
       const next = await accounting.commit(
-        await accounting.reserve({ stackId: 77n, units: 750n }),
+        await accounting.reserve({ stackId: 77n, units: 750n, nonce: 25n }),
         leafFor(25, 750n),
       );
       expect(next).toMatchObject({ leafIndex: 25n, cumulativeUnits: 1_000n });

@@ -15,8 +15,7 @@ import {
   costOfUnits,
   decodeTranscript,
   type Hash,
-  LeafTree,
-  leafHash,
+  StackTree,
   signResponse,
   verifyTranscript,
 } from "@atoma/core";
@@ -160,8 +159,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     return event?.args;
   }
 
-  const leafRoot = (served: { reqHashes: Hash[]; respHashes: Hash[] }) =>
-    new LeafTree(served.reqHashes.map((r, k) => leafHash(r, served.respHashes[k]!))).root;
+  const leafRoot = (served: { leafHashes: Hash[] }) => new StackTree(served.leafHashes).root;
 
   it("settles a stack its owner closes, serves its transcript, finalizes, and claims the fee after the epoch", async () => {
     const { contracts } = network.deployment;
@@ -241,7 +239,10 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       await commitAttestation(byId(id).signer, {
         stackId: stack.stackId,
         nodeId: id,
-        respHashes: indices.map((k) => served.respHashes[k]!),
+        sample: {
+          respHashes: indices.map((k) => served.respHashes[k]!),
+          units: indices.map((k) => served.units[k]!),
+        },
       });
     }
     const revealed = await waitFor("the reveal", async () => {
@@ -296,7 +297,10 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         await commitAttestation(byId(id).signer, {
           stackId: stack.stackId,
           nodeId: id,
-          respHashes: indices.map((k) => served.respHashes[k]!),
+          sample: {
+            respHashes: indices.map((k) => served.respHashes[k]!),
+            units: indices.map((k) => served.units[k]!),
+          },
         });
       }
       await waitFor("the reveal", async () => (await rowOf(node, stack.stackId))?.outcome === "accepted");
@@ -399,6 +403,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     const fields = {
       stackId: leaf!.stackId,
       leafIndex: leaf!.leafIndex,
+      nonce: leaf!.nonce,
       reqHash: leaf!.reqHash,
       respHash: leaf!.respHash,
       units: leaf!.units,

@@ -1,11 +1,13 @@
 import {
+  atomaDomain,
   decodeTranscript,
   type Hash,
   leafHash,
-  merkleRoot,
   requestHash,
+  stackRoot,
   transcriptId,
-  verifyMerkleProof,
+  transcriptLeaves,
+  verifyStackProof,
 } from "@atoma/core";
 import { hexToString, keccak256, stringToBytes } from "viem";
 import { describe, expect, it } from "vitest";
@@ -41,17 +43,20 @@ function leaves(count: number): StoredLeaf[] {
     const body = { model: "tiny", prompt: `p${k}` };
     const reqHash = requestHash(body);
     const respHash: Hash = keccak256(stringToBytes(`r${k}`));
-    return {
-      stackId: 9n,
+    const leaf = {
       leafIndex: BigInt(k),
+      nonce: BigInt(k),
       reqHash,
       respHash,
-      leafHash: leafHash(reqHash, respHash),
       units: 10n,
       cumulativeUnits: 10n * BigInt(k + 1),
+    };
+    return {
+      stackId: 9n,
+      ...leaf,
+      leafHash: leafHash(leaf),
       seed: BigInt(k),
-      nonce: BigInt(k + 1),
-      request: { body, nonce: String(k + 1), deadline: "2000000000", signature: `0x${"11".repeat(65)}` },
+      request: { body, nonce: String(k), deadline: "2000000000", signature: `0x${"11".repeat(65)}` },
       response: null,
     };
   });
@@ -77,15 +82,17 @@ describe("when a stack is due for settlement", () => {
 });
 
 describe("what a settlement submits", () => {
-  it("is the Merkle root of the leaves and the transcript of their owner-signed requests", () => {
+  it("is the stack root of the leaves and the transcript from which anyone rebuilds every leaf", () => {
     const stored = leaves(5);
     const built = buildSettlement(snapshot(stored), { chainId: 31337, stacks: STACKS });
-    expect(built.root).toBe(merkleRoot(stored.map((leaf) => leaf.leafHash)));
+    expect(built.root).toBe(stackRoot(stored.map((leaf) => leaf.leafHash)));
     expect(built).toMatchObject({ units: 50n, requestCount: 5n });
     const transcript = decodeTranscript(built.transcript);
     expect(transcript).toMatchObject({ chainId: 31337, stacks: STACKS, stackId: "9" });
     expect(transcript.requests.map((entry) => requestHash(entry.body))).toEqual(stored.map((l) => l.reqHash));
     expect(keccak256(built.transcript)).toBe(transcriptId(transcript));
+    expect(transcriptLeaves(transcript).map(leafHash)).toEqual(stored.map((leaf) => leaf.leafHash));
+    expect(atomaDomain(31337, STACKS).verifyingContract).toBe(transcript.stacks);
   });
 
   it("is the zero root and an empty transcript for a stack that served nothing", () => {
@@ -97,16 +104,21 @@ describe("what a settlement submits", () => {
 
 describe("what the serving node reveals and posts for the sampled indices", () => {
   const stored = leaves(7);
-  const root = merkleRoot(stored.map((leaf) => leaf.leafHash));
+  const root = stackRoot(stored.map((leaf) => leaf.leafHash));
 
-  it("gives each sampled leaf's hashes, in the sampled order, with proofs against the root", () => {
+  it("gives each sampled leaf, in the sampled order, and the last one, with proofs at their indices", () => {
     const reveal = revealOf(9n, stored, [5, 0, 3], root);
-    expect(reveal.respHashes).toEqual([stored[5]!.respHash, stored[0]!.respHash, stored[3]!.respHash]);
+    expect(reveal.sampled.map((leaf) => leaf.respHash)).toEqual([
+      stored[5]!.respHash,
+      stored[0]!.respHash,
+      stored[3]!.respHash,
+    ]);
     reveal.proofs.forEach((proof, i) => {
-      expect(verifyMerkleProof(root, leafHash(reveal.reqHashes[i]!, reveal.respHashes[i]!), proof)).toBe(
-        true,
-      );
+      const leaf = reveal.sampled[i]!;
+      expect(verifyStackProof(root, leafHash(leaf), Number(leaf.leafIndex), 7, proof)).toBe(true);
     });
+    expect(reveal.last).toMatchObject({ leafIndex: 6n, cumulativeUnits: 70n });
+    expect(verifyStackProof(root, leafHash(reveal.last), 6, 7, reveal.lastProof)).toBe(true);
   });
 
   it("refuses to reveal from leaves that no longer match the submitted root, or an index it lacks", () => {
@@ -118,7 +130,7 @@ describe("what the serving node reveals and posts for the sampled indices", () =
     const [posted] = postedRequestsOf(9n, stored, [2]);
     expect(keccak256(posted!.body)).toBe(stored[2]!.reqHash);
     expect(JSON.parse(hexToString(posted!.body))).toEqual({ model: "tiny", prompt: "p2" });
-    expect(posted).toMatchObject({ nonce: 3n, deadline: 2_000_000_000n });
+    expect(posted).toMatchObject({ nonce: 2n, deadline: 2_000_000_000n });
     const unsigned = stored.map((leaf) => ({ ...leaf, request: { body: {} } }));
     expect(() => postedRequestsOf(9n, unsigned, [1])).toThrow(SettlementStateError);
   });

@@ -1,10 +1,24 @@
-import { AtomaError, type AtomaReceipt, atomaDomain, type SignedResponseFields } from "@atoma/core";
-import type { Address, LocalAccount, TypedDataDomain } from "viem";
+import {
+  AtomaError,
+  type AtomaReceipt,
+  atomaDomain,
+  resultBytes,
+  type SignedReceipt,
+  type SignedResponseFields,
+  STACK_HEADERS,
+} from "@atoma/core";
+import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
+import { checkReceiptSequence } from "./checkReceiptSequence.js";
 import { NodeRequestError, NodeUnreachableError, ResponseVerificationError } from "./errors.js";
 import { readSse } from "./readSse.js";
 import { type SignedStackRequest, signStackRequest } from "./signStackRequest.js";
 import { verifyReceipt } from "./verifyReceipt.js";
+
+/** A node-signed receipt as the owner keeps it, with the result bytes of the answer it signed (its usage). */
+export interface KeptReceipt extends SignedReceipt {
+  result: Hex;
+}
 
 export interface StackClientOptions {
   /** The serving node's base URL (without `/v1`). */
@@ -19,7 +33,17 @@ export interface StackClientOptions {
   nodeSigner: Address;
   /** The serving node's id, checked against receipts when given. */
   nodeId?: bigint | undefined;
-  /** The first nonce; each request takes the next. @default milliseconds since 1970 × 1000 (fresh across runs) */
+  /** The units the stack bought: a receipt whose running total exceeds them is refused. */
+  stackUnits?: bigint | undefined;
+  /** Receipts kept from earlier use of the stack: the running total continues from the last. */
+  receipts?: readonly KeptReceipt[] | undefined;
+  /** Called with every receipt the node signed, checked or not (the owner's evidence). */
+  onReceipt?: ((receipt: KeptReceipt) => void) | undefined;
+  /**
+   * The nonce of the next request: the stack's next leaf index (the owner's k-th request carries nonce k).
+   * @default one past the last receipt kept, else 0; when the node answers that it takes another, the client
+   * follows it (never back over a receipt it holds)
+   */
   firstNonce?: bigint | undefined;
   /** Seconds a signed request stays valid. @default 300 */
   deadlineSeconds?: number | undefined;
@@ -39,33 +63,61 @@ export interface Verified<T = Record<string, unknown>> {
 }
 
 type Body = Record<string, unknown>;
+type Read = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
+
+/** Codes of a node's refusal of a nonce; nothing was charged, and the answer names the nonce it takes. */
+const NONCE_REFUSED = new Set(["nonce_out_of_order", "nonce_reused"]);
 
 /**
- * Talks to the node serving one stack, as its owner: signs each request (sequential nonces), resends the same
- * signed request when the node cannot be reached (the node answers a committed one from its records, never
- * charging twice), and verifies every receipt (`ResponseVerificationError` when it does not hold).
+ * Talks to the node serving one stack, as its owner. A stack takes one request at a time, in order: the k-th
+ * carries nonce k and becomes leaf k, so the client sends one request at a time. It resends the same signed
+ * request when the node cannot be reached (the node answers a committed one from its records, never charging
+ * twice), verifies every receipt (`ResponseVerificationError`), checks its units against the usage received
+ * (`UnitsMismatchError`) and its running total against the previous receipt (`RunningTotalError`), and keeps
+ * every receipt the node signed (`receipts`) as evidence.
  */
 export class StackClient {
   readonly domain: TypedDataDomain;
   readonly #options: StackClientOptions;
   readonly #fetch: typeof fetch;
+  readonly #kept: KeptReceipt[];
+  /** The last receipt that passed every check: the running total continues from it. */
+  #last: KeptReceipt | undefined;
   #nextNonce: bigint;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: StackClientOptions) {
     this.#options = options;
     this.#fetch = options.fetch ?? fetch;
     this.domain = atomaDomain(options.chainId, options.stackManager);
-    this.#nextNonce = options.firstNonce ?? BigInt(Date.now()) * 1000n;
+    this.#kept = [...(options.receipts ?? [])];
+    this.#last = this.#kept.reduce<KeptReceipt | undefined>(
+      (last, r) => (!last || r.fields.leafIndex > last.fields.leafIndex ? r : last),
+      undefined,
+    );
+    this.#nextNonce = options.firstNonce ?? (this.#last ? this.#last.fields.leafIndex + 1n : 0n);
   }
 
-  /** Signs `body` with the next nonce, for callers that send it themselves (or to resend it later). */
+  /** Every receipt the node signed for this client, in the order received (including refused ones). */
+  get receipts(): readonly KeptReceipt[] {
+    return this.#kept;
+  }
+
+  /** The nonce the next request is signed with. */
+  get nextNonce(): bigint {
+    return this.#nextNonce;
+  }
+
+  /**
+   * Signs `body` with the next nonce, for callers that send it themselves (or to resend it later). The nonce
+   * moves on when a receipt for it arrives, so a request that was refused leaves it for the next one.
+   */
   sign(body: Body): Promise<SignedStackRequest> {
-    const nonce = this.#nextNonce++;
     const deadline = BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
     return signStackRequest(this.#options.account, this.domain, {
       stackId: this.#options.stackId,
       body,
-      nonce,
+      nonce: this.#nextNonce,
       deadline,
     });
   }
@@ -84,21 +136,16 @@ export class StackClient {
 
   /** A streamed chat: `onChunk` sees every chunk; resolves once the final event's receipt is verified. */
   chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#stream("/v1/chat/completions", body, onChunk);
+    return this.#call("/v1/chat/completions", { ...body, stream: true }, onChunk);
   }
 
   completionsStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#stream("/v1/completions", body, onChunk);
+    return this.#call("/v1/completions", { ...body, stream: true }, onChunk);
   }
 
   /** Sends an already signed request (again), and verifies the answer. */
-  async send(path: string, signed: SignedStackRequest): Promise<Verified> {
-    const { atoma, ...response } = await this.#exchange(
-      path,
-      signed,
-      async (answer) => (await answer.json()) as Body,
-    );
-    return this.#verify(response, atoma, signed);
+  send(path: string, signed: SignedStackRequest): Promise<Verified> {
+    return this.#serial(() => this.#send(path, signed, readJson));
   }
 
   /**
@@ -106,33 +153,43 @@ export class StackClient {
    * breaks mid-stream the same signed request is resent and `onChunk` sees the answer again from its start
    * (the node answers a committed request from its records, as one chunk).
    */
-  async sendStream(
-    path: string,
-    signed: SignedStackRequest,
-    onChunk?: (chunk: Body) => void,
-  ): Promise<Verified> {
-    const { response, atoma } = await this.#exchange(path, signed, async (answer) => {
-      if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
-      const assembler = new StreamAssembler();
-      let atoma: unknown;
-      for await (const event of readSse(answer.body)) {
-        const chunk = event as Body;
-        if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
-        assembler.add(chunk);
-        if (chunk.atoma) atoma = chunk.atoma;
-        else onChunk?.(chunk);
-      }
-      return { response: assembler.response(), atoma };
-    });
+  sendStream(path: string, signed: SignedStackRequest, onChunk?: (chunk: Body) => void): Promise<Verified> {
+    return this.#serial(() => this.#send(path, signed, readStream(onChunk)));
+  }
+
+  #call(path: string, body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
+    const read = body.stream === true ? readStream(onChunk) : readJson;
+    return this.#serial(async () => this.#send(path, await this.sign(body), read));
+  }
+
+  /** One request at a time: the stack numbers its leaves in the order requests arrive. */
+  #serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Sends and verifies; when the node refuses the nonce (this client's count drifted: a request signed but never
+   * sent, another client of the owner) and names the one it takes, signs the body again with it, once — never
+   * going back over a leaf this client holds a receipt for.
+   */
+  async #send(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
+    try {
+      return await this.#exchangeAndVerify(path, signed, read);
+    } catch (error) {
+      const next = error instanceof NodeRequestError ? error.nextNonce : undefined;
+      const refused = error instanceof NodeRequestError && NONCE_REFUSED.has(error.code);
+      const forward = next !== undefined && (this.#last === undefined || next > this.#last.fields.leafIndex);
+      if (!refused || !forward || next === signed.nonce) throw error;
+      this.#nextNonce = next;
+      return this.#exchangeAndVerify(path, await this.sign(JSON.parse(signed.json) as Body), read);
+    }
+  }
+
+  async #exchangeAndVerify(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
+    const { response, atoma } = await this.#exchange(path, signed, read);
     return this.#verify(response, atoma, signed);
-  }
-
-  async #call(path: string, body: Body): Promise<Verified> {
-    return this.send(path, await this.sign(body));
-  }
-
-  async #stream(path: string, body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.sendStream(path, await this.sign({ ...body, stream: true }), onChunk);
   }
 
   async #verify(response: Body, atoma: unknown, signed: SignedStackRequest): Promise<Verified> {
@@ -143,6 +200,25 @@ export class StackClient {
       reqHash: signed.reqHash,
       nodeId: this.#options.nodeId,
     });
+    const kept: KeptReceipt = {
+      fields,
+      signature: receipt.signature,
+      result: bytesToHex(resultBytes(response)),
+    };
+    const again = this.#kept.find((k) => k.signature === kept.signature);
+    if (!again) {
+      this.#kept.push(kept);
+      this.#options.onReceipt?.(kept);
+    }
+    // The leaf is charged whatever its checks say: the next request takes the next nonce.
+    if (fields.leafIndex === signed.nonce && fields.leafIndex >= this.#nextNonce)
+      this.#nextNonce = fields.leafIndex + 1n;
+    checkReceiptSequence(kept, this.#last, {
+      nonce: signed.nonce,
+      usage: response.usage as { prompt_tokens: number; completion_tokens?: number },
+      stackUnits: this.#options.stackUnits,
+    });
+    if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
     return { response, atoma: receipt, fields };
   }
 
@@ -150,11 +226,11 @@ export class StackClient {
    * POSTs the signed request and reads the answer, resending the request unchanged while the node cannot be
    * reached or the connection breaks before the answer is read. An error the node answers is not retried.
    */
-  async #exchange<T>(
+  async #exchange(
     path: string,
     signed: SignedStackRequest,
-    read: (answer: Response) => Promise<T>,
-  ): Promise<T> {
+    read: Read,
+  ): Promise<{ response: Body; atoma: unknown }> {
     const attempts = 1 + (this.#options.resends ?? 3);
     let delay = this.#options.resendDelayMs ?? 200;
     let lastError: unknown;
@@ -186,6 +262,27 @@ export class StackClient {
   }
 }
 
+const readJson: Read = async (answer) => {
+  const { atoma, ...response } = (await answer.json()) as Body;
+  return { response, atoma };
+};
+
+function readStream(onChunk?: (chunk: Body) => void): Read {
+  return async (answer) => {
+    if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
+    const assembler = new StreamAssembler();
+    let atoma: unknown;
+    for await (const event of readSse(answer.body)) {
+      const chunk = event as Body;
+      if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
+      assembler.add(chunk);
+      if (chunk.atoma) atoma = chunk.atoma;
+      else onChunk?.(chunk);
+    }
+    return { response: assembler.response(), atoma };
+  };
+}
+
 interface NodeErrorBody {
   message: string;
   type: string;
@@ -194,6 +291,7 @@ interface NodeErrorBody {
 
 async function nodeError(answer: Response): Promise<NodeRequestError> {
   const retryAfter = answer.headers.get("retry-after");
+  const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
   let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
   try {
     const body = (await answer.json()) as { error?: NodeErrorBody };
@@ -201,5 +299,10 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
   } catch {
     // not JSON: keep the status line
   }
-  return new NodeRequestError(answer.status, error, retryAfter === null ? undefined : Number(retryAfter));
+  return new NodeRequestError(
+    answer.status,
+    error,
+    retryAfter === null ? undefined : Number(retryAfter),
+    nextNonce !== null && /^(0|[1-9]\d{0,77})$/.test(nextNonce) ? BigInt(nextNonce) : undefined,
+  );
 }

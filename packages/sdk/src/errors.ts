@@ -1,4 +1,4 @@
-import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import { AtomaError, type AtomaErrorOptions, type SignedReceipt } from "@atoma/core";
 
 /** The node answered with an error (OpenAI's shape); `code` is the node's stable error code. */
 export class NodeRequestError extends AtomaError {
@@ -7,15 +7,19 @@ export class NodeRequestError extends AtomaError {
   readonly type: string;
   /** Seconds to wait before retrying (from `Retry-After`), when the node said. */
   readonly retryAfterSeconds: number | undefined;
+  /** The nonce the stack takes next (`x-atoma-next-nonce`), when the node refused a nonce. */
+  readonly nextNonce: bigint | undefined;
   constructor(
     status: number,
     error: { message: string; type: string; code: string },
     retryAfterSeconds?: number | undefined,
+    nextNonce?: bigint | undefined,
   ) {
     super(error.code || `http_${status}`, `node answered ${status}: ${error.message}`);
     this.status = status;
     this.type = error.type;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.nextNonce = nextNonce;
   }
 }
 
@@ -32,5 +36,40 @@ export class NodeUnreachableError extends AtomaError {
   override name = "NodeUnreachableError";
   constructor(message: string, options?: AtomaErrorOptions) {
     super("NODE_UNREACHABLE", message, options);
+  }
+}
+
+/**
+ * The node signed units that are not what the answer used (prompt plus completion tokens of the usage it sent).
+ * The receipt is kept (`StackClient.receipts`): with the answer's result bytes it proves the fraud on-chain
+ * (`ReceiptFraud.proveUnits`).
+ */
+export class UnitsMismatchError extends ResponseVerificationError {
+  override name = "UnitsMismatchError";
+  override readonly code: string = "RECEIPT_UNITS_MISMATCH";
+  readonly receipt: SignedReceipt;
+  /** The units the answer's usage adds up to. */
+  readonly usageUnits: bigint;
+  constructor(receipt: SignedReceipt, usageUnits: bigint) {
+    super(`the node signed ${receipt.fields.units} units for an answer that used ${usageUnits}`);
+    this.receipt = receipt;
+    this.usageUnits = usageUnits;
+  }
+}
+
+/**
+ * The receipt does not continue the stack's running total: its leaf index or nonce is not the request's nonce,
+ * or its cumulative units are not the previous receipt's plus its own (its own alone at leaf 0), or exceed the
+ * stack. The receipts are kept: `findReceiptFraud` turns them into an on-chain proof.
+ */
+export class RunningTotalError extends ResponseVerificationError {
+  override name = "RunningTotalError";
+  override readonly code: string = "RECEIPT_RUNNING_TOTAL";
+  readonly receipt: SignedReceipt;
+  readonly previous: SignedReceipt | undefined;
+  constructor(message: string, receipt: SignedReceipt, previous?: SignedReceipt | undefined) {
+    super(message);
+    this.receipt = receipt;
+    this.previous = previous;
   }
 }

@@ -12,6 +12,8 @@ export interface StackRequest {
 
 export interface SignedStackRequest {
   reqHash: Hash;
+  /** The nonce signed: the leaf index the request must become. */
+  nonce: bigint;
   /** The `x-atoma-*` headers carrying the owner's signature. */
   headers: Record<string, string>;
   /** The body's JSON text. */
@@ -33,6 +35,7 @@ export async function signStackRequest(
   });
   return {
     reqHash,
+    nonce: request.nonce,
     json: JSON.stringify(request.body),
     headers: {
       [STACK_HEADERS.stack]: request.stackId.toString(),

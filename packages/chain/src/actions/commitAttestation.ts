@@ -1,5 +1,5 @@
 import { settlementManagerAbi } from "@atoma/contracts";
-import type { Hash } from "@atoma/core";
+import type { Hash, RecomputedSample } from "@atoma/core";
 import { parseEventLogs } from "viem";
 import { attestationCommitment } from "../commitments.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
@@ -9,8 +9,8 @@ export interface CommitAttestationParams {
   stackId: bigint;
   /** The attester's node id. */
   nodeId: bigint;
-  /** Response hashes the attester recomputed for the sampled indices, in their order. */
-  respHashes: readonly Hash[];
+  /** What the attester recomputed for the sampled indices, in their order: response hashes and units. */
+  sample: RecomputedSample;
 }
 
 /** An attester commits to what it recomputed; the result says whether this opened the reveal. */
@@ -18,7 +18,7 @@ export async function commitAttestation(
   ctx: ChainContext,
   params: CommitAttestationParams,
 ): Promise<TxInfo & { commitment: Hash; revealDeadline: bigint | undefined }> {
-  const commitment = attestationCommitment(params.nodeId, params.respHashes);
+  const commitment = attestationCommitment(params.nodeId, params.sample);
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,

@@ -1,6 +1,6 @@
 import { type ChainContext, commitAttestation, revealSettlement } from "@atoma/chain";
-import type { Hash } from "@atoma/core";
 import { perActor } from "./concurrency.js";
+import type { SampledEntries } from "./servedStack.js";
 import type { SimNode } from "./simNetwork.js";
 
 /** What a round's phases need: the nodes by id, and where their compute costs go. */
@@ -17,7 +17,7 @@ export interface SampledStack {
   server: bigint;
   buyer: ChainContext;
   attesters: bigint[];
-  entries: { reqHashes: Hash[]; respHashes: Hash[]; honest: Hash[]; proofs: Hash[][] };
+  entries: SampledEntries;
 }
 
 export interface OpenDispute {
@@ -28,7 +28,7 @@ export interface OpenDispute {
 
 /**
  * Attesters commit what they recomputed (a cheater's attesters that are cheaters too collude and copy its
- * answers, paying no compute), then each server reveals its sampled answers with their Merkle proofs; the
+ * answers, paying no compute), then each server reveals its sampled leaves with their stack-tree proofs; the
  * contract accepts or opens a dispute. One transaction at a time per node, all nodes at once.
  */
 export async function attestAndReveal(
@@ -41,11 +41,11 @@ export async function attestAndReveal(
     (c) => c.attester,
     async ({ check, attester }) => {
       const colluding = actors.node(attester).cheater && actors.node(check.server).cheater;
-      if (!colluding) actors.spend(attester, actors.costPerRequest * check.entries.honest.length);
+      if (!colluding) actors.spend(attester, actors.costPerRequest * check.entries.sampled.length);
       await commitAttestation(actors.node(attester).ctx, {
         stackId: check.stackId,
         nodeId: attester,
-        respHashes: colluding ? check.entries.respHashes : check.entries.honest,
+        sample: colluding ? check.entries.served : check.entries.honest,
       });
     },
   );
@@ -56,9 +56,10 @@ export async function attestAndReveal(
       check,
       revealed: await revealSettlement(actors.node(check.server).ctx, {
         stackId: check.stackId,
-        reqHashes: check.entries.reqHashes,
-        respHashes: check.entries.respHashes,
+        sampled: check.entries.sampled,
         proofs: check.entries.proofs,
+        last: check.entries.last,
+        lastProof: check.entries.lastProof,
       }),
     }),
   );

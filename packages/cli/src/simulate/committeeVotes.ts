@@ -26,7 +26,7 @@ export async function voteAndResolve(
         result: attestationResult(d.check.entries.honest),
         salt: keccak256(stringToBytes(`salt ${d.disputeId} ${member}`)),
       },
-      recomputed: d.check.entries.honest.length,
+      recomputed: d.check.entries.sampled.length,
     })),
   );
   await perActor(

@@ -26,12 +26,14 @@ export async function challengeOverClaims(
   const upheld = await Promise.all(
     stacks.map(async (s) => {
       const last = s.work.reqHashes.length - 1;
+      // What the node signed when it answered: the honest units and running total.
       const response: SignedResponseFields = {
         stackId: s.stackId,
         leafIndex: BigInt(last),
+        nonce: BigInt(last),
         reqHash: s.work.reqHashes[last]!,
         respHash: s.work.served[last]!,
-        units: s.usedUnits / BigInt(s.work.reqHashes.length),
+        units: s.work.honestUnits[last]!,
         cumulativeUnits: s.usedUnits,
         seed: BigInt(last),
       };

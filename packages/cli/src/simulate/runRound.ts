@@ -94,11 +94,16 @@ export async function runRound(
   for (const stack of bought) {
     // An over-claimer answers honestly: its cheat is in the units it settles.
     const falsifies = node(stack.server).cheater && !overClaiming;
+    // An over-claimer's leaves carry the units it bills, so that its tree agrees with what it settles.
     const work = serveStack(
       stack.stackId,
       settings.requests,
       settings.cheatShare,
       falsifies ? random : undefined,
+      {
+        used: STACK_UNITS,
+        billed: claimed(stack.server),
+      },
     );
     served.set(stack.stackId, work);
     spend(stack.server, settings.cost * (1 - (settings.saving * work.falsified) / settings.requests));

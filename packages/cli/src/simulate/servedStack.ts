@@ -1,18 +1,29 @@
-import { type Hash, LeafTree, leafHash } from "@atoma/core";
+import { type Hash, leafHash, type RecomputedSample, type StackLeaf, StackTree } from "@atoma/core";
 import { keccak256, stringToBytes } from "viem";
 import type { SeededRandom } from "./random.js";
 
 /**
- * What a node served for one stack, reduced to what settlement sees: each request's hash, the response hash it
- * signed for, and the response hash the honest model gives (what attesters and committees recompute). A cheater
- * answers a share of the requests with a cheaper model: those response hashes differ from the honest ones.
+ * What a node served for one stack, reduced to what settlement sees: each request's hash, the response hash and
+ * units its leaf carries, and the response hash and units the honest model gives (what attesters and committees
+ * recompute). A cheater answers a share of the requests with a cheaper model (those response hashes differ from
+ * the honest ones), or bills more units than it served (its leaves carry them).
  */
 export interface ServedStack {
   reqHashes: Hash[];
   served: Hash[];
   honest: Hash[];
+  /** Units of each request as the node's leaves carry them, and as a replay counts them. */
+  servedUnits: bigint[];
+  honestUnits: bigint[];
+  leaves: StackLeaf[];
   falsified: number;
-  tree: LeafTree;
+  tree: StackTree;
+}
+
+/** `total` units spread over `count` requests, the last taking the remainder. */
+function spread(total: bigint, count: number): bigint[] {
+  const each = total / BigInt(count);
+  return Array.from({ length: count }, (_, k) => (k === count - 1 ? total - each * BigInt(count - 1) : each));
 }
 
 export function serveStack(
@@ -20,6 +31,7 @@ export function serveStack(
   requests: number,
   cheatShare: number,
   random: SeededRandom | undefined,
+  units: { used: bigint; billed: bigint },
 ): ServedStack {
   const reqHashes: Hash[] = [];
   const served: Hash[] = [];
@@ -34,17 +46,44 @@ export function serveStack(
     honest.push(truth);
     served.push(cheap ? keccak256(stringToBytes(`cheaper model: answer to ${reqHash}`)) : truth);
   }
-  const tree = new LeafTree(reqHashes.map((r, k) => leafHash(r, served[k]!)));
-  return { reqHashes, served, honest, falsified, tree };
+  const honestUnits = spread(units.used, requests);
+  const servedUnits = spread(units.billed, requests);
+  let total = 0n;
+  const leaves = reqHashes.map((reqHash, k): StackLeaf => {
+    total += servedUnits[k]!;
+    return {
+      leafIndex: BigInt(k),
+      nonce: BigInt(k),
+      reqHash,
+      respHash: served[k]!,
+      units: servedUnits[k]!,
+      cumulativeUnits: total,
+    };
+  });
+  const tree = new StackTree(leaves.map(leafHash));
+  return { reqHashes, served, honest, servedUnits, honestUnits, leaves, falsified, tree };
 }
 
-/** The entries at the sampled indices, in their order, with their Merkle proofs. */
+/** The leaves at the sampled indices (and the last), with their proofs, and what a replay of them gives. */
 export function sampledEntries(stack: ServedStack, indices: readonly bigint[]) {
   const at = indices.map(Number);
-  return {
-    reqHashes: at.map((k) => stack.reqHashes[k]!),
+  const last = stack.leaves.length - 1;
+  const served: RecomputedSample = {
     respHashes: at.map((k) => stack.served[k]!),
-    honest: at.map((k) => stack.honest[k]!),
+    units: at.map((k) => stack.servedUnits[k]!),
+  };
+  const honest: RecomputedSample = {
+    respHashes: at.map((k) => stack.honest[k]!),
+    units: at.map((k) => stack.honestUnits[k]!),
+  };
+  return {
+    sampled: at.map((k) => stack.leaves[k]!),
     proofs: at.map((k) => stack.tree.proof(k)),
+    last: stack.leaves[last]!,
+    lastProof: stack.tree.proof(last),
+    served,
+    honest,
   };
 }
+
+export type SampledEntries = ReturnType<typeof sampledEntries>;

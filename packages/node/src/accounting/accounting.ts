@@ -3,7 +3,9 @@ import { leafHash } from "@atoma/core";
 import { sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import {
+  NonceOutOfOrderError,
   NonceReusedError,
+  RequestInFlightError,
   ReservationNotFoundError,
   StackClosedError,
   StackExhaustedError,
@@ -28,10 +30,14 @@ export interface AccountingOptions {
   now?: (() => number) | undefined;
 }
 
+const MAX_INT64 = (1n << 63n) - 1n;
+
 /**
  * Compute-unit accounting of the stacks this node serves. Every operation is one database transaction whose
  * conditional UPDATE on the stack row is the only place units move, so concurrent requests can never
- * over-commit a stack (the row lock serialises them; a CHECK constraint backs it up).
+ * over-commit a stack (the row lock serialises them; a CHECK constraint backs it up). A stack takes its requests
+ * one at a time and in order: the owner's k-th request carries nonce k and becomes leaf k, so a leaf's nonce is
+ * its index and no signed request can be billed twice.
  */
 export class Accounting {
   readonly #db: NodeDb;
@@ -47,28 +53,34 @@ export class Accounting {
   }
 
   /**
-   * Holds `units` of the stack for one request (and records its nonce, when given, in the same transaction).
-   * Throws `UnknownStackError`, `StackNotServedError`, `StackClosedError`, `StackExpiredError`,
-   * `StackExhaustedError` (with what is left) or `NonceReusedError`; nothing is held when it throws.
+   * Holds `units` of the stack for its next request, whose nonce must be the stack's next leaf index, while no
+   * other request is in flight on it. Throws `UnknownStackError`, `StackNotServedError`, `StackClosedError`,
+   * `StackExpiredError`, `NonceReusedError` (a leaf has that nonce already), `NonceOutOfOrderError` (with the
+   * nonce expected), `RequestInFlightError` or `StackExhaustedError` (with what is left); nothing is held when it
+   * throws, and a request that fails before committing leaves its nonce free for the owner's next request.
    */
   async reserve(input: ReserveInput): Promise<Reservation> {
     const stackId = checkUint256("stackId", input.stackId);
     const units = checkCount("units", input.units, true);
-    const nonce = input.nonce === undefined ? undefined : checkUint256("nonce", input.nonce);
-    const deadline = checkCount("deadline", input.deadline ?? 0n);
+    const nonce = checkUint256("nonce", input.nonce);
     const nowSeconds = BigInt(Math.floor(this.#now() / 1000));
     const reservation: Reservation = { id: randomUUID(), stackId, units, nonce };
     await this.#db.transaction().execute(async (trx) => {
-      const held = await trx
-        .updateTable("stacks")
-        .set((eb) => ({ units_reserved: eb("units_reserved", "+", units), updated_at: sql`now()` }))
-        .where("stack_id", "=", stackId)
-        .where("serving_node_id", "=", this.#nodeId)
-        .where("state", "=", "active")
-        .where("expires_at", ">", nowSeconds)
-        .where(sql<boolean>`units_bought - units_used - units_reserved >= ${units}`)
-        .returning("stack_id")
-        .executeTakeFirst();
+      const held =
+        nonce > MAX_INT64
+          ? undefined
+          : await trx
+              .updateTable("stacks")
+              .set((eb) => ({ units_reserved: eb("units_reserved", "+", units), updated_at: sql`now()` }))
+              .where("stack_id", "=", stackId)
+              .where("serving_node_id", "=", this.#nodeId)
+              .where("state", "=", "active")
+              .where("expires_at", ">", nowSeconds)
+              .where("leaf_count", "=", nonce)
+              .where("units_reserved", "=", 0n)
+              .where(sql<boolean>`units_bought - units_used - units_reserved >= ${units}`)
+              .returning("stack_id")
+              .executeTakeFirst();
       if (!held) {
         const row = await trx
           .selectFrom("stacks")
@@ -79,16 +91,10 @@ export class Accounting {
         if (row.serving_node_id !== this.#nodeId) throw new StackNotServedError(stackId);
         if (row.state !== "active") throw new StackClosedError(stackId, row.state);
         if (row.expires_at <= nowSeconds) throw new StackExpiredError(stackId);
+        if (nonce < row.leaf_count) throw new NonceReusedError(stackId, nonce, row.leaf_count);
+        if (row.units_reserved > 0n) throw new RequestInFlightError(stackId);
+        if (nonce > row.leaf_count) throw new NonceOutOfOrderError(stackId, nonce, row.leaf_count);
         throw new StackExhaustedError(stackId, units, row.units_bought - row.units_used - row.units_reserved);
-      }
-      if (nonce !== undefined) {
-        const fresh = await trx
-          .insertInto("request_nonces")
-          .values({ stack_id: stackId, nonce, deadline })
-          .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
-          .returning("nonce")
-          .executeTakeFirst();
-        if (!fresh) throw new NonceReusedError(stackId, nonce);
       }
       await trx
         .insertInto("reservations")
@@ -112,7 +118,6 @@ export class Accounting {
     const seed = checkCount("seed", leaf.seed);
     const request = checkJson("request", leaf.request);
     const response = leaf.response === undefined ? null : checkJson("response", leaf.response);
-    const hash = leafHash(reqHash, respHash);
     const committed = await this.#db.transaction().execute(async (trx) => {
       const held = await trx
         .deleteFrom("reservations")
@@ -133,16 +138,22 @@ export class Accounting {
         .returning(["units_used", "leaf_count"])
         .executeTakeFirst();
       if (!stack) throw new UnitsExceedReservationError(held.stack_id, held.units, units);
-      const fields: CommittedLeaf = {
-        stackId: held.stack_id,
-        leafIndex: stack.leaf_count - 1n,
+      const leafIndex = stack.leaf_count - 1n;
+      // `reserve` let this request in only as the stack's next leaf, alone in flight.
+      if (leafIndex !== reservation.nonce)
+        throw new ReservationNotFoundError(
+          `${reservation.id} (nonce ${reservation.nonce}, leaf ${leafIndex})`,
+        );
+      const leaf = {
+        leafIndex,
+        nonce: reservation.nonce,
         reqHash,
         respHash,
         units,
         cumulativeUnits: stack.units_used,
-        seed,
-        leafHash: hash,
       };
+      const hash = leafHash(leaf);
+      const fields: CommittedLeaf = { stackId: held.stack_id, ...leaf, seed, leafHash: hash };
       await trx
         .insertInto("leaves")
         .values({
@@ -154,7 +165,7 @@ export class Accounting {
           units,
           cumulative_units: fields.cumulativeUnits,
           seed,
-          nonce: reservation.nonce ?? null,
+          nonce: reservation.nonce,
           request,
           response,
         })

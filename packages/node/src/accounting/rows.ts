@@ -30,7 +30,8 @@ export function leafFromRow(row: Selectable<LeavesTable>): StoredLeaf {
     units: row.units,
     cumulativeUnits: row.cumulative_units,
     seed: row.seed,
-    nonce: row.nonce,
+    // Rows from before nonces were leaf indices may lack one.
+    nonce: row.nonce ?? row.leaf_index,
     request: row.request,
     response: row.response,
   };

@@ -30,17 +30,17 @@ export interface Reservation {
   id: string;
   stackId: bigint;
   units: bigint;
-  /** The request's nonce, when it had one; the committed leaf records it. */
-  nonce?: bigint | undefined;
+  /** The request's nonce: the index of the leaf it becomes. */
+  nonce: bigint;
 }
 
 export interface ReserveInput {
   stackId: bigint;
   /** Upper bound of the units the request can use (prompt tokens + max output tokens). */
   units: bigint;
-  /** The owner-signed nonce; recorded in the same transaction, a reuse fails with `NonceReusedError`. */
-  nonce?: bigint | undefined;
-  /** The signed request's deadline (unix seconds), kept with the nonce. @default 0 */
+  /** The owner-signed nonce: the stack's next leaf index (the owner's k-th request carries nonce k). */
+  nonce: bigint;
+  /** The signed request's deadline (unix seconds). Kept in the leaf's `request`; not needed here. */
   deadline?: bigint | undefined;
 }
 
@@ -67,7 +67,6 @@ export interface CommittedLeaf extends SignedResponseFields {
 
 /** A leaf as stored, with the request it answers. */
 export interface StoredLeaf extends CommittedLeaf {
-  nonce: bigint | null;
   request: unknown;
   response: unknown;
 }

@@ -6,6 +6,7 @@ export async function signReceipt(api: StackApi, leaf: SignedResponseFields): Pr
   const fields: SignedResponseFields = {
     stackId: leaf.stackId,
     leafIndex: leaf.leafIndex,
+    nonce: leaf.nonce,
     reqHash: leaf.reqHash,
     respHash: leaf.respHash,
     units: leaf.units,

@@ -4,13 +4,14 @@ import {
   declareTranscriptUnavailable,
   execute,
   failVerification,
+  proveReceiptFraud,
   resolveDispute,
   timeoutAttesters,
 } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
-import { TranscriptUnusableError } from "./errors.js";
-import { recomputeResponseHashes } from "./recompute.js";
+import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
+import { recomputeSample } from "./recompute.js";
 import { completeDuty, loadSample, searchFrom, type WorkerEnv } from "./workerEnv.js";
 
 /** SettlementManager's phases (ISettlementManager.Phase). */
@@ -63,7 +64,17 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
     try {
       sample = await loadSample(env, full, st.dataPosted);
     } catch (error) {
-      if (!(error instanceof TranscriptUnusableError)) throw error;
+      if (error instanceof TranscriptFraudError && env.chain.ctx.addresses.ReceiptFraud) {
+        // The server's own root holds a leaf it could not honestly have: that is proof, not a disagreement.
+        await proveReceiptFraud(env.chain.ctx, {
+          kind: "settledLeaves",
+          stackId: duty.stackId,
+          leaves: error.leaves,
+          proofs: error.proofs,
+        });
+        return finish("server_fraud_proven");
+      }
+      if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
       if (st.dataRequested) throw error; // the server has until its data deadline to post the requests
       env.logger.warn(
         { stackId: duty.stackId.toString(), err: error.shortMessage },
@@ -79,20 +90,27 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
       nodeId: me,
       indices: full.indices,
       chain: env.chain,
-      recompute: () => recomputeResponseHashes(env.engine(), bodies),
+      recompute: () => recomputeSample(env.engine(), bodies),
     });
     if (!decision) return;
-    const respHashes = "respHashes" in decision ? decision.respHashes : undefined;
-    const commitment = respHashes
-      ? attestationCommitment(me, respHashes)
+    const recomputed = "sample" in decision ? decision.sample : undefined;
+    const commitment = recomputed
+      ? attestationCommitment(me, recomputed)
       : (decision as { commitment: Hash }).commitment;
     // Kept before sending, so a restart after the transaction finds what it committed to.
     await updateDuty(env.db, duty.taskId, {
       commitment,
-      ...(respHashes ? { result: JSON.stringify(respHashes) } : {}),
+      ...(recomputed
+        ? {
+            result: JSON.stringify({
+              respHashes: recomputed.respHashes,
+              units: recomputed.units.map(String),
+            }),
+          }
+        : {}),
     });
-    const sent = respHashes
-      ? await commitAttestation(env.chain.ctx, { stackId: duty.stackId, nodeId: me, respHashes })
+    const sent = recomputed
+      ? await commitAttestation(env.chain.ctx, { stackId: duty.stackId, nodeId: me, sample: recomputed })
       : await commitRaw(env, duty.stackId, me, commitment);
     await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
     env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });

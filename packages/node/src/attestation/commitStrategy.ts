@@ -1,4 +1,4 @@
-import type { Hash } from "@atoma/core";
+import type { Hash, RecomputedSample } from "@atoma/core";
 import type { AttestationChain } from "./attestationChain.js";
 
 /** What a strategy knows about one duty, and the honest work it may (or may not) do. */
@@ -7,8 +7,8 @@ export interface DutyInput {
   /** This node's id. */
   nodeId: bigint;
   indices: readonly bigint[];
-  /** Regenerates the sampled requests with this node's engine and returns their response hashes, in order. */
-  recompute(): Promise<Hash[]>;
+  /** Regenerates the sampled requests with this node's engine: their response hashes and units, in order. */
+  recompute(): Promise<RecomputedSample>;
   chain: AttestationChain;
 }
 
@@ -16,8 +16,8 @@ export interface VoteInput extends DutyInput {
   disputeId: bigint;
 }
 
-/** Response hashes to commit to (the commitment is built from them), or a ready commitment; undefined: not now. */
-export type AttestDecision = { respHashes: readonly Hash[] } | { commitment: Hash } | undefined;
+/** What was recomputed, to commit to (the commitment is built from it), or a ready commitment; undefined: not now. */
+export type AttestDecision = { sample: RecomputedSample } | { commitment: Hash } | undefined;
 
 /**
  * How the worker decides what to commit. Production nodes always use `honestStrategy`; other strategies exist so
@@ -26,6 +26,6 @@ export type AttestDecision = { respHashes: readonly Hash[] } | { commitment: Has
  */
 export interface CommitStrategy {
   attest(input: DutyInput): Promise<AttestDecision>;
-  /** The result to vote for (H(respHashes) for a settlement dispute); undefined: not now. */
+  /** The result to vote for (`attestationResult` of the recomputed sample for a settlement dispute); undefined: not now. */
   vote(input: VoteInput): Promise<Hash | undefined>;
 }

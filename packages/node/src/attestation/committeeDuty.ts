@@ -1,7 +1,7 @@
 import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
-import { recomputeResponseHashes } from "./recompute.js";
+import { recomputeSample } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
 import { completeDuty, loadSample, type WorkerEnv } from "./workerEnv.js";
 
@@ -67,7 +67,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
       disputeId,
       indices: full.indices,
       chain: env.chain,
-      recompute: () => recomputeResponseHashes(env.engine(), bodies),
+      recompute: () => recomputeSample(env.engine(), bodies),
     });
     if (!result) return;
     await updateDuty(env.db, duty.taskId, { result });

@@ -1,4 +1,4 @@
-import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import { AtomaError, type AtomaErrorOptions, type Hash, type StackLeaf } from "@atoma/core";
 
 /**
  * The serving node's inputs transcript cannot be used: not served, not matching its id, malformed, signed by
@@ -9,6 +9,22 @@ export class TranscriptUnusableError extends AtomaError {
   override name = "TranscriptUnusableError";
   constructor(message: string, options?: AtomaErrorOptions) {
     super("TRANSCRIPT_UNUSABLE", message, options);
+  }
+}
+
+/**
+ * The serving node's transcript rebuilds its settled root, and holds a leaf that breaks the leaf rules (a request
+ * billed twice, a nonce at another index, running totals that do not add up): proof against the server, which
+ * the attester submits to `ReceiptFraud` instead of committing.
+ */
+export class TranscriptFraudError extends AtomaError {
+  override name = "TranscriptFraudError";
+  readonly leaves: StackLeaf[];
+  readonly proofs: Hash[][];
+  constructor(message: string, evidence: { leaves: StackLeaf[]; proofs: Hash[][] }) {
+    super("TRANSCRIPT_FRAUD", message);
+    this.leaves = evidence.leaves;
+    this.proofs = evidence.proofs;
   }
 }
 

@@ -1,21 +1,27 @@
-import { type Hash, responseHash } from "@atoma/core";
+import { computeUnits, type RecomputedSample, responseHash } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import { UnrecomputableRequestError } from "./errors.js";
 
 /**
  * Regenerates each request with the engine (the body as the owner signed it: same sampling settings, and the seed
- * it names or the one derived from its hash) and returns the response hashes, in order.
+ * it names or the one derived from its hash) and returns, in order, the response hashes and the units each used
+ * by this replay's own usage (prompt plus completion tokens): what an attester commits to.
  */
-export async function recomputeResponseHashes(
+export async function recomputeSample(
   engine: InferenceEngine,
   bodies: readonly Record<string, unknown>[],
   signal?: AbortSignal,
-): Promise<Hash[]> {
-  const hashes: Hash[] = [];
+): Promise<RecomputedSample> {
+  const respHashes: RecomputedSample["respHashes"][number][] = [];
+  const units: bigint[] = [];
   for (const [index, body] of bodies.entries()) {
-    hashes.push(responseHash(await recomputeOne(engine, body, index, signal)));
+    const response = (await recomputeOne(engine, body, index, signal)) as {
+      usage: { prompt_tokens: number; completion_tokens?: number };
+    };
+    respHashes.push(responseHash(response));
+    units.push(computeUnits(response.usage));
   }
-  return hashes;
+  return { respHashes, units };
 }
 
 async function recomputeOne(

@@ -1,8 +1,18 @@
-import { AtomaError, atomaDomain, decodeTranscript, type Hash, verifyTranscript } from "@atoma/core";
+import {
+  AtomaError,
+  atomaDomain,
+  decodeTranscript,
+  findSettledLeafFraud,
+  type Hash,
+  leafHash,
+  StackTree,
+  transcriptLeaves,
+  verifyTranscript,
+} from "@atoma/core";
 import { hexToString } from "viem";
 import { fetchBlob } from "../blobs/fetchBlob.js";
 import type { AttestationChain } from "./attestationChain.js";
-import { TranscriptUnusableError } from "./errors.js";
+import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 
 /** The settlement a duty is about, as submitted on-chain. */
 export interface SettlementFacts {
@@ -64,9 +74,10 @@ export interface FetchTranscriptOptions {
 }
 
 /**
- * Fetches the inputs transcript from the serving node, checks its hash, its shape, every owner signature and its
- * request count against the settlement, and returns the sampled requests. Throws `TranscriptUnusableError` for
- * anything that makes it unusable (the worker then declares it unavailable on-chain).
+ * Fetches the inputs transcript from the serving node, checks its hash and shape, that its leaves rebuild the
+ * settled root, that they keep the leaf rules, and every owner signature, and returns the sampled requests.
+ * Throws `TranscriptFraudError` (with the evidence) when the settled leaves break a rule, and
+ * `TranscriptUnusableError` for anything else that makes it unusable (the worker then declares it unavailable).
  */
 export async function fetchSampledRequests(
   chain: AttestationChain,
@@ -82,21 +93,34 @@ export async function fetchSampledRequests(
   try {
     const bytes = await fetchBlob(node.url, params.facts.transcriptId, options);
     const transcript = decodeTranscript(bytes, { maxBytes: options.maxBytes });
-    const reqHashes = await verifyTranscript(transcript, {
+    const leaves = transcriptLeaves(transcript);
+    if (leaves.length !== settlement.requestCount)
+      throw new TranscriptUnusableError(
+        `transcript holds ${leaves.length} requests, the settlement claims ${settlement.requestCount}`,
+      );
+    const tree = new StackTree(leaves.map(leafHash));
+    if (tree.root !== settlement.root.toLowerCase())
+      throw new TranscriptUnusableError("the transcript's leaves do not rebuild the settled root");
+    const broken = findSettledLeafFraud(leaves, settlement.units);
+    if (broken)
+      throw new TranscriptFraudError(`the settled leaf ${broken.at(-1)!.leafIndex} breaks the leaf rules`, {
+        leaves: broken,
+        proofs: broken.map((leaf) => tree.proof(Number(leaf.leafIndex))),
+      });
+    const { reqHashes } = await verifyTranscript(transcript, {
       owner: stack.owner,
       stackId: params.stackId,
       domain: atomaDomain(chain.chainId, chain.ctx.addresses.StackManager),
+      root: settlement.root,
+      units: settlement.units,
+      requestCount: BigInt(settlement.requestCount),
     });
-    if (reqHashes.length !== settlement.requestCount)
-      throw new TranscriptUnusableError(
-        `transcript holds ${reqHashes.length} requests, the settlement claims ${settlement.requestCount}`,
-      );
     return {
       bodies: params.indices.map((k) => transcript.requests[Number(k)]!.body),
       reqHashes: params.indices.map((k) => reqHashes[Number(k)]!),
     };
   } catch (error) {
-    if (error instanceof TranscriptUnusableError) throw error;
+    if (error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError) throw error;
     if (error instanceof AtomaError)
       throw new TranscriptUnusableError(`transcript unusable: ${error.shortMessage}`, { cause: error });
     throw error;

@@ -1,6 +1,6 @@
-import { AtomaError } from "@atoma/core";
+import { AtomaError, STACK_HEADERS } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
-import { QueueFullError } from "../errors.js";
+import { NonceOutOfOrderError, NonceReusedError, QueueFullError } from "../errors.js";
 
 /** OpenAI's error types, which OpenAI-compatible clients switch on. */
 export type OpenAiErrorType =
@@ -28,6 +28,8 @@ export const HTTP_ERRORS: Readonly<Record<string, { status: number; type: OpenAi
   BLOB_NOT_FOUND: { status: 404, type: "not_found_error" },
   ROUTE_NOT_FOUND: { status: 404, type: "not_found_error" },
   NONCE_REUSED: { status: 409, type: "conflict_error" },
+  NONCE_OUT_OF_ORDER: { status: 409, type: "conflict_error" },
+  REQUEST_IN_FLIGHT: { status: 409, type: "conflict_error" },
   STACK_CLOSED: { status: 409, type: "conflict_error" },
   STACK_EXPIRED: { status: 410, type: "invalid_request_error" },
   REQUEST_TOO_LARGE: { status: 413, type: "invalid_request_error" },
@@ -65,6 +67,12 @@ export function httpErrorOf(error: unknown): HttpError {
       if (error instanceof QueueFullError)
         headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds));
       if (error.code === "SHUTTING_DOWN") headers.connection = "close";
+      // The stack's next nonce, so an owner's client whose count drifted can sign again with the right one.
+      if (
+        (error instanceof NonceOutOfOrderError || error instanceof NonceReusedError) &&
+        error.next !== undefined
+      )
+        headers[STACK_HEADERS.nextNonce] = error.next.toString();
       return {
         status: mapped.status,
         body: body(error.shortMessage, mapped.type, error.code),

@@ -2,7 +2,7 @@ import {
   encodeTranscript,
   type Hash,
   type InputsTranscript,
-  LeafTree,
+  StackTree,
   type TranscriptEntry,
 } from "@atoma/core";
 import type { Address } from "viem";
@@ -20,8 +20,9 @@ export interface BuiltSettlement {
 }
 
 /**
- * What the node submits for a frozen stack: the Merkle root over its leaves in index order, and the inputs
- * transcript (each leaf's owner-signed request, never the outputs) under the stacks contract's domain.
+ * What the node submits for a frozen stack: the stack-tree root over its leaves in index order, and the inputs
+ * transcript (each leaf's owner-signed request and the rest of the leaf, never the outputs) under the stacks
+ * contract's domain.
  */
 export function buildSettlement(
   snapshot: SettlementSnapshot,
@@ -29,14 +30,25 @@ export function buildSettlement(
 ): BuiltSettlement {
   const { leaves } = snapshot;
   const transcript: InputsTranscript = {
-    version: 1,
+    version: 2,
     chainId: domain.chainId,
     stacks: domain.stacks,
     stackId: snapshot.stack.stackId.toString(),
-    requests: leaves.map((leaf) => leaf.request as TranscriptEntry),
+    requests: leaves.map((leaf) => {
+      const { body, nonce, deadline, signature } = leaf.request as TranscriptEntry;
+      return {
+        body,
+        nonce,
+        deadline,
+        signature,
+        response_hash: leaf.respHash,
+        units: leaf.units.toString(),
+        cumulative_units: leaf.cumulativeUnits.toString(),
+      };
+    }),
   };
   return {
-    root: leaves.length === 0 ? EMPTY_ROOT : new LeafTree(leaves.map((leaf) => leaf.leafHash)).root,
+    root: leaves.length === 0 ? EMPTY_ROOT : new StackTree(leaves.map((leaf) => leaf.leafHash)).root,
     units: snapshot.unitsClaimed,
     requestCount: BigInt(leaves.length),
     transcript: encodeTranscript(transcript),

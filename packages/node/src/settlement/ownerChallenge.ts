@@ -1,5 +1,5 @@
 import { answerChallenge } from "@atoma/chain";
-import { LeafTree } from "@atoma/core";
+import { StackTree } from "@atoma/core";
 import { listLeaves } from "../accounting/stacks.js";
 import { type ChallengeRow, setChallengeState } from "./challengeRows.js";
 import type { StepContext } from "./stepContext.js";
@@ -21,9 +21,12 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
     ctx.logger.error({ stackId, disputeId }, "challenge cannot be answered: the leaf was never settled");
     return;
   }
-  const proof = new LeafTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
+  const proof = new StackTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
   const answered = await answerChallenge(ctx.chain.actions, { disputeId, proof });
   await setChallengeState(ctx.db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
   ctx.metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
-  ctx.logger.info({ stackId, disputeId, tx: answered.hash }, "owner challenge answered with a Merkle proof");
+  ctx.logger.info(
+    { stackId, disputeId, tx: answered.hash },
+    "owner challenge answered with a stack-tree proof",
+  );
 }

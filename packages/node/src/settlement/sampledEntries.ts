@@ -1,12 +1,22 @@
 import type { PostedRequest, RevealSettlementParams } from "@atoma/chain";
-import { canonicalJson, type Hash, LeafTree, type TranscriptEntry } from "@atoma/core";
+import { canonicalJson, type Hash, type StackLeaf, StackTree, type TranscriptEntry } from "@atoma/core";
 import { stringToHex } from "viem";
 import type { StoredLeaf } from "../accounting/types.js";
 import { SettlementStateError } from "./errors.js";
 
+const leafFields = (leaf: StoredLeaf): StackLeaf => ({
+  leafIndex: leaf.leafIndex,
+  nonce: leaf.nonce,
+  reqHash: leaf.reqHash,
+  respHash: leaf.respHash,
+  units: leaf.units,
+  cumulativeUnits: leaf.cumulativeUnits,
+});
+
 /**
- * The reveal of the sampled leaves, in the order of `indices`: request hash, response hash and Merkle proof
- * against the root the node submitted (checked here, so a corrupted database is caught before the chain is asked).
+ * The reveal of the sampled leaves, in the order of `indices`, and of the last leaf, each with its stack-tree
+ * proof against the root the node submitted (checked here, so a corrupted database is caught before the chain
+ * is asked).
  */
 export function revealOf(
   stackId: bigint,
@@ -14,7 +24,7 @@ export function revealOf(
   indices: readonly number[],
   submittedRoot: string | null,
 ): RevealSettlementParams {
-  const tree = new LeafTree(leaves.map((leaf) => leaf.leafHash));
+  const tree = new StackTree(leaves.map((leaf) => leaf.leafHash));
   if (submittedRoot !== null && tree.root !== submittedRoot)
     throw new SettlementStateError(stackId, "the stored leaves no longer hash to the submitted root");
   const at = indices.map((k) => {
@@ -22,11 +32,13 @@ export function revealOf(
     if (!leaf) throw new SettlementStateError(stackId, `sampled index ${k} has no stored leaf`);
     return leaf;
   });
+  const last = leaves.length - 1;
   return {
     stackId,
-    reqHashes: at.map((leaf) => leaf.reqHash),
-    respHashes: at.map((leaf) => leaf.respHash),
+    sampled: at.map(leafFields),
     proofs: indices.map((k): Hash[] => tree.proof(k)),
+    last: leafFields(leaves[last]!),
+    lastProof: tree.proof(last),
   };
 }
 

@@ -48,6 +48,7 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
     DisputeManager: at("DisputeManager"),
     ConsensusRequests: at("ConsensusRequests"),
     EmissionSchedule: at("EmissionSchedule"),
+    ReceiptFraud: at("ReceiptFraud"),
   };
 }
 

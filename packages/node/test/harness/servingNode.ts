@@ -6,11 +6,13 @@ import {
   encodeTranscript,
   type Hash,
   type InputsTranscript,
-  LeafTree,
   leafHash,
+  leafOf,
   requestHash,
   responseHash,
   type SignedResponseFields,
+  type StackLeaf,
+  StackTree,
   signRequest,
   signResponse,
 } from "@atoma/core";
@@ -26,8 +28,12 @@ export interface ServingBehaviour {
   engine: InferenceEngine;
   /** Replaces the response hash of request `k` (a tampered output); undefined keeps it. */
   tamper?: ((k: number) => boolean) | undefined;
-  /** Units claimed on-chain on top of those served. @default 0 */
+  /** Units claimed on-chain on top of those served (its leaves stay honest). @default 0 */
   overClaim?: bigint | undefined;
+  /** Units added to every leaf (the running totals add up, and the settlement claims them). @default 0 */
+  inflateUnits?: bigint | undefined;
+  /** Appends a copy of signed request 1 (its nonce and signature) as one more leaf, billed again. */
+  duplicate?: boolean | undefined;
   /** Keeps the transcript out of the blob store (attesters cannot fetch it). */
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
@@ -40,7 +46,8 @@ export interface ServedStack {
   escrow: bigint;
   reqHashes: Hash[];
   respHashes: Hash[];
-  tree: LeafTree;
+  leaves: StackLeaf[];
+  tree: StackTree;
   unitsServed: bigint;
   unitsClaimed: bigint;
   responses: { fields: SignedResponseFields; signature: Hex }[];
@@ -68,7 +75,7 @@ export async function serveAndSettle(
   const server = net.byId(stack.nodeId);
   const domain = atomaDomain(net.anvil.chainId, addresses.StackManager);
   const transcript: InputsTranscript = {
-    version: 1,
+    version: 2,
     chainId: net.anvil.chainId,
     stacks: addresses.StackManager,
     stackId: stack.stackId.toString(),
@@ -80,7 +87,8 @@ export async function serveAndSettle(
     escrow: stack.escrow,
     reqHashes: [],
     respHashes: [],
-    tree: undefined as unknown as LeafTree,
+    leaves: [],
+    tree: undefined as unknown as StackTree,
     unitsServed: 0n,
     unitsClaimed: 0n,
     responses: [],
@@ -103,28 +111,36 @@ export async function serveAndSettle(
       nonce,
       deadline,
     });
-    transcript.requests.push({ body, nonce: nonce.toString(), deadline: deadline.toString(), signature });
-    served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
     const { response, generation } = await behaviour.engine.chat(body);
     const respHash = behaviour.tamper?.(k)
       ? keccak256(stringToBytes(`tampered answer ${k}`))
       : responseHash(response);
-    const units = BigInt(response.usage.total_tokens);
-    served.unitsServed += units;
-    served.reqHashes.push(reqHash);
-    served.respHashes.push(respHash);
-    const fields: SignedResponseFields = {
+    const units = BigInt(response.usage.total_tokens) + (behaviour.inflateUnits ?? 0n);
+    const entry = { body, nonce: nonce.toString(), deadline: deadline.toString(), signature };
+    served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
+    await addLeaf(served, transcript, entry, {
       stackId: stack.stackId,
       leafIndex: BigInt(k),
+      nonce,
       reqHash,
       respHash,
       units,
-      cumulativeUnits: served.unitsServed,
+      cumulativeUnits: served.unitsServed + units,
       seed: BigInt(generation.sampling.seed),
-    };
-    served.responses.push({ fields, signature: await signResponse(server.signerAccount, domain, fields) });
+    });
   }
-  served.tree = new LeafTree(served.reqHashes.map((r, k) => leafHash(r, served.respHashes[k]!)));
+  if (behaviour.duplicate) {
+    // The copy keeps the signed request's nonce and signature: a request the owner made once, billed twice.
+    const original = served.responses[1]!.fields;
+    const leafIndex = BigInt(served.leaves.length);
+    served.requests.push(served.requests[1]!);
+    await addLeaf(served, transcript, transcript.requests[1]!, {
+      ...original,
+      leafIndex,
+      cumulativeUnits: served.unitsServed + original.units,
+    });
+  }
+  served.tree = new StackTree(served.leaves.map(leafHash));
   const bytes = encodeTranscript(transcript);
   served.transcriptId = behaviour.withholdTranscript
     ? blobId(bytes)
@@ -134,20 +150,46 @@ export async function serveAndSettle(
     stackId: stack.stackId,
     root: served.tree.root,
     units: served.unitsClaimed,
-    requestCount: BigInt(count),
+    requestCount: BigInt(served.leaves.length),
     transcriptId: served.transcriptId,
   });
   if (!settled.sampled) throw new Error("p = 1 must sample attesters");
   return { ...served, attesters: settled.attesters, indices: settled.requestIndices };
 }
 
-/** The serving node reveals the sampled leaves (what it settled, honest or not). */
+/** Adds one leaf: its transcript entry, its hashes, its running total and the node's signed response. */
+async function addLeaf(
+  served: ServedStack,
+  transcript: InputsTranscript,
+  entry: { body: Record<string, unknown>; nonce: string; deadline: string; signature: Hex },
+  fields: SignedResponseFields,
+): Promise<void> {
+  const domain = atomaDomain(Number(transcript.chainId), transcript.stacks);
+  served.unitsServed = fields.cumulativeUnits;
+  served.reqHashes.push(fields.reqHash);
+  served.respHashes.push(fields.respHash);
+  served.leaves.push(leafOf(fields));
+  transcript.requests.push({
+    ...entry,
+    response_hash: fields.respHash,
+    units: fields.units.toString(),
+    cumulative_units: fields.cumulativeUnits.toString(),
+  });
+  served.responses.push({
+    fields,
+    signature: await signResponse(served.server.signerAccount, domain, fields),
+  });
+}
+
+/** The serving node reveals the sampled leaves and its last one (what it settled, honest or not). */
 export function reveal(served: ServedStack, indices: readonly bigint[]) {
   const at = indices.map(Number);
+  const last = served.leaves.length - 1;
   return revealSettlement(served.server.signer, {
     stackId: served.stackId,
-    reqHashes: at.map((k) => served.reqHashes[k]!),
-    respHashes: at.map((k) => served.respHashes[k]!),
+    sampled: at.map((k) => served.leaves[k]!),
     proofs: at.map((k) => served.tree.proof(k)),
+    last: served.leaves[last]!,
+    lastProof: served.tree.proof(last),
   });
 }

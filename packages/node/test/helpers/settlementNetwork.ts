@@ -102,11 +102,13 @@ export async function serveRequests(
   owner: LocalAccount,
   count: number,
   unitsEach = 100n,
-): Promise<{ reqHashes: Hash[]; respHashes: Hash[] }> {
+): Promise<{ reqHashes: Hash[]; respHashes: Hash[]; units: bigint[]; leafHashes: Hash[] }> {
   const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
   const accounting = new Accounting({ db: node.context.db }, { nodeId: stack.nodeId });
   const reqHashes: Hash[] = [];
   const respHashes: Hash[] = [];
+  const units: bigint[] = [];
+  const leafHashes: Hash[] = [];
   for (let k = 0; k < count; k++) {
     const body = {
       model: MODEL,
@@ -115,7 +117,7 @@ export async function serveRequests(
       seed: k,
     };
     const reqHash = requestHash(body);
-    const nonce = BigInt(k + 1);
+    const nonce = BigInt(k);
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
     const signature = await signRequest(owner, domain, { stackId: stack.stackId, reqHash, nonce, deadline });
     const entry: TranscriptEntry = { body, nonce: String(nonce), deadline: String(deadline), signature };
@@ -126,7 +128,7 @@ export async function serveRequests(
       deadline,
     });
     const respHash = honestResponse(reqHash);
-    await accounting.commit(reservation, {
+    const leaf = await accounting.commit(reservation, {
       units: unitsEach,
       reqHash,
       respHash,
@@ -136,8 +138,10 @@ export async function serveRequests(
     });
     reqHashes.push(reqHash);
     respHashes.push(respHash);
+    units.push(leaf.units);
+    leafHashes.push(leaf.leafHash);
   }
-  return { reqHashes, respHashes };
+  return { reqHashes, respHashes, units, leafHashes };
 }
 
 /** Polls `probe` until it returns a value other than undefined/false (generous for a 2-core CI machine). */
