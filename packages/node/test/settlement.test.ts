@@ -179,9 +179,15 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect(blob.status).toBe(200);
     const transcript = decodeTranscript(new Uint8Array(await blob.arrayBuffer()));
     const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
-    await expect(
-      verifyTranscript(transcript, { owner: user.account.address, stackId: stack.stackId, domain }),
-    ).resolves.toEqual(served.reqHashes);
+    const audited = await verifyTranscript(transcript, {
+      owner: user.account.address,
+      stackId: stack.stackId,
+      domain,
+      root: onChain.root,
+      units: onChain.units,
+      requestCount: BigInt(onChain.requestCount),
+    });
+    expect(audited.reqHashes).toEqual(served.reqHashes);
 
     const refundBefore = await contracts.vault.read.balanceOf([user.account.address]);
     await network.advance(CHALLENGE_WINDOW + 1);
