@@ -379,9 +379,11 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       throw new TypeError("fetch failed");
     };
     const before = await stackRow(stackId);
-    const verified = await clientFor(stackId, { fetch: lossy, resendDelayMs: 10 }).chat(
-      chatBody("lost answer"),
-    );
+    const verified = await clientFor(stackId, {
+      fetch: lossy,
+      resendDelayMs: 10,
+      firstNonce: before.leafCount,
+    }).chat(chatBody("lost answer"));
     expect(calls).toBe(2);
     expect(await stackRow(stackId)).toMatchObject({
       leafCount: before.leafCount + 1n,
@@ -408,7 +410,11 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     };
     const before = await stackRow(stackId);
     const chunks: unknown[] = [];
-    const verified = await clientFor(stackId, { fetch: breaking, resendDelayMs: 10 }).chatStream(
+    const verified = await clientFor(stackId, {
+      fetch: breaking,
+      resendDelayMs: 10,
+      firstNonce: before.leafCount,
+    }).chatStream(
       chatBody("keep going"),
       (chunk) => chunks.push(chunk),
     );
@@ -428,12 +434,13 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       answer.choices[0]!.message.content += "!";
       return new Response(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
     };
-    await expect(clientFor(stackId, { fetch: tampering }).chat(chatBody("tamper"))).rejects.toThrow(
-      ResponseVerificationError,
-    );
+    const next = async () => (await stackRow(stackId)).leafCount;
+    await expect(
+      clientFor(stackId, { fetch: tampering, firstNonce: await next() }).chat(chatBody("tamper")),
+    ).rejects.toThrow(ResponseVerificationError);
     const impostor = privateKeyToAccount(generatePrivateKey()).address;
-    await expect(clientFor(stackId, { nodeSigner: impostor }).chat(chatBody("who signed?"))).rejects.toThrow(
-      /not signed by the node/,
-    );
+    await expect(
+      clientFor(stackId, { nodeSigner: impostor, firstNonce: await next() }).chat(chatBody("who signed?")),
+    ).rejects.toThrow(/not signed by the node/);
   });
 });
