@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAtomaPublicClient, getStack } from "@atoma/chain";
@@ -46,8 +46,11 @@ describe("atoma chat against atoma dev --nodes 2", () => {
   const readyFile = join(dir, "dev.out");
   const jsonFile = join(dir, "network.json");
   const keyFile = join(dir, "user.key");
+  const receipts = join(dir, "receipts");
 
   beforeAll(async () => {
+    // The chats below keep their receipts here rather than in ~/.atoma/receipts.
+    process.env.ATOMA_RECEIPTS = receipts;
     dev = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
     ready = await waitForReady<Ready>(dev, 240_000);
     // Both forms a user may have: atoma dev's stdout saved as it is, and the JSON alone.
@@ -56,6 +59,7 @@ describe("atoma chat against atoma dev --nodes 2", () => {
     writeFileSync(keyFile, `${ready.user.privateKey}\n`, { mode: 0o600 });
   }, 300_000);
   afterAll(async () => {
+    delete process.env.ATOMA_RECEIPTS;
     if (dev) {
       dev.child.kill("SIGINT");
       await dev.exited;
@@ -97,7 +101,26 @@ describe("atoma chat against atoma dev --nodes 2", () => {
       "Third",
     ]);
     expect(third.code, third.stderr).toBe(0);
-    expect(receiptOf(third.stderr)).toMatchObject({ stackId: bought.stackId, leafIndex: "2" });
+    expect(receiptOf(third.stderr)).toMatchObject({ stackId: bought.stackId, leafIndex: "2", nonce: "2" });
+
+    // Every receipt was kept, and an honest node's receipts prove nothing.
+    const kept = JSON.parse(
+      readFileSync(
+        join(
+          receipts,
+          `${ready.chainId}-${ready.contracts.StackManager!.toLowerCase()}-${bought.stackId}.json`,
+        ),
+        "utf8",
+      ),
+    ) as { fields: { leafIndex: string; cumulativeUnits: string } }[];
+    expect(kept.map((r) => r.fields.leafIndex)).toEqual(["0", "1", "2"]);
+    const prove = await cli([
+      ...["stack", "prove-fraud", bought.stackId, "--network", jsonFile, "--key-file", keyFile],
+    ]);
+    expect(prove.code).not.toBe(0);
+    expect(prove.stderr).toMatch(
+      /the 3 receipts kept for stack \d+ are consistent: there is nothing to prove/,
+    );
   }, 120_000);
 
   it("replaces a reused stack that is used up with a new one", async () => {

@@ -7,6 +7,7 @@ export {
   RunningTotalError,
   UnitsMismatchError,
 } from "./errors.js";
+export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { readSse } from "./readSse.js";
 export { type KeptReceipt, StackClient, type StackClientOptions, type Verified } from "./StackClient.js";
 export { type SignedStackRequest, type StackRequest, signStackRequest } from "./signStackRequest.js";

@@ -16,6 +16,8 @@ export interface ChatStack {
   nodeId: bigint;
   nodeUrl: string;
   nodeSigner: Address;
+  /** Compute units the stack bought: no receipt's running total may exceed them. */
+  units: bigint;
   /** Bought by this run (rather than given or reused). */
   bought: boolean;
 }
@@ -41,7 +43,7 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Ch
     throw new CliUsageError(`stack ${stackId} is closed; leave out --stack to buy a new one`);
   if (BigInt(stack.expiresAt) <= (await ctx.publicClient.getBlock()).timestamp)
     throw new CliUsageError(`stack ${stackId} has expired; leave out --stack to buy a new one`);
-  return withNode(ctx, stackId, BigInt(stack.nodeId), false);
+  return withNode(ctx, stackId, BigInt(stack.nodeId), false, BigInt(stack.units));
 }
 
 /** The owner's newest stack on the task that is active and not near expiry, if any. */
@@ -50,15 +52,16 @@ export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<
   const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId });
   for (const candidate of owned) {
     if (candidate.expiresAt <= now + REUSE_MARGIN_SECONDS) continue;
-    if ((await getStack(ctx, candidate.stackId)).status !== StackStatus.Active) continue;
-    return withNode(ctx, candidate.stackId, candidate.nodeId, false);
+    const stack = await getStack(ctx, candidate.stackId);
+    if (stack.status !== StackStatus.Active) continue;
+    return withNode(ctx, candidate.stackId, candidate.nodeId, false, BigInt(stack.units));
   }
   return undefined;
 }
 
 export async function boughtStack(ctx: ChainContext, terms: BuyTerms): Promise<ChatStack> {
   const bought = await buyStack(ctx, terms);
-  return withNode(ctx, bought.stackId, bought.nodeId, true);
+  return withNode(ctx, bought.stackId, bought.nodeId, true, terms.units);
 }
 
 async function withNode(
@@ -66,9 +69,10 @@ async function withNode(
   stackId: bigint,
   nodeId: bigint,
   bought: boolean,
+  units: bigint,
 ): Promise<ChatStack> {
   const node = await getNode(ctx, nodeId);
   if (node.status !== NodeStatus.Active)
     throw new CliUsageError(`node ${nodeId}, which serves stack ${stackId}, is no longer active`);
-  return { stackId, nodeId, nodeUrl: node.url, nodeSigner: node.signer, bought };
+  return { stackId, nodeId, nodeUrl: node.url, nodeSigner: node.signer, units, bought };
 }

@@ -1,9 +1,16 @@
-import { NodeRequestError, StackClient, type Verified } from "@atoma/sdk";
+import {
+  NodeRequestError,
+  RunningTotalError,
+  StackClient,
+  UnitsMismatchError,
+  type Verified,
+} from "@atoma/sdk";
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
 import { boughtStack, type ChatStack, givenStack, reusableStack } from "../chat/chatStack.js";
+import { keepReceipt, loadReceipts, receiptsDir, receiptsFile } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -24,6 +31,7 @@ interface ChatFlags {
   maxPrice: bigint;
   duration: bigint;
   maxTokens: number;
+  receipts?: string;
 }
 
 /** `atoma chat "prompt"`: one signed chat on a stack (given, reused or bought), streamed, receipt verified. */
@@ -65,6 +73,10 @@ export function registerChat(program: Command): void {
         .default(3_600n, "3600"),
     )
     .option("--max-tokens <n>", "most tokens in the answer", integerOption("--max-tokens", 1, 4_096), 64)
+    .option(
+      "--receipts <dir>",
+      "where every receipt the node signs is kept, the owner's evidence (or ATOMA_RECEIPTS; ~/.atoma/receipts)",
+    )
     .action(async (prompt: string, flags: ChatFlags) => {
       if (prompt.trim() === "") throw new CliUsageError("the prompt is empty");
       if (prompt.length > MAX_PROMPT_CHARS)
@@ -85,14 +97,15 @@ export function registerChat(program: Command): void {
           ? await givenStack(ctx, flags.stack)
           : ((await reusableStack(ctx, terms().taskId)) ?? (await boughtStack(ctx, terms())));
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
+      const dir = receiptsDir(flags.receipts);
       let answer: Verified;
       try {
-        answer = await ask(network, account, stack, body);
+        answer = await ask(network, account, stack, body, dir);
       } catch (error) {
         const replaceable = flags.stack === undefined && !stack.bought;
         if (!(replaceable && error instanceof NodeRequestError && SPENT.has(error.code))) throw error;
         stack = await boughtStack(ctx, terms());
-        answer = await ask(network, account, stack, body);
+        answer = await ask(network, account, stack, body, dir);
       }
       const { fields } = answer;
       process.stderr.write(
@@ -100,6 +113,7 @@ export function registerChat(program: Command): void {
           nodeId: stack.nodeId.toString(),
           stackId: stack.stackId.toString(),
           leafIndex: fields.leafIndex.toString(),
+          nonce: fields.nonce.toString(),
           units: fields.units.toString(),
           cumulativeUnits: fields.cumulativeUnits.toString(),
           requestHash: fields.reqHash,
@@ -118,13 +132,19 @@ function taskOf(flags: ChatFlags, network: Network): bigint {
   return BigInt(fromFile);
 }
 
-/** Streams one signed chat to stdout; a stack bought a moment ago may still be unknown to its node: wait for it. */
+/**
+ * Streams one signed chat to stdout; a stack bought a moment ago may still be unknown to its node: wait for it.
+ * Every receipt the node signs is kept in `receiptsDir`, and the running total continues from those kept; a
+ * receipt that does not add up is reported with the command that proves it.
+ */
 async function ask(
   network: Network,
   account: LocalAccount,
   stack: ChatStack,
   body: Record<string, unknown>,
+  receiptsDir: string,
 ): Promise<Verified> {
+  const file = receiptsFile(receiptsDir, network.chainId, network.contracts.StackManager, stack.stackId);
   const client = new StackClient({
     nodeUrl: stack.nodeUrl,
     account,
@@ -133,6 +153,9 @@ async function ask(
     stackManager: network.contracts.StackManager,
     nodeSigner: stack.nodeSigner,
     nodeId: stack.nodeId,
+    stackUnits: stack.units,
+    receipts: loadReceipts(file),
+    onReceipt: (receipt) => keepReceipt(file, receipt),
   });
   const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
   for (;;) {
@@ -144,6 +167,10 @@ async function ask(
       process.stdout.write("\n");
       return answer;
     } catch (error) {
+      if (error instanceof UnitsMismatchError || error instanceof RunningTotalError)
+        process.stderr.write(
+          `the node's receipt does not add up; it is kept in ${file}: prove it with atoma stack prove-fraud ${stack.stackId}\n`,
+        );
       const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
       if (!(unseen && stack.bought && Date.now() < giveUpAt)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));

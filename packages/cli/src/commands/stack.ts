@@ -5,6 +5,7 @@ import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, readContext, userContext } from "../chain/userChain.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
+import { registerStackProveFraud } from "./stackProveFraud.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const STATUS_NAMES = Object.fromEntries(
@@ -27,7 +28,7 @@ interface BuyFlags {
   duration: bigint;
 }
 
-/** `atoma stack buy|status`: prepaid compute units on a task, served by a node the contract draws. */
+/** `atoma stack buy|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws. */
 export function registerStack(program: Command): void {
   const stack = program
     .command("stack")
@@ -104,4 +105,6 @@ export function registerStack(program: Command): void {
         securityLevel: found.securityLevel,
       });
     });
+
+  registerStackProveFraud(stack);
 }
