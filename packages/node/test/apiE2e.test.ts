@@ -414,10 +414,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       fetch: breaking,
       resendDelayMs: 10,
       firstNonce: before.leafCount,
-    }).chatStream(
-      chatBody("keep going"),
-      (chunk) => chunks.push(chunk),
-    );
+    }).chatStream(chatBody("keep going"), (chunk) => chunks.push(chunk));
     expect(calls).toBe(2);
     expect(chunks.length).toBe(2); // the first chunk before the break, then the stored answer as one chunk
     expect(await stackRow(stackId)).toMatchObject({
