@@ -276,6 +276,35 @@ contract ReceiptFraudTest is AtomaFixture {
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
     }
 
+    /// Neighbouring leaves of the root whose totals jump; consistent leaves and foreign proofs prove nothing.
+    function test_settledNeighboursThatDoNotAddUpProveFraud() public {
+        (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
+        Served memory s = serve(stackId, 4, "honest", 400);
+        AtomaTypedData.Leaf[] memory leaves = new AtomaTypedData.Leaf[](2);
+        bytes32[][] memory proofs = new bytes32[][](2);
+        leaves[0] = s.leaves[1];
+        leaves[1] = s.leaves[2];
+        proofs[0] = stackProof(s.hashes, 1);
+        proofs[1] = stackProof(s.hashes, 2);
+        AtomaTypedData.Leaf memory jump = s.leaves[2];
+        jump.cumulativeUnits += 500;
+        Served memory greedy = _withLeaf(serve(stackId, 4, "honest", 400), 2, jump);
+        _settle(stackId, server, greedy, 400);
+        vm.expectRevert(abi.encodeWithSelector(ReceiptFraud.InvalidProof.selector, 0));
+        receiptFraud.proveSettledLeaves(stackId, leaves, proofs);
+        leaves[1] = jump;
+        proofs[0] = stackProof(greedy.hashes, 1);
+        proofs[1] = stackProof(greedy.hashes, 2);
+        AtomaTypedData.Leaf[] memory consistent = new AtomaTypedData.Leaf[](1);
+        bytes32[][] memory consistentProof = new bytes32[][](1);
+        consistent[0] = greedy.leaves[0];
+        consistentProof[0] = stackProof(greedy.hashes, 0);
+        vm.expectRevert(ReceiptFraud.NoFraud.selector);
+        receiptFraud.proveSettledLeaves(stackId, consistent, consistentProof);
+        receiptFraud.proveSettledLeaves(stackId, leaves, proofs);
+        assertEq(nodes.getNode(server).collateral, 0, "slashed");
+    }
+
     /// When the copy is sampled the server cannot even reveal it.
     function test_aDuplicatedRequestFailsTheReveal() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
