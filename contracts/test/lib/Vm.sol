@@ -33,6 +33,7 @@ interface Vm {
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory keys);
     function keyExistsJson(string calldata json, string calldata key) external view returns (bool);
     function assume(bool condition) external pure;
     function toString(uint256 value) external pure returns (string memory);
