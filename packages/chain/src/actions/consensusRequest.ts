@@ -72,12 +72,12 @@ export type DrawOutcome =
 
 /**
  * Draws a request's seats from the hash of the block it was recorded in (anyone may, from the next block on).
- * When someone else drew them first, reads the seats that were drawn.
+ * When someone else drew them first, reads the seats that were drawn (`tx` is then undefined).
  */
 export async function drawConsensusSeats(
   ctx: ChainContext,
   params: { requestId: bigint },
-): Promise<DrawOutcome & Partial<TxInfo>> {
+): Promise<DrawOutcome & { tx: TxInfo | undefined }> {
   let receipt: TransactionReceipt;
   try {
     receipt = await execute(ctx, {
@@ -89,10 +89,10 @@ export async function drawConsensusSeats(
     });
   } catch (error) {
     if (error instanceof ContractRevertError && error.errorName === "WrongStatus")
-      return readDrawnSeats(ctx, params.requestId);
+      return { ...(await readDrawnSeats(ctx, params.requestId)), tx: undefined };
     throw error;
   }
-  return { ...txInfo(receipt), ...drawOutcome(receipt) };
+  return { ...drawOutcome(receipt), tx: txInfo(receipt) };
 }
 
 function drawOutcome(receipt: TransactionReceipt): DrawOutcome {
