@@ -9,6 +9,7 @@ import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ExampleConsumer} from "../src/test/ExampleConsumer.sol";
 import {EmissionSchedule} from "../src/token/EmissionSchedule.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {Vm} from "./lib/Vm.sol";
 
 contract RevertingConsumer {
     function onAtomaResult(uint256, bytes calldata) external pure {
@@ -28,7 +29,7 @@ contract SeatPickingRequester {
     function askAndPick(uint256 taskId, bytes calldata prompt, uint256 wanted) external returns (uint256 requestId) {
         requestId = atoma.submitRequest(taskId, prompt, 1, 1_000, 2 ether, 2, 0);
         require(atoma.seatsOf(requestId).length == 0, "seats known at submission");
-        atoma.drawSeats(requestId); // reverts: the draw needs a later block
+        atoma.drawSeats(requestId, new uint256[](0)); // reverts: the draw needs a later block
         require(atoma.seatsOf(requestId)[0].nodeId == wanted, "not my node");
     }
 }
@@ -66,13 +67,36 @@ contract ConsensusTest is AtomaFixture {
         internal
         returns (uint256 requestId, ConsensusRequests.Seat[] memory seats)
     {
-        requestId = consumer.ask(task, PROMPT, n, maxUnits, PRICE, 2, 200_000);
+        requestId = _submit(n, maxUnits);
         seats = _draw(requestId);
+    }
+
+    mapping(uint256 requestId => uint256[]) internal candidatesOf;
+
+    /// The consumer asks; the request's candidates are kept from its `ConsensusRequested` event.
+    function _submit(uint8 n, uint64 maxUnits) internal returns (uint256 requestId) {
+        vm.recordLogs();
+        requestId = consumer.ask(task, PROMPT, n, maxUnits, PRICE, 2, 200_000);
+        _keepCandidates();
+    }
+
+    function _keepCandidates() internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter != address(consensus)
+                    || logs[i].topics[0] != ConsensusRequests.ConsensusRequested.selector
+            ) {
+                continue;
+            }
+            (,,,, uint256[] memory candidates) = abi.decode(logs[i].data, (bytes, uint8, uint64, uint64, uint256[]));
+            candidatesOf[uint256(logs[i].topics[1])] = candidates;
+        }
     }
 
     function _draw(uint256 requestId) internal returns (ConsensusRequests.Seat[] memory) {
         vm.roll(block.number + 1);
-        consensus.drawSeats(requestId);
+        consensus.drawSeats(requestId, candidatesOf[requestId]);
         return consensus.seatsOf(requestId);
     }
 
@@ -278,8 +302,10 @@ contract ConsensusTest is AtomaFixture {
         token.mint(address(bad), 1 ether);
         vm.prank(address(bad));
         token.approve(address(vault), type(uint256).max);
+        vm.recordLogs();
         vm.prank(address(bad));
         uint256 requestId = consensus.submitRequest(task, PROMPT, 1, 1_000, PRICE, 2, 100_000);
+        _keepCandidates();
         ConsensusRequests.Seat[] memory seats = _draw(requestId);
         _seal(requestId, seats, 1, ANSWER, UNITS);
         _reveal(requestId, seats, 1, ANSWER, UNITS);
@@ -303,12 +329,14 @@ contract ConsensusTest is AtomaFixture {
     // ---------------------------------------------------------------- the seat draw (issue 10)
 
     function test_seatsAreDrawnInALaterBlockFromTheHashOfTheRequestBlock() public {
-        uint256 requestId = consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 0);
+        uint256 requestId = _submit(3, 1_000);
+        uint256[] memory candidates = candidatesOf[requestId];
+        assertEq(candidates.length, 7, "every eligible node is a candidate");
         assertTrue(_status(requestId) == ConsensusRequests.Status.Drawing, "waiting for its draw");
         assertEq(consensus.seatsOf(requestId).length, 0, "no seat known in the request's block");
         uint256 recorded = block.number;
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.DrawNotReady.selector, requestId, recorded));
-        consensus.drawSeats(requestId);
+        consensus.drawSeats(requestId, candidates);
 
         vm.roll(recorded + 1);
         uint256 snapshot = vm.snapshotState();
@@ -316,7 +344,7 @@ contract ConsensusTest is AtomaFixture {
         for (uint256 k = 0; k < 4; ++k) {
             vm.revertToState(snapshot);
             vm.setBlockhash(recorded, keccak256(abi.encode("block", k)));
-            consensus.drawSeats(requestId);
+            consensus.drawSeats(requestId, candidates);
             firstSeat[k] = consensus.seatsOf(requestId)[0].nodeId;
         }
         bool differ;
@@ -329,7 +357,7 @@ contract ConsensusTest is AtomaFixture {
                 ConsensusRequests.WrongStatus.selector, requestId, ConsensusRequests.Status.Committing
             )
         );
-        consensus.drawSeats(requestId);
+        consensus.drawSeats(requestId, candidates);
     }
 
     function test_aRequesterCannotSeeOrPickItsSeatsInItsOwnTransaction() public {
@@ -351,27 +379,80 @@ contract ConsensusTest is AtomaFixture {
     }
 
     function test_aDrawPastTheBlockHashWindowIsRearmedOnALaterBlock() public {
-        uint256 requestId = consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 0);
+        uint256 requestId = _submit(3, 1_000);
         vm.roll(block.number + 300);
         vm.setBlockhash(consensus.getRequest(requestId).drawBlock, 0);
         vm.expectEmit(address(consensus));
         emit ConsensusRequests.DrawRearmed(requestId, uint64(block.number));
-        consensus.drawSeats(requestId);
+        consensus.drawSeats(requestId, candidatesOf[requestId]);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Drawing, "still to draw");
         assertEq(consensus.getRequest(requestId).drawBlock, block.number, "on the current block");
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.DrawNotReady.selector, requestId, block.number));
-        consensus.drawSeats(requestId);
+        consensus.drawSeats(requestId, candidatesOf[requestId]);
         ConsensusRequests.Seat[] memory seats = _draw(requestId);
         assertEq(seats.length, 3, "drawn in the next block");
     }
 
     function test_aDrawWithTooFewNodesLeftFailsAndRefunds() public {
-        uint256 requestId = consumer.ask(task, PROMPT, 7, 1_000, PRICE, 2, 0);
+        uint256 requestId = _submit(7, 1_000);
         vm.prank(operatorOf[nodeIds[0]]);
         tasks.unsubscribe(task, nodeIds[0]);
         _draw(requestId);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
         assertEq(vault.balanceOf(address(consumer)), 7 * 0.002 ether, "escrow refunded");
+    }
+
+    function test_theDrawIsAmongTheRequestsOwnCandidates() public {
+        uint256 requestId = _submit(3, 1_000);
+        uint256[] memory others = candidatesOf[requestId];
+        others[0] = others[1];
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.WrongCandidates.selector, requestId));
+        consensus.drawSeats(requestId, others);
+    }
+
+    /// A requester that runs nodes learns the seed one block before the draw and changes its nodes' subscriptions:
+    /// joining is too late (only the request's candidates are drawn from), and leaving only lets others in.
+    function test_changingSubscriptionsAfterTheSeedIsKnownCannotPullSeatsToTheRequester() public {
+        uint256 late = addNode(2);
+        uint256 requestId = _submit(3, 1_000);
+        uint256 recorded = block.number;
+        nextEpoch();
+        subscribe(task, late, PRICE); // eligible now, but after the request
+        uint256[3] memory mine = [nodeIds[4], nodeIds[5], nodeIds[6]];
+        vm.roll(recorded + 1);
+        for (uint256 k = 0; k < 6; ++k) {
+            uint256 snapshot = vm.snapshotState();
+            vm.setBlockhash(recorded, keccak256(abi.encode("seed", k)));
+            uint256 fair = _honestSeats(requestId, mine, 0);
+            for (uint256 leaving = 1; leaving < 8; ++leaving) {
+                vm.revertToState(snapshot);
+                vm.setBlockhash(recorded, keccak256(abi.encode("seed", k)));
+                assertGe(_honestSeats(requestId, mine, leaving), fair, "leaving never removes an honest seat");
+                for (uint256 i = 0; i < 3; ++i) {
+                    assertTrue(consensus.seatsOf(requestId)[i].nodeId != late, "a node that joined late is never drawn");
+                }
+            }
+            vm.revertToState(snapshot);
+        }
+    }
+
+    /// Unsubscribes the nodes of `mine` named by the bits of `leaving`, draws, and counts the seats not in `mine`.
+    function _honestSeats(uint256 requestId, uint256[3] memory mine, uint256 leaving)
+        internal
+        returns (uint256 honest)
+    {
+        for (uint256 i = 0; i < 3; ++i) {
+            if (leaving & (1 << i) == 0) continue;
+            vm.prank(operatorOf[mine[i]]);
+            tasks.unsubscribe(task, mine[i]);
+        }
+        consensus.drawSeats(requestId, candidatesOf[requestId]);
+        ConsensusRequests.Seat[] memory seats = consensus.seatsOf(requestId);
+        if (seats.length == 0) return 3; // too few left: the request fails, and no seat is the requester's
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].nodeId != mine[0] && seats[i].nodeId != mine[1] && seats[i].nodeId != mine[2]) ++honest;
+        }
     }
 
     // ---------------------------------------------------------------- seal before reveal (issue 10)

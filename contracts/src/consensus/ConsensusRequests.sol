@@ -13,9 +13,11 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// @title ConsensusRequests: n-node Sampling Consensus for requests made by smart contracts (whitepaper §2.6).
-/// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits). In a
-/// later block anyone draws the n seats (`drawSeats`), seeded with the hash of the request's block, which the
-/// requester could not know when it sent the request. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
+/// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits); the
+/// nodes eligible then are the request's candidates. In a later block anyone draws the n seats among them
+/// (`drawSeats`), seeded with the hash of the request's block, which the requester could not know when it sent the
+/// request: the seats are the first n candidates of that seed's permutation that are still eligible, so leaving
+/// after the seed is known can only let others in, and joining is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
 /// and, once every seat sealed or the seal window closed, REVEALS root, leaf_i and salt: no seat can copy what
 /// another revealed, because its seal was fixed before anything was revealed. root = H(leaf_1 ‖ … ‖ leaf_n) with
 /// leaf_i = H(O ‖ units ‖ i) binds the output and the unit count, so a seat that reports another count disagrees
@@ -65,6 +67,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         uint64 deliveryDeadline;
         uint128 maxPricePerMillion;
         bytes32 promptHash;
+        /// keccak256(abi.encode(candidates)): the nodes eligible when the request was made, in the order drawn from.
+        bytes32 candidatesHash;
         bytes32 agreedRoot;
     }
 
@@ -96,7 +100,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         bytes prompt,
         uint8 n,
         uint64 maxUnits,
-        uint64 drawBlock
+        uint64 drawBlock,
+        uint256[] candidates
     );
     event DrawRearmed(uint256 indexed requestId, uint64 drawBlock);
     event SeatsDrawn(uint256 indexed requestId, uint256[] nodeIds, uint64 sealDeadline, uint64 revealDeadline);
@@ -118,6 +123,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     error NotEnoughNodes(uint256 available, uint256 needed);
     error WrongStatus(uint256 requestId, Status status);
     error DrawNotReady(uint256 requestId, uint256 drawBlock);
+    error WrongCandidates(uint256 requestId);
     error NotSeatHolder(uint256 requestId, uint256 index, address caller);
     error AlreadySealed(uint256 requestId, uint256 index);
     error NotSealed(uint256 requestId, uint256 index);
@@ -183,8 +189,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         uint32 callbackGas
     ) external nonReentrant returns (uint256 requestId) {
         _validate(taskId, prompt.length, n, maxUnits, callbackGas);
-        uint256 available = _candidates(taskId, n, maxPricePerMillion, echelon, 0).length;
-        if (available < n) revert NotEnoughNodes(available, n);
+        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon);
+        if (candidates.length < n) revert NotEnoughNodes(candidates.length, n);
         requestId = ++requestCount;
         Request storage r = _requests[requestId];
         r.requester = msg.sender;
@@ -197,8 +203,9 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         r.drawBlock = uint64(block.number);
         r.maxPricePerMillion = maxPricePerMillion;
         r.promptHash = keccak256(prompt);
+        r.candidatesHash = keccak256(abi.encode(candidates));
         vault.lock(escrowKey(requestId), msg.sender, n * Units.cost(maxUnits, maxPricePerMillion));
-        emit ConsensusRequested(requestId, msg.sender, taskId, prompt, n, maxUnits, uint64(block.number));
+        emit ConsensusRequested(requestId, msg.sender, taskId, prompt, n, maxUnits, uint64(block.number), candidates);
     }
 
     function _validate(uint256 taskId, uint256 promptBytes, uint8 n, uint64 maxUnits, uint32 callbackGas)
@@ -217,32 +224,30 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         ) revert TaskUnavailable(taskId);
     }
 
-    function _candidates(uint256 taskId, uint8 n, uint128 maxPrice, uint32 echelon, uint256 seed)
-        internal
-        view
-        returns (uint256[] memory)
-    {
+    /// The task's subscribers eligible now for a request at `maxPrice` in `echelon`, in the registry's order.
+    function _eligible(uint256 taskId, uint128 maxPrice, uint32 echelon) internal view returns (uint256[] memory) {
         return taskRegistry.draw(
             ITaskRegistry.Draw({
                 taskId: taskId,
                 echelon: echelon,
-                count: n,
+                count: type(uint256).max,
                 maxPrice: maxPrice,
                 units: 0,
                 exclude: new uint256[](0),
-                seed: seed
+                seed: 0
             })
         );
     }
 
     /// Draws the seats of a request from the hash of the block it was recorded in; anyone may call, from the next
-    /// block on. That hash is out of reach after 256 blocks: the draw is then re-armed on the current block (whose
-    /// hash the caller cannot know either) and must be called again later. Too few nodes left: the request fails
-    /// and the escrow is refunded.
-    function drawSeats(uint256 requestId) external nonReentrant {
+    /// block on, with the request's candidates (from its `ConsensusRequested` event). That hash is out of reach
+    /// after 256 blocks: the draw is then re-armed on the current block (whose hash the caller cannot know either)
+    /// and must be called again later. Too few candidates still eligible: the request fails and is refunded.
+    function drawSeats(uint256 requestId, uint256[] calldata candidates) external nonReentrant {
         Request storage r = _existing(requestId);
         if (r.status != Status.Drawing) revert WrongStatus(requestId, r.status);
         if (block.number <= r.drawBlock) revert DrawNotReady(requestId, r.drawBlock);
+        if (keccak256(abi.encode(candidates)) != r.candidatesHash) revert WrongCandidates(requestId);
         bytes32 hash = blockhash(r.drawBlock);
         if (hash == 0) {
             r.drawBlock = uint64(block.number);
@@ -250,7 +255,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, requestId, address(this))));
-        uint256[] memory chosen = _candidates(r.taskId, r.n, r.maxPricePerMillion, r.echelon, seed);
+        uint256[] memory chosen = _pick(candidates, _eligible(r.taskId, r.maxPricePerMillion, r.echelon), r.n, seed);
         if (chosen.length < r.n) {
             _fail(requestId, r);
             return;
@@ -381,6 +386,30 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// The first `n` of `candidates`, in the permutation `seed` gives them (Fisher–Yates), that are in `eligible`.
+    function _pick(uint256[] calldata candidates, uint256[] memory eligible, uint256 n, uint256 seed)
+        internal
+        pure
+        returns (uint256[] memory chosen)
+    {
+        uint256[] memory order = candidates;
+        chosen = new uint256[](n);
+        uint256 found;
+        for (uint256 i = 0; i < order.length && found < n; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            for (uint256 k = 0; k < eligible.length; ++k) {
+                if (eligible[k] == order[i]) {
+                    chosen[found++] = order[i];
+                    break;
+                }
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(chosen, found)
+        }
+    }
 
     function _existing(uint256 requestId) internal view returns (Request storage r) {
         r = _requests[requestId];

@@ -35,7 +35,9 @@ export interface DrawnSeats {
 export async function submitConsensusRequest(
   ctx: ChainContext,
   params: SubmitConsensusRequestParams,
-): Promise<TxInfo & { requestId: bigint; drawBlock: bigint; seats: DrawnSeats | undefined }> {
+): Promise<
+  TxInfo & { requestId: bigint; drawBlock: bigint; candidates: bigint[]; seats: DrawnSeats | undefined }
+> {
   await ensureAllowance(
     ctx,
     ctx.addresses.AtomaVault,
@@ -59,9 +61,17 @@ export async function submitConsensusRequest(
     parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ConsensusRequested" }),
     "ConsensusRequested",
   );
-  const submitted = { ...txInfo(receipt), requestId: args.requestId, drawBlock: args.drawBlock };
+  const submitted = {
+    ...txInfo(receipt),
+    requestId: args.requestId,
+    drawBlock: args.drawBlock,
+    candidates: [...args.candidates],
+  };
   if (params.draw === false) return { ...submitted, seats: undefined };
-  const drawn = await drawConsensusSeats(ctx, { requestId: args.requestId });
+  const drawn = await drawConsensusSeats(ctx, {
+    requestId: args.requestId,
+    candidates: submitted.candidates,
+  });
   return { ...submitted, seats: drawn.outcome === "drawn" ? drawn.seats : undefined };
 }
 
@@ -71,20 +81,23 @@ export type DrawOutcome =
   | { outcome: "failed"; refunded: bigint };
 
 /**
- * Draws a request's seats from the hash of the block it was recorded in (anyone may, from the next block on).
- * When someone else drew them first, reads the seats that were drawn (`tx` is then undefined).
+ * Draws a request's seats from the hash of the block it was recorded in (anyone may, from the next block on), among
+ * the candidates its `ConsensusRequested` event named (read from that event, searched from `fromBlock`, when not
+ * given). When someone else drew them first, reads the seats that were drawn (`tx` is then undefined).
  */
 export async function drawConsensusSeats(
   ctx: ChainContext,
-  params: { requestId: bigint },
+  params: { requestId: bigint; candidates?: readonly bigint[] | undefined; fromBlock?: bigint | undefined },
 ): Promise<DrawOutcome & { tx: TxInfo | undefined }> {
+  const candidates =
+    params.candidates ?? (await readCandidates(ctx, params.requestId, params.fromBlock ?? 0n));
   let receipt: TransactionReceipt;
   try {
     receipt = await execute(ctx, {
       address: ctx.addresses.ConsensusRequests,
       abi: consensusRequestsAbi,
       functionName: "drawSeats",
-      args: [params.requestId],
+      args: [params.requestId, candidates],
       blockTag: "pending",
     });
   } catch (error) {
@@ -114,6 +127,22 @@ function drawOutcome(receipt: TransactionReceipt): DrawOutcome {
     "DrawRearmed",
   );
   return { outcome: "rearmed", drawBlock: args.drawBlock };
+}
+
+async function readCandidates(
+  ctx: ChainContext,
+  requestId: bigint,
+  fromBlock: bigint,
+): Promise<readonly bigint[]> {
+  const logs = await ctx.publicClient.getContractEvents({
+    address: ctx.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    eventName: "ConsensusRequested",
+    args: { requestId },
+    fromBlock,
+    strict: true,
+  });
+  return single(logs, "ConsensusRequested").args.candidates;
 }
 
 async function readDrawnSeats(ctx: ChainContext, requestId: bigint): Promise<DrawOutcome> {

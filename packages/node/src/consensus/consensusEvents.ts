@@ -35,6 +35,7 @@ export function consensusEventSources(
           prompt: args.prompt,
           maxUnits: args.maxUnits,
           drawBlock: args.drawBlock,
+          candidates: args.candidates,
         });
       },
       DrawRearmed: async ({ args }, { db }) => {

@@ -14,6 +14,7 @@ export interface NewDraw {
   prompt: string;
   maxUnits: bigint;
   drawBlock: bigint;
+  candidates: readonly bigint[];
 }
 
 /** Records a request whose seats are still to be drawn; a replayed event changes nothing. */
@@ -27,6 +28,7 @@ export async function insertDraw(db: NodeDb, draw: NewDraw): Promise<void> {
       prompt: draw.prompt.toLowerCase(),
       max_units: draw.maxUnits,
       draw_block: draw.drawBlock,
+      candidates: draw.candidates.join(","),
     })
     .onConflict((oc) => oc.column("request_id").doNothing())
     .execute();
@@ -64,6 +66,11 @@ export async function updateDraw(
     .returning("request_id")
     .execute();
   return rows.length > 0;
+}
+
+/** The candidates a draw row keeps, as the contract wants them back. */
+export function drawCandidates(row: DrawRow): bigint[] {
+  return row.candidates === "" ? [] : row.candidates.split(",").map((id) => BigInt(id));
 }
 
 /** Counts a failed attempt and keeps its message (never a prompt). */

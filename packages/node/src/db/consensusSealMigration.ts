@@ -36,6 +36,7 @@ export const consensusSeal: Migration = {
       .addColumn("prompt", "text", (c) => c.notNull())
       .addColumn("max_units", "bigint", (c) => c.notNull())
       .addColumn("draw_block", "bigint", (c) => c.notNull())
+      .addColumn("candidates", "text", (c) => c.notNull())
       .addColumn("state", "text", (c) =>
         c.notNull().defaultTo("pending").check(sql`state in ('pending', 'done', 'skipped', 'failed')`),
       )

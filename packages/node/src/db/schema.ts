@@ -181,6 +181,8 @@ export interface ConsensusDrawsTable {
   max_units: bigint;
   /** The block whose hash seeds the draw (moved on when the draw is re-armed). */
   draw_block: bigint;
+  /** The node ids the request's event named as its candidates, comma-separated decimals, in the event's order. */
+  candidates: string;
   state: Generated<ConsensusDrawState>;
   attempts: Generated<number>;
   last_error: string | null;
