@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {AtomaAccess} from "../src/common/AtomaAccess.sol";
 import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {ConsensusRequests} from "../src/consensus/ConsensusRequests.sol";
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
@@ -565,6 +566,21 @@ contract ConsensusTest is AtomaFixture {
             assertEq(nodes.getNode(seats[i].nodeId).obligations, 0, "released");
         }
         assertEq(vault.balanceOf(address(consumer)), 3 * 0.002 ether, "refunded, and nothing more");
+    }
+
+    function test_theOutputLimitAlwaysLeavesRoomForTheRefusal() public {
+        assertLe(REFUSAL.length, 64, "the refusal fits the smallest limit");
+        ConsensusRequests.Params memory p = ConsensusRequests.Params({
+            commitWindow: 10 minutes,
+            deliveryWindow: 10 minutes,
+            maxCallbackGas: 500_000,
+            maxPromptBytes: 8_192,
+            maxOutputBytes: 63,
+            maxNodes: 16
+        });
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "maxOutputBytes", 63));
+        consensus.setParams(p);
     }
 
     function test_whenNoSeatSealsNobodyIsSlashedAndTheRequesterGetsOnlyItsEscrow() public {

@@ -165,7 +165,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         _check(p.deliveryWindow >= 30 && p.deliveryWindow <= 30 days, "deliveryWindow", p.deliveryWindow);
         _check(p.maxCallbackGas <= 5_000_000, "maxCallbackGas", p.maxCallbackGas);
         _check(p.maxPromptBytes >= 1 && p.maxPromptBytes <= 64_000, "maxPromptBytes", p.maxPromptBytes);
-        _check(p.maxOutputBytes >= 1 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
+        // Room for the refusal output at least, or honest seats that refuse could not deliver and would be slashed.
+        _check(p.maxOutputBytes >= 64 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
         _check(p.maxNodes >= 1 && p.maxNodes <= 32, "maxNodes", p.maxNodes);
         params = p;
         emit ParamsUpdated(p);
