@@ -107,18 +107,31 @@ contract VectorsTest is TestBase {
         uint256 count;
         for (uint256 i = 0; vm.keyExistsJson(json, _key(".consensus", i, "")); ++i) {
             bytes memory output = vm.parseJsonBytes(json, _key(".consensus", i, ".output"));
+            uint64 units = uint64(vm.parseJsonUint(json, _key(".consensus", i, ".units")));
             uint256 n = vm.parseJsonUint(json, _key(".consensus", i, ".n"));
             bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _key(".consensus", i, ".leaves"));
             assertEq(leaves.length, n, "leaf count");
             for (uint256 k = 0; k < n; ++k) {
-                assertEq(ConsensusCommitment.leaf(output, k + 1), leaves[k], "consensus leaf");
+                assertEq(ConsensusCommitment.leaf(output, units, k + 1), leaves[k], "consensus leaf");
             }
             bytes32 root = vm.parseJsonBytes32(json, _key(".consensus", i, ".root"));
-            assertEq(ConsensusCommitment.root(output, n), root, "consensus root");
+            assertEq(ConsensusCommitment.root(output, units, n), root, "consensus root");
             assertEq(ConsensusCommitment.rootOfLeaves(leaves), root, "root of leaves");
+            _checkConsensusSeal(i, root, leaves[n - 1]);
             ++count;
         }
-        assertEq(count, 3, "consensus vector count");
+        assertEq(count, 4, "consensus vector count");
+    }
+
+    function _checkConsensusSeal(uint256 i, bytes32 root, bytes32 leaf) internal view {
+        bytes32 seal = ConsensusCommitment.seal(
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.requestId")),
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.index")),
+            root,
+            leaf,
+            vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.salt"))
+        );
+        assertEq(seal, vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.seal")), "consensus seal");
     }
 
     /// The deployed StackManager's own EIP-712 code, run at the vectors' verifying contract, gives their digests.
@@ -130,11 +143,7 @@ contract VectorsTest is TestBase {
             IModelRegistry(address(3)),
             IAtomaVault(address(4)),
             StackManager.Params({
-                minDuration: 60,
-                maxDuration: 1 days,
-                settleWindow: 60,
-                maxUnits: 1e9,
-                surchargeBps: 0
+                minDuration: 60, maxDuration: 1 days, settleWindow: 60, maxUnits: 1e9, surchargeBps: 0
             })
         );
         address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");

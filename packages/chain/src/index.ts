@@ -12,13 +12,19 @@ export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
 export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
 export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
 export {
-  type ConsensusCommitOutcome,
-  commitConsensusResult,
-  deliverConsensusResult,
+  type ConsensusRoundOutcome,
+  type ConsensusSeatResult,
+  closeConsensusRound,
+  revealConsensusResult,
+  sealConsensusResult,
+} from "./actions/consensusCommit.js";
+export { deliverConsensusResult, timeoutConsensusDelivery } from "./actions/consensusDelivery.js";
+export {
+  type DrawnSeats,
+  type DrawOutcome,
+  drawConsensusSeats,
   type SubmitConsensusRequestParams,
   submitConsensusRequest,
-  timeoutConsensusCommits,
-  timeoutConsensusDelivery,
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";

@@ -1,5 +1,12 @@
 export { canonicalJson } from "./canonicalJson.js";
-export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
+export {
+  CONSENSUS_REFUSAL,
+  type ConsensusSealInput,
+  consensusLeaf,
+  consensusRoot,
+  consensusSeal,
+  MAX_CONSENSUS_NODES,
+} from "./consensusCommitment.js";
 export {
   expectedCheaterReward,
   expectedHonestReward,

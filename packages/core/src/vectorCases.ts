@@ -1,7 +1,7 @@
 import { type Address, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { canonicalJson } from "./canonicalJson.js";
-import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
+import { CONSENSUS_REFUSAL, consensusLeaf, consensusRoot, consensusSeal } from "./consensusCommitment.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { type Hash, leafHash, requestHash } from "./hash.js";
 import { LeafTree } from "./merkle.js";
@@ -59,10 +59,11 @@ const embeddingResponse = {
   usage: { prompt_tokens: 5, total_tokens: 5 },
 };
 
-const consensusCases: { output: Hex; n: number }[] = [
-  { output: "0x", n: 1 },
-  { output: stringToHex("yes"), n: 3 },
-  { output: stringToHex('{"action":"buy","amount":"12.5"}'), n: 5 },
+const consensusCases: { output: Hex; units: bigint; n: number }[] = [
+  { output: "0x", units: 200n, n: 1 },
+  { output: stringToHex("yes"), units: 120n, n: 3 },
+  { output: stringToHex('{"action":"buy","amount":"12.5"}'), units: 900_000n, n: 5 },
+  { output: CONSENSUS_REFUSAL, units: 0n, n: 2 },
 ];
 
 function leavesFor(count: number): Hash[] {
@@ -125,12 +126,25 @@ export async function buildVectors() {
         signature: await signResponse(node, domain, response),
       },
     },
-    consensus: consensusCases.map(({ output, n }) => ({
-      output,
-      n,
-      leaves: Array.from({ length: n }, (_, k) => consensusLeaf(output, k + 1, n)),
-      root: consensusRoot(output, n),
-    })),
+    consensus: consensusCases.map(({ output, units, n }, i) => {
+      const leaves = Array.from({ length: n }, (_, k) => consensusLeaf(output, units, k + 1, n));
+      const root = consensusRoot(output, units, n);
+      const salt = keccak256(stringToBytes(`salt ${i}`));
+      const requestId = BigInt(i + 1);
+      return {
+        output,
+        units: units.toString(),
+        n,
+        leaves,
+        root,
+        seal: {
+          requestId: requestId.toString(),
+          index: n,
+          salt,
+          seal: consensusSeal({ requestId, index: n, root, leaf: leaves[n - 1]!, salt }),
+        },
+      };
+    }),
     cost: [
       [1n, 1n],
       [999_999n, 1n],
