@@ -1,4 +1,4 @@
-export { canonicalJson } from "./canonicalJson.js";
+export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
 export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
 export {
   expectedCheaterReward,
@@ -25,6 +25,8 @@ export {
   CanonicalJsonError,
   InvalidInputError,
   InvalidSignatureError,
+  InvalidUnicodeError,
+  JsonTooDeepError,
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, leafHash, requestHash } from "./hash.js";
