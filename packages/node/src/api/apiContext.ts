@@ -16,7 +16,7 @@ export type ChainStackLookup = (stackId: bigint) => Promise<{ nodeId: bigint } |
 export interface StackApiLimits {
   /** Most prompt tokens one request may carry (`limits.maxPromptTokens`). */
   maxPromptTokens: number;
-  /** Furthest ahead a signed request's deadline may lie, in seconds. */
+  /** Furthest ahead a signed request's deadline may lie, in seconds (`limits.maxRequestDeadlineSeconds`). */
   maxDeadlineAheadSeconds: number;
 }
 

@@ -1,7 +1,8 @@
-import { computeUnits, type Hash, responseHash, type TranscriptEntry } from "@atoma/core";
+import type { Hash, TranscriptEntry } from "@atoma/core";
 import type { Context } from "hono";
 import type { Reservation } from "../accounting/types.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
+import { leafInput } from "./leafInput.js";
 import { signReceipt } from "./receipt.js";
 import { runEngine } from "./runEngine.js";
 
@@ -19,21 +20,18 @@ export interface Admitted {
 
 /**
  * Runs a non-streamed request on its reservation: the engine, then the leaf committed with the real usage
- * (before a byte of the answer is written), then the signed answer. Releases the reservation on any failure.
+ * (before a byte of the answer is written), then the signed answer. Releases the reservation on any failure:
+ * an answer that could not be recorded is never sent (the client gets an OpenAI-shaped error instead).
  */
 export async function completeInference(api: StackApi, c: Context, admitted: Admitted): Promise<Response> {
   const { endpoint, reservation } = admitted;
   let committed = false;
   try {
     const { response, seed } = await runEngine(api.engine, endpoint, admitted.body, admitted.signal);
-    const leaf = await api.accounting.commit(reservation, {
-      units: computeUnits(response.usage),
-      reqHash: admitted.reqHash,
-      respHash: responseHash(response),
-      seed: BigInt(seed),
-      request: admitted.request,
-      response,
-    });
+    const leaf = await api.accounting.commit(
+      reservation,
+      leafInput(admitted.request, admitted.reqHash, response, seed),
+    );
     committed = true;
     recordSuccess(api, endpoint, response.usage, admitted.started);
     return c.json({ ...response, atoma: await signReceipt(api, leaf) });

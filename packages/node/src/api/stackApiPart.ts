@@ -13,8 +13,6 @@ import { stackPurchases } from "./stackEvents.js";
 import { StackOwners } from "./stackOwners.js";
 
 export interface StackApiOptions {
-  /** Furthest ahead a signed request's deadline may lie, in seconds. @default 86400 */
-  maxDeadlineAheadSeconds?: number | undefined;
   /** Unix milliseconds (tests move time). @default Date.now */
   now?: (() => number) | undefined;
 }
@@ -59,7 +57,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
       lookupChainStack: chainStackLookup(context.chain, stackManager, context.logger),
       limits: {
         maxPromptTokens: context.config.limits.maxPromptTokens,
-        maxDeadlineAheadSeconds: options.maxDeadlineAheadSeconds ?? 86_400,
+        maxDeadlineAheadSeconds: context.config.limits.maxRequestDeadlineSeconds,
       },
       logger: context.logger.child({ module: "stack-api" }),
       metrics: context.metrics,

@@ -1,10 +1,10 @@
-import { computeUnits, responseHash } from "@atoma/core";
 import type { ChatResult, CompletionResult, EngineStream } from "@atoma/engine";
 import type { Permit } from "../admission/admissionGate.js";
 import { httpErrorOf } from "../http/errorResponse.js";
 import type { StackApi } from "./apiContext.js";
 import { type Admitted, recordSuccess, releaseQuietly } from "./completeInference.js";
 import { engineCall, fromEngineError } from "./engineErrors.js";
+import { type Answer, leafInput } from "./leafInput.js";
 import { outcomeOf } from "./outcome.js";
 import { signReceipt } from "./receipt.js";
 import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
@@ -59,14 +59,15 @@ export async function streamInference(api: StackApi, admitted: Admitted, permit:
           return;
         }
         const { response, generation } = await engineStream.result;
-        const leaf = await api.accounting.commit(reservation, {
-          units: computeUnits(response.usage),
-          reqHash: admitted.reqHash,
-          respHash: responseHash(response),
-          seed: BigInt(generation.sampling.seed),
-          request: admitted.request,
-          response,
-        });
+        const leaf = await api.accounting.commit(
+          reservation,
+          leafInput(
+            admitted.request,
+            admitted.reqHash,
+            response as unknown as Answer,
+            generation.sampling.seed,
+          ),
+        );
         committed = true;
         const atoma = await signReceipt(api, leaf);
         controller.enqueue(sseEvent(finalChunk(response as unknown as Record<string, unknown>, atoma)));

@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { attestDuties } from "../attestation/migration.js";
 import { consensusDuties } from "./consensusMigration.js";
+import { leavesAsJsonText } from "./leafTextMigration.js";
 import { settleChallenges } from "./settleChallengesMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
@@ -124,6 +125,7 @@ export const nodeMigrations: MigrationProvider = {
       "0003_settle_replies_to_challenges": settleChallenges,
       "0004_attest_duties": attestDuties,
       "0005_consensus_duties": consensusDuties,
+      "0006_api_leaves_json_text": leavesAsJsonText,
     };
   },
 };

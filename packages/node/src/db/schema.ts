@@ -56,10 +56,13 @@ export interface LeavesTable {
   seed: bigint;
   /** The owner's nonce for this request (unique per stack), null for requests without one. */
   nonce: bigint | null;
-  /** The owner-signed request (body, nonce, deadline, signature): one entry of the inputs transcript. */
-  request: ColumnType<unknown, string, string>;
-  /** The response as delivered (without the atoma object), to answer a resend of the same request. */
-  response: ColumnType<unknown, string | null, string | null>;
+  /**
+   * The owner-signed request (body, nonce, deadline, signature) as JSON text: one entry of the inputs transcript.
+   * Text, not jsonb (0006_api_leaves_json_text): any JSON value, `\u0000` included, round-trips exactly.
+   */
+  request: string;
+  /** The response as delivered (without the atoma object), JSON text, to answer a resend of the same request. */
+  response: string | null;
   created_at: CreatedAt;
 }
 
