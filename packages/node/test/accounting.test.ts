@@ -100,8 +100,8 @@ for (const factory of testDatabaseFactories()) {
       await accounting.commit(held, { ...leafFor(0, 5n), request, response });
       const [leaf] = await listLeaves(state.db, stackId);
       expect(leaf?.request).toEqual(JSON.parse(JSON.stringify(request)));
-      expect((leaf?.request as typeof request).body.messages[0]!.content).toBe(odd);
-      expect((leaf?.response as typeof response).choices[0]!.message.content).toBe(odd);
+      expect((leaf!.request as typeof request).body.messages[0]!.content).toBe(odd);
+      expect((leaf!.response as typeof response).choices[0]!.message.content).toBe(odd);
       expect((await findLeafByNonce(state.db, stackId, 9n))?.response).toEqual(response);
     });
 
