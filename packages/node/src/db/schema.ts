@@ -26,6 +26,8 @@ export interface StacksTable {
   /** Unix seconds after which no new request is accepted. */
   expires_at: bigint;
   state: Generated<StackState>;
+  /** Unix seconds: the chain's settlement deadline once the owner closed it (0006_api_stack_settle_deadline). */
+  settle_deadline: Generated<bigint | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

@@ -155,7 +155,12 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     );
     server = new HttpServer(
       { app, state: serverState, logger },
-      { host: config.node.host, port: config.node.port, shutdownTimeoutMs: config.node.shutdownTimeoutMs },
+      {
+        host: config.node.host,
+        port: config.node.port,
+        shutdownTimeoutMs: config.node.shutdownTimeoutMs,
+        idleTimeoutMs: config.limits.streamIdleTimeoutSeconds * 1_000,
+      },
     );
     await server.start();
     const http = server;
