@@ -93,7 +93,7 @@ async function abandonNearDeadline(db: NodeDb, stackId: bigint, horizon: bigint)
     .select(["state", "units_reserved", "expires_at", "settle_deadline"])
     .where("stack_id", "=", stackId)
     .executeTakeFirst();
-  if (!row || row.state !== "settling" || row.units_reserved === 0n) return;
+  if (row?.state !== "settling" || row.units_reserved === 0n) return;
   const deadline = row.settle_deadline ?? row.expires_at + MIN_SETTLE_WINDOW_SECONDS;
   if (horizon < deadline) return;
   await db.transaction().execute(async (trx) => {
