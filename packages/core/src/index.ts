@@ -1,4 +1,4 @@
-export { canonicalJson } from "./canonicalJson.js";
+export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
 export {
   CONSENSUS_REFUSAL,
   type ConsensusSealInput,
@@ -32,6 +32,8 @@ export {
   CanonicalJsonError,
   InvalidInputError,
   InvalidSignatureError,
+  InvalidUnicodeError,
+  JsonTooDeepError,
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, leafHash, requestHash } from "./hash.js";

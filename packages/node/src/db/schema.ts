@@ -26,6 +26,8 @@ export interface StacksTable {
   /** Unix seconds after which no new request is accepted. */
   expires_at: bigint;
   state: Generated<StackState>;
+  /** Unix seconds: the chain's settlement deadline once the owner closed it (0008_api_stack_settle_deadline). */
+  settle_deadline: Generated<bigint | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -56,10 +58,13 @@ export interface LeavesTable {
   seed: bigint;
   /** The owner's nonce for this request (unique per stack), null for requests without one. */
   nonce: bigint | null;
-  /** The owner-signed request (body, nonce, deadline, signature): one entry of the inputs transcript. */
-  request: ColumnType<unknown, string, string>;
-  /** The response as delivered (without the atoma object), to answer a resend of the same request. */
-  response: ColumnType<unknown, string | null, string | null>;
+  /**
+   * The owner-signed request (body, nonce, deadline, signature) as JSON text: one entry of the inputs transcript.
+   * Text, not jsonb (0007_api_leaves_json_text): any JSON value, `\u0000` included, round-trips exactly.
+   */
+  request: string;
+  /** The response as delivered (without the atoma object), JSON text, to answer a resend of the same request. */
+  response: string | null;
   created_at: CreatedAt;
 }
 
