@@ -42,6 +42,13 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export {
+  recoverSignerBinding,
+  type SignerBindingFields,
+  signerBindingDigest,
+  signerBindingHash,
+  signSignerBinding,
+} from "./signerBinding.js";
 export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
 export {
   decodeTranscript,
