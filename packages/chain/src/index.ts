@@ -22,6 +22,13 @@ export {
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export {
+  approveEchelon,
+  echelonFingerprint,
+  nodeEchelonFingerprint,
+  revokeEchelon,
+  setNodeEchelon,
+} from "./actions/echelons.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -33,7 +40,12 @@ export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/m
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
-export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
+export {
+  type RegisterNodeParams,
+  type RegisterNodeResult,
+  registerNode,
+  signerProofFor,
+} from "./actions/registerNode.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
   type RevealSettlementParams,
@@ -48,7 +60,15 @@ export {
   submitSettlement,
   submitSettlements,
 } from "./actions/submitSettlement.js";
-export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from "./actions/subscribe.js";
+export {
+  minSubscriptionCollateral,
+  type SubscribeCollateral,
+  type SubscribeParams,
+  setSubscriptionCollateral,
+  subscribe,
+  unsubscribe,
+  updateSubscription,
+} from "./actions/subscribe.js";
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
@@ -77,6 +97,7 @@ export {
   type Deployment,
   type DeployOptions,
   deployContracts,
+  type EchelonApproval,
   wireContracts,
 } from "./deploy.js";
 export {
@@ -84,6 +105,7 @@ export {
   ContractRevertError,
   DeploymentError,
   MissingEventError,
+  SignerProofMissingError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

@@ -10,7 +10,6 @@ import { devParameters } from "../src/parameters.js";
 import { startNetwork, type TestNetwork } from "./network.js";
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
-const MINTER_ROLE = keccak256(stringToBytes("MINTER_ROLE"));
 
 describe("deployContracts", () => {
   let network: TestNetwork;
@@ -37,7 +36,9 @@ describe("deployContracts", () => {
     expect(await contracts.stackManager.read.hasRole([PROTOCOL_ROLE, addresses.SettlementManager])).toBe(
       true,
     );
-    expect(await contracts.token.read.hasRole([MINTER_ROLE, addresses.EmissionSchedule])).toBe(true);
+    expect(await contracts.token.read.minter()).toBe(addresses.EmissionSchedule);
+    expect(await contracts.emissionSchedule.read.token()).toBe(addresses.AtomaToken);
+    expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.TaskRegistry])).toBe(true);
     expect(
       await contracts.vault.read.hasRole([PROTOCOL_ROLE, network.admin.walletClient.account.address]),
     ).toBe(false);
@@ -56,7 +57,7 @@ describe("deployContracts", () => {
 
   it("names the parameter governance may not set", async () => {
     const { contracts } = network.deployment;
-    const [, initialReputation, honestReward, timeoutPenalty] = await contracts.nodeRegistry.read.params();
+    const [, honestReward, timeoutPenalty] = await contracts.nodeRegistry.read.params();
     const { nodeRegistryAbi } = await import("@atoma/contracts");
     const error = await execute(network.admin, {
       address: network.deployment.addresses.NodeRegistry,
@@ -65,7 +66,6 @@ describe("deployContracts", () => {
       args: [
         {
           minCollateral: 1n,
-          initialReputation,
           honestReward,
           timeoutPenalty,
           timeoutSlashBps: 9_000,

@@ -510,7 +510,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await early.node.start();
     running.set(0n, { ...early, database: { kind: "embedded" } });
     const { nodeId } = await registerNode(operator.ctx, {
-      signer: signer.account.address,
+      signer: signer.account,
       url: "http://127.0.0.1:8080",
       echelon: 1,
       collateral: parseEther("1000"),
