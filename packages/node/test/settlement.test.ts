@@ -7,6 +7,7 @@ import {
   closeStack,
   commitAttestation,
   declareTranscriptUnavailable,
+  devParameters,
   registerNode,
   timeoutSettlement,
 } from "@atoma/chain";
@@ -217,7 +218,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       return row?.state === "claimed" ? row : undefined;
     });
     expect(claimed.claim_tx).toMatch(/^0x[0-9a-f]{64}$/);
-    expect((await contracts.token.read.balanceOf([operator])) - before).toBe(nodeFee);
+    // What the operator receives is the fee less its burn (devParameters: 5 %).
+    const burned = (nodeFee * BigInt(devParameters.vault.feeBurnBps)) / 10_000n;
+    expect((await contracts.token.read.balanceOf([operator])) - before).toBe(nodeFee - burned);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toContain('atoma_node_settlements_total{outcome="submitted"} 1');
     expect(metrics).toContain('atoma_node_settlements_total{outcome="claimed"} 1');
