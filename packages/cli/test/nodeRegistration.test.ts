@@ -160,7 +160,8 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       "1000000",
     ]);
     expect(subscribed.code, subscribed.stderr).toBe(0);
-    expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5" });
+    // The subscription bonds the registry's minimum of the stake when --collateral is not given.
+    expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5", collateral: "100" });
     let subscription = await getSubscription(admin, { taskId, nodeId });
     expect(subscription).toMatchObject({
       active: true,
@@ -179,11 +180,18 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       "2",
       "--capacity",
       "5",
+      "--collateral",
+      "150",
     ]);
     expect(updated.code, updated.stderr).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true });
+    expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true, collateral: "150" });
     subscription = await getSubscription(admin, { taskId, nodeId });
-    expect(subscription).toMatchObject({ active: true, pricePerMillion: parseEther("2"), capacity: 5n });
+    expect(subscription).toMatchObject({
+      active: true,
+      pricePerMillion: parseEther("2"),
+      capacity: 5n,
+      collateral: parseEther("150"),
+    });
 
     const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
     expect(left.code, left.stderr).toBe(0);
