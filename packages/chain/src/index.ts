@@ -113,6 +113,7 @@ export {
   type DeployParameters,
   type DeployRoles,
   devParameters,
+  emissionBounds,
   type ParameterOverrides,
   resolveParameters,
 } from "./parameters.js";

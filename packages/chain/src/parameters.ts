@@ -172,3 +172,13 @@ export interface DeployRoles {
   /** Receives the genesis supply. @default the admin */
   genesisRecipient?: Address | undefined;
 }
+
+/**
+ * The bounds the contracts enforce on what a fee burns and what emission a burn and a stake can earn: the worst
+ * parameters governance may set for wash trading (AtomaVault.MAX_FEE_BURN_BPS, EmissionSchedule's maxima).
+ */
+export const emissionBounds = {
+  maxFeeBurnBps: 5_000,
+  maxEmissionPerBurnBps: 40_000,
+  maxStakeYieldBps: 1_000,
+} as const;

@@ -6,7 +6,7 @@ import { startAnvil } from "../src/anvil/startAnvil.js";
 import { createAtomaPublicClient, createAtomaWalletClient, devAccounts } from "../src/clients.js";
 import { deployContracts } from "../src/deploy.js";
 import { ContractRevertError } from "../src/errors.js";
-import { devParameters } from "../src/parameters.js";
+import { devParameters, emissionBounds } from "../src/parameters.js";
 import { startNetwork, type TestNetwork } from "./network.js";
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
@@ -53,6 +53,15 @@ describe("deployContracts", () => {
       devParameters.emission.initialEmission,
     );
     expect(Object.keys(artifacts)).toContain("ExampleConsumer");
+    expect(await contracts.vault.read.feeBurnBps()).toBe(devParameters.vault.feeBurnBps);
+    // The worst parameters the wash-trading analysis and `econ simulate --self-dealing --worst` assume.
+    expect(await contracts.vault.read.MAX_FEE_BURN_BPS()).toBe(emissionBounds.maxFeeBurnBps);
+    expect(await contracts.emissionSchedule.read.MAX_EMISSION_PER_BURN_BPS()).toBe(
+      BigInt(emissionBounds.maxEmissionPerBurnBps),
+    );
+    expect(await contracts.emissionSchedule.read.MAX_STAKE_YIELD_BPS()).toBe(
+      BigInt(emissionBounds.maxStakeYieldBps),
+    );
   });
 
   it("names the parameter governance may not set", async () => {
