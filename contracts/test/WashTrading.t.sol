@@ -220,3 +220,39 @@ contract WashTradingWorstTest is WashTradingBase {
         checkSelfDealingLoses(bound(washFees, 1 ether, CAPITAL / 2), demand);
     }
 }
+
+/// Over every parameter governance may set: any emission per burn (up to 4×), any stake yield (0.1 % to 10 %
+/// per epoch) and any burn from 1 % to its 50 % bound. The self-dealer's best share of the honest staker's emission
+/// is (m − 1)·b / (m·b + y) < (m − 1) / m ≤ 3/4.
+contract WashTradingAnyParametersTest is WashTradingBase {
+    EmissionSchedule.Schedule internal schedule;
+
+    function emissionSchedule() internal view override returns (EmissionSchedule.Schedule memory) {
+        return schedule;
+    }
+
+    function testFuzz_selfDealingEarnsLessThanStakingHonestlyAtAnyParameters(
+        uint256 washFees,
+        uint16 burnBps,
+        uint32 perBurnBps,
+        uint16 yieldBps
+    ) public {
+        schedule = super.emissionSchedule();
+        schedule.maxEmissionPerBurnBps = uint32(bound(perBurnBps, 0, 40_000));
+        schedule.maxStakeYieldBps = uint16(bound(yieldBps, 10, 1_000));
+        burnBps = uint16(bound(burnBps, 100, 5_000));
+        setUpWash(burnBps);
+        // Demand that carries the honest node to its stake cap (its fees are 95 % of what users pay).
+        uint256 m = schedule.maxEmissionPerBurnBps < 10_000 ? 10_000 : schedule.maxEmissionPerBurnBps;
+        uint256 demand = CAPITAL * schedule.maxStakeYieldBps * BPS / (m * uint256(burnBps)) * 100 / 95 + 1 ether;
+        washFees = bound(washFees, 1 ether, CAPITAL / 2) / 1e12 * 1e12;
+        Outcome memory o = playEpoch(washFees, demand);
+        assertTrue(o.dealerGain == dealerBound(washFees), "the dealer gets exactly the capped emission less the burn");
+        assertTrue(o.dealerGain * 4 < int256(honestCap()) * 3, "under three quarters of the honest staker's cap");
+        if (schedule.maxEmissionPerBurnBps >= 10_000) {
+            assertEq(o.honestEmission, honestCap(), "the honest node at its cap");
+            assertTrue(o.dealerGain < o.honestGain, "less than the honest staker's fees and emission");
+        }
+    }
+}
+
