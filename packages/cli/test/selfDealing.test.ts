@@ -1,3 +1,4 @@
+import { selfDealingBound } from "@atoma/core";
 import { describe, expect, it } from "vitest";
 import {
   runSelfDealing,
@@ -8,10 +9,11 @@ import { runCli } from "./cliProcess.js";
 
 /** What the rule lets the best self-dealer keep of an honest staker's emission: (m − 1)·b / (m·b + y). */
 function bound(r: SelfDealingResult): number {
-  const m = r.parameters.maxEmissionPerBurnBps / 10_000;
-  const b = r.parameters.feeBurnBps / 10_000;
-  const y = r.parameters.maxStakeYieldBps / 10_000;
-  return ((m - 1) * b) / (m * b + y);
+  return selfDealingBound({
+    burn: r.parameters.feeBurnBps / 10_000,
+    emissionPerBurn: r.parameters.maxEmissionPerBurnBps / 10_000,
+    stakeYield: r.parameters.maxStakeYieldBps / 10_000,
+  }).shareOfHonest;
 }
 
 function expectSelfDealingLoses(r: SelfDealingResult): void {

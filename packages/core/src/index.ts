@@ -11,6 +11,7 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
   requestTypes,
