@@ -82,6 +82,10 @@ try {
   // The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
   const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
     parameters: { task: { minReplicationPpm: 1 } },
+    echelons: [1, 9].map((echelon) => ({
+      echelon,
+      fingerprint: keccak256(stringToBytes(`bench ${echelon}`)),
+    })),
   });
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const advance = async (seconds: number) => {
@@ -93,7 +97,7 @@ try {
     await test.setBalance({ address: local.address, value: parseEther("100") });
     if (toma > 0n)
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([local.address, toma]),
+        hash: await contracts.token.write.transfer([local.address, toma]),
       });
     return {
       account: local,
@@ -126,7 +130,7 @@ try {
     const registered = record(
       "gas_NodeRegistry_register",
       await registerNode(operator.ctx, {
-        signer: signer.account.address,
+        signer: signer.account,
         url: "http://127.0.0.1:8080",
         echelon: 1,
         collateral: parseEther("1000"),
@@ -542,7 +546,7 @@ try {
   const leaver = (await account()).ctx;
   const leaverSigner = privateKeyToAccount(generatePrivateKey());
   const left = await registerNode(leaver, {
-    signer: leaverSigner.address,
+    signer: leaverSigner,
     url: "http://x",
     echelon: 9,
     collateral: parseEther("1000"),

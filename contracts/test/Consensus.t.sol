@@ -54,7 +54,7 @@ contract ConsensusTest is AtomaFixture {
         }
         consumer = new ExampleConsumer(consensus, token, address(vault));
         vm.prank(admin);
-        token.mint(address(consumer), 100 ether);
+        token.transfer(address(consumer), 100 ether);
         nextEpoch();
     }
 
@@ -300,7 +300,7 @@ contract ConsensusTest is AtomaFixture {
     function test_aRevertingCallbackDoesNotBlockDelivery() public {
         RevertingConsumer bad = new RevertingConsumer();
         vm.prank(admin);
-        token.mint(address(bad), 1 ether);
+        token.transfer(address(bad), 1 ether);
         vm.prank(address(bad));
         token.approve(address(vault), type(uint256).max);
         vm.recordLogs();
@@ -363,8 +363,7 @@ contract ConsensusTest is AtomaFixture {
 
     function test_aRequesterCannotSeeOrPickItsSeatsInItsOwnTransaction() public {
         SeatPickingRequester picker = new SeatPickingRequester(consensus);
-        vm.prank(admin);
-        token.mint(address(picker), 1 ether);
+        fund(address(picker), 1 ether);
         vm.prank(address(picker));
         token.approve(address(vault), type(uint256).max);
         for (uint256 k = 0; k < 5; ++k) {
@@ -625,6 +624,8 @@ contract EmissionTest is AtomaFixture {
     }
 
     function test_nodesModelOwnersAndTreasuryShareAnEpochsEmission() public {
+        vm.prank(admin);
+        vault.setFeeBurnBps(500);
         uint256 a = addNode(1);
         uint256 b = addNode(1);
         uint256 t1 = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
@@ -650,7 +651,9 @@ contract EmissionTest is AtomaFixture {
         uint256 minted = emission.claimNodeEmission(a, epoch) + emission.claimNodeEmission(b, epoch)
             + emission.claimOwnerEmission(modelOwner, epoch) + emission.claimTreasuryEmission(epoch);
         assertLe(minted, total, "never more than the epoch's emission");
-        assertGe(minted, total - 10, "all of it, up to rounding");
+        // Two small stacks: each node's claim is capped at twice what its fees burned, the owner's at its burn.
+        uint256 capped = 2 * (vault.nodeBurned(a, epoch) + vault.nodeBurned(b, epoch)) + vault.ownerBurned(modelOwner, epoch);
+        assertEq(minted, total * 2_000 / 10_000 + capped, "the treasury's share, and the capped claims");
         assertEq(token.balanceOf(treasury), total * 2_000 / 10_000, "treasury share");
         vm.expectRevert(abi.encodeWithSelector(EmissionSchedule.AlreadyClaimed.selector, epoch));
         emission.claimNodeEmission(a, epoch);

@@ -11,6 +11,7 @@ import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {SignerBinding} from "../src/registry/SignerBinding.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
@@ -181,5 +182,20 @@ contract VectorsTest is TestBase {
             "response signer"
         );
         assertEq(stacks.recoverResponseSigner(response, hex"00"), address(0), "a malformed signature recovers nobody");
+    }
+
+    /// The node registry's signer binding: hash, EIP-191 digest, and the node key's signature over it.
+    function test_signerBindingVector() public view {
+        uint256 chainId = vm.parseJsonUint(json, ".signerBinding.chainId");
+        address registry = vm.parseJsonAddress(json, ".signerBinding.registry");
+        address operator = vm.parseJsonAddress(json, ".signerBinding.operator");
+        assertEq(SignerBinding.hash(chainId, registry, operator), vm.parseJsonBytes32(json, ".signerBinding.hash"), "hash");
+        bytes32 digest = SignerBinding.digest(chainId, registry, operator);
+        assertEq(digest, vm.parseJsonBytes32(json, ".signerBinding.digest"), "digest");
+        assertEq(
+            ECDSA.recover(digest, vm.parseJsonBytes(json, ".signerBinding.signature")),
+            vm.parseJsonAddress(json, ".signerBinding.signer"),
+            "signer"
+        );
     }
 }

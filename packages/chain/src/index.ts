@@ -28,6 +28,13 @@ export {
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export {
+  approveEchelon,
+  echelonFingerprint,
+  nodeEchelonFingerprint,
+  revokeEchelon,
+  setNodeEchelon,
+} from "./actions/echelons.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -39,7 +46,12 @@ export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/m
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
-export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
+export {
+  type RegisterNodeParams,
+  type RegisterNodeResult,
+  registerNode,
+  signerProofFor,
+} from "./actions/registerNode.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
   type RevealSettlementParams,
@@ -54,7 +66,15 @@ export {
   submitSettlement,
   submitSettlements,
 } from "./actions/submitSettlement.js";
-export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from "./actions/subscribe.js";
+export {
+  minSubscriptionCollateral,
+  type SubscribeCollateral,
+  type SubscribeParams,
+  setSubscriptionCollateral,
+  subscribe,
+  unsubscribe,
+  updateSubscription,
+} from "./actions/subscribe.js";
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
@@ -83,6 +103,7 @@ export {
   type Deployment,
   type DeployOptions,
   deployContracts,
+  type EchelonApproval,
   wireContracts,
 } from "./deploy.js";
 export {
@@ -90,6 +111,7 @@ export {
   ContractRevertError,
   DeploymentError,
   MissingEventError,
+  SignerProofMissingError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";
@@ -97,6 +119,7 @@ export {
   type DeployParameters,
   type DeployRoles,
   devParameters,
+  emissionBounds,
   type ParameterOverrides,
   resolveParameters,
 } from "./parameters.js";

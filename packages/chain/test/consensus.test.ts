@@ -55,7 +55,7 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
     await network.admin.publicClient.waitForTransactionReceipt({
-      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+      hash: await contracts.token.write.transfer([consumer, parseEther("10")]),
     });
     const asked = await execute(network.admin, {
       address: consumer,

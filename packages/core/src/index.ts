@@ -18,6 +18,7 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
   requestTypes,
@@ -51,6 +52,13 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export {
+  recoverSignerBinding,
+  type SignerBindingFields,
+  signerBindingDigest,
+  signerBindingHash,
+  signSignerBinding,
+} from "./signerBinding.js";
 export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
 export {
   decodeTranscript,

@@ -8,6 +8,7 @@ import { LeafTree } from "./merkle.js";
 import { responseHash } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
+import { signerBindingDigest, signerBindingHash, signSignerBinding } from "./signerBinding.js";
 import { costOfUnits } from "./units.js";
 
 /**
@@ -126,6 +127,20 @@ export async function buildVectors() {
         signature: await signResponse(node, domain, response),
       },
     },
+    signerBinding: await (async () => {
+      const fields = {
+        chainId: 31337,
+        registry: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" as Address,
+        operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as Address,
+      };
+      return {
+        ...fields,
+        signer: node.address,
+        hash: signerBindingHash(fields),
+        digest: signerBindingDigest(fields),
+        signature: await signSignerBinding(node, fields),
+      };
+    })(),
     consensus: consensusCases.map(({ output, units, n }, i) => {
       const leaves = Array.from({ length: n }, (_, k) => consensusLeaf(output, units, k + 1, n));
       const root = consensusRoot(output, units, n);

@@ -93,7 +93,7 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
     await network.admin.publicClient.waitForTransactionReceipt({
-      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+      hash: await contracts.token.write.transfer([consumer, parseEther("10")]),
     });
     const prompt = stringToHex("Should the DAO fund proposal 7?");
     const hash = await network.admin.walletClient.writeContract({
