@@ -7,9 +7,9 @@ import {
   claimEmission,
   claimNodeFees,
   claimOwnerFees,
+  closeConsensusRound,
   closeStack,
   commitAttestation,
-  commitConsensusResult,
   commitDisputeVote,
   createAtomaPublicClient,
   createAtomaTestClient,
@@ -21,6 +21,7 @@ import {
   deregisterNode,
   devAccounts,
   devParameters,
+  drawConsensusSeats,
   failVerification,
   finalizeSettlement,
   modelIdOf,
@@ -29,9 +30,11 @@ import {
   registerNode,
   reportWeightsMismatch,
   resolveDispute,
+  revealConsensusResult,
   revealDisputeVote,
   revealSettlement,
   SecurityLevel,
+  sealConsensusResult,
   startAnvil,
   submitConsensusRequest,
   submitSettlement,
@@ -39,7 +42,6 @@ import {
   subscribe,
   type TxInfo,
   timeoutAttesters,
-  timeoutConsensusCommits,
   timeoutSettlement,
   topUpCollateral,
   unsubscribe,
@@ -81,6 +83,10 @@ try {
   // The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
   const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
     parameters: { task: { minReplicationPpm: 1 } },
+    echelons: [1, 9].map((echelon) => ({
+      echelon,
+      fingerprint: keccak256(stringToBytes(`bench ${echelon}`)),
+    })),
   });
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const advance = async (seconds: number) => {
@@ -92,7 +98,7 @@ try {
     await test.setBalance({ address: local.address, value: parseEther("100") });
     if (toma > 0n)
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([local.address, toma]),
+        hash: await contracts.token.write.transfer([local.address, toma]),
       });
     return {
       account: local,
@@ -125,7 +131,7 @@ try {
     const registered = record(
       "gas_NodeRegistry_register",
       await registerNode(operator.ctx, {
-        signer: signer.account.address,
+        signer: signer.account,
         url: "http://127.0.0.1:8080",
         echelon: 1,
         collateral: parseEther("1000"),
@@ -294,7 +300,8 @@ try {
     finalizedCommon.gasUsed;
   report("gas_SettlementManager_settle_sampled", Number(settledSampled.gasUsed), "gas");
 
-  // A smart-contract request: three nodes commit, one delivers; another request with a missing node.
+  // A smart-contract request: its seats drawn a block later, three nodes seal then reveal, one delivers; another
+  // request with a missing node.
   const requester = await account();
   const output = stringToHex("yes");
   const request = record(
@@ -307,22 +314,33 @@ try {
       maxPricePerMillion: PRICE,
       echelon: 1,
       callbackGas: 0,
+      draw: false,
     }),
   );
-  for (const [i, id] of request.nodeIds.entries())
+  const drawn = await drawConsensusSeats(requester.ctx, { requestId: request.requestId });
+  if (drawn.outcome !== "drawn" || !drawn.tx) throw new Error(`the seat draw ended ${drawn.outcome}`);
+  record("gas_ConsensusRequests_drawSeats", drawn.tx);
+  const seat = (requestId: bigint, n: number, i: number) => ({
+    requestId,
+    index: i + 1,
+    n,
+    output,
+    units: 50n,
+    salt: keccak256(stringToHex(`salt ${i}`)),
+  });
+  for (const [i, id] of drawn.seats.nodeIds.entries())
     record(
-      "gas_ConsensusRequests_commitResult",
-      await commitConsensusResult(byId(id).signer, {
-        requestId: request.requestId,
-        index: i + 1,
-        n: 3,
-        output,
-        units: 50n,
-      }),
+      "gas_ConsensusRequests_sealResult",
+      await sealConsensusResult(byId(id).signer, seat(request.requestId, 3, i)),
+    );
+  for (const [i, id] of drawn.seats.nodeIds.entries())
+    record(
+      "gas_ConsensusRequests_revealResult",
+      await revealConsensusResult(byId(id).signer, seat(request.requestId, 3, i)),
     );
   record(
     "gas_ConsensusRequests_deliverResult",
-    await deliverConsensusResult(requester.ctx, { requestId: request.requestId, output }),
+    await deliverConsensusResult(requester.ctx, { requestId: request.requestId, output, units: 50n }),
   );
   const partial = await submitConsensusRequest(requester.ctx, {
     taskId: consensusTask,
@@ -333,17 +351,24 @@ try {
     echelon: 1,
     callbackGas: 0,
   });
-  await commitConsensusResult(byId(partial.nodeIds[0]!).signer, {
-    requestId: partial.requestId,
-    index: 1,
+  const first = seat(partial.requestId, 2, 0);
+  await sealConsensusResult(byId(partial.seats!.nodeIds[0]!).signer, first);
+  await advance(Number(devParameters.consensus.commitWindow) + 1);
+  await revealConsensusResult(byId(partial.seats!.nodeIds[0]!).signer, first);
+  const silent = await submitConsensusRequest(requester.ctx, {
+    taskId: consensusTask,
+    prompt: stringToHex("Say hi again"),
     n: 2,
-    output,
-    units: 10n,
+    maxUnits: 100n,
+    maxPricePerMillion: PRICE,
+    echelon: 1,
+    callbackGas: 0,
   });
+  // Nobody seals: the round closes without a slash and the requester is refunded.
   await advance(Number(devParameters.consensus.commitWindow) + 1);
   record(
-    "gas_ConsensusRequests_timeoutCommits",
-    await timeoutConsensusCommits(requester.ctx, { requestId: partial.requestId }),
+    "gas_ConsensusRequests_closeRound",
+    await closeConsensusRound(requester.ctx, { requestId: silent.requestId }),
   );
 
   // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
@@ -535,7 +560,7 @@ try {
   const leaver = (await account()).ctx;
   const leaverSigner = privateKeyToAccount(generatePrivateKey());
   const left = await registerNode(leaver, {
-    signer: leaverSigner.address,
+    signer: leaverSigner,
     url: "http://x",
     echelon: 9,
     collateral: parseEther("1000"),

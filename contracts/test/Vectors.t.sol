@@ -12,6 +12,7 @@ import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {SignerBinding} from "../src/registry/SignerBinding.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
@@ -189,18 +190,31 @@ contract VectorsTest is TestBase {
         uint256 count;
         for (uint256 i = 0; vm.keyExistsJson(json, _key(".consensus", i, "")); ++i) {
             bytes memory output = vm.parseJsonBytes(json, _key(".consensus", i, ".output"));
+            uint64 units = uint64(vm.parseJsonUint(json, _key(".consensus", i, ".units")));
             uint256 n = vm.parseJsonUint(json, _key(".consensus", i, ".n"));
             bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _key(".consensus", i, ".leaves"));
             assertEq(leaves.length, n, "leaf count");
             for (uint256 k = 0; k < n; ++k) {
-                assertEq(ConsensusCommitment.leaf(output, k + 1), leaves[k], "consensus leaf");
+                assertEq(ConsensusCommitment.leaf(output, units, k + 1), leaves[k], "consensus leaf");
             }
             bytes32 root = vm.parseJsonBytes32(json, _key(".consensus", i, ".root"));
-            assertEq(ConsensusCommitment.root(output, n), root, "consensus root");
+            assertEq(ConsensusCommitment.root(output, units, n), root, "consensus root");
             assertEq(ConsensusCommitment.rootOfLeaves(leaves), root, "root of leaves");
+            _checkConsensusSeal(i, root, leaves[n - 1]);
             ++count;
         }
-        assertEq(count, 3, "consensus vector count");
+        assertEq(count, 4, "consensus vector count");
+    }
+
+    function _checkConsensusSeal(uint256 i, bytes32 root, bytes32 leaf) internal view {
+        bytes32 seal = ConsensusCommitment.seal(
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.requestId")),
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.index")),
+            root,
+            leaf,
+            vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.salt"))
+        );
+        assertEq(seal, vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.seal")), "consensus seal");
     }
 
     /// The deployed StackManager's own EIP-712 code, run at the vectors' verifying contract, gives their digests.
@@ -212,11 +226,7 @@ contract VectorsTest is TestBase {
             IModelRegistry(address(3)),
             IAtomaVault(address(4)),
             StackManager.Params({
-                minDuration: 60,
-                maxDuration: 1 days,
-                settleWindow: 60,
-                maxUnits: 1e9,
-                surchargeBps: 0
+                minDuration: 60, maxDuration: 1 days, settleWindow: 60, maxUnits: 1e9, surchargeBps: 0
             })
         );
         address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");
@@ -255,5 +265,20 @@ contract VectorsTest is TestBase {
             "response signer"
         );
         assertEq(stacks.recoverResponseSigner(response, hex"00"), address(0), "a malformed signature recovers nobody");
+    }
+
+    /// The node registry's signer binding: hash, EIP-191 digest, and the node key's signature over it.
+    function test_signerBindingVector() public view {
+        uint256 chainId = vm.parseJsonUint(json, ".signerBinding.chainId");
+        address registry = vm.parseJsonAddress(json, ".signerBinding.registry");
+        address operator = vm.parseJsonAddress(json, ".signerBinding.operator");
+        assertEq(SignerBinding.hash(chainId, registry, operator), vm.parseJsonBytes32(json, ".signerBinding.hash"), "hash");
+        bytes32 digest = SignerBinding.digest(chainId, registry, operator);
+        assertEq(digest, vm.parseJsonBytes32(json, ".signerBinding.digest"), "digest");
+        assertEq(
+            ECDSA.recover(digest, vm.parseJsonBytes(json, ".signerBinding.signature")),
+            vm.parseJsonAddress(json, ".signerBinding.signer"),
+            "signer"
+        );
     }
 }

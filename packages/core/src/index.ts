@@ -3,8 +3,15 @@ export {
   attestationResult,
   type RecomputedSample,
 } from "./attestationCommitment.js";
-export { canonicalJson } from "./canonicalJson.js";
-export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
+export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
+export {
+  CONSENSUS_REFUSAL,
+  type ConsensusSealInput,
+  consensusLeaf,
+  consensusRoot,
+  consensusSeal,
+  MAX_CONSENSUS_NODES,
+} from "./consensusCommitment.js";
 export {
   expectedCheaterReward,
   expectedHonestReward,
@@ -16,6 +23,7 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
   requestTypes,
@@ -30,6 +38,8 @@ export {
   CanonicalJsonError,
   InvalidInputError,
   InvalidSignatureError,
+  InvalidUnicodeError,
+  JsonTooDeepError,
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
@@ -60,6 +70,13 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export {
+  recoverSignerBinding,
+  type SignerBindingFields,
+  signerBindingDigest,
+  signerBindingHash,
+  signSignerBinding,
+} from "./signerBinding.js";
 export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
 export { leafHash, leafOf, type StackLeaf } from "./stackLeaf.js";
 export {

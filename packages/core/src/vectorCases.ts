@@ -2,12 +2,13 @@ import { type Address, bytesToHex, type Hex, keccak256, stringToBytes, stringToH
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationCommitment, attestationResult } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
-import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
+import { CONSENSUS_REFUSAL, consensusLeaf, consensusRoot, consensusSeal } from "./consensusCommitment.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { requestHash } from "./hash.js";
 import { reproducibleResult, responseHash, resultBytes } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
+import { signerBindingDigest, signerBindingHash, signSignerBinding } from "./signerBinding.js";
 import { leafHash, type StackLeaf } from "./stackLeaf.js";
 import { StackTree } from "./stackTree.js";
 import { encodeTranscript, type InputsTranscript, transcriptId } from "./transcript.js";
@@ -62,10 +63,11 @@ const embeddingResponse = {
   usage: { prompt_tokens: 5, total_tokens: 5 },
 };
 
-const consensusCases: { output: Hex; n: number }[] = [
-  { output: "0x", n: 1 },
-  { output: stringToHex("yes"), n: 3 },
-  { output: stringToHex('{"action":"buy","amount":"12.5"}'), n: 5 },
+const consensusCases: { output: Hex; units: bigint; n: number }[] = [
+  { output: "0x", units: 200n, n: 1 },
+  { output: stringToHex("yes"), units: 120n, n: 3 },
+  { output: stringToHex('{"action":"buy","amount":"12.5"}'), units: 900_000n, n: 5 },
+  { output: CONSENSUS_REFUSAL, units: 0n, n: 2 },
 ];
 
 /** Leaf k of a stack: nonce k, 10 + k units, the running total of those. */
@@ -203,12 +205,39 @@ export async function buildVectors() {
         signature: await signResponse(node, domain, response),
       },
     },
-    consensus: consensusCases.map(({ output, n }) => ({
-      output,
-      n,
-      leaves: Array.from({ length: n }, (_, k) => consensusLeaf(output, k + 1, n)),
-      root: consensusRoot(output, n),
-    })),
+    signerBinding: await (async () => {
+      const fields = {
+        chainId: 31337,
+        registry: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" as Address,
+        operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as Address,
+      };
+      return {
+        ...fields,
+        signer: node.address,
+        hash: signerBindingHash(fields),
+        digest: signerBindingDigest(fields),
+        signature: await signSignerBinding(node, fields),
+      };
+    })(),
+    consensus: consensusCases.map(({ output, units, n }, i) => {
+      const leaves = Array.from({ length: n }, (_, k) => consensusLeaf(output, units, k + 1, n));
+      const root = consensusRoot(output, units, n);
+      const salt = keccak256(stringToBytes(`salt ${i}`));
+      const requestId = BigInt(i + 1);
+      return {
+        output,
+        units: units.toString(),
+        n,
+        leaves,
+        root,
+        seal: {
+          requestId: requestId.toString(),
+          index: n,
+          salt,
+          seal: consensusSeal({ requestId, index: n, root, leaf: leaves[n - 1]!, salt }),
+        },
+      };
+    }),
     cost: [
       [1n, 1n],
       [999_999n, 1n],

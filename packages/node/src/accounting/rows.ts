@@ -32,7 +32,7 @@ export function leafFromRow(row: Selectable<LeavesTable>): StoredLeaf {
     seed: row.seed,
     // Rows from before nonces were leaf indices may lack one.
     nonce: row.nonce ?? row.leaf_index,
-    request: row.request,
-    response: row.response,
+    request: JSON.parse(row.request) as unknown,
+    response: row.response === null ? null : (JSON.parse(row.response) as unknown),
   };
 }

@@ -45,7 +45,7 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       vote.request_id,
       { fromBlock: env.fromBlock, promptHash: request.promptHash },
     );
-    const { output } = await computeConsensusOutput(
+    const { output, units } = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
         consensusRequests: env.addresses.ConsensusRequests,
@@ -57,7 +57,8 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
         maxOutputBytes: env.maxOutputBytes,
       },
     );
-    result = consensusRoot(output, request.n).toLowerCase();
+    // The root binds the unit count too: a seat that reported another count loses like one with another output.
+    result = consensusRoot(output, units, request.n).toLowerCase();
     salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
     // The salt is stored before the commitment is sent: after a crash the vote can still be revealed.
     if (!(await updateVote(env.db, disputeId, { output, result, salt }, ["pending"]))) return;
