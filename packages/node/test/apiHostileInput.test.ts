@@ -249,7 +249,7 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
     const within = await signStackRequest(owner.account, client.domain, {
       stackId,
       body,
-      nonce: 7_004n,
+      nonce: client.nextNonce,
       deadline: BigInt(now + MAX_DEADLINE_SECONDS - 30),
     });
     const answered = await postRaw(within.headers, within.json);
