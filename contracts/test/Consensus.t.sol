@@ -9,6 +9,7 @@ import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ExampleConsumer} from "../src/test/ExampleConsumer.sol";
 import {EmissionSchedule} from "../src/token/EmissionSchedule.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
 
 contract RevertingConsumer {
     function onAtomaResult(uint256, bytes calldata) external pure {
@@ -16,7 +17,7 @@ contract RevertingConsumer {
     }
 }
 
-contract ConsensusTest is AtomaFixture {
+contract ConsensusTest is DisputeSteps {
     uint256 internal task;
     ExampleConsumer internal consumer;
     bytes internal constant PROMPT = "Should the DAO fund proposal 7? Answer yes or no.";
@@ -88,19 +89,13 @@ contract ConsensusTest is AtomaFixture {
         _commit(requestId, seats, 3, ANSWER);
         assertTrue(consensus.getRequest(requestId).status == ConsensusRequests.Status.Disputed, "dispute");
         uint256 disputeId = disputes.disputeCount();
-        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
         assertEq(committee.length, 3, "committee from the other four nodes");
-        bytes32 truth = ConsensusCommitment.root(ANSWER, 3);
-        for (uint256 i = 0; i < 3; ++i) {
-            uint256 member = committee[i].nodeId;
-            bytes32 c = disputes.voteCommitment(disputeId, member, truth, bytes32(i));
-            vm.prank(operatorOf[member]);
-            disputes.commitVote(disputeId, member, c);
-        }
-        for (uint256 i = 0; i < 3; ++i) {
-            vm.prank(operatorOf[committee[i].nodeId]);
-            disputes.revealVote(disputeId, committee[i].nodeId, truth, bytes32(i));
-        }
+        Ballot[] memory ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 3; ++i) ballots[i] = consensusBallot(committee[i], ANSWER, 3);
+        assertEq(ballots[0].claim, ConsensusCommitment.root(ANSWER, 3), "members claim the root of what they computed");
+        cast(disputeId, committee, ballots);
         disputes.resolve(disputeId);
         assertEq(nodes.getNode(seats[1].nodeId).collateral, 0, "dissenter slashed");
         assertEq(nodes.getNode(seats[1].nodeId).reputation, 0, "reputation zero");
@@ -116,6 +111,7 @@ contract ConsensusTest is AtomaFixture {
         _commit(requestId, seats, 1, ANSWER);
         _commit(requestId, seats, 2, "no");
         uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId);
         assertTrue(consensus.getRequest(requestId).status == ConsensusRequests.Status.Failed, "failed");

@@ -324,6 +324,12 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
 
     // ---------------------------------------------------------------- views
 
+    /// The root a node commits to for `output` on this request (what a dispute committee member's shown output
+    /// must match).
+    function outputRoot(uint256 requestId, bytes calldata output) external view returns (bytes32) {
+        return ConsensusCommitment.root(output, _existing(requestId).n);
+    }
+
     function getRequest(uint256 requestId) external view returns (Request memory) {
         return _requests[requestId];
     }

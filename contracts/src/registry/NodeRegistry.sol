@@ -269,6 +269,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     /// A missed deadline: `timeoutSlashBps` of the collateral, shared between `user`, the treasury and burning.
+    /// With `user` zero (nobody was harmed, e.g. a dispute committee member) the user's share goes to the treasury.
     function slashTimeout(uint256 nodeId, address user) external onlyRole(PROTOCOL_ROLE) returns (uint256 taken) {
         INodeRegistry.Node storage node = _existing(nodeId);
         Params memory p = params;
@@ -282,7 +283,10 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         node.collateral -= taken;
         emit NodeSlashed(nodeId, taken, false, user);
         token.safeTransfer(address(vault), taken);
-        vault.distributeSlashed(taken, user, p.timeoutUserBps, new uint256[](0), 0, p.timeoutTreasuryBps);
+        (uint256 userBps, uint256 treasuryBps) = user == address(0)
+            ? (0, uint256(p.timeoutUserBps) + p.timeoutTreasuryBps)
+            : (uint256(p.timeoutUserBps), uint256(p.timeoutTreasuryBps));
+        vault.distributeSlashed(taken, user, userBps, new uint256[](0), 0, treasuryBps);
     }
 
     /// Proven fraud: all collateral, shared between `user`, the honest nodes, the treasury and burning; reputation

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AtomaTypedData} from "../../src/common/AtomaTypedData.sol";
 import {ConsensusRequests} from "../../src/consensus/ConsensusRequests.sol";
+import {ChallengeManager} from "../../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
 import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
@@ -23,6 +24,7 @@ abstract contract AtomaFixture is TestBase {
     uint256 internal constant COLLATERAL = 10_000 ether;
     uint128 internal constant PRICE = 2 ether; // per million units
     bytes32 internal constant MODEL = keccak256("atoma-tiny");
+    uint128 internal constant CHALLENGE_BOND = 5 ether;
 
     address internal admin = address(0xA11CE);
     address internal treasury = address(0x7EA5);
@@ -38,6 +40,7 @@ abstract contract AtomaFixture is TestBase {
     StackManager internal stacks;
     SettlementManager internal settlement;
     DisputeManager internal disputes;
+    ChallengeManager internal challenges;
     ConsensusRequests internal consensus;
     EmissionSchedule internal emission;
 
@@ -127,10 +130,21 @@ abstract contract AtomaFixture is TestBase {
             settlement,
             DisputeManager.Params({
                 committeeSize: 3,
+                minCommittee: 3,
+                drawRounds: 2,
                 commitWindow: 10 minutes,
                 revealWindow: 10 minutes,
-                answerWindow: 10 minutes
+                evidenceWindow: 10 minutes,
+                redrawDelay: 1 hours,
+                maxEvidenceBytes: 65_536
             })
+        );
+        challenges = new ChallengeManager(
+            admin,
+            INodeRegistry(address(nodes)),
+            stacks,
+            settlement,
+            ChallengeManager.Params({answerWindow: 10 minutes, maxChallengesPerStack: 4, challengeBond: CHALLENGE_BOND})
         );
         consensus = new ConsensusRequests(
             admin,
@@ -169,6 +183,7 @@ abstract contract AtomaFixture is TestBase {
         nodes.grantRole(protocol, address(stacks));
         nodes.grantRole(protocol, address(settlement));
         nodes.grantRole(protocol, address(disputes));
+        nodes.grantRole(protocol, address(challenges));
         nodes.grantRole(protocol, address(consensus));
         tasks.grantRole(protocol, address(nodes));
         tasks.grantRole(protocol, address(stacks));
@@ -178,6 +193,7 @@ abstract contract AtomaFixture is TestBase {
         vault.grantRole(protocol, address(consensus));
         stacks.grantRole(protocol, address(settlement));
         settlement.grantRole(protocol, address(disputes));
+        settlement.grantRole(protocol, address(challenges));
         token.grantRole(token.MINTER_ROLE(), address(emission));
         token.mint(modelOwner, 10_000 ether);
         token.mint(user, 1_000_000 ether);
@@ -187,8 +203,10 @@ abstract contract AtomaFixture is TestBase {
         token.approve(address(models), type(uint256).max);
         models.registerModel(MODEL, keccak256("weights"), 500, 1_000 ether, "gguf://atoma-tiny");
         vm.stopPrank();
-        vm.prank(user);
+        vm.startPrank(user);
         token.approve(address(vault), type(uint256).max);
+        token.approve(address(challenges), type(uint256).max);
+        vm.stopPrank();
     }
 
     /// Registers a node with a fresh signing key; its operator is a separate address.
