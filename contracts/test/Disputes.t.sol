@@ -372,7 +372,7 @@ contract DisputesTest is DisputeSteps {
         verifiedTask = lonely;
         Case memory c = _disputed("cheap model", false);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
-        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number + 1));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
         disputes.drawCommittee(c.disputeId);
         vm.roll(block.number + 2);
         disputes.drawCommittee(c.disputeId);
@@ -429,7 +429,7 @@ contract DisputesTest is DisputeSteps {
         disputes.drawCommittee(c.disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
         assertTrue(!d.drawn, "not drawn from a seed past the blockhash horizon");
-        assertEq(d.drawBlock, block.number + 1, "re-armed on the next block");
+        assertEq(d.drawBlock, block.number, "re-armed: this block seeds the draw");
         vm.roll(block.number + 2);
         disputes.drawCommittee(c.disputeId);
         assertEq(committeeIds(c.disputeId).length, 3, "drawn");

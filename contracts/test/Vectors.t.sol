@@ -7,6 +7,9 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {Units} from "../src/common/Units.sol";
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
+import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
+import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
@@ -172,5 +175,54 @@ contract VectorsTest is TestBase {
             "response signer"
         );
         assertEq(stacks.recoverResponseSigner(response, hex"00"), address(0), "a malformed signature recovers nobody");
+    }
+
+    /// A committee member's vote: its claim and work from the outputs, and the commitment the deployed
+    /// DisputeManager checks at the reveal.
+    function test_disputeVoteVector() public {
+        DisputeManager manager = new DisputeManager(
+            address(this),
+            INodeRegistry(address(1)),
+            ITaskRegistry(address(2)),
+            IStackManager(address(3)),
+            ISettlementManager(address(4)),
+            DisputeManager.Params({
+                committeeSize: 3,
+                minCommittee: 3,
+                drawRounds: 1,
+                commitWindow: 60,
+                revealWindow: 60,
+                evidenceWindow: 60,
+                redrawDelay: 60,
+                maxEvidenceBytes: 4_096
+            })
+        );
+        string memory v = ".disputeVote";
+        uint256 nodeId = vm.parseJsonUint(json, string.concat(v, ".nodeId"));
+        uint256 disputeId = vm.parseJsonUint(json, string.concat(v, ".disputeId"));
+        bytes32 salt = vm.parseJsonBytes32(json, string.concat(v, ".salt"));
+        bytes32[] memory respHashes = vm.parseJsonBytes32Array(json, string.concat(v, ".respHashes"));
+        bytes32[] memory parts = vm.parseJsonBytes32Array(json, string.concat(v, ".parts"));
+        for (uint256 i = 0; i < respHashes.length; ++i) {
+            bytes memory output = vm.parseJsonBytes(json, _key(string.concat(v, ".outputs"), i, ""));
+            assertEq(keccak256(output), respHashes[i], "output hashes to its response hash");
+            assertEq(keccak256(abi.encodePacked(nodeId, output)), parts[i], "work part");
+        }
+        bytes32 claim = vm.parseJsonBytes32(json, string.concat(v, ".claim"));
+        bytes32 work = vm.parseJsonBytes32(json, string.concat(v, ".work"));
+        assertEq(keccak256(abi.encodePacked(respHashes)), claim, "claim");
+        assertEq(keccak256(abi.encodePacked(parts)), work, "work");
+        assertEq(
+            manager.voteCommitment(disputeId, nodeId, claim, work, salt),
+            vm.parseJsonBytes32(json, string.concat(v, ".commitment")),
+            "commitment"
+        );
+        bytes32 unavailable = vm.parseJsonBytes32(json, string.concat(v, ".unavailable"));
+        assertEq(manager.UNAVAILABLE(), unavailable, "unavailable claim");
+        assertEq(
+            manager.voteCommitment(disputeId, nodeId, unavailable, keccak256(""), salt),
+            vm.parseJsonBytes32(json, string.concat(v, ".unavailableCommitment")),
+            "unavailable commitment"
+        );
     }
 }

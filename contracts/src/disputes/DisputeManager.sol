@@ -17,7 +17,8 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// 1. Evidence (settlement disputes): the server posts the disputed owner-signed requests on-chain, each at most
 ///    `maxEvidenceBytes`, by `evidenceDeadline`; otherwise it loses as for fraud. Consensus prompts are on-chain.
 /// 2. Draw: a committee of `committeeSize` nodes of the echelon among the task's subscribers, excluding every
-///    party, seeded by the hash of a block after the dispute opened (re-armed when that block is too old). With
+///    party, in a later block than the one the dispute opened in and seeded by that block's hash, which nobody
+///    knew when the opening transaction was sent (re-armed on a new block when it is too old for its hash). With
 ///    fewer than `minCommittee` it is drawn again after `redrawDelay`, up to `drawRounds` times; then there is no
 ///    committee and the server is not paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
@@ -97,7 +98,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         /// Disputed requests posted so far.
         uint16 evidenceCount;
         uint32 echelon;
-        /// The block whose hash seeds the draw; 0 while the next round waits for `drawNotBefore`.
+        /// The block whose hash seeds the draw (the draw happens in a later one); 0 while the next round waits for
+        /// `drawNotBefore`.
         uint64 drawBlock;
         uint64 drawNotBefore;
         uint64 evidenceDeadline;
@@ -301,8 +303,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
 
     // ---------------------------------------------------------------- draw and evidence
 
-    /// Draws the committee once the block that seeds it is mined (anyone may call). When that block is too old
-    /// for its hash, or a new round is due, this call only arms the draw on the next block.
+    /// Draws the committee in a block after the one that seeds it (anyone may call). When that block is too old for
+    /// its hash, or a new round is due, this call only arms the draw: its own block becomes the seed.
     function drawCommittee(uint256 disputeId) external nonReentrant {
         Dispute storage d = _open(disputeId);
         if (d.drawn || d.drawRound >= params.drawRounds) revert NothingToDraw(disputeId);
@@ -551,7 +553,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
 
     function _create(uint256 disputeId, Dispute storage d) internal {
         d.status = Status.Open;
-        d.drawBlock = uint64(block.number + 1);
+        d.drawBlock = uint64(block.number);
         Party[] storage parties = _parties[disputeId];
         uint256[] memory ids = new uint256[](parties.length);
         for (uint256 i = 0; i < parties.length; ++i) {
@@ -594,7 +596,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     function _armDraw(uint256 disputeId, Dispute storage d) internal {
-        d.drawBlock = uint64(block.number + 1);
+        d.drawBlock = uint64(block.number);
         emit DrawArmed(disputeId, d.drawBlock);
     }
 

@@ -1,4 +1,4 @@
-import type { Hash } from "@atoma/core";
+import { disputeVoteCommitment, type Hash, sampleClaim } from "@atoma/core";
 import { concatHex, keccak256, numberToHex } from "viem";
 
 const word = (value: bigint) => numberToHex(value, { size: 32 });
@@ -11,12 +11,10 @@ export function attestationCommitment(nodeId: bigint, respHashes: readonly Hash[
   return keccak256(concatHex([word(nodeId), ...respHashes]));
 }
 
-/** The result a dispute committee votes on for an attestation dispute: H(respHash_k for k in K). */
+/** The server's revealed result and a committee member's claim on a settlement: H(respHash_k for k in K). */
 export function attestationResult(respHashes: readonly Hash[]): Hash {
-  return keccak256(concatHex([...respHashes]));
+  return sampleClaim(respHashes);
 }
 
-/** A committee member's sealed vote: H(uint256 disputeId ‖ uint256 nodeId ‖ result ‖ salt). */
-export function voteCommitment(disputeId: bigint, nodeId: bigint, result: Hash, salt: Hash): Hash {
-  return keccak256(concatHex([word(disputeId), word(nodeId), result, salt]));
-}
+/** A committee member's sealed vote: H(uint256 disputeId ‖ uint256 nodeId ‖ claim ‖ work ‖ salt). */
+export const voteCommitment = disputeVoteCommitment;

@@ -3,6 +3,8 @@ import {
   atomaTokenBytecode,
   atomaVaultAbi,
   atomaVaultBytecode,
+  challengeManagerAbi,
+  challengeManagerBytecode,
   consensusRequestsAbi,
   consensusRequestsBytecode,
   disputeManagerAbi,
@@ -62,6 +64,7 @@ export interface AtomaAddresses {
   StackManager: Address;
   SettlementManager: Address;
   DisputeManager: Address;
+  ChallengeManager: Address;
   ConsensusRequests: Address;
   EmissionSchedule: Address;
   ExampleConsumer?: Address | undefined;
@@ -168,6 +171,13 @@ export async function deployContracts(
     settlement,
     p.dispute,
   ]);
+  const challenges = await deploy("ChallengeManager", challengeManagerAbi, challengeManagerBytecode, [
+    admin,
+    nodes,
+    stacks,
+    settlement,
+    p.challenge,
+  ]);
   const consensus = await deploy("ConsensusRequests", consensusRequestsAbi, consensusRequestsBytecode, [
     admin,
     tasks,
@@ -193,6 +203,7 @@ export async function deployContracts(
     StackManager: stacks,
     SettlementManager: settlement,
     DisputeManager: disputes,
+    ChallengeManager: challenges,
     ConsensusRequests: consensus,
     EmissionSchedule: emission,
   };
@@ -232,6 +243,7 @@ export async function wireContracts(
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.StackManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.SettlementManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.DisputeManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ChallengeManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ConsensusRequests],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.NodeRegistry],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.StackManager],
@@ -241,6 +253,7 @@ export async function wireContracts(
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.ConsensusRequests],
     ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
+    ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
     ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
   ];
   for (const [name, contract, role, account] of grants) {
@@ -260,6 +273,7 @@ export interface AtomaContracts {
   stackManager: GetContractReturnType<typeof stackManagerAbi, Clients>;
   settlementManager: GetContractReturnType<typeof settlementManagerAbi, Clients>;
   disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
+  challengeManager: GetContractReturnType<typeof challengeManagerAbi, Clients>;
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
   emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
 }
@@ -290,6 +304,11 @@ export function atomaContracts(
       client,
     }),
     disputeManager: getContract({ address: addresses.DisputeManager, abi: disputeManagerAbi, client }),
+    challengeManager: getContract({
+      address: addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      client,
+    }),
     consensusRequests: getContract({
       address: addresses.ConsensusRequests,
       abi: consensusRequestsAbi,

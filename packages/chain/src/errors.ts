@@ -42,3 +42,15 @@ export class MissingEventError extends AtomaError {
     super("MISSING_EVENT", `the transaction emitted no ${eventName} event`, options);
   }
 }
+
+/** An item to post on-chain is larger than the contract's `maxEvidenceBytes`: no transaction can carry it. */
+export class EvidenceTooLargeError extends AtomaError {
+  override name = "EvidenceTooLargeError";
+  constructor(position: number, bytes: number, maxBytes: number, options?: AtomaErrorOptions) {
+    super(
+      "EVIDENCE_TOO_LARGE",
+      `item ${position} has ${bytes} bytes, over the ${maxBytes}-byte bound`,
+      options,
+    );
+  }
+}

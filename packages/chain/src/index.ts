@@ -7,7 +7,12 @@ export {
   buyStack,
   closeStack,
 } from "./actions/buyStack.js";
-export { answerChallenge, challengeSettlement } from "./actions/challengeSettlement.js";
+export {
+  answerChallenge,
+  type ChallengeResult,
+  challengeSettlement,
+  resolveChallenge,
+} from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
 export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
 export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
@@ -22,6 +27,17 @@ export {
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export {
+  advanceDispute,
+  DisputeOutcome,
+  DisputeStatus,
+  type DisputeStep,
+  type DrawResult,
+  drawCommittee,
+  postDisputeEvidence,
+  readDispute,
+} from "./actions/disputeSteps.js";
+export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -54,7 +70,15 @@ export {
   type PostedRequest,
   postSampledRequests,
 } from "./actions/transcriptFallback.js";
-export { commitDisputeVote, revealDisputeVote, type VoteParams } from "./actions/voteDispute.js";
+export {
+  abstentionBallot,
+  type Ballot,
+  ballotOf,
+  commitDisputeVote,
+  revealDisputeVote,
+  showDisputeVote,
+  type VoteParams,
+} from "./actions/voteDispute.js";
 export { anvilBinaryPath } from "./anvil/binary.js";
 export type { Anvil, AnvilOptions } from "./anvil/startAnvil.js";
 export { startAnvil } from "./anvil/startAnvil.js";
@@ -83,6 +107,7 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
+  EvidenceTooLargeError,
   MissingEventError,
   TransactionFailedError,
 } from "./errors.js";

@@ -152,6 +152,8 @@ export interface ServedStack {
   bodies: unknown[];
   reqHashes: Hash[];
   respHashes: Hash[];
+  /** The bytes each response hash is the hash of (what a dispute committee member shows). */
+  outputs: Hex[];
   tree: LeafTree;
   requests: PostedRequest[];
   responses: { fields: SignedResponseFields; signature: Hex }[];
@@ -176,6 +178,7 @@ export async function serveStack(
     bodies: [],
     reqHashes: [],
     respHashes: [],
+    outputs: [],
     requests: [],
     responses: [],
     tree: undefined!,
@@ -196,7 +199,9 @@ export async function serveStack(
       deadline: fields.deadline,
       signature: await signRequest(owner, domain, fields),
     });
-    const respHash = keccak256(stringToBytes(`${variant}: answer to ${reqHash}`));
+    const output = stringToHex(`${variant}: answer to ${reqHash}`);
+    const respHash = keccak256(output);
+    served.outputs.push(output);
     served.respHashes.push(respHash);
     const response: SignedResponseFields = {
       stackId,
@@ -224,6 +229,7 @@ export function sampled(served: ServedStack, indices: readonly bigint[]) {
     respHashes: at.map((k) => served.respHashes[k]!),
     proofs: at.map((k) => served.tree.proof(k)),
     requests: at.map((k) => served.requests[k]!),
+    outputs: at.map((k) => served.outputs[k]!),
   };
 }
 

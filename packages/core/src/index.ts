@@ -1,6 +1,14 @@
 export { canonicalJson } from "./canonicalJson.js";
 export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
 export {
+  disputeVoteCommitment,
+  responseOutput,
+  sampleClaim,
+  UNAVAILABLE_CLAIM,
+  voteWork,
+  workPart,
+} from "./disputeVote.js";
+export {
   expectedCheaterReward,
   expectedHonestReward,
   type GameParameters,

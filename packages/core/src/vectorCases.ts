@@ -2,6 +2,13 @@ import { type Address, type Hex, keccak256, stringToBytes, stringToHex } from "v
 import { privateKeyToAccount } from "viem/accounts";
 import { canonicalJson } from "./canonicalJson.js";
 import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
+import {
+  disputeVoteCommitment,
+  responseOutput,
+  sampleClaim,
+  UNAVAILABLE_CLAIM,
+  voteWork,
+} from "./disputeVote.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { type Hash, leafHash, requestHash } from "./hash.js";
 import { LeafTree } from "./merkle.js";
@@ -131,6 +138,7 @@ export async function buildVectors() {
       leaves: Array.from({ length: n }, (_, k) => consensusLeaf(output, k + 1, n)),
       root: consensusRoot(output, n),
     })),
+    disputeVote: disputeVoteVector(),
     cost: [
       [1n, 1n],
       [999_999n, 1n],
@@ -142,5 +150,29 @@ export async function buildVectors() {
       pricePerMillion: price!.toString(),
       cost: costOfUnits(units!, price!).toString(),
     })),
+  };
+}
+
+/** A committee member's vote on a two-request sample, from its outputs to its sealed commitment. */
+function disputeVoteVector() {
+  const nodeId = 5n;
+  const disputeId = 3n;
+  const salt = keccak256(stringToBytes("atoma-vectors-salt"));
+  const outputs = [responseOutput(chatResponse), responseOutput(completionResponse)];
+  const respHashes = outputs.map((output) => keccak256(output));
+  const claim = sampleClaim(respHashes);
+  const { work, parts } = voteWork(nodeId, outputs);
+  return {
+    nodeId: nodeId.toString(),
+    disputeId: disputeId.toString(),
+    salt,
+    outputs,
+    respHashes,
+    claim,
+    parts,
+    work,
+    commitment: disputeVoteCommitment(disputeId, nodeId, claim, work, salt),
+    unavailable: UNAVAILABLE_CLAIM,
+    unavailableCommitment: disputeVoteCommitment(disputeId, nodeId, UNAVAILABLE_CLAIM, keccak256("0x"), salt),
   };
 }

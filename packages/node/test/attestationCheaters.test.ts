@@ -9,7 +9,7 @@ import {
   startAttestNetwork,
   tinyEngine,
 } from "./harness/attestNetwork.js";
-import { reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
+import { drawnCommittee, reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
 import {
   colludingStrategy,
   lazyCopierStrategy,
@@ -76,7 +76,7 @@ describe("cheaters are caught", () => {
     const before = await userBalance();
     const revealed = await reveal(served, served.indices);
     if (revealed.outcome !== "disputed") throw new Error("the tampered output went unnoticed");
-    const [colluder, ...honest] = revealed.committee;
+    const [colluder, ...honest] = await drawnCommittee(net, revealed.disputeId);
     board.assign(colluder!, colludingStrategy);
     board.open = true;
     await whenPhase(served.stackId, Phase.Failed);

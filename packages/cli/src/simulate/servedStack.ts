@@ -1,5 +1,5 @@
 import { type Hash, LeafTree, leafHash } from "@atoma/core";
-import { keccak256, stringToBytes } from "viem";
+import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import type { SeededRandom } from "./random.js";
 
 /**
@@ -26,8 +26,8 @@ export function serveStack(
   const honest: Hash[] = [];
   let falsified = 0;
   for (let k = 0; k < requests; k++) {
-    const reqHash = keccak256(stringToBytes(`request ${k} of stack ${stackId}`));
-    const truth = keccak256(stringToBytes(`honest model: answer to ${reqHash}`));
+    const reqHash = keccak256(requestBodyOf(stackId, k));
+    const truth = keccak256(honestOutputOf(reqHash));
     const cheap = random?.chance(cheatShare) === true;
     if (cheap) falsified++;
     reqHashes.push(reqHash);
@@ -36,6 +36,16 @@ export function serveStack(
   }
   const tree = new LeafTree(reqHashes.map((r, k) => leafHash(r, served[k]!)));
   return { reqHashes, served, honest, falsified, tree };
+}
+
+/** The body of request k of a stack (its hash is the request hash): what the server posts in a dispute. */
+export function requestBodyOf(stackId: bigint, k: number): Hex {
+  return stringToHex(`request ${k} of stack ${stackId}`);
+}
+
+/** The honest model's answer to a request: the bytes its honest response hash is the hash of. */
+export function honestOutputOf(reqHash: Hash): Hex {
+  return stringToHex(`honest model: answer to ${reqHash}`);
 }
 
 /** The entries at the sampled indices, in their order, with their Merkle proofs. */

@@ -1,4 +1,10 @@
-import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
+import {
+  ballotOf,
+  commitDisputeVote,
+  resolveDispute,
+  revealDisputeVote,
+  showDisputeVote,
+} from "@atoma/chain";
 import { disputeManagerAbi } from "@atoma/contracts";
 import { consensusRoot, type Hash } from "@atoma/core";
 import { type Hex, toHex } from "viem";
@@ -9,8 +15,9 @@ import { type DutyEnv, revertName } from "./dutyEnv.js";
 
 /**
  * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
- * commit H(disputeId ‖ nodeId ‖ root ‖ salt); reveal once the contract allows; then end the dispute as soon as
- * every vote is in (or its deadline passed), so the request moves on without waiting for anyone else.
+ * commit H(disputeId ‖ nodeId ‖ root ‖ work ‖ salt), the work binding the output to this node; reveal once the
+ * contract allows and show the output; then end the dispute as soon as every vote is shown (or its deadline
+ * passed), so the request moves on without waiting for anyone else.
  */
 export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   switch (vote.state) {
@@ -93,13 +100,25 @@ async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
 }
 
 async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+  if (now <= vote.reveal_deadline) {
+    try {
+      await showDisputeVote(env.chain, {
+        disputeId: vote.dispute_id,
+        nodeId: vote.node_id,
+        ballot: ballot(vote),
+      });
+    } catch (error) {
+      const name = revertName(error);
+      if (name !== "DisputeClosed" && name !== "RevealPhaseOver") throw error;
+    }
+  }
   const committee = await env.chain.publicClient.readContract({
     address: env.addresses.DisputeManager,
     abi: disputeManagerAbi,
     functionName: "committeeOf",
     args: [vote.dispute_id],
   });
-  if (committee.some((member) => !member.revealed) && now <= vote.reveal_deadline) return;
+  if (committee.some((member) => !member.substantiated) && now <= vote.reveal_deadline) return;
   const rank = committee.findIndex((member) => member.nodeId === vote.node_id);
   if (!env.turns.mine(`resolve:${vote.dispute_id}`, rank)) return;
   try {
@@ -122,6 +141,12 @@ async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> 
   }
 }
 
+/** The vote of this seat: the root of its output as the claim, the output bound to its node id as the work. */
+function ballot(vote: VoteRow) {
+  return ballotOf(vote.node_id, vote.result as Hash, [vote.output as Hex], []);
+}
+
 function params(vote: VoteRow, result: string, salt: string) {
-  return { disputeId: vote.dispute_id, nodeId: vote.node_id, result: result as Hash, salt: salt as Hex };
+  const { work } = ballotOf(vote.node_id, result as Hash, [vote.output as Hex], []);
+  return { disputeId: vote.dispute_id, nodeId: vote.node_id, claim: result as Hash, work, salt: salt as Hex };
 }

@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely
 import { attestDuties } from "../attestation/migration.js";
 import { consensusDuties } from "./consensusMigration.js";
 import { settleChallenges } from "./settleChallengesMigration.js";
+import { settleDisputeEvidence } from "./settleDisputeMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
@@ -124,6 +125,7 @@ export const nodeMigrations: MigrationProvider = {
       "0003_settle_replies_to_challenges": settleChallenges,
       "0004_attest_duties": attestDuties,
       "0005_consensus_duties": consensusDuties,
+      "0006_settle_dispute_evidence": settleDisputeEvidence,
     };
   },
 };

@@ -221,6 +221,16 @@ export interface SettlementsTable {
   outcome: SettlementOutcome | null;
 }
 
+/** A dispute on one of this node's settlements (migration 0006_settle_dispute_evidence). */
+export interface SettlementsTable {
+  /** Set by `DisputeCreated`: the dispute the server must post its evidence to. */
+  dispute_id: bigint | null;
+  /** The disputed requests must be on chain by then, or the server loses as for fraud. */
+  evidence_deadline: bigint | null;
+  /** The last evidence transaction (set once every disputed request is posted). */
+  evidence_tx: string | null;
+}
+
 export type SettlementOutcome = "accepted" | "disputed" | "finalized" | "failed" | "timed_out" | "too_late";
 
 /**

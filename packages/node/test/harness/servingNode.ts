@@ -1,4 +1,10 @@
-import { buyStack, type PostedRequest, revealSettlement, submitSettlement } from "@atoma/chain";
+import {
+  buyStack,
+  type PostedRequest,
+  postDisputeEvidence,
+  revealSettlement,
+  submitSettlement,
+} from "@atoma/chain";
 import {
   atomaDomain,
   blobId,
@@ -16,7 +22,7 @@ import {
 } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
-import { type AttestNetwork, type HarnessNode, MODEL, PRICE } from "./attestNetwork.js";
+import { type AttestNetwork, eventually, type HarnessNode, MODEL, PRICE } from "./attestNetwork.js";
 
 /**
  * How the serving node behaves. An honest one runs the task's model and reports what it produced; a cheater runs
@@ -141,13 +147,38 @@ export async function serveAndSettle(
   return { ...served, attesters: settled.attesters, indices: settled.requestIndices };
 }
 
-/** The serving node reveals the sampled leaves (what it settled, honest or not). */
-export function reveal(served: ServedStack, indices: readonly bigint[]) {
+/**
+ * The serving node reveals the sampled leaves (what it settled, honest or not); when that opens a dispute it posts
+ * the disputed owner-signed requests on chain, as every server must, unless it `withholds` them.
+ */
+export async function reveal(
+  served: ServedStack,
+  indices: readonly bigint[],
+  options: { withholdEvidence?: boolean } = {},
+) {
   const at = indices.map(Number);
-  return revealSettlement(served.server.signer, {
+  const respHashes = at.map((k) => served.respHashes[k]!);
+  const proofs = at.map((k) => served.tree.proof(k));
+  const revealed = await revealSettlement(served.server.signer, {
     stackId: served.stackId,
     reqHashes: at.map((k) => served.reqHashes[k]!),
-    respHashes: at.map((k) => served.respHashes[k]!),
-    proofs: at.map((k) => served.tree.proof(k)),
+    respHashes,
+    proofs,
   });
+  if (revealed.outcome === "disputed" && !options.withholdEvidence)
+    await postDisputeEvidence(served.server.signer, {
+      disputeId: revealed.disputeId,
+      requests: at.map((k) => served.requests[k]!),
+      respHashes,
+      proofs,
+    });
+  return revealed;
+}
+
+/** The committee of a dispute, once a party (an attester's worker) has drawn it. */
+export function drawnCommittee(net: AttestNetwork, disputeId: bigint): Promise<bigint[]> {
+  return eventually(async () => {
+    const committee = await net.deployment.contracts.disputeManager.read.committeeOf([disputeId]);
+    return committee.length > 0 ? committee.map((m) => m.nodeId) : undefined;
+  }, `the committee of dispute ${disputeId}`);
 }
