@@ -38,6 +38,8 @@ export interface ServingBehaviour {
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
   forge?: ((k: number) => boolean) | undefined;
+  /** Request `k` is owner-signed but no engine can replay it (not a chat, completion or embeddings body). */
+  poison?: ((k: number) => boolean) | undefined;
 }
 
 export interface ServedStack {
@@ -94,11 +96,14 @@ export async function serveAndSettle(
     transcriptId: "0x",
   };
   for (let k = 0; k < count; k++) {
-    const body = {
-      model: MODEL,
-      messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
-      max_tokens: 6,
-    };
+    const poisoned = behaviour.poison?.(k) === true;
+    const body: Record<string, unknown> = poisoned
+      ? { model: MODEL, note: `not an inference request ${k}` }
+      : {
+          model: MODEL,
+          messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
+          max_tokens: 6,
+        };
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
@@ -111,10 +116,16 @@ export async function serveAndSettle(
     });
     transcript.requests.push({ body, nonce: nonce.toString(), deadline: deadline.toString(), signature });
     served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
-    const { response, generation } = await behaviour.engine.chat(body);
-    const respHash = behaviour.tamper?.(k)
-      ? keccak256(stringToBytes(`tampered answer ${k}`))
-      : responseHash(response);
+    const { response, generation } = poisoned
+      ? {
+          response: { usage: { total_tokens: 1 } },
+          generation: { sampling: { seed: 0 } },
+        }
+      : await behaviour.engine.chat(body);
+    const respHash =
+      poisoned || behaviour.tamper?.(k)
+        ? keccak256(stringToBytes(`tampered answer ${k}`))
+        : responseHash(response);
     const units = BigInt(response.usage.total_tokens);
     served.unitsServed += units;
     served.reqHashes.push(reqHash);

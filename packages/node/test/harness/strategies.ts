@@ -21,6 +21,12 @@ export const lazyCopierStrategy: CommitStrategy = {
   vote: honestStrategy.vote,
 };
 
+/** Dissents without computing: commits a result no reveal can match (a griefing or broken attester). */
+export const dissentingStrategy: CommitStrategy = {
+  attest: async ({ nodeId }) => ({ commitment: keccak256(stringToBytes(`dissent of ${nodeId}`)) }),
+  vote: honestStrategy.vote,
+};
+
 /**
  * A lazy committee member siding with the serving node: it votes for the claim the server revealed (public on
  * chain) without computing anything, so it has no outputs to show and work it made up.
