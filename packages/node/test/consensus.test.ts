@@ -24,6 +24,7 @@ import {
 } from "./consensusHarness/consensusCluster.js";
 
 /** ConsensusRequests.Status.Delivered */
+const DISPUTED = 3;
 const DELIVERED = 4;
 const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -143,6 +144,12 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     });
     expect(nodeIds).toContain(cheater.nodeId);
 
+    // The roots differ: the last commit opens a dispute, whose committee is drawn in a later block (seeded by
+    // the hash of the opening one). Anvil mines only on transactions, so a block is mined here as a chain would.
+    await waitFor("the dispute", async () =>
+      (await readRequest(requestId)).status >= DISPUTED ? true : undefined,
+    );
+    await network.advance(1);
     await delivered(requestId);
     const expected = await cluster.honestOutput(requestId, prompt);
     const agreedRoot = consensusRoot(expected, 3);
