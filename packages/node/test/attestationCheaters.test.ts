@@ -129,6 +129,27 @@ describe("cheaters are caught", () => {
     }
   }, 120_000);
 
+  it("a committee member with too little time left before its commit deadline abstains in time instead of missing it", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: otherModel });
+    await whenPhase(served.stackId, Phase.Reveal);
+    board.open = false;
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the other model's outputs went unnoticed");
+    const committee = await drawnCommittee(net, revealed.disputeId);
+    // The members wake up 290 s into the 300 s commit window: no recomputation fits, so each abstains.
+    await net.advance(290);
+    board.open = true;
+    await eventually(async () => {
+      const members = await read().disputeManager.read.committeeOf([revealed.disputeId]);
+      return members.every((m) => m.committed) ? true : undefined;
+    }, "every member's commitment before the deadline");
+    await whenPhase(served.stackId, Phase.Failed);
+    const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute.outcome).toBe(3); // Unverifiable: nobody could replay in time, the server is not paid
+    for (const id of committee)
+      expect((await read().nodeRegistry.read.getNode([id])).collateral).toBe(COLLATERAL);
+  }, 120_000);
+
   it("a minority of colluding committee members cannot save a server that tampered with one output", async () => {
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, tamper: (k) => k === 1 });
     await whenPhase(served.stackId, Phase.Reveal);
