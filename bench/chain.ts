@@ -33,7 +33,7 @@ try {
   const fund = await admin.writeContract({
     address: tokenAddress!,
     abi: atomaTokenAbi,
-    functionName: "mint",
+    functionName: "transfer",
     args: [sender.address, parseEther("1000")],
   });
   await publicClient.waitForTransactionReceipt({ hash: fund });

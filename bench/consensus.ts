@@ -11,7 +11,7 @@ import {
 } from "../packages/node/test/consensusHarness/consensusCluster.js";
 import { percentile, report } from "./lib/report.js";
 
-const DELIVERED = 4;
+const DELIVERED = 5; // ConsensusRequests.Status.Delivered
 const ROUNDS = Number(process.argv[2] ?? 5);
 
 const startedAt = performance.now();

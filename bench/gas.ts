@@ -8,9 +8,9 @@ import {
   claimEmission,
   claimNodeFees,
   claimOwnerFees,
+  closeConsensusRound,
   closeStack,
   commitAttestation,
-  commitConsensusResult,
   commitDisputeVote,
   createAtomaPublicClient,
   createAtomaTestClient,
@@ -23,6 +23,7 @@ import {
   devAccounts,
   devParameters,
   drawCommittee,
+  drawConsensusSeats,
   failVerification,
   finalizeSettlement,
   modelIdOf,
@@ -32,9 +33,11 @@ import {
   registerNode,
   reportWeightsMismatch,
   resolveDispute,
+  revealConsensusResult,
   revealDisputeVote,
   revealSettlement,
   SecurityLevel,
+  sealConsensusResult,
   showDisputeVote,
   startAnvil,
   submitConsensusRequest,
@@ -43,7 +46,6 @@ import {
   subscribe,
   type TxInfo,
   timeoutAttesters,
-  timeoutConsensusCommits,
   timeoutSettlement,
   topUpCollateral,
   unsubscribe,
@@ -85,6 +87,10 @@ try {
   // The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
   const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
     parameters: { task: { minReplicationPpm: 1 } },
+    echelons: [1, 9].map((echelon) => ({
+      echelon,
+      fingerprint: keccak256(stringToBytes(`bench ${echelon}`)),
+    })),
   });
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const advance = async (seconds: number) => {
@@ -96,7 +102,7 @@ try {
     await test.setBalance({ address: local.address, value: parseEther("100") });
     if (toma > 0n)
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([local.address, toma]),
+        hash: await contracts.token.write.transfer([local.address, toma]),
       });
     return {
       account: local,
@@ -129,7 +135,7 @@ try {
     const registered = record(
       "gas_NodeRegistry_register",
       await registerNode(operator.ctx, {
-        signer: signer.account.address,
+        signer: signer.account,
         url: "http://127.0.0.1:8080",
         echelon: 1,
         collateral: parseEther("1000"),
@@ -283,7 +289,8 @@ try {
     finalizedCommon.gasUsed;
   report("gas_SettlementManager_settle_sampled", Number(settledSampled.gasUsed), "gas");
 
-  // A smart-contract request: three nodes commit, one delivers; another request with a missing node.
+  // A smart-contract request: its seats drawn a block later, three nodes seal then reveal, one delivers; another
+  // request with a missing node.
   const requester = await account();
   const output = stringToHex("yes");
   const request = record(
@@ -296,22 +303,33 @@ try {
       maxPricePerMillion: PRICE,
       echelon: 1,
       callbackGas: 0,
+      draw: false,
     }),
   );
-  for (const [i, id] of request.nodeIds.entries())
+  const drawn = await drawConsensusSeats(requester.ctx, { requestId: request.requestId });
+  if (drawn.outcome !== "drawn" || !drawn.tx) throw new Error(`the seat draw ended ${drawn.outcome}`);
+  record("gas_ConsensusRequests_drawSeats", drawn.tx);
+  const seat = (requestId: bigint, n: number, i: number) => ({
+    requestId,
+    index: i + 1,
+    n,
+    output,
+    units: 50n,
+    salt: keccak256(stringToHex(`salt ${i}`)),
+  });
+  for (const [i, id] of drawn.seats.nodeIds.entries())
     record(
-      "gas_ConsensusRequests_commitResult",
-      await commitConsensusResult(byId(id).signer, {
-        requestId: request.requestId,
-        index: i + 1,
-        n: 3,
-        output,
-        units: 50n,
-      }),
+      "gas_ConsensusRequests_sealResult",
+      await sealConsensusResult(byId(id).signer, seat(request.requestId, 3, i)),
+    );
+  for (const [i, id] of drawn.seats.nodeIds.entries())
+    record(
+      "gas_ConsensusRequests_revealResult",
+      await revealConsensusResult(byId(id).signer, seat(request.requestId, 3, i)),
     );
   record(
     "gas_ConsensusRequests_deliverResult",
-    await deliverConsensusResult(requester.ctx, { requestId: request.requestId, output }),
+    await deliverConsensusResult(requester.ctx, { requestId: request.requestId, output, units: 50n }),
   );
   const partial = await submitConsensusRequest(requester.ctx, {
     taskId: consensusTask,
@@ -322,17 +340,24 @@ try {
     echelon: 1,
     callbackGas: 0,
   });
-  await commitConsensusResult(byId(partial.nodeIds[0]!).signer, {
-    requestId: partial.requestId,
-    index: 1,
+  const first = seat(partial.requestId, 2, 0);
+  await sealConsensusResult(byId(partial.seats!.nodeIds[0]!).signer, first);
+  await advance(Number(devParameters.consensus.commitWindow) + 1);
+  await revealConsensusResult(byId(partial.seats!.nodeIds[0]!).signer, first);
+  const silent = await submitConsensusRequest(requester.ctx, {
+    taskId: consensusTask,
+    prompt: stringToHex("Say hi again"),
     n: 2,
-    output,
-    units: 10n,
+    maxUnits: 100n,
+    maxPricePerMillion: PRICE,
+    echelon: 1,
+    callbackGas: 0,
   });
+  // Nobody seals: the round closes without a slash and the requester is refunded.
   await advance(Number(devParameters.consensus.commitWindow) + 1);
   record(
-    "gas_ConsensusRequests_timeoutCommits",
-    await timeoutConsensusCommits(requester.ctx, { requestId: partial.requestId }),
+    "gas_ConsensusRequests_closeRound",
+    await closeConsensusRound(requester.ctx, { requestId: silent.requestId }),
   );
 
   // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
@@ -428,12 +453,12 @@ try {
   });
   record("gas_DisputeManager_postEvidence", evidence!);
   await advance(1);
-  const drawn = record("gas_DisputeManager_drawCommittee", await drawCommittee(user.ctx, { disputeId }));
-  if (drawn.outcome !== "drawn") throw new Error("expected a committee");
+  const committee = record("gas_DisputeManager_drawCommittee", await drawCommittee(user.ctx, { disputeId }));
+  if (committee.outcome !== "drawn") throw new Error("expected a committee");
   const outputs = dIdx.map((k) => stringToHex(`answer ${disputed.stackId} ${k}`));
   const respHashesOf = dIdx.map((k) => disputedServed.respHashes[k]!);
   const salt = `0x${"22".repeat(32)}` as const;
-  const ballots = drawn.committee.map((id) => ({
+  const ballots = committee.committee.map((id) => ({
     id,
     ballot: ballotOf(id, sampleClaim(respHashesOf), outputs, respHashesOf),
   }));
@@ -549,7 +574,7 @@ try {
   const leaver = (await account()).ctx;
   const leaverSigner = privateKeyToAccount(generatePrivateKey());
   const left = await registerNode(leaver, {
-    signer: leaverSigner.address,
+    signer: leaverSigner,
     url: "http://x",
     echelon: 9,
     collateral: parseEther("1000"),

@@ -12,6 +12,7 @@ import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {ConsensusRequests} from "../src/consensus/ConsensusRequests.sol";
 import {ExampleConsumer} from "../src/test/ExampleConsumer.sol";
 import {DisputeSteps} from "./lib/DisputeSteps.sol";
+import {Vm} from "./lib/Vm.sol";
 
 /// @notice Settlement disputes played by their attackers (issue 10, items 1, 8, 14, 17): a caught server that
 /// goes silent, committee members that vote without computing, a committee that cannot be formed, requests no
@@ -360,8 +361,14 @@ contract DisputesTest is DisputeSteps {
 
     // ---------------------------------------------------------------- item 17: no committee
 
+    function _approveEchelon(uint32 e) internal {
+        vm.prank(admin);
+        nodes.approveEchelon(e, echelonFingerprint(e));
+    }
+
     function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
         // Echelon 9 holds only the server and its two attesters.
+        _approveEchelon(9);
         uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
         uint256[] memory trio = new uint256[](3);
         for (uint256 i = 0; i < 3; ++i) {
@@ -397,6 +404,7 @@ contract DisputesTest is DisputeSteps {
     }
 
     function test_aCommitteeTooSmallIsDrawnAgainOnceMoreNodesAreEligible() public {
+        _approveEchelon(8);
         uint256 small = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
         for (uint256 i = 0; i < 4; ++i) {
             subscribe(small, addNode(8), PRICE);
@@ -441,6 +449,7 @@ contract ConsensusDisputesTest is DisputeSteps {
     uint256 internal task;
     ExampleConsumer internal consumer;
     bytes internal constant ANSWER = "yes";
+    uint64 internal constant UNITS = 120;
 
     function setUp() public {
         deployAtoma();
@@ -452,46 +461,115 @@ contract ConsensusDisputesTest is DisputeSteps {
             subscribe(task, nodeIds[i], PRICE);
         }
         consumer = new ExampleConsumer(consensus, token, address(vault));
-        vm.prank(admin);
-        token.mint(address(consumer), 100 ether);
+        fund(address(consumer), 100 ether);
         nextEpoch();
     }
 
+    /// The consumer asks for three seats, drawn in the next block among the candidates its event names.
+    function _askThree() internal returns (uint256 requestId, ConsensusRequests.Seat[] memory seats) {
+        vm.recordLogs();
+        requestId = consumer.ask(task, "Answer yes or no.", 3, 1_000, PRICE, 2, 200_000);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256[] memory candidates;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(consensus)
+                    && logs[i].topics[0] == ConsensusRequests.ConsensusRequested.selector
+            ) {
+                (,,,, candidates) = abi.decode(logs[i].data, (bytes, uint8, uint64, uint64, uint256[]));
+            }
+        }
+        vm.roll(block.number + 1);
+        consensus.drawSeats(requestId, candidates);
+        seats = consensus.seatsOf(requestId);
+    }
+
+    function _salt(uint256 index) internal pure returns (bytes32) {
+        return keccak256(abi.encode("seat salt", index));
+    }
+
     function test_lazyMembersCopyingALiarsRootCannotShowItsOutput() public {
-        uint256 requestId = consumer.ask(task, "Answer yes or no.", 3, 1_000, PRICE, 2, 200_000);
-        ConsensusRequests.Seat[] memory seats = consensus.seatsOf(requestId);
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _askThree();
         bytes[3] memory outputs = [bytes(ANSWER), bytes("no"), bytes("no")];
         for (uint256 i = 0; i < 3; ++i) {
+            bytes32 root = ConsensusCommitment.root(outputs[i], UNITS, 3);
+            bytes32 leaf = ConsensusCommitment.leaf(outputs[i], UNITS, i + 1);
             vm.prank(vm.addr(signerKey[seats[i].nodeId]));
-            consensus.commitResult(
+            consensus.sealResult(requestId, i + 1, ConsensusCommitment.seal(requestId, i + 1, root, leaf, _salt(i)));
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.revealResult(
                 requestId,
                 i + 1,
-                ConsensusCommitment.root(outputs[i], 3),
-                ConsensusCommitment.leaf(outputs[i], i + 1),
-                120
+                ConsensusCommitment.root(outputs[i], UNITS, 3),
+                ConsensusCommitment.leaf(outputs[i], UNITS, i + 1),
+                _salt(i)
             );
         }
         uint256 disputeId = disputes.disputeCount();
         draw(disputeId);
         uint256[] memory committee = committeeIds(disputeId);
         Ballot[] memory ballots = new Ballot[](3);
-        ballots[0] = consensusBallot(committee[0], ANSWER, 3);
+        ballots[0] = consensusBallot(committee[0], ANSWER, UNITS, 3);
         for (uint256 i = 1; i < 3; ++i) {
-            ballots[i].claim = ConsensusCommitment.root("no", 3);
+            ballots[i].claim = ConsensusCommitment.root("no", UNITS, 3);
             ballots[i].work = keccak256(abi.encode("copied", committee[i]));
             ballots[i].salt = keccak256(abi.encode("salt", committee[i]));
         }
         cast(disputeId, committee, ballots);
         vm.prank(vm.addr(signerKey[committee[1]]));
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchWork.selector, 0));
-        disputes.substantiate(disputeId, committee[1], shownOf(consensusBallot(committee[0], "no", 3)));
+        disputes.substantiate(disputeId, committee[1], shownOf(consensusBallot(committee[0], "no", UNITS, 3)));
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId);
-        assertEq(disputes.getDispute(disputeId).winner, ConsensusCommitment.root(ANSWER, 3), "the shown output wins");
+        assertEq(
+            disputes.getDispute(disputeId).winner, ConsensusCommitment.root(ANSWER, UNITS, 3), "the shown output wins"
+        );
         assertEq(nodes.getNode(seats[1].nodeId).collateral, 0, "the lying seats are slashed");
         assertEq(nodes.getNode(committee[1]).collateral, 0, "lazy members are slashed");
         assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "the working member is not");
-        consensus.deliverResult(requestId, ANSWER);
+        consensus.deliverResult(requestId, ANSWER, UNITS);
         assertTrue(consumer.answered(requestId), "the honest answer is delivered");
+    }
+
+    /// A member that shows the honest output with another unit count than it claimed cannot substantiate: the
+    /// units are part of what it shows, so the root of its shown bytes is not its claim.
+    function test_aMemberShowingTheOutputWithOtherUnitsDoesNotMatchItsClaim() public {
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _askThree();
+        bytes[3] memory outputs = [bytes(ANSWER), bytes(ANSWER), bytes("no")];
+        for (uint256 i = 0; i < 3; ++i) {
+            bytes32 root = ConsensusCommitment.root(outputs[i], UNITS, 3);
+            bytes32 leaf = ConsensusCommitment.leaf(outputs[i], UNITS, i + 1);
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.sealResult(requestId, i + 1, ConsensusCommitment.seal(requestId, i + 1, root, leaf, _salt(i)));
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.revealResult(
+                requestId,
+                i + 1,
+                ConsensusCommitment.root(outputs[i], UNITS, 3),
+                ConsensusCommitment.leaf(outputs[i], UNITS, i + 1),
+                _salt(i)
+            );
+        }
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        Ballot memory honest = consensusBallot(committee[0], ANSWER, UNITS, 3);
+        Ballot memory otherUnits = consensusBallot(committee[0], ANSWER, UNITS + 1, 3);
+        // It claims the honest root but bound other units into its work, and shows what its work binds.
+        honest.work = otherUnits.work;
+        honest.works = otherUnits.works;
+        honest.outputs = otherUnits.outputs;
+        commitBallot(disputeId, committee[0], honest);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        revealBallot(disputeId, committee[0], honest);
+        vm.prank(vm.addr(signerKey[committee[0]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchClaim.selector, 0));
+        disputes.substantiate(disputeId, committee[0], shownOf(honest));
+        bytes memory tooShort = hex"01";
+        assertEq(consensus.outputRoot(requestId, tooShort), bytes32(0), "bytes without units root to nothing");
     }
 }

@@ -57,7 +57,7 @@ contract FuzzTest is AtomaFixture {
         uint256[] memory honest = new uint256[](honestCount);
         for (uint256 i = 0; i < honestCount; ++i) honest[i] = nodeIds[i];
         vm.prank(admin);
-        token.mint(address(vault), amount);
+        token.transfer(address(vault), amount);
         uint256 supply = token.totalSupply();
         uint256 owedBefore = vault.totalOwed();
         vm.prank(address(nodes));

@@ -23,7 +23,7 @@ contract RegistryTest is AtomaFixture {
         assertEq(token.balanceOf(address(nodes)) - before, COLLATERAL, "collateral pulled");
         INodeRegistry.Node memory node = nodes.getNode(id);
         assertEq(node.collateral, COLLATERAL, "recorded");
-        assertEq(node.reputation, 50, "initial reputation");
+        assertEq(node.reputation, 0, "a new node starts with no reputation");
         assertEq(nodes.nodeIdOfSigner(node.signer), id, "signer index");
         assertTrue(!nodes.isEligible(id), "not eligible in its registration epoch");
         nextEpoch();
@@ -32,17 +32,20 @@ contract RegistryTest is AtomaFixture {
 
     function test_registerRejectsLowCollateralBadUrlAndReusedSigner() public {
         address operator = address(0xBEEF);
+        uint256 key = 0x5161;
+        address signer = vm.addr(key);
+        bytes memory proof = signerProof(key, operator);
         vm.prank(admin);
-        token.mint(operator, COLLATERAL * 3);
+        token.transfer(operator, COLLATERAL * 3);
         vm.startPrank(operator);
         token.approve(address(nodes), type(uint256).max);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.CollateralTooLow.selector, COLLATERAL - 1, COLLATERAL));
-        nodes.register(address(1), "http://x", 1, COLLATERAL - 1);
+        nodes.register(signer, "http://x", 1, COLLATERAL - 1, proof);
         vm.expectRevert(NodeRegistry.InvalidUrl.selector);
-        nodes.register(address(1), "", 1, COLLATERAL);
-        nodes.register(address(1), "http://x", 1, COLLATERAL);
-        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SignerInUse.selector, address(1), 1));
-        nodes.register(address(1), "http://y", 1, COLLATERAL);
+        nodes.register(signer, "", 1, COLLATERAL, proof);
+        nodes.register(signer, "http://x", 1, COLLATERAL, proof);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SignerInUse.selector, signer, 1));
+        nodes.register(signer, "http://y", 1, COLLATERAL, proof);
         vm.stopPrank();
     }
 
@@ -95,9 +98,7 @@ contract RegistryTest is AtomaFixture {
 
     function test_governanceBoundsAndRoles() public {
         NodeRegistry.Params memory p;
-        (p.minCollateral, p.initialReputation, p.honestReward, p.timeoutPenalty, p.timeoutSlashBps,,,,,) =
-            nodes.params();
-        p.initialReputation = 50;
+        (p.minCollateral, p.honestReward, p.timeoutPenalty, p.timeoutSlashBps,,,,,) = nodes.params();
         p.timeoutSlashBps = 6_000;
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "timeoutSlashBps", 6_000));
@@ -181,7 +182,7 @@ contract RegistryTest is AtomaFixture {
         subscribe(t, id, PRICE);
         vm.startPrank(operatorOf[id]);
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.AlreadySubscribed.selector, t, id));
-        tasks.subscribe(t, id, PRICE, 10);
+        tasks.subscribe(t, id, PRICE, 10, SUB_COLLATERAL);
         tasks.updateSubscription(t, id, 3 ether, 99);
         assertEq(tasks.getSubscription(t, id).pricePerMillion, 3 ether, "new price");
         tasks.unsubscribe(t, id);
@@ -216,7 +217,7 @@ contract RegistryTest is AtomaFixture {
         stacks.buyStack(t, 1_000, PRICE, 1 days);
         vm.prank(operatorOf[id]);
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.TaskInactive.selector, t));
-        tasks.subscribe(t, id, PRICE, 1);
+        tasks.subscribe(t, id, PRICE, 1, SUB_COLLATERAL);
     }
 
     function test_stacksAreBoundedAndNeedAnEligibleNode() public {

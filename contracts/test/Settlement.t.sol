@@ -111,7 +111,7 @@ contract SettlementTest is DisputeSteps {
         (uint128 ownerFee,) = vault.ownerLedger(modelOwner, epoch);
         assertEq(ownerFee, 0.06 ether, "model owner's share");
         assertEq(vault.balanceOf(user), 0.8 ether, "unused units refunded");
-        assertEq(nodes.getNode(server).reputation, 51, "reputation up on honest settlement");
+        assertEq(nodes.getNode(server).reputation, 1, "reputation up on honest settlement");
         assertEq(nodes.getNode(server).obligations, 0, "obligation released");
 
         uint256[] memory epochs = new uint256[](1);
@@ -171,7 +171,7 @@ contract SettlementTest is DisputeSteps {
         settlement.timeoutSettlement(stackId);
         uint256 slashed = COLLATERAL * 500 / 10_000;
         assertEq(nodes.getNode(server).collateral, COLLATERAL - slashed, "5% slashed");
-        assertEq(nodes.getNode(server).reputation, 40, "reputation down on timeout");
+        assertEq(nodes.getNode(server).reputation, 0, "reputation down on timeout");
         assertEq(vault.balanceOf(user), 2 ether + slashed / 2, "full refund plus half the slash");
         assertEq(vault.balanceOf(treasury), slashed / 4, "a quarter to the treasury");
         assertEq(supply - token.totalSupply(), slashed / 4, "the rest burned");

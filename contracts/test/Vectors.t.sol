@@ -14,6 +14,7 @@ import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {SignerBinding} from "../src/registry/SignerBinding.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
@@ -110,18 +111,31 @@ contract VectorsTest is TestBase {
         uint256 count;
         for (uint256 i = 0; vm.keyExistsJson(json, _key(".consensus", i, "")); ++i) {
             bytes memory output = vm.parseJsonBytes(json, _key(".consensus", i, ".output"));
+            uint64 units = uint64(vm.parseJsonUint(json, _key(".consensus", i, ".units")));
             uint256 n = vm.parseJsonUint(json, _key(".consensus", i, ".n"));
             bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _key(".consensus", i, ".leaves"));
             assertEq(leaves.length, n, "leaf count");
             for (uint256 k = 0; k < n; ++k) {
-                assertEq(ConsensusCommitment.leaf(output, k + 1), leaves[k], "consensus leaf");
+                assertEq(ConsensusCommitment.leaf(output, units, k + 1), leaves[k], "consensus leaf");
             }
             bytes32 root = vm.parseJsonBytes32(json, _key(".consensus", i, ".root"));
-            assertEq(ConsensusCommitment.root(output, n), root, "consensus root");
+            assertEq(ConsensusCommitment.root(output, units, n), root, "consensus root");
             assertEq(ConsensusCommitment.rootOfLeaves(leaves), root, "root of leaves");
+            _checkConsensusSeal(i, root, leaves[n - 1]);
             ++count;
         }
-        assertEq(count, 3, "consensus vector count");
+        assertEq(count, 4, "consensus vector count");
+    }
+
+    function _checkConsensusSeal(uint256 i, bytes32 root, bytes32 leaf) internal view {
+        bytes32 seal = ConsensusCommitment.seal(
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.requestId")),
+            vm.parseJsonUint(json, _key(".consensus", i, ".seal.index")),
+            root,
+            leaf,
+            vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.salt"))
+        );
+        assertEq(seal, vm.parseJsonBytes32(json, _key(".consensus", i, ".seal.seal")), "consensus seal");
     }
 
     /// The deployed StackManager's own EIP-712 code, run at the vectors' verifying contract, gives their digests.
@@ -133,11 +147,7 @@ contract VectorsTest is TestBase {
             IModelRegistry(address(3)),
             IAtomaVault(address(4)),
             StackManager.Params({
-                minDuration: 60,
-                maxDuration: 1 days,
-                settleWindow: 60,
-                maxUnits: 1e9,
-                surchargeBps: 0
+                minDuration: 60, maxDuration: 1 days, settleWindow: 60, maxUnits: 1e9, surchargeBps: 0
             })
         );
         address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");
@@ -223,6 +233,35 @@ contract VectorsTest is TestBase {
             manager.voteCommitment(disputeId, nodeId, unavailable, keccak256(""), salt),
             vm.parseJsonBytes32(json, string.concat(v, ".unavailableCommitment")),
             "unavailable commitment"
+        );
+    }
+
+    /// What a member of a consensus dispute shows: the output followed by its units, whose root is its claim.
+    function test_consensusDisputeShownVector() public view {
+        string memory c = ".disputeVote.consensus";
+        bytes memory consensusOutput = vm.parseJsonBytes(json, string.concat(c, ".output"));
+        uint64 units = uint64(vm.parseJsonUint(json, string.concat(c, ".units")));
+        bytes memory shown = vm.parseJsonBytes(json, string.concat(c, ".shown"));
+        assertEq(keccak256(shown), keccak256(abi.encodePacked(consensusOutput, units)), "shown: output, then units");
+        assertEq(
+            ConsensusCommitment.root(consensusOutput, units, vm.parseJsonUint(json, string.concat(c, ".n"))),
+            vm.parseJsonBytes32(json, string.concat(c, ".root")),
+            "consensus claim"
+        );
+    }
+
+    /// The node registry's signer binding: hash, EIP-191 digest, and the node key's signature over it.
+    function test_signerBindingVector() public view {
+        uint256 chainId = vm.parseJsonUint(json, ".signerBinding.chainId");
+        address registry = vm.parseJsonAddress(json, ".signerBinding.registry");
+        address operator = vm.parseJsonAddress(json, ".signerBinding.operator");
+        assertEq(SignerBinding.hash(chainId, registry, operator), vm.parseJsonBytes32(json, ".signerBinding.hash"), "hash");
+        bytes32 digest = SignerBinding.digest(chainId, registry, operator);
+        assertEq(digest, vm.parseJsonBytes32(json, ".signerBinding.digest"), "digest");
+        assertEq(
+            ECDSA.recover(digest, vm.parseJsonBytes(json, ".signerBinding.signature")),
+            vm.parseJsonAddress(json, ".signerBinding.signer"),
+            "signer"
         );
     }
 }

@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {ConsensusCommitment} from "../common/ConsensusCommitment.sol";
-import {RandomSource} from "../common/RandomSource.sol";
 import {Units} from "../common/Units.sol";
 import {IAtomaConsumer} from "../interfaces/IAtomaConsumer.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
@@ -14,20 +13,27 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// @title ConsensusRequests: n-node Sampling Consensus for requests made by smart contracts (whitepaper §2.6).
-/// @notice A contract submits a prompt, a task of security level 2 and n; n distinct nodes of one echelon are
-/// drawn among the task's subscribers. Node i (1-based) commits root = H(H(O‖1) ‖ … ‖ H(O‖n)) and its own leaf
-/// H(O‖i): only a node that computed O can produce its leaf, so copying a commitment does not pass. When the
-/// roots agree, anyone delivers O; the contract checks it against the root, pays every node whose leaf matches,
-/// slashes any whose leaf does not, refunds the rest of the escrow and calls the requester back
-/// (`onAtomaResult`) with the gas stipend it asked for. Different roots open a dispute. Nodes that miss the
-/// commit deadline are slashed the timeout share and the request proceeds with those that committed.
-contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource, ReentrancyGuardTransient {
+/// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits); the
+/// nodes eligible then are the request's candidates. In a later block anyone draws the n seats among them
+/// (`drawSeats`), seeded with the hash of the request's block, which the requester could not know when it sent the
+/// request: the seats are the first n candidates of that seed's permutation that are still eligible, so leaving
+/// after the seed is known can only let others in, and joining is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
+/// and, once every seat sealed or the seal window closed, REVEALS root, leaf_i and salt: no seat can copy what
+/// another revealed, because its seal was fixed before anything was revealed. root = H(leaf_1 ‖ … ‖ leaf_n) with
+/// leaf_i = H(O ‖ units ‖ i) binds the output and the unit count, so a seat that reports another count disagrees
+/// exactly as one that reports another output. Equal roots: anyone delivers (O, units); every seat whose leaf
+/// matches is paid for those units, one whose leaf does not is slashed. Different roots open a dispute.
+/// A seat that never sealed loses the timeout share; one that sealed but did not reveal loses all its collateral;
+/// when no seat sealed nobody is slashed and the requester is refunded. No timeout or slash share goes to the
+/// requester: the zero address is passed as the user, so those shares go to the treasury (or are burned).
+contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
     /// Gas kept back for the bookkeeping after the callback returns.
     uint256 internal constant CALLBACK_RESERVE = 20_000;
 
     enum Status {
         None,
+        Drawing,
         Committing,
         Delivering,
         Disputed,
@@ -35,6 +41,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         Failed
     }
 
+    /// `commitWindow` is the length of each of the seal and the reveal phases.
     struct Params {
         uint64 commitWindow;
         uint64 deliveryWindow;
@@ -48,24 +55,29 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         address requester;
         Status status;
         uint8 n;
-        uint8 committed;
+        uint8 sealCount;
+        uint8 revealCount;
         uint32 echelon;
         uint32 callbackGas;
         uint64 taskId;
         uint64 maxUnits;
-        uint64 commitDeadline;
+        uint64 drawBlock;
+        uint64 sealDeadline;
+        uint64 revealDeadline;
         uint64 deliveryDeadline;
         uint128 maxPricePerMillion;
         bytes32 promptHash;
+        /// keccak256(abi.encode(candidates)): the nodes eligible when the request was made, in the order drawn from.
+        bytes32 candidatesHash;
         bytes32 agreedRoot;
     }
 
     struct Seat {
         uint64 nodeId;
-        bool committed;
-        bool absent;
-        uint64 units;
+        bool isSealed;
+        bool isRevealed;
         uint128 pricePerMillion;
+        bytes32 seal;
         bytes32 root;
         bytes32 leaf;
     }
@@ -85,13 +97,18 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         uint256 indexed requestId,
         address indexed requester,
         uint256 indexed taskId,
-        uint256[] nodeIds,
         bytes prompt,
+        uint8 n,
         uint64 maxUnits,
-        uint64 commitDeadline
+        uint64 drawBlock,
+        uint256[] candidates
     );
-    event ResultCommitted(uint256 indexed requestId, uint256 indexed nodeId, uint256 index, bytes32 root, bytes32 leaf);
+    event DrawRearmed(uint256 indexed requestId, uint64 drawBlock);
+    event SeatsDrawn(uint256 indexed requestId, uint256[] nodeIds, uint64 sealDeadline, uint64 revealDeadline);
+    event ResultSealed(uint256 indexed requestId, uint256 indexed nodeId, uint256 index);
+    event ResultRevealed(uint256 indexed requestId, uint256 indexed nodeId, uint256 index, bytes32 root, bytes32 leaf);
     event NodeTimedOut(uint256 indexed requestId, uint256 indexed nodeId);
+    event SealNotRevealed(uint256 indexed requestId, uint256 indexed nodeId);
     event ConsensusReached(uint256 indexed requestId, bytes32 root, uint64 deliveryDeadline);
     event ConsensusDisputed(uint256 indexed requestId, uint256 indexed disputeId);
     event ResultDelivered(uint256 indexed requestId, bytes output, uint64 units, uint256[] paidNodes);
@@ -105,13 +122,20 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
     error InvalidRequest();
     error NotEnoughNodes(uint256 available, uint256 needed);
     error WrongStatus(uint256 requestId, Status status);
+    error DrawNotReady(uint256 requestId, uint256 drawBlock);
+    error WrongCandidates(uint256 requestId);
     error NotSeatHolder(uint256 requestId, uint256 index, address caller);
-    error AlreadyCommitted(uint256 requestId, uint256 index);
+    error AlreadySealed(uint256 requestId, uint256 index);
+    error NotSealed(uint256 requestId, uint256 index);
+    error AlreadyRevealed(uint256 requestId, uint256 index);
+    error RevealNotOpen(uint256 requestId);
+    error SealMismatch(uint256 requestId, uint256 index);
     error InvalidCommitment();
     error DeadlinePassed(uint256 requestId, uint256 deadline);
     error DeadlineNotPassed(uint256 requestId, uint256 deadline);
     error OutputDoesNotMatchRoot(uint256 requestId);
     error OutputTooLarge(uint256 size, uint256 max);
+    error UnitsAboveMax(uint256 units, uint256 max);
     error InsufficientGasForCallback(uint256 available, uint256 needed);
     error NotDisputeManager(address caller);
 
@@ -141,7 +165,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         _check(p.deliveryWindow >= 30 && p.deliveryWindow <= 30 days, "deliveryWindow", p.deliveryWindow);
         _check(p.maxCallbackGas <= 5_000_000, "maxCallbackGas", p.maxCallbackGas);
         _check(p.maxPromptBytes >= 1 && p.maxPromptBytes <= 64_000, "maxPromptBytes", p.maxPromptBytes);
-        _check(p.maxOutputBytes >= 1 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
+        // Room for the refusal output at least, or honest seats that refuse could not deliver and would be slashed.
+        _check(p.maxOutputBytes >= 64 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
         _check(p.maxNodes >= 1 && p.maxNodes <= 32, "maxNodes", p.maxNodes);
         params = p;
         emit ParamsUpdated(p);
@@ -154,6 +179,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
     /// Asks n nodes of `echelon` for the output of `prompt` on `taskId`, paying each at most
     /// `maxPricePerMillion` per million units for at most `maxUnits` units. The escrow, n × cost(maxUnits,
     /// maxPricePerMillion), is pulled from the caller (approve the vault first); what is not paid is refunded.
+    /// The seats are drawn by `drawSeats` in a later block.
     function submitRequest(
         uint256 taskId,
         bytes calldata prompt,
@@ -164,12 +190,23 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         uint32 callbackGas
     ) external nonReentrant returns (uint256 requestId) {
         _validate(taskId, prompt.length, n, maxUnits, callbackGas);
+        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon);
+        if (candidates.length < n) revert NotEnoughNodes(candidates.length, n);
         requestId = ++requestCount;
-        uint256[] memory chosen = _drawNodes(requestId, taskId, n, maxPricePerMillion, echelon);
-        uint64 commitDeadline = _store(requestId, taskId, n, maxUnits, maxPricePerMillion, echelon, callbackGas);
-        _requests[requestId].promptHash = keccak256(prompt);
+        Request storage r = _requests[requestId];
+        r.requester = msg.sender;
+        r.status = Status.Drawing;
+        r.n = n;
+        r.echelon = echelon;
+        r.callbackGas = callbackGas;
+        r.taskId = uint64(taskId);
+        r.maxUnits = maxUnits;
+        r.drawBlock = uint64(block.number);
+        r.maxPricePerMillion = maxPricePerMillion;
+        r.promptHash = keccak256(prompt);
+        r.candidatesHash = keccak256(abi.encode(candidates));
         vault.lock(escrowKey(requestId), msg.sender, n * Units.cost(maxUnits, maxPricePerMillion));
-        emit ConsensusRequested(requestId, msg.sender, taskId, chosen, prompt, maxUnits, commitDeadline);
+        emit ConsensusRequested(requestId, msg.sender, taskId, prompt, n, maxUnits, uint64(block.number), candidates);
     }
 
     function _validate(uint256 taskId, uint256 promptBytes, uint8 n, uint64 maxUnits, uint32 callbackGas)
@@ -188,119 +225,136 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         ) revert TaskUnavailable(taskId);
     }
 
-    function _store(
-        uint256 requestId,
-        uint256 taskId,
-        uint8 n,
-        uint64 maxUnits,
-        uint128 maxPricePerMillion,
-        uint32 echelon,
-        uint32 callbackGas
-    ) internal returns (uint64 commitDeadline) {
-        Request storage r = _requests[requestId];
-        commitDeadline = uint64(block.timestamp) + params.commitWindow;
-        r.requester = msg.sender;
-        r.status = Status.Committing;
-        r.n = n;
-        r.echelon = echelon;
-        r.callbackGas = callbackGas;
-        r.taskId = uint64(taskId);
-        r.maxUnits = maxUnits;
-        r.commitDeadline = commitDeadline;
-        r.maxPricePerMillion = maxPricePerMillion;
-    }
-
-    function _drawNodes(uint256 requestId, uint256 taskId, uint8 n, uint128 maxPrice, uint32 echelon)
-        internal
-        returns (uint256[] memory chosen)
-    {
-        chosen = taskRegistry.draw(
+    /// The task's subscribers eligible now for a request at `maxPrice` in `echelon`, in the registry's order.
+    function _eligible(uint256 taskId, uint128 maxPrice, uint32 echelon) internal view returns (uint256[] memory) {
+        return taskRegistry.draw(
             ITaskRegistry.Draw({
                 taskId: taskId,
                 echelon: echelon,
-                count: n,
+                count: type(uint256).max,
                 maxPrice: maxPrice,
                 units: 0,
                 exclude: new uint256[](0),
-                seed: _random(bytes32(requestId))
+                seed: 0
             })
         );
-        if (chosen.length < n) revert NotEnoughNodes(chosen.length, n);
+    }
+
+    /// Draws the seats of a request from the hash of the block it was recorded in; anyone may call, from the next
+    /// block on, with the request's candidates (from its `ConsensusRequested` event). That hash is out of reach
+    /// after 256 blocks: the draw is then re-armed on the current block (whose hash the caller cannot know either)
+    /// and must be called again later. Too few candidates still eligible: the request fails and is refunded.
+    function drawSeats(uint256 requestId, uint256[] calldata candidates) external nonReentrant {
+        Request storage r = _existing(requestId);
+        if (r.status != Status.Drawing) revert WrongStatus(requestId, r.status);
+        if (block.number <= r.drawBlock) revert DrawNotReady(requestId, r.drawBlock);
+        if (keccak256(abi.encode(candidates)) != r.candidatesHash) revert WrongCandidates(requestId);
+        bytes32 hash = blockhash(r.drawBlock);
+        if (hash == 0) {
+            r.drawBlock = uint64(block.number);
+            emit DrawRearmed(requestId, r.drawBlock);
+            return;
+        }
+        uint256 seed = uint256(keccak256(abi.encode(hash, requestId, address(this))));
+        uint256[] memory chosen = _pick(candidates, _eligible(r.taskId, r.maxPricePerMillion, r.echelon), r.n, seed);
+        if (chosen.length < r.n) {
+            _fail(requestId, r);
+            return;
+        }
         Seat[] storage seats = _seats[requestId];
-        for (uint256 i = 0; i < n; ++i) {
+        for (uint256 i = 0; i < chosen.length; ++i) {
+            uint128 price = taskRegistry.getSubscription(r.taskId, chosen[i]).pricePerMillion;
             seats.push(
                 Seat({
                     nodeId: uint64(chosen[i]),
-                    committed: false,
-                    absent: false,
-                    units: 0,
-                    pricePerMillion: taskRegistry.getSubscription(taskId, chosen[i]).pricePerMillion,
+                    isSealed: false,
+                    isRevealed: false,
+                    pricePerMillion: price,
+                    seal: 0,
                     root: 0,
                     leaf: 0
                 })
             );
             nodeRegistry.addObligation(chosen[i]);
         }
+        uint64 window = params.commitWindow;
+        r.status = Status.Committing;
+        r.sealDeadline = uint64(block.timestamp) + window;
+        r.revealDeadline = r.sealDeadline + window;
+        emit SeatsDrawn(requestId, chosen, r.sealDeadline, r.revealDeadline);
     }
 
-    /// Node at 1-based `index` commits (root, its leaf, the units the request used).
-    function commitResult(uint256 requestId, uint256 index, bytes32 root, bytes32 leaf, uint64 units) external {
-        Request storage r = _existing(requestId);
-        if (r.status != Status.Committing) revert WrongStatus(requestId, r.status);
-        if (block.timestamp > r.commitDeadline) revert DeadlinePassed(requestId, r.commitDeadline);
-        if (index == 0 || index > r.n) revert NotSeatHolder(requestId, index, msg.sender);
-        Seat storage seat = _seats[requestId][index - 1];
-        if (!nodeRegistry.isNodeActor(seat.nodeId, msg.sender)) revert NotSeatHolder(requestId, index, msg.sender);
-        if (seat.committed) revert AlreadyCommitted(requestId, index);
-        if (root == 0 || leaf == 0 || units == 0 || units > r.maxUnits) revert InvalidCommitment();
-        seat.committed = true;
+    /// Seat at 1-based `index` seals `ConsensusCommitment.seal(requestId, index, root, leaf, salt)`.
+    function sealResult(uint256 requestId, uint256 index, bytes32 seal) external {
+        Request storage r = _committing(requestId);
+        if (block.timestamp > r.sealDeadline) revert DeadlinePassed(requestId, r.sealDeadline);
+        Seat storage seat = _seatOf(requestId, r, index);
+        if (seat.isSealed) revert AlreadySealed(requestId, index);
+        if (seal == 0) revert InvalidCommitment();
+        seat.isSealed = true;
+        seat.seal = seal;
+        ++r.sealCount;
+        emit ResultSealed(requestId, seat.nodeId, index);
+    }
+
+    /// Opens a seal, once every seat has sealed or the seal window has closed. The last reveal closes the round.
+    function revealResult(uint256 requestId, uint256 index, bytes32 root, bytes32 leaf, bytes32 salt)
+        external
+        nonReentrant
+    {
+        Request storage r = _committing(requestId);
+        if (r.sealCount < r.n && block.timestamp <= r.sealDeadline) revert RevealNotOpen(requestId);
+        if (block.timestamp > r.revealDeadline) revert DeadlinePassed(requestId, r.revealDeadline);
+        Seat storage seat = _seatOf(requestId, r, index);
+        if (!seat.isSealed) revert NotSealed(requestId, index);
+        if (seat.isRevealed) revert AlreadyRevealed(requestId, index);
+        if (root == 0 || leaf == 0 || ConsensusCommitment.seal(requestId, index, root, leaf, salt) != seat.seal) {
+            revert SealMismatch(requestId, index);
+        }
+        seat.isRevealed = true;
         seat.root = root;
         seat.leaf = leaf;
-        seat.units = units;
-        emit ResultCommitted(requestId, seat.nodeId, index, root, leaf);
-        if (++r.committed == r.n) _evaluate(requestId, r);
+        emit ResultRevealed(requestId, seat.nodeId, index, root, leaf);
+        if (++r.revealCount == r.sealCount) _close(requestId, r);
     }
 
-    /// Past the commit deadline: nodes that did not commit are slashed the timeout share; the rest proceed.
-    function timeoutCommits(uint256 requestId) external nonReentrant {
-        Request storage r = _existing(requestId);
-        if (r.status != Status.Committing) revert WrongStatus(requestId, r.status);
-        if (block.timestamp <= r.commitDeadline) revert DeadlineNotPassed(requestId, r.commitDeadline);
-        Seat[] storage seats = _seats[requestId];
-        for (uint256 i = 0; i < seats.length; ++i) {
-            if (seats[i].committed) continue;
-            seats[i].absent = true;
-            nodeRegistry.removeObligation(seats[i].nodeId);
-            nodeRegistry.slashTimeout(seats[i].nodeId, r.requester);
-            emit NodeTimedOut(requestId, seats[i].nodeId);
+    /// Ends the round once the seal window closed and every sealed seat revealed, or the reveal window closed.
+    /// Seats that never sealed lose the timeout share, seats that sealed but did not reveal all their collateral;
+    /// the revealed roots are then judged. When no seat sealed, nobody is slashed and the requester is refunded.
+    function closeRound(uint256 requestId) external nonReentrant {
+        Request storage r = _committing(requestId);
+        if (block.timestamp <= r.sealDeadline) revert DeadlineNotPassed(requestId, r.sealDeadline);
+        if (r.revealCount < r.sealCount && block.timestamp <= r.revealDeadline) {
+            revert DeadlineNotPassed(requestId, r.revealDeadline);
         }
-        _evaluate(requestId, r);
+        _close(requestId, r);
     }
 
-    /// Delivers the output the nodes agreed on; it must hash to the agreed root. Anyone may deliver.
-    function deliverResult(uint256 requestId, bytes calldata output) external nonReentrant {
+    /// Delivers the output and unit count the seats agreed on; they must hash to the agreed root. Anyone may.
+    function deliverResult(uint256 requestId, bytes calldata output, uint64 units) external nonReentrant {
         Request storage r = _existing(requestId);
         if (r.status != Status.Delivering) revert WrongStatus(requestId, r.status);
         if (block.timestamp > r.deliveryDeadline) revert DeadlinePassed(requestId, r.deliveryDeadline);
         if (output.length > params.maxOutputBytes) revert OutputTooLarge(output.length, params.maxOutputBytes);
-        if (ConsensusCommitment.root(output, r.n) != r.agreedRoot) revert OutputDoesNotMatchRoot(requestId);
+        if (units > r.maxUnits) revert UnitsAboveMax(units, r.maxUnits);
+        if (ConsensusCommitment.root(output, units, r.n) != r.agreedRoot) revert OutputDoesNotMatchRoot(requestId);
         r.status = Status.Delivered;
-        (uint256[] memory paid, uint64 units) = _payAndSlash(requestId, r, output);
+        uint256[] memory paid = _payAndSlash(requestId, r, output, units);
         emit ResultDelivered(requestId, output, units, paid);
         _callBack(requestId, r, output);
     }
 
-    /// Past the delivery deadline without delivery: the requester is refunded; the agreeing nodes, which held
-    /// the output back, are slashed the timeout share.
+    /// Past the delivery deadline without delivery: the requester is refunded; the agreeing seats, which held
+    /// the output back, lose the timeout share.
     function timeoutDelivery(uint256 requestId) external nonReentrant {
         Request storage r = _existing(requestId);
         if (r.status != Status.Delivering) revert WrongStatus(requestId, r.status);
         if (block.timestamp <= r.deliveryDeadline) revert DeadlineNotPassed(requestId, r.deliveryDeadline);
         Seat[] storage seats = _seats[requestId];
         for (uint256 i = 0; i < seats.length; ++i) {
-            if (!seats[i].committed || seats[i].root != r.agreedRoot) continue;
+            if (!seats[i].isRevealed || seats[i].root != r.agreedRoot) continue;
             nodeRegistry.removeObligation(seats[i].nodeId);
-            nodeRegistry.slashTimeout(seats[i].nodeId, r.requester);
+            nodeRegistry.slashTimeout(seats[i].nodeId, address(0));
         }
         _fail(requestId, r);
     }
@@ -312,7 +366,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         if (r.status != Status.Disputed) revert WrongStatus(requestId, r.status);
         Seat[] storage seats = _seats[requestId];
         for (uint256 i = 0; i < seats.length; ++i) {
-            if (!seats[i].committed) continue;
+            if (!seats[i].isRevealed) continue;
             if (!decided || seats[i].root != winner) nodeRegistry.removeObligation(seats[i].nodeId);
         }
         if (!decided) {
@@ -324,10 +378,13 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
 
     // ---------------------------------------------------------------- views
 
-    /// The root a node commits to for `output` on this request (what a dispute committee member's shown output
-    /// must match).
-    function outputRoot(uint256 requestId, bytes calldata output) external view returns (bytes32) {
-        return ConsensusCommitment.root(output, _existing(requestId).n);
+    /// The root a node commits to for `shown` = output ‖ uint64 units on this request (what a dispute committee
+    /// member's shown bytes must match); zero when `shown` is too short to carry the units.
+    function outputRoot(uint256 requestId, bytes calldata shown) external view returns (bytes32) {
+        uint256 n = _existing(requestId).n;
+        if (shown.length < 8) return bytes32(0);
+        uint256 split = shown.length - 8;
+        return ConsensusCommitment.root(shown[:split], uint64(bytes8(shown[split:])), n);
     }
 
     function getRequest(uint256 requestId) external view returns (Request memory) {
@@ -340,41 +397,92 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
 
     // ---------------------------------------------------------------- internals
 
+    /// The first `n` of `candidates`, in the permutation `seed` gives them (Fisher–Yates), that are in `eligible`.
+    function _pick(uint256[] calldata candidates, uint256[] memory eligible, uint256 n, uint256 seed)
+        internal
+        pure
+        returns (uint256[] memory chosen)
+    {
+        uint256[] memory order = candidates;
+        chosen = new uint256[](n);
+        uint256 found;
+        for (uint256 i = 0; i < order.length && found < n; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            for (uint256 k = 0; k < eligible.length; ++k) {
+                if (eligible[k] == order[i]) {
+                    chosen[found++] = order[i];
+                    break;
+                }
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(chosen, found)
+        }
+    }
+
     function _existing(uint256 requestId) internal view returns (Request storage r) {
         r = _requests[requestId];
         if (r.status == Status.None) revert UnknownRequest(requestId);
     }
 
+    function _committing(uint256 requestId) internal view returns (Request storage r) {
+        r = _existing(requestId);
+        if (r.status != Status.Committing) revert WrongStatus(requestId, r.status);
+    }
+
+    function _seatOf(uint256 requestId, Request storage r, uint256 index) internal view returns (Seat storage seat) {
+        if (index == 0 || index > r.n) revert NotSeatHolder(requestId, index, msg.sender);
+        seat = _seats[requestId][index - 1];
+        if (!nodeRegistry.isNodeActor(seat.nodeId, msg.sender)) revert NotSeatHolder(requestId, index, msg.sender);
+    }
+
+    function _close(uint256 requestId, Request storage r) internal {
+        Seat[] storage seats = _seats[requestId];
+        bool anySealed = r.sealCount > 0;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            Seat storage seat = seats[i];
+            if (seat.isRevealed) continue;
+            nodeRegistry.removeObligation(seat.nodeId);
+            // Nobody sealed: the request is the likelier culprit than n nodes at once; nobody is slashed.
+            if (!anySealed) continue;
+            if (!seat.isSealed) {
+                nodeRegistry.slashTimeout(seat.nodeId, address(0));
+                emit NodeTimedOut(requestId, seat.nodeId);
+            } else {
+                // It chose not to open its seal after seeing the others': that choice must never pay.
+                nodeRegistry.slashFraud(seat.nodeId, address(0), new uint256[](0));
+                emit SealNotRevealed(requestId, seat.nodeId);
+            }
+        }
+        _evaluate(requestId, r);
+    }
+
     function _evaluate(uint256 requestId, Request storage r) internal {
         Seat[] storage seats = _seats[requestId];
-        uint256 present;
-        bytes32 root;
-        bool same = true;
-        for (uint256 i = 0; i < seats.length; ++i) {
-            if (!seats[i].committed) continue;
-            if (present == 0) root = seats[i].root;
-            else if (seats[i].root != root) same = false;
-            ++present;
-        }
+        uint256 present = r.revealCount;
         if (present == 0) {
             _fail(requestId, r);
             return;
         }
+        uint256[] memory nodeIds = new uint256[](present);
+        bytes32[] memory roots = new bytes32[](present);
+        bool same = true;
+        uint256 k;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!seats[i].isRevealed) continue;
+            nodeIds[k] = seats[i].nodeId;
+            roots[k] = seats[i].root;
+            if (roots[k] != roots[0]) same = false;
+            ++k;
+        }
         if (same) {
-            _agree(requestId, r, root);
+            _agree(requestId, r, roots[0]);
             return;
         }
         r.status = Status.Disputed;
-        uint256[] memory nodeIds = new uint256[](present);
-        bytes32[] memory roots = new bytes32[](present);
-        uint256 k;
-        for (uint256 i = 0; i < seats.length; ++i) {
-            if (!seats[i].committed) continue;
-            nodeIds[k] = seats[i].nodeId;
-            roots[k++] = seats[i].root;
-        }
         uint256 disputeId =
-            disputeManager.openConsensusDispute(requestId, r.taskId, r.echelon, r.requester, nodeIds, roots);
+            disputeManager.openConsensusDispute(requestId, r.taskId, r.echelon, address(0), nodeIds, roots);
         emit ConsensusDisputed(requestId, disputeId);
     }
 
@@ -391,24 +499,22 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         emit ConsensusFailed(requestId, refunded);
     }
 
-    /// Pays every node that committed the agreed root with its correct leaf, at the fewest units any of them
-    /// reported; slashes in full those whose leaf does not match the output (they did not compute it).
-    function _payAndSlash(uint256 requestId, Request storage r, bytes calldata output)
+    /// Pays, for the agreed `units`, every seat that revealed the agreed root with its correct leaf; slashes in
+    /// full those whose leaf does not match (they did not compute the output). Returns the paid node ids.
+    function _payAndSlash(uint256 requestId, Request storage r, bytes calldata output, uint64 units)
         internal
-        returns (uint256[] memory paid, uint64 units)
+        returns (uint256[] memory paid)
     {
         Seat[] storage seats = _seats[requestId];
         paid = new uint256[](seats.length);
         uint256[] memory lazy = new uint256[](seats.length);
         uint256 h;
         uint256 l;
-        units = type(uint64).max;
         for (uint256 i = 0; i < seats.length; ++i) {
             Seat storage seat = seats[i];
-            if (!seat.committed || seat.root != r.agreedRoot) continue;
-            if (seat.leaf == ConsensusCommitment.leaf(output, i + 1)) {
+            if (!seat.isRevealed || seat.root != r.agreedRoot) continue;
+            if (seat.leaf == ConsensusCommitment.leaf(output, units, i + 1)) {
                 paid[h++] = i;
-                if (seat.units < units) units = seat.units;
             } else {
                 nodeRegistry.removeObligation(seat.nodeId);
                 lazy[l++] = seat.nodeId;
@@ -420,7 +526,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, RandomSource
         }
         _pay(requestId, r, paid, units);
         for (uint256 i = 0; i < l; ++i) {
-            nodeRegistry.slashFraud(lazy[i], r.requester, paid);
+            nodeRegistry.slashFraud(lazy[i], address(0), paid);
             emit LazyNodeSlashed(requestId, lazy[i]);
         }
     }

@@ -18,6 +18,8 @@ interface IAtomaVault {
     function nodeLedger(uint256 nodeId, uint256 epoch) external view returns (uint128 claimable, uint128 earned);
     function ownerLedger(address owner, uint256 epoch) external view returns (uint128 claimable, uint128 earned);
     function epochTotals(uint256 epoch) external view returns (uint128 nodeFees, uint128 modelFees);
+    function nodeBurned(uint256 nodeId, uint256 epoch) external view returns (uint256);
+    function ownerBurned(address owner, uint256 epoch) external view returns (uint256);
 
     function lock(bytes32 key, address payer, uint256 amount) external;
     function escrowOf(bytes32 key) external view returns (uint256);

@@ -41,6 +41,7 @@ interface IDisputeManager {
 interface IConsensusDisputeOrigin {
     function onDisputeResolved(uint256 requestId, bool decided, bytes32 winner) external;
 
-    /// The root the request's nodes commit to for `output` (what a committee member's shown output must match).
-    function outputRoot(uint256 requestId, bytes calldata output) external view returns (bytes32);
+    /// The root the request's nodes commit to for `shown` = output ‖ uint64 units (what a committee member's
+    /// shown bytes must match).
+    function outputRoot(uint256 requestId, bytes calldata shown) external view returns (bytes32);
 }

@@ -43,11 +43,15 @@ interface INodeRegistry {
     function operatorOf(uint256 nodeId) external view returns (address);
     function echelonOf(uint256 nodeId) external view returns (uint32);
     function isRegistered(uint256 nodeId) external view returns (bool);
+    function echelonFingerprint(uint32 echelon) external view returns (bytes32);
+    function stakeAt(uint256 nodeId, uint256 epoch) external view returns (uint256);
 
     function addObligation(uint256 nodeId) external;
     function removeObligation(uint256 nodeId) external;
     function rewardHonest(uint256 nodeId) external;
     function releaseObligation(uint256 nodeId, bool honest) external;
+    function bondSubscription(uint256 nodeId, uint256 amount) external;
+    function unbondSubscription(uint256 nodeId, uint256 amount) external;
     function slashTimeout(uint256 nodeId, address user) external returns (uint256 taken);
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external

@@ -27,6 +27,8 @@ interface ITaskRegistry {
         uint64 capacity;
         uint64 reserved;
         bool active;
+        /// The node's collateral bonded to this subscription: the value of its unsettled stacks never exceeds it.
+        uint128 collateral;
     }
 
     /// A draw among a task's subscribers. `echelon` of type(uint32).max means any echelon, `maxPrice` of

@@ -16,17 +16,21 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 /// locked: `payOut`, `payNodes` and `refund` all draw on one escrow balance, so the total paid for an escrow
 /// never exceeds it. Node fees are credited to the epoch in which they were earned and claimable once it has
 /// ended; model owners' fees likewise. Refunds and slashed shares owed to users and the treasury are pull
-/// balances. Slashed collateral that is not redistributed is burned.
+/// balances. Slashed collateral that is not redistributed is burned, and so is `feeBurnBps` of every fee (a node's
+/// service or attestation fee, a model owner's share) as it is credited: what a fee burned is what earns emission
+/// (EmissionSchedule), so a fee a party pays itself costs it that burn.
 /// Invariant: token balance ≥ totalEscrowed + totalOwed.
 contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
     uint256 internal constant BPS = 10_000;
+    /// The most of each fee governance may burn.
+    uint16 public constant MAX_FEE_BURN_BPS = 5_000;
 
     struct Entry {
         uint128 claimable;
-        /// Fees earned for service and attestation (not slashed shares): the base of the emission.
+        /// Fees earned for service and attestation before their burn (not slashed shares): the emission's shares.
         uint128 earned;
     }
 
@@ -38,6 +42,7 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
     IERC20 public immutable token;
     INodeRegistry public immutable nodeRegistry;
     address public treasury;
+    uint16 public feeBurnBps;
 
     uint128 public totalEscrowed;
     uint128 public totalOwed;
@@ -46,6 +51,9 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
     mapping(address owner => mapping(uint256 epoch => Entry)) public ownerLedger;
     mapping(uint256 epoch => EpochTotals) public epochTotals;
     mapping(address account => uint256) public balanceOf;
+    /// What the fees credited to a node (or a model owner) in an epoch burned: the base of its emission.
+    mapping(uint256 nodeId => mapping(uint256 epoch => uint256)) public nodeBurned;
+    mapping(address owner => mapping(uint256 epoch => uint256)) public ownerBurned;
 
     event EscrowLocked(bytes32 indexed key, address indexed payer, uint256 amount);
     event NodeCredited(uint256 indexed nodeId, uint256 indexed epoch, uint256 amount, bool fee);
@@ -57,6 +65,8 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
     event OwnerFeesClaimed(address indexed owner, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
     event TreasuryChanged(address treasury);
+    event FeeBurnChanged(uint16 feeBurnBps);
+    event FeesBurned(uint256 amount);
 
     error EscrowExceeded(bytes32 key, uint256 requested, uint256 available);
     error EscrowExists(bytes32 key);
@@ -65,7 +75,7 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
     error EpochNotEnded(uint256 epoch);
     error NothingToClaim();
 
-    constructor(address admin, IERC20 token_, INodeRegistry nodeRegistry_, address treasury_)
+    constructor(address admin, IERC20 token_, INodeRegistry nodeRegistry_, address treasury_, uint16 feeBurnBps_)
         AtomaAccess(admin)
         EpochClock(nodeRegistry_.GENESIS(), nodeRegistry_.EPOCH_LENGTH())
     {
@@ -73,6 +83,18 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         token = token_;
         nodeRegistry = nodeRegistry_;
         treasury = treasury_;
+        _setFeeBurn(feeBurnBps_);
+    }
+
+    /// The share of every fee burned from now on (fees already credited keep theirs).
+    function setFeeBurnBps(uint16 feeBurnBps_) external onlyRole(GOVERNOR_ROLE) {
+        _setFeeBurn(feeBurnBps_);
+    }
+
+    function _setFeeBurn(uint16 bps) internal {
+        _check(bps <= MAX_FEE_BURN_BPS, "feeBurnBps", bps);
+        feeBurnBps = bps;
+        emit FeeBurnChanged(bps);
     }
 
     function setTreasury(address treasury_) external onlyRole(GOVERNOR_ROLE) {
@@ -98,17 +120,21 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         uint256 paid = p.nodeAmount + p.modelAmount + p.attesterIds.length * p.attesterAmountEach;
         if (paid > available) revert EscrowExceeded(key, paid, available);
         uint256 epoch = currentEpoch();
+        uint256 burned;
         // The settlement's own event itemises this payout; crediting here emits nothing more.
-        if (p.nodeAmount > 0) _creditNode(p.nodeId, epoch, p.nodeAmount, true, false);
-        if (p.modelAmount > 0) _creditOwner(p.modelOwner, epoch, p.modelAmount, false);
+        if (p.nodeAmount > 0) burned += _creditNode(p.nodeId, epoch, p.nodeAmount, true, false);
+        if (p.modelAmount > 0) burned += _creditOwner(p.modelOwner, epoch, p.modelAmount, false);
         for (uint256 i = 0; i < p.attesterIds.length; ++i) {
-            if (p.attesterAmountEach > 0) _creditNode(p.attesterIds[i], epoch, p.attesterAmountEach, true, false);
+            if (p.attesterAmountEach > 0) {
+                burned += _creditNode(p.attesterIds[i], epoch, p.attesterAmountEach, true, false);
+            }
         }
         refunded = available - paid;
         if (refunded > 0) balanceOf[p.refundTo] += refunded;
         escrowOf[key] = 0;
         totalEscrowed -= available.toUint128();
-        totalOwed += available.toUint128();
+        totalOwed += (available - burned).toUint128();
+        _burnFees(burned);
         emit EscrowClosed(key, refunded, p.refundTo);
     }
 
@@ -125,13 +151,15 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         uint256 available = escrowOf[key];
         if (total > available || nodeIds.length != amounts.length) revert EscrowExceeded(key, total, available);
         uint256 epoch = currentEpoch();
+        uint256 burned;
         for (uint256 i = 0; i < nodeIds.length; ++i) {
-            if (amounts[i] > 0) _creditNode(nodeIds[i], epoch, amounts[i], true, true);
+            if (amounts[i] > 0) burned += _creditNode(nodeIds[i], epoch, amounts[i], true, true);
         }
-        if (modelAmount > 0) _creditOwner(modelOwner, epoch, modelAmount, true);
+        if (modelAmount > 0) burned += _creditOwner(modelOwner, epoch, modelAmount, true);
         escrowOf[key] = available - total;
         totalEscrowed -= total.toUint128();
-        totalOwed += total.toUint128();
+        totalOwed += (total - burned).toUint128();
+        _burnFees(burned);
     }
 
     /// Returns what is left of an escrow to `to`.
@@ -224,24 +252,38 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
 
     // ---------------------------------------------------------------- internals
 
-    function _creditNode(uint256 nodeId, uint256 epoch, uint256 amount, bool fee, bool log) internal {
+    /// Credits a node; a fee (`fee`) counts towards its emission and burns `feeBurnBps`, which it returns.
+    function _creditNode(uint256 nodeId, uint256 epoch, uint256 amount, bool fee, bool log)
+        internal
+        returns (uint256 burned)
+    {
         Entry storage entry = nodeLedger[nodeId][epoch];
-        uint128 value = amount.toUint128();
         if (fee) {
-            (entry.claimable, entry.earned) = (entry.claimable + value, entry.earned + value);
-            epochTotals[epoch].nodeFees += value;
+            burned = amount * feeBurnBps / BPS;
+            if (burned > 0) nodeBurned[nodeId][epoch] += burned;
+            uint128 gross = amount.toUint128();
+            (entry.claimable, entry.earned) = (entry.claimable + uint128(amount - burned), entry.earned + gross);
+            epochTotals[epoch].nodeFees += gross;
         } else {
-            entry.claimable += value;
+            entry.claimable += amount.toUint128();
         }
         if (log) emit NodeCredited(nodeId, epoch, amount, fee);
     }
 
-    function _creditOwner(address owner, uint256 epoch, uint256 amount, bool log) internal {
+    function _creditOwner(address owner, uint256 epoch, uint256 amount, bool log) internal returns (uint256 burned) {
         Entry storage entry = ownerLedger[owner][epoch];
-        uint128 value = amount.toUint128();
-        (entry.claimable, entry.earned) = (entry.claimable + value, entry.earned + value);
-        epochTotals[epoch].modelFees += value;
+        burned = amount * feeBurnBps / BPS;
+        if (burned > 0) ownerBurned[owner][epoch] += burned;
+        uint128 gross = amount.toUint128();
+        (entry.claimable, entry.earned) = (entry.claimable + uint128(amount - burned), entry.earned + gross);
+        epochTotals[epoch].modelFees += gross;
         if (log) emit OwnerCredited(owner, epoch, amount);
+    }
+
+    function _burnFees(uint256 amount) internal {
+        if (amount == 0) return;
+        ERC20Burnable(address(token)).burn(amount);
+        emit FeesBurned(amount);
     }
 
     function _creditBalance(address account, uint256 amount) internal {

@@ -3,19 +3,25 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {EpochClock} from "../common/EpochClock.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
+import {SignerBinding} from "./SignerBinding.sol";
 
-/// @title NodeRegistry: execution nodes, their TOMA collateral, epochs, reputation and slashing.
-/// @notice A node registers with at least `minCollateral` TOMA (pulled with transferFrom), its signing address,
-/// public URL and hardware echelon, and becomes eligible from the next epoch. Collateral can be withdrawn one epoch
-/// after deregistering, once nothing it took part in (stacks, attestations, committees, requests) is pending.
-/// Reputation (0–100) moves up on honest settlement, down on timeouts, and to zero with a fraud slash, which also
-/// takes all collateral and bars the node for good.
+/// @title NodeRegistry: execution nodes, their TOMA collateral, echelons, epochs, reputation and slashing.
+/// @notice A node registers with at least `minCollateral` TOMA (pulled with transferFrom), its signing address
+/// with the signer's proof that it lets this operator register it (`SignerBinding`), public URL and an echelon
+/// governance approved, and becomes eligible from the next epoch. An approved echelon names the engine
+/// fingerprint its nodes compute (nodes check theirs against it); an echelon never approved, or revoked, admits no
+/// node and makes none eligible. Each task subscription bonds part of the collateral (TaskRegistry), so one stake
+/// cannot back unlimited subscriptions. Collateral can be withdrawn one epoch after deregistering, once nothing
+/// it took part in (stacks, attestations, committees, requests) is pending. Reputation (0–100) starts at zero,
+/// moves up on honest settlement, down on timeouts, and to zero with a fraud slash, which also takes all
+/// collateral and bars the node for good: a fresh registration has nothing to reset to.
 contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -24,7 +30,6 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
 
     struct Params {
         uint256 minCollateral;
-        uint8 initialReputation;
         uint8 honestReward;
         uint8 timeoutPenalty;
         uint16 timeoutSlashBps;
@@ -40,9 +45,21 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     IAtomaVault public vault;
     Params public params;
 
+    /// The lowest collateral a node held during `epoch`, and what it held at the epoch's end (its stake).
+    struct StakePoint {
+        uint32 epoch;
+        uint112 low;
+        uint112 end;
+    }
+
     uint256 public nodeCount;
     mapping(uint256 nodeId => INodeRegistry.Node) internal _nodes;
     mapping(address signer => uint256 nodeId) public nodeIdOfSigner;
+    /// The engine fingerprint approved for each echelon; zero when the echelon is not approved.
+    mapping(uint32 echelon => bytes32 fingerprint) public echelonFingerprint;
+    /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
+    mapping(uint256 nodeId => uint256) public bonded;
+    mapping(uint256 nodeId => StakePoint[]) internal _stakes;
 
     event NodeRegistered(
         uint256 indexed nodeId,
@@ -60,10 +77,20 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     event ReputationChanged(uint256 indexed nodeId, uint8 reputation);
     event NodeSlashed(uint256 indexed nodeId, uint256 amount, bool indexed fraud, address indexed user);
     event ParamsUpdated(Params params);
+    event EchelonApproved(uint32 indexed echelon, bytes32 fingerprint);
+    event EchelonRevoked(uint32 indexed echelon);
+    event NodeEchelonChanged(uint256 indexed nodeId, uint32 echelon);
+    event CollateralBonded(uint256 indexed nodeId, uint256 bonded);
 
     error CollateralTooLow(uint256 given, uint256 required);
     error InvalidUrl();
     error InvalidSigner(address signer);
+    /// The proof is not the signer's signature of its binding to the calling operator (`SignerBinding`).
+    error InvalidSignerProof(address signer);
+    error EchelonNotApproved(uint32 echelon);
+    error InvalidEchelon(uint32 echelon);
+    error InvalidFingerprint();
+    error CollateralNotFree(uint256 nodeId, uint256 requested, uint256 free);
     error SignerInUse(address signer, uint256 nodeId);
     error UnknownNode(uint256 nodeId);
     error NotNodeOperator(uint256 nodeId, address caller);
@@ -97,7 +124,6 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
 
     function _setParams(Params memory p) internal {
         _check(p.minCollateral > 0 && p.minCollateral <= 1e36, "minCollateral", p.minCollateral);
-        _check(p.initialReputation > 0 && p.initialReputation <= 100, "initialReputation", p.initialReputation);
         _check(p.honestReward <= 10, "honestReward", p.honestReward);
         _check(p.timeoutPenalty <= 100, "timeoutPenalty", p.timeoutPenalty);
         _check(p.timeoutSlashBps <= 5_000, "timeoutSlashBps", p.timeoutSlashBps);
@@ -109,32 +135,60 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         emit ParamsUpdated(p);
     }
 
+    // ---------------------------------------------------------------- echelons (governance)
+
+    /// Approves `echelon` for nodes whose engine computes `fingerprint`, or moves an approved one to another
+    /// fingerprint (its nodes then refuse verified work until they match). `type(uint32).max` means "any echelon"
+    /// in draws and cannot be approved.
+    function approveEchelon(uint32 echelon, bytes32 fingerprint) external onlyRole(GOVERNOR_ROLE) {
+        if (echelon == type(uint32).max) revert InvalidEchelon(echelon);
+        if (fingerprint == bytes32(0)) revert InvalidFingerprint();
+        echelonFingerprint[echelon] = fingerprint;
+        emit EchelonApproved(echelon, fingerprint);
+    }
+
+    /// No node registers in, moves to, or is eligible in `echelon` any more.
+    function revokeEchelon(uint32 echelon) external onlyRole(GOVERNOR_ROLE) {
+        if (echelonFingerprint[echelon] == bytes32(0)) revert EchelonNotApproved(echelon);
+        delete echelonFingerprint[echelon];
+        emit EchelonRevoked(echelon);
+    }
+
     // ---------------------------------------------------------------- operators
 
-    /// Registers a node, pulling `collateral` TOMA from the caller (approve this contract first).
-    function register(address signer, string calldata url, uint32 echelon, uint256 collateral)
-        external
-        nonReentrant
-        returns (uint256 nodeId)
-    {
+    /// Registers a node, pulling `collateral` TOMA from the caller (approve this contract first). `signerProof`
+    /// is the signer's EIP-191 signature of `SignerBinding.hash(chainid, this registry, caller)`: only the holder
+    /// of a key can let an operator register it.
+    function register(
+        address signer,
+        string calldata url,
+        uint32 echelon,
+        uint256 collateral,
+        bytes calldata signerProof
+    ) external nonReentrant returns (uint256 nodeId) {
         if (collateral < params.minCollateral) revert CollateralTooLow(collateral, params.minCollateral);
         _checkUrl(url);
         if (signer == address(0)) revert InvalidSigner(signer);
         if (nodeIdOfSigner[signer] != 0) revert SignerInUse(signer, nodeIdOfSigner[signer]);
+        (address proven,,) =
+            ECDSA.tryRecoverCalldata(SignerBinding.digest(block.chainid, address(this), msg.sender), signerProof);
+        if (proven != signer) revert InvalidSignerProof(signer);
+        _approved(echelon);
         nodeId = ++nodeCount;
         uint256 epoch = currentEpoch();
         _nodes[nodeId] = INodeRegistry.Node({
             operator: msg.sender,
             echelon: echelon,
             status: INodeRegistry.NodeStatus.Active,
-            reputation: params.initialReputation,
+            reputation: 0,
             obligations: 0,
             signer: signer,
             registeredEpoch: uint32(epoch),
             deregisteredEpoch: 0,
-            collateral: collateral,
+            collateral: 0,
             url: url
         });
+        _setCollateral(_nodes[nodeId], nodeId, collateral);
         nodeIdOfSigner[signer] = nodeId;
         token.safeTransferFrom(msg.sender, address(this), collateral);
         emit NodeRegistered(nodeId, msg.sender, signer, echelon, collateral, epoch + 1, url);
@@ -145,9 +199,20 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         INodeRegistry.Node storage node = _existing(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         if (amount == 0) revert ZeroAmount();
-        node.collateral += amount;
+        _setCollateral(node, nodeId, node.collateral + amount);
         token.safeTransferFrom(msg.sender, address(this), amount);
         emit CollateralAdded(nodeId, amount, node.collateral);
+    }
+
+    /// Moves the node to another approved echelon (after a change of engine build or settings), keeping its
+    /// reputation. Only with nothing pending: attestations and committees already drawn assumed the old one.
+    function setEchelon(uint256 nodeId, uint32 echelon) external {
+        INodeRegistry.Node storage node = _operated(nodeId);
+        if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
+        _approved(echelon);
+        node.echelon = echelon;
+        emit NodeEchelonChanged(nodeId, echelon);
     }
 
     function setUrl(uint256 nodeId, string calldata url) external {
@@ -165,6 +230,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         node.status = INodeRegistry.NodeStatus.Deregistered;
         node.deregisteredEpoch = uint32(epoch);
         taskRegistry.unsubscribeAll(nodeId);
+        _clearBond(nodeId);
         emit NodeDeregistered(nodeId, epoch, epoch + 1);
     }
 
@@ -178,7 +244,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
         uint256 amount = node.collateral;
         if (amount == 0) revert NothingToWithdraw(nodeId);
-        node.collateral = 0;
+        _setCollateral(node, nodeId, 0);
         token.safeTransfer(node.operator, amount);
         emit CollateralWithdrawn(nodeId, node.operator, amount);
     }
@@ -193,11 +259,10 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         return _nodes[nodeId].status != INodeRegistry.NodeStatus.None;
     }
 
-    /// Active, past its registration epoch, and holding at least the minimum collateral.
+    /// Active, past its registration epoch, in an approved echelon, and holding at least the minimum collateral
+    /// and all it bonded to its subscriptions (a timeout slash can leave it short until it tops up).
     function isEligible(uint256 nodeId) public view returns (bool) {
-        INodeRegistry.Node storage node = _nodes[nodeId];
-        return node.status == INodeRegistry.NodeStatus.Active && currentEpoch() > node.registeredEpoch
-            && node.collateral >= params.minCollateral;
+        return _eligible(nodeId, currentEpoch(), params.minCollateral);
     }
 
     function nodeStates(uint256[] calldata nodeIds) external view returns (INodeRegistry.NodeState[] memory states) {
@@ -207,12 +272,39 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             INodeRegistry.Node storage node = _nodes[nodeIds[i]];
             states[i] = INodeRegistry.NodeState({
-                eligible: node.status == INodeRegistry.NodeStatus.Active && epoch > node.registeredEpoch
-                    && node.collateral >= minCollateral,
+                eligible: _eligible(nodeIds[i], epoch, minCollateral),
                 reputation: node.reputation,
                 echelon: node.echelon
             });
         }
+    }
+
+    function _eligible(uint256 nodeId, uint256 epoch, uint256 minCollateral) internal view returns (bool) {
+        INodeRegistry.Node storage node = _nodes[nodeId];
+        return node.status == INodeRegistry.NodeStatus.Active && epoch > node.registeredEpoch
+            && node.collateral >= minCollateral && node.collateral >= bonded[nodeId]
+            && echelonFingerprint[node.echelon] != bytes32(0);
+    }
+
+    /// The stake that counts for `epoch` (emission caps): the lowest collateral the node held during it, zero in
+    /// the epoch it registered. Collateral added late in an epoch does not count for it.
+    function stakeAt(uint256 nodeId, uint256 epoch) external view returns (uint256) {
+        StakePoint[] storage points = _stakes[nodeId];
+        uint256 lo = 0;
+        uint256 hi = points.length;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (points[mid].epoch <= epoch) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0) return 0;
+        StakePoint storage point = points[lo - 1];
+        return point.epoch == epoch ? point.low : point.end;
+    }
+
+    /// The fingerprint approved for the node's echelon (zero when its echelon is not approved).
+    function fingerprintOf(uint256 nodeId) external view returns (bytes32) {
+        return echelonFingerprint[_nodes[nodeId].echelon];
     }
 
     /// The operator and the node's signing address may both act for the node in the protocol, unless the node
@@ -236,6 +328,26 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- protocol
+
+    /// A task subscription bonds `amount` of the node's collateral (TaskRegistry): only an active node in an
+    /// approved echelon with that much collateral not yet bonded can subscribe.
+    function bondSubscription(uint256 nodeId, uint256 amount) external onlyRole(PROTOCOL_ROLE) {
+        INodeRegistry.Node storage node = _existing(nodeId);
+        if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        _approved(node.echelon);
+        uint256 used = bonded[nodeId];
+        uint256 free = node.collateral > used ? node.collateral - used : 0;
+        if (amount > free) revert CollateralNotFree(nodeId, amount, free);
+        bonded[nodeId] = used + amount;
+        emit CollateralBonded(nodeId, used + amount);
+    }
+
+    function unbondSubscription(uint256 nodeId, uint256 amount) external onlyRole(PROTOCOL_ROLE) {
+        uint256 used = bonded[nodeId];
+        uint256 left = used > amount ? used - amount : 0;
+        bonded[nodeId] = left;
+        emit CollateralBonded(nodeId, left);
+    }
 
     /// A stack, attestation, committee seat or request now depends on the node: its collateral stays locked.
     function addObligation(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
@@ -269,7 +381,8 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     /// A missed deadline: `timeoutSlashBps` of the collateral, shared between `user`, the treasury and burning.
-    /// With `user` zero (nobody was harmed, e.g. a dispute committee member) the user's share goes to the treasury.
+    /// With `user` the zero address (a timeout that wronged no user, or one whose user must not profit from it)
+    /// the user's share goes to the treasury too.
     function slashTimeout(uint256 nodeId, address user) external onlyRole(PROTOCOL_ROLE) returns (uint256 taken) {
         INodeRegistry.Node storage node = _existing(nodeId);
         Params memory p = params;
@@ -280,17 +393,13 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         }
         taken = node.collateral * p.timeoutSlashBps / BPS;
         if (taken == 0) return 0;
-        node.collateral -= taken;
+        _setCollateral(node, nodeId, node.collateral - taken);
         emit NodeSlashed(nodeId, taken, false, user);
-        token.safeTransfer(address(vault), taken);
-        (uint256 userBps, uint256 treasuryBps) = user == address(0)
-            ? (0, uint256(p.timeoutUserBps) + p.timeoutTreasuryBps)
-            : (uint256(p.timeoutUserBps), uint256(p.timeoutTreasuryBps));
-        vault.distributeSlashed(taken, user, userBps, new uint256[](0), 0, treasuryBps);
+        _distribute(taken, user, p.timeoutUserBps, new uint256[](0), 0, p.timeoutTreasuryBps);
     }
 
-    /// Proven fraud: all collateral, shared between `user`, the honest nodes, the treasury and burning; reputation
-    /// zero; the node is barred and unsubscribed from everything.
+    /// Proven fraud: all collateral, shared between `user` (the treasury when zero), the honest nodes, the
+    /// treasury and burning; reputation zero; the node is barred and unsubscribed from everything.
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external
         onlyRole(PROTOCOL_ROLE)
@@ -298,6 +407,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     {
         INodeRegistry.Node storage node = _existing(nodeId);
         if (node.status == INodeRegistry.NodeStatus.Active) taskRegistry.unsubscribeAll(nodeId);
+        _clearBond(nodeId);
         node.status = INodeRegistry.NodeStatus.Slashed;
         if (node.reputation != 0) {
             node.reputation = 0;
@@ -306,13 +416,56 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         taken = node.collateral;
         emit NodeSlashed(nodeId, taken, true, user);
         if (taken == 0) return 0;
-        node.collateral = 0;
+        _setCollateral(node, nodeId, 0);
         Params memory p = params;
+        _distribute(taken, user, p.fraudUserBps, honestNodeIds, p.fraudHonestBps, p.fraudTreasuryBps);
+    }
+
+    function _distribute(
+        uint256 taken,
+        address user,
+        uint256 userBps,
+        uint256[] memory honestNodeIds,
+        uint256 honestBps,
+        uint256 treasuryBps
+    ) internal {
+        if (user == address(0)) (userBps, treasuryBps) = (0, treasuryBps + userBps);
         token.safeTransfer(address(vault), taken);
-        vault.distributeSlashed(taken, user, p.fraudUserBps, honestNodeIds, p.fraudHonestBps, p.fraudTreasuryBps);
+        vault.distributeSlashed(taken, user, userBps, honestNodeIds, honestBps, treasuryBps);
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// Every change of collateral goes through here, so the stake of each epoch is known afterwards.
+    function _setCollateral(INodeRegistry.Node storage node, uint256 nodeId, uint256 value) internal {
+        uint112 before = _cap(node.collateral);
+        uint112 next = _cap(value);
+        node.collateral = value;
+        uint32 epoch = uint32(currentEpoch());
+        StakePoint[] storage points = _stakes[nodeId];
+        uint256 n = points.length;
+        if (n != 0 && points[n - 1].epoch == epoch) {
+            StakePoint storage last = points[n - 1];
+            if (next < last.low) last.low = next;
+            last.end = next;
+        } else {
+            points.push(StakePoint({epoch: epoch, low: before < next ? before : next, end: next}));
+        }
+    }
+
+    function _cap(uint256 value) internal pure returns (uint112) {
+        return value > type(uint112).max ? type(uint112).max : uint112(value);
+    }
+
+    function _clearBond(uint256 nodeId) internal {
+        if (bonded[nodeId] == 0) return;
+        bonded[nodeId] = 0;
+        emit CollateralBonded(nodeId, 0);
+    }
+
+    function _approved(uint32 echelon) internal view {
+        if (echelonFingerprint[echelon] == bytes32(0)) revert EchelonNotApproved(echelon);
+    }
 
     function _existing(uint256 nodeId) internal view returns (INodeRegistry.Node storage node) {
         node = _nodes[nodeId];

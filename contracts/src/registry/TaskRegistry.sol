@@ -2,12 +2,16 @@
 pragma solidity ^0.8.24;
 
 import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {Units} from "../common/Units.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// @title TaskRegistry: tasks (role, model, security level, minimum reputation, verification parameters) and the
-/// nodes subscribed to them with a price per 1M compute units and a capacity.
+/// nodes subscribed to them with a price per 1M compute units, a capacity and bonded collateral.
+/// @notice Each subscription bonds at least `minSubscriptionCollateral` of the node's collateral (the node registry
+/// refuses more than the node has free), and a stack is assigned to a subscription only while the value of its
+/// unsettled units, the new stack's included, stays within that bond.
 /// @notice `draw` picks nodes uniformly at random among a task's eligible subscribers; the stack, settlement,
 /// dispute and consensus contracts use it for serving nodes, attesters, committees and n-node requests.
 /// Security level 3 (confidential compute) is reserved: the contracts verify no enclave attestation, so such
@@ -23,6 +27,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         uint16 maxSubscriptionsPerNode;
         uint8 maxAttesters;
         uint16 maxSampleSize;
+        /// The least collateral a subscription bonds: with it, a stake backs a bounded number of subscriptions.
+        uint128 minSubscriptionCollateral;
     }
 
     INodeRegistry public immutable nodeRegistry;
@@ -50,7 +56,10 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         address creator
     );
     event TaskDeactivated(uint256 indexed taskId);
-    event Subscribed(uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity);
+    event Subscribed(
+        uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity, uint128 collateral
+    );
+    event SubscriptionCollateralChanged(uint256 indexed taskId, uint256 indexed nodeId, uint128 collateral);
     event SubscriptionUpdated(
         uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity
     );
@@ -72,6 +81,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error InvalidCapacity();
     error TooManySubscribers(uint256 taskId);
     error TooManySubscriptions(uint256 nodeId);
+    error SubscriptionCollateralTooLow(uint128 given, uint128 required);
 
     constructor(address admin, INodeRegistry nodeRegistry_, IModelRegistry modelRegistry_, Params memory params_)
         AtomaAccess(admin)
@@ -96,6 +106,11 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         );
         _check(p.maxAttesters >= 1 && p.maxAttesters <= 16, "maxAttesters", p.maxAttesters);
         _check(p.maxSampleSize >= 1 && p.maxSampleSize <= 64, "maxSampleSize", p.maxSampleSize);
+        _check(
+            p.minSubscriptionCollateral > 0 && p.minSubscriptionCollateral <= 1e36,
+            "minSubscriptionCollateral",
+            p.minSubscriptionCollateral
+        );
         params = p;
         emit ParamsUpdated(p);
     }
@@ -157,7 +172,11 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     // ---------------------------------------------------------------- subscriptions
 
-    function subscribe(uint256 taskId, uint256 nodeId, uint128 pricePerMillion, uint64 capacity) external {
+    /// Offers the task at `pricePerMillion` for up to `capacity` unsettled units, bonding `collateral` of the
+    /// node's collateral to it (the node must be in an approved echelon and have that much not yet bonded).
+    function subscribe(uint256 taskId, uint256 nodeId, uint128 pricePerMillion, uint64 capacity, uint128 collateral)
+        external
+    {
         Task storage task = _existing(taskId);
         if (!task.active) revert TaskInactive(taskId);
         if (!modelRegistry.isActive(task.modelId)) revert ModelNotActive(task.modelId);
@@ -168,14 +187,30 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (sub.active) revert AlreadySubscribed(taskId, nodeId);
         if (_subscribers[taskId].length >= params.maxSubscribersPerTask) revert TooManySubscribers(taskId);
         if (_nodeTasks[nodeId].length >= params.maxSubscriptionsPerNode) revert TooManySubscriptions(nodeId);
+        _checkCollateral(collateral);
+        nodeRegistry.bondSubscription(nodeId, collateral);
         sub.pricePerMillion = pricePerMillion;
         sub.capacity = capacity;
         sub.active = true;
+        sub.collateral = collateral;
         _subscribers[taskId].push(nodeId);
         _subscriberPos[taskId][nodeId] = _subscribers[taskId].length;
         _nodeTasks[nodeId].push(taskId);
         _taskPos[nodeId][taskId] = _nodeTasks[nodeId].length;
-        emit Subscribed(taskId, nodeId, pricePerMillion, capacity);
+        emit Subscribed(taskId, nodeId, pricePerMillion, capacity, collateral);
+    }
+
+    /// Bonds more, or less, of the node's collateral to a subscription (at least the minimum).
+    function setSubscriptionCollateral(uint256 taskId, uint256 nodeId, uint128 collateral) external {
+        _checkActor(nodeId);
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        if (!sub.active) revert NotSubscribed(taskId, nodeId);
+        _checkCollateral(collateral);
+        uint128 previous = sub.collateral;
+        if (collateral > previous) nodeRegistry.bondSubscription(nodeId, collateral - previous);
+        else if (collateral < previous) nodeRegistry.unbondSubscription(nodeId, previous - collateral);
+        sub.collateral = collateral;
+        emit SubscriptionCollateralChanged(taskId, nodeId, collateral);
     }
 
     /// New price and capacity; stacks already bought keep the price they were bought at.
@@ -192,18 +227,22 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     /// Stops new work at once; stacks already assigned must still be settled.
     function unsubscribe(uint256 taskId, uint256 nodeId) external {
         _checkActor(nodeId);
-        if (!_subscriptions[taskId][nodeId].active) revert NotSubscribed(taskId, nodeId);
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        if (!sub.active) revert NotSubscribed(taskId, nodeId);
+        nodeRegistry.unbondSubscription(nodeId, sub.collateral);
         _unsubscribe(taskId, nodeId);
     }
 
-    /// Called by the node registry when a node deregisters or is slashed for fraud.
+    /// Called by the node registry when a node deregisters or is slashed for fraud (it clears the bonds itself).
     function unsubscribeAll(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
         uint256[] storage tasks = _nodeTasks[nodeId];
         while (tasks.length > 0) _unsubscribe(tasks[tasks.length - 1], nodeId);
     }
 
     function _unsubscribe(uint256 taskId, uint256 nodeId) internal {
-        _subscriptions[taskId][nodeId].active = false;
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        sub.active = false;
+        sub.collateral = 0;
         _removeAt(_subscribers[taskId], _subscriberPos[taskId], nodeId);
         _removeAt(_nodeTasks[nodeId], _taskPos[nodeId], taskId);
         emit Unsubscribed(taskId, nodeId);
@@ -230,8 +269,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     }
 
     /// Up to `d.count` distinct nodes drawn uniformly among the task's subscribers that are eligible (active,
-    /// past their registration epoch, collateral at the minimum), meet the task's minimum reputation, are in
-    /// `d.echelon`, price at most `d.maxPrice`, have room for `d.units`, and are not in `d.exclude`.
+    /// past their registration epoch, in an approved echelon, collateral at the minimum and covering their bonds),
+    /// meet the task's minimum reputation, are in `d.echelon`, price at most `d.maxPrice`, have room for
+    /// `d.units` within both their capacity and their subscription's collateral, and are not in `d.exclude`.
     function draw(Draw calldata d) external view returns (uint256[] memory chosen) {
         Task storage task = _existing(d.taskId);
         uint256[] storage subscribers = _subscribers[d.taskId];
@@ -241,7 +281,10 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
             uint256 nodeId = subscribers[i];
             Subscription storage sub = _subscriptions[d.taskId][nodeId];
             if (sub.pricePerMillion > d.maxPrice) continue;
-            if (d.units != 0 && uint256(sub.reserved) + d.units > sub.capacity) continue;
+            if (d.units != 0) {
+                uint256 units = uint256(sub.reserved) + d.units;
+                if (units > sub.capacity || Units.cost(units, sub.pricePerMillion) > sub.collateral) continue;
+            }
             if (_contains(d.exclude, nodeId)) continue;
             candidates[found++] = nodeId;
         }
@@ -291,6 +334,11 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     function _checkActor(uint256 nodeId) internal view {
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+    }
+
+    function _checkCollateral(uint128 collateral) internal view {
+        uint128 required = params.minSubscriptionCollateral;
+        if (collateral < required) revert SubscriptionCollateralTooLow(collateral, required);
     }
 
     function _contains(uint256[] calldata list, uint256 value) internal pure returns (bool) {

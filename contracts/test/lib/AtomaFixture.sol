@@ -15,6 +15,7 @@ import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
 import {StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
 import {EmissionSchedule, IMintable} from "../../src/token/EmissionSchedule.sol";
+import {SignerBinding} from "../../src/registry/SignerBinding.sol";
 import {TestBase} from "./TestBase.sol";
 
 /// @notice Deploys and wires the whole system the way packages/chain's deploy does, with helpers for the
@@ -25,6 +26,12 @@ abstract contract AtomaFixture is TestBase {
     uint128 internal constant PRICE = 2 ether; // per million units
     bytes32 internal constant MODEL = keccak256("atoma-tiny");
     uint128 internal constant CHALLENGE_BOND = 5 ether;
+    /// The admin receives the genesis supply and funds the actors of the tests from it (nobody can mint).
+    uint256 internal constant GENESIS_SUPPLY = 1e12 ether;
+    /// What a subscription bonds in these tests (`subscribe`): up to four subscriptions per node.
+    uint128 internal constant SUB_COLLATERAL = 2_500 ether;
+    /// The fixture burns no fee, so that payouts read as the bare shares; the wash-trading tests set the burn.
+    uint16 internal constant FEE_BURN_BPS = 0;
 
     address internal admin = address(0xA11CE);
     address internal treasury = address(0x7EA5);
@@ -51,14 +58,14 @@ abstract contract AtomaFixture is TestBase {
     function deployAtoma() internal {
         vm.warp(1_700_000_000);
         vm.startPrank(admin);
-        token = new AtomaToken(admin);
+        emission = new EmissionSchedule(admin, emissionSchedule());
+        token = new AtomaToken(address(emission), admin, GENESIS_SUPPLY);
         nodes = new NodeRegistry(
             admin,
             token,
             EPOCH,
             NodeRegistry.Params({
                 minCollateral: COLLATERAL,
-                initialReputation: 50,
                 honestReward: 1,
                 timeoutPenalty: 10,
                 timeoutSlashBps: 500,
@@ -89,10 +96,11 @@ abstract contract AtomaFixture is TestBase {
                 maxSubscribersPerTask: 128,
                 maxSubscriptionsPerNode: 32,
                 maxAttesters: 8,
-                maxSampleSize: 32
+                maxSampleSize: 32,
+                minSubscriptionCollateral: 100 ether
             })
         );
-        vault = new AtomaVault(admin, token, INodeRegistry(address(nodes)), treasury);
+        vault = new AtomaVault(admin, token, INodeRegistry(address(nodes)), treasury, FEE_BURN_BPS);
         stacks = new StackManager(
             admin,
             tasks,
@@ -162,20 +170,7 @@ abstract contract AtomaFixture is TestBase {
                 maxNodes: 16
             })
         );
-        emission = new EmissionSchedule(
-            admin,
-            IMintable(address(token)),
-            vault,
-            INodeRegistry(address(nodes)),
-            EmissionSchedule.Schedule({
-                initialEmission: 1_000_000 ether,
-                tailEmission: 10_000 ether,
-                decayBps: 9_900,
-                nodeShareBps: 7_000,
-                modelShareBps: 1_000,
-                treasuryBps: 2_000
-            })
-        );
+        emission.wire(IMintable(address(token)), vault, INodeRegistry(address(nodes)));
         nodes.wire(tasks, vault);
         settlement.wire(disputes);
         disputes.wire(consensus);
@@ -185,6 +180,7 @@ abstract contract AtomaFixture is TestBase {
         nodes.grantRole(protocol, address(disputes));
         nodes.grantRole(protocol, address(challenges));
         nodes.grantRole(protocol, address(consensus));
+        nodes.grantRole(protocol, address(tasks));
         tasks.grantRole(protocol, address(nodes));
         tasks.grantRole(protocol, address(stacks));
         vault.grantRole(protocol, address(nodes));
@@ -194,9 +190,9 @@ abstract contract AtomaFixture is TestBase {
         stacks.grantRole(protocol, address(settlement));
         settlement.grantRole(protocol, address(disputes));
         settlement.grantRole(protocol, address(challenges));
-        token.grantRole(token.MINTER_ROLE(), address(emission));
-        token.mint(modelOwner, 10_000 ether);
-        token.mint(user, 1_000_000 ether);
+        for (uint32 e = 0; e < 4; ++e) nodes.approveEchelon(e, echelonFingerprint(e));
+        token.transfer(modelOwner, 10_000 ether);
+        token.transfer(user, 1_000_000 ether);
         vm.stopPrank();
 
         vm.startPrank(modelOwner);
@@ -209,16 +205,46 @@ abstract contract AtomaFixture is TestBase {
         vm.stopPrank();
     }
 
+    /// The emission schedule of the deployment (the defaults of packages/chain's devParameters).
+    function emissionSchedule() internal view virtual returns (EmissionSchedule.Schedule memory) {
+        return EmissionSchedule.Schedule({
+            initialEmission: 1_000_000 ether,
+            tailEmission: 10_000 ether,
+            decayBps: 9_900,
+            nodeShareBps: 7_000,
+            modelShareBps: 1_000,
+            treasuryBps: 2_000,
+            maxEmissionPerBurnBps: 20_000,
+            maxStakeYieldBps: 100
+        });
+    }
+
+    /// The engine fingerprint the fixture approves for echelon `e` (0–3 are approved).
+    function echelonFingerprint(uint32 e) internal pure returns (bytes32) {
+        return keccak256(abi.encode("engine fingerprint", e));
+    }
+
+    /// Gives `to` TOMA from the genesis supply the admin holds (the token has no faucet: nobody can mint).
+    function fund(address to, uint256 amount) internal {
+        vm.prank(admin);
+        token.transfer(to, amount);
+    }
+
+    /// The signer key's proof that it lets `operator` register it (SignerBinding, as `signerBinding` in the core package).
+    function signerProof(uint256 key, address operator) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignerBinding.digest(block.chainid, address(nodes), operator));
+        return abi.encodePacked(r, s, v);
+    }
+
     /// Registers a node with a fresh signing key; its operator is a separate address.
     function addNode(uint32 echelon) internal returns (uint256 nodeId) {
         uint256 index = nodeIds.length + 1;
         address operator = address(uint160(0x10000 + index));
         uint256 key = uint256(keccak256(abi.encode("signer", index)));
-        vm.prank(admin);
-        token.mint(operator, COLLATERAL * 2);
+        fund(operator, COLLATERAL * 2);
         vm.startPrank(operator);
         token.approve(address(nodes), type(uint256).max);
-        nodeId = nodes.register(vm.addr(key), "http://127.0.0.1:1", echelon, COLLATERAL);
+        nodeId = nodes.register(vm.addr(key), "http://127.0.0.1:1", echelon, COLLATERAL, signerProof(key, operator));
         vm.stopPrank();
         nodeIds.push(nodeId);
         signerKey[nodeId] = key;
@@ -234,7 +260,7 @@ abstract contract AtomaFixture is TestBase {
 
     function subscribe(uint256 taskId, uint256 nodeId, uint128 price) internal {
         vm.prank(operatorOf[nodeId]);
-        tasks.subscribe(taskId, nodeId, price, 1e12);
+        tasks.subscribe(taskId, nodeId, price, 1e12, SUB_COLLATERAL);
     }
 
     function nextEpoch() internal {

@@ -48,13 +48,23 @@ abstract contract DisputeSteps is AtomaFixture {
         b.salt = keccak256(abi.encode("salt", member));
     }
 
-    /// A consensus-dispute ballot: claim the root of the output over n nodes, work H(H(nodeId ‖ output)).
-    function consensusBallot(uint256 member, bytes memory output, uint256 n) internal pure returns (Ballot memory b) {
+    /// The bytes a consensus-dispute member shows: the output followed by its uint64 units, so that the leaf
+    /// H(output ‖ units ‖ i) is H(shown ‖ i).
+    function consensusShown(bytes memory output, uint64 units) internal pure returns (bytes memory) {
+        return abi.encodePacked(output, units);
+    }
+
+    /// A consensus-dispute ballot: claim the root of the output and units over n nodes, work H(H(nodeId ‖ shown)).
+    function consensusBallot(uint256 member, bytes memory output, uint64 units, uint256 n)
+        internal
+        pure
+        returns (Ballot memory b)
+    {
         b.outputs = new bytes[](1);
-        b.outputs[0] = output;
+        b.outputs[0] = consensusShown(output, units);
         b.works = new bytes32[](1);
-        b.works[0] = keccak256(abi.encodePacked(member, output));
-        b.claim = ConsensusCommitment.root(output, n);
+        b.works[0] = keccak256(abi.encodePacked(member, b.outputs[0]));
+        b.claim = ConsensusCommitment.root(output, units, n);
         b.work = keccak256(abi.encodePacked(b.works));
         b.salt = keccak256(abi.encode("salt", member));
     }

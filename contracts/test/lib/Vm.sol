@@ -13,6 +13,10 @@ interface Vm {
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
     function prevrandao(bytes32 newPrevrandao) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    function expectEmit(address emitter) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
@@ -33,6 +37,7 @@ interface Vm {
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory keys);
     function keyExistsJson(string calldata json, string calldata key) external view returns (bool);
     function assume(bool condition) external pure;
     function toString(uint256 value) external pure returns (string memory);

@@ -47,9 +47,17 @@ import {
 } from "./parameters.js";
 import { describeRevert } from "./revert.js";
 
+/** An echelon governance approves, with the engine fingerprint its nodes compute. */
+export interface EchelonApproval {
+  echelon: number;
+  fingerprint: Hex;
+}
+
 export interface DeployOptions extends DeployRoles {
   /** Overrides of `devParameters`, section by section. */
   parameters?: ParameterOverrides | undefined;
+  /** Echelons approved at deployment (by the admin, when it deploys). No node registers in any other. */
+  echelons?: readonly EchelonApproval[] | undefined;
   /** Also deploy the example consumer contract of smart-contract requests. @default false */
   exampleConsumer?: boolean | undefined;
   logger?: Logger | undefined;
@@ -71,7 +79,6 @@ export interface AtomaAddresses {
 }
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
-const MINTER_ROLE = keccak256(stringToBytes("MINTER_ROLE"));
 
 async function deployOne(
   publicClient: AtomaPublicClient,
@@ -106,8 +113,10 @@ async function call(publicClient: AtomaPublicClient, step: string, send: () => P
 
 /**
  * Deploys every Atoma contract in dependency order, links them to each other, and grants each the roles its
- * calls need: PROTOCOL_ROLE between the protocol contracts, MINTER_ROLE on the token to the emission schedule.
- * The admin holds DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE everywhere, and MINTER_ROLE (the dev faucet).
+ * calls need (PROTOCOL_ROLE between the protocol contracts). The emission schedule comes first: the token names
+ * it its only minter at construction and mints the genesis supply once, to the genesis recipient, so no key can
+ * mint outside the schedule. The admin holds DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE everywhere and approves the
+ * echelons given.
  */
 export async function deployContracts(
   publicClient: AtomaPublicClient,
@@ -117,11 +126,20 @@ export async function deployContracts(
   const logger = (options.logger ?? silentLogger).child({ module: "deploy" });
   const admin = options.admin ?? walletClient.account.address;
   const treasury = options.treasury ?? admin;
+  const genesisRecipient = options.genesisRecipient ?? admin;
   const p: DeployParameters = resolveParameters(options.parameters);
   const deploy = (name: string, abi: Abi, bytecode: Hex, args: readonly unknown[]) =>
     deployOne(publicClient, walletClient, name, abi, bytecode, args);
 
-  const token = await deploy("AtomaToken", atomaTokenAbi, atomaTokenBytecode, [admin]);
+  const emission = await deploy("EmissionSchedule", emissionScheduleAbi, emissionScheduleBytecode, [
+    admin,
+    p.emission,
+  ]);
+  const token = await deploy("AtomaToken", atomaTokenAbi, atomaTokenBytecode, [
+    emission,
+    genesisRecipient,
+    p.token.genesisSupply,
+  ]);
   const nodes = await deploy("NodeRegistry", nodeRegistryAbi, nodeRegistryBytecode, [
     admin,
     token,
@@ -145,6 +163,7 @@ export async function deployContracts(
     token,
     nodes,
     treasury,
+    p.vault.feeBurnBps,
   ]);
   const stacks = await deploy("StackManager", stackManagerAbi, stackManagerBytecode, [
     admin,
@@ -187,13 +206,6 @@ export async function deployContracts(
     disputes,
     p.consensus,
   ]);
-  const emission = await deploy("EmissionSchedule", emissionScheduleAbi, emissionScheduleBytecode, [
-    admin,
-    token,
-    vault,
-    nodes,
-    p.emission,
-  ]);
   const addresses: AtomaAddresses = {
     AtomaToken: token,
     NodeRegistry: nodes,
@@ -211,6 +223,12 @@ export async function deployContracts(
   // Wiring needs the admin's roles: when the admin is not the deployer, the admin wires it with `wireContracts`.
   if (admin.toLowerCase() === walletClient.account.address.toLowerCase()) {
     await wireContracts(publicClient, walletClient, addresses);
+    const c = atomaContracts(addresses, publicClient, walletClient);
+    for (const { echelon, fingerprint } of options.echelons ?? []) {
+      await call(publicClient, `NodeRegistry.approveEchelon(${echelon})`, () =>
+        c.nodeRegistry.write.approveEchelon([echelon, fingerprint]),
+      );
+    }
   }
   if (options.exampleConsumer) {
     addresses.ExampleConsumer = await deploy("ExampleConsumer", exampleConsumerAbi, exampleConsumerBytecode, [
@@ -231,6 +249,9 @@ export async function wireContracts(
 ): Promise<void> {
   const c = atomaContracts(a, publicClient, walletClient);
   const step = (name: string, send: () => Promise<Hash>) => call(publicClient, name, send);
+  await step("EmissionSchedule.wire", () =>
+    c.emissionSchedule.write.wire([a.AtomaToken, a.AtomaVault, a.NodeRegistry]),
+  );
   await step("NodeRegistry.wire", () => c.nodeRegistry.write.wire([a.TaskRegistry, a.AtomaVault]));
   await step("SettlementManager.wire", () => c.settlementManager.write.wire([a.DisputeManager]));
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
@@ -245,6 +266,7 @@ export async function wireContracts(
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.DisputeManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ChallengeManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ConsensusRequests],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.TaskRegistry],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.NodeRegistry],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.StackManager],
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.NodeRegistry],
@@ -254,7 +276,6 @@ export async function wireContracts(
     ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
-    ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
   ];
   for (const [name, contract, role, account] of grants) {
     await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));

@@ -54,3 +54,14 @@ export class EvidenceTooLargeError extends AtomaError {
     );
   }
 }
+
+/** Registering a node needs its signing key's proof, and neither the key nor a proof was given. */
+export class SignerProofMissingError extends AtomaError {
+  override name = "SignerProofMissingError";
+  constructor(readonly signer: string) {
+    super(
+      "SIGNER_PROOF_MISSING",
+      `registering signer ${signer} needs its proof (the key's signature binding it to this operator): pass the key or signerProof`,
+    );
+  }
+}

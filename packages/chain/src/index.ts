@@ -17,13 +17,19 @@ export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
 export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
 export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
 export {
-  type ConsensusCommitOutcome,
-  commitConsensusResult,
-  deliverConsensusResult,
+  type ConsensusRoundOutcome,
+  type ConsensusSeatResult,
+  closeConsensusRound,
+  revealConsensusResult,
+  sealConsensusResult,
+} from "./actions/consensusCommit.js";
+export { deliverConsensusResult, timeoutConsensusDelivery } from "./actions/consensusDelivery.js";
+export {
+  type DrawnSeats,
+  type DrawOutcome,
+  drawConsensusSeats,
   type SubmitConsensusRequestParams,
   submitConsensusRequest,
-  timeoutConsensusCommits,
-  timeoutConsensusDelivery,
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
@@ -37,6 +43,13 @@ export {
   postDisputeEvidence,
   readDispute,
 } from "./actions/disputeSteps.js";
+export {
+  approveEchelon,
+  echelonFingerprint,
+  nodeEchelonFingerprint,
+  revokeEchelon,
+  setNodeEchelon,
+} from "./actions/echelons.js";
 export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
@@ -49,7 +62,12 @@ export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/m
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
-export { type RegisterNodeParams, type RegisterNodeResult, registerNode } from "./actions/registerNode.js";
+export {
+  type RegisterNodeParams,
+  type RegisterNodeResult,
+  registerNode,
+  signerProofFor,
+} from "./actions/registerNode.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
   type RevealSettlementParams,
@@ -64,7 +82,15 @@ export {
   submitSettlement,
   submitSettlements,
 } from "./actions/submitSettlement.js";
-export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from "./actions/subscribe.js";
+export {
+  minSubscriptionCollateral,
+  type SubscribeCollateral,
+  type SubscribeParams,
+  setSubscriptionCollateral,
+  subscribe,
+  unsubscribe,
+  updateSubscription,
+} from "./actions/subscribe.js";
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
@@ -101,6 +127,7 @@ export {
   type Deployment,
   type DeployOptions,
   deployContracts,
+  type EchelonApproval,
   wireContracts,
 } from "./deploy.js";
 export {
@@ -109,6 +136,7 @@ export {
   DeploymentError,
   EvidenceTooLargeError,
   MissingEventError,
+  SignerProofMissingError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";
@@ -116,6 +144,7 @@ export {
   type DeployParameters,
   type DeployRoles,
   devParameters,
+  emissionBounds,
   type ParameterOverrides,
   resolveParameters,
 } from "./parameters.js";

@@ -9,9 +9,11 @@ const DAY = 86_400n;
 export interface DeployParameters {
   /** Seconds per epoch: fees are claimable, and collateral withdrawable, from the epoch after. */
   epochLength: bigint;
+  /** TOMA minted once, at deployment, to the genesis recipient; afterwards only the emission schedule mints. */
+  token: { genesisSupply: bigint };
   node: {
     minCollateral: bigint;
-    initialReputation: number;
+    /** Reputation points per honest settlement (new nodes start at zero). */
     honestReward: number;
     timeoutPenalty: number;
     /** Share of a node's collateral slashed for a missed deadline, in bps (at most 5000). */
@@ -29,7 +31,11 @@ export interface DeployParameters {
     maxSubscriptionsPerNode: number;
     maxAttesters: number;
     maxSampleSize: number;
+    /** The least collateral a subscription bonds (one stake backs a bounded number of subscriptions). */
+    minSubscriptionCollateral: bigint;
   };
+  /** Share of every fee burned as it is credited (at most 5000); what a fee burned is what earns emission. */
+  vault: { feeBurnBps: number };
   stack: {
     minDuration: bigint;
     maxDuration: bigint;
@@ -82,22 +88,28 @@ export interface DeployParameters {
     nodeShareBps: number;
     modelShareBps: number;
     treasuryBps: number;
+    /** A node's emission per epoch is at most this share of what its fees burned (at most 40000, 4×). */
+    maxEmissionPerBurnBps: number;
+    /** ... and at most this share of its stake, the lowest collateral it held in the epoch (at most 1000). */
+    maxStakeYieldBps: number;
   };
 }
 
 /**
  * Defaults suited to a local dev chain, where tests and `atoma dev` move time with anvil: one-hour epochs,
- * minutes-long protocol windows, 1,000 TOMA minimum collateral, the whitepaper's replication rate floor
- * (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 % verification surcharge, committees of three, slashing
- * 5 % of collateral per missed deadline (half to the user, a quarter to the treasury, the rest burned) and all
- * of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned), and an emission of 1M TOMA per
- * epoch decaying 1 % per epoch to a 10k tail (70 % nodes, 10 % model owners, 20 % treasury).
+ * minutes-long protocol windows, a genesis supply of 1B TOMA, 1,000 TOMA minimum collateral and 100 TOMA per
+ * subscription, the whitepaper's replication rate floor (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 %
+ * verification surcharge, committees of three, slashing 5 % of collateral per missed deadline (half to the user,
+ * a quarter to the treasury, the rest burned) and all of it for fraud (30 % user, 30 % honest nodes, 20 %
+ * treasury, 20 % burned), 5 % of every fee burned, and an emission of 1M TOMA per epoch decaying 1 % per epoch to
+ * a 10k tail (70 % nodes, 10 % model owners, 20 % treasury), a node's part at most twice what its fees burned
+ * and 1 % of its stake per epoch.
  */
 export const devParameters: DeployParameters = {
   epochLength: HOUR,
+  token: { genesisSupply: 1_000_000_000n * TOMA },
   node: {
     minCollateral: 1_000n * TOMA,
-    initialReputation: 50,
     honestReward: 1,
     timeoutPenalty: 10,
     timeoutSlashBps: 500,
@@ -114,7 +126,9 @@ export const devParameters: DeployParameters = {
     maxSubscriptionsPerNode: 32,
     maxAttesters: 8,
     maxSampleSize: 32,
+    minSubscriptionCollateral: 100n * TOMA,
   },
+  vault: { feeBurnBps: 500 },
   stack: {
     minDuration: MINUTE,
     maxDuration: 30n * DAY,
@@ -159,6 +173,8 @@ export const devParameters: DeployParameters = {
     nodeShareBps: 7_000,
     modelShareBps: 1_000,
     treasuryBps: 2_000,
+    maxEmissionPerBurnBps: 20_000,
+    maxStakeYieldBps: 100,
   },
 };
 
@@ -184,4 +200,16 @@ export interface DeployRoles {
   admin?: Address | undefined;
   /** Receives treasury shares of slashes and emissions. @default the admin */
   treasury?: Address | undefined;
+  /** Receives the genesis supply. @default the admin */
+  genesisRecipient?: Address | undefined;
 }
+
+/**
+ * The bounds the contracts enforce on what a fee burns and what emission a burn and a stake can earn: the worst
+ * parameters governance may set for wash trading (AtomaVault.MAX_FEE_BURN_BPS, EmissionSchedule's maxima).
+ */
+export const emissionBounds = {
+  maxFeeBurnBps: 5_000,
+  maxEmissionPerBurnBps: 40_000,
+  maxStakeYieldBps: 1_000,
+} as const;

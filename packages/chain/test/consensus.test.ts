@@ -1,14 +1,15 @@
 import { consensusRequestsAbi, exampleConsumerAbi } from "@atoma/contracts";
-import { consensusRoot } from "@atoma/core";
-import { hexToString, parseEther, parseEventLogs, stringToHex } from "viem";
+import { CONSENSUS_REFUSAL, consensusRoot, consensusShownOutput } from "@atoma/core";
+import { type Hex, hexToString, parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withdrawBalance } from "../src/actions/claimFees.js";
 import {
-  commitConsensusResult,
-  deliverConsensusResult,
-  submitConsensusRequest,
-  timeoutConsensusCommits,
-} from "../src/actions/consensusRequest.js";
+  closeConsensusRound,
+  revealConsensusResult,
+  sealConsensusResult,
+} from "../src/actions/consensusCommit.js";
+import { deliverConsensusResult } from "../src/actions/consensusDelivery.js";
+import { drawConsensusSeats, submitConsensusRequest } from "../src/actions/consensusRequest.js";
 import { drawCommittee } from "../src/actions/disputeSteps.js";
 import { execute } from "../src/actions/execute.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
@@ -21,6 +22,7 @@ import {
 import { PRICE, SecurityLevel, startNetwork, type TestNetwork, type TestNode, taskWith } from "./network.js";
 
 const ANSWER = stringToHex("yes");
+const salt = (k: number): Hex => `0x${k.toString(16).padStart(64, "0")}`;
 
 describe("smart-contract requests with n-node Sampling Consensus against anvil", () => {
   let network: TestNetwork;
@@ -37,11 +39,29 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
   }, 120_000);
   afterAll(() => network.stop());
 
-  it("the example consumer asks, three nodes agree, and the answer is delivered to the contract", async () => {
+  /** Every seat seals, then every seat reveals; returns the outcome of the last reveal. */
+  async function commitAll(requestId: bigint, nodeIds: readonly bigint[], outputs: Hex[], units: bigint[]) {
+    const n = nodeIds.length;
+    const seat = (i: number) => ({
+      requestId,
+      index: i + 1,
+      n,
+      output: outputs[i]!,
+      units: units[i]!,
+      salt: salt(i),
+    });
+    for (const [i, id] of nodeIds.entries()) await sealConsensusResult(byId(id).signer, seat(i));
+    const outcomes = [];
+    for (const [i, id] of nodeIds.entries())
+      outcomes.push((await revealConsensusResult(byId(id).signer, seat(i))).outcome);
+    return outcomes;
+  }
+
+  it("the example consumer asks, anyone draws the seats a block later, three nodes agree, the answer is delivered", async () => {
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
     await network.admin.publicClient.waitForTransactionReceipt({
-      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+      hash: await contracts.token.write.transfer([consumer, parseEther("10")]),
     });
     const asked = await execute(network.admin, {
       address: consumer,
@@ -54,24 +74,24 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
       logs: asked.logs,
       eventName: "ConsensusRequested",
     });
-    const { requestId, nodeIds } = request!.args;
+    const { requestId, drawBlock } = request!.args;
+    expect(drawBlock).toBe(asked.blockNumber);
+    const drawn = await drawConsensusSeats(network.admin, { requestId });
+    if (drawn.outcome !== "drawn") throw new Error(`expected a draw, got ${drawn.outcome}`);
+    const { nodeIds } = drawn.seats;
     expect(nodeIds).toHaveLength(3);
-    const outcomes = [];
-    for (const [i, id] of nodeIds.entries()) {
-      outcomes.push(
-        (
-          await commitConsensusResult(byId(id).signer, {
-            requestId,
-            index: i + 1,
-            n: 3,
-            output: ANSWER,
-            units: 50n,
-          })
-        ).outcome,
-      );
-    }
+    // A second draw, by anyone, reads the seats that were drawn.
+    expect(await drawConsensusSeats(byId(nodeIds[0]!).signer, { requestId })).toMatchObject({
+      outcome: "drawn",
+      seats: { nodeIds },
+    });
+    const outcomes = await commitAll(requestId, nodeIds, [ANSWER, ANSWER, ANSWER], [50n, 50n, 50n]);
     expect(outcomes).toEqual(["waiting", "waiting", "agreed"]);
-    const delivered = await deliverConsensusResult(byId(nodeIds[0]!).signer, { requestId, output: ANSWER });
+    const delivered = await deliverConsensusResult(byId(nodeIds[0]!).signer, {
+      requestId,
+      output: ANSWER,
+      units: 50n,
+    });
     expect(delivered).toMatchObject({ units: 50n, callbackSucceeded: true });
     expect(delivered.paidNodes).toEqual([...nodeIds]);
     const answer = await network.admin.publicClient.readContract({
@@ -85,7 +105,7 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
 
   it("a node that commits another output is outvoted by the committee and slashed", async () => {
     const requester = await network.account();
-    const { requestId, nodeIds } = await submitConsensusRequest(requester.ctx, {
+    const { requestId, seats } = await submitConsensusRequest(requester.ctx, {
       taskId: task,
       prompt: stringToHex("Is 7 prime?"),
       n: 3,
@@ -94,20 +114,14 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
       echelon: 2,
       callbackGas: 0,
     });
-    const outputs = [ANSWER, stringToHex("no"), ANSWER];
-    let outcome = "waiting";
-    for (const [i, id] of nodeIds.entries()) {
-      outcome = (
-        await commitConsensusResult(byId(id).signer, {
-          requestId,
-          index: i + 1,
-          n: 3,
-          output: outputs[i]!,
-          units: 40n,
-        })
-      ).outcome;
-    }
-    expect(outcome).toBe("disputed");
+    const nodeIds = seats!.nodeIds;
+    const outcomes = await commitAll(
+      requestId,
+      nodeIds,
+      [ANSWER, stringToHex("no"), ANSWER],
+      [40n, 40n, 40n],
+    );
+    expect(outcomes.at(-1)).toBe("disputed");
     const dispute = await network.deployment.contracts.disputeManager.read.disputeCount();
     // The committee is drawn from the hash of a block after the one that opened the dispute.
     await network.advance(1);
@@ -115,10 +129,11 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     if (drawn.outcome !== "drawn") throw new Error("expected a committee");
     const committee = drawn.committee;
     expect(committee).toHaveLength(3);
-    const result = consensusRoot(ANSWER, 3);
+    const result = consensusRoot(ANSWER, 40n, 3);
     const salt = `0x${"11".repeat(32)}` as const;
     const vote = (id: bigint) => {
-      const ballot = ballotOf(id, result, [ANSWER], []);
+      // A member shows the output with its units: their leaves are the ones the seats committed.
+      const ballot = ballotOf(id, result, [consensusShownOutput(ANSWER, 40n)], []);
       return { disputeId: dispute, nodeId: id, claim: ballot.claim, work: ballot.work, salt, ballot };
     };
     for (const id of committee) await commitDisputeVote(byId(id).signer, vote(id));
@@ -128,15 +143,16 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     }
     const resolved = await resolveDispute(requester.ctx, { disputeId: dispute });
     expect(resolved.slashed).toEqual([nodeIds[1]]);
-    const delivered = await deliverConsensusResult(requester.ctx, { requestId, output: ANSWER });
+    const delivered = await deliverConsensusResult(requester.ctx, { requestId, output: ANSWER, units: 40n });
     expect(delivered.paidNodes).toEqual([nodeIds[0], nodeIds[2]]);
     const { amount } = await withdrawBalance(requester.ctx, { account: requester.account.address });
-    expect(amount).toBeGreaterThan(3n * ((1_000n * PRICE) / 1_000_000n));
+    // The escrow less two seats' 40 units: the liar's slash pays the requester nothing.
+    expect(amount).toBe(3n * ((1_000n * PRICE) / 1_000_000n) - 2n * ((40n * PRICE) / 1_000_000n));
   });
 
-  it("goes on without a node that misses the commit deadline", async () => {
+  it("goes on without a node that misses the seal deadline", async () => {
     const requester = await network.account();
-    const { requestId, nodeIds } = await submitConsensusRequest(requester.ctx, {
+    const { requestId, seats } = await submitConsensusRequest(requester.ctx, {
       taskId: task,
       prompt: stringToHex("Say hi"),
       n: 2,
@@ -145,19 +161,41 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
       echelon: 2,
       callbackGas: 0,
     });
+    const nodeIds = seats!.nodeIds;
     expect(nodeIds).toHaveLength(2);
-    await commitConsensusResult(byId(nodeIds[0]!).signer, {
-      requestId,
-      index: 1,
-      n: 2,
-      output: ANSWER,
-      units: 10n,
+    const first = { requestId, index: 1, n: 2, output: ANSWER, units: 10n, salt: salt(9) };
+    await sealConsensusResult(byId(nodeIds[0]!).signer, first);
+    await expect(revealConsensusResult(byId(nodeIds[0]!).signer, first)).rejects.toMatchObject({
+      errorName: "RevealNotOpen",
     });
-    await expect(timeoutConsensusCommits(requester.ctx, { requestId })).rejects.toMatchObject({
+    await expect(closeConsensusRound(requester.ctx, { requestId })).rejects.toMatchObject({
       errorName: "DeadlineNotPassed",
     });
     await network.advance(301);
-    expect((await timeoutConsensusCommits(requester.ctx, { requestId })).outcome).toBe("agreed");
-    await deliverConsensusResult(requester.ctx, { requestId, output: ANSWER });
+    expect((await revealConsensusResult(byId(nodeIds[0]!).signer, first)).outcome).toBe("agreed");
+    await deliverConsensusResult(requester.ctx, { requestId, output: ANSWER, units: 10n });
+  });
+
+  it("a request nobody can serve is answered with the refusal, for nothing, and nobody is slashed", async () => {
+    const requester = await network.account();
+    const { requestId, seats } = await submitConsensusRequest(requester.ctx, {
+      taskId: task,
+      prompt: stringToHex("x".repeat(4_000)),
+      n: 2,
+      maxUnits: 100n,
+      maxPricePerMillion: PRICE,
+      echelon: 2,
+      callbackGas: 0,
+    });
+    const nodeIds = seats!.nodeIds;
+    await commitAll(requestId, nodeIds, [CONSENSUS_REFUSAL, CONSENSUS_REFUSAL], [0n, 0n]);
+    const delivered = await deliverConsensusResult(requester.ctx, {
+      requestId,
+      output: CONSENSUS_REFUSAL,
+      units: 0n,
+    });
+    expect(delivered.paidNodes).toEqual([...nodeIds]);
+    const { amount } = await withdrawBalance(requester.ctx, { account: requester.account.address });
+    expect(amount).toBe(2n * ((100n * PRICE) / 1_000_000n));
   });
 });

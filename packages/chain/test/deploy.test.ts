@@ -6,11 +6,10 @@ import { startAnvil } from "../src/anvil/startAnvil.js";
 import { createAtomaPublicClient, createAtomaWalletClient, devAccounts } from "../src/clients.js";
 import { deployContracts } from "../src/deploy.js";
 import { ContractRevertError } from "../src/errors.js";
-import { devParameters } from "../src/parameters.js";
+import { devParameters, emissionBounds } from "../src/parameters.js";
 import { startNetwork, type TestNetwork } from "./network.js";
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
-const MINTER_ROLE = keccak256(stringToBytes("MINTER_ROLE"));
 
 describe("deployContracts", () => {
   let network: TestNetwork;
@@ -37,7 +36,9 @@ describe("deployContracts", () => {
     expect(await contracts.stackManager.read.hasRole([PROTOCOL_ROLE, addresses.SettlementManager])).toBe(
       true,
     );
-    expect(await contracts.token.read.hasRole([MINTER_ROLE, addresses.EmissionSchedule])).toBe(true);
+    expect(await contracts.token.read.minter()).toBe(addresses.EmissionSchedule);
+    expect(await contracts.emissionSchedule.read.token()).toBe(addresses.AtomaToken);
+    expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.TaskRegistry])).toBe(true);
     expect(
       await contracts.vault.read.hasRole([PROTOCOL_ROLE, network.admin.walletClient.account.address]),
     ).toBe(false);
@@ -52,11 +53,20 @@ describe("deployContracts", () => {
       devParameters.emission.initialEmission,
     );
     expect(Object.keys(artifacts)).toContain("ExampleConsumer");
+    expect(await contracts.vault.read.feeBurnBps()).toBe(devParameters.vault.feeBurnBps);
+    // The worst parameters the wash-trading analysis and `econ simulate --self-dealing --worst` assume.
+    expect(await contracts.vault.read.MAX_FEE_BURN_BPS()).toBe(emissionBounds.maxFeeBurnBps);
+    expect(await contracts.emissionSchedule.read.MAX_EMISSION_PER_BURN_BPS()).toBe(
+      BigInt(emissionBounds.maxEmissionPerBurnBps),
+    );
+    expect(await contracts.emissionSchedule.read.MAX_STAKE_YIELD_BPS()).toBe(
+      BigInt(emissionBounds.maxStakeYieldBps),
+    );
   });
 
   it("names the parameter governance may not set", async () => {
     const { contracts } = network.deployment;
-    const [, initialReputation, honestReward, timeoutPenalty] = await contracts.nodeRegistry.read.params();
+    const [, honestReward, timeoutPenalty] = await contracts.nodeRegistry.read.params();
     const { nodeRegistryAbi } = await import("@atoma/contracts");
     const error = await execute(network.admin, {
       address: network.deployment.addresses.NodeRegistry,
@@ -65,7 +75,6 @@ describe("deployContracts", () => {
       args: [
         {
           minCollateral: 1n,
-          initialReputation,
           honestReward,
           timeoutPenalty,
           timeoutSlashBps: 9_000,

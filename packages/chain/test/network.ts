@@ -60,6 +60,12 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
+/** The echelons the test deployments approve (0–3), each with a fingerprint of its own. */
+export const TEST_ECHELONS = [0, 1, 2, 3].map((echelon) => ({
+  echelon,
+  fingerprint: keccak256(stringToBytes(`test echelon ${echelon}`)),
+}));
+
 /** `model` names the registered model (its id is `modelIdOf(model)`). */
 export async function startNetwork(parameters?: ParameterOverrides, model = MODEL): Promise<TestNetwork> {
   const anvil = await startAnvil();
@@ -68,7 +74,11 @@ export async function startNetwork(parameters?: ParameterOverrides, model = MODE
   const test = createAtomaTestClient(chain);
   const [deployer] = await devAccounts(chain);
   const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, adminWallet, { parameters, exampleConsumer: true });
+  const deployment = await deployContracts(publicClient, adminWallet, {
+    parameters,
+    exampleConsumer: true,
+    echelons: TEST_ECHELONS,
+  });
   const { addresses, contracts } = deployment;
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const ctxFor = (account: LocalAccount): ChainContext => ({
@@ -81,7 +91,7 @@ export async function startNetwork(parameters?: ParameterOverrides, model = MODE
     await test.setBalance({ address: local.address, value: parseEther("100") });
     if (toma > 0n) {
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([local.address, toma]),
+        hash: await contracts.token.write.transfer([local.address, toma]),
       });
     }
     return { account: local, ctx: ctxFor(local) };
@@ -112,7 +122,7 @@ export async function startNetwork(parameters?: ParameterOverrides, model = MODE
       const operator = await account();
       const signer = await account(0n);
       const { nodeId } = await registerNode(operator.ctx, {
-        signer: signer.account.address,
+        signer: signer.account,
         url: "http://127.0.0.1:8080",
         echelon: options.echelon ?? 1,
         collateral: parseEther("1000"),

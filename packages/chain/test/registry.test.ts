@@ -27,11 +27,11 @@ describe("registry flows against anvil", () => {
 
     const poor = await network.account();
     await expect(
-      registerNode(poor.ctx, { signer: poor.account.address, url: "http://x", echelon: 1, collateral: 1n }),
+      registerNode(poor.ctx, { signer: poor.account, url: "http://x", echelon: 1, collateral: 1n }),
     ).rejects.toMatchObject({ code: "CONTRACT_REVERTED", errorName: "CollateralTooLow" });
     await expect(
       registerNode(poor.ctx, {
-        signer: node.signerAccount.address,
+        signer: node.signerAccount,
         url: "http://x",
         echelon: 1,
         collateral: parseEther("1000"),

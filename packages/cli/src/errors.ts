@@ -44,3 +44,14 @@ export class UnknownTaskError extends AtomaError {
     super("UNKNOWN_TASK", `there is no task ${taskId}`);
   }
 }
+
+/** Registration in an echelon governance has not approved (the registry would refuse it). */
+export class EchelonNotApprovedError extends AtomaError {
+  override name = "EchelonNotApprovedError";
+  constructor(echelon: number) {
+    super(
+      "ECHELON_NOT_APPROVED",
+      `echelon ${echelon} is not approved on this chain: register in an echelon approved for this node's fingerprint (\`atoma node fingerprint\`)`,
+    );
+  }
+}

@@ -143,6 +143,15 @@ describe("atoma dev --nodes", () => {
       undefined as never,
     );
     for (const node of ready.nodes) expect(await nodeRegistry.read.isEligible([BigInt(node.id)])).toBe(true);
+    // The dev echelon is approved for the fingerprint the dev engine measured, which each node checked.
+    const approved = await nodeRegistry.read.echelonFingerprint([1]);
+    for (const node of ready.nodes) {
+      const served = (await (await fetch(`${node.url}/v1/node/fingerprint`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(served).toMatchObject({ fingerprint: approved, echelon_fingerprint: approved });
+    }
     expect(await token.read.balanceOf([ready.user.address])).toBeGreaterThan(0n);
 
     await buysAStackFromTheCheapestNode(ready);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   type Anvil,
   type AtomaAddresses,
+  approveEchelon,
   atomaContracts,
   type ChainContext,
   createAtomaPublicClient,
@@ -22,9 +23,10 @@ import {
   TaskRole,
 } from "@atoma/chain";
 import { ensureTinyModel, weightsRoot } from "@atoma/engine";
-import { writeDevKeyFile } from "@atoma/node";
-import { type Address, parseEther } from "viem";
+import { fingerprintOfConfig, writeDevKeyFile } from "@atoma/node";
+import { type Address, keccak256, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfigFile } from "../src/nodeConfigFile.js";
 import { runCli, waitForReady } from "./cliProcess.js";
 
 const root = mkdtempSync(join(tmpdir(), "atoma-cli-registration-"));
@@ -46,7 +48,7 @@ async function operator(
   await createAtomaTestClient(chain).setBalance({ address: key.address, value: parseEther("10") });
   const { token } = atomaContracts(addresses, admin.publicClient, admin.walletClient);
   await admin.publicClient.waitForTransactionReceipt({
-    hash: await token.write.mint([key.address, parseEther(toma)]),
+    hash: await token.write.transfer([key.address, parseEther(toma)]),
   });
   const contracts = Object.entries(addresses)
     .filter(([, address]) => address !== undefined)
@@ -86,10 +88,12 @@ beforeAll(async () => {
   const walletClient = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
   addresses = (await deployContracts(publicClient, walletClient)).addresses;
   admin = { publicClient, walletClient, addresses };
-  const { token } = atomaContracts(addresses, publicClient, walletClient);
-  await publicClient.waitForTransactionReceipt({
-    hash: await token.write.mint([deployer!, parseEther("1000")]),
-  });
+  // Echelons 1 and 3 approve the numerics these nodes compute (the probe does not depend on the served model);
+  // echelon 5 approves another machine's.
+  const { config: probe } = await operator("probe", tiny.path, "0");
+  const fingerprint = (await fingerprintOfConfig(loadConfigFile(probe))).fingerprint;
+  for (const echelon of [1, 3]) await approveEchelon(admin, { echelon, fingerprint });
+  await approveEchelon(admin, { echelon: 5, fingerprint: keccak256(stringToBytes("another machine")) });
   const modelId = modelIdOf(tiny.id);
   await registerModel(admin, {
     modelId,
@@ -156,7 +160,8 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       "1000000",
     ]);
     expect(subscribed.code, subscribed.stderr).toBe(0);
-    expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5" });
+    // The subscription bonds the registry's minimum of the stake when --collateral is not given.
+    expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5", collateral: "100" });
     let subscription = await getSubscription(admin, { taskId, nodeId });
     expect(subscription).toMatchObject({
       active: true,
@@ -175,11 +180,18 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       "2",
       "--capacity",
       "5",
+      "--collateral",
+      "150",
     ]);
     expect(updated.code, updated.stderr).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true });
+    expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true, collateral: "150" });
     subscription = await getSubscription(admin, { taskId, nodeId });
-    expect(subscription).toMatchObject({ active: true, pricePerMillion: parseEther("2"), capacity: 5n });
+    expect(subscription).toMatchObject({
+      active: true,
+      pricePerMillion: parseEther("2"),
+      capacity: 5n,
+      collateral: parseEther("150"),
+    });
 
     const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
     expect(left.code, left.stderr).toBe(0);
@@ -199,6 +211,36 @@ describe("atoma node register / subscribe / unsubscribe", () => {
         /--url must be an http\(s\) URL/,
       ],
       [["node", "register", "--config", config, "--collateral", "10", "--echelon", "1"], /give --url/],
+      [
+        [
+          "node",
+          "register",
+          "--config",
+          config,
+          "--collateral",
+          "1000",
+          "--echelon",
+          "7",
+          "--url",
+          "http://n",
+        ],
+        /echelon 7 is not approved on this chain/,
+      ],
+      [
+        [
+          "node",
+          "register",
+          "--config",
+          config,
+          "--collateral",
+          "1000",
+          "--echelon",
+          "5",
+          "--url",
+          "http://n",
+        ],
+        /refusing to register in echelon 5: this node's engine fingerprint is 0x[0-9a-f]{64} but its echelon approved/,
+      ],
       [
         ["node", "register", "--config", config, "--collateral", "10", "--echelon", "1", "--url", "http://n"],
         /register reverted with CollateralTooLow\(10000000000000000000, 1000000000000000000000\)/,

@@ -1,6 +1,8 @@
-import { keccak256, stringToHex } from "viem";
+import { concatHex, keccak256, numberToHex, stringToHex } from "viem";
 import { describe, expect, it } from "vitest";
+import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
 import {
+  consensusShownOutput,
   disputeVoteCommitment,
   responseOutput,
   sampleClaim,
@@ -49,5 +51,14 @@ describe("dispute votes", () => {
         disputeVoteCommitment(7n, 1n, claim, work, work),
       ]).size,
     ).toBe(6);
+  });
+
+  it("show a consensus output with its units, so each leaf of the root is H(shown ‖ i)", () => {
+    const output = stringToHex("yes");
+    const shown = consensusShownOutput(output, 40n);
+    const leaves = [1, 2, 3].map((i) => keccak256(concatHex([shown, numberToHex(i, { size: 32 })])));
+    expect(leaves).toEqual([1, 2, 3].map((i) => consensusLeaf(output, 40n, i, 3)));
+    expect(keccak256(concatHex(leaves))).toBe(consensusRoot(output, 40n, 3));
+    expect(consensusShownOutput(output, 41n)).not.toBe(shown);
   });
 });

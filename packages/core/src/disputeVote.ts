@@ -1,4 +1,4 @@
-import { concatHex, type Hex, keccak256, numberToHex, stringToBytes, stringToHex } from "viem";
+import { concatHex, encodePacked, type Hex, keccak256, numberToHex, stringToBytes, stringToHex } from "viem";
 import { canonicalJson } from "./canonicalJson.js";
 import type { Hash } from "./hash.js";
 import { reproducibleResult } from "./responseResult.js";
@@ -17,6 +17,14 @@ export const UNAVAILABLE_CLAIM: Hash = keccak256(stringToBytes("atoma.unavailabl
 /** The bytes a settlement-dispute member shows for one request: those whose hash is the response hash. */
 export function responseOutput(response: unknown): Hex {
   return stringToHex(canonicalJson(reproducibleResult(response)));
+}
+
+/**
+ * The bytes a consensus-dispute member shows: the output followed by its uint64 unit count, so that each leaf of
+ * the claimed root is H(shown ‖ uint256 i) and a member that computed another count shows other bytes.
+ */
+export function consensusShownOutput(output: Hex, units: bigint): Hex {
+  return encodePacked(["bytes", "uint64"], [output, units]);
 }
 
 /** A settlement-dispute claim: H(respHash_1 ‖ … ‖ respHash_s), over the sampled requests in order. */

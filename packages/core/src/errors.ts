@@ -38,6 +38,24 @@ export class CanonicalJsonError extends AtomaError {
   }
 }
 
+/** A JSON value nests deeper than the bound (`maxDepth` containers): refused before anything recurses over it. */
+export class JsonTooDeepError extends AtomaError {
+  override name = "JsonTooDeepError";
+  readonly maxDepth: number;
+  constructor(maxDepth: number, options?: AtomaErrorOptions) {
+    super("JSON_TOO_DEEP", `JSON nests deeper than ${maxDepth} objects and arrays`, options);
+    this.maxDepth = maxDepth;
+  }
+}
+
+/** A string holds an unpaired UTF-16 surrogate, which no UTF-8 byte string can carry (RFC 8785 §3.2.2.2). */
+export class InvalidUnicodeError extends AtomaError {
+  override name = "InvalidUnicodeError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("INVALID_UNICODE", message, options);
+  }
+}
+
 export class MerkleTreeError extends AtomaError {
   override name = "MerkleTreeError";
   constructor(message: string, options?: AtomaErrorOptions) {

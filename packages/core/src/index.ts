@@ -1,6 +1,14 @@
-export { canonicalJson } from "./canonicalJson.js";
-export { consensusLeaf, consensusRoot, MAX_CONSENSUS_NODES } from "./consensusCommitment.js";
+export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
 export {
+  CONSENSUS_REFUSAL,
+  type ConsensusSealInput,
+  consensusLeaf,
+  consensusRoot,
+  consensusSeal,
+  MAX_CONSENSUS_NODES,
+} from "./consensusCommitment.js";
+export {
+  consensusShownOutput,
   disputeVoteCommitment,
   responseOutput,
   sampleClaim,
@@ -19,6 +27,7 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
   requestTypes,
@@ -33,6 +42,8 @@ export {
   CanonicalJsonError,
   InvalidInputError,
   InvalidSignatureError,
+  InvalidUnicodeError,
+  JsonTooDeepError,
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, leafHash, requestHash } from "./hash.js";
@@ -50,6 +61,13 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export {
+  recoverSignerBinding,
+  type SignerBindingFields,
+  signerBindingDigest,
+  signerBindingHash,
+  signSignerBinding,
+} from "./signerBinding.js";
 export { type AtomaReceipt, parseReceipt, STACK_HEADERS, toReceipt } from "./stackEnvelope.js";
 export {
   decodeTranscript,

@@ -1,8 +1,9 @@
 import { type Address, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { canonicalJson } from "./canonicalJson.js";
-import { consensusLeaf, consensusRoot } from "./consensusCommitment.js";
+import { CONSENSUS_REFUSAL, consensusLeaf, consensusRoot, consensusSeal } from "./consensusCommitment.js";
 import {
+  consensusShownOutput,
   disputeVoteCommitment,
   responseOutput,
   sampleClaim,
@@ -15,6 +16,7 @@ import { LeafTree } from "./merkle.js";
 import { responseHash } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
+import { signerBindingDigest, signerBindingHash, signSignerBinding } from "./signerBinding.js";
 import { costOfUnits } from "./units.js";
 
 /**
@@ -66,10 +68,11 @@ const embeddingResponse = {
   usage: { prompt_tokens: 5, total_tokens: 5 },
 };
 
-const consensusCases: { output: Hex; n: number }[] = [
-  { output: "0x", n: 1 },
-  { output: stringToHex("yes"), n: 3 },
-  { output: stringToHex('{"action":"buy","amount":"12.5"}'), n: 5 },
+const consensusCases: { output: Hex; units: bigint; n: number }[] = [
+  { output: "0x", units: 200n, n: 1 },
+  { output: stringToHex("yes"), units: 120n, n: 3 },
+  { output: stringToHex('{"action":"buy","amount":"12.5"}'), units: 900_000n, n: 5 },
+  { output: CONSENSUS_REFUSAL, units: 0n, n: 2 },
 ];
 
 function leavesFor(count: number): Hash[] {
@@ -132,12 +135,39 @@ export async function buildVectors() {
         signature: await signResponse(node, domain, response),
       },
     },
-    consensus: consensusCases.map(({ output, n }) => ({
-      output,
-      n,
-      leaves: Array.from({ length: n }, (_, k) => consensusLeaf(output, k + 1, n)),
-      root: consensusRoot(output, n),
-    })),
+    signerBinding: await (async () => {
+      const fields = {
+        chainId: 31337,
+        registry: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" as Address,
+        operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as Address,
+      };
+      return {
+        ...fields,
+        signer: node.address,
+        hash: signerBindingHash(fields),
+        digest: signerBindingDigest(fields),
+        signature: await signSignerBinding(node, fields),
+      };
+    })(),
+    consensus: consensusCases.map(({ output, units, n }, i) => {
+      const leaves = Array.from({ length: n }, (_, k) => consensusLeaf(output, units, k + 1, n));
+      const root = consensusRoot(output, units, n);
+      const salt = keccak256(stringToBytes(`salt ${i}`));
+      const requestId = BigInt(i + 1);
+      return {
+        output,
+        units: units.toString(),
+        n,
+        leaves,
+        root,
+        seal: {
+          requestId: requestId.toString(),
+          index: n,
+          salt,
+          seal: consensusSeal({ requestId, index: n, root, leaf: leaves[n - 1]!, salt }),
+        },
+      };
+    }),
     disputeVote: disputeVoteVector(),
     cost: [
       [1n, 1n],
@@ -174,5 +204,17 @@ function disputeVoteVector() {
     commitment: disputeVoteCommitment(disputeId, nodeId, claim, work, salt),
     unavailable: UNAVAILABLE_CLAIM,
     unavailableCommitment: disputeVoteCommitment(disputeId, nodeId, UNAVAILABLE_CLAIM, keccak256("0x"), salt),
+    consensus: (() => {
+      const output = stringToHex("The answer is 42.");
+      const units = 120n;
+      const n = 3;
+      return {
+        output,
+        units: units.toString(),
+        n,
+        shown: consensusShownOutput(output, units),
+        root: consensusRoot(output, units, n),
+      };
+    })(),
   };
 }

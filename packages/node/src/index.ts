@@ -1,6 +1,10 @@
 export { Accounting, type AccountingComponents, type AccountingOptions } from "./accounting/accounting.js";
 export { countStacks } from "./accounting/countStacks.js";
-export { freezeForSettlement, type SettlementSnapshot } from "./accounting/freezeForSettlement.js";
+export {
+  type FreezeOptions,
+  freezeForSettlement,
+  type SettlementSnapshot,
+} from "./accounting/freezeForSettlement.js";
 export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
 export {
   findLeafByNonce,
@@ -158,6 +162,8 @@ export type {
 } from "./http/nodeEnv.js";
 export { readJsonObject } from "./http/readJson.js";
 export { type DevKeyFile, loadKeyFile, writeDevKeyFile } from "./keys/keyFile.js";
+export { type LoggableError, loggableError } from "./logging/loggableError.js";
+export { redactingLogger } from "./logging/redactingLogger.js";
 export {
   createNodeMetrics,
   METRICS_PREFIX,

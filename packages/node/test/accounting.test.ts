@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Accounting } from "../src/accounting/accounting.js";
 import { freezeForSettlement } from "../src/accounting/freezeForSettlement.js";
 import { releaseDanglingReservations } from "../src/accounting/releaseDanglingReservations.js";
-import { findLeafByNonce, getStack, insertStack, listLeaves } from "../src/accounting/stacks.js";
+import {
+  findLeafByNonce,
+  getStack,
+  insertStack,
+  listLeaves,
+  recordSettleDeadline,
+} from "../src/accounting/stacks.js";
 import type { Reservation } from "../src/accounting/types.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import {
@@ -89,6 +95,20 @@ for (const factory of testDatabaseFactories()) {
       expect(leaves.map((leaf) => leaf.leafIndex)).toEqual([0n, 1n]);
       expect(leaves[0]?.request).toEqual(leafFor(0, 60n).request);
       expect(leaves[1]).toMatchObject({ ...leaf1, nonce: 2n, request: leafFor(1, 50n).request });
+    });
+
+    it("records any JSON a leaf holds — NUL, control characters, unpaired surrogates — and reads it back exactly", async () => {
+      const { stackId } = await addStack(state.db);
+      const odd = 'a\u0000b\u0001c\ud800d\udc00e\u2028f😀\\"';
+      const request = { body: { messages: [{ role: "user", content: odd }], [odd]: [odd, -0, 1e21] } };
+      const response = { choices: [{ message: { content: odd } }], usage: { prompt_tokens: 1 } };
+      const held = await accounting.reserve({ stackId, units: 10n, nonce: 9n });
+      await accounting.commit(held, { ...leafFor(0, 5n), request, response });
+      const [leaf] = await listLeaves(state.db, stackId);
+      expect(leaf?.request).toEqual(JSON.parse(JSON.stringify(request)));
+      expect((leaf!.request as typeof request).body.messages[0]!.content).toBe(odd);
+      expect((leaf!.response as typeof response).choices[0]!.message.content).toBe(odd);
+      expect((await findLeafByNonce(state.db, stackId, 9n))?.response).toEqual(response);
     });
 
     it("refuses unknown, foreign, expired, closed and exhausted stacks, holding nothing", async () => {
@@ -257,6 +277,45 @@ for (const factory of testDatabaseFactories()) {
       expect(snapshot.stack.state).toBe("settling");
       expect(await freezeForSettlement(state.db, stackId)).toEqual(snapshot);
       await expect(freezeForSettlement(state.db, 999_998n)).rejects.toThrow(UnknownStackError);
+    });
+
+    it("near the settlement deadline, freezes with what is committed: a request held open cannot stop it", async () => {
+      const { stackId } = await addStack(state.db);
+      await accounting.commit(await accounting.reserve({ stackId, units: 5n, nonce: 1n }), leafFor(0, 5n));
+      // An owner's request that never finishes (a stream it never reads, say), then the owner closes the stack.
+      const heldOpen = await accounting.reserve({ stackId, units: 50n, nonce: 2n });
+      const deadline = BigInt(Math.floor(Date.now() / 1000)) + 600n;
+      await recordSettleDeadline(state.db, stackId, deadline);
+      await expect(
+        freezeForSettlement(state.db, stackId, { nowSeconds: deadline - 120n, marginSeconds: 60n }),
+      ).rejects.toThrow(StackBusyError);
+      const snapshot = await freezeForSettlement(state.db, stackId, {
+        nowSeconds: deadline - 59n,
+        marginSeconds: 60n,
+      });
+      expect(snapshot.leaves.map((leaf) => leaf.units)).toEqual([5n]);
+      expect(snapshot.unitsClaimed).toBe(5n);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 5n,
+        leafCount: 1n,
+      });
+      // The given-up request can neither be recorded (no free leaf past the snapshot) nor released twice.
+      await expect(accounting.commit(heldOpen, leafFor(1, 40n))).rejects.toThrow(ReservationNotFoundError);
+      expect(await accounting.release(heldOpen)).toBe(false);
+      expect(await freezeForSettlement(state.db, stackId)).toEqual(snapshot);
+    });
+
+    it("without a recorded close, takes expiry plus the least settlement window as the deadline", async () => {
+      const expiresAt = BigInt(Math.floor(Date.now() / 1000)) + 3_600n;
+      const { stackId } = await addStack(state.db, { expiresAt });
+      await accounting.reserve({ stackId, units: 5n });
+      await expect(freezeForSettlement(state.db, stackId, { nowSeconds: expiresAt - 1n })).rejects.toThrow(
+        StackBusyError,
+      );
+      const snapshot = await freezeForSettlement(state.db, stackId, { nowSeconds: expiresAt });
+      expect(snapshot.unitsClaimed).toBe(0n);
+      expect((await getStack(state.db, stackId))?.unitsReserved).toBe(0n);
     });
 
     it("keeps everything across a restart and releases what requests in flight held", async () => {

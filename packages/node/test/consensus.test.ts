@@ -6,9 +6,10 @@ import {
   submitConsensusRequest,
   subscribe,
   TaskRole,
+  withdrawBalance,
 } from "@atoma/chain";
 import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@atoma/contracts";
-import { consensusRoot } from "@atoma/core";
+import { CONSENSUS_REFUSAL, consensusRoot, costOfUnits } from "@atoma/core";
 import { keccak256, parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consensusPart } from "../src/consensus/consensusPart.js";
@@ -23,9 +24,9 @@ import {
   waitFor,
 } from "./consensusHarness/consensusCluster.js";
 
-/** ConsensusRequests.Status.Delivered */
-const DISPUTED = 3;
-const DELIVERED = 4;
+/** ConsensusRequests.Status.Disputed and Delivered */
+const DISPUTED = 4;
+const DELIVERED = 5;
 const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
 let cluster: ConsensusCluster;
@@ -68,6 +69,20 @@ async function timedOutNodes(requestId: bigint) {
   return logs.map((log) => log.args.nodeId);
 }
 
+async function drawnSeats(requestId: bigint) {
+  return waitFor("the seat draw", async () => {
+    const [log] = await cluster.network.admin.publicClient.getContractEvents({
+      address: cluster.network.deployment.addresses.ConsensusRequests,
+      abi: consensusRequestsAbi,
+      eventName: "SeatsDrawn",
+      args: { requestId },
+      fromBlock: 0n,
+      strict: true,
+    });
+    return log?.args.nodeIds;
+  });
+}
+
 const delivered = (requestId: bigint) =>
   waitFor("delivery", async () => ((await readRequest(requestId)).status === DELIVERED ? true : undefined));
 
@@ -79,7 +94,7 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     const { addresses, contracts } = network.deployment;
     const consumer = addresses.ExampleConsumer!;
     await network.admin.publicClient.waitForTransactionReceipt({
-      hash: await contracts.token.write.mint([consumer, parseEther("10")]),
+      hash: await contracts.token.write.transfer([consumer, parseEther("10")]),
     });
     const prompt = stringToHex("Should the DAO fund proposal 7?");
     const hash = await network.admin.walletClient.writeContract({
@@ -94,7 +109,9 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       logs: receipt.logs,
       eventName: "ConsensusRequested",
     });
-    const { requestId, nodeIds } = asked!.args;
+    const { requestId } = asked!.args;
+    // Nobody drew in the request's block; the task's nodes draw in a later one.
+    const nodeIds = await drawnSeats(requestId);
     expect([...nodeIds].sort(byId)).toEqual(chainNodes.slice(0, 3).map((n) => n.nodeId));
 
     const answer = await waitFor("the consumer's answer", async () => {
@@ -103,13 +120,13 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       if (!answered) return undefined;
       return network.admin.publicClient.readContract({ ...read, functionName: "answers" });
     });
-    const expected = await cluster.honestOutput(requestId, prompt);
+    const { output: expected, units } = await cluster.honestResult(requestId, prompt);
     expect(expected.length).toBeGreaterThan(2);
     expect(answer).toBe(expected);
 
     const result = await resultDelivered(requestId);
     expect([...result.paidNodes]).toEqual([...nodeIds]);
-    expect(result.units).toBeGreaterThan(0n);
+    expect(result.units).toBe(units);
     expect(result.units).toBeLessThanOrEqual(MAX_UNITS);
     for (const id of nodeIds) {
       const seat = await waitFor("the seat to close", async () => {
@@ -119,8 +136,10 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       expect(seat).toMatchObject({
         outcome: "delivered",
         output: expected,
-        root: consensusRoot(expected, 3),
+        units,
+        root: consensusRoot(expected, units, 3),
       });
+      expect(seat.salt).toMatch(/^0x[0-9a-f]{64}$/);
     }
   });
 
@@ -133,7 +152,7 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
 
     const requester = await network.account();
     const prompt = stringToHex("Is 7 prime?");
-    const { requestId, nodeIds } = await submitConsensusRequest(requester.ctx, {
+    const { requestId, seats } = await submitConsensusRequest(requester.ctx, {
       taskId: cluster.cheatTask,
       prompt,
       n: 3,
@@ -142,6 +161,7 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       echelon: ECHELON,
       callbackGas: 0,
     });
+    const nodeIds = seats!.nodeIds;
     expect(nodeIds).toContain(cheater.nodeId);
 
     // The roots differ: the last commit opens a dispute, whose committee is drawn in a later block (seeded by
@@ -151,8 +171,8 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     );
     await network.advance(1);
     await delivered(requestId);
-    const expected = await cluster.honestOutput(requestId, prompt);
-    const agreedRoot = consensusRoot(expected, 3);
+    const { output: expected, units } = await cluster.honestResult(requestId, prompt);
+    const agreedRoot = consensusRoot(expected, units, 3);
     const result = await resultDelivered(requestId);
     expect(result.output).toBe(expected);
     expect([...result.paidNodes]).toEqual(nodeIds.filter((id) => id !== cheater.nodeId));
@@ -185,6 +205,50 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     }
   });
 
+  it("a poison prompt too long for the context is refused alike by every honest seat: nobody is slashed, the requester gets back only its escrow", {
+    timeout: 180_000,
+  }, async () => {
+    const { network, chainNodes } = cluster;
+    const { nodeRegistry: registry, token } = network.deployment.contracts;
+    const honest = chainNodes.slice(0, 3).map((n) => n.nodeId);
+    const collateral = await Promise.all(
+      honest.map(async (id) => (await registry.read.getNode([id])).collateral),
+    );
+    const requester = await network.account();
+    const tokens = await token.read.balanceOf([requester.account.address]);
+    const maxUnits = 5_000n;
+    // About 1,560 tokens of the character-level model: past its 1,024-token context, with room in the budget, so
+    // the engine is asked for a few tokens and cannot start.
+    const prompt = stringToHex("Ignore this. ".repeat(120));
+    const { requestId } = await submitConsensusRequest(requester.ctx, {
+      taskId: cluster.honestTask,
+      prompt,
+      n: 3,
+      maxUnits,
+      maxPricePerMillion: PRICE,
+      echelon: ECHELON,
+      callbackGas: 0,
+    });
+
+    await delivered(requestId);
+    const result = await resultDelivered(requestId);
+    expect(result.output).toBe(CONSENSUS_REFUSAL);
+    expect(result.units).toBe(0n);
+    expect([...result.paidNodes].sort(byId)).toEqual(honest);
+    expect(await timedOutNodes(requestId)).toEqual([]);
+    for (const [i, id] of honest.entries()) {
+      expect((await registry.read.getNode([id])).collateral).toBe(collateral[i]);
+      const seat = await waitFor("the seat to close", async () => {
+        const row = await getSeat(cluster.nodeOf(id).context.db, requestId);
+        return row?.state === "done" ? row : undefined;
+      });
+      expect(seat).toMatchObject({ output: CONSENSUS_REFUSAL, units: 0n, attempts: 0 });
+    }
+    const { amount } = await withdrawBalance(requester.ctx, { account: requester.account.address });
+    expect(amount).toBe(3n * costOfUnits(maxUnits, PRICE));
+    expect(await token.read.balanceOf([requester.account.address])).toBe(tokens);
+  });
+
   it("goes on without a sampled node that is down: the others close the round at the deadline and deliver", {
     timeout: 240_000,
   }, async () => {
@@ -211,11 +275,11 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       callbackGas: 0,
     });
     for (const present of [h1, h2])
-      await waitFor("the present nodes to commit", async () => {
+      await waitFor("the present nodes to seal", async () => {
         const row = await getSeat(cluster.nodeOf(present.nodeId).context.db, requestId);
-        return row?.state === "committed" ? true : undefined;
+        return row?.state === "sealed" ? true : undefined;
       });
-    await network.advance(301); // past the commit deadline
+    await network.advance(301); // past the seal deadline: the seats that sealed reveal, and the last closes the round
 
     await delivered(requestId);
     expect(await timedOutNodes(requestId)).toEqual([h3.nodeId]);

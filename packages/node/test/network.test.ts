@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buyStack, closeStack } from "@atoma/chain";
+import { buyStack, closeStack, devParameters } from "@atoma/chain";
 import { costOfUnits } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { NodeRequestError, StackClient, type Verified } from "@atoma/sdk";
@@ -178,9 +178,11 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
     expect(await contracts.vault.read.escrowOf([toHex(stack.stackId, { size: 32 })])).toBe(0n);
     expect((await contracts.stackManager.read.getStack([stack.stackId])).status).toBe(STACK_CLOSED);
     const epoch = await contracts.vault.read.currentEpoch();
+    // What a node can claim is each fee less its burn (devParameters: 5 %).
+    const afterBurn = (fee: bigint) => fee - (fee * BigInt(devParameters.vault.feeBurnBps)) / 10_000n;
     for (const id of attesters) {
       const [claimable] = await contracts.vault.read.nodeLedger([id, epoch]);
-      expect(claimable).toBe(payout.attesterAmountEach);
+      expect(claimable).toBe(afterBurn(payout.attesterAmountEach!));
     }
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).reputation).toBeGreaterThan(
       reputationBefore,
@@ -198,7 +200,7 @@ describe.each(variants)("the network end to end ($name)", ({ name, postgresUrl }
       },
       120_000,
     );
-    expect(claimed.amount).toBe(payout.nodeAmount);
+    expect(claimed.amount).toBe(afterBurn(payout.nodeAmount!));
     expect(claimed.operator).toBe(server.operator.walletClient.account!.address);
     const [left] = await contracts.vault.read.nodeLedger([server.nodeId, epoch]);
     expect(left).toBe(0n);

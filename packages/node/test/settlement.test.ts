@@ -10,6 +10,7 @@ import {
   commitDisputeVote,
   DisputeOutcome,
   declareTranscriptUnavailable,
+  devParameters,
   registerNode,
   revealDisputeVote,
   showDisputeVote,
@@ -239,7 +240,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       return row?.state === "claimed" ? row : undefined;
     });
     expect(claimed.claim_tx).toMatch(/^0x[0-9a-f]{64}$/);
-    expect((await contracts.token.read.balanceOf([operator])) - before).toBe(nodeFee);
+    // What the operator receives is the fee less its burn (devParameters: 5 %).
+    const burned = (nodeFee * BigInt(devParameters.vault.feeBurnBps)) / 10_000n;
+    expect((await contracts.token.read.balanceOf([operator])) - before).toBe(nodeFee - burned);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toContain('atoma_node_settlements_total{outcome="submitted"} 1');
     expect(metrics).toContain('atoma_node_settlements_total{outcome="claimed"} 1');
@@ -618,7 +621,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await early.node.start();
     running.set(0n, { ...early, database: { kind: "embedded" } });
     const { nodeId } = await registerNode(operator.ctx, {
-      signer: signer.account.address,
+      signer: signer.account,
       url: "http://127.0.0.1:8080",
       echelon: 1,
       collateral: parseEther("1000"),

@@ -1,6 +1,7 @@
 import { consensusRequestsAbi } from "@atoma/contracts";
-import { consensusLeaf, consensusRoot, costOfUnits } from "@atoma/core";
-import { type Hex, parseEventLogs } from "viem";
+import { costOfUnits } from "@atoma/core";
+import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
+import { ContractRevertError } from "../errors.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -14,13 +15,29 @@ export interface SubmitConsensusRequestParams {
   echelon: number;
   /** Gas given to the requester's `onAtomaResult`; 0 for none. */
   callbackGas: number;
+  /**
+   * Draw the seats right after (a second transaction, necessarily in a later block). @default true. Without it
+   * the request waits for anyone, the task's nodes included, to call `drawSeats`.
+   */
+  draw?: boolean | undefined;
 }
 
-/** Asks n nodes for the output of a prompt (the context's account pays and receives the callback). */
+export interface DrawnSeats {
+  nodeIds: bigint[];
+  sealDeadline: bigint;
+  revealDeadline: bigint;
+}
+
+/**
+ * Asks n nodes for the output of a prompt (the context's account pays and receives the callback), then draws its
+ * seats unless told not to. `seats` is undefined when the draw was left to others or the request failed at it.
+ */
 export async function submitConsensusRequest(
   ctx: ChainContext,
   params: SubmitConsensusRequestParams,
-): Promise<TxInfo & { requestId: bigint; nodeIds: bigint[]; commitDeadline: bigint }> {
+): Promise<
+  TxInfo & { requestId: bigint; drawBlock: bigint; candidates: bigint[]; seats: DrawnSeats | undefined }
+> {
   await ensureAllowance(
     ctx,
     ctx.addresses.AtomaVault,
@@ -44,103 +61,107 @@ export async function submitConsensusRequest(
     parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ConsensusRequested" }),
     "ConsensusRequested",
   );
-  return {
+  const submitted = {
     ...txInfo(receipt),
     requestId: args.requestId,
-    nodeIds: [...args.nodeIds],
-    commitDeadline: args.commitDeadline,
+    drawBlock: args.drawBlock,
+    candidates: [...args.candidates],
   };
-}
-
-export type ConsensusCommitOutcome = "waiting" | "agreed" | "disputed";
-
-/** Node at 1-based `index` commits the root and its own leaf of `output`. */
-export async function commitConsensusResult(
-  ctx: ChainContext,
-  params: { requestId: bigint; index: number; n: number; output: Hex; units: bigint },
-): Promise<TxInfo & { outcome: ConsensusCommitOutcome }> {
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.ConsensusRequests,
-    abi: consensusRequestsAbi,
-    functionName: "commitResult",
-    args: [
-      params.requestId,
-      BigInt(params.index),
-      consensusRoot(params.output, params.n),
-      consensusLeaf(params.output, params.index, params.n),
-      params.units,
-    ],
+  if (params.draw === false) return { ...submitted, seats: undefined };
+  const drawn = await drawConsensusSeats(ctx, {
+    requestId: args.requestId,
+    candidates: submitted.candidates,
   });
-  return { ...txInfo(receipt), outcome: consensusOutcome(receipt.logs) };
+  return { ...submitted, seats: drawn.outcome === "drawn" ? drawn.seats : undefined };
 }
 
-function consensusOutcome(logs: Parameters<typeof parseEventLogs>[0]["logs"]): ConsensusCommitOutcome {
-  if (parseEventLogs({ abi: consensusRequestsAbi, logs, eventName: "ConsensusReached" }).length > 0)
-    return "agreed";
-  if (parseEventLogs({ abi: consensusRequestsAbi, logs, eventName: "ConsensusDisputed" }).length > 0)
-    return "disputed";
-  return "waiting";
-}
+export type DrawOutcome =
+  | { outcome: "drawn"; seats: DrawnSeats }
+  | { outcome: "rearmed"; drawBlock: bigint }
+  | { outcome: "failed"; refunded: bigint };
 
-/** Delivers the agreed output; the contract pays the nodes and calls the requester back. Anyone may deliver. */
-export async function deliverConsensusResult(
+/**
+ * Draws a request's seats from the hash of the block it was recorded in (anyone may, from the next block on), among
+ * the candidates its `ConsensusRequested` event named (read from that event, searched from `fromBlock`, when not
+ * given). When someone else drew them first, reads the seats that were drawn (`tx` is then undefined).
+ */
+export async function drawConsensusSeats(
   ctx: ChainContext,
-  params: { requestId: bigint; output: Hex },
-): Promise<TxInfo & { units: bigint; paidNodes: bigint[]; callbackSucceeded: boolean | undefined }> {
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.ConsensusRequests,
-    abi: consensusRequestsAbi,
-    functionName: "deliverResult",
-    args: [params.requestId, params.output],
-  });
+  params: { requestId: bigint; candidates?: readonly bigint[] | undefined; fromBlock?: bigint | undefined },
+): Promise<DrawOutcome & { tx: TxInfo | undefined }> {
+  const candidates =
+    params.candidates ?? (await readCandidates(ctx, params.requestId, params.fromBlock ?? 0n));
+  let receipt: TransactionReceipt;
+  try {
+    receipt = await execute(ctx, {
+      address: ctx.addresses.ConsensusRequests,
+      abi: consensusRequestsAbi,
+      functionName: "drawSeats",
+      args: [params.requestId, candidates],
+      blockTag: "pending",
+    });
+  } catch (error) {
+    if (error instanceof ContractRevertError && error.errorName === "WrongStatus")
+      return { ...(await readDrawnSeats(ctx, params.requestId)), tx: undefined };
+    throw error;
+  }
+  return { ...drawOutcome(receipt), tx: txInfo(receipt) };
+}
+
+function drawOutcome(receipt: TransactionReceipt): DrawOutcome {
+  const logs = receipt.logs;
+  const [drawn] = parseEventLogs({ abi: consensusRequestsAbi, logs, eventName: "SeatsDrawn" });
+  if (drawn)
+    return {
+      outcome: "drawn",
+      seats: {
+        nodeIds: [...drawn.args.nodeIds],
+        sealDeadline: drawn.args.sealDeadline,
+        revealDeadline: drawn.args.revealDeadline,
+      },
+    };
+  const [failed] = parseEventLogs({ abi: consensusRequestsAbi, logs, eventName: "ConsensusFailed" });
+  if (failed) return { outcome: "failed", refunded: failed.args.refunded };
   const { args } = single(
-    parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ResultDelivered" }),
-    "ResultDelivered",
+    parseEventLogs({ abi: consensusRequestsAbi, logs, eventName: "DrawRearmed" }),
+    "DrawRearmed",
   );
-  const [callback] = parseEventLogs({
+  return { outcome: "rearmed", drawBlock: args.drawBlock };
+}
+
+async function readCandidates(
+  ctx: ChainContext,
+  requestId: bigint,
+  fromBlock: bigint,
+): Promise<readonly bigint[]> {
+  const logs = await ctx.publicClient.getContractEvents({
+    address: ctx.addresses.ConsensusRequests,
     abi: consensusRequestsAbi,
-    logs: receipt.logs,
-    eventName: "CallbackResult",
+    eventName: "ConsensusRequested",
+    args: { requestId },
+    fromBlock,
+    strict: true,
   });
+  return single(logs, "ConsensusRequested").args.candidates;
+}
+
+async function readDrawnSeats(ctx: ChainContext, requestId: bigint): Promise<DrawOutcome> {
+  const read = {
+    address: ctx.addresses.ConsensusRequests,
+    abi: consensusRequestsAbi,
+    args: [requestId],
+  } as const;
+  const [request, seats] = await Promise.all([
+    ctx.publicClient.readContract({ ...read, functionName: "getRequest" }),
+    ctx.publicClient.readContract({ ...read, functionName: "seatsOf" }),
+  ]);
+  if (seats.length === 0) return { outcome: "failed", refunded: 0n };
   return {
-    ...txInfo(receipt),
-    units: args.units,
-    paidNodes: [...args.paidNodes],
-    callbackSucceeded: callback?.args.success,
+    outcome: "drawn",
+    seats: {
+      nodeIds: seats.map((seat) => seat.nodeId),
+      sealDeadline: request.sealDeadline,
+      revealDeadline: request.revealDeadline,
+    },
   };
-}
-
-/** Past the commit deadline: slashes the nodes that did not commit and goes on with the others. */
-export async function timeoutConsensusCommits(
-  ctx: ChainContext,
-  params: { requestId: bigint },
-): Promise<TxInfo & { outcome: ConsensusCommitOutcome | "failed" }> {
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.ConsensusRequests,
-    abi: consensusRequestsAbi,
-    functionName: "timeoutCommits",
-    args: [params.requestId],
-  });
-  const failed =
-    parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ConsensusFailed" }).length >
-    0;
-  return { ...txInfo(receipt), outcome: failed ? "failed" : consensusOutcome(receipt.logs) };
-}
-
-/** Past the delivery deadline: refunds the requester and slashes the nodes that held the output back. */
-export async function timeoutConsensusDelivery(
-  ctx: ChainContext,
-  params: { requestId: bigint },
-): Promise<TxInfo & { refunded: bigint }> {
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.ConsensusRequests,
-    abi: consensusRequestsAbi,
-    functionName: "timeoutDelivery",
-    args: [params.requestId],
-  });
-  const { args } = single(
-    parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ConsensusFailed" }),
-    "ConsensusFailed",
-  );
-  return { ...txInfo(receipt), refunded: args.refunded };
 }

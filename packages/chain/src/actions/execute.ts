@@ -14,6 +14,12 @@ export interface Call {
    * (a settlement that may or may not sample attesters): the estimate can come from the cheaper branch.
    */
   gas?: bigint | undefined;
+  /**
+   * The block to simulate and estimate on. "pending" for calls that are valid only from the block after the
+   * latest (a draw seeded with the hash of the block its trigger was in): the transaction lands there at the
+   * earliest. @default "latest"
+   */
+  blockTag?: "latest" | "pending" | undefined;
 }
 
 /** Turns a failed call into a ContractRevertError naming the contract's custom error when there is one. */
@@ -53,13 +59,14 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
     account: ctx.walletClient.account,
     chain: ctx.walletClient.chain,
   };
+  const simulation = call.blockTag === "pending" ? { ...request, blockTag: "pending" as const } : request;
   let hash: `0x${string}`;
   try {
     hash = await withSenderLock(ctx.walletClient.account.address, async () => {
-      await ctx.publicClient.simulateContract(request as never);
+      await ctx.publicClient.simulateContract(simulation as never);
       const gas =
         call.gas ??
-        ((await ctx.publicClient.estimateContractGas(request as never)) * GAS_MARGIN_PERCENT) / 100n +
+        ((await ctx.publicClient.estimateContractGas(simulation as never)) * GAS_MARGIN_PERCENT) / 100n +
           GAS_MARGIN_FLAT;
       return ctx.walletClient.writeContract({ ...request, gas } as never);
     });

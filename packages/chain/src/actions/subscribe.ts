@@ -11,12 +11,34 @@ export interface SubscribeParams {
   capacity: bigint;
 }
 
-export async function subscribe(ctx: ChainContext, params: SubscribeParams): Promise<TxInfo> {
+export interface SubscribeCollateral {
+  /**
+   * TOMA (wei) of the node's collateral bonded to the subscription: the value of its unsettled stacks never
+   * exceeds it. @default the registry's minimum
+   */
+  collateral?: bigint | undefined;
+}
+
+/** The least collateral a subscription bonds. */
+export async function minSubscriptionCollateral(ctx: Pick<ChainContext, "publicClient" | "addresses">) {
+  const params = await ctx.publicClient.readContract({
+    address: ctx.addresses.TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "params",
+  });
+  return params[5];
+}
+
+export async function subscribe(
+  ctx: ChainContext,
+  params: SubscribeParams & SubscribeCollateral,
+): Promise<TxInfo> {
+  const collateral = params.collateral ?? (await minSubscriptionCollateral(ctx));
   const receipt = await execute(ctx, {
     address: ctx.addresses.TaskRegistry,
     abi: taskRegistryAbi,
     functionName: "subscribe",
-    args: [params.taskId, params.nodeId, params.pricePerMillion, params.capacity],
+    args: [params.taskId, params.nodeId, params.pricePerMillion, params.capacity, collateral],
   });
   return txInfo(receipt);
 }
@@ -27,6 +49,20 @@ export async function updateSubscription(ctx: ChainContext, params: SubscribePar
     abi: taskRegistryAbi,
     functionName: "updateSubscription",
     args: [params.taskId, params.nodeId, params.pricePerMillion, params.capacity],
+  });
+  return txInfo(receipt);
+}
+
+/** Bonds more, or less, of the node's collateral to a subscription (at least the registry's minimum). */
+export async function setSubscriptionCollateral(
+  ctx: ChainContext,
+  params: { taskId: bigint; nodeId: bigint; collateral: bigint },
+): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "setSubscriptionCollateral",
+    args: [params.taskId, params.nodeId, params.collateral],
   });
   return txInfo(receipt);
 }

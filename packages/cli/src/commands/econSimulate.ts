@@ -7,6 +7,7 @@ import { formatReport } from "../simulate/formatReport.js";
 import { MAX_RATES, type Strategy, validateSimulationOptions } from "../simulate/options.js";
 import { profitPlot } from "../simulate/profitPlot.js";
 import { runSimulation } from "../simulate/runSimulation.js";
+import { formatSelfDealing, runSelfDealing, validateSelfDealingOptions } from "../simulate/selfDealing.js";
 
 interface SimulateFlags {
   stacks?: number;
@@ -28,6 +29,11 @@ interface SimulateFlags {
   seed?: number;
   out?: string;
   json?: boolean;
+  selfDealing?: boolean;
+  capital?: number;
+  washPoints?: number;
+  demand?: number;
+  worst?: boolean;
 }
 
 function rateList(value: string): number[] {
@@ -41,7 +47,8 @@ export function registerEconSimulate(econ: Command): void {
   econ
     .command("simulate")
     .description(
-      "Monte Carlo of cheating nodes through the deployed contracts on a fresh anvil: profit and detection against p",
+      "Monte Carlo of cheating nodes through the deployed contracts on a fresh anvil: profit and detection against p; " +
+        "with --self-dealing, wash trading (a node buying from itself) against staking the same capital honestly",
     )
     .option(
       "--stacks <n>",
@@ -82,8 +89,33 @@ export function registerEconSimulate(econ: Command): void {
     )
     .option("--out <file.svg>", "write a plot of profit per stack against p")
     .option("--json", "print one JSON object instead of the report")
+    .option("--self-dealing", "play wash trading instead: self-dealers against an honest staker, one epoch")
+    .option("--capital <TOMA>", "(--self-dealing) each side's capital", numberOption("--capital"))
+    .option(
+      "--wash-points <n>",
+      "(--self-dealing) splits tried: 1/(2n) … 1/2 of the capital put through oneself",
+      integerOption("--wash-points", 1, 12),
+    )
+    .option(
+      "--demand <TOMA>",
+      "(--self-dealing) the honest node's real fees in the epoch (default: enough to reach its stake cap)",
+      numberOption("--demand"),
+    )
+    .option("--worst", "(--self-dealing) at the worst parameters governance may set")
     .action(async (flags: SimulateFlags) => {
-      const { json, out, ...rest } = flags;
+      const { json, out, selfDealing, capital, washPoints, demand, worst, ...rest } = flags;
+      if (selfDealing) {
+        const options = validateSelfDealingOptions({
+          capital,
+          points: washPoints,
+          demand,
+          worst: worst === true,
+          seed: rest.seed,
+        });
+        const result = await runSelfDealing(options);
+        process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatSelfDealing(result));
+        return;
+      }
       const options = validateSimulationOptions({ ...rest, out });
       const result = await runSimulation(options, process.stderr);
       if (out) await writeFile(out, profitPlot(result));

@@ -1,20 +1,28 @@
 import {
+  echelonFingerprint,
   getSubscription,
   getTask,
   modelIdOf,
   nodeIdOfSigner,
   registerNode,
+  setSubscriptionCollateral,
   subscribe,
   unsubscribe,
   updateSubscription,
 } from "@atoma/chain";
-import { checkRegisteredWeights, type NodeConfig } from "@atoma/node";
+import {
+  checkRegisteredWeights,
+  EchelonFingerprintMismatchError,
+  fingerprintOfConfig,
+  type NodeConfig,
+} from "@atoma/node";
 import { type Command, Option } from "commander";
 import { formatEther, type PrivateKeyAccount } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { type OperatorChain, operatorChain } from "../chain/operatorChain.js";
 import {
   CliUsageError,
+  EchelonNotApprovedError,
   NodeNotRegisteredError,
   TaskModelMismatchError,
   UnknownTaskError,
@@ -69,6 +77,19 @@ interface SubscribeFlags {
   task: bigint;
   price: bigint;
   capacity: bigint;
+  collateral?: bigint;
+}
+
+/**
+ * Before staking: the echelon must be approved, and for the numerics this node computes. A node that registered
+ * elsewhere would refuse its echelon's verified work (or be slashed for honest answers computed differently).
+ */
+async function checkEchelon(chain: OperatorChain, config: NodeConfig, echelon: number): Promise<void> {
+  const approved = await echelonFingerprint(chain.ctx, echelon);
+  if (approved === undefined) throw new EchelonNotApprovedError(echelon);
+  const local = (await fingerprintOfConfig(config)).fingerprint;
+  if (local.toLowerCase() !== approved.toLowerCase())
+    throw new EchelonFingerprintMismatchError(approved, local, `to register in echelon ${echelon}`);
 }
 
 /** `atoma node register|subscribe|unsubscribe`: the operator's transactions, sent with the node's key. */
@@ -84,7 +105,7 @@ export function registerNodeRegistration(node: Command): void {
     )
     .requiredOption(
       "--echelon <n>",
-      "hardware class; attesters come from the same echelon",
+      "an approved echelon, whose fingerprint this node's engine computes (`atoma node fingerprint`)",
       integerOption("--echelon", 0, 0xffff_ffff),
     )
     .option(
@@ -96,8 +117,9 @@ export function registerNodeRegistration(node: Command): void {
       const config = loadConfigFile(flags.config);
       const url = flags.url ?? defaultUrl(config);
       const chain = await operatorChain(config, ["AtomaToken", "NodeRegistry"]);
+      await checkEchelon(chain, config, flags.echelon);
       const registered = await registerNode(chain.ctx, {
-        signer: chain.account.address,
+        signer: chain.account,
         url,
         echelon: flags.echelon,
         collateral: flags.collateral,
@@ -126,6 +148,11 @@ export function registerNodeRegistration(node: Command): void {
       "compute units accepted in unsettled stacks at once",
       bigintOption("--capacity", 1n, UINT64_MAX),
     )
+    .option(
+      "--collateral <TOMA>",
+      "of the node's stake, what this subscription bonds: its unsettled stacks never exceed it (default: the minimum)",
+      tomaOption("--collateral"),
+    )
     .action(async (flags: SubscribeFlags) => {
       if (flags.price > UINT128_MAX) throw new CliUsageError("--price is too large");
       const config = loadConfigFile(flags.config);
@@ -141,12 +168,16 @@ export function registerNodeRegistration(node: Command): void {
       const existing = await getSubscription(chain.ctx, params);
       const sent = existing.active
         ? await updateSubscription(chain.ctx, params)
-        : await subscribe(chain.ctx, params);
+        : await subscribe(chain.ctx, { ...params, collateral: flags.collateral });
+      if (existing.active && flags.collateral !== undefined && flags.collateral !== existing.collateral)
+        await setSubscriptionCollateral(chain.ctx, { ...params, collateral: flags.collateral });
+      const bonded = (await getSubscription(chain.ctx, params)).collateral;
       printJson({
         nodeId,
         taskId: flags.task,
         price: formatEther(flags.price),
         capacity: flags.capacity,
+        collateral: formatEther(bonded),
         updated: existing.active,
         tx: sent.hash,
       });

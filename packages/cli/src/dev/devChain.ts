@@ -7,12 +7,17 @@ export interface DevChain {
   rpc: { rpcUrl: string; chainId: number };
 }
 
-/** Gives `address` ether for gas (anvil sets the balance) and mints it `toma` TOMA (the deployer may mint). */
+/**
+ * Gives `address` ether for gas (anvil sets the balance) and `toma` TOMA from the deployer, who received the
+ * genesis supply (nobody can mint outside the emission schedule, the deployer included).
+ */
 export async function fund(chain: DevChain, address: Address, toma: bigint): Promise<void> {
   await createAtomaTestClient(chain.rpc).setBalance({ address, value: parseEther("1000") });
   if (toma === 0n) return;
   const { token } = atomaContracts(chain.admin.addresses, chain.admin.publicClient, chain.admin.walletClient);
-  await chain.admin.publicClient.waitForTransactionReceipt({ hash: await token.write.mint([address, toma]) });
+  await chain.admin.publicClient.waitForTransactionReceipt({
+    hash: await token.write.transfer([address, toma]),
+  });
 }
 
 /** Moves the chain into the next epoch, where nodes registered in this one become eligible for stacks. */

@@ -13,10 +13,12 @@ import {
 import { loadKeyFile, writeDevKeyFile } from "@atoma/node";
 import { type Address, parseEther } from "viem";
 import { type DevChain, fund } from "./devChain.js";
+import { DEV_ECHELON } from "./devEchelon.js";
 import { freePort } from "./freePort.js";
 
-/** What a dev node stakes, and the units it accepts per task. */
+/** What a dev node stakes, what it bonds to each task subscription, and the units it accepts per task. */
 const COLLATERAL = parseEther("10000");
+const SUBSCRIPTION_COLLATERAL = parseEther("2000");
 const CAPACITY = 100_000_000n;
 
 export interface DevNodePlan {
@@ -53,14 +55,15 @@ export async function provisionDevNode(chain: DevChain, plan: DevNodePlan): Prom
   let nodeId = await nodeIdOfSigner(ctx, address);
   if (nodeId === 0n) {
     await fund(chain, address, COLLATERAL * 2n);
-    nodeId = (await registerNode(ctx, { signer: address, url, echelon: 1, collateral: COLLATERAL })).nodeId;
+    nodeId = (await registerNode(ctx, { signer: account, url, echelon: DEV_ECHELON, collateral: COLLATERAL }))
+      .nodeId;
   } else if ((await getNode(ctx, nodeId)).url !== url) {
     await setNodeUrl(ctx, { nodeId, url });
   }
   for (const taskId of plan.taskIds) {
     const params = { taskId, nodeId, pricePerMillion: plan.price, capacity: CAPACITY };
     const existing = await getSubscription(ctx, params);
-    if (!existing.active) await subscribe(ctx, params);
+    if (!existing.active) await subscribe(ctx, { ...params, collateral: SUBSCRIPTION_COLLATERAL });
     else if (existing.pricePerMillion !== plan.price) await updateSubscription(ctx, params);
   }
   return { nodeId, address, keyFile, port, url, price: plan.price };

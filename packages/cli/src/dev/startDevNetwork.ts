@@ -16,6 +16,7 @@ import type { ServiceStack } from "../lifecycle.js";
 import { demoUser } from "./demoUser.js";
 import { advanceEpoch, type DevChain, fund, isEligible } from "./devChain.js";
 import { loadDeployment, saveDeployment } from "./devDeployment.js";
+import { ensureDevEchelon } from "./devEchelon.js";
 import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
 import { ensureServedModel } from "./servedModel.js";
 import { startDevNode } from "./startDevNode.js";
@@ -25,7 +26,7 @@ export interface DevNetworkOptions {
   stateDir?: string | undefined;
   /** Execution nodes to run, each registered, staked and subscribed at its own price. @default 3 */
   nodes?: number | undefined;
-  /** TOMA minted to each dev account on a fresh chain. @default 1_000_000 */
+  /** TOMA given to each dev account on a fresh chain (from the genesis supply). @default 1_000_000 */
   tomaPerAccount?: number | undefined;
 }
 
@@ -69,7 +70,8 @@ export async function startDevNetwork(
     const { token } = atomaContracts(addresses, publicClient, walletClient);
     const amount = parseEther(String(options.tomaPerAccount ?? 1_000_000));
     for (const account of accounts) {
-      await publicClient.waitForTransactionReceipt({ hash: await token.write.mint([account, amount]) });
+      if (account === deployer) continue;
+      await publicClient.waitForTransactionReceipt({ hash: await token.write.transfer([account, amount]) });
     }
     saveDeployment(options.stateDir, addresses);
   }
@@ -78,6 +80,14 @@ export async function startDevNetwork(
     Object.entries(addresses).filter((entry): entry is [string, Address] => entry[1] !== undefined),
   );
   const model = await ensureServedModel(chain, options.stateDir);
+  // The engine every dev node shares: its fingerprint, measured here, is what the dev echelon approves.
+  const engine = new EmbeddedEngine(
+    { logger },
+    { models: [{ id: model.id, path: model.path, weightsRoot: model.weightsRoot }] },
+  );
+  await engine.start();
+  services.add({ name: "engine", stop: () => engine.stop() });
+  await ensureDevEchelon(chain, (await engine.fingerprint()).fingerprint, logger);
   const user = demoUser();
   const { token } = atomaContracts(addresses, publicClient, walletClient);
   if ((await token.read.balanceOf([user.address])) === 0n)
@@ -97,12 +107,6 @@ export async function startDevNetwork(
     const eligible = await Promise.all(nodes.map((node) => isEligible(chain, node.nodeId)));
     if (eligible.includes(false)) await advanceEpoch(chain);
 
-    const engine = new EmbeddedEngine(
-      { logger },
-      { models: [{ id: model.id, path: model.path, weightsRoot: model.weightsRoot }] },
-    );
-    await engine.start();
-    services.add({ name: "engine", stop: () => engine.stop() });
     for (const [index, provisioned] of nodes.entries()) {
       const nodeLogger = logger.child({ node: index + 1 });
       const node = await startDevNode(provisioned, dirOf(index), {

@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import type { Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
-import { type AtomaNode, createNode, defaultNodeParts, parseNodeConfig, weightsCheckPart } from "@atoma/node";
+import {
+  type AtomaNode,
+  createNode,
+  defaultNodeParts,
+  fingerprintPart,
+  parseNodeConfig,
+  weightsCheckPart,
+} from "@atoma/node";
 import type { ProvisionedNode } from "./provisionDevNode.js";
 import type { ServedModel } from "./servedModel.js";
 
@@ -39,7 +46,12 @@ export async function startDevNode(
     dir,
   );
   const node = createNode(
-    { logger: env.logger, engine: env.engine, parts: [weightsCheckPart(), ...defaultNodeParts()] },
+    // Like `atoma node start`: the weights and the echelon's fingerprint are checked against the chain first.
+    {
+      logger: env.logger,
+      engine: env.engine,
+      parts: [weightsCheckPart(), fingerprintPart(), ...defaultNodeParts()],
+    },
     config,
   );
   await node.start();

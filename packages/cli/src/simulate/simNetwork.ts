@@ -10,6 +10,7 @@ import {
   deployContracts,
   devAccounts,
   ensureAllowance,
+  getNode,
   modelIdOf,
   registerModel,
   registerNode,
@@ -17,10 +18,14 @@ import {
   startAnvil,
   subscribe,
   TaskRole,
+  unsubscribe,
 } from "@atoma/chain";
 import { type Hex, keccak256, maxUint256, parseEther, stringToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { seededPrivateKey } from "./random.js";
+
+/** The one echelon of the simulated nodes. */
+const SIM_ECHELON = 1;
 
 /** Units in every simulated stack: prices are per million, so the price per million is the stack's fee. */
 export const STACK_UNITS = 1_000_000n;
@@ -104,8 +109,16 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
     const test = createAtomaTestClient(chain);
     const [deployer] = await devAccounts(chain);
     const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
+    // The cheating game counts R as what the serving node keeps: no fee burn here (the self-dealing run has its
+    // own deployment at the defaults). Buyers hold far more than a dev genesis supply.
     const deployment = await deployContracts(publicClient, adminWallet, {
-      parameters: { node: { minCollateral: options.collateral }, task: { minReplicationPpm: 1 } },
+      parameters: {
+        token: { genesisSupply: 10n ** 36n },
+        node: { minCollateral: options.collateral },
+        task: { minReplicationPpm: 1, minSubscriptionCollateral: 1n },
+        vault: { feeBurnBps: 0 },
+      },
+      echelons: [{ echelon: SIM_ECHELON, fingerprint: keccak256(stringToBytes("atoma-sim echelon")) }],
     });
     const { addresses, contracts } = deployment;
     const stallGuard = startStallGuard(test, publicClient);
@@ -116,7 +129,7 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
       await test.setBalance({ address: local.address, value: parseEther("1000") });
       if (toma > 0n) {
         await publicClient.waitForTransactionReceipt({
-          hash: await contracts.token.write.mint([local.address, toma]),
+          hash: await contracts.token.write.transfer([local.address, toma]),
         });
       }
       return { publicClient, walletClient: createAtomaWalletClient(chain, local), addresses };
@@ -139,13 +152,21 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
     }
     await Promise.all(buyers.map((buyer) => ensureAllowance(buyer, addresses.AtomaVault, maxUint256)));
 
+    // One task at a time: a node leaves the previous rate's task and bonds most of its stake to the new one,
+    // so its unsettled stacks are backed (a timeout slash of 5 % leaves it still backed).
+    const subscribed = new Map<bigint, bigint>();
     const subscribeNode = async (node: SimNode, taskId: bigint) => {
+      const previous = subscribed.get(node.nodeId);
+      if (previous !== undefined) await unsubscribe(node.ctx, { taskId: previous, nodeId: node.nodeId });
+      const { collateral } = await getNode(node.ctx, node.nodeId);
       await subscribe(node.ctx, {
         taskId,
         nodeId: node.nodeId,
         pricePerMillion: options.stackFee,
         capacity: 10n ** 15n,
+        collateral: (collateral * 9n) / 10n,
       });
+      subscribed.set(node.nodeId, taskId);
     };
 
     return {
@@ -174,7 +195,7 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
         const { nodeId } = await registerNode(ctx, {
           signer: ctx.walletClient.account.address,
           url: `http://127.0.0.1/sim/${slot}/${generation}`,
-          echelon: 1,
+          echelon: SIM_ECHELON,
           collateral: options.collateral,
         });
         const node = { slot, cheater, nodeId, ctx };

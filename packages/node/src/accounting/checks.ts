@@ -24,7 +24,10 @@ export function checkHash(name: string, value: string): Hash {
   return value.toLowerCase() as Hash;
 }
 
-/** JSON text of a value the database keeps as jsonb. */
+/**
+ * The JSON text a leaf column keeps. `JSON.stringify` escapes every control character (NUL included) and every
+ * unpaired surrogate, so the text is valid UTF-8 any database stores, and parses back to the same value.
+ */
 export function checkJson(name: string, value: unknown): string {
   let text: string | undefined;
   try {

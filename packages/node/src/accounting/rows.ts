@@ -31,7 +31,7 @@ export function leafFromRow(row: Selectable<LeavesTable>): StoredLeaf {
     cumulativeUnits: row.cumulative_units,
     seed: row.seed,
     nonce: row.nonce,
-    request: row.request,
-    response: row.response,
+    request: JSON.parse(row.request) as unknown,
+    response: row.response === null ? null : (JSON.parse(row.response) as unknown),
   };
 }

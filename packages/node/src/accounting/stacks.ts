@@ -28,6 +28,15 @@ export async function insertStack(db: NodeDb, stack: NewStack): Promise<boolean>
   return inserted !== undefined;
 }
 
+/** Records the settlement deadline the chain set when the stack's owner closed it (unix seconds). */
+export async function recordSettleDeadline(db: NodeDb, stackId: bigint, deadline: bigint): Promise<void> {
+  await db
+    .updateTable("stacks")
+    .set({ settle_deadline: checkCount("settleDeadline", deadline), updated_at: sql`now()` })
+    .where("stack_id", "=", stackId)
+    .execute();
+}
+
 export async function getStack(db: NodeDb, stackId: bigint): Promise<Stack | undefined> {
   const row = await db.selectFrom("stacks").selectAll().where("stack_id", "=", stackId).executeTakeFirst();
   return row && stackFromRow(row);

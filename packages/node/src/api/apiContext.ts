@@ -1,6 +1,6 @@
 import type { Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
-import type { LocalAccount, TypedDataDomain } from "viem";
+import type { Address, LocalAccount, TypedDataDomain } from "viem";
 import type { Accounting } from "../accounting/accounting.js";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
@@ -16,13 +16,17 @@ export type ChainStackLookup = (stackId: bigint) => Promise<{ nodeId: bigint } |
 export interface StackApiLimits {
   /** Most prompt tokens one request may carry (`limits.maxPromptTokens`). */
   maxPromptTokens: number;
-  /** Furthest ahead a signed request's deadline may lie, in seconds. */
+  /** Furthest ahead a signed request's deadline may lie, in seconds (`limits.maxRequestDeadlineSeconds`). */
   maxDeadlineAheadSeconds: number;
+  /** Once a streamed answer is complete, how long the client has to take the rest (`limits.streamWriteTimeoutSeconds`). */
+  streamWriteTimeoutMs: number;
 }
 
 /** Everything a stack API request handler needs. */
 export interface StackApi {
   nodeId: bigint;
+  /** The StackManager this node's stacks live in. */
+  stackManager: Address;
   /** EIP-712 domain of requests and responses (the StackManager on this chain). */
   domain: TypedDataDomain;
   db: NodeDb;

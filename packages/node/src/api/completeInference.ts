@@ -1,7 +1,9 @@
-import { computeUnits, type Hash, responseHash, type TranscriptEntry } from "@atoma/core";
+import type { Hash, TranscriptEntry } from "@atoma/core";
 import type { Context } from "hono";
-import type { Reservation } from "../accounting/types.js";
+import type { CommittedLeaf, Reservation } from "../accounting/types.js";
+import { ReservationNotFoundError, StackClosedError } from "../errors.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
+import { type Answer, leafInput } from "./leafInput.js";
 import { signReceipt } from "./receipt.js";
 import { runEngine } from "./runEngine.js";
 
@@ -18,22 +20,37 @@ export interface Admitted {
 }
 
 /**
+ * Records an answer as its reservation's leaf. When the reservation is gone — the stack was frozen for
+ * settlement near its deadline while this request ran — the answer is not recorded and must not be delivered:
+ * `StackClosedError` (409). When it throws, the reservation (if still open) is the caller's to release.
+ */
+export async function commitAnswer(
+  api: StackApi,
+  admitted: Admitted,
+  answer: Answer,
+  seed: number | bigint,
+): Promise<CommittedLeaf> {
+  const leaf = leafInput(admitted.request, admitted.reqHash, answer, seed);
+  try {
+    return await api.accounting.commit(admitted.reservation, leaf);
+  } catch (error) {
+    if (error instanceof ReservationNotFoundError)
+      throw new StackClosedError(admitted.reservation.stackId, "settling");
+    throw error;
+  }
+}
+
+/**
  * Runs a non-streamed request on its reservation: the engine, then the leaf committed with the real usage
- * (before a byte of the answer is written), then the signed answer. Releases the reservation on any failure.
+ * (before a byte of the answer is written), then the signed answer. Releases the reservation on any failure:
+ * an answer that could not be recorded is never sent (the client gets an OpenAI-shaped error instead).
  */
 export async function completeInference(api: StackApi, c: Context, admitted: Admitted): Promise<Response> {
   const { endpoint, reservation } = admitted;
   let committed = false;
   try {
     const { response, seed } = await runEngine(api.engine, endpoint, admitted.body, admitted.signal);
-    const leaf = await api.accounting.commit(reservation, {
-      units: computeUnits(response.usage),
-      reqHash: admitted.reqHash,
-      respHash: responseHash(response),
-      seed: BigInt(seed),
-      request: admitted.request,
-      response,
-    });
+    const leaf = await commitAnswer(api, admitted, response, seed);
     committed = true;
     recordSuccess(api, endpoint, response.usage, admitted.started);
     return c.json({ ...response, atoma: await signReceipt(api, leaf) });

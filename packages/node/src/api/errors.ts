@@ -17,3 +17,11 @@ export class NodeNotRegisteredError extends AtomaError {
     super("NODE_NOT_REGISTERED", message, options);
   }
 }
+
+/** A leaf's request or response would not read back as what the node signed: nothing is recorded or delivered. */
+export class LeafEncodingError extends AtomaError {
+  override name = "LeafEncodingError";
+  constructor(what: "request" | "response") {
+    super("LEAF_ENCODING", `the ${what} would not read back from its record as signed`);
+  }
+}

@@ -81,7 +81,7 @@ async function handle(api: StackApi, endpoint: Endpoint, c: Context, started: nu
     };
     if (!stream) return await completeInference(api, c, admitted);
     handedOver = true;
-    return await streamInference(api, admitted, permit);
+    return await streamInference(api, c, admitted, permit);
   } finally {
     if (!handedOver) permit.release();
   }

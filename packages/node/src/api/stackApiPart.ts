@@ -9,12 +9,10 @@ import type { StackApi } from "./apiContext.js";
 import { chainStackLookup } from "./chainStackLookup.js";
 import { NodeNotRegisteredError } from "./errors.js";
 import { inferenceHandler } from "./handleInference.js";
-import { stackPurchases } from "./stackEvents.js";
+import { stackEvents } from "./stackEvents.js";
 import { StackOwners } from "./stackOwners.js";
 
 export interface StackApiOptions {
-  /** Furthest ahead a signed request's deadline may lie, in seconds. @default 86400 */
-  maxDeadlineAheadSeconds?: number | undefined;
   /** Unix milliseconds (tests move time). @default Date.now */
   now?: (() => number) | undefined;
 }
@@ -27,10 +25,46 @@ function contract(context: NodeContext, name: string): Address {
 }
 
 /**
+ * Everything the stack API's handlers need, from the node's shared parts and `config`: the node's on-chain id
+ * (read from the NodeRegistry by its signing address; `NodeNotRegisteredError` when it has none), the EIP-712
+ * domain, accounting, and the limits.
+ */
+export async function createStackApi(context: NodeContext, options: StackApiOptions = {}): Promise<StackApi> {
+  const stackManager = contract(context, "StackManager");
+  const registry = contract(context, "NodeRegistry");
+  const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
+  if (nodeId === undefined)
+    throw new NodeNotRegisteredError(
+      `no node is registered with signer ${context.account.address}: register it first (atoma node register)`,
+    );
+  const now = options.now ?? Date.now;
+  const { limits } = context.config;
+  return {
+    nodeId,
+    stackManager,
+    domain: atomaDomain(context.config.chain.chainId, stackManager),
+    db: context.db,
+    accounting: new Accounting({ db: context.db, metrics: context.metrics }, { nodeId, now }),
+    engine: context.engine(),
+    admission: context.admission,
+    account: context.account,
+    owners: new StackOwners(context.db),
+    lookupChainStack: chainStackLookup(context.chain, stackManager, context.logger),
+    limits: {
+      maxPromptTokens: limits.maxPromptTokens,
+      maxDeadlineAheadSeconds: limits.maxRequestDeadlineSeconds,
+      streamWriteTimeoutMs: limits.streamWriteTimeoutSeconds * 1_000,
+    },
+    logger: context.logger.child({ module: "stack-api" }),
+    metrics: context.metrics,
+    now,
+  };
+}
+
+/**
  * The stack API: `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` for requests signed by the
- * owners of stacks this node serves, and the chain events that tell it which stacks those are. Reads the node's
- * on-chain id from the NodeRegistry by its signing address (`NodeNotRegisteredError` when it has none). Without
- * any `chain.contracts` (a node started against a bare chain) it stays off, like the workers.
+ * owners of stacks this node serves, and the chain events that tell it which stacks those are. Without any
+ * `chain.contracts` (a node started against a bare chain) it stays off, like the workers.
  */
 export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
@@ -38,36 +72,11 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
       context.logger.warn({}, "chain.contracts names no deployment: the stack API does not run");
       return { name: "stack-api" };
     }
-    const stackManager = contract(context, "StackManager");
-    const registry = contract(context, "NodeRegistry");
-    const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
-    if (nodeId === undefined)
-      throw new NodeNotRegisteredError(
-        `no node is registered with signer ${context.account.address}: register it first (atoma node register)`,
-      );
-    const now = options.now ?? Date.now;
-    const engine = context.engine();
-    const api: StackApi = {
-      nodeId,
-      domain: atomaDomain(context.config.chain.chainId, stackManager),
-      db: context.db,
-      accounting: new Accounting({ db: context.db, metrics: context.metrics }, { nodeId, now }),
-      engine,
-      admission: context.admission,
-      account: context.account,
-      owners: new StackOwners(context.db),
-      lookupChainStack: chainStackLookup(context.chain, stackManager, context.logger),
-      limits: {
-        maxPromptTokens: context.config.limits.maxPromptTokens,
-        maxDeadlineAheadSeconds: options.maxDeadlineAheadSeconds ?? 86_400,
-      },
-      logger: context.logger.child({ module: "stack-api" }),
-      metrics: context.metrics,
-      now,
-    };
+    const api = await createStackApi(context, options);
+    const engine = api.engine;
     return {
       name: "stack-api",
-      eventSources: [stackPurchases(stackManager, nodeId)],
+      eventSources: [stackEvents(api.stackManager, api.nodeId)],
       routes: (app: NodeApp) => {
         app.post("/v1/chat/completions", inferenceHandler(api, "chat"));
         app.post("/v1/completions", inferenceHandler(api, "completions"));

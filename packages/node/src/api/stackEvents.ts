@@ -1,13 +1,14 @@
 import { stackManagerAbi } from "@atoma/chain";
 import type { Address } from "viem";
-import { insertStack } from "../accounting/stacks.js";
+import { insertStack, recordSettleDeadline } from "../accounting/stacks.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 
 /**
- * Records every stack bought for this node, in the listener's transaction (so exactly once). Stacks of other
+ * Records every stack bought for this node, in the listener's transaction (so exactly once), and the settlement
+ * deadline its owner's close sets (the freeze stops waiting for requests in flight as it nears). Stacks of other
  * nodes are not kept: a request for one is told so from the chain (403) rather than from this database.
  */
-export function stackPurchases(stackManager: Address, nodeId: bigint): ChainEventSource {
+export function stackEvents(stackManager: Address, nodeId: bigint): ChainEventSource {
   return eventSource({
     name: "stack-api",
     address: stackManager,
@@ -33,6 +34,10 @@ export function stackPurchases(stackManager: Address, nodeId: bigint): ChainEven
           pricePerMillion,
           expiresAt: BigInt(expiresAt),
         });
+      },
+      StackClosed: async ({ args }, { db }) => {
+        if (args.nodeId !== nodeId) return;
+        await recordSettleDeadline(db, args.stackId, args.settleDeadline);
       },
     },
   });

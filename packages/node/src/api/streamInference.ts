@@ -1,10 +1,12 @@
-import { computeUnits, responseHash } from "@atoma/core";
 import type { ChatResult, CompletionResult, EngineStream } from "@atoma/engine";
+import type { Context } from "hono";
 import type { Permit } from "../admission/admissionGate.js";
+import { closeUnlessDeliveredWithin } from "../http/deliveryDeadline.js";
 import { httpErrorOf } from "../http/errorResponse.js";
 import type { StackApi } from "./apiContext.js";
-import { type Admitted, recordSuccess, releaseQuietly } from "./completeInference.js";
+import { type Admitted, commitAnswer, recordSuccess, releaseQuietly } from "./completeInference.js";
 import { engineCall, fromEngineError } from "./engineErrors.js";
+import type { Answer } from "./leafInput.js";
 import { outcomeOf } from "./outcome.js";
 import { signReceipt } from "./receipt.js";
 import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
@@ -13,86 +15,102 @@ type AnyStream = EngineStream<unknown, ChatResult | CompletionResult>;
 
 /**
  * Streams a request's chunks as server-sent events. The engine call starts before the response does, so a busy
- * engine or a bad request still gets its status code. When generation ends the leaf is committed, and only then
- * is the final event (usage and the signed `atoma` object) written. The reservation is released and the permit
- * returned however the stream ends: finished, failed, or its client gone.
+ * engine or a bad request still gets its status code. Generation then runs to its end whether or not the client
+ * reads (chunks wait in the response's queue): the leaf is committed when generation ends, and only then is the
+ * final event (usage and the signed `atoma` object) queued, so how fast the client reads decides nothing about
+ * what is recorded, charged or settled. A client that goes away while the answer is generated stops it: the
+ * reservation is released (nothing recorded, no receipt). The permit is returned when generation ends. Once the
+ * answer is complete the client has `limits.streamWriteTimeoutMs` to take the rest before its connection closes.
  */
-export async function streamInference(api: StackApi, admitted: Admitted, permit: Permit): Promise<Response> {
+export async function streamInference(
+  api: StackApi,
+  c: Context,
+  admitted: Admitted,
+  permit: Permit,
+): Promise<Response> {
   const { endpoint, reservation } = admitted;
+  // Stops generation when the response is cancelled (its client gone) even where the request's signal is not tied
+  // to the connection.
+  const cancelled = new AbortController();
+  const signal = AbortSignal.any([admitted.signal, cancelled.signal]);
   let engineStream: AnyStream;
   try {
     engineStream = await engineCall<AnyStream>(async () =>
       endpoint === "chat"
-        ? ((await api.engine.streamChat(admitted.body, { signal: admitted.signal })) as AnyStream)
-        : ((await api.engine.streamComplete(admitted.body, { signal: admitted.signal })) as AnyStream),
+        ? ((await api.engine.streamChat(admitted.body, { signal })) as AnyStream)
+        : ((await api.engine.streamComplete(admitted.body, { signal })) as AnyStream),
     );
   } catch (error) {
     await releaseQuietly(api, reservation);
     permit.release();
     throw error;
   }
-  const chunks = engineStream[Symbol.asyncIterator]();
-  let committed = false;
-  let firstToken = true;
-  let finished = false;
-  const finish = async (outcome: string) => {
-    if (finished) return;
-    finished = true;
-    if (!committed) await releaseQuietly(api, reservation);
-    permit.release();
-    if (outcome !== "ok") api.metrics?.requests.inc({ endpoint, outcome });
+
+  let queue!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      queue = controller;
+    },
+    cancel: () => cancelled.abort(),
+  });
+  const send = (bytes: Uint8Array) => {
+    if (cancelled.signal.aborted) return;
+    try {
+      queue.enqueue(bytes);
+    } catch {
+      // the response is gone already
+    }
+  };
+  const end = () => {
+    if (cancelled.signal.aborted) return;
+    try {
+      queue.close();
+    } catch {
+      // the response is gone already
+    }
   };
 
-  const body = new ReadableStream<Uint8Array>({
-    pull: async (controller) => {
-      try {
-        const next = await chunks.next();
-        if (!next.done) {
-          if (firstToken) {
-            firstToken = false;
-            api.metrics?.timeToFirstToken.observe(
-              { endpoint },
-              (performance.now() - admitted.started) / 1000,
-            );
-          }
-          controller.enqueue(sseEvent(next.value));
-          return;
+  const generate = async (): Promise<void> => {
+    let committed = false;
+    let outcome = "ok";
+    try {
+      let firstToken = true;
+      for await (const chunk of engineStream) {
+        if (firstToken) {
+          firstToken = false;
+          api.metrics?.timeToFirstToken.observe({ endpoint }, (performance.now() - admitted.started) / 1000);
         }
-        const { response, generation } = await engineStream.result;
-        const leaf = await api.accounting.commit(reservation, {
-          units: computeUnits(response.usage),
-          reqHash: admitted.reqHash,
-          respHash: responseHash(response),
-          seed: BigInt(generation.sampling.seed),
-          request: admitted.request,
-          response,
-        });
-        committed = true;
-        const atoma = await signReceipt(api, leaf);
-        controller.enqueue(sseEvent(finalChunk(response as unknown as Record<string, unknown>, atoma)));
-        controller.enqueue(sseEvent("[DONE]"));
-        controller.close();
-        recordSuccess(api, endpoint, response.usage, admitted.started);
-        await finish("ok");
-      } catch (error) {
-        const mapped = httpErrorOf(fromEngineError(error));
-        if (!mapped.expected) api.logger.error({ err: error }, "stream failed");
-        try {
-          controller.enqueue(sseEvent(mapped.body));
-          controller.close();
-        } catch {
-          // the client is gone already
-        }
-        await finish(outcomeOf(fromEngineError(error)));
+        send(sseEvent(chunk));
       }
-    },
-    cancel: async () => {
-      try {
-        await chunks.return?.();
-      } finally {
-        await finish("aborted");
+      const { response, generation } = await engineStream.result;
+      const answer = response as unknown as Answer;
+      const leaf = await commitAnswer(api, admitted, answer, generation.sampling.seed);
+      committed = true;
+      permit.release();
+      recordSuccess(api, endpoint, answer.usage, admitted.started);
+      send(sseEvent(finalChunk(answer, await signReceipt(api, leaf))));
+      send(sseEvent("[DONE]"));
+      end();
+      closeUnlessDeliveredWithin(c, api.limits.streamWriteTimeoutMs);
+    } catch (error) {
+      if (signal.aborted) {
+        outcome = "aborted"; // its client is gone: nobody reads an error, and it is no server fault
+        end();
+        return;
       }
-    },
-  });
+      const mapped = httpErrorOf(fromEngineError(error));
+      if (!mapped.expected) api.logger.error({ err: error }, "stream failed");
+      send(sseEvent(mapped.body));
+      end();
+      outcome = outcomeOf(fromEngineError(error));
+    } finally {
+      if (!committed) {
+        await releaseQuietly(api, reservation);
+        permit.release();
+      }
+      if (outcome !== "ok") api.metrics?.requests.inc({ endpoint, outcome });
+    }
+  };
+  void generate();
   return new Response(body, { status: 200, headers: SSE_HEADERS });
 }

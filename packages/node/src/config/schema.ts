@@ -82,6 +82,13 @@ export const limitsSchema = z.strictObject({
   maxBlobBytes: positiveInt.default(67_108_864),
   /** Latest a signed request's deadline may lie in the future, in seconds. @default 3600 */
   maxRequestDeadlineSeconds: positiveInt.default(3_600),
+  /**
+   * A response whose client takes no byte of it for this long, while bytes wait to be sent, loses its
+   * connection (a stream's answer is recorded and charged when generation ends, not when it is read). @default 30
+   */
+  streamIdleTimeoutSeconds: positiveInt.max(3_600).default(30),
+  /** Once a streamed answer is complete and recorded, the client has this long to take the rest. @default 120 */
+  streamWriteTimeoutSeconds: positiveInt.max(86_400).default(120),
 });
 
 export const settlementSchema = z.strictObject({

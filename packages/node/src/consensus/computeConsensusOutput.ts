@@ -1,4 +1,10 @@
-import type { InferenceEngine } from "@atoma/engine";
+import { CONSENSUS_REFUSAL } from "@atoma/core";
+import {
+  ContextLengthExceededError,
+  type InferenceEngine,
+  InvalidRequestError,
+  UnsupportedParameterError,
+} from "@atoma/engine";
 import type { Address, Hex } from "viem";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import { consensusChatBody, consensusSeed, outputBytes } from "./consensusBody.js";
@@ -16,9 +22,17 @@ export interface ConsensusJob {
 export interface ConsensusOutput {
   output: Hex;
   units: bigint;
+  /** Whether the engine refused the request (the output is then CONSENSUS_REFUSAL, for 0 units). */
+  refused: boolean;
 }
 
-/** Runs a request's prompt the way every honest node does (see `consensusChatBody`), under the admission gate. */
+/**
+ * Runs a request's prompt the way every honest node does (see `consensusChatBody`), under the admission gate.
+ * A request the engine refuses for what it is (the prompt does not fit the context, the body is not one it can
+ * run) is answered with CONSENSUS_REFUSAL for 0 units: every node of the echelon (same engine, same context size,
+ * which the echelon fingerprint fixes) refuses it the same way, so the refusal is checkable, and nobody is paid
+ * or slashed for it. Anything else (busy, stopped, aborted) is thrown, and the duty retries.
+ */
 export async function computeConsensusOutput(
   components: { engine: InferenceEngine; admission: AdmissionGate },
   job: ConsensusJob,
@@ -29,7 +43,7 @@ export async function computeConsensusOutput(
   try {
     const { count } = await components.engine.tokenize({ model: job.model, messages: base.messages });
     const room = job.maxUnits - BigInt(count);
-    if (room <= 0n) return { output: "0x", units: job.maxUnits };
+    if (room <= 0n) return { output: "0x", units: job.maxUnits, refused: false };
     const maxTokens = Number(room < BigInt(job.maxOutputTokens) ? room : BigInt(job.maxOutputTokens));
     const { response } = await components.engine.chat(
       consensusChatBody({ model: job.model, prompt: job.prompt, seed, maxTokens }),
@@ -37,8 +51,19 @@ export async function computeConsensusOutput(
     const text = response.choices[0]?.message.content ?? "";
     const used = BigInt(response.usage.prompt_tokens + response.usage.completion_tokens);
     const units = used < 1n ? 1n : used > job.maxUnits ? job.maxUnits : used;
-    return { output: outputBytes(text, job.maxOutputBytes), units };
+    return { output: outputBytes(text, job.maxOutputBytes), units, refused: false };
+  } catch (error) {
+    if (isRefusal(error)) return { output: CONSENSUS_REFUSAL, units: 0n, refused: true };
+    throw error;
   } finally {
     permit.release();
   }
+}
+
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof ContextLengthExceededError ||
+    error instanceof InvalidRequestError ||
+    error instanceof UnsupportedParameterError
+  );
 }

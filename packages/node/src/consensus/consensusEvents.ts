@@ -3,10 +3,12 @@ import type { Logger } from "@atoma/core";
 import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { ConsensusAddresses } from "./consensusChain.js";
+import { getDraw, insertDraw, updateDraw } from "./draws.js";
 import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
 
 /** Seat states that an outcome event may still close. */
-const WAITING: ConsensusSeatState[] = ["pending", "committed", "missed", "disputed"];
+const WAITING: ConsensusSeatState[] = ["pending", "sealed", "revealed", "committed", "missed", "disputed"];
+const OPEN: ConsensusSeatState[] = [...WAITING, "delivering"];
 
 /** DisputeManager.Kind.Consensus. */
 const CONSENSUS_DISPUTE = 2;
@@ -26,6 +28,22 @@ export function consensusEventSources(
     abi: consensusRequestsAbi,
     handlers: {
       ConsensusRequested: async ({ args }, { db }) => {
+        await insertDraw(db, {
+          requestId: args.requestId,
+          taskId: args.taskId,
+          n: args.n,
+          prompt: args.prompt,
+          maxUnits: args.maxUnits,
+          drawBlock: args.drawBlock,
+          candidates: args.candidates,
+        });
+      },
+      DrawRearmed: async ({ args }, { db }) => {
+        await updateDraw(db, args.requestId, { draw_block: args.drawBlock });
+      },
+      SeatsDrawn: async ({ args }, { db }) => {
+        const draw = await getDraw(db, args.requestId);
+        await updateDraw(db, args.requestId, { state: "done" }, ["pending", "skipped", "failed"]);
         const index = args.nodeIds.indexOf(nodeId);
         if (index < 0) return;
         await insertSeat(db, {
@@ -33,12 +51,13 @@ export function consensusEventSources(
           nodeId,
           seatIndex: index + 1,
           n: args.nodeIds.length,
-          taskId: args.taskId,
-          prompt: args.prompt,
-          maxUnits: args.maxUnits,
-          commitDeadline: args.commitDeadline,
+          taskId: draw?.task_id,
+          prompt: draw?.prompt,
+          maxUnits: draw?.max_units,
+          sealDeadline: args.sealDeadline,
+          revealDeadline: args.revealDeadline,
         });
-        logger.info({ requestId: args.requestId, seat: index + 1 }, "sampled for a consensus request");
+        logger.info({ requestId: args.requestId, seat: index + 1 }, "drawn for a consensus request");
       },
       ConsensusReached: async ({ args }, { db }) => {
         const seat = await getSeat(db, args.requestId);
@@ -59,22 +78,11 @@ export function consensusEventSources(
         await updateSeat(db, args.requestId, { state: "disputed", dispute_id: args.disputeId }, WAITING);
       },
       ResultDelivered: async ({ args }, { db }) => {
-        await updateSeat(db, args.requestId, { state: "done", outcome: "delivered" }, [
-          "pending",
-          "committed",
-          "missed",
-          "disputed",
-          "delivering",
-        ]);
+        await updateSeat(db, args.requestId, { state: "done", outcome: "delivered" }, OPEN);
       },
       ConsensusFailed: async ({ args }, { db }) => {
-        await updateSeat(db, args.requestId, { state: "done", outcome: "failed" }, [
-          "pending",
-          "committed",
-          "missed",
-          "disputed",
-          "delivering",
-        ]);
+        await updateDraw(db, args.requestId, { state: "failed" }, ["pending", "skipped"]);
+        await updateSeat(db, args.requestId, { state: "done", outcome: "failed" }, OPEN);
       },
     },
   });

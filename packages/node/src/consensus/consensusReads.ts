@@ -7,11 +7,12 @@ import { ConsensusModelMismatchError, ConsensusPromptError } from "./errors.js";
 /** ConsensusRequests.Status, in the contract's order. */
 export const RequestStatus = {
   None: 0,
-  Committing: 1,
-  Delivering: 2,
-  Disputed: 3,
-  Delivered: 4,
-  Failed: 5,
+  Drawing: 1,
+  Committing: 2,
+  Delivering: 3,
+  Disputed: 4,
+  Delivered: 5,
+  Failed: 6,
 } as const;
 
 export interface OnChainRequest {

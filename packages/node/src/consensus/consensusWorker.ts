@@ -1,5 +1,7 @@
 import { AtomaError } from "@atoma/core";
 import { sleep } from "../listener/sleep.js";
+import { advanceDraw } from "./drawDuty.js";
+import { listPendingDraws, recordDrawError, updateDraw } from "./draws.js";
 import {
   listOpenSeats,
   listOpenVotes,
@@ -20,9 +22,9 @@ export interface ConsensusWorkerOptions {
 }
 
 /**
- * The loop over this node's open consensus duties: every `pollIntervalMs` it takes each open seat and vote one
- * step further (see `advanceSeat`, `advanceVote`), one at a time, judging deadlines by the chain's clock. An error
- * is recorded on its row and retried next round, up to `maxAttempts`.
+ * The loop over this node's open consensus duties: every `pollIntervalMs` it takes each pending draw, open seat
+ * and vote one step further (see `advanceDraw`, `advanceSeat`, `advanceVote`), one at a time, judging deadlines
+ * by the chain's clock. An error is recorded on its row and retried next round, up to `maxAttempts`.
  */
 export class ConsensusWorker {
   readonly #env: DutyEnv;
@@ -60,15 +62,29 @@ export class ConsensusWorker {
   /** One pass over every open duty. */
   async runOnce(signal?: AbortSignal): Promise<void> {
     const env = this.#env;
-    const now = (await env.chain.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const latest = await env.chain.publicClient.getBlock({ blockTag: "latest" });
+    const now = latest.timestamp;
+    const draws = await listPendingDraws(env.db);
     const seats = await listOpenSeats(env.db);
     const votes = await listOpenVotes(env.db);
     env.turns.retain(
       new Set([
+        ...draws.map((d) => `draw:${d.request_id}`),
         ...seats.flatMap((s) => [`close:${s.request_id}`, `deliver:${s.request_id}`, `late:${s.dispute_id}`]),
         ...votes.map((v) => `resolve:${v.dispute_id}`),
       ]),
     );
+    for (const draw of draws) {
+      if (signal?.aborted) return;
+      try {
+        await advanceDraw(env, draw, latest.number);
+      } catch (error) {
+        await recordDrawError(env.db, draw.request_id, describe(error));
+        env.logger.warn({ requestId: draw.request_id, err: error }, "consensus draw step failed");
+        if (draw.attempts + 1 >= this.#options.maxAttempts)
+          await updateDraw(env.db, draw.request_id, { state: "failed" });
+      }
+    }
     for (const seat of seats) {
       if (signal?.aborted) return;
       try {

@@ -21,13 +21,15 @@ export interface NewSeat {
   nodeId: bigint;
   seatIndex: number;
   n: number;
-  taskId: bigint;
-  prompt: string;
-  maxUnits: bigint;
-  commitDeadline: bigint;
+  /** From the request's own event when this node saw it; read later otherwise. */
+  taskId: bigint | undefined;
+  prompt: string | undefined;
+  maxUnits: bigint | undefined;
+  sealDeadline: bigint;
+  revealDeadline: bigint;
 }
 
-/** Records a seat this node was sampled for; a replayed event changes nothing. */
+/** Records a seat this node was drawn for; a replayed event changes nothing. */
 export async function insertSeat(db: NodeDb, seat: NewSeat): Promise<void> {
   await db
     .insertInto("consensus_seats")
@@ -36,10 +38,11 @@ export async function insertSeat(db: NodeDb, seat: NewSeat): Promise<void> {
       node_id: seat.nodeId,
       seat_index: seat.seatIndex,
       n: seat.n,
-      task_id: seat.taskId,
-      prompt: seat.prompt.toLowerCase(),
-      max_units: seat.maxUnits,
-      commit_deadline: seat.commitDeadline,
+      task_id: seat.taskId ?? null,
+      prompt: seat.prompt?.toLowerCase() ?? null,
+      max_units: seat.maxUnits ?? null,
+      commit_deadline: seat.sealDeadline,
+      reveal_deadline: seat.revealDeadline,
     })
     .onConflict((oc) => oc.column("request_id").doNothing())
     .execute();
@@ -67,7 +70,15 @@ export async function insertVote(db: NodeDb, vote: NewVote): Promise<void> {
     .execute();
 }
 
-const OPEN_SEATS: ConsensusSeatState[] = ["pending", "committed", "missed", "disputed", "delivering"];
+const OPEN_SEATS: ConsensusSeatState[] = [
+  "pending",
+  "sealed",
+  "revealed",
+  "committed",
+  "missed",
+  "disputed",
+  "delivering",
+];
 const OPEN_VOTES: ConsensusVoteState[] = ["pending", "committed", "revealed"];
 
 export async function listOpenSeats(db: NodeDb, limit = 100): Promise<SeatRow[]> {
@@ -109,9 +120,13 @@ export async function getVote(db: NodeDb, disputeId: bigint): Promise<VoteRow | 
 type SeatChanges = Partial<
   Pick<
     ConsensusSeatsTable,
+    | "task_id"
+    | "prompt"
+    | "max_units"
     | "output"
     | "units"
     | "root"
+    | "salt"
     | "agreed_root"
     | "delivery_deadline"
     | "dispute_id"

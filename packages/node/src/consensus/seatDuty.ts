@@ -1,32 +1,37 @@
 import {
   advanceDispute,
-  commitConsensusResult,
+  type ConsensusSeatResult,
+  closeConsensusRound,
   deliverConsensusResult,
   resolveDispute,
-  timeoutConsensusCommits,
+  revealConsensusResult,
+  sealConsensusResult,
   timeoutConsensusDelivery,
 } from "@atoma/chain";
 import { consensusRoot } from "@atoma/core";
-import type { Hex } from "viem";
+import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
-import { assertTaskModel } from "./consensusReads.js";
+import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
 /**
- * One step of a seat: compute and commit before the commit deadline; past it, close the round for the absent
- * (`timeoutCommits`); resolve a dispute whose deadline passed; deliver the agreed output, or past the delivery
- * deadline close the request (`timeoutDelivery`). Each step is idempotent: a revert that says the step is
- * already done moves the row on, and the events close it in the end.
+ * One step of a seat: compute and seal before the seal deadline; reveal once the contract opens reveals; past the
+ * seal deadline, close the round for the absent (`closeRound`); resolve a dispute whose deadline passed; deliver
+ * the agreed output, or past the delivery deadline close the request (`timeoutDelivery`). Each step is
+ * idempotent: a revert that says the step is already done moves the row on, and the events close it in the end.
  */
 export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
   switch (seat.state) {
     case "pending":
-      return commitSeat(env, seat, now);
+      return sealSeat(env, seat, now);
+    case "sealed":
+      return revealSeat(env, seat, now);
+    case "revealed":
     case "committed":
     case "missed":
       if (now > seat.commit_deadline && env.turns.mine(`close:${seat.request_id}`, seat.seat_index - 1))
-        await closeCommits(env, seat);
+        await closeRound(env, seat);
       return;
     case "disputed":
       // A party moves its dispute on: draws the committee (from a block after the dispute opened), and ends it
@@ -41,60 +46,121 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
   }
 }
 
-async function commitSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
   if (now > seat.commit_deadline) {
-    // Too late to commit (the node was down): the round goes on without this seat.
+    // Too late to seal (the node was down): the round goes on without this seat.
     await updateSeat(env.db, requestId, { state: "missed" }, ["pending"]);
     return;
   }
-  let { output, units } = seat;
-  if (output === null || units === null) {
-    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, seat.task_id, env.model);
+  let { output, units, salt } = seat;
+  if (output === null || units === null || salt === null) {
+    const request = await requestOf(env, seat);
+    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, request.taskId, env.model);
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
         consensusRequests: env.addresses.ConsensusRequests,
         requestId,
-        prompt: seat.prompt as Hex,
-        maxUnits: seat.max_units,
+        prompt: request.prompt,
+        maxUnits: request.maxUnits,
         model: env.model,
         maxOutputTokens: env.maxOutputTokens,
         maxOutputBytes: env.maxOutputBytes,
       },
     );
     ({ output, units } = computed);
-    const root = consensusRoot(computed.output, seat.n).toLowerCase();
-    // Kept before committing: a restart commits this very output rather than recomputing it.
-    if (!(await updateSeat(env.db, requestId, { output, units, root }, ["pending"]))) return;
+    salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    const root = consensusRoot(computed.output, computed.units, seat.n).toLowerCase();
+    // Kept before sealing: a restart seals and reveals this very output rather than recomputing it.
+    const kept = await updateSeat(
+      env.db,
+      requestId,
+      {
+        output,
+        units,
+        root,
+        salt,
+        task_id: request.taskId,
+        prompt: request.prompt,
+        max_units: request.maxUnits,
+      },
+      ["pending"],
+    );
+    if (!kept) return;
+    if (computed.refused)
+      env.logger.info({ requestId }, "the engine refused a consensus request: sealing the refusal");
   }
   try {
-    const tx = await commitConsensusResult(env.chain, {
-      requestId,
-      index: seat.seat_index,
-      n: seat.n,
-      output: output as Hex,
-      units,
-    });
-    await updateSeat(env.db, requestId, { state: "committed", tx_hash: tx.hash }, ["pending"]);
+    const tx = await sealConsensusResult(env.chain, result(seat, output, units, salt));
+    await updateSeat(env.db, requestId, { state: "sealed", tx_hash: tx.hash }, ["pending"]);
     env.metrics?.attestations.inc({ role: "consensus", outcome: "committed" });
-    env.logger.info({ requestId, outcome: tx.outcome }, "committed a consensus result");
+    env.logger.info({ requestId }, "sealed a consensus result");
   } catch (error) {
     const name = revertName(error);
-    if (name === "AlreadyCommitted") await updateSeat(env.db, requestId, { state: "committed" }, ["pending"]);
+    if (name === "AlreadySealed") await updateSeat(env.db, requestId, { state: "sealed" }, ["pending"]);
     else if (name === "DeadlinePassed" || name === "WrongStatus")
       await updateSeat(env.db, requestId, { state: "missed" }, ["pending"]);
     else throw error;
   }
 }
 
-async function closeCommits(env: DutyEnv, seat: SeatRow): Promise<void> {
+async function revealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+  const requestId = seat.request_id;
+  if (seat.reveal_deadline !== null && now > seat.reveal_deadline) {
+    await updateSeat(env.db, requestId, { state: "missed" }, ["sealed"]);
+    return;
+  }
   try {
-    await timeoutConsensusCommits(env.chain, { requestId: seat.request_id });
-    env.logger.info({ requestId: seat.request_id }, "closed a commit round past its deadline");
+    const tx = await revealConsensusResult(env.chain, result(seat, seat.output!, seat.units!, seat.salt!));
+    await updateSeat(env.db, requestId, { state: "revealed", tx_hash: tx.hash }, ["sealed"]);
+    env.logger.info({ requestId, outcome: tx.outcome }, "revealed a consensus result");
   } catch (error) {
-    // WrongStatus: the round is already over; its outcome event moves the seat on.
-    if (revertName(error) !== "WrongStatus") throw error;
+    const name = revertName(error);
+    if (name === "RevealNotOpen") return; // other seats are still sealing
+    if (name === "AlreadyRevealed") await updateSeat(env.db, requestId, { state: "revealed" }, ["sealed"]);
+    else if (name === "DeadlinePassed" || name === "WrongStatus")
+      await updateSeat(env.db, requestId, { state: "missed" }, ["sealed"]);
+    else throw error;
+  }
+}
+
+function result(seat: SeatRow, output: string, units: bigint, salt: string): ConsensusSeatResult {
+  return {
+    requestId: seat.request_id,
+    index: seat.seat_index,
+    n: seat.n,
+    output: output as Hex,
+    units,
+    salt: salt as Hex,
+  };
+}
+
+/** The request's task, prompt and unit budget: from the seat row, or read from the chain when it lacks them. */
+async function requestOf(
+  env: DutyEnv,
+  seat: SeatRow,
+): Promise<{ taskId: bigint; prompt: Hex; maxUnits: bigint }> {
+  if (seat.task_id !== null && seat.prompt !== null && seat.max_units !== null)
+    return { taskId: seat.task_id, prompt: seat.prompt as Hex, maxUnits: seat.max_units };
+  const client = env.chain.publicClient;
+  const request = await readConsensusRequest(client, env.addresses.ConsensusRequests, seat.request_id);
+  const prompt = await readConsensusPrompt(client, env.addresses.ConsensusRequests, seat.request_id, {
+    fromBlock: env.fromBlock,
+    promptHash: request.promptHash,
+  });
+  return { taskId: request.taskId, prompt, maxUnits: request.maxUnits };
+}
+
+async function closeRound(env: DutyEnv, seat: SeatRow): Promise<void> {
+  try {
+    await closeConsensusRound(env.chain, { requestId: seat.request_id });
+    env.logger.info({ requestId: seat.request_id }, "closed a consensus round past its deadline");
+  } catch (error) {
+    const name = revertName(error);
+    // WrongStatus: the round is already over (its outcome event moves the seat on); DeadlineNotPassed: a seat
+    // that sealed may still reveal.
+    if (name !== "WrongStatus" && name !== "DeadlineNotPassed") throw error;
   }
 }
 
@@ -134,7 +200,11 @@ async function deliver(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> 
       await updateSeat(env.db, requestId, { state: "done", outcome: "failed" }, ["delivering"]);
       return;
     }
-    const tx = await deliverConsensusResult(env.chain, { requestId, output: seat.output as Hex });
+    const tx = await deliverConsensusResult(env.chain, {
+      requestId,
+      output: seat.output as Hex,
+      units: seat.units!,
+    });
     await updateSeat(env.db, requestId, { state: "done", outcome: "delivered", tx_hash: tx.hash }, [
       "delivering",
     ]);

@@ -6,7 +6,7 @@ import {
   showDisputeVote,
 } from "@atoma/chain";
 import { disputeManagerAbi } from "@atoma/contracts";
-import { consensusRoot, type Hash } from "@atoma/core";
+import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
 import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
@@ -52,7 +52,7 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       vote.request_id,
       { fromBlock: env.fromBlock, promptHash: request.promptHash },
     );
-    const { output } = await computeConsensusOutput(
+    const { output, units } = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
         consensusRequests: env.addresses.ConsensusRequests,
@@ -64,10 +64,13 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
         maxOutputBytes: env.maxOutputBytes,
       },
     );
-    result = consensusRoot(output, request.n).toLowerCase();
+    // The root binds the unit count too: a seat that reported another count loses like one with another output.
+    result = consensusRoot(output, units, request.n).toLowerCase();
     salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
-    // The salt is stored before the commitment is sent: after a crash the vote can still be revealed.
-    if (!(await updateVote(env.db, disputeId, { output, result, salt }, ["pending"]))) return;
+    // What the member will show is the output with its units; it and the salt are stored before the commitment
+    // is sent: after a crash the vote can still be revealed and shown.
+    const shown = consensusShownOutput(output, units);
+    if (!(await updateVote(env.db, disputeId, { output: shown, result, salt }, ["pending"]))) return;
   }
   try {
     const tx = await commitDisputeVote(env.chain, params(vote, result, salt));
@@ -141,7 +144,7 @@ async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> 
   }
 }
 
-/** The vote of this seat: the root of its output as the claim, the output bound to its node id as the work. */
+/** The vote of this seat: the root of its output as the claim, output ‖ units bound to its node id as the work. */
 function ballot(vote: VoteRow) {
   return ballotOf(vote.node_id, vote.result as Hash, [vote.output as Hex], []);
 }

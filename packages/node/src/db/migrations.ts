@@ -1,7 +1,10 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { attestDuties } from "../attestation/migration.js";
 import { consensusDuties } from "./consensusMigration.js";
+import { consensusSeal } from "./consensusSealMigration.js";
+import { leavesAsJsonText } from "./leafTextMigration.js";
 import { settleChallenges } from "./settleChallengesMigration.js";
+import { stackSettleDeadline } from "./settleDeadlineMigration.js";
 import { settleDisputeEvidence } from "./settleDisputeMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
@@ -125,7 +128,10 @@ export const nodeMigrations: MigrationProvider = {
       "0003_settle_replies_to_challenges": settleChallenges,
       "0004_attest_duties": attestDuties,
       "0005_consensus_duties": consensusDuties,
-      "0006_settle_dispute_evidence": settleDisputeEvidence,
+      "0006_consensus_seal": consensusSeal,
+      "0007_api_leaves_json_text": leavesAsJsonText,
+      "0008_api_stack_settle_deadline": stackSettleDeadline,
+      "0009_settle_dispute_evidence": settleDisputeEvidence,
     };
   },
 };

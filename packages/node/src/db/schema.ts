@@ -26,6 +26,8 @@ export interface StacksTable {
   /** Unix seconds after which no new request is accepted. */
   expires_at: bigint;
   state: Generated<StackState>;
+  /** Unix seconds: the chain's settlement deadline once the owner closed it (0008_api_stack_settle_deadline). */
+  settle_deadline: Generated<bigint | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -56,10 +58,13 @@ export interface LeavesTable {
   seed: bigint;
   /** The owner's nonce for this request (unique per stack), null for requests without one. */
   nonce: bigint | null;
-  /** The owner-signed request (body, nonce, deadline, signature): one entry of the inputs transcript. */
-  request: ColumnType<unknown, string, string>;
-  /** The response as delivered (without the atoma object), to answer a resend of the same request. */
-  response: ColumnType<unknown, string | null, string | null>;
+  /**
+   * The owner-signed request (body, nonce, deadline, signature) as JSON text: one entry of the inputs transcript.
+   * Text, not jsonb (0007_api_leaves_json_text): any JSON value, `\u0000` included, round-trips exactly.
+   */
+  request: string;
+  /** The response as delivered (without the atoma object), JSON text, to answer a resend of the same request. */
+  response: string | null;
   created_at: CreatedAt;
 }
 
@@ -123,6 +128,9 @@ export interface ChainCursorsTable {
 
 export type ConsensusSeatState =
   | "pending"
+  | "sealed"
+  | "revealed"
+  /** Written by schema version 5 only (a commit that was public at once); read as "revealed". */
   | "committed"
   | "missed"
   | "disputed"
@@ -135,19 +143,24 @@ export interface ConsensusSeatsTable {
   request_id: bigint;
   /** This node's id (the seat holder). */
   node_id: bigint;
-  /** 1-based position among the n sampled nodes: the i of leaf_i = H(O ‖ i). */
+  /** 1-based position among the n sampled nodes: the i of leaf_i = H(O ‖ units ‖ i). */
   seat_index: number;
   n: number;
-  task_id: bigint;
-  /** The prompt bytes, 0x hex. */
-  prompt: string;
-  max_units: bigint;
+  /** Null until read (from the request's log or the contract) when the seat was recorded before the request. */
+  task_id: bigint | null;
+  /** The prompt bytes, 0x hex; null until read. */
+  prompt: string | null;
+  max_units: bigint | null;
+  /** The seal deadline. */
   commit_deadline: bigint;
+  reveal_deadline: bigint | null;
   state: Generated<ConsensusSeatState>;
   /** The output bytes this node computed (0x hex), kept so a crash never recomputes a committed answer. */
   output: string | null;
   units: bigint | null;
   root: string | null;
+  /** The seal's secret salt, stored before the seal is sent so a crash can still reveal. */
+  salt: string | null;
   agreed_root: string | null;
   delivery_deadline: bigint | null;
   dispute_id: bigint | null;
@@ -156,6 +169,26 @@ export interface ConsensusSeatsTable {
   /** How it ended: delivered, failed, outvoted, missed. */
   outcome: string | null;
   tx_hash: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type ConsensusDrawState = "pending" | "done" | "skipped" | "failed";
+
+/** A request whose seats are still to be drawn (migration 0006_consensus_seal); its prompt is kept for the seat. */
+export interface ConsensusDrawsTable {
+  request_id: bigint;
+  task_id: bigint;
+  n: number;
+  prompt: string;
+  max_units: bigint;
+  /** The block whose hash seeds the draw (moved on when the draw is re-armed). */
+  draw_block: bigint;
+  /** The node ids the request's event named as its candidates, comma-separated decimals, in the event's order. */
+  candidates: string;
+  state: Generated<ConsensusDrawState>;
   attempts: Generated<number>;
   last_error: string | null;
   created_at: CreatedAt;
@@ -172,6 +205,7 @@ export interface ConsensusVotesTable {
   commit_deadline: bigint;
   reveal_deadline: bigint;
   state: Generated<ConsensusVoteState>;
+  /** What the member shows after its reveal: the output it recomputed followed by its uint64 units. */
   output: string | null;
   /** The root this node recomputed: its vote. */
   result: string | null;
@@ -195,6 +229,7 @@ export interface NodeDatabase {
   chain_cursors: ChainCursorsTable;
   consensus_seats: ConsensusSeatsTable;
   consensus_votes: ConsensusVotesTable;
+  consensus_draws: ConsensusDrawsTable;
 }
 
 // ---------------------------------------------------------------- settlement worker (migration 0003_settle_progress)
@@ -221,7 +256,7 @@ export interface SettlementsTable {
   outcome: SettlementOutcome | null;
 }
 
-/** A dispute on one of this node's settlements (migration 0006_settle_dispute_evidence). */
+/** A dispute on one of this node's settlements (migration 0009_settle_dispute_evidence). */
 export interface SettlementsTable {
   /** Set by `DisputeCreated`: the dispute the server must post its evidence to. */
   dispute_id: bigint | null;

@@ -1,3 +1,4 @@
+import { type AtomaAddresses, nodeEchelonFingerprint, nodeIdOfSigner } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import type { NodeContext } from "../service/nodePart.js";
 
@@ -5,10 +6,15 @@ import type { NodeContext } from "../service/nodePart.js";
 export type EchelonFingerprintSource = (context: NodeContext) => Promise<Hash | undefined>;
 
 /**
- * The seam for the on-chain read: the NodeRegistry's echelon → approved fingerprint view plugs in here (this
- * node's echelon from its registration, then the fingerprint approved for it). Until it does, no echelon has an
- * approved fingerprint, so every check answers "unchecked" and says so in the log.
+ * Reads it from the NodeRegistry: this node's registration (by its signing key), then the fingerprint approved
+ * for its echelon. A node not registered yet belongs to no echelon, and one whose echelon was revoked has no
+ * approved fingerprint (and is not eligible for any work): both answer undefined, which the gate logs as
+ * unchecked.
  */
-export async function readEchelonFingerprint(_context: NodeContext): Promise<Hash | undefined> {
-  return undefined;
+export async function readEchelonFingerprint(context: NodeContext): Promise<Hash | undefined> {
+  const addresses = { ...context.config.chain.contracts } as unknown as AtomaAddresses;
+  const ctx = { publicClient: context.chain, addresses };
+  const nodeId = await nodeIdOfSigner(ctx, context.account.address);
+  if (nodeId === 0n) return undefined;
+  return nodeEchelonFingerprint(ctx, nodeId);
 }

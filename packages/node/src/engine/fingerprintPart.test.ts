@@ -3,17 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Anvil,
+  approveEchelon,
+  type ChainContext,
   createAtomaPublicClient,
+  createAtomaTestClient,
   createAtomaWalletClient,
   deployContracts,
   devAccounts,
+  registerNode,
   startAnvil,
 } from "@atoma/chain";
 import type { Hash, Logger } from "@atoma/core";
 import { ensureTinyModel, fingerprintEmbeddedOptions, RemoteEngine } from "@atoma/engine";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type NodeConfig, parseNodeConfig } from "../config/loadConfig.js";
-import { writeDevKeyFile } from "../keys/keyFile.js";
+import { loadKeyFile, writeDevKeyFile } from "../keys/keyFile.js";
 import { type AtomaNode, createNode } from "../service/createNode.js";
 import { fingerprintOfConfig } from "./configFingerprint.js";
 import { EchelonFingerprintGate } from "./echelonFingerprintGate.js";
@@ -51,6 +55,8 @@ let keyFile: string;
 let config: NodeConfig;
 /** What an echelon that runs batch size 64 approved: this node, at 512, computes other numbers. */
 let otherEchelon: Hash;
+let admin: ChainContext;
+let rpc: { rpcUrl: string; chainId: number };
 
 beforeAll(async () => {
   anvil = await startAnvil();
@@ -59,6 +65,8 @@ beforeAll(async () => {
   const [deployer] = await devAccounts(chain);
   const walletClient = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
   const { addresses } = await deployContracts(publicClient, walletClient);
+  admin = { publicClient, walletClient, addresses };
+  rpc = chain;
   keyFile = join(root, "keys", "node.key");
   await writeDevKeyFile(keyFile);
   config = parseNodeConfig(
@@ -183,5 +191,55 @@ describe("the node's echelon fingerprint", () => {
     );
     started.push(checked);
     await expect(checked.start()).rejects.toBeInstanceOf(EchelonFingerprintUnknownError);
+  });
+
+  it("reads its echelon's fingerprint from the NodeRegistry: it serves where the echelon approved its numerics, and refuses where governance approved others", async () => {
+    const offline = await fingerprintOfConfig(config);
+    await approveEchelon(admin, { echelon: 4, fingerprint: offline.fingerprint });
+    // An unregistered node belongs to no echelon yet: it starts, unchecked.
+    const unregistered = createNode({ logger: recordingLogger([]), parts: [fingerprintPart()] }, config);
+    started.push(unregistered);
+    await unregistered.start();
+    expect((await served(unregistered)).echelon_fingerprint).toBeNull();
+    await unregistered.stop();
+
+    // The node's own key registers it (operator and signer at once) in the echelon of its numerics.
+    const key = loadKeyFile(keyFile);
+    await createAtomaTestClient(rpc).setBalance({ address: key.address, value: 10n ** 20n });
+    await admin.publicClient.waitForTransactionReceipt({
+      hash: await admin.walletClient.writeContract({
+        address: admin.addresses.AtomaToken,
+        abi: (await import("@atoma/contracts")).atomaTokenAbi,
+        functionName: "transfer",
+        args: [key.address, 10n ** 22n],
+      }),
+    });
+    const own: ChainContext = { ...admin, walletClient: createAtomaWalletClient(rpc, key) };
+    const { nodeId } = await registerNode(own, {
+      signer: key,
+      url: "http://127.0.0.1:1",
+      echelon: 4,
+      collateral: 10n ** 21n * 5n,
+    });
+    const node = createNode({ logger: recordingLogger([]), parts: [fingerprintPart()] }, config);
+    started.push(node);
+    await node.start();
+    expect(await served(node)).toMatchObject({
+      fingerprint: offline.fingerprint,
+      echelon_fingerprint: offline.fingerprint,
+    });
+    await node.stop();
+
+    // Governance moves the echelon to numerics this node does not compute: the node refuses, and says why.
+    await approveEchelon(admin, { echelon: 4, fingerprint: otherEchelon });
+    const lines: LogLine[] = [];
+    const refused = createNode({ logger: recordingLogger(lines), parts: [fingerprintPart()] }, config);
+    started.push(refused);
+    await expect(refused.start()).rejects.toMatchObject({
+      code: "ECHELON_FINGERPRINT_MISMATCH",
+      expected: otherEchelon,
+      local: offline.fingerprint,
+    });
+    expect(nodeId).toBeGreaterThan(0n);
   });
 });

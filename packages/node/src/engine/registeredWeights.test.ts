@@ -43,10 +43,7 @@ beforeAll(async () => {
   const walletClient = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
   const { addresses } = await deployContracts(publicClient, walletClient);
   admin = { publicClient, walletClient, addresses };
-  const { token } = atomaContracts(addresses, publicClient, walletClient);
-  await publicClient.waitForTransactionReceipt({
-    hash: await token.write.mint([deployer!, parseEther("1000")]),
-  });
+  // The deployer holds the genesis supply.
 });
 afterAll(async () => {
   await anvil?.stop();

@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AtomaError, InvalidSignatureError } from "@atoma/core";
+import {
+  type AtomaError,
+  InvalidSignatureError,
+  InvalidUnicodeError,
+  JsonTooDeepError,
+  MAX_REQUEST_DEPTH,
+} from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobStore } from "../blobs/blobStore.js";
 import * as errors from "../errors.js";
@@ -159,6 +165,25 @@ describe("node HTTP app", () => {
     }
   });
 
+  it("refuses bytes that are not UTF-8 and JSON nested deeper than the request bound, with 400", async () => {
+    const latin1 = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]); // {"a":"é"} in Latin-1
+    const notUtf8 = await app.request("/test/echo", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: latin1,
+    });
+    expect(notUtf8.status).toBe(400);
+    expect(await errorOf(notUtf8)).toMatchObject({
+      code: "invalid_json",
+      message: "request body is not valid UTF-8",
+    });
+    const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    expect((await app.request("/test/echo", json(deep(MAX_REQUEST_DEPTH)))).status).toBe(200);
+    const tooDeep = await app.request("/test/echo", json(deep(MAX_REQUEST_DEPTH + 1)));
+    expect(tooDeep.status).toBe(400);
+    expect(await errorOf(tooDeep)).toMatchObject({ code: "json_too_deep", type: "invalid_request_error" });
+  });
+
   it("maps every listed error code to its status in one table, with Retry-After on 429", async () => {
     const expectations: [unknown, number, string][] = [
       [new errors.UnknownStackError(5n), 404, "unknown_stack"],
@@ -170,6 +195,8 @@ describe("node HTTP app", () => {
       [new errors.PromptTooLongError(5000, 4096), 400, "prompt_too_long"],
       [new errors.UnknownModelError("gpt-9"), 404, "unknown_model"],
       [new errors.QueueFullError("queue is full", 3), 429, "queue_full"],
+      [new JsonTooDeepError(64), 400, "json_too_deep"],
+      [new InvalidUnicodeError("a string at $.s holds an unpaired UTF-16 surrogate"), 400, "invalid_unicode"],
     ];
     for (const [error, status, code] of expectations) {
       thrown = error;

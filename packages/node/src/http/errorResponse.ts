@@ -18,6 +18,8 @@ export const HTTP_ERRORS: Readonly<Record<string, { status: number; type: OpenAi
   INVALID_INPUT: { status: 400, type: "invalid_request_error" },
   INVALID_JSON: { status: 400, type: "invalid_request_error" },
   CANONICAL_JSON: { status: 400, type: "invalid_request_error" },
+  JSON_TOO_DEEP: { status: 400, type: "invalid_request_error" },
+  INVALID_UNICODE: { status: 400, type: "invalid_request_error" },
   PROMPT_TOO_LONG: { status: 400, type: "invalid_request_error" },
   INVALID_BLOB_ID: { status: 400, type: "invalid_request_error" },
   INVALID_SIGNATURE: { status: 401, type: "authentication_error" },

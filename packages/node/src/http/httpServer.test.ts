@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { get } from "node:http";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { BlobStore } from "../blobs/blobStore.js";
 import { fetchBlob } from "../blobs/fetchBlob.js";
 import { createHttpApp } from "./createHttpApp.js";
+import { closeUnlessDeliveredWithin } from "./deliveryDeadline.js";
 import type { OpenAiErrorBody } from "./errorResponse.js";
 import { HttpServer } from "./httpServer.js";
 import type { ServerState } from "./nodeEnv.js";
@@ -16,7 +18,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Resolves the route `/test/slow` is waiting on. */
 let releaseSlow: () => void = () => {};
 
-async function startServer(shutdownTimeoutMs = 5_000) {
+/** A body of `bytes` zero bytes in 64 KiB chunks, queued all at once. */
+function bigBody(bytes: number): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let sent = 0; sent < bytes; sent += 65_536) controller.enqueue(new Uint8Array(65_536));
+      controller.close();
+    },
+  });
+}
+
+async function startServer(shutdownTimeoutMs = 5_000, idleTimeoutMs?: number) {
   const blobs = new BlobStore({}, { dir });
   await blobs.start();
   const state: ServerState = { draining: false };
@@ -44,10 +56,17 @@ async function startServer(shutdownTimeoutMs = 5_000) {
             });
             return c.body(stream, 200, { "content-type": "text/event-stream" });
           }),
+        (a) => a.get("/test/big", (c) => c.body(bigBody(BIG), 200)),
+        (a) =>
+          a.get("/test/deliver", (c) => {
+            const response = c.body(bigBody(Number(c.req.query("bytes"))), 200);
+            closeUnlessDeliveredWithin(c, 300);
+            return response;
+          }),
       ],
     },
   );
-  const server = new HttpServer({ app, state }, { port: 0, shutdownTimeoutMs });
+  const server = new HttpServer({ app, state }, { port: 0, shutdownTimeoutMs, idleTimeoutMs });
   await server.start();
   running.push(server);
   return { server, blobs, state };
@@ -71,6 +90,18 @@ function freshGet(url: string): Promise<{ status: number; body: string }> {
       res.on("error", reject);
     }).on("error", reject);
   });
+}
+
+/** Far more than loopback socket buffers hold (a few MiB), so a client that reads nothing stalls the server. */
+const BIG = 24 * 1_048_576;
+
+/** Sends a GET on a raw socket that never reads a byte of the answer. */
+function neverReading(url: string, path: string): Socket {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.pause();
+  socket.write(`GET ${path} HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+  return socket;
 }
 
 const waitFor = async (condition: () => boolean) => {
@@ -143,5 +174,29 @@ describe("HttpServer over a real socket", () => {
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: "draining", checks: {} });
     state.draining = false;
+  });
+
+  it("closes the connection of a client that stops reading, never of one the server is still working for", async () => {
+    const { server } = await startServer(5_000, 300);
+    const slow = freshGet(`${server.url}/test/slow`);
+    const stalled = neverReading(server.url, "/test/big");
+    await waitFor(() => server.inFlight === 2);
+    // The stalled client's response goes; the slow one (nothing queued for its client) stays.
+    await waitFor(() => server.inFlight === 1);
+    releaseSlow();
+    expect(await slow).toEqual({ status: 200, body: '{"done":true}' });
+    const read = await fetch(`${server.url}/test/big`);
+    expect((await read.arrayBuffer()).byteLength).toBe(BIG);
+    stalled.destroy();
+  });
+
+  it("closes a connection whose complete answer is not taken within the delivery window", async () => {
+    const { server } = await startServer(5_000, 60_000);
+    const stalled = neverReading(server.url, `/test/deliver?bytes=${BIG}`);
+    await waitFor(() => server.inFlight === 1);
+    await waitFor(() => server.inFlight === 0);
+    const small = await fetch(`${server.url}/test/deliver?bytes=65536`);
+    expect((await small.arrayBuffer()).byteLength).toBe(65_536);
+    stalled.destroy();
   });
 });

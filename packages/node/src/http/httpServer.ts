@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "@atoma/core";
 import { serve } from "@hono/node-server";
@@ -18,12 +18,31 @@ export interface HttpServerOptions {
   port?: number | undefined;
   /** How long `stop()` lets requests in flight finish before closing their connections. @default 10000 */
   shutdownTimeoutMs?: number | undefined;
+  /**
+   * A response whose client takes none of its bytes for this long, while some wait to be sent, loses its
+   * connection (`limits.streamIdleTimeoutSeconds`). A response the server is still working on is never cut.
+   * @default 30000
+   */
+  idleTimeoutMs?: number | undefined;
+}
+
+/**
+ * Closes a response's connection once its client has taken none of the bytes waiting for it for `ms`. The
+ * socket's inactivity timer fires only while nothing moves either way; bytes still queued then mean the client
+ * stopped reading (a slow or hostile reader holds no buffer for long), none mean the server is still working.
+ */
+function closeWhenClientStalls(res: ServerResponse, ms: number): void {
+  res.setTimeout(ms, () => {
+    const socket = res.socket;
+    if (socket && socket.writableLength > 0) socket.destroy();
+  });
 }
 
 /**
  * Serves the app on a real socket. `stop()` shuts down gracefully: new requests get 503 (and `connection:
  * close`), the listening socket closes, idle keep-alive connections close, and requests in flight — streams
- * included, until their last byte — get `shutdownTimeoutMs` to finish before their connections are cut.
+ * included, until their last byte — get `shutdownTimeoutMs` to finish before their connections are cut. A client
+ * that stops reading a response loses its connection after `idleTimeoutMs`.
  */
 export class HttpServer {
   readonly #app: NodeApp;
@@ -32,6 +51,7 @@ export class HttpServer {
   readonly #host: string;
   readonly #port: number;
   readonly #shutdownTimeoutMs: number;
+  readonly #idleTimeoutMs: number;
   #server: Server | undefined;
   #inFlight = 0;
   #idle: (() => void)[] = [];
@@ -44,6 +64,7 @@ export class HttpServer {
     this.#host = options.host ?? "127.0.0.1";
     this.#port = options.port ?? 0;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   }
 
   /** Requests whose responses have not finished (or whose connections have not closed). */
@@ -71,6 +92,7 @@ export class HttpServer {
     });
     server.on("request", (_req, res) => {
       this.#inFlight++;
+      closeWhenClientStalls(res, this.#idleTimeoutMs);
       res.once("close", () => {
         this.#inFlight--;
         if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();

@@ -15,6 +15,7 @@ import { HttpServer } from "../http/httpServer.js";
 import type { HealthCheck, ModelCatalog, ServerState } from "../http/nodeEnv.js";
 import { loadKeyFile } from "../keys/keyFile.js";
 import { ChainListener } from "../listener/chainListener.js";
+import { redactingLogger } from "../logging/redactingLogger.js";
 import { createNodeMetrics, type NodeMetrics } from "../metrics/nodeMetrics.js";
 import { assertChain, createNodeChainClient, type NodeChainClient } from "./chainClient.js";
 import type { NodeContext, NodePart, NodePartFactory } from "./nodePart.js";
@@ -55,7 +56,8 @@ export interface AtomaNode {
  * down in reverse, so no request arrives before its dependencies are ready or after they are gone.
  */
 export function createNode(components: NodeComponents, config: NodeConfig): AtomaNode {
-  const logger = (components.logger ?? silentLogger).child({ module: "node" });
+  // Every part logs through this one: errors in log fields lose whatever they quote (prompts, answers, secrets).
+  const logger = redactingLogger(components.logger ?? silentLogger).child({ module: "node" });
   const stoppers: { name: string; stop: () => Promise<void> }[] = [];
   let context: NodeContext | undefined;
   let server: HttpServer | undefined;
@@ -153,7 +155,12 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     );
     server = new HttpServer(
       { app, state: serverState, logger },
-      { host: config.node.host, port: config.node.port, shutdownTimeoutMs: config.node.shutdownTimeoutMs },
+      {
+        host: config.node.host,
+        port: config.node.port,
+        shutdownTimeoutMs: config.node.shutdownTimeoutMs,
+        idleTimeoutMs: config.limits.streamIdleTimeoutSeconds * 1_000,
+      },
     );
     await server.start();
     const http = server;

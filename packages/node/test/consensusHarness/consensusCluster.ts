@@ -37,6 +37,8 @@ export interface ConsensusCluster {
   configFor(name: string): NodeConfig;
   /** The output an honest node must produce: the engine's answer to the documented body. */
   honestOutput(requestId: bigint, prompt: Hex): Promise<Hex>;
+  /** That output and its unit count (prompt plus completion tokens), which the root binds. */
+  honestResult(requestId: bigint, prompt: Hex): Promise<{ output: Hex; units: bigint }>;
   stop(): Promise<void>;
 }
 
@@ -110,6 +112,19 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
   });
   for (const node of nodes) await node.start();
 
+  const honestResult = async (requestId: bigint, prompt: Hex) => {
+    const { messages } = consensusChatBody({ model: MODEL, prompt, seed: 0 }) as { messages: unknown };
+    const { count } = await engine.tokenize({ model: MODEL, messages });
+    const maxTokens = Math.min(MAX_OUTPUT_TOKENS, Number(MAX_UNITS) - count);
+    const seed = consensusSeed(network.deployment.addresses.ConsensusRequests, requestId);
+    const { response } = await engine.chat(consensusChatBody({ model: MODEL, prompt, seed, maxTokens }));
+    const { prompt_tokens, completion_tokens } = response.usage;
+    return {
+      output: outputBytes(response.choices[0]!.message.content, 16_384),
+      units: BigInt(prompt_tokens + completion_tokens),
+    };
+  };
+
   return {
     network,
     engine,
@@ -120,14 +135,8 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
     cheatTask,
     configFor,
     nodeOf: (id) => nodes[chainNodes.findIndex((n) => n.nodeId === id)]!,
-    async honestOutput(requestId, prompt) {
-      const { messages } = consensusChatBody({ model: MODEL, prompt, seed: 0 }) as { messages: unknown };
-      const { count } = await engine.tokenize({ model: MODEL, messages });
-      const maxTokens = Math.min(MAX_OUTPUT_TOKENS, Number(MAX_UNITS) - count);
-      const seed = consensusSeed(network.deployment.addresses.ConsensusRequests, requestId);
-      const { response } = await engine.chat(consensusChatBody({ model: MODEL, prompt, seed, maxTokens }));
-      return outputBytes(response.choices[0]!.message.content, 16_384);
-    },
+    honestResult,
+    honestOutput: async (requestId, prompt) => (await honestResult(requestId, prompt)).output,
     async stop() {
       for (const node of nodes) await node.stop().catch(() => {});
       await engine.stop();

@@ -31,6 +31,7 @@ import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
 import { parseNodeConfig } from "../../src/config/loadConfig.js";
 import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
+import { TEST_ECHELON } from "../helpers/testEchelon.js";
 
 export const MODEL = "atoma-tiny";
 export const PRICE = parseEther("2"); // per million units
@@ -103,7 +104,10 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   const test = createAtomaTestClient(chain);
   const [deployer] = await devAccounts(chain);
   const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, adminWallet, { parameters: options.parameters });
+  const deployment = await deployContracts(publicClient, adminWallet, {
+    parameters: options.parameters,
+    echelons: [TEST_ECHELON],
+  });
   const { addresses, contracts } = deployment;
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const account = async (toma: bigint) => {
@@ -111,7 +115,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     await test.setBalance({ address: local.address, value: parseEther("100") });
     if (toma > 0n)
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([local.address, toma]),
+        hash: await contracts.token.write.transfer([local.address, toma]),
       });
     const ctx: ChainContext = {
       publicClient,
@@ -146,7 +150,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     const signer = await account(0n);
     const port = await freePort();
     const { nodeId } = await registerNode(operator.ctx, {
-      signer: signer.account.address,
+      signer: signer.account,
       url: `http://127.0.0.1:${port}`,
       echelon: 1,
       collateral: COLLATERAL,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { silentLogger } from "@atoma/core";
+import { type Logger, silentLogger } from "@atoma/core";
 import { EmbeddedEngine, ensureTinyModel, type TinyModelFile } from "@atoma/engine";
 import pg from "pg";
 import { getStack } from "../../src/accounting/stacks.js";
@@ -33,6 +33,8 @@ export interface ApiNodeOptions {
   now?: (() => number) | undefined;
   /** How often the listener polls the chain. @default 20 */
   pollingIntervalMs?: number | undefined;
+  /** Where the node logs. @default silentLogger */
+  logger?: Logger | undefined;
 }
 
 /** An in-process node with the stack API, over the shared engine. */
@@ -61,7 +63,12 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
     options.dataDir,
   );
   const node = createNode(
-    { account: options.node.account, engine: options.engine, parts: [stackApiPart({ now: options.now })] },
+    {
+      account: options.node.account,
+      engine: options.engine,
+      logger: options.logger,
+      parts: [stackApiPart({ now: options.now })],
+    },
     config,
   );
   return { node, schema };

@@ -28,6 +28,7 @@ import {
   type TypedDataDomain,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { TEST_ECHELON } from "./testEchelon.js";
 
 export const PRICE = parseEther("2");
 
@@ -62,7 +63,7 @@ export async function startStackNetwork(parameters?: Partial<DeployParameters>):
   const test = createAtomaTestClient(chain);
   const [deployer] = await devAccounts(chain);
   const admin = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, admin, { parameters });
+  const deployment = await deployContracts(publicClient, admin, { parameters, echelons: [TEST_ECHELON] });
   const { addresses, contracts } = deployment;
   const adminCtx: ChainContext = { publicClient, walletClient: admin, addresses };
   const funded = async (toma = parseEther("100000")) => {
@@ -71,7 +72,7 @@ export async function startStackNetwork(parameters?: Partial<DeployParameters>):
     await test.setBalance({ address: account.address, value: parseEther("100") });
     if (toma > 0n)
       await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.mint([account.address, toma]),
+        hash: await contracts.token.write.transfer([account.address, toma]),
       });
     const ctx: ChainContext = {
       publicClient,
@@ -101,7 +102,7 @@ export async function startStackNetwork(parameters?: Partial<DeployParameters>):
         const operator = await funded();
         const signer = await funded(0n);
         const { nodeId } = await registerNode(operator.ctx, {
-          signer: signer.account.address,
+          signer: signer.account,
           url: "http://127.0.0.1:8080",
           echelon: 1,
           collateral: parseEther("1000"),

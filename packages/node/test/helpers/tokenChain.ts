@@ -31,10 +31,8 @@ export async function startTokenChain(): Promise<TokenChain> {
   const publicClient = createAtomaPublicClient(chain);
   const [deployer] = await devAccounts(chain);
   const wallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
+  // The deployer holds the genesis supply, minted in the token's deployment.
   const { addresses, contracts } = await deployContracts(publicClient, wallet);
-  await publicClient.waitForTransactionReceipt({
-    hash: await contracts.token.write.mint([deployer!, 10n ** 24n]),
-  });
   return {
     anvil,
     publicClient,

@@ -1,0 +1,28 @@
+import { computeUnits, type Hash, requestHash, responseHash, type TranscriptEntry } from "@atoma/core";
+import type { LeafInput } from "../accounting/types.js";
+import { LeafEncodingError } from "./errors.js";
+
+/** An engine's complete answer, without the atoma object. */
+export type Answer = Record<string, unknown> & {
+  usage: { prompt_tokens: number; completion_tokens?: number | undefined };
+};
+
+/** Hashes the value a JSON text round trip gives back: what a reader of the leaf's record will hash. */
+const afterRecord = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/**
+ * The leaf an answer adds: the actual units, the response hash, and the request and response as they will be
+ * stored, checked to read back (through the leaf's JSON text) to exactly what is signed, so the record, the
+ * transcript and the receipt can never disagree. Throws `LeafEncodingError` otherwise (nothing is committed).
+ */
+export function leafInput(
+  request: TranscriptEntry,
+  reqHash: Hash,
+  response: Answer,
+  seed: number | bigint,
+): LeafInput {
+  const respHash = responseHash(response);
+  if (requestHash(afterRecord(request).body) !== reqHash) throw new LeafEncodingError("request");
+  if (responseHash(afterRecord(response)) !== respHash) throw new LeafEncodingError("response");
+  return { units: computeUnits(response.usage), reqHash, respHash, seed: BigInt(seed), request, response };
+}
