@@ -1,6 +1,7 @@
 // Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
 import {
   answerChallenge,
+  ballotOf,
   buyStack,
   type ChainContext,
   challengeSettlement,
@@ -21,10 +22,12 @@ import {
   deregisterNode,
   devAccounts,
   devParameters,
+  drawCommittee,
   drawConsensusSeats,
   failVerification,
   finalizeSettlement,
   modelIdOf,
+  postDisputeEvidence,
   postSampledRequests,
   registerModel,
   registerNode,
@@ -35,6 +38,7 @@ import {
   revealSettlement,
   SecurityLevel,
   sealConsensusResult,
+  showDisputeVote,
   startAnvil,
   submitConsensusRequest,
   submitSettlement,
@@ -453,19 +457,39 @@ try {
   );
   if (opened.outcome !== "disputed") throw new Error("expected a dispute");
   report("gas_SettlementManager_reveal_disputed", Number(opened.gasUsed), "gas");
-  const result = keccak256(stringToBytes("committee result"));
+  const disputeId = opened.disputeId;
+  const [evidence] = await postDisputeEvidence(disputed.node.signer, {
+    disputeId,
+    requests: await Promise.all(dIdx.map((k) => disputedServed.signedRequest(k))),
+    respHashes: dIdx.map((k) => disputedServed.respHashes[k]!),
+    proofs: dIdx.map((k) => disputedServed.tree.proof(k)),
+  });
+  record("gas_DisputeManager_postEvidence", evidence!);
+  await advance(1);
+  const committee = record("gas_DisputeManager_drawCommittee", await drawCommittee(user.ctx, { disputeId }));
+  if (committee.outcome !== "drawn") throw new Error("expected a committee");
+  const outputs = dIdx.map((k) => stringToHex(`answer ${disputed.stackId} ${k}`));
+  const respHashesOf = dIdx.map((k) => disputedServed.respHashes[k]!);
   const salt = `0x${"22".repeat(32)}` as const;
-  for (const id of opened.committee)
-    record(
-      "gas_DisputeManager_commitVote",
-      await commitDisputeVote(byId(id).signer, { disputeId: opened.disputeId, nodeId: id, result, salt }),
-    );
-  for (const id of opened.committee)
-    record(
-      "gas_DisputeManager_revealVote",
-      await revealDisputeVote(byId(id).signer, { disputeId: opened.disputeId, nodeId: id, result, salt }),
-    );
-  record("gas_DisputeManager_resolve", await resolveDispute(user.ctx, { disputeId: opened.disputeId }));
+  const ballots = committee.committee.map((id) => ({
+    id,
+    ballot: ballotOf(id, sampleClaim(respHashesOf), outputs, respHashesOf),
+  }));
+  const vote = (id: bigint, ballot: (typeof ballots)[number]["ballot"]) => ({
+    disputeId,
+    nodeId: id,
+    claim: ballot.claim,
+    work: ballot.work,
+    salt,
+  });
+  for (const { id, ballot } of ballots)
+    record("gas_DisputeManager_commitVote", await commitDisputeVote(byId(id).signer, vote(id, ballot)));
+  for (const { id, ballot } of ballots) {
+    record("gas_DisputeManager_revealVote", await revealDisputeVote(byId(id).signer, vote(id, ballot)));
+    const [shown] = await showDisputeVote(byId(id).signer, { disputeId, nodeId: id, ballot });
+    record("gas_DisputeManager_substantiate", shown!);
+  }
+  record("gas_DisputeManager_resolve", await resolveDispute(user.ctx, { disputeId }));
 
   // Owner challenges: one answered with a proof, one upheld at once; a stack that times out.
   const ch = await buy(rare);
@@ -473,7 +497,7 @@ try {
   await settle(ch.stackId, ch.node, chServed, 800n);
   const answerable = await chServed.signedResponse(2, 300n);
   const challenge = record(
-    "gas_DisputeManager_challenge",
+    "gas_ChallengeManager_challenge",
     await challengeSettlement(user.ctx, {
       stackId: ch.stackId,
       response: answerable.fields,
@@ -481,15 +505,18 @@ try {
     }),
   );
   record(
-    "gas_DisputeManager_answerChallenge",
-    await answerChallenge(ch.node.signer, { disputeId: challenge.disputeId, proof: chServed.tree.proof(2) }),
+    "gas_ChallengeManager_answerChallenge",
+    await answerChallenge(ch.node.signer, {
+      challengeId: challenge.challengeId,
+      proof: chServed.tree.proof(2),
+    }),
   );
   const greedy = await buy(rare);
   const greedyServed = await serve(greedy.stackId, greedy.node, 3);
   await settle(greedy.stackId, greedy.node, greedyServed, 900n);
   const last = await greedyServed.signedResponse(2, 300n);
   report(
-    "gas_DisputeManager_challenge_upheld",
+    "gas_ChallengeManager_challenge_upheld",
     Number(
       (
         await challengeSettlement(user.ctx, {

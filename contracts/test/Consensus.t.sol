@@ -10,6 +10,7 @@ import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ExampleConsumer} from "../src/test/ExampleConsumer.sol";
 import {EmissionSchedule} from "../src/token/EmissionSchedule.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
 import {Vm} from "./lib/Vm.sol";
 
 contract RevertingConsumer {
@@ -35,7 +36,7 @@ contract SeatPickingRequester {
     }
 }
 
-contract ConsensusTest is AtomaFixture {
+contract ConsensusTest is DisputeSteps {
     uint256 internal task;
     ExampleConsumer internal consumer;
     bytes internal constant PROMPT = "Should the DAO fund proposal 7? Answer yes or no.";
@@ -177,20 +178,17 @@ contract ConsensusTest is AtomaFixture {
         return consensus.getRequest(requestId).status;
     }
 
-    /// The committee of the latest dispute votes `truth`, and the dispute is resolved.
-    function _committeeVotes(bytes32 truth) internal returns (uint256 disputeId) {
+    /// The committee of the latest dispute (drawn if it is not yet) computes `output` with `units` over n seats,
+    /// each member committing, revealing and showing it; then the dispute is resolved.
+    function _committeeVotes(bytes memory output, uint64 units, uint256 n) internal returns (uint256 disputeId) {
         disputeId = disputes.disputeCount();
-        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        if (!disputes.getDispute(disputeId).drawn) draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        Ballot[] memory ballots = new Ballot[](committee.length);
         for (uint256 i = 0; i < committee.length; ++i) {
-            uint256 member = committee[i].nodeId;
-            bytes32 c = disputes.voteCommitment(disputeId, member, truth, bytes32(i));
-            vm.prank(operatorOf[member]);
-            disputes.commitVote(disputeId, member, c);
+            ballots[i] = consensusBallot(committee[i], output, units, n);
         }
-        for (uint256 i = 0; i < committee.length; ++i) {
-            vm.prank(operatorOf[committee[i].nodeId]);
-            disputes.revealVote(disputeId, committee[i].nodeId, truth, bytes32(i));
-        }
+        cast(disputeId, committee, ballots);
         disputes.resolve(disputeId);
     }
 
@@ -244,8 +242,11 @@ contract ConsensusTest is AtomaFixture {
         outputs[1] = "no";
         _commitAll(requestId, seats, outputs, units);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Disputed, "dispute");
-        assertEq(disputes.committeeOf(disputes.disputeCount()).length, 3, "committee from the other four nodes");
-        _committeeVotes(ConsensusCommitment.root(ANSWER, UNITS, 3));
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        assertEq(committeeIds(disputeId).length, 3, "committee from the other four nodes");
+        _committeeVotes(ANSWER, UNITS, 3);
+        assertEq(disputes.getDispute(disputeId).winner, ConsensusCommitment.root(ANSWER, UNITS, 3), "the computed root");
         assertEq(nodes.getNode(seats[1].nodeId).collateral, 0, "dissenter slashed");
         assertEq(nodes.getNode(seats[1].nodeId).reputation, 0, "reputation zero");
         assertTrue(_status(requestId) == ConsensusRequests.Status.Delivering, "truth stands");
@@ -261,6 +262,7 @@ contract ConsensusTest is AtomaFixture {
         outputs[1] = "no";
         _commitAll(requestId, seats, outputs, units);
         uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
@@ -528,7 +530,7 @@ contract ConsensusTest is AtomaFixture {
         units[2] = 1; // same output, a count that would make the others work for nothing
         _commitAll(requestId, seats, outputs, units);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Disputed, "a count that disagrees is a dissent");
-        _committeeVotes(ConsensusCommitment.root(ANSWER, honestUnits, 3));
+        _committeeVotes(ANSWER, honestUnits, 3);
         assertEq(nodes.getNode(seats[2].nodeId).collateral, 0, "the under-reporter is slashed as a liar");
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.OutputDoesNotMatchRoot.selector, requestId));
         consensus.deliverResult(requestId, ANSWER, 1);

@@ -7,12 +7,12 @@ import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
-import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
 /// @notice Drives the deployed system through random sequences of what users, honest and cheating nodes, and
 /// anyone calling the deadline functions can do. Flags record anything the invariants forbid.
-contract SystemHandler is AtomaFixture {
+contract SystemHandler is DisputeSteps {
     uint256 public plainTask;
     uint256 public verifiedTask;
     uint256[] public stackIds;
@@ -53,6 +53,7 @@ contract SystemHandler is AtomaFixture {
         holders.push(address(nodes));
         holders.push(address(models));
         holders.push(address(vault));
+        holders.push(address(disputes));
         for (uint256 i = 0; i < nodeIds.length; ++i) holders.push(operatorOf[nodeIds[i]]);
         minted = token.totalSupply();
     }
@@ -158,32 +159,61 @@ contract SystemHandler is AtomaFixture {
         try settlement.reveal(stackId, revealed) {} catch {}
     }
 
+    /// The server of an open settlement dispute posts the requests it settled (unless it withholds them), and
+    /// anyone draws the committee.
+    function prepareDispute(uint256 d, bool withhold) external {
+        (uint256 disputeId, DisputeManager.Dispute memory dispute) = _openDispute(d);
+        if (disputeId == 0) return;
+        uint256 stackId = dispute.originId;
+        if (!withhold && dispute.evidenceCount < dispute.sampleCount) {
+            Served memory s = serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"));
+            bytes32[] memory reqs = revealedReqHashes(stackId, s);
+            vm.prank(vm.addr(signerKey[dispute.serverNodeId]));
+            try disputes.postEvidence(disputeId, 0, evidenceOf(stackId), reqs) {} catch {}
+        }
+        for (uint256 k = 0; k < 2; ++k) {
+            vm.roll(block.number + 2);
+            try disputes.drawCommittee(disputeId) {} catch {}
+        }
+    }
+
+    /// The committee of an open settlement dispute votes: honestly, or for the server's outputs (colluding).
     function vote(uint256 d, bool withServer) external {
+        (uint256 disputeId, DisputeManager.Dispute memory dispute) = _openDispute(d);
+        if (disputeId == 0) return;
+        uint256 stackId = dispute.originId;
+        bytes32 salt = withServer && lies[stackId] ? bytes32("lie") : bytes32("honest");
+        DisputeManager.Member[] memory members = disputes.committeeOf(disputeId);
+        Ballot[] memory ballots = new Ballot[](members.length);
+        for (uint256 k = 0; k < members.length; ++k) {
+            ballots[k] = ballot(members[k].nodeId, sampledOutputs(stackId, salt));
+            vm.prank(vm.addr(signerKey[members[k].nodeId]));
+            try disputes.commitVote(
+                disputeId,
+                members[k].nodeId,
+                disputes.voteCommitment(disputeId, members[k].nodeId, ballots[k].claim, ballots[k].work, ballots[k].salt)
+            ) {} catch {}
+        }
+        for (uint256 k = 0; k < members.length; ++k) {
+            uint256 id = members[k].nodeId;
+            vm.prank(vm.addr(signerKey[id]));
+            try disputes.revealVote(disputeId, id, ballots[k].claim, ballots[k].work, ballots[k].salt) {} catch {}
+            vm.prank(vm.addr(signerKey[id]));
+            try disputes.substantiate(disputeId, id, shownOf(ballots[k])) {}
+                catch {}
+        }
+    }
+
+    function _openDispute(uint256 d) internal view returns (uint256 disputeId, DisputeManager.Dispute memory dispute) {
         uint256 count = disputes.disputeCount();
-        if (count == 0) return;
-        uint256 disputeId;
-        DisputeManager.Dispute memory dispute;
-        for (uint256 k = 0; k < count && disputeId == 0; ++k) {
+        for (uint256 k = 0; k < count; ++k) {
             uint256 candidate = 1 + (d + k) % count;
             dispute = disputes.getDispute(candidate);
             if (dispute.status == DisputeManager.Status.Open && dispute.kind == DisputeManager.Kind.Attestation) {
-                disputeId = candidate;
+                return (candidate, dispute);
             }
         }
-        if (disputeId == 0) return;
-        bytes32 result = withServer ? dispute.serverResult : keccak256("honest result");
-        DisputeManager.Member[] memory members = disputes.committeeOf(disputeId);
-        for (uint256 k = 0; k < members.length; ++k) {
-            uint256 id = members[k].nodeId;
-            bytes32 c = disputes.voteCommitment(disputeId, id, result, bytes32(k));
-            vm.prank(vm.addr(signerKey[id]));
-            try disputes.commitVote(disputeId, id, c) {} catch {}
-        }
-        for (uint256 k = 0; k < members.length; ++k) {
-            uint256 id = members[k].nodeId;
-            vm.prank(vm.addr(signerKey[id]));
-            try disputes.revealVote(disputeId, id, result, bytes32(k)) {} catch {}
-        }
+        return (0, dispute);
     }
 
     function warp(uint256 seconds_) external {
@@ -221,10 +251,20 @@ contract SystemHandler is AtomaFixture {
             uint256 disputeId = 1 + d % count;
             DisputeManager.Dispute memory dispute = disputes.getDispute(disputeId);
             if (dispute.status == DisputeManager.Status.Open) {
+                vm.roll(block.number + 2);
+                try disputes.drawCommittee(disputeId) {} catch {}
+                dispute = disputes.getDispute(disputeId);
+                // A dispute no committee can be drawn for ends with the last draw.
+                if (dispute.status == DisputeManager.Status.Resolved) ++resolvedCount;
+            }
+            if (dispute.status == DisputeManager.Status.Open) {
                 try disputes.resolve(disputeId) {
                     ++resolvedCount;
                 } catch {
-                    if (block.timestamp > dispute.revealDeadline) expiredDisputeStuck = true;
+                    bool voteOver = dispute.commitDeadline != 0 && block.timestamp > dispute.revealDeadline;
+                    bool evidenceOver =
+                        dispute.evidenceCount < dispute.sampleCount && block.timestamp > dispute.evidenceDeadline;
+                    if (voteOver || evidenceOver) expiredDisputeStuck = true;
                 }
             }
         }
@@ -272,7 +312,8 @@ contract HandlerReachTest is TestBase {
             else if (action == 2) handler.settleStack(r >> 8, uint64(r >> 32), r >> 64);
             else if (action == 3) handler.attest(r >> 8, (r >> 7) % 4 == 0);
             else if (action == 4) handler.reveal(r >> 8);
-            else if (action == 5) handler.vote(r >> 8, (r >> 7) % 3 == 0);
+            else if (action == 5 && (r >> 6) % 2 == 0) handler.vote(r >> 8, (r >> 7) % 3 == 0);
+            else if (action == 5) handler.prepareDispute(r >> 8, (r >> 7) % 5 == 0);
             else if (action == 6) handler.warp(r >> 8);
             else if (action == 7) handler.tick(r >> 8, r >> 40);
             else if (action == 8) handler.claim(r >> 8, r >> 40);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ResultUnits} from "../src/common/ResultUnits.sol";
+import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
@@ -11,13 +12,13 @@ import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ReceiptFraud} from "../src/settlement/ReceiptFraud.sol";
 import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
-import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
 
 /// @notice Units bound to what was computed, and nonces bound to leaf indices (soundness items 2, 15 and 10):
 /// a node that bills what it did not serve — inflated units, a running total that does not add up, a request
 /// billed twice, a nonce at another index — is caught by the attesters, fails its reveal, or is proven a cheater
 /// from its own signatures or its own settled root.
-contract ReceiptFraudTest is AtomaFixture {
+contract ReceiptFraudTest is DisputeSteps {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
 
@@ -219,7 +220,7 @@ contract ReceiptFraudTest is AtomaFixture {
     function test_inflatedUnitsInTheLeavesAreCaughtByTheAttesters() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory honest = serve(stackId, 3, "honest", 300);
-        Served memory inflated = serve(stackId, 3, "honest", 1_000_000);
+        Served memory inflated = withUnits(honest, 1_000_000);
         assertEq(honest.respHashes[1], inflated.respHashes[1], "same answers");
         _settle(stackId, server, inflated, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
@@ -229,23 +230,14 @@ contract ReceiptFraudTest is AtomaFixture {
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "the attesters disagree");
-        uint256 disputeId = disputes.disputeCount();
-        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        uint256 opened = disputes.disputeCount();
         bytes32 truth = resultOf(settlement.sampledIndices(stackId), honest);
         assertTrue(truth != settlement.revealedResult(stackId), "the units alone make the results differ");
-        for (uint256 i = 0; i < committee.length; ++i) {
-            bytes32 salt = bytes32(i);
-            uint256 id = committee[i].nodeId;
-            bytes32 c = disputes.voteCommitment(disputeId, id, truth, salt);
-            vm.prank(vm.addr(signerKey[id]));
-            disputes.commitVote(disputeId, id, c);
-        }
-        for (uint256 i = 0; i < committee.length; ++i) {
-            uint256 id = committee[i].nodeId;
-            vm.prank(vm.addr(signerKey[id]));
-            disputes.revealVote(disputeId, id, truth, bytes32(i));
-        }
-        disputes.resolve(disputeId);
+        postEvidence(opened, stackId, server, inflated);
+        draw(opened);
+        // Honest members claim the units their outputs carry: the server's inflated units lose.
+        castHonest(opened, stackId, committeeIds(opened), "honest");
+        disputes.resolve(opened);
         assertEq(nodes.getNode(server).collateral, 0, "inflating units is fraud");
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "not paid");
     }
@@ -399,12 +391,12 @@ contract ReceiptFraudTest is AtomaFixture {
         });
         bytes memory sig = _sign(server, r);
         vm.prank(user);
-        uint256 id = disputes.challenge(stackId, r, sig);
-        assertEq(disputes.challengedLeafIndex(id), 2, "the index is recorded");
+        uint256 id = challenges.challenge(stackId, r, sig);
+        assertEq(challenges.getChallenge(id).leafIndex, 2, "the index is recorded");
         bytes32[] memory atThree = stackProof(s.hashes, 3);
         vm.prank(vm.addr(signerKey[server]));
-        vm.expectRevert(DisputeManager.InvalidProof.selector);
-        disputes.answerChallenge(id, atThree);
+        vm.expectRevert(ChallengeManager.InvalidProof.selector);
+        challenges.answerChallenge(id, atThree);
     }
 
     // ---------------------------------------------------------------- when the proof comes

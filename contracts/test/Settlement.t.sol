@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
+import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
@@ -11,9 +12,9 @@ import {AtomaVault} from "../src/payments/AtomaVault.sol";
 import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
-import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
 
-contract SettlementTest is AtomaFixture {
+contract SettlementTest is DisputeSteps {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
 
@@ -71,23 +72,14 @@ contract SettlementTest is AtomaFixture {
         return settlement.getSettlement(stackId).phase;
     }
 
-    function _vote(uint256 disputeId, uint256 member, bytes32 result) internal {
-        bytes32 salt = keccak256(abi.encode("salt", member));
-        bytes32 commitment = disputes.voteCommitment(disputeId, member, result, salt);
-        vm.prank(vm.addr(signerKey[member]));
-        disputes.commitVote(disputeId, member, commitment);
-    }
-
-    function _revealVote(uint256 disputeId, uint256 member, bytes32 result) internal {
-        bytes32 salt = keccak256(abi.encode("salt", member));
-        vm.prank(vm.addr(signerKey[member]));
-        disputes.revealVote(disputeId, member, result, salt);
-    }
-
-    function _committee(uint256 disputeId) internal view returns (uint256[] memory ids) {
-        DisputeManager.Member[] memory members = disputes.committeeOf(disputeId);
-        ids = new uint256[](members.length);
-        for (uint256 i = 0; i < members.length; ++i) ids[i] = members[i].nodeId;
+    /// The server posts the disputed requests and the committee is drawn.
+    function _openVote(uint256 disputeId, uint256 stackId, uint256 server, Served memory claimed)
+        internal
+        returns (uint256[] memory committee)
+    {
+        postEvidence(disputeId, stackId, server, claimed);
+        draw(disputeId);
+        committee = committeeIds(disputeId);
     }
 
     function _claimable(uint256 nodeId) internal view returns (uint256 claimable) {
@@ -234,14 +226,13 @@ contract SettlementTest is AtomaFixture {
         _reveal(stackId, server, lies);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disagreement opens a dispute");
         uint256 disputeId = disputes.disputeCount();
-        uint256[] memory committee = _committee(disputeId);
+        uint256[] memory committee = _openVote(disputeId, stackId, server, lies);
         assertEq(committee.length, 3, "committee of three");
         for (uint256 i = 0; i < committee.length; ++i) {
             assertTrue(committee[i] != server && committee[i] != atts[0] && committee[i] != atts[1], "fresh");
         }
-        bytes32 truth = _result(stackId, honest);
-        for (uint256 i = 0; i < 3; ++i) _vote(disputeId, committee[i], truth);
-        for (uint256 i = 0; i < 3; ++i) _revealVote(disputeId, committee[i], truth);
+        castHonest(disputeId, stackId, committee, "honest");
+        assertEq(disputes.getDispute(disputeId).serverResult, _result(stackId, lies), "the lie");
         uint256 supply = token.totalSupply();
         disputes.resolve(disputeId);
         INodeRegistry.Node memory cheater = nodes.getNode(server);
@@ -270,10 +261,8 @@ contract SettlementTest is AtomaFixture {
         settlement.commitAttestation(stackId, atts[1], keccak256("copied someone else's commitment"));
         _reveal(stackId, server, s);
         uint256 disputeId = disputes.disputeCount();
-        uint256[] memory committee = _committee(disputeId);
-        bytes32 truth = settlement.revealedResult(stackId);
-        for (uint256 i = 0; i < 3; ++i) _vote(disputeId, committee[i], truth);
-        for (uint256 i = 0; i < 3; ++i) _revealVote(disputeId, committee[i], truth);
+        uint256[] memory committee = _openVote(disputeId, stackId, server, s);
+        castHonest(disputeId, stackId, committee, "honest");
         disputes.resolve(disputeId);
         assertEq(nodes.getNode(atts[1]).collateral, 0, "lazy attester slashed");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "server untouched");
@@ -293,15 +282,14 @@ contract SettlementTest is AtomaFixture {
         _commit(stackId, atts[1], lies);
         _reveal(stackId, server, lies);
         uint256 disputeId = disputes.disputeCount();
-        uint256[] memory committee = _committee(disputeId);
-        bytes32 truth = _result(stackId, honest);
-        bytes32 lie = settlement.revealedResult(stackId);
-        _vote(disputeId, committee[0], truth);
-        _vote(disputeId, committee[1], lie);
-        _vote(disputeId, committee[2], truth);
-        _revealVote(disputeId, committee[0], truth);
-        _revealVote(disputeId, committee[1], lie);
-        _revealVote(disputeId, committee[2], truth);
+        uint256[] memory committee = _openVote(disputeId, stackId, server, lies);
+        // committee[1] colludes: it holds the server's outputs and votes for them.
+        Ballot[] memory ballots = new Ballot[](3);
+        ballots[0] = ballot(committee[0], sampledOutputs(stackId, "honest"));
+        ballots[1] = ballot(committee[1], sampledOutputs(stackId, "lies"));
+        ballots[2] = ballot(committee[2], sampledOutputs(stackId, "honest"));
+        assertEq(ballots[1].claim, settlement.revealedResult(stackId), "the colluder votes the server's claim");
+        cast(disputeId, committee, ballots);
         disputes.resolve(disputeId);
         assertEq(nodes.getNode(server).collateral, 0, "cheater slashed");
         assertEq(nodes.getNode(atts[1]).collateral, 0, "colluding attester slashed");
@@ -322,11 +310,13 @@ contract SettlementTest is AtomaFixture {
         uint256 disputeId = disputes.disputeCount();
         vm.expectRevert();
         disputes.resolve(disputeId);
+        uint256[] memory committee = _openVote(disputeId, stackId, server, s);
+        vm.expectRevert();
+        disputes.resolve(disputeId);
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         assertTrue(!d.decided, "inconclusive");
-        uint256[] memory committee = _committee(disputeId);
         assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent member slashed 5%");
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL, "no fraud slash without a majority");
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
@@ -447,10 +437,10 @@ contract SettlementTest is AtomaFixture {
         _settle(stackId, server, s, 900_000);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 2, s.reqHashes[2], s.respHashes[2], 300);
-        vm.expectRevert(abi.encodeWithSelector(DisputeManager.NotStackOwner.selector, stackId, address(this)));
-        disputes.challenge(stackId, r, sig);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotStackOwner.selector, stackId, address(this)));
+        challenges.challenge(stackId, r, sig);
         vm.prank(user);
-        disputes.challenge(stackId, r, sig);
+        challenges.challenge(stackId, r, sig);
         assertEq(nodes.getNode(server).collateral, 0, "over-claim is fraud");
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "no fee");
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
@@ -463,12 +453,12 @@ contract SettlementTest is AtomaFixture {
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 1, s.reqHashes[1], keccak256("a response left out of the root"), 200);
         vm.prank(user);
-        uint256 disputeId = disputes.challenge(stackId, r, sig);
+        uint256 disputeId = challenges.challenge(stackId, r, sig);
         vm.prank(vm.addr(signerKey[server]));
-        vm.expectRevert(DisputeManager.InvalidProof.selector);
-        disputes.answerChallenge(disputeId, stackProof(s.hashes, 1));
+        vm.expectRevert(ChallengeManager.InvalidProof.selector);
+        challenges.answerChallenge(disputeId, stackProof(s.hashes, 1));
         vm.warp(block.timestamp + 10 minutes + 1);
-        disputes.resolve(disputeId);
+        challenges.resolve(disputeId);
         assertEq(nodes.getNode(server).collateral, 0, "slashed");
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
     }
@@ -480,9 +470,9 @@ contract SettlementTest is AtomaFixture {
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
         vm.prank(user);
-        uint256 disputeId = disputes.challenge(stackId, r, sig);
+        uint256 disputeId = challenges.challenge(stackId, r, sig);
         vm.prank(vm.addr(signerKey[server]));
-        disputes.answerChallenge(disputeId, stackProof(s.hashes, 1));
+        challenges.answerChallenge(disputeId, stackProof(s.hashes, 1));
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "back to accepted");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
@@ -497,8 +487,8 @@ contract SettlementTest is AtomaFixture {
             _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
         r.cumulativeUnits = 1;
         vm.prank(user);
-        vm.expectRevert(DisputeManager.InvalidResponseSignature.selector);
-        disputes.challenge(stackId, r, sig);
+        vm.expectRevert(ChallengeManager.InvalidResponseSignature.selector);
+        challenges.challenge(stackId, r, sig);
     }
 
     function test_aNodeBarredForFraudSettlesNoMoreAndItsOtherStacksAreRefunded() public {
@@ -512,7 +502,7 @@ contract SettlementTest is AtomaFixture {
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(first, server, 2, s.reqHashes[2], s.respHashes[2], 300);
         vm.prank(user);
-        disputes.challenge(first, r, sig);
+        challenges.challenge(first, r, sig);
         Served memory other = serve(second, 3, "honest");
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert();

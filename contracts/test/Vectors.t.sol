@@ -8,6 +8,9 @@ import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {ResultUnits} from "../src/common/ResultUnits.sol";
 import {StackTree} from "../src/common/StackTree.sol";
 import {Units} from "../src/common/Units.sol";
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
+import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
+import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {IAtomaVault} from "../src/interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
@@ -265,6 +268,73 @@ contract VectorsTest is TestBase {
             "response signer"
         );
         assertEq(stacks.recoverResponseSigner(response, hex"00"), address(0), "a malformed signature recovers nobody");
+    }
+
+    /// A committee member's vote: its claim and work from the outputs, and the commitment the deployed
+    /// DisputeManager checks at the reveal.
+    function test_disputeVoteVector() public {
+        DisputeManager manager = new DisputeManager(
+            address(this),
+            INodeRegistry(address(1)),
+            ITaskRegistry(address(2)),
+            IStackManager(address(3)),
+            ISettlementManager(address(4)),
+            DisputeManager.Params({
+                committeeSize: 3,
+                minCommittee: 3,
+                drawRounds: 1,
+                commitWindow: 60,
+                revealWindow: 60,
+                evidenceWindow: 60,
+                redrawDelay: 60,
+                maxEvidenceBytes: 4_096
+            })
+        );
+        string memory v = ".disputeVote";
+        uint256 nodeId = vm.parseJsonUint(json, string.concat(v, ".nodeId"));
+        uint256 disputeId = vm.parseJsonUint(json, string.concat(v, ".disputeId"));
+        bytes32 salt = vm.parseJsonBytes32(json, string.concat(v, ".salt"));
+        bytes32[] memory respHashes = vm.parseJsonBytes32Array(json, string.concat(v, ".respHashes"));
+        bytes32[] memory parts = vm.parseJsonBytes32Array(json, string.concat(v, ".parts"));
+        uint256[] memory unitsRead = vm.parseJsonUintArray(json, string.concat(v, ".units"));
+        uint64[] memory units = new uint64[](unitsRead.length);
+        for (uint256 i = 0; i < respHashes.length; ++i) {
+            bytes memory output = vm.parseJsonBytes(json, _key(string.concat(v, ".outputs"), i, ""));
+            assertEq(keccak256(output), respHashes[i], "output hashes to its response hash");
+            assertEq(ResultUnits.unitsOf(output), unitsRead[i], "the units the output carries");
+            units[i] = uint64(unitsRead[i]);
+            assertEq(keccak256(abi.encodePacked(nodeId, output)), parts[i], "work part");
+        }
+        bytes32 claim = vm.parseJsonBytes32(json, string.concat(v, ".claim"));
+        bytes32 work = vm.parseJsonBytes32(json, string.concat(v, ".work"));
+        assertEq(keccak256(abi.encode(respHashes, units)), claim, "claim");
+        assertEq(keccak256(abi.encodePacked(parts)), work, "work");
+        assertEq(
+            manager.voteCommitment(disputeId, nodeId, claim, work, salt),
+            vm.parseJsonBytes32(json, string.concat(v, ".commitment")),
+            "commitment"
+        );
+        bytes32 unavailable = vm.parseJsonBytes32(json, string.concat(v, ".unavailable"));
+        assertEq(manager.UNAVAILABLE(), unavailable, "unavailable claim");
+        assertEq(
+            manager.voteCommitment(disputeId, nodeId, unavailable, keccak256(""), salt),
+            vm.parseJsonBytes32(json, string.concat(v, ".unavailableCommitment")),
+            "unavailable commitment"
+        );
+    }
+
+    /// What a member of a consensus dispute shows: the output followed by its units, whose root is its claim.
+    function test_consensusDisputeShownVector() public view {
+        string memory c = ".disputeVote.consensus";
+        bytes memory consensusOutput = vm.parseJsonBytes(json, string.concat(c, ".output"));
+        uint64 units = uint64(vm.parseJsonUint(json, string.concat(c, ".units")));
+        bytes memory shown = vm.parseJsonBytes(json, string.concat(c, ".shown"));
+        assertEq(keccak256(shown), keccak256(abi.encodePacked(consensusOutput, units)), "shown: output, then units");
+        assertEq(
+            ConsensusCommitment.root(consensusOutput, units, vm.parseJsonUint(json, string.concat(c, ".n"))),
+            vm.parseJsonBytes32(json, string.concat(c, ".root")),
+            "consensus claim"
+        );
     }
 
     /// The node registry's signer binding: hash, EIP-191 digest, and the node key's signature over it.

@@ -378,6 +378,15 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
 
     // ---------------------------------------------------------------- views
 
+    /// The root a node commits to for `shown` = output ‖ uint64 units on this request (what a dispute committee
+    /// member's shown bytes must match); zero when `shown` is too short to carry the units.
+    function outputRoot(uint256 requestId, bytes calldata shown) external view returns (bytes32) {
+        uint256 n = _existing(requestId).n;
+        if (shown.length < 8) return bytes32(0);
+        uint256 split = shown.length - 8;
+        return ConsensusCommitment.root(shown[:split], uint64(bytes8(shown[split:])), n);
+    }
+
     function getRequest(uint256 requestId) external view returns (Request memory) {
         return _requests[requestId];
     }

@@ -4,8 +4,7 @@ pragma solidity ^0.8.24;
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
-import {RandomSource} from "../common/RandomSource.sol";
-import {StackTree} from "../common/StackTree.sol";
+import {ResultUnits} from "../common/ResultUnits.sol";
 import {IConsensusDisputeOrigin, IDisputeManager} from "../interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
@@ -13,21 +12,38 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// @title DisputeManager: committees that recompute disputed work, owner challenges, and slashing of the losers.
-/// @notice A dispute (an attester's disagreement with a revealed settlement, or n-node roots that differ) draws a
-/// fresh committee of `committeeSize` nodes of the echelon among the task's subscribers, excluding every party.
-/// Members commit H(disputeId ‖ nodeId ‖ result ‖ salt), then reveal; a result with a strict majority of the
-/// revealed votes wins. The losing side (parties and voters against the winner) is slashed in full, shared among
-/// the user, the honest nodes and the treasury, the rest burned; members that did not vote are slashed the timeout
-/// share. Past its reveal deadline a dispute resolves by the votes it has; without a majority it is
-/// inconclusive and nobody is slashed for fraud. An owner's challenge — a node-signed response whose leaf is not
-/// under the settled root, or whose running total shows an over-claim — is resolved by the node's Merkle proof,
-/// by the signature alone, or against the node when it does not answer in time.
-contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, ReentrancyGuardTransient {
+/// @notice A dispute (an attester's disagreement with a revealed settlement, or n-node roots that differ) goes
+/// through these steps, each with a deadline and a permissionless call that moves it on:
+/// 1. Evidence (settlement disputes): the server posts the disputed owner-signed requests on-chain, each at most
+///    `maxEvidenceBytes`, by `evidenceDeadline`; otherwise it loses as for fraud. Consensus prompts are on-chain.
+/// 2. Draw: a committee of `committeeSize` nodes of the echelon among the task's subscribers, excluding every
+///    party, in a later block than the one the dispute opened in and seeded by that block's hash, which nobody
+///    knew when the opening transaction was sent (re-armed on a new block when it is too old for its hash). With
+///    fewer than `minCommittee` it is drawn again after `redrawDelay`, up to `drawRounds` times; then there is no
+///    committee and the server is not paid (nobody is slashed).
+/// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
+///    and `work` = H(w_1 ‖ … ‖ w_s), w_i = H(nodeId ‖ output_i), binds the output bytes to the member. A member
+///    that could not obtain or replay the data claims UNAVAILABLE and abstains, unpunished.
+/// 4. Reveal and show: members reveal, then post their output bytes (`substantiate`), which must hash to their
+///    claim and their work. A claim not shown in time does not count and costs the member its collateral, so a
+///    member that copied the server's public claim without computing cannot profit.
+/// 5. Resolve: the claim with a strict majority of the shown votes wins; the losing side is slashed in full;
+///    members that did not vote lose the timeout share (to the treasury, never to the stack's owner). Without a
+///    shown vote, a dispute where a member could not replay the data does not pay the server.
+/// Owner challenges of a settled root are the ChallengeManager's.
+contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransient {
     /// The claim of an attester that disagreed with the server without revealing its own result.
     bytes32 public constant DISSENT = keccak256("atoma.dissent");
+    /// The claim of a member that could not obtain or replay the disputed data: an abstention.
+    bytes32 public constant UNAVAILABLE = keccak256("atoma.unavailable");
+    /// The most `maxEvidenceBytes` may ever be: one such post stays far below a block's gas limit.
+    uint32 public constant MAX_EVIDENCE_BYTES = 1 << 20;
+    /// blockhash is only available for the last 256 blocks.
+    uint256 internal constant BLOCKHASH_HORIZON = 256;
 
     enum Kind {
         Attestation,
+        /// Unused here: owner challenges moved to the ChallengeManager (the value keeps the others' numbers).
         Challenge,
         Consensus
     }
@@ -38,26 +54,63 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         Resolved
     }
 
+    /// How a dispute ended.
+    enum Outcome {
+        None,
+        /// A claim won a strict majority of the shown votes.
+        Decided,
+        /// Votes were missing or split: the settlement stands, a consensus request fails.
+        Undecided,
+        /// No shown vote, and a member could not replay the data: the server is not paid.
+        Unverifiable,
+        /// The server did not post the disputed requests in time: it loses as for fraud.
+        Withheld,
+        /// Not enough eligible nodes for a committee: the server is not paid, nobody is slashed.
+        NoCommittee
+    }
+
     struct Params {
         uint8 committeeSize;
+        /// The fewest members a committee may have (odd).
+        uint8 minCommittee;
+        /// How many times a committee is drawn before the dispute ends without one.
+        uint8 drawRounds;
         uint64 commitWindow;
+        /// Time to reveal and show the outputs once the reveal opens.
         uint64 revealWindow;
-        /// Time the node has to prove a challenged leaf is under its root.
-        uint64 answerWindow;
+        /// Time the server has to post the disputed requests.
+        uint64 evidenceWindow;
+        /// Wait before drawing again when a committee could not be formed.
+        uint64 redrawDelay;
+        /// Largest request body or output a post must carry: governance may raise it, never lower it.
+        uint32 maxEvidenceBytes;
     }
 
     struct Dispute {
         Kind kind;
         Status status;
         bool decided;
+        bool drawn;
+        uint8 drawRound;
+        Outcome outcome;
+        /// Requests (outputs) the committee recomputes: the settlement's sample, or the one consensus output.
+        uint16 sampleCount;
+        /// Disputed requests posted so far.
+        uint16 evidenceCount;
         uint32 echelon;
+        /// The block whose hash seeds the draw (the draw happens in a later one); 0 while the next round waits for
+        /// `drawNotBefore`.
+        uint64 drawBlock;
+        uint64 drawNotBefore;
+        uint64 evidenceDeadline;
+        /// 0 until the vote opens (committee drawn and evidence complete).
         uint64 commitDeadline;
         uint64 revealDeadline;
         address user;
         uint256 originId;
         uint256 taskId;
         uint256 serverNodeId;
-        /// The server's revealed result (attestation) or the challenged leaf (challenge).
+        /// The server's revealed result (settlement disputes).
         bytes32 serverResult;
         bytes32 winner;
     }
@@ -71,8 +124,14 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         uint64 nodeId;
         bool committed;
         bool revealed;
+        /// Every output shown (or nothing to show: UNAVAILABLE).
+        bool substantiated;
+        /// Outputs shown so far.
+        uint16 shown;
         bytes32 commitment;
+        /// The member's claim.
         bytes32 vote;
+        bytes32 work;
     }
 
     INodeRegistry public immutable nodeRegistry;
@@ -86,9 +145,20 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
     mapping(uint256 disputeId => Dispute) internal _disputes;
     mapping(uint256 disputeId => Party[]) internal _parties;
     mapping(uint256 disputeId => Member[]) internal _committee;
-    /// The leaf index an owner's challenge is about: the node must prove its leaf at that very position.
-    mapping(uint256 disputeId => uint256) public challengedLeafIndex;
 
+    event DisputeCreated(
+        uint256 indexed disputeId,
+        Kind indexed kind,
+        uint256 indexed originId,
+        uint256[] parties,
+        uint64 evidenceDeadline,
+        uint64 drawBlock
+    );
+    event DrawArmed(uint256 indexed disputeId, uint64 drawBlock);
+    event DrawFailed(uint256 indexed disputeId, uint8 round, uint256 found, uint64 nextDrawAfter);
+    event CommitteeDrawn(uint256 indexed disputeId, uint256[] committee);
+    event EvidencePosted(uint256 indexed disputeId, uint256 position, bytes32 reqHash, EvidenceRequest request);
+    /// The vote opened: committee drawn and the data it needs on-chain.
     event DisputeOpened(
         uint256 indexed disputeId,
         Kind indexed kind,
@@ -99,34 +169,41 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
     );
     event VoteCommitted(uint256 indexed disputeId, uint256 indexed nodeId);
     event VoteRevealed(uint256 indexed disputeId, uint256 indexed nodeId, bytes32 result);
+    event VoteSubstantiated(uint256 indexed disputeId, uint256 indexed nodeId, uint256 shown, bool complete);
     event MemberTimedOut(uint256 indexed disputeId, uint256 indexed nodeId);
-    event DisputeResolved(uint256 indexed disputeId, bool decided, bytes32 winner, uint256[] losers);
-    event ChallengeOpened(
-        uint256 indexed disputeId, uint256 indexed stackId, uint256 leafIndex, bytes32 leaf, uint64 answerDeadline
-    );
-    event ChallengeResolved(uint256 indexed disputeId, uint256 indexed stackId, bool upheld);
+    event DisputeResolved(uint256 indexed disputeId, bool decided, bytes32 winner, uint256[] losers, Outcome outcome);
     event ParamsUpdated(Params params);
 
     error UnknownDispute(uint256 disputeId);
-    error WrongKind(uint256 disputeId);
     error DisputeClosed(uint256 disputeId);
     error NotOrigin(address caller);
-    error NotStackOwner(uint256 stackId, address caller);
-    error NotChallengeable(uint256 stackId);
-    error InvalidResponseSignature();
-    error ResponseForOtherStack(uint256 stackId, uint256 responseStackId);
     error NotMember(uint256 disputeId, uint256 nodeId);
     error NotNodeActor(uint256 nodeId, address caller);
     error AlreadyCommitted(uint256 disputeId, uint256 nodeId);
     error AlreadyRevealed(uint256 disputeId, uint256 nodeId);
     error NotCommitted(uint256 disputeId, uint256 nodeId);
+    error NotRevealed(uint256 disputeId, uint256 nodeId);
+    error VoteNotOpen(uint256 disputeId);
     error CommitPhaseOver(uint256 disputeId);
     error RevealNotOpen(uint256 disputeId);
     error RevealPhaseOver(uint256 disputeId);
     error VoteDoesNotMatchCommitment(uint256 disputeId, uint256 nodeId);
     error InvalidCommitment();
+    error InvalidClaim();
     error TooEarly(uint256 disputeId, uint256 deadline);
     error InvalidProof();
+    error NothingToDraw(uint256 disputeId);
+    error DrawNotReady(uint256 disputeId, uint256 drawBlock);
+    error EvidenceNotExpected(uint256 disputeId);
+    error EvidenceWindowOver(uint256 disputeId);
+    error WrongPosition(uint256 given, uint256 expected);
+    error WrongLength(uint256 given, uint256 expected);
+    error TooLarge(uint256 length, uint256 max);
+    error InvalidRequestSignature(uint256 position);
+    error EvidenceDoesNotMatchReveal(uint256 disputeId);
+    error NothingToShow(uint256 disputeId, uint256 nodeId);
+    error OutputDoesNotMatchClaim(uint256 position);
+    error OutputDoesNotMatchWork(uint256 position);
 
     constructor(
         address admin,
@@ -155,9 +232,19 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
 
     function _setParams(Params memory p) internal {
         _check(p.committeeSize >= 1 && p.committeeSize <= 15, "committeeSize", p.committeeSize);
+        _check(p.minCommittee % 2 == 1 && p.minCommittee <= p.committeeSize, "minCommittee", p.minCommittee);
+        _check(p.drawRounds >= 1 && p.drawRounds <= 8, "drawRounds", p.drawRounds);
         _check(p.commitWindow >= 30 && p.commitWindow <= 30 days, "commitWindow", p.commitWindow);
         _check(p.revealWindow >= 30 && p.revealWindow <= 30 days, "revealWindow", p.revealWindow);
-        _check(p.answerWindow >= 30 && p.answerWindow <= 30 days, "answerWindow", p.answerWindow);
+        _check(p.evidenceWindow >= 30 && p.evidenceWindow <= 30 days, "evidenceWindow", p.evidenceWindow);
+        _check(p.redrawDelay >= 30 && p.redrawDelay <= 30 days, "redrawDelay", p.redrawDelay);
+        // A node accepted requests up to the bound in force; lowering it could leave one it cannot post.
+        _check(
+            p.maxEvidenceBytes >= 1024 && p.maxEvidenceBytes <= MAX_EVIDENCE_BYTES
+                && p.maxEvidenceBytes >= params.maxEvidenceBytes,
+            "maxEvidenceBytes",
+            p.maxEvidenceBytes
+        );
         params = p;
         emit ParamsUpdated(p);
     }
@@ -175,6 +262,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         d.user = c.user;
         d.serverNodeId = c.serverNodeId;
         d.serverResult = c.serverResult;
+        d.sampleCount = settlementManager.getSettlement(c.stackId).sampleCount;
+        d.evidenceDeadline = uint64(block.timestamp) + params.evidenceWindow;
         Party[] storage parties = _parties[disputeId];
         parties.push(Party({nodeId: uint64(c.serverNodeId), claim: c.serverResult}));
         for (uint256 i = 0; i < c.agreeing.length; ++i) {
@@ -183,7 +272,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         for (uint256 i = 0; i < c.dissenting.length; ++i) {
             parties.push(Party({nodeId: uint64(c.dissenting[i]), claim: DISSENT}));
         }
-        _openVote(disputeId, d);
+        _create(disputeId, d);
     }
 
     function openConsensusDispute(
@@ -202,65 +291,123 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         d.taskId = taskId;
         d.echelon = echelon;
         d.user = user;
+        // The prompt is on-chain already: the one output to recompute needs no evidence.
+        d.sampleCount = 1;
+        d.evidenceCount = 1;
         Party[] storage parties = _parties[disputeId];
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             parties.push(Party({nodeId: uint64(nodeIds[i]), claim: roots[i]}));
         }
-        _openVote(disputeId, d);
+        _create(disputeId, d);
     }
 
-    /// The stack owner presents a node-signed response. It is proof of fraud by itself when its index is beyond
-    /// the settled request count, or when it is the last response and its running total is below the units
-    /// claimed; otherwise the node must prove its leaf is under the root within `answerWindow`.
-    function challenge(uint256 stackId, AtomaTypedData.Response calldata response, bytes calldata signature)
-        external
-        nonReentrant
-        returns (uint256 disputeId)
-    {
-        IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
-        if (response.stackId != stackId) revert ResponseForOtherStack(stackId, response.stackId);
-        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
-        if (st.phase != ISettlementManager.Phase.Accepted || block.timestamp > st.windowEnds) {
-            revert NotChallengeable(stackId);
-        }
-        address signer = stackManager.recoverResponseSigner(response, signature);
-        if (signer == address(0) || signer != nodeRegistry.signerOf(stack.nodeId)) revert InvalidResponseSignature();
-        settlementManager.markChallenged(stackId);
-        disputeId = ++disputeCount;
-        Dispute storage d = _disputes[disputeId];
-        d.kind = Kind.Challenge;
-        d.status = Status.Open;
-        d.originId = stackId;
-        d.taskId = stack.taskId;
-        d.user = stack.owner;
-        d.serverNodeId = stack.nodeId;
-        d.serverResult = AtomaTypedData.leafHash(AtomaTypedData.leafOf(response));
-        challengedLeafIndex[disputeId] = response.leafIndex;
-        d.revealDeadline = uint64(block.timestamp) + params.answerWindow;
-        emit ChallengeOpened(disputeId, stackId, response.leafIndex, d.serverResult, d.revealDeadline);
-        bool beyondCount = response.leafIndex >= st.requestCount;
-        bool overClaim = response.leafIndex + 1 == st.requestCount && response.cumulativeUnits < st.units;
-        if (beyondCount || overClaim) _resolveChallenge(disputeId, d, false);
-    }
+    // ---------------------------------------------------------------- draw and evidence
 
-    /// The challenged node proves the leaf sits at its index under its settled root.
-    function answerChallenge(uint256 disputeId, bytes32[] calldata proof) external nonReentrant {
+    /// Draws the committee in a block after the one that seeds it (anyone may call). When that block is too old for
+    /// its hash, or a new round is due, this call only arms the draw: its own block becomes the seed.
+    function drawCommittee(uint256 disputeId) external nonReentrant {
         Dispute storage d = _open(disputeId);
-        if (d.kind != Kind.Challenge) revert WrongKind(disputeId);
-        if (block.timestamp > d.revealDeadline) revert RevealPhaseOver(disputeId);
-        if (!nodeRegistry.isNodeActor(d.serverNodeId, msg.sender)) revert NotNodeActor(d.serverNodeId, msg.sender);
-        ISettlementManager.Settlement memory st = settlementManager.getSettlement(d.originId);
-        if (!StackTree.verify(proof, st.root, d.serverResult, challengedLeafIndex[disputeId], st.requestCount)) {
-            revert InvalidProof();
+        if (d.drawn || d.drawRound >= params.drawRounds) revert NothingToDraw(disputeId);
+        if (d.drawBlock == 0) {
+            if (block.timestamp < d.drawNotBefore) revert TooEarly(disputeId, d.drawNotBefore);
+            _armDraw(disputeId, d);
+            return;
         }
-        _resolveChallenge(disputeId, d, true);
+        if (block.number <= d.drawBlock) revert DrawNotReady(disputeId, d.drawBlock);
+        if (block.number > d.drawBlock + BLOCKHASH_HORIZON) {
+            _armDraw(disputeId, d);
+            return;
+        }
+        uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
+        Party[] storage parties = _parties[disputeId];
+        uint256[] memory exclude = new uint256[](parties.length);
+        for (uint256 i = 0; i < parties.length; ++i) {
+            exclude[i] = parties[i].nodeId;
+        }
+        uint256[] memory chosen = taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: d.taskId,
+                echelon: d.echelon,
+                count: params.committeeSize,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: exclude,
+                seed: seed
+            })
+        );
+        d.drawRound += 1;
+        if (chosen.length < params.minCommittee) {
+            bool last = d.drawRound >= params.drawRounds;
+            d.drawBlock = 0;
+            d.drawNotBefore = last ? 0 : uint64(block.timestamp) + params.redrawDelay;
+            emit DrawFailed(disputeId, d.drawRound, chosen.length, d.drawNotBefore);
+            if (last && d.evidenceCount == d.sampleCount) _end(disputeId, d, Outcome.NoCommittee, 0);
+            return;
+        }
+        Member[] storage committee = _committee[disputeId];
+        for (uint256 i = 0; i < chosen.length; ++i) {
+            committee.push(
+                Member({
+                    nodeId: uint64(chosen[i]),
+                    committed: false,
+                    revealed: false,
+                    substantiated: false,
+                    shown: 0,
+                    commitment: 0,
+                    vote: 0,
+                    work: 0
+                })
+            );
+            nodeRegistry.addObligation(chosen[i]);
+        }
+        d.drawn = true;
+        emit CommitteeDrawn(disputeId, chosen);
+        if (d.evidenceCount == d.sampleCount) _openVote(disputeId, d);
+    }
+
+    /// Posts disputed requests from position `from` on: each owner-signed, at most `maxEvidenceBytes`, with the
+    /// sampled leaf's index as nonce, and hashing to the request hash of the leaf the server revealed at its
+    /// position (`reqHashes`: every revealed request hash, in sampled order, as the SettlementManager stored their
+    /// digest after checking each leaf under the root). Anyone holding them may post; the server must.
+    function postEvidence(
+        uint256 disputeId,
+        uint256 from,
+        EvidenceRequest[] calldata requests,
+        bytes32[] calldata reqHashes
+    ) external nonReentrant {
+        Dispute storage d = _open(disputeId);
+        if (d.kind != Kind.Attestation || d.evidenceCount == d.sampleCount) revert EvidenceNotExpected(disputeId);
+        if (block.timestamp > d.evidenceDeadline) revert EvidenceWindowOver(disputeId);
+        if (from != d.evidenceCount) revert WrongPosition(from, d.evidenceCount);
+        if (requests.length == 0 || from + requests.length > d.sampleCount) {
+            revert WrongLength(requests.length, d.sampleCount - from);
+        }
+        if (
+            reqHashes.length != d.sampleCount
+                || keccak256(abi.encodePacked(reqHashes)) != settlementManager.revealedRequests(d.originId)
+        ) {
+            revert EvidenceDoesNotMatchReveal(disputeId);
+        }
+        address owner = stackManager.getStack(d.originId).owner;
+        uint256[] memory indices = settlementManager.sampledIndices(d.originId);
+        for (uint256 i = 0; i < requests.length; ++i) {
+            uint256 position = from + i;
+            if (requests[i].nonce != indices[position]) revert EvidenceDoesNotMatchReveal(disputeId);
+            bytes32 reqHash = _checkEvidence(d.originId, owner, requests[i], position);
+            if (reqHash != reqHashes[position]) revert EvidenceDoesNotMatchReveal(disputeId);
+            emit EvidencePosted(disputeId, position, reqHash, requests[i]);
+        }
+        d.evidenceCount += uint16(requests.length);
+        if (d.evidenceCount < d.sampleCount) return;
+        if (d.drawn) _openVote(disputeId, d);
+        else if (d.drawRound >= params.drawRounds) _end(disputeId, d, Outcome.NoCommittee, 0);
     }
 
     // ---------------------------------------------------------------- committee
 
     function commitVote(uint256 disputeId, uint256 nodeId, bytes32 commitment) external {
         Dispute storage d = _open(disputeId);
+        if (d.commitDeadline == 0) revert VoteNotOpen(disputeId);
         if (block.timestamp > d.commitDeadline) revert CommitPhaseOver(disputeId);
         if (commitment == bytes32(0)) revert InvalidCommitment();
         Member storage m = _member(disputeId, nodeId);
@@ -270,55 +417,106 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         emit VoteCommitted(disputeId, nodeId);
     }
 
-    /// Reveals a vote once every member has committed or the commit deadline has passed.
-    function revealVote(uint256 disputeId, uint256 nodeId, bytes32 result, bytes32 salt) external {
+    /// Reveals a claim and its work once every member has committed or the commit deadline has passed. A claim of
+    /// UNAVAILABLE abstains and is done; any other must then be shown with `substantiate`.
+    function revealVote(uint256 disputeId, uint256 nodeId, bytes32 claim, bytes32 work, bytes32 salt) external {
         Dispute storage d = _open(disputeId);
+        if (d.commitDeadline == 0) revert VoteNotOpen(disputeId);
         if (block.timestamp > d.revealDeadline) revert RevealPhaseOver(disputeId);
         if (block.timestamp <= d.commitDeadline && !_all(disputeId, false)) revert RevealNotOpen(disputeId);
+        if (claim == 0 || claim == DISSENT) revert InvalidClaim();
         Member storage m = _member(disputeId, nodeId);
         if (!m.committed) revert NotCommitted(disputeId, nodeId);
         if (m.revealed) revert AlreadyRevealed(disputeId, nodeId);
-        if (voteCommitment(disputeId, nodeId, result, salt) != m.commitment) {
+        if (voteCommitment(disputeId, nodeId, claim, work, salt) != m.commitment) {
             revert VoteDoesNotMatchCommitment(disputeId, nodeId);
         }
         m.revealed = true;
-        m.vote = result;
-        emit VoteRevealed(disputeId, nodeId, result);
+        m.vote = claim;
+        m.work = work;
+        if (claim == UNAVAILABLE) m.substantiated = true;
+        emit VoteRevealed(disputeId, nodeId, claim);
     }
 
-    /// Ends a dispute: once every member revealed, or past the deadline with the votes it has. Anyone may call.
+    /// Outputs a member shows, from position `from` on, with every response hash and unit count it claimed
+    /// (settlement disputes, whose claim is H(abi.encode(respHashes, units)); empty for consensus) and every work
+    /// part.
+    struct Shown {
+        uint256 from;
+        bytes[] outputs;
+        bytes32[] respHashes;
+        uint64[] units;
+        bytes32[] works;
+    }
+
+    /// Shows a revealed member's outputs, each at most `maxEvidenceBytes`: each must hash to the member's response
+    /// hash at its position (whose hash is the claim) — for a consensus dispute, the one output's root must be the
+    /// claim — and H(nodeId ‖ output) must be the member's work part at that position.
+    function substantiate(uint256 disputeId, uint256 nodeId, Shown calldata shown) external {
+        Dispute storage d = _open(disputeId);
+        if (d.commitDeadline == 0) revert VoteNotOpen(disputeId);
+        if (block.timestamp > d.revealDeadline) revert RevealPhaseOver(disputeId);
+        Member storage m = _member(disputeId, nodeId);
+        if (!m.revealed) revert NotRevealed(disputeId, nodeId);
+        if (m.substantiated) revert NothingToShow(disputeId, nodeId);
+        uint256 from = shown.from;
+        uint256 count = shown.outputs.length;
+        if (from != m.shown) revert WrongPosition(from, m.shown);
+        if (count == 0 || from + count > d.sampleCount) revert WrongLength(count, d.sampleCount - from);
+        bytes32[] calldata works = shown.works;
+        if (works.length != d.sampleCount || keccak256(abi.encodePacked(works)) != m.work) {
+            revert OutputDoesNotMatchWork(from);
+        }
+        uint256 requestId = d.kind == Kind.Consensus ? d.originId : 0;
+        bytes32[] calldata respHashes = shown.respHashes;
+        if (
+            requestId == 0
+                && (
+                    respHashes.length != d.sampleCount || shown.units.length != d.sampleCount
+                        || keccak256(abi.encode(respHashes, shown.units)) != m.vote
+                )
+        ) {
+            revert OutputDoesNotMatchClaim(from);
+        }
+        for (uint256 position = from; position < from + count; ++position) {
+            _checkOutput(requestId, nodeId, shown, position, requestId != 0 ? m.vote : respHashes[position]);
+        }
+        m.shown = uint16(from + count);
+        m.substantiated = m.shown == d.sampleCount;
+        emit VoteSubstantiated(disputeId, nodeId, m.shown, m.substantiated);
+    }
+
+    /// Ends a dispute (anyone may call): once every member revealed and showed its outputs, or past the reveal
+    /// deadline with the votes it has; before the vote, once the evidence deadline passed without the evidence,
+    /// or once no committee could be drawn and the evidence is complete.
     function resolve(uint256 disputeId) external nonReentrant {
         Dispute storage d = _open(disputeId);
-        if (d.kind == Kind.Challenge) {
-            if (block.timestamp <= d.revealDeadline) revert TooEarly(disputeId, d.revealDeadline);
-            _resolveChallenge(disputeId, d, false);
+        if (d.commitDeadline == 0) {
+            if (d.evidenceCount < d.sampleCount) {
+                if (block.timestamp <= d.evidenceDeadline) revert TooEarly(disputeId, d.evidenceDeadline);
+                _end(disputeId, d, Outcome.Withheld, 0);
+                return;
+            }
+            if (d.drawn || d.drawRound < params.drawRounds) revert TooEarly(disputeId, d.drawNotBefore);
+            _end(disputeId, d, Outcome.NoCommittee, 0);
             return;
         }
         if (block.timestamp <= d.revealDeadline && !_all(disputeId, true)) {
             revert TooEarly(disputeId, d.revealDeadline);
         }
-        (bool decided, bytes32 winner) = _tally(disputeId);
-        d.status = Status.Resolved;
-        d.decided = decided;
-        d.winner = winner;
-        (uint256[] memory honest, uint256[] memory losers) = _judge(disputeId, d, decided, winner);
-        for (uint256 i = 0; i < losers.length; ++i) nodeRegistry.slashFraud(losers[i], d.user, honest);
-        emit DisputeResolved(disputeId, decided, winner, losers);
-        if (d.kind == Kind.Attestation) {
-            settlementManager.onDisputeResolved(d.originId, !decided || winner == d.serverResult);
-        } else {
-            consensus.onDisputeResolved(d.originId, decided, winner);
-        }
+        (Outcome outcome, bytes32 winner) = _tally(disputeId);
+        _end(disputeId, d, outcome, winner);
     }
 
     // ---------------------------------------------------------------- views
 
-    function voteCommitment(uint256 disputeId, uint256 nodeId, bytes32 result, bytes32 salt)
+    /// A member's sealed vote: H(uint256 disputeId ‖ uint256 nodeId ‖ claim ‖ work ‖ salt).
+    function voteCommitment(uint256 disputeId, uint256 nodeId, bytes32 claim, bytes32 work, bytes32 salt)
         public
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encodePacked(disputeId, nodeId, result, salt));
+        return keccak256(abi.encodePacked(disputeId, nodeId, claim, work, salt));
     }
 
     function getDispute(uint256 disputeId) external view returns (Dispute memory) {
@@ -352,65 +550,133 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         revert NotMember(disputeId, nodeId);
     }
 
-    /// Whether every member has committed (or, with `revealed`, revealed).
-    function _all(uint256 disputeId, bool revealed) internal view returns (bool) {
+    /// Whether every member has committed (or, with `done`, revealed and shown its outputs).
+    function _all(uint256 disputeId, bool done) internal view returns (bool) {
         Member[] storage committee = _committee[disputeId];
         for (uint256 i = 0; i < committee.length; ++i) {
-            if (revealed ? !committee[i].revealed : !committee[i].committed) return false;
+            if (done ? !committee[i].substantiated : !committee[i].committed) return false;
         }
         return true;
     }
 
-    function _openVote(uint256 disputeId, Dispute storage d) internal {
-        Party[] storage parties = _parties[disputeId];
-        uint256[] memory exclude = new uint256[](parties.length);
-        for (uint256 i = 0; i < parties.length; ++i) exclude[i] = parties[i].nodeId;
-        uint256[] memory chosen = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: d.taskId,
-                echelon: d.echelon,
-                count: params.committeeSize,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: exclude,
-                seed: _random(bytes32(disputeId))
-            })
-        );
-        Member[] storage committee = _committee[disputeId];
-        for (uint256 i = 0; i < chosen.length; ++i) {
-            committee.push(Member({nodeId: uint64(chosen[i]), committed: false, revealed: false, commitment: 0, vote: 0}));
-            nodeRegistry.addObligation(chosen[i]);
-        }
+    function _create(uint256 disputeId, Dispute storage d) internal {
         d.status = Status.Open;
-        d.commitDeadline = uint64(block.timestamp) + params.commitWindow;
-        d.revealDeadline = d.commitDeadline + params.revealWindow;
-        emit DisputeOpened(disputeId, d.kind, d.originId, chosen, d.commitDeadline, d.revealDeadline);
+        d.drawBlock = uint64(block.number);
+        Party[] storage parties = _parties[disputeId];
+        uint256[] memory ids = new uint256[](parties.length);
+        for (uint256 i = 0; i < parties.length; ++i) {
+            ids[i] = parties[i].nodeId;
+        }
+        emit DisputeCreated(disputeId, d.kind, d.originId, ids, d.evidenceDeadline, d.drawBlock);
     }
 
-    /// The result with a strict majority of the revealed votes, if any.
-    function _tally(uint256 disputeId) internal view returns (bool decided, bytes32 winner) {
+    /// The request's hash, once its size and its owner's signature are checked.
+    function _checkEvidence(uint256 stackId, address owner, EvidenceRequest calldata r, uint256 position)
+        internal
+        view
+        returns (bytes32 reqHash)
+    {
+        uint256 maxBytes = params.maxEvidenceBytes;
+        if (r.body.length > maxBytes) revert TooLarge(r.body.length, maxBytes);
+        reqHash = keccak256(r.body);
+        address signer = stackManager.recoverRequestSigner(
+            AtomaTypedData.Request({stackId: stackId, reqHash: reqHash, nonce: r.nonce, deadline: r.deadline}),
+            r.signature
+        );
+        if (signer == address(0) || signer != owner) revert InvalidRequestSignature(position);
+    }
+
+    /// One shown output: within the size bound, hashing (or, for a consensus request `requestId`, rooting) to
+    /// `expected`, bound to the member by its work part, and (settlement disputes) carrying the units claimed for
+    /// it, so that no claim can differ from an honest one by its units alone.
+    function _checkOutput(
+        uint256 requestId,
+        uint256 nodeId,
+        Shown calldata shown,
+        uint256 position,
+        bytes32 expected
+    ) internal view {
+        bytes calldata output = shown.outputs[position - shown.from];
+        uint256 maxBytes = params.maxEvidenceBytes;
+        if (output.length > maxBytes) revert TooLarge(output.length, maxBytes);
+        bytes32 actual = requestId != 0 ? consensus.outputRoot(requestId, output) : keccak256(output);
+        if (actual != expected) revert OutputDoesNotMatchClaim(position);
+        if (keccak256(abi.encodePacked(nodeId, output)) != shown.works[position]) {
+            revert OutputDoesNotMatchWork(position);
+        }
+        if (requestId == 0 && ResultUnits.unitsOf(output) != shown.units[position]) {
+            revert OutputDoesNotMatchClaim(position);
+        }
+    }
+
+    function _armDraw(uint256 disputeId, Dispute storage d) internal {
+        d.drawBlock = uint64(block.number);
+        emit DrawArmed(disputeId, d.drawBlock);
+    }
+
+    function _openVote(uint256 disputeId, Dispute storage d) internal {
+        d.commitDeadline = uint64(block.timestamp) + params.commitWindow;
+        d.revealDeadline = d.commitDeadline + params.revealWindow;
         Member[] storage committee = _committee[disputeId];
-        uint256 revealed;
-        uint256 best;
+        uint256[] memory ids = new uint256[](committee.length);
         for (uint256 i = 0; i < committee.length; ++i) {
-            if (!committee[i].revealed) continue;
-            ++revealed;
+            ids[i] = committee[i].nodeId;
+        }
+        emit DisputeOpened(disputeId, d.kind, d.originId, ids, d.commitDeadline, d.revealDeadline);
+    }
+
+    /// The claim with a strict majority of the shown votes, if any; without a shown vote, a member's abstention
+    /// (the data could not be replayed) makes the dispute unverifiable.
+    function _tally(uint256 disputeId) internal view returns (Outcome outcome, bytes32 winner) {
+        Member[] storage committee = _committee[disputeId];
+        uint256 shown;
+        uint256 best;
+        bool abstained;
+        for (uint256 i = 0; i < committee.length; ++i) {
+            Member storage m = committee[i];
+            if (!m.substantiated) continue;
+            if (m.vote == UNAVAILABLE) {
+                abstained = true;
+                continue;
+            }
+            ++shown;
             uint256 count;
             for (uint256 j = 0; j < committee.length; ++j) {
-                if (committee[j].revealed && committee[j].vote == committee[i].vote) ++count;
+                if (committee[j].substantiated && committee[j].vote == m.vote) ++count;
             }
             if (count > best) {
                 best = count;
-                winner = committee[i].vote;
+                winner = m.vote;
             }
         }
-        decided = revealed > 0 && best * 2 > revealed;
-        if (!decided) winner = bytes32(0);
+        if (shown > 0 && best * 2 > shown) return (Outcome.Decided, winner);
+        return (shown == 0 && abstained ? Outcome.Unverifiable : Outcome.Undecided, bytes32(0));
     }
 
-    /// Splits parties and voters into honest and losing nodes; members that did not vote are slashed the timeout
-    /// share here, and every member's obligation ends.
-    function _judge(uint256 disputeId, Dispute storage d, bool decided, bytes32 winner)
+    /// Ends the dispute: judges parties and members, slashes the losers, and reports to the origin contract.
+    function _end(uint256 disputeId, Dispute storage d, Outcome outcome, bytes32 winner) internal {
+        d.status = Status.Resolved;
+        d.outcome = outcome;
+        bool decided = outcome == Outcome.Decided;
+        d.decided = decided;
+        d.winner = winner;
+        (uint256[] memory honest, uint256[] memory losers) = _judge(disputeId, d, outcome, winner);
+        for (uint256 i = 0; i < losers.length; ++i) {
+            nodeRegistry.slashFraud(losers[i], d.user, honest);
+        }
+        emit DisputeResolved(disputeId, decided, winner, losers, outcome);
+        if (d.kind == Kind.Attestation) {
+            bool serverPaid = outcome == Outcome.Undecided || (decided && winner == d.serverResult);
+            settlementManager.onDisputeResolved(d.originId, serverPaid);
+        } else {
+            consensus.onDisputeResolved(d.originId, decided, winner);
+        }
+    }
+
+    /// Splits parties and members into honest and losing nodes. Members that did not vote are slashed the timeout
+    /// share (to the treasury), members that claimed a result they did not show lose as for fraud, abstaining
+    /// members are released; every member's obligation ends.
+    function _judge(uint256 disputeId, Dispute storage d, Outcome outcome, bytes32 winner)
         internal
         returns (uint256[] memory honest, uint256[] memory losers)
     {
@@ -420,21 +686,25 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
         losers = new uint256[](parties.length + committee.length);
         uint256 h;
         uint256 l;
-        if (decided) {
-            bool serverLost = d.kind == Kind.Attestation && winner != d.serverResult;
+        bool decided = outcome == Outcome.Decided;
+        if (decided || outcome == Outcome.Withheld) {
+            bool serverLost = outcome == Outcome.Withheld || (d.kind == Kind.Attestation && winner != d.serverResult);
             for (uint256 i = 0; i < parties.length; ++i) {
                 bytes32 claim = parties[i].claim;
-                bool right = claim == winner || (claim == DISSENT && serverLost);
-                if (right) honest[h++] = parties[i].nodeId;
-                else losers[l++] = parties[i].nodeId;
+                if (claim == DISSENT ? serverLost : claim == winner) honest[h++] = parties[i].nodeId;
+                else if (decided || parties[i].nodeId == d.serverNodeId) losers[l++] = parties[i].nodeId;
             }
         }
+        bool voted = d.commitDeadline != 0;
         for (uint256 i = 0; i < committee.length; ++i) {
             Member storage m = committee[i];
             nodeRegistry.removeObligation(m.nodeId);
+            if (!voted || m.vote == UNAVAILABLE) continue;
             if (!m.revealed) {
-                nodeRegistry.slashTimeout(m.nodeId, d.user);
+                nodeRegistry.slashTimeout(m.nodeId, address(0));
                 emit MemberTimedOut(disputeId, m.nodeId);
+            } else if (!m.substantiated) {
+                losers[l++] = m.nodeId;
             } else if (decided) {
                 if (m.vote == winner) honest[h++] = m.nodeId;
                 else losers[l++] = m.nodeId;
@@ -444,13 +714,5 @@ contract DisputeManager is IDisputeManager, AtomaAccess, RandomSource, Reentranc
             mstore(honest, h)
             mstore(losers, l)
         }
-    }
-
-    function _resolveChallenge(uint256 disputeId, Dispute storage d, bool serverWon) internal {
-        d.status = Status.Resolved;
-        d.decided = true;
-        if (!serverWon) nodeRegistry.slashFraud(d.serverNodeId, d.user, new uint256[](0));
-        emit ChallengeResolved(disputeId, d.originId, !serverWon);
-        settlementManager.onDisputeResolved(d.originId, serverWon);
     }
 }

@@ -15,6 +15,15 @@ interface IDisputeManager {
         uint256[] dissenting;
     }
 
+    /// One owner-signed request of a disputed sample, as the server posts it for the committee (the same shape as
+    /// the settlement manager's posted requests).
+    struct EvidenceRequest {
+        bytes body;
+        uint256 nonce;
+        uint64 deadline;
+        bytes signature;
+    }
+
     function openAttestationDispute(AttestationCase calldata c) external returns (uint256 disputeId);
 
     /// Opened by the consensus contract when the n nodes of a request committed different roots.
@@ -31,4 +40,8 @@ interface IDisputeManager {
 /// @notice Contracts whose disputes the dispute manager resolves for them.
 interface IConsensusDisputeOrigin {
     function onDisputeResolved(uint256 requestId, bool decided, bytes32 winner) external;
+
+    /// The root the request's nodes commit to for `shown` = output ‖ uint64 units (what a committee member's
+    /// shown bytes must match).
+    function outputRoot(uint256 requestId, bytes calldata shown) external view returns (bytes32);
 }

@@ -31,6 +31,8 @@ interface ISettlementManager {
     }
 
     function getSettlement(uint256 stackId) external view returns (Settlement memory);
+    function sampledIndices(uint256 stackId) external view returns (uint256[] memory);
+    function revealedRequests(uint256 stackId) external view returns (bytes32);
     function markChallenged(uint256 stackId) external;
     function onDisputeResolved(uint256 stackId, bool serverWon) external;
     function onReceiptFraud(uint256 stackId) external returns (uint256 refunded);

@@ -74,6 +74,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     mapping(uint256 stackId => Attester[]) internal _attesters;
     mapping(uint256 stackId => bytes32) public postedRequestsHash;
     mapping(uint256 stackId => bytes32) public revealedResult;
+    /// H(reqHash_k ‖ … for the sampled k) of the revealed leaves: what dispute evidence must match.
+    mapping(uint256 stackId => bytes32) public revealedRequests;
     /// Stacks whose node was proven to have signed what it did not serve (`ReceiptFraud`): never paid.
     mapping(uint256 stackId => bool) public fraudProven;
 
@@ -258,6 +260,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             revert RevealDoesNotMatchPostedRequests(stackId);
         }
         revealedResult[stackId] = r.result;
+        revealedRequests[stackId] = r.reqHashesDigest;
         (uint256[] memory agreeing, uint256[] memory dissenting) = _compare(stackId, r.result);
         emit SettlementRevealed(stackId, r.result, agreeing, dissenting);
         if (dissenting.length == 0) {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AtomaTypedData} from "../../src/common/AtomaTypedData.sol";
 import {ConsensusRequests} from "../../src/consensus/ConsensusRequests.sol";
+import {ChallengeManager} from "../../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
 import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
@@ -28,6 +29,7 @@ abstract contract AtomaFixture is TestBase {
     uint256 internal constant COLLATERAL = 10_000 ether;
     uint128 internal constant PRICE = 2 ether; // per million units
     bytes32 internal constant MODEL = keccak256("atoma-tiny");
+    uint128 internal constant CHALLENGE_BOND = 5 ether;
     /// The admin receives the genesis supply and funds the actors of the tests from it (nobody can mint).
     uint256 internal constant GENESIS_SUPPLY = 1e12 ether;
     /// What a subscription bonds in these tests (`subscribe`): up to four subscriptions per node.
@@ -49,6 +51,7 @@ abstract contract AtomaFixture is TestBase {
     StackManager internal stacks;
     SettlementManager internal settlement;
     DisputeManager internal disputes;
+    ChallengeManager internal challenges;
     ConsensusRequests internal consensus;
     EmissionSchedule internal emission;
     ReceiptFraud internal receiptFraud;
@@ -140,10 +143,21 @@ abstract contract AtomaFixture is TestBase {
             settlement,
             DisputeManager.Params({
                 committeeSize: 3,
+                minCommittee: 3,
+                drawRounds: 2,
                 commitWindow: 10 minutes,
                 revealWindow: 10 minutes,
-                answerWindow: 10 minutes
+                evidenceWindow: 10 minutes,
+                redrawDelay: 1 hours,
+                maxEvidenceBytes: 65_536
             })
+        );
+        challenges = new ChallengeManager(
+            admin,
+            INodeRegistry(address(nodes)),
+            stacks,
+            settlement,
+            ChallengeManager.Params({answerWindow: 10 minutes, maxChallengesPerStack: 4, challengeBond: CHALLENGE_BOND})
         );
         consensus = new ConsensusRequests(
             admin,
@@ -172,6 +186,7 @@ abstract contract AtomaFixture is TestBase {
         nodes.grantRole(protocol, address(stacks));
         nodes.grantRole(protocol, address(settlement));
         nodes.grantRole(protocol, address(disputes));
+        nodes.grantRole(protocol, address(challenges));
         nodes.grantRole(protocol, address(consensus));
         nodes.grantRole(protocol, address(tasks));
         tasks.grantRole(protocol, address(nodes));
@@ -184,6 +199,7 @@ abstract contract AtomaFixture is TestBase {
         settlement.grantRole(protocol, address(disputes));
         nodes.grantRole(protocol, address(receiptFraud));
         settlement.grantRole(protocol, address(receiptFraud));
+        settlement.grantRole(protocol, address(challenges));
         for (uint32 e = 0; e < 4; ++e) nodes.approveEchelon(e, echelonFingerprint(e));
         token.transfer(modelOwner, 10_000 ether);
         token.transfer(user, 1_000_000 ether);
@@ -193,8 +209,10 @@ abstract contract AtomaFixture is TestBase {
         token.approve(address(models), type(uint256).max);
         models.registerModel(MODEL, keccak256("weights"), 500, 1_000 ether, "gguf://atoma-tiny");
         vm.stopPrank();
-        vm.prank(user);
+        vm.startPrank(user);
         token.approve(address(vault), type(uint256).max);
+        token.approve(address(challenges), type(uint256).max);
+        vm.stopPrank();
     }
 
     /// The emission schedule of the deployment (the defaults of packages/chain's devParameters).
@@ -317,17 +335,34 @@ abstract contract AtomaFixture is TestBase {
         uint64 units;
     }
 
+    /// The units of leaf k of stack `stackId` as `serve` last split them (dispute ballots rebuild outputs with them).
+    mapping(uint256 stackId => mapping(uint256 k => uint64)) internal servedLeafUnits;
+
+    /// The result bytes whose hash is response k of a stack served with `salt`: canonical JSON ending in the usage
+    /// object, so that `ResultUnits.unitsOf` reads `units` from it.
+    function responseBody(uint256 stackId, uint256 k, bytes32 salt, uint64 units) internal pure returns (bytes memory) {
+        return abi.encodePacked(
+            '{"k":',
+            vm.toString(k),
+            ',"salt":"',
+            vm.toString(salt),
+            '","stack":',
+            vm.toString(stackId),
+            ',"usage":{"prompt_tokens":',
+            vm.toString(uint256(units)),
+            ',"total_tokens":',
+            vm.toString(uint256(units)),
+            "}}"
+        );
+    }
+
     /// `count` requests of 100 units each.
-    function serve(uint256 stackId, uint256 count, bytes32 salt) internal pure returns (Served memory) {
+    function serve(uint256 stackId, uint256 count, bytes32 salt) internal returns (Served memory) {
         return serve(stackId, count, salt, uint64(count) * 100);
     }
 
     /// `count` requests sharing `total` units (the last takes the remainder); nonce k at leaf k.
-    function serve(uint256 stackId, uint256 count, bytes32 salt, uint64 total)
-        internal
-        pure
-        returns (Served memory s)
-    {
+    function serve(uint256 stackId, uint256 count, bytes32 salt, uint64 total) internal returns (Served memory s) {
         s.reqHashes = new bytes32[](count);
         s.respHashes = new bytes32[](count);
         s.leaves = new AtomaTypedData.Leaf[](count);
@@ -338,7 +373,8 @@ abstract contract AtomaFixture is TestBase {
             uint64 units = k + 1 == count ? total - cumulative : each;
             cumulative += units;
             s.reqHashes[k] = keccak256(requestBody(stackId, k));
-            s.respHashes[k] = keccak256(abi.encode("response", stackId, k, salt));
+            s.respHashes[k] = keccak256(responseBody(stackId, k, salt, units));
+            servedLeafUnits[stackId][k] = units;
             s.leaves[k] = AtomaTypedData.Leaf({
                 leafIndex: k,
                 nonce: k,
@@ -351,6 +387,33 @@ abstract contract AtomaFixture is TestBase {
         }
         s.units = total;
         if (count > 0) s.root = stackRoot(s.hashes);
+    }
+
+    /// `s` with the same requests and answers but its units split anew to add up to `total` (a node that
+    /// inflates the units of answers it really gave).
+    function withUnits(Served memory s, uint64 total) internal pure returns (Served memory t) {
+        uint256 count = s.leaves.length;
+        t.reqHashes = s.reqHashes;
+        t.respHashes = s.respHashes;
+        t.leaves = new AtomaTypedData.Leaf[](count);
+        t.hashes = new bytes32[](count);
+        uint64 each = count == 0 ? 0 : total / uint64(count);
+        uint64 cumulative;
+        for (uint256 k = 0; k < count; ++k) {
+            uint64 units = k + 1 == count ? total - cumulative : each;
+            cumulative += units;
+            t.leaves[k] = AtomaTypedData.Leaf({
+                leafIndex: k,
+                nonce: k,
+                reqHash: s.reqHashes[k],
+                respHash: s.respHashes[k],
+                units: units,
+                cumulativeUnits: cumulative
+            });
+            t.hashes[k] = AtomaTypedData.leafHash(t.leaves[k]);
+        }
+        t.units = total;
+        if (count > 0) t.root = stackRoot(t.hashes);
     }
 
     /// Response hashes and units of the leaves at `idx`, in order: what attesters commit to.

@@ -3,6 +3,8 @@ import {
   atomaTokenBytecode,
   atomaVaultAbi,
   atomaVaultBytecode,
+  challengeManagerAbi,
+  challengeManagerBytecode,
   consensusRequestsAbi,
   consensusRequestsBytecode,
   disputeManagerAbi,
@@ -72,6 +74,7 @@ export interface AtomaAddresses {
   StackManager: Address;
   SettlementManager: Address;
   DisputeManager: Address;
+  ChallengeManager: Address;
   ConsensusRequests: Address;
   EmissionSchedule: Address;
   /** Proofs from receipts or settled leaves that a node billed what it did not serve. */
@@ -197,6 +200,13 @@ export async function deployContracts(
     nodes,
     settlement,
   ]);
+  const challenges = await deploy("ChallengeManager", challengeManagerAbi, challengeManagerBytecode, [
+    admin,
+    nodes,
+    stacks,
+    settlement,
+    p.challenge,
+  ]);
   const consensus = await deploy("ConsensusRequests", consensusRequestsAbi, consensusRequestsBytecode, [
     admin,
     tasks,
@@ -215,6 +225,7 @@ export async function deployContracts(
     StackManager: stacks,
     SettlementManager: settlement,
     DisputeManager: disputes,
+    ChallengeManager: challenges,
     ConsensusRequests: consensus,
     EmissionSchedule: emission,
     ReceiptFraud: receiptFraud,
@@ -264,6 +275,7 @@ export async function wireContracts(
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.StackManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.SettlementManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.DisputeManager],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ChallengeManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ConsensusRequests],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.TaskRegistry],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.NodeRegistry],
@@ -276,6 +288,7 @@ export async function wireContracts(
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ReceiptFraud],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ReceiptFraud],
+    ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
   ];
   for (const [name, contract, role, account] of grants) {
     await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));
@@ -294,6 +307,7 @@ export interface AtomaContracts {
   stackManager: GetContractReturnType<typeof stackManagerAbi, Clients>;
   settlementManager: GetContractReturnType<typeof settlementManagerAbi, Clients>;
   disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
+  challengeManager: GetContractReturnType<typeof challengeManagerAbi, Clients>;
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
   emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
   receiptFraud: GetContractReturnType<typeof receiptFraudAbi, Clients>;
@@ -325,6 +339,11 @@ export function atomaContracts(
       client,
     }),
     disputeManager: getContract({ address: addresses.DisputeManager, abi: disputeManagerAbi, client }),
+    challengeManager: getContract({
+      address: addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      client,
+    }),
     consensusRequests: getContract({
       address: addresses.ConsensusRequests,
       abi: consensusRequestsAbi,

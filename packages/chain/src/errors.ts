@@ -43,6 +43,18 @@ export class MissingEventError extends AtomaError {
   }
 }
 
+/** An item to post on-chain is larger than the contract's `maxEvidenceBytes`: no transaction can carry it. */
+export class EvidenceTooLargeError extends AtomaError {
+  override name = "EvidenceTooLargeError";
+  constructor(position: number, bytes: number, maxBytes: number, options?: AtomaErrorOptions) {
+    super(
+      "EVIDENCE_TOO_LARGE",
+      `item ${position} has ${bytes} bytes, over the ${maxBytes}-byte bound`,
+      options,
+    );
+  }
+}
+
 /** Registering a node needs its signing key's proof, and neither the key nor a proof was given. */
 export class SignerProofMissingError extends AtomaError {
   override name = "SignerProofMissingError";

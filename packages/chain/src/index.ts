@@ -7,7 +7,12 @@ export {
   buyStack,
   closeStack,
 } from "./actions/buyStack.js";
-export { answerChallenge, challengeSettlement } from "./actions/challengeSettlement.js";
+export {
+  answerChallenge,
+  type ChallengeResult,
+  challengeSettlement,
+  resolveChallenge,
+} from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
 export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
 export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
@@ -29,12 +34,23 @@ export {
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
 export {
+  advanceDispute,
+  DisputeOutcome,
+  DisputeStatus,
+  type DisputeStep,
+  type DrawResult,
+  drawCommittee,
+  postDisputeEvidence,
+  readDispute,
+} from "./actions/disputeSteps.js";
+export {
   approveEchelon,
   echelonFingerprint,
   nodeEchelonFingerprint,
   revokeEchelon,
   setNodeEchelon,
 } from "./actions/echelons.js";
+export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -86,7 +102,16 @@ export {
   type PostedRequest,
   postSampledRequests,
 } from "./actions/transcriptFallback.js";
-export { commitDisputeVote, revealDisputeVote, type VoteParams } from "./actions/voteDispute.js";
+export {
+  abstentionBallot,
+  type Ballot,
+  ballotOf,
+  settlementBallotOf,
+  commitDisputeVote,
+  revealDisputeVote,
+  showDisputeVote,
+  type VoteParams,
+} from "./actions/voteDispute.js";
 export { anvilBinaryPath } from "./anvil/binary.js";
 export type { Anvil, AnvilOptions } from "./anvil/startAnvil.js";
 export { startAnvil } from "./anvil/startAnvil.js";
@@ -116,6 +141,7 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
+  EvidenceTooLargeError,
   MissingEventError,
   SignerProofMissingError,
   TransactionFailedError,

@@ -50,7 +50,29 @@ export interface DeployParameters {
     disputeWindow: bigint;
     maxReplacements: number;
   };
-  dispute: { committeeSize: number; commitWindow: bigint; revealWindow: bigint; answerWindow: bigint };
+  dispute: {
+    committeeSize: number;
+    /** Fewest members a committee may have (odd); with fewer eligible nodes the committee is drawn again. */
+    minCommittee: number;
+    /** Draws before a dispute ends without a committee (the server is then not paid). */
+    drawRounds: number;
+    commitWindow: bigint;
+    /** Time to reveal a vote and show the outputs behind it. */
+    revealWindow: bigint;
+    /** Time the server has to post the disputed requests on-chain. */
+    evidenceWindow: bigint;
+    /** Wait before drawing a committee again. */
+    redrawDelay: bigint;
+    /** Largest request body or output one post carries: governance may raise it, never lower it. */
+    maxEvidenceBytes: number;
+  };
+  challenge: {
+    /** Time a node has to prove a challenged leaf is under its root. */
+    answerWindow: bigint;
+    maxChallengesPerStack: number;
+    /** Paid by an owner for a challenge that needs an answer; the node's when it answers. */
+    challengeBond: bigint;
+  };
   consensus: {
     commitWindow: bigint;
     deliveryWindow: bigint;
@@ -123,9 +145,18 @@ export const devParameters: DeployParameters = {
   },
   dispute: {
     committeeSize: 3,
+    minCommittee: 3,
+    drawRounds: 3,
     commitWindow: 5n * MINUTE,
     revealWindow: 5n * MINUTE,
+    evidenceWindow: 5n * MINUTE,
+    redrawDelay: HOUR,
+    maxEvidenceBytes: 131_072,
+  },
+  challenge: {
     answerWindow: 5n * MINUTE,
+    maxChallengesPerStack: 8,
+    challengeBond: 1n * TOMA,
   },
   consensus: {
     commitWindow: 5n * MINUTE,

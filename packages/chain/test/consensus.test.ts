@@ -1,5 +1,5 @@
 import { consensusRequestsAbi, exampleConsumerAbi } from "@atoma/contracts";
-import { CONSENSUS_REFUSAL, consensusRoot } from "@atoma/core";
+import { CONSENSUS_REFUSAL, consensusRoot, consensusShownOutput } from "@atoma/core";
 import { type Hex, hexToString, parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withdrawBalance } from "../src/actions/claimFees.js";
@@ -10,9 +10,15 @@ import {
 } from "../src/actions/consensusCommit.js";
 import { deliverConsensusResult } from "../src/actions/consensusDelivery.js";
 import { drawConsensusSeats, submitConsensusRequest } from "../src/actions/consensusRequest.js";
+import { drawCommittee } from "../src/actions/disputeSteps.js";
 import { execute } from "../src/actions/execute.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
-import { commitDisputeVote, revealDisputeVote } from "../src/actions/voteDispute.js";
+import {
+  ballotOf,
+  commitDisputeVote,
+  revealDisputeVote,
+  showDisputeVote,
+} from "../src/actions/voteDispute.js";
 import { PRICE, SecurityLevel, startNetwork, type TestNetwork, type TestNode, taskWith } from "./network.js";
 
 const ANSWER = stringToHex("yes");
@@ -117,16 +123,24 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     );
     expect(outcomes.at(-1)).toBe("disputed");
     const dispute = await network.deployment.contracts.disputeManager.read.disputeCount();
-    const committee = (await network.deployment.contracts.disputeManager.read.committeeOf([dispute])).map(
-      (m) => m.nodeId,
-    );
+    // The committee is drawn from the hash of a block after the one that opened the dispute.
+    await network.advance(1);
+    const drawn = await drawCommittee(requester.ctx, { disputeId: dispute });
+    if (drawn.outcome !== "drawn") throw new Error("expected a committee");
+    const committee = drawn.committee;
     expect(committee).toHaveLength(3);
     const result = consensusRoot(ANSWER, 40n, 3);
-    const voteSalt = `0x${"11".repeat(32)}` as const;
-    for (const id of committee)
-      await commitDisputeVote(byId(id).signer, { disputeId: dispute, nodeId: id, result, salt: voteSalt });
-    for (const id of committee)
-      await revealDisputeVote(byId(id).signer, { disputeId: dispute, nodeId: id, result, salt: voteSalt });
+    const salt = `0x${"11".repeat(32)}` as const;
+    const vote = (id: bigint) => {
+      // A member shows the output with its units: their leaves are the ones the seats committed.
+      const ballot = ballotOf(id, result, [consensusShownOutput(ANSWER, 40n)], []);
+      return { disputeId: dispute, nodeId: id, claim: ballot.claim, work: ballot.work, salt, ballot };
+    };
+    for (const id of committee) await commitDisputeVote(byId(id).signer, vote(id));
+    for (const id of committee) {
+      await revealDisputeVote(byId(id).signer, vote(id));
+      await showDisputeVote(byId(id).signer, vote(id));
+    }
     const resolved = await resolveDispute(requester.ctx, { disputeId: dispute });
     expect(resolved.slashed).toEqual([nodeIds[1]]);
     const delivered = await deliverConsensusResult(requester.ctx, { requestId, output: ANSWER, units: 40n });

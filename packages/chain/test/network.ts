@@ -165,6 +165,8 @@ export interface ServedStack {
   reqHashes: Hash[];
   respHashes: Hash[];
   leaves: StackLeaf[];
+  /** The bytes each response hash is the hash of (what a dispute committee member shows). */
+  outputs: Hex[];
   tree: StackTree;
   requests: PostedRequest[];
   responses: { fields: SignedResponseFields; signature: Hex }[];
@@ -191,6 +193,7 @@ export async function serveStack(
     reqHashes: [],
     respHashes: [],
     leaves: [],
+    outputs: [],
     requests: [],
     responses: [],
     tree: undefined!,
@@ -213,10 +216,14 @@ export async function serveStack(
       deadline: fields.deadline,
       signature: await signRequest(owner, domain, fields),
     });
-    const respHash = keccak256(stringToBytes(`${variant}: answer to ${reqHash}`));
-    served.respHashes.push(respHash);
     const units = k === count - 1 ? totalUnits - cumulative : each;
     cumulative += units;
+    // A result whose usage carries the leaf's units, as a committee member shows it.
+    const usage = { prompt_tokens: Number(units), total_tokens: Number(units) };
+    const output = stringToHex(canonicalJson({ answer: `${variant}: answer to ${reqHash}`, usage }));
+    const respHash = keccak256(output);
+    served.outputs.push(output);
+    served.respHashes.push(respHash);
     const response: SignedResponseFields = {
       stackId,
       leafIndex: BigInt(k),
@@ -255,6 +262,7 @@ export function sampled(served: ServedStack, indices: readonly bigint[]) {
     last: served.leaves[last]!,
     lastProof: served.tree.proof(last),
     requests: at.map((k) => served.requests[k]!),
+    outputs: at.map((k) => served.outputs[k]!),
   };
 }
 

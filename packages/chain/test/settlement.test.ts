@@ -6,13 +6,19 @@ import { claimEmission } from "../src/actions/claimEmission.js";
 import { claimNodeFees, claimOwnerFees, withdrawBalance } from "../src/actions/claimFees.js";
 import { commitAttestation } from "../src/actions/commitAttestation.js";
 import type { ChainContext } from "../src/actions/context.js";
+import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
 import { submitSettlement } from "../src/actions/submitSettlement.js";
 import { declareTranscriptUnavailable, postSampledRequests } from "../src/actions/transcriptFallback.js";
-import { commitDisputeVote, revealDisputeVote } from "../src/actions/voteDispute.js";
+import {
+  ballotOf,
+  commitDisputeVote,
+  revealDisputeVote,
+  showDisputeVote,
+} from "../src/actions/voteDispute.js";
 import { attestationResult } from "../src/commitments.js";
 import {
   PRICE,
@@ -172,32 +178,85 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     });
     if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
     expect(revealed.dissenting).toEqual(settled.attesters);
-    expect(revealed.committee).toHaveLength(3);
-    for (const id of revealed.committee) expect([server.nodeId, ...settled.attesters]).not.toContain(id);
+    // The server posts what it settled; the committee is drawn from a later block.
+    const lied = sampled(lies, settled.requestIndices);
+    const evidence = await postDisputeEvidence(server.signer, {
+      disputeId: revealed.disputeId,
+      requests: lied.requests,
+      respHashes: lied.respHashes,
+      proofs: lied.proofs,
+    });
+    expect(evidence).toHaveLength(1);
+    const drawn = await drawCommittee(user.ctx, { disputeId: revealed.disputeId });
+    if (drawn.outcome !== "drawn") throw new Error("expected a committee");
+    expect(drawn.voteOpened).toBe(true);
+    expect(drawn.committee).toHaveLength(3);
+    for (const id of drawn.committee) expect([server.nodeId, ...settled.attesters]).not.toContain(id);
     const result = attestationResult(truth);
-    for (const id of revealed.committee) {
-      await commitDisputeVote(byId(id).signer, {
+    const outputs = sampled(honest, settled.requestIndices).outputs;
+    const votes = drawn.committee.map((id) => ({
+      id,
+      ballot: ballotOf(id, result, outputs, truth),
+      salt: `0x${id.toString(16).padStart(64, "0")}` as const,
+    }));
+    const params = (v: (typeof votes)[number]) => ({
+      disputeId: revealed.disputeId,
+      nodeId: v.id,
+      claim: v.ballot.claim,
+      work: v.ballot.work,
+      salt: v.salt,
+    });
+    for (const v of votes) await commitDisputeVote(byId(v.id).signer, params(v));
+    for (const v of votes) {
+      await revealDisputeVote(byId(v.id).signer, params(v));
+      const shown = await showDisputeVote(byId(v.id).signer, {
         disputeId: revealed.disputeId,
-        nodeId: id,
-        result,
-        salt: `0x${id.toString(16).padStart(64, "0")}`,
+        nodeId: v.id,
+        ballot: v.ballot,
       });
-    }
-    for (const id of revealed.committee) {
-      await revealDisputeVote(byId(id).signer, {
-        disputeId: revealed.disputeId,
-        nodeId: id,
-        result,
-        salt: `0x${id.toString(16).padStart(64, "0")}`,
-      });
+      expect(shown).toHaveLength(1);
     }
     const before = await contracts.vault.read.balanceOf([user.account.address]);
     const resolved = await resolveDispute(user.ctx, { disputeId: revealed.disputeId });
-    expect(resolved).toMatchObject({ decided: true, winner: result, slashed: [server.nodeId] });
+    expect(resolved).toMatchObject({
+      decided: true,
+      winner: result,
+      outcome: DisputeOutcome.Decided,
+      slashed: [server.nodeId],
+    });
     const cheater = await contracts.nodeRegistry.read.getNode([server.nodeId]);
     expect(cheater).toMatchObject({ collateral: 0n, reputation: 0, status: 3 });
     const refund = (await contracts.vault.read.balanceOf([user.account.address])) - before;
     expect(refund).toBe(PRICE + (10n ** 21n * 3_000n) / 10_000n);
+  });
+
+  it("a caught server that withholds the disputed requests loses once the evidence window closes", async () => {
+    const { contracts } = network.deployment;
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const lies = await serveStack(network, stack.stackId, user.account, server, 4, "cheaper model");
+    const honest = await serveStack(network, stack.stackId, user.account, server, 4, "honest");
+    const settled = await settle(stack.stackId, server, lies, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const truth = sampled(honest, settled.requestIndices).respHashes;
+    for (const id of settled.attesters)
+      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, respHashes: truth });
+    const revealed = await revealSettlement(server.signer, {
+      stackId: stack.stackId,
+      ...sampled(lies, settled.requestIndices),
+    });
+    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    await expect(resolveDispute(user.ctx, { disputeId: revealed.disputeId })).rejects.toMatchObject({
+      errorName: "TooEarly",
+    });
+    await network.advance(301);
+    const resolved = await resolveDispute(user.ctx, { disputeId: revealed.disputeId });
+    expect(resolved).toMatchObject({
+      decided: false,
+      outcome: DisputeOutcome.Withheld,
+      slashed: [server.nodeId],
+    });
+    expect((await contracts.settlementManager.read.getSettlement([stack.stackId])).phase).toBe(6);
   });
 
   it("posts the sampled requests on-chain when an attester cannot fetch the transcript", async () => {
@@ -286,10 +345,18 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       signature: proofOf.signature,
     });
     expect(challenged.upheld).toBe(false);
+    expect(challenged.bond).toBe(10n ** 18n);
     await answerChallenge(honestServer.signer, {
-      disputeId: challenged.disputeId,
+      challengeId: challenged.challengeId,
       proof: honestServed.tree.proof(1),
     });
+    await expect(
+      challengeSettlement(user.ctx, {
+        stackId: honestStack.stackId,
+        response: proofOf.fields,
+        signature: proofOf.signature,
+      }),
+    ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
 
     const greedyStack = await buy(plainTask);
     const greedy = byId(greedyStack.nodeId);

@@ -13,6 +13,17 @@ export {
   MAX_CONSENSUS_NODES,
 } from "./consensusCommitment.js";
 export {
+  claimOfOutputs,
+  consensusShownOutput,
+  disputeVoteCommitment,
+  outputUnits,
+  responseOutput,
+  sampleClaim,
+  UNAVAILABLE_CLAIM,
+  voteWork,
+  workPart,
+} from "./disputeVote.js";
+export {
   expectedCheaterReward,
   expectedHonestReward,
   type GameParameters,

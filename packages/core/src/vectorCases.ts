@@ -3,6 +3,15 @@ import { privateKeyToAccount } from "viem/accounts";
 import { attestationCommitment, attestationResult } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
 import { CONSENSUS_REFUSAL, consensusLeaf, consensusRoot, consensusSeal } from "./consensusCommitment.js";
+import {
+  consensusShownOutput,
+  disputeVoteCommitment,
+  responseOutput,
+  outputUnits,
+  sampleClaim,
+  UNAVAILABLE_CLAIM,
+  voteWork,
+} from "./disputeVote.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { requestHash } from "./hash.js";
 import { reproducibleResult, responseHash, resultBytes } from "./responseResult.js";
@@ -238,6 +247,7 @@ export async function buildVectors() {
         },
       };
     }),
+    disputeVote: disputeVoteVector(),
     cost: [
       [1n, 1n],
       [999_999n, 1n],
@@ -249,5 +259,43 @@ export async function buildVectors() {
       pricePerMillion: price!.toString(),
       cost: costOfUnits(units!, price!).toString(),
     })),
+  };
+}
+
+/** A committee member's vote on a two-request sample, from its outputs to its sealed commitment. */
+function disputeVoteVector() {
+  const nodeId = 5n;
+  const disputeId = 3n;
+  const salt = keccak256(stringToBytes("atoma-vectors-salt"));
+  const outputs = [responseOutput(chatResponse), responseOutput(completionResponse)];
+  const respHashes = outputs.map((output) => keccak256(output));
+  const units = outputs.map(outputUnits);
+  const claim = sampleClaim({ respHashes, units });
+  const { work, parts } = voteWork(nodeId, outputs);
+  return {
+    nodeId: nodeId.toString(),
+    disputeId: disputeId.toString(),
+    salt,
+    outputs,
+    respHashes,
+    units: units.map(String),
+    claim,
+    parts,
+    work,
+    commitment: disputeVoteCommitment(disputeId, nodeId, claim, work, salt),
+    unavailable: UNAVAILABLE_CLAIM,
+    unavailableCommitment: disputeVoteCommitment(disputeId, nodeId, UNAVAILABLE_CLAIM, keccak256("0x"), salt),
+    consensus: (() => {
+      const output = stringToHex("The answer is 42.");
+      const units = 120n;
+      const n = 3;
+      return {
+        output,
+        units: units.toString(),
+        n,
+        shown: consensusShownOutput(output, units),
+        root: consensusRoot(output, units, n),
+      };
+    })(),
   };
 }

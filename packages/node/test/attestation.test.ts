@@ -8,7 +8,7 @@ import {
   PRICE,
   startAttestNetwork,
 } from "./harness/attestNetwork.js";
-import { reveal, serveAndSettle } from "./harness/servingNode.js";
+import { drawnCommittee, reveal, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard, silentStrategy } from "./harness/strategies.js";
 
 const Phase = { Commit: 1, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
@@ -104,9 +104,11 @@ describe("attestation worker against anvil", () => {
     const revealed = await reveal(served, served.indices);
     if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
     expect(revealed.dissenting).toEqual(served.attesters);
+    // The server posted the disputed requests; a dissenting attester's worker draws the committee.
+    const committee = await drawnCommittee(net, revealed.disputeId);
     // One member holds back, so the others wait between commit and reveal; one of them restarts there and must
-    // reveal with the vote and salt it committed with.
-    const [restarted, , late] = revealed.committee as [bigint, bigint, bigint];
+    // reveal and show the vote and salt it committed with.
+    const [restarted, , late] = committee as [bigint, bigint, bigint];
     board.assign(late, silentStrategy);
     board.open = true;
     await eventually(async () => {
@@ -125,13 +127,13 @@ describe("attestation worker against anvil", () => {
     expect(refund).toBe(PRICE + (COLLATERAL * 3_000n) / 10_000n);
     // The honest share (30 %) goes to the dissenting attesters and the committee that outvoted the server.
     const epoch = await contracts.nodeRegistry.read.currentEpoch();
-    const honest = [...served.attesters, ...revealed.committee];
+    const honest = [...served.attesters, ...committee];
     const each = (COLLATERAL * 3_000n) / 10_000n / BigInt(honest.length);
     for (const id of honest) {
       const [claimable] = await contracts.vault.read.nodeLedger([id, epoch]);
       expect(claimable).toBeGreaterThanOrEqual(each);
     }
-    for (const id of revealed.committee) {
+    for (const id of committee) {
       await eventually(
         async () => ((await dutyOf(id, served.stackId, "committee"))?.state === "done" ? true : undefined),
         "committee duty done",

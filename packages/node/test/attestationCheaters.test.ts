@@ -9,9 +9,10 @@ import {
   startAttestNetwork,
   tinyEngine,
 } from "./harness/attestNetwork.js";
-import { reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
+import { drawnCommittee, reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
 import {
   colludingStrategy,
+  dissentingStrategy,
   lazyCopierStrategy,
   StrategyBoard,
   silentStrategy,
@@ -35,6 +36,9 @@ describe("cheaters are caught", () => {
       nodes: 13,
       sampleSize: REQUESTS,
       strategyOf: (nodeId) => board.strategyFor(nodeId),
+      // Every cheat caught here bars a node for good, so later disputes find fewer than three eligible; the
+      // committee minimum is played against its attacker in contracts/test/Disputes.t.sol.
+      parameters: { dispute: { minCommittee: 1 } },
     });
     otherModel = await tinyEngine(2);
   }, 300_000);
@@ -69,6 +73,83 @@ describe("cheaters are caught", () => {
     await expectCaught(served, before);
   }, 120_000);
 
+  it("a caught server that withholds the disputed requests loses; the dissenting attesters are rewarded, the committee is not slashed", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: otherModel });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices, { withholdEvidence: true });
+    if (revealed.outcome !== "disputed") throw new Error("the other model's outputs went unnoticed");
+    // Once a block has passed the one that opened the dispute, a dissenting attester's worker draws the committee;
+    // with no evidence there is nothing for it to vote on.
+    await net.advance(1);
+    const committee = await drawnCommittee(net, revealed.disputeId);
+    const epoch = await read().nodeRegistry.read.currentEpoch();
+    const claimable = async (id: bigint) => (await read().vault.read.nodeLedger([id, epoch]))[0];
+    const feesBefore = await Promise.all(served.attesters.map(claimable));
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Failed);
+    const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute.outcome).toBe(4); // Withheld
+    await expectCaught(served, before);
+    const share = (COLLATERAL * 3_000n) / 10_000n / BigInt(served.attesters.length);
+    for (const [i, id] of served.attesters.entries())
+      expect((await claimable(id)) - feesBefore[i]!).toBeGreaterThanOrEqual(share);
+    for (const id of committee) {
+      expect(await read().nodeRegistry.read.getNode([id])).toMatchObject({
+        collateral: COLLATERAL,
+        obligations: 0,
+      });
+    }
+  }, 120_000);
+
+  it("a request nobody can replay: the committee abstains unpunished and the server is not paid", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, poison: (k) => k === 1 });
+    for (const id of served.attesters) board.assign(id, dissentingStrategy);
+    board.open = true;
+    await whenPhase(served.stackId, Phase.Reveal);
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    const committee = await drawnCommittee(net, revealed.disputeId);
+    await whenPhase(served.stackId, Phase.Failed);
+    const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute.outcome).toBe(3); // Unverifiable
+    for (const id of [served.server.nodeId, ...served.attesters, ...committee])
+      expect((await read().nodeRegistry.read.getNode([id])).collateral).toBe(COLLATERAL);
+    expect((await userBalance()) - before).toBe(PRICE);
+    for (const id of committee) {
+      const counted = await eventually(async () => {
+        const values = (await net.byId(id).metrics.disputes.get()).values;
+        return values.some((v) => v.labels.outcome === "abstained") ? values : undefined;
+      }, `member ${id} to record its abstention`);
+      expect(counted).toContainEqual(
+        expect.objectContaining({ labels: { role: "committee", outcome: "abstained" }, value: 1 }),
+      );
+    }
+  }, 120_000);
+
+  it("a committee member with too little time left before its commit deadline abstains in time instead of missing it", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: otherModel });
+    await whenPhase(served.stackId, Phase.Reveal);
+    board.open = false;
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the other model's outputs went unnoticed");
+    const committee = await drawnCommittee(net, revealed.disputeId);
+    // The members wake up 290 s into the 300 s commit window: no recomputation fits, so each abstains.
+    await net.advance(290);
+    board.open = true;
+    await eventually(async () => {
+      const members = await read().disputeManager.read.committeeOf([revealed.disputeId]);
+      return members.every((m) => m.committed) ? true : undefined;
+    }, "every member's commitment before the deadline");
+    await whenPhase(served.stackId, Phase.Failed);
+    const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
+    expect(dispute.outcome).toBe(3); // Unverifiable: nobody could replay in time, the server is not paid
+    for (const id of committee)
+      expect((await read().nodeRegistry.read.getNode([id])).collateral).toBe(COLLATERAL);
+  }, 120_000);
+
   it("a minority of colluding committee members cannot save a server that tampered with one output", async () => {
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, tamper: (k) => k === 1 });
     await whenPhase(served.stackId, Phase.Reveal);
@@ -76,9 +157,17 @@ describe("cheaters are caught", () => {
     const before = await userBalance();
     const revealed = await reveal(served, served.indices);
     if (revealed.outcome !== "disputed") throw new Error("the tampered output went unnoticed");
-    const [colluder, ...honest] = revealed.committee;
+    const [colluder, ...honest] = await drawnCommittee(net, revealed.disputeId);
     board.assign(colluder!, colludingStrategy);
     board.open = true;
+    // The colluder voted the server's public claim without computing: it has no outputs to show, and the dispute
+    // ends at its reveal deadline with the two shown votes.
+    await eventually(async () => {
+      const members = await read().disputeManager.read.committeeOf([revealed.disputeId]);
+      const shown = members.filter((m) => m.substantiated).length;
+      return shown === 2 && members.every((m) => m.revealed) ? true : undefined;
+    }, "two shown votes and the colluder's bare claim");
+    await net.advance(601);
     await whenPhase(served.stackId, Phase.Failed);
     // The colluder voted against the majority: it is slashed too, and the user gets a share of both.
     await expectCaught(served, before, PRICE + FRAUD_USER_SHARE);

@@ -24,7 +24,8 @@ import {
   waitFor,
 } from "./consensusHarness/consensusCluster.js";
 
-/** ConsensusRequests.Status.Delivered */
+/** ConsensusRequests.Status.Disputed and Delivered */
+const DISPUTED = 4;
 const DELIVERED = 5;
 const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -163,6 +164,12 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
     const nodeIds = seats!.nodeIds;
     expect(nodeIds).toContain(cheater.nodeId);
 
+    // The roots differ: the last commit opens a dispute, whose committee is drawn in a later block (seeded by
+    // the hash of the opening one). Anvil mines only on transactions, so a block is mined here as a chain would.
+    await waitFor("the dispute", async () =>
+      (await readRequest(requestId)).status >= DISPUTED ? true : undefined,
+    );
+    await network.advance(1);
     await delivered(requestId);
     const { output: expected, units } = await cluster.honestResult(requestId, prompt);
     const agreedRoot = consensusRoot(expected, units, 3);

@@ -1,14 +1,19 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import {
+  settlementBallotOf,
   buyStack,
   type ChainContext,
   challengeSettlement,
   closeStack,
   commitAttestation,
+  commitDisputeVote,
+  DisputeOutcome,
   declareTranscriptUnavailable,
   devParameters,
   registerNode,
+  revealDisputeVote,
+  showDisputeVote,
   timeoutSettlement,
 } from "@atoma/chain";
 import {
@@ -21,7 +26,15 @@ import {
   verifyTranscript,
 } from "@atoma/core";
 import pg from "pg";
-import { type LocalAccount, parseEther, parseEventLogs, toHex } from "viem";
+import {
+  keccak256,
+  type LocalAccount,
+  parseEther,
+  parseEventLogs,
+  stringToBytes,
+  stringToHex,
+  toHex,
+} from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
@@ -37,6 +50,7 @@ import type { AtomaNode } from "../src/service/createNode.js";
 import {
   type NodeDatabaseChoice,
   recordStack,
+  honestOutput,
   serveRequests,
   settlementNode,
   stateDatabaseOf,
@@ -84,6 +98,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let challengedTask: bigint;
   let batchTask: bigint;
   let lateTask: bigint;
+  let disputedTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
@@ -109,6 +124,13 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     batchTask = await taskWith(network, [g], { securityLevel: SecurityLevel.None });
     lateTask = await taskWith(network, [h], { securityLevel: SecurityLevel.None });
+    // Six subscribers: a server, its two attesters and a committee of three.
+    disputedTask = await taskWith(network, [a, b, c, d, e, f], {
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 1_000_000,
+      attesters: 2,
+      sampleSize: 2,
+    });
     user = await network.account();
     await network.advance(HOUR);
   }, 180_000);
@@ -427,18 +449,107 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       signature,
     });
     expect(challenged.upheld).toBe(false);
+    expect(challenged.bond).toBeGreaterThan(0n);
+    const operatorBalance = () =>
+      contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+    const before = await operatorBalance();
     const answered = await waitFor("the answer", async () => {
       const row = await node.context.db
         .selectFrom("settlement_challenges")
         .selectAll()
-        .where("dispute_id", "=", challenged.disputeId)
+        .where("dispute_id", "=", challenged.challengeId)
         .executeTakeFirst();
       return row?.state === "dismissed" ? row : undefined;
     });
     expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+    // The false challenge's bond pays for the answer; the proven leaf cannot be challenged again.
+    expect((await operatorBalance()) - before).toBe(challenged.bond);
+    await expect(
+      challengeSettlement(user.ctx, { stackId: stack.stackId, response: fields, signature }),
+    ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+  });
+
+  it("posts the disputed requests when a lying attester disputes its settlement, and is paid once the committee rules", async () => {
+    const { contracts } = network.deployment;
+    const { stack, node } = await buy(disputedTask, 500n);
+    const server = byId(stack.nodeId);
+    const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
+    const served = await serveRequests(network, node, stack, user.account, 5);
+    const sampled = await waitFor("attesters to be sampled", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.state === "attesting" ? row : undefined;
+    });
+    const indices = (sampled.sampled_indices as string[]).map(Number);
+    const [honestAttester, liar] = (await contracts.settlementManager.read.attestersOf([stack.stackId])).map(
+      (a) => a.nodeId,
+    ) as [bigint, bigint];
+    const truth = indices.map((k) => served.respHashes[k]!);
+    await commitAttestation(byId(honestAttester).signer, {
+      stackId: stack.stackId,
+      nodeId: honestAttester,
+      sample: { respHashes: truth, units: indices.map((k) => served.units[k]!) },
+    });
+    await commitAttestation(byId(liar).signer, {
+      stackId: stack.stackId,
+      nodeId: liar,
+      sample: {
+        respHashes: truth.map(() => keccak256(stringToBytes("a lie"))),
+        units: indices.map((k) => served.units[k]!),
+      },
+    });
+    // The node reveals, sees the dispute, posts the disputed requests and draws the committee itself.
+    const disputed = await waitFor("the evidence", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.evidence_tx && row.dispute_id !== null ? row : undefined;
+    });
+    const disputeId = disputed.dispute_id!;
+    const committee = await waitFor("the committee", async () => {
+      const members = await contracts.disputeManager.read.committeeOf([disputeId]);
+      return members.length > 0 ? members.map((m) => m.nodeId) : undefined;
+    });
+    const outputs = indices.map((k) => honestOutput(served.reqHashes[k]!));
+    for (const id of committee) {
+      const ballot = settlementBallotOf(id, outputs);
+      const vote = {
+        disputeId,
+        nodeId: id,
+        claim: ballot.claim,
+        work: ballot.work,
+        salt: keccak256(toHex(id)),
+      };
+      await commitDisputeVote(byId(id).signer, vote);
+    }
+    for (const id of committee) {
+      const ballot = settlementBallotOf(id, outputs);
+      const vote = {
+        disputeId,
+        nodeId: id,
+        claim: ballot.claim,
+        work: ballot.work,
+        salt: keccak256(toHex(id)),
+      };
+      await revealDisputeVote(byId(id).signer, vote);
+      await showDisputeVote(byId(id).signer, { disputeId, nodeId: id, ballot });
+    }
+    await waitFor("the node to resolve the dispute", async () => {
+      const dispute = await contracts.disputeManager.read.getDispute([disputeId]);
+      return dispute.status === 2 ? dispute : undefined;
+    });
+    const dispute = await contracts.disputeManager.read.getDispute([disputeId]);
+    expect(dispute).toMatchObject({ outcome: DisputeOutcome.Decided, winner: settlementBallotOf(0n, outputs).claim });
+    expect((await contracts.nodeRegistry.read.getNode([liar])).collateral).toBe(0n);
+    expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
+    await waitFor(
+      "the settlement to stand",
+      async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+    );
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+    const cost = costOfUnits(500n, PRICE);
+    expect((await finalizedEvent(stack.stackId))?.nodeAmount).toBe(cost - (cost * 500n) / 10_000n);
   });
 
   itEmbedded("settles and finalizes stacks that come due together in one transaction each", async () => {

@@ -1,51 +1,80 @@
-import { disputeManagerAbi } from "@atoma/contracts";
+import { challengeManagerAbi } from "@atoma/contracts";
 import type { Hash, SignedResponseFields } from "@atoma/core";
 import { type Hex, parseEventLogs } from "viem";
+import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
+
+export interface ChallengeResult extends TxInfo {
+  challengeId: bigint;
+  /** True when the signature alone proved the fraud (nothing for the node to answer). */
+  upheld: boolean;
+  answerDeadline: bigint;
+  /** TOMA the owner paid: the node's if it answers, back to the owner if it does not. */
+  bond: bigint;
+}
 
 /**
  * The stack owner challenges an accepted settlement with a node-signed response. `upheld` is true when the
  * signature alone proved the fraud (an index beyond the settled count, or the last response's running total
- * below the claimed units); otherwise the node has until `answerDeadline` to prove the leaf is under its root.
+ * below the claimed units); otherwise the owner pays the challenge bond (approved here when needed) and the node
+ * has until `answerDeadline` to prove the leaf is under its root. A leaf once proven cannot be challenged again.
  */
 export async function challengeSettlement(
   ctx: ChainContext,
   params: { stackId: bigint; response: SignedResponseFields; signature: Hex },
-): Promise<TxInfo & { disputeId: bigint; upheld: boolean; answerDeadline: bigint }> {
+): Promise<ChallengeResult> {
+  const [, , bond] = await ctx.publicClient.readContract({
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "params",
+  });
+  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond);
   const receipt = await execute(ctx, {
-    address: ctx.addresses.DisputeManager,
-    abi: disputeManagerAbi,
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
     functionName: "challenge",
     args: [params.stackId, params.response, params.signature],
   });
   const opened = single(
-    parseEventLogs({ abi: disputeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }),
+    parseEventLogs({ abi: challengeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }),
     "ChallengeOpened",
   );
   const [resolved] = parseEventLogs({
-    abi: disputeManagerAbi,
+    abi: challengeManagerAbi,
     logs: receipt.logs,
     eventName: "ChallengeResolved",
   });
   return {
     ...txInfo(receipt),
-    disputeId: opened.args.disputeId,
+    challengeId: opened.args.challengeId,
     upheld: resolved?.args.upheld ?? false,
     answerDeadline: opened.args.answerDeadline,
+    bond: opened.args.bond,
   };
 }
 
-/** The challenged node proves the leaf is under its root, which dismisses the challenge. */
+/** The challenged node proves the leaf is under its root, which dismisses the challenge and earns it the bond. */
 export async function answerChallenge(
   ctx: ChainContext,
-  params: { disputeId: bigint; proof: readonly Hash[] },
+  params: { challengeId: bigint; proof: readonly Hash[] },
 ): Promise<TxInfo> {
   const receipt = await execute(ctx, {
-    address: ctx.addresses.DisputeManager,
-    abi: disputeManagerAbi,
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
     functionName: "answerChallenge",
-    args: [params.disputeId, params.proof],
+    args: [params.challengeId, params.proof],
+  });
+  return txInfo(receipt);
+}
+
+/** Upholds a challenge its node did not answer in time (anyone may call): the node is slashed for fraud. */
+export async function resolveChallenge(ctx: ChainContext, params: { challengeId: bigint }): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "resolve",
+    args: [params.challengeId],
   });
   return txInfo(receipt);
 }

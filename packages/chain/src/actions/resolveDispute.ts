@@ -2,17 +2,22 @@ import { disputeManagerAbi, nodeRegistryAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
 import { parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
-import { execute } from "./execute.js";
+import { execute, single } from "./execute.js";
 
 export interface ResolveDisputeResult extends TxInfo {
-  /** Whether a result won a strict majority (challenges: always). */
+  /** Whether a claim won a strict majority of the shown votes. */
   decided: boolean;
   winner: Hash | undefined;
+  /** DisputeManager.Outcome (see `DisputeOutcome`). */
+  outcome: number;
   /** Nodes slashed for fraud in this transaction. */
   slashed: bigint[];
 }
 
-/** Ends a dispute when all votes are in or its deadline has passed, slashing the losers. Anyone may call. */
+/**
+ * Ends a dispute (anyone may call) once its vote is over, or before the vote once the server missed its evidence
+ * deadline or no committee could be drawn; slashes the losers.
+ */
 export async function resolveDispute(
   ctx: ChainContext,
   params: { disputeId: bigint },
@@ -26,13 +31,10 @@ export async function resolveDispute(
   const slashed = parseEventLogs({ abi: nodeRegistryAbi, logs: receipt.logs, eventName: "NodeSlashed" })
     .filter((e) => e.args.fraud)
     .map((e) => e.args.nodeId);
-  const [resolved] = parseEventLogs({
-    abi: disputeManagerAbi,
-    logs: receipt.logs,
-    eventName: "DisputeResolved",
-  });
-  if (resolved) {
-    return { ...txInfo(receipt), decided: resolved.args.decided, winner: resolved.args.winner, slashed };
-  }
-  return { ...txInfo(receipt), decided: true, winner: undefined, slashed };
+  const resolved = single(
+    parseEventLogs({ abi: disputeManagerAbi, logs: receipt.logs, eventName: "DisputeResolved" }),
+    "DisputeResolved",
+  );
+  const { decided, winner, outcome } = resolved.args;
+  return { ...txInfo(receipt), decided, winner: decided ? winner : undefined, outcome, slashed };
 }

@@ -56,7 +56,7 @@ export type RevealSettlementResult = TxInfo & {
   dissenting: bigint[];
 } & (
     | { outcome: "accepted"; windowEnds: bigint }
-    | { outcome: "disputed"; disputeId: bigint; committee: bigint[] }
+    | { outcome: "disputed"; disputeId: bigint; evidenceDeadline: bigint }
   );
 
 /**
@@ -81,14 +81,15 @@ export async function revealSettlement(
   const [disputed] = parseEventLogs({
     abi: disputeManagerAbi,
     logs: receipt.logs,
-    eventName: "DisputeOpened",
+    eventName: "DisputeCreated",
   });
   if (disputed) {
+    // The committee is drawn later (from a block after this one), once the server has posted its evidence.
     return {
       ...base,
       outcome: "disputed",
       disputeId: disputed.args.disputeId,
-      committee: [...disputed.args.committee],
+      evidenceDeadline: disputed.args.evidenceDeadline,
     };
   }
   const accepted = single(

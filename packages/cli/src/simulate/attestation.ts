@@ -17,13 +17,15 @@ export interface SampledStack {
   server: bigint;
   buyer: ChainContext;
   attesters: bigint[];
+  /** The sampled request indices, in order. */
+  indices: bigint[];
   entries: SampledEntries;
 }
 
+/** A settlement the reveal disputed; its committee is drawn later, from a block after this one. */
 export interface OpenDispute {
   check: SampledStack;
   disputeId: bigint;
-  committee: bigint[];
 }
 
 /**
@@ -64,8 +66,6 @@ export async function attestAndReveal(
     }),
   );
   return reveals.flatMap(({ check, revealed }) =>
-    revealed.outcome === "disputed"
-      ? [{ check, disputeId: revealed.disputeId, committee: revealed.committee }]
-      : [],
+    revealed.outcome === "disputed" ? [{ check, disputeId: revealed.disputeId }] : [],
   );
 }

@@ -141,6 +141,7 @@ export async function runRound(
         return {
           ...s,
           attesters: attesters.map((a) => a.nodeId),
+          indices: [...indices],
           entries: sampledEntries(served.get(s.stackId)!, indices),
         };
       }),
@@ -149,8 +150,9 @@ export async function runRound(
   const actors: RoundActors = { node, spend, costPerRequest: settings.cost / settings.requests };
   const disputes = await attestAndReveal(actors, checks);
   transactions += checks.reduce((sum, c) => sum + c.attesters.length, 0) + checks.length;
-  const resolved = await voteAndResolve(actors, disputes);
-  transactions += disputes.reduce((sum, d) => sum + 2 * d.committee.length, 0) + resolved.length;
+  const votes = await voteAndResolve(actors, network, disputes);
+  const resolved = votes.resolved;
+  transactions += votes.transactions;
 
   const phases = await Promise.all(
     bought.map((s) => contracts.settlementManager.read.getSettlement([s.stackId])),

@@ -1,5 +1,5 @@
-import { type Hash, leafHash, type RecomputedSample, type StackLeaf, StackTree } from "@atoma/core";
-import { keccak256, stringToBytes } from "viem";
+import { canonicalJson, type Hash, leafHash, type RecomputedSample, type StackLeaf, StackTree } from "@atoma/core";
+import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import type { SeededRandom } from "./random.js";
 
 /**
@@ -37,16 +37,16 @@ export function serveStack(
   const served: Hash[] = [];
   const honest: Hash[] = [];
   let falsified = 0;
+  const honestUnits = spread(units.used, requests);
   for (let k = 0; k < requests; k++) {
-    const reqHash = keccak256(stringToBytes(`request ${k} of stack ${stackId}`));
-    const truth = keccak256(stringToBytes(`honest model: answer to ${reqHash}`));
+    const reqHash = keccak256(requestBodyOf(stackId, k));
+    const truth = keccak256(honestOutputOf(reqHash, honestUnits[k]!));
     const cheap = random?.chance(cheatShare) === true;
     if (cheap) falsified++;
     reqHashes.push(reqHash);
     honest.push(truth);
     served.push(cheap ? keccak256(stringToBytes(`cheaper model: answer to ${reqHash}`)) : truth);
   }
-  const honestUnits = spread(units.used, requests);
   const servedUnits = spread(units.billed, requests);
   let total = 0n;
   const leaves = reqHashes.map((reqHash, k): StackLeaf => {
@@ -64,6 +64,20 @@ export function serveStack(
   return { reqHashes, served, honest, servedUnits, honestUnits, leaves, falsified, tree };
 }
 
+/** The body of request k of a stack (its hash is the request hash): what the server posts in a dispute. */
+export function requestBodyOf(stackId: bigint, k: number): Hex {
+  return stringToHex(`request ${k} of stack ${stackId}`);
+}
+
+/**
+ * The honest model's answer to a request using `units`: the bytes its honest response hash is the hash of, a
+ * result whose usage carries the units (as a committee member shows it).
+ */
+export function honestOutputOf(reqHash: Hash, units: bigint): Hex {
+  const usage = { prompt_tokens: Number(units), total_tokens: Number(units) };
+  return stringToHex(canonicalJson({ answer: `honest model: answer to ${reqHash}`, usage }));
+}
+
 /** The leaves at the sampled indices (and the last), with their proofs, and what a replay of them gives. */
 export function sampledEntries(stack: ServedStack, indices: readonly bigint[]) {
   const at = indices.map(Number);
@@ -77,6 +91,9 @@ export function sampledEntries(stack: ServedStack, indices: readonly bigint[]) {
     units: at.map((k) => stack.honestUnits[k]!),
   };
   return {
+    reqHashes: at.map((k) => stack.reqHashes[k]!),
+    /** The honest outputs a committee member shows. */
+    honestOutputs: at.map((k) => honestOutputOf(stack.reqHashes[k]!, stack.honestUnits[k]!)),
     sampled: at.map((k) => stack.leaves[k]!),
     proofs: at.map((k) => stack.tree.proof(k)),
     last: stack.leaves[last]!,

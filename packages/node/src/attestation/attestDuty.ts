@@ -5,12 +5,12 @@ import {
   execute,
   failVerification,
   proveReceiptFraud,
-  resolveDispute,
   timeoutAttesters,
 } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
+import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
 import { completeDuty, loadSample, searchFrom, type WorkerEnv } from "./workerEnv.js";
 
@@ -29,7 +29,8 @@ export const Phase = {
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
  * sample first, or declaring the transcript unavailable), then see the settlement through — timing out silent
- * attesters, failing a server that does not reveal or post, resolving a dispute past its deadline.
+ * attesters, failing a server that does not reveal or post, drawing the committee of a dispute on the stack and
+ * resolving it once it is due.
  */
 export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
   const { settlementManager } = env.chain.contracts;
@@ -130,7 +131,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
       if (now > st.deadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
       return;
     case Phase.Disputed:
-      await resolveOverdueDispute(env, duty, now);
+      await moveStackDisputeOn(env, duty);
       return;
     case Phase.Accepted:
     case Phase.Finalized:
@@ -151,16 +152,12 @@ async function commitRaw(env: WorkerEnv, stackId: bigint, nodeId: bigint, commit
   return { hash: receipt.transactionHash };
 }
 
-/** A dispute on the attested settlement ends by its votes once its deadline passed: anyone may call. */
-async function resolveOverdueDispute(env: WorkerEnv, duty: Duty, now: bigint): Promise<void> {
-  const { settlementManager, disputeManager } = env.chain.contracts;
-  const opened = await settlementManager.getEvents.SettlementDisputed(
+/** As a party, moves the dispute on the attested settlement on (committee draw, resolution when due). */
+async function moveStackDisputeOn(env: WorkerEnv, duty: Duty): Promise<void> {
+  const opened = await env.chain.contracts.settlementManager.getEvents.SettlementDisputed(
     { stackId: duty.stackId },
     { fromBlock: searchFrom(env, duty) },
   );
   const disputeId = opened.at(-1)?.args.disputeId;
-  if (disputeId === undefined) return;
-  const dispute = await disputeManager.read.getDispute([disputeId]);
-  if (dispute.status === 1 && now > dispute.revealDeadline)
-    await resolveDispute(env.chain.ctx, { disputeId });
+  if (disputeId !== undefined) await moveDisputeOn(env.chain.ctx, disputeId);
 }

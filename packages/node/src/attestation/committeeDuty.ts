@@ -1,20 +1,47 @@
-import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
-import type { Hash } from "@atoma/core";
+import {
+  abstentionBallot,
+  type Ballot,
+  commitDisputeVote,
+  readMaxEvidenceBytes,
+  revealDisputeVote,
+  settlementBallotOf,
+  showDisputeVote,
+} from "@atoma/chain";
+import { AtomaError, UNAVAILABLE_CLAIM } from "@atoma/core";
+import {
+  ContextLengthExceededError,
+  InvalidRequestError,
+  ModelNotFoundError,
+  RequestAbortedError,
+  UnsupportedParameterError,
+} from "@atoma/engine";
+import { hexToBytes } from "viem";
+import type { VoteDecision } from "./commitStrategy.js";
+import { disputedRequests } from "./disputedRequests.js";
 import { type Duty, updateDuty } from "./duties.js";
-import { recomputeSample } from "./recompute.js";
+import { UnrecomputableRequestError } from "./errors.js";
+import { moveDisputeOn } from "./moveDisputeOn.js";
+import { recomputeOutputs } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
-import { completeDuty, loadSample, type WorkerEnv } from "./workerEnv.js";
+import { searchFrom, type WorkerEnv } from "./workerEnv.js";
 
 /** DisputeManager's statuses. */
 const Status = { None: 0, Open: 1, Resolved: 2 } as const;
+/** Chain seconds kept before the commit deadline for the commit transaction itself. */
+const COMMIT_MARGIN_SECONDS = 20n;
+/** The longest a recomputation may run, whatever the deadline. */
+const MAX_RECOMPUTE_MS = 10 * 60_000;
 
 /**
- * One step of a committee member's duty: recompute the disputed sample and commit a sealed vote; reveal it once
- * every member committed or the commit deadline passed; resolve the dispute once every vote is in or the reveal
- * deadline passed (anyone may, so no dispute stays open); record how it ended.
+ * One step of a committee member's duty. Pending: recompute the requests the server posted on chain, within the time
+ * the commit deadline leaves, and commit to what it computed — claim H(respHash…) and work H(H(nodeId ‖ output)…) —
+ * or, when the requests cannot be replayed in time (or at all), to UNAVAILABLE, which abstains unpunished. The
+ * ballot (with its outputs) is stored before the commitment is sent, so a restart reveals and shows the same.
+ * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
+ * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
 export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
-  const { disputeManager, settlementManager } = env.chain.contracts;
+  const { disputeManager } = env.chain.contracts;
   const disputeId = duty.round;
   const me = await env.chain.nodeId();
   const [dispute, committee, now] = await Promise.all([
@@ -26,11 +53,13 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
   if (dispute.status !== Status.Open || !member) {
     const outcome = !member?.revealed
       ? "missed"
-      : !dispute.decided
-        ? "inconclusive"
-        : member.vote === dispute.winner
-          ? "won"
-          : "lost";
+      : member.vote === UNAVAILABLE_CLAIM
+        ? "abstained"
+        : !dispute.decided
+          ? "inconclusive"
+          : member.vote === dispute.winner
+            ? "won"
+            : "lost";
     await updateDuty(env.db, duty.taskId, {
       state: outcome === "missed" ? "failed" : "done",
       lastError: null,
@@ -46,35 +75,26 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
       disputeId,
       nodeId: me,
     });
+  const stored = duty.result ? (JSON.parse(duty.result) as Ballot) : undefined;
 
   if (duty.state === "pending") {
     if (member.committed) {
-      await updateDuty(env.db, duty.taskId, { state: duty.result ? "committed" : "revealed" });
+      await updateDuty(env.db, duty.taskId, { state: stored ? "committed" : "revealed" });
       return;
     }
     if (now > dispute.commitDeadline) {
       await updateDuty(env.db, duty.taskId, { state: "revealed", lastError: "missed the commit deadline" });
       return;
     }
-    const full = await completeDuty(env, duty);
-    const st = await settlementManager.read.getSettlement([duty.stackId]);
-    const sample = await loadSample(env, full, st.dataPosted);
-    if (!sample) return;
-    const bodies = sample.bodies;
-    const result = await env.strategy.vote({
-      stackId: duty.stackId,
-      nodeId: me,
-      disputeId,
-      indices: full.indices,
-      chain: env.chain,
-      recompute: () => recomputeSample(env.engine(), bodies),
-    });
-    if (!result) return;
-    await updateDuty(env.db, duty.taskId, { result });
+    const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now));
+    if (!ballot) return;
+    // Kept before sending: after a crash the vote is revealed and shown from the row.
+    if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
     const sent = await commitDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,
-      result,
+      claim: ballot.claim,
+      work: ballot.work,
       salt: await salt(),
     });
     await updateDuty(env.db, duty.taskId, {
@@ -93,17 +113,93 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
     }
     const everyoneCommitted = committee.every((m) => m.committed);
     if (!everyoneCommitted && now <= dispute.commitDeadline) return;
+    const ballot = stored!;
     const sent = await revealDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,
-      result: duty.result as Hash,
+      claim: ballot.claim,
+      work: ballot.work,
       salt: await salt(),
     });
     await updateDuty(env.db, duty.taskId, { state: "revealed", txHash: sent.hash, lastError: null });
     return;
   }
 
-  // Revealed (or out of the vote): resolve once every vote is in or the deadline has passed.
-  const everyoneRevealed = committee.every((m) => m.revealed);
-  if (everyoneRevealed || now > dispute.revealDeadline) await resolveDispute(env.chain.ctx, { disputeId });
+  // Revealed (or out of the vote): show the outputs behind the claim, then move the dispute on.
+  if (member.revealed && !member.substantiated && stored && now <= dispute.revealDeadline)
+    await showDisputeVote(env.chain.ctx, { disputeId, nodeId: me, ballot: stored });
+  await moveDisputeOn(env.chain.ctx, disputeId);
+}
+
+/**
+ * What this member votes: the strategy's decision on the posted requests, recomputed within the time left before the
+ * commit deadline. Requests that cannot be replayed, outputs too large to show, or a recomputation the deadline cuts
+ * short make an abstention. Undefined: not now (the posted requests are not visible yet).
+ */
+async function computeBallot(
+  env: WorkerEnv,
+  duty: Duty,
+  dispute: { sampleCount: number; commitDeadline: bigint },
+  me: bigint,
+  now: bigint,
+): Promise<Ballot | undefined> {
+  const budgetMs = Number(dispute.commitDeadline - now - COMMIT_MARGIN_SECONDS) * 1_000;
+  if (budgetMs <= 0) return abstain(env, duty, me, "too little time left to recompute");
+  let decision: VoteDecision;
+  try {
+    const bodies = await disputedRequests(env.chain, duty.round, dispute.sampleCount, searchFrom(env, duty));
+    if (!bodies) return undefined;
+    const signal = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
+    decision = await env.strategy.vote({
+      stackId: duty.stackId,
+      nodeId: me,
+      disputeId: duty.round,
+      chain: env.chain,
+      recompute: () => recomputeOutputs(env.engine(), bodies, signal),
+    });
+  } catch (error) {
+    if (unreplayable(error) || cutShort(error))
+      return abstain(
+        env,
+        duty,
+        me,
+        error instanceof AtomaError ? error.shortMessage : "recomputation cut short",
+      );
+    throw error; // a passing trouble (engine busy or stopped, chain unreachable): tried again next pass
+  }
+  if (!decision) return undefined;
+  if ("unavailable" in decision) return abstain(env, duty, me, "the strategy abstained");
+  if ("claim" in decision) return { ...decision, outputs: [], respHashes: [], units: [], works: [] };
+  const outputs = [...decision.outputs];
+  const maxBytes = await readMaxEvidenceBytes(env.chain.ctx);
+  if (outputs.some((output) => hexToBytes(output).length > maxBytes))
+    return abstain(env, duty, me, `an output is over the ${maxBytes}-byte bound it must be shown within`);
+  return settlementBallotOf(me, outputs);
+}
+
+function abstain(env: WorkerEnv, duty: Duty, me: bigint, reason: string): Ballot {
+  env.logger.warn(
+    { disputeId: duty.round.toString(), reason },
+    "cannot replay the disputed requests: abstaining",
+  );
+  return abstentionBallot(me);
+}
+
+/** The request itself cannot be replayed by a node of the echelon: not a servable body, model or context. */
+function unreplayable(error: unknown): boolean {
+  return (
+    error instanceof UnrecomputableRequestError ||
+    error instanceof InvalidRequestError ||
+    error instanceof UnsupportedParameterError ||
+    error instanceof ContextLengthExceededError ||
+    error instanceof ModelNotFoundError
+  );
+}
+
+/** The deadline's budget ran out before the recomputation finished. */
+function cutShort(error: unknown): boolean {
+  return (
+    error instanceof RequestAbortedError ||
+    (error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError"))
+  );
 }

@@ -1,5 +1,6 @@
-import { computeUnits, type RecomputedSample, responseHash } from "@atoma/core";
+import { computeUnits, type RecomputedSample, responseHash, responseOutput } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
+import type { Hex } from "viem";
 import { UnrecomputableRequestError } from "./errors.js";
 
 /**
@@ -44,4 +45,20 @@ async function recomputeOne(
   throw new UnrecomputableRequestError(
     `sampled request ${index} is not a chat, completion or embeddings body`,
   );
+}
+
+/**
+ * Regenerates each request as `recomputeSample` does and returns the bytes each response hash is the hash
+ * of (`responseOutput`): what a dispute committee member shows after its reveal.
+ */
+export async function recomputeOutputs(
+  engine: InferenceEngine,
+  bodies: readonly Record<string, unknown>[],
+  signal?: AbortSignal,
+): Promise<Hex[]> {
+  const outputs: Hex[] = [];
+  for (const [index, body] of bodies.entries()) {
+    outputs.push(responseOutput(await recomputeOne(engine, body, index, signal)));
+  }
+  return outputs;
 }

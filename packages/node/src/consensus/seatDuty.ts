@@ -1,4 +1,5 @@
 import {
+  advanceDispute,
   type ConsensusSeatResult,
   closeConsensusRound,
   deliverConsensusResult,
@@ -33,13 +34,10 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
         await closeRound(env, seat);
       return;
     case "disputed":
-      if (
-        seat.dispute_id !== null &&
-        seat.dispute_deadline !== null &&
-        now > seat.dispute_deadline &&
-        env.turns.mine(`late:${seat.dispute_id}`, seat.seat_index - 1)
-      )
-        await resolveLate(env, seat.dispute_id);
+      // A party moves its dispute on: draws the committee (from a block after the dispute opened), and ends it
+      // when no committee can be drawn or its deadline has passed.
+      if (seat.dispute_id !== null && env.turns.mine(`late:${seat.dispute_id}`, seat.seat_index - 1))
+        await moveDisputeOn(env, seat.dispute_id);
       return;
     case "delivering":
       return deliver(env, seat, now);
@@ -173,6 +171,22 @@ export async function resolveLate(env: DutyEnv, disputeId: bigint): Promise<void
   } catch (error) {
     const name = revertName(error);
     if (name !== "DisputeClosed" && name !== "TooEarly") throw error;
+  }
+}
+
+/** Draws the committee or resolves the dispute when either is due; a race lost to another party is no error. */
+async function moveDisputeOn(env: DutyEnv, disputeId: bigint): Promise<void> {
+  try {
+    await advanceDispute(env.chain, { disputeId });
+  } catch (error) {
+    const name = revertName(error);
+    if (
+      name !== "DisputeClosed" &&
+      name !== "TooEarly" &&
+      name !== "NothingToDraw" &&
+      name !== "DrawNotReady"
+    )
+      throw error;
   }
 }
 

@@ -1,6 +1,12 @@
-import { commitDisputeVote, resolveDispute, revealDisputeVote } from "@atoma/chain";
+import {
+  ballotOf,
+  commitDisputeVote,
+  resolveDispute,
+  revealDisputeVote,
+  showDisputeVote,
+} from "@atoma/chain";
 import { disputeManagerAbi } from "@atoma/contracts";
-import { consensusRoot, type Hash } from "@atoma/core";
+import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
 import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
@@ -9,8 +15,9 @@ import { type DutyEnv, revertName } from "./dutyEnv.js";
 
 /**
  * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
- * commit H(disputeId ‖ nodeId ‖ root ‖ salt); reveal once the contract allows; then end the dispute as soon as
- * every vote is in (or its deadline passed), so the request moves on without waiting for anyone else.
+ * commit H(disputeId ‖ nodeId ‖ root ‖ work ‖ salt), the work binding the output to this node; reveal once the
+ * contract allows and show the output; then end the dispute as soon as every vote is shown (or its deadline
+ * passed), so the request moves on without waiting for anyone else.
  */
 export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   switch (vote.state) {
@@ -60,8 +67,10 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
     // The root binds the unit count too: a seat that reported another count loses like one with another output.
     result = consensusRoot(output, units, request.n).toLowerCase();
     salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
-    // The salt is stored before the commitment is sent: after a crash the vote can still be revealed.
-    if (!(await updateVote(env.db, disputeId, { output, result, salt }, ["pending"]))) return;
+    // What the member will show is the output with its units; it and the salt are stored before the commitment
+    // is sent: after a crash the vote can still be revealed and shown.
+    const shown = consensusShownOutput(output, units);
+    if (!(await updateVote(env.db, disputeId, { output: shown, result, salt }, ["pending"]))) return;
   }
   try {
     const tx = await commitDisputeVote(env.chain, params(vote, result, salt));
@@ -94,13 +103,25 @@ async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
 }
 
 async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+  if (now <= vote.reveal_deadline) {
+    try {
+      await showDisputeVote(env.chain, {
+        disputeId: vote.dispute_id,
+        nodeId: vote.node_id,
+        ballot: ballot(vote),
+      });
+    } catch (error) {
+      const name = revertName(error);
+      if (name !== "DisputeClosed" && name !== "RevealPhaseOver") throw error;
+    }
+  }
   const committee = await env.chain.publicClient.readContract({
     address: env.addresses.DisputeManager,
     abi: disputeManagerAbi,
     functionName: "committeeOf",
     args: [vote.dispute_id],
   });
-  if (committee.some((member) => !member.revealed) && now <= vote.reveal_deadline) return;
+  if (committee.some((member) => !member.substantiated) && now <= vote.reveal_deadline) return;
   const rank = committee.findIndex((member) => member.nodeId === vote.node_id);
   if (!env.turns.mine(`resolve:${vote.dispute_id}`, rank)) return;
   try {
@@ -123,6 +144,12 @@ async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> 
   }
 }
 
+/** The vote of this seat: the root of its output as the claim, output ‖ units bound to its node id as the work. */
+function ballot(vote: VoteRow) {
+  return ballotOf(vote.node_id, vote.result as Hash, [vote.output as Hex], []);
+}
+
 function params(vote: VoteRow, result: string, salt: string) {
-  return { disputeId: vote.dispute_id, nodeId: vote.node_id, result: result as Hash, salt: salt as Hex };
+  const { work } = ballotOf(vote.node_id, result as Hash, [vote.output as Hex], []);
+  return { disputeId: vote.dispute_id, nodeId: vote.node_id, claim: result as Hash, work, salt: salt as Hex };
 }

@@ -5,6 +5,7 @@ import { consensusSeal } from "./consensusSealMigration.js";
 import { leavesAsJsonText } from "./leafTextMigration.js";
 import { settleChallenges } from "./settleChallengesMigration.js";
 import { stackSettleDeadline } from "./settleDeadlineMigration.js";
+import { settleDisputeEvidence } from "./settleDisputeMigration.js";
 import { settleProgress } from "./settleMigration.js";
 
 const uint256 = sql`numeric(78, 0)`;
@@ -130,6 +131,7 @@ export const nodeMigrations: MigrationProvider = {
       "0006_consensus_seal": consensusSeal,
       "0007_api_leaves_json_text": leavesAsJsonText,
       "0008_api_stack_settle_deadline": stackSettleDeadline,
+      "0009_settle_dispute_evidence": settleDisputeEvidence,
     };
   },
 };

@@ -205,6 +205,7 @@ export interface ConsensusVotesTable {
   commit_deadline: bigint;
   reveal_deadline: bigint;
   state: Generated<ConsensusVoteState>;
+  /** What the member shows after its reveal: the output it recomputed followed by its uint64 units. */
   output: string | null;
   /** The root this node recomputed: its vote. */
   result: string | null;
@@ -253,6 +254,16 @@ export interface SettlementsTable {
   refunded: bigint | null;
   fee_epoch: bigint | null;
   outcome: SettlementOutcome | null;
+}
+
+/** A dispute on one of this node's settlements (migration 0009_settle_dispute_evidence). */
+export interface SettlementsTable {
+  /** Set by `DisputeCreated`: the dispute the server must post its evidence to. */
+  dispute_id: bigint | null;
+  /** The disputed requests must be on chain by then, or the server loses as for fraud. */
+  evidence_deadline: bigint | null;
+  /** The last evidence transaction (set once every disputed request is posted). */
+  evidence_tx: string | null;
 }
 
 export type SettlementOutcome = "accepted" | "disputed" | "finalized" | "failed" | "timed_out" | "too_late";

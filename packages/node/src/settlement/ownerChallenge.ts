@@ -22,7 +22,7 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
     return;
   }
   const proof = new StackTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
-  const answered = await answerChallenge(ctx.chain.actions, { disputeId, proof });
+  const answered = await answerChallenge(ctx.chain.actions, { challengeId: disputeId, proof });
   await setChallengeState(ctx.db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
   ctx.metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
   ctx.logger.info(

@@ -18,6 +18,7 @@ const REQUIRED = [
   "StackManager",
   "SettlementManager",
   "DisputeManager",
+  "ChallengeManager",
 ] as const;
 
 /** How the worker reaches the chain: the actions' context (sending from the node's key) and typed reads. */
@@ -46,6 +47,7 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
     StackManager: at("StackManager"),
     SettlementManager: at("SettlementManager"),
     DisputeManager: at("DisputeManager"),
+    ChallengeManager: at("ChallengeManager"),
     ConsensusRequests: at("ConsensusRequests"),
     EmissionSchedule: at("EmissionSchedule"),
     ReceiptFraud: at("ReceiptFraud"),

@@ -11,6 +11,9 @@ import {
   updateSettlement,
 } from "./settlementRows.js";
 
+/** DisputeManager.Kind.Attestation: a dispute on a settlement. */
+const ATTESTATION_DISPUTE = 0;
+
 /**
  * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
  * owner's close request closes the stack to new requests; each settlement phase fills its row's columns; the
@@ -19,10 +22,13 @@ import {
  * Metrics counted here may count twice if a range is rolled back and handled again (rare: a failed commit).
  */
 export function settlementEventSources(
-  contracts: Pick<AtomaContracts, "stackManager" | "settlementManager" | "disputeManager">,
+  contracts: Pick<
+    AtomaContracts,
+    "stackManager" | "settlementManager" | "disputeManager" | "challengeManager"
+  >,
   metrics: NodeMetrics | undefined,
 ): ChainEventSource[] {
-  const { stackManager, settlementManager, disputeManager } = contracts;
+  const { stackManager, settlementManager, disputeManager, challengeManager } = contracts;
   return [
     eventSource({
       name: "settlement:stacks",
@@ -93,13 +99,28 @@ export function settlementEventSources(
       },
     }),
     eventSource({
-      name: "settlement:challenges",
+      name: "settlement:disputes",
       address: disputeManager.address,
       abi: disputeManager.abi,
       handlers: {
+        // Only this node's settlements have a row: a dispute on another node's stack changes nothing.
+        DisputeCreated: async ({ args }, { db }) => {
+          if (args.kind !== ATTESTATION_DISPUTE) return;
+          await updateSettlement(db, args.originId, {
+            dispute_id: args.disputeId,
+            evidence_deadline: args.evidenceDeadline,
+          });
+        },
+      },
+    }),
+    eventSource({
+      name: "settlement:owner-challenges",
+      address: challengeManager.address,
+      abi: challengeManager.abi,
+      handlers: {
         ChallengeOpened: async ({ args }, { db }) => {
           await recordChallenge(db, {
-            disputeId: args.disputeId,
+            disputeId: args.challengeId,
             stackId: args.stackId,
             leafIndex: args.leafIndex,
             leaf: args.leaf,
@@ -107,7 +128,7 @@ export function settlementEventSources(
           });
         },
         ChallengeResolved: async ({ args }, { db }) => {
-          await setChallengeState(db, args.disputeId, args.upheld ? "upheld" : "dismissed");
+          await setChallengeState(db, args.challengeId, args.upheld ? "upheld" : "dismissed");
         },
       },
     }),

@@ -6,7 +6,7 @@ import { SettlementWorker } from "./settlementWorker.js";
 /**
  * The settlement worker as a node part: the listener records what the chain says about this node's stacks
  * (owner closes, sampling, reveal and data requests, acceptance, payouts) and the worker's loop acts on it.
- * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager, SettlementManager and DisputeManager;
+ * Needs `chain.contracts` with NodeRegistry, AtomaVault, StackManager, SettlementManager, DisputeManager and ChallengeManager;
  * until the signing key is registered it waits.
  */
 export const settlementPart: NodePartFactory = (context) => {

@@ -16,6 +16,7 @@ import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { Backoff } from "./backoff.js";
 import { listPendingChallenges } from "./challengeRows.js";
 import { describeError } from "./describeError.js";
+import { advanceSettlementDispute } from "./disputeEvidence.js";
 import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
@@ -177,6 +178,7 @@ export class SettlementWorker {
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await revealSample(this.#steps, row);
+    if (row.dispute_id !== null) await advanceSettlementDispute(this.#steps, row, now);
   }
 
   /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */

@@ -14,6 +14,7 @@ import {
   deployContracts,
   devAccounts,
   modelIdOf,
+  type ParameterOverrides,
   registerModel,
   registerNode,
   SecurityLevel,
@@ -67,6 +68,8 @@ export interface AttestNetworkOptions {
   sampleSize: number;
   /** The strategy each node's worker commits with. @default honest */
   strategyOf?: ((nodeId: bigint) => CommitStrategy | undefined) | undefined;
+  /** Deployment parameters other than the dev defaults. */
+  parameters?: ParameterOverrides | undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -101,7 +104,10 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   const test = createAtomaTestClient(chain);
   const [deployer] = await devAccounts(chain);
   const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, adminWallet, { echelons: [TEST_ECHELON] });
+  const deployment = await deployContracts(publicClient, adminWallet, {
+    parameters: options.parameters,
+    echelons: [TEST_ECHELON],
+  });
   const { addresses, contracts } = deployment;
   const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
   const account = async (toma: bigint) => {

@@ -1,4 +1,10 @@
-import { buyStack, type PostedRequest, revealSettlement, submitSettlement } from "@atoma/chain";
+import {
+  buyStack,
+  type PostedRequest,
+  postDisputeEvidence,
+  revealSettlement,
+  submitSettlement,
+} from "@atoma/chain";
 import {
   atomaDomain,
   blobId,
@@ -18,7 +24,7 @@ import {
 } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
-import { type AttestNetwork, type HarnessNode, MODEL, PRICE } from "./attestNetwork.js";
+import { type AttestNetwork, eventually, type HarnessNode, MODEL, PRICE } from "./attestNetwork.js";
 
 /**
  * How the serving node behaves. An honest one runs the task's model and reports what it produced; a cheater runs
@@ -38,6 +44,8 @@ export interface ServingBehaviour {
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
   forge?: ((k: number) => boolean) | undefined;
+  /** Request `k` is owner-signed but no engine can replay it (not a chat, completion or embeddings body). */
+  poison?: ((k: number) => boolean) | undefined;
 }
 
 export interface ServedStack {
@@ -96,11 +104,14 @@ export async function serveAndSettle(
     transcriptId: "0x",
   };
   for (let k = 0; k < count; k++) {
-    const body = {
-      model: MODEL,
-      messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
-      max_tokens: 6,
-    };
+    const poisoned = behaviour.poison?.(k) === true;
+    const body: Record<string, unknown> = poisoned
+      ? { model: MODEL, note: `not an inference request ${k}` }
+      : {
+          model: MODEL,
+          messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
+          max_tokens: 6,
+        };
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
@@ -111,10 +122,16 @@ export async function serveAndSettle(
       nonce,
       deadline,
     });
-    const { response, generation } = await behaviour.engine.chat(body);
-    const respHash = behaviour.tamper?.(k)
-      ? keccak256(stringToBytes(`tampered answer ${k}`))
-      : responseHash(response);
+    const { response, generation } = poisoned
+      ? {
+          response: { usage: { total_tokens: 1 } },
+          generation: { sampling: { seed: 0 } },
+        }
+      : await behaviour.engine.chat(body);
+    const respHash =
+      poisoned || behaviour.tamper?.(k)
+        ? keccak256(stringToBytes(`tampered answer ${k}`))
+        : responseHash(response);
     const units = BigInt(response.usage.total_tokens) + (behaviour.inflateUnits ?? 0n);
     const entry = { body, nonce: nonce.toString(), deadline: deadline.toString(), signature };
     served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
@@ -181,15 +198,38 @@ async function addLeaf(
   });
 }
 
-/** The serving node reveals the sampled leaves and its last one (what it settled, honest or not). */
-export function reveal(served: ServedStack, indices: readonly bigint[]) {
+/**
+ * The serving node reveals the sampled leaves and its last one (what it settled, honest or not); when that opens
+ * a dispute it posts the disputed owner-signed requests on chain, as every server must, unless it `withholds`
+ * them.
+ */
+export async function reveal(
+  served: ServedStack,
+  indices: readonly bigint[],
+  options: { withholdEvidence?: boolean } = {},
+) {
   const at = indices.map(Number);
   const last = served.leaves.length - 1;
-  return revealSettlement(served.server.signer, {
+  const revealed = await revealSettlement(served.server.signer, {
     stackId: served.stackId,
     sampled: at.map((k) => served.leaves[k]!),
     proofs: at.map((k) => served.tree.proof(k)),
     last: served.leaves[last]!,
     lastProof: served.tree.proof(last),
   });
+  if (revealed.outcome === "disputed" && !options.withholdEvidence)
+    await postDisputeEvidence(served.server.signer, {
+      disputeId: revealed.disputeId,
+      requests: at.map((k) => served.requests[k]!),
+      reqHashes: at.map((k) => served.leaves[k]!.reqHash),
+    });
+  return revealed;
+}
+
+/** The committee of a dispute, once a party (an attester's worker) has drawn it. */
+export function drawnCommittee(net: AttestNetwork, disputeId: bigint): Promise<bigint[]> {
+  return eventually(async () => {
+    const committee = await net.deployment.contracts.disputeManager.read.committeeOf([disputeId]);
+    return committee.length > 0 ? committee.map((m) => m.nodeId) : undefined;
+  }, `the committee of dispute ${disputeId}`);
 }

@@ -1,3 +1,4 @@
+import { keccak256, stringToBytes } from "viem";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
 import { honestStrategy } from "../../src/attestation/honestStrategy.js";
 
@@ -20,11 +21,21 @@ export const lazyCopierStrategy: CommitStrategy = {
   vote: honestStrategy.vote,
 };
 
-/** Colludes with the serving node: as a committee member it votes for what the server revealed. */
+/** Dissents without computing: commits a result no reveal can match (a griefing or broken attester). */
+export const dissentingStrategy: CommitStrategy = {
+  attest: async ({ nodeId }) => ({ commitment: keccak256(stringToBytes(`dissent of ${nodeId}`)) }),
+  vote: honestStrategy.vote,
+};
+
+/**
+ * A lazy committee member siding with the serving node: it votes for the claim the server revealed (public on
+ * chain) without computing anything, so it has no outputs to show and work it made up.
+ */
 export const colludingStrategy: CommitStrategy = {
   attest: honestStrategy.attest,
-  async vote({ disputeId, chain }) {
-    return (await chain.contracts.disputeManager.read.getDispute([disputeId])).serverResult;
+  async vote({ disputeId, nodeId, chain }) {
+    const claim = (await chain.contracts.disputeManager.read.getDispute([disputeId])).serverResult;
+    return { claim, work: keccak256(stringToBytes(`no work by ${nodeId}`)) };
   },
 };
 

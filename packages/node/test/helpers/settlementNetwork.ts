@@ -2,8 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuyStackResult } from "@atoma/chain";
-import { atomaDomain, type Hash, requestHash, signRequest, type TranscriptEntry } from "@atoma/core";
-import { keccak256, type LocalAccount, stringToBytes } from "viem";
+import { atomaDomain, canonicalJson, type Hash, requestHash, signRequest, type TranscriptEntry } from "@atoma/core";
+import { type Hex, keccak256, type LocalAccount, stringToHex } from "viem";
 import { MODEL, type TestNetwork, type TestNode } from "../../../chain/test/network.js";
 import { Accounting } from "../../src/accounting/accounting.js";
 import { insertStack } from "../../src/accounting/stacks.js";
@@ -87,9 +87,17 @@ export async function recordStack(
   });
 }
 
-/** The response hash an honest engine gives for a request (deterministic, so attesters reproduce it). */
-export const honestResponse = (reqHash: Hash): Hash =>
-  keccak256(stringToBytes(`honest answer to ${reqHash}`));
+/**
+ * The result bytes an honest engine gives for a request using `units` (deterministic, so attesters and committee
+ * members reproduce it): its usage carries the units, as a committee member shows them.
+ */
+export const honestOutput = (reqHash: Hash, units = 100n): Hex => {
+  const usage = { prompt_tokens: Number(units), total_tokens: Number(units) };
+  return stringToHex(canonicalJson({ answer: `honest answer to ${reqHash}`, usage }));
+};
+
+/** The response hash an honest engine gives for a request (the hash of `honestOutput`). */
+export const honestResponse = (reqHash: Hash, units = 100n): Hash => keccak256(honestOutput(reqHash, units));
 
 /**
  * Serves `count` requests on a stack the way the stack API does, without HTTP: each is signed by the owner
@@ -127,7 +135,7 @@ export async function serveRequests(
       nonce,
       deadline,
     });
-    const respHash = honestResponse(reqHash);
+    const respHash = honestResponse(reqHash, unitsEach);
     const leaf = await accounting.commit(reservation, {
       units: unitsEach,
       reqHash,

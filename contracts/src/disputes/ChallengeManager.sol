@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {AtomaTypedData} from "../common/AtomaTypedData.sol";
+import {StackTree} from "../common/StackTree.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
+import {IStackManager} from "../interfaces/IStackManager.sol";
+
+/// The node registry's collateral token (a public immutable of NodeRegistry), in which challenge bonds are paid.
+interface ICollateralToken {
+    function token() external view returns (IERC20);
+}
+
+/// @title ChallengeManager: the stack owner's challenges of an accepted settlement.
+/// @notice The owner presents a node-signed response within the settlement's challenge window. The signature
+/// alone proves fraud when the response's index is beyond the settled request count, or when it is the last
+/// response and its running total is below the units claimed. Otherwise the node must prove, within
+/// `answerWindow`, that the response's leaf is under its settled root, or it is slashed for fraud. Answering costs
+/// the honest node a transaction, so such a challenge carries a bond that the node receives when it answers (the
+/// owner gets it back when the node does not); a leaf once proven cannot be challenged again, and a stack takes at
+/// most `maxChallengesPerStack` of them.
+contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    enum Status {
+        None,
+        Open,
+        Upheld,
+        Dismissed
+    }
+
+    struct Params {
+        /// Time the node has to prove a challenged leaf is under its root.
+        uint64 answerWindow;
+        /// How many challenges that need an answer one stack may take.
+        uint8 maxChallengesPerStack;
+        /// Paid by the owner for a challenge that needs an answer; the node's if it answers.
+        uint128 challengeBond;
+    }
+
+    struct Challenge {
+        Status status;
+        uint64 answerDeadline;
+        /// The challenged leaf's index: the node must prove its leaf at that very position.
+        uint64 leafIndex;
+        address owner;
+        uint256 stackId;
+        uint256 nodeId;
+        bytes32 leaf;
+        uint256 bond;
+    }
+
+    INodeRegistry public immutable nodeRegistry;
+    IStackManager public immutable stackManager;
+    ISettlementManager public immutable settlementManager;
+    IERC20 public immutable token;
+    Params public params;
+
+    uint256 public challengeCount;
+    mapping(uint256 challengeId => Challenge) internal _challenges;
+    /// Challenges that needed an answer, per stack.
+    mapping(uint256 stackId => uint256) public challengesOf;
+    mapping(uint256 stackId => mapping(bytes32 leaf => bool)) public provenLeaf;
+
+    event ChallengeOpened(
+        uint256 indexed challengeId,
+        uint256 indexed stackId,
+        uint256 leafIndex,
+        bytes32 leaf,
+        uint64 answerDeadline,
+        uint256 bond
+    );
+    event ChallengeResolved(uint256 indexed challengeId, uint256 indexed stackId, bool upheld);
+    event ChallengeBondPaid(uint256 indexed challengeId, address indexed to, uint256 amount);
+    event ParamsUpdated(Params params);
+
+    error UnknownChallenge(uint256 challengeId);
+    error ChallengeClosed(uint256 challengeId);
+    error NotStackOwner(uint256 stackId, address caller);
+    error NotChallengeable(uint256 stackId);
+    error LeafAlreadyProven(uint256 stackId, bytes32 leaf);
+    error TooManyChallenges(uint256 stackId, uint256 max);
+    error InvalidResponseSignature();
+    error ResponseForOtherStack(uint256 stackId, uint256 responseStackId);
+    error NotNodeActor(uint256 nodeId, address caller);
+    error AnswerWindowOver(uint256 challengeId);
+    error TooEarly(uint256 challengeId, uint256 deadline);
+    error InvalidProof();
+
+    constructor(
+        address admin,
+        INodeRegistry nodeRegistry_,
+        IStackManager stackManager_,
+        ISettlementManager settlementManager_,
+        Params memory params_
+    ) AtomaAccess(admin) {
+        nodeRegistry = nodeRegistry_;
+        stackManager = stackManager_;
+        settlementManager = settlementManager_;
+        token = ICollateralToken(address(nodeRegistry_)).token();
+        _setParams(params_);
+    }
+
+    function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
+        _setParams(params_);
+    }
+
+    function _setParams(Params memory p) internal {
+        _check(p.answerWindow >= 30 && p.answerWindow <= 30 days, "answerWindow", p.answerWindow);
+        _check(p.maxChallengesPerStack >= 1, "maxChallengesPerStack", p.maxChallengesPerStack);
+        _check(p.challengeBond > 0 && p.challengeBond <= 1e36, "challengeBond", p.challengeBond);
+        params = p;
+        emit ParamsUpdated(p);
+    }
+
+    /// Challenges an accepted settlement with a node-signed response (the owner approves this contract for the
+    /// bond first). Resolved at once when the signature proves the fraud by itself.
+    function challenge(uint256 stackId, AtomaTypedData.Response calldata response, bytes calldata signature)
+        external
+        nonReentrant
+        returns (uint256 challengeId)
+    {
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
+        if (response.stackId != stackId) revert ResponseForOtherStack(stackId, response.stackId);
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
+        if (st.phase != ISettlementManager.Phase.Accepted || block.timestamp > st.windowEnds) {
+            revert NotChallengeable(stackId);
+        }
+        address signer = stackManager.recoverResponseSigner(response, signature);
+        if (signer == address(0) || signer != nodeRegistry.signerOf(stack.nodeId)) revert InvalidResponseSignature();
+        bytes32 leaf = AtomaTypedData.leafHash(AtomaTypedData.leafOf(response));
+        bool beyondCount = response.leafIndex >= st.requestCount;
+        bool overClaim = response.leafIndex + 1 == st.requestCount && response.cumulativeUnits < st.units;
+        bool proven = beyondCount || overClaim;
+        uint256 bond = proven ? 0 : _countAnswerable(stackId, leaf);
+        settlementManager.markChallenged(stackId);
+        challengeId = ++challengeCount;
+        Challenge storage c = _challenges[challengeId];
+        c.status = Status.Open;
+        c.answerDeadline = uint64(block.timestamp) + params.answerWindow;
+        c.owner = stack.owner;
+        c.stackId = stackId;
+        c.nodeId = stack.nodeId;
+        c.leaf = leaf;
+        c.leafIndex = uint64(response.leafIndex);
+        c.bond = bond;
+        emit ChallengeOpened(challengeId, stackId, response.leafIndex, leaf, c.answerDeadline, bond);
+        if (proven) _resolve(challengeId, c, false);
+        else token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// The challenged node proves the leaf sits at its index under its settled root; it cannot be challenged again.
+    function answerChallenge(uint256 challengeId, bytes32[] calldata proof) external nonReentrant {
+        Challenge storage c = _open(challengeId);
+        if (block.timestamp > c.answerDeadline) revert AnswerWindowOver(challengeId);
+        if (!nodeRegistry.isNodeActor(c.nodeId, msg.sender)) revert NotNodeActor(c.nodeId, msg.sender);
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(c.stackId);
+        if (!StackTree.verify(proof, st.root, c.leaf, c.leafIndex, st.requestCount)) revert InvalidProof();
+        provenLeaf[c.stackId][c.leaf] = true;
+        _resolve(challengeId, c, true);
+    }
+
+    /// Upholds a challenge the node did not answer in time (anyone may call).
+    function resolve(uint256 challengeId) external nonReentrant {
+        Challenge storage c = _open(challengeId);
+        if (block.timestamp <= c.answerDeadline) revert TooEarly(challengeId, c.answerDeadline);
+        _resolve(challengeId, c, false);
+    }
+
+    function getChallenge(uint256 challengeId) external view returns (Challenge memory) {
+        return _challenges[challengeId];
+    }
+
+    /// Counts a challenge the node must answer, and returns its bond.
+    function _countAnswerable(uint256 stackId, bytes32 leaf) internal returns (uint256) {
+        if (provenLeaf[stackId][leaf]) revert LeafAlreadyProven(stackId, leaf);
+        uint256 max = params.maxChallengesPerStack;
+        if (challengesOf[stackId] >= max) revert TooManyChallenges(stackId, max);
+        ++challengesOf[stackId];
+        return params.challengeBond;
+    }
+
+    function _open(uint256 challengeId) internal view returns (Challenge storage c) {
+        c = _challenges[challengeId];
+        if (c.status == Status.None) revert UnknownChallenge(challengeId);
+        if (c.status != Status.Open) revert ChallengeClosed(challengeId);
+    }
+
+    function _resolve(uint256 challengeId, Challenge storage c, bool nodeWon) internal {
+        c.status = nodeWon ? Status.Dismissed : Status.Upheld;
+        if (!nodeWon) nodeRegistry.slashFraud(c.nodeId, c.owner, new uint256[](0));
+        emit ChallengeResolved(challengeId, c.stackId, !nodeWon);
+        uint256 bond = c.bond;
+        if (bond > 0) {
+            c.bond = 0;
+            address to = nodeWon ? nodeRegistry.operatorOf(c.nodeId) : c.owner;
+            token.safeTransfer(to, bond);
+            emit ChallengeBondPaid(challengeId, to, bond);
+        }
+        settlementManager.onDisputeResolved(c.stackId, nodeWon);
+    }
+}

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
+import {IDisputeManager} from "../src/interfaces/IDisputeManager.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {SettlementManager} from "../src/settlement/SettlementManager.sol";
+import {AtomaAccess} from "../src/common/AtomaAccess.sol";
+import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
+import {ConsensusRequests} from "../src/consensus/ConsensusRequests.sol";
+import {ExampleConsumer} from "../src/test/ExampleConsumer.sol";
+import {DisputeSteps} from "./lib/DisputeSteps.sol";
+import {Vm} from "./lib/Vm.sol";
+
+/// @notice Settlement disputes played by their attackers (issue 10, items 1, 8, 14, 17): a caught server that
+/// goes silent, committee members that vote without computing, a committee that cannot be formed, requests no
+/// member can replay, and members that time out.
+contract DisputesTest is DisputeSteps {
+    uint256 internal verifiedTask;
+    uint256 internal constant FRAUD_SHARE = COLLATERAL * 3_000 / 10_000;
+    uint256 internal constant TIMEOUT_SLASH = COLLATERAL * 500 / 10_000;
+
+    function setUp() public {
+        deployAtoma();
+        for (uint256 i = 0; i < 7; ++i) {
+            addNode(1);
+        }
+        verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(verifiedTask, nodeIds[i], PRICE);
+        }
+        nextEpoch();
+    }
+
+    // ---------------------------------------------------------------- a disputed settlement
+
+    struct Case {
+        uint256 stackId;
+        uint256 server;
+        uint256[] attesters;
+        uint256 disputeId;
+        Served claimed;
+    }
+
+    /// A stack whose server settles the outputs of `serverSalt` while its attesters compute honestly (the first
+    /// attester commits garbage instead when `lyingAttester`): the reveal opens a dispute.
+    function _disputed(bytes32 serverSalt, bool lyingAttester) internal returns (Case memory c) {
+        (c.stackId, c.server) = buy(verifiedTask, 1_000_000);
+        c.claimed = serve(c.stackId, 4, serverSalt, 1_000_000);
+        vm.prank(vm.addr(signerKey[c.server]));
+        settlement.settle(c.stackId, c.claimed.root, 1_000_000, 4, keccak256("transcript"));
+        ISettlementManager.Settlement memory st = settlement.getSettlement(c.stackId);
+        assertTrue(st.phase == ISettlementManager.Phase.Commit, "sampled");
+        Served memory honest = serve(c.stackId, 4, "honest", 1_000_000);
+        uint256[] memory idx = settlement.sampledIndices(c.stackId);
+        SettlementManager.Attester[] memory list = settlement.attestersOf(c.stackId);
+        c.attesters = new uint256[](list.length);
+        for (uint256 i = 0; i < list.length; ++i) {
+            uint256 a = list[i].nodeId;
+            c.attesters[i] = a;
+            bytes32 commitment = lyingAttester && i == 0 ? keccak256("garbage") : commitmentOf(a, idx, honest);
+            vm.prank(vm.addr(signerKey[a]));
+            settlement.commitAttestation(c.stackId, a, commitment);
+        }
+        vm.prank(vm.addr(signerKey[c.server]));
+        settlement.reveal(c.stackId, revealOf(idx, c.claimed));
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Disputed, "disputed");
+        c.disputeId = disputes.disputeCount();
+    }
+
+    function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
+        return settlement.getSettlement(stackId).phase;
+    }
+
+    function _claimable(uint256 nodeId) internal view returns (uint256 claimable) {
+        (claimable,) = vault.nodeLedger(nodeId, nodes.currentEpoch());
+    }
+
+    function _collateral(uint256 nodeId) internal view returns (uint256) {
+        return nodes.getNode(nodeId).collateral;
+    }
+
+    // ---------------------------------------------------------------- item 1: the caught cheater goes silent
+
+    function test_aCaughtServerThatWithholdsTheDisputedRequestsLosesAsForFraud() public {
+        Case memory c = _disputed("cheap model", false);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "committee drawn");
+        assertEq(disputes.getDispute(c.disputeId).commitDeadline, 0, "no vote without the evidence");
+        vm.prank(vm.addr(signerKey[committee[0]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.VoteNotOpen.selector, c.disputeId));
+        disputes.commitVote(c.disputeId, committee[0], keccak256("anything"));
+        // The server goes silent: the dispute cannot be resolved in its favour, only against it once the window ends.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                DisputeManager.TooEarly.selector, c.disputeId, disputes.getDispute(c.disputeId).evidenceDeadline
+            )
+        );
+        disputes.resolve(c.disputeId);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        IDisputeManager.EvidenceRequest[] memory late = evidenceOf(c.stackId);
+        vm.prank(vm.addr(signerKey[c.server]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.EvidenceWindowOver.selector, c.disputeId));
+        disputes.postEvidence(c.disputeId, 0, late, new bytes32[](0));
+        uint256 supply = token.totalSupply();
+        disputes.resolve(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Withheld, "withheld");
+        INodeRegistry.Node memory cheater = nodes.getNode(c.server);
+        assertEq(cheater.collateral, 0, "the withholding server loses all its collateral");
+        assertTrue(cheater.status == INodeRegistry.NodeStatus.Slashed, "barred");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "not paid");
+        assertEq(vault.balanceOf(user), 2 ether + FRAUD_SHARE, "refund and the user's fraud share");
+        uint256 each = FRAUD_SHARE / 2;
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_claimable(c.attesters[i]), 0.1 ether + each, "dissenting attester: fee and the honest share");
+            assertEq(nodes.getNode(c.attesters[i]).obligations, 0, "attester released");
+        }
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertEq(_collateral(committee[i]), COLLATERAL, "committee not slashed");
+            assertEq(nodes.getNode(committee[i]).obligations, 0, "committee released");
+        }
+        assertEq(vault.balanceOf(treasury), COLLATERAL * 2_000 / 10_000, "treasury share");
+        assertEq(supply - token.totalSupply(), COLLATERAL * 2_000 / 10_000, "the rest burned");
+    }
+
+    function test_withholdingLosesEvenWhenNoCommitteeWasDrawn() public {
+        Case memory c = _disputed("cheap model", false);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(c.server), 0, "slashed without a committee");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "not paid");
+    }
+
+    function test_evidenceMustBeTheOwnerSignedRequestOfTheRevealedLeaf() public {
+        Case memory c = _disputed("cheap model", false);
+        bytes32[] memory revealed = revealedReqHashes(c.stackId, c.claimed);
+        IDisputeManager.EvidenceRequest[] memory reqs = evidenceOf(c.stackId);
+        address server = vm.addr(signerKey[c.server]);
+        // A request the owner did not sign.
+        IDisputeManager.EvidenceRequest[] memory forged = evidenceOf(c.stackId);
+        forged[0].signature[0] ^= 0x01;
+        vm.prank(server);
+        vm.expectRevert();
+        disputes.postEvidence(c.disputeId, 0, forged, revealed);
+        // Another owner-signed request than the one at the sampled position (its nonce is another leaf's index).
+        IDisputeManager.EvidenceRequest[] memory swapped = evidenceOf(c.stackId);
+        (swapped[0], swapped[1]) = (swapped[1], swapped[0]);
+        vm.prank(server);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.EvidenceDoesNotMatchReveal.selector, c.disputeId));
+        disputes.postEvidence(c.disputeId, 0, swapped, revealed);
+        // Request hashes other than the revealed leaves'.
+        bytes32[] memory other = new bytes32[](revealed.length);
+        vm.prank(server);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.EvidenceDoesNotMatchReveal.selector, c.disputeId));
+        disputes.postEvidence(c.disputeId, 0, reqs, other);
+        vm.prank(server);
+        disputes.postEvidence(c.disputeId, 0, reqs, revealed);
+    }
+
+    function test_evidenceTooLargeIsRefusedAndTheBoundNeverShrinks() public {
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.maxEvidenceBytes = 2_048;
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "maxEvidenceBytes", 2_048));
+        disputes.setParams(p);
+        p.maxEvidenceBytes = 131_072;
+        vm.prank(admin);
+        disputes.setParams(p);
+        (,,,,,,, uint32 maxBytes) = disputes.params();
+        assertEq(maxBytes, 131_072, "raised");
+    }
+
+    // ---------------------------------------------------------------- the honest path, with the evidence
+
+    function test_anHonestServerPostsItsEvidenceAndTheCommitteeOutvotesALyingAttester() public {
+        Case memory c = _disputed("honest", true);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        castHonest(c.disputeId, c.stackId, committee, "honest");
+        disputes.resolve(c.disputeId);
+        assertTrue(disputes.getDispute(c.disputeId).outcome == DisputeManager.Outcome.Decided, "decided");
+        assertEq(_collateral(c.attesters[0]), 0, "the lying attester is slashed");
+        assertEq(_collateral(c.server), COLLATERAL, "the honest server keeps its collateral");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Accepted, "and is paid");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertGe(_claimable(committee[i]), FRAUD_SHARE / 5, "members share");
+        }
+    }
+
+    // ---------------------------------------------------------------- item 8: lazy members
+
+    function test_lazyMembersVotingTheServersPublicClaimCannotShowTheWorkAndLose() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        bytes32 serverClaim = disputes.getDispute(c.disputeId).serverResult;
+        // Two members copy the server's public claim without computing; one recomputes.
+        Ballot[] memory ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 2; ++i) {
+            ballots[i].claim = serverClaim;
+            ballots[i].work = keccak256(abi.encode("no work", committee[i]));
+            ballots[i].salt = keccak256(abi.encode("salt", committee[i]));
+        }
+        ballots[2] = ballot(committee[2], sampledOutputs(c.stackId, "honest"));
+        cast(c.disputeId, committee, ballots);
+        // The lazy members cannot show outputs that hash to the server's claim and to their work.
+        Ballot memory guess = ballot(committee[0], sampledOutputs(c.stackId, "honest"));
+        vm.prank(vm.addr(signerKey[committee[0]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchWork.selector, 0));
+        disputes.substantiate(c.disputeId, committee[0], shownOf(guess));
+        vm.expectRevert();
+        disputes.resolve(c.disputeId);
+        vm.warp(block.timestamp + 20 minutes + 1);
+        disputes.resolve(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Decided, "decided by the one shown vote");
+        assertEq(d.winner, ballots[2].claim, "the recomputed claim wins");
+        assertEq(_collateral(c.server), 0, "the lazy majority did not save the cheater");
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_collateral(committee[i]), 0, "lazy member slashed");
+            assertEq(_claimable(committee[i]), 0, "and not paid");
+        }
+        assertEq(_collateral(committee[2]), COLLATERAL, "the working member keeps its collateral");
+        assertGe(_claimable(committee[2]), FRAUD_SHARE / 3, "and is paid a share");
+    }
+
+    function test_aLazyMemberCannotShowOutputsAnotherMemberPostedFirst() public {
+        Case memory c = _disputed("honest", true);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot[] memory ballots = new Ballot[](3);
+        ballots[0] = ballot(committee[0], sampledOutputs(c.stackId, "honest"));
+        ballots[1] = ballot(committee[1], sampledOutputs(c.stackId, "honest"));
+        // The lazy member votes the (right) server claim with made-up work.
+        ballots[2].claim = ballots[0].claim;
+        ballots[2].work = keccak256("made-up work");
+        ballots[2].salt = keccak256("lazy salt");
+        cast(c.disputeId, committee, ballots);
+        // Once the honest outputs are public it tries to show them as its own: its work was bound to its node id
+        // before it had them.
+        Ballot memory copied = ballot(committee[0], sampledOutputs(c.stackId, "honest"));
+        vm.prank(vm.addr(signerKey[committee[2]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchWork.selector, 0));
+        disputes.substantiate(c.disputeId, committee[2], shownOf(copied));
+        vm.warp(block.timestamp + 20 minutes + 1);
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(committee[2]), 0, "the copier is slashed though its claim was right");
+        assertEq(_collateral(c.server), COLLATERAL, "the honest server stands");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Accepted, "and is paid");
+    }
+
+    // ---------------------------------------------------------------- item 14: requests no member can replay
+
+    function test_membersThatCannotReplayTheRequestAbstainUnpunishedAndTheServerIsNotPaid() public {
+        Case memory c = _disputed("unreplayable", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot[] memory ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            ballots[i] = unavailableBallot(committee[i]);
+        }
+        cast(c.disputeId, committee, ballots);
+        disputes.resolve(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Unverifiable, "unverifiable");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
+        assertEq(_collateral(c.server), COLLATERAL, "nor slashed: nothing was proven");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(_collateral(committee[i]), COLLATERAL, "abstaining member not slashed");
+            assertEq(nodes.getNode(committee[i]).obligations, 0, "and released");
+        }
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_collateral(c.attesters[i]), COLLATERAL, "attesters kept");
+        }
+        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+    }
+
+    function test_anAbstentionDoesNotCountAgainstTheShownVotes() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot[] memory ballots = new Ballot[](3);
+        ballots[0] = unavailableBallot(committee[0]);
+        ballots[1] = ballot(committee[1], sampledOutputs(c.stackId, "honest"));
+        ballots[2] = ballot(committee[2], sampledOutputs(c.stackId, "honest"));
+        cast(c.disputeId, committee, ballots);
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(c.server), 0, "decided against the cheater");
+        assertEq(_collateral(committee[0]), COLLATERAL, "the abstaining member is not slashed");
+        assertEq(_claimable(committee[0]), 0, "nor paid");
+    }
+
+    // ---------------------------------------------------------------- item 14: member timeouts
+
+    function test_aSilentMembersTimeoutShareGoesToTheTreasuryNeverTheOwner() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot[] memory ballots = new Ballot[](2);
+        for (uint256 i = 0; i < 2; ++i) {
+            ballots[i] = ballot(committee[i], sampledOutputs(c.stackId, "honest"));
+            commitBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes + 1);
+        for (uint256 i = 0; i < 2; ++i) {
+            revealBallot(c.disputeId, committee[i], ballots[i]);
+            showBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(committee[2]), COLLATERAL - TIMEOUT_SLASH, "silent member slashed 5%");
+        assertEq(vault.balanceOf(user), 2 ether + FRAUD_SHARE, "the owner gets nothing of the timeout");
+        uint256 treasuryFromFraud = COLLATERAL * 2_000 / 10_000;
+        assertEq(
+            vault.balanceOf(treasury),
+            treasuryFromFraud + TIMEOUT_SLASH * 7_500 / 10_000,
+            "the user's part to the treasury"
+        );
+    }
+
+    // ---------------------------------------------------------------- item 17: no committee
+
+    function _approveEchelon(uint32 e) internal {
+        vm.prank(admin);
+        nodes.approveEchelon(e, echelonFingerprint(e));
+    }
+
+    function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
+        // Echelon 9 holds only the server and its two attesters.
+        _approveEchelon(9);
+        uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        uint256[] memory trio = new uint256[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            trio[i] = addNode(9);
+            subscribe(lonely, trio[i], PRICE);
+        }
+        nextEpoch();
+        verifiedTask = lonely;
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
+        disputes.drawCommittee(c.disputeId);
+        vm.roll(block.number + 2);
+        disputes.drawCommittee(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertEq(d.drawRound, 1, "first round failed");
+        assertTrue(d.status == DisputeManager.Status.Open, "drawn again later");
+        vm.expectRevert();
+        disputes.resolve(c.disputeId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.TooEarly.selector, c.disputeId, d.drawNotBefore));
+        disputes.drawCommittee(c.disputeId);
+        vm.warp(d.drawNotBefore);
+        disputes.drawCommittee(c.disputeId);
+        vm.roll(block.number + 2);
+        disputes.drawCommittee(c.disputeId);
+        d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.NoCommittee, "no committee");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the caught server is not paid");
+        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(_collateral(trio[i]), COLLATERAL, "nobody slashed without a vote");
+        }
+    }
+
+    function test_aCommitteeTooSmallIsDrawnAgainOnceMoreNodesAreEligible() public {
+        _approveEchelon(8);
+        uint256 small = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < 4; ++i) {
+            subscribe(small, addNode(8), PRICE);
+        }
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.redrawDelay = uint64(EPOCH);
+        vm.prank(admin);
+        disputes.setParams(p);
+        nextEpoch();
+        verifiedTask = small;
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        assertEq(disputes.getDispute(c.disputeId).drawRound, 1, "one candidate is too few");
+        for (uint256 i = 0; i < 2; ++i) {
+            subscribe(small, addNode(8), PRICE);
+        }
+        vm.warp(disputes.getDispute(c.disputeId).drawNotBefore);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "drawn in the second round");
+        castHonest(c.disputeId, c.stackId, committee, "honest");
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(c.server), 0, "and the cheater is caught");
+    }
+
+    function test_aDrawSeedTooOldIsReArmedOnALaterBlock() public {
+        Case memory c = _disputed("cheap model", false);
+        vm.roll(block.number + 300);
+        disputes.drawCommittee(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(!d.drawn, "not drawn from a seed past the blockhash horizon");
+        assertEq(d.drawBlock, block.number, "re-armed: this block seeds the draw");
+        vm.roll(block.number + 2);
+        disputes.drawCommittee(c.disputeId);
+        assertEq(committeeIds(c.disputeId).length, 3, "drawn");
+    }
+}
+
+/// @notice Item 8 on a consensus dispute: members that copy a party's public root without computing.
+contract ConsensusDisputesTest is DisputeSteps {
+    uint256 internal task;
+    ExampleConsumer internal consumer;
+    bytes internal constant ANSWER = "yes";
+    uint64 internal constant UNITS = 120;
+
+    function setUp() public {
+        deployAtoma();
+        for (uint256 i = 0; i < 6; ++i) {
+            addNode(2);
+        }
+        task = createTask(ITaskRegistry.SecurityLevel.Consensus, 0, 0, 0);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(task, nodeIds[i], PRICE);
+        }
+        consumer = new ExampleConsumer(consensus, token, address(vault));
+        fund(address(consumer), 100 ether);
+        nextEpoch();
+    }
+
+    /// The consumer asks for three seats, drawn in the next block among the candidates its event names.
+    function _askThree() internal returns (uint256 requestId, ConsensusRequests.Seat[] memory seats) {
+        vm.recordLogs();
+        requestId = consumer.ask(task, "Answer yes or no.", 3, 1_000, PRICE, 2, 200_000);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256[] memory candidates;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(consensus)
+                    && logs[i].topics[0] == ConsensusRequests.ConsensusRequested.selector
+            ) {
+                (,,,, candidates) = abi.decode(logs[i].data, (bytes, uint8, uint64, uint64, uint256[]));
+            }
+        }
+        vm.roll(block.number + 1);
+        consensus.drawSeats(requestId, candidates);
+        seats = consensus.seatsOf(requestId);
+    }
+
+    function _salt(uint256 index) internal pure returns (bytes32) {
+        return keccak256(abi.encode("seat salt", index));
+    }
+
+    function test_lazyMembersCopyingALiarsRootCannotShowItsOutput() public {
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _askThree();
+        bytes[3] memory outputs = [bytes(ANSWER), bytes("no"), bytes("no")];
+        for (uint256 i = 0; i < 3; ++i) {
+            bytes32 root = ConsensusCommitment.root(outputs[i], UNITS, 3);
+            bytes32 leaf = ConsensusCommitment.leaf(outputs[i], UNITS, i + 1);
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.sealResult(requestId, i + 1, ConsensusCommitment.seal(requestId, i + 1, root, leaf, _salt(i)));
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.revealResult(
+                requestId,
+                i + 1,
+                ConsensusCommitment.root(outputs[i], UNITS, 3),
+                ConsensusCommitment.leaf(outputs[i], UNITS, i + 1),
+                _salt(i)
+            );
+        }
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        Ballot[] memory ballots = new Ballot[](3);
+        ballots[0] = consensusBallot(committee[0], ANSWER, UNITS, 3);
+        for (uint256 i = 1; i < 3; ++i) {
+            ballots[i].claim = ConsensusCommitment.root("no", UNITS, 3);
+            ballots[i].work = keccak256(abi.encode("copied", committee[i]));
+            ballots[i].salt = keccak256(abi.encode("salt", committee[i]));
+        }
+        cast(disputeId, committee, ballots);
+        vm.prank(vm.addr(signerKey[committee[1]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchWork.selector, 0));
+        disputes.substantiate(disputeId, committee[1], shownOf(consensusBallot(committee[0], "no", UNITS, 3)));
+        vm.warp(block.timestamp + 20 minutes + 1);
+        disputes.resolve(disputeId);
+        assertEq(
+            disputes.getDispute(disputeId).winner, ConsensusCommitment.root(ANSWER, UNITS, 3), "the shown output wins"
+        );
+        assertEq(nodes.getNode(seats[1].nodeId).collateral, 0, "the lying seats are slashed");
+        assertEq(nodes.getNode(committee[1]).collateral, 0, "lazy members are slashed");
+        assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "the working member is not");
+        consensus.deliverResult(requestId, ANSWER, UNITS);
+        assertTrue(consumer.answered(requestId), "the honest answer is delivered");
+    }
+
+    /// A member that shows the honest output with another unit count than it claimed cannot substantiate: the
+    /// units are part of what it shows, so the root of its shown bytes is not its claim.
+    function test_aMemberShowingTheOutputWithOtherUnitsDoesNotMatchItsClaim() public {
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _askThree();
+        bytes[3] memory outputs = [bytes(ANSWER), bytes(ANSWER), bytes("no")];
+        for (uint256 i = 0; i < 3; ++i) {
+            bytes32 root = ConsensusCommitment.root(outputs[i], UNITS, 3);
+            bytes32 leaf = ConsensusCommitment.leaf(outputs[i], UNITS, i + 1);
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.sealResult(requestId, i + 1, ConsensusCommitment.seal(requestId, i + 1, root, leaf, _salt(i)));
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(vm.addr(signerKey[seats[i].nodeId]));
+            consensus.revealResult(
+                requestId,
+                i + 1,
+                ConsensusCommitment.root(outputs[i], UNITS, 3),
+                ConsensusCommitment.leaf(outputs[i], UNITS, i + 1),
+                _salt(i)
+            );
+        }
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        Ballot memory honest = consensusBallot(committee[0], ANSWER, UNITS, 3);
+        Ballot memory otherUnits = consensusBallot(committee[0], ANSWER, UNITS + 1, 3);
+        // It claims the honest root but bound other units into its work, and shows what its work binds.
+        honest.work = otherUnits.work;
+        honest.works = otherUnits.works;
+        honest.outputs = otherUnits.outputs;
+        commitBallot(disputeId, committee[0], honest);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        revealBallot(disputeId, committee[0], honest);
+        vm.prank(vm.addr(signerKey[committee[0]]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchClaim.selector, 0));
+        disputes.substantiate(disputeId, committee[0], shownOf(honest));
+        bytes memory tooShort = hex"01";
+        assertEq(consensus.outputRoot(requestId, tooShort), bytes32(0), "bytes without units root to nothing");
+    }
+}

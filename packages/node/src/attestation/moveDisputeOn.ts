@@ -1,0 +1,18 @@
+import { advanceDispute, type ChainContext, ContractRevertError, type DisputeStep } from "@atoma/chain";
+
+/** Reverts that only mean another party moved the dispute on first. */
+const RACED = new Set(["DisputeClosed", "NothingToDraw", "DrawNotReady", "TooEarly"]);
+
+/**
+ * Moves a dispute on as any party may: draws its committee once the block that seeds it is past, resolves it once
+ * it is due (the server missed its evidence deadline, no committee could be drawn, or the vote is over). A race
+ * lost to another party is no error.
+ */
+export async function moveDisputeOn(ctx: ChainContext, disputeId: bigint): Promise<DisputeStep> {
+  try {
+    return await advanceDispute(ctx, { disputeId });
+  } catch (error) {
+    if (error instanceof ContractRevertError && RACED.has(error.errorName)) return "waiting";
+    throw error;
+  }
+}
