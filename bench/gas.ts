@@ -1,7 +1,6 @@
 // Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
 import {
   answerChallenge,
-  ballotOf,
   buyStack,
   type ChainContext,
   challengeSettlement,
@@ -38,6 +37,7 @@ import {
   revealSettlement,
   SecurityLevel,
   sealConsensusResult,
+  settlementBallotOf,
   showDisputeVote,
   startAnvil,
   submitConsensusRequest,
@@ -183,6 +183,11 @@ try {
   const user = await account(parseEther("1000000"));
   const domain = atomaDomain(chain.chainId, addresses.StackManager);
 
+  /** Answer k of a stack: a result whose usage carries its 100 units, as a committee member shows it. */
+  const answerOf = (stackId: bigint, k: number) =>
+    stringToHex(
+      canonicalJson({ answer: `answer ${stackId} ${k}`, usage: { prompt_tokens: 100, total_tokens: 100 } }),
+    );
   const serve = async (stackId: bigint, node: Node, count: number) => {
     const reqHashes: Hash[] = [];
     const respHashes: Hash[] = [];
@@ -191,7 +196,7 @@ try {
       const body = { model: "atoma-tiny", messages: [{ role: "user", content: `q${k}` }], seed: k };
       bodies.push(body);
       reqHashes.push(requestHash(body));
-      respHashes.push(keccak256(stringToBytes(`answer ${stackId} ${k}`)));
+      respHashes.push(keccak256(answerOf(stackId, k)));
     }
     const leaves: StackLeaf[] = reqHashes.map((reqHash, k) => ({
       leafIndex: BigInt(k),
@@ -461,19 +466,17 @@ try {
   const [evidence] = await postDisputeEvidence(disputed.node.signer, {
     disputeId,
     requests: await Promise.all(dIdx.map((k) => disputedServed.signedRequest(k))),
-    respHashes: dIdx.map((k) => disputedServed.respHashes[k]!),
-    proofs: dIdx.map((k) => disputedServed.tree.proof(k)),
+    reqHashes: dIdx.map((k) => disputedServed.reqHashes[k]!),
   });
   record("gas_DisputeManager_postEvidence", evidence!);
   await advance(1);
   const committee = record("gas_DisputeManager_drawCommittee", await drawCommittee(user.ctx, { disputeId }));
   if (committee.outcome !== "drawn") throw new Error("expected a committee");
-  const outputs = dIdx.map((k) => stringToHex(`answer ${disputed.stackId} ${k}`));
-  const respHashesOf = dIdx.map((k) => disputedServed.respHashes[k]!);
+  const outputs = dIdx.map((k) => answerOf(disputed.stackId, k));
   const salt = `0x${"22".repeat(32)}` as const;
   const ballots = committee.committee.map((id) => ({
     id,
-    ballot: ballotOf(id, sampleClaim(respHashesOf), outputs, respHashesOf),
+    ballot: settlementBallotOf(id, outputs),
   }));
   const vote = (id: bigint, ballot: (typeof ballots)[number]["ballot"]) => ({
     disputeId,

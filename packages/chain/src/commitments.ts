@@ -6,6 +6,5 @@ import { disputeVoteCommitment } from "@atoma/core";
  */
 export { attestationCommitment, attestationResult } from "@atoma/core";
 
-
 /** A committee member's sealed vote: H(uint256 disputeId ‖ uint256 nodeId ‖ claim ‖ work ‖ salt). */
 export const voteCommitment = disputeVoteCommitment;

@@ -106,9 +106,9 @@ export {
   abstentionBallot,
   type Ballot,
   ballotOf,
-  settlementBallotOf,
   commitDisputeVote,
   revealDisputeVote,
+  settlementBallotOf,
   showDisputeVote,
   type VoteParams,
 } from "./actions/voteDispute.js";

@@ -14,9 +14,9 @@ import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/ac
 import { submitSettlement } from "../src/actions/submitSettlement.js";
 import { declareTranscriptUnavailable, postSampledRequests } from "../src/actions/transcriptFallback.js";
 import {
-  ballotOf,
   commitDisputeVote,
   revealDisputeVote,
+  settlementBallotOf,
   showDisputeVote,
 } from "../src/actions/voteDispute.js";
 import { attestationResult } from "../src/commitments.js";
@@ -183,8 +183,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const evidence = await postDisputeEvidence(server.signer, {
       disputeId: revealed.disputeId,
       requests: lied.requests,
-      respHashes: lied.respHashes,
-      proofs: lied.proofs,
+      reqHashes: lied.sampled.map((leaf) => leaf.reqHash),
     });
     expect(evidence).toHaveLength(1);
     const drawn = await drawCommittee(user.ctx, { disputeId: revealed.disputeId });
@@ -196,7 +195,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const outputs = sampled(honest, settled.requestIndices).outputs;
     const votes = drawn.committee.map((id) => ({
       id,
-      ballot: ballotOf(id, result, outputs, truth),
+      ballot: settlementBallotOf(id, outputs),
       salt: `0x${id.toString(16).padStart(64, "0")}` as const,
     }));
     const params = (v: (typeof votes)[number]) => ({
@@ -238,9 +237,9 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const honest = await serveStack(network, stack.stackId, user.account, server, 4, "honest");
     const settled = await settle(stack.stackId, server, lies, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
-    const truth = sampled(honest, settled.requestIndices).respHashes;
+    const truth = sampled(honest, settled.requestIndices).sample;
     for (const id of settled.attesters)
-      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, respHashes: truth });
+      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, sample: truth });
     const revealed = await revealSettlement(server.signer, {
       stackId: stack.stackId,
       ...sampled(lies, settled.requestIndices),

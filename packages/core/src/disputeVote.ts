@@ -1,4 +1,13 @@
-import { concatHex, encodePacked, type Hex, hexToString, keccak256, numberToHex, stringToBytes, stringToHex } from "viem";
+import {
+  concatHex,
+  encodePacked,
+  type Hex,
+  hexToString,
+  keccak256,
+  numberToHex,
+  stringToBytes,
+  stringToHex,
+} from "viem";
 import { attestationResult, type RecomputedSample } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
 import { InvalidInputError } from "./errors.js";
@@ -55,7 +64,11 @@ export function sampleClaim(sample: RecomputedSample): Hash {
 }
 
 /** The claim of a member that shows `outputs`: their hashes and the units each carries. */
-export function claimOfOutputs(outputs: readonly Hex[]): { claim: Hash; respHashes: Hash[]; units: bigint[] } {
+export function claimOfOutputs(outputs: readonly Hex[]): {
+  claim: Hash;
+  respHashes: Hash[];
+  units: bigint[];
+} {
   const respHashes = outputs.map((output) => keccak256(output));
   const units = outputs.map(outputUnits);
   return { claim: sampleClaim({ respHashes, units }), respHashes, units };

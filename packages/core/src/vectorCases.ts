@@ -6,8 +6,8 @@ import { CONSENSUS_REFUSAL, consensusLeaf, consensusRoot, consensusSeal } from "
 import {
   consensusShownOutput,
   disputeVoteCommitment,
-  responseOutput,
   outputUnits,
+  responseOutput,
   sampleClaim,
   UNAVAILABLE_CLAIM,
   voteWork,

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import {
-  settlementBallotOf,
   buyStack,
   type ChainContext,
   challengeSettlement,
@@ -13,6 +12,7 @@ import {
   devParameters,
   registerNode,
   revealDisputeVote,
+  settlementBallotOf,
   showDisputeVote,
   timeoutSettlement,
 } from "@atoma/chain";
@@ -32,7 +32,6 @@ import {
   parseEther,
   parseEventLogs,
   stringToBytes,
-  stringToHex,
   toHex,
 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,9 +47,9 @@ import { listLeaves } from "../src/accounting/stacks.js";
 import { openStateDatabase } from "../src/db/openStateDatabase.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import {
+  honestOutput,
   type NodeDatabaseChoice,
   recordStack,
-  honestOutput,
   serveRequests,
   settlementNode,
   stateDatabaseOf,
@@ -539,7 +538,10 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       return dispute.status === 2 ? dispute : undefined;
     });
     const dispute = await contracts.disputeManager.read.getDispute([disputeId]);
-    expect(dispute).toMatchObject({ outcome: DisputeOutcome.Decided, winner: settlementBallotOf(0n, outputs).claim });
+    expect(dispute).toMatchObject({
+      outcome: DisputeOutcome.Decided,
+      winner: settlementBallotOf(0n, outputs).claim,
+    });
     expect((await contracts.nodeRegistry.read.getNode([liar])).collateral).toBe(0n);
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
     await waitFor(

@@ -52,12 +52,7 @@ export async function postDisputeEvidence(
       address: ctx.addresses.DisputeManager,
       abi: disputeManagerAbi,
       functionName: "postEvidence",
-      args: [
-        params.disputeId,
-        BigInt(from),
-        params.requests.slice(from, to),
-        params.reqHashes,
-      ],
+      args: [params.disputeId, BigInt(from), params.requests.slice(from, to), params.reqHashes],
     });
     sent.push(txInfo(receipt));
   }

@@ -1,4 +1,11 @@
-import { canonicalJson, type Hash, leafHash, type RecomputedSample, type StackLeaf, StackTree } from "@atoma/core";
+import {
+  canonicalJson,
+  type Hash,
+  leafHash,
+  type RecomputedSample,
+  type StackLeaf,
+  StackTree,
+} from "@atoma/core";
 import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import type { SeededRandom } from "./random.js";
 

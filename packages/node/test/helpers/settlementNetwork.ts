@@ -2,7 +2,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuyStackResult } from "@atoma/chain";
-import { atomaDomain, canonicalJson, type Hash, requestHash, signRequest, type TranscriptEntry } from "@atoma/core";
+import {
+  atomaDomain,
+  canonicalJson,
+  type Hash,
+  requestHash,
+  signRequest,
+  type TranscriptEntry,
+} from "@atoma/core";
 import { type Hex, keccak256, type LocalAccount, stringToHex } from "viem";
 import { MODEL, type TestNetwork, type TestNode } from "../../../chain/test/network.js";
 import { Accounting } from "../../src/accounting/accounting.js";
