@@ -26,14 +26,7 @@ import {
   verifyTranscript,
 } from "@atoma/core";
 import pg from "pg";
-import {
-  keccak256,
-  type LocalAccount,
-  parseEther,
-  parseEventLogs,
-  stringToBytes,
-  toHex,
-} from "viem";
+import { keccak256, type LocalAccount, parseEther, parseEventLogs, stringToBytes, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
