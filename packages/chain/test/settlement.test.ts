@@ -233,8 +233,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
-    const lies = await serveStack(network, stack.stackId, user.account, server, 4, "cheaper model");
-    const honest = await serveStack(network, stack.stackId, user.account, server, 4, "honest");
+    const lies = await serveStack(network, stack.stackId, user.account, server, 4, "cheaper model", UNITS);
+    const honest = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
     const settled = await settle(stack.stackId, server, lies, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const truth = sampled(honest, settled.requestIndices).sample;
