@@ -6,6 +6,7 @@ import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
 import {AtomaFixture} from "./lib/AtomaFixture.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
@@ -35,7 +36,7 @@ contract SystemHandler is AtomaFixture {
 
     constructor() {
         deployAtoma();
-        for (uint256 i = 0; i < 6; ++i) addNode(1);
+        for (uint256 i = 0; i < 10; ++i) addNode(1);
         plainTask = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 800_000, 2, 2);
         for (uint256 i = 0; i < nodeIds.length; ++i) {
@@ -82,7 +83,11 @@ contract SystemHandler is AtomaFixture {
         units = uint64(bound(units, 1, 2_000_000));
         uint256 task = seed % 2 == 0 ? plainTask : verifiedTask;
         vm.prank(user);
-        try stacks.buyStack(task, units, type(uint128).max, 1 days) returns (uint256 stackId, uint256) {
+        try stacks.buyStack(task, units, type(uint128).max, 1 days) returns (
+            uint256 stackId, StackManager.Candidate[] memory candidates
+        ) {
+            vm.roll(block.number + 1);
+            if (stacks.drawNode(stackId, candidates) == 0) return;
             stackIds.push(stackId);
             lies[stackId] = seed % 3 == 0;
             escrowAtPurchase[stackId] = vault.escrowOf(bytes32(stackId));
@@ -124,6 +129,10 @@ contract SystemHandler is AtomaFixture {
         vm.prank(vm.addr(signerKey[stack.nodeId]));
         try settlement.settle(stackId, s.root, units, 3, 0) {
             ++settledCount;
+            if (settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Drawing) {
+                frozenCandidates[stackId] = draws.candidatesFor(stack.taskId, stack.nodeId);
+                drawAttesters(stackId);
+            }
         } catch {}
     }
 
@@ -205,6 +214,11 @@ contract SystemHandler is AtomaFixture {
                 } catch {
                     expiredStackStuck = true;
                 }
+            }
+            stackId = _findPhase(i, ISettlementManager.Phase.Drawing);
+            if (stackId != 0) {
+                vm.roll(block.number + 1);
+                try draws.drawAttesters(stackId, frozenCandidates[stackId]) {} catch {}
             }
             stackId = _findPhase(i, ISettlementManager.Phase.Commit);
             if (stackId != 0) try settlement.timeoutAttesters(stackId) {} catch {}

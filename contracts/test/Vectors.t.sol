@@ -134,7 +134,9 @@ contract VectorsTest is TestBase {
                 maxDuration: 1 days,
                 settleWindow: 60,
                 maxUnits: 1e9,
-                surchargeBps: 0
+                surchargeBps: 0,
+                minChargeBps: 0,
+                minCommittee: 1
             })
         );
         address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");

@@ -41,6 +41,9 @@ interface Vm {
     function label(address account, string calldata newLabel) external;
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function chainId(uint256 newChainId) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
 }
