@@ -22,6 +22,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     uint256 internal constant PPM = 1_000_000;
 
     struct Armed {
+        /// The settlement's block, where `AttesterCandidatesFrozen` lists the candidates.
+        uint64 frozenAt;
         uint64 armedAt;
         /// 0 for the first draw, then one more per replacement draw.
         uint8 round;
@@ -69,6 +71,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     function arm(uint256 stackId, uint256 taskId, uint256 serverNodeId) external onlyRole(PROTOCOL_ROLE) {
         uint256[] memory candidates = candidatesFor(taskId, serverNodeId);
         _armed[stackId] = Armed({
+            frozenAt: uint64(block.number),
             armedAt: uint64(block.number),
             round: 0,
             count: 0,

@@ -35,9 +35,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint128 pricePerMillion;
     }
 
-    /// What a purchase fixed besides the stack: when its draw was armed, its duration, the minimum charge in
-    /// force, and the hash of the frozen candidates.
+    /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
+    /// later one if it expired), its duration, the minimum charge in force, and the hash of the frozen candidates.
     struct Purchase {
+        uint64 boughtAt;
         uint64 armedAt;
         uint64 duration;
         uint16 minChargeBps;
@@ -187,6 +188,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             escrow: uint128(locked)
         });
         _purchases[stackId] = Purchase({
+            boughtAt: uint64(block.number),
             armedAt: uint64(block.number),
             duration: duration,
             minChargeBps: p.minChargeBps,

@@ -15,6 +15,10 @@ import {
   modelRegistryBytecode,
   nodeRegistryAbi,
   nodeRegistryBytecode,
+  settlementDrawAbi,
+  settlementDrawBytecode,
+  settlementEvidenceAbi,
+  settlementEvidenceBytecode,
   settlementManagerAbi,
   settlementManagerBytecode,
   stackManagerAbi,
@@ -61,6 +65,10 @@ export interface AtomaAddresses {
   AtomaVault: Address;
   StackManager: Address;
   SettlementManager: Address;
+  /** Runs the attester draws of settlements (a later block than the settlement). */
+  SettlementDraw: Address;
+  /** Takes the sampled requests a server posts when an attester cannot fetch its transcript. */
+  SettlementEvidence: Address;
   DisputeManager: Address;
   ConsensusRequests: Address;
   EmissionSchedule: Address;
@@ -160,6 +168,19 @@ export async function deployContracts(
     vault,
     p.settlement,
   ]);
+  const settlementDraw = await deploy("SettlementDraw", settlementDrawAbi, settlementDrawBytecode, [
+    admin,
+    settlement,
+    stacks,
+    tasks,
+    nodes,
+  ]);
+  const settlementEvidence = await deploy(
+    "SettlementEvidence",
+    settlementEvidenceAbi,
+    settlementEvidenceBytecode,
+    [admin, settlement, stacks, nodes, p.evidence.maxRequestBytes],
+  );
   const disputes = await deploy("DisputeManager", disputeManagerAbi, disputeManagerBytecode, [
     admin,
     nodes,
@@ -192,6 +213,8 @@ export async function deployContracts(
     AtomaVault: vault,
     StackManager: stacks,
     SettlementManager: settlement,
+    SettlementDraw: settlementDraw,
+    SettlementEvidence: settlementEvidence,
     DisputeManager: disputes,
     ConsensusRequests: consensus,
     EmissionSchedule: emission,
@@ -221,7 +244,9 @@ export async function wireContracts(
   const c = atomaContracts(a, publicClient, walletClient);
   const step = (name: string, send: () => Promise<Hash>) => call(publicClient, name, send);
   await step("NodeRegistry.wire", () => c.nodeRegistry.write.wire([a.TaskRegistry, a.AtomaVault]));
-  await step("SettlementManager.wire", () => c.settlementManager.write.wire([a.DisputeManager]));
+  await step("SettlementManager.wire", () =>
+    c.settlementManager.write.wire([a.DisputeManager, a.SettlementDraw, a.SettlementEvidence]),
+  );
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
   const grants: [
     string,
@@ -241,6 +266,7 @@ export async function wireContracts(
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.ConsensusRequests],
     ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
+    ["SettlementDraw", c.settlementDraw, PROTOCOL_ROLE, a.SettlementManager],
     ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
   ];
   for (const [name, contract, role, account] of grants) {
@@ -259,6 +285,8 @@ export interface AtomaContracts {
   vault: GetContractReturnType<typeof atomaVaultAbi, Clients>;
   stackManager: GetContractReturnType<typeof stackManagerAbi, Clients>;
   settlementManager: GetContractReturnType<typeof settlementManagerAbi, Clients>;
+  settlementDraw: GetContractReturnType<typeof settlementDrawAbi, Clients>;
+  settlementEvidence: GetContractReturnType<typeof settlementEvidenceAbi, Clients>;
   disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
   emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
@@ -287,6 +315,12 @@ export function atomaContracts(
     settlementManager: getContract({
       address: addresses.SettlementManager,
       abi: settlementManagerAbi,
+      client,
+    }),
+    settlementDraw: getContract({ address: addresses.SettlementDraw, abi: settlementDrawAbi, client }),
+    settlementEvidence: getContract({
+      address: addresses.SettlementEvidence,
+      abi: settlementEvidenceAbi,
       client,
     }),
     disputeManager: getContract({ address: addresses.DisputeManager, abi: disputeManagerAbi, client }),

@@ -6,6 +6,12 @@ export {
   type BuyStackResult,
   buyStack,
   closeStack,
+  type DrawNodeResult,
+  drawNode,
+  type NodeCandidate,
+  nodeCandidatesOf,
+  requestStack,
+  type StackRequest,
 } from "./actions/buyStack.js";
 export { answerChallenge, challengeSettlement } from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
@@ -22,6 +28,15 @@ export {
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export {
+  type AttesterDrawOutcome,
+  attesterCandidatesOf,
+  attesterDrawOutcome,
+  type DrawAttestersResult,
+  drawAttesters,
+  drawAttestersUntilDone,
+  FAIL_UNVERIFIABLE,
+} from "./actions/drawAttesters.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -43,6 +58,9 @@ export {
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {
+  frozenCandidates,
+  type SettlementOutcome,
+  type SubmitOptions,
   type SubmitSettlementParams,
   type SubmitSettlementResult,
   submitSettlement,
@@ -52,7 +70,9 @@ export { type SubscribeParams, subscribe, unsubscribe, updateSubscription } from
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
+  postSampledRequest,
   postSampledRequests,
+  readMaxRequestBytes,
 } from "./actions/transcriptFallback.js";
 export { commitDisputeVote, revealDisputeVote, type VoteParams } from "./actions/voteDispute.js";
 export { anvilBinaryPath } from "./anvil/binary.js";
@@ -83,7 +103,9 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
+  EventNotFoundError,
   MissingEventError,
+  StackCancelledError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

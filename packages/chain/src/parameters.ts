@@ -36,6 +36,11 @@ export interface DeployParameters {
     settleWindow: bigint;
     maxUnits: bigint;
     surchargeBps: number;
+    /** Share of a stack's price its owner pays however little it uses, to the treasury, in bps. */
+    minChargeBps: number;
+    /** Committee members a dispute needs at least: with a task's attesters, how many other nodes must share a
+     * node's echelon for it to be sold on a verified task. */
+    minCommittee: number;
   };
   settlement: {
     commitWindow: bigint;
@@ -43,6 +48,10 @@ export interface DeployParameters {
     dataWindow: bigint;
     disputeWindow: bigint;
     maxReplacements: number;
+  };
+  evidence: {
+    /** Longest request body (canonical JSON bytes) a node accepts, so a server can always post it on-chain. */
+    maxRequestBytes: number;
   };
   dispute: { committeeSize: number; commitWindow: bigint; revealWindow: bigint; answerWindow: bigint };
   consensus: {
@@ -66,7 +75,8 @@ export interface DeployParameters {
 /**
  * Defaults suited to a local dev chain, where tests and `atoma dev` move time with anvil: one-hour epochs,
  * minutes-long protocol windows, 1,000 TOMA minimum collateral, the whitepaper's replication rate floor
- * (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 % verification surcharge, committees of three, slashing
+ * (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 % verification surcharge, a 10 % minimum charge on a
+ * stack (to the treasury), request bodies of at most 128 KiB, committees of three, slashing
  * 5 % of collateral per missed deadline (half to the user, a quarter to the treasury, the rest burned) and all
  * of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned), and an emission of 1M TOMA per
  * epoch decaying 1 % per epoch to a 10k tail (70 % nodes, 10 % model owners, 20 % treasury).
@@ -99,6 +109,9 @@ export const devParameters: DeployParameters = {
     settleWindow: 10n * MINUTE,
     maxUnits: 10n ** 12n,
     surchargeBps: 1_000,
+    minChargeBps: 1_000,
+    // A dev network runs a handful of nodes; a production deployment sets the dispute committee's size.
+    minCommittee: 1,
   },
   settlement: {
     commitWindow: 5n * MINUTE,
@@ -107,6 +120,7 @@ export const devParameters: DeployParameters = {
     disputeWindow: 10n * MINUTE,
     maxReplacements: 2,
   },
+  evidence: { maxRequestBytes: 131_072 },
   dispute: {
     committeeSize: 3,
     commitWindow: 5n * MINUTE,

@@ -14,6 +14,11 @@ export interface Call {
    * (a settlement that may or may not sample attesters): the estimate can come from the cheaper branch.
    */
   gas?: bigint | undefined;
+  /**
+   * Simulate against the pending block instead of the latest: for calls that must land in a block after some
+   * other (a draw armed by the latest block fails when simulated in that block itself).
+   */
+  pending?: boolean | undefined;
 }
 
 /** Turns a failed call into a ContractRevertError naming the contract's custom error when there is one. */
@@ -52,6 +57,7 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
     args: call.args,
     account: ctx.walletClient.account,
     chain: ctx.walletClient.chain,
+    ...(call.pending ? { blockTag: "pending" as const } : {}),
   };
   let hash: `0x${string}`;
   try {
@@ -61,7 +67,8 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
         call.gas ??
         ((await ctx.publicClient.estimateContractGas(request as never)) * GAS_MARGIN_PERCENT) / 100n +
           GAS_MARGIN_FLAT;
-      return ctx.walletClient.writeContract({ ...request, gas } as never);
+      const { blockTag: _, ...send } = request as typeof request & { blockTag?: string };
+      return ctx.walletClient.writeContract({ ...send, gas } as never);
     });
   } catch (error) {
     throw toCallError(call.functionName, error);
