@@ -37,7 +37,6 @@ export type { AttestDecision, CommitStrategy, DutyInput, VoteInput } from "./att
 export {
   SettlementNotFoundError,
   TranscriptUnusableError,
-  UnrecomputableRequestError,
 } from "./attestation/errors.js";
 export { honestStrategy } from "./attestation/honestStrategy.js";
 export { parseBlobId } from "./blobs/blobId.js";

@@ -286,12 +286,16 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         return (await rowOf(node, stack.stackId))?.data_tx ?? undefined;
       });
       const receipt = await user.ctx.publicClient.getTransactionReceipt({ hash: dataTx as Hash });
-      const [posted] = parseEventLogs({
+      const [complete] = parseEventLogs({
         abi: contracts.settlementManager.abi,
         logs: receipt.logs,
         eventName: "SampledRequestsPosted",
       });
-      expect(posted?.args.reqHashes).toEqual(indices.map((k) => served.reqHashes[k]!));
+      expect(complete).toBeDefined();
+      for (const [position, k] of indices.entries())
+        expect(await contracts.settlementEvidence.read.postedRequest([stack.stackId, BigInt(position)])).toBe(
+          served.reqHashes[k]!,
+        );
       for (const id of attesters) {
         await commitAttestation(byId(id).signer, {
           stackId: stack.stackId,

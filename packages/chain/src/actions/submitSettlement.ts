@@ -102,14 +102,14 @@ export async function submitSettlement(
 
 /**
  * Several settlements in one transaction (`settleMany`), to spread the fixed cost. The verified ones arm their
- * attester draws; unless `draw` is off each is then drawn in its own transaction. Returns the stacks sampled and
- * those whose draw is still pending.
+ * attester draws; unless `draw` is off each is then drawn in its own transaction. Returns the stacks drawn, those
+ * sampled, and those whose draw is still pending.
  */
 export async function submitSettlements(
   ctx: ChainContext,
   settlements: readonly SubmitSettlementParams[],
   options: SubmitOptions = {},
-): Promise<TxInfo & { sampled: bigint[]; drawPending: bigint[] }> {
+): Promise<TxInfo & { drawn: bigint[]; sampled: bigint[]; drawPending: bigint[] }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
@@ -117,6 +117,7 @@ export async function submitSettlements(
     args: [settlements.map((s) => ({ ...s }))],
     gas: options.gas,
   });
+  const drawn: bigint[] = [];
   const sampled: bigint[] = [];
   const drawPending: bigint[] = [];
   for (const { stackId } of settlements) {
@@ -126,8 +127,9 @@ export async function submitSettlements(
       drawPending.push(stackId);
       continue;
     }
-    const drawn = await drawAttestersUntilDone(ctx, { stackId, candidates });
-    if (drawn.outcome === "sampled") sampled.push(stackId);
+    const outcome = await drawAttestersUntilDone(ctx, { stackId, candidates });
+    drawn.push(stackId);
+    if (outcome.outcome === "sampled") sampled.push(stackId);
   }
-  return { ...txInfo(receipt), sampled, drawPending };
+  return { ...txInfo(receipt), drawn, sampled, drawPending };
 }

@@ -3,7 +3,7 @@ import type { Hash } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
 import { recomputeResponseHashes } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
-import { completeDuty, loadSample, type WorkerEnv } from "./workerEnv.js";
+import { beforeDeadline, completeDuty, loadSample, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
 /** DisputeManager's statuses. */
 const Status = { None: 0, Open: 1, Resolved: 2 } as const;
@@ -13,7 +13,7 @@ const Status = { None: 0, Open: 1, Resolved: 2 } as const;
  * every member committed or the commit deadline passed; resolve the dispute once every vote is in or the reveal
  * deadline passed (anyone may, so no dispute stays open); record how it ended.
  */
-export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
+export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const { disputeManager, settlementManager } = env.chain.contracts;
   const disputeId = duty.round;
   const me = await env.chain.nodeId();
@@ -58,16 +58,18 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
     }
     const full = await completeDuty(env, duty);
     const st = await settlementManager.read.getSettlement([duty.stackId]);
-    const sample = await loadSample(env, full, st.dataPosted);
+    const bounded = beforeDeadline(signal, dispute.commitDeadline, now);
+    const sample = await loadSample(env, full, st.dataPosted, bounded);
     if (!sample) return;
     const bodies = sample.bodies;
+    const taskModelId = await taskModelOf(env, duty.stackId);
     const result = await env.strategy.vote({
       stackId: duty.stackId,
       nodeId: me,
       disputeId,
       indices: full.indices,
       chain: env.chain,
-      recompute: () => recomputeResponseHashes(env.engine(), bodies),
+      recompute: () => recomputeResponseHashes(env.engine(), bodies, { taskModelId, signal: bounded }),
     });
     if (!result) return;
     await updateDuty(env.db, duty.taskId, { result });

@@ -12,14 +12,6 @@ export class TranscriptUnusableError extends AtomaError {
   }
 }
 
-/** A sampled request is not one the engine can recompute (not a chat, completion or embeddings body). */
-export class UnrecomputableRequestError extends AtomaError {
-  override name = "UnrecomputableRequestError";
-  constructor(message: string, options?: AtomaErrorOptions) {
-    super("UNRECOMPUTABLE_REQUEST", message, options);
-  }
-}
-
 /** The chain holds no `SettlementSubmitted` event for the duty's stack within the searched blocks. */
 export class SettlementNotFoundError extends AtomaError {
   override name = "SettlementNotFoundError";

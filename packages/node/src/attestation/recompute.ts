@@ -1,19 +1,36 @@
 import { type Hash, responseHash } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
-import { UnrecomputableRequestError } from "./errors.js";
+import { engineRefused, INVALID_REQUEST_HASH, invalidForTask } from "./invalidRequest.js";
+
+export interface RecomputeOptions {
+  /** The task's model (on-chain id): a body naming another is an invalid request. Unchecked when absent. */
+  taskModelId?: Hash | undefined;
+  signal?: AbortSignal | undefined;
+}
 
 /**
  * Regenerates each request with the engine (the body as the owner signed it: same sampling settings, and the seed
- * it names or the one derived from its hash) and returns the response hashes, in order.
+ * it names or the one derived from its hash) and returns the response hashes, in order. A request that is not
+ * valid for the task gets the fixed invalid-request result, which every honest node computes alike.
  */
 export async function recomputeResponseHashes(
   engine: InferenceEngine,
-  bodies: readonly Record<string, unknown>[],
-  signal?: AbortSignal,
+  bodies: readonly unknown[],
+  options: RecomputeOptions = {},
 ): Promise<Hash[]> {
   const hashes: Hash[] = [];
-  for (const [index, body] of bodies.entries()) {
-    hashes.push(responseHash(await recomputeOne(engine, body, index, signal)));
+  for (const body of bodies) {
+    options.signal?.throwIfAborted();
+    if (invalidForTask(body, options.taskModelId) !== undefined) {
+      hashes.push(INVALID_REQUEST_HASH);
+      continue;
+    }
+    try {
+      hashes.push(responseHash(await recomputeOne(engine, body as Record<string, unknown>, options.signal)));
+    } catch (error) {
+      if (!engineRefused(error)) throw error;
+      hashes.push(INVALID_REQUEST_HASH);
+    }
   }
   return hashes;
 }
@@ -21,7 +38,6 @@ export async function recomputeResponseHashes(
 async function recomputeOne(
   engine: InferenceEngine,
   body: Record<string, unknown>,
-  index: number,
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
   // A streamed request is replayed as a stream: the body (and so a derived seed) must stay as signed.
@@ -34,8 +50,5 @@ async function recomputeOne(
     return streamed
       ? (await (await engine.streamComplete(body, { signal })).collect()).response
       : (await engine.complete(body, { signal })).response;
-  if ("input" in body) return engine.embed(body, { signal });
-  throw new UnrecomputableRequestError(
-    `sampled request ${index} is not a chat, completion or embeddings body`,
-  );
+  return engine.embed(body, { signal });
 }

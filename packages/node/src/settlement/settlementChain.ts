@@ -17,6 +17,8 @@ const REQUIRED = [
   "AtomaVault",
   "StackManager",
   "SettlementManager",
+  "SettlementDraw",
+  "SettlementEvidence",
   "DisputeManager",
 ] as const;
 
@@ -45,6 +47,8 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
     AtomaVault: at("AtomaVault"),
     StackManager: at("StackManager"),
     SettlementManager: at("SettlementManager"),
+    SettlementDraw: at("SettlementDraw"),
+    SettlementEvidence: at("SettlementEvidence"),
     DisputeManager: at("DisputeManager"),
     ConsensusRequests: at("ConsensusRequests"),
     EmissionSchedule: at("EmissionSchedule"),
