@@ -46,7 +46,7 @@ import {
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
 /** The test network's nodes, one role each (see the tasks in `beforeAll`). */
-type EightNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+type NineNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
@@ -90,16 +90,17 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 8; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e, f, g, h] = nodes as EightNodes;
+    for (let i = 0; i < 9; i++) nodes.push(await network.addNode());
+    // A verified task needs its attesters plus a committee among the others of the echelon (item 4): b, c, d, i.
+    const [a, b, c, d, e, f, g, h, i] = nodes as NineNodes;
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
-    verifiedTask = await taskWith(network, [b, c, d], {
+    verifiedTask = await taskWith(network, [b, c, d, i], {
       securityLevel: SecurityLevel.CrossValidation,
       replicationPpm: 1_000_000,
       attesters: 2,
       sampleSize: 2,
     });
-    rareTask = await taskWith(network, [b, c, d], {
+    rareTask = await taskWith(network, [b, c, d, i], {
       securityLevel: SecurityLevel.CrossValidation,
       replicationPpm: 1,
       attesters: 2,
@@ -328,7 +329,27 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   );
 
   itEmbedded(
-    "settles an unused stack before it expires: the owner gets everything back, the node keeps its collateral",
+    "settles a stack that serves nothing for settlement.idleSeconds long before it expires, freeing the capacity it held (item 16)",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(plainTask, 1_000n, 86_400n);
+      const [a] = nodes as NineNodes;
+      expect((await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved).toBe(1_000n);
+      // The worker's idle clock starts when it first sees the stack: move chain time on until it settles.
+      const settled = await waitFor("the idle settlement", async () => {
+        const row = await rowOf(node, stack.stackId);
+        if (row?.settle_tx) return row;
+        await network.advance(600);
+        return undefined;
+      });
+      expect(settled.leaf_count).toBe(0n);
+      expect(await network.now()).toBeLessThan(stack.expiresAt - 300n);
+      expect((await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved).toBe(0n);
+    },
+  );
+
+  itEmbedded(
+    "settles an unused stack before it expires: the owner gets everything back but the minimum charge, the node keeps its collateral",
     async () => {
       const { contracts } = network.deployment;
       const { stack, node } = await buy(plainTask, 1_000n, BigInt(HOUR));
@@ -346,7 +367,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         return row?.outcome === "finalized" && row.state === "claimed" ? row : undefined;
       });
       expect(done.state).toBe("claimed");
-      expect(done.refunded).toBe(stack.escrow);
+      // The minimum charge (10 % of the price at the dev parameters) goes to the treasury, never to the node.
+      expect(done.refunded).toBe(stack.escrow - stack.escrow / 10n);
+      expect(done.node_amount).toBe(0n);
       expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
     },
   );
