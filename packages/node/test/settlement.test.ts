@@ -334,7 +334,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       const { contracts } = network.deployment;
       const { stack, node } = await buy(plainTask, 1_000n, 86_400n);
       const [a] = nodes as NineNodes;
-      expect((await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved).toBe(1_000n);
+      expect((await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved).toBe(
+        1_000n,
+      );
       // The worker's idle clock starts when it first sees the stack: move chain time on until it settles.
       const settled = await waitFor("the idle settlement", async () => {
         const row = await rowOf(node, stack.stackId);

@@ -28,6 +28,8 @@ export class AttestationWorker {
   private readonly options: AttestationWorkerOptions;
   private readonly inFlight = new Map<bigint, Promise<void>>();
   private readonly backoff: Backoff;
+  /** The duty last started: the next pass starts after it, so every duty gets its turn. */
+  private cursor = 0n;
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
 
@@ -52,9 +54,17 @@ export class AttestationWorker {
     this.loop = undefined;
   }
 
-  /** Starts the steps one pass would, and waits for them (tests may call it directly). */
+  /** One step of every open duty (at most `concurrency` at once), waiting for them all (tests call it). */
   async tick(signal?: AbortSignal): Promise<void> {
-    await Promise.allSettled(await this.launch(signal ?? new AbortController().signal));
+    const stop = signal ?? new AbortController().signal;
+    const started: Promise<void>[] = [];
+    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
+      if (stop.aborted) break;
+      if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
+      while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight.values());
+      started.push(this.begin(duty, stop));
+    }
+    await Promise.allSettled(started);
   }
 
   /** Duties in progress now. */
@@ -62,16 +72,32 @@ export class AttestationWorker {
     return this.inFlight.size;
   }
 
-  private async launch(signal: AbortSignal): Promise<Promise<void>[]> {
-    const started: Promise<void>[] = [];
-    for (const duty of await listOpenDuties(this.env.db)) {
+  /** Starts steps while slots are free, without waiting for them (the loop's pass). */
+  private async launch(signal: AbortSignal): Promise<void> {
+    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
       if (signal.aborted || this.inFlight.size >= this.options.concurrency) break;
       if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
-      const step = this.step(duty, signal).finally(() => this.inFlight.delete(duty.taskId));
-      this.inFlight.set(duty.taskId, step);
-      started.push(step);
+      void this.begin(duty, signal);
     }
-    return started;
+  }
+
+  /**
+   * The order duties get slots in: those still to commit first (their deadline is the one that slashes), each
+   * group starting after the duty last started, so a few duties never keep the others waiting.
+   */
+  private turns(duties: Duty[]): Duty[] {
+    const rotated = [
+      ...duties.filter((d) => d.taskId > this.cursor),
+      ...duties.filter((d) => d.taskId <= this.cursor),
+    ];
+    return [...rotated.filter((d) => d.state === "pending"), ...rotated.filter((d) => d.state !== "pending")];
+  }
+
+  private begin(duty: Duty, signal: AbortSignal): Promise<void> {
+    this.cursor = duty.taskId;
+    const step = this.step(duty, signal).finally(() => this.inFlight.delete(duty.taskId));
+    this.inFlight.set(duty.taskId, step);
+    return step;
   }
 
   private async step(duty: Duty, signal: AbortSignal): Promise<void> {

@@ -32,6 +32,13 @@ export interface ServingBehaviour {
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
   forge?: ((k: number) => boolean) | undefined;
+  /**
+   * Request `k` is a poison request the owner signs in collusion with the server: it names a model only the
+   * server claims to serve, so no honest node can run it; the server claims an answer and its units anyway.
+   */
+  poison?: ((k: number) => boolean) | undefined;
+  /** The server's front holds every request for the transcript until released (a stalling colluder). */
+  stallTranscript?: boolean | undefined;
 }
 
 export interface ServedStack {
@@ -88,8 +95,9 @@ export async function serveAndSettle(
     transcriptId: "0x",
   };
   for (let k = 0; k < count; k++) {
+    const poisoned = behaviour.poison?.(k) === true;
     const body = {
-      model: MODEL,
+      model: poisoned ? "a-model-only-the-server-serves" : MODEL,
       messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
       max_tokens: 6,
     };
@@ -105,10 +113,11 @@ export async function serveAndSettle(
     });
     transcript.requests.push({ body, nonce: nonce.toString(), deadline: deadline.toString(), signature });
     served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
-    const { response, generation } = await behaviour.engine.chat(body);
-    const respHash = behaviour.tamper?.(k)
-      ? keccak256(stringToBytes(`tampered answer ${k}`))
-      : responseHash(response);
+    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...body, model: MODEL } : body);
+    const respHash =
+      behaviour.tamper?.(k) || poisoned
+        ? keccak256(stringToBytes(`tampered answer ${k}`))
+        : responseHash(response);
     const units = BigInt(response.usage.total_tokens);
     served.unitsServed += units;
     served.reqHashes.push(reqHash);
@@ -126,6 +135,7 @@ export async function serveAndSettle(
   }
   served.tree = new LeafTree(served.reqHashes.map((r, k) => leafHash(r, served.respHashes[k]!)));
   const bytes = encodeTranscript(transcript);
+  if (behaviour.stallTranscript) server.front.stall(blobId(bytes));
   served.transcriptId = behaviour.withholdTranscript
     ? blobId(bytes)
     : (await server.node.context.blobs.put(bytes)).id;
