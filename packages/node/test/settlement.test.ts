@@ -8,6 +8,8 @@ import {
   commitAttestation,
   declareTranscriptUnavailable,
   registerNode,
+  requestStack,
+  StackStatus,
   timeoutSettlement,
 } from "@atoma/chain";
 import {
@@ -325,6 +327,36 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       await network.advance(CHALLENGE_WINDOW + 1);
       await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
       expect((await finalizedEvent(stack.stackId))?.refunded).toBe(stack.escrow - costOfUnits(300n, PRICE));
+    },
+  );
+
+  itEmbedded(
+    "draws the node of a stack its buyer left undrawn, so the buyer cannot wait for another draw (item 10)",
+    async () => {
+      const [a] = nodes as NineNodes;
+      await nodeOf(a);
+      const request = await requestStack(user.ctx, {
+        taskId: plainTask,
+        units: 1_000n,
+        maxPricePerMillion: PRICE,
+        duration: 86_400n,
+      });
+      const { stackManager } = network.deployment.contracts;
+      expect((await stackManager.read.getStack([request.stackId])).status).toBe(StackStatus.Pending);
+      // Blocks go by (anvil mines one per call); the candidate node draws once its grace has passed.
+      const drawn = await waitFor("the candidate's draw", async () => {
+        const stack = await stackManager.read.getStack([request.stackId]);
+        if (stack.status === StackStatus.Active) return stack;
+        await network.advance(1);
+        return undefined;
+      });
+      expect(drawn.nodeId).toBe(a.nodeId);
+      const [event] = await stackManager.getEvents.StackBought(
+        { stackId: request.stackId },
+        { fromBlock: 0n },
+      );
+      const drawTx = await user.ctx.publicClient.getTransaction({ hash: event!.transactionHash });
+      expect(drawTx.from.toLowerCase()).toBe(a.signerAccount.address.toLowerCase());
     },
   );
 
