@@ -47,4 +47,17 @@ describe("duties run side by side", () => {
     expect(fetched(slow)).toBe(slow.attesters.length);
     expect(fetched(fast)).toBe(fast.attesters.length);
   }, 240_000);
+
+  it("refuses a request body longer than the on-chain bound a server may have to post (item 7)", async () => {
+    const node = net.nodes[0]!.node;
+    const bound = await net.deployment.contracts.settlementEvidence.read.maxRequestBytes();
+    const post = (bytes: number) =>
+      fetch(`${node.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `"${"a".repeat(bytes - 2)}"`,
+      });
+    expect((await post(bound + 1)).status).toBe(413);
+    expect((await post(bound)).status).not.toBe(413);
+  });
 });

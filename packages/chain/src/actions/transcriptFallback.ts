@@ -1,5 +1,6 @@
 import { settlementEvidenceAbi, settlementManagerAbi } from "@atoma/contracts";
 import { type Hex, parseEventLogs } from "viem";
+import type { AtomaAddresses } from "../deploy.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
 
@@ -77,7 +78,7 @@ export async function postSampledRequests(
 
 /** The longest request body a node accepts and a server may have to post (`SettlementEvidence.maxRequestBytes`). */
 export async function readMaxRequestBytes(
-  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  ctx: Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "SettlementEvidence"> },
 ): Promise<number> {
   return ctx.publicClient.readContract({
     address: ctx.addresses.SettlementEvidence,
