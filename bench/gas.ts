@@ -349,7 +349,9 @@ try {
   );
 
   // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
-  const busy = nodes[nodes.length - 1]!;
+  // An eligible one: earlier steps may have slashed some below the minimum collateral.
+  const eligible = await Promise.all(nodes.map((n) => contracts.nodeRegistry.read.isEligible([n.nodeId])));
+  const busy = nodes.findLast((_, i) => eligible[i])!;
   const busyTask = await task(SecurityLevel.CrossValidation, 1, 1, 4);
   // The others stay subscribed (they are the busy node's attesters) but ask more than the buyer's cap.
   for (const node of nodes) {
