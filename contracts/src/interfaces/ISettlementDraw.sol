@@ -8,4 +8,9 @@ interface ISettlementDraw {
     function arm(uint256 stackId, uint256 taskId, uint256 serverNodeId) external;
     /// Arms a draw of `count` replacement attesters on this block, among the same frozen candidates.
     function armReplacement(uint256 stackId, uint8 count) external;
+    /// `count` distinct request indices in [0, requestCount) drawn from `seed`.
+    function sampleIndices(uint256 seed, uint256 requestCount, uint256 count)
+        external
+        pure
+        returns (uint256[] memory);
 }

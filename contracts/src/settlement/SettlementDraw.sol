@@ -140,6 +140,39 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         );
     }
 
+    /// `count` distinct request indices in [0, requestCount) drawn from `seed`, in the order attesters commit to
+    /// them (`SettlementManager.sampledIndices`).
+    function sampleIndices(uint256 seed, uint256 requestCount, uint256 count)
+        external
+        pure
+        returns (uint256[] memory indices)
+    {
+        uint256 n = requestCount;
+        indices = new uint256[](count);
+        if (n <= 256) {
+            uint256[] memory all = new uint256[](n);
+            for (uint256 i = 0; i < n; ++i) all[i] = i;
+            for (uint256 i = 0; i < count; ++i) {
+                uint256 j = i + uint256(keccak256(abi.encode(seed, "index", i))) % (n - i);
+                (all[i], all[j]) = (all[j], all[i]);
+                indices[i] = all[i];
+            }
+            return indices;
+        }
+        uint256 found;
+        for (uint256 j = 0; found < count; ++j) {
+            uint256 candidate = uint256(keccak256(abi.encode(seed, "index", j))) % n;
+            bool seen;
+            for (uint256 k = 0; k < found; ++k) {
+                if (indices[k] == candidate) {
+                    seen = true;
+                    break;
+                }
+            }
+            if (!seen) indices[found++] = candidate;
+        }
+    }
+
     function armedOf(uint256 stackId) external view returns (Armed memory) {
         return _armed[stackId];
     }

@@ -521,34 +521,9 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
 
     /// The request indices the attesters check, in the order their response hashes are committed and revealed:
     /// `sampleCount` distinct indices in [0, requestCount) drawn from the settlement's seed.
-    function sampledIndices(uint256 stackId) public view returns (uint256[] memory indices) {
+    function sampledIndices(uint256 stackId) public view returns (uint256[] memory) {
         Settlement storage st = _settlements[stackId];
-        uint256 n = st.requestCount;
-        uint256 s = st.sampleCount;
-        uint256 seed = st.seed;
-        indices = new uint256[](s);
-        if (n <= 256) {
-            uint256[] memory all = new uint256[](n);
-            for (uint256 i = 0; i < n; ++i) all[i] = i;
-            for (uint256 i = 0; i < s; ++i) {
-                uint256 j = i + uint256(keccak256(abi.encode(seed, "index", i))) % (n - i);
-                (all[i], all[j]) = (all[j], all[i]);
-                indices[i] = all[i];
-            }
-            return indices;
-        }
-        uint256 found;
-        for (uint256 j = 0; found < s; ++j) {
-            uint256 candidate = uint256(keccak256(abi.encode(seed, "index", j))) % n;
-            bool seen;
-            for (uint256 k = 0; k < found; ++k) {
-                if (indices[k] == candidate) {
-                    seen = true;
-                    break;
-                }
-            }
-            if (!seen) indices[found++] = candidate;
-        }
+        return draws.sampleIndices(st.seed, st.requestCount, st.sampleCount);
     }
 
     // ---------------------------------------------------------------- internals
