@@ -6,6 +6,12 @@ export {
   type BuyStackResult,
   buyStack,
   closeStack,
+  type DrawNodeResult,
+  drawNode,
+  type NodeCandidate,
+  nodeCandidatesOf,
+  requestStack,
+  type StackRequest,
 } from "./actions/buyStack.js";
 export {
   answerChallenge,
@@ -34,6 +40,7 @@ export {
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
 export {
+<<<<<<< HEAD
   advanceDispute,
   DisputeOutcome,
   DisputeStatus,
@@ -51,6 +58,16 @@ export {
   setNodeEchelon,
 } from "./actions/echelons.js";
 export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
+=======
+  type AttesterDrawOutcome,
+  attesterCandidatesOf,
+  attesterDrawOutcome,
+  type DrawAttestersResult,
+  drawAttesters,
+  drawAttestersUntilDone,
+  FAIL_UNVERIFIABLE,
+} from "./actions/drawAttesters.js";
+>>>>>>> flow
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -83,6 +100,9 @@ export {
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {
+  frozenCandidates,
+  type SettlementOutcome,
+  type SubmitOptions,
   type SubmitSettlementParams,
   type SubmitSettlementResult,
   submitSettlement,
@@ -100,7 +120,9 @@ export {
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
+  postSampledRequest,
   postSampledRequests,
+  readMaxRequestBytes,
 } from "./actions/transcriptFallback.js";
 export {
   abstentionBallot,
@@ -141,9 +163,15 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
+<<<<<<< HEAD
   EvidenceTooLargeError,
   MissingEventError,
   SignerProofMissingError,
+=======
+  EventNotFoundError,
+  MissingEventError,
+  StackCancelledError,
+>>>>>>> flow
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

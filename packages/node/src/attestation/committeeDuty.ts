@@ -23,7 +23,11 @@ import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
+<<<<<<< HEAD
 import { searchFrom, type WorkerEnv } from "./workerEnv.js";
+=======
+import { beforeDeadline, completeDuty, loadSample, taskModelOf, type WorkerEnv } from "./workerEnv.js";
+>>>>>>> flow
 
 /** DisputeManager's statuses. */
 const Status = { None: 0, Open: 1, Resolved: 2 } as const;
@@ -40,8 +44,13 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
  * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
+<<<<<<< HEAD
 export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
   const { disputeManager } = env.chain.contracts;
+=======
+export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
+  const { disputeManager, settlementManager } = env.chain.contracts;
+>>>>>>> flow
   const disputeId = duty.round;
   const me = await env.chain.nodeId();
   const [dispute, committee, now] = await Promise.all([
@@ -86,10 +95,30 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
       await updateDuty(env.db, duty.taskId, { state: "revealed", lastError: "missed the commit deadline" });
       return;
     }
+<<<<<<< HEAD
     const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now));
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
     if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
+=======
+    const full = await completeDuty(env, duty);
+    const st = await settlementManager.read.getSettlement([duty.stackId]);
+    const bounded = beforeDeadline(signal, dispute.commitDeadline, now);
+    const sample = await loadSample(env, full, st.dataPosted, bounded);
+    if (!sample) return;
+    const bodies = sample.bodies;
+    const taskModelId = await taskModelOf(env, duty.stackId);
+    const result = await env.strategy.vote({
+      stackId: duty.stackId,
+      nodeId: me,
+      disputeId,
+      indices: full.indices,
+      chain: env.chain,
+      recompute: () => recomputeResponseHashes(env.engine(), bodies, { taskModelId, signal: bounded }),
+    });
+    if (!result) return;
+    await updateDuty(env.db, duty.taskId, { result });
+>>>>>>> flow
     const sent = await commitDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,
