@@ -20,13 +20,10 @@ import {
   deregisterNode,
   devAccounts,
   devParameters,
-<<<<<<< HEAD
+  drawAttesters,
   drawCommittee,
   drawConsensusSeats,
-=======
-  drawAttesters,
   drawNode,
->>>>>>> flow
   failVerification,
   finalizeSettlement,
   modelIdOf,

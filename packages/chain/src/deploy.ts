@@ -17,15 +17,12 @@ import {
   modelRegistryBytecode,
   nodeRegistryAbi,
   nodeRegistryBytecode,
-<<<<<<< HEAD
   receiptFraudAbi,
   receiptFraudBytecode,
-=======
   settlementDrawAbi,
   settlementDrawBytecode,
   settlementEvidenceAbi,
   settlementEvidenceBytecode,
->>>>>>> flow
   settlementManagerAbi,
   settlementManagerBytecode,
   stackManagerAbi,
@@ -314,14 +311,10 @@ export async function wireContracts(
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.ConsensusRequests],
     ["StackManager", c.stackManager, PROTOCOL_ROLE, a.SettlementManager],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.DisputeManager],
-<<<<<<< HEAD
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ReceiptFraud],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ReceiptFraud],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
-=======
     ["SettlementDraw", c.settlementDraw, PROTOCOL_ROLE, a.SettlementManager],
-    ["AtomaToken", c.token, MINTER_ROLE, a.EmissionSchedule],
->>>>>>> flow
   ];
   for (const [name, contract, role, account] of grants) {
     await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));

@@ -43,7 +43,6 @@ export class MissingEventError extends AtomaError {
   }
 }
 
-<<<<<<< HEAD
 /** An item to post on-chain is larger than the contract's `maxEvidenceBytes`: no transaction can carry it. */
 export class EvidenceTooLargeError extends AtomaError {
   override name = "EvidenceTooLargeError";
@@ -64,7 +63,9 @@ export class SignerProofMissingError extends AtomaError {
       "SIGNER_PROOF_MISSING",
       `registering signer ${signer} needs its proof (the key's signature binding it to this operator): pass the key or signerProof`,
     );
-=======
+  }
+}
+
 /** A purchase's draw found none of its frozen candidates able to serve any more: it was cancelled and refunded. */
 export class StackCancelledError extends AtomaError {
   override name = "StackCancelledError";
@@ -82,6 +83,5 @@ export class EventNotFoundError extends AtomaError {
   override name = "EventNotFoundError";
   constructor(message: string, options?: AtomaErrorOptions) {
     super("EVENT_NOT_FOUND", message, options);
->>>>>>> flow
   }
 }

@@ -40,7 +40,6 @@ export {
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
 export {
-<<<<<<< HEAD
   advanceDispute,
   DisputeOutcome,
   DisputeStatus,
@@ -51,14 +50,6 @@ export {
   readDispute,
 } from "./actions/disputeSteps.js";
 export {
-  approveEchelon,
-  echelonFingerprint,
-  nodeEchelonFingerprint,
-  revokeEchelon,
-  setNodeEchelon,
-} from "./actions/echelons.js";
-export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
-=======
   type AttesterDrawOutcome,
   attesterCandidatesOf,
   attesterDrawOutcome,
@@ -67,7 +58,14 @@ export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.j
   drawAttestersUntilDone,
   FAIL_UNVERIFIABLE,
 } from "./actions/drawAttesters.js";
->>>>>>> flow
+export {
+  approveEchelon,
+  echelonFingerprint,
+  nodeEchelonFingerprint,
+  revokeEchelon,
+  setNodeEchelon,
+} from "./actions/echelons.js";
+export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
@@ -163,15 +161,11 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
-<<<<<<< HEAD
+  EventNotFoundError,
   EvidenceTooLargeError,
   MissingEventError,
   SignerProofMissingError,
-=======
-  EventNotFoundError,
-  MissingEventError,
   StackCancelledError,
->>>>>>> flow
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

@@ -55,7 +55,10 @@ export interface DeployParameters {
     disputeWindow: bigint;
     maxReplacements: number;
   };
-<<<<<<< HEAD
+  evidence: {
+    /** Longest request body (canonical JSON bytes) a node accepts, so a server can always post it on-chain. */
+    maxRequestBytes: number;
+  };
   dispute: {
     committeeSize: number;
     /** Fewest members a committee may have (odd); with fewer eligible nodes the committee is drawn again. */
@@ -79,13 +82,6 @@ export interface DeployParameters {
     /** Paid by an owner for a challenge that needs an answer; the node's when it answers. */
     challengeBond: bigint;
   };
-=======
-  evidence: {
-    /** Longest request body (canonical JSON bytes) a node accepts, so a server can always post it on-chain. */
-    maxRequestBytes: number;
-  };
-  dispute: { committeeSize: number; commitWindow: bigint; revealWindow: bigint; answerWindow: bigint };
->>>>>>> flow
   consensus: {
     commitWindow: bigint;
     deliveryWindow: bigint;
@@ -110,22 +106,14 @@ export interface DeployParameters {
 
 /**
  * Defaults suited to a local dev chain, where tests and `atoma dev` move time with anvil: one-hour epochs,
-<<<<<<< HEAD
  * minutes-long protocol windows, a genesis supply of 1B TOMA, 1,000 TOMA minimum collateral and 100 TOMA per
  * subscription, the whitepaper's replication rate floor (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 %
- * verification surcharge, committees of three, slashing 5 % of collateral per missed deadline (half to the user,
- * a quarter to the treasury, the rest burned) and all of it for fraud (30 % user, 30 % honest nodes, 20 %
- * treasury, 20 % burned), 5 % of every fee burned, and an emission of 1M TOMA per epoch decaying 1 % per epoch to
- * a 10k tail (70 % nodes, 10 % model owners, 20 % treasury), a node's part at most twice what its fees burned
- * and 1 % of its stake per epoch.
-=======
- * minutes-long protocol windows, 1,000 TOMA minimum collateral, the whitepaper's replication rate floor
- * (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 % verification surcharge, a 10 % minimum charge on a
- * stack (to the treasury), request bodies of at most 128 KiB, committees of three, slashing
- * 5 % of collateral per missed deadline (half to the user, a quarter to the treasury, the rest burned) and all
- * of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned), and an emission of 1M TOMA per
- * epoch decaying 1 % per epoch to a 10k tail (70 % nodes, 10 % model owners, 20 % treasury).
->>>>>>> flow
+ * verification surcharge, a 10 % minimum charge on a stack (to the treasury), request bodies of at most 128 KiB,
+ * committees of three, slashing 5 % of collateral per missed deadline (half to the user, a quarter to the
+ * treasury, the rest burned) and all of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned),
+ * 5 % of every fee burned, and an emission of 1M TOMA per epoch decaying 1 % per epoch to a 10k tail (70 % nodes,
+ * 10 % model owners, 20 % treasury), a node's part at most twice what its fees burned and 1 % of its stake per
+ * epoch.
  */
 export const devParameters: DeployParameters = {
   epochLength: HOUR,

@@ -7,33 +7,25 @@ import { claimEmission } from "../src/actions/claimEmission.js";
 import { claimNodeFees, claimOwnerFees, withdrawBalance } from "../src/actions/claimFees.js";
 import { commitAttestation } from "../src/actions/commitAttestation.js";
 import type { ChainContext } from "../src/actions/context.js";
-<<<<<<< HEAD
 import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
-=======
 import { drawAttesters } from "../src/actions/drawAttesters.js";
->>>>>>> flow
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
 import { submitSettlement } from "../src/actions/submitSettlement.js";
-<<<<<<< HEAD
-import { declareTranscriptUnavailable, postSampledRequests } from "../src/actions/transcriptFallback.js";
-import {
-  commitDisputeVote,
-  revealDisputeVote,
-  settlementBallotOf,
-  showDisputeVote,
-} from "../src/actions/voteDispute.js";
-=======
 import {
   declareTranscriptUnavailable,
   postSampledRequest,
   postSampledRequests,
   readMaxRequestBytes,
 } from "../src/actions/transcriptFallback.js";
-import { commitDisputeVote, revealDisputeVote } from "../src/actions/voteDispute.js";
->>>>>>> flow
+import {
+  commitDisputeVote,
+  revealDisputeVote,
+  settlementBallotOf,
+  showDisputeVote,
+} from "../src/actions/voteDispute.js";
 import { attestationResult } from "../src/commitments.js";
 import {
   PRICE,
@@ -244,7 +236,6 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect(refund).toBe(PRICE + (10n ** 21n * 3_000n) / 10_000n);
   });
 
-<<<<<<< HEAD
   it("a caught server that withholds the disputed requests loses once the evidence window closes", async () => {
     const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
@@ -274,11 +265,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect((await contracts.settlementManager.read.getSettlement([stack.stackId])).phase).toBe(6);
   });
 
-  it("posts the sampled requests on-chain when an attester cannot fetch the transcript", async () => {
-=======
   it("posts the sampled requests on-chain, one per transaction, when an attester says it cannot fetch the transcript; the false declaration costs the declarer its share", async () => {
     const { contracts } = network.deployment;
->>>>>>> flow
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
     const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
@@ -323,18 +311,20 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const attester = byId(settled.attesters[0]!);
     await declareTranscriptUnavailable(attester.signer, { stackId: stack.stackId, nodeId: attester.nodeId });
     const max = await readMaxRequestBytes(user.ctx);
-    const request = async (length: number) => {
+    // Position 0 stands for the first sampled index: the request posted there carries it as its nonce.
+    const first = settled.requestIndices[0]!;
+    const request = async (length: number, nonce = first) => {
       const body = `0x${"7b".repeat(length)}` as const;
       const fields = {
         stackId: stack.stackId,
         reqHash: keccak256(body),
-        nonce: 99n,
+        nonce,
         deadline: 2_000_000_000n,
       };
       const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
       return {
         body,
-        nonce: 99n,
+        nonce,
         deadline: fields.deadline,
         signature: await signRequest(user.account, domain, fields),
       };
@@ -346,6 +336,14 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
         request: await request(max + 1),
       }),
     ).rejects.toMatchObject({ errorName: "RequestTooLarge" });
+    // Another of the owner's requests (signed for another index) cannot stand in for the sampled one.
+    await expect(
+      postSampledRequest(server.signer, {
+        stackId: stack.stackId,
+        position: 0,
+        request: await request(max, first + 1n),
+      }),
+    ).rejects.toMatchObject({ errorName: "PostedNonceNotIndex" });
     const fits = await postSampledRequest(server.signer, {
       stackId: stack.stackId,
       position: 0,

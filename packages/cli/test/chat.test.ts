@@ -49,14 +49,10 @@ describe("atoma chat against atoma dev --nodes 3", () => {
   const receipts = join(dir, "receipts");
 
   beforeAll(async () => {
-<<<<<<< HEAD
     // The chats below keep their receipts here rather than in ~/.atoma/receipts.
     process.env.ATOMA_RECEIPTS = receipts;
-    dev = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
-=======
     // Three: the chat task is verified, and a verified stack needs peers to check it (item 4).
     dev = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
->>>>>>> flow
     ready = await waitForReady<Ready>(dev, 240_000);
     // Both forms a user may have: atoma dev's stdout saved as it is, and the JSON alone.
     writeFileSync(readyFile, dev.stdout());

@@ -1,9 +1,5 @@
-<<<<<<< HEAD
-import { finalizeSettlement, postSampledRequests } from "@atoma/chain";
-=======
 import { challengeSettlement, finalizeSettlement, postSampledRequests } from "@atoma/chain";
 import { hashCanonical } from "@atoma/core";
->>>>>>> flow
 import type { InferenceEngine } from "@atoma/engine";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -39,11 +35,7 @@ describe("cheaters are caught", () => {
   beforeAll(async () => {
     // Each cheat caught bars a node; a verified stack needs its attesters and a committee among the rest.
     net = await startAttestNetwork({
-<<<<<<< HEAD
       nodes: 13,
-=======
-      nodes: 12,
->>>>>>> flow
       sampleSize: REQUESTS,
       strategyOf: (nodeId) => board.strategyFor(nodeId),
       // Every cheat caught here bars a node for good, so later disputes find fewer than three eligible; the

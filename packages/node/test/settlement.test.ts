@@ -11,14 +11,11 @@ import {
   declareTranscriptUnavailable,
   devParameters,
   registerNode,
-<<<<<<< HEAD
+  requestStack,
   revealDisputeVote,
+  StackStatus,
   settlementBallotOf,
   showDisputeVote,
-=======
-  requestStack,
-  StackStatus,
->>>>>>> flow
   timeoutSettlement,
 } from "@atoma/chain";
 import {

@@ -99,7 +99,7 @@ export async function drawNode(
     abi: stackManagerAbi,
     functionName: "drawNode",
     args: [params.stackId, candidates.map((c) => ({ ...c }))],
-    pending: true,
+    blockTag: "pending",
   });
   const logs = receipt.logs;
   const [bought] = parseEventLogs({ abi: stackManagerAbi, logs, eventName: "StackBought" });

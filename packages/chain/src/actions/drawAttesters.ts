@@ -77,7 +77,7 @@ export async function drawAttesters(
     abi: settlementDrawAbi,
     functionName: "drawAttesters",
     args: [params.stackId, [...candidates]],
-    pending: true,
+    blockTag: "pending",
   });
   const outcome = attesterDrawOutcome(receipt, params.stackId);
   if (!outcome) throw new EventNotFoundError(`the draw of stack ${params.stackId} emitted no outcome`);

@@ -15,18 +15,11 @@ export interface Call {
    */
   gas?: bigint | undefined;
   /**
-<<<<<<< HEAD
    * The block to simulate and estimate on. "pending" for calls that are valid only from the block after the
    * latest (a draw seeded with the hash of the block its trigger was in): the transaction lands there at the
    * earliest. @default "latest"
    */
   blockTag?: "latest" | "pending" | undefined;
-=======
-   * Simulate against the pending block instead of the latest: for calls that must land in a block after some
-   * other (a draw armed by the latest block fails when simulated in that block itself).
-   */
-  pending?: boolean | undefined;
->>>>>>> flow
 }
 
 /** Turns a failed call into a ContractRevertError naming the contract's custom error when there is one. */
@@ -65,7 +58,6 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
     args: call.args,
     account: ctx.walletClient.account,
     chain: ctx.walletClient.chain,
-    ...(call.pending ? { blockTag: "pending" as const } : {}),
   };
   const simulation = call.blockTag === "pending" ? { ...request, blockTag: "pending" as const } : request;
   let hash: `0x${string}`;
@@ -76,8 +68,7 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
         call.gas ??
         ((await ctx.publicClient.estimateContractGas(simulation as never)) * GAS_MARGIN_PERCENT) / 100n +
           GAS_MARGIN_FLAT;
-      const { blockTag: _, ...send } = request as typeof request & { blockTag?: string };
-      return ctx.walletClient.writeContract({ ...send, gas } as never);
+      return ctx.walletClient.writeContract({ ...request, gas } as never);
     });
   } catch (error) {
     throw toCallError(call.functionName, error);

@@ -28,14 +28,10 @@ interface BuyFlags {
   duration: bigint;
 }
 
-<<<<<<< HEAD
-/** `atoma stack buy|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws. */
-=======
 /**
- * `atoma stack buy|draw|status`: prepaid compute units on a task, served by a node the contract draws in a later
- * block than the purchase (so the buyer cannot steer it).
+ * `atoma stack buy|draw|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws
+ * in a later block than the purchase (so the buyer cannot steer it).
  */
->>>>>>> flow
 export function registerStack(program: Command): void {
   const stack = program
     .command("stack")

@@ -10,14 +10,9 @@ import {
 } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
-<<<<<<< HEAD
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
-import { completeDuty, loadSample, searchFrom, type WorkerEnv } from "./workerEnv.js";
-=======
-import { TranscriptUnusableError } from "./errors.js";
-import { recomputeResponseHashes } from "./recompute.js";
 import {
   beforeDeadline,
   completeDuty,
@@ -26,7 +21,6 @@ import {
   taskModelOf,
   type WorkerEnv,
 } from "./workerEnv.js";
->>>>>>> flow
 
 /** SettlementManager's phases (ISettlementManager.Phase). */
 export const Phase = {
@@ -44,13 +38,9 @@ export const Phase = {
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
  * sample first, or declaring the transcript unavailable), then see the settlement through — timing out silent
-<<<<<<< HEAD
- * attesters, failing a server that does not reveal or post, drawing the committee of a dispute on the stack and
- * resolving it once it is due.
-=======
- * attesters, drawing their replacements, failing a server that does not reveal or post, resolving a dispute past
- * its deadline. `signal` bounds the step; the recompute also stops at the commit deadline.
->>>>>>> flow
+ * attesters, drawing their replacements, failing a server that does not reveal or post, drawing the committee of
+ * a dispute on the stack and resolving it once it is due. `signal` bounds the step; the recompute also stops at
+ * the commit deadline.
  */
 export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const { settlementManager } = env.chain.contracts;
@@ -93,7 +83,6 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     try {
       sample = await loadSample(env, full, st.dataPosted, bounded);
     } catch (error) {
-<<<<<<< HEAD
       if (error instanceof TranscriptFraudError && env.chain.ctx.addresses.ReceiptFraud) {
         // The server's own root holds a leaf it could not honestly have: that is proof, not a disagreement.
         await proveReceiptFraud(env.chain.ctx, {
@@ -105,12 +94,8 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         return finish("server_fraud_proven");
       }
       if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
-      if (st.dataRequested) throw error; // the server has until its data deadline to post the requests
-=======
-      if (!(error instanceof TranscriptUnusableError)) throw error;
       // Declared already (by this node or another): the server has until its data deadline to post.
       if (st.dataRequested || mine.declared) return;
->>>>>>> flow
       env.logger.warn(
         { stackId: duty.stackId.toString(), err: error.shortMessage },
         "transcript unavailable",
@@ -126,11 +111,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       nodeId: me,
       indices: full.indices,
       chain: env.chain,
-<<<<<<< HEAD
-      recompute: () => recomputeSample(env.engine(), bodies),
-=======
-      recompute: () => recomputeResponseHashes(env.engine(), bodies, { taskModelId, signal: bounded }),
->>>>>>> flow
+      recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
     });
     if (!decision) return;
     const recomputed = "sample" in decision ? decision.sample : undefined;

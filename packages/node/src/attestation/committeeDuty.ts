@@ -23,11 +23,7 @@ import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
-<<<<<<< HEAD
-import { searchFrom, type WorkerEnv } from "./workerEnv.js";
-=======
-import { beforeDeadline, completeDuty, loadSample, taskModelOf, type WorkerEnv } from "./workerEnv.js";
->>>>>>> flow
+import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
 /** DisputeManager's statuses. */
 const Status = { None: 0, Open: 1, Resolved: 2 } as const;
@@ -44,13 +40,8 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
  * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
-<<<<<<< HEAD
-export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
-  const { disputeManager } = env.chain.contracts;
-=======
 export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
-  const { disputeManager, settlementManager } = env.chain.contracts;
->>>>>>> flow
+  const { disputeManager } = env.chain.contracts;
   const disputeId = duty.round;
   const me = await env.chain.nodeId();
   const [dispute, committee, now] = await Promise.all([
@@ -95,30 +86,10 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
       await updateDuty(env.db, duty.taskId, { state: "revealed", lastError: "missed the commit deadline" });
       return;
     }
-<<<<<<< HEAD
-    const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now));
+    const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now, signal));
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
     if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
-=======
-    const full = await completeDuty(env, duty);
-    const st = await settlementManager.read.getSettlement([duty.stackId]);
-    const bounded = beforeDeadline(signal, dispute.commitDeadline, now);
-    const sample = await loadSample(env, full, st.dataPosted, bounded);
-    if (!sample) return;
-    const bodies = sample.bodies;
-    const taskModelId = await taskModelOf(env, duty.stackId);
-    const result = await env.strategy.vote({
-      stackId: duty.stackId,
-      nodeId: me,
-      disputeId,
-      indices: full.indices,
-      chain: env.chain,
-      recompute: () => recomputeResponseHashes(env.engine(), bodies, { taskModelId, signal: bounded }),
-    });
-    if (!result) return;
-    await updateDuty(env.db, duty.taskId, { result });
->>>>>>> flow
     const sent = await commitDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,
@@ -162,8 +133,8 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
 
 /**
  * What this member votes: the strategy's decision on the posted requests, recomputed within the time left before the
- * commit deadline. Requests that cannot be replayed, outputs too large to show, or a recomputation the deadline cuts
- * short make an abstention. Undefined: not now (the posted requests are not visible yet).
+ * commit deadline (a request that is not valid for the task recomputes to the fixed invalid-request result). A model
+ * this node cannot run, outputs too large to show, or a recomputation the deadline cuts short make an abstention. Undefined: not now (the posted requests are not visible yet).
  */
 async function computeBallot(
   env: WorkerEnv,
@@ -171,6 +142,7 @@ async function computeBallot(
   dispute: { sampleCount: number; commitDeadline: bigint },
   me: bigint,
   now: bigint,
+  step?: AbortSignal,
 ): Promise<Ballot | undefined> {
   const budgetMs = Number(dispute.commitDeadline - now - COMMIT_MARGIN_SECONDS) * 1_000;
   if (budgetMs <= 0) return abstain(env, duty, me, "too little time left to recompute");
@@ -178,13 +150,15 @@ async function computeBallot(
   try {
     const bodies = await disputedRequests(env.chain, duty.round, dispute.sampleCount, searchFrom(env, duty));
     if (!bodies) return undefined;
-    const signal = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
+    const budget = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
+    const signal = step ? AbortSignal.any([step, budget]) : budget;
+    const taskModelId = await taskModelOf(env, duty.stackId);
     decision = await env.strategy.vote({
       stackId: duty.stackId,
       nodeId: me,
       disputeId: duty.round,
       chain: env.chain,
-      recompute: () => recomputeOutputs(env.engine(), bodies, signal),
+      recompute: () => recomputeOutputs(env.engine(), bodies, { taskModelId, signal }),
     });
   } catch (error) {
     if (unreplayable(error) || cutShort(error))

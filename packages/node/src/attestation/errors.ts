@@ -12,7 +12,6 @@ export class TranscriptUnusableError extends AtomaError {
   }
 }
 
-<<<<<<< HEAD
 /**
  * The serving node's transcript rebuilds its settled root, and holds a leaf that breaks the leaf rules (a request
  * billed twice, a nonce at another index, running totals that do not add up): proof against the server, which
@@ -37,8 +36,6 @@ export class UnrecomputableRequestError extends AtomaError {
   }
 }
 
-=======
->>>>>>> flow
 /** The chain holds no `SettlementSubmitted` event for the duty's stack within the searched blocks. */
 export class SettlementNotFoundError extends AtomaError {
   override name = "SettlementNotFoundError";

@@ -12,12 +12,8 @@ import {
 import { hexToString } from "viem";
 import { fetchBlob } from "../blobs/fetchBlob.js";
 import type { AttestationChain } from "./attestationChain.js";
-<<<<<<< HEAD
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
-=======
-import { TranscriptUnusableError } from "./errors.js";
 import type { CheckedTranscript, TranscriptCache } from "./transcriptCache.js";
->>>>>>> flow
 
 /** The settlement a duty is about, as submitted on-chain. */
 export interface SettlementFacts {
@@ -99,17 +95,11 @@ export interface FetchTranscriptOptions {
 }
 
 /**
-<<<<<<< HEAD
  * Fetches the inputs transcript from the serving node, checks its hash and shape, that its leaves rebuild the
  * settled root, that they keep the leaf rules, and every owner signature, and returns the sampled requests.
  * Throws `TranscriptFraudError` (with the evidence) when the settled leaves break a rule, and
- * `TranscriptUnusableError` for anything else that makes it unusable (the worker then declares it unavailable).
-=======
- * Fetches the inputs transcript from the serving node, checks its hash, its shape, every owner signature and its
- * request count against the settlement, and returns the sampled requests. Throws `TranscriptUnusableError` for
- * anything that makes it unusable (the worker then declares it unavailable on-chain). A transcript checked once
- * is kept in `options.cache`.
->>>>>>> flow
+ * `TranscriptUnusableError` for anything else that makes it unusable (the worker then declares it unavailable
+ * on-chain). A transcript checked once (and found no fraud) is kept in `options.cache`.
  */
 export async function fetchSampledRequests(
   chain: AttestationChain,
@@ -161,25 +151,12 @@ async function fetchCheckedTranscript(
       units: settlement.units,
       requestCount: BigInt(settlement.requestCount),
     });
-<<<<<<< HEAD
-    return {
-      bodies: params.indices.map((k) => transcript.requests[Number(k)]!.body),
-      reqHashes: params.indices.map((k) => reqHashes[Number(k)]!),
-    };
-  } catch (error) {
-    if (error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError) throw error;
-=======
-    if (reqHashes.length !== settlement.requestCount)
-      throw new TranscriptUnusableError(
-        `transcript holds ${reqHashes.length} requests, the settlement claims ${settlement.requestCount}`,
-      );
     const checked = { bodies: transcript.requests.map((request) => request.body as unknown), reqHashes };
     options.cache?.set(params.stackId, params.facts.transcriptId, checked, bytes.byteLength);
     return checked;
   } catch (error) {
     options.signal?.throwIfAborted();
-    if (error instanceof TranscriptUnusableError) throw error;
->>>>>>> flow
+    if (error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError) throw error;
     if (error instanceof AtomaError)
       throw new TranscriptUnusableError(`transcript unusable: ${error.shortMessage}`, { cause: error });
     throw error;

@@ -17,11 +17,8 @@ import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { Backoff } from "./backoff.js";
 import { listPendingChallenges } from "./challengeRows.js";
 import { describeError } from "./describeError.js";
-<<<<<<< HEAD
 import { advanceSettlementDispute } from "./disputeEvidence.js";
-=======
 import { DrawKeeper } from "./drawKeeper.js";
->>>>>>> flow
 import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
 import { IdleClock } from "./idleClock.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";

@@ -29,11 +29,8 @@ import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
 import { parseNodeConfig } from "../../src/config/loadConfig.js";
 import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
-<<<<<<< HEAD
 import { TEST_ECHELON } from "../helpers/testEchelon.js";
-=======
 import { StallingFront } from "./stallingFront.js";
->>>>>>> flow
 
 export const MODEL = "atoma-tiny";
 export const PRICE = parseEther("2"); // per million units
@@ -72,15 +69,12 @@ export interface AttestNetworkOptions {
   sampleSize: number;
   /** The strategy each node's worker commits with. @default honest */
   strategyOf?: ((nodeId: bigint) => CommitStrategy | undefined) | undefined;
-<<<<<<< HEAD
   /** Deployment parameters other than the dev defaults. */
   parameters?: ParameterOverrides | undefined;
-=======
   /** Attesters per settlement. @default 2 */
   attesters?: number | undefined;
   /** Milliseconds an attester waits for a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
->>>>>>> flow
 }
 
 const freePort = StallingFront.freePort;
@@ -158,13 +152,8 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     const frontPort = await freePort();
     await front.listen(frontPort);
     const { nodeId } = await registerNode(operator.ctx, {
-<<<<<<< HEAD
       signer: signer.account,
-      url: `http://127.0.0.1:${port}`,
-=======
-      signer: signer.account.address,
       url: `http://127.0.0.1:${frontPort}`,
->>>>>>> flow
       echelon: 1,
       collateral: COLLATERAL,
     });

@@ -44,10 +44,6 @@ export interface ServingBehaviour {
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
   forge?: ((k: number) => boolean) | undefined;
-<<<<<<< HEAD
-  /** Request `k` is owner-signed but no engine can replay it (not a chat, completion or embeddings body). */
-  poison?: ((k: number) => boolean) | undefined;
-=======
   /**
    * Request `k` is a poison request the owner signs in collusion with the server: it names a model only the
    * server claims to serve, so no honest node can run it; the server claims an answer and its units anyway.
@@ -55,7 +51,6 @@ export interface ServingBehaviour {
   poison?: ((k: number) => boolean) | undefined;
   /** The server's front holds every request for the transcript until released (a stalling colluder). */
   stallTranscript?: boolean | undefined;
->>>>>>> flow
 }
 
 export interface ServedStack {
@@ -115,21 +110,11 @@ export async function serveAndSettle(
   };
   for (let k = 0; k < count; k++) {
     const poisoned = behaviour.poison?.(k) === true;
-<<<<<<< HEAD
-    const body: Record<string, unknown> = poisoned
-      ? { model: MODEL, note: `not an inference request ${k}` }
-      : {
-          model: MODEL,
-          messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
-          max_tokens: 6,
-        };
-=======
-    const body = {
+    const body: Record<string, unknown> = {
       model: poisoned ? "a-model-only-the-server-serves" : MODEL,
       messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
       max_tokens: 6,
     };
->>>>>>> flow
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
@@ -140,12 +125,8 @@ export async function serveAndSettle(
       nonce,
       deadline,
     });
-    const { response, generation } = poisoned
-      ? {
-          response: { usage: { total_tokens: 1 } },
-          generation: { sampling: { seed: 0 } },
-        }
-      : await behaviour.engine.chat(body);
+    // The colluding server claims an answer to a poison request (it runs it on the task's model).
+    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...body, model: MODEL } : body);
     const respHash =
       poisoned || behaviour.tamper?.(k)
         ? keccak256(stringToBytes(`tampered answer ${k}`))
@@ -153,20 +134,7 @@ export async function serveAndSettle(
     const units = BigInt(response.usage.total_tokens) + (behaviour.inflateUnits ?? 0n);
     const entry = { body, nonce: nonce.toString(), deadline: deadline.toString(), signature };
     served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
-<<<<<<< HEAD
     await addLeaf(served, transcript, entry, {
-=======
-    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...body, model: MODEL } : body);
-    const respHash =
-      behaviour.tamper?.(k) || poisoned
-        ? keccak256(stringToBytes(`tampered answer ${k}`))
-        : responseHash(response);
-    const units = BigInt(response.usage.total_tokens);
-    served.unitsServed += units;
-    served.reqHashes.push(reqHash);
-    served.respHashes.push(respHash);
-    const fields: SignedResponseFields = {
->>>>>>> flow
       stackId: stack.stackId,
       leafIndex: BigInt(k),
       nonce,
