@@ -411,6 +411,91 @@ contract DisputesTest is DisputeSteps {
         disputes.drawCommittee(c.disputeId);
         assertEq(committeeIds(c.disputeId).length, 3, "drawn");
     }
+
+    // ---------------------------------------------------------------- review 2: the candidates are frozen
+
+    function _isIn(uint256 id, uint256[] memory list) internal pure returns (bool) {
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i] == id) return true;
+        }
+        return false;
+    }
+
+    function _frozen(uint256 disputeId) internal view returns (uint256[] memory ids) {
+        uint64[] memory c = disputes.candidatesOf(disputeId);
+        ids = new uint256[](c.length);
+        for (uint256 i = 0; i < c.length; ++i) {
+            ids[i] = c[i];
+        }
+    }
+
+    /// A party holding eligible nodes outside the task subscribes them once the dispute is open (and may watch the
+    /// seed's block before the draw): none of them can be drawn, only the nodes eligible when the dispute opened.
+    function test_nodesSubscribedAfterTheDisputeOpensAreNeverDrawn() public {
+        uint256[] memory sybils = new uint256[](12);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            sybils[i] = addNode(1);
+        }
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        assertEq(frozen.length, 4, "the seven subscribers less the three parties");
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            subscribe(verifiedTask, sybils[i], PRICE);
+        }
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "drawn");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(_isIn(committee[i], frozen), "a member is one of the frozen candidates");
+            assertTrue(!_isIn(committee[i], sybils), "never a node subscribed after the opening");
+        }
+    }
+
+    /// Re-arming a seed past the blockhash horizon keeps the candidates: waiting the horizon out lets no late node in.
+    function test_reArmingTheDrawKeepsTheFrozenCandidates() public {
+        uint256[] memory sybils = new uint256[](12);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            sybils[i] = addNode(1);
+        }
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            subscribe(verifiedTask, sybils[i], PRICE);
+        }
+        vm.roll(block.number + 300);
+        disputes.drawCommittee(c.disputeId);
+        assertEq(_frozen(c.disputeId).length, frozen.length, "re-armed on the same candidates");
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(_isIn(committee[i], frozen), "drawn from the frozen candidates");
+        }
+    }
+
+    /// A candidate that leaves once it has seen the seed does not hand its seat to a late node: the next frozen
+    /// candidate still eligible takes it.
+    function test_aCandidateLeavingAfterTheSeedIsKnownOnlyLetsTheNextCandidateIn() public {
+        uint256 late = addNode(1);
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        subscribe(verifiedTask, late, PRICE);
+        vm.roll(block.number + 2);
+        // The seed is now known; one candidate leaves the task before the draw.
+        vm.prank(operatorOf[frozen[0]]);
+        tasks.unsubscribe(verifiedTask, frozen[0]);
+        disputes.drawCommittee(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "the three frozen candidates left");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(committee[i] != frozen[0], "not the node that left");
+            assertTrue(committee[i] != late, "nor the late one");
+            assertTrue(_isIn(committee[i], frozen), "a frozen candidate");
+        }
+    }
 }
 
 /// @notice Item 8 on a consensus dispute: members that copy a party's public root without computing.

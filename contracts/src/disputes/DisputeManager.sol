@@ -16,11 +16,14 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// through these steps, each with a deadline and a permissionless call that moves it on:
 /// 1. Evidence (settlement disputes): the server posts the disputed owner-signed requests on-chain, each at most
 ///    `maxEvidenceBytes`, by `evidenceDeadline`; otherwise it loses as for fraud. Consensus prompts are on-chain.
-/// 2. Draw: a committee of `committeeSize` nodes of the echelon among the task's subscribers, excluding every
-///    party, in a later block than the one the dispute opened in and seeded by that block's hash, which nobody
-///    knew when the opening transaction was sent (re-armed on a new block when it is too old for its hash). With
-///    fewer than `minCommittee` it is drawn again after `redrawDelay`, up to `drawRounds` times; then there is no
-///    committee and the server is not paid (nobody is slashed).
+/// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
+///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
+///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
+///    were fixed: the first `committeeSize` candidates of the seed's permutation that are still eligible (re-armed
+///    on a new block, same candidates, when the seed is too old for its hash). Joining after the arming is too
+///    late, and leaving only lets the next candidate in. With fewer than `minCommittee` it is drawn again (a new
+///    snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and the server is not
+///    paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
 ///    and `work` = H(w_1 ‖ … ‖ w_s), w_i = H(nodeId ‖ output_i), binds the output bytes to the member. A member
 ///    that could not obtain or replay the data claims UNAVAILABLE and abstains, unpunished.
@@ -145,6 +148,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     mapping(uint256 disputeId => Dispute) internal _disputes;
     mapping(uint256 disputeId => Party[]) internal _parties;
     mapping(uint256 disputeId => Member[]) internal _committee;
+    /// The nodes the committee is drawn from, frozen when the draw was armed.
+    mapping(uint256 disputeId => uint64[]) internal _candidates;
 
     event DisputeCreated(
         uint256 indexed disputeId,
@@ -310,6 +315,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         if (d.drawn || d.drawRound >= params.drawRounds) revert NothingToDraw(disputeId);
         if (d.drawBlock == 0) {
             if (block.timestamp < d.drawNotBefore) revert TooEarly(disputeId, d.drawNotBefore);
+            _snapshot(disputeId, d);
             _armDraw(disputeId, d);
             return;
         }
@@ -319,22 +325,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
-        Party[] storage parties = _parties[disputeId];
-        uint256[] memory exclude = new uint256[](parties.length);
-        for (uint256 i = 0; i < parties.length; ++i) {
-            exclude[i] = parties[i].nodeId;
-        }
-        uint256[] memory chosen = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: d.taskId,
-                echelon: d.echelon,
-                count: params.committeeSize,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: exclude,
-                seed: seed
-            })
-        );
+        uint256[] memory chosen = _pick(disputeId, _eligible(disputeId, d), seed);
         d.drawRound += 1;
         if (chosen.length < params.minCommittee) {
             bool last = d.drawRound >= params.drawRounds;
@@ -531,6 +522,11 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         return _committee[disputeId];
     }
 
+    /// The nodes the committee is (or was) drawn from: the snapshot taken when the draw was last armed.
+    function candidatesOf(uint256 disputeId) external view returns (uint64[] memory) {
+        return _candidates[disputeId];
+    }
+
     // ---------------------------------------------------------------- internals
 
     function _open(uint256 disputeId) internal view returns (Dispute storage d) {
@@ -562,6 +558,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     function _create(uint256 disputeId, Dispute storage d) internal {
         d.status = Status.Open;
         d.drawBlock = uint64(block.number);
+        _snapshot(disputeId, d);
         Party[] storage parties = _parties[disputeId];
         uint256[] memory ids = new uint256[](parties.length);
         for (uint256 i = 0; i < parties.length; ++i) {
@@ -606,6 +603,62 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
         if (requestId == 0 && ResultUnits.unitsOf(output) != shown.units[position]) {
             revert OutputDoesNotMatchClaim(position);
+        }
+    }
+
+    /// The task's subscribers of the echelon eligible now, parties excluded.
+    function _eligible(uint256 disputeId, Dispute storage d) internal view returns (uint256[] memory) {
+        Party[] storage parties = _parties[disputeId];
+        uint256[] memory exclude = new uint256[](parties.length);
+        for (uint256 i = 0; i < parties.length; ++i) {
+            exclude[i] = parties[i].nodeId;
+        }
+        return taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: d.taskId,
+                echelon: d.echelon,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: exclude,
+                seed: 0
+            })
+        );
+    }
+
+    /// Freezes the candidates of the next draw: the nodes eligible in the block whose hash will seed it.
+    function _snapshot(uint256 disputeId, Dispute storage d) internal {
+        uint256[] memory eligible = _eligible(disputeId, d);
+        uint64[] storage list = _candidates[disputeId];
+        delete _candidates[disputeId];
+        for (uint256 i = 0; i < eligible.length; ++i) {
+            list.push(uint64(eligible[i]));
+        }
+    }
+
+    /// The first `committeeSize` of the frozen candidates, in the permutation `seed` gives them (Fisher–Yates),
+    /// that are in `eligible` (still eligible now).
+    function _pick(uint256 disputeId, uint256[] memory eligible, uint256 seed)
+        internal
+        view
+        returns (uint256[] memory chosen)
+    {
+        uint64[] memory order = _candidates[disputeId];
+        uint256 want = params.committeeSize;
+        chosen = new uint256[](want);
+        uint256 found;
+        for (uint256 i = 0; i < order.length && found < want; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            for (uint256 k = 0; k < eligible.length; ++k) {
+                if (eligible[k] == order[i]) {
+                    chosen[found++] = order[i];
+                    break;
+                }
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(chosen, found)
         }
     }
 
