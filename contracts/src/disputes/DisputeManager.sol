@@ -30,9 +30,10 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// 4. Reveal and show: members reveal, then post their output bytes (`substantiate`), which must hash to their
 ///    claim and their work. A claim not shown in time does not count and costs the member its collateral, so a
 ///    member that copied the server's public claim without computing cannot profit.
-/// 5. Resolve: the claim with a strict majority of the shown votes wins; the losing side is slashed in full;
-///    members that did not vote lose the timeout share (to the treasury, never to the stack's owner). Without a
-///    shown vote, a dispute where a member could not replay the data does not pay the server.
+/// 5. Resolve: a claim wins only with a quorum: shown votes for it from a strict majority of the members DRAWN
+///    (committees are odd), whoever else voted or not; the losing side is slashed in full; members that did not
+///    vote lose the timeout share (to the treasury, never to the stack's owner). Without a quorum nothing is
+///    decided: the server is not paid (the owner is refunded) and nobody is slashed for the claim.
 /// Owner challenges of a settled root are the ChallengeManager's.
 contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransient {
     /// The claim of an attester that disagreed with the server without revealing its own result.
@@ -60,9 +61,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     /// How a dispute ended.
     enum Outcome {
         None,
-        /// A claim won a strict majority of the shown votes.
+        /// A claim won shown votes from a strict majority of the drawn committee.
         Decided,
-        /// Votes were missing or split: the settlement stands, a consensus request fails.
+        /// No claim reached that quorum: the server is not paid (nor slashed), a consensus request fails.
         Undecided,
         /// No shown vote, and a member could not replay the data: the server is not paid.
         Unverifiable,
@@ -73,6 +74,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     struct Params {
+        /// Members drawn (odd: a quorum is a strict majority of them).
         uint8 committeeSize;
         /// The fewest members a committee may have (odd).
         uint8 minCommittee;
@@ -236,7 +238,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     function _setParams(Params memory p) internal {
-        _check(p.committeeSize >= 1 && p.committeeSize <= 15, "committeeSize", p.committeeSize);
+        _check(p.committeeSize % 2 == 1 && p.committeeSize <= 15, "committeeSize", p.committeeSize);
         _check(p.minCommittee % 2 == 1 && p.minCommittee <= p.committeeSize, "minCommittee", p.minCommittee);
         _check(p.drawRounds >= 1 && p.drawRounds <= 8, "drawRounds", p.drawRounds);
         _check(p.commitWindow >= 30 && p.commitWindow <= 30 days, "commitWindow", p.commitWindow);
@@ -637,7 +639,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     /// The first `committeeSize` of the frozen candidates, in the permutation `seed` gives them (Fisher–Yates),
-    /// that are in `eligible` (still eligible now).
+    /// that are in `eligible` (still eligible now); an even count drops its last, so that a committee is odd.
     function _pick(uint256 disputeId, uint256[] memory eligible, uint256 seed)
         internal
         view
@@ -657,6 +659,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 }
             }
         }
+        if (found % 2 == 0 && found > 0) --found;
         assembly ("memory-safe") {
             mstore(chosen, found)
         }
@@ -678,8 +681,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         emit DisputeOpened(disputeId, d.kind, d.originId, ids, d.commitDeadline, d.revealDeadline);
     }
 
-    /// The claim with a strict majority of the shown votes, if any; without a shown vote, a member's abstention
-    /// (the data could not be replayed) makes the dispute unverifiable.
+    /// The claim shown by a strict majority of the drawn committee, if any: members that abstained, did not vote
+    /// or did not show count against every claim. Without a shown vote, an abstention makes the dispute
+    /// unverifiable.
     function _tally(uint256 disputeId) internal view returns (Outcome outcome, bytes32 winner) {
         Member[] storage committee = _committee[disputeId];
         uint256 shown;
@@ -702,7 +706,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 winner = m.vote;
             }
         }
-        if (shown > 0 && best * 2 > shown) return (Outcome.Decided, winner);
+        if (best * 2 > committee.length) return (Outcome.Decided, winner);
         return (shown == 0 && abstained ? Outcome.Unverifiable : Outcome.Undecided, bytes32(0));
     }
 
@@ -719,7 +723,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
         emit DisputeResolved(disputeId, decided, winner, losers, outcome);
         if (d.kind == Kind.Attestation) {
-            bool serverPaid = outcome == Outcome.Undecided || (decided && winner == d.serverResult);
+            bool serverPaid = decided && winner == d.serverResult;
             settlementManager.onDisputeResolved(d.originId, serverPaid);
         } else {
             consensus.onDisputeResolved(d.originId, decided, winner);
