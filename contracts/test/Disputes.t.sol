@@ -278,7 +278,10 @@ contract DisputesTest is DisputeSteps {
         assertTrue(!d.decided, "not decided");
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
         assertEq(_collateral(c.server), COLLATERAL, "nor slashed: nothing was decided");
-        assertGe(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded in full, the surcharge included");
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_claimable(c.attesters[i]), 0, "the dissenters earn nothing from an undecided dispute");
+        }
         for (uint256 i = 1; i < 3; ++i) {
             assertEq(_collateral(committee[i]), COLLATERAL - TIMEOUT_SLASH, "silent members lose the timeout share");
         }
@@ -354,8 +357,9 @@ contract DisputesTest is DisputeSteps {
         }
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_collateral(c.attesters[i]), COLLATERAL, "attesters kept");
+            assertEq(_claimable(c.attesters[i]), 0, "and not paid: nothing was decided");
         }
-        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded, the surcharge included");
     }
 
     function test_anAbstentionDoesNotCountAgainstTheShownVotes() public {
@@ -441,7 +445,10 @@ contract DisputesTest is DisputeSteps {
         d = disputes.getDispute(c.disputeId);
         assertTrue(d.outcome == DisputeManager.Outcome.NoCommittee, "no committee");
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the caught server is not paid");
-        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded, the surcharge included");
+        for (uint256 i = 1; i < 3; ++i) {
+            assertEq(_claimable(trio[i]), 0, "the dissenters earn nothing without a committee");
+        }
         for (uint256 i = 0; i < 3; ++i) {
             assertEq(_collateral(trio[i]), COLLATERAL, "nobody slashed without a vote");
         }
@@ -485,6 +492,38 @@ contract DisputesTest is DisputeSteps {
         vm.roll(block.number + 2);
         disputes.drawCommittee(c.disputeId);
         assertEq(committeeIds(c.disputeId).length, 3, "drawn");
+    }
+
+    // ---------------------------------------------------------------- review 4: no reward from an undecided dispute
+
+    /// A lying attester disputes an honest server where it knows no committee can be formed (every other node of
+    /// the echelon is a party): the dispute ends NoCommittee, the server is not paid, and the liar earns nothing.
+    function test_aDissenterEarnsNothingFromADisputeWithoutACommittee() public {
+        _approveEchelon(9);
+        uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        uint256[] memory trio = new uint256[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            trio[i] = addNode(9);
+            subscribe(lonely, trio[i], PRICE);
+        }
+        nextEpoch();
+        verifiedTask = lonely;
+        Case memory c = _disputed("honest", true);
+        uint256 liar = c.attesters[0];
+        uint256 before = token.balanceOf(operatorOf[liar]) + _claimable(liar);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        for (uint256 round = 0; round < 2; ++round) {
+            draw(c.disputeId);
+            DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+            if (d.status != DisputeManager.Status.Open) break;
+            vm.warp(d.drawNotBefore);
+        }
+        assertTrue(disputes.getDispute(c.disputeId).outcome == DisputeManager.Outcome.NoCommittee, "no committee");
+        assertEq(_claimable(liar), 0, "the dissenter is paid nothing");
+        assertEq(token.balanceOf(operatorOf[liar]) + _claimable(liar), before, "and gains nothing");
+        assertEq(_collateral(liar), COLLATERAL, "it deposited nothing it could lose or get back");
+        assertEq(nodes.getNode(liar).obligations, 0, "it is released");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the surcharge goes back to the owner with the rest");
     }
 
     // ---------------------------------------------------------------- review 2: the candidates are frozen

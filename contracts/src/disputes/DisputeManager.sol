@@ -723,8 +723,11 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
         emit DisputeResolved(disputeId, decided, winner, losers, outcome);
         if (d.kind == Kind.Attestation) {
+            // Dissenters are rewarded only when the server lost: a decision against it, or its withheld evidence.
+            // An undecided, unverifiable or committee-less dispute pays them nothing.
             bool serverPaid = decided && winner == d.serverResult;
-            settlementManager.onDisputeResolved(d.originId, serverPaid);
+            bool dissentersPaid = outcome == Outcome.Withheld || (decided && !serverPaid);
+            settlementManager.onDisputeResolved(d.originId, serverPaid, dissentersPaid);
         } else {
             consensus.onDisputeResolved(d.originId, decided, winner);
         }
