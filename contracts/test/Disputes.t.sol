@@ -336,7 +336,7 @@ contract DisputesTest is DisputeSteps {
 
     // ---------------------------------------------------------------- item 14: requests no member can replay
 
-    function test_membersThatCannotReplayTheRequestAbstainUnpunishedAndTheServerIsNotPaid() public {
+    function test_membersThatAbstainOnCompleteEvidencePayTheTimeoutShareAndTheServerIsNotPaid() public {
         Case memory c = _disputed("unreplayable", false);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
@@ -352,8 +352,9 @@ contract DisputesTest is DisputeSteps {
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
         assertEq(_collateral(c.server), COLLATERAL, "nor slashed: nothing was proven");
         for (uint256 i = 0; i < 3; ++i) {
-            assertEq(_collateral(committee[i]), COLLATERAL, "abstaining member not slashed");
-            assertEq(nodes.getNode(committee[i]).obligations, 0, "and released");
+            // The requests were on-chain in full: an abstention is a missed vote, never more.
+            assertEq(_collateral(committee[i]), COLLATERAL - TIMEOUT_SLASH, "abstaining member pays the timeout share");
+            assertEq(nodes.getNode(committee[i]).obligations, 0, "and is released");
         }
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_collateral(c.attesters[i]), COLLATERAL, "attesters kept");
@@ -374,8 +375,42 @@ contract DisputesTest is DisputeSteps {
         cast(c.disputeId, committee, ballots);
         disputes.resolve(c.disputeId);
         assertEq(_collateral(c.server), 0, "decided against the cheater");
-        assertEq(_collateral(committee[0]), COLLATERAL, "the abstaining member is not slashed");
-        assertEq(_claimable(committee[0]), 0, "nor paid");
+        assertEq(_collateral(committee[0]), COLLATERAL - TIMEOUT_SLASH, "the abstaining member pays the timeout share");
+        assertEq(_claimable(committee[0]), 0, "and is not paid");
+    }
+
+    // ---------------------------------------------------------------- review 6: no free abstention
+
+    /// A member that would rather not compute declares the data unavailable although every disputed request is
+    /// on-chain: it is charged exactly as the member that stayed silent.
+    function test_abstainingWhileTheEvidenceIsOnChainCostsTheSameAsATimeout() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        assertEq(disputes.getDispute(c.disputeId).evidenceCount, 2, "the evidence is complete");
+        uint256[] memory committee = committeeIds(c.disputeId);
+        uint8 reputation = nodes.getNode(committee[0]).reputation;
+        Ballot[] memory ballots = new Ballot[](2);
+        ballots[0] = unavailableBallot(committee[0]);
+        ballots[1] = ballot(committee[1], sampledOutputs(c.stackId, "honest"));
+        for (uint256 i = 0; i < 2; ++i) {
+            commitBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes + 1);
+        for (uint256 i = 0; i < 2; ++i) {
+            revealBallot(c.disputeId, committee[i], ballots[i]);
+            showBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        // committee[0] abstained, committee[2] never voted: the same charge.
+        assertEq(_collateral(committee[0]), COLLATERAL - TIMEOUT_SLASH, "the abstainer pays the timeout share");
+        assertEq(_collateral(committee[0]), _collateral(committee[2]), "as much as the silent member");
+        assertEq(
+            nodes.getNode(committee[0]).reputation, nodes.getNode(committee[2]).reputation, "and the same reputation"
+        );
+        assertLe(nodes.getNode(committee[0]).reputation, reputation, "no better than before");
+        assertEq(_collateral(committee[1]), COLLATERAL, "the member that showed its work keeps its collateral");
     }
 
     // ---------------------------------------------------------------- item 14: member timeouts

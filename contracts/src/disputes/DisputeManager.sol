@@ -26,7 +26,8 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 ///    paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
 ///    and `work` = H(w_1 ‖ … ‖ w_s), w_i = H(nodeId ‖ output_i), binds the output bytes to the member. A member
-///    that could not obtain or replay the data claims UNAVAILABLE and abstains, unpunished.
+///    that could not replay the data claims UNAVAILABLE and abstains; with the evidence complete on-chain (always
+///    so once the vote is open) the abstention counts as a missed vote and costs the timeout share, never more.
 /// 4. Reveal and show: members reveal, then post their output bytes (`substantiate`), which must hash to their
 ///    claim and their work. A claim not shown in time does not count and costs the member its collateral, so a
 ///    member that copied the server's public claim without computing cannot profit.
@@ -38,7 +39,8 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransient {
     /// The claim of an attester that disagreed with the server without revealing its own result.
     bytes32 public constant DISSENT = keccak256("atoma.dissent");
-    /// The claim of a member that could not obtain or replay the disputed data: an abstention.
+    /// The claim of a member that could not obtain or replay the disputed data: an abstention, charged as a missed
+    /// vote when the evidence is complete on-chain.
     bytes32 public constant UNAVAILABLE = keccak256("atoma.unavailable");
     /// The most `maxEvidenceBytes` may ever be: one such post stays far below a block's gas limit.
     uint32 public constant MAX_EVIDENCE_BYTES = 1 << 20;
@@ -734,8 +736,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     /// Splits parties and members into honest and losing nodes. Members that did not vote are slashed the timeout
-    /// share (to the treasury), members that claimed a result they did not show lose as for fraud, abstaining
-    /// members are released; every member's obligation ends.
+    /// share (to the treasury), and so are abstaining members when the evidence was complete on-chain (the data
+    /// was there to replay); members that claimed a result they did not show lose as for fraud; every member's
+    /// obligation ends.
     function _judge(uint256 disputeId, Dispute storage d, Outcome outcome, bytes32 winner)
         internal
         returns (uint256[] memory honest, uint256[] memory losers)
@@ -756,11 +759,12 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             }
         }
         bool voted = d.commitDeadline != 0;
+        bool complete = d.evidenceCount == d.sampleCount;
         for (uint256 i = 0; i < committee.length; ++i) {
             Member storage m = committee[i];
             nodeRegistry.removeObligation(m.nodeId);
-            if (!voted || m.vote == UNAVAILABLE) continue;
-            if (!m.revealed) {
+            if (!voted || (m.vote == UNAVAILABLE && !complete)) continue;
+            if (!m.revealed || m.vote == UNAVAILABLE) {
                 nodeRegistry.slashTimeout(m.nodeId, address(0));
                 emit MemberTimedOut(disputeId, m.nodeId);
             } else if (!m.substantiated) {
