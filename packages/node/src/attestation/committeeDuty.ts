@@ -1,6 +1,8 @@
 import {
   abstentionBallot,
   type Ballot,
+  ballotFromText,
+  ballotToText,
   commitDisputeVote,
   readMaxEvidenceBytes,
   revealDisputeVote,
@@ -76,7 +78,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
       disputeId,
       nodeId: me,
     });
-  const stored = duty.result ? (JSON.parse(duty.result) as Ballot) : undefined;
+  const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {
     if (member.committed) {
@@ -90,7 +92,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
     const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now));
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
-    if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
+    if (!stored) await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
     const sent = await commitDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,

@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -72,12 +71,23 @@ export interface AttestNetworkOptions {
   parameters?: ParameterOverrides | undefined;
 }
 
+/**
+ * A port free now, below Linux's ephemeral range (32768+): the node listens on it only after its URL is registered,
+ * and a port from the ephemeral range can meanwhile be taken by any outgoing connection of a parallel test.
+ */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(candidate, "127.0.0.1", () => resolve(true));
+    });
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return candidate;
+    }
+  }
 }
 
 /** Tiny-model engine on one thread; `seed` picks the weights, served under the project's model id. */
