@@ -34,8 +34,12 @@ describe("cheaters are caught", () => {
   let otherModel: InferenceEngine;
 
   beforeAll(async () => {
+    // Nodes register with exactly the minimum collateral, so every eligible node holds COLLATERAL and a node
+    // charged anything (a missed vote or an abstention costs the timeout share) drops out until it tops up. By the
+    // silent-attester test 14 nodes are out (8 barred cheaters, 6 abstaining committee members charged) and it still
+    // needs a server, two attesters and a replacement: 18 nodes.
     net = await startAttestNetwork({
-      nodes: 13,
+      nodes: 18,
       sampleSize: REQUESTS,
       strategyOf: (nodeId) => board.strategyFor(nodeId),
       // Every cheat caught here bars a node for good, so later disputes find fewer than three eligible; the
@@ -229,6 +233,7 @@ describe("cheaters are caught", () => {
   it("a lazy attester that copies another's commitment is outed by the reveal and loses its collateral", async () => {
     board.open = false;
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    expect(served.attesters).toHaveLength(2);
     const [honest, copier] = served.attesters as [bigint, bigint];
     board.assign(copier, lazyCopierStrategy);
     board.open = true;
@@ -248,6 +253,7 @@ describe("cheaters are caught", () => {
   it("a silent attester is slashed the timeout share and replaced; the replacement attests and the stack settles", async () => {
     board.open = false;
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    expect(served.attesters).toHaveLength(2);
     const [talker, silent] = served.attesters as [bigint, bigint];
     board.assign(silent, silentStrategy);
     board.open = true;
