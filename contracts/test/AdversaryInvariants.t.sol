@@ -20,6 +20,7 @@ import {EmissionSchedule} from "../src/token/EmissionSchedule.sol";
 import {AnyCallHandler} from "./lib/AnyCallHandler.sol";
 import {HonestSteps} from "./lib/HonestSteps.sol";
 import {TestBase} from "./lib/TestBase.sol";
+import {Vm} from "./lib/Vm.sol";
 
 /// The deployed contracts, for the other handlers and the invariants.
 struct System {
@@ -85,6 +86,12 @@ contract HonestActor is HonestSteps {
 
     function withdraw() external {
         userWithdraw();
+    }
+
+    /// A consensus request's candidates, read from its event by the adversary's handler (not fuzzed).
+    function noteCandidates(uint256 requestId, uint256[] calldata candidates) external {
+        consensusCandidates[requestId] = candidates;
+        candidatesKnown[requestId] = true;
     }
 
     /// The end of a run: time passes and only honest parties and keepers act (not fuzzed: see targetSelectors).
@@ -352,7 +359,7 @@ contract CheaterHandler is HonestSteps {
     function _mine(uint256 i, IStackManager.StackStatus status) internal view returns (uint256) {
         uint256 count = stacks.stackCount();
         for (uint256 k = 0; k < count; ++k) {
-            uint256 s = 1 + (i + k) % count;
+            uint256 s = 1 + (i % count + k) % count;
             IStackManager.Stack memory stack = stacks.getStack(s);
             if (stack.nodeId == cheaterId && stack.status == status) return s;
         }
@@ -362,7 +369,7 @@ contract CheaterHandler is HonestSteps {
     function _inPhase(uint256 i, ISettlementManager.Phase phase, bool served) internal view returns (uint256) {
         uint256 count = stacks.stackCount();
         for (uint256 k = 0; k < count; ++k) {
-            uint256 s = 1 + (i + k) % count;
+            uint256 s = 1 + (i % count + k) % count;
             if (settlement.getSettlement(s).phase != phase) continue;
             if (served == (stacks.getStack(s).nodeId == cheaterId)) return s;
         }
@@ -500,30 +507,147 @@ contract CheaterHandler is HonestSteps {
     }
 }
 
-/// @notice The adversary's handler: `AnyCallHandler` with more entry points, so that the fuzzer, which picks among
-/// all targeted functions alike, sends it about a third of the calls.
+interface VmJson {
+    function parseJson(string calldata json, string calldata key) external pure returns (bytes memory);
+}
+
+/// The names of an artifact's state-changing functions (a contract of its own, so that a failed decode is caught).
+contract MutatingNames {
+    VmJson internal constant VM = VmJson(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    function read(string calldata json) external pure returns (string[] memory) {
+        return abi.decode(VM.parseJson(json, "$.abi[?(@.stateMutability == 'nonpayable')].name"), (string[]));
+    }
+}
+
+/// @notice The adversary's handler: `AnyCallHandler` calling only state-changing functions, with arguments that
+/// are, one word in four, something live (a stack, dispute, challenge or request id, a node id, an epoch, the
+/// model, an escrow key) or an amount or duration the contracts take (collateral, bonds, prices, windows). Several
+/// entry points, so that the fuzzer, which picks among all targeted functions alike, sends it a good share of the
+/// calls. It reads the logs of its calls for consensus requests' candidates and notes them for the keepers.
 contract Adversary is AnyCallHandler {
-    constructor(address[] memory targets, string[] memory artifacts, address[] memory callers, address[] memory addrs)
-        AnyCallHandler(targets, artifacts, callers, addrs)
-    {}
+    bytes32 internal constant CONSENSUS_REQUESTED =
+        keccak256("ConsensusRequested(uint256,address,uint256,bytes,uint8,uint64,uint64,uint256[])");
+
+    HonestActor internal world;
+    System internal sys;
+    MutatingNames internal names;
+    mapping(bytes32 json => uint8) internal parsed;
+    mapping(bytes32 json => mapping(bytes32 name => bool)) internal mutating;
+
+    constructor(
+        HonestActor world_,
+        address[] memory targets,
+        string[] memory artifacts,
+        address[] memory callers,
+        address[] memory addrs
+    ) AnyCallHandler(targets, artifacts, callers, addrs) {
+        world = world_;
+        sys = world_.system();
+    }
 
     function strike(uint256 which, uint256 sender, uint256 seed) external {
-        this.callAny(which, sender, seed);
+        _strike(which, sender, seed);
     }
 
     function strikeAgain(uint256 which, uint256 sender, uint256 seed) external {
-        this.callAny(which, sender, seed);
+        _strike(which, sender, seed);
     }
 
     function strikeTwice(uint256 which, uint256 sender, uint256 seed) external {
-        this.callAny(which, sender, seed);
-        this.callAny(seed, which, sender);
+        _strike(which, sender, seed);
+        _strike(seed, which, sender);
     }
 
     function strikeThrice(uint256 which, uint256 sender, uint256 seed) external {
+        _strike(which, sender, seed);
+        _strike(seed, which, sender);
+        _strike(sender, seed, which);
+    }
+
+    function _strike(uint256 which, uint256 sender, uint256 seed) internal {
+        vm.recordLogs();
         this.callAny(which, sender, seed);
-        this.callAny(seed, which, sender);
-        this.callAny(sender, seed, which);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(sys.consensus) || logs[i].topics[0] != CONSENSUS_REQUESTED) continue;
+            (,,,, uint256[] memory candidates) = abi.decode(logs[i].data, (bytes, uint8, uint64, uint64, uint256[]));
+            world.noteCandidates(uint256(logs[i].topics[1]), candidates);
+        }
+    }
+
+    function _keep(string memory signature, string memory json) internal override returns (bool) {
+        super._keep(signature, json);
+        bytes32 h = keccak256(bytes(json));
+        if (parsed[h] == 0) {
+            if (address(names) == address(0)) names = new MutatingNames();
+            try names.read(json) returns (string[] memory list) {
+                for (uint256 i = 0; i < list.length; ++i) mutating[h][keccak256(bytes(list[i]))] = true;
+                parsed[h] = 1;
+            } catch {
+                parsed[h] = 2;
+            }
+        }
+        if (parsed[h] == 2) return true;
+        bytes memory sig = bytes(signature);
+        uint256 open;
+        while (sig[open] != "(") ++open;
+        return mutating[h][keccak256(_slice(sig, 0, open))];
+    }
+
+    function _word(bytes memory t, Rng memory rng) internal view override returns (uint256) {
+        uint256 r = _next(rng);
+        if (address(sys.stacks) == address(0) || r % 4 != 0) return super._word(t, rng);
+        if (_eq(t, "bytes32")) return uint256(_liveKey(r >> 8));
+        if (!_startsWith(t, "uint")) return super._word(t, rng);
+        uint256 bits = t.length == 4 ? 256 : _parseUint(_slice(t, 4, t.length));
+        uint256 value = _liveNumber(r >> 8);
+        return bits == 256 ? value : value & ((uint256(1) << bits) - 1);
+    }
+
+    function _liveNumber(uint256 r) internal view returns (uint256) {
+        uint256 kind = r % 8;
+        r >>= 8;
+        if (kind == 0) return 1 + r % _atLeastOne(sys.stacks.stackCount());
+        if (kind == 1) return 1 + r % _atLeastOne(sys.disputes.disputeCount());
+        if (kind == 2) return 1 + r % _atLeastOne(sys.nodes.nodeCount());
+        if (kind == 3) {
+            uint256 epoch = sys.nodes.currentEpoch();
+            return epoch - r % (epoch < 3 ? epoch + 1 : 3);
+        }
+        if (kind == 4) {
+            return r % 2 == 0
+                ? 1 + r % _atLeastOne(sys.challenges.challengeCount())
+                : 1 + r % _atLeastOne(sys.consensus.requestCount());
+        }
+        uint256[12] memory amounts = [
+            uint256(10_000 ether),
+            2_500 ether,
+            1_000 ether,
+            100 ether,
+            5 ether,
+            2 ether,
+            type(uint128).max,
+            1 hours,
+            1 days,
+            2_000,
+            1_000_000,
+            500
+        ];
+        return amounts[r % amounts.length];
+    }
+
+    function _liveKey(uint256 r) internal view returns (bytes32) {
+        uint256 kind = r % 4;
+        r >>= 8;
+        if (kind == 0) return keccak256("atoma-tiny");
+        if (kind == 1) return bytes32(1 + r % _atLeastOne(sys.stacks.stackCount()));
+        if (kind == 2) return sys.consensus.escrowKey(1 + r % _atLeastOne(sys.consensus.requestCount()));
+        return bytes32(r);
+    }
+
+    function _atLeastOne(uint256 n) internal pure returns (uint256) {
+        return n == 0 ? 1 : n;
     }
 }
 
@@ -543,24 +667,32 @@ contract AdversaryInvariantsTest is TestBase {
     HonestActor internal world;
     CheaterHandler internal cheater;
     Adversary internal anyCall;
-    AnyCallHandler internal rogue;
+    Adversary internal rogue;
     uint256 internal coalitionStart;
 
     function setUp() public {
         world = new HonestActor();
         cheater = new CheaterHandler(world);
         (address[] memory targets, string[] memory artifacts) = world.attackSurface();
-        anyCall = new Adversary(targets, artifacts, world.adversaryOnly(), world.everyone());
-        rogue = new AnyCallHandler(targets, artifacts, world.cheaterKeys(), world.everyone());
+        anyCall = new Adversary(world, targets, artifacts, world.adversaryOnly(), world.everyone());
+        rogue = new Adversary(world, targets, artifacts, world.cheaterKeys(), world.everyone());
         coalitionStart = world.coalitionWealth();
         targetContract(address(cheater));
-        targetContract(address(anyCall));
-        targetContract(address(rogue));
     }
 
-    /// The honest handler's actions (its drain is the test's, at the end of each run).
+    /// The honest handler's actions (its drain is the test's, at the end of each run); the adversary's entry
+    /// points (four for its own address, one for the cheater's keys: about a third of all calls).
     function targetSelectors() public view returns (FuzzSelector[] memory out) {
-        out = new FuzzSelector[](1);
+        out = new FuzzSelector[](3);
+        bytes4[] memory strikes = new bytes4[](4);
+        strikes[0] = Adversary.strike.selector;
+        strikes[1] = Adversary.strikeAgain.selector;
+        strikes[2] = Adversary.strikeTwice.selector;
+        strikes[3] = Adversary.strikeThrice.selector;
+        out[1] = FuzzSelector(address(anyCall), strikes);
+        bytes4[] memory rogueStrikes = new bytes4[](1);
+        rogueStrikes[0] = Adversary.strike.selector;
+        out[2] = FuzzSelector(address(rogue), rogueStrikes);
         bytes4[] memory selectors = new bytes4[](6);
         selectors[0] = HonestActor.buyStack.selector;
         selectors[1] = HonestActor.close.selector;
@@ -616,8 +748,8 @@ contract AdversaryReachTest is TestBase {
         HonestActor world = new HonestActor();
         CheaterHandler cheater = new CheaterHandler(world);
         (address[] memory targets, string[] memory artifacts) = world.attackSurface();
-        Adversary adversary = new Adversary(targets, artifacts, world.adversaryOnly(), world.everyone());
-        AnyCallHandler rogue = new AnyCallHandler(targets, artifacts, world.cheaterKeys(), world.everyone());
+        Adversary adversary = new Adversary(world, targets, artifacts, world.adversaryOnly(), world.everyone());
+        Adversary rogue = new Adversary(world, targets, artifacts, world.cheaterKeys(), world.everyone());
         uint256 coalitionStart = world.coalitionWealth();
         for (uint256 step = 0; step < 300; ++step) {
             uint256 r = uint256(keccak256(abi.encode("reach", step)));
@@ -633,8 +765,8 @@ contract AdversaryReachTest is TestBase {
             else if (action == 13) cheater.vote(r >> 8, (r >> 7) % 4 == 0);
             else if (action == 14) cheater.attest(r >> 8, uint8(r >> 16));
             else if (action == 16) cheater.play(uint8(r >> 8) % 2, (r >> 16) % 4 == 0);
-            else if (action == 15) rogue.callAny(r >> 8, r >> 40, r >> 72);
-            else adversary.callAny(r >> 8, r >> 40, r >> 72);
+            else if (action == 15) rogue.strike(r >> 8, r >> 40, r >> 72);
+            else adversary.strike(r >> 8, r >> 40, r >> 72);
         }
         System memory s = world.system();
         _log(world, s, adversary);
@@ -644,7 +776,7 @@ contract AdversaryReachTest is TestBase {
         assertGe(world.honestRevealed(), 5, "honest reveals");
         assertGe(s.disputes.disputeCount(), 1, "disputes");
         assertGe(world.honestVotes(), 3, "honest votes");
-        assertGe(adversary.succeeded(), 10, "adversary calls that went through");
+        assertGe(adversary.calls(), 40, "adversary calls");
         (uint256 cheaterId,,) = world.cheater();
         assertTrue(s.nodes.getNode(cheaterId).status == INodeRegistry.NodeStatus.Slashed, "the cheater was caught");
         assertTrue(world.drainAll(), string.concat("still open after the drain:", world.openItems()));
@@ -663,6 +795,11 @@ contract AdversaryReachTest is TestBase {
         emit Reach("honest votes", world.honestVotes());
         emit Reach("adversary calls through", adversary.succeeded());
         emit Reach("stacks", s.stacks.stackCount());
+        emit Reach("adversary functions", adversary.functionCount());
+        for (uint256 i = 0; i < adversary.functionCount(); ++i) {
+            (, bytes4 selector, string memory signature) = adversary.functionAt(i);
+            if (adversary.successesOf(selector) > 0) emit Reach(signature, adversary.successesOf(selector));
+        }
         (uint256 cheaterId,,) = world.cheater();
         emit Reach("cheater status", uint256(s.nodes.getNode(cheaterId).status));
         emit Reach("cheater subscribed", s.tasks.getSubscription(world.task(), cheaterId).active ? 1 : 0);

@@ -41,6 +41,11 @@ abstract contract HonestSteps is DisputeSteps {
     /// Ghost: collateral each honest node put in (never withdrawn: honest nodes stay).
     mapping(uint256 nodeId => uint256) public honestDeposit;
 
+    /// The candidates of each consensus request, as its `ConsensusRequested` event names them (whoever drives the
+    /// adversary reads its logs and notes them here): what anyone needs to draw the request's seats.
+    mapping(uint256 requestId => uint256[]) internal consensusCandidates;
+    mapping(uint256 requestId => bool) internal candidatesKnown;
+
     /// How far the runs get (for the reach test and the deep-run report).
     uint256 public userStacks;
     uint256 public honestSettled;
@@ -340,7 +345,12 @@ abstract contract HonestSteps is DisputeSteps {
         count = consensus.requestCount();
         for (uint256 r = 1; r <= count; ++r) {
             ConsensusRequests.Status status = consensus.getRequest(r).status;
-            if (status == ConsensusRequests.Status.Committing) {
+            if (status == ConsensusRequests.Status.Drawing && candidatesKnown[r]) {
+                vm.roll(block.number + 1);
+                try consensus.drawSeats(r, consensusCandidates[r]) {
+                    ++keeperMoves;
+                } catch {}
+            } else if (status == ConsensusRequests.Status.Committing) {
                 try consensus.closeRound(r) {
                     ++keeperMoves;
                 } catch {}
