@@ -759,7 +759,7 @@ contract AdversaryReachTest is TestBase {
             else if (action == 6) world.act();
             else if (action == 7) world.claim(r >> 8);
             else if (action == 8) (r >> 8) % 2 == 0 ? world.withdraw() : world.close(r >> 9);
-            else if (action < 11) cheater.settle(r >> 8, uint8(r >> 16), r >> 24);
+            else if (action < 11) cheater.settle(r >> 8, uint8(r >> 16) % 2, r >> 24); // lies that reach a dispute
             else if (action == 11) cheater.reveal();
             else if (action == 12) (r >> 8) % 2 == 0 ? cheater.evidence() : cheater.postData(r >> 9);
             else if (action == 13) cheater.vote(r >> 8, (r >> 7) % 4 == 0);

@@ -53,6 +53,7 @@ abstract contract HonestSteps is DisputeSteps {
     uint256 public honestRevealed;
     uint256 public honestVotes;
     uint256 public keeperMoves;
+    uint256 public honestPosts;
 
     // ---------------------------------------------------------------- the world
 
@@ -212,7 +213,9 @@ abstract contract HonestSteps is DisputeSteps {
         if (st.phase == ISettlementManager.Phase.Commit && st.dataRequested && !st.dataPosted && made > 0) {
             SettlementManager.SignedRequest[] memory posted = signedSample(stackId);
             vm.prank(signer);
-            try settlement.postSampledRequests(stackId, posted) {} catch {}
+            try settlement.postSampledRequests(stackId, posted) {
+                ++honestPosts;
+            } catch {}
         }
         if (st.phase == ISettlementManager.Phase.Reveal) {
             bytes memory revealed = revealOf(settlement.sampledIndices(stackId), h);
@@ -242,7 +245,9 @@ abstract contract HonestSteps is DisputeSteps {
                 } catch {}
             } else if (!st.dataRequested) {
                 vm.prank(_signer(id));
-                try settlement.declareTranscriptUnavailable(stackId, id) {} catch {}
+                try settlement.declareTranscriptUnavailable(stackId, id) {
+                    ++honestPosts;
+                } catch {}
                 st.dataRequested = true;
             }
         }
@@ -267,12 +272,18 @@ abstract contract HonestSteps is DisputeSteps {
             IDisputeManager.EvidenceRequest[] memory reqs = evidenceFrom(d.originId, d.evidenceCount);
             bytes32[] memory revealed = revealedReqHashes(d.originId, h);
             vm.prank(_signer(d.serverNodeId));
-            try disputes.postEvidence(disputeId, d.evidenceCount, reqs, revealed) {} catch {}
+            try disputes.postEvidence(disputeId, d.evidenceCount, reqs, revealed) {
+                ++honestPosts;
+            } catch {}
         }
         if (!d.drawn) {
-            try disputes.drawCommittee(disputeId) {} catch {}
+            try disputes.drawCommittee(disputeId) {
+                ++keeperMoves;
+            } catch {}
             vm.roll(block.number + 1);
-            try disputes.drawCommittee(disputeId) {} catch {}
+            try disputes.drawCommittee(disputeId) {
+                ++keeperMoves;
+            } catch {}
             d = disputes.getDispute(disputeId);
         }
         if (d.status != DisputeManager.Status.Open || d.commitDeadline == 0) return;
@@ -296,12 +307,16 @@ abstract contract HonestSteps is DisputeSteps {
             vm.prank(_signer(members[k].nodeId));
             try disputes.revealVote(
                 disputeId, members[k].nodeId, ballots[k].claim, ballots[k].work, ballots[k].salt
-            ) {} catch {}
+            ) {
+                ++honestPosts;
+            } catch {}
         }
         for (uint256 k = 0; k < members.length; ++k) {
             if (!isHonest[members[k].nodeId] || members[k].substantiated || ballots[k].outputs.length == 0) continue;
             vm.prank(_signer(members[k].nodeId));
-            try disputes.substantiate(disputeId, members[k].nodeId, shownOf(ballots[k])) {} catch {}
+            try disputes.substantiate(disputeId, members[k].nodeId, shownOf(ballots[k])) {
+                ++honestPosts;
+            } catch {}
         }
     }
 
@@ -401,19 +416,25 @@ abstract contract HonestSteps is DisputeSteps {
 
     // ---------------------------------------------------------------- the clock
 
-    /// Everything honest parties and keepers do at the current time, twice (a keeper's move can open a step for
-    /// an honest node and the other way round).
+    /// Everything honest parties and keepers do at the current time, until nothing more can be done (a keeper's
+    /// move can open a step for an honest node, an attester's commitment the server's reveal, and so on).
     function duties() internal {
-        for (uint256 round = 0; round < 2; ++round) {
+        for (uint256 round = 0; round < 8; ++round) {
+            uint256 before = _progress();
             keeper();
             uint256 count = stacks.stackCount();
             for (uint256 s = 1; s <= count; ++s) {
-                serveStack(s);
                 attestStack(s);
+                serveStack(s);
             }
             count = disputes.disputeCount();
             for (uint256 d = 1; d <= count; ++d) disputeDuties(d);
+            if (_progress() == before) return;
         }
+    }
+
+    function _progress() internal view returns (uint256) {
+        return honestSettled + honestAttested + honestRevealed + honestVotes + honestPosts + keeperMoves;
     }
 
     /// The first time after now at which an honest node may act only from then on and must act before a later
