@@ -692,13 +692,25 @@ contract AdversaryInvariantsTest is TestBase {
         anyCall = new Adversary(world, targets, artifacts, world.adversaryOnly(), world.everyone());
         rogue = new Adversary(world, targets, artifacts, world.cheaterKeys(), world.everyone());
         coalitionStart = world.coalitionWealth();
-        targetContract(address(cheater));
+        // Every handler is also in `targetSelectors`, which keeps each to its actions; naming one here keeps forge
+        // from targeting every contract the setup deployed.
+        targetContract(address(world));
     }
 
-    /// The honest handler's actions (its drain is the test's, at the end of each run); the adversary's entry
-    /// points (four for its own address, one for the cheater's keys: about a third of all calls).
+    /// The honest handler's actions (its drain is the test's, at the end of each run), the cheater's, and the
+    /// adversary's entry points (four for its own address, one for the cheater's keys: about a quarter of all calls).
     function targetSelectors() public view returns (FuzzSelector[] memory out) {
-        out = new FuzzSelector[](3);
+        out = new FuzzSelector[](4);
+        bytes4[] memory cheats = new bytes4[](8);
+        cheats[0] = CheaterHandler.play.selector;
+        cheats[1] = CheaterHandler.settle.selector;
+        cheats[2] = CheaterHandler.reveal.selector;
+        cheats[3] = CheaterHandler.postData.selector;
+        cheats[4] = CheaterHandler.defend.selector;
+        cheats[5] = CheaterHandler.vote.selector;
+        cheats[6] = CheaterHandler.attest.selector;
+        cheats[7] = CheaterHandler.buyOwn.selector;
+        out[3] = FuzzSelector(address(cheater), cheats);
         bytes4[] memory strikes = new bytes4[](4);
         strikes[0] = Adversary.strike.selector;
         strikes[1] = Adversary.strikeAgain.selector;
@@ -770,7 +782,7 @@ contract AdversaryReachTest is TestBase {
             uint256 r = uint256(keccak256(abi.encode("reach", step)));
             uint256 action = r % 20;
             if (action < 3) world.buyStack(r >> 8, uint64(r >> 16));
-            else if (action < 6) world.warp(r >> 8);
+            else if (action < 6) world.warp(_minutes(r >> 8));
             else if (action == 6) world.act();
             else if (action == 7) world.claim(r >> 8);
             else if (action == 8) (r >> 8) % 2 == 0 ? world.withdraw() : world.close(r >> 9);
@@ -800,6 +812,13 @@ contract AdversaryReachTest is TestBase {
     }
 
     event Reach(string what, uint256 count);
+
+    /// A warp of under five minutes (never a multiple of 8, which `warp` stretches to hours): windows of ten
+    /// minutes open and close across several steps, so the cheater gets to reveal and defend.
+    function _minutes(uint256 r) internal pure returns (uint256 w) {
+        w = 1 + r % 299;
+        if (w % 8 == 0) ++w;
+    }
 
     function _log(HonestActor world, System memory s, Adversary adversary) internal {
         emit Reach("user stacks", world.userStacks());

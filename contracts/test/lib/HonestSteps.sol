@@ -502,17 +502,23 @@ abstract contract HonestSteps is DisputeSteps {
     /// move can open a step for an honest node, an attester's commitment the server's reveal, and so on).
     function duties() internal {
         for (uint256 round = 0; round < 8; ++round) {
-            uint256 before = _progress();
-            keeper();
-            uint256 count = stacks.stackCount();
-            for (uint256 s = 1; s <= count; ++s) {
-                attestStack(s);
-                serveStack(s);
-            }
-            count = disputes.disputeCount();
-            for (uint256 d = 1; d <= count; ++d) disputeDuties(d);
-            if (_progress() == before) return;
+            if (!this.dutyRound()) return;
         }
+    }
+
+    /// One round of `duties`, in a call of its own so that its memory is freed; whether anything was done.
+    function dutyRound() external returns (bool progressed) {
+        require(msg.sender == address(this), "self only");
+        uint256 before = _progress();
+        keeper();
+        uint256 count = stacks.stackCount();
+        for (uint256 s = 1; s <= count; ++s) {
+            attestStack(s);
+            serveStack(s);
+        }
+        count = disputes.disputeCount();
+        for (uint256 d = 1; d <= count; ++d) disputeDuties(d);
+        return _progress() != before;
     }
 
     function _progress() internal view returns (uint256) {
@@ -606,16 +612,23 @@ abstract contract HonestSteps is DisputeSteps {
     /// open (or `rounds` moves). Returns whether everything ended.
     function drain(uint256 rounds) internal returns (bool) {
         for (uint256 i = 0; i < rounds; ++i) {
-            duties();
-            if (allEnded()) return true;
-            uint256 to = nextEvent();
-            uint256 window = honestWindow();
-            if (window != 0 && window < to) to = window;
-            vm.warp(to);
-            vm.roll(block.number + 1);
+            if (this.drainRound()) return true;
         }
         duties();
         return allEnded();
+    }
+
+    /// One step of `drain` (a call of its own, so that its memory is freed): whether everything has ended.
+    function drainRound() external returns (bool) {
+        require(msg.sender == address(this), "self only");
+        duties();
+        if (allEnded()) return true;
+        uint256 to = nextEvent();
+        uint256 window = honestWindow();
+        if (window != 0 && window < to) to = window;
+        vm.warp(to);
+        vm.roll(block.number + 1);
+        return false;
     }
 
     /// Every stack closed and its settlement final, every dispute resolved, every challenge and consensus request
