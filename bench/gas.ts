@@ -1,7 +1,6 @@
 // Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
 import {
   answerChallenge,
-  buyStack,
   type ChainContext,
   challengeSettlement,
   claimEmission,
@@ -21,8 +20,10 @@ import {
   deregisterNode,
   devAccounts,
   devParameters,
+  drawAttesters,
   drawCommittee,
   drawConsensusSeats,
+  drawNode,
   failVerification,
   finalizeSettlement,
   modelIdOf,
@@ -31,6 +32,7 @@ import {
   registerModel,
   registerNode,
   reportWeightsMismatch,
+  requestStack,
   resolveDispute,
   revealConsensusResult,
   revealDisputeVote,
@@ -246,32 +248,48 @@ try {
     return { reqHashes, respHashes, tree, sample, revealOf, signedRequest, signedResponse };
   };
   const buy = async (taskId: bigint) => {
-    const stack = record(
+    const request = record(
       "gas_StackManager_buyStack",
-      await buyStack(user.ctx, { taskId, units: 1_000_000n, maxPricePerMillion: PRICE, duration: 86_400n }),
+      await requestStack(user.ctx, {
+        taskId,
+        units: 1_000_000n,
+        maxPricePerMillion: PRICE,
+        duration: 86_400n,
+      }),
     );
-    return { stackId: stack.stackId, node: byId(stack.nodeId) };
+    const drawn = record("gas_StackManager_drawNode", await drawNode(user.ctx, request));
+    if (drawn.outcome !== "drawn") throw new Error(`the node draw ended ${drawn.outcome}`);
+    return { stackId: request.stackId, node: byId(drawn.nodeId) };
   };
   const settle = async (
     stackId: bigint,
     node: Node,
     served: Awaited<ReturnType<typeof serve>>,
     units = 100_000n,
-  ) =>
-    submitSettlement(node.signer, {
-      stackId,
-      root: served.tree.root,
-      units,
-      requestCount: BigInt(served.reqHashes.length),
-      transcriptId: `0x${"ab".repeat(32)}`,
-    });
+  ) => {
+    const settled = await submitSettlement(
+      node.signer,
+      {
+        stackId,
+        root: served.tree.root,
+        units,
+        requestCount: BigInt(served.reqHashes.length),
+        transcriptId: `0x${"ab".repeat(32)}`,
+      },
+      { draw: false },
+    );
+    record("gas_SettlementManager_settle", settled);
+    if (settled.outcome !== "drawPending") return settled;
+    const drawn = record("gas_SettlementDraw_drawAttesters", await drawAttesters(node.signer, { stackId }));
+    if (drawn.outcome === "sampled") return { ...settled, sampled: true as const, ...drawn };
+    return { ...settled, sampled: false as const, outcome: "accepted" as const, windowEnds: 0n };
+  };
 
   // The common case: a stack of 1,000 requests, settled without sampling, finalized, paid out and claimed.
   const common = await buy(rare);
   const servedCommon = await serve(common.stackId, common.node, REQUESTS);
   const settledCommon = await settle(common.stackId, common.node, servedCommon);
   if (settledCommon.sampled) throw new Error("the rare task was sampled; run the benchmark again");
-  record("gas_SettlementManager_settle", settledCommon);
   await advance(Number(devParameters.settlement.disputeWindow) + 1);
   const finalizedCommon = record(
     "gas_SettlementManager_finalize",
@@ -381,10 +399,19 @@ try {
   );
 
   // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
-  const busy = nodes[nodes.length - 1]!;
+  // An eligible one: earlier steps may have slashed some below the minimum collateral.
+  const eligible = await Promise.all(nodes.map((n) => contracts.nodeRegistry.read.isEligible([n.nodeId])));
+  const busy = nodes.findLast((_, i) => eligible[i])!;
   const busyTask = await task(SecurityLevel.CrossValidation, 1, 1, 4);
+  // The others stay subscribed (they are the busy node's attesters) but ask more than the buyer's cap.
   for (const node of nodes) {
-    if (node !== busy) await unsubscribe(node.signer, { taskId: busyTask, nodeId: node.nodeId });
+    if (node !== busy)
+      await updateSubscription(node.signer, {
+        taskId: busyTask,
+        nodeId: node.nodeId,
+        pricePerMillion: PRICE * 2n,
+        capacity: 10n ** 12n,
+      });
   }
   const inputs = [];
   for (let i = 0; i < 10; i++) {
@@ -420,19 +447,19 @@ try {
       nodeId: daAttester.nodeId,
     }),
   );
-  record(
-    "gas_SettlementManager_postSampledRequests",
-    await postSampledRequests(daStack.node.signer, {
-      stackId: daStack.stackId,
-      requests: await Promise.all(daSettled.requestIndices.map((k) => daServed.signedRequest(Number(k)))),
-    }),
-  );
+  const posted = await postSampledRequests(daStack.node.signer, {
+    stackId: daStack.stackId,
+    requests: await Promise.all(daSettled.requestIndices.map((k) => daServed.signedRequest(Number(k)))),
+  });
+  record("gas_SettlementEvidence_postSampledRequest", posted[0]!);
   await advance(Number(devParameters.settlement.dataWindow + devParameters.settlement.commitWindow) + 1);
-  const replaced = record(
+  record(
     "gas_SettlementManager_timeoutAttesters",
     await timeoutAttesters(user.ctx, { stackId: daStack.stackId }),
   );
-  const replacement = byId(replaced.replacements[0]!);
+  const replaced = await drawAttesters(user.ctx, { stackId: daStack.stackId });
+  if (replaced.outcome !== "replaced") throw new Error(`the replacement draw ended ${replaced.outcome}`);
+  const replacement = byId(replaced.attesters[0]!);
   await commitAttestation(replacement.signer, {
     stackId: daStack.stackId,
     nodeId: replacement.nodeId,

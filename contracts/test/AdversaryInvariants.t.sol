@@ -13,6 +13,8 @@ import {ModelRegistry} from "../src/registry/ModelRegistry.sol";
 import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
 import {TaskRegistry} from "../src/registry/TaskRegistry.sol";
 import {ReceiptFraud} from "../src/settlement/ReceiptFraud.sol";
+import {SettlementDraw} from "../src/settlement/SettlementDraw.sol";
+import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {AtomaToken} from "../src/token/AtomaToken.sol";
@@ -31,6 +33,8 @@ struct System {
     AtomaVault vault;
     StackManager stacks;
     SettlementManager settlement;
+    SettlementDraw draws;
+    SettlementEvidence evidence;
     DisputeManager disputes;
     ChallengeManager challenges;
     ConsensusRequests consensus;
@@ -88,10 +92,9 @@ contract HonestActor is HonestSteps {
         userWithdraw();
     }
 
-    /// A consensus request's candidates, read from its event by the adversary's handler (not fuzzed).
-    function noteCandidates(uint256 requestId, uint256[] calldata candidates) external {
-        consensusCandidates[requestId] = candidates;
-        candidatesKnown[requestId] = true;
+    /// The logs of another handler's call: the candidates of the draws they armed (not fuzzed).
+    function noteLogs(Vm.Log[] calldata logs) external {
+        harvest(logs);
     }
 
     /// The end of a run: time passes and only honest parties and keepers act (not fuzzed: see targetSelectors).
@@ -104,7 +107,20 @@ contract HonestActor is HonestSteps {
 
     function system() external view returns (System memory s) {
         s = System(
-            token, nodes, models, tasks, vault, stacks, settlement, disputes, challenges, consensus, emission, receiptFraud
+            token,
+            nodes,
+            models,
+            tasks,
+            vault,
+            stacks,
+            settlement,
+            draws,
+            evidence,
+            disputes,
+            challenges,
+            consensus,
+            emission,
+            receiptFraud
         );
     }
 
@@ -156,8 +172,8 @@ contract HonestActor is HonestSteps {
 
     /// Every deployed contract and its forge artifact (the adversary calls any function of any of them).
     function attackSurface() public view returns (address[] memory targets, string[] memory artifacts) {
-        targets = new address[](13);
-        artifacts = new string[](13);
+        targets = new address[](15);
+        artifacts = new string[](15);
         (targets[0], artifacts[0]) = (address(token), "out/AtomaToken.sol/AtomaToken.json");
         (targets[1], artifacts[1]) = (address(nodes), "out/NodeRegistry.sol/NodeRegistry.json");
         (targets[2], artifacts[2]) = (address(models), "out/ModelRegistry.sol/ModelRegistry.json");
@@ -172,6 +188,8 @@ contract HonestActor is HonestSteps {
         (targets[11], artifacts[11]) = (address(receiptFraud), "out/ReceiptFraud.sol/ReceiptFraud.json");
         (targets[12], artifacts[12]) =
             (address(settlement.revealVerifier()), "out/RevealVerifier.sol/RevealVerifier.json");
+        (targets[13], artifacts[13]) = (address(draws), "out/SettlementDraw.sol/SettlementDraw.json");
+        (targets[14], artifacts[14]) = (address(evidence), "out/SettlementEvidence.sol/SettlementEvidence.json");
     }
 
     // ---------------------------------------------------------------- ghost accounting for the invariants
@@ -326,6 +344,8 @@ contract CheaterHandler is HonestSteps {
         vault = s.vault;
         stacks = s.stacks;
         settlement = s.settlement;
+        draws = s.draws;
+        evidence = s.evidence;
         disputes = s.disputes;
         challenges = s.challenges;
         consensus = s.consensus;
@@ -418,10 +438,12 @@ contract CheaterHandler is HonestSteps {
             Served memory c = _lie(stackId, mode);
             (root, units, count) = (c.root, c.units, uint64(c.leaves.length));
         }
+        vm.recordLogs();
         vm.prank(_me());
         try settlement.settle(stackId, root, units, count, 0) {
             settledAs[stackId] = mode + 1;
         } catch {}
+        world.noteLogs(vm.getRecordedLogs());
     }
 
     /// Reveals every stack it settled that is in its reveal phase (the lies it settled, with valid proofs).
@@ -436,20 +458,19 @@ contract CheaterHandler is HonestSteps {
             vm.prank(_me());
             try settlement.reveal(stackId, revealed) {} catch {}
         }
-        evidence();
+        defend();
     }
 
     /// Posts the user's signed requests an attester asked for (only those the user really signed).
     function postData(uint256 i) public {
         uint256 stackId = _inPhase(i, ISettlementManager.Phase.Commit, true);
         if (stackId == 0 || !_signedSample(stackId)) return;
-        SettlementManager.SignedRequest[] memory posted = signedSample(stackId);
-        vm.prank(_me());
-        try settlement.postSampledRequests(stackId, posted) {} catch {}
+        ISettlementManager.Settlement memory st = settlement.getSettlement(stackId);
+        if (st.dataRequested && !st.dataPosted) postSample(stackId, _me());
     }
 
     /// Defends every dispute over a stack it settled with the user's signed requests (when it holds them).
-    function evidence() public {
+    function defend() public {
         uint256 count = disputes.disputeCount();
         for (uint256 disputeId = 1; disputeId <= count; ++disputeId) {
             DisputeManager.Dispute memory dispute = disputes.getDispute(disputeId);
@@ -502,8 +523,10 @@ contract CheaterHandler is HonestSteps {
 
     /// The cheater's operator buys a stack itself (it may be drawn to serve it).
     function buyOwn(uint64 units) external {
+        vm.recordLogs();
         vm.prank(cheaterOperator);
         try stacks.buyStack(verifiedTask, uint64(bound(units, 1, 100_000)), type(uint128).max, 1 days) {} catch {}
+        world.noteLogs(vm.getRecordedLogs());
     }
 }
 
@@ -526,9 +549,6 @@ contract MutatingNames {
 /// entry points, so that the fuzzer, which picks among all targeted functions alike, sends it a good share of the
 /// calls. It reads the logs of its calls for consensus requests' candidates and notes them for the keepers.
 contract Adversary is AnyCallHandler {
-    bytes32 internal constant CONSENSUS_REQUESTED =
-        keccak256("ConsensusRequested(uint256,address,uint256,bytes,uint8,uint64,uint64,uint256[])");
-
     HonestActor internal world;
     System internal sys;
     MutatingNames internal names;
@@ -568,12 +588,7 @@ contract Adversary is AnyCallHandler {
     function _strike(uint256 which, uint256 sender, uint256 seed) internal {
         vm.recordLogs();
         this.callAny(which, sender, seed);
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(sys.consensus) || logs[i].topics[0] != CONSENSUS_REQUESTED) continue;
-            (,,,, uint256[] memory candidates) = abi.decode(logs[i].data, (bytes, uint8, uint64, uint64, uint256[]));
-            world.noteCandidates(uint256(logs[i].topics[1]), candidates);
-        }
+        world.noteLogs(vm.getRecordedLogs());
     }
 
     function _keep(string memory signature, string memory json) internal override returns (bool) {
@@ -691,7 +706,7 @@ contract AdversaryInvariantsTest is TestBase {
         cheats[1] = CheaterHandler.settle.selector;
         cheats[2] = CheaterHandler.reveal.selector;
         cheats[3] = CheaterHandler.postData.selector;
-        cheats[4] = CheaterHandler.evidence.selector;
+        cheats[4] = CheaterHandler.defend.selector;
         cheats[5] = CheaterHandler.vote.selector;
         cheats[6] = CheaterHandler.attest.selector;
         cheats[7] = CheaterHandler.buyOwn.selector;
@@ -773,7 +788,7 @@ contract AdversaryReachTest is TestBase {
             else if (action == 8) (r >> 8) % 2 == 0 ? world.withdraw() : world.close(r >> 9);
             else if (action < 11) cheater.settle(r >> 8, uint8(r >> 16) % 2, r >> 24); // lies that reach a dispute
             else if (action == 11) cheater.reveal();
-            else if (action == 12) (r >> 8) % 2 == 0 ? cheater.evidence() : cheater.postData(r >> 9);
+            else if (action == 12) (r >> 8) % 2 == 0 ? cheater.defend() : cheater.postData(r >> 9);
             else if (action == 13) cheater.vote(r >> 8, (r >> 7) % 4 == 0);
             else if (action == 14) cheater.attest(r >> 8, uint8(r >> 16));
             else if (action == 16) cheater.play(uint8(r >> 8) % 2, (r >> 16) % 4 == 0);

@@ -637,8 +637,7 @@ contract EmissionTest is AtomaFixture {
         nextEpoch();
         uint256 epoch = nodes.currentEpoch();
         for (uint256 i = 0; i < 2; ++i) {
-            vm.prank(user);
-            (uint256 stackId, uint256 server) = stacks.buyStack(i == 0 ? t1 : t2, 1_000_000, 3 * PRICE, 1 days);
+            (uint256 stackId, uint256 server) = buyAs(user, i == 0 ? t1 : t2, 1_000_000, 3 * PRICE);
             assertEq(server, i == 0 ? a : b, "the task's only subscriber");
             vm.prank(operatorOf[server]);
             settlement.settle(stackId, keccak256("root"), 1_000_000, 1, 0);

@@ -49,8 +49,7 @@ contract DisputesTest is DisputeSteps {
     function _disputed(bytes32 serverSalt, bool lyingAttester) internal returns (Case memory c) {
         (c.stackId, c.server) = buy(verifiedTask, 1_000_000);
         c.claimed = serve(c.stackId, 4, serverSalt, 1_000_000);
-        vm.prank(vm.addr(signerKey[c.server]));
-        settlement.settle(c.stackId, c.claimed.root, 1_000_000, 4, keccak256("transcript"));
+        settleAs(c.stackId, c.server, c.claimed.root, 1_000_000, 4);
         ISettlementManager.Settlement memory st = settlement.getSettlement(c.stackId);
         assertTrue(st.phase == ISettlementManager.Phase.Commit, "sampled");
         Served memory honest = serve(c.stackId, 4, "honest", 1_000_000);
@@ -335,18 +334,39 @@ contract DisputesTest is DisputeSteps {
         nodes.approveEchelon(e, echelonFingerprint(e));
     }
 
+    /// The nodes of `taskId` that are neither the server nor an attester of `c` leave the task.
+    function _othersLeave(uint256 taskId, Case memory c, uint256[] memory nodes_, uint256 keep) internal {
+        uint256 kept;
+        for (uint256 i = 0; i < nodes_.length; ++i) {
+            uint256 id = nodes_[i];
+            bool party = id == c.server;
+            for (uint256 j = 0; j < c.attesters.length; ++j) {
+                if (c.attesters[j] == id) party = true;
+            }
+            if (party) continue;
+            if (kept < keep) {
+                ++kept;
+                continue;
+            }
+            vm.prank(operatorOf[id]);
+            tasks.unsubscribe(taskId, id);
+        }
+    }
+
     function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
-        // Echelon 9 holds only the server and its two attesters.
+        // Echelon 9 holds enough nodes to sell a verified stack (item 4); once the settlement is disputed, all but
+        // the server and its two attesters have left the task.
         _approveEchelon(9);
         uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        uint256[] memory trio = new uint256[](3);
-        for (uint256 i = 0; i < 3; ++i) {
-            trio[i] = addNode(9);
-            subscribe(lonely, trio[i], PRICE);
+        uint256[] memory six = new uint256[](6);
+        for (uint256 i = 0; i < 6; ++i) {
+            six[i] = addNode(9);
+            subscribe(lonely, six[i], PRICE);
         }
         nextEpoch();
         verifiedTask = lonely;
         Case memory c = _disputed("cheap model", false);
+        _othersLeave(lonely, c, six, 0);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
         disputes.drawCommittee(c.disputeId);
@@ -367,16 +387,18 @@ contract DisputesTest is DisputeSteps {
         assertTrue(d.outcome == DisputeManager.Outcome.NoCommittee, "no committee");
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the caught server is not paid");
         assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
-        for (uint256 i = 0; i < 3; ++i) {
-            assertEq(_collateral(trio[i]), COLLATERAL, "nobody slashed without a vote");
+        for (uint256 i = 0; i < 6; ++i) {
+            assertEq(_collateral(six[i]), COLLATERAL, "nobody slashed without a vote");
         }
     }
 
     function test_aCommitteeTooSmallIsDrawnAgainOnceMoreNodesAreEligible() public {
         _approveEchelon(8);
         uint256 small = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        for (uint256 i = 0; i < 4; ++i) {
-            subscribe(small, addNode(8), PRICE);
+        uint256[] memory six = new uint256[](6);
+        for (uint256 i = 0; i < 6; ++i) {
+            six[i] = addNode(8);
+            subscribe(small, six[i], PRICE);
         }
         DisputeManager.Params memory p = disputeParams(disputes);
         p.redrawDelay = uint64(EPOCH);
@@ -385,6 +407,8 @@ contract DisputesTest is DisputeSteps {
         nextEpoch();
         verifiedTask = small;
         Case memory c = _disputed("cheap model", false);
+        // Two of the three non-parties leave before the committee is drawn: one candidate is left.
+        _othersLeave(small, c, six, 1);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
         assertEq(disputes.getDispute(c.disputeId).drawRound, 1, "one candidate is too few");

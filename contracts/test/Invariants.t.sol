@@ -7,6 +7,7 @@ import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
 import {DisputeSteps} from "./lib/DisputeSteps.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
@@ -38,7 +39,7 @@ contract SystemHandler is DisputeSteps {
 
     constructor() {
         deployAtoma();
-        for (uint256 i = 0; i < 6; ++i) addNode(1);
+        for (uint256 i = 0; i < 10; ++i) addNode(1);
         plainTask = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 800_000, 2, 2);
         for (uint256 i = 0; i < nodeIds.length; ++i) {
@@ -86,7 +87,11 @@ contract SystemHandler is DisputeSteps {
         units = uint64(bound(units, 1, 2_000_000));
         uint256 task = seed % 2 == 0 ? plainTask : verifiedTask;
         vm.prank(user);
-        try stacks.buyStack(task, units, type(uint128).max, 1 days) returns (uint256 stackId, uint256) {
+        try stacks.buyStack(task, units, type(uint128).max, 1 days) returns (
+            uint256 stackId, StackManager.Candidate[] memory candidates
+        ) {
+            vm.roll(block.number + 1);
+            if (stacks.drawNode(stackId, candidates) == 0) return;
             stackIds.push(stackId);
             lies[stackId] = seed % 3 == 0;
             escrowAtPurchase[stackId] = vault.escrowOf(bytes32(stackId));
@@ -129,6 +134,10 @@ contract SystemHandler is DisputeSteps {
         try settlement.settle(stackId, s.root, units, 3, 0) {
             ++settledCount;
             servedUnits[stackId] = units;
+            if (settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Drawing) {
+                frozenCandidates[stackId] = draws.candidatesFor(stack.taskId, stack.nodeId);
+                drawAttesters(stackId);
+            }
         } catch {}
     }
 
@@ -146,12 +155,18 @@ contract SystemHandler is DisputeSteps {
             vm.prank(vm.addr(signerKey[id]));
             try settlement.commitAttestation(stackId, id, c) {} catch {}
         }
+        // A node reveals as soon as its reveal opens (the node's worker does), unless the warps get there first.
+        if (settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Reveal) _reveal(stackId);
     }
 
     function reveal(uint256 i) external {
         if (stackIds.length == 0) return;
         uint256 stackId = _findPhase(i, ISettlementManager.Phase.Reveal);
         if (stackId == 0) return;
+        _reveal(stackId);
+    }
+
+    function _reveal(uint256 stackId) internal {
         Served memory s =
             serve(stackId, 3, lies[stackId] ? bytes32("lie") : bytes32("honest"), servedUnits[stackId]);
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
@@ -230,6 +245,11 @@ contract SystemHandler is DisputeSteps {
                 } catch {
                     expiredStackStuck = true;
                 }
+            }
+            stackId = _findPhase(i, ISettlementManager.Phase.Drawing);
+            if (stackId != 0) {
+                vm.roll(block.number + 1);
+                try draws.drawAttesters(stackId, frozenCandidates[stackId]) {} catch {}
             }
             stackId = _findPhase(i, ISettlementManager.Phase.Commit);
             if (stackId != 0) try settlement.timeoutAttesters(stackId) {} catch {}

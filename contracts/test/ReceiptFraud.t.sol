@@ -11,6 +11,7 @@ import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ReceiptFraud} from "../src/settlement/ReceiptFraud.sol";
 import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
+import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {DisputeSteps} from "./lib/DisputeSteps.sol";
 
@@ -94,8 +95,7 @@ contract ReceiptFraudTest is DisputeSteps {
     }
 
     function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
-        vm.prank(vm.addr(signerKey[server]));
-        settlement.settle(stackId, s.root, units, uint64(s.leaves.length), keccak256("transcript"));
+        settleAs(stackId, server, s.root, units, uint64(s.leaves.length));
     }
 
     /// `s` with leaf k replaced (hashes and root rebuilt).
@@ -350,7 +350,7 @@ contract ReceiptFraudTest is DisputeSteps {
         vm.prank(vm.addr(signerKey[atts[0]]));
         settlement.declareTranscriptUnavailable(stackId, atts[0]);
         uint256[] memory idx = settlement.sampledIndices(stackId);
-        SettlementManager.SignedRequest[] memory reqs = new SettlementManager.SignedRequest[](idx.length);
+        SettlementEvidence.SignedRequest[] memory reqs = new SettlementEvidence.SignedRequest[](idx.length);
         for (uint256 i = 0; i < idx.length; ++i) {
             // Another owner-signed request of the stack posted in place of the sampled one.
             uint256 other = (idx[i] + 1) % 4;
@@ -358,13 +358,17 @@ contract ReceiptFraudTest is DisputeSteps {
             AtomaTypedData.Request memory r =
                 AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: other, deadline: 2e9});
             (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
-            reqs[i] = SettlementManager.SignedRequest({
+            reqs[i] = SettlementEvidence.SignedRequest({
                 body: body, nonce: other, deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
             });
         }
-        vm.prank(vm.addr(signerKey[server]));
-        vm.expectRevert(abi.encodeWithSelector(SettlementManager.PostedNonceNotIndex.selector, 0, reqs[0].nonce));
-        settlement.postSampledRequests(stackId, reqs);
+        // Each sampled position refuses a request signed for another index, whichever position is tried.
+        for (uint256 i = 0; i < reqs.length; ++i) {
+            vm.prank(vm.addr(signerKey[server]));
+            vm.expectRevert(abi.encodeWithSelector(SettlementEvidence.PostedNonceNotIndex.selector, i, reqs[i].nonce));
+            evidence.postSampledRequest(stackId, i, reqs[i]);
+        }
+        assertEq(evidence.postedCount(stackId), 0, "nothing posted");
     }
 
     // ---------------------------------------------------------------- the positional tree
@@ -419,6 +423,27 @@ contract ReceiptFraudTest is DisputeSteps {
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId());
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "never paid");
+    }
+
+    /// The node settles (its attester draw pending, item 10's later block) and is proven a cheater before the
+    /// draw runs: the settlement fails at once (refunded, never paid), and the draw that follows does nothing.
+    function test_aProofWhileTheAttesterDrawIsPendingFailsTheSettlement() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 3, "honest", 1_000_000);
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.settle(stackId, s.root, 1_000_000, 3, keccak256("transcript"));
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Drawing, "draw pending");
+        uint256[] memory candidates = draws.candidatesFor(verifiedTask, server);
+        AtomaTypedData.Response memory r = _response(stackId, 1, 0, 100, 200);
+        receiptFraud.proveResponse(r, _sign(server, r));
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed at once");
+        assertEq(settlement.attesterIdsOf(stackId).length, 0, "nobody drawn");
+        vm.roll(block.number + 1);
+        draws.drawAttesters(stackId, candidates);
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "the draw changes nothing");
+        assertEq(settlement.attesterIdsOf(stackId).length, 0, "still nobody drawn");
+        assertEq(vault.escrowOf(bytes32(stackId)), 0, "escrow returned");
+        assertEq(vault.balanceOf(user), 2.2 ether + COLLATERAL * 3_000 / 10_000, "owner refunded with its share");
     }
 
     function disputeId() internal view returns (uint256) {

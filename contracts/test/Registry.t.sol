@@ -237,11 +237,10 @@ contract RegistryTest is AtomaFixture {
         vm.stopPrank();
         vm.prank(operatorOf[id]);
         tasks.updateSubscription(t, id, PRICE, 1_500);
-        vm.startPrank(user);
-        (uint256 stackId, uint256 nodeId) = stacks.buyStack(t, 1_000, PRICE, 1 days);
+        (uint256 stackId, uint256 nodeId) = buyAs(user, t, 1_000, PRICE);
+        vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
         stacks.buyStack(t, 1_000, PRICE, 1 days);
-        vm.stopPrank();
         assertEq(nodeId, id, "the eligible node");
         assertEq(tasks.getSubscription(t, id).reserved, 1_000, "capacity reserved: no room for a second stack");
         assertEq(stacks.getStack(stackId).escrow, Units.cost(1_000, PRICE), "escrow");

@@ -178,18 +178,17 @@ contract RegistryHardeningTest is AtomaFixture {
         vm.prank(operatorOf[id]);
         tasks.subscribe(t, id, 1 ether, 1e12, 100 ether); // 100 TOMA backs 100M units at 1 TOMA per million
         nextEpoch();
-        vm.startPrank(user);
+        vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
         stacks.buyStack(t, 100_000_001, 1 ether, 1 days);
-        (uint256 stackId,) = stacks.buyStack(t, 60_000_000, 1 ether, 1 days);
+        (uint256 stackId,) = buyAs(user, t, 60_000_000, 1 ether);
+        vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, t));
         stacks.buyStack(t, 60_000_000, 1 ether, 1 days);
-        vm.stopPrank();
         assertEq(stacks.getStack(stackId).escrow, 60 ether, "the first stack");
         vm.prank(operatorOf[id]);
         tasks.setSubscriptionCollateral(t, id, 200 ether);
-        vm.prank(user);
-        stacks.buyStack(t, 60_000_000, 1 ether, 1 days);
+        buyAs(user, t, 60_000_000, 1 ether);
         assertEq(tasks.getSubscription(t, id).reserved, 120_000_000, "both stacks within the raised bond");
     }
 

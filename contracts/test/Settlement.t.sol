@@ -10,6 +10,7 @@ import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {AtomaVault} from "../src/payments/AtomaVault.sol";
 import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
+import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
 import {DisputeSteps} from "./lib/DisputeSteps.sol";
@@ -33,8 +34,7 @@ contract SettlementTest is DisputeSteps {
     // ---------------------------------------------------------------- helpers
 
     function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
-        vm.prank(vm.addr(signerKey[server]));
-        settlement.settle(stackId, s.root, units, uint64(s.leaves.length), keccak256("transcript"));
+        settleAs(stackId, server, s.root, units, uint64(s.leaves.length));
     }
 
     /// What a dispute committee votes for when it recomputes `s` at the sampled indices.
@@ -338,15 +338,15 @@ contract SettlementTest is DisputeSteps {
         assertEq(_claimable(atts[0]), 0.1 ether + COLLATERAL * 3_000 / 10_000 / 2, "attesters paid");
     }
 
-    function _signedRequests(uint256 stackId) internal view returns (SettlementManager.SignedRequest[] memory reqs) {
+    function _signedRequests(uint256 stackId) internal view returns (SettlementEvidence.SignedRequest[] memory reqs) {
         uint256[] memory idx = settlement.sampledIndices(stackId);
-        reqs = new SettlementManager.SignedRequest[](idx.length);
+        reqs = new SettlementEvidence.SignedRequest[](idx.length);
         for (uint256 i = 0; i < idx.length; ++i) {
             bytes memory body = requestBody(stackId, idx[i]);
             AtomaTypedData.Request memory r =
                 AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9});
             (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
-            reqs[i] = SettlementManager.SignedRequest({
+            reqs[i] = SettlementEvidence.SignedRequest({
                 body: body, nonce: idx[i], deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
             });
         }
@@ -359,14 +359,16 @@ contract SettlementTest is DisputeSteps {
         uint256[] memory atts = _attesters(stackId);
         vm.prank(vm.addr(signerKey[atts[0]]));
         settlement.declareTranscriptUnavailable(stackId, atts[0]);
-        SettlementManager.SignedRequest[] memory reqs = _signedRequests(stackId);
+        SettlementEvidence.SignedRequest[] memory reqs = _signedRequests(stackId);
         reqs[0].signature[0] ^= 0x01;
         vm.prank(vm.addr(signerKey[server]));
-        vm.expectRevert(abi.encodeWithSelector(SettlementManager.InvalidRequestSignature.selector, 0));
-        settlement.postSampledRequests(stackId, reqs);
+        vm.expectRevert(abi.encodeWithSelector(SettlementEvidence.InvalidRequestSignature.selector, 0));
+        evidence.postSampledRequest(stackId, 0, reqs[0]);
         reqs = _signedRequests(stackId);
-        vm.prank(vm.addr(signerKey[server]));
-        settlement.postSampledRequests(stackId, reqs);
+        for (uint256 i = 0; i < reqs.length; ++i) {
+            vm.prank(vm.addr(signerKey[server]));
+            evidence.postSampledRequest(stackId, i, reqs[i]);
+        }
         _commit(stackId, atts[0], s);
         _commit(stackId, atts[1], s);
         _reveal(stackId, server, s);
@@ -396,6 +398,7 @@ contract SettlementTest is DisputeSteps {
         _commit(stackId, atts[0], s);
         vm.warp(block.timestamp + 10 minutes + 1);
         settlement.timeoutAttesters(stackId);
+        drawAttesters(stackId);
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL * 9_500 / 10_000, "silent attester slashed 5%");
         assertEq(nodes.getNode(atts[1]).obligations, 0, "and released");
         uint256[] memory now_ = _attesters(stackId);

@@ -229,7 +229,13 @@ contract VectorsTest is TestBase {
             IModelRegistry(address(3)),
             IAtomaVault(address(4)),
             StackManager.Params({
-                minDuration: 60, maxDuration: 1 days, settleWindow: 60, maxUnits: 1e9, surchargeBps: 0
+                minDuration: 60,
+                maxDuration: 1 days,
+                settleWindow: 60,
+                maxUnits: 1e9,
+                surchargeBps: 0,
+                minChargeBps: 0,
+                minCommittee: 1
             })
         );
         address verifying = vm.parseJsonAddress(json, ".eip712.domain.verifyingContract");

@@ -61,8 +61,7 @@ abstract contract WashTradingBase is AtomaFixture {
         while (fees > 0) {
             uint256 value = fees < perStack ? fees : perStack;
             fees -= value;
-            vm.prank(buyer);
-            (uint256 stackId,) = stacks.buyStack(task, uint64(value * 1e6 / UNIT_PRICE), UNIT_PRICE, 1 days);
+            (uint256 stackId,) = buyAs(buyer, task, uint64(value * 1e6 / UNIT_PRICE), UNIT_PRICE);
             vm.prank(operator);
             settlement.settle(stackId, keccak256("root"), uint64(value * 1e6 / UNIT_PRICE), 1, 0);
             vm.warp(block.timestamp + 1 hours + 1);
@@ -161,17 +160,16 @@ contract WashTradingTest is WashTradingBase {
         burnBps = uint16(bound(burnBps, 0, 5_000));
         vm.prank(admin);
         vault.setFeeBurnBps(burnBps);
-        uint256 id = addNode(1);
         uint256 t = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1, 1, 1);
-        subscribe(t, id, PRICE);
+        // A verified task sells only nodes whose echelon holds enough others to check them (1 attester + 3).
+        for (uint256 i = 0; i < 5; ++i) subscribe(t, addNode(1), PRICE);
         nextEpoch();
-        (uint256 stackId,) = buy(t, 1_000_000_000);
+        (uint256 stackId, uint256 id) = buy(t, 1_000_000_000);
         used = uint64(bound(used, 0, 1_000_000_000));
         uint256 escrow = vault.escrowOf(bytes32(stackId));
         uint256 supply = token.totalSupply();
         uint256 owed = vault.totalOwed();
-        vm.prank(operatorOf[id]);
-        settlement.settle(stackId, keccak256("root"), used, used == 0 ? 0 : 1, 0);
+        settleAs(stackId, id, keccak256("root"), used, used == 0 ? 0 : 1);
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
         uint256 burned = supply - token.totalSupply();

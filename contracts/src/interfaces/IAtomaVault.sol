@@ -32,6 +32,7 @@ interface IAtomaVault {
         uint256 modelAmount
     ) external;
     function refund(bytes32 key, address to) external returns (uint256 refunded);
+    function release(bytes32 key, address to, uint256 amount) external;
     function distributeSlashed(
         uint256 amount,
         address user,

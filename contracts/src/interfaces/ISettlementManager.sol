@@ -11,7 +11,9 @@ interface ISettlementManager {
         Accepted,
         Finalized,
         Failed,
-        TimedOut
+        TimedOut,
+        /// Waiting for its attester draw (a first draw or replacements) in a later block: `SettlementDraw`.
+        Drawing
     }
 
     /// Packed so that an unsampled settlement takes two storage slots; the transcript id lives in the event.
@@ -33,6 +35,17 @@ interface ISettlementManager {
     function getSettlement(uint256 stackId) external view returns (Settlement memory);
     function sampledIndices(uint256 stackId) external view returns (uint256[] memory);
     function revealedRequests(uint256 stackId) external view returns (bytes32);
+    /// The node ids of a settlement's attesters, in the order drawn (removed ones included).
+    function attesterIdsOf(uint256 stackId) external view returns (uint256[] memory);
+    function applyDraw(
+        uint256 stackId,
+        uint256 seed,
+        bool sampled,
+        bool available,
+        uint16 sampleSize,
+        uint256[] calldata chosen
+    ) external;
+    function markDataPosted(uint256 stackId, bytes32 postedHash) external;
     function markChallenged(uint256 stackId) external;
     function onDisputeResolved(uint256 stackId, bool serverWon) external;
     function onReceiptFraud(uint256 stackId) external returns (uint256 refunded);

@@ -9,7 +9,9 @@ interface IStackManager {
         None,
         Active,
         Settling,
-        Closed
+        Closed,
+        /// Bought, its serving node not drawn yet (the draw is a later call: `StackManager.drawNode`).
+        Pending
     }
 
     struct Stack {
@@ -27,6 +29,8 @@ interface IStackManager {
 
     function getStack(uint256 stackId) external view returns (Stack memory);
     function settleDeadline(uint256 stackId) external view returns (uint256);
+    /// What the owner pays however little of the stack it uses (to the treasury, never to the node).
+    function minCharge(uint256 stackId) external view returns (uint256);
     function markSettling(uint256 stackId, address caller, uint64 units) external returns (Stack memory);
     function markClosed(uint256 stackId, bool honest) external;
     function recoverRequestSigner(AtomaTypedData.Request calldata request, bytes calldata signature)

@@ -162,6 +162,18 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         _burnFees(burned);
     }
 
+    /// Pays `amount` of an escrow, which stays open for the rest, to the balance of `to` (the owner's excess once
+    /// a stack's price is known, a stack's minimum charge to the treasury).
+    function release(bytes32 key, address to, uint256 amount) external onlyRole(PROTOCOL_ROLE) {
+        uint256 available = escrowOf[key];
+        if (amount > available) revert EscrowExceeded(key, amount, available);
+        if (amount == 0) return;
+        escrowOf[key] = available - amount;
+        totalEscrowed -= amount.toUint128();
+        totalOwed += amount.toUint128();
+        _creditBalance(to, amount);
+    }
+
     /// Returns what is left of an escrow to `to`.
     function refund(bytes32 key, address to) external onlyRole(PROTOCOL_ROLE) returns (uint256 refunded) {
         refunded = escrowOf[key];

@@ -381,10 +381,11 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     /// A missed deadline: `timeoutSlashBps` of the collateral, shared between `user`, the treasury and burning.
-    /// With `user` the zero address (a timeout that wronged no user, or one whose user must not profit from it)
-    /// the user's share goes to the treasury too.
+    /// A `user` of zero sends the user's share to the treasury (an attester's or a committee member's timeout:
+    /// no party may gain from a timeout it could have caused).
     function slashTimeout(uint256 nodeId, address user) external onlyRole(PROTOCOL_ROLE) returns (uint256 taken) {
         INodeRegistry.Node storage node = _existing(nodeId);
+        if (user == address(0)) user = vault.treasury();
         Params memory p = params;
         uint8 reputation = node.reputation > p.timeoutPenalty ? node.reputation - p.timeoutPenalty : 0;
         if (reputation != node.reputation) {

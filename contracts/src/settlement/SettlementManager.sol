@@ -4,12 +4,12 @@ pragma solidity ^0.8.24;
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
-import {RandomSource} from "../common/RandomSource.sol";
 import {Units} from "../common/Units.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
 import {IDisputeManager} from "../interfaces/IDisputeManager.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISettlementDraw} from "../interfaces/ISettlementDraw.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
@@ -17,14 +17,17 @@ import {RevealVerifier} from "./RevealVerifier.sol";
 
 /// @title SettlementManager: cross-validated settlement of stacks (ARCHITECTURE.md, "Settlement of a stack").
 /// @notice The serving node submits the root of its positional stack tree (leaves H(leafIndex, nonce, reqHash,
-/// respHash, units, cumulativeUnits)), the units used and the inputs-transcript blob id. With probability p (the
-/// task's `replicationPpm`) the contract samples attesters of the server's echelon among the task's subscribers
-/// (never the server, never twice) and request indices to check. Attesters commit H(nodeId, respHashes, units) of
-/// the sampled indices; then the server reveals the sampled leaves and its last one with proofs (`RevealVerifier`
-/// checks their positions, nonces and running totals) and the contract compares. Agreement settles after the owner's challenge window;
-/// disagreement goes to the dispute manager. Every phase has a deadline and a permissionless function that moves
-/// it on, so no escrow stays locked. Node obfuscation is not implemented: the sampled attesters are public.
-contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, ReentrancyGuardTransient {
+/// respHash, units, cumulativeUnits)), the units used and the inputs-transcript blob id. On a verified task the
+/// settlement then waits for its draw (`SettlementDraw`, a later block, so the server cannot steer it): with
+/// probability p (the task's `replicationPpm`) attesters of the server's echelon are drawn among the task's
+/// subscribers (never the server, never twice) with request indices to check. Attesters commit H(nodeId, result)
+/// with result = H(respHashes, units) of the sampled indices; then the server reveals the sampled leaves and its
+/// last one with proofs (`RevealVerifier` checks their positions, nonces and running totals) and the contract
+/// compares. Agreement settles after the owner's challenge window; disagreement goes to the dispute manager. Work
+/// no attester could be drawn for is never paid (the owner is refunded, the server not slashed). Every phase has a
+/// deadline and a permissionless function that moves it on, so no escrow stays locked. Node obfuscation is not
+/// implemented: the sampled attesters are public.
+contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
     uint256 internal constant BPS = 10_000;
     uint256 public constant MAX_REQUESTS = type(uint32).max;
@@ -34,6 +37,9 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     uint8 public constant FAIL_DATA_WITHHELD = 2;
     uint8 public constant FAIL_DISPUTE_LOST = 3;
     uint8 public constant FAIL_FRAUD_PROVEN = 4;
+    /// No attester could be drawn (none left in the server's echelon): the work cannot be checked, so it is not
+    /// paid; nobody is slashed.
+    uint8 public constant FAIL_UNVERIFIABLE = 5;
 
     struct Params {
         uint64 commitWindow;
@@ -50,15 +56,10 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         bool committed;
         bool removed;
         bool agreed;
+        /// Declared the transcript unavailable: its share of the surcharge is its bond, lost (to the treasury)
+        /// if the server then posts the sampled requests.
+        bool declared;
         bytes32 commitment;
-    }
-
-    /// One owner-signed request of the inputs transcript, posted when an attester cannot fetch the transcript.
-    struct SignedRequest {
-        bytes body;
-        uint256 nonce;
-        uint64 deadline;
-        bytes signature;
     }
 
     IStackManager public immutable stackManager;
@@ -68,6 +69,9 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     IAtomaVault public immutable vault;
     RevealVerifier public immutable revealVerifier;
     IDisputeManager public disputeManager;
+    ISettlementDraw public draws;
+    /// The contract the server posts the sampled requests to (`SettlementEvidence`).
+    address public evidence;
     Params public params;
 
     mapping(uint256 stackId => Settlement) internal _settlements;
@@ -87,13 +91,14 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         uint64 requestCount,
         bytes32 transcriptId
     );
+    event AttesterDrawPending(uint256 indexed stackId);
     event AttestersSampled(
         uint256 indexed stackId, uint256[] attesters, uint256[] requestIndices, uint64 commitDeadline
     );
     event AttestationSkipped(uint256 indexed stackId);
     event AttestationCommitted(uint256 indexed stackId, uint256 indexed nodeId);
     event TranscriptUnavailable(uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline);
-    event SampledRequestsPosted(uint256 indexed stackId, bytes32[] reqHashes, SignedRequest[] requests);
+    event SampledRequestsPosted(uint256 indexed stackId, bytes32 postedHash);
     event RevealOpened(uint256 indexed stackId, uint64 revealDeadline);
     /// `result` is H(abi.encode(respHashes, units)) of the sampled leaves (they are in the reveal's calldata).
     event SettlementRevealed(uint256 indexed stackId, bytes32 result, uint256[] agreeing, uint256[] dissenting);
@@ -123,12 +128,10 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     error DeadlineNotPassed(uint256 stackId, uint256 deadline);
     error AlreadyCommitted(uint256 stackId, uint256 nodeId);
     error InvalidCommitment();
-    error DataAlreadyRequested(uint256 stackId);
+    error AlreadyDeclared(uint256 stackId, uint256 nodeId);
     error DataNotRequested(uint256 stackId);
     error DataPending(uint256 stackId);
     error WrongLength(uint256 given, uint256 expected);
-    error InvalidRequestSignature(uint256 index);
-    error PostedNonceNotIndex(uint256 index, uint256 nonce);
     error RevealDoesNotMatchPostedRequests(uint256 stackId);
     error InvalidProof(uint256 index);
     error ChallengeWindowOpen(uint256 stackId, uint64 windowEnds);
@@ -151,10 +154,17 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         _setParams(params_);
     }
 
-    function wire(IDisputeManager disputeManager_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function wire(IDisputeManager disputeManager_, ISettlementDraw draws_, address evidence_)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
         if (address(disputeManager) != address(0)) revert AlreadyWired();
-        if (address(disputeManager_) == address(0)) revert ZeroAddress();
+        if (address(disputeManager_) == address(0) || address(draws_) == address(0) || evidence_ == address(0)) {
+            revert ZeroAddress();
+        }
         disputeManager = disputeManager_;
+        draws = draws_;
+        evidence = evidence_;
     }
 
     function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
@@ -211,36 +221,13 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         st.units = units;
         st.requestCount = uint32(requestCount);
         emit SettlementSubmitted(stackId, stack.nodeId, root, units, requestCount, transcriptId);
-        bool sampled = requestCount > 0 && stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
-            && _maybeSample(stackId, stack, st);
-        if (!sampled) _accept(stackId, st);
-    }
-
-    /// Posts the sampled requests (owner-signed) after an attester declared the transcript unfetchable.
-    function postSampledRequests(uint256 stackId, SignedRequest[] calldata requests) external nonReentrant {
-        Settlement storage st = _settlements[stackId];
-        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
-        if (!st.dataRequested || st.dataPosted) revert DataNotRequested(stackId);
-        if (block.timestamp > st.dataDeadline) revert DeadlinePassed(stackId, st.dataDeadline);
-        IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        _onlyActor(stack.nodeId, stackId);
-        if (requests.length != st.sampleCount) revert WrongLength(requests.length, st.sampleCount);
-        bytes32[] memory reqHashes = new bytes32[](requests.length);
-        uint256[] memory indices = sampledIndices(stackId);
-        for (uint256 i = 0; i < requests.length; ++i) {
-            SignedRequest calldata r = requests[i];
-            // The owner's k-th request carries nonce k: a posted request is bound to the index it stands for.
-            if (r.nonce != indices[i]) revert PostedNonceNotIndex(i, r.nonce);
-            reqHashes[i] = keccak256(r.body);
-            address signer = stackManager.recoverRequestSigner(
-                AtomaTypedData.Request({stackId: stackId, reqHash: reqHashes[i], nonce: r.nonce, deadline: r.deadline}),
-                r.signature
-            );
-            if (signer != stack.owner || signer == address(0)) revert InvalidRequestSignature(i);
+        if (requestCount == 0 || stack.securityLevel != uint8(ITaskRegistry.SecurityLevel.CrossValidation)) {
+            _accept(stackId, st);
+            return;
         }
-        postedRequestsHash[stackId] = keccak256(abi.encodePacked(reqHashes));
-        st.dataPosted = true;
-        emit SampledRequestsPosted(stackId, reqHashes, requests);
+        st.phase = Phase.Drawing;
+        draws.arm(stackId, stack.taskId, stack.nodeId);
+        emit AttesterDrawPending(stackId);
     }
 
     /// Reveals the sampled leaves (in the order of `sampledIndices`) and the stack's last leaf, each with its
@@ -314,19 +301,85 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         _openReveal(stackId, st);
     }
 
-    /// An attester cannot fetch the inputs transcript: the server must post the sampled requests in time.
+    /// An attester cannot fetch the inputs transcript: the server must post the sampled requests in time. The
+    /// declaration is bonded with the attester's share of the surcharge, which it loses if the server posts.
     function declareTranscriptUnavailable(uint256 stackId, uint256 nodeId) external {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
         if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
-        _attesterOf(stackId, nodeId);
-        if (st.dataRequested) revert DataAlreadyRequested(stackId);
-        Params memory p = params;
-        st.dataRequested = true;
-        st.dataDeadline = uint64(block.timestamp) + p.dataWindow;
-        uint64 commitBy = st.dataDeadline + p.commitWindow;
-        if (commitBy > st.deadline) st.deadline = commitBy;
+        Attester storage a = _attesterOf(stackId, nodeId);
+        if (a.declared || a.committed || st.dataPosted) revert AlreadyDeclared(stackId, nodeId);
+        a.declared = true;
+        if (!st.dataRequested) {
+            Params memory p = params;
+            st.dataRequested = true;
+            st.dataDeadline = uint64(block.timestamp) + p.dataWindow;
+            uint64 commitBy = st.dataDeadline + p.commitWindow;
+            if (commitBy > st.deadline) st.deadline = commitBy;
+        }
         emit TranscriptUnavailable(stackId, nodeId, st.dataDeadline);
+    }
+
+    /// The evidence contract holds every sampled request the server was asked for: `postedHash` is the hash of
+    /// their request hashes in sampled order, which the reveal must match.
+    function markDataPosted(uint256 stackId, bytes32 postedHash) external {
+        if (msg.sender != evidence) revert NotWired();
+        Settlement storage st = _settlements[stackId];
+        postedRequestsHash[stackId] = postedHash;
+        st.dataPosted = true;
+        emit SampledRequestsPosted(stackId, postedHash);
+    }
+
+    /// The draw (`SettlementDraw`) ran: `available` says whether any attester could be drawn at all, `sampled`
+    /// whether this settlement is checked (with `sampleSize` requests), `chosen` the attesters drawn (a first
+    /// draw, or replacements).
+    function applyDraw(
+        uint256 stackId,
+        uint256 seed,
+        bool sampled,
+        bool available,
+        uint16 sampleSize,
+        uint256[] calldata chosen
+    ) external {
+        if (msg.sender != address(draws)) revert NotWired();
+        Settlement storage st = _settlements[stackId];
+        // A receipt fraud proven while the draw was pending failed the settlement: the draw has nothing to do.
+        if (st.phase == Phase.Failed) return;
+        if (st.phase != Phase.Drawing) revert WrongPhase(stackId, st.phase);
+        Attester[] storage list = _attesters[stackId];
+        bool first = list.length == 0;
+        if (first && !available) return _unverifiable(stackId, st);
+        if (first && !sampled) {
+            emit AttestationSkipped(stackId);
+            return _accept(stackId, st);
+        }
+        st.deadline = uint64(block.timestamp) + params.commitWindow;
+        for (uint256 i = 0; i < chosen.length; ++i) {
+            list.push(
+                Attester({
+                    nodeId: uint64(chosen[i]),
+                    committed: false,
+                    removed: false,
+                    agreed: false,
+                    declared: false,
+                    commitment: 0
+                })
+            );
+            nodeRegistry.addObligation(chosen[i]);
+            if (!first) emit AttesterReplaced(stackId, chosen[i], st.deadline);
+        }
+        if (first) {
+            st.seed = uint128(seed);
+            st.sampleCount = uint16(sampleSize < st.requestCount ? sampleSize : st.requestCount);
+            st.replacementsLeft = params.maxReplacements;
+            st.phase = Phase.Commit;
+            emit AttestersSampled(stackId, chosen, sampledIndices(stackId), st.deadline);
+            return;
+        }
+        st.replacementsLeft -= uint8(chosen.length);
+        if (chosen.length > 0) st.phase = Phase.Commit;
+        else if (_attesterIds(stackId, COMMITTED).length > 0) _openReveal(stackId, st);
+        else _unverifiable(stackId, st);
     }
 
     // ---------------------------------------------------------------- deadlines (anyone)
@@ -344,14 +397,14 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         emit SettlementTimedOut(stackId, stack.nodeId, refunded);
     }
 
-    /// Attesters that missed the commit deadline are slashed the timeout share and replaced while replacements
-    /// remain; without any attester left the settlement proceeds unverified.
+    /// Attesters that missed the commit deadline are slashed the timeout share (to the treasury: no party may
+    /// gain from an attester's silence) and replaced, by a draw in a later block, while replacements remain;
+    /// with none left the committed ones are revealed against, and without any the work is not paid.
     function timeoutAttesters(uint256 stackId) external nonReentrant {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
         if (block.timestamp <= st.deadline) revert DeadlineNotPassed(stackId, st.deadline);
         if (st.dataRequested && !st.dataPosted) revert DataPending(stackId);
-        IStackManager.Stack memory stack = stackManager.getStack(stackId);
         Attester[] storage list = _attesters[stackId];
         uint256 missing;
         uint256 committed;
@@ -366,12 +419,19 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             a.removed = true;
             ++missing;
             nodeRegistry.removeObligation(a.nodeId);
-            nodeRegistry.slashTimeout(a.nodeId, stack.owner);
+            nodeRegistry.slashTimeout(a.nodeId, address(0));
             emit AttesterTimedOut(stackId, a.nodeId);
         }
-        if (_replace(stackId, stack, st, missing) > 0) return;
-        if (committed > 0) _openReveal(stackId, st);
-        else _accept(stackId, st);
+        uint256 count = missing < st.replacementsLeft ? missing : st.replacementsLeft;
+        if (count > 0) {
+            st.phase = Phase.Drawing;
+            draws.armReplacement(stackId, uint8(count));
+            emit AttesterDrawPending(stackId);
+        } else if (committed > 0) {
+            _openReveal(stackId, st);
+        } else {
+            _unverifiable(stackId, st);
+        }
     }
 
     /// The server failed verification: it did not reveal in time, or did not post the sampled requests it was
@@ -438,7 +498,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
     }
 
     /// `ReceiptFraud` proved the node signed what it did not serve: it is never paid for the stack. An unsettled
-    /// stack is closed and refunded; a settlement in progress or accepted fails (committed attesters share the
+    /// stack is closed and refunded; a settlement in progress (its draw pending included) or accepted fails (committed attesters share the
     /// surcharge, the owner gets the rest back); a disputed one fails when its dispute ends; a paid one stays paid
     /// (the slash of the node's collateral is what remains).
     function onReceiptFraud(uint256 stackId) external onlyRole(PROTOCOL_ROLE) nonReentrant returns (uint256 refunded) {
@@ -448,7 +508,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         bool unpaid = phase == Phase.None
             ? stack.status == IStackManager.StackStatus.Active
-            : phase == Phase.Commit || phase == Phase.Reveal || phase == Phase.Accepted;
+            : phase == Phase.Drawing || phase == Phase.Commit || phase == Phase.Reveal || phase == Phase.Accepted;
         if (!unpaid) return 0;
         refunded = _payFailed(stackId, stack, st, _attesterIds(stackId, COMMITTED), FAIL_FRAUD_PROVEN);
         emit SettlementFailed(stackId, stack.nodeId, FAIL_FRAUD_PROVEN, refunded);
@@ -464,36 +524,17 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         return _attesters[stackId];
     }
 
+    function attesterIdsOf(uint256 stackId) external view returns (uint256[] memory ids) {
+        Attester[] storage list = _attesters[stackId];
+        ids = new uint256[](list.length);
+        for (uint256 i = 0; i < list.length; ++i) ids[i] = list[i].nodeId;
+    }
+
     /// The request indices the attesters check, in the order their response hashes are committed and revealed:
     /// `sampleCount` distinct indices in [0, requestCount) drawn from the settlement's seed.
-    function sampledIndices(uint256 stackId) public view returns (uint256[] memory indices) {
+    function sampledIndices(uint256 stackId) public view returns (uint256[] memory) {
         Settlement storage st = _settlements[stackId];
-        uint256 n = st.requestCount;
-        uint256 s = st.sampleCount;
-        uint256 seed = st.seed;
-        indices = new uint256[](s);
-        if (n <= 256) {
-            uint256[] memory all = new uint256[](n);
-            for (uint256 i = 0; i < n; ++i) all[i] = i;
-            for (uint256 i = 0; i < s; ++i) {
-                uint256 j = i + uint256(keccak256(abi.encode(seed, "index", i))) % (n - i);
-                (all[i], all[j]) = (all[j], all[i]);
-                indices[i] = all[i];
-            }
-            return indices;
-        }
-        uint256 found;
-        for (uint256 j = 0; found < s; ++j) {
-            uint256 candidate = uint256(keccak256(abi.encode(seed, "index", j))) % n;
-            bool seen;
-            for (uint256 k = 0; k < found; ++k) {
-                if (indices[k] == candidate) {
-                    seen = true;
-                    break;
-                }
-            }
-            if (!seen) indices[found++] = candidate;
-        }
+        return draws.sampleIndices(st.seed, st.requestCount, st.sampleCount);
     }
 
     // ---------------------------------------------------------------- internals
@@ -511,77 +552,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
             }
         }
         revert NotAttester(stackId, nodeId);
-    }
-
-    function _maybeSample(uint256 stackId, IStackManager.Stack memory stack, Settlement storage st)
-        internal
-        returns (bool)
-    {
-        ITaskRegistry.Task memory task = taskRegistry.getTask(stack.taskId);
-        uint256 r = _random(bytes32(stackId));
-        if (r % PPM >= task.replicationPpm) return false;
-        uint256[] memory exclude = new uint256[](1);
-        exclude[0] = stack.nodeId;
-        uint256[] memory chosen = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: stack.taskId,
-                echelon: nodeRegistry.echelonOf(stack.nodeId),
-                count: task.attesters,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: exclude,
-                seed: uint256(keccak256(abi.encode(r, "attesters")))
-            })
-        );
-        if (chosen.length == 0) {
-            emit AttestationSkipped(stackId);
-            return false;
-        }
-        st.seed = uint128(r);
-        st.sampleCount = uint16(task.sampleSize < st.requestCount ? task.sampleSize : st.requestCount);
-        st.replacementsLeft = params.maxReplacements;
-        st.phase = Phase.Commit;
-        st.deadline = uint64(block.timestamp) + params.commitWindow;
-        for (uint256 i = 0; i < chosen.length; ++i) {
-            _attesters[stackId].push(
-                Attester({nodeId: uint64(chosen[i]), committed: false, removed: false, agreed: false, commitment: 0})
-            );
-            nodeRegistry.addObligation(chosen[i]);
-        }
-        emit AttestersSampled(stackId, chosen, sampledIndices(stackId), st.deadline);
-        return true;
-    }
-
-    function _replace(uint256 stackId, IStackManager.Stack memory stack, Settlement storage st, uint256 missing)
-        internal
-        returns (uint256 added)
-    {
-        uint256 count = missing < st.replacementsLeft ? missing : st.replacementsLeft;
-        if (count == 0) return 0;
-        Attester[] storage list = _attesters[stackId];
-        uint256[] memory exclude = new uint256[](list.length + 1);
-        exclude[0] = stack.nodeId;
-        for (uint256 i = 0; i < list.length; ++i) exclude[i + 1] = list[i].nodeId;
-        uint256[] memory chosen = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: stack.taskId,
-                echelon: nodeRegistry.echelonOf(stack.nodeId),
-                count: count,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: exclude,
-                seed: _random(keccak256(abi.encode(stackId, list.length)))
-            })
-        );
-        added = chosen.length;
-        if (added == 0) return 0;
-        st.replacementsLeft -= uint8(added);
-        st.deadline = uint64(block.timestamp) + params.commitWindow;
-        for (uint256 i = 0; i < added; ++i) {
-            list.push(Attester({nodeId: uint64(chosen[i]), committed: false, removed: false, agreed: false, commitment: 0}));
-            nodeRegistry.addObligation(chosen[i]);
-            emit AttesterReplaced(stackId, chosen[i], st.deadline);
-        }
     }
 
     function _compare(uint256 stackId, bytes32 result)
@@ -649,6 +619,33 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         emit SettlementAccepted(stackId, st.windowEnds);
     }
 
+    /// No attester could check the work: the owner is refunded in full and the server paid nothing, unslashed.
+    function _unverifiable(uint256 stackId, Settlement storage st) internal {
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        uint256 refunded = _payFailed(stackId, stack, st, new uint256[](0), FAIL_UNVERIFIABLE);
+        emit SettlementFailed(stackId, stack.nodeId, FAIL_UNVERIFIABLE, refunded);
+    }
+
+    /// Declarers' shares are their bonds: when the server posted the requests they asked for, those shares go
+    /// to the treasury instead of them. Returns the attesters still paid.
+    function _forfeitBonds(uint256 stackId, uint256[] memory paid, uint256 each) internal returns (uint256[] memory) {
+        if (!_settlements[stackId].dataPosted || each == 0) return paid;
+        Attester[] storage list = _attesters[stackId];
+        uint256 kept;
+        for (uint256 i = 0; i < paid.length; ++i) {
+            bool declared;
+            for (uint256 j = 0; j < list.length; ++j) {
+                if (list[j].nodeId == paid[i] && list[j].declared) declared = true;
+            }
+            if (!declared) paid[kept++] = paid[i];
+        }
+        vault.release(bytes32(stackId), vault.treasury(), each * (paid.length - kept));
+        assembly ("memory-safe") {
+            mstore(paid, kept)
+        }
+        return paid;
+    }
+
     function _surcharge(IStackManager.Stack memory stack) internal pure returns (uint256) {
         return stack.escrow - Units.cost(stack.units, stack.pricePerMillion);
     }
@@ -672,7 +669,11 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         if (_attesters[stackId].length > 0) {
             p.attesterIds = _attesterIds(stackId, AGREED);
             if (p.attesterIds.length > 0) p.attesterAmountEach = _surcharge(stack) / p.attesterIds.length;
+            p.attesterIds = _forfeitBonds(stackId, p.attesterIds, p.attesterAmountEach);
         }
+        // Reserving capacity costs at least the minimum charge, to the treasury (never to the node).
+        uint256 minCharge = stackManager.minCharge(stackId);
+        if (minCharge > cost) vault.release(bytes32(stackId), vault.treasury(), minCharge - cost);
         uint256 refunded = vault.payOut(bytes32(stackId), p);
         // Reputation rewards work done: an empty settlement earns none.
         stackManager.markClosed(stackId, st.units > 0);
@@ -693,8 +694,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, RandomSource, Ree
         IAtomaVault.Payout memory p;
         p.nodeId = stack.nodeId;
         p.refundTo = stack.owner;
-        p.attesterIds = paid;
         if (paid.length > 0) p.attesterAmountEach = _surcharge(stack) / paid.length;
+        p.attesterIds = _forfeitBonds(stackId, paid, p.attesterAmountEach);
         refunded = vault.payOut(bytes32(stackId), p);
         stackManager.markClosed(stackId, false);
         if (releaseAttesters) _releaseAttesters(stackId);

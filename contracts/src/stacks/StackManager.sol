@@ -6,7 +6,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
-import {RandomSource} from "../common/RandomSource.sol";
+import {DeferredRandom} from "../common/DeferredRandom.sol";
 import {Units} from "../common/Units.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
@@ -15,13 +15,35 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// @title StackManager: users buy stacks of compute units for a task; the contract picks the serving node.
-/// @notice The node is drawn uniformly at random among the task's eligible subscribers (price at most the
-/// buyer's cap, room for the units, reputation at least the task's minimum, active). The buyer's TOMA is locked
-/// in the vault: price × units, plus the verification surcharge of the task's security level, which pays the
-/// attesters if the settlement is sampled and is refunded otherwise. This contract is the EIP-712 verifying
-/// contract of the owner's request signatures and the node's response signatures (domain "Atoma", version "1").
-contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, ReentrancyGuardTransient {
+/// @notice A purchase takes two calls. `buyStack` freezes the candidates (the task's eligible subscribers with a
+/// price at most the buyer's cap and room for the units, each with its price at that moment; on a verified task
+/// only those whose echelon holds enough other nodes to attest and to judge a dispute), locks the escrow at the
+/// highest candidate price, and arms the draw on its block. `drawNode`, which anyone may call in a later block,
+/// draws the node uniformly among the frozen candidates with the armed block's hash (`DeferredRandom`), so the
+/// buyer cannot steer it; a candidate that can no longer serve is passed over. The escrow is then price × units
+/// plus the verification surcharge of the task's security level (which pays the attesters if the settlement is
+/// sampled and is refunded otherwise), and the excess goes back to the buyer. This contract is the EIP-712
+/// verifying contract of the owner's request signatures and the node's response signatures (domain "Atoma",
+/// version "1").
+contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
+    uint32 internal constant ANY_ECHELON = type(uint32).max;
+
+    /// A node the draw may pick, with the price it asked when the stack was bought (the stack's price if drawn).
+    struct Candidate {
+        uint64 nodeId;
+        uint128 pricePerMillion;
+    }
+
+    /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
+    /// later one if it expired), its duration, the minimum charge in force, and the hash of the frozen candidates.
+    struct Purchase {
+        uint64 boughtAt;
+        uint64 armedAt;
+        uint64 duration;
+        uint16 minChargeBps;
+        bytes32 candidatesHash;
+    }
 
     struct Params {
         uint64 minDuration;
@@ -31,6 +53,12 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
         uint64 maxUnits;
         /// Verification surcharge of security level 1, in bps of the stack's price.
         uint16 surchargeBps;
+        /// The part of a stack's price the owner pays however little it uses, to the treasury: reserving capacity
+        /// costs something, so buying up the honest nodes' capacity and leaving it unused does not pay.
+        uint16 minChargeBps;
+        /// Nodes a dispute committee needs at least: with a task's attesters, how many other nodes must share a
+        /// node's echelon for it to be drawn on a verified task (fewer, and its work could not be checked).
+        uint8 minCommittee;
     }
 
     ITaskRegistry public immutable taskRegistry;
@@ -41,7 +69,19 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
 
     uint256 public stackCount;
     mapping(uint256 stackId => Stack) internal _stacks;
+    mapping(uint256 stackId => Purchase) internal _purchases;
 
+    event StackRequested(
+        uint256 indexed stackId,
+        address indexed owner,
+        uint256 indexed taskId,
+        uint64 units,
+        uint256 locked,
+        uint64 armedAt,
+        Candidate[] candidates
+    );
+    event NodeDrawRearmed(uint256 indexed stackId, uint64 armedAt);
+    event StackCancelled(uint256 indexed stackId, uint256 refunded);
     event StackBought(
         uint256 indexed stackId,
         address indexed owner,
@@ -62,6 +102,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
     error InvalidUnits(uint64 units, uint64 maxUnits);
     error InvalidDuration(uint64 duration);
     error NoEligibleNode(uint256 taskId);
+    /// On a verified task, no candidate's echelon holds `needed` other eligible nodes: its work could not be checked.
+    error TooFewVerifiers(uint256 taskId, uint256 needed);
+    error StackNotPending(uint256 stackId);
+    error WrongCandidates(uint256 stackId);
     error NotServingNode(uint256 stackId, address caller);
     error SettlementTooLate(uint256 stackId, uint256 deadline);
     error UnitsExceedStack(uint64 units, uint64 bought);
@@ -95,6 +139,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
         _check(p.settleWindow >= 60 && p.settleWindow <= 30 days, "settleWindow", p.settleWindow);
         _check(p.maxUnits >= 1 && p.maxUnits <= 1e15, "maxUnits", p.maxUnits);
         _check(p.surchargeBps <= 5_000, "surchargeBps", p.surchargeBps);
+        _check(p.minChargeBps <= 5_000, "minChargeBps", p.minChargeBps);
+        _check(p.minCommittee >= 1 && p.minCommittee <= 32, "minCommittee", p.minCommittee);
         params = p;
         emit ParamsUpdated(p);
     }
@@ -105,11 +151,12 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
     }
 
     /// Buys `units` compute units on `taskId` at a price per million of at most `maxPricePerMillion`, valid for
-    /// `duration` seconds. Pulls the escrow from the caller (approve the vault first).
+    /// `duration` seconds from the draw. Freezes the candidates, pulls the escrow at the highest candidate price
+    /// from the caller (approve the vault first) and arms the draw: call `drawNode` in a later block.
     function buyStack(uint256 taskId, uint64 units, uint128 maxPricePerMillion, uint64 duration)
         external
         nonReentrant
-        returns (uint256 stackId, uint256 nodeId)
+        returns (uint256 stackId, Candidate[] memory candidates)
     {
         Params memory p = params;
         if (units == 0 || units > p.maxUnits) revert InvalidUnits(units, p.maxUnits);
@@ -119,46 +166,151 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
             !task.active || uint8(task.securityLevel) > uint8(ITaskRegistry.SecurityLevel.CrossValidation)
                 || !modelRegistry.isActive(task.modelId)
         ) revert TaskUnavailable(taskId);
+        bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
+        candidates = candidatesFor(taskId, units, maxPricePerMillion);
+        uint128 highest;
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (candidates[i].pricePerMillion > highest) highest = candidates[i].pricePerMillion;
+        }
         stackId = ++stackCount;
-        uint256[] memory drawn = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: taskId,
-                echelon: type(uint32).max,
-                count: 1,
-                maxPrice: maxPricePerMillion,
-                units: units,
-                exclude: new uint256[](0),
-                seed: _random(bytes32(stackId))
-            })
-        );
-        if (drawn.length == 0) revert NoEligibleNode(taskId);
-        nodeId = drawn[0];
-        _open(stackId, taskId, nodeId, units, uint64(block.timestamp) + duration, uint8(task.securityLevel));
-    }
-
-    function _open(uint256 stackId, uint256 taskId, uint256 nodeId, uint64 units, uint64 expiresAt, uint8 level)
-        internal
-    {
-        uint16 surchargeBps = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation) ? params.surchargeBps : 0;
-        uint128 price = taskRegistry.getSubscription(taskId, nodeId).pricePerMillion;
-        uint256 cost = Units.cost(units, price);
-        uint256 escrow = cost + cost * surchargeBps / BPS;
+        uint256 cost = Units.cost(units, highest);
+        uint256 locked = cost + cost * (verified ? p.surchargeBps : 0) / BPS;
         _stacks[stackId] = Stack({
             owner: msg.sender,
             taskId: uint64(taskId),
-            status: StackStatus.Active,
-            securityLevel: level,
-            nodeId: uint64(nodeId),
+            status: StackStatus.Pending,
+            securityLevel: uint8(task.securityLevel),
+            nodeId: 0,
             units: units,
-            expiresAt: expiresAt,
+            expiresAt: 0,
             closedAt: 0,
-            pricePerMillion: price,
-            escrow: uint128(escrow)
+            pricePerMillion: 0,
+            escrow: uint128(locked)
         });
-        taskRegistry.reserve(taskId, nodeId, units);
-        nodeRegistry.addObligation(nodeId);
-        vault.lock(escrowKey(stackId), msg.sender, escrow);
-        emit StackBought(stackId, msg.sender, nodeId, taskId, units, price, escrow, expiresAt);
+        _purchases[stackId] = Purchase({
+            boughtAt: uint64(block.number),
+            armedAt: uint64(block.number),
+            duration: duration,
+            minChargeBps: p.minChargeBps,
+            candidatesHash: keccak256(abi.encode(candidates))
+        });
+        vault.lock(escrowKey(stackId), msg.sender, locked);
+        emit StackRequested(stackId, msg.sender, taskId, units, locked, uint64(block.number), candidates);
+    }
+
+    /// Draws the serving node of a pending stack among its frozen `candidates` (as `StackRequested` listed them),
+    /// in a block after the purchase. Anyone may call it. Returns the node, or 0 when the draw had expired (more
+    /// than 256 blocks: it is re-armed on this block, call again later) or no candidate can serve any more (the
+    /// stack is cancelled and the owner refunded).
+    function drawNode(uint256 stackId, Candidate[] calldata candidates) external nonReentrant returns (uint256 nodeId) {
+        Stack storage stack = _existing(stackId);
+        if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
+        Purchase storage purchase = _purchases[stackId];
+        (uint256 seed, bool expired) = DeferredRandom.seed(purchase.armedAt, bytes32(stackId));
+        if (expired) {
+            purchase.armedAt = uint64(block.number);
+            emit NodeDrawRearmed(stackId, uint64(block.number));
+            return 0;
+        }
+        if (keccak256(abi.encode(candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        uint256[] memory order = DeferredRandom.identity(candidates.length);
+        for (uint256 i = 0; i < order.length; ++i) {
+            DeferredRandom.step(order, seed, i);
+            Candidate calldata c = candidates[order[i]];
+            if (_canServe(stack.taskId, c.nodeId, stack.units)) {
+                _open(stackId, stack, c, purchase.duration);
+                return c.nodeId;
+            }
+        }
+        stack.status = StackStatus.Closed;
+        emit StackCancelled(stackId, vault.refund(escrowKey(stackId), stack.owner));
+    }
+
+    /// The candidates `buyStack` would freeze now: eligible subscribers of the task (active, past their
+    /// registration epoch, collateral and reputation at the minimum) with a price at most `maxPricePerMillion`
+    /// and room for `units`; on a verified task, only those whose echelon holds at least the task's attesters
+    /// plus `minCommittee` other eligible subscribers. Reverts `NoEligibleNode` or `TooFewVerifiers` when none.
+    function candidatesFor(uint256 taskId, uint64 units, uint128 maxPricePerMillion)
+        public
+        view
+        returns (Candidate[] memory candidates)
+    {
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        uint256[] memory pool = taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: taskId,
+                echelon: ANY_ECHELON,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: new uint256[](0),
+                seed: 0
+            })
+        );
+        INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
+        bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
+        uint256 needed = uint256(task.attesters) + params.minCommittee;
+        candidates = new Candidate[](pool.length);
+        uint256 found;
+        bool priced;
+        for (uint256 i = 0; i < pool.length; ++i) {
+            ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, pool[i]);
+            if (sub.pricePerMillion > maxPricePerMillion || !_hasRoom(sub, units)) continue;
+            priced = true;
+            if (verified && _peers(states, states[i].echelon) - 1 < needed) continue;
+            candidates[found++] = Candidate({nodeId: uint64(pool[i]), pricePerMillion: sub.pricePerMillion});
+        }
+        if (found == 0) {
+            if (priced) revert TooFewVerifiers(taskId, needed);
+            revert NoEligibleNode(taskId);
+        }
+        assembly ("memory-safe") {
+            mstore(candidates, found)
+        }
+    }
+
+    /// How many of `states` are in `echelon`.
+    function _peers(INodeRegistry.NodeState[] memory states, uint32 echelon) internal pure returns (uint256 n) {
+        for (uint256 i = 0; i < states.length; ++i) {
+            if (states[i].echelon == echelon) ++n;
+        }
+    }
+
+    /// The node can still take the stack: eligible with the task's reputation, subscribed, room for the units.
+    function _canServe(uint256 taskId, uint256 nodeId, uint64 units) internal view returns (bool) {
+        uint256[] memory one = new uint256[](1);
+        one[0] = nodeId;
+        INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
+        if (!state.eligible || state.reputation < taskRegistry.getTask(taskId).minReputation) return false;
+        ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
+        return sub.active && _hasRoom(sub, units);
+    }
+
+    /// Room for `units` more within the subscription's capacity and the collateral that backs it (as
+    /// `TaskRegistry.draw` requires: the reserved units' cost at the subscription's price, at most its collateral).
+    function _hasRoom(ITaskRegistry.Subscription memory sub, uint64 units) internal pure returns (bool) {
+        uint256 reserved = uint256(sub.reserved) + units;
+        return reserved <= sub.capacity && Units.cost(reserved, sub.pricePerMillion) <= sub.collateral;
+    }
+
+    function _open(uint256 stackId, Stack storage stack, Candidate calldata c, uint64 duration) internal {
+        uint16 surchargeBps =
+            stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation) ? params.surchargeBps : 0;
+        uint256 cost = Units.cost(stack.units, c.pricePerMillion);
+        uint256 escrow = cost + cost * surchargeBps / BPS;
+        uint256 excess = stack.escrow - escrow;
+        uint64 expiresAt = uint64(block.timestamp) + duration;
+        stack.status = StackStatus.Active;
+        stack.nodeId = c.nodeId;
+        stack.pricePerMillion = c.pricePerMillion;
+        stack.escrow = uint128(escrow);
+        stack.expiresAt = expiresAt;
+        taskRegistry.reserve(stack.taskId, c.nodeId, stack.units);
+        nodeRegistry.addObligation(c.nodeId);
+        vault.release(escrowKey(stackId), stack.owner, excess);
+        emit StackBought(
+            stackId, stack.owner, c.nodeId, stack.taskId, stack.units, c.pricePerMillion, escrow, expiresAt
+        );
     }
 
     /// The owner asks the node to settle now: the stack stops serving and the settlement deadline starts.
@@ -204,6 +356,16 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, RandomSource, Reent
 
     function getStack(uint256 stackId) external view returns (Stack memory) {
         return _stacks[stackId];
+    }
+
+    function getPurchase(uint256 stackId) external view returns (Purchase memory) {
+        return _purchases[stackId];
+    }
+
+    /// The minimum charge of a drawn stack: `minChargeBps` (as in force when it was bought) of its price.
+    function minCharge(uint256 stackId) external view returns (uint256) {
+        Stack storage stack = _stacks[stackId];
+        return Units.cost(stack.units, stack.pricePerMillion) * _purchases[stackId].minChargeBps / BPS;
     }
 
     /// Unix time by which the node must submit its settlement: expiry (or the owner's close) plus the window.

@@ -6,6 +6,7 @@ import {ConsensusRequests} from "../../src/consensus/ConsensusRequests.sol";
 import {ChallengeManager} from "../../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
 import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
 import {AtomaVault} from "../../src/payments/AtomaVault.sol";
 import {ModelRegistry} from "../../src/registry/ModelRegistry.sol";
@@ -15,6 +16,8 @@ import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../../src/interfaces/IStackManager.sol";
 import {ReceiptFraud} from "../../src/settlement/ReceiptFraud.sol";
 import {RevealVerifier} from "../../src/settlement/RevealVerifier.sol";
+import {SettlementDraw} from "../../src/settlement/SettlementDraw.sol";
+import {SettlementEvidence} from "../../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
 import {StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
@@ -50,6 +53,8 @@ abstract contract AtomaFixture is TestBase {
     AtomaVault internal vault;
     StackManager internal stacks;
     SettlementManager internal settlement;
+    SettlementDraw internal draws;
+    SettlementEvidence internal evidence;
     DisputeManager internal disputes;
     ChallengeManager internal challenges;
     ConsensusRequests internal consensus;
@@ -117,7 +122,9 @@ abstract contract AtomaFixture is TestBase {
                 maxDuration: 30 days,
                 settleWindow: 1 hours,
                 maxUnits: 1e12,
-                surchargeBps: 1_000
+                surchargeBps: 1_000,
+                minChargeBps: 1_000,
+                minCommittee: 3
             })
         );
         settlement = new SettlementManager(
@@ -135,6 +142,8 @@ abstract contract AtomaFixture is TestBase {
                 maxReplacements: 2
             })
         );
+        draws = new SettlementDraw(admin, settlement, stacks, tasks, INodeRegistry(address(nodes)));
+        evidence = new SettlementEvidence(admin, settlement, stacks, INodeRegistry(address(nodes)), 128 * 1024);
         disputes = new DisputeManager(
             admin,
             INodeRegistry(address(nodes)),
@@ -180,7 +189,7 @@ abstract contract AtomaFixture is TestBase {
             admin, IStackManager(address(stacks)), INodeRegistry(address(nodes)), ISettlementManager(address(settlement))
         );
         nodes.wire(tasks, vault);
-        settlement.wire(disputes);
+        settlement.wire(disputes, draws, address(evidence));
         disputes.wire(consensus);
         bytes32 protocol = nodes.PROTOCOL_ROLE();
         nodes.grantRole(protocol, address(stacks));
@@ -197,6 +206,7 @@ abstract contract AtomaFixture is TestBase {
         vault.grantRole(protocol, address(consensus));
         stacks.grantRole(protocol, address(settlement));
         settlement.grantRole(protocol, address(disputes));
+        draws.grantRole(protocol, address(settlement));
         nodes.grantRole(protocol, address(receiptFraud));
         settlement.grantRole(protocol, address(receiptFraud));
         settlement.grantRole(protocol, address(challenges));
@@ -277,9 +287,39 @@ abstract contract AtomaFixture is TestBase {
         vm.warp(block.timestamp + EPOCH);
     }
 
+    /// Buys a stack as `user` and draws its node in the next block.
     function buy(uint256 taskId, uint64 units) internal returns (uint256 stackId, uint256 nodeId) {
-        vm.prank(user);
-        return stacks.buyStack(taskId, units, type(uint128).max, 1 days);
+        return buyAs(user, taskId, units, type(uint128).max);
+    }
+
+    function buyAs(address buyer, uint256 taskId, uint64 units, uint128 maxPrice)
+        internal
+        returns (uint256 stackId, uint256 nodeId)
+    {
+        StackManager.Candidate[] memory candidates;
+        vm.prank(buyer);
+        (stackId, candidates) = stacks.buyStack(taskId, units, maxPrice, 1 days);
+        vm.roll(block.number + 1);
+        nodeId = stacks.drawNode(stackId, candidates);
+    }
+
+    /// The attester candidates each settlement froze (as its `AttesterCandidatesFrozen` event lists them).
+    mapping(uint256 stackId => uint256[]) internal frozenCandidates;
+
+    /// The serving node submits its settlement; on a verified task the attester draw runs in the next block.
+    function settleAs(uint256 stackId, uint256 server, bytes32 root, uint64 units, uint64 requestCount) internal {
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.settle(stackId, root, units, requestCount, keccak256("transcript"));
+        if (settlement.getSettlement(stackId).phase != ISettlementManager.Phase.Drawing) return;
+        frozenCandidates[stackId] = draws.candidatesFor(stacks.getStack(stackId).taskId, server);
+        drawAttesters(stackId);
+    }
+
+    /// Runs the pending attester draw of `stackId` (if any) in the next block with its frozen candidates.
+    function drawAttesters(uint256 stackId) internal {
+        if (settlement.getSettlement(stackId).phase != ISettlementManager.Phase.Drawing) return;
+        vm.roll(block.number + 1);
+        draws.drawAttesters(stackId, frozenCandidates[stackId]);
     }
 
     // ---------------------------------------------------------------- stack trees (positional, as StackTree)

@@ -10,7 +10,10 @@ import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
+import {SettlementEvidence} from "../../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
+import {StackManager} from "../../src/stacks/StackManager.sol";
+import {Vm} from "./Vm.sol";
 import {DisputeSteps} from "./DisputeSteps.sol";
 
 /// @notice The world of the adversarial invariant suite and everything its honest parties do in it, in one place
@@ -45,6 +48,12 @@ abstract contract HonestSteps is DisputeSteps {
     /// adversary reads its logs and notes them here): what anyone needs to draw the request's seats.
     mapping(uint256 requestId => uint256[]) internal consensusCandidates;
     mapping(uint256 requestId => bool) internal candidatesKnown;
+    /// The frozen candidates of each pending stack's node draw (`StackRequested`) and of each settlement's attester
+    /// draw (`AttesterCandidatesFrozen`), read from the logs of every handler's calls: what anyone needs to draw.
+    mapping(uint256 stackId => StackManager.Candidate[]) internal nodeCandidates;
+    mapping(uint256 stackId => bool) internal nodeCandidatesKnown;
+    mapping(uint256 stackId => uint256[]) internal attesterCandidates;
+    mapping(uint256 stackId => bool) internal attesterCandidatesKnown;
 
     /// How far the runs get (for the reach test and the deep-run report).
     uint256 public userStacks;
@@ -128,14 +137,82 @@ abstract contract HonestSteps is DisputeSteps {
         return keccak256(abi.encode(nodeId, ballot(nodeId, outputs).claim));
     }
 
-    /// The user's signed requests at the sampled indices, as the settlement manager takes them.
-    function signedSample(uint256 stackId) internal view returns (SettlementManager.SignedRequest[] memory out) {
+    /// The user's signed requests at the sampled indices, as the evidence contract takes them (one per position).
+    function signedSample(uint256 stackId) internal view returns (SettlementEvidence.SignedRequest[] memory out) {
         IDisputeManager.EvidenceRequest[] memory reqs = evidenceOf(stackId);
-        out = new SettlementManager.SignedRequest[](reqs.length);
+        out = new SettlementEvidence.SignedRequest[](reqs.length);
         for (uint256 i = 0; i < reqs.length; ++i) {
-            out[i] = SettlementManager.SignedRequest({
+            out[i] = SettlementEvidence.SignedRequest({
                 body: reqs[i].body, nonce: reqs[i].nonce, deadline: reqs[i].deadline, signature: reqs[i].signature
             });
+        }
+    }
+
+    /// The server posts every sampled request not posted yet.
+    function postSample(uint256 stackId, address server) internal {
+        SettlementEvidence.SignedRequest[] memory posted = signedSample(stackId);
+        for (uint256 i = 0; i < posted.length; ++i) {
+            if (evidence.postedRequest(stackId, i) != 0) continue;
+            vm.prank(server);
+            try evidence.postSampledRequest(stackId, i, posted[i]) {
+                ++honestPosts;
+            } catch {}
+        }
+    }
+
+    // ---------------------------------------------------------------- draws (anyone, in a later block)
+
+    bytes32 internal constant STACK_REQUESTED =
+        keccak256("StackRequested(uint256,address,uint256,uint64,uint256,uint64,(uint64,uint128)[])");
+    bytes32 internal constant CANDIDATES_FROZEN = keccak256("AttesterCandidatesFrozen(uint256,uint256[])");
+    bytes32 internal constant CONSENSUS_REQUESTED =
+        keccak256("ConsensusRequested(uint256,address,uint256,bytes,uint8,uint64,uint64,uint256[])");
+
+    /// Notes the candidates the logs of a call list (stack purchases, settlements, consensus requests).
+    function harvest(Vm.Log[] memory logs) internal {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            Vm.Log memory l = logs[i];
+            if (l.topics.length < 2) continue;
+            uint256 id = uint256(l.topics[1]);
+            if (l.emitter == address(stacks) && l.topics[0] == STACK_REQUESTED) {
+                (,,, StackManager.Candidate[] memory c) =
+                    abi.decode(l.data, (uint64, uint256, uint64, StackManager.Candidate[]));
+                delete nodeCandidates[id];
+                for (uint256 k = 0; k < c.length; ++k) nodeCandidates[id].push(c[k]);
+                nodeCandidatesKnown[id] = true;
+            } else if (l.emitter == address(draws) && l.topics[0] == CANDIDATES_FROZEN) {
+                attesterCandidates[id] = abi.decode(l.data, (uint256[]));
+                attesterCandidatesKnown[id] = true;
+            } else if (l.emitter == address(consensus) && l.topics[0] == CONSENSUS_REQUESTED) {
+                (,,,, uint256[] memory c) = abi.decode(l.data, (bytes, uint8, uint64, uint64, uint256[]));
+                consensusCandidates[id] = c;
+                candidatesKnown[id] = true;
+            }
+        }
+    }
+
+    /// Draws every pending stack's node and every pending settlement's attesters, a block after they were armed.
+    function drawAll() internal {
+        uint256 count = stacks.stackCount();
+        bool rolled;
+        for (uint256 s = 1; s <= count; ++s) {
+            bool node = stacks.getStack(s).status == IStackManager.StackStatus.Pending && nodeCandidatesKnown[s];
+            bool attesters =
+                settlement.getSettlement(s).phase == ISettlementManager.Phase.Drawing && attesterCandidatesKnown[s];
+            if (!node && !attesters) continue;
+            if (!rolled) {
+                vm.roll(block.number + 1);
+                rolled = true;
+            }
+            if (node) {
+                try stacks.drawNode(s, nodeCandidates[s]) {
+                    ++keeperMoves;
+                } catch {}
+            } else {
+                try draws.drawAttesters(s, attesterCandidates[s]) {
+                    ++keeperMoves;
+                } catch {}
+            }
         }
     }
 
@@ -163,12 +240,18 @@ abstract contract HonestSteps is DisputeSteps {
     // ---------------------------------------------------------------- the honest user
 
     /// The user buys a stack on the verified task and makes 1–4 requests on it (their transcript is the ghost
-    /// `requestsOf`). Returns 0 when the purchase is refused. THE PURCHASE FLOW: adapt here.
+    /// `requestsOf`) once its node is drawn: the purchase freezes the candidates and the draw is anyone's call in
+    /// a later block (`drawAll`, at the next honest step). Returns 0 when the purchase is refused.
+    /// THE PURCHASE FLOW: adapt here.
     function userBuy(uint256 seed, uint64 units) internal returns (uint256 stackId) {
         units = uint64(bound(units, 2_000, 100_000));
         vm.prank(user);
-        try stacks.buyStack(verifiedTask, units, type(uint128).max, 1 days) returns (uint256 id, uint256) {
+        try stacks.buyStack(verifiedTask, units, type(uint128).max, 1 days) returns (
+            uint256 id, StackManager.Candidate[] memory candidates
+        ) {
             stackId = id;
+            for (uint256 k = 0; k < candidates.length; ++k) nodeCandidates[id].push(candidates[k]);
+            nodeCandidatesKnown[id] = true;
             requestsOf[id] = 1 + seed % MAX_REQUESTS;
             ++userStacks;
         } catch {}
@@ -206,16 +289,15 @@ abstract contract HonestSteps is DisputeSteps {
             vm.prank(signer);
             try settlement.settle(stackId, h.root, h.units, uint64(made), bytes32(stackId)) {
                 ++honestSettled;
+                // The settlement froze these attester candidates in this block (`AttesterCandidatesFrozen`).
+                attesterCandidates[stackId] = draws.candidatesFor(stack.taskId, stack.nodeId);
+                attesterCandidatesKnown[stackId] = true;
             } catch {}
         }
         ISettlementManager.Settlement memory st = settlement.getSettlement(stackId);
         // Arguments are built before the prank: it applies to the next call, views included.
         if (st.phase == ISettlementManager.Phase.Commit && st.dataRequested && !st.dataPosted && made > 0) {
-            SettlementManager.SignedRequest[] memory posted = signedSample(stackId);
-            vm.prank(signer);
-            try settlement.postSampledRequests(stackId, posted) {
-                ++honestPosts;
-            } catch {}
+            postSample(stackId, signer);
         }
         if (st.phase == ISettlementManager.Phase.Reveal) {
             bytes memory revealed = revealOf(settlement.sampledIndices(stackId), h);
@@ -243,12 +325,11 @@ abstract contract HonestSteps is DisputeSteps {
                 try settlement.commitAttestation(stackId, id, c) {
                     ++honestAttested;
                 } catch {}
-            } else if (!st.dataRequested) {
+            } else if (!list[k].declared) {
                 vm.prank(_signer(id));
                 try settlement.declareTranscriptUnavailable(stackId, id) {
                     ++honestPosts;
                 } catch {}
-                st.dataRequested = true;
             }
         }
     }
@@ -341,6 +422,7 @@ abstract contract HonestSteps is DisputeSteps {
     // ---------------------------------------------------------------- keepers (anyone, past a deadline)
 
     function keeper() internal {
+        drawAll();
         uint256 count = stacks.stackCount();
         for (uint256 s = 1; s <= count; ++s) _keepStack(s);
         count = disputes.disputeCount();

@@ -19,6 +19,10 @@ import {
   nodeRegistryBytecode,
   receiptFraudAbi,
   receiptFraudBytecode,
+  settlementDrawAbi,
+  settlementDrawBytecode,
+  settlementEvidenceAbi,
+  settlementEvidenceBytecode,
   settlementManagerAbi,
   settlementManagerBytecode,
   stackManagerAbi,
@@ -73,6 +77,10 @@ export interface AtomaAddresses {
   AtomaVault: Address;
   StackManager: Address;
   SettlementManager: Address;
+  /** Runs the attester draws of settlements (a later block than the settlement). */
+  SettlementDraw: Address;
+  /** Takes the sampled requests a server posts when an attester cannot fetch its transcript. */
+  SettlementEvidence: Address;
   DisputeManager: Address;
   ChallengeManager: Address;
   ConsensusRequests: Address;
@@ -186,6 +194,19 @@ export async function deployContracts(
     vault,
     p.settlement,
   ]);
+  const settlementDraw = await deploy("SettlementDraw", settlementDrawAbi, settlementDrawBytecode, [
+    admin,
+    settlement,
+    stacks,
+    tasks,
+    nodes,
+  ]);
+  const settlementEvidence = await deploy(
+    "SettlementEvidence",
+    settlementEvidenceAbi,
+    settlementEvidenceBytecode,
+    [admin, settlement, stacks, nodes, p.evidence.maxRequestBytes],
+  );
   const disputes = await deploy("DisputeManager", disputeManagerAbi, disputeManagerBytecode, [
     admin,
     nodes,
@@ -224,6 +245,8 @@ export async function deployContracts(
     AtomaVault: vault,
     StackManager: stacks,
     SettlementManager: settlement,
+    SettlementDraw: settlementDraw,
+    SettlementEvidence: settlementEvidence,
     DisputeManager: disputes,
     ChallengeManager: challenges,
     ConsensusRequests: consensus,
@@ -264,7 +287,9 @@ export async function wireContracts(
     c.emissionSchedule.write.wire([a.AtomaToken, a.AtomaVault, a.NodeRegistry]),
   );
   await step("NodeRegistry.wire", () => c.nodeRegistry.write.wire([a.TaskRegistry, a.AtomaVault]));
-  await step("SettlementManager.wire", () => c.settlementManager.write.wire([a.DisputeManager]));
+  await step("SettlementManager.wire", () =>
+    c.settlementManager.write.wire([a.DisputeManager, a.SettlementDraw, a.SettlementEvidence]),
+  );
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
   const grants: [
     string,
@@ -289,6 +314,7 @@ export async function wireContracts(
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ReceiptFraud],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ReceiptFraud],
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
+    ["SettlementDraw", c.settlementDraw, PROTOCOL_ROLE, a.SettlementManager],
   ];
   for (const [name, contract, role, account] of grants) {
     await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));
@@ -306,6 +332,8 @@ export interface AtomaContracts {
   vault: GetContractReturnType<typeof atomaVaultAbi, Clients>;
   stackManager: GetContractReturnType<typeof stackManagerAbi, Clients>;
   settlementManager: GetContractReturnType<typeof settlementManagerAbi, Clients>;
+  settlementDraw: GetContractReturnType<typeof settlementDrawAbi, Clients>;
+  settlementEvidence: GetContractReturnType<typeof settlementEvidenceAbi, Clients>;
   disputeManager: GetContractReturnType<typeof disputeManagerAbi, Clients>;
   challengeManager: GetContractReturnType<typeof challengeManagerAbi, Clients>;
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
@@ -336,6 +364,12 @@ export function atomaContracts(
     settlementManager: getContract({
       address: addresses.SettlementManager,
       abi: settlementManagerAbi,
+      client,
+    }),
+    settlementDraw: getContract({ address: addresses.SettlementDraw, abi: settlementDrawAbi, client }),
+    settlementEvidence: getContract({
+      address: addresses.SettlementEvidence,
+      abi: settlementEvidenceAbi,
       client,
     }),
     disputeManager: getContract({ address: addresses.DisputeManager, abi: disputeManagerAbi, client }),

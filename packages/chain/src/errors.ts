@@ -65,3 +65,23 @@ export class SignerProofMissingError extends AtomaError {
     );
   }
 }
+
+/** A purchase's draw found none of its frozen candidates able to serve any more: it was cancelled and refunded. */
+export class StackCancelledError extends AtomaError {
+  override name = "StackCancelledError";
+  constructor(
+    readonly stackId: bigint,
+    readonly refunded: bigint,
+    options?: AtomaErrorOptions,
+  ) {
+    super("STACK_CANCELLED", `stack ${stackId} found no node able to serve it any more; refunded`, options);
+  }
+}
+
+/** The chain holds no event an action needs to rebuild its arguments (searched where it should be). */
+export class EventNotFoundError extends AtomaError {
+  override name = "EventNotFoundError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("EVENT_NOT_FOUND", message, options);
+  }
+}

@@ -6,6 +6,12 @@ export {
   type BuyStackResult,
   buyStack,
   closeStack,
+  type DrawNodeResult,
+  drawNode,
+  type NodeCandidate,
+  nodeCandidatesOf,
+  requestStack,
+  type StackRequest,
 } from "./actions/buyStack.js";
 export {
   answerChallenge,
@@ -43,6 +49,15 @@ export {
   postDisputeEvidence,
   readDispute,
 } from "./actions/disputeSteps.js";
+export {
+  type AttesterDrawOutcome,
+  attesterCandidatesOf,
+  attesterDrawOutcome,
+  type DrawAttestersResult,
+  drawAttesters,
+  drawAttestersUntilDone,
+  FAIL_UNVERIFIABLE,
+} from "./actions/drawAttesters.js";
 export {
   approveEchelon,
   echelonFingerprint,
@@ -83,6 +98,9 @@ export {
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {
+  frozenCandidates,
+  type SettlementOutcome,
+  type SubmitOptions,
   type SubmitSettlementParams,
   type SubmitSettlementResult,
   submitSettlement,
@@ -100,7 +118,9 @@ export {
 export {
   declareTranscriptUnavailable,
   type PostedRequest,
+  postSampledRequest,
   postSampledRequests,
+  readMaxRequestBytes,
 } from "./actions/transcriptFallback.js";
 export {
   abstentionBallot,
@@ -141,9 +161,11 @@ export {
   AnvilStartError,
   ContractRevertError,
   DeploymentError,
+  EventNotFoundError,
   EvidenceTooLargeError,
   MissingEventError,
   SignerProofMissingError,
+  StackCancelledError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

@@ -42,6 +42,11 @@ export interface DeployParameters {
     settleWindow: bigint;
     maxUnits: bigint;
     surchargeBps: number;
+    /** Share of a stack's price its owner pays however little it uses, to the treasury, in bps. */
+    minChargeBps: number;
+    /** Committee members a dispute needs at least: with a task's attesters, how many other nodes must share a
+     * node's echelon for it to be sold on a verified task. */
+    minCommittee: number;
   };
   settlement: {
     commitWindow: bigint;
@@ -49,6 +54,10 @@ export interface DeployParameters {
     dataWindow: bigint;
     disputeWindow: bigint;
     maxReplacements: number;
+  };
+  evidence: {
+    /** Longest request body (canonical JSON bytes) a node accepts, so a server can always post it on-chain. */
+    maxRequestBytes: number;
   };
   dispute: {
     committeeSize: number;
@@ -99,11 +108,12 @@ export interface DeployParameters {
  * Defaults suited to a local dev chain, where tests and `atoma dev` move time with anvil: one-hour epochs,
  * minutes-long protocol windows, a genesis supply of 1B TOMA, 1,000 TOMA minimum collateral and 100 TOMA per
  * subscription, the whitepaper's replication rate floor (0.8 %, 8,000 ppm) for cross-validated tasks, a 10 %
- * verification surcharge, committees of three, slashing 5 % of collateral per missed deadline (half to the user,
- * a quarter to the treasury, the rest burned) and all of it for fraud (30 % user, 30 % honest nodes, 20 %
- * treasury, 20 % burned), 5 % of every fee burned, and an emission of 1M TOMA per epoch decaying 1 % per epoch to
- * a 10k tail (70 % nodes, 10 % model owners, 20 % treasury), a node's part at most twice what its fees burned
- * and 1 % of its stake per epoch.
+ * verification surcharge, a 10 % minimum charge on a stack (to the treasury), request bodies of at most 128 KiB,
+ * committees of three, slashing 5 % of collateral per missed deadline (half to the user, a quarter to the
+ * treasury, the rest burned) and all of it for fraud (30 % user, 30 % honest nodes, 20 % treasury, 20 % burned),
+ * 5 % of every fee burned, and an emission of 1M TOMA per epoch decaying 1 % per epoch to a 10k tail (70 % nodes,
+ * 10 % model owners, 20 % treasury), a node's part at most twice what its fees burned and 1 % of its stake per
+ * epoch.
  */
 export const devParameters: DeployParameters = {
   epochLength: HOUR,
@@ -135,6 +145,9 @@ export const devParameters: DeployParameters = {
     settleWindow: 10n * MINUTE,
     maxUnits: 10n ** 12n,
     surchargeBps: 1_000,
+    minChargeBps: 1_000,
+    // A dev network runs a handful of nodes; a production deployment sets the dispute committee's size.
+    minCommittee: 1,
   },
   settlement: {
     commitWindow: 5n * MINUTE,
@@ -143,6 +156,7 @@ export const devParameters: DeployParameters = {
     disputeWindow: 10n * MINUTE,
     maxReplacements: 2,
   },
+  evidence: { maxRequestBytes: 131_072 },
   dispute: {
     committeeSize: 3,
     minCommittee: 3,

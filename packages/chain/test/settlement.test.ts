@@ -1,4 +1,5 @@
-import type { LocalAccount } from "viem";
+import { atomaDomain, signRequest } from "@atoma/core";
+import { keccak256, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyStack, closeStack } from "../src/actions/buyStack.js";
 import { answerChallenge, challengeSettlement } from "../src/actions/challengeSettlement.js";
@@ -7,12 +8,18 @@ import { claimNodeFees, claimOwnerFees, withdrawBalance } from "../src/actions/c
 import { commitAttestation } from "../src/actions/commitAttestation.js";
 import type { ChainContext } from "../src/actions/context.js";
 import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
+import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
 import { submitSettlement } from "../src/actions/submitSettlement.js";
-import { declareTranscriptUnavailable, postSampledRequests } from "../src/actions/transcriptFallback.js";
+import {
+  declareTranscriptUnavailable,
+  postSampledRequest,
+  postSampledRequests,
+  readMaxRequestBytes,
+} from "../src/actions/transcriptFallback.js";
 import {
   commitDisputeVote,
   revealDisputeVote,
@@ -258,7 +265,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect((await contracts.settlementManager.read.getSettlement([stack.stackId])).phase).toBe(6);
   });
 
-  it("posts the sampled requests on-chain when an attester cannot fetch the transcript", async () => {
+  it("posts the sampled requests on-chain, one per transaction, when an attester says it cannot fetch the transcript; the false declaration costs the declarer its share", async () => {
+    const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
     const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
@@ -271,7 +279,11 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       stackId: stack.stackId,
       requests: sample.requests,
     });
-    expect(posted.reqHashes).toEqual(sample.reqHashes);
+    expect(posted).toHaveLength(sample.requests.length);
+    for (const [position, reqHash] of sample.reqHashes.entries())
+      expect(await contracts.settlementEvidence.read.postedRequest([stack.stackId, BigInt(position)])).toBe(
+        reqHash,
+      );
     for (const id of settled.attesters) {
       await commitAttestation(byId(id).signer, {
         stackId: stack.stackId,
@@ -282,6 +294,75 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect((await revealSettlement(server.signer, { stackId: stack.stackId, ...sample })).outcome).toBe(
       "accepted",
     );
+    await network.advance(601);
+    const epoch = await contracts.nodeRegistry.read.currentEpoch();
+    const declarerBefore = (await contracts.vault.read.nodeLedger([attester.nodeId, epoch]))[0];
+    const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
+    expect(stacks[0]!.nodeAmount).toBe((PRICE * 95n) / 100n);
+    expect((await contracts.vault.read.nodeLedger([attester.nodeId, epoch]))[0]).toBe(declarerBefore);
+  });
+
+  it("bounds every request a server may have to post so one posting fits a block (item 7)", async () => {
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 2);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const attester = byId(settled.attesters[0]!);
+    await declareTranscriptUnavailable(attester.signer, { stackId: stack.stackId, nodeId: attester.nodeId });
+    const max = await readMaxRequestBytes(user.ctx);
+    // Position 0 stands for the first sampled index: the request posted there carries it as its nonce.
+    const first = settled.requestIndices[0]!;
+    const request = async (length: number, nonce = first) => {
+      const body = `0x${"7b".repeat(length)}` as const;
+      const fields = {
+        stackId: stack.stackId,
+        reqHash: keccak256(body),
+        nonce,
+        deadline: 2_000_000_000n,
+      };
+      const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+      return {
+        body,
+        nonce,
+        deadline: fields.deadline,
+        signature: await signRequest(user.account, domain, fields),
+      };
+    };
+    await expect(
+      postSampledRequest(server.signer, {
+        stackId: stack.stackId,
+        position: 0,
+        request: await request(max + 1),
+      }),
+    ).rejects.toMatchObject({ errorName: "RequestTooLarge" });
+    // Another of the owner's requests (signed for another index) cannot stand in for the sampled one.
+    await expect(
+      postSampledRequest(server.signer, {
+        stackId: stack.stackId,
+        position: 0,
+        request: await request(max, first + 1n),
+      }),
+    ).rejects.toMatchObject({ errorName: "PostedNonceNotIndex" });
+    const fits = await postSampledRequest(server.signer, {
+      stackId: stack.stackId,
+      position: 0,
+      request: await request(max),
+    });
+    const { gasLimit } = await network.admin.publicClient.getBlock();
+    expect(fits.gasUsed).toBeLessThan(gasLimit / 2n);
+  });
+
+  it("refuses a verified stack on a node too few others could check (item 4)", async () => {
+    const lone = await network.addNode({ echelon: 7 });
+    const task = await taskWith(network, [lone], {
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: 1_000_000,
+      attesters: 1,
+      sampleSize: 1,
+    });
+    await network.advance(HOUR);
+    await expect(buy(task)).rejects.toMatchObject({ errorName: "TooFewVerifiers" });
   });
 
   it("fails a server that withholds the reveal, and replaces a silent attester", async () => {
@@ -301,8 +382,10 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     await network.advance(301);
     const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
     expect(timedOut.timedOut).toEqual([silent]);
-    expect(timedOut.replacements).toHaveLength(1);
-    const replacement = timedOut.replacements[0]!;
+    const redrawn = await drawAttesters(user.ctx, { stackId: stack.stackId });
+    if (redrawn.outcome !== "replaced") throw new Error(`expected a replacement, got ${redrawn.outcome}`);
+    expect(redrawn.attesters).toHaveLength(1);
+    const replacement = redrawn.attesters[0]!;
     expect([server.nodeId, talker, silent]).not.toContain(replacement);
     expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(950n * 10n ** 18n);
     await commitAttestation(byId(replacement).signer, {

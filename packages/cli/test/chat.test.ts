@@ -39,7 +39,7 @@ function receiptOf(stderr: string): Receipt {
   return JSON.parse(line.slice("receipt ".length)) as Receipt;
 }
 
-describe("atoma chat against atoma dev --nodes 2", () => {
+describe("atoma chat against atoma dev --nodes 3", () => {
   let dev: CliRun;
   let ready: Ready;
   const dir = mkdtempSync(join(tmpdir(), "atoma-cli-chat-"));
@@ -51,7 +51,8 @@ describe("atoma chat against atoma dev --nodes 2", () => {
   beforeAll(async () => {
     // The chats below keep their receipts here rather than in ~/.atoma/receipts.
     process.env.ATOMA_RECEIPTS = receipts;
-    dev = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
+    // Three: the chat task is verified, and a verified stack needs peers to check it (item 4).
+    dev = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
     ready = await waitForReady<Ready>(dev, 240_000);
     // Both forms a user may have: atoma dev's stdout saved as it is, and the JSON alone.
     writeFileSync(readyFile, dev.stdout());

@@ -108,10 +108,11 @@ async function buysAStackFromTheCheapestNode(ready: Ready): Promise<void> {
 
 describe("atoma dev --nodes", () => {
   it("starts registered, staked nodes subscribed at distinct prices, and SIGINT leaves no process behind", async () => {
-    const run = runCli(["dev", "--nodes", "2", "--log-level", "warn"]);
+    // Three: a verified stack needs its attester and a committee member among the server's peers (item 4).
+    const run = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
     const ready = await waitForReady<Ready>(run, 240_000);
     expect(ready.model).toBe("atoma-tiny");
-    expect(ready.nodes).toHaveLength(2);
+    expect(ready.nodes).toHaveLength(3);
     expect(ready.user.address).toMatch(/^0x[0-9a-fA-F]{40}$/);
     await vi.waitFor(() => expect(run.stderr()).toMatch(/chat --network \S+network\.json "Hello"/), 10_000);
     const networkFile = /chat --network (\S+network\.json)/.exec(run.stderr())?.[1] ?? "";
@@ -136,7 +137,7 @@ describe("atoma dev --nodes", () => {
       expect(subscription.pricePerMillion).toBe(parseEther(node.price));
       prices.add(subscription.pricePerMillion);
     }
-    expect(prices.size).toBe(2);
+    expect(prices.size).toBe(3);
     const { nodeRegistry, token } = atomaContracts(
       ready.contracts as never,
       ctx.publicClient,

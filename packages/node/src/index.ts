@@ -41,7 +41,6 @@ export type { AttestDecision, CommitStrategy, DutyInput, VoteInput } from "./att
 export {
   SettlementNotFoundError,
   TranscriptUnusableError,
-  UnrecomputableRequestError,
 } from "./attestation/errors.js";
 export { honestStrategy } from "./attestation/honestStrategy.js";
 export { parseBlobId } from "./blobs/blobId.js";

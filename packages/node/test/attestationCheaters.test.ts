@@ -1,4 +1,5 @@
-import { finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import { challengeSettlement, finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import { hashCanonical } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -32,6 +33,7 @@ describe("cheaters are caught", () => {
   let otherModel: InferenceEngine;
 
   beforeAll(async () => {
+    // Each cheat caught bars a node; a verified stack needs its attesters and a committee among the rest.
     net = await startAttestNetwork({
       nodes: 13,
       sampleSize: REQUESTS,
@@ -261,6 +263,32 @@ describe("cheaters are caught", () => {
     const revealed = await reveal(served, served.indices);
     expect(revealed.outcome).toBe("accepted");
     expect(revealed.agreeing).toEqual([talker, replacement!.nodeId]);
+  }, 120_000);
+
+  it("a poison request (another model) a colluding owner and server put in the stack: attesters commit the invalid-request result, none is slashed, the server loses and the pair with it (item 14)", async () => {
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine, poison: (k) => k === 0 });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const invalid = hashCanonical({ object: "atoma.invalid_request" });
+    const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+    const position = served.indices.indexOf(0n);
+    for (const attester of attesters) {
+      const duty = await net
+        .byId(attester.nodeId)
+        .node.context.db.selectFrom("attestation_tasks")
+        .select("result")
+        .where("stack_id", "=", served.stackId)
+        .executeTakeFirstOrThrow();
+      expect((JSON.parse(duty.result!) as string[])[position]).toBe(invalid);
+    }
+    const before = await userBalance();
+    const revealed = await reveal(served, served.indices);
+    if (revealed.outcome !== "disputed") throw new Error("the poison request went unnoticed");
+    await whenPhase(served.stackId, Phase.Failed);
+    await expectCaught(served, before);
+    for (const attester of attesters)
+      expect((await read().nodeRegistry.read.getNode([attester.nodeId])).collateral).toBe(COLLATERAL);
+    // The owner got its escrow back and 30 % of a collateral the server lost in full: the pair is poorer.
+    expect(FRAUD_USER_SHARE).toBeLessThan(COLLATERAL);
   }, 120_000);
 
   it("a server that pads its stack with a request the owner never signed fails: its transcript is refused and it cannot post the request", async () => {

@@ -11,7 +11,9 @@ import {
   declareTranscriptUnavailable,
   devParameters,
   registerNode,
+  requestStack,
   revealDisputeVote,
+  StackStatus,
   settlementBallotOf,
   showDisputeVote,
   timeoutSettlement,
@@ -52,7 +54,7 @@ import {
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
 /** The test network's nodes, one role each (see the tasks in `beforeAll`). */
-type EightNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+type NineNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
@@ -97,16 +99,17 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 8; i++) nodes.push(await network.addNode());
-    const [a, b, c, d, e, f, g, h] = nodes as EightNodes;
+    for (let i = 0; i < 9; i++) nodes.push(await network.addNode());
+    // A verified task needs its attesters plus a committee among the others of the echelon (item 4): b, c, d, i.
+    const [a, b, c, d, e, f, g, h, i] = nodes as NineNodes;
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
-    verifiedTask = await taskWith(network, [b, c, d], {
+    verifiedTask = await taskWith(network, [b, c, d, i], {
       securityLevel: SecurityLevel.CrossValidation,
       replicationPpm: 1_000_000,
       attesters: 2,
       sampleSize: 2,
     });
-    rareTask = await taskWith(network, [b, c, d], {
+    rareTask = await taskWith(network, [b, c, d, i], {
       securityLevel: SecurityLevel.CrossValidation,
       replicationPpm: 1,
       attesters: 2,
@@ -310,12 +313,16 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         return (await rowOf(node, stack.stackId))?.data_tx ?? undefined;
       });
       const receipt = await user.ctx.publicClient.getTransactionReceipt({ hash: dataTx as Hash });
-      const [posted] = parseEventLogs({
+      const [complete] = parseEventLogs({
         abi: contracts.settlementManager.abi,
         logs: receipt.logs,
         eventName: "SampledRequestsPosted",
       });
-      expect(posted?.args.reqHashes).toEqual(indices.map((k) => served.reqHashes[k]!));
+      expect(complete).toBeDefined();
+      for (const [position, k] of indices.entries())
+        expect(await contracts.settlementEvidence.read.postedRequest([stack.stackId, BigInt(position)])).toBe(
+          served.reqHashes[k]!,
+        );
       for (const id of attesters) {
         await commitAttestation(byId(id).signer, {
           stackId: stack.stackId,
@@ -351,7 +358,60 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   );
 
   itEmbedded(
-    "settles an unused stack before it expires: the owner gets everything back, the node keeps its collateral",
+    "draws the node of a stack its buyer left undrawn, so the buyer cannot wait for another draw (item 10)",
+    async () => {
+      const [a] = nodes as NineNodes;
+      await nodeOf(a);
+      const request = await requestStack(user.ctx, {
+        taskId: plainTask,
+        units: 1_000n,
+        maxPricePerMillion: PRICE,
+        duration: 86_400n,
+      });
+      const { stackManager } = network.deployment.contracts;
+      expect((await stackManager.read.getStack([request.stackId])).status).toBe(StackStatus.Pending);
+      // Blocks go by (anvil mines one per call); the candidate node draws once its grace has passed.
+      const drawn = await waitFor("the candidate's draw", async () => {
+        const stack = await stackManager.read.getStack([request.stackId]);
+        if (stack.status === StackStatus.Active) return stack;
+        await network.advance(1);
+        return undefined;
+      });
+      expect(drawn.nodeId).toBe(a.nodeId);
+      const [event] = await stackManager.getEvents.StackBought(
+        { stackId: request.stackId },
+        { fromBlock: 0n },
+      );
+      const drawTx = await user.ctx.publicClient.getTransaction({ hash: event!.transactionHash });
+      expect(drawTx.from.toLowerCase()).toBe(a.signerAccount.address.toLowerCase());
+    },
+  );
+
+  itEmbedded(
+    "settles a stack that serves nothing for settlement.idleSeconds long before it expires, freeing the capacity it held (item 16)",
+    async () => {
+      const { contracts } = network.deployment;
+      const [a] = nodes as NineNodes;
+      const reserved = async () =>
+        (await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved;
+      const before = await reserved();
+      const { stack, node } = await buy(plainTask, 1_000n, 86_400n);
+      expect(await reserved()).toBe(before + 1_000n);
+      // The worker's idle clock starts when it first sees the stack: move chain time on until it settles.
+      const settled = await waitFor("the idle settlement", async () => {
+        const row = await rowOf(node, stack.stackId);
+        if (row?.settle_tx) return row;
+        await network.advance(600);
+        return undefined;
+      });
+      expect(settled.leaf_count).toBe(0n);
+      expect(await network.now()).toBeLessThan(stack.expiresAt - 300n);
+      expect(await reserved()).toBe(before);
+    },
+  );
+
+  itEmbedded(
+    "settles an unused stack before it expires: the owner gets everything back but the minimum charge, the node keeps its collateral",
     async () => {
       const { contracts } = network.deployment;
       const { stack, node } = await buy(plainTask, 1_000n, BigInt(HOUR));
@@ -369,7 +429,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         return row?.outcome === "finalized" && row.state === "claimed" ? row : undefined;
       });
       expect(done.state).toBe("claimed");
-      expect(done.refunded).toBe(stack.escrow);
+      // The minimum charge (10 % of the price at the dev parameters) goes to the treasury, never to the node.
+      expect(done.refunded).toBe(stack.escrow - stack.escrow / 10n);
+      expect(done.node_amount).toBe(0n);
       expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
     },
   );

@@ -1,6 +1,7 @@
 import { settlementManagerAbi } from "@atoma/contracts";
 import { parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { type AttesterDrawOutcome, attesterDrawOutcome } from "./drawAttesters.js";
 import { execute, single } from "./execute.js";
 
 /** Refunds the owner of a stack the node never settled, and slashes the node the timeout share. Anyone may call. */
@@ -21,11 +22,14 @@ export async function timeoutSettlement(
   return { ...txInfo(receipt), refunded: args.refunded };
 }
 
-/** Slashes and replaces attesters that missed the commit deadline. Anyone may call. */
+/**
+ * Slashes attesters that missed the commit deadline (their timeout share to the treasury) and arms the draw of
+ * their replacements, which `drawAttesters` runs in a later block. Anyone may call.
+ */
 export async function timeoutAttesters(
   ctx: ChainContext,
   params: { stackId: bigint },
-): Promise<TxInfo & { timedOut: bigint[]; replacements: bigint[] }> {
+): Promise<TxInfo & { timedOut: bigint[]; drawPending: boolean; outcome: AttesterDrawOutcome | undefined }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
@@ -38,9 +42,9 @@ export async function timeoutAttesters(
     timedOut: parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterTimedOut" }).map(
       (e) => e.args.nodeId,
     ),
-    replacements: parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterReplaced" }).map(
-      (e) => e.args.nodeId,
-    ),
+    drawPending:
+      parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterDrawPending" }).length > 0,
+    outcome: attesterDrawOutcome(receipt, params.stackId),
   };
 }
 

@@ -1,12 +1,13 @@
-import { settlementManagerAbi } from "@atoma/contracts";
+import { settlementDrawAbi, settlementManagerAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
-import { parseEventLogs } from "viem";
+import { parseEventLogs, type TransactionReceipt } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { type AttesterDrawOutcome, drawAttestersUntilDone } from "./drawAttesters.js";
 import { execute } from "./execute.js";
 
 export interface SubmitSettlementParams {
   stackId: bigint;
-  /** Merkle root (OpenZeppelin sorted pairs) of the leaves H(reqHash ‖ respHash), in request order. */
+  /** Merkle root of the leaves, in request order. */
   root: Hash;
   /** Units used, at most those bought. */
   units: bigint;
@@ -16,54 +17,99 @@ export interface SubmitSettlementParams {
   transcriptId: Hash;
 }
 
-export type SubmitSettlementResult = TxInfo &
-  (
-    | { sampled: false; windowEnds: bigint }
-    | { sampled: true; attesters: bigint[]; requestIndices: bigint[]; commitDeadline: bigint }
-  );
+export interface SubmitOptions {
+  /**
+   * Run the attester draw a verified settlement arms, in the next transaction (a later block). Off, the result
+   * says `drawPending` and anyone may draw later. @default true
+   */
+  draw?: boolean | undefined;
+  gas?: bigint | undefined;
+}
 
-/** The serving node submits its settlement; the result says whether attesters were sampled. */
+/** Where a submitted settlement stands once its first attester draw (if any) has run. */
+export type SettlementOutcome =
+  | { sampled: false; outcome: "accepted"; windowEnds: bigint }
+  | {
+      sampled: true;
+      outcome: "sampled";
+      attesters: bigint[];
+      requestIndices: bigint[];
+      commitDeadline: bigint;
+    }
+  | { sampled: false; outcome: "unverifiable"; refunded: bigint }
+  | { sampled: false; outcome: "drawPending"; candidates: bigint[] };
+
+export type SubmitSettlementResult = TxInfo & SettlementOutcome;
+
+/** The attester candidates a settlement froze in `receipt`, when it armed a draw. */
+export function frozenCandidates(receipt: TransactionReceipt, stackId: bigint): bigint[] | undefined {
+  const [frozen] = parseEventLogs({
+    abi: settlementDrawAbi,
+    logs: receipt.logs,
+    eventName: "AttesterCandidatesFrozen",
+  }).filter((e) => e.args.stackId === stackId);
+  return frozen ? [...frozen.args.candidates] : undefined;
+}
+
+function fromDraw(outcome: AttesterDrawOutcome): SettlementOutcome {
+  switch (outcome.outcome) {
+    case "sampled":
+      return { sampled: true, ...outcome };
+    case "accepted":
+      return { sampled: false, outcome: "accepted", windowEnds: outcome.windowEnds };
+    case "unverifiable":
+      return { sampled: false, outcome: "unverifiable", refunded: outcome.refunded };
+    default:
+      throw new Error(`a first attester draw cannot end ${outcome.outcome}`);
+  }
+}
+
+/**
+ * The serving node submits its settlement. A verified one arms its attester draw, which this runs in the next
+ * transaction unless `draw` is off; the result says whether attesters were sampled.
+ */
 export async function submitSettlement(
   ctx: ChainContext,
   params: SubmitSettlementParams,
+  options: SubmitOptions = {},
 ): Promise<SubmitSettlementResult> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
     functionName: "settle",
     args: [params.stackId, params.root, params.units, params.requestCount, params.transcriptId],
+    gas: options.gas,
   });
-  const [sampled] = parseEventLogs({
-    abi: settlementManagerAbi,
-    logs: receipt.logs,
-    eventName: "AttestersSampled",
-  });
-  if (sampled) {
+  const candidates = frozenCandidates(receipt, params.stackId);
+  if (!candidates) {
+    const [accepted] = parseEventLogs({
+      abi: settlementManagerAbi,
+      logs: receipt.logs,
+      eventName: "SettlementAccepted",
+    });
     return {
       ...txInfo(receipt),
-      sampled: true,
-      attesters: [...sampled.args.attesters],
-      requestIndices: [...sampled.args.requestIndices],
-      commitDeadline: sampled.args.commitDeadline,
+      sampled: false,
+      outcome: "accepted",
+      windowEnds: accepted?.args.windowEnds ?? 0n,
     };
   }
-  const [accepted] = parseEventLogs({
-    abi: settlementManagerAbi,
-    logs: receipt.logs,
-    eventName: "SettlementAccepted",
-  });
-  return { ...txInfo(receipt), sampled: false, windowEnds: accepted?.args.windowEnds ?? 0n };
+  if (options.draw === false)
+    return { ...txInfo(receipt), sampled: false, outcome: "drawPending", candidates };
+  const drawn = await drawAttestersUntilDone(ctx, { stackId: params.stackId, candidates });
+  return { ...txInfo(receipt), ...fromDraw(drawn) };
 }
 
 /**
- * Several settlements in one transaction (`settleMany`), to spread the fixed cost; results by stack id. Whether
- * each is sampled is drawn when the transaction runs, so `gas` should cover every settlement being sampled.
+ * Several settlements in one transaction (`settleMany`), to spread the fixed cost. The verified ones arm their
+ * attester draws; unless `draw` is off each is then drawn in its own transaction. Returns the stacks drawn, those
+ * sampled, and those whose draw is still pending.
  */
 export async function submitSettlements(
   ctx: ChainContext,
   settlements: readonly SubmitSettlementParams[],
-  options: { gas?: bigint | undefined } = {},
-): Promise<TxInfo & { sampled: bigint[] }> {
+  options: SubmitOptions = {},
+): Promise<TxInfo & { drawn: bigint[]; sampled: bigint[]; drawPending: bigint[] }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
@@ -71,10 +117,19 @@ export async function submitSettlements(
     args: [settlements.map((s) => ({ ...s }))],
     gas: options.gas,
   });
-  const sampled = parseEventLogs({
-    abi: settlementManagerAbi,
-    logs: receipt.logs,
-    eventName: "AttestersSampled",
-  });
-  return { ...txInfo(receipt), sampled: sampled.map((e) => e.args.stackId) };
+  const drawn: bigint[] = [];
+  const sampled: bigint[] = [];
+  const drawPending: bigint[] = [];
+  for (const { stackId } of settlements) {
+    const candidates = frozenCandidates(receipt, stackId);
+    if (!candidates) continue;
+    if (options.draw === false) {
+      drawPending.push(stackId);
+      continue;
+    }
+    const outcome = await drawAttestersUntilDone(ctx, { stackId, candidates });
+    drawn.push(stackId);
+    if (outcome.outcome === "sampled") sampled.push(stackId);
+  }
+  return { ...txInfo(receipt), drawn, sampled, drawPending };
 }

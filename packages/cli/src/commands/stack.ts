@@ -1,4 +1,4 @@
-import { buyStack, getNode, getStack, StackStatus } from "@atoma/chain";
+import { buyStack, drawNode, getNode, getStack, StackStatus } from "@atoma/chain";
 import { type Command, Option } from "commander";
 import { formatEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
@@ -28,7 +28,10 @@ interface BuyFlags {
   duration: bigint;
 }
 
-/** `atoma stack buy|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws. */
+/**
+ * `atoma stack buy|draw|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws
+ * in a later block than the purchase (so the buyer cannot steer it).
+ */
 export function registerStack(program: Command): void {
   const stack = program
     .command("stack")
@@ -36,7 +39,9 @@ export function registerStack(program: Command): void {
 
   stack
     .command("buy")
-    .description("buy a stack; prints its id and the URL of the node the contract drew to serve it")
+    .description(
+      "buy a stack (the purchase, then the draw of its node in a later block); prints its id and the URL of the node drawn",
+    )
     .addOption(networkOption())
     .option("--key-file <file>", "the buyer's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
     .requiredOption("--task <id>", "task id", bigintOption("--task", 1n))
@@ -77,8 +82,27 @@ export function registerStack(program: Command): void {
         price: formatEther(bought.pricePerMillion),
         escrow: formatEther(bought.escrow),
         expiresAt: bought.expiresAt,
-        tx: bought.hash,
+        tx: bought.requestHash,
+        drawTx: bought.hash,
       });
+    });
+
+  stack
+    .command("draw <id>")
+    .description("draw the serving node of a stack bought but not drawn yet (anyone may)")
+    .addOption(networkOption())
+    .option("--key-file <file>", "the sender's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
+    .action(async (id: string, flags: { network?: string; keyFile?: string }) => {
+      const stackId = bigintOption("stack id", 1n)(id);
+      const network = loadNetwork(flags.network);
+      const ctx = userContext(network, loadUserAccount(flags.keyFile));
+      const found = await getStack(ctx, stackId);
+      if (found.status !== StackStatus.Pending)
+        throw new CliUsageError(
+          `stack ${stackId} is not waiting for its draw (status ${STATUS_NAMES[found.status]})`,
+        );
+      const { hash, blockNumber: _block, gasUsed: _gas, ...outcome } = await drawNode(ctx, { stackId });
+      printJson({ stackId, ...outcome, tx: hash });
     });
 
   stack
@@ -90,14 +114,14 @@ export function registerStack(program: Command): void {
       const ctx = readContext(loadNetwork(flags.network));
       const found = await getStack(ctx, stackId);
       if (found.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
-      const node = await getNode(ctx, found.nodeId);
+      const node = found.nodeId === 0n ? undefined : await getNode(ctx, found.nodeId);
       printJson({
         stackId,
         status: STATUS_NAMES[found.status] ?? "unknown",
         owner: found.owner,
         taskId: found.taskId,
         nodeId: found.nodeId,
-        nodeUrl: node.url,
+        nodeUrl: node?.url ?? null,
         units: found.units,
         price: formatEther(found.pricePerMillion),
         escrow: formatEther(found.escrow),

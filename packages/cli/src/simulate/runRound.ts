@@ -88,7 +88,8 @@ export async function runRound(
       return { buyer, stackId: stack.stackId, server: stack.nodeId };
     }),
   );
-  transactions += bought.length;
+  // Each purchase is two transactions: the purchase, then the draw of its node in a later block.
+  transactions += 2 * bought.length;
 
   const served = new Map<bigint, ServedStack>();
   for (const stack of bought) {
@@ -127,7 +128,8 @@ export async function runRound(
       ),
     ),
   );
-  transactions += settled.length;
+  // One settleMany per server, then one attester draw per verified settlement, in later blocks.
+  transactions += settled.length + settled.reduce((sum, s) => sum + s.drawn.length, 0);
   const sampledIds = new Set(settled.flatMap((s) => s.sampled));
 
   const checks = await Promise.all(

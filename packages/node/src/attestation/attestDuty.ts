@@ -2,6 +2,7 @@ import {
   attestationCommitment,
   commitAttestation,
   declareTranscriptUnavailable,
+  drawAttesters,
   execute,
   failVerification,
   proveReceiptFraud,
@@ -12,7 +13,14 @@ import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
-import { completeDuty, loadSample, searchFrom, type WorkerEnv } from "./workerEnv.js";
+import {
+  beforeDeadline,
+  completeDuty,
+  loadSample,
+  searchFrom,
+  taskModelOf,
+  type WorkerEnv,
+} from "./workerEnv.js";
 
 /** SettlementManager's phases (ISettlementManager.Phase). */
 export const Phase = {
@@ -24,15 +32,17 @@ export const Phase = {
   Finalized: 5,
   Failed: 6,
   TimedOut: 7,
+  Drawing: 8,
 } as const;
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
  * sample first, or declaring the transcript unavailable), then see the settlement through — timing out silent
- * attesters, failing a server that does not reveal or post, drawing the committee of a dispute on the stack and
- * resolving it once it is due.
+ * attesters, drawing their replacements, failing a server that does not reveal or post, drawing the committee of
+ * a dispute on the stack and resolving it once it is due. `signal` bounds the step; the recompute also stops at
+ * the commit deadline.
  */
-export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
+export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const { settlementManager } = env.chain.contracts;
   const me = await env.chain.nodeId();
   const [st, attesters, now] = await Promise.all([
@@ -60,10 +70,18 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
       return;
     }
     if (now > st.deadline) return; // too late to commit: another party times us out
+    if (duty.commitment && duty.result) {
+      // Computed before (the transaction failed or the node restarted): send what was kept, not a recompute.
+      const sent = await commitRaw(env, duty.stackId, me, duty.commitment);
+      await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
+      env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
+      return;
+    }
     const full = await completeDuty(env, duty);
+    const bounded = beforeDeadline(signal, st.deadline, now);
     let sample: Awaited<ReturnType<typeof loadSample>>;
     try {
-      sample = await loadSample(env, full, st.dataPosted);
+      sample = await loadSample(env, full, st.dataPosted, bounded);
     } catch (error) {
       if (error instanceof TranscriptFraudError && env.chain.ctx.addresses.ReceiptFraud) {
         // The server's own root holds a leaf it could not honestly have: that is proof, not a disagreement.
@@ -76,7 +94,8 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
         return finish("server_fraud_proven");
       }
       if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
-      if (st.dataRequested) throw error; // the server has until its data deadline to post the requests
+      // Declared already (by this node or another): the server has until its data deadline to post.
+      if (st.dataRequested || mine.declared) return;
       env.logger.warn(
         { stackId: duty.stackId.toString(), err: error.shortMessage },
         "transcript unavailable",
@@ -86,12 +105,13 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
     }
     if (!sample) return; // posted, but the event is not visible yet
     const bodies = sample.bodies;
+    const taskModelId = await taskModelOf(env, duty.stackId);
     const decision = await env.strategy.attest({
       stackId: duty.stackId,
       nodeId: me,
       indices: full.indices,
       chain: env.chain,
-      recompute: () => recomputeSample(env.engine(), bodies),
+      recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
     });
     if (!decision) return;
     const recomputed = "sample" in decision ? decision.sample : undefined;
@@ -120,6 +140,10 @@ export async function stepAttest(env: WorkerEnv, duty: Duty): Promise<void> {
 
   // Committed: see the settlement through, so nothing stays locked.
   switch (st.phase) {
+    case Phase.Drawing:
+      // Replacements for silent attesters are armed: anyone may draw them, from a later block.
+      await drawAttesters(env.chain.ctx, { stackId: duty.stackId });
+      return;
     case Phase.Commit:
       if (st.dataRequested && !st.dataPosted) {
         if (now > st.dataDeadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });

@@ -12,8 +12,11 @@ import type { NodeContext } from "../service/nodePart.js";
 /** The contracts the attestation worker reads and calls. */
 export const ATTESTATION_CONTRACTS = [
   "NodeRegistry",
+  "TaskRegistry",
   "StackManager",
   "SettlementManager",
+  "SettlementDraw",
+  "SettlementEvidence",
   "DisputeManager",
 ] as const;
 

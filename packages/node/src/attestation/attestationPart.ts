@@ -4,6 +4,7 @@ import { attestationEventSources } from "./attestationEvents.js";
 import { AttestationWorker } from "./attestationWorker.js";
 import type { CommitStrategy } from "./commitStrategy.js";
 import { honestStrategy } from "./honestStrategy.js";
+import { TranscriptCache } from "./transcriptCache.js";
 
 export interface AttestationPartOptions {
   /** Milliseconds between passes over the open duties. @default 2000 */
@@ -12,7 +13,14 @@ export interface AttestationPartOptions {
   lookbackBlocks?: bigint | undefined;
   /** Milliseconds allowed for fetching a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
+  /** Duties worked on at once. @default `settlement.maxConcurrentDuties` of the node's configuration */
+  concurrency?: number | undefined;
+  /** Longest one step of a duty may run. @default 600000 */
+  stepTimeoutMs?: number | undefined;
 }
+
+/** Bytes of checked transcripts kept in memory, so a duty retried does not fetch and check again. */
+const TRANSCRIPT_CACHE_BYTES = 128 * 1024 * 1024;
 
 export interface AttestationPartComponents {
   /** What to commit; honest unless a test injects another. Never a configuration option. */
@@ -55,9 +63,15 @@ export function attestationPart(
         transcript: {
           maxBytes: context.config.limits.maxBlobBytes,
           timeoutMs: options.fetchTimeoutMs ?? 30_000,
+          cache: new TranscriptCache(TRANSCRIPT_CACHE_BYTES),
         },
+        taskModels: new Map(),
       },
-      { pollIntervalMs: options.pollIntervalMs ?? 2_000 },
+      {
+        pollIntervalMs: options.pollIntervalMs ?? 2_000,
+        concurrency: options.concurrency ?? context.config.settlement.maxConcurrentDuties,
+        stepTimeoutMs: options.stepTimeoutMs ?? 600_000,
+      },
     );
     return {
       name: "attestation",

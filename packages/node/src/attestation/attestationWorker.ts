@@ -1,23 +1,42 @@
 import { AtomaError } from "@atoma/core";
 import { sleep } from "../listener/sleep.js";
+import { Backoff } from "../settlement/backoff.js";
 import { stepAttest } from "./attestDuty.js";
 import { stepCommittee } from "./committeeDuty.js";
-import { listOpenDuties, recordDutyError } from "./duties.js";
+import { type Duty, listOpenDuties, recordDutyError } from "./duties.js";
 import type { WorkerEnv } from "./workerEnv.js";
 
+/** Longest pause before a duty that keeps failing is tried again. */
+const MAX_BACKOFF_MS = 30_000;
+
+export interface AttestationWorkerOptions {
+  pollIntervalMs: number;
+  /** Duties worked on at once: a slow one (a stalled transcript, a long recompute) holds one slot, not the node. */
+  concurrency: number;
+  /** Longest one step of a duty may run (fetching, recomputing); a step also stops at its duty's deadline. */
+  stepTimeoutMs: number;
+}
+
 /**
- * Works through the open duties every `pollIntervalMs`: each step reads the chain, decides from the duty row's
- * state and the contract's phase, and records what it did, so a restart resumes where it stopped.
+ * Works through the open duties: every `pollIntervalMs` it starts a step for each duty not already in progress,
+ * up to `concurrency` at once, each bounded in time (`stepTimeoutMs`, and the duty's own deadline, which the step
+ * reads from the chain) and retried after a failure with a growing pause. Each step reads the chain, decides from
+ * the duty row's state and the contract's phase, and records what it did, so a restart resumes where it stopped.
  */
 export class AttestationWorker {
   private readonly env: WorkerEnv;
-  private readonly pollIntervalMs: number;
+  private readonly options: AttestationWorkerOptions;
+  private readonly inFlight = new Map<bigint, Promise<void>>();
+  private readonly backoff: Backoff;
+  /** The duty last started: the next pass starts after it, so every duty gets its turn. */
+  private cursor = 0n;
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(env: WorkerEnv, options: { pollIntervalMs: number }) {
+  constructor(env: WorkerEnv, options: AttestationWorkerOptions) {
     this.env = env;
-    this.pollIntervalMs = options.pollIntervalMs;
+    this.options = options;
+    this.backoff = new Backoff(options.pollIntervalMs, MAX_BACKOFF_MS);
   }
 
   start(): void {
@@ -27,38 +46,96 @@ export class AttestationWorker {
     this.loop = this.run(controller.signal);
   }
 
+  /** Stops starting steps, aborts those in progress and waits for them to end. */
   async stop(): Promise<void> {
     this.controller?.abort();
     await this.loop;
+    await Promise.allSettled([...this.inFlight.values()]);
     this.loop = undefined;
   }
 
-  /** One pass over every open duty (the loop's body; tests may call it directly). */
+  /** One step of every open duty (at most `concurrency` at once), waiting for them all (tests call it). */
   async tick(signal?: AbortSignal): Promise<void> {
-    for (const duty of await listOpenDuties(this.env.db)) {
-      if (signal?.aborted) return;
-      try {
-        if (duty.kind === "attest") await stepAttest(this.env, duty);
-        else await stepCommittee(this.env, duty);
-      } catch (error) {
-        const message = error instanceof AtomaError ? `${error.code}: ${error.shortMessage}` : String(error);
-        this.env.logger.warn(
-          { kind: duty.kind, stackId: duty.stackId.toString(), round: duty.round.toString(), err: message },
-          "attestation step failed; retrying",
-        );
-        await recordDutyError(this.env.db, duty.taskId, message);
-      }
+    const stop = signal ?? new AbortController().signal;
+    const started: Promise<void>[] = [];
+    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
+      if (stop.aborted) break;
+      if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
+      while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight.values());
+      started.push(this.begin(duty, stop));
+    }
+    await Promise.allSettled(started);
+  }
+
+  /** Duties in progress now. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /** Starts steps while slots are free, without waiting for them (the loop's pass). */
+  private async launch(signal: AbortSignal): Promise<void> {
+    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
+      if (signal.aborted || this.inFlight.size >= this.options.concurrency) break;
+      if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
+      void this.begin(duty, signal);
+    }
+  }
+
+  /**
+   * The order duties get slots in: those still to commit first (their deadline is the one that slashes), each
+   * group starting after the duty last started, so a few duties never keep the others waiting.
+   */
+  private turns(duties: Duty[]): Duty[] {
+    const rotated = [
+      ...duties.filter((d) => d.taskId > this.cursor),
+      ...duties.filter((d) => d.taskId <= this.cursor),
+    ];
+    return [...rotated.filter((d) => d.state === "pending"), ...rotated.filter((d) => d.state !== "pending")];
+  }
+
+  private begin(duty: Duty, signal: AbortSignal): Promise<void> {
+    this.cursor = duty.taskId;
+    const step = this.step(duty, signal).finally(() => this.inFlight.delete(duty.taskId));
+    this.inFlight.set(duty.taskId, step);
+    return step;
+  }
+
+  private async step(duty: Duty, signal: AbortSignal): Promise<void> {
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.options.stepTimeoutMs)]);
+    try {
+      if (duty.kind === "attest") await stepAttest(this.env, duty, bounded);
+      else await stepCommittee(this.env, duty, bounded);
+      this.backoff.succeeded(duty.taskId);
+    } catch (error) {
+      const retryInMs = this.backoff.failed(duty.taskId);
+      const message = error instanceof AtomaError ? `${error.code}: ${error.shortMessage}` : describe(error);
+      this.env.logger.warn(
+        {
+          kind: duty.kind,
+          stackId: duty.stackId.toString(),
+          round: duty.round.toString(),
+          err: message,
+          retryInMs,
+        },
+        "attestation step failed; retrying",
+      );
+      await recordDutyError(this.env.db, duty.taskId, message).catch(() => {});
     }
   }
 
   private async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        await this.tick(signal);
+        await this.launch(signal);
       } catch (error) {
-        this.env.logger.error({ err: error }, "attestation pass failed");
+        this.env.logger.error({ err: describe(error) }, "attestation pass failed");
       }
-      await sleep(this.pollIntervalMs, signal);
+      await sleep(this.options.pollIntervalMs, signal);
     }
   }
+}
+
+/** An error's name and message, never its payload. */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

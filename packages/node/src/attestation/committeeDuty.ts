@@ -23,7 +23,7 @@ import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
 import { voteSalt } from "./voteSalt.js";
-import { searchFrom, type WorkerEnv } from "./workerEnv.js";
+import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
 /** DisputeManager's statuses. */
 const Status = { None: 0, Open: 1, Resolved: 2 } as const;
@@ -40,7 +40,7 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
  * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
-export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
+export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const { disputeManager } = env.chain.contracts;
   const disputeId = duty.round;
   const me = await env.chain.nodeId();
@@ -86,7 +86,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
       await updateDuty(env.db, duty.taskId, { state: "revealed", lastError: "missed the commit deadline" });
       return;
     }
-    const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now));
+    const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now, signal));
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
     if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
@@ -133,8 +133,8 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty): Promise<void> {
 
 /**
  * What this member votes: the strategy's decision on the posted requests, recomputed within the time left before the
- * commit deadline. Requests that cannot be replayed, outputs too large to show, or a recomputation the deadline cuts
- * short make an abstention. Undefined: not now (the posted requests are not visible yet).
+ * commit deadline (a request that is not valid for the task recomputes to the fixed invalid-request result). A model
+ * this node cannot run, outputs too large to show, or a recomputation the deadline cuts short make an abstention. Undefined: not now (the posted requests are not visible yet).
  */
 async function computeBallot(
   env: WorkerEnv,
@@ -142,6 +142,7 @@ async function computeBallot(
   dispute: { sampleCount: number; commitDeadline: bigint },
   me: bigint,
   now: bigint,
+  step?: AbortSignal,
 ): Promise<Ballot | undefined> {
   const budgetMs = Number(dispute.commitDeadline - now - COMMIT_MARGIN_SECONDS) * 1_000;
   if (budgetMs <= 0) return abstain(env, duty, me, "too little time left to recompute");
@@ -149,13 +150,15 @@ async function computeBallot(
   try {
     const bodies = await disputedRequests(env.chain, duty.round, dispute.sampleCount, searchFrom(env, duty));
     if (!bodies) return undefined;
-    const signal = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
+    const budget = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
+    const signal = step ? AbortSignal.any([step, budget]) : budget;
+    const taskModelId = await taskModelOf(env, duty.stackId);
     decision = await env.strategy.vote({
       stackId: duty.stackId,
       nodeId: me,
       disputeId: duty.round,
       chain: env.chain,
-      recompute: () => recomputeOutputs(env.engine(), bodies, signal),
+      recompute: () => recomputeOutputs(env.engine(), bodies, { taskModelId, signal }),
     });
   } catch (error) {
     if (unreplayable(error) || cutShort(error))

@@ -13,6 +13,7 @@ import { hexToString } from "viem";
 import { fetchBlob } from "../blobs/fetchBlob.js";
 import type { AttestationChain } from "./attestationChain.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
+import type { CheckedTranscript, TranscriptCache } from "./transcriptCache.js";
 
 /** The settlement a duty is about, as submitted on-chain. */
 export interface SettlementFacts {
@@ -20,9 +21,12 @@ export interface SettlementFacts {
   transcriptId: Hash;
 }
 
-/** The sampled requests, in the order of the sampled indices: bodies to recompute and their hashes. */
+/**
+ * The sampled requests, in the order of the sampled indices: bodies to recompute (undefined for posted bytes that
+ * are not JSON) and their hashes.
+ */
 export interface SampledRequests {
-  bodies: Record<string, unknown>[];
+  bodies: unknown[];
   reqHashes: Hash[];
 }
 
@@ -46,44 +50,76 @@ export async function settlementFacts(
   return { servingNodeId: last.args.nodeId!, transcriptId: last.args.transcriptId! };
 }
 
-/** The requests the server posted as calldata after an attester declared the transcript unavailable. */
+/**
+ * The requests the server posted (one transaction each) after an attester declared the transcript unavailable,
+ * in sampled order; undefined while any position is not visible yet.
+ */
 export async function postedRequests(
   chain: AttestationChain,
   stackId: bigint,
   fromBlock: bigint,
+  sampleCount: number,
 ): Promise<SampledRequests | undefined> {
-  const events = await chain.contracts.settlementManager.getEvents.SampledRequestsPosted(
+  const events = await chain.contracts.settlementEvidence.getEvents.SampledRequestPosted(
     { stackId },
     { fromBlock },
   );
-  const last = events.at(-1);
-  if (!last) return undefined;
-  const bodies = last.args.requests!.map((request, index) => {
-    try {
-      return JSON.parse(hexToString(request.body)) as Record<string, unknown>;
-    } catch (cause) {
-      throw new TranscriptUnusableError(`posted request ${index} is not JSON`, { cause });
-    }
-  });
-  return { bodies, reqHashes: [...last.args.reqHashes!] };
+  const byPosition = new Map(events.map((event) => [Number(event.args.position), event.args]));
+  const bodies: unknown[] = [];
+  const reqHashes: Hash[] = [];
+  for (let position = 0; position < sampleCount; position++) {
+    const posted = byPosition.get(position);
+    if (!posted?.request || !posted.reqHash) return undefined;
+    bodies.push(parseJson(hexToString(posted.request.body)));
+    reqHashes.push(posted.reqHash);
+  }
+  return { bodies, reqHashes };
+}
+
+/** The JSON value of `text`, or undefined when it is not JSON (no engine can run it: an invalid request). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface FetchTranscriptOptions {
   maxBytes: number;
   timeoutMs: number;
+  /** Transcripts already checked: a hit skips the download and the checks. */
+  cache?: TranscriptCache | undefined;
+  /** Stops the download (the step's own deadline, or the worker stopping): an abort is never "unusable". */
+  signal?: AbortSignal | undefined;
 }
 
 /**
  * Fetches the inputs transcript from the serving node, checks its hash and shape, that its leaves rebuild the
  * settled root, that they keep the leaf rules, and every owner signature, and returns the sampled requests.
  * Throws `TranscriptFraudError` (with the evidence) when the settled leaves break a rule, and
- * `TranscriptUnusableError` for anything else that makes it unusable (the worker then declares it unavailable).
+ * `TranscriptUnusableError` for anything else that makes it unusable (the worker then declares it unavailable
+ * on-chain). A transcript checked once (and found no fraud) is kept in `options.cache`.
  */
 export async function fetchSampledRequests(
   chain: AttestationChain,
   params: { stackId: bigint; facts: SettlementFacts; indices: readonly bigint[] },
   options: FetchTranscriptOptions,
 ): Promise<SampledRequests> {
+  const checked =
+    options.cache?.get(params.stackId, params.facts.transcriptId) ??
+    (await fetchCheckedTranscript(chain, params, options));
+  return {
+    bodies: params.indices.map((k) => checked.bodies[Number(k)]),
+    reqHashes: params.indices.map((k) => checked.reqHashes[Number(k)]!),
+  };
+}
+
+async function fetchCheckedTranscript(
+  chain: AttestationChain,
+  params: { stackId: bigint; facts: SettlementFacts },
+  options: FetchTranscriptOptions,
+): Promise<CheckedTranscript> {
   const { nodeRegistry, stackManager, settlementManager } = chain.contracts;
   const [node, stack, settlement] = await Promise.all([
     nodeRegistry.read.getNode([params.facts.servingNodeId]),
@@ -115,11 +151,11 @@ export async function fetchSampledRequests(
       units: settlement.units,
       requestCount: BigInt(settlement.requestCount),
     });
-    return {
-      bodies: params.indices.map((k) => transcript.requests[Number(k)]!.body),
-      reqHashes: params.indices.map((k) => reqHashes[Number(k)]!),
-    };
+    const checked = { bodies: transcript.requests.map((request) => request.body as unknown), reqHashes };
+    options.cache?.set(params.stackId, params.facts.transcriptId, checked, bytes.byteLength);
+    return checked;
   } catch (error) {
+    options.signal?.throwIfAborted();
     if (error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError) throw error;
     if (error instanceof AtomaError)
       throw new TranscriptUnusableError(`transcript unusable: ${error.shortMessage}`, { cause: error });

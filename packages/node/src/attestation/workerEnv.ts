@@ -1,4 +1,4 @@
-import type { Logger } from "@atoma/core";
+import type { Hash, Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import type { LocalAccount } from "viem";
 import type { NodeDb } from "../db/openStateDatabase.js";
@@ -26,6 +26,8 @@ export interface WorkerEnv {
   metrics: NodeMetrics | undefined;
   lookbackBlocks: bigint;
   transcript: FetchTranscriptOptions;
+  /** Task model ids by stack, read once (a stack's task never changes). */
+  taskModels: Map<bigint, Hash>;
 }
 
 /** First block a duty's log searches start at. */
@@ -66,8 +68,9 @@ export async function loadSample(
   env: WorkerEnv,
   duty: Duty,
   dataPosted: boolean,
+  signal?: AbortSignal,
 ): Promise<SampledRequests | undefined> {
-  if (dataPosted) return postedRequests(env.chain, duty.stackId, searchFrom(env, duty));
+  if (dataPosted) return postedRequests(env.chain, duty.stackId, searchFrom(env, duty), duty.indices.length);
   return fetchSampledRequests(
     env.chain,
     {
@@ -75,6 +78,27 @@ export async function loadSample(
       facts: { servingNodeId: duty.servingNodeId!, transcriptId: duty.transcriptId! },
       indices: duty.indices,
     },
-    env.transcript,
+    { ...env.transcript, signal },
   );
+}
+
+/** The on-chain model id of the task a stack was bought on (what a valid sampled request must name). */
+export async function taskModelOf(env: WorkerEnv, stackId: bigint): Promise<Hash> {
+  const cached = env.taskModels.get(stackId);
+  if (cached) return cached;
+  const { taskId } = await env.chain.contracts.stackManager.read.getStack([stackId]);
+  const { modelId } = await env.chain.contracts.taskRegistry.read.getTask([taskId]);
+  env.taskModels.set(stackId, modelId);
+  return modelId;
+}
+
+/**
+ * A signal for work that must end before chain time `deadline` (unix seconds; chain time `now`): `signal`, also
+ * aborted once that much wall time has passed, so a recompute never runs past the point where its commitment
+ * could still land.
+ */
+export function beforeDeadline(signal: AbortSignal | undefined, deadline: bigint, now: bigint): AbortSignal {
+  const left = deadline > now ? Number(deadline - now) * 1_000 : 0;
+  const timeout = AbortSignal.timeout(Math.max(left, 1_000));
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }

@@ -96,6 +96,13 @@ export const settlementSchema = z.strictObject({
   minRemainingUnits: z.number().int().nonnegative().default(0),
   /** Settle a stack this many seconds before it expires. @default 300 */
   beforeExpirySeconds: z.number().int().nonnegative().default(300),
+  /**
+   * Settle a stack early once it has served no request for this many seconds (0: never), which frees the
+   * capacity a buyer reserved and does not use. @default 1800
+   */
+  idleSeconds: z.number().int().nonnegative().default(1_800),
+  /** Attestation and committee duties worked on at once. @default 4 */
+  maxConcurrentDuties: z.number().int().min(1).max(64).default(4),
   /** Milliseconds between the settlement worker's scans. @default 5000 */
   pollIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000),
   /** Claim fees automatically once an epoch allows. @default true */

@@ -17,6 +17,7 @@ import { loadKeyFile } from "../keys/keyFile.js";
 import { ChainListener } from "../listener/chainListener.js";
 import { redactingLogger } from "../logging/redactingLogger.js";
 import { createNodeMetrics, type NodeMetrics } from "../metrics/nodeMetrics.js";
+import { requestBodyLimit } from "../settlement/requestBodyLimit.js";
 import { assertChain, createNodeChainClient, type NodeChainClient } from "./chainClient.js";
 import type { NodeContext, NodePart, NodePartFactory } from "./nodePart.js";
 
@@ -151,7 +152,10 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     };
     const app = createHttpApp(
       { blobs, models, logger, metrics, healthChecks, state: serverState },
-      { maxBodyBytes: config.limits.maxBodyBytes, routes: parts.flatMap((part) => part.routes ?? []) },
+      {
+        maxBodyBytes: await requestBodyLimit(config, chain),
+        routes: parts.flatMap((part) => part.routes ?? []),
+      },
     );
     server = new HttpServer(
       { app, state: serverState, logger },

@@ -9,16 +9,24 @@ async function sampledLeaves(ctx: StepContext, row: SettlementRow) {
   return { leaves, indices: sampledIndicesOf(row) };
 }
 
-/** An attester could not fetch the transcript: the sampled owner-signed requests go on chain as calldata. */
+/**
+ * An attester said it could not fetch the transcript: the sampled owner-signed requests go on chain, one per
+ * transaction (each fits a block: the API accepts no body over the on-chain bound). Positions already posted
+ * (before a restart) are skipped.
+ */
 export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
   const posted = await postSampledRequests(ctx.chain.actions, {
     stackId: row.stack_id,
     requests: postedRequestsOf(row.stack_id, leaves, indices),
   });
-  await updateSettlement(ctx.db, row.stack_id, { data_tx: posted.hash });
+  const last = posted.at(-1)?.hash ?? "0x";
+  await updateSettlement(ctx.db, row.stack_id, { data_tx: last });
   ctx.metrics?.settlements.inc({ outcome: "requests_posted" });
-  ctx.logger.info({ stackId: row.stack_id, tx: posted.hash }, "sampled requests posted on chain");
+  ctx.logger.info(
+    { stackId: row.stack_id, posted: posted.length, tx: last },
+    "sampled requests posted on chain",
+  );
 }
 
 /** The reveal opened: the sampled response hashes go on chain with their Merkle proofs. */

@@ -17,6 +17,8 @@ const REQUIRED = [
   "AtomaVault",
   "StackManager",
   "SettlementManager",
+  "SettlementDraw",
+  "SettlementEvidence",
   "DisputeManager",
   "ChallengeManager",
 ] as const;
@@ -46,6 +48,8 @@ export function settlementAddresses(contracts: Record<string, string>): AtomaAdd
     AtomaVault: at("AtomaVault"),
     StackManager: at("StackManager"),
     SettlementManager: at("SettlementManager"),
+    SettlementDraw: at("SettlementDraw"),
+    SettlementEvidence: at("SettlementEvidence"),
     DisputeManager: at("DisputeManager"),
     ChallengeManager: at("ChallengeManager"),
     ConsensusRequests: at("ConsensusRequests"),

@@ -21,6 +21,7 @@ export const settlementPart: NodePartFactory = (context) => {
     {
       minRemainingUnits: settlement.minRemainingUnits,
       beforeExpirySeconds: settlement.beforeExpirySeconds,
+      idleSeconds: settlement.idleSeconds,
       pollIntervalMs: settlement.pollIntervalMs,
       autoClaim: settlement.autoClaim,
       chainId: context.config.chain.chainId,

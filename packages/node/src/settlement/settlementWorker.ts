@@ -1,5 +1,6 @@
 import {
   ContractRevertError,
+  drawAttesters,
   finalizeSettlement,
   type SubmitSettlementParams,
   submitSettlement,
@@ -17,7 +18,9 @@ import { Backoff } from "./backoff.js";
 import { listPendingChallenges } from "./challengeRows.js";
 import { describeError } from "./describeError.js";
 import { advanceSettlementDispute } from "./disputeEvidence.js";
+import { DrawKeeper } from "./drawKeeper.js";
 import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
+import { IdleClock } from "./idleClock.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
 import { postSampledRequestsOf, revealSample } from "./sampleDuties.js";
@@ -38,6 +41,8 @@ import type { StepContext } from "./stepContext.js";
 const MAX_BATCH = 32;
 /** Longest pause after repeated failures on one stack. */
 const MAX_BACKOFF_MS = 60_000;
+/** `ISettlementManager.Phase.Drawing`: an attester draw is armed and waits for a later block. */
+const PHASE_DRAWING = 8;
 
 export interface SettlementWorkerComponents {
   db: NodeDb;
@@ -74,6 +79,8 @@ export class SettlementWorker {
   readonly #components: { db: NodeDb; blobs: BlobStore; chain: SettlementChain };
   readonly #steps: StepContext;
   readonly #backoff: Backoff;
+  readonly #idle = new IdleClock();
+  readonly #keeper: DrawKeeper;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   /** This node's on-chain id, read once it is registered. */
@@ -90,6 +97,7 @@ export class SettlementWorker {
     this.#components = { db: this.#db, blobs: this.#blobs, chain: this.#chain };
     this.#steps = { db: this.#db, chain: this.#chain, logger: this.#logger, metrics: this.#metrics };
     this.#backoff = new Backoff(options.pollIntervalMs, MAX_BACKOFF_MS);
+    this.#keeper = new DrawKeeper(this.#chain, this.#logger);
   }
 
   async start(): Promise<void> {
@@ -146,12 +154,16 @@ export class SettlementWorker {
       await this.#attempt(challenge.stack_id, () => answerOwnerChallenge(this.#steps, challenge));
     }
     if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
+    await this.#keeper.tick(nodeId).catch((error: unknown) => {
+      this.#logger.warn({ error: describeError(error) }, "draw keeper scan failed; retrying");
+    });
   }
 
   async #freezeDue(nodeId: bigint, now: bigint): Promise<void> {
     const active = await listStacks(this.#db, { servingNodeId: nodeId, state: "active" });
+    this.#idle.retain(new Set(active.map((stack) => stack.stackId)));
     const due = active.flatMap((stack) => {
-      const reason = settlementReason(stack, now, this.#options);
+      const reason = settlementReason(stack, now, this.#options, this.#idle.since(stack, now));
       return reason ? [{ stackId: stack.stackId, reason }] : [];
     });
     const closed = await listUnfrozenSettlingStacks(this.#db, nodeId);
@@ -173,12 +185,33 @@ export class SettlementWorker {
   }
 
   async #advance(row: SettlementRow, now: bigint): Promise<void> {
+    if (await this.#drawPending(row, now)) return this.#draw(row.stack_id);
     if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
       if (now <= row.data_deadline) await postSampledRequestsOf(this.#steps, row);
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await revealSample(this.#steps, row);
     if (row.dispute_id !== null) await advanceSettlementDispute(this.#steps, row, now);
+  }
+
+  /** Runs a settlement's armed attester draw (anyone may; its outcome is the armed block's, not ours). */
+  async #draw(stackId: bigint): Promise<void> {
+    const drawn = await drawAttesters(this.#chain.actions, { stackId });
+    this.#logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
+  }
+
+  /**
+   * Whether the settlement waits for an attester draw: after its submission (when the draw that followed it did
+   * not run, or re-armed), or after its attesters timed out. Read from the chain only where one can be pending.
+   */
+  async #drawPending(row: SettlementRow, now: bigint): Promise<boolean> {
+    if (row.outcome !== null || row.reveal_deadline !== null) return false;
+    const mayBeDrawing =
+      row.state === "submitted" ||
+      (row.state === "attesting" && row.commit_deadline !== null && now > row.commit_deadline);
+    if (!mayBeDrawing) return false;
+    const { phase } = await this.#chain.contracts.settlementManager.read.getSettlement([row.stack_id]);
+    return phase === PHASE_DRAWING;
   }
 
   /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */
@@ -199,8 +232,9 @@ export class SettlementWorker {
       const batch = ready.slice(i, i + MAX_BATCH);
       if (batch.length > 1) {
         try {
-          const sent = await submitSettlements(this.#chain.actions, batch);
+          const sent = await submitSettlements(this.#chain.actions, batch, { draw: false });
           for (const params of batch) await this.#submitted(params, sent.hash);
+          for (const stackId of sent.drawPending) await this.#attempt(stackId, () => this.#draw(stackId));
           continue;
         } catch (error) {
           this.#logger.warn(
@@ -215,8 +249,10 @@ export class SettlementWorker {
 
   async #submitOne(params: SubmitSettlementParams): Promise<void> {
     try {
-      const sent = await submitSettlement(this.#chain.actions, params);
+      const sent = await submitSettlement(this.#chain.actions, params, { draw: false });
       await this.#submitted(params, sent.hash);
+      if (sent.outcome === "drawPending")
+        await this.#attempt(params.stackId, () => this.#draw(params.stackId));
     } catch (error) {
       if (!(error instanceof ContractRevertError && error.errorName === "SettlementTooLate")) throw error;
       await markSettlementFailed(this.#db, params.stackId, "too_late", "the settlement deadline had passed");

@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -32,6 +30,7 @@ import { parseNodeConfig } from "../../src/config/loadConfig.js";
 import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { TEST_ECHELON } from "../helpers/testEchelon.js";
+import { StallingFront } from "./stallingFront.js";
 
 export const MODEL = "atoma-tiny";
 export const PRICE = parseEther("2"); // per million units
@@ -45,6 +44,8 @@ export interface HarnessNode {
   /** The node's signing key, as an action context (what a serving node sends from). */
   signer: ChainContext;
   signerAccount: LocalAccount;
+  /** What the node's registered URL reaches: its HTTP server, through a front that can stall blob requests. */
+  front: StallingFront;
 }
 
 export interface AttestNetwork {
@@ -70,15 +71,13 @@ export interface AttestNetworkOptions {
   strategyOf?: ((nodeId: bigint) => CommitStrategy | undefined) | undefined;
   /** Deployment parameters other than the dev defaults. */
   parameters?: ParameterOverrides | undefined;
+  /** Attesters per settlement. @default 2 */
+  attesters?: number | undefined;
+  /** Milliseconds an attester waits for a transcript. @default 30000 */
+  fetchTimeoutMs?: number | undefined;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const freePort = StallingFront.freePort;
 
 /** Tiny-model engine on one thread; `seed` picks the weights, served under the project's model id. */
 export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
@@ -138,7 +137,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     role: TaskRole.Chat,
     securityLevel: SecurityLevel.CrossValidation,
     replicationPpm: 1_000_000,
-    attesters: 2,
+    attesters: options.attesters ?? 2,
     sampleSize: options.sampleSize,
   });
   const engine = await tinyEngine();
@@ -149,14 +148,17 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     const operator = await account(parseEther("10000"));
     const signer = await account(0n);
     const port = await freePort();
+    const front = new StallingFront(port);
+    const frontPort = await freePort();
+    await front.listen(frontPort);
     const { nodeId } = await registerNode(operator.ctx, {
       signer: signer.account,
-      url: `http://127.0.0.1:${port}`,
+      url: `http://127.0.0.1:${frontPort}`,
       echelon: 1,
       collateral: COLLATERAL,
     });
     await subscribe(signer.ctx, { taskId, nodeId, pricePerMillion: PRICE, capacity: 10n ** 12n });
-    registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, port, index });
+    registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, front, port, index });
   }
   const makers = new Map<bigint, () => AtomaNode>();
   // Node start-up is mostly the embedded database's: start them side by side.
@@ -189,7 +191,10 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
             engine,
             metrics,
             parts: [
-              attestationPart({ commitStrategy: strategy, nodeId: identity.nodeId }, { pollIntervalMs: 250 }),
+              attestationPart(
+                { commitStrategy: strategy, nodeId: identity.nodeId },
+                { pollIntervalMs: 250, fetchTimeoutMs: options.fetchTimeoutMs },
+              ),
             ],
           },
           config,
@@ -228,6 +233,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       await harnessNode.node.start();
     },
     async stop() {
+      await Promise.allSettled(nodes.map((n) => n.front.close()));
       await Promise.allSettled(nodes.map((n) => n.node.stop()));
       await engine.stop();
       await anvil.stop();

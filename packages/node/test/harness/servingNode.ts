@@ -44,8 +44,13 @@ export interface ServingBehaviour {
   withholdTranscript?: boolean | undefined;
   /** Pads the stack with request `k` signed by the server itself, not the owner (inflating units). */
   forge?: ((k: number) => boolean) | undefined;
-  /** Request `k` is owner-signed but no engine can replay it (not a chat, completion or embeddings body). */
+  /**
+   * Request `k` is a poison request the owner signs in collusion with the server: it names a model only the
+   * server claims to serve, so no honest node can run it; the server claims an answer and its units anyway.
+   */
   poison?: ((k: number) => boolean) | undefined;
+  /** The server's front holds every request for the transcript until released (a stalling colluder). */
+  stallTranscript?: boolean | undefined;
 }
 
 export interface ServedStack {
@@ -105,13 +110,11 @@ export async function serveAndSettle(
   };
   for (let k = 0; k < count; k++) {
     const poisoned = behaviour.poison?.(k) === true;
-    const body: Record<string, unknown> = poisoned
-      ? { model: MODEL, note: `not an inference request ${k}` }
-      : {
-          model: MODEL,
-          messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
-          max_tokens: 6,
-        };
+    const body: Record<string, unknown> = {
+      model: poisoned ? "a-model-only-the-server-serves" : MODEL,
+      messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
+      max_tokens: 6,
+    };
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
@@ -122,12 +125,8 @@ export async function serveAndSettle(
       nonce,
       deadline,
     });
-    const { response, generation } = poisoned
-      ? {
-          response: { usage: { total_tokens: 1 } },
-          generation: { sampling: { seed: 0 } },
-        }
-      : await behaviour.engine.chat(body);
+    // The colluding server claims an answer to a poison request (it runs it on the task's model).
+    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...body, model: MODEL } : body);
     const respHash =
       poisoned || behaviour.tamper?.(k)
         ? keccak256(stringToBytes(`tampered answer ${k}`))
@@ -159,6 +158,7 @@ export async function serveAndSettle(
   }
   served.tree = new StackTree(served.leaves.map(leafHash));
   const bytes = encodeTranscript(transcript);
+  if (behaviour.stallTranscript) server.front.stall(blobId(bytes));
   served.transcriptId = behaviour.withholdTranscript
     ? blobId(bytes)
     : (await server.node.context.blobs.put(bytes)).id;

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice What the settlement manager needs of the attester draw.
+interface ISettlementDraw {
+    /// Arms the first draw of a settlement (its attesters, and whether it is sampled at all) on this block, with
+    /// the attester candidates frozen as they are now.
+    function arm(uint256 stackId, uint256 taskId, uint256 serverNodeId) external;
+    /// Arms a draw of `count` replacement attesters on this block, among the same frozen candidates.
+    function armReplacement(uint256 stackId, uint8 count) external;
+    /// `count` distinct request indices in [0, requestCount) drawn from `seed`.
+    function sampleIndices(uint256 seed, uint256 requestCount, uint256 count)
+        external
+        pure
+        returns (uint256[] memory);
+}

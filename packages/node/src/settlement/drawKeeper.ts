@@ -1,0 +1,112 @@
+import { attesterCandidatesOf, drawAttesters, drawNode } from "@atoma/chain";
+import type { Logger } from "@atoma/core";
+import { describeError } from "./describeError.js";
+import type { SettlementChain } from "./settlementChain.js";
+
+/** `IStackManager.StackStatus.Pending`: bought, its node not drawn yet. */
+const STACK_PENDING = 4;
+/** Blocks scanned back on start: a draw armed earlier than its hash horizon is re-armed by whoever draws it. */
+const HORIZON = 256n;
+
+interface Armed {
+  kind: "node" | "attesters";
+  stackId: bigint;
+  armedAt: bigint;
+}
+
+/**
+ * The backstop that keeps draws from being left to the party that triggered them. A buyer (or a server) could
+ * arm a draw, read the armed block's hash, and, disliking the outcome, never draw: after 256 blocks the draw
+ * re-arms and it would get another try. This node draws, a few blocks after arming, every pending node draw it is
+ * a candidate of and every attester draw of a settlement it could attest; the draw's outcome is the armed block's
+ * whoever calls it. It scans the chain itself (a cursor in memory; on start the last 256 blocks), so a restart
+ * loses nothing that still matters.
+ */
+export class DrawKeeper {
+  readonly #chain: SettlementChain;
+  readonly #logger: Logger;
+  readonly #armed = new Map<string, Armed>();
+  #cursor: bigint | undefined;
+
+  constructor(chain: SettlementChain, logger: Logger) {
+    this.#chain = chain;
+    this.#logger = logger;
+  }
+
+  /** Blocks this node waits after a draw is armed before drawing it (staggered by node, so few race). */
+  static graceBlocks(nodeId: bigint): bigint {
+    return 2n + (nodeId % 4n);
+  }
+
+  async tick(nodeId: bigint): Promise<void> {
+    const latest = await this.#chain.actions.publicClient.getBlockNumber();
+    await this.#scan(nodeId, latest);
+    const grace = DrawKeeper.graceBlocks(nodeId);
+    for (const [key, armed] of this.#armed) {
+      if (latest < armed.armedAt + grace) continue;
+      try {
+        const rearmedAt = await this.#draw(nodeId, armed);
+        if (rearmedAt === undefined) this.#armed.delete(key);
+        else armed.armedAt = rearmedAt;
+      } catch (error) {
+        const reason = describeError(error);
+        this.#logger.debug(
+          { stackId: armed.stackId, kind: armed.kind, error: reason },
+          "draw not done; later",
+        );
+      }
+    }
+  }
+
+  async #scan(nodeId: bigint, latest: bigint): Promise<void> {
+    const fromBlock = this.#cursor ?? (latest > HORIZON ? latest - HORIZON : 0n);
+    if (fromBlock > latest) return;
+    const { stackManager, settlementDraw } = this.#chain.contracts;
+    const [requested, armed] = await Promise.all([
+      stackManager.getEvents.StackRequested({}, { fromBlock, toBlock: latest }),
+      settlementDraw.getEvents.AttesterDrawArmed({}, { fromBlock, toBlock: latest }),
+    ]);
+    for (const { args } of requested) {
+      if (!args.stackId || !args.candidates?.some((c) => c.nodeId === nodeId)) continue;
+      this.#armed.set(`node:${args.stackId}`, {
+        kind: "node",
+        stackId: args.stackId,
+        armedAt: args.armedAt ?? 0n,
+      });
+    }
+    for (const { args } of armed) {
+      if (!args.stackId) continue;
+      this.#armed.set(`attesters:${args.stackId}`, {
+        kind: "attesters",
+        stackId: args.stackId,
+        armedAt: args.armedAt ?? 0n,
+      });
+    }
+    this.#cursor = latest + 1n;
+  }
+
+  /**
+   * Draws `armed` when it is still pending and this node may be drawn by it. Returns the block it was re-armed on
+   * when its hash had expired (draw again later), undefined when there is nothing more to do.
+   */
+  async #draw(nodeId: bigint, armed: Armed): Promise<bigint | undefined> {
+    const { actions, contracts } = this.#chain;
+    if (armed.kind === "node") {
+      const stack = await contracts.stackManager.read.getStack([armed.stackId]);
+      if (stack.status !== STACK_PENDING) return undefined;
+      const drawn = await drawNode(actions, { stackId: armed.stackId });
+      this.#logger.info(
+        { stackId: armed.stackId, outcome: drawn.outcome },
+        "drew a stack's node left undrawn",
+      );
+      return drawn.outcome === "rearmed" ? drawn.armedAt : undefined;
+    }
+    const state = await contracts.settlementDraw.read.armedOf([armed.stackId]);
+    if (state.armedAt === 0n) return undefined;
+    const candidates = await attesterCandidatesOf(actions, armed.stackId);
+    if (!candidates.includes(nodeId)) return undefined;
+    const drawn = await drawAttesters(actions, { stackId: armed.stackId, candidates });
+    this.#logger.info({ stackId: armed.stackId, outcome: drawn.outcome }, "drew attesters left undrawn");
+    return drawn.outcome === "rearmed" ? drawn.armedAt : undefined;
+  }
+}

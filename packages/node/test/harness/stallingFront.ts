@@ -1,0 +1,75 @@
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * What a node's registered URL points at in the harness: a pass-through to the node's own port, which can hold
+ * requests for chosen blobs until released — a colluding server that keeps an attester's fetch hanging.
+ */
+export class StallingFront {
+  readonly #stalled = new Set<string>();
+  readonly #held: (() => void)[] = [];
+  #server: Server | undefined;
+  /** Requests received per blob id. */
+  readonly blobRequests = new Map<string, number>();
+
+  constructor(readonly targetPort: number) {}
+
+  /** Holds every request for blob `id` from now on, until `release`. */
+  stall(id: string): void {
+    this.#stalled.add(id.toLowerCase());
+  }
+
+  /** Lets every held request (and later ones) through. */
+  release(): void {
+    this.#stalled.clear();
+    for (const resume of this.#held.splice(0)) resume();
+  }
+
+  get holding(): number {
+    return this.#held.length;
+  }
+
+  async listen(port: number): Promise<void> {
+    this.#server = createServer((incoming, outgoing) => {
+      const forward = () => {
+        const upstream = request(
+          {
+            host: "127.0.0.1",
+            port: this.targetPort,
+            method: incoming.method,
+            path: incoming.url,
+            headers: incoming.headers,
+          },
+          (answer) => {
+            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(outgoing);
+          },
+        );
+        upstream.on("error", () => outgoing.destroy());
+        incoming.pipe(upstream);
+      };
+      const blob = /\/v1\/blobs\/(0x[0-9a-fA-F]+)/.exec(incoming.url ?? "")?.[1]?.toLowerCase();
+      if (blob) this.blobRequests.set(blob, (this.blobRequests.get(blob) ?? 0) + 1);
+      if (blob && this.#stalled.has(blob)) {
+        this.#held.push(forward);
+        return;
+      }
+      forward();
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(port, "127.0.0.1", resolve));
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    this.#server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+  }
+
+  static async freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+}
