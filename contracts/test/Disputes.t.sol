@@ -218,15 +218,15 @@ contract DisputesTest is DisputeSteps {
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(c.disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
-        assertTrue(d.outcome == DisputeManager.Outcome.Decided, "decided by the one shown vote");
-        assertEq(d.winner, ballots[2].claim, "the recomputed claim wins");
-        assertEq(_collateral(c.server), 0, "the lazy majority did not save the cheater");
+        // One shown vote of three drawn is no quorum: nothing is decided on the claim.
+        assertTrue(d.outcome == DisputeManager.Outcome.Undecided, "one shown vote of three decides nothing");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the lazy majority did not get the cheater paid");
+        assertEq(_collateral(c.server), COLLATERAL, "nor is it slashed without a quorum");
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_collateral(committee[i]), 0, "lazy member slashed");
             assertEq(_claimable(committee[i]), 0, "and not paid");
         }
         assertEq(_collateral(committee[2]), COLLATERAL, "the working member keeps its collateral");
-        assertGe(_claimable(committee[2]), FRAUD_SHARE / 3, "and is paid a share");
     }
 
     function test_aLazyMemberCannotShowOutputsAnotherMemberPostedFirst() public {
@@ -255,9 +255,87 @@ contract DisputesTest is DisputeSteps {
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Accepted, "and is paid");
     }
 
+    // ---------------------------------------------------------------- review 3: a quorum of the drawn committee
+
+    /// A colluding member shows the cheater's claim (it holds the cheater's outputs) while the other members are
+    /// kept silent: one shown vote of three drawn no longer decides for the server.
+    function test_aLoneColluderShowingTheServersClaimCannotDecideForIt() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot memory colluder = ballot(committee[0], sampledOutputs(c.stackId, "cheap model"));
+        assertEq(colluder.claim, disputes.getDispute(c.disputeId).serverResult, "the server's claim");
+        commitBallot(c.disputeId, committee[0], colluder);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        revealBallot(c.disputeId, committee[0], colluder);
+        showBallot(c.disputeId, committee[0], colluder);
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Undecided, "no quorum");
+        assertTrue(!d.decided, "not decided");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
+        assertEq(_collateral(c.server), COLLATERAL, "nor slashed: nothing was decided");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded in full, the surcharge included");
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_claimable(c.attesters[i]), 0, "the dissenters earn nothing from an undecided dispute");
+        }
+        for (uint256 i = 1; i < 3; ++i) {
+            assertEq(_collateral(committee[i]), COLLATERAL - TIMEOUT_SLASH, "silent members lose the timeout share");
+        }
+    }
+
+    /// A split vote (one member shows the honest outputs, a colluder the server's, one is silent) used to be
+    /// Undecided and pay the server: it now pays nobody and slashes nobody for the claim.
+    function test_aSplitVoteDoesNotPayTheServer() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        Ballot[] memory ballots = new Ballot[](2);
+        ballots[0] = ballot(committee[0], sampledOutputs(c.stackId, "honest"));
+        ballots[1] = ballot(committee[1], sampledOutputs(c.stackId, "cheap model"));
+        for (uint256 i = 0; i < 2; ++i) {
+            commitBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes + 1);
+        for (uint256 i = 0; i < 2; ++i) {
+            revealBallot(c.disputeId, committee[i], ballots[i]);
+            showBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        assertTrue(disputes.getDispute(c.disputeId).outcome == DisputeManager.Outcome.Undecided, "undecided");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
+        assertEq(_collateral(c.server), COLLATERAL, "nor slashed");
+        assertEq(_collateral(committee[0]), COLLATERAL, "a member that showed keeps its collateral");
+        assertEq(_collateral(committee[1]), COLLATERAL, "either way: nothing was decided");
+    }
+
+    function test_committeesAreOdd() public {
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.committeeSize = 4;
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "committeeSize", 4));
+        disputes.setParams(p);
+        // Size 5 with four candidates (seven subscribers less three parties): an even draw drops one member.
+        p.committeeSize = 5;
+        vm.prank(admin);
+        disputes.setParams(p);
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "four found, three drawn");
+        castHonest(c.disputeId, c.stackId, committee, "honest");
+        disputes.resolve(c.disputeId);
+        assertEq(_collateral(c.server), 0, "a quorum of the three decides");
+    }
+
     // ---------------------------------------------------------------- item 14: requests no member can replay
 
-    function test_membersThatCannotReplayTheRequestAbstainUnpunishedAndTheServerIsNotPaid() public {
+    function test_membersThatAbstainOnCompleteEvidencePayTheTimeoutShareAndTheServerIsNotPaid() public {
         Case memory c = _disputed("unreplayable", false);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
@@ -273,13 +351,15 @@ contract DisputesTest is DisputeSteps {
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
         assertEq(_collateral(c.server), COLLATERAL, "nor slashed: nothing was proven");
         for (uint256 i = 0; i < 3; ++i) {
-            assertEq(_collateral(committee[i]), COLLATERAL, "abstaining member not slashed");
-            assertEq(nodes.getNode(committee[i]).obligations, 0, "and released");
+            // The requests were on-chain in full: an abstention is a missed vote, never more.
+            assertEq(_collateral(committee[i]), COLLATERAL - TIMEOUT_SLASH, "abstaining member pays the timeout share");
+            assertEq(nodes.getNode(committee[i]).obligations, 0, "and is released");
         }
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_collateral(c.attesters[i]), COLLATERAL, "attesters kept");
+            assertEq(_claimable(c.attesters[i]), 0, "and not paid: nothing was decided");
         }
-        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded, the surcharge included");
     }
 
     function test_anAbstentionDoesNotCountAgainstTheShownVotes() public {
@@ -294,8 +374,42 @@ contract DisputesTest is DisputeSteps {
         cast(c.disputeId, committee, ballots);
         disputes.resolve(c.disputeId);
         assertEq(_collateral(c.server), 0, "decided against the cheater");
-        assertEq(_collateral(committee[0]), COLLATERAL, "the abstaining member is not slashed");
-        assertEq(_claimable(committee[0]), 0, "nor paid");
+        assertEq(_collateral(committee[0]), COLLATERAL - TIMEOUT_SLASH, "the abstaining member pays the timeout share");
+        assertEq(_claimable(committee[0]), 0, "and is not paid");
+    }
+
+    // ---------------------------------------------------------------- review 6: no free abstention
+
+    /// A member that would rather not compute declares the data unavailable although every disputed request is
+    /// on-chain: it is charged exactly as the member that stayed silent.
+    function test_abstainingWhileTheEvidenceIsOnChainCostsTheSameAsATimeout() public {
+        Case memory c = _disputed("cheap model", false);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        assertEq(disputes.getDispute(c.disputeId).evidenceCount, 2, "the evidence is complete");
+        uint256[] memory committee = committeeIds(c.disputeId);
+        uint8 reputation = nodes.getNode(committee[0]).reputation;
+        Ballot[] memory ballots = new Ballot[](2);
+        ballots[0] = unavailableBallot(committee[0]);
+        ballots[1] = ballot(committee[1], sampledOutputs(c.stackId, "honest"));
+        for (uint256 i = 0; i < 2; ++i) {
+            commitBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes + 1);
+        for (uint256 i = 0; i < 2; ++i) {
+            revealBallot(c.disputeId, committee[i], ballots[i]);
+            showBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        // committee[0] abstained, committee[2] never voted: the same charge.
+        assertEq(_collateral(committee[0]), COLLATERAL - TIMEOUT_SLASH, "the abstainer pays the timeout share");
+        assertEq(_collateral(committee[0]), _collateral(committee[2]), "as much as the silent member");
+        assertEq(
+            nodes.getNode(committee[0]).reputation, nodes.getNode(committee[2]).reputation, "and the same reputation"
+        );
+        assertLe(nodes.getNode(committee[0]).reputation, reputation, "no better than before");
+        assertEq(_collateral(committee[1]), COLLATERAL, "the member that showed its work keeps its collateral");
     }
 
     // ---------------------------------------------------------------- item 14: member timeouts
@@ -386,7 +500,10 @@ contract DisputesTest is DisputeSteps {
         d = disputes.getDispute(c.disputeId);
         assertTrue(d.outcome == DisputeManager.Outcome.NoCommittee, "no committee");
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the caught server is not paid");
-        assertEq(vault.balanceOf(user), 2 ether, "the owner is refunded");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner is refunded, the surcharge included");
+        for (uint256 i = 0; i < 2; ++i) {
+            assertEq(_claimable(c.attesters[i]), 0, "the dissenters earn nothing without a committee");
+        }
         for (uint256 i = 0; i < 6; ++i) {
             assertEq(_collateral(six[i]), COLLATERAL, "nobody slashed without a vote");
         }
@@ -434,6 +551,125 @@ contract DisputesTest is DisputeSteps {
         vm.roll(block.number + 2);
         disputes.drawCommittee(c.disputeId);
         assertEq(committeeIds(c.disputeId).length, 3, "drawn");
+    }
+
+    // ---------------------------------------------------------------- review 4: no reward from an undecided dispute
+
+    /// A lying attester disputes an honest server where it knows no committee can be formed (every other node of
+    /// the echelon has left the task once the dispute opened, so no frozen candidate is still eligible): the
+    /// dispute ends NoCommittee, the server is not paid, and the liar earns nothing.
+    function test_aDissenterEarnsNothingFromADisputeWithoutACommittee() public {
+        _approveEchelon(9);
+        uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        uint256[] memory six = new uint256[](6);
+        for (uint256 i = 0; i < 6; ++i) {
+            six[i] = addNode(9);
+            subscribe(lonely, six[i], PRICE);
+        }
+        nextEpoch();
+        verifiedTask = lonely;
+        Case memory c = _disputed("honest", true);
+        _othersLeave(lonely, c, six, 0);
+        uint256 liar = c.attesters[0];
+        uint256 before = token.balanceOf(operatorOf[liar]) + _claimable(liar);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        for (uint256 round = 0; round < 2; ++round) {
+            draw(c.disputeId);
+            DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+            if (d.status != DisputeManager.Status.Open) break;
+            vm.warp(d.drawNotBefore);
+        }
+        assertTrue(disputes.getDispute(c.disputeId).outcome == DisputeManager.Outcome.NoCommittee, "no committee");
+        assertEq(_claimable(liar), 0, "the dissenter is paid nothing");
+        assertEq(token.balanceOf(operatorOf[liar]) + _claimable(liar), before, "and gains nothing");
+        assertEq(_collateral(liar), COLLATERAL, "it deposited nothing it could lose or get back");
+        assertEq(nodes.getNode(liar).obligations, 0, "it is released");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the surcharge goes back to the owner with the rest");
+    }
+
+    // ---------------------------------------------------------------- review 2: the candidates are frozen
+
+    function _isIn(uint256 id, uint256[] memory list) internal pure returns (bool) {
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i] == id) return true;
+        }
+        return false;
+    }
+
+    function _frozen(uint256 disputeId) internal view returns (uint256[] memory ids) {
+        uint64[] memory c = disputes.candidatesOf(disputeId);
+        ids = new uint256[](c.length);
+        for (uint256 i = 0; i < c.length; ++i) {
+            ids[i] = c[i];
+        }
+    }
+
+    /// A party holding eligible nodes outside the task subscribes them once the dispute is open (and may watch the
+    /// seed's block before the draw): none of them can be drawn, only the nodes eligible when the dispute opened.
+    function test_nodesSubscribedAfterTheDisputeOpensAreNeverDrawn() public {
+        uint256[] memory sybils = new uint256[](12);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            sybils[i] = addNode(1);
+        }
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        assertEq(frozen.length, 4, "the seven subscribers less the three parties");
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            subscribe(verifiedTask, sybils[i], PRICE);
+        }
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "drawn");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(_isIn(committee[i], frozen), "a member is one of the frozen candidates");
+            assertTrue(!_isIn(committee[i], sybils), "never a node subscribed after the opening");
+        }
+    }
+
+    /// Re-arming a seed past the blockhash horizon keeps the candidates: waiting the horizon out lets no late node in.
+    function test_reArmingTheDrawKeepsTheFrozenCandidates() public {
+        uint256[] memory sybils = new uint256[](12);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            sybils[i] = addNode(1);
+        }
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        for (uint256 i = 0; i < sybils.length; ++i) {
+            subscribe(verifiedTask, sybils[i], PRICE);
+        }
+        vm.roll(block.number + 300);
+        disputes.drawCommittee(c.disputeId);
+        assertEq(_frozen(c.disputeId).length, frozen.length, "re-armed on the same candidates");
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(_isIn(committee[i], frozen), "drawn from the frozen candidates");
+        }
+    }
+
+    /// A candidate that leaves once it has seen the seed does not hand its seat to a late node: the next frozen
+    /// candidate still eligible takes it.
+    function test_aCandidateLeavingAfterTheSeedIsKnownOnlyLetsTheNextCandidateIn() public {
+        uint256 late = addNode(1);
+        nextEpoch();
+        Case memory c = _disputed("cheap model", false);
+        uint256[] memory frozen = _frozen(c.disputeId);
+        subscribe(verifiedTask, late, PRICE);
+        vm.roll(block.number + 2);
+        // The seed is now known; one candidate leaves the task before the draw.
+        vm.prank(operatorOf[frozen[0]]);
+        tasks.unsubscribe(verifiedTask, frozen[0]);
+        disputes.drawCommittee(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "the three frozen candidates left");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(committee[i] != frozen[0], "not the node that left");
+            assertTrue(committee[i] != late, "nor the late one");
+            assertTrue(_isIn(committee[i], frozen), "a frozen candidate");
+        }
     }
 }
 
@@ -505,23 +741,22 @@ contract ConsensusDisputesTest is DisputeSteps {
         uint256[] memory committee = committeeIds(disputeId);
         Ballot[] memory ballots = new Ballot[](3);
         ballots[0] = consensusBallot(committee[0], ANSWER, UNITS, 3);
-        for (uint256 i = 1; i < 3; ++i) {
-            ballots[i].claim = ConsensusCommitment.root("no", UNITS, 3);
-            ballots[i].work = keccak256(abi.encode("copied", committee[i]));
-            ballots[i].salt = keccak256(abi.encode("salt", committee[i]));
-        }
+        ballots[1] = consensusBallot(committee[1], ANSWER, UNITS, 3);
+        ballots[2].claim = ConsensusCommitment.root("no", UNITS, 3);
+        ballots[2].work = keccak256(abi.encode("copied", committee[2]));
+        ballots[2].salt = keccak256(abi.encode("salt", committee[2]));
         cast(disputeId, committee, ballots);
-        vm.prank(vm.addr(signerKey[committee[1]]));
+        vm.prank(vm.addr(signerKey[committee[2]]));
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.OutputDoesNotMatchWork.selector, 0));
-        disputes.substantiate(disputeId, committee[1], shownOf(consensusBallot(committee[0], "no", UNITS, 3)));
+        disputes.substantiate(disputeId, committee[2], shownOf(consensusBallot(committee[0], "no", UNITS, 3)));
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId);
         assertEq(
             disputes.getDispute(disputeId).winner, ConsensusCommitment.root(ANSWER, UNITS, 3), "the shown output wins"
         );
         assertEq(nodes.getNode(seats[1].nodeId).collateral, 0, "the lying seats are slashed");
-        assertEq(nodes.getNode(committee[1]).collateral, 0, "lazy members are slashed");
-        assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "the working member is not");
+        assertEq(nodes.getNode(committee[2]).collateral, 0, "the lazy member is slashed");
+        assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "the working members are not");
         consensus.deliverResult(requestId, ANSWER, UNITS);
         assertTrue(consumer.answered(requestId), "the honest answer is delivered");
     }

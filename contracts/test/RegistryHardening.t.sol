@@ -219,8 +219,8 @@ contract RegistryHardeningTest is AtomaFixture {
 
     function test_scheduleBoundsAreEnforced() public {
         EmissionSchedule.Schedule memory s = emissionSchedule();
-        s.maxEmissionPerBurnBps = 40_001;
-        vm.expectRevert(abi.encodeWithSelector(AtomaAccess.ParameterOutOfBounds.selector, "maxEmissionPerBurnBps", 40_001));
+        s.maxEmissionPerBurnBps = 10_001;
+        vm.expectRevert(abi.encodeWithSelector(EmissionSchedule.EmissionPerBurnAboveOne.selector, 10_001, 10_000));
         new EmissionSchedule(admin, s);
         s = emissionSchedule();
         s.maxStakeYieldBps = 1_001;

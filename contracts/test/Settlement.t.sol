@@ -319,7 +319,10 @@ contract SettlementTest is DisputeSteps {
         assertTrue(!d.decided, "inconclusive");
         assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent member slashed 5%");
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL, "no fraud slash without a majority");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
+        // Nothing decided: the server is not paid (nor slashed), and the dissenter is not rewarded either.
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "no payment without a decision");
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "server not slashed");
+        assertEq(_claimable(atts[1]), 0, "dissenter not paid");
     }
 
     function test_serverThatDoesNotRevealFailsVerification() public {

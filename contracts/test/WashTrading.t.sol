@@ -9,8 +9,9 @@ import {AtomaFixture} from "./lib/AtomaFixture.sol";
 /// owns (no fee to anyone), is its only subscriber, buys stacks from itself and settles them: its fees come back
 /// to it, less the burn. It is compared, over one epoch, with an honest staker of the same capital whose node
 /// serves real users. The rule (docs/soundness.md, "wash trading"): every fee burns `feeBurnBps`; a node's
-/// emission is at most `maxEmissionPerBurnBps` of what its fees burned and `maxStakeYieldBps` of its stake (the
-/// lowest collateral it held in the epoch). Capital spent on self-paid fees is capital not staked.
+/// emission is at most `maxEmissionPerBurnBps` of what its fees burned (never above 1×, a bound governance cannot
+/// pass) and `maxStakeYieldBps` of its stake (the lowest collateral it held in the epoch). A self-paid fee thus
+/// never brings back more than it burned: the self-dealer never gains in absolute terms.
 abstract contract WashTradingBase is AtomaFixture {
     uint256 internal constant BPS = 10_000;
     uint256 internal constant CAPITAL = 20_000 ether;
@@ -118,31 +119,49 @@ abstract contract WashTradingBase is AtomaFixture {
         assertEq(uint256(o.dealerGain + int256(o.dealerBurned)), o.dealerEmission, "the dealer's fees come back less the burn");
         assertTrue(o.dealerGain == dealerBound(washFees), "the dealer gets exactly the capped emission less the burn");
         assertEq(o.honestEmission, honestCap(), "the honest node's real fees carry it to its stake cap");
+        assertTrue(o.dealerGain <= 0, "the self-dealer never gets back more than its fees burned");
         assertTrue(o.dealerGain < int256(o.honestEmission), "the self-dealer earns less than the honest staker's emission alone");
         assertTrue(o.dealerGain < o.honestGain, "and less than the honest staker's fees and emission");
         assertTrue(o.dealerEmission * 10 < o.pool, "far from the epoch's node emission it used to take");
     }
 }
 
-/// At the default parameters: 5 % of every fee burned, emission at most 2× the burn and 1 % of stake per epoch.
+/// At the default parameters: 5 % of every fee burned, emission at most 1× the burn and 1 % of stake per epoch.
+/// The honest node's users pay 5,000 TOMA: its fees (95 %) burn 237.5 TOMA, past its 200 TOMA stake cap.
 contract WashTradingTest is WashTradingBase {
+    uint256 internal constant DEMAND = 5_000 ether;
+
     function setUp() public {
         setUpWash(500);
     }
 
     /// The attack as the issue played it, at the self-dealer's best split of its capital (wash fees where the
-    /// two caps meet: 2 × 5 % × F = 1 % × (C − F)).
+    /// two caps meet: 1 × 5 % × F = 1 % × (C − F)): its emission is exactly what it burned, so it gains nothing.
     function test_selfDealingAtItsBestSplitEarnsLessThanStakingHonestly() public {
-        uint256 best = CAPITAL * 100 / (2 * 500 + 100);
-        Outcome memory o = playEpoch(best, 4_000 ether);
-        assertTrue(o.dealerGain > 0, "it still earns something: its stake's emission less the burn");
-        assertTrue(o.dealerGain * 2 < int256(o.honestEmission), "under half the honest staker's emission");
+        uint256 best = CAPITAL * 100 / (500 + 100) / 1e12 * 1e12;
+        Outcome memory o = playEpoch(best, DEMAND);
+        assertTrue(o.dealerEmission > 0, "it is paid emission");
+        assertTrue(o.dealerGain <= 0, "but never more than its fees burned: no absolute gain");
         assertEq(o.honestEmission, honestCap(), "the honest node at its cap");
+        assertTrue(o.dealerGain < int256(o.honestEmission), "less than the honest staker's emission");
         assertTrue(o.dealerGain < o.honestGain, "and less than the honest staker's fees and emission");
     }
 
     function testFuzz_selfDealingEarnsLessThanStakingHonestly(uint256 washFees) public {
-        checkSelfDealingLoses(bound(washFees, 1 ether, CAPITAL / 2), 4_000 ether);
+        checkSelfDealingLoses(bound(washFees, 1 ether, CAPITAL / 2), DEMAND);
+    }
+
+    /// Governance cannot raise the emission per burn above 1×: the schedule refuses it with a named error.
+    function test_emissionPerBurnAboveOneIsRefused() public {
+        EmissionSchedule.Schedule memory s = emissionSchedule();
+        assertEq(s.maxEmissionPerBurnBps, 10_000, "the default is 1x");
+        assertEq(emission.MAX_EMISSION_PER_BURN_BPS(), 10_000, "the hard bound is 1x");
+        s.maxEmissionPerBurnBps = 20_000;
+        vm.expectRevert(abi.encodeWithSelector(EmissionSchedule.EmissionPerBurnAboveOne.selector, 20_000, 10_000));
+        new EmissionSchedule(admin, s);
+        s.maxEmissionPerBurnBps = 10_001;
+        vm.expectRevert(abi.encodeWithSelector(EmissionSchedule.EmissionPerBurnAboveOne.selector, 10_001, 10_000));
+        new EmissionSchedule(admin, s);
     }
 
     /// Without burning there is no emission to farm: a fee that burned nothing earns nothing.
@@ -180,8 +199,8 @@ contract WashTradingTest is WashTradingBase {
     }
 }
 
-/// At the worst parameters governance may set: emission up to 4× the burn and 10 % of stake per epoch, and
-/// any burn up to its 50 % bound. A larger burn lets a fee earn more emission but costs the self-dealer more.
+/// At the worst parameters governance may set: emission up to 1× the burn and 10 % of stake per epoch, and
+/// any burn up to its 50 % bound. A larger burn lets a fee earn more emission but costs the self-dealer as much.
 contract WashTradingWorstTest is WashTradingBase {
     function emissionSchedule() internal pure override returns (EmissionSchedule.Schedule memory) {
         return EmissionSchedule.Schedule({
@@ -191,7 +210,7 @@ contract WashTradingWorstTest is WashTradingBase {
             nodeShareBps: 7_000,
             modelShareBps: 1_000,
             treasuryBps: 2_000,
-            maxEmissionPerBurnBps: 40_000,
+            maxEmissionPerBurnBps: 10_000,
             maxStakeYieldBps: 1_000
         });
     }
@@ -201,11 +220,13 @@ contract WashTradingWorstTest is WashTradingBase {
     }
 
     function test_selfDealingAtItsBestSplitEarnsLessThanStakingHonestly() public {
-        // The caps meet where 4 × 50 % × F = 10 % × (C − F).
-        uint256 best = CAPITAL * 1_000 / (20_000 + 1_000);
-        Outcome memory o = playEpoch(best, 4_000 ether);
+        // The caps meet where 1 × 50 % × F = 10 % × (C − F). The honest users pay 5,000 TOMA: 50 % of its 4,750
+        // TOMA of fees burns past its 2,000 TOMA stake cap.
+        uint256 best = CAPITAL * 1_000 / (5_000 + 1_000) / 1e12 * 1e12;
+        Outcome memory o = playEpoch(best, 5_000 ether);
         assertEq(o.honestEmission, honestCap(), "the honest node at its cap");
-        assertTrue(o.dealerGain < int256(o.honestEmission) * 3 / 4, "under three quarters of the honest staker's emission");
+        assertTrue(o.dealerGain <= 0, "the self-dealer gets back no more than it burned");
+        assertTrue(o.dealerGain < int256(o.honestEmission), "less than the honest staker's emission");
         assertTrue(o.dealerGain < o.honestGain, "and less than its fees and emission");
     }
 
@@ -213,15 +234,15 @@ contract WashTradingWorstTest is WashTradingBase {
         burnBps = uint16(bound(burnBps, 500, 5_000));
         vm.prank(admin);
         vault.setFeeBurnBps(burnBps);
-        // The honest node reaches its cap when 4 × burn × fees ≥ 10 % of its capital.
-        uint256 demand = CAPITAL * 1_000 * BPS / (4 * uint256(burnBps)) / BPS * 100 / 95 + 1 ether;
+        // The honest node reaches its cap when 1 × burn × fees ≥ 10 % of its capital.
+        uint256 demand = CAPITAL * 1_000 * BPS / uint256(burnBps) / BPS * 100 / 95 + 1 ether;
         checkSelfDealingLoses(bound(washFees, 1 ether, CAPITAL / 2), demand);
     }
 }
 
-/// Over every parameter governance may set: any emission per burn (up to 4×), any stake yield (0.1 % to 10 %
-/// per epoch) and any burn from 1 % to its 50 % bound. The self-dealer's best share of the honest staker's emission
-/// is (m − 1)·b / (m·b + y) < (m − 1) / m ≤ 3/4.
+/// Over every parameter governance may set: any emission per burn (up to its 1× bound), any stake yield (0.1 % to
+/// 10 % per epoch) and any burn from 1 % to its 50 % bound. The self-dealer's gain is its emission less its burn,
+/// min(m·b·F, y·(C − F)) − b·F ≤ (m − 1)·b·F ≤ 0.
 contract WashTradingAnyParametersTest is WashTradingBase {
     EmissionSchedule.Schedule internal schedule;
 
@@ -236,7 +257,7 @@ contract WashTradingAnyParametersTest is WashTradingBase {
         uint16 yieldBps
     ) public {
         schedule = super.emissionSchedule();
-        schedule.maxEmissionPerBurnBps = uint32(bound(perBurnBps, 0, 40_000));
+        schedule.maxEmissionPerBurnBps = uint32(bound(perBurnBps, 0, 10_000));
         schedule.maxStakeYieldBps = uint16(bound(yieldBps, 10, 1_000));
         burnBps = uint16(bound(burnBps, 100, 5_000));
         setUpWash(burnBps);
@@ -246,7 +267,8 @@ contract WashTradingAnyParametersTest is WashTradingBase {
         washFees = bound(washFees, 1 ether, CAPITAL / 2) / 1e12 * 1e12;
         Outcome memory o = playEpoch(washFees, demand);
         assertTrue(o.dealerGain == dealerBound(washFees), "the dealer gets exactly the capped emission less the burn");
-        assertTrue(o.dealerGain * 4 < int256(honestCap()) * 3, "under three quarters of the honest staker's cap");
+        assertTrue(o.dealerGain <= 0, "never more back than it burned");
+        assertTrue(o.dealerGain < int256(honestCap()), "less than the honest staker's cap");
         if (schedule.maxEmissionPerBurnBps >= 10_000) {
             assertEq(o.honestEmission, honestCap(), "the honest node at its cap");
             assertTrue(o.dealerGain < o.honestGain, "less than the honest staker's fees and emission");

@@ -203,6 +203,6 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
             token.safeTransfer(to, bond);
             emit ChallengeBondPaid(challengeId, to, bond);
         }
-        settlementManager.onDisputeResolved(c.stackId, nodeWon);
+        settlementManager.onDisputeResolved(c.stackId, nodeWon, true);
     }
 }

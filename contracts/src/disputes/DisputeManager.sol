@@ -16,25 +16,31 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// through these steps, each with a deadline and a permissionless call that moves it on:
 /// 1. Evidence (settlement disputes): the server posts the disputed owner-signed requests on-chain, each at most
 ///    `maxEvidenceBytes`, by `evidenceDeadline`; otherwise it loses as for fraud. Consensus prompts are on-chain.
-/// 2. Draw: a committee of `committeeSize` nodes of the echelon among the task's subscribers, excluding every
-///    party, in a later block than the one the dispute opened in and seeded by that block's hash, which nobody
-///    knew when the opening transaction was sent (re-armed on a new block when it is too old for its hash). With
-///    fewer than `minCommittee` it is drawn again after `redrawDelay`, up to `drawRounds` times; then there is no
-///    committee and the server is not paid (nobody is slashed).
+/// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
+///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
+///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
+///    were fixed: the first `committeeSize` candidates of the seed's permutation that are still eligible (re-armed
+///    on a new block, same candidates, when the seed is too old for its hash). Joining after the arming is too
+///    late, and leaving only lets the next candidate in. With fewer than `minCommittee` it is drawn again (a new
+///    snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and the server is not
+///    paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
 ///    and `work` = H(w_1 ‖ … ‖ w_s), w_i = H(nodeId ‖ output_i), binds the output bytes to the member. A member
-///    that could not obtain or replay the data claims UNAVAILABLE and abstains, unpunished.
+///    that could not replay the data claims UNAVAILABLE and abstains; with the evidence complete on-chain (always
+///    so once the vote is open) the abstention counts as a missed vote and costs the timeout share, never more.
 /// 4. Reveal and show: members reveal, then post their output bytes (`substantiate`), which must hash to their
 ///    claim and their work. A claim not shown in time does not count and costs the member its collateral, so a
 ///    member that copied the server's public claim without computing cannot profit.
-/// 5. Resolve: the claim with a strict majority of the shown votes wins; the losing side is slashed in full;
-///    members that did not vote lose the timeout share (to the treasury, never to the stack's owner). Without a
-///    shown vote, a dispute where a member could not replay the data does not pay the server.
+/// 5. Resolve: a claim wins only with a quorum: shown votes for it from a strict majority of the members DRAWN
+///    (committees are odd), whoever else voted or not; the losing side is slashed in full; members that did not
+///    vote lose the timeout share (to the treasury, never to the stack's owner). Without a quorum nothing is
+///    decided: the server is not paid (the owner is refunded) and nobody is slashed for the claim.
 /// Owner challenges of a settled root are the ChallengeManager's.
 contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransient {
     /// The claim of an attester that disagreed with the server without revealing its own result.
     bytes32 public constant DISSENT = keccak256("atoma.dissent");
-    /// The claim of a member that could not obtain or replay the disputed data: an abstention.
+    /// The claim of a member that could not obtain or replay the disputed data: an abstention, charged as a missed
+    /// vote when the evidence is complete on-chain.
     bytes32 public constant UNAVAILABLE = keccak256("atoma.unavailable");
     /// The most `maxEvidenceBytes` may ever be: one such post stays far below a block's gas limit.
     uint32 public constant MAX_EVIDENCE_BYTES = 1 << 20;
@@ -57,9 +63,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     /// How a dispute ended.
     enum Outcome {
         None,
-        /// A claim won a strict majority of the shown votes.
+        /// A claim won shown votes from a strict majority of the drawn committee.
         Decided,
-        /// Votes were missing or split: the settlement stands, a consensus request fails.
+        /// No claim reached that quorum: the server is not paid (nor slashed), a consensus request fails.
         Undecided,
         /// No shown vote, and a member could not replay the data: the server is not paid.
         Unverifiable,
@@ -70,6 +76,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     struct Params {
+        /// Members drawn (odd: a quorum is a strict majority of them).
         uint8 committeeSize;
         /// The fewest members a committee may have (odd).
         uint8 minCommittee;
@@ -145,6 +152,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     mapping(uint256 disputeId => Dispute) internal _disputes;
     mapping(uint256 disputeId => Party[]) internal _parties;
     mapping(uint256 disputeId => Member[]) internal _committee;
+    /// The nodes the committee is drawn from, frozen when the draw was armed.
+    mapping(uint256 disputeId => uint64[]) internal _candidates;
 
     event DisputeCreated(
         uint256 indexed disputeId,
@@ -231,7 +240,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     function _setParams(Params memory p) internal {
-        _check(p.committeeSize >= 1 && p.committeeSize <= 15, "committeeSize", p.committeeSize);
+        _check(p.committeeSize % 2 == 1 && p.committeeSize <= 15, "committeeSize", p.committeeSize);
         _check(p.minCommittee % 2 == 1 && p.minCommittee <= p.committeeSize, "minCommittee", p.minCommittee);
         _check(p.drawRounds >= 1 && p.drawRounds <= 8, "drawRounds", p.drawRounds);
         _check(p.commitWindow >= 30 && p.commitWindow <= 30 days, "commitWindow", p.commitWindow);
@@ -310,6 +319,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         if (d.drawn || d.drawRound >= params.drawRounds) revert NothingToDraw(disputeId);
         if (d.drawBlock == 0) {
             if (block.timestamp < d.drawNotBefore) revert TooEarly(disputeId, d.drawNotBefore);
+            _snapshot(disputeId, d);
             _armDraw(disputeId, d);
             return;
         }
@@ -319,22 +329,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
-        Party[] storage parties = _parties[disputeId];
-        uint256[] memory exclude = new uint256[](parties.length);
-        for (uint256 i = 0; i < parties.length; ++i) {
-            exclude[i] = parties[i].nodeId;
-        }
-        uint256[] memory chosen = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: d.taskId,
-                echelon: d.echelon,
-                count: params.committeeSize,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: exclude,
-                seed: seed
-            })
-        );
+        uint256[] memory chosen = _pick(disputeId, _eligible(disputeId, d), seed);
         d.drawRound += 1;
         if (chosen.length < params.minCommittee) {
             bool last = d.drawRound >= params.drawRounds;
@@ -531,6 +526,11 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         return _committee[disputeId];
     }
 
+    /// The nodes the committee is (or was) drawn from: the snapshot taken when the draw was last armed.
+    function candidatesOf(uint256 disputeId) external view returns (uint64[] memory) {
+        return _candidates[disputeId];
+    }
+
     // ---------------------------------------------------------------- internals
 
     function _open(uint256 disputeId) internal view returns (Dispute storage d) {
@@ -562,6 +562,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     function _create(uint256 disputeId, Dispute storage d) internal {
         d.status = Status.Open;
         d.drawBlock = uint64(block.number);
+        _snapshot(disputeId, d);
         Party[] storage parties = _parties[disputeId];
         uint256[] memory ids = new uint256[](parties.length);
         for (uint256 i = 0; i < parties.length; ++i) {
@@ -609,6 +610,63 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
     }
 
+    /// The task's subscribers of the echelon eligible now, parties excluded.
+    function _eligible(uint256 disputeId, Dispute storage d) internal view returns (uint256[] memory) {
+        Party[] storage parties = _parties[disputeId];
+        uint256[] memory exclude = new uint256[](parties.length);
+        for (uint256 i = 0; i < parties.length; ++i) {
+            exclude[i] = parties[i].nodeId;
+        }
+        return taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: d.taskId,
+                echelon: d.echelon,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: exclude,
+                seed: 0
+            })
+        );
+    }
+
+    /// Freezes the candidates of the next draw: the nodes eligible in the block whose hash will seed it.
+    function _snapshot(uint256 disputeId, Dispute storage d) internal {
+        uint256[] memory eligible = _eligible(disputeId, d);
+        uint64[] storage list = _candidates[disputeId];
+        delete _candidates[disputeId];
+        for (uint256 i = 0; i < eligible.length; ++i) {
+            list.push(uint64(eligible[i]));
+        }
+    }
+
+    /// The first `committeeSize` of the frozen candidates, in the permutation `seed` gives them (Fisher–Yates),
+    /// that are in `eligible` (still eligible now); an even count drops its last, so that a committee is odd.
+    function _pick(uint256 disputeId, uint256[] memory eligible, uint256 seed)
+        internal
+        view
+        returns (uint256[] memory chosen)
+    {
+        uint64[] memory order = _candidates[disputeId];
+        uint256 want = params.committeeSize;
+        chosen = new uint256[](want);
+        uint256 found;
+        for (uint256 i = 0; i < order.length && found < want; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            for (uint256 k = 0; k < eligible.length; ++k) {
+                if (eligible[k] == order[i]) {
+                    chosen[found++] = order[i];
+                    break;
+                }
+            }
+        }
+        if (found % 2 == 0 && found > 0) --found;
+        assembly ("memory-safe") {
+            mstore(chosen, found)
+        }
+    }
+
     function _armDraw(uint256 disputeId, Dispute storage d) internal {
         d.drawBlock = uint64(block.number);
         emit DrawArmed(disputeId, d.drawBlock);
@@ -625,8 +683,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         emit DisputeOpened(disputeId, d.kind, d.originId, ids, d.commitDeadline, d.revealDeadline);
     }
 
-    /// The claim with a strict majority of the shown votes, if any; without a shown vote, a member's abstention
-    /// (the data could not be replayed) makes the dispute unverifiable.
+    /// The claim shown by a strict majority of the drawn committee, if any: members that abstained, did not vote
+    /// or did not show count against every claim. Without a shown vote, an abstention makes the dispute
+    /// unverifiable.
     function _tally(uint256 disputeId) internal view returns (Outcome outcome, bytes32 winner) {
         Member[] storage committee = _committee[disputeId];
         uint256 shown;
@@ -649,7 +708,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 winner = m.vote;
             }
         }
-        if (shown > 0 && best * 2 > shown) return (Outcome.Decided, winner);
+        if (best * 2 > committee.length) return (Outcome.Decided, winner);
         return (shown == 0 && abstained ? Outcome.Unverifiable : Outcome.Undecided, bytes32(0));
     }
 
@@ -666,16 +725,20 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
         emit DisputeResolved(disputeId, decided, winner, losers, outcome);
         if (d.kind == Kind.Attestation) {
-            bool serverPaid = outcome == Outcome.Undecided || (decided && winner == d.serverResult);
-            settlementManager.onDisputeResolved(d.originId, serverPaid);
+            // Dissenters are rewarded only when the server lost: a decision against it, or its withheld evidence.
+            // An undecided, unverifiable or committee-less dispute pays them nothing.
+            bool serverPaid = decided && winner == d.serverResult;
+            bool dissentersPaid = outcome == Outcome.Withheld || (decided && !serverPaid);
+            settlementManager.onDisputeResolved(d.originId, serverPaid, dissentersPaid);
         } else {
             consensus.onDisputeResolved(d.originId, decided, winner);
         }
     }
 
     /// Splits parties and members into honest and losing nodes. Members that did not vote are slashed the timeout
-    /// share (to the treasury), members that claimed a result they did not show lose as for fraud, abstaining
-    /// members are released; every member's obligation ends.
+    /// share (to the treasury), and so are abstaining members when the evidence was complete on-chain (the data
+    /// was there to replay); members that claimed a result they did not show lose as for fraud; every member's
+    /// obligation ends.
     function _judge(uint256 disputeId, Dispute storage d, Outcome outcome, bytes32 winner)
         internal
         returns (uint256[] memory honest, uint256[] memory losers)
@@ -696,11 +759,12 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             }
         }
         bool voted = d.commitDeadline != 0;
+        bool complete = d.evidenceCount == d.sampleCount;
         for (uint256 i = 0; i < committee.length; ++i) {
             Member storage m = committee[i];
             nodeRegistry.removeObligation(m.nodeId);
-            if (!voted || m.vote == UNAVAILABLE) continue;
-            if (!m.revealed) {
+            if (!voted || (m.vote == UNAVAILABLE && !complete)) continue;
+            if (!m.revealed || m.vote == UNAVAILABLE) {
                 nodeRegistry.slashTimeout(m.nodeId, address(0));
                 emit MemberTimedOut(disputeId, m.nodeId);
             } else if (!m.substantiated) {

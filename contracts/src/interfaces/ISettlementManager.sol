@@ -47,6 +47,8 @@ interface ISettlementManager {
     ) external;
     function markDataPosted(uint256 stackId, bytes32 postedHash) external;
     function markChallenged(uint256 stackId) external;
-    function onDisputeResolved(uint256 stackId, bool serverWon) external;
+    /// `attestersPaid`: whether the attesters who disagreed with a losing server share the surcharge (only when a
+    /// decision went against it; an undecided dispute pays them nothing).
+    function onDisputeResolved(uint256 stackId, bool serverWon, bool attestersPaid) external;
     function onReceiptFraud(uint256 stackId) external returns (uint256 refunded);
 }

@@ -474,10 +474,14 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         st.phase = Phase.Disputed;
     }
 
-    /// A dispute or challenge on the stack ended. When the server won (or the vote was inconclusive) the
-    /// settlement is accepted; otherwise the owner is refunded and the attesters who were right are paid. The
-    /// dispute manager has already slashed the losers.
-    function onDisputeResolved(uint256 stackId, bool serverWon) external onlyRole(PROTOCOL_ROLE) {
+    /// A dispute or challenge on the stack ended. When the server won the settlement is accepted; otherwise the
+    /// owner is refunded, and the attesters who were right share the surcharge only when `attestersPaid` (the
+    /// server lost a decision; a dispute nobody decided pays them nothing). The dispute manager has already
+    /// slashed the losers.
+    function onDisputeResolved(uint256 stackId, bool serverWon, bool attestersPaid)
+        external
+        onlyRole(PROTOCOL_ROLE)
+    {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Disputed) revert WrongPhase(stackId, st.phase);
         if (fraudProven[stackId]) serverWon = false;
@@ -492,7 +496,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             return;
         }
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        uint256[] memory paid = _attesterIds(stackId, attestationDispute ? DISSENTED : COMMITTED);
+        uint256[] memory paid =
+            attestersPaid ? _attesterIds(stackId, attestationDispute ? DISSENTED : COMMITTED) : new uint256[](0);
         uint256 refunded = _payFailed(stackId, stack, st, paid, FAIL_DISPUTE_LOST);
         emit SettlementFailed(stackId, stack.nodeId, FAIL_DISPUTE_LOST, refunded);
     }

@@ -18,14 +18,15 @@ interface IMintable {
 ///   - `maxEmissionPerBurnBps` of what its fees burned in the epoch (emission is earned by burning), and
 ///   - `maxStakeYieldBps` of its stake in the epoch (the lowest collateral it held during it);
 /// a model owner's is the least of its pro-rata share and what its fees burned. So fees a party pays itself
-/// cost it the burn, and what they can bring back is bounded by capital it leaves staked (docs/soundness.md,
-/// "wash trading"). Whatever the caps withhold is never minted, nor is a share nobody earned. The schedule is
+/// cost it the burn, and since `maxEmissionPerBurnBps` can never exceed 1× (a hard bound), they never bring back
+/// more than they burned: self-dealing cannot profit in absolute terms (docs/soundness.md, "wash trading"). Whatever the caps withhold is never minted, nor is a share nobody earned. The schedule is
 /// fixed at deployment, and the mints of an epoch can never exceed its emission, whatever the wiring.
 contract EmissionSchedule is AtomaAccess {
     uint256 internal constant BPS = 10_000;
     uint256 internal constant ONE = 1e18;
-    /// Bounds of the caps: emission at most 4× what a node's fees burned, and 10 % of its stake per epoch.
-    uint256 public constant MAX_EMISSION_PER_BURN_BPS = 40_000;
+    /// Bounds of the caps: emission at most 1× what a node's fees burned (never more than was burned, so a fee a
+    /// node pays itself never pays back more than it cost), and 10 % of its stake per epoch.
+    uint256 public constant MAX_EMISSION_PER_BURN_BPS = 10_000;
     uint256 public constant MAX_STAKE_YIELD_BPS = 1_000;
 
     struct Schedule {
@@ -64,6 +65,8 @@ contract EmissionSchedule is AtomaAccess {
     error AlreadyClaimed(uint256 epoch);
     error NothingToClaim(uint256 epoch);
     error NodeBarred(uint256 nodeId);
+    /// `maxEmissionPerBurnBps` above 1×: a self-dealer would be paid more emission than its fees burned.
+    error EmissionPerBurnAboveOne(uint256 given, uint256 max);
     /// The token's minter is not this schedule.
     error WiringMismatch();
 
@@ -72,7 +75,9 @@ contract EmissionSchedule is AtomaAccess {
         _check(s.tailEmission <= s.initialEmission && s.initialEmission <= 1e30, "initialEmission", s.initialEmission);
         _check(s.decayBps <= BPS, "decayBps", s.decayBps);
         _check(uint256(s.nodeShareBps) + s.modelShareBps + s.treasuryBps == BPS, "shares", s.nodeShareBps);
-        _check(s.maxEmissionPerBurnBps <= MAX_EMISSION_PER_BURN_BPS, "maxEmissionPerBurnBps", s.maxEmissionPerBurnBps);
+        if (s.maxEmissionPerBurnBps > MAX_EMISSION_PER_BURN_BPS) {
+            revert EmissionPerBurnAboveOne(s.maxEmissionPerBurnBps, MAX_EMISSION_PER_BURN_BPS);
+        }
         _check(s.maxStakeYieldBps <= MAX_STAKE_YIELD_BPS, "maxStakeYieldBps", s.maxStakeYieldBps);
         initialEmission = s.initialEmission;
         tailEmission = s.tailEmission;

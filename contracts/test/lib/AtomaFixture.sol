@@ -234,7 +234,7 @@ abstract contract AtomaFixture is TestBase {
             nodeShareBps: 7_000,
             modelShareBps: 1_000,
             treasuryBps: 2_000,
-            maxEmissionPerBurnBps: 20_000,
+            maxEmissionPerBurnBps: 10_000,
             maxStakeYieldBps: 100
         });
     }

@@ -1,6 +1,7 @@
 /** The StackManager's ABI, for parts that follow its events. */
 export { stackManagerAbi } from "@atoma/contracts";
 export { ensureAllowance } from "./actions/approve.js";
+export { ballotFromText, ballotToText } from "./actions/ballotText.js";
 export {
   type BuyStackParams,
   type BuyStackResult,

@@ -97,7 +97,10 @@ export interface DeployParameters {
     nodeShareBps: number;
     modelShareBps: number;
     treasuryBps: number;
-    /** A node's emission per epoch is at most this share of what its fees burned (at most 40000, 4×). */
+    /**
+     * A node's emission per epoch is at most this share of what its fees burned: at most 10000 (1×), a bound the
+     * contract enforces, so a fee a node pays itself never brings back more emission than it burned.
+     */
     maxEmissionPerBurnBps: number;
     /** ... and at most this share of its stake, the lowest collateral it held in the epoch (at most 1000). */
     maxStakeYieldBps: number;
@@ -187,7 +190,7 @@ export const devParameters: DeployParameters = {
     nodeShareBps: 7_000,
     modelShareBps: 1_000,
     treasuryBps: 2_000,
-    maxEmissionPerBurnBps: 20_000,
+    maxEmissionPerBurnBps: 10_000,
     maxStakeYieldBps: 100,
   },
 };
@@ -224,6 +227,6 @@ export interface DeployRoles {
  */
 export const emissionBounds = {
   maxFeeBurnBps: 5_000,
-  maxEmissionPerBurnBps: 40_000,
+  maxEmissionPerBurnBps: 10_000,
   maxStakeYieldBps: 1_000,
 } as const;

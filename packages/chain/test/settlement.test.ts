@@ -354,7 +354,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
   });
 
   it("refuses a verified stack on a node too few others could check (item 4)", async () => {
-    const lone = await network.addNode({ echelon: 7 });
+    const lone = await network.addNode({ echelon: 3 }); // approved (0–3), and no other node of this file is in it
     const task = await taskWith(network, [lone], {
       securityLevel: SecurityLevel.CrossValidation,
       replicationPpm: 1_000_000,

@@ -5,12 +5,15 @@ import { join } from "node:path";
 import {
   atomaContracts,
   createAtomaPublicClient,
+  createAtomaWalletClient,
   getNode,
   getSubscription,
   getTask,
   modelIdOf,
+  requestStack,
 } from "@atoma/chain";
-import { type Address, parseEther } from "viem";
+import { type Address, type Hex, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it, vi } from "vitest";
 import { runCli, waitForReady } from "./cliProcess.js";
 
@@ -106,6 +109,70 @@ async function buysAStackFromTheCheapestNode(ready: Ready): Promise<void> {
   }
 }
 
+/**
+ * `atoma stack draw`: the demo user only requests a stack (the purchase's first step, which arms the draw); the
+ * CLI draws its node in the next block. Node 1 is the only candidate at 1.5 TOMA, so it is the one drawn. A stack
+ * that is not waiting for its draw is refused with one line and a non-zero exit.
+ */
+async function drawsARequestedStack(ready: Ready): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-draw-"));
+  try {
+    const network = join(dir, "network.json");
+    writeFileSync(network, JSON.stringify(ready));
+    const keyFile = join(dir, "user.key");
+    writeFileSync(keyFile, `${ready.user.privateKey}\n`, { mode: 0o600 });
+    const options = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
+    const ctx = {
+      publicClient: createAtomaPublicClient(options),
+      walletClient: createAtomaWalletClient(options, privateKeyToAccount(ready.user.privateKey as Hex)),
+      addresses: ready.contracts as never,
+    };
+    const requested = await requestStack(ctx, {
+      taskId: BigInt(ready.tasks.chat),
+      units: 10_000n,
+      maxPricePerMillion: parseEther("1.5"),
+      duration: 3_600n,
+    });
+    const pending = await cli(["stack", "status", String(requested.stackId), "--network", network]);
+    expect(pending.code, pending.stderr).toBe(0);
+    expect(JSON.parse(pending.stdout)).toMatchObject({ status: "pending", nodeId: "0" });
+
+    const draw = ["stack", "draw", String(requested.stackId), "--network", network, "--key-file", keyFile];
+    const drawn = await cli(draw);
+    expect(drawn.code, drawn.stderr).toBe(0);
+    const outcome = JSON.parse(drawn.stdout) as Record<string, string>;
+    expect(outcome).toMatchObject({
+      stackId: String(requested.stackId),
+      outcome: "drawn",
+      nodeId: ready.nodes[0]!.id,
+      pricePerMillion: parseEther("1").toString(),
+    });
+    expect(outcome.tx).toMatch(/^0x[0-9a-f]{64}$/);
+    const status = await cli(["stack", "status", String(requested.stackId), "--network", network]);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      status: "active",
+      nodeId: ready.nodes[0]!.id,
+      nodeUrl: ready.nodes[0]!.url,
+    });
+
+    for (const [args, message] of [
+      [draw, new RegExp(`stack ${requested.stackId} is not waiting for its draw \\(status active\\)`)],
+      [
+        ["stack", "draw", "999", "--network", network, "--key-file", keyFile],
+        /stack 999 is not waiting for its draw \(status none\)/,
+      ],
+      [["stack", "draw", "x", "--network", network, "--key-file", keyFile], /stack id/],
+    ] as const) {
+      const refused = await cli([...args]);
+      expect(refused.code, args.join(" ")).not.toBe(0);
+      expect(refused.stderr, args.join(" ")).toMatch(message);
+      expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("atoma dev --nodes", () => {
   it("starts registered, staked nodes subscribed at distinct prices, and SIGINT leaves no process behind", async () => {
     // Three: a verified stack needs its attester and a committee member among the server's peers (item 4).
@@ -156,6 +223,7 @@ describe("atoma dev --nodes", () => {
     expect(await token.read.balanceOf([ready.user.address])).toBeGreaterThan(0n);
 
     await buysAStackFromTheCheapestNode(ready);
+    await drawsARequestedStack(ready);
 
     const children = descendants(run.child.pid!);
     expect(children.length).toBeGreaterThan(0);

@@ -242,7 +242,7 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
         const row = await getSeat(cluster.nodeOf(id).context.db, requestId);
         return row?.state === "done" ? row : undefined;
       });
-      expect(seat).toMatchObject({ output: CONSENSUS_REFUSAL, units: 0n, attempts: 0 });
+      expect(seat).toMatchObject({ output: CONSENSUS_REFUSAL, units: 0n });
     }
     const { amount } = await withdrawBalance(requester.ctx, { account: requester.account.address });
     expect(amount).toBe(3n * costOfUnits(maxUnits, PRICE));

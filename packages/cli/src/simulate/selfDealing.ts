@@ -330,12 +330,16 @@ export function formatSelfDealing(r: SelfDealingResult): string {
         (d.gain / r.honest.emission).toFixed(3).padStart(19),
       ].join(" "),
     );
+  const bestGain = Math.max(...r.dealers.map((d) => d.gain));
   lines.push(
     "",
-    r.bestEmissionRatio < 1
-      ? `The best self-dealer earns ${(r.bestRatio * 100).toFixed(1)} % of what the same capital earns staked honestly ` +
+    bestGain <= 1e-9
+      ? `No self-dealer gains: its emission never exceeds what its fees burned (best ${f(bestGain)} TOMA), while ` +
+          `the same capital staked honestly earns ${f(r.honest.gain)} TOMA (${f(r.honest.emission)} of it emission).`
+      : r.bestEmissionRatio < 1
+        ? `The best self-dealer earns ${(r.bestRatio * 100).toFixed(1)} % of what the same capital earns staked honestly ` +
           `(${(r.bestEmissionRatio * 100).toFixed(1)} % of its emission alone).`
-      : `A self-dealer earned ${(r.bestEmissionRatio * 100).toFixed(1)} % of the honest staker's emission: wash trading pays here.`,
+        : `A self-dealer earned ${(r.bestEmissionRatio * 100).toFixed(1)} % of the honest staker's emission: wash trading pays here.`,
   );
   return `${lines.join("\n")}\n`;
 }

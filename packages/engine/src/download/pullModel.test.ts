@@ -40,20 +40,24 @@ describe("pullModel", () => {
       pullModel(source, { to, baseUrl: server.url, onProgress: (p) => progress.push(p.received) }),
     ).rejects.toBeInstanceOf(ModelDownloadError);
     const partial = join(to, "model.gguf.partial");
-    expect(statSync(partial).size).toBe(700_000);
+    // The server cuts the connection after 700,000 bytes; a reset can drop bytes still in flight, so the client
+    // may hold fewer, but never more, and the resume must start exactly where its file ends.
+    const kept = statSync(partial).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(700_000);
     expect(existsSync(join(to, "model.gguf"))).toBe(false);
-    expect(progress.at(-1)).toBe(700_000);
+    expect(progress.at(-1)).toBe(kept);
 
     writeFileSync(join(dir, "reference.gguf"), model);
     const expectedRoot = await weightsRoot(join(dir, "reference.gguf"));
     const pulled = await pullModel(source, { to, baseUrl: server.url, expectedRoot, token: "secret" });
-    expect(server.requests.at(-1)?.range).toBe("bytes=700000-");
+    expect(server.requests.at(-1)?.range).toBe(`bytes=${kept}-`);
     expect(server.requests.at(-1)?.authorization).toBe("Bearer secret");
     expect(pulled).toEqual({
       path: join(to, "model.gguf"),
       bytes: model.length,
       downloaded: true,
-      resumedFrom: 700_000,
+      resumedFrom: kept,
     });
     expect(Buffer.from(readFileSync(pulled.path)).equals(Buffer.from(model))).toBe(true);
     expect(existsSync(partial)).toBe(false);

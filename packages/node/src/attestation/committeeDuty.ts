@@ -1,6 +1,8 @@
 import {
   abstentionBallot,
   type Ballot,
+  ballotFromText,
+  ballotToText,
   commitDisputeVote,
   readMaxEvidenceBytes,
   revealDisputeVote,
@@ -35,7 +37,8 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
 /**
  * One step of a committee member's duty. Pending: recompute the requests the server posted on chain, within the time
  * the commit deadline leaves, and commit to what it computed — claim H(respHash…) and work H(H(nodeId ‖ output)…) —
- * or, when the requests cannot be replayed in time (or at all), to UNAVAILABLE, which abstains unpunished. The
+ * or, when the requests cannot be replayed in time (or at all), to UNAVAILABLE: an abstention, charged as a missed vote
+ * (the timeout share) since the requests are on-chain, but far cheaper than a claim it could not show. The
  * ballot (with its outputs) is stored before the commitment is sent, so a restart reveals and shows the same.
  * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
@@ -75,7 +78,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
       disputeId,
       nodeId: me,
     });
-  const stored = duty.result ? (JSON.parse(duty.result) as Ballot) : undefined;
+  const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {
     if (member.committed) {
@@ -89,7 +92,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     const ballot = stored ?? (await computeBallot(env, duty, dispute, me, now, signal));
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
-    if (!stored) await updateDuty(env.db, duty.taskId, { result: JSON.stringify(ballot) });
+    if (!stored) await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
     const sent = await commitDisputeVote(env.chain.ctx, {
       disputeId,
       nodeId: me,

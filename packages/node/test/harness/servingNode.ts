@@ -49,6 +49,11 @@ export interface ServingBehaviour {
    * server claims to serve, so no honest node can run it; the server claims an answer and its units anyway.
    */
   poison?: ((k: number) => boolean) | undefined;
+  /**
+   * What a poison request is: a body naming another model (the default), or one on the task's model that is no
+   * chat, completion or embeddings request at all.
+   */
+  poisonAs?: "another-model" | "not-inference" | undefined;
   /** The server's front holds every request for the transcript until released (a stalling colluder). */
   stallTranscript?: boolean | undefined;
 }
@@ -110,11 +115,16 @@ export async function serveAndSettle(
   };
   for (let k = 0; k < count; k++) {
     const poisoned = behaviour.poison?.(k) === true;
-    const body: Record<string, unknown> = {
+    const question = `question ${k} of stack ${stack.stackId}`;
+    const chat: Record<string, unknown> = {
       model: poisoned ? "a-model-only-the-server-serves" : MODEL,
-      messages: [{ role: "user", content: `question ${k} of stack ${stack.stackId}` }],
+      messages: [{ role: "user", content: question }],
       max_tokens: 6,
     };
+    const body: Record<string, unknown> =
+      poisoned && behaviour.poisonAs === "not-inference"
+        ? { model: MODEL, query: question, max_tokens: 6 }
+        : chat;
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
@@ -126,7 +136,7 @@ export async function serveAndSettle(
       deadline,
     });
     // The colluding server claims an answer to a poison request (it runs it on the task's model).
-    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...body, model: MODEL } : body);
+    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...chat, model: MODEL } : body);
     const respHash =
       poisoned || behaviour.tamper?.(k)
         ? keccak256(stringToBytes(`tampered answer ${k}`))

@@ -1,5 +1,4 @@
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 
 /**
  * What a node's registered URL points at in the harness: a pass-through to the node's own port, which can hold
@@ -65,11 +64,22 @@ export class StallingFront {
     await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
   }
 
+  /**
+   * A port free now, below Linux's ephemeral range (32768+): the node listens on it only after its URL is registered,
+   * and a port from the ephemeral range can meanwhile be taken by any outgoing connection of a parallel test.
+   */
   static async freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
+    for (;;) {
+      const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+      const server = createServer();
+      const bound = await new Promise<boolean>((resolve) => {
+        server.once("error", () => resolve(false));
+        server.listen(candidate, "127.0.0.1", () => resolve(true));
+      });
+      if (bound) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        return candidate;
+      }
+    }
   }
 }
