@@ -323,6 +323,9 @@ contract ConsensusTest is DisputeSteps {
         consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 600_000);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 7, 8));
         consumer.ask(task, PROMPT, 8, 1_000, PRICE, 2, 0);
+        // Seven candidates hold five seats but not a three-member committee besides them (review M1).
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
+        consumer.ask(task, PROMPT, 5, 1_000, PRICE, 2, 0);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 0, 1));
         consumer.ask(task, PROMPT, 1, 1_000, PRICE, 9, 0);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 0, 1));
@@ -396,12 +399,14 @@ contract ConsensusTest is DisputeSteps {
     }
 
     function test_aDrawWithTooFewNodesLeftFailsAndRefunds() public {
-        uint256 requestId = _submit(7, 1_000);
-        vm.prank(operatorOf[nodeIds[0]]);
-        tasks.unsubscribe(task, nodeIds[0]);
+        uint256 requestId = _submit(4, 1_000);
+        for (uint256 i = 0; i < 4; ++i) {
+            vm.prank(operatorOf[nodeIds[i]]);
+            tasks.unsubscribe(task, nodeIds[i]);
+        }
         _draw(requestId);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
-        assertEq(vault.balanceOf(address(consumer)), 7 * 0.002 ether, "escrow refunded");
+        assertEq(vault.balanceOf(address(consumer)), 4 * 0.002 ether, "escrow refunded");
     }
 
     function test_theDrawIsAmongTheRequestsOwnCandidates() public {

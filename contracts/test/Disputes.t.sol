@@ -21,6 +21,10 @@ contract DisputesTest is DisputeSteps {
     uint256 internal verifiedTask;
     uint256 internal constant FRAUD_SHARE = COLLATERAL * 3_000 / 10_000;
     uint256 internal constant TIMEOUT_SLASH = COLLATERAL * 500 / 10_000;
+    /// Nodes that leave the task once the attesters are drawn, before the reveal opens the dispute (`keepStaying`
+    /// of the non-parties among them stay): a frozen candidate keeps its place, so only leaving earlier shrinks it.
+    uint256[] internal leaving;
+    uint256 internal keepStaying;
 
     function setUp() public {
         deployAtoma();
@@ -63,6 +67,7 @@ contract DisputesTest is DisputeSteps {
             vm.prank(vm.addr(signerKey[a]));
             settlement.commitAttestation(c.stackId, a, commitment);
         }
+        if (leaving.length != 0) _othersLeave(verifiedTask, c, leaving, keepStaying);
         vm.prank(vm.addr(signerKey[c.server]));
         settlement.reveal(c.stackId, revealOf(idx, c.claimed));
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Disputed, "disputed");
@@ -468,8 +473,8 @@ contract DisputesTest is DisputeSteps {
     }
 
     function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
-        // Echelon 9 holds enough nodes to sell a verified stack (item 4); once the settlement is disputed, all but
-        // the server and its two attesters have left the task.
+        // Echelon 9 holds enough nodes to sell a verified stack (item 4); by the time the settlement is disputed,
+        // all but the server and its two attesters have left the task.
         _approveEchelon(9);
         uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
         uint256[] memory six = new uint256[](6);
@@ -479,8 +484,8 @@ contract DisputesTest is DisputeSteps {
         }
         nextEpoch();
         verifiedTask = lonely;
+        leaving = six;
         Case memory c = _disputed("cheap model", false);
-        _othersLeave(lonely, c, six, 0);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
         disputes.drawCommittee(c.disputeId);
@@ -523,9 +528,10 @@ contract DisputesTest is DisputeSteps {
         disputes.setParams(p);
         nextEpoch();
         verifiedTask = small;
+        // Two of the three non-parties leave before the dispute opens: one candidate is left.
+        leaving = six;
+        keepStaying = 1;
         Case memory c = _disputed("cheap model", false);
-        // Two of the three non-parties leave before the committee is drawn: one candidate is left.
-        _othersLeave(small, c, six, 1);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
         assertEq(disputes.getDispute(c.disputeId).drawRound, 1, "one candidate is too few");
@@ -556,7 +562,7 @@ contract DisputesTest is DisputeSteps {
     // ---------------------------------------------------------------- review 4: no reward from an undecided dispute
 
     /// A lying attester disputes an honest server where it knows no committee can be formed (every other node of
-    /// the echelon has left the task once the dispute opened, so no frozen candidate is still eligible): the
+    /// the echelon left the task before the dispute opened, so there is no candidate): the
     /// dispute ends NoCommittee, the server is not paid, and the liar earns nothing.
     function test_aDissenterEarnsNothingFromADisputeWithoutACommittee() public {
         _approveEchelon(9);
@@ -568,8 +574,8 @@ contract DisputesTest is DisputeSteps {
         }
         nextEpoch();
         verifiedTask = lonely;
+        leaving = six;
         Case memory c = _disputed("honest", true);
-        _othersLeave(lonely, c, six, 0);
         uint256 liar = c.attesters[0];
         uint256 before = token.balanceOf(operatorOf[liar]) + _claimable(liar);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
@@ -652,24 +658,102 @@ contract DisputesTest is DisputeSteps {
 
     /// A candidate that leaves once it has seen the seed does not hand its seat to a late node: the next frozen
     /// candidate still eligible takes it.
-    function test_aCandidateLeavingAfterTheSeedIsKnownOnlyLetsTheNextCandidateIn() public {
+    /// A frozen candidate that leaves the task once the seed is known keeps its place: the committee is the one
+    /// the draw gives when it stays, and a late subscriber is still never drawn.
+    function test_aCandidateLeavingAfterTheSeedIsKnownKeepsItsPlace() public {
         uint256 late = addNode(1);
         nextEpoch();
         Case memory c = _disputed("cheap model", false);
         uint256[] memory frozen = _frozen(c.disputeId);
         subscribe(verifiedTask, late, PRICE);
         vm.roll(block.number + 2);
-        // The seed is now known; one candidate leaves the task before the draw.
-        vm.prank(operatorOf[frozen[0]]);
-        tasks.unsubscribe(verifiedTask, frozen[0]);
+        uint256 before = vm.snapshotState();
+        disputes.drawCommittee(c.disputeId);
+        uint256[] memory staying = committeeIds(c.disputeId);
+        vm.revertToState(before);
+        // The seed is now known; a drawn candidate leaves the task before the draw.
+        vm.prank(operatorOf[staying[0]]);
+        tasks.unsubscribe(verifiedTask, staying[0]);
         disputes.drawCommittee(c.disputeId);
         uint256[] memory committee = committeeIds(c.disputeId);
-        assertEq(committee.length, 3, "the three frozen candidates left");
+        assertEq(committee.length, 3, "a full committee");
         for (uint256 i = 0; i < committee.length; ++i) {
-            assertTrue(committee[i] != frozen[0], "not the node that left");
-            assertTrue(committee[i] != late, "nor the late one");
+            assertEq(committee[i], staying[i], "the same committee as had it stayed");
+            assertTrue(committee[i] != late, "never the late one");
             assertTrue(_isIn(committee[i], frozen), "a frozen candidate");
         }
+    }
+
+    /// The server and one other node of a six-node echelon (the fewest item 4 allows) are the attacker's. The
+    /// server lies, both attesters dissent, the dispute freezes the three other nodes; the attacker's one leaves
+    /// the task so that only two would be eligible. It is drawn anyway, stays silent and pays the timeout share;
+    /// the two honest members decide and the liar loses all its collateral.
+    function _sixNodeDispute() internal returns (Case memory c, uint256 sybil) {
+        _approveEchelon(9);
+        uint256 thin = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        uint256[] memory six = new uint256[](6);
+        for (uint256 i = 0; i < 6; ++i) {
+            six[i] = addNode(9);
+            subscribe(thin, six[i], PRICE);
+        }
+        nextEpoch();
+        verifiedTask = thin;
+        c = _disputed("cheap model", false);
+        assertEq(disputes.candidatesOf(c.disputeId).length, 3, "three non-party candidates frozen");
+        for (uint256 i = 0; i < 6; ++i) {
+            uint256 id = six[i];
+            if (id != c.server && id != c.attesters[0] && id != c.attesters[1]) {
+                sybil = id;
+                break;
+            }
+        }
+    }
+
+    function _honestMembersDecide(Case memory c, uint256 sybil) internal {
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        draw(c.disputeId);
+        uint256[] memory committee = committeeIds(c.disputeId);
+        assertEq(committee.length, 3, "the leaver is still drawn");
+        assertTrue(_isIn(sybil, committee), "the leaver holds its seat");
+        assertEq(nodes.getNode(sybil).obligations, 1, "and the seat's obligation");
+        Ballot[] memory ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            if (committee[i] == sybil) continue;
+            ballots[i] = ballot(committee[i], sampledOutputs(c.stackId, "honest"));
+            commitBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes + 1);
+        for (uint256 i = 0; i < 3; ++i) {
+            if (committee[i] == sybil) continue;
+            revealBallot(c.disputeId, committee[i], ballots[i]);
+            showBallot(c.disputeId, committee[i], ballots[i]);
+        }
+        vm.warp(block.timestamp + 10 minutes);
+        disputes.resolve(c.disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(c.disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Decided, "decided");
+        assertEq(_collateral(c.server), 0, "the liar loses all its collateral");
+        assertTrue(nodes.getNode(c.server).status == INodeRegistry.NodeStatus.Slashed, "and is barred");
+        assertEq(_collateral(sybil), COLLATERAL - TIMEOUT_SLASH, "the silent leaver pays the timeout share");
+        assertEq(nodes.getNode(sybil).obligations, 0, "its obligation ends");
+        assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Failed, "the liar is not paid");
+        for (uint256 i = 0; i < 2; ++i) {
+            assertGe(_claimable(c.attesters[i]), 1, "the honest dissenters are paid");
+        }
+    }
+
+    function test_aCaughtLiarCannotEscapeItsSlashByACandidateLeavingTheTask() public {
+        (Case memory c, uint256 sybil) = _sixNodeDispute();
+        vm.prank(operatorOf[sybil]);
+        tasks.unsubscribe(verifiedTask, sybil);
+        _honestMembersDecide(c, sybil);
+    }
+
+    function test_aCaughtLiarCannotEscapeItsSlashByACandidateDeregistering() public {
+        (Case memory c, uint256 sybil) = _sixNodeDispute();
+        vm.prank(operatorOf[sybil]);
+        nodes.deregister(sybil);
+        _honestMembersDecide(c, sybil);
     }
 }
 

@@ -19,9 +19,9 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
 ///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
 ///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
-///    were fixed: the first `committeeSize` candidates of the seed's permutation that are still eligible (re-armed
+///    were fixed: the first `committeeSize` candidates of the seed's permutation that still hold collateral (re-armed
 ///    on a new block, same candidates, when the seed is too old for its hash). Joining after the arming is too
-///    late, and leaving only lets the next candidate in. With fewer than `minCommittee` it is drawn again (a new
+///    late, and leaving the task does not lose a candidate its place. With fewer than `minCommittee` it is drawn again (a new
 ///    snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and the server is not
 ///    paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
@@ -329,7 +329,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
-        uint256[] memory chosen = _pick(disputeId, _eligible(disputeId, d), seed);
+        uint256[] memory chosen = _pick(disputeId, seed);
         d.drawRound += 1;
         if (chosen.length < params.minCommittee) {
             bool last = d.drawRound >= params.drawRounds;
@@ -641,12 +641,10 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     }
 
     /// The first `committeeSize` of the frozen candidates, in the permutation `seed` gives them (Fisher–Yates),
-    /// that are in `eligible` (still eligible now); an even count drops its last, so that a committee is odd.
-    function _pick(uint256 disputeId, uint256[] memory eligible, uint256 seed)
-        internal
-        view
-        returns (uint256[] memory chosen)
-    {
+    /// that still hold collateral as registered nodes (active or deregistered, never slashed): a candidate keeps
+    /// its place even if it left the task or became otherwise ineligible since the snapshot, so leaving cannot shrink
+    /// the committee; drawn, it votes or pays the timeout share. An even count drops its last, so a committee is odd.
+    function _pick(uint256 disputeId, uint256 seed) internal view returns (uint256[] memory chosen) {
         uint64[] memory order = _candidates[disputeId];
         uint256 want = params.committeeSize;
         chosen = new uint256[](want);
@@ -654,12 +652,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         for (uint256 i = 0; i < order.length && found < want; ++i) {
             uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
             (order[i], order[j]) = (order[j], order[i]);
-            for (uint256 k = 0; k < eligible.length; ++k) {
-                if (eligible[k] == order[i]) {
-                    chosen[found++] = order[i];
-                    break;
-                }
-            }
+            INodeRegistry.Node memory n = nodeRegistry.getNode(order[i]);
+            if (n.collateral != 0 && n.status != INodeRegistry.NodeStatus.Slashed) chosen[found++] = order[i];
         }
         if (found % 2 == 0 && found > 0) --found;
         assembly ("memory-safe") {
