@@ -19,11 +19,11 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
 ///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
 ///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
-///    were fixed: the first `committeeSize` candidates of the seed's permutation that still hold collateral (re-armed
-///    on a new block, same candidates, when the seed is too old for its hash). Joining after the arming is too
-///    late, and leaving the task does not lose a candidate its place. With fewer than `minCommittee` it is drawn again (a new
-///    snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and the server is not
-///    paid (nobody is slashed).
+///    were fixed: the first `committeeSize` candidates of the seed's permutation that still hold collateral
+///    (re-armed on a new block, same candidates, when the seed is too old for its hash). Joining after the arming
+///    is too late, and leaving the task does not cost a candidate its place. With fewer than `minCommittee` it is
+///    drawn again (a new snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and
+///    the server is not paid (nobody is slashed).
 /// 3. Vote: members commit H(disputeId ‖ nodeId ‖ claim ‖ work ‖ salt), where the claim is what they computed
 ///    and `work` = H(w_1 ‖ … ‖ w_s), w_i = H(nodeId ‖ output_i), binds the output bytes to the member. A member
 ///    that could not replay the data claims UNAVAILABLE and abstains; with the evidence complete on-chain (always
