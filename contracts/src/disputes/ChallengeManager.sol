@@ -17,13 +17,17 @@ interface ICollateralToken {
 }
 
 /// @title ChallengeManager: the stack owner's challenges of an accepted settlement.
-/// @notice The owner presents a node-signed response within the settlement's challenge window. The signature
-/// alone proves fraud when the response's index is beyond the settled request count, or when it is the last
-/// response and its running total is below the units claimed. Otherwise the node must prove, within
-/// `answerWindow`, that the response's leaf is under its settled root, or it is slashed for fraud. Answering costs
-/// the honest node a transaction, so such a challenge carries a bond that the node receives when it answers (the
-/// owner gets it back when the node does not); a leaf once proven cannot be challenged again, and a stack takes at
-/// most `maxChallengesPerStack` of them.
+/// @notice Within the settlement's challenge window the owner challenges in one of two ways.
+/// A receipt challenge presents a node-signed response. The signature alone proves fraud when the response's index
+/// is beyond the settled request count, or when it is the last response and its running total is below the units
+/// claimed. Otherwise the node must prove, within `answerWindow`, that the response's leaf is under its settled
+/// root, or it is slashed for fraud.
+/// An index challenge names a settled leaf whose request the owner says it never signed (receipts cannot show a
+/// leaf the node added after the owner's last request). The node must show that leaf under its root at that index
+/// with nonce = index, and the owner's EIP-712 signature on its request hash, or it is slashed for fraud.
+/// Answering costs the honest node a transaction, so a challenge it must answer carries a bond that the node
+/// receives when it answers (the owner gets it back when the node does not); a leaf (or an index) once proven
+/// cannot be challenged again, and a stack takes at most `maxChallengesPerStack` of them.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -51,6 +55,7 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         address owner;
         uint256 stackId;
         uint256 nodeId;
+        /// The leaf the owner's receipt stands for; zero for an index challenge (the node shows the leaf).
         bytes32 leaf;
         uint256 bond;
     }
@@ -66,7 +71,10 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     /// Challenges that needed an answer, per stack.
     mapping(uint256 stackId => uint256) public challengesOf;
     mapping(uint256 stackId => mapping(bytes32 leaf => bool)) public provenLeaf;
+    /// Indices whose leaf the node proved to be an owner-signed request (an answered index challenge).
+    mapping(uint256 stackId => mapping(uint256 leafIndex => bool)) public provenIndex;
 
+    /// `leaf` is zero for an index challenge.
     event ChallengeOpened(
         uint256 indexed challengeId,
         uint256 indexed stackId,
@@ -91,6 +99,11 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error AnswerWindowOver(uint256 challengeId);
     error TooEarly(uint256 challengeId, uint256 deadline);
     error InvalidProof();
+    error NoSuchLeaf(uint256 stackId, uint256 leafIndex);
+    error IndexAlreadyProven(uint256 stackId, uint256 leafIndex);
+    error InvalidRequestSignature();
+    /// A receipt challenge answered as an index challenge, or the other way round.
+    error WrongAnswer(uint256 challengeId);
 
     constructor(
         address admin,
@@ -125,44 +138,60 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 challengeId)
     {
-        IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
         if (response.stackId != stackId) revert ResponseForOtherStack(stackId, response.stackId);
-        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
-        if (st.phase != ISettlementManager.Phase.Accepted || block.timestamp > st.windowEnds) {
-            revert NotChallengeable(stackId);
-        }
+        (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
         address signer = stackManager.recoverResponseSigner(response, signature);
-        if (signer == address(0) || signer != nodeRegistry.signerOf(stack.nodeId)) revert InvalidResponseSignature();
+        if (signer == address(0) || signer != nodeRegistry.signerOf(nodeId)) revert InvalidResponseSignature();
         bytes32 leaf = AtomaTypedData.leafHash(AtomaTypedData.leafOf(response));
         bool beyondCount = response.leafIndex >= st.requestCount;
         bool overClaim = response.leafIndex + 1 == st.requestCount && response.cumulativeUnits < st.units;
         bool proven = beyondCount || overClaim;
-        uint256 bond = proven ? 0 : _countAnswerable(stackId, leaf);
-        settlementManager.markChallenged(stackId);
-        challengeId = ++challengeCount;
-        Challenge storage c = _challenges[challengeId];
-        c.status = Status.Open;
-        c.answerDeadline = uint64(block.timestamp) + params.answerWindow;
-        c.owner = stack.owner;
-        c.stackId = stackId;
-        c.nodeId = stack.nodeId;
-        c.leaf = leaf;
-        c.leafIndex = uint64(response.leafIndex);
-        c.bond = bond;
-        emit ChallengeOpened(challengeId, stackId, response.leafIndex, leaf, c.answerDeadline, bond);
-        if (proven) _resolve(challengeId, c, false);
-        else token.safeTransferFrom(msg.sender, address(this), bond);
+        if (!proven && provenLeaf[stackId][leaf]) revert LeafAlreadyProven(stackId, leaf);
+        challengeId = _start(stackId, nodeId, response.leafIndex, leaf, !proven);
+        if (proven) _resolve(challengeId, _challenges[challengeId], false);
+    }
+
+    /// Challenges settled leaf `leafIndex` as a request the owner never signed (the owner approves the bond first).
+    function challengeIndex(uint256 stackId, uint256 leafIndex) external nonReentrant returns (uint256 challengeId) {
+        (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
+        if (leafIndex >= st.requestCount) revert NoSuchLeaf(stackId, leafIndex);
+        if (provenIndex[stackId][leafIndex]) revert IndexAlreadyProven(stackId, leafIndex);
+        challengeId = _start(stackId, nodeId, leafIndex, bytes32(0), true);
     }
 
     /// The challenged node proves the leaf sits at its index under its settled root; it cannot be challenged again.
     function answerChallenge(uint256 challengeId, bytes32[] calldata proof) external nonReentrant {
-        Challenge storage c = _open(challengeId);
-        if (block.timestamp > c.answerDeadline) revert AnswerWindowOver(challengeId);
-        if (!nodeRegistry.isNodeActor(c.nodeId, msg.sender)) revert NotNodeActor(c.nodeId, msg.sender);
-        ISettlementManager.Settlement memory st = settlementManager.getSettlement(c.stackId);
+        (Challenge storage c, ISettlementManager.Settlement memory st) = _answerable(challengeId);
+        if (c.leaf == 0) revert WrongAnswer(challengeId);
         if (!StackTree.verify(proof, st.root, c.leaf, c.leafIndex, st.requestCount)) revert InvalidProof();
         provenLeaf[c.stackId][c.leaf] = true;
+        _resolve(challengeId, c, true);
+    }
+
+    /// The node answers an index challenge: the leaf at the challenged index (nonce = index) with its proof under
+    /// the settled root, and the owner's signature on the leaf's request (`deadline` as the owner signed it).
+    function answerIndexChallenge(
+        uint256 challengeId,
+        AtomaTypedData.Leaf calldata leaf,
+        uint64 deadline,
+        bytes calldata ownerSignature,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        (Challenge storage c, ISettlementManager.Settlement memory st) = _answerable(challengeId);
+        if (c.leaf != 0) revert WrongAnswer(challengeId);
+        uint256 index = c.leafIndex;
+        bytes32 hash = AtomaTypedData.leafHash(leaf);
+        if (
+            leaf.leafIndex != index || leaf.nonce != index
+                || !StackTree.verify(proof, st.root, hash, index, st.requestCount)
+        ) revert InvalidProof();
+        address signer = stackManager.recoverRequestSigner(
+            AtomaTypedData.Request({stackId: c.stackId, reqHash: leaf.reqHash, nonce: index, deadline: deadline}),
+            ownerSignature
+        );
+        if (signer == address(0) || signer != c.owner) revert InvalidRequestSignature();
+        provenIndex[c.stackId][index] = true;
+        provenLeaf[c.stackId][hash] = true;
         _resolve(challengeId, c, true);
     }
 
@@ -177,13 +206,58 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         return _challenges[challengeId];
     }
 
-    /// Counts a challenge the node must answer, and returns its bond.
-    function _countAnswerable(uint256 stackId, bytes32 leaf) internal returns (uint256) {
-        if (provenLeaf[stackId][leaf]) revert LeafAlreadyProven(stackId, leaf);
-        uint256 max = params.maxChallengesPerStack;
-        if (challengesOf[stackId] >= max) revert TooManyChallenges(stackId, max);
-        ++challengesOf[stackId];
-        return params.challengeBond;
+    /// The stack's node and its settlement, when the caller owns the stack and the settlement can be challenged.
+    function _challengeable(uint256 stackId)
+        internal
+        view
+        returns (uint256 nodeId, ISettlementManager.Settlement memory st)
+    {
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
+        st = settlementManager.getSettlement(stackId);
+        if (st.phase != ISettlementManager.Phase.Accepted || block.timestamp > st.windowEnds) {
+            revert NotChallengeable(stackId);
+        }
+        nodeId = stack.nodeId;
+    }
+
+    /// Opens a challenge; one the node must answer counts against the stack's cap and takes the bond.
+    function _start(uint256 stackId, uint256 nodeId, uint256 leafIndex, bytes32 leaf, bool answerable)
+        internal
+        returns (uint256 challengeId)
+    {
+        uint256 bond;
+        if (answerable) {
+            uint256 max = params.maxChallengesPerStack;
+            if (challengesOf[stackId] >= max) revert TooManyChallenges(stackId, max);
+            ++challengesOf[stackId];
+            bond = params.challengeBond;
+        }
+        settlementManager.markChallenged(stackId);
+        challengeId = ++challengeCount;
+        Challenge storage c = _challenges[challengeId];
+        c.status = Status.Open;
+        c.answerDeadline = uint64(block.timestamp) + params.answerWindow;
+        c.owner = msg.sender;
+        c.stackId = stackId;
+        c.nodeId = nodeId;
+        c.leaf = leaf;
+        c.leafIndex = uint64(leafIndex);
+        c.bond = bond;
+        emit ChallengeOpened(challengeId, stackId, leafIndex, leaf, c.answerDeadline, bond);
+        if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// An open challenge the caller, an actor of its node, may still answer, and the settlement it concerns.
+    function _answerable(uint256 challengeId)
+        internal
+        view
+        returns (Challenge storage c, ISettlementManager.Settlement memory st)
+    {
+        c = _open(challengeId);
+        if (block.timestamp > c.answerDeadline) revert AnswerWindowOver(challengeId);
+        if (!nodeRegistry.isNodeActor(c.nodeId, msg.sender)) revert NotNodeActor(c.nodeId, msg.sender);
+        st = settlementManager.getSettlement(c.stackId);
     }
 
     function _open(uint256 challengeId) internal view returns (Challenge storage c) {

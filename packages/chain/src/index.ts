@@ -74,6 +74,11 @@ export { getModel, ModelStatus } from "./actions/getModel.js";
 export { getNode, NodeStatus } from "./actions/getNode.js";
 export { getStack, StackStatus } from "./actions/getStack.js";
 export { getSubscription, getTask } from "./actions/getTask.js";
+export {
+  answerIndexChallenge,
+  challengeLeafIndex,
+  type IndexChallengeAnswer,
+} from "./actions/indexChallenge.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export {

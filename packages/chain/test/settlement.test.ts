@@ -10,6 +10,7 @@ import type { ChainContext } from "../src/actions/context.js";
 import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
 import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
+import { answerIndexChallenge, challengeLeafIndex } from "../src/actions/indexChallenge.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
@@ -460,6 +461,35 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
         signature: last.signature,
       }),
     ).rejects.toMatchObject({ code: "CONTRACT_REVERTED" });
+  });
+
+  it("makes a node answer an index challenge with the owner's signature on the leaf's request", async () => {
+    const stack = await buy(plainTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    await settle(stack.stackId, server, served, 300n);
+    const challenged = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 2n });
+    expect(challenged.upheld).toBe(false);
+    expect(challenged.bond).toBe(10n ** 18n);
+    const request = served.requests[2]!;
+    const answer = {
+      challengeId: challenged.challengeId,
+      leaf: served.leaves[2]!,
+      deadline: request.deadline,
+      ownerSignature: request.signature,
+      proof: served.tree.proof(2),
+    };
+    // The owner's signature on another request does not answer for this leaf.
+    await expect(
+      answerIndexChallenge(server.signer, { ...answer, ownerSignature: served.requests[1]!.signature }),
+    ).rejects.toMatchObject({ errorName: "InvalidRequestSignature" });
+    await answerIndexChallenge(server.signer, answer);
+    await expect(
+      challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 2n }),
+    ).rejects.toMatchObject({ errorName: "IndexAlreadyProven" });
+    await expect(
+      challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 3n }),
+    ).rejects.toMatchObject({ errorName: "NoSuchLeaf" });
   });
 
   it("pays model owners after the epoch", async () => {

@@ -1,10 +1,26 @@
-import { answerChallenge } from "@atoma/chain";
-import { StackTree } from "@atoma/core";
+import { answerChallenge, answerIndexChallenge } from "@atoma/chain";
+import { StackTree, type TranscriptEntry } from "@atoma/core";
 import { listLeaves } from "../accounting/stacks.js";
+import type { StoredLeaf } from "../accounting/types.js";
 import { type ChallengeRow, setChallengeState } from "./challengeRows.js";
 import type { StepContext } from "./stepContext.js";
 
-/** Proves a challenged leaf is under the submitted root; a leaf the node never settled cannot be proved. */
+/** An index challenge names no leaf: the chain records it with a zero leaf hash. */
+const NO_LEAF = `0x${"0".repeat(64)}`;
+
+async function unanswerable(ctx: StepContext, challenge: ChallengeRow, reason: string): Promise<void> {
+  await setChallengeState(ctx.db, challenge.dispute_id, "unanswerable", { last_error: reason });
+  ctx.logger.error(
+    { stackId: challenge.stack_id, disputeId: challenge.dispute_id },
+    `challenge cannot be answered: ${reason}`,
+  );
+}
+
+/**
+ * Answers an owner's challenge of a settled stack. A receipt challenge: the challenged leaf's proof under the
+ * submitted root (a leaf the node never settled cannot be proved). An index challenge: the leaf at the index, its
+ * proof, and the owner's signature on its request, kept in the leaf's transcript entry.
+ */
 export async function answerOwnerChallenge(ctx: StepContext, challenge: ChallengeRow): Promise<void> {
   const { dispute_id: disputeId, stack_id: stackId } = challenge;
   const settlement = await ctx.db
@@ -14,19 +30,47 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
     .executeTakeFirstOrThrow();
   const leaves = await listLeaves(ctx.db, stackId, { limit: Number(settlement.leaf_count) });
   const index = Number(challenge.leaf_index);
-  if (leaves[index]?.leafHash.toLowerCase() !== challenge.leaf) {
-    await setChallengeState(ctx.db, disputeId, "unanswerable", {
-      last_error: "the challenged leaf is not among the settled leaves",
-    });
-    ctx.logger.error({ stackId, disputeId }, "challenge cannot be answered: the leaf was never settled");
+  const leaf = leaves[index];
+  const indexChallenge = challenge.leaf === NO_LEAF;
+  if (!leaf || (!indexChallenge && leaf.leafHash.toLowerCase() !== challenge.leaf)) {
+    await unanswerable(ctx, challenge, "the challenged leaf is not among the settled leaves");
     return;
   }
-  const proof = new StackTree(leaves.map((leaf) => leaf.leafHash)).proof(index);
-  const answered = await answerChallenge(ctx.chain.actions, { challengeId: disputeId, proof });
+  const proof = new StackTree(leaves.map((stored) => stored.leafHash)).proof(index);
+  let answered: { hash: string };
+  if (indexChallenge) {
+    const request = leaf.request as Partial<TranscriptEntry> | undefined;
+    if (!request?.signature || request.deadline === undefined || BigInt(request.nonce ?? -1) !== leaf.nonce) {
+      await unanswerable(ctx, challenge, "the challenged leaf has no owner-signed request stored");
+      return;
+    }
+    answered = await answerIndexChallenge(ctx.chain.actions, {
+      challengeId: disputeId,
+      leaf: leafFields(leaf),
+      deadline: BigInt(request.deadline),
+      ownerSignature: request.signature,
+      proof,
+    });
+  } else {
+    answered = await answerChallenge(ctx.chain.actions, { challengeId: disputeId, proof });
+  }
   await setChallengeState(ctx.db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
   ctx.metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
   ctx.logger.info(
-    { stackId, disputeId, tx: answered.hash },
-    "owner challenge answered with a stack-tree proof",
+    { stackId, disputeId, tx: answered.hash, indexChallenge },
+    indexChallenge
+      ? "owner index challenge answered with the owner-signed request and a stack-tree proof"
+      : "owner challenge answered with a stack-tree proof",
   );
+}
+
+function leafFields(leaf: StoredLeaf) {
+  return {
+    leafIndex: leaf.leafIndex,
+    nonce: leaf.nonce,
+    reqHash: leaf.reqHash,
+    respHash: leaf.respHash,
+    units: leaf.units,
+    cumulativeUnits: leaf.cumulativeUnits,
+  };
 }

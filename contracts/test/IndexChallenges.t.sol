@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
+import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
+import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {AtomaFixture} from "./lib/AtomaFixture.sol";
+
+/// @notice Review finding H2: a node appends requests the owner never made after the owner's last one (receipts
+/// cannot show it: every receipt's leaf is under the root). The owner's index challenge names such a leaf; the
+/// node must show that leaf under its root together with the owner's signature on its request, which it cannot
+/// forge, so it is slashed and the owner refunded. An honest node answers and earns the bond.
+contract IndexChallengesTest is AtomaFixture {
+    uint256 internal task;
+    uint256 internal stackId;
+    uint256 internal server;
+    bytes32[] internal hashes;
+    AtomaTypedData.Leaf[] internal leaves;
+
+    function setUp() public {
+        deployAtoma();
+        for (uint256 i = 0; i < 3; ++i) addNode(1);
+        task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
+        nextEpoch();
+        (stackId, server) = buy(task, 1_000_000);
+    }
+
+    /// The owner really made `count` requests of 100 units (leaves 0..count-1).
+    function _serveReal(uint256 count) internal {
+        Served memory real = serve(stackId, count, "honest");
+        for (uint256 k = 0; k < count; ++k) {
+            hashes.push(real.hashes[k]);
+            leaves.push(real.leaves[k]);
+        }
+    }
+
+    function _append(AtomaTypedData.Leaf memory leaf) internal {
+        hashes.push(AtomaTypedData.leafHash(leaf));
+        leaves.push(leaf);
+    }
+
+    function _settle(uint64 units) internal {
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.settle(stackId, stackRoot(hashes), units, uint64(hashes.length), 0);
+    }
+
+    /// Two real requests, then leaf 2: a request the owner never signed, billed at the rest of the stack.
+    function _settlePadded() internal {
+        _serveReal(2);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2, nonce: 2, reqHash: keccak256("never signed"), respHash: keccak256("junk"),
+                units: 999_800, cumulativeUnits: 1_000_000
+            })
+        );
+        _settle(1_000_000);
+    }
+
+    function _ownerSig(uint256 nonce, bytes32 reqHash, uint256 key) internal view returns (bytes memory) {
+        AtomaTypedData.Request memory r =
+            AtomaTypedData.Request({stackId: stackId, reqHash: reqHash, nonce: nonce, deadline: 2e9});
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(key, stacks.requestDigest(r));
+        return abi.encodePacked(rr, ss, v);
+    }
+
+    function _challengeIndex(uint256 k) internal returns (uint256) {
+        vm.prank(user);
+        return challenges.challengeIndex(stackId, k);
+    }
+
+    function _answer(uint256 challengeId, uint256 k, bytes memory sig) internal {
+        bytes32[] memory h = hashes;
+        vm.prank(vm.addr(signerKey[server]));
+        challenges.answerIndexChallenge(challengeId, leaves[k], 2e9, sig, stackProof(h, k));
+    }
+
+    function test_aPaddedTrailingLeafIsSlashedThroughAnIndexChallenge() public {
+        _settlePadded();
+        uint256 ownerBefore = token.balanceOf(user);
+        uint256 challengeId = _challengeIndex(2);
+        assertEq(ownerBefore - token.balanceOf(user), CHALLENGE_BOND, "the owner pays the bond");
+        // The node cannot answer: a signature it made itself is not the owner's...
+        bytes memory forged = _ownerSig(2, leaves[2].reqHash, signerKey[server]);
+        vm.expectRevert(ChallengeManager.InvalidRequestSignature.selector);
+        _answer(challengeId, 2, forged);
+        // ... and the owner's real requests carry other nonces and request hashes.
+        bytes memory real0 = _ownerSig(0, leaves[0].reqHash, USER_KEY);
+        vm.expectRevert(ChallengeManager.InvalidRequestSignature.selector);
+        _answer(challengeId, 2, real0);
+        // A receipt-style proof does not answer an index challenge.
+        bytes32[] memory h = hashes;
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.WrongAnswer.selector, challengeId));
+        challenges.answerChallenge(challengeId, stackProof(h, 2));
+        vm.warp(block.timestamp + 10 minutes + 1);
+        challenges.resolve(challengeId);
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Upheld, "upheld");
+        assertEq(token.balanceOf(user), ownerBefore, "bond returned");
+        assertEq(nodes.getNode(server).collateral, 0, "the padding node is slashed");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Failed, "settlement failed");
+    }
+
+    function test_aLeafWithTheOwnersSignatureOnAnotherRequestCannotAnswer() public {
+        // The node re-uses the owner's request 0 (signed, nonce 0) as leaf 2: the nonce is not the index.
+        _serveReal(2);
+        AtomaTypedData.Leaf memory reused = leaves[0];
+        reused.leafIndex = 2;
+        reused.units = 999_800;
+        reused.cumulativeUnits = 1_000_000;
+        _append(reused);
+        _settle(1_000_000);
+        uint256 challengeId = _challengeIndex(2);
+        bytes memory sig0 = _ownerSig(0, reused.reqHash, USER_KEY);
+        vm.expectRevert(ChallengeManager.InvalidProof.selector);
+        _answer(challengeId, 2, sig0);
+        // Nor can it prove another leaf in the challenged one's place.
+        bytes memory sig1 = _ownerSig(1, leaves[1].reqHash, USER_KEY);
+        bytes32[] memory h = hashes;
+        vm.prank(vm.addr(signerKey[server]));
+        vm.expectRevert(ChallengeManager.InvalidProof.selector);
+        challenges.answerIndexChallenge(challengeId, leaves[1], 2e9, sig1, stackProof(h, 1));
+    }
+
+    function test_anHonestNodeAnswersAndTheIndexCannotBeChallengedAgain() public {
+        _serveReal(6);
+        _settle(600);
+        uint256 operatorBefore = token.balanceOf(operatorOf[server]);
+        uint256 challengeId = _challengeIndex(5);
+        _answer(challengeId, 5, _ownerSig(5, leaves[5].reqHash, USER_KEY));
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Dismissed, "dismissed");
+        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives the bond");
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.IndexAlreadyProven.selector, stackId, 5));
+        challenges.challengeIndex(stackId, 5);
+        // The proven leaf is memoised for receipt challenges too.
+        AtomaTypedData.Leaf memory l = leaves[5];
+        AtomaTypedData.Response memory r = AtomaTypedData.Response({
+            stackId: stackId, leafIndex: 5, nonce: 5, reqHash: l.reqHash, respHash: l.respHash,
+            units: l.units, cumulativeUnits: l.cumulativeUnits, seed: 7
+        });
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[server], stacks.responseDigest(r));
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.LeafAlreadyProven.selector, stackId, hashes[5]));
+        challenges.challenge(stackId, r, abi.encodePacked(rr, ss, v));
+    }
+
+    function test_indexChallengesShareTheCapAndNeedAnExistingLeaf() public {
+        _serveReal(6);
+        _settle(600);
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NoSuchLeaf.selector, stackId, 6));
+        challenges.challengeIndex(stackId, 6);
+        for (uint256 k = 0; k < 4; ++k) {
+            _answer(_challengeIndex(k), k, _ownerSig(k, leaves[k].reqHash, USER_KEY));
+        }
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.TooManyChallenges.selector, stackId, 4));
+        challenges.challengeIndex(stackId, 4);
+    }
+
+    function test_onlyTheOwnerInTheWindowAndTheNodeInTime() public {
+        _serveReal(2);
+        _settle(200);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotStackOwner.selector, stackId, address(this)));
+        challenges.challengeIndex(stackId, 1);
+        uint256 challengeId = _challengeIndex(1);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        bytes memory sig = _ownerSig(1, leaves[1].reqHash, USER_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.AnswerWindowOver.selector, challengeId));
+        _answer(challengeId, 1, sig);
+        vm.warp(block.timestamp + 2 days);
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotChallengeable.selector, stackId));
+        challenges.challengeIndex(stackId, 0);
+    }
+}

@@ -1,0 +1,64 @@
+import { challengeManagerAbi } from "@atoma/contracts";
+import type { Hash, StackLeaf } from "@atoma/core";
+import { type Hex, parseEventLogs } from "viem";
+import { ensureAllowance } from "./approve.js";
+import type { ChallengeResult } from "./challengeSettlement.js";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { execute, single } from "./execute.js";
+
+/**
+ * The stack owner challenges settled leaf `leafIndex` as a request it never signed (typically one past its last
+ * receipt: a leaf the node added). The owner pays the challenge bond (approved here when needed); the node has
+ * until `answerDeadline` to show the leaf under its root with the owner's signature on its request, or it is
+ * slashed for fraud. `upheld` is always false here: an index challenge always waits for the node.
+ */
+export async function challengeLeafIndex(
+  ctx: ChainContext,
+  params: { stackId: bigint; leafIndex: bigint },
+): Promise<ChallengeResult> {
+  const [, , bond] = await ctx.publicClient.readContract({
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "params",
+  });
+  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond);
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "challengeIndex",
+    args: [params.stackId, params.leafIndex],
+  });
+  const opened = single(
+    parseEventLogs({ abi: challengeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }),
+    "ChallengeOpened",
+  );
+  return {
+    ...txInfo(receipt),
+    challengeId: opened.args.challengeId,
+    upheld: false,
+    answerDeadline: opened.args.answerDeadline,
+    bond: opened.args.bond,
+  };
+}
+
+export interface IndexChallengeAnswer {
+  challengeId: bigint;
+  /** The leaf at the challenged index (its nonce is the index). */
+  leaf: StackLeaf;
+  /** The request's deadline and the owner's EIP-712 `AtomaRequest` signature, as the owner sent them. */
+  deadline: bigint;
+  ownerSignature: Hex;
+  /** The leaf's stack-tree proof against the settled root. */
+  proof: readonly Hash[];
+}
+
+/** The challenged node answers an index challenge, which dismisses it and earns it the bond. */
+export async function answerIndexChallenge(ctx: ChainContext, params: IndexChallengeAnswer): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "answerIndexChallenge",
+    args: [params.challengeId, params.leaf, params.deadline, params.ownerSignature, params.proof],
+  });
+  return txInfo(receipt);
+}
