@@ -329,17 +329,6 @@ contract ConsensusTest is DisputeSteps {
         consumer.ask(task, PROMPT, 1, 1_000, PRICE - 1, 2, 0);
     }
 
-    /// Review M1: seven candidates hold five seats but not a three-member dispute committee besides them, so seats
-    /// that disagree could never be judged; the request is refused. Four seats leave room for the committee.
-    function test_aRequestWithNoRoomForADisputeCommitteeIsRefused() public {
-        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
-        consumer.ask(task, PROMPT, 5, 1_000, PRICE, 2, 0);
-        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 9));
-        consumer.ask(task, PROMPT, 6, 1_000, PRICE, 2, 0);
-        uint256 requestId = _submit(4, 1_000);
-        assertTrue(_status(requestId) == ConsensusRequests.Status.Drawing, "four seats and a committee fit");
-    }
-
     // ---------------------------------------------------------------- the seat draw (issue 10)
 
     function test_seatsAreDrawnInALaterBlockFromTheHashOfTheRequestBlock() public {

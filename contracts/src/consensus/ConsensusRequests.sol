@@ -13,10 +13,6 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// The part of the DisputeManager's `params` getter read here (its first two fields).
-interface IDisputeParams {
-    function params() external view returns (uint8 committeeSize, uint8 minCommittee);
-}
-
 /// @title ConsensusRequests: n-node Sampling Consensus for requests made by smart contracts (whitepaper §2.6).
 /// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits); the
 /// nodes eligible then are the request's candidates. In a later block anyone draws the n seats among them
@@ -126,8 +122,6 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     error TaskUnavailable(uint256 taskId);
     error InvalidRequest();
     error NotEnoughNodes(uint256 available, uint256 needed);
-    /// Too few candidates besides the seats for a dispute committee of `minCommittee` members.
-    error TooFewForCommittee(uint256 available, uint256 needed);
     error WrongStatus(uint256 requestId, Status status);
     error DrawNotReady(uint256 requestId, uint256 drawBlock);
     error WrongCandidates(uint256 requestId);
@@ -199,11 +193,6 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         _validate(taskId, prompt.length, n, maxUnits, callbackGas);
         uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon);
         if (candidates.length < n) revert NotEnoughNodes(candidates.length, n);
-        // Room for a dispute among the seats: at least a minimal committee of other candidates.
-        (, uint8 minCommittee) = IDisputeParams(address(disputeManager)).params();
-        if (candidates.length < uint256(n) + minCommittee) {
-            revert TooFewForCommittee(candidates.length, uint256(n) + minCommittee);
-        }
         requestId = ++requestCount;
         Request storage r = _requests[requestId];
         r.requester = msg.sender;
