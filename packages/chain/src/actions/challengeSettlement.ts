@@ -1,6 +1,6 @@
 import { challengeManagerAbi } from "@atoma/contracts";
 import type { Hash, SignedResponseFields } from "@atoma/core";
-import { type Hex, parseEventLogs } from "viem";
+import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -24,18 +24,28 @@ export async function challengeSettlement(
   ctx: ChainContext,
   params: { stackId: bigint; response: SignedResponseFields; signature: Hex },
 ): Promise<ChallengeResult> {
-  const [, , bond] = await ctx.publicClient.readContract({
-    address: ctx.addresses.ChallengeManager,
-    abi: challengeManagerAbi,
-    functionName: "params",
-  });
-  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond);
+  await approveChallengeBond(ctx);
   const receipt = await execute(ctx, {
     address: ctx.addresses.ChallengeManager,
     abi: challengeManagerAbi,
     functionName: "challenge",
     args: [params.stackId, params.response, params.signature],
   });
+  return challengeResult(receipt);
+}
+
+/** Lets the challenge manager take the challenge bond from the caller (approved only when needed). */
+export async function approveChallengeBond(ctx: ChainContext): Promise<void> {
+  const [, , bond] = await ctx.publicClient.readContract({
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "params",
+  });
+  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond);
+}
+
+/** What the transaction that opened a challenge says of it (and whether the same transaction upheld it). */
+export function challengeResult(receipt: TransactionReceipt): ChallengeResult {
   const opened = single(
     parseEventLogs({ abi: challengeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }),
     "ChallengeOpened",

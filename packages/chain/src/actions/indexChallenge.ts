@@ -1,44 +1,28 @@
 import { challengeManagerAbi } from "@atoma/contracts";
 import type { Hash, StackLeaf } from "@atoma/core";
-import { type Hex, parseEventLogs } from "viem";
-import { ensureAllowance } from "./approve.js";
-import type { ChallengeResult } from "./challengeSettlement.js";
+import type { Hex } from "viem";
+import { approveChallengeBond, type ChallengeResult, challengeResult } from "./challengeSettlement.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
-import { execute, single } from "./execute.js";
+import { execute } from "./execute.js";
 
 /**
  * The stack owner challenges settled leaf `leafIndex` as a request it never signed (typically one past its last
  * receipt: a leaf the node added). The owner pays the challenge bond (approved here when needed); the node has
  * until `answerDeadline` to show the leaf under its root with the owner's signature on its request, or it is
- * slashed for fraud. `upheld` is always false here: an index challenge always waits for the node.
+ * slashed for fraud. An index challenge always waits for the node, so `upheld` is false.
  */
 export async function challengeLeafIndex(
   ctx: ChainContext,
   params: { stackId: bigint; leafIndex: bigint },
 ): Promise<ChallengeResult> {
-  const [, , bond] = await ctx.publicClient.readContract({
-    address: ctx.addresses.ChallengeManager,
-    abi: challengeManagerAbi,
-    functionName: "params",
-  });
-  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond);
+  await approveChallengeBond(ctx);
   const receipt = await execute(ctx, {
     address: ctx.addresses.ChallengeManager,
     abi: challengeManagerAbi,
     functionName: "challengeIndex",
     args: [params.stackId, params.leafIndex],
   });
-  const opened = single(
-    parseEventLogs({ abi: challengeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }),
-    "ChallengeOpened",
-  );
-  return {
-    ...txInfo(receipt),
-    challengeId: opened.args.challengeId,
-    upheld: false,
-    answerDeadline: opened.args.answerDeadline,
-    bond: opened.args.bond,
-  };
+  return challengeResult(receipt);
 }
 
 export interface IndexChallengeAnswer {
