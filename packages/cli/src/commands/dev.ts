@@ -15,7 +15,7 @@ interface DevFlags {
 export function registerDev(program: Command): void {
   program
     .command("dev")
-    .description("run the whole local network (chain, contracts, nodes, proxy) and print a ready line")
+    .description("run the whole local network (chain, contracts, nodes) and print how to use it")
     .option("--state-dir <dir>", "keep the chain's state here between runs (default: a fresh chain each run)")
     .option(
       "--nodes <n>",
@@ -51,7 +51,7 @@ export function registerDev(program: Command): void {
         if (ready.nodes.length > 0)
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
-              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} node packages/cli/dist/main.js chat --network ${networkFile} "Hello"\n\n`,
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile} "Hello"\n\n`,
           );
       } catch (error) {
         await services.stopAll();
