@@ -271,7 +271,8 @@ export async function deployContracts(
       vault,
     ]);
   }
-  logger.info({ addresses }, "contracts deployed");
+  logger.debug({ addresses }, "contract addresses");
+  logger.info({ contracts: Object.keys(addresses).length }, "contracts deployed");
   return { addresses, parameters: p, contracts: atomaContracts(addresses, publicClient, walletClient) };
 }
 

@@ -1,15 +1,14 @@
 import { resolve } from "node:path";
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { writeNetworkFile } from "../dev/networkFile.js";
 import { startDevNetwork } from "../dev/startDevNetwork.js";
 import { ServiceStack } from "../lifecycle.js";
-import { createCliLogger, type LogLevel } from "../logger.js";
+import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { integerOption } from "../options.js";
 
-interface DevFlags {
+interface DevFlags extends LogFlags {
   stateDir?: string;
   nodes: number;
-  logLevel: LogLevel;
 }
 
 export function registerDev(program: Command): void {
@@ -23,13 +22,10 @@ export function registerDev(program: Command): void {
       integerOption("--nodes", 0, 32),
       3,
     )
-    .addOption(
-      new Option("--log-level <level>", "how much to log on stderr")
-        .choices(["debug", "info", "warn", "error", "silent"])
-        .default("info"),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (flags: DevFlags) => {
-      const logger = createCliLogger(flags.logLevel);
+      const logger = createCliLogger(flags.logLevel, flags.logFormat);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
       try {
