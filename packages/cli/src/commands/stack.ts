@@ -5,6 +5,7 @@ import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, readContext, userContext } from "../chain/userChain.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
+import { registerStackChallenge } from "./stackChallenge.js";
 import { registerStackProveFraud } from "./stackProveFraud.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -29,8 +30,8 @@ interface BuyFlags {
 }
 
 /**
- * `atoma stack buy|draw|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws
- * in a later block than the purchase (so the buyer cannot steer it).
+ * `atoma stack buy|draw|status|prove-fraud|challenge-index|resolve-challenge`: prepaid compute units on a task,
+ * served by a node the contract draws in a later block than the purchase (so the buyer cannot steer it).
  */
 export function registerStack(program: Command): void {
   const stack = program
@@ -131,4 +132,5 @@ export function registerStack(program: Command): void {
     });
 
   registerStackProveFraud(stack);
+  registerStackChallenge(stack);
 }
