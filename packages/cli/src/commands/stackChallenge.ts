@@ -70,7 +70,9 @@ function indexAfterReceipts(file: string, stackId: bigint): bigint {
     throw new CliUsageError(
       `no receipts of stack ${stackId} are kept in ${file}: give --index <k>, the first leaf you did not request`,
     );
-  return receipts.reduce((max, r) => (r.fields.leafIndex > max ? r.fields.leafIndex : max), 0n) + 1n;
+  let last = 0n;
+  for (const receipt of receipts) if (receipt.fields.leafIndex > last) last = receipt.fields.leafIndex;
+  return last + 1n;
 }
 
 /**
