@@ -36,7 +36,7 @@ interface BuyFlags {
 export function registerStack(program: Command): void {
   const stack = program
     .command("stack")
-    .description("buy and inspect stacks (prepaid compute units on a task)");
+    .description("buy, inspect and challenge stacks (prepaid compute units on a task)");
 
   stack
     .command("buy")

@@ -85,7 +85,7 @@ export function registerStackChallenge(stack: Command): void {
   stack
     .command("challenge-index <id>")
     .description(
-      "as the stack's owner, challenge its node to show settled leaf k with your signature on its request (pays the challenge bond: the node's if it answers, yours again and the node slashed if not)",
+      "as its owner, challenge a settled stack's node to show leaf k with your signature on its request (a bond: the node's if it answers; yours again, and the node slashed, if not)",
     )
     .addOption(networkOption())
     .option("--key-file <file>", "the stack owner's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
@@ -169,7 +169,7 @@ export function registerStackChallenge(stack: Command): void {
   stack
     .command("resolve-challenge <challengeId>")
     .description(
-      "uphold a challenge its node did not answer by its deadline (anyone may): the node is slashed, the settlement fails, the owner gets the bond back",
+      "uphold a challenge its node did not answer by its deadline (anyone may): the node is slashed, its settlement fails and the owner gets the bond back",
     )
     .addOption(networkOption())
     .option("--key-file <file>", "the sender's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
