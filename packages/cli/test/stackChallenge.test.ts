@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  atomaContracts,
   buyStack,
   type ChainContext,
   ChallengeStatus,
@@ -117,7 +118,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     };
     writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
     await network.advance(HOUR);
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await honestNode?.stop();
@@ -204,7 +205,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       challenge(honestStack, "--index", "2"),
       new RegExp(`challengeIndex reverted with IndexAlreadyProven\\(${honestStack}, 2\\)`),
     );
-  }, 120_000);
+  }, 180_000);
 
   it("a node that padded its stack past the owner's last request is slashed through resolve-challenge", async () => {
     const stack = await buyStack(ownerCtx, {
@@ -241,6 +242,29 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       transcriptId: `0x${"ab".repeat(32)}`,
     });
     expect(await phaseOf(stack.stackId)).toBe(PHASE_ACCEPTED);
+
+    // An owner without the bond is told so before anything is sent.
+    const strangerAddress = privateKeyToAccount(stranger.key).address;
+    const all = await tomaOf(ownerAccount.address);
+    const ownerToken = atomaContracts(ownerCtx.addresses, ownerCtx.publicClient, ownerCtx.walletClient).token;
+    await ownerCtx.publicClient.waitForTransactionReceipt({
+      hash: await ownerToken.write.transfer([strangerAddress, all]),
+    });
+    await expectRefused(
+      challenge(stack.stackId, "--index", "2"),
+      /the challenge bond is 1 TOMA and 0x[0-9a-fA-F]{40} holds 0$/m,
+    );
+    const strangerToken = atomaContracts(
+      ownerCtx.addresses,
+      ownerCtx.publicClient,
+      createAtomaWalletClient(
+        { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId },
+        privateKeyToAccount(stranger.key),
+      ),
+    ).token;
+    await ownerCtx.publicClient.waitForTransactionReceipt({
+      hash: await strangerToken.write.transfer([ownerAccount.address, all]),
+    });
 
     const ownerBefore = await tomaOf(ownerAccount.address);
     // Without --index: the leaf after the owner's last kept receipt.
@@ -283,7 +307,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       resolve(challengeId),
       new RegExp(`challenge ${challengeId} is already upheld: node ${padder.nodeId} was slashed`),
     );
-  }, 120_000);
+  }, 180_000);
 
   it("refuses a challenge once the settlement's challenge window has ended", async () => {
     await honestNode?.stop();
