@@ -17,7 +17,10 @@ export {
 export {
   answerChallenge,
   type ChallengeResult,
+  ChallengeStatus,
   challengeSettlement,
+  getChallenge,
+  type ResolvedChallenge,
   resolveChallenge,
 } from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
