@@ -113,6 +113,7 @@ export {
   submitSettlements,
 } from "./actions/submitSettlement.js";
 export {
+  completeExit,
   minSubscriptionCollateral,
   type SubscribeCollateral,
   type SubscribeParams,
