@@ -236,7 +236,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
                 maxPrice: maxPrice,
                 units: 0,
                 exclude: new uint256[](0),
-                seed: 0
+                seed: 0,
+                checking: false
             })
         );
     }

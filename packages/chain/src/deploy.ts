@@ -292,6 +292,7 @@ export async function wireContracts(
     c.settlementManager.write.wire([a.DisputeManager, a.SettlementDraw, a.SettlementEvidence]),
   );
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
+  await step("StackManager.wire", () => c.stackManager.write.wire([a.SettlementManager]));
   const grants: [
     string,
     { write: { grantRole: (args: readonly [Hex, Address]) => Promise<Hash> } },

@@ -116,6 +116,7 @@ export {
   submitSettlements,
 } from "./actions/submitSettlement.js";
 export {
+  completeExit,
   minSubscriptionCollateral,
   type SubscribeCollateral,
   type SubscribeParams,
