@@ -19,7 +19,6 @@ import {SettlementSteps} from "./lib/SettlementSteps.sol";
 /// leave before every check or fraud proof that could take it had had its chance. Leaving now takes an exit
 /// notice; these are the attacks, played end to end through the deployed contracts.
 contract ExitNoticeTest is SettlementSteps {
-    uint256 internal constant TIMEOUT_SLASH = COLLATERAL * 500 / 10_000;
     uint256 internal verifiedTask;
     uint256 internal plainTask;
     /// The fewest nodes item 4 sells a verified stack with: the server, two attesters and a committee of three.
@@ -85,6 +84,12 @@ contract ExitNoticeTest is SettlementSteps {
     /// attester) leaves the task (after trying to deregister, which it may not while subscribed). Both attesters
     /// recompute honestly and dissent; the reveal opens the dispute.
     function _liarsNodeLeaves(uint64 duration, uint256 settleDelay) internal returns (Play memory p) {
+        return _liarsNodeDropsOut(duration, settleDelay, false);
+    }
+
+    /// As `_liarsNodeLeaves`, or, with `bySlash`, the sybil stays subscribed but has itself timeout-slashed until
+    /// it holds less than the minimum and its bonds (a node below them is not eligible to serve).
+    function _liarsNodeDropsOut(uint64 duration, uint256 settleDelay, bool bySlash) internal returns (Play memory p) {
         uint256 boughtAt = block.timestamp;
         (p.stackId, p.server) = _buyFor(verifiedTask, duration);
         p.claimed = serve(p.stackId, 4, "cheap model", 1_000_000);
@@ -95,12 +100,22 @@ contract ExitNoticeTest is SettlementSteps {
                 break;
             }
         }
-        vm.startPrank(operatorOf[p.sybil]);
-        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, p.sybil, 2 * SUB_COLLATERAL));
-        nodes.deregister(p.sybil);
-        tasks.unsubscribe(verifiedTask, p.sybil);
-        tasks.unsubscribe(plainTask, p.sybil);
-        vm.stopPrank();
+        if (bySlash) {
+            for (uint256 i = 0; i < 3; ++i) {
+                vm.prank(address(settlement));
+                nodes.slashTimeout(p.sybil, address(0));
+            }
+            assertTrue(!nodes.isEligible(p.sybil), "below the minimum: it serves no more");
+        } else {
+            vm.startPrank(operatorOf[p.sybil]);
+            vm.expectRevert(
+                abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, p.sybil, 2 * SUB_COLLATERAL)
+            );
+            nodes.deregister(p.sybil);
+            tasks.unsubscribe(verifiedTask, p.sybil);
+            tasks.unsubscribe(plainTask, p.sybil);
+            vm.stopPrank();
+        }
 
         vm.warp(boughtAt + settleDelay);
         settleAs(p.stackId, p.server, p.claimed.root, 1_000_000, 4);
@@ -124,6 +139,7 @@ contract ExitNoticeTest is SettlementSteps {
     /// The committee is drawn with the leaving node in it; the two honest members vote, the sybil stays silent;
     /// the liar loses all its collateral.
     function _honestMajorityDecides(Play memory p) internal {
+        uint256 sybilBefore = nodes.getNode(p.sybil).collateral;
         if (!disputes.getDispute(p.disputeId).drawn) draw(p.disputeId);
         uint256[] memory committee = committeeIds(p.disputeId);
         assertEq(committee.length, 3, "a full committee");
@@ -145,7 +161,7 @@ contract ExitNoticeTest is SettlementSteps {
         assertTrue(disputes.getDispute(p.disputeId).outcome == DisputeManager.Outcome.Decided, "decided");
         assertEq(nodes.getNode(p.server).collateral, 0, "the liar is slashed in full");
         assertTrue(nodes.getNode(p.server).status == INodeRegistry.NodeStatus.Slashed, "and barred");
-        assertEq(nodes.getNode(p.sybil).collateral, COLLATERAL - TIMEOUT_SLASH, "the silent leaver pays a timeout");
+        assertEq(nodes.getNode(p.sybil).collateral, sybilBefore - sybilBefore * 500 / 10_000, "the silent one pays");
         for (uint256 i = 0; i < 2; ++i) {
             assertTrue(claimableOf(p.attesters[i]) > 0, "the honest dissenters are paid");
         }
@@ -160,6 +176,15 @@ contract ExitNoticeTest is SettlementSteps {
     function test_aLiarsNodeLeavingAfterThePurchaseIsStillDrawnAndTheLiarIsSlashed() public {
         Play memory p = _liarsNodeLeaves(1 days, 1 days + 1 hours);
         assertTrue(!tasks.getSubscription(verifiedTask, p.sybil).active, "it left for new work");
+        _honestMajorityDecides(p);
+    }
+
+    /// The same sybil stays subscribed but gets itself timeout-slashed below its bonds and the minimum collateral
+    /// (and its reputation down), which makes a node ineligible to serve: it still checks others, so it is frozen,
+    /// drawn, and the liar is slashed in full.
+    function test_aLiarsNodeSlashingItselfOutOfEligibilityIsStillDrawnAndTheLiarIsSlashed() public {
+        Play memory p = _liarsNodeDropsOut(1 days, 1 days + 1 hours, true);
+        assertTrue(tasks.getSubscription(verifiedTask, p.sybil).active, "still subscribed");
         _honestMajorityDecides(p);
     }
 

@@ -284,9 +284,11 @@ contract RegistryHardeningTest is AtomaFixture {
         signerKey[reborn] = freshKey;
         assertEq(nodes.getNode(reborn).reputation, 0, "re-registering gives no reputation");
 
-        // A task that asks for a track record: every stack goes to the honest node, none to the newcomer.
+        // A task that asks for a track record: the newcomer cannot even subscribe, and every stack goes to the
+        // honest node, none to the newcomer.
         uint256 careful = tasks.createTask(MODEL, 0, ITaskRegistry.SecurityLevel.None, 1, 0, 0, 0);
         subscribe(careful, honest, PRICE);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.ReputationTooLow.selector, reborn, 0, 1));
         subscribe(careful, reborn, PRICE / 2);
         nextEpoch();
         for (uint256 i = 0; i < 6; ++i) {

@@ -26,6 +26,10 @@ interface INodeRegistry {
     /// What selection needs per node, in one call for many nodes.
     struct NodeState {
         bool eligible;
+        /// Can be drawn to check others (attester, committee member): active, past its registration epoch, in an
+        /// approved echelon, holding collateral. Unlike `eligible`, falling below the minimum or its bonds (a
+        /// timeout slash) does not take it out: a node cannot leave the checking pool by getting itself slashed.
+        bool checkable;
         uint8 reputation;
         uint32 echelon;
     }

@@ -292,10 +292,16 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             INodeRegistry.Node storage node = _nodes[nodeIds[i]];
             states[i] = INodeRegistry.NodeState({
                 eligible: _eligible(nodeIds[i], epoch, minCollateral),
+                checkable: _checkable(node, epoch),
                 reputation: node.reputation,
                 echelon: node.echelon
             });
         }
+    }
+
+    function _checkable(INodeRegistry.Node storage node, uint256 epoch) internal view returns (bool) {
+        return node.status == INodeRegistry.NodeStatus.Active && epoch > node.registeredEpoch && node.collateral != 0
+            && echelonFingerprint[node.echelon] != bytes32(0);
     }
 
     function _eligible(uint256 nodeId, uint256 epoch, uint256 minCollateral) internal view returns (bool) {

@@ -85,6 +85,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error UnsupportedSecurityLevel(SecurityLevel level);
     error InvalidVerification(uint32 replicationPpm, uint8 attesters, uint16 sampleSize);
     error InvalidReputation(uint8 minReputation);
+    /// A task takes subscribers with at least its minimum reputation (they then check others whatever happens to it).
+    error ReputationTooLow(uint256 nodeId, uint8 reputation, uint8 minReputation);
     error NotTaskCreator(uint256 taskId, address caller);
     error NotNodeActor(uint256 nodeId, address caller);
     error NodeNotActive(uint256 nodeId);
@@ -207,7 +209,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (!task.active) revert TaskInactive(taskId);
         if (!modelRegistry.isActive(task.modelId)) revert ModelNotActive(task.modelId);
         _checkActor(nodeId);
-        if (nodeRegistry.getNode(nodeId).status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        INodeRegistry.Node memory node = nodeRegistry.getNode(nodeId);
+        if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        if (node.reputation < task.minReputation) revert ReputationTooLow(nodeId, node.reputation, task.minReputation);
         if (capacity == 0) revert InvalidCapacity();
         Subscription storage sub = _subscriptions[taskId][nodeId];
         if (sub.active) revert AlreadySubscribed(taskId, nodeId);
@@ -349,7 +353,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         uint256 kept;
         for (uint256 i = 0; i < found; ++i) {
             INodeRegistry.NodeState memory s = states[i];
-            if (!s.eligible || s.reputation < minReputation) continue;
+            // A checker met the task's reputation when it subscribed; what it loses since (a timeout) must not
+            // take it out of the pool that checks others.
+            if (d.checking ? !s.checkable : (!s.eligible || s.reputation < minReputation)) continue;
             if (d.echelon != ANY_ECHELON && s.echelon != d.echelon) continue;
             candidates[kept++] = candidates[i];
         }

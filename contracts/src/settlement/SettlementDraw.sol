@@ -111,7 +111,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         bool first = a.round == 0;
         bool sampled = !first || a.certain || seed % PPM < task.replicationPpm;
         uint256 wanted = !first ? a.count : sampled ? task.attesters : 1;
-        uint256[] memory chosen = _choose(stackId, task, candidates, seed, wanted);
+        uint256[] memory chosen = _choose(stackId, candidates, seed, wanted);
         bool available = chosen.length > 0;
         if (!sampled) {
             assembly ("memory-safe") {
@@ -123,9 +123,9 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
 
     // ---------------------------------------------------------------- views
 
-    /// The attester candidates a settlement by `serverNodeId` on `taskId` would freeze now: the task's eligible
-    /// subscribers (reputation at the task's minimum) in the server's echelon, other than the server, those in their
-    /// exit notice included.
+    /// The attester candidates a settlement by `serverNodeId` on `taskId` would freeze now: the task's subscribers
+    /// that can check (`INodeRegistry.NodeState.checkable`: a timeout slash does not take a node out) in the
+    /// server's echelon, other than the server, those in their exit notice included.
     function candidatesFor(uint256 taskId, uint256 serverNodeId) public view returns (uint256[] memory) {
         uint256[] memory exclude = new uint256[](1);
         exclude[0] = serverNodeId;
@@ -186,7 +186,6 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     /// settlement already.
     function _choose(
         uint256 stackId,
-        ITaskRegistry.Task memory task,
         uint256[] calldata candidates,
         uint256 seed,
         uint256 wanted
@@ -199,7 +198,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         for (uint256 i = 0; i < order.length && found < wanted; ++i) {
             DeferredRandom.step(order, seed, i);
             uint256 nodeId = candidates[order[i]];
-            if (_contains(taken, nodeId) || !_canAttest(taskId, task.minReputation, nodeId)) continue;
+            if (_contains(taken, nodeId) || !_canAttest(taskId, nodeId)) continue;
             chosen[found++] = nodeId;
         }
         assembly ("memory-safe") {
@@ -207,12 +206,12 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         }
     }
 
-    function _canAttest(uint256 taskId, uint8 minReputation, uint256 nodeId) internal view returns (bool) {
+    function _canAttest(uint256 taskId, uint256 nodeId) internal view returns (bool) {
         uint256[] memory one = new uint256[](1);
         one[0] = nodeId;
         INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
         ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
-        return state.eligible && state.reputation >= minReputation && (sub.active || block.timestamp < sub.exitAt);
+        return state.checkable && (sub.active || block.timestamp < sub.exitAt);
     }
 
     function _contains(uint256[] memory list, uint256 value) internal pure returns (bool) {
