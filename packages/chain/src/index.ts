@@ -82,6 +82,12 @@ export {
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export {
+  type AttestationComparison,
+  attestationComparison,
+  type OpenAttestationParams,
+  openAttestation,
+} from "./actions/openAttestation.js";
+export {
   type FraudEvidence,
   type ProveReceiptFraudResult,
   proveReceiptFraud,
@@ -152,7 +158,7 @@ export {
   createAtomaWalletClient,
   devAccounts,
 } from "./clients.js";
-export { attestationCommitment, attestationResult, voteCommitment } from "./commitments.js";
+export { attestationCommitment, attestationResult, randomSalt, voteCommitment } from "./commitments.js";
 export {
   type AtomaAddresses,
   type AtomaContracts,
