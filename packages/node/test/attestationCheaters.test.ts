@@ -11,15 +11,23 @@ import {
   startAttestNetwork,
   tinyEngine,
 } from "./harness/attestNetwork.js";
-import { drawnCommittee, reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
+import {
+  compared,
+  drawnCommittee,
+  reveal,
+  revealOnly,
+  type ServedStack,
+  serveAndSettle,
+} from "./harness/servingNode.js";
 import {
   colludingStrategy,
   lazyCopierStrategy,
+  peekingStrategy,
   StrategyBoard,
   silentStrategy,
 } from "./harness/strategies.js";
 
-const Phase = { Reveal: 2, Accepted: 4, Failed: 6 } as const;
+const Phase = { Reveal: 2, Accepted: 4, Failed: 6, Opening: 9 } as const;
 const REQUESTS = 3;
 const FRAUD_USER_SHARE = (COLLATERAL * 3_000n) / 10_000n;
 /** What a missed vote costs a committee member (the dev parameters' timeoutSlashBps, 5 %). */
@@ -276,7 +284,7 @@ describe("cheaters are caught", () => {
     await expectCaught(served, before, PRICE + PRICE / 10n);
   }, 120_000);
 
-  it("a lazy attester that copies another's commitment is outed by the reveal and loses its collateral", async () => {
+  it("a lazy attester that copies another's commitment cannot open it: it is timed out after the opening deadline, unpaid, and the stack settles on the honest opening (issue 10, L1)", async () => {
     board.open = false;
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
     expect(served.attesters).toHaveLength(2);
@@ -284,16 +292,49 @@ describe("cheaters are caught", () => {
     board.assign(copier, lazyCopierStrategy);
     board.open = true;
     await whenPhase(served.stackId, Phase.Reveal);
-    const revealed = await reveal(served, served.indices);
-    if (revealed.outcome !== "disputed") throw new Error("the copy went unnoticed");
-    expect(revealed.agreeing).toEqual([honest]);
-    expect(revealed.dissenting).toEqual([copier]);
-    await whenPhase(served.stackId, Phase.Accepted);
-    expect(await read().nodeRegistry.read.getNode([copier])).toMatchObject({ collateral: 0n, reputation: 0 });
+    const before = (await read().nodeRegistry.read.getNode([copier])).collateral;
+    const revealed = await revealOnly(served, served.indices);
+    await eventually(async () => {
+      const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+      return attesters.find((a) => a.nodeId === honest)?.opened ? true : undefined;
+    }, "the honest opening");
+    expect(await phaseOf(served.stackId)).toBe(Phase.Opening);
+    await net.advance(Number(revealed.openDeadline - (await net.user.ctx.publicClient.getBlock()).timestamp) + 1);
+    // The honest attester's worker times the copier out once the deadline has passed.
+    const after = await compared(served, revealed.blockNumber);
+    expect(after).toMatchObject({ outcome: "accepted", agreeing: [honest], dissenting: [] });
+    expect((await read().nodeRegistry.read.getNode([copier])).collateral).toBe(before - TIMEOUT_SHARE);
     expect((await read().nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(COLLATERAL);
     await net.advance(601);
     const { stacks } = await finalizeSettlement(net.user.ctx, { stackIds: [served.stackId] });
     expect(stacks[0]!.nodeAmount).toBeGreaterThan(0n);
+    expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 10n);
+  }, 120_000);
+
+  it("a lazy attester that peeks at another's commitment to learn whether it agreed with the server's claim learns nothing: it never commits and is replaced (issue 10, L1)", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    const [talker, peeker] = served.attesters as [bigint, bigint];
+    const claim = {
+      respHashes: served.indices.map((k) => served.respHashes[Number(k)]!),
+      units: served.indices.map((k) => served.leaves[Number(k)]!.units),
+    };
+    board.assign(peeker, peekingStrategy(new Map([[served.stackId, claim]])));
+    board.open = true;
+    await eventually(async () => {
+      const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+      return attesters.find((a) => a.nodeId === talker)?.committed ? true : undefined;
+    }, "the talker's commitment");
+    // The talker agreed with the claim, yet the peeker's test against it fails: it has nothing to copy safely.
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Reveal);
+    const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+    const peeked = attesters.find((a) => a.nodeId === peeker)!;
+    expect(peeked).toMatchObject({ committed: false, removed: true });
+    const replacement = attesters.find((a) => ![talker, peeker].includes(a.nodeId));
+    expect(replacement?.committed).toBe(true);
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
   }, 120_000);
 
   it("a silent attester is slashed the timeout share and replaced; the replacement attests and the stack settles", async () => {
