@@ -341,6 +341,7 @@ try {
     finalizedSampled.gasUsed -
     finalizedCommon.gasUsed;
   report("gas_SettlementManager_settle_sampled", Number(settledSampled.gasUsed), "gas");
+  report("gas_SettlementManager_finalize_sampled", Number(finalizedSampled.gasUsed), "gas");
 
   // A smart-contract request: its seats drawn a block later, three nodes seal then reveal, one delivers; another
   // request with a missing node.

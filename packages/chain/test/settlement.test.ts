@@ -1,5 +1,5 @@
-import { atomaDomain, signRequest } from "@atoma/core";
 import type { RecomputedSample } from "@atoma/core";
+import { atomaDomain, signRequest } from "@atoma/core";
 import { encodeAbiParameters, type Hash, keccak256, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyStack, closeStack } from "../src/actions/buyStack.js";
@@ -213,7 +213,9 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     );
     expect(onChain).not.toBe(unsalted);
     await commit(stack.stackId, silent, sample.sample);
-    await expect(open(stack.stackId, opener, sample.sample)).rejects.toMatchObject({ errorName: "WrongPhase" });
+    await expect(open(stack.stackId, opener, sample.sample)).rejects.toMatchObject({
+      errorName: "WrongPhase",
+    });
     const revealed = await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
     await expect(
       openAttestation(byId(opener).signer, {

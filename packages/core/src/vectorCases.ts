@@ -1,4 +1,12 @@
-import { type Address, bytesToHex, encodeAbiParameters, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
+import {
+  type Address,
+  bytesToHex,
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  stringToBytes,
+  stringToHex,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationCommitment, attestationResult } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
@@ -184,7 +192,12 @@ export async function buildVectors() {
       return { count, leaves, root: tree.root, proofs: leaves.map((_, k) => tree.proof(k)) };
     }),
     attestation: [
-      { nodeId: 4n, respHashes: [respHash], units: [15n], salt: keccak256(stringToBytes("attestation salt")) },
+      {
+        nodeId: 4n,
+        respHashes: [respHash],
+        units: [15n],
+        salt: keccak256(stringToBytes("attestation salt")),
+      },
       {
         nodeId: 2n ** 64n + 1n,
         respHashes: [respHash, keccak256(stringToBytes("other")), reqHash],

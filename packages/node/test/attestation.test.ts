@@ -1,4 +1,9 @@
-import { attestationCommitment, attestationResult, finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import {
+  attestationCommitment,
+  attestationResult,
+  finalizeSettlement,
+  postSampledRequests,
+} from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";

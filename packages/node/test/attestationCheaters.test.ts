@@ -299,7 +299,9 @@ describe("cheaters are caught", () => {
       return attesters.find((a) => a.nodeId === honest)?.opened ? true : undefined;
     }, "the honest opening");
     expect(await phaseOf(served.stackId)).toBe(Phase.Opening);
-    await net.advance(Number(revealed.openDeadline - (await net.user.ctx.publicClient.getBlock()).timestamp) + 1);
+    await net.advance(
+      Number(revealed.openDeadline - (await net.user.ctx.publicClient.getBlock()).timestamp) + 1,
+    );
     // The honest attester's worker times the copier out once the deadline has passed.
     const after = await compared(served, revealed.blockNumber);
     expect(after).toMatchObject({ outcome: "accepted", agreeing: [honest], dissenting: [] });

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import {
+  attestationResult,
   buyStack,
   type ChainContext,
   challengeLeafIndex,
   challengeSettlement,
   closeStack,
-  attestationResult,
   commitAttestation,
   commitDisputeVote,
   DisputeOutcome,

@@ -57,7 +57,12 @@ export async function attestAndReveal(
     (c) => c.attester,
     async ({ check, attester, colluding, sample, salt }) => {
       if (!colluding) actors.spend(attester, actors.costPerRequest * check.entries.sampled.length);
-      await commitAttestation(actors.node(attester).ctx, { stackId: check.stackId, nodeId: attester, sample, salt });
+      await commitAttestation(actors.node(attester).ctx, {
+        stackId: check.stackId,
+        nodeId: attester,
+        sample,
+        salt,
+      });
     },
   );
   await perActor(

@@ -192,7 +192,12 @@ export class SettlementWorker {
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await revealSample(this.#steps, row);
     // The opening deadline is after the reveal deadline: only then can attesters that never opened hold it up.
-    if (row.reveal_tx !== null && row.outcome === null && row.reveal_deadline !== null && now > row.reveal_deadline)
+    if (
+      row.reveal_tx !== null &&
+      row.outcome === null &&
+      row.reveal_deadline !== null &&
+      now > row.reveal_deadline
+    )
       await closeOpenings(this.#steps, row, now);
     if (row.dispute_id !== null) await advanceSettlementDispute(this.#steps, row, now);
   }
