@@ -45,11 +45,12 @@ describe("cheaters are caught", () => {
   beforeAll(async () => {
     // Nodes register with exactly the minimum collateral, so every eligible node holds COLLATERAL and a node
     // charged anything (a missed vote or an abstention costs the timeout share) drops out until it tops up. By the
-    // last test 15 nodes are out (9 barred cheaters, the colluding member, the silent member of the item-14 test,
-    // 3 abstaining committee members charged, the silent attester) and a verified stack is only sold with a server
-    // and three verifiers (two attesters and a committee member) eligible (item 4): 19 nodes.
+    // last test 16 nodes are out (8 barred cheaters, the colluding member, the silent member of the item-14 test,
+    // 3 abstaining committee members charged, the copying, peeking and silent attesters, each timed out) and a
+    // verified stack is only sold with a server and three verifiers (two attesters and a committee member)
+    // eligible (item 4): 20 nodes.
     net = await startAttestNetwork({
-      nodes: 19,
+      nodes: 20,
       sampleSize: REQUESTS,
       strategyOf: (nodeId) => board.strategyFor(nodeId),
       // Every cheat caught here bars a node for good, so later disputes find fewer than three eligible; the
