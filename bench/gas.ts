@@ -28,6 +28,7 @@ import {
   failVerification,
   finalizeSettlement,
   modelIdOf,
+  openAttestation,
   postDisputeEvidence,
   postSampledRequests,
   registerModel,
@@ -298,25 +299,38 @@ try {
   );
   const epoch = await contracts.nodeRegistry.read.currentEpoch();
 
-  // The sampled case at p = 1: settle with sampling, one attester commits, the server reveals, finalize.
+  // The sampled case at p = 1: settle with sampling, one attester commits (salted), the server reveals, the
+  // attester opens its commitment (which accepts), finalize.
   const sampledStack = await buy(always);
   const servedSampled = await serve(sampledStack.stackId, sampledStack.node, REQUESTS);
   const settledSampled = await settle(sampledStack.stackId, sampledStack.node, servedSampled);
   if (!settledSampled.sampled) throw new Error("p = 1 must sample");
   const indices = settledSampled.requestIndices.map(Number);
   const attester = byId(settledSampled.attesters[0]!);
+  const attesterSalt = keccak256(stringToBytes("bench attestation salt"));
   const committed = record(
     "gas_SettlementManager_commitAttestation",
     await commitAttestation(attester.signer, {
       stackId: sampledStack.stackId,
       nodeId: attester.nodeId,
       sample: servedSampled.sample(indices),
+      salt: attesterSalt,
     }),
   );
   const revealed = record(
     "gas_SettlementManager_reveal",
     await revealSettlement(sampledStack.node.signer, servedSampled.revealOf(sampledStack.stackId, indices)),
   );
+  const openedSampled = record(
+    "gas_SettlementManager_openAttestation",
+    await openAttestation(attester.signer, {
+      stackId: sampledStack.stackId,
+      nodeId: attester.nodeId,
+      result: committed.result,
+      salt: attesterSalt,
+    }),
+  );
+  if (openedSampled.compared?.outcome !== "accepted") throw new Error("the opening must accept");
   await advance(Number(devParameters.settlement.disputeWindow) + 1);
   const finalizedSampled = await finalizeSettlement(user.ctx, { stackIds: [sampledStack.stackId] });
   const attestationExtra =
@@ -324,9 +338,11 @@ try {
     settledCommon.gasUsed +
     committed.gasUsed +
     revealed.gasUsed +
+    openedSampled.gasUsed +
     finalizedSampled.gasUsed -
     finalizedCommon.gasUsed;
   report("gas_SettlementManager_settle_sampled", Number(settledSampled.gasUsed), "gas");
+  report("gas_SettlementManager_finalize_sampled", Number(finalizedSampled.gasUsed), "gas");
 
   // A smart-contract request: its seats drawn a block later, three nodes seal then reveal, one delivers; another
   // request with a missing node.
@@ -465,6 +481,7 @@ try {
     stackId: daStack.stackId,
     nodeId: replacement.nodeId,
     sample: daServed.sample(daSettled.requestIndices.map(Number)),
+    salt: attesterSalt,
   });
   await advance(Number(devParameters.settlement.revealWindow) + 1);
   record(
@@ -479,18 +496,22 @@ try {
   if (!disputedSettled.sampled) throw new Error("p = 1 must sample");
   const dIdx = disputedSettled.requestIndices.map(Number);
   const dAttester = byId(disputedSettled.attesters[0]!);
-  await commitAttestation(dAttester.signer, {
+  const dissent = await commitAttestation(dAttester.signer, {
     stackId: disputed.stackId,
     nodeId: dAttester.nodeId,
     sample: { respHashes: dIdx.map(() => keccak256(stringToBytes("other"))), units: dIdx.map(() => 100n) },
+    salt: attesterSalt,
   });
-  const opened = await revealSettlement(
-    disputed.node.signer,
-    disputedServed.revealOf(disputed.stackId, dIdx),
-  );
-  if (opened.outcome !== "disputed") throw new Error("expected a dispute");
-  report("gas_SettlementManager_reveal_disputed", Number(opened.gasUsed), "gas");
-  const disputeId = opened.disputeId;
+  await revealSettlement(disputed.node.signer, disputedServed.revealOf(disputed.stackId, dIdx));
+  const opened = await openAttestation(dAttester.signer, {
+    stackId: disputed.stackId,
+    nodeId: dAttester.nodeId,
+    result: dissent.result,
+    salt: attesterSalt,
+  });
+  if (opened.compared?.outcome !== "disputed") throw new Error("expected a dispute");
+  report("gas_SettlementManager_openAttestation_disputed", Number(opened.gasUsed), "gas");
+  const disputeId = opened.compared.disputeId;
   const [evidence] = await postDisputeEvidence(disputed.node.signer, {
     disputeId,
     requests: await Promise.all(dIdx.map((k) => disputedServed.signedRequest(k))),
@@ -593,7 +614,13 @@ try {
     "gas_EmissionSchedule_claimTreasuryEmission",
     await claimEmission(owner.ctx, { kind: "treasury", epoch }),
   );
-  const spare = nodes.find((n) => n.nodeId !== common.node.nodeId && n.nodeId !== greedy.node.nodeId)!;
+  // A node still active (the cheaters above are barred: they can no longer change their subscriptions).
+  const active = await Promise.all(
+    nodes.map(async (n) => (await contracts.nodeRegistry.read.getNode([n.nodeId])).status === 1),
+  );
+  const spare = nodes.find(
+    (n, i) => active[i] && n.nodeId !== common.node.nodeId && n.nodeId !== greedy.node.nodeId,
+  )!;
   record(
     "gas_TaskRegistry_updateSubscription",
     await updateSubscription(spare.signer, {

@@ -506,8 +506,15 @@ contract CheaterHandler is HonestSteps {
         try disputes.substantiate(disputeId, cheaterId, shown) {} catch {}
     }
 
-    /// As an attester: commits to lies or garbage, or claims it cannot fetch the transcript.
+    /// As an attester: commits to lies or garbage, or claims it cannot fetch the transcript; after a reveal it
+    /// opens its lie, or stays silent (a garbage commitment cannot be opened).
     function attest(uint256 i, uint8 mode) external {
+        uint256 opening = _inPhase(i, ISettlementManager.Phase.Opening, false);
+        if (opening != 0 && mode % 2 == 0) {
+            bytes32 lie = ballot(cheaterId, outputsAt(opening, LIE)).claim;
+            vm.prank(_me());
+            try settlement.openAttestation(opening, cheaterId, lie, saltOf(opening, cheaterId)) {} catch {}
+        }
         uint256 stackId = _inPhase(i, ISettlementManager.Phase.Commit, false);
         if (stackId == 0) return;
         mode %= 3;
@@ -516,7 +523,7 @@ contract CheaterHandler is HonestSteps {
             try settlement.declareTranscriptUnavailable(stackId, cheaterId) {} catch {}
             return;
         }
-        bytes32 c = mode == 0 ? attestation(cheaterId, outputsAt(stackId, LIE)) : keccak256(abi.encode(i));
+        bytes32 c = mode == 0 ? attestation(stackId, cheaterId, outputsAt(stackId, LIE)) : keccak256(abi.encode(i));
         vm.prank(_me());
         try settlement.commitAttestation(stackId, cheaterId, c) {} catch {}
     }

@@ -47,7 +47,8 @@ contract DisputesTest is DisputeSteps {
     }
 
     /// A stack whose server settles the outputs of `serverSalt` while its attesters compute honestly (the first
-    /// attester commits garbage instead when `lyingAttester`): the reveal opens a dispute.
+    /// attester commits and opens a result it never computed instead when `lyingAttester`): the openings after the
+    /// reveal open a dispute.
     function _disputed(bytes32 serverSalt, bool lyingAttester) internal returns (Case memory c) {
         (c.stackId, c.server) = buy(verifiedTask, 1_000_000);
         c.claimed = serve(c.stackId, 4, serverSalt, 1_000_000);
@@ -61,12 +62,11 @@ contract DisputesTest is DisputeSteps {
         for (uint256 i = 0; i < list.length; ++i) {
             uint256 a = list[i].nodeId;
             c.attesters[i] = a;
-            bytes32 commitment = lyingAttester && i == 0 ? keccak256("garbage") : commitmentOf(a, idx, honest);
-            vm.prank(vm.addr(signerKey[a]));
-            settlement.commitAttestation(c.stackId, a, commitment);
+            commitResult(c.stackId, a, lyingAttester && i == 0 ? keccak256("garbage") : resultOf(idx, honest));
         }
         vm.prank(vm.addr(signerKey[c.server]));
         settlement.reveal(c.stackId, revealOf(idx, c.claimed));
+        openAttestations(c.stackId);
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Disputed, "disputed");
         c.disputeId = disputes.disputeCount();
     }

@@ -151,7 +151,10 @@ contract SystemHandler is DisputeSteps {
         for (uint256 k = 0; k < list.length; ++k) {
             if (list[k].removed || list[k].committed) continue;
             uint256 id = list[k].nodeId;
-            bytes32 c = garbage && k == 0 ? keccak256("garbage") : commitmentOf(id, idx, honest);
+            // A garbage commitment can never be opened: its attester is timed out after the reveal.
+            bytes32 result = resultOf(idx, honest);
+            committedResult[stackId][id] = result;
+            bytes32 c = garbage && k == 0 ? keccak256("garbage") : attestationCommitment(id, result, saltOf(stackId, id));
             vm.prank(vm.addr(signerKey[id]));
             try settlement.commitAttestation(stackId, id, c) {} catch {}
         }
@@ -172,6 +175,8 @@ contract SystemHandler is DisputeSteps {
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[stacks.getStack(stackId).nodeId]));
         try settlement.reveal(stackId, revealed) {} catch {}
+        // The attesters open as soon as the server revealed (their workers do).
+        openAttestations(stackId);
     }
 
     /// The server of an open settlement dispute posts the requests it settled (unless it withholds them), and
@@ -252,6 +257,8 @@ contract SystemHandler is DisputeSteps {
                 try draws.drawAttesters(stackId, frozenCandidates[stackId]) {} catch {}
             }
             stackId = _findPhase(i, ISettlementManager.Phase.Commit);
+            if (stackId != 0) try settlement.timeoutAttesters(stackId) {} catch {}
+            stackId = _findPhase(i, ISettlementManager.Phase.Opening);
             if (stackId != 0) try settlement.timeoutAttesters(stackId) {} catch {}
             stackId = _findPhase(i, ISettlementManager.Phase.Reveal);
             if (stackId != 0) {

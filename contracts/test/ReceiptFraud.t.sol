@@ -89,9 +89,7 @@ contract ReceiptFraudTest is DisputeSteps {
     }
 
     function _commit(uint256 stackId, uint256 attester, Served memory s) internal {
-        bytes32 commitment = commitmentOf(attester, settlement.sampledIndices(stackId), s);
-        vm.prank(vm.addr(signerKey[attester]));
-        settlement.commitAttestation(stackId, attester, commitment);
+        commitResult(stackId, attester, resultOf(settlement.sampledIndices(stackId), s));
     }
 
     function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
@@ -229,6 +227,7 @@ contract ReceiptFraudTest is DisputeSteps {
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), inflated);
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);
+        openAttestations(stackId);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "the attesters disagree");
         uint256 opened = disputes.disputeCount();
         bytes32 truth = resultOf(settlement.sampledIndices(stackId), honest);
@@ -411,11 +410,11 @@ contract ReceiptFraudTest is DisputeSteps {
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
         _commit(stackId, atts[0], s);
-        vm.prank(vm.addr(signerKey[atts[1]]));
-        settlement.commitAttestation(stackId, atts[1], keccak256("dissent"));
+        commitResult(stackId, atts[1], keccak256("dissent"));
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);
+        openAttestations(stackId);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disputed");
         AtomaTypedData.Response memory r = _response(stackId, 1, 0, 100, 200);
         receiptFraud.proveResponse(r, _sign(server, r));

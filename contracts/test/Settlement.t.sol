@@ -44,9 +44,7 @@ contract SettlementTest is DisputeSteps {
 
     /// The attester commits to `s` at the sampled indices.
     function _commit(uint256 stackId, uint256 attester, Served memory s) internal {
-        bytes32 commitment = commitmentOf(attester, settlement.sampledIndices(stackId), s);
-        vm.prank(vm.addr(signerKey[attester]));
-        settlement.commitAttestation(stackId, attester, commitment);
+        commitResult(stackId, attester, resultOf(settlement.sampledIndices(stackId), s));
     }
 
     function _attesters(uint256 stackId) internal view returns (uint256[] memory ids) {
@@ -59,13 +57,15 @@ contract SettlementTest is DisputeSteps {
         _reveal(stackId, server, s, "");
     }
 
-    /// Reveals; with `expected` non-empty, expects the reveal to revert with it.
+    /// Reveals, and every attester opens its commitment; with `expected` non-empty, expects the reveal to revert
+    /// with it.
     function _reveal(uint256 stackId, uint256 server, Served memory s, bytes memory expected) internal {
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         address signer = vm.addr(signerKey[server]);
         if (expected.length > 0) vm.expectRevert(expected);
         vm.prank(signer);
         settlement.reveal(stackId, revealed);
+        if (expected.length == 0) openAttestations(stackId);
     }
 
     function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
@@ -187,7 +187,7 @@ contract SettlementTest is DisputeSteps {
         assertTrue(atts[0] != server && atts[1] != server && atts[0] != atts[1], "distinct, never the server");
         assertEq(settlement.sampledIndices(stackId).length, 2, "two requests checked");
         _commit(stackId, atts[0], s);
-        bytes32 again = commitmentOf(atts[0], settlement.sampledIndices(stackId), s);
+        bytes32 again = commitmentOf(stackId, atts[0], settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[atts[0]]));
         vm.expectRevert(abi.encodeWithSelector(SettlementManager.AlreadyCommitted.selector, stackId, atts[0]));
         settlement.commitAttestation(stackId, atts[0], again);
@@ -257,8 +257,7 @@ contract SettlementTest is DisputeSteps {
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
         _commit(stackId, atts[0], s);
-        vm.prank(vm.addr(signerKey[atts[1]]));
-        settlement.commitAttestation(stackId, atts[1], keccak256("copied someone else's commitment"));
+        commitResult(stackId, atts[1], keccak256("a result it never computed"));
         _reveal(stackId, server, s);
         uint256 disputeId = disputes.disputeCount();
         uint256[] memory committee = _openVote(disputeId, stackId, server, s);
@@ -304,8 +303,7 @@ contract SettlementTest is DisputeSteps {
         _settle(stackId, server, s, 1_000_000);
         uint256[] memory atts = _attesters(stackId);
         _commit(stackId, atts[0], s);
-        vm.prank(vm.addr(signerKey[atts[1]]));
-        settlement.commitAttestation(stackId, atts[1], keccak256("garbage"));
+        commitResult(stackId, atts[1], keccak256("garbage"));
         _reveal(stackId, server, s);
         uint256 disputeId = disputes.disputeCount();
         vm.expectRevert();

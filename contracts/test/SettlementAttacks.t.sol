@@ -341,6 +341,168 @@ contract SettlementAttacksTest is SettlementSteps {
         assertEq(vault.balanceOf(treasury), 2 * (slashed * 7_500 / 10_000), "the user's share to the treasury");
     }
 
+    // ---------------------------------------------------------------- issue 10, L1: salted attestations
+
+    /// A settled, sampled stack whose two attesters are drawn; the server claims `claimed`.
+    function _sampled(bytes32 answers) internal returns (uint256 stackId, uint256 server, Served memory claimed) {
+        (stackId, server) = buy(verifiedTask, 1_000_000);
+        claimed = serve(stackId, 4, answers, 1_000_000);
+        settleAs(stackId, server, claimed.root, 1_000_000, 4);
+    }
+
+    /// A lazy attester computes the server's claimed result from the transcript (its leaves' response hashes and
+    /// units) and wants to learn whether the other attester agreed before committing. With the old commitment
+    /// H(nodeId, result) it could: one hash told it. With the salt, the other's commitment to the claim and a
+    /// commitment to a dissent look the same to it; and copying the other's commitment gets it nothing it can open.
+    function test_aLazyAttesterCannotPeekAtAnotherAttestersCommitment() public {
+        (uint256 stackId, uint256 server, Served memory claimed) = _sampled("honest");
+        uint256[] memory atts = attestersOf(stackId);
+        (uint256 honest, uint256 lazy) = (atts[0], atts[1]);
+        bytes32 claim = resultOf(settlement.sampledIndices(stackId), claimed);
+        commitResultAs(stackId, honest, claim);
+        bytes32 seen = settlement.attestersOf(stackId)[0].commitment;
+        // The peek that used to work: test the other's commitment against the server's claim.
+        assertTrue(seen != keccak256(abi.encode(honest, claim)), "the unsalted test no longer matches");
+        bytes32[3] memory guesses = [bytes32(0), claim, bytes32(stackId)];
+        for (uint256 g = 0; g < guesses.length; ++g) {
+            assertTrue(seen != attestationCommitment(honest, claim, guesses[g]), "no guess without the salt");
+        }
+        // The lazy attester copies the commitment it saw instead: after the reveal it has nothing to open.
+        vm.prank(vm.addr(signerKey[lazy]));
+        settlement.commitAttestation(stackId, lazy, seen);
+        revealAs(stackId, server, claimed);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Opening, "the copier has not opened");
+        vm.prank(vm.addr(signerKey[lazy]));
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.WrongOpening.selector, stackId, lazy));
+        settlement.openAttestation(stackId, lazy, claim, saltOf(stackId, honest));
+        vm.warp(block.timestamp + 10 minutes + 1);
+        settlement.timeoutAttesters(stackId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "accepted on the honest opening");
+        assertEq(nodes.getNode(lazy).collateral, COLLATERAL * 9_500 / 10_000, "the copier is slashed a timeout");
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(claimableOf(honest), 0.2 ether, "the surcharge goes to the attester that checked");
+        assertEq(claimableOf(lazy), 0, "the copier is not paid");
+    }
+
+    /// An attester that committed but does not open after the reveal cannot hold the settlement: after the
+    /// opening window anyone times it out (its timeout share to the treasury, never the owner), and the
+    /// settlement completes on the openings it has.
+    function test_anAttesterThatNeverOpensIsTimedOutAndTheSettlementCompletes() public {
+        (uint256 stackId, uint256 server, Served memory claimed) = _sampled("honest");
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], claimed);
+        commitAs(stackId, atts[1], claimed);
+        revealOnlyAs(stackId, server, claimed);
+        ISettlementManager.Settlement memory st = settlement.getSettlement(stackId);
+        assertTrue(st.phase == ISettlementManager.Phase.Opening, "the attesters open next");
+        openResult(stackId, atts[0], committedResult[stackId][atts[0]]);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Opening, "one still to open");
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.DeadlineNotPassed.selector, stackId, st.deadline));
+        settlement.timeoutAttesters(stackId);
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.WrongPhase.selector, stackId, st.phase));
+        settlement.failVerification(stackId);
+        uint256 treasuryBefore = vault.balanceOf(treasury);
+        uint256 ownerBefore = vault.balanceOf(user);
+        vm.warp(uint256(st.deadline) + 1);
+        vm.prank(vm.addr(signerKey[atts[1]]));
+        vm.expectRevert(abi.encodeWithSelector(SettlementManager.DeadlinePassed.selector, stackId, st.deadline));
+        settlement.openAttestation(stackId, atts[1], committedResult[stackId][atts[1]], saltOf(stackId, atts[1]));
+        settlement.timeoutAttesters(stackId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "accepted at the window's end");
+        uint256 slashed = COLLATERAL * 500 / 10_000;
+        assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL - slashed, "the silent attester is slashed");
+        assertEq(nodes.getNode(atts[1]).obligations, 0, "and released");
+        assertEq(vault.balanceOf(treasury) - treasuryBefore, slashed * 7_500 / 10_000, "its share to the treasury");
+        assertEq(vault.balanceOf(user), ownerBefore, "none to the owner");
+        vm.warp(block.timestamp + 1 hours + 1);
+        settlement.finalize(stackId);
+        assertEq(claimableOf(server), 1.9 ether, "the honest server is paid in full");
+        assertEq(claimableOf(atts[0]), 0.2 ether, "the attester that opened is paid");
+        assertEq(claimableOf(atts[1]), 0, "the silent one is not");
+    }
+
+    /// Nobody opens: the work was never checked, so it is not paid (as when nobody commits); the silent attesters
+    /// are slashed, the server is not.
+    function test_whenNoAttesterOpensTheWorkIsNotPaid() public {
+        (uint256 stackId, uint256 server, Served memory claimed) = _sampled("honest");
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], claimed);
+        commitAs(stackId, atts[1], claimed);
+        revealOnlyAs(stackId, server, claimed);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        settlement.timeoutAttesters(stackId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "not paid");
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "the server is not slashed");
+        assertEq(nodes.getNode(atts[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent attesters slashed");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner gets everything back");
+        assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "closed");
+    }
+
+    /// An opening binds: a wrong salt, another result (switching sides once the server's claim is public), a
+    /// second opening, an opening before the reveal and an opening by someone else's key are all refused.
+    function test_anOpeningThatDoesNotMatchItsCommitmentIsRefused() public {
+        (uint256 stackId, uint256 server, Served memory claimed) = _sampled("lies");
+        Served memory honest = serve(stackId, 4, "honest", 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], honest);
+        bytes32 truth = committedResult[stackId][atts[0]];
+        bytes32 claim = resultOf(settlement.sampledIndices(stackId), claimed);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        vm.expectRevert(
+            abi.encodeWithSelector(SettlementManager.WrongPhase.selector, stackId, ISettlementManager.Phase.Commit)
+        );
+        settlement.openAttestation(stackId, atts[0], truth, saltOf(stackId, atts[0]));
+        commitAs(stackId, atts[1], honest);
+        revealOnlyAs(stackId, server, claimed);
+        bytes memory wrong = abi.encodeWithSelector(SettlementManager.WrongOpening.selector, stackId, atts[0]);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        vm.expectRevert(wrong);
+        settlement.openAttestation(stackId, atts[0], truth, keccak256("another salt"));
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        vm.expectRevert(wrong);
+        settlement.openAttestation(stackId, atts[0], claim, saltOf(stackId, atts[0]));
+        vm.prank(vm.addr(signerKey[atts[1]]));
+        vm.expectRevert(
+            abi.encodeWithSelector(SettlementManager.NotNodeActor.selector, atts[0], vm.addr(signerKey[atts[1]]))
+        );
+        settlement.openAttestation(stackId, atts[0], truth, saltOf(stackId, atts[0]));
+        openResult(stackId, atts[0], truth);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        vm.expectRevert(wrong);
+        settlement.openAttestation(stackId, atts[0], truth, saltOf(stackId, atts[0]));
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Opening, "waiting for the other opening");
+    }
+
+    /// A lying server with one honest and one colluding attester: the honest one dissents when it opens, and the
+    /// colluder can neither stop the dispute by staying closed (it is timed out and the dispute opens) nor gain
+    /// from it; the committee decides against the server.
+    function test_aDissentingOpeningStillOpensADisputeTheColluderCannotStall() public {
+        (uint256 stackId, uint256 server, Served memory claimed) = _sampled("lies");
+        Served memory honest = serve(stackId, 4, "honest", 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        (uint256 dissenter, uint256 colluder) = (atts[0], atts[1]);
+        commitAs(stackId, dissenter, honest);
+        commitAs(stackId, colluder, claimed);
+        revealOnlyAs(stackId, server, claimed);
+        openResult(stackId, dissenter, committedResult[stackId][dissenter]);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Opening, "the colluder stays closed");
+        vm.warp(block.timestamp + 10 minutes + 1);
+        settlement.timeoutAttesters(stackId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "the dissent opens a dispute anyway");
+        uint256 disputeId = disputes.disputeCount();
+        assertEq(disputes.getDispute(disputeId).serverResult, settlement.revealedResult(stackId), "the claim");
+        assertEq(nodes.getNode(colluder).collateral, COLLATERAL * 9_500 / 10_000, "the colluder timed out");
+        postEvidence(disputeId, stackId, server, claimed);
+        draw(disputeId);
+        castHonest(disputeId, stackId, committeeIds(disputeId), "honest");
+        disputes.resolve(disputeId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "the server is not paid");
+        assertEq(nodes.getNode(server).collateral, 0, "the server is slashed");
+        assertGe(claimableOf(dissenter), 0.2 ether + 1, "the dissenter is paid the surcharge and a share");
+        assertEq(nodes.getNode(dissenter).collateral, COLLATERAL, "and keeps its collateral");
+    }
+
     // ---------------------------------------------------------------- item 16: capacity squatting
 
     /// An attacker prices its own node five times higher and buys up the honest nodes' capacity at the honest

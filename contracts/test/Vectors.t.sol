@@ -82,10 +82,16 @@ contract VectorsTest is TestBase {
             uint256[] memory raw = vm.parseJsonUintArray(json, _key(".attestation", i, ".units"));
             uint64[] memory units = new uint64[](raw.length);
             for (uint256 k = 0; k < raw.length; ++k) units[k] = uint64(raw[k]);
+            bytes32 salt = vm.parseJsonBytes32(json, _key(".attestation", i, ".salt"));
             assertEq(
-                keccak256(abi.encode(nodeId, keccak256(abi.encode(resps, units)))),
+                keccak256(abi.encode(nodeId, keccak256(abi.encode(resps, units)), salt)),
                 vm.parseJsonBytes32(json, _key(".attestation", i, ".commitment")),
-                "commitment (as SettlementManager compares it)"
+                "commitment (as SettlementManager opens it)"
+            );
+            assertTrue(
+                vm.parseJsonBytes32(json, _key(".attestation", i, ".commitment"))
+                    != vm.parseJsonBytes32(json, _key(".attestation", i, ".unsaltedCommitment")),
+                "the salted commitment is not the unsalted one anyone could compute"
             );
             assertEq(
                 keccak256(abi.encode(resps, units)),

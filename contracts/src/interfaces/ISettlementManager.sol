@@ -13,7 +13,9 @@ interface ISettlementManager {
         Failed,
         TimedOut,
         /// Waiting for its attester draw (a first draw or replacements) in a later block: `SettlementDraw`.
-        Drawing
+        Drawing,
+        /// The server revealed: the attesters open their commitments (result and salt) until the deadline.
+        Opening
     }
 
     /// Packed so that an unsampled settlement takes two storage slots; the transcript id lives in the event.

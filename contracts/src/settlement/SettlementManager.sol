@@ -20,10 +20,12 @@ import {RevealVerifier} from "./RevealVerifier.sol";
 /// respHash, units, cumulativeUnits)), the units used and the inputs-transcript blob id. On a verified task the
 /// settlement then waits for its draw (`SettlementDraw`, a later block, so the server cannot steer it): with
 /// probability p (the task's `replicationPpm`) attesters of the server's echelon are drawn among the task's
-/// subscribers (never the server, never twice) with request indices to check. Attesters commit H(nodeId, result)
-/// with result = H(respHashes, units) of the sampled indices; then the server reveals the sampled leaves and its
-/// last one with proofs (`RevealVerifier` checks their positions, nonces and running totals) and the contract
-/// compares. Agreement settles after the owner's challenge window; disagreement goes to the dispute manager. Work
+/// subscribers (never the server, never twice) with request indices to check. Attesters commit H(nodeId, result,
+/// salt) with result = H(respHashes, units) of the sampled indices and a secret salt, so no peer can test another's
+/// commitment against the server's claim; then the server reveals the sampled leaves and its last one with proofs
+/// (`RevealVerifier` checks their positions, nonces and running totals), and each attester opens its commitment
+/// (its result and salt) within the reveal window. Agreement settles after the owner's challenge window;
+/// disagreement goes to the dispute manager; an attester that does not open is timed out. Work
 /// no attester could be drawn for is never paid (the owner is refunded, the server not slashed). Every phase has a
 /// deadline and a permissionless function that moves it on, so no escrow stays locked. Node obfuscation is not
 /// implemented: the sampled attesters are public. `settlementSpan` bounds the time from a settlement to the
@@ -63,6 +65,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         /// Declared the transcript unavailable: its share of the surcharge is its bond, lost (to the treasury)
         /// if the server then posts the sampled requests.
         bool declared;
+        /// Opened its commitment after the server's reveal (`agreed` then says whether its result is the server's).
+        bool opened;
         bytes32 commitment;
     }
 
@@ -106,8 +110,12 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
     event TranscriptUnavailable(uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline);
     event SampledRequestsPosted(uint256 indexed stackId, bytes32 postedHash);
     event RevealOpened(uint256 indexed stackId, uint64 revealDeadline);
-    /// `result` is H(abi.encode(respHashes, units)) of the sampled leaves (they are in the reveal's calldata).
-    event SettlementRevealed(uint256 indexed stackId, bytes32 result, uint256[] agreeing, uint256[] dissenting);
+    /// `result` is H(abi.encode(respHashes, units)) of the sampled leaves (they are in the reveal's calldata); the
+    /// attesters open their commitments until `openDeadline`.
+    event SettlementRevealed(uint256 indexed stackId, bytes32 result, uint64 openDeadline);
+    event AttestationOpened(uint256 indexed stackId, uint256 indexed nodeId, bytes32 result);
+    /// The opened commitments compared with the server's result (those that did not open were timed out).
+    event AttestationsCompared(uint256 indexed stackId, uint256[] agreeing, uint256[] dissenting);
     event SettlementAccepted(uint256 indexed stackId, uint64 windowEnds);
     event SettlementDisputed(uint256 indexed stackId, uint256 indexed disputeId);
     event AttesterTimedOut(uint256 indexed stackId, uint256 indexed nodeId);
@@ -134,6 +142,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
     error DeadlineNotPassed(uint256 stackId, uint256 deadline);
     error AlreadyCommitted(uint256 stackId, uint256 nodeId);
     error InvalidCommitment();
+    /// The result and salt do not hash to the attester's commitment, or it has nothing (more) to open.
+    error WrongOpening(uint256 stackId, uint256 nodeId);
     error AlreadyDeclared(uint256 stackId, uint256 nodeId);
     error DataNotRequested(uint256 stackId);
     error DataPending(uint256 stackId);
@@ -269,23 +279,25 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         }
         revealedResult[stackId] = r.result;
         revealedRequests[stackId] = r.reqHashesDigest;
-        (uint256[] memory agreeing, uint256[] memory dissenting) = _compare(stackId, r.result);
-        emit SettlementRevealed(stackId, r.result, agreeing, dissenting);
-        if (dissenting.length == 0) {
-            _releaseAttesters(stackId);
-            _accept(stackId, st);
-        } else {
-            st.phase = Phase.Disputed;
-            _openDispute(stackId, stack, agreeing, dissenting);
-        }
+        st.phase = Phase.Opening;
+        st.deadline = uint64(block.timestamp) + params.revealWindow;
+        emit SettlementRevealed(stackId, r.result, st.deadline);
     }
 
-    function _openDispute(
-        uint256 stackId,
-        IStackManager.Stack memory stack,
-        uint256[] memory agreeing,
-        uint256[] memory dissenting
-    ) internal {
+    /// Every attester still assigned has opened, or the others timed out: the opened results are compared with the
+    /// server's. All agree: accepted. Any dissent: a dispute between the two sides. None opened: nobody checked the
+    /// work, which is not paid (as when no attester commits).
+    function _conclude(uint256 stackId, Settlement storage st) internal {
+        uint256[] memory agreeing = _attesterIds(stackId, AGREED);
+        uint256[] memory dissenting = _attesterIds(stackId, DISSENTED);
+        emit AttestationsCompared(stackId, agreeing, dissenting);
+        if (agreeing.length + dissenting.length == 0) return _unverifiable(stackId, st);
+        if (dissenting.length == 0) {
+            _releaseAttesters(stackId);
+            return _accept(stackId, st);
+        }
+        st.phase = Phase.Disputed;
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
         uint256 disputeId = disputeManager.openAttestationDispute(
             IDisputeManager.AttestationCase({
                 stackId: stackId,
@@ -303,8 +315,9 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
 
     // ---------------------------------------------------------------- attesters
 
-    /// Commits c = H(abi.encode(uint256 nodeId, bytes32 result)), where result = H(abi.encode(bytes32[] respHashes,
-    /// uint64[] units)) of what the attester recomputed at the sampled indices, in order.
+    /// Commits c = H(abi.encode(uint256 nodeId, bytes32 result, bytes32 salt)), where result = H(abi.encode(bytes32[]
+    /// respHashes, uint64[] units)) of what the attester recomputed at the sampled indices, in order, and salt a
+    /// secret the attester keeps until it opens (`openAttestation`).
     function commitAttestation(uint256 stackId, uint256 nodeId, bytes32 commitment) external {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
@@ -320,6 +333,27 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             if (!list[i].removed && !list[i].committed) return;
         }
         _openReveal(stackId, st);
+    }
+
+    /// After the server's reveal, an attester shows what it committed to: its result and salt. A result that is the
+    /// server's agrees, any other dissents. Once every attester still assigned has opened, the results are
+    /// compared; those that do not open by the deadline are timed out (`timeoutAttesters`).
+    function openAttestation(uint256 stackId, uint256 nodeId, bytes32 result, bytes32 salt) external nonReentrant {
+        Settlement storage st = _settlements[stackId];
+        if (st.phase != Phase.Opening) revert WrongPhase(stackId, st.phase);
+        if (block.timestamp > st.deadline) revert DeadlinePassed(stackId, st.deadline);
+        Attester storage a = _attesterOf(stackId, nodeId);
+        if (a.opened || a.commitment != keccak256(abi.encode(nodeId, result, salt))) {
+            revert WrongOpening(stackId, nodeId);
+        }
+        a.opened = true;
+        a.agreed = result == revealedResult[stackId];
+        emit AttestationOpened(stackId, nodeId, result);
+        Attester[] storage list = _attesters[stackId];
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (!list[i].removed && !list[i].opened) return;
+        }
+        _conclude(stackId, st);
     }
 
     /// An attester cannot fetch the inputs transcript: the server must post the sampled requests in time. The
@@ -383,6 +417,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
                     removed: false,
                     agreed: false,
                     declared: false,
+                    opened: false,
                     commitment: 0
                 })
             );
@@ -418,14 +453,17 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         emit SettlementTimedOut(stackId, stack.nodeId, refunded);
     }
 
-    /// Attesters that missed the commit deadline are slashed the timeout share (to the treasury: no party may
-    /// gain from an attester's silence) and replaced, by a draw in a later block, while replacements remain;
-    /// with none left the committed ones are revealed against, and without any the work is not paid.
+    /// Attesters that missed the commit deadline, or after the server's reveal the opening deadline, are slashed
+    /// the timeout share (to the treasury: no party may gain from an attester's silence). Missed commits are
+    /// replaced, by a draw in a later block, while replacements remain; with none left the committed ones are
+    /// revealed against, and without any the work is not paid. Missed openings are not replaced: the opened
+    /// results are compared (`_conclude`).
     function timeoutAttesters(uint256 stackId) external nonReentrant {
         Settlement storage st = _settlements[stackId];
-        if (st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
+        bool opening = st.phase == Phase.Opening;
+        if (!opening && st.phase != Phase.Commit) revert WrongPhase(stackId, st.phase);
         if (block.timestamp <= st.deadline) revert DeadlineNotPassed(stackId, st.deadline);
-        if (st.dataRequested && !st.dataPosted) revert DataPending(stackId);
+        if (!opening && st.dataRequested && !st.dataPosted) revert DataPending(stackId);
         Attester[] storage list = _attesters[stackId];
         uint256 missing;
         uint256 committed;
@@ -433,7 +471,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         for (uint256 i = 0; i < length; ++i) {
             Attester storage a = list[i];
             if (a.removed) continue;
-            if (a.committed) {
+            if (opening ? a.opened : a.committed) {
                 ++committed;
                 continue;
             }
@@ -443,6 +481,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             nodeRegistry.slashTimeout(a.nodeId, address(0));
             emit AttesterTimedOut(stackId, a.nodeId);
         }
+        if (opening) return _conclude(stackId, st);
         uint256 count = missing < st.replacementsLeft ? missing : st.replacementsLeft;
         if (count > 0) {
             st.phase = Phase.Drawing;
@@ -534,7 +573,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         bool unpaid = phase == Phase.None
             ? stack.status == IStackManager.StackStatus.Active
-            : phase == Phase.Drawing || phase == Phase.Commit || phase == Phase.Reveal || phase == Phase.Accepted;
+            : phase == Phase.Drawing || phase == Phase.Commit || phase == Phase.Reveal || phase == Phase.Opening
+                || phase == Phase.Accepted;
         if (!unpaid) return 0;
         refunded = _payFailed(stackId, stack, st, _attesterIds(stackId, COMMITTED), FAIL_FRAUD_PROVEN);
         emit SettlementFailed(stackId, stack.nodeId, FAIL_FRAUD_PROVEN, refunded);
@@ -578,31 +618,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             }
         }
         revert NotAttester(stackId, nodeId);
-    }
-
-    function _compare(uint256 stackId, bytes32 result)
-        internal
-        returns (uint256[] memory agreeing, uint256[] memory dissenting)
-    {
-        Attester[] storage list = _attesters[stackId];
-        agreeing = new uint256[](list.length);
-        dissenting = new uint256[](list.length);
-        uint256 a;
-        uint256 d;
-        for (uint256 i = 0; i < list.length; ++i) {
-            Attester storage att = list[i];
-            if (att.removed || !att.committed) continue;
-            if (att.commitment == keccak256(abi.encode(uint256(att.nodeId), result))) {
-                att.agreed = true;
-                agreeing[a++] = att.nodeId;
-            } else {
-                dissenting[d++] = att.nodeId;
-            }
-        }
-        assembly ("memory-safe") {
-            mstore(agreeing, a)
-            mstore(dissenting, d)
-        }
     }
 
     uint8 internal constant ASSIGNED = 0;

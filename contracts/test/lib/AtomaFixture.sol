@@ -475,9 +475,54 @@ abstract contract AtomaFixture is TestBase {
         }
     }
 
-    /// An attester's commitment to the leaves at `idx`.
-    function commitmentOf(uint256 nodeId, uint256[] memory idx, Served memory s) internal pure returns (bytes32) {
-        return keccak256(abi.encode(nodeId, resultOf(idx, s)));
+    /// The secret salt of an attester's commitment in these tests: fixed per stack and attester, so a helper can
+    /// open what a test committed (a real node derives it from its key: `attestationSalt` in packages/node).
+    function saltOf(uint256 stackId, uint256 nodeId) internal pure returns (bytes32) {
+        return keccak256(abi.encode("atoma test attestation salt", stackId, nodeId));
+    }
+
+    /// An attester's commitment: H(abi.encode(uint256 nodeId, bytes32 result, bytes32 salt)).
+    function attestationCommitment(uint256 nodeId, bytes32 result, bytes32 salt) internal pure returns (bytes32) {
+        return keccak256(abi.encode(nodeId, result, salt));
+    }
+
+    /// An attester's commitment to the leaves at `idx`, with its test salt for the stack.
+    function commitmentOf(uint256 stackId, uint256 nodeId, uint256[] memory idx, Served memory s)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return attestationCommitment(nodeId, resultOf(idx, s), saltOf(stackId, nodeId));
+    }
+
+    /// What each attester committed to through `commitResult`, so that `openAttestations` can open it.
+    mapping(uint256 stackId => mapping(uint256 nodeId => bytes32)) internal committedResult;
+
+    /// The attester commits to `result` with its test salt (and the fixture remembers the result to open it).
+    function commitResult(uint256 stackId, uint256 nodeId, bytes32 result) internal {
+        committedResult[stackId][nodeId] = result;
+        vm.prank(vm.addr(signerKey[nodeId]));
+        settlement.commitAttestation(stackId, nodeId, attestationCommitment(nodeId, result, saltOf(stackId, nodeId)));
+    }
+
+    /// The attester opens its commitment to `result` (with its test salt) after the server's reveal.
+    function openResult(uint256 stackId, uint256 nodeId, bytes32 result) internal {
+        vm.prank(vm.addr(signerKey[nodeId]));
+        settlement.openAttestation(stackId, nodeId, result, saltOf(stackId, nodeId));
+    }
+
+    /// Every attester still assigned that committed through `commitResult` and has not opened opens now; a
+    /// commitment made another way (garbage, a copy) stays closed.
+    function openAttestations(uint256 stackId) internal {
+        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
+        for (uint256 i = 0; i < list.length; ++i) {
+            SettlementManager.Attester memory a = list[i];
+            if (a.removed || !a.committed || a.opened) continue;
+            bytes32 result = committedResult[stackId][a.nodeId];
+            if (attestationCommitment(a.nodeId, result, saltOf(stackId, a.nodeId)) != a.commitment) continue;
+            if (settlement.getSettlement(stackId).phase != ISettlementManager.Phase.Opening) return;
+            openResult(stackId, a.nodeId, result);
+        }
     }
 
     /// The result an attestation dispute votes on for the leaves at `idx`.

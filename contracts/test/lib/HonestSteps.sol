@@ -132,9 +132,10 @@ abstract contract HonestSteps is DisputeSteps {
         }
     }
 
-    /// An attester's commitment to `outputs` (H(nodeId, H(respHashes, units)) as the settlement manager checks).
-    function attestation(uint256 nodeId, bytes[] memory outputs) internal pure returns (bytes32) {
-        return keccak256(abi.encode(nodeId, ballot(nodeId, outputs).claim));
+    /// An attester's commitment to `outputs` (H(nodeId, H(respHashes, units), salt) as the settlement manager
+    /// checks), with its salt for the stack.
+    function attestation(uint256 stackId, uint256 nodeId, bytes[] memory outputs) internal pure returns (bytes32) {
+        return attestationCommitment(nodeId, ballot(nodeId, outputs).claim, saltOf(stackId, nodeId));
     }
 
     /// The user's signed requests at the sampled indices, as the evidence contract takes them (one per position).
@@ -310,9 +311,10 @@ abstract contract HonestSteps is DisputeSteps {
 
     /// Honest attesters of a stack in its commit phase: they recompute the sampled requests when the transcript
     /// holds them (all signed by the owner: the user's requests), else declare it unavailable and wait for the
-    /// server to post them.
+    /// server to post them. After the server's reveal they open what they committed to.
     function attestStack(uint256 stackId) internal {
         ISettlementManager.Settlement memory st = settlement.getSettlement(stackId);
+        if (st.phase == ISettlementManager.Phase.Opening) return openStack(stackId);
         if (st.phase != ISettlementManager.Phase.Commit) return;
         bool known = st.dataPosted || (requestsOf[stackId] > 0 && st.requestCount <= requestsOf[stackId]);
         SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
@@ -320,7 +322,7 @@ abstract contract HonestSteps is DisputeSteps {
             uint256 id = list[k].nodeId;
             if (!isHonest[id] || list[k].removed || list[k].committed) continue;
             if (known) {
-                bytes32 c = attestation(id, outputsAt(stackId, HONEST));
+                bytes32 c = attestation(stackId, id, outputsAt(stackId, HONEST));
                 vm.prank(_signer(id));
                 try settlement.commitAttestation(stackId, id, c) {
                     ++honestAttested;
@@ -331,6 +333,20 @@ abstract contract HonestSteps is DisputeSteps {
                     ++honestPosts;
                 } catch {}
             }
+        }
+    }
+
+    /// Honest attesters that committed open their commitment: the honest result and their salt.
+    function openStack(uint256 stackId) internal {
+        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
+        for (uint256 k = 0; k < list.length; ++k) {
+            uint256 id = list[k].nodeId;
+            if (!isHonest[id] || list[k].removed || !list[k].committed || list[k].opened) continue;
+            bytes32 result = ballot(id, outputsAt(stackId, HONEST)).claim;
+            vm.prank(_signer(id));
+            try settlement.openAttestation(stackId, id, result, saltOf(stackId, id)) {
+                ++honestAttested;
+            } catch {}
         }
     }
 
@@ -470,8 +486,8 @@ abstract contract HonestSteps is DisputeSteps {
             return;
         }
         ISettlementManager.Settlement memory st = settlement.getSettlement(stackId);
-        bool due = (st.phase == ISettlementManager.Phase.Commit || st.phase == ISettlementManager.Phase.Reveal)
-            && block.timestamp > st.deadline;
+        bool due = (st.phase == ISettlementManager.Phase.Commit || st.phase == ISettlementManager.Phase.Reveal
+                || st.phase == ISettlementManager.Phase.Opening) && block.timestamp > st.deadline;
         if (st.phase == ISettlementManager.Phase.Commit && st.dataRequested && !st.dataPosted) {
             due = block.timestamp > st.dataDeadline;
             if (due) {
@@ -481,7 +497,7 @@ abstract contract HonestSteps is DisputeSteps {
             }
             return;
         }
-        if (due && st.phase == ISettlementManager.Phase.Commit) {
+        if (due && st.phase != ISettlementManager.Phase.Reveal) {
             try settlement.timeoutAttesters(stackId) {
                 ++keeperMoves;
             } catch {}
@@ -566,7 +582,10 @@ abstract contract HonestSteps is DisputeSteps {
                 next = _sooner(next, stacks.settleDeadline(s));
             }
             ISettlementManager.Settlement memory st = settlement.getSettlement(s);
-            if (st.phase == ISettlementManager.Phase.Commit || st.phase == ISettlementManager.Phase.Reveal) {
+            if (
+                st.phase == ISettlementManager.Phase.Commit || st.phase == ISettlementManager.Phase.Reveal
+                    || st.phase == ISettlementManager.Phase.Opening
+            ) {
                 next = _sooner(next, st.deadline);
                 if (st.dataRequested) next = _sooner(next, st.dataDeadline);
             } else if (st.phase == ISettlementManager.Phase.Accepted) {

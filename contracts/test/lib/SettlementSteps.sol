@@ -21,14 +21,20 @@ abstract contract SettlementSteps is DisputeSteps {
         commitResultAs(stackId, attester, resultOf(settlement.sampledIndices(stackId), s));
     }
 
-    /// The attester commits to `result` = H(abi.encode(respHashes, units)) of what it recomputed.
+    /// The attester commits to `result` = H(abi.encode(respHashes, units)) of what it recomputed, with its salt.
     function commitResultAs(uint256 stackId, uint256 attester, bytes32 result) internal {
-        vm.prank(vm.addr(signerKey[attester]));
-        settlement.commitAttestation(stackId, attester, keccak256(abi.encode(attester, result)));
+        commitResult(stackId, attester, result);
     }
 
-    /// The server reveals the sampled leaves of `s` and its last leaf, with their positional proofs.
+    /// The server reveals the sampled leaves of `s` and its last leaf, with their positional proofs, and every
+    /// attester opens its commitment.
     function revealAs(uint256 stackId, uint256 server, Served memory s) internal {
+        revealOnlyAs(stackId, server, s);
+        openAttestations(stackId);
+    }
+
+    /// The server reveals; nobody opens yet.
+    function revealOnlyAs(uint256 stackId, uint256 server, Served memory s) internal {
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);

@@ -85,6 +85,12 @@ export {
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export {
+  type AttestationComparison,
+  attestationComparison,
+  type OpenAttestationParams,
+  openAttestation,
+} from "./actions/openAttestation.js";
+export {
   type FraudEvidence,
   type ProveReceiptFraudResult,
   proveReceiptFraud,
@@ -156,7 +162,7 @@ export {
   createAtomaWalletClient,
   devAccounts,
 } from "./clients.js";
-export { attestationCommitment, attestationResult, voteCommitment } from "./commitments.js";
+export { attestationCommitment, attestationResult, randomSalt, voteCommitment } from "./commitments.js";
 export {
   type AtomaAddresses,
   type AtomaContracts,

@@ -1,5 +1,6 @@
+import type { RecomputedSample } from "@atoma/core";
 import { atomaDomain, signRequest } from "@atoma/core";
-import { keccak256, type LocalAccount } from "viem";
+import { encodeAbiParameters, type Hash, keccak256, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyStack, closeStack } from "../src/actions/buyStack.js";
 import { answerChallenge, challengeSettlement } from "../src/actions/challengeSettlement.js";
@@ -11,6 +12,8 @@ import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actio
 import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { answerIndexChallenge, challengeLeafIndex } from "../src/actions/indexChallenge.js";
+import { topUpCollateral } from "../src/actions/manageNode.js";
+import { type AttestationComparison, openAttestation } from "../src/actions/openAttestation.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
@@ -27,7 +30,7 @@ import {
   settlementBallotOf,
   showDisputeVote,
 } from "../src/actions/voteDispute.js";
-import { attestationResult } from "../src/commitments.js";
+import { attestationResult, randomSalt } from "../src/commitments.js";
 import {
   PRICE,
   SecurityLevel,
@@ -66,6 +69,30 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     await network.advance(HOUR);
   }, 120_000);
   afterAll(() => network.stop());
+
+  /** Each attester's salt, secret until it opens (a node derives its own from its key). */
+  const salts = new Map<string, Hash>();
+  const saltOf = (stackId: bigint, id: bigint) => {
+    const key = `${stackId}/${id}`;
+    if (!salts.has(key)) salts.set(key, randomSalt());
+    return salts.get(key)!;
+  };
+  const commit = (stackId: bigint, id: bigint, sample: RecomputedSample) =>
+    commitAttestation(byId(id).signer, { stackId, nodeId: id, sample, salt: saltOf(stackId, id) });
+  const open = (stackId: bigint, id: bigint, sample: RecomputedSample) =>
+    openAttestation(byId(id).signer, {
+      stackId,
+      nodeId: id,
+      result: attestationResult(sample),
+      salt: saltOf(stackId, id),
+    });
+  /** Every attester opens its commitment to `sample`; the last opening compares them with the server's result. */
+  async function openAll(stackId: bigint, ids: readonly bigint[], sample: RecomputedSample) {
+    let compared: AttestationComparison | undefined;
+    for (const id of ids) compared = (await open(stackId, id, sample)).compared;
+    if (!compared) throw new Error("the last opening compares");
+    return compared;
+  }
 
   const buy = (taskId: bigint, units = UNITS) =>
     buyStack(user.ctx, { taskId, units, maxPricePerMillion: PRICE, duration: 86_400n });
@@ -147,25 +174,75 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect(new Set(settled.attesters).size).toBe(2);
     expect(settled.requestIndices).toHaveLength(3);
     const sample = sampled(served, settled.requestIndices);
-    const first = await commitAttestation(byId(settled.attesters[0]!).signer, {
-      stackId: stack.stackId,
-      nodeId: settled.attesters[0]!,
-      sample: sample.sample,
-    });
+    const first = await commit(stack.stackId, settled.attesters[0]!, sample.sample);
     expect(first.revealDeadline).toBeUndefined();
-    const second = await commitAttestation(byId(settled.attesters[1]!).signer, {
-      stackId: stack.stackId,
-      nodeId: settled.attesters[1]!,
-      sample: sample.sample,
-    });
+    const second = await commit(stack.stackId, settled.attesters[1]!, sample.sample);
     expect(second.revealDeadline).toBeDefined();
     const revealed = await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
-    expect(revealed.outcome).toBe("accepted");
-    expect(revealed.agreeing).toEqual(settled.attesters);
+    expect(revealed.result).toBe(attestationResult(sample.sample));
+    expect(revealed.openDeadline).toBeGreaterThan(0n);
+    const opened = await open(stack.stackId, settled.attesters[0]!, sample.sample);
+    expect(opened).toMatchObject({ agreed: true, compared: undefined });
+    const compared = await openAll(stack.stackId, [settled.attesters[1]!], sample.sample);
+    expect(compared.outcome).toBe("accepted");
+    expect(compared.agreeing).toEqual(settled.attesters);
     await network.advance(601);
     const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
     expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 20n);
     expect(stacks[0]!.refunded).toBe(0n);
+  });
+
+  it("opens a commitment only with its own salt and result; an attester that never opens is timed out and the settlement completes without it (issue 10, L1)", async () => {
+    const { contracts } = network.deployment;
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const sample = sampled(served, settled.requestIndices);
+    const [opener, silent] = settled.attesters as [bigint, bigint];
+    // A peer that knows the server's claim cannot test a commitment against it without the salt.
+    const committed = await commit(stack.stackId, opener, sample.sample);
+    expect(committed.result).toBe(attestationResult(sample.sample));
+    const onChain = (await contracts.settlementManager.read.attestersOf([stack.stackId])).find(
+      (a) => a.nodeId === opener,
+    )!.commitment;
+    expect(onChain).toBe(committed.commitment);
+    const unsalted = keccak256(
+      encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [opener, committed.result]),
+    );
+    expect(onChain).not.toBe(unsalted);
+    await commit(stack.stackId, silent, sample.sample);
+    await expect(open(stack.stackId, opener, sample.sample)).rejects.toMatchObject({
+      errorName: "WrongPhase",
+    });
+    const revealed = await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
+    await expect(
+      openAttestation(byId(opener).signer, {
+        stackId: stack.stackId,
+        nodeId: opener,
+        result: revealed.result,
+        salt: randomSalt(),
+      }),
+    ).rejects.toMatchObject({ errorName: "WrongOpening" });
+    expect((await open(stack.stackId, opener, sample.sample)).compared).toBeUndefined();
+    await expect(timeoutAttesters(user.ctx, { stackId: stack.stackId })).rejects.toMatchObject({
+      errorName: "DeadlineNotPassed",
+    });
+    await network.advance(Number(revealed.openDeadline - (await network.now())) + 1);
+    await expect(open(stack.stackId, silent, sample.sample)).rejects.toMatchObject({
+      errorName: "DeadlinePassed",
+    });
+    const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
+    expect(timedOut.timedOut).toEqual([silent]);
+    expect(timedOut.compared).toMatchObject({ outcome: "accepted", agreeing: [opener], dissenting: [] });
+    expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(950n * 10n ** 18n);
+    await network.advance(601);
+    const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
+    expect(stacks[0]!.nodeAmount).toBe((PRICE * 95n) / 100n);
+    expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 10n);
+    // The silent node tops its collateral back up, so the tests after this one find it eligible.
+    await topUpCollateral(byId(silent).operator, { nodeId: silent, amount: 50n * 10n ** 18n });
   });
 
   it("catches a server that served another model: the committee outvotes it and it loses its collateral", async () => {
@@ -177,13 +254,12 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const settled = await settle(stack.stackId, server, lies, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const truth = sampled(honest, settled.requestIndices).sample;
-    for (const id of settled.attesters) {
-      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, sample: truth });
-    }
-    const revealed = await revealSettlement(server.signer, {
+    for (const id of settled.attesters) await commit(stack.stackId, id, truth);
+    await revealSettlement(server.signer, {
       stackId: stack.stackId,
       ...sampled(lies, settled.requestIndices),
     });
+    const revealed = await openAll(stack.stackId, settled.attesters, truth);
     if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
     expect(revealed.dissenting).toEqual(settled.attesters);
     // The server posts what it settled; the committee is drawn from a later block.
@@ -246,12 +322,12 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const settled = await settle(stack.stackId, server, lies, UNITS);
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const truth = sampled(honest, settled.requestIndices).sample;
-    for (const id of settled.attesters)
-      await commitAttestation(byId(id).signer, { stackId: stack.stackId, nodeId: id, sample: truth });
-    const revealed = await revealSettlement(server.signer, {
+    for (const id of settled.attesters) await commit(stack.stackId, id, truth);
+    await revealSettlement(server.signer, {
       stackId: stack.stackId,
       ...sampled(lies, settled.requestIndices),
     });
+    const revealed = await openAll(stack.stackId, settled.attesters, truth);
     if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
     await expect(resolveDispute(user.ctx, { disputeId: revealed.disputeId })).rejects.toMatchObject({
       errorName: "TooEarly",
@@ -285,16 +361,9 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       expect(await contracts.settlementEvidence.read.postedRequest([stack.stackId, BigInt(position)])).toBe(
         reqHash,
       );
-    for (const id of settled.attesters) {
-      await commitAttestation(byId(id).signer, {
-        stackId: stack.stackId,
-        nodeId: id,
-        sample: sample.sample,
-      });
-    }
-    expect((await revealSettlement(server.signer, { stackId: stack.stackId, ...sample })).outcome).toBe(
-      "accepted",
-    );
+    for (const id of settled.attesters) await commit(stack.stackId, id, sample.sample);
+    await revealSettlement(server.signer, { stackId: stack.stackId, ...sample });
+    expect((await openAll(stack.stackId, settled.attesters, sample.sample)).outcome).toBe("accepted");
     await network.advance(601);
     const epoch = await contracts.nodeRegistry.read.currentEpoch();
     const declarerBefore = (await contracts.vault.read.nodeLedger([attester.nodeId, epoch]))[0];
@@ -375,11 +444,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     if (!settled.sampled) throw new Error("p = 1 must sample");
     const sample = sampled(served, settled.requestIndices);
     const [talker, silent] = settled.attesters as [bigint, bigint];
-    await commitAttestation(byId(talker).signer, {
-      stackId: stack.stackId,
-      nodeId: talker,
-      sample: sample.sample,
-    });
+    await commit(stack.stackId, talker, sample.sample);
     await network.advance(301);
     const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
     expect(timedOut.timedOut).toEqual([silent]);
@@ -389,11 +454,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const replacement = redrawn.attesters[0]!;
     expect([server.nodeId, talker, silent]).not.toContain(replacement);
     expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(950n * 10n ** 18n);
-    await commitAttestation(byId(replacement).signer, {
-      stackId: stack.stackId,
-      nodeId: replacement,
-      sample: sample.sample,
-    });
+    await commit(stack.stackId, replacement, sample.sample);
     await network.advance(301);
     const failed = await failVerification(user.ctx, { stackId: stack.stackId });
     expect(failed.reason).toBe(1);

@@ -31,11 +31,18 @@ export function attestationResult(sample: RecomputedSample): Hash {
 }
 
 /**
- * An attester's commitment: H(abi.encode(uint256 nodeId, bytes32 attestationResult(sample))). The node id makes it
- * the attester's own (it cannot be copied); the units make the count billed part of what is checked.
+ * An attester's commitment: H(abi.encode(uint256 nodeId, bytes32 result, bytes32 salt)), `result` the
+ * `attestationResult` of what it recomputed. The node id makes it the attester's own (a copy cannot be opened by
+ * another node); the units are part of the result; the salt, secret until the attester opens its commitment after
+ * the server's reveal, keeps anyone from testing the commitment against the server's claimed result (which anyone
+ * holding the transcript can compute), so a lazy peer cannot learn whether another attester agreed.
  */
-export function attestationCommitment(nodeId: bigint, sample: RecomputedSample): Hash {
+export function attestationCommitment(nodeId: bigint, result: Hash, salt: Hash): Hash {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(salt)) throw new InvalidInputError("an attestation salt is 32 bytes");
   return keccak256(
-    encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [nodeId, attestationResult(sample)]),
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "bytes32" }, { type: "bytes32" }],
+      [nodeId, result, salt],
+    ),
   );
 }

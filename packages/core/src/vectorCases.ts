@@ -1,4 +1,12 @@
-import { type Address, bytesToHex, type Hex, keccak256, stringToBytes, stringToHex } from "viem";
+import {
+  type Address,
+  bytesToHex,
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  stringToBytes,
+  stringToHex,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationCommitment, attestationResult } from "./attestationCommitment.js";
 import { canonicalJson } from "./canonicalJson.js";
@@ -13,7 +21,7 @@ import {
   voteWork,
 } from "./disputeVote.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
-import { requestHash } from "./hash.js";
+import { type Hash, requestHash } from "./hash.js";
 import { reproducibleResult, responseHash, resultBytes } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
@@ -184,18 +192,32 @@ export async function buildVectors() {
       return { count, leaves, root: tree.root, proofs: leaves.map((_, k) => tree.proof(k)) };
     }),
     attestation: [
-      { nodeId: 4n, respHashes: [respHash], units: [15n] },
+      {
+        nodeId: 4n,
+        respHashes: [respHash],
+        units: [15n],
+        salt: keccak256(stringToBytes("attestation salt")),
+      },
       {
         nodeId: 2n ** 64n + 1n,
         respHashes: [respHash, keccak256(stringToBytes("other")), reqHash],
         units: [15n, 0n, 2n ** 64n - 1n],
+        salt: `0x${"ff".repeat(32)}` as Hash,
       },
     ].map((sample) => ({
       nodeId: sample.nodeId.toString(),
       respHashes: sample.respHashes,
       units: sample.units.map(String),
-      commitment: attestationCommitment(sample.nodeId, sample),
+      salt: sample.salt,
+      commitment: attestationCommitment(sample.nodeId, attestationResult(sample), sample.salt),
       result: attestationResult(sample),
+      // What the old unsalted commitment H(nodeId, result) was: anyone could compute it from the server's claim.
+      unsaltedCommitment: keccak256(
+        encodeAbiParameters(
+          [{ type: "uint256" }, { type: "bytes32" }],
+          [sample.nodeId, attestationResult(sample)],
+        ),
+      ),
     })),
     transcript: await transcriptVector(owner, stacks),
     eip712: {

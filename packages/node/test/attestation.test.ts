@@ -1,6 +1,13 @@
-import { attestationCommitment, finalizeSettlement, postSampledRequests } from "@atoma/chain";
+import {
+  attestationCommitment,
+  attestationResult,
+  finalizeSettlement,
+  postSampledRequests,
+} from "@atoma/chain";
+import type { Hash } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";
+import { attestationSalt } from "../src/attestation/voteSalt.js";
 import {
   type AttestNetwork,
   COLLATERAL,
@@ -8,7 +15,7 @@ import {
   PRICE,
   startAttestNetwork,
 } from "./harness/attestNetwork.js";
-import { drawnCommittee, reveal, serveAndSettle } from "./harness/servingNode.js";
+import { compared, drawnCommittee, reveal, revealOnly, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard, silentStrategy } from "./harness/strategies.js";
 
 const Phase = { Commit: 1, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
@@ -93,6 +100,19 @@ describe("attestation worker against anvil", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]!.state).toBe("committed");
     expect((await reveal(served, served.indices)).outcome).toBe("accepted");
+  }, 120_000);
+
+  it("a node restarted between its commitment and the server's reveal opens it with the same salt (derived from its key, nothing secret stored)", async () => {
+    const served = await serveAndSettle(net, 3, { engine: net.engine });
+    await whenPhase(served.stackId, Phase.Reveal);
+    const [restarted] = served.attesters as [bigint, bigint];
+    let revealedAt = 0n;
+    await net.restart(restarted, async () => {
+      revealedAt = (await revealOnly(served, served.indices)).blockNumber;
+    });
+    const after = await compared(served, revealedAt);
+    expect(after.outcome).toBe("accepted");
+    expect(after.agreeing).toEqual(served.attesters);
   }, 120_000);
 
   it("mismatch path: tampered leaves are disputed, the committee recomputes and votes (one member restarting between commit and reveal), the server is slashed and the user refunded", async () => {
@@ -201,8 +221,26 @@ describe("attestation worker against anvil", () => {
         respHashes: served.indices.map((k) => served.respHashes[Number(k)]!),
         units: served.indices.map((k) => served.leaves[Number(k)]!.units),
       };
+      const claim = attestationResult(claimed);
       const attesters = await settlementManager.read.attestersOf([served.stackId]);
-      const dissent = attesters.filter((a) => a.commitment !== attestationCommitment(a.nodeId, claimed));
+      const dissent: bigint[] = [];
+      for (const a of attesters) {
+        // What the attester recomputed is on its row; its commitment binds it with the salt from its key.
+        const row = await eventually(async () => {
+          const found = await dutyOf(a.nodeId, served.stackId, "attest");
+          return found?.result ? found : undefined;
+        }, "the attester's row");
+        const kept = JSON.parse(row.result!) as { respHashes: Hash[]; units: string[] };
+        const result = attestationResult({ respHashes: kept.respHashes, units: kept.units.map(BigInt) });
+        const salt = await attestationSalt(net.byId(a.nodeId).signerAccount, {
+          chainId: net.anvil.chainId,
+          settlementManager: settlementManager.address,
+          stackId: served.stackId,
+          nodeId: a.nodeId,
+        });
+        expect(a.commitment).toBe(attestationCommitment(a.nodeId, result, salt));
+        if (result !== claim) dissent.push(a.nodeId);
+      }
       const sampledTampered = served.indices.includes(BigInt(tampered));
       expect(dissent).toHaveLength(sampledTampered ? attesters.length : 0);
       if (sampledTampered) detected++;

@@ -11,15 +11,23 @@ import {
   startAttestNetwork,
   tinyEngine,
 } from "./harness/attestNetwork.js";
-import { drawnCommittee, reveal, type ServedStack, serveAndSettle } from "./harness/servingNode.js";
+import {
+  compared,
+  drawnCommittee,
+  reveal,
+  revealOnly,
+  type ServedStack,
+  serveAndSettle,
+} from "./harness/servingNode.js";
 import {
   colludingStrategy,
   lazyCopierStrategy,
+  peekingStrategy,
   StrategyBoard,
   silentStrategy,
 } from "./harness/strategies.js";
 
-const Phase = { Reveal: 2, Accepted: 4, Failed: 6 } as const;
+const Phase = { Reveal: 2, Accepted: 4, Failed: 6, Opening: 9 } as const;
 const REQUESTS = 3;
 const FRAUD_USER_SHARE = (COLLATERAL * 3_000n) / 10_000n;
 /** What a missed vote costs a committee member (the dev parameters' timeoutSlashBps, 5 %). */
@@ -37,11 +45,12 @@ describe("cheaters are caught", () => {
   beforeAll(async () => {
     // Nodes register with exactly the minimum collateral, so every eligible node holds COLLATERAL and a node
     // charged anything (a missed vote or an abstention costs the timeout share) drops out until it tops up. By the
-    // last test 15 nodes are out (9 barred cheaters, the colluding member, the silent member of the item-14 test,
-    // 3 abstaining committee members charged, the silent attester) and a verified stack is only sold with a server
-    // and three verifiers (two attesters and a committee member) eligible (item 4): 19 nodes.
+    // last test 16 nodes are out (8 barred cheaters, the colluding member, the silent member of the item-14 test,
+    // 3 abstaining committee members charged, the copying, peeking and silent attesters, each timed out) and a
+    // verified stack is only sold with a server and three verifiers (two attesters and a committee member)
+    // eligible (item 4): 20 nodes.
     net = await startAttestNetwork({
-      nodes: 19,
+      nodes: 20,
       sampleSize: REQUESTS,
       strategyOf: (nodeId) => board.strategyFor(nodeId),
       // Every cheat caught here bars a node for good, so later disputes find fewer than three eligible; the
@@ -276,7 +285,7 @@ describe("cheaters are caught", () => {
     await expectCaught(served, before, PRICE + PRICE / 10n);
   }, 120_000);
 
-  it("a lazy attester that copies another's commitment is outed by the reveal and loses its collateral", async () => {
+  it("a lazy attester that copies another's commitment cannot open it: it is timed out after the opening deadline, unpaid, and the stack settles on the honest opening (issue 10, L1)", async () => {
     board.open = false;
     const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
     expect(served.attesters).toHaveLength(2);
@@ -284,16 +293,51 @@ describe("cheaters are caught", () => {
     board.assign(copier, lazyCopierStrategy);
     board.open = true;
     await whenPhase(served.stackId, Phase.Reveal);
-    const revealed = await reveal(served, served.indices);
-    if (revealed.outcome !== "disputed") throw new Error("the copy went unnoticed");
-    expect(revealed.agreeing).toEqual([honest]);
-    expect(revealed.dissenting).toEqual([copier]);
-    await whenPhase(served.stackId, Phase.Accepted);
-    expect(await read().nodeRegistry.read.getNode([copier])).toMatchObject({ collateral: 0n, reputation: 0 });
+    const before = (await read().nodeRegistry.read.getNode([copier])).collateral;
+    const revealed = await revealOnly(served, served.indices);
+    await eventually(async () => {
+      const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+      return attesters.find((a) => a.nodeId === honest)?.opened ? true : undefined;
+    }, "the honest opening");
+    expect(await phaseOf(served.stackId)).toBe(Phase.Opening);
+    await net.advance(
+      Number(revealed.openDeadline - (await net.user.ctx.publicClient.getBlock()).timestamp) + 1,
+    );
+    // The honest attester's worker times the copier out once the deadline has passed.
+    const after = await compared(served, revealed.blockNumber);
+    expect(after).toMatchObject({ outcome: "accepted", agreeing: [honest], dissenting: [] });
+    expect((await read().nodeRegistry.read.getNode([copier])).collateral).toBe(before - TIMEOUT_SHARE);
     expect((await read().nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(COLLATERAL);
     await net.advance(601);
     const { stacks } = await finalizeSettlement(net.user.ctx, { stackIds: [served.stackId] });
     expect(stacks[0]!.nodeAmount).toBeGreaterThan(0n);
+    expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 10n);
+  }, 120_000);
+
+  it("a lazy attester that peeks at another's commitment to learn whether it agreed with the server's claim learns nothing: it never commits and is replaced (issue 10, L1)", async () => {
+    board.open = false;
+    const served = await serveAndSettle(net, REQUESTS, { engine: net.engine });
+    const [talker, peeker] = served.attesters as [bigint, bigint];
+    const claim = {
+      respHashes: served.indices.map((k) => served.respHashes[Number(k)]!),
+      units: served.indices.map((k) => served.leaves[Number(k)]!.units),
+    };
+    board.assign(peeker, peekingStrategy(new Map([[served.stackId, claim]])));
+    board.open = true;
+    await eventually(async () => {
+      const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+      return attesters.find((a) => a.nodeId === talker)?.committed ? true : undefined;
+    }, "the talker's commitment");
+    // The talker agreed with the claim, yet the peeker's test against it fails: it has nothing to copy safely.
+    await net.advance(301);
+    await whenPhase(served.stackId, Phase.Reveal);
+    const attesters = await read().settlementManager.read.attestersOf([served.stackId]);
+    const peeked = attesters.find((a) => a.nodeId === peeker)!;
+    expect(peeked).toMatchObject({ committed: false, removed: true });
+    const replacement = attesters.find((a) => ![talker, peeker].includes(a.nodeId));
+    expect(replacement?.committed).toBe(true);
+    const revealed = await reveal(served, served.indices);
+    expect(revealed.outcome).toBe("accepted");
   }, 120_000);
 
   it("a silent attester is slashed the timeout share and replaced; the replacement attests and the stack settles", async () => {

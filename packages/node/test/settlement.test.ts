@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import {
+  attestationResult,
   buyStack,
   type ChainContext,
   challengeLeafIndex,
@@ -11,6 +12,8 @@ import {
   DisputeOutcome,
   declareTranscriptUnavailable,
   devParameters,
+  openAttestation,
+  randomSalt,
   registerNode,
   requestStack,
   revealDisputeVote,
@@ -24,6 +27,7 @@ import {
   costOfUnits,
   decodeTranscript,
   type Hash,
+  type RecomputedSample,
   StackTree,
   signResponse,
   verifyTranscript,
@@ -96,6 +100,25 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let disputedTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
+
+  /**
+   * The attesters (test signers, not workers) commit to their samples with fresh salts; once the serving node has
+   * revealed, each opens its commitment.
+   */
+  async function attestAndOpen(stackId: bigint, samples: readonly [bigint, RecomputedSample][]) {
+    const salts = samples.map(() => randomSalt());
+    for (const [i, [id, sample]] of samples.entries())
+      await commitAttestation(byId(id).signer, { stackId, nodeId: id, sample, salt: salts[i]! });
+    // ISettlementManager.Phase.Opening: the serving node has revealed.
+    await waitFor("the reveal", async () => ((await settlementOf(stackId)).phase === 9 ? true : undefined));
+    for (const [i, [id, sample]] of samples.entries())
+      await openAttestation(byId(id).signer, {
+        stackId,
+        nodeId: id,
+        result: attestationResult(sample),
+        salt: salts[i]!,
+      });
+  }
 
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
@@ -262,16 +285,14 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       (a) => a.nodeId,
     );
     expect(attesters).toHaveLength(2);
-    for (const id of attesters) {
-      await commitAttestation(byId(id).signer, {
-        stackId: stack.stackId,
-        nodeId: id,
-        sample: {
-          respHashes: indices.map((k) => served.respHashes[k]!),
-          units: indices.map((k) => served.units[k]!),
-        },
-      });
-    }
+    const sample = {
+      respHashes: indices.map((k) => served.respHashes[k]!),
+      units: indices.map((k) => served.units[k]!),
+    };
+    await attestAndOpen(
+      stack.stackId,
+      attesters.map((id) => [id, sample]),
+    );
     const revealed = await waitFor("the reveal", async () => {
       const row = await rowOf(node, stack.stackId);
       return row?.reveal_tx && row.outcome === "accepted" ? row : undefined;
@@ -324,16 +345,14 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         expect(await contracts.settlementEvidence.read.postedRequest([stack.stackId, BigInt(position)])).toBe(
           served.reqHashes[k]!,
         );
-      for (const id of attesters) {
-        await commitAttestation(byId(id).signer, {
-          stackId: stack.stackId,
-          nodeId: id,
-          sample: {
-            respHashes: indices.map((k) => served.respHashes[k]!),
-            units: indices.map((k) => served.units[k]!),
-          },
-        });
-      }
+      const sample = {
+        respHashes: indices.map((k) => served.respHashes[k]!),
+        units: indices.map((k) => served.units[k]!),
+      };
+      await attestAndOpen(
+        stack.stackId,
+        attesters.map((id) => [id, sample]),
+      );
       await waitFor("the reveal", async () => (await rowOf(node, stack.stackId))?.outcome === "accepted");
       await network.advance(CHALLENGE_WINDOW + 1);
       await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
@@ -555,19 +574,16 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       (a) => a.nodeId,
     ) as [bigint, bigint];
     const truth = indices.map((k) => served.respHashes[k]!);
-    await commitAttestation(byId(honestAttester).signer, {
-      stackId: stack.stackId,
-      nodeId: honestAttester,
-      sample: { respHashes: truth, units: indices.map((k) => served.units[k]!) },
-    });
-    await commitAttestation(byId(liar).signer, {
-      stackId: stack.stackId,
-      nodeId: liar,
-      sample: {
-        respHashes: truth.map(() => keccak256(stringToBytes("a lie"))),
-        units: indices.map((k) => served.units[k]!),
-      },
-    });
+    await attestAndOpen(stack.stackId, [
+      [honestAttester, { respHashes: truth, units: indices.map((k) => served.units[k]!) }],
+      [
+        liar,
+        {
+          respHashes: truth.map(() => keccak256(stringToBytes("a lie"))),
+          units: indices.map((k) => served.units[k]!),
+        },
+      ],
+    ]);
     // The node reveals, sees the dispute, posts the disputed requests and draws the committee itself.
     const disputed = await waitFor("the evidence", async () => {
       const row = await rowOf(node, stack.stackId);

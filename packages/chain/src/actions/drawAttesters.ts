@@ -5,7 +5,7 @@ import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute } from "./execute.js";
 
 /** `SettlementManager.FAIL_UNVERIFIABLE`: no attester could be drawn, so the work is not paid. */
-export const FAIL_UNVERIFIABLE = 4;
+export const FAIL_UNVERIFIABLE = 5;
 
 /** What an attester draw did. */
 export type AttesterDrawOutcome =

@@ -15,6 +15,12 @@ export interface Call {
    */
   gas?: bigint | undefined;
   /**
+   * Gas added to the margin over the estimate: what another sender's transaction, landing first in the same block,
+   * can add to this call's path (the last attester's opening also compares the openings and may open a dispute,
+   * while the estimate saw an opening that was not the last).
+   */
+  extraGas?: bigint | undefined;
+  /**
    * The block to simulate and estimate on. "pending" for calls that are valid only from the block after the
    * latest (a draw seeded with the hash of the block its trigger was in): the transaction lands there at the
    * earliest. @default "latest"
@@ -67,7 +73,8 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
       const gas =
         call.gas ??
         ((await ctx.publicClient.estimateContractGas(simulation as never)) * GAS_MARGIN_PERCENT) / 100n +
-          GAS_MARGIN_FLAT;
+          GAS_MARGIN_FLAT +
+          (call.extraGas ?? 0n);
       return ctx.walletClient.writeContract({ ...request, gas } as never);
     });
   } catch (error) {

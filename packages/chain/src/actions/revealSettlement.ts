@@ -1,4 +1,4 @@
-import { disputeManagerAbi, settlementManagerAbi } from "@atoma/contracts";
+import { settlementManagerAbi } from "@atoma/contracts";
 import type { Hash, StackLeaf } from "@atoma/core";
 import { encodeAbiParameters, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
@@ -52,16 +52,16 @@ export function encodeReveal(params: Omit<RevealSettlementParams, "stackId">): H
 }
 
 export type RevealSettlementResult = TxInfo & {
-  agreeing: bigint[];
-  dissenting: bigint[];
-} & (
-    | { outcome: "accepted"; windowEnds: bigint }
-    | { outcome: "disputed"; disputeId: bigint; evidenceDeadline: bigint }
-  );
+  /** What the reveal reduced to: H(abi.encode(respHashes, units)) of the sampled leaves. */
+  result: Hash;
+  /** The attesters open their commitments until then; silent ones are timed out after it. */
+  openDeadline: bigint;
+};
 
 /**
  * The server reveals the sampled leaves and its last one; the contract checks them against the root (positions,
- * nonces, running totals) and compares them with the attesters' commitments.
+ * nonces, running totals). The attesters then open their commitments (`openAttestation`), and the last opening,
+ * or the timeout of the silent ones, compares them with this result (accepted, or a dispute).
  */
 export async function revealSettlement(
   ctx: ChainContext,
@@ -77,24 +77,5 @@ export async function revealSettlement(
     parseEventLogs({ abi: settlementManagerAbi, logs: receipt.logs, eventName: "SettlementRevealed" }),
     "SettlementRevealed",
   );
-  const base = { ...txInfo(receipt), agreeing: [...args.agreeing], dissenting: [...args.dissenting] };
-  const [disputed] = parseEventLogs({
-    abi: disputeManagerAbi,
-    logs: receipt.logs,
-    eventName: "DisputeCreated",
-  });
-  if (disputed) {
-    // The committee is drawn later (from a block after this one), once the server has posted its evidence.
-    return {
-      ...base,
-      outcome: "disputed",
-      disputeId: disputed.args.disputeId,
-      evidenceDeadline: disputed.args.evidenceDeadline,
-    };
-  }
-  const accepted = single(
-    parseEventLogs({ abi: settlementManagerAbi, logs: receipt.logs, eventName: "SettlementAccepted" }),
-    "SettlementAccepted",
-  );
-  return { ...base, outcome: "accepted", windowEnds: accepted.args.windowEnds };
+  return { ...txInfo(receipt), result: args.result, openDeadline: args.openDeadline };
 }

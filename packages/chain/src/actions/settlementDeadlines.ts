@@ -3,6 +3,7 @@ import { parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { type AttesterDrawOutcome, attesterDrawOutcome } from "./drawAttesters.js";
 import { execute, single } from "./execute.js";
+import { type AttestationComparison, attestationComparison } from "./openAttestation.js";
 
 /** Refunds the owner of a stack the node never settled, and slashes the node the timeout share. Anyone may call. */
 export async function timeoutSettlement(
@@ -24,12 +25,20 @@ export async function timeoutSettlement(
 
 /**
  * Slashes attesters that missed the commit deadline (their timeout share to the treasury) and arms the draw of
- * their replacements, which `drawAttesters` runs in a later block. Anyone may call.
+ * their replacements, which `drawAttesters` runs in a later block; after the server's reveal, slashes those that
+ * did not open by the opening deadline and compares the openings (`compared`). Anyone may call.
  */
 export async function timeoutAttesters(
   ctx: ChainContext,
   params: { stackId: bigint },
-): Promise<TxInfo & { timedOut: bigint[]; drawPending: boolean; outcome: AttesterDrawOutcome | undefined }> {
+): Promise<
+  TxInfo & {
+    timedOut: bigint[];
+    drawPending: boolean;
+    outcome: AttesterDrawOutcome | undefined;
+    compared: AttestationComparison | undefined;
+  }
+> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
@@ -37,6 +46,7 @@ export async function timeoutAttesters(
     args: [params.stackId],
   });
   const logs = receipt.logs;
+  const compared = attestationComparison(receipt);
   return {
     ...txInfo(receipt),
     timedOut: parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterTimedOut" }).map(
@@ -44,7 +54,9 @@ export async function timeoutAttesters(
     ),
     drawPending:
       parseEventLogs({ abi: settlementManagerAbi, logs, eventName: "AttesterDrawPending" }).length > 0,
-    outcome: attesterDrawOutcome(receipt, params.stackId),
+    // After the reveal nothing is drawn: the openings are compared instead.
+    outcome: compared ? undefined : attesterDrawOutcome(receipt, params.stackId),
+    compared,
   };
 }
 

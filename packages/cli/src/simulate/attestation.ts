@@ -1,4 +1,11 @@
-import { type ChainContext, commitAttestation, revealSettlement } from "@atoma/chain";
+import {
+  attestationResult,
+  type ChainContext,
+  commitAttestation,
+  openAttestation,
+  randomSalt,
+  revealSettlement,
+} from "@atoma/chain";
 import { perActor } from "./concurrency.js";
 import type { SampledEntries } from "./servedStack.js";
 import type { SimNode } from "./simNetwork.js";
@@ -29,43 +36,63 @@ export interface OpenDispute {
 }
 
 /**
- * Attesters commit what they recomputed (a cheater's attesters that are cheaters too collude and copy its
- * answers, paying no compute), then each server reveals its sampled leaves with their stack-tree proofs; the
- * contract accepts or opens a dispute. One transaction at a time per node, all nodes at once.
+ * Attesters commit what they recomputed, each with a secret salt (a cheater's attesters that are cheaters too
+ * collude and copy its answers, paying no compute), then each server reveals its sampled leaves with their
+ * stack-tree proofs, then the attesters open their commitments; the last opening has the contract accept or open
+ * a dispute. One transaction at a time per node, all nodes at once.
  */
 export async function attestAndReveal(
   actors: RoundActors,
   checks: readonly SampledStack[],
 ): Promise<OpenDispute[]> {
-  const commits = checks.flatMap((check) => check.attesters.map((attester) => ({ check, attester })));
+  const commits = checks.flatMap((check) =>
+    check.attesters.map((attester) => {
+      const colluding = actors.node(attester).cheater && actors.node(check.server).cheater;
+      const sample = colluding ? check.entries.served : check.entries.honest;
+      return { check, attester, colluding, sample, salt: randomSalt() };
+    }),
+  );
   await perActor(
     commits,
     (c) => c.attester,
-    async ({ check, attester }) => {
-      const colluding = actors.node(attester).cheater && actors.node(check.server).cheater;
+    async ({ check, attester, colluding, sample, salt }) => {
       if (!colluding) actors.spend(attester, actors.costPerRequest * check.entries.sampled.length);
       await commitAttestation(actors.node(attester).ctx, {
         stackId: check.stackId,
         nodeId: attester,
-        sample: colluding ? check.entries.served : check.entries.honest,
+        sample,
+        salt,
       });
     },
   );
-  const reveals = await perActor(
+  await perActor(
     checks,
     (c) => c.server,
-    async (check) => ({
-      check,
-      revealed: await revealSettlement(actors.node(check.server).ctx, {
+    (check) =>
+      revealSettlement(actors.node(check.server).ctx, {
         stackId: check.stackId,
         sampled: check.entries.sampled,
         proofs: check.entries.proofs,
         last: check.entries.last,
         lastProof: check.entries.lastProof,
       }),
+  );
+  const opened = await perActor(
+    commits,
+    (c) => c.attester,
+    async ({ check, attester, sample, salt }) => ({
+      check,
+      compared: (
+        await openAttestation(actors.node(attester).ctx, {
+          stackId: check.stackId,
+          nodeId: attester,
+          result: attestationResult(sample),
+          salt,
+        })
+      ).compared,
     }),
   );
-  return reveals.flatMap(({ check, revealed }) =>
-    revealed.outcome === "disputed" ? [{ check, disputeId: revealed.disputeId }] : [],
+  return opened.flatMap(({ check, compared }) =>
+    compared?.outcome === "disputed" ? [{ check, disputeId: compared.disputeId }] : [],
   );
 }

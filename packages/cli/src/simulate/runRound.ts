@@ -151,7 +151,7 @@ export async function runRound(
 
   const actors: RoundActors = { node, spend, costPerRequest: settings.cost / settings.requests };
   const disputes = await attestAndReveal(actors, checks);
-  transactions += checks.reduce((sum, c) => sum + c.attesters.length, 0) + checks.length;
+  transactions += 2 * checks.reduce((sum, c) => sum + c.attesters.length, 0) + checks.length; // commit, reveal, open
   const votes = await voteAndResolve(actors, network, disputes);
   const resolved = votes.resolved;
   transactions += votes.transactions;

@@ -1,18 +1,21 @@
 import {
   attestationCommitment,
+  attestationResult,
   commitAttestation,
   declareTranscriptUnavailable,
   drawAttesters,
   execute,
   failVerification,
+  openAttestation,
   proveReceiptFraud,
   timeoutAttesters,
 } from "@atoma/chain";
-import type { Hash } from "@atoma/core";
+import type { Hash, RecomputedSample } from "@atoma/core";
 import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
+import { attestationSalt } from "./voteSalt.js";
 import {
   beforeDeadline,
   completeDuty,
@@ -33,14 +36,16 @@ export const Phase = {
   Failed: 6,
   TimedOut: 7,
   Drawing: 8,
+  Opening: 9,
 } as const;
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
- * sample first, or declaring the transcript unavailable), then see the settlement through — timing out silent
- * attesters, drawing their replacements, failing a server that does not reveal or post, drawing the committee of
- * a dispute on the stack and resolving it once it is due. `signal` bounds the step; the recompute also stops at
- * the commit deadline.
+ * sample first, or declaring the transcript unavailable) to H(nodeId, result, salt), the salt derived from the
+ * node's key; after the server's reveal, open the commitment (result and salt); then see the settlement through —
+ * timing out silent attesters (at the commit or the opening deadline), drawing their replacements, failing a
+ * server that does not reveal or post, drawing the committee of a dispute on the stack and resolving it once it is
+ * due. `signal` bounds the step; the recompute also stops at the commit deadline.
  */
 export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const { settlementManager } = env.chain.contracts;
@@ -51,6 +56,13 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     env.chain.now(),
   ]);
   const mine = attesters.find((a) => a.nodeId === me && !a.removed);
+  const salt = () =>
+    attestationSalt(env.account, {
+      chainId: env.chain.chainId,
+      settlementManager: settlementManager.address,
+      stackId: duty.stackId,
+      nodeId: me,
+    });
   const finish = async (outcome: string, state: "done" | "failed" = "done") => {
     await updateDuty(env.db, duty.taskId, { state, lastError: null });
     env.metrics?.attestations.inc({ role: "attester", outcome });
@@ -116,7 +128,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     if (!decision) return;
     const recomputed = "sample" in decision ? decision.sample : undefined;
     const commitment = recomputed
-      ? attestationCommitment(me, recomputed)
+      ? attestationCommitment(me, attestationResult(recomputed), await salt())
       : (decision as { commitment: Hash }).commitment;
     // Kept before sending, so a restart after the transaction finds what it committed to.
     await updateDuty(env.db, duty.taskId, {
@@ -131,7 +143,12 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         : {}),
     });
     const sent = recomputed
-      ? await commitAttestation(env.chain.ctx, { stackId: duty.stackId, nodeId: me, sample: recomputed })
+      ? await commitAttestation(env.chain.ctx, {
+          stackId: duty.stackId,
+          nodeId: me,
+          sample: recomputed,
+          salt: await salt(),
+        })
       : await commitRaw(env, duty.stackId, me, commitment);
     await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
     env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
@@ -154,15 +171,49 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     case Phase.Reveal:
       if (now > st.deadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
       return;
+    case Phase.Opening: {
+      // The server revealed: open what was committed to, before the deadline; after it, time out the silent.
+      if (now > st.deadline) {
+        await timeoutAttesters(env.chain.ctx, { stackId: duty.stackId });
+        return;
+      }
+      if (!mine || mine.opened) return;
+      const result = openingResult(duty);
+      const key = await salt();
+      if (!result || attestationCommitment(me, result, key) !== mine.commitment) {
+        // Committed to something it cannot open (a strategy's bare commitment): it will be timed out.
+        env.logger.warn({ stackId: duty.stackId.toString() }, "attestation commitment cannot be opened");
+        return;
+      }
+      const opened = await openAttestation(env.chain.ctx, {
+        stackId: duty.stackId,
+        nodeId: me,
+        result,
+        salt: key,
+      });
+      env.logger.info(
+        { stackId: duty.stackId.toString(), agreed: opened.agreed, outcome: opened.compared?.outcome },
+        "attestation opened",
+      );
+      return;
+    }
     case Phase.Disputed:
       await moveStackDisputeOn(env, duty);
       return;
     case Phase.Accepted:
     case Phase.Finalized:
-      return finish(mine?.agreed ? "agreed" : "dissented");
+      return finish(mine?.agreed ? "agreed" : mine ? "dissented" : "timed_out");
     default:
       return finish("server_failed");
   }
+}
+
+/** The attestation result kept on the duty's row (what was recomputed), or undefined when none was. */
+function openingResult(duty: Duty): Hash | undefined {
+  if (!duty.result) return undefined;
+  const kept = JSON.parse(duty.result) as { respHashes: Hash[]; units: string[] };
+  const sample: RecomputedSample = { respHashes: kept.respHashes, units: kept.units.map((u) => BigInt(u)) };
+  return attestationResult(sample);
 }
 
 async function commitRaw(env: WorkerEnv, stackId: bigint, nodeId: bigint, commitment: Hash) {

@@ -11,3 +11,17 @@ export async function voteSalt(
   const message = `atoma dispute vote salt ${where.chainId} ${where.disputeManager.toLowerCase()} ${where.disputeId} ${where.nodeId}`;
   return keccak256(await account.signMessage({ message }));
 }
+
+/**
+ * The secret salt of an attester's commitment, derived the same way as a vote's: a deterministic signature by the
+ * node's key over where it attests (another message, so no vote salt is ever an attestation salt). Nobody without
+ * the key can compute it, so a peer cannot test the commitment against the server's claimed result; a restarted
+ * node opens with the salt it committed with, and nothing secret is stored.
+ */
+export async function attestationSalt(
+  account: LocalAccount,
+  where: { chainId: number; settlementManager: string; stackId: bigint; nodeId: bigint },
+): Promise<Hash> {
+  const message = `atoma attestation salt ${where.chainId} ${where.settlementManager.toLowerCase()} ${where.stackId} ${where.nodeId}`;
+  return keccak256(await account.signMessage({ message }));
+}

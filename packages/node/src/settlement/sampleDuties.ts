@@ -1,4 +1,4 @@
-import { postSampledRequests, revealSettlement } from "@atoma/chain";
+import { postSampledRequests, revealSettlement, timeoutAttesters } from "@atoma/chain";
 import { listLeaves } from "../accounting/stacks.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
@@ -29,7 +29,11 @@ export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow
   );
 }
 
-/** The reveal opened: the sampled response hashes go on chain with their Merkle proofs. */
+/**
+ * The reveal opened: the sampled response hashes go on chain with their Merkle proofs. The attesters then open
+ * their commitments; the settlement is accepted or disputed once they all have (`SettlementAccepted`,
+ * `SettlementDisputed`), or once the silent ones are timed out (`closeOpenings`).
+ */
 export async function revealSample(ctx: StepContext, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
   const revealed = await revealSettlement(
@@ -37,6 +41,26 @@ export async function revealSample(ctx: StepContext, row: SettlementRow): Promis
     revealOf(row.stack_id, leaves, indices, row.merkle_root),
   );
   await updateSettlement(ctx.db, row.stack_id, { reveal_tx: revealed.hash });
-  ctx.metrics?.settlements.inc({ outcome: revealed.outcome === "accepted" ? "revealed" : "disputed" });
-  ctx.logger.info({ stackId: row.stack_id, outcome: revealed.outcome }, "sampled responses revealed");
+  ctx.metrics?.settlements.inc({ outcome: "revealed" });
+  ctx.logger.info(
+    { stackId: row.stack_id, openDeadline: revealed.openDeadline.toString() },
+    "sampled responses revealed",
+  );
+}
+
+/** `ISettlementManager.Phase.Opening`: the attesters open their commitments after the reveal. */
+const PHASE_OPENING = 9;
+
+/**
+ * After the reveal, attesters that do not open by the deadline would leave the settlement undecided: once it has
+ * passed, the server times them out itself (anyone may), which compares the openings there are.
+ */
+export async function closeOpenings(ctx: StepContext, row: SettlementRow, now: bigint): Promise<void> {
+  const st = await ctx.chain.contracts.settlementManager.read.getSettlement([row.stack_id]);
+  if (st.phase !== PHASE_OPENING || now <= st.deadline) return;
+  const closed = await timeoutAttesters(ctx.chain.actions, { stackId: row.stack_id });
+  ctx.logger.info(
+    { stackId: row.stack_id, timedOut: closed.timedOut.map(String), outcome: closed.compared?.outcome },
+    "attesters that did not open timed out",
+  );
 }

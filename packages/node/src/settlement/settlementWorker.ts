@@ -23,7 +23,7 @@ import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
 import { IdleClock } from "./idleClock.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
-import { postSampledRequestsOf, revealSample } from "./sampleDuties.js";
+import { closeOpenings, postSampledRequestsOf, revealSample } from "./sampleDuties.js";
 import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
 import {
@@ -191,6 +191,14 @@ export class SettlementWorker {
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await revealSample(this.#steps, row);
+    // The opening deadline is after the reveal deadline: only then can attesters that never opened hold it up.
+    if (
+      row.reveal_tx !== null &&
+      row.outcome === null &&
+      row.reveal_deadline !== null &&
+      now > row.reveal_deadline
+    )
+      await closeOpenings(this.#steps, row, now);
     if (row.dispute_id !== null) await advanceSettlementDispute(this.#steps, row, now);
   }
 

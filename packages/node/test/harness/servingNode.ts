@@ -1,10 +1,14 @@
 import {
+  type AttestationComparison,
+  attestationComparison,
   buyStack,
   type PostedRequest,
   postDisputeEvidence,
+  type RevealSettlementResult,
   revealSettlement,
   submitSettlement,
 } from "@atoma/chain";
+import { settlementManagerAbi } from "@atoma/contracts";
 import {
   atomaDomain,
   blobId,
@@ -209,31 +213,58 @@ async function addLeaf(
 }
 
 /**
- * The serving node reveals the sampled leaves and its last one (what it settled, honest or not); when that opens
- * a dispute it posts the disputed owner-signed requests on chain, as every server must, unless it `withholds`
- * them.
+ * The serving node reveals the sampled leaves and its last one (what it settled, honest or not); the attesters'
+ * workers then open their commitments, and the last opening compares them (accepted or a dispute). When that opens
+ * a dispute the server posts the disputed owner-signed requests on chain, as every server must, unless it
+ * `withholds` them. An attester that never opens holds the comparison until the opening deadline: a test that
+ * plays one uses `revealOnly` and `compared`.
  */
 export async function reveal(
   served: ServedStack,
   indices: readonly bigint[],
   options: { withholdEvidence?: boolean } = {},
-) {
+): Promise<RevealSettlementResult & AttestationComparison> {
+  const revealed = await revealOnly(served, indices);
+  const result = { ...revealed, ...(await compared(served, revealed.blockNumber)) };
+  if (result.outcome === "disputed" && !options.withholdEvidence) {
+    const at = indices.map(Number);
+    await postDisputeEvidence(served.server.signer, {
+      disputeId: result.disputeId,
+      requests: at.map((k) => served.requests[k]!),
+      reqHashes: at.map((k) => served.leaves[k]!.reqHash),
+    });
+  }
+  return result;
+}
+
+/** The server reveals; nothing waits for the openings. */
+export function revealOnly(served: ServedStack, indices: readonly bigint[]): Promise<RevealSettlementResult> {
   const at = indices.map(Number);
   const last = served.leaves.length - 1;
-  const revealed = await revealSettlement(served.server.signer, {
+  return revealSettlement(served.server.signer, {
     stackId: served.stackId,
     sampled: at.map((k) => served.leaves[k]!),
     proofs: at.map((k) => served.tree.proof(k)),
     last: served.leaves[last]!,
     lastProof: served.tree.proof(last),
   });
-  if (revealed.outcome === "disputed" && !options.withholdEvidence)
-    await postDisputeEvidence(served.server.signer, {
-      disputeId: revealed.disputeId,
-      requests: at.map((k) => served.requests[k]!),
-      reqHashes: at.map((k) => served.leaves[k]!.reqHash),
+}
+
+/** The comparison of the openings (`AttestationsCompared`), once a transaction after `fromBlock` made it. */
+export function compared(served: ServedStack, fromBlock: bigint): Promise<AttestationComparison> {
+  const ctx = served.server.signer;
+  return eventually(async () => {
+    const [event] = await ctx.publicClient.getContractEvents({
+      address: ctx.addresses.SettlementManager,
+      abi: settlementManagerAbi,
+      eventName: "AttestationsCompared",
+      args: { stackId: served.stackId },
+      fromBlock,
     });
-  return revealed;
+    if (!event) return undefined;
+    const receipt = await ctx.publicClient.getTransactionReceipt({ hash: event.transactionHash });
+    return attestationComparison(receipt);
+  }, `the attesters' openings on stack ${served.stackId}`);
 }
 
 /** The committee of a dispute, once a party (an attester's worker) has drawn it. */

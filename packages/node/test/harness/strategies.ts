@@ -1,4 +1,6 @@
-import { keccak256, stringToBytes } from "viem";
+import { attestationResult } from "@atoma/chain";
+import type { RecomputedSample } from "@atoma/core";
+import { encodeAbiParameters, keccak256, stringToBytes } from "viem";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
 import { honestStrategy } from "../../src/attestation/honestStrategy.js";
 
@@ -10,7 +12,7 @@ export const silentStrategy: CommitStrategy = {
 
 /**
  * Does no work: waits for another attester's commitment and submits it as its own. Commitments bind the
- * attester's node id, so the copy can never match the server's reveal.
+ * attester's node id and a salt only the other holds, so the copy can never be opened: the copier is timed out.
  */
 export const lazyCopierStrategy: CommitStrategy = {
   async attest({ stackId, nodeId, chain }) {
@@ -20,6 +22,33 @@ export const lazyCopierStrategy: CommitStrategy = {
   },
   vote: honestStrategy.vote,
 };
+
+/**
+ * Does no work either, but peeks: it knows the server's claimed result (anyone holding the transcript can compute
+ * it from the leaves' response hashes and units; `claims` stands in for that), waits for another attester's
+ * commitment and tests it against H(otherNodeId, claim), the unsalted commitment. Only when the other agreed does
+ * it commit agreement itself, risk-free. With salted commitments the test never matches, so it never learns
+ * anything and never commits.
+ */
+export function peekingStrategy(claims: Map<bigint, RecomputedSample>): CommitStrategy {
+  return {
+    async attest({ stackId, nodeId, chain }) {
+      const claim = claims.get(stackId);
+      if (!claim) return undefined;
+      const result = attestationResult(claim);
+      const attesters = await chain.contracts.settlementManager.read.attestersOf([stackId]);
+      for (const other of attesters) {
+        if (other.nodeId === nodeId || !other.committed) continue;
+        const unsalted = keccak256(
+          encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [other.nodeId, result]),
+        );
+        if (other.commitment === unsalted) return { sample: claim };
+      }
+      return undefined;
+    },
+    vote: honestStrategy.vote,
+  };
+}
 
 /** Dissents without computing: commits a result no reveal can match (a griefing or broken attester). */
 export const dissentingStrategy: CommitStrategy = {
