@@ -127,6 +127,7 @@ contract ExitNoticeTest is SettlementSteps {
         }
         vm.prank(vm.addr(signerKey[p.server]));
         settlement.reveal(p.stackId, revealOf(idx, p.claimed));
+        openAttestations(p.stackId);
         assertTrue(
             settlement.getSettlement(p.stackId).phase == ISettlementManager.Phase.Disputed, "the honest dissent"
         );
@@ -325,7 +326,11 @@ contract ExitNoticeTest is SettlementSteps {
     /// lowered, and a stack whose node is not drawn within the draw limit is cancelled.
     function test_governanceCannotSetParametersThatOutlastTheExitNotice() public {
         uint256 span = settlement.settlementSpan();
-        assertEq(span, 3 * (10 minutes + 2 hours) + 10 minutes + 10 minutes + 10 minutes, "the settlement's span");
+        assertEq(
+            span,
+            3 * (10 minutes + 2 hours) + 10 minutes + 10 minutes + 2 * 10 minutes + 1 hours,
+            "the settlement's span (the opening window and its closing call included)"
+        );
         uint256 needed = 1 hours + 30 days + 1 hours + span;
         assertLe(needed, EXIT_NOTICE, "the fixture's parameters fit");
         vm.startPrank(admin);

@@ -203,13 +203,14 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         emit ParamsUpdated(p);
     }
 
-    /// The longest time from a settlement to its reveal, where a dispute opens and freezes its committee: the
-    /// attester draw, a commit window stretched once by the data window, each replacement round (draw, commit,
-    /// timeout call), and the reveal window; each permissionless call given `KEEPER_SLACK`.
+    /// The longest time from a settlement to the moment its dispute opens and freezes its committee: the attester
+    /// draw, a commit window stretched once by the data window, each replacement round (draw, commit, timeout
+    /// call), the reveal window, then the attesters' opening window (the same length) and the timeout call that
+    /// closes it; each permissionless call given `KEEPER_SLACK`.
     function settlementSpan() public view returns (uint256) {
         Params storage l = longest;
         return (uint256(l.maxReplacements) + 1) * (l.commitWindow + 2 * KEEPER_SLACK) + l.dataWindow + l.commitWindow
-            + l.revealWindow;
+            + 2 * uint256(l.revealWindow) + KEEPER_SLACK;
     }
 
     // ---------------------------------------------------------------- the serving node
