@@ -1,4 +1,4 @@
-// Smart-contract requests end to end: six in-process nodes on anvil, ask → output delivered, with and without a dispute.
+// Smart-contract requests end to end: seven in-process nodes on anvil, ask → output delivered, with and without a dispute.
 import { submitConsensusRequest } from "@atoma/chain";
 import { consensusRequestsAbi } from "@atoma/contracts";
 import { stringToHex } from "viem";
