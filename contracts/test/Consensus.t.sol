@@ -425,7 +425,8 @@ contract ConsensusTest is DisputeSteps {
     }
 
     /// A requester that runs nodes learns the seed one block before the draw and changes its nodes' subscriptions:
-    /// joining is too late (only the request's candidates are drawn from), and leaving only lets others in.
+    /// joining is too late (only the request's candidates are drawn from), and leaving changes no seat (or, when
+    /// no committee would be left besides the seats, fails the request).
     function test_changingSubscriptionsAfterTheSeedIsKnownCannotPullSeatsToTheRequester() public {
         uint256 late = addNode(2);
         uint256 requestId = _submit(3, 1_000);
