@@ -10,6 +10,7 @@ import {
   closeStack,
   commitAttestation,
   commitDisputeVote,
+  completeExit,
   createAtomaPublicClient,
   createAtomaTestClient,
   createAtomaWalletClient,
@@ -623,7 +624,11 @@ try {
     collateral: parseEther("1000"),
   });
   record("gas_NodeRegistry_deregister", await deregisterNode(leaver, { nodeId: left.nodeId }));
-  await advance(Number(devParameters.epochLength));
+  await advance(Number(devParameters.task.exitNotice));
+  record(
+    "gas_TaskRegistry_completeExit",
+    await completeExit(spare.signer, { taskId: rare, nodeId: spare.nodeId }),
+  );
   record("gas_NodeRegistry_withdrawCollateral", await withdrawCollateral(leaver, { nodeId: left.nodeId }));
 
   for (const [name, used] of [...gas.entries()].sort(([a], [b]) => a.localeCompare(b)))

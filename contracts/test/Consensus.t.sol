@@ -399,12 +399,19 @@ contract ConsensusTest is DisputeSteps {
 
     function test_aDrawWithTooFewCandidatesHoldingCollateralFailsAndRefunds() public {
         uint256 requestId = _submit(4, 1_000);
-        // Four candidates deregister and, an epoch later, take their collateral back before anyone drew.
+        // Nobody draws for two exit notices: four candidates leave the task, serve their notice, deregister and,
+        // a notice later, take their collateral out.
         for (uint256 i = 0; i < 4; ++i) {
+            vm.prank(operatorOf[nodeIds[i]]);
+            tasks.unsubscribe(task, nodeIds[i]);
+        }
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        for (uint256 i = 0; i < 4; ++i) {
+            tasks.completeExit(task, nodeIds[i]);
             vm.prank(operatorOf[nodeIds[i]]);
             nodes.deregister(nodeIds[i]);
         }
-        nextEpoch();
+        vm.warp(block.timestamp + EXIT_NOTICE);
         for (uint256 i = 0; i < 4; ++i) {
             vm.prank(operatorOf[nodeIds[i]]);
             nodes.withdrawCollateral(nodeIds[i]);
@@ -507,6 +514,26 @@ contract ConsensusTest is DisputeSteps {
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
         consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 0);
         _submit(2, 1_000);
+    }
+
+    /// A node counted for the committee at the draw may leave the task at once; it stays a committee candidate for
+    /// the exit notice, so the seal and reveal windows (and the call closing the round) must fit in that notice.
+    function test_theSealAndRevealWindowsMustFitTheExitNotice() public {
+        ConsensusRequests.Params memory p;
+        (p.commitWindow, p.deliveryWindow, p.maxCallbackGas, p.maxPromptBytes, p.maxOutputBytes, p.maxNodes) =
+            consensus.params();
+        uint256 slack = consensus.KEEPER_SLACK();
+        p.commitWindow = uint64((EXIT_NOTICE - slack) / 2 + 1);
+        vm.startPrank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ConsensusRequests.ExitNoticeTooShort.selector, 2 * uint256(p.commitWindow) + slack, EXIT_NOTICE
+            )
+        );
+        consensus.setParams(p);
+        p.commitWindow = uint64((EXIT_NOTICE - slack) / 2);
+        consensus.setParams(p);
+        vm.stopPrank();
     }
 
     /// The most seats allowed leave exactly `minCommittee` other nodes; one of the seats colludes with the

@@ -4,9 +4,11 @@ pragma solidity ^0.8.24;
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {IDisputeManager} from "../src/interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
+import {StackManager} from "../src/stacks/StackManager.sol";
 import {AtomaAccess} from "../src/common/AtomaAccess.sol";
 import {ConsensusCommitment} from "../src/common/ConsensusCommitment.sol";
 import {ConsensusRequests} from "../src/consensus/ConsensusRequests.sol";
@@ -21,10 +23,6 @@ contract DisputesTest is DisputeSteps {
     uint256 internal verifiedTask;
     uint256 internal constant FRAUD_SHARE = COLLATERAL * 3_000 / 10_000;
     uint256 internal constant TIMEOUT_SLASH = COLLATERAL * 500 / 10_000;
-    /// Nodes that leave the task once the attesters are drawn, before the reveal opens the dispute (`keepStaying`
-    /// of the non-parties among them stay): a frozen candidate keeps its place, so only leaving earlier shrinks it.
-    uint256[] internal leaving;
-    uint256 internal keepStaying;
 
     function setUp() public {
         deployAtoma();
@@ -67,7 +65,6 @@ contract DisputesTest is DisputeSteps {
             vm.prank(vm.addr(signerKey[a]));
             settlement.commitAttestation(c.stackId, a, commitment);
         }
-        if (leaving.length != 0) _othersLeave(verifiedTask, c, leaving, keepStaying);
         vm.prank(vm.addr(signerKey[c.server]));
         settlement.reveal(c.stackId, revealOf(idx, c.claimed));
         assertTrue(_phase(c.stackId) == ISettlementManager.Phase.Disputed, "disputed");
@@ -453,38 +450,30 @@ contract DisputesTest is DisputeSteps {
         nodes.approveEchelon(e, echelonFingerprint(e));
     }
 
-    /// The nodes of `taskId` that are neither the server nor an attester of `c` leave the task.
-    function _othersLeave(uint256 taskId, Case memory c, uint256[] memory nodes_, uint256 keep) internal {
-        uint256 kept;
-        for (uint256 i = 0; i < nodes_.length; ++i) {
-            uint256 id = nodes_[i];
-            bool party = id == c.server;
-            for (uint256 j = 0; j < c.attesters.length; ++j) {
-                if (c.attesters[j] == id) party = true;
-            }
-            if (party) continue;
-            if (kept < keep) {
-                ++kept;
-                continue;
-            }
-            vm.prank(operatorOf[id]);
-            tasks.unsubscribe(taskId, id);
+    /// A verified task in echelon `e` with `n` subscribers, sold (item 4) with a committee minimum of one, as the
+    /// dev parameters do: with two attesters and n = 4 there is one committee candidate, too few for a committee.
+    /// (Nodes leaving the task can no longer thin a committee out: they stay candidates for their exit notice.)
+    function _thinTask(uint32 e, uint256 n) internal returns (uint256 taskId, uint256[] memory members) {
+        _approveEchelon(e);
+        StackManager.Params memory p;
+        (p.minDuration, p.maxDuration, p.settleWindow, p.maxUnits, p.surchargeBps, p.minChargeBps, p.minCommittee) =
+            stacks.params();
+        p.minCommittee = 1;
+        vm.prank(admin);
+        stacks.setParams(p);
+        taskId = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        members = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            members[i] = addNode(e);
+            subscribe(taskId, members[i], PRICE);
         }
+        nextEpoch();
     }
 
     function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
-        // Echelon 9 holds enough nodes to sell a verified stack (item 4); by the time the settlement is disputed,
-        // all but the server and its two attesters have left the task.
-        _approveEchelon(9);
-        uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        uint256[] memory six = new uint256[](6);
-        for (uint256 i = 0; i < 6; ++i) {
-            six[i] = addNode(9);
-            subscribe(lonely, six[i], PRICE);
-        }
-        nextEpoch();
-        verifiedTask = lonely;
-        leaving = six;
+        // Echelon 9 holds the server, its two attesters and one other node: one candidate for a committee of three.
+        uint256[] memory six;
+        (verifiedTask, six) = _thinTask(9, 4);
         Case memory c = _disputed("cheap model", false);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
@@ -509,28 +498,19 @@ contract DisputesTest is DisputeSteps {
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_claimable(c.attesters[i]), 0, "the dissenters earn nothing without a committee");
         }
-        for (uint256 i = 0; i < 6; ++i) {
+        for (uint256 i = 0; i < six.length; ++i) {
             assertEq(_collateral(six[i]), COLLATERAL, "nobody slashed without a vote");
         }
     }
 
     function test_aCommitteeTooSmallIsDrawnAgainOnceMoreNodesAreEligible() public {
-        _approveEchelon(8);
-        uint256 small = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        uint256[] memory six = new uint256[](6);
-        for (uint256 i = 0; i < 6; ++i) {
-            six[i] = addNode(8);
-            subscribe(small, six[i], PRICE);
-        }
         DisputeManager.Params memory p = disputeParams(disputes);
         p.redrawDelay = uint64(EPOCH);
         vm.prank(admin);
         disputes.setParams(p);
-        nextEpoch();
+        // One candidate besides the parties.
+        (uint256 small,) = _thinTask(8, 4);
         verifiedTask = small;
-        // Two of the three non-parties leave before the dispute opens: one candidate is left.
-        leaving = six;
-        keepStaying = 1;
         Case memory c = _disputed("cheap model", false);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
@@ -561,20 +541,10 @@ contract DisputesTest is DisputeSteps {
 
     // ---------------------------------------------------------------- review 4: no reward from an undecided dispute
 
-    /// A lying attester disputes an honest server where it knows no committee can be formed (every other node of
-    /// the echelon left the task before the dispute opened, so there is no candidate): the
-    /// dispute ends NoCommittee, the server is not paid, and the liar earns nothing.
+    /// A lying attester disputes an honest server where it knows no committee can be formed (one candidate besides
+    /// the parties): the dispute ends NoCommittee, the server is not paid, and the liar earns nothing.
     function test_aDissenterEarnsNothingFromADisputeWithoutACommittee() public {
-        _approveEchelon(9);
-        uint256 lonely = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        uint256[] memory six = new uint256[](6);
-        for (uint256 i = 0; i < 6; ++i) {
-            six[i] = addNode(9);
-            subscribe(lonely, six[i], PRICE);
-        }
-        nextEpoch();
-        verifiedTask = lonely;
-        leaving = six;
+        (verifiedTask,) = _thinTask(9, 4);
         Case memory c = _disputed("honest", true);
         uint256 liar = c.attesters[0];
         uint256 before = token.balanceOf(operatorOf[liar]) + _claimable(liar);
@@ -711,6 +681,10 @@ contract DisputesTest is DisputeSteps {
 
     function _honestMembersDecide(Case memory c, uint256 sybil) internal {
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        _honestMembersDecideOnEvidence(c, sybil);
+    }
+
+    function _honestMembersDecideOnEvidence(Case memory c, uint256 sybil) internal {
         draw(c.disputeId);
         uint256[] memory committee = committeeIds(c.disputeId);
         assertEq(committee.length, 3, "the leaver is still drawn");
@@ -749,11 +723,25 @@ contract DisputesTest is DisputeSteps {
         _honestMembersDecide(c, sybil);
     }
 
+    /// The frozen candidate leaves the task, serves its exit notice, deregisters and waits for the draw to be left
+    /// undone: its collateral is not withdrawable before the notice has passed again, by which time it is drawn
+    /// (and then bound until the dispute ends).
     function test_aCaughtLiarCannotEscapeItsSlashByACandidateDeregistering() public {
         (Case memory c, uint256 sybil) = _sixNodeDispute();
-        vm.prank(operatorOf[sybil]);
+        postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
+        vm.startPrank(operatorOf[sybil]);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, sybil, SUB_COLLATERAL));
         nodes.deregister(sybil);
-        _honestMembersDecide(c, sybil);
+        tasks.unsubscribe(verifiedTask, sybil);
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        tasks.completeExit(verifiedTask, sybil);
+        nodes.deregister(sybil);
+        vm.expectRevert(
+            abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, sybil, block.timestamp + EXIT_NOTICE)
+        );
+        nodes.withdrawCollateral(sybil);
+        vm.stopPrank();
+        _honestMembersDecideOnEvidence(c, sybil);
     }
 }
 

@@ -84,7 +84,8 @@ contract FuzzTest is AtomaFixture {
                 maxPrice: type(uint256).max,
                 units: 0,
                 exclude: exclude,
-                seed: seed
+                seed: seed,
+                checking: false
             })
         );
         assertEq(drawn.length, count < 4 ? count : 4, "min(count, eligible)");

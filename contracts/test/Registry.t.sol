@@ -49,20 +49,75 @@ contract RegistryTest is AtomaFixture {
         vm.stopPrank();
     }
 
-    function test_deregisterUnsubscribesAndCollateralWaitsAnEpoch() public {
+    function _drawOne(uint256 taskId, bool checking) internal view returns (uint256) {
+        return tasks.draw(
+            ITaskRegistry.Draw({
+                taskId: taskId,
+                echelon: type(uint32).max,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: new uint256[](0),
+                seed: 0,
+                checking: checking
+            })
+        ).length;
+    }
+
+    /// Leaving a task takes the exit notice: no new work at once, still a checking candidate with its bond until
+    /// the notice ends; subscribing again cancels it. Deregistering needs every exit complete, and the collateral
+    /// waits the notice again.
+    function test_leavingTakesTheExitNoticeAndCollateralWaitsItAgain() public {
         uint256 id = addNode(1);
         uint256 t1 = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         uint256 t2 = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         subscribe(t1, id, PRICE);
         subscribe(t2, id, PRICE);
+        nextEpoch();
         assertEq(tasks.tasksOf(id).length, 2, "two subscriptions");
         vm.startPrank(operatorOf[id]);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, id, 2 * SUB_COLLATERAL));
         nodes.deregister(id);
+        tasks.unsubscribe(t1, id);
+        uint64 exitAt = uint64(block.timestamp + EXIT_NOTICE);
+        ITaskRegistry.Subscription memory sub = tasks.getSubscription(t1, id);
+        assertTrue(!sub.active, "no new work");
+        assertEq(sub.exitAt, exitAt, "leaving until the notice ends");
+        assertEq(sub.collateral, SUB_COLLATERAL, "its bond in place");
+        assertEq(_drawOne(t1, false), 0, "not drawn for new work");
+        assertEq(_drawOne(t1, true), 1, "still a checking candidate");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.ExitNoticeRunning.selector, t1, id, exitAt));
+        tasks.completeExit(t1, id);
+        // Subscribing again cancels the exit.
+        tasks.subscribe(t1, id, PRICE, 1e12, SUB_COLLATERAL);
+        assertEq(tasks.getSubscription(t1, id).exitAt, 0, "cancelled");
+        assertEq(_drawOne(t1, false), 1, "offered again");
+        assertEq(nodes.bonded(id), 2 * SUB_COLLATERAL, "bonded once");
+        tasks.unsubscribe(t1, id);
+        tasks.unsubscribe(t2, id);
+        vm.stopPrank();
+        vm.warp(block.timestamp + EXIT_NOTICE - 1);
+        assertEq(_drawOne(t1, true), 1, "a checking candidate to the last second");
+        vm.warp(block.timestamp + 1);
+        assertEq(_drawOne(t1, true), 0, "then not even that");
+        // Anyone completes an exit whose notice is over.
+        tasks.completeExit(t1, id);
+        tasks.completeExit(t2, id);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotLeaving.selector, t1, id));
+        tasks.completeExit(t1, id);
         assertEq(tasks.tasksOf(id).length, 0, "unsubscribed from everything");
         assertEq(tasks.subscribersOf(t1).length, 0, "task lost its subscriber");
-        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, id, 1));
+        assertEq(nodes.bonded(id), 0, "bonds released");
+        vm.startPrank(operatorOf[id]);
+        nodes.deregister(id);
+        vm.expectRevert(
+            abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, id, block.timestamp + EXIT_NOTICE)
+        );
         nodes.withdrawCollateral(id);
-        vm.warp(block.timestamp + EPOCH);
+        vm.warp(block.timestamp + EXIT_NOTICE - 1);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, id, block.timestamp + 1));
+        nodes.withdrawCollateral(id);
+        vm.warp(block.timestamp + 1);
         uint256 before = token.balanceOf(operatorOf[id]);
         nodes.withdrawCollateral(id);
         assertEq(token.balanceOf(operatorOf[id]) - before, COLLATERAL, "collateral returned");
@@ -71,16 +126,27 @@ contract RegistryTest is AtomaFixture {
         vm.stopPrank();
     }
 
+    /// A stack still open keeps the collateral, and the notice starts again when its obligation ends.
     function test_collateralStaysWhileAStackIsPending() public {
         uint256 id = addNode(1);
         uint256 t = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         subscribe(t, id, PRICE);
         nextEpoch();
-        buy(t, 1_000);
+        (uint256 stackId,) = buy(t, 1_000);
+        vm.prank(operatorOf[id]);
+        tasks.unsubscribe(t, id);
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        tasks.completeExit(t, id);
         vm.prank(operatorOf[id]);
         nodes.deregister(id);
-        nextEpoch();
+        vm.warp(block.timestamp + EXIT_NOTICE);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.ObligationsPending.selector, id, 1));
+        vm.prank(operatorOf[id]);
+        nodes.withdrawCollateral(id);
+        settlement.timeoutSettlement(stackId);
+        vm.expectRevert(
+            abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, id, block.timestamp + EXIT_NOTICE)
+        );
         vm.prank(operatorOf[id]);
         nodes.withdrawCollateral(id);
     }

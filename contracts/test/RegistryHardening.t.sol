@@ -132,6 +132,12 @@ contract RegistryHardeningTest is AtomaFixture {
         vm.stopPrank();
         assertEq(nodes.echelonOf(b), 9, "moved");
         assertEq(nodes.fingerprintOf(b), upgraded, "and answers to the new fingerprint");
+        // Moving takes a node out of its echelon's checking pool, as leaving does: not while it is subscribed.
+        uint256 c = addNode(1);
+        subscribe(t, c, PRICE);
+        vm.prank(operatorOf[c]);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, c, SUB_COLLATERAL));
+        nodes.setEchelon(c, 9);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NotNodeOperator.selector, b, address(this)));
         nodes.setEchelon(b, 1);
     }
@@ -150,6 +156,11 @@ contract RegistryHardeningTest is AtomaFixture {
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.CollateralNotFree.selector, id, 100 ether, 0));
         tasks.subscribe(ts[4], id, PRICE, 1e12, 100 ether);
         tasks.unsubscribe(ts[0], id);
+        // A leaving subscription keeps its bond for the exit notice.
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.CollateralNotFree.selector, id, 100 ether, 0));
+        tasks.subscribe(ts[4], id, PRICE, 1e12, 100 ether);
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        tasks.completeExit(ts[0], id);
         tasks.subscribe(ts[4], id, PRICE, 1e12, 100 ether);
         tasks.setSubscriptionCollateral(ts[4], id, SUB_COLLATERAL);
         assertEq(tasks.getSubscription(ts[4], id).collateral, SUB_COLLATERAL, "raised");
@@ -166,10 +177,17 @@ contract RegistryHardeningTest is AtomaFixture {
         nodes.topUp(id, COLLATERAL / 10);
         assertTrue(nodes.isEligible(id), "backed again");
 
-        // Leaving releases every bond.
-        vm.prank(operatorOf[id]);
+        // Leaving every task releases every bond once the notices end; then the node may deregister.
+        uint256[] memory left = tasks.tasksOf(id);
+        vm.startPrank(operatorOf[id]);
+        for (uint256 i = 0; i < left.length; ++i) tasks.unsubscribe(left[i], id);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, id, COLLATERAL));
         nodes.deregister(id);
-        assertEq(nodes.bonded(id), 0, "nothing bonded after deregistering");
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        for (uint256 i = 0; i < left.length; ++i) tasks.completeExit(left[i], id);
+        assertEq(nodes.bonded(id), 0, "nothing bonded once every exit is complete");
+        nodes.deregister(id);
+        vm.stopPrank();
     }
 
     function test_aStackIsAssignedOnlyWithinItsSubscriptionsCollateral() public {

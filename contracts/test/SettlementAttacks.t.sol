@@ -216,14 +216,16 @@ contract SettlementAttacksTest is SettlementSteps {
         assertTrue(stackId != 0, "bought");
     }
 
-    /// A node whose echelon peers left after the purchase cannot be checked: its work is not paid (the owner
-    /// is refunded in full), and it is not slashed — even when the coin would not have sampled it.
+    /// A node whose echelon peers were all barred after the purchase cannot be checked: its work is not paid
+    /// (the owner is refunded in full), and it is not slashed — even when the coin would not have sampled it.
+    /// (Leaving the task no longer empties the pool: a leaving node stays a checking candidate for its exit
+    /// notice, `ExitNotice.t.sol`; only a fraud slash takes a node out at once.)
     function test_aNodeWhosePeersLeftIsNotPaid() public {
         (uint256 stackId, uint256 server) = buy(rareTask, 1_000_000);
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             if (nodeIds[i] == server || nodeIds[i] == outsider) continue;
-            vm.prank(operatorOf[nodeIds[i]]);
-            tasks.unsubscribe(rareTask, nodeIds[i]);
+            vm.prank(address(settlement));
+            nodes.slashFraud(nodeIds[i], address(0), new uint256[](0));
         }
         settleAs(stackId, server, serve(stackId, 3, "honest").root, 1_000_000, 3);
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "unverifiable: not paid");

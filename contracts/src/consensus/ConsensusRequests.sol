@@ -37,6 +37,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     uint256 internal constant BPS = 10_000;
     /// Gas kept back for the bookkeeping after the callback returns.
     uint256 internal constant CALLBACK_RESERVE = 20_000;
+    /// Time allowed for the permissionless call that closes a round once its reveal window is over.
+    uint256 public constant KEEPER_SLACK = 1 hours;
 
     enum Status {
         None,
@@ -148,6 +150,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     error UnitsAboveMax(uint256 units, uint256 max);
     error InsufficientGasForCallback(uint256 available, uint256 needed);
     error NotDisputeManager(address caller);
+    error ExitNoticeTooShort(uint256 needed, uint256 notice);
 
     constructor(
         address admin,
@@ -178,6 +181,13 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         // Room for the refusal output at least, or honest seats that refuse could not deliver and would be slashed.
         _check(p.maxOutputBytes >= 64 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
         _check(p.maxNodes >= 1 && p.maxNodes <= 32, "maxNodes", p.maxNodes);
+        // The nodes counted for a committee when the seats are drawn must still be checking candidates when a
+        // dispute among the seats freezes its committee: a node leaving the task stays one for the exit notice,
+        // which must outlast the seal and reveal windows and the call that closes the round (the registry never
+        // lowers it, so this holds once set).
+        uint256 needed = 2 * uint256(p.commitWindow) + KEEPER_SLACK;
+        uint256 notice = taskRegistry.exitNotice();
+        if (needed > notice) revert ExitNoticeTooShort(needed, notice);
         params = p;
         emit ParamsUpdated(p);
     }
@@ -241,7 +251,9 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         ) revert TaskUnavailable(taskId);
     }
 
-    /// The task's subscribers eligible now at `maxPrice` in `echelon`, but those in `exclude`, in the registry's order.
+    /// The task's subscribers eligible now at `maxPrice` in `echelon`, but those in `exclude`, in the registry's
+    /// order. Active subscriptions only: a node leaving the task takes no new seat, and is not counted for a
+    /// committee either, since its exit notice may end before the dispute it would check.
     function _eligible(uint256 taskId, uint256 maxPrice, uint32 echelon, uint256[] memory exclude)
         internal
         view
@@ -255,7 +267,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
                 maxPrice: maxPrice,
                 units: 0,
                 exclude: exclude,
-                seed: 0
+                seed: 0,
+                checking: false
             })
         );
     }

@@ -625,7 +625,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 maxPrice: type(uint256).max,
                 units: 0,
                 exclude: exclude,
-                seed: 0
+                seed: 0,
+                checking: true
             })
         );
     }

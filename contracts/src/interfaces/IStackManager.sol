@@ -33,6 +33,7 @@ interface IStackManager {
     function minCharge(uint256 stackId) external view returns (uint256);
     function markSettling(uint256 stackId, address caller, uint64 units) external returns (Stack memory);
     function markClosed(uint256 stackId, bool honest) external;
+    function checkExitNotice(uint256 span) external view;
     function recoverRequestSigner(AtomaTypedData.Request calldata request, bytes calldata signature)
         external
         view

@@ -29,10 +29,15 @@ interface ITaskRegistry {
         bool active;
         /// The node's collateral bonded to this subscription: the value of its unsettled stacks never exceeds it.
         uint128 collateral;
+        /// When the node is leaving the task (`active` false): the end of its notice, until which it is still a
+        /// checking candidate (attester, committee) with its bond in place. 0 when not leaving.
+        uint64 exitAt;
     }
 
     /// A draw among a task's subscribers. `echelon` of type(uint32).max means any echelon, `maxPrice` of
-    /// type(uint256).max any price, and `units` of 0 no capacity condition.
+    /// type(uint256).max any price, and `units` of 0 no capacity condition. `checking` draws (attester and
+    /// committee candidates) also take subscriptions still in their exit notice; a draw for new work (a stack's
+    /// node, a consensus seat, the peers counted at a purchase) takes only active ones.
     struct Draw {
         uint256 taskId;
         uint32 echelon;
@@ -41,6 +46,7 @@ interface ITaskRegistry {
         uint64 units;
         uint256[] exclude;
         uint256 seed;
+        bool checking;
     }
 
     function getTask(uint256 taskId) external view returns (Task memory);
@@ -49,4 +55,7 @@ interface ITaskRegistry {
     function reserve(uint256 taskId, uint256 nodeId, uint64 units) external;
     function release(uint256 taskId, uint256 nodeId, uint64 units) external;
     function unsubscribeAll(uint256 nodeId) external;
+    /// Seconds a node stays bound after it leaves: a subscription's exit notice, and the wait before collateral is
+    /// withdrawable after deregistration and after the node's last obligation.
+    function exitNotice() external view returns (uint64);
 }

@@ -18,8 +18,13 @@ import {SignerBinding} from "./SignerBinding.sol";
 /// governance approved, and becomes eligible from the next epoch. An approved echelon names the engine
 /// fingerprint its nodes compute (nodes check theirs against it); an echelon never approved, or revoked, admits no
 /// node and makes none eligible. Each task subscription bonds part of the collateral (TaskRegistry), so one stake
-/// cannot back unlimited subscriptions. Collateral can be withdrawn one epoch after deregistering, once nothing
-/// it took part in (stacks, attestations, committees, requests) is pending. Reputation (0–100) starts at zero,
+/// cannot back unlimited subscriptions. Leaving takes notice (`TaskRegistry.exitNotice`): a node deregisters only
+/// once it has no subscription left (each exit's notice served), it moves to another echelon on the same
+/// condition, and its collateral is withdrawable only once nothing it took part in (stacks, attestations,
+/// committees, requests) is pending and `exitNotice` has passed since both its deregistration and the end of its
+/// last obligation: so a receipt-fraud proof (`ReceiptFraud`) against a stack always has at least the notice after
+/// the stack closed, and a frozen committee candidate cannot take its collateral out before a committee is drawn.
+/// A fraud slash takes effect at once. Reputation (0–100) starts at zero,
 /// moves up on honest settlement, down on timeouts, and to zero with a fraud slash, which also takes all
 /// collateral and bars the node for good: a fresh registration has nothing to reset to.
 contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
@@ -60,6 +65,9 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
     mapping(uint256 nodeId => uint256) public bonded;
     mapping(uint256 nodeId => StakePoint[]) internal _stakes;
+    /// When a node that is no longer active was last bound: its deregistration, or the end of its last obligation
+    /// after it. Its collateral is withdrawable `exitNotice` later.
+    mapping(uint256 nodeId => uint256) public releasedAt;
 
     event NodeRegistered(
         uint256 indexed nodeId,
@@ -72,7 +80,8 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     );
     event CollateralAdded(uint256 indexed nodeId, uint256 amount, uint256 collateral);
     event NodeUrlChanged(uint256 indexed nodeId, string url);
-    event NodeDeregistered(uint256 indexed nodeId, uint256 epoch, uint256 withdrawableFromEpoch);
+    /// `withdrawableAt`: the earliest time its collateral can be withdrawn (later if an obligation is still open).
+    event NodeDeregistered(uint256 indexed nodeId, uint256 epoch, uint256 withdrawableAt);
     event CollateralWithdrawn(uint256 indexed nodeId, address indexed operator, uint256 amount);
     event ReputationChanged(uint256 indexed nodeId, uint8 reputation);
     event NodeSlashed(uint256 indexed nodeId, uint256 amount, bool indexed fraud, address indexed user);
@@ -96,8 +105,12 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     error NotNodeOperator(uint256 nodeId, address caller);
     error NodeNotActive(uint256 nodeId);
     error NotDeregistered(uint256 nodeId);
-    error WithdrawalTooEarly(uint256 nodeId, uint256 fromEpoch);
+    /// Collateral is withdrawable only from `withdrawableAt` (the exit notice after deregistration and after the
+    /// last obligation).
+    error WithdrawalTooEarly(uint256 nodeId, uint256 withdrawableAt);
     error ObligationsPending(uint256 nodeId, uint256 count);
+    /// The node still holds task subscriptions (active or in their exit notice): it must leave them first.
+    error SubscriptionsLeft(uint256 nodeId, uint256 bonded);
     error NothingToWithdraw(uint256 nodeId);
     error ZeroAmount();
 
@@ -205,11 +218,13 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     /// Moves the node to another approved echelon (after a change of engine build or settings), keeping its
-    /// reputation. Only with nothing pending: attestations and committees already drawn assumed the old one.
+    /// reputation. Only with nothing pending (attestations and committees already drawn assumed the old one) and
+    /// no subscription left (moving takes the node out of its echelon's checking pool, as leaving does).
     function setEchelon(uint256 nodeId, uint32 echelon) external {
         INodeRegistry.Node storage node = _operated(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
+        _noSubscriptions(nodeId);
         _approved(echelon);
         node.echelon = echelon;
         emit NodeEchelonChanged(nodeId, echelon);
@@ -222,26 +237,30 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         emit NodeUrlChanged(nodeId, url);
     }
 
-    /// Leaves the network: unsubscribes from every task at once; collateral is withdrawable from the next epoch.
+    /// Leaves the network, once every task subscription has ended (`TaskRegistry.unsubscribe`, then
+    /// `completeExit` after the notice). The collateral is withdrawable `exitNotice` after this, and after the end
+    /// of the node's last obligation.
     function deregister(uint256 nodeId) external {
         INodeRegistry.Node storage node = _operated(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        _noSubscriptions(nodeId);
         uint256 epoch = currentEpoch();
         node.status = INodeRegistry.NodeStatus.Deregistered;
         node.deregisteredEpoch = uint32(epoch);
-        taskRegistry.unsubscribeAll(nodeId);
-        _clearBond(nodeId);
-        emit NodeDeregistered(nodeId, epoch, epoch + 1);
+        releasedAt[nodeId] = block.timestamp;
+        emit NodeDeregistered(nodeId, epoch, block.timestamp + taskRegistry.exitNotice());
     }
 
-    /// Returns the collateral to the operator, one epoch after deregistration and with nothing pending.
+    /// Returns the collateral to the operator: with nothing pending, and `exitNotice` after both the node's
+    /// deregistration and the end of its last obligation.
     function withdrawCollateral(uint256 nodeId) external nonReentrant {
         INodeRegistry.Node storage node = _operated(nodeId);
         if (node.status == INodeRegistry.NodeStatus.Active) revert NotDeregistered(nodeId);
-        if (node.status == INodeRegistry.NodeStatus.Deregistered && currentEpoch() <= node.deregisteredEpoch) {
-            revert WithdrawalTooEarly(nodeId, uint256(node.deregisteredEpoch) + 1);
-        }
         if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
+        uint256 from = releasedAt[nodeId] + taskRegistry.exitNotice();
+        if (node.status == INodeRegistry.NodeStatus.Deregistered && block.timestamp < from) {
+            revert WithdrawalTooEarly(nodeId, from);
+        }
         uint256 amount = node.collateral;
         if (amount == 0) revert NothingToWithdraw(nodeId);
         _setCollateral(node, nodeId, 0);
@@ -355,8 +374,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     function removeObligation(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
-        INodeRegistry.Node storage node = _existing(nodeId);
-        if (node.obligations > 0) node.obligations -= 1;
+        _release(_existing(nodeId), nodeId);
     }
 
     function rewardHonest(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
@@ -366,8 +384,17 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// Ends an obligation and, when the node did its part honestly, raises its reputation (one storage write).
     function releaseObligation(uint256 nodeId, bool honest) external onlyRole(PROTOCOL_ROLE) {
         INodeRegistry.Node storage node = _existing(nodeId);
-        if (node.obligations > 0) node.obligations -= 1;
+        _release(node, nodeId);
         if (honest) _reward(node, nodeId);
+    }
+
+    /// One obligation fewer; a node no longer active that is now free starts its exit notice again from here
+    /// (an active node's starts at its deregistration, which comes later).
+    function _release(INodeRegistry.Node storage node, uint256 nodeId) internal {
+        uint32 obligations = node.obligations;
+        if (obligations == 0) return;
+        node.obligations = obligations - 1;
+        if (obligations == 1 && node.status != INodeRegistry.NodeStatus.Active) releasedAt[nodeId] = block.timestamp;
     }
 
     function _reward(INodeRegistry.Node storage node, uint256 nodeId) internal {
@@ -462,6 +489,12 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         if (bonded[nodeId] == 0) return;
         bonded[nodeId] = 0;
         emit CollateralBonded(nodeId, 0);
+    }
+
+    function _noSubscriptions(uint256 nodeId) internal view {
+        // Every subscription, active or in its exit notice, bonds at least the task registry's minimum (> 0).
+        uint256 left = bonded[nodeId];
+        if (left != 0) revert SubscriptionsLeft(nodeId, left);
     }
 
     function _approved(uint32 echelon) internal view {

@@ -14,6 +14,12 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// unsettled units, the new stack's included, stays within that bond.
 /// @notice `draw` picks nodes uniformly at random among a task's eligible subscribers; the stack, settlement,
 /// dispute and consensus contracts use it for serving nodes, attesters, committees and n-node requests.
+/// @notice Leaving a task takes `exitNotice`: `unsubscribe` stops new work at once (no new stack or consensus
+/// seat), but the subscription stays a checking candidate (attesters, dispute committees) with its bond in place
+/// until the notice ends; then anyone completes the exit (`completeExit`) and the bond is released. The notice
+/// covers the longest path from a purchase to its dispute committee being frozen (the stack and settlement
+/// contracts refuse parameters that would not fit it), so the peers counted when a stack is sold are still there
+/// to check it. Subscribing again during the notice cancels it.
 /// Security level 3 (confidential compute) is reserved: the contracts verify no enclave attestation, so such
 /// tasks are refused rather than offered without the guarantee they name.
 contract TaskRegistry is ITaskRegistry, AtomaAccess {
@@ -29,6 +35,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         uint16 maxSampleSize;
         /// The least collateral a subscription bonds: with it, a stake backs a bounded number of subscriptions.
         uint128 minSubscriptionCollateral;
+        /// Seconds a leaving subscription stays a checking candidate, and a node's collateral stays after its
+        /// deregistration or last obligation. At least a day; may be raised, never lowered.
+        uint64 exitNotice;
     }
 
     INodeRegistry public immutable nodeRegistry;
@@ -63,6 +72,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     event SubscriptionUpdated(
         uint256 indexed taskId, uint256 indexed nodeId, uint128 pricePerMillion, uint64 capacity
     );
+    /// The node left the task for new work; it stays a checking candidate until `exitAt`.
+    event ExitStarted(uint256 indexed taskId, uint256 indexed nodeId, uint64 exitAt);
+    /// The exit is complete (or the node was slashed for fraud): the subscription and its bond are gone.
     event Unsubscribed(uint256 indexed taskId, uint256 indexed nodeId);
     event ParamsUpdated(Params params);
 
@@ -82,6 +94,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error TooManySubscribers(uint256 taskId);
     error TooManySubscriptions(uint256 nodeId);
     error SubscriptionCollateralTooLow(uint128 given, uint128 required);
+    error NotLeaving(uint256 taskId, uint256 nodeId);
+    error ExitNoticeRunning(uint256 taskId, uint256 nodeId, uint64 exitAt);
 
     constructor(address admin, INodeRegistry nodeRegistry_, IModelRegistry modelRegistry_, Params memory params_)
         AtomaAccess(admin)
@@ -110,6 +124,13 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
             p.minSubscriptionCollateral > 0 && p.minSubscriptionCollateral <= 1e36,
             "minSubscriptionCollateral",
             p.minSubscriptionCollateral
+        );
+        // A notice once given covers stacks sold under it: lowering it would shorten the notice of later exits
+        // below what stacks in flight were sold with.
+        _check(
+            p.exitNotice >= 1 days && p.exitNotice <= 730 days && p.exitNotice >= params.exitNotice,
+            "exitNotice",
+            p.exitNotice
         );
         params = p;
         emit ParamsUpdated(p);
@@ -172,8 +193,13 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     // ---------------------------------------------------------------- subscriptions
 
+    function exitNotice() external view returns (uint64) {
+        return params.exitNotice;
+    }
+
     /// Offers the task at `pricePerMillion` for up to `capacity` unsettled units, bonding `collateral` of the
     /// node's collateral to it (the node must be in an approved echelon and have that much not yet bonded).
+    /// During an exit notice this cancels the exit, the bond moving to `collateral`.
     function subscribe(uint256 taskId, uint256 nodeId, uint128 pricePerMillion, uint64 capacity, uint128 collateral)
         external
     {
@@ -185,18 +211,24 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (capacity == 0) revert InvalidCapacity();
         Subscription storage sub = _subscriptions[taskId][nodeId];
         if (sub.active) revert AlreadySubscribed(taskId, nodeId);
-        if (_subscribers[taskId].length >= params.maxSubscribersPerTask) revert TooManySubscribers(taskId);
-        if (_nodeTasks[nodeId].length >= params.maxSubscriptionsPerNode) revert TooManySubscriptions(nodeId);
         _checkCollateral(collateral);
-        nodeRegistry.bondSubscription(nodeId, collateral);
+        if (sub.exitAt != 0) {
+            // Still listed and bonded: the exit is cancelled and the bond adjusted.
+            _rebond(nodeId, sub.collateral, collateral);
+            sub.exitAt = 0;
+        } else {
+            if (_subscribers[taskId].length >= params.maxSubscribersPerTask) revert TooManySubscribers(taskId);
+            if (_nodeTasks[nodeId].length >= params.maxSubscriptionsPerNode) revert TooManySubscriptions(nodeId);
+            nodeRegistry.bondSubscription(nodeId, collateral);
+            _subscribers[taskId].push(nodeId);
+            _subscriberPos[taskId][nodeId] = _subscribers[taskId].length;
+            _nodeTasks[nodeId].push(taskId);
+            _taskPos[nodeId][taskId] = _nodeTasks[nodeId].length;
+        }
         sub.pricePerMillion = pricePerMillion;
         sub.capacity = capacity;
         sub.active = true;
         sub.collateral = collateral;
-        _subscribers[taskId].push(nodeId);
-        _subscriberPos[taskId][nodeId] = _subscribers[taskId].length;
-        _nodeTasks[nodeId].push(taskId);
-        _taskPos[nodeId][taskId] = _nodeTasks[nodeId].length;
         emit Subscribed(taskId, nodeId, pricePerMillion, capacity, collateral);
     }
 
@@ -206,9 +238,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         Subscription storage sub = _subscriptions[taskId][nodeId];
         if (!sub.active) revert NotSubscribed(taskId, nodeId);
         _checkCollateral(collateral);
-        uint128 previous = sub.collateral;
-        if (collateral > previous) nodeRegistry.bondSubscription(nodeId, collateral - previous);
-        else if (collateral < previous) nodeRegistry.unbondSubscription(nodeId, previous - collateral);
+        _rebond(nodeId, sub.collateral, collateral);
         sub.collateral = collateral;
         emit SubscriptionCollateralChanged(taskId, nodeId, collateral);
     }
@@ -224,16 +254,31 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         emit SubscriptionUpdated(taskId, nodeId, pricePerMillion, capacity);
     }
 
-    /// Stops new work at once; stacks already assigned must still be settled.
+    /// Starts the exit notice: no new stack or consensus seat from now on (stacks already assigned must still be
+    /// settled), but the node stays a checking candidate of the task, its bond in place, until `exitAt`; then
+    /// `completeExit` releases the bond.
     function unsubscribe(uint256 taskId, uint256 nodeId) external {
         _checkActor(nodeId);
         Subscription storage sub = _subscriptions[taskId][nodeId];
         if (!sub.active) revert NotSubscribed(taskId, nodeId);
+        sub.active = false;
+        uint64 exitAt = uint64(block.timestamp) + params.exitNotice;
+        sub.exitAt = exitAt;
+        emit ExitStarted(taskId, nodeId, exitAt);
+    }
+
+    /// Ends an exit whose notice is over (anyone may call): the subscription is removed and its bond released.
+    function completeExit(uint256 taskId, uint256 nodeId) external {
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        uint64 exitAt = sub.exitAt;
+        if (sub.active || exitAt == 0) revert NotLeaving(taskId, nodeId);
+        if (block.timestamp < exitAt) revert ExitNoticeRunning(taskId, nodeId, exitAt);
         nodeRegistry.unbondSubscription(nodeId, sub.collateral);
         _unsubscribe(taskId, nodeId);
     }
 
-    /// Called by the node registry when a node deregisters or is slashed for fraud (it clears the bonds itself).
+    /// Called by the node registry when a node is slashed for fraud (it clears the bonds itself): every
+    /// subscription, leaving or not, ends at once.
     function unsubscribeAll(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
         uint256[] storage tasks = _nodeTasks[nodeId];
         while (tasks.length > 0) _unsubscribe(tasks[tasks.length - 1], nodeId);
@@ -243,9 +288,15 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         Subscription storage sub = _subscriptions[taskId][nodeId];
         sub.active = false;
         sub.collateral = 0;
+        sub.exitAt = 0;
         _removeAt(_subscribers[taskId], _subscriberPos[taskId], nodeId);
         _removeAt(_nodeTasks[nodeId], _taskPos[nodeId], taskId);
         emit Unsubscribed(taskId, nodeId);
+    }
+
+    function _rebond(uint256 nodeId, uint128 previous, uint128 collateral) internal {
+        if (collateral > previous) nodeRegistry.bondSubscription(nodeId, collateral - previous);
+        else if (collateral < previous) nodeRegistry.unbondSubscription(nodeId, previous - collateral);
     }
 
     function _removeAt(uint256[] storage list, mapping(uint256 => uint256) storage pos, uint256 value) internal {
@@ -272,6 +323,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     /// past their registration epoch, in an approved echelon, collateral at the minimum and covering their bonds),
     /// meet the task's minimum reputation, are in `d.echelon`, price at most `d.maxPrice`, have room for
     /// `d.units` within both their capacity and their subscription's collateral, and are not in `d.exclude`.
+    /// Subscriptions in their exit notice count only for a `d.checking` draw.
     function draw(Draw calldata d) external view returns (uint256[] memory chosen) {
         Task storage task = _existing(d.taskId);
         uint256[] storage subscribers = _subscribers[d.taskId];
@@ -280,6 +332,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         for (uint256 i = 0; i < subscribers.length; ++i) {
             uint256 nodeId = subscribers[i];
             Subscription storage sub = _subscriptions[d.taskId][nodeId];
+            if (!sub.active && !(d.checking && block.timestamp < sub.exitAt)) continue;
             if (sub.pricePerMillion > d.maxPrice) continue;
             if (d.units != 0) {
                 uint256 units = uint256(sub.reserved) + d.units;

@@ -18,6 +18,9 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 /// signed — or leaves under the node's settled root that break the same rules (anyone holding the inputs
 /// transcript rebuilds them). The node is slashed as for fraud (the stack's owner takes the user's share) and is
 /// never paid for the stack: the owner is refunded unless the stack was already paid out. One proof per stack.
+/// A proof always finds the collateral still there for at least the exit notice after the stack closed: the node
+/// registry keeps a node's collateral until `TaskRegistry.exitNotice` has passed since both its deregistration and
+/// the end of its last obligation (a stack is one until it is finalized or failed).
 contract ReceiptFraud is AtomaAccess, ReentrancyGuardTransient {
     uint8 public constant KIND_NONCE = 1;
     uint8 public constant KIND_TOTAL = 2;

@@ -15,7 +15,8 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// task's eligible subscribers in the server's echelon, never the server. `drawAttesters`, which anyone may call
 /// in a later block, seeds the draw with the armed block's hash: with probability p the settlement is sampled, and
 /// the attesters are drawn uniformly among the frozen candidates that can still attest (a node that joined,
-/// subscribed or was topped up after the trigger is not among them; one that left is passed over). A draw left
+/// subscribed or was topped up after the trigger is not among them; one whose exit notice has ended is passed
+/// over, one still in its notice is not: leaving a task keeps a node a checking candidate for the notice). A draw left
 /// for more than 256 blocks has lost its seed: it is re-armed on the current block, and a first draw that
 /// expired samples the settlement with certainty, so a server that waits only makes its check certain.
 contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransient {
@@ -123,7 +124,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     // ---------------------------------------------------------------- views
 
     /// The attester candidates a settlement by `serverNodeId` on `taskId` would freeze now: the task's eligible
-    /// subscribers (reputation at the task's minimum) in the server's echelon, other than the server.
+    /// subscribers (reputation at the task's minimum) in the server's echelon, other than the server, those in their
+    /// exit notice included.
     function candidatesFor(uint256 taskId, uint256 serverNodeId) public view returns (uint256[] memory) {
         uint256[] memory exclude = new uint256[](1);
         exclude[0] = serverNodeId;
@@ -135,7 +137,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
                 maxPrice: type(uint256).max,
                 units: 0,
                 exclude: exclude,
-                seed: 0
+                seed: 0,
+                checking: true
             })
         );
     }
@@ -208,8 +211,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         uint256[] memory one = new uint256[](1);
         one[0] = nodeId;
         INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
-        return state.eligible && state.reputation >= minReputation
-            && taskRegistry.getSubscription(taskId, nodeId).active;
+        ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
+        return state.eligible && state.reputation >= minReputation && (sub.active || block.timestamp < sub.exitAt);
     }
 
     function _contains(uint256[] memory list, uint256 value) internal pure returns (bool) {

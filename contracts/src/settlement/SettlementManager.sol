@@ -26,11 +26,15 @@ import {RevealVerifier} from "./RevealVerifier.sol";
 /// compares. Agreement settles after the owner's challenge window; disagreement goes to the dispute manager. Work
 /// no attester could be drawn for is never paid (the owner is refunded, the server not slashed). Every phase has a
 /// deadline and a permissionless function that moves it on, so no escrow stays locked. Node obfuscation is not
-/// implemented: the sampled attesters are public.
+/// implemented: the sampled attesters are public. `settlementSpan` bounds the time from a settlement to the
+/// dispute it may open (its committee frozen); with the stack's own path it must fit the task registry's exit
+/// notice, which `_setParams` checks (against the longest windows ever set, which stacks in flight may use).
 contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
     uint256 internal constant BPS = 10_000;
     uint256 public constant MAX_REQUESTS = type(uint32).max;
+    /// Time allowed for a keeper to make a permissionless draw or deadline call (the draws re-arm every 256 blocks).
+    uint256 public constant KEEPER_SLACK = 1 hours;
 
     /// Why a settlement failed verification.
     uint8 public constant FAIL_NO_REVEAL = 1;
@@ -73,6 +77,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
     /// The contract the server posts the sampled requests to (`SettlementEvidence`).
     address public evidence;
     Params public params;
+    /// Each window and `maxReplacements` at the highest it was ever set: what a settlement in flight may still use.
+    Params public longest;
 
     mapping(uint256 stackId => Settlement) internal _settlements;
     mapping(uint256 stackId => Attester[]) internal _attesters;
@@ -178,7 +184,22 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         _check(p.disputeWindow >= 30 && p.disputeWindow <= 30 days, "disputeWindow", p.disputeWindow);
         _check(p.maxReplacements <= 8, "maxReplacements", p.maxReplacements);
         params = p;
+        Params storage l = longest;
+        if (p.commitWindow > l.commitWindow) l.commitWindow = p.commitWindow;
+        if (p.revealWindow > l.revealWindow) l.revealWindow = p.revealWindow;
+        if (p.dataWindow > l.dataWindow) l.dataWindow = p.dataWindow;
+        if (p.maxReplacements > l.maxReplacements) l.maxReplacements = p.maxReplacements;
+        stackManager.checkExitNotice(settlementSpan());
         emit ParamsUpdated(p);
+    }
+
+    /// The longest time from a settlement to its reveal, where a dispute opens and freezes its committee: the
+    /// attester draw, a commit window stretched once by the data window, each replacement round (draw, commit,
+    /// timeout call), and the reveal window; each permissionless call given `KEEPER_SLACK`.
+    function settlementSpan() public view returns (uint256) {
+        Params storage l = longest;
+        return (uint256(l.maxReplacements) + 1) * (l.commitWindow + 2 * KEEPER_SLACK) + l.dataWindow + l.commitWindow
+            + l.revealWindow;
     }
 
     // ---------------------------------------------------------------- the serving node

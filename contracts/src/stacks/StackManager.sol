@@ -14,6 +14,11 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
+/// @notice The settlement manager's longest time from a settlement to a dispute's committee being frozen.
+interface ISettlementSpan {
+    function settlementSpan() external view returns (uint256);
+}
+
 /// @title StackManager: users buy stacks of compute units for a task; the contract picks the serving node.
 /// @notice A purchase takes two calls. `buyStack` freezes the candidates (the task's eligible subscribers with a
 /// price at most the buyer's cap and room for the units, each with its price at that moment; on a verified task
@@ -22,12 +27,19 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// draws the node uniformly among the frozen candidates with the armed block's hash (`DeferredRandom`), so the
 /// buyer cannot steer it; a candidate that can no longer serve is passed over. The escrow is then price × units
 /// plus the verification surcharge of the task's security level (which pays the attesters if the settlement is
-/// sampled and is refunded otherwise), and the excess goes back to the buyer. This contract is the EIP-712
+/// sampled and is refunded otherwise), and the excess goes back to the buyer. A stack not drawn within
+/// `DRAW_LIMIT` of its purchase is cancelled and refunded by the draw. Every stack's path from its purchase to
+/// the moment a dispute of its settlement freezes its committee (draw limit, the longest duration and settle
+/// window ever allowed, then `SettlementManager.settlementSpan`) fits the task registry's exit notice: the nodes
+/// counted as its checkers when it is sold stay checking candidates that long even if they leave; parameters
+/// that would break this are refused here and in the settlement manager. This contract is the EIP-712
 /// verifying contract of the owner's request signatures and the node's response signatures (domain "Atoma",
 /// version "1").
 contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
     uint32 internal constant ANY_ECHELON = type(uint32).max;
+    /// A purchase whose node is not drawn within this is cancelled (the candidates draw within blocks).
+    uint256 public constant DRAW_LIMIT = 1 hours;
 
     /// A node the draw may pick, with the price it asked when the stack was bought (the stack's price if drawn).
     struct Candidate {
@@ -42,6 +54,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint64 armedAt;
         uint64 duration;
         uint16 minChargeBps;
+        /// The purchase's time: the node must be drawn within `DRAW_LIMIT` of it.
+        uint48 boughtTime;
         bytes32 candidatesHash;
     }
 
@@ -66,6 +80,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     IModelRegistry public immutable modelRegistry;
     IAtomaVault public immutable vault;
     Params public params;
+    /// The settlement manager, whose `settlementSpan` counts in the exit notice's budget (wired once).
+    ISettlementSpan public settlement;
+    /// The longest `maxDuration` and `settleWindow` ever set: a stack in flight may have been sold under them.
+    uint64 public longestDuration;
+    uint64 public longestSettleWindow;
 
     uint256 public stackCount;
     mapping(uint256 stackId => Stack) internal _stacks;
@@ -109,6 +128,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     error NotServingNode(uint256 stackId, address caller);
     error SettlementTooLate(uint256 stackId, uint256 deadline);
     error UnitsExceedStack(uint64 units, uint64 bought);
+    /// A stack's path to its dispute committee (`needed` seconds) would outlast the exit notice.
+    error ExitNoticeTooShort(uint256 needed, uint256 notice);
 
     constructor(
         address admin,
@@ -131,6 +152,28 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
         _setParams(params_);
+        if (address(settlement) != address(0)) checkExitNotice(settlement.settlementSpan());
+    }
+
+    /// Links the settlement manager once; the exit notice must cover the path with its windows.
+    function wire(ISettlementSpan settlement_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(settlement) != address(0)) revert AlreadyWired();
+        if (address(settlement_) == address(0)) revert ZeroAddress();
+        settlement = settlement_;
+        checkExitNotice(settlement_.settlementSpan());
+    }
+
+    /// The longest time from a purchase to its settlement: the draw limit, the longest duration and settle window.
+    function longestToSettle() public view returns (uint256) {
+        return DRAW_LIMIT + longestDuration + longestSettleWindow;
+    }
+
+    /// Reverts unless a purchase, settled `span` seconds before its dispute committee is frozen at the latest,
+    /// fits the task registry's exit notice.
+    function checkExitNotice(uint256 span) public view {
+        uint256 needed = longestToSettle() + span;
+        uint256 notice = taskRegistry.exitNotice();
+        if (needed > notice) revert ExitNoticeTooShort(needed, notice);
     }
 
     function _setParams(Params memory p) internal {
@@ -142,6 +185,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         _check(p.minChargeBps <= 5_000, "minChargeBps", p.minChargeBps);
         _check(p.minCommittee >= 1 && p.minCommittee <= 32, "minCommittee", p.minCommittee);
         params = p;
+        if (p.maxDuration > longestDuration) longestDuration = p.maxDuration;
+        if (p.settleWindow > longestSettleWindow) longestSettleWindow = p.settleWindow;
         emit ParamsUpdated(p);
     }
 
@@ -192,6 +237,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             armedAt: uint64(block.number),
             duration: duration,
             minChargeBps: p.minChargeBps,
+            boughtTime: uint48(block.timestamp),
             candidatesHash: keccak256(abi.encode(candidates))
         });
         vault.lock(escrowKey(stackId), msg.sender, locked);
@@ -200,12 +246,13 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// Draws the serving node of a pending stack among its frozen `candidates` (as `StackRequested` listed them),
     /// in a block after the purchase. Anyone may call it. Returns the node, or 0 when the draw had expired (more
-    /// than 256 blocks: it is re-armed on this block, call again later) or no candidate can serve any more (the
-    /// stack is cancelled and the owner refunded).
+    /// than 256 blocks: it is re-armed on this block, call again later) or no candidate can serve any more, or
+    /// `DRAW_LIMIT` has passed since the purchase (the stack is cancelled and the owner refunded).
     function drawNode(uint256 stackId, Candidate[] calldata candidates) external nonReentrant returns (uint256 nodeId) {
         Stack storage stack = _existing(stackId);
         if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
         Purchase storage purchase = _purchases[stackId];
+        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) return _cancel(stackId, stack);
         (uint256 seed, bool expired) = DeferredRandom.seed(purchase.armedAt, bytes32(stackId));
         if (expired) {
             purchase.armedAt = uint64(block.number);
@@ -222,8 +269,13 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
                 return c.nodeId;
             }
         }
+        return _cancel(stackId, stack);
+    }
+
+    function _cancel(uint256 stackId, Stack storage stack) internal returns (uint256) {
         stack.status = StackStatus.Closed;
         emit StackCancelled(stackId, vault.refund(escrowKey(stackId), stack.owner));
+        return 0;
     }
 
     /// The candidates `buyStack` would freeze now: eligible subscribers of the task (active, past their
@@ -244,7 +296,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
                 maxPrice: type(uint256).max,
                 units: 0,
                 exclude: new uint256[](0),
-                seed: 0
+                seed: 0,
+                checking: false
             })
         );
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);

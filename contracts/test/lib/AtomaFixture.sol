@@ -19,7 +19,7 @@ import {RevealVerifier} from "../../src/settlement/RevealVerifier.sol";
 import {SettlementDraw} from "../../src/settlement/SettlementDraw.sol";
 import {SettlementEvidence} from "../../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
-import {StackManager} from "../../src/stacks/StackManager.sol";
+import {ISettlementSpan, StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
 import {EmissionSchedule, IMintable} from "../../src/token/EmissionSchedule.sol";
 import {SignerBinding} from "../../src/registry/SignerBinding.sol";
@@ -39,6 +39,9 @@ abstract contract AtomaFixture is TestBase {
     uint128 internal constant SUB_COLLATERAL = 2_500 ether;
     /// The fixture burns no fee, so that payouts read as the bare shares; the wash-trading tests set the burn.
     uint16 internal constant FEE_BURN_BPS = 0;
+    /// How long leaving takes (a subscription's exit notice, the wait before collateral is withdrawable): it must
+    /// cover a 30-day stack, its settle window and its settlement's windows.
+    uint64 internal constant EXIT_NOTICE = 31 days;
 
     address internal admin = address(0xA11CE);
     address internal treasury = address(0x7EA5);
@@ -107,7 +110,8 @@ abstract contract AtomaFixture is TestBase {
                 maxSubscriptionsPerNode: 32,
                 maxAttesters: 8,
                 maxSampleSize: 32,
-                minSubscriptionCollateral: 100 ether
+                minSubscriptionCollateral: 100 ether,
+                exitNotice: EXIT_NOTICE
             })
         );
         vault = new AtomaVault(admin, token, INodeRegistry(address(nodes)), treasury, FEE_BURN_BPS);
@@ -190,6 +194,7 @@ abstract contract AtomaFixture is TestBase {
         );
         nodes.wire(tasks, vault);
         settlement.wire(disputes, draws, address(evidence));
+        stacks.wire(ISettlementSpan(address(settlement)));
         disputes.wire(consensus);
         bytes32 protocol = nodes.PROTOCOL_ROLE();
         nodes.grantRole(protocol, address(stacks));

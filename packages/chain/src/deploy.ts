@@ -271,7 +271,8 @@ export async function deployContracts(
       vault,
     ]);
   }
-  logger.info({ addresses }, "contracts deployed");
+  logger.debug({ addresses }, "contract addresses");
+  logger.info({ contracts: Object.keys(addresses).length }, "contracts deployed");
   return { addresses, parameters: p, contracts: atomaContracts(addresses, publicClient, walletClient) };
 }
 
@@ -291,6 +292,7 @@ export async function wireContracts(
     c.settlementManager.write.wire([a.DisputeManager, a.SettlementDraw, a.SettlementEvidence]),
   );
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
+  await step("StackManager.wire", () => c.stackManager.write.wire([a.SettlementManager]));
   const grants: [
     string,
     { write: { grantRole: (args: readonly [Hex, Address]) => Promise<Hash> } },

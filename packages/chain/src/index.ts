@@ -17,7 +17,10 @@ export {
 export {
   answerChallenge,
   type ChallengeResult,
+  ChallengeStatus,
   challengeSettlement,
+  getChallenge,
+  type ResolvedChallenge,
   resolveChallenge,
 } from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
@@ -113,6 +116,7 @@ export {
   submitSettlements,
 } from "./actions/submitSettlement.js";
 export {
+  completeExit,
   minSubscriptionCollateral,
   type SubscribeCollateral,
   type SubscribeParams,

@@ -33,6 +33,15 @@ export interface DeployParameters {
     maxSampleSize: number;
     /** The least collateral a subscription bonds (one stake backs a bounded number of subscriptions). */
     minSubscriptionCollateral: bigint;
+    /**
+     * Seconds leaving takes: a subscription stays a checking candidate (attester, committee) with its bond for
+     * this long after `unsubscribe`, and collateral is withdrawable this long after deregistration and after the
+     * node's last obligation. At least a day, never lowered, and at least the longest path from a purchase to its
+     * dispute committee (an hour's draw limit + `stack.maxDuration` + `stack.settleWindow` + the settlement's
+     * span: `(maxReplacements + 1) × (commitWindow + 2 h) + dataWindow + commitWindow + revealWindow`), which the
+     * contracts check.
+     */
+    exitNotice: bigint;
   };
   /** Share of every fee burned as it is credited (at most 5000); what a fee burned is what earns emission. */
   vault: { feeBurnBps: number };
@@ -140,6 +149,8 @@ export const devParameters: DeployParameters = {
     maxAttesters: 8,
     maxSampleSize: 32,
     minSubscriptionCollateral: 100n * TOMA,
+    // 30-day stacks, a 10-minute settle window and ~6.5 h of settlement windows fit in 31 days.
+    exitNotice: 31n * DAY,
   },
   vault: { feeBurnBps: 500 },
   stack: {

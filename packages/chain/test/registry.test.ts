@@ -4,7 +4,8 @@ import { createTask, SecurityLevel, TaskRole } from "../src/actions/createTask.j
 import { deregisterNode, topUpCollateral, withdrawCollateral } from "../src/actions/manageNode.js";
 import { reportWeightsMismatch } from "../src/actions/registerModel.js";
 import { registerNode } from "../src/actions/registerNode.js";
-import { subscribe, unsubscribe, updateSubscription } from "../src/actions/subscribe.js";
+import { completeExit, subscribe, unsubscribe, updateSubscription } from "../src/actions/subscribe.js";
+import { devParameters } from "../src/parameters.js";
 import { PRICE, startNetwork, type TestNetwork } from "./network.js";
 
 describe("registry flows against anvil", () => {
@@ -71,7 +72,7 @@ describe("registry flows against anvil", () => {
     ).rejects.toMatchObject({ errorName: "UnsupportedSecurityLevel" });
   });
 
-  it("subscribes, updates, unsubscribes; deregistering ends every subscription; collateral returns an epoch later", async () => {
+  it("subscribes, updates, unsubscribes with an exit notice; deregisters once every exit is complete; collateral returns a notice later", async () => {
     const { contracts } = network.deployment;
     const node = await network.addNode();
     const a = (await createTask(network.admin, { modelId: network.modelId, role: 0, securityLevel: 0 }))
@@ -97,17 +98,35 @@ describe("registry flows against anvil", () => {
       capacity: 9n,
     });
     expect((await contracts.taskRegistry.read.getSubscription([a, node.nodeId])).pricePerMillion).toBe(3n);
-    await unsubscribe(node.signer, { taskId: a, nodeId: node.nodeId });
+    const notice = await contracts.taskRegistry.read.exitNotice();
+    expect(notice).toBe(devParameters.task.exitNotice);
+    const { exitAt } = await unsubscribe(node.signer, { taskId: a, nodeId: node.nodeId });
+    expect(exitAt).toBe((await network.now()) + notice);
     await expect(unsubscribe(node.signer, { taskId: a, nodeId: node.nodeId })).rejects.toMatchObject({
       errorName: "NotSubscribed",
     });
-    const { withdrawableFromEpoch } = await deregisterNode(node.operator, { nodeId: node.nodeId });
+    await unsubscribe(node.operator, { taskId: b, nodeId: node.nodeId });
+    // Leaving is not instant: no deregistration while a subscription is in its notice, no early completion.
+    await expect(deregisterNode(node.operator, { nodeId: node.nodeId })).rejects.toMatchObject({
+      errorName: "SubscriptionsLeft",
+    });
+    await expect(completeExit(node.operator, { taskId: a, nodeId: node.nodeId })).rejects.toMatchObject({
+      errorName: "ExitNoticeRunning",
+      args: [a, node.nodeId, exitAt],
+    });
+    await network.advance(notice);
+    // Anyone completes an exit whose notice is over.
+    const anyone = await network.account();
+    await completeExit(anyone.ctx, { taskId: a, nodeId: node.nodeId });
+    await completeExit(anyone.ctx, { taskId: b, nodeId: node.nodeId });
     expect(await contracts.taskRegistry.read.tasksOf([node.nodeId])).toEqual([]);
+    const { withdrawableAt } = await deregisterNode(node.operator, { nodeId: node.nodeId });
+    expect(withdrawableAt).toBe((await network.now()) + notice);
     await expect(withdrawCollateral(node.operator, { nodeId: node.nodeId })).rejects.toMatchObject({
       errorName: "WithdrawalTooEarly",
-      args: [node.nodeId, withdrawableFromEpoch],
+      args: [node.nodeId, withdrawableAt],
     });
-    await network.advance(3_600);
+    await network.advance(notice);
     const { amount } = await withdrawCollateral(node.operator, { nodeId: node.nodeId });
     expect(amount).toBe(parseEther("1000"));
   });

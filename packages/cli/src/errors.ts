@@ -55,3 +55,42 @@ export class EchelonNotApprovedError extends AtomaError {
     );
   }
 }
+
+function isoTime(unixSeconds: bigint): string {
+  return new Date(Number(unixSeconds) * 1000).toISOString();
+}
+
+/** Leaving a task completes only when its exit notice is over. */
+export class ExitNoticeRunningError extends AtomaError {
+  override name = "ExitNoticeRunningError";
+  constructor(taskId: bigint, exitAt: bigint) {
+    super(
+      "EXIT_NOTICE_RUNNING",
+      `the exit notice of task ${taskId} runs until ${isoTime(exitAt)}: the node stays a checking candidate with its bond until then; complete the exit after it`,
+    );
+  }
+}
+
+/** A deregistered node's collateral stays the exit notice after deregistration and after its last obligation. */
+export class WithdrawalTooEarlyError extends AtomaError {
+  override name = "WithdrawalTooEarlyError";
+  constructor(nodeId: bigint, withdrawableAt: bigint) {
+    super(
+      "WITHDRAWAL_TOO_EARLY",
+      `the collateral of node ${nodeId} is withdrawable from ${isoTime(withdrawableAt)} (the exit notice after deregistering and after its last obligation)`,
+    );
+  }
+}
+
+/** Deregistering needs every task exit complete. */
+export class SubscriptionsLeftError extends AtomaError {
+  override name = "SubscriptionsLeftError";
+  constructor(nodeId: bigint) {
+    super(
+      "SUBSCRIPTIONS_LEFT",
+      `node ${nodeId} still holds task subscriptions: leave each (atoma node unsubscribe --task N), then complete each exit after its notice (--complete), then deregister`,
+    );
+  }
+}
+
+export { isoTime };

@@ -13,6 +13,7 @@ import {
   createTask,
   deployContracts,
   devAccounts,
+  devParameters,
   getModel,
   getNode,
   getSubscription,
@@ -119,7 +120,7 @@ afterAll(async () => {
 });
 
 describe("atoma node register / subscribe / unsubscribe", () => {
-  it("stakes, registers, subscribes at a price, updates it, and unsubscribes", async () => {
+  it("stakes, registers, subscribes at a price, updates it, unsubscribes, and leaves once the notices pass", async () => {
     const { config, address } = await operator("good");
     const registered = await cli([
       "node",
@@ -196,6 +197,65 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
     expect(left.code, left.stderr).toBe(0);
     expect((await getSubscription(admin, { taskId, nodeId })).active).toBe(false);
+    // Leaving takes the exit notice: the command says when it completes, and each early step says when.
+    const { exitAt } = JSON.parse(left.stdout) as { exitAt: string };
+    const until = new Date(Number(exitAt) * 1000).toISOString();
+    expect(left.stderr).toBe(
+      `leaving task ${taskId}: no new stacks from now; keep the node running, it still checks until ${until}, ` +
+        `when leaving completes (then: atoma node unsubscribe --task ${taskId} --complete)\n`,
+    );
+    const early = await cli(["node", "deregister", "--config", config]);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/still holds task subscriptions: leave each/);
+    const notYet = await cli([
+      "node",
+      "unsubscribe",
+      "--config",
+      config,
+      "--task",
+      String(taskId),
+      "--complete",
+    ]);
+    expect(notYet.code).toBe(1);
+    expect(notYet.stderr).toBe(
+      `atoma: the exit notice of task ${taskId} runs until ${until}: the node stays a checking candidate with its bond until then; complete the exit after it\n`,
+    );
+    const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+    const time = createAtomaTestClient(chain);
+    const warp = async (seconds: bigint) => {
+      await time.increaseTime({ seconds: Number(seconds) });
+      await time.mine({ blocks: 1 });
+    };
+    // The deployment's (dev) parameters.
+    const notice = devParameters.task.exitNotice;
+    await warp(notice);
+    const completed = await cli([
+      "node",
+      "unsubscribe",
+      "--config",
+      config,
+      "--task",
+      String(taskId),
+      "--complete",
+    ]);
+    expect(completed.code, completed.stderr).toBe(0);
+    expect(completed.stderr).toBe(`left task ${taskId}: its bond is released\n`);
+    const gone = await cli(["node", "deregister", "--config", config]);
+    expect(gone.code, gone.stderr).toBe(0);
+    const { withdrawableAt } = JSON.parse(gone.stdout) as { withdrawableAt: string };
+    const from = new Date(Number(withdrawableAt) * 1000).toISOString();
+    expect(gone.stderr).toMatch(
+      new RegExp(`^deregistered node ${nodeId}: its collateral is withdrawable from ${from}`),
+    );
+    const tooEarly = await cli(["node", "withdraw", "--config", config]);
+    expect(tooEarly.code).toBe(1);
+    expect(tooEarly.stderr).toBe(
+      `atoma: the collateral of node ${nodeId} is withdrawable from ${from} (the exit notice after deregistering and after its last obligation)\n`,
+    );
+    await warp(notice);
+    const withdrawn = await cli(["node", "withdraw", "--config", config]);
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    expect(withdrawn.stderr).toBe(`withdrew 2000 TOMA: node ${nodeId} has left the network\n`);
   }, 180_000);
 
   it("answers bad input and reverts with one line and a non-zero exit", async () => {

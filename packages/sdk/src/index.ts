@@ -8,7 +8,16 @@ export {
   UnitsMismatchError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
+export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
 export { readSse } from "./readSse.js";
 export { type KeptReceipt, StackClient, type StackClientOptions, type Verified } from "./StackClient.js";
 export { type SignedStackRequest, type StackRequest, signStackRequest } from "./signStackRequest.js";
+export {
+  type BuyTerms,
+  boughtStack,
+  givenStack,
+  reusableStack,
+  StackUnusableError,
+  type UsableStack,
+} from "./stackChoice.js";
 export { type ReceiptExpectations, verifyReceipt } from "./verifyReceipt.js";

@@ -1,6 +1,7 @@
-import { challengeManagerAbi } from "@atoma/contracts";
+import { atomaVaultAbi, challengeManagerAbi, nodeRegistryAbi } from "@atoma/contracts";
 import type { Hash, SignedResponseFields } from "@atoma/core";
 import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
+import type { AtomaAddresses } from "../deploy.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -78,13 +79,61 @@ export async function answerChallenge(
   return txInfo(receipt);
 }
 
+/** Challenge statuses as the ChallengeManager stores them. */
+export const ChallengeStatus = { None: 0, Open: 1, Upheld: 2, Dismissed: 3 } as const;
+
+/**
+ * A challenge: status, answer deadline, leaf index, owner, stack, node, the challenged leaf (zero for an index
+ * challenge) and the bond it still holds; status 0 when unknown.
+ */
+export function getChallenge(
+  ctx: Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "ChallengeManager"> },
+  challengeId: bigint,
+) {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "getChallenge",
+    args: [challengeId],
+  });
+}
+
+export interface ResolvedChallenge extends TxInfo {
+  stackId: bigint;
+  upheld: boolean;
+  /** The node's collateral taken (split as for fraud). */
+  slashed: bigint;
+  /** The challenging owner's share of it, credited to the owner's vault balance. */
+  ownerShare: bigint;
+  /** The bond paid back to the owner. */
+  bondReturned: bigint;
+}
+
 /** Upholds a challenge its node did not answer in time (anyone may call): the node is slashed for fraud. */
-export async function resolveChallenge(ctx: ChainContext, params: { challengeId: bigint }): Promise<TxInfo> {
+export async function resolveChallenge(
+  ctx: ChainContext,
+  params: { challengeId: bigint },
+): Promise<ResolvedChallenge> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.ChallengeManager,
     abi: challengeManagerAbi,
     functionName: "resolve",
     args: [params.challengeId],
   });
-  return txInfo(receipt);
+  const logs = receipt.logs;
+  const resolved = single(
+    parseEventLogs({ abi: challengeManagerAbi, logs, eventName: "ChallengeResolved" }),
+    "ChallengeResolved",
+  );
+  const [bond] = parseEventLogs({ abi: challengeManagerAbi, logs, eventName: "ChallengeBondPaid" });
+  const [slash] = parseEventLogs({ abi: nodeRegistryAbi, logs, eventName: "NodeSlashed" });
+  const [split] = parseEventLogs({ abi: atomaVaultAbi, logs, eventName: "SlashDistributed" });
+  return {
+    ...txInfo(receipt),
+    stackId: resolved.args.stackId,
+    upheld: resolved.args.upheld,
+    slashed: slash?.args.amount ?? 0n,
+    ownerShare: split?.args.toUser ?? 0n,
+    bondReturned: bond?.args.amount ?? 0n,
+  };
 }

@@ -23,11 +23,15 @@ export async function topUpCollateral(
   return { ...txInfo(receipt), collateral: event.args.collateral };
 }
 
-/** Leaves the network: every subscription ends; collateral is withdrawable from the epoch after. */
+/**
+ * Leaves the network, once every task subscription has ended (`unsubscribe`, then `completeExit` after the exit
+ * notice; `SubscriptionsLeft` otherwise). `withdrawableAt` (unix seconds) is the earliest time the collateral can
+ * be withdrawn: the exit notice after this, or after the node's last obligation if one is still open.
+ */
 export async function deregisterNode(
   ctx: ChainContext,
   params: { nodeId: bigint },
-): Promise<TxInfo & { withdrawableFromEpoch: bigint }> {
+): Promise<TxInfo & { withdrawableAt: bigint }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.NodeRegistry,
     abi: nodeRegistryAbi,
@@ -38,10 +42,13 @@ export async function deregisterNode(
     parseEventLogs({ abi: nodeRegistryAbi, logs: receipt.logs, eventName: "NodeDeregistered" }),
     "NodeDeregistered",
   );
-  return { ...txInfo(receipt), withdrawableFromEpoch: event.args.withdrawableFromEpoch };
+  return { ...txInfo(receipt), withdrawableAt: event.args.withdrawableAt };
 }
 
-/** Returns a deregistered node's collateral to its operator. */
+/**
+ * Returns a deregistered node's collateral to its operator: with nothing pending, and the exit notice after its
+ * deregistration and its last obligation (`WithdrawalTooEarly(nodeId, withdrawableAt)` before).
+ */
 export async function withdrawCollateral(
   ctx: ChainContext,
   params: { nodeId: bigint },

@@ -1,6 +1,7 @@
 import { taskRegistryAbi } from "@atoma/contracts";
+import { parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
-import { execute } from "./execute.js";
+import { execute, single } from "./execute.js";
 
 export interface SubscribeParams {
   taskId: bigint;
@@ -67,14 +68,37 @@ export async function setSubscriptionCollateral(
   return txInfo(receipt);
 }
 
+/**
+ * Starts leaving a task: no new stack or consensus seat from now on, but the node stays a checking candidate
+ * (attester, dispute committee) with its bond until `exitAt` (unix seconds, the task registry's exit notice from
+ * now); then `completeExit` releases the bond. Subscribing again before cancels the exit.
+ */
 export async function unsubscribe(
+  ctx: ChainContext,
+  params: { taskId: bigint; nodeId: bigint },
+): Promise<TxInfo & { exitAt: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "unsubscribe",
+    args: [params.taskId, params.nodeId],
+  });
+  const event = single(
+    parseEventLogs({ abi: taskRegistryAbi, logs: receipt.logs, eventName: "ExitStarted" }),
+    "ExitStarted",
+  );
+  return { ...txInfo(receipt), exitAt: event.args.exitAt };
+}
+
+/** Completes an exit whose notice is over (anyone may): the subscription ends and its bond is released. */
+export async function completeExit(
   ctx: ChainContext,
   params: { taskId: bigint; nodeId: bigint },
 ): Promise<TxInfo> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.TaskRegistry,
     abi: taskRegistryAbi,
-    functionName: "unsubscribe",
+    functionName: "completeExit",
     args: [params.taskId, params.nodeId],
   });
   return txInfo(receipt);

@@ -1,69 +1,28 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import {
-  type AtomaAddresses,
-  type AtomaPublicClient,
-  type ChainContext,
-  createAtomaPublicClient,
-  createAtomaWalletClient,
-} from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
-import { isAddress, type LocalAccount } from "viem";
+import { type Network, NetworkDescriptionError, parseNetwork } from "@atoma/sdk";
+import type { LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { CliUsageError } from "../errors.js";
-
-/** Where the network is: what `atoma dev` prints after `ready ` (rpcUrl, chainId, contracts) saved to a file. */
-export interface Network {
-  rpcUrl: string;
-  chainId: number;
-  contracts: AtomaAddresses;
-  /** The served model's id, when the file names one (`atoma dev` does). */
-  model?: string | undefined;
-  /** Task ids by name (`chat`, ...), when the file names them (`atoma dev` does). */
-  tasks?: Record<string, string> | undefined;
-}
-
-/** The file's JSON: the whole file, or the JSON after `ready ` on one of its lines (atoma dev's stdout saved). */
-function parseNetworkText(text: string): Partial<Network> {
-  const readyLine = text.split("\n").find((line) => line.startsWith("ready "));
-  const value: unknown = JSON.parse(readyLine === undefined ? text : readyLine.slice("ready ".length));
-  return typeof value === "object" && value !== null ? (value as Partial<Network>) : {};
-}
-
-const NEEDED = ["AtomaToken", "NodeRegistry", "TaskRegistry", "AtomaVault", "StackManager"] as const;
 
 /** Reads and checks a network file (`--network`, or the ATOMA_NETWORK variable). */
 export function loadNetwork(file: string | undefined): Network {
   const path = file ?? process.env.ATOMA_NETWORK;
   if (!path) throw new CliUsageError("give --network <file> (the JSON atoma dev prints after `ready `)");
-  let parsed: Partial<Network>;
+  let text: string;
   try {
-    parsed = parseNetworkText(readFileSync(resolve(path), "utf8"));
-  } catch (cause) {
-    const reason =
-      cause instanceof SyntaxError ? "is neither JSON nor holds a `ready {json}` line" : "cannot be read";
-    throw new CliUsageError(`the network file ${path} ${reason}`);
+    text = readFileSync(resolve(path), "utf8");
+  } catch {
+    throw new CliUsageError(`the network file ${path} cannot be read`);
   }
-  const contracts = (parsed.contracts ?? {}) as Record<string, unknown>;
-  const bad = NEEDED.filter((name) => typeof contracts[name] !== "string" || !isAddress(contracts[name]));
-  if (typeof parsed.rpcUrl !== "string" || !/^https?:\/\//.test(parsed.rpcUrl))
-    throw new CliUsageError(`the network file ${path} needs rpcUrl, an http(s) URL`);
-  if (!Number.isSafeInteger(parsed.chainId) || (parsed.chainId ?? 0) <= 0)
-    throw new CliUsageError(`the network file ${path} needs chainId, a positive whole number`);
-  if (bad.length > 0)
-    throw new CliUsageError(`the network file ${path} needs the contract addresses of ${bad.join(", ")}`);
-  const tasks =
-    typeof parsed.tasks === "object" && parsed.tasks !== null
-      ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
-      : undefined;
-  return {
-    rpcUrl: parsed.rpcUrl,
-    chainId: parsed.chainId!,
-    contracts: contracts as unknown as AtomaAddresses,
-    model: typeof parsed.model === "string" ? parsed.model : undefined,
-    tasks,
-  };
+  try {
+    return parseNetwork(text, `the network file ${path}`);
+  } catch (error) {
+    if (error instanceof NetworkDescriptionError) throw new CliUsageError(error.shortMessage);
+    throw error;
+  }
 }
 
 /** The buyer's key: `--key-file` (mode 0600), else the ATOMA_PRIVATE_KEY variable. Never echoed. */
@@ -85,13 +44,4 @@ export function loadUserAccount(keyFile: string | undefined): LocalAccount {
   return privateKeyToAccount(hex as `0x${string}`);
 }
 
-export function readContext(network: Network): {
-  publicClient: AtomaPublicClient;
-  addresses: AtomaAddresses;
-} {
-  return { publicClient: createAtomaPublicClient(network), addresses: network.contracts };
-}
-
-export function userContext(network: Network, account: LocalAccount): ChainContext {
-  return { ...readContext(network), walletClient: createAtomaWalletClient(network, account) };
-}
+export { type Network, readContext, userContext } from "@atoma/sdk";

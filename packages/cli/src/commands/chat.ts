@@ -1,15 +1,19 @@
 import {
+  boughtStack,
+  givenStack,
   NodeRequestError,
   RunningTotalError,
+  reusableStack,
   StackClient,
+  StackUnusableError,
   UnitsMismatchError,
+  type UsableStack,
   type Verified,
 } from "@atoma/sdk";
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
-import { boughtStack, type ChatStack, givenStack, reusableStack } from "../chat/chatStack.js";
 import { keepReceipt, loadReceipts, receiptsDir, receiptsFile } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
@@ -94,7 +98,10 @@ export function registerChat(program: Command): void {
       });
       let stack =
         flags.stack !== undefined
-          ? await givenStack(ctx, flags.stack)
+          ? await givenStack(ctx, flags.stack).catch((error: unknown) => {
+              if (!(error instanceof StackUnusableError)) throw error;
+              throw new CliUsageError(`${error.shortMessage}; leave out --stack to buy one`);
+            })
           : ((await reusableStack(ctx, terms().taskId)) ?? (await boughtStack(ctx, terms())));
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
       const dir = receiptsDir(flags.receipts);
@@ -140,7 +147,7 @@ function taskOf(flags: ChatFlags, network: Network): bigint {
 async function ask(
   network: Network,
   account: LocalAccount,
-  stack: ChatStack,
+  stack: UsableStack,
   body: Record<string, unknown>,
   receiptsDir: string,
 ): Promise<Verified> {

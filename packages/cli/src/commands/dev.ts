@@ -1,21 +1,20 @@
 import { resolve } from "node:path";
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { writeNetworkFile } from "../dev/networkFile.js";
 import { startDevNetwork } from "../dev/startDevNetwork.js";
 import { ServiceStack } from "../lifecycle.js";
-import { createCliLogger, type LogLevel } from "../logger.js";
+import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { integerOption } from "../options.js";
 
-interface DevFlags {
+interface DevFlags extends LogFlags {
   stateDir?: string;
   nodes: number;
-  logLevel: LogLevel;
 }
 
 export function registerDev(program: Command): void {
   program
     .command("dev")
-    .description("run the whole local network (chain, contracts, nodes, proxy) and print a ready line")
+    .description("run the whole local network (chain, contracts, nodes) and print how to use it")
     .option("--state-dir <dir>", "keep the chain's state here between runs (default: a fresh chain each run)")
     .option(
       "--nodes <n>",
@@ -23,13 +22,10 @@ export function registerDev(program: Command): void {
       integerOption("--nodes", 0, 32),
       3,
     )
-    .addOption(
-      new Option("--log-level <level>", "how much to log on stderr")
-        .choices(["debug", "info", "warn", "error", "silent"])
-        .default("info"),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (flags: DevFlags) => {
-      const logger = createCliLogger(flags.logLevel);
+      const logger = createCliLogger(flags.logLevel, flags.logFormat);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
       try {
@@ -51,7 +47,7 @@ export function registerDev(program: Command): void {
         if (ready.nodes.length > 0)
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
-              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} node packages/cli/dist/main.js chat --network ${networkFile} "Hello"\n\n`,
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile} "Hello"\n\n`,
           );
       } catch (error) {
         await services.stopAll();

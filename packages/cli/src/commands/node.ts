@@ -9,13 +9,12 @@ import {
 } from "@atoma/node";
 import { type Command, Option } from "commander";
 import { ServiceStack } from "../lifecycle.js";
-import { createCliLogger, type LogLevel } from "../logger.js";
+import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { loadConfigFile } from "../nodeConfigFile.js";
 import { registerNodeRegistration } from "./nodeRegistration.js";
 
-interface NodeFlags {
+interface NodeFlags extends LogFlags {
   config?: string;
-  logLevel: LogLevel;
   reportMismatch?: boolean;
 }
 
@@ -28,22 +27,20 @@ export function registerNode(program: Command): void {
     "-c, --config <file>",
     "node.toml to read (every option can also be set as an ATOMA_NODE_* variable)",
   );
-  const logLevel = new Option("--log-level <level>", "how much to log on stderr")
-    .choices(["debug", "info", "warn", "error", "silent"])
-    .default("info");
 
   node
     .command("start")
     .description("start the node; prints `ready {json}` with its URL and address when it serves")
     .addOption(configOption)
-    .addOption(logLevel)
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .option(
       "--report-mismatch",
       "when the model file's weights root differs from the on-chain registration, also report it on-chain",
     )
     .action(async (flags: NodeFlags) => {
       const config = loadConfigFile(flags.config);
-      const logger = createCliLogger(flags.logLevel);
+      const logger = createCliLogger(flags.logLevel, flags.logFormat);
       const services = new ServiceStack(logger);
       services.stopOnSignals();
       const parts = [

@@ -1,4 +1,7 @@
 import {
+  ContractRevertError,
+  completeExit,
+  deregisterNode,
   echelonFingerprint,
   getSubscription,
   getTask,
@@ -9,6 +12,7 @@ import {
   subscribe,
   unsubscribe,
   updateSubscription,
+  withdrawCollateral,
 } from "@atoma/chain";
 import {
   checkRegisteredWeights,
@@ -23,9 +27,13 @@ import { type OperatorChain, operatorChain } from "../chain/operatorChain.js";
 import {
   CliUsageError,
   EchelonNotApprovedError,
+  ExitNoticeRunningError,
+  isoTime,
   NodeNotRegisteredError,
+  SubscriptionsLeftError,
   TaskModelMismatchError,
   UnknownTaskError,
+  WithdrawalTooEarlyError,
 } from "../errors.js";
 import { loadConfigFile, printJson } from "../nodeConfigFile.js";
 import { integerOption } from "../options.js";
@@ -92,7 +100,22 @@ async function checkEchelon(chain: OperatorChain, config: NodeConfig, echelon: n
     throw new EchelonFingerprintMismatchError(approved, local, `to register in echelon ${echelon}`);
 }
 
-/** `atoma node register|subscribe|unsubscribe`: the operator's transactions, sent with the node's key. */
+/** The contract's custom error as a CLI error that says when, or what to do first; anything else unchanged. */
+function explainLeaving(error: unknown): unknown {
+  if (!(error instanceof ContractRevertError)) return error;
+  const args = (error.args ?? []) as readonly unknown[];
+  if (error.errorName === "ExitNoticeRunning")
+    return new ExitNoticeRunningError(args[0] as bigint, args[2] as bigint);
+  if (error.errorName === "WithdrawalTooEarly")
+    return new WithdrawalTooEarlyError(args[0] as bigint, args[1] as bigint);
+  if (error.errorName === "SubscriptionsLeft") return new SubscriptionsLeftError(args[0] as bigint);
+  return error;
+}
+
+/**
+ * `atoma node register|subscribe|unsubscribe|deregister|withdraw`: the operator's transactions, sent with the
+ * node's key. Leaving takes the registry's exit notice: each step says when the next one is possible.
+ */
 export function registerNodeRegistration(node: Command): void {
   node
     .command("register")
@@ -185,14 +208,67 @@ export function registerNodeRegistration(node: Command): void {
 
   node
     .command("unsubscribe")
-    .description("stop offering a task (stacks already bought must still be served and settled)")
+    .description(
+      "stop offering a task: no new stacks at once, but the node keeps checking (attesting, judging disputes) " +
+        "with its bond until the exit notice ends; then --complete releases the bond",
+    )
     .addOption(configOption())
     .requiredOption("--task <id>", "task id", bigintOption("--task", 1n))
-    .action(async (flags: { config?: string; task: bigint }) => {
+    .option("--complete", "complete an exit whose notice is over (releases the subscription's bond)")
+    .action(async (flags: { config?: string; task: bigint; complete?: boolean }) => {
       const config = loadConfigFile(flags.config);
       const chain = await operatorChain(config, ["NodeRegistry", "TaskRegistry"]);
       const nodeId = await registeredNodeId(chain, chain.account);
+      if (flags.complete) {
+        const sent = await completeExit(chain.ctx, { taskId: flags.task, nodeId }).catch((error: unknown) => {
+          throw explainLeaving(error);
+        });
+        process.stderr.write(`left task ${flags.task}: its bond is released\n`);
+        printJson({ nodeId, taskId: flags.task, left: true, tx: sent.hash });
+        return;
+      }
       const sent = await unsubscribe(chain.ctx, { taskId: flags.task, nodeId });
-      printJson({ nodeId, taskId: flags.task, tx: sent.hash });
+      process.stderr.write(
+        `leaving task ${flags.task}: no new stacks from now; keep the node running, it still checks until ` +
+          `${isoTime(sent.exitAt)}, when leaving completes (then: atoma node unsubscribe --task ${flags.task} --complete)\n`,
+      );
+      printJson({ nodeId, taskId: flags.task, exitAt: sent.exitAt, tx: sent.hash });
+    });
+
+  node
+    .command("deregister")
+    .description(
+      "leave the network once every task exit is complete; the collateral is withdrawable after the exit notice",
+    )
+    .addOption(configOption())
+    .action(async (flags: { config?: string }) => {
+      const config = loadConfigFile(flags.config);
+      const chain = await operatorChain(config, ["NodeRegistry", "TaskRegistry"]);
+      const nodeId = await registeredNodeId(chain, chain.account);
+      const sent = await deregisterNode(chain.ctx, { nodeId }).catch((error: unknown) => {
+        throw explainLeaving(error);
+      });
+      process.stderr.write(
+        `deregistered node ${nodeId}: its collateral is withdrawable from ${isoTime(sent.withdrawableAt)} ` +
+          "(later if an obligation is still open; then: atoma node withdraw)\n",
+      );
+      printJson({ nodeId, withdrawableAt: sent.withdrawableAt, tx: sent.hash });
+    });
+
+  node
+    .command("withdraw")
+    .description("return a deregistered node's collateral to its operator, once the exit notice is over")
+    .addOption(configOption())
+    .action(async (flags: { config?: string }) => {
+      const config = loadConfigFile(flags.config);
+      const chain = await operatorChain(config, ["NodeRegistry", "TaskRegistry"]);
+      const nodeId = await registeredNodeId(chain, chain.account);
+      const sent = await withdrawCollateral(chain.ctx, { nodeId }).catch((error: unknown) => {
+        throw explainLeaving(error);
+      });
+      process.stderr.write(
+        `withdrew ${formatEther(sent.amount)} TOMA: node ${nodeId} has left the network\n`,
+      );
+      printJson({ nodeId, amount: formatEther(sent.amount), tx: sent.hash });
     });
 }

@@ -5,6 +5,7 @@ import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, readContext, userContext } from "../chain/userChain.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
+import { registerStackChallenge } from "./stackChallenge.js";
 import { registerStackProveFraud } from "./stackProveFraud.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -29,13 +30,13 @@ interface BuyFlags {
 }
 
 /**
- * `atoma stack buy|draw|status|prove-fraud`: prepaid compute units on a task, served by a node the contract draws
- * in a later block than the purchase (so the buyer cannot steer it).
+ * `atoma stack buy|draw|status|prove-fraud|challenge-index|resolve-challenge`: prepaid compute units on a task,
+ * served by a node the contract draws in a later block than the purchase (so the buyer cannot steer it).
  */
 export function registerStack(program: Command): void {
   const stack = program
     .command("stack")
-    .description("buy and inspect stacks (prepaid compute units on a task)");
+    .description("buy, inspect and challenge stacks (prepaid compute units on a task)");
 
   stack
     .command("buy")
@@ -131,4 +132,5 @@ export function registerStack(program: Command): void {
     });
 
   registerStackProveFraud(stack);
+  registerStackChallenge(stack);
 }

@@ -11,10 +11,12 @@ import {
   devAccounts,
   ensureAllowance,
   getNode,
+  minSubscriptionCollateral,
   modelIdOf,
   registerModel,
   registerNode,
   SecurityLevel,
+  setSubscriptionCollateral,
   startAnvil,
   subscribe,
   TaskRole,
@@ -152,19 +154,28 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
     }
     await Promise.all(buyers.map((buyer) => ensureAllowance(buyer, addresses.AtomaVault, maxUint256)));
 
-    // One task at a time: a node leaves the previous rate's task and bonds most of its stake to the new one,
-    // so its unsettled stacks are backed (a timeout slash of 5 % leaves it still backed).
+    // One task at a time: a node leaves the previous rate's task and bonds most of its free stake to the new
+    // one, so its unsettled stacks are backed (a timeout slash of 5 % leaves it still backed). A task left stays
+    // bonded for its exit notice, at the minimum: the old bond is lowered to it before leaving.
     const subscribed = new Map<bigint, bigint>();
+    const leaving = new Map<bigint, number>();
+    const minimum = await minSubscriptionCollateral(admin);
     const subscribeNode = async (node: SimNode, taskId: bigint) => {
       const previous = subscribed.get(node.nodeId);
-      if (previous !== undefined) await unsubscribe(node.ctx, { taskId: previous, nodeId: node.nodeId });
+      if (previous !== undefined) {
+        const ref = { taskId: previous, nodeId: node.nodeId };
+        await setSubscriptionCollateral(node.ctx, { ...ref, collateral: minimum });
+        await unsubscribe(node.ctx, ref);
+        leaving.set(node.nodeId, (leaving.get(node.nodeId) ?? 0) + 1);
+      }
       const { collateral } = await getNode(node.ctx, node.nodeId);
+      const free = collateral - minimum * BigInt(leaving.get(node.nodeId) ?? 0);
       await subscribe(node.ctx, {
         taskId,
         nodeId: node.nodeId,
         pricePerMillion: options.stackFee,
         capacity: 10n ** 15n,
-        collateral: (collateral * 9n) / 10n,
+        collateral: (free * 9n) / 10n,
       });
       subscribed.set(node.nodeId, taskId);
     };

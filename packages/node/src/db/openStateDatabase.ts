@@ -47,7 +47,8 @@ export async function openStateDatabase(
     const applied = (results ?? [])
       .filter((result) => result.status === "Success")
       .map((r) => r.migrationName);
-    logger.info({ kind: opened.kind, migrationsApplied: applied }, "state database ready");
+    logger.debug({ migrationsApplied: applied }, "migrations applied");
+    logger.info({ kind: opened.kind, migrationsApplied: applied.length }, "state database ready");
   } catch (cause) {
     await opened.close();
     throw new DatabaseError("migrating the state database failed", { cause });

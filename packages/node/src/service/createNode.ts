@@ -58,7 +58,9 @@ export interface AtomaNode {
  */
 export function createNode(components: NodeComponents, config: NodeConfig): AtomaNode {
   // Every part logs through this one: errors in log fields lose whatever they quote (prompts, answers, secrets).
-  const logger = redactingLogger(components.logger ?? silentLogger).child({ module: "node" });
+  const partsLogger = redactingLogger(components.logger ?? silentLogger);
+  // The node's own lines; each part binds its own `module` to `partsLogger` (binding it twice repeats the key).
+  const logger = partsLogger.child({ module: "node" });
   const stoppers: { name: string; stop: () => Promise<void> }[] = [];
   let context: NodeContext | undefined;
   let server: HttpServer | undefined;
@@ -79,12 +81,12 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
   }
 
   async function start(): Promise<void> {
-    logger.info({ config: printableConfig(config) }, "starting node");
+    logger.debug({ config: printableConfig(config) }, "starting node");
     const account = components.account ?? loadKeyFile(config.node.keyFile);
     const chain = components.chain ?? createNodeChainClient(config.chain);
     await assertChain(chain, config.chain.rpcUrl, config.chain.chainId);
 
-    const state = await openStateDatabase(config.database, { logger });
+    const state = await openStateDatabase(config.database, { logger: partsLogger });
     stoppers.push({ name: "database", stop: () => state.close() });
     const released = await releaseDanglingReservations(state.db);
     if (released.reservations > 0)
@@ -93,7 +95,10 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
         "released reservations a crash left behind",
       );
 
-    const blobs = new BlobStore({ logger }, { dir: config.blobs.dir, maxBytes: config.limits.maxBlobBytes });
+    const blobs = new BlobStore(
+      { logger: partsLogger },
+      { dir: config.blobs.dir, maxBytes: config.limits.maxBlobBytes },
+    );
     await blobs.start();
     stoppers.push({ name: "blobs", stop: () => blobs.stop() });
 
@@ -106,10 +111,20 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     let ownEngine: InferenceEngine | undefined;
     const engine = (): InferenceEngine => {
       if (components.engine) return components.engine;
-      ownEngine ??= createConfiguredEngine(config, logger);
+      ownEngine ??= createConfiguredEngine(config, partsLogger);
       return ownEngine;
     };
-    context = { config, logger, db: state.db, account, chain, blobs, admission, metrics, engine };
+    context = {
+      config,
+      logger: partsLogger,
+      db: state.db,
+      account,
+      chain,
+      blobs,
+      admission,
+      metrics,
+      engine,
+    };
 
     const parts: NodePart[] = [];
     for (const factory of components.parts ?? []) parts.push(await factory(context));
@@ -122,7 +137,7 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     const sources = parts.flatMap((part) => part.eventSources ?? []);
     if (sources.length > 0) {
       const listener = new ChainListener(
-        { db: state.db, client: chain, logger, metrics },
+        { db: state.db, client: chain, logger: partsLogger, metrics },
         {
           sources,
           confirmations: config.chain.confirmations,
@@ -151,14 +166,14 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
       listModels: () => [{ id: config.model.id, created: startedAt, ownedBy: account.address }],
     };
     const app = createHttpApp(
-      { blobs, models, logger, metrics, healthChecks, state: serverState },
+      { blobs, models, logger: partsLogger, metrics, healthChecks, state: serverState },
       {
         maxBodyBytes: await requestBodyLimit(config, chain),
         routes: parts.flatMap((part) => part.routes ?? []),
       },
     );
     server = new HttpServer(
-      { app, state: serverState, logger },
+      { app, state: serverState, logger: partsLogger },
       {
         host: config.node.host,
         port: config.node.port,

@@ -7,11 +7,19 @@ import {
   NodeStatus,
   StackStatus,
 } from "@atoma/chain";
+import { AtomaError } from "@atoma/core";
 import type { Address } from "viem";
-import { CliUsageError } from "../errors.js";
 
-/** A stack the chat can use, and where its node is. */
-export interface ChatStack {
+/** A stack that can no longer serve this owner (not its own, closed, expired, or its node gone). */
+export class StackUnusableError extends AtomaError {
+  override name = "StackUnusableError";
+  constructor(message: string) {
+    super("STACK_UNUSABLE", message);
+  }
+}
+
+/** A stack its owner can send requests to, and where its node is. */
+export interface UsableStack {
   stackId: bigint;
   nodeId: bigint;
   nodeUrl: string;
@@ -32,22 +40,21 @@ export interface BuyTerms {
 /** A reused stack must outlive the request by this much (the node settles stacks shortly before they expire). */
 const REUSE_MARGIN_SECONDS = 600n;
 
-/** The stack `--stack` names, after checking the key owns it and it can still serve. */
-export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<ChatStack> {
+/** A stack the owner names, after checking the key owns it and it can still serve. */
+export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<UsableStack> {
   const stack = await getStack(ctx, stackId);
-  if (stack.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
+  if (stack.status === StackStatus.None) throw new StackUnusableError(`there is no stack ${stackId}`);
   const owner = ctx.walletClient.account.address;
   if (stack.owner.toLowerCase() !== owner.toLowerCase())
-    throw new CliUsageError(`stack ${stackId} belongs to ${stack.owner}, not to this key (${owner})`);
-  if (stack.status !== StackStatus.Active)
-    throw new CliUsageError(`stack ${stackId} is closed; leave out --stack to buy a new one`);
+    throw new StackUnusableError(`stack ${stackId} belongs to ${stack.owner}, not to this key (${owner})`);
+  if (stack.status !== StackStatus.Active) throw new StackUnusableError(`stack ${stackId} is closed`);
   if (BigInt(stack.expiresAt) <= (await ctx.publicClient.getBlock()).timestamp)
-    throw new CliUsageError(`stack ${stackId} has expired; leave out --stack to buy a new one`);
+    throw new StackUnusableError(`stack ${stackId} has expired`);
   return withNode(ctx, stackId, BigInt(stack.nodeId), false, BigInt(stack.units));
 }
 
 /** The owner's newest stack on the task that is active and not near expiry, if any. */
-export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<ChatStack | undefined> {
+export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<UsableStack | undefined> {
   const now = (await ctx.publicClient.getBlock()).timestamp;
   const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId });
   for (const candidate of owned) {
@@ -59,7 +66,7 @@ export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<
   return undefined;
 }
 
-export async function boughtStack(ctx: ChainContext, terms: BuyTerms): Promise<ChatStack> {
+export async function boughtStack(ctx: ChainContext, terms: BuyTerms): Promise<UsableStack> {
   const bought = await buyStack(ctx, terms);
   return withNode(ctx, bought.stackId, bought.nodeId, true, terms.units);
 }
@@ -70,9 +77,9 @@ async function withNode(
   nodeId: bigint,
   bought: boolean,
   units: bigint,
-): Promise<ChatStack> {
+): Promise<UsableStack> {
   const node = await getNode(ctx, nodeId);
   if (node.status !== NodeStatus.Active)
-    throw new CliUsageError(`node ${nodeId}, which serves stack ${stackId}, is no longer active`);
+    throw new StackUnusableError(`node ${nodeId}, which serves stack ${stackId}, is no longer active`);
   return { stackId, nodeId, nodeUrl: node.url, nodeSigner: node.signer, units, bought };
 }

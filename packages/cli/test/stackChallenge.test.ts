@@ -1,0 +1,321 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  atomaContracts,
+  buyStack,
+  type ChainContext,
+  ChallengeStatus,
+  closeStack,
+  createAtomaTestClient,
+  createAtomaWalletClient,
+  getChallenge,
+  submitSettlement,
+} from "@atoma/chain";
+import { leafHash, StackTree } from "@atoma/core";
+import { type Hex, keccak256, parseEther, stringToBytes } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  PRICE,
+  SecurityLevel,
+  serveStack,
+  startNetwork,
+  type TestNetwork,
+  type TestNode,
+  taskWith,
+} from "../../chain/test/network.js";
+import type { AtomaNode } from "../../node/src/service/createNode.js";
+import {
+  recordStack,
+  serveRequests,
+  settlementNode,
+  waitFor,
+} from "../../node/test/helpers/settlementNetwork.js";
+import { keepReceipt, receiptsFile } from "../src/chat/receiptStore.js";
+import { runCli } from "./cliProcess.js";
+
+const HOUR = 3_600;
+/** The deployment's answer window (5 minutes) and settlement challenge window (10 minutes). */
+const ANSWER_WINDOW = 300;
+const CHALLENGE_WINDOW = 600;
+const PHASE_ACCEPTED = 4;
+const PHASE_FAILED = 6;
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const run = runCli(args, env);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** The command failed with one line on stderr matching `message`. */
+async function expectRefused(args: string[], message: RegExp) {
+  const refused = await cli(args);
+  expect(refused.code, args.join(" ")).not.toBe(0);
+  expect(refused.stderr, args.join(" ")).toMatch(message);
+  expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+  expect(refused.stdout).toBe("");
+}
+
+/**
+ * `atoma stack challenge-index` and `atoma stack resolve-challenge` on anvil with the whole system deployed: an
+ * honest node (its real settlement worker) answers, a node that padded its stack past the owner's last request is
+ * slashed through the commands, and every bad input is refused with one line and a non-zero exit.
+ */
+describe("atoma stack challenge-index / resolve-challenge", () => {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-challenge-"));
+  const networkFile = join(dir, "network.json");
+  const receipts = join(dir, "receipts");
+  let network: TestNetwork;
+  let honest: TestNode;
+  let padder: TestNode;
+  let honestTask: bigint;
+  let padTask: bigint;
+  let honestNode: AtomaNode | undefined;
+  let honestDataDir: string | undefined;
+  const owner = { key: generatePrivateKey(), file: join(dir, "owner.key") };
+  const stranger = { key: generatePrivateKey(), file: join(dir, "stranger.key") };
+  const ownerAccount = privateKeyToAccount(owner.key);
+  let ownerCtx: ChainContext;
+  /** The honest node's stack, settled with 3 leaves, whose leaf 2 the owner challenges. */
+  let honestStack: bigint;
+
+  const contracts = () => network.deployment.contracts;
+  const tomaOf = (address: Hex) => contracts().token.read.balanceOf([address]);
+  const collateralOf = async (node: TestNode) =>
+    (await contracts().nodeRegistry.read.getNode([node.nodeId])).collateral;
+  const phaseOf = async (stackId: bigint) =>
+    (await contracts().settlementManager.read.getSettlement([stackId])).phase;
+  const challenge = (stackId: bigint, ...more: string[]) => [
+    ...["stack", "challenge-index", String(stackId), "--network", networkFile],
+    ...["--key-file", owner.file, ...more],
+  ];
+  const resolve = (challengeId: bigint | string, keyFile = owner.file) => [
+    ...["stack", "resolve-challenge", String(challengeId), "--network", networkFile],
+    ...["--key-file", keyFile],
+  ];
+
+  beforeAll(async () => {
+    network = await startNetwork();
+    honest = await network.addNode();
+    padder = await network.addNode();
+    honestTask = await taskWith(network, [honest], { securityLevel: SecurityLevel.None });
+    padTask = await taskWith(network, [padder], { securityLevel: SecurityLevel.None });
+    const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
+    const test = createAtomaTestClient(chain);
+    for (const { key, file } of [owner, stranger]) {
+      const { address } = privateKeyToAccount(key);
+      await test.setBalance({ address, value: parseEther("100") });
+      await network.admin.publicClient.waitForTransactionReceipt({
+        hash: await contracts().token.write.transfer([address, parseEther("1000")]),
+      });
+      writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    }
+    ownerCtx = {
+      publicClient: network.admin.publicClient,
+      walletClient: createAtomaWalletClient(chain, ownerAccount),
+      addresses: network.deployment.addresses,
+    };
+    writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
+    await network.advance(HOUR);
+  }, 180_000);
+
+  afterAll(async () => {
+    await honestNode?.stop();
+    if (honestDataDir) rmSync(honestDataDir, { recursive: true, force: true });
+    await network?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("an honest node answers: the owner's bond goes to its operator, and the index cannot be challenged again", async () => {
+    const units = 1_000n;
+    const stack = await buyStack(ownerCtx, {
+      taskId: honestTask,
+      units,
+      maxPricePerMillion: PRICE,
+      duration: 86_400n,
+    });
+    honestStack = stack.stackId;
+    const started = settlementNode(network, honest);
+    honestNode = started.node;
+    honestDataDir = started.dataDir;
+    await honestNode.start();
+    await recordStack(honestNode, stack, { owner: ownerAccount, taskId: honestTask, units });
+    await serveRequests(network, honestNode, stack, ownerAccount, 3);
+
+    // Served but not settled yet: there is nothing to challenge.
+    await expectRefused(challenge(honestStack, "--index", "0"), /stack \d+ is not settled yet/);
+    await closeStack(ownerCtx, { stackId: honestStack });
+    await waitFor("the settlement", async () => (await phaseOf(honestStack)) === PHASE_ACCEPTED);
+
+    // Independent refusals (each only reads the chain), run side by side.
+    const refusals: [string[], RegExp][] = [
+      [challenge(honestStack, "--index", "3"), /stack \d+ settled 3 leaves \(0 to 2\): there is no leaf 3/],
+      [challenge(honestStack, "--index", "two"), /--index must be a whole number from 0 to/],
+      [challenge(honestStack, "--index", "-1"), /--index must be a whole number from 0 to/],
+      [challenge(honestStack, "--receipts", receipts), /no receipts of stack \d+ are kept in .*give --index/],
+      [
+        [...challenge(honestStack, "--index", "0").slice(0, -2), "--key-file", stranger.file],
+        /stack \d+ belongs to 0x[0-9a-fA-F]{40}, not to this key .*only its owner may challenge it/,
+      ],
+      [challenge(999n, "--index", "0"), /there is no stack 999/],
+      [["stack", "challenge-index", String(honestStack)], /give --network <file>/],
+      [resolve(999n), /there is no challenge 999/],
+      [resolve("x"), /challenge id must be a whole number/],
+    ];
+    await Promise.all(refusals.map(([args, message]) => expectRefused(args, message)));
+
+    const operator = honest.operator.walletClient.account.address;
+    const [ownerBefore, operatorBefore, collateral] = await Promise.all([
+      tomaOf(ownerAccount.address),
+      tomaOf(operator),
+      collateralOf(honest),
+    ]);
+    const opened = await cli(challenge(honestStack, "--index", "2"));
+    expect(opened.code, opened.stderr).toBe(0);
+    const result = JSON.parse(opened.stdout) as Record<string, string>;
+    expect(result).toMatchObject({
+      stackId: String(honestStack),
+      leafIndex: "2",
+      nodeId: String(honest.nodeId),
+      bond: "1",
+    });
+    expect(result.tx).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(new Date(result.answerDeadlineAt!).getTime() / 1000).toBe(Number(result.answerDeadline));
+    expect(opened.stderr).toMatch(
+      new RegExp(`atoma stack resolve-challenge ${result.challengeId} --network ${networkFile}`),
+    );
+    expect(ownerBefore - (await tomaOf(ownerAccount.address))).toBe(parseEther("1"));
+    const challengeId = BigInt(result.challengeId!);
+
+    // The node's settlement worker answers with the owner-signed request it kept, and earns the bond.
+    await waitFor(
+      "the node's answer",
+      async () => (await getChallenge(ownerCtx, challengeId)).status === ChallengeStatus.Dismissed,
+    );
+    expect((await tomaOf(operator)) - operatorBefore).toBe(parseEther("1"));
+    expect(await collateralOf(honest)).toBe(collateral);
+    expect(await phaseOf(honestStack)).toBe(PHASE_ACCEPTED);
+    await expectRefused(
+      resolve(challengeId),
+      new RegExp(`challenge ${challengeId} was answered by node ${honest.nodeId}: dismissed`),
+    );
+    // The contract refuses the same index again, named by its custom error.
+    await expectRefused(
+      challenge(honestStack, "--index", "2"),
+      new RegExp(`challengeIndex reverted with IndexAlreadyProven\\(${honestStack}, 2\\)`),
+    );
+  }, 180_000);
+
+  it("a node that padded its stack past the owner's last request is slashed through resolve-challenge", async () => {
+    const stack = await buyStack(ownerCtx, {
+      taskId: padTask,
+      units: 1_000n,
+      maxPricePerMillion: PRICE,
+      duration: 86_400n,
+    });
+    // Two requests the owner signed (and kept receipts of), then leaf 2: one it never sent, billed at the rest.
+    const served = await serveStack(network, stack.stackId, ownerAccount, padder, 2, "honest", 200n);
+    const file = receiptsFile(
+      receipts,
+      network.anvil.chainId,
+      network.deployment.addresses.StackManager,
+      stack.stackId,
+    );
+    served.responses.forEach((response, k) => {
+      keepReceipt(file, { ...response, result: served.outputs[k]! });
+    });
+    const padded = {
+      leafIndex: 2n,
+      nonce: 2n,
+      reqHash: keccak256(stringToBytes("never signed")),
+      respHash: keccak256(stringToBytes("junk")),
+      units: 800n,
+      cumulativeUnits: 1_000n,
+    };
+    const tree = new StackTree([...served.leaves, padded].map(leafHash));
+    await submitSettlement(padder.signer, {
+      stackId: stack.stackId,
+      root: tree.root,
+      units: 1_000n,
+      requestCount: 3n,
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    expect(await phaseOf(stack.stackId)).toBe(PHASE_ACCEPTED);
+
+    // An owner without the bond is told so before anything is sent.
+    const strangerAddress = privateKeyToAccount(stranger.key).address;
+    const all = await tomaOf(ownerAccount.address);
+    const ownerToken = atomaContracts(ownerCtx.addresses, ownerCtx.publicClient, ownerCtx.walletClient).token;
+    await ownerCtx.publicClient.waitForTransactionReceipt({
+      hash: await ownerToken.write.transfer([strangerAddress, all]),
+    });
+    await expectRefused(
+      challenge(stack.stackId, "--index", "2"),
+      /the challenge bond is 1 TOMA and 0x[0-9a-fA-F]{40} holds 0$/m,
+    );
+    const strangerToken = atomaContracts(
+      ownerCtx.addresses,
+      ownerCtx.publicClient,
+      createAtomaWalletClient(
+        { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId },
+        privateKeyToAccount(stranger.key),
+      ),
+    ).token;
+    await ownerCtx.publicClient.waitForTransactionReceipt({
+      hash: await strangerToken.write.transfer([ownerAccount.address, all]),
+    });
+
+    const ownerBefore = await tomaOf(ownerAccount.address);
+    // Without --index: the leaf after the owner's last kept receipt.
+    const opened = await cli(challenge(stack.stackId, "--receipts", receipts));
+    expect(opened.code, opened.stderr).toBe(0);
+    const result = JSON.parse(opened.stdout) as Record<string, string>;
+    expect(result).toMatchObject({ leafIndex: "2", nodeId: String(padder.nodeId), bond: "1" });
+    const challengeId = BigInt(result.challengeId!);
+    // One challenge at a time: the settlement is disputed while it is open.
+    await expectRefused(
+      challenge(stack.stackId, "--index", "1"),
+      /stack \d+'s settlement is disputed: a challenge or dispute of it is open/,
+    );
+    await expectRefused(
+      resolve(challengeId),
+      new RegExp(`challenge ${challengeId} is open until .*node ${padder.nodeId} may still answer`),
+    );
+
+    // The node cannot show the owner's signature on a request it made up; the deadline passes.
+    await network.advance(ANSWER_WINDOW + 1);
+    const collateral = await collateralOf(padder);
+    // Anyone may resolve it: here a stranger.
+    const resolved = await cli(resolve(challengeId, stranger.file));
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(JSON.parse(resolved.stdout)).toMatchObject({
+      challengeId: String(challengeId),
+      stackId: String(stack.stackId),
+      nodeId: String(padder.nodeId),
+      upheld: true,
+      bondReturned: "1",
+      owner: ownerAccount.address,
+    });
+    const { slashed, ownerShare } = JSON.parse(resolved.stdout) as Record<string, string>;
+    expect(parseEther(slashed!)).toBe(collateral);
+    expect(parseEther(ownerShare!)).toBeGreaterThan(0n);
+    expect(await collateralOf(padder)).toBe(0n);
+    expect(await tomaOf(ownerAccount.address)).toBe(ownerBefore);
+    expect(await phaseOf(stack.stackId)).toBe(PHASE_FAILED);
+    await expectRefused(
+      resolve(challengeId),
+      new RegExp(`challenge ${challengeId} is already upheld: node ${padder.nodeId} was slashed`),
+    );
+  }, 180_000);
+
+  it("refuses a challenge once the settlement's challenge window has ended", async () => {
+    await honestNode?.stop();
+    honestNode = undefined;
+    await network.advance(CHALLENGE_WINDOW + 1);
+    await expectRefused(
+      challenge(honestStack, "--index", "0"),
+      /stack \d+'s challenge window ended at \d{4}-\d\d-\d\dT/,
+    );
+  });
+});

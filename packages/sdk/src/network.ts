@@ -1,0 +1,82 @@
+import {
+  type AtomaAddresses,
+  type AtomaPublicClient,
+  type ChainContext,
+  createAtomaPublicClient,
+  createAtomaWalletClient,
+} from "@atoma/chain";
+import { AtomaError } from "@atoma/core";
+import { isAddress, type LocalAccount } from "viem";
+
+/** Where a network is: what `atoma dev` prints after `ready ` (rpcUrl, chainId, contracts). */
+export interface Network {
+  rpcUrl: string;
+  chainId: number;
+  contracts: AtomaAddresses;
+  /** The served model's id, when the description names one (`atoma dev`'s does). */
+  model?: string | undefined;
+  /** Task ids by name (`chat`, ...), when the description names them (`atoma dev`'s does). */
+  tasks?: Record<string, string> | undefined;
+}
+
+/** A network description that is not JSON, or lacks what a client needs. */
+export class NetworkDescriptionError extends AtomaError {
+  override name = "NetworkDescriptionError";
+  constructor(message: string) {
+    super("NETWORK_DESCRIPTION_INVALID", message);
+  }
+}
+
+const NEEDED = ["AtomaToken", "NodeRegistry", "TaskRegistry", "AtomaVault", "StackManager"] as const;
+
+/** The JSON: the whole text, or the JSON after `ready ` on one of its lines (atoma dev's stdout saved). */
+function parseNetworkText(text: string, source: string): Partial<Network> {
+  const readyLine = text.split("\n").find((line) => line.startsWith("ready "));
+  let value: unknown;
+  try {
+    value = JSON.parse(readyLine === undefined ? text : readyLine.slice("ready ".length));
+  } catch {
+    throw new NetworkDescriptionError(`${source} is neither JSON nor holds a \`ready {json}\` line`);
+  }
+  return typeof value === "object" && value !== null ? (value as Partial<Network>) : {};
+}
+
+/**
+ * Reads and checks a network description (what `atoma dev` prints, or a file holding it). `source` names it in
+ * errors ("the network file /tmp/x.json").
+ */
+export function parseNetwork(text: string, source = "the network description"): Network {
+  const parsed = parseNetworkText(text, source);
+  const contracts = (parsed.contracts ?? {}) as Record<string, unknown>;
+  const bad = NEEDED.filter((name) => typeof contracts[name] !== "string" || !isAddress(contracts[name]));
+  if (typeof parsed.rpcUrl !== "string" || !/^https?:\/\//.test(parsed.rpcUrl))
+    throw new NetworkDescriptionError(`${source} needs rpcUrl, an http(s) URL`);
+  if (!Number.isSafeInteger(parsed.chainId) || (parsed.chainId ?? 0) <= 0)
+    throw new NetworkDescriptionError(`${source} needs chainId, a positive whole number`);
+  if (bad.length > 0)
+    throw new NetworkDescriptionError(`${source} needs the contract addresses of ${bad.join(", ")}`);
+  const tasks =
+    typeof parsed.tasks === "object" && parsed.tasks !== null
+      ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
+      : undefined;
+  return {
+    rpcUrl: parsed.rpcUrl,
+    chainId: parsed.chainId!,
+    contracts: contracts as unknown as AtomaAddresses,
+    model: typeof parsed.model === "string" ? parsed.model : undefined,
+    tasks,
+  };
+}
+
+/** Reads the network's contracts. */
+export function readContext(network: Network): {
+  publicClient: AtomaPublicClient;
+  addresses: AtomaAddresses;
+} {
+  return { publicClient: createAtomaPublicClient(network), addresses: network.contracts };
+}
+
+/** Reads and writes as `account` (a stack's owner). */
+export function userContext(network: Network, account: LocalAccount): ChainContext {
+  return { ...readContext(network), walletClient: createAtomaWalletClient(network, account) };
+}
