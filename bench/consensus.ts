@@ -1,4 +1,4 @@
-// Smart-contract requests end to end: six in-process nodes on anvil, ask → output delivered, with and without a dispute.
+// Smart-contract requests end to end: seven in-process nodes on anvil, ask → output delivered, with and without a dispute.
 import { submitConsensusRequest } from "@atoma/chain";
 import { consensusRequestsAbi } from "@atoma/contracts";
 import { stringToHex } from "viem";
@@ -11,6 +11,7 @@ import {
 } from "../packages/node/test/consensusHarness/consensusCluster.js";
 import { percentile, report } from "./lib/report.js";
 
+const DISPUTED = 4; // ConsensusRequests.Status.Disputed
 const DELIVERED = 5; // ConsensusRequests.Status.Delivered
 const ROUNDS = Number(process.argv[2] ?? 5);
 
@@ -30,6 +31,7 @@ try {
       echelon: ECHELON,
       callbackGas: 0,
     });
+    let mined = false;
     await waitFor("delivery", async () => {
       const request = await cluster.network.admin.publicClient.readContract({
         address: cluster.network.deployment.addresses.ConsensusRequests,
@@ -37,6 +39,12 @@ try {
         functionName: "getRequest",
         args: [requestId],
       });
+      // The dispute's committee is drawn in a block after the one that opened it; anvil mines only on
+      // transactions, so one is mined here, as a chain would.
+      if (request.status === DISPUTED && !mined) {
+        mined = true;
+        await cluster.network.advance(1);
+      }
       return request.status === DELIVERED ? true : undefined;
     });
     return performance.now() - started;

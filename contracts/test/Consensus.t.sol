@@ -323,6 +323,8 @@ contract ConsensusTest is DisputeSteps {
         consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 600_000);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 7, 8));
         consumer.ask(task, PROMPT, 8, 1_000, PRICE, 2, 0);
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
+        consumer.ask(task, PROMPT, 5, 1_000, PRICE, 2, 0);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 0, 1));
         consumer.ask(task, PROMPT, 1, 1_000, PRICE, 9, 0);
         vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 0, 1));
@@ -395,14 +397,28 @@ contract ConsensusTest is DisputeSteps {
         assertEq(seats.length, 3, "drawn in the next block");
     }
 
-    function test_aDrawWithTooFewNodesLeftFailsAndRefunds() public {
+    function test_aDrawWithTooFewCandidatesHoldingCollateralFailsAndRefunds() public {
         uint256 requestId = _submit(4, 1_000);
+        // Nobody draws for two exit notices: four candidates leave the task, serve their notice, deregister and,
+        // a notice later, take their collateral out.
         for (uint256 i = 0; i < 4; ++i) {
             vm.prank(operatorOf[nodeIds[i]]);
             tasks.unsubscribe(task, nodeIds[i]);
         }
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        for (uint256 i = 0; i < 4; ++i) {
+            tasks.completeExit(task, nodeIds[i]);
+            vm.prank(operatorOf[nodeIds[i]]);
+            nodes.deregister(nodeIds[i]);
+        }
+        vm.warp(block.timestamp + EXIT_NOTICE);
+        for (uint256 i = 0; i < 4; ++i) {
+            vm.prank(operatorOf[nodeIds[i]]);
+            nodes.withdrawCollateral(nodeIds[i]);
+        }
         _draw(requestId);
         assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
+        assertEq(consensus.seatsOf(requestId).length, 0, "no seat");
         assertEq(vault.balanceOf(address(consumer)), 4 * 0.002 ether, "escrow refunded");
     }
 
@@ -416,7 +432,8 @@ contract ConsensusTest is DisputeSteps {
     }
 
     /// A requester that runs nodes learns the seed one block before the draw and changes its nodes' subscriptions:
-    /// joining is too late (only the request's candidates are drawn from), and leaving only lets others in.
+    /// joining is too late (only the request's candidates are drawn from), and leaving changes no seat (or, when
+    /// no committee would be left besides the seats, fails the request).
     function test_changingSubscriptionsAfterTheSeedIsKnownCannotPullSeatsToTheRequester() public {
         uint256 late = addNode(2);
         uint256 requestId = _submit(3, 1_000);
@@ -456,6 +473,189 @@ contract ConsensusTest is DisputeSteps {
         if (seats.length == 0) return 3; // too few left: the request fails, and no seat is the requester's
         for (uint256 i = 0; i < seats.length; ++i) {
             if (seats[i].nodeId != mine[0] && seats[i].nodeId != mine[1] && seats[i].nodeId != mine[2]) ++honest;
+        }
+    }
+
+    // ---------------------------------------------------------------- room for a dispute committee (review M1)
+
+    /// A requester colluding with a seat asks for every node of the echelon, so that a dispute among the seats
+    /// finds no committee and the liar keeps its collateral: refused, whatever the price cap leaves out.
+    function test_aRequestForEveryCandidateOfTheEchelonIsRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 10));
+        consumer.ask(task, PROMPT, 7, 1_000, PRICE, 2, 0);
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
+        consumer.ask(task, PROMPT, 5, 1_000, PRICE, 2, 0);
+        // The committee is drawn at any price: a node the cap excludes from the seats still counts for it.
+        uint256 pricey = addNode(2);
+        subscribe(task, pricey, 2 * PRICE);
+        nextEpoch();
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.NotEnoughNodes.selector, 7, 8));
+        consumer.ask(task, PROMPT, 8, 1_000, PRICE, 2, 0);
+        vm.recordLogs();
+        uint256 requestId = consumer.ask(task, PROMPT, 5, 1_000, PRICE, 2, 0);
+        _keepCandidates();
+        assertEq(candidatesOf[requestId].length, 7, "the seats come from under the cap");
+        // Another echelon's nodes never sit on this echelon's committees: they do not count.
+        for (uint256 i = 0; i < 3; ++i) {
+            subscribe(task, addNode(1), PRICE);
+        }
+        nextEpoch();
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 8, 9));
+        consumer.ask(task, PROMPT, 6, 1_000, PRICE, 2, 0);
+    }
+
+    /// The check reads the dispute manager's committee minimum as it is now, not a copy.
+    function test_theRoomForACommitteeFollowsTheDisputeManagersMinimum() public {
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.committeeSize = 5;
+        p.minCommittee = 5;
+        vm.prank(admin);
+        disputes.setParams(p);
+        vm.expectRevert(abi.encodeWithSelector(ConsensusRequests.TooFewForCommittee.selector, 7, 8));
+        consumer.ask(task, PROMPT, 3, 1_000, PRICE, 2, 0);
+        _submit(2, 1_000);
+    }
+
+    /// A node counted for the committee at the draw may leave the task at once; it stays a committee candidate for
+    /// the exit notice, so the seal and reveal windows (and the call closing the round) must fit in that notice.
+    function test_theSealAndRevealWindowsMustFitTheExitNotice() public {
+        ConsensusRequests.Params memory p;
+        (p.commitWindow, p.deliveryWindow, p.maxCallbackGas, p.maxPromptBytes, p.maxOutputBytes, p.maxNodes) =
+            consensus.params();
+        uint256 slack = consensus.KEEPER_SLACK();
+        p.commitWindow = uint64((EXIT_NOTICE - slack) / 2 + 1);
+        vm.startPrank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ConsensusRequests.ExitNoticeTooShort.selector, 2 * uint256(p.commitWindow) + slack, EXIT_NOTICE
+            )
+        );
+        consensus.setParams(p);
+        p.commitWindow = uint64((EXIT_NOTICE - slack) / 2);
+        consensus.setParams(p);
+        vm.stopPrank();
+    }
+
+    /// The most seats allowed leave exactly `minCommittee` other nodes; one of the seats colludes with the
+    /// requester and lies. The dispute draws its committee from those others and the liar is slashed.
+    function test_aRequestLeavingExactlyACommitteeIsAcceptedAndItsColludingLiarIsSlashed() public {
+        (uint256 requestId, ConsensusRequests.Seat[] memory seats) = _ask(4);
+        assertEq(seats.length, 4, "n + minCommittee = the echelon's seven");
+        (bytes[] memory outputs, uint64[] memory units) = _same(4, ANSWER, UNITS);
+        outputs[2] = "no"; // the requester's seat
+        _commitAll(requestId, seats, outputs, units);
+        assertTrue(_status(requestId) == ConsensusRequests.Status.Disputed, "dispute");
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        assertEq(committee.length, 3, "a committee of the three others");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            for (uint256 k = 0; k < seats.length; ++k) {
+                assertTrue(committee[i] != seats[k].nodeId, "no seat sits on the committee");
+            }
+        }
+        _committeeVotes(ANSWER, UNITS, 4);
+        assertTrue(disputes.getDispute(disputeId).decided, "decided, not NoCommittee");
+        assertEq(nodes.getNode(seats[2].nodeId).collateral, 0, "the colluding liar is slashed");
+        assertTrue(nodes.getNode(seats[2].nodeId).status == INodeRegistry.NodeStatus.Slashed, "and out");
+        consensus.deliverResult(requestId, ANSWER, UNITS);
+        assertTrue(consumer.answered(requestId), "the honest output is delivered");
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (i == 2) continue;
+            assertEq(nodes.getNode(seats[i].nodeId).collateral, COLLATERAL, "honest seats keep their collateral");
+        }
+    }
+
+    /// Draws request `requestId` with `hash` as its block's hash; returns its seats' node ids.
+    function _drawWith(uint256 requestId, bytes32 hash) internal returns (uint256[] memory ids) {
+        vm.roll(consensus.getRequest(requestId).drawBlock + 1);
+        vm.setBlockhash(consensus.getRequest(requestId).drawBlock, hash);
+        consensus.drawSeats(requestId, candidatesOf[requestId]);
+        ConsensusRequests.Seat[] memory seats = consensus.seatsOf(requestId);
+        ids = new uint256[](seats.length);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            ids[i] = seats[i].nodeId;
+        }
+    }
+
+    function _isIn(uint256 id, uint256[] memory list) internal pure returns (bool) {
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i] == id) return true;
+        }
+        return false;
+    }
+
+    /// Between the request and the draw, seat candidates leave the task (those the seed would seat, or others):
+    /// the seats drawn are the same, all n of them, and a seat that left is held to its answer at its price.
+    function test_aSeatCandidateLeavingBetweenRequestAndDrawChangesNoSeat() public {
+        for (uint256 i = 0; i < 3; ++i) {
+            subscribe(task, addNode(2), PRICE);
+        }
+        nextEpoch();
+        uint256 requestId = _submit(3, 1_000); // ten candidates
+        for (uint256 k = 0; k < 4; ++k) {
+            bytes32 label = keccak256(abi.encode("seed", k));
+            uint256 snapshot = vm.snapshotState();
+            uint256[] memory fair = _drawWith(requestId, label);
+            assertEq(fair.length, 3, "three seats");
+            // The seats-to-be leave, then (another run) three others do: nothing moves.
+            for (uint256 run = 0; run < 2; ++run) {
+                vm.revertToState(snapshot);
+                uint256[] memory candidates = candidatesOf[requestId];
+                uint256 left;
+                for (uint256 i = 0; i < candidates.length && left < 3; ++i) {
+                    if (_isIn(candidates[i], fair) != (run == 0)) continue;
+                    vm.prank(operatorOf[candidates[i]]);
+                    tasks.unsubscribe(task, candidates[i]);
+                    ++left;
+                }
+                uint256[] memory drawn = _drawWith(requestId, label);
+                assertEq(drawn.length, 3, "leaving does not shrink the seats");
+                for (uint256 i = 0; i < 3; ++i) {
+                    assertEq(drawn[i], fair[i], "leaving does not change the seats");
+                }
+                if (run == 0) {
+                    ConsensusRequests.Seat[] memory seats = consensus.seatsOf(requestId);
+                    assertEq(seats[0].pricePerMillion, PRICE, "paid at its price, capped by the request's");
+                    assertEq(nodes.getNode(seats[0].nodeId).obligations, 1, "and held to its seat");
+                }
+            }
+            vm.revertToState(snapshot);
+        }
+    }
+
+    /// A candidate that raises its price past the cap after the request keeps its seat, paid at the cap.
+    function test_aSeatCandidateRaisingItsPriceKeepsItsSeatAtTheCap() public {
+        uint256 requestId = _submit(3, 1_000);
+        uint256 snapshot = vm.snapshotState();
+        uint256[] memory fair = _drawWith(requestId, keccak256("price"));
+        vm.revertToState(snapshot);
+        vm.prank(operatorOf[fair[1]]);
+        tasks.updateSubscription(task, fair[1], 10 * PRICE, 1e12);
+        uint256[] memory drawn = _drawWith(requestId, keccak256("price"));
+        assertEq(drawn[1], fair[1], "same seat");
+        assertEq(consensus.seatsOf(requestId)[1].pricePerMillion, PRICE, "paid at most the cap");
+    }
+
+    /// Nodes besides the seats leave between the request and the draw, until no committee could be drawn: the
+    /// request fails and is refunded rather than seat nodes whose dispute would end without a committee.
+    function test_aDrawFailsAndRefundsWhenThePoolCanNoLongerGiveACommittee() public {
+        uint256 requestId = _submit(4, 1_000); // exactly n + minCommittee
+        uint256 snapshot = vm.snapshotState();
+        uint256[] memory fair = _drawWith(requestId, keccak256("pool"));
+        vm.revertToState(snapshot);
+        uint256[] memory candidates = candidatesOf[requestId];
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (_isIn(candidates[i], fair)) continue;
+            vm.prank(operatorOf[candidates[i]]);
+            tasks.unsubscribe(task, candidates[i]);
+            break;
+        }
+        assertEq(_drawWith(requestId, keccak256("pool")).length, 0, "no seat");
+        assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
+        assertEq(vault.balanceOf(address(consumer)), 4 * 0.002 ether, "escrow refunded");
+        for (uint256 i = 0; i < fair.length; ++i) {
+            assertEq(nodes.getNode(fair[i]).obligations, 0, "nobody held");
         }
     }
 

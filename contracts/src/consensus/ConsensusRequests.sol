@@ -13,12 +13,18 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
 /// The part of the DisputeManager's `params` getter read here (its first two fields).
+interface IDisputeParams {
+    function params() external view returns (uint8 committeeSize, uint8 minCommittee);
+}
+
 /// @title ConsensusRequests: n-node Sampling Consensus for requests made by smart contracts (whitepaper §2.6).
 /// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits); the
-/// nodes eligible then are the request's candidates. In a later block anyone draws the n seats among them
-/// (`drawSeats`), seeded with the hash of the request's block, which the requester could not know when it sent the
-/// request: the seats are the first n candidates of that seed's permutation that are still eligible, so leaving
-/// after the seed is known can only let others in, and joining is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
+/// nodes eligible then are the request's candidates. The echelon's pool of the task (its eligible subscribers at
+/// any price) must hold n + the dispute committee minimum, so a dispute among the seats always has nodes to draw a
+/// committee from. In a later block anyone draws the n seats among the candidates (`drawSeats`), seeded with the
+/// hash of the request's block, which the requester could not know when it sent the request: the seats are the
+/// first n candidates of that seed's permutation that still hold collateral, so leaving the task after the request
+/// neither steers nor shrinks the seats, and joining is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
 /// and, once every seat sealed or the seal window closed, REVEALS root, leaf_i and salt: no seat can copy what
 /// another revealed, because its seal was fixed before anything was revealed. root = H(leaf_1 ‖ … ‖ leaf_n) with
 /// leaf_i = H(O ‖ units ‖ i) binds the output and the unit count, so a seat that reports another count disagrees
@@ -31,6 +37,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     uint256 internal constant BPS = 10_000;
     /// Gas kept back for the bookkeeping after the callback returns.
     uint256 internal constant CALLBACK_RESERVE = 20_000;
+    /// Time allowed for the permissionless call that closes a round once its reveal window is over.
+    uint256 public constant KEEPER_SLACK = 1 hours;
 
     enum Status {
         None,
@@ -122,6 +130,9 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     error TaskUnavailable(uint256 taskId);
     error InvalidRequest();
     error NotEnoughNodes(uint256 available, uint256 needed);
+    /// The echelon's pool of the task, at any price, holds `available` nodes: fewer than the n seats plus a
+    /// minimal dispute committee besides them (`needed`).
+    error TooFewForCommittee(uint256 available, uint256 needed);
     error WrongStatus(uint256 requestId, Status status);
     error DrawNotReady(uint256 requestId, uint256 drawBlock);
     error WrongCandidates(uint256 requestId);
@@ -139,6 +150,7 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     error UnitsAboveMax(uint256 units, uint256 max);
     error InsufficientGasForCallback(uint256 available, uint256 needed);
     error NotDisputeManager(address caller);
+    error ExitNoticeTooShort(uint256 needed, uint256 notice);
 
     constructor(
         address admin,
@@ -169,6 +181,13 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         // Room for the refusal output at least, or honest seats that refuse could not deliver and would be slashed.
         _check(p.maxOutputBytes >= 64 && p.maxOutputBytes <= 64_000, "maxOutputBytes", p.maxOutputBytes);
         _check(p.maxNodes >= 1 && p.maxNodes <= 32, "maxNodes", p.maxNodes);
+        // The nodes counted for a committee when the seats are drawn must still be checking candidates when a
+        // dispute among the seats freezes its committee: a node leaving the task stays one for the exit notice,
+        // which must outlast the seal and reveal windows and the call that closes the round (the registry never
+        // lowers it, so this holds once set).
+        uint256 needed = 2 * uint256(p.commitWindow) + KEEPER_SLACK;
+        uint256 notice = taskRegistry.exitNotice();
+        if (needed > notice) revert ExitNoticeTooShort(needed, notice);
         params = p;
         emit ParamsUpdated(p);
     }
@@ -180,7 +199,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     /// Asks n nodes of `echelon` for the output of `prompt` on `taskId`, paying each at most
     /// `maxPricePerMillion` per million units for at most `maxUnits` units. The escrow, n × cost(maxUnits,
     /// maxPricePerMillion), is pulled from the caller (approve the vault first); what is not paid is refunded.
-    /// The seats are drawn by `drawSeats` in a later block.
+    /// The seats are drawn by `drawSeats` in a later block. Refused (`TooFewForCommittee`) unless the task's
+    /// eligible subscribers of `echelon`, at any price, number at least n + the DisputeManager's `minCommittee`.
     function submitRequest(
         uint256 taskId,
         bytes calldata prompt,
@@ -191,8 +211,13 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         uint32 callbackGas
     ) external nonReentrant returns (uint256 requestId) {
         _validate(taskId, prompt.length, n, maxUnits, callbackGas);
-        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon);
+        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon, new uint256[](0));
         if (candidates.length < n) revert NotEnoughNodes(candidates.length, n);
+        // Room for a dispute among the seats: a minimal committee of other nodes of the echelon, at any price
+        // (review M1). Counted at the price cap, a request could not leave room for the committees the cap excludes.
+        uint256 pool = _eligible(taskId, type(uint256).max, echelon, new uint256[](0)).length;
+        uint256 needed = uint256(n) + _minCommittee();
+        if (pool < needed) revert TooFewForCommittee(pool, needed);
         requestId = ++requestCount;
         Request storage r = _requests[requestId];
         r.requester = msg.sender;
@@ -226,8 +251,14 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         ) revert TaskUnavailable(taskId);
     }
 
-    /// The task's subscribers eligible now for a request at `maxPrice` in `echelon`, in the registry's order.
-    function _eligible(uint256 taskId, uint128 maxPrice, uint32 echelon) internal view returns (uint256[] memory) {
+    /// The task's subscribers eligible now at `maxPrice` in `echelon`, but those in `exclude`, in the registry's
+    /// order. Active subscriptions only: a node leaving the task takes no new seat, and is not counted for a
+    /// committee either, since its exit notice may end before the dispute it would check.
+    function _eligible(uint256 taskId, uint256 maxPrice, uint32 echelon, uint256[] memory exclude)
+        internal
+        view
+        returns (uint256[] memory)
+    {
         return taskRegistry.draw(
             ITaskRegistry.Draw({
                 taskId: taskId,
@@ -235,17 +266,23 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
                 count: type(uint256).max,
                 maxPrice: maxPrice,
                 units: 0,
-                exclude: new uint256[](0),
+                exclude: exclude,
                 seed: 0,
                 checking: false
             })
         );
     }
 
+    /// The fewest members the DisputeManager accepts for a committee now.
+    function _minCommittee() internal view returns (uint256 minCommittee) {
+        (, minCommittee) = IDisputeParams(address(disputeManager)).params();
+    }
+
     /// Draws the seats of a request from the hash of the block it was recorded in; anyone may call, from the next
     /// block on, with the request's candidates (from its `ConsensusRequested` event). That hash is out of reach
     /// after 256 blocks: the draw is then re-armed on the current block (whose hash the caller cannot know either)
-    /// and must be called again later. Too few candidates still eligible: the request fails and is refunded.
+    /// and must be called again later. The request fails and is refunded when fewer than n candidates still hold
+    /// collateral, or when the echelon's pool besides the seats drawn can no longer give a minimal committee.
     function drawSeats(uint256 requestId, uint256[] calldata candidates) external nonReentrant {
         Request storage r = _existing(requestId);
         if (r.status != Status.Drawing) revert WrongStatus(requestId, r.status);
@@ -258,14 +295,20 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, requestId, address(this))));
-        uint256[] memory chosen = _pick(candidates, _eligible(r.taskId, r.maxPricePerMillion, r.echelon), r.n, seed);
-        if (chosen.length < r.n) {
+        uint256[] memory chosen = _pick(candidates, r.n, seed);
+        // The pool may have shrunk since the request: a dispute among these seats must still find a committee.
+        if (
+            chosen.length < r.n
+                || _eligible(r.taskId, type(uint256).max, r.echelon, chosen).length < _minCommittee()
+        ) {
             _fail(requestId, r);
             return;
         }
         Seat[] storage seats = _seats[requestId];
         for (uint256 i = 0; i < chosen.length; ++i) {
+            // Its price now (kept by the registry after it left the task), never above the request's cap.
             uint128 price = taskRegistry.getSubscription(r.taskId, chosen[i]).pricePerMillion;
+            if (price > r.maxPricePerMillion) price = r.maxPricePerMillion;
             seats.push(
                 Seat({
                     nodeId: uint64(chosen[i]),
@@ -399,10 +442,13 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
 
     // ---------------------------------------------------------------- internals
 
-    /// The first `n` of `candidates`, in the permutation `seed` gives them (Fisher–Yates), that are in `eligible`.
-    function _pick(uint256[] calldata candidates, uint256[] memory eligible, uint256 n, uint256 seed)
+    /// The first `n` of `candidates`, in the permutation `seed` gives them (Fisher–Yates), that still hold
+    /// collateral as registered nodes (active or deregistered, never slashed): a candidate keeps its place even if
+    /// it left the task, raised its price or became otherwise ineligible since the request, so leaving can neither
+    /// steer nor shrink the seats; drawn, it answers or pays the timeout share (as DisputeManager._pick, review H1).
+    function _pick(uint256[] calldata candidates, uint256 n, uint256 seed)
         internal
-        pure
+        view
         returns (uint256[] memory chosen)
     {
         uint256[] memory order = candidates;
@@ -411,12 +457,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         for (uint256 i = 0; i < order.length && found < n; ++i) {
             uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
             (order[i], order[j]) = (order[j], order[i]);
-            for (uint256 k = 0; k < eligible.length; ++k) {
-                if (eligible[k] == order[i]) {
-                    chosen[found++] = order[i];
-                    break;
-                }
-            }
+            INodeRegistry.Node memory node = nodeRegistry.getNode(order[i]);
+            if (node.collateral != 0 && node.status != INodeRegistry.NodeStatus.Slashed) chosen[found++] = order[i];
         }
         assembly ("memory-safe") {
             mstore(chosen, found)

@@ -78,6 +78,33 @@ export class StackCancelledError extends AtomaError {
   }
 }
 
+/**
+ * A consensus request was refused: the echelon's eligible subscribers of the task, at any price, are fewer than the
+ * n seats plus a minimal dispute committee besides them (`TooFewForCommittee` in ConsensusRequests), so a dispute
+ * among the seats could draw no committee. Ask for at most `available - minCommittee` seats, or wait for more nodes.
+ */
+export class TooFewForCommitteeError extends AtomaError {
+  override name = "TooFewForCommitteeError";
+  readonly minCommittee: bigint;
+  constructor(
+    readonly taskId: bigint,
+    readonly echelon: number,
+    readonly n: number,
+    readonly available: bigint,
+    readonly needed: bigint,
+    options?: AtomaErrorOptions,
+  ) {
+    const minCommittee = needed - BigInt(n);
+    const most = available - minCommittee;
+    super(
+      "TOO_FEW_FOR_COMMITTEE",
+      `task ${taskId} has ${available} eligible nodes in echelon ${echelon} (at any price); ${n} seats and a dispute committee of ${minCommittee} need ${needed}: ${most > 0n ? `ask for at most ${most} seats` : "no consensus request fits there yet"}`,
+      options,
+    );
+    this.minCommittee = minCommittee;
+  }
+}
+
 /** The chain holds no event an action needs to rebuild its arguments (searched where it should be). */
 export class EventNotFoundError extends AtomaError {
   override name = "EventNotFoundError";

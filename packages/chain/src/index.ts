@@ -182,6 +182,7 @@ export {
   MissingEventError,
   SignerProofMissingError,
   StackCancelledError,
+  TooFewForCommitteeError,
   TransactionFailedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";

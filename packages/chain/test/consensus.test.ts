@@ -19,6 +19,7 @@ import {
   revealDisputeVote,
   showDisputeVote,
 } from "../src/actions/voteDispute.js";
+import { TooFewForCommitteeError } from "../src/errors.js";
 import { PRICE, SecurityLevel, startNetwork, type TestNetwork, type TestNode, taskWith } from "./network.js";
 
 const ANSWER = stringToHex("yes");
@@ -33,7 +34,9 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
   beforeAll(async () => {
     network = await startNetwork();
     nodes = [];
-    for (let i = 0; i < 6; i++) nodes.push(await network.addNode({ echelon: 2 }));
+    // Seven: three seats leave a dispute committee of three besides them even once the liar is slashed and a
+    // late node's timeout slash leaves it below the minimum collateral.
+    for (let i = 0; i < 7; i++) nodes.push(await network.addNode({ echelon: 2 }));
     task = await taskWith(network, nodes, { securityLevel: SecurityLevel.Consensus });
     await network.advance(3_600);
   }, 120_000);
@@ -56,6 +59,39 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
       outcomes.push((await revealConsensusResult(byId(id).signer, seat(i))).outcome);
     return outcomes;
   }
+
+  it("refuses, with a named error and nothing escrowed, a request that leaves no room for a dispute committee", async () => {
+    const requester = await network.account();
+    const ask = (n: number) =>
+      submitConsensusRequest(requester.ctx, {
+        taskId: task,
+        prompt: stringToHex("Every seat mine?"),
+        n,
+        maxUnits: 1_000n,
+        maxPricePerMillion: PRICE,
+        echelon: 2,
+        callbackGas: 0,
+      });
+    // Seven nodes in the echelon: five seats would leave two, short of a three-member committee.
+    const refused = await ask(5).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TooFewForCommitteeError);
+    expect(refused).toMatchObject({
+      code: "TOO_FEW_FOR_COMMITTEE",
+      available: 7n,
+      needed: 8n,
+      minCommittee: 3n,
+    });
+    expect((refused as Error).message).toBe(
+      `task ${task} has 7 eligible nodes in echelon 2 (at any price); 5 seats and a dispute committee of 3 need 8: ask for at most 4 seats`,
+    );
+    const escrowed = await network.deployment.contracts.token.read.balanceOf([
+      network.deployment.addresses.AtomaVault,
+    ]);
+    await expect(ask(7)).rejects.toBeInstanceOf(TooFewForCommitteeError);
+    expect(
+      await network.deployment.contracts.token.read.balanceOf([network.deployment.addresses.AtomaVault]),
+    ).toBe(escrowed);
+  });
 
   it("the example consumer asks, anyone draws the seats a block later, three nodes agree, the answer is delivered", async () => {
     const { addresses, contracts } = network.deployment;

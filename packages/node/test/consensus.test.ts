@@ -86,7 +86,7 @@ async function drawnSeats(requestId: bigint) {
 const delivered = (requestId: bigint) =>
   waitFor("delivery", async () => ((await readRequest(requestId)).status === DELIVERED ? true : undefined));
 
-describe("n-node Sampling Consensus for smart-contract requests, six in-process nodes on anvil", () => {
+describe("n-node Sampling Consensus for smart-contract requests, seven in-process nodes on anvil", () => {
   it("the example consumer asks, three nodes compute and agree, and the engine's output reaches the consumer", {
     timeout: 180_000,
   }, async () => {
@@ -329,12 +329,18 @@ describe("n-node Sampling Consensus for smart-contract requests, six in-process 
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    await subscribe(h4.signerCtx, {
-      taskId,
-      nodeId: h4.nodeId,
-      pricePerMillion: PRICE,
-      capacity: 10n ** 12n,
-    });
+    // h4 alone at PRICE takes the seat; three others of the echelon, at twice that, leave room for a committee.
+    const subscriptions = [
+      { node: h4, pricePerMillion: PRICE },
+      ...[0, 1, 4].map((i) => ({ node: chainNodes[i]!, pricePerMillion: 2n * PRICE })),
+    ];
+    for (const { node, pricePerMillion } of subscriptions)
+      await subscribe(node.signerCtx, {
+        taskId,
+        nodeId: node.nodeId,
+        pricePerMillion,
+        capacity: 10n ** 12n,
+      });
     const requester = await network.account();
     const { requestId } = await submitConsensusRequest(requester.ctx, {
       taskId,

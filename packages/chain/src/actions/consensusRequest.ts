@@ -1,7 +1,7 @@
 import { consensusRequestsAbi } from "@atoma/contracts";
 import { costOfUnits } from "@atoma/core";
 import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
-import { ContractRevertError } from "../errors.js";
+import { ContractRevertError, TooFewForCommitteeError } from "../errors.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -30,7 +30,10 @@ export interface DrawnSeats {
 
 /**
  * Asks n nodes for the output of a prompt (the context's account pays and receives the callback), then draws its
- * seats unless told not to. `seats` is undefined when the draw was left to others or the request failed at it.
+ * seats unless told not to. `seats` is undefined when the draw was left to others or the request failed at it (too
+ * few candidates left holding collateral, or too few other nodes left in the echelon for a dispute committee: the
+ * escrow is refunded). Throws TooFewForCommitteeError when the echelon's pool of the task, at any price, is smaller
+ * than n plus the dispute committee minimum (nothing is escrowed).
  */
 export async function submitConsensusRequest(
   ctx: ChainContext,
@@ -43,20 +46,31 @@ export async function submitConsensusRequest(
     ctx.addresses.AtomaVault,
     BigInt(params.n) * costOfUnits(params.maxUnits, params.maxPricePerMillion),
   );
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.ConsensusRequests,
-    abi: consensusRequestsAbi,
-    functionName: "submitRequest",
-    args: [
-      params.taskId,
-      params.prompt,
-      params.n,
-      params.maxUnits,
-      params.maxPricePerMillion,
-      params.echelon,
-      params.callbackGas,
-    ],
-  });
+  let receipt: TransactionReceipt;
+  try {
+    receipt = await execute(ctx, {
+      address: ctx.addresses.ConsensusRequests,
+      abi: consensusRequestsAbi,
+      functionName: "submitRequest",
+      args: [
+        params.taskId,
+        params.prompt,
+        params.n,
+        params.maxUnits,
+        params.maxPricePerMillion,
+        params.echelon,
+        params.callbackGas,
+      ],
+    });
+  } catch (error) {
+    if (error instanceof ContractRevertError && error.errorName === "TooFewForCommittee") {
+      const [available, needed] = error.args as [bigint, bigint];
+      throw new TooFewForCommitteeError(params.taskId, params.echelon, params.n, available, needed, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
   const { args } = single(
     parseEventLogs({ abi: consensusRequestsAbi, logs: receipt.logs, eventName: "ConsensusRequested" }),
     "ConsensusRequested",

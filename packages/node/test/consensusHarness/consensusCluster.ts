@@ -19,10 +19,13 @@ export const MAX_UNITS = 200n;
 export const MAX_OUTPUT_TOKENS = 24;
 
 /**
- * Six in-process nodes on one anvil, sharing one embedded engine over the tiny model: five honest ones and, last,
- * a cheater whose engine runs the tiny model of another seed. `honestTask` is served by the first three only;
- * `cheatTask` is drawn at PRICE among the cheater and the first two (the others ask twice as much), so a request
- * at PRICE always samples the cheater and its dispute committee is nodes 3–5.
+ * Seven in-process nodes on one anvil, sharing one embedded engine over the tiny model: six honest ones and, last,
+ * a cheater whose engine runs the tiny model of another seed. `honestTask` is drawn at PRICE among the first three
+ * only (nodes 4–6 ask twice as much); `cheatTask` is drawn at PRICE among the cheater and the first two (nodes 3–5
+ * ask twice as much), so a request at PRICE always samples the cheater and its dispute committee is nodes 3–5.
+ * A request is accepted only when the echelon's pool of its task, at any price, holds n + the dispute committee
+ * minimum (3 here): each task holds six nodes, room for n = 3 — and `honestTask` keeps it once the cheater is
+ * slashed, which is why it has a node of its own (node 6) rather than the cheater.
  */
 export interface ConsensusCluster {
   network: ConsensusNetwork;
@@ -61,8 +64,9 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
   await engine.start();
 
   const chainNodes: ChainNode[] = [];
-  for (let i = 0; i < 6; i++) chainNodes.push(await network.addNode(ECHELON));
-  const [h1, h2, h3, h4, h5, cheater] = chainNodes as [
+  for (let i = 0; i < 7; i++) chainNodes.push(await network.addNode(ECHELON));
+  const [h1, h2, h3, h4, h5, h6, cheater] = chainNodes as [
+    ChainNode,
     ChainNode,
     ChainNode,
     ChainNode,
@@ -70,9 +74,10 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
     ChainNode,
     ChainNode,
   ];
-  const honestTask = await network.consensusTask(
-    [h1, h2, h3].map((node) => ({ node, pricePerMillion: PRICE })),
-  );
+  const honestTask = await network.consensusTask([
+    ...[h1, h2, h3].map((node) => ({ node, pricePerMillion: PRICE })),
+    ...[h4, h5, h6].map((node) => ({ node, pricePerMillion: 2n * PRICE })),
+  ]);
   const cheatTask = await network.consensusTask([
     ...[cheater, h1, h2].map((node) => ({ node, pricePerMillion: PRICE })),
     ...[h3, h4, h5].map((node) => ({ node, pricePerMillion: 2n * PRICE })),
