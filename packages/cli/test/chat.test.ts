@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createAtomaPublicClient, getStack } from "@atoma/chain";
 import type { Address } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
 
 interface Ready {
@@ -107,9 +108,13 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     // Every receipt was kept, and an honest node's receipts prove nothing.
     const kept = JSON.parse(
       readFileSync(
-        join(
+        receiptsFile(
           receipts,
-          `${ready.chainId}-${ready.contracts.StackManager!.toLowerCase()}-${bought.stackId}.json`,
+          await stackHome(
+            createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+            ready.contracts.StackManager! as Address,
+          ),
+          BigInt(bought.stackId),
         ),
         "utf8",
       ),

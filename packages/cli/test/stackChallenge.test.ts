@@ -32,7 +32,7 @@ import {
   settlementNode,
   waitFor,
 } from "../../node/test/helpers/settlementNetwork.js";
-import { keepReceipt, receiptsFile } from "../src/chat/receiptStore.js";
+import { keepReceipt, receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { runCli } from "./cliProcess.js";
 
 const HOUR = 3_600;
@@ -218,8 +218,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     const served = await serveStack(network, stack.stackId, ownerAccount, padder, 2, "honest", 200n);
     const file = receiptsFile(
       receipts,
-      network.anvil.chainId,
-      network.deployment.addresses.StackManager,
+      await stackHome(network.admin.publicClient, network.deployment.addresses.StackManager),
       stack.stackId,
     );
     served.responses.forEach((response, k) => {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { KeptReceipt } from "@atoma/sdk";
-import type { Address, Hex } from "viem";
+import type { Address, Hex, PublicClient } from "viem";
 import { CliUsageError } from "../errors.js";
 
 /**
@@ -13,9 +13,26 @@ export function receiptsDir(flag: string | undefined): string {
   return resolve(flag ?? process.env.ATOMA_RECEIPTS ?? join(homedir(), ".atoma", "receipts"));
 }
 
-/** The file of one stack's receipts (stack ids are per StackManager and chain). */
-export function receiptsFile(dir: string, chainId: number, stackManager: Address, stackId: bigint): string {
-  return join(dir, `${chainId}-${stackManager.toLowerCase()}-${stackId}.json`);
+/** Where a stack lives: stack ids are per StackManager and per chain — per chain instance, too: every fresh dev
+ * chain has the same chain id and contract addresses, and only its genesis block tells it from the last one. */
+export interface StackHome {
+  chainId: number;
+  genesis: Hex;
+  stackManager: Address;
+}
+
+export async function stackHome(publicClient: PublicClient, stackManager: Address): Promise<StackHome> {
+  const [chainId, genesis] = await Promise.all([
+    publicClient.getChainId(),
+    publicClient.getBlock({ blockNumber: 0n }),
+  ]);
+  return { chainId, genesis: genesis.hash, stackManager };
+}
+
+/** The file of one stack's receipts. */
+export function receiptsFile(dir: string, home: StackHome, stackId: bigint): string {
+  const chain = `${home.chainId}-${home.genesis.slice(2, 14).toLowerCase()}`;
+  return join(dir, `${chain}-${home.stackManager.toLowerCase()}-${stackId}.json`);
 }
 
 interface StoredReceipt {

@@ -13,8 +13,8 @@ import {
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
-import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
-import { keepReceipt, loadReceipts, receiptsDir, receiptsFile } from "../chat/receiptStore.js";
+import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
+import { keepReceipt, loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -151,7 +151,8 @@ async function ask(
   body: Record<string, unknown>,
   receiptsDir: string,
 ): Promise<Verified> {
-  const file = receiptsFile(receiptsDir, network.chainId, network.contracts.StackManager, stack.stackId);
+  const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
+  const file = receiptsFile(receiptsDir, home, stack.stackId);
   const client = new StackClient({
     nodeUrl: stack.nodeUrl,
     account,

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { devParameters } from "@atoma/chain";
 import type { Command } from "commander";
 import { writeNetworkFile } from "../dev/networkFile.js";
 import { startDevNetwork } from "../dev/startDevNetwork.js";
@@ -44,11 +45,20 @@ export function registerDev(program: Command): void {
           { rpcUrl: ready.rpcUrl, nodes: ready.nodes.map((node) => node.url), networkFile },
           "local network ready; press Ctrl-C to stop",
         );
-        if (ready.nodes.length > 0)
+        if (ready.nodes.length > 0) {
+          // The verified task sells a stack only when its server, an attester and a committee can be drawn.
+          const verifiable = ready.nodes.length >= 2 + devParameters.stack.minCommittee;
+          const task = verifiable ? "" : ` --task ${ready.tasks.chatUnverified}`;
+          const why = verifiable
+            ? ""
+            : `  (${ready.nodes.length} node(s) cannot check one another: this asks the unverified task; ` +
+              `run --nodes ${2 + devParameters.stack.minCommittee} or more for the verified one)\n`;
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
-              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile} "Hello"\n\n`,
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} "Hello"\n` +
+              `${why}\n`,
           );
+        }
       } catch (error) {
         await services.stopAll();
         throw error;

@@ -12,7 +12,7 @@ import { type Command, Option } from "commander";
 import { formatEther } from "viem";
 import { bigintOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
-import { loadReceipts, receiptsDir, receiptsFile } from "../chat/receiptStore.js";
+import { loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
 
@@ -135,7 +135,11 @@ export function registerStackChallenge(stack: Command): void {
       const leafIndex =
         flags.index ??
         indexAfterReceipts(
-          receiptsFile(receiptsDir(flags.receipts), network.chainId, network.contracts.StackManager, stackId),
+          receiptsFile(
+            receiptsDir(flags.receipts),
+            await stackHome(ctx.publicClient, network.contracts.StackManager),
+            stackId,
+          ),
           stackId,
         );
       const count = BigInt(settlement.requestCount);

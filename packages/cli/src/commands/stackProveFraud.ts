@@ -4,7 +4,7 @@ import { type Command, Option } from "commander";
 import { formatEther } from "viem";
 import { bigintOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, userContext } from "../chain/userChain.js";
-import { loadReceipts, receiptsDir, receiptsFile } from "../chat/receiptStore.js";
+import { loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
 
@@ -43,8 +43,7 @@ export function registerStackProveFraud(stack: Command): void {
       if (stack.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
       const file = receiptsFile(
         receiptsDir(flags.receipts),
-        network.chainId,
-        network.contracts.StackManager,
+        await stackHome(ctx.publicClient, network.contracts.StackManager),
         stackId,
       );
       const receipts = loadReceipts(file);
