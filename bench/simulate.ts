@@ -1,6 +1,5 @@
 // econ simulate: stacks settled per second through the deployed contracts, by round size (concurrency).
-import { validateSimulationOptions } from "../packages/cli/src/simulate/options.js";
-import { runSimulation } from "../packages/cli/src/simulate/runSimulation.js";
+import { runSimulation, validateSimulationOptions } from "@atoma/simulate";
 import { report } from "./lib/report.js";
 
 const quiet = { isTTY: false, write: () => true };

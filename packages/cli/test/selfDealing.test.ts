@@ -1,11 +1,11 @@
 import { selfDealingBound } from "@atoma/core";
-import { describe, expect, it } from "vitest";
 import {
   formatSelfDealing,
   runSelfDealing,
   type SelfDealingResult,
   validateSelfDealingOptions,
-} from "../src/simulate/selfDealing.js";
+} from "@atoma/simulate";
+import { describe, expect, it } from "vitest";
 import { runCli } from "./cliProcess.js";
 
 /** What the rule lets the best self-dealer keep of an honest staker's emission: (m − 1)·b / (m·b + y). */

@@ -1,12 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { profitPlot, runSimulation, type SimulationResult, validateSimulationOptions } from "@atoma/simulate";
 import { afterAll, describe, expect, it } from "vitest";
-import { validateSimulationOptions } from "../src/simulate/options.js";
-import { profitPlot } from "../src/simulate/profitPlot.js";
-import { runSimulation, type SimulationResult } from "../src/simulate/runSimulation.js";
+import { expectWellFormedSvg } from "../../simulate/test/simulateSvg.js";
 import { runCli } from "./cliProcess.js";
-import { expectWellFormedSvg } from "./simulateSvg.js";
 
 const root = mkdtempSync(join(tmpdir(), "atoma-simulate-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,13 +1,19 @@
 import { writeFile } from "node:fs/promises";
+import {
+  formatReport,
+  formatSelfDealing,
+  MAX_RATES,
+  profitPlot,
+  runSelfDealing,
+  runSimulation,
+  type Strategy,
+  validateSelfDealingOptions,
+  validateSimulationOptions,
+} from "@atoma/simulate";
 import type { Command } from "commander";
 import { CliUsageError } from "../errors.js";
 import { numberOption } from "../numberOptions.js";
 import { integerOption } from "../options.js";
-import { formatReport } from "../simulate/formatReport.js";
-import { MAX_RATES, type Strategy, validateSimulationOptions } from "../simulate/options.js";
-import { profitPlot } from "../simulate/profitPlot.js";
-import { runSimulation } from "../simulate/runSimulation.js";
-import { formatSelfDealing, runSelfDealing, validateSelfDealingOptions } from "../simulate/selfDealing.js";
 
 interface SimulateFlags {
   stacks?: number;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { perActor } from "../src/simulate/concurrency.js";
-import { estimateCrossing } from "../src/simulate/crossing.js";
-import { replicationTargets, sweepRates } from "../src/simulate/economics.js";
-import { defaultSimulationOptions } from "../src/simulate/options.js";
-import { SeededRandom, seededPrivateKey } from "../src/simulate/random.js";
-import { firstDownCrossing, wilsonInterval } from "../src/simulate/statistics.js";
-import { escapeXml, renderPlot } from "../src/simulate/svgPlot.js";
+import { perActor } from "../src/concurrency.js";
+import { estimateCrossing } from "../src/crossing.js";
+import { replicationTargets, sweepRates } from "../src/economics.js";
+import { defaultSimulationOptions } from "../src/options.js";
+import { SeededRandom, seededPrivateKey } from "../src/random.js";
+import { firstDownCrossing, wilsonInterval } from "../src/statistics.js";
+import { escapeXml, renderPlot } from "../src/svgPlot.js";
 import { expectWellFormedSvg } from "./simulateSvg.js";
 
 describe("simulation parts", () => {

@@ -1,0 +1,24 @@
+export { formatReport } from "./formatReport.js";
+export {
+  cheaterCount,
+  defaultSimulationOptions,
+  MAX_RATES,
+  type SimulationOptions,
+  SimulationOptionsError,
+  STRATEGIES,
+  type Strategy,
+  validateSimulationOptions,
+} from "./options.js";
+export { profitPlot } from "./profitPlot.js";
+export { type GroupTotals, type PointResult, runSimulation, type SimulationResult } from "./runSimulation.js";
+export {
+  type DealerOutcome,
+  defaultSelfDealingOptions,
+  formatSelfDealing,
+  runSelfDealing,
+  type SelfDealingOptions,
+  SelfDealingOptionsError,
+  type SelfDealingResult,
+  validateSelfDealingOptions,
+  type WashParameters,
+} from "./selfDealing.js";
