@@ -44,7 +44,7 @@ import {
   stringToBytes,
 } from "viem";
 import type { AtomaPublicClient, AtomaWalletClient } from "./clients.js";
-import { DeploymentError } from "./errors.js";
+import { DeploymentError, TransactionFailedError } from "./errors.js";
 import {
   type DeployParameters,
   type DeployRoles,
@@ -107,7 +107,7 @@ async function deployOne(
     const hash = await walletClient.deployContract({ abi, bytecode, args } as never);
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success" || !receipt.contractAddress)
-      throw new Error(`receipt status ${receipt.status}`);
+      throw new TransactionFailedError(`the deployment of ${name} was mined as ${receipt.status}`);
     return getAddress(receipt.contractAddress);
   } catch (cause) {
     throw new DeploymentError(`deploying ${name} failed`, { cause, details: describeRevert(cause) });
@@ -117,7 +117,8 @@ async function deployOne(
 async function call(publicClient: AtomaPublicClient, step: string, send: () => Promise<Hash>): Promise<void> {
   try {
     const receipt = await publicClient.waitForTransactionReceipt({ hash: await send() });
-    if (receipt.status !== "success") throw new Error(`receipt status ${receipt.status}`);
+    if (receipt.status !== "success")
+      throw new TransactionFailedError(`${step} was mined as ${receipt.status}`);
   } catch (cause) {
     throw new DeploymentError(`wiring failed at ${step}`, { cause, details: describeRevert(cause) });
   }

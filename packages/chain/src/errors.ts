@@ -112,3 +112,25 @@ export class EventNotFoundError extends AtomaError {
     super("EVENT_NOT_FOUND", message, options);
   }
 }
+
+/** No node is registered in the NodeRegistry with this signing key (or operator key): it serves and settles nothing. */
+export class NodeNotRegisteredError extends AtomaError {
+  override name = "NodeNotRegisteredError";
+  readonly key: string;
+  constructor(key: string, options?: AtomaErrorOptions) {
+    super(
+      "NODE_NOT_REGISTERED",
+      `no node is registered with the key ${key}; register it first (atoma node register)`,
+      options,
+    );
+    this.key = key;
+  }
+}
+
+/** The chain reported an outcome the protocol rules out at this step (a bug, here or in the contracts). */
+export class UnexpectedOutcomeError extends AtomaError {
+  override name = "UnexpectedOutcomeError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("UNEXPECTED_OUTCOME", message, options);
+  }
+}

@@ -180,10 +180,12 @@ export {
   EventNotFoundError,
   EvidenceTooLargeError,
   MissingEventError,
+  NodeNotRegisteredError,
   SignerProofMissingError,
   StackCancelledError,
   TooFewForCommitteeError,
   TransactionFailedError,
+  UnexpectedOutcomeError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";
 export {

@@ -18,17 +18,6 @@ export class CliUsageError extends AtomaError {
   }
 }
 
-/** A command needs the node's on-chain id, but no node is registered with its key. */
-export class NodeNotRegisteredError extends AtomaError {
-  override name = "NodeNotRegisteredError";
-  constructor(address: string) {
-    super(
-      "NODE_NOT_REGISTERED",
-      `no node is registered with the key ${address}; run atoma node register first`,
-    );
-  }
-}
-
 /** A task exists for another model than the one this node serves. */
 export class TaskModelMismatchError extends AtomaError {
   override name = "TaskModelMismatchError";

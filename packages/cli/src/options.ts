@@ -9,3 +9,13 @@ export function integerOption(name: string, min: number, max: number) {
     return parsed;
   };
 }
+
+/** Whether `value` parses as an http: or https: URL. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === "http:" || protocol === "https:";
+  } catch {
+    return false;
+  }
+}

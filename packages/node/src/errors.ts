@@ -247,3 +247,19 @@ export class ChainUnavailableError extends AtomaError {
     super("CHAIN_UNAVAILABLE", message, options);
   }
 }
+
+/** A part was used before the node started it, after it stopped, or started twice. */
+export class NodeLifecycleError extends AtomaError {
+  override name = "NodeLifecycleError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("NODE_LIFECYCLE", message, options);
+  }
+}
+
+/** The engine's health check failed (the reason is the engine's, safe to show). */
+export class EngineUnhealthyError extends AtomaError {
+  override name = "EngineUnhealthyError";
+  constructor(reason: string, options?: AtomaErrorOptions) {
+    super("ENGINE_UNHEALTHY", reason, options);
+  }
+}

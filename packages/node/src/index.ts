@@ -1,3 +1,4 @@
+export { NodeNotRegisteredError } from "@atoma/chain";
 export { Accounting, type AccountingComponents, type AccountingOptions } from "./accounting/accounting.js";
 export { countStacks } from "./accounting/countStacks.js";
 export {
@@ -30,7 +31,7 @@ export {
   type Permit,
 } from "./admission/admissionGate.js";
 export type { ChainStackLookup, Endpoint, StackApi, StackApiLimits } from "./api/apiContext.js";
-export { MissingAuthorizationError, NodeNotRegisteredError, RequestExpiredError } from "./api/errors.js";
+export { MissingAuthorizationError, RequestExpiredError } from "./api/errors.js";
 export { type StackApiOptions, stackApiPart } from "./api/stackApiPart.js";
 export {
   type AttestationPartComponents,

@@ -1,4 +1,5 @@
 import { buyStack, finalizeSettlement, submitSettlements } from "@atoma/chain";
+import { InvalidInputError } from "@atoma/core";
 import { keccak256, stringToBytes } from "viem";
 import { attestAndReveal, type RoundActors } from "./attestation.js";
 import { voteAndResolve } from "./committeeVotes.js";
@@ -67,7 +68,7 @@ export async function runRound(
   const spend = (nodeId: bigint, amount: number) => costs.set(nodeId, (costs.get(nodeId) ?? 0) + amount);
   const node = (nodeId: bigint) => {
     const found = nodes.get(nodeId);
-    if (!found) throw new Error(`node ${nodeId} is not part of the simulation`);
+    if (!found) throw new InvalidInputError(`node ${nodeId} is not part of the simulation`);
     return found;
   };
   let transactions = 0;

@@ -1,6 +1,7 @@
 import { settlementDrawAbi, settlementManagerAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
 import { parseEventLogs, type TransactionReceipt } from "viem";
+import { UnexpectedOutcomeError } from "../errors.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { type AttesterDrawOutcome, drawAttestersUntilDone } from "./drawAttesters.js";
 import { execute } from "./execute.js";
@@ -60,7 +61,7 @@ function fromDraw(outcome: AttesterDrawOutcome): SettlementOutcome {
     case "unverifiable":
       return { sampled: false, outcome: "unverifiable", refunded: outcome.refunded };
     default:
-      throw new Error(`a first attester draw cannot end ${outcome.outcome}`);
+      throw new UnexpectedOutcomeError(`a first attester draw cannot end ${outcome.outcome}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { AnvilStartError } from "../errors.js";
 /** Polls `eth_chainId` until the endpoint answers or `timeoutMs` passes. */
 export async function waitForRpc(rpcUrl: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -17,5 +18,5 @@ export async function waitForRpc(rpcUrl: string, timeoutMs: number): Promise<num
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`no JSON-RPC answer from ${rpcUrl} within ${timeoutMs} ms`, { cause: lastError });
+  throw new AnvilStartError(`no JSON-RPC answer from ${rpcUrl} within ${timeoutMs} ms`, { cause: lastError });
 }

@@ -11,7 +11,7 @@ import {
 } from "@atoma/engine";
 import type { Command } from "commander";
 import { CliUsageError } from "../errors.js";
-import { integerOption } from "../options.js";
+import { integerOption, isHttpUrl } from "../options.js";
 
 function existingFile(path: string): string {
   const full = resolve(path);
@@ -26,13 +26,8 @@ function rootOption(value: string): Hash {
 }
 
 function urlOption(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
-    return value;
-  } catch {
-    throw new CliUsageError(`--endpoint must be an http(s) URL, got "${value}"`);
-  }
+  if (!isHttpUrl(value)) throw new CliUsageError(`--endpoint must be an http(s) URL, got "${value}"`);
+  return value;
 }
 
 /** A one-line progress bar on stderr, redrawn at most ten times a second. */

@@ -6,6 +6,7 @@ import {
   getSubscription,
   getTask,
   modelIdOf,
+  NodeNotRegisteredError,
   nodeIdOfSigner,
   registerNode,
   setSubscriptionCollateral,
@@ -29,14 +30,13 @@ import {
   EchelonNotApprovedError,
   ExitNoticeRunningError,
   isoTime,
-  NodeNotRegisteredError,
   SubscriptionsLeftError,
   TaskModelMismatchError,
   UnknownTaskError,
   WithdrawalTooEarlyError,
 } from "../errors.js";
 import { loadConfigFile, printJson } from "../nodeConfigFile.js";
-import { integerOption } from "../options.js";
+import { integerOption, isHttpUrl } from "../options.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT128_MAX = (1n << 128n) - 1n;
@@ -49,12 +49,7 @@ function configOption(): Option {
 }
 
 function urlOption(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
-  } catch {
-    throw new CliUsageError(`--url must be an http(s) URL, got "${value}"`);
-  }
+  if (!isHttpUrl(value)) throw new CliUsageError(`--url must be an http(s) URL, got "${value}"`);
   if (Buffer.byteLength(value) > 256) throw new CliUsageError("--url must be at most 256 bytes");
   return value;
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AnvilStartError,
   atomaContracts,
   createAtomaPublicClient,
   createAtomaWalletClient,
@@ -59,7 +60,7 @@ export async function startDevNetwork(
   // anvil holds the keys of its dev accounts and signs for them, so no key material passes through here.
   const accounts = await devAccounts(rpc);
   const deployer = accounts[0];
-  if (!deployer) throw new Error("anvil reported no dev accounts");
+  if (!deployer) throw new AnvilStartError("anvil reported no dev accounts");
   const walletClient = createAtomaWalletClient(rpc, { address: deployer, type: "json-rpc" });
   let addresses = await loadDeployment(options.stateDir, publicClient);
   if (addresses) {

@@ -1,5 +1,6 @@
 import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from "node-llama-cpp";
 import { SeededRandom } from "../tinyModel/seededRandom.js";
+import { FingerprintUnavailableError } from "./errors.js";
 
 /** Bumped whenever the probe (model, prompt, positions, steps, encoding) changes: every fingerprint changes. */
 export const PROBE_VERSION = 1;
@@ -69,7 +70,9 @@ export async function runProbe(
 
 function denseLogits(sparse: ReadonlyMap<Token, number> | undefined, vocabularySize: number): Float32Array {
   if (!sparse || sparse.size !== vocabularySize)
-    throw new Error(`the probe expected ${vocabularySize} logits, llama.cpp returned ${sparse?.size ?? 0}`);
+    throw new FingerprintUnavailableError(
+      `the probe expected ${vocabularySize} logits, llama.cpp returned ${sparse?.size ?? 0}`,
+    );
   const dense = new Float32Array(vocabularySize);
   for (const [token, logit] of sparse) dense[token] = logit;
   return dense;

@@ -1,13 +1,12 @@
-import { readNodeIdOfSigner } from "@atoma/chain";
+import { NodeNotRegisteredError, readNodeIdOfSigner } from "@atoma/chain";
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
 import type { StackApi } from "./apiContext.js";
 import { chainStackLookup } from "./chainStackLookup.js";
-import { NodeNotRegisteredError } from "./errors.js";
 import { inferenceHandler } from "./handleInference.js";
 import { stackEvents } from "./stackEvents.js";
 import { StackOwners } from "./stackOwners.js";
@@ -33,10 +32,7 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
   const stackManager = contract(context, "StackManager");
   const registry = contract(context, "NodeRegistry");
   const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
-  if (nodeId === undefined)
-    throw new NodeNotRegisteredError(
-      `no node is registered with signer ${context.account.address}: register it first (atoma node register)`,
-    );
+  if (nodeId === undefined) throw new NodeNotRegisteredError(context.account.address);
   const now = options.now ?? Date.now;
   const { limits } = context.config;
   return {
@@ -87,7 +83,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           name: "engine",
           check: async () => {
             const health = await engine.health();
-            if (!health.ok) throw new Error(health.reason ?? "the engine is not running");
+            if (!health.ok) throw new EngineUnhealthyError(health.reason ?? "the engine is not running");
           },
         },
       ],

@@ -1,5 +1,6 @@
 import type { PGlite } from "@electric-sql/pglite";
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
+import { NodeLifecycleError } from "../errors.js";
 
 type Command = PostgresQueryResult<unknown>["command"];
 const COMMANDS = new Set<string>(["UPDATE", "DELETE", "INSERT", "SELECT", "MERGE"]);
@@ -22,7 +23,7 @@ export class PGlitePool implements PostgresPool {
   constructor(private readonly db: PGlite) {}
 
   async connect(): Promise<PostgresPoolClient> {
-    if (this.#ended) throw new Error("the embedded database is closed");
+    if (this.#ended) throw new NodeLifecycleError("the embedded database is closed");
     let release!: () => void;
     const previous = this.#tail;
     this.#tail = new Promise<void>((resolve) => {

@@ -235,6 +235,8 @@ describe("node HTTP app", () => {
       "CHAIN_REORG",
       "LISTENER_CURSOR_MOVED",
       "CHAIN_UNAVAILABLE",
+      "NODE_LIFECYCLE",
+      "ENGINE_UNHEALTHY",
     ]);
     const codes = Object.values(errors)
       .filter((value) => typeof value === "function")

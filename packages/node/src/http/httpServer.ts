@@ -2,6 +2,7 @@ import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "@atoma/core";
 import { serve } from "@hono/node-server";
+import { NodeLifecycleError } from "../errors.js";
 import type { NodeApp, ServerState } from "./nodeEnv.js";
 
 export interface HttpServerComponents {
@@ -75,7 +76,7 @@ export class HttpServer {
   /** The URL it listens on (after `start()`). */
   get url(): string {
     const address = this.#server?.address() as AddressInfo | null | undefined;
-    if (!address) throw new Error("the HTTP server is not listening");
+    if (!address) throw new NodeLifecycleError("the HTTP server is not listening");
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}`;
   }

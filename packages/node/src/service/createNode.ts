@@ -10,6 +10,7 @@ import type { NodeConfig } from "../config/loadConfig.js";
 import { printableConfig } from "../config/redact.js";
 import { openStateDatabase } from "../db/openStateDatabase.js";
 import { createConfiguredEngine } from "../engine/nodeEngine.js";
+import { NodeLifecycleError } from "../errors.js";
 import { createHttpApp } from "../http/createHttpApp.js";
 import { HttpServer } from "../http/httpServer.js";
 import type { HealthCheck, ModelCatalog, ServerState } from "../http/nodeEnv.js";
@@ -189,15 +190,15 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
 
   const node: AtomaNode = {
     get url() {
-      if (!server) throw new Error("the node is not started");
+      if (!server) throw new NodeLifecycleError("the node is not started");
       return config.node.publicUrl ?? server.url;
     },
     get context() {
-      if (!context) throw new Error("the node is not started");
+      if (!context) throw new NodeLifecycleError("the node is not started");
       return context;
     },
     async start() {
-      if (stoppers.length > 0) throw new Error("the node is already started");
+      if (stoppers.length > 0) throw new NodeLifecycleError("the node is already started");
       stopping = undefined;
       try {
         await start();
