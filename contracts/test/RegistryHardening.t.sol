@@ -173,14 +173,22 @@ contract RegistryHardeningTest is AtomaFixture {
         vm.prank(address(settlement));
         nodes.slashTimeout(id, user);
         assertTrue(!nodes.isEligible(id), "its bonds are no longer backed");
+        // Short of its bonds, every subscription is on exit notice (it checks until the notice ends).
+        uint256[] memory left = tasks.tasksOf(id);
+        for (uint256 i = 0; i < left.length; ++i) assertTrue(!tasks.getSubscription(left[i], id).active, "on notice");
+        vm.prank(operatorOf[id]);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NodeUnderfunded.selector, id));
+        tasks.subscribe(left[0], id, PRICE, 1e12, SUB_COLLATERAL);
         vm.prank(operatorOf[id]);
         nodes.topUp(id, COLLATERAL / 10);
         assertTrue(nodes.isEligible(id), "backed again");
+        vm.prank(operatorOf[id]);
+        tasks.subscribe(left[0], id, PRICE, 1e12, SUB_COLLATERAL);
+        assertTrue(tasks.getSubscription(left[0], id).active, "topped up, it cancels the notice");
 
         // Leaving every task releases every bond once the notices end; then the node may deregister.
-        uint256[] memory left = tasks.tasksOf(id);
         vm.startPrank(operatorOf[id]);
-        for (uint256 i = 0; i < left.length; ++i) tasks.unsubscribe(left[i], id);
+        tasks.unsubscribe(left[0], id);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.SubscriptionsLeft.selector, id, COLLATERAL));
         nodes.deregister(id);
         vm.warp(block.timestamp + EXIT_NOTICE);

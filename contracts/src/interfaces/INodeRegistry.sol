@@ -28,7 +28,9 @@ interface INodeRegistry {
         bool eligible;
         /// Can be drawn to check others (attester, committee member): active, past its registration epoch, in an
         /// approved echelon, holding collateral. Unlike `eligible`, falling below the minimum or its bonds (a
-        /// timeout slash) does not take it out: a node cannot leave the checking pool by getting itself slashed.
+        /// timeout slash) does not take it out at once: a node cannot leave the checking pool by getting itself
+        /// slashed. Such a fall puts all its subscriptions on exit notice instead (`TaskRegistry.startExitAll`),
+        /// so it checks until the notice ends and no longer after.
         bool checkable;
         uint8 reputation;
         uint32 echelon;
@@ -40,6 +42,8 @@ interface INodeRegistry {
 
     function getNode(uint256 nodeId) external view returns (Node memory);
     function isEligible(uint256 nodeId) external view returns (bool);
+    /// Holds at least the minimum collateral and all it bonded to its subscriptions.
+    function isFunded(uint256 nodeId) external view returns (bool);
     function nodeStates(uint256[] calldata nodeIds) external view returns (NodeState[] memory);
     function isNodeActor(uint256 nodeId, address account) external view returns (bool);
     function nodeIdOfSigner(address signer) external view returns (uint256);

@@ -55,6 +55,9 @@ interface ITaskRegistry {
     function reserve(uint256 taskId, uint256 nodeId, uint64 units) external;
     function release(uint256 taskId, uint256 nodeId, uint64 units) external;
     function unsubscribeAll(uint256 nodeId) external;
+    /// Every active subscription of the node starts its exit notice (its collateral fell below the minimum or its
+    /// bonds).
+    function startExitAll(uint256 nodeId) external;
     /// Seconds a node stays bound after it leaves: a subscription's exit notice, and the wait before collateral is
     /// withdrawable after deregistration and after the node's last obligation.
     function exitNotice() external view returns (uint64);

@@ -24,7 +24,9 @@ import {SignerBinding} from "./SignerBinding.sol";
 /// committees, requests) is pending and `exitNotice` has passed since both its deregistration and the end of its
 /// last obligation: so a receipt-fraud proof (`ReceiptFraud`) against a stack always has at least the notice after
 /// the stack closed, and a frozen committee candidate cannot take its collateral out before a committee is drawn.
-/// A fraud slash takes effect at once. Reputation (0–100) starts at zero,
+/// A fraud slash takes effect at once. A timeout slash that leaves the node short of the minimum or its bonds puts
+/// every subscription on exit notice (`TaskRegistry.startExitAll`): it checks others until the notice ends, and
+/// subscribes again once topped up. Reputation (0–100) starts at zero,
 /// moves up on honest settlement, down on timeouts, and to zero with a fraud slash, which also takes all
 /// collateral and bars the node for good: a fresh registration has nothing to reset to.
 contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
@@ -307,8 +309,23 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     function _eligible(uint256 nodeId, uint256 epoch, uint256 minCollateral) internal view returns (bool) {
         INodeRegistry.Node storage node = _nodes[nodeId];
         return node.status == INodeRegistry.NodeStatus.Active && epoch > node.registeredEpoch
-            && node.collateral >= minCollateral && node.collateral >= bonded[nodeId]
-            && echelonFingerprint[node.echelon] != bytes32(0);
+            && _funded(node, nodeId, minCollateral) && echelonFingerprint[node.echelon] != bytes32(0);
+    }
+
+    /// Holds at least the minimum collateral and all it bonded to its subscriptions (a task subscription, or the
+    /// cancelling of an exit notice, requires it; falling short by a timeout slash puts every subscription on
+    /// notice).
+    function isFunded(uint256 nodeId) external view returns (bool) {
+        return _funded(_nodes[nodeId], nodeId, params.minCollateral);
+    }
+
+    function _funded(INodeRegistry.Node storage node, uint256 nodeId, uint256 minCollateral)
+        internal
+        view
+        returns (bool)
+    {
+        uint256 collateral = node.collateral;
+        return collateral >= minCollateral && collateral >= bonded[nodeId];
     }
 
     /// The stake that counts for `epoch` (emission caps): the lowest collateral the node held during it, zero in
@@ -428,6 +445,11 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         taken = node.collateral * p.timeoutSlashBps / BPS;
         if (taken == 0) return 0;
         _setCollateral(node, nodeId, node.collateral - taken);
+        // Short of the minimum or its bonds, it is put on notice from every task: it checks others until the
+        // notice ends (the pool that checks a stack sold before does not shrink), not forever for next to nothing.
+        if (node.status == INodeRegistry.NodeStatus.Active && !_funded(node, nodeId, p.minCollateral)) {
+            taskRegistry.startExitAll(nodeId);
+        }
         emit NodeSlashed(nodeId, taken, false, user);
         _distribute(taken, user, p.timeoutUserBps, new uint256[](0), 0, p.timeoutTreasuryBps);
     }

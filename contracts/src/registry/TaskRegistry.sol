@@ -19,7 +19,9 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// until the notice ends; then anyone completes the exit (`completeExit`) and the bond is released. The notice
 /// covers the longest path from a purchase to its dispute committee being frozen (the stack and settlement
 /// contracts refuse parameters that would not fit it), so the peers counted when a stack is sold are still there
-/// to check it. Subscribing again during the notice cancels it.
+/// to check it. Subscribing again during the notice cancels it. A node whose collateral falls below the minimum or
+/// its bonds (timeout slashes) is put on notice from all its tasks the same way (`startExitAll`), and subscribes
+/// again only once topped up: a worn-down node does not stay a checker with next to nothing at stake.
 /// Security level 3 (confidential compute) is reserved: the contracts verify no enclave attestation, so such
 /// tasks are refused rather than offered without the guarantee they name.
 contract TaskRegistry is ITaskRegistry, AtomaAccess {
@@ -96,6 +98,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error TooManySubscribers(uint256 taskId);
     error TooManySubscriptions(uint256 nodeId);
     error SubscriptionCollateralTooLow(uint128 given, uint128 required);
+    /// The node holds less than the node registry's minimum collateral or what it bonded: it tops up first.
+    error NodeUnderfunded(uint256 nodeId);
     error NotLeaving(uint256 taskId, uint256 nodeId);
     error ExitNoticeRunning(uint256 taskId, uint256 nodeId, uint64 exitAt);
 
@@ -229,6 +233,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
             _nodeTasks[nodeId].push(taskId);
             _taskPos[nodeId][taskId] = _nodeTasks[nodeId].length;
         }
+        // A node short of the minimum or its bonds (timeout slashes) subscribes, or cancels the exit that put it
+        // on notice, only once topped up: it would otherwise be a checker with almost nothing at stake.
+        if (!nodeRegistry.isFunded(nodeId)) revert NodeUnderfunded(nodeId);
         sub.pricePerMillion = pricePerMillion;
         sub.capacity = capacity;
         sub.active = true;
@@ -265,8 +272,28 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         _checkActor(nodeId);
         Subscription storage sub = _subscriptions[taskId][nodeId];
         if (!sub.active) revert NotSubscribed(taskId, nodeId);
-        sub.active = false;
+        _startExit(sub, taskId, nodeId, uint64(block.timestamp) + params.exitNotice);
+    }
+
+    /// Called by the node registry when the node's collateral falls below the minimum or below its bonds (a
+    /// timeout slash): every active subscription starts its exit notice, as if the node had called `unsubscribe`
+    /// on each. The node stays a checking candidate, bonds in place, until the notice ends, so the pool that
+    /// checks a stack sold before cannot shrink; after it, a worn-down node checks nothing. Topping up and
+    /// subscribing again during the notice cancels it. One pass over the node's subscriptions
+    /// (`maxSubscriptionsPerNode` at most); those already leaving keep their notice.
+    function startExitAll(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
+        uint256[] storage tasks = _nodeTasks[nodeId];
+        uint256 n = tasks.length;
         uint64 exitAt = uint64(block.timestamp) + params.exitNotice;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 taskId = tasks[i];
+            Subscription storage sub = _subscriptions[taskId][nodeId];
+            if (sub.active) _startExit(sub, taskId, nodeId, exitAt);
+        }
+    }
+
+    function _startExit(Subscription storage sub, uint256 taskId, uint256 nodeId, uint64 exitAt) internal {
+        sub.active = false;
         sub.exitAt = exitAt;
         emit ExitStarted(taskId, nodeId, exitAt);
     }

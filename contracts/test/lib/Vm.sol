@@ -46,6 +46,8 @@ interface Vm {
     function toString(address value) external pure returns (string memory);
     function label(address account, string calldata newLabel) external;
     function etch(address target, bytes calldata newRuntimeBytecode) external;
+    /// Marks the target's storage cold again (gas figures as in a fresh transaction).
+    function cool(address target) external;
     function chainId(uint256 newChainId) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
