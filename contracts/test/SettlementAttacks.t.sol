@@ -378,17 +378,19 @@ contract SettlementAttacksTest is SettlementSteps {
         vm.warp(block.timestamp + 10 minutes + 1);
         settlement.timeoutAttesters(stackId);
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "accepted on the honest opening");
-        assertEq(nodes.getNode(lazy).collateral, COLLATERAL * 9_500 / 10_000, "the copier is slashed a timeout");
+        assertEq(nodes.getNode(lazy).collateral, 0, "the copier, unable to open, is slashed in full");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
         assertEq(claimableOf(honest), 0.2 ether, "the surcharge goes to the attester that checked");
         assertEq(claimableOf(lazy), 0, "the copier is not paid");
     }
 
-    /// An attester that committed but does not open after the reveal cannot hold the settlement: after the
-    /// opening window anyone times it out (its timeout share to the treasury, never the owner), and the
-    /// settlement completes on the openings it has.
-    function test_anAttesterThatNeverOpensIsTimedOutAndTheSettlementCompletes() public {
+    /// An attester that committed but does not open after the reveal (here the buyer's own node, which would
+    /// leave the honest server unpaid) cannot hold the settlement: after the opening window anyone calls the
+    /// timeout, the silent attester loses all its collateral (half to the treasury, the rest burned: none to the
+    /// buyer, none to any node), and the settlement completes on the openings it has. The attester that opened
+    /// keeps everything and is paid.
+    function test_anAttesterThatNeverOpensIsSlashedInFullAndTheSettlementCompletes() public {
         (uint256 stackId, uint256 server, Served memory claimed) = _sampled("honest");
         uint256[] memory atts = attestersOf(stackId);
         commitAs(stackId, atts[0], claimed);
@@ -410,11 +412,14 @@ contract SettlementAttacksTest is SettlementSteps {
         settlement.openAttestation(stackId, atts[1], committedResult[stackId][atts[1]], saltOf(stackId, atts[1]));
         settlement.timeoutAttesters(stackId);
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "accepted at the window's end");
-        uint256 slashed = COLLATERAL * 500 / 10_000;
-        assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL - slashed, "the silent attester is slashed");
+        assertEq(nodes.getNode(atts[1]).collateral, 0, "the silent attester is slashed in full");
+        assertTrue(nodes.getNode(atts[1]).status == INodeRegistry.NodeStatus.Slashed, "and barred");
         assertEq(nodes.getNode(atts[1]).obligations, 0, "and released");
-        assertEq(vault.balanceOf(treasury) - treasuryBefore, slashed * 7_500 / 10_000, "its share to the treasury");
+        assertEq(vault.balanceOf(treasury) - treasuryBefore, COLLATERAL * 5_000 / 10_000, "half to the treasury");
         assertEq(vault.balanceOf(user), ownerBefore, "none to the owner");
+        assertEq(claimableOf(atts[0]) + claimableOf(server), 0, "none to the other nodes");
+        assertEq(nodes.getNode(atts[0]).collateral, COLLATERAL, "the attester that opened keeps everything");
+        assertEq(nodes.getNode(atts[0]).obligations, 0, "released once accepted");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
         assertEq(claimableOf(server), 1.9 ether, "the honest server is paid in full");
@@ -422,9 +427,10 @@ contract SettlementAttacksTest is SettlementSteps {
         assertEq(claimableOf(atts[1]), 0, "the silent one is not");
     }
 
-    /// Nobody opens: the work was never checked, so it is not paid (as when nobody commits); the silent attesters
-    /// are slashed, the server is not.
-    function test_whenNoAttesterOpensTheWorkIsNotPaid() public {
+    /// Nobody opens (say both attesters are the buyer's, to leave an honest server unpaid): the work was never
+    /// checked, so it is not paid (as when nobody commits), but each silent attester loses all its collateral,
+    /// none of it to the buyer, who gets back exactly its escrow; the server is not slashed.
+    function test_whenNoAttesterOpensTheWorkIsNotPaidAndTheSilentLoseEverything() public {
         (uint256 stackId, uint256 server, Served memory claimed) = _sampled("honest");
         uint256[] memory atts = attestersOf(stackId);
         commitAs(stackId, atts[0], claimed);
@@ -434,8 +440,11 @@ contract SettlementAttacksTest is SettlementSteps {
         settlement.timeoutAttesters(stackId);
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "not paid");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "the server is not slashed");
-        assertEq(nodes.getNode(atts[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent attesters slashed");
-        assertEq(vault.balanceOf(user), 2.2 ether, "the owner gets everything back");
+        assertEq(nodes.getNode(atts[0]).collateral, 0, "silent attesters slashed in full");
+        assertEq(nodes.getNode(atts[1]).collateral, 0, "both");
+        assertEq(nodes.getNode(atts[0]).obligations + nodes.getNode(atts[1]).obligations, 0, "and released");
+        assertEq(vault.balanceOf(user), 2.2 ether, "the owner gets its escrow back and nothing of the slashes");
+        assertEq(claimableOf(server), 0, "the server is not paid");
         assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "closed");
     }
 
@@ -475,9 +484,10 @@ contract SettlementAttacksTest is SettlementSteps {
     }
 
     /// A lying server with one honest and one colluding attester: the honest one dissents when it opens, and the
-    /// colluder can neither stop the dispute by staying closed (it is timed out and the dispute opens) nor gain
-    /// from it; the committee decides against the server.
-    function test_aDissentingOpeningStillOpensADisputeTheColluderCannotStall() public {
+    /// colluder, having seen the dissent, stays closed rather than lose the dispute. It can neither stop the
+    /// dispute (it is removed and the dispute opens) nor save its collateral: staying closed is slashed in full,
+    /// as losing would have been. The committee decides against the server; the dissenter keeps everything.
+    function test_aColluderThatStaysClosedAfterAnHonestDissentIsSlashedInFull() public {
         (uint256 stackId, uint256 server, Served memory claimed) = _sampled("lies");
         Served memory honest = serve(stackId, 4, "honest", 1_000_000);
         uint256[] memory atts = attestersOf(stackId);
@@ -492,7 +502,9 @@ contract SettlementAttacksTest is SettlementSteps {
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "the dissent opens a dispute anyway");
         uint256 disputeId = disputes.disputeCount();
         assertEq(disputes.getDispute(disputeId).serverResult, settlement.revealedResult(stackId), "the claim");
-        assertEq(nodes.getNode(colluder).collateral, COLLATERAL * 9_500 / 10_000, "the colluder timed out");
+        assertEq(nodes.getNode(colluder).collateral, 0, "the colluder is slashed in full, not a timeout share");
+        assertEq(nodes.getNode(colluder).obligations, 0, "and released");
+        assertEq(claimableOf(dissenter), 0, "its slash reaches no node");
         postEvidence(disputeId, stackId, server, claimed);
         draw(disputeId);
         castHonest(disputeId, stackId, committeeIds(disputeId), "honest");

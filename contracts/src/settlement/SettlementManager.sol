@@ -25,8 +25,8 @@ import {RevealVerifier} from "./RevealVerifier.sol";
 /// commitment against the server's claim; then the server reveals the sampled leaves and its last one with proofs
 /// (`RevealVerifier` checks their positions, nonces and running totals), and each attester opens its commitment
 /// (its result and salt) within the reveal window. Agreement settles after the owner's challenge window;
-/// disagreement goes to the dispute manager; an attester that does not open is timed out. Work
-/// no attester could be drawn for is never paid (the owner is refunded, the server not slashed). Every phase has a
+/// disagreement goes to the dispute manager; an attester that committed and does not open is slashed in full.
+/// Work no attester could be drawn for is never paid (the owner is refunded, the server not slashed). Every phase has a
 /// deadline and a permissionless function that moves it on, so no escrow stays locked. Node obfuscation is not
 /// implemented: the sampled attesters are public. `settlementSpan` bounds the time from a settlement to the
 /// dispute it may open (its committee frozen); with the stack's own path it must fit the task registry's exit
@@ -118,6 +118,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
     event AttestationsCompared(uint256 indexed stackId, uint256[] agreeing, uint256[] dissenting);
     event SettlementAccepted(uint256 indexed stackId, uint64 windowEnds);
     event SettlementDisputed(uint256 indexed stackId, uint256 indexed disputeId);
+    /// Removed for silence: slashed the timeout share if it never committed, in full if it committed and did not
+    /// open (the node registry's `NodeSlashed` tells which).
     event AttesterTimedOut(uint256 indexed stackId, uint256 indexed nodeId);
     event AttesterReplaced(uint256 indexed stackId, uint256 indexed nodeId, uint64 commitDeadline);
     event SettlementFinalized(
@@ -338,7 +340,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
 
     /// After the server's reveal, an attester shows what it committed to: its result and salt. A result that is the
     /// server's agrees, any other dissents. Once every attester still assigned has opened, the results are
-    /// compared; those that do not open by the deadline are timed out (`timeoutAttesters`).
+    /// compared; those that do not open by the deadline are slashed in full (`timeoutAttesters`).
     function openAttestation(uint256 stackId, uint256 nodeId, bytes32 result, bytes32 salt) external nonReentrant {
         Settlement storage st = _settlements[stackId];
         if (st.phase != Phase.Opening) revert WrongPhase(stackId, st.phase);
@@ -454,11 +456,13 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         emit SettlementTimedOut(stackId, stack.nodeId, refunded);
     }
 
-    /// Attesters that missed the commit deadline, or after the server's reveal the opening deadline, are slashed
-    /// the timeout share (to the treasury: no party may gain from an attester's silence). Missed commits are
-    /// replaced, by a draw in a later block, while replacements remain; with none left the committed ones are
-    /// revealed against, and without any the work is not paid. Missed openings are not replaced: the opened
-    /// results are compared (`_conclude`).
+    /// Attesters that missed the commit deadline are slashed the timeout share; after the server's reveal, those
+    /// that committed and did not open by the opening deadline are slashed in full: having seen the reveal and
+    /// the others' openings, staying closed must never pay (it would dodge a lost dispute, or leave the work
+    /// unverified). Neither slash reaches any party (no user, no honest nodes): nobody may gain from an
+    /// attester's silence. Missed commits are replaced, by a draw in a later block, while replacements remain;
+    /// with none left the committed ones are revealed against, and without any the work is not paid. Missed
+    /// openings are not replaced: the opened results are compared (`_conclude`).
     function timeoutAttesters(uint256 stackId) external nonReentrant {
         Settlement storage st = _settlements[stackId];
         bool opening = st.phase == Phase.Opening;
@@ -479,7 +483,9 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             a.removed = true;
             ++missing;
             nodeRegistry.removeObligation(a.nodeId);
-            nodeRegistry.slashTimeout(a.nodeId, address(0));
+            // Only in `Opening` can a missing attester have committed: it chose not to open.
+            if (a.committed) nodeRegistry.slashFraud(a.nodeId, address(0), new uint256[](0));
+            else nodeRegistry.slashTimeout(a.nodeId, address(0));
             emit AttesterTimedOut(stackId, a.nodeId);
         }
         if (opening) return _conclude(stackId, st);

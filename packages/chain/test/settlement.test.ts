@@ -12,12 +12,12 @@ import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actio
 import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { answerIndexChallenge, challengeLeafIndex } from "../src/actions/indexChallenge.js";
-import { topUpCollateral } from "../src/actions/manageNode.js";
 import { type AttestationComparison, openAttestation } from "../src/actions/openAttestation.js";
 import { resolveDispute } from "../src/actions/resolveDispute.js";
 import { revealSettlement } from "../src/actions/revealSettlement.js";
 import { failVerification, timeoutAttesters, timeoutSettlement } from "../src/actions/settlementDeadlines.js";
 import { submitSettlement } from "../src/actions/submitSettlement.js";
+import { subscribe } from "../src/actions/subscribe.js";
 import {
   declareTranscriptUnavailable,
   postSampledRequest,
@@ -192,7 +192,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     expect(stacks[0]!.refunded).toBe(0n);
   });
 
-  it("opens a commitment only with its own salt and result; an attester that never opens is timed out and the settlement completes without it (issue 10, L1)", async () => {
+  it("opens a commitment only with its own salt and result; an attester that never opens is slashed in full and the settlement completes without it (issue 10, L1)", async () => {
     const { contracts } = network.deployment;
     const stack = await buy(verifiedTask);
     const server = byId(stack.nodeId);
@@ -236,13 +236,24 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     const timedOut = await timeoutAttesters(user.ctx, { stackId: stack.stackId });
     expect(timedOut.timedOut).toEqual([silent]);
     expect(timedOut.compared).toMatchObject({ outcome: "accepted", agreeing: [opener], dissenting: [] });
-    expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(950n * 10n ** 18n);
+    // It committed, saw the reveal and stayed closed: that choice costs all its collateral, as a lost dispute.
+    expect((await contracts.nodeRegistry.read.getNode([silent])).collateral).toBe(0n);
+    expect((await contracts.nodeRegistry.read.getNode([opener])).collateral).toBe(1_000n * 10n ** 18n);
     await network.advance(601);
     const { stacks } = await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
     expect(stacks[0]!.nodeAmount).toBe((PRICE * 95n) / 100n);
     expect(stacks[0]!.attesterAmountEach).toBe(PRICE / 10n);
-    // The silent node tops its collateral back up, so the tests after this one find it eligible.
-    await topUpCollateral(byId(silent).operator, { nodeId: silent, amount: 50n * 10n ** 18n });
+    // A node slashed in full is barred for good: a fresh one takes its place for the tests after this one.
+    const fresh = await network.addNode();
+    nodes.push(fresh);
+    for (const taskId of [plainTask, verifiedTask]) {
+      await subscribe(fresh.signer, {
+        taskId,
+        nodeId: fresh.nodeId,
+        pricePerMillion: PRICE,
+        capacity: 10n ** 12n,
+      });
+    }
   });
 
   it("catches a server that served another model: the committee outvotes it and it loses its collateral", async () => {

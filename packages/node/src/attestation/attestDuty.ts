@@ -181,7 +181,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       const result = openingResult(duty);
       const key = await salt();
       if (!result || attestationCommitment(me, result, key) !== mine.commitment) {
-        // Committed to something it cannot open (a strategy's bare commitment): it will be timed out.
+        // Committed to something it cannot open (a strategy's bare commitment): it will be slashed in full.
         env.logger.warn({ stackId: duty.stackId.toString() }, "attestation commitment cannot be opened");
         return;
       }
