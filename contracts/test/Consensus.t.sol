@@ -637,9 +637,11 @@ contract ConsensusTest is DisputeSteps {
         assertEq(consensus.seatsOf(requestId)[1].pricePerMillion, PRICE, "paid at most the cap");
     }
 
-    /// Nodes besides the seats leave between the request and the draw, until no committee could be drawn: the
-    /// request fails and is refunded rather than seat nodes whose dispute would end without a committee.
-    function test_aDrawFailsAndRefundsWhenThePoolCanNoLongerGiveACommittee() public {
+    /// A node besides the seats left the task right after the request and nobody drew for most of its notice:
+    /// the notice would end before a dispute among the seats froze its committee, so it no longer counts, the pool
+    /// can no longer give a committee, and the request fails and is refunded rather than seat nodes whose dispute
+    /// would end without one. A notice lasting exactly to the round's close still counts.
+    function test_aDrawFailsAndRefundsWhenAnExitEndsBeforeTheRoundCouldBeDisputed() public {
         uint256 requestId = _submit(4, 1_000); // exactly n + minCommittee
         uint256 snapshot = vm.snapshotState();
         uint256[] memory fair = _drawWith(requestId, keccak256("pool"));
@@ -651,12 +653,96 @@ contract ConsensusTest is DisputeSteps {
             tasks.unsubscribe(task, candidates[i]);
             break;
         }
+        (uint64 window,,,,,) = consensus.params();
+        uint256 path = 2 * uint256(window) + consensus.KEEPER_SLACK();
+        vm.warp(block.timestamp + EXIT_NOTICE - path);
+        snapshot = vm.snapshotState();
+        assertEq(_drawWith(requestId, keccak256("pool")).length, 4, "its notice lasts to the round's close: it counts");
+        vm.revertToState(snapshot);
+        vm.warp(block.timestamp + 1);
         assertEq(_drawWith(requestId, keccak256("pool")).length, 0, "no seat");
         assertTrue(_status(requestId) == ConsensusRequests.Status.Failed, "failed");
         assertEq(vault.balanceOf(address(consumer)), 4 * 0.002 ether, "escrow refunded");
         for (uint256 i = 0; i < fair.length; ++i) {
             assertEq(nodes.getNode(fair[i]).obligations, 0, "nobody held");
         }
+    }
+
+    /// Seat re-roll (review): an attacker holds four of the echelon's seven nodes, exactly n + minCommittee for
+    /// n = 4. Once the request's block is known it computes the seats; whenever an honest node would be seated, one
+    /// of its unseated nodes leaves the task before the keepers draw, hoping the recount fails the draw (refund)
+    /// so it can re-subscribe and wait for a request it seats alone. The leaver stays a committee candidate for its
+    /// notice, so the draw goes ahead with the honest seat; a lie then opens a dispute, the leaver sits on the
+    /// committee, and the honest majority there slashes the liars.
+    function test_leavingBeforeTheDrawCannotReRollTheSeats() public {
+        uint256 requestId = _submit(4, 1_000);
+        bool played;
+        for (uint256 k = 0; k < 8; ++k) {
+            bytes32 label = keccak256(abi.encode("reroll", k));
+            uint256 snapshot = vm.snapshotState();
+            uint256[] memory fair = _drawWith(requestId, label);
+            vm.revertToState(snapshot);
+            (uint256 honestSeats, uint256 leaver) = _attackerLeaves(fair);
+            if (honestSeats == 0) continue; // all four seats are the attacker's already: nothing to re-roll
+            uint256[] memory drawn = _drawWith(requestId, label);
+            assertTrue(_status(requestId) == ConsensusRequests.Status.Committing, "the draw goes ahead");
+            for (uint256 i = 0; i < 4; ++i) {
+                assertEq(drawn[i], fair[i], "with the seats the seed gave, the honest one included");
+            }
+            if (honestSeats == 1 && !played) {
+                _lieAndLose(requestId, leaver);
+                played = true;
+            }
+            vm.revertToState(snapshot);
+        }
+        assertTrue(played, "a draw with one honest seat was played out");
+    }
+
+    /// The attacker holds `nodeIds[0..3]`: one of them not in `fair` leaves the task. Returns the honest seats.
+    function _attackerLeaves(uint256[] memory fair) internal returns (uint256 honestSeats, uint256 leaver) {
+        for (uint256 i = 0; i < fair.length; ++i) {
+            if (fair[i] == nodeIds[4] || fair[i] == nodeIds[5] || fair[i] == nodeIds[6]) ++honestSeats;
+        }
+        if (honestSeats == 0) return (0, 0);
+        for (uint256 i = 0; i < 4; ++i) {
+            if (_isIn(nodeIds[i], fair)) continue;
+            leaver = nodeIds[i];
+            vm.prank(operatorOf[leaver]);
+            tasks.unsubscribe(task, leaver);
+            return (honestSeats, leaver);
+        }
+    }
+
+    /// The attacker's three seats reveal a lie, the honest seat the answer; the committee (two honest nodes and the
+    /// attacker's leaver, which votes the lie) decides for the answer and the three liars are slashed.
+    function _lieAndLose(uint256 requestId, uint256 leaver) internal {
+        ConsensusRequests.Seat[] memory seats = consensus.seatsOf(requestId);
+        (bytes[] memory outputs, uint64[] memory units) = _same(4, ANSWER, UNITS);
+        for (uint256 i = 0; i < 4; ++i) {
+            if (seats[i].nodeId != nodeIds[4] && seats[i].nodeId != nodeIds[5] && seats[i].nodeId != nodeIds[6]) {
+                outputs[i] = "no";
+            }
+        }
+        _commitAll(requestId, seats, outputs, units);
+        assertTrue(_status(requestId) == ConsensusRequests.Status.Disputed, "dispute");
+        uint256 disputeId = disputes.disputeCount();
+        draw(disputeId);
+        uint256[] memory committee = committeeIds(disputeId);
+        assertEq(committee.length, 3, "a full committee");
+        assertTrue(_isIn(leaver, committee), "the leaver is on it: it counted, and it checks");
+        Ballot[] memory ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            ballots[i] = consensusBallot(committee[i], committee[i] == leaver ? bytes("no") : ANSWER, UNITS, 4);
+        }
+        cast(disputeId, committee, ballots);
+        disputes.resolve(disputeId);
+        assertTrue(disputes.getDispute(disputeId).decided, "decided");
+        for (uint256 i = 0; i < 4; ++i) {
+            bool liar = keccak256(outputs[i]) != keccak256(ANSWER);
+            assertTrue((nodes.getNode(seats[i].nodeId).collateral == 0) == liar, "the liars, and only they, are slashed");
+        }
+        consensus.deliverResult(requestId, ANSWER, UNITS);
+        assertTrue(consumer.answered(requestId), "the honest output is delivered");
     }
 
     // ---------------------------------------------------------------- seal before reveal (issue 10)

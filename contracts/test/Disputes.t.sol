@@ -450,17 +450,32 @@ contract DisputesTest is DisputeSteps {
         nodes.approveEchelon(e, echelonFingerprint(e));
     }
 
-    /// A verified task in echelon `e` with `n` subscribers, sold (item 4) with a committee minimum of one, as the
-    /// dev parameters do: with two attesters and n = 4 there is one committee candidate, too few for a committee.
-    /// (Nodes leaving the task can no longer thin a committee out: they stay candidates for their exit notice.)
-    function _thinTask(uint32 e, uint256 n) internal returns (uint256 taskId, uint256[] memory members) {
-        _approveEchelon(e);
+    function _setDisputeMinimum(uint8 least) internal {
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.minCommittee = least;
+        vm.prank(admin);
+        disputes.setParams(p);
+    }
+
+    function _setStackMinimum(uint8 least) internal {
         StackManager.Params memory p;
         (p.minDuration, p.maxDuration, p.settleWindow, p.maxUnits, p.surchargeBps, p.minChargeBps, p.minCommittee) =
             stacks.params();
-        p.minCommittee = 1;
+        p.minCommittee = least;
         vm.prank(admin);
         stacks.setParams(p);
+    }
+
+    /// A verified task in echelon `e` with `n` subscribers, sold (item 4) with committee minimums of one, as the
+    /// dev parameters do: with two attesters and n = 4 there is one committee candidate. The tests below then
+    /// raise the dispute manager's minimum to three while the stack is in flight (governance may): one candidate
+    /// is too few for a committee. A sale can no longer be made under a dispute minimum its echelon cannot hold
+    /// (`test_aStackWhoseEchelonCannotHoldTheDisputesCommitteeIsRefused`), and nodes leaving the task cannot thin
+    /// a committee out (they stay candidates for their exit notice).
+    function _thinTask(uint32 e, uint256 n) internal returns (uint256 taskId, uint256[] memory members) {
+        _approveEchelon(e);
+        _setStackMinimum(1);
+        _setDisputeMinimum(1);
         taskId = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
         members = new uint256[](n);
         for (uint256 i = 0; i < n; ++i) {
@@ -470,11 +485,43 @@ contract DisputesTest is DisputeSteps {
         nextEpoch();
     }
 
+    /// The stack manager's own minimum is one (the dev parameters), the dispute manager's three: a server in an
+    /// echelon of four (two attesters, one other node) is refused at purchase, since its dispute would be bound to
+    /// end without a committee (the liar neither paid nor slashed). The larger of the two minimums, read live, is
+    /// what a sale must leave room for, whichever contract governance changes.
+    function test_aStackWhoseEchelonCannotHoldTheDisputesCommitteeIsRefused() public {
+        _approveEchelon(9);
+        _setStackMinimum(1);
+        uint256 thin = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < 4; ++i) {
+            subscribe(thin, addNode(9), PRICE);
+        }
+        nextEpoch();
+        assertEq(stacks.minCommittee(), 3, "the dispute manager's three");
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.TooFewVerifiers.selector, thin, 5));
+        stacks.buyStack(thin, 1_000, PRICE, 1 days);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.TooFewVerifiers.selector, thin, 5));
+        stacks.candidatesFor(thin, 1_000, PRICE);
+        // The stack manager's minimum is raised instead, the dispute manager's lowered: the higher one still holds.
+        _setDisputeMinimum(1);
+        _setStackMinimum(3);
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.TooFewVerifiers.selector, thin, 5));
+        stacks.buyStack(thin, 1_000, PRICE, 1 days);
+        // With both at one, the echelon holds the attesters and a committee: sold.
+        _setStackMinimum(1);
+        assertEq(stacks.minCommittee(), 1, "both at one");
+        (uint256 stackId,) = buy(thin, 1_000);
+        assertTrue(stackId != 0, "sold");
+    }
+
     function test_whenEveryOtherEchelonNodeIsAPartyTheServerIsNotPaid() public {
         // Echelon 9 holds the server, its two attesters and one other node: one candidate for a committee of three.
         uint256[] memory six;
         (verifiedTask, six) = _thinTask(9, 4);
         Case memory c = _disputed("cheap model", false);
+        _setDisputeMinimum(3); // raised while the stack is in flight
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, c.disputeId, block.number));
         disputes.drawCommittee(c.disputeId);
@@ -512,6 +559,7 @@ contract DisputesTest is DisputeSteps {
         (uint256 small,) = _thinTask(8, 4);
         verifiedTask = small;
         Case memory c = _disputed("cheap model", false);
+        _setDisputeMinimum(3); // raised while the stack is in flight
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);
         draw(c.disputeId);
         assertEq(disputes.getDispute(c.disputeId).drawRound, 1, "one candidate is too few");
@@ -546,6 +594,7 @@ contract DisputesTest is DisputeSteps {
     function test_aDissenterEarnsNothingFromADisputeWithoutACommittee() public {
         (verifiedTask,) = _thinTask(9, 4);
         Case memory c = _disputed("honest", true);
+        _setDisputeMinimum(3); // raised while the stack is in flight
         uint256 liar = c.attesters[0];
         uint256 before = token.balanceOf(operatorOf[liar]) + _claimable(liar);
         postEvidence(c.disputeId, c.stackId, c.server, c.claimed);

@@ -7,15 +7,10 @@ import {ConsensusCommitment} from "../common/ConsensusCommitment.sol";
 import {Units} from "../common/Units.sol";
 import {IAtomaConsumer} from "../interfaces/IAtomaConsumer.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
-import {IConsensusDisputeOrigin, IDisputeManager} from "../interfaces/IDisputeManager.sol";
+import {IConsensusDisputeOrigin, IDisputeManager, IDisputeParams} from "../interfaces/IDisputeManager.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
-
-/// The part of the DisputeManager's `params` getter read here (its first two fields).
-interface IDisputeParams {
-    function params() external view returns (uint8 committeeSize, uint8 minCommittee);
-}
 
 /// @title ConsensusRequests: n-node Sampling Consensus for requests made by smart contracts (whitepaper §2.6).
 /// @notice A contract submits a prompt, a task of security level 2 and n, and escrows n × cost(maxUnits); the
@@ -24,7 +19,8 @@ interface IDisputeParams {
 /// committee from. In a later block anyone draws the n seats among the candidates (`drawSeats`), seeded with the
 /// hash of the request's block, which the requester could not know when it sent the request: the seats are the
 /// first n candidates of that seed's permutation that still hold collateral, so leaving the task after the request
-/// neither steers nor shrinks the seats, and joining is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
+/// neither steers nor shrinks the seats nor fails the draw (a leaving node stays a committee candidate), and joining
+/// is too late. Each seat then SEALS H(requestId, i, root, leaf_i, salt)
 /// and, once every seat sealed or the seal window closed, REVEALS root, leaf_i and salt: no seat can copy what
 /// another revealed, because its seal was fixed before anything was revealed. root = H(leaf_1 ‖ … ‖ leaf_n) with
 /// leaf_i = H(O ‖ units ‖ i) binds the output and the unit count, so a seat that reports another count disagrees
@@ -211,11 +207,11 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         uint32 callbackGas
     ) external nonReentrant returns (uint256 requestId) {
         _validate(taskId, prompt.length, n, maxUnits, callbackGas);
-        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon, new uint256[](0));
+        uint256[] memory candidates = _eligible(taskId, maxPricePerMillion, echelon, new uint256[](0), false);
         if (candidates.length < n) revert NotEnoughNodes(candidates.length, n);
         // Room for a dispute among the seats: a minimal committee of other nodes of the echelon, at any price
         // (review M1). Counted at the price cap, a request could not leave room for the committees the cap excludes.
-        uint256 pool = _eligible(taskId, type(uint256).max, echelon, new uint256[](0)).length;
+        uint256 pool = _eligible(taskId, type(uint256).max, echelon, new uint256[](0), false).length;
         uint256 needed = uint256(n) + _minCommittee();
         if (pool < needed) revert TooFewForCommittee(pool, needed);
         requestId = ++requestCount;
@@ -252,9 +248,9 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     }
 
     /// The task's subscribers eligible now at `maxPrice` in `echelon`, but those in `exclude`, in the registry's
-    /// order. Active subscriptions only: a node leaving the task takes no new seat, and is not counted for a
-    /// committee either, since its exit notice may end before the dispute it would check.
-    function _eligible(uint256 taskId, uint256 maxPrice, uint32 echelon, uint256[] memory exclude)
+    /// order. Active subscriptions only unless `checking`: a node leaving the task takes no new seat; as a
+    /// committee candidate it counts only while its notice lasts (see `_roomForCommittee`).
+    function _eligible(uint256 taskId, uint256 maxPrice, uint32 echelon, uint256[] memory exclude, bool checking)
         internal
         view
         returns (uint256[] memory)
@@ -268,9 +264,26 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
                 units: 0,
                 exclude: exclude,
                 seed: 0,
-                checking: false
+                checking: checking
             })
         );
+    }
+
+    /// Whether the echelon holds, besides `seats`, the DisputeManager's `minCommittee` committee candidates that
+    /// a dispute among the seats will still find: its checking candidates, a node leaving the task counted only if
+    /// its notice outlasts the seal and reveal windows and the call that closes the round. A node that starts
+    /// leaving between the request and the draw always counts (the notice covers that path, see `_setParams`), so
+    /// leaving cannot fail the draw and re-roll the seats once the seed is known (review: seat re-roll).
+    function _roomForCommittee(Request storage r, uint256[] memory seats) internal view returns (bool) {
+        uint256[] memory pool = _eligible(r.taskId, type(uint256).max, r.echelon, seats, true);
+        uint256 needed = _minCommittee();
+        uint256 until = block.timestamp + 2 * uint256(params.commitWindow) + KEEPER_SLACK;
+        uint256 found;
+        for (uint256 i = 0; i < pool.length && found < needed; ++i) {
+            ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(r.taskId, pool[i]);
+            if (sub.active || sub.exitAt >= until) ++found;
+        }
+        return found >= needed;
     }
 
     /// The fewest members the DisputeManager accepts for a committee now.
@@ -282,7 +295,8 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
     /// block on, with the request's candidates (from its `ConsensusRequested` event). That hash is out of reach
     /// after 256 blocks: the draw is then re-armed on the current block (whose hash the caller cannot know either)
     /// and must be called again later. The request fails and is refunded when fewer than n candidates still hold
-    /// collateral, or when the echelon's pool besides the seats drawn can no longer give a minimal committee.
+    /// collateral, or when the echelon's pool besides the seats drawn can no longer give a minimal committee
+    /// (`_roomForCommittee`: leaving the task after the request does not shrink it).
     function drawSeats(uint256 requestId, uint256[] calldata candidates) external nonReentrant {
         Request storage r = _existing(requestId);
         if (r.status != Status.Drawing) revert WrongStatus(requestId, r.status);
@@ -296,11 +310,9 @@ contract ConsensusRequests is IConsensusDisputeOrigin, AtomaAccess, ReentrancyGu
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, requestId, address(this))));
         uint256[] memory chosen = _pick(candidates, r.n, seed);
-        // The pool may have shrunk since the request: a dispute among these seats must still find a committee.
-        if (
-            chosen.length < r.n
-                || _eligible(r.taskId, type(uint256).max, r.echelon, chosen).length < _minCommittee()
-        ) {
+        // The pool may have shrunk since the request (a node slashed, a notice that ends before the round does):
+        // a dispute among these seats must still find a committee.
+        if (chosen.length < r.n || !_roomForCommittee(r, chosen)) {
             _fail(requestId, r);
             return;
         }

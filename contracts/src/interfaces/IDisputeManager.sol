@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+/// The part of the DisputeManager's `params` getter read by the stack and consensus contracts (its first two
+/// fields): how many nodes a dispute committee must have at least.
+interface IDisputeParams {
+    function params() external view returns (uint8 committeeSize, uint8 minCommittee);
+}
+
 /// @notice What the settlement and consensus contracts need of the dispute manager.
 interface IDisputeManager {
     /// Opened by the settlement manager when an attester's commitment does not match the revealed responses.

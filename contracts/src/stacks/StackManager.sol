@@ -9,14 +9,18 @@ import {AtomaTypedData} from "../common/AtomaTypedData.sol";
 import {DeferredRandom} from "../common/DeferredRandom.sol";
 import {Units} from "../common/Units.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
+import {IDisputeParams} from "../interfaces/IDisputeManager.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 
-/// @notice The settlement manager's longest time from a settlement to a dispute's committee being frozen.
+/// @notice What the stack manager reads of the settlement manager: its longest time from a settlement to a
+/// dispute's committee being frozen, and the dispute manager, whose committee minimum a verified sale must leave
+/// room for.
 interface ISettlementSpan {
     function settlementSpan() external view returns (uint256);
+    function disputeManager() external view returns (address);
 }
 
 /// @title StackManager: users buy stacks of compute units for a task; the contract picks the serving node.
@@ -71,7 +75,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         /// costs something, so buying up the honest nodes' capacity and leaving it unused does not pay.
         uint16 minChargeBps;
         /// Nodes a dispute committee needs at least: with a task's attesters, how many other nodes must share a
-        /// node's echelon for it to be drawn on a verified task (fewer, and its work could not be checked).
+        /// node's echelon for it to be drawn on a verified task (fewer, and its work could not be checked). The
+        /// dispute manager's own minimum, read at each purchase, applies when it is higher (`minCommittee()`).
         uint8 minCommittee;
     }
 
@@ -174,6 +179,18 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint256 needed = longestToSettle() + span;
         uint256 notice = taskRegistry.exitNotice();
         if (needed > notice) revert ExitNoticeTooShort(needed, notice);
+    }
+
+    /// The committee a verified sale must leave room for: the larger of this contract's `minCommittee` and the
+    /// dispute manager's, read now, so that no governance setting of either can sell a stack whose dispute is bound
+    /// to end without a committee (item 4).
+    function minCommittee() public view returns (uint256 least) {
+        least = params.minCommittee;
+        if (address(settlement) == address(0)) return least;
+        address disputes = settlement.disputeManager();
+        if (disputes == address(0)) return least;
+        (, uint256 theirs) = IDisputeParams(disputes).params();
+        if (theirs > least) least = theirs;
     }
 
     function _setParams(Params memory p) internal {
@@ -281,7 +298,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The candidates `buyStack` would freeze now: eligible subscribers of the task (active, past their
     /// registration epoch, collateral and reputation at the minimum) with a price at most `maxPricePerMillion`
     /// and room for `units`; on a verified task, only those whose echelon holds at least the task's attesters
-    /// plus `minCommittee` other eligible subscribers. Reverts `NoEligibleNode` or `TooFewVerifiers` when none.
+    /// plus `minCommittee()` other eligible subscribers. Reverts `NoEligibleNode` or `TooFewVerifiers` when none.
     function candidatesFor(uint256 taskId, uint64 units, uint128 maxPricePerMillion)
         public
         view
@@ -302,7 +319,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         );
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
-        uint256 needed = uint256(task.attesters) + params.minCommittee;
+        uint256 needed = uint256(task.attesters) + minCommittee();
         candidates = new Candidate[](pool.length);
         uint256 found;
         bool priced;

@@ -54,7 +54,8 @@ export interface DeployParameters {
     /** Share of a stack's price its owner pays however little it uses, to the treasury, in bps. */
     minChargeBps: number;
     /** Committee members a dispute needs at least: with a task's attesters, how many other nodes must share a
-     * node's echelon for it to be sold on a verified task. */
+     * node's echelon for it to be sold on a verified task. The DisputeManager's `minCommittee`, read at each
+     * purchase, applies when it is higher. */
     minCommittee: number;
   };
   settlement: {
@@ -160,7 +161,8 @@ export const devParameters: DeployParameters = {
     maxUnits: 10n ** 12n,
     surchargeBps: 1_000,
     minChargeBps: 1_000,
-    // A dev network runs a handful of nodes; a production deployment sets the dispute committee's size.
+    // A dev network runs a handful of nodes; a production deployment sets the dispute committee's size. A sale
+    // leaves room for the larger of this and `dispute.minCommittee`.
     minCommittee: 1,
   },
   settlement: {
@@ -173,7 +175,10 @@ export const devParameters: DeployParameters = {
   evidence: { maxRequestBytes: 131_072 },
   dispute: {
     committeeSize: 3,
-    minCommittee: 3,
+    // One, so that `atoma dev`'s three nodes sell the verified task (server, attester and a committee of one): a
+    // stack is sold only where its dispute can draw this many, and a dispute in a thin dev echelon is decided by
+    // the members it has (up to `committeeSize`). A production deployment sets it to its committee's size.
+    minCommittee: 1,
     drawRounds: 3,
     commitWindow: 5n * MINUTE,
     revealWindow: 5n * MINUTE,

@@ -32,7 +32,8 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
   beforeAll(async () => {
-    network = await startNetwork();
+    // The dev parameters' dispute minimum is one; these tests play the production-like three.
+    network = await startNetwork({ dispute: { minCommittee: 3 } });
     nodes = [];
     // Seven: three seats leave a dispute committee of three besides them even once the liar is slashed and a
     // late node's timeout slash leaves it below the minimum collateral.

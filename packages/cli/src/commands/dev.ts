@@ -47,12 +47,14 @@ export function registerDev(program: Command): void {
         );
         if (ready.nodes.length > 0) {
           // The verified task sells a stack only when its server, an attester and a committee can be drawn.
-          const verifiable = ready.nodes.length >= 2 + devParameters.stack.minCommittee;
+          // A sale leaves room for the larger of the stack manager's and the dispute manager's committee minimum.
+          const committee = Math.max(devParameters.stack.minCommittee, devParameters.dispute.minCommittee);
+          const verifiable = ready.nodes.length >= 2 + committee;
           const task = verifiable ? "" : ` --task ${ready.tasks.chatUnverified}`;
           const why = verifiable
             ? ""
             : `  (${ready.nodes.length} node(s) cannot check one another: this asks the unverified task; ` +
-              `run --nodes ${2 + devParameters.stack.minCommittee} or more for the verified one)\n`;
+              `run --nodes ${2 + committee} or more for the verified one)\n`;
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
               `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} "Hello"\n` +

@@ -33,7 +33,8 @@ export interface ConsensusNetwork {
 }
 
 export async function startConsensusNetwork(model: string): Promise<ConsensusNetwork> {
-  const network = await startNetwork(undefined, model);
+  // A dispute committee minimum of three (the dev parameters' is one), as the cluster's layout assumes.
+  const network = await startNetwork({ dispute: { minCommittee: 3 } }, model);
   const { admin, modelId } = network;
   return {
     anvil: network.anvil,
