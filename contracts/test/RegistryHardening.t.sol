@@ -144,6 +144,53 @@ contract RegistryHardeningTest is AtomaFixture {
 
     // ---------------------------------------------------------------- item 10: per-subscription collateral
 
+    /// A fraud slash costs the same however many tasks the node serves (a call that slashes many nodes must fit a
+    /// block): draws skip the barred node at once, and anyone removes its subscriptions later, never an active
+    /// node's.
+    function test_aFraudSlashIsConstantCostAndItsSubscriptionsAreRemovedByAnyone() public {
+        uint256 few = addNode(1);
+        uint256 many = addNode(1);
+        uint256 peer = addNode(1);
+        uint256[] memory ts = new uint256[](3);
+        for (uint256 i = 0; i < ts.length; ++i) {
+            ts[i] = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
+            vm.prank(operatorOf[many]);
+            tasks.subscribe(ts[i], many, PRICE, 1e12, 1_000 ether);
+            subscribe(ts[i], peer, PRICE * 2);
+        }
+        vm.prank(operatorOf[few]);
+        tasks.subscribe(ts[0], few, PRICE, 1e12, 1_000 ether);
+        nextEpoch();
+        vm.startPrank(address(disputes));
+        uint256 before = gasleft();
+        nodes.slashFraud(few, user, new uint256[](0));
+        uint256 one = before - gasleft();
+        before = gasleft();
+        nodes.slashFraud(many, user, new uint256[](0));
+        uint256 three = before - gasleft();
+        vm.stopPrank();
+        assertLe(three, one + 5_000, "no cost per subscription");
+        ITaskRegistry.Draw memory d = ITaskRegistry.Draw({
+            taskId: ts[1],
+            echelon: type(uint32).max,
+            count: type(uint256).max,
+            maxPrice: type(uint256).max,
+            units: 0,
+            exclude: new uint256[](0),
+            seed: 0,
+            checking: true
+        });
+        uint256[] memory drawn = tasks.draw(d);
+        assertEq(drawn.length, 1, "the barred node is skipped at once");
+        assertEq(drawn[0], peer, "only the peer");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotBarred.selector, peer));
+        tasks.removeBarred(ts[1], peer);
+        for (uint256 i = 0; i < ts.length; ++i) tasks.removeBarred(ts[i], many);
+        assertEq(tasks.tasksOf(many).length, 0, "removed by a stranger");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NotSubscribed.selector, ts[0], many));
+        tasks.removeBarred(ts[0], many);
+    }
+
     function test_oneStakeCannotBackUnlimitedSubscriptions() public {
         uint256 id = addNode(1);
         uint256[] memory ts = new uint256[](5);

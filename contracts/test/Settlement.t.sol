@@ -246,6 +246,9 @@ contract SettlementTest is DisputeSteps {
         assertEq(_claimable(committee[0]), honestShare, "committee member: a share");
         assertEq(vault.balanceOf(treasury), COLLATERAL * 2_000 / 10_000, "treasury 20%");
         assertEq(supply - token.totalSupply(), COLLATERAL * 2_000 / 10_000, "20% burned");
+        // The slash is constant-cost: anyone removes the barred node's subscriptions afterwards.
+        uint256[] memory left = tasks.tasksOf(server);
+        for (uint256 i = 0; i < left.length; ++i) tasks.removeBarred(left[i], server);
         assertEq(tasks.tasksOf(server).length, 0, "unsubscribed");
         vm.expectRevert(abi.encodeWithSelector(DisputeManager.DisputeClosed.selector, disputeId));
         disputes.resolve(disputeId);

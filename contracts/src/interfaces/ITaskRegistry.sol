@@ -54,7 +54,7 @@ interface ITaskRegistry {
     function draw(Draw calldata d) external view returns (uint256[] memory nodeIds);
     function reserve(uint256 taskId, uint256 nodeId, uint64 units) external;
     function release(uint256 taskId, uint256 nodeId, uint64 units) external;
-    function unsubscribeAll(uint256 nodeId) external;
+    function removeBarred(uint256 taskId, uint256 nodeId) external;
     /// Every active subscription of the node starts its exit notice (its collateral fell below the minimum or its
     /// bonds).
     function startExitAll(uint256 nodeId) external;

@@ -455,14 +455,15 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     /// Proven fraud: all collateral, shared between `user` (the treasury when zero), the honest nodes, the
-    /// treasury and burning; reputation zero; the node is barred and unsubscribed from everything.
+    /// treasury and burning; reputation zero; the node is barred. Constant cost, however many tasks it served (a
+    /// call that slashes many nodes must fit a block): draws skip a barred node at once, and anyone removes its
+    /// subscriptions afterwards (`TaskRegistry.removeBarred`).
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external
         onlyRole(PROTOCOL_ROLE)
         returns (uint256 taken)
     {
         INodeRegistry.Node storage node = _existing(nodeId);
-        if (node.status == INodeRegistry.NodeStatus.Active) taskRegistry.unsubscribeAll(nodeId);
         _clearBond(nodeId);
         node.status = INodeRegistry.NodeStatus.Slashed;
         if (node.reputation != 0) {

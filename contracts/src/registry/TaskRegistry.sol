@@ -94,6 +94,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error NodeNotActive(uint256 nodeId);
     error AlreadySubscribed(uint256 taskId, uint256 nodeId);
     error NotSubscribed(uint256 taskId, uint256 nodeId);
+    error NotBarred(uint256 nodeId);
     error InvalidCapacity();
     error TooManySubscribers(uint256 taskId);
     error TooManySubscriptions(uint256 nodeId);
@@ -308,11 +309,12 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         _unsubscribe(taskId, nodeId);
     }
 
-    /// Called by the node registry when a node is slashed for fraud (it clears the bonds itself): every
-    /// subscription, leaving or not, ends at once.
-    function unsubscribeAll(uint256 nodeId) external onlyRole(PROTOCOL_ROLE) {
-        uint256[] storage tasks = _nodeTasks[nodeId];
-        while (tasks.length > 0) _unsubscribe(tasks[tasks.length - 1], nodeId);
+    /// Removes a subscription of a node slashed for fraud (its bonds went with its collateral), leaving or not.
+    /// Anyone may call it: the slash itself stays constant-cost, and draws skip a barred node meanwhile.
+    function removeBarred(uint256 taskId, uint256 nodeId) external {
+        if (nodeRegistry.getNode(nodeId).status != INodeRegistry.NodeStatus.Slashed) revert NotBarred(nodeId);
+        if (_subscriberPos[taskId][nodeId] == 0) revert NotSubscribed(taskId, nodeId);
+        _unsubscribe(taskId, nodeId);
     }
 
     function _unsubscribe(uint256 taskId, uint256 nodeId) internal {
