@@ -533,7 +533,8 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         .selectAll()
         .where("dispute_id", "=", challenged.challengeId)
         .executeTakeFirst();
-      return row?.state === "dismissed" ? row : undefined;
+      // The listener may record the dismissal before the worker records its answer's transaction.
+      return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
     });
     expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
@@ -551,7 +552,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
         .selectAll()
         .where("dispute_id", "=", indexed.challengeId)
         .executeTakeFirst();
-      return row?.state === "dismissed" ? row : undefined;
+      return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
     });
     expect(indexAnswer.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await operatorBalance()) - before).toBe(challenged.bond + indexed.bond);

@@ -44,6 +44,15 @@ export async function setChallengeState(
   await update.execute();
 }
 
+/** Keeps the transaction that answered a challenge, whatever state the challenge has reached since. */
+export async function recordChallengeAnswer(db: NodeDb, disputeId: bigint, tx: string): Promise<void> {
+  await db
+    .updateTable("settlement_challenges")
+    .set({ answer_tx: tx, updated_at: sql`now()` })
+    .where("dispute_id", "=", disputeId)
+    .execute();
+}
+
 export function listPendingChallenges(db: NodeDb): Promise<ChallengeRow[]> {
   return db
     .selectFrom("settlement_challenges")

@@ -2,7 +2,7 @@ import { answerChallenge, answerIndexChallenge } from "@atoma/chain";
 import { StackTree, type TranscriptEntry } from "@atoma/core";
 import { listLeaves } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
-import { type ChallengeRow, setChallengeState } from "./challengeRows.js";
+import { type ChallengeRow, recordChallengeAnswer, setChallengeState } from "./challengeRows.js";
 import type { StepContext } from "./stepContext.js";
 
 /** An index challenge names no leaf: the chain records it with a zero leaf hash. */
@@ -54,7 +54,9 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
   } else {
     answered = await answerChallenge(ctx.chain.actions, { challengeId: disputeId, proof });
   }
-  await setChallengeState(ctx.db, disputeId, "answered", { answer_tx: answered.hash }, "pending");
+  // The listener may already have seen the challenge resolved (dismissed): the answer's tx is kept either way.
+  await recordChallengeAnswer(ctx.db, disputeId, answered.hash);
+  await setChallengeState(ctx.db, disputeId, "answered", {}, "pending");
   ctx.metrics?.disputes.inc({ role: "server", outcome: "challenge_answered" });
   ctx.logger.info(
     { stackId, disputeId, tx: answered.hash, indexChallenge },
