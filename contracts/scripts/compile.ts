@@ -29,7 +29,7 @@ interface SolcOutput {
 }
 
 export class SolidityCompileError extends Error {
-  readonly code = "SOLIDITY_COMPILE_FAILED";
+  readonly code = "solidity_compile_failed";
   constructor(readonly diagnostics: string[]) {
     super(`solc reported ${diagnostics.length} error(s):\n${diagnostics.join("\n")}`);
     this.name = "SolidityCompileError";

@@ -1,21 +1,22 @@
 import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import type { ChainErrorCode } from "./errorCodes.js";
 
-export class AnvilStartError extends AtomaError {
+export class AnvilStartError extends AtomaError<ChainErrorCode> {
   override name = "AnvilStartError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("ANVIL_START_FAILED", message, options);
+    super("anvil_start_failed", message, options);
   }
 }
 
-export class DeploymentError extends AtomaError {
+export class DeploymentError extends AtomaError<ChainErrorCode> {
   override name = "DeploymentError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("DEPLOYMENT_FAILED", message, options);
+    super("deployment_failed", message, options);
   }
 }
 
 /** A contract call reverted; `errorName` is the contract's custom error (e.g. `CollateralTooLow`). */
-export class ContractRevertError extends AtomaError {
+export class ContractRevertError extends AtomaError<ChainErrorCode> {
   override name = "ContractRevertError";
   constructor(
     readonly functionName: string,
@@ -23,32 +24,32 @@ export class ContractRevertError extends AtomaError {
     readonly args: readonly unknown[],
     options?: AtomaErrorOptions,
   ) {
-    super("CONTRACT_REVERTED", `${functionName} reverted with ${errorName}`, options);
+    super("contract_reverted", `${functionName} reverted with ${errorName}`, options);
   }
 }
 
 /** A transaction could not be sent or mined for a reason other than a decodable revert. */
-export class TransactionFailedError extends AtomaError {
+export class TransactionFailedError extends AtomaError<ChainErrorCode> {
   override name = "TransactionFailedError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("TRANSACTION_FAILED", message, options);
+    super("transaction_failed", message, options);
   }
 }
 
 /** A receipt lacked the event an action reads its result from. */
-export class MissingEventError extends AtomaError {
+export class MissingEventError extends AtomaError<ChainErrorCode> {
   override name = "MissingEventError";
   constructor(eventName: string, options?: AtomaErrorOptions) {
-    super("MISSING_EVENT", `the transaction emitted no ${eventName} event`, options);
+    super("missing_event", `the transaction emitted no ${eventName} event`, options);
   }
 }
 
 /** An item to post on-chain is larger than the contract's `maxEvidenceBytes`: no transaction can carry it. */
-export class EvidenceTooLargeError extends AtomaError {
+export class EvidenceTooLargeError extends AtomaError<ChainErrorCode> {
   override name = "EvidenceTooLargeError";
   constructor(position: number, bytes: number, maxBytes: number, options?: AtomaErrorOptions) {
     super(
-      "EVIDENCE_TOO_LARGE",
+      "evidence_too_large",
       `item ${position} has ${bytes} bytes, over the ${maxBytes}-byte bound`,
       options,
     );
@@ -56,25 +57,25 @@ export class EvidenceTooLargeError extends AtomaError {
 }
 
 /** Registering a node needs its signing key's proof, and neither the key nor a proof was given. */
-export class SignerProofMissingError extends AtomaError {
+export class SignerProofMissingError extends AtomaError<ChainErrorCode> {
   override name = "SignerProofMissingError";
   constructor(readonly signer: string) {
     super(
-      "SIGNER_PROOF_MISSING",
+      "signer_proof_missing",
       `registering signer ${signer} needs its proof (the key's signature binding it to this operator): pass the key or signerProof`,
     );
   }
 }
 
 /** A purchase's draw found none of its frozen candidates able to serve any more: it was cancelled and refunded. */
-export class StackCancelledError extends AtomaError {
+export class StackCancelledError extends AtomaError<ChainErrorCode> {
   override name = "StackCancelledError";
   constructor(
     readonly stackId: bigint,
     readonly refunded: bigint,
     options?: AtomaErrorOptions,
   ) {
-    super("STACK_CANCELLED", `stack ${stackId} found no node able to serve it any more; refunded`, options);
+    super("stack_cancelled", `stack ${stackId} found no node able to serve it any more; refunded`, options);
   }
 }
 
@@ -83,7 +84,7 @@ export class StackCancelledError extends AtomaError {
  * n seats plus a minimal dispute committee besides them (`TooFewForCommittee` in ConsensusRequests), so a dispute
  * among the seats could draw no committee. Ask for at most `available - minCommittee` seats, or wait for more nodes.
  */
-export class TooFewForCommitteeError extends AtomaError {
+export class TooFewForCommitteeError extends AtomaError<ChainErrorCode> {
   override name = "TooFewForCommitteeError";
   readonly minCommittee: bigint;
   constructor(
@@ -97,7 +98,7 @@ export class TooFewForCommitteeError extends AtomaError {
     const minCommittee = needed - BigInt(n);
     const most = available - minCommittee;
     super(
-      "TOO_FEW_FOR_COMMITTEE",
+      "too_few_for_committee",
       `task ${taskId} has ${available} eligible nodes in echelon ${echelon} (at any price); ${n} seats and a dispute committee of ${minCommittee} need ${needed}: ${most > 0n ? `ask for at most ${most} seats` : "no consensus request fits there yet"}`,
       options,
     );
@@ -106,20 +107,20 @@ export class TooFewForCommitteeError extends AtomaError {
 }
 
 /** The chain holds no event an action needs to rebuild its arguments (searched where it should be). */
-export class EventNotFoundError extends AtomaError {
+export class EventNotFoundError extends AtomaError<ChainErrorCode> {
   override name = "EventNotFoundError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("EVENT_NOT_FOUND", message, options);
+    super("event_not_found", message, options);
   }
 }
 
 /** No node is registered in the NodeRegistry with this signing key (or operator key): it serves and settles nothing. */
-export class NodeNotRegisteredError extends AtomaError {
+export class NodeNotRegisteredError extends AtomaError<ChainErrorCode> {
   override name = "NodeNotRegisteredError";
   readonly key: string;
   constructor(key: string, options?: AtomaErrorOptions) {
     super(
-      "NODE_NOT_REGISTERED",
+      "node_not_registered",
       `no node is registered with the key ${key}; register it first (atoma node register)`,
       options,
     );
@@ -128,9 +129,9 @@ export class NodeNotRegisteredError extends AtomaError {
 }
 
 /** The chain reported an outcome the protocol rules out at this step (a bug, here or in the contracts). */
-export class UnexpectedOutcomeError extends AtomaError {
+export class UnexpectedOutcomeError extends AtomaError<ChainErrorCode> {
   override name = "UnexpectedOutcomeError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("UNEXPECTED_OUTCOME", message, options);
+    super("unexpected_outcome", message, options);
   }
 }

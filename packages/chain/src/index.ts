@@ -173,6 +173,7 @@ export {
   type EchelonApproval,
   wireContracts,
 } from "./deploy.js";
+export type { ChainErrorCode } from "./errorCodes.js";
 export {
   AnvilStartError,
   ContractRevertError,

@@ -110,7 +110,7 @@ describe("anvil launcher", () => {
     const blocker = await startAnvil();
     running.push(blocker);
     await expect(startAnvil({ port: blocker.port, startTimeoutMs: 3_000 })).rejects.toMatchObject({
-      code: "ANVIL_START_FAILED",
+      code: "anvil_start_failed",
     });
   });
 });

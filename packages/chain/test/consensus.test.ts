@@ -77,7 +77,7 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     const refused = await ask(5).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TooFewForCommitteeError);
     expect(refused).toMatchObject({
-      code: "TOO_FEW_FOR_COMMITTEE",
+      code: "too_few_for_committee",
       available: 7n,
       needed: 8n,
       minCommittee: 3n,

@@ -102,7 +102,7 @@ describe("deployContracts with bad parameters", () => {
         parameters: { stack: { surchargeBps: 9_999 }, node: { minCollateral: parseEther("1") } },
       });
       await expect(failure).rejects.toMatchObject({
-        code: "DEPLOYMENT_FAILED",
+        code: "deployment_failed",
         shortMessage: "deploying StackManager failed",
         details: 'ParameterOutOfBounds("surchargeBps", 9999)',
       });
@@ -112,6 +112,6 @@ describe("deployContracts with bad parameters", () => {
   });
 
   it("exports the revert error class the actions throw", () => {
-    expect(new ContractRevertError("f", "E", []).code).toBe("CONTRACT_REVERTED");
+    expect(new ContractRevertError("f", "E", []).code).toBe("contract_reverted");
   });
 });

@@ -29,7 +29,7 @@ describe("registry flows against anvil", () => {
     const poor = await network.account();
     await expect(
       registerNode(poor.ctx, { signer: poor.account, url: "http://x", echelon: 1, collateral: 1n }),
-    ).rejects.toMatchObject({ code: "CONTRACT_REVERTED", errorName: "CollateralTooLow" });
+    ).rejects.toMatchObject({ code: "contract_reverted", errorName: "CollateralTooLow" });
     await expect(
       registerNode(poor.ctx, {
         signer: node.signerAccount,

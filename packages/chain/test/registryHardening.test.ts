@@ -31,7 +31,7 @@ describe("registry defences against anvil", () => {
     const proof = await signSignerBinding(victim, { chainId, registry, operator: honest.account.address });
     await expect(
       registerNode(squatter.ctx, { ...params, signer: victim.address, signerProof: proof }),
-    ).rejects.toMatchObject({ code: "CONTRACT_REVERTED", errorName: "InvalidSignerProof" });
+    ).rejects.toMatchObject({ code: "contract_reverted", errorName: "InvalidSignerProof" });
     const { nodeId } = await registerNode(honest.ctx, {
       ...params,
       signer: victim.address,
@@ -55,7 +55,7 @@ describe("registry defences against anvil", () => {
     const fingerprint = keccak256(stringToBytes("a machine of echelon 7"));
     await approveEchelon(network.admin, { echelon: 7, fingerprint });
     await expect(approveEchelon(operator.ctx, { echelon: 7, fingerprint })).rejects.toMatchObject({
-      code: "CONTRACT_REVERTED",
+      code: "contract_reverted",
     });
     const { nodeId } = await registerNode(operator.ctx, {
       signer: operator.account,
@@ -100,7 +100,7 @@ describe("registry defences against anvil", () => {
       functionName: "mint",
       args: [network.admin.walletClient.account.address, 1n],
     }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "CONTRACT_REVERTED", errorName: "NotMinter" });
+    expect(error).toMatchObject({ code: "contract_reverted", errorName: "NotMinter" });
     expect(await contracts.token.read.minter()).toBe(addresses.EmissionSchedule);
   });
 });

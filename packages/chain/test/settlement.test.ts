@@ -532,7 +532,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
         response: forged,
         signature: last.signature,
       }),
-    ).rejects.toMatchObject({ code: "CONTRACT_REVERTED" });
+    ).rejects.toMatchObject({ code: "contract_reverted" });
   });
 
   it("makes a node answer an index challenge with the owner's signature on the leaf's request", async () => {

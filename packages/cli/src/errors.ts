@@ -1,5 +1,6 @@
 import { ContractRevertError } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
+import type { CliErrorCode } from "./errorCodes.js";
 
 /** The one line a failing command prints: the short message of an Atoma error, or the message of any other. */
 export function oneLineMessage(error: unknown): string {
@@ -11,35 +12,35 @@ export function oneLineMessage(error: unknown): string {
   return String(error);
 }
 
-export class CliUsageError extends AtomaError {
+export class CliUsageError extends AtomaError<CliErrorCode> {
   override name = "CliUsageError";
   constructor(message: string) {
-    super("CLI_USAGE", message);
+    super("cli_usage", message);
   }
 }
 
 /** A task exists for another model than the one this node serves. */
-export class TaskModelMismatchError extends AtomaError {
+export class TaskModelMismatchError extends AtomaError<CliErrorCode> {
   override name = "TaskModelMismatchError";
   constructor(taskId: bigint, modelName: string) {
-    super("TASK_MODEL_MISMATCH", `task ${taskId} is not a task of model "${modelName}" (model.id)`);
+    super("task_model_mismatch", `task ${taskId} is not a task of model "${modelName}" (model.id)`);
   }
 }
 
 /** No task has this id. */
-export class UnknownTaskError extends AtomaError {
+export class UnknownTaskError extends AtomaError<CliErrorCode> {
   override name = "UnknownTaskError";
   constructor(taskId: bigint) {
-    super("UNKNOWN_TASK", `there is no task ${taskId}`);
+    super("unknown_task", `there is no task ${taskId}`);
   }
 }
 
 /** Registration in an echelon governance has not approved (the registry would refuse it). */
-export class EchelonNotApprovedError extends AtomaError {
+export class EchelonNotApprovedError extends AtomaError<CliErrorCode> {
   override name = "EchelonNotApprovedError";
   constructor(echelon: number) {
     super(
-      "ECHELON_NOT_APPROVED",
+      "echelon_not_approved",
       `echelon ${echelon} is not approved on this chain: register in an echelon approved for this node's fingerprint (\`atoma node fingerprint\`)`,
     );
   }
@@ -50,33 +51,33 @@ function isoTime(unixSeconds: bigint): string {
 }
 
 /** Leaving a task completes only when its exit notice is over. */
-export class ExitNoticeRunningError extends AtomaError {
+export class ExitNoticeRunningError extends AtomaError<CliErrorCode> {
   override name = "ExitNoticeRunningError";
   constructor(taskId: bigint, exitAt: bigint) {
     super(
-      "EXIT_NOTICE_RUNNING",
+      "exit_notice_running",
       `the exit notice of task ${taskId} runs until ${isoTime(exitAt)}: the node stays a checking candidate with its bond until then; complete the exit after it`,
     );
   }
 }
 
 /** A deregistered node's collateral stays the exit notice after deregistration and after its last obligation. */
-export class WithdrawalTooEarlyError extends AtomaError {
+export class WithdrawalTooEarlyError extends AtomaError<CliErrorCode> {
   override name = "WithdrawalTooEarlyError";
   constructor(nodeId: bigint, withdrawableAt: bigint) {
     super(
-      "WITHDRAWAL_TOO_EARLY",
+      "withdrawal_too_early",
       `the collateral of node ${nodeId} is withdrawable from ${isoTime(withdrawableAt)} (the exit notice after deregistering and after its last obligation)`,
     );
   }
 }
 
 /** Deregistering needs every task exit complete. */
-export class SubscriptionsLeftError extends AtomaError {
+export class SubscriptionsLeftError extends AtomaError<CliErrorCode> {
   override name = "SubscriptionsLeftError";
   constructor(nodeId: bigint) {
     super(
-      "SUBSCRIPTIONS_LEFT",
+      "subscriptions_left",
       `node ${nodeId} still holds task subscriptions: leave each (atoma node unsubscribe --task N), then complete each exit after its notice (--complete), then deregister`,
     );
   }

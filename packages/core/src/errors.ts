@@ -1,3 +1,4 @@
+import type { CoreErrorCode } from "./errorCodes.js";
 /** Options every Atoma error accepts: extra lines for humans, and the error that caused it. */
 export interface AtomaErrorOptions {
   details?: string | undefined;
@@ -8,13 +9,13 @@ export interface AtomaErrorOptions {
  * Base of every error the project throws. `code` is stable and machine-readable (HTTP and CLI map on it);
  * `shortMessage` is one line for users; `details` may add context that is safe to show.
  */
-export class AtomaError extends Error {
+export class AtomaError<Code extends string = string> extends Error {
   override name = "AtomaError";
-  readonly code: string;
+  readonly code: Code;
   readonly shortMessage: string;
   readonly details: string | undefined;
 
-  constructor(code: string, shortMessage: string, options: AtomaErrorOptions = {}) {
+  constructor(code: Code, shortMessage: string, options: AtomaErrorOptions = {}) {
     super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
       cause: options.cause,
     });
@@ -24,48 +25,48 @@ export class AtomaError extends Error {
   }
 }
 
-export class InvalidInputError extends AtomaError {
+export class InvalidInputError extends AtomaError<CoreErrorCode> {
   override name = "InvalidInputError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("INVALID_INPUT", message, options);
+    super("invalid_input", message, options);
   }
 }
 
-export class CanonicalJsonError extends AtomaError {
+export class CanonicalJsonError extends AtomaError<CoreErrorCode> {
   override name = "CanonicalJsonError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("CANONICAL_JSON", message, options);
+    super("canonical_json", message, options);
   }
 }
 
 /** A JSON value nests deeper than the bound (`maxDepth` containers): refused before anything recurses over it. */
-export class JsonTooDeepError extends AtomaError {
+export class JsonTooDeepError extends AtomaError<CoreErrorCode> {
   override name = "JsonTooDeepError";
   readonly maxDepth: number;
   constructor(maxDepth: number, options?: AtomaErrorOptions) {
-    super("JSON_TOO_DEEP", `JSON nests deeper than ${maxDepth} objects and arrays`, options);
+    super("json_too_deep", `JSON nests deeper than ${maxDepth} objects and arrays`, options);
     this.maxDepth = maxDepth;
   }
 }
 
 /** A string holds an unpaired UTF-16 surrogate, which no UTF-8 byte string can carry (RFC 8785 §3.2.2.2). */
-export class InvalidUnicodeError extends AtomaError {
+export class InvalidUnicodeError extends AtomaError<CoreErrorCode> {
   override name = "InvalidUnicodeError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("INVALID_UNICODE", message, options);
+    super("invalid_unicode", message, options);
   }
 }
 
-export class MerkleTreeError extends AtomaError {
+export class MerkleTreeError extends AtomaError<CoreErrorCode> {
   override name = "MerkleTreeError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("MERKLE_TREE", message, options);
+    super("merkle_tree", message, options);
   }
 }
 
-export class InvalidSignatureError extends AtomaError {
+export class InvalidSignatureError extends AtomaError<CoreErrorCode> {
   override name = "InvalidSignatureError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("INVALID_SIGNATURE", message, options);
+    super("invalid_signature", message, options);
   }
 }

@@ -43,6 +43,7 @@ export {
   type SignedRequestFields,
   type SignedResponseFields,
 } from "./eip712.js";
+export type { CoreErrorCode } from "./errorCodes.js";
 export {
   AtomaError,
   type AtomaErrorOptions,
@@ -120,3 +121,4 @@ export {
   verifyTranscript,
 } from "./transcript.js";
 export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";
+export { isListedWireError, type OpenAiErrorType, WIRE_ERRORS, type WireErrorCode } from "./wireErrors.js";

@@ -1,5 +1,6 @@
 import { type Address, type Hex, isAddress, isHex, stringToBytes, type TypedDataDomain } from "viem";
 import { canonicalJson } from "./canonicalJson.js";
+import type { CoreErrorCode } from "./errorCodes.js";
 import { InvalidInputError } from "./errors.js";
 import { blobId, type Hash, requestHash } from "./hash.js";
 import { assertRequestSigner } from "./signatures.js";
@@ -56,31 +57,31 @@ export class InvalidTranscriptError extends InvalidInputError {
 /** The same owner-signed request appears twice (one signature at two leaves): a copy billed again. */
 export class RepeatedRequestError extends InvalidTranscriptError {
   override name = "RepeatedRequestError";
-  override readonly code: string = "TRANSCRIPT_REPEATED_REQUEST";
+  override readonly code: CoreErrorCode = "transcript_repeated_request";
 }
 
 /** Two leaves carry one nonce: a request billed twice. */
 export class RepeatedNonceError extends InvalidTranscriptError {
   override name = "RepeatedNonceError";
-  override readonly code: string = "TRANSCRIPT_REPEATED_NONCE";
+  override readonly code: CoreErrorCode = "transcript_repeated_nonce";
 }
 
 /** A leaf's nonce is not its index: the owner's k-th request must be leaf k. */
 export class NonceNotLeafIndexError extends InvalidTranscriptError {
   override name = "NonceNotLeafIndexError";
-  override readonly code: string = "TRANSCRIPT_NONCE_NOT_INDEX";
+  override readonly code: CoreErrorCode = "transcript_nonce_not_index";
 }
 
 /** The running totals do not add up (cum(k) ≠ cum(k-1) + units(k), starting from 0), or not to the units settled. */
 export class RunningTotalError extends InvalidTranscriptError {
   override name = "RunningTotalError";
-  override readonly code: string = "TRANSCRIPT_RUNNING_TOTAL";
+  override readonly code: CoreErrorCode = "transcript_running_total";
 }
 
 /** The transcript's leaves do not rebuild the root the node settled: it is not that stack's transcript. */
 export class TranscriptRootMismatchError extends InvalidTranscriptError {
   override name = "TranscriptRootMismatchError";
-  override readonly code: string = "TRANSCRIPT_ROOT_MISMATCH";
+  override readonly code: CoreErrorCode = "transcript_root_mismatch";
 }
 
 export function encodeTranscript(transcript: InputsTranscript): Uint8Array {

@@ -1,4 +1,5 @@
 import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import type { EngineErrorCode } from "./errorCodes.js";
 
 /** Token counts of work done before a request stopped, so a caller can account for it. */
 export interface PartialUsage {
@@ -7,28 +8,28 @@ export interface PartialUsage {
 }
 
 /** A request the engine cannot run as given (bad field, out-of-range value, unsupported option). */
-export class InvalidRequestError extends AtomaError {
+export class InvalidRequestError extends AtomaError<EngineErrorCode> {
   override name = "InvalidRequestError";
   /** The request field at fault, as a dotted path, when one is. */
   readonly param: string | undefined;
   constructor(message: string, options: AtomaErrorOptions & { param?: string | undefined } = {}) {
-    super("INVALID_REQUEST", message, options);
+    super("invalid_request", message, options);
     this.param = options.param;
   }
 }
 
 /** A request asks for a feature the engine does not implement (n > 1, logit bias, tools…). */
-export class UnsupportedParameterError extends AtomaError {
+export class UnsupportedParameterError extends AtomaError<EngineErrorCode> {
   override name = "UnsupportedParameterError";
   readonly param: string;
   constructor(param: string, message: string) {
-    super("UNSUPPORTED_PARAMETER", message);
+    super("unsupported_parameter", message);
     this.param = param;
   }
 }
 
 /** Prompt plus requested completion do not fit the model's context window. */
-export class ContextLengthExceededError extends AtomaError {
+export class ContextLengthExceededError extends AtomaError<EngineErrorCode> {
   override name = "ContextLengthExceededError";
   constructor(
     readonly promptTokens: number,
@@ -36,86 +37,86 @@ export class ContextLengthExceededError extends AtomaError {
     readonly contextSize: number,
   ) {
     super(
-      "CONTEXT_LENGTH_EXCEEDED",
+      "context_length_exceeded",
       `this model's context holds ${contextSize} tokens; the request needs ${promptTokens} prompt tokens plus ${requestedTokens} to generate`,
     );
   }
 }
 
 /** The request names a model this engine does not serve. */
-export class ModelNotFoundError extends AtomaError {
+export class ModelNotFoundError extends AtomaError<EngineErrorCode> {
   override name = "ModelNotFoundError";
   constructor(readonly model: string) {
-    super("MODEL_NOT_FOUND", `model "${model}" is not served here`);
+    super("model_not_found", `model "${model}" is not served here`);
   }
 }
 
 /** The model's queue is full; `retryAfterSeconds` estimates when a slot frees up. */
-export class EngineBusyError extends AtomaError {
+export class EngineBusyError extends AtomaError<EngineErrorCode> {
   override name = "EngineBusyError";
   constructor(
     readonly model: string,
     readonly retryAfterSeconds: number,
   ) {
     super(
-      "ENGINE_BUSY",
+      "engine_busy",
       `model "${model}" is busy: its queue is full; retry in about ${retryAfterSeconds} s`,
     );
   }
 }
 
 /** The caller went away (its AbortSignal fired) before the request finished. */
-export class RequestAbortedError extends AtomaError {
+export class RequestAbortedError extends AtomaError<EngineErrorCode> {
   override name = "RequestAbortedError";
   constructor(readonly usage: PartialUsage = { prompt_tokens: 0, completion_tokens: 0 }) {
-    super("REQUEST_ABORTED", "the request was cancelled by its caller");
+    super("request_aborted", "the request was cancelled by its caller");
   }
 }
 
 /** The engine is not running (not started, or stopping). */
-export class EngineStoppedError extends AtomaError {
+export class EngineStoppedError extends AtomaError<EngineErrorCode> {
   override name = "EngineStoppedError";
   constructor() {
-    super("ENGINE_STOPPED", "the inference engine is not running");
+    super("engine_stopped", "the inference engine is not running");
   }
 }
 
 /** A model file could not be loaded. */
-export class ModelLoadError extends AtomaError {
+export class ModelLoadError extends AtomaError<EngineErrorCode> {
   override name = "ModelLoadError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("MODEL_LOAD_FAILED", message, options);
+    super("model_load_failed", message, options);
   }
 }
 
 /** A weights file's Merkle root differs from the root it was expected (registered) to have. */
-export class WeightsRootMismatchError extends AtomaError {
+export class WeightsRootMismatchError extends AtomaError<EngineErrorCode> {
   override name = "WeightsRootMismatchError";
   constructor(
     readonly path: string,
     readonly expected: string,
     readonly actual: string,
   ) {
-    super("WEIGHTS_ROOT_MISMATCH", `weights root of ${path} is ${actual}, expected ${expected}`);
+    super("weights_root_mismatch", `weights root of ${path} is ${actual}, expected ${expected}`);
   }
 }
 
 /** An OpenAI-compatible upstream failed, answered badly, or could not be reached. */
-export class UpstreamError extends AtomaError {
+export class UpstreamError extends AtomaError<EngineErrorCode> {
   override name = "UpstreamError";
   constructor(
     message: string,
     readonly status: number | undefined,
     options?: AtomaErrorOptions,
   ) {
-    super("UPSTREAM_ERROR", message, options);
+    super("upstream_error", message, options);
   }
 }
 
 /** A model download failed. */
-export class ModelDownloadError extends AtomaError {
+export class ModelDownloadError extends AtomaError<EngineErrorCode> {
   override name = "ModelDownloadError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("MODEL_DOWNLOAD_FAILED", message, options);
+    super("model_download_failed", message, options);
   }
 }

@@ -19,6 +19,7 @@ export {
   embeddedEngineOptionsSchema,
   type ResolvedEmbeddedEngineOptions,
 } from "./embedded/options.js";
+export type { EngineErrorCode } from "./errorCodes.js";
 export {
   ContextLengthExceededError,
   EngineBusyError,

@@ -46,7 +46,7 @@ describe("several requests on one loaded model", () => {
     const bytes = Buffer.from(encoded.data[0]?.embedding as string, "base64");
     const floats = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
     expect(floats).toEqual(one.data[0]?.embedding);
-    await expect(engine.embed({ model: TINY, input: "" })).rejects.toMatchObject({ code: "INVALID_REQUEST" });
+    await expect(engine.embed({ model: TINY, input: "" })).rejects.toMatchObject({ code: "invalid_request" });
   });
 
   it("counts prompt tokens, with the beginning-of-sequence token", async () => {
@@ -72,7 +72,7 @@ describe("a bounded queue", () => {
     const waiting = engine.complete(completionBody("wait", { max_tokens: 4, seed: 1 }));
     await expect(engine.complete(completionBody("more", { max_tokens: 4 }))).rejects.toSatisfy(
       (error) =>
-        error instanceof EngineBusyError && error.retryAfterSeconds >= 1 && error.code === "ENGINE_BUSY",
+        error instanceof EngineBusyError && error.retryAfterSeconds >= 1 && error.code === "engine_busy",
     );
     expect(await engine.load()).toEqual({ running: 1, waiting: 1, capacity: 1 });
     await running.cancel();

@@ -1,4 +1,5 @@
 import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import type { NodeErrorCode } from "./errorCodes.js";
 
 /**
  * The node's errors. Each has a stable `code`; `http/errorResponse.ts` maps codes to HTTP statuses and OpenAI
@@ -6,83 +7,83 @@ import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
  */
 
 /** A configuration option is missing or invalid; the message names the option and its environment variable. */
-export class ConfigError extends AtomaError {
+export class ConfigError extends AtomaError<NodeErrorCode> {
   override name = "ConfigError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("CONFIG_INVALID", message, options);
+    super("config_invalid", message, options);
   }
 }
 
 /** The key file is missing, unreadable or not a hex private key. Never carries the file's content. */
-export class KeyFileError extends AtomaError {
+export class KeyFileError extends AtomaError<NodeErrorCode> {
   override name = "KeyFileError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("KEY_FILE_INVALID", message, options);
+    super("key_file_invalid", message, options);
   }
 }
 
 /** The key file can be read by its group or by others. */
-export class KeyFilePermissionError extends AtomaError {
+export class KeyFilePermissionError extends AtomaError<NodeErrorCode> {
   override name = "KeyFilePermissionError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("KEY_FILE_PERMISSIONS", message, options);
+    super("key_file_permissions", message, options);
   }
 }
 
 /** The state database cannot be opened or migrated (URLs in the message have their credentials redacted). */
-export class DatabaseError extends AtomaError {
+export class DatabaseError extends AtomaError<NodeErrorCode> {
   override name = "DatabaseError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("DATABASE_UNAVAILABLE", message, options);
+    super("database_unavailable", message, options);
   }
 }
 
-export class UnknownStackError extends AtomaError {
+export class UnknownStackError extends AtomaError<NodeErrorCode> {
   override name = "UnknownStackError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {
-    super("UNKNOWN_STACK", `stack ${stackId} is unknown to this node`, options);
+    super("unknown_stack", `stack ${stackId} is unknown to this node`, options);
   }
 }
 
 /** The stack exists but another node serves it. */
-export class StackNotServedError extends AtomaError {
+export class StackNotServedError extends AtomaError<NodeErrorCode> {
   override name = "StackNotServedError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {
-    super("STACK_NOT_SERVED", `stack ${stackId} is served by another node`, options);
+    super("stack_not_served", `stack ${stackId} is served by another node`, options);
   }
 }
 
 /** Not enough units left: `available` is what could still be reserved, so a caller may retry with less. */
-export class StackExhaustedError extends AtomaError {
+export class StackExhaustedError extends AtomaError<NodeErrorCode> {
   override name = "StackExhaustedError";
   readonly available: bigint;
   constructor(stackId: bigint, requested: bigint, available: bigint) {
-    super("STACK_EXHAUSTED", `stack ${stackId} has ${available} units left, ${requested} needed`);
+    super("stack_exhausted", `stack ${stackId} has ${available} units left, ${requested} needed`);
     this.available = available;
   }
 }
 
-export class StackExpiredError extends AtomaError {
+export class StackExpiredError extends AtomaError<NodeErrorCode> {
   override name = "StackExpiredError";
   constructor(stackId: bigint) {
-    super("STACK_EXPIRED", `stack ${stackId} has expired`);
+    super("stack_expired", `stack ${stackId} has expired`);
   }
 }
 
 /** The stack is settling or settled and takes no more requests. */
-export class StackClosedError extends AtomaError {
+export class StackClosedError extends AtomaError<NodeErrorCode> {
   override name = "StackClosedError";
   constructor(stackId: bigint, state: string) {
-    super("STACK_CLOSED", `stack ${stackId} is ${state} and takes no more requests`);
+    super("stack_closed", `stack ${stackId} is ${state} and takes no more requests`);
   }
 }
 
 /** A nonce was already used on this stack: the request is a replay. `next`: the nonce the stack takes next. */
-export class NonceReusedError extends AtomaError {
+export class NonceReusedError extends AtomaError<NodeErrorCode> {
   override name = "NonceReusedError";
   readonly next: bigint | undefined;
   constructor(stackId: bigint, nonce: bigint, next?: bigint | undefined) {
-    super("NONCE_REUSED", `nonce ${nonce} was already used on stack ${stackId}`);
+    super("nonce_reused", `nonce ${nonce} was already used on stack ${stackId}`);
     this.next = next;
   }
 }
@@ -91,175 +92,175 @@ export class NonceReusedError extends AtomaError {
  * A request whose nonce is not the stack's next leaf index: the owner's k-th request carries nonce k, so a stack
  * takes its requests in order. `next` is the nonce the stack takes next.
  */
-export class NonceOutOfOrderError extends AtomaError {
+export class NonceOutOfOrderError extends AtomaError<NodeErrorCode> {
   override name = "NonceOutOfOrderError";
   readonly next: bigint;
   constructor(stackId: bigint, nonce: bigint, next: bigint) {
-    super("NONCE_OUT_OF_ORDER", `stack ${stackId} takes nonce ${next} next, not ${nonce}`);
+    super("nonce_out_of_order", `stack ${stackId} takes nonce ${next} next, not ${nonce}`);
     this.next = next;
   }
 }
 
 /** A stack serves one request at a time (its leaves are numbered in order): another one is in flight. */
-export class RequestInFlightError extends AtomaError {
+export class RequestInFlightError extends AtomaError<NodeErrorCode> {
   override name = "RequestInFlightError";
   constructor(stackId: bigint) {
     super(
-      "REQUEST_IN_FLIGHT",
+      "request_in_flight",
       `stack ${stackId} is answering another request: send the next when it is done`,
     );
   }
 }
 
 /** The reservation was already committed or released (or never existed). */
-export class ReservationNotFoundError extends AtomaError {
+export class ReservationNotFoundError extends AtomaError<NodeErrorCode> {
   override name = "ReservationNotFoundError";
   constructor(id: string) {
-    super("RESERVATION_NOT_FOUND", `reservation ${id} is not open`);
+    super("reservation_not_found", `reservation ${id} is not open`);
   }
 }
 
 /** Actual usage exceeded the reservation and the stack has no room for the difference. */
-export class UnitsExceedReservationError extends AtomaError {
+export class UnitsExceedReservationError extends AtomaError<NodeErrorCode> {
   override name = "UnitsExceedReservationError";
   constructor(stackId: bigint, reserved: bigint, actual: bigint) {
-    super("UNITS_EXCEED_RESERVATION", `stack ${stackId}: ${actual} units used, ${reserved} reserved`);
+    super("units_exceed_reservation", `stack ${stackId}: ${actual} units used, ${reserved} reserved`);
   }
 }
 
 /** A stack cannot be frozen for settlement while requests on it are in flight. */
-export class StackBusyError extends AtomaError {
+export class StackBusyError extends AtomaError<NodeErrorCode> {
   override name = "StackBusyError";
   constructor(stackId: bigint, reserved: bigint) {
-    super("STACK_BUSY", `stack ${stackId} has ${reserved} units reserved by requests in flight`);
+    super("stack_busy", `stack ${stackId} has ${reserved} units reserved by requests in flight`);
   }
 }
 
-export class RequestTooLargeError extends AtomaError {
+export class RequestTooLargeError extends AtomaError<NodeErrorCode> {
   override name = "RequestTooLargeError";
   constructor(limitBytes: number) {
-    super("REQUEST_TOO_LARGE", `request body exceeds ${limitBytes} bytes`);
+    super("request_too_large", `request body exceeds ${limitBytes} bytes`);
   }
 }
 
-export class InvalidJsonError extends AtomaError {
+export class InvalidJsonError extends AtomaError<NodeErrorCode> {
   override name = "InvalidJsonError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("INVALID_JSON", message, options);
+    super("invalid_json", message, options);
   }
 }
 
-export class PromptTooLongError extends AtomaError {
+export class PromptTooLongError extends AtomaError<NodeErrorCode> {
   override name = "PromptTooLongError";
   constructor(tokens: number, limit: number) {
-    super("PROMPT_TOO_LONG", `prompt has ${tokens} tokens, the limit is ${limit}`);
+    super("prompt_too_long", `prompt has ${tokens} tokens, the limit is ${limit}`);
   }
 }
 
-export class UnknownModelError extends AtomaError {
+export class UnknownModelError extends AtomaError<NodeErrorCode> {
   override name = "UnknownModelError";
   constructor(model: string) {
-    super("UNKNOWN_MODEL", `model "${model.slice(0, 100)}" is not served by this node`);
+    super("unknown_model", `model "${model.slice(0, 100)}" is not served by this node`);
   }
 }
 
 /** Too many requests waiting; `retryAfterSeconds` becomes the `Retry-After` header. */
-export class QueueFullError extends AtomaError {
+export class QueueFullError extends AtomaError<NodeErrorCode> {
   override name = "QueueFullError";
   readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number) {
-    super("QUEUE_FULL", message);
+    super("queue_full", message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
 /** The node is stopping and takes no new requests. */
-export class ShuttingDownError extends AtomaError {
+export class ShuttingDownError extends AtomaError<NodeErrorCode> {
   override name = "ShuttingDownError";
   constructor() {
-    super("SHUTTING_DOWN", "the node is shutting down");
+    super("shutting_down", "the node is shutting down");
   }
 }
 
-export class RouteNotFoundError extends AtomaError {
+export class RouteNotFoundError extends AtomaError<NodeErrorCode> {
   override name = "RouteNotFoundError";
   constructor(method: string, path: string) {
-    super("ROUTE_NOT_FOUND", `no route for ${method} ${path.slice(0, 200)}`);
+    super("route_not_found", `no route for ${method} ${path.slice(0, 200)}`);
   }
 }
 
-export class InvalidBlobIdError extends AtomaError {
+export class InvalidBlobIdError extends AtomaError<NodeErrorCode> {
   override name = "InvalidBlobIdError";
   constructor() {
-    super("INVALID_BLOB_ID", "a blob id is 0x followed by 64 lowercase hex digits");
+    super("invalid_blob_id", "a blob id is 0x followed by 64 lowercase hex digits");
   }
 }
 
-export class BlobNotFoundError extends AtomaError {
+export class BlobNotFoundError extends AtomaError<NodeErrorCode> {
   override name = "BlobNotFoundError";
   constructor(id: string) {
-    super("BLOB_NOT_FOUND", `blob ${id} not found`);
+    super("blob_not_found", `blob ${id} not found`);
   }
 }
 
-export class BlobTooLargeError extends AtomaError {
+export class BlobTooLargeError extends AtomaError<NodeErrorCode> {
   override name = "BlobTooLargeError";
   constructor(limitBytes: number) {
-    super("BLOB_TOO_LARGE", `blob exceeds ${limitBytes} bytes`);
+    super("blob_too_large", `blob exceeds ${limitBytes} bytes`);
   }
 }
 
 /** Downloaded bytes do not hash to the id asked for. */
-export class BlobHashMismatchError extends AtomaError {
+export class BlobHashMismatchError extends AtomaError<NodeErrorCode> {
   override name = "BlobHashMismatchError";
   constructor(id: string, actual: string) {
-    super("BLOB_HASH_MISMATCH", `blob ${id} arrived with hash ${actual}`);
+    super("blob_hash_mismatch", `blob ${id} arrived with hash ${actual}`);
   }
 }
 
-export class BlobFetchError extends AtomaError {
+export class BlobFetchError extends AtomaError<NodeErrorCode> {
   override name = "BlobFetchError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("BLOB_FETCH_FAILED", message, options);
+    super("blob_fetch_failed", message, options);
   }
 }
 
 /** The chain under the listener's cursor changed: a reorg deeper than the confirmations setting. */
-export class ChainReorgError extends AtomaError {
+export class ChainReorgError extends AtomaError<NodeErrorCode> {
   override name = "ChainReorgError";
   constructor(message: string) {
-    super("CHAIN_REORG", message);
+    super("chain_reorg", message);
   }
 }
 
 /** Another listener moved the same cursor: two processes follow the chain over one database. */
-export class CursorMovedError extends AtomaError {
+export class CursorMovedError extends AtomaError<NodeErrorCode> {
   override name = "CursorMovedError";
   constructor(name: string) {
-    super("LISTENER_CURSOR_MOVED", `chain cursor "${name}" was moved by another listener`);
+    super("listener_cursor_moved", `chain cursor "${name}" was moved by another listener`);
   }
 }
 
 /** The chain's JSON-RPC endpoint cannot be reached, or reports another chain than configured. */
-export class ChainUnavailableError extends AtomaError {
+export class ChainUnavailableError extends AtomaError<NodeErrorCode> {
   override name = "ChainUnavailableError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("CHAIN_UNAVAILABLE", message, options);
+    super("chain_unavailable", message, options);
   }
 }
 
 /** A part was used before the node started it, after it stopped, or started twice. */
-export class NodeLifecycleError extends AtomaError {
+export class NodeLifecycleError extends AtomaError<NodeErrorCode> {
   override name = "NodeLifecycleError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("NODE_LIFECYCLE", message, options);
+    super("node_lifecycle", message, options);
   }
 }
 
 /** The engine's health check failed (the reason is the engine's, safe to show). */
-export class EngineUnhealthyError extends AtomaError {
+export class EngineUnhealthyError extends AtomaError<NodeErrorCode> {
   override name = "EngineUnhealthyError";
   constructor(reason: string, options?: AtomaErrorOptions) {
-    super("ENGINE_UNHEALTHY", reason, options);
+    super("engine_unhealthy", reason, options);
   }
 }

@@ -112,6 +112,7 @@ export {
   ModelNotRegisteredError,
   RegisteredWeightsMismatchError,
 } from "./engine/weightsErrors.js";
+export type { NodeErrorCode } from "./errorCodes.js";
 export {
   BlobFetchError,
   BlobHashMismatchError,
@@ -145,13 +146,7 @@ export {
   UnknownStackError,
 } from "./errors.js";
 export { createHttpApp, type HttpAppComponents, type HttpAppOptions } from "./http/createHttpApp.js";
-export {
-  HTTP_ERRORS,
-  type HttpError,
-  httpErrorOf,
-  type OpenAiErrorBody,
-  type OpenAiErrorType,
-} from "./http/errorResponse.js";
+export { type HttpError, httpErrorOf, type OpenAiErrorBody } from "./http/errorResponse.js";
 export { HttpServer, type HttpServerComponents, type HttpServerOptions } from "./http/httpServer.js";
 export type {
   HealthCheck,

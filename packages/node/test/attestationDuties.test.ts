@@ -42,7 +42,7 @@ for (const factory of testDatabaseFactories()) {
         servingNodeId: undefined,
         eventBlock: 42n,
       });
-      await recordDutyError(state.db, attest!.taskId, "BLOB_NOT_FOUND: no such blob");
+      await recordDutyError(state.db, attest!.taskId, "blob_not_found: no such blob");
       await updateDuty(state.db, attest!.taskId, {
         state: "committed",
         servingNodeId: 5n,

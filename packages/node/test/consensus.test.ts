@@ -355,7 +355,7 @@ describe("n-node Sampling Consensus for smart-contract requests, seven in-proces
       const row = await getSeat(cluster.nodeOf(h4.nodeId).context.db, requestId);
       return row?.state === "failed" ? row : undefined;
     });
-    expect(seat.last_error).toMatch(/^CONSENSUS_MODEL_MISMATCH: task \d+ is not for the model/);
+    expect(seat.last_error).toMatch(/^consensus_model_mismatch: task \d+ is not for the model/);
     expect(seat.attempts).toBe(1);
     expect(seat.output).toBeNull();
   });

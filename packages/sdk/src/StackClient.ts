@@ -6,6 +6,7 @@ import {
   type SignedReceipt,
   type SignedResponseFields,
   STACK_HEADERS,
+  type WireErrorCode,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
@@ -286,7 +287,8 @@ function readStream(onChunk?: (chunk: Body) => void): Read {
 interface NodeErrorBody {
   message: string;
   type: string;
-  code: string;
+  /** What the node sent; a node of another version may send a code this one does not list. */
+  code: WireErrorCode;
 }
 
 async function nodeError(answer: Response): Promise<NodeRequestError> {

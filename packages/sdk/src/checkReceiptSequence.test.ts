@@ -46,7 +46,7 @@ describe("checking a receipt against the usage and the running total", () => {
       }
     })();
     expect(error).toBeInstanceOf(UnitsMismatchError);
-    expect(error).toMatchObject({ usageUnits: 100n, receipt: inflated, code: "RECEIPT_UNITS_MISMATCH" });
+    expect(error).toMatchObject({ usageUnits: 100n, receipt: inflated, code: "receipt_units_mismatch" });
     expect(() =>
       checkReceiptSequence(receipt(0n, 100n, 1_000_000n), undefined, { nonce: 0n, usage }),
     ).toThrow(RunningTotalError);

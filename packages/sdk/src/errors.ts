@@ -1,7 +1,8 @@
-import { AtomaError, type AtomaErrorOptions, type SignedReceipt } from "@atoma/core";
+import { AtomaError, type AtomaErrorOptions, type SignedReceipt, type WireErrorCode } from "@atoma/core";
+import type { SdkErrorCode } from "./errorCodes.js";
 
-/** The node answered with an error (OpenAI's shape); `code` is the node's stable error code. */
-export class NodeRequestError extends AtomaError {
+/** The node answered with an error (OpenAI's shape); `code` is the node's stable error code, as it sent it. */
+export class NodeRequestError extends AtomaError<WireErrorCode> {
   override name = "NodeRequestError";
   readonly status: number;
   readonly type: string;
@@ -11,7 +12,7 @@ export class NodeRequestError extends AtomaError {
   readonly nextNonce: bigint | undefined;
   constructor(
     status: number,
-    error: { message: string; type: string; code: string },
+    error: { message: string; type: string; code: WireErrorCode },
     retryAfterSeconds?: number | undefined,
     nextNonce?: bigint | undefined,
   ) {
@@ -24,18 +25,18 @@ export class NodeRequestError extends AtomaError {
 }
 
 /** The response's `atoma` object does not prove what it should (signer, request hash, response hash, stack). */
-export class ResponseVerificationError extends AtomaError {
+export class ResponseVerificationError extends AtomaError<SdkErrorCode> {
   override name = "ResponseVerificationError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("RESPONSE_UNVERIFIED", message, options);
+    super("response_unverified", message, options);
   }
 }
 
 /** The node could not be reached, even after resending the same signed request. */
-export class NodeUnreachableError extends AtomaError {
+export class NodeUnreachableError extends AtomaError<SdkErrorCode> {
   override name = "NodeUnreachableError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("NODE_UNREACHABLE", message, options);
+    super("node_unreachable", message, options);
   }
 }
 
@@ -46,7 +47,7 @@ export class NodeUnreachableError extends AtomaError {
  */
 export class UnitsMismatchError extends ResponseVerificationError {
   override name = "UnitsMismatchError";
-  override readonly code: string = "RECEIPT_UNITS_MISMATCH";
+  override readonly code: SdkErrorCode = "receipt_units_mismatch";
   readonly receipt: SignedReceipt;
   /** The units the answer's usage adds up to. */
   readonly usageUnits: bigint;
@@ -64,7 +65,7 @@ export class UnitsMismatchError extends ResponseVerificationError {
  */
 export class RunningTotalError extends ResponseVerificationError {
   override name = "RunningTotalError";
-  override readonly code: string = "RECEIPT_RUNNING_TOTAL";
+  override readonly code: SdkErrorCode = "receipt_running_total";
   readonly receipt: SignedReceipt;
   readonly previous: SignedReceipt | undefined;
   constructor(message: string, receipt: SignedReceipt, previous?: SignedReceipt | undefined) {

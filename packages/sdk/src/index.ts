@@ -1,5 +1,6 @@
 export { StreamAssembler } from "./assembleStream.js";
 export { checkReceiptSequence, type SequenceContext } from "./checkReceiptSequence.js";
+export type { SdkErrorCode } from "./errorCodes.js";
 export {
   NodeRequestError,
   NodeUnreachableError,

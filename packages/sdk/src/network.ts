@@ -7,6 +7,7 @@ import {
 } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
 import { isAddress, type LocalAccount } from "viem";
+import type { SdkErrorCode } from "./errorCodes.js";
 
 /** Where a network is: what `atoma dev` prints after `ready ` (rpcUrl, chainId, contracts). */
 export interface Network {
@@ -20,10 +21,10 @@ export interface Network {
 }
 
 /** A network description that is not JSON, or lacks what a client needs. */
-export class NetworkDescriptionError extends AtomaError {
+export class NetworkDescriptionError extends AtomaError<SdkErrorCode> {
   override name = "NetworkDescriptionError";
   constructor(message: string) {
-    super("NETWORK_DESCRIPTION_INVALID", message);
+    super("network_description_invalid", message);
   }
 }
 

@@ -9,12 +9,13 @@ import {
 } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
 import type { Address } from "viem";
+import type { SdkErrorCode } from "./errorCodes.js";
 
 /** A stack that can no longer serve this owner (not its own, closed, expired, or its node gone). */
-export class StackUnusableError extends AtomaError {
+export class StackUnusableError extends AtomaError<SdkErrorCode> {
   override name = "StackUnusableError";
   constructor(message: string) {
-    super("STACK_UNUSABLE", message);
+    super("stack_unusable", message);
   }
 }
 

@@ -31,7 +31,7 @@ export function loadUserAccount(keyFile: string | undefined): LocalAccount {
     try {
       return loadKeyFile(resolve(keyFile));
     } catch (error) {
-      if (error instanceof AtomaError && error.code.startsWith("KEY_FILE"))
+      if (error instanceof AtomaError && error.code.startsWith("key_file"))
         throw new CliUsageError(error.shortMessage.replace("(node.keyFile)", "(--key-file)"));
       throw error;
     }

@@ -84,7 +84,7 @@ describe("pullModel", () => {
     await expect(
       pullModel("hf:org/tiny/missing.gguf", { to: dir, baseUrl: server.url }),
     ).rejects.toMatchObject({
-      code: "MODEL_DOWNLOAD_FAILED",
+      code: "model_download_failed",
       shortMessage: expect.stringContaining("HTTP 404"),
     });
     await expect(

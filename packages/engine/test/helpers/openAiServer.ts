@@ -6,13 +6,13 @@ import { EngineBusyError } from "../../src/errors.js";
 
 /** Status of each engine error code, as an OpenAI-compatible server answers. */
 const STATUS: Record<string, number> = {
-  INVALID_REQUEST: 400,
-  UNSUPPORTED_PARAMETER: 400,
-  CONTEXT_LENGTH_EXCEEDED: 400,
-  MODEL_NOT_FOUND: 404,
-  ENGINE_BUSY: 429,
-  REQUEST_ABORTED: 499,
-  ENGINE_STOPPED: 503,
+  invalid_request: 400,
+  unsupported_parameter: 400,
+  context_length_exceeded: 400,
+  model_not_found: 404,
+  engine_busy: 429,
+  request_aborted: 499,
+  engine_stopped: 503,
 };
 
 export interface OpenAiServer {

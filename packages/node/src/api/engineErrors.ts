@@ -8,18 +8,18 @@ import { QueueFullError, ShuttingDownError, UnknownModelError } from "../errors.
 export function fromEngineError(error: unknown): unknown {
   if (!(error instanceof AtomaError)) return error;
   switch (error.code) {
-    case "INVALID_REQUEST":
-    case "UNSUPPORTED_PARAMETER":
-    case "CONTEXT_LENGTH_EXCEEDED":
+    case "invalid_request":
+    case "unsupported_parameter":
+    case "context_length_exceeded":
       return new InvalidInputError(error.shortMessage, { cause: error });
-    case "MODEL_NOT_FOUND":
+    case "model_not_found":
       return new UnknownModelError((error as AtomaError & { model: string }).model);
-    case "ENGINE_BUSY":
+    case "engine_busy":
       return new QueueFullError(
         error.shortMessage,
         (error as AtomaError & { retryAfterSeconds: number }).retryAfterSeconds,
       );
-    case "ENGINE_STOPPED":
+    case "engine_stopped":
       return new ShuttingDownError();
     default:
       return error;

@@ -1,4 +1,5 @@
 import { AtomaError, InvalidSignatureError } from "@atoma/core";
+import type { NodeErrorCode } from "../errorCodes.js";
 
 /** The request lacks the owner's authorisation headers, or one is malformed (401, like a missing API key). */
 export class MissingAuthorizationError extends InvalidSignatureError {
@@ -11,9 +12,9 @@ export class RequestExpiredError extends InvalidSignatureError {
 }
 
 /** A leaf's request or response would not read back as what the node signed: nothing is recorded or delivered. */
-export class LeafEncodingError extends AtomaError {
+export class LeafEncodingError extends AtomaError<NodeErrorCode> {
   override name = "LeafEncodingError";
   constructor(what: "request" | "response") {
-    super("LEAF_ENCODING", `the ${what} would not read back from its record as signed`);
+    super("leaf_encoding", `the ${what} would not read back from its record as signed`);
   }
 }

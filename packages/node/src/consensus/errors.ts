@@ -1,28 +1,29 @@
 import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import type { NodeErrorCode } from "../errorCodes.js";
 
 /** The consensus part cannot run: a contract address is missing, or the node's signer is not registered. */
-export class ConsensusSetupError extends AtomaError {
+export class ConsensusSetupError extends AtomaError<NodeErrorCode> {
   override name = "ConsensusSetupError";
   constructor(message: string, options?: AtomaErrorOptions) {
-    super("CONSENSUS_SETUP", message, options);
+    super("consensus_setup", message, options);
   }
 }
 
 /** A request's prompt could not be found on-chain, or what was found does not hash to its recorded hash. */
-export class ConsensusPromptError extends AtomaError {
+export class ConsensusPromptError extends AtomaError<NodeErrorCode> {
   override name = "ConsensusPromptError";
   constructor(requestId: bigint, reason: string, options?: AtomaErrorOptions) {
-    super("CONSENSUS_PROMPT", `request ${requestId}: ${reason}`, options);
+    super("consensus_prompt", `request ${requestId}: ${reason}`, options);
   }
 }
 
 /** A request's task names a model this node does not serve: it cannot compute the request (its operator
  * subscribed it to the wrong task). The duty is given up at once. */
-export class ConsensusModelMismatchError extends AtomaError {
+export class ConsensusModelMismatchError extends AtomaError<NodeErrorCode> {
   override name = "ConsensusModelMismatchError";
   constructor(taskId: bigint, served: string, options?: AtomaErrorOptions) {
     super(
-      "CONSENSUS_MODEL_MISMATCH",
+      "consensus_model_mismatch",
       `task ${taskId} is not for the model this node serves (${served})`,
       options,
     );

@@ -1,10 +1,11 @@
 import { AtomaError } from "@atoma/core";
+import type { NodeErrorCode } from "../errorCodes.js";
 
 /**
  * This node's engine fingerprint is not the one approved for its echelon: its numbers differ from its peers', so
  * an honest answer or vote of its could be judged a cheat. It refuses the work rather than risk its collateral.
  */
-export class EchelonFingerprintMismatchError extends AtomaError {
+export class EchelonFingerprintMismatchError extends AtomaError<NodeErrorCode> {
   override name = "EchelonFingerprintMismatchError";
   constructor(
     readonly expected: string,
@@ -12,14 +13,14 @@ export class EchelonFingerprintMismatchError extends AtomaError {
     readonly refused: string,
   ) {
     super(
-      "ECHELON_FINGERPRINT_MISMATCH",
+      "echelon_fingerprint_mismatch",
       `refusing ${refused}: this node's engine fingerprint is ${local} but its echelon approved ${expected}, so its numbers would differ from its peers'. Run the echelon's llama.cpp build and engine settings (\`atoma node fingerprint\` prints this node's), or join an echelon approved for ${local}`,
     );
   }
 }
 
 /** The echelon has an approved fingerprint, and this node cannot show it has it (a remote engine, a failed probe). */
-export class EchelonFingerprintUnknownError extends AtomaError {
+export class EchelonFingerprintUnknownError extends AtomaError<NodeErrorCode> {
   override name = "EchelonFingerprintUnknownError";
   constructor(
     readonly expected: string,
@@ -27,7 +28,7 @@ export class EchelonFingerprintUnknownError extends AtomaError {
     readonly refused: string,
   ) {
     super(
-      "ECHELON_FINGERPRINT_UNKNOWN",
+      "echelon_fingerprint_unknown",
       `refusing ${refused}: its echelon approved fingerprint ${expected} and this node has none to compare (${reason})`,
     );
   }

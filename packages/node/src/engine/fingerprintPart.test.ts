@@ -146,7 +146,7 @@ describe("the node's echelon fingerprint", () => {
     const start = node.start();
     await expect(start).rejects.toBeInstanceOf(EchelonFingerprintMismatchError);
     await expect(start).rejects.toMatchObject({
-      code: "ECHELON_FINGERPRINT_MISMATCH",
+      code: "echelon_fingerprint_mismatch",
       expected: otherEchelon,
     });
     const refusal = lines.find((line) => line.level === "error" && line.msg?.includes("refusing"));
@@ -236,7 +236,7 @@ describe("the node's echelon fingerprint", () => {
     const refused = createNode({ logger: recordingLogger(lines), parts: [fingerprintPart()] }, config);
     started.push(refused);
     await expect(refused.start()).rejects.toMatchObject({
-      code: "ECHELON_FINGERPRINT_MISMATCH",
+      code: "echelon_fingerprint_mismatch",
       expected: otherEchelon,
       local: offline.fingerprint,
     });

@@ -61,7 +61,7 @@ describe("checkRegisteredWeights", () => {
     const mismatch = checkRegisteredWeights(admin, { name: "mismatched", path: other.path });
     await expect(mismatch).rejects.toBeInstanceOf(RegisteredWeightsMismatchError);
     await expect(mismatch).rejects.toMatchObject({
-      code: "REGISTERED_WEIGHTS_MISMATCH",
+      code: "registered_weights_mismatch",
       registeredRoot: await weightsRoot(tiny.path),
       localRoot: await weightsRoot(other.path),
     });

@@ -7,13 +7,14 @@ import {
   InvalidUnicodeError,
   JsonTooDeepError,
   MAX_REQUEST_DEPTH,
+  WIRE_ERRORS,
 } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobStore } from "../blobs/blobStore.js";
 import * as errors from "../errors.js";
 import { createNodeMetrics } from "../metrics/nodeMetrics.js";
 import { createHttpApp } from "./createHttpApp.js";
-import { HTTP_ERRORS, type OpenAiErrorBody } from "./errorResponse.js";
+import type { OpenAiErrorBody } from "./errorResponse.js";
 import type { NodeApp, ServerState } from "./nodeEnv.js";
 import { readJsonObject } from "./readJson.js";
 
@@ -223,26 +224,26 @@ describe("node HTTP app", () => {
   it("maps every client-facing error class the node defines", () => {
     // Errors that only ever mean a fault inside the node stay 500s on purpose.
     const internal = new Set([
-      "CONFIG_INVALID",
-      "KEY_FILE_INVALID",
-      "KEY_FILE_PERMISSIONS",
-      "DATABASE_UNAVAILABLE",
-      "RESERVATION_NOT_FOUND",
-      "UNITS_EXCEED_RESERVATION",
-      "STACK_BUSY",
-      "BLOB_HASH_MISMATCH",
-      "BLOB_FETCH_FAILED",
-      "CHAIN_REORG",
-      "LISTENER_CURSOR_MOVED",
-      "CHAIN_UNAVAILABLE",
-      "NODE_LIFECYCLE",
-      "ENGINE_UNHEALTHY",
+      "config_invalid",
+      "key_file_invalid",
+      "key_file_permissions",
+      "database_unavailable",
+      "reservation_not_found",
+      "units_exceed_reservation",
+      "stack_busy",
+      "blob_hash_mismatch",
+      "blob_fetch_failed",
+      "chain_reorg",
+      "listener_cursor_moved",
+      "chain_unavailable",
+      "node_lifecycle",
+      "engine_unhealthy",
     ]);
     const codes = Object.values(errors)
       .filter((value) => typeof value === "function")
       .map((Class) => (Reflect.construct(Class, ["1", "1", "1"]) as AtomaError).code);
     expect(codes.length).toBeGreaterThan(20);
-    for (const code of codes) expect(internal.has(code) || code in HTTP_ERRORS, code).toBe(true);
+    for (const code of codes) expect(internal.has(code) || code in WIRE_ERRORS, code).toBe(true);
   });
 
   it("counts requests by route, never by raw path, on /metrics", async () => {

@@ -1,48 +1,17 @@
-import { AtomaError, STACK_HEADERS } from "@atoma/core";
+import {
+  AtomaError,
+  isListedWireError,
+  type OpenAiErrorType,
+  STACK_HEADERS,
+  WIRE_ERRORS,
+  type WireErrorCode,
+} from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
 import { NonceOutOfOrderError, NonceReusedError, QueueFullError } from "../errors.js";
 
-/** OpenAI's error types, which OpenAI-compatible clients switch on. */
-export type OpenAiErrorType =
-  | "invalid_request_error"
-  | "authentication_error"
-  | "permission_error"
-  | "not_found_error"
-  | "conflict_error"
-  | "insufficient_quota"
-  | "rate_limit_error"
-  | "server_error";
-
-/** The one table from an error's `code` to its HTTP status and OpenAI error type. Unlisted codes are 500s. */
-export const HTTP_ERRORS: Readonly<Record<string, { status: number; type: OpenAiErrorType }>> = {
-  INVALID_INPUT: { status: 400, type: "invalid_request_error" },
-  INVALID_JSON: { status: 400, type: "invalid_request_error" },
-  CANONICAL_JSON: { status: 400, type: "invalid_request_error" },
-  JSON_TOO_DEEP: { status: 400, type: "invalid_request_error" },
-  INVALID_UNICODE: { status: 400, type: "invalid_request_error" },
-  PROMPT_TOO_LONG: { status: 400, type: "invalid_request_error" },
-  INVALID_BLOB_ID: { status: 400, type: "invalid_request_error" },
-  INVALID_SIGNATURE: { status: 401, type: "authentication_error" },
-  STACK_EXHAUSTED: { status: 402, type: "insufficient_quota" },
-  STACK_NOT_SERVED: { status: 403, type: "permission_error" },
-  UNKNOWN_STACK: { status: 404, type: "not_found_error" },
-  UNKNOWN_MODEL: { status: 404, type: "not_found_error" },
-  BLOB_NOT_FOUND: { status: 404, type: "not_found_error" },
-  ROUTE_NOT_FOUND: { status: 404, type: "not_found_error" },
-  NONCE_REUSED: { status: 409, type: "conflict_error" },
-  NONCE_OUT_OF_ORDER: { status: 409, type: "conflict_error" },
-  REQUEST_IN_FLIGHT: { status: 409, type: "conflict_error" },
-  STACK_CLOSED: { status: 409, type: "conflict_error" },
-  STACK_EXPIRED: { status: 410, type: "invalid_request_error" },
-  REQUEST_TOO_LARGE: { status: 413, type: "invalid_request_error" },
-  BLOB_TOO_LARGE: { status: 413, type: "invalid_request_error" },
-  QUEUE_FULL: { status: 429, type: "rate_limit_error" },
-  SHUTTING_DOWN: { status: 503, type: "server_error" },
-};
-
 /** The body every error response has: OpenAI's shape. */
 export interface OpenAiErrorBody {
-  error: { message: string; type: OpenAiErrorType; param: string | null; code: string };
+  error: { message: string; type: OpenAiErrorType; param: string | null; code: WireErrorCode };
 }
 
 export interface HttpError {
@@ -53,8 +22,8 @@ export interface HttpError {
   expected: boolean;
 }
 
-const body = (message: string, type: OpenAiErrorType, code: string): OpenAiErrorBody => ({
-  error: { message, type, param: null, code: code.toLowerCase() },
+const body = (message: string, type: OpenAiErrorType, code: WireErrorCode): OpenAiErrorBody => ({
+  error: { message, type, param: null, code },
 });
 
 /**
@@ -63,12 +32,12 @@ const body = (message: string, type: OpenAiErrorType, code: string): OpenAiError
  */
 export function httpErrorOf(error: unknown): HttpError {
   if (error instanceof AtomaError) {
-    const mapped = HTTP_ERRORS[error.code];
-    if (mapped) {
+    if (isListedWireError(error.code)) {
+      const mapped = WIRE_ERRORS[error.code];
       const headers: Record<string, string> = {};
       if (error instanceof QueueFullError)
         headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds));
-      if (error.code === "SHUTTING_DOWN") headers.connection = "close";
+      if (error.code === "shutting_down") headers.connection = "close";
       // The stack's next nonce, so an owner's client whose count drifted can sign again with the right one.
       if (
         (error instanceof NonceOutOfOrderError || error instanceof NonceReusedError) &&

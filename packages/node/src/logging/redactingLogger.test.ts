@@ -47,7 +47,7 @@ describe("the node's logger", () => {
   it("logs an error's class, code and frames, never what it quotes, under any key and in children", () => {
     const lines: string[] = [];
     const logger = redactingLogger(pinoInto(lines)).child({ module: "test" });
-    const wrapped = new AtomaError("WRAPPED", "committing failed", { cause: databaseError, details: PROMPT });
+    const wrapped = new AtomaError("wrapped", "committing failed", { cause: databaseError, details: PROMPT });
     logger.error({ err: databaseError, requestId: "r1" }, "request failed");
     logger.warn({ error: wrapped }, "step failed");
     logger.info({ reason: new SyntaxError(`Unexpected token in "${PROMPT}"`) }, "parse failed");
@@ -57,7 +57,7 @@ describe("the node's logger", () => {
     expect(first).toMatchObject({ module: "test", requestId: "r1", err: { type: "error", code: "22P05" } });
     expect(second!.error).toMatchObject({
       type: "AtomaError",
-      code: "WRAPPED",
+      code: "wrapped",
       message: "committing failed",
       cause: { type: "error", code: "22P05" },
     });
@@ -65,7 +65,7 @@ describe("the node's logger", () => {
 
   it("keeps the project's own short messages and the stack frames", () => {
     const logged = loggableError(new InvalidInputError("units must be a whole number"));
-    expect(logged).toMatchObject({ type: "InvalidInputError", code: "INVALID_INPUT" });
+    expect(logged).toMatchObject({ type: "InvalidInputError", code: "invalid_input" });
     expect(logged.message).toBe("units must be a whole number");
     expect(logged.stack?.[0]).toMatch(/^at /);
     expect(loggableError("a string")).toEqual({ type: "string" });

@@ -1,0 +1,47 @@
+/** OpenAI's error types, which OpenAI-compatible clients switch on. */
+export type OpenAiErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "conflict_error"
+  | "insufficient_quota"
+  | "rate_limit_error"
+  | "server_error";
+
+/**
+ * The codes a node (and a gateway in front of it) sends in OpenAI's `error.code`, each with its HTTP status and
+ * error type. The same spelling is the `code` of the error the server threw and of the one a client raises.
+ */
+export const WIRE_ERRORS = {
+  invalid_input: { status: 400, type: "invalid_request_error" },
+  invalid_json: { status: 400, type: "invalid_request_error" },
+  canonical_json: { status: 400, type: "invalid_request_error" },
+  json_too_deep: { status: 400, type: "invalid_request_error" },
+  invalid_unicode: { status: 400, type: "invalid_request_error" },
+  prompt_too_long: { status: 400, type: "invalid_request_error" },
+  invalid_blob_id: { status: 400, type: "invalid_request_error" },
+  invalid_signature: { status: 401, type: "authentication_error" },
+  stack_exhausted: { status: 402, type: "insufficient_quota" },
+  stack_not_served: { status: 403, type: "permission_error" },
+  unknown_stack: { status: 404, type: "not_found_error" },
+  unknown_model: { status: 404, type: "not_found_error" },
+  blob_not_found: { status: 404, type: "not_found_error" },
+  route_not_found: { status: 404, type: "not_found_error" },
+  nonce_reused: { status: 409, type: "conflict_error" },
+  nonce_out_of_order: { status: 409, type: "conflict_error" },
+  request_in_flight: { status: 409, type: "conflict_error" },
+  stack_closed: { status: 409, type: "conflict_error" },
+  stack_expired: { status: 410, type: "invalid_request_error" },
+  request_too_large: { status: 413, type: "invalid_request_error" },
+  blob_too_large: { status: 413, type: "invalid_request_error" },
+  queue_full: { status: 429, type: "rate_limit_error" },
+  shutting_down: { status: 503, type: "server_error" },
+} as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;
+
+/** A code that names a listed failure, the withheld internal one, or a bare HTTP status (`http_404`). */
+export type WireErrorCode = keyof typeof WIRE_ERRORS | "internal_error" | `http_${number}`;
+
+export function isListedWireError(code: string): code is keyof typeof WIRE_ERRORS {
+  return Object.hasOwn(WIRE_ERRORS, code);
+}

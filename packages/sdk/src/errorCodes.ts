@@ -1,0 +1,11 @@
+/**
+ * Every `code` an error of the SDK carries: lowercase snake case, spelled the same in logs, on the wire
+ * (OpenAI's `error.code`) and in the CLI.
+ */
+export type SdkErrorCode =
+  | "network_description_invalid"
+  | "node_unreachable"
+  | "receipt_running_total"
+  | "receipt_units_mismatch"
+  | "response_unverified"
+  | "stack_unusable";
