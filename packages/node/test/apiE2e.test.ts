@@ -12,10 +12,11 @@ import {
 } from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { findLeafByNonce, getStack, listLeaves } from "../src/accounting/stacks.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
+import { capturingLogger, warningsAndErrors } from "./helpers/capturingLogger.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
@@ -53,6 +54,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
   let stackId: bigint;
   let client: StackClient;
   const received: bigint[] = [];
+  const logLines: string[] = [];
   /** How far the node's clock runs ahead of this one (to pass deadlines without waiting). */
   let clockAheadMs = 0;
 
@@ -97,6 +99,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       postgresUrl: url,
       limits: { maxConcurrentStreams: 1, maxQueueLength: 0, maxBodyBytes: 4_096 },
       now: () => Date.now() + clockAheadMs,
+      logger: capturingLogger(logLines),
     });
     node = made.node;
     const madeOther = apiNode({
@@ -311,6 +314,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
   });
 
   it("releases the units of a stream whose client goes away", async () => {
+    const console = consoleWatch();
+    const logged = logLines.length;
     const controller = new AbortController();
     const signed = await client.sign(chatBody("Go on", { stream: true, max_tokens: 400, ignore_eos: true }));
     const answer = await fetch(new URL("/v1/chat/completions", node.url), {
@@ -327,9 +332,14 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       if (Date.now() > deadline) throw new Error("the reservation was never released");
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    // A client that leaves is no fault: nothing at warning level, nothing on the console.
+    expect(warningsAndErrors(logLines.slice(logged))).toEqual([]);
+    expect(console.written()).toEqual([]);
   });
 
   it("releases the units of a request whose client goes away before the answer", async () => {
+    const console = consoleWatch();
+    const logged = logLines.length;
     const controller = new AbortController();
     const signed = await client.sign(chatBody("Go on and on", { max_tokens: 450, ignore_eos: true }));
     let answered = false;
@@ -355,6 +365,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     const nonce = BigInt(signed.headers[STACK_HEADERS.nonce]!);
     if (await findLeafByNonce(node.context.db, stackId, nonce))
       received.push((await client.send("/v1/chat/completions", signed)).fields.units);
+    expect(warningsAndErrors(logLines.slice(logged))).toEqual([]);
+    expect(console.written()).toEqual([]);
   });
 
   it("records exactly the units of the receipts clients received", async () => {
@@ -441,3 +453,16 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     ).rejects.toThrow(/not signed by the node/);
   });
 });
+
+/** What reaches `console.error`, `console.warn` or `console.info` from now until the test ends. */
+function consoleWatch(): { written(): unknown[][] } {
+  const calls: unknown[][] = [];
+  onTestFinished(() => {
+    vi.restoreAllMocks();
+  });
+  for (const method of ["error", "warn", "info"] as const)
+    vi.spyOn(globalThis.console, method).mockImplementation((...args: unknown[]) => {
+      calls.push([method, ...args]);
+    });
+  return { written: () => calls };
+}

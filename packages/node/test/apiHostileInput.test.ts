@@ -1,16 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { type Logger, requestHash, responseHash, STACK_HEADERS, signRequest } from "@atoma/core";
+import { requestHash, responseHash, STACK_HEADERS, signRequest } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { StackClient, signStackRequest } from "@atoma/sdk";
-import { pino } from "pino";
 import { type Hex, keccak256, type LocalAccount, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findLeafByNonce, getStack } from "../src/accounting/stacks.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
+import { capturingLogger } from "./helpers/capturingLogger.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
@@ -39,17 +38,6 @@ afterAll(async () => {
   await network?.stop();
   rmSync(root, { recursive: true, force: true });
 });
-
-/** Every line the node logs, as pino writes it (its `err` serializer included). */
-function capturingLogger(lines: string[]): Logger {
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return pino({ level: "debug", base: null }, sink);
-}
 
 const variants = [{ name: "embedded", url: undefined as string | undefined }];
 if (databaseUrl) variants.push({ name: "postgres", url: databaseUrl });
