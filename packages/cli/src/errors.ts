@@ -2,12 +2,15 @@ import { ContractRevertError } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
 import type { CliErrorCode } from "./errorCodes.js";
 
-/** The one line a failing command prints: the short message of an Atoma error, or the message of any other. */
+/**
+ * The one line a failing command prints: the short message of an Atoma error followed by its code (spelled as the
+ * wire and the logs spell it, for scripts and searches), or the message of any other.
+ */
 export function oneLineMessage(error: unknown): string {
   // A revert names the contract's custom error with its arguments, which say what to change.
   if (error instanceof ContractRevertError)
-    return `${error.functionName} reverted with ${error.details ?? error.errorName}`;
-  if (error instanceof AtomaError) return error.shortMessage;
+    return `${error.functionName} reverted with ${error.details ?? error.errorName} (${error.code})`;
+  if (error instanceof AtomaError) return `${error.shortMessage} (${error.code})`;
   if (error instanceof Error) return error.message.split("\n")[0] ?? "unknown error";
   return String(error);
 }

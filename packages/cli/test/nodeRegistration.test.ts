@@ -218,7 +218,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     ]);
     expect(notYet.code).toBe(1);
     expect(notYet.stderr).toBe(
-      `atoma: the exit notice of task ${taskId} runs until ${until}: the node stays a checking candidate with its bond until then; complete the exit after it\n`,
+      `atoma: the exit notice of task ${taskId} runs until ${until}: the node stays a checking candidate with its bond until then; complete the exit after it (exit_notice_running)\n`,
     );
     const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
     const time = createAtomaTestClient(chain);
@@ -250,7 +250,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const tooEarly = await cli(["node", "withdraw", "--config", config]);
     expect(tooEarly.code).toBe(1);
     expect(tooEarly.stderr).toBe(
-      `atoma: the collateral of node ${nodeId} is withdrawable from ${from} (the exit notice after deregistering and after its last obligation)\n`,
+      `atoma: the collateral of node ${nodeId} is withdrawable from ${from} (the exit notice after deregistering and after its last obligation) (withdrawal_too_early)\n`,
     );
     await warp(notice);
     const withdrawn = await cli(["node", "withdraw", "--config", config]);
@@ -408,7 +408,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const refused = await cli(["node", "start", "--config", config, "--log-level", "silent"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
-      /^atoma: model "atoma-tiny": the file's weights root is .* refusing to serve it\n$/,
+      /^atoma: model "atoma-tiny": the file's weights root is .* refusing to serve it \(registered_weights_mismatch\)\n$/,
     );
     expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(0);
 
