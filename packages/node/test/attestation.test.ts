@@ -6,8 +6,8 @@ import {
 } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attestationSalt } from "../src/attestation/attestationSalt.js";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";
-import { attestationSalt } from "../src/attestation/voteSalt.js";
 import {
   type AttestNetwork,
   COLLATERAL,

@@ -11,11 +11,11 @@ import {
   timeoutAttesters,
 } from "@atoma/chain";
 import type { Hash, RecomputedSample } from "@atoma/core";
+import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
-import { attestationSalt } from "./voteSalt.js";
 import {
   beforeDeadline,
   completeDuty,

@@ -3,11 +3,8 @@ import {
   type Ballot,
   ballotFromText,
   ballotToText,
-  commitDisputeVote,
   readMaxEvidenceBytes,
-  revealDisputeVote,
   settlementBallotOf,
-  showDisputeVote,
 } from "@atoma/chain";
 import { AtomaError, UNAVAILABLE_CLAIM } from "@atoma/core";
 import {
@@ -18,13 +15,14 @@ import {
   UnsupportedParameterError,
 } from "@atoma/engine";
 import { hexToBytes } from "viem";
+import type { CommitteeVoter } from "../committee/committeeVoter.js";
+import { commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import type { VoteDecision } from "./commitStrategy.js";
 import { disputedRequests } from "./disputedRequests.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
-import { voteSalt } from "./voteSalt.js";
 import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
 /** DisputeManager's statuses. */
@@ -71,13 +69,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     env.logger.info({ disputeId: disputeId.toString(), outcome }, "dispute duty ended");
     return;
   }
-  const salt = () =>
-    voteSalt(env.account, {
-      chainId: env.chain.chainId,
-      disputeManager: disputeManager.address,
-      disputeId,
-      nodeId: me,
-    });
+  const voter: CommitteeVoter = { ctx: env.chain.ctx, account: env.account, chainId: env.chain.chainId };
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {
@@ -93,13 +85,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     if (!ballot) return;
     // Kept before sending: after a crash the vote is revealed and shown from the row.
     if (!stored) await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
-    const sent = await commitDisputeVote(env.chain.ctx, {
-      disputeId,
-      nodeId: me,
-      claim: ballot.claim,
-      work: ballot.work,
-      salt: await salt(),
-    });
+    const sent = await commitVote(voter, { disputeId, nodeId: me, ballot });
     await updateDuty(env.db, duty.taskId, {
       state: "committed",
       commitment: sent.commitment,
@@ -116,21 +102,14 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     }
     const everyoneCommitted = committee.every((m) => m.committed);
     if (!everyoneCommitted && now <= dispute.commitDeadline) return;
-    const ballot = stored!;
-    const sent = await revealDisputeVote(env.chain.ctx, {
-      disputeId,
-      nodeId: me,
-      claim: ballot.claim,
-      work: ballot.work,
-      salt: await salt(),
-    });
+    const sent = await revealVote(voter, { disputeId, nodeId: me, ballot: stored! });
     await updateDuty(env.db, duty.taskId, { state: "revealed", txHash: sent.hash, lastError: null });
     return;
   }
 
   // Revealed (or out of the vote): show the outputs behind the claim, then move the dispute on.
   if (member.revealed && !member.substantiated && stored && now <= dispute.revealDeadline)
-    await showDisputeVote(env.chain.ctx, { disputeId, nodeId: me, ballot: stored });
+    await showVote(voter, { disputeId, nodeId: me, ballot: stored });
   await moveDisputeOn(env.chain.ctx, disputeId);
 }
 

@@ -51,12 +51,14 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
     const maxOutputBytes = await readMaxOutputBytes(context.chain, addresses.ConsensusRequests);
     // Asked for now so that a node-owned engine is made and started before the parts start.
     const engine = context.engine();
+    const chain = consensusChainContext(context, addresses);
     const worker = new ConsensusWorker(
       {
         db: context.db,
         engine: () => engine,
         admission: context.admission,
-        chain: consensusChainContext(context, addresses),
+        chain,
+        voter: { ctx: chain, account: context.account, chainId: context.config.chain.chainId },
         addresses,
         logger,
         metrics: context.metrics,

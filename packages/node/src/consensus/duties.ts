@@ -157,7 +157,7 @@ export async function updateSeat(
 }
 
 type VoteChanges = Partial<
-  Pick<ConsensusVotesTable, "output" | "result" | "salt" | "outcome" | "tx_hash" | "last_error">
+  Pick<ConsensusVotesTable, "output" | "result" | "outcome" | "tx_hash" | "last_error">
 > & { state?: ConsensusVoteState };
 
 export async function updateVote(

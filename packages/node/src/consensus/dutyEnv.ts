@@ -2,6 +2,7 @@ import { type ChainContext, ContractRevertError } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import type { ConsensusAddresses } from "./consensusChain.js";
@@ -13,6 +14,8 @@ export interface DutyEnv {
   engine: () => InferenceEngine;
   admission: AdmissionGate;
   chain: ChainContext;
+  /** How this node votes on a consensus dispute's committee (the same context, and its key for the vote salts). */
+  voter: CommitteeVoter;
   addresses: ConsensusAddresses;
   logger: Logger;
   metrics: NodeMetrics | undefined;

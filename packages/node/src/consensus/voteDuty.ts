@@ -1,13 +1,8 @@
-import {
-  ballotOf,
-  commitDisputeVote,
-  resolveDispute,
-  revealDisputeVote,
-  showDisputeVote,
-} from "@atoma/chain";
+import { ballotOf, resolveDispute } from "@atoma/chain";
 import { disputeManagerAbi } from "@atoma/contracts";
 import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
-import { type Hex, toHex } from "viem";
+import type { Hex } from "viem";
+import { type CommitteeVote, commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
 import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
@@ -15,16 +10,16 @@ import { type DutyEnv, revertName } from "./dutyEnv.js";
 
 /**
  * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
- * commit H(disputeId ‖ nodeId ‖ root ‖ work ‖ salt), the work binding the output to this node; reveal once the
+ * commit its root with the work binding the output to this node (`committee/voteSteps.ts`); reveal once the
  * contract allows and show the output; then end the dispute as soon as every vote is shown (or its deadline
  * passed), so the request moves on without waiting for anyone else.
  */
 export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   switch (vote.state) {
     case "pending":
-      return commitVote(env, vote, now);
+      return commit(env, vote, now);
     case "committed":
-      return revealVote(env, vote);
+      return reveal(env, vote);
     case "revealed":
       return resolve(env, vote, now);
     default:
@@ -32,14 +27,14 @@ export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Pro
   }
 }
 
-async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   const disputeId = vote.dispute_id;
   if (now > vote.commit_deadline) {
     await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
     return;
   }
-  let { result, salt } = vote;
-  if (result === null || salt === null) {
+  let { result, output } = vote;
+  if (result === null || output === null) {
     const request = await readConsensusRequest(
       env.chain.publicClient,
       env.addresses.ConsensusRequests,
@@ -52,7 +47,7 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       vote.request_id,
       { fromBlock: env.fromBlock, promptHash: request.promptHash },
     );
-    const { output, units } = await computeConsensusOutput(
+    const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
         consensusRequests: env.addresses.ConsensusRequests,
@@ -65,15 +60,14 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
       },
     );
     // The root binds the unit count too: a seat that reported another count loses like one with another output.
-    result = consensusRoot(output, units, request.n).toLowerCase();
-    salt = toHex(crypto.getRandomValues(new Uint8Array(32)));
-    // What the member will show is the output with its units; it and the salt are stored before the commitment
-    // is sent: after a crash the vote can still be revealed and shown.
-    const shown = consensusShownOutput(output, units);
-    if (!(await updateVote(env.db, disputeId, { output: shown, result, salt }, ["pending"]))) return;
+    result = consensusRoot(computed.output, computed.units, request.n).toLowerCase();
+    // What the member will show is the output with its units; it is stored before the commitment is sent (the
+    // salt is derived from the node's key): after a crash the vote can still be revealed and shown.
+    output = consensusShownOutput(computed.output, computed.units);
+    if (!(await updateVote(env.db, disputeId, { output, result }, ["pending"]))) return;
   }
   try {
-    const tx = await commitDisputeVote(env.chain, params(vote, result, salt));
+    const tx = await commitVote(env.voter, committeeVote({ ...vote, result, output }));
     await updateVote(env.db, disputeId, { state: "committed", tx_hash: tx.hash }, ["pending"]);
     env.logger.info({ disputeId }, "committed a dispute vote");
   } catch (error) {
@@ -85,10 +79,10 @@ async function commitVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<voi
   }
 }
 
-async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
+async function reveal(env: DutyEnv, vote: VoteRow): Promise<void> {
   const disputeId = vote.dispute_id;
   try {
-    const tx = await revealDisputeVote(env.chain, params(vote, vote.result!, vote.salt!));
+    const tx = await revealVote(env.voter, committeeVote(vote));
     await updateVote(env.db, disputeId, { state: "revealed", tx_hash: tx.hash }, ["committed"]);
     env.metrics?.disputes.inc({ role: "committee", outcome: "voted" });
     env.logger.info({ disputeId }, "revealed a dispute vote");
@@ -105,11 +99,7 @@ async function revealVote(env: DutyEnv, vote: VoteRow): Promise<void> {
 async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   if (now <= vote.reveal_deadline) {
     try {
-      await showDisputeVote(env.chain, {
-        disputeId: vote.dispute_id,
-        nodeId: vote.node_id,
-        ballot: ballot(vote),
-      });
+      await showVote(env.voter, committeeVote(vote));
     } catch (error) {
       const name = revertName(error);
       if (name !== "DisputeClosed" && name !== "RevealPhaseOver") throw error;
@@ -144,12 +134,15 @@ async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> 
   }
 }
 
-/** The vote of this seat: the root of its output as the claim, output ‖ units bound to its node id as the work. */
-function ballot(vote: VoteRow) {
-  return ballotOf(vote.node_id, vote.result as Hash, [vote.output as Hex], []);
-}
-
-function params(vote: VoteRow, result: string, salt: string) {
-  const { work } = ballotOf(vote.node_id, result as Hash, [vote.output as Hex], []);
-  return { disputeId: vote.dispute_id, nodeId: vote.node_id, claim: result as Hash, work, salt: salt as Hex };
+/**
+ * The vote of this seat: the root of its output as the claim, output ‖ units bound to its node id as the work. A
+ * row written before vote salts were derived from the key keeps its random salt, which the vote was sealed with.
+ */
+function committeeVote(vote: VoteRow): CommitteeVote {
+  return {
+    disputeId: vote.dispute_id,
+    nodeId: vote.node_id,
+    ballot: ballotOf(vote.node_id, vote.result as Hash, [vote.output as Hex], []),
+    storedSalt: (vote.salt as Hash | null) ?? undefined,
+  };
 }

@@ -209,7 +209,10 @@ export interface ConsensusVotesTable {
   output: string | null;
   /** The root this node recomputed: its vote. */
   result: string | null;
-  /** The vote's secret salt, stored before the commitment is sent so a crash can still reveal. */
+  /**
+   * A random vote salt, written only by nodes from before vote salts were derived from the key (null since): a vote
+   * sealed with it is revealed with it.
+   */
   salt: string | null;
   outcome: string | null;
   tx_hash: string | null;

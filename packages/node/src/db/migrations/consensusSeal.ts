@@ -1,7 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
-
-const uint256 = sql`numeric(78, 0)`;
-const now = sql`now()`;
+import { retryColumns, uint256 } from "./columns.js";
 
 /**
  * Schema version 6 (issue 10, items 6, 10 and 13): seats seal before they reveal, and are drawn in a later block
@@ -40,10 +38,7 @@ export const consensusSeal: Migration = {
       .addColumn("state", "text", (c) =>
         c.notNull().defaultTo("pending").check(sql`state in ('pending', 'done', 'skipped', 'failed')`),
       )
-      .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-      .addColumn("last_error", "text")
-      .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(now))
-      .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(now))
+      .$call(retryColumns)
       .execute();
     await db.schema.createIndex("consensus_draws_by_state").on("consensus_draws").column("state").execute();
   },

@@ -1,7 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
-
-const uint256 = sql`numeric(78, 0)`;
-const now = sql`now()`;
+import { timestamps, uint256 } from "./columns.js";
 
 /**
  * Owner challenges of this node's accepted settlements, each answered with the leaf's Merkle proof before its
@@ -19,8 +17,7 @@ export const settleChallenges: Migration = {
       .addColumn("state", "text", (c) => c.notNull().defaultTo("pending"))
       .addColumn("answer_tx", "text")
       .addColumn("last_error", "text")
-      .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(now))
-      .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(now))
+      .$call(timestamps)
       .addCheckConstraint(
         "settlement_challenges_state",
         sql`state in ('pending', 'answered', 'dismissed', 'upheld', 'unanswerable')`,

@@ -1,6 +1,5 @@
-import { type Kysely, type Migration, sql } from "kysely";
-
-const uint256 = sql`numeric(78, 0)`;
+import type { Kysely, Migration } from "kysely";
+import { uint256 } from "./columns.js";
 
 /**
  * A dispute on one of this node's settlements: the server posts the disputed owner-signed requests on chain before

@@ -1,6 +1,5 @@
-import { type Kysely, type Migration, sql } from "kysely";
-
-const uint256 = sql`numeric(78, 0)`;
+import type { Kysely, Migration } from "kysely";
+import { uint256 } from "./columns.js";
 
 /**
  * The settlement worker's progress through the on-chain phases, one column per fact the chain told it (written by

@@ -1,7 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
-
-const uint256 = sql`numeric(78, 0)`;
-const now = sql`now()`;
+import { retryColumns, uint256 } from "./columns.js";
 
 /**
  * Schema version 5 (issue 6): the node's duties in n-node Sampling Consensus. `consensus_seats` holds a smart-
@@ -37,10 +35,7 @@ export const consensusDuties: Migration = {
       .addColumn("dispute_deadline", "bigint")
       .addColumn("outcome", "text")
       .addColumn("tx_hash", "text")
-      .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-      .addColumn("last_error", "text")
-      .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(now))
-      .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(now))
+      .$call(retryColumns)
       .execute();
 
     await db.schema
@@ -61,10 +56,7 @@ export const consensusDuties: Migration = {
       .addColumn("salt", "text")
       .addColumn("outcome", "text")
       .addColumn("tx_hash", "text")
-      .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-      .addColumn("last_error", "text")
-      .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(now))
-      .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(now))
+      .$call(retryColumns)
       .execute();
 
     await db.schema.createIndex("consensus_seats_by_state").on("consensus_seats").column("state").execute();

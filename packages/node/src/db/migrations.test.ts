@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { nodeMigrations } from "./migrations.js";
+
+describe("nodeMigrations", () => {
+  it("keeps every version's name and order, so databases migrated before are not migrated again", async () => {
+    expect(Object.keys(await nodeMigrations.getMigrations())).toEqual([
+      "0001_initial",
+      "0003_settle_progress",
+      "0003_settle_replies_to_challenges",
+      "0004_attest_duties",
+      "0005_consensus_duties",
+      "0006_consensus_seal",
+      "0007_api_leaves_json_text",
+      "0008_api_stack_settle_deadline",
+      "0009_settle_dispute_evidence",
+    ]);
+  });
+});
