@@ -31,20 +31,19 @@ export function issuePrepared<T extends PreparedRequest>(engine: object, prepare
   return prepared;
 }
 
-/** `input` when `engine` prepared it for generation of this kind; else undefined. */
-export function ownPrepared<T extends PreparedRequest>(
+/**
+ * `input` as is when `engine` prepared it for generation of this kind; otherwise what `prepare` makes of the body
+ * (a client's, or that of a request prepared elsewhere).
+ */
+export function preparedOr<T>(
   engine: object,
   input: unknown,
   kind: GenerationKind,
-): T | undefined {
-  if (typeof input !== "object" || input === null) return undefined;
-  const prepared = input as T;
-  return preparedBy.get(prepared) === engine && prepared.kind === kind ? prepared : undefined;
-}
-
-/** The body to prepare from `input`: a client's body, or the body of a request prepared elsewhere. */
-export function bodyOf(input: unknown): unknown {
-  return typeof input === "object" && input !== null && preparedBy.has(input as PreparedRequest)
-    ? (input as PreparedRequest).body
-    : input;
+  prepare: (body: unknown) => T,
+): PreparedRequest | T {
+  if (typeof input !== "object" || input === null) return prepare(input);
+  const prepared = input as PreparedRequest;
+  const by = preparedBy.get(prepared);
+  if (by === engine && prepared.kind === kind) return prepared;
+  return prepare(by === undefined ? input : prepared.body);
 }

@@ -39,13 +39,7 @@ import type {
   TextCompletionChunk,
   TokenizeResult,
 } from "../openai/responses.js";
-import {
-  bodyOf,
-  type GenerationKind,
-  issuePrepared,
-  ownPrepared,
-  type PreparedRequest,
-} from "../PreparedRequest.js";
+import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling } from "../sampling.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
@@ -161,7 +155,7 @@ export class EmbeddedEngine implements InferenceEngine {
    * model that runs it and its token limit, checked.
    */
   generationFor(input: unknown, kind: GenerationKind): PreparedGeneration {
-    const prepared = ownPrepared(this, input, kind) ?? this.#prepare(bodyOf(input), kind);
+    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind));
     const loaded = this.modelFor(prepared.request.model);
     const maxTokens = loaded.maxTokensFor(prepared.promptTokens.length, prepared.sampling.maxTokens);
     return { ...prepared, loaded, maxTokens };

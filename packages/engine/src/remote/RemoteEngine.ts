@@ -46,13 +46,7 @@ import type {
   TokenizeResult,
   Usage,
 } from "../openai/responses.js";
-import {
-  bodyOf,
-  type GenerationKind,
-  issuePrepared,
-  ownPrepared,
-  type PreparedRequest,
-} from "../PreparedRequest.js";
+import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling, type SamplingSettings } from "../sampling.js";
 import {
   type RemoteEngineOptions,
@@ -159,7 +153,7 @@ export class RemoteEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
-    const { request, sampling } = ownPrepared(this, body, "chat") ?? parsed(bodyOf(body), "chat");
+    const { request, sampling } = preparedOr(this, body, "chat", (input) => parsed(input, "chat"));
     const identity = newIdentity("chatcmpl", request.model);
     const sent = await this.#send(
       request.model,
@@ -186,7 +180,9 @@ export class RemoteEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
-    const { request, sampling } = ownPrepared(this, body, "completion") ?? parsed(bodyOf(body), "completion");
+    const { request, sampling } = preparedOr(this, body, "completion", (input) =>
+      parsed(input, "completion"),
+    );
     const identity: ResponseIdentity = newIdentity("cmpl", request.model);
     const sent = await this.#send(
       request.model,
