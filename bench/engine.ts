@@ -41,7 +41,7 @@ async function benchShape(
       ignore_eos: true,
       ...extra,
     });
-    const prepared = engine.prepare(body(1), "completion");
+    const prepared = await engine.prepare(body(1), "completion");
 
     // node-llama-cpp called directly: sequences of a context made like the engine's (but with node-llama-cpp's
     // default batching, which puts the pending tokens of every sequence into one decode), the same sampling.

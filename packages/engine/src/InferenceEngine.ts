@@ -9,6 +9,7 @@ import type {
   TextCompletionChunk,
   TokenizeResult,
 } from "./openai/responses.js";
+import type { GenerationKind, PreparedRequest } from "./PreparedRequest.js";
 import type { SamplingSettings } from "./sampling.js";
 
 export interface CallOptions {
@@ -57,7 +58,9 @@ export interface EngineHealth {
 /**
  * Every source of tokens, embedded or remote, behind one interface. Request bodies are OpenAI's (plus vLLM's
  * top_k, min_p and ignore_eos); they are validated here, so a caller may pass a client's body unchanged (its
- * hash seeds sampling when it names no seed). Every method throws named errors: InvalidRequestError,
+ * hash seeds sampling when it names no seed). `chat`, `complete` and their streaming forms also take what this
+ * engine's `prepare` made of a body, with the same output: a caller that bounds a request by its prompt tokens
+ * then parses and tokenizes it once. Every method throws named errors: InvalidRequestError,
  * UnsupportedParameterError, ModelNotFoundError, ContextLengthExceededError, EngineBusyError,
  * RequestAbortedError, EngineStoppedError (and UpstreamError for remote engines).
  */
@@ -66,6 +69,9 @@ export interface InferenceEngine {
   start(): Promise<void>;
   stop(): Promise<void>;
   models(): Promise<ModelCard[]>;
+
+  /** Validates a chat or completion body, resolves its sampling and tokenizes its prompt (no length check yet). */
+  prepare(body: unknown, kind: GenerationKind, options?: CallOptions): Promise<PreparedRequest>;
 
   chat(body: unknown, options?: CallOptions): Promise<ChatResult>;
   /** Resolves once the request is validated and queued (so "busy" is known before any byte is sent). */

@@ -83,6 +83,7 @@ export type {
   TokenizeResult,
   Usage,
 } from "./openai/responses.js";
+export type { GenerationKind, PreparedRequest } from "./PreparedRequest.js";
 export { type RemoteEngineOptions, remoteEngineOptionsSchema } from "./remote/options.js";
 export { RemoteEngine, type RemoteEngineComponents } from "./remote/RemoteEngine.js";
 export {

@@ -1,5 +1,5 @@
 import { deriveSeed, requestHash, responseHash } from "@atoma/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { EmbeddedEngine } from "../src/embedded/EmbeddedEngine.js";
 import {
   ContextLengthExceededError,
@@ -130,6 +130,49 @@ describe("embedded engine: chat and completions", () => {
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
     expect(text).toBe(whole.response.choices[0]?.text);
     expect(responseHash((await stream.result).response)).toBe(responseHash(whole.response));
+  });
+
+  it("generates from a prepared request exactly what it generates from the body, tokenizing once", async () => {
+    const chat = chatBody("Prepare me", { max_tokens: 24, seed: 6 });
+    const text = completionBody("Prepared", { max_tokens: 20, temperature: 0.8, ignore_eos: true });
+    const preparedChat = await engine.prepare(chat, "chat");
+    const preparedText = await engine.prepare(text, "completion");
+    const prompt = await engine.tokenize({ model: TINY, messages: chat.messages });
+    expect(preparedChat.promptTokens).toEqual(prompt.tokens);
+    expect(preparedChat.promptTokenCount).toBe(prompt.count);
+    expect(preparedChat.maxModelLen).toBe(1024);
+
+    const prompts = engine.modelFor(TINY).prompts;
+    const tokenizeChat = vi.spyOn(prompts, "chatTokens");
+    const tokenizeText = vi.spyOn(prompts, "textTokens");
+    try {
+      const fromPrepared = [
+        await engine.chat(preparedChat),
+        await (await engine.streamChat(preparedChat)).collect(),
+        await engine.complete(preparedText),
+        await (await engine.streamComplete(preparedText)).collect(),
+      ];
+      expect(tokenizeChat).not.toHaveBeenCalled();
+      expect(tokenizeText).not.toHaveBeenCalled();
+      const fromBody = [
+        await engine.chat(chat),
+        await engine.chat(chat),
+        await engine.complete(text),
+        await engine.complete(text),
+      ];
+      expect(tokenizeChat).toHaveBeenCalledTimes(2);
+      expect(tokenizeText).toHaveBeenCalledTimes(2);
+      for (const [i, result] of fromPrepared.entries()) {
+        expect(result.generation).toEqual(fromBody[i]!.generation);
+        expect(responseHash(result.response)).toBe(responseHash(fromBody[i]!.response));
+      }
+    } finally {
+      tokenizeChat.mockRestore();
+      tokenizeText.mockRestore();
+    }
+    // The context check stays with generation.
+    const tooLong = await engine.prepare(completionBody("x", { max_tokens: 5000 }), "completion");
+    await expect(engine.complete(tooLong)).rejects.toBeInstanceOf(ContextLengthExceededError);
   });
 
   it("rejects bad requests with named errors before any work", async () => {

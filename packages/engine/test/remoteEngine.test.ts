@@ -73,6 +73,26 @@ describe("remote engine over a real OpenAI-compatible server", () => {
     }
   });
 
+  it("generates from a prepared request what it generates from the body, counting the prompt upstream", async () => {
+    const body = chatBody("Prepared remotely", { max_tokens: 30, seed: 12 });
+    const before = serverA.paths.length;
+    const prepared = await remote.prepare(body, "chat");
+    expect(serverA.paths.slice(before)).toEqual(["POST /tokenize"]);
+    const prompt = await engineB.tokenize({ model: TINY, messages: body.messages });
+    expect(prepared.promptTokens).toEqual(prompt.tokens);
+    expect(prepared.promptTokenCount).toBe(prompt.count);
+    expect(prepared.maxModelLen).toBe(prompt.max_model_len);
+    const direct = await engineB.chat(body);
+    const afterPrepare = serverA.paths.length;
+    const relayed = await remote.chat(prepared);
+    expect(serverA.paths.slice(afterPrepare)).toEqual(["POST /v1/chat/completions"]);
+    expect(responseHash(relayed.response)).toBe(responseHash(direct.response));
+    expect(relayed.generation.sampling).toEqual(direct.generation.sampling);
+    // A request another engine prepared is generated from its body.
+    const elsewhere = await remote.chat(await engineB.prepare(body, "chat"));
+    expect(responseHash(elsewhere.response)).toBe(responseHash(direct.response));
+  });
+
   it("relays streams chunk by chunk, with the server's usage", async () => {
     const body = chatBody("Stream it", { max_tokens: 50, seed: 8, stream_options: { include_usage: true } });
     const direct = await engineB.chat(body);

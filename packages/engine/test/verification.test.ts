@@ -118,7 +118,7 @@ describe("verification of honest work", () => {
       let largest = 0;
       for (let i = 0; i < 6; i++) {
         const body = request(i);
-        const prepared = engine.prepare(body, "messages" in body ? "chat" : "completion");
+        const prepared = await engine.prepare(body, "messages" in body ? "chat" : "completion");
         const tokens = (await generate(body)).generation.completionTokenIds!;
         const all = [...prepared.promptTokens, ...tokens] as Token[];
         await sequence.clearHistory();

@@ -39,7 +39,8 @@ import type {
   TextCompletionChunk,
   TokenizeResult,
 } from "../openai/responses.js";
-import { resolveSampling, type SamplingSettings } from "../sampling.js";
+import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
+import { resolveSampling } from "../sampling.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
@@ -59,13 +60,9 @@ export interface EmbeddedEngineComponents {
   llama?: Llama | undefined;
 }
 
-/** A request ready to generate: validated, sampling resolved, prompt tokenized, length checked. */
-export interface PreparedGeneration {
-  kind: "chat" | "completion";
+/** A request ready to generate: prepared, with the model that runs it and its token limit, checked. */
+export interface PreparedGeneration extends PreparedRequest {
   loaded: LoadedModel;
-  request: ChatRequest | CompletionRequest;
-  sampling: SamplingSettings;
-  promptTokens: number[];
   maxTokens: number;
 }
 
@@ -149,8 +146,22 @@ export class EmbeddedEngine implements InferenceEngine {
     return loaded;
   }
 
-  /** Validates a chat or completion body and works out everything generation needs. */
-  prepare(body: unknown, kind: "chat" | "completion"): PreparedGeneration {
+  async prepare(body: unknown, kind: GenerationKind): Promise<PreparedRequest> {
+    return issuePrepared(this, this.#prepare(body, kind));
+  }
+
+  /**
+   * @internal What generation needs of a body, or of a request this engine prepared (not tokenized again): the
+   * model that runs it and its token limit, checked.
+   */
+  generationFor(input: unknown, kind: GenerationKind): PreparedGeneration {
+    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind));
+    const loaded = this.modelFor(prepared.request.model);
+    const maxTokens = loaded.maxTokensFor(prepared.promptTokens.length, prepared.sampling.maxTokens);
+    return { ...prepared, loaded, maxTokens };
+  }
+
+  #prepare(body: unknown, kind: GenerationKind): PreparedRequest {
     const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     const loaded = this.modelFor(request.model);
     const sampling = resolveSampling(body, request, kind);
@@ -158,13 +169,20 @@ export class EmbeddedEngine implements InferenceEngine {
       kind === "chat"
         ? loaded.prompts.chatTokens((request as ChatRequest).messages)
         : loaded.prompts.textTokens(completionPrompt(request as CompletionRequest));
-    const maxTokens = loaded.maxTokensFor(promptTokens.length, sampling.maxTokens);
-    return { kind, loaded, request, sampling, promptTokens, maxTokens };
+    return {
+      kind,
+      body,
+      request,
+      sampling,
+      promptTokens,
+      promptTokenCount: promptTokens.length,
+      maxModelLen: loaded.contextSize,
+    };
   }
 
   /** The same generation as `streamChat`, without handing out chunks on the way. */
   async chat(body: unknown, options: CallOptions = {}): Promise<ChatResult> {
-    const prepared = this.prepare(body, "chat");
+    const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
     const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
@@ -176,7 +194,7 @@ export class EmbeddedEngine implements InferenceEngine {
 
   /** The same generation as `streamComplete`, without handing out chunks on the way. */
   async complete(body: unknown, options: CallOptions = {}): Promise<CompletionResult> {
-    const prepared = this.prepare(body, "completion");
+    const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
     const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
@@ -190,7 +208,7 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
-    const prepared = this.prepare(body, "chat");
+    const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const { source, cancel } = this.#start(prepared, options.signal, (delta) =>
       chatChunk(identity, { content: delta }),
@@ -214,7 +232,7 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
-    const prepared = this.prepare(body, "completion");
+    const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const { source, cancel } = this.#start(prepared, options.signal, (delta) => textChunk(identity, delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
@@ -300,7 +318,7 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<ReplayResult> {
     if (claim.text === undefined && claim.tokenIds === undefined)
       throw new InvalidRequestError("a claim needs its text or its token ids");
-    const prepared = this.prepare(body, options.kind ?? kindOf(body));
+    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
     return replay(await drain(this.#start(prepared, options.signal, undefined).source), claim);
   }
 
@@ -313,7 +331,7 @@ export class EmbeddedEngine implements InferenceEngine {
     claim: Claim,
     options: CallOptions & ScoreOptions & { kind?: "chat" | "completion" | undefined } = {},
   ): Promise<ScoreResult> {
-    const prepared = this.prepare(body, options.kind ?? kindOf(body));
+    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
     const ticket = prepared.loaded.admit(this.#signal(options.signal));
     return this.#track(async () => {
       const lease = await ticket.ready;

@@ -31,6 +31,7 @@ import {
 import {
   type ChatRequest,
   type CompletionRequest,
+  completionPrompt,
   parseChatRequest,
   parseCompletionRequest,
   parseEmbeddingRequest,
@@ -45,6 +46,7 @@ import type {
   TokenizeResult,
   Usage,
 } from "../openai/responses.js";
+import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling, type SamplingSettings } from "../sampling.js";
 import {
   type RemoteEngineOptions,
@@ -127,12 +129,31 @@ export class RemoteEngine implements InferenceEngine {
     return (await this.streamComplete(body, options)).collect();
   }
 
+  /** Validates and resolves the body, and counts its prompt with the upstream's `/tokenize`. */
+  async prepare(body: unknown, kind: GenerationKind, options: CallOptions = {}): Promise<PreparedRequest> {
+    const { request, sampling } = parsed(body, kind);
+    const tokenized = await this.tokenize(
+      kind === "chat"
+        ? { model: request.model, messages: (request as ChatRequest).messages }
+        : { model: request.model, prompt: completionPrompt(request as CompletionRequest) },
+      options,
+    );
+    return issuePrepared(this, {
+      kind,
+      body,
+      request,
+      sampling,
+      promptTokens: tokenized.tokens,
+      promptTokenCount: tokenized.count,
+      maxModelLen: tokenized.max_model_len,
+    });
+  }
+
   async streamChat(
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
-    const request = parseChatRequest(body);
-    const sampling = resolveSampling(body, request, "chat");
+    const { request, sampling } = preparedOr(this, body, "chat", (input) => parsed(input, "chat"));
     const identity = newIdentity("chatcmpl", request.model);
     const sent = await this.#send(
       request.model,
@@ -159,8 +180,9 @@ export class RemoteEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
-    const request = parseCompletionRequest(body);
-    const sampling = resolveSampling(body, request, "completion");
+    const { request, sampling } = preparedOr(this, body, "completion", (input) =>
+      parsed(input, "completion"),
+    );
     const identity: ResponseIdentity = newIdentity("cmpl", request.model);
     const sent = await this.#send(
       request.model,
@@ -385,6 +407,12 @@ async function* relay(
     throw new UpstreamError("upstream stream ended without a finish_reason", response.status);
   if (!usage) throw new UpstreamError("upstream stream carried no usage", response.status);
   return { text, finishReason, usage };
+}
+
+/** A chat or completion body validated, with its sampling settings. */
+function parsed(body: unknown, kind: GenerationKind): Pick<PreparedRequest, "request" | "sampling"> {
+  const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
+  return { request, sampling: resolveSampling(body, request, kind) };
 }
 
 /**

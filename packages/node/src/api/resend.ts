@@ -5,6 +5,7 @@ import type { StoredLeaf } from "../accounting/types.js";
 import type { StackApi } from "./apiContext.js";
 import type { RequestEnvelope } from "./envelope.js";
 import { signReceipt } from "./receipt.js";
+import type { SignedRequest } from "./signedRequest.js";
 import { finalChunk, SSE_HEADERS, sseEvent, storedAsChunk } from "./sse.js";
 
 /** The leaf already committed for this exact signed request (same stack, nonce and request hash), if any. */
@@ -40,4 +41,20 @@ export async function answerResend(
     },
   });
   return new Response(body, { status: 200, headers: SSE_HEADERS });
+}
+
+/**
+ * Where a step refuses a request (its deadline passed, its nonce is used, its stack spent or closed), a resend of
+ * one already answered still gets the stored answer; anything else gets the refusal.
+ */
+export async function answerResendOr(
+  api: StackApi,
+  c: Context,
+  signed: SignedRequest,
+  refusal: unknown,
+): Promise<Response> {
+  const answered = await findAnswered(api, signed.envelope, signed.reqHash);
+  if (!answered) throw refusal;
+  api.metrics?.requests.inc({ endpoint: signed.endpoint, outcome: "resent" });
+  return answerResend(api, c, answered, signed.stream);
 }

@@ -1,17 +1,17 @@
-import type { ChatResult, CompletionResult, EngineStream } from "@atoma/engine";
 import type { Context } from "hono";
 import type { Permit } from "../admission/admissionGate.js";
 import { closeUnlessDeliveredWithin } from "../http/deliveryDeadline.js";
 import { httpErrorOf } from "../http/errorResponse.js";
 import type { StackApi } from "./apiContext.js";
-import { type Admitted, commitAnswer, recordSuccess, releaseQuietly } from "./completeInference.js";
-import { engineCall, fromEngineError } from "./engineErrors.js";
+import { commitAnswer } from "./commitAnswer.js";
+import { fromEngineError } from "./engineErrors.js";
 import type { Answer } from "./leafInput.js";
-import { outcomeOf } from "./outcome.js";
+import { outcomeOf, recordSuccess } from "./outcome.js";
 import { signReceipt } from "./receipt.js";
+import { releaseQuietly } from "./reserve.js";
+import { type AnyEngineStream, streamEngine } from "./runEngine.js";
+import type { Admitted } from "./signedRequest.js";
 import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
-
-type AnyStream = EngineStream<unknown, ChatResult | CompletionResult>;
 
 /**
  * Streams a request's chunks as server-sent events. The engine call starts before the response does, so a busy
@@ -33,13 +33,9 @@ export async function streamInference(
   // to the connection.
   const cancelled = new AbortController();
   const signal = AbortSignal.any([admitted.signal, cancelled.signal]);
-  let engineStream: AnyStream;
+  let engineStream: AnyEngineStream;
   try {
-    engineStream = await engineCall<AnyStream>(async () =>
-      endpoint === "chat"
-        ? ((await api.engine.streamChat(admitted.body, { signal })) as AnyStream)
-        : ((await api.engine.streamComplete(admitted.body, { signal })) as AnyStream),
-    );
+    engineStream = await streamEngine(api.engine, admitted.prepared, signal);
   } catch (error) {
     await releaseQuietly(api, reservation);
     permit.release();

@@ -15,6 +15,7 @@ export function rewritingEngine(inner: InferenceEngine, from: string, to: string
     start: () => inner.start(),
     stop: () => inner.stop(),
     models: () => inner.models(),
+    prepare: (body, kind, options) => inner.prepare(swap(body), kind, options),
     chat: async (body: unknown, options?: CallOptions) => {
       const result = await inner.chat(swap(body), options);
       return { ...result, response: { ...result.response, model: from } };

@@ -1,0 +1,55 @@
+import { requestHash } from "@atoma/core";
+import type { Context } from "hono";
+import { readJsonObject } from "../http/readJson.js";
+import type { Endpoint, StackApi } from "./apiContext.js";
+import { authorize } from "./authorize.js";
+import { type BodyTransform, transformBody } from "./bodyTransform.js";
+import { completeInference } from "./completeInference.js";
+import { checkDeadlineOrResend } from "./deadline.js";
+import { readEnvelope, transcriptEntry } from "./envelope.js";
+import { prepareBody } from "./prepareBody.js";
+import { reserveUnits } from "./reserve.js";
+import type { Admitted, SignedRequest } from "./signedRequest.js";
+import { streamInference } from "./streamInference.js";
+import { boundUnits } from "./unitBound.js";
+
+/** Applied in order to each body before it is hashed; none yet (a confidential node's decryption goes here). */
+const BODY_TRANSFORMS: readonly BodyTransform[] = [];
+
+/**
+ * One owner-signed inference request, step by step: the envelope (authorisation headers), the body transforms,
+ * the request hash, authorisation (stack, serving node, owner's signature), the deadline, the body prepared once
+ * (parsed, prompt tokenized) and its unit bound, a generation slot (admission), the reservation (which records
+ * the nonce), then the engine, the response leaf and the signed receipt. A resend of a request already answered
+ * gets the stored answer. A new step is one file and one line here.
+ */
+export async function runRequestPipeline(
+  api: StackApi,
+  endpoint: Endpoint,
+  c: Context,
+  started: number,
+): Promise<Response> {
+  const envelope = readEnvelope(c);
+  const body = await transformBody(BODY_TRANSFORMS, await readJsonObject(c), { api, envelope, c });
+  const reqHash = requestHash(body);
+  await authorize(api, envelope, reqHash);
+  const signal = c.req.raw.signal;
+  const stream = endpoint !== "embeddings" && body.stream === true;
+  const signed: SignedRequest = { endpoint, envelope, body, reqHash, stream, signal, started };
+  const resent = await checkDeadlineOrResend(api, c, signed);
+  if (resent) return resent;
+  const prepared = await prepareBody(api, endpoint, body);
+  const bound = boundUnits(api, prepared);
+  const permit = await api.admission.acquire(signal);
+  let handedOver = false;
+  try {
+    const reservation = await reserveUnits(api, c, signed, bound.units);
+    if (reservation instanceof Response) return reservation;
+    const admitted: Admitted = { ...signed, prepared, reservation, request: transcriptEntry(body, envelope) };
+    if (!stream) return await completeInference(api, c, admitted);
+    handedOver = true; // the stream returns the permit when generation ends
+    return await streamInference(api, c, admitted, permit);
+  } finally {
+    if (!handedOver) permit.release();
+  }
+}

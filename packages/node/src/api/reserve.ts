@@ -1,0 +1,37 @@
+import type { Context } from "hono";
+import type { Reservation } from "../accounting/types.js";
+import type { StackApi } from "./apiContext.js";
+import { answerResendOr } from "./resend.js";
+import type { SignedRequest } from "./signedRequest.js";
+
+/**
+ * Reserves a request's unit bound on its stack, which records its nonce. A resend of a request already answered
+ * (its nonce used, its stack perhaps spent or closed since) gets the stored answer instead.
+ */
+export async function reserveUnits(
+  api: StackApi,
+  c: Context,
+  signed: SignedRequest,
+  units: bigint,
+): Promise<Reservation | Response> {
+  const { envelope } = signed;
+  try {
+    return await api.accounting.reserve({
+      stackId: envelope.stackId,
+      units,
+      nonce: envelope.nonce,
+      deadline: envelope.deadline,
+    });
+  } catch (error) {
+    return await answerResendOr(api, c, signed, error);
+  }
+}
+
+/** Gives the units back; a failure here is logged, not thrown (start-up releases what a crash leaves). */
+export async function releaseQuietly(api: StackApi, reservation: Reservation): Promise<void> {
+  try {
+    await api.accounting.release(reservation);
+  } catch (error) {
+    api.logger.error({ err: error, reservation: reservation.id }, "releasing a reservation failed");
+  }
+}
