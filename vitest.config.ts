@@ -7,8 +7,11 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export const workspaceAliases = {
   "@atoma/contracts": here("./contracts/generated/index.ts"),
   "@atoma/core": here("./packages/core/src/index.ts"),
+  // A subpath entry comes before its package: an alias also matches what starts with its name and a slash.
+  "@atoma/chain/devnet": here("./packages/chain/src/devnet/index.ts"),
   "@atoma/chain": here("./packages/chain/src/index.ts"),
   "@atoma/engine": here("./packages/engine/src/index.ts"),
+  "@atoma/node/devnet": here("./packages/node/src/devnet/index.ts"),
   "@atoma/node": here("./packages/node/src/index.ts"),
   "@atoma/proxy": here("./packages/proxy/src/index.ts"),
   "@atoma/sdk": here("./packages/sdk/src/index.ts"),

@@ -1,14 +1,14 @@
 // Smart-contract requests end to end: seven in-process nodes on anvil, ask → output delivered, with and without a dispute.
 import { submitConsensusRequest } from "@atoma/chain";
 import { consensusRequestsAbi } from "@atoma/contracts";
-import { stringToHex } from "viem";
 import {
-  ECHELON,
-  MAX_UNITS,
-  PRICE,
+  CLUSTER_ECHELON,
+  CLUSTER_MAX_UNITS,
+  CLUSTER_PRICE,
   startConsensusCluster,
   waitFor,
-} from "../packages/node/test/consensusHarness/consensusCluster.js";
+} from "@atoma/node/devnet";
+import { stringToHex } from "viem";
 import { percentile, report } from "./lib/report.js";
 
 const DISPUTED = 4; // ConsensusRequests.Status.Disputed
@@ -26,9 +26,9 @@ try {
       taskId,
       prompt: stringToHex(prompt),
       n: 3,
-      maxUnits: MAX_UNITS,
-      maxPricePerMillion: PRICE,
-      echelon: ECHELON,
+      maxUnits: CLUSTER_MAX_UNITS,
+      maxPricePerMillion: CLUSTER_PRICE,
+      echelon: CLUSTER_ECHELON,
       callbackGas: 0,
     });
     let mined = false;

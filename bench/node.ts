@@ -2,14 +2,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buyStack, SecurityLevel } from "@atoma/chain";
+import { DEV_PRICE_PER_MILLION, startDevnet } from "@atoma/chain/devnet";
+import { apiNode, dropSchema, startTinyEngine, waitForStack } from "@atoma/node/devnet";
 import { StackClient, signStackRequest, verifyReceipt } from "@atoma/sdk";
-import {
-  apiNode,
-  dropSchema,
-  startTinyEngine,
-  waitForStack,
-} from "../packages/node/test/helpers/apiNodes.js";
-import { startStackNetwork } from "../packages/node/test/helpers/stackNetwork.js";
 import { percentile, report, timeMs } from "./lib/report.js";
 
 const TOKENS = 128;
@@ -20,12 +16,13 @@ const RPS_SECONDS = 5;
 /** Best of the rounds: on a shared machine the fastest run is the one least disturbed by other work. */
 const best = (values: number[]) => percentile(values, 0);
 
-const network = await startStackNetwork();
+const network = await startDevnet();
 const { engine, model } = await startTinyEngine();
-const servers = await network.registerNodes(2);
-const taskId = await network.newTask(servers);
+const { modelId } = await network.registerModel({ name: model.id });
+const servers = [await network.addNode(), await network.addNode()];
+const taskId = await network.addTask({ modelId, securityLevel: SecurityLevel.None, nodes: servers });
 await network.nextEpoch();
-const owner = await network.owner();
+const owner = await network.account();
 const dataDir = mkdtempSync(join(tmpdir(), "atoma-bench-node-"));
 
 /** Every figure for one node over one kind of database; `suffix` tells them apart. */
@@ -51,7 +48,12 @@ async function benchNode(
     /** A stack this node serves: the task draws its node among those subscribed, so buy until it is this one. */
     const stackOfThisNode = async () => {
       for (;;) {
-        const bought = await network.buy(owner.ctx, taskId, 1_000_000_000n);
+        const bought = await buyStack(owner.ctx, {
+          taskId,
+          units: 1_000_000_000n,
+          maxPricePerMillion: DEV_PRICE_PER_MILLION,
+          duration: 86_400n,
+        });
         if (bought.nodeId === server.nodeId) {
           await waitForStack(node, bought.stackId);
           return bought.stackId;
@@ -66,8 +68,8 @@ async function benchNode(
         account: owner.account,
         stackId,
         chainId: network.anvil.chainId,
-        stackManager: network.addresses.StackManager,
-        nodeSigner: server.account.address,
+        stackManager: network.deployment.addresses.StackManager,
+        nodeSigner: server.signerAccount.address,
       });
       return { client, stackId, nonce: 0n };
     };
@@ -98,7 +100,7 @@ async function benchNode(
       const { atoma, ...rest } = answer;
       await verifyReceipt(rest, atoma, {
         domain: client.domain,
-        nodeSigner: server.account.address,
+        nodeSigner: server.signerAccount.address,
         stackId,
         reqHash: signed.reqHash,
       });

@@ -1,5 +1,4 @@
 import {
-  atomaDomain,
   canonicalJson,
   type Hash,
   leafHash,
@@ -11,55 +10,22 @@ import {
   signRequest,
   signResponse,
 } from "@atoma/core";
-import {
-  type Address,
-  type Hex,
-  keccak256,
-  type LocalAccount,
-  parseEther,
-  stringToBytes,
-  stringToHex,
-} from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import type { ChainContext } from "../src/actions/context.js";
-import { createTask, SecurityLevel, TaskRole } from "../src/actions/createTask.js";
-import { registerModel } from "../src/actions/registerModel.js";
-import { registerNode } from "../src/actions/registerNode.js";
-import { subscribe } from "../src/actions/subscribe.js";
+import { type Hex, keccak256, type LocalAccount, stringToBytes, stringToHex } from "viem";
+import { SecurityLevel } from "../src/actions/createTask.js";
 import type { PostedRequest } from "../src/actions/transcriptFallback.js";
-import { type Anvil, startAnvil } from "../src/anvil/startAnvil.js";
-import {
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
-  devAccounts,
-} from "../src/clients.js";
-import { type Deployment, deployContracts } from "../src/deploy.js";
-import { modelIdOf } from "../src/modelId.js";
+import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "../src/devnet/index.js";
 import type { ParameterOverrides } from "../src/parameters.js";
 
 export const MODEL = "atoma-tiny";
-export const PRICE = parseEther("2"); // per million units
+/** What the test nodes ask per million units (the dev network's price). */
+export const PRICE = DEV_PRICE_PER_MILLION;
 
 /** A registered node: its operator and signing accounts, each with its own action context. */
-export interface TestNode {
-  nodeId: bigint;
-  operator: ChainContext;
-  signer: ChainContext;
-  signerAccount: LocalAccount;
-}
+export type TestNode = Pick<DevNode, "nodeId" | "operator" | "signer" | "signerAccount">;
 
-/** One anvil with the whole system deployed, and helpers to populate it: one per test file. */
-export interface TestNetwork {
-  anvil: Anvil;
-  deployment: Deployment;
-  admin: ChainContext;
-  advance(seconds: bigint | number): Promise<void>;
-  now(): Promise<bigint>;
-  account(toma?: bigint): Promise<{ account: LocalAccount; ctx: ChainContext }>;
-  addNode(options?: { echelon?: number }): Promise<TestNode>;
+/** One anvil with the whole system deployed and a model registered: one per test file. */
+export interface TestNetwork extends Devnet {
   modelId: Hex;
-  stop(): Promise<void>;
 }
 
 /** The echelons the test deployments approve (0–3), each with a fingerprint of its own. */
@@ -70,91 +36,18 @@ export const TEST_ECHELONS = [0, 1, 2, 3].map((echelon) => ({
 
 /** `model` names the registered model (its id is `modelIdOf(model)`). */
 export async function startNetwork(parameters?: ParameterOverrides, model = MODEL): Promise<TestNetwork> {
-  const anvil = await startAnvil();
-  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(chain);
-  const test = createAtomaTestClient(chain);
-  const [deployer] = await devAccounts(chain);
-  const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, adminWallet, {
-    parameters,
-    exampleConsumer: true,
-    echelons: TEST_ECHELONS,
-  });
-  const { addresses, contracts } = deployment;
-  const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
-  const ctxFor = (account: LocalAccount): ChainContext => ({
-    publicClient,
-    walletClient: createAtomaWalletClient(chain, account),
-    addresses,
-  });
-  const account = async (toma = parseEther("100000")) => {
-    const local = privateKeyToAccount(generatePrivateKey());
-    await test.setBalance({ address: local.address, value: parseEther("100") });
-    if (toma > 0n) {
-      await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.transfer([local.address, toma]),
-      });
-    }
-    return { account: local, ctx: ctxFor(local) };
-  };
-  const modelId = modelIdOf(model);
-  const owner = await account();
-  await registerModel(owner.ctx, {
-    modelId,
-    weightsRoot: keccak256(stringToBytes("weights")),
-    feeBps: 500,
-    collateral: parseEther("100"),
-    uri: `atoma://models/${model}`,
-  });
-  return {
-    anvil,
-    deployment,
-    admin,
-    modelId,
-    account,
-    async advance(seconds) {
-      await test.increaseTime({ seconds: Number(seconds) });
-      await test.mine({ blocks: 1 });
-    },
-    async now() {
-      return (await publicClient.getBlock()).timestamp;
-    },
-    async addNode(options = {}) {
-      const operator = await account();
-      const signer = await account(0n);
-      const { nodeId } = await registerNode(operator.ctx, {
-        signer: signer.account,
-        url: "http://127.0.0.1:8080",
-        echelon: options.echelon ?? 1,
-        collateral: parseEther("1000"),
-      });
-      return { nodeId, operator: operator.ctx, signer: signer.ctx, signerAccount: signer.account };
-    },
-    stop: () => anvil.stop(),
-  };
+  const devnet = await startDevnet({ parameters, exampleConsumer: true, echelons: TEST_ECHELONS });
+  const { modelId } = await devnet.registerModel({ name: model });
+  return { ...devnet, modelId };
 }
 
 /** Creates a task on the network's model and subscribes `nodes` to it at `price`. */
-export async function taskWith(
+export function taskWith(
   network: TestNetwork,
   nodes: readonly TestNode[],
   options: { securityLevel: number; replicationPpm?: number; attesters?: number; sampleSize?: number },
 ): Promise<bigint> {
-  const { taskId } = await createTask(network.admin, {
-    modelId: network.modelId,
-    role: TaskRole.Chat,
-    ...options,
-  });
-  for (const node of nodes) {
-    await subscribe(node.signer, {
-      taskId,
-      nodeId: node.nodeId,
-      pricePerMillion: PRICE,
-      capacity: 10n ** 12n,
-    });
-  }
-  return taskId;
+  return network.addTask({ modelId: network.modelId, nodes, ...options });
 }
 
 export { SecurityLevel };
@@ -187,7 +80,7 @@ export async function serveStack(
   variant = "honest",
   totalUnits = 100n * BigInt(count),
 ): Promise<ServedStack> {
-  const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+  const { domain } = network;
   const served: ServedStack = {
     bodies: [],
     reqHashes: [],
@@ -266,4 +159,4 @@ export function sampled(served: ServedStack, indices: readonly bigint[]) {
   };
 }
 
-export type { Address };
+export type { Address } from "viem";

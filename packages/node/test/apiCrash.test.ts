@@ -10,8 +10,8 @@ import { type SignedStackRequest, StackClient, type Verified } from "@atoma/sdk"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freezeForSettlement } from "../src/accounting/freezeForSettlement.js";
 import { openStateDatabase } from "../src/db/openStateDatabase.js";
+import { dropSchema } from "../src/devnet/dropSchema.js";
 import { buildSettlement } from "../src/settlement/buildSettlement.js";
-import { dropSchema } from "./helpers/apiNodes.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
@@ -91,7 +91,7 @@ describe.each(variants)("a node killed with SIGKILL under load ($name database)"
       rpcUrl: network.anvil.rpcUrl,
       chainId: network.anvil.chainId,
       contracts: network.contracts,
-      privateKey: server.privateKey,
+      privateKey: server.signerKey,
       port: await freePort(),
       dataDir: join(root, name),
       modelPath: model.path,
@@ -112,7 +112,7 @@ describe.each(variants)("a node killed with SIGKILL under load ($name database)"
           stackId,
           chainId: network.anvil.chainId,
           stackManager: network.addresses.StackManager,
-          nodeSigner: server.account.address,
+          nodeSigner: server.signerAccount.address,
           nodeId: server.nodeId,
           resends: 0,
         }),

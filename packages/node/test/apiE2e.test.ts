@@ -14,8 +14,8 @@ import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { findLeafByNonce, getStack, listLeaves } from "../src/accounting/stacks.js";
+import { apiNode, dropSchema, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { capturingLogger, warningsAndErrors } from "./helpers/capturingLogger.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
@@ -65,7 +65,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       stackId: id,
       chainId: network.anvil.chainId,
       stackManager: network.addresses.StackManager,
-      nodeSigner: nodes[0]!.account.address,
+      nodeSigner: nodes[0]!.signerAccount.address,
       nodeId: nodes[0]!.nodeId,
       ...overrides,
     });

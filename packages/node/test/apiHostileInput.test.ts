@@ -7,8 +7,8 @@ import { StackClient, signStackRequest } from "@atoma/sdk";
 import { type Hex, keccak256, type LocalAccount, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findLeafByNonce, getStack } from "../src/accounting/stacks.js";
+import { apiNode, dropSchema, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { apiNode, dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { capturingLogger } from "./helpers/capturingLogger.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";
@@ -148,7 +148,7 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
       stackId,
       chainId: network.anvil.chainId,
       stackManager: network.addresses.StackManager,
-      nodeSigner: nodes[0]!.account.address,
+      nodeSigner: nodes[0]!.signerAccount.address,
       nodeId: nodes[0]!.nodeId,
       deadlineSeconds: 60,
     });

@@ -20,8 +20,8 @@ import {
 import { findLeafByNonce, getStack } from "../src/accounting/stacks.js";
 import { inferenceHandler } from "../src/api/handleInference.js";
 import { createStackApi } from "../src/api/stackApiPart.js";
+import { startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { startFullNode } from "./helpers/fullNodes.js";
 import { waitFor } from "./helpers/settlementNetwork.js";
 

@@ -1,28 +1,19 @@
-import {
-  createTask,
-  modelIdOf,
-  registerModel,
-  SecurityLevel,
-  submitConsensusRequest,
-  subscribe,
-  TaskRole,
-  withdrawBalance,
-} from "@atoma/chain";
+import { SecurityLevel, submitConsensusRequest, withdrawBalance } from "@atoma/chain";
 import { consensusRequestsAbi, disputeManagerAbi, exampleConsumerAbi } from "@atoma/contracts";
 import { CONSENSUS_REFUSAL, consensusRoot, costOfUnits } from "@atoma/core";
 import { keccak256, parseEther, parseEventLogs, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consensusPart } from "../src/consensus/consensusPart.js";
 import { getSeat, getVote } from "../src/consensus/duties.js";
-import { createNode } from "../src/service/createNode.js";
 import {
   type ConsensusCluster,
-  ECHELON,
-  MAX_UNITS,
-  PRICE,
+  CLUSTER_ECHELON as ECHELON,
+  CLUSTER_MAX_UNITS as MAX_UNITS,
+  CLUSTER_PRICE as PRICE,
   startConsensusCluster,
   waitFor,
-} from "./consensusHarness/consensusCluster.js";
+} from "../src/devnet/index.js";
+import { createNode } from "../src/service/createNode.js";
 
 /** ConsensusRequests.Status.Disputed and Delivered */
 const DISPUTED = 4;
@@ -314,33 +305,17 @@ describe("n-node Sampling Consensus for smart-contract requests, seven in-proces
 
   it("gives up at once, with a named error, a request whose task is for a model the node does not serve", async () => {
     const { network, chainNodes } = cluster;
-    const owner = await network.account();
-    const otherModel = modelIdOf("another-model");
-    await registerModel(owner.ctx, {
-      modelId: otherModel,
+    const { modelId: otherModel } = await network.registerModel({
+      name: "another-model",
       weightsRoot: keccak256(stringToHex("other weights")),
       feeBps: 0,
-      collateral: parseEther("100"),
-      uri: "atoma://models/another-model",
     });
     const h4 = chainNodes[3]!;
-    const { taskId } = await createTask(network.admin, {
-      modelId: otherModel,
-      role: TaskRole.Chat,
-      securityLevel: SecurityLevel.Consensus,
-    });
+    const taskId = await network.addTask({ modelId: otherModel, securityLevel: SecurityLevel.Consensus });
     // h4 alone at PRICE takes the seat; three others of the echelon, at twice that, leave room for a committee.
-    const subscriptions = [
-      { node: h4, pricePerMillion: PRICE },
-      ...[0, 1, 4].map((i) => ({ node: chainNodes[i]!, pricePerMillion: 2n * PRICE })),
-    ];
-    for (const { node, pricePerMillion } of subscriptions)
-      await subscribe(node.signerCtx, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion,
-        capacity: 10n ** 12n,
-      });
+    await network.subscribe(h4, taskId, { pricePerMillion: PRICE });
+    for (const i of [0, 1, 4])
+      await network.subscribe(chainNodes[i]!, taskId, { pricePerMillion: 2n * PRICE });
     const requester = await network.account();
     const { requestId } = await submitConsensusRequest(requester.ctx, {
       taskId,

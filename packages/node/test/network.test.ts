@@ -15,8 +15,8 @@ import {
   type TestNode,
   taskWith,
 } from "../../chain/test/network.js";
+import { dropSchema, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { dropSchema, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { startFullNode } from "./helpers/fullNodes.js";
 import { waitFor } from "./helpers/settlementNetwork.js";
 import { databaseUrl } from "./helpers/stateDatabases.js";

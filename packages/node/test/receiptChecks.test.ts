@@ -16,8 +16,8 @@ import type { LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getStack } from "../src/accounting/stacks.js";
+import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { apiNode, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 
 /**
@@ -70,7 +70,7 @@ const clientFor = (stackId: bigint, overrides: Partial<ConstructorParameters<typ
     stackId,
     chainId: network.anvil.chainId,
     stackManager: network.addresses.StackManager,
-    nodeSigner: server.account.address,
+    nodeSigner: server.signerAccount.address,
     nodeId: server.nodeId,
     stackUnits: 100_000n,
     ...overrides,
@@ -81,7 +81,7 @@ const clientFor = (stackId: bigint, overrides: Partial<ConstructorParameters<typ
  * what a node that lies about units would send.
  */
 function lyingNode(edit: (fields: SignedResponseFields) => SignedResponseFields | undefined): typeof fetch {
-  const key = privateKeyToAccount(server.privateKey);
+  const key = privateKeyToAccount(server.signerKey);
   return async (input, init) => {
     const answer = await fetch(input, init);
     if (!answer.ok) return answer;

@@ -1,39 +1,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type Anvil,
-  type ChainContext,
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
-  createTask,
-  type Deployment,
-  deployContracts,
-  devAccounts,
-  modelIdOf,
-  type ParameterOverrides,
-  registerModel,
-  registerNode,
-  SecurityLevel,
-  startAnvil,
-  subscribe,
-  TaskRole,
-} from "@atoma/chain";
-import { silentLogger } from "@atoma/core";
-import { EmbeddedEngine, ensureTinyModel, type InferenceEngine } from "@atoma/engine";
-import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { type Anvil, type ChainContext, type ParameterOverrides, SecurityLevel } from "@atoma/chain";
+import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import type { EmbeddedEngine, InferenceEngine } from "@atoma/engine";
+import { type LocalAccount, parseEther } from "viem";
 import { attestationPart } from "../../src/attestation/attestationPart.js";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
-import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import { devNodeConfig } from "../../src/devnet/devNodeConfig.js";
+import { startTinyEngine } from "../../src/devnet/tinyEngine.js";
 import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
-import { TEST_ECHELON } from "../helpers/testEchelon.js";
 import { StallingFront } from "./stallingFront.js";
 
 export const MODEL = "atoma-tiny";
-export const PRICE = parseEther("2"); // per million units
+export const PRICE = DEV_PRICE_PER_MILLION; // per million units
 export const COLLATERAL = parseEther("1000");
 
 /** A registered node running the real node software with the attestation part. */
@@ -50,7 +31,7 @@ export interface HarnessNode {
 
 export interface AttestNetwork {
   anvil: Anvil;
-  deployment: Deployment;
+  deployment: Devnet["deployment"];
   nodes: HarnessNode[];
   taskId: bigint;
   user: { account: LocalAccount; ctx: ChainContext };
@@ -81,13 +62,7 @@ const freePort = StallingFront.freePort;
 
 /** Tiny-model engine on one thread; `seed` picks the weights, served under the project's model id. */
 export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
-  const file = ensureTinyModel({ seed });
-  const engine = new EmbeddedEngine(
-    { logger: silentLogger },
-    { models: [{ id: MODEL, path: file.path }], threads: 1, contextSize: 512 },
-  );
-  await engine.start();
-  return engine;
+  return (await startTinyEngine({ seed, id: MODEL })).engine;
 }
 
 /**
@@ -97,88 +72,48 @@ export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
  */
 export async function startAttestNetwork(options: AttestNetworkOptions): Promise<AttestNetwork> {
   const root = mkdtempSync(join(tmpdir(), "atoma-attest-"));
-  const anvil = await startAnvil();
-  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(chain);
-  const test = createAtomaTestClient(chain);
-  const [deployer] = await devAccounts(chain);
-  const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  const deployment = await deployContracts(publicClient, adminWallet, {
-    parameters: options.parameters,
-    echelons: [TEST_ECHELON],
-  });
-  const { addresses, contracts } = deployment;
-  const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
-  const account = async (toma: bigint) => {
-    const local = privateKeyToAccount(generatePrivateKey());
-    await test.setBalance({ address: local.address, value: parseEther("100") });
-    if (toma > 0n)
-      await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.transfer([local.address, toma]),
-      });
-    const ctx: ChainContext = {
-      publicClient,
-      walletClient: createAtomaWalletClient(chain, local),
-      addresses,
-    };
-    return { account: local, ctx };
-  };
-  const modelId = modelIdOf(MODEL);
-  const owner = await account(parseEther("1000"));
-  await registerModel(owner.ctx, {
+  const network = await startDevnet({ parameters: options.parameters });
+  const { modelId } = await network.registerModel({ name: MODEL });
+  const taskId = await network.addTask({
     modelId,
-    weightsRoot: keccak256(stringToBytes("weights")),
-    feeBps: 500,
-    collateral: parseEther("100"),
-    uri: "atoma://models/atoma-tiny",
-  });
-  const { taskId } = await createTask(admin, {
-    modelId,
-    role: TaskRole.Chat,
     securityLevel: SecurityLevel.CrossValidation,
     replicationPpm: 1_000_000,
     attesters: options.attesters ?? 2,
     sampleSize: options.sampleSize,
   });
-  const engine = await tinyEngine();
-  const modelPath = ensureTinyModel().path;
+  const { engine, model } = await startTinyEngine({ id: MODEL });
 
   const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
   for (let index = 0; index < options.nodes; index++) {
-    const operator = await account(parseEther("10000"));
-    const signer = await account(0n);
     const port = await freePort();
     const front = new StallingFront(port);
     const frontPort = await freePort();
     await front.listen(frontPort);
-    const { nodeId } = await registerNode(operator.ctx, {
-      signer: signer.account,
+    const node: DevNode = await network.addNode({
       url: `http://127.0.0.1:${frontPort}`,
-      echelon: 1,
       collateral: COLLATERAL,
+      operatorToma: parseEther("10000"),
     });
-    await subscribe(signer.ctx, { taskId, nodeId, pricePerMillion: PRICE, capacity: 10n ** 12n });
-    registered.push({ nodeId, signer: signer.ctx, signerAccount: signer.account, front, port, index });
+    await network.subscribe(node, taskId);
+    registered.push({
+      nodeId: node.nodeId,
+      signer: node.signer,
+      signerAccount: node.signerAccount,
+      front,
+      port,
+      index,
+    });
   }
   const makers = new Map<bigint, () => AtomaNode>();
   // Node start-up is mostly the embedded database's: start them side by side.
   const nodes: HarnessNode[] = await Promise.all(
     registered.map(async ({ port, index, ...identity }) => {
-      const config = parseNodeConfig(
+      const config = devNodeConfig(
+        network,
         {
-          chain: {
-            rpcUrl: anvil.rpcUrl,
-            chainId: anvil.chainId,
-            contracts: { ...addresses },
-            pollingIntervalMs: 250,
-          },
-          node: {
-            keyFile: join(root, "unused.key"),
-            port,
-            dataDir: join(root, `node-${index}`),
-            shutdownTimeoutMs: 1_000,
-          },
-          model: { path: modelPath, id: MODEL },
+          chain: { pollingIntervalMs: 250 },
+          node: { port, dataDir: join(root, `node-${index}`) },
+          model: { path: model.path, id: MODEL },
         },
         root,
       );
@@ -205,13 +140,12 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       return { ...identity, node, metrics };
     }),
   );
-  const user = await account(parseEther("100000"));
+  const user = await network.account();
   // Nodes serve and attest from the epoch after they registered.
-  await test.increaseTime({ seconds: 3_600 });
-  await test.mine({ blocks: 1 });
+  await network.nextEpoch();
   return {
-    anvil,
-    deployment,
+    anvil: network.anvil,
+    deployment: network.deployment,
     nodes,
     taskId,
     user,
@@ -221,10 +155,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       if (!found) throw new Error(`no node ${nodeId}`);
       return found;
     },
-    async advance(seconds) {
-      await test.increaseTime({ seconds });
-      await test.mine({ blocks: 1 });
-    },
+    advance: (seconds) => network.advance(seconds),
     async restart(nodeId, whileStopped) {
       const harnessNode = nodes.find((n) => n.nodeId === nodeId)!;
       await harnessNode.node.stop();
@@ -236,7 +167,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       await Promise.allSettled(nodes.map((n) => n.front.close()));
       await Promise.allSettled(nodes.map((n) => n.node.stop()));
       await engine.stop();
-      await anvil.stop();
+      await network.stop();
       rmSync(root, { recursive: true, force: true });
     },
   };

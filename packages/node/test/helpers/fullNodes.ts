@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { setNodeUrl } from "@atoma/chain";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import type { TestNetwork, TestNode } from "../../../chain/test/network.js";
-import { parseNodeConfig } from "../../src/config/loadConfig.js";
+import { devNodeConfig } from "../../src/devnet/devNodeConfig.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { defaultNodeParts } from "../../src/service/defaultParts.js";
 
@@ -30,30 +29,13 @@ export async function startFullNode(
   const schema = options.postgresUrl
     ? `atoma_net_${process.pid}_${randomBytes(4).toString("hex")}`
     : undefined;
-  const contracts = Object.fromEntries(
-    Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
-  );
-  const config = parseNodeConfig(
-    {
-      chain: {
-        rpcUrl: network.anvil.rpcUrl,
-        chainId: network.anvil.chainId,
-        contracts,
-        pollingIntervalMs: 50,
-      },
-      node: {
-        keyFile: join(options.dataDir, "unused.key"),
-        port: 0,
-        dataDir: options.dataDir,
-        shutdownTimeoutMs: 2_000,
-      },
-      model: { path: options.model.path, id: options.model.id },
-      limits: { maxPromptTokens: 200 },
-      settlement: { pollIntervalMs: 100, ...options.settlement },
-      ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema, poolSize: 4 } } : {}),
-    },
-    options.dataDir,
-  );
+  const config = devNodeConfig(network, {
+    node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000 },
+    model: { path: options.model.path, id: options.model.id },
+    limits: { maxPromptTokens: 200 },
+    settlement: { pollIntervalMs: 100, ...options.settlement },
+    ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema, poolSize: 4 } } : {}),
+  });
   const node = createNode(
     { account: registered.signerAccount, engine: options.engine, parts: defaultNodeParts() },
     config,

@@ -2,23 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuyStackResult } from "@atoma/chain";
-import {
-  atomaDomain,
-  canonicalJson,
-  type Hash,
-  requestHash,
-  signRequest,
-  type TranscriptEntry,
-} from "@atoma/core";
+import { canonicalJson, type Hash, requestHash, signRequest, type TranscriptEntry } from "@atoma/core";
 import { type Hex, keccak256, type LocalAccount, stringToHex } from "viem";
 import { MODEL, type TestNetwork, type TestNode } from "../../../chain/test/network.js";
 import { Accounting } from "../../src/accounting/accounting.js";
 import { insertStack } from "../../src/accounting/stacks.js";
-import {
-  type EmbeddedDatabaseConfig,
-  type PostgresDatabaseConfig,
-  parseNodeConfig,
-} from "../../src/config/loadConfig.js";
+import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../../src/config/loadConfig.js";
+import { devNodeConfig } from "../../src/devnet/devNodeConfig.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { settlementPart } from "../../src/settlement/settlementPart.js";
 
@@ -49,30 +39,18 @@ export function settlementNode(
     options.database?.kind === "postgres"
       ? { url: options.database.url, schema: options.database.schema, poolSize: 4 }
       : {};
-  const contracts = Object.fromEntries(
-    Object.entries(network.deployment.addresses).filter(([, address]) => address !== undefined),
-  );
-  const config = parseNodeConfig(
-    {
-      chain: {
-        rpcUrl: network.anvil.rpcUrl,
-        chainId: network.anvil.chainId,
-        contracts,
-        pollingIntervalMs: 50,
-      },
-      node: { keyFile: "unused.key", port: 0, dataDir, shutdownTimeoutMs: 1_000 },
-      database,
-      model: { path: "unused.gguf" },
-      // A tip cap far below anvil's suggestion, so tests see the cap applied; the fee cap is never binding here.
-      settlement: {
-        pollIntervalMs: 100,
-        maxFeePerGas: "50000000000",
-        maxPriorityFeePerGas: TIP_CAP.toString(),
-        ...options.settlement,
-      },
+  const config = devNodeConfig(network, {
+    node: { dataDir },
+    database,
+    model: { path: "unused.gguf" },
+    // A tip cap far below anvil's suggestion, so tests see the cap applied; the fee cap is never binding here.
+    settlement: {
+      pollIntervalMs: 100,
+      maxFeePerGas: "50000000000",
+      maxPriorityFeePerGas: TIP_CAP.toString(),
+      ...options.settlement,
     },
-    dataDir,
-  );
+  });
   const node = createNode({ account: server.signerAccount, parts: [settlementPart] }, config);
   return { node, dataDir };
 }
@@ -118,7 +96,7 @@ export async function serveRequests(
   count: number,
   unitsEach = 100n,
 ): Promise<{ reqHashes: Hash[]; respHashes: Hash[]; units: bigint[]; leafHashes: Hash[] }> {
-  const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+  const { domain } = network;
   const accounting = new Accounting({ db: node.context.db }, { nodeId: stack.nodeId });
   const reqHashes: Hash[] = [];
   const respHashes: Hash[] = [];

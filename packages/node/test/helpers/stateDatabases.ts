@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { openStateDatabase, type StateDatabase } from "../../src/db/openStateDatabase.js";
+import { dropSchema } from "../../src/devnet/dropSchema.js";
 
 /** One database the shared suites run against: `open()` may be called again to reopen the same data. */
 export interface TestDatabase {
@@ -28,16 +28,7 @@ export function postgresTestDatabase(url: string): TestDatabase {
   return {
     name: "postgres",
     open: () => openStateDatabase({ kind: "postgres", url, schema, poolSize: 10 }),
-    dispose: async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        // The name is ours (lowercase letters, digits, underscores), so quoting it is enough.
-        await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
-    },
+    dispose: () => dropSchema(url, schema),
   };
 }
 

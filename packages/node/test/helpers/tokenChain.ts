@@ -1,21 +1,12 @@
-import {
-  type Anvil,
-  type AtomaContracts,
-  type AtomaPublicClient,
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
-  deployContracts,
-  devAccounts,
-  startAnvil,
-} from "@atoma/chain";
+import type { Anvil, AtomaContracts, AtomaPublicClient } from "@atoma/chain";
+import { type AtomaTestClient, startDevnet } from "@atoma/chain/devnet";
 import { atomaTokenAbi } from "@atoma/contracts";
 import type { Address } from "viem";
 
 export interface TokenChain {
   anvil: Anvil;
   publicClient: AtomaPublicClient;
-  testClient: ReturnType<typeof createAtomaTestClient>;
+  testClient: AtomaTestClient;
   contracts: AtomaContracts;
   token: Address;
   /** Sends `value` wei of TOMA from the deployer to a fixed address, waits for the receipt, returns its block. */
@@ -24,21 +15,16 @@ export interface TokenChain {
 
 const recipient: Address = "0x000000000000000000000000000000000000dEaD";
 
-/** A real anvil with the AtomaToken deployed and a balance minted to the deployer. */
+/** A dev network whose token the tests move: the deployer holds the genesis supply. */
 export async function startTokenChain(): Promise<TokenChain> {
-  const anvil = await startAnvil();
-  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(chain);
-  const [deployer] = await devAccounts(chain);
-  const wallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  // The deployer holds the genesis supply, minted in the token's deployment.
-  const { addresses, contracts } = await deployContracts(publicClient, wallet);
+  const { anvil, publicClient, testClient, deployment } = await startDevnet({ echelons: [] });
+  const { contracts } = deployment;
   return {
     anvil,
     publicClient,
-    testClient: createAtomaTestClient(chain),
+    testClient,
     contracts,
-    token: addresses.AtomaToken,
+    token: deployment.addresses.AtomaToken,
     async transfer(value) {
       const hash = await contracts.token.write.transfer([recipient, value]);
       const receipt = await publicClient.waitForTransactionReceipt({ hash });

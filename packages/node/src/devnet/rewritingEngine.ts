@@ -1,7 +1,7 @@
 import type { CallOptions, InferenceEngine } from "@atoma/engine";
 
 /**
- * A dishonest node's engine, for tests only: it answers requests for `from` with the model `to` (another seed of
+ * A dishonest node's engine, for tests and benchmarks only: it answers requests for `from` with the model `to` (another seed of
  * the tiny model), and labels the answer as `from`, the way a node that runs cheaper weights would.
  */
 export function rewritingEngine(inner: InferenceEngine, from: string, to: string): InferenceEngine {

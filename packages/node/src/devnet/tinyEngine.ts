@@ -1,0 +1,22 @@
+import { silentLogger } from "@atoma/core";
+import { EmbeddedEngine, ensureTinyModel, type TinyModelFile } from "@atoma/engine";
+
+export interface TinyEngineOptions {
+  /** Picks the tiny model's weights. @default 1 */
+  seed?: number | undefined;
+  /** The id the model is served under. @default the tiny model's own (`atoma-tiny` for seed 1) */
+  id?: string | undefined;
+}
+
+/** An engine over the tiny model on one thread with a 512-token context (deterministic settings). */
+export async function startTinyEngine(
+  options: TinyEngineOptions = {},
+): Promise<{ engine: EmbeddedEngine; model: TinyModelFile }> {
+  const model = ensureTinyModel({ seed: options.seed });
+  const engine = new EmbeddedEngine(
+    { logger: silentLogger },
+    { models: [{ id: options.id ?? model.id, path: model.path }], threads: 1, contextSize: 512 },
+  );
+  await engine.start();
+  return { engine, model };
+}
