@@ -1,49 +1,29 @@
 // Local chain: anvil start-up, full deployment, and transactions per second sequential vs concurrent.
-import {
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
-  deployContracts,
-  devAccounts,
-  startAnvil,
-} from "@atoma/chain";
+import { startAnvil } from "@atoma/chain";
+import { deployDevnet } from "@atoma/chain/devnet";
 import { atomaTokenAbi } from "@atoma/contracts";
 import { parseEther } from "viem";
-import { generatePrivateKey, nonceManager, privateKeyToAccount } from "viem/accounts";
+import { nonceManager, privateKeyToAccount } from "viem/accounts";
 import { report, timeMs } from "./lib/report.js";
 
 const startedAt = performance.now();
 const anvil = await startAnvil();
 report("anvil_start_ms", performance.now() - startedAt, "ms");
-const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
 try {
-  const publicClient = createAtomaPublicClient(chain);
-  const [deployer, receiver] = await devAccounts(chain);
-  const admin = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  let tokenAddress: `0x${string}` | undefined;
-  report(
-    "deploy_all_ms",
-    await timeMs(async () => {
-      tokenAddress = (await deployContracts(publicClient, admin)).addresses.AtomaToken;
-    }),
-    "ms",
-  );
-  const sender = privateKeyToAccount(generatePrivateKey(), { nonceManager });
-  await createAtomaTestClient(chain).setBalance({ address: sender.address, value: parseEther("100") });
-  const fund = await admin.writeContract({
-    address: tokenAddress!,
-    abi: atomaTokenAbi,
-    functionName: "transfer",
-    args: [sender.address, parseEther("1000")],
-  });
-  await publicClient.waitForTransactionReceipt({ hash: fund });
-  const wallet = createAtomaWalletClient(chain, sender);
+  const deployStartedAt = performance.now();
+  const network = await deployDevnet(anvil, { echelons: [] });
+  report("deploy_all_ms", performance.now() - deployStartedAt, "ms");
+  const { deployment, publicClient, devAccounts } = network;
+  const tokenAddress = deployment.addresses.AtomaToken;
+  const receiver = devAccounts[1]!;
+  const { privateKey } = await network.account(parseEther("1000"));
+  const wallet = network.contextOf(privateKeyToAccount(privateKey, { nonceManager })).walletClient;
   const transfer = () =>
     wallet.writeContract({
-      address: tokenAddress!,
+      address: tokenAddress,
       abi: atomaTokenAbi,
       functionName: "transfer",
-      args: [receiver!, 1n],
+      args: [receiver, 1n],
     });
   const count = 200;
   const sequentialMs = await timeMs(async () => {

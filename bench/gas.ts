@@ -1,7 +1,6 @@
 // Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
 import {
   answerChallenge,
-  type ChainContext,
   challengeSettlement,
   claimEmission,
   claimNodeFees,
@@ -11,15 +10,10 @@ import {
   commitAttestation,
   commitDisputeVote,
   completeExit,
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
   createTask,
   declareTranscriptUnavailable,
   deliverConsensusResult,
-  deployContracts,
   deregisterNode,
-  devAccounts,
   devParameters,
   drawAttesters,
   drawCommittee,
@@ -27,13 +21,10 @@ import {
   drawNode,
   failVerification,
   finalizeSettlement,
-  modelIdOf,
   NodeStatus,
   openAttestation,
   postDisputeEvidence,
   postSampledRequests,
-  registerModel,
-  registerNode,
   reportWeightsMismatch,
   requestStack,
   resolveDispute,
@@ -44,11 +35,9 @@ import {
   sealConsensusResult,
   settlementBallotOf,
   showDisputeVote,
-  startAnvil,
   submitConsensusRequest,
   submitSettlement,
   submitSettlements,
-  subscribe,
   type TxInfo,
   timeoutAttesters,
   timeoutSettlement,
@@ -58,8 +47,8 @@ import {
   withdrawBalance,
   withdrawCollateral,
 } from "@atoma/chain";
+import { DEV_PRICE_PER_MILLION, type DevNode, startDevnet } from "@atoma/chain/devnet";
 import {
-  atomaDomain,
   canonicalJson,
   type Hash,
   leafHash,
@@ -70,91 +59,46 @@ import {
   signRequest,
   signResponse,
 } from "@atoma/core";
-import { keccak256, type LocalAccount, parseEther, stringToBytes, stringToHex } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { keccak256, parseEther, stringToBytes, stringToHex } from "viem";
 import { report } from "./lib/report.js";
 
 const REQUESTS = 1_000;
-const PRICE = parseEther("2");
+const PRICE = DEV_PRICE_PER_MILLION;
 const gas = new Map<string, bigint>();
 const record = <T extends TxInfo>(name: string, tx: T): T => {
   if (!gas.has(name)) gas.set(name, tx.gasUsed);
   return tx;
 };
 
-const anvil = await startAnvil();
+// The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
+const network = await startDevnet({
+  parameters: { task: { minReplicationPpm: 1 } },
+  echelons: [1, 9].map((echelon) => ({
+    echelon,
+    fingerprint: keccak256(stringToBytes(`bench ${echelon}`)),
+  })),
+});
 try {
-  const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(chain);
-  const test = createAtomaTestClient(chain);
-  const [deployer] = await devAccounts(chain);
-  const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-  // The same dev parameters, with the replication floor lowered so one task can show the unsampled path.
-  const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
-    parameters: { task: { minReplicationPpm: 1 } },
-    echelons: [1, 9].map((echelon) => ({
-      echelon,
-      fingerprint: keccak256(stringToBytes(`bench ${echelon}`)),
-    })),
-  });
-  const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
-  const advance = async (seconds: number) => {
-    await test.increaseTime({ seconds });
-    await test.mine({ blocks: 1 });
-  };
-  const account = async (toma = parseEther("100000")) => {
-    const local = privateKeyToAccount(generatePrivateKey());
-    await test.setBalance({ address: local.address, value: parseEther("100") });
-    if (toma > 0n)
-      await publicClient.waitForTransactionReceipt({
-        hash: await contracts.token.write.transfer([local.address, toma]),
-      });
-    return {
-      account: local,
-      ctx: { publicClient, walletClient: createAtomaWalletClient(chain, local), addresses },
-    };
-  };
+  const { admin, advance, account, domain } = network;
+  const { contracts } = network.deployment;
   const owner = await account();
-  const modelId = modelIdOf("atoma-tiny");
-  record(
-    "gas_ModelRegistry_registerModel",
-    await registerModel(owner.ctx, {
-      modelId,
-      weightsRoot: keccak256(stringToBytes("weights")),
-      feeBps: 500,
-      collateral: parseEther("100"),
-      uri: "atoma://models/atoma-tiny",
-    }),
-  );
+  const { modelId, registration } = await network.registerModel({ name: "atoma-tiny", owner: owner.ctx });
+  record("gas_ModelRegistry_registerModel", registration);
 
-  interface Node {
-    nodeId: bigint;
-    signer: ChainContext;
-    operator: ChainContext;
-    key: LocalAccount;
-  }
-  const nodes: Node[] = [];
+  const nodes: DevNode[] = [];
   for (let i = 0; i < 10; i++) {
-    const operator = await account();
-    const signer = await account(0n);
-    const registered = record(
-      "gas_NodeRegistry_register",
-      await registerNode(operator.ctx, {
-        signer: signer.account,
-        url: "http://127.0.0.1:8080",
-        echelon: 1,
-        collateral: parseEther("1000"),
-      }),
-    );
-    nodes.push({
-      nodeId: registered.nodeId,
-      signer: signer.ctx,
-      operator: operator.ctx,
-      key: signer.account,
-    });
+    const node = await network.addNode();
+    record("gas_NodeRegistry_register", node.registration);
+    nodes.push(node);
   }
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
-  const task = async (securityLevel: number, replicationPpm = 0, attesters = 0, sampleSize = 0) => {
+  const task = async (
+    securityLevel: number,
+    replicationPpm = 0,
+    attesters = 0,
+    sampleSize = 0,
+    subscribers = nodes,
+  ) => {
     const { taskId } = record(
       "gas_TaskRegistry_createTask",
       await createTask(admin, {
@@ -166,17 +110,8 @@ try {
         sampleSize,
       }),
     );
-    for (const node of nodes) {
-      record(
-        "gas_TaskRegistry_subscribe",
-        await subscribe(node.signer, {
-          taskId,
-          nodeId: node.nodeId,
-          pricePerMillion: PRICE,
-          capacity: 10n ** 12n,
-        }),
-      );
-    }
+    for (const node of subscribers)
+      record("gas_TaskRegistry_subscribe", await network.subscribe(node, taskId));
     return taskId;
   };
   // Default p from the dev task (8,000 ppm); `rare` takes the same code path but is (almost) never sampled.
@@ -186,14 +121,13 @@ try {
   const consensusTask = await task(SecurityLevel.Consensus);
   await advance(Number(devParameters.epochLength));
   const user = await account(parseEther("1000000"));
-  const domain = atomaDomain(chain.chainId, addresses.StackManager);
 
   /** Answer k of a stack: a result whose usage carries its 100 units, as a committee member shows it. */
   const answerOf = (stackId: bigint, k: number) =>
     stringToHex(
       canonicalJson({ answer: `answer ${stackId} ${k}`, usage: { prompt_tokens: 100, total_tokens: 100 } }),
     );
-  const serve = async (stackId: bigint, node: Node, count: number) => {
+  const serve = async (stackId: bigint, node: DevNode, count: number) => {
     const reqHashes: Hash[] = [];
     const respHashes: Hash[] = [];
     const bodies: unknown[] = [];
@@ -246,7 +180,7 @@ try {
         cumulativeUnits,
         seed: 0n,
       };
-      return { fields, signature: await signResponse(node.key, domain, fields) };
+      return { fields, signature: await signResponse(node.signerAccount, domain, fields) };
     };
     return { reqHashes, respHashes, tree, sample, revealOf, signedRequest, signedResponse };
   };
@@ -266,7 +200,7 @@ try {
   };
   const settle = async (
     stackId: bigint,
-    node: Node,
+    node: DevNode,
     served: Awaited<ReturnType<typeof serve>>,
     units = 100_000n,
   ) => {
@@ -417,12 +351,13 @@ try {
   );
 
   // Ten stacks of 1,000 requests served by one node, settled and finalized in one transaction each.
-  // An eligible one: earlier steps may have slashed some below the minimum collateral.
+  // Eligible ones only: earlier steps may have slashed some below the minimum collateral (which bars subscribing).
   const eligible = await Promise.all(nodes.map((n) => contracts.nodeRegistry.read.isEligible([n.nodeId])));
-  const busy = nodes.findLast((_, i) => eligible[i])!;
-  const busyTask = await task(SecurityLevel.CrossValidation, 1, 1, 4);
+  const eligibleNodes = nodes.filter((_, i) => eligible[i]);
+  const busy = eligibleNodes.at(-1)!;
+  const busyTask = await task(SecurityLevel.CrossValidation, 1, 1, 4, eligibleNodes);
   // The others stay subscribed (they are the busy node's attesters) but ask more than the buyer's cap.
-  for (const node of nodes) {
+  for (const node of eligibleNodes) {
     if (node !== busy)
       await updateSubscription(node.signer, {
         taskId: busyTask,
@@ -656,14 +591,8 @@ try {
     "gas_ModelRegistry_reportWeightsMismatch",
     await reportWeightsMismatch(spare.signer, { modelId, nodeId: spare.nodeId }),
   );
-  const leaver = (await account()).ctx;
-  const leaverSigner = privateKeyToAccount(generatePrivateKey());
-  const left = await registerNode(leaver, {
-    signer: leaverSigner,
-    url: "http://x",
-    echelon: 9,
-    collateral: parseEther("1000"),
-  });
+  const left = await network.addNode({ url: "http://x", echelon: 9 });
+  const leaver = left.operator;
   record("gas_NodeRegistry_deregister", await deregisterNode(leaver, { nodeId: left.nodeId }));
   await advance(Number(devParameters.task.exitNotice));
   record(
@@ -701,5 +630,5 @@ try {
   report("gas_per_request_at_1000_alone", Math.round(alone / REQUESTS), "gas");
   report("gas_per_request_at_1000", Math.round(amortised / REQUESTS), "gas");
 } finally {
-  await anvil.stop();
+  await network.stop();
 }

@@ -3,29 +3,19 @@ import {
   type ChainContext,
   claimEmission,
   claimNodeFees,
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
   createTask,
-  deployContracts,
-  devAccounts,
   devParameters,
   emissionBounds,
   ensureAllowance,
   finalizeSettlement,
   getNode,
-  modelIdOf,
-  registerModel,
-  registerNode,
   SecurityLevel,
-  startAnvil,
   submitSettlement,
-  subscribe,
   TaskRole,
 } from "@atoma/chain";
+import { type DevAccount, startDevnet } from "@atoma/chain/devnet";
 import { InvalidInputError } from "@atoma/core";
-import { formatEther, type Hex, keccak256, maxUint256, parseEther, stringToBytes } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { formatEther, keccak256, maxUint256, parseEther, stringToBytes } from "viem";
 import { seededPrivateKey } from "./random.js";
 
 /** What `atoma econ simulate --self-dealing` plays. */
@@ -127,40 +117,29 @@ export async function runSelfDealing(o: SelfDealingOptions): Promise<SelfDealing
       };
   const capital = parseEther(String(o.capital));
   const minStake = capital / 2n;
-  const anvil = await startAnvil();
-  try {
-    const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, pollingInterval: 10 };
-    const publicClient = createAtomaPublicClient(chain);
-    const test = createAtomaTestClient(chain);
-    const [deployer] = await devAccounts(chain);
-    const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-    const echelon = { echelon: 1, fingerprint: keccak256(stringToBytes("atoma-sim echelon")) };
-    const { addresses, contracts } = await deployContracts(publicClient, adminWallet, {
-      parameters: {
-        token: { genesisSupply: 10n ** 36n },
-        node: { minCollateral: minStake },
-        vault: { feeBurnBps: parameters.feeBurnBps },
-        emission: {
-          maxEmissionPerBurnBps: parameters.maxEmissionPerBurnBps,
-          maxStakeYieldBps: parameters.maxStakeYieldBps,
-        },
+  const echelon = { echelon: 1, fingerprint: keccak256(stringToBytes("atoma-sim echelon")) };
+  const network = await startDevnet({
+    pollingInterval: 10,
+    parameters: {
+      token: { genesisSupply: 10n ** 36n },
+      node: { minCollateral: minStake },
+      vault: { feeBurnBps: parameters.feeBurnBps },
+      emission: {
+        maxEmissionPerBurnBps: parameters.maxEmissionPerBurnBps,
+        maxStakeYieldBps: parameters.maxStakeYieldBps,
       },
-      echelons: [echelon],
-    });
-    const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
-    const account = async (label: string, amount: bigint): Promise<ChainContext> => {
-      const local = privateKeyToAccount(seededPrivateKey(o.seed, `self-dealing-${label}`));
-      await test.setBalance({ address: local.address, value: parseEther("1000") });
-      if (amount > 0n)
-        await publicClient.waitForTransactionReceipt({
-          hash: await contracts.token.write.transfer([local.address, amount]),
-        });
-      return { publicClient, walletClient: createAtomaWalletClient(chain, local), addresses };
-    };
-    const advance = async (seconds: bigint) => {
-      await test.increaseTime({ seconds: Number(seconds) });
-      await test.mine({ blocks: 1 });
-    };
+    },
+    echelons: [echelon],
+  });
+  try {
+    const { admin, advance } = network;
+    const { addresses, contracts } = network.deployment;
+    /** A side of the game: its key follows from the seed and its label, so every run has the same ones. */
+    const member = (label: string, amount: bigint) =>
+      network.account(amount, {
+        privateKey: seededPrivateKey(o.seed, `self-dealing-${label}`),
+        eth: parseEther("1000"),
+      });
     const holdings = async (ctx: ChainContext, nodeId: bigint) => {
       const who = ctx.walletClient.account.address;
       const [balance, node, owed] = await Promise.all([
@@ -172,34 +151,32 @@ export async function runSelfDealing(o: SelfDealingOptions): Promise<SelfDealing
     };
 
     // A model at no fee: neither side pays anyone else, so the comparison is only burn against emission.
-    const modelId: Hex = modelIdOf("atoma-wash");
-    await registerModel(await account("model-owner", parseEther("100")), {
-      modelId,
+    const { modelId } = await network.registerModel({
+      name: "atoma-wash",
+      owner: (await member("model-owner", parseEther("100"))).ctx,
       weightsRoot: keccak256(stringToBytes("atoma-wash weights")),
       feeBps: 0,
-      collateral: parseEther("100"),
-      uri: "atoma://models/atoma-wash",
     });
-    const join = async (ctx: ChainContext, stake: bigint) => {
-      const { nodeId } = await registerNode(ctx, {
-        signer: ctx.walletClient.account.address,
+    /** Registers the side as a node signing with its own key, on a task of its own with its whole stake bonded. */
+    const join = async (side: DevAccount, stake: bigint) => {
+      const node = await network.addNode({
+        operator: side,
+        signsAsOperator: true,
         url: "http://127.0.0.1/self-dealing",
         echelon: echelon.echelon,
         collateral: stake,
       });
-      const { taskId } = await createTask(ctx, {
+      const { taskId } = await createTask(side.ctx, {
         modelId,
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.None,
       });
-      await subscribe(ctx, {
-        taskId,
-        nodeId,
+      await network.subscribe(node, taskId, {
         pricePerMillion: PRICE,
         capacity: 10n ** 15n,
         collateral: stake,
       });
-      return { nodeId, taskId };
+      return { nodeId: node.nodeId, taskId };
     };
     /**
      * Buys `fees` of units on the node's task, in stacks its subscription can back, and settles each in full
@@ -236,9 +213,10 @@ export async function runSelfDealing(o: SelfDealingOptions): Promise<SelfDealing
         ? parseEther(String(o.demand))
         : (capital * BigInt(parameters.maxStakeYieldBps) * 10_000n * 11n) /
           (BigInt(parameters.maxEmissionPerBurnBps) * BigInt(Math.max(1, parameters.feeBurnBps)) * 10n);
-    const honestCtx = await account("honest", capital);
-    const honest = await join(honestCtx, capital);
-    const buyer = await account("buyer", demand + parseEther("1"));
+    const honestSide = await member("honest", capital);
+    const honestCtx = honestSide.ctx;
+    const honest = await join(honestSide, capital);
+    const buyer = (await member("buyer", demand + parseEther("1"))).ctx;
     await ensureAllowance(buyer, addresses.AtomaVault, maxUint256);
     const honestStart = await holdings(honestCtx, honest.nodeId);
 
@@ -252,8 +230,9 @@ export async function runSelfDealing(o: SelfDealingOptions): Promise<SelfDealing
     for (let k = 1; k <= o.points; k++) splits.push((capital * BigInt(k)) / BigInt(2 * o.points));
     for (const [k, split] of splits.entries()) {
       const washFees = (split / 10n ** 12n) * 10n ** 12n;
-      const ctx = await account(`dealer-${k}`, capital);
-      const { nodeId, taskId } = await join(ctx, capital - washFees);
+      const dealer = await member(`dealer-${k}`, capital);
+      const { ctx } = dealer;
+      const { nodeId, taskId } = await join(dealer, capital - washFees);
       await ensureAllowance(ctx, addresses.AtomaVault, maxUint256);
       dealers.push({ ctx, nodeId, taskId, washFees, start: await holdings(ctx, nodeId) });
     }
@@ -302,7 +281,7 @@ export async function runSelfDealing(o: SelfDealingOptions): Promise<SelfDealing
       bestEmissionRatio: Math.max(...outcomes.map((d) => d.gain)) / honestResult.emission,
     };
   } finally {
-    await anvil.stop();
+    await network.stop();
   }
 }
 

@@ -2,28 +2,16 @@ import {
   type Anvil,
   type AtomaPublicClient,
   type ChainContext,
-  createAtomaPublicClient,
-  createAtomaTestClient,
-  createAtomaWalletClient,
-  createTask,
-  type Deployment,
-  deployContracts,
-  devAccounts,
   ensureAllowance,
   getNode,
   minSubscriptionCollateral,
-  modelIdOf,
-  registerModel,
-  registerNode,
   SecurityLevel,
   setSubscriptionCollateral,
-  startAnvil,
   subscribe,
-  TaskRole,
   unsubscribe,
 } from "@atoma/chain";
-import { type Hex, keccak256, maxUint256, parseEther, stringToBytes } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type AtomaTestClient, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import { keccak256, maxUint256, parseEther, stringToBytes } from "viem";
 import { seededPrivateKey } from "./random.js";
 
 /** The one echelon of the simulated nodes. */
@@ -53,7 +41,7 @@ export interface SimNetworkOptions {
 /** A fresh anvil with the Atoma contracts deployed, a model without owner fee, funded buyers, and node helpers. */
 export interface SimNetwork {
   anvil: Anvil;
-  deployment: Deployment;
+  deployment: Devnet["deployment"];
   admin: ChainContext;
   buyers: ChainContext[];
   advance(seconds: number): Promise<void>;
@@ -76,7 +64,7 @@ const STALL_CHECK_MS = 1_000;
  * transaction mined meanwhile is only noticed at the next block. Either way every actor of the round waits;
  * one more block frees them. (It also moves the clock a second, far inside every protocol window.)
  */
-function startStallGuard(test: ReturnType<typeof createAtomaTestClient>, publicClient: AtomaPublicClient) {
+function startStallGuard(test: AtomaTestClient, publicClient: AtomaPublicClient) {
   let nudges = 0;
   let last = -1n;
   let busy = false;
@@ -103,54 +91,38 @@ function startStallGuard(test: ReturnType<typeof createAtomaTestClient>, publicC
 }
 
 export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNetwork> {
-  const anvil = await startAnvil();
+  // The cheating game counts R as what the serving node keeps: no fee burn here (the self-dealing run has its
+  // own deployment at the defaults). Buyers hold far more than a dev genesis supply. Receipts of a local chain
+  // are ready at once: poll often, every round waits on several in a row.
+  const network = await startDevnet({
+    pollingInterval: 10,
+    parameters: {
+      token: { genesisSupply: 10n ** 36n },
+      node: { minCollateral: options.collateral },
+      task: { minReplicationPpm: 1, minSubscriptionCollateral: 1n },
+      vault: { feeBurnBps: 0 },
+    },
+    echelons: [{ echelon: SIM_ECHELON, fingerprint: keccak256(stringToBytes("atoma-sim echelon")) }],
+  });
   try {
-    // Receipts of a local chain are ready at once: poll often, every round waits on several in a row.
-    const chain = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId, pollingInterval: 10 };
-    const publicClient = createAtomaPublicClient(chain);
-    const test = createAtomaTestClient(chain);
-    const [deployer] = await devAccounts(chain);
-    const adminWallet = createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" });
-    // The cheating game counts R as what the serving node keeps: no fee burn here (the self-dealing run has its
-    // own deployment at the defaults). Buyers hold far more than a dev genesis supply.
-    const deployment = await deployContracts(publicClient, adminWallet, {
-      parameters: {
-        token: { genesisSupply: 10n ** 36n },
-        node: { minCollateral: options.collateral },
-        task: { minReplicationPpm: 1, minSubscriptionCollateral: 1n },
-        vault: { feeBurnBps: 0 },
-      },
-      echelons: [{ echelon: SIM_ECHELON, fingerprint: keccak256(stringToBytes("atoma-sim echelon")) }],
-    });
-    const { addresses, contracts } = deployment;
-    const stallGuard = startStallGuard(test, publicClient);
-    const admin: ChainContext = { publicClient, walletClient: adminWallet, addresses };
+    const { admin, deployment } = network;
+    const { addresses } = deployment;
+    const stallGuard = startStallGuard(network.testClient, network.publicClient);
+    /** An account of the run: its key follows from the seed and its label, so every run has the same ones. */
+    const account = (label: string, toma: bigint) =>
+      network.account(toma, { privateKey: seededPrivateKey(options.seed, label), eth: parseEther("1000") });
 
-    const account = async (label: string, toma: bigint): Promise<ChainContext> => {
-      const local = privateKeyToAccount(seededPrivateKey(options.seed, label));
-      await test.setBalance({ address: local.address, value: parseEther("1000") });
-      if (toma > 0n) {
-        await publicClient.waitForTransactionReceipt({
-          hash: await contracts.token.write.transfer([local.address, toma]),
-        });
-      }
-      return { publicClient, walletClient: createAtomaWalletClient(chain, local), addresses };
-    };
-
-    const modelId: Hex = modelIdOf("atoma-sim");
-    const owner = await account("model-owner", parseEther("100"));
-    await registerModel(owner, {
-      modelId,
+    const { modelId } = await network.registerModel({
+      name: "atoma-sim",
+      owner: (await account("model-owner", parseEther("100"))).ctx,
       weightsRoot: keccak256(stringToBytes("atoma-sim weights")),
       feeBps: 0,
-      collateral: parseEther("100"),
-      uri: "atoma://models/atoma-sim",
     });
 
     const buyers: ChainContext[] = [];
     for (let i = 0; i < options.buyers; i++) {
       // Buyers hold plenty: what they spend is not what the simulation measures.
-      buyers.push(await account(`buyer-${i}`, parseEther("1000000000")));
+      buyers.push((await account(`buyer-${i}`, parseEther("1000000000"))).ctx);
     }
     await Promise.all(buyers.map((buyer) => ensureAllowance(buyer, addresses.AtomaVault, maxUint256)));
 
@@ -181,35 +153,31 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
     };
 
     return {
-      anvil,
+      anvil: network.anvil,
       deployment,
       admin,
       buyers,
-      async advance(seconds) {
-        await test.increaseTime({ seconds });
-        await test.mine({ blocks: 1 });
-      },
+      advance: (seconds) => network.advance(seconds),
       async createTaskAt(p, attesters, sampleSize) {
         const verified = p > 0;
-        const { taskId } = await createTask(admin, {
+        return network.addTask({
           modelId,
-          role: TaskRole.Chat,
           securityLevel: verified ? SecurityLevel.CrossValidation : SecurityLevel.None,
           replicationPpm: verified ? Math.max(1, Math.round(p * 1_000_000)) : 0,
           attesters: verified ? attesters : 0,
           sampleSize: verified ? sampleSize : 0,
         });
-        return taskId;
       },
       async addNode(slot, cheater, generation, taskId) {
-        const ctx = await account(`node-${slot}-${generation}`, options.collateral);
-        const { nodeId } = await registerNode(ctx, {
-          signer: ctx.walletClient.account.address,
+        const operator = await account(`node-${slot}-${generation}`, options.collateral);
+        const { nodeId } = await network.addNode({
+          operator,
+          signsAsOperator: true,
           url: `http://127.0.0.1/sim/${slot}/${generation}`,
           echelon: SIM_ECHELON,
           collateral: options.collateral,
         });
-        const node = { slot, cheater, nodeId, ctx };
+        const node = { slot, cheater, nodeId, ctx: operator.ctx };
         if (taskId !== undefined) await subscribeNode(node, taskId);
         return node;
       },
@@ -217,11 +185,11 @@ export async function startSimNetwork(options: SimNetworkOptions): Promise<SimNe
       nudges: stallGuard.nudges,
       async stop() {
         stallGuard.stop();
-        await anvil.stop();
+        await network.stop();
       },
     };
   } catch (error) {
-    await anvil.stop();
+    await network.stop();
     throw error;
   }
 }

@@ -17,7 +17,7 @@ export interface DevAccount {
 }
 
 export interface DevFunding {
-  /** Sets `address`'s ether (anvil's test method) and sends it `toma` TOMA from the genesis holder. */
+  /** Sends `address` `toma` TOMA from the genesis holder, and sets its ether to `eth` when given (anvil's test method). */
   fund(address: Address, toma: bigint, eth?: bigint): Promise<void>;
   /** A funded account: a fresh key unless `privateKey` is given. @default 100,000 TOMA and 100 ether */
   account(
@@ -30,8 +30,8 @@ export interface DevFunding {
 
 export function devFunding(base: DevnetBase): DevFunding {
   const { admin, publicClient, testClient, rpc, deployment } = base;
-  const fund = async (address: Address, toma: bigint, eth = DEV_ACCOUNT_ETH) => {
-    await testClient.setBalance({ address, value: eth });
+  const fund = async (address: Address, toma: bigint, eth?: bigint) => {
+    if (eth !== undefined) await testClient.setBalance({ address, value: eth });
     if (toma === 0n) return;
     // Nobody can mint outside the emission schedule: the deployer received the genesis supply and pays it out.
     await publicClient.waitForTransactionReceipt({
@@ -49,7 +49,7 @@ export function devFunding(base: DevnetBase): DevFunding {
     async account(toma = DEV_ACCOUNT_TOMA, options = {}) {
       const privateKey = options.privateKey ?? generatePrivateKey();
       const account = privateKeyToAccount(privateKey);
-      await fund(account.address, toma, options.eth);
+      await fund(account.address, toma, options.eth ?? DEV_ACCOUNT_ETH);
       return { account, privateKey, ctx: contextOf(account) };
     },
   };

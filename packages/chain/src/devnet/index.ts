@@ -14,4 +14,4 @@ export {
   type DevSubscription,
   type DevTaskParams,
 } from "./devRegistry.js";
-export { type DevnetOptions, startDevnet } from "./startDevnet.js";
+export { type DevnetOptions, deployDevnet, startDevnet } from "./startDevnet.js";

@@ -41,14 +41,18 @@ export interface DevnetOptions extends Pick<DeployOptions, "parameters" | "examp
 export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
   const anvil = await startAnvil({ logger: options.logger, ...options.anvil });
   try {
-    return await deployOn(anvil, options);
+    return await deployDevnet(anvil, options);
   } catch (error) {
     await anvil.stop();
     throw error;
   }
 }
 
-async function deployOn(anvil: Anvil, options: DevnetOptions): Promise<Devnet> {
+/** `startDevnet` on an anvil already running (`options.anvil` is not used); the network's `stop()` stops it. */
+export async function deployDevnet(
+  anvil: Anvil,
+  options: Omit<DevnetOptions, "anvil"> = {},
+): Promise<Devnet> {
   const rpc: ChainClientOptions = {
     rpcUrl: anvil.rpcUrl,
     chainId: anvil.chainId,

@@ -1,7 +1,7 @@
 import { approveEchelon, echelonFingerprint } from "@atoma/chain";
+import type { Devnet } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import type { Hex } from "viem";
-import type { DevChain } from "./devChain.js";
 
 /** The echelon dev nodes register in. */
 export const DEV_ECHELON = 1;
@@ -11,7 +11,11 @@ export const DEV_ECHELON = 1;
  * when llama.cpp or its settings changed since), so dev nodes, and nodes started with `atoma node start` on the
  * same machine and settings, pass their echelon check. No other echelon is approved: registering in one fails.
  */
-export async function ensureDevEchelon(chain: DevChain, fingerprint: Hex, logger: Logger): Promise<void> {
+export async function ensureDevEchelon(
+  chain: Pick<Devnet, "admin">,
+  fingerprint: Hex,
+  logger: Logger,
+): Promise<void> {
   const approved = await echelonFingerprint(chain.admin, DEV_ECHELON);
   if (approved?.toLowerCase() === fingerprint.toLowerCase()) return;
   await approveEchelon(chain.admin, { echelon: DEV_ECHELON, fingerprint });

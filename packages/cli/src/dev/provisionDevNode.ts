@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
-  createAtomaWalletClient,
   getNode,
   getSubscription,
   nodeIdOfSigner,
@@ -10,9 +9,9 @@ import {
   subscribe,
   updateSubscription,
 } from "@atoma/chain";
+import type { Devnet } from "@atoma/chain/devnet";
 import { loadKeyFile, writeDevKeyFile } from "@atoma/node";
 import { type Address, parseEther } from "viem";
-import { type DevChain, fund } from "./devChain.js";
 import { DEV_ECHELON } from "./devEchelon.js";
 import { freePort } from "./freePort.js";
 
@@ -43,18 +42,18 @@ export interface ProvisionedNode {
  * with stake at a URL on a free port, and a subscription to each task at its price. Idempotent on a kept chain:
  * a registered node only moves its URL and price.
  */
-export async function provisionDevNode(chain: DevChain, plan: DevNodePlan): Promise<ProvisionedNode> {
+export async function provisionDevNode(network: Devnet, plan: DevNodePlan): Promise<ProvisionedNode> {
   const keyFile = join(plan.dir, "node.key");
   if (!existsSync(keyFile)) await writeDevKeyFile(keyFile);
   const account = loadKeyFile(keyFile);
   const address = account.address;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const ctx = { ...chain.admin, walletClient: createAtomaWalletClient(chain.rpc, account) };
+  const ctx = network.contextOf(account);
 
   let nodeId = await nodeIdOfSigner(ctx, address);
   if (nodeId === 0n) {
-    await fund(chain, address, COLLATERAL * 2n);
+    await network.fund(address, COLLATERAL * 2n, parseEther("1000"));
     nodeId = (await registerNode(ctx, { signer: account, url, echelon: DEV_ECHELON, collateral: COLLATERAL }))
       .nodeId;
   } else if ((await getNode(ctx, nodeId)).url !== url) {

@@ -1,19 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createTask,
-  getModel,
-  getTask,
-  ModelStatus,
-  modelIdOf,
-  registerModel,
-  SecurityLevel,
-  TaskRole,
-} from "@atoma/chain";
+import { getModel, getTask, ModelStatus, modelIdOf, SecurityLevel } from "@atoma/chain";
+import type { Devnet } from "@atoma/chain/devnet";
 import type { Hash } from "@atoma/core";
 import { ensureTinyModel, weightsRoot } from "@atoma/engine";
-import { type Hex, parseEther } from "viem";
-import type { DevChain } from "./devChain.js";
+import type { Hex } from "viem";
 
 export interface ServedModel {
   /** The id clients send in `model` (its on-chain id is H(id)). */
@@ -30,20 +21,13 @@ const TASKS_FILE = "tasks.json";
  * Writes the tiny model (or reuses the cached file) and makes sure the chain has it registered with its weights
  * root (owner: the deployer) and its two chat tasks; on a kept chain the tasks saved in `stateDir` are reused.
  */
-export async function ensureServedModel(chain: DevChain, stateDir: string | undefined): Promise<ServedModel> {
+export async function ensureServedModel(network: Devnet, stateDir: string | undefined): Promise<ServedModel> {
   const tiny = ensureTinyModel();
   const root = await weightsRoot(tiny.path);
   const modelId = modelIdOf(tiny.id);
-  if ((await getModel(chain.admin, modelId)).status === ModelStatus.None) {
-    await registerModel(chain.admin, {
-      modelId,
-      weightsRoot: root,
-      feeBps: 500,
-      collateral: parseEther("100"),
-      uri: `atoma://models/${tiny.id}`,
-    });
-  }
-  const tasks = (await savedTasks(chain, stateDir, modelId)) ?? (await createTasks(chain, modelId));
+  if ((await getModel(network.admin, modelId)).status === ModelStatus.None)
+    await network.registerModel({ name: tiny.id, owner: network.admin, weightsRoot: root });
+  const tasks = (await savedTasks(network, stateDir, modelId)) ?? (await createTasks(network, modelId));
   if (stateDir !== undefined)
     writeFileSync(
       join(stateDir, TASKS_FILE),
@@ -52,26 +36,21 @@ export async function ensureServedModel(chain: DevChain, stateDir: string | unde
   return { id: tiny.id, path: tiny.path, weightsRoot: root, tasks };
 }
 
-async function createTasks(chain: DevChain, modelId: Hex): Promise<ServedModel["tasks"]> {
-  const chat = await createTask(chain.admin, {
+async function createTasks(network: Devnet, modelId: Hex): Promise<ServedModel["tasks"]> {
+  const chat = await network.addTask({
     modelId,
-    role: TaskRole.Chat,
     securityLevel: SecurityLevel.CrossValidation,
     replicationPpm: 8_000,
     attesters: 1,
     sampleSize: 4,
   });
-  const unverified = await createTask(chain.admin, {
-    modelId,
-    role: TaskRole.Chat,
-    securityLevel: SecurityLevel.None,
-  });
-  return { chat: chat.taskId, chatUnverified: unverified.taskId };
+  const chatUnverified = await network.addTask({ modelId, securityLevel: SecurityLevel.None });
+  return { chat, chatUnverified };
 }
 
 /** The tasks a kept chain already has for the model, when the saved ids still name tasks of it. */
 async function savedTasks(
-  chain: DevChain,
+  network: Devnet,
   stateDir: string | undefined,
   modelId: Hex,
 ): Promise<ServedModel["tasks"] | undefined> {
@@ -80,7 +59,7 @@ async function savedTasks(
   if (saved.chat === undefined || saved.chatUnverified === undefined) return undefined;
   const tasks = { chat: BigInt(saved.chat), chatUnverified: BigInt(saved.chatUnverified) };
   for (const taskId of Object.values(tasks)) {
-    const task = await getTask(chain.admin, taskId);
+    const task = await getTask(network.admin, taskId);
     if (task.modelId.toLowerCase() !== modelId.toLowerCase() || !task.active) return undefined;
   }
   return tasks;

@@ -1,22 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  AnvilStartError,
-  atomaContracts,
-  createAtomaPublicClient,
-  createAtomaWalletClient,
-  deployContracts,
-  devAccounts,
-  startAnvil,
-} from "@atoma/chain";
+import { startDevnet } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import { EmbeddedEngine } from "@atoma/engine";
 import { type Address, formatEther, type Hex, parseEther } from "viem";
 import type { ServiceStack } from "../lifecycle.js";
 import { demoUser } from "./demoUser.js";
-import { advanceEpoch, type DevChain, fund, isEligible } from "./devChain.js";
-import { loadDeployment, saveDeployment } from "./devDeployment.js";
+import { saveDeployment, savedDeployment } from "./devDeployment.js";
 import { ensureDevEchelon } from "./devEchelon.js";
 import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
 import { ensureServedModel } from "./servedModel.js";
@@ -53,34 +44,24 @@ export async function startDevNetwork(
   services: ServiceStack,
   logger: Logger,
 ): Promise<ReadyInfo> {
-  const anvil = await startAnvil({ stateDir: options.stateDir, logger });
-  services.add({ name: "anvil", stop: () => anvil.stop() });
-  const rpc = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
-  const publicClient = createAtomaPublicClient(rpc);
-  // anvil holds the keys of its dev accounts and signs for them, so no key material passes through here.
-  const accounts = await devAccounts(rpc);
-  const deployer = accounts[0];
-  if (!deployer) throw new AnvilStartError("anvil reported no dev accounts");
-  const walletClient = createAtomaWalletClient(rpc, { address: deployer, type: "json-rpc" });
-  let addresses = await loadDeployment(options.stateDir, publicClient);
-  if (addresses) {
+  const network = await startDevnet({
+    anvil: { stateDir: options.stateDir },
+    logger,
+    exampleConsumer: true,
+    // The dev echelon is approved below, for the fingerprint the engine measures on this machine.
+    echelons: [],
+    kept: savedDeployment(options.stateDir),
+  });
+  services.add({ name: "anvil", stop: () => network.stop() });
+  const { addresses, contracts } = network.deployment;
+  if (network.reused) {
     logger.info({ addresses }, "reusing the deployment kept in the state directory");
   } else {
-    addresses = (await deployContracts(publicClient, walletClient, { logger, exampleConsumer: true }))
-      .addresses;
-    const { token } = atomaContracts(addresses, publicClient, walletClient);
     const amount = parseEther(String(options.tomaPerAccount ?? 1_000_000));
-    for (const account of accounts) {
-      if (account === deployer) continue;
-      await publicClient.waitForTransactionReceipt({ hash: await token.write.transfer([account, amount]) });
-    }
+    for (const account of network.devAccounts.slice(1)) await network.fund(account, amount);
     saveDeployment(options.stateDir, addresses);
   }
-  const chain: DevChain = { admin: { publicClient, walletClient, addresses }, rpc };
-  const contracts = Object.fromEntries(
-    Object.entries(addresses).filter((entry): entry is [string, Address] => entry[1] !== undefined),
-  );
-  const model = await ensureServedModel(chain, options.stateDir);
+  const model = await ensureServedModel(network, options.stateDir);
   // The engine every dev node shares: its fingerprint, measured here, is what the dev echelon approves.
   const engine = new EmbeddedEngine(
     { logger },
@@ -88,11 +69,10 @@ export async function startDevNetwork(
   );
   await engine.start();
   services.add({ name: "engine", stop: () => engine.stop() });
-  await ensureDevEchelon(chain, (await engine.fingerprint()).fingerprint, logger);
+  await ensureDevEchelon(network, (await engine.fingerprint()).fingerprint, logger);
   const user = demoUser();
-  const { token } = atomaContracts(addresses, publicClient, walletClient);
-  if ((await token.read.balanceOf([user.address])) === 0n)
-    await fund(chain, user.address, parseEther("1000000"));
+  if ((await contracts.token.read.balanceOf([user.address])) === 0n)
+    await network.fund(user.address, parseEther("1000000"), parseEther("1000"));
 
   const nodes: ProvisionedNode[] = [];
   const count = options.nodes ?? 3;
@@ -103,16 +83,17 @@ export async function startDevNetwork(
     for (let index = 0; index < count; index++) {
       const price = parseEther(String(index + 1));
       const taskIds = [model.tasks.chat, model.tasks.chatUnverified];
-      nodes.push(await provisionDevNode(chain, { dir: dirOf(index), price, taskIds }));
+      nodes.push(await provisionDevNode(network, { dir: dirOf(index), price, taskIds }));
     }
-    const eligible = await Promise.all(nodes.map((node) => isEligible(chain, node.nodeId)));
-    if (eligible.includes(false)) await advanceEpoch(chain);
+    const eligible = await Promise.all(
+      nodes.map((node) => contracts.nodeRegistry.read.isEligible([node.nodeId])),
+    );
+    if (eligible.includes(false)) await network.nextEpoch();
 
     for (const [index, provisioned] of nodes.entries()) {
       const nodeLogger = logger.child({ node: index + 1 });
       const node = await startDevNode(provisioned, dirOf(index), {
-        rpc,
-        contracts,
+        network,
         model,
         engine,
         logger: nodeLogger,
@@ -121,10 +102,10 @@ export async function startDevNetwork(
     }
   }
   return {
-    rpcUrl: anvil.rpcUrl,
-    chainId: anvil.chainId,
-    contracts,
-    accounts,
+    rpcUrl: network.anvil.rpcUrl,
+    chainId: network.anvil.chainId,
+    contracts: network.nodeContracts,
+    accounts: [...network.devAccounts],
     model: model.id,
     modelRoot: model.weightsRoot,
     tasks: { chat: model.tasks.chat.toString(), chatUnverified: model.tasks.chatUnverified.toString() },

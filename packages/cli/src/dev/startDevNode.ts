@@ -1,20 +1,13 @@
 import { join } from "node:path";
 import type { Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
-import {
-  type AtomaNode,
-  createNode,
-  defaultNodeParts,
-  fingerprintPart,
-  parseNodeConfig,
-  weightsCheckPart,
-} from "@atoma/node";
+import { type AtomaNode, createNode, defaultNodeParts, fingerprintPart, weightsCheckPart } from "@atoma/node";
+import { type DevnetEndpoint, devNodeConfig } from "@atoma/node/devnet";
 import type { ProvisionedNode } from "./provisionDevNode.js";
 import type { ServedModel } from "./servedModel.js";
 
 export interface DevNodeEnvironment {
-  rpc: { rpcUrl: string; chainId: number };
-  contracts: Record<string, string>;
+  network: DevnetEndpoint;
   model: ServedModel;
   /** The one engine every dev node shares (started and stopped by the caller). */
   engine: InferenceEngine;
@@ -27,14 +20,10 @@ export async function startDevNode(
   dir: string,
   env: DevNodeEnvironment,
 ): Promise<AtomaNode> {
-  const config = parseNodeConfig(
+  const config = devNodeConfig(
+    env.network,
     {
-      chain: {
-        rpcUrl: env.rpc.rpcUrl,
-        chainId: env.rpc.chainId,
-        contracts: env.contracts,
-        pollingIntervalMs: 100,
-      },
+      chain: { pollingIntervalMs: 100 },
       node: {
         keyFile: provisioned.keyFile,
         port: provisioned.port,
