@@ -21,6 +21,7 @@ import {
   drawNode,
   failVerification,
   finalizeSettlement,
+  getSubscription,
   NodeStatus,
   openAttestation,
   postDisputeEvidence,
@@ -563,9 +564,14 @@ try {
     "gas_EmissionSchedule_claimTreasuryEmission",
     await claimEmission(owner.ctx, { kind: "treasury", epoch }),
   );
-  // A node still active (the cheaters above are barred: they can no longer change their subscriptions).
+  // A node still active and subscribed to `rare` (the cheaters above are barred: they can no longer change their
+  // subscriptions; a node slashed below the minimum collateral has lost them).
   const active = await Promise.all(
-    nodes.map(async (n) => (await contracts.nodeRegistry.read.getNode([n.nodeId])).status === 1),
+    nodes.map(
+      async (n) =>
+        (await contracts.nodeRegistry.read.getNode([n.nodeId])).status === 1 &&
+        (await getSubscription(admin, { taskId: rare, nodeId: n.nodeId })).active,
+    ),
   );
   const spare = nodes.find(
     (n, i) => active[i] && n.nodeId !== common.node.nodeId && n.nodeId !== greedy.node.nodeId,

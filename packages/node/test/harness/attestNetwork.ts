@@ -9,6 +9,7 @@ import { attestationPart } from "../../src/attestation/attestationPart.js";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
 import { devNodeConfig } from "../../src/devnet/devNodeConfig.js";
 import { startTinyEngine } from "../../src/devnet/tinyEngine.js";
+import { waitFor } from "../../src/devnet/waitFor.js";
 import { createNodeMetrics, type NodeMetrics } from "../../src/metrics/nodeMetrics.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { StallingFront } from "./stallingFront.js";
@@ -174,16 +175,5 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
 }
 
 /** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export const eventually = <T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000) =>
+  waitFor(what, check, timeoutMs);

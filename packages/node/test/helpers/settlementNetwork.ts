@@ -9,6 +9,7 @@ import { Accounting } from "../../src/accounting/accounting.js";
 import { insertStack } from "../../src/accounting/stacks.js";
 import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../../src/config/loadConfig.js";
 import { devNodeConfig } from "../../src/devnet/devNodeConfig.js";
+import { waitFor as waitForValue } from "../../src/devnet/waitFor.js";
 import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import { settlementPart } from "../../src/settlement/settlementPart.js";
 
@@ -138,16 +139,5 @@ export async function serveRequests(
 }
 
 /** Polls `probe` until it returns a value other than undefined/false (generous for a 2-core CI machine). */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000) =>
+  waitForValue(what, probe, timeoutMs);
