@@ -14,6 +14,7 @@ export type NodeErrorCode =
   | "consensus_prompt"
   | "consensus_setup"
   | "database_unavailable"
+  | "devnet_timeout"
   | "echelon_fingerprint_mismatch"
   | "echelon_fingerprint_unknown"
   | "engine_unhealthy"
