@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hashApiKey } from "../src/keys/apiKeySecret.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
-import { ADMIN_TOKEN, chat, errorOf, type TestGateway, testGateway } from "./helpers/testGateway.js";
+import { testDatabases } from "./helpers/testDatabases.js";
+import { ADMIN_TOKEN, chat, errorOf, suiteGateway } from "./helpers/testGateway.js";
 
 const embedded = testDatabases()[0]!;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
 describe("API keys through the admin API", () => {
-  let db: TestDatabaseConfig;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    db = embedded.make();
-    gw = await testGateway(db);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await db?.dispose();
-  });
+  const gw = suiteGateway(embedded.make);
 
   const call = (method: string, path: string, body?: unknown) =>
     gw.app.request(path, {

@@ -1,8 +1,7 @@
-import { readSse } from "@atoma/sdk";
 import { formatEther } from "viem";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
-import { chat, errorOf, type TestGateway, testGateway, warnings } from "./helpers/testGateway.js";
+import { describe, expect, it } from "vitest";
+import { testDatabases } from "./helpers/testDatabases.js";
+import { chat, errorOf, gate, sseEvents, suiteGateway, warnings } from "./helpers/testGateway.js";
 
 /** The fake node's price: 1e9 wei per million units, so each unit costs 1000 wei. */
 const WEI_PER_UNIT = 1_000n;
@@ -11,33 +10,8 @@ const BOUND_UNITS = 106n;
 const MAX_COST = BOUND_UNITS * WEI_PER_UNIT;
 const HI = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 10 };
 
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
-
-async function readAll(response: Response): Promise<Record<string, unknown>[]> {
-  const events: Record<string, unknown>[] = [];
-  for await (const event of readSse(response.body!)) events.push(event as Record<string, unknown>);
-  return events;
-}
-
 describe.each(testDatabases())("a key's budget under concurrency ($name)", ({ make, skip }) => {
-  let db: TestDatabaseConfig;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    if (skip) return;
-    db = make();
-    gw = await testGateway(db);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await db?.dispose();
-  });
+  const gw = suiteGateway(make, skip);
 
   const spending = async (id: string) => {
     const view = await gw.keys.get(id);
@@ -75,7 +49,7 @@ describe.each(testDatabases())("a key's budget under concurrency ($name)", ({ ma
       held.open();
       for (const response of admitted) {
         expect(response.headers.get("x-atoma-node")).toBe("7");
-        const events = await readAll(response);
+        const events = await sseEvents(response);
         const last = events.at(-1)!;
         expect(last).toMatchObject({ choices: [], usage: { total_tokens: 10 } });
         expect((last.atoma as { units: string }).units).toBe("10");

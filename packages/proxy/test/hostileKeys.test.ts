@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
-import { chat, errorOf, type TestGateway, testGateway } from "./helpers/testGateway.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { testDatabases } from "./helpers/testDatabases.js";
+import { chat, errorOf, suiteGateway } from "./helpers/testGateway.js";
 
 const embedded = testDatabases()[0]!;
 
@@ -16,18 +16,11 @@ async function expectRefusedKey(response: Response): Promise<void> {
 }
 
 describe("a client without a usable key", () => {
-  let db: TestDatabaseConfig;
-  let gw: TestGateway;
+  const gw = suiteGateway(embedded.make);
   let key: string;
 
   beforeAll(async () => {
-    db = embedded.make();
-    gw = await testGateway(db);
     key = (await gw.keys.create({ name: "good" })).key;
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await db?.dispose();
   });
 
   it("is served with the right key, and only then", async () => {
@@ -104,20 +97,13 @@ describe("a client without a usable key", () => {
 });
 
 describe("a client naming a model with odd bytes", () => {
-  let db: TestDatabaseConfig;
-  let gw: TestGateway;
+  const gw = suiteGateway(embedded.make);
   let key: string;
   let restricted: string;
 
   beforeAll(async () => {
-    db = embedded.make();
-    gw = await testGateway(db);
     key = (await gw.keys.create({ name: "any model" })).key;
     restricted = (await gw.keys.create({ name: "other models only", models: ["other"] })).key;
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await db?.dispose();
   });
 
   const ask = (token: string, model: unknown) =>

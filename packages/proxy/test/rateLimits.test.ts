@@ -1,31 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
-import { chat, errorOf, type TestGateway, testGateway } from "./helpers/testGateway.js";
+import { describe, expect, it } from "vitest";
+import { testDatabases } from "./helpers/testDatabases.js";
+import { chat, errorOf, gate, suiteGateway } from "./helpers/testGateway.js";
 
 const embedded = testDatabases()[0]!;
 /** 32 bytes of messages, the 64-token margin and max_tokens 10. */
 const BOUND = 106;
 
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
-
 describe("a key's rate limits", () => {
-  let db: TestDatabaseConfig;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    db = embedded.make();
-    gw = await testGateway(db);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await db?.dispose();
-  });
+  const gw = suiteGateway(embedded.make);
 
   it("refuses requests past requests-per-minute with 429 and the wait, and admits again as it refills", async () => {
     const { key } = await gw.keys.create({ name: "rpm", requestsPerMinute: 3 });

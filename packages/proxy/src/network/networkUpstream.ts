@@ -15,7 +15,8 @@ import type { NetworkCatalog } from "./networkCatalog.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 
 export interface NetworkUpstreamComponents {
-  catalog: NetworkCatalog;
+  /** What the network serves (a `NetworkCatalog`). */
+  catalog: Pick<NetworkCatalog, "models" | "model">;
   pool: StackPool;
   /** The gateway's wallet: it owns the stacks and signs every request. */
   account: LocalAccount;
@@ -29,6 +30,11 @@ export interface NetworkUpstreamOptions {
   freshStackWaitMs?: number | undefined;
   /** Stacks tried for one request when a node refuses a stack as spent, closed or unknown. @default 3 */
   stacksPerRequest?: number | undefined;
+  /**
+   * The longest a node may take over one request, stream included; then it is cut and the stack given back.
+   * Keep it under the spend reservations' lifetime (10 minutes). @default 300000
+   */
+  requestTimeoutMs?: number | undefined;
 }
 
 /** The node's refusals of a stack itself (not of the request): another stack may serve it. */
@@ -56,12 +62,14 @@ export class NetworkUpstream implements Upstream {
   readonly #logger: Logger;
   readonly #freshWaitMs: number;
   readonly #stacksPerRequest: number;
+  readonly #timeoutMs: number;
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
     this.#c = components;
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
+    this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
   }
 
   models(): ModelListing[] {
@@ -96,6 +104,7 @@ export class NetworkUpstream implements Upstream {
   /** One request on one leased stack; the lease is given back (or the stack retired) whatever happens. */
   async #sendOn(stack: LeasedStack, request: UpstreamRequest): Promise<UpstreamAnswer> {
     const kept: Promise<void>[] = [];
+    const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -108,16 +117,15 @@ export class NetworkUpstream implements Upstream {
       receipts: await this.#previous(stack),
       firstNonce: stack.nextNonce,
       onReceipt: (receipt) => kept.push(this.#c.pool.keepReceipt(receipt)),
-      fetch: (input, init) => fetch(input, { ...init, signal: request.signal }),
+      fetch: (input, init) => fetch(input, { ...init, signal }),
     });
     let streamed = false;
     const onChunk = (chunk: Record<string, unknown>) => {
       streamed = true;
       request.onChunk?.(chunk, stack.nodeId);
     };
-    let verified: Verified | undefined;
     try {
-      verified = await this.#ask(client, stack, request, onChunk);
+      const verified = await this.#ask(client, stack, request, onChunk, signal);
       return {
         response: verified.response,
         atoma: verified.atoma,
@@ -153,6 +161,7 @@ export class NetworkUpstream implements Upstream {
     stack: LeasedStack,
     request: UpstreamRequest,
     onChunk: (chunk: Record<string, unknown>) => void,
+    signal: AbortSignal,
   ): Promise<Verified> {
     const giveUpAt = Date.now() + this.#freshWaitMs;
     for (;;) {
@@ -160,7 +169,7 @@ export class NetworkUpstream implements Upstream {
         return await call(client, request, onChunk);
       } catch (error) {
         const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
-        if (!(unseen && stack.fresh && Date.now() < giveUpAt && !request.signal.aborted)) throw error;
+        if (!(unseen && stack.fresh && Date.now() < giveUpAt && !signal.aborted)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }

@@ -111,13 +111,14 @@ export class StackPool {
     const nodeIds = this.#eligibleNodes(model);
     if (nodeIds.length === 0)
       throw new NoNodeAvailableError("no node serves the model now at the gateway's price");
-    const giveUpAt = this.#o.now() + this.#o.waitMs;
+    // Waiting is measured on the process's own clock: `now` tells stack expiry, and tests may hold it still.
+    const giveUpAt = performance.now() + this.#o.waitMs;
     for (;;) {
       const claimed = await this.#claim(model, nodeIds, units);
       if (claimed) return claimed;
       const bought = await this.#buyIfRoom(model, nodeIds, units);
       if (bought) return bought;
-      const left = giveUpAt - this.#o.now();
+      const left = giveUpAt - performance.now();
       if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
       await this.#waitForRelease(Math.min(left, 250));
     }

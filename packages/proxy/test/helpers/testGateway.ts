@@ -1,7 +1,9 @@
 import { Writable } from "node:stream";
 import type { Logger } from "@atoma/core";
+import { readSse } from "@atoma/sdk";
 import type { Hono } from "hono";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../../src/db/openGatewayDatabase.js";
 import { createGatewayApp } from "../../src/gateway/createGatewayApp.js";
 import type { GatewayParts } from "../../src/gateway/gatewayParts.js";
@@ -91,4 +93,39 @@ export function chat(
 
 export async function errorOf(response: Response): Promise<{ code: string; type: string; message: string }> {
   return ((await response.json()) as { error: { code: string; type: string; message: string } }).error;
+}
+
+/**
+ * A gateway for one suite: opened on `make()`'s database before its tests, closed after (left unopened when
+ * `skip`). The object is filled in before the first test runs.
+ */
+export function suiteGateway(make: () => TestDatabaseConfig, skip = false): TestGateway {
+  const gw = {} as TestGateway;
+  let db: TestDatabaseConfig | undefined;
+  beforeAll(async () => {
+    if (skip) return;
+    db = make();
+    Object.assign(gw, await testGateway(db));
+  });
+  afterAll(async () => {
+    await gw.close?.();
+    await db?.dispose();
+  });
+  return gw;
+}
+
+/** A promise the test resolves when it wants held requests to complete. */
+export function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** The JSON events of a streamed response, until `[DONE]`. */
+export async function sseEvents(response: Response): Promise<Record<string, unknown>[]> {
+  const events: Record<string, unknown>[] = [];
+  for await (const event of readSse(response.body!)) events.push(event as Record<string, unknown>);
+  return events;
 }
