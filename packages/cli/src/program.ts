@@ -4,6 +4,7 @@ import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
 import { registerModel } from "./commands/model.js";
 import { registerNode } from "./commands/node.js";
+import { registerProxy } from "./commands/proxy.js";
 import { registerStack } from "./commands/stack.js";
 
 export function createProgram(): Command {
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   registerEcon(program);
   registerModel(program);
   registerNode(program);
+  registerProxy(program);
   registerStack(program);
   return program;
 }

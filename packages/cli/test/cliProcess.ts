@@ -49,3 +49,13 @@ export function waitForReady<T = Record<string, unknown>>(run: CliRun, timeoutMs
     });
   });
 }
+
+/** Runs the CLI to its end: its exit code and everything it printed. */
+export async function runCliToEnd(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = runCli(args, env);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}

@@ -37,6 +37,16 @@ export const WIRE_ERRORS = {
   blob_too_large: { status: 413, type: "invalid_request_error" },
   queue_full: { status: 429, type: "rate_limit_error" },
   shutting_down: { status: 503, type: "server_error" },
+  // A gateway's own refusals, spelled as OpenAI spells them where OpenAI has the case.
+  invalid_api_key: { status: 401, type: "invalid_request_error" },
+  model_not_found: { status: 404, type: "invalid_request_error" },
+  key_not_found: { status: 404, type: "not_found_error" },
+  insufficient_quota: { status: 429, type: "insufficient_quota" },
+  rate_limit_exceeded: { status: 429, type: "rate_limit_error" },
+  node_failed: { status: 502, type: "server_error" },
+  response_unverified: { status: 502, type: "server_error" },
+  node_unreachable: { status: 502, type: "server_error" },
+  no_node_available: { status: 503, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;
 
 /** A code that names a listed failure, the withheld internal one, or a bare HTTP status (`http_404`). */

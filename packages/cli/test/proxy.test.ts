@@ -1,0 +1,249 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createAtomaPublicClient, findOwnedStacks, getNode } from "@atoma/chain";
+import { atomaDomain, costOfUnits } from "@atoma/core";
+import { StreamAssembler, verifyReceipt } from "@atoma/sdk";
+import OpenAI, { AuthenticationError, NotFoundError, RateLimitError } from "openai";
+import { type Address, formatEther, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli, runCliToEnd, waitForReady } from "./cliProcess.js";
+
+interface Ready {
+  rpcUrl: string;
+  chainId: number;
+  contracts: Record<string, Address>;
+  model: string;
+  nodes: { id: string; url: string; price: string }[];
+}
+
+type Receipt = Record<string, string>;
+
+/** anvil's third well-known dev account (a public key): `atoma dev` gives it TOMA; the gateway's wallet here. */
+const GATEWAY_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const ADMIN_TOKEN = "an-admin-token-for-this-test-only-0123456789";
+
+describe("atoma proxy start: any OpenAI client on a local network", () => {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-proxy-"));
+  const networkFile = join(dir, "network.json");
+  const where = ["--data-dir", join(dir, "proxy")];
+  let dev: CliRun;
+  let gateway: CliRun;
+  let ready: Ready;
+  let baseURL: string;
+  let key: { id: string; key: string };
+  let poor: { id: string; key: string };
+  /** What the key should have been charged: each receipt's units at its node's price. */
+  let charged = 0n;
+
+  const track = (atoma: Receipt) => {
+    const node = ready.nodes.find((n) => n.id === atoma.node_id);
+    if (!node) throw new Error(`a receipt from unknown node ${atoma.node_id}`);
+    charged += costOfUnits(BigInt(atoma.units!), parseEther(node.price));
+  };
+
+  const client = (apiKey = key.key) => new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: 60_000 });
+  const chain = () => ({
+    publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+    addresses: ready.contracts as never,
+  });
+
+  /** The client checks the node's signature on what it received, trusting nothing the gateway says. */
+  async function expectSignedByNode(response: Record<string, unknown>, atoma: Receipt, nodeId: string) {
+    const node = await getNode(chain(), BigInt(nodeId));
+    const verified = await verifyReceipt(response, atoma, {
+      domain: atomaDomain(ready.chainId, ready.contracts.StackManager!),
+      nodeSigner: node.signer,
+      stackId: BigInt(atoma.stack_id!),
+      reqHash: atoma.request_hash as `0x${string}`,
+      nodeId: BigInt(nodeId),
+    });
+    expect(verified.fields.units).toBeGreaterThan(0n);
+  }
+
+  beforeAll(async () => {
+    dev = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
+    ready = await waitForReady<Ready>(dev, 240_000);
+    writeFileSync(networkFile, JSON.stringify(ready));
+    const made = await runCliToEnd(["proxy", "keys", "create", ...where, "--name", "e2e", "--budget", "100"]);
+    expect(made.code, made.stderr).toBe(0);
+    key = JSON.parse(made.stdout) as typeof key;
+    const small = await runCliToEnd([
+      "proxy",
+      "keys",
+      "create",
+      ...where,
+      "--name",
+      "poor",
+      "--budget",
+      "0.000001",
+    ]);
+    poor = JSON.parse(small.stdout) as typeof poor;
+    gateway = runCli(
+      [
+        ...["proxy", "start", "--network", networkFile, ...where, "--port", "0"],
+        ...["--max-price", "10", "--stack-units", "200000", "--stacks-per-model", "4", "--log-level", "warn"],
+      ],
+      { ATOMA_PRIVATE_KEY: GATEWAY_KEY, ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN },
+    );
+    baseURL = `${(await waitForReady<{ url: string }>(gateway, 120_000)).url}/v1`;
+  }, 400_000);
+
+  afterAll(async () => {
+    for (const run of [gateway, dev]) {
+      if (!run) continue;
+      run.child.kill("SIGINT");
+      await run.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("lists the network's model with its nodes and prices", async () => {
+    const models = await client().models.list();
+    const tiny = models.data.find((model) => model.id === ready.model) as unknown as {
+      atoma: { nodes: string[]; price_per_million_units: { cheapest: string; median: string } };
+    };
+    expect(tiny).toBeDefined();
+    expect([...tiny.atoma.nodes].sort()).toEqual(ready.nodes.map((node) => node.id).sort());
+    expect(tiny.atoma.price_per_million_units).toEqual({ cheapest: "1", median: "2" });
+  });
+
+  it("answers a chat with the node's receipt passed through, which the client verifies itself", async () => {
+    const { data, response } = await client()
+      .chat.completions.create({
+        model: ready.model,
+        messages: [{ role: "user", content: "Hello" }],
+        max_tokens: 8,
+      })
+      .withResponse();
+    expect(typeof data.choices[0]?.message.content).toBe("string");
+    const nodeId = response.headers.get("x-atoma-node")!;
+    expect(ready.nodes.map((node) => node.id)).toContain(nodeId);
+    const { atoma, ...body } = data as unknown as Record<string, unknown> & { atoma: Receipt };
+    expect(atoma.node_id).toBe(nodeId);
+    await expectSignedByNode(body, atoma, nodeId);
+    track(atoma);
+  }, 120_000);
+
+  it("streams a chat, ending with the usage and the node's receipt", async () => {
+    const { data: stream, response } = await client()
+      .chat.completions.create({
+        model: ready.model,
+        messages: [{ role: "user", content: "Tell me more" }],
+        max_tokens: 12,
+        stream: true,
+      })
+      .withResponse();
+    const assembler = new StreamAssembler();
+    let text = "";
+    let atoma: Receipt | undefined;
+    for await (const chunk of stream) {
+      const raw = chunk as unknown as Record<string, unknown>;
+      assembler.add(raw);
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (raw.atoma) atoma = raw.atoma as Receipt;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(atoma).toBeDefined();
+    expect(atoma!.node_id).toBe(response.headers.get("x-atoma-node"));
+    await expectSignedByNode(assembler.response(), atoma!, atoma!.node_id!);
+    track(atoma!);
+  }, 120_000);
+
+  it("serves completions, streamed and not, and embeddings", async () => {
+    const completion = await client().completions.create({
+      model: ready.model,
+      prompt: "Once",
+      max_tokens: 6,
+    });
+    expect(typeof completion.choices[0]?.text).toBe("string");
+    track((completion as unknown as { atoma: Receipt }).atoma);
+    const stream = await client().completions.create({
+      model: ready.model,
+      prompt: "Upon",
+      max_tokens: 6,
+      stream: true,
+    });
+    let pieces = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.text) pieces++;
+      const atoma = (chunk as unknown as { atoma?: Receipt }).atoma;
+      if (atoma) track(atoma);
+    }
+    expect(pieces).toBeGreaterThan(0);
+    const embedded = await client().embeddings.create({ model: ready.model, input: ["a cat", "a dog"] });
+    expect(embedded.data).toHaveLength(2);
+    expect(embedded.data[0]?.embedding.length).toBeGreaterThan(0);
+    expect(Number.isFinite(embedded.data[0]?.embedding[0])).toBe(true);
+    track((embedded as unknown as { atoma: Receipt }).atoma);
+  }, 120_000);
+
+  it("serves requests at once on several stacks, bought with the gateway's wallet and recorded", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        client().chat.completions.create({
+          model: ready.model,
+          messages: [{ role: "user", content: `Question ${i}` }],
+          max_tokens: 6,
+        }),
+      ),
+    );
+    expect(answers.every((answer) => typeof answer.choices[0]?.message.content === "string")).toBe(true);
+    for (const answer of answers) track((answer as unknown as { atoma: Receipt }).atoma);
+    const owner = privateKeyToAccount(GATEWAY_KEY).address;
+    const stacks = await findOwnedStacks(chain(), { owner });
+    expect(stacks.length).toBeGreaterThanOrEqual(2);
+    expect(stacks.length).toBeLessThanOrEqual(4);
+  }, 180_000);
+
+  it("charges the key what the receipts say, and shows it through the admin API", async () => {
+    const listed = await runCliToEnd(["proxy", "keys", "list", "--admin-url", baseURL.replace(/\/v1$/, "")], {
+      ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN,
+    });
+    expect(listed.code, listed.stderr).toBe(0);
+    const mine = (JSON.parse(listed.stdout) as { id: string; spent: string; reserved: string }[]).find(
+      (k) => k.id === key.id,
+    )!;
+    expect(mine.reserved).toBe("0");
+    expect(charged).toBeGreaterThan(0n);
+    expect(mine.spent).toBe(formatEther(charged));
+  }, 60_000);
+
+  it("refuses what it must in OpenAI's shapes: a wrong key, an unknown model, a spent budget", async () => {
+    const wrong = client(`sk-atoma-${"x".repeat(43)}`);
+    await expect(wrong.models.list()).rejects.toBeInstanceOf(AuthenticationError);
+    const unknown = client().chat.completions.create({
+      model: "no-such-model",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    await expect(unknown).rejects.toBeInstanceOf(NotFoundError);
+    await expect(unknown).rejects.toMatchObject({ code: "model_not_found", status: 404 });
+    const broke = client(poor.key).chat.completions.create({
+      model: ready.model,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 8,
+    });
+    await expect(broke).rejects.toBeInstanceOf(RateLimitError);
+    await expect(broke).rejects.toMatchObject({ code: "insufficient_quota", status: 429 });
+  }, 60_000);
+
+  it("refuses a revoked key at once", async () => {
+    const revoked = await runCliToEnd(
+      ["proxy", "keys", "revoke", poor.id, "--admin-url", baseURL.replace(/\/v1$/, "")],
+      {
+        ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN,
+      },
+    );
+    expect(revoked.code, revoked.stderr).toBe(0);
+    await expect(client(poor.key).models.list()).rejects.toBeInstanceOf(AuthenticationError);
+  }, 60_000);
+
+  it("logged no warning: every answer cost at most what its request reserved", () => {
+    const lines = gateway
+      .stderr()
+      .split("\n")
+      .filter((line) => line.startsWith("{"));
+    expect(lines.filter((line) => (JSON.parse(line) as { level: number }).level >= 40)).toEqual([]);
+  });
+});

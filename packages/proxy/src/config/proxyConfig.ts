@@ -1,0 +1,105 @@
+import { isAbsolute, join, resolve } from "node:path";
+import type { Network } from "@atoma/sdk";
+import { parseEther } from "viem";
+import { z } from "zod";
+import type { GatewayDatabaseConfig } from "../db/openGatewayDatabase.js";
+import { ProxyConfigError } from "../errors.js";
+
+/** Whole amounts of wei that may exceed 2^53, as decimal text or a safe integer. */
+const wei = z
+  .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
+  .transform((value) => BigInt(value));
+
+export const databaseSchema = z.strictObject({
+  /** PostgreSQL URL; without it the embedded database in `{dataDir}/db` is used. */
+  url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
+  /** Where the gateway keeps its embedded database. @default ".atoma/proxy" */
+  dataDir: z.string().min(1).default(".atoma/proxy"),
+  /** PostgreSQL schema of the gateway's tables (gateways sharing keys and stacks share it). @default "atoma_proxy" */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+    .default("atoma_proxy"),
+  poolSize: z.number().int().min(1).max(1_000).default(10),
+});
+
+export const proxyConfigSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).default("127.0.0.1"),
+      /** 0 picks a free port. @default 8090 */
+      port: z.number().int().min(0).max(65_535).default(8_090),
+      shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+      maxBodyBytes: z.number().int().min(1_024).max(1_073_741_824).default(1_048_576),
+    })
+    .prefault({}),
+  database: databaseSchema.prefault({}),
+  /** Bearer token of the admin API; without it the admin API is off. At least 32 characters. */
+  adminToken: z.string().min(32, "must be at least 32 characters").max(512).optional(),
+  stacks: z
+    .strictObject({
+      units: wei.default(1_000_000n),
+      /** Highest price per million units paid for a stack (wei of TOMA): budgets reserve at it. @default 10 TOMA */
+      maxPricePerMillion: wei.default(parseEther("10")),
+      durationSeconds: wei.default(3_600n),
+      maxPerModel: z.number().int().min(1).max(1_000).default(8),
+      /** Buy only on tasks of this level; default: the highest the model offers, falling back to lower ones. */
+      securityLevel: z.number().int().min(0).max(2).optional(),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** `max_tokens` a chat or completion without one is sent with (its cost needs a bound). @default 1024 */
+      defaultMaxTokens: z.number().int().min(1).max(1_000_000).default(1_024),
+      /** The most tokens a request may ask for. @default 8192 */
+      maxCompletionTokens: z.number().int().min(1).max(1_000_000).default(8_192),
+    })
+    .prefault({}),
+  catalog: z
+    .strictObject({
+      /** How often the chain is read again for tasks, nodes and prices. @default 15000 */
+      refreshMs: z.number().int().min(100).max(3_600_000).default(15_000),
+      /** Model names served even when no node lists them. @default [] */
+      models: z.array(z.string().min(1).max(256)).max(100).default([]),
+    })
+    .prefault({}),
+});
+
+export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
+export type ProxyConfig = z.output<typeof proxyConfigSchema> & { network: Network };
+
+/** Validates the gateway's settings; `ProxyConfigError` names the first bad one (never its value). */
+export function parseProxyConfig(input: ProxyConfigInput, network: Network): ProxyConfig {
+  const result = proxyConfigSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.join(".") || "(top level)";
+    throw new ProxyConfigError(
+      issue?.code === "unrecognized_keys"
+        ? `unknown setting ${issue.keys.join(", ")}`
+        : `setting ${where} ${issue?.message ?? "is invalid"}`,
+    );
+  }
+  return { ...result.data, network };
+}
+
+/** Where the gateway's database is: PostgreSQL when a URL is set, else PGlite under the data directory. */
+export function databaseConfigOf(
+  database: z.output<typeof databaseSchema>,
+  baseDir = process.cwd(),
+): GatewayDatabaseConfig {
+  if (database.url !== undefined)
+    return { kind: "postgres", url: database.url, schema: database.schema, poolSize: database.poolSize };
+  const dataDir = isAbsolute(database.dataDir) ? database.dataDir : resolve(baseDir, database.dataDir);
+  return { kind: "embedded", dir: join(dataDir, "db") };
+}
+
+/** `databaseSchema` applied to loose input (the CLI's keys commands), with the same errors. */
+export function parseDatabaseSettings(input: z.input<typeof databaseSchema>): GatewayDatabaseConfig {
+  const result = databaseSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ProxyConfigError(`setting database.${issue?.path.join(".")} ${issue?.message ?? "is invalid"}`);
+  }
+  return databaseConfigOf(result.data);
+}

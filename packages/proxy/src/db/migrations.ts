@@ -1,0 +1,80 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+
+const wei = sql`numeric(78, 0)`;
+
+/** Version 1: API keys with their budgets and limits, spend reservations, the stack pool and its receipts. */
+const keysAndStacks: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("api_keys")
+      .addColumn("key_id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("key_hash", "text", (c) => c.notNull().unique())
+      .addColumn("key_prefix", "text", (c) => c.notNull())
+      .addColumn("budget_wei", wei)
+      .addColumn("spent_wei", wei, (c) => c.notNull().defaultTo(0))
+      .addColumn("reserved_wei", wei, (c) => c.notNull().defaultTo(0))
+      .addColumn("requests_per_minute", "integer")
+      .addColumn("tokens_per_minute", "integer")
+      .addColumn("allowed_models", "jsonb")
+      .addColumn("expires_at_ms", "bigint")
+      .addColumn("revoked_at_ms", "bigint")
+      .addColumn("created_at_ms", "bigint", (c) => c.notNull())
+      .addColumn("updated_at_ms", "bigint", (c) => c.notNull())
+      .addCheckConstraint("api_keys_amounts", sql`spent_wei >= 0 and reserved_wei >= 0 and budget_wei >= 0`)
+      .execute();
+
+    await db.schema
+      .createTable("spend_reservations")
+      .addColumn("reservation_id", "text", (c) => c.primaryKey())
+      .addColumn("key_id", "text", (c) => c.notNull().references("api_keys.key_id"))
+      .addColumn("max_wei", wei, (c) => c.notNull().check(sql`max_wei >= 0`))
+      .addColumn("expires_at_ms", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("spend_reservations_by_expiry")
+      .on("spend_reservations")
+      .column("expires_at_ms")
+      .execute();
+
+    await db.schema
+      .createTable("stacks")
+      .addColumn("stack_id", wei, (c) => c.primaryKey())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("task_id", wei, (c) => c.notNull())
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("node_url", "text", (c) => c.notNull())
+      .addColumn("node_signer", "text", (c) => c.notNull())
+      .addColumn("units", "bigint", (c) => c.notNull())
+      .addColumn("price_per_million", wei, (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull())
+      .addColumn("units_used", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("next_nonce", wei, (c) => c.notNull().defaultTo(0))
+      .addColumn("state", "text", (c) => c.notNull().defaultTo("idle"))
+      .addColumn("lease_id", "text")
+      .addColumn("leased_until_ms", "bigint")
+      .addColumn("last_used_ms", "bigint")
+      .addColumn("created_at_ms", "bigint", (c) => c.notNull())
+      .addCheckConstraint("stacks_state", sql`state in ('idle', 'leased', 'retired')`)
+      .addCheckConstraint("stacks_units", sql`units_used >= 0 and units_used <= units`)
+      .execute();
+    await db.schema.createIndex("stacks_by_model").on("stacks").columns(["model", "state"]).execute();
+
+    await db.schema
+      .createTable("receipts")
+      .addColumn("stack_id", wei, (c) => c.notNull().references("stacks.stack_id"))
+      .addColumn("leaf_index", wei, (c) => c.notNull())
+      .addColumn("signature", "text", (c) => c.notNull())
+      .addColumn("receipt", "jsonb", (c) => c.notNull())
+      .addColumn("created_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("receipts_pk", ["stack_id", "leaf_index", "signature"])
+      .execute();
+  },
+};
+
+/** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
+export const gatewayMigrations: MigrationProvider = {
+  async getMigrations() {
+    return { "0001_keys_and_stacks": keysAndStacks };
+  },
+};

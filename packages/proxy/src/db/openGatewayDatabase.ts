@@ -1,0 +1,116 @@
+import { mkdirSync } from "node:fs";
+import { type Logger, silentLogger } from "@atoma/core";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { GatewayDatabaseError } from "../errors.js";
+import { EmbeddedPool } from "./embeddedPool.js";
+import { holdLockFile } from "./lockFile.js";
+import { gatewayMigrations } from "./migrations.js";
+import type { GatewayDatabase } from "./schema.js";
+
+export type GatewayDb = Kysely<GatewayDatabase>;
+
+/** PGlite in a directory (one process at a time), the default. */
+export type EmbeddedDatabaseConfig = { kind: "embedded"; dir: string };
+/** PostgreSQL: any number of gateways may share one schema. */
+export type PostgresDatabaseConfig = { kind: "postgres"; url: string; schema: string; poolSize: number };
+export type GatewayDatabaseConfig = EmbeddedDatabaseConfig | PostgresDatabaseConfig;
+
+export interface OpenedDatabase {
+  db: GatewayDb;
+  kind: GatewayDatabaseConfig["kind"];
+  close(): Promise<void>;
+}
+
+/** int8 and numeric come back as `bigint` from both drivers (the gateway stores only whole numbers in them). */
+const BIGINT_OIDS = [20, 1700];
+const asBigInt = (text: string) => BigInt(text);
+
+/** Where a PostgreSQL URL points, without its credentials or query. */
+function whereTo(url: string): string {
+  try {
+    const { host, pathname } = new URL(url);
+    return `${host}${pathname}`;
+  } catch {
+    return "(an unparsable URL)";
+  }
+}
+
+/** Opens the gateway's database and brings its tables up to date. Throws `GatewayDatabaseError`. */
+export async function openGatewayDatabase(
+  config: GatewayDatabaseConfig,
+  logger: Logger = silentLogger,
+): Promise<OpenedDatabase> {
+  const opened = config.kind === "embedded" ? await openEmbedded(config) : await openPostgres(config);
+  try {
+    const { error, results } = await new Migrator({
+      db: opened.db,
+      provider: gatewayMigrations,
+      ...(config.kind === "postgres" ? { migrationTableSchema: config.schema } : {}),
+    }).migrateToLatest();
+    if (error) throw error;
+    const applied = (results ?? []).filter((r) => r.status === "Success").length;
+    logger.info(
+      { module: "database", kind: opened.kind, migrationsApplied: applied },
+      "gateway database ready",
+    );
+  } catch (cause) {
+    await opened.close();
+    throw new GatewayDatabaseError("migrating the gateway database failed", { cause });
+  }
+  return opened;
+}
+
+async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<OpenedDatabase> {
+  mkdirSync(config.dir, { recursive: true, mode: 0o700 });
+  const letGo = holdLockFile(`${config.dir}.lock`);
+  let db: GatewayDb;
+  try {
+    const parsers = Object.fromEntries(BIGINT_OIDS.map((oid) => [oid, asBigInt]));
+    const pglite = new PGlite({ dataDir: config.dir, parsers });
+    await pglite.waitReady;
+    db = new Kysely({ dialect: new PostgresDialect({ pool: new EmbeddedPool(pglite) }) });
+  } catch (cause) {
+    letGo();
+    throw new GatewayDatabaseError(`cannot open the embedded database in ${config.dir}`, { cause });
+  }
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= db.destroy().finally(letGo);
+    return closing;
+  };
+  return { db, kind: "embedded", close };
+}
+
+async function openPostgres(config: PostgresDatabaseConfig): Promise<OpenedDatabase> {
+  const types = {
+    getTypeParser: (oid: number, format?: "text" | "binary") =>
+      BIGINT_OIDS.includes(oid) ? asBigInt : pg.types.getTypeParser(oid, format ?? "text"),
+  } as pg.CustomTypesConfig;
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    options: `-c search_path=${config.schema}`,
+    application_name: "atoma-proxy",
+    types,
+  });
+  // A dropped idle connection must not crash the process: the next query reports it.
+  pool.on("error", () => {});
+  const db = new Kysely<GatewayDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`create schema if not exists ${sql.id(config.schema)}`.execute(db);
+  } catch (cause) {
+    await db.destroy();
+    throw new GatewayDatabaseError(`cannot reach PostgreSQL at ${whereTo(config.url)}`, { cause });
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    kind: "postgres",
+    close: () => {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}

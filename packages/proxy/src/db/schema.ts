@@ -1,0 +1,78 @@
+import type { ColumnType } from "kysely";
+
+/** A whole number the drivers read as `bigint` (int8, numeric) and take as bigint, number or decimal text. */
+type Big = ColumnType<bigint, bigint | number | string, bigint | number | string>;
+type BigDefault = ColumnType<bigint, bigint | number | string | undefined, bigint | number | string>;
+/** jsonb: read parsed, written as JSON text. */
+type Json<T> = ColumnType<T, string, string>;
+
+/** API keys. Only the key's SHA-256 is kept; amounts are wei of TOMA; times are Unix milliseconds. */
+export interface ApiKeysTable {
+  key_id: string;
+  name: string;
+  key_hash: string;
+  /** The key's first characters, so people can tell their keys apart. */
+  key_prefix: string;
+  /** null: no budget. */
+  budget_wei: Big | null;
+  spent_wei: BigDefault;
+  /** The maxima of requests in flight, taken before sending and given back when each settles. */
+  reserved_wei: BigDefault;
+  requests_per_minute: number | null;
+  tokens_per_minute: number | null;
+  /** null: every model. */
+  allowed_models: Json<string[]> | null;
+  expires_at_ms: Big | null;
+  revoked_at_ms: Big | null;
+  created_at_ms: Big;
+  updated_at_ms: Big;
+}
+
+/** One request's reserved maximum; a crash leaves the row, and it is charged in full once it expires. */
+export interface SpendReservationsTable {
+  reservation_id: string;
+  key_id: string;
+  max_wei: Big;
+  expires_at_ms: Big;
+}
+
+export type PooledStackState = "idle" | "leased" | "retired";
+
+/** The stacks the gateway's wallet bought, per node and model, and who uses each now. */
+export interface StacksTable {
+  stack_id: Big;
+  model: string;
+  task_id: Big;
+  node_id: Big;
+  node_url: string;
+  node_signer: string;
+  units: Big;
+  price_per_million: Big;
+  /** Unix seconds (the chain's clock). */
+  expires_at: Big;
+  /** The running total of the last receipt. */
+  units_used: BigDefault;
+  next_nonce: BigDefault;
+  state: ColumnType<PooledStackState, PooledStackState | undefined, PooledStackState>;
+  lease_id: string | null;
+  leased_until_ms: Big | null;
+  last_used_ms: Big | null;
+  created_at_ms: Big;
+}
+
+/** Every receipt a node signed for the gateway's stacks: the owner's evidence, and where running totals go on. */
+export interface ReceiptsTable {
+  stack_id: Big;
+  leaf_index: Big;
+  signature: string;
+  /** The signed fields and the answer's result bytes (`KeptReceipt`, uints as decimal text). */
+  receipt: Json<Record<string, string>>;
+  created_at_ms: Big;
+}
+
+export interface GatewayDatabase {
+  api_keys: ApiKeysTable;
+  spend_reservations: SpendReservationsTable;
+  stacks: StacksTable;
+  receipts: ReceiptsTable;
+}

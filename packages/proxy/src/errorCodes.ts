@@ -1,0 +1,19 @@
+/**
+ * Every `code` an error of the gateway carries: lowercase snake case, spelled the same in logs, on the wire
+ * (OpenAI's `error.code`) and in the CLI.
+ */
+export type ProxyErrorCode =
+  | "database_unavailable"
+  | "gateway_lifecycle"
+  | "insufficient_quota"
+  | "invalid_api_key"
+  | "invalid_json"
+  | "key_not_found"
+  | "model_not_found"
+  | "no_node_available"
+  | "node_failed"
+  | "proxy_config_invalid"
+  | "rate_limit_exceeded"
+  | "request_too_large"
+  | "route_not_found"
+  | "shutting_down";

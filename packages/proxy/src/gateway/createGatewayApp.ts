@@ -1,0 +1,57 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
+import { adminRoutes } from "./adminRoutes.js";
+import { errorResponseOf } from "./errorResponse.js";
+import type { GatewayParts, GatewayState } from "./gatewayParts.js";
+import { inferenceRoute } from "./inferenceRoute.js";
+import { modelsRoute } from "./modelsRoute.js";
+
+export interface GatewayAppOptions {
+  /** Largest request body; a bigger one gets 413. @default 1048576 */
+  maxBodyBytes?: number | undefined;
+  /** Without it there is no admin API. */
+  adminToken?: string | undefined;
+  state?: GatewayState | undefined;
+}
+
+/**
+ * The gateway's HTTP API: OpenAI's `/v1/models`, `/v1/chat/completions`, `/v1/completions` and
+ * `/v1/embeddings` for API keys; `/health`; the admin API when an admin token is set. Every error is
+ * OpenAI-shaped; one whose text could hold internals is logged and answered as a bare 500.
+ */
+export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions = {}): Hono {
+  const app = new Hono();
+  const state = options.state ?? { draining: false };
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  app.use(async (c, next) => {
+    if (state.draining && c.req.path !== "/health") throw new ShuttingDownError();
+    await next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new RequestTooLargeError(maxBodyBytes);
+      },
+    }),
+  );
+  app.get("/health", (c) =>
+    c.json({ status: state.draining ? "draining" : "ok" }, state.draining ? 503 : 200),
+  );
+  app.get("/v1/models", modelsRoute(parts));
+  app.post("/v1/chat/completions", inferenceRoute(parts, "chat"));
+  app.post("/v1/completions", inferenceRoute(parts, "completions"));
+  app.post("/v1/embeddings", inferenceRoute(parts, "embeddings"));
+  if (options.adminToken !== undefined) adminRoutes(app, parts.keys, options.adminToken);
+  app.notFound((c) => c.json(errorResponseOf(new RouteNotFoundError()).body, 404));
+  app.onError((error, c) => {
+    const response = errorResponseOf(error);
+    if (!response.expected)
+      parts.logger.error({ err: error, path: c.req.path.slice(0, 200) }, "request failed");
+    else if (error instanceof Error && "reason" in error)
+      parts.logger.debug({ code: response.body.error.code, reason: error.reason }, "request refused");
+    return c.json(response.body, response.status as 400, response.headers);
+  });
+  return app;
+}

@@ -1,0 +1,152 @@
+import { costOfUnits, InvalidInputError } from "@atoma/core";
+import type { Context } from "hono";
+import { ModelNotFoundError } from "../errors.js";
+import { authenticate, keyAllows } from "../keys/authenticate.js";
+import { modelName } from "../keys/keyTerms.js";
+import { type Endpoint, requestBound } from "../limits/requestBound.js";
+import { errorResponseOf } from "./errorResponse.js";
+import type { GatewayParts } from "./gatewayParts.js";
+import { readJsonBody } from "./readJsonBody.js";
+import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
+import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
+
+type Settle = (answer: UpstreamAnswer | undefined) => Promise<void>;
+
+/** The model a body names; `ModelNotFoundError` for text no model could be called (never echoed back). */
+function modelOf(body: Record<string, unknown>): string {
+  if (typeof body.model !== "string") throw new InvalidInputError("model must be a string");
+  if (!modelName.safeParse(body.model).success) throw new ModelNotFoundError();
+  return body.model;
+}
+
+/**
+ * `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`: the key, the model, the request's bound,
+ * the key's rate limits, then its budget reserved at the bound's highest cost; the request goes to a node, and
+ * the key is charged what the verified receipt says (every path settles exactly once).
+ */
+export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
+  return async (c: Context): Promise<Response> => {
+    const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
+    const body = await readJsonBody(c);
+    const model = modelOf(body);
+    if (!keyAllows(key, model) || !parts.upstream.model(model)) throw new ModelNotFoundError();
+    const bound = requestBound(endpoint, body, parts.bounds);
+    const ticket = parts.limiter.take(key, bound.maxTokens);
+    const maxWei = costOfUnits(BigInt(bound.maxTokens), parts.upstream.maxPricePerMillion());
+    let reservation: Awaited<ReturnType<typeof parts.ledger.reserve>>;
+    try {
+      reservation = await parts.ledger.reserve(key.keyId, maxWei);
+    } catch (error) {
+      ticket.refund(bound.maxTokens);
+      throw error;
+    }
+    let settled = false;
+    const settle: Settle = async (answer) => {
+      if (settled) return;
+      settled = true;
+      ticket.refund(bound.maxTokens - Number(answer?.units ?? 0n));
+      const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : 0n;
+      try {
+        await parts.ledger.settle(reservation, cost);
+      } catch (error) {
+        parts.logger.error({ keyId: key.keyId, err: error }, "settling a request's spend failed");
+      }
+      parts.logger.debug(
+        {
+          keyId: key.keyId,
+          endpoint,
+          nodeId: answer && String(answer.nodeId),
+          units: String(answer?.units ?? 0n),
+        },
+        answer ? "request served" : "request failed",
+      );
+    };
+    const request: UpstreamRequest = {
+      endpoint,
+      model,
+      body: bound.body,
+      stream: endpoint !== "embeddings" && body.stream === true,
+      maxUnits: BigInt(bound.maxTokens),
+      signal: c.req.raw.signal,
+    };
+    if (request.stream) return streamed(parts, request, settle);
+    let answer: UpstreamAnswer;
+    try {
+      answer = await parts.upstream.send(request);
+    } catch (error) {
+      await settle(undefined);
+      throw error;
+    }
+    await settle(answer);
+    return c.json({ ...answer.response, atoma: answer.atoma }, 200, {
+      "x-atoma-node": String(answer.nodeId),
+    });
+  };
+}
+
+/**
+ * Streams the node's chunks as they come. The response starts with the first chunk (so a refusal before it
+ * still gets its status, and `x-atoma-node` names the node that answers); after the last chunk comes the usage
+ * with the node's `atoma` object, then `[DONE]`. A failure after the first chunk ends the stream with an
+ * OpenAI-shaped error event. A client that goes away stops the request at the node.
+ */
+async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: Settle): Promise<Response> {
+  const cancelled = new AbortController();
+  const signal = AbortSignal.any([request.signal, cancelled.signal]);
+  let queue!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      queue = controller;
+    },
+    cancel: () => cancelled.abort(),
+  });
+  const write = (data: unknown) => {
+    try {
+      queue.enqueue(sseEvent(data));
+    } catch {
+      // the client is gone
+    }
+  };
+  const end = () => {
+    try {
+      queue.close();
+    } catch {
+      // the client is gone
+    }
+  };
+  let servedBy: bigint | undefined;
+  let start!: (nodeId: bigint) => void;
+  let refuse!: (error: unknown) => void;
+  const started = new Promise<bigint>((resolve, reject) => {
+    start = resolve;
+    refuse = reject;
+  });
+  const onChunk = (chunk: Record<string, unknown>, nodeId: bigint) => {
+    if (servedBy === undefined) {
+      servedBy = nodeId;
+      start(nodeId);
+    }
+    write(chunk);
+  };
+  void parts.upstream.send({ ...request, signal, onChunk }).then(
+    async (answer) => {
+      start(answer.nodeId);
+      write(finalChunk(answer));
+      write("[DONE]");
+      end();
+      await settle(answer);
+    },
+    async (error: unknown) => {
+      await settle(undefined);
+      if (servedBy === undefined) return refuse(error);
+      if (!signal.aborted) {
+        const response = errorResponseOf(error);
+        if (!response.expected) parts.logger.error({ err: error }, "a stream failed");
+        write(response.body);
+      }
+      end();
+    },
+  );
+  const nodeId = await started;
+  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, "x-atoma-node": String(nodeId) } });
+}

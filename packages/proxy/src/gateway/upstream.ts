@@ -1,0 +1,55 @@
+import type { AtomaReceipt } from "@atoma/core";
+import type { Endpoint } from "../limits/requestBound.js";
+
+type Json = Record<string, unknown>;
+
+/** A model as `GET /v1/models` lists it. */
+export interface ModelListing {
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  nodeIds: bigint[];
+  /** Per million units, in wei of TOMA; undefined when no node serves it now. */
+  price: { cheapest: bigint; median: bigint } | undefined;
+}
+
+export interface UpstreamRequest {
+  endpoint: Endpoint;
+  model: string;
+  /** The body to send as it is (already bounded). */
+  body: Json;
+  stream: boolean;
+  /** The most units the request can use: a stack must have this many left. */
+  maxUnits: bigint;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  /** Each streamed chunk as it arrives, with the node that sends it (the final `atoma` chunk excepted). */
+  onChunk?: ((chunk: Json, nodeId: bigint) => void) | undefined;
+}
+
+/** An answer whose receipt was verified. */
+export interface UpstreamAnswer {
+  /** The response body without `atoma` (for streams: the chunks added up). */
+  response: Json;
+  /** The node's `atoma` object, as it sent it. */
+  atoma: AtomaReceipt;
+  nodeId: bigint;
+  /** The units the receipt charged. */
+  units: bigint;
+  /** The price per million units of the stack that served. */
+  pricePerMillion: bigint;
+}
+
+/** Where the gateway sends requests: the network (nodes, stacks, receipts), or a stand-in in tests. */
+export interface Upstream {
+  models(): ModelListing[];
+  /** The model clients call `name`, if the network serves it. */
+  model(name: string): ModelListing | undefined;
+  /** The highest price per million units any request can be charged at: what budgets reserve at. */
+  maxPricePerMillion(): bigint;
+  /**
+   * Sends the request to a node serving the model and verifies the answer. Throws `ModelNotFoundError`,
+   * `NoNodeAvailableError`, the node's own refusal (`NodeRequestError`), `NodeFailedError`, or a verification error.
+   */
+  send(request: UpstreamRequest): Promise<UpstreamAnswer>;
+}

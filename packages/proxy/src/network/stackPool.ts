@@ -1,0 +1,344 @@
+import { randomUUID } from "node:crypto";
+import { type ChainContext, getStack } from "@atoma/chain";
+import { type Logger, silentLogger } from "@atoma/core";
+import { boughtStack, type KeptReceipt } from "@atoma/sdk";
+import type { ExpressionBuilder, Selectable } from "kysely";
+import type { Address } from "viem";
+import type { GatewayDb } from "../db/openGatewayDatabase.js";
+import type { GatewayDatabase, StacksTable } from "../db/schema.js";
+import { NoNodeAvailableError } from "../errors.js";
+import type { CatalogModel } from "./catalog.js";
+import { receiptFromRow, receiptToRow } from "./receiptRows.js";
+
+/** A stack of the gateway's wallet, leased to one request (a stack takes one request at a time, in order). */
+export interface LeasedStack {
+  stackId: bigint;
+  modelId: string;
+  taskId: bigint;
+  nodeId: bigint;
+  nodeUrl: string;
+  nodeSigner: Address;
+  units: bigint;
+  pricePerMillion: bigint;
+  nextNonce: bigint;
+  leaseId: string;
+  /** Bought for this request: its node may not have seen it on the chain yet. */
+  fresh: boolean;
+}
+
+/** What the stack's receipts say after a request. */
+export interface StackProgress {
+  unitsUsed: bigint;
+  nextNonce: bigint;
+}
+
+export interface StackPoolOptions {
+  /** Units each stack bought holds. @default 1000000 */
+  unitsPerStack?: bigint | undefined;
+  /** The highest price per million units the gateway buys at (wei of TOMA). */
+  maxPricePerMillion: bigint;
+  /** Seconds a stack bought lasts. @default 3600 */
+  durationSeconds?: bigint | undefined;
+  /** Stacks the pool holds per model at most; more requests at once wait for one. @default 8 */
+  maxStacksPerModel?: number | undefined;
+  /** Buy only on tasks of this security level (default: the highest the model offers, then the next). */
+  securityLevel?: number | undefined;
+  /** A lease its request never gave back (a crash) is free again after this long. @default 600000 */
+  leaseMs?: number | undefined;
+  /** How long a request waits for a stack when every stack of its model is in use. @default 30000 */
+  waitMs?: number | undefined;
+  /** A stack within this many seconds of expiry takes no new request (the node settles it). @default 600 */
+  expiryMarginSeconds?: bigint | undefined;
+  now?: (() => number) | undefined;
+}
+
+interface PoolSettings {
+  unitsPerStack: bigint;
+  maxPricePerMillion: bigint;
+  durationSeconds: bigint;
+  maxStacksPerModel: number;
+  securityLevel: number | undefined;
+  leaseMs: number;
+  waitMs: number;
+  expiryMarginSeconds: bigint;
+  now: () => number;
+}
+
+/**
+ * The stacks the gateway's wallet holds, per model and node, in the gateway's database: a request leases an idle
+ * stack with enough units left at the node it should go to, or the pool buys one (the chain draws its node among
+ * the task's subscribers), or the request waits for one to be given back. Purchases are serialised (one wallet).
+ */
+export class StackPool {
+  readonly #db: GatewayDb;
+  readonly #chain: ChainContext;
+  readonly #logger: Logger;
+  readonly #o: PoolSettings;
+  #buying: Promise<unknown> = Promise.resolve();
+  readonly #waiting = new Set<() => void>();
+
+  constructor(
+    components: { db: GatewayDb; chain: ChainContext; logger?: Logger | undefined },
+    options: StackPoolOptions,
+  ) {
+    this.#db = components.db;
+    this.#chain = components.chain;
+    this.#logger = (components.logger ?? silentLogger).child({ module: "stack-pool" });
+    this.#o = {
+      unitsPerStack: options.unitsPerStack ?? 1_000_000n,
+      maxPricePerMillion: options.maxPricePerMillion,
+      durationSeconds: options.durationSeconds ?? 3_600n,
+      maxStacksPerModel: options.maxStacksPerModel ?? 8,
+      securityLevel: options.securityLevel,
+      leaseMs: options.leaseMs ?? 600_000,
+      waitMs: options.waitMs ?? 30_000,
+      expiryMarginSeconds: options.expiryMarginSeconds ?? 600n,
+      now: options.now ?? Date.now,
+    };
+  }
+
+  get maxPricePerMillion(): bigint {
+    return this.#o.maxPricePerMillion;
+  }
+
+  /**
+   * A stack for one request needing `units` on a node serving `model`. Throws `NoNodeAvailableError` when none
+   * can be had (no eligible node, the purchase failed, or every stack stayed busy for `waitMs`).
+   */
+  async lease(model: CatalogModel, units: bigint): Promise<LeasedStack> {
+    if (units > this.#o.unitsPerStack)
+      throw new NoNodeAvailableError(`the request may use ${units} units, more than a stack holds`, 60);
+    const nodeIds = this.#eligibleNodes(model);
+    if (nodeIds.length === 0)
+      throw new NoNodeAvailableError("no node serves the model now at the gateway's price");
+    // Waiting is measured on the process's own clock: `now` tells stack expiry, and tests may hold it still.
+    const giveUpAt = performance.now() + this.#o.waitMs;
+    for (;;) {
+      const claimed = await this.#claim(model, nodeIds, units);
+      if (claimed) return claimed;
+      const bought = await this.#buyIfRoom(model, nodeIds, units);
+      if (bought) return bought;
+      const left = giveUpAt - performance.now();
+      if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
+      await this.#waitForRelease(Math.min(left, 250));
+    }
+  }
+
+  /** Gives the stack back with what its last receipt says. */
+  async release(stack: LeasedStack, progress: StackProgress | undefined): Promise<void> {
+    const now = this.#o.now();
+    await this.#db
+      .updateTable("stacks")
+      .set((eb) => ({
+        state: "idle",
+        lease_id: null,
+        leased_until_ms: null,
+        last_used_ms: now,
+        ...(progress && {
+          units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(progress.unitsUsed)]),
+          next_nonce: eb.fn("greatest", [eb.ref("next_nonce"), eb.val(progress.nextNonce)]),
+        }),
+      }))
+      .where("stack_id", "=", stack.stackId)
+      .where("lease_id", "=", stack.leaseId)
+      .execute();
+    this.#wakeWaiters();
+  }
+
+  /** Takes the stack out of use for good (its node refused it: spent, closed, expired, or not its own). */
+  async retire(stack: LeasedStack, reason: string): Promise<void> {
+    await this.#db
+      .updateTable("stacks")
+      .set({ state: "retired", lease_id: null, leased_until_ms: null })
+      .where("stack_id", "=", stack.stackId)
+      .execute();
+    this.#logger.info(
+      { stackId: String(stack.stackId), nodeId: String(stack.nodeId), reason },
+      "stack retired",
+    );
+    this.#wakeWaiters();
+  }
+
+  /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
+  async keepReceipt(receipt: KeptReceipt): Promise<void> {
+    await this.#db
+      .insertInto("receipts")
+      .values({
+        stack_id: receipt.fields.stackId,
+        leaf_index: receipt.fields.leafIndex,
+        signature: receipt.signature,
+        receipt: JSON.stringify(receiptToRow(receipt)),
+        created_at_ms: this.#o.now(),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  /** The receipt of the stack's highest leaf the gateway holds. */
+  async lastReceipt(stackId: bigint): Promise<KeptReceipt | undefined> {
+    const row = await this.#db
+      .selectFrom("receipts")
+      .select("receipt")
+      .where("stack_id", "=", stackId)
+      .orderBy("leaf_index", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row && receiptFromRow(row.receipt);
+  }
+
+  #eligibleNodes(model: CatalogModel): bigint[] {
+    const ids = new Set<bigint>();
+    for (const task of model.tasks)
+      for (const node of task.nodes)
+        if (node.pricePerMillion <= this.#o.maxPricePerMillion) ids.add(node.nodeId);
+    return [...ids];
+  }
+
+  /** Leases the idle stack used longest ago (spreading requests over the pool), or a lease a crash left. */
+  async #claim(model: CatalogModel, nodeIds: bigint[], units: bigint): Promise<LeasedStack | undefined> {
+    const now = this.#o.now();
+    const leaseId = randomUUID();
+    const row = await this.#db
+      .updateTable("stacks")
+      .set({ state: "leased", lease_id: leaseId, leased_until_ms: now + this.#o.leaseMs })
+      .where("stack_id", "=", (eb) =>
+        eb
+          .selectFrom("stacks")
+          .where((w) => this.#usable(w, model, nodeIds, units))
+          .where((w) =>
+            w.or([
+              w("state", "=", "idle"),
+              w.and([w("state", "=", "leased"), w("leased_until_ms", "<", BigInt(now))]),
+            ]),
+          )
+          .select("stack_id")
+          .orderBy("last_used_ms", (o) => o.asc().nullsFirst())
+          .limit(1)
+          .forUpdate()
+          .skipLocked(),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row && leased(row, false);
+  }
+
+  /** Stacks of the model at an eligible node with `units` left, not about to expire, at most the gateway's price. */
+  #usable(
+    eb: ExpressionBuilder<GatewayDatabase, "stacks">,
+    model: CatalogModel,
+    nodeIds: bigint[],
+    units: bigint,
+  ) {
+    const freshUntil = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds;
+    return eb.and([
+      eb("model", "=", model.modelId),
+      eb("node_id", "in", nodeIds),
+      eb(eb("units", "-", eb.ref("units_used")), ">=", units),
+      eb("expires_at", ">", freshUntil),
+      eb("price_per_million", "<=", this.#o.maxPricePerMillion),
+    ]);
+  }
+
+  /** Buys a stack for the request when the model's pool has room; purchases go one at a time. */
+  async #buyIfRoom(model: CatalogModel, nodeIds: bigint[], units: bigint): Promise<LeasedStack | undefined> {
+    const run = this.#buying.then(async () => {
+      // Another request may have given a stack back, or bought one, while this one queued.
+      const claimed = await this.#claim(model, nodeIds, units);
+      if (claimed) return claimed;
+      const { count } = await this.#db
+        .selectFrom("stacks")
+        .where((eb) => this.#usable(eb, model, nodeIds, units))
+        .where("state", "<>", "retired")
+        .select((eb) => eb.fn.countAll<string>().as("count"))
+        .executeTakeFirstOrThrow();
+      if (Number(count) >= this.#o.maxStacksPerModel) return undefined;
+      return this.#buy(model);
+    });
+    this.#buying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #buy(model: CatalogModel): Promise<LeasedStack> {
+    const tasks = model.tasks
+      .filter((task) => this.#o.securityLevel === undefined || task.securityLevel === this.#o.securityLevel)
+      .filter((task) => task.nodes.some((node) => node.pricePerMillion <= this.#o.maxPricePerMillion))
+      .sort((a, b) => b.securityLevel - a.securityLevel);
+    let lastError: unknown;
+    for (const task of tasks) {
+      try {
+        const usable = await boughtStack(this.#chain, {
+          taskId: task.taskId,
+          units: this.#o.unitsPerStack,
+          maxPricePerMillion: this.#o.maxPricePerMillion,
+          duration: this.#o.durationSeconds,
+        });
+        const onChain = await getStack(this.#chain, usable.stackId);
+        const row = await this.#db
+          .insertInto("stacks")
+          .values({
+            stack_id: usable.stackId,
+            model: model.modelId,
+            task_id: task.taskId,
+            node_id: usable.nodeId,
+            node_url: usable.nodeUrl,
+            node_signer: usable.nodeSigner,
+            units: usable.units,
+            price_per_million: onChain.pricePerMillion,
+            expires_at: onChain.expiresAt,
+            state: "leased",
+            lease_id: randomUUID(),
+            leased_until_ms: this.#o.now() + this.#o.leaseMs,
+            created_at_ms: this.#o.now(),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        this.#logger.info(
+          {
+            stackId: String(usable.stackId),
+            nodeId: String(usable.nodeId),
+            taskId: String(task.taskId),
+            pricePerMillion: String(onChain.pricePerMillion),
+          },
+          "stack bought",
+        );
+        return leased(row, true);
+      } catch (error) {
+        lastError = error;
+        this.#logger.warn({ taskId: String(task.taskId), err: error }, "buying a stack failed");
+      }
+    }
+    throw new NoNodeAvailableError("no stack could be bought for the model now", 5, { cause: lastError });
+  }
+
+  #waitForRelease(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiting.add(wake);
+    });
+  }
+
+  #wakeWaiters(): void {
+    for (const wake of [...this.#waiting]) wake();
+  }
+}
+
+function leased(row: Selectable<StacksTable>, fresh: boolean): LeasedStack {
+  return {
+    stackId: row.stack_id,
+    modelId: row.model,
+    taskId: row.task_id,
+    nodeId: row.node_id,
+    nodeUrl: row.node_url,
+    nodeSigner: row.node_signer as Address,
+    units: row.units,
+    pricePerMillion: row.price_per_million,
+    nextNonce: row.next_nonce,
+    leaseId: row.lease_id ?? "",
+    fresh,
+  };
+}

@@ -1,0 +1,129 @@
+import { type Logger, silentLogger } from "@atoma/core";
+import { readContext, userContext } from "@atoma/sdk";
+import type { LocalAccount } from "viem";
+import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
+import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
+import { createGatewayApp } from "../gateway/createGatewayApp.js";
+import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
+import { GatewayServer } from "../gateway/gatewayServer.js";
+import type { Upstream } from "../gateway/upstream.js";
+import { KeyStore } from "../keys/keyStore.js";
+import { RateLimiter } from "../limits/rateLimiter.js";
+import { SpendLedger } from "../limits/spendLedger.js";
+import { NetworkCatalog } from "../network/networkCatalog.js";
+import { NetworkUpstream } from "../network/networkUpstream.js";
+import { StackPool } from "../network/stackPool.js";
+
+export interface GatewayComponents {
+  /** The gateway's wallet: it buys the stacks and signs every request. */
+  account: LocalAccount;
+  logger?: Logger | undefined;
+  /** Unix milliseconds (tests move time). @default Date.now */
+  now?: (() => number) | undefined;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  url: string;
+  keys: KeyStore;
+  db: GatewayDb;
+  stop(): Promise<void>;
+}
+
+/** How often reservations a crash left open are looked for. */
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Opens the gateway's database, reads the network's models and nodes from the chain, and serves the API. Stop
+ * it with `stop()`: requests in flight finish first, then timers stop and the database closes.
+ */
+export async function startGateway(config: ProxyConfig, components: GatewayComponents): Promise<Gateway> {
+  const logger = (components.logger ?? silentLogger).child({ module: "gateway" });
+  const now = components.now ?? Date.now;
+  const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    const { db } = database;
+    const catalog = new NetworkCatalog(readContext(config.network), {
+      modelNames: config.catalog.models,
+      logger,
+    });
+    await catalog.refresh();
+    const pool = new StackPool(
+      { db, chain: userContext(config.network, components.account), logger },
+      {
+        unitsPerStack: config.stacks.units,
+        maxPricePerMillion: config.stacks.maxPricePerMillion,
+        durationSeconds: config.stacks.durationSeconds,
+        maxStacksPerModel: config.stacks.maxPerModel,
+        securityLevel: config.stacks.securityLevel,
+        now,
+      },
+    );
+    const upstream: Upstream = new NetworkUpstream({
+      catalog,
+      pool,
+      account: components.account,
+      chainId: config.network.chainId,
+      stackManager: config.network.contracts.StackManager,
+      logger,
+    });
+    const parts: GatewayParts = {
+      keys: new KeyStore(db, now),
+      ledger: new SpendLedger(db, { now, logger }),
+      limiter: new RateLimiter(now),
+      upstream,
+      logger,
+      now,
+      bounds: config.limits,
+    };
+    await parts.ledger.sweep();
+    const state: GatewayState = { draining: false };
+    const app = createGatewayApp(parts, {
+      maxBodyBytes: config.server.maxBodyBytes,
+      adminToken: config.adminToken,
+      state,
+    });
+    const server = new GatewayServer(app, state, config.server, logger);
+    await server.start();
+    timers.push(
+      every(
+        config.catalog.refreshMs,
+        () => catalog.refresh(),
+        logger,
+        "reading the network's catalog failed",
+      ),
+      every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
+    );
+    return {
+      url: server.url,
+      keys: parts.keys,
+      db,
+      stop: async () => {
+        for (const timer of timers) clearInterval(timer);
+        await server.stop();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    for (const timer of timers) clearInterval(timer);
+    await database.close();
+    throw error;
+  }
+}
+
+/** Runs `task` every `ms`, one run at a time, logging (not throwing) its failures. */
+function every(ms: number, task: () => Promise<unknown>, logger: Logger, failure: string): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((error: unknown) => logger.warn({ err: error }, failure))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  timer.unref();
+  return timer;
+}

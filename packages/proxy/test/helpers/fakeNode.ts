@@ -1,0 +1,78 @@
+import type { AddressInfo } from "node:net";
+import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import type { Address, LocalAccount } from "viem";
+
+/** How the fake node answers one request. */
+export type NodeScript =
+  | { kind: "honest" }
+  | { kind: "forged"; signer: LocalAccount }
+  /** Signs more units than the answer's usage adds up to. */
+  | { kind: "overcharge" }
+  | { kind: "refuse"; status: number; code: string };
+
+/**
+ * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
+ * response's hash, running totals per stack) or as scripted: forged, or refused with an OpenAI-shaped error.
+ */
+export async function startFakeNode(
+  account: LocalAccount,
+  nodeId: bigint,
+  chainId: number,
+  stackManager: Address,
+  script: () => NodeScript,
+): Promise<{ url: string; requests: Record<string, unknown>[]; reset(): void; stop(): Promise<void> }> {
+  const requests: Record<string, unknown>[] = [];
+  const totals = new Map<string, bigint>();
+  const domain = atomaDomain(chainId, stackManager);
+  const app = new Hono();
+  app.post("/v1/chat/completions", async (c) => {
+    const body = (await c.req.json()) as Record<string, unknown>;
+    requests.push(body);
+    const plan = script();
+    if (plan.kind === "refuse")
+      return c.json(
+        { error: { message: "refused", type: "x", param: null, code: plan.code } },
+        plan.status as 400,
+      );
+    const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
+    const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    const response = {
+      id: "chatcmpl-fake",
+      object: "chat.completion",
+      created: 1,
+      model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    };
+    const units = plan.kind === "overcharge" ? 7n : 5n;
+    const cumulative = (totals.get(String(stackId)) ?? 0n) + units;
+    totals.set(String(stackId), cumulative);
+    const fields = {
+      stackId,
+      leafIndex: nonce,
+      nonce,
+      reqHash: requestHash(body),
+      respHash: responseHash(response),
+      units,
+      cumulativeUnits: cumulative,
+      seed: 1n,
+    };
+    const signer = plan.kind === "forged" ? plan.signer : account;
+    return c.json({
+      ...response,
+      atoma: toReceipt(nodeId, fields, await signResponse(signer, domain, fields)),
+    });
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    reset: () => totals.clear(),
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

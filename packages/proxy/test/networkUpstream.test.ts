@@ -1,0 +1,170 @@
+import type { ChainContext } from "@atoma/chain";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import type { CatalogModel } from "../src/network/catalog.js";
+import { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { StackPool } from "../src/network/stackPool.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+
+const embedded = testDatabases()[0]!;
+const CHAIN_ID = 31_337;
+const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
+const gateway = privateKeyToAccount(generatePrivateKey());
+const nodeKeys = [privateKeyToAccount(generatePrivateKey()), privateKeyToAccount(generatePrivateKey())];
+const NOW_S = BigInt(Math.floor(Date.now() / 1000));
+
+describe("the gateway in front of nodes that misbehave", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  const scripts: (() => NodeScript)[] = [() => ({ kind: "honest" }), () => ({ kind: "honest" })];
+  let nodes: Awaited<ReturnType<typeof startFakeNode>>[];
+  let upstream: NetworkUpstream;
+  let model: CatalogModel;
+
+  const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
+  const send = () =>
+    upstream.send({
+      endpoint: "chat",
+      model: "tiny",
+      body,
+      stream: false,
+      maxUnits: 100n,
+      signal: new AbortController().signal,
+    });
+  const stacks = () =>
+    opened.db
+      .selectFrom("stacks")
+      .select(["stack_id", "state", "units_used", "next_nonce"])
+      .orderBy("stack_id")
+      .execute();
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    nodes = await Promise.all(
+      nodeKeys.map((key, i) =>
+        startFakeNode(key, BigInt(i + 1), CHAIN_ID, STACK_MANAGER, () => scripts[i]!()),
+      ),
+    );
+    model = {
+      name: "tiny",
+      modelId: `0x${"ab".repeat(32)}`,
+      firstSeen: 1,
+      tasks: [
+        {
+          taskId: 1n,
+          securityLevel: 0,
+          nodes: nodes.map((node, i) => ({
+            nodeId: BigInt(i + 1),
+            url: node.url,
+            signer: nodeKeys[i]!.address,
+            pricePerMillion: 1n,
+          })),
+        },
+      ],
+    };
+    const pool = new StackPool(
+      { db: opened.db, chain: {} as ChainContext },
+      { maxPricePerMillion: 1n, unitsPerStack: 1_000n, maxStacksPerModel: 2, waitMs: 200 },
+    );
+    const catalog = {
+      models: () => [model],
+      model: (name: string) => (name === "tiny" ? model : undefined),
+    };
+    upstream = new NetworkUpstream({
+      catalog,
+      pool,
+      account: gateway,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+    });
+  });
+  beforeEach(async () => {
+    await opened.db.deleteFrom("receipts").execute();
+    await opened.db.deleteFrom("stacks").execute();
+    for (const [i, node] of nodes.entries())
+      await opened.db
+        .insertInto("stacks")
+        .values({
+          stack_id: BigInt(i + 1),
+          model: model.modelId,
+          task_id: 1n,
+          node_id: BigInt(i + 1),
+          node_url: node.url,
+          node_signer: nodeKeys[i]!.address,
+          units: 1_000n,
+          price_per_million: 1n,
+          expires_at: NOW_S + 3_600n,
+          created_at_ms: Date.now(),
+          // Node 1's stack is the one leased first.
+          last_used_ms: i,
+        })
+        .execute();
+    scripts[0] = () => ({ kind: "honest" });
+    scripts[1] = () => ({ kind: "honest" });
+    for (const node of nodes) node.reset();
+  });
+  afterAll(async () => {
+    for (const node of nodes ?? []) await node.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("signs for the stack, verifies the receipt, keeps it, and moves the stack's running total on", async () => {
+    const answer = await send();
+    expect(answer).toMatchObject({ nodeId: 1n, units: 5n, pricePerMillion: 1n });
+    expect(answer.atoma.node_id).toBe("1");
+    // The stack used longest ago goes next: requests spread over the pool.
+    expect((await send()).nodeId).toBe(2n);
+    const again = await send();
+    expect(again.atoma).toMatchObject({ node_id: "1", leaf_index: "1", cumulative_units: "10" });
+    expect(await stacks()).toEqual([
+      { stack_id: 1n, state: "idle", units_used: 10n, next_nonce: 2n },
+      { stack_id: 2n, state: "idle", units_used: 5n, next_nonce: 1n },
+    ]);
+    expect(await opened.db.selectFrom("receipts").select("leaf_index").execute()).toHaveLength(3);
+  });
+
+  it("refuses a receipt another key signed: the stack retired, the next request on another stack", async () => {
+    scripts[0] = () => ({ kind: "forged", signer: privateKeyToAccount(generatePrivateKey()) });
+    await expect(send()).rejects.toMatchObject({ code: "response_unverified" });
+    expect((await stacks())[0]).toMatchObject({ stack_id: 1n, state: "retired" });
+    // Not the node's signature: no evidence against it, so nothing is kept.
+    expect(await opened.db.selectFrom("receipts").select("stack_id").execute()).toEqual([]);
+    expect((await send()).nodeId).toBe(2n);
+  });
+
+  it("keeps the node's own receipt for more units than it served, as evidence, and retires the stack", async () => {
+    scripts[0] = () => ({ kind: "overcharge" });
+    await expect(send()).rejects.toMatchObject({ code: "receipt_units_mismatch" });
+    expect((await stacks())[0]).toMatchObject({ stack_id: 1n, state: "retired" });
+    const kept = await opened.db.selectFrom("receipts").select(["stack_id", "receipt"]).execute();
+    expect(kept).toEqual([
+      { stack_id: 1n, receipt: expect.objectContaining({ units: "7", leafIndex: "0" }) },
+    ]);
+  });
+
+  it("moves to another stack when a node refuses the stack as spent, closed or unknown", async () => {
+    scripts[0] = () => ({ kind: "refuse", status: 402, code: "stack_exhausted" });
+    const answer = await send();
+    expect(answer.nodeId).toBe(2n);
+    expect((await stacks())[0]).toMatchObject({ state: "retired" });
+  });
+
+  it("passes a node's refusal of the request itself, and turns its failures into the gateway's 502", async () => {
+    const everyNode = (plan: NodeScript) => {
+      scripts[0] = () => plan;
+      scripts[1] = () => plan;
+    };
+    everyNode({ kind: "refuse", status: 400, code: "prompt_too_long" });
+    await expect(send()).rejects.toMatchObject({ code: "prompt_too_long", status: 400 });
+    everyNode({ kind: "refuse", status: 500, code: "internal_error" });
+    await expect(send()).rejects.toMatchObject({ code: "node_failed" });
+    everyNode({ kind: "refuse", status: 503, code: "shutting_down" });
+    await expect(send()).rejects.toMatchObject({ code: "node_failed" });
+    // Refusals of the request leave the stack in use, its nonce where it was.
+    for (const stack of await stacks()) expect(stack).toMatchObject({ state: "idle", next_nonce: 0n });
+  });
+});
