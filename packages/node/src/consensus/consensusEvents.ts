@@ -1,8 +1,7 @@
-import { consensusRequestsAbi, disputeManagerAbi } from "@atoma/contracts";
+import { type AtomaAddresses, consensusRequestsAbi, disputeManagerAbi } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
-import type { ConsensusAddresses } from "./consensusChain.js";
 import { getDraw, insertDraw, updateDraw } from "./draws.js";
 import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
 
@@ -18,7 +17,7 @@ const CONSENSUS_DISPUTE = 2;
  * transaction); the worker acts on them.
  */
 export function consensusEventSources(
-  addresses: ConsensusAddresses,
+  addresses: Pick<AtomaAddresses, "ConsensusRequests" | "DisputeManager">,
   nodeId: bigint,
   logger: Logger,
 ): ChainEventSource[] {
