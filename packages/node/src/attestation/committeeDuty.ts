@@ -70,7 +70,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     env.logger.info({ disputeId: disputeId.toString(), outcome }, "dispute duty ended");
     return;
   }
-  const voter: CommitteeVoter = { ctx: env.chain, account: env.account, chainId: env.chain.chainId };
+  const voter: CommitteeVoter = { seat: env.chain, account: env.account };
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {

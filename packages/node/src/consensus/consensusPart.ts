@@ -58,7 +58,7 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
         engine: () => engine,
         admission: context.admission,
         chain: seat,
-        voter: { ctx: seat, account: context.account, chainId: seat.chainId },
+        voter: { seat, account: context.account },
         logger,
         metrics: context.metrics,
         nodeId,
