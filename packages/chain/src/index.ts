@@ -1,10 +1,22 @@
+/** The contracts' enums, generated from their sources (values as the contracts store them). */
 /** The ABIs of the contracts whose events a node follows. */
 export {
+  ChallengeStatus,
+  ConsensusRequestStatus,
   challengeManagerAbi,
   consensusRequestsAbi,
+  DisputeKind,
+  DisputeOutcome,
+  DisputeStatus,
   disputeManagerAbi,
+  ModelStatus,
+  NodeStatus,
+  SettlementPhase,
+  StackStatus,
   settlementManagerAbi,
+  settlementPhaseNames,
   stackManagerAbi,
+  TaskSecurityLevel as SecurityLevel,
 } from "@atoma/contracts";
 export { ensureAllowance } from "./actions/approve.js";
 export {
@@ -29,7 +41,6 @@ export {
 export {
   answerChallenge,
   type ChallengeResult,
-  ChallengeStatus,
   challengeSettlement,
   getChallenge,
   type ResolvedChallenge,
@@ -59,12 +70,10 @@ export {
   submitConsensusRequest,
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
-export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export { type CreateTaskParams, createTask, TaskRole } from "./actions/createTask.js";
 export { findDisputeEvidence, readCommittee, readDispute } from "./actions/disputeReads.js";
 export {
   advanceDispute,
-  DisputeOutcome,
-  DisputeStatus,
   type DisputeStep,
   type DrawResult,
   drawCommittee,
@@ -91,10 +100,10 @@ export { type Call, execute, toCallError } from "./actions/execute.js";
 export { feeEpoch } from "./actions/feeEpoch.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
-export { getModel, ModelStatus } from "./actions/getModel.js";
-export { getNode, NodeStatus } from "./actions/getNode.js";
+export { getModel } from "./actions/getModel.js";
+export { getNode } from "./actions/getNode.js";
 export { getAttesters, getSampledIndices, getSettlement } from "./actions/getSettlement.js";
-export { getStack, StackStatus } from "./actions/getStack.js";
+export { getStack } from "./actions/getStack.js";
 export { getSubscription, getTask } from "./actions/getTask.js";
 export {
   answerIndexChallenge,

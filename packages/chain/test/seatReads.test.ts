@@ -1,3 +1,4 @@
+import { DisputeStatus, SettlementPhase } from "@atoma/contracts";
 import { keccak256, type LocalAccount, stringToHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,7 +16,7 @@ import {
 import { submitConsensusRequest } from "../src/actions/consensusRequest.js";
 import type { ChainContext } from "../src/actions/context.js";
 import { findDisputeEvidence, readCommittee, readDispute } from "../src/actions/disputeReads.js";
-import { DisputeStatus, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
+import { drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
 import { drawAttestersUntilDone } from "../src/actions/drawAttesters.js";
 import { feeEpoch } from "../src/actions/feeEpoch.js";
 import { getAttesters, getSampledIndices, getSettlement } from "../src/actions/getSettlement.js";
@@ -43,9 +44,6 @@ import {
 
 const UNITS = 1_000_000n;
 const TRANSCRIPT = `0x${"cd".repeat(32)}` as const;
-/** `ISettlementManager.Phase.Commit` and `.Drawing`. */
-const COMMIT = 1;
-const DRAWING = 8;
 
 describe("the reads a node's seat makes, against anvil", () => {
   let network: TestNetwork;
@@ -106,12 +104,12 @@ describe("the reads a node's seat makes, against anvil", () => {
     expect(armed.armedAt).toBeGreaterThan(0n);
     const attesterDraws = await findArmedAttesterDraws(user.ctx, range);
     expect(attesterDraws.find((draw) => draw.stackId === stackId)?.armedAt).toBe(armed.armedAt);
-    expect((await getSettlement(user.ctx, stackId)).phase).toBe(DRAWING);
+    expect((await getSettlement(user.ctx, stackId)).phase).toBe(SettlementPhase.Drawing);
 
     const drawn = await drawAttestersUntilDone(user.ctx, { stackId, candidates });
     if (drawn.outcome !== "sampled") throw new Error("p = 1 must sample");
     expect((await readArmedAttesterDraw(user.ctx, stackId)).armedAt).toBe(0n);
-    expect((await getSettlement(user.ctx, stackId)).phase).toBe(COMMIT);
+    expect((await getSettlement(user.ctx, stackId)).phase).toBe(SettlementPhase.Commit);
     expect((await getAttesters(user.ctx, stackId)).map((a) => a.nodeId)).toEqual(drawn.attesters);
     expect(await getSampledIndices(user.ctx, stackId)).toEqual(drawn.requestIndices);
     const now = await latestBlock(user.ctx);

@@ -1,4 +1,4 @@
-import { disputeManagerAbi } from "@atoma/contracts";
+import { DisputeStatus, disputeManagerAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
 import { hexToBytes, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
@@ -8,19 +8,6 @@ import { execute } from "./execute.js";
 import { latestBlock } from "./latestBlock.js";
 import { resolveDispute } from "./resolveDispute.js";
 import type { PostedRequest } from "./transcriptFallback.js";
-
-/** DisputeManager.Status. */
-export const DisputeStatus = { None: 0, Open: 1, Resolved: 2 } as const;
-
-/** DisputeManager.Outcome: how a dispute ended. */
-export const DisputeOutcome = {
-  None: 0,
-  Decided: 1,
-  Undecided: 2,
-  Unverifiable: 3,
-  Withheld: 4,
-  NoCommittee: 5,
-} as const;
 
 /**
  * The server posts the disputed requests — owner-signed, in the order of the sampled indices, each with its leaf's

@@ -10,6 +10,7 @@ import {
   getSettlement,
   openAttestation,
   proveReceiptFraud,
+  SettlementPhase,
   sendAttestationCommitment,
   timeoutAttesters,
 } from "@atoma/chain";
@@ -27,20 +28,6 @@ import {
   taskModelOf,
   type WorkerEnv,
 } from "./workerEnv.js";
-
-/** SettlementManager's phases (ISettlementManager.Phase). */
-export const Phase = {
-  None: 0,
-  Commit: 1,
-  Reveal: 2,
-  Disputed: 3,
-  Accepted: 4,
-  Finalized: 5,
-  Failed: 6,
-  TimedOut: 7,
-  Drawing: 8,
-  Opening: 9,
-} as const;
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
@@ -77,8 +64,9 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       await updateDuty(env.db, duty.taskId, { state: "committed" });
       return;
     }
-    if (st.phase === Phase.Failed || st.phase === Phase.TimedOut) return finish("server_failed");
-    if (st.phase !== Phase.Commit) return finish("missed", "failed");
+    if (st.phase === SettlementPhase.Failed || st.phase === SettlementPhase.TimedOut)
+      return finish("server_failed");
+    if (st.phase !== SettlementPhase.Commit) return finish("missed", "failed");
     if (st.dataRequested && !st.dataPosted && now > st.dataDeadline) {
       await failVerification(env.chain, { stackId: duty.stackId });
       return;
@@ -163,21 +151,21 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
 
   // Committed: see the settlement through, so nothing stays locked.
   switch (st.phase) {
-    case Phase.Drawing:
+    case SettlementPhase.Drawing:
       // Replacements for silent attesters are armed: anyone may draw them, from a later block.
       await drawAttesters(env.chain, { stackId: duty.stackId });
       return;
-    case Phase.Commit:
+    case SettlementPhase.Commit:
       if (st.dataRequested && !st.dataPosted) {
         if (now > st.dataDeadline) await failVerification(env.chain, { stackId: duty.stackId });
       } else if (now > st.deadline) {
         await timeoutAttesters(env.chain, { stackId: duty.stackId });
       }
       return;
-    case Phase.Reveal:
+    case SettlementPhase.Reveal:
       if (now > st.deadline) await failVerification(env.chain, { stackId: duty.stackId });
       return;
-    case Phase.Opening: {
+    case SettlementPhase.Opening: {
       // The server revealed: open what was committed to, before the deadline; after it, time out the silent.
       if (now > st.deadline) {
         await timeoutAttesters(env.chain, { stackId: duty.stackId });
@@ -203,11 +191,11 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       );
       return;
     }
-    case Phase.Disputed:
+    case SettlementPhase.Disputed:
       await moveStackDisputeOn(env, duty);
       return;
-    case Phase.Accepted:
-    case Phase.Finalized:
+    case SettlementPhase.Accepted:
+    case SettlementPhase.Finalized:
       return finish(mine?.agreed ? "agreed" : mine ? "dissented" : "timed_out");
     default:
       return finish("server_failed");

@@ -1,10 +1,7 @@
-import { disputeManagerAbi, settlementManagerAbi } from "@atoma/chain";
+import { DisputeKind, disputeManagerAbi, settlementManagerAbi } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
 import { insertDuty } from "./duties.js";
-
-/** DisputeManager's `Kind.Attestation`: a settlement dispute (consensus disputes are another worker's). */
-const ATTESTATION_DISPUTE = 0;
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
@@ -49,7 +46,8 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
       abi: disputeManagerAbi,
       handlers: {
         async DisputeOpened(event, { db }) {
-          if (event.args.kind !== ATTESTATION_DISPUTE) return;
+          // Consensus disputes are another worker's.
+          if (event.args.kind !== DisputeKind.Attestation) return;
           const me = await chain.nodeId();
           if (me === undefined || !event.args.committee.includes(me)) return;
           await insertDuty(db, {

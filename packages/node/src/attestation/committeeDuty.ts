@@ -3,6 +3,7 @@ import {
   type Ballot,
   ballotFromText,
   ballotToText,
+  DisputeStatus,
   readCommittee,
   readDispute,
   readMaxEvidenceBytes,
@@ -27,8 +28,6 @@ import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
 import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
-/** DisputeManager's statuses. */
-const Status = { None: 0, Open: 1, Resolved: 2 } as const;
 /** Chain seconds kept before the commit deadline for the commit transaction itself. */
 const COMMIT_MARGIN_SECONDS = 20n;
 /** The longest a recomputation may run, whatever the deadline. */
@@ -52,7 +51,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     env.chain.now(),
   ]);
   const member = committee.find((m) => m.nodeId === me);
-  if (dispute.status !== Status.Open || !member) {
+  if (dispute.status !== DisputeStatus.Open || !member) {
     const outcome = !member?.revealed
       ? "missed"
       : member.vote === UNAVAILABLE_CLAIM

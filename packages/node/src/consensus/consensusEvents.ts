@@ -1,4 +1,4 @@
-import { type AtomaAddresses, consensusRequestsAbi, disputeManagerAbi } from "@atoma/chain";
+import { type AtomaAddresses, consensusRequestsAbi, DisputeKind, disputeManagerAbi } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
@@ -8,9 +8,6 @@ import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
 /** Seat states that an outcome event may still close. */
 const WAITING: ConsensusSeatState[] = ["pending", "sealed", "revealed", "committed", "missed", "disputed"];
 const OPEN: ConsensusSeatState[] = [...WAITING, "delivering"];
-
-/** DisputeManager.Kind.Consensus. */
-const CONSENSUS_DISPUTE = 2;
 
 /**
  * The events that create and close this node's consensus duties. Handlers only write rows (in the listener's
@@ -92,7 +89,7 @@ export function consensusEventSources(
     abi: disputeManagerAbi,
     handlers: {
       DisputeOpened: async ({ args }, { db }) => {
-        if (args.kind !== CONSENSUS_DISPUTE) return;
+        if (args.kind !== DisputeKind.Consensus) return;
         await updateSeat(db, args.originId, {
           dispute_id: args.disputeId,
           dispute_deadline: args.revealDeadline,

@@ -7,13 +7,12 @@ import {
   getStack,
   latestBlock,
   readArmedAttesterDraw,
+  StackStatus,
 } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { NodeSeat } from "../service/nodeSeat.js";
 import { describeError } from "./describeError.js";
 
-/** `IStackManager.StackStatus.Pending`: bought, its node not drawn yet. */
-const STACK_PENDING = 4;
 /** Blocks scanned back on start: a draw armed earlier than its hash horizon is re-armed by whoever draws it. */
 const HORIZON = 256n;
 
@@ -102,7 +101,7 @@ export class DrawKeeper {
     const chain = this.#chain;
     if (armed.kind === "node") {
       const stack = await getStack(chain, armed.stackId);
-      if (stack.status !== STACK_PENDING) return undefined;
+      if (stack.status !== StackStatus.Pending) return undefined;
       const drawn = await drawNode(chain, { stackId: armed.stackId });
       this.#logger.info(
         { stackId: armed.stackId, outcome: drawn.outcome },

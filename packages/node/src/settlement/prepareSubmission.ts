@@ -1,14 +1,10 @@
-import { getSettlement, type SubmitSettlementParams } from "@atoma/chain";
+import { getSettlement, SettlementPhase, type SubmitSettlementParams } from "@atoma/chain";
 import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
 import type { BlobStore } from "../blobs/blobStore.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
 import { buildSettlement } from "./buildSettlement.js";
 import { updateSettlement } from "./settlementRows.js";
-
-/** `ISettlementManager.Phase` values that matter before submitting. */
-const PHASE_NONE = 0;
-const PHASE_TIMED_OUT = 7;
 
 export type PreparedSubmission =
   | { status: "ready"; params: SubmitSettlementParams }
@@ -33,8 +29,8 @@ export async function prepareSubmission(
   const blob = await blobs.put(built.transcript);
   await updateSettlement(db, stackId, { merkle_root: built.root, transcript_blob_id: blob.id });
   const { phase } = await getSettlement(chain, stackId);
-  if (phase === PHASE_TIMED_OUT) return { status: "timed-out" };
-  if (phase !== PHASE_NONE) return { status: "on-chain" };
+  if (phase === SettlementPhase.TimedOut) return { status: "timed-out" };
+  if (phase !== SettlementPhase.None) return { status: "on-chain" };
   return {
     status: "ready",
     params: {

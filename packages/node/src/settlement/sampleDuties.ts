@@ -1,4 +1,10 @@
-import { getSettlement, postSampledRequests, revealSettlement, timeoutAttesters } from "@atoma/chain";
+import {
+  getSettlement,
+  postSampledRequests,
+  revealSettlement,
+  SettlementPhase,
+  timeoutAttesters,
+} from "@atoma/chain";
 import { listLeaves } from "../accounting/stacks.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
@@ -48,16 +54,13 @@ export async function revealSample(ctx: StepContext, row: SettlementRow): Promis
   );
 }
 
-/** `ISettlementManager.Phase.Opening`: the attesters open their commitments after the reveal. */
-const PHASE_OPENING = 9;
-
 /**
  * After the reveal, attesters that do not open by the deadline would leave the settlement undecided: once it has
  * passed, the server times them out itself (anyone may), which compares the openings there are.
  */
 export async function closeOpenings(ctx: StepContext, row: SettlementRow, now: bigint): Promise<void> {
   const st = await getSettlement(ctx.chain, row.stack_id);
-  if (st.phase !== PHASE_OPENING || now <= st.deadline) return;
+  if (st.phase !== SettlementPhase.Opening || now <= st.deadline) return;
   const closed = await timeoutAttesters(ctx.chain, { stackId: row.stack_id });
   ctx.logger.info(
     { stackId: row.stack_id, timedOut: closed.timedOut.map(String), outcome: closed.compared?.outcome },

@@ -1,6 +1,7 @@
 import {
   type AtomaAddresses,
   challengeManagerAbi,
+  DisputeKind,
   disputeManagerAbi,
   settlementManagerAbi,
   stackManagerAbi,
@@ -16,9 +17,6 @@ import {
   recordSubmission,
   updateSettlement,
 } from "./settlementRows.js";
-
-/** DisputeManager.Kind.Attestation: a dispute on a settlement. */
-const ATTESTATION_DISPUTE = 0;
 
 /**
  * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
@@ -110,7 +108,7 @@ export function settlementEventSources(
       handlers: {
         // Only this node's settlements have a row: a dispute on another node's stack changes nothing.
         DisputeCreated: async ({ args }, { db }) => {
-          if (args.kind !== ATTESTATION_DISPUTE) return;
+          if (args.kind !== DisputeKind.Attestation) return;
           await updateSettlement(db, args.originId, {
             dispute_id: args.disputeId,
             evidence_deadline: args.evidenceDeadline,

@@ -3,6 +3,7 @@ import {
   drawAttesters,
   finalizeSettlement,
   getSettlement,
+  SettlementPhase,
   type SubmitSettlementParams,
   submitSettlement,
   submitSettlements,
@@ -42,8 +43,6 @@ import type { StepContext } from "./stepContext.js";
 const MAX_BATCH = 32;
 /** Longest pause after repeated failures on one stack. */
 const MAX_BACKOFF_MS = 60_000;
-/** `ISettlementManager.Phase.Drawing`: an attester draw is armed and waits for a later block. */
-const PHASE_DRAWING = 8;
 
 export interface SettlementWorkerComponents {
   db: NodeDb;
@@ -217,7 +216,7 @@ export class SettlementWorker {
       (row.state === "attesting" && row.commit_deadline !== null && now > row.commit_deadline);
     if (!mayBeDrawing) return false;
     const { phase } = await getSettlement(this.#chain, row.stack_id);
-    return phase === PHASE_DRAWING;
+    return phase === SettlementPhase.Drawing;
   }
 
   /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */
