@@ -20,7 +20,8 @@ function fingerprint(sources: Record<string, { content: string }>): string {
   hash.update(solc.version());
   hash.update(packageVersion("@openzeppelin/contracts"));
   hash.update(JSON.stringify(compilerSettings));
-  hash.update(readFileSync(join(root, "scripts", "emit.ts")));
+  for (const script of ["compile.ts", "emit.ts", "enumsModule.ts", "solidityEnums.ts"])
+    hash.update(readFileSync(join(root, "scripts", script)));
   for (const [name, { content }] of Object.entries(sources)) hash.update(`${name}\0${content}\0`);
   return hash.digest("hex");
 }
@@ -44,7 +45,7 @@ function main(): number {
   if (upToDate && !force) return 0;
   const started = performance.now();
   try {
-    const { contracts, warnings } = compileSources(sources, "contracts/");
+    const { contracts, enums, warnings } = compileSources(sources, "contracts/");
     // solc warns about every use of transient storage; OpenZeppelin's ReentrancyGuardTransient clears its slot at
     // the end of each guarded call, the use the warning itself names as safe.
     for (const warning of warnings.filter((w) => !w.includes("Transient storage as defined by EIP-1153")))
@@ -54,7 +55,7 @@ function main(): number {
       console.error(`contracts over the EIP-170 size limit:\n${tooBig.join("\n")}`);
       return 1;
     }
-    emitArtifacts(contracts, artifactsDir, generatedDir);
+    emitArtifacts(contracts, enums, artifactsDir, generatedDir);
     writeFileSync(stampFile, stamp);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.error(

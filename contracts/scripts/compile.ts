@@ -1,5 +1,6 @@
 import solc from "solc";
 import { compilerSettings, findImport, type SourceMap } from "./solcInput.js";
+import { type AstNode, enumsOf, type SolidityEnum } from "./solidityEnums.js";
 
 export interface CompiledContract {
   name: string;
@@ -19,6 +20,7 @@ interface SolcError {
 
 interface SolcOutput {
   errors?: SolcError[];
+  sources?: Record<string, { ast: AstNode }>;
   contracts?: Record<
     string,
     Record<
@@ -50,13 +52,15 @@ export function describeDiagnostic(error: SolcError, sources: SourceMap, prefix:
 export function compileSources(
   sources: SourceMap,
   prefix = "",
-): { contracts: CompiledContract[]; warnings: string[] } {
+): { contracts: CompiledContract[]; enums: SolidityEnum[]; warnings: string[] } {
   const input = {
     language: "Solidity",
     sources,
     settings: {
       ...compilerSettings,
-      outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
+      outputSelection: {
+        "*": { "": ["ast"], "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] },
+      },
     },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
@@ -80,5 +84,8 @@ export function compileSources(
       });
     }
   }
-  return { contracts, warnings };
+  const enums = Object.entries(output.sources ?? {})
+    .filter(([sourceName]) => sourceName in sources)
+    .flatMap(([sourceName, { ast }]) => enumsOf(sourceName, ast));
+  return { contracts, enums, warnings };
 }

@@ -1,6 +1,30 @@
-/** The StackManager's ABI, for parts that follow its events. */
-export { stackManagerAbi } from "@atoma/contracts";
+/** The contracts' enums, generated from their sources (values as the contracts store them). */
+/** The ABIs of the contracts whose events a node follows. */
+export {
+  ChallengeStatus,
+  ConsensusRequestStatus,
+  challengeManagerAbi,
+  consensusRequestsAbi,
+  DisputeKind,
+  DisputeOutcome,
+  DisputeStatus,
+  disputeManagerAbi,
+  ModelStatus,
+  NodeStatus,
+  SettlementPhase,
+  StackStatus,
+  settlementManagerAbi,
+  settlementPhaseNames,
+  stackManagerAbi,
+  TaskSecurityLevel as SecurityLevel,
+} from "@atoma/contracts";
 export { ensureAllowance } from "./actions/approve.js";
+export {
+  type BlockRange,
+  findArmedAttesterDraws,
+  findArmedNodeDraws,
+  readArmedAttesterDraw,
+} from "./actions/armedDraws.js";
 export { ballotFromText, ballotToText } from "./actions/ballotText.js";
 export {
   type BuyStackParams,
@@ -17,7 +41,6 @@ export {
 export {
   answerChallenge,
   type ChallengeResult,
-  ChallengeStatus,
   challengeSettlement,
   getChallenge,
   type ResolvedChallenge,
@@ -25,7 +48,11 @@ export {
 } from "./actions/challengeSettlement.js";
 export { claimEmission, type EmissionClaim } from "./actions/claimEmission.js";
 export { claimNodeFees, claimOwnerFees, withdrawBalance } from "./actions/claimFees.js";
-export { type CommitAttestationParams, commitAttestation } from "./actions/commitAttestation.js";
+export {
+  type CommitAttestationParams,
+  commitAttestation,
+  sendAttestationCommitment,
+} from "./actions/commitAttestation.js";
 export {
   type ConsensusRoundOutcome,
   type ConsensusSeatResult,
@@ -34,6 +61,7 @@ export {
   sealConsensusResult,
 } from "./actions/consensusCommit.js";
 export { deliverConsensusResult, timeoutConsensusDelivery } from "./actions/consensusDelivery.js";
+export { findConsensusPrompt, readConsensusRequest, readMaxOutputBytes } from "./actions/consensusReads.js";
 export {
   type DrawnSeats,
   type DrawOutcome,
@@ -42,16 +70,14 @@ export {
   submitConsensusRequest,
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
-export { type CreateTaskParams, createTask, SecurityLevel, TaskRole } from "./actions/createTask.js";
+export { type CreateTaskParams, createTask, TaskRole } from "./actions/createTask.js";
+export { findDisputeEvidence, readCommittee, readDispute } from "./actions/disputeReads.js";
 export {
   advanceDispute,
-  DisputeOutcome,
-  DisputeStatus,
   type DisputeStep,
   type DrawResult,
   drawCommittee,
   postDisputeEvidence,
-  readDispute,
 } from "./actions/disputeSteps.js";
 export {
   type AttesterDrawOutcome,
@@ -71,17 +97,20 @@ export {
 } from "./actions/echelons.js";
 export { batchesWithin, readMaxEvidenceBytes } from "./actions/evidenceBatches.js";
 export { type Call, execute, toCallError } from "./actions/execute.js";
+export { feeEpoch } from "./actions/feeEpoch.js";
 export { type FinalizedStack, finalizeSettlement } from "./actions/finalizeSettlement.js";
 export { findOwnedStacks, type OwnedStack } from "./actions/findOwnedStacks.js";
-export { getModel, ModelStatus } from "./actions/getModel.js";
-export { getNode, NodeStatus } from "./actions/getNode.js";
-export { getStack, StackStatus } from "./actions/getStack.js";
+export { getModel } from "./actions/getModel.js";
+export { getNode } from "./actions/getNode.js";
+export { getAttesters, getSampledIndices, getSettlement } from "./actions/getSettlement.js";
+export { getStack } from "./actions/getStack.js";
 export { getSubscription, getTask } from "./actions/getTask.js";
 export {
   answerIndexChallenge,
   challengeLeafIndex,
   type IndexChallengeAnswer,
 } from "./actions/indexChallenge.js";
+export { latestBlock } from "./actions/latestBlock.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export {
@@ -112,6 +141,11 @@ export {
 } from "./actions/revealSettlement.js";
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
+export {
+  findPostedSampledRequests,
+  findSettlementDispute,
+  findSettlementSubmission,
+} from "./actions/settlementLogs.js";
 export {
   frozenCandidates,
   type SettlementOutcome,

@@ -1,3 +1,4 @@
+import { TaskSecurityLevel as SecurityLevel } from "@atoma/contracts";
 import {
   canonicalJson,
   type Hash,
@@ -11,7 +12,6 @@ import {
   signResponse,
 } from "@atoma/core";
 import { type Hex, keccak256, type LocalAccount, stringToBytes, stringToHex } from "viem";
-import { SecurityLevel } from "../src/actions/createTask.js";
 import type { PostedRequest } from "../src/actions/transcriptFallback.js";
 import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "../src/devnet/index.js";
 import type { ParameterOverrides } from "../src/parameters.js";

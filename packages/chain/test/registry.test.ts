@@ -1,6 +1,7 @@
+import { TaskSecurityLevel as SecurityLevel } from "@atoma/contracts";
 import { parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTask, SecurityLevel, TaskRole } from "../src/actions/createTask.js";
+import { createTask, TaskRole } from "../src/actions/createTask.js";
 import { deregisterNode, topUpCollateral, withdrawCollateral } from "../src/actions/manageNode.js";
 import { reportWeightsMismatch } from "../src/actions/registerModel.js";
 import { registerNode } from "../src/actions/registerNode.js";

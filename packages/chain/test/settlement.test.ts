@@ -1,3 +1,4 @@
+import { DisputeOutcome } from "@atoma/contracts";
 import type { RecomputedSample } from "@atoma/core";
 import { atomaDomain, signRequest } from "@atoma/core";
 import { encodeAbiParameters, type Hash, keccak256, type LocalAccount } from "viem";
@@ -8,7 +9,7 @@ import { claimEmission } from "../src/actions/claimEmission.js";
 import { claimNodeFees, claimOwnerFees, withdrawBalance } from "../src/actions/claimFees.js";
 import { commitAttestation } from "../src/actions/commitAttestation.js";
 import type { ChainContext } from "../src/actions/context.js";
-import { DisputeOutcome, drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
+import { drawCommittee, postDisputeEvidence } from "../src/actions/disputeSteps.js";
 import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { answerIndexChallenge, challengeLeafIndex } from "../src/actions/indexChallenge.js";

@@ -12,7 +12,6 @@ export type NodeErrorCode =
   | "config_invalid"
   | "consensus_model_mismatch"
   | "consensus_prompt"
-  | "consensus_setup"
   | "database_unavailable"
   | "devnet_timeout"
   | "echelon_fingerprint_mismatch"

@@ -69,7 +69,6 @@ export { type ConsensusPartOptions, consensusPart } from "./consensus/consensusP
 export {
   ConsensusModelMismatchError,
   ConsensusPromptError,
-  ConsensusSetupError,
 } from "./consensus/errors.js";
 export { nodeMigrations } from "./db/migrations.js";
 export {
@@ -171,13 +170,10 @@ export { assertChain, createNodeChainClient, type NodeChainClient } from "./serv
 export { type AtomaNode, createNode, type NodeComponents } from "./service/createNode.js";
 export { defaultNodeParts } from "./service/defaultParts.js";
 export type { NodeContext, NodePart, NodePartFactory } from "./service/nodePart.js";
+export { missingContracts, type NodeSeat, openNodeSeat } from "./service/nodeSeat.js";
 export { type BuiltSettlement, buildSettlement, EMPTY_ROOT } from "./settlement/buildSettlement.js";
 export { SettlementStateError } from "./settlement/errors.js";
-export {
-  connectSettlementChain,
-  type SettlementChain,
-  settlementAddresses,
-} from "./settlement/settlementChain.js";
+export { settlementAddresses } from "./settlement/settlementContracts.js";
 export { settlementEventSources } from "./settlement/settlementEvents.js";
 export { settlementPart } from "./settlement/settlementPart.js";
 export {

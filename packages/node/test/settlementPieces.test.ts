@@ -14,11 +14,11 @@ import { describe, expect, it } from "vitest";
 import type { SettlementSnapshot } from "../src/accounting/freezeForSettlement.js";
 import type { Stack, StoredLeaf } from "../src/accounting/types.js";
 import { ConfigError } from "../src/errors.js";
+import { cappedFees } from "../src/service/feeCaps.js";
 import { buildSettlement, EMPTY_ROOT } from "../src/settlement/buildSettlement.js";
 import { SettlementStateError } from "../src/settlement/errors.js";
-import { cappedFees } from "../src/settlement/feeCaps.js";
 import { postedRequestsOf, revealOf } from "../src/settlement/sampledEntries.js";
-import { settlementAddresses } from "../src/settlement/settlementChain.js";
+import { settlementAddresses } from "../src/settlement/settlementContracts.js";
 import { settlementReason } from "../src/settlement/settlementReason.js";
 
 const STACKS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

@@ -1,4 +1,4 @@
-import { buyStack, finalizeSettlement, submitSettlements } from "@atoma/chain";
+import { buyStack, finalizeSettlement, SettlementPhase, submitSettlements } from "@atoma/chain";
 import { InvalidInputError } from "@atoma/core";
 import { keccak256, stringToBytes } from "viem";
 import { attestAndReveal, type RoundActors } from "./attestation.js";
@@ -7,10 +7,6 @@ import { challengeOverClaims } from "./ownerAudit.js";
 import type { SeededRandom } from "./random.js";
 import { type ServedStack, sampledEntries, serveStack } from "./servedStack.js";
 import { type SimNetwork, type SimNode, STACK_UNITS } from "./simNetwork.js";
-
-/** Settlement phases of ISettlementManager.Phase that a round ends in. */
-const PHASE_ACCEPTED = 4;
-const PHASE_FAILED = 6;
 
 /** Gas for `settleMany`: enough for every settlement being sampled (rounds buy at most 64 stacks). */
 const SETTLE_GAS_BASE = 200_000n;
@@ -160,11 +156,13 @@ export async function runRound(
   const phases = await Promise.all(
     bought.map((s) => contracts.settlementManager.read.getSettlement([s.stackId])),
   );
-  const failed = new Set(bought.filter((_, i) => phases[i]!.phase === PHASE_FAILED).map((s) => s.stackId));
+  const failed = new Set(
+    bought.filter((_, i) => phases[i]!.phase === SettlementPhase.Failed).map((s) => s.stackId),
+  );
   const audited = bought.filter(
     (s, i) =>
       claimed(s.server) > STACK_UNITS &&
-      phases[i]!.phase === PHASE_ACCEPTED &&
+      phases[i]!.phase === SettlementPhase.Accepted &&
       random.chance(settings.ownerAudit),
   );
   const upheld = await challengeOverClaims(
@@ -181,7 +179,7 @@ export async function runRound(
 
   await network.advance(settings.disputeWindow + 1);
   const accepted = bought
-    .filter((s, i) => phases[i]!.phase === PHASE_ACCEPTED && !failed.has(s.stackId))
+    .filter((s, i) => phases[i]!.phase === SettlementPhase.Accepted && !failed.has(s.stackId))
     .map((s) => s.stackId);
   if (accepted.length > 0) {
     await finalizeSettlement(network.admin, { stackIds: accepted });

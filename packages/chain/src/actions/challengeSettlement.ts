@@ -79,9 +79,6 @@ export async function answerChallenge(
   return txInfo(receipt);
 }
 
-/** Challenge statuses as the ChallengeManager stores them. */
-export const ChallengeStatus = { None: 0, Open: 1, Upheld: 2, Dismissed: 3 } as const;
-
 /**
  * A challenge: status, answer deadline, leaf index, owner, stack, node, the challenged leaf (zero for an index
  * challenge) and the bond it still holds; status 0 when unknown.

@@ -29,16 +29,32 @@ export async function commitAttestation(
 ): Promise<TxInfo & { commitment: Hash; result: Hash; revealDeadline: bigint | undefined }> {
   const result = attestationResult(params.sample);
   const commitment = attestationCommitment(params.nodeId, result, params.salt);
+  const sent = await sendAttestationCommitment(ctx, {
+    stackId: params.stackId,
+    nodeId: params.nodeId,
+    commitment,
+  });
+  return { ...sent, commitment, result };
+}
+
+/**
+ * Sends a commitment made already (one kept from an earlier attempt, or a strategy's own): the transaction, and
+ * the reveal deadline when this commitment was the last one and opened the reveal.
+ */
+export async function sendAttestationCommitment(
+  ctx: ChainContext,
+  params: { stackId: bigint; nodeId: bigint; commitment: Hash },
+): Promise<TxInfo & { revealDeadline: bigint | undefined }> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
     functionName: "commitAttestation",
-    args: [params.stackId, params.nodeId, commitment],
+    args: [params.stackId, params.nodeId, params.commitment],
   });
   const [opened] = parseEventLogs({
     abi: settlementManagerAbi,
     logs: receipt.logs,
     eventName: "RevealOpened",
   });
-  return { ...txInfo(receipt), commitment, result, revealDeadline: opened?.args.revealDeadline };
+  return { ...txInfo(receipt), revealDeadline: opened?.args.revealDeadline };
 }

@@ -3,9 +3,6 @@ import { type Hex, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
 
-/** Security levels of a task (level 3, confidential compute, is refused by the contracts for now). */
-export const SecurityLevel = { None: 0, CrossValidation: 1, Consensus: 2, Confidential: 3 } as const;
-
 /** Task roles; the contract accepts 0–15, these are the ones the node serves. */
 export const TaskRole = { Chat: 0, Completions: 1, Embeddings: 2 } as const;
 

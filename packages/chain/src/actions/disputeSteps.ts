@@ -1,33 +1,13 @@
-import { disputeManagerAbi } from "@atoma/contracts";
+import { DisputeStatus, disputeManagerAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
 import { hexToBytes, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { readCommittee, readDispute } from "./disputeReads.js";
 import { batchesWithin, readMaxEvidenceBytes } from "./evidenceBatches.js";
 import { execute } from "./execute.js";
+import { latestBlock } from "./latestBlock.js";
 import { resolveDispute } from "./resolveDispute.js";
 import type { PostedRequest } from "./transcriptFallback.js";
-
-/** DisputeManager.Status. */
-export const DisputeStatus = { None: 0, Open: 1, Resolved: 2 } as const;
-
-/** DisputeManager.Outcome: how a dispute ended. */
-export const DisputeOutcome = {
-  None: 0,
-  Decided: 1,
-  Undecided: 2,
-  Unverifiable: 3,
-  Withheld: 4,
-  NoCommittee: 5,
-} as const;
-
-export function readDispute(ctx: ChainContext, disputeId: bigint) {
-  return ctx.publicClient.readContract({
-    address: ctx.addresses.DisputeManager,
-    abi: disputeManagerAbi,
-    functionName: "getDispute",
-    args: [disputeId],
-  });
-}
 
 /**
  * The server posts the disputed requests — owner-signed, in the order of the sampled indices, each with its leaf's
@@ -112,7 +92,7 @@ export async function advanceDispute(ctx: ChainContext, params: { disputeId: big
   const { disputeId } = params;
   const [dispute, block, rounds] = await Promise.all([
     readDispute(ctx, disputeId),
-    ctx.publicClient.getBlock({ blockTag: "latest" }),
+    latestBlock(ctx),
     readDrawRounds(ctx),
   ]);
   if (dispute.status !== DisputeStatus.Open) return "closed";
@@ -130,12 +110,7 @@ export async function advanceDispute(ctx: ChainContext, params: { disputeId: big
     return drawn.outcome === "failed" ? "draw-failed" : drawn.outcome;
   }
   if (now > dispute.revealDeadline) return resolved(ctx, disputeId);
-  const committee = await ctx.publicClient.readContract({
-    address: ctx.addresses.DisputeManager,
-    abi: disputeManagerAbi,
-    functionName: "committeeOf",
-    args: [disputeId],
-  });
+  const committee = await readCommittee(ctx, disputeId);
   return committee.every((m) => m.substantiated) ? resolved(ctx, disputeId) : "waiting";
 }
 

@@ -1,6 +1,7 @@
 import { settlementDrawAbi, settlementManagerAbi } from "@atoma/contracts";
 import { parseEventLogs, type TransactionReceipt } from "viem";
 import { EventNotFoundError } from "../errors.js";
+import { readArmedAttesterDraw } from "./armedDraws.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute } from "./execute.js";
 
@@ -86,12 +87,7 @@ export async function drawAttesters(
 
 /** The attester candidates a settlement froze, from its `AttesterCandidatesFrozen` event. */
 export async function attesterCandidatesOf(ctx: ChainContext, stackId: bigint): Promise<bigint[]> {
-  const { frozenAt } = await ctx.publicClient.readContract({
-    address: ctx.addresses.SettlementDraw,
-    abi: settlementDrawAbi,
-    functionName: "armedOf",
-    args: [stackId],
-  });
+  const { frozenAt } = await readArmedAttesterDraw(ctx, stackId);
   const logs = await ctx.publicClient.getContractEvents({
     address: ctx.addresses.SettlementDraw,
     abi: settlementDrawAbi,

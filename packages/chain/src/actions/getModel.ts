@@ -3,9 +3,6 @@ import type { Hex } from "viem";
 import type { AtomaAddresses } from "../deploy.js";
 import type { ChainContext } from "./context.js";
 
-/** Model statuses as the registry stores them. */
-export const ModelStatus = { None: 0, Pending: 1, Active: 2, Disabled: 3, Retired: 4 } as const;
-
 /** A model's registration (owner, weights root, status, fee share, …); status 0 when unknown. */
 export function getModel(
   ctx: Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "ModelRegistry"> },

@@ -2,9 +2,6 @@ import { nodeRegistryAbi } from "@atoma/contracts";
 import type { AtomaAddresses } from "../deploy.js";
 import type { ChainContext } from "./context.js";
 
-/** Node statuses as the registry stores them. */
-export const NodeStatus = { None: 0, Active: 1, Deregistered: 2, Slashed: 3 } as const;
-
 /** A node's registration (operator, signer, URL, echelon, collateral, status, reputation); status 0 when unknown. */
 export function getNode(
   ctx: Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "NodeRegistry"> },

@@ -2,9 +2,6 @@ import { stackManagerAbi } from "@atoma/contracts";
 import type { AtomaAddresses } from "../deploy.js";
 import type { ChainContext } from "./context.js";
 
-/** Stack statuses as the StackManager stores them. */
-export const StackStatus = { None: 0, Active: 1, Settling: 2, Closed: 3, Pending: 4 } as const;
-
 /** A stack (owner, task, serving node, units, price, escrow, expiry, status); status 0 when unknown. */
 export function getStack(
   ctx: Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "StackManager"> },

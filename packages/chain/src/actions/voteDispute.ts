@@ -3,6 +3,7 @@ import { claimOfOutputs, type Hash, UNAVAILABLE_CLAIM, voteWork } from "@atoma/c
 import { type Hex, hexToBytes } from "viem";
 import { voteCommitment } from "../commitments.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { readCommittee } from "./disputeReads.js";
 import { batchesWithin, readMaxEvidenceBytes } from "./evidenceBatches.js";
 import { execute } from "./execute.js";
 
@@ -91,12 +92,7 @@ export async function showDisputeVote(
   params: { disputeId: bigint; nodeId: bigint; ballot: Ballot },
 ): Promise<TxInfo[]> {
   const { disputeId, nodeId, ballot } = params;
-  const committee = await ctx.publicClient.readContract({
-    address: ctx.addresses.DisputeManager,
-    abi: disputeManagerAbi,
-    functionName: "committeeOf",
-    args: [disputeId],
-  });
+  const committee = await readCommittee(ctx, disputeId);
   const member = committee.find((m) => m.nodeId === nodeId);
   if (!member || member.substantiated) return [];
   const maxBytes = await readMaxEvidenceBytes(ctx);

@@ -6,7 +6,9 @@ import {
   getChallenge,
   getStack,
   resolveChallenge,
+  SettlementPhase,
   StackStatus,
+  settlementPhaseNames,
 } from "@atoma/chain";
 import { type Command, Option } from "commander";
 import { formatEther } from "viem";
@@ -16,19 +18,9 @@ import { loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/rece
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
 
-/** ISettlementManager.Phase, by value. */
-const PHASES = [
-  "none",
-  "commit",
-  "reveal",
-  "disputed",
-  "accepted",
-  "finalized",
-  "failed",
-  "timed out",
-  "drawing",
-] as const;
-const ACCEPTED = 4;
+/** A settlement phase as words: `TimedOut` → "timed out". */
+const phaseWords = (phase: number) =>
+  settlementPhaseNames[phase]?.replace(/(?<!^)([A-Z])/g, " $1").toLowerCase() ?? String(phase);
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
@@ -116,14 +108,14 @@ export function registerStackChallenge(stack: Command): void {
         ctx.walletClient,
       );
       const settlement = await settlementManager.read.getSettlement([stackId]);
-      if (settlement.phase === 0)
+      if (settlement.phase === SettlementPhase.None)
         throw new CliUsageError(
           `stack ${stackId} is not settled yet: its node settles it once it is closed, used up or expired`,
         );
-      if (settlement.phase !== ACCEPTED) {
-        const phase = PHASES[settlement.phase] ?? String(settlement.phase);
+      if (settlement.phase !== SettlementPhase.Accepted) {
+        const phase = phaseWords(settlement.phase);
         const why =
-          settlement.phase === 3
+          settlement.phase === SettlementPhase.Disputed
             ? "a challenge or dispute of it is open; wait until it ends"
             : "only an accepted settlement can be challenged";
         throw new CliUsageError(`stack ${stackId}'s settlement is ${phase}: ${why}`);

@@ -1,4 +1,3 @@
-import { NodeNotRegisteredError, readNodeIdOfSigner } from "@atoma/chain";
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
@@ -30,9 +29,8 @@ function contract(context: NodeContext, name: string): Address {
  */
 export async function createStackApi(context: NodeContext, options: StackApiOptions = {}): Promise<StackApi> {
   const stackManager = contract(context, "StackManager");
-  const registry = contract(context, "NodeRegistry");
-  const nodeId = await readNodeIdOfSigner(context.chain, registry, context.account.address);
-  if (nodeId === undefined) throw new NodeNotRegisteredError(context.account.address);
+  contract(context, "NodeRegistry"); // where the seat reads the node id
+  const nodeId = await context.seat.registeredNodeId();
   const now = options.now ?? Date.now;
   const { limits } = context.config;
   return {
@@ -45,7 +43,7 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     admission: context.admission,
     account: context.account,
     owners: new StackOwners(context.db),
-    lookupChainStack: chainStackLookup(context.chain, stackManager, context.logger),
+    lookupChainStack: chainStackLookup(context.seat.publicClient, stackManager, context.logger),
     limits: {
       maxPromptTokens: limits.maxPromptTokens,
       maxDeadlineAheadSeconds: limits.maxRequestDeadlineSeconds,

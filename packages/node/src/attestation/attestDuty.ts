@@ -4,10 +4,14 @@ import {
   commitAttestation,
   declareTranscriptUnavailable,
   drawAttesters,
-  execute,
   failVerification,
+  findSettlementDispute,
+  getAttesters,
+  getSettlement,
   openAttestation,
   proveReceiptFraud,
+  SettlementPhase,
+  sendAttestationCommitment,
   timeoutAttesters,
 } from "@atoma/chain";
 import type { Hash, RecomputedSample } from "@atoma/core";
@@ -25,20 +29,6 @@ import {
   type WorkerEnv,
 } from "./workerEnv.js";
 
-/** SettlementManager's phases (ISettlementManager.Phase). */
-export const Phase = {
-  None: 0,
-  Commit: 1,
-  Reveal: 2,
-  Disputed: 3,
-  Accepted: 4,
-  Finalized: 5,
-  Failed: 6,
-  TimedOut: 7,
-  Drawing: 8,
-  Opening: 9,
-} as const;
-
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
  * sample first, or declaring the transcript unavailable) to H(nodeId, result, salt), the salt derived from the
@@ -48,18 +38,17 @@ export const Phase = {
  * due. `signal` bounds the step; the recompute also stops at the commit deadline.
  */
 export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
-  const { settlementManager } = env.chain.contracts;
-  const me = await env.chain.nodeId();
+  const me = await env.chain.registeredNodeId();
   const [st, attesters, now] = await Promise.all([
-    settlementManager.read.getSettlement([duty.stackId]),
-    settlementManager.read.attestersOf([duty.stackId]),
+    getSettlement(env.chain, duty.stackId),
+    getAttesters(env.chain, duty.stackId),
     env.chain.now(),
   ]);
   const mine = attesters.find((a) => a.nodeId === me && !a.removed);
   const salt = () =>
     attestationSalt(env.account, {
       chainId: env.chain.chainId,
-      settlementManager: settlementManager.address,
+      settlementManager: env.chain.addresses.SettlementManager,
       stackId: duty.stackId,
       nodeId: me,
     });
@@ -75,16 +64,21 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       await updateDuty(env.db, duty.taskId, { state: "committed" });
       return;
     }
-    if (st.phase === Phase.Failed || st.phase === Phase.TimedOut) return finish("server_failed");
-    if (st.phase !== Phase.Commit) return finish("missed", "failed");
+    if (st.phase === SettlementPhase.Failed || st.phase === SettlementPhase.TimedOut)
+      return finish("server_failed");
+    if (st.phase !== SettlementPhase.Commit) return finish("missed", "failed");
     if (st.dataRequested && !st.dataPosted && now > st.dataDeadline) {
-      await failVerification(env.chain.ctx, { stackId: duty.stackId });
+      await failVerification(env.chain, { stackId: duty.stackId });
       return;
     }
     if (now > st.deadline) return; // too late to commit: another party times us out
     if (duty.commitment && duty.result) {
       // Computed before (the transaction failed or the node restarted): send what was kept, not a recompute.
-      const sent = await commitRaw(env, duty.stackId, me, duty.commitment);
+      const sent = await sendAttestationCommitment(env.chain, {
+        stackId: duty.stackId,
+        nodeId: me,
+        commitment: duty.commitment,
+      });
       await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
       env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
       return;
@@ -95,9 +89,9 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     try {
       sample = await loadSample(env, full, st.dataPosted, bounded);
     } catch (error) {
-      if (error instanceof TranscriptFraudError && env.chain.ctx.addresses.ReceiptFraud) {
+      if (error instanceof TranscriptFraudError && env.chain.addresses.ReceiptFraud) {
         // The server's own root holds a leaf it could not honestly have: that is proof, not a disagreement.
-        await proveReceiptFraud(env.chain.ctx, {
+        await proveReceiptFraud(env.chain, {
           kind: "settledLeaves",
           stackId: duty.stackId,
           leaves: error.leaves,
@@ -112,7 +106,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         { stackId: duty.stackId.toString(), err: error.shortMessage },
         "transcript unavailable",
       );
-      await declareTranscriptUnavailable(env.chain.ctx, { stackId: duty.stackId, nodeId: me });
+      await declareTranscriptUnavailable(env.chain, { stackId: duty.stackId, nodeId: me });
       return;
     }
     if (!sample) return; // posted, but the event is not visible yet
@@ -143,13 +137,13 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         : {}),
     });
     const sent = recomputed
-      ? await commitAttestation(env.chain.ctx, {
+      ? await commitAttestation(env.chain, {
           stackId: duty.stackId,
           nodeId: me,
           sample: recomputed,
           salt: await salt(),
         })
-      : await commitRaw(env, duty.stackId, me, commitment);
+      : await sendAttestationCommitment(env.chain, { stackId: duty.stackId, nodeId: me, commitment });
     await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
     env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
     return;
@@ -157,24 +151,24 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
 
   // Committed: see the settlement through, so nothing stays locked.
   switch (st.phase) {
-    case Phase.Drawing:
+    case SettlementPhase.Drawing:
       // Replacements for silent attesters are armed: anyone may draw them, from a later block.
-      await drawAttesters(env.chain.ctx, { stackId: duty.stackId });
+      await drawAttesters(env.chain, { stackId: duty.stackId });
       return;
-    case Phase.Commit:
+    case SettlementPhase.Commit:
       if (st.dataRequested && !st.dataPosted) {
-        if (now > st.dataDeadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
+        if (now > st.dataDeadline) await failVerification(env.chain, { stackId: duty.stackId });
       } else if (now > st.deadline) {
-        await timeoutAttesters(env.chain.ctx, { stackId: duty.stackId });
+        await timeoutAttesters(env.chain, { stackId: duty.stackId });
       }
       return;
-    case Phase.Reveal:
-      if (now > st.deadline) await failVerification(env.chain.ctx, { stackId: duty.stackId });
+    case SettlementPhase.Reveal:
+      if (now > st.deadline) await failVerification(env.chain, { stackId: duty.stackId });
       return;
-    case Phase.Opening: {
+    case SettlementPhase.Opening: {
       // The server revealed: open what was committed to, before the deadline; after it, time out the silent.
       if (now > st.deadline) {
-        await timeoutAttesters(env.chain.ctx, { stackId: duty.stackId });
+        await timeoutAttesters(env.chain, { stackId: duty.stackId });
         return;
       }
       if (!mine || mine.opened) return;
@@ -185,7 +179,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         env.logger.warn({ stackId: duty.stackId.toString() }, "attestation commitment cannot be opened");
         return;
       }
-      const opened = await openAttestation(env.chain.ctx, {
+      const opened = await openAttestation(env.chain, {
         stackId: duty.stackId,
         nodeId: me,
         result,
@@ -197,11 +191,11 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       );
       return;
     }
-    case Phase.Disputed:
+    case SettlementPhase.Disputed:
       await moveStackDisputeOn(env, duty);
       return;
-    case Phase.Accepted:
-    case Phase.Finalized:
+    case SettlementPhase.Accepted:
+    case SettlementPhase.Finalized:
       return finish(mine?.agreed ? "agreed" : mine ? "dissented" : "timed_out");
     default:
       return finish("server_failed");
@@ -216,23 +210,11 @@ function openingResult(duty: Duty): Hash | undefined {
   return attestationResult(sample);
 }
 
-async function commitRaw(env: WorkerEnv, stackId: bigint, nodeId: bigint, commitment: Hash) {
-  const { settlementManager } = env.chain.contracts;
-  const receipt = await execute(env.chain.ctx, {
-    address: settlementManager.address,
-    abi: settlementManager.abi,
-    functionName: "commitAttestation",
-    args: [stackId, nodeId, commitment],
-  });
-  return { hash: receipt.transactionHash };
-}
-
 /** As a party, moves the dispute on the attested settlement on (committee draw, resolution when due). */
 async function moveStackDisputeOn(env: WorkerEnv, duty: Duty): Promise<void> {
-  const opened = await env.chain.contracts.settlementManager.getEvents.SettlementDisputed(
-    { stackId: duty.stackId },
-    { fromBlock: searchFrom(env, duty) },
-  );
-  const disputeId = opened.at(-1)?.args.disputeId;
-  if (disputeId !== undefined) await moveDisputeOn(env.chain.ctx, disputeId);
+  const disputeId = await findSettlementDispute(env.chain, {
+    stackId: duty.stackId,
+    fromBlock: searchFrom(env, duty),
+  });
+  if (disputeId !== undefined) await moveDisputeOn(env.chain, disputeId);
 }

@@ -1,25 +1,22 @@
+import { DisputeKind, disputeManagerAbi, settlementManagerAbi } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
-import type { AttestationChain } from "./attestationChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import { insertDuty } from "./duties.js";
-
-/** DisputeManager's `Kind.Attestation`: a settlement dispute (consensus disputes are another worker's). */
-const ATTESTATION_DISPUTE = 0;
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
  * onto the committee of a settlement dispute. Each handler only records the duty; the worker does the rest.
  */
-export function attestationEventSources(chain: AttestationChain): ChainEventSource[] {
-  const { settlementManager, disputeManager } = chain.contracts;
+export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
   return [
     eventSource({
       name: "attestation",
-      address: settlementManager.address,
-      abi: settlementManager.abi,
+      address: chain.addresses.SettlementManager,
+      abi: settlementManagerAbi,
       handlers: {
         async AttestersSampled(event, { db }) {
           const me = await chain.nodeId();
-          if (me === 0n || !event.args.attesters.includes(me)) return;
+          if (me === undefined || !event.args.attesters.includes(me)) return;
           await insertDuty(db, {
             kind: "attest",
             stackId: event.args.stackId,
@@ -31,7 +28,7 @@ export function attestationEventSources(chain: AttestationChain): ChainEventSour
         },
         async AttesterReplaced(event, { db }) {
           const me = await chain.nodeId();
-          if (me === 0n || event.args.nodeId !== me) return;
+          if (me === undefined || event.args.nodeId !== me) return;
           await insertDuty(db, {
             kind: "attest",
             stackId: event.args.stackId,
@@ -45,13 +42,14 @@ export function attestationEventSources(chain: AttestationChain): ChainEventSour
     }),
     eventSource({
       name: "attestation-disputes",
-      address: disputeManager.address,
-      abi: disputeManager.abi,
+      address: chain.addresses.DisputeManager,
+      abi: disputeManagerAbi,
       handlers: {
         async DisputeOpened(event, { db }) {
-          if (event.args.kind !== ATTESTATION_DISPUTE) return;
+          // Consensus disputes are another worker's.
+          if (event.args.kind !== DisputeKind.Attestation) return;
           const me = await chain.nodeId();
-          if (me === 0n || !event.args.committee.includes(me)) return;
+          if (me === undefined || !event.args.committee.includes(me)) return;
           await insertDuty(db, {
             kind: "committee",
             stackId: event.args.originId,

@@ -1,5 +1,5 @@
 import type { NodePartFactory } from "../service/nodePart.js";
-import { createAttestationChain, missingAttestationContracts } from "./attestationChain.js";
+import { missingContracts } from "../service/nodeSeat.js";
 import { attestationEventSources } from "./attestationEvents.js";
 import { AttestationWorker } from "./attestationWorker.js";
 import type { CommitStrategy } from "./commitStrategy.js";
@@ -19,14 +19,23 @@ export interface AttestationPartOptions {
   stepTimeoutMs?: number | undefined;
 }
 
+/** The contracts the attestation worker reads and calls. */
+const ATTESTATION_CONTRACTS = [
+  "NodeRegistry",
+  "TaskRegistry",
+  "StackManager",
+  "SettlementManager",
+  "SettlementDraw",
+  "SettlementEvidence",
+  "DisputeManager",
+] as const;
+
 /** Bytes of checked transcripts kept in memory, so a duty retried does not fetch and check again. */
 const TRANSCRIPT_CACHE_BYTES = 128 * 1024 * 1024;
 
 export interface AttestationPartComponents {
   /** What to commit; honest unless a test injects another. Never a configuration option. */
   commitStrategy?: CommitStrategy | undefined;
-  /** This node's id, when known (otherwise looked up by the signing address). */
-  nodeId?: bigint | undefined;
 }
 
 /**
@@ -39,7 +48,7 @@ export function attestationPart(
   options: AttestationPartOptions = {},
 ): NodePartFactory {
   return (context) => {
-    const missing = missingAttestationContracts(context);
+    const missing = missingContracts(context.seat, ATTESTATION_CONTRACTS);
     if (missing.length > 0) {
       context.logger.warn(
         { missing },
@@ -47,13 +56,12 @@ export function attestationPart(
       );
       return { name: "attestation" };
     }
-    const chain = createAttestationChain(context, components.nodeId);
     // Asked for now, so a node that makes its own engine starts it before the parts start.
     const engine = context.engine();
     const worker = new AttestationWorker(
       {
         db: context.db,
-        chain,
+        chain: context.seat,
         engine: () => engine,
         strategy: components.commitStrategy ?? honestStrategy,
         account: context.account,
@@ -75,7 +83,7 @@ export function attestationPart(
     );
     return {
       name: "attestation",
-      eventSources: attestationEventSources(chain),
+      eventSources: attestationEventSources(context.seat),
       start: async () => worker.start(),
       stop: () => worker.stop(),
     };

@@ -1,6 +1,6 @@
 import type { Hash, RecomputedSample } from "@atoma/core";
 import type { Hex } from "viem";
-import type { AttestationChain } from "./attestationChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 
 /** What a strategy knows about one duty, and the honest work it may (or may not) do. */
 export interface DutyInput {
@@ -10,14 +10,14 @@ export interface DutyInput {
   indices: readonly bigint[];
   /** Regenerates the sampled requests with this node's engine: their response hashes and units, in order. */
   recompute(): Promise<RecomputedSample>;
-  chain: AttestationChain;
+  chain: NodeSeat;
 }
 
 export interface VoteInput {
   stackId: bigint;
   nodeId: bigint;
   disputeId: bigint;
-  chain: AttestationChain;
+  chain: NodeSeat;
   /**
    * Regenerates the disputed requests (as the server posted them on chain) within the time the commit deadline
    * leaves, and returns each response's bytes (those its response hash is the hash of), in order.

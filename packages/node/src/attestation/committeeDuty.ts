@@ -3,6 +3,9 @@ import {
   type Ballot,
   ballotFromText,
   ballotToText,
+  DisputeStatus,
+  readCommittee,
+  readDispute,
   readMaxEvidenceBytes,
   settlementBallotOf,
 } from "@atoma/chain";
@@ -25,8 +28,6 @@ import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
 import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
-/** DisputeManager's statuses. */
-const Status = { None: 0, Open: 1, Resolved: 2 } as const;
 /** Chain seconds kept before the commit deadline for the commit transaction itself. */
 const COMMIT_MARGIN_SECONDS = 20n;
 /** The longest a recomputation may run, whatever the deadline. */
@@ -42,16 +43,15 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
 export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
-  const { disputeManager } = env.chain.contracts;
   const disputeId = duty.round;
-  const me = await env.chain.nodeId();
+  const me = await env.chain.registeredNodeId();
   const [dispute, committee, now] = await Promise.all([
-    disputeManager.read.getDispute([disputeId]),
-    disputeManager.read.committeeOf([disputeId]),
+    readDispute(env.chain, disputeId),
+    readCommittee(env.chain, disputeId),
     env.chain.now(),
   ]);
   const member = committee.find((m) => m.nodeId === me);
-  if (dispute.status !== Status.Open || !member) {
+  if (dispute.status !== DisputeStatus.Open || !member) {
     const outcome = !member?.revealed
       ? "missed"
       : member.vote === UNAVAILABLE_CLAIM
@@ -69,7 +69,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     env.logger.info({ disputeId: disputeId.toString(), outcome }, "dispute duty ended");
     return;
   }
-  const voter: CommitteeVoter = { ctx: env.chain.ctx, account: env.account, chainId: env.chain.chainId };
+  const voter: CommitteeVoter = { seat: env.chain, account: env.account };
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {
@@ -110,7 +110,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
   // Revealed (or out of the vote): show the outputs behind the claim, then move the dispute on.
   if (member.revealed && !member.substantiated && stored && now <= dispute.revealDeadline)
     await showVote(voter, { disputeId, nodeId: me, ballot: stored });
-  await moveDisputeOn(env.chain.ctx, disputeId);
+  await moveDisputeOn(env.chain, disputeId);
 }
 
 /**
@@ -156,7 +156,7 @@ async function computeBallot(
   if ("unavailable" in decision) return abstain(env, duty, me, "the strategy abstained");
   if ("claim" in decision) return { ...decision, outputs: [], respHashes: [], units: [], works: [] };
   const outputs = [...decision.outputs];
-  const maxBytes = await readMaxEvidenceBytes(env.chain.ctx);
+  const maxBytes = await readMaxEvidenceBytes(env.chain);
   if (outputs.some((output) => hexToBytes(output).length > maxBytes))
     return abstain(env, duty, me, `an output is over the ${maxBytes}-byte bound it must be shown within`);
   return settlementBallotOf(me, outputs);

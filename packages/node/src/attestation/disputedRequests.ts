@@ -1,5 +1,6 @@
+import { findDisputeEvidence } from "@atoma/chain";
 import { hexToString } from "viem";
-import type { AttestationChain } from "./attestationChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 
 /**
  * The disputed requests the server posted on chain (`EvidencePosted`), in the order of the sampled indices; undefined
@@ -7,16 +8,16 @@ import type { AttestationChain } from "./attestationChain.js";
  * request of the task, so every honest member recomputes the fixed invalid-request result for it.
  */
 export async function disputedRequests(
-  chain: AttestationChain,
+  chain: NodeSeat,
   disputeId: bigint,
   count: number,
   fromBlock: bigint,
 ): Promise<unknown[] | undefined> {
-  const events = await chain.contracts.disputeManager.getEvents.EvidencePosted({ disputeId }, { fromBlock });
+  const posted = await findDisputeEvidence(chain, { disputeId, fromBlock });
   const bodies = new Map<number, unknown>();
-  for (const event of events) {
-    const position = Number(event.args.position);
-    const body = event.args.request?.body;
+  for (const evidence of posted) {
+    const position = Number(evidence.position);
+    const body = evidence.request?.body;
     if (body === undefined || bodies.has(position)) continue;
     const text = hexToString(body);
     let parsed: unknown;

@@ -1,4 +1,11 @@
 import {
+  findPostedSampledRequests,
+  findSettlementSubmission,
+  getNode,
+  getSettlement,
+  getStack,
+} from "@atoma/chain";
+import {
   AtomaError,
   atomaDomain,
   decodeTranscript,
@@ -11,7 +18,7 @@ import {
 } from "@atoma/core";
 import { hexToString } from "viem";
 import { fetchBlob } from "../blobs/fetchBlob.js";
-import type { AttestationChain } from "./attestationChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import type { CheckedTranscript, TranscriptCache } from "./transcriptCache.js";
 
@@ -35,19 +42,15 @@ export interface SampledRequests {
  * inputs transcript's blob id (the contract keeps neither in storage).
  */
 export async function settlementFacts(
-  chain: AttestationChain,
+  chain: NodeSeat,
   stackId: bigint,
   atBlock: bigint,
   lookbackBlocks: bigint,
 ): Promise<SettlementFacts | undefined> {
   const fromBlock = atBlock > lookbackBlocks ? atBlock - lookbackBlocks : 0n;
-  const events = await chain.contracts.settlementManager.getEvents.SettlementSubmitted(
-    { stackId },
-    { fromBlock, toBlock: atBlock },
-  );
-  const last = events.at(-1);
-  if (!last) return undefined;
-  return { servingNodeId: last.args.nodeId!, transcriptId: last.args.transcriptId! };
+  const submitted = await findSettlementSubmission(chain, { stackId, fromBlock, toBlock: atBlock });
+  if (!submitted) return undefined;
+  return { servingNodeId: submitted.nodeId, transcriptId: submitted.transcriptId };
 }
 
 /**
@@ -55,16 +58,13 @@ export async function settlementFacts(
  * in sampled order; undefined while any position is not visible yet.
  */
 export async function postedRequests(
-  chain: AttestationChain,
+  chain: NodeSeat,
   stackId: bigint,
   fromBlock: bigint,
   sampleCount: number,
 ): Promise<SampledRequests | undefined> {
-  const events = await chain.contracts.settlementEvidence.getEvents.SampledRequestPosted(
-    { stackId },
-    { fromBlock },
-  );
-  const byPosition = new Map(events.map((event) => [Number(event.args.position), event.args]));
+  const posted = await findPostedSampledRequests(chain, { stackId, fromBlock });
+  const byPosition = new Map(posted.map((request) => [Number(request.position), request]));
   const bodies: unknown[] = [];
   const reqHashes: Hash[] = [];
   for (let position = 0; position < sampleCount; position++) {
@@ -102,7 +102,7 @@ export interface FetchTranscriptOptions {
  * on-chain). A transcript checked once (and found no fraud) is kept in `options.cache`.
  */
 export async function fetchSampledRequests(
-  chain: AttestationChain,
+  chain: NodeSeat,
   params: { stackId: bigint; facts: SettlementFacts; indices: readonly bigint[] },
   options: FetchTranscriptOptions,
 ): Promise<SampledRequests> {
@@ -116,15 +116,14 @@ export async function fetchSampledRequests(
 }
 
 async function fetchCheckedTranscript(
-  chain: AttestationChain,
+  chain: NodeSeat,
   params: { stackId: bigint; facts: SettlementFacts },
   options: FetchTranscriptOptions,
 ): Promise<CheckedTranscript> {
-  const { nodeRegistry, stackManager, settlementManager } = chain.contracts;
   const [node, stack, settlement] = await Promise.all([
-    nodeRegistry.read.getNode([params.facts.servingNodeId]),
-    stackManager.read.getStack([params.stackId]),
-    settlementManager.read.getSettlement([params.stackId]),
+    getNode(chain, params.facts.servingNodeId),
+    getStack(chain, params.stackId),
+    getSettlement(chain, params.stackId),
   ]);
   try {
     const bytes = await fetchBlob(node.url, params.facts.transcriptId, options);
@@ -146,7 +145,7 @@ async function fetchCheckedTranscript(
     const { reqHashes } = await verifyTranscript(transcript, {
       owner: stack.owner,
       stackId: params.stackId,
-      domain: atomaDomain(chain.chainId, chain.ctx.addresses.StackManager),
+      domain: atomaDomain(chain.chainId, chain.addresses.StackManager),
       root: settlement.root,
       units: settlement.units,
       requestCount: BigInt(settlement.requestCount),

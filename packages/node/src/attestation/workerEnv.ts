@@ -1,9 +1,10 @@
+import { getSampledIndices, getStack, getTask, latestBlock } from "@atoma/chain";
 import type { Hash, Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import type { LocalAccount } from "viem";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import type { AttestationChain } from "./attestationChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import type { CommitStrategy } from "./commitStrategy.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { SettlementNotFoundError } from "./errors.js";
@@ -18,7 +19,7 @@ import {
 /** What each duty step works with. */
 export interface WorkerEnv {
   db: NodeDb;
-  chain: AttestationChain;
+  chain: NodeSeat;
   engine(): InferenceEngine;
   strategy: CommitStrategy;
   account: LocalAccount;
@@ -46,14 +47,13 @@ export async function completeDuty(env: WorkerEnv, duty: Duty): Promise<Duty> {
     const facts = await settlementFacts(
       env.chain,
       duty.stackId,
-      duty.eventBlock ?? (await env.chain.ctx.publicClient.getBlockNumber()),
+      duty.eventBlock ?? (await latestBlock(env.chain)).number,
       env.lookbackBlocks,
     );
     if (!facts) throw new SettlementNotFoundError(`no settlement found for stack ${duty.stackId}`);
     ({ servingNodeId, transcriptId } = facts);
   }
-  if (indices.length === 0)
-    indices = [...(await env.chain.contracts.settlementManager.read.sampledIndices([duty.stackId]))];
+  if (indices.length === 0) indices = [...(await getSampledIndices(env.chain, duty.stackId))];
   if (
     servingNodeId !== duty.servingNodeId ||
     transcriptId !== duty.transcriptId ||
@@ -86,8 +86,8 @@ export async function loadSample(
 export async function taskModelOf(env: WorkerEnv, stackId: bigint): Promise<Hash> {
   const cached = env.taskModels.get(stackId);
   if (cached) return cached;
-  const { taskId } = await env.chain.contracts.stackManager.read.getStack([stackId]);
-  const { modelId } = await env.chain.contracts.taskRegistry.read.getTask([taskId]);
+  const { taskId } = await getStack(env.chain, stackId);
+  const { modelId } = await getTask(env.chain, taskId);
   env.taskModels.set(stackId, modelId);
   return modelId;
 }

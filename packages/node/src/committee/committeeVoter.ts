@@ -1,12 +1,11 @@
-import type { ChainContext } from "@atoma/chain";
 import type { LocalAccount } from "viem";
+import type { NodeSeat } from "../service/nodeSeat.js";
 
 /**
- * What a committee member needs from the chain to vote: the actions' context (its `DisputeManager` takes the
- * vote), and the node's key and chain id, from which the vote's salt is derived.
+ * What a committee member needs to vote: the node's seat (its `DisputeManager` takes the vote) and the node's
+ * key, from which, with the seat's chain id, the vote's salt is derived.
  */
 export interface CommitteeVoter {
-  ctx: ChainContext;
+  seat: NodeSeat;
   account: LocalAccount;
-  chainId: number;
 }

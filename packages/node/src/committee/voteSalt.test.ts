@@ -1,16 +1,15 @@
-import type { ChainContext } from "@atoma/chain";
 import { keccak256 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import type { CommitteeVoter } from "./committeeVoter.js";
 import { saltOfVote } from "./voteSalt.js";
 
 const account = privateKeyToAccount(`0x${"11".repeat(32)}`);
 const disputeManager = "0x00000000000000000000000000000000000000Aa";
 const voter: CommitteeVoter = {
-  ctx: { addresses: { DisputeManager: disputeManager } } as unknown as ChainContext,
+  seat: { addresses: { DisputeManager: disputeManager }, chainId: 31337 } as unknown as NodeSeat,
   account,
-  chainId: 31337,
 };
 
 describe("saltOfVote", () => {

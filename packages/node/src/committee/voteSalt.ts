@@ -24,8 +24,8 @@ export async function saltOfVote(
 ): Promise<Hash> {
   if (vote.storedSalt) return vote.storedSalt;
   return voteSalt(voter.account, {
-    chainId: voter.chainId,
-    disputeManager: voter.ctx.addresses.DisputeManager,
+    chainId: voter.seat.chainId,
+    disputeManager: voter.seat.addresses.DisputeManager,
     disputeId: vote.disputeId,
     nodeId: vote.nodeId,
   });

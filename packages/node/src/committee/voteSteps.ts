@@ -27,7 +27,7 @@ export async function commitVote(
   voter: CommitteeVoter,
   vote: CommitteeVote,
 ): Promise<TxInfo & { commitment: Hash }> {
-  return commitDisputeVote(voter.ctx, await voteParams(voter, vote));
+  return commitDisputeVote(voter.seat, await voteParams(voter, vote));
 }
 
 /**
@@ -35,12 +35,12 @@ export async function commitVote(
  * the commit deadline passed.
  */
 export async function revealVote(voter: CommitteeVoter, vote: CommitteeVote): Promise<TxInfo> {
-  return revealDisputeVote(voter.ctx, await voteParams(voter, vote));
+  return revealDisputeVote(voter.seat, await voteParams(voter, vote));
 }
 
 /** Shows the outputs behind a revealed claim, resuming after those already shown (none for an abstention). */
 export function showVote(voter: CommitteeVoter, vote: CommitteeVote): Promise<TxInfo[]> {
-  return showDisputeVote(voter.ctx, { disputeId: vote.disputeId, nodeId: vote.nodeId, ballot: vote.ballot });
+  return showDisputeVote(voter.seat, { disputeId: vote.disputeId, nodeId: vote.nodeId, ballot: vote.ballot });
 }
 
 async function voteParams(voter: CommitteeVoter, vote: CommitteeVote): Promise<VoteParams> {

@@ -1,8 +1,7 @@
-import { consensusRequestsAbi, disputeManagerAbi } from "@atoma/contracts";
+import { type AtomaAddresses, consensusRequestsAbi, DisputeKind, disputeManagerAbi } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
-import type { ConsensusAddresses } from "./consensusChain.js";
 import { getDraw, insertDraw, updateDraw } from "./draws.js";
 import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
 
@@ -10,15 +9,12 @@ import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
 const WAITING: ConsensusSeatState[] = ["pending", "sealed", "revealed", "committed", "missed", "disputed"];
 const OPEN: ConsensusSeatState[] = [...WAITING, "delivering"];
 
-/** DisputeManager.Kind.Consensus. */
-const CONSENSUS_DISPUTE = 2;
-
 /**
  * The events that create and close this node's consensus duties. Handlers only write rows (in the listener's
  * transaction); the worker acts on them.
  */
 export function consensusEventSources(
-  addresses: ConsensusAddresses,
+  addresses: Pick<AtomaAddresses, "ConsensusRequests" | "DisputeManager">,
   nodeId: bigint,
   logger: Logger,
 ): ChainEventSource[] {
@@ -93,7 +89,7 @@ export function consensusEventSources(
     abi: disputeManagerAbi,
     handlers: {
       DisputeOpened: async ({ args }, { db }) => {
-        if (args.kind !== CONSENSUS_DISPUTE) return;
+        if (args.kind !== DisputeKind.Consensus) return;
         await updateSeat(db, args.originId, {
           dispute_id: args.disputeId,
           dispute_deadline: args.revealDeadline,

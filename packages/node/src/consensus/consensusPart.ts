@@ -1,11 +1,13 @@
+import { readMaxOutputBytes } from "@atoma/chain";
 import type { NodePart, NodePartFactory } from "../service/nodePart.js";
+import { missingContracts } from "../service/nodeSeat.js";
 import { DEFAULT_MAX_OUTPUT_TOKENS } from "./consensusBody.js";
-import { consensusAddresses, consensusChainContext, readOwnNodeId } from "./consensusChain.js";
 import { consensusEventSources } from "./consensusEvents.js";
-import { readMaxOutputBytes } from "./consensusReads.js";
 import { ConsensusWorker } from "./consensusWorker.js";
-import { ConsensusSetupError } from "./errors.js";
 import { Turns } from "./turns.js";
+
+/** The contracts the consensus part talks to. */
+const CONSENSUS_CONTRACTS = ["ConsensusRequests", "DisputeManager", "NodeRegistry", "TaskRegistry"] as const;
 
 export interface ConsensusPartOptions {
   /** Milliseconds between the worker's passes over open duties. @default 500 */
@@ -31,35 +33,32 @@ export interface ConsensusPartOptions {
 export function consensusPart(options: ConsensusPartOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
     const logger = context.logger.child({ module: "consensus" });
-    const found = consensusAddresses(context.config.chain.contracts);
-    if ("missing" in found) {
-      logger.warn({ missing: found.missing }, "consensus duties off: chain.contracts lacks these addresses");
+    const { seat } = context;
+    const missing = missingContracts(seat, CONSENSUS_CONTRACTS);
+    if (missing.length > 0) {
+      logger.warn({ missing }, "consensus duties off: chain.contracts lacks these addresses");
       return { name: "consensus" };
     }
-    const { addresses } = found;
-    let nodeId: bigint;
-    try {
-      nodeId = await readOwnNodeId(context, addresses);
-    } catch (error) {
-      if (!(error instanceof ConsensusSetupError)) throw error;
+    const nodeId = await seat.nodeId();
+    if (nodeId === undefined) {
       logger.warn(
-        { reason: error.shortMessage },
+        {
+          reason: `the signing address ${context.account.address} is not registered as a node (atoma node register)`,
+        },
         "consensus duties off until the node is registered and restarted",
       );
       return { name: "consensus" };
     }
-    const maxOutputBytes = await readMaxOutputBytes(context.chain, addresses.ConsensusRequests);
+    const maxOutputBytes = await readMaxOutputBytes(seat);
     // Asked for now so that a node-owned engine is made and started before the parts start.
     const engine = context.engine();
-    const chain = consensusChainContext(context, addresses);
     const worker = new ConsensusWorker(
       {
         db: context.db,
         engine: () => engine,
         admission: context.admission,
-        chain,
-        voter: { ctx: chain, account: context.account, chainId: context.config.chain.chainId },
-        addresses,
+        chain: seat,
+        voter: { seat, account: context.account },
         logger,
         metrics: context.metrics,
         nodeId,
@@ -73,7 +72,7 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
     );
     return {
       name: "consensus",
-      eventSources: consensusEventSources(addresses, nodeId, logger),
+      eventSources: consensusEventSources(seat.addresses, nodeId, logger),
       start: async () => worker.start(),
       stop: () => worker.stop(),
     };

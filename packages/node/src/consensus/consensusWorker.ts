@@ -1,3 +1,4 @@
+import { latestBlock } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
 import { sleep } from "../listener/sleep.js";
 import { advanceDraw } from "./drawDuty.js";
@@ -62,7 +63,7 @@ export class ConsensusWorker {
   /** One pass over every open duty. */
   async runOnce(signal?: AbortSignal): Promise<void> {
     const env = this.#env;
-    const latest = await env.chain.publicClient.getBlock({ blockTag: "latest" });
+    const latest = await latestBlock(env.chain);
     const now = latest.timestamp;
     const draws = await listPendingDraws(env.db);
     const seats = await listOpenSeats(env.db);

@@ -1,11 +1,11 @@
-import { type ChainContext, ContractRevertError } from "@atoma/chain";
+import { ContractRevertError } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import type { ConsensusAddresses } from "./consensusChain.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import type { Turns } from "./turns.js";
 
 /** What the seat and vote duties use: the node's parts, its chain identity, and the part's options. */
@@ -13,12 +13,12 @@ export interface DutyEnv {
   db: NodeDb;
   engine: () => InferenceEngine;
   admission: AdmissionGate;
-  chain: ChainContext;
-  /** How this node votes on a consensus dispute's committee (the same context, and its key for the vote salts). */
+  chain: NodeSeat;
+  /** How this node votes on a consensus dispute's committee (the seat, and its key for the vote salts). */
   voter: CommitteeVoter;
-  addresses: ConsensusAddresses;
   logger: Logger;
   metrics: NodeMetrics | undefined;
+  /** This node's id (the seat's, read when the part was made). */
   nodeId: bigint;
   /** The model id requests are run on (the node's `model.id`). */
   model: string;

@@ -1,14 +1,6 @@
 import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
 import type { NodeErrorCode } from "../errorCodes.js";
 
-/** The consensus part cannot run: a contract address is missing, or the node's signer is not registered. */
-export class ConsensusSetupError extends AtomaError<NodeErrorCode> {
-  override name = "ConsensusSetupError";
-  constructor(message: string, options?: AtomaErrorOptions) {
-    super("consensus_setup", message, options);
-  }
-}
-
 /** A request's prompt could not be found on-chain, or what was found does not hash to its recorded hash. */
 export class ConsensusPromptError extends AtomaError<NodeErrorCode> {
   override name = "ConsensusPromptError";

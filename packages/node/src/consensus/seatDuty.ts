@@ -3,6 +3,7 @@ import {
   type ConsensusSeatResult,
   closeConsensusRound,
   deliverConsensusResult,
+  readConsensusRequest,
   resolveDispute,
   revealConsensusResult,
   sealConsensusResult,
@@ -11,7 +12,7 @@ import {
 import { consensusRoot } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
-import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
+import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -56,11 +57,11 @@ async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void>
   let { output, units, salt } = seat;
   if (output === null || units === null || salt === null) {
     const request = await requestOf(env, seat);
-    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, request.taskId, env.model);
+    await assertTaskModel(env.chain, request.taskId, env.model);
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
-        consensusRequests: env.addresses.ConsensusRequests,
+        consensusRequests: env.chain.addresses.ConsensusRequests,
         requestId,
         prompt: request.prompt,
         maxUnits: request.maxUnits,
@@ -143,9 +144,8 @@ async function requestOf(
 ): Promise<{ taskId: bigint; prompt: Hex; maxUnits: bigint }> {
   if (seat.task_id !== null && seat.prompt !== null && seat.max_units !== null)
     return { taskId: seat.task_id, prompt: seat.prompt as Hex, maxUnits: seat.max_units };
-  const client = env.chain.publicClient;
-  const request = await readConsensusRequest(client, env.addresses.ConsensusRequests, seat.request_id);
-  const prompt = await readConsensusPrompt(client, env.addresses.ConsensusRequests, seat.request_id, {
+  const request = await readConsensusRequest(env.chain, seat.request_id);
+  const prompt = await readConsensusPrompt(env.chain, seat.request_id, {
     fromBlock: env.fromBlock,
     promptHash: request.promptHash,
   });

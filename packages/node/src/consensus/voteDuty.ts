@@ -1,10 +1,9 @@
-import { ballotOf, resolveDispute } from "@atoma/chain";
-import { disputeManagerAbi } from "@atoma/contracts";
+import { ballotOf, readCommittee, readConsensusRequest, resolveDispute } from "@atoma/chain";
 import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
 import type { Hex } from "viem";
 import { type CommitteeVote, commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
-import { assertTaskModel, readConsensusPrompt, readConsensusRequest } from "./consensusReads.js";
+import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
 import { type DutyEnv, revertName } from "./dutyEnv.js";
 
@@ -35,22 +34,16 @@ async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   }
   let { result, output } = vote;
   if (result === null || output === null) {
-    const request = await readConsensusRequest(
-      env.chain.publicClient,
-      env.addresses.ConsensusRequests,
-      vote.request_id,
-    );
-    await assertTaskModel(env.chain.publicClient, env.addresses.TaskRegistry, request.taskId, env.model);
-    const prompt = await readConsensusPrompt(
-      env.chain.publicClient,
-      env.addresses.ConsensusRequests,
-      vote.request_id,
-      { fromBlock: env.fromBlock, promptHash: request.promptHash },
-    );
+    const request = await readConsensusRequest(env.chain, vote.request_id);
+    await assertTaskModel(env.chain, request.taskId, env.model);
+    const prompt = await readConsensusPrompt(env.chain, vote.request_id, {
+      fromBlock: env.fromBlock,
+      promptHash: request.promptHash,
+    });
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
-        consensusRequests: env.addresses.ConsensusRequests,
+        consensusRequests: env.chain.addresses.ConsensusRequests,
         requestId: vote.request_id,
         prompt,
         maxUnits: request.maxUnits,
@@ -105,12 +98,7 @@ async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> 
       if (name !== "DisputeClosed" && name !== "RevealPhaseOver") throw error;
     }
   }
-  const committee = await env.chain.publicClient.readContract({
-    address: env.addresses.DisputeManager,
-    abi: disputeManagerAbi,
-    functionName: "committeeOf",
-    args: [vote.dispute_id],
-  });
+  const committee = await readCommittee(env.chain, vote.dispute_id);
   if (committee.some((member) => !member.substantiated) && now <= vote.reveal_deadline) return;
   const rank = committee.findIndex((member) => member.nodeId === vote.node_id);
   if (!env.turns.mine(`resolve:${vote.dispute_id}`, rank)) return;

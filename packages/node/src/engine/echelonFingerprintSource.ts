@@ -1,4 +1,4 @@
-import { type AtomaAddresses, nodeEchelonFingerprint, nodeIdOfSigner } from "@atoma/chain";
+import { nodeEchelonFingerprint } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import type { NodeContext } from "../service/nodePart.js";
 
@@ -12,9 +12,7 @@ export type EchelonFingerprintSource = (context: NodeContext) => Promise<Hash | 
  * unchecked.
  */
 export async function readEchelonFingerprint(context: NodeContext): Promise<Hash | undefined> {
-  const addresses = { ...context.config.chain.contracts } as unknown as AtomaAddresses;
-  const ctx = { publicClient: context.chain, addresses };
-  const nodeId = await nodeIdOfSigner(ctx, context.account.address);
-  if (nodeId === 0n) return undefined;
-  return nodeEchelonFingerprint(ctx, nodeId);
+  const nodeId = await context.seat.nodeId();
+  if (nodeId === undefined) return undefined;
+  return nodeEchelonFingerprint(context.seat, nodeId);
 }

@@ -1,13 +1,6 @@
-import {
-  type AtomaAddresses,
-  createAtomaWalletClient,
-  describeRevert,
-  modelIdOf,
-  nodeIdOfSigner,
-  reportWeightsMismatch,
-} from "@atoma/chain";
-import type { Address } from "viem";
+import { describeRevert, modelIdOf, reportWeightsMismatch } from "@atoma/chain";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
+import { missingContracts } from "../service/nodeSeat.js";
 import { checkRegisteredWeights } from "./registeredWeights.js";
 import { RegisteredWeightsMismatchError } from "./weightsErrors.js";
 
@@ -24,8 +17,7 @@ export interface WeightsCheckOptions {
 export function weightsCheckPart(options: WeightsCheckOptions = {}): NodePartFactory {
   return async (context): Promise<NodePart> => {
     const logger = context.logger.child({ module: "weights-check" });
-    const { ModelRegistry, NodeRegistry } = context.config.chain.contracts as Partial<AtomaAddresses>;
-    if (ModelRegistry === undefined) {
+    if (missingContracts(context.seat, ["ModelRegistry"]).length > 0) {
       logger.warn(
         {},
         "chain.contracts.ModelRegistry is not set: the model's weights root is not checked on-chain",
@@ -34,17 +26,13 @@ export function weightsCheckPart(options: WeightsCheckOptions = {}): NodePartFac
     }
     const model = { name: context.config.model.id, path: context.config.model.path };
     try {
-      const checked = await checkRegisteredWeights(
-        { publicClient: context.chain, addresses: { ModelRegistry } },
-        model,
-      );
+      const checked = await checkRegisteredWeights(context.seat, model);
       logger.info(
         { model: model.name, root: checked.root },
         "weights root matches the on-chain registration",
       );
     } catch (error) {
-      if (error instanceof RegisteredWeightsMismatchError && options.reportMismatch)
-        await report(context, { ModelRegistry, NodeRegistry });
+      if (error instanceof RegisteredWeightsMismatchError && options.reportMismatch) await report(context);
       throw error;
     }
     return { name: "weights-check" };
@@ -52,27 +40,22 @@ export function weightsCheckPart(options: WeightsCheckOptions = {}): NodePartFac
 }
 
 /** Best effort: the node refuses to start either way, so a failed report is logged, not thrown. */
-async function report(
-  context: NodeContext,
-  contracts: { ModelRegistry: Address; NodeRegistry: Address | undefined },
-): Promise<void> {
+async function report(context: NodeContext): Promise<void> {
   const logger = context.logger.child({ module: "weights-check" });
-  if (contracts.NodeRegistry === undefined) {
+  if (missingContracts(context.seat, ["NodeRegistry"]).length > 0) {
     logger.warn({}, "chain.contracts.NodeRegistry is not set: cannot report the weights mismatch");
     return;
   }
-  const addresses = { ...context.config.chain.contracts } as unknown as AtomaAddresses;
-  const nodeId = await nodeIdOfSigner({ publicClient: context.chain, addresses }, context.account.address);
-  if (nodeId === 0n) {
+  const nodeId = await context.seat.nodeId();
+  if (nodeId === undefined) {
     logger.warn({}, "this node is not registered: cannot report the weights mismatch");
     return;
   }
   try {
-    const walletClient = createAtomaWalletClient(context.config.chain, context.account);
-    const reported = await reportWeightsMismatch(
-      { publicClient: context.chain, walletClient, addresses },
-      { modelId: modelIdOf(context.config.model.id), nodeId },
-    );
+    const reported = await reportWeightsMismatch(context.seat, {
+      modelId: modelIdOf(context.config.model.id),
+      nodeId,
+    });
     logger.warn(
       { tx: reported.hash, reports: reported.reports, disabled: reported.disabled },
       "reported the weights mismatch on-chain",

@@ -21,6 +21,7 @@ import { createNodeMetrics, type NodeMetrics } from "../metrics/nodeMetrics.js";
 import { requestBodyLimit } from "../settlement/requestBodyLimit.js";
 import { assertChain, createNodeChainClient, type NodeChainClient } from "./chainClient.js";
 import type { NodeContext, NodePart, NodePartFactory } from "./nodePart.js";
+import { openNodeSeat } from "./nodeSeat.js";
 
 export interface NodeComponents {
   logger?: Logger | undefined;
@@ -52,10 +53,11 @@ export interface AtomaNode {
 }
 
 /**
- * Composes the execution node. `start()` brings the parts up in dependency order — key, chain check, state
- * database (migrations, then release of reservations a crash left), blob store, the pluggable parts, the chain
- * listener with their event handlers, the parts' workers, and last the HTTP server — and `stop()` takes them
- * down in reverse, so no request arrives before its dependencies are ready or after they are gone.
+ * Composes the execution node. `start()` brings the parts up in dependency order — key, chain check, the node's
+ * chain seat (its node id read once), state database (migrations, then release of reservations a crash left),
+ * blob store, the pluggable parts, the chain listener with their event handlers, the parts' workers, and last the
+ * HTTP server — and `stop()` takes them down in reverse, so no request arrives before its dependencies are ready
+ * or after they are gone.
  */
 export function createNode(components: NodeComponents, config: NodeConfig): AtomaNode {
   // Every part logs through this one: errors in log fields lose whatever they quote (prompts, answers, secrets).
@@ -86,6 +88,7 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     const account = components.account ?? loadKeyFile(config.node.keyFile);
     const chain = components.chain ?? createNodeChainClient(config.chain);
     await assertChain(chain, config.chain.rpcUrl, config.chain.chainId);
+    const seat = await openNodeSeat(config, account, chain);
 
     const state = await openStateDatabase(config.database, { logger: partsLogger });
     stoppers.push({ name: "database", stop: () => state.close() });
@@ -120,7 +123,7 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
       logger: partsLogger,
       db: state.db,
       account,
-      chain,
+      seat,
       blobs,
       admission,
       metrics,
@@ -169,7 +172,7 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
     const app = createHttpApp(
       { blobs, models, logger: partsLogger, metrics, healthChecks, state: serverState },
       {
-        maxBodyBytes: await requestBodyLimit(config, chain),
+        maxBodyBytes: await requestBodyLimit(config, seat),
         routes: parts.flatMap((part) => part.routes ?? []),
       },
     );

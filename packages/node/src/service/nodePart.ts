@@ -8,7 +8,7 @@ import type { NodeDb } from "../db/openStateDatabase.js";
 import type { HealthCheck, RouteInstaller } from "../http/nodeEnv.js";
 import type { ChainEventSource } from "../listener/eventSource.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import type { NodeChainClient } from "./chainClient.js";
+import type { NodeSeat } from "./nodeSeat.js";
 
 /** What the node hands each part when it is created: the shared, already-started infrastructure. */
 export interface NodeContext {
@@ -18,7 +18,8 @@ export interface NodeContext {
   db: NodeDb;
   /** The node's signing key (responses, settlement and attestation transactions). */
   account: LocalAccount;
-  chain: NodeChainClient;
+  /** The node's one way to the chain: clients, deployment, its node id and the chain's clock. */
+  seat: NodeSeat;
   blobs: BlobStore;
   /** Bounds generation by `limits.maxConcurrentStreams` and `limits.maxQueueLength`. */
   admission: AdmissionGate;

@@ -21,7 +21,7 @@ export async function advanceSettlementDispute(
     const leaves = await listLeaves(ctx.db, row.stack_id, { limit: Number(row.leaf_count) });
     const indices = sampledIndicesOf(row);
     const revealed = revealOf(row.stack_id, leaves, indices, row.merkle_root);
-    const sent = await postDisputeEvidence(ctx.chain.actions, {
+    const sent = await postDisputeEvidence(ctx.chain, {
       disputeId,
       requests: postedRequestsOf(row.stack_id, leaves, indices),
       reqHashes: revealed.sampled.map((leaf) => leaf.reqHash),
@@ -34,7 +34,7 @@ export async function advanceSettlementDispute(
       "disputed requests posted on chain",
     );
   }
-  const step = await moveDisputeOn(ctx.chain.actions, disputeId);
+  const step = await moveDisputeOn(ctx.chain, disputeId);
   if (step !== "waiting" && step !== "closed")
     ctx.logger.info({ stackId: row.stack_id, disputeId, step }, "dispute moved on");
 }

@@ -1,10 +1,18 @@
-import { attesterCandidatesOf, drawAttesters, drawNode } from "@atoma/chain";
+import {
+  attesterCandidatesOf,
+  drawAttesters,
+  drawNode,
+  findArmedAttesterDraws,
+  findArmedNodeDraws,
+  getStack,
+  latestBlock,
+  readArmedAttesterDraw,
+  StackStatus,
+} from "@atoma/chain";
 import type { Logger } from "@atoma/core";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import { describeError } from "./describeError.js";
-import type { SettlementChain } from "./settlementChain.js";
 
-/** `IStackManager.StackStatus.Pending`: bought, its node not drawn yet. */
-const STACK_PENDING = 4;
 /** Blocks scanned back on start: a draw armed earlier than its hash horizon is re-armed by whoever draws it. */
 const HORIZON = 256n;
 
@@ -23,12 +31,12 @@ interface Armed {
  * loses nothing that still matters.
  */
 export class DrawKeeper {
-  readonly #chain: SettlementChain;
+  readonly #chain: NodeSeat;
   readonly #logger: Logger;
   readonly #armed = new Map<string, Armed>();
   #cursor: bigint | undefined;
 
-  constructor(chain: SettlementChain, logger: Logger) {
+  constructor(chain: NodeSeat, logger: Logger) {
     this.#chain = chain;
     this.#logger = logger;
   }
@@ -39,7 +47,7 @@ export class DrawKeeper {
   }
 
   async tick(nodeId: bigint): Promise<void> {
-    const latest = await this.#chain.actions.publicClient.getBlockNumber();
+    const latest = (await latestBlock(this.#chain)).number;
     await this.#scan(nodeId, latest);
     const grace = DrawKeeper.graceBlocks(nodeId);
     for (const [key, armed] of this.#armed) {
@@ -61,12 +69,12 @@ export class DrawKeeper {
   async #scan(nodeId: bigint, latest: bigint): Promise<void> {
     const fromBlock = this.#cursor ?? (latest > HORIZON ? latest - HORIZON : 0n);
     if (fromBlock > latest) return;
-    const { stackManager, settlementDraw } = this.#chain.contracts;
+    const range = { fromBlock, toBlock: latest };
     const [requested, armed] = await Promise.all([
-      stackManager.getEvents.StackRequested({}, { fromBlock, toBlock: latest }),
-      settlementDraw.getEvents.AttesterDrawArmed({}, { fromBlock, toBlock: latest }),
+      findArmedNodeDraws(this.#chain, range),
+      findArmedAttesterDraws(this.#chain, range),
     ]);
-    for (const { args } of requested) {
+    for (const args of requested) {
       if (!args.stackId || !args.candidates?.some((c) => c.nodeId === nodeId)) continue;
       this.#armed.set(`node:${args.stackId}`, {
         kind: "node",
@@ -74,7 +82,7 @@ export class DrawKeeper {
         armedAt: args.armedAt ?? 0n,
       });
     }
-    for (const { args } of armed) {
+    for (const args of armed) {
       if (!args.stackId) continue;
       this.#armed.set(`attesters:${args.stackId}`, {
         kind: "attesters",
@@ -90,22 +98,22 @@ export class DrawKeeper {
    * when its hash had expired (draw again later), undefined when there is nothing more to do.
    */
   async #draw(nodeId: bigint, armed: Armed): Promise<bigint | undefined> {
-    const { actions, contracts } = this.#chain;
+    const chain = this.#chain;
     if (armed.kind === "node") {
-      const stack = await contracts.stackManager.read.getStack([armed.stackId]);
-      if (stack.status !== STACK_PENDING) return undefined;
-      const drawn = await drawNode(actions, { stackId: armed.stackId });
+      const stack = await getStack(chain, armed.stackId);
+      if (stack.status !== StackStatus.Pending) return undefined;
+      const drawn = await drawNode(chain, { stackId: armed.stackId });
       this.#logger.info(
         { stackId: armed.stackId, outcome: drawn.outcome },
         "drew a stack's node left undrawn",
       );
       return drawn.outcome === "rearmed" ? drawn.armedAt : undefined;
     }
-    const state = await contracts.settlementDraw.read.armedOf([armed.stackId]);
+    const state = await readArmedAttesterDraw(chain, armed.stackId);
     if (state.armedAt === 0n) return undefined;
-    const candidates = await attesterCandidatesOf(actions, armed.stackId);
+    const candidates = await attesterCandidatesOf(chain, armed.stackId);
     if (!candidates.includes(nodeId)) return undefined;
-    const drawn = await drawAttesters(actions, { stackId: armed.stackId, candidates });
+    const drawn = await drawAttesters(chain, { stackId: armed.stackId, candidates });
     this.#logger.info({ stackId: armed.stackId, outcome: drawn.outcome }, "drew attesters left undrawn");
     return drawn.outcome === "rearmed" ? drawn.armedAt : undefined;
   }

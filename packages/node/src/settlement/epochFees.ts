@@ -1,4 +1,4 @@
-import { ContractRevertError, claimNodeFees } from "@atoma/chain";
+import { ContractRevertError, claimNodeFees, feeEpoch } from "@atoma/chain";
 import { type SettlementRow, updateSettlement } from "./settlementRows.js";
 import type { StepContext } from "./stepContext.js";
 
@@ -10,19 +10,18 @@ export async function endedFeeEpochs(
   ctx: StepContext,
   rows: SettlementRow[],
 ): Promise<Map<bigint, bigint[]>> {
-  const { vault } = ctx.chain.contracts;
   const byEpoch = new Map<bigint, bigint[]>();
   for (const row of rows) {
     let epoch = row.fee_epoch;
     if (epoch === null) {
       if (row.finalized_block === null) continue;
-      epoch = await vault.read.currentEpoch({ blockNumber: row.finalized_block });
+      epoch = await feeEpoch(ctx.chain, row.finalized_block);
       await updateSettlement(ctx.db, row.stack_id, { fee_epoch: epoch });
     }
     byEpoch.set(epoch, [...(byEpoch.get(epoch) ?? []), row.stack_id]);
   }
   if (byEpoch.size === 0) return byEpoch;
-  const current = await vault.read.currentEpoch();
+  const current = await feeEpoch(ctx.chain);
   for (const epoch of byEpoch.keys()) if (epoch >= current) byEpoch.delete(epoch);
   return byEpoch;
 }
@@ -36,7 +35,7 @@ export async function claimEpochFees(
 ): Promise<void> {
   let tx: string | null = null;
   try {
-    const claimed = await claimNodeFees(ctx.chain.actions, { nodeId, epochs: [epoch] });
+    const claimed = await claimNodeFees(ctx.chain, { nodeId, epochs: [epoch] });
     tx = claimed.hash;
     ctx.logger.info({ epoch, amount: claimed.amount.toString(), tx }, "fees claimed");
   } catch (error) {

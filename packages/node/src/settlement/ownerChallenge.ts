@@ -44,7 +44,7 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
       await unanswerable(ctx, challenge, "the challenged leaf has no owner-signed request stored");
       return;
     }
-    answered = await answerIndexChallenge(ctx.chain.actions, {
+    answered = await answerIndexChallenge(ctx.chain, {
       challengeId: disputeId,
       leaf: leafFields(leaf),
       deadline: BigInt(request.deadline),
@@ -52,7 +52,7 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
       proof,
     });
   } else {
-    answered = await answerChallenge(ctx.chain.actions, { challengeId: disputeId, proof });
+    answered = await answerChallenge(ctx.chain, { challengeId: disputeId, proof });
   }
   // The listener may already have seen the challenge resolved (dismissed): the answer's tx is kept either way.
   await recordChallengeAnswer(ctx.db, disputeId, answered.hash);

@@ -1,14 +1,10 @@
-import type { SubmitSettlementParams } from "@atoma/chain";
+import { getSettlement, SettlementPhase, type SubmitSettlementParams } from "@atoma/chain";
 import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
 import type { BlobStore } from "../blobs/blobStore.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import { buildSettlement } from "./buildSettlement.js";
-import type { SettlementChain } from "./settlementChain.js";
 import { updateSettlement } from "./settlementRows.js";
-
-/** `ISettlementManager.Phase` values that matter before submitting. */
-const PHASE_NONE = 0;
-const PHASE_TIMED_OUT = 7;
 
 export type PreparedSubmission =
   | { status: "ready"; params: SubmitSettlementParams }
@@ -23,18 +19,18 @@ export type PreparedSubmission =
  * view of the stack, so that a settlement is never sent twice.
  */
 export async function prepareSubmission(
-  components: { db: NodeDb; blobs: BlobStore; chain: SettlementChain },
+  components: { db: NodeDb; blobs: BlobStore; chain: NodeSeat },
   stackId: bigint,
   chainId: number,
 ): Promise<PreparedSubmission> {
   const { db, blobs, chain } = components;
   const snapshot = await freezeForSettlement(db, stackId);
-  const built = buildSettlement(snapshot, { chainId, stacks: chain.actions.addresses.StackManager });
+  const built = buildSettlement(snapshot, { chainId, stacks: chain.addresses.StackManager });
   const blob = await blobs.put(built.transcript);
   await updateSettlement(db, stackId, { merkle_root: built.root, transcript_blob_id: blob.id });
-  const { phase } = await chain.contracts.settlementManager.read.getSettlement([stackId]);
-  if (phase === PHASE_TIMED_OUT) return { status: "timed-out" };
-  if (phase !== PHASE_NONE) return { status: "on-chain" };
+  const { phase } = await getSettlement(chain, stackId);
+  if (phase === SettlementPhase.TimedOut) return { status: "timed-out" };
+  if (phase !== SettlementPhase.None) return { status: "on-chain" };
   return {
     status: "ready",
     params: {

@@ -1,4 +1,10 @@
-import { postSampledRequests, revealSettlement, timeoutAttesters } from "@atoma/chain";
+import {
+  getSettlement,
+  postSampledRequests,
+  revealSettlement,
+  SettlementPhase,
+  timeoutAttesters,
+} from "@atoma/chain";
 import { listLeaves } from "../accounting/stacks.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
@@ -16,7 +22,7 @@ async function sampledLeaves(ctx: StepContext, row: SettlementRow) {
  */
 export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
-  const posted = await postSampledRequests(ctx.chain.actions, {
+  const posted = await postSampledRequests(ctx.chain, {
     stackId: row.stack_id,
     requests: postedRequestsOf(row.stack_id, leaves, indices),
   });
@@ -37,7 +43,7 @@ export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow
 export async function revealSample(ctx: StepContext, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
   const revealed = await revealSettlement(
-    ctx.chain.actions,
+    ctx.chain,
     revealOf(row.stack_id, leaves, indices, row.merkle_root),
   );
   await updateSettlement(ctx.db, row.stack_id, { reveal_tx: revealed.hash });
@@ -48,17 +54,14 @@ export async function revealSample(ctx: StepContext, row: SettlementRow): Promis
   );
 }
 
-/** `ISettlementManager.Phase.Opening`: the attesters open their commitments after the reveal. */
-const PHASE_OPENING = 9;
-
 /**
  * After the reveal, attesters that do not open by the deadline would leave the settlement undecided: once it has
  * passed, the server times them out itself (anyone may), which compares the openings there are.
  */
 export async function closeOpenings(ctx: StepContext, row: SettlementRow, now: bigint): Promise<void> {
-  const st = await ctx.chain.contracts.settlementManager.read.getSettlement([row.stack_id]);
-  if (st.phase !== PHASE_OPENING || now <= st.deadline) return;
-  const closed = await timeoutAttesters(ctx.chain.actions, { stackId: row.stack_id });
+  const st = await getSettlement(ctx.chain, row.stack_id);
+  if (st.phase !== SettlementPhase.Opening || now <= st.deadline) return;
+  const closed = await timeoutAttesters(ctx.chain, { stackId: row.stack_id });
   ctx.logger.info(
     { stackId: row.stack_id, timedOut: closed.timedOut.map(String), outcome: closed.compared?.outcome },
     "attesters that did not open timed out",

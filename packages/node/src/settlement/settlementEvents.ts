@@ -1,4 +1,11 @@
-import type { AtomaContracts } from "@atoma/chain";
+import {
+  type AtomaAddresses,
+  challengeManagerAbi,
+  DisputeKind,
+  disputeManagerAbi,
+  settlementManagerAbi,
+  stackManagerAbi,
+} from "@atoma/chain";
 import type { ChainEventSource } from "../listener/eventSource.js";
 import { eventSource } from "../listener/eventSource.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
@@ -11,9 +18,6 @@ import {
   updateSettlement,
 } from "./settlementRows.js";
 
-/** DisputeManager.Kind.Attestation: a dispute on a settlement. */
-const ATTESTATION_DISPUTE = 0;
-
 /**
  * What the chain says about this node's stacks, recorded in the listener's transaction (outbox pattern): the
  * owner's close request closes the stack to new requests; each settlement phase fills its row's columns; the
@@ -22,18 +26,17 @@ const ATTESTATION_DISPUTE = 0;
  * Metrics counted here may count twice if a range is rolled back and handled again (rare: a failed commit).
  */
 export function settlementEventSources(
-  contracts: Pick<
-    AtomaContracts,
-    "stackManager" | "settlementManager" | "disputeManager" | "challengeManager"
+  addresses: Pick<
+    AtomaAddresses,
+    "StackManager" | "SettlementManager" | "DisputeManager" | "ChallengeManager"
   >,
   metrics: NodeMetrics | undefined,
 ): ChainEventSource[] {
-  const { stackManager, settlementManager, disputeManager, challengeManager } = contracts;
   return [
     eventSource({
       name: "settlement:stacks",
-      address: stackManager.address,
-      abi: stackManager.abi,
+      address: addresses.StackManager,
+      abi: stackManagerAbi,
       handlers: {
         StackClosed: async ({ args }, { db }) => {
           const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
@@ -43,8 +46,8 @@ export function settlementEventSources(
     }),
     eventSource({
       name: "settlement",
-      address: settlementManager.address,
-      abi: settlementManager.abi,
+      address: addresses.SettlementManager,
+      abi: settlementManagerAbi,
       handlers: {
         SettlementSubmitted: async ({ args, transactionHash }, { db }) => {
           // The worker records its own transaction too; this covers a crash between sending and recording.
@@ -100,12 +103,12 @@ export function settlementEventSources(
     }),
     eventSource({
       name: "settlement:disputes",
-      address: disputeManager.address,
-      abi: disputeManager.abi,
+      address: addresses.DisputeManager,
+      abi: disputeManagerAbi,
       handlers: {
         // Only this node's settlements have a row: a dispute on another node's stack changes nothing.
         DisputeCreated: async ({ args }, { db }) => {
-          if (args.kind !== ATTESTATION_DISPUTE) return;
+          if (args.kind !== DisputeKind.Attestation) return;
           await updateSettlement(db, args.originId, {
             dispute_id: args.disputeId,
             evidence_deadline: args.evidenceDeadline,
@@ -115,8 +118,8 @@ export function settlementEventSources(
     }),
     eventSource({
       name: "settlement:owner-challenges",
-      address: challengeManager.address,
-      abi: challengeManager.abi,
+      address: addresses.ChallengeManager,
+      abi: challengeManagerAbi,
       handlers: {
         ChallengeOpened: async ({ args }, { db }) => {
           await recordChallenge(db, {

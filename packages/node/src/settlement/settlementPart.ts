@@ -1,5 +1,5 @@
 import type { NodePartFactory } from "../service/nodePart.js";
-import { connectSettlementChain } from "./settlementChain.js";
+import { settlementAddresses } from "./settlementContracts.js";
 import { settlementEventSources } from "./settlementEvents.js";
 import { SettlementWorker } from "./settlementWorker.js";
 
@@ -10,14 +10,19 @@ import { SettlementWorker } from "./settlementWorker.js";
  * until the signing key is registered it waits.
  */
 export const settlementPart: NodePartFactory = (context) => {
-  const chain = connectSettlementChain(context);
-  if (!chain) {
+  if (!settlementAddresses(context.config.chain.contracts)) {
     context.logger.warn({}, "chain.contracts names no deployment: the settlement worker does not run");
     return { name: "settlement" };
   }
   const { settlement } = context.config;
   const worker = new SettlementWorker(
-    { db: context.db, blobs: context.blobs, chain, logger: context.logger, metrics: context.metrics },
+    {
+      db: context.db,
+      blobs: context.blobs,
+      chain: context.seat,
+      logger: context.logger,
+      metrics: context.metrics,
+    },
     {
       minRemainingUnits: settlement.minRemainingUnits,
       beforeExpirySeconds: settlement.beforeExpirySeconds,
@@ -29,7 +34,7 @@ export const settlementPart: NodePartFactory = (context) => {
   );
   return {
     name: "settlement",
-    eventSources: settlementEventSources(chain.contracts, context.metrics),
+    eventSources: settlementEventSources(context.seat.addresses, context.metrics),
     start: () => worker.start(),
     stop: () => worker.stop(),
   };

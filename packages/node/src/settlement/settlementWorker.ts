@@ -2,6 +2,8 @@ import {
   ContractRevertError,
   drawAttesters,
   finalizeSettlement,
+  getSettlement,
+  SettlementPhase,
   type SubmitSettlementParams,
   submitSettlement,
   submitSettlements,
@@ -14,6 +16,7 @@ import type { NodeDb } from "../db/openStateDatabase.js";
 import { StackBusyError } from "../errors.js";
 import { sleep } from "../listener/sleep.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import type { NodeSeat } from "../service/nodeSeat.js";
 import { Backoff } from "./backoff.js";
 import { listPendingChallenges } from "./challengeRows.js";
 import { describeError } from "./describeError.js";
@@ -24,7 +27,6 @@ import { IdleClock } from "./idleClock.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
 import { closeOpenings, postSampledRequestsOf, revealSample } from "./sampleDuties.js";
-import { chainNow, readNodeId, type SettlementChain } from "./settlementChain.js";
 import { type SettlementTriggers, settlementReason } from "./settlementReason.js";
 import {
   listOpenSettlements,
@@ -41,13 +43,11 @@ import type { StepContext } from "./stepContext.js";
 const MAX_BATCH = 32;
 /** Longest pause after repeated failures on one stack. */
 const MAX_BACKOFF_MS = 60_000;
-/** `ISettlementManager.Phase.Drawing`: an attester draw is armed and waits for a later block. */
-const PHASE_DRAWING = 8;
 
 export interface SettlementWorkerComponents {
   db: NodeDb;
   blobs: BlobStore;
-  chain: SettlementChain;
+  chain: NodeSeat;
   logger?: Logger | undefined;
   metrics?: NodeMetrics | undefined;
 }
@@ -72,19 +72,17 @@ export interface SettlementWorkerOptions extends SettlementTriggers {
 export class SettlementWorker {
   readonly #db: NodeDb;
   readonly #blobs: BlobStore;
-  readonly #chain: SettlementChain;
+  readonly #chain: NodeSeat;
   readonly #logger: Logger;
   readonly #metrics: NodeMetrics | undefined;
   readonly #options: SettlementWorkerOptions;
-  readonly #components: { db: NodeDb; blobs: BlobStore; chain: SettlementChain };
+  readonly #components: { db: NodeDb; blobs: BlobStore; chain: NodeSeat };
   readonly #steps: StepContext;
   readonly #backoff: Backoff;
   readonly #idle = new IdleClock();
   readonly #keeper: DrawKeeper;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  /** This node's on-chain id, read once it is registered. */
-  #nodeId: bigint | undefined;
   #toldUnregistered = false;
 
   constructor(components: SettlementWorkerComponents, options: SettlementWorkerOptions) {
@@ -127,15 +125,14 @@ export class SettlementWorker {
 
   /** One scan over every stack and settlement that may need a step. */
   async tick(): Promise<void> {
-    this.#nodeId ??= await readNodeId(this.#chain);
-    const nodeId = this.#nodeId;
+    const nodeId = await this.#chain.nodeId();
     if (nodeId === undefined) {
       if (!this.#toldUnregistered)
         this.#logger.warn({}, "the signing key is not registered in the NodeRegistry: nothing to settle yet");
       this.#toldUnregistered = true;
       return;
     }
-    const now = await chainNow(this.#chain.actions.publicClient);
+    const now = await this.#chain.now();
     await this.#freezeDue(nodeId, now);
     const claims: SettlementRow[] = [];
     const pending: SettlementRow[] = [];
@@ -204,7 +201,7 @@ export class SettlementWorker {
 
   /** Runs a settlement's armed attester draw (anyone may; its outcome is the armed block's, not ours). */
   async #draw(stackId: bigint): Promise<void> {
-    const drawn = await drawAttesters(this.#chain.actions, { stackId });
+    const drawn = await drawAttesters(this.#chain, { stackId });
     this.#logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
   }
 
@@ -218,8 +215,8 @@ export class SettlementWorker {
       row.state === "submitted" ||
       (row.state === "attesting" && row.commit_deadline !== null && now > row.commit_deadline);
     if (!mayBeDrawing) return false;
-    const { phase } = await this.#chain.contracts.settlementManager.read.getSettlement([row.stack_id]);
-    return phase === PHASE_DRAWING;
+    const { phase } = await getSettlement(this.#chain, row.stack_id);
+    return phase === SettlementPhase.Drawing;
   }
 
   /** Prepares each frozen stack, then sends them in batches (`settleMany`), one by one if a batch fails. */
@@ -240,7 +237,7 @@ export class SettlementWorker {
       const batch = ready.slice(i, i + MAX_BATCH);
       if (batch.length > 1) {
         try {
-          const sent = await submitSettlements(this.#chain.actions, batch, { draw: false });
+          const sent = await submitSettlements(this.#chain, batch, { draw: false });
           for (const params of batch) await this.#submitted(params, sent.hash);
           for (const stackId of sent.drawPending) await this.#attempt(stackId, () => this.#draw(stackId));
           continue;
@@ -257,7 +254,7 @@ export class SettlementWorker {
 
   async #submitOne(params: SubmitSettlementParams): Promise<void> {
     try {
-      const sent = await submitSettlement(this.#chain.actions, params, { draw: false });
+      const sent = await submitSettlement(this.#chain, params, { draw: false });
       await this.#submitted(params, sent.hash);
       if (sent.outcome === "drawPending")
         await this.#attempt(params.stackId, () => this.#draw(params.stackId));
@@ -303,7 +300,7 @@ export class SettlementWorker {
   }
 
   async #finalize(stackIds: bigint[]): Promise<void> {
-    const finalized = await finalizeSettlement(this.#chain.actions, { stackIds });
+    const finalized = await finalizeSettlement(this.#chain, { stackIds });
     for (const stackId of stackIds)
       await updateSettlement(this.#db, stackId, { finalize_tx: finalized.hash });
     this.#logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");

@@ -128,7 +128,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
             metrics,
             parts: [
               attestationPart(
-                { commitStrategy: strategy, nodeId: identity.nodeId },
+                { commitStrategy: strategy },
                 { pollIntervalMs: 250, fetchTimeoutMs: options.fetchTimeoutMs },
               ),
             ],

@@ -1,4 +1,4 @@
-import { attestationResult } from "@atoma/chain";
+import { attestationResult, getAttesters, readDispute } from "@atoma/chain";
 import type { RecomputedSample } from "@atoma/core";
 import { encodeAbiParameters, keccak256, stringToBytes } from "viem";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
@@ -16,7 +16,7 @@ export const silentStrategy: CommitStrategy = {
  */
 export const lazyCopierStrategy: CommitStrategy = {
   async attest({ stackId, nodeId, chain }) {
-    const attesters = await chain.contracts.settlementManager.read.attestersOf([stackId]);
+    const attesters = await getAttesters(chain, stackId);
     const other = attesters.find((a) => a.nodeId !== nodeId && a.committed && !a.removed);
     return other ? { commitment: other.commitment } : undefined;
   },
@@ -36,7 +36,7 @@ export function peekingStrategy(claims: Map<bigint, RecomputedSample>): CommitSt
       const claim = claims.get(stackId);
       if (!claim) return undefined;
       const result = attestationResult(claim);
-      const attesters = await chain.contracts.settlementManager.read.attestersOf([stackId]);
+      const attesters = await getAttesters(chain, stackId);
       for (const other of attesters) {
         if (other.nodeId === nodeId || !other.committed) continue;
         const unsalted = keccak256(
@@ -63,7 +63,7 @@ export const dissentingStrategy: CommitStrategy = {
 export const colludingStrategy: CommitStrategy = {
   attest: honestStrategy.attest,
   async vote({ disputeId, nodeId, chain }) {
-    const claim = (await chain.contracts.disputeManager.read.getDispute([disputeId])).serverResult;
+    const claim = (await readDispute(chain, disputeId)).serverResult;
     return { claim, work: keccak256(stringToBytes(`no work by ${nodeId}`)) };
   },
 };
