@@ -24,7 +24,9 @@ export {
   buyStackFromSet,
   cheapestMember,
   chooseFromSet,
+  type DrawnSetPurchase,
   drawnSetOf,
+  requestAndDrawSet,
   requestStackFromSet,
   type SetChooser,
 } from "./actions/buyStackFromSet.js";

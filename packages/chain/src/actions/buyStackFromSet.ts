@@ -99,14 +99,22 @@ export const cheapestMember: SetChooser = (set) => {
   return rest.reduce((best, c) => (c.pricePerMillion < best.pricePerMillion ? c : best), first).nodeId;
 };
 
+/** A set purchase whose set is drawn: the owner's choice (`chooseFromSet`) is what is left. */
+export interface DrawnSetPurchase {
+  stackId: bigint;
+  set: NodeCandidate[];
+  requestHash: BuyStackResult["hash"];
+  drawHash: BuyStackResult["hash"];
+}
+
 /**
- * Buys a stack from a set drawn at random: the purchase, the set's draw in a later block (drawn again while it
- * comes back re-armed), then the owner's choice of one member by `choose` (default: the cheapest).
+ * A set purchase up to its draw: the purchase, then the set's draw in a later block (drawn again while it comes
+ * back re-armed). Throws `StackCancelledError` when no candidate could serve any more.
  */
-export async function buyStackFromSet(
+export async function requestAndDrawSet(
   ctx: ChainContext,
-  params: BuyStackFromSetParams & { choose?: SetChooser | undefined },
-): Promise<BuyStackFromSetResult> {
+  params: BuyStackFromSetParams,
+): Promise<DrawnSetPurchase> {
   const request = await requestStackFromSet(ctx, params);
   for (;;) {
     const drawn = await drawNode(ctx, {
@@ -118,8 +126,20 @@ export async function buyStackFromSet(
     if (drawn.outcome === "cancelled") throw new StackCancelledError(request.stackId, drawn.refunded);
     if (drawn.outcome !== "setDrawn")
       throw new UnexpectedOutcomeError(`stack ${request.stackId}'s set draw ended ${drawn.outcome}`);
-    const nodeId = await (params.choose ?? cheapestMember)(drawn.set);
-    const chosen = await chooseFromSet(ctx, { stackId: request.stackId, nodeId, set: drawn.set });
-    return { ...chosen, set: drawn.set, drawHash: drawn.hash, requestHash: request.hash };
+    return { stackId: request.stackId, set: drawn.set, requestHash: request.hash, drawHash: drawn.hash };
   }
+}
+
+/**
+ * Buys a stack from a set drawn at random (`requestAndDrawSet`), then binds it to the member `choose` picks by the
+ * buyer's own criteria (default: the cheapest).
+ */
+export async function buyStackFromSet(
+  ctx: ChainContext,
+  params: BuyStackFromSetParams & { choose?: SetChooser | undefined },
+): Promise<BuyStackFromSetResult> {
+  const drawn = await requestAndDrawSet(ctx, params);
+  const nodeId = await (params.choose ?? cheapestMember)(drawn.set);
+  const chosen = await chooseFromSet(ctx, { stackId: drawn.stackId, nodeId, set: drawn.set });
+  return { ...chosen, set: drawn.set, drawHash: drawn.drawHash, requestHash: drawn.requestHash };
 }

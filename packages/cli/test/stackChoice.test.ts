@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createAtomaTestClient, createTask, subscribe, TaskRole } from "@atoma/chain";
+import { formatEther, parseEther } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SecurityLevel, startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { runCli } from "./cliProcess.js";
+
+/** Node i asks 1 + i TOMA per million units. */
+const priceOf = (i: number) => parseEther(String(1 + i));
+
+async function cli(args: string[]) {
+  const run = runCli(args);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+async function expectRefused(args: string[], message: RegExp) {
+  const refused = await cli(args);
+  expect(refused.code, args.join(" ")).not.toBe(0);
+  expect(refused.stderr, args.join(" ")).toMatch(message);
+  expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+  expect(refused.stdout).toBe("");
+}
+
+interface Member {
+  nodeId: string;
+  price: string;
+}
+
+/**
+ * `atoma stack buy --node <id>` and `--set <k>` (with `--choose-later` and `atoma stack choose`) on anvil with the
+ * whole system deployed and three nodes at different prices; bad options and refused choices end with one line.
+ */
+describe("atoma stack buy --node / --set, atoma stack choose", () => {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-cli-pick-"));
+  const networkFile = join(dir, "network.json");
+  const owner = { key: generatePrivateKey(), file: join(dir, "owner.key") };
+  const stranger = { key: generatePrivateKey(), file: join(dir, "stranger.key") };
+  let network: TestNetwork;
+  let nodes: TestNode[];
+  let taskId: bigint;
+
+  const buy = (...more: string[]) => [
+    ...["stack", "buy", "--network", networkFile, "--key-file", owner.file],
+    ...["--task", String(taskId), "--units", "10000", "--max-price", "3", ...more],
+  ];
+
+  beforeAll(async () => {
+    network = await startNetwork();
+    nodes = [await network.addNode(), await network.addNode(), await network.addNode()];
+    ({ taskId } = await createTask(network.admin, {
+      modelId: network.modelId,
+      role: TaskRole.Chat,
+      securityLevel: SecurityLevel.None,
+    }));
+    for (const [i, node] of nodes.entries())
+      await subscribe(node.signer, {
+        taskId,
+        nodeId: node.nodeId,
+        pricePerMillion: priceOf(i),
+        capacity: 10n ** 12n,
+      });
+    const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
+    const test = createAtomaTestClient(chain);
+    for (const { key, file } of [owner, stranger]) {
+      const { address } = privateKeyToAccount(key);
+      await test.setBalance({ address, value: parseEther("100") });
+      await network.admin.publicClient.waitForTransactionReceipt({
+        hash: await network.deployment.contracts.token.write.transfer([address, parseEther("1000")]),
+      });
+      writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    }
+    writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
+    await network.advance(3_600);
+  }, 180_000);
+
+  afterAll(async () => {
+    await network?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("buys from the node named by --node, at its price, in one transaction", async () => {
+    const named = nodes[1]!;
+    const bought = await cli(buy("--node", String(named.nodeId)));
+    expect(bought.code, bought.stderr).toBe(0);
+    const stack = JSON.parse(bought.stdout) as Record<string, unknown>;
+    expect(stack).toMatchObject({
+      nodeId: String(named.nodeId),
+      nodeUrl: "http://127.0.0.1:8080",
+      price: formatEther(priceOf(1)),
+      units: "10000",
+    });
+    expect(stack).not.toHaveProperty("drawTx");
+    const status = await cli(["stack", "status", String(stack.stackId), "--network", networkFile]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: "active", nodeId: String(named.nodeId) });
+  });
+
+  it("buys from a set drawn by --set, bound to its cheapest member", async () => {
+    const bought = await cli(buy("--set", "2"));
+    expect(bought.code, bought.stderr).toBe(0);
+    const stack = JSON.parse(bought.stdout) as { nodeId: string; price: string; set: Member[] } & Record<
+      string,
+      unknown
+    >;
+    expect(stack.set).toHaveLength(2);
+    const cheapest = [...stack.set].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+    expect(stack).toMatchObject({ nodeId: cheapest.nodeId, price: cheapest.price });
+    expect(new Set([stack.tx, stack.drawTx, stack.chooseTx]).size).toBe(3);
+  });
+
+  it("with --choose-later, prints the set; `stack choose` binds the stack once, for its owner only", async () => {
+    const drawn = await cli(buy("--set", "3", "--choose-later"));
+    expect(drawn.code, drawn.stderr).toBe(0);
+    const pending = JSON.parse(drawn.stdout) as { stackId: string; status: string; set: Member[] };
+    expect(pending.status).toBe("choosing");
+    expect(pending.set.map((m) => m.nodeId).sort()).toEqual(nodes.map((n) => String(n.nodeId)).sort());
+    const status = await cli(["stack", "status", pending.stackId, "--network", networkFile]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: "choosing", nodeId: "0" });
+
+    const choose = (node: string, keyFile = owner.file) => [
+      ...["stack", "choose", pending.stackId, "--node", node],
+      ...["--network", networkFile, "--key-file", keyFile],
+    ];
+    const priciest = pending.set.find((m) => m.price === formatEther(priceOf(2)))!;
+    await expectRefused(choose(priciest.nodeId, stranger.file), /belongs to .*, not to this key/);
+    const chosen = await cli(choose(priciest.nodeId));
+    expect(chosen.code, chosen.stderr).toBe(0);
+    expect(JSON.parse(chosen.stdout)).toMatchObject({
+      stackId: pending.stackId,
+      nodeId: priciest.nodeId,
+      price: priciest.price,
+    });
+    await expectRefused(choose(pending.set[0]!.nodeId), /is not waiting for a choice from a drawn set/);
+  });
+
+  it("refuses bad options and nodes it may not name with one line", async () => {
+    await expectRefused(buy("--node", "1", "--set", "2"), /cannot be used with/);
+    await expectRefused(buy("--set", "1"), /--set must be a whole number from 2 to 16/);
+    await expectRefused(buy("--set", "17"), /--set must be a whole number from 2 to 16/);
+    await expectRefused(buy("--choose-later"), /--choose-later goes with --set/);
+    // The last --max-price counts: node 3 asks 3 TOMA, above a cap of 2.
+    await expectRefused(buy("--max-price", "2", "--node", String(nodes[2]!.nodeId)), /NodeNotOffered/);
+    await expectRefused(buy("--node", "99"), /NodeNotOffered/);
+  });
+});

@@ -1,0 +1,75 @@
+import { createTask, getNode, type NodeCandidate, subscribe, TaskRole } from "@atoma/chain";
+import { parseEther } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SecurityLevel, startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { boughtStack } from "./stackChoice.js";
+
+/** Node i asks 1 + i TOMA per million units. */
+const priceOf = (i: number) => parseEther(String(1 + i));
+
+/** `boughtStack` picks the node each of the protocol's three ways and returns what `StackClient` needs of it. */
+describe("boughtStack's node pick against anvil", () => {
+  let network: TestNetwork;
+  let nodes: TestNode[];
+  let taskId: bigint;
+  beforeAll(async () => {
+    network = await startNetwork();
+    nodes = [await network.addNode(), await network.addNode(), await network.addNode()];
+    ({ taskId } = await createTask(network.admin, {
+      modelId: network.modelId,
+      role: TaskRole.Chat,
+      securityLevel: SecurityLevel.None,
+    }));
+    for (const [i, node] of nodes.entries())
+      await subscribe(node.signer, {
+        taskId,
+        nodeId: node.nodeId,
+        pricePerMillion: priceOf(i),
+        capacity: 10n ** 12n,
+      });
+    await network.advance(3_600);
+  }, 120_000);
+  afterAll(() => network.stop());
+
+  const terms = { units: 10_000n, maxPricePerMillion: priceOf(2), duration: 3_600n };
+
+  it("buys from the node the buyer names, with its URL and signer", async () => {
+    const { ctx } = await network.account();
+    const named = nodes[2]!;
+    const stack = await boughtStack(ctx, { ...terms, taskId, pick: { kind: "node", nodeId: named.nodeId } });
+    const node = await getNode(ctx, named.nodeId);
+    expect(stack).toMatchObject({
+      nodeId: named.nodeId,
+      nodeUrl: node.url,
+      nodeSigner: node.signer,
+      units: terms.units,
+      bought: true,
+    });
+  });
+
+  it("buys from a drawn set, the member picked by the buyer's own criteria", async () => {
+    const { ctx } = await network.account();
+    const offered: NodeCandidate[][] = [];
+    const stack = await boughtStack(ctx, {
+      ...terms,
+      taskId,
+      pick: {
+        kind: "set",
+        size: 2,
+        choose: (set) => {
+          offered.push([...set]);
+          return set.at(-1)!.nodeId;
+        },
+      },
+    });
+    expect(offered).toHaveLength(1);
+    expect(offered[0]).toHaveLength(2);
+    expect(stack.nodeId).toBe(offered[0]!.at(-1)!.nodeId);
+  });
+
+  it("draws the node at random when no pick is given, as before", async () => {
+    const { ctx } = await network.account();
+    const stack = await boughtStack(ctx, { ...terms, taskId, maxPricePerMillion: priceOf(0) });
+    expect(stack.nodeId).toBe(nodes[0]!.nodeId);
+  });
+});
