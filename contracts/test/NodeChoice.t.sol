@@ -511,27 +511,46 @@ contract NodeChoiceTest is SettlementSteps {
 
     // ---------------------------------------------------------------- fuzz
 
-    /// Any node, units and cap: a chosen purchase succeeds exactly when the node is among the candidates the draw
-    /// would freeze, and then locks the node's exact price and reserves the units on it alone.
-    function testFuzz_aChosenNodeIsOnlyEverACandidateAtItsExactPrice(uint256 pick, uint64 units, uint128 cap) public {
+    /// Any node, units, cap and task, with a node uncheckable on the verified task and one subscriber harmed
+    /// (left, slashed): a chosen purchase succeeds exactly when the node is among the candidates the draw would
+    /// freeze, and then locks the node's exact price and reserves the units on it alone.
+    function testFuzz_aChosenNodeIsOnlyEverACandidateAtItsExactPrice(
+        uint256 pick,
+        uint64 units,
+        uint128 cap,
+        bool verified,
+        uint8 harm
+    ) public {
+        uint256 taskId = verified ? verifiedTask : plainTask;
+        subscribe(taskId, addNode(2), PRICE);
+        nextEpoch();
+        uint256 harmed = nodeIds[harm % 7];
+        if (harm % 3 == 1) {
+            vm.prank(operatorOf[harmed]);
+            tasks.unsubscribe(taskId, harmed);
+        } else if (harm % 3 == 2) {
+            vm.prank(address(receiptFraud));
+            nodes.slashFraud(harmed, user, new uint256[](0));
+        }
         uint256 nodeId = bound(pick, 0, nodeIds.length + 1);
         units = uint64(bound(units, 1, 2e12));
         cap = uint128(bound(cap, 0, 3 ether));
         bool offered;
-        try stacks.candidatesFor(plainTask, units, cap) returns (StackManager.Candidate[] memory c) {
+        try stacks.candidatesFor(taskId, units, cap) returns (StackManager.Candidate[] memory c) {
             offered = _isMember(c, nodeId);
         } catch {}
-        uint256 reservedBefore = nodeId == 0 ? 0 : _reserved(plainTask, nodeId);
+        uint256 reservedBefore = nodeId == 0 ? 0 : _reserved(taskId, nodeId);
         vm.prank(user);
-        try stacks.buyStackFromNode(plainTask, nodeId, units, cap, 1 days) returns (uint256 stackId) {
+        try stacks.buyStackFromNode(taskId, nodeId, units, cap, 1 days) returns (uint256 stackId) {
             assertTrue(offered, "only a candidate");
             IStackManager.Stack memory stack = stacks.getStack(stackId);
             assertEq(stack.nodeId, nodeId, "the chosen node");
             assertLe(stack.pricePerMillion, cap, "within the cap");
-            assertEq(stack.pricePerMillion, _priceOf(plainTask, nodeId), "its price");
-            assertEq(vault.escrowOf(bytes32(stackId)), uint256(units) * stack.pricePerMillion / 1e6, "exact escrow");
-            assertEq(_reserved(plainTask, nodeId), reservedBefore + units, "its units reserved");
-            assertLe(_reserved(plainTask, nodeId), tasks.getSubscription(plainTask, nodeId).capacity, "within capacity");
+            assertEq(stack.pricePerMillion, _priceOf(taskId, nodeId), "its price");
+            uint256 cost = (uint256(units) * stack.pricePerMillion + 1e6 - 1) / 1e6;
+            assertEq(vault.escrowOf(bytes32(stackId)), cost + (verified ? cost / 10 : 0), "exact escrow");
+            assertEq(_reserved(taskId, nodeId), reservedBefore + units, "its units reserved");
+            assertLe(_reserved(taskId, nodeId), tasks.getSubscription(taskId, nodeId).capacity, "within capacity");
         } catch {
             assertTrue(!offered, "a candidate is never refused");
         }

@@ -270,12 +270,43 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint64 duration
     ) external nonReentrant returns (uint256 stackId) {
         (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
-        (Candidate[] memory offered,,) = _offers(taskId, units, maxPricePerMillion);
-        uint256 i;
-        while (i < offered.length && offered[i].nodeId != nodeId) ++i;
-        if (i == offered.length) revert NodeNotOffered(taskId, nodeId);
-        stackId = _newStack(taskId, units, duration, p, verified, offered[i].pricePerMillion, bytes32(0));
-        _open(stackId, _stacks[stackId], offered[i], duration);
+        uint128 price = _offer(taskId, nodeId, units, maxPricePerMillion, verified);
+        stackId = _newStack(taskId, units, duration, p, verified, price, bytes32(0));
+        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}), duration);
+    }
+
+    /// The price of `nodeId` if it is one of `candidatesFor(taskId, units, maxPricePerMillion)` (the same rules,
+    /// checked for the one node); reverts `NodeNotOffered` otherwise.
+    function _offer(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
+        internal
+        view
+        returns (uint128)
+    {
+        ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
+        uint256[] memory one = new uint256[](1);
+        one[0] = nodeId;
+        INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        bool offered = sub.active && sub.pricePerMillion <= maxPricePerMillion && _hasRoom(sub, units)
+            && state.eligible && state.reputation >= task.minReputation;
+        // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
+        if (offered && verified) {
+            uint256 peers = taskRegistry.draw(
+                ITaskRegistry.Draw({
+                    taskId: taskId,
+                    echelon: state.echelon,
+                    count: type(uint256).max,
+                    maxPrice: type(uint256).max,
+                    units: 0,
+                    exclude: new uint256[](0),
+                    seed: 0,
+                    checking: false
+                })
+            ).length;
+            offered = peers - 1 >= uint256(task.attesters) + minCommittee();
+        }
+        if (!offered) revert NodeNotOffered(taskId, nodeId);
+        return sub.pricePerMillion;
     }
 
     /// Checks a purchase's units, duration and task; returns the parameters in force and whether it is verified.
@@ -464,22 +495,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         view
         returns (Candidate[] memory candidates)
     {
-        bool priced;
-        uint256 needed;
-        (candidates, priced, needed) = _offers(taskId, units, maxPricePerMillion);
-        if (candidates.length == 0) {
-            if (priced) revert TooFewVerifiers(taskId, needed);
-            revert NoEligibleNode(taskId);
-        }
-    }
-
-    /// The candidates of `candidatesFor`, possibly none; `priced` when some subscriber met the price and room
-    /// (so none means too few verifiers), and the number of other nodes an echelon needed.
-    function _offers(uint256 taskId, uint64 units, uint128 maxPricePerMillion)
-        internal
-        view
-        returns (Candidate[] memory candidates, bool priced, uint256 needed)
-    {
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
         uint256[] memory pool = taskRegistry.draw(
             ITaskRegistry.Draw({
@@ -495,15 +510,20 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         );
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
-        needed = uint256(task.attesters) + minCommittee();
+        uint256 needed = uint256(task.attesters) + minCommittee();
         candidates = new Candidate[](pool.length);
         uint256 found;
+        bool priced;
         for (uint256 i = 0; i < pool.length; ++i) {
             ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, pool[i]);
             if (sub.pricePerMillion > maxPricePerMillion || !_hasRoom(sub, units)) continue;
             priced = true;
             if (verified && _peers(states, states[i].echelon) - 1 < needed) continue;
             candidates[found++] = Candidate({nodeId: uint64(pool[i]), pricePerMillion: sub.pricePerMillion});
+        }
+        if (found == 0) {
+            if (priced) revert TooFewVerifiers(taskId, needed);
+            revert NoEligibleNode(taskId);
         }
         assembly ("memory-safe") {
             mstore(candidates, found)
