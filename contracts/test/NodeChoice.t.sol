@@ -7,12 +7,12 @@ import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
-import {SettlementSteps} from "./lib/SettlementSteps.sol";
+import {CapacitySquat} from "./lib/CapacitySquat.sol";
 
 /// @notice The protocol's other two ways to pick a stack's node (docs/soundness.md, "Picking the node"): a set
 /// drawn at random whose member the buyer binds before use, and a node the buyer chooses. Each test plays an attack
 /// on them and shows it failing; the fuzz tests check the rules over any terms.
-contract NodeChoiceTest is SettlementSteps {
+contract NodeChoiceTest is CapacitySquat {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
     /// Registered and eligible, subscribed to nothing.
@@ -181,51 +181,20 @@ contract NodeChoiceTest is SettlementSteps {
     /// nothing from it); an honest node settles an idle stack early, which frees the capacity, and the honest buyer
     /// then chooses it at the honest price.
     function test_squattingANodesCapacityWithChosenStacksCostsTheSquatter() public {
-        uint256 task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
-        (uint256 honestA, uint256 honestB, uint256 attackerNode) = (nodeIds[0], nodeIds[1], nodeIds[2]);
-        vm.prank(operatorOf[honestA]);
-        tasks.subscribe(task, honestA, PRICE, 1_000_000, SUB_COLLATERAL);
-        vm.prank(operatorOf[honestB]);
-        tasks.subscribe(task, honestB, PRICE, 1_000_000, SUB_COLLATERAL);
-        vm.prank(operatorOf[attackerNode]);
-        tasks.subscribe(task, attackerNode, 5 * PRICE, 1e12, SUB_COLLATERAL);
-        address squatter = address(0x5A7);
-        address buyer = address(0xB0B);
-        fund(squatter, 100 ether);
-        fund(buyer, 100 ether);
-        vm.prank(squatter);
-        token.approve(address(vault), type(uint256).max);
-        vm.prank(buyer);
-        token.approve(address(vault), type(uint256).max);
+        Squat memory q = squatScene();
+        uint256 first = _buyFrom(SQUATTER, q.task, q.honestA, 1_000_000, PRICE);
+        uint256 second = _buyFrom(SQUATTER, q.task, q.honestB, 1_000_000, PRICE);
+        vm.prank(BUYER);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NodeNotOffered.selector, q.task, q.honestA));
+        stacks.buyStackFromNode(q.task, q.honestA, 1_000_000, PRICE, 1 days);
+        vm.prank(BUYER);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, q.task));
+        stacks.buyStack(q.task, 1_000_000, PRICE, 1 days);
 
-        uint256 first = _buyFrom(squatter, task, honestA, 1_000_000, PRICE);
-        uint256 second = _buyFrom(squatter, task, honestB, 1_000_000, PRICE);
-        vm.prank(buyer);
-        vm.expectRevert(abi.encodeWithSelector(StackManager.NodeNotOffered.selector, task, honestA));
-        stacks.buyStackFromNode(task, honestA, 1_000_000, PRICE, 1 days);
-        vm.prank(buyer);
-        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, task));
-        stacks.buyStack(task, 1_000_000, PRICE, 1 days);
-
-        // The squatter closes one stack; the node settles the other once it has been idle long enough.
-        vm.prank(squatter);
-        stacks.closeStack(first);
-        vm.prank(vm.addr(signerKey[honestA]));
-        settlement.settle(first, 0, 0, 0, 0);
-        vm.warp(block.timestamp + 10 minutes);
-        vm.prank(vm.addr(signerKey[honestB]));
-        settlement.settle(second, 0, 0, 0, 0);
-        uint256 served = _buyFrom(buyer, task, honestA, 1_000_000, PRICE);
+        freeSquatted(first, q.honestA, second, q.honestB);
+        uint256 served = _buyFrom(BUYER, q.task, q.honestA, 1_000_000, PRICE);
         assertEq(stacks.getStack(served).pricePerMillion, PRICE, "the honest buyer is served at the honest price");
-
-        vm.warp(block.timestamp + 1 hours + 1);
-        settlement.finalize(first);
-        settlement.finalize(second);
-        uint256 minCharge = 2 ether * 1_000 / 10_000;
-        assertEq(vault.balanceOf(squatter), 2 * (2 ether - minCharge), "refunded less the minimum charge");
-        assertEq(vault.balanceOf(treasury), 2 * minCharge, "the minimum charges go to the treasury");
-        assertEq(claimableOf(attackerNode), 0, "the squatter's own node earns nothing");
-        assertEq(claimableOf(honestA) + claimableOf(honestB), 0, "unused capacity pays no node");
+        assertTheSquatCostTheSquatter(q, first, second);
     }
 
     // ---------------------------------------------------------------- a set drawn at random

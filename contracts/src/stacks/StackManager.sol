@@ -291,19 +291,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             && state.eligible && state.reputation >= task.minReputation;
         // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
         if (offered && verified) {
-            uint256 peers = taskRegistry.draw(
-                ITaskRegistry.Draw({
-                    taskId: taskId,
-                    echelon: state.echelon,
-                    count: type(uint256).max,
-                    maxPrice: type(uint256).max,
-                    units: 0,
-                    exclude: new uint256[](0),
-                    seed: 0,
-                    checking: false
-                })
-            ).length;
-            offered = peers - 1 >= uint256(task.attesters) + minCommittee();
+            offered = _pool(taskId, state.echelon).length - 1 >= uint256(task.attesters) + minCommittee();
         }
         if (!offered) revert NodeNotOffered(taskId, nodeId);
         return sub.pricePerMillion;
@@ -496,18 +484,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         returns (Candidate[] memory candidates)
     {
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
-        uint256[] memory pool = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: taskId,
-                echelon: ANY_ECHELON,
-                count: type(uint256).max,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: new uint256[](0),
-                seed: 0,
-                checking: false
-            })
-        );
+        uint256[] memory pool = _pool(taskId, ANY_ECHELON);
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
         uint256 needed = uint256(task.attesters) + minCommittee();
@@ -528,6 +505,23 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         assembly ("memory-safe") {
             mstore(candidates, found)
         }
+    }
+
+    /// The task's subscribers that may take new work (eligible, at its reputation, not leaving) in `echelon`, at
+    /// any price and capacity.
+    function _pool(uint256 taskId, uint32 echelon) internal view returns (uint256[] memory) {
+        return taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: taskId,
+                echelon: echelon,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: new uint256[](0),
+                seed: 0,
+                checking: false
+            })
+        );
     }
 
     /// How many of `states` are in `echelon`.

@@ -1,4 +1,3 @@
-import { parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyStack, drawNode, frozenPurchaseOf } from "../src/actions/buyStack.js";
 import { buyStackFromNode } from "../src/actions/buyStackFromNode.js";
@@ -9,15 +8,12 @@ import {
   drawnSetOf,
   requestStackFromSet,
 } from "../src/actions/buyStackFromSet.js";
-import { createTask, TaskRole } from "../src/actions/createTask.js";
 import { findOwnedStacks } from "../src/actions/findOwnedStacks.js";
 import { getStack, StackStatus } from "../src/actions/getStack.js";
 import { offeredNodes } from "../src/actions/offeredNodes.js";
-import { subscribe } from "../src/actions/subscribe.js";
-import { SecurityLevel, startNetwork, type TestNetwork, type TestNode } from "./network.js";
+import { startNetwork, type TestNetwork, type TestNode } from "./network.js";
+import { nodesAtRisingPrices, risingPrice } from "./risingPrices.js";
 
-/** Node i asks 1 + i TOMA per million units. */
-const priceOf = (i: number) => parseEther(String(1 + i));
 const UNITS = 10_000n;
 
 /**
@@ -30,24 +26,11 @@ describe("picking a stack's node against anvil", () => {
   let taskId: bigint;
   beforeAll(async () => {
     network = await startNetwork();
-    nodes = [await network.addNode(), await network.addNode(), await network.addNode()];
-    ({ taskId } = await createTask(network.admin, {
-      modelId: network.modelId,
-      role: TaskRole.Chat,
-      securityLevel: SecurityLevel.None,
-    }));
-    for (const [i, node] of nodes.entries())
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: priceOf(i),
-        capacity: 10n ** 12n,
-      });
-    await network.advance(3_600);
+    ({ nodes, taskId } = await nodesAtRisingPrices(network, 3));
   }, 120_000);
   afterAll(() => network.stop());
 
-  const terms = (maxPricePerMillion = priceOf(2)) => ({
+  const terms = (maxPricePerMillion = risingPrice(2)) => ({
     taskId,
     units: UNITS,
     maxPricePerMillion,
@@ -56,10 +39,10 @@ describe("picking a stack's node against anvil", () => {
 
   it("lists the nodes a buyer may choose under its cap, each at its price", async () => {
     const user = await network.account();
-    const offered = await offeredNodes(user.ctx, terms(priceOf(1)));
+    const offered = await offeredNodes(user.ctx, terms(risingPrice(1)));
     expect(offered.sort((a, b) => Number(a.nodeId - b.nodeId))).toEqual([
-      { nodeId: nodes[0]!.nodeId, pricePerMillion: priceOf(0) },
-      { nodeId: nodes[1]!.nodeId, pricePerMillion: priceOf(1) },
+      { nodeId: nodes[0]!.nodeId, pricePerMillion: risingPrice(0) },
+      { nodeId: nodes[1]!.nodeId, pricePerMillion: risingPrice(1) },
     ]);
     await expect(offeredNodes(user.ctx, terms(1n))).rejects.toMatchObject({ errorName: "NoEligibleNode" });
   });
@@ -70,10 +53,10 @@ describe("picking a stack's node against anvil", () => {
     const bought = await buyStackFromNode(user.ctx, { ...terms(), nodeId: chosen.nodeId });
     expect(bought).toMatchObject({
       nodeId: chosen.nodeId,
-      pricePerMillion: priceOf(1),
+      pricePerMillion: risingPrice(1),
       requestHash: bought.hash,
     });
-    expect(bought.escrow).toBe((UNITS * priceOf(1)) / 1_000_000n);
+    expect(bought.escrow).toBe((UNITS * risingPrice(1)) / 1_000_000n);
     const stack = await getStack(user.ctx, bought.stackId);
     expect(stack).toMatchObject({
       status: StackStatus.Active,
@@ -84,7 +67,7 @@ describe("picking a stack's node against anvil", () => {
     expect(owned).toMatchObject({ stackId: bought.stackId, nodeId: chosen.nodeId });
 
     await expect(
-      buyStackFromNode(user.ctx, { ...terms(priceOf(0)), nodeId: nodes[2]!.nodeId }),
+      buyStackFromNode(user.ctx, { ...terms(risingPrice(0)), nodeId: nodes[2]!.nodeId }),
     ).rejects.toMatchObject({ errorName: "NodeNotOffered", args: [taskId, nodes[2]!.nodeId] });
     const outsider = await network.addNode();
     await expect(buyStackFromNode(user.ctx, { ...terms(), nodeId: outsider.nodeId })).rejects.toMatchObject({
@@ -116,7 +99,7 @@ describe("picking a stack's node against anvil", () => {
       setSize: 3,
       choose: (set) => set.reduce((a, b) => (b.pricePerMillion > a.pricePerMillion ? b : a)).nodeId,
     });
-    expect(own).toMatchObject({ nodeId: nodes[2]!.nodeId, pricePerMillion: priceOf(2) });
+    expect(own).toMatchObject({ nodeId: nodes[2]!.nodeId, pricePerMillion: risingPrice(2) });
   });
 
   it("draws a set purchase like a keeper does, from its events, and lets only its owner choose a member", async () => {
@@ -149,10 +132,10 @@ describe("picking a stack's node against anvil", () => {
 
   it("still draws one node at random for a plain purchase", async () => {
     const user = await network.account();
-    const bought = await buyStack(user.ctx, terms(priceOf(0)));
-    expect(bought).toMatchObject({ nodeId: nodes[0]!.nodeId, pricePerMillion: priceOf(0) });
+    const bought = await buyStack(user.ctx, terms(risingPrice(0)));
+    expect(bought).toMatchObject({ nodeId: nodes[0]!.nodeId, pricePerMillion: risingPrice(0) });
     expect(await frozenPurchaseOf(user.ctx, bought.stackId)).toEqual({
-      candidates: [{ nodeId: nodes[0]!.nodeId, pricePerMillion: priceOf(0) }],
+      candidates: [{ nodeId: nodes[0]!.nodeId, pricePerMillion: risingPrice(0) }],
       setSize: undefined,
     });
   });

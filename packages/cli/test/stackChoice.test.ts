@@ -1,15 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAtomaTestClient, createTask, subscribe, TaskRole } from "@atoma/chain";
+import { createAtomaTestClient } from "@atoma/chain";
 import { formatEther, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SecurityLevel, startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
 import { runCli } from "./cliProcess.js";
-
-/** Node i asks 1 + i TOMA per million units. */
-const priceOf = (i: number) => parseEther(String(1 + i));
 
 async function cli(args: string[]) {
   const run = runCli(args);
@@ -50,19 +48,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
 
   beforeAll(async () => {
     network = await startNetwork();
-    nodes = [await network.addNode(), await network.addNode(), await network.addNode()];
-    ({ taskId } = await createTask(network.admin, {
-      modelId: network.modelId,
-      role: TaskRole.Chat,
-      securityLevel: SecurityLevel.None,
-    }));
-    for (const [i, node] of nodes.entries())
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: priceOf(i),
-        capacity: 10n ** 12n,
-      });
+    ({ nodes, taskId } = await nodesAtRisingPrices(network, 3));
     const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
     const test = createAtomaTestClient(chain);
     for (const { key, file } of [owner, stranger]) {
@@ -74,7 +60,6 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
       writeFileSync(file, `${key}\n`, { mode: 0o600 });
     }
     writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
-    await network.advance(3_600);
   }, 180_000);
 
   afterAll(async () => {
@@ -90,7 +75,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
     expect(stack).toMatchObject({
       nodeId: String(named.nodeId),
       nodeUrl: "http://127.0.0.1:8080",
-      price: formatEther(priceOf(1)),
+      price: formatEther(risingPrice(1)),
       units: "10000",
     });
     expect(stack).not.toHaveProperty("drawTx");
@@ -124,7 +109,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
       ...["stack", "choose", pending.stackId, "--node", node],
       ...["--network", networkFile, "--key-file", keyFile],
     ];
-    const priciest = pending.set.find((m) => m.price === formatEther(priceOf(2)))!;
+    const priciest = pending.set.find((m) => m.price === formatEther(risingPrice(2)))!;
     await expectRefused(choose(priciest.nodeId, stranger.file), /belongs to .*, not to this key/);
     const chosen = await cli(choose(priciest.nodeId));
     expect(chosen.code, chosen.stderr).toBe(0);

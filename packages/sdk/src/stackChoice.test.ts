@@ -1,11 +1,8 @@
-import { createTask, getNode, type NodeCandidate, subscribe, TaskRole } from "@atoma/chain";
-import { parseEther } from "viem";
+import { getNode, type NodeCandidate } from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SecurityLevel, startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
+import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
 import { boughtStack } from "./stackChoice.js";
-
-/** Node i asks 1 + i TOMA per million units. */
-const priceOf = (i: number) => parseEther(String(1 + i));
 
 /** `boughtStack` picks the node each of the protocol's three ways and returns what `StackClient` needs of it. */
 describe("boughtStack's node pick against anvil", () => {
@@ -14,24 +11,11 @@ describe("boughtStack's node pick against anvil", () => {
   let taskId: bigint;
   beforeAll(async () => {
     network = await startNetwork();
-    nodes = [await network.addNode(), await network.addNode(), await network.addNode()];
-    ({ taskId } = await createTask(network.admin, {
-      modelId: network.modelId,
-      role: TaskRole.Chat,
-      securityLevel: SecurityLevel.None,
-    }));
-    for (const [i, node] of nodes.entries())
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: priceOf(i),
-        capacity: 10n ** 12n,
-      });
-    await network.advance(3_600);
+    ({ nodes, taskId } = await nodesAtRisingPrices(network, 3));
   }, 120_000);
   afterAll(() => network.stop());
 
-  const terms = { units: 10_000n, maxPricePerMillion: priceOf(2), duration: 3_600n };
+  const terms = { units: 10_000n, maxPricePerMillion: risingPrice(2), duration: 3_600n };
 
   it("buys from the node the buyer names, with its URL and signer", async () => {
     const { ctx } = await network.account();
@@ -69,7 +53,7 @@ describe("boughtStack's node pick against anvil", () => {
 
   it("draws the node at random when no pick is given, as before", async () => {
     const { ctx } = await network.account();
-    const stack = await boughtStack(ctx, { ...terms, taskId, maxPricePerMillion: priceOf(0) });
+    const stack = await boughtStack(ctx, { ...terms, taskId, maxPricePerMillion: risingPrice(0) });
     expect(stack.nodeId).toBe(nodes[0]!.nodeId);
   });
 });

@@ -42,11 +42,16 @@ export interface BuyStackResult extends TxInfo {
 /** The stack a transaction gave its node (its `StackBought` event). */
 export type OpenedStack = Omit<BuyStackResult, "requestHash">;
 
-/** Approves the vault for the most a purchase under `maxPricePerMillion` can lock: cost plus the surcharge. */
-export async function allowPurchase(
+/**
+ * Sends a purchase (`functionName` of the StackManager with `args`) after approving the vault for the most it can
+ * lock under `maxPricePerMillion`: the units' cost plus the verification surcharge.
+ */
+export async function sendPurchase(
   ctx: ChainContext,
   params: Pick<BuyStackParams, "units" | "maxPricePerMillion">,
-): Promise<void> {
+  functionName: "buyStack" | "buyStackFromSet" | "buyStackFromNode",
+  args: readonly unknown[],
+): Promise<TransactionReceipt> {
   const [, , , , surchargeBps] = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
@@ -54,6 +59,7 @@ export async function allowPurchase(
   });
   const cost = costOfUnits(params.units, params.maxPricePerMillion);
   await ensureAllowance(ctx, ctx.addresses.AtomaVault, cost + (cost * BigInt(surchargeBps)) / 10_000n);
+  return execute(ctx, { address: ctx.addresses.StackManager, abi: stackManagerAbi, functionName, args });
 }
 
 /** The `StackRequested` event of a purchase's receipt. */
@@ -104,14 +110,8 @@ export function candidateOf(c: NodeCandidate): NodeCandidate {
  * can cost: price cap plus the verification surcharge). The node is drawn by `drawNode` in a later block.
  */
 export async function requestStack(ctx: ChainContext, params: BuyStackParams): Promise<StackRequest> {
-  await allowPurchase(ctx, params);
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.StackManager,
-    abi: stackManagerAbi,
-    functionName: "buyStack",
-    args: [params.taskId, params.units, params.maxPricePerMillion, params.duration],
-  });
-  return stackRequestOf(receipt);
+  const args = [params.taskId, params.units, params.maxPricePerMillion, params.duration];
+  return stackRequestOf(await sendPurchase(ctx, params, "buyStack", args));
 }
 
 export type DrawNodeResult = TxInfo &

@@ -1,8 +1,6 @@
-import { stackManagerAbi } from "@atoma/contracts";
 import { EventNotFoundError } from "../errors.js";
-import { allowPurchase, type BuyStackParams, type BuyStackResult, openedStackOf } from "./buyStack.js";
+import { type BuyStackParams, type BuyStackResult, openedStackOf, sendPurchase } from "./buyStack.js";
 import type { ChainContext } from "./context.js";
-import { execute } from "./execute.js";
 
 export interface BuyStackFromNodeParams extends BuyStackParams {
   /** The node the buyer chose: one the draw could draw now (subscribed, eligible, within the cap, with room). */
@@ -18,13 +16,9 @@ export async function buyStackFromNode(
   ctx: ChainContext,
   params: BuyStackFromNodeParams,
 ): Promise<BuyStackResult> {
-  await allowPurchase(ctx, params);
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.StackManager,
-    abi: stackManagerAbi,
-    functionName: "buyStackFromNode",
-    args: [params.taskId, params.nodeId, params.units, params.maxPricePerMillion, params.duration],
-  });
+  const { taskId, nodeId, units, maxPricePerMillion, duration } = params;
+  const args = [taskId, nodeId, units, maxPricePerMillion, duration];
+  const receipt = await sendPurchase(ctx, params, "buyStackFromNode", args);
   const opened = openedStackOf(receipt);
   if (!opened) throw new EventNotFoundError(`no StackBought event in ${receipt.transactionHash}`);
   return { ...opened, requestHash: opened.hash };

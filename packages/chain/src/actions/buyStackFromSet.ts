@@ -1,7 +1,6 @@
 import { stackManagerAbi } from "@atoma/contracts";
 import { EventNotFoundError, StackCancelledError, UnexpectedOutcomeError } from "../errors.js";
 import {
-  allowPurchase,
   type BuyStackParams,
   type BuyStackResult,
   cancelledRefundOf,
@@ -11,6 +10,7 @@ import {
   type OpenedStack,
   openedStackOf,
   type StackRequest,
+  sendPurchase,
   stackRequestOf,
 } from "./buyStack.js";
 import type { ChainContext } from "./context.js";
@@ -39,14 +39,9 @@ export async function requestStackFromSet(
   ctx: ChainContext,
   params: BuyStackFromSetParams,
 ): Promise<StackRequest> {
-  await allowPurchase(ctx, params);
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.StackManager,
-    abi: stackManagerAbi,
-    functionName: "buyStackFromSet",
-    args: [params.taskId, params.units, params.maxPricePerMillion, params.duration, params.setSize],
-  });
-  return stackRequestOf(receipt);
+  const { taskId, units, maxPricePerMillion, duration, setSize } = params;
+  const args = [taskId, units, maxPricePerMillion, duration, setSize];
+  return stackRequestOf(await sendPurchase(ctx, params, "buyStackFromSet", args));
 }
 
 /** The set drawn for a stack waiting for its owner's choice, from its `NodeSetDrawn` event. */
