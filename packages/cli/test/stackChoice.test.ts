@@ -1,27 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAtomaTestClient } from "@atoma/chain";
-import { formatEther, parseEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { formatEther } from "viem";
+import { generatePrivateKey } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
 import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
-import { runCli } from "./cliProcess.js";
-
-async function cli(args: string[]) {
-  const run = runCli(args);
-  const code = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
-
-async function expectRefused(args: string[], message: RegExp) {
-  const refused = await cli(args);
-  expect(refused.code, args.join(" ")).not.toBe(0);
-  expect(refused.stderr, args.join(" ")).toMatch(message);
-  expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
-  expect(refused.stdout).toBe("");
-}
+import { cli, expectRefused } from "./cliProcess.js";
+import { writeKeyFiles } from "./keyFiles.js";
 
 interface Member {
   nodeId: string;
@@ -49,17 +35,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
   beforeAll(async () => {
     network = await startNetwork();
     ({ nodes, taskId } = await nodesAtRisingPrices(network, 3));
-    const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
-    const test = createAtomaTestClient(chain);
-    for (const { key, file } of [owner, stranger]) {
-      const { address } = privateKeyToAccount(key);
-      await test.setBalance({ address, value: parseEther("100") });
-      await network.admin.publicClient.waitForTransactionReceipt({
-        hash: await network.deployment.contracts.token.write.transfer([address, parseEther("1000")]),
-      });
-      writeFileSync(file, `${key}\n`, { mode: 0o600 });
-    }
-    writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
+    await writeKeyFiles(network, [owner, stranger], networkFile);
   }, 180_000);
 
   afterAll(async () => {
