@@ -227,7 +227,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     });
     await expectRefused(
       challenge(stack.stackId, "--index", "2"),
-      /the challenge bond is 1 TOMA and 0x[0-9a-fA-F]{40} holds 0$/m,
+      /the challenge bond is 1 TOMA and 0x[0-9a-fA-F]{40} holds 0 \(cli_usage\)$/m,
     );
     const strangerToken = atomaContracts(
       ownerCtx.addresses,

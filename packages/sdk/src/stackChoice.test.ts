@@ -1,8 +1,8 @@
-import { getNode, type NodeCandidate } from "@atoma/chain";
+import { chooseFromSet, getNode, type NodeCandidate, requestAndDrawSet } from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
 import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
-import { boughtStack } from "./stackChoice.js";
+import { boughtStack, givenStack } from "./stackChoice.js";
 
 /** `boughtStack` picks the node each of the protocol's three ways and returns what `StackClient` needs of it. */
 describe("boughtStack's node pick against anvil", () => {
@@ -49,6 +49,15 @@ describe("boughtStack's node pick against anvil", () => {
     expect(offered).toHaveLength(1);
     expect(offered[0]).toHaveLength(2);
     expect(stack.nodeId).toBe(offered[0]!.at(-1)!.nodeId);
+  });
+
+  it("takes a stack waiting for its owner's choice as unusable, and its chosen node once chosen", async () => {
+    const { ctx } = await network.account();
+    const drawn = await requestAndDrawSet(ctx, { ...terms, taskId, setSize: 2 });
+    await expect(givenStack(ctx, drawn.stackId)).rejects.toThrow(/waits for its owner to choose a node/);
+    const member = drawn.set[1]!.nodeId;
+    await chooseFromSet(ctx, { stackId: drawn.stackId, nodeId: member });
+    expect(await givenStack(ctx, drawn.stackId)).toMatchObject({ nodeId: member, bought: false });
   });
 
   it("draws the node at random when no pick is given, as before", async () => {

@@ -63,6 +63,8 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
   const owner = ctx.walletClient.account.address;
   if (stack.owner.toLowerCase() !== owner.toLowerCase())
     throw new StackUnusableError(`stack ${stackId} belongs to ${stack.owner}, not to this key (${owner})`);
+  if (stack.status === StackStatus.Choosing)
+    throw new StackUnusableError(`stack ${stackId} waits for its owner to choose a node of its drawn set`);
   if (stack.status !== StackStatus.Active) throw new StackUnusableError(`stack ${stackId} is closed`);
   if (BigInt(stack.expiresAt) <= (await ctx.publicClient.getBlock()).timestamp)
     throw new StackUnusableError(`stack ${stackId} has expired`);
