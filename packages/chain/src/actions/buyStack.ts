@@ -101,6 +101,7 @@ export function cancelledRefundOf(receipt: TransactionReceipt): bigint | undefin
   return cancelled?.args.refunded;
 }
 
+/** A candidate as a plain object of its two fields (decoded events and callers may carry more, or readonly ones). */
 export function candidateOf(c: NodeCandidate): NodeCandidate {
   return { nodeId: c.nodeId, pricePerMillion: c.pricePerMillion };
 }
