@@ -26,16 +26,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** Runs the CLI to its end: its exit code and everything it printed. */
-export async function cli(args: string[], env: Record<string, string> = {}) {
-  const run = runCli(args, env);
-  const code = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
-
 /** The command failed with one line on stderr matching `message`, and printed nothing on stdout. */
 export async function expectRefused(args: string[], message: RegExp): Promise<void> {
-  const refused = await cli(args);
+  const refused = await runCliToEnd(args);
   expect(refused.code, args.join(" ")).not.toBe(0);
   expect(refused.stderr, args.join(" ")).toMatch(message);
   expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);

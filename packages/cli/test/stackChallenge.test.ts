@@ -32,7 +32,7 @@ import {
   waitFor,
 } from "../../node/test/helpers/settlementNetwork.js";
 import { keepReceipt, receiptsFile, stackHome } from "../src/chat/receiptStore.js";
-import { cli, expectRefused } from "./cliProcess.js";
+import { expectRefused, runCliToEnd } from "./cliProcess.js";
 import { writeKeyFiles } from "./keyFiles.js";
 
 const HOUR = 3_600;
@@ -147,7 +147,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       tomaOf(operator),
       collateralOf(honest),
     ]);
-    const opened = await cli(challenge(honestStack, "--index", "2"));
+    const opened = await runCliToEnd(challenge(honestStack, "--index", "2"));
     expect(opened.code, opened.stderr).toBe(0);
     const result = JSON.parse(opened.stdout) as Record<string, string>;
     expect(result).toMatchObject({
@@ -243,7 +243,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
 
     const ownerBefore = await tomaOf(ownerAccount.address);
     // Without --index: the leaf after the owner's last kept receipt.
-    const opened = await cli(challenge(stack.stackId, "--receipts", receipts));
+    const opened = await runCliToEnd(challenge(stack.stackId, "--receipts", receipts));
     expect(opened.code, opened.stderr).toBe(0);
     const result = JSON.parse(opened.stdout) as Record<string, string>;
     expect(result).toMatchObject({ leafIndex: "2", nodeId: String(padder.nodeId), bond: "1" });
@@ -262,7 +262,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     await network.advance(ANSWER_WINDOW + 1);
     const collateral = await collateralOf(padder);
     // Anyone may resolve it: here a stranger.
-    const resolved = await cli(resolve(challengeId, stranger.file));
+    const resolved = await runCliToEnd(resolve(challengeId, stranger.file));
     expect(resolved.code, resolved.stderr).toBe(0);
     expect(JSON.parse(resolved.stdout)).toMatchObject({
       challengeId: String(challengeId),

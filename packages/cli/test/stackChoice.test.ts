@@ -6,7 +6,7 @@ import { generatePrivateKey } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
 import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
-import { cli, expectRefused } from "./cliProcess.js";
+import { expectRefused, runCliToEnd } from "./cliProcess.js";
 import { writeKeyFiles } from "./keyFiles.js";
 
 interface Member {
@@ -45,7 +45,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
 
   it("buys from the node named by --node, at its price, in one transaction", async () => {
     const named = nodes[1]!;
-    const bought = await cli(buy("--node", String(named.nodeId)));
+    const bought = await runCliToEnd(buy("--node", String(named.nodeId)));
     expect(bought.code, bought.stderr).toBe(0);
     const stack = JSON.parse(bought.stdout) as Record<string, unknown>;
     expect(stack).toMatchObject({
@@ -55,12 +55,12 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
       units: "10000",
     });
     expect(stack).not.toHaveProperty("drawTx");
-    const status = await cli(["stack", "status", String(stack.stackId), "--network", networkFile]);
+    const status = await runCliToEnd(["stack", "status", String(stack.stackId), "--network", networkFile]);
     expect(JSON.parse(status.stdout)).toMatchObject({ status: "active", nodeId: String(named.nodeId) });
   });
 
   it("buys from a set drawn by --set, bound to its cheapest member", async () => {
-    const bought = await cli(buy("--set", "2"));
+    const bought = await runCliToEnd(buy("--set", "2"));
     expect(bought.code, bought.stderr).toBe(0);
     const stack = JSON.parse(bought.stdout) as { nodeId: string; price: string; set: Member[] } & Record<
       string,
@@ -73,12 +73,12 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
   });
 
   it("with --choose-later, prints the set; `stack choose` binds the stack once, for its owner only", async () => {
-    const drawn = await cli(buy("--set", "3", "--choose-later"));
+    const drawn = await runCliToEnd(buy("--set", "3", "--choose-later"));
     expect(drawn.code, drawn.stderr).toBe(0);
     const pending = JSON.parse(drawn.stdout) as { stackId: string; status: string; set: Member[] };
     expect(pending.status).toBe("choosing");
     expect(pending.set.map((m) => m.nodeId).sort()).toEqual(nodes.map((n) => String(n.nodeId)).sort());
-    const status = await cli(["stack", "status", pending.stackId, "--network", networkFile]);
+    const status = await runCliToEnd(["stack", "status", pending.stackId, "--network", networkFile]);
     expect(JSON.parse(status.stdout)).toMatchObject({ status: "choosing", nodeId: "0" });
 
     const choose = (node: string, keyFile = owner.file) => [
@@ -87,7 +87,7 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
     ];
     const priciest = pending.set.find((m) => m.price === formatEther(risingPrice(2)))!;
     await expectRefused(choose(priciest.nodeId, stranger.file), /belongs to .*, not to this key/);
-    const chosen = await cli(choose(priciest.nodeId));
+    const chosen = await runCliToEnd(choose(priciest.nodeId));
     expect(chosen.code, chosen.stderr).toBe(0);
     expect(JSON.parse(chosen.stdout)).toMatchObject({
       stackId: pending.stackId,
