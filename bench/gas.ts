@@ -1,7 +1,9 @@
 // Gas of every contract entry point, and settlement gas per request for a stack of 1,000 requests at the default p.
 import {
   answerChallenge,
+  buyStackFromNode,
   challengeSettlement,
+  chooseFromSet,
   claimEmission,
   claimNodeFees,
   claimOwnerFees,
@@ -23,11 +25,13 @@ import {
   finalizeSettlement,
   getSubscription,
   NodeStatus,
+  offeredNodes,
   openAttestation,
   postDisputeEvidence,
   postSampledRequests,
   reportWeightsMismatch,
   requestStack,
+  requestStackFromSet,
   resolveDispute,
   revealConsensusResult,
   revealDisputeVote,
@@ -225,6 +229,39 @@ try {
 
   // The common case: a stack of 1,000 requests, settled without sampling, finalized, paid out and claimed.
   const common = await buy(rare);
+  // The three ways to pick the node, on the same task and terms as that purchase (and after it, so none pays for
+  // the first purchase's cold storage): drawn again, a node the buyer names (one transaction), and a set of three
+  // drawn a block later, then bound by its owner to one member.
+  const terms = { taskId: rare, units: 1_000_000n, maxPricePerMillion: PRICE, duration: 86_400n };
+  const drawnAgain = await requestStack(user.ctx, terms);
+  const drawnAgainNode = await drawNode(user.ctx, drawnAgain);
+  const [named] = await offeredNodes(user.ctx, terms);
+  const fromNode = record(
+    "gas_StackManager_buyStackFromNode",
+    await buyStackFromNode(user.ctx, { ...terms, nodeId: named!.nodeId }),
+  );
+  const setRequest = record(
+    "gas_StackManager_buyStackFromSet",
+    await requestStackFromSet(user.ctx, { ...terms, setSize: 3 }),
+  );
+  const setDrawn = record(
+    "gas_StackManager_drawSet",
+    await drawNode(user.ctx, { stackId: setRequest.stackId, candidates: setRequest.candidates, setSize: 3 }),
+  );
+  if (setDrawn.outcome !== "setDrawn") throw new Error(`the set draw ended ${setDrawn.outcome}`);
+  const chosen = record(
+    "gas_StackManager_chooseFromSet",
+    await chooseFromSet(user.ctx, {
+      stackId: setRequest.stackId,
+      nodeId: setDrawn.set[0]!.nodeId,
+      set: setDrawn.set,
+    }),
+  );
+  const purchases = {
+    drawn_node: drawnAgain.gasUsed + drawnAgainNode.gasUsed,
+    set_of_3: setRequest.gasUsed + setDrawn.gasUsed + chosen.gasUsed,
+    named_node: fromNode.gasUsed,
+  };
   const servedCommon = await serve(common.stackId, common.node, REQUESTS);
   const settledCommon = await settle(common.stackId, common.node, servedCommon);
   if (settledCommon.sampled) throw new Error("the rare task was sampled; run the benchmark again");
@@ -620,6 +657,8 @@ try {
   const amortised =
     (Number(settledMany.gasUsed) + Number(finalizedMany.gasUsed) + claims) / batch.length +
     expectedAttestation;
+  // A purchase, each way of picking its node, all its transactions together (ten subscribers on the task).
+  for (const [mode, used] of Object.entries(purchases)) report(`gas_purchase_${mode}`, Number(used), "gas");
   report("gas_attestation_round_extra", Number(attestationExtra), "gas");
   report(
     "gas_settle_per_stack_in_batch_of_10",

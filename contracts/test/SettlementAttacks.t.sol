@@ -11,10 +11,10 @@ import {SettlementDraw} from "../src/settlement/SettlementDraw.sol";
 import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
-import {SettlementSteps} from "./lib/SettlementSteps.sol";
+import {CapacitySquat} from "./lib/CapacitySquat.sol";
 
 /// @notice Each test plays one attack on stacks and their settlement (docs/soundness.md) and shows it failing.
-contract SettlementAttacksTest is SettlementSteps {
+contract SettlementAttacksTest is CapacitySquat {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
     /// Sampled one time in a million: a server that could steer the draw would almost never be checked.
@@ -522,50 +522,20 @@ contract SettlementAttacksTest is SettlementSteps {
     /// once, and every squatted stack costs the attacker its minimum charge, paid to the treasury (its own node
     /// earns nothing from it). An honest buyer is then served at the honest price.
     function test_squattingHonestCapacityCostsTheSquatter() public {
-        uint256 task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
-        uint256 honestA = nodeIds[0];
-        uint256 honestB = nodeIds[1];
-        uint256 attackerNode = nodeIds[2];
-        vm.prank(operatorOf[honestA]);
-        tasks.subscribe(task, honestA, PRICE, 1_000_000, SUB_COLLATERAL);
-        vm.prank(operatorOf[honestB]);
-        tasks.subscribe(task, honestB, PRICE, 1_000_000, SUB_COLLATERAL);
-        vm.prank(operatorOf[attackerNode]);
-        tasks.subscribe(task, attackerNode, 5 * PRICE, 1e12, SUB_COLLATERAL);
-        address squatter = address(0x5A7);
-        address buyer = address(0xB0B);
-        fund(squatter, 100 ether);
-        fund(buyer, 100 ether);
-        vm.prank(squatter);
-        token.approve(address(vault), type(uint256).max);
-        vm.prank(buyer);
-        token.approve(address(vault), type(uint256).max);
-
-        (uint256 first, uint256 nodeA) = buyAs(squatter, task, 1_000_000, PRICE);
-        (uint256 second, uint256 nodeB) = buyAs(squatter, task, 1_000_000, PRICE);
-        assertTrue(nodeA != attackerNode && nodeB != attackerNode && nodeA != nodeB, "the honest capacity taken");
-        vm.prank(buyer);
-        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, task));
-        stacks.buyStack(task, 1_000_000, PRICE, 1 days);
+        Squat memory q = squatScene();
+        (uint256 first, uint256 nodeA) = buyAs(SQUATTER, q.task, 1_000_000, PRICE);
+        (uint256 second, uint256 nodeB) = buyAs(SQUATTER, q.task, 1_000_000, PRICE);
+        assertTrue(nodeA != q.attackerNode && nodeB != q.attackerNode && nodeA != nodeB, "the honest capacity taken");
+        vm.prank(BUYER);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NoEligibleNode.selector, q.task));
+        stacks.buyStack(q.task, 1_000_000, PRICE, 1 days);
 
         // One stack the squatter closes; the other the node settles once it has been idle long enough.
-        vm.prank(squatter);
-        stacks.closeStack(first);
-        vm.prank(vm.addr(signerKey[nodeA]));
-        settlement.settle(first, 0, 0, 0, 0);
-        vm.warp(block.timestamp + 10 minutes);
-        vm.prank(vm.addr(signerKey[nodeB]));
-        settlement.settle(second, 0, 0, 0, 0);
-        (, uint256 served) = buyAs(buyer, task, 1_000_000, PRICE);
-        assertTrue(served == honestA || served == honestB, "the honest buyer is served at the honest price");
-
-        vm.warp(block.timestamp + 1 hours + 1);
-        settlement.finalize(first);
-        settlement.finalize(second);
-        uint256 minCharge = 2 ether * 1_000 / 10_000;
-        assertEq(vault.balanceOf(squatter), 2 * (2 ether - minCharge), "refunded less the minimum charge");
-        assertEq(vault.balanceOf(treasury), 2 * minCharge, "the minimum charges go to the treasury");
-        assertEq(claimableOf(attackerNode), 0, "the squatter's own node earns nothing");
-        assertEq(claimableOf(nodeA) + claimableOf(nodeB), 0, "unused capacity pays no node");
+        freeSquatted(first, nodeA, second, nodeB);
+        (, uint256 served) = buyAs(BUYER, q.task, 1_000_000, PRICE);
+        assertTrue(served == q.honestA || served == q.honestB, "the honest buyer is served at the honest price");
+        // Refunded less the minimum charges, which go to the treasury; neither the squatter's node nor the
+        // squatted ones earn anything (nodeA and nodeB are the two honest nodes, as asserted above).
+        assertTheSquatCostTheSquatter(q, first, second);
     }
 }

@@ -11,7 +11,10 @@ interface IStackManager {
         Settling,
         Closed,
         /// Bought, its serving node not drawn yet (the draw is a later call: `StackManager.drawNode`).
-        Pending
+        Pending,
+        /// Bought from a set of nodes, the set drawn: the owner binds the stack to one member
+        /// (`StackManager.chooseFromSet`) before it serves.
+        Choosing
     }
 
     struct Stack {

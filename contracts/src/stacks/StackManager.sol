@@ -23,27 +23,38 @@ interface ISettlementSpan {
     function disputeManager() external view returns (address);
 }
 
-/// @title StackManager: users buy stacks of compute units for a task; the contract picks the serving node.
-/// @notice A purchase takes two calls. `buyStack` freezes the candidates (the task's eligible subscribers with a
-/// price at most the buyer's cap and room for the units, each with its price at that moment; on a verified task
-/// only those whose echelon holds enough other nodes to attest and to judge a dispute), locks the escrow at the
-/// highest candidate price, and arms the draw on its block. `drawNode`, which anyone may call in a later block,
-/// draws the node uniformly among the frozen candidates with the armed block's hash (`DeferredRandom`), so the
-/// buyer cannot steer it; a candidate that can no longer serve is passed over. The escrow is then price × units
-/// plus the verification surcharge of the task's security level (which pays the attesters if the settlement is
-/// sampled and is refunded otherwise), and the excess goes back to the buyer. A stack not drawn within
-/// `DRAW_LIMIT` of its purchase is cancelled and refunded by the draw. Every stack's path from its purchase to
-/// the moment a dispute of its settlement freezes its committee (draw limit, the longest duration and settle
-/// window ever allowed, then `SettlementManager.settlementSpan`) fits the task registry's exit notice: the nodes
-/// counted as its checkers when it is sold stay checking candidates that long even if they leave; parameters
-/// that would break this are refused here and in the settlement manager. This contract is the EIP-712
-/// verifying contract of the owner's request signatures and the node's response signatures (domain "Atoma",
-/// version "1").
+/// @title StackManager: users buy stacks of compute units for a task, served by a node picked one of three ways.
+/// @notice A stack's serving node is picked in one of the protocol's three ways, and once picked it is the stack's
+/// only serving node: settlement, receipts and the node's API all identify it by `Stack.nodeId`.
+/// - **Drawn at random** (`buyStack`, then `drawNode`). A purchase takes two calls. `buyStack` freezes the
+///   candidates (the task's eligible subscribers with a price at most the buyer's cap and room for the units, each
+///   with its price at that moment; on a verified task only those whose echelon holds enough other nodes to attest
+///   and to judge a dispute), locks the escrow at the highest candidate price, and arms the draw on its block.
+///   `drawNode`, which anyone may call in a later block, draws the node uniformly among the frozen candidates with
+///   the armed block's hash (`DeferredRandom`), so the buyer cannot steer it; a candidate that can no longer serve
+///   is passed over.
+/// - **A set drawn at random, one member chosen by the buyer** (`buyStackFromSet`, `drawSet`, `chooseFromSet`).
+///   The purchase freezes the candidates as above; `drawSet`, anyone's call in a later block, draws up to
+///   `setSize` distinct members among them the same way; the owner then binds the stack to one member before it
+///   serves. Nothing is reserved on any member until that choice, and the choice is made once.
+/// - **A node the buyer chooses** (`buyStackFromNode`): any node the draw could have drawn at that moment (a
+///   candidate as above, price at most the cap, room for the units), opened in the same call.
+/// The escrow is then price × units plus the verification surcharge of the task's security level (which pays the
+/// attesters if the settlement is sampled and is refunded otherwise), and the excess goes back to the buyer. A
+/// stack not drawn (or its set member not chosen) within `DRAW_LIMIT` of its purchase is cancelled and refunded by
+/// the next call that touches it. Every stack's path from its purchase to the moment a dispute of its settlement
+/// freezes its committee (draw limit, the longest duration and settle window ever allowed, then
+/// `SettlementManager.settlementSpan`) fits the task registry's exit notice: the nodes counted as its checkers
+/// when it is sold stay checking candidates that long even if they leave; parameters that would break this are
+/// refused here and in the settlement manager. This contract is the EIP-712 verifying contract of the owner's
+/// request signatures and the node's response signatures (domain "Atoma", version "1").
 contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
     uint32 internal constant ANY_ECHELON = type(uint32).max;
     /// A purchase whose node is not drawn within this is cancelled (the candidates draw within blocks).
     uint256 public constant DRAW_LIMIT = 1 hours;
+    /// The most members a set purchase may ask for: bounds the set draw and the set its owner passes back.
+    uint8 public constant MAX_SET_SIZE = 16;
 
     /// A node the draw may pick, with the price it asked when the stack was bought (the stack's price if drawn).
     struct Candidate {
@@ -52,7 +63,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     }
 
     /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
-    /// later one if it expired), its duration, the minimum charge in force, and the hash of the frozen candidates.
+    /// later one if it expired), its duration, the minimum charge in force, and the hash of the frozen candidates
+    /// (with the set size, for a set purchase; once its set is drawn, the hash of the set).
     struct Purchase {
         uint64 boughtAt;
         uint64 armedAt;
@@ -104,6 +116,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint64 armedAt,
         Candidate[] candidates
     );
+    /// A purchase from a set: with its `StackRequested`, the size of the set `drawSet` will draw.
+    event NodeSetRequested(uint256 indexed stackId, uint8 setSize);
+    /// The set a purchase drew: its owner binds the stack to one member (`chooseFromSet`).
+    event NodeSetDrawn(uint256 indexed stackId, Candidate[] set);
     event NodeDrawRearmed(uint256 indexed stackId, uint64 armedAt);
     event StackCancelled(uint256 indexed stackId, uint256 refunded);
     event StackBought(
@@ -129,6 +145,14 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// On a verified task, no candidate's echelon holds `needed` other eligible nodes: its work could not be checked.
     error TooFewVerifiers(uint256 taskId, uint256 needed);
     error StackNotPending(uint256 stackId);
+    error InvalidSetSize(uint256 setSize, uint256 max);
+    /// The stack is not waiting for its owner to choose a member of its drawn set.
+    error StackNotChoosing(uint256 stackId);
+    error NotInSet(uint256 stackId, uint256 nodeId);
+    /// The chosen member of a drawn set cannot take the stack any more (left, full, no longer eligible).
+    error NodeCannotServe(uint256 stackId, uint256 nodeId);
+    /// The buyer chose a node the draw could not have drawn now: not a candidate under the cap with room.
+    error NodeNotOffered(uint256 taskId, uint256 nodeId);
     error WrongCandidates(uint256 stackId);
     error NotServingNode(uint256 stackId, address caller);
     error SettlementTooLate(uint256 stackId, uint256 deadline);
@@ -220,7 +244,66 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         nonReentrant
         returns (uint256 stackId, Candidate[] memory candidates)
     {
-        Params memory p = params;
+        return _request(taskId, units, maxPricePerMillion, duration, 0);
+    }
+
+    /// As `buyStack`, but the later draw (`drawSet`, anyone's call) draws a set of up to `setSize` distinct
+    /// candidates (2 to `MAX_SET_SIZE`), and the owner binds the stack to one of them (`chooseFromSet`).
+    function buyStackFromSet(uint256 taskId, uint64 units, uint128 maxPricePerMillion, uint64 duration, uint8 setSize)
+        external
+        nonReentrant
+        returns (uint256 stackId, Candidate[] memory candidates)
+    {
+        if (setSize < 2 || setSize > MAX_SET_SIZE) revert InvalidSetSize(setSize, MAX_SET_SIZE);
+        (stackId, candidates) = _request(taskId, units, maxPricePerMillion, duration, setSize);
+        emit NodeSetRequested(stackId, setSize);
+    }
+
+    /// Buys a stack served by `nodeId`, which must be a node the draw could draw now: an eligible subscriber of
+    /// the task at a price at most `maxPricePerMillion` with room for `units` (and, on a verified task, enough
+    /// peers to check it). Active at once, at the node's price, valid for `duration` seconds.
+    function buyStackFromNode(
+        uint256 taskId,
+        uint256 nodeId,
+        uint64 units,
+        uint128 maxPricePerMillion,
+        uint64 duration
+    ) external nonReentrant returns (uint256 stackId) {
+        (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
+        uint128 price = _offer(taskId, nodeId, units, maxPricePerMillion, verified);
+        stackId = _newStack(taskId, units, duration, p, verified, price, bytes32(0));
+        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}), duration);
+    }
+
+    /// The price of `nodeId` if it is one of `candidatesFor(taskId, units, maxPricePerMillion)` (the same rules,
+    /// checked for the one node); reverts `NodeNotOffered` otherwise.
+    function _offer(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
+        internal
+        view
+        returns (uint128)
+    {
+        ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
+        uint256[] memory one = new uint256[](1);
+        one[0] = nodeId;
+        INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        bool offered = sub.active && sub.pricePerMillion <= maxPricePerMillion && _hasRoom(sub, units)
+            && state.eligible && state.reputation >= task.minReputation;
+        // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
+        if (offered && verified) {
+            offered = _pool(taskId, state.echelon).length - 1 >= uint256(task.attesters) + minCommittee();
+        }
+        if (!offered) revert NodeNotOffered(taskId, nodeId);
+        return sub.pricePerMillion;
+    }
+
+    /// Checks a purchase's units, duration and task; returns the parameters in force and whether it is verified.
+    function _checkTerms(uint256 taskId, uint64 units, uint64 duration)
+        internal
+        view
+        returns (Params memory p, bool verified)
+    {
+        p = params;
         if (units == 0 || units > p.maxUnits) revert InvalidUnits(units, p.maxUnits);
         if (duration < p.minDuration || duration > p.maxDuration) revert InvalidDuration(duration);
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
@@ -228,20 +311,47 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             !task.active || uint8(task.securityLevel) > uint8(ITaskRegistry.SecurityLevel.CrossValidation)
                 || !modelRegistry.isActive(task.modelId)
         ) revert TaskUnavailable(taskId);
-        bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
+        verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
+    }
+
+    /// The first step of a drawn purchase (`setSize` 0: one node; else a set): freezes the candidates, locks the
+    /// escrow at the highest of their prices and arms the draw.
+    function _request(uint256 taskId, uint64 units, uint128 maxPricePerMillion, uint64 duration, uint8 setSize)
+        internal
+        returns (uint256 stackId, Candidate[] memory candidates)
+    {
+        (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
         candidates = candidatesFor(taskId, units, maxPricePerMillion);
         uint128 highest;
         for (uint256 i = 0; i < candidates.length; ++i) {
             if (candidates[i].pricePerMillion > highest) highest = candidates[i].pricePerMillion;
         }
+        bytes32 frozen =
+            setSize == 0 ? keccak256(abi.encode(candidates)) : keccak256(abi.encode(candidates, setSize));
+        stackId = _newStack(taskId, units, duration, p, verified, highest, frozen);
+        emit StackRequested(
+            stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
+        );
+    }
+
+    /// Records a pending stack bought by the caller and locks its escrow at `price` (plus the surcharge).
+    function _newStack(
+        uint256 taskId,
+        uint64 units,
+        uint64 duration,
+        Params memory p,
+        bool verified,
+        uint128 price,
+        bytes32 candidatesHash
+    ) internal returns (uint256 stackId) {
         stackId = ++stackCount;
-        uint256 cost = Units.cost(units, highest);
+        uint256 cost = Units.cost(units, price);
         uint256 locked = cost + cost * (verified ? p.surchargeBps : 0) / BPS;
         _stacks[stackId] = Stack({
             owner: msg.sender,
             taskId: uint64(taskId),
             status: StackStatus.Pending,
-            securityLevel: uint8(task.securityLevel),
+            securityLevel: uint8(verified ? ITaskRegistry.SecurityLevel.CrossValidation : ITaskRegistry.SecurityLevel.None),
             nodeId: 0,
             units: units,
             expiresAt: 0,
@@ -255,10 +365,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             duration: duration,
             minChargeBps: p.minChargeBps,
             boughtTime: uint48(block.timestamp),
-            candidatesHash: keccak256(abi.encode(candidates))
+            candidatesHash: candidatesHash
         });
         vault.lock(escrowKey(stackId), msg.sender, locked);
-        emit StackRequested(stackId, msg.sender, taskId, units, locked, uint64(block.number), candidates);
     }
 
     /// Draws the serving node of a pending stack among its frozen `candidates` (as `StackRequested` listed them),
@@ -266,16 +375,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// than 256 blocks: it is re-armed on this block, call again later) or no candidate can serve any more, or
     /// `DRAW_LIMIT` has passed since the purchase (the stack is cancelled and the owner refunded).
     function drawNode(uint256 stackId, Candidate[] calldata candidates) external nonReentrant returns (uint256 nodeId) {
-        Stack storage stack = _existing(stackId);
-        if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
-        Purchase storage purchase = _purchases[stackId];
-        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) return _cancel(stackId, stack);
-        (uint256 seed, bool expired) = DeferredRandom.seed(purchase.armedAt, bytes32(stackId));
-        if (expired) {
-            purchase.armedAt = uint64(block.number);
-            emit NodeDrawRearmed(stackId, uint64(block.number));
-            return 0;
-        }
+        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        if (!due) return 0;
         if (keccak256(abi.encode(candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         for (uint256 i = 0; i < order.length; ++i) {
@@ -287,6 +388,84 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             }
         }
         return _cancel(stackId, stack);
+    }
+
+    /// Draws the set of a pending set purchase: the first `setSize` of its frozen `candidates` (as
+    /// `StackRequested` and `NodeSetRequested` listed them) that can still serve, in the seeded order, as
+    /// `drawNode` draws one. Anyone may call it, in a block after the purchase. Returns the set (its owner then
+    /// calls `chooseFromSet`), or none when the draw was re-armed or the stack cancelled (as for `drawNode`).
+    function drawSet(uint256 stackId, Candidate[] calldata candidates, uint8 setSize)
+        external
+        nonReentrant
+        returns (Candidate[] memory set)
+    {
+        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        if (!due) return set;
+        if (keccak256(abi.encode(candidates, setSize)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        set = new Candidate[](setSize);
+        uint256 found;
+        uint256[] memory order = DeferredRandom.identity(candidates.length);
+        for (uint256 i = 0; i < order.length && found < setSize; ++i) {
+            DeferredRandom.step(order, seed, i);
+            Candidate calldata c = candidates[order[i]];
+            if (_canServe(stack.taskId, c.nodeId, stack.units)) set[found++] = c;
+        }
+        assembly ("memory-safe") {
+            mstore(set, found)
+        }
+        if (found == 0) {
+            _cancel(stackId, stack);
+            return set;
+        }
+        purchase.candidatesHash = keccak256(abi.encode(set));
+        stack.status = StackStatus.Choosing;
+        emit NodeSetDrawn(stackId, set);
+    }
+
+    /// The owner binds its stack to `nodeId`, a member of its drawn `set` (as `NodeSetDrawn` listed it) that can
+    /// still serve it, at the price that member asked at the purchase. Once only: the stack is then served by that
+    /// node alone. Past `DRAW_LIMIT` from the purchase anyone may call it, and it cancels and refunds the stack.
+    function chooseFromSet(uint256 stackId, Candidate[] calldata set, uint256 nodeId)
+        external
+        nonReentrant
+        returns (uint256)
+    {
+        Stack storage stack = _existing(stackId);
+        if (stack.status != StackStatus.Choosing) revert StackNotChoosing(stackId);
+        Purchase storage purchase = _purchases[stackId];
+        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) return _cancel(stackId, stack);
+        if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
+        if (keccak256(abi.encode(set)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        for (uint256 i = 0; i < set.length; ++i) {
+            if (set[i].nodeId != nodeId) continue;
+            if (!_canServe(stack.taskId, nodeId, stack.units)) revert NodeCannotServe(stackId, nodeId);
+            _open(stackId, stack, set[i], purchase.duration);
+            return nodeId;
+        }
+        revert NotInSet(stackId, nodeId);
+    }
+
+    /// The seed of a pending stack's draw, and `due` false when the draw ended in this call instead: `DRAW_LIMIT`
+    /// passed (cancelled and refunded) or the armed block's hash is gone (re-armed on this block).
+    function _dueDraw(uint256 stackId)
+        internal
+        returns (Stack storage stack, Purchase storage purchase, uint256 seed, bool due)
+    {
+        stack = _existing(stackId);
+        if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
+        purchase = _purchases[stackId];
+        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) {
+            _cancel(stackId, stack);
+            return (stack, purchase, 0, false);
+        }
+        bool expired;
+        (seed, expired) = DeferredRandom.seed(purchase.armedAt, bytes32(stackId));
+        if (expired) {
+            purchase.armedAt = uint64(block.number);
+            emit NodeDrawRearmed(stackId, uint64(block.number));
+            return (stack, purchase, 0, false);
+        }
+        due = true;
     }
 
     function _cancel(uint256 stackId, Stack storage stack) internal returns (uint256) {
@@ -305,18 +484,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         returns (Candidate[] memory candidates)
     {
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
-        uint256[] memory pool = taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: taskId,
-                echelon: ANY_ECHELON,
-                count: type(uint256).max,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: new uint256[](0),
-                seed: 0,
-                checking: false
-            })
-        );
+        uint256[] memory pool = _pool(taskId, ANY_ECHELON);
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
         uint256 needed = uint256(task.attesters) + minCommittee();
@@ -337,6 +505,23 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         assembly ("memory-safe") {
             mstore(candidates, found)
         }
+    }
+
+    /// The task's subscribers that may take new work (eligible, at its reputation, not leaving) in `echelon`, at
+    /// any price and capacity.
+    function _pool(uint256 taskId, uint32 echelon) internal view returns (uint256[] memory) {
+        return taskRegistry.draw(
+            ITaskRegistry.Draw({
+                taskId: taskId,
+                echelon: echelon,
+                count: type(uint256).max,
+                maxPrice: type(uint256).max,
+                units: 0,
+                exclude: new uint256[](0),
+                seed: 0,
+                checking: false
+            })
+        );
     }
 
     /// How many of `states` are in `echelon`.
@@ -363,7 +548,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         return reserved <= sub.capacity && Units.cost(reserved, sub.pricePerMillion) <= sub.collateral;
     }
 
-    function _open(uint256 stackId, Stack storage stack, Candidate calldata c, uint64 duration) internal {
+    function _open(uint256 stackId, Stack storage stack, Candidate memory c, uint64 duration) internal {
         uint16 surchargeBps =
             stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation) ? params.surchargeBps : 0;
         uint256 cost = Units.cost(stack.units, c.pricePerMillion);

@@ -33,11 +33,27 @@ export {
   closeStack,
   type DrawNodeResult,
   drawNode,
+  type FrozenPurchase,
+  frozenPurchaseOf,
   type NodeCandidate,
   nodeCandidatesOf,
+  type OpenedStack,
   requestStack,
   type StackRequest,
 } from "./actions/buyStack.js";
+export { type BuyStackFromNodeParams, buyStackFromNode } from "./actions/buyStackFromNode.js";
+export {
+  type BuyStackFromSetParams,
+  type BuyStackFromSetResult,
+  buyStackFromSet,
+  cheapestMember,
+  chooseFromSet,
+  type DrawnSetPurchase,
+  drawnSetOf,
+  requestAndDrawSet,
+  requestStackFromSet,
+  type SetChooser,
+} from "./actions/buyStackFromSet.js";
 export {
   answerChallenge,
   type ChallengeResult,
@@ -113,6 +129,7 @@ export {
 export { latestBlock } from "./actions/latestBlock.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
+export { offeredNodes } from "./actions/offeredNodes.js";
 export {
   type AttestationComparison,
   attestationComparison,

@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 /** The built CLI (npm test builds before it runs the tests). */
 export const cliPath = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -23,6 +24,15 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** The command failed with one line on stderr matching `message`, and printed nothing on stdout. */
+export async function expectRefused(args: string[], message: RegExp): Promise<void> {
+  const refused = await runCliToEnd(args);
+  expect(refused.code, args.join(" ")).not.toBe(0);
+  expect(refused.stderr, args.join(" ")).toMatch(message);
+  expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+  expect(refused.stdout).toBe("");
 }
 
 /** Resolves with the JSON of the `ready {json}` line, or rejects with the CLI's stderr if it exits first. */

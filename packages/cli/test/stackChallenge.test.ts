@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -7,7 +7,6 @@ import {
   type ChainContext,
   ChallengeStatus,
   closeStack,
-  createAtomaTestClient,
   createAtomaWalletClient,
   getChallenge,
   submitSettlement,
@@ -33,7 +32,8 @@ import {
   waitFor,
 } from "../../node/test/helpers/settlementNetwork.js";
 import { keepReceipt, receiptsFile, stackHome } from "../src/chat/receiptStore.js";
-import { runCli } from "./cliProcess.js";
+import { expectRefused, runCliToEnd } from "./cliProcess.js";
+import { writeKeyFiles } from "./keyFiles.js";
 
 const HOUR = 3_600;
 /** The deployment's answer window (5 minutes) and settlement challenge window (10 minutes). */
@@ -41,21 +41,6 @@ const ANSWER_WINDOW = 300;
 const CHALLENGE_WINDOW = 600;
 const PHASE_ACCEPTED = 4;
 const PHASE_FAILED = 6;
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const run = runCli(args, env);
-  const code = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
-
-/** The command failed with one line on stderr matching `message`. */
-async function expectRefused(args: string[], message: RegExp) {
-  const refused = await cli(args);
-  expect(refused.code, args.join(" ")).not.toBe(0);
-  expect(refused.stderr, args.join(" ")).toMatch(message);
-  expect(refused.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
-  expect(refused.stdout).toBe("");
-}
 
 /**
  * `atoma stack challenge-index` and `atoma stack resolve-challenge` on anvil with the whole system deployed: an
@@ -101,22 +86,13 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     padder = await network.addNode();
     honestTask = await taskWith(network, [honest], { securityLevel: SecurityLevel.None });
     padTask = await taskWith(network, [padder], { securityLevel: SecurityLevel.None });
+    await writeKeyFiles(network, [owner, stranger], networkFile);
     const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
-    const test = createAtomaTestClient(chain);
-    for (const { key, file } of [owner, stranger]) {
-      const { address } = privateKeyToAccount(key);
-      await test.setBalance({ address, value: parseEther("100") });
-      await network.admin.publicClient.waitForTransactionReceipt({
-        hash: await contracts().token.write.transfer([address, parseEther("1000")]),
-      });
-      writeFileSync(file, `${key}\n`, { mode: 0o600 });
-    }
     ownerCtx = {
       publicClient: network.admin.publicClient,
       walletClient: createAtomaWalletClient(chain, ownerAccount),
       addresses: network.deployment.addresses,
     };
-    writeFileSync(networkFile, JSON.stringify({ ...chain, contracts: network.deployment.addresses }));
     await network.advance(HOUR);
   }, 180_000);
 
@@ -171,7 +147,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       tomaOf(operator),
       collateralOf(honest),
     ]);
-    const opened = await cli(challenge(honestStack, "--index", "2"));
+    const opened = await runCliToEnd(challenge(honestStack, "--index", "2"));
     expect(opened.code, opened.stderr).toBe(0);
     const result = JSON.parse(opened.stdout) as Record<string, string>;
     expect(result).toMatchObject({
@@ -267,7 +243,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
 
     const ownerBefore = await tomaOf(ownerAccount.address);
     // Without --index: the leaf after the owner's last kept receipt.
-    const opened = await cli(challenge(stack.stackId, "--receipts", receipts));
+    const opened = await runCliToEnd(challenge(stack.stackId, "--receipts", receipts));
     expect(opened.code, opened.stderr).toBe(0);
     const result = JSON.parse(opened.stdout) as Record<string, string>;
     expect(result).toMatchObject({ leafIndex: "2", nodeId: String(padder.nodeId), bond: "1" });
@@ -286,7 +262,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     await network.advance(ANSWER_WINDOW + 1);
     const collateral = await collateralOf(padder);
     // Anyone may resolve it: here a stranger.
-    const resolved = await cli(resolve(challengeId, stranger.file));
+    const resolved = await runCliToEnd(resolve(challengeId, stranger.file));
     expect(resolved.code, resolved.stderr).toBe(0);
     expect(JSON.parse(resolved.stdout)).toMatchObject({
       challengeId: String(challengeId),

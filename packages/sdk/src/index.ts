@@ -17,6 +17,7 @@ export {
   type BuyTerms,
   boughtStack,
   givenStack,
+  type NodePick,
   reusableStack,
   StackUnusableError,
   type UsableStack,

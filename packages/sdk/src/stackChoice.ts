@@ -1,10 +1,13 @@
 import {
   buyStack,
+  buyStackFromNode,
+  buyStackFromSet,
   type ChainContext,
   findOwnedStacks,
   getNode,
   getStack,
   NodeStatus,
+  type SetChooser,
   StackStatus,
 } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
@@ -31,11 +34,23 @@ export interface UsableStack {
   bought: boolean;
 }
 
+/**
+ * How a purchase picks its serving node, the protocol's three ways: drawn at random among the nodes the terms allow
+ * (the default); a set of `size` drawn at random, whose member `choose` picks by the buyer's own criteria (default:
+ * the cheapest); or a node the buyer names (`offeredNodes` in @atoma/chain lists those it may name).
+ */
+export type NodePick =
+  | { kind: "drawn" }
+  | { kind: "set"; size: number; choose?: SetChooser | undefined }
+  | { kind: "node"; nodeId: bigint };
+
 export interface BuyTerms {
   taskId: bigint;
   units: bigint;
   maxPricePerMillion: bigint;
   duration: bigint;
+  /** @default { kind: "drawn" } */
+  pick?: NodePick | undefined;
 }
 
 /** A reused stack must outlive the request by this much (the node settles stacks shortly before they expire). */
@@ -48,6 +63,8 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
   const owner = ctx.walletClient.account.address;
   if (stack.owner.toLowerCase() !== owner.toLowerCase())
     throw new StackUnusableError(`stack ${stackId} belongs to ${stack.owner}, not to this key (${owner})`);
+  if (stack.status === StackStatus.Choosing)
+    throw new StackUnusableError(`stack ${stackId} waits for its owner to choose a node of its drawn set`);
   if (stack.status !== StackStatus.Active) throw new StackUnusableError(`stack ${stackId} is closed`);
   if (BigInt(stack.expiresAt) <= (await ctx.publicClient.getBlock()).timestamp)
     throw new StackUnusableError(`stack ${stackId} has expired`);
@@ -67,8 +84,15 @@ export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<
   return undefined;
 }
 
+/** Buys a stack on `terms`, its node picked as `terms.pick` says, and returns it with its node. */
 export async function boughtStack(ctx: ChainContext, terms: BuyTerms): Promise<UsableStack> {
-  const bought = await buyStack(ctx, terms);
+  const { pick = { kind: "drawn" }, ...buy } = terms;
+  const bought =
+    pick.kind === "node"
+      ? await buyStackFromNode(ctx, { ...buy, nodeId: pick.nodeId })
+      : pick.kind === "set"
+        ? await buyStackFromSet(ctx, { ...buy, setSize: pick.size, choose: pick.choose })
+        : await buyStack(ctx, buy);
   return withNode(ctx, bought.stackId, bought.nodeId, true, terms.units);
 }
 

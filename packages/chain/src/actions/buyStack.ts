@@ -1,7 +1,7 @@
 import { stackManagerAbi } from "@atoma/contracts";
 import { costOfUnits } from "@atoma/core";
-import { parseEventLogs } from "viem";
-import { EventNotFoundError, StackCancelledError } from "../errors.js";
+import { parseEventLogs, type TransactionReceipt } from "viem";
+import { EventNotFoundError, StackCancelledError, UnexpectedOutcomeError } from "../errors.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -35,15 +35,23 @@ export interface BuyStackResult extends TxInfo {
   pricePerMillion: bigint;
   escrow: bigint;
   expiresAt: bigint;
-  /** The purchase's own transaction (the result's `hash` is the draw's). */
+  /** The purchase's own transaction (the result's `hash` is the one that gave the stack its node). */
   requestHash: TxInfo["hash"];
 }
 
+/** The stack a transaction gave its node (its `StackBought` event). */
+export type OpenedStack = Omit<BuyStackResult, "requestHash">;
+
 /**
- * The first step of a purchase: freezes the candidates and locks the escrow (approving the vault for the most it
- * can cost: price cap plus the verification surcharge). The node is drawn by `drawNode` in a later block.
+ * Sends a purchase (`functionName` of the StackManager with `args`) after approving the vault for the most it can
+ * lock under `maxPricePerMillion`: the units' cost plus the verification surcharge.
  */
-export async function requestStack(ctx: ChainContext, params: BuyStackParams): Promise<StackRequest> {
+export async function sendPurchase(
+  ctx: ChainContext,
+  params: Pick<BuyStackParams, "units" | "maxPricePerMillion">,
+  functionName: "buyStack" | "buyStackFromSet" | "buyStackFromNode",
+  args: readonly unknown[],
+): Promise<TransactionReceipt> {
   const [, , , , surchargeBps] = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
@@ -51,12 +59,11 @@ export async function requestStack(ctx: ChainContext, params: BuyStackParams): P
   });
   const cost = costOfUnits(params.units, params.maxPricePerMillion);
   await ensureAllowance(ctx, ctx.addresses.AtomaVault, cost + (cost * BigInt(surchargeBps)) / 10_000n);
-  const receipt = await execute(ctx, {
-    address: ctx.addresses.StackManager,
-    abi: stackManagerAbi,
-    functionName: "buyStack",
-    args: [params.taskId, params.units, params.maxPricePerMillion, params.duration],
-  });
+  return execute(ctx, { address: ctx.addresses.StackManager, abi: stackManagerAbi, functionName, args });
+}
+
+/** The `StackRequested` event of a purchase's receipt. */
+export function stackRequestOf(receipt: TransactionReceipt): StackRequest {
   const { args } = single(
     parseEventLogs({ abi: stackManagerAbi, logs: receipt.logs, eventName: "StackRequested" }),
     "StackRequested",
@@ -66,8 +73,46 @@ export async function requestStack(ctx: ChainContext, params: BuyStackParams): P
     stackId: args.stackId,
     locked: args.locked,
     armedAt: args.armedAt,
-    candidates: args.candidates.map((c) => ({ nodeId: c.nodeId, pricePerMillion: c.pricePerMillion })),
+    candidates: args.candidates.map(candidateOf),
   };
+}
+
+/** The stack the receipt's `StackBought` event opened, if any. */
+export function openedStackOf(receipt: TransactionReceipt): OpenedStack | undefined {
+  const [bought] = parseEventLogs({ abi: stackManagerAbi, logs: receipt.logs, eventName: "StackBought" });
+  if (!bought) return undefined;
+  return {
+    ...txInfo(receipt),
+    stackId: bought.args.stackId,
+    nodeId: bought.args.nodeId,
+    pricePerMillion: bought.args.pricePerMillion,
+    escrow: bought.args.escrow,
+    expiresAt: bought.args.expiresAt,
+  };
+}
+
+/** The refund of a stack the receipt's `StackCancelled` event cancelled, if any. */
+export function cancelledRefundOf(receipt: TransactionReceipt): bigint | undefined {
+  const [cancelled] = parseEventLogs({
+    abi: stackManagerAbi,
+    logs: receipt.logs,
+    eventName: "StackCancelled",
+  });
+  return cancelled?.args.refunded;
+}
+
+/** A candidate as a plain object of its two fields (decoded events and callers may carry more, or readonly ones). */
+export function candidateOf(c: NodeCandidate): NodeCandidate {
+  return { nodeId: c.nodeId, pricePerMillion: c.pricePerMillion };
+}
+
+/**
+ * The first step of a purchase: freezes the candidates and locks the escrow (approving the vault for the most it
+ * can cost: price cap plus the verification surcharge). The node is drawn by `drawNode` in a later block.
+ */
+export async function requestStack(ctx: ChainContext, params: BuyStackParams): Promise<StackRequest> {
+  const args = [params.taskId, params.units, params.maxPricePerMillion, params.duration];
+  return stackRequestOf(await sendPurchase(ctx, params, "buyStack", args));
 }
 
 export type DrawNodeResult = TxInfo &
@@ -79,68 +124,85 @@ export type DrawNodeResult = TxInfo &
         escrow: bigint;
         expiresAt: bigint;
       }
+    /** A set purchase's set was drawn: its owner binds the stack to one member (`chooseFromSet`). */
+    | { outcome: "setDrawn"; set: NodeCandidate[] }
     /** The purchase block's hash was gone (more than 256 blocks): re-armed on this block, draw again later. */
     | { outcome: "rearmed"; armedAt: bigint }
     /** No frozen candidate could serve any more: the stack is cancelled and the owner refunded. */
     | { outcome: "cancelled"; refunded: bigint }
   );
 
+/** What a pending purchase froze: its candidates, and the size of the set to draw for a set purchase. */
+export interface FrozenPurchase {
+  candidates: NodeCandidate[];
+  /** Absent for a purchase of one drawn node. */
+  setSize?: number | undefined;
+}
+
 /**
- * Draws the serving node of a pending stack, in a block after its purchase; anyone may. `candidates` are those
- * the purchase froze (read from its `StackRequested` event when not given).
+ * Draws what a pending stack waits for, in a block after its purchase; anyone may: its serving node, or for a set
+ * purchase its set. `candidates` (and `setSize`) are those the purchase froze (read from its events when not
+ * given).
  */
 export async function drawNode(
   ctx: ChainContext,
-  params: { stackId: bigint; candidates?: readonly NodeCandidate[] | undefined },
+  params: { stackId: bigint } & Partial<FrozenPurchase>,
 ): Promise<DrawNodeResult> {
-  const candidates = params.candidates ?? (await nodeCandidatesOf(ctx, params.stackId));
+  const frozen = params.candidates
+    ? { candidates: params.candidates, setSize: params.setSize }
+    : await frozenPurchaseOf(ctx, params.stackId);
+  const candidates = frozen.candidates.map(candidateOf);
   const receipt = await execute(ctx, {
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
-    functionName: "drawNode",
-    args: [params.stackId, candidates.map((c) => ({ ...c }))],
+    ...(frozen.setSize === undefined
+      ? { functionName: "drawNode", args: [params.stackId, candidates] }
+      : { functionName: "drawSet", args: [params.stackId, candidates, frozen.setSize] }),
     blockTag: "pending",
   });
+  const opened = openedStackOf(receipt);
+  if (opened) {
+    const { stackId: _, ...drawn } = opened;
+    return { ...drawn, outcome: "drawn" };
+  }
   const logs = receipt.logs;
-  const [bought] = parseEventLogs({ abi: stackManagerAbi, logs, eventName: "StackBought" });
-  if (bought)
-    return {
-      ...txInfo(receipt),
-      outcome: "drawn",
-      nodeId: bought.args.nodeId,
-      pricePerMillion: bought.args.pricePerMillion,
-      escrow: bought.args.escrow,
-      expiresAt: bought.args.expiresAt,
-    };
+  const [setDrawn] = parseEventLogs({ abi: stackManagerAbi, logs, eventName: "NodeSetDrawn" });
+  if (setDrawn) return { ...txInfo(receipt), outcome: "setDrawn", set: setDrawn.args.set.map(candidateOf) };
   const [rearmed] = parseEventLogs({ abi: stackManagerAbi, logs, eventName: "NodeDrawRearmed" });
   if (rearmed) return { ...txInfo(receipt), outcome: "rearmed", armedAt: rearmed.args.armedAt };
-  const { args } = single(
-    parseEventLogs({ abi: stackManagerAbi, logs, eventName: "StackCancelled" }),
-    "StackCancelled",
-  );
-  return { ...txInfo(receipt), outcome: "cancelled", refunded: args.refunded };
+  const refunded = cancelledRefundOf(receipt);
+  if (refunded === undefined) throw new EventNotFoundError(`no draw outcome for stack ${params.stackId}`);
+  return { ...txInfo(receipt), outcome: "cancelled", refunded };
 }
 
 /** The candidates a purchase froze, from its `StackRequested` event (in the purchase's block). */
 export async function nodeCandidatesOf(ctx: ChainContext, stackId: bigint): Promise<NodeCandidate[]> {
+  return (await frozenPurchaseOf(ctx, stackId)).candidates;
+}
+
+/** What a purchase froze, from its `StackRequested` and, for a set purchase, `NodeSetRequested` events. */
+export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Promise<FrozenPurchase> {
   const { boughtAt } = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
     functionName: "getPurchase",
     args: [stackId],
   });
-  const logs = await ctx.publicClient.getContractEvents({
+  const inBlock = {
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
-    eventName: "StackRequested",
-    args: { stackId },
     fromBlock: boughtAt,
     toBlock: boughtAt,
-  });
-  const candidates = logs.find((log) => log.args.stackId === stackId)?.args.candidates;
+  };
+  const [requested, sets] = await Promise.all([
+    ctx.publicClient.getContractEvents({ ...inBlock, eventName: "StackRequested", args: { stackId } }),
+    ctx.publicClient.getContractEvents({ ...inBlock, eventName: "NodeSetRequested", args: { stackId } }),
+  ]);
+  const candidates = requested.find((log) => log.args.stackId === stackId)?.args.candidates;
   if (!candidates)
     throw new EventNotFoundError(`no StackRequested event for stack ${stackId} at block ${boughtAt}`);
-  return candidates.map((c) => ({ nodeId: c.nodeId, pricePerMillion: c.pricePerMillion }));
+  const setSize = sets.find((log) => log.args.stackId === stackId)?.args.setSize;
+  return { candidates: candidates.map(candidateOf), setSize };
 }
 
 /**
@@ -153,6 +215,7 @@ export async function buyStack(ctx: ChainContext, params: BuyStackParams): Promi
     const drawn = await drawNode(ctx, { stackId: request.stackId, candidates: request.candidates });
     if (drawn.outcome === "rearmed") continue;
     if (drawn.outcome === "cancelled") throw new StackCancelledError(request.stackId, drawn.refunded);
+    if (drawn.outcome === "setDrawn") throw new UnexpectedOutcomeError(`stack ${request.stackId} drew a set`);
     const { outcome: _, ...bought } = drawn;
     return { ...bought, stackId: request.stackId, requestHash: request.hash };
   }

@@ -1,24 +1,33 @@
-import { buyStack, drawNode, getNode, getStack, StackStatus } from "@atoma/chain";
+import {
+  type BuyStackResult,
+  buyStack,
+  buyStackFromNode,
+  buyStackFromSet,
+  type ChainContext,
+  drawNode,
+  getNode,
+  getStack,
+  requestAndDrawSet,
+  StackStatus,
+} from "@atoma/chain";
 import { type Command, Option } from "commander";
-import { formatEther } from "viem";
+import { type Address, formatEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, readContext, userContext } from "../chain/userChain.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
+import { networkOption } from "./networkOption.js";
+import { membersOf } from "./setMembers.js";
 import { registerStackChallenge } from "./stackChallenge.js";
+import { registerStackChoose } from "./stackChoose.js";
 import { registerStackProveFraud } from "./stackProveFraud.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
+/** `StackManager.MAX_SET_SIZE`: the largest set a purchase may ask to be drawn. */
+const MAX_SET_SIZE = 16n;
 const STATUS_NAMES = Object.fromEntries(
   Object.entries(StackStatus).map(([name, value]) => [value, name.toLowerCase()]),
 );
-
-function networkOption(): Option {
-  return new Option(
-    "--network <file>",
-    "JSON with rpcUrl, chainId and contracts, as atoma dev prints after `ready ` (or ATOMA_NETWORK)",
-  );
-}
 
 interface BuyFlags {
   network?: string;
@@ -27,11 +36,15 @@ interface BuyFlags {
   units: bigint;
   maxPrice: bigint;
   duration: bigint;
+  node?: bigint;
+  set?: bigint;
+  chooseLater?: boolean;
 }
 
 /**
- * `atoma stack buy|draw|status|prove-fraud|challenge-index|resolve-challenge`: prepaid compute units on a task,
- * served by a node the contract draws in a later block than the purchase (so the buyer cannot steer it).
+ * `atoma stack buy|draw|choose|status|prove-fraud|challenge-index|resolve-challenge`: prepaid compute units on a
+ * task, served by a node the contract draws in a later block than the purchase (so the buyer cannot steer it), by
+ * the member of such a drawn set the buyer chooses (`--set`), or by a node the buyer names (`--node`).
  */
 export function registerStack(program: Command): void {
   const stack = program
@@ -41,7 +54,7 @@ export function registerStack(program: Command): void {
   stack
     .command("buy")
     .description(
-      "buy a stack (the purchase, then the draw of its node in a later block); prints its id and the URL of the node drawn",
+      "buy a stack (the purchase, then the draw of its node in a later block; or from a set drawn, or from a node you name); prints its id and the URL of its node",
     )
     .addOption(networkOption())
     .option("--key-file <file>", "the buyer's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
@@ -62,35 +75,36 @@ export function registerStack(program: Command): void {
         .argParser(bigintOption("--duration", 1n, UINT64_MAX))
         .default(3_600n, "3600"),
     )
+    .addOption(
+      new Option(
+        "--node <id>",
+        "buy from this node, chosen by your own criteria: any node the draw could pick (subscribed, eligible, at most --max-price, with room)",
+      )
+        .argParser(bigintOption("--node", 1n, UINT64_MAX))
+        .conflicts("set"),
+    )
+    .addOption(
+      new Option(
+        "--set <k>",
+        "draw a set of k nodes (2 to 16) in a later block and bind the stack to its cheapest member",
+      ).argParser(bigintOption("--set", 2n, MAX_SET_SIZE)),
+    )
+    .option(
+      "--choose-later",
+      "with --set: stop once the set is drawn and print it; bind the stack with `atoma stack choose` (within an hour)",
+    )
     .action(async (flags: BuyFlags) => {
-      const network = loadNetwork(flags.network);
+      if (flags.chooseLater && flags.set === undefined)
+        throw new CliUsageError("--choose-later goes with --set <k>");
       const account = loadUserAccount(flags.keyFile);
-      const ctx = userContext(network, account);
-      const bought = await buyStack(ctx, {
-        taskId: flags.task,
-        units: flags.units,
-        maxPricePerMillion: flags.maxPrice,
-        duration: flags.duration,
-      });
-      const node = await getNode(ctx, bought.nodeId);
-      printJson({
-        stackId: bought.stackId,
-        nodeId: bought.nodeId,
-        nodeUrl: node.url,
-        owner: account.address,
-        taskId: flags.task,
-        units: flags.units,
-        price: formatEther(bought.pricePerMillion),
-        escrow: formatEther(bought.escrow),
-        expiresAt: bought.expiresAt,
-        tx: bought.requestHash,
-        drawTx: bought.hash,
-      });
+      printJson(await buyPicked(userContext(loadNetwork(flags.network), account), account.address, flags));
     });
 
   stack
     .command("draw <id>")
-    .description("draw the serving node of a stack bought but not drawn yet (anyone may)")
+    .description(
+      "draw the serving node of a stack bought but not drawn yet, or the set of one bought from a set (anyone may)",
+    )
     .addOption(networkOption())
     .option("--key-file <file>", "the sender's hex private key, mode 0600 (or ATOMA_PRIVATE_KEY)")
     .action(async (id: string, flags: { network?: string; keyFile?: string }) => {
@@ -103,8 +117,14 @@ export function registerStack(program: Command): void {
           `stack ${stackId} is not waiting for its draw (status ${STATUS_NAMES[found.status]})`,
         );
       const { hash, blockNumber: _block, gasUsed: _gas, ...outcome } = await drawNode(ctx, { stackId });
-      printJson({ stackId, ...outcome, tx: hash });
+      printJson({
+        stackId,
+        ...("set" in outcome ? { ...outcome, set: membersOf(outcome.set) } : outcome),
+        tx: hash,
+      });
     });
+
+  registerStackChoose(stack);
 
   stack
     .command("status <id>")
@@ -133,4 +153,56 @@ export function registerStack(program: Command): void {
 
   registerStackProveFraud(stack);
   registerStackChallenge(stack);
+}
+
+/** Buys as the flags say (a drawn node, a node named by `--node`, or a set by `--set`); what `stack buy` prints. */
+async function buyPicked(
+  ctx: ChainContext,
+  owner: Address,
+  flags: BuyFlags,
+): Promise<Record<string, unknown>> {
+  const terms = {
+    taskId: flags.task,
+    units: flags.units,
+    maxPricePerMillion: flags.maxPrice,
+    duration: flags.duration,
+  };
+  const asked = { owner, taskId: flags.task, units: flags.units };
+  if (flags.set !== undefined && flags.chooseLater) {
+    const drawn = await requestAndDrawSet(ctx, { ...terms, setSize: Number(flags.set) });
+    return {
+      stackId: drawn.stackId,
+      status: "choosing",
+      ...asked,
+      set: membersOf(drawn.set),
+      tx: drawn.requestHash,
+      drawTx: drawn.drawHash,
+    };
+  }
+  let bought: BuyStackResult;
+  /** The transactions after the purchase (`tx`), and the set drawn, by the way the node was picked. */
+  let after: Record<string, unknown>;
+  if (flags.node !== undefined) {
+    bought = await buyStackFromNode(ctx, { ...terms, nodeId: flags.node });
+    after = {};
+  } else if (flags.set !== undefined) {
+    const fromSet = await buyStackFromSet(ctx, { ...terms, setSize: Number(flags.set) });
+    bought = fromSet;
+    after = { drawTx: fromSet.drawHash, chooseTx: fromSet.hash, set: membersOf(fromSet.set) };
+  } else {
+    bought = await buyStack(ctx, terms);
+    after = { drawTx: bought.hash };
+  }
+  const node = await getNode(ctx, bought.nodeId);
+  return {
+    stackId: bought.stackId,
+    nodeId: bought.nodeId,
+    nodeUrl: node.url,
+    ...asked,
+    price: formatEther(bought.pricePerMillion),
+    escrow: formatEther(bought.escrow),
+    expiresAt: bought.expiresAt,
+    tx: bought.requestHash,
+    ...after,
+  };
 }

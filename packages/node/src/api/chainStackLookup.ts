@@ -26,6 +26,8 @@ export function chainStackLookup(
       return undefined;
     }
     if (!stack) return undefined;
+    // A stack whose node is not drawn or chosen yet names node 0: it may become this node's, so nothing is kept.
+    if (stack.nodeId === 0n) return { nodeId: 0n };
     if (foreign.size >= maxRemembered) foreign.delete(foreign.keys().next().value!);
     foreign.set(stackId, stack.nodeId);
     return { nodeId: stack.nodeId };
