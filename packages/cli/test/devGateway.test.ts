@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
 
@@ -71,6 +72,33 @@ describe("atoma dev's gateway: the README quickstart, run as written", () => {
     });
     expect(stdout).toContain("chat.completion");
     expect(stdout).toMatch(/atoma: \{[^}]*node_id: '\d+'/);
+  }, 120_000);
+
+  it("serves the Responses API to the openai client, streamed and not, with the node's receipt", async () => {
+    const client = new OpenAI({ baseURL: `${ready.proxyUrl}/v1`, apiKey: ready.apiKey, maxRetries: 0 });
+    const response = await client.responses.create({
+      model: ready.model,
+      instructions: "Be brief.",
+      input: "Hello",
+      max_output_tokens: 12,
+    });
+    expect(typeof response.output_text).toBe("string");
+    expect(response.usage?.output_tokens).toBeGreaterThan(0);
+    expect((response as unknown as { atoma: { node_id: string } }).atoma.node_id).toMatch(/^\d+$/);
+    const stream = await client.responses.create({
+      model: ready.model,
+      input: [{ role: "user", content: "Tell me more" }],
+      max_output_tokens: 12,
+      stream: true,
+    });
+    let deltas = 0;
+    let completed: { atoma?: { node_id: string }; status: string } | undefined;
+    for await (const event of stream) {
+      if (event.type === "response.output_text.delta") deltas++;
+      if (event.type === "response.completed") completed = event.response as never;
+    }
+    expect(deltas).toBeGreaterThan(0);
+    expect(completed?.atoma?.node_id).toMatch(/^\d+$/);
   }, 120_000);
 
   // Last: it ends the shared network.
