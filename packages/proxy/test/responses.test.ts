@@ -1,4 +1,5 @@
 import { InvalidInputError } from "@atoma/core";
+import type { Hono } from "hono";
 import OpenAI, { BadRequestError, NotFoundError } from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { UpstreamAnswer, UpstreamRequest } from "../src/gateway/upstream.js";
@@ -7,6 +8,16 @@ import { testDatabases } from "./helpers/testDatabases.js";
 import { suiteGateway } from "./helpers/testGateway.js";
 
 const embedded = testDatabases()[0]!;
+
+/** The official client, its requests answered by the gateway's app in this process. */
+const clientOf = (app: Hono, apiKey: string) =>
+  new OpenAI({
+    apiKey,
+    baseURL: "http://gateway.test/v1",
+    maxRetries: 0,
+    fetch: (url: string | URL | Request, init?: RequestInit) =>
+      Promise.resolve(app.fetch(new Request(url, init))),
+  });
 
 /** Answers with a tool call when the request names tools, streamed as OpenAI streams `function.arguments`. */
 class ToolUpstream extends FakeUpstream {
@@ -52,13 +63,7 @@ describe("the Responses API over the gateway, with the official openai client", 
 
   beforeAll(async () => {
     const { key } = await gw.keys.create({ name: "responses", budget: "1" });
-    client = new OpenAI({
-      apiKey: key,
-      baseURL: "http://gateway.test/v1",
-      maxRetries: 0,
-      fetch: (url: string | URL | Request, init?: RequestInit) =>
-        Promise.resolve(gw.app.fetch(new Request(url, init))),
-    });
+    client = clientOf(gw.app, key);
   });
 
   it("maps instructions, input and max_output_tokens onto a chat request, and answers a response with the receipt", async () => {
@@ -147,13 +152,7 @@ describe("the Responses API over the gateway, with the official openai client", 
     );
     const bad = client.responses.create({ model: "tiny", input: "Hi", previous_response_id: "resp_1" });
     await expect(bad).rejects.toBeInstanceOf(BadRequestError);
-    const unauthenticated = new OpenAI({
-      apiKey: "sk-atoma-wrong",
-      baseURL: "http://gateway.test/v1",
-      maxRetries: 0,
-      fetch: (url: string | URL | Request, init?: RequestInit) =>
-        Promise.resolve(gw.app.fetch(new Request(url, init))),
-    });
+    const unauthenticated = clientOf(gw.app, "sk-atoma-wrong");
     await expect(unauthenticated.responses.create({ model: "tiny", input: "Hi" })).rejects.toMatchObject({
       status: 401,
       code: "invalid_api_key",
@@ -180,13 +179,7 @@ describe("tools and structured output in the Responses API", () => {
     gw.parts.upstream = upstream;
     Object.assign(gw, { upstream });
     const { key } = await gw.keys.create({ name: "tools", budget: "1" });
-    client = new OpenAI({
-      apiKey: key,
-      baseURL: "http://gateway.test/v1",
-      maxRetries: 0,
-      fetch: (url: string | URL | Request, init?: RequestInit) =>
-        Promise.resolve(gw.app.fetch(new Request(url, init))),
-    });
+    client = clientOf(gw.app, key);
   });
 
   it("forwards function tools and tool_choice in chat's shape, and answers function_call items", async () => {
