@@ -2,6 +2,7 @@ import { InvalidInputError } from "@atoma/core";
 import type { Hono } from "hono";
 import OpenAI, { BadRequestError, NotFoundError } from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
+import { NodeFailedError } from "../src/errors.js";
 import type { UpstreamAnswer, UpstreamRequest } from "../src/gateway/upstream.js";
 import { FakeUpstream } from "./helpers/fakeUpstream.js";
 import { testDatabases } from "./helpers/testDatabases.js";
@@ -60,9 +61,10 @@ class ToolUpstream extends FakeUpstream {
 describe("the Responses API over the gateway, with the official openai client", () => {
   const gw = suiteGateway(embedded.make);
   let client: OpenAI;
+  let key: string;
 
   beforeAll(async () => {
-    const { key } = await gw.keys.create({ name: "responses", budget: "1" });
+    key = (await gw.keys.create({ name: "responses", budget: "1" })).key;
     client = clientOf(gw.app, key);
   });
 
@@ -143,6 +145,23 @@ describe("the Responses API over the gateway, with the official openai client", 
       status: "completed",
       usage: { output_tokens: 8, total_tokens: 9 },
       atoma: { node_id: "7", units: "9" },
+    });
+  });
+
+  it("ends a stream that fails after its first chunk with an error event, never a hang", async () => {
+    gw.upstream.behaviour = () => ({ chunks: 2, fail: new NodeFailedError("node 7 failed the request") });
+    const response = await gw.app.request("/v1/responses", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: "tiny", input: "Hello", stream: true }),
+    });
+    expect(response.status).toBe(200);
+    const events = (await response.text()).trim().split("\n\n");
+    expect(events.at(-1)).toMatch(/^event: error\ndata: /);
+    expect(JSON.parse(events.at(-1)!.split("data: ")[1]!)).toMatchObject({
+      type: "error",
+      code: "node_failed",
+      message: "node 7 failed the request",
     });
   });
 
