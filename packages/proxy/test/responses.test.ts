@@ -70,12 +70,10 @@ describe("the Responses API over the gateway, with the official openai client", 
 
   it("maps instructions, input and max_output_tokens onto a chat request, and answers a response with the receipt", async () => {
     gw.upstream.behaviour = () => ({ units: 12 });
-    const response = await client.responses.create({
-      model: "tiny",
-      instructions: "Be brief.",
-      input: "Hello",
-      max_output_tokens: 16,
-    });
+    const { data: response, response: raw } = await client.responses
+      .create({ model: "tiny", instructions: "Be brief.", input: "Hello", max_output_tokens: 16 })
+      .withResponse();
+    expect(raw.headers.get("x-atoma-node")).toBe("7");
     const sent = gw.upstream.sent.at(-1)!;
     expect(sent.endpoint).toBe("chat");
     expect(sent.body).toMatchObject({

@@ -26,8 +26,11 @@ export function responsesRoute(chat: ChatCall) {
       new Request(url, { method: "POST", headers, body: JSON.stringify(chatBody), signal: c.req.raw.signal }),
     );
     if (!answer.ok || answer.body === null) return answer;
-    const node = answer.headers.get("x-atoma-node");
-    const nodeHeader: Record<string, string> = node === null ? {} : { "x-atoma-node": node };
+    // Who served and whether a fallback fired (`x-atoma-node`, `x-atoma-fallback`, …) say the same here.
+    const nodeHeader: Record<string, string> = {};
+    answer.headers.forEach((value, name) => {
+      if (name.startsWith("x-atoma-")) nodeHeader[name] = value;
+    });
     if (chatBody.stream === true)
       return new Response(responseStream(body, answer.body), {
         status: 200,
