@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { devParameters } from "@atoma/chain";
 import type { Command } from "commander";
 import { writeNetworkFile } from "../dev/networkFile.js";
-import { startDevNetwork } from "../dev/startDevNetwork.js";
+import { type ReadyInfo, startDevNetwork } from "../dev/startDevNetwork.js";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { integerOption } from "../options.js";
@@ -10,12 +10,17 @@ import { integerOption } from "../options.js";
 interface DevFlags extends LogFlags {
   stateDir?: string;
   nodes: number;
+  proxy: boolean;
 }
 
 export function registerDev(program: Command): void {
   program
     .command("dev")
-    .description("run the whole local network (chain, contracts, nodes) and print how to use it")
+    .description(
+      "run the whole local network (chain, contracts, nodes, and the OpenAI-compatible gateway in front of " +
+        "them with a demo API key) and print how to use it; the `ready` line's proxyUrl and apiKey serve " +
+        "any OpenAI client: baseURL = proxyUrl + /v1",
+    )
     .option("--state-dir <dir>", "keep the chain's state here between runs (default: a fresh chain each run)")
     .option(
       "--nodes <n>",
@@ -23,6 +28,7 @@ export function registerDev(program: Command): void {
       integerOption("--nodes", 0, 32),
       3,
     )
+    .option("--no-proxy", "do not start the gateway (proxyUrl and apiKey are then absent)")
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: DevFlags) => {
@@ -34,6 +40,7 @@ export function registerDev(program: Command): void {
           {
             stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir),
             nodes: flags.nodes,
+            gateway: flags.proxy,
           },
           services,
           logger,
@@ -42,7 +49,12 @@ export function registerDev(program: Command): void {
         const networkFile = writeNetworkFile(ready, stateDir, services);
         process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
         logger.info(
-          { rpcUrl: ready.rpcUrl, nodes: ready.nodes.map((node) => node.url), networkFile },
+          {
+            rpcUrl: ready.rpcUrl,
+            nodes: ready.nodes.map((node) => node.url),
+            proxyUrl: ready.proxyUrl,
+            networkFile,
+          },
           "local network ready; press Ctrl-C to stop",
         );
         if (ready.nodes.length > 0) {
@@ -58,7 +70,8 @@ export function registerDev(program: Command): void {
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
               `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} "Hello"\n` +
-              `${why}\n`,
+              `${why}\n` +
+              proxyHint(ready),
           );
         }
       } catch (error) {
@@ -66,4 +79,15 @@ export function registerDev(program: Command): void {
         throw error;
       }
     });
+}
+
+/** How to reach the gateway with `curl` and any OpenAI client, when it runs. */
+function proxyHint(ready: ReadyInfo): string {
+  if (ready.proxyUrl === undefined || ready.apiKey === undefined) return "";
+  return (
+    `Or ask it through the gateway, with any OpenAI client (it buys the stacks and signs for you):\n` +
+    `  curl -s ${ready.proxyUrl}/v1/chat/completions -H "Authorization: Bearer ${ready.apiKey}" \\\n` +
+    `    -H 'content-type: application/json' -d '{"model":"${ready.model}","messages":[{"role":"user","content":"Hello"}]}'\n` +
+    `  new OpenAI({ baseURL: "${ready.proxyUrl}/v1", apiKey: "${ready.apiKey}" })\n\n`
+  );
 }

@@ -11,6 +11,7 @@ import { saveDeployment, savedDeployment } from "./devDeployment.js";
 import { ensureDevEchelon } from "./devEchelon.js";
 import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
 import { ensureServedModel } from "./servedModel.js";
+import { type DevGateway, devGatewayDir, startDevGateway } from "./startDevGateway.js";
 import { startDevNode } from "./startDevNode.js";
 
 export interface DevNetworkOptions {
@@ -20,6 +21,8 @@ export interface DevNetworkOptions {
   nodes?: number | undefined;
   /** TOMA given to each dev account on a fresh chain (from the genesis supply). @default 1_000_000 */
   tomaPerAccount?: number | undefined;
+  /** Start the OpenAI-compatible gateway in front of the nodes. @default true when there are nodes */
+  gateway?: boolean | undefined;
 }
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
@@ -36,6 +39,9 @@ export interface ReadyInfo {
   nodes: { id: string; url: string; address: Address; price: string }[];
   /** A funded account (a public anvil dev key) to buy stacks with. */
   user: { address: Address; privateKey: Hex };
+  /** The gateway's OpenAI-compatible base URL (`/v1` below it) and a demo API key for it, when it runs. */
+  proxyUrl?: string;
+  apiKey?: string;
 }
 
 /** Starts the local network, registering each part with `services` so it is stopped in reverse order. */
@@ -76,9 +82,10 @@ export async function startDevNetwork(
 
   const nodes: ProvisionedNode[] = [];
   const count = options.nodes ?? 3;
-  if (count > 0) {
-    const nodesDir =
-      options.stateDir === undefined ? temporaryDir(services) : join(options.stateDir, "nodes");
+  const baseDir = count > 0 ? (options.stateDir ?? temporaryDir(services)) : undefined;
+  let gatewayStarting: Promise<DevGateway> | undefined;
+  if (baseDir !== undefined) {
+    const nodesDir = join(baseDir, "nodes");
     const dirOf = (index: number) => join(nodesDir, `node-${index + 1}`);
     for (let index = 0; index < count; index++) {
       const price = parseEther(String(index + 1));
@@ -90,18 +97,39 @@ export async function startDevNetwork(
     );
     if (eligible.includes(false)) await network.nextEpoch();
 
-    for (const [index, provisioned] of nodes.entries()) {
-      const nodeLogger = logger.child({ node: index + 1 });
-      const node = await startDevNode(provisioned, dirOf(index), {
-        network,
-        model,
-        engine,
-        logger: nodeLogger,
-      });
-      services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
+    // The nodes are on-chain now: the gateway opens its database and reads them while they start.
+    if (options.gateway !== false)
+      gatewayStarting = startDevGateway(
+        {
+          network: { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId, contracts: addresses },
+          model: model.id,
+          dataDir: devGatewayDir(baseDir),
+          fund: (address, toma, eth) => network.fund(address, toma, eth),
+          balanceOf: (address) => contracts.token.read.balanceOf([address]),
+        },
+        services,
+        logger,
+      );
+    // Handled where it is awaited below; this keeps a failure during the nodes' start from going unhandled.
+    gatewayStarting?.catch(() => undefined);
+    try {
+      for (const [index, provisioned] of nodes.entries()) {
+        const nodeLogger = logger.child({ node: index + 1 });
+        const node = await startDevNode(provisioned, dirOf(index), {
+          network,
+          model,
+          engine,
+          logger: nodeLogger,
+        });
+        services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
+      }
+    } catch (error) {
+      // Whatever the gateway does, it must be registered (or have failed) before the caller stops everything.
+      await gatewayStarting?.catch(() => undefined);
+      throw error;
     }
   }
-  return {
+  const ready: ReadyInfo = {
     rpcUrl: network.anvil.rpcUrl,
     chainId: network.anvil.chainId,
     contracts: network.nodeContracts,
@@ -117,6 +145,9 @@ export async function startDevNetwork(
     })),
     user: { address: user.address, privateKey: user.privateKey },
   };
+  if (gatewayStarting === undefined) return ready;
+  const gateway = await gatewayStarting;
+  return { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey };
 }
 
 /** A directory for the nodes' keys and databases when nothing is kept, removed after they stop. */

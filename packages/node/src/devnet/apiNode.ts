@@ -22,6 +22,8 @@ export interface ApiNodeOptions {
   now?: (() => number) | undefined;
   /** How often the listener polls the chain. @default 20 */
   pollingIntervalMs?: number | undefined;
+  /** The port it listens on (the URL registered on-chain must reach it). @default 0: any free one */
+  port?: number | undefined;
   /** Where the node logs. @default silentLogger */
   logger?: Logger | undefined;
 }
@@ -40,7 +42,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
       contracts: { StackManager: StackManager!, NodeRegistry: NodeRegistry! },
       pollingIntervalMs: options.pollingIntervalMs ?? 20,
     },
-    node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000 },
+    node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000, port: options.port ?? 0 },
     model: { path: options.model.path, id: options.model.id },
     limits: { maxPromptTokens: 200, ...options.limits },
     ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema } } : {}),
