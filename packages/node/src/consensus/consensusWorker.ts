@@ -1,6 +1,6 @@
 import { latestBlock } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
-import { DutyWorker } from "../duties/dutyWorker.js";
+import { DutyWorker, type StepFailed } from "../duties/dutyWorker.js";
 import type { ConsensusEnv } from "./consensusEnv.js";
 import { advanceDraw } from "./drawDuty.js";
 import { listPendingDraws, recordDrawError, updateDraw } from "./draws.js";
@@ -73,12 +73,13 @@ export class ConsensusWorker {
       await this.#worker.attempt(
         `draw:${draw.request_id}`,
         () => advanceDraw(env, draw, latest.number),
-        async (error) => {
-          await recordDrawError(env.db, draw.request_id, describe(error));
-          env.logger.warn({ requestId: draw.request_id, err: error }, "consensus draw step failed");
-          if (draw.attempts + 1 >= this.#options.maxAttempts)
-            await updateDraw(env.db, draw.request_id, { state: "failed" });
-        },
+        this.#failed({
+          what: "draw",
+          names: { requestId: draw.request_id },
+          attempts: draw.attempts,
+          record: (message) => recordDrawError(env.db, draw.request_id, message),
+          giveUp: () => updateDraw(env.db, draw.request_id, { state: "failed" }),
+        }),
       );
     }
     for (const seat of seats) {
@@ -86,12 +87,14 @@ export class ConsensusWorker {
       await this.#worker.attempt(
         `seat:${seat.request_id}`,
         () => advanceSeat(env, seat, now),
-        async (error) => {
-          await recordSeatError(env.db, seat.request_id, describe(error));
-          env.logger.warn({ requestId: seat.request_id, err: error }, "consensus seat step failed");
-          if (seat.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
-            await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
-        },
+        this.#failed({
+          what: "seat",
+          names: { requestId: seat.request_id },
+          attempts: seat.attempts,
+          runsModel: true,
+          record: (message) => recordSeatError(env.db, seat.request_id, message),
+          giveUp: () => updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]),
+        }),
       );
     }
     for (const vote of votes) {
@@ -99,15 +102,42 @@ export class ConsensusWorker {
       await this.#worker.attempt(
         `vote:${vote.dispute_id}`,
         () => advanceVote(env, vote, now),
-        async (error) => {
-          await recordVoteError(env.db, vote.dispute_id, describe(error));
-          env.logger.warn({ disputeId: vote.dispute_id, err: error }, "consensus vote step failed");
-          if (vote.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
-            await updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]);
-        },
+        this.#failed({
+          what: "vote",
+          names: { disputeId: vote.dispute_id },
+          attempts: vote.attempts,
+          runsModel: true,
+          record: (message) => recordVoteError(env.db, vote.dispute_id, message),
+          giveUp: () => updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]),
+        }),
       );
     }
   }
+
+  /**
+   * Records a failed step on its row and logs it; gives the duty up after `maxAttempts`, or at once when it runs
+   * the model and the request names another.
+   */
+  #failed(duty: FailedDuty): StepFailed {
+    return async (error) => {
+      await duty.record(describe(error));
+      this.#env.logger.warn({ ...duty.names, err: error }, `consensus ${duty.what} step failed`);
+      const wrongModel = duty.runsModel === true && error instanceof ConsensusModelMismatchError;
+      if (duty.attempts + 1 >= this.#options.maxAttempts || wrongModel) await duty.giveUp();
+    };
+  }
+}
+
+/** A consensus duty whose step failed, and how its row records that. */
+interface FailedDuty {
+  what: "draw" | "seat" | "vote";
+  /** The fields naming the duty in the log. */
+  names: Record<string, bigint>;
+  attempts: number;
+  /** Whether the step runs the request on the node's model. */
+  runsModel?: boolean;
+  record(message: string): Promise<unknown>;
+  giveUp(): Promise<unknown>;
 }
 
 function describe(error: unknown): string {
