@@ -1,5 +1,5 @@
 // Smart-contract requests end to end: seven in-process nodes on anvil, ask → output delivered, with and without a dispute.
-import { submitConsensusRequest } from "@atoma/chain";
+import { ConsensusRequestStatus, submitConsensusRequest } from "@atoma/chain";
 import { consensusRequestsAbi } from "@atoma/contracts";
 import {
   CLUSTER_ECHELON,
@@ -11,8 +11,6 @@ import {
 import { stringToHex } from "viem";
 import { percentile, report } from "./lib/report.js";
 
-const DISPUTED = 4; // ConsensusRequests.Status.Disputed
-const DELIVERED = 5; // ConsensusRequests.Status.Delivered
 const ROUNDS = Number(process.argv[2] ?? 5);
 
 const startedAt = performance.now();
@@ -41,11 +39,11 @@ try {
       });
       // The dispute's committee is drawn in a block after the one that opened it; anvil mines only on
       // transactions, so one is mined here, as a chain would.
-      if (request.status === DISPUTED && !mined) {
+      if (request.status === ConsensusRequestStatus.Disputed && !mined) {
         mined = true;
         await cluster.network.advance(1);
       }
-      return request.status === DELIVERED ? true : undefined;
+      return request.status === ConsensusRequestStatus.Delivered ? true : undefined;
     });
     return performance.now() - started;
   };

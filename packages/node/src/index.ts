@@ -87,6 +87,7 @@ export type {
   SettlementState,
   StackState,
 } from "./db/schema.js";
+export type { DutyEnv } from "./duties/dutyEnv.js";
 export { fingerprintOfConfig } from "./engine/configFingerprint.js";
 export {
   EchelonFingerprintGate,
@@ -182,7 +183,7 @@ export {
   settlementReason,
 } from "./settlement/settlementReason.js";
 export {
+  type SettlementEnv,
   SettlementWorker,
-  type SettlementWorkerComponents,
   type SettlementWorkerOptions,
 } from "./settlement/settlementWorker.js";

@@ -15,19 +15,19 @@ import {
   timeoutAttesters,
 } from "@atoma/chain";
 import type { Hash, RecomputedSample } from "@atoma/core";
-import { attestationSalt } from "./attestationSalt.js";
-import { type Duty, updateDuty } from "./duties.js";
-import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
-import { moveDisputeOn } from "./moveDisputeOn.js";
-import { recomputeSample } from "./recompute.js";
 import {
+  type AttestationEnv,
   beforeDeadline,
   completeDuty,
   loadSample,
   searchFrom,
   taskModelOf,
-  type WorkerEnv,
-} from "./workerEnv.js";
+} from "./attestationEnv.js";
+import { attestationSalt } from "./attestationSalt.js";
+import { type Duty, updateDuty } from "./duties.js";
+import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
+import { moveDisputeOn } from "./moveDisputeOn.js";
+import { recomputeSample } from "./recompute.js";
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
@@ -37,18 +37,18 @@ import {
  * server that does not reveal or post, drawing the committee of a dispute on the stack and resolving it once it is
  * due. `signal` bounds the step; the recompute also stops at the commit deadline.
  */
-export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
-  const me = await env.chain.registeredNodeId();
+export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
+  const me = await env.seat.registeredNodeId();
   const [st, attesters, now] = await Promise.all([
-    getSettlement(env.chain, duty.stackId),
-    getAttesters(env.chain, duty.stackId),
-    env.chain.now(),
+    getSettlement(env.seat, duty.stackId),
+    getAttesters(env.seat, duty.stackId),
+    env.seat.now(),
   ]);
   const mine = attesters.find((a) => a.nodeId === me && !a.removed);
   const salt = () =>
     attestationSalt(env.account, {
-      chainId: env.chain.chainId,
-      settlementManager: env.chain.addresses.SettlementManager,
+      chainId: env.seat.chainId,
+      settlementManager: env.seat.addresses.SettlementManager,
       stackId: duty.stackId,
       nodeId: me,
     });
@@ -68,13 +68,13 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       return finish("server_failed");
     if (st.phase !== SettlementPhase.Commit) return finish("missed", "failed");
     if (st.dataRequested && !st.dataPosted && now > st.dataDeadline) {
-      await failVerification(env.chain, { stackId: duty.stackId });
+      await failVerification(env.seat, { stackId: duty.stackId });
       return;
     }
     if (now > st.deadline) return; // too late to commit: another party times us out
     if (duty.commitment && duty.result) {
       // Computed before (the transaction failed or the node restarted): send what was kept, not a recompute.
-      const sent = await sendAttestationCommitment(env.chain, {
+      const sent = await sendAttestationCommitment(env.seat, {
         stackId: duty.stackId,
         nodeId: me,
         commitment: duty.commitment,
@@ -89,9 +89,9 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
     try {
       sample = await loadSample(env, full, st.dataPosted, bounded);
     } catch (error) {
-      if (error instanceof TranscriptFraudError && env.chain.addresses.ReceiptFraud) {
+      if (error instanceof TranscriptFraudError && env.seat.addresses.ReceiptFraud) {
         // The server's own root holds a leaf it could not honestly have: that is proof, not a disagreement.
-        await proveReceiptFraud(env.chain, {
+        await proveReceiptFraud(env.seat, {
           kind: "settledLeaves",
           stackId: duty.stackId,
           leaves: error.leaves,
@@ -106,7 +106,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         { stackId: duty.stackId.toString(), err: error.shortMessage },
         "transcript unavailable",
       );
-      await declareTranscriptUnavailable(env.chain, { stackId: duty.stackId, nodeId: me });
+      await declareTranscriptUnavailable(env.seat, { stackId: duty.stackId, nodeId: me });
       return;
     }
     if (!sample) return; // posted, but the event is not visible yet
@@ -116,7 +116,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
       stackId: duty.stackId,
       nodeId: me,
       indices: full.indices,
-      chain: env.chain,
+      chain: env.seat,
       recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
     });
     if (!decision) return;
@@ -137,13 +137,13 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         : {}),
     });
     const sent = recomputed
-      ? await commitAttestation(env.chain, {
+      ? await commitAttestation(env.seat, {
           stackId: duty.stackId,
           nodeId: me,
           sample: recomputed,
           salt: await salt(),
         })
-      : await sendAttestationCommitment(env.chain, { stackId: duty.stackId, nodeId: me, commitment });
+      : await sendAttestationCommitment(env.seat, { stackId: duty.stackId, nodeId: me, commitment });
     await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
     env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
     return;
@@ -153,22 +153,22 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
   switch (st.phase) {
     case SettlementPhase.Drawing:
       // Replacements for silent attesters are armed: anyone may draw them, from a later block.
-      await drawAttesters(env.chain, { stackId: duty.stackId });
+      await drawAttesters(env.seat, { stackId: duty.stackId });
       return;
     case SettlementPhase.Commit:
       if (st.dataRequested && !st.dataPosted) {
-        if (now > st.dataDeadline) await failVerification(env.chain, { stackId: duty.stackId });
+        if (now > st.dataDeadline) await failVerification(env.seat, { stackId: duty.stackId });
       } else if (now > st.deadline) {
-        await timeoutAttesters(env.chain, { stackId: duty.stackId });
+        await timeoutAttesters(env.seat, { stackId: duty.stackId });
       }
       return;
     case SettlementPhase.Reveal:
-      if (now > st.deadline) await failVerification(env.chain, { stackId: duty.stackId });
+      if (now > st.deadline) await failVerification(env.seat, { stackId: duty.stackId });
       return;
     case SettlementPhase.Opening: {
       // The server revealed: open what was committed to, before the deadline; after it, time out the silent.
       if (now > st.deadline) {
-        await timeoutAttesters(env.chain, { stackId: duty.stackId });
+        await timeoutAttesters(env.seat, { stackId: duty.stackId });
         return;
       }
       if (!mine || mine.opened) return;
@@ -179,7 +179,7 @@ export async function stepAttest(env: WorkerEnv, duty: Duty, signal?: AbortSigna
         env.logger.warn({ stackId: duty.stackId.toString() }, "attestation commitment cannot be opened");
         return;
       }
-      const opened = await openAttestation(env.chain, {
+      const opened = await openAttestation(env.seat, {
         stackId: duty.stackId,
         nodeId: me,
         result,
@@ -211,10 +211,10 @@ function openingResult(duty: Duty): Hash | undefined {
 }
 
 /** As a party, moves the dispute on the attested settlement on (committee draw, resolution when due). */
-async function moveStackDisputeOn(env: WorkerEnv, duty: Duty): Promise<void> {
-  const disputeId = await findSettlementDispute(env.chain, {
+async function moveStackDisputeOn(env: AttestationEnv, duty: Duty): Promise<void> {
+  const disputeId = await findSettlementDispute(env.seat, {
     stackId: duty.stackId,
     fromBlock: searchFrom(env, duty),
   });
-  if (disputeId !== undefined) await moveDisputeOn(env.chain, disputeId);
+  if (disputeId !== undefined) await moveDisputeOn(env.seat, disputeId);
 }

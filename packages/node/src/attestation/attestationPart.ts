@@ -1,3 +1,4 @@
+import { dutyEnvOf } from "../duties/dutyEnv.js";
 import type { NodePartFactory } from "../service/nodePart.js";
 import { missingContracts } from "../service/nodeSeat.js";
 import { attestationEventSources } from "./attestationEvents.js";
@@ -60,13 +61,8 @@ export function attestationPart(
     const engine = context.engine();
     const worker = new AttestationWorker(
       {
-        db: context.db,
-        chain: context.seat,
-        engine: () => engine,
+        ...dutyEnvOf(context, "attestation", () => engine),
         strategy: components.commitStrategy ?? honestStrategy,
-        account: context.account,
-        logger: context.logger.child({ module: "attestation" }),
-        metrics: context.metrics,
         lookbackBlocks: options.lookbackBlocks ?? 100_000n,
         transcript: {
           maxBytes: context.config.limits.maxBlobBytes,

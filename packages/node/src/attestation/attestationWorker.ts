@@ -1,10 +1,9 @@
 import { AtomaError } from "@atoma/core";
-import { sleep } from "../listener/sleep.js";
-import { Backoff } from "../settlement/backoff.js";
+import { DutyWorker } from "../duties/dutyWorker.js";
+import type { AttestationEnv } from "./attestationEnv.js";
 import { stepAttest } from "./attestDuty.js";
 import { stepCommittee } from "./committeeDuty.js";
 import { type Duty, listOpenDuties, recordDutyError } from "./duties.js";
-import type { WorkerEnv } from "./workerEnv.js";
 
 /** Longest pause before a duty that keeps failing is tried again. */
 const MAX_BACKOFF_MS = 30_000;
@@ -24,34 +23,35 @@ export interface AttestationWorkerOptions {
  * the duty row's state and the contract's phase, and records what it did, so a restart resumes where it stopped.
  */
 export class AttestationWorker {
-  private readonly env: WorkerEnv;
+  private readonly env: AttestationEnv;
   private readonly options: AttestationWorkerOptions;
-  private readonly inFlight = new Map<bigint, Promise<void>>();
-  private readonly backoff: Backoff;
+  private readonly worker: DutyWorker;
   /** The duty last started: the next pass starts after it, so every duty gets its turn. */
   private cursor = 0n;
-  private controller: AbortController | undefined;
-  private loop: Promise<void> | undefined;
 
-  constructor(env: WorkerEnv, options: AttestationWorkerOptions) {
+  constructor(env: AttestationEnv, options: AttestationWorkerOptions) {
     this.env = env;
     this.options = options;
-    this.backoff = new Backoff(options.pollIntervalMs, MAX_BACKOFF_MS);
+    this.worker = new DutyWorker(
+      {
+        pollIntervalMs: options.pollIntervalMs,
+        maxBackoffMs: MAX_BACKOFF_MS,
+        concurrency: options.concurrency,
+      },
+      {
+        pass: (signal) => this.launch(signal),
+        passFailed: (error) => env.logger.error({ err: describe(error) }, "attestation pass failed"),
+      },
+    );
   }
 
   start(): void {
-    if (this.loop) return;
-    const controller = new AbortController();
-    this.controller = controller;
-    this.loop = this.run(controller.signal);
+    this.worker.start();
   }
 
   /** Stops starting steps, aborts those in progress and waits for them to end. */
-  async stop(): Promise<void> {
-    this.controller?.abort();
-    await this.loop;
-    await Promise.allSettled([...this.inFlight.values()]);
-    this.loop = undefined;
+  stop(): Promise<void> {
+    return this.worker.stop();
   }
 
   /** One step of every open duty (at most `concurrency` at once), waiting for them all (tests call it). */
@@ -60,8 +60,8 @@ export class AttestationWorker {
     const started: Promise<void>[] = [];
     for (const duty of this.turns(await listOpenDuties(this.env.db))) {
       if (stop.aborted) break;
-      if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
-      while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight.values());
+      if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
+      await this.worker.slotFree();
       started.push(this.begin(duty, stop));
     }
     await Promise.allSettled(started);
@@ -69,14 +69,14 @@ export class AttestationWorker {
 
   /** Duties in progress now. */
   get busy(): number {
-    return this.inFlight.size;
+    return this.worker.busy;
   }
 
   /** Starts steps while slots are free, without waiting for them (the loop's pass). */
   private async launch(signal: AbortSignal): Promise<void> {
     for (const duty of this.turns(await listOpenDuties(this.env.db))) {
-      if (signal.aborted || this.inFlight.size >= this.options.concurrency) break;
-      if (this.inFlight.has(duty.taskId) || this.backoff.waiting(duty.taskId)) continue;
+      if (signal.aborted || this.worker.full) break;
+      if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
       void this.begin(duty, signal);
     }
   }
@@ -95,43 +95,31 @@ export class AttestationWorker {
 
   private begin(duty: Duty, signal: AbortSignal): Promise<void> {
     this.cursor = duty.taskId;
-    const step = this.step(duty, signal).finally(() => this.inFlight.delete(duty.taskId));
-    this.inFlight.set(duty.taskId, step);
-    return step;
+    return this.worker.launch(duty.taskId, () => this.step(duty, signal));
   }
 
-  private async step(duty: Duty, signal: AbortSignal): Promise<void> {
+  private step(duty: Duty, signal: AbortSignal): Promise<void> {
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.options.stepTimeoutMs)]);
-    try {
-      if (duty.kind === "attest") await stepAttest(this.env, duty, bounded);
-      else await stepCommittee(this.env, duty, bounded);
-      this.backoff.succeeded(duty.taskId);
-    } catch (error) {
-      const retryInMs = this.backoff.failed(duty.taskId);
-      const message = error instanceof AtomaError ? `${error.code}: ${error.shortMessage}` : describe(error);
-      this.env.logger.warn(
-        {
-          kind: duty.kind,
-          stackId: duty.stackId.toString(),
-          round: duty.round.toString(),
-          err: message,
-          retryInMs,
-        },
-        "attestation step failed; retrying",
-      );
-      await recordDutyError(this.env.db, duty.taskId, message).catch(() => {});
-    }
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.launch(signal);
-      } catch (error) {
-        this.env.logger.error({ err: describe(error) }, "attestation pass failed");
-      }
-      await sleep(this.options.pollIntervalMs, signal);
-    }
+    return this.worker.attempt(
+      duty.taskId,
+      () =>
+        duty.kind === "attest" ? stepAttest(this.env, duty, bounded) : stepCommittee(this.env, duty, bounded),
+      async (error, retryInMs) => {
+        const message =
+          error instanceof AtomaError ? `${error.code}: ${error.shortMessage}` : describe(error);
+        this.env.logger.warn(
+          {
+            kind: duty.kind,
+            stackId: duty.stackId.toString(),
+            round: duty.round.toString(),
+            err: message,
+            retryInMs,
+          },
+          "attestation step failed; retrying",
+        );
+        await recordDutyError(this.env.db, duty.taskId, message).catch(() => {});
+      },
+    );
   }
 }
 

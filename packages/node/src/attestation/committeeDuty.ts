@@ -20,13 +20,13 @@ import {
 import { hexToBytes } from "viem";
 import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import { commitVote, revealVote, showVote } from "../committee/voteSteps.js";
+import { type AttestationEnv, searchFrom, taskModelOf } from "./attestationEnv.js";
 import type { VoteDecision } from "./commitStrategy.js";
 import { disputedRequests } from "./disputedRequests.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
-import { searchFrom, taskModelOf, type WorkerEnv } from "./workerEnv.js";
 
 /** Chain seconds kept before the commit deadline for the commit transaction itself. */
 const COMMIT_MARGIN_SECONDS = 20n;
@@ -42,13 +42,13 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
  * Committed: reveal once every member committed or the commit deadline passed. Revealed: show the outputs, then move
  * the dispute on (resolve once every vote is shown or the reveal deadline passed); record how it ended.
  */
-export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
+export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const disputeId = duty.round;
-  const me = await env.chain.registeredNodeId();
+  const me = await env.seat.registeredNodeId();
   const [dispute, committee, now] = await Promise.all([
-    readDispute(env.chain, disputeId),
-    readCommittee(env.chain, disputeId),
-    env.chain.now(),
+    readDispute(env.seat, disputeId),
+    readCommittee(env.seat, disputeId),
+    env.seat.now(),
   ]);
   const member = committee.find((m) => m.nodeId === me);
   if (dispute.status !== DisputeStatus.Open || !member) {
@@ -69,7 +69,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
     env.logger.info({ disputeId: disputeId.toString(), outcome }, "dispute duty ended");
     return;
   }
-  const voter: CommitteeVoter = { seat: env.chain, account: env.account };
+  const voter: CommitteeVoter = { seat: env.seat, account: env.account };
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
 
   if (duty.state === "pending") {
@@ -110,7 +110,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
   // Revealed (or out of the vote): show the outputs behind the claim, then move the dispute on.
   if (member.revealed && !member.substantiated && stored && now <= dispute.revealDeadline)
     await showVote(voter, { disputeId, nodeId: me, ballot: stored });
-  await moveDisputeOn(env.chain, disputeId);
+  await moveDisputeOn(env.seat, disputeId);
 }
 
 /**
@@ -119,7 +119,7 @@ export async function stepCommittee(env: WorkerEnv, duty: Duty, signal?: AbortSi
  * this node cannot run, outputs too large to show, or a recomputation the deadline cuts short make an abstention. Undefined: not now (the posted requests are not visible yet).
  */
 async function computeBallot(
-  env: WorkerEnv,
+  env: AttestationEnv,
   duty: Duty,
   dispute: { sampleCount: number; commitDeadline: bigint },
   me: bigint,
@@ -130,7 +130,7 @@ async function computeBallot(
   if (budgetMs <= 0) return abstain(env, duty, me, "too little time left to recompute");
   let decision: VoteDecision;
   try {
-    const bodies = await disputedRequests(env.chain, duty.round, dispute.sampleCount, searchFrom(env, duty));
+    const bodies = await disputedRequests(env.seat, duty.round, dispute.sampleCount, searchFrom(env, duty));
     if (!bodies) return undefined;
     const budget = AbortSignal.timeout(Math.min(budgetMs, MAX_RECOMPUTE_MS));
     const signal = step ? AbortSignal.any([step, budget]) : budget;
@@ -139,7 +139,7 @@ async function computeBallot(
       stackId: duty.stackId,
       nodeId: me,
       disputeId: duty.round,
-      chain: env.chain,
+      chain: env.seat,
       recompute: () => recomputeOutputs(env.engine(), bodies, { taskModelId, signal }),
     });
   } catch (error) {
@@ -156,13 +156,13 @@ async function computeBallot(
   if ("unavailable" in decision) return abstain(env, duty, me, "the strategy abstained");
   if ("claim" in decision) return { ...decision, outputs: [], respHashes: [], units: [], works: [] };
   const outputs = [...decision.outputs];
-  const maxBytes = await readMaxEvidenceBytes(env.chain);
+  const maxBytes = await readMaxEvidenceBytes(env.seat);
   if (outputs.some((output) => hexToBytes(output).length > maxBytes))
     return abstain(env, duty, me, `an output is over the ${maxBytes}-byte bound it must be shown within`);
   return settlementBallotOf(me, outputs);
 }
 
-function abstain(env: WorkerEnv, duty: Duty, me: bigint, reason: string): Ballot {
+function abstain(env: AttestationEnv, duty: Duty, me: bigint, reason: string): Ballot {
   env.logger.warn(
     { disputeId: duty.round.toString(), reason },
     "cannot replay the disputed requests: abstaining",

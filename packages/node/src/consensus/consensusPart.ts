@@ -1,4 +1,5 @@
 import { readMaxOutputBytes } from "@atoma/chain";
+import { dutyEnvOf } from "../duties/dutyEnv.js";
 import type { NodePart, NodePartFactory } from "../service/nodePart.js";
 import { missingContracts } from "../service/nodeSeat.js";
 import { DEFAULT_MAX_OUTPUT_TOKENS } from "./consensusBody.js";
@@ -54,13 +55,8 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
     const engine = context.engine();
     const worker = new ConsensusWorker(
       {
-        db: context.db,
-        engine: () => engine,
+        ...dutyEnvOf(context, "consensus", () => engine),
         admission: context.admission,
-        chain: seat,
-        voter: { seat, account: context.account },
-        logger,
-        metrics: context.metrics,
         nodeId,
         model: context.config.model.id,
         maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,

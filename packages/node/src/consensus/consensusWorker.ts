@@ -1,6 +1,7 @@
 import { latestBlock } from "@atoma/chain";
 import { AtomaError } from "@atoma/core";
-import { sleep } from "../listener/sleep.js";
+import { DutyWorker, type StepFailed } from "../duties/dutyWorker.js";
+import type { ConsensusEnv } from "./consensusEnv.js";
 import { advanceDraw } from "./drawDuty.js";
 import { listPendingDraws, recordDrawError, updateDraw } from "./draws.js";
 import {
@@ -11,7 +12,6 @@ import {
   updateSeat,
   updateVote,
 } from "./duties.js";
-import type { DutyEnv } from "./dutyEnv.js";
 import { ConsensusModelMismatchError } from "./errors.js";
 import { advanceSeat } from "./seatDuty.js";
 import { advanceVote } from "./voteDuty.js";
@@ -28,42 +28,35 @@ export interface ConsensusWorkerOptions {
  * by the chain's clock. An error is recorded on its row and retried next round, up to `maxAttempts`.
  */
 export class ConsensusWorker {
-  readonly #env: DutyEnv;
+  readonly #env: ConsensusEnv;
   readonly #options: ConsensusWorkerOptions;
-  #abort: AbortController | undefined;
-  #loop: Promise<void> | undefined;
+  /** Without a backoff: a failed duty is tried again at the next pass, up to `maxAttempts`. */
+  readonly #worker: DutyWorker<string>;
 
-  constructor(env: DutyEnv, options: ConsensusWorkerOptions) {
+  constructor(env: ConsensusEnv, options: ConsensusWorkerOptions) {
     this.#env = env;
     this.#options = options;
+    this.#worker = new DutyWorker(
+      { pollIntervalMs: options.pollIntervalMs },
+      {
+        pass: (signal) => this.runOnce(signal),
+        passFailed: (error) => env.logger.warn({ err: error }, "consensus round failed"),
+      },
+    );
   }
 
   start(): void {
-    if (this.#loop) return;
-    const abort = new AbortController();
-    this.#abort = abort;
-    this.#loop = (async () => {
-      while (!abort.signal.aborted) {
-        try {
-          await this.runOnce(abort.signal);
-        } catch (error) {
-          this.#env.logger.warn({ err: error }, "consensus round failed");
-        }
-        await sleep(this.#options.pollIntervalMs, abort.signal);
-      }
-    })();
+    this.#worker.start();
   }
 
-  async stop(): Promise<void> {
-    this.#abort?.abort();
-    await this.#loop;
-    this.#loop = undefined;
+  stop(): Promise<void> {
+    return this.#worker.stop();
   }
 
   /** One pass over every open duty. */
   async runOnce(signal?: AbortSignal): Promise<void> {
     const env = this.#env;
-    const latest = await latestBlock(env.chain);
+    const latest = await latestBlock(env.seat);
     const now = latest.timestamp;
     const draws = await listPendingDraws(env.db);
     const seats = await listOpenSeats(env.db);
@@ -77,38 +70,74 @@ export class ConsensusWorker {
     );
     for (const draw of draws) {
       if (signal?.aborted) return;
-      try {
-        await advanceDraw(env, draw, latest.number);
-      } catch (error) {
-        await recordDrawError(env.db, draw.request_id, describe(error));
-        env.logger.warn({ requestId: draw.request_id, err: error }, "consensus draw step failed");
-        if (draw.attempts + 1 >= this.#options.maxAttempts)
-          await updateDraw(env.db, draw.request_id, { state: "failed" });
-      }
+      await this.#worker.attempt(
+        `draw:${draw.request_id}`,
+        () => advanceDraw(env, draw, latest.number),
+        this.#failed({
+          what: "draw",
+          names: { requestId: draw.request_id },
+          attempts: draw.attempts,
+          record: (message) => recordDrawError(env.db, draw.request_id, message),
+          giveUp: () => updateDraw(env.db, draw.request_id, { state: "failed" }),
+        }),
+      );
     }
     for (const seat of seats) {
       if (signal?.aborted) return;
-      try {
-        await advanceSeat(env, seat, now);
-      } catch (error) {
-        await recordSeatError(env.db, seat.request_id, describe(error));
-        env.logger.warn({ requestId: seat.request_id, err: error }, "consensus seat step failed");
-        if (seat.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
-          await updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]);
-      }
+      await this.#worker.attempt(
+        `seat:${seat.request_id}`,
+        () => advanceSeat(env, seat, now),
+        this.#failed({
+          what: "seat",
+          names: { requestId: seat.request_id },
+          attempts: seat.attempts,
+          runsModel: true,
+          record: (message) => recordSeatError(env.db, seat.request_id, message),
+          giveUp: () => updateSeat(env.db, seat.request_id, { state: "failed" }, [seat.state]),
+        }),
+      );
     }
     for (const vote of votes) {
       if (signal?.aborted) return;
-      try {
-        await advanceVote(env, vote, now);
-      } catch (error) {
-        await recordVoteError(env.db, vote.dispute_id, describe(error));
-        env.logger.warn({ disputeId: vote.dispute_id, err: error }, "consensus vote step failed");
-        if (vote.attempts + 1 >= this.#options.maxAttempts || error instanceof ConsensusModelMismatchError)
-          await updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]);
-      }
+      await this.#worker.attempt(
+        `vote:${vote.dispute_id}`,
+        () => advanceVote(env, vote, now),
+        this.#failed({
+          what: "vote",
+          names: { disputeId: vote.dispute_id },
+          attempts: vote.attempts,
+          runsModel: true,
+          record: (message) => recordVoteError(env.db, vote.dispute_id, message),
+          giveUp: () => updateVote(env.db, vote.dispute_id, { state: "failed" }, [vote.state]),
+        }),
+      );
     }
   }
+
+  /**
+   * Records a failed step on its row and logs it; gives the duty up after `maxAttempts`, or at once when it runs
+   * the model and the request names another.
+   */
+  #failed(duty: FailedDuty): StepFailed {
+    return async (error) => {
+      await duty.record(describe(error));
+      this.#env.logger.warn({ ...duty.names, err: error }, `consensus ${duty.what} step failed`);
+      const wrongModel = duty.runsModel === true && error instanceof ConsensusModelMismatchError;
+      if (duty.attempts + 1 >= this.#options.maxAttempts || wrongModel) await duty.giveUp();
+    };
+  }
+}
+
+/** A consensus duty whose step failed, and how its row records that. */
+interface FailedDuty {
+  what: "draw" | "seat" | "vote";
+  /** The fields naming the duty in the log. */
+  names: Record<string, bigint>;
+  attempts: number;
+  /** Whether the step runs the request on the node's model. */
+  runsModel?: boolean;
+  record(message: string): Promise<unknown>;
+  giveUp(): Promise<unknown>;
 }
 
 function describe(error: unknown): string {

@@ -12,9 +12,10 @@ import {
 import { consensusRoot } from "@atoma/core";
 import { type Hex, toHex } from "viem";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
+import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
-import { type DutyEnv, revertName } from "./dutyEnv.js";
+import { revertName } from "./revertName.js";
 
 /**
  * One step of a seat: compute and seal before the seal deadline; reveal once the contract opens reveals; past the
@@ -22,7 +23,7 @@ import { type DutyEnv, revertName } from "./dutyEnv.js";
  * the agreed output, or past the delivery deadline close the request (`timeoutDelivery`). Each step is
  * idempotent: a revert that says the step is already done moves the row on, and the events close it in the end.
  */
-export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+export async function advanceSeat(env: ConsensusEnv, seat: SeatRow, now: bigint): Promise<void> {
   switch (seat.state) {
     case "pending":
       return sealSeat(env, seat, now);
@@ -47,7 +48,7 @@ export async function advanceSeat(env: DutyEnv, seat: SeatRow, now: bigint): Pro
   }
 }
 
-async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+async function sealSeat(env: ConsensusEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
   if (now > seat.commit_deadline) {
     // Too late to seal (the node was down): the round goes on without this seat.
@@ -57,11 +58,11 @@ async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void>
   let { output, units, salt } = seat;
   if (output === null || units === null || salt === null) {
     const request = await requestOf(env, seat);
-    await assertTaskModel(env.chain, request.taskId, env.model);
+    await assertTaskModel(env.seat, request.taskId, env.model);
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
-        consensusRequests: env.chain.addresses.ConsensusRequests,
+        consensusRequests: env.seat.addresses.ConsensusRequests,
         requestId,
         prompt: request.prompt,
         maxUnits: request.maxUnits,
@@ -93,7 +94,7 @@ async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void>
       env.logger.info({ requestId }, "the engine refused a consensus request: sealing the refusal");
   }
   try {
-    const tx = await sealConsensusResult(env.chain, result(seat, output, units, salt));
+    const tx = await sealConsensusResult(env.seat, result(seat, output, units, salt));
     await updateSeat(env.db, requestId, { state: "sealed", tx_hash: tx.hash }, ["pending"]);
     env.metrics?.attestations.inc({ role: "consensus", outcome: "committed" });
     env.logger.info({ requestId }, "sealed a consensus result");
@@ -106,14 +107,14 @@ async function sealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void>
   }
 }
 
-async function revealSeat(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+async function revealSeat(env: ConsensusEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
   if (seat.reveal_deadline !== null && now > seat.reveal_deadline) {
     await updateSeat(env.db, requestId, { state: "missed" }, ["sealed"]);
     return;
   }
   try {
-    const tx = await revealConsensusResult(env.chain, result(seat, seat.output!, seat.units!, seat.salt!));
+    const tx = await revealConsensusResult(env.seat, result(seat, seat.output!, seat.units!, seat.salt!));
     await updateSeat(env.db, requestId, { state: "revealed", tx_hash: tx.hash }, ["sealed"]);
     env.logger.info({ requestId, outcome: tx.outcome }, "revealed a consensus result");
   } catch (error) {
@@ -139,22 +140,22 @@ function result(seat: SeatRow, output: string, units: bigint, salt: string): Con
 
 /** The request's task, prompt and unit budget: from the seat row, or read from the chain when it lacks them. */
 async function requestOf(
-  env: DutyEnv,
+  env: ConsensusEnv,
   seat: SeatRow,
 ): Promise<{ taskId: bigint; prompt: Hex; maxUnits: bigint }> {
   if (seat.task_id !== null && seat.prompt !== null && seat.max_units !== null)
     return { taskId: seat.task_id, prompt: seat.prompt as Hex, maxUnits: seat.max_units };
-  const request = await readConsensusRequest(env.chain, seat.request_id);
-  const prompt = await readConsensusPrompt(env.chain, seat.request_id, {
+  const request = await readConsensusRequest(env.seat, seat.request_id);
+  const prompt = await readConsensusPrompt(env.seat, seat.request_id, {
     fromBlock: env.fromBlock,
     promptHash: request.promptHash,
   });
   return { taskId: request.taskId, prompt, maxUnits: request.maxUnits };
 }
 
-async function closeRound(env: DutyEnv, seat: SeatRow): Promise<void> {
+async function closeRound(env: ConsensusEnv, seat: SeatRow): Promise<void> {
   try {
-    await closeConsensusRound(env.chain, { requestId: seat.request_id });
+    await closeConsensusRound(env.seat, { requestId: seat.request_id });
     env.logger.info({ requestId: seat.request_id }, "closed a consensus round past its deadline");
   } catch (error) {
     const name = revertName(error);
@@ -165,9 +166,9 @@ async function closeRound(env: DutyEnv, seat: SeatRow): Promise<void> {
 }
 
 /** Anyone may end a dispute past its reveal deadline; committee members end it sooner (see voteDuty). */
-export async function resolveLate(env: DutyEnv, disputeId: bigint): Promise<void> {
+export async function resolveLate(env: ConsensusEnv, disputeId: bigint): Promise<void> {
   try {
-    await resolveDispute(env.chain, { disputeId });
+    await resolveDispute(env.seat, { disputeId });
   } catch (error) {
     const name = revertName(error);
     if (name !== "DisputeClosed" && name !== "TooEarly") throw error;
@@ -175,9 +176,9 @@ export async function resolveLate(env: DutyEnv, disputeId: bigint): Promise<void
 }
 
 /** Draws the committee or resolves the dispute when either is due; a race lost to another party is no error. */
-async function moveDisputeOn(env: DutyEnv, disputeId: bigint): Promise<void> {
+async function moveDisputeOn(env: ConsensusEnv, disputeId: bigint): Promise<void> {
   try {
-    await advanceDispute(env.chain, { disputeId });
+    await advanceDispute(env.seat, { disputeId });
   } catch (error) {
     const name = revertName(error);
     if (
@@ -190,17 +191,17 @@ async function moveDisputeOn(env: DutyEnv, disputeId: bigint): Promise<void> {
   }
 }
 
-async function deliver(env: DutyEnv, seat: SeatRow, now: bigint): Promise<void> {
+async function deliver(env: ConsensusEnv, seat: SeatRow, now: bigint): Promise<void> {
   const requestId = seat.request_id;
   if (!env.turns.mine(`deliver:${requestId}`, seat.seat_index - 1)) return;
   const late = seat.delivery_deadline !== null && now > seat.delivery_deadline;
   try {
     if (late) {
-      await timeoutConsensusDelivery(env.chain, { requestId });
+      await timeoutConsensusDelivery(env.seat, { requestId });
       await updateSeat(env.db, requestId, { state: "done", outcome: "failed" }, ["delivering"]);
       return;
     }
-    const tx = await deliverConsensusResult(env.chain, {
+    const tx = await deliverConsensusResult(env.seat, {
       requestId,
       output: seat.output as Hex,
       units: seat.units!,

@@ -3,9 +3,10 @@ import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
 import type { Hex } from "viem";
 import { type CommitteeVote, commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
+import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
-import { type DutyEnv, revertName } from "./dutyEnv.js";
+import { revertName } from "./revertName.js";
 
 /**
  * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
@@ -13,7 +14,7 @@ import { type DutyEnv, revertName } from "./dutyEnv.js";
  * contract allows and show the output; then end the dispute as soon as every vote is shown (or its deadline
  * passed), so the request moves on without waiting for anyone else.
  */
-export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+export async function advanceVote(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<void> {
   switch (vote.state) {
     case "pending":
       return commit(env, vote, now);
@@ -26,7 +27,7 @@ export async function advanceVote(env: DutyEnv, vote: VoteRow, now: bigint): Pro
   }
 }
 
-async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+async function commit(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<void> {
   const disputeId = vote.dispute_id;
   if (now > vote.commit_deadline) {
     await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
@@ -34,16 +35,16 @@ async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   }
   let { result, output } = vote;
   if (result === null || output === null) {
-    const request = await readConsensusRequest(env.chain, vote.request_id);
-    await assertTaskModel(env.chain, request.taskId, env.model);
-    const prompt = await readConsensusPrompt(env.chain, vote.request_id, {
+    const request = await readConsensusRequest(env.seat, vote.request_id);
+    await assertTaskModel(env.seat, request.taskId, env.model);
+    const prompt = await readConsensusPrompt(env.seat, vote.request_id, {
       fromBlock: env.fromBlock,
       promptHash: request.promptHash,
     });
     const computed = await computeConsensusOutput(
       { engine: env.engine(), admission: env.admission },
       {
-        consensusRequests: env.chain.addresses.ConsensusRequests,
+        consensusRequests: env.seat.addresses.ConsensusRequests,
         requestId: vote.request_id,
         prompt,
         maxUnits: request.maxUnits,
@@ -60,7 +61,7 @@ async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
     if (!(await updateVote(env.db, disputeId, { output, result }, ["pending"]))) return;
   }
   try {
-    const tx = await commitVote(env.voter, committeeVote({ ...vote, result, output }));
+    const tx = await commitVote(env, committeeVote({ ...vote, result, output }));
     await updateVote(env.db, disputeId, { state: "committed", tx_hash: tx.hash }, ["pending"]);
     env.logger.info({ disputeId }, "committed a dispute vote");
   } catch (error) {
@@ -72,10 +73,10 @@ async function commit(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
   }
 }
 
-async function reveal(env: DutyEnv, vote: VoteRow): Promise<void> {
+async function reveal(env: ConsensusEnv, vote: VoteRow): Promise<void> {
   const disputeId = vote.dispute_id;
   try {
-    const tx = await revealVote(env.voter, committeeVote(vote));
+    const tx = await revealVote(env, committeeVote(vote));
     await updateVote(env.db, disputeId, { state: "revealed", tx_hash: tx.hash }, ["committed"]);
     env.metrics?.disputes.inc({ role: "committee", outcome: "voted" });
     env.logger.info({ disputeId }, "revealed a dispute vote");
@@ -89,21 +90,21 @@ async function reveal(env: DutyEnv, vote: VoteRow): Promise<void> {
   }
 }
 
-async function resolve(env: DutyEnv, vote: VoteRow, now: bigint): Promise<void> {
+async function resolve(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<void> {
   if (now <= vote.reveal_deadline) {
     try {
-      await showVote(env.voter, committeeVote(vote));
+      await showVote(env, committeeVote(vote));
     } catch (error) {
       const name = revertName(error);
       if (name !== "DisputeClosed" && name !== "RevealPhaseOver") throw error;
     }
   }
-  const committee = await readCommittee(env.chain, vote.dispute_id);
+  const committee = await readCommittee(env.seat, vote.dispute_id);
   if (committee.some((member) => !member.substantiated) && now <= vote.reveal_deadline) return;
   const rank = committee.findIndex((member) => member.nodeId === vote.node_id);
   if (!env.turns.mine(`resolve:${vote.dispute_id}`, rank)) return;
   try {
-    const resolved = await resolveDispute(env.chain, { disputeId: vote.dispute_id });
+    const resolved = await resolveDispute(env.seat, { disputeId: vote.dispute_id });
     await updateVote(
       env.db,
       vote.dispute_id,

@@ -1,27 +1,23 @@
 import { postDisputeEvidence } from "@atoma/chain";
 import { listLeaves } from "../accounting/stacks.js";
 import { moveDisputeOn } from "../attestation/moveDisputeOn.js";
+import type { DutyEnv } from "../duties/dutyEnv.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
-import type { StepContext } from "./stepContext.js";
 
 /**
  * A dispute on one of this node's settlements: post the disputed owner-signed requests (the sampled ones, with the
  * request hashes of the leaves the node revealed) before the evidence deadline — a server that withholds them loses
  * as for fraud — then move the dispute on as a party may: draw its committee, resolve it when it is over.
  */
-export async function advanceSettlementDispute(
-  ctx: StepContext,
-  row: SettlementRow,
-  now: bigint,
-): Promise<void> {
+export async function advanceSettlementDispute(ctx: DutyEnv, row: SettlementRow, now: bigint): Promise<void> {
   const disputeId = row.dispute_id;
   if (disputeId === null || row.outcome !== "disputed") return;
   if (row.evidence_tx === null && row.evidence_deadline !== null && now <= row.evidence_deadline) {
     const leaves = await listLeaves(ctx.db, row.stack_id, { limit: Number(row.leaf_count) });
     const indices = sampledIndicesOf(row);
     const revealed = revealOf(row.stack_id, leaves, indices, row.merkle_root);
-    const sent = await postDisputeEvidence(ctx.chain, {
+    const sent = await postDisputeEvidence(ctx.seat, {
       disputeId,
       requests: postedRequestsOf(row.stack_id, leaves, indices),
       reqHashes: revealed.sampled.map((leaf) => leaf.reqHash),
@@ -34,7 +30,7 @@ export async function advanceSettlementDispute(
       "disputed requests posted on chain",
     );
   }
-  const step = await moveDisputeOn(ctx.chain, disputeId);
+  const step = await moveDisputeOn(ctx.seat, disputeId);
   if (step !== "waiting" && step !== "closed")
     ctx.logger.info({ stackId: row.stack_id, disputeId, step }, "dispute moved on");
 }

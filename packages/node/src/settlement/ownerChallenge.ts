@@ -2,13 +2,13 @@ import { answerChallenge, answerIndexChallenge } from "@atoma/chain";
 import { StackTree, type TranscriptEntry } from "@atoma/core";
 import { listLeaves } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
+import type { DutyEnv } from "../duties/dutyEnv.js";
 import { type ChallengeRow, recordChallengeAnswer, setChallengeState } from "./challengeRows.js";
-import type { StepContext } from "./stepContext.js";
 
 /** An index challenge names no leaf: the chain records it with a zero leaf hash. */
 const NO_LEAF = `0x${"0".repeat(64)}`;
 
-async function unanswerable(ctx: StepContext, challenge: ChallengeRow, reason: string): Promise<void> {
+async function unanswerable(ctx: DutyEnv, challenge: ChallengeRow, reason: string): Promise<void> {
   await setChallengeState(ctx.db, challenge.dispute_id, "unanswerable", { last_error: reason });
   ctx.logger.error(
     { stackId: challenge.stack_id, disputeId: challenge.dispute_id },
@@ -21,7 +21,7 @@ async function unanswerable(ctx: StepContext, challenge: ChallengeRow, reason: s
  * submitted root (a leaf the node never settled cannot be proved). An index challenge: the leaf at the index, its
  * proof, and the owner's signature on its request, kept in the leaf's transcript entry.
  */
-export async function answerOwnerChallenge(ctx: StepContext, challenge: ChallengeRow): Promise<void> {
+export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow): Promise<void> {
   const { dispute_id: disputeId, stack_id: stackId } = challenge;
   const settlement = await ctx.db
     .selectFrom("settlements")
@@ -44,7 +44,7 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
       await unanswerable(ctx, challenge, "the challenged leaf has no owner-signed request stored");
       return;
     }
-    answered = await answerIndexChallenge(ctx.chain, {
+    answered = await answerIndexChallenge(ctx.seat, {
       challengeId: disputeId,
       leaf: leafFields(leaf),
       deadline: BigInt(request.deadline),
@@ -52,7 +52,7 @@ export async function answerOwnerChallenge(ctx: StepContext, challenge: Challeng
       proof,
     });
   } else {
-    answered = await answerChallenge(ctx.chain, { challengeId: disputeId, proof });
+    answered = await answerChallenge(ctx.seat, { challengeId: disputeId, proof });
   }
   // The listener may already have seen the challenge resolved (dismissed): the answer's tx is kept either way.
   await recordChallengeAnswer(ctx.db, disputeId, answered.hash);

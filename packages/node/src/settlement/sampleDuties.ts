@@ -6,11 +6,11 @@ import {
   timeoutAttesters,
 } from "@atoma/chain";
 import { listLeaves } from "../accounting/stacks.js";
+import type { DutyEnv } from "../duties/dutyEnv.js";
 import { postedRequestsOf, revealOf } from "./sampledEntries.js";
 import { type SettlementRow, sampledIndicesOf, updateSettlement } from "./settlementRows.js";
-import type { StepContext } from "./stepContext.js";
 
-async function sampledLeaves(ctx: StepContext, row: SettlementRow) {
+async function sampledLeaves(ctx: DutyEnv, row: SettlementRow) {
   const leaves = await listLeaves(ctx.db, row.stack_id, { limit: Number(row.leaf_count) });
   return { leaves, indices: sampledIndicesOf(row) };
 }
@@ -20,9 +20,9 @@ async function sampledLeaves(ctx: StepContext, row: SettlementRow) {
  * transaction (each fits a block: the API accepts no body over the on-chain bound). Positions already posted
  * (before a restart) are skipped.
  */
-export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow): Promise<void> {
+export async function postSampledRequestsOf(ctx: DutyEnv, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
-  const posted = await postSampledRequests(ctx.chain, {
+  const posted = await postSampledRequests(ctx.seat, {
     stackId: row.stack_id,
     requests: postedRequestsOf(row.stack_id, leaves, indices),
   });
@@ -40,12 +40,9 @@ export async function postSampledRequestsOf(ctx: StepContext, row: SettlementRow
  * their commitments; the settlement is accepted or disputed once they all have (`SettlementAccepted`,
  * `SettlementDisputed`), or once the silent ones are timed out (`closeOpenings`).
  */
-export async function revealSample(ctx: StepContext, row: SettlementRow): Promise<void> {
+export async function revealSample(ctx: DutyEnv, row: SettlementRow): Promise<void> {
   const { leaves, indices } = await sampledLeaves(ctx, row);
-  const revealed = await revealSettlement(
-    ctx.chain,
-    revealOf(row.stack_id, leaves, indices, row.merkle_root),
-  );
+  const revealed = await revealSettlement(ctx.seat, revealOf(row.stack_id, leaves, indices, row.merkle_root));
   await updateSettlement(ctx.db, row.stack_id, { reveal_tx: revealed.hash });
   ctx.metrics?.settlements.inc({ outcome: "revealed" });
   ctx.logger.info(
@@ -58,10 +55,10 @@ export async function revealSample(ctx: StepContext, row: SettlementRow): Promis
  * After the reveal, attesters that do not open by the deadline would leave the settlement undecided: once it has
  * passed, the server times them out itself (anyone may), which compares the openings there are.
  */
-export async function closeOpenings(ctx: StepContext, row: SettlementRow, now: bigint): Promise<void> {
-  const st = await getSettlement(ctx.chain, row.stack_id);
+export async function closeOpenings(ctx: DutyEnv, row: SettlementRow, now: bigint): Promise<void> {
+  const st = await getSettlement(ctx.seat, row.stack_id);
   if (st.phase !== SettlementPhase.Opening || now <= st.deadline) return;
-  const closed = await timeoutAttesters(ctx.chain, { stackId: row.stack_id });
+  const closed = await timeoutAttesters(ctx.seat, { stackId: row.stack_id });
   ctx.logger.info(
     { stackId: row.stack_id, timedOut: closed.timedOut.map(String), outcome: closed.compared?.outcome },
     "attesters that did not open timed out",

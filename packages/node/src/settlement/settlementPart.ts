@@ -1,3 +1,4 @@
+import { dutyEnvOf } from "../duties/dutyEnv.js";
 import type { NodePartFactory } from "../service/nodePart.js";
 import { settlementAddresses } from "./settlementContracts.js";
 import { settlementEventSources } from "./settlementEvents.js";
@@ -16,13 +17,7 @@ export const settlementPart: NodePartFactory = (context) => {
   }
   const { settlement } = context.config;
   const worker = new SettlementWorker(
-    {
-      db: context.db,
-      blobs: context.blobs,
-      chain: context.seat,
-      logger: context.logger,
-      metrics: context.metrics,
-    },
+    { ...dutyEnvOf(context, "settlement"), blobs: context.blobs },
     {
       minRemainingUnits: settlement.minRemainingUnits,
       beforeExpirySeconds: settlement.beforeExpirySeconds,
@@ -35,7 +30,7 @@ export const settlementPart: NodePartFactory = (context) => {
   return {
     name: "settlement",
     eventSources: settlementEventSources(context.seat.addresses, context.metrics),
-    start: () => worker.start(),
+    start: async () => worker.start(),
     stop: () => worker.stop(),
   };
 };

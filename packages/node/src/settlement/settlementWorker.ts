@@ -8,16 +8,12 @@ import {
   submitSettlement,
   submitSettlements,
 } from "@atoma/chain";
-import { type Logger, silentLogger } from "@atoma/core";
 import { freezeForSettlement } from "../accounting/freezeForSettlement.js";
 import { listStacks } from "../accounting/stacks.js";
 import type { BlobStore } from "../blobs/blobStore.js";
-import type { NodeDb } from "../db/openStateDatabase.js";
+import type { DutyEnv } from "../duties/dutyEnv.js";
+import { DutyWorker } from "../duties/dutyWorker.js";
 import { StackBusyError } from "../errors.js";
-import { sleep } from "../listener/sleep.js";
-import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import type { NodeSeat } from "../service/nodeSeat.js";
-import { Backoff } from "./backoff.js";
 import { listPendingChallenges } from "./challengeRows.js";
 import { describeError } from "./describeError.js";
 import { advanceSettlementDispute } from "./disputeEvidence.js";
@@ -37,20 +33,14 @@ import {
   type SettlementRow,
   updateSettlement,
 } from "./settlementRows.js";
-import type { StepContext } from "./stepContext.js";
 
 /** Most settlements sent or finalized in one transaction (bounds its gas). */
 const MAX_BATCH = 32;
 /** Longest pause after repeated failures on one stack. */
 const MAX_BACKOFF_MS = 60_000;
 
-export interface SettlementWorkerComponents {
-  db: NodeDb;
-  blobs: BlobStore;
-  chain: NodeSeat;
-  logger?: Logger | undefined;
-  metrics?: NodeMetrics | undefined;
-}
+/** What the settlement worker's steps use: the duty environment and the blob store transcripts are kept in. */
+export type SettlementEnv = DutyEnv<{ blobs: BlobStore }>;
 
 export interface SettlementWorkerOptions extends SettlementTriggers {
   /** Milliseconds between scans. */
@@ -70,75 +60,55 @@ export interface SettlementWorkerOptions extends SettlementTriggers {
  * worker itself) and on the chain's own state, so a restart resumes where it stopped without sending twice.
  */
 export class SettlementWorker {
-  readonly #db: NodeDb;
-  readonly #blobs: BlobStore;
-  readonly #chain: NodeSeat;
-  readonly #logger: Logger;
-  readonly #metrics: NodeMetrics | undefined;
+  readonly #env: SettlementEnv;
   readonly #options: SettlementWorkerOptions;
-  readonly #components: { db: NodeDb; blobs: BlobStore; chain: NodeSeat };
-  readonly #steps: StepContext;
-  readonly #backoff: Backoff;
+  readonly #worker: DutyWorker;
   readonly #idle = new IdleClock();
   readonly #keeper: DrawKeeper;
-  #abort: AbortController | undefined;
-  #loop: Promise<void> | undefined;
   #toldUnregistered = false;
 
-  constructor(components: SettlementWorkerComponents, options: SettlementWorkerOptions) {
-    this.#db = components.db;
-    this.#blobs = components.blobs;
-    this.#chain = components.chain;
-    this.#logger = (components.logger ?? silentLogger).child({ module: "settlement" });
-    this.#metrics = components.metrics;
+  constructor(env: SettlementEnv, options: SettlementWorkerOptions) {
+    this.#env = env;
     this.#options = options;
-    this.#components = { db: this.#db, blobs: this.#blobs, chain: this.#chain };
-    this.#steps = { db: this.#db, chain: this.#chain, logger: this.#logger, metrics: this.#metrics };
-    this.#backoff = new Backoff(options.pollIntervalMs, MAX_BACKOFF_MS);
-    this.#keeper = new DrawKeeper(this.#chain, this.#logger);
+    this.#worker = new DutyWorker(
+      { pollIntervalMs: options.pollIntervalMs, maxBackoffMs: MAX_BACKOFF_MS },
+      {
+        pass: () => this.tick(),
+        passFailed: (error) =>
+          env.logger.warn({ error: describeError(error) }, "settlement scan failed; retrying"),
+      },
+    );
+    this.#keeper = new DrawKeeper(env.seat, env.logger);
   }
 
-  async start(): Promise<void> {
-    if (this.#loop) return;
-    const abort = new AbortController();
-    this.#abort = abort;
-    this.#loop = this.#run(abort.signal);
+  start(): void {
+    this.#worker.start();
   }
 
   /** Stops scanning; waits for the step in progress (a transaction being mined) to end. */
-  async stop(): Promise<void> {
-    this.#abort?.abort();
-    await this.#loop;
-    this.#loop = undefined;
-  }
-
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (error) {
-        this.#logger.warn({ error: describeError(error) }, "settlement scan failed; retrying");
-      }
-      await sleep(this.#options.pollIntervalMs, signal);
-    }
+  stop(): Promise<void> {
+    return this.#worker.stop();
   }
 
   /** One scan over every stack and settlement that may need a step. */
   async tick(): Promise<void> {
-    const nodeId = await this.#chain.nodeId();
+    const nodeId = await this.#env.seat.nodeId();
     if (nodeId === undefined) {
       if (!this.#toldUnregistered)
-        this.#logger.warn({}, "the signing key is not registered in the NodeRegistry: nothing to settle yet");
+        this.#env.logger.warn(
+          {},
+          "the signing key is not registered in the NodeRegistry: nothing to settle yet",
+        );
       this.#toldUnregistered = true;
       return;
     }
-    const now = await this.#chain.now();
+    const now = await this.#env.seat.now();
     await this.#freezeDue(nodeId, now);
     const claims: SettlementRow[] = [];
     const pending: SettlementRow[] = [];
     const finalizable: SettlementRow[] = [];
-    for (const row of await listOpenSettlements(this.#db)) {
-      if (this.#backoff.waiting(row.stack_id)) continue;
+    for (const row of await listOpenSettlements(this.#env.db)) {
+      if (this.#worker.waiting(row.stack_id)) continue;
       if (row.state === "settled") claims.push(row);
       else if (row.state === "pending") pending.push(row);
       else if (finalizeDue(row, now)) finalizable.push(row);
@@ -146,36 +116,36 @@ export class SettlementWorker {
     }
     await this.#submitAll(pending);
     await this.#finalizeAll(finalizable);
-    for (const challenge of await listPendingChallenges(this.#db)) {
-      if (now > challenge.answer_deadline || this.#backoff.waiting(challenge.stack_id)) continue;
-      await this.#attempt(challenge.stack_id, () => answerOwnerChallenge(this.#steps, challenge));
+    for (const challenge of await listPendingChallenges(this.#env.db)) {
+      if (now > challenge.answer_deadline || this.#worker.waiting(challenge.stack_id)) continue;
+      await this.#attempt(challenge.stack_id, () => answerOwnerChallenge(this.#env, challenge));
     }
     if (this.#options.autoClaim && claims.length > 0) await this.#claim(nodeId, claims);
     await this.#keeper.tick(nodeId).catch((error: unknown) => {
-      this.#logger.warn({ error: describeError(error) }, "draw keeper scan failed; retrying");
+      this.#env.logger.warn({ error: describeError(error) }, "draw keeper scan failed; retrying");
     });
   }
 
   async #freezeDue(nodeId: bigint, now: bigint): Promise<void> {
-    const active = await listStacks(this.#db, { servingNodeId: nodeId, state: "active" });
+    const active = await listStacks(this.#env.db, { servingNodeId: nodeId, state: "active" });
     this.#idle.retain(new Set(active.map((stack) => stack.stackId)));
     const due = active.flatMap((stack) => {
       const reason = settlementReason(stack, now, this.#options, this.#idle.since(stack, now));
       return reason ? [{ stackId: stack.stackId, reason }] : [];
     });
-    const closed = await listUnfrozenSettlingStacks(this.#db, nodeId);
+    const closed = await listUnfrozenSettlingStacks(this.#env.db, nodeId);
     for (const { stackId, reason } of [...due, ...closed.map((stackId) => ({ stackId, reason: "closed" }))]) {
-      if (this.#backoff.waiting(stackId)) continue;
+      if (this.#worker.waiting(stackId)) continue;
       await this.#attempt(stackId, async () => {
         try {
-          const snapshot = await freezeForSettlement(this.#db, stackId);
-          this.#logger.info(
+          const snapshot = await freezeForSettlement(this.#env.db, stackId);
+          this.#env.logger.info(
             { stackId, reason, leaves: snapshot.leaves.length, units: snapshot.unitsClaimed.toString() },
             "stack frozen for settlement",
           );
         } catch (error) {
           if (!(error instanceof StackBusyError)) throw error;
-          this.#logger.debug({ stackId }, "requests still in flight; freezing on the next scan");
+          this.#env.logger.debug({ stackId }, "requests still in flight; freezing on the next scan");
         }
       });
     }
@@ -184,10 +154,10 @@ export class SettlementWorker {
   async #advance(row: SettlementRow, now: bigint): Promise<void> {
     if (await this.#drawPending(row, now)) return this.#draw(row.stack_id);
     if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
-      if (now <= row.data_deadline) await postSampledRequestsOf(this.#steps, row);
+      if (now <= row.data_deadline) await postSampledRequestsOf(this.#env, row);
     }
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
-      await revealSample(this.#steps, row);
+      await revealSample(this.#env, row);
     // The opening deadline is after the reveal deadline: only then can attesters that never opened hold it up.
     if (
       row.reveal_tx !== null &&
@@ -195,14 +165,14 @@ export class SettlementWorker {
       row.reveal_deadline !== null &&
       now > row.reveal_deadline
     )
-      await closeOpenings(this.#steps, row, now);
-    if (row.dispute_id !== null) await advanceSettlementDispute(this.#steps, row, now);
+      await closeOpenings(this.#env, row, now);
+    if (row.dispute_id !== null) await advanceSettlementDispute(this.#env, row, now);
   }
 
   /** Runs a settlement's armed attester draw (anyone may; its outcome is the armed block's, not ours). */
   async #draw(stackId: bigint): Promise<void> {
-    const drawn = await drawAttesters(this.#chain, { stackId });
-    this.#logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
+    const drawn = await drawAttesters(this.#env.seat, { stackId });
+    this.#env.logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
   }
 
   /**
@@ -215,7 +185,7 @@ export class SettlementWorker {
       row.state === "submitted" ||
       (row.state === "attesting" && row.commit_deadline !== null && now > row.commit_deadline);
     if (!mayBeDrawing) return false;
-    const { phase } = await getSettlement(this.#chain, row.stack_id);
+    const { phase } = await getSettlement(this.#env.seat, row.stack_id);
     return phase === SettlementPhase.Drawing;
   }
 
@@ -224,25 +194,29 @@ export class SettlementWorker {
     const ready: SubmitSettlementParams[] = [];
     for (const row of rows)
       await this.#attempt(row.stack_id, async () => {
-        const prepared = await prepareSubmission(this.#components, row.stack_id, this.#options.chainId);
+        const prepared = await prepareSubmission(
+          { db: this.#env.db, blobs: this.#env.blobs, chain: this.#env.seat },
+          row.stack_id,
+          this.#options.chainId,
+        );
         if (prepared.status === "ready") ready.push(prepared.params);
         else if (prepared.status === "timed-out")
-          await markSettlementFailed(this.#db, row.stack_id, "timed_out", "not settled by the deadline");
+          await markSettlementFailed(this.#env.db, row.stack_id, "timed_out", "not settled by the deadline");
         else {
-          this.#logger.info({ stackId: row.stack_id }, "settlement already on chain; resuming from it");
-          await recordSubmission(this.#db, row.stack_id, row.settle_tx);
+          this.#env.logger.info({ stackId: row.stack_id }, "settlement already on chain; resuming from it");
+          await recordSubmission(this.#env.db, row.stack_id, row.settle_tx);
         }
       });
     for (let i = 0; i < ready.length; i += MAX_BATCH) {
       const batch = ready.slice(i, i + MAX_BATCH);
       if (batch.length > 1) {
         try {
-          const sent = await submitSettlements(this.#chain, batch, { draw: false });
+          const sent = await submitSettlements(this.#env.seat, batch, { draw: false });
           for (const params of batch) await this.#submitted(params, sent.hash);
           for (const stackId of sent.drawPending) await this.#attempt(stackId, () => this.#draw(stackId));
           continue;
         } catch (error) {
-          this.#logger.warn(
+          this.#env.logger.warn(
             { error: describeError(error), stacks: batch.length },
             "batch refused; submitting one by one",
           );
@@ -254,22 +228,27 @@ export class SettlementWorker {
 
   async #submitOne(params: SubmitSettlementParams): Promise<void> {
     try {
-      const sent = await submitSettlement(this.#chain, params, { draw: false });
+      const sent = await submitSettlement(this.#env.seat, params, { draw: false });
       await this.#submitted(params, sent.hash);
       if (sent.outcome === "drawPending")
         await this.#attempt(params.stackId, () => this.#draw(params.stackId));
     } catch (error) {
       if (!(error instanceof ContractRevertError && error.errorName === "SettlementTooLate")) throw error;
-      await markSettlementFailed(this.#db, params.stackId, "too_late", "the settlement deadline had passed");
-      this.#metrics?.settlements.inc({ outcome: "too_late" });
-      this.#logger.error({ stackId: params.stackId }, "stack not settled before its deadline");
+      await markSettlementFailed(
+        this.#env.db,
+        params.stackId,
+        "too_late",
+        "the settlement deadline had passed",
+      );
+      this.#env.metrics?.settlements.inc({ outcome: "too_late" });
+      this.#env.logger.error({ stackId: params.stackId }, "stack not settled before its deadline");
     }
   }
 
   async #submitted(params: SubmitSettlementParams, tx: string): Promise<void> {
-    await recordSubmission(this.#db, params.stackId, tx);
-    this.#metrics?.settlements.inc({ outcome: "submitted" });
-    this.#logger.info(
+    await recordSubmission(this.#env.db, params.stackId, tx);
+    this.#env.metrics?.settlements.inc({ outcome: "submitted" });
+    this.#env.logger.info(
       {
         stackId: params.stackId,
         requests: params.requestCount.toString(),
@@ -289,7 +268,7 @@ export class SettlementWorker {
           await this.#finalize(stackIds);
           continue;
         } catch (error) {
-          this.#logger.warn(
+          this.#env.logger.warn(
             { error: describeError(error), stacks: stackIds.length },
             "batch refused; finalizing one by one",
           );
@@ -300,30 +279,26 @@ export class SettlementWorker {
   }
 
   async #finalize(stackIds: bigint[]): Promise<void> {
-    const finalized = await finalizeSettlement(this.#chain, { stackIds });
+    const finalized = await finalizeSettlement(this.#env.seat, { stackIds });
     for (const stackId of stackIds)
-      await updateSettlement(this.#db, stackId, { finalize_tx: finalized.hash });
-    this.#logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
+      await updateSettlement(this.#env.db, stackId, { finalize_tx: finalized.hash });
+    this.#env.logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
   }
 
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */
   async #claim(nodeId: bigint, rows: SettlementRow[]): Promise<void> {
-    for (const [epoch, stackIds] of await endedFeeEpochs(this.#steps, rows))
-      await this.#attempt(stackIds[0]!, () => claimEpochFees(this.#steps, nodeId, epoch, stackIds));
+    for (const [epoch, stackIds] of await endedFeeEpochs(this.#env, rows))
+      await this.#attempt(stackIds[0]!, () => claimEpochFees(this.#env, nodeId, epoch, stackIds));
   }
 
   /** Runs one step for a stack; a failure is recorded on its row and the stack waits, longer after each. */
-  async #attempt(stackId: bigint, step: () => Promise<void>): Promise<void> {
-    try {
-      await step();
-      this.#backoff.succeeded(stackId);
-    } catch (error) {
-      const delay = this.#backoff.failed(stackId);
+  #attempt(stackId: bigint, step: () => Promise<void>): Promise<void> {
+    return this.#worker.attempt(stackId, step, async (error, retryInMs) => {
       const reason = describeError(error);
-      this.#metrics?.settlements.inc({ outcome: "error" });
-      this.#logger.warn({ stackId, error: reason, retryInMs: delay }, "settlement step failed");
-      await recordAttemptError(this.#db, stackId, reason).catch(() => {});
-    }
+      this.#env.metrics?.settlements.inc({ outcome: "error" });
+      this.#env.logger.warn({ stackId, error: reason, retryInMs }, "settlement step failed");
+      await recordAttemptError(this.#env.db, stackId, reason).catch(() => {});
+    });
   }
 }
 

@@ -1,10 +1,6 @@
 import { getSampledIndices, getStack, getTask, latestBlock } from "@atoma/chain";
-import type { Hash, Logger } from "@atoma/core";
-import type { InferenceEngine } from "@atoma/engine";
-import type { LocalAccount } from "viem";
-import type { NodeDb } from "../db/openStateDatabase.js";
-import type { NodeMetrics } from "../metrics/nodeMetrics.js";
-import type { NodeSeat } from "../service/nodeSeat.js";
+import type { Hash } from "@atoma/core";
+import type { DutyEnv } from "../duties/dutyEnv.js";
 import type { CommitStrategy } from "./commitStrategy.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { SettlementNotFoundError } from "./errors.js";
@@ -16,23 +12,17 @@ import {
   settlementFacts,
 } from "./sampledRequests.js";
 
-/** What each duty step works with. */
-export interface WorkerEnv {
-  db: NodeDb;
-  chain: NodeSeat;
-  engine(): InferenceEngine;
+/** What an attestation duty step works with: the duty environment and the attestation part's options. */
+export type AttestationEnv = DutyEnv<{
   strategy: CommitStrategy;
-  account: LocalAccount;
-  logger: Logger;
-  metrics: NodeMetrics | undefined;
   lookbackBlocks: bigint;
   transcript: FetchTranscriptOptions;
   /** Task model ids by stack, read once (a stack's task never changes). */
   taskModels: Map<bigint, Hash>;
-}
+}>;
 
 /** First block a duty's log searches start at. */
-export function searchFrom(env: WorkerEnv, duty: Duty): bigint {
+export function searchFrom(env: AttestationEnv, duty: Duty): bigint {
   const at = duty.eventBlock ?? 0n;
   return at > env.lookbackBlocks ? at - env.lookbackBlocks : 0n;
 }
@@ -41,19 +31,19 @@ export function searchFrom(env: WorkerEnv, duty: Duty): bigint {
  * Fills in what the duty's event did not say (the serving node, the transcript id, the sampled indices), from the
  * chain, and records it on the duty row.
  */
-export async function completeDuty(env: WorkerEnv, duty: Duty): Promise<Duty> {
+export async function completeDuty(env: AttestationEnv, duty: Duty): Promise<Duty> {
   let { servingNodeId, transcriptId, indices } = duty;
   if (servingNodeId === undefined || transcriptId === undefined) {
     const facts = await settlementFacts(
-      env.chain,
+      env.seat,
       duty.stackId,
-      duty.eventBlock ?? (await latestBlock(env.chain)).number,
+      duty.eventBlock ?? (await latestBlock(env.seat)).number,
       env.lookbackBlocks,
     );
     if (!facts) throw new SettlementNotFoundError(`no settlement found for stack ${duty.stackId}`);
     ({ servingNodeId, transcriptId } = facts);
   }
-  if (indices.length === 0) indices = [...(await getSampledIndices(env.chain, duty.stackId))];
+  if (indices.length === 0) indices = [...(await getSampledIndices(env.seat, duty.stackId))];
   if (
     servingNodeId !== duty.servingNodeId ||
     transcriptId !== duty.transcriptId ||
@@ -65,14 +55,14 @@ export async function completeDuty(env: WorkerEnv, duty: Duty): Promise<Duty> {
 
 /** The sampled requests: the calldata the server posted when it had to, otherwise its transcript. */
 export async function loadSample(
-  env: WorkerEnv,
+  env: AttestationEnv,
   duty: Duty,
   dataPosted: boolean,
   signal?: AbortSignal,
 ): Promise<SampledRequests | undefined> {
-  if (dataPosted) return postedRequests(env.chain, duty.stackId, searchFrom(env, duty), duty.indices.length);
+  if (dataPosted) return postedRequests(env.seat, duty.stackId, searchFrom(env, duty), duty.indices.length);
   return fetchSampledRequests(
-    env.chain,
+    env.seat,
     {
       stackId: duty.stackId,
       facts: { servingNodeId: duty.servingNodeId!, transcriptId: duty.transcriptId! },
@@ -83,11 +73,11 @@ export async function loadSample(
 }
 
 /** The on-chain model id of the task a stack was bought on (what a valid sampled request must name). */
-export async function taskModelOf(env: WorkerEnv, stackId: bigint): Promise<Hash> {
+export async function taskModelOf(env: AttestationEnv, stackId: bigint): Promise<Hash> {
   const cached = env.taskModels.get(stackId);
   if (cached) return cached;
-  const { taskId } = await getStack(env.chain, stackId);
-  const { modelId } = await getTask(env.chain, taskId);
+  const { taskId } = await getStack(env.seat, stackId);
+  const { modelId } = await getTask(env.seat, taskId);
   env.taskModels.set(stackId, modelId);
   return modelId;
 }
