@@ -69,5 +69,18 @@ export {
   type StackPoolOptions,
   type StackProgress,
 } from "./network/stackPool.js";
+export {
+  type HealthEvent,
+  type InFlightClaim,
+  NodeHealthBook,
+  type NodeObservation,
+} from "./routing/nodeHealthBook.js";
+export { NodeProber, type NodeProberOptions } from "./routing/nodeProber.js";
+export {
+  type ProviderPreferences,
+  parseProviderPreferences,
+  type RouteSort,
+} from "./routing/providerPreferences.js";
+export { BALANCED_WEIGHTS, rankNodes } from "./routing/rankNodes.js";
 export { openKeyStore } from "./service/openKeyAdmin.js";
 export { type Gateway, type GatewayComponents, startGateway } from "./service/startGateway.js";

@@ -4,6 +4,7 @@ import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
 import { type Endpoint, requestBound } from "../limits/requestBound.js";
+import { parseProviderPreferences } from "../routing/providerPreferences.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
@@ -27,9 +28,11 @@ function modelOf(body: Record<string, unknown>): string {
 export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
   return async (c: Context): Promise<Response> => {
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
-    const body = await readJsonBody(c);
+    const { provider: providerField, ...body } = await readJsonBody(c);
     const model = modelOf(body);
     if (!keyAllows(key, model) || !parts.upstream.model(model)) throw new ModelNotFoundError();
+    // The gateway's own field: validated here, and never sent to the node (it is not part of what it signs).
+    const provider = parseProviderPreferences(providerField);
     const bound = requestBound(endpoint, body, parts.bounds);
     const ticket = parts.limiter.take(key, bound.maxTokens);
     const maxWei = costOfUnits(BigInt(bound.maxTokens), parts.upstream.maxPricePerMillion());
@@ -68,6 +71,7 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       stream: endpoint !== "embeddings" && body.stream === true,
       maxUnits: BigInt(bound.maxTokens),
       signal: c.req.raw.signal,
+      provider,
     };
     if (request.stream) return streamed(parts, request, settle);
     let answer: UpstreamAnswer;
@@ -78,9 +82,11 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       throw error;
     }
     await settle(answer);
-    return c.json({ ...answer.response, atoma: answer.atoma }, 200, {
-      "x-atoma-node": String(answer.nodeId),
-    });
+    return c.json(
+      { ...answer.response, atoma: answer.atoma },
+      200,
+      servedHeaders(answer.nodeId, answer.fallback),
+    );
   };
 }
 
@@ -115,22 +121,22 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
     }
   };
   let servedBy: bigint | undefined;
-  let start!: (nodeId: bigint) => void;
+  let start!: (headers: Record<string, string>) => void;
   let refuse!: (error: unknown) => void;
-  const started = new Promise<bigint>((resolve, reject) => {
+  const started = new Promise<Record<string, string>>((resolve, reject) => {
     start = resolve;
     refuse = reject;
   });
-  const onChunk = (chunk: Record<string, unknown>, nodeId: bigint) => {
+  const onChunk = (chunk: Record<string, unknown>, nodeId: bigint, fallback?: boolean) => {
     if (servedBy === undefined) {
       servedBy = nodeId;
-      start(nodeId);
+      start(servedHeaders(nodeId, fallback));
     }
     write(chunk);
   };
   void parts.upstream.send({ ...request, signal, onChunk }).then(
     async (answer) => {
-      start(answer.nodeId);
+      start(servedHeaders(answer.nodeId, answer.fallback));
       write(finalChunk(answer));
       write("[DONE]");
       end();
@@ -147,6 +153,11 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
       end();
     },
   );
-  const nodeId = await started;
-  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, "x-atoma-node": String(nodeId) } });
+  const headers = await started;
+  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+}
+
+/** Who served, and whether another node was tried first. */
+function servedHeaders(nodeId: bigint, fallback: boolean | undefined): Record<string, string> {
+  return { "x-atoma-node": String(nodeId), "x-atoma-fallback": fallback ? "true" : "false" };
 }

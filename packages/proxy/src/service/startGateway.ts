@@ -10,9 +10,12 @@ import type { Upstream } from "../gateway/upstream.js";
 import { KeyStore } from "../keys/keyStore.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
+import { nodesOf } from "../network/catalog.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
 import { StackPool } from "../network/stackPool.js";
+import { NodeHealthBook } from "../routing/nodeHealthBook.js";
+import { NodeProber } from "../routing/nodeProber.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
@@ -60,14 +63,24 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         now,
       },
     );
-    const upstream: Upstream = new NetworkUpstream({
-      catalog,
-      pool,
-      account: components.account,
-      chainId: config.network.chainId,
-      stackManager: config.network.contracts.StackManager,
-      logger,
-    });
+    const health = new NodeHealthBook(now);
+    const prober = new NodeProber(health);
+    const upstream: Upstream = new NetworkUpstream(
+      {
+        catalog,
+        pool,
+        account: components.account,
+        chainId: config.network.chainId,
+        stackManager: config.network.contracts.StackManager,
+        health,
+        logger,
+      },
+      {
+        cooldownMs: config.routing.cooldownMs,
+        firstByteTimeoutMs: config.routing.firstByteTimeoutMs,
+        nodesPerRequest: config.routing.nodesPerRequest,
+      },
+    );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
       ledger: new SpendLedger(db, { now, logger }),
@@ -94,6 +107,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "reading the network's catalog failed",
       ),
       every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
+      every(
+        config.routing.probeMs,
+        () => prober.probe(catalog.models().flatMap(nodesOf)),
+        logger,
+        "checking the nodes' health failed",
+      ),
     );
     return {
       url: server.url,

@@ -6,11 +6,15 @@ import type { Address, LocalAccount } from "viem";
 
 /** How the fake node answers one request. */
 export type NodeScript =
-  | { kind: "honest" }
+  | { kind: "honest"; delayMs?: number }
   | { kind: "forged"; signer: LocalAccount }
   /** Signs more units than the answer's usage adds up to. */
   | { kind: "overcharge" }
-  | { kind: "refuse"; status: number; code: string };
+  | { kind: "refuse"; status: number; code: string }
+  /** Sends nothing, not even headers, until the gateway gives up. */
+  | { kind: "hang" }
+  /** Drops the connection without an answer (as a node that crashed). */
+  | { kind: "drop" };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -31,11 +35,24 @@ export async function startFakeNode(
     const body = (await c.req.json()) as Record<string, unknown>;
     requests.push(body);
     const plan = script();
+    if (plan.kind === "hang") {
+      await new Promise((resolve) => {
+        c.req.raw.signal.addEventListener("abort", resolve);
+        setTimeout(resolve, 3_000);
+      });
+      return c.body(null, 503);
+    }
+    if (plan.kind === "drop") {
+      (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
+      return c.body(null, 503);
+    }
     if (plan.kind === "refuse")
       return c.json(
         { error: { message: "refused", type: "x", param: null, code: plan.code } },
         plan.status as 400,
       );
+    if (plan.kind === "honest" && plan.delayMs)
+      await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
     const response = {
