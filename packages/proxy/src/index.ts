@@ -53,7 +53,9 @@ export {
   type NewKeyTerms,
   newKeySchema,
 } from "./keys/keyTerms.js";
+export type { KeyRateLimiter } from "./limits/keyRateLimiter.js";
 export { type KeyLimits, RateLimiter, type RateTicket } from "./limits/rateLimiter.js";
+export { RedisRateLimiter, type RedisRateLimiterOptions } from "./limits/redisRateLimiter.js";
 export { type BoundOptions, type Endpoint, type RequestBound, requestBound } from "./limits/requestBound.js";
 export { SpendLedger, type SpendLedgerOptions, type SpendReservation } from "./limits/spendLedger.js";
 export type { CatalogModel, CatalogNode, CatalogTask } from "./network/catalog.js";
@@ -82,5 +84,6 @@ export {
   type RouteSort,
 } from "./routing/providerPreferences.js";
 export { BALANCED_WEIGHTS, rankNodes } from "./routing/rankNodes.js";
+export { RedisHealthChannel } from "./routing/redisHealthChannel.js";
 export { openKeyStore } from "./service/openKeyAdmin.js";
 export { type Gateway, type GatewayComponents, startGateway } from "./service/startGateway.js";

@@ -109,6 +109,7 @@ export function registerProxy(program: Command): void {
 
 function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
   const url = process.env[DATABASE_URL_VARIABLE]?.trim() || undefined;
+  const redisUrl = process.env.ATOMA_PROXY_REDIS_URL?.trim() || undefined;
   const adminToken = adminTokenOf();
   try {
     return parseProxyConfig(
@@ -125,6 +126,8 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
         catalog: { models: flags.model },
+        // From the environment only, like the database's: a URL may carry a password.
+        ...(redisUrl && { redis: { url: redisUrl } }),
       },
       network,
     );

@@ -55,6 +55,17 @@ export const proxyConfigSchema = z.strictObject({
       maxCompletionTokens: z.number().int().min(1).max(1_000_000).default(8_192),
     })
     .prefault({}),
+  redis: z
+    .strictObject({
+      /** Redis URL: rate limits and node health are shared through it by every gateway using it; without it, in memory. */
+      url: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional(),
+      /** Prefix of the gateway's keys and channel (gateways that share limits share it). @default "atoma:proxy:" */
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+        .default("atoma:proxy:"),
+    })
+    .prefault({}),
   routing: z
     .strictObject({
       /** How often each node's /health and /metrics are read (uptime, queue). @default 10000 */

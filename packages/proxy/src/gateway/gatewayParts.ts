@@ -1,6 +1,6 @@
 import type { Logger } from "@atoma/core";
 import type { KeyStore } from "../keys/keyStore.js";
-import type { RateLimiter } from "../limits/rateLimiter.js";
+import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import type { BoundOptions } from "../limits/requestBound.js";
 import type { SpendLedger } from "../limits/spendLedger.js";
 import type { Upstream } from "./upstream.js";
@@ -9,7 +9,7 @@ import type { Upstream } from "./upstream.js";
 export interface GatewayParts {
   keys: KeyStore;
   ledger: SpendLedger;
-  limiter: RateLimiter;
+  limiter: KeyRateLimiter;
   upstream: Upstream;
   logger: Logger;
   /** Unix milliseconds (tests move time). */

@@ -34,7 +34,7 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
     // The gateway's own field: validated here, and never sent to the node (it is not part of what it signs).
     const provider = parseProviderPreferences(providerField);
     const bound = requestBound(endpoint, body, parts.bounds);
-    const ticket = parts.limiter.take(key, bound.maxTokens);
+    const ticket = await parts.limiter.take(key, bound.maxTokens);
     const maxWei = costOfUnits(BigInt(bound.maxTokens), parts.upstream.maxPricePerMillion());
     let reservation: Awaited<ReturnType<typeof parts.ledger.reserve>>;
     try {

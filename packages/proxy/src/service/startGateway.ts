@@ -1,5 +1,6 @@
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
+import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
@@ -8,7 +9,9 @@ import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
 import { GatewayServer } from "../gateway/gatewayServer.js";
 import type { Upstream } from "../gateway/upstream.js";
 import { KeyStore } from "../keys/keyStore.js";
+import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
+import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
 import { nodesOf } from "../network/catalog.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
@@ -16,6 +19,7 @@ import { NetworkUpstream } from "../network/networkUpstream.js";
 import { StackPool } from "../network/stackPool.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
+import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
@@ -45,6 +49,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
   const now = components.now ?? Date.now;
   const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
   const timers: NodeJS.Timeout[] = [];
+  const redisClients: Redis[] = [];
+  const closeRedis = () => Promise.allSettled(redisClients.map((client) => client.quit()));
   try {
     const { db } = database;
     const catalog = new NetworkCatalog(readContext(config.network), {
@@ -64,6 +70,21 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       },
     );
     const health = new NodeHealthBook(now);
+    let limiter: KeyRateLimiter = new RateLimiter(now);
+    if (config.redis.url !== undefined) {
+      const options = { maxRetriesPerRequest: 2, lazyConnect: true };
+      const publisher = new Redis(config.redis.url, options);
+      const subscriber = new Redis(config.redis.url, options);
+      redisClients.push(publisher, subscriber);
+      for (const client of redisClients)
+        client.on("error", (error: unknown) => logger.warn({ err: error }, "Redis connection error"));
+      await Promise.all(redisClients.map((client) => client.connect()));
+      limiter = new RedisRateLimiter(publisher, { prefix: config.redis.prefix, now });
+      await new RedisHealthChannel(publisher, subscriber, health, {
+        prefix: config.redis.prefix,
+        logger,
+      }).start();
+    }
     const prober = new NodeProber(health);
     const upstream: Upstream = new NetworkUpstream(
       {
@@ -84,7 +105,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
       ledger: new SpendLedger(db, { now, logger }),
-      limiter: new RateLimiter(now),
+      limiter,
       upstream,
       logger,
       now,
@@ -121,11 +142,13 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       stop: async () => {
         for (const timer of timers) clearInterval(timer);
         await server.stop();
+        await closeRedis();
         await database.close();
       },
     };
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
+    await closeRedis();
     await database.close();
     throw error;
   }
