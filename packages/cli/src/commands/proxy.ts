@@ -14,6 +14,7 @@ import {
   type GatewayDatabaseFlags,
 } from "../proxy/gatewayDatabase.js";
 import { registerProxyKeys } from "./proxyKeys.js";
+import { registerProxyUsage } from "./proxyUsage.js";
 
 interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   network?: string;
@@ -105,6 +106,7 @@ export function registerProxy(program: Command): void {
     });
 
   registerProxyKeys(proxy);
+  registerProxyUsage(proxy);
 }
 
 function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {

@@ -6,6 +6,7 @@ import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts, GatewayState } from "./gatewayParts.js";
 import { inferenceRoute } from "./inferenceRoute.js";
 import { modelsRoute } from "./modelsRoute.js";
+import { adminUsageRoute, metricsRoute, usageRoute } from "./usageRoutes.js";
 
 export interface GatewayAppOptions {
   /** Largest request body; a bigger one gets 413. @default 1048576 */
@@ -43,7 +44,12 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
   app.post("/v1/chat/completions", inferenceRoute(parts, "chat"));
   app.post("/v1/completions", inferenceRoute(parts, "completions"));
   app.post("/v1/embeddings", inferenceRoute(parts, "embeddings"));
-  if (options.adminToken !== undefined) adminRoutes(app, parts.keys, options.adminToken);
+  app.get("/v1/usage", usageRoute(parts));
+  app.get("/metrics", metricsRoute(parts));
+  if (options.adminToken !== undefined) {
+    adminRoutes(app, parts.keys, options.adminToken);
+    app.get("/admin/v1/usage", adminUsageRoute(parts));
+  }
   app.notFound((c) => c.json(errorResponseOf(new RouteNotFoundError()).body, 404));
   app.onError((error, c) => {
     const response = errorResponseOf(error);

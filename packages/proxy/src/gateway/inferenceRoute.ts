@@ -1,5 +1,6 @@
 import { costOfUnits, InvalidInputError } from "@atoma/core";
 import type { Context } from "hono";
+import { formatEther } from "viem";
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
@@ -26,7 +27,20 @@ function modelOf(body: Record<string, unknown>): string {
  * the key is charged what the verified receipt says (every path settles exactly once).
  */
 export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
+  const serve = servingRoute(parts, endpoint);
   return async (c: Context): Promise<Response> => {
+    try {
+      return await serve(c);
+    } catch (error) {
+      parts.metrics?.requests.inc({ endpoint, outcome: errorResponseOf(error).body.error.code });
+      throw error;
+    }
+  };
+}
+
+function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
+  return async (c: Context): Promise<Response> => {
+    const receivedAt = performance.now();
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
     const { provider: providerField, ...body } = await readJsonBody(c);
     const model = modelOf(body);
@@ -51,8 +65,17 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : 0n;
       try {
         await parts.ledger.settle(reservation, cost);
+        if (answer) await parts.usage?.record(key.keyId, model, answer.units, cost);
       } catch (error) {
         parts.logger.error({ keyId: key.keyId, err: error }, "settling a request's spend failed");
+      }
+      if (answer && parts.metrics) {
+        const { metrics } = parts;
+        metrics.requests.inc({ endpoint, outcome: "ok" });
+        metrics.requestDuration.observe({ endpoint }, (performance.now() - receivedAt) / 1000);
+        metrics.tokens.inc({ model }, Number(answer.units));
+        metrics.spend.inc({ model }, Number(formatEther(cost)));
+        if (answer.fallback) metrics.fallbacks.inc();
       }
       parts.logger.debug(
         {
@@ -73,7 +96,7 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       signal: c.req.raw.signal,
       provider,
     };
-    if (request.stream) return streamed(parts, request, settle);
+    if (request.stream) return streamed(parts, request, settle, receivedAt);
     let answer: UpstreamAnswer;
     try {
       answer = await parts.upstream.send(request);
@@ -96,7 +119,12 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
  * with the node's `atoma` object, then `[DONE]`. A failure after the first chunk ends the stream with an
  * OpenAI-shaped error event. A client that goes away stops the request at the node.
  */
-async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: Settle): Promise<Response> {
+async function streamed(
+  parts: GatewayParts,
+  request: UpstreamRequest,
+  settle: Settle,
+  receivedAt: number,
+): Promise<Response> {
   const cancelled = new AbortController();
   const signal = AbortSignal.any([request.signal, cancelled.signal]);
   let queue!: ReadableStreamDefaultController<Uint8Array>;
@@ -130,6 +158,7 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
   const onChunk = (chunk: Record<string, unknown>, nodeId: bigint, fallback?: boolean) => {
     if (servedBy === undefined) {
       servedBy = nodeId;
+      parts.metrics?.timeToFirstChunk.observe((performance.now() - receivedAt) / 1000);
       start(servedHeaders(nodeId, fallback));
     }
     write(chunk);
@@ -147,6 +176,7 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
       if (servedBy === undefined) return refuse(error);
       if (!signal.aborted) {
         const response = errorResponseOf(error);
+        parts.metrics?.requests.inc({ endpoint: request.endpoint, outcome: response.body.error.code });
         if (!response.expected) parts.logger.error({ err: error }, "a stream failed");
         write(response.body);
       }

@@ -27,6 +27,8 @@ export interface NetworkUpstreamComponents {
   stackManager: Address;
   /** What the gateway measured of each node (routing reads it, failures write it). @default a new one */
   health?: NodeHealthBook | undefined;
+  /** Told of every failure of a node (metrics), with the error code. */
+  onNodeError?: ((nodeId: bigint, code: string) => void) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -258,6 +260,8 @@ export class NetworkUpstream implements Upstream {
         if (refusal && !streamed) throw new StackRefused(refusal);
       }
       const failure = this.#failure(error, stack);
+      if (!request.signal.aborted)
+        this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
       if (request.signal.aborted || !nodeDown(error, timedOut)) throw failure;
       this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
       throw streamed ? failure : new NodeDown(stack.nodeId, failure);
@@ -314,6 +318,9 @@ export class NetworkUpstream implements Upstream {
     return last ? [last] : [];
   }
 }
+
+const codeOf = (error: unknown) =>
+  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
 
 /** A failure another node may not have: the node refused for load (429) or failed (5xx), or did not answer. */
 function nodeDown(error: unknown, timedOut: boolean): boolean {

@@ -13,6 +13,7 @@ import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
+import { createGatewayMetrics } from "../metrics/gatewayMetrics.js";
 import { nodesOf } from "../network/catalog.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
@@ -20,6 +21,7 @@ import { StackPool } from "../network/stackPool.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
+import { UsageBook } from "../usage/usageBook.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
@@ -70,6 +72,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       },
     );
     const health = new NodeHealthBook(now);
+    const metrics = createGatewayMetrics();
     let limiter: KeyRateLimiter = new RateLimiter(now);
     if (config.redis.url !== undefined) {
       const options = { maxRetriesPerRequest: 2, lazyConnect: true };
@@ -94,6 +97,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         chainId: config.network.chainId,
         stackManager: config.network.contracts.StackManager,
         health,
+        onNodeError: (nodeId, code) => metrics.nodeErrors.inc({ node_id: String(nodeId), code }),
         logger,
       },
       {
@@ -106,6 +110,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       keys: new KeyStore(db, now),
       ledger: new SpendLedger(db, { now, logger }),
       limiter,
+      usage: new UsageBook(db, now),
+      metrics,
       upstream,
       logger,
       now,
