@@ -2,11 +2,11 @@ import type { ChainContext } from "@atoma/chain";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import type { CatalogModel } from "../src/network/catalog.js";
 import { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
 import { startFakeNode } from "./helpers/fakeNode.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const embedded = testDatabases()[0]!;
@@ -33,23 +33,14 @@ describe("load on equal nodes", () => {
     );
     // Node 1 is a little cheaper than the others.
     const prices = nodes.map((_, i) => (i === 0 ? 99n : 100n));
-    const model: CatalogModel = {
-      name: "tiny",
-      modelId: `0x${"ab".repeat(32)}`,
-      firstSeen: 1,
-      tasks: [
-        {
-          taskId: 1n,
-          securityLevel: 0,
-          nodes: nodes.map((node, i) => ({
-            nodeId: BigInt(i + 1),
-            url: node.url,
-            signer: keys[i]!.address,
-            pricePerMillion: prices[i]!,
-          })),
-        },
-      ],
-    };
+    const model = oneTaskModel(
+      nodes.map((node, i) => ({
+        nodeId: BigInt(i + 1),
+        url: node.url,
+        signer: keys[i]!.address,
+        pricePerMillion: prices[i]!,
+      })),
+    );
     let stackId = 0n;
     for (const [i, node] of nodes.entries())
       for (let s = 0; s < STACKS_PER_NODE; s++)

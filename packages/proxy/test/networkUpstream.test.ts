@@ -8,6 +8,7 @@ import { StackPool } from "../src/network/stackPool.js";
 import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
 import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const embedded = testDatabases()[0]!;
@@ -56,23 +57,14 @@ describe("the gateway in front of nodes that misbehave", () => {
         startFakeNode(key, BigInt(i + 1), CHAIN_ID, STACK_MANAGER, () => scripts[i]!()),
       ),
     );
-    model = {
-      name: "tiny",
-      modelId: `0x${"ab".repeat(32)}`,
-      firstSeen: 1,
-      tasks: [
-        {
-          taskId: 1n,
-          securityLevel: 0,
-          nodes: nodes.map((node, i) => ({
-            nodeId: BigInt(i + 1),
-            url: node.url,
-            signer: nodeKeys[i]!.address,
-            pricePerMillion: 1n,
-          })),
-        },
-      ],
-    };
+    model = oneTaskModel(
+      nodes.map((node, i) => ({
+        nodeId: BigInt(i + 1),
+        url: node.url,
+        signer: nodeKeys[i]!.address,
+        pricePerMillion: 1n,
+      })),
+    );
   });
   beforeEach(async () => {
     const pool = new StackPool(
