@@ -231,5 +231,28 @@ describe("the gateway in front of nodes that misbehave", () => {
       expect((await send({ order: ["1", "2"] })).nodeId).toBe(1n);
       await expect(send({ only: ["9"] })).rejects.toMatchObject({ code: "no_node_available" });
     });
+
+    it("never shows a stream's text twice when the connection breaks and the signed request is resent", async () => {
+      scripts[0] = () => ({ kind: "breakStream" });
+      const before = nodes[0]!.requests.length;
+      const seen: string[] = [];
+      const answer = await upstream.send({
+        endpoint: "chat",
+        model: "tiny",
+        body: { ...body, stream: true },
+        stream: true,
+        maxUnits: 100n,
+        signal: new AbortController().signal,
+        onChunk: (chunk) => {
+          const delta = (chunk.choices as { delta: { content?: string } }[])[0]?.delta;
+          if (delta?.content) seen.push(delta.content);
+        },
+      });
+      // Node 1 streamed "Hel", "lo, ", broke, and answered the resend with "Hello, world" in one chunk.
+      expect(nodes[0]!.requests).toHaveLength(before + 2);
+      expect(seen.join("")).toBe("Hello, world");
+      expect(answer).toMatchObject({ nodeId: 1n, units: 5n, fallback: false });
+      expect(answer.atoma).toMatchObject({ leaf_index: "0", cumulative_units: "5" });
+    });
   });
 });

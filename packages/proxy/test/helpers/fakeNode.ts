@@ -14,7 +14,9 @@ export type NodeScript =
   /** Sends nothing, not even headers, until the gateway gives up. */
   | { kind: "hang" }
   /** Drops the connection without an answer (as a node that crashed). */
-  | { kind: "drop" };
+  | { kind: "drop" }
+  /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
+  | { kind: "breakStream" };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -29,6 +31,8 @@ export async function startFakeNode(
 ): Promise<{ url: string; requests: Record<string, unknown>[]; reset(): void; stop(): Promise<void> }> {
   const requests: Record<string, unknown>[] = [];
   const totals = new Map<string, bigint>();
+  /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
+  const committed = new Map<string, Record<string, unknown>>();
   const domain = atomaDomain(chainId, stackManager);
   const app = new Hono();
   app.post("/v1/chat/completions", async (c) => {
@@ -55,6 +59,72 @@ export async function startFakeNode(
       await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    if (body.stream === true) {
+      const key = `${stackId}:${nonce}`;
+      const replay = committed.get(key);
+      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const text = "Hello, world";
+      let atoma = replay;
+      if (!atoma) {
+        const assembled = {
+          id: "chatcmpl-fake",
+          object: "chat.completion",
+          created: 1,
+          model: body.model,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+          usage,
+        };
+        const cumulative = (totals.get(String(stackId)) ?? 0n) + 5n;
+        totals.set(String(stackId), cumulative);
+        const fields = {
+          stackId,
+          leafIndex: nonce,
+          nonce,
+          reqHash: requestHash(body),
+          respHash: responseHash(assembled),
+          units: 5n,
+          cumulativeUnits: cumulative,
+          seed: 1n,
+        };
+        atoma = toReceipt(nodeId, fields, await signResponse(account, domain, fields)) as unknown as Record<
+          string,
+          unknown
+        >;
+        committed.set(key, atoma);
+      }
+      const pieces = replay ? [text] : ["Hel", "lo, ", "world"];
+      const breaks = plan.kind === "breakStream" && !replay;
+      const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
+      const chunk = (content: string, last: boolean) => ({
+        id: "chatcmpl-fake",
+        object: "chat.completion.chunk",
+        created: 1,
+        model: body.model,
+        choices: [{ index: 0, delta: { content }, finish_reason: last ? "stop" : null }],
+      });
+      const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const [i, piece] of pieces.entries()) {
+            if (breaks && i === 2) {
+              setTimeout(() => socket.destroy(), 50);
+              return;
+            }
+            controller.enqueue(event(chunk(piece, i === pieces.length - 1)));
+          }
+          const final = {
+            id: "chatcmpl-fake",
+            object: "chat.completion.chunk",
+            created: 1,
+            model: body.model,
+          };
+          controller.enqueue(event({ ...final, choices: [], usage, atoma }));
+          controller.enqueue(new TextEncoder().encode("data: [DONE]\n\n"));
+          controller.close();
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
     const response = {
       id: "chatcmpl-fake",
       object: "chat.completion",
