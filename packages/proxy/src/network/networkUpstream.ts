@@ -11,8 +11,9 @@ import type { Address, LocalAccount } from "viem";
 import { ModelNotFoundError, NodeFailedError, NoNodeAvailableError } from "../errors.js";
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
-import { rankNodes } from "../routing/rankNodes.js";
-import { type CatalogModel, nodesOf, priceSpread } from "./catalog.js";
+import type { ProviderPreferences } from "../routing/providerPreferences.js";
+import { allowedBy, rankNodes } from "../routing/rankNodes.js";
+import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
@@ -159,7 +160,11 @@ export class NetworkUpstream implements Upstream {
           ranked.map((id) => [id]),
         );
         claim.moveTo(stack.nodeId);
-        if (!ranked.includes(stack.nodeId)) {
+        const node = nodesOf(model).find((n) => n.nodeId === stack.nodeId);
+        if (
+          !ranked.includes(stack.nodeId) &&
+          !(node && usableFallback(node, preferences, this.health, tried))
+        ) {
           // A stack just bought: the chain drew a node this request does not allow.
           await this.#c.pool.release(stack, undefined);
           throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
@@ -317,6 +322,25 @@ export class NetworkUpstream implements Upstream {
     const last = await this.#c.pool.lastReceipt(stack.stackId);
     return last ? [last] : [];
   }
+}
+
+/**
+ * A stack just bought at a node the ranking left out (the chain drew it): usable when the request allows the
+ * node, takes fallbacks, and the node is in rotation and not tried yet (it may be cooling down: it is the stack
+ * there is).
+ */
+function usableFallback(
+  node: CatalogNode,
+  preferences: ProviderPreferences,
+  health: NodeHealthBook,
+  tried: ReadonlySet<bigint>,
+): boolean {
+  return (
+    preferences.allowFallbacks &&
+    allowedBy(preferences, node) &&
+    !health.isRemoved(node.nodeId) &&
+    !tried.has(node.nodeId)
+  );
 }
 
 const codeOf = (error: unknown) =>

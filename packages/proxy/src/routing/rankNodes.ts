@@ -57,6 +57,15 @@ export function rankNodes(
   return preferences.allowFallbacks ? ranked : ranked.slice(0, 1);
 }
 
+/** Whether the request's `only`, `ignore` and `max_price` let `node` serve it. */
+export function allowedBy(preferences: ProviderPreferences, node: CatalogNode): boolean {
+  return (
+    (!preferences.only || preferences.only.includes(node.nodeId)) &&
+    !preferences.ignore?.includes(node.nodeId) &&
+    (preferences.maxPricePerMillion === undefined || node.pricePerMillion <= preferences.maxPricePerMillion)
+  );
+}
+
 /** Scores this close are a tie: the node routed to least recently goes first (equal nodes take turns). */
 const TIE = 1e-9;
 
