@@ -34,6 +34,28 @@ export async function startFakeNode(
   /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
   const committed = new Map<string, Record<string, unknown>>();
   const domain = atomaDomain(chainId, stackManager);
+  /** A receipt for the stack's next `units`, moving its running total on, signed by `signer`. */
+  const receipt = async (
+    ids: { stackId: bigint; nonce: bigint },
+    body: Record<string, unknown>,
+    response: Record<string, unknown>,
+    units: bigint,
+    signer: LocalAccount = account,
+  ) => {
+    const cumulativeUnits = (totals.get(String(ids.stackId)) ?? 0n) + units;
+    totals.set(String(ids.stackId), cumulativeUnits);
+    const fields = {
+      stackId: ids.stackId,
+      leafIndex: ids.nonce,
+      nonce: ids.nonce,
+      reqHash: requestHash(body),
+      respHash: responseHash(response),
+      units,
+      cumulativeUnits,
+      seed: 1n,
+    };
+    return toReceipt(nodeId, fields, await signResponse(signer, domain, fields));
+  };
   const app = new Hono();
   app.post("/v1/chat/completions", async (c) => {
     const body = (await c.req.json()) as Record<string, unknown>;
@@ -74,19 +96,7 @@ export async function startFakeNode(
           choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
           usage,
         };
-        const cumulative = (totals.get(String(stackId)) ?? 0n) + 5n;
-        totals.set(String(stackId), cumulative);
-        const fields = {
-          stackId,
-          leafIndex: nonce,
-          nonce,
-          reqHash: requestHash(body),
-          respHash: responseHash(assembled),
-          units: 5n,
-          cumulativeUnits: cumulative,
-          seed: 1n,
-        };
-        atoma = toReceipt(nodeId, fields, await signResponse(account, domain, fields)) as unknown as Record<
+        atoma = (await receipt({ stackId, nonce }, body, assembled, 5n)) as unknown as Record<
           string,
           unknown
         >;
@@ -134,22 +144,10 @@ export async function startFakeNode(
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
     };
     const units = plan.kind === "overcharge" ? 7n : 5n;
-    const cumulative = (totals.get(String(stackId)) ?? 0n) + units;
-    totals.set(String(stackId), cumulative);
-    const fields = {
-      stackId,
-      leafIndex: nonce,
-      nonce,
-      reqHash: requestHash(body),
-      respHash: responseHash(response),
-      units,
-      cumulativeUnits: cumulative,
-      seed: 1n,
-    };
     const signer = plan.kind === "forged" ? plan.signer : account;
     return c.json({
       ...response,
-      atoma: toReceipt(nodeId, fields, await signResponse(signer, domain, fields)),
+      atoma: await receipt({ stackId, nonce }, body, response, units, signer),
     });
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
