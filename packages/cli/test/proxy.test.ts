@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createAtomaPublicClient, findOwnedStacks, getNode } from "@atoma/chain";
 import { atomaDomain, costOfUnits } from "@atoma/core";
 import { StreamAssembler, verifyReceipt } from "@atoma/sdk";
-import OpenAI, { AuthenticationError, NotFoundError, RateLimitError } from "openai";
+import OpenAI, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from "openai";
 import { type Address, formatEther, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -208,6 +208,41 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
     expect(mine.reserved).toBe("0");
     expect(charged).toBeGreaterThan(0n);
     expect(mine.spent).toBe(formatEther(charged));
+  }, 60_000);
+
+  it("counts the key's usage as the receipts charged it, and exports metrics", async () => {
+    const answer = await fetch(`${baseURL}/usage`, { headers: { authorization: `Bearer ${key.key}` } });
+    const usage = (await answer.json()) as { data: { model: string; requests: number; spend_wei: string }[] };
+    expect(usage.data.every((row) => row.model === ready.model)).toBe(true);
+    expect(usage.data.reduce((sum, row) => sum + BigInt(row.spend_wei), 0n)).toBe(charged);
+    const printed = await runCliToEnd(
+      ["proxy", "usage", "--key", key.id, "--admin-url", baseURL.replace(/\/v1$/, "")],
+      { ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN },
+    );
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(JSON.parse(printed.stdout)).toEqual(usage.data);
+    const metrics = await (await fetch(baseURL.replace(/\/v1$/, "/metrics"))).text();
+    expect(metrics).toMatch(/atoma_proxy_requests_total\{endpoint="chat",outcome="ok"\} [1-9]/);
+  }, 60_000);
+
+  it("routes by the request's provider object, and refuses a bad one with OpenAI's 400", async () => {
+    const { data, response } = await client()
+      .chat.completions.create({
+        model: ready.model,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 4,
+        provider: { sort: "price", allow_fallbacks: true },
+      } as never)
+      .withResponse();
+    expect(response.headers.get("x-atoma-fallback")).toBe("false");
+    track((data as unknown as { atoma: Receipt }).atoma);
+    const bad = client().chat.completions.create({
+      model: ready.model,
+      messages: [{ role: "user", content: "Hi" }],
+      provider: { sort: "cheapest" },
+    } as never);
+    await expect(bad).rejects.toBeInstanceOf(BadRequestError);
+    await expect(bad).rejects.toMatchObject({ code: "invalid_input", status: 400 });
   }, 60_000);
 
   it("refuses what it must in OpenAI's shapes: a wrong key, an unknown model, a spent budget", async () => {

@@ -5,10 +5,17 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import type { CatalogModel } from "../src/network/catalog.js";
 import { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { StackPool } from "../src/network/stackPool.js";
+import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
+import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const embedded = testDatabases()[0]!;
+
+class EqualSpeedBook extends NodeHealthBook {
+  override served(): void {}
+}
 const CHAIN_ID = 31_337;
 const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 const gateway = privateKeyToAccount(generatePrivateKey());
@@ -21,10 +28,11 @@ describe("the gateway in front of nodes that misbehave", () => {
   const scripts: (() => NodeScript)[] = [() => ({ kind: "honest" }), () => ({ kind: "honest" })];
   let nodes: Awaited<ReturnType<typeof startFakeNode>>[];
   let upstream: NetworkUpstream;
+  let health: NodeHealthBook;
   let model: CatalogModel;
 
   const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
-  const send = () =>
+  const send = (provider?: Parameters<typeof parseProviderPreferences>[0]) =>
     upstream.send({
       endpoint: "chat",
       model: "tiny",
@@ -32,6 +40,7 @@ describe("the gateway in front of nodes that misbehave", () => {
       stream: false,
       maxUnits: 100n,
       signal: new AbortController().signal,
+      ...(provider !== undefined && { provider: parseProviderPreferences(provider) }),
     });
   const stacks = () =>
     opened.db
@@ -48,23 +57,16 @@ describe("the gateway in front of nodes that misbehave", () => {
         startFakeNode(key, BigInt(i + 1), CHAIN_ID, STACK_MANAGER, () => scripts[i]!()),
       ),
     );
-    model = {
-      name: "tiny",
-      modelId: `0x${"ab".repeat(32)}`,
-      firstSeen: 1,
-      tasks: [
-        {
-          taskId: 1n,
-          securityLevel: 0,
-          nodes: nodes.map((node, i) => ({
-            nodeId: BigInt(i + 1),
-            url: node.url,
-            signer: nodeKeys[i]!.address,
-            pricePerMillion: 1n,
-          })),
-        },
-      ],
-    };
+    model = oneTaskModel(
+      nodes.map((node, i) => ({
+        nodeId: BigInt(i + 1),
+        url: node.url,
+        signer: nodeKeys[i]!.address,
+        pricePerMillion: 1n,
+      })),
+    );
+  });
+  beforeEach(async () => {
     const pool = new StackPool(
       { db: opened.db, chain: {} as ChainContext },
       { maxPricePerMillion: 1n, unitsPerStack: 1_000n, maxStacksPerModel: 2, waitMs: 200 },
@@ -73,15 +75,12 @@ describe("the gateway in front of nodes that misbehave", () => {
       models: () => [model],
       model: (name: string) => (name === "tiny" ? model : undefined),
     };
-    upstream = new NetworkUpstream({
-      catalog,
-      pool,
-      account: gateway,
-      chainId: CHAIN_ID,
-      stackManager: STACK_MANAGER,
-    });
-  });
-  beforeEach(async () => {
+    // Speeds measured on this machine would rank the two equal nodes by chance: these tests leave them equal.
+    health = new EqualSpeedBook();
+    upstream = new NetworkUpstream(
+      { catalog, pool, account: gateway, chainId: CHAIN_ID, stackManager: STACK_MANAGER, health },
+      { firstByteTimeoutMs: 300, cooldownMs: 60_000, resendDelayMs: 10 },
+    );
     await opened.db.deleteFrom("receipts").execute();
     await opened.db.deleteFrom("stacks").execute();
     for (const [i, node] of nodes.entries())
@@ -166,5 +165,94 @@ describe("the gateway in front of nodes that misbehave", () => {
     await expect(send()).rejects.toMatchObject({ code: "node_failed" });
     // Refusals of the request leave the stack in use, its nonce where it was.
     for (const stack of await stacks()) expect(stack).toMatchObject({ state: "idle", next_nonce: 0n });
+  });
+
+  describe("failover", () => {
+    const failures: [string, NodeScript][] = [
+      ["refuses for load (429)", { kind: "refuse", status: 429, code: "queue_full" }],
+      ["fails (500)", { kind: "refuse", status: 500, code: "internal_error" }],
+      ["is unavailable (503)", { kind: "refuse", status: 503, code: "shutting_down" }],
+      ["sends nothing before the first-byte timeout", { kind: "hang" }],
+      ["drops the connection", { kind: "drop" }],
+    ];
+    it.each(failures)(
+      "moves a request whose node %s to the next node, unseen, and puts it aside",
+      async (_, plan) => {
+        scripts[0] = () => plan;
+        const answer = await send();
+        expect(answer).toMatchObject({ nodeId: 2n, fallback: true });
+        expect(health.available(1n)).toBe(false);
+        // Cooling down: the next requests go straight to node 2, no fallback needed.
+        const before = nodes[0]!.requests.length;
+        for (let i = 0; i < 3; i++) expect(await send()).toMatchObject({ nodeId: 2n, fallback: false });
+        expect(nodes[0]!.requests.length).toBe(before);
+      },
+    );
+
+    it("answers with the last node's failure when every node fails, never hanging", async () => {
+      scripts[0] = () => ({ kind: "hang" });
+      scripts[1] = () => ({ kind: "refuse", status: 500, code: "internal_error" });
+      const started = performance.now();
+      await expect(send()).rejects.toMatchObject({ code: "node_failed" });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    });
+
+    it("does not fall back when the request says allow_fallbacks: false", async () => {
+      scripts[0] = () => ({ kind: "refuse", status: 503, code: "shutting_down" });
+      scripts[1] = () => ({ kind: "refuse", status: 503, code: "shutting_down" });
+      const before = nodes[1]!.requests.length;
+      await expect(send({ allow_fallbacks: false, order: ["1"] })).rejects.toMatchObject({
+        code: "node_failed",
+      });
+      expect(nodes[1]!.requests).toHaveLength(before);
+    });
+
+    it("does not fall back on the client's own mistake (a 4xx other than 429)", async () => {
+      scripts[0] = () => ({ kind: "refuse", status: 400, code: "prompt_too_long" });
+      const before = nodes[1]!.requests.length;
+      await expect(send()).rejects.toMatchObject({ code: "prompt_too_long" });
+      expect(nodes[1]!.requests).toHaveLength(before);
+      expect(health.available(1n)).toBe(true);
+    });
+
+    it("takes a node whose receipt fails verification out of rotation at once, for every later request", async () => {
+      scripts[0] = () => ({ kind: "forged", signer: privateKeyToAccount(generatePrivateKey()) });
+      await expect(send()).rejects.toMatchObject({ code: "response_unverified" });
+      scripts[0] = () => ({ kind: "honest" });
+      for (let i = 0; i < 4; i++) expect((await send()).nodeId).toBe(2n);
+      // Even asked for by name.
+      await expect(send({ only: ["1"] })).rejects.toMatchObject({ code: "no_node_available" });
+    });
+
+    it("routes by the provider object: only, ignore and order pick the node", async () => {
+      expect((await send({ only: ["2"] })).nodeId).toBe(2n);
+      expect((await send({ ignore: ["1"] })).nodeId).toBe(2n);
+      expect((await send({ order: ["2", "1"] })).nodeId).toBe(2n);
+      expect((await send({ order: ["1", "2"] })).nodeId).toBe(1n);
+      await expect(send({ only: ["9"] })).rejects.toMatchObject({ code: "no_node_available" });
+    });
+
+    it("never shows a stream's text twice when the connection breaks and the signed request is resent", async () => {
+      scripts[0] = () => ({ kind: "breakStream" });
+      const before = nodes[0]!.requests.length;
+      const seen: string[] = [];
+      const answer = await upstream.send({
+        endpoint: "chat",
+        model: "tiny",
+        body: { ...body, stream: true },
+        stream: true,
+        maxUnits: 100n,
+        signal: new AbortController().signal,
+        onChunk: (chunk) => {
+          const delta = (chunk.choices as { delta: { content?: string } }[])[0]?.delta;
+          if (delta?.content) seen.push(delta.content);
+        },
+      });
+      // Node 1 streamed "Hel", "lo, ", broke, and answered the resend with "Hello, world" in one chunk.
+      expect(nodes[0]!.requests).toHaveLength(before + 2);
+      expect(seen.join("")).toBe("Hello, world");
+      expect(answer).toMatchObject({ nodeId: 1n, units: 5n, fallback: false });
+      expect(answer.atoma).toMatchObject({ leaf_index: "0", cumulative_units: "5" });
+    });
   });
 });

@@ -81,3 +81,27 @@ describe("streams through the gateway", () => {
     expect((await gw.keys.list()).find((k) => k.name === "streams")!.spent).toBe(spentBefore);
   });
 });
+
+describe("who served, on the wire", () => {
+  const gw = suiteGateway(embedded.make);
+
+  it("names the node and whether a fallback fired, streamed and not", async () => {
+    const { key } = await gw.keys.create({ name: "headers" });
+    const send = gw.upstream.send.bind(gw.upstream);
+    gw.upstream.send = async (request) => {
+      const answer = await send({
+        ...request,
+        onChunk: request.onChunk && ((chunk, nodeId) => request.onChunk?.(chunk, nodeId, true)),
+      });
+      return { ...answer, fallback: true };
+    };
+    const plain = await chat(gw.app, key);
+    expect(plain.headers.get("x-atoma-node")).toBe("7");
+    expect(plain.headers.get("x-atoma-fallback")).toBe("true");
+    const stream = await chat(gw.app, key, STREAM);
+    expect(stream.headers.get("x-atoma-fallback")).toBe("true");
+    await stream.text();
+    gw.upstream.send = send;
+    expect((await chat(gw.app, key)).headers.get("x-atoma-fallback")).toBe("false");
+  });
+});

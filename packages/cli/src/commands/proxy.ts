@@ -14,6 +14,7 @@ import {
   type GatewayDatabaseFlags,
 } from "../proxy/gatewayDatabase.js";
 import { registerProxyKeys } from "./proxyKeys.js";
+import { registerProxyUsage } from "./proxyUsage.js";
 
 interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   network?: string;
@@ -105,10 +106,12 @@ export function registerProxy(program: Command): void {
     });
 
   registerProxyKeys(proxy);
+  registerProxyUsage(proxy);
 }
 
 function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
   const url = process.env[DATABASE_URL_VARIABLE]?.trim() || undefined;
+  const redisUrl = process.env.ATOMA_PROXY_REDIS_URL?.trim() || undefined;
   const adminToken = adminTokenOf();
   try {
     return parseProxyConfig(
@@ -125,6 +128,8 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
         catalog: { models: flags.model },
+        // From the environment only, like the database's: a URL may carry a password.
+        ...(redisUrl && { redis: { url: redisUrl } }),
       },
       network,
     );

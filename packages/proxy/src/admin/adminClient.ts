@@ -2,6 +2,7 @@ import { AtomaError } from "@atoma/core";
 import type { KeyView } from "../keys/keyRecord.js";
 import type { CreatedKey, KeyAdmin } from "../keys/keyStore.js";
 import type { KeyChangesInput, NewKeyInput } from "../keys/keyTerms.js";
+import type { UsageQuery, UsageRow } from "../usage/usageBook.js";
 
 /** An error the admin API answered, with its code as sent. */
 export class AdminRequestError extends AtomaError {
@@ -40,6 +41,13 @@ export class AdminClient implements KeyAdmin {
 
   revoke(keyId: string): Promise<KeyView> {
     return this.#call("POST", `/admin/v1/keys/${encodeURIComponent(keyId)}/revoke`);
+  }
+
+  /** Every key's usage, or one key's, per model and UTC day. */
+  async usage(query: UsageQuery = {}): Promise<UsageRow[]> {
+    const params = new URLSearchParams({ days: String(query.days ?? 30) });
+    if (query.keyId !== undefined) params.set("key_id", query.keyId);
+    return (await this.#call<{ data: UsageRow[] }>("GET", `/admin/v1/usage?${params}`)).data;
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {

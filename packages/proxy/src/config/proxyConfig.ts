@@ -55,6 +55,29 @@ export const proxyConfigSchema = z.strictObject({
       maxCompletionTokens: z.number().int().min(1).max(1_000_000).default(8_192),
     })
     .prefault({}),
+  redis: z
+    .strictObject({
+      /** Redis URL: rate limits and node health are shared through it by every gateway using it; without it, in memory. */
+      url: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional(),
+      /** Prefix of the gateway's keys and channel (gateways that share limits share it). @default "atoma:proxy:" */
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+        .default("atoma:proxy:"),
+    })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      /** How often each node's /health and /metrics are read (uptime, queue). @default 10000 */
+      probeMs: z.number().int().min(100).max(3_600_000).default(10_000),
+      /** How long a node that refused, timed out or could not be reached is put aside. @default 30000 */
+      cooldownMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      /** A node that sends nothing, not even headers, for this long is given up on for the next. @default 60000 */
+      firstByteTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+      /** Nodes tried for one request. @default 3 */
+      nodesPerRequest: z.number().int().min(1).max(20).default(3),
+    })
+    .prefault({}),
   catalog: z
     .strictObject({
       /** How often the chain is read again for tasks, nodes and prices. @default 15000 */

@@ -72,9 +72,25 @@ const keysAndStacks: Migration = {
   },
 };
 
+/** Version 2: what each key used, per model and per UTC day (`GET /v1/usage`). */
+const usage: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("usage_daily")
+      .addColumn("key_id", "text", (c) => c.notNull().references("api_keys.key_id"))
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("day", "text", (c) => c.notNull())
+      .addColumn("requests", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("tokens", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("spend_wei", wei, (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("usage_daily_pk", ["key_id", "day", "model"])
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0001_keys_and_stacks": keysAndStacks };
+    return { "0001_keys_and_stacks": keysAndStacks, "0002_usage": usage };
   },
 };

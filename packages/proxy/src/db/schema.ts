@@ -70,9 +70,20 @@ export interface ReceiptsTable {
   created_at_ms: Big;
 }
 
+/** Served requests per key, model and UTC day (`YYYY-MM-DD`): their count, units and cost. */
+export interface UsageDailyTable {
+  key_id: string;
+  model: string;
+  day: string;
+  requests: BigDefault;
+  tokens: BigDefault;
+  spend_wei: BigDefault;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
   stacks: StacksTable;
   receipts: ReceiptsTable;
+  usage_daily: UsageDailyTable;
 }

@@ -7,6 +7,7 @@ import type { GatewayParts, GatewayState } from "./gatewayParts.js";
 import { inferenceRoute } from "./inferenceRoute.js";
 import { modelsRoute } from "./modelsRoute.js";
 import { responsesRoute } from "./responsesRoute.js";
+import { adminUsageRoute, metricsRoute, usageRoute } from "./usageRoutes.js";
 
 export interface GatewayAppOptions {
   /** Largest request body; a bigger one gets 413. @default 1048576 */
@@ -48,7 +49,12 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
     "/v1/responses",
     responsesRoute((request) => Promise.resolve(app.fetch(request))),
   );
-  if (options.adminToken !== undefined) adminRoutes(app, parts.keys, options.adminToken);
+  app.get("/v1/usage", usageRoute(parts));
+  app.get("/metrics", metricsRoute(parts));
+  if (options.adminToken !== undefined) {
+    adminRoutes(app, parts.keys, options.adminToken);
+    app.get("/admin/v1/usage", adminUsageRoute(parts));
+  }
   app.notFound((c) => c.json(errorResponseOf(new RouteNotFoundError()).body, 404));
   app.onError((error, c) => {
     const response = errorResponseOf(error);

@@ -1,9 +1,11 @@
 import { costOfUnits, InvalidInputError } from "@atoma/core";
 import type { Context } from "hono";
+import { formatEther } from "viem";
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
 import { type Endpoint, requestBound } from "../limits/requestBound.js";
+import { parseProviderPreferences } from "../routing/providerPreferences.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
@@ -25,13 +27,28 @@ function modelOf(body: Record<string, unknown>): string {
  * the key is charged what the verified receipt says (every path settles exactly once).
  */
 export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
+  const serve = servingRoute(parts, endpoint);
   return async (c: Context): Promise<Response> => {
+    try {
+      return await serve(c);
+    } catch (error) {
+      parts.metrics?.requests.inc({ endpoint, outcome: errorResponseOf(error).body.error.code });
+      throw error;
+    }
+  };
+}
+
+function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
+  return async (c: Context): Promise<Response> => {
+    const receivedAt = performance.now();
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
-    const body = await readJsonBody(c);
+    const { provider: providerField, ...body } = await readJsonBody(c);
     const model = modelOf(body);
     if (!keyAllows(key, model) || !parts.upstream.model(model)) throw new ModelNotFoundError();
+    // The gateway's own field: validated here, and never sent to the node (it is not part of what it signs).
+    const provider = parseProviderPreferences(providerField);
     const bound = requestBound(endpoint, body, parts.bounds);
-    const ticket = parts.limiter.take(key, bound.maxTokens);
+    const ticket = await parts.limiter.take(key, bound.maxTokens);
     const maxWei = costOfUnits(BigInt(bound.maxTokens), parts.upstream.maxPricePerMillion());
     let reservation: Awaited<ReturnType<typeof parts.ledger.reserve>>;
     try {
@@ -48,8 +65,17 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : 0n;
       try {
         await parts.ledger.settle(reservation, cost);
+        if (answer) await parts.usage?.record(key.keyId, model, answer.units, cost);
       } catch (error) {
         parts.logger.error({ keyId: key.keyId, err: error }, "settling a request's spend failed");
+      }
+      if (answer && parts.metrics) {
+        const { metrics } = parts;
+        metrics.requests.inc({ endpoint, outcome: "ok" });
+        metrics.requestDuration.observe({ endpoint }, (performance.now() - receivedAt) / 1000);
+        metrics.tokens.inc({ model }, Number(answer.units));
+        metrics.spend.inc({ model }, Number(formatEther(cost)));
+        if (answer.fallback) metrics.fallbacks.inc();
       }
       parts.logger.debug(
         {
@@ -68,8 +94,9 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       stream: endpoint !== "embeddings" && body.stream === true,
       maxUnits: BigInt(bound.maxTokens),
       signal: c.req.raw.signal,
+      provider,
     };
-    if (request.stream) return streamed(parts, request, settle);
+    if (request.stream) return streamed(parts, request, settle, receivedAt);
     let answer: UpstreamAnswer;
     try {
       answer = await parts.upstream.send(request);
@@ -78,9 +105,11 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
       throw error;
     }
     await settle(answer);
-    return c.json({ ...answer.response, atoma: answer.atoma }, 200, {
-      "x-atoma-node": String(answer.nodeId),
-    });
+    return c.json(
+      { ...answer.response, atoma: answer.atoma },
+      200,
+      servedHeaders(answer.nodeId, answer.fallback),
+    );
   };
 }
 
@@ -90,7 +119,12 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
  * with the node's `atoma` object, then `[DONE]`. A failure after the first chunk ends the stream with an
  * OpenAI-shaped error event. A client that goes away stops the request at the node.
  */
-async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: Settle): Promise<Response> {
+async function streamed(
+  parts: GatewayParts,
+  request: UpstreamRequest,
+  settle: Settle,
+  receivedAt: number,
+): Promise<Response> {
   const cancelled = new AbortController();
   const signal = AbortSignal.any([request.signal, cancelled.signal]);
   let queue!: ReadableStreamDefaultController<Uint8Array>;
@@ -115,22 +149,23 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
     }
   };
   let servedBy: bigint | undefined;
-  let start!: (nodeId: bigint) => void;
+  let start!: (headers: Record<string, string>) => void;
   let refuse!: (error: unknown) => void;
-  const started = new Promise<bigint>((resolve, reject) => {
+  const started = new Promise<Record<string, string>>((resolve, reject) => {
     start = resolve;
     refuse = reject;
   });
-  const onChunk = (chunk: Record<string, unknown>, nodeId: bigint) => {
+  const onChunk = (chunk: Record<string, unknown>, nodeId: bigint, fallback?: boolean) => {
     if (servedBy === undefined) {
       servedBy = nodeId;
-      start(nodeId);
+      parts.metrics?.timeToFirstChunk.observe((performance.now() - receivedAt) / 1000);
+      start(servedHeaders(nodeId, fallback));
     }
     write(chunk);
   };
   void parts.upstream.send({ ...request, signal, onChunk }).then(
     async (answer) => {
-      start(answer.nodeId);
+      start(servedHeaders(answer.nodeId, answer.fallback));
       write(finalChunk(answer));
       write("[DONE]");
       end();
@@ -141,12 +176,18 @@ async function streamed(parts: GatewayParts, request: UpstreamRequest, settle: S
       if (servedBy === undefined) return refuse(error);
       if (!signal.aborted) {
         const response = errorResponseOf(error);
+        parts.metrics?.requests.inc({ endpoint: request.endpoint, outcome: response.body.error.code });
         if (!response.expected) parts.logger.error({ err: error }, "a stream failed");
         write(response.body);
       }
       end();
     },
   );
-  const nodeId = await started;
-  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, "x-atoma-node": String(nodeId) } });
+  const headers = await started;
+  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+}
+
+/** Who served, and whether another node was tried first. */
+function servedHeaders(nodeId: bigint, fallback: boolean | undefined): Record<string, string> {
+  return { "x-atoma-node": String(nodeId), "x-atoma-fallback": fallback ? "true" : "false" };
 }

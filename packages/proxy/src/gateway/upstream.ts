@@ -1,5 +1,6 @@
 import type { AtomaReceipt } from "@atoma/core";
 import type { Endpoint } from "../limits/requestBound.js";
+import type { ProviderPreferences } from "../routing/providerPreferences.js";
 
 type Json = Record<string, unknown>;
 
@@ -23,8 +24,13 @@ export interface UpstreamRequest {
   maxUnits: bigint;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
-  /** Each streamed chunk as it arrives, with the node that sends it (the final `atoma` chunk excepted). */
-  onChunk?: ((chunk: Json, nodeId: bigint) => void) | undefined;
+  /**
+   * Each streamed chunk as it arrives, with the node that sends it (the final `atoma` chunk excepted) and whether
+   * that node is a fallback (another one was tried first). A chunk is never passed twice.
+   */
+  onChunk?: ((chunk: Json, nodeId: bigint, fallback?: boolean) => void) | undefined;
+  /** The request's `provider` object, validated (absent: the balanced default). */
+  provider?: ProviderPreferences | undefined;
 }
 
 /** An answer whose receipt was verified. */
@@ -38,6 +44,8 @@ export interface UpstreamAnswer {
   units: bigint;
   /** The price per million units of the stack that served. */
   pricePerMillion: bigint;
+  /** True when another node was tried first and failed (`x-atoma-fallback`). */
+  fallback?: boolean | undefined;
 }
 
 /** Where the gateway sends requests: the network (nodes, stacks, receipts), or a stand-in in tests. */

@@ -1,4 +1,5 @@
 import { RateLimitExceededError } from "../errors.js";
+import type { KeyRateLimiter } from "./keyRateLimiter.js";
 
 /** A per-minute allowance that refills continuously (a token bucket holding at most one minute's worth). */
 class Bucket {
@@ -39,7 +40,7 @@ const NOTHING: RateTicket = { refund: () => {} };
  * maximum tokens before it is sent (so concurrent requests cannot all pass on the same allowance) and gives the
  * unused tokens back once it settles. A limit the admin changes applies from the next request.
  */
-export class RateLimiter {
+export class RateLimiter implements KeyRateLimiter {
   readonly #requests = new Map<string, Bucket>();
   readonly #tokens = new Map<string, Bucket>();
 

@@ -6,6 +6,8 @@ export interface CatalogNode {
   url: string;
   signer: Address;
   pricePerMillion: bigint;
+  /** The registry's reputation, 0..100 (raised by honest attestations). */
+  reputation?: number | undefined;
 }
 
 export interface CatalogTask {

@@ -118,6 +118,7 @@ export class NetworkCatalog {
         url: node.url,
         signer: node.signer as Address,
         pricePerMillion: subscription.pricePerMillion,
+        reputation: Number(node.reputation),
       });
     }
     return found;

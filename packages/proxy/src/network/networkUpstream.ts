@@ -8,11 +8,15 @@ import {
   type Verified,
 } from "@atoma/sdk";
 import type { Address, LocalAccount } from "viem";
-import { ModelNotFoundError, NodeFailedError } from "../errors.js";
+import { ModelNotFoundError, NodeFailedError, NoNodeAvailableError } from "../errors.js";
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
-import { type CatalogModel, nodesOf, priceSpread } from "./catalog.js";
+import { NodeHealthBook } from "../routing/nodeHealthBook.js";
+import type { ProviderPreferences } from "../routing/providerPreferences.js";
+import { allowedBy, rankNodes } from "../routing/rankNodes.js";
+import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
+import { StreamRelay } from "./streamRelay.js";
 
 export interface NetworkUpstreamComponents {
   /** What the network serves (a `NetworkCatalog`). */
@@ -22,6 +26,10 @@ export interface NetworkUpstreamComponents {
   account: LocalAccount;
   chainId: number;
   stackManager: Address;
+  /** What the gateway measured of each node (routing reads it, failures write it). @default a new one */
+  health?: NodeHealthBook | undefined;
+  /** Told of every failure of a node (metrics), with the error code. */
+  onNodeError?: ((nodeId: bigint, code: string) => void) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -35,6 +43,16 @@ export interface NetworkUpstreamOptions {
    * Keep it under the spend reservations' lifetime (10 minutes). @default 300000
    */
   requestTimeoutMs?: number | undefined;
+  /** A node that sends nothing (not even headers) for this long is given up on for the next. @default 60000 */
+  firstByteTimeoutMs?: number | undefined;
+  /** How long a node that refused (429, 5xx), timed out or could not be reached is put aside. @default 30000 */
+  cooldownMs?: number | undefined;
+  /** Nodes tried for one request before the last failure is the answer. @default 3 */
+  nodesPerRequest?: number | undefined;
+  /** Resends of the same signed request when a node's connection breaks (the SDK's). @default 2 */
+  resends?: number | undefined;
+  /** Milliseconds before the first resend (doubling). @default 100 */
+  resendDelayMs?: number | undefined;
 }
 
 /** The node's refusals of a stack itself (not of the request): another stack may serve it. */
@@ -52,6 +70,24 @@ class StackRefused extends Error {
   }
 }
 
+/** The node failed before anything was streamed, in a way another node may not: try the next one. */
+class NodeDown extends Error {
+  constructor(
+    readonly nodeId: bigint,
+    /** What the client is told when no other node serves. */
+    readonly failure: unknown,
+  ) {
+    super("node down");
+  }
+}
+
+/** The node sent nothing within the first-byte timeout. */
+class FirstByteTimeout extends Error {
+  constructor() {
+    super("the node sent nothing before the first-byte timeout");
+  }
+}
+
 /**
  * Sends each request to a node serving its model on one of the gateway's stacks (`StackPool`), signed by the
  * gateway's wallet with the SDK's `StackClient`, which verifies the receipt (node signature, request and
@@ -63,9 +99,13 @@ export class NetworkUpstream implements Upstream {
   readonly #freshWaitMs: number;
   readonly #stacksPerRequest: number;
   readonly #timeoutMs: number;
+  readonly #o: NetworkUpstreamOptions;
+  readonly health: NodeHealthBook;
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
     this.#c = components;
+    this.#o = options;
+    this.health = components.health ?? new NodeHealthBook();
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
@@ -85,26 +125,80 @@ export class NetworkUpstream implements Upstream {
     return this.#c.pool.maxPricePerMillion;
   }
 
+  /**
+   * Routes the request (`rankNodes`: the request's `provider` preferences over the balanced score) and sends it
+   * on a stack at the best node that has one. A node that refuses (429, 5xx), sends nothing before the first-byte
+   * timeout or cannot be reached, before anything was streamed, is put aside for the cooldown and the next node
+   * is tried, unseen by the client (`fallback` says it happened).
+   */
   async send(request: UpstreamRequest): Promise<UpstreamAnswer> {
     const model = this.#c.catalog.model(request.model);
     if (!model) throw new ModelNotFoundError();
+    const preferences = request.provider ?? { allowFallbacks: true };
+    const nodesPerRequest = this.#o.nodesPerRequest ?? 3;
+    const tried = new Set<bigint>();
+    let lastFailure: unknown;
     let refused: NodeRequestError | undefined;
-    for (let attempt = 0; attempt < this.#stacksPerRequest; attempt++) {
-      const stack = await this.#c.pool.lease(model, request.maxUnits);
+    let stackRefusals = 0;
+    for (;;) {
+      const ranked = rankNodes(nodesOf(model), preferences, this.health)
+        .map((node) => node.nodeId)
+        .filter((id) => !tried.has(id));
+      const first = ranked[0];
+      const stop =
+        tried.size >= nodesPerRequest ||
+        (tried.size > 0 && !preferences.allowFallbacks && !preferences.order);
+      if (first === undefined || stop) {
+        if (lastFailure !== undefined) throw lastFailure;
+        throw new NoNodeAvailableError("no node this request allows serves the model now");
+      }
+      const claim = this.health.claim(first);
       try {
-        return await this.#sendOn(stack, request);
+        const stack = await this.#c.pool.lease(
+          model,
+          request.maxUnits,
+          ranked.map((id) => [id]),
+        );
+        claim.moveTo(stack.nodeId);
+        const node = nodesOf(model).find((n) => n.nodeId === stack.nodeId);
+        if (
+          !ranked.includes(stack.nodeId) &&
+          !(node && usableFallback(node, preferences, this.health, tried))
+        ) {
+          // A stack just bought: the chain drew a node this request does not allow.
+          await this.#c.pool.release(stack, undefined);
+          throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
+        }
+        return await this.#sendOn(stack, request, tried.size > 0);
       } catch (error) {
-        if (!(error instanceof StackRefused)) throw error;
-        refused = error.refusal;
+        if (error instanceof StackRefused) {
+          refused = error.refusal;
+          if (++stackRefusals < this.#stacksPerRequest) continue;
+          throw new NodeFailedError("the nodes refused every stack tried for this request", {
+            cause: refused,
+          });
+        }
+        if (!(error instanceof NodeDown)) throw error;
+        tried.add(error.nodeId);
+        lastFailure = error.failure;
+        this.#logger.info(
+          { nodeId: String(error.nodeId) },
+          "a node failed before answering: trying the next",
+        );
+      } finally {
+        claim.end();
       }
     }
-    throw new NodeFailedError("the nodes refused every stack tried for this request", { cause: refused });
   }
 
   /** One request on one leased stack; the lease is given back (or the stack retired) whatever happens. */
-  async #sendOn(stack: LeasedStack, request: UpstreamRequest): Promise<UpstreamAnswer> {
+  async #sendOn(stack: LeasedStack, request: UpstreamRequest, fallback: boolean): Promise<UpstreamAnswer> {
     const kept: Promise<void>[] = [];
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const relay = new StreamRelay();
+    const firstByteMs = this.#o.firstByteTimeoutMs ?? 60_000;
+    let attempts = 0;
+    let timedOut = false;
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -116,36 +210,66 @@ export class NetworkUpstream implements Upstream {
       stackUnits: stack.units,
       receipts: await this.#previous(stack),
       firstNonce: stack.nextNonce,
+      resends: this.#o.resends ?? 2,
+      resendDelayMs: this.#o.resendDelayMs ?? 100,
       onReceipt: (receipt) => kept.push(this.#c.pool.keepReceipt(receipt)),
-      fetch: (input, init) => fetch(input, { ...init, signal }),
+      fetch: async (input, init) => {
+        // Each resend of the same signed request replays the answer from its start.
+        if (attempts++ > 0) relay.restart();
+        if (timedOut) throw new FirstByteTimeout();
+        const firstByte = new AbortController();
+        const timer = setTimeout(() => {
+          timedOut = true;
+          firstByte.abort(new FirstByteTimeout());
+        }, firstByteMs);
+        try {
+          return await fetch(input, { ...init, signal: AbortSignal.any([signal, firstByte.signal]) });
+        } finally {
+          clearTimeout(timer);
+        }
+      },
     });
     let streamed = false;
+    const startedAt = performance.now();
+    let firstChunkAt: number | undefined;
     const onChunk = (chunk: Record<string, unknown>) => {
+      const fresh = relay.pass(chunk);
+      if (!fresh) return;
+      firstChunkAt ??= performance.now();
       streamed = true;
-      request.onChunk?.(chunk, stack.nodeId);
+      request.onChunk?.(fresh, stack.nodeId, fallback);
     };
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
+      this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
         response: verified.response,
         atoma: verified.atoma,
         nodeId: stack.nodeId,
         units: verified.fields.units,
         pricePerMillion: stack.pricePerMillion,
+        fallback,
       };
     } catch (error) {
       const refusal = error instanceof NodeRequestError && STACK_REFUSED.has(error.code) ? error : undefined;
       if (refusal || error instanceof ResponseVerificationError) {
         await Promise.allSettled(kept);
         await this.#c.pool.retire(stack, refusal?.code ?? (error as ResponseVerificationError).code);
-        if (error instanceof ResponseVerificationError)
+        if (error instanceof ResponseVerificationError) {
+          this.health.remove(stack.nodeId, error.code);
           this.#logger.error(
             { nodeId: String(stack.nodeId), stackId: String(stack.stackId), err: error },
-            "a node's receipt failed verification: the stack is retired and its receipts kept",
+            "a node's receipt failed verification: the node leaves rotation, the stack is retired and its receipts kept",
           );
+        }
         if (refusal && !streamed) throw new StackRefused(refusal);
       }
-      throw this.#failure(error, stack);
+      const failure = this.#failure(error, stack);
+      if (!request.signal.aborted)
+        this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
+      if (request.signal.aborted || !nodeDown(error, timedOut)) throw failure;
+      this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+      throw streamed ? failure : new NodeDown(stack.nodeId, failure);
     } finally {
       await Promise.allSettled(kept);
       const last = client.receipts.at(-1);
@@ -154,6 +278,16 @@ export class NetworkUpstream implements Upstream {
         nextNonce: client.nextNonce,
       });
     }
+  }
+
+  /** Time to the first token, and tokens per second after it, into the node's moving averages. */
+  #measure(nodeId: bigint, verified: Verified, startedAt: number, firstChunkAt: number | undefined): void {
+    const end = performance.now();
+    const first = firstChunkAt ?? end;
+    const usage = verified.response.usage as { completion_tokens?: unknown } | undefined;
+    const tokens = typeof usage?.completion_tokens === "number" ? usage.completion_tokens : undefined;
+    const seconds = (firstChunkAt === undefined ? end - startedAt : end - first) / 1000;
+    this.health.served(nodeId, first - startedAt, tokens && seconds > 0 ? tokens / seconds : undefined);
   }
 
   async #ask(
@@ -178,6 +312,7 @@ export class NetworkUpstream implements Upstream {
   /** What the client is told: the node's refusal of the request as it is, anything else as the gateway's 502. */
   #failure(error: unknown, stack: LeasedStack): unknown {
     if (error instanceof NodeRequestError && error.status < 500) return error;
+    if (error instanceof NodeFailedError) return error;
     if (error instanceof ResponseVerificationError || error instanceof NodeUnreachableError) return error;
     this.#logger.warn({ nodeId: String(stack.nodeId), err: error }, "a node failed a request");
     return new NodeFailedError(`node ${stack.nodeId} failed the request`, { cause: error });
@@ -187,6 +322,34 @@ export class NetworkUpstream implements Upstream {
     const last = await this.#c.pool.lastReceipt(stack.stackId);
     return last ? [last] : [];
   }
+}
+
+/**
+ * A stack just bought at a node the ranking left out (the chain drew it): usable when the request allows the
+ * node, takes fallbacks, and the node is in rotation and not tried yet (it may be cooling down: it is the stack
+ * there is).
+ */
+function usableFallback(
+  node: CatalogNode,
+  preferences: ProviderPreferences,
+  health: NodeHealthBook,
+  tried: ReadonlySet<bigint>,
+): boolean {
+  return (
+    preferences.allowFallbacks &&
+    allowedBy(preferences, node) &&
+    !health.isRemoved(node.nodeId) &&
+    !tried.has(node.nodeId)
+  );
+}
+
+const codeOf = (error: unknown) =>
+  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
+
+/** A failure another node may not have: the node refused for load (429) or failed (5xx), or did not answer. */
+function nodeDown(error: unknown, timedOut: boolean): boolean {
+  if (timedOut || error instanceof NodeUnreachableError) return true;
+  return error instanceof NodeRequestError && (error.status === 429 || error.status >= 500);
 }
 
 function call(

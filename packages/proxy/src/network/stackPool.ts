@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type ChainContext, getStack } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { boughtStack, type KeptReceipt } from "@atoma/sdk";
-import type { ExpressionBuilder, Selectable } from "kysely";
+import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase, StacksTable } from "../db/schema.js";
@@ -102,21 +102,31 @@ export class StackPool {
   }
 
   /**
-   * A stack for one request needing `units` on a node serving `model`. Throws `NoNodeAvailableError` when none
-   * can be had (no eligible node, the purchase failed, or every stack stayed busy for `waitMs`).
+   * A stack for one request needing `units` on a node serving `model`: an idle one in the first tier of
+   * `preferred` (nodes ranked best first, equals grouped) that has one, the one used longest ago among a tier's
+   * (default: any eligible node), else a new one when the model's pool has room (the chain
+   * draws its node, which may be outside `preferred`: the caller decides), else the first given back. Throws
+   * `NoNodeAvailableError` when none can be had (no eligible node, the purchase failed, or every stack stayed busy
+   * for `waitMs`).
    */
-  async lease(model: CatalogModel, units: bigint): Promise<LeasedStack> {
+  async lease(
+    model: CatalogModel,
+    units: bigint,
+    preferred?: readonly (readonly bigint[])[],
+  ): Promise<LeasedStack> {
     if (units > this.#o.unitsPerStack)
       throw new NoNodeAvailableError(`the request may use ${units} units, more than a stack holds`, 60);
-    const nodeIds = this.#eligibleNodes(model);
+    const eligible = this.#eligibleNodes(model);
+    const tiers = (preferred ?? [eligible]).map((tier) => tier.filter((id) => eligible.includes(id)));
+    const nodeIds = tiers.flat();
     if (nodeIds.length === 0)
       throw new NoNodeAvailableError("no node serves the model now at the gateway's price");
     // Waiting is measured on the process's own clock: `now` tells stack expiry, and tests may hold it still.
     const giveUpAt = performance.now() + this.#o.waitMs;
     for (;;) {
-      const claimed = await this.#claim(model, nodeIds, units);
+      const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
-      const bought = await this.#buyIfRoom(model, nodeIds, units);
+      const bought = await this.#buyIfRoom(model, tiers, eligible, units);
       if (bought) return bought;
       const left = giveUpAt - performance.now();
       if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
@@ -194,8 +204,16 @@ export class StackPool {
     return [...ids];
   }
 
-  /** Leases the idle stack used longest ago (spreading requests over the pool), or a lease a crash left. */
-  async #claim(model: CatalogModel, nodeIds: bigint[], units: bigint): Promise<LeasedStack | undefined> {
+  /**
+   * Leases an idle stack (or a lease a crash left) in the first tier of nodes that has one; within a tier, the
+   * stack used longest ago (spreading requests over equal nodes).
+   */
+  async #claim(
+    model: CatalogModel,
+    tiers: readonly (readonly bigint[])[],
+    units: bigint,
+  ): Promise<LeasedStack | undefined> {
+    const nodeIds = tiers.flat();
     const now = this.#o.now();
     const leaseId = randomUUID();
     const row = await this.#db
@@ -212,6 +230,7 @@ export class StackPool {
             ]),
           )
           .select("stack_id")
+          .$if(tiers.length > 1, (q) => q.orderBy(tierRank(tiers)))
           .orderBy("last_used_ms", (o) => o.asc().nullsFirst())
           .limit(1)
           .forUpdate()
@@ -240,14 +259,19 @@ export class StackPool {
   }
 
   /** Buys a stack for the request when the model's pool has room; purchases go one at a time. */
-  async #buyIfRoom(model: CatalogModel, nodeIds: bigint[], units: bigint): Promise<LeasedStack | undefined> {
+  async #buyIfRoom(
+    model: CatalogModel,
+    tiers: readonly (readonly bigint[])[],
+    eligible: bigint[],
+    units: bigint,
+  ): Promise<LeasedStack | undefined> {
     const run = this.#buying.then(async () => {
       // Another request may have given a stack back, or bought one, while this one queued.
-      const claimed = await this.#claim(model, nodeIds, units);
+      const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
       const { count } = await this.#db
         .selectFrom("stacks")
-        .where((eb) => this.#usable(eb, model, nodeIds, units))
+        .where((eb) => this.#usable(eb, model, eligible, units))
         .where("state", "<>", "retired")
         .select((eb) => eb.fn.countAll<string>().as("count"))
         .executeTakeFirstOrThrow();
@@ -325,6 +349,12 @@ export class StackPool {
   #wakeWaiters(): void {
     for (const wake of [...this.#waiting]) wake();
   }
+}
+
+/** Sorts stacks by their node's tier in the router's ranking. */
+function tierRank(tiers: readonly (readonly bigint[])[]) {
+  const cases = tiers.flatMap((tier, i) => tier.map((id) => sql`when ${String(id)}::numeric then ${i}`));
+  return sql<number>`case node_id ${sql.join(cases, sql` `)} else ${tiers.length} end`;
 }
 
 function leased(row: Selectable<StacksTable>, fresh: boolean): LeasedStack {

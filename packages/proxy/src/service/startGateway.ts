@@ -1,5 +1,6 @@
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
+import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
@@ -8,11 +9,19 @@ import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
 import { GatewayServer } from "../gateway/gatewayServer.js";
 import type { Upstream } from "../gateway/upstream.js";
 import { KeyStore } from "../keys/keyStore.js";
+import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
+import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
+import { createGatewayMetrics } from "../metrics/gatewayMetrics.js";
+import { nodesOf } from "../network/catalog.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
 import { StackPool } from "../network/stackPool.js";
+import { NodeHealthBook } from "../routing/nodeHealthBook.js";
+import { NodeProber } from "../routing/nodeProber.js";
+import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
+import { UsageBook } from "../usage/usageBook.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
@@ -42,6 +51,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
   const now = components.now ?? Date.now;
   const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
   const timers: NodeJS.Timeout[] = [];
+  const redisClients: Redis[] = [];
+  const closeRedis = () => Promise.allSettled(redisClients.map((client) => client.quit()));
   try {
     const { db } = database;
     const catalog = new NetworkCatalog(readContext(config.network), {
@@ -60,18 +71,47 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         now,
       },
     );
-    const upstream: Upstream = new NetworkUpstream({
-      catalog,
-      pool,
-      account: components.account,
-      chainId: config.network.chainId,
-      stackManager: config.network.contracts.StackManager,
-      logger,
-    });
+    const health = new NodeHealthBook(now);
+    const metrics = createGatewayMetrics();
+    let limiter: KeyRateLimiter = new RateLimiter(now);
+    if (config.redis.url !== undefined) {
+      const options = { maxRetriesPerRequest: 2, lazyConnect: true };
+      const publisher = new Redis(config.redis.url, options);
+      const subscriber = new Redis(config.redis.url, options);
+      redisClients.push(publisher, subscriber);
+      for (const client of redisClients)
+        client.on("error", (error: unknown) => logger.warn({ err: error }, "Redis connection error"));
+      await Promise.all(redisClients.map((client) => client.connect()));
+      limiter = new RedisRateLimiter(publisher, { prefix: config.redis.prefix, now });
+      await new RedisHealthChannel(publisher, subscriber, health, {
+        prefix: config.redis.prefix,
+        logger,
+      }).start();
+    }
+    const prober = new NodeProber(health);
+    const upstream: Upstream = new NetworkUpstream(
+      {
+        catalog,
+        pool,
+        account: components.account,
+        chainId: config.network.chainId,
+        stackManager: config.network.contracts.StackManager,
+        health,
+        onNodeError: (nodeId, code) => metrics.nodeErrors.inc({ node_id: String(nodeId), code }),
+        logger,
+      },
+      {
+        cooldownMs: config.routing.cooldownMs,
+        firstByteTimeoutMs: config.routing.firstByteTimeoutMs,
+        nodesPerRequest: config.routing.nodesPerRequest,
+      },
+    );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
       ledger: new SpendLedger(db, { now, logger }),
-      limiter: new RateLimiter(now),
+      limiter,
+      usage: new UsageBook(db, now),
+      metrics,
       upstream,
       logger,
       now,
@@ -94,6 +134,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "reading the network's catalog failed",
       ),
       every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
+      every(
+        config.routing.probeMs,
+        () => prober.probe(catalog.models().flatMap(nodesOf)),
+        logger,
+        "checking the nodes' health failed",
+      ),
     );
     return {
       url: server.url,
@@ -102,11 +148,13 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       stop: async () => {
         for (const timer of timers) clearInterval(timer);
         await server.stop();
+        await closeRedis();
         await database.close();
       },
     };
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
+    await closeRedis();
     await database.close();
     throw error;
   }

@@ -6,11 +6,17 @@ import type { Address, LocalAccount } from "viem";
 
 /** How the fake node answers one request. */
 export type NodeScript =
-  | { kind: "honest" }
+  | { kind: "honest"; delayMs?: number }
   | { kind: "forged"; signer: LocalAccount }
   /** Signs more units than the answer's usage adds up to. */
   | { kind: "overcharge" }
-  | { kind: "refuse"; status: number; code: string };
+  | { kind: "refuse"; status: number; code: string }
+  /** Sends nothing, not even headers, until the gateway gives up. */
+  | { kind: "hang" }
+  /** Drops the connection without an answer (as a node that crashed). */
+  | { kind: "drop" }
+  /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
+  | { kind: "breakStream" };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -25,19 +31,110 @@ export async function startFakeNode(
 ): Promise<{ url: string; requests: Record<string, unknown>[]; reset(): void; stop(): Promise<void> }> {
   const requests: Record<string, unknown>[] = [];
   const totals = new Map<string, bigint>();
+  /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
+  const committed = new Map<string, Record<string, unknown>>();
   const domain = atomaDomain(chainId, stackManager);
+  /** A receipt for the stack's next `units`, moving its running total on, signed by `signer`. */
+  const receipt = async (
+    ids: { stackId: bigint; nonce: bigint },
+    body: Record<string, unknown>,
+    response: Record<string, unknown>,
+    units: bigint,
+    signer: LocalAccount = account,
+  ) => {
+    const cumulativeUnits = (totals.get(String(ids.stackId)) ?? 0n) + units;
+    totals.set(String(ids.stackId), cumulativeUnits);
+    const fields = {
+      stackId: ids.stackId,
+      leafIndex: ids.nonce,
+      nonce: ids.nonce,
+      reqHash: requestHash(body),
+      respHash: responseHash(response),
+      units,
+      cumulativeUnits,
+      seed: 1n,
+    };
+    return toReceipt(nodeId, fields, await signResponse(signer, domain, fields));
+  };
   const app = new Hono();
   app.post("/v1/chat/completions", async (c) => {
     const body = (await c.req.json()) as Record<string, unknown>;
     requests.push(body);
     const plan = script();
+    if (plan.kind === "hang") {
+      await new Promise((resolve) => {
+        c.req.raw.signal.addEventListener("abort", resolve);
+        setTimeout(resolve, 3_000);
+      });
+      return c.body(null, 503);
+    }
+    if (plan.kind === "drop") {
+      (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
+      return c.body(null, 503);
+    }
     if (plan.kind === "refuse")
       return c.json(
         { error: { message: "refused", type: "x", param: null, code: plan.code } },
         plan.status as 400,
       );
+    if (plan.kind === "honest" && plan.delayMs)
+      await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    if (body.stream === true) {
+      const key = `${stackId}:${nonce}`;
+      const replay = committed.get(key);
+      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const text = "Hello, world";
+      let atoma = replay;
+      if (!atoma) {
+        const assembled = {
+          id: "chatcmpl-fake",
+          object: "chat.completion",
+          created: 1,
+          model: body.model,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+          usage,
+        };
+        atoma = (await receipt({ stackId, nonce }, body, assembled, 5n)) as unknown as Record<
+          string,
+          unknown
+        >;
+        committed.set(key, atoma);
+      }
+      const pieces = replay ? [text] : ["Hel", "lo, ", "world"];
+      const breaks = plan.kind === "breakStream" && !replay;
+      const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
+      const chunk = (content: string, last: boolean) => ({
+        id: "chatcmpl-fake",
+        object: "chat.completion.chunk",
+        created: 1,
+        model: body.model,
+        choices: [{ index: 0, delta: { content }, finish_reason: last ? "stop" : null }],
+      });
+      const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const [i, piece] of pieces.entries()) {
+            if (breaks && i === 2) {
+              setTimeout(() => socket.destroy(), 50);
+              return;
+            }
+            controller.enqueue(event(chunk(piece, i === pieces.length - 1)));
+          }
+          const final = {
+            id: "chatcmpl-fake",
+            object: "chat.completion.chunk",
+            created: 1,
+            model: body.model,
+          };
+          controller.enqueue(event({ ...final, choices: [], usage, atoma }));
+          controller.enqueue(new TextEncoder().encode("data: [DONE]\n\n"));
+          controller.close();
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
     const response = {
       id: "chatcmpl-fake",
       object: "chat.completion",
@@ -47,22 +144,10 @@ export async function startFakeNode(
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
     };
     const units = plan.kind === "overcharge" ? 7n : 5n;
-    const cumulative = (totals.get(String(stackId)) ?? 0n) + units;
-    totals.set(String(stackId), cumulative);
-    const fields = {
-      stackId,
-      leafIndex: nonce,
-      nonce,
-      reqHash: requestHash(body),
-      respHash: responseHash(response),
-      units,
-      cumulativeUnits: cumulative,
-      seed: 1n,
-    };
     const signer = plan.kind === "forged" ? plan.signer : account;
     return c.json({
       ...response,
-      atoma: toReceipt(nodeId, fields, await signResponse(signer, domain, fields)),
+      atoma: await receipt({ stackId, nonce }, body, response, units, signer),
     });
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

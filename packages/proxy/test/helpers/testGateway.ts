@@ -10,6 +10,8 @@ import type { GatewayParts } from "../../src/gateway/gatewayParts.js";
 import { KeyStore } from "../../src/keys/keyStore.js";
 import { RateLimiter } from "../../src/limits/rateLimiter.js";
 import { SpendLedger } from "../../src/limits/spendLedger.js";
+import { createGatewayMetrics } from "../../src/metrics/gatewayMetrics.js";
+import { UsageBook } from "../../src/usage/usageBook.js";
 import { FakeUpstream } from "./fakeUpstream.js";
 import type { TestDatabaseConfig } from "./testDatabases.js";
 
@@ -58,6 +60,8 @@ export async function testGateway(
     logger,
     now,
     bounds: { defaultMaxTokens: 100, maxCompletionTokens: 1_000 },
+    usage: new UsageBook(database.db, now),
+    metrics: createGatewayMetrics({ processMetrics: false }),
   };
   const app = createGatewayApp(parts, { adminToken: ADMIN_TOKEN, maxBodyBytes: 64 * 1024 });
   return { app, parts, upstream, keys, ledger, database, logs, clock, close: () => database.close() };

@@ -1,0 +1,72 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+/** Prefix of every metric the gateway exports. */
+export const GATEWAY_METRICS_PREFIX = "atoma_proxy_";
+
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * Every metric the gateway exports, in its own registry (the node's library, prom-client, the same way): requests
+ * by endpoint and outcome, latency histograms, fallbacks, each node's errors, tokens and spend.
+ */
+export function createGatewayMetrics(options: { processMetrics?: boolean | undefined } = {}) {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: GATEWAY_METRICS_PREFIX });
+  const name = (suffix: string) => `${GATEWAY_METRICS_PREFIX}${suffix}`;
+  return {
+    registry,
+    /** Inference requests answered, by endpoint and outcome (`ok` or the error code sent). */
+    requests: new Counter({
+      name: name("requests_total"),
+      help: "Inference requests, by endpoint and outcome",
+      labelNames: ["endpoint", "outcome"] as const,
+      registers,
+    }),
+    /** Seconds from receiving a request to its answer (for streams: to the end of the stream). */
+    requestDuration: new Histogram({
+      name: name("request_duration_seconds"),
+      help: "Seconds from a request to its complete answer, by endpoint",
+      labelNames: ["endpoint"] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    /** Seconds from receiving a streamed request to its first chunk. */
+    timeToFirstChunk: new Histogram({
+      name: name("time_to_first_chunk_seconds"),
+      help: "Seconds from a streamed request to its first chunk",
+      buckets: latencyBuckets,
+      registers,
+    }),
+    /** Requests a node other than the first choice served. */
+    fallbacks: new Counter({
+      name: name("fallbacks_total"),
+      help: "Requests served after a fallback",
+      registers,
+    }),
+    /** Nodes' failures, by node and kind (the error code). */
+    nodeErrors: new Counter({
+      name: name("node_errors_total"),
+      help: "Failures of nodes, by node id and error code",
+      labelNames: ["node_id", "code"] as const,
+      registers,
+    }),
+    /** Units charged by verified receipts, by model. */
+    tokens: new Counter({
+      name: name("tokens_total"),
+      help: "Units charged by verified receipts, by model",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    /** TOMA charged to keys, by model. */
+    spend: new Counter({
+      name: name("spend_toma_total"),
+      help: "TOMA charged to API keys, by model",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
