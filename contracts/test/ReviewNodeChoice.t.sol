@@ -37,6 +37,10 @@ contract ReviewNodeChoiceTest is CapacitySquat {
         // cost == 2 * 10% * (1 unit at 2 ether per million) = 4e11 wei; the victim's escrow is 10 ether (5x).
         assertTrue(cost == 4e11 && stacks.getStack(victim).escrow == 10 ether, "numbers as stated");
         assertTrue(drawn != q.attackerNode, "a third party steered the victim's draw to its 5x node for ~0 cost");
+        // The fix: the drawn honest node lost its room, so the purchase is cancelled and refunded in full.
+        assertEq(drawn, 0, "no node bound");
+        assertTrue(stacks.getStack(victim).status == IStackManager.StackStatus.Closed, "cancelled");
+        assertEq(token.balanceOf(BUYER) + vault.balanceOf(BUYER), 100 ether, "the victim refunded in full");
     }
 
     /// F1 (set). The victim's set is drawn; the attacker front-runs its chooseFromSet by leaving every honest
@@ -57,6 +61,9 @@ contract ReviewNodeChoiceTest is CapacitySquat {
         catch {
             fail("the owner's choice of the honest member was front-run with a 1-unit stack");
         }
+        // The fix: the choice of a member that lost its room cancels the purchase instead of binding another.
+        assertTrue(stacks.getStack(victim).status == IStackManager.StackStatus.Closed, "cancelled, not rebound");
+        assertEq(token.balanceOf(BUYER) + vault.balanceOf(BUYER), 100 ether, "the victim refunded in full");
     }
 
     /// F3. surchargeBps is read at the choice (and at drawNode), not frozen at the purchase like minChargeBps: a
@@ -80,5 +87,26 @@ contract ReviewNodeChoiceTest is CapacitySquat {
             fail("a governance surcharge change between purchase and choice made the set unchoosable");
         }
         assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Active, "bound");
+    }
+
+    /// L3. The choice re-checks what the purchase checked on a verified task: the chosen member's echelon must
+    /// still hold the attesters and a dispute committee besides it. When the others have left, it is not bound.
+    function test_review_theChoiceRechecksTheCheckersOfAVerifiedTask() public {
+        uint256 task = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
+        nextEpoch();
+        vm.prank(user);
+        (uint256 stackId, StackManager.Candidate[] memory candidates) =
+            stacks.buyStackFromSet(task, 1_000_000, PRICE, 1 days, 3);
+        vm.roll(block.number + 1);
+        StackManager.Candidate[] memory set = stacks.drawSet(stackId, candidates, 3);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            if (nodeIds[i] == set[0].nodeId) continue;
+            vm.prank(operatorOf[nodeIds[i]]);
+            tasks.unsubscribe(task, nodeIds[i]);
+        }
+        vm.prank(user);
+        assertEq(stacks.chooseFromSet(stackId, set, set[0].nodeId), 0, "nobody left to check its work");
+        assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "cancelled and refunded");
     }
 }
