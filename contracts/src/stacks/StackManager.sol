@@ -312,14 +312,16 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         return (sub.pricePerMillion, offered);
     }
 
-    /// The node drawn or chosen for a pending stack can still take it, by the purchase's rules (`_offered`).
-    function _serves(Stack storage stack, uint256 nodeId) internal view returns (bool offered) {
+    /// The node drawn or chosen for a pending stack can still take it, by the purchase's rules (`_offered`); on a
+    /// verified task its echelon's checkers are counted again only when `recount` (the choice, which may come up
+    /// to `DRAW_LIMIT` after the purchase; the count walks every subscriber, so the draw, within blocks, skips it).
+    function _serves(Stack storage stack, uint256 nodeId, bool recount) internal view returns (bool offered) {
         (, offered) = _offered(
             stack.taskId,
             nodeId,
             stack.units,
             type(uint128).max,
-            stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
+            recount && stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
         );
     }
 
@@ -410,7 +412,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
-        if (!_serves(stack, c.nodeId)) return _cancel(stackId, stack);
+        if (!_serves(stack, c.nodeId, false)) return _cancel(stackId, stack);
         _open(stackId, stack, c);
         return c.nodeId;
     }
@@ -458,7 +460,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (keccak256(abi.encode(set)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         for (uint256 i = 0; i < set.length; ++i) {
             if (set[i].nodeId != nodeId) continue;
-            if (!_serves(stack, nodeId)) return _cancel(stackId, stack);
+            if (!_serves(stack, nodeId, true)) return _cancel(stackId, stack);
             _open(stackId, stack, set[i]);
             return nodeId;
         }
