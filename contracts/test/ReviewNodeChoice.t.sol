@@ -70,14 +70,7 @@ contract ReviewNodeChoiceTest is CapacitySquat {
     /// raise between a set purchase and its choice makes every choice underflow (`stack.escrow - escrow`), so the
     /// set can only lapse; a cut makes the buyer pay a surcharge other than the one it locked.
     function test_review_aSurchargeRaiseBetweenPurchaseAndChoiceBlocksTheChoice() public {
-        uint256 task = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
-        nextEpoch();
-        vm.prank(user);
-        (uint256 stackId, StackManager.Candidate[] memory candidates) =
-            stacks.buyStackFromSet(task, 1_000_000, PRICE, 1 days, 3);
-        vm.roll(block.number + 1);
-        StackManager.Candidate[] memory set = stacks.drawSet(stackId, candidates, 3);
+        (, uint256 stackId, StackManager.Candidate[] memory set) = _drawnVerifiedSet();
         (uint64 a, uint64 b, uint64 c, uint64 d,, uint16 minCharge, uint8 committee) = stacks.params();
         vm.prank(admin);
         stacks.setParams(StackManager.Params(a, b, c, d, 2_000, minCharge, committee));
@@ -92,14 +85,7 @@ contract ReviewNodeChoiceTest is CapacitySquat {
     /// L3. The choice re-checks what the purchase checked on a verified task: the chosen member's echelon must
     /// still hold the attesters and a dispute committee besides it. When the others have left, it is not bound.
     function test_review_theChoiceRechecksTheCheckersOfAVerifiedTask() public {
-        uint256 task = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
-        nextEpoch();
-        vm.prank(user);
-        (uint256 stackId, StackManager.Candidate[] memory candidates) =
-            stacks.buyStackFromSet(task, 1_000_000, PRICE, 1 days, 3);
-        vm.roll(block.number + 1);
-        StackManager.Candidate[] memory set = stacks.drawSet(stackId, candidates, 3);
+        (uint256 task, uint256 stackId, StackManager.Candidate[] memory set) = _drawnVerifiedSet();
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             if (nodeIds[i] == set[0].nodeId) continue;
             vm.prank(operatorOf[nodeIds[i]]);
@@ -108,5 +94,20 @@ contract ReviewNodeChoiceTest is CapacitySquat {
         vm.prank(user);
         assertEq(stacks.chooseFromSet(stackId, set, set[0].nodeId), 0, "nobody left to check its work");
         assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "cancelled and refunded");
+    }
+
+    /// A verified task every fixture node serves at PRICE, and the user's set purchase of three on it, drawn.
+    function _drawnVerifiedSet()
+        internal
+        returns (uint256 task, uint256 stackId, StackManager.Candidate[] memory set)
+    {
+        task = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
+        nextEpoch();
+        vm.prank(user);
+        StackManager.Candidate[] memory candidates;
+        (stackId, candidates) = stacks.buyStackFromSet(task, 1_000_000, PRICE, 1 days, 3);
+        vm.roll(block.number + 1);
+        set = stacks.drawSet(stackId, candidates, 3);
     }
 }
