@@ -373,16 +373,20 @@ contract NodeChoiceTest is CapacitySquat {
         assertLe(allSybil, runs / 5, "all-Sybil sets are rare");
     }
 
-    /// A member that can no longer serve when the owner chooses (it left the task) is refused; the owner picks
-    /// another. A member that cannot serve at the draw is passed over then.
+    /// A member that can no longer serve when the owner chooses (it left the task) cannot be chosen: the choice
+    /// cancels the purchase and refunds it in full, and no other member is bound. The set draw passes nobody over
+    /// (a member that cannot serve is drawn all the same), so nobody can reshape the set by filling members.
     function test_aMemberThatCanNoLongerServeCannotBeChosen() public {
+        uint256 before = token.balanceOf(user) + vault.balanceOf(user);
         (uint256 stackId, StackManager.Candidate[] memory candidates) = _buySet(plainTask, 1_000, 3);
         StackManager.Candidate[] memory set = _drawSet(stackId, candidates, 3);
         vm.prank(operatorOf[set[0].nodeId]);
         tasks.unsubscribe(plainTask, set[0].nodeId);
-        vm.expectRevert(abi.encodeWithSelector(StackManager.NodeCannotServe.selector, stackId, set[0].nodeId));
-        _choose(stackId, set, set[0].nodeId);
-        assertEq(_choose(stackId, set, set[1].nodeId), set[1].nodeId, "another member");
+        assertEq(_choose(stackId, set, set[0].nodeId), 0, "not bound to the member that left");
+        assertTrue(stacks.getStack(stackId).status == IStackManager.StackStatus.Closed, "cancelled");
+        assertEq(token.balanceOf(user) + vault.balanceOf(user), before, "refunded in full");
+        vm.expectRevert(abi.encodeWithSelector(StackManager.StackNotChoosing.selector, stackId));
+        _choose(stackId, set, set[1].nodeId);
 
         uint256 task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
         for (uint256 i = 0; i < nodeIds.length - 1; ++i) subscribe(task, nodeIds[i], PRICE);
@@ -392,11 +396,11 @@ contract NodeChoiceTest is CapacitySquat {
             tasks.unsubscribe(task, nodeIds[i]);
         }
         StackManager.Candidate[] memory rest = _drawSet(next, nextCandidates, 16);
-        assertEq(rest.length, 2, "only the candidates that can still serve");
+        assertEq(rest.length, nextCandidates.length, "every frozen candidate, whether it can still serve or not");
     }
 
     /// Left unchosen past the draw limit, the stack is cancelled and refunded in full by anyone's call; nothing
-    /// was ever reserved. A set nobody can serve any more is cancelled at the draw.
+    /// was ever reserved. A set nobody can serve any more is drawn all the same; its owner cancels it at once.
     function test_anUnchosenSetIsRefundedAfterTheDrawLimit() public {
         uint256 before = token.balanceOf(user) + vault.balanceOf(user);
         (uint256 stackId, StackManager.Candidate[] memory candidates) = _buySet(plainTask, 1_000_000, 3);
@@ -414,8 +418,15 @@ contract NodeChoiceTest is CapacitySquat {
             vm.prank(operatorOf[nodeIds[i]]);
             tasks.unsubscribe(plainTask, nodeIds[i]);
         }
-        assertEq(_drawSet(next, nextCandidates, 3).length, 0, "nobody to serve");
-        assertTrue(stacks.getStack(next).status == IStackManager.StackStatus.Closed, "cancelled at the draw");
+        assertEq(_drawSet(next, nextCandidates, 3).length, 3, "drawn though nobody can serve");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(StackManager.NotStackOwner.selector, next, stranger));
+        stacks.cancelChoice(next);
+        uint256 owned = token.balanceOf(user) + vault.balanceOf(user) + stacks.getStack(next).escrow;
+        vm.prank(user);
+        stacks.cancelChoice(next);
+        assertTrue(stacks.getStack(next).status == IStackManager.StackStatus.Closed, "cancelled by its owner at once");
+        assertEq(token.balanceOf(user) + vault.balanceOf(user), owned, "refunded in full");
     }
 
     /// Set purchases reserve nothing until the choice: a buyer holding many drawn, unchosen sets squats on no

@@ -31,12 +31,14 @@ interface ISettlementSpan {
 ///   with its price at that moment; on a verified task only those whose echelon holds enough other nodes to attest
 ///   and to judge a dispute), locks the escrow at the highest candidate price, and arms the draw on its block.
 ///   `drawNode`, which anyone may call in a later block, draws the node uniformly among the frozen candidates with
-///   the armed block's hash (`DeferredRandom`), so the buyer cannot steer it; a candidate that can no longer serve
-///   is passed over.
+///   the armed block's hash (`DeferredRandom`), so the buyer cannot steer it; if the drawn node can no longer
+///   serve, the purchase is cancelled and refunded in full (never passed to another candidate, which anyone
+///   filling the nodes ranked ahead could steer).
 /// - **A set drawn at random, one member chosen by the buyer** (`buyStackFromSet`, `drawSet`, `chooseFromSet`).
 ///   The purchase freezes the candidates as above; `drawSet`, anyone's call in a later block, draws up to
 ///   `setSize` distinct members among them the same way; the owner then binds the stack to one member before it
-///   serves. Nothing is reserved on any member until that choice, and the choice is made once.
+///   serves. Nothing is reserved on any member until that choice, and the choice is made once; a chosen member
+///   that can no longer serve cancels and refunds the purchase, and the owner may cancel it before choosing.
 /// - **A node the buyer chooses** (`buyStackFromNode`): any node the draw could have drawn at that moment (a
 ///   candidate as above, price at most the cap, room for the units), opened in the same call.
 /// The escrow is then price × units plus the verification surcharge of the task's security level (which pays the
@@ -63,13 +65,17 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     }
 
     /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
-    /// later one if it expired), its duration, the minimum charge in force, and the hash of the frozen candidates
-    /// (with the set size, for a set purchase; once its set is drawn, the hash of the set).
+    /// later one if it expired), its duration, the minimum charge and the verification surcharge in force (0 on an
+    /// unverified task), and the hash of the frozen candidates (with the set size, for a set purchase; once its
+    /// set is drawn, the hash of the set).
     struct Purchase {
         uint64 boughtAt;
         uint64 armedAt;
-        uint64 duration;
+        /// 48 bits keep the purchase in one slot; `maxDuration` is bounded far below that by the exit notice.
+        uint48 duration;
         uint16 minChargeBps;
+        /// The surcharge locked at the purchase: a later change of `surchargeBps` does not reach this stack.
+        uint16 surchargeBps;
         /// The purchase's time: the node must be drawn within `DRAW_LIMIT` of it.
         uint48 boughtTime;
         bytes32 candidatesHash;
@@ -149,8 +155,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The stack is not waiting for its owner to choose a member of its drawn set.
     error StackNotChoosing(uint256 stackId);
     error NotInSet(uint256 stackId, uint256 nodeId);
-    /// The chosen member of a drawn set cannot take the stack any more (left, full, no longer eligible).
-    error NodeCannotServe(uint256 stackId, uint256 nodeId);
     /// The buyer chose a node the draw could not have drawn now: not a candidate under the cap with room.
     error NodeNotOffered(uint256 taskId, uint256 nodeId);
     error WrongCandidates(uint256 stackId);
@@ -272,7 +276,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
         uint128 price = _offer(taskId, nodeId, units, maxPricePerMillion, verified);
         stackId = _newStack(taskId, units, duration, p, verified, price, bytes32(0));
-        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}), duration);
+        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}));
     }
 
     /// The price of `nodeId` if it is one of `candidatesFor(taskId, units, maxPricePerMillion)` (the same rules,
@@ -280,7 +284,19 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     function _offer(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
         internal
         view
-        returns (uint128)
+        returns (uint128 price)
+    {
+        bool offered;
+        (price, offered) = _offered(taskId, nodeId, units, maxPricePerMillion, verified);
+        if (!offered) revert NodeNotOffered(taskId, nodeId);
+    }
+
+    /// Whether `nodeId` passes `candidatesFor`'s rules now (at a price at most `maxPricePerMillion`), and its price.
+    /// A drawn or chosen node is checked again with them (at any price: it keeps the price it was frozen with).
+    function _offered(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
+        internal
+        view
+        returns (uint128, bool)
     {
         ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
         uint256[] memory one = new uint256[](1);
@@ -293,8 +309,20 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (offered && verified) {
             offered = _pool(taskId, state.echelon).length - 1 >= uint256(task.attesters) + minCommittee();
         }
-        if (!offered) revert NodeNotOffered(taskId, nodeId);
-        return sub.pricePerMillion;
+        return (sub.pricePerMillion, offered);
+    }
+
+    /// The node drawn or chosen for a pending stack can still take it, by the purchase's rules (`_offered`); on a
+    /// verified task its echelon's checkers are counted again only when `recount` (the choice, which may come up
+    /// to `DRAW_LIMIT` after the purchase; the count walks every subscriber, so the draw, within blocks, skips it).
+    function _serves(Stack storage stack, uint256 nodeId, bool recount) internal view returns (bool offered) {
+        (, offered) = _offered(
+            stack.taskId,
+            nodeId,
+            stack.units,
+            type(uint128).max,
+            recount && stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation)
+        );
     }
 
     /// Checks a purchase's units, duration and task; returns the parameters in force and whether it is verified.
@@ -362,8 +390,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         _purchases[stackId] = Purchase({
             boughtAt: uint64(block.number),
             armedAt: uint64(block.number),
-            duration: duration,
+            duration: uint48(duration),
             minChargeBps: p.minChargeBps,
+            surchargeBps: verified ? p.surchargeBps : 0,
             boughtTime: uint48(block.timestamp),
             candidatesHash: candidatesHash
         });
@@ -372,28 +401,27 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// Draws the serving node of a pending stack among its frozen `candidates` (as `StackRequested` listed them),
     /// in a block after the purchase. Anyone may call it. Returns the node, or 0 when the draw had expired (more
-    /// than 256 blocks: it is re-armed on this block, call again later) or no candidate can serve any more, or
-    /// `DRAW_LIMIT` has passed since the purchase (the stack is cancelled and the owner refunded).
+    /// than 256 blocks: it is re-armed on this block, call again later), or the drawn node cannot serve the stack
+    /// any more, or `DRAW_LIMIT` has passed since the purchase (in these two, the stack is cancelled and the owner
+    /// refunded in full). A drawn node that cannot serve never hands the stack to another candidate: anyone who
+    /// can fill the nodes ranked ahead once the hash is known could otherwise steer the draw to its own.
     function drawNode(uint256 stackId, Candidate[] calldata candidates) external nonReentrant returns (uint256 nodeId) {
         (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
         if (!due) return 0;
         if (keccak256(abi.encode(candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
-        for (uint256 i = 0; i < order.length; ++i) {
-            DeferredRandom.step(order, seed, i);
-            Candidate calldata c = candidates[order[i]];
-            if (_canServe(stack.taskId, c.nodeId, stack.units)) {
-                _open(stackId, stack, c, purchase.duration);
-                return c.nodeId;
-            }
-        }
-        return _cancel(stackId, stack);
+        DeferredRandom.step(order, seed, 0);
+        Candidate calldata c = candidates[order[0]];
+        if (!_serves(stack, c.nodeId, false)) return _cancel(stackId, stack);
+        _open(stackId, stack, c);
+        return c.nodeId;
     }
 
     /// Draws the set of a pending set purchase: the first `setSize` of its frozen `candidates` (as
-    /// `StackRequested` and `NodeSetRequested` listed them) that can still serve, in the seeded order, as
-    /// `drawNode` draws one. Anyone may call it, in a block after the purchase. Returns the set (its owner then
-    /// calls `chooseFromSet`), or none when the draw was re-armed or the stack cancelled (as for `drawNode`).
+    /// `StackRequested` and `NodeSetRequested` listed them) in the seeded order `drawNode` draws by, whether or
+    /// not they can still serve (none is passed over, for the reason `drawNode` gives). Anyone may call it, in a
+    /// block after the purchase. Returns the set (its owner then calls `chooseFromSet`), or none when the draw was
+    /// re-armed or the stack cancelled (as for `drawNode`).
     function drawSet(uint256 stackId, Candidate[] calldata candidates, uint8 setSize)
         external
         nonReentrant
@@ -402,29 +430,23 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
         if (!due) return set;
         if (keccak256(abi.encode(candidates, setSize)) != purchase.candidatesHash) revert WrongCandidates(stackId);
-        set = new Candidate[](setSize);
-        uint256 found;
+        uint256 size = setSize < candidates.length ? setSize : candidates.length;
+        set = new Candidate[](size);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
-        for (uint256 i = 0; i < order.length && found < setSize; ++i) {
+        for (uint256 i = 0; i < size; ++i) {
             DeferredRandom.step(order, seed, i);
-            Candidate calldata c = candidates[order[i]];
-            if (_canServe(stack.taskId, c.nodeId, stack.units)) set[found++] = c;
-        }
-        assembly ("memory-safe") {
-            mstore(set, found)
-        }
-        if (found == 0) {
-            _cancel(stackId, stack);
-            return set;
+            set[i] = candidates[order[i]];
         }
         purchase.candidatesHash = keccak256(abi.encode(set));
         stack.status = StackStatus.Choosing;
         emit NodeSetDrawn(stackId, set);
     }
 
-    /// The owner binds its stack to `nodeId`, a member of its drawn `set` (as `NodeSetDrawn` listed it) that can
-    /// still serve it, at the price that member asked at the purchase. Once only: the stack is then served by that
-    /// node alone. Past `DRAW_LIMIT` from the purchase anyone may call it, and it cancels and refunds the stack.
+    /// The owner binds its stack to `nodeId`, a member of its drawn `set` (as `NodeSetDrawn` listed it), at the
+    /// price that member asked at the purchase. Once only: the stack is then served by that node alone. When that
+    /// member cannot serve it any more (by the purchase's rules, `_offered`), the stack is cancelled and refunded
+    /// in full instead (returns 0): the owner is never left with only the members a third party chose to leave it.
+    /// Past `DRAW_LIMIT` from the purchase anyone may call it, and it cancels and refunds the stack.
     function chooseFromSet(uint256 stackId, Candidate[] calldata set, uint256 nodeId)
         external
         nonReentrant
@@ -438,11 +460,19 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (keccak256(abi.encode(set)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         for (uint256 i = 0; i < set.length; ++i) {
             if (set[i].nodeId != nodeId) continue;
-            if (!_canServe(stack.taskId, nodeId, stack.units)) revert NodeCannotServe(stackId, nodeId);
-            _open(stackId, stack, set[i], purchase.duration);
+            if (!_serves(stack, nodeId, true)) return _cancel(stackId, stack);
+            _open(stackId, stack, set[i]);
             return nodeId;
         }
         revert NotInSet(stackId, nodeId);
+    }
+
+    /// The owner cancels its stack while it waits for its choice of a member (`Choosing`): refunded in full.
+    function cancelChoice(uint256 stackId) external nonReentrant {
+        Stack storage stack = _existing(stackId);
+        if (stack.status != StackStatus.Choosing) revert StackNotChoosing(stackId);
+        if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
+        _cancel(stackId, stack);
     }
 
     /// The seed of a pending stack's draw, and `due` false when the draw ended in this call instead: `DRAW_LIMIT`
@@ -531,16 +561,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         }
     }
 
-    /// The node can still take the stack: eligible with the task's reputation, subscribed, room for the units.
-    function _canServe(uint256 taskId, uint256 nodeId, uint64 units) internal view returns (bool) {
-        uint256[] memory one = new uint256[](1);
-        one[0] = nodeId;
-        INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
-        if (!state.eligible || state.reputation < taskRegistry.getTask(taskId).minReputation) return false;
-        ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
-        return sub.active && _hasRoom(sub, units);
-    }
-
     /// Room for `units` more within the subscription's capacity and the collateral that backs it (as
     /// `TaskRegistry.draw` requires: the reserved units' cost at the subscription's price, at most its collateral).
     function _hasRoom(ITaskRegistry.Subscription memory sub, uint64 units) internal pure returns (bool) {
@@ -548,13 +568,14 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         return reserved <= sub.capacity && Units.cost(reserved, sub.pricePerMillion) <= sub.collateral;
     }
 
-    function _open(uint256 stackId, Stack storage stack, Candidate memory c, uint64 duration) internal {
-        uint16 surchargeBps =
-            stack.securityLevel == uint8(ITaskRegistry.SecurityLevel.CrossValidation) ? params.surchargeBps : 0;
+    /// Binds the stack to `c` at its frozen price, with the surcharge locked at the purchase (so the escrow never
+    /// exceeds what was locked: `c`'s price is at most the highest candidate price it was locked at).
+    function _open(uint256 stackId, Stack storage stack, Candidate memory c) internal {
+        Purchase storage purchase = _purchases[stackId];
         uint256 cost = Units.cost(stack.units, c.pricePerMillion);
-        uint256 escrow = cost + cost * surchargeBps / BPS;
+        uint256 escrow = cost + cost * purchase.surchargeBps / BPS;
         uint256 excess = stack.escrow - escrow;
-        uint64 expiresAt = uint64(block.timestamp) + duration;
+        uint64 expiresAt = uint64(block.timestamp) + purchase.duration;
         stack.status = StackStatus.Active;
         stack.nodeId = c.nodeId;
         stack.pricePerMillion = c.pricePerMillion;

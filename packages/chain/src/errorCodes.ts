@@ -4,6 +4,7 @@
  */
 export type ChainErrorCode =
   | "anvil_start_failed"
+  | "chosen_node_cannot_serve"
   | "contract_reverted"
   | "deployment_failed"
   | "event_not_found"

@@ -75,7 +75,31 @@ export class StackCancelledError extends AtomaError<ChainErrorCode> {
     readonly refunded: bigint,
     options?: AtomaErrorOptions,
   ) {
-    super("stack_cancelled", `stack ${stackId} found no node able to serve it any more; refunded`, options);
+    super(
+      "stack_cancelled",
+      `stack ${stackId} was cancelled before any node served it (its drawn node could no longer serve it, or the draw limit passed); refunded`,
+      options,
+    );
+  }
+}
+
+/**
+ * The member of a drawn set the owner chose could no longer serve the stack (full, left, no longer eligible): the
+ * choice cancelled the purchase and refunded it in full, and no other member was bound in its place.
+ */
+export class ChosenNodeCannotServeError extends AtomaError<ChainErrorCode> {
+  override name = "ChosenNodeCannotServeError";
+  constructor(
+    readonly stackId: bigint,
+    readonly nodeId: bigint,
+    readonly refunded: bigint,
+    options?: AtomaErrorOptions,
+  ) {
+    super(
+      "chosen_node_cannot_serve",
+      `node ${nodeId}, chosen for stack ${stackId}, could no longer serve it; the purchase was cancelled and refunded`,
+      options,
+    );
   }
 }
 

@@ -46,6 +46,7 @@ export {
   type BuyStackFromSetParams,
   type BuyStackFromSetResult,
   buyStackFromSet,
+  cancelChoice,
   cheapestMember,
   chooseFromSet,
   type DrawnSetPurchase,
@@ -227,6 +228,7 @@ export {
 export type { ChainErrorCode } from "./errorCodes.js";
 export {
   AnvilStartError,
+  ChosenNodeCannotServeError,
   ContractRevertError,
   DeploymentError,
   EventNotFoundError,

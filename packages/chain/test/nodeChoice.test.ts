@@ -3,6 +3,7 @@ import { buyStack, drawNode, frozenPurchaseOf } from "../src/actions/buyStack.js
 import { buyStackFromNode } from "../src/actions/buyStackFromNode.js";
 import {
   buyStackFromSet,
+  cancelChoice,
   cheapestMember,
   chooseFromSet,
   drawnSetOf,
@@ -11,6 +12,7 @@ import {
 import { findOwnedStacks } from "../src/actions/findOwnedStacks.js";
 import { getStack } from "../src/actions/getStack.js";
 import { offeredNodes } from "../src/actions/offeredNodes.js";
+import { unsubscribe } from "../src/actions/subscribe.js";
 import { StackStatus } from "../src/index.js";
 import { startNetwork, type TestNetwork, type TestNode } from "./network.js";
 import { nodesAtRisingPrices, risingPrice } from "./risingPrices.js";
@@ -129,6 +131,34 @@ describe("picking a stack's node against anvil", () => {
     ).rejects.toMatchObject({ errorName: "NotInSet" });
     const chosen = await chooseFromSet(user.ctx, { stackId: request.stackId, nodeId: member });
     expect(chosen).toMatchObject({ stackId: request.stackId, nodeId: member });
+  });
+
+  it("a chosen member that can no longer serve cancels the purchase, never binding another; the owner may cancel", async () => {
+    const fresh = await nodesAtRisingPrices(network, 2);
+    const user = await network.account();
+    const freshTerms = { ...terms(), taskId: fresh.taskId };
+    const request = await requestStackFromSet(user.ctx, { ...freshTerms, setSize: 2 });
+    const drawn = await drawNode(user.ctx, { stackId: request.stackId });
+    if (drawn.outcome !== "setDrawn") throw new Error(`the draw ended ${drawn.outcome}`);
+    const cheapest = fresh.nodes[0]!;
+    await unsubscribe(cheapest.signer, { taskId: fresh.taskId, nodeId: cheapest.nodeId });
+    await expect(
+      chooseFromSet(user.ctx, { stackId: request.stackId, nodeId: cheapest.nodeId }),
+    ).rejects.toMatchObject({
+      code: "chosen_node_cannot_serve",
+      nodeId: cheapest.nodeId,
+      refunded: (UNITS * risingPrice(1)) / 1_000_000n,
+    });
+    expect(await getStack(user.ctx, request.stackId)).toMatchObject({
+      status: StackStatus.Closed,
+      nodeId: 0n,
+    });
+
+    const next = await requestStackFromSet(user.ctx, { ...freshTerms, setSize: 2 });
+    await drawNode(user.ctx, { stackId: next.stackId });
+    const cancelled = await cancelChoice(user.ctx, { stackId: next.stackId });
+    expect(cancelled.refunded).toBe((UNITS * risingPrice(1)) / 1_000_000n);
+    expect((await getStack(user.ctx, next.stackId)).status).toBe(StackStatus.Closed);
   });
 
   it("still draws one node at random for a plain purchase", async () => {

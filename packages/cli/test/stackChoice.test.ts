@@ -97,6 +97,22 @@ describe("atoma stack buy --node / --set, atoma stack choose", () => {
     await expectRefused(choose(pending.set[0]!.nodeId), /is not waiting for a choice from a drawn set/);
   });
 
+  it("`stack choose --cancel` cancels a drawn set for its owner, refunded in full", async () => {
+    const drawn = await runCliToEnd(buy("--set", "2", "--choose-later"));
+    expect(drawn.code, drawn.stderr).toBe(0);
+    const pending = JSON.parse(drawn.stdout) as { stackId: string };
+    const cancel = (...more: string[]) => [
+      ...["stack", "choose", pending.stackId, ...more],
+      ...["--network", networkFile, "--key-file", owner.file],
+    ];
+    await expectRefused(cancel(), /give either --node <id> or --cancel/);
+    await expectRefused(cancel("--cancel", "--node", "1"), /give either --node <id> or --cancel/);
+    const cancelled = await runCliToEnd(cancel("--cancel"));
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ stackId: pending.stackId, cancelled: true });
+    await expectRefused(cancel("--cancel"), /is not waiting for a choice from a drawn set/);
+  });
+
   it("refuses bad options and nodes it may not name with one line", async () => {
     await expectRefused(buy("--node", "1", "--set", "2"), /cannot be used with/);
     await expectRefused(buy("--set", "1"), /--set must be a whole number from 2 to 16/);

@@ -1,4 +1,11 @@
-import { chooseFromSet, getNode, type NodeCandidate, requestAndDrawSet } from "@atoma/chain";
+import {
+  ChosenNodeCannotServeError,
+  chooseFromSet,
+  getNode,
+  type NodeCandidate,
+  requestAndDrawSet,
+  unsubscribe,
+} from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
 import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";
@@ -49,6 +56,30 @@ describe("boughtStack's node pick against anvil", () => {
     expect(offered).toHaveLength(1);
     expect(offered[0]).toHaveLength(2);
     expect(stack.nodeId).toBe(offered[0]!.at(-1)!.nodeId);
+  });
+
+  it("never moves to another member when the one the chooser picks can no longer serve: a typed error", async () => {
+    const fresh = await nodesAtRisingPrices(network, 2);
+    const { ctx } = await network.account();
+    const picks: bigint[] = [];
+    const cheapest = fresh.nodes[0]!;
+    const bought = boughtStack(ctx, {
+      ...terms,
+      taskId: fresh.taskId,
+      pick: {
+        kind: "set",
+        size: 2,
+        choose: async () => {
+          // Someone front-runs the choice: the picked member leaves the task before it lands.
+          await unsubscribe(cheapest.signer, { taskId: fresh.taskId, nodeId: cheapest.nodeId });
+          picks.push(cheapest.nodeId);
+          return cheapest.nodeId;
+        },
+      },
+    });
+    await expect(bought).rejects.toBeInstanceOf(ChosenNodeCannotServeError);
+    await expect(bought).rejects.toMatchObject({ code: "chosen_node_cannot_serve", nodeId: cheapest.nodeId });
+    expect(picks).toEqual([cheapest.nodeId]);
   });
 
   it("takes a stack waiting for its owner's choice as unusable, and its chosen node once chosen", async () => {

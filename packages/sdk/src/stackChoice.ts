@@ -37,7 +37,8 @@ export interface UsableStack {
 /**
  * How a purchase picks its serving node, the protocol's three ways: drawn at random among the nodes the terms allow
  * (the default); a set of `size` drawn at random, whose member `choose` picks by the buyer's own criteria (default:
- * the cheapest); or a node the buyer names (`offeredNodes` in @atoma/chain lists those it may name).
+ * the cheapest; the pick is final: if that member can no longer serve, the purchase is cancelled and refunded and
+ * `ChosenNodeCannotServeError` thrown, never another member bound); or a node the buyer names (`offeredNodes` in @atoma/chain lists those it may name).
  */
 export type NodePick =
   | { kind: "drawn" }

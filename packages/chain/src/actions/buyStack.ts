@@ -128,7 +128,10 @@ export type DrawNodeResult = TxInfo &
     | { outcome: "setDrawn"; set: NodeCandidate[] }
     /** The purchase block's hash was gone (more than 256 blocks): re-armed on this block, draw again later. */
     | { outcome: "rearmed"; armedAt: bigint }
-    /** No frozen candidate could serve any more: the stack is cancelled and the owner refunded. */
+    /**
+     * The drawn node could no longer serve (it is never replaced by another candidate), or the draw limit passed:
+     * the stack is cancelled and the owner refunded in full.
+     */
     | { outcome: "cancelled"; refunded: bigint }
   );
 

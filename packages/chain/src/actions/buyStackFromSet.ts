@@ -1,5 +1,10 @@
 import { stackManagerAbi } from "@atoma/contracts";
-import { EventNotFoundError, StackCancelledError, UnexpectedOutcomeError } from "../errors.js";
+import {
+  ChosenNodeCannotServeError,
+  EventNotFoundError,
+  StackCancelledError,
+  UnexpectedOutcomeError,
+} from "../errors.js";
 import {
   type BuyStackParams,
   type BuyStackResult,
@@ -17,11 +22,18 @@ import type { ChainContext } from "./context.js";
 import { execute } from "./execute.js";
 
 export interface BuyStackFromSetParams extends BuyStackParams {
-  /** How many nodes the set draws (2 to `StackManager.MAX_SET_SIZE`); fewer when fewer candidates can serve. */
+  /**
+   * How many nodes the set draws (2 to `StackManager.MAX_SET_SIZE`; fewer only when fewer were frozen), whether or
+   * not each can still serve when it is chosen.
+   */
   setSize: number;
 }
 
-/** How the buyer picks the member of the drawn set that will serve: its own criteria (latency, price, …). */
+/**
+ * How the buyer picks the member of the drawn set that will serve: its own criteria (latency, price, …). The pick
+ * is final: if that member can no longer serve, the purchase is cancelled (`ChosenNodeCannotServeError`), never
+ * moved to another member.
+ */
 export type SetChooser = (set: readonly NodeCandidate[]) => bigint | Promise<bigint>;
 
 export interface BuyStackFromSetResult extends BuyStackResult {
@@ -66,8 +78,9 @@ export async function drawnSetOf(ctx: ChainContext, stackId: bigint): Promise<No
 
 /**
  * The owner binds its stack to `nodeId`, a member of its drawn set (read from its `NodeSetDrawn` event when `set`
- * is not given); the stack is then active on that node alone. Throws `StackCancelledError` when the choice came
- * past the draw limit (the stack was cancelled and refunded instead).
+ * is not given); the stack is then active on that node alone. Throws `ChosenNodeCannotServeError` when that member
+ * could no longer serve it, and `StackCancelledError` when the choice came past the draw limit: either way the
+ * stack was cancelled and refunded in full instead, and no other member was bound.
  */
 export async function chooseFromSet(
   ctx: ChainContext,
@@ -83,8 +96,39 @@ export async function chooseFromSet(
   const opened = openedStackOf(receipt);
   if (opened) return opened;
   const refunded = cancelledRefundOf(receipt);
-  if (refunded !== undefined) throw new StackCancelledError(params.stackId, refunded);
-  throw new EventNotFoundError(`no StackBought event for stack ${params.stackId}`);
+  if (refunded === undefined)
+    throw new EventNotFoundError(`no StackBought event for stack ${params.stackId}`);
+  if (await pastDrawLimit(ctx, params.stackId, receipt.blockNumber))
+    throw new StackCancelledError(params.stackId, refunded);
+  throw new ChosenNodeCannotServeError(params.stackId, params.nodeId, refunded);
+}
+
+/** Whether block `blockNumber` came past the stack's draw limit (what cancels a choice besides the member). */
+async function pastDrawLimit(ctx: ChainContext, stackId: bigint, blockNumber: bigint): Promise<boolean> {
+  const read = { address: ctx.addresses.StackManager, abi: stackManagerAbi } as const;
+  const [{ boughtTime }, limit, block] = await Promise.all([
+    ctx.publicClient.readContract({ ...read, functionName: "getPurchase", args: [stackId] }),
+    ctx.publicClient.readContract({ ...read, functionName: "DRAW_LIMIT" }),
+    ctx.publicClient.getBlock({ blockNumber }),
+  ]);
+  return block.timestamp > BigInt(boughtTime) + limit;
+}
+
+/** The owner cancels its stack while it waits for its choice from the drawn set; returns the full refund. */
+export async function cancelChoice(
+  ctx: ChainContext,
+  params: { stackId: bigint },
+): Promise<{ hash: BuyStackResult["hash"]; refunded: bigint }> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.StackManager,
+    abi: stackManagerAbi,
+    functionName: "cancelChoice",
+    args: [params.stackId],
+  });
+  const refunded = cancelledRefundOf(receipt);
+  if (refunded === undefined)
+    throw new EventNotFoundError(`no StackCancelled event for stack ${params.stackId}`);
+  return { hash: receipt.transactionHash, refunded };
 }
 
 /** The cheapest member of a set, the first drawn among equals. */
@@ -104,7 +148,7 @@ export interface DrawnSetPurchase {
 
 /**
  * A set purchase up to its draw: the purchase, then the set's draw in a later block (drawn again while it comes
- * back re-armed). Throws `StackCancelledError` when no candidate could serve any more.
+ * back re-armed). Throws `StackCancelledError` when the draw limit had passed.
  */
 export async function requestAndDrawSet(
   ctx: ChainContext,
@@ -127,7 +171,9 @@ export async function requestAndDrawSet(
 
 /**
  * Buys a stack from a set drawn at random (`requestAndDrawSet`), then binds it to the member `choose` picks by the
- * buyer's own criteria (default: the cheapest).
+ * buyer's own criteria (default: the cheapest). When that member can no longer serve, throws
+ * `ChosenNodeCannotServeError` (the purchase cancelled and refunded): it never falls back to another member,
+ * which could be one a third party left it by filling the others.
  */
 export async function buyStackFromSet(
   ctx: ChainContext,

@@ -18,6 +18,8 @@ export async function readNodeIdOfSigner(
 
 export interface OnChainStack {
   owner: Address;
+  /** A `StackStatus` value. */
+  status: number;
   taskId: bigint;
   nodeId: bigint;
   units: bigint;
@@ -45,6 +47,7 @@ export async function readStack(
   });
   return {
     owner: stack.owner,
+    status: stack.status,
     taskId: BigInt(stack.taskId),
     nodeId: BigInt(stack.nodeId),
     units: BigInt(stack.units),

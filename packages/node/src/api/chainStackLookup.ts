@@ -1,4 +1,4 @@
-import { type AtomaPublicClient, readStack } from "@atoma/chain";
+import { type AtomaPublicClient, readStack, StackStatus } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { Address } from "viem";
 import type { ChainStackLookup } from "./apiContext.js";
@@ -26,8 +26,9 @@ export function chainStackLookup(
       return undefined;
     }
     if (!stack) return undefined;
-    // A stack whose node is not drawn or chosen yet names node 0: it may become this node's, so nothing is kept.
-    if (stack.nodeId === 0n) return { nodeId: 0n };
+    // A stack still waiting for its draw or choice names node 0 and may become this node's: nothing is kept. One
+    // cancelled before it served (closed with node 0) never will, so it is kept like another node's.
+    if (stack.nodeId === 0n && stack.status !== StackStatus.Closed) return { nodeId: 0n };
     if (foreign.size >= maxRemembered) foreign.delete(foreign.keys().next().value!);
     foreign.set(stackId, stack.nodeId);
     return { nodeId: stack.nodeId };
