@@ -1,5 +1,11 @@
-import { InvalidInputError, type Logger } from "@atoma/core";
-import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
+import { AtomaError, InvalidInputError, type Logger } from "@atoma/core";
+import {
+  getLlama,
+  type Llama,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  LlamaLogLevel,
+} from "node-llama-cpp";
 import { EngineStream } from "../EngineStream.js";
 import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
 import { numericSettingsOf } from "../fingerprint/embeddedFingerprint.js";
@@ -18,11 +24,12 @@ import {
   chatCompletion,
   chatUsageChunk,
   newIdentity,
-  textChunk,
+  type ResponseIdentity,
   textCompletion,
   textUsageChunk,
   usageOf,
 } from "../openai/build.js";
+import { chatLogprobs, completionLogprobs } from "../openai/logprobs.js";
 import {
   type ChatRequest,
   type CompletionRequest,
@@ -33,6 +40,7 @@ import {
   parseTokenizeRequest,
 } from "../openai/requests.js";
 import type {
+  ChatCompletion,
   ChatCompletionChunk,
   EmbeddingResponse,
   ModelCard,
@@ -41,11 +49,18 @@ import type {
 } from "../openai/responses.js";
 import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling } from "../sampling.js";
+import { ChatChunks } from "../structured/ChatChunks.js";
+import { type CallId, chatAnswer } from "../structured/chatAnswer.js";
+import { isConstrained, type OutputFormat, outputFormatOf, TEXT_OUTPUT } from "../structured/outputFormat.js";
+import { OutputGrammars } from "../structured/outputGrammar.js";
+import { TextChunks } from "../structured/TextChunks.js";
+import { toolCallIds } from "../structured/toolCallText.js";
+import { promptMessages } from "../structured/toolPrompt.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
 import { embed } from "./embed.js";
-import { type GenerationOutcome, generate } from "./generate.js";
+import { type GeneratedDelta, type GenerationOutcome, generate } from "./generate.js";
 import { LoadedModel } from "./LoadedModel.js";
 import {
   type EmbeddedEngineOptions,
@@ -60,8 +75,18 @@ export interface EmbeddedEngineComponents {
   llama?: Llama | undefined;
 }
 
+/** What this engine makes of a body: the prepared request, with what its answer may be and the grammar for it. */
+export interface EmbeddedPrepared extends PreparedRequest {
+  /** Tools, tool choice and response format resolved (free text for text completions). */
+  output: OutputFormat;
+  /** The grammar decoding follows (tools, JSON answers); none for free text. */
+  grammar: LlamaGrammar | undefined;
+  /** Alternatives to report per token; undefined: no logprobs. */
+  topLogprobs: number | undefined;
+}
+
 /** A request ready to generate: prepared, with the model that runs it and its token limit, checked. */
-export interface PreparedGeneration extends PreparedRequest {
+export interface PreparedGeneration extends EmbeddedPrepared {
   loaded: LoadedModel;
   maxTokens: number;
 }
@@ -72,6 +97,7 @@ export class EmbeddedEngine implements InferenceEngine {
   readonly options: ResolvedEmbeddedEngineOptions;
   readonly #logger: Logger;
   #llama: Llama | undefined;
+  #grammars: OutputGrammars | undefined;
   readonly #ownsLlama: boolean;
   readonly #models = new Map<string, LoadedModel>();
   #stopper = new AbortController();
@@ -105,6 +131,7 @@ export class EmbeddedEngine implements InferenceEngine {
       logger: (level, message) => this.#logger.warn({ level, llama: message.trim() }, "llama.cpp"),
     });
     const llama = this.#llama;
+    this.#grammars = new OutputGrammars(llama);
     try {
       for (const spec of this.options.models)
         this.#models.set(spec.id, await LoadedModel.load(llama, spec, this.options, this.#logger));
@@ -147,27 +174,42 @@ export class EmbeddedEngine implements InferenceEngine {
   }
 
   async prepare(body: unknown, kind: GenerationKind): Promise<PreparedRequest> {
-    return issuePrepared(this, this.#prepare(body, kind));
+    return issuePrepared(this, await this.#prepare(body, kind));
   }
 
   /**
    * @internal What generation needs of a body, or of a request this engine prepared (not tokenized again): the
    * model that runs it and its token limit, checked.
    */
-  generationFor(input: unknown, kind: GenerationKind): PreparedGeneration {
-    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind));
+  async generationFor(input: unknown, kind: GenerationKind): Promise<PreparedGeneration> {
+    const prepared = (await preparedOr(this, input, kind, (body) =>
+      this.#prepare(body, kind),
+    )) as EmbeddedPrepared;
     const loaded = this.modelFor(prepared.request.model);
     const maxTokens = loaded.maxTokensFor(prepared.promptTokens.length, prepared.sampling.maxTokens);
     return { ...prepared, loaded, maxTokens };
   }
 
-  #prepare(body: unknown, kind: GenerationKind): PreparedRequest {
+  async #prepare(body: unknown, kind: GenerationKind): Promise<EmbeddedPrepared> {
     const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     const loaded = this.modelFor(request.model);
     const sampling = resolveSampling(body, request, kind);
+    const output = kind === "chat" ? outputFormatOf(request as ChatRequest) : TEXT_OUTPUT;
+    if (isConstrained(output)) {
+      // Both would let the text end where the grammar has not: a stop sequence cuts it, ignore_eos runs past it.
+      if (sampling.stop.length > 0)
+        throw new InvalidRequestError("stop sequences cannot cut tool calls or JSON answers", {
+          param: "stop",
+        });
+      if (sampling.ignoreEos)
+        throw new InvalidRequestError("ignore_eos cannot be combined with tools or a JSON answer", {
+          param: "ignore_eos",
+        });
+    }
+    const grammar = await this.#grammarFor(output);
     const promptTokens =
       kind === "chat"
-        ? loaded.prompts.chatTokens((request as ChatRequest).messages)
+        ? loaded.prompts.chatTokens(promptMessages(request as ChatRequest))
         : loaded.prompts.textTokens(completionPrompt(request as CompletionRequest));
     return {
       kind,
@@ -177,29 +219,46 @@ export class EmbeddedEngine implements InferenceEngine {
       promptTokens,
       promptTokenCount: promptTokens.length,
       maxModelLen: loaded.contextSize,
+      output,
+      grammar,
+      topLogprobs: topLogprobsOf(request, kind),
     };
+  }
+
+  async #grammarFor(output: OutputFormat): Promise<LlamaGrammar | undefined> {
+    if (!this.#grammars) throw new EngineStoppedError();
+    try {
+      return await this.#grammars.grammarFor(output);
+    } catch (error) {
+      if (error instanceof AtomaError) throw error;
+      // Schemas are checked before; a grammar llama.cpp still refuses is refused like the schema would be.
+      throw new InvalidRequestError("llama.cpp cannot build a grammar for this output format", {
+        details: error instanceof Error ? error.message : String(error),
+        param: output.tools.length > 0 ? "tools" : "response_format",
+      });
+    }
   }
 
   /** The same generation as `streamChat`, without handing out chunks on the way. */
   async chat(body: unknown, options: CallOptions = {}): Promise<ChatResult> {
-    const prepared = this.generationFor(body, "chat");
+    const prepared = await this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
-    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
     return {
-      response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
+      response: chatResponse(identity, prepared, outcome),
       generation: generationInfo(prepared, outcome),
     };
   }
 
   /** The same generation as `streamComplete`, without handing out chunks on the way. */
   async complete(body: unknown, options: CallOptions = {}): Promise<CompletionResult> {
-    const prepared = this.generationFor(body, "completion");
+    const prepared = await this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
     const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+    const logprobs = outcome.logprobs && completionLogprobs(outcome.logprobs, prepared.loaded.tokenText);
     return {
-      response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+      response: textCompletion(identity, outcome.text, outcome.finishReason, usage, logprobs),
       generation: generationInfo(prepared, outcome),
     };
   }
@@ -208,22 +267,18 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
-    const prepared = this.generationFor(body, "chat");
+    const prepared = await this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
-    const { source, cancel } = this.#start(prepared, options.signal, (delta) =>
-      chatChunk(identity, { content: delta }),
-    );
+    const shaper = new ChatChunks(identity, prepared.output, callIdsOf(prepared), logprobsText(prepared));
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<ChatCompletionChunk, ChatResult, undefined> {
       yield chatChunk(identity, { role: "assistant", content: "" });
       const outcome = yield* source;
-      yield chatChunk(identity, {}, outcome.finishReason);
-      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-      if (includeUsage) yield chatUsageChunk(identity, usage);
-      return {
-        response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
-        generation: generationInfo(prepared, outcome),
-      };
+      yield shaper.finish(outcome.finishReason);
+      const response = chatResponse(identity, prepared, outcome);
+      if (includeUsage) yield chatUsageChunk(identity, response.usage);
+      return { response, generation: generationInfo(prepared, outcome) };
     }
     return new EngineStream(chunks(), cancel);
   }
@@ -232,17 +287,19 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
-    const prepared = this.generationFor(body, "completion");
+    const prepared = await this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
-    const { source, cancel } = this.#start(prepared, options.signal, (delta) => textChunk(identity, delta));
+    const shaper = new TextChunks(identity, logprobsText(prepared));
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<TextCompletionChunk, CompletionResult, undefined> {
       const outcome = yield* source;
-      yield textChunk(identity, "", outcome.finishReason);
+      yield shaper.finish(outcome.finishReason);
       const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
       if (includeUsage) yield textUsageChunk(identity, usage);
+      const logprobs = outcome.logprobs && completionLogprobs(outcome.logprobs, prepared.loaded.tokenText);
       return {
-        response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+        response: textCompletion(identity, outcome.text, outcome.finishReason, usage, logprobs),
         generation: generationInfo(prepared, outcome),
       };
     }
@@ -268,7 +325,7 @@ export class EmbeddedEngine implements InferenceEngine {
     const loaded = this.modelFor(request.model);
     const tokens =
       request.messages !== undefined
-        ? loaded.prompts.chatTokens(request.messages)
+        ? loaded.prompts.chatTokens(promptMessages({ messages: request.messages }))
         : loaded.prompts.textTokens(request.prompt ?? "");
     return { model: loaded.id, tokens, count: tokens.length, max_model_len: loaded.contextSize };
   }
@@ -318,7 +375,7 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<ReplayResult> {
     if (claim.text === undefined && claim.tokenIds === undefined)
       throw new InvalidRequestError("a claim needs its text or its token ids");
-    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
+    const prepared = await this.generationFor(body, options.kind ?? kindOf(body));
     return replay(await drain(this.#start(prepared, options.signal, undefined).source), claim);
   }
 
@@ -331,7 +388,7 @@ export class EmbeddedEngine implements InferenceEngine {
     claim: Claim,
     options: CallOptions & ScoreOptions & { kind?: "chat" | "completion" | undefined } = {},
   ): Promise<ScoreResult> {
-    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
+    const prepared = await this.generationFor(body, options.kind ?? kindOf(body));
     const ticket = prepared.loaded.admit(this.#signal(options.signal));
     return this.#track(async () => {
       const lease = await ticket.ready;
@@ -347,7 +404,7 @@ export class EmbeddedEngine implements InferenceEngine {
   #start<Chunk>(
     prepared: PreparedGeneration,
     callerSignal: AbortSignal | undefined,
-    toChunk: ((delta: string) => Chunk) | undefined,
+    toChunks: ((delta: GeneratedDelta) => Iterable<Chunk>) | undefined,
   ) {
     const signal = this.#signal(callerSignal);
     const loaded = prepared.loaded;
@@ -367,16 +424,13 @@ export class EmbeddedEngine implements InferenceEngine {
       let lease: Lease<LlamaContextSequence> | undefined;
       try {
         lease = await ticket.ready;
-        const { promptTokens, sampling, maxTokens } = prepared;
         const outcome = yield* generate(
           lease.slot,
           loaded.model,
           loaded.detokenize,
-          promptTokens,
-          sampling,
-          maxTokens,
+          prepared,
           signal,
-          toChunk,
+          toChunks,
         );
         engine.#logger.debug(
           {
@@ -434,6 +488,43 @@ async function drain<Outcome>(source: AsyncGenerator<unknown, Outcome, undefined
     const next = await source.next();
     if (next.done) return next.value;
   }
+}
+
+/** The chat completion a generation stands for: its text or tool calls, finish reason, usage and logprobs. */
+function chatResponse(
+  identity: ResponseIdentity,
+  prepared: PreparedGeneration,
+  outcome: GenerationOutcome,
+): ChatCompletion {
+  const { message, finishReason } = chatAnswer(
+    outcome.text,
+    outcome.finishReason,
+    prepared.output,
+    callIdsOf(prepared),
+  );
+  const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
+  const logprobs = outcome.logprobs && chatLogprobs(outcome.logprobs, prepared.loaded.tokenText);
+  return chatCompletion(identity, message, finishReason, usage, logprobs);
+}
+
+/** Tool call ids of the answer to a request: derived from its body, so every verifier writes the same. */
+function callIdsOf(prepared: PreparedGeneration): CallId {
+  return toolCallIds(prepared.body);
+}
+
+/** How tokens read in logprobs, when the request asked for them. */
+function logprobsText(prepared: PreparedGeneration) {
+  return prepared.topLogprobs === undefined ? undefined : prepared.loaded.tokenText;
+}
+
+/** Alternatives per token a request asks for: chats `top_logprobs` (with `logprobs: true`), completions `logprobs`. */
+function topLogprobsOf(request: ChatRequest | CompletionRequest, kind: GenerationKind): number | undefined {
+  if (kind === "chat") {
+    const chat = request as ChatRequest;
+    return chat.logprobs === true ? (chat.top_logprobs ?? 0) : undefined;
+  }
+  const logprobs = (request as CompletionRequest).logprobs;
+  return typeof logprobs === "number" ? logprobs : undefined;
 }
 
 function generationInfo(prepared: PreparedGeneration, outcome: GenerationOutcome): GenerationInfo {

@@ -84,7 +84,7 @@ export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
   const file = ensureTinyModel({ seed });
   const engine = new EmbeddedEngine(
     { logger: silentLogger },
-    { models: [{ id: MODEL, path: file.path }], threads: 1, contextSize: 512 },
+    { models: [{ id: MODEL, path: file.path }], threads: 1, contextSize: 1024 },
   );
   await engine.start();
   return engine;
