@@ -90,7 +90,7 @@ describe("tool calls", () => {
       const stream = await engine.streamChat(body);
       const chunks: ChatCompletionChunk[] = [];
       for await (const chunk of stream) chunks.push(chunk);
-      const calls: { id?: string; name?: string; arguments: string }[] = [];
+      const calls: { id: string; name: string | undefined; arguments: string }[] = [];
       for (const chunk of chunks)
         for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) {
           if (delta.id) {

@@ -18,6 +18,17 @@ describe("gbnf rules", () => {
     );
   });
 
+  it("writes integers without an exponent and other numbers with one of two digits at most", () => {
+    const grammar = [
+      'root ::= integer-number-rule fractional-number-rule "\\n\\n\\n\\n" [\\n]*',
+      "integer-number-rule ::= [0-9]+ ([eE] [-+]? [0-9]+)?",
+      "fractional-number-rule ::= [0-9]+ ([eE] [-+]? [0-9]+)?",
+    ].join("\n");
+    const rules = schemaGrammarRules(grammar);
+    expect(rules.get("integer-number-rule")).not.toContain("eE");
+    expect(rules.get("fractional-number-rule")).toContain("[eE] [-+]? [0-9]{1,2}");
+  });
+
   it("fails loudly on a grammar of another shape", () => {
     expect(() => schemaGrammarRules('root ::= "x"')).toThrow(/trailer/);
   });

@@ -5,10 +5,23 @@
  */
 const SCHEMA_GRAMMAR_TRAILER = ` "${"\\n".repeat(4)}" [\\n]*`;
 
+/**
+ * Numbers as this engine writes them. node-llama-cpp lets an integer carry any exponent (`91E-3` is no integer)
+ * and a number an exponent of up to 16 digits (`1E400` parses as Infinity); here integers have no exponent and
+ * other numbers one of at most two digits, so every number parses to a finite value of its type.
+ */
+const NUMBER_RULES: Record<string, string> = {
+  "integer-number-rule": '"-"? ("0" | [1-9] [0-9]{0,15})',
+  "fractional-number-rule": '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?',
+};
+
 /** A GBNF grammar's rules, by name, in their order (each rule one `name ::= body` line). */
 export type GbnfRules = ReadonlyMap<string, string>;
 
-/** The rules of a grammar node-llama-cpp made for a JSON schema, its root ending where the JSON value does. */
+/**
+ * The rules of a grammar node-llama-cpp made for a JSON schema, its root ending where the JSON value does and its
+ * numbers this engine's.
+ */
 export function schemaGrammarRules(grammar: string): GbnfRules {
   const rules = new Map<string, string>();
   for (const line of grammar.split("\n")) {
@@ -22,6 +35,7 @@ export function schemaGrammarRules(grammar: string): GbnfRules {
       "node-llama-cpp's JSON-schema grammar changed shape: its root rule has no newline trailer",
     );
   rules.set("root", root.slice(0, -SCHEMA_GRAMMAR_TRAILER.length));
+  for (const [name, body] of Object.entries(NUMBER_RULES)) if (rules.has(name)) rules.set(name, body);
   return rules;
 }
 

@@ -45,6 +45,13 @@ export function validates(schema: object, json: string): true | string {
   } catch (error) {
     return `not JSON: ${String(error)}: ${json}`;
   }
+  if (!finite(value)) return `a number is not finite: ${json}`;
   const validate = ajv.compile(schema);
   return validate(value) ? true : `${ajv.errorsText(validate.errors)}: ${json}`;
+}
+
+function finite(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value === "object" && value !== null) return Object.values(value).every(finite);
+  return true;
 }

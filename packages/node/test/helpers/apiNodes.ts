@@ -10,11 +10,13 @@ import { type AtomaNode, createNode } from "../../src/service/createNode.js";
 import type { RegisteredNode, StackNetwork } from "./stackNetwork.js";
 
 /** One engine over the tiny model, shared by every node of a test file (deterministic settings). */
-export async function startTinyEngine(): Promise<{ engine: EmbeddedEngine; model: TinyModelFile }> {
+export async function startTinyEngine(
+  contextSize = 512,
+): Promise<{ engine: EmbeddedEngine; model: TinyModelFile }> {
   const model = ensureTinyModel();
   const engine = new EmbeddedEngine(
     { logger: silentLogger },
-    { models: [{ id: model.id, path: model.path }], threads: 1, contextSize: 512, sequences: 4 },
+    { models: [{ id: model.id, path: model.path }], threads: 1, contextSize, sequences: 4 },
   );
   await engine.start();
   return { engine, model };
