@@ -144,6 +144,20 @@ describe("tool calls", () => {
     );
   });
 
+  it("under load: calls, JSON answers and plain chats running at once produce what each produces alone", async () => {
+    const bodies = [
+      toolChat({ tool_choice: "required", seed: 11 }),
+      toolChat({ seed: 12, temperature: 0.7 }),
+      chatBody("JSON.", { response_format: { type: "json_object" }, seed: 13, max_tokens: 120 }),
+      chatBody("Plain.", { seed: 14, max_tokens: 120 }),
+      toolChat({ tool_choice: { type: "function", function: { name: "search" } }, seed: 15 }),
+    ];
+    const alone: number[][] = [];
+    for (const body of bodies) alone.push((await engine.chat(body)).generation.completionTokenIds!);
+    const together = await Promise.all(bodies.map((body) => engine.chat(body)));
+    expect(together.map((result) => result.generation.completionTokenIds)).toEqual(alone);
+  });
+
   it("reads tools the same whatever the order of their keys (verifiers read bodies as canonical JSON)", async () => {
     const body = toolChat({ tool_choice: "required", seed: 9 });
     const reordered = JSON.parse(

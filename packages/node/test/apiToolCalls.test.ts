@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { StackClient } from "@atoma/sdk";
+import type { StackClient } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AtomaNode } from "../src/service/createNode.js";
-import { apiNode, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
+import { apiNode, stackClientFor, startTinyEngine, waitForStack } from "./helpers/apiNodes.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 
 type Json = Record<string, unknown>;
@@ -53,15 +53,7 @@ describe("stack API: tool calls, JSON answers, usage in the last chunk", () => {
     const owner = await network.owner();
     const { stackId } = await network.buy(owner.ctx, taskId, 1_000_000n);
     await waitForStack(node, stackId);
-    client = new StackClient({
-      nodeUrl: node.url,
-      account: owner.account,
-      stackId,
-      chainId: network.anvil.chainId,
-      stackManager: network.addresses.StackManager,
-      nodeSigner: nodes[0]!.account.address,
-      nodeId: nodes[0]!.nodeId,
-    });
+    client = stackClientFor(network, nodes[0]!, node, owner.account, stackId);
   }, 120_000);
   afterAll(async () => {
     await node?.stop();
@@ -96,6 +88,18 @@ describe("stack API: tool calls, JSON answers, usage in the last chunk", () => {
     const streamedCalls = choiceOf(streamed.response).message.tool_calls!;
     expect(streamedCalls.map((call) => call.function)).toEqual(calls.map((call) => call.function));
     expect(streamedCalls[0]!.id).not.toBe(calls[0]!.id);
+  });
+
+  it("answers a resent streamed tool call from its records, as one chunk that adds up to the same calls", async () => {
+    const signed = await client.sign(
+      chat({ tools: [WEATHER], tool_choice: "required", seed: 5, stream: true }),
+    );
+    const first = await client.sendStream("/v1/chat/completions", signed);
+    const chunks: Json[] = [];
+    const again = await client.sendStream("/v1/chat/completions", signed, (chunk) => chunks.push(chunk));
+    expect(chunks).toHaveLength(1);
+    expect(again.atoma).toEqual(first.atoma);
+    expect(choiceOf(again.response).message.tool_calls).toEqual(choiceOf(first.response).message.tool_calls);
   });
 
   it("answers JSON of the schema, and sends the usage once, in the final chunk with the receipt", async () => {

@@ -102,33 +102,25 @@ describe("tool calls and JSON answers under attestation", () => {
     expect(revealed.agreeing).toEqual(served.attesters);
   }, 120_000);
 
-  it("a server that fakes a tool call (other arguments, as valid for the tool) is disputed and slashed", async () => {
-    const served = await serveAndSettle(net, REQUESTS, {
-      engine: net.engine,
-      extraBody: toolCalls,
-      fake: (k, response) => (k === 1 ? fakedToolCall(response) : undefined),
-    });
-    await whenPhase(served.stackId, Phase.Reveal);
-    const before = await userBalance();
-    const revealed = await reveal(served, served.indices);
-    if (revealed.outcome !== "disputed") throw new Error("the faked tool call went unnoticed");
-    expect(revealed.dissenting).toEqual(served.attesters);
-    await whenPhase(served.stackId, Phase.Failed);
-    await expectCaught(served, before);
-  }, 120_000);
-
-  it("a server that fakes a JSON answer (another document valid for the schema) is disputed and slashed", async () => {
-    const served = await serveAndSettle(net, REQUESTS, {
-      engine: net.engine,
-      extraBody: jsonAnswers,
-      fake: (k, response) => (k === 2 ? fakedJsonAnswer(response) : undefined),
-    });
-    await whenPhase(served.stackId, Phase.Reveal);
-    const before = await userBalance();
-    const revealed = await reveal(served, served.indices);
-    if (revealed.outcome !== "disputed") throw new Error("the faked JSON answer went unnoticed");
-    expect(revealed.dissenting).toEqual(served.attesters);
-    await whenPhase(served.stackId, Phase.Failed);
-    await expectCaught(served, before);
-  }, 120_000);
+  it.each([
+    ["a tool call (other arguments, as valid for the tool)", toolCalls, fakedToolCall],
+    ["a JSON answer (another document valid for the schema)", jsonAnswers, fakedJsonAnswer],
+  ] as const)(
+    "a server that fakes %s is disputed and slashed",
+    async (_, extraBody, fake) => {
+      const served = await serveAndSettle(net, REQUESTS, {
+        engine: net.engine,
+        extraBody,
+        fake: (k, response) => (k === 1 ? fake(response) : undefined),
+      });
+      await whenPhase(served.stackId, Phase.Reveal);
+      const before = await userBalance();
+      const revealed = await reveal(served, served.indices);
+      if (revealed.outcome !== "disputed") throw new Error("the faked answer went unnoticed");
+      expect(revealed.dissenting).toEqual(served.attesters);
+      await whenPhase(served.stackId, Phase.Failed);
+      await expectCaught(served, before);
+    },
+    120_000,
+  );
 });

@@ -5,17 +5,20 @@ export const MAX_TOOLS = 128;
 /** OpenAI's rule for function and schema names. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-const name = z.string().regex(TOOL_NAME, "must be 1 to 64 letters, digits, underscores or dashes");
 const jsonSchema = z.record(z.string(), z.unknown());
+/** What a function and a response format share: a name, a description, and whether their schema is strict. */
+const namedSchema = {
+  name: z.string().regex(TOOL_NAME, "must be 1 to 64 letters, digits, underscores or dashes"),
+  description: z.string().max(100_000).nullish(),
+  strict: z.boolean().nullish(),
+};
 
 export const toolSchema = z.looseObject({
   type: z.literal("function"),
   function: z.looseObject({
-    name,
-    description: z.string().max(100_000).nullish(),
+    ...namedSchema,
     /** The arguments' JSON schema (an object schema); none: the function takes no arguments. */
     parameters: jsonSchema.nullish(),
-    strict: z.boolean().nullish(),
   }),
 });
 
@@ -36,12 +39,7 @@ export const responseFormatSchema = z.discriminatedUnion("type", [
   z.looseObject({ type: z.literal("json_object") }),
   z.looseObject({
     type: z.literal("json_schema"),
-    json_schema: z.looseObject({
-      name,
-      description: z.string().max(100_000).nullish(),
-      schema: jsonSchema.nullish(),
-      strict: z.boolean().nullish(),
-    }),
+    json_schema: z.looseObject({ ...namedSchema, schema: jsonSchema.nullish() }),
   }),
 ]);
 

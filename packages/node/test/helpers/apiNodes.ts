@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "@atoma/core";
 import { EmbeddedEngine, ensureTinyModel, type TinyModelFile } from "@atoma/engine";
+import { StackClient } from "@atoma/sdk";
 import pg from "pg";
+import type { LocalAccount } from "viem";
 import { getStack } from "../../src/accounting/stacks.js";
 import { stackApiPart } from "../../src/api/stackApiPart.js";
 import { parseNodeConfig } from "../../src/config/loadConfig.js";
@@ -84,6 +86,25 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** The owner's SDK client for a stack its node serves. */
+export function stackClientFor(
+  network: StackNetwork,
+  server: RegisteredNode,
+  node: AtomaNode,
+  owner: LocalAccount,
+  stackId: bigint,
+): StackClient {
+  return new StackClient({
+    nodeUrl: node.url,
+    account: owner,
+    stackId,
+    chainId: network.anvil.chainId,
+    stackManager: network.addresses.StackManager,
+    nodeSigner: server.account.address,
+    nodeId: server.nodeId,
+  });
 }
 
 /** Polls until the node's listener has recorded the stack. */
