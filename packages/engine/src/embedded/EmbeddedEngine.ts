@@ -16,20 +16,10 @@ import type {
   CompletionResult,
   EngineHealth,
   EngineLoad,
-  GenerationInfo,
   InferenceEngine,
 } from "../InferenceEngine.js";
-import {
-  chatChunk,
-  chatCompletion,
-  chatUsageChunk,
-  newIdentity,
-  type ResponseIdentity,
-  textCompletion,
-  textUsageChunk,
-  usageOf,
-} from "../openai/build.js";
-import { chatLogprobs, completionLogprobs } from "../openai/logprobs.js";
+import { chatChunk, chatUsageChunk, newIdentity, textUsageChunk } from "../openai/build.js";
+import { topLogprobsOf } from "../openai/logprobs.js";
 import {
   type ChatRequest,
   type CompletionRequest,
@@ -40,7 +30,6 @@ import {
   parseTokenizeRequest,
 } from "../openai/requests.js";
 import type {
-  ChatCompletion,
   ChatCompletionChunk,
   EmbeddingResponse,
   ModelCard,
@@ -50,17 +39,21 @@ import type {
 import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling } from "../sampling.js";
 import { ChatChunks } from "../structured/ChatChunks.js";
-import { type CallId, chatAnswer } from "../structured/chatAnswer.js";
-import { isConstrained, type OutputFormat, outputFormatOf, TEXT_OUTPUT } from "../structured/outputFormat.js";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  refuseOtherEndings,
+  TEXT_OUTPUT,
+} from "../structured/outputFormat.js";
 import { OutputGrammars } from "../structured/outputGrammar.js";
 import { TextChunks } from "../structured/TextChunks.js";
-import { toolCallIds } from "../structured/toolCallText.js";
 import { promptMessages } from "../structured/toolPrompt.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
 import { embed } from "./embed.js";
 import { type GeneratedDelta, type GenerationOutcome, generate } from "./generate.js";
+import { callIdsOf, chatResponse, generationInfo, logprobsText, textResponse } from "./generationResults.js";
 import { LoadedModel } from "./LoadedModel.js";
 import {
   type EmbeddedEngineOptions,
@@ -195,17 +188,7 @@ export class EmbeddedEngine implements InferenceEngine {
     const loaded = this.modelFor(request.model);
     const sampling = resolveSampling(body, request, kind);
     const output = kind === "chat" ? outputFormatOf(request as ChatRequest) : TEXT_OUTPUT;
-    if (isConstrained(output)) {
-      // Both would let the text end where the grammar has not: a stop sequence cuts it, ignore_eos runs past it.
-      if (sampling.stop.length > 0)
-        throw new InvalidRequestError("stop sequences cannot cut tool calls or JSON answers", {
-          param: "stop",
-        });
-      if (sampling.ignoreEos)
-        throw new InvalidRequestError("ignore_eos cannot be combined with tools or a JSON answer", {
-          param: "ignore_eos",
-        });
-    }
+    refuseOtherEndings(output, sampling);
     const grammar = await this.#grammarFor(output);
     const promptTokens =
       kind === "chat"
@@ -255,10 +238,8 @@ export class EmbeddedEngine implements InferenceEngine {
     const prepared = await this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
-    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-    const logprobs = outcome.logprobs && completionLogprobs(outcome.logprobs, prepared.loaded.tokenText);
     return {
-      response: textCompletion(identity, outcome.text, outcome.finishReason, usage, logprobs),
+      response: textResponse(identity, prepared, outcome),
       generation: generationInfo(prepared, outcome),
     };
   }
@@ -295,13 +276,9 @@ export class EmbeddedEngine implements InferenceEngine {
     async function* chunks(): AsyncGenerator<TextCompletionChunk, CompletionResult, undefined> {
       const outcome = yield* source;
       yield shaper.finish(outcome.finishReason);
-      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-      if (includeUsage) yield textUsageChunk(identity, usage);
-      const logprobs = outcome.logprobs && completionLogprobs(outcome.logprobs, prepared.loaded.tokenText);
-      return {
-        response: textCompletion(identity, outcome.text, outcome.finishReason, usage, logprobs),
-        generation: generationInfo(prepared, outcome),
-      };
+      const response = textResponse(identity, prepared, outcome);
+      if (includeUsage) yield textUsageChunk(identity, response.usage);
+      return { response, generation: generationInfo(prepared, outcome) };
     }
     return new EngineStream(chunks(), cancel);
   }
@@ -488,50 +465,4 @@ async function drain<Outcome>(source: AsyncGenerator<unknown, Outcome, undefined
     const next = await source.next();
     if (next.done) return next.value;
   }
-}
-
-/** The chat completion a generation stands for: its text or tool calls, finish reason, usage and logprobs. */
-function chatResponse(
-  identity: ResponseIdentity,
-  prepared: PreparedGeneration,
-  outcome: GenerationOutcome,
-): ChatCompletion {
-  const { message, finishReason } = chatAnswer(
-    outcome.text,
-    outcome.finishReason,
-    prepared.output,
-    callIdsOf(prepared),
-  );
-  const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-  const logprobs = outcome.logprobs && chatLogprobs(outcome.logprobs, prepared.loaded.tokenText);
-  return chatCompletion(identity, message, finishReason, usage, logprobs);
-}
-
-/** Tool call ids of the answer to a request: derived from its body, so every verifier writes the same. */
-function callIdsOf(prepared: PreparedGeneration): CallId {
-  return toolCallIds(prepared.body);
-}
-
-/** How tokens read in logprobs, when the request asked for them. */
-function logprobsText(prepared: PreparedGeneration) {
-  return prepared.topLogprobs === undefined ? undefined : prepared.loaded.tokenText;
-}
-
-/** Alternatives per token a request asks for: chats `top_logprobs` (with `logprobs: true`), completions `logprobs`. */
-function topLogprobsOf(request: ChatRequest | CompletionRequest, kind: GenerationKind): number | undefined {
-  if (kind === "chat") {
-    const chat = request as ChatRequest;
-    return chat.logprobs === true ? (chat.top_logprobs ?? 0) : undefined;
-  }
-  const logprobs = (request as CompletionRequest).logprobs;
-  return typeof logprobs === "number" ? logprobs : undefined;
-}
-
-function generationInfo(prepared: PreparedGeneration, outcome: GenerationOutcome): GenerationInfo {
-  return {
-    sampling: prepared.sampling,
-    maxTokens: prepared.maxTokens,
-    promptTokenIds: outcome.promptTokens,
-    completionTokenIds: outcome.completionTokens,
-  };
 }

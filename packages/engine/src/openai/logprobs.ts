@@ -1,4 +1,5 @@
 import type { TokenLogprob } from "../embedded/generate.js";
+import type { ChatRequest, CompletionRequest } from "./requests.js";
 import type { ChatLogprobs, CompletionLogprobs, TopLogprob } from "./responses.js";
 
 /** A token's text as a client reads it, and its UTF-8 bytes. */
@@ -40,4 +41,17 @@ export function completionLogprobs(
     at += text.length;
   }
   return result;
+}
+
+/** Alternatives per token a request asks for: chats `top_logprobs` (with `logprobs: true`), completions `logprobs`. */
+export function topLogprobsOf(
+  request: ChatRequest | CompletionRequest,
+  kind: "chat" | "completion",
+): number | undefined {
+  if (kind === "chat") {
+    const chat = request as ChatRequest;
+    return chat.logprobs === true ? (chat.top_logprobs ?? 0) : undefined;
+  }
+  const logprobs = (request as CompletionRequest).logprobs;
+  return typeof logprobs === "number" ? logprobs : undefined;
 }

@@ -1,6 +1,7 @@
 import type { GbnfJsonSchema } from "node-llama-cpp";
 import { InvalidRequestError } from "../errors.js";
 import type { ChatRequest } from "../openai/requests.js";
+import type { SamplingSettings } from "../sampling.js";
 import { grammarSchemaOf } from "./grammarSchema.js";
 
 /** A function the answer may call, its arguments' schema as the grammar takes it. */
@@ -97,4 +98,18 @@ function answerFormatOf(request: ChatRequest): AnswerFormat {
     kind: "json",
     schema: grammarSchemaOf(schema, { strict: strict === true, param: "response_format.json_schema.schema" }),
   };
+}
+
+/**
+ * Refuses what would let a grammar-constrained text end where the grammar has not: a stop sequence cuts it,
+ * ignore_eos runs past it.
+ */
+export function refuseOtherEndings(format: OutputFormat, sampling: SamplingSettings): void {
+  if (!isConstrained(format)) return;
+  if (sampling.stop.length > 0)
+    throw new InvalidRequestError("stop sequences cannot cut tool calls or JSON answers", { param: "stop" });
+  if (sampling.ignoreEos)
+    throw new InvalidRequestError("ignore_eos cannot be combined with tools or a JSON answer", {
+      param: "ignore_eos",
+    });
 }
