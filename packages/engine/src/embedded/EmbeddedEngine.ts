@@ -167,29 +167,27 @@ export class EmbeddedEngine implements InferenceEngine {
   }
 
   async prepare(body: unknown, kind: GenerationKind): Promise<PreparedRequest> {
-    return issuePrepared(this, await this.#prepare(body, kind));
+    return issuePrepared(this, this.#prepare(body, kind));
   }
 
   /**
    * @internal What generation needs of a body, or of a request this engine prepared (not tokenized again): the
    * model that runs it and its token limit, checked.
    */
-  async generationFor(input: unknown, kind: GenerationKind): Promise<PreparedGeneration> {
-    const prepared = (await preparedOr(this, input, kind, (body) =>
-      this.#prepare(body, kind),
-    )) as EmbeddedPrepared;
+  generationFor(input: unknown, kind: GenerationKind): PreparedGeneration {
+    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind)) as EmbeddedPrepared;
     const loaded = this.modelFor(prepared.request.model);
     const maxTokens = loaded.maxTokensFor(prepared.promptTokens.length, prepared.sampling.maxTokens);
     return { ...prepared, loaded, maxTokens };
   }
 
-  async #prepare(body: unknown, kind: GenerationKind): Promise<EmbeddedPrepared> {
+  #prepare(body: unknown, kind: GenerationKind): EmbeddedPrepared {
     const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     const loaded = this.modelFor(request.model);
     const sampling = resolveSampling(body, request, kind);
     const output = kind === "chat" ? outputFormatOf(request as ChatRequest) : TEXT_OUTPUT;
     refuseOtherEndings(output, sampling);
-    const grammar = await this.#grammarFor(output);
+    const grammar = this.#grammarFor(output);
     const promptTokens =
       kind === "chat"
         ? loaded.prompts.chatTokens(promptMessages(request as ChatRequest))
@@ -208,10 +206,10 @@ export class EmbeddedEngine implements InferenceEngine {
     };
   }
 
-  async #grammarFor(output: OutputFormat): Promise<LlamaGrammar | undefined> {
+  #grammarFor(output: OutputFormat): LlamaGrammar | undefined {
     if (!this.#grammars) throw new EngineStoppedError();
     try {
-      return await this.#grammars.grammarFor(output);
+      return this.#grammars.grammarFor(output);
     } catch (error) {
       if (error instanceof AtomaError) throw error;
       // Schemas are checked before; a grammar llama.cpp still refuses is refused like the schema would be.
@@ -224,7 +222,7 @@ export class EmbeddedEngine implements InferenceEngine {
 
   /** The same generation as `streamChat`, without handing out chunks on the way. */
   async chat(body: unknown, options: CallOptions = {}): Promise<ChatResult> {
-    const prepared = await this.generationFor(body, "chat");
+    const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
     return {
@@ -235,7 +233,7 @@ export class EmbeddedEngine implements InferenceEngine {
 
   /** The same generation as `streamComplete`, without handing out chunks on the way. */
   async complete(body: unknown, options: CallOptions = {}): Promise<CompletionResult> {
-    const prepared = await this.generationFor(body, "completion");
+    const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
     return {
@@ -248,7 +246,7 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
-    const prepared = await this.generationFor(body, "chat");
+    const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const shaper = new ChatChunks(identity, prepared.output, callIdsOf(prepared), logprobsText(prepared));
     const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
@@ -268,7 +266,7 @@ export class EmbeddedEngine implements InferenceEngine {
     body: unknown,
     options: CallOptions = {},
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
-    const prepared = await this.generationFor(body, "completion");
+    const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const shaper = new TextChunks(identity, logprobsText(prepared));
     const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
@@ -352,7 +350,7 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<ReplayResult> {
     if (claim.text === undefined && claim.tokenIds === undefined)
       throw new InvalidRequestError("a claim needs its text or its token ids");
-    const prepared = await this.generationFor(body, options.kind ?? kindOf(body));
+    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
     return replay(await drain(this.#start(prepared, options.signal, undefined).source), claim);
   }
 
@@ -365,7 +363,7 @@ export class EmbeddedEngine implements InferenceEngine {
     claim: Claim,
     options: CallOptions & ScoreOptions & { kind?: "chat" | "completion" | undefined } = {},
   ): Promise<ScoreResult> {
-    const prepared = await this.generationFor(body, options.kind ?? kindOf(body));
+    const prepared = this.generationFor(body, options.kind ?? kindOf(body));
     const ticket = prepared.loaded.admit(this.#signal(options.signal));
     return this.#track(async () => {
       const lease = await ticket.ready;

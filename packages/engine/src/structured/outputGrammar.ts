@@ -1,4 +1,4 @@
-import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
+import { type GbnfJsonSchema, type Llama, LlamaGrammar, LlamaJsonSchemaGrammar } from "node-llama-cpp";
 import { gbnfLiteral, gbnfText, prefixRules, schemaGrammarRules } from "./gbnf.js";
 import { isConstrained, type OutputFormat } from "./outputFormat.js";
 import { TOOL_CALL_ARGUMENTS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, TOOL_CALL_SEPARATOR } from "./toolCallText.js";
@@ -22,10 +22,10 @@ const CACHED_GRAMMARS = 64;
  * text answer (which therefore never starts with "<"). The text is a function of the format alone, so every
  * verifier decodes under the same grammar.
  */
-export async function outputGrammarText(llama: Llama, format: OutputFormat): Promise<string> {
+export function outputGrammarText(llama: Llama, format: OutputFormat): string {
   const rules = new Map<string, string>();
-  const schemaRoot = async (schema: GbnfJsonSchema, prefix: string) => {
-    const grammar = await llama.createGrammarForJsonSchema(schema as never);
+  const schemaRoot = (schema: GbnfJsonSchema, prefix: string) => {
+    const grammar = new LlamaJsonSchemaGrammar(llama, schema as never);
     for (const [name, body] of prefixRules(schemaGrammarRules(grammar.grammar), prefix))
       rules.set(name, body);
     return `${prefix}root`;
@@ -35,7 +35,7 @@ export async function outputGrammarText(llama: Llama, format: OutputFormat): Pro
     const calls: string[] = [];
     for (const [i, tool] of format.tools.entries())
       calls.push(
-        `${gbnfLiteral(`${tool.name}${TOOL_CALL_ARGUMENTS}`)} ${await schemaRoot(tool.parameters, `t${i}-`)}`,
+        `${gbnfLiteral(`${tool.name}${TOOL_CALL_ARGUMENTS}`)} ${schemaRoot(tool.parameters, `t${i}-`)}`,
       );
     rules.set(
       "call",
@@ -45,7 +45,7 @@ export async function outputGrammarText(llama: Llama, format: OutputFormat): Pro
     alternatives.push("calls");
   }
   if (!format.mustCall) {
-    if (format.answer.kind === "json") alternatives.push(await schemaRoot(format.answer.schema, "a-"));
+    if (format.answer.kind === "json") alternatives.push(schemaRoot(format.answer.schema, "a-"));
     else {
       rules.set("text", "( [^<] [^\\x00]* )?");
       alternatives.push("text");
@@ -54,26 +54,25 @@ export async function outputGrammarText(llama: Llama, format: OutputFormat): Pro
   return gbnfText(new Map([["root", alternatives.join(" | ")], ...rules]));
 }
 
-/** Makes and keeps the grammars of output formats (none for free text). */
+/**
+ * Makes and keeps the grammars of output formats (none for free text). Synchronously, with the grammar classes'
+ * constructors (what `llama.createGrammar…` call): a request is queued in the same turn it is made, so the queue
+ * keeps arrival order and a caller sees it queued at once.
+ */
 export class OutputGrammars {
   readonly #llama: Llama;
-  readonly #cache = new Map<string, Promise<LlamaGrammar>>();
+  readonly #cache = new Map<string, LlamaGrammar>();
 
   constructor(llama: Llama) {
     this.#llama = llama;
   }
 
-  async grammarFor(format: OutputFormat): Promise<LlamaGrammar | undefined> {
+  grammarFor(format: OutputFormat): LlamaGrammar | undefined {
     if (!isConstrained(format)) return undefined;
     const key = JSON.stringify(format);
     let grammar = this.#cache.get(key);
     if (grammar) this.#cache.delete(key);
-    else {
-      grammar = outputGrammarText(this.#llama, format).then((text) =>
-        this.#llama.createGrammar({ grammar: text, rootRuleName: "root" }),
-      );
-      grammar.catch(() => this.#cache.delete(key));
-    }
+    else grammar = new LlamaGrammar(this.#llama, { grammar: outputGrammarText(this.#llama, format) });
     this.#cache.set(key, grammar);
     if (this.#cache.size > CACHED_GRAMMARS) this.#cache.delete(this.#cache.keys().next().value as string);
     return grammar;
