@@ -43,6 +43,37 @@ describe("reproducibleResult", () => {
     expect(reproducibleResult(toolOnly)).toMatchObject({ choices: [{ text: "" }] });
   });
 
+  it("keeps a chat answer's tool calls, so a faked call hashes differently; answers without calls hash as before", () => {
+    const call = { id: "call_1", type: "function", function: { name: "f", arguments: '{"x": 1}' } };
+    const calling = {
+      ...chat,
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: null, tool_calls: [call] },
+          finish_reason: "tool_calls",
+        },
+      ],
+    };
+    expect(reproducibleResult(calling)).toMatchObject({
+      choices: [{ index: 0, text: "", finish_reason: "tool_calls", tool_calls: [call] }],
+    });
+    const faked = structuredClone(calling);
+    faked.choices[0]!.message.tool_calls[0]!.function.arguments = '{"x": 2}';
+    expect(responseHash(faked)).not.toBe(responseHash(calling));
+    const noCalls = {
+      ...chat,
+      choices: [{ ...chat.choices[0], message: { ...chat.choices[0]!.message, tool_calls: [] } }],
+    };
+    expect(responseHash(noCalls)).toBe(responseHash(chat));
+    expect(() =>
+      reproducibleResult({
+        ...calling,
+        choices: [{ ...calling.choices[0], message: { content: null, tool_calls: [{ id: "x" }] } }],
+      }),
+    ).toThrow(InvalidInputError);
+  });
+
   it("handles text completions and embeddings", () => {
     expect(
       reproducibleResult({

@@ -3,12 +3,28 @@ import { canonicalJson } from "./canonicalJson.js";
 import { InvalidInputError } from "./errors.js";
 import { type Hash, hashCanonical } from "./hash.js";
 
-/** What a recomputation reproduces of a response: no ids, timestamps, fingerprints or the atoma object. */
+/** A tool call as a chat answer makes it (its id derived from the request, so recomputation writes the same). */
+export interface ReproducibleToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/**
+ * What a recomputation reproduces of a response: no ids, timestamps, fingerprints, logprobs or the atoma object. A
+ * chat choice that calls tools carries its calls (and only then a `tool_calls` field, so other results hash as
+ * before).
+ */
 export type ReproducibleResult =
   | {
       object: "chat.completion" | "text_completion";
       model: string;
-      choices: { index: number; text: string; finish_reason: string | null }[];
+      choices: {
+        index: number;
+        text: string;
+        finish_reason: string | null;
+        tool_calls?: ReproducibleToolCall[];
+      }[];
       usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
     }
   | {
@@ -50,6 +66,29 @@ function choiceText(choice: Json, object: string): string {
   return content;
 }
 
+/** A chat choice's tool calls (undefined when it makes none): a complete message's, or a stream's assembled ones. */
+function choiceToolCalls(choice: Json): ReproducibleToolCall[] | undefined {
+  const message = choice.message ?? choice.delta;
+  const calls = isRecord(message) ? message.tool_calls : undefined;
+  if (calls === undefined || calls === null) return undefined;
+  if (!Array.isArray(calls)) throw new InvalidInputError("chat message tool_calls must be an array");
+  if (calls.length === 0) return undefined;
+  return calls.map((call, position) => {
+    if (!isRecord(call) || !isRecord(call.function))
+      throw new InvalidInputError(`tool call ${position} must be an object with a function`);
+    if (call.type !== "function")
+      throw new InvalidInputError(`tool call ${position} must be of type function`);
+    return {
+      id: field(call, "id", isString, "a string"),
+      type: "function",
+      function: {
+        name: field(call.function, "name", isString, "a string"),
+        arguments: field(call.function, "arguments", isString, "a string"),
+      },
+    };
+  });
+}
+
 /** Extracts the reproducible part of an OpenAI-shaped chat, completion or embeddings response. */
 export function reproducibleResult(response: unknown): ReproducibleResult {
   if (!isRecord(response)) throw new InvalidInputError("response must be a JSON object");
@@ -78,10 +117,12 @@ export function reproducibleResult(response: unknown): ReproducibleResult {
     throw new InvalidInputError(`unsupported response object: ${object}`);
   const choices = field(response, "choices", isArray, "an array").map((choice, position) => {
     if (!isRecord(choice)) throw new InvalidInputError(`choice ${position} must be an object`);
+    const toolCalls = object === "chat.completion" ? choiceToolCalls(choice) : undefined;
     return {
       index: field(choice, "index", isCount, "a count"),
       text: choiceText(choice, object),
       finish_reason: field(choice, "finish_reason", isFinishReason, "a string or null"),
+      ...(toolCalls ? { tool_calls: toolCalls } : {}),
     };
   });
   return {

@@ -11,8 +11,10 @@ export { EngineStream } from "./EngineStream.js";
 export {
   EmbeddedEngine,
   type EmbeddedEngineComponents,
+  type EmbeddedPrepared,
   type PreparedGeneration,
 } from "./embedded/EmbeddedEngine.js";
+export type { GenerationEnd, TokenLogprob } from "./embedded/generate.js";
 export {
   type EmbeddedEngineOptions,
   type EmbeddedModelSpec,
@@ -75,14 +77,21 @@ export {
 export type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatLogprobs,
+  ChatMessageOut,
+  CompletionLogprobs,
   EmbeddingResponse,
   FinishReason,
   ModelCard,
   TextCompletion,
   TextCompletionChunk,
+  TextFinishReason,
   TokenizeResult,
+  ToolCall,
+  ToolCallDelta,
   Usage,
 } from "./openai/responses.js";
+export type { AssistantToolCall, ResponseFormat, Tool, ToolChoice } from "./openai/toolSchemas.js";
 export type { GenerationKind, PreparedRequest } from "./PreparedRequest.js";
 export { type RemoteEngineOptions, remoteEngineOptionsSchema } from "./remote/options.js";
 export { RemoteEngine, type RemoteEngineComponents } from "./remote/RemoteEngine.js";

@@ -43,7 +43,7 @@ export function resolveSampling(
   request: ChatRequest | CompletionRequest,
   kind: "chat" | "completion",
 ): SamplingSettings {
-  let seed = request.seed ?? deriveSeed(hashOf(body));
+  let seed = request.seed ?? deriveSeed(bodyHash(body));
   if (seed === LLAMA_RANDOM_SEED) seed -= 1;
   const maxTokens =
     kind === "chat"
@@ -62,7 +62,8 @@ export function resolveSampling(
   };
 }
 
-function hashOf(body: unknown) {
+/** The request hash of a body as the client sent it; InvalidRequestError for a body canonical JSON cannot carry. */
+export function bodyHash(body: unknown) {
   try {
     return requestHash(body);
   } catch (error) {

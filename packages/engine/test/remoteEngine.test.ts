@@ -138,6 +138,25 @@ describe("remote engine over a real OpenAI-compatible server", () => {
     );
   });
 
+  it("refuses tools, JSON answers and logprobs by name: an upstream's grammar and probabilities are not what a verifier computes", async () => {
+    const before = serverA.paths.length;
+    const tool = { type: "function", function: { name: "f" } };
+    for (const [extra, param] of [
+      [{ tools: [tool] }, "tools"],
+      [{ response_format: { type: "json_object" } }, "response_format"],
+      [{ logprobs: true }, "logprobs"],
+    ] as const)
+      await expect(remote.chat(chatBody("x", extra))).rejects.toMatchObject({
+        code: "unsupported_parameter",
+        param,
+      });
+    await expect(remote.complete(completionBody("x", { logprobs: 2 }))).rejects.toMatchObject({
+      code: "unsupported_parameter",
+      param: "logprobs",
+    });
+    expect(serverA.paths.length).toBe(before);
+  });
+
   it("answers busy when the upstream does, and stops the upstream's work when its caller aborts", async () => {
     const controller = new AbortController();
     const stream = await remote.streamComplete(long(1), { signal: controller.signal });

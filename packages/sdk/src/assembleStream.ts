@@ -1,8 +1,19 @@
 type Json = Record<string, unknown>;
 
-/** Adds streamed chunks up to the complete response they stand for (one choice), as the node hashed it. */
+/** A tool call being assembled from its deltas. */
+interface CallInProgress {
+  id: unknown;
+  type: unknown;
+  function: { name: unknown; arguments: string };
+}
+
+/**
+ * Adds streamed chunks up to the complete response they stand for (one choice), as the node hashed it: the text,
+ * or the tool calls (the first delta of a call names it, the next ones add to its arguments).
+ */
 export class StreamAssembler {
   #text = "";
+  readonly #calls: CallInProgress[] = [];
   #finishReason: unknown = null;
   #object: "chat.completion" | "text_completion" = "chat.completion";
   #id: unknown;
@@ -20,14 +31,31 @@ export class StreamAssembler {
       const delta = choice.delta as Json | undefined;
       const piece = this.#object === "text_completion" ? choice.text : delta?.content;
       if (typeof piece === "string") this.#text += piece;
+      if (Array.isArray(delta?.tool_calls))
+        for (const call of delta.tool_calls as Json[]) this.#addCall(call);
       if (choice.finish_reason != null) this.#finishReason = choice.finish_reason;
     }
   }
 
+  #addCall(delta: Json): void {
+    const index = typeof delta.index === "number" ? delta.index : this.#calls.length;
+    const fn = (delta.function ?? {}) as Json;
+    let call = this.#calls[index];
+    if (!call) {
+      call = { id: delta.id, type: delta.type, function: { name: fn.name, arguments: "" } };
+      this.#calls[index] = call;
+    }
+    if (typeof fn.arguments === "string") call.function.arguments += fn.arguments;
+  }
+
   response(): Json {
+    const message =
+      this.#calls.length > 0
+        ? { role: "assistant", content: this.#text, tool_calls: this.#calls }
+        : { role: "assistant", content: this.#text };
     const choice =
       this.#object === "chat.completion"
-        ? { index: 0, message: { role: "assistant", content: this.#text }, finish_reason: this.#finishReason }
+        ? { index: 0, message, finish_reason: this.#finishReason }
         : { index: 0, text: this.#text, finish_reason: this.#finishReason };
     return {
       id: this.#id,

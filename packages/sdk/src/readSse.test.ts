@@ -52,4 +52,52 @@ describe("reading a stream", () => {
     };
     expect(responseHash(assembler.response())).toBe(responseHash(complete));
   });
+
+  it("adds tool-call deltas up to the calls the node hashed", () => {
+    const base = { id: "c2", object: "chat.completion.chunk", created: 5, model: "m" };
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
+      ...base,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    const assembler = new StreamAssembler();
+    assembler.add(chunk({ role: "assistant", content: "" }));
+    assembler.add(
+      chunk({
+        tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "f", arguments: '{"x' } }],
+      }),
+    );
+    assembler.add(chunk({ tool_calls: [{ index: 0, function: { arguments: '": 1}' } }] }));
+    assembler.add(
+      chunk({
+        tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "g", arguments: "{}" } }],
+      }),
+    );
+    assembler.add(chunk({}, "tool_calls"));
+    const usage = { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 };
+    assembler.add({ ...base, choices: [], usage });
+    const complete = {
+      ...base,
+      object: "chat.completion",
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: "assistant",
+            content: null,
+            tool_calls: [
+              { id: "call_a", type: "function", function: { name: "f", arguments: '{"x": 1}' } },
+              { id: "call_b", type: "function", function: { name: "g", arguments: "{}" } },
+            ],
+          },
+          finish_reason: "tool_calls",
+          logprobs: null,
+        },
+      ],
+      usage,
+    };
+    expect(responseHash(assembler.response())).toBe(responseHash(complete));
+    const other = structuredClone(complete);
+    other.choices[0]!.message.tool_calls[0]!.function.arguments = '{"x": 2}';
+    expect(responseHash(assembler.response())).not.toBe(responseHash(other));
+  });
 });

@@ -1,5 +1,11 @@
-import { InvalidInputError, type Logger } from "@atoma/core";
-import { getLlama, type Llama, type LlamaContextSequence, LlamaLogLevel } from "node-llama-cpp";
+import { AtomaError, InvalidInputError, type Logger } from "@atoma/core";
+import {
+  getLlama,
+  type Llama,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  LlamaLogLevel,
+} from "node-llama-cpp";
 import { EngineStream } from "../EngineStream.js";
 import { EngineStoppedError, InvalidRequestError, ModelNotFoundError } from "../errors.js";
 import { numericSettingsOf } from "../fingerprint/embeddedFingerprint.js";
@@ -10,19 +16,10 @@ import type {
   CompletionResult,
   EngineHealth,
   EngineLoad,
-  GenerationInfo,
   InferenceEngine,
 } from "../InferenceEngine.js";
-import {
-  chatChunk,
-  chatCompletion,
-  chatUsageChunk,
-  newIdentity,
-  textChunk,
-  textCompletion,
-  textUsageChunk,
-  usageOf,
-} from "../openai/build.js";
+import { chatChunk, chatUsageChunk, newIdentity, textUsageChunk } from "../openai/build.js";
+import { topLogprobsOf } from "../openai/logprobs.js";
 import {
   type ChatRequest,
   type CompletionRequest,
@@ -41,11 +38,22 @@ import type {
 } from "../openai/responses.js";
 import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling } from "../sampling.js";
+import { ChatChunks } from "../structured/ChatChunks.js";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  refuseOtherEndings,
+  TEXT_OUTPUT,
+} from "../structured/outputFormat.js";
+import { OutputGrammars } from "../structured/outputGrammar.js";
+import { TextChunks } from "../structured/TextChunks.js";
+import { promptMessages } from "../structured/toolPrompt.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
 import { embed } from "./embed.js";
-import { type GenerationOutcome, generate } from "./generate.js";
+import { type GeneratedDelta, type GenerationOutcome, generate } from "./generate.js";
+import { callIdsOf, chatResponse, generationInfo, logprobsText, textResponse } from "./generationResults.js";
 import { LoadedModel } from "./LoadedModel.js";
 import {
   type EmbeddedEngineOptions,
@@ -60,8 +68,18 @@ export interface EmbeddedEngineComponents {
   llama?: Llama | undefined;
 }
 
+/** What this engine makes of a body: the prepared request, with what its answer may be and the grammar for it. */
+export interface EmbeddedPrepared extends PreparedRequest {
+  /** Tools, tool choice and response format resolved (free text for text completions). */
+  output: OutputFormat;
+  /** The grammar decoding follows (tools, JSON answers); none for free text. */
+  grammar: LlamaGrammar | undefined;
+  /** Alternatives to report per token; undefined: no logprobs. */
+  topLogprobs: number | undefined;
+}
+
 /** A request ready to generate: prepared, with the model that runs it and its token limit, checked. */
-export interface PreparedGeneration extends PreparedRequest {
+export interface PreparedGeneration extends EmbeddedPrepared {
   loaded: LoadedModel;
   maxTokens: number;
 }
@@ -72,6 +90,7 @@ export class EmbeddedEngine implements InferenceEngine {
   readonly options: ResolvedEmbeddedEngineOptions;
   readonly #logger: Logger;
   #llama: Llama | undefined;
+  #grammars: OutputGrammars | undefined;
   readonly #ownsLlama: boolean;
   readonly #models = new Map<string, LoadedModel>();
   #stopper = new AbortController();
@@ -105,6 +124,7 @@ export class EmbeddedEngine implements InferenceEngine {
       logger: (level, message) => this.#logger.warn({ level, llama: message.trim() }, "llama.cpp"),
     });
     const llama = this.#llama;
+    this.#grammars = new OutputGrammars(llama);
     try {
       for (const spec of this.options.models)
         this.#models.set(spec.id, await LoadedModel.load(llama, spec, this.options, this.#logger));
@@ -155,19 +175,22 @@ export class EmbeddedEngine implements InferenceEngine {
    * model that runs it and its token limit, checked.
    */
   generationFor(input: unknown, kind: GenerationKind): PreparedGeneration {
-    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind));
+    const prepared = preparedOr(this, input, kind, (body) => this.#prepare(body, kind)) as EmbeddedPrepared;
     const loaded = this.modelFor(prepared.request.model);
     const maxTokens = loaded.maxTokensFor(prepared.promptTokens.length, prepared.sampling.maxTokens);
     return { ...prepared, loaded, maxTokens };
   }
 
-  #prepare(body: unknown, kind: GenerationKind): PreparedRequest {
+  #prepare(body: unknown, kind: GenerationKind): EmbeddedPrepared {
     const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     const loaded = this.modelFor(request.model);
     const sampling = resolveSampling(body, request, kind);
+    const output = kind === "chat" ? outputFormatOf(request as ChatRequest) : TEXT_OUTPUT;
+    refuseOtherEndings(output, sampling);
+    const grammar = this.#grammarFor(output);
     const promptTokens =
       kind === "chat"
-        ? loaded.prompts.chatTokens((request as ChatRequest).messages)
+        ? loaded.prompts.chatTokens(promptMessages(request as ChatRequest))
         : loaded.prompts.textTokens(completionPrompt(request as CompletionRequest));
     return {
       kind,
@@ -177,7 +200,24 @@ export class EmbeddedEngine implements InferenceEngine {
       promptTokens,
       promptTokenCount: promptTokens.length,
       maxModelLen: loaded.contextSize,
+      output,
+      grammar,
+      topLogprobs: topLogprobsOf(request, kind),
     };
+  }
+
+  #grammarFor(output: OutputFormat): LlamaGrammar | undefined {
+    if (!this.#grammars) throw new EngineStoppedError();
+    try {
+      return this.#grammars.grammarFor(output);
+    } catch (error) {
+      if (error instanceof AtomaError) throw error;
+      // Schemas are checked before; a grammar llama.cpp still refuses is refused like the schema would be.
+      throw new InvalidRequestError("llama.cpp cannot build a grammar for this output format", {
+        details: error instanceof Error ? error.message : String(error),
+        param: output.tools.length > 0 ? "tools" : "response_format",
+      });
+    }
   }
 
   /** The same generation as `streamChat`, without handing out chunks on the way. */
@@ -185,9 +225,8 @@ export class EmbeddedEngine implements InferenceEngine {
     const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
-    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
     return {
-      response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
+      response: chatResponse(identity, prepared, outcome),
       generation: generationInfo(prepared, outcome),
     };
   }
@@ -197,9 +236,8 @@ export class EmbeddedEngine implements InferenceEngine {
     const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
     const outcome = await drain(this.#start(prepared, options.signal, undefined).source);
-    const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
     return {
-      response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
+      response: textResponse(identity, prepared, outcome),
       generation: generationInfo(prepared, outcome),
     };
   }
@@ -210,20 +248,16 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
     const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
-    const { source, cancel } = this.#start(prepared, options.signal, (delta) =>
-      chatChunk(identity, { content: delta }),
-    );
+    const shaper = new ChatChunks(identity, prepared.output, callIdsOf(prepared), logprobsText(prepared));
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<ChatCompletionChunk, ChatResult, undefined> {
       yield chatChunk(identity, { role: "assistant", content: "" });
       const outcome = yield* source;
-      yield chatChunk(identity, {}, outcome.finishReason);
-      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-      if (includeUsage) yield chatUsageChunk(identity, usage);
-      return {
-        response: chatCompletion(identity, outcome.text, outcome.finishReason, usage),
-        generation: generationInfo(prepared, outcome),
-      };
+      yield shaper.finish(outcome.finishReason);
+      const response = chatResponse(identity, prepared, outcome);
+      if (includeUsage) yield chatUsageChunk(identity, response.usage);
+      return { response, generation: generationInfo(prepared, outcome) };
     }
     return new EngineStream(chunks(), cancel);
   }
@@ -234,17 +268,15 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<EngineStream<TextCompletionChunk, CompletionResult>> {
     const prepared = this.generationFor(body, "completion");
     const identity = newIdentity("cmpl", prepared.request.model);
-    const { source, cancel } = this.#start(prepared, options.signal, (delta) => textChunk(identity, delta));
+    const shaper = new TextChunks(identity, logprobsText(prepared));
+    const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<TextCompletionChunk, CompletionResult, undefined> {
       const outcome = yield* source;
-      yield textChunk(identity, "", outcome.finishReason);
-      const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
-      if (includeUsage) yield textUsageChunk(identity, usage);
-      return {
-        response: textCompletion(identity, outcome.text, outcome.finishReason, usage),
-        generation: generationInfo(prepared, outcome),
-      };
+      yield shaper.finish(outcome.finishReason);
+      const response = textResponse(identity, prepared, outcome);
+      if (includeUsage) yield textUsageChunk(identity, response.usage);
+      return { response, generation: generationInfo(prepared, outcome) };
     }
     return new EngineStream(chunks(), cancel);
   }
@@ -268,7 +300,7 @@ export class EmbeddedEngine implements InferenceEngine {
     const loaded = this.modelFor(request.model);
     const tokens =
       request.messages !== undefined
-        ? loaded.prompts.chatTokens(request.messages)
+        ? loaded.prompts.chatTokens(promptMessages({ messages: request.messages }))
         : loaded.prompts.textTokens(request.prompt ?? "");
     return { model: loaded.id, tokens, count: tokens.length, max_model_len: loaded.contextSize };
   }
@@ -347,7 +379,7 @@ export class EmbeddedEngine implements InferenceEngine {
   #start<Chunk>(
     prepared: PreparedGeneration,
     callerSignal: AbortSignal | undefined,
-    toChunk: ((delta: string) => Chunk) | undefined,
+    toChunks: ((delta: GeneratedDelta) => Iterable<Chunk>) | undefined,
   ) {
     const signal = this.#signal(callerSignal);
     const loaded = prepared.loaded;
@@ -367,16 +399,13 @@ export class EmbeddedEngine implements InferenceEngine {
       let lease: Lease<LlamaContextSequence> | undefined;
       try {
         lease = await ticket.ready;
-        const { promptTokens, sampling, maxTokens } = prepared;
         const outcome = yield* generate(
           lease.slot,
           loaded.model,
           loaded.detokenize,
-          promptTokens,
-          sampling,
-          maxTokens,
+          prepared,
           signal,
-          toChunk,
+          toChunks,
         );
         engine.#logger.debug(
           {
@@ -434,13 +463,4 @@ async function drain<Outcome>(source: AsyncGenerator<unknown, Outcome, undefined
     const next = await source.next();
     if (next.done) return next.value;
   }
-}
-
-function generationInfo(prepared: PreparedGeneration, outcome: GenerationOutcome): GenerationInfo {
-  return {
-    sampling: prepared.sampling,
-    maxTokens: prepared.maxTokens,
-    promptTokenIds: outcome.promptTokens,
-    completionTokenIds: outcome.completionTokens,
-  };
 }

@@ -7,12 +7,14 @@ import type {
   LlamaModel,
 } from "node-llama-cpp";
 import { ContextLengthExceededError, EngineBusyError, ModelLoadError } from "../errors.js";
+import type { TokenText } from "../openai/logprobs.js";
 import { assertWeightsRoot } from "../weights/weightsRoot.js";
 import { type Detokenize, positionIndependentDetokenizer } from "./detokenizer.js";
 import { oneSequencePerBatch } from "./oneSequencePerBatch.js";
 import type { EmbeddedModelSpec, ResolvedEmbeddedEngineOptions } from "./options.js";
 import { PromptBuilder } from "./PromptBuilder.js";
 import { SlotQueue, type Ticket } from "./SlotQueue.js";
+import { tokenTextOf } from "./tokenText.js";
 
 /**
  * One model in memory: its weights, one context whose sequences serve concurrent requests (taking turns, one
@@ -25,6 +27,8 @@ export class LoadedModel {
   readonly context: LlamaContext;
   readonly prompts: PromptBuilder;
   readonly detokenize: Detokenize;
+  /** Each token's text and bytes, as logprobs show them. */
+  readonly tokenText: TokenText;
   readonly queue: SlotQueue<LlamaContextSequence>;
   readonly #options: ResolvedEmbeddedEngineOptions;
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -42,6 +46,7 @@ export class LoadedModel {
     this.#options = options;
     this.prompts = new PromptBuilder(model);
     this.detokenize = positionIndependentDetokenizer(model);
+    this.tokenText = tokenTextOf(model, this.detokenize);
     const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
     this.queue = new SlotQueue(sequences, options.maxQueue);
   }

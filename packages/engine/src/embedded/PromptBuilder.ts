@@ -1,7 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import type { LlamaModel } from "node-llama-cpp";
 import { InvalidRequestError } from "../errors.js";
-import type { ChatMessage } from "../openai/requests.js";
+import { type ChatMessage, contentText } from "../openai/requests.js";
 
 /** Used when a GGUF carries no `tokenizer.chat_template`. */
 const CHATML_FALLBACK =
@@ -56,11 +56,4 @@ export class PromptBuilder {
     if (bos == null || !this.#model.tokens.shouldPrependBosToken || tokens[0] === bos) return tokens;
     return [bos, ...tokens];
   }
-}
-
-/** OpenAI content: a string, null, or text parts (joined). */
-function contentText(content: ChatMessage["content"]): string {
-  if (content == null) return "";
-  if (typeof content === "string") return content;
-  return content.map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("");
 }

@@ -2,9 +2,13 @@ import { randomBytes } from "node:crypto";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatLogprobs,
+  ChatMessageOut,
+  CompletionLogprobs,
   FinishReason,
   TextCompletion,
   TextCompletionChunk,
+  TextFinishReason,
   Usage,
 } from "./responses.js";
 
@@ -33,16 +37,15 @@ export function usageOf(promptTokens: number, completionTokens: number): Usage {
 
 export function chatCompletion(
   identity: ResponseIdentity,
-  content: string,
+  message: ChatMessageOut,
   finishReason: FinishReason,
   usage: Usage,
+  logprobs: ChatLogprobs | null = null,
 ): ChatCompletion {
   return {
     ...identity,
     object: "chat.completion",
-    choices: [
-      { index: 0, message: { role: "assistant", content }, finish_reason: finishReason, logprobs: null },
-    ],
+    choices: [{ index: 0, message, finish_reason: finishReason, logprobs }],
     usage,
   };
 }
@@ -51,11 +54,12 @@ export function chatChunk(
   identity: ResponseIdentity,
   delta: ChatCompletionChunk["choices"][number]["delta"],
   finishReason: FinishReason | null = null,
+  logprobs: ChatLogprobs | null = null,
 ): ChatCompletionChunk {
   return {
     ...identity,
     object: "chat.completion.chunk",
-    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs }],
   };
 }
 
@@ -66,13 +70,14 @@ export function chatUsageChunk(identity: ResponseIdentity, usage: Usage): ChatCo
 export function textCompletion(
   identity: ResponseIdentity,
   text: string,
-  finishReason: FinishReason,
+  finishReason: TextFinishReason,
   usage: Usage,
+  logprobs: CompletionLogprobs | null = null,
 ): TextCompletion {
   return {
     ...identity,
     object: "text_completion",
-    choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }],
+    choices: [{ index: 0, text, finish_reason: finishReason, logprobs }],
     usage,
   };
 }
@@ -80,12 +85,13 @@ export function textCompletion(
 export function textChunk(
   identity: ResponseIdentity,
   text: string,
-  finishReason: FinishReason | null = null,
+  finishReason: TextFinishReason | null = null,
+  logprobs: CompletionLogprobs | null = null,
 ): TextCompletionChunk {
   return {
     ...identity,
     object: "text_completion",
-    choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }],
+    choices: [{ index: 0, text, finish_reason: finishReason, logprobs }],
   };
 }
 

@@ -36,13 +36,14 @@ import {
   parseCompletionRequest,
   parseEmbeddingRequest,
   parseTokenizeRequest,
+  refuseStructuredOutput,
 } from "../openai/requests.js";
 import type {
   ChatCompletionChunk,
   EmbeddingResponse,
-  FinishReason,
   ModelCard,
   TextCompletionChunk,
+  TextFinishReason,
   TokenizeResult,
   Usage,
 } from "../openai/responses.js";
@@ -65,7 +66,7 @@ type Json = Record<string, unknown>;
 /** What the upstream said about one completion, gathered from a JSON body or a stream of chunks. */
 interface UpstreamOutcome {
   text: string;
-  finishReason: FinishReason;
+  finishReason: TextFinishReason;
   usage: Usage;
 }
 
@@ -169,7 +170,12 @@ export class RemoteEngine implements InferenceEngine {
       yield chatChunk(identity, {}, outcome.finishReason);
       if (includeUsage) yield chatUsageChunk(identity, outcome.usage);
       return {
-        response: chatCompletion(identity, outcome.text, outcome.finishReason, outcome.usage),
+        response: chatCompletion(
+          identity,
+          { role: "assistant", content: outcome.text },
+          outcome.finishReason,
+          outcome.usage,
+        ),
         generation: generationInfo(sampling),
       };
     }
@@ -373,7 +379,7 @@ async function* relay(
 ): AsyncGenerator<string, UpstreamOutcome, undefined> {
   const { response, signal } = sent;
   let text = "";
-  let finishReason: FinishReason | undefined;
+  let finishReason: TextFinishReason | undefined;
   let usage: Usage | undefined;
   try {
     if (!response.body) throw new UpstreamError("upstream sent no body", response.status);
@@ -409,9 +415,13 @@ async function* relay(
   return { text, finishReason, usage };
 }
 
-/** A chat or completion body validated, with its sampling settings. */
+/**
+ * A chat or completion body validated, with its sampling settings. Tools, JSON answers and logprobs are refused:
+ * an upstream's grammar and probabilities are not what a verifier's embedded engine would compute.
+ */
 function parsed(body: unknown, kind: GenerationKind): Pick<PreparedRequest, "request" | "sampling"> {
   const request = kind === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
+  refuseStructuredOutput(request);
   return { request, sampling: resolveSampling(body, request, kind) };
 }
 
@@ -471,7 +481,7 @@ function parseJson(data: string): unknown {
   }
 }
 
-function checkedFinish(value: unknown): FinishReason {
+function checkedFinish(value: unknown): TextFinishReason {
   if (value === "stop" || value === "length") return value;
   throw new UpstreamError(`upstream finished with "${String(value)}"`, 200);
 }

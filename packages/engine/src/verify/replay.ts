@@ -1,12 +1,11 @@
-import type { GenerationOutcome } from "../embedded/generate.js";
-import type { FinishReason } from "../openai/responses.js";
+import type { GenerationEnd, GenerationOutcome } from "../embedded/generate.js";
 import type { Claim } from "./claim.js";
 
 /** Where a claim first departs from the recomputation. */
 export type ReplayDifference =
   | { field: "tokens"; index: number; expected: number | null; claimed: number | null }
   | { field: "text"; index: number; expected: string | null; claimed: string | null }
-  | { field: "finish_reason"; expected: FinishReason; claimed: FinishReason | null }
+  | { field: "finish_reason"; expected: GenerationEnd; claimed: GenerationEnd | null }
   | { field: "completion_tokens"; expected: number; claimed: number };
 
 export interface ReplayResult {
@@ -14,7 +13,7 @@ export interface ReplayResult {
   /** The first difference, when there is one. */
   difference?: ReplayDifference | undefined;
   /** What the recomputation produced. */
-  expected: { text: string; tokenIds: number[]; finishReason: FinishReason; completionTokens: number };
+  expected: { text: string; tokenIds: number[]; finishReason: GenerationEnd; completionTokens: number };
 }
 
 /** Compares a fresh generation of the request with the claim. */

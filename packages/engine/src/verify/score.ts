@@ -1,10 +1,11 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import type { PreparedGeneration } from "../embedded/EmbeddedEngine.js";
+import type { GenerationEnd } from "../embedded/generate.js";
 import { TextAssembler } from "../embedded/TextAssembler.js";
 import { InvalidRequestError } from "../errors.js";
-import type { FinishReason } from "../openai/responses.js";
 import type { Claim } from "./claim.js";
 import { ForcedSequence, type LogitsWanted } from "./ForcedSequence.js";
+import { GrammarCursor } from "./GrammarCursor.js";
 import { Mt19937 } from "./mersenneTwister.js";
 import {
   type Candidate,
@@ -57,7 +58,7 @@ export interface ScoreResult {
   tolerance: number;
   /** Tokens the completion consists of by this check (its terminator included). */
   completionTokens: number;
-  finishReason?: FinishReason | undefined;
+  finishReason?: GenerationEnd | undefined;
 }
 
 /**
@@ -76,10 +77,10 @@ export async function score(
   if (claim.text === undefined && claim.tokenIds === undefined)
     throw new InvalidRequestError("a claim needs its text or its token ids");
   const tolerance = options.tolerance ?? SCORE_LOGIT_TOLERANCE;
-  const { loaded, sampling, promptTokens, maxTokens } = prepared;
+  const { loaded, sampling, promptTokens, maxTokens, grammar } = prepared;
   const model = loaded.model;
   const scored: ScoredToken[] = [];
-  const verdict = (reason?: string, finishReason?: FinishReason): ScoreResult => ({
+  const verdict = (reason?: string, finishReason?: GenerationEnd): ScoreResult => ({
     accepted: reason === undefined,
     reason,
     firstRejected: scored.find((t) => t.verdict === "rejected")?.index,
@@ -88,7 +89,7 @@ export async function score(
     completionTokens: scored.length,
     finishReason,
   });
-  const ended = (finishReason: FinishReason, text: string): ScoreResult => {
+  const ended = (finishReason: GenerationEnd, text: string): ScoreResult => {
     if (claim.finishReason != null && claim.finishReason !== finishReason)
       return verdict(
         `the claim says finish_reason "${claim.finishReason}", the tokens end by "${finishReason}"`,
@@ -112,7 +113,22 @@ export async function score(
   };
   const newAssembler = () => new TextAssembler(loaded.detokenize, sampling.stop);
   let assembler = newAssembler();
-  const wanted = (next: number | undefined) => logitsWanted(sampling, next, eog);
+  // Under a grammar the candidates are the tokens it allows, wherever they rank: every logit is needed.
+  const wanted = (next: number | undefined): LogitsWanted =>
+    grammar ? true : logitsWanted(sampling, next, eog);
+  const cursor = grammar && new GrammarCursor(model, grammar);
+  /** Candidates for completion token `j` (after the tokens scored so far), best first. */
+  const candidatesAt = (j: number, claimed: number | undefined): Candidate[] => {
+    const sorted = sortCandidates(forced.logits(j) ?? new Map());
+    if (!cursor) return sorted;
+    cursor.follow(scored.map((t) => t.token));
+    const limit =
+      sampling.temperature <= 0 ? 8 : sampling.topK > 0 ? sampling.topK + TOP_K_MARGIN : undefined;
+    const allowed = cursor.allowed(sorted, limit);
+    const claimedAt = sorted.find((c) => c.token === claimed);
+    if (claimedAt && !allowed.includes(claimedAt) && cursor.allows(claimedAt.token)) allowed.push(claimedAt);
+    return allowed;
+  };
   const textMode = claim.tokenIds === undefined;
   const claimedText = claim.text ?? "";
   let guess = textMode ? model.tokenize(claimedText, false) : [...claim.tokenIds!];
@@ -144,7 +160,7 @@ export async function score(
 
   for (let j = 0; ; j++) {
     if (j >= maxTokens) {
-      const finish: FinishReason = assembler.finish().stopped ? "stop" : "length";
+      const finish: GenerationEnd = assembler.finish().stopped ? "stop" : "length";
       const result = ended(finish, assembler.text);
       if (result.accepted || !textMode) return result;
       firstFailure ??= { ...result, tokens: [...result.tokens] };
@@ -165,11 +181,15 @@ export async function score(
           "the claimed tokens end without an end-of-generation token, a stop sequence or max_tokens",
         );
       }
-      const candidates = sortCandidates(forced.logits(j) ?? new Map());
+      const candidates = candidatesAt(j, guessed);
+      if (candidates.length === 0) return verdict(`token ${j}: the output grammar allows no token`);
       const draw = drawAt(j);
       const options = textMode
         ? acceptable(candidates, guessed, sampling, draw, tolerance)
         : [{ token: guessed!, check: checkToken(candidates, guessed!, sampling, draw, tolerance) }];
+      const [claimedCheck] = options;
+      if (!textMode && claimedCheck?.check.verdict === "rejected" && cursor && !cursor.allows(guessed!))
+        claimedCheck.check.why = "the output grammar does not allow it";
       // A text claim names characters, not tokens: where the tolerance leaves several tokens open, try the
       // claimed spelling first, then the others in order, coming back here if a choice fails later.
       const [first, ...others] = options;

@@ -34,6 +34,12 @@ export function finalChunk(response: Json, atoma: AtomaReceipt): Json {
   };
 }
 
+/** An engine's `stream_options.include_usage` chunk: no choices, only the usage. */
+export function isUsageOnly(chunk: unknown): boolean {
+  const { choices, usage } = chunk as Json;
+  return Array.isArray(choices) && choices.length === 0 && usage != null;
+}
+
 /** A stored complete response replayed as one chunk (a resend of a streamed request). */
 export function storedAsChunk(response: Json): Json {
   const choices = Array.isArray(response.choices) ? (response.choices as Json[]) : [];
@@ -46,11 +52,23 @@ export function storedAsChunk(response: Json): Json {
       response.object === "chat.completion"
         ? {
             index: choice.index,
-            delta: { role: "assistant", content: (choice.message as Json | undefined)?.content ?? "" },
+            delta: storedDelta(choice.message as Json | undefined),
             finish_reason: choice.finish_reason,
             logprobs: null,
           }
         : { index: choice.index, text: choice.text, finish_reason: choice.finish_reason, logprobs: null },
     ),
+  };
+}
+
+/** A stored chat message as one delta: its text, and its tool calls with their stream indices. */
+function storedDelta(message: Json | undefined): Json {
+  const calls = message?.tool_calls;
+  return {
+    role: "assistant",
+    content: message?.content ?? "",
+    ...(Array.isArray(calls) && calls.length > 0
+      ? { tool_calls: calls.map((call, index) => ({ index, ...(call as Json) })) }
+      : {}),
   };
 }

@@ -11,7 +11,7 @@ import { signReceipt } from "./receipt.js";
 import { releaseQuietly } from "./reserve.js";
 import { type AnyEngineStream, streamEngine } from "./runEngine.js";
 import type { Admitted } from "./signedRequest.js";
-import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
+import { finalChunk, isUsageOnly, SSE_HEADERS, sseEvent } from "./sse.js";
 
 /**
  * Streams a request's chunks as server-sent events. The engine call starts before the response does, so a busy
@@ -76,7 +76,8 @@ export async function streamInference(
           firstToken = false;
           api.metrics?.timeToFirstToken.observe({ endpoint }, (performance.now() - admitted.started) / 1000);
         }
-        send(sseEvent(chunk));
+        // The final event carries the usage (whatever stream_options says): the engine's own usage chunk would repeat it.
+        if (!isUsageOnly(chunk)) send(sseEvent(chunk));
       }
       const { response, generation } = await engineStream.result;
       const answer = response as unknown as Answer;

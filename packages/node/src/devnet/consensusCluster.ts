@@ -139,7 +139,7 @@ export async function startConsensusCluster(): Promise<ConsensusCluster> {
     );
     const { prompt_tokens, completion_tokens } = response.usage;
     return {
-      output: outputBytes(response.choices[0]!.message.content, 16_384),
+      output: outputBytes(response.choices[0]!.message.content ?? "", 16_384),
       units: BigInt(prompt_tokens + completion_tokens),
     };
   };

@@ -6,16 +6,18 @@ export interface TinyEngineOptions {
   seed?: number | undefined;
   /** The id the model is served under. @default the tiny model's own (`atoma-tiny` for seed 1) */
   id?: string | undefined;
+  /** Tokens of context (a request with tools spends one token per character of their definitions here). @default 512 */
+  contextSize?: number | undefined;
 }
 
-/** An engine over the tiny model on one thread with a 512-token context (deterministic settings). */
+/** An engine over the tiny model on one thread (deterministic settings). */
 export async function startTinyEngine(
   options: TinyEngineOptions = {},
 ): Promise<{ engine: EmbeddedEngine; model: TinyModelFile }> {
   const model = ensureTinyModel({ seed: options.seed });
   const engine = new EmbeddedEngine(
     { logger: silentLogger },
-    { models: [{ id: options.id ?? model.id, path: model.path }], threads: 1, contextSize: 512 },
+    { models: [{ id: options.id ?? model.id, path: model.path }], threads: 1, contextSize: options.contextSize ?? 512 },
   );
   await engine.start();
   return { engine, model };

@@ -22,9 +22,23 @@ export interface HttpError {
   expected: boolean;
 }
 
-const body = (message: string, type: OpenAiErrorType, code: WireErrorCode): OpenAiErrorBody => ({
-  error: { message, type, param: null, code },
+const body = (
+  message: string,
+  type: OpenAiErrorType,
+  code: WireErrorCode,
+  param: string | null = null,
+): OpenAiErrorBody => ({
+  error: { message, type, param, code },
 });
+
+/** The request field an error (or the engine error it stands for) names, as OpenAI's `param`. */
+function paramOf(error: AtomaError): string | null {
+  for (const candidate of [error, error.cause]) {
+    const param = (candidate as { param?: unknown } | undefined)?.param;
+    if (typeof param === "string") return param;
+  }
+  return null;
+}
 
 /**
  * Maps any thrown value to the response it deserves. Listed Atoma errors show their short message; anything
@@ -46,7 +60,7 @@ export function httpErrorOf(error: unknown): HttpError {
         headers[STACK_HEADERS.nextNonce] = error.next.toString();
       return {
         status: mapped.status,
-        body: body(error.shortMessage, mapped.type, error.code),
+        body: body(error.shortMessage, mapped.type, error.code, paramOf(error)),
         headers,
         expected: true,
       };

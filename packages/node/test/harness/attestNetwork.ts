@@ -63,7 +63,7 @@ const freePort = StallingFront.freePort;
 
 /** Tiny-model engine on one thread; `seed` picks the weights, served under the project's model id. */
 export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
-  return (await startTinyEngine({ seed, id: MODEL })).engine;
+  return (await startTinyEngine({ seed, id: MODEL, contextSize: 1024 })).engine;
 }
 
 /**

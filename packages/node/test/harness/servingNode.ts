@@ -26,7 +26,7 @@ import {
   signRequest,
   signResponse,
 } from "@atoma/core";
-import type { InferenceEngine } from "@atoma/engine";
+import type { ChatCompletion, InferenceEngine } from "@atoma/engine";
 import { type Hex, keccak256, stringToBytes, stringToHex } from "viem";
 import { type AttestNetwork, eventually, type HarnessNode, MODEL, PRICE } from "./attestNetwork.js";
 
@@ -60,6 +60,13 @@ export interface ServingBehaviour {
   poisonAs?: "another-model" | "not-inference" | undefined;
   /** The server's front holds every request for the transcript until released (a stalling colluder). */
   stallTranscript?: boolean | undefined;
+  /** Fields added to request `k`'s chat body (tools, response_format, a larger max_tokens). */
+  extraBody?: ((k: number) => Record<string, unknown>) | undefined;
+  /**
+   * The answer the server signs for request `k` in place of the one its engine produced (a faked tool call or JSON
+   * answer, well-formed and with the honest usage); undefined keeps the honest one.
+   */
+  fake?: ((k: number, response: ChatCompletion) => ChatCompletion | undefined) | undefined;
 }
 
 export interface ServedStack {
@@ -124,6 +131,7 @@ export async function serveAndSettle(
       model: poisoned ? "a-model-only-the-server-serves" : MODEL,
       messages: [{ role: "user", content: question }],
       max_tokens: 6,
+      ...behaviour.extraBody?.(k),
     };
     const body: Record<string, unknown> =
       poisoned && behaviour.poisonAs === "not-inference"
@@ -140,7 +148,10 @@ export async function serveAndSettle(
       deadline,
     });
     // The colluding server claims an answer to a poison request (it runs it on the task's model).
-    const { response, generation } = await behaviour.engine.chat(poisoned ? { ...chat, model: MODEL } : body);
+    const { response: honest, generation } = await behaviour.engine.chat(
+      poisoned ? { ...chat, model: MODEL } : body,
+    );
+    const response = behaviour.fake?.(k, honest) ?? honest;
     const respHash =
       poisoned || behaviour.tamper?.(k)
         ? keccak256(stringToBytes(`tampered answer ${k}`))
