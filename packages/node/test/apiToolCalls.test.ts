@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import type { StackClient } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AtomaNode } from "../src/service/createNode.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
+import type { AtomaNode } from "../src/service/createNode.js";
 import { stackClientFor } from "./helpers/stackClientFor.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
 
