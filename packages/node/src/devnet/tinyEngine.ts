@@ -17,7 +17,11 @@ export async function startTinyEngine(
   const model = ensureTinyModel({ seed: options.seed });
   const engine = new EmbeddedEngine(
     { logger: silentLogger },
-    { models: [{ id: options.id ?? model.id, path: model.path }], threads: 1, contextSize: options.contextSize ?? 512 },
+    {
+      models: [{ id: options.id ?? model.id, path: model.path }],
+      threads: 1,
+      contextSize: options.contextSize ?? 512,
+    },
   );
   await engine.start();
   return { engine, model };
