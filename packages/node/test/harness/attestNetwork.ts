@@ -82,7 +82,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     attesters: options.attesters ?? 2,
     sampleSize: options.sampleSize,
   });
-  const { engine, model } = await startTinyEngine({ id: MODEL });
+  const { engine, model } = await startTinyEngine({ id: MODEL, contextSize: 1024 });
 
   const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
   for (let index = 0; index < options.nodes; index++) {
