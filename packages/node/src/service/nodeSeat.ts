@@ -6,15 +6,15 @@ import {
   NodeNotRegisteredError,
   nodeIdOfSigner,
 } from "@atoma/chain";
-import { createWalletClient, getAddress, http, type LocalAccount } from "viem";
+import { type Chain, createWalletClient, getAddress, http, type LocalAccount } from "viem";
 import type { NodeConfig } from "../config/loadConfig.js";
 import type { NodeChainClient } from "./chainClient.js";
 import { chainWithFeeCaps } from "./feeCaps.js";
 
 /**
  * The node's one seat on the chain, handed to every part: the clients all its reads and transactions go through
- * (sending from the node's key, within `settlement.maxFeePerGas` and `settlement.maxPriorityFeePerGas`), the
- * deployment, and who this node is there. It is the context `@atoma/chain`'s actions take.
+ * (sending from the node's key), the deployment, and who this node is there. It is the context `@atoma/chain`'s
+ * actions take.
  */
 export interface NodeSeat extends ChainContext {
   readonly chainId: number;
@@ -33,6 +33,12 @@ export interface NodeSeat extends ChainContext {
   registeredNodeId(): Promise<bigint>;
   /** The chain's clock, the latest block's timestamp: deadlines are in block time, which dev chains move at will. */
   now(): Promise<bigint>;
+  /**
+   * The same seat sending within `settlement.maxFeePerGas` and `settlement.maxPriorityFeePerGas`: the settlement
+   * worker's transactions, which can wait for cheaper gas. Attestation commitments and openings, committee votes
+   * and consensus seals and reveals go out uncapped: each has a deadline, and missing one is slashed.
+   */
+  readonly feeCapped: NodeSeat;
 }
 
 /** The contracts of `names` that `chain.contracts` does not name. */
@@ -51,18 +57,22 @@ export async function openNodeSeat(
   publicClient: NodeChainClient,
 ): Promise<NodeSeat> {
   const { rpcUrl, chainId, pollingIntervalMs } = config.chain;
-  const walletClient = createWalletClient({
-    account,
-    chain: chainWithFeeCaps(chainFor(chainId, rpcUrl), config.settlement),
-    transport: http(rpcUrl),
-    pollingInterval: Math.min(pollingIntervalMs, 1_000),
-    cacheTime: 0,
-  });
+  const walletFor = (chain: Chain) =>
+    createWalletClient({
+      account,
+      chain,
+      transport: http(rpcUrl),
+      pollingInterval: Math.min(pollingIntervalMs, 1_000),
+      cacheTime: 0,
+    });
+  const chain = chainFor(chainId, rpcUrl);
+  const walletClient = walletFor(chain);
+  const cappedChain = chainWithFeeCaps(chain, config.settlement);
   const addresses = Object.fromEntries(
     Object.entries(config.chain.contracts).map(([name, address]) => [name, getAddress(address)]),
   ) as unknown as AtomaAddresses;
   let known: bigint | undefined;
-  const seat: NodeSeat = {
+  const seat: Omit<NodeSeat, "feeCapped"> & { feeCapped?: NodeSeat } = {
     publicClient,
     walletClient,
     addresses,
@@ -82,6 +92,13 @@ export async function openNodeSeat(
       return (await latestBlock(seat)).timestamp;
     },
   };
+  const opened = seat as NodeSeat;
+  if (cappedChain === chain) seat.feeCapped = opened;
+  else {
+    const capped = { ...opened, walletClient: walletFor(cappedChain) };
+    capped.feeCapped = capped;
+    seat.feeCapped = capped;
+  }
   await seat.nodeId();
-  return seat;
+  return opened;
 }

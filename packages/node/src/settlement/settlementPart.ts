@@ -17,7 +17,8 @@ export const settlementPart: NodePartFactory = (context) => {
   }
   const { settlement } = context.config;
   const worker = new SettlementWorker(
-    { ...dutyEnvOf(context, "settlement"), blobs: context.blobs },
+    // Settlement transactions keep within the operator's fee caps (the seat's other senders have deadlines).
+    { ...dutyEnvOf(context, "settlement"), seat: context.seat.feeCapped, blobs: context.blobs },
     {
       minRemainingUnits: settlement.minRemainingUnits,
       beforeExpirySeconds: settlement.beforeExpirySeconds,
