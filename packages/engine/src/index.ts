@@ -101,6 +101,9 @@ export {
   SAMPLING_DEFAULTS,
   type SamplingSettings,
 } from "./sampling.js";
+export { detectToolDialect, TOOL_DIALECTS } from "./structured/dialects/detectToolDialect.js";
+export type { ToolDialect, WrittenCall } from "./structured/dialects/ToolDialect.js";
+export { toolCallText } from "./structured/toolCallText.js";
 export {
   defaultModelCacheDir,
   ensureTinyModel,
@@ -110,6 +113,7 @@ export {
 export {
   DEFAULT_TINY_SEED,
   DEFAULT_TINY_SHAPE,
+  type TinyChatTemplate,
   type TinyModelOptions,
   type TinyModelShape,
   writeTinyModel,
