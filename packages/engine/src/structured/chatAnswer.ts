@@ -1,7 +1,7 @@
 import type { GenerationEnd } from "../embedded/generate.js";
 import type { ChatMessageOut, FinishReason } from "../openai/responses.js";
-import type { OutputFormat } from "./outputFormat.js";
 import type { ToolDialect } from "./dialects/ToolDialect.js";
+import type { OutputFormat } from "./outputFormat.js";
 import { isToolCallText, scanToolCalls } from "./toolCallText.js";
 
 /** The id of an answer's call `index`. */

@@ -1,7 +1,7 @@
 import { type GbnfJsonSchema, type Llama, LlamaGrammar, LlamaJsonSchemaGrammar } from "node-llama-cpp";
-import { gbnfLiteral, gbnfText, prefixRules, schemaGrammarRules } from "./gbnf.js";
 import { InvalidRequestError } from "../errors.js";
 import { callsStart, type ToolDialect } from "./dialects/ToolDialect.js";
+import { gbnfLiteral, gbnfText, prefixRules, schemaGrammarRules } from "./gbnf.js";
 import { isConstrained, type OutputFormat } from "./outputFormat.js";
 
 /** Grammars kept for reuse (an agent sends the same tools every turn). */

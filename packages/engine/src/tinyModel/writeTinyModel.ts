@@ -1,7 +1,7 @@
 import { InvalidInputError } from "@atoma/core";
 import { TINY_CHAT_TEMPLATE } from "./chatTemplate.js";
-import { LLAMA3_CHAT_TEMPLATE, LLAMA3_CONTROL_TOKENS } from "./llama3ChatTemplate.js";
 import { encodeGguf, type GgufTensor, type GgufValue } from "./gguf.js";
+import { LLAMA3_CHAT_TEMPLATE, LLAMA3_CONTROL_TOKENS } from "./llama3ChatTemplate.js";
 import { SeededRandom } from "./seededRandom.js";
 import { unigramPrior } from "./unigramPrior.js";
 import { tinyVocabulary } from "./vocabulary.js";
