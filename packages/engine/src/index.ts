@@ -1,4 +1,10 @@
 export {
+  assertGgufModel,
+  type ModelFile,
+  type ModelFileOptions,
+  resolveModelFile,
+} from "./download/modelFile.js";
+export {
   type DownloadProgress,
   HUGGING_FACE_URL,
   type ModelSource,
@@ -28,6 +34,7 @@ export {
   EngineStoppedError,
   InvalidRequestError,
   ModelDownloadError,
+  ModelFileError,
   ModelLoadError,
   ModelNotFoundError,
   type PartialUsage,
