@@ -44,10 +44,7 @@ describe("atoma dev --model", () => {
   it("refuses a missing file, a file that is no GGUF, a bad or absent hf: source: one line, before anything starts", async () => {
     const dev = ["dev", "--nodes", "1", "--no-proxy", "--log-level", "error", "--model"];
     await expectRefused([...dev, join(dir, "absent.gguf")], /no model file at .*\(model_file_invalid\)/);
-    await expectRefused(
-      [...dev, join(dir, "notes.gguf")],
-      /is not a GGUF model file \(model_file_invalid\)/,
-    );
+    await expectRefused([...dev, join(dir, "notes.gguf")], /is not a GGUF model file \(model_file_invalid\)/);
     await expectRefused([...dev, "hf:no-file"], /hf:<owner>\/<repo>\/<file>.*\(invalid_input\)/);
     await expectRefused(
       [...dev, "hf:org/tiny/absent.gguf", "--hf-endpoint", server.url],

@@ -27,8 +27,8 @@ function rootOption(value: string): Hash {
 }
 
 function templateOption(value: string): TinyChatTemplate {
-  if (value !== "chatml" && value !== "llama3")
-    throw new CliUsageError(`--template must be chatml or llama3, got "${value}"`);
+  if (value !== "chatml" && value !== "llama3" && value !== "mistral")
+    throw new CliUsageError(`--template must be chatml, llama3 or mistral, got "${value}"`);
   return value;
 }
 
@@ -113,7 +113,8 @@ export function registerModel(program: Command): void {
     .option("--out <file>", "write here (default: the shared model cache, reused when already there)")
     .option(
       "--template <name>",
-      "chat template: chatml, or llama3 (Llama-3.1-style, renders tools; its calls are Llama 3's JSON)",
+      "chat template: chatml, llama3 or mistral (Llama-3.1- and Mistral-v3-style: they render tools, and calls " +
+        "are written in their formats)",
       templateOption,
       "chatml",
     )

@@ -41,7 +41,8 @@ export function defaultModelCacheDir(): string {
 
 /** The id a tiny model of this seed and shape is served under. */
 export function tinyModelId(options: TinyModelOptions = {}): string {
-  const suffix = resolveTinyTemplate(options.template) === "llama3" ? "-llama3" : "";
+  const template = resolveTinyTemplate(options.template);
+  const suffix = template === "chatml" ? "" : `-${template}`;
   return chatmlTinyModelId(options) + suffix;
 }
 

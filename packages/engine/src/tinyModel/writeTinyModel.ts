@@ -1,10 +1,11 @@
 import { InvalidInputError } from "@atoma/core";
-import { TINY_CHAT_TEMPLATE } from "./chatTemplate.js";
 import { encodeGguf, type GgufTensor, type GgufValue } from "./gguf.js";
-import { LLAMA3_CHAT_TEMPLATE, LLAMA3_CONTROL_TOKENS } from "./llama3ChatTemplate.js";
 import { SeededRandom } from "./seededRandom.js";
+import { TINY_CHAT_TEMPLATES, type TinyChatTemplate } from "./tinyChatTemplates.js";
 import { unigramPrior } from "./unigramPrior.js";
 import { tinyVocabulary } from "./vocabulary.js";
+
+export type { TinyChatTemplate } from "./tinyChatTemplates.js";
 
 /** The architecture of a tiny model. */
 export interface TinyModelShape {
@@ -43,9 +44,6 @@ const LOGIT_SPREAD = 2;
 /** Value of the constant hidden channel that carries the prior to the output layer. */
 const PRIOR_CHANNEL = 2;
 
-/** The chat template a tiny model carries: ChatML (the default model's), or a Llama-3.1-style one that renders tools. */
-export type TinyChatTemplate = "chatml" | "llama3";
-
 export interface TinyModelOptions {
   /** @default "chatml" */
   template?: TinyChatTemplate | undefined;
@@ -68,8 +66,10 @@ export function resolveTinyShape(shape: Partial<TinyModelShape> = {}): TinyModel
 }
 
 export function resolveTinyTemplate(template: TinyChatTemplate = "chatml"): TinyChatTemplate {
-  if (template !== "chatml" && template !== "llama3")
-    throw new InvalidInputError(`tiny model template must be chatml or llama3, got ${String(template)}`);
+  if (!Object.hasOwn(TINY_CHAT_TEMPLATES, template))
+    throw new InvalidInputError(
+      `tiny model template must be one of ${Object.keys(TINY_CHAT_TEMPLATES).join(", ")}, got ${String(template)}`,
+    );
   return template;
 }
 
@@ -81,8 +81,8 @@ export function resolveTinySeed(seed: number = DEFAULT_TINY_SEED): number {
 
 /**
  * The bytes of a Llama-architecture GGUF with seeded F32 weights, a character-level SentencePiece vocabulary
- * with byte fallback, and a chat template (ChatML, or Llama 3.1's style with its control tokens added to the
- * vocabulary). Byte-identical for the same (seed, shape, template); the ChatML model's bytes are as before templates.
+ * with byte fallback, and a chat template (ChatML, or a Llama-3.1- or Mistral-style one with its control
+ * tokens added to the vocabulary). Byte-identical for the same (seed, shape, template); the ChatML model's bytes are as before templates.
  *
  * Channel 0 of the residual stream is a constant (embeddings set it, no block writes it), so after the final
  * norm it carries the unigram prior into the logits like a bias, over a context-dependent random part.
@@ -91,7 +91,7 @@ export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
   const seed = resolveTinySeed(options.seed);
   const shape = resolveTinyShape(options.shape);
   const template = resolveTinyTemplate(options.template);
-  const vocab = tinyVocabulary(template === "llama3" ? LLAMA3_CONTROL_TOKENS : []);
+  const vocab = tinyVocabulary(TINY_CHAT_TEMPLATES[template].controlTokens);
   const random = new SeededRandom(seed);
   const { width, feedForward } = shape;
   const headDim = width / shape.heads;
@@ -151,7 +151,7 @@ export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
     ["general.architecture", { type: "string", value: "llama" }],
     [
       "general.name",
-      { type: "string", value: `atoma-tiny-s${seed}${template === "llama3" ? "-llama3" : ""}` },
+      { type: "string", value: `atoma-tiny-s${seed}${template === "chatml" ? "" : `-${template}`}` },
     ],
     ["general.file_type", u32(0)],
     ["llama.vocab_size", u32(vocabSize)],
@@ -176,10 +176,7 @@ export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
     ["tokenizer.ggml.add_bos_token", { type: "bool", value: true }],
     ["tokenizer.ggml.add_eos_token", { type: "bool", value: false }],
     ["tokenizer.ggml.add_space_prefix", { type: "bool", value: false }],
-    [
-      "tokenizer.chat_template",
-      { type: "string", value: template === "llama3" ? LLAMA3_CHAT_TEMPLATE : TINY_CHAT_TEMPLATE },
-    ],
+    ["tokenizer.chat_template", { type: "string", value: TINY_CHAT_TEMPLATES[template].source }],
   ];
   return encodeGguf(metadata, tensors);
 }

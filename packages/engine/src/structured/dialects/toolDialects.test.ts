@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { testLlama } from "../../../test/helpers/llama.js";
 import { TINY_CHAT_TEMPLATE } from "../../tinyModel/chatTemplate.js";
 import { LLAMA3_CHAT_TEMPLATE } from "../../tinyModel/llama3ChatTemplate.js";
+import { MISTRAL_CHAT_TEMPLATE } from "../../tinyModel/mistralChatTemplate.js";
 import type { OutputFormat } from "../outputFormat.js";
 import { outputGrammarText } from "../outputGrammar.js";
 import { isToolCallText, scanToolCalls, toolCallText } from "../toolCallText.js";
@@ -23,6 +24,7 @@ describe("tool-call dialects", () => {
     expect(detectToolDialect(LLAMA31).name).toBe("llama3");
     expect(detectToolDialect(LLAMA3_CHAT_TEMPLATE).name).toBe("llama3");
     expect(detectToolDialect(MISTRAL_V3).name).toBe("mistral");
+    expect(detectToolDialect(MISTRAL_CHAT_TEMPLATE).name).toBe("mistral");
     expect(templateRendersTools(QWEN25)).toBe(true);
     expect(templateRendersTools(LLAMA31)).toBe(true);
     expect(templateRendersTools(TINY_CHAT_TEMPLATE)).toBe(false);
