@@ -27,7 +27,9 @@ let server: FileServer;
 beforeAll(async () => {
   writeFileSync(llama3File, writeTinyModel({ template: "llama3" }));
   writeFileSync(join(dir, "notes.gguf"), "not a model\n");
-  server = await startFileServer({});
+  server = await startFileServer({
+    "/org/tiny/resolve/main/tiny-mistral.gguf": writeTinyModel({ template: "mistral" }),
+  });
 });
 afterAll(async () => {
   await server.close();
@@ -52,6 +54,23 @@ describe("atoma dev --model", () => {
     );
     await expectRefused([...dev, llama3File, "--hf-endpoint", "ftp://x"], /--hf-endpoint must be/);
   }, 60_000);
+
+  it("downloads an hf: source into the state directory and registers it under the file's name", async () => {
+    const stateDir = join(dir, "state");
+    const dev = runCli([
+      ...["dev", "--nodes", "0", "--no-proxy", "--log-level", "warn", "--state-dir", stateDir],
+      ...["--model", "hf:org/tiny/tiny-mistral.gguf", "--hf-endpoint", server.url],
+    ]);
+    try {
+      const ready = await waitForReady<Ready>(dev, 240_000);
+      expect(ready.model).toBe("tiny-mistral");
+      expect(ready.modelFile).toBe(join(stateDir, "models", "org", "tiny", "tiny-mistral.gguf"));
+      expect(ready.modelRoot).toBe(await weightsRoot(ready.modelFile));
+    } finally {
+      dev.child.kill("SIGINT");
+      expect(await dev.exited).toBe(0);
+    }
+  }, 300_000);
 
   describe("with the second generated model (Llama-3.1-style template)", () => {
     let dev: CliRun;
