@@ -1,7 +1,6 @@
 import type { Hash } from "@atoma/core";
 import { keccak256, stringToHex } from "viem";
 import { bodyHash } from "../sampling.js";
-
 import { HERMES_DIALECT } from "./dialects/hermesDialect.js";
 import { callsStart, type ScannedCall, type ToolDialect, type WrittenCall } from "./dialects/ToolDialect.js";
 
