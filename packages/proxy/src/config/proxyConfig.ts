@@ -45,6 +45,18 @@ export const proxyConfigSchema = z.strictObject({
       maxPerModel: z.number().int().min(1).max(1_000).default(8),
       /** Buy only on tasks of this level; default: the highest the model offers, falling back to lower ones. */
       securityLevel: z.number().int().min(0).max(2).optional(),
+      /** Buy a stack's replacement in the background when it runs low, so requests never wait on it. @default true */
+      buyAhead: z.boolean().default(true),
+      /** A stack with fewer units left than this is bought again ahead. @default a quarter of `units` */
+      buyAheadBelowUnits: wei.optional(),
+      /** …and one this many seconds before it stops taking requests (near expiry). @default 300 */
+      buyAheadSeconds: wei.default(300n),
+      /** A stack unused this long is closed on-chain, so it settles and the rest is refunded; 0: never. @default 1800 */
+      idleCloseSeconds: z.number().int().min(0).max(31_536_000).default(1_800),
+      /** Challenge, as their owner, settlements that claim more units than the gateway's receipts show. @default true */
+      challengeOverclaims: z.boolean().default(true),
+      /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
+      checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
     })
     .prefault({}),
   limits: z
