@@ -99,7 +99,13 @@ export class OverclaimWatcher {
       return;
     }
     if (now > settlement.windowEnds) {
-      await finalizeSettlement(this.#chain, { stackIds: [stack.stackId] });
+      try {
+        await finalizeSettlement(this.#chain, { stackIds: [stack.stackId] });
+      } catch (error) {
+        // Its node (or anyone) may have paid it out first.
+        const phase: number = (await getSettlement(this.#chain, stack.stackId)).phase;
+        if (phase !== SettlementPhase.Finalized) throw error;
+      }
       this.#done.add(stack.stackId);
     }
   }
@@ -167,7 +173,11 @@ export class OverclaimWatcher {
     for (const [challengeId, open] of this.#open) {
       const challenge = await getChallenge(this.#chain, challengeId);
       const status: number = challenge.status;
-      const ids = { challengeId: String(challengeId), stackId: String(open.stackId), nodeId: String(open.nodeId) };
+      const ids = {
+        challengeId: String(challengeId),
+        stackId: String(open.stackId),
+        nodeId: String(open.nodeId),
+      };
       if (status === ChallengeStatus.Dismissed) {
         this.#open.delete(challengeId);
         this.#onChallenge?.("index", "dismissed");
@@ -197,6 +207,9 @@ export class OverclaimWatcher {
     });
     if (balance === 0n) return;
     const withdrawn = await withdrawBalance(this.#chain, { account });
-    this.#logger.info({ amount: String(withdrawn.amount), tx: withdrawn.hash }, "refunds withdrawn from the vault");
+    this.#logger.info(
+      { amount: String(withdrawn.amount), tx: withdrawn.hash },
+      "refunds withdrawn from the vault",
+    );
   }
 }

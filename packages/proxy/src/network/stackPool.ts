@@ -91,10 +91,7 @@ export class StackPool {
   #buying: Promise<unknown> = Promise.resolve();
   readonly #waiting = new Set<() => void>();
 
-  constructor(
-    components: StackPoolComponents,
-    options: StackPoolOptions,
-  ) {
+  constructor(components: StackPoolComponents, options: StackPoolOptions) {
     this.#db = components.db;
     this.#onBought = components.onBought;
     this.#chain = components.chain;
@@ -376,7 +373,11 @@ export class StackPool {
       } catch (error) {
         lastError = error;
         this.#logger.warn(
-          { taskId: String(task.taskId), nodeId: pick.kind === "node" ? String(pick.nodeId) : undefined, err: error },
+          {
+            taskId: String(task.taskId),
+            nodeId: pick.kind === "node" ? String(pick.nodeId) : undefined,
+            err: error,
+          },
           "buying a stack failed",
         );
       }
@@ -388,7 +389,10 @@ export class StackPool {
    * The stacks in the pool running low (fewer than `belowUnits` left, or expiring within `withinSeconds` of the
    * expiry margin) at a node and model where the pool holds no other stack that is not: those to buy again.
    */
-  async runningLow(belowUnits: bigint, withinSeconds: bigint): Promise<{ modelId: string; nodeId: bigint }[]> {
+  async runningLow(
+    belowUnits: bigint,
+    withinSeconds: bigint,
+  ): Promise<{ modelId: string; nodeId: bigint }[]> {
     const soon = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds + withinSeconds;
     const rows = await this.#db
       .selectFrom("stacks")
@@ -414,8 +418,7 @@ export class StackPool {
   async buyAhead(model: CatalogModel, nodeId: bigint, belowUnits: bigint): Promise<bigint | undefined> {
     const run = this.#buying.then(async () => {
       const held = await this.#holding(model, this.#eligibleNodes(model), belowUnits);
-      if (held.length >= this.#o.maxStacksPerModel)
-        return undefined;
+      if (held.length >= this.#o.maxStacksPerModel) return undefined;
       return (await this.#buy(model, [nodeId], false, false)).stack_id;
     });
     this.#buying = run.catch(() => undefined);
@@ -446,7 +449,9 @@ export class StackPool {
   }
 
   /** The pool's stacks (any state) expiring after `afterSeconds`: those whose settlement may still be open. */
-  async stacksExpiringAfter(afterSeconds: bigint): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint }[]> {
+  async stacksExpiringAfter(
+    afterSeconds: bigint,
+  ): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint }[]> {
     const rows = await this.#db
       .selectFrom("stacks")
       .where("expires_at", ">", afterSeconds)

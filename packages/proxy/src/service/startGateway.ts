@@ -1,5 +1,5 @@
-import { type Logger, silentLogger } from "@atoma/core";
 import type { ChainContext } from "@atoma/chain";
+import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
