@@ -12,8 +12,17 @@ import {
 } from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import { TaskSecurityLevel } from "@atoma/contracts";
-import { costOfUnits, leafHash, leafOf, type StackLeaf, StackTree, silentLogger } from "@atoma/core";
+import {
+  costOfUnits,
+  type Logger,
+  leafHash,
+  leafOf,
+  type StackLeaf,
+  StackTree,
+  silentLogger,
+} from "@atoma/core";
 import { readContext } from "@atoma/sdk";
+import { pino } from "pino";
 import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -57,11 +66,12 @@ describe("the gateway's stacks on-chain", () => {
   const challenges: [string, ChallengeOutcome][] = [];
 
   const tomaOf = (address: `0x${string}`) => devnet.deployment.contracts.token.read.balanceOf([address]);
-  const pool = (options: Partial<StackPoolOptions> = {}) =>
+  const pool = (options: Partial<StackPoolOptions> = {}, logger?: Logger) =>
     new StackPool(
       {
         db: opened.db,
         chain: wallet.ctx,
+        logger,
         onBought: (nodeId, reason) => bought.push({ nodeId, reason }),
       },
       { maxPricePerMillion: parseEther("3"), unitsPerStack: 1_000n, durationSeconds: 86_400n, ...options },
@@ -203,14 +213,22 @@ describe("the gateway's stacks on-chain", () => {
       ]);
     }, 60_000);
 
-    it("moves on to the next ranked node when the first cannot take the stack (its capacity)", async () => {
+    it("moves on to the next ranked node when the first cannot take the stack, and passes it over for a while", async () => {
       health = new NodeHealthBook();
       await retireAll();
-      const upstream = upstreamOf(pool({ maxStacksPerModel: 8 }));
+      const lines: string[] = [];
+      const upstream = upstreamOf(pool({ maxStacksPerModel: 8 }, capturing(lines)));
+      const failedPurchases = () => lines.filter((line) => line.includes("buying a stack failed")).length;
       // Node 4 ranks first (cheapest, and asked for), but its capacity is under a stack: the contract refuses it.
-      const answer = await send(upstream, { order: [String(nodeId(3)), String(nodeId(0))] });
+      const order = { order: [String(nodeId(3)), String(nodeId(0))] };
+      const answer = await send(upstream, order);
       expect(answer.nodeId).toBe(nodeId(0));
       expect(bought.at(-1)).toEqual({ nodeId: nodeId(0), reason: "request" });
+      expect(failedPurchases()).toBe(1);
+      // The next purchase does not spend a call on it again: a node cannot slow every purchase down this way.
+      await retireAll();
+      expect((await send(upstream, order)).nodeId).toBe(nodeId(0));
+      expect(failedPurchases()).toBe(1);
       expect(
         await opened.db.selectFrom("stacks").select("node_id").where("node_id", "=", nodeId(3)).execute(),
       ).toEqual([]);
@@ -250,6 +268,34 @@ describe("the gateway's stacks on-chain", () => {
     const used = await opened.db.selectFrom("stacks").select("units_used").execute();
     expect(used.reduce((sum, row) => sum + row.units_used, 0n)).toBe(155n);
   }, 120_000);
+
+  it("does not buy again at a node out of rotation, nor for a stack no request used lately", async () => {
+    await retireAll();
+    bought.length = 0;
+    health = new NodeHealthBook();
+    const clock = { now: Date.now() };
+    // 20 units a stack: one request (5) leaves it under the 16 bought again below.
+    const stacks = pool({ unitsPerStack: 20n, now: () => clock.now });
+    await send(upstreamOf(stacks), { only: [String(nodeId(0))] });
+    const restocker = (book: NodeHealthBook) =>
+      new StackRestocker(
+        { pool: stacks, models: () => catalog.models(), health: book, now: () => clock.now },
+        { belowUnits: 16n, withinSeconds: 300n, usedWithinMs: 60_000 },
+      );
+    const removed = new NodeHealthBook();
+    removed.remove(nodeId(0), "response_unverified");
+    await restocker(removed).pass();
+    clock.now += 61_000;
+    await restocker(health).pass();
+    expect(bought).toEqual([{ nodeId: nodeId(0), reason: "request" }]);
+    // Used lately, in rotation: bought again.
+    clock.now -= 61_000;
+    await restocker(health).pass();
+    expect(bought).toEqual([
+      { nodeId: nodeId(0), reason: "request" },
+      { nodeId: nodeId(0), reason: "ahead" },
+    ]);
+  }, 60_000);
 
   it("closes a stack left idle, and the units it did not use come back to the wallet after settlement", async () => {
     await retireAll();
@@ -394,3 +440,8 @@ describe("the gateway's stacks on-chain", () => {
     }, 120_000);
   });
 });
+
+/** A logger that keeps every line it writes. */
+function capturing(lines: string[]): Logger {
+  return pino({ level: "debug", base: null }, { write: (line: string) => void lines.push(line) });
+}

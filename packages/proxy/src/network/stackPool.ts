@@ -42,6 +42,8 @@ export interface StackPoolComponents {
 
 /** Ranked nodes a purchase names before it lets the chain draw one. */
 const BUY_AT_NODES = 3;
+/** How long a node that could not take a stack is passed over by purchases. */
+const REFUSED_PURCHASE_MS = 60_000;
 
 export interface StackPoolOptions {
   /** Units each stack bought holds. @default 1000000 */
@@ -89,6 +91,8 @@ export class StackPool {
   readonly #o: PoolSettings;
   readonly #onBought: StackPoolComponents["onBought"];
   #buying: Promise<unknown> = Promise.resolve();
+  /** Nodes whose last purchase failed, until when (the process's clock) they are passed over. */
+  readonly #refusedUntil = new Map<bigint, number>();
   readonly #waiting = new Set<() => void>();
 
   constructor(components: StackPoolComponents, options: StackPoolOptions) {
@@ -321,7 +325,9 @@ export class StackPool {
       .filter((task) => task.nodes.some((node) => node.pricePerMillion <= this.#o.maxPricePerMillion))
       .sort((a, b) => b.securityLevel - a.securityLevel);
     const picks: { task: CatalogTask; pick: NodePick }[] = [];
-    for (const nodeId of nodeIds.slice(0, BUY_AT_NODES))
+    const clock = performance.now();
+    const willing = nodeIds.filter((id) => (this.#refusedUntil.get(id) ?? 0) <= clock);
+    for (const nodeId of willing.slice(0, BUY_AT_NODES))
       for (const task of tasks)
         if (task.nodes.some((n) => n.nodeId === nodeId && n.pricePerMillion <= this.#o.maxPricePerMillion))
           picks.push({ task, pick: { kind: "node", nodeId } });
@@ -372,6 +378,9 @@ export class StackPool {
         return row;
       } catch (error) {
         lastError = error;
+        // A node that cannot take a stack (capacity, price, left) is not asked again for a while.
+        if (pick.kind === "node")
+          this.#refusedUntil.set(pick.nodeId, performance.now() + REFUSED_PURCHASE_MS);
         this.#logger.warn(
           {
             taskId: String(task.taskId),
@@ -386,12 +395,13 @@ export class StackPool {
   }
 
   /**
-   * The stacks in the pool running low (fewer than `belowUnits` left, or expiring within `withinSeconds` of the
-   * expiry margin) at a node and model where the pool holds no other stack that is not: those to buy again.
+   * The nodes and models where every stack in the pool runs low (fewer than `belowUnits` left, or expiring within
+   * `withinSeconds` of the expiry margin) and one was used since `usedSinceMs`: where to buy again.
    */
   async runningLow(
     belowUnits: bigint,
     withinSeconds: bigint,
+    usedSinceMs: number,
   ): Promise<{ modelId: string; nodeId: bigint }[]> {
     const soon = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds + withinSeconds;
     const rows = await this.#db
@@ -408,6 +418,7 @@ export class StackPool {
           .as("healthy"),
       ])
       .groupBy(["model", "node_id"])
+      .having((eb) => eb.fn.max(eb.fn.coalesce("last_used_ms", "created_at_ms")), ">=", BigInt(usedSinceMs))
       .execute();
     return rows
       .filter((row) => Number(row.healthy) === 0)

@@ -148,7 +148,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "checking the nodes' health failed",
       ),
     );
-    loops.push(...stackLoops(config, { pool, chain, catalog, metrics, logger, now }));
+    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now }));
     for (const loop of loops) loop.start();
     return {
       url: server.url,
@@ -197,19 +197,20 @@ function stackLoops(
     pool: StackPool;
     chain: ChainContext;
     catalog: NetworkCatalog;
+    health: NodeHealthBook;
     metrics: GatewayMetrics;
     logger: Logger;
     now: () => number;
   },
 ): BackgroundLoop[] {
-  const { pool, chain, catalog, metrics, logger, now } = parts;
+  const { pool, chain, catalog, health, metrics, logger, now } = parts;
   const { stacks } = config;
   const loops: BackgroundLoop[] = [];
   const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
     loops.push(new BackgroundLoop(name, stacks.checkEveryMs, pass, logger));
   if (stacks.buyAhead) {
     const restocker = new StackRestocker(
-      { pool, models: () => catalog.models(), logger },
+      { pool, models: () => catalog.models(), health, now, logger },
       { belowUnits: stacks.buyAheadBelowUnits ?? stacks.units / 4n, withinSeconds: stacks.buyAheadSeconds },
     );
     loop("buy-ahead", (signal) => restocker.pass(signal));
