@@ -10,9 +10,12 @@ import {
   SettlementPhase,
   withdrawBalance,
 } from "@atoma/chain";
-import { atomaVaultAbi } from "@atoma/contracts";
+import { atomaVaultAbi, challengeManagerAbi } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
 import type { StackPool } from "./stackPool.js";
+
+/** An owner challenge with a receipt, or of a leaf's index. */
+export type ChallengeKind = "receipt" | "index";
 
 /** How an owner challenge went: `opened` waits for the node's answer. */
 export type ChallengeOutcome = "upheld" | "opened" | "dismissed" | "unprovable";
@@ -24,7 +27,11 @@ export interface OverclaimWatcherOptions {
   challenge?: boolean | undefined;
 }
 
+/** How far back (blocks) the logs are read for a challenge opened before a restart. */
+const RECOVERY_BLOCKS = 100_000n;
+
 interface OpenChallenge {
+  kind: ChallengeKind;
   stackId: bigint;
   nodeId: bigint;
   answerDeadline: bigint;
@@ -44,17 +51,19 @@ export class OverclaimWatcher {
   readonly #chain: ChainContext;
   readonly #o: OverclaimWatcherOptions;
   readonly #logger: Logger;
-  readonly #onChallenge: ((kind: "receipt" | "index", outcome: ChallengeOutcome) => void) | undefined;
+  readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
   /** Stacks whose accepted settlement was checked, and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
   readonly #done = new Set<bigint>();
   readonly #open = new Map<bigint, OpenChallenge>();
+  /** Disputed stacks whose challenge was looked for in the logs. */
+  readonly #recovered = new Set<bigint>();
 
   constructor(
     components: {
       pool: StackPool;
       chain: ChainContext;
-      onChallenge?: ((kind: "receipt" | "index", outcome: ChallengeOutcome) => void) | undefined;
+      onChallenge?: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
       logger?: Logger | undefined;
     },
     options: OverclaimWatcherOptions,
@@ -92,6 +101,7 @@ export class OverclaimWatcher {
       this.#done.add(stack.stackId);
       return;
     }
+    if (phase === SettlementPhase.Disputed) return this.#recoverChallenge(stack, now);
     if (phase !== SettlementPhase.Accepted) return;
     if (!this.#checked.has(stack.stackId) && now <= settlement.windowEnds) {
       this.#checked.add(stack.stackId);
@@ -141,7 +151,12 @@ export class OverclaimWatcher {
         signature: last.signature,
       });
       if (!opened.upheld)
-        this.#open.set(opened.challengeId, { stackId, nodeId, answerDeadline: opened.answerDeadline });
+        this.#open.set(opened.challengeId, {
+          kind: "receipt",
+          stackId,
+          nodeId,
+          answerDeadline: opened.answerDeadline,
+        });
       this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
       this.#logger.error(
         { ...seen, challengeId: String(opened.challengeId), upheld: opened.upheld, tx: opened.hash },
@@ -160,11 +175,45 @@ export class OverclaimWatcher {
       return;
     }
     const opened = await challengeLeafIndex(this.#chain, { stackId, leafIndex });
-    this.#open.set(opened.challengeId, { stackId, nodeId, answerDeadline: opened.answerDeadline });
+    this.#open.set(opened.challengeId, {
+      kind: "index",
+      stackId,
+      nodeId,
+      answerDeadline: opened.answerDeadline,
+    });
     this.#onChallenge?.("index", "opened");
     this.#logger.error(
       { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
       "a node settled leaves past every request the gateway signed: challenged by index",
+    );
+  }
+
+  /**
+   * A disputed settlement of the gateway's with no challenge of its own known (a restart since it opened one): the
+   * last challenge opened on the stack, from the chain's logs, is followed again when it is the gateway's and open.
+   */
+  async #recoverChallenge(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
+    if (this.#recovered.has(stack.stackId)) return;
+    if ([...this.#open.values()].some((open) => open.stackId === stack.stackId)) return;
+    this.#recovered.add(stack.stackId);
+    const latest = await this.#chain.publicClient.getBlockNumber();
+    const logs = await this.#chain.publicClient.getContractEvents({
+      address: this.#chain.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId: stack.stackId },
+      fromBlock: latest > RECOVERY_BLOCKS ? latest - RECOVERY_BLOCKS : 0n,
+    });
+    const challengeId = logs.at(-1)?.args.challengeId;
+    if (challengeId === undefined) return;
+    const challenge = await getChallenge(this.#chain, challengeId);
+    const mine = challenge.owner.toLowerCase() === this.#chain.walletClient.account.address.toLowerCase();
+    if (!mine || challenge.status !== ChallengeStatus.Open) return;
+    const kind = BigInt(challenge.leaf) === 0n ? "index" : "receipt";
+    this.#open.set(challengeId, { kind, ...stack, answerDeadline: challenge.answerDeadline });
+    this.#logger.info(
+      { stackId: String(stack.stackId), challengeId: String(challengeId), now: String(now) },
+      "following an open challenge of the gateway's again",
     );
   }
 
@@ -180,14 +229,14 @@ export class OverclaimWatcher {
       };
       if (status === ChallengeStatus.Dismissed) {
         this.#open.delete(challengeId);
-        this.#onChallenge?.("index", "dismissed");
+        this.#onChallenge?.(open.kind, "dismissed");
         this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
       } else if (status === ChallengeStatus.Upheld) {
         this.#open.delete(challengeId);
       } else if (now > open.answerDeadline) {
         const resolved = await resolveChallenge(this.#chain, { challengeId });
         this.#open.delete(challengeId);
-        this.#onChallenge?.("index", "upheld");
+        this.#onChallenge?.(open.kind, "upheld");
         this.#logger.error(
           { ...ids, slashed: String(resolved.slashed), ownerShare: String(resolved.ownerShare) },
           "the node did not answer the gateway's challenge: slashed, its settlement failed",
