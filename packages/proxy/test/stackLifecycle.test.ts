@@ -269,6 +269,31 @@ describe("the gateway's stacks on-chain", () => {
     expect(used.reduce((sum, row) => sum + row.units_used, 0n)).toBe(155n);
   }, 120_000);
 
+  it("buys again a stack nearing expiry before it stops taking requests, once", async () => {
+    await retireAll();
+    bought.length = 0;
+    health = new NodeHealthBook();
+    // The pool's clock on the chain's: the stack lasts 2,000 s and takes no request in its last 600.
+    const clock = { now: Number(await devnet.now()) * 1000 };
+    const stacks = pool({ durationSeconds: 2_000n, now: () => clock.now });
+    await send(upstreamOf(stacks), { only: [String(nodeId(0))] });
+    const restocker = new StackRestocker(
+      { pool: stacks, models: () => catalog.models(), health, now: () => clock.now },
+      { belowUnits: 100n, withinSeconds: 300n, usedWithinMs: 3_600_000 },
+    );
+    await restocker.pass();
+    expect(bought).toHaveLength(1);
+    // 1,200 s on, the stack is 200 s from no longer taking requests: its replacement is bought, and only one.
+    clock.now += 1_200_000;
+    await devnet.advance(1_200);
+    await restocker.pass();
+    await restocker.pass();
+    expect(bought).toEqual([
+      { nodeId: nodeId(0), reason: "request" },
+      { nodeId: nodeId(0), reason: "ahead" },
+    ]);
+  }, 60_000);
+
   it("does not buy again at a node out of rotation, nor for a stack no request used lately", async () => {
     await retireAll();
     bought.length = 0;

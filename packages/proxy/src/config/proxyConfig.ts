@@ -10,6 +10,9 @@ const wei = z
   .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
   .transform((value) => BigInt(value));
 
+/** A stack this close to expiry takes no new request (`StackPool`'s default margin). */
+const STACK_EXPIRY_MARGIN_SECONDS = 600n;
+
 export const databaseSchema = z.strictObject({
   /** PostgreSQL URL; without it the embedded database in `{dataDir}/db` is used. */
   url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
@@ -57,6 +60,15 @@ export const proxyConfigSchema = z.strictObject({
       challengeOverclaims: z.boolean().default(true),
       /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
       checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
+    })
+    .superRefine((stacks, ctx) => {
+      // Else every stack bought ahead would be near expiry already, and bought again at each check.
+      if (stacks.buyAhead && stacks.durationSeconds <= stacks.buyAheadSeconds + STACK_EXPIRY_MARGIN_SECONDS)
+        ctx.addIssue({
+          code: "custom",
+          path: ["buyAheadSeconds"],
+          message: `must leave a stack's duration longer than it plus ${STACK_EXPIRY_MARGIN_SECONDS} s (or turn buyAhead off)`,
+        });
     })
     .prefault({}),
   limits: z
