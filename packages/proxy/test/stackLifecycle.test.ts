@@ -24,7 +24,7 @@ import {
 import { readContext } from "@atoma/sdk";
 import { pino } from "pino";
 import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { BackgroundLoop } from "../src/network/backgroundLoop.js";
 import { IdleStackCloser } from "../src/network/idleStackCloser.js";
@@ -46,6 +46,8 @@ const PRICES = [parseEther("1"), parseEther("2"), parseEther("3"), parseEther("0
 /** The deployment's settlement challenge window and the owner challenge's answer window (seconds). */
 const CHALLENGE_WINDOW = 600;
 const ANSWER_WINDOW = 300;
+/** The time a node has to settle a stack after it closes or expires (seconds). */
+const SETTLE_WINDOW = 600;
 
 /**
  * The gateway's stacks through their life on anvil with the whole system deployed, in front of fake nodes that
@@ -175,6 +177,13 @@ describe("the gateway's stacks on-chain", () => {
     opened = await openGatewayDatabase(db.config);
   }, 180_000);
 
+  // Every test starts with an empty pool: the watcher then sees only that test's stacks (fake nodes never settle
+  // the others, which it would time out, slashing their nodes).
+  beforeEach(async () => {
+    await opened.db.deleteFrom("receipts").execute();
+    await opened.db.deleteFrom("stacks").execute();
+  });
+
   afterAll(async () => {
     for (const fake of fakes ?? []) await fake.stop();
     await opened?.close();
@@ -236,8 +245,6 @@ describe("the gateway's stacks on-chain", () => {
   });
 
   it("buys a stack running low again in the background: after warm-up no request waits on a purchase", async () => {
-    await opened.db.deleteFrom("receipts").execute();
-    await opened.db.deleteFrom("stacks").execute();
     bought.length = 0;
     health = new NodeHealthBook();
     // 60 units a stack, 5 a request (10 reserved): a stack serves 11 requests, and is bought again under 40 left.
@@ -465,6 +472,35 @@ describe("the gateway's stacks on-chain", () => {
       expect(await tomaOf(wallet.account.address)).toBe(before);
     }, 120_000);
   });
+
+  // Last: the node it slashes can no longer sell stacks.
+  it("times out a closed stack its node never settles: the whole escrow comes back, the node slashed", async () => {
+    await retireAll();
+    const clock = { now: Date.now() };
+    const stacks = pool({ now: () => clock.now });
+    const first = await send(upstreamOf(stacks), { only: [String(nodeId(0))] });
+    const stackId = BigInt(first.atoma.stack_id as string);
+    clock.now += 61_000;
+    await new IdleStackCloser(
+      { pool: stacks, chain: wallet.ctx, now: () => clock.now },
+      { idleMs: 60_000 },
+    ).pass();
+    const { escrow } = await getStack(wallet.ctx, stackId);
+    const collateral = (await devnet.deployment.contracts.nodeRegistry.read.getNode([nodeId(0)])).collateral;
+    // Within the settle window nothing happens; past it, the watcher times the stack out.
+    const w = watcher();
+    await w.pass();
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.None);
+    const before = await tomaOf(wallet.account.address);
+    await devnet.advance(SETTLE_WINDOW + 1);
+    await w.pass();
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.TimedOut);
+    // The escrow, and the gateway's share of the node's timeout slash.
+    expect((await tomaOf(wallet.account.address)) - before).toBeGreaterThanOrEqual(escrow);
+    expect(
+      (await devnet.deployment.contracts.nodeRegistry.read.getNode([nodeId(0)])).collateral,
+    ).toBeLessThan(collateral);
+  }, 60_000);
 });
 
 /** A logger that keeps every line it writes. */

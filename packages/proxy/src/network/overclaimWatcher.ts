@@ -8,9 +8,10 @@ import {
   getSettlement,
   resolveChallenge,
   SettlementPhase,
+  timeoutSettlement,
   withdrawBalance,
 } from "@atoma/chain";
-import { atomaVaultAbi, challengeManagerAbi } from "@atoma/contracts";
+import { atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
 import type { StackPool } from "./stackPool.js";
 
@@ -44,7 +45,8 @@ interface OpenChallenge {
  * leaf past every request the gateway signed (a made-up leaf the node cannot show the gateway's signature for; it is
  * resolved, slashing the node, once the answer deadline passes). An over-claim within requests the gateway signed
  * but holds no receipt for cannot be proven and is only logged. Accepted settlements past their challenge window are
- * paid out (anyone may), and the vault balance refunds and slash shares build up is withdrawn to the wallet.
+ * paid out and stacks never settled by their deadline timed out (anyone may do either), and the vault balance that
+ * refunds and slash shares build up is withdrawn to the wallet.
  */
 export class OverclaimWatcher {
   readonly #pool: StackPool;
@@ -102,10 +104,12 @@ export class OverclaimWatcher {
       return;
     }
     if (phase === SettlementPhase.Disputed) return this.#recoverChallenge(stack, now);
+    if (phase === SettlementPhase.None) return this.#timeOutIfUnsettled(stack, now);
     if (phase !== SettlementPhase.Accepted) return;
     if (!this.#checked.has(stack.stackId) && now <= settlement.windowEnds) {
-      this.#checked.add(stack.stackId);
+      // Marked once done: a challenge that failed to go out (the RPC, the bond) is tried again at the next pass.
       await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
+      this.#checked.add(stack.stackId);
       return;
     }
     if (now > settlement.windowEnds) {
@@ -185,6 +189,23 @@ export class OverclaimWatcher {
     this.#logger.error(
       { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
       "a node settled leaves past every request the gateway signed: challenged by index",
+    );
+  }
+
+  /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */
+  async #timeOutIfUnsettled(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
+    const deadline = await this.#chain.publicClient.readContract({
+      address: this.#chain.addresses.StackManager,
+      abi: stackManagerAbi,
+      functionName: "settleDeadline",
+      args: [stack.stackId],
+    });
+    if (now <= deadline) return;
+    const timedOut = await timeoutSettlement(this.#chain, { stackId: stack.stackId });
+    this.#done.add(stack.stackId);
+    this.#logger.warn(
+      { stackId: String(stack.stackId), nodeId: String(stack.nodeId), refunded: String(timedOut.refunded) },
+      "a node did not settle a stack of the gateway's by its deadline: timed out, the escrow refunded",
     );
   }
 
