@@ -107,8 +107,17 @@ export class OverclaimWatcher {
     if (phase === SettlementPhase.None) return this.#timeOutIfUnsettled(stack, now);
     if (phase !== SettlementPhase.Accepted) return;
     if (!this.#checked.has(stack.stackId) && now <= settlement.windowEnds) {
-      // Marked once done: a challenge that failed to go out (the RPC, the bond) is tried again at the next pass.
-      await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
+      // Marked once done, or refused by the contract (a leaf or index already proven, the cap): a challenge that
+      // failed to go out otherwise (the RPC, the bond) is tried again at the next pass.
+      try {
+        await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
+      } catch (error) {
+        if (!(error instanceof Error && "code" in error && error.code === "contract_reverted")) throw error;
+        this.#logger.warn(
+          { stackId: String(stack.stackId), err: error },
+          "the contract refused the challenge",
+        );
+      }
       this.#checked.add(stack.stackId);
       return;
     }
