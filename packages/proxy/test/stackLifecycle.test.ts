@@ -241,6 +241,16 @@ describe("the gateway's stacks on-chain", () => {
       expect(
         await opened.db.selectFrom("stacks").select("node_id").where("node_id", "=", nodeId(3)).execute(),
       ).toEqual([]);
+      // A request that allows only that node gets 503, and the wallet buys nothing (no node drawn it cannot use).
+      await retireAll();
+      const purchases = bought.length;
+      const again = upstreamOf(pool({ maxStacksPerModel: 8 }));
+      await expect(send(again, { order: [String(nodeId(3))], allow_fallbacks: false })).rejects.toMatchObject(
+        {
+          code: "no_node_available",
+        },
+      );
+      expect(bought).toHaveLength(purchases);
     }, 60_000);
   });
 

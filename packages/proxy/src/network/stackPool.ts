@@ -121,8 +121,8 @@ export class StackPool {
    * A stack for one request needing `units` on a node serving `model`: an idle one in the first tier of
    * `preferred` (nodes ranked best first, equals grouped) that has one, the one used longest ago among a tier's
    * (default: any eligible node), else a new one when the model's pool has room (bought at the best-ranked node
-   * that takes it; when none does, the chain draws its node, which may be outside `preferred`: the caller
-   * decides), else the first given back. Throws
+   * that takes it; when none does and `preferred` holds every eligible node, the chain draws its node, which may be
+   * one the catalog does not list yet: the caller decides), else the first given back. Throws
    * `NoNodeAvailableError` when none can be had (no eligible node, the purchase failed, or every stack stayed busy
    * for `waitMs`).
    */
@@ -291,8 +291,9 @@ export class StackPool {
       const ranked = tiers.flat();
       const stocked = new Set((await this.#holding(model, ranked, units)).map((row) => row.node_id));
       const order = [...ranked.filter((id) => !stocked.has(id)), ...ranked.filter((id) => stocked.has(id))];
-      const row = await this.#buy(model, order, true);
-      return leased(row, true);
+      // A drawn node may be one the request does not allow: drawn only when it allows every eligible node.
+      const drawn = eligible.every((id) => ranked.includes(id));
+      return leased(await this.#buy(model, order, true, drawn), true);
     });
     this.#buying = run.catch(() => undefined);
     return run;
