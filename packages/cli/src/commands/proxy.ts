@@ -26,6 +26,8 @@ interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   stackDuration: bigint;
   stacksPerModel: number;
   securityLevel?: number;
+  idleClose: number;
+  buyAhead: boolean;
   defaultMaxTokens: number;
   maxCompletionTokens: number;
   model: string[];
@@ -78,6 +80,13 @@ export function registerProxy(program: Command): void {
       integerOption("--security-level", 0, 2),
     )
     .option(
+      "--idle-close <seconds>",
+      "close a stack unused this long on-chain, so its unused units are refunded (0: never)",
+      integerOption("--idle-close", 0, 31_536_000),
+      1_800,
+    )
+    .option("--no-buy-ahead", "buy a stack's replacement only when a request needs it, not as it runs low")
+    .option(
       "--default-max-tokens <n>",
       "max_tokens set on a request that names none",
       integerOption("--default-max-tokens", 1, 1_000_000),
@@ -125,6 +134,8 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
           durationSeconds: flags.stackDuration.toString(),
           maxPerModel: flags.stacksPerModel,
           ...(flags.securityLevel !== undefined && { securityLevel: flags.securityLevel }),
+          idleCloseSeconds: flags.idleClose,
+          buyAhead: flags.buyAhead,
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
         catalog: { models: flags.model },

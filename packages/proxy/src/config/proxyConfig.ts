@@ -10,6 +10,9 @@ const wei = z
   .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
   .transform((value) => BigInt(value));
 
+/** A stack this close to expiry takes no new request (`StackPool`'s default margin). */
+const STACK_EXPIRY_MARGIN_SECONDS = 600n;
+
 export const databaseSchema = z.strictObject({
   /** PostgreSQL URL; without it the embedded database in `{dataDir}/db` is used. */
   url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
@@ -45,6 +48,27 @@ export const proxyConfigSchema = z.strictObject({
       maxPerModel: z.number().int().min(1).max(1_000).default(8),
       /** Buy only on tasks of this level; default: the highest the model offers, falling back to lower ones. */
       securityLevel: z.number().int().min(0).max(2).optional(),
+      /** Buy a stack's replacement in the background when it runs low, so requests never wait on it. @default true */
+      buyAhead: z.boolean().default(true),
+      /** A stack with fewer units left than this is bought again ahead. @default a quarter of `units` */
+      buyAheadBelowUnits: wei.optional(),
+      /** …and one this many seconds before it stops taking requests (near expiry). @default 300 */
+      buyAheadSeconds: wei.default(300n),
+      /** A stack unused this long is closed on-chain, so it settles and the rest is refunded; 0: never. @default 1800 */
+      idleCloseSeconds: z.number().int().min(0).max(31_536_000).default(1_800),
+      /** Challenge, as their owner, settlements that claim more units than the gateway's receipts show. @default true */
+      challengeOverclaims: z.boolean().default(true),
+      /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
+      checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
+    })
+    .superRefine((stacks, ctx) => {
+      // Else every stack bought ahead would be near expiry already, and bought again at each check.
+      if (stacks.buyAhead && stacks.durationSeconds <= stacks.buyAheadSeconds + STACK_EXPIRY_MARGIN_SECONDS)
+        ctx.addIssue({
+          code: "custom",
+          path: ["buyAheadSeconds"],
+          message: `must leave a stack's duration longer than it plus ${STACK_EXPIRY_MARGIN_SECONDS} s (or turn buyAhead off)`,
+        });
     })
     .prefault({}),
   limits: z

@@ -165,7 +165,7 @@ export class NetworkUpstream implements Upstream {
           !ranked.includes(stack.nodeId) &&
           !(node && usableFallback(node, preferences, this.health, tried))
         ) {
-          // A stack just bought: the chain drew a node this request does not allow.
+          // A stack just bought where the chain drew (no ranked node took it): a node this request does not allow.
           await this.#c.pool.release(stack, undefined);
           throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
         }
@@ -325,7 +325,8 @@ export class NetworkUpstream implements Upstream {
 }
 
 /**
- * A stack just bought at a node the ranking left out (the chain drew it): usable when the request allows the
+ * A stack just bought at a node the ranking left out (none of the ranked nodes took the purchase, so the chain drew
+ * one): usable when the request allows the
  * node, takes fallbacks, and the node is in rotation and not tried yet (it may be cooling down: it is the stack
  * there is).
  */
