@@ -55,6 +55,7 @@ export {
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
+export { type LeafProof, parseLeafProof } from "./leafProof.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
 export {

@@ -3,6 +3,7 @@
  * (OpenAI's `error.code`) and in the CLI.
  */
 export type SdkErrorCode =
+  | "invalid_argument"
   | "network_description_invalid"
   | "node_unreachable"
   | "receipt_running_total"

@@ -74,3 +74,11 @@ export class RunningTotalError extends ResponseVerificationError {
     this.previous = previous;
   }
 }
+
+/** `verifyResponse` was called with arguments it cannot use (checked before anything is read or fetched). */
+export class VerifyArgumentError extends AtomaError<SdkErrorCode> {
+  override name = "VerifyArgumentError";
+  constructor(message: string) {
+    super("invalid_argument", message);
+  }
+}

@@ -7,6 +7,7 @@ export {
   ResponseVerificationError,
   RunningTotalError,
   UnitsMismatchError,
+  VerifyArgumentError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
@@ -22,4 +23,16 @@ export {
   StackUnusableError,
   type UsableStack,
 } from "./stackChoice.js";
+export {
+  type Check,
+  type CheckName,
+  type CheckStatus,
+  type SettlementState,
+  type Verdict,
+  type VerifyFailureCode,
+  verdictLine,
+} from "./verify/verdict.js";
+export type { VerifyChain, VerifyOptions } from "./verify/verifyArguments.js";
+export { verifyChainFromRpc, verifyChainOf } from "./verify/verifyChain.js";
+export { verifyResponse } from "./verify/verifyResponse.js";
 export { type ReceiptExpectations, verifyReceipt } from "./verifyReceipt.js";

@@ -18,3 +18,19 @@ export class LeafEncodingError extends AtomaError<NodeErrorCode> {
     super("leaf_encoding", `the ${what} would not read back from its record as signed`);
   }
 }
+
+/** The stack has no leaf at that index (404): its settled tree holds fewer. */
+export class LeafNotFoundError extends AtomaError<NodeErrorCode> {
+  override name = "LeafNotFoundError";
+  constructor(stackId: bigint, leafIndex: bigint, leafCount: bigint) {
+    super("leaf_not_found", `stack ${stackId} has no leaf ${leafIndex} (its settlement holds ${leafCount})`);
+  }
+}
+
+/** The node has not posted the stack's root on-chain yet, so no proof under it exists (409; ask again later). */
+export class StackNotSettledError extends AtomaError<NodeErrorCode> {
+  override name = "StackNotSettledError";
+  constructor(stackId: bigint) {
+    super("stack_not_settled", `stack ${stackId} is not settled yet: its root is not on-chain`);
+  }
+}

@@ -7,6 +7,7 @@ import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart
 import type { StackApi } from "./apiContext.js";
 import { chainStackLookup } from "./chainStackLookup.js";
 import { inferenceHandler } from "./handleInference.js";
+import { proofRoute } from "./proofRoute.js";
 import { stackEvents } from "./stackEvents.js";
 import { StackOwners } from "./stackOwners.js";
 
@@ -75,6 +76,10 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
         app.post("/v1/chat/completions", inferenceHandler(api, "chat"));
         app.post("/v1/completions", inferenceHandler(api, "completions"));
         app.post("/v1/embeddings", inferenceHandler(api, "embeddings"));
+        proofRoute(app, api.db, {
+          chainId: context.config.chain.chainId,
+          settlementManager: context.config.chain.contracts.SettlementManager,
+        });
       },
       healthChecks: [
         {

@@ -1,0 +1,271 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closeStack, setNodeUrl } from "@atoma/chain";
+import { atomaDomain, type Hash, type LeafProof, parseReceipt, StackTree, signResponse } from "@atoma/core";
+import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
+import { StackClient, type Verdict, type Verified, verifyChainOf, verifyResponse } from "@atoma/sdk";
+import type { LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stackApiPart } from "../src/api/stackApiPart.js";
+import { devNodeConfig, startTinyEngine, waitFor, waitForStack } from "../src/devnet/index.js";
+import { type AtomaNode, createNode } from "../src/service/createNode.js";
+import { settlementPart } from "../src/settlement/settlementPart.js";
+import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
+
+/** The challenge window of an accepted settlement on the dev network, plus a second. */
+const PAST_CHALLENGE_WINDOW = 601;
+
+const root = mkdtempSync(join(tmpdir(), "atoma-verify-"));
+let network: StackNetwork;
+let engine: EmbeddedEngine;
+let model: TinyModelFile;
+let server: RegisteredNode;
+let node: AtomaNode;
+let owner: { account: LocalAccount; ctx: Parameters<StackNetwork["buy"]>[0] };
+let stackA: bigint;
+let stackB: bigint;
+const answers: Verified[] = [];
+let onStackB: Verified;
+
+const clientFor = (stackId: bigint) =>
+  new StackClient({
+    nodeUrl: node.url,
+    account: owner.account,
+    stackId,
+    chainId: network.anvil.chainId,
+    stackManager: network.addresses.StackManager,
+    nodeSigner: server.signerAccount.address,
+    nodeId: server.nodeId,
+  });
+const chatBody = (content: string) => ({
+  model: model.id,
+  messages: [{ role: "user", content }],
+  max_tokens: 8,
+});
+/** The body an OpenAI client holds: the answer with its atoma object. */
+const received = (answer: Verified) => ({ ...answer.response, atoma: answer.atoma });
+const chain = () =>
+  verifyChainOf({ rpcUrl: network.rpc.rpcUrl, chainId: network.rpc.chainId, contracts: network.addresses });
+const statuses = (verdict: Verdict) => Object.fromEntries(verdict.checks.map((c) => [c.name, c.status]));
+const failed = (verdict: Verdict) =>
+  verdict.checks.filter((c) => c.status === "fail").map((c) => `${c.name}:${c.code}`);
+
+/** A fetch that answers proof requests as a lying node would: the real proof, rewritten by `lie`. */
+const lyingNode =
+  (lie: (proof: LeafProof) => Promise<LeafProof> | LeafProof): typeof fetch =>
+  async (input, init) => {
+    const honest = await fetch(input, init);
+    if (!honest.ok) return honest;
+    return Response.json(await lie((await honest.json()) as LeafProof));
+  };
+
+beforeAll(async () => {
+  network = await startStackNetwork();
+  [server] = (await network.registerNodes(1)) as [RegisteredNode];
+  const taskId = await network.newTask([server]);
+  await network.nextEpoch();
+  ({ engine, model } = await startTinyEngine());
+  const config = devNodeConfig(network, {
+    node: { dataDir: join(root, "node"), shutdownTimeoutMs: 2_000 },
+    model: { path: model.path, id: model.id },
+    limits: { maxPromptTokens: 200 },
+    settlement: { pollIntervalMs: 100 },
+  });
+  node = createNode(
+    { account: server.signerAccount, engine, parts: [stackApiPart(), settlementPart] },
+    config,
+  );
+  await node.start();
+  // The URL on-chain is where verifiers fetch proofs: the port the node got.
+  await setNodeUrl(server.operator, { nodeId: server.nodeId, url: node.url });
+  owner = await network.owner();
+  stackA = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
+  stackB = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
+  await waitForStack(node, stackA);
+  await waitForStack(node, stackB);
+  const client = clientFor(stackA);
+  answers.push(await client.chat(chatBody("Hello there")));
+  answers.push(await client.chatStream(chatBody("Tell me a story")));
+  answers.push(await client.completions({ model: model.id, prompt: "Once upon", max_tokens: 8 }));
+  onStackB = await clientFor(stackB).chat(chatBody("Hello there"));
+}, 240_000);
+
+afterAll(async () => {
+  await node?.stop();
+  await engine?.stop();
+  await network?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("verifyResponse before settlement", () => {
+  it("passes an honest chat, stream and completion, the request checked when given, inclusion pending", async () => {
+    // What StackClient sent: the body with its stream flag.
+    const requests = [
+      { ...chatBody("Hello there"), stream: false },
+      { ...chatBody("Tell me a story"), stream: true },
+    ];
+    for (const [i, answer] of answers.entries()) {
+      const verdict = await verifyResponse(received(answer), {
+        chain: chain(),
+        stackId: stackA.toString(),
+        owner: owner.account.address,
+        ...(requests[i] ? { request: requests[i] } : {}),
+      });
+      expect(failed(verdict)).toEqual([]);
+      expect(statuses(verdict)).toEqual({
+        receipt: "pass",
+        response_hash: "pass",
+        request_hash: requests[i] ? "pass" : "not_checked",
+        signature: "pass",
+        signer: "pass",
+        stack: "pass",
+        inclusion: "pending",
+        settlement: "pending",
+      });
+      expect(verdict).toMatchObject({ ok: true, complete: false, settlement: "unsettled" });
+    }
+  });
+
+  it("catches an answer whose text was edited after signing", async () => {
+    const edited = structuredClone(received(answers[0]!)) as unknown as {
+      choices: { message: { content: string } }[];
+    };
+    edited.choices[0]!.message.content = `${edited.choices[0]!.message.content} (and send 100 TOMA to me)`;
+    const verdict = await verifyResponse(edited, { chain: chain() });
+    expect(verdict.ok).toBe(false);
+    expect(verdict.failures).toEqual(["response_hash_mismatch"]);
+  });
+
+  it("catches a receipt for another request than the one given", async () => {
+    const verdict = await verifyResponse(received(answers[0]!), {
+      chain: chain(),
+      request: chatBody("Something I never asked"),
+    });
+    expect(verdict.failures).toEqual(["request_hash_mismatch"]);
+  });
+
+  it("catches a receipt signed by a key that is not the node's registered signer", async () => {
+    const answer = answers[0]!;
+    const impostor = privateKeyToAccount(generatePrivateKey());
+    const signature = await signResponse(
+      impostor,
+      atomaDomain(network.anvil.chainId, network.addresses.StackManager),
+      answer.fields,
+    );
+    const verdict = await verifyResponse(
+      { ...answer.response, atoma: { ...answer.atoma, signature } },
+      { chain: chain() },
+    );
+    expect(verdict.failures).toEqual(["signer_not_registered"]);
+    expect(statuses(verdict).signature).toBe("pass");
+  });
+
+  it("catches a receipt copied from another stack, and one whose stack id was rewritten", async () => {
+    // The same question on stack B got the same answer: its receipt is genuine, but for stack B.
+    expect(onStackB.fields.respHash).toBe(answers[0]!.fields.respHash);
+    const copied = await verifyResponse(received(onStackB), { chain: chain(), stackId: stackA });
+    expect(copied.failures).toEqual(["stack_mismatch"]);
+    const rewritten = { ...received(onStackB), atoma: { ...onStackB.atoma, stack_id: stackA.toString() } };
+    const forged = await verifyResponse(rewritten, { chain: chain(), stackId: stackA });
+    expect(forged.failures).toEqual(["signer_not_registered"]);
+  });
+
+  it("refuses bad arguments before reading anything", async () => {
+    await expect(
+      verifyResponse(received(answers[0]!), { chain: chain(), stackId: "1.0" }),
+    ).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+    await expect(
+      verifyResponse(received(answers[0]!), { chain: chain(), stackId: 1 as never }),
+    ).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+    await expect(verifyResponse("{}", { chain: chain() })).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+    await expect(verifyResponse({}, { chain: {} as never })).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+  });
+
+  it("the node answers 409 stack_not_settled, and 404 for an unknown stack, in OpenAI's shape", async () => {
+    const early = await fetch(`${node.url}/v1/stacks/${stackA}/proof/0`);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { error: { code: string } }).error.code).toBe("stack_not_settled");
+    const unknown = await fetch(`${node.url}/v1/stacks/999/proof/0`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: "unknown_stack", type: "not_found_error" } });
+    const bad = await fetch(`${node.url}/v1/stacks/x/proof/0`);
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe("verifyResponse once the stack settled", () => {
+  beforeAll(async () => {
+    await closeStack(owner.ctx, { stackId: stackA });
+    await waitFor(
+      "the settlement on-chain",
+      async () => (await fetch(`${node.url}/v1/stacks/${stackA}/proof/0`)).status === 200,
+      60_000,
+    );
+  }, 90_000);
+
+  it("proves every answer's leaf under the root on-chain, then reports the settlement finalized", async () => {
+    for (const answer of answers) {
+      const verdict = await verifyResponse(received(answer), { chain: chain(), stackId: stackA });
+      expect(failed(verdict)).toEqual([]);
+      expect(statuses(verdict)).toMatchObject({ inclusion: "pass", settlement: "pass" });
+      expect(verdict.settlement).toBe("attested");
+    }
+    const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/3`);
+    expect(leafFor.status).toBe(404);
+    expect(((await leafFor.json()) as { error: { code: string } }).error.code).toBe("leaf_not_found");
+
+    await network.advance(PAST_CHALLENGE_WINDOW);
+    const finalized = await waitFor("the finalization", async () => {
+      const verdict = await verifyResponse(received(answers[1]!), { chain: chain() });
+      return verdict.settlement === "finalized" ? verdict : undefined;
+    });
+    expect(finalized).toMatchObject({ ok: true, complete: false, failures: [] });
+    const full = await verifyResponse(received(answers[0]!), {
+      chain: chain(),
+      request: { ...chatBody("Hello there"), stream: false },
+    });
+    expect(full).toMatchObject({ ok: true, complete: true, settlement: "finalized" });
+  });
+
+  it("catches a node that serves the proof of another leaf", async () => {
+    const otherLeaf: typeof fetch = (input, init) =>
+      fetch(String(input).replace(/\/proof\/0$/, "/proof/1"), init);
+    const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: otherLeaf });
+    expect(verdict.failures).toEqual(["proof_leaf_mismatch"]);
+  });
+
+  it("catches a proof under a forged root, and a proof that does not reach the root", async () => {
+    const forgedRoot = lyingNode((proof) => {
+      // A tree of the same width in which the leaf sits with a made-up sibling: its proof is consistent, its root
+      // is not the one settled.
+      const fake = new StackTree([proof.leaf_hash, `0x${"11".repeat(32)}` as Hash, proof.leaf_hash]);
+      return { ...proof, root: fake.root, proof: fake.proof(0) };
+    });
+    const forged = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: forgedRoot });
+    expect(forged.failures).toEqual(["root_mismatch"]);
+    const badPath = lyingNode((proof) => ({
+      ...proof,
+      proof: proof.proof.map(() => `0x${"22".repeat(32)}` as Hash),
+    }));
+    const broken = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: badPath });
+    expect(broken.failures).toEqual(["proof_invalid"]);
+  });
+
+  it("fails inclusion when the node does not serve the proof", async () => {
+    const silent: typeof fetch = async () =>
+      Response.json({ error: { code: "internal_error" } }, { status: 500 });
+    const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: silent });
+    expect(verdict.failures).toEqual(["proof_unavailable"]);
+    expect(parseReceipt(received(answers[0]!).atoma).fields.leafIndex).toBe(0n);
+  });
+});

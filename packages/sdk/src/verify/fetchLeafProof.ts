@@ -1,0 +1,40 @@
+import { type LeafProof, parseLeafProof } from "@atoma/core";
+
+/** A proof is a few kilobytes at most (32 siblings): anything far larger is not one. */
+const MAX_PROOF_BYTES = 64 * 1024;
+
+/**
+ * `GET {nodeUrl}/v1/stacks/{stackId}/proof/{leafIndex}`, shape-checked. Returns the reason as text when the node
+ * does not serve one (unreachable, an error answer, not a proof); the caller reports it.
+ */
+export async function fetchLeafProof(
+  fetcher: typeof fetch,
+  nodeUrl: string,
+  stackId: bigint,
+  leafIndex: bigint,
+  timeoutMs: number,
+): Promise<LeafProof | string> {
+  let url: URL;
+  try {
+    url = new URL(`v1/stacks/${stackId}/proof/${leafIndex}`, nodeUrl.endsWith("/") ? nodeUrl : `${nodeUrl}/`);
+  } catch {
+    return `the node's registered URL ${JSON.stringify(nodeUrl)} is not a URL`;
+  }
+  let text: string;
+  try {
+    const response = await fetcher(url, { signal: AbortSignal.timeout(timeoutMs) });
+    text = await response.text();
+    if (!response.ok) {
+      const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
+      return `the node answered ${response.status}${typeof code === "string" ? ` ${code}` : ""}`;
+    }
+  } catch (error) {
+    return `the node at ${url.origin} did not serve the proof (${error instanceof Error ? error.message : "failed"})`;
+  }
+  if (text.length > MAX_PROOF_BYTES) return "the node's proof is too large to be one";
+  try {
+    return parseLeafProof(JSON.parse(text));
+  } catch (error) {
+    return `the node's answer is not a leaf proof (${error instanceof Error ? error.message : "invalid"})`;
+  }
+}

@@ -1,0 +1,78 @@
+import type { AtomaAddresses, AtomaPublicClient } from "@atoma/chain";
+import { type Address, getAddress, isAddress } from "viem";
+import { VerifyArgumentError } from "../errors.js";
+
+/** What `verifyResponse` reads the chain through: a client and the three contracts it asks. */
+export interface VerifyChain {
+  publicClient: AtomaPublicClient;
+  addresses: Pick<AtomaAddresses, "StackManager" | "NodeRegistry" | "SettlementManager">;
+}
+
+export interface VerifyOptions {
+  chain: VerifyChain;
+  /** The request body as sent: without it the request hash is not checked. */
+  request?: unknown;
+  /** The stack the answer must be for (a bigint, or a decimal string of one). */
+  stackId?: bigint | string | undefined;
+  /** The stack's owner the answer must be for. */
+  owner?: string | undefined;
+  /** Fetches the node's leaf proof. @default globalThis.fetch */
+  fetch?: typeof fetch | undefined;
+  /** How long the node has to serve the proof, in milliseconds. @default 10000 */
+  proofTimeoutMs?: number | undefined;
+}
+
+/** `VerifyOptions` checked and normalised. */
+export interface VerifyArguments {
+  response: Record<string, unknown>;
+  chain: VerifyChain;
+  request: { given: boolean; body: unknown };
+  stackId: bigint | undefined;
+  owner: Address | undefined;
+  fetch: typeof fetch;
+  proofTimeoutMs: number;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function stackIdOf(value: unknown): bigint | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "bigint" && value > 0n && value < 2n ** 256n) return value;
+  if (typeof value === "string" && /^[1-9]\d{0,77}$/.test(value) && BigInt(value) < 2n ** 256n)
+    return BigInt(value);
+  throw new VerifyArgumentError(
+    `stackId must be a positive bigint or a decimal string of one, not ${typeof value === "string" ? JSON.stringify(value) : typeof value}`,
+  );
+}
+
+/** Checks every argument before anything is read or fetched; throws `VerifyArgumentError` naming the bad one. */
+export function verifyArguments(response: unknown, options: VerifyOptions): VerifyArguments {
+  if (!isRecord(response))
+    throw new VerifyArgumentError("response must be the JSON object an OpenAI client received");
+  if (!isRecord(options)) throw new VerifyArgumentError("options must be an object with chain");
+  const { chain } = options;
+  if (!isRecord(chain) || !isRecord(chain.publicClient) || !isRecord(chain.addresses))
+    throw new VerifyArgumentError("options.chain must hold publicClient and addresses");
+  for (const name of ["StackManager", "NodeRegistry", "SettlementManager"] as const) {
+    const address = chain.addresses[name];
+    if (typeof address !== "string" || !isAddress(address))
+      throw new VerifyArgumentError(`options.chain.addresses.${name} must be an address`);
+  }
+  if (options.owner !== undefined && (typeof options.owner !== "string" || !isAddress(options.owner)))
+    throw new VerifyArgumentError("options.owner must be an address");
+  const timeout = options.proofTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(timeout) || timeout <= 0)
+    throw new VerifyArgumentError("options.proofTimeoutMs must be a positive whole number of milliseconds");
+  const fetcher = options.fetch ?? globalThis.fetch;
+  if (typeof fetcher !== "function") throw new VerifyArgumentError("options.fetch must be a function");
+  return {
+    response,
+    chain,
+    request: { given: "request" in options && options.request !== undefined, body: options.request },
+    stackId: stackIdOf(options.stackId),
+    owner: options.owner === undefined ? undefined : getAddress(options.owner),
+    fetch: fetcher,
+    proofTimeoutMs: timeout,
+  };
+}

@@ -1,0 +1,28 @@
+import { createAtomaPublicClient, stackManagerAbi } from "@atoma/chain";
+import { type Address, createPublicClient, http, isAddress } from "viem";
+import { VerifyArgumentError } from "../errors.js";
+import type { Network } from "../network.js";
+import type { VerifyChain } from "./verifyArguments.js";
+
+/** The chain a network description names, as `verifyResponse` reads it. */
+export function verifyChainOf(network: Network): VerifyChain {
+  return { publicClient: createAtomaPublicClient(network), addresses: network.contracts };
+}
+
+/**
+ * The chain behind a bare RPC URL, from the StackManager's address alone: the chain id from the RPC, the
+ * NodeRegistry and SettlementManager from the StackManager's own getters (so nothing else need be typed in).
+ */
+export async function verifyChainFromRpc(rpcUrl: string, stackManager: string): Promise<VerifyChain> {
+  if (!/^https?:\/\//.test(rpcUrl)) throw new VerifyArgumentError("the RPC URL must be http(s)");
+  if (!isAddress(stackManager)) throw new VerifyArgumentError("the StackManager must be an address");
+  const chainId = await createPublicClient({ transport: http(rpcUrl) }).getChainId();
+  const publicClient = createAtomaPublicClient({ rpcUrl, chainId });
+  const read = (functionName: "nodeRegistry" | "settlement") =>
+    publicClient.readContract({ address: stackManager as Address, abi: stackManagerAbi, functionName });
+  const [NodeRegistry, SettlementManager] = await Promise.all([read("nodeRegistry"), read("settlement")]);
+  return {
+    publicClient,
+    addresses: { StackManager: stackManager as Address, NodeRegistry, SettlementManager },
+  };
+}

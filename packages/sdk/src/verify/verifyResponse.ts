@@ -1,0 +1,199 @@
+import { getNode, getSettlement, readStack } from "@atoma/chain";
+import {
+  type AtomaReceipt,
+  atomaDomain,
+  type Hash,
+  parseReceipt,
+  recoverResponseSigner,
+  requestHash,
+  responseHash,
+  type SignedResponseFields,
+} from "@atoma/core";
+import { type Address, isAddressEqual } from "viem";
+import { fetchLeafProof } from "./fetchLeafProof.js";
+import { inclusionCheck } from "./inclusionCheck.js";
+import { settlementCheck, settlementStateOf } from "./settlementState.js";
+import { type Check, type Verdict, verdictOf } from "./verdict.js";
+import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const message = (error: unknown) => (error instanceof Error ? error.message.split("\n")[0] : String(error));
+
+/**
+ * Checks a response exactly as an OpenAI client received it (a chat, completion or embeddings body, or a
+ * stream's assembled result, with its `atoma` object) against the chain: the node's signature, that the signer is
+ * the registered signer of the node serving that stack, the stack (and, when given, its id and owner), the
+ * request and response hashes, and once the stack settled, the leaf's inclusion under the root on-chain (the proof
+ * fetched from the node's registered URL) and the settlement's state. Never throws for what it finds: each check
+ * is in the verdict, a failure with its code. Throws `VerifyArgumentError` for unusable arguments, before any read.
+ */
+export async function verifyResponse(response: unknown, options: VerifyOptions): Promise<Verdict> {
+  const args = verifyArguments(response, options);
+  let parsed: AtomaReceipt & { fields: SignedResponseFields };
+  try {
+    parsed = parseReceipt(args.response.atoma);
+  } catch (error) {
+    const receipt: Check = {
+      name: "receipt",
+      status: "fail",
+      code: "receipt_malformed",
+      reason: `the response carries no valid atoma object: ${message(error)}`,
+    };
+    return verdictOf([receipt], undefined, undefined);
+  }
+  const { fields, ...receipt } = parsed;
+  const checks: Check[] = [{ name: "receipt", status: "pass", reason: "the atoma object is well formed" }];
+  checks.push(responseHashCheck(args, fields.respHash), requestHashCheck(args, fields.reqHash));
+  const onChain = await readOnChain(args, fields.stackId);
+  const signer = await recoverResponseSigner(
+    atomaDomain(args.chain.publicClient.chain.id, args.chain.addresses.StackManager),
+    fields,
+    receipt.signature,
+  ).catch(() => undefined);
+  checks.push(
+    signer === undefined
+      ? { name: "signature", status: "fail", code: "signature_invalid", reason: "the signature is malformed" }
+      : { name: "signature", status: "pass", reason: `the receipt is signed by ${signer}` },
+  );
+  if (!onChain) {
+    checks.push({
+      name: "stack",
+      status: "fail",
+      code: "stack_unknown",
+      reason: `stack ${fields.stackId} does not exist on this chain`,
+    });
+    return verdictOf(checks, undefined, receipt);
+  }
+  checks.push(
+    signerCheck(signer, onChain.node.signer, onChain.stack.nodeId),
+    stackCheck(args, receipt, onChain),
+  );
+  const state = settlementStateOf(onChain.settlement.phase, onChain.node.status);
+  if (onChain.settlement.phase === 0) {
+    checks.push({ name: "inclusion", status: "pending", reason: "the stack is not settled yet" });
+  } else if (fields.leafIndex >= BigInt(onChain.settlement.requestCount)) {
+    checks.push({
+      name: "inclusion",
+      status: "fail",
+      code: "leaf_not_settled",
+      reason: `the node settled ${onChain.settlement.requestCount} leaves, leaving out leaf ${fields.leafIndex}`,
+    });
+  } else {
+    const proof = await fetchLeafProof(
+      args.fetch,
+      onChain.node.url,
+      fields.stackId,
+      fields.leafIndex,
+      args.proofTimeoutMs,
+    );
+    checks.push(
+      typeof proof === "string"
+        ? { name: "inclusion", status: "fail", code: "proof_unavailable", reason: proof }
+        : inclusionCheck(fields, proof, {
+            root: onChain.settlement.root,
+            requestCount: BigInt(onChain.settlement.requestCount),
+          }),
+    );
+  }
+  checks.push(settlementCheck(state));
+  return verdictOf(checks, state, receipt);
+}
+
+function responseHashCheck(args: VerifyArguments, signed: Hash): Check {
+  const { atoma: _receipt, ...body } = args.response;
+  let actual: Hash;
+  try {
+    actual = responseHash(body);
+  } catch (error) {
+    return {
+      name: "response_hash",
+      status: "fail",
+      code: "response_hash_mismatch",
+      reason: `the body is not a complete OpenAI response: ${message(error)}`,
+    };
+  }
+  return same(actual, signed)
+    ? { name: "response_hash", status: "pass", reason: "the body is what the node signed" }
+    : {
+        name: "response_hash",
+        status: "fail",
+        code: "response_hash_mismatch",
+        reason: "the body differs from what the node signed (edited after signing?)",
+      };
+}
+
+function requestHashCheck(args: VerifyArguments, signed: Hash): Check {
+  if (!args.request.given)
+    return { name: "request_hash", status: "not_checked", reason: "give the request body to check it" };
+  let actual: Hash;
+  try {
+    actual = requestHash(args.request.body);
+  } catch (error) {
+    return {
+      name: "request_hash",
+      status: "fail",
+      code: "request_hash_mismatch",
+      reason: `the request given cannot be hashed: ${message(error)}`,
+    };
+  }
+  return same(actual, signed)
+    ? { name: "request_hash", status: "pass", reason: "the receipt is for the request given" }
+    : {
+        name: "request_hash",
+        status: "fail",
+        code: "request_hash_mismatch",
+        reason: "the receipt is for another request than the one given",
+      };
+}
+
+interface OnChain {
+  stack: NonNullable<Awaited<ReturnType<typeof readStack>>>;
+  node: Awaited<ReturnType<typeof getNode>>;
+  settlement: Awaited<ReturnType<typeof getSettlement>>;
+}
+
+async function readOnChain(args: VerifyArguments, stackId: bigint): Promise<OnChain | undefined> {
+  const { publicClient, addresses } = args.chain;
+  const stack = await readStack(publicClient, addresses.StackManager, stackId);
+  if (!stack) return undefined;
+  const [node, settlement] = await Promise.all([
+    getNode({ publicClient, addresses }, stack.nodeId),
+    getSettlement({ publicClient, addresses }, stackId),
+  ]);
+  return { stack, node, settlement };
+}
+
+function signerCheck(signer: Address | undefined, registered: Address, nodeId: bigint): Check {
+  if (signer !== undefined && isAddressEqual(signer, registered))
+    return { name: "signer", status: "pass", reason: `the signer is node ${nodeId}'s registered signer` };
+  return {
+    name: "signer",
+    status: "fail",
+    code: "signer_not_registered",
+    reason: `the signer is not ${registered}, the registered signer of node ${nodeId} serving the stack`,
+  };
+}
+
+function stackCheck(args: VerifyArguments, receipt: AtomaReceipt, onChain: OnChain): Check {
+  const stackId = BigInt(receipt.stack_id);
+  const fail = (code: "stack_mismatch" | "owner_mismatch" | "node_mismatch", reason: string): Check => ({
+    name: "stack",
+    status: "fail",
+    code,
+    reason,
+  });
+  if (args.stackId !== undefined && args.stackId !== stackId)
+    return fail("stack_mismatch", `the receipt is for stack ${stackId}, not stack ${args.stackId}`);
+  if (BigInt(receipt.node_id) !== onChain.stack.nodeId)
+    return fail(
+      "node_mismatch",
+      `the receipt names node ${receipt.node_id}, but node ${onChain.stack.nodeId} serves stack ${stackId}`,
+    );
+  if (args.owner !== undefined && !isAddressEqual(args.owner, onChain.stack.owner))
+    return fail("owner_mismatch", `stack ${stackId} belongs to ${onChain.stack.owner}, not ${args.owner}`);
+  return {
+    name: "stack",
+    status: "pass",
+    reason: `stack ${stackId} of ${onChain.stack.owner}, served by node ${onChain.stack.nodeId}`,
+  };
+}
