@@ -6,6 +6,7 @@ import { registerModel } from "./commands/model.js";
 import { registerNode } from "./commands/node.js";
 import { registerProxy } from "./commands/proxy.js";
 import { registerStack } from "./commands/stack.js";
+import { registerVerify } from "./commands/verify.js";
 
 export function createProgram(): Command {
   const program = new Command("atoma")
@@ -21,5 +22,6 @@ export function createProgram(): Command {
   registerNode(program);
   registerProxy(program);
   registerStack(program);
+  registerVerify(program);
   return program;
 }

@@ -242,6 +242,13 @@ describe("verifyResponse once the stack settled", () => {
       fetch(String(input).replace(/\/proof\/0$/, "/proof/1"), init);
     const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: otherLeaf });
     expect(verdict.failures).toEqual(["proof_leaf_mismatch"]);
+    // The same proof relabelled as leaf 0's: the leaf it proves is still not the one signed.
+    const relabelled = lyingNode(async (proof) => {
+      const other = (await (await fetch(`${node.url}/v1/stacks/${stackA}/proof/1`)).json()) as LeafProof;
+      return { ...other, leaf_index: proof.leaf_index };
+    });
+    const again = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: relabelled });
+    expect(again.failures).toEqual(["proof_leaf_mismatch"]);
   });
 
   it("catches a proof under a forged root, and a proof that does not reach the root", async () => {

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import {
   boughtStack,
   givenStack,
@@ -9,6 +11,9 @@ import {
   UnitsMismatchError,
   type UsableStack,
   type Verified,
+  verdictLine,
+  verifyChainOf,
+  verifyResponse,
 } from "@atoma/sdk";
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
@@ -36,6 +41,7 @@ interface ChatFlags {
   duration: bigint;
   maxTokens: number;
   receipts?: string;
+  save?: string;
 }
 
 /** `atoma chat "prompt"`: one signed chat on a stack (given, reused or bought), streamed, receipt verified. */
@@ -80,6 +86,10 @@ export function registerChat(program: Command): void {
     .option(
       "--receipts <dir>",
       "where every receipt the node signs is kept, the owner's evidence (or ATOMA_RECEIPTS; ~/.atoma/receipts)",
+    )
+    .option(
+      "--save <file>",
+      "write the answer as an OpenAI client receives it (with its atoma object), for atoma verify",
     )
     .action(async (prompt: string, flags: ChatFlags) => {
       if (prompt.trim() === "") throw new CliUsageError("the prompt is empty");
@@ -128,6 +138,18 @@ export function registerChat(program: Command): void {
           bought: stack.bought,
         })}\n`,
       );
+      // What the node signed covers the body as sent: the stream flag StackClient adds included.
+      const received = { ...answer.response, atoma: answer.atoma };
+      if (flags.save !== undefined)
+        writeFileSync(resolve(flags.save), `${JSON.stringify(received, null, 2)}\n`);
+      const verdict = await verifyResponse(received, {
+        chain: verifyChainOf(network),
+        request: { ...body, stream: true },
+        stackId: stack.stackId,
+        owner: account.address,
+      });
+      process.stderr.write(`verdict ${verdictLine(verdict)}\n`);
+      if (!verdict.ok) process.exitCode = 1;
     });
 }
 

@@ -13,6 +13,7 @@ import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { loadConfigFile } from "../nodeConfigFile.js";
 import { registerNodeRegistration } from "./nodeRegistration.js";
+import { registerNodeStatus } from "./nodeStatus.js";
 
 interface NodeFlags extends LogFlags {
   config?: string;
@@ -101,4 +102,5 @@ export function registerNode(program: Command): void {
     });
 
   registerNodeRegistration(node);
+  registerNodeStatus(node);
 }

@@ -128,8 +128,11 @@ export function registerStack(program: Command): void {
 
   stack
     .command("status <id>")
-    .description("print a stack's owner, task, serving node, units, price, escrow, expiry and status")
+    .description(
+      "print a stack's owner, task, serving node, units, price, escrow, expiry and status, as JSON",
+    )
     .addOption(networkOption())
+    .option("--json", "print one JSON object (what it prints anyway: accepted so scripts can ask for it)")
     .action(async (id: string, flags: { network?: string }) => {
       const stackId = bigintOption("stack id", 1n)(id);
       const ctx = readContext(loadNetwork(flags.network));
