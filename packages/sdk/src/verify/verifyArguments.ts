@@ -54,6 +54,11 @@ export function verifyArguments(response: unknown, options: VerifyOptions): Veri
   const { chain } = options;
   if (!isRecord(chain) || !isRecord(chain.publicClient) || !isRecord(chain.addresses))
     throw new VerifyArgumentError("options.chain must hold publicClient and addresses");
+  const chainId = (chain.publicClient as { chain?: { id?: unknown } }).chain?.id;
+  if (!Number.isSafeInteger(chainId))
+    throw new VerifyArgumentError(
+      "options.chain.publicClient must be made for a chain (its chain.id signs receipts)",
+    );
   for (const name of ["StackManager", "NodeRegistry", "SettlementManager"] as const) {
     const address = chain.addresses[name];
     if (typeof address !== "string" || !isAddress(address))
