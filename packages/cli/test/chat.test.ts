@@ -104,6 +104,11 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     ]);
     expect(third.code, third.stderr).toBe(0);
     expect(receiptOf(third.stderr)).toMatchObject({ stackId: bought.stackId, leafIndex: "2", nonce: "2" });
+    // Each chat ends with the verdict of verifyResponse against the chain; the stack has not settled yet.
+    for (const run of [first, second, third])
+      expect(run.stderr.trim().split("\n").at(-1)).toBe(
+        "verdict verified; settlement unsettled; pending inclusion, settlement",
+      );
 
     // Every receipt was kept, and an honest node's receipts prove nothing.
     const kept = JSON.parse(
@@ -120,12 +125,37 @@ describe("atoma chat against atoma dev --nodes 3", () => {
       ),
     ) as { fields: { leafIndex: string; cumulativeUnits: string } }[];
     expect(kept.map((r) => r.fields.leafIndex)).toEqual(["0", "1", "2"]);
+    expect(kept).toHaveLength(3);
+    // The answer saved by --save is what atoma verify checks.
+    const saved = join(dir, "answer.json");
+    const fourth = await cli([
+      "chat",
+      "--network",
+      jsonFile,
+      "--key-file",
+      keyFile,
+      "--save",
+      saved,
+      "Fourth",
+    ]);
+    expect(fourth.code, fourth.stderr).toBe(0);
+    const verified = await cli([
+      "verify",
+      saved,
+      "--network",
+      readyFile,
+      "--stack",
+      bought.stackId,
+      "--json",
+    ]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, receipt: { leaf_index: "3" } });
     const prove = await cli([
       ...["stack", "prove-fraud", bought.stackId, "--network", jsonFile, "--key-file", keyFile],
     ]);
     expect(prove.code).not.toBe(0);
     expect(prove.stderr).toMatch(
-      /the 3 receipts kept for stack \d+ are consistent: there is nothing to prove/,
+      /the 4 receipts kept for stack \d+ are consistent: there is nothing to prove/,
     );
   }, 120_000);
 
