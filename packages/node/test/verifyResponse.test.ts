@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeStack, setNodeUrl } from "@atoma/chain";
+import { closeStack, proveReceiptFraud, setNodeUrl } from "@atoma/chain";
 import { atomaDomain, type Hash, type LeafProof, parseReceipt, StackTree, signResponse } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { StackClient, type Verdict, type Verified, verifyChainOf, verifyResponse } from "@atoma/sdk";
@@ -274,5 +274,26 @@ describe("verifyResponse once the stack settled", () => {
     const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: silent });
     expect(verdict.failures).toEqual(["proof_unavailable"]);
     expect(parseReceipt(received(answers[0]!).atoma).fields.leafIndex).toBe(0n);
+  });
+});
+
+describe("verifyResponse once the node is slashed", () => {
+  it("fails the settlement check with node_slashed once a receipt the node signed proves fraud", async () => {
+    // The node signs a receipt whose nonce is not its leaf index: evidence on its own.
+    const fields = { ...onStackB.fields, nonce: onStackB.fields.leafIndex + 1n };
+    const signature = await signResponse(
+      server.signerAccount,
+      atomaDomain(network.anvil.chainId, network.addresses.StackManager),
+      fields,
+    );
+    await proveReceiptFraud(owner.ctx, { kind: "nonce", receipt: { fields, signature } });
+    const verdict = await verifyResponse(received(onStackB), { chain: chain(), stackId: stackB });
+    expect(verdict).toMatchObject({ ok: false, settlement: "node_slashed", failures: ["node_slashed"] });
+    expect(statuses(verdict)).toMatchObject({
+      signature: "pass",
+      signer: "pass",
+      response_hash: "pass",
+      inclusion: "not_checked",
+    });
   });
 });

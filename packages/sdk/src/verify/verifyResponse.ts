@@ -71,6 +71,13 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
   const state = settlementStateOf(onChain.settlement.phase, onChain.node.status);
   if (onChain.settlement.phase === 0) {
     checks.push({ name: "inclusion", status: "pending", reason: "the stack is not settled yet" });
+  } else if (state === "failed" || (state === "node_slashed" && onChain.settlement.requestCount === 0)) {
+    // A settlement that failed (or a stack refunded for the node's fraud) pays nothing: no leaf stands to prove.
+    checks.push({
+      name: "inclusion",
+      status: "not_checked",
+      reason: `the settlement ended unpaid (${state})`,
+    });
   } else if (fields.leafIndex >= BigInt(onChain.settlement.requestCount)) {
     checks.push({
       name: "inclusion",
