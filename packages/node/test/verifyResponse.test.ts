@@ -89,6 +89,7 @@ beforeAll(async () => {
   answers.push(await client.chat(chatBody("Hello there")));
   answers.push(await client.chatStream(chatBody("Tell me a story")));
   answers.push(await client.completions({ model: model.id, prompt: "Once upon", max_tokens: 8 }));
+  answers.push(await client.embeddings({ model: model.id, input: ["one", "two"] }));
   onStackB = await clientFor(stackB).chat(chatBody("Hello there"));
 }, 240_000);
 
@@ -100,7 +101,7 @@ afterAll(async () => {
 });
 
 describe("verifyResponse before settlement", () => {
-  it("passes an honest chat, stream and completion, the request checked when given, inclusion pending", async () => {
+  it("passes an honest chat, stream, completion and embedding, the request checked when given, inclusion pending", async () => {
     // What StackClient sent: the body with its stream flag.
     const requests = [
       { ...chatBody("Hello there"), stream: false },
@@ -220,7 +221,7 @@ describe("verifyResponse once the stack settled", () => {
       expect(statuses(verdict)).toMatchObject({ inclusion: "pass", settlement: "pass" });
       expect(verdict.settlement).toBe("attested");
     }
-    const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/3`);
+    const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/${answers.length}`);
     expect(leafFor.status).toBe(404);
     expect(((await leafFor.json()) as { error: { code: string } }).error.code).toBe("leaf_not_found");
 
