@@ -40,8 +40,8 @@ export interface NetworkUpstreamOptions {
   /** Stacks tried for one request when a node refuses a stack as spent, closed or unknown. @default 3 */
   stacksPerRequest?: number | undefined;
   /**
-   * The longest a node may take over one request, stream included; then it is cut and the stack given back.
-   * Keep it under the spend reservations' lifetime (10 minutes). @default 300000
+   * The longest one request may take, stream and fallbacks to other nodes included; then it is cut and the
+   * stack given back. Keep it under the spend reservations' lifetime (10 minutes). @default 300000
    */
   requestTimeoutMs?: number | undefined;
   /** A node that sends nothing (not even headers) for this long is given up on for the next. @default 60000 */
@@ -138,6 +138,8 @@ export class NetworkUpstream implements Upstream {
     const preferences = request.provider ?? { allowFallbacks: true };
     const nodesPerRequest = this.#o.nodesPerRequest ?? 3;
     const tried = new Set<bigint>();
+    // One deadline for the whole request, whichever nodes it goes to: a reservation outlives it.
+    const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     let lastFailure: unknown;
     let refused: NodeRequestError | undefined;
     let stackRefusals = 0;
@@ -170,7 +172,7 @@ export class NetworkUpstream implements Upstream {
           await this.#c.pool.release(stack, undefined);
           throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
         }
-        return await this.#sendOn(stack, request, tried.size > 0);
+        return await this.#sendOn(stack, request, tried.size > 0, deadline);
       } catch (error) {
         if (error instanceof StackRefused) {
           refused = error.refusal;
@@ -193,9 +195,13 @@ export class NetworkUpstream implements Upstream {
   }
 
   /** One request on one leased stack; the lease is given back (or the stack retired) whatever happens. */
-  async #sendOn(stack: LeasedStack, request: UpstreamRequest, fallback: boolean): Promise<UpstreamAnswer> {
+  async #sendOn(
+    stack: LeasedStack,
+    request: UpstreamRequest,
+    fallback: boolean,
+    signal: AbortSignal,
+  ): Promise<UpstreamAnswer> {
     const kept: Promise<void>[] = [];
-    const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     const relay = new StreamRelay();
     const firstByteMs = this.#o.firstByteTimeoutMs ?? 60_000;
     let attempts = 0;
