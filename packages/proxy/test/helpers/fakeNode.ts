@@ -16,7 +16,13 @@ export type NodeScript =
   /** Drops the connection without an answer (as a node that crashed). */
   | { kind: "drop" }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
-  | { kind: "breakStream" };
+  | { kind: "breakStream" }
+  /** Streams the whole text, then waits `delayMs` before the final (receipt) event; the leaf is committed first. */
+  | { kind: "slowFinal"; delayMs: number }
+  /** Signs a receipt whose usage (and units, consistently) claims far more prompt tokens than the request had. */
+  | { kind: "inflate"; promptTokens: number }
+  /** Answers a stream with `bytes` bytes that never end an event (no blank line), counting what was pulled. */
+  | { kind: "flood"; bytes: number; pulled: { bytes: number } };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -28,7 +34,14 @@ export async function startFakeNode(
   chainId: number,
   stackManager: Address,
   script: () => NodeScript,
-): Promise<{ url: string; requests: Record<string, unknown>[]; reset(): void; stop(): Promise<void> }> {
+): Promise<{
+  url: string;
+  requests: Record<string, unknown>[];
+  /** The running total the node committed for a stack (what it can bill). */
+  billed(stackId: bigint): bigint;
+  reset(): void;
+  stop(): Promise<void>;
+}> {
   const requests: Record<string, unknown>[] = [];
   const totals = new Map<string, bigint>();
   /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
@@ -81,6 +94,17 @@ export async function startFakeNode(
       await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    if (body.stream === true && plan.kind === "flood") {
+      const filler = new TextEncoder().encode(`data: ${"a".repeat(65_530)}`.slice(0, 65_536));
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (plan.pulled.bytes >= plan.bytes) return controller.close();
+          plan.pulled.bytes += filler.length;
+          controller.enqueue(filler);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream === true) {
       const key = `${stackId}:${nonce}`;
       const replay = committed.get(key);
@@ -114,7 +138,7 @@ export async function startFakeNode(
       });
       const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
       const stream = new ReadableStream<Uint8Array>({
-        start(controller) {
+        async start(controller) {
           for (const [i, piece] of pieces.entries()) {
             if (breaks && i === 2) {
               setTimeout(() => socket.destroy(), 50);
@@ -122,6 +146,7 @@ export async function startFakeNode(
             }
             controller.enqueue(event(chunk(piece, i === pieces.length - 1)));
           }
+          if (plan.kind === "slowFinal") await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
           const final = {
             id: "chatcmpl-fake",
             object: "chat.completion.chunk",
@@ -143,7 +168,14 @@ export async function startFakeNode(
       choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
     };
-    const units = plan.kind === "overcharge" ? 7n : 5n;
+    if (plan.kind === "inflate")
+      response.usage = {
+        prompt_tokens: plan.promptTokens,
+        completion_tokens: 2,
+        total_tokens: plan.promptTokens + 2,
+      };
+    const units =
+      plan.kind === "overcharge" ? 7n : plan.kind === "inflate" ? BigInt(plan.promptTokens + 2) : 5n;
     const signer = plan.kind === "forged" ? plan.signer : account;
     return c.json({
       ...response,
@@ -157,6 +189,7 @@ export async function startFakeNode(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    billed: (stackId) => totals.get(String(stackId)) ?? 0n,
     reset: () => totals.clear(),
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
