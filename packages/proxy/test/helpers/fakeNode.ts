@@ -22,7 +22,9 @@ export type NodeScript =
   /** Signs a receipt whose usage (and units, consistently) claims far more prompt tokens than the request had. */
   | { kind: "inflate"; promptTokens: number }
   /** Answers a stream with `bytes` bytes that never end an event (no blank line), counting what was pulled. */
-  | { kind: "flood"; bytes: number; pulled: { bytes: number } };
+  | { kind: "flood"; bytes: number; pulled: { bytes: number } }
+  /** Signs the honest answer, then adds to it fields the response hash does not cover. */
+  | { kind: "inject"; fields: Record<string, unknown> };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -177,10 +179,16 @@ export async function startFakeNode(
     const units =
       plan.kind === "overcharge" ? 7n : plan.kind === "inflate" ? BigInt(plan.promptTokens + 2) : 5n;
     const signer = plan.kind === "forged" ? plan.signer : account;
-    return c.json({
-      ...response,
-      atoma: await receipt({ stackId, nonce }, body, response, units, signer),
-    });
+    const atoma = await receipt({ stackId, nonce }, body, response, units, signer);
+    if (plan.kind === "inject") {
+      const [choice] = response.choices;
+      return c.json({
+        ...response,
+        choices: [{ ...choice, message: { ...choice!.message, ...plan.fields } }],
+        atoma,
+      });
+    }
+    return c.json({ ...response, atoma });
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
