@@ -163,6 +163,27 @@ describe("review: attacks on the gateway through a real node connection", () => 
     expect(message.reasoning_content).toBeUndefined();
   });
 
+  it("does not take a node's word that a stack it barely used is spent (retiring it, buying the next)", async () => {
+    // The gateway's own receipts say stack 1 has 1,000,000 units left; the node answers `stack_exhausted` anyway.
+    script = () => ({ kind: "refuse", status: 402, code: "stack_exhausted" });
+    await expect(
+      upstream.send({
+        endpoint: "chat",
+        model: "tiny",
+        body: { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 8 },
+        stream: false,
+        maxUnits: 100n,
+        signal: new AbortController().signal,
+      }),
+    ).rejects.toThrow();
+    // Today the stack is retired (its escrow locked until it settles, the minimum charge lost) and the pool buys
+    // another on the next request (up to `stacksPerRequest` per request), while the node stays in rotation with
+    // no cooldown: a node that lies this way drains the gateway wallet's liquidity for free.
+    const [stack] = await opened.db.selectFrom("stacks").select(["state", "units_used"]).execute();
+    expect(stack).toMatchObject({ units_used: 0n });
+    expect(upstream.health.available(1n) && stack!.state === "retired").toBe(false);
+  });
+
   it("stops reading a node stream whose event never ends, after a bounded number of bytes", async () => {
     const pulled = { bytes: 0 };
     script = () => ({ kind: "flood", bytes: 24 * 1024 * 1024, pulled });

@@ -6,7 +6,11 @@ describe("review: the request bound covers every byte the node puts in the promp
   it("counts the tools' definitions, which the node writes into the system prompt", () => {
     const tools = Array.from({ length: 100 }, (_, i) => ({
       type: "function",
-      function: { name: `f${i}`, description: "d".repeat(5_000), parameters: { type: "object", properties: {} } },
+      function: {
+        name: `f${i}`,
+        description: "d".repeat(5_000),
+        parameters: { type: "object", properties: {} },
+      },
     }));
     const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 8, tools };
     const bound = requestBound("chat", body, { defaultMaxTokens: 16, maxCompletionTokens: 64 });
