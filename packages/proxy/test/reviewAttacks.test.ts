@@ -184,6 +184,58 @@ describe("review: attacks on the gateway through a real node connection", () => 
     expect(upstream.health.available(1n) && stack!.state === "retired").toBe(false);
   });
 
+  it("shows the client the text the node signed, not pieces of it moved to another choice", async () => {
+    // The node signs "Do not transfer"; it streams "Do" and " transfer" as choice 0 and " not" as choice 1.
+    // The SDK's StreamAssembler adds every choice's text into one (index ignored), so the hash matches.
+    script = () => ({
+      kind: "splitChoices",
+      text: "Do not transfer",
+      pieces: [
+        [0, "Do"],
+        [1, " not"],
+        [0, " transfer"],
+      ],
+    });
+    const app = createGatewayApp(parts);
+    const { key } = await parts.keys.create({ name: "split", budget: "1" });
+    const response = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "Should I transfer?" }],
+      max_tokens: 8,
+      stream: true,
+    });
+    const raw = await response.text();
+    const shown = new Map<number, string>();
+    for (const line of raw.split("\n")) {
+      if (!line.startsWith("data: {")) continue;
+      const event = JSON.parse(line.slice(6)) as {
+        choices?: { index: number; delta?: { content?: string } }[];
+      };
+      for (const choice of event.choices ?? [])
+        shown.set(choice.index, (shown.get(choice.index) ?? "") + (choice.delta?.content ?? ""));
+    }
+    // Today: the receipt verifies, the stream ends with the node's atoma object, and choice 0 reads "Do transfer".
+    expect(raw).toContain('"atoma"');
+    expect(shown.get(0)).toBe("Do not transfer");
+  });
+
+  it("never relays a delta that renames a tool call the receipt covers under another name", async () => {
+    // The SDK's assembler keeps a call's first name; openai-node keeps the last, openai-python appends them.
+    script = () => ({ kind: "renameCall", rename: "delete_account" });
+    const app = createGatewayApp(parts);
+    const { key } = await parts.keys.create({ name: "rename", budget: "1" });
+    const response = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      max_tokens: 8,
+      stream: true,
+    });
+    const raw = await response.text();
+    // Today: verified (the atoma object is relayed) and the client is told to call delete_account.
+    expect(raw).toContain('"atoma"');
+    expect(raw).not.toContain("delete_account");
+  });
+
   it("stops reading a node stream whose event never ends, after a bounded number of bytes", async () => {
     const pulled = { bytes: 0 };
     script = () => ({ kind: "flood", bytes: 24 * 1024 * 1024, pulled });

@@ -24,7 +24,11 @@ export type NodeScript =
   /** Answers a stream with `bytes` bytes that never end an event (no blank line), counting what was pulled. */
   | { kind: "flood"; bytes: number; pulled: { bytes: number } }
   /** Signs the honest answer, then adds to it fields the response hash does not cover. */
-  | { kind: "inject"; fields: Record<string, unknown> };
+  | { kind: "inject"; fields: Record<string, unknown> }
+  /** Streams `text` (what it signs) as `pieces`, each under the choice index given: they add up to `text`. */
+  | { kind: "splitChoices"; text: string; pieces: [number, string][] }
+  /** Signs a call to get_weather, streams it, then a delta naming the same call `rename` (ignored by the SDK). */
+  | { kind: "renameCall"; rename: string };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -107,11 +111,56 @@ export async function startFakeNode(
       });
       return new Response(stream, { headers: { "content-type": "text/event-stream" } });
     }
+    if (body.stream === true && plan.kind === "renameCall") {
+      const call = {
+        id: "call_1",
+        type: "function",
+        function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+      };
+      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const ids = {
+        stackId: BigInt(c.req.header(STACK_HEADERS.stack) ?? "0"),
+        nonce: BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0"),
+      };
+      const signed = {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 1,
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: null, tool_calls: [call] },
+            finish_reason: "tool_calls",
+          },
+        ],
+        usage,
+      };
+      const atoma = await receipt(ids, body, signed, 5n);
+      const head = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: body.model };
+      const deltas = [
+        {
+          tool_calls: [
+            { index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } },
+          ],
+        },
+        { tool_calls: [{ index: 0, function: { name: plan.rename, arguments: '{"city":"Paris"}' } }] },
+      ];
+      const events = [
+        ...deltas.map((delta, i) => ({
+          ...head,
+          choices: [{ index: 0, delta, finish_reason: i === 1 ? "tool_calls" : null }],
+        })),
+        { ...head, choices: [], usage, atoma },
+      ];
+      const text = `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("")}data: [DONE]\n\n`;
+      return new Response(text, { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream === true) {
       const key = `${stackId}:${nonce}`;
       const replay = committed.get(key);
       const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-      const text = "Hello, world";
+      const text = plan.kind === "splitChoices" ? plan.text : "Hello, world";
       let atoma = replay;
       if (!atoma) {
         const assembled = {
@@ -128,15 +177,16 @@ export async function startFakeNode(
         >;
         committed.set(key, atoma);
       }
-      const pieces = replay ? [text] : ["Hel", "lo, ", "world"];
+      const split = plan.kind === "splitChoices" ? plan.pieces : undefined;
+      const pieces = replay ? [text] : split ? split.map(([, piece]) => piece) : ["Hel", "lo, ", "world"];
       const breaks = plan.kind === "breakStream" && !replay;
       const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
-      const chunk = (content: string, last: boolean) => ({
+      const chunk = (content: string, last: boolean, index = 0) => ({
         id: "chatcmpl-fake",
         object: "chat.completion.chunk",
         created: 1,
         model: body.model,
-        choices: [{ index: 0, delta: { content }, finish_reason: last ? "stop" : null }],
+        choices: [{ index, delta: { content }, finish_reason: last ? "stop" : null }],
       });
       const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
       const stream = new ReadableStream<Uint8Array>({
@@ -146,7 +196,7 @@ export async function startFakeNode(
               setTimeout(() => socket.destroy(), 50);
               return;
             }
-            controller.enqueue(event(chunk(piece, i === pieces.length - 1)));
+            controller.enqueue(event(chunk(piece, i === pieces.length - 1, split?.[i]?.[0] ?? 0)));
           }
           if (plan.kind === "slowFinal") await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
           const final = {
