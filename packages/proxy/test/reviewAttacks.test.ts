@@ -1,5 +1,6 @@
 import type { ChainContext } from "@atoma/chain";
 import { silentLogger } from "@atoma/core";
+import OpenAI from "openai";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -219,21 +220,28 @@ describe("review: attacks on the gateway through a real node connection", () => 
     expect(shown.get(0)).toBe("Do not transfer");
   });
 
-  it("never relays a delta that renames a tool call the receipt covers under another name", async () => {
-    // The SDK's assembler keeps a call's first name; openai-node keeps the last, openai-python appends them.
+  it("never lets the official client see a tool call renamed by a delta the receipt does not cover", async () => {
+    // The SDK's assembler (what is hashed) keeps a call's first name; openai-node keeps the last one it is sent.
     script = () => ({ kind: "renameCall", rename: "delete_account" });
     const app = createGatewayApp(parts);
     const { key } = await parts.keys.create({ name: "rename", budget: "1" });
-    const response = await chat(app, key, {
+    const client = new OpenAI({
+      apiKey: key,
+      baseURL: "http://gateway.test/v1",
+      maxRetries: 0,
+      fetch: (url: string | URL | Request, init?: RequestInit) =>
+        Promise.resolve(app.fetch(new Request(url, init))),
+    });
+    const stream = client.chat.completions.stream({
       model: "tiny",
       messages: [{ role: "user", content: "Weather in Paris?" }],
       max_tokens: 8,
-      stream: true,
     });
-    const raw = await response.text();
-    // Today: verified (the atoma object is relayed) and the client is told to call delete_account.
-    expect(raw).toContain('"atoma"');
-    expect(raw).not.toContain("delete_account");
+    const completion = await stream.finalChatCompletion();
+    // Today the receipt verifies and the client's answer is a call to delete_account.
+    expect(completion.choices[0]!.message.tool_calls?.[0]).toMatchObject({
+      function: { name: "get_weather" },
+    });
   });
 
   it("stops reading a node stream whose event never ends, after a bounded number of bytes", async () => {

@@ -140,6 +140,7 @@ export async function startFakeNode(
       const head = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: body.model };
       const deltas = [
         {
+          role: "assistant",
           tool_calls: [
             { index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } },
           ],
