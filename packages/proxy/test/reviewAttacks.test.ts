@@ -244,6 +244,24 @@ describe("review: attacks on the gateway through a real node connection", () => 
     });
   });
 
+  it("never relays a tool call the hashed answer does not have (a delta at a fractional index)", async () => {
+    // StreamAssembler writes `calls[0.5]`, a property the array's JSON (and so the hash) leaves out; clients that
+    // match deltas by their `index` field (openai-python, most raw-SSE readers) show a call to `delete_account`.
+    script = () => ({ kind: "hiddenCall", name: "delete_account" });
+    const app = createGatewayApp(parts);
+    const { key } = await parts.keys.create({ name: "hidden", budget: "1" });
+    const response = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 8,
+      stream: true,
+    });
+    const raw = await response.text();
+    // Today: verified (the atoma object is relayed, no error event) with the unhashed call in the stream.
+    expect(raw).toContain('"atoma"');
+    expect(raw).not.toContain("delete_account");
+  });
+
   it("stops reading a node stream whose event never ends, after a bounded number of bytes", async () => {
     const pulled = { bytes: 0 };
     script = () => ({ kind: "flood", bytes: 24 * 1024 * 1024, pulled });

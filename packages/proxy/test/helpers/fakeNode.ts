@@ -28,7 +28,9 @@ export type NodeScript =
   /** Streams `text` (what it signs) as `pieces`, each under the choice index given: they add up to `text`. */
   | { kind: "splitChoices"; text: string; pieces: [number, string][] }
   /** Signs a call to get_weather, streams it, then a delta naming the same call `rename` (ignored by the SDK). */
-  | { kind: "renameCall"; rename: string };
+  | { kind: "renameCall"; rename: string }
+  /** Streams "Hello, world" (what it signs) plus a tool-call delta at a fractional index, which the SDK drops. */
+  | { kind: "hiddenCall"; name: string };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -180,6 +182,10 @@ export async function startFakeNode(
       }
       const split = plan.kind === "splitChoices" ? plan.pieces : undefined;
       const pieces = replay ? [text] : split ? split.map(([, piece]) => piece) : ["Hel", "lo, ", "world"];
+      const hidden =
+        plan.kind === "hiddenCall"
+          ? [{ index: 0.5, id: "call_x", type: "function", function: { name: plan.name, arguments: "{}" } }]
+          : undefined;
       const breaks = plan.kind === "breakStream" && !replay;
       const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
       const chunk = (content: string, last: boolean, index = 0) => ({
@@ -187,7 +193,13 @@ export async function startFakeNode(
         object: "chat.completion.chunk",
         created: 1,
         model: body.model,
-        choices: [{ index, delta: { content }, finish_reason: last ? "stop" : null }],
+        choices: [
+          {
+            index,
+            delta: { content, ...(hidden && last ? { tool_calls: hidden } : {}) },
+            finish_reason: last ? "stop" : null,
+          },
+        ],
       });
       const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
       const stream = new ReadableStream<Uint8Array>({
