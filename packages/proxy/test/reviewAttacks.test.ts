@@ -215,9 +215,13 @@ describe("review: attacks on the gateway through a real node connection", () => 
       for (const choice of event.choices ?? [])
         shown.set(choice.index, (shown.get(choice.index) ?? "") + (choice.delta?.content ?? ""));
     }
-    // Today: the receipt verifies, the stream ends with the node's atoma object, and choice 0 reads "Do transfer".
-    expect(raw).toContain('"atoma"');
-    expect(shown.get(0)).toBe("Do not transfer");
+    // Was: the receipt verified, the stream ended with the node's atoma object, and choice 0 read "Do transfer".
+    // Now the SDK refuses a choice other than 0 (the engine serves one): the stream ends with an error, the client
+    // has seen only a prefix of the signed text and nothing under another choice.
+    expect(raw).not.toContain('"atoma"');
+    expect(raw).toContain('"stream_unhashable"');
+    expect([...shown.keys()]).toEqual([0]);
+    expect("Do not transfer".startsWith(shown.get(0)!)).toBe(true);
   });
 
   it("never lets the official client see a tool call renamed by a delta the receipt does not cover", async () => {
@@ -225,23 +229,29 @@ describe("review: attacks on the gateway through a real node connection", () => 
     script = () => ({ kind: "renameCall", rename: "delete_account" });
     const app = createGatewayApp(parts);
     const { key } = await parts.keys.create({ name: "rename", budget: "1" });
+    let raw = "";
     const client = new OpenAI({
       apiKey: key,
       baseURL: "http://gateway.test/v1",
       maxRetries: 0,
-      fetch: (url: string | URL | Request, init?: RequestInit) =>
-        Promise.resolve(app.fetch(new Request(url, init))),
+      // Records what the gateway sent, then hands it to the client as it came.
+      fetch: async (url: string | URL | Request, init?: RequestInit) => {
+        const answer = await app.fetch(new Request(url, init));
+        raw = await answer.text();
+        return new Response(raw, { status: answer.status, headers: answer.headers });
+      },
     });
     const stream = client.chat.completions.stream({
       model: "tiny",
       messages: [{ role: "user", content: "Weather in Paris?" }],
       max_tokens: 8,
     });
-    const completion = await stream.finalChatCompletion();
-    // Today the receipt verifies and the client's answer is a call to delete_account.
-    expect(completion.choices[0]!.message.tool_calls?.[0]).toMatchObject({
-      function: { name: "get_weather" },
-    });
+    // Was: the receipt verified and the client's answer was a call to delete_account. Now the SDK refuses a delta
+    // that names a call again: the official client's stream fails, and no relayed byte renames the call.
+    await expect(stream.finalChatCompletion()).rejects.toThrow(/first delta/);
+    expect(raw).toContain('"stream_unhashable"');
+    expect(raw).not.toContain("delete_account");
+    expect(raw).not.toContain('"atoma"');
   });
 
   it("never relays a tool call the hashed answer does not have (a delta at a fractional index)", async () => {
@@ -257,8 +267,10 @@ describe("review: attacks on the gateway through a real node connection", () => 
       stream: true,
     });
     const raw = await response.text();
-    // Today: verified (the atoma object is relayed, no error event) with the unhashed call in the stream.
-    expect(raw).toContain('"atoma"');
+    // Was: verified (the atoma object relayed, no error event) with the unhashed call in the stream. Now the SDK
+    // refuses a tool-call index that is not a call's or the next one: nothing of the call is relayed.
+    expect(raw).toContain('"stream_unhashable"');
+    expect(raw).not.toContain('"atoma"');
     expect(raw).not.toContain("delete_account");
   });
 

@@ -261,7 +261,10 @@ export async function startFakeNode(
     url: `http://127.0.0.1:${port}`,
     requests,
     billed: (stackId) => totals.get(String(stackId)) ?? 0n,
-    reset: () => totals.clear(),
+    reset: () => {
+      totals.clear();
+      committed.clear();
+    },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
