@@ -40,4 +40,14 @@ describe.skipIf(!redisUrl)("review: Redis rate limits across gateways with skewe
     // At most 1,000 (the allowance) plus 500 (30 s of skew refilled once). Today: 10,020.
     expect(tokens).toBeLessThanOrEqual(1_500);
   });
+
+  it("refills a bucket as Redis's own time passes", async () => {
+    const limiter = new RedisRateLimiter(redis!, { prefix: `review:${randomUUID()}:` });
+    // 10 tokens a millisecond: the whole minute's allowance taken, then 1,000 tokens back after ~100 ms.
+    const limits = { keyId: "key_fedcba9876543210", requestsPerMinute: null, tokensPerMinute: 600_000 };
+    await limiter.take(limits, 600_000);
+    await expect(limiter.take(limits, 5_000)).rejects.toMatchObject({ code: "rate_limit_exceeded" });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await expect(limiter.take(limits, 5_000)).resolves.toBeDefined();
+  });
 });

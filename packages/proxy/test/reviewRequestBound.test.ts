@@ -20,3 +20,33 @@ describe("review: the request bound covers every byte the node puts in the promp
     expect(bound.maxTokens).toBeGreaterThanOrEqual(new TextEncoder().encode(JSON.stringify(tools)).length);
   });
 });
+
+describe("the request bound of a chat's other prompt fields", () => {
+  const options = { defaultMaxTokens: 16, maxCompletionTokens: 64 };
+  const messages = [{ role: "user", content: "hi" }];
+  const plain = requestBound("chat", { model: "tiny", messages, max_tokens: 8 }, options).maxTokens;
+  const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+
+  it("adds the bytes of tool_choice and response_format, and the tools block's fixed text", () => {
+    const toolChoice = { type: "function", function: { name: "f".repeat(1_000) } };
+    const format = {
+      type: "json_schema",
+      json_schema: { name: "x", schema: { description: "d".repeat(2_000) } },
+    };
+    const withChoice = requestBound(
+      "chat",
+      { model: "tiny", messages, max_tokens: 8, tool_choice: toolChoice },
+      options,
+    );
+    expect(withChoice.maxTokens).toBeGreaterThanOrEqual(plain + bytes(toolChoice));
+    const withFormat = requestBound(
+      "chat",
+      { model: "tiny", messages, max_tokens: 8, response_format: format },
+      options,
+    );
+    expect(withFormat.maxTokens).toBeGreaterThanOrEqual(plain + bytes(format));
+    const tools = [{ type: "function", function: { name: "f", parameters: {} } }];
+    const withTools = requestBound("chat", { model: "tiny", messages, max_tokens: 8, tools }, options);
+    expect(withTools.maxTokens).toBeGreaterThanOrEqual(plain + bytes(tools) + 400);
+  });
+});

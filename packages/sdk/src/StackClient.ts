@@ -298,6 +298,8 @@ export class StackClient {
       try {
         answer = await this.#fetch(new URL(path, this.#options.nodeUrl), {
           method: "POST",
+          // A redirect would send the signed request where the node's registered URL does not point.
+          redirect: "error",
           headers: { "content-type": "application/json", ...signed.headers },
           body: signed.json,
         });
