@@ -155,8 +155,8 @@ describe("review: attacks on the gateway through a real node connection", () => 
       messages: [{ role: "user", content: "hi" }],
       max_tokens: 8,
     });
-    // The receipt verifies (the response hash covers only text, tool_calls, finish_reason and usage), and the
-    // gateway forwards the node's body as it came: a client reading `function_call` runs what no replay checks.
+    // Was: the receipt verified (the response hash covers only text, tool_calls, finish_reason and usage), and the
+    // gateway forwarded the node's body as it came: a client reading `function_call` runs what no replay checks.
     expect(response.status).toBe(200);
     const message = ((await response.json()) as { choices: { message: Record<string, unknown> }[] })
       .choices[0]!.message;
@@ -187,7 +187,7 @@ describe("review: attacks on the gateway through a real node connection", () => 
 
   it("shows the client the text the node signed, not pieces of it moved to another choice", async () => {
     // The node signs "Do not transfer"; it streams "Do" and " transfer" as choice 0 and " not" as choice 1.
-    // The SDK's StreamAssembler adds every choice's text into one (index ignored), so the hash matches.
+    // Was: the SDK's StreamAssembler added every choice's text into one (index ignored), so the hash matched.
     script = () => ({
       kind: "splitChoices",
       text: "Do not transfer",
@@ -255,7 +255,7 @@ describe("review: attacks on the gateway through a real node connection", () => 
   });
 
   it("never relays a tool call the hashed answer does not have (a delta at a fractional index)", async () => {
-    // StreamAssembler writes `calls[0.5]`, a property the array's JSON (and so the hash) leaves out; clients that
+    // Was: StreamAssembler wrote `calls[0.5]`, a property the array's JSON (and so the hash) leaves out; clients that
     // match deltas by their `index` field (openai-python, most raw-SSE readers) show a call to `delete_account`.
     script = () => ({ kind: "hiddenCall", name: "delete_account" });
     const app = createGatewayApp(parts);
@@ -289,7 +289,7 @@ describe("review: attacks on the gateway through a real node connection", () => 
       }),
     ).rejects.toThrow();
     // An OpenAI chunk is a few KB at most; the gateway should cut a node at, say, 1 MiB of one event.
-    // Today `readSse` buffers the whole 24 MiB (and rescans it on every read), bounded only by the 5-minute
+    // Was: `readSse` buffered the whole 24 MiB (and rescanned it on every read), bounded only by the 5-minute
     // request timeout: a hostile node grows the gateway's memory until it dies.
     expect(pulled.bytes).toBeLessThan(4 * 1024 * 1024);
   });
