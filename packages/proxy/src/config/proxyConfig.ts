@@ -108,6 +108,18 @@ export const proxyConfigSchema = z.strictObject({
       refreshMs: z.number().int().min(100).max(3_600_000).default(15_000),
       /** Model names served even when no node lists them. @default [] */
       models: z.array(z.string().min(1).max(256)).max(100).default([]),
+      /**
+       * Serve nodes whose registered URL is a loopback or private address (a local dev network, tests). Off, such
+       * nodes are left out: anyone registers any URL on-chain, and the gateway would call into its own network.
+       * URLs that are not http(s) are never served. @default false
+       */
+      allowPrivateNodeUrls: z.boolean().default(false),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Bearer token `GET /metrics` asks for; without it the metrics are open to whoever reaches the port. */
+      token: z.string().min(16, "must be at least 16 characters").max(512).optional(),
     })
     .prefault({}),
 });
