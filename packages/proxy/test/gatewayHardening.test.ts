@@ -46,15 +46,20 @@ describe("node URLs read from the chain", () => {
     expect(isPrivateHost("172.32.0.1")).toBe(false);
   });
 
-  it("is off by default in the gateway's settings", () => {
-    const network = {
+  it("is off by default in the gateway's settings, except on a local dev chain", () => {
+    const network = (chainId: number) => ({
       rpcUrl: "http://127.0.0.1:8545",
-      chainId: 31_337,
+      chainId,
       contracts: {} as never,
-    };
-    expect(parseProxyConfig({}, network).catalog.allowPrivateNodeUrls).toBe(false);
+    });
+    expect(parseProxyConfig({}, network(1)).catalog.allowPrivateNodeUrls).toBe(false);
+    expect(parseProxyConfig({}, network(31_337)).catalog.allowPrivateNodeUrls).toBe(true);
     expect(
-      parseProxyConfig({ catalog: { allowPrivateNodeUrls: true } }, network).catalog.allowPrivateNodeUrls,
+      parseProxyConfig({ catalog: { allowPrivateNodeUrls: false } }, network(31_337)).catalog
+        .allowPrivateNodeUrls,
+    ).toBe(false);
+    expect(
+      parseProxyConfig({ catalog: { allowPrivateNodeUrls: true } }, network(1)).catalog.allowPrivateNodeUrls,
     ).toBe(true);
   });
 });

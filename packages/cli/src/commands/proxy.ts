@@ -148,7 +148,7 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
           buyAhead: flags.buyAhead,
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
-        catalog: { models: flags.model, allowPrivateNodeUrls: flags.allowPrivateNodeUrls === true },
+        catalog: { models: flags.model, allowPrivateNodeUrls: flags.allowPrivateNodeUrls },
         ...(metricsToken && { metrics: { token: metricsToken } }),
         // From the environment only, like the database's: a URL may carry a password.
         ...(redisUrl && { redis: { url: redisUrl } }),

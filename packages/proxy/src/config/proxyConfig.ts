@@ -111,9 +111,9 @@ export const proxyConfigSchema = z.strictObject({
       /**
        * Serve nodes whose registered URL is a loopback or private address (a local dev network, tests). Off, such
        * nodes are left out: anyone registers any URL on-chain, and the gateway would call into its own network.
-       * URLs that are not http(s) are never served. @default false
+       * URLs that are not http(s) are never served. @default true on a local dev chain (chain id 31337), else false
        */
-      allowPrivateNodeUrls: z.boolean().default(false),
+      allowPrivateNodeUrls: z.boolean().optional(),
     })
     .prefault({}),
   metrics: z
@@ -125,7 +125,14 @@ export const proxyConfigSchema = z.strictObject({
 });
 
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
-export type ProxyConfig = z.output<typeof proxyConfigSchema> & { network: Network };
+type ParsedConfig = z.output<typeof proxyConfigSchema>;
+export type ProxyConfig = Omit<ParsedConfig, "catalog"> & {
+  catalog: ParsedConfig["catalog"] & { allowPrivateNodeUrls: boolean };
+  network: Network;
+};
+
+/** Anvil's and Hardhat's chain id: a network on this machine, whose nodes are on this machine too. */
+const LOCAL_DEV_CHAIN_ID = 31_337;
 
 /** Validates the gateway's settings; `ProxyConfigError` names the first bad one (never its value). */
 export function parseProxyConfig(input: ProxyConfigInput, network: Network): ProxyConfig {
@@ -139,7 +146,9 @@ export function parseProxyConfig(input: ProxyConfigInput, network: Network): Pro
         : `setting ${where} ${issue?.message ?? "is invalid"}`,
     );
   }
-  return { ...result.data, network };
+  const { catalog } = result.data;
+  const allowPrivateNodeUrls = catalog.allowPrivateNodeUrls ?? network.chainId === LOCAL_DEV_CHAIN_ID;
+  return { ...result.data, catalog: { ...catalog, allowPrivateNodeUrls }, network };
 }
 
 /** Where the gateway's database is: PostgreSQL when a URL is set, else PGlite under the data directory. */
