@@ -67,7 +67,15 @@ export {
   singleReceiptFraud,
 } from "./receiptFraud.js";
 export {
+  type ChatLogprobsResult,
+  type ChatTokenLogprob,
+  type CompletionLogprobsResult,
+  chatLogprobsResult,
+  completionLogprobsResult,
+} from "./responseLogprobs.js";
+export {
   type ReproducibleResult,
+  type ReproducibleToolCall,
   reproducibleResult,
   responseHash,
   resultBytes,
@@ -83,6 +91,7 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export { responseEnvelope, signedResponseBody } from "./signedResponseBody.js";
 export {
   recoverSignerBinding,
   type SignerBindingFields,

@@ -171,6 +171,7 @@ describe("the gateway's stacks on-chain", () => {
     catalog = new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
       modelNames: [MODEL],
       nodeTimeoutMs: 200,
+      allowPrivateNodeUrls: true,
     });
     await catalog.refresh();
     db = embedded.make();

@@ -31,7 +31,11 @@ interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   defaultMaxTokens: number;
   maxCompletionTokens: number;
   model: string[];
+  allowPrivateNodeUrls?: boolean;
 }
+
+/** The bearer token `GET /metrics` asks for: from the environment only, like the admin token. */
+const METRICS_TOKEN_VARIABLE = "ATOMA_PROXY_METRICS_TOKEN";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
@@ -44,7 +48,8 @@ export function registerProxy(program: Command): void {
   addGatewayDatabaseOptions(proxy.command("start"))
     .description(
       `serve the OpenAI API with API keys; buys stacks with the wallet's key and signs every request; prints ` +
-        `\`ready {json}\` (PostgreSQL: ${DATABASE_URL_VARIABLE}; admin API: ${ADMIN_TOKEN_VARIABLE})`,
+        `\`ready {json}\` (PostgreSQL: ${DATABASE_URL_VARIABLE}; admin API: ${ADMIN_TOKEN_VARIABLE}; ` +
+        `/metrics token: ${METRICS_TOKEN_VARIABLE})`,
     )
     .option(
       "--network <file>",
@@ -99,6 +104,10 @@ export function registerProxy(program: Command): void {
       8_192,
     )
     .option("--model <name...>", "serve these model names even when no node lists them", [])
+    .option(
+      "--allow-private-node-urls",
+      "serve nodes registered at loopback or private addresses (a local network such as atoma dev's)",
+    )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: StartFlags) => {
@@ -122,6 +131,7 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
   const url = process.env[DATABASE_URL_VARIABLE]?.trim() || undefined;
   const redisUrl = process.env.ATOMA_PROXY_REDIS_URL?.trim() || undefined;
   const adminToken = adminTokenOf();
+  const metricsToken = process.env[METRICS_TOKEN_VARIABLE]?.trim() || undefined;
   try {
     return parseProxyConfig(
       {
@@ -138,7 +148,8 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
           buyAhead: flags.buyAhead,
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
-        catalog: { models: flags.model },
+        catalog: { models: flags.model, allowPrivateNodeUrls: flags.allowPrivateNodeUrls },
+        ...(metricsToken && { metrics: { token: metricsToken } }),
         // From the environment only, like the database's: a URL may carry a password.
         ...(redisUrl && { redis: { url: redisUrl } }),
       },

@@ -108,12 +108,31 @@ export const proxyConfigSchema = z.strictObject({
       refreshMs: z.number().int().min(100).max(3_600_000).default(15_000),
       /** Model names served even when no node lists them. @default [] */
       models: z.array(z.string().min(1).max(256)).max(100).default([]),
+      /**
+       * Serve nodes whose registered URL is a loopback or private address (a local dev network, tests). Off, such
+       * nodes are left out: anyone registers any URL on-chain, and the gateway would call into its own network.
+       * URLs that are not http(s) are never served. @default true on a local dev chain (chain id 31337), else false
+       */
+      allowPrivateNodeUrls: z.boolean().optional(),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Bearer token `GET /metrics` asks for; without it the metrics are open to whoever reaches the port. */
+      token: z.string().min(16, "must be at least 16 characters").max(512).optional(),
     })
     .prefault({}),
 });
 
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
-export type ProxyConfig = z.output<typeof proxyConfigSchema> & { network: Network };
+type ParsedConfig = z.output<typeof proxyConfigSchema>;
+export type ProxyConfig = Omit<ParsedConfig, "catalog"> & {
+  catalog: ParsedConfig["catalog"] & { allowPrivateNodeUrls: boolean };
+  network: Network;
+};
+
+/** Anvil's and Hardhat's chain id: a network on this machine, whose nodes are on this machine too. */
+const LOCAL_DEV_CHAIN_ID = 31_337;
 
 /** Validates the gateway's settings; `ProxyConfigError` names the first bad one (never its value). */
 export function parseProxyConfig(input: ProxyConfigInput, network: Network): ProxyConfig {
@@ -127,7 +146,9 @@ export function parseProxyConfig(input: ProxyConfigInput, network: Network): Pro
         : `setting ${where} ${issue?.message ?? "is invalid"}`,
     );
   }
-  return { ...result.data, network };
+  const { catalog } = result.data;
+  const allowPrivateNodeUrls = catalog.allowPrivateNodeUrls ?? network.chainId === LOCAL_DEV_CHAIN_ID;
+  return { ...result.data, catalog: { ...catalog, allowPrivateNodeUrls }, network };
 }
 
 /** Where the gateway's database is: PostgreSQL when a URL is set, else PGlite under the data directory. */

@@ -63,6 +63,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const { db } = database;
     const catalog = new NetworkCatalog(readContext(config.network), {
       modelNames: config.catalog.models,
+      allowPrivateNodeUrls: config.catalog.allowPrivateNodeUrls,
       logger,
     });
     await catalog.refresh();
@@ -129,6 +130,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const app = createGatewayApp(parts, {
       maxBodyBytes: config.server.maxBodyBytes,
       adminToken: config.adminToken,
+      metricsToken: config.metrics.token,
       state,
     });
     const server = new GatewayServer(app, state, config.server, logger);
