@@ -45,7 +45,9 @@ describe("atoma node", () => {
     expect(run.stderr()).toContain(
       "atoma: option chain.rpcUrl (ATOMA_NODE_CHAIN_RPC_URL) is required (and 4 more problems)",
     );
-    expect(run.stderr()).toContain("option model.path (ATOMA_NODE_MODEL_PATH) is required");
+    expect(run.stderr()).toContain(
+      "option model.path (ATOMA_NODE_MODEL_PATH) give path (a gguf file) or source (hf:<owner>/<repo>/<file>)",
+    );
     expect(run.stderr()).toMatch(/option node\.port \(ATOMA_NODE_NODE_PORT\) too big/);
   });
 
