@@ -1,8 +1,10 @@
+import { resolve } from "node:path";
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
+import { JournalFlusher } from "../db/journalFlusher.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
 import { createGatewayApp } from "../gateway/createGatewayApp.js";
 import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
@@ -41,6 +43,8 @@ export interface Gateway {
 
 /** How often reservations a crash left open are looked for. */
 const SWEEP_EVERY_MS = 60_000;
+/** How often the stacks held are renewed, and those idle this long handed back for other gateways. */
+const HOLD_EVERY_MS = 10_000;
 
 /**
  * Opens the gateway's database, reads the network's models and nodes from the chain, and serves the API. Stop
@@ -50,18 +54,22 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
   const logger = (components.logger ?? silentLogger).child({ module: "gateway" });
   const now = components.now ?? Date.now;
   const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
+  let flusher: JournalFlusher | undefined;
   const timers: NodeJS.Timeout[] = [];
   const redisClients: Redis[] = [];
   const closeRedis = () => Promise.allSettled(redisClients.map((client) => client.quit()));
   try {
     const { db } = database;
+    // Each gateway journals in its own data directory (PostgreSQL mode too), replayed here after a crash.
+    flusher = await JournalFlusher.open(db, { dir: resolve(config.database.dataDir, "journal"), logger });
+    const journal = flusher;
     const catalog = new NetworkCatalog(readContext(config.network), {
       modelNames: config.catalog.models,
       logger,
     });
     await catalog.refresh();
     const pool = new StackPool(
-      { db, chain: userContext(config.network, components.account), logger },
+      { db, chain: userContext(config.network, components.account), logger, journal },
       {
         unitsPerStack: config.stacks.units,
         maxPricePerMillion: config.stacks.maxPricePerMillion,
@@ -108,7 +116,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
-      ledger: new SpendLedger(db, { now, logger }),
+      ledger: new SpendLedger(db, { now, logger, journal: journal.journal }),
       limiter,
       usage: new UsageBook(db, now),
       metrics,
@@ -117,6 +125,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       now,
       bounds: config.limits,
     };
+    await pool.recover();
+    journal.start();
     await parts.ledger.sweep();
     const state: GatewayState = { draining: false };
     const app = createGatewayApp(parts, {
@@ -134,6 +144,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "reading the network's catalog failed",
       ),
       every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
+      every(HOLD_EVERY_MS, () => pool.renewHolds(HOLD_EVERY_MS), logger, "renewing the stacks held failed"),
       every(
         config.routing.probeMs,
         () => prober.probe(catalog.models().flatMap(nodesOf)),
@@ -149,12 +160,17 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         for (const timer of timers) clearInterval(timer);
         await server.stop();
         await closeRedis();
+        await pool
+          .renewHolds(0)
+          .catch((error: unknown) => logger.warn({ err: error }, "handing back stacks failed"));
+        await journal.stop();
         await database.close();
       },
     };
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
     await closeRedis();
+    await flusher?.stop().catch(() => undefined);
     await database.close();
     throw error;
   }
