@@ -71,6 +71,7 @@ async function complete(
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: JSON.stringify({ model: "atoma-tiny", prompt: "Once upon a time", max_tokens: 3, seed, stream }),
+    signal: AbortSignal.timeout(30_000),
   });
   if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
   if (!stream) return receiptOf(((await response.json()) as { atoma: Record<string, string> }).atoma);
@@ -148,7 +149,11 @@ describe("a gateway killed with SIGKILL under load, restarted on its data direct
         }
       }
     });
-    while (received.length < 24) await new Promise((resolve) => setTimeout(resolve, 20));
+    const giveUpAt = Date.now() + 60_000;
+    while (received.length < 24) {
+      if (Date.now() > giveUpAt) throw new Error(`only ${received.length} answers in a minute`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     killed = true;
     first.child.kill("SIGKILL");
     await Promise.all(load);
@@ -189,10 +194,10 @@ describe("a gateway killed with SIGKILL under load, restarted on its data direct
       const apiKey = await db.selectFrom("api_keys").selectAll().executeTakeFirstOrThrow();
       expect(apiKey.spent_wei).toBeGreaterThanOrEqual(receivedCost);
       expect(apiKey.spent_wei).toBeLessThanOrEqual(receivedCost + unseenCost);
-      // Requests in flight at the kill stay reserved (charged at their maximum once they expire), nothing else.
       const open = await db.selectFrom("spend_reservations").selectAll().execute();
       expect(apiKey.reserved_wei).toBe(open.reduce((sum, r) => sum + r.max_wei, 0n));
-      expect(open.length).toBeLessThanOrEqual(6);
+      // Its budget slices were given back: the restart's after the journal's replay, then at the clean stop.
+      expect(open).toEqual([]);
       const usage = await db.selectFrom("usage_daily").selectAll().execute();
       const counted = usage.reduce((sum, row) => sum + row.requests, 0n);
       expect(counted).toBeGreaterThanOrEqual(BigInt(received.length));

@@ -4,9 +4,9 @@ import type { GatewayDb } from "./openGatewayDatabase.js";
 
 /**
  * Applies one journal record (inside the flusher's transaction, or alone where no journal is kept). Receipts and
- * stack progress are idempotent; a charge settles its reservation once (a reservation already swept — charged
- * at its maximum — is not charged again, and `false` says so); usage is counted as often as it is applied, which
- * the journal position makes once.
+ * stack progress are idempotent; a charge moves its cost from its slice to the key's spending (a slice already
+ * swept — charged in full — is not charged again, and `false` says so); charges and usage count as often as they
+ * are applied, which the journal position makes once. Run it in a transaction.
  */
 export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): Promise<boolean> {
   switch (record.kind) {
@@ -40,20 +40,30 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
 }
 
 async function applyCharge(db: GatewayDb, record: ChargeRecord): Promise<boolean> {
+  // The cost leaves the slice (never below zero: an answer dearer than its maximum is charged all the same).
   const row = await db
-    .deleteFrom("spend_reservations")
+    .selectFrom("spend_reservations")
+    .select(["key_id", "max_wei"])
     .where("reservation_id", "=", record.reservationId)
-    .returning(["key_id", "max_wei"])
+    .forUpdate()
     .executeTakeFirst();
-  if (row)
+  if (row) {
+    const cost = BigInt(record.costWei);
+    const released = cost < row.max_wei ? cost : row.max_wei;
+    await db
+      .updateTable("spend_reservations")
+      .set({ max_wei: sql`max_wei - ${released}` })
+      .where("reservation_id", "=", record.reservationId)
+      .execute();
     await db
       .updateTable("api_keys")
       .set({
-        reserved_wei: sql`reserved_wei - ${row.max_wei}`,
+        reserved_wei: sql`reserved_wei - ${released}`,
         spent_wei: sql`spent_wei + ${record.costWei}::numeric`,
       })
       .where("key_id", "=", row.key_id)
       .execute();
+  }
   const { usage } = record;
   if (usage)
     await db

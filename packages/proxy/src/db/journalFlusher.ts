@@ -10,7 +10,7 @@ import type { GatewayDb } from "./openGatewayDatabase.js";
 export interface JournalFlusherOptions {
   /** Where this gateway's journal lives (each gateway its own); none: memory only (tests). */
   dir?: string | undefined;
-  /** How often pending records go to the database. @default 50 */
+  /** How often pending records go to the database. @default 250 */
   intervalMs?: number | undefined;
   /** Records per transaction at most. @default 500 */
   batch?: number | undefined;
@@ -46,7 +46,7 @@ export class JournalFlusher {
     this.gatewayId = gatewayId;
     this.#letGo = letGo;
     this.#batch = options.batch ?? 500;
-    this.#intervalMs = options.intervalMs ?? 50;
+    this.#intervalMs = options.intervalMs ?? 250;
     this.#logger = (options.logger ?? silentLogger).child({ module: "journal" });
   }
 

@@ -116,7 +116,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
-      ledger: new SpendLedger(db, { now, logger, journal: journal.journal }),
+      ledger: new SpendLedger(db, { now, logger, journal }),
       limiter,
       usage: new UsageBook(db, now),
       metrics,
@@ -126,6 +126,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       bounds: config.limits,
     };
     await pool.recover();
+    await parts.ledger.recover();
     journal.start();
     await parts.ledger.sweep();
     const state: GatewayState = { draining: false };
@@ -145,6 +146,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       ),
       every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
       every(HOLD_EVERY_MS, () => pool.renewHolds(HOLD_EVERY_MS), logger, "renewing the stacks held failed"),
+      every(1_000, () => parts.ledger.maintain(), logger, "giving back idle budget slices failed"),
       every(
         config.routing.probeMs,
         () => prober.probe(catalog.models().flatMap(nodesOf)),
@@ -163,6 +165,9 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         await pool
           .renewHolds(0)
           .catch((error: unknown) => logger.warn({ err: error }, "handing back stacks failed"));
+        await parts.ledger
+          .maintain(0)
+          .catch((error: unknown) => logger.warn({ err: error }, "giving back budget slices failed"));
         await journal.stop();
         await database.close();
       },
