@@ -155,9 +155,10 @@ describe("a gateway killed with SIGKILL under load, restarted on its data direct
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     killed = true;
+    const exited = new Promise((resolve) => first.child.once("exit", resolve));
     first.child.kill("SIGKILL");
     await Promise.all(load);
-    await new Promise((resolve) => first.child.exitCode !== null || first.child.once("exit", resolve));
+    await exited;
     const beforeRestart = received.length;
 
     // The same data directory: the journal is replayed; every stack takes new requests, streams and not.
