@@ -186,7 +186,7 @@ export class SpendLedger {
       if (!took) {
         if (held.heldWei === 0n && held.inFlightWei === 0n) {
           // Spent to nothing and refused more: its row goes, once its charges are in.
-          this.#slices.delete(keyId);
+          if (this.#slices.get(keyId) === held) this.#slices.delete(keyId);
           await this.#journal?.flush();
           await this.#giveBack(sql<boolean>`reservation_id = ${held.sliceId}`);
         }
