@@ -111,7 +111,7 @@ contract VectorsTest is TestBase {
             assertEq(ResultUnits.unitsOf(result), vm.parseJsonUint(json, _key(".responseHash", i, ".units")), "units");
             ++count;
         }
-        assertEq(count, 3, "result vector count");
+        assertEq(count, 4, "result vector count");
         assertEq(ResultUnits.unitsOf('{"object":"atoma.invalid_request"}'), 0, "invalid request");
     }
 

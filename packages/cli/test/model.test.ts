@@ -36,6 +36,15 @@ describe("atoma model", () => {
     expect(root.stdout).toBe(`${await weightsRoot(out)}\n`);
   });
 
+  it("write-tiny --template writes the model with another chat template", async () => {
+    for (const template of ["llama3", "mistral"] as const) {
+      const out = join(dir, `tiny4-${template}.gguf`);
+      const written = await cli(["model", "write-tiny", "--seed", "4", "--template", template, "--out", out]);
+      expect(written).toMatchObject({ code: 0, stdout: `${out}\n` });
+      expect(keccak256(readFileSync(out))).toBe(keccak256(writeTinyModel({ seed: 4, template })));
+    }
+  });
+
   it("pull downloads from the endpoint with a progress bar on stderr, then checks the root", async () => {
     const to = join(dir, "pulled");
     const reference = join(dir, "reference.gguf");
@@ -66,6 +75,7 @@ describe("atoma model", () => {
       ["model", "pull", "hf:org/tiny/tiny.gguf", "--endpoint", "ftp://x"],
       ["model", "pull", "hf:org/tiny/tiny.gguf", "--expect-root", "0x12"],
       ["model", "write-tiny", "--seed", "-3"],
+      ["model", "write-tiny", "--template", "gemma"],
     ]) {
       const result = await cli(args);
       expect(result.code, args.join(" ")).not.toBe(0);

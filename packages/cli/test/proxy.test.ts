@@ -82,7 +82,7 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
     poor = JSON.parse(small.stdout) as typeof poor;
     gateway = runCli(
       [
-        ...["proxy", "start", "--network", networkFile, ...where, "--port", "0"],
+        ...["proxy", "start", "--network", networkFile, ...where, "--port", "0", "--allow-private-node-urls"],
         ...["--max-price", "10", "--stack-units", "200000", "--stacks-per-model", "4", "--log-level", "warn"],
       ],
       { ATOMA_PRIVATE_KEY: GATEWAY_KEY, ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN },

@@ -66,7 +66,15 @@ export {
   singleReceiptFraud,
 } from "./receiptFraud.js";
 export {
+  type ChatLogprobsResult,
+  type ChatTokenLogprob,
+  type CompletionLogprobsResult,
+  chatLogprobsResult,
+  completionLogprobsResult,
+} from "./responseLogprobs.js";
+export {
   type ReproducibleResult,
+  type ReproducibleToolCall,
   reproducibleResult,
   responseHash,
   resultBytes,
@@ -82,6 +90,7 @@ export {
   signRequest,
   signResponse,
 } from "./signatures.js";
+export { responseEnvelope, signedResponseBody } from "./signedResponseBody.js";
 export {
   recoverSignerBinding,
   type SignerBindingFields,

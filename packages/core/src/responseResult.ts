@@ -2,6 +2,12 @@ import { stringToBytes } from "viem";
 import { canonicalJson } from "./canonicalJson.js";
 import { InvalidInputError } from "./errors.js";
 import { type Hash, hashCanonical } from "./hash.js";
+import {
+  type ChatLogprobsResult,
+  type CompletionLogprobsResult,
+  chatLogprobsResult,
+  completionLogprobsResult,
+} from "./responseLogprobs.js";
 
 /** A tool call as a chat answer makes it (its id derived from the request, so recomputation writes the same). */
 export interface ReproducibleToolCall {
@@ -11,9 +17,9 @@ export interface ReproducibleToolCall {
 }
 
 /**
- * What a recomputation reproduces of a response: no ids, timestamps, fingerprints, logprobs or the atoma object. A
- * chat choice that calls tools carries its calls (and only then a `tool_calls` field, so other results hash as
- * before).
+ * What a recomputation reproduces of a response: no ids, timestamps, fingerprints or the atoma object. A chat
+ * choice that calls tools carries its calls, and a choice whose request asked for logprobs its logprobs (each
+ * field only when present, so other results hash as before): a node cannot fake either past an attester's replay.
  */
 export type ReproducibleResult =
   | {
@@ -24,6 +30,7 @@ export type ReproducibleResult =
         text: string;
         finish_reason: string | null;
         tool_calls?: ReproducibleToolCall[];
+        logprobs?: ChatLogprobsResult | CompletionLogprobsResult;
       }[];
       usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
     }
@@ -118,11 +125,16 @@ export function reproducibleResult(response: unknown): ReproducibleResult {
   const choices = field(response, "choices", isArray, "an array").map((choice, position) => {
     if (!isRecord(choice)) throw new InvalidInputError(`choice ${position} must be an object`);
     const toolCalls = object === "chat.completion" ? choiceToolCalls(choice) : undefined;
+    const logprobs =
+      object === "chat.completion"
+        ? chatLogprobsResult(choice.logprobs)
+        : completionLogprobsResult(choice.logprobs);
     return {
       index: field(choice, "index", isCount, "a count"),
       text: choiceText(choice, object),
       finish_reason: field(choice, "finish_reason", isFinishReason, "a string or null"),
       ...(toolCalls ? { tool_calls: toolCalls } : {}),
+      ...(logprobs ? { logprobs } : {}),
     };
   });
   return {

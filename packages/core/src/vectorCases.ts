@@ -73,6 +73,36 @@ const completionResponse = {
   usage: { prompt_tokens: 4, completion_tokens: 16, total_tokens: 20 },
 };
 
+/** A chat answer whose request asked for logprobs: the hash covers them. */
+const chatLogprobsResponse = {
+  id: "chatcmpl-124",
+  object: "chat.completion",
+  created: 1_700_000_002,
+  model: "atoma-tiny",
+  choices: [
+    {
+      index: 0,
+      message: { role: "assistant", content: "hi" },
+      finish_reason: "stop",
+      logprobs: {
+        content: [
+          {
+            token: "hi",
+            logprob: -0.125,
+            bytes: [104, 105],
+            top_logprobs: [
+              { token: "hi", logprob: -0.125, bytes: [104, 105] },
+              { token: "yo", logprob: -2.5, bytes: [121, 111] },
+            ],
+          },
+        ],
+        refusal: null,
+      },
+    },
+  ],
+  usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 },
+};
+
 const embeddingResponse = {
   object: "list",
   model: "atoma-tiny",
@@ -179,7 +209,7 @@ export async function buildVectors() {
       hash: keccak256(stringToBytes(canonicalJson(input))),
     })),
     requestHash: { request: chatRequest, reqHash, seed: deriveSeed(reqHash) },
-    responseHash: [chatResponse, completionResponse, embeddingResponse].map((r) => ({
+    responseHash: [chatResponse, completionResponse, embeddingResponse, chatLogprobsResponse].map((r) => ({
       response: r,
       respHash: responseHash(r),
       resultBytes: bytesToHex(resultBytes(r)),

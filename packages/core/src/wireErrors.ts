@@ -45,6 +45,8 @@ export const WIRE_ERRORS = {
   rate_limit_exceeded: { status: 429, type: "rate_limit_error" },
   node_failed: { status: 502, type: "server_error" },
   response_unverified: { status: 502, type: "server_error" },
+  stream_unhashable: { status: 502, type: "server_error" },
+  answer_too_large: { status: 502, type: "server_error" },
   node_unreachable: { status: 502, type: "server_error" },
   no_node_available: { status: 503, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;

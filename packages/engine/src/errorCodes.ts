@@ -9,6 +9,7 @@ export type EngineErrorCode =
   | "fingerprint_unavailable"
   | "invalid_request"
   | "model_download_failed"
+  | "model_file_invalid"
   | "model_load_failed"
   | "model_not_found"
   | "probe_model_changed"

@@ -120,3 +120,11 @@ export class ModelDownloadError extends AtomaError<EngineErrorCode> {
     super("model_download_failed", message, options);
   }
 }
+
+/** A model source names no readable file, or a file that is not a GGUF model. */
+export class ModelFileError extends AtomaError<EngineErrorCode> {
+  override name = "ModelFileError";
+  constructor(message: string) {
+    super("model_file_invalid", message);
+  }
+}

@@ -1,4 +1,10 @@
 export {
+  assertGgufModel,
+  type ModelFile,
+  type ModelFileOptions,
+  resolveModelFile,
+} from "./download/modelFile.js";
+export {
   type DownloadProgress,
   HUGGING_FACE_URL,
   type ModelSource,
@@ -28,6 +34,7 @@ export {
   EngineStoppedError,
   InvalidRequestError,
   ModelDownloadError,
+  ModelFileError,
   ModelLoadError,
   ModelNotFoundError,
   type PartialUsage,
@@ -101,6 +108,9 @@ export {
   SAMPLING_DEFAULTS,
   type SamplingSettings,
 } from "./sampling.js";
+export { detectToolDialect, TOOL_DIALECTS } from "./structured/dialects/detectToolDialect.js";
+export type { ToolDialect, WrittenCall } from "./structured/dialects/ToolDialect.js";
+export { toolCallText } from "./structured/toolCallText.js";
 export {
   defaultModelCacheDir,
   ensureTinyModel,
@@ -110,6 +120,7 @@ export {
 export {
   DEFAULT_TINY_SEED,
   DEFAULT_TINY_SHAPE,
+  type TinyChatTemplate,
   type TinyModelOptions,
   type TinyModelShape,
   writeTinyModel,

@@ -4,7 +4,6 @@ import type { EmbeddedEngine } from "../src/embedded/EmbeddedEngine.js";
 import { InvalidRequestError } from "../src/errors.js";
 import { parseChatRequest } from "../src/openai/requests.js";
 import type { ChatCompletion, ChatCompletionChunk } from "../src/openai/responses.js";
-import { promptMessages } from "../src/structured/toolPrompt.js";
 import { chatBody, startTinyEngine, TINY } from "./helpers/tinyEngine.js";
 import { SEARCH, toolChat, validates, WEATHER } from "./helpers/toolRequests.js";
 
@@ -131,7 +130,7 @@ describe("tool calls", () => {
     };
     const { response } = await engine.chat(followUp);
     expect(response.usage.prompt_tokens).toBeGreaterThan(first.usage.prompt_tokens);
-    const prompt = engine.modelFor(TINY).prompts.renderChat(promptMessages(parseChatRequest(followUp)));
+    const prompt = engine.modelFor(TINY).prompts.renderChat(parseChatRequest(followUp));
     const call = message.tool_calls![0]!.function;
     expect(prompt).toContain(
       `<|im_start|>assistant\n<tool_call>\n{"name": "${call.name}", "arguments": ${call.arguments}}\n</tool_call>`,

@@ -89,6 +89,7 @@ export type {
 } from "./db/schema.js";
 export type { DutyEnv } from "./duties/dutyEnv.js";
 export { fingerprintOfConfig } from "./engine/configFingerprint.js";
+export { ensureConfiguredModel } from "./engine/configuredModelFile.js";
 export {
   EchelonFingerprintGate,
   type EchelonFingerprintVerdict,

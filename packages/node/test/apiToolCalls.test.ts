@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import type { StackClient } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recomputeSample } from "../src/attestation/recompute.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { stackClientFor } from "./helpers/stackClientFor.js";
@@ -101,6 +103,43 @@ describe("stack API: tool calls, JSON answers, usage in the last chunk", () => {
     expect(chunks).toHaveLength(1);
     expect(again.atoma).toEqual(first.atoma);
     expect(choiceOf(again.response).message.tool_calls).toEqual(choiceOf(first.response).message.tool_calls);
+  });
+
+  it("signs logprobs: streamed, resent and replayed by an attester, they hash as the node signed them", async () => {
+    type Logprobs = { content: { logprob: number }[] } | null;
+    for (const body of [
+      chat({ logprobs: true, top_logprobs: 2, max_tokens: 12, seed: 7, stream: true }),
+      chat({
+        logprobs: true,
+        top_logprobs: 2,
+        seed: 7,
+        tools: [WEATHER],
+        tool_choice: "required",
+        stream: true,
+      }),
+      { model: model.id, prompt: "Once upon", logprobs: 2, max_tokens: 8, seed: 7, stream: true },
+      { model: model.id, prompt: "Once upon", logprobs: 2, max_tokens: 8, seed: 7 },
+    ] as Json[]) {
+      const path = "prompt" in body ? "/v1/completions" : "/v1/chat/completions";
+      const signed = await client.sign(body);
+      const relayed: Json[] = [];
+      const served =
+        body.stream === true
+          ? await client.sendStream(path, signed, (chunk) => relayed.push(chunk))
+          : await client.send(path, signed);
+      const logprobs = (served.response.choices as { logprobs: Logprobs }[])[0]!.logprobs;
+      expect(logprobs).not.toBeNull();
+      // The receipt covers them: the hash of what the client got is the one the node signed.
+      expect(responseHash(served.response)).toBe(served.fields.respHash);
+      if (body.stream === true) {
+        // A resend is answered from the records, logprobs included.
+        const again = await client.sendStream(path, signed);
+        expect(again.atoma).toEqual(served.atoma);
+      }
+      // An attester's replay reproduces them (a faked logprob would not match).
+      const replayed = await recomputeSample(engine, [JSON.parse(signed.json)]);
+      expect(replayed.respHashes[0]).toBe(served.fields.respHash);
+    }
   });
 
   it("answers JSON of the schema, and sends the usage once, in the final chunk with the receipt", async () => {

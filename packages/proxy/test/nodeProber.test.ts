@@ -39,4 +39,25 @@ describe("health checks of the nodes", () => {
     await prober.probe([node(2)]);
     expect(book.observation(2n).uptime).toBe(0.5);
   });
+
+  it("reads a metrics page of undeclared length only up to its bound", async () => {
+    let pulled = 0;
+    const endless = () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled += 65_536;
+            controller.enqueue(new TextEncoder().encode("#".repeat(65_535) + "\n"));
+          },
+        }),
+      );
+    const fake = (async (input: URL | string) =>
+      new URL(String(input)).pathname === "/health"
+        ? Response.json({ status: "ok" })
+        : endless()) as typeof fetch;
+    const book = new NodeHealthBook();
+    await new NodeProber(book, { fetch: fake }).probe([node(4)]);
+    expect(book.observation(4n)).toMatchObject({ uptime: 1, queueDepth: 0 });
+    expect(pulled).toBeLessThan(4 * 1_048_576);
+  });
 });

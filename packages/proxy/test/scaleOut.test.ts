@@ -134,18 +134,15 @@ describe.skipIf(redisUrl === undefined)("node health shared through Redis", () =
   });
 
   it("refuses requests past a key's limit with the wait, in one atomic step per request", async () => {
-    let now = 1_000_000;
+    // Buckets run on Redis's clock (refilling as it passes: reviewRedisClockSkew.test.ts).
     const limiter = new RedisRateLimiter(client(), {
       prefix: `atoma:test:${randomBytes(4).toString("hex")}:`,
-      now: () => now,
     });
     const limits = { keyId: "k", requestsPerMinute: 3, tokensPerMinute: null };
     const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => limiter.take(limits, 10)));
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(3);
     const refused = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
     expect(refused.reason).toMatchObject({ code: "rate_limit_exceeded", retryAfterSeconds: 20 });
-    now += 20_000;
-    await expect(limiter.take(limits, 10)).resolves.toBeDefined();
     await expect(
       limiter.take({ keyId: "t", requestsPerMinute: null, tokensPerMinute: 5 }, 6),
     ).rejects.toMatchObject({ worthRetrying: false });

@@ -65,3 +65,65 @@ describe("a stream relayed across the SDK's resends", () => {
     );
   });
 });
+
+describe("logprobs relayed across the SDK's resends", () => {
+  const entry = (token: string) => ({ token, logprob: -0.5, bytes: [], top_logprobs: [] });
+  const withLogprobs = (content: string, tokens: string[], finish: string | null = null) => ({
+    id: "c",
+    object: "chat.completion.chunk",
+    choices: [
+      {
+        index: 0,
+        delta: { content },
+        finish_reason: finish,
+        logprobs: { content: tokens.map(entry), refusal: null },
+      },
+    ],
+  });
+  const logprobTokens = (chunks: (Record<string, unknown> | undefined)[]) =>
+    chunks
+      .filter((c) => c !== undefined)
+      .flatMap((c) =>
+        (
+          (c!.choices as { logprobs: { content: { token: string }[] } | null }[])[0]?.logprobs?.content ?? []
+        ).map((e) => e.token),
+      );
+
+  it("passes each token's logprob once when a replay repeats them all in one chunk", () => {
+    const relay = new StreamRelay();
+    const first = [withLogprobs("Hel", ["Hel"]), withLogprobs("lo", ["lo"])].map((c) => relay.pass(c));
+    relay.restart();
+    const replay = relay.pass(withLogprobs("Hello!", ["Hel", "lo", "!"], "stop"));
+    expect(logprobTokens([...first, replay])).toEqual(["Hel", "lo", "!"]);
+  });
+
+  it("cuts completions' parallel arrays alike", () => {
+    const relay = new StreamRelay();
+    const piece = (text: string, tokens: string[]) => ({
+      id: "c",
+      object: "text_completion",
+      choices: [
+        {
+          index: 0,
+          text,
+          finish_reason: null,
+          logprobs: {
+            tokens,
+            token_logprobs: tokens.map(() => -1),
+            top_logprobs: tokens.map(() => ({})),
+            text_offset: tokens.map((_, i) => i),
+          },
+        },
+      ],
+    });
+    relay.pass(piece("a", ["a"]));
+    relay.restart();
+    const replay = relay.pass(piece("ab", ["a", "b"]));
+    expect((replay!.choices as { logprobs: unknown }[])[0]!.logprobs).toEqual({
+      tokens: ["b"],
+      token_logprobs: [-1],
+      top_logprobs: [{}],
+      text_offset: [1],
+    });
+  });
+});

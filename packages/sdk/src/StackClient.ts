@@ -6,13 +6,20 @@ import {
   type SignedReceipt,
   type SignedResponseFields,
   STACK_HEADERS,
+  signedResponseBody,
   type WireErrorCode,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
 import { checkReceiptSequence } from "./checkReceiptSequence.js";
-import { NodeRequestError, NodeUnreachableError, ResponseVerificationError } from "./errors.js";
-import { readSse } from "./readSse.js";
+import {
+  NodeRequestError,
+  NodeUnreachableError,
+  ResponseVerificationError,
+  UnhashableStreamError,
+} from "./errors.js";
+import { readJsonCapped } from "./readBodyCapped.js";
+import { readSse, type SseLimits } from "./readSse.js";
 import { type SignedStackRequest, signStackRequest } from "./signStackRequest.js";
 import { verifyReceipt } from "./verifyReceipt.js";
 
@@ -52,12 +59,26 @@ export interface StackClientOptions {
   resends?: number | undefined;
   /** Milliseconds between resends (doubling). @default 200 */
   resendDelayMs?: number | undefined;
+  /** The largest non-streamed answer read (bytes). @default 64 MiB */
+  maxAnswerBytes?: number | undefined;
+  /** Bounds on a streamed answer: one event, the whole stream. @default 1 MiB, 256 MiB */
+  streamLimits?: SseLimits | undefined;
   fetch?: typeof fetch | undefined;
 }
 
+/** Default bound of a non-streamed answer: far above any honest one (embeddings of a large batch included). */
+export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** The most bytes of a node's error answer read. */
+const MAX_ERROR_BYTES = 64 * 1024;
+
 /** A response whose `atoma` receipt was verified. */
 export interface Verified<T = Record<string, unknown>> {
-  /** The response body without the atoma object (for streams: the chunks added up). */
+  /**
+   * The response as far as the receipt covers it: rebuilt from its hashed fields (text, tool calls, finish reason,
+   * logprobs, usage) plus id, object, created, model and system_fingerprint; for streams, the chunks added up.
+   * Nothing else a node sent reaches here.
+   */
   response: T;
   atoma: AtomaReceipt;
   fields: SignedResponseFields;
@@ -135,7 +156,11 @@ export class StackClient {
     return this.#call("/v1/embeddings", body);
   }
 
-  /** A streamed chat: `onChunk` sees every chunk; resolves once the final event's receipt is verified. */
+  /**
+   * A streamed chat: `onChunk` sees every chunk as far as the hash covers it (`StreamAssembler.add`: a chunk the
+   * hash cannot stand for ends the stream with `UnhashableStreamError`); resolves once the final event's receipt
+   * is verified.
+   */
   chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
     return this.#call("/v1/chat/completions", { ...body, stream: true }, onChunk);
   }
@@ -146,7 +171,7 @@ export class StackClient {
 
   /** Sends an already signed request (again), and verifies the answer. */
   send(path: string, signed: SignedStackRequest): Promise<Verified> {
-    return this.#serial(() => this.#send(path, signed, readJson));
+    return this.#serial(() => this.#send(path, signed, this.#readJson));
   }
 
   /**
@@ -155,11 +180,11 @@ export class StackClient {
    * (the node answers a committed request from its records, as one chunk).
    */
   sendStream(path: string, signed: SignedStackRequest, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#serial(() => this.#send(path, signed, readStream(onChunk)));
+    return this.#serial(() => this.#send(path, signed, this.#readStream(onChunk)));
   }
 
   #call(path: string, body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    const read = body.stream === true ? readStream(onChunk) : readJson;
+    const read = body.stream === true ? this.#readStream(onChunk) : this.#readJson;
     return this.#serial(async () => this.#send(path, await this.sign(body), read));
   }
 
@@ -220,7 +245,36 @@ export class StackClient {
       stackUnits: this.#options.stackUnits,
     });
     if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
-    return { response, atoma: receipt, fields };
+    return { response: signedResponseBody(response), atoma: receipt, fields };
+  }
+
+  readonly #readJson: Read = async (answer) => {
+    const body = await readJsonCapped(answer, this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new ResponseVerificationError("the node's answer is not a JSON object");
+    const { atoma, ...response } = body as Body;
+    return { response, atoma };
+  };
+
+  #readStream(onChunk?: (chunk: Body) => void): Read {
+    const limits = this.#options.streamLimits;
+    return async (answer) => {
+      if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
+      const assembler = new StreamAssembler();
+      let atoma: unknown;
+      for await (const event of readSse(answer.body, limits)) {
+        if (typeof event !== "object" || event === null || Array.isArray(event))
+          throw new UnhashableStreamError("a stream event is not a JSON object");
+        const chunk = event as Body;
+        if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
+        const relayed = assembler.add(chunk);
+        if (!chunk.atoma) onChunk?.(relayed);
+        else if ((relayed.choices as unknown[]).length > 0)
+          throw new UnhashableStreamError("the receipt event carries answer text that is never relayed");
+        else atoma = chunk.atoma;
+      }
+      return { response: assembler.response(), atoma };
+    };
   }
 
   /**
@@ -244,6 +298,8 @@ export class StackClient {
       try {
         answer = await this.#fetch(new URL(path, this.#options.nodeUrl), {
           method: "POST",
+          // A redirect would send the signed request where the node's registered URL does not point.
+          redirect: "error",
           headers: { "content-type": "application/json", ...signed.headers },
           body: signed.json,
         });
@@ -263,27 +319,6 @@ export class StackClient {
   }
 }
 
-const readJson: Read = async (answer) => {
-  const { atoma, ...response } = (await answer.json()) as Body;
-  return { response, atoma };
-};
-
-function readStream(onChunk?: (chunk: Body) => void): Read {
-  return async (answer) => {
-    if (!answer.body) throw new ResponseVerificationError("the node sent no stream");
-    const assembler = new StreamAssembler();
-    let atoma: unknown;
-    for await (const event of readSse(answer.body)) {
-      const chunk = event as Body;
-      if (chunk.error) throw new NodeRequestError(200, chunk.error as NodeErrorBody);
-      assembler.add(chunk);
-      if (chunk.atoma) atoma = chunk.atoma;
-      else onChunk?.(chunk);
-    }
-    return { response: assembler.response(), atoma };
-  };
-}
-
 interface NodeErrorBody {
   message: string;
   type: string;
@@ -296,7 +331,7 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
   const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
   let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
   try {
-    const body = (await answer.json()) as { error?: NodeErrorBody };
+    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as { error?: NodeErrorBody };
     if (body.error) error = body.error;
   } catch {
     // not JSON: keep the status line

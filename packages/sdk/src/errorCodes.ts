@@ -3,9 +3,11 @@
  * (OpenAI's `error.code`) and in the CLI.
  */
 export type SdkErrorCode =
+  | "answer_too_large"
   | "network_description_invalid"
   | "node_unreachable"
   | "receipt_running_total"
   | "receipt_units_mismatch"
   | "response_unverified"
-  | "stack_unusable";
+  | "stack_unusable"
+  | "stream_unhashable";

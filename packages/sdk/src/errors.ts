@@ -32,6 +32,28 @@ export class ResponseVerificationError extends AtomaError<SdkErrorCode> {
   }
 }
 
+/**
+ * A streamed answer carries something its hashed response cannot stand for faithfully (another choice, a tool
+ * call renamed or at an odd index, text beside calls, a field no hash covers): clients would read another answer
+ * than the one the node signed, so the stream is refused.
+ */
+export class UnhashableStreamError extends ResponseVerificationError {
+  override name = "UnhashableStreamError";
+  override readonly code: SdkErrorCode = "stream_unhashable";
+}
+
+/** A node's answer (one stream event, a whole stream or a JSON body) is larger than any honest answer: reading stopped. */
+export class AnswerTooLargeError extends ResponseVerificationError {
+  override name = "AnswerTooLargeError";
+  override readonly code: SdkErrorCode = "answer_too_large";
+  /** The bound that was passed, in bytes. */
+  readonly limitBytes: number;
+  constructor(what: string, limitBytes: number) {
+    super(`the node's ${what} exceeds ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
 /** The node could not be reached, even after resending the same signed request. */
 export class NodeUnreachableError extends AtomaError<SdkErrorCode> {
   override name = "NodeUnreachableError";

@@ -2,15 +2,18 @@ export { StreamAssembler } from "./assembleStream.js";
 export { checkReceiptSequence, type SequenceContext } from "./checkReceiptSequence.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
+  AnswerTooLargeError,
   NodeRequestError,
   NodeUnreachableError,
   ResponseVerificationError,
   RunningTotalError,
+  UnhashableStreamError,
   UnitsMismatchError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
-export { readSse } from "./readSse.js";
+export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
+export { readSse, type SseLimits } from "./readSse.js";
 export { type KeptReceipt, StackClient, type StackClientOptions, type Verified } from "./StackClient.js";
 export { type SignedStackRequest, type StackRequest, signStackRequest } from "./signStackRequest.js";
 export {

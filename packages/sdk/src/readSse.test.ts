@@ -101,3 +101,39 @@ describe("reading a stream", () => {
     expect(responseHash(assembler.response())).not.toBe(responseHash(other));
   });
 });
+
+describe("reading a hostile stream", () => {
+  it("stops at an event longer than its bound, having read little more than it", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 65_536;
+        controller.enqueue(new TextEncoder().encode("a".repeat(65_536)));
+      },
+    });
+    const read = async () => {
+      for await (const _ of readSse(body, { maxEventBytes: 256 * 1024 })) {
+        // never reached: no event ends
+      }
+    };
+    await expect(read()).rejects.toMatchObject({ code: "answer_too_large" });
+    expect(pulled).toBeLessThan(512 * 1024);
+  });
+
+  it("stops at a stream past its total bound, however small its events", async () => {
+    const events = Array.from({ length: 100 }, () => 'data: {"a":1}\n\n');
+    const read = async () => {
+      let count = 0;
+      for await (const _ of readSse(streamOf(...events), { maxTotalBytes: 500 })) count++;
+      return count;
+    };
+    await expect(read()).rejects.toMatchObject({ code: "answer_too_large" });
+  });
+
+  it("finds events split anywhere, one byte at a time", async () => {
+    const text = 'data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n';
+    const events: unknown[] = [];
+    for await (const event of readSse(streamOf(...text.split("")))) events.push(event);
+    expect(events).toEqual([{ a: 1 }, { b: 2 }]);
+  });
+});

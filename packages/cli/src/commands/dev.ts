@@ -1,16 +1,25 @@
 import { resolve } from "node:path";
 import { devParameters } from "@atoma/chain";
+import { HUGGING_FACE_URL } from "@atoma/engine";
 import type { Command } from "commander";
 import { writeNetworkFile } from "../dev/networkFile.js";
 import { type ReadyInfo, startDevNetwork } from "../dev/startDevNetwork.js";
+import { CliUsageError } from "../errors.js";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
-import { integerOption } from "../options.js";
+import { integerOption, isHttpUrl } from "../options.js";
 
 interface DevFlags extends LogFlags {
   stateDir?: string;
   nodes: number;
   proxy: boolean;
+  model?: string;
+  hfEndpoint: string;
+}
+
+function endpointOption(value: string): string {
+  if (!isHttpUrl(value)) throw new CliUsageError(`--hf-endpoint must be an http(s) URL, got "${value}"`);
+  return value;
 }
 
 export function registerDev(program: Command): void {
@@ -29,6 +38,12 @@ export function registerDev(program: Command): void {
       3,
     )
     .option("--no-proxy", "do not start the gateway (proxyUrl and apiKey are then absent)")
+    .option(
+      "--model <file|hf:owner/repo/file>",
+      "the GGUF model every node serves, under its file name without .gguf (hf: sources are downloaded into " +
+        "<state-dir>/models, or the shared model cache, and reused; HF_TOKEN for gated ones); default: the tiny model",
+    )
+    .option("--hf-endpoint <url>", "where hf: sources are fetched from", endpointOption, HUGGING_FACE_URL)
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: DevFlags) => {
@@ -41,6 +56,14 @@ export function registerDev(program: Command): void {
             stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir),
             nodes: flags.nodes,
             gateway: flags.proxy,
+            model:
+              flags.model === undefined
+                ? undefined
+                : {
+                    source: flags.model,
+                    endpoint: flags.hfEndpoint,
+                    token: process.env.HF_TOKEN || undefined,
+                  },
           },
           services,
           logger,
@@ -51,6 +74,7 @@ export function registerDev(program: Command): void {
         logger.info(
           {
             rpcUrl: ready.rpcUrl,
+            model: ready.model,
             nodes: ready.nodes.map((node) => node.url),
             proxyUrl: ready.proxyUrl,
             networkFile,

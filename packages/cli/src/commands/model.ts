@@ -6,6 +6,7 @@ import {
   ensureTinyModel,
   HUGGING_FACE_URL,
   pullModel,
+  type TinyChatTemplate,
   weightsRoot,
   writeTinyModel,
 } from "@atoma/engine";
@@ -23,6 +24,12 @@ function rootOption(value: string): Hash {
   if (!/^0x[0-9a-fA-F]{64}$/.test(value))
     throw new CliUsageError(`--expect-root must be 32 bytes of hex, got "${value}"`);
   return value as Hash;
+}
+
+function templateOption(value: string): TinyChatTemplate {
+  if (value !== "chatml" && value !== "llama3" && value !== "mistral")
+    throw new CliUsageError(`--template must be chatml, llama3 or mistral, got "${value}"`);
+  return value;
 }
 
 function urlOption(value: string): string {
@@ -104,13 +111,21 @@ export function registerModel(program: Command): void {
     .description("write the project's tiny Llama GGUF (seeded weights; the same bytes for the same seed)")
     .option("--seed <n>", "weights seed", integerOption("--seed", 0, 0xffff_ffff), 1)
     .option("--out <file>", "write here (default: the shared model cache, reused when already there)")
-    .action((flags: { seed: number; out?: string }) => {
+    .option(
+      "--template <name>",
+      "chat template: chatml, llama3 or mistral (Llama-3.1- and Mistral-v3-style: they render tools, and calls " +
+        "are written in their formats)",
+      templateOption,
+      "chatml",
+    )
+    .action((flags: { seed: number; out?: string; template: TinyChatTemplate }) => {
+      const options = { seed: flags.seed, template: flags.template };
       if (flags.out === undefined) {
-        process.stdout.write(`${ensureTinyModel({ seed: flags.seed }).path}\n`);
+        process.stdout.write(`${ensureTinyModel(options).path}\n`);
         return;
       }
       const out = resolve(flags.out);
-      writeFileSync(out, writeTinyModel({ seed: flags.seed }));
+      writeFileSync(out, writeTinyModel(options));
       process.stdout.write(`${out}\n`);
     });
 }

@@ -2,6 +2,7 @@ import {
   configOptions,
   createNode,
   defaultNodeParts,
+  ensureConfiguredModel,
   fingerprintOfConfig,
   fingerprintPart,
   printableConfig,
@@ -48,6 +49,8 @@ export function registerNode(program: Command): void {
         fingerprintPart(),
         ...defaultNodeParts(),
       ];
+      // A `model.source` is downloaded (once) and the file checked before anything starts.
+      await ensureConfiguredModel(config, { logger, token: process.env.HF_TOKEN || undefined });
       const atomaNode = createNode({ logger, parts }, config);
       await atomaNode.start();
       services.add({ name: "node", stop: () => atomaNode.stop() });

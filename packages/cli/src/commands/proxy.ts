@@ -26,10 +26,16 @@ interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   stackDuration: bigint;
   stacksPerModel: number;
   securityLevel?: number;
+  idleClose: number;
+  buyAhead: boolean;
   defaultMaxTokens: number;
   maxCompletionTokens: number;
   model: string[];
+  allowPrivateNodeUrls?: boolean;
 }
+
+/** The bearer token `GET /metrics` asks for: from the environment only, like the admin token. */
+const METRICS_TOKEN_VARIABLE = "ATOMA_PROXY_METRICS_TOKEN";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
@@ -42,7 +48,8 @@ export function registerProxy(program: Command): void {
   addGatewayDatabaseOptions(proxy.command("start"))
     .description(
       `serve the OpenAI API with API keys; buys stacks with the wallet's key and signs every request; prints ` +
-        `\`ready {json}\` (PostgreSQL: ${DATABASE_URL_VARIABLE}; admin API: ${ADMIN_TOKEN_VARIABLE})`,
+        `\`ready {json}\` (PostgreSQL: ${DATABASE_URL_VARIABLE}; admin API: ${ADMIN_TOKEN_VARIABLE}; ` +
+        `/metrics token: ${METRICS_TOKEN_VARIABLE})`,
     )
     .option(
       "--network <file>",
@@ -78,6 +85,13 @@ export function registerProxy(program: Command): void {
       integerOption("--security-level", 0, 2),
     )
     .option(
+      "--idle-close <seconds>",
+      "close a stack unused this long on-chain, so its unused units are refunded (0: never)",
+      integerOption("--idle-close", 0, 31_536_000),
+      1_800,
+    )
+    .option("--no-buy-ahead", "buy a stack's replacement only when a request needs it, not as it runs low")
+    .option(
       "--default-max-tokens <n>",
       "max_tokens set on a request that names none",
       integerOption("--default-max-tokens", 1, 1_000_000),
@@ -90,6 +104,10 @@ export function registerProxy(program: Command): void {
       8_192,
     )
     .option("--model <name...>", "serve these model names even when no node lists them", [])
+    .option(
+      "--allow-private-node-urls",
+      "serve nodes registered at loopback or private addresses (a local network such as atoma dev's)",
+    )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: StartFlags) => {
@@ -113,6 +131,7 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
   const url = process.env[DATABASE_URL_VARIABLE]?.trim() || undefined;
   const redisUrl = process.env.ATOMA_PROXY_REDIS_URL?.trim() || undefined;
   const adminToken = adminTokenOf();
+  const metricsToken = process.env[METRICS_TOKEN_VARIABLE]?.trim() || undefined;
   try {
     return parseProxyConfig(
       {
@@ -125,9 +144,12 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
           durationSeconds: flags.stackDuration.toString(),
           maxPerModel: flags.stacksPerModel,
           ...(flags.securityLevel !== undefined && { securityLevel: flags.securityLevel }),
+          idleCloseSeconds: flags.idleClose,
+          buyAhead: flags.buyAhead,
         },
         limits: { defaultMaxTokens: flags.defaultMaxTokens, maxCompletionTokens: flags.maxCompletionTokens },
-        catalog: { models: flags.model },
+        catalog: { models: flags.model, allowPrivateNodeUrls: flags.allowPrivateNodeUrls },
+        ...(metricsToken && { metrics: { token: metricsToken } }),
         // From the environment only, like the database's: a URL may carry a password.
         ...(redisUrl && { redis: { url: redisUrl } }),
       },

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { getModel, getTask, ModelStatus, modelIdOf, SecurityLevel } from "@atoma/chain";
 import type { Devnet } from "@atoma/chain/devnet";
 import type { Hash } from "@atoma/core";
-import { ensureTinyModel, weightsRoot } from "@atoma/engine";
+import { type ModelFile, weightsRoot } from "@atoma/engine";
 import type { Hex } from "viem";
 
 export interface ServedModel {
@@ -18,22 +18,25 @@ export interface ServedModel {
 const TASKS_FILE = "tasks.json";
 
 /**
- * Writes the tiny model (or reuses the cached file) and makes sure the chain has it registered with its weights
- * root (owner: the deployer) and its two chat tasks; on a kept chain the tasks saved in `stateDir` are reused.
+ * Makes sure the chain has the model file registered under its id with its weights root (owner: the deployer) and
+ * its two chat tasks; on a kept chain the tasks saved in `stateDir` are reused.
  */
-export async function ensureServedModel(network: Devnet, stateDir: string | undefined): Promise<ServedModel> {
-  const tiny = ensureTinyModel();
-  const root = await weightsRoot(tiny.path);
-  const modelId = modelIdOf(tiny.id);
+export async function ensureServedModel(
+  network: Devnet,
+  stateDir: string | undefined,
+  file: ModelFile,
+): Promise<ServedModel> {
+  const root = await weightsRoot(file.path);
+  const modelId = modelIdOf(file.id);
   if ((await getModel(network.admin, modelId)).status === ModelStatus.None)
-    await network.registerModel({ name: tiny.id, owner: network.admin, weightsRoot: root });
+    await network.registerModel({ name: file.id, owner: network.admin, weightsRoot: root });
   const tasks = (await savedTasks(network, stateDir, modelId)) ?? (await createTasks(network, modelId));
   if (stateDir !== undefined)
     writeFileSync(
       join(stateDir, TASKS_FILE),
       `${JSON.stringify({ chat: tasks.chat.toString(), chatUnverified: tasks.chatUnverified.toString() })}\n`,
     );
-  return { id: tiny.id, path: tiny.path, weightsRoot: root, tasks };
+  return { id: file.id, path: file.path, weightsRoot: root, tasks };
 }
 
 async function createTasks(network: Devnet, modelId: Hex): Promise<ServedModel["tasks"]> {

@@ -46,7 +46,8 @@ export async function startDevGateway(
       database: { dataDir: options.dataDir },
       // Small stacks, so the demo's wallet spreads over the nodes instead of locking TOMA in one.
       stacks: { units: "200000", maxPerModel: 4 },
-      catalog: { models: [options.model] },
+      // The dev nodes listen on this host.
+      catalog: { models: [options.model], allowPrivateNodeUrls: true },
     },
     options.network,
   );

@@ -9,6 +9,7 @@ import type { ServiceStack } from "../lifecycle.js";
 import { demoUser } from "./demoUser.js";
 import { saveDeployment, savedDeployment } from "./devDeployment.js";
 import { ensureDevEchelon } from "./devEchelon.js";
+import { type DevModelSource, devModelFile } from "./devModelFile.js";
 import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
 import { ensureServedModel } from "./servedModel.js";
 import { type DevGateway, devGatewayDir, startDevGateway } from "./startDevGateway.js";
@@ -23,6 +24,8 @@ export interface DevNetworkOptions {
   tomaPerAccount?: number | undefined;
   /** Start the OpenAI-compatible gateway in front of the nodes. @default true when there are nodes */
   gateway?: boolean | undefined;
+  /** The model every node serves: a GGUF file or an `hf:` source. @default the tiny model */
+  model?: DevModelSource | undefined;
 }
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
@@ -31,8 +34,9 @@ export interface ReadyInfo {
   chainId: number;
   contracts: Record<string, Address>;
   accounts: Address[];
-  /** The served model's id (the tiny model), its weights root, and its task ids. */
+  /** The served model's id (the tiny model's, or the GGUF file's name), its file, weights root, and task ids. */
   model: string;
+  modelFile: string;
   modelRoot: Hex;
   tasks: { chat: string; chatUnverified: string };
   /** Each node's on-chain id, URL, signing address, and price in TOMA per 1M units. */
@@ -50,6 +54,8 @@ export async function startDevNetwork(
   services: ServiceStack,
   logger: Logger,
 ): Promise<ReadyInfo> {
+  // Before anything starts: a bad path, source or file fails here, with nothing left to stop.
+  const file = await devModelFile(options.model, options.stateDir, logger);
   const network = await startDevnet({
     anvil: { stateDir: options.stateDir },
     logger,
@@ -67,7 +73,7 @@ export async function startDevNetwork(
     for (const account of network.devAccounts.slice(1)) await network.fund(account, amount);
     saveDeployment(options.stateDir, addresses);
   }
-  const model = await ensureServedModel(network, options.stateDir);
+  const model = await ensureServedModel(network, options.stateDir, file);
   // The engine every dev node shares: its fingerprint, measured here, is what the dev echelon approves.
   const engine = new EmbeddedEngine(
     { logger },
@@ -135,6 +141,7 @@ export async function startDevNetwork(
     contracts: network.nodeContracts,
     accounts: [...network.devAccounts],
     model: model.id,
+    modelFile: model.path,
     modelRoot: model.weightsRoot,
     tasks: { chat: model.tasks.chat.toString(), chatUnverified: model.tasks.chatUnverified.toString() },
     nodes: nodes.map((node) => ({

@@ -39,6 +39,7 @@ import type {
 import { type GenerationKind, issuePrepared, type PreparedRequest, preparedOr } from "../PreparedRequest.js";
 import { resolveSampling } from "../sampling.js";
 import { ChatChunks } from "../structured/ChatChunks.js";
+import type { ToolDialect } from "../structured/dialects/ToolDialect.js";
 import {
   type OutputFormat,
   outputFormatOf,
@@ -47,7 +48,6 @@ import {
 } from "../structured/outputFormat.js";
 import { OutputGrammars } from "../structured/outputGrammar.js";
 import { TextChunks } from "../structured/TextChunks.js";
-import { promptMessages } from "../structured/toolPrompt.js";
 import type { Claim } from "../verify/claim.js";
 import { type ReplayResult, replay } from "../verify/replay.js";
 import { type ScoreOptions, type ScoreResult, score } from "../verify/score.js";
@@ -158,6 +158,11 @@ export class EmbeddedEngine implements InferenceEngine {
     }));
   }
 
+  /** How the model served as `id` writes tool calls (what `claimFromResponse` reads a response's calls in). */
+  toolDialect(id: string): ToolDialect {
+    return this.modelFor(id).prompts.dialect;
+  }
+
   /** @internal The loaded model serving `id` (verification uses it). */
   modelFor(id: string): LoadedModel {
     if (!this.#running) throw new EngineStoppedError();
@@ -187,10 +192,10 @@ export class EmbeddedEngine implements InferenceEngine {
     const sampling = resolveSampling(body, request, kind);
     const output = kind === "chat" ? outputFormatOf(request as ChatRequest) : TEXT_OUTPUT;
     refuseOtherEndings(output, sampling);
-    const grammar = this.#grammarFor(output);
+    const grammar = this.#grammarFor(output, loaded);
     const promptTokens =
       kind === "chat"
-        ? loaded.prompts.chatTokens(promptMessages(request as ChatRequest))
+        ? loaded.prompts.chatTokens(request as ChatRequest)
         : loaded.prompts.textTokens(completionPrompt(request as CompletionRequest));
     return {
       kind,
@@ -206,10 +211,10 @@ export class EmbeddedEngine implements InferenceEngine {
     };
   }
 
-  #grammarFor(output: OutputFormat): LlamaGrammar | undefined {
+  #grammarFor(output: OutputFormat, loaded: LoadedModel): LlamaGrammar | undefined {
     if (!this.#grammars) throw new EngineStoppedError();
     try {
-      return this.#grammars.grammarFor(output);
+      return this.#grammars.grammarFor(output, loaded.prompts.dialect);
     } catch (error) {
       if (error instanceof AtomaError) throw error;
       // Schemas are checked before; a grammar llama.cpp still refuses is refused like the schema would be.
@@ -248,7 +253,13 @@ export class EmbeddedEngine implements InferenceEngine {
   ): Promise<EngineStream<ChatCompletionChunk, ChatResult>> {
     const prepared = this.generationFor(body, "chat");
     const identity = newIdentity("chatcmpl", prepared.request.model);
-    const shaper = new ChatChunks(identity, prepared.output, callIdsOf(prepared), logprobsText(prepared));
+    const shaper = new ChatChunks(
+      identity,
+      prepared.output,
+      callIdsOf(prepared),
+      logprobsText(prepared),
+      prepared.loaded.prompts.dialect,
+    );
     const { source, cancel } = this.#start(prepared, options.signal, (delta) => shaper.push(delta));
     const includeUsage = prepared.request.stream_options?.include_usage === true;
     async function* chunks(): AsyncGenerator<ChatCompletionChunk, ChatResult, undefined> {
@@ -300,7 +311,7 @@ export class EmbeddedEngine implements InferenceEngine {
     const loaded = this.modelFor(request.model);
     const tokens =
       request.messages !== undefined
-        ? loaded.prompts.chatTokens(promptMessages({ messages: request.messages }))
+        ? loaded.prompts.chatTokens({ messages: request.messages })
         : loaded.prompts.textTokens(request.prompt ?? "");
     return { model: loaded.id, tokens, count: tokens.length, max_model_len: loaded.contextSize };
   }

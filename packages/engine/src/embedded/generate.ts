@@ -147,6 +147,14 @@ export async function* generate<Chunk>(
   };
 }
 
+/**
+ * The floor of a reported logprob (OpenAI's own): a token the distribution gave no probability would be -Infinity,
+ * which JSON cannot carry and the response hash (which covers logprobs) refuses.
+ */
+export const MIN_LOGPROB = -9999;
+
+const finiteLogprob = (probability: number) => Math.max(MIN_LOGPROB, Math.log(probability));
+
 /** The token's log-probability and the `top` likeliest of the step's distribution (tokens it excluded left out). */
 function tokenLogprob(
   token: number,
@@ -156,7 +164,7 @@ function tokenLogprob(
   const alternatives: TokenLogprob["top"] = [];
   for (const [candidate, probability] of probabilities) {
     if (alternatives.length >= top || probability <= 0) break;
-    alternatives.push({ token: candidate, logprob: Math.log(probability) });
+    alternatives.push({ token: candidate, logprob: finiteLogprob(probability) });
   }
-  return { token, logprob: Math.log(probabilities.get(token as Token) ?? 0), top: alternatives };
+  return { token, logprob: finiteLogprob(probabilities.get(token as Token) ?? 0), top: alternatives };
 }

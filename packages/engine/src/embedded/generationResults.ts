@@ -18,6 +18,7 @@ export function chatResponse(
     outcome.finishReason,
     prepared.output,
     callIdsOf(prepared),
+    prepared.loaded.prompts.dialect,
   );
   const usage = usageOf(outcome.promptTokens.length, outcome.completionTokens.length);
   const logprobs = outcome.logprobs && chatLogprobs(outcome.logprobs, prepared.loaded.tokenText);

@@ -3,6 +3,7 @@ import { chatChunk, type ResponseIdentity } from "../openai/build.js";
 import { chatLogprobs, type TokenText } from "../openai/logprobs.js";
 import type { ChatCompletionChunk } from "../openai/responses.js";
 import { type CallId, chatAnswer, isToolAnswer } from "./chatAnswer.js";
+import type { ToolDialect } from "./dialects/ToolDialect.js";
 import type { OutputFormat } from "./outputFormat.js";
 import { scanToolCalls } from "./toolCallText.js";
 
@@ -19,6 +20,7 @@ export class ChatChunks {
   readonly #output: OutputFormat;
   readonly #callId: CallId;
   readonly #textOf: TokenText | undefined;
+  readonly #dialect: ToolDialect;
   #text = "";
   readonly #argumentsSent: number[] = [];
   #logprobs: TokenLogprob[] = [];
@@ -29,7 +31,9 @@ export class ChatChunks {
     output: OutputFormat,
     callId: CallId,
     textOf: TokenText | undefined,
+    dialect: ToolDialect,
   ) {
+    this.#dialect = dialect;
     this.#identity = identity;
     this.#output = output;
     this.#callId = callId;
@@ -39,7 +43,9 @@ export class ChatChunks {
   push(delta: GeneratedDelta): ChatCompletionChunk[] {
     this.#logprobs.push(...delta.logprobs);
     this.#text += delta.text;
-    const deltas = isToolAnswer(this.#text, this.#output) ? this.#callDeltas() : [{ content: delta.text }];
+    const deltas = isToolAnswer(this.#text, this.#output, this.#dialect)
+      ? this.#callDeltas()
+      : [{ content: delta.text }];
     return deltas.map((piece, i) =>
       chatChunk(this.#identity, piece, null, i === 0 ? this.#takeLogprobs() : null),
     );
@@ -47,13 +53,13 @@ export class ChatChunks {
 
   /** The chunk that ends the choice. */
   finish(end: GenerationEnd): ChatCompletionChunk {
-    const { finishReason } = chatAnswer(this.#text, end, this.#output, this.#callId);
+    const { finishReason } = chatAnswer(this.#text, end, this.#output, this.#callId, this.#dialect);
     return chatChunk(this.#identity, {}, finishReason, this.#takeLogprobs());
   }
 
   #callDeltas(): Delta[] {
     const deltas: Delta[] = [];
-    for (const [index, call] of scanToolCalls(this.#text).entries()) {
+    for (const [index, call] of scanToolCalls(this.#text, this.#dialect).entries()) {
       const sent = this.#argumentsSent[index];
       if (sent === undefined) {
         deltas.push({

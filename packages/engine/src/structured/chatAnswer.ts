@@ -1,5 +1,6 @@
 import type { GenerationEnd } from "../embedded/generate.js";
 import type { ChatMessageOut, FinishReason } from "../openai/responses.js";
+import type { ToolDialect } from "./dialects/ToolDialect.js";
 import type { OutputFormat } from "./outputFormat.js";
 import { isToolCallText, scanToolCalls } from "./toolCallText.js";
 
@@ -7,12 +8,12 @@ import { isToolCallText, scanToolCalls } from "./toolCallText.js";
 export type CallId = (index: number) => string;
 
 /** Whether a generated text is tool calls (it can be only when the format lets the answer call a tool). */
-export function isToolAnswer(text: string, output: OutputFormat): boolean {
-  return output.tools.length > 0 && isToolCallText(text);
+export function isToolAnswer(text: string, output: OutputFormat, dialect: ToolDialect): boolean {
+  return output.tools.length > 0 && isToolCallText(text, dialect);
 }
 
 /**
- * The assistant message a generated text stands for: its calls (with the arguments written so far, when the token
+ * The assistant message a generated text stands for (read in the model's tool-call dialect): its calls (with the arguments written so far, when the token
  * limit cut them off) and finish reason `tool_calls` when it ended at an end-of-generation token, or the text.
  */
 export function chatAnswer(
@@ -20,10 +21,11 @@ export function chatAnswer(
   end: GenerationEnd,
   output: OutputFormat,
   callId: CallId,
+  dialect: ToolDialect,
 ): { message: ChatMessageOut; finishReason: FinishReason } {
-  if (!isToolAnswer(text, output))
+  if (!isToolAnswer(text, output, dialect))
     return { message: { role: "assistant", content: text }, finishReason: end };
-  const calls = scanToolCalls(text).map((call, index) => ({
+  const calls = scanToolCalls(text, dialect).map((call, index) => ({
     id: callId(index),
     type: "function" as const,
     function: { name: call.name, arguments: call.arguments },

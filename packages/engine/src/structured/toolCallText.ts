@@ -1,42 +1,34 @@
 import type { Hash } from "@atoma/core";
 import { keccak256, stringToHex } from "viem";
 import { bodyHash } from "../sampling.js";
+import { HERMES_DIALECT } from "./dialects/hermesDialect.js";
+import { callsStart, type ScannedCall, type ToolDialect, type WrittenCall } from "./dialects/ToolDialect.js";
+
+export type { ScannedCall, WrittenCall } from "./dialects/ToolDialect.js";
+
+/** The Hermes dialect's pieces (the format of templates that say nothing of tools). */
+export const TOOL_CALL_OPEN = HERMES_DIALECT.callOpen;
+export const TOOL_CALL_ARGUMENTS = HERMES_DIALECT.callArguments;
+export const TOOL_CALL_CLOSE = HERMES_DIALECT.callClose;
+export const TOOL_CALL_SEPARATOR = HERMES_DIALECT.separator;
 
 /**
- * How a model writes tool calls, and how a follow-up turn shows them to it: Hermes/Qwen-style blocks, one per call,
- * separated by a newline. The grammar spells everything but the name and the arguments, so the text of an answer's
- * calls follows from their names and arguments and back:
- *
- *     <tool_call>
- *     {"name": "get_weather", "arguments": {"city": "Paris"}}
- *     </tool_call>
+ * An answer's text is tool calls exactly when it starts the way calls do in the model's dialect (the grammar keeps
+ * a text answer from starting with that character).
  */
-export const TOOL_CALL_OPEN = '<tool_call>\n{"name": "';
-export const TOOL_CALL_ARGUMENTS = '", "arguments": ';
-export const TOOL_CALL_CLOSE = "}\n</tool_call>";
-export const TOOL_CALL_SEPARATOR = "\n";
-
-/** A call as a model writes it: its function's name and the arguments' JSON text. */
-export interface WrittenCall {
-  name: string;
-  arguments: string;
+export function isToolCallText(text: string, dialect: ToolDialect = HERMES_DIALECT): boolean {
+  return text.startsWith(callsStart(dialect)[0]!);
 }
 
-/** An answer's text is tool calls exactly when it starts the way a call does (a text answer may not start with "<"). */
-export function isToolCallText(text: string): boolean {
-  return text.startsWith("<");
-}
-
-/** The text of these calls as the model writes them. */
-export function toolCallText(calls: readonly WrittenCall[]): string {
-  return calls
-    .map((call) => `${TOOL_CALL_OPEN}${call.name}${TOOL_CALL_ARGUMENTS}${call.arguments}${TOOL_CALL_CLOSE}`)
-    .join(TOOL_CALL_SEPARATOR);
-}
-
-/** A call read from (possibly unfinished) text: the arguments so far, and whether they are complete. */
-export interface ScannedCall extends WrittenCall {
-  complete: boolean;
+/** The text of these calls as the model writes them in its dialect. */
+export function toolCallText(calls: readonly WrittenCall[], dialect: ToolDialect = HERMES_DIALECT): string {
+  const written = calls
+    .map(
+      (call) =>
+        `${dialect.callOpen}${call.name}${dialect.callArguments}${call.arguments}${dialect.callClose}`,
+    )
+    .join(dialect.separator);
+  return `${dialect.open}${written}${dialect.close}`;
 }
 
 /**
@@ -44,24 +36,25 @@ export interface ScannedCall extends WrittenCall {
  * arguments written so far. The same reading serves a stream (what is new since the last reading) and the final
  * answer, so a stream's argument deltas add up to the answer's arguments.
  */
-export function scanToolCalls(text: string): ScannedCall[] {
+export function scanToolCalls(text: string, dialect: ToolDialect = HERMES_DIALECT): ScannedCall[] {
   const calls: ScannedCall[] = [];
-  let at = 0;
+  if (!text.startsWith(dialect.open)) return calls;
+  let at = dialect.open.length;
   for (;;) {
-    if (!text.startsWith(TOOL_CALL_OPEN, at)) return calls;
-    const nameStart = at + TOOL_CALL_OPEN.length;
-    const nameEnd = text.indexOf(TOOL_CALL_ARGUMENTS, nameStart);
+    if (!text.startsWith(dialect.callOpen, at)) return calls;
+    const nameStart = at + dialect.callOpen.length;
+    const nameEnd = text.indexOf(dialect.callArguments, nameStart);
     if (nameEnd === -1) return calls;
-    const argumentsStart = nameEnd + TOOL_CALL_ARGUMENTS.length;
+    const argumentsStart = nameEnd + dialect.callArguments.length;
     const argumentsEnd = endOfJsonValue(text, argumentsStart);
     calls.push({
       name: text.slice(nameStart, nameEnd),
       arguments: text.slice(argumentsStart, argumentsEnd ?? text.length),
       complete: argumentsEnd !== undefined,
     });
-    if (argumentsEnd === undefined || !text.startsWith(TOOL_CALL_CLOSE + TOOL_CALL_SEPARATOR, argumentsEnd))
-      return calls;
-    at = argumentsEnd + TOOL_CALL_CLOSE.length + TOOL_CALL_SEPARATOR.length;
+    const next = dialect.callClose + dialect.separator;
+    if (argumentsEnd === undefined || !text.startsWith(next, argumentsEnd)) return calls;
+    at = argumentsEnd + next.length;
   }
 }
 

@@ -1,15 +1,20 @@
 import { canonicalJson } from "@atoma/core";
 import { type ChatMessage, type ChatRequest, contentText } from "../openai/requests.js";
-import { TOOL_CALL_ARGUMENTS, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, toolCallText } from "./toolCallText.js";
+import { HERMES_DIALECT } from "./dialects/hermesDialect.js";
+import type { ToolDialect } from "./dialects/ToolDialect.js";
+import { toolCallText } from "./toolCallText.js";
 
 /**
- * The messages a chat template renders, with what plain templates have no place for written into the text,
- * Hermes/Qwen-style: the tools' definitions (canonical JSON: verifiers read bodies as canonical JSON) at the end of
- * the system message (or in one of its own), an assistant turn's calls as the call blocks the model writes, and
- * each run of tool results as one user turn of `<tool_response>` blocks. A chat without tools, calls or results
- * is rendered as it always was.
+ * The messages a chat template that cannot render tools renders, with what it has no place for written into the
+ * text, Hermes/Qwen-style: the tools' definitions (canonical JSON: verifiers read bodies as canonical JSON) at the
+ * end of the system message (or in one of its own), with how to call them in the model's dialect, an assistant
+ * turn's calls as the text the model writes for them, and each run of tool results as one user turn of
+ * `<tool_response>` blocks. A chat without tools, calls or results is rendered as it always was.
  */
-export function promptMessages(request: Pick<ChatRequest, "messages" | "tools">): ChatMessage[] {
+export function promptMessages(
+  request: Pick<ChatRequest, "messages" | "tools">,
+  dialect: ToolDialect = HERMES_DIALECT,
+): ChatMessage[] {
   const tools = request.tools ?? [];
   const messages = request.messages;
   if (tools.length === 0 && !messages.some((m) => m.role === "tool" || (m.tool_calls?.length ?? 0) > 0))
@@ -29,13 +34,16 @@ export function promptMessages(request: Pick<ChatRequest, "messages" | "tools">)
     }
     results = undefined;
     if (message.role === "assistant" && (message.tool_calls?.length ?? 0) > 0) {
-      const calls = toolCallText(message.tool_calls!.map((call) => call.function));
+      const calls = toolCallText(
+        message.tool_calls!.map((call) => call.function),
+        dialect,
+      );
       const text = contentText(message.content);
       rendered.push({ role: "assistant", content: text.length > 0 ? `${text}\n${calls}` : calls });
     } else rendered.push({ ...message, content: contentText(message.content) });
   }
   if (tools.length === 0) return rendered;
-  const block = toolsBlock(tools);
+  const block = toolsBlock(tools, dialect);
   const first = rendered[0];
   if (first && (first.role === "system" || first.role === "developer"))
     rendered[0] = { ...first, content: `${first.content as string}\n\n${block}` };
@@ -43,7 +51,7 @@ export function promptMessages(request: Pick<ChatRequest, "messages" | "tools">)
   return rendered;
 }
 
-function toolsBlock(tools: NonNullable<ChatRequest["tools"]>): string {
+function toolsBlock(tools: NonNullable<ChatRequest["tools"]>, dialect: ToolDialect): string {
   return [
     "# Tools",
     "",
@@ -54,7 +62,7 @@ function toolsBlock(tools: NonNullable<ChatRequest["tools"]>): string {
     ...tools.map((tool) => canonicalJson(tool)),
     "</tools>",
     "",
-    "For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:",
-    `${TOOL_CALL_OPEN}<function-name>${TOOL_CALL_ARGUMENTS}<args-json-object>${TOOL_CALL_CLOSE}`,
+    dialect.toolsInstruction,
+    toolCallText([{ name: "<function-name>", arguments: "<args-json-object>" }], dialect),
   ].join("\n");
 }

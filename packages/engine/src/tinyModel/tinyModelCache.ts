@@ -8,6 +8,7 @@ import {
   DEFAULT_TINY_SHAPE,
   resolveTinySeed,
   resolveTinyShape,
+  resolveTinyTemplate,
   type TinyModelOptions,
   writeTinyModel,
 } from "./writeTinyModel.js";
@@ -40,6 +41,12 @@ export function defaultModelCacheDir(): string {
 
 /** The id a tiny model of this seed and shape is served under. */
 export function tinyModelId(options: TinyModelOptions = {}): string {
+  const template = resolveTinyTemplate(options.template);
+  const suffix = template === "chatml" ? "" : `-${template}`;
+  return chatmlTinyModelId(options) + suffix;
+}
+
+function chatmlTinyModelId(options: TinyModelOptions): string {
   const seed = resolveTinySeed(options.seed);
   const shape = resolveTinyShape(options.shape);
   const isDefaultShape = Object.entries(DEFAULT_TINY_SHAPE).every(

@@ -30,7 +30,7 @@ const LETTERS: Record<string, number> = {
   z: 0.0007,
 };
 
-/** Probability of each end-of-generation token per step under the prior (two of them: `</s>`, `<|im_end|>`). */
+/** Probability of each end-of-generation token per step under the prior (`</s>`, `<|im_end|>`, and `<|eot_id|>` in a vocabulary that has it). */
 export const END_PROBABILITY = 0.015;
 
 /**
@@ -55,6 +55,8 @@ export function unigramPrior(vocab: TinyVocabulary): Float32Array {
   }
   weight[vocab.eos] = END_PROBABILITY;
   weight[vocab.imEnd] = END_PROBABILITY;
+  const endOfTurn = vocab.extra["<|eot_id|>"];
+  if (endOfTurn !== undefined) weight[endOfTurn] = END_PROBABILITY;
   // Rounded to 1/1024 so a last-bit difference in Math.log between platforms cannot change the file's bytes.
   return Float32Array.from(weight, (w) => Math.round(Math.log(w) * 1024) / 1024);
 }

@@ -17,14 +17,17 @@ export interface TinyVocabulary {
   characters: number[];
   /** Ids of the 256 byte-fallback tokens, indexed by byte value. */
   bytes: number[];
+  /** Ids of the extra control tokens asked for, by their text (after every other token, so those keep their ids). */
+  extra: Record<string, number>;
 }
 
 /**
  * A character-level SentencePiece-style vocabulary: the control tokens, 256 byte-fallback tokens `<0xNN>`
  * (every other character, newline included, is spelled in UTF-8 bytes), then one token per printable ASCII
- * character. No multi-character pieces, so tokenization is unambiguous.
+ * character, then the extra control tokens a chat template needs. No multi-character pieces but control tokens, so
+ * tokenization is unambiguous.
  */
-export function tinyVocabulary(): TinyVocabulary {
+export function tinyVocabulary(extraControlTokens: readonly string[] = []): TinyVocabulary {
   const tokens: string[] = [];
   const types: number[] = [];
   const add = (text: string, type: number) => {
@@ -43,7 +46,21 @@ export function tinyVocabulary(): TinyVocabulary {
   const characters: number[] = [add(SPACE_MARK, TokenType.NORMAL)];
   for (let code = 0x21; code <= 0x7e; code++)
     characters.push(add(String.fromCharCode(code), TokenType.NORMAL));
+  const extra: Record<string, number> = {};
+  for (const text of extraControlTokens) extra[text] = add(text, TokenType.CONTROL);
   const scores = new Float32Array(tokens.length);
   for (const [rank, id] of characters.entries()) scores[id] = -rank;
-  return { tokens, scores, types: Int32Array.from(types), unk, bos, eos, imStart, imEnd, characters, bytes };
+  return {
+    tokens,
+    scores,
+    types: Int32Array.from(types),
+    unk,
+    bos,
+    eos,
+    imStart,
+    imEnd,
+    characters,
+    bytes,
+    extra,
+  };
 }

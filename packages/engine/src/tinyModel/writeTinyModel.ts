@@ -1,9 +1,11 @@
 import { InvalidInputError } from "@atoma/core";
-import { TINY_CHAT_TEMPLATE } from "./chatTemplate.js";
 import { encodeGguf, type GgufTensor, type GgufValue } from "./gguf.js";
 import { SeededRandom } from "./seededRandom.js";
+import { TINY_CHAT_TEMPLATES, type TinyChatTemplate } from "./tinyChatTemplates.js";
 import { unigramPrior } from "./unigramPrior.js";
 import { tinyVocabulary } from "./vocabulary.js";
+
+export type { TinyChatTemplate } from "./tinyChatTemplates.js";
 
 /** The architecture of a tiny model. */
 export interface TinyModelShape {
@@ -43,6 +45,8 @@ const LOGIT_SPREAD = 2;
 const PRIOR_CHANNEL = 2;
 
 export interface TinyModelOptions {
+  /** @default "chatml" */
+  template?: TinyChatTemplate | undefined;
   /** 32-bit seed of every weight. @default DEFAULT_TINY_SEED */
   seed?: number | undefined;
   /** @default DEFAULT_TINY_SHAPE */
@@ -61,6 +65,14 @@ export function resolveTinyShape(shape: Partial<TinyModelShape> = {}): TinyModel
   return resolved;
 }
 
+export function resolveTinyTemplate(template: TinyChatTemplate = "chatml"): TinyChatTemplate {
+  if (!Object.hasOwn(TINY_CHAT_TEMPLATES, template))
+    throw new InvalidInputError(
+      `tiny model template must be one of ${Object.keys(TINY_CHAT_TEMPLATES).join(", ")}, got ${String(template)}`,
+    );
+  return template;
+}
+
 export function resolveTinySeed(seed: number = DEFAULT_TINY_SEED): number {
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffff_ffff)
     throw new InvalidInputError(`tiny model seed must be a 32-bit unsigned integer, got ${seed}`);
@@ -69,7 +81,8 @@ export function resolveTinySeed(seed: number = DEFAULT_TINY_SEED): number {
 
 /**
  * The bytes of a Llama-architecture GGUF with seeded F32 weights, a character-level SentencePiece vocabulary
- * with byte fallback, and a ChatML chat template. Byte-identical for the same (seed, shape).
+ * with byte fallback, and a chat template (ChatML, or a Llama-3.1- or Mistral-style one with its control
+ * tokens added to the vocabulary). Byte-identical for the same (seed, shape, template); the ChatML model's bytes are as before templates.
  *
  * Channel 0 of the residual stream is a constant (embeddings set it, no block writes it), so after the final
  * norm it carries the unigram prior into the logits like a bias, over a context-dependent random part.
@@ -77,7 +90,8 @@ export function resolveTinySeed(seed: number = DEFAULT_TINY_SEED): number {
 export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
   const seed = resolveTinySeed(options.seed);
   const shape = resolveTinyShape(options.shape);
-  const vocab = tinyVocabulary();
+  const template = resolveTinyTemplate(options.template);
+  const vocab = tinyVocabulary(TINY_CHAT_TEMPLATES[template].controlTokens);
   const random = new SeededRandom(seed);
   const { width, feedForward } = shape;
   const headDim = width / shape.heads;
@@ -135,7 +149,10 @@ export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
   const u32 = (value: number): GgufValue => ({ type: "uint32", value });
   const metadata: Array<[string, GgufValue]> = [
     ["general.architecture", { type: "string", value: "llama" }],
-    ["general.name", { type: "string", value: `atoma-tiny-s${seed}` }],
+    [
+      "general.name",
+      { type: "string", value: `atoma-tiny-s${seed}${template === "chatml" ? "" : `-${template}`}` },
+    ],
     ["general.file_type", u32(0)],
     ["llama.vocab_size", u32(vocabSize)],
     ["llama.context_length", u32(shape.contextLength)],
@@ -154,12 +171,12 @@ export function writeTinyModel(options: TinyModelOptions = {}): Uint8Array {
     ["tokenizer.ggml.unknown_token_id", u32(vocab.unk)],
     ["tokenizer.ggml.bos_token_id", u32(vocab.bos)],
     ["tokenizer.ggml.eos_token_id", u32(vocab.eos)],
-    ["tokenizer.ggml.eot_token_id", u32(vocab.imEnd)],
+    ["tokenizer.ggml.eot_token_id", u32(vocab.extra["<|eot_id|>"] ?? vocab.imEnd)],
     ["tokenizer.ggml.padding_token_id", u32(vocab.unk)],
     ["tokenizer.ggml.add_bos_token", { type: "bool", value: true }],
     ["tokenizer.ggml.add_eos_token", { type: "bool", value: false }],
     ["tokenizer.ggml.add_space_prefix", { type: "bool", value: false }],
-    ["tokenizer.chat_template", { type: "string", value: TINY_CHAT_TEMPLATE }],
+    ["tokenizer.chat_template", { type: "string", value: TINY_CHAT_TEMPLATES[template].source }],
   ];
   return encodeGguf(metadata, tensors);
 }

@@ -1,6 +1,8 @@
 import { reproducibleResult } from "@atoma/core";
 import type { GenerationEnd } from "../embedded/generate.js";
 import { InvalidRequestError } from "../errors.js";
+import { HERMES_DIALECT } from "../structured/dialects/hermesDialect.js";
+import type { ToolDialect } from "../structured/dialects/ToolDialect.js";
 import { toolCallText } from "../structured/toolCallText.js";
 
 /** What a serving node says it produced for a request. */
@@ -17,10 +19,10 @@ export interface Claim {
 
 /**
  * The claim an OpenAI-shaped chat or text completion response makes (its first choice). A chat answer's tool calls
- * are the text the grammar let the model write for them, and its finish reason `tool_calls` an end-of-generation
- * token.
+ * are the text the grammar let the model write for them in the model's dialect (`EmbeddedEngine.toolDialect`), and
+ * its finish reason `tool_calls` an end-of-generation token.
  */
-export function claimFromResponse(response: unknown): Claim {
+export function claimFromResponse(response: unknown, dialect: ToolDialect = HERMES_DIALECT): Claim {
   const result = reproducibleResult(response);
   if (result.object === "embedding")
     throw new InvalidRequestError("an embeddings response is not a completion");
@@ -32,7 +34,12 @@ export function claimFromResponse(response: unknown): Claim {
   const calls = choice.tool_calls;
   if (calls && choice.text !== "") throw new InvalidRequestError("an answer is either text or tool calls");
   return {
-    text: calls ? toolCallText(calls.map((call) => call.function)) : choice.text,
+    text: calls
+      ? toolCallText(
+          calls.map((call) => call.function),
+          dialect,
+        )
+      : choice.text,
     finishReason: finish === "tool_calls" ? "stop" : finish,
     completionTokens: result.usage.completion_tokens,
   };

@@ -40,7 +40,10 @@ export function isUsageOnly(chunk: unknown): boolean {
   return Array.isArray(choices) && choices.length === 0 && usage != null;
 }
 
-/** A stored complete response replayed as one chunk (a resend of a streamed request). */
+/**
+ * A stored complete response replayed as one chunk (a resend of a streamed request), its logprobs included (the
+ * response hash covers them).
+ */
 export function storedAsChunk(response: Json): Json {
   const choices = Array.isArray(response.choices) ? (response.choices as Json[]) : [];
   return {
@@ -54,9 +57,14 @@ export function storedAsChunk(response: Json): Json {
             index: choice.index,
             delta: storedDelta(choice.message as Json | undefined),
             finish_reason: choice.finish_reason,
-            logprobs: null,
+            logprobs: choice.logprobs ?? null,
           }
-        : { index: choice.index, text: choice.text, finish_reason: choice.finish_reason, logprobs: null },
+        : {
+            index: choice.index,
+            text: choice.text,
+            finish_reason: choice.finish_reason,
+            logprobs: choice.logprobs ?? null,
+          },
     ),
   };
 }

@@ -101,6 +101,27 @@ describe("loadNodeConfig", () => {
     expect(config.model.id).toBe("llama.Q4");
   });
 
+  it("takes model.source (hf:) in place of a path: downloaded under the data directory unless a path is given", () => {
+    const sourced = minimal.replace(
+      'path = "models/tiny.gguf"',
+      'source = "hf:org/repo/sub/Qwen2.5-0.5B.Q4.gguf"',
+    );
+    const config = loadNodeConfig({ file: writeConfig("source.toml", sourced), env: {} });
+    expect(config.model).toMatchObject({
+      id: "Qwen2.5-0.5B.Q4",
+      source: "hf:org/repo/sub/Qwen2.5-0.5B.Q4.gguf",
+      path: join(dir, ".atoma/node/models/org/repo/Qwen2.5-0.5B.Q4.gguf"),
+    });
+    const neither = minimal.replace('path = "models/tiny.gguf"', 'id = "x"');
+    expect(
+      configError(() => loadNodeConfig({ file: writeConfig("neither.toml", neither), env: {} })).shortMessage,
+    ).toMatch(/model\.path .*give path \(a GGUF file\) or source/i);
+    const bad = minimal.replace('path = "models/tiny.gguf"', 'source = "https://example.com/x.gguf"');
+    expect(
+      configError(() => loadNodeConfig({ file: writeConfig("badsource.toml", bad), env: {} })).shortMessage,
+    ).toMatch(/model\.source \(ATOMA_NODE_MODEL_SOURCE\) must look like hf:/);
+  });
+
   it("names a missing option and its variable", () => {
     const error = configError(() =>
       loadNodeConfig({

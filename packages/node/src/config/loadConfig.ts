@@ -15,7 +15,7 @@ export interface NodeConfig {
   node: ParsedNodeConfig["node"];
   database: EmbeddedDatabaseConfig | PostgresDatabaseConfig;
   blobs: { dir: string };
-  model: ParsedNodeConfig["model"] & { id: string };
+  model: ParsedNodeConfig["model"] & { id: string; path: string };
   limits: ParsedNodeConfig["limits"];
   settlement: ParsedNodeConfig["settlement"];
   metrics: ParsedNodeConfig["metrics"];
@@ -91,7 +91,7 @@ function resolveConfig(parsed: ParsedNodeConfig, baseDir: string): NodeConfig {
   const path = (value: string) => (isAbsolute(value) ? value : resolve(baseDir, value));
   const dataDir = path(parsed.node.dataDir);
   const { url, dir, schema, poolSize } = parsed.database;
-  const modelPath = path(parsed.model.path);
+  const modelPath = path(parsed.model.path ?? sourceDownloadPath(parsed.model.source!, dataDir));
   return {
     chain: parsed.chain,
     node: { ...parsed.node, dataDir, keyFile: path(parsed.node.keyFile) },
@@ -112,3 +112,9 @@ function resolveConfig(parsed: ParsedNodeConfig, baseDir: string): NodeConfig {
 }
 
 export type { NodeConfigInput };
+
+/** Where a `hf:<owner>/<repo>/<file>` source is downloaded when no path is given. */
+function sourceDownloadPath(source: string, dataDir: string): string {
+  const [owner, repo, ...file] = source.slice("hf:".length).split("/");
+  return join(dataDir, "models", owner!, repo!, basename(file.join("/")));
+}

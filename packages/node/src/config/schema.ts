@@ -58,16 +58,28 @@ export const databaseSchema = z.strictObject({
   poolSize: z.number().int().min(1).max(1_000).default(10),
 });
 
-export const modelSchema = z.strictObject({
-  /** GGUF file of the served model. Required. */
-  path: z.string().min(1),
-  /** Model id clients send in `model`; defaults to the file name without `.gguf`. */
-  id: z.string().min(1).max(200).optional(),
-  /** Expected weights Merkle root (`atoma model root`); start-up refuses a file that differs. */
-  weightsRoot: bytes32.optional(),
-  /** Settings passed through to the inference engine unchanged (threads, context size, ...). @default {} */
-  engine: z.record(z.string(), z.unknown()).default({}),
-});
+export const modelSchema = z
+  .strictObject({
+    /** GGUF file of the served model; with `source`, where the download goes (default: `<dataDir>/models/<owner>/<repo>/<file>`). */
+    path: z.string().min(1).optional(),
+    /** `hf:<owner>/<repo>/<file>`: downloaded (resumed, checked against `weightsRoot` when set) at the first start. */
+    source: z
+      .string()
+      .regex(/^hf:[\w.-]+\/[\w.-]+\/.+$/, "must look like hf:<owner>/<repo>/<file>")
+      .optional(),
+    /** Where `source` is fetched from. @default "https://huggingface.co" */
+    sourceEndpoint: url(/^https?$/, "must be an http(s) URL").optional(),
+    /** Model id clients send in `model`; defaults to the file name without `.gguf`. */
+    id: z.string().min(1).max(200).optional(),
+    /** Expected weights Merkle root (`atoma model root`); start-up refuses a file that differs. */
+    weightsRoot: bytes32.optional(),
+    /** Settings passed through to the inference engine unchanged (threads, context size, ...). @default {} */
+    engine: z.record(z.string(), z.unknown()).default({}),
+  })
+  .refine((model) => model.path !== undefined || model.source !== undefined, {
+    message: "give path (a GGUF file) or source (hf:<owner>/<repo>/<file>)",
+    path: ["path"],
+  });
 
 export const limitsSchema = z.strictObject({
   /** Largest request body accepted. @default 1048576 */

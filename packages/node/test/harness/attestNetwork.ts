@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Anvil, type ChainContext, type ParameterOverrides, SecurityLevel } from "@atoma/chain";
 import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import type { EmbeddedEngine, InferenceEngine } from "@atoma/engine";
+import type { EmbeddedEngine, InferenceEngine, TinyChatTemplate } from "@atoma/engine";
 import { type LocalAccount, parseEther } from "viem";
 import { attestationPart } from "../../src/attestation/attestationPart.js";
 import type { CommitStrategy } from "../../src/attestation/commitStrategy.js";
@@ -57,6 +57,8 @@ export interface AttestNetworkOptions {
   attesters?: number | undefined;
   /** Milliseconds an attester waits for a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
+  /** The chat template of the tiny model every node runs (served as MODEL either way). @default "chatml" */
+  template?: TinyChatTemplate | undefined;
 }
 
 const freePort = StallingFront.freePort;
@@ -82,7 +84,11 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     attesters: options.attesters ?? 2,
     sampleSize: options.sampleSize,
   });
-  const { engine, model } = await startTinyEngine({ id: MODEL, contextSize: 1024 });
+  const { engine, model } = await startTinyEngine({
+    id: MODEL,
+    contextSize: 1024,
+    template: options.template,
+  });
 
   const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
   for (let index = 0; index < options.nodes; index++) {

@@ -10,6 +10,9 @@ const wei = z
   .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
   .transform((value) => BigInt(value));
 
+/** A stack this close to expiry takes no new request (`StackPool`'s default margin). */
+const STACK_EXPIRY_MARGIN_SECONDS = 600n;
+
 export const databaseSchema = z.strictObject({
   /** PostgreSQL URL; without it the embedded database in `{dataDir}/db` is used. */
   url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
@@ -45,6 +48,27 @@ export const proxyConfigSchema = z.strictObject({
       maxPerModel: z.number().int().min(1).max(1_000).default(8),
       /** Buy only on tasks of this level; default: the highest the model offers, falling back to lower ones. */
       securityLevel: z.number().int().min(0).max(2).optional(),
+      /** Buy a stack's replacement in the background when it runs low, so requests never wait on it. @default true */
+      buyAhead: z.boolean().default(true),
+      /** A stack with fewer units left than this is bought again ahead. @default a quarter of `units` */
+      buyAheadBelowUnits: wei.optional(),
+      /** …and one this many seconds before it stops taking requests (near expiry). @default 300 */
+      buyAheadSeconds: wei.default(300n),
+      /** A stack unused this long is closed on-chain, so it settles and the rest is refunded; 0: never. @default 1800 */
+      idleCloseSeconds: z.number().int().min(0).max(31_536_000).default(1_800),
+      /** Challenge, as their owner, settlements that claim more units than the gateway's receipts show. @default true */
+      challengeOverclaims: z.boolean().default(true),
+      /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
+      checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
+    })
+    .superRefine((stacks, ctx) => {
+      // Else every stack bought ahead would be near expiry already, and bought again at each check.
+      if (stacks.buyAhead && stacks.durationSeconds <= stacks.buyAheadSeconds + STACK_EXPIRY_MARGIN_SECONDS)
+        ctx.addIssue({
+          code: "custom",
+          path: ["buyAheadSeconds"],
+          message: `must leave a stack's duration longer than it plus ${STACK_EXPIRY_MARGIN_SECONDS} s (or turn buyAhead off)`,
+        });
     })
     .prefault({}),
   limits: z
@@ -84,12 +108,31 @@ export const proxyConfigSchema = z.strictObject({
       refreshMs: z.number().int().min(100).max(3_600_000).default(15_000),
       /** Model names served even when no node lists them. @default [] */
       models: z.array(z.string().min(1).max(256)).max(100).default([]),
+      /**
+       * Serve nodes whose registered URL is a loopback or private address (a local dev network, tests). Off, such
+       * nodes are left out: anyone registers any URL on-chain, and the gateway would call into its own network.
+       * URLs that are not http(s) are never served. @default true on a local dev chain (chain id 31337), else false
+       */
+      allowPrivateNodeUrls: z.boolean().optional(),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Bearer token `GET /metrics` asks for; without it the metrics are open to whoever reaches the port. */
+      token: z.string().min(16, "must be at least 16 characters").max(512).optional(),
     })
     .prefault({}),
 });
 
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
-export type ProxyConfig = z.output<typeof proxyConfigSchema> & { network: Network };
+type ParsedConfig = z.output<typeof proxyConfigSchema>;
+export type ProxyConfig = Omit<ParsedConfig, "catalog"> & {
+  catalog: ParsedConfig["catalog"] & { allowPrivateNodeUrls: boolean };
+  network: Network;
+};
+
+/** Anvil's and Hardhat's chain id: a network on this machine, whose nodes are on this machine too. */
+const LOCAL_DEV_CHAIN_ID = 31_337;
 
 /** Validates the gateway's settings; `ProxyConfigError` names the first bad one (never its value). */
 export function parseProxyConfig(input: ProxyConfigInput, network: Network): ProxyConfig {
@@ -103,7 +146,9 @@ export function parseProxyConfig(input: ProxyConfigInput, network: Network): Pro
         : `setting ${where} ${issue?.message ?? "is invalid"}`,
     );
   }
-  return { ...result.data, network };
+  const { catalog } = result.data;
+  const allowPrivateNodeUrls = catalog.allowPrivateNodeUrls ?? network.chainId === LOCAL_DEV_CHAIN_ID;
+  return { ...result.data, catalog: { ...catalog, allowPrivateNodeUrls }, network };
 }
 
 /** Where the gateway's database is: PostgreSQL when a URL is set, else PGlite under the data directory. */

@@ -40,6 +40,8 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
 }
 
 async function applyCharge(db: GatewayDb, record: ChargeRecord): Promise<boolean> {
+  // The key's row first, as a slice's growth takes it (then its slice's): two gateways never wait on each other.
+  await db.selectFrom("api_keys").select("key_id").where("key_id", "=", record.keyId).forUpdate().execute();
   // The cost leaves the slice (never below zero: an answer dearer than its maximum is charged all the same).
   const row = await db
     .selectFrom("spend_reservations")

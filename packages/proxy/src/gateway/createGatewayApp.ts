@@ -14,6 +14,8 @@ export interface GatewayAppOptions {
   maxBodyBytes?: number | undefined;
   /** Without it there is no admin API. */
   adminToken?: string | undefined;
+  /** Bearer token `GET /metrics` asks for; without it the metrics are open to whoever reaches the port. */
+  metricsToken?: string | undefined;
   state?: GatewayState | undefined;
 }
 
@@ -50,7 +52,7 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
     responsesRoute((request) => Promise.resolve(app.fetch(request))),
   );
   app.get("/v1/usage", usageRoute(parts));
-  app.get("/metrics", metricsRoute(parts));
+  app.get("/metrics", metricsRoute(parts, options.metricsToken));
   if (options.adminToken !== undefined) {
     adminRoutes(app, parts.keys, options.adminToken);
     app.get("/admin/v1/usage", adminUsageRoute(parts));

@@ -118,7 +118,10 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
  * Streams the node's chunks as they come. The response starts with the first chunk (so a refusal before it
  * still gets its status, and `x-atoma-node` names the node that answers); after the last chunk comes the usage
  * with the node's `atoma` object, then `[DONE]`. A failure after the first chunk ends the stream with an
- * OpenAI-shaped error event. A client that goes away stops the request at the node.
+ * OpenAI-shaped error event. A client that goes away while the answer is generated stops the request at the node
+ * (which then records nothing); one that goes away once a chunk with a `finish_reason` was relayed (the whole
+ * answer, which the node commits and bills before it sends the receipt) does not: the gateway still reads the
+ * node's receipt and charges the key what it says.
  */
 async function streamed(
   parts: GatewayParts,
@@ -127,13 +130,19 @@ async function streamed(
   receivedAt: number,
 ): Promise<Response> {
   const cancelled = new AbortController();
-  const signal = AbortSignal.any([request.signal, cancelled.signal]);
+  const signal = cancelled.signal;
+  let answered = false;
+  const clientGone = () => {
+    if (!answered) cancelled.abort();
+  };
+  if (request.signal.aborted) cancelled.abort();
+  else request.signal.addEventListener("abort", clientGone, { once: true });
   let queue!: ReadableStreamDefaultController<Uint8Array>;
   const body = new ReadableStream<Uint8Array>({
     start: (controller) => {
       queue = controller;
     },
-    cancel: () => cancelled.abort(),
+    cancel: clientGone,
   });
   const write = (data: unknown) => {
     try {
@@ -162,10 +171,12 @@ async function streamed(
       parts.metrics?.timeToFirstChunk.observe((performance.now() - receivedAt) / 1000);
       start(servedHeaders(nodeId, fallback));
     }
+    if (hasFinishReason(chunk)) answered = true;
     write(chunk);
   };
   void parts.upstream.send({ ...request, signal, onChunk }).then(
     async (answer) => {
+      request.signal.removeEventListener("abort", clientGone);
       // Charged before the receipt reaches the client (a crash in between charges what the client never got).
       await settle(answer);
       start(servedHeaders(answer.nodeId, answer.fallback));
@@ -174,6 +185,7 @@ async function streamed(
       end();
     },
     async (error: unknown) => {
+      request.signal.removeEventListener("abort", clientGone);
       await settle(undefined);
       if (servedBy === undefined) return refuse(error);
       if (!signal.aborted) {
@@ -187,6 +199,15 @@ async function streamed(
   );
   const headers = await started;
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+}
+
+/** Whether a relayed chunk ends its choice: the node has the whole answer, and bills it. */
+function hasFinishReason(chunk: Record<string, unknown>): boolean {
+  const { choices } = chunk;
+  return (
+    Array.isArray(choices) &&
+    choices.some((choice) => typeof choice === "object" && choice !== null && choice.finish_reason != null)
+  );
 }
 
 /** Who served, and whether another node was tried first. */

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { isKeyId } from "../keys/apiKeySecret.js";
 import { authenticate } from "../keys/authenticate.js";
 import { usageDays } from "../usage/usageBook.js";
+import { bearerGate } from "./bearerGate.js";
 import type { GatewayParts } from "./gatewayParts.js";
 
 /** `GET /v1/usage?days=N`: the calling key's requests, tokens and spend per model and UTC day, newest first. */
@@ -26,8 +27,10 @@ export function adminUsageRoute(parts: GatewayParts) {
 }
 
 /** `GET /metrics`: Prometheus's text format. */
-export function metricsRoute(parts: GatewayParts) {
+export function metricsRoute(parts: GatewayParts, token?: string | undefined) {
+  const check = token === undefined ? undefined : bearerGate(token);
   return async (c: Context): Promise<Response> => {
+    check?.(c);
     const registry = parts.metrics?.registry;
     if (!registry) return c.text("", 404);
     return c.text(await registry.metrics(), 200, { "content-type": registry.contentType });

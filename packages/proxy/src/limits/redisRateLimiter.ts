@@ -5,9 +5,16 @@ import type { KeyLimits, RateTicket } from "./rateLimiter.js";
 
 /**
  * One token bucket refilled to `now`: `level` and `at` in a hash; returns the level. Buckets holding at most a
- * minute's worth expire after two idle minutes.
+ * minute's worth expire after two idle minutes. `now` is Redis's own clock (`TIME`), the one clock every gateway
+ * sharing the Redis reads: a gateway whose clock runs behind or ahead cannot move a bucket's time (a take on a
+ * gateway ahead after one on a gateway behind would refill the skew each time). Redis 5+ replicates a script's
+ * effects, so a script may read TIME before it writes.
  */
 const REFILL = `
+local function redisNowMs()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 local function refill(key, perMinute, now)
   local saved = redis.call('HMGET', key, 'level', 'at')
   local level = tonumber(saved[1])
@@ -24,14 +31,14 @@ end
 `;
 
 /**
- * KEYS: requests bucket, tokens bucket. ARGV: now ms, requests/min (-1: none), tokens/min (-1: none), max tokens.
+ * KEYS: requests bucket, tokens bucket. ARGV: requests/min (-1: none), tokens/min (-1: none), max tokens.
  * Returns {0} taken, {1, waitMs} requests short, {2, waitMs} tokens short, {3} never fits.
  */
 const TAKE = `${REFILL}
-local now = tonumber(ARGV[1])
-local rpm = tonumber(ARGV[2])
-local tpm = tonumber(ARGV[3])
-local want = tonumber(ARGV[4])
+local now = redisNowMs()
+local rpm = tonumber(ARGV[1])
+local tpm = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
 if tpm >= 0 and want > tpm then return {3, 0} end
 local requests = 0
 local tokens = 0
@@ -48,11 +55,11 @@ if tpm >= 0 then store(KEYS[2], tokens - want, now) end
 return {0, 0}
 `;
 
-/** KEYS: tokens bucket. ARGV: now ms, tokens/min, tokens given back. */
+/** KEYS: tokens bucket. ARGV: tokens/min, tokens given back. */
 const REFUND = `${REFILL}
-local now = tonumber(ARGV[1])
-local tpm = tonumber(ARGV[2])
-local level = refill(KEYS[1], tpm, now) + tonumber(ARGV[3])
+local now = redisNowMs()
+local tpm = tonumber(ARGV[1])
+local level = refill(KEYS[1], tpm, now) + tonumber(ARGV[2])
 if level > tpm then level = tpm end
 store(KEYS[1], level, now)
 return 0
@@ -61,6 +68,10 @@ return 0
 export interface RedisRateLimiterOptions {
   /** Prefix of the gateway's keys in Redis (gateways sharing limits share it). @default "atoma:proxy:" */
   prefix?: string | undefined;
+  /**
+   * @deprecated Ignored: buckets run on Redis's own clock (`TIME` in the scripts), so gateways with skewed clocks
+   * share one time. Kept so that existing callers still compile.
+   */
   now?: (() => number) | undefined;
 }
 
@@ -72,12 +83,10 @@ export interface RedisRateLimiterOptions {
 export class RedisRateLimiter implements KeyRateLimiter {
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #now: () => number;
 
   constructor(redis: Redis, options: RedisRateLimiterOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? "atoma:proxy:";
-    this.#now = options.now ?? Date.now;
   }
 
   async take(limits: KeyLimits, maxTokens: number): Promise<RateTicket> {
@@ -88,7 +97,6 @@ export class RedisRateLimiter implements KeyRateLimiter {
       2,
       requestsKey,
       tokensKey,
-      this.#now(),
       limits.requestsPerMinute ?? -1,
       limits.tokensPerMinute ?? -1,
       maxTokens,
@@ -103,9 +111,7 @@ export class RedisRateLimiter implements KeyRateLimiter {
         if (refunded || unused <= 0 || perMinute === null) return;
         refunded = true;
         // Given back in the background: a refund lost to a Redis hiccup only errs on the strict side.
-        this.#redis
-          .eval(REFUND, 1, tokensKey, this.#now(), perMinute, Math.min(unused, maxTokens))
-          .catch(() => undefined);
+        this.#redis.eval(REFUND, 1, tokensKey, perMinute, Math.min(unused, maxTokens)).catch(() => undefined);
       },
     };
   }

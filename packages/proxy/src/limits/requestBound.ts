@@ -44,6 +44,22 @@ function promptTokens(input: unknown, field: string): number {
   throw new InvalidInputError(`${field} must be a string or a non-empty array of strings or token ids`);
 }
 
+/**
+ * Chat fields a node may write into the prompt beside the messages (tool definitions into the system prompt, a
+ * tool choice or response schema into its instructions): each counted as the bytes of its JSON.
+ */
+const PROMPT_FIELDS = ["tools", "tool_choice", "response_format", "functions", "function_call"] as const;
+
+/** The fixed text around the tools' definitions (the engine's `toolsBlock`: heading, instructions, tags), with room. */
+const TOOLS_BLOCK_MARGIN = 1_024;
+
+function renderedExtras(body: Record<string, unknown>): number {
+  let bytes = Array.isArray(body.tools) && body.tools.length > 0 ? TOOLS_BLOCK_MARGIN : 0;
+  for (const field of PROMPT_FIELDS)
+    if (body[field] !== undefined && body[field] !== null) bytes += bytesOf(body[field]);
+  return bytes;
+}
+
 /** The most tokens `body` can cost on `endpoint`, and the body to send so that the bound holds. */
 export function requestBound(
   endpoint: Endpoint,
@@ -57,7 +73,7 @@ export function requestBound(
   const prompt =
     endpoint === "chat"
       ? Array.isArray(body.messages) && body.messages.length > 0
-        ? bytesOf(body.messages)
+        ? bytesOf(body.messages) + renderedExtras(body)
         : invalid("messages must be a non-empty array")
       : promptTokens(body.prompt, "prompt");
   const asked = positiveInt(body, "max_completion_tokens") ?? positiveInt(body, "max_tokens");

@@ -147,7 +147,15 @@ export class SpendLedger {
     );
     for (const slice of idle) this.#slices.delete(slice.keyId);
     if (idle.length > 0) await this.#journal?.flush();
-    for (const slice of idle) await this.#giveBack(sql<boolean>`reservation_id = ${slice.sliceId}`);
+    for (const [i, slice] of idle.entries())
+      try {
+        await this.#giveBack(sql<boolean>`reservation_id = ${slice.sliceId}`);
+      } catch (error) {
+        // Not given back: they stay this process's, for the next run.
+        for (const left of idle.slice(i))
+          if (!this.#slices.has(left.keyId)) this.#slices.set(left.keyId, left);
+        throw error;
+      }
     const live = [...this.#slices.values()].map((slice) => slice.sliceId);
     if (live.length > 0)
       await this.#db

@@ -59,6 +59,26 @@ export function createGatewayMetrics(options: { processMetrics?: boolean | undef
       labelNames: ["model"] as const,
       registers,
     }),
+    /** Stacks bought, by why: a request waited on it, or bought ahead of need. */
+    stackPurchases: new Counter({
+      name: name("stack_purchases_total"),
+      help: "Stacks bought, by reason (request or ahead)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    /** Idle stacks closed on-chain. */
+    stacksClosed: new Counter({
+      name: name("stacks_closed_total"),
+      help: "Idle stacks closed on-chain",
+      registers,
+    }),
+    /** Owner challenges of over-claiming settlements, by kind (receipt, index) and outcome. */
+    ownerChallenges: new Counter({
+      name: name("owner_challenges_total"),
+      help: "Owner challenges of settlements claiming more than the receipts, by kind and outcome",
+      labelNames: ["kind", "outcome"] as const,
+      registers,
+    }),
     /** TOMA charged to keys, by model. */
     spend: new Counter({
       name: name("spend_toma_total"),

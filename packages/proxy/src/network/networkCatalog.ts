@@ -1,11 +1,16 @@
 import { getNode, getSubscription, getTask, modelIdOf, NodeStatus } from "@atoma/chain";
 import { taskRegistryAbi } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
+import { readJsonCapped } from "@atoma/sdk";
 import type { Address, Hex } from "viem";
 import type { CatalogModel, CatalogNode, CatalogTask } from "./catalog.js";
+import { nodeUrlRefusal } from "./nodeUrlPolicy.js";
 
 /** A node may list many names; a few suffice, and a hostile one must not fill memory. */
 const MAX_NAMES_PER_NODE = 100;
+
+/** The most bytes of a node's `/v1/models` read: 100 names of 256 characters fit many times over. */
+export const MAX_MODEL_LIST_BYTES = 256 * 1024;
 
 type ReadContext = Parameters<typeof getTask>[0] & Parameters<typeof getNode>[0];
 
@@ -14,6 +19,11 @@ export interface NetworkCatalogOptions {
   modelNames?: readonly string[] | undefined;
   /** How long the gateway waits for a node's `/v1/models`. @default 2000 */
   nodeTimeoutMs?: number | undefined;
+  /**
+   * Whether nodes at loopback or private addresses are served (a dev network, tests); non-http(s) URLs are never.
+   * @default false
+   */
+  allowPrivateNodeUrls?: boolean | undefined;
   fetch?: typeof fetch | undefined;
   logger?: Logger | undefined;
 }
@@ -113,6 +123,14 @@ export class NetworkCatalog {
         nodeOf(nodeId),
       ]);
       if (!subscription.active || node.status !== NodeStatus.Active) continue;
+      const refusal = nodeUrlRefusal(node.url, this.#options.allowPrivateNodeUrls ?? false);
+      if (refusal) {
+        this.#logger.warn(
+          { nodeId: String(nodeId), reason: refusal },
+          "a node's registered URL is not served",
+        );
+        continue;
+      }
       found.push({
         nodeId,
         url: node.url,
@@ -141,11 +159,14 @@ export class NetworkCatalog {
     try {
       const answer = await (this.#options.fetch ?? fetch)(new URL("/v1/models", url), {
         signal: AbortSignal.timeout(this.#options.nodeTimeoutMs ?? 2_000),
+        redirect: "error",
       });
       if (!answer.ok) return [];
-      const body = (await answer.json()) as { data?: { id?: unknown }[] };
-      return (body.data ?? [])
-        .map((entry) => entry.id)
+      const body = (await readJsonCapped(answer, MAX_MODEL_LIST_BYTES, "model list")) as {
+        data?: { id?: unknown }[];
+      };
+      return (Array.isArray(body?.data) ? body.data : [])
+        .map((entry) => entry?.id)
         .filter((id): id is string => typeof id === "string" && id.length > 0 && id.length <= 256)
         .slice(0, MAX_NAMES_PER_NODE);
     } catch (error) {

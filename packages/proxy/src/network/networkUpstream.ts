@@ -15,6 +15,7 @@ import type { ProviderPreferences } from "../routing/providerPreferences.js";
 import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
+import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
 
@@ -39,8 +40,8 @@ export interface NetworkUpstreamOptions {
   /** Stacks tried for one request when a node refuses a stack as spent, closed or unknown. @default 3 */
   stacksPerRequest?: number | undefined;
   /**
-   * The longest a node may take over one request, stream included; then it is cut and the stack given back.
-   * Keep it under the spend reservations' lifetime (10 minutes). @default 300000
+   * The longest one request may take, stream and fallbacks to other nodes included; then it is cut and the
+   * stack given back. Keep it under the spend reservations' lifetime (10 minutes). @default 300000
    */
   requestTimeoutMs?: number | undefined;
   /** A node that sends nothing (not even headers) for this long is given up on for the next. @default 60000 */
@@ -137,6 +138,8 @@ export class NetworkUpstream implements Upstream {
     const preferences = request.provider ?? { allowFallbacks: true };
     const nodesPerRequest = this.#o.nodesPerRequest ?? 3;
     const tried = new Set<bigint>();
+    // One deadline for the whole request, whichever nodes it goes to: a reservation outlives it.
+    const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     let lastFailure: unknown;
     let refused: NodeRequestError | undefined;
     let stackRefusals = 0;
@@ -165,11 +168,11 @@ export class NetworkUpstream implements Upstream {
           !ranked.includes(stack.nodeId) &&
           !(node && usableFallback(node, preferences, this.health, tried))
         ) {
-          // A stack just bought: the chain drew a node this request does not allow.
+          // A stack just bought where the chain drew (no ranked node took it): a node this request does not allow.
           await this.#c.pool.release(stack, undefined);
           throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
         }
-        return await this.#sendOn(stack, request, tried.size > 0);
+        return await this.#sendOn(stack, request, tried.size > 0, deadline);
       } catch (error) {
         if (error instanceof StackRefused) {
           refused = error.refusal;
@@ -192,13 +195,18 @@ export class NetworkUpstream implements Upstream {
   }
 
   /** One request on one leased stack; the lease is given back (or the stack retired) whatever happens. */
-  async #sendOn(stack: LeasedStack, request: UpstreamRequest, fallback: boolean): Promise<UpstreamAnswer> {
+  async #sendOn(
+    stack: LeasedStack,
+    request: UpstreamRequest,
+    fallback: boolean,
+    signal: AbortSignal,
+  ): Promise<UpstreamAnswer> {
     const kept: Promise<void>[] = [];
-    const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     const relay = new StreamRelay();
     const firstByteMs = this.#o.firstByteTimeoutMs ?? 60_000;
     let attempts = 0;
     let timedOut = false;
+    const previous = await this.#previous(stack);
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -208,7 +216,7 @@ export class NetworkUpstream implements Upstream {
       nodeSigner: stack.nodeSigner,
       nodeId: stack.nodeId,
       stackUnits: stack.units,
-      receipts: await this.#previous(stack),
+      receipts: previous,
       firstNonce: stack.nextNonce,
       resends: this.#o.resends ?? 2,
       resendDelayMs: this.#o.resendDelayMs ?? 100,
@@ -241,6 +249,7 @@ export class NetworkUpstream implements Upstream {
     };
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
+      assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
         response: verified.response,
@@ -251,12 +260,33 @@ export class NetworkUpstream implements Upstream {
         fallback,
       };
     } catch (error) {
+      const unitsUsed = previous[0]?.fields.cumulativeUnits ?? 0n;
+      if (
+        error instanceof NodeRequestError &&
+        error.code === "stack_exhausted" &&
+        exhaustionIsFalse(stack.units, unitsUsed, request.maxUnits)
+      ) {
+        // The node refuses a stack the gateway's receipts show has room: its fault, not the stack's.
+        this.#logger.warn(
+          { nodeId: String(stack.nodeId), stackId: String(stack.stackId), unitsUsed: String(unitsUsed) },
+          "a node called a stack with room left exhausted: the node is put aside, the stack kept",
+        );
+        this.#c.onNodeError?.(stack.nodeId, "false_exhaustion");
+        this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(`node ${stack.nodeId} refused a stack with room left`),
+        );
+      }
+      const lied = error instanceof ResponseVerificationError || error instanceof OverbilledReceiptError;
       const refusal = error instanceof NodeRequestError && STACK_REFUSED.has(error.code) ? error : undefined;
-      if (refusal || error instanceof ResponseVerificationError) {
+      if (refusal || lied) {
         await Promise.allSettled(kept);
-        await this.#c.pool.retire(stack, refusal?.code ?? (error as ResponseVerificationError).code);
-        if (error instanceof ResponseVerificationError) {
-          this.health.remove(stack.nodeId, error.code);
+        const reason =
+          refusal?.code ?? (error instanceof OverbilledReceiptError ? "overbilled" : codeOf(error));
+        await this.#c.pool.retire(stack, reason);
+        if (lied) {
+          this.health.remove(stack.nodeId, reason);
           this.#logger.error(
             { nodeId: String(stack.nodeId), stackId: String(stack.stackId), err: error },
             "a node's receipt failed verification: the node leaves rotation, the stack is retired and its receipts kept",
@@ -325,7 +355,8 @@ export class NetworkUpstream implements Upstream {
 }
 
 /**
- * A stack just bought at a node the ranking left out (the chain drew it): usable when the request allows the
+ * A stack just bought at a node the ranking left out (none of the ranked nodes took the purchase, so the chain drew
+ * one): usable when the request allows the
  * node, takes fallbacks, and the node is in rotation and not tried yet (it may be cooling down: it is the stack
  * there is).
  */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type ChainContext, getStack } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
-import { boughtStack, type KeptReceipt } from "@atoma/sdk";
+import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import { applyJournalRecord } from "../db/applyJournal.js";
@@ -10,7 +10,7 @@ import type { JournalFlusher } from "../db/journalFlusher.js";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase, StacksTable } from "../db/schema.js";
 import { NoNodeAvailableError } from "../errors.js";
-import type { CatalogModel } from "./catalog.js";
+import type { CatalogModel, CatalogTask } from "./catalog.js";
 import { receiptFromRow, receiptToRow } from "./receiptRows.js";
 
 /** A stack of the gateway's wallet, leased to one request (a stack takes one request at a time, in order). */
@@ -34,6 +34,21 @@ export interface StackProgress {
   unitsUsed: bigint;
   nextNonce: bigint;
 }
+
+export interface StackPoolComponents {
+  db: GatewayDb;
+  chain: ChainContext;
+  logger?: Logger | undefined;
+  /** Told of every stack bought: its node, and whether a request waited on it or it was bought ahead. */
+  onBought?: ((nodeId: bigint, reason: "request" | "ahead") => void) | undefined;
+  /** Where receipts and progress go before the client is answered; none: straight to the database. */
+  journal?: JournalFlusher | undefined;
+}
+
+/** Ranked nodes a purchase names before it lets the chain draw one. */
+const BUY_AT_NODES = 3;
+/** How long a node that could not take a stack is passed over by purchases. */
+const REFUSED_PURCHASE_MS = 60_000;
 
 export interface StackPoolOptions {
   /** Units each stack bought holds. @default 1000000 */
@@ -83,15 +98,20 @@ interface PoolSettings {
 
 /**
  * The stacks the gateway's wallet holds, per model and node, in the gateway's database: a request leases an idle
- * stack with enough units left at the node it should go to, or the pool buys one (the chain draws its node among
- * the task's subscribers), or the request waits for one to be given back. Purchases are serialised (one wallet).
+ * stack with enough units left at the node it should go to, or the pool buys one at the best-ranked node that
+ * takes it (the chain draws one when none does), or the request waits for one to be given back. Purchases are
+ * serialised (one wallet). `runningLow`/`buyAhead`, `idleSince`/`takeIdle` and `stacksExpiringAfter` serve the
+ * gateway's background work (`StackRestocker`, `IdleStackCloser`, `OverclaimWatcher`).
  */
 export class StackPool {
   readonly #db: GatewayDb;
   readonly #chain: ChainContext;
   readonly #logger: Logger;
   readonly #o: PoolSettings;
+  readonly #onBought: StackPoolComponents["onBought"];
   #buying: Promise<unknown> = Promise.resolve();
+  /** Nodes whose last purchase failed, until when (the process's clock) they are passed over. */
+  readonly #refusedUntil = new Map<bigint, number>();
   readonly #waiting = new Set<() => void>();
 
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
@@ -100,17 +120,9 @@ export class StackPool {
   /** Who holds a stack (`lease_id`): the gateway's id, so a restart takes back what it held. */
   readonly holderId: string;
 
-  constructor(
-    components: {
-      db: GatewayDb;
-      chain: ChainContext;
-      logger?: Logger | undefined;
-      /** Where receipts and progress go before the client is answered; none: straight to the database. */
-      journal?: JournalFlusher | undefined;
-    },
-    options: StackPoolOptions,
-  ) {
+  constructor(components: StackPoolComponents, options: StackPoolOptions) {
     this.#db = components.db;
+    this.#onBought = components.onBought;
     this.#journal = components.journal;
     this.holderId = components.journal?.gatewayId ?? randomUUID();
     this.#chain = components.chain;
@@ -135,8 +147,9 @@ export class StackPool {
   /**
    * A stack for one request needing `units` on a node serving `model`: an idle one in the first tier of
    * `preferred` (nodes ranked best first, equals grouped) that has one, the one used longest ago among a tier's
-   * (default: any eligible node), else a new one when the model's pool has room (the chain
-   * draws its node, which may be outside `preferred`: the caller decides), else the first given back. Throws
+   * (default: any eligible node), else a new one when the model's pool has room (bought at the best-ranked node
+   * that takes it; when none does and `preferred` holds every eligible node, the chain draws its node, which may be
+   * one the catalog does not list yet: the caller decides), else the first given back. Throws
    * `NoNodeAvailableError` when none can be had (no eligible node, the purchase failed, or every stack stayed busy
    * for `waitMs`).
    */
@@ -412,32 +425,62 @@ export class StackPool {
       // Another request may have given a stack back, or bought one, while this one queued.
       const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
-      const { count } = await this.#db
-        .selectFrom("stacks")
-        .where((eb) => this.#usable(eb, model, eligible, units))
-        .where("state", "<>", "retired")
-        .select((eb) => eb.fn.countAll<string>().as("count"))
-        .executeTakeFirstOrThrow();
-      if (Number(count) >= this.#o.maxStacksPerModel) return undefined;
-      return this.#buy(model);
+      if ((await this.#holding(model, eligible, units)).length >= this.#o.maxStacksPerModel) return undefined;
+      // The best-ranked node without a usable stack first (its others are all in use), then the rest in rank order.
+      const ranked = tiers.flat();
+      const stocked = new Set((await this.#holding(model, ranked, units)).map((row) => row.node_id));
+      const order = [...ranked.filter((id) => !stocked.has(id)), ...ranked.filter((id) => stocked.has(id))];
+      // A drawn node may be one the request does not allow: drawn only when it allows every eligible node.
+      const drawn = eligible.every((id) => ranked.includes(id));
+      return leased(await this.#buy(model, order, true, drawn), true);
     });
     this.#buying = run.catch(() => undefined);
     return run;
   }
 
-  async #buy(model: CatalogModel): Promise<LeasedStack> {
+  /** Stacks of the model at `nodeIds` still in the pool (idle or leased) with `units` left and not near expiry. */
+  #holding(model: CatalogModel, nodeIds: bigint[], units: bigint) {
+    if (nodeIds.length === 0) return Promise.resolve([]);
+    return this.#db
+      .selectFrom("stacks")
+      .where((eb) => this.#usable(eb, model, nodeIds, units))
+      .where("state", "<>", "retired")
+      .select(["stack_id", "node_id"])
+      .execute();
+  }
+
+  /**
+   * Buys a stack at the first of `nodeIds` (ranked best first) that takes it (`buyStackFromNode`: the contract
+   * refuses a node that is not subscribed, is over its capacity or asks more than the cap), trying at most
+   * `BUY_AT_NODES` of them, then a node the chain draws (`drawn`). Leased to the caller when `lease`, else idle.
+   */
+  async #buy(
+    model: CatalogModel,
+    nodeIds: readonly bigint[],
+    lease: boolean,
+    drawn = true,
+  ): Promise<Selectable<StacksTable>> {
     const tasks = model.tasks
       .filter((task) => this.#o.securityLevel === undefined || task.securityLevel === this.#o.securityLevel)
       .filter((task) => task.nodes.some((node) => node.pricePerMillion <= this.#o.maxPricePerMillion))
       .sort((a, b) => b.securityLevel - a.securityLevel);
+    const picks: { task: CatalogTask; pick: NodePick }[] = [];
+    const clock = performance.now();
+    const willing = nodeIds.filter((id) => (this.#refusedUntil.get(id) ?? 0) <= clock);
+    for (const nodeId of willing.slice(0, BUY_AT_NODES))
+      for (const task of tasks)
+        if (task.nodes.some((n) => n.nodeId === nodeId && n.pricePerMillion <= this.#o.maxPricePerMillion))
+          picks.push({ task, pick: { kind: "node", nodeId } });
+    if (drawn) for (const task of tasks) picks.push({ task, pick: { kind: "drawn" } });
     let lastError: unknown;
-    for (const task of tasks) {
+    for (const { task, pick } of picks) {
       try {
         const usable = await boughtStack(this.#chain, {
           taskId: task.taskId,
           units: this.#o.unitsPerStack,
           maxPricePerMillion: this.#o.maxPricePerMillion,
           duration: this.#o.durationSeconds,
+          pick,
         });
         const onChain = await getStack(this.#chain, usable.stackId);
         const row = await this.#db
@@ -452,9 +495,9 @@ export class StackPool {
             units: usable.units,
             price_per_million: onChain.pricePerMillion,
             expires_at: onChain.expiresAt,
-            state: "leased",
-            lease_id: randomUUID(),
-            leased_until_ms: this.#o.now() + this.#o.leaseMs,
+            ...(lease
+              ? { state: "leased", lease_id: randomUUID(), leased_until_ms: this.#o.now() + this.#o.leaseMs }
+              : { state: "idle" }),
             created_at_ms: this.#o.now(),
           })
           .returningAll()
@@ -465,16 +508,108 @@ export class StackPool {
             nodeId: String(usable.nodeId),
             taskId: String(task.taskId),
             pricePerMillion: String(onChain.pricePerMillion),
+            pick: pick.kind,
+            ahead: !lease,
           },
           "stack bought",
         );
-        return leased(row, true);
+        this.#onBought?.(usable.nodeId, lease ? "request" : "ahead");
+        if (!lease) this.#wakeWaiters();
+        return row;
       } catch (error) {
         lastError = error;
-        this.#logger.warn({ taskId: String(task.taskId), err: error }, "buying a stack failed");
+        // A node that cannot take a stack (capacity, price, left) is not asked again for a while.
+        if (pick.kind === "node")
+          this.#refusedUntil.set(pick.nodeId, performance.now() + REFUSED_PURCHASE_MS);
+        this.#logger.warn(
+          {
+            taskId: String(task.taskId),
+            nodeId: pick.kind === "node" ? String(pick.nodeId) : undefined,
+            err: error,
+          },
+          "buying a stack failed",
+        );
       }
     }
     throw new NoNodeAvailableError("no stack could be bought for the model now", 5, { cause: lastError });
+  }
+
+  /**
+   * The nodes and models where every stack in the pool runs low (fewer than `belowUnits` left, or expiring within
+   * `withinSeconds` of the expiry margin) and one was used since `usedSinceMs`: where to buy again.
+   */
+  async runningLow(
+    belowUnits: bigint,
+    withinSeconds: bigint,
+    usedSinceMs: number,
+  ): Promise<{ modelId: string; nodeId: bigint }[]> {
+    const soon = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds + withinSeconds;
+    const rows = await this.#db
+      .selectFrom("stacks")
+      .where("state", "<>", "retired")
+      .select((eb) => [
+        "model",
+        "node_id",
+        eb.fn
+          .countAll<string>()
+          .filterWhere((w) =>
+            w.and([w(w("units", "-", w.ref("units_used")), ">=", belowUnits), w("expires_at", ">", soon)]),
+          )
+          .as("healthy"),
+      ])
+      .groupBy(["model", "node_id"])
+      .having((eb) => eb.fn.max(eb.fn.coalesce("last_used_ms", "created_at_ms")), ">=", BigInt(usedSinceMs))
+      .execute();
+    return rows
+      .filter((row) => Number(row.healthy) === 0)
+      .map((row) => ({ modelId: row.model, nodeId: row.node_id }));
+  }
+
+  /** Buys an idle stack at `nodeId` ahead of need (no drawn node instead), unless the model's pool is full. */
+  async buyAhead(model: CatalogModel, nodeId: bigint, belowUnits: bigint): Promise<bigint | undefined> {
+    const run = this.#buying.then(async () => {
+      const held = await this.#holding(model, this.#eligibleNodes(model), belowUnits);
+      if (held.length >= this.#o.maxStacksPerModel) return undefined;
+      return (await this.#buy(model, [nodeId], false, false)).stack_id;
+    });
+    this.#buying = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stacks idle since before `cutoffMs` (last used, or bought then and never used). */
+  async idleSince(cutoffMs: number): Promise<bigint[]> {
+    const rows = await this.#db
+      .selectFrom("stacks")
+      .where("state", "=", "idle")
+      .where((eb) => eb(eb.fn.coalesce("last_used_ms", "created_at_ms"), "<", BigInt(cutoffMs)))
+      .select("stack_id")
+      .execute();
+    return rows.map((row) => row.stack_id);
+  }
+
+  /** Takes a stack still idle since before `cutoffMs` out of the pool for good (to close it); false when in use. */
+  async takeIdle(stackId: bigint, cutoffMs: number): Promise<boolean> {
+    const taken = await this.#db
+      .updateTable("stacks")
+      .set({ state: "retired", lease_id: null, leased_until_ms: null })
+      .where("stack_id", "=", stackId)
+      .where("state", "=", "idle")
+      .where((eb) => eb(eb.fn.coalesce("last_used_ms", "created_at_ms"), "<", BigInt(cutoffMs)))
+      .executeTakeFirst();
+    return taken.numUpdatedRows > 0n;
+  }
+
+  /** The pool's stacks (any state) expiring after `afterSeconds`: those whose settlement may still be open. */
+  async stacksExpiringAfter(
+    afterSeconds: bigint,
+  ): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint }[]> {
+    const rows = await this.#db
+      .selectFrom("stacks")
+      .where("expires_at", ">", afterSeconds)
+      .select(["stack_id", "node_id", "next_nonce"])
+      .orderBy("stack_id")
+      .execute();
+    return rows.map((row) => ({ stackId: row.stack_id, nodeId: row.node_id, nextNonce: row.next_nonce }));
   }
 
   #waitForRelease(ms: number): Promise<void> {

@@ -10,6 +10,26 @@ interface ChoiceSeen {
   role: boolean;
   toolCalls: boolean;
   finished: boolean;
+  /** Logprob entries (one per token) the client has, and how many of this attempt's have arrived. */
+  logprobs: number;
+  logprobsReplayed: number;
+}
+
+/** The per-token arrays of a choice's logprobs: chat `content`; completions' four parallel arrays. */
+const TOKEN_ARRAYS = ["content", "tokens", "token_logprobs", "top_logprobs", "text_offset"] as const;
+
+const tokenCount = (logprobs: Json): number =>
+  Array.isArray(logprobs.content)
+    ? logprobs.content.length
+    : Array.isArray(logprobs.tokens)
+      ? logprobs.tokens.length
+      : 0;
+
+/** `logprobs` without its first `skip` tokens' entries. */
+function skipTokens(logprobs: Json, skip: number): Json {
+  const out: Json = { ...logprobs };
+  for (const key of TOKEN_ARRAYS) if (Array.isArray(logprobs[key])) out[key] = logprobs[key].slice(skip);
+  return out;
 }
 
 const textOf = (choice: Json): string | undefined => {
@@ -32,7 +52,10 @@ export class StreamRelay {
   /** A new attempt of the same request starts (the client resends it). */
   restart(): void {
     this.#attempt++;
-    for (const choice of this.#choices.values()) choice.replayed = 0;
+    for (const choice of this.#choices.values()) {
+      choice.replayed = 0;
+      choice.logprobsReplayed = 0;
+    }
   }
 
   /** What of `chunk` the client has not seen yet, or undefined when nothing. */
@@ -52,7 +75,15 @@ export class StreamRelay {
     const index = typeof choice.index === "number" ? choice.index : 0;
     let seen = this.#choices.get(index);
     if (!seen) {
-      seen = { text: "", replayed: 0, role: false, toolCalls: false, finished: false };
+      seen = {
+        text: "",
+        replayed: 0,
+        role: false,
+        toolCalls: false,
+        finished: false,
+        logprobs: 0,
+        logprobsReplayed: 0,
+      };
       this.#choices.set(index, seen);
     }
     const delta = choice.delta as Json | undefined;
@@ -80,7 +111,19 @@ export class StreamRelay {
       out.delta = nextDelta;
     } else if (typeof choice.text === "string") out.text = newText;
     if (finish && seen.finished) out.finish_reason = null;
-    const news = newText !== "" || (hasRole && !seen.role) || hasTools || (finish && !seen.finished);
+    // A replay's logprobs cover its text from the start: pass only the tokens' the client does not have.
+    const logprobs = choice.logprobs as Json | null | undefined;
+    let newLogprobs = 0;
+    if (logprobs && typeof logprobs === "object") {
+      const count = tokenCount(logprobs);
+      const had = Math.max(0, Math.min(count, seen.logprobs - seen.logprobsReplayed));
+      seen.logprobsReplayed += count;
+      newLogprobs = count - had;
+      seen.logprobs += newLogprobs;
+      out.logprobs = newLogprobs === 0 ? null : had === 0 ? logprobs : skipTokens(logprobs, had);
+    }
+    const news =
+      newText !== "" || (hasRole && !seen.role) || hasTools || (finish && !seen.finished) || newLogprobs > 0;
     seen.role ||= hasRole;
     seen.toolCalls ||= hasTools;
     seen.finished ||= finish;

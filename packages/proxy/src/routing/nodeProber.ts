@@ -1,3 +1,4 @@
+import { readBodyCapped } from "@atoma/sdk";
 import type { CatalogNode } from "../network/catalog.js";
 import type { NodeHealthBook } from "./nodeHealthBook.js";
 
@@ -41,6 +42,7 @@ export class NodeProber {
     try {
       const answer = await this.#fetch(new URL("/health", url), {
         signal: AbortSignal.timeout(this.#timeoutMs),
+        redirect: "error",
       });
       await answer.body?.cancel();
       return answer.status === 200;
@@ -53,12 +55,14 @@ export class NodeProber {
     try {
       const answer = await this.#fetch(new URL("/metrics", url), {
         signal: AbortSignal.timeout(this.#timeoutMs),
+        redirect: "error",
       });
-      if (!answer.ok || Number(answer.headers.get("content-length") ?? 0) > MAX_METRICS_BYTES) {
+      if (!answer.ok) {
         await answer.body?.cancel();
         return undefined;
       }
-      const text = (await answer.text()).slice(0, MAX_METRICS_BYTES);
+      // Read up to the bound, whether or not the node declares a length (a larger page: no reading).
+      const text = await readBodyCapped(answer, MAX_METRICS_BYTES, "metrics page");
       const match = QUEUE_METRIC.exec(text);
       const depth = match ? Number(match[1]) : Number.NaN;
       return Number.isFinite(depth) && depth >= 0 ? depth : undefined;

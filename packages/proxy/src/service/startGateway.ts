@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { ChainContext } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
@@ -15,11 +16,15 @@ import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
-import { createGatewayMetrics } from "../metrics/gatewayMetrics.js";
+import { createGatewayMetrics, type GatewayMetrics } from "../metrics/gatewayMetrics.js";
+import { BackgroundLoop } from "../network/backgroundLoop.js";
 import { nodesOf } from "../network/catalog.js";
+import { IdleStackCloser } from "../network/idleStackCloser.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
+import { OverclaimWatcher } from "../network/overclaimWatcher.js";
 import { StackPool } from "../network/stackPool.js";
+import { StackRestocker } from "../network/stackRestocker.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
@@ -56,6 +61,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
   const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
   let flusher: JournalFlusher | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const loops: BackgroundLoop[] = [];
   const redisClients: Redis[] = [];
   const closeRedis = () => Promise.allSettled(redisClients.map((client) => client.quit()));
   try {
@@ -65,11 +71,14 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const journal = flusher;
     const catalog = new NetworkCatalog(readContext(config.network), {
       modelNames: config.catalog.models,
+      allowPrivateNodeUrls: config.catalog.allowPrivateNodeUrls,
       logger,
     });
     await catalog.refresh();
+    const metrics = createGatewayMetrics();
+    const chain = userContext(config.network, components.account);
     const pool = new StackPool(
-      { db, chain: userContext(config.network, components.account), logger, journal },
+      { db, chain, logger, journal, onBought: (_, reason) => metrics.stackPurchases.inc({ reason }) },
       {
         unitsPerStack: config.stacks.units,
         maxPricePerMillion: config.stacks.maxPricePerMillion,
@@ -80,7 +89,6 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       },
     );
     const health = new NodeHealthBook(now);
-    const metrics = createGatewayMetrics();
     let limiter: KeyRateLimiter = new RateLimiter(now);
     if (config.redis.url !== undefined) {
       const options = { maxRetriesPerRequest: 2, lazyConnect: true };
@@ -133,6 +141,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const app = createGatewayApp(parts, {
       maxBodyBytes: config.server.maxBodyBytes,
       adminToken: config.adminToken,
+      metricsToken: config.metrics.token,
       state,
     });
     const server = new GatewayServer(app, state, config.server, logger);
@@ -154,6 +163,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "checking the nodes' health failed",
       ),
     );
+    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now }));
+    for (const loop of loops) loop.start();
     return {
       url: server.url,
       keys: parts.keys,
@@ -161,6 +172,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       stop: async () => {
         for (const timer of timers) clearInterval(timer);
         await server.stop();
+        await Promise.all(loops.map((loop) => loop.stop()));
         await closeRedis();
         await pool
           .renewHolds(0)
@@ -174,6 +186,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     };
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
+    await Promise.all(loops.map((loop) => loop.stop()));
     await closeRedis();
     await flusher?.stop().catch(() => undefined);
     await database.close();
@@ -196,3 +209,49 @@ function every(ms: number, task: () => Promise<unknown>, logger: Logger, failure
   timer.unref();
   return timer;
 }
+
+/**
+ * The stacks' background work, as configured: buying ahead (`StackRestocker`), closing idle stacks
+ * (`IdleStackCloser`), and watching settlements (`OverclaimWatcher`: owner challenges, payouts, refunds withdrawn).
+ */
+function stackLoops(
+  config: ProxyConfig,
+  parts: {
+    pool: StackPool;
+    chain: ChainContext;
+    catalog: NetworkCatalog;
+    health: NodeHealthBook;
+    metrics: GatewayMetrics;
+    logger: Logger;
+    now: () => number;
+  },
+): BackgroundLoop[] {
+  const { pool, chain, catalog, health, metrics, logger, now } = parts;
+  const { stacks } = config;
+  const loops: BackgroundLoop[] = [];
+  const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
+    loops.push(new BackgroundLoop(name, stacks.checkEveryMs, pass, logger));
+  if (stacks.buyAhead) {
+    const restocker = new StackRestocker(
+      { pool, models: () => catalog.models(), health, now, logger },
+      { belowUnits: stacks.buyAheadBelowUnits ?? stacks.units / 4n, withinSeconds: stacks.buyAheadSeconds },
+    );
+    loop("buy-ahead", (signal) => restocker.pass(signal));
+  }
+  if (stacks.idleCloseSeconds > 0) {
+    const closer = new IdleStackCloser(
+      { pool, chain, now, logger, onClosed: () => metrics.stacksClosed.inc() },
+      { idleMs: stacks.idleCloseSeconds * 1_000 },
+    );
+    loop("idle-close", (signal) => closer.pass(signal));
+  }
+  const watcher = new OverclaimWatcher(
+    { pool, chain, logger, onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }) },
+    { watchSeconds: WATCH_SECONDS, challenge: stacks.challengeOverclaims },
+  );
+  loop("settlements", (signal) => watcher.pass(signal));
+  return loops;
+}
+
+/** Settlements are watched until this long after their stack's expiry (settle window, challenge window, answer). */
+const WATCH_SECONDS = 86_400n;

@@ -16,7 +16,21 @@ export type NodeScript =
   /** Drops the connection without an answer (as a node that crashed). */
   | { kind: "drop" }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
-  | { kind: "breakStream" };
+  | { kind: "breakStream" }
+  /** Streams the whole text, then waits `delayMs` before the final (receipt) event; the leaf is committed first. */
+  | { kind: "slowFinal"; delayMs: number }
+  /** Signs a receipt whose usage (and units, consistently) claims far more prompt tokens than the request had. */
+  | { kind: "inflate"; promptTokens: number }
+  /** Answers a stream with `bytes` bytes that never end an event (no blank line), counting what was pulled. */
+  | { kind: "flood"; bytes: number; pulled: { bytes: number } }
+  /** Signs the honest answer, then adds to it fields the response hash does not cover. */
+  | { kind: "inject"; fields: Record<string, unknown> }
+  /** Streams `text` (what it signs) as `pieces`, each under the choice index given: they add up to `text`. */
+  | { kind: "splitChoices"; text: string; pieces: [number, string][] }
+  /** Signs a call to get_weather, streams it, then a delta naming the same call `rename` (ignored by the SDK). */
+  | { kind: "renameCall"; rename: string }
+  /** Streams "Hello, world" (what it signs) plus a tool-call delta at a fractional index, which the SDK drops. */
+  | { kind: "hiddenCall"; name: string };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -28,7 +42,14 @@ export async function startFakeNode(
   chainId: number,
   stackManager: Address,
   script: () => NodeScript,
-): Promise<{ url: string; requests: Record<string, unknown>[]; reset(): void; stop(): Promise<void> }> {
+): Promise<{
+  url: string;
+  requests: Record<string, unknown>[];
+  /** The running total the node committed for a stack (what it can bill). */
+  billed(stackId: bigint): bigint;
+  reset(): void;
+  stop(): Promise<void>;
+}> {
   const requests: Record<string, unknown>[] = [];
   const totals = new Map<string, bigint>();
   /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
@@ -81,11 +102,68 @@ export async function startFakeNode(
       await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    if (body.stream === true && plan.kind === "flood") {
+      const filler = new TextEncoder().encode(`data: ${"a".repeat(65_530)}`.slice(0, 65_536));
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (plan.pulled.bytes >= plan.bytes) return controller.close();
+          plan.pulled.bytes += filler.length;
+          controller.enqueue(filler);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
+    if (body.stream === true && plan.kind === "renameCall") {
+      const call = {
+        id: "call_1",
+        type: "function",
+        function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+      };
+      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const ids = {
+        stackId: BigInt(c.req.header(STACK_HEADERS.stack) ?? "0"),
+        nonce: BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0"),
+      };
+      const signed = {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 1,
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: null, tool_calls: [call] },
+            finish_reason: "tool_calls",
+          },
+        ],
+        usage,
+      };
+      const atoma = await receipt(ids, body, signed, 5n);
+      const head = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: body.model };
+      const deltas = [
+        {
+          role: "assistant",
+          tool_calls: [
+            { index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } },
+          ],
+        },
+        { tool_calls: [{ index: 0, function: { name: plan.rename, arguments: '{"city":"Paris"}' } }] },
+      ];
+      const events = [
+        ...deltas.map((delta, i) => ({
+          ...head,
+          choices: [{ index: 0, delta, finish_reason: i === 1 ? "tool_calls" : null }],
+        })),
+        { ...head, choices: [], usage, atoma },
+      ];
+      const text = `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("")}data: [DONE]\n\n`;
+      return new Response(text, { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream === true) {
       const key = `${stackId}:${nonce}`;
       const replay = committed.get(key);
       const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-      const text = "Hello, world";
+      const text = plan.kind === "splitChoices" ? plan.text : "Hello, world";
       let atoma = replay;
       if (!atoma) {
         const assembled = {
@@ -102,26 +180,38 @@ export async function startFakeNode(
         >;
         committed.set(key, atoma);
       }
-      const pieces = replay ? [text] : ["Hel", "lo, ", "world"];
+      const split = plan.kind === "splitChoices" ? plan.pieces : undefined;
+      const pieces = replay ? [text] : split ? split.map(([, piece]) => piece) : ["Hel", "lo, ", "world"];
+      const hidden =
+        plan.kind === "hiddenCall"
+          ? [{ index: 0.5, id: "call_x", type: "function", function: { name: plan.name, arguments: "{}" } }]
+          : undefined;
       const breaks = plan.kind === "breakStream" && !replay;
       const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
-      const chunk = (content: string, last: boolean) => ({
+      const chunk = (content: string, last: boolean, index = 0) => ({
         id: "chatcmpl-fake",
         object: "chat.completion.chunk",
         created: 1,
         model: body.model,
-        choices: [{ index: 0, delta: { content }, finish_reason: last ? "stop" : null }],
+        choices: [
+          {
+            index,
+            delta: { content, ...(hidden && last ? { tool_calls: hidden } : {}) },
+            finish_reason: last ? "stop" : null,
+          },
+        ],
       });
       const socket = (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket;
       const stream = new ReadableStream<Uint8Array>({
-        start(controller) {
+        async start(controller) {
           for (const [i, piece] of pieces.entries()) {
             if (breaks && i === 2) {
               setTimeout(() => socket.destroy(), 50);
               return;
             }
-            controller.enqueue(event(chunk(piece, i === pieces.length - 1)));
+            controller.enqueue(event(chunk(piece, i === pieces.length - 1, split?.[i]?.[0] ?? 0)));
           }
+          if (plan.kind === "slowFinal") await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
           const final = {
             id: "chatcmpl-fake",
             object: "chat.completion.chunk",
@@ -143,12 +233,25 @@ export async function startFakeNode(
       choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
     };
-    const units = plan.kind === "overcharge" ? 7n : 5n;
+    if (plan.kind === "inflate")
+      response.usage = {
+        prompt_tokens: plan.promptTokens,
+        completion_tokens: 2,
+        total_tokens: plan.promptTokens + 2,
+      };
+    const units =
+      plan.kind === "overcharge" ? 7n : plan.kind === "inflate" ? BigInt(plan.promptTokens + 2) : 5n;
     const signer = plan.kind === "forged" ? plan.signer : account;
-    return c.json({
-      ...response,
-      atoma: await receipt({ stackId, nonce }, body, response, units, signer),
-    });
+    const atoma = await receipt({ stackId, nonce }, body, response, units, signer);
+    if (plan.kind === "inject") {
+      const [choice] = response.choices;
+      return c.json({
+        ...response,
+        choices: [{ ...choice, message: { ...choice!.message, ...plan.fields } }],
+        atoma,
+      });
+    }
+    return c.json({ ...response, atoma });
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
@@ -157,7 +260,11 @@ export async function startFakeNode(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    reset: () => totals.clear(),
+    billed: (stackId) => totals.get(String(stackId)) ?? 0n,
+    reset: () => {
+      totals.clear();
+      committed.clear();
+    },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
