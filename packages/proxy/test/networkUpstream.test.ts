@@ -30,6 +30,7 @@ describe("the gateway in front of nodes that misbehave", () => {
   let upstream: NetworkUpstream;
   let health: NodeHealthBook;
   let model: CatalogModel;
+  let pool: StackPool;
 
   const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
   const send = (provider?: Parameters<typeof parseProviderPreferences>[0]) =>
@@ -67,7 +68,7 @@ describe("the gateway in front of nodes that misbehave", () => {
     );
   });
   beforeEach(async () => {
-    const pool = new StackPool(
+    pool = new StackPool(
       { db: opened.db, chain: {} as ChainContext },
       { maxPricePerMillion: 1n, unitsPerStack: 1_000n, maxStacksPerModel: 2, waitMs: 200 },
     );
@@ -119,6 +120,9 @@ describe("the gateway in front of nodes that misbehave", () => {
     expect((await send()).nodeId).toBe(2n);
     const again = await send();
     expect(again.atoma).toMatchObject({ node_id: "1", leaf_index: "1", cumulative_units: "10" });
+    // The gateway holds both stacks until it hands them back, with their running totals.
+    expect((await stacks()).map((stack) => stack.state)).toEqual(["leased", "leased"]);
+    await pool.renewHolds(0);
     expect(await stacks()).toEqual([
       { stack_id: 1n, state: "idle", units_used: 10n, next_nonce: 2n },
       { stack_id: 2n, state: "idle", units_used: 5n, next_nonce: 1n },
@@ -164,6 +168,7 @@ describe("the gateway in front of nodes that misbehave", () => {
     everyNode({ kind: "refuse", status: 503, code: "shutting_down" });
     await expect(send()).rejects.toMatchObject({ code: "node_failed" });
     // Refusals of the request leave the stack in use, its nonce where it was.
+    await pool.renewHolds(0);
     for (const stack of await stacks()) expect(stack).toMatchObject({ state: "idle", next_nonce: 0n });
   });
 

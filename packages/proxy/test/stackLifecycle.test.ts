@@ -349,6 +349,8 @@ describe("the gateway's stacks on-chain", () => {
     const first = await send(upstream, only);
     await send(upstream, only);
     const stackId = BigInt(first.atoma.stack_id as string);
+    // The gateway holds the stacks it used until they sit idle (its hold timer): handed back here.
+    await stacks.renewHolds(0);
     const closer = new IdleStackCloser(
       { pool: stacks, chain: wallet.ctx, now: () => clock.now },
       { idleMs: 60_000 },
@@ -491,6 +493,7 @@ describe("the gateway's stacks on-chain", () => {
     const stacks = pool({ now: () => clock.now });
     const first = await send(upstreamOf(stacks), { only: [String(nodeId(0))] });
     const stackId = BigInt(first.atoma.stack_id as string);
+    await stacks.renewHolds(0);
     clock.now += 61_000;
     await new IdleStackCloser(
       { pool: stacks, chain: wallet.ctx, now: () => clock.now },

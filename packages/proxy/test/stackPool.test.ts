@@ -71,15 +71,26 @@ describe.each(testDatabases())("the stack pool ($name)", ({ make, skip }) => {
 
   it.skipIf(skip)("leases an idle stack with room, one request at a time, and takes it back", async () => {
     const id = await stack();
-    const leased = await pool().lease(MODEL, 100n);
+    const holder = pool({ waitMs: 100 });
+    const leased = await holder.lease(MODEL, 100n);
     expect(leased).toMatchObject({ stackId: id, nodeId: 1n, pricePerMillion: 5n, fresh: false });
+    // Busy: neither this gateway nor another one leases it.
+    await expect(holder.lease(MODEL, 100n)).rejects.toMatchObject({ code: "no_node_available" });
     await expect(pool({ waitMs: 200 }).lease(MODEL, 100n)).rejects.toMatchObject({
       code: "no_node_available",
       retryAfterSeconds: 1,
     });
-    await pool().release(leased, { unitsUsed: 40n, nextNonce: 1n });
-    const again = await pool().lease(MODEL, 100n);
+    await holder.release(leased, { unitsUsed: 40n, nextNonce: 1n });
+    // Given back to the gateway that holds it: it leases it again from memory; another gateway still cannot.
+    await expect(pool({ waitMs: 100 }).lease(MODEL, 100n)).rejects.toMatchObject({
+      code: "no_node_available",
+    });
+    const again = await holder.lease(MODEL, 100n);
     expect(again).toMatchObject({ stackId: id, nextNonce: 1n });
+    await holder.release(again, { unitsUsed: 80n, nextNonce: 2n });
+    // Handed back (idle long enough) with its progress: another gateway takes it where it stands.
+    await holder.renewHolds(0);
+    expect(await pool().lease(MODEL, 100n)).toMatchObject({ stackId: id, nextNonce: 2n });
   });
 
   it.skipIf(skip)(

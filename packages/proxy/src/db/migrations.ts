@@ -88,9 +88,27 @@ const usage: Migration = {
   },
 };
 
+/**
+ * Version 3: how far each gateway's journal was applied (`journal.ts`): a batch and its position commit together,
+ * so a restart replays exactly what was not applied.
+ */
+const journalPositions: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("journal_positions")
+      .addColumn("gateway_id", "text", (c) => c.primaryKey())
+      .addColumn("applied_seq", "bigint", (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0001_keys_and_stacks": keysAndStacks, "0002_usage": usage };
+    return {
+      "0001_keys_and_stacks": keysAndStacks,
+      "0002_usage": usage,
+      "0003_journal_positions": journalPositions,
+    };
   },
 };

@@ -80,10 +80,17 @@ export interface UsageDailyTable {
   spend_wei: BigDefault;
 }
 
+/** The last journal record of each gateway (`gateway_id`) applied to the database. */
+export interface JournalPositionsTable {
+  gateway_id: string;
+  applied_seq: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
   stacks: StacksTable;
   receipts: ReceiptsTable;
   usage_daily: UsageDailyTable;
+  journal_positions: JournalPositionsTable;
 }

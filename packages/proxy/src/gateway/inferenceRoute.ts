@@ -64,8 +64,9 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
       ticket.refund(bound.maxTokens - Number(answer?.units ?? 0n));
       const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : 0n;
       try {
-        await parts.ledger.settle(reservation, cost);
-        if (answer) await parts.usage?.record(key.keyId, model, answer.units, cost);
+        // With a journal, a synchronous append: the charge is recorded before the client sees the answer.
+        const served = answer && parts.usage ? { model, units: answer.units } : undefined;
+        await parts.ledger.settle(reservation, cost, served);
       } catch (error) {
         parts.logger.error({ keyId: key.keyId, err: error }, "settling a request's spend failed");
       }
@@ -176,11 +177,12 @@ async function streamed(
   void parts.upstream.send({ ...request, signal, onChunk }).then(
     async (answer) => {
       request.signal.removeEventListener("abort", clientGone);
+      // Charged before the receipt reaches the client (a crash in between charges what the client never got).
+      await settle(answer);
       start(servedHeaders(answer.nodeId, answer.fallback));
       write(finalChunk(answer));
       write("[DONE]");
       end();
-      await settle(answer);
     },
     async (error: unknown) => {
       request.signal.removeEventListener("abort", clientGone);

@@ -4,6 +4,7 @@ import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { ApiKeysTable } from "../db/schema.js";
 import { KeyNotFoundError } from "../errors.js";
 import { hashApiKey, isKeyId, newKeySecret } from "./apiKeySecret.js";
+import { KeyCache } from "./keyCache.js";
 import { type KeyRecord, type KeyView, keyRecordOf, keyView } from "./keyRecord.js";
 import {
   type KeyChangesInput,
@@ -28,11 +29,19 @@ export interface KeyAdmin {
   revoke(keyId: string): Promise<KeyView>;
 }
 
-/** API keys in the gateway's database: only their hashes are stored. Inputs are validated here, once. */
+/**
+ * API keys in the gateway's database: only their hashes are stored. Inputs are validated here, once. Keys found
+ * by `findByKey` are remembered for `cacheMs` (by hash): a change this process makes (update, revoke) forgets
+ * them at once; one another gateway over the same PostgreSQL makes is seen here within `cacheMs`.
+ */
 export class KeyStore implements KeyAdmin {
+  readonly #found = new KeyCache();
+
   constructor(
     private readonly db: GatewayDb,
     private readonly now: () => number = Date.now,
+    /** How long a key found stays remembered (0: never). @default 1000 */
+    private readonly cacheMs = 1_000,
   ) {}
 
   async create(input: NewKeyInput | Record<string, unknown>): Promise<CreatedKey> {
@@ -85,12 +94,21 @@ export class KeyStore implements KeyAdmin {
 
   /** The key whose hash this is, whatever its state (the caller decides what revoked or expired means). */
   async findByKey(key: string): Promise<KeyRecord | undefined> {
+    const hash = hashApiKey(key);
+    // The cache's clock is the process's own: `now` tells keys' expiry, and tests may hold it still.
+    const remembered = this.#found.get(hash, performance.now());
+    if (remembered) return remembered;
+    const generation = this.#found.generation;
     const row = await this.db
       .selectFrom("api_keys")
       .selectAll()
-      .where("key_hash", "=", hashApiKey(key))
+      .where("key_hash", "=", hash)
       .executeTakeFirst();
-    return row && keyRecordOf(row);
+    const record = row && keyRecordOf(row);
+    // A change made while the row was read may be newer than it: then it is not remembered.
+    if (record && this.cacheMs > 0 && generation === this.#found.generation)
+      this.#found.set(hash, record, performance.now() + this.cacheMs);
+    return record;
   }
 
   async update(keyId: string, input: KeyChangesInput | Record<string, unknown>): Promise<KeyView> {
@@ -112,23 +130,27 @@ export class KeyStore implements KeyAdmin {
   async revoke(keyId: string): Promise<KeyView> {
     const now = this.now();
     await this.record(keyId);
+    this.#found.clear();
     await this.db
       .updateTable("api_keys")
       .set({ revoked_at_ms: now, updated_at_ms: now })
       .where("key_id", "=", keyId)
       .where("revoked_at_ms", "is", null)
       .execute();
+    this.#found.clear();
     return this.get(keyId);
   }
 
   async #write(keyId: string, values: Updateable<ApiKeysTable>): Promise<KeyView> {
     if (!isKeyId(keyId)) throw new KeyNotFoundError(undefined);
+    this.#found.clear();
     const row = await this.db
       .updateTable("api_keys")
       .set(values)
       .where("key_id", "=", keyId)
       .returningAll()
       .executeTakeFirst();
+    this.#found.clear();
     if (!row) throw new KeyNotFoundError(keyId);
     return keyView(keyRecordOf(row), this.now());
   }

@@ -1,8 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type Logger, silentLogger } from "@atoma/core";
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
+import { applyJournalRecord } from "../db/applyJournal.js";
+import type { ChargeRecord } from "../db/journal.js";
+import type { JournalFlusher } from "../db/journalFlusher.js";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import { InsufficientQuotaError, InvalidApiKeyError } from "../errors.js";
+import { utcDayOf } from "../usage/usageBook.js";
 
 export interface SpendReservation {
   reservationId: string;
@@ -15,25 +19,57 @@ export interface SpendLedgerOptions {
   reservationTtlMs?: number | undefined;
   now?: (() => number) | undefined;
   logger?: Logger | undefined;
+  /** Where settlements are written before the client is answered; none: straight to the database. */
+  journal?: JournalFlusher | undefined;
+  /** A slice of a key's budget holds this many maxima of the request that takes it. @default 16 */
+  sliceRequests?: number | undefined;
+  /** A slice no request used for this long goes back (0: as soon as none is in flight). @default 2000 */
+  sliceIdleMs?: number | undefined;
+}
+
+/** The part of a key's budget this process holds (a row of `spend_reservations`), and what its requests took. */
+interface Slice {
+  sliceId: string;
+  keyId: string;
+  heldWei: bigint;
+  inFlightWei: bigint;
+  /** On the process's clock. */
+  idleSince: number;
+  growing: Promise<void> | undefined;
 }
 
 /**
- * Keys' spending, held in the database so it holds under concurrency and across gateways: a request reserves
- * its maximum cost before it is sent (one conditional UPDATE: the budget is never promised twice), and settles
- * its actual cost after. A reservation a crash leaves behind is charged in full once it expires (`sweep`): the
- * gateway cannot know what the node served, and a key never gets service for free.
+ * Keys' spending, held so budgets hold under concurrency and across gateways: each gateway takes a slice of a
+ * key's budget in one conditional statement (`spend_reservations`, counted in `reserved_wei`: the budget is never
+ * promised twice) and admits requests from it in memory, each reserving its maximum cost; a request settles at
+ * its actual cost, which leaves the slice. A slice holds about `sliceRequests` requests' maxima, or just what a
+ * request needs when no more fits; an idle one goes back after `sliceIdleMs`. Another gateway may refuse a request
+ * the budget could cover while this one holds an idle slice (at most `sliceIdleMs`), but no gateway overshoots
+ * a budget (except by an answer that cost more than its maximum, which is charged and logged). A slice a vanished
+ * gateway left is charged in full once it expires (`sweep`): the gateway cannot know what the node served; a
+ * gateway that restarts on its journal gives its own back once the journal is replayed (`recover`).
  */
 export class SpendLedger {
   readonly #db: GatewayDb;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #logger: Logger;
+  readonly #journal: JournalFlusher | undefined;
+  readonly #sliceRequests: bigint;
+  readonly #idleMs: number;
+  readonly #holder: string;
+  readonly #slices = new Map<string, Slice>();
+  #maintaining: Promise<unknown> = Promise.resolve();
 
   constructor(db: GatewayDb, options: SpendLedgerOptions = {}) {
     this.#db = db;
     this.#ttlMs = options.reservationTtlMs ?? 600_000;
     this.#now = options.now ?? Date.now;
     this.#logger = (options.logger ?? silentLogger).child({ module: "spend" });
+    this.#journal = options.journal;
+    this.#sliceRequests = BigInt(options.sliceRequests ?? 16);
+    this.#idleMs = options.sliceIdleMs ?? 2_000;
+    this.#holder = options.journal?.gatewayId ?? randomUUID();
   }
 
   /**
@@ -41,73 +77,193 @@ export class SpendLedger {
    * and reserved, cannot cover it, and `InvalidApiKeyError` when the key was revoked or expired meanwhile.
    */
   async reserve(keyId: string, maxWei: bigint): Promise<SpendReservation> {
-    const now = this.#now();
-    const reservationId = randomUUID();
-    const reserved = await this.#db.transaction().execute(async (tx) => {
-      const updated = await tx
-        .updateTable("api_keys")
-        .set({ reserved_wei: sql`reserved_wei + ${maxWei}`, updated_at_ms: now })
-        .where("key_id", "=", keyId)
-        .where("revoked_at_ms", "is", null)
-        .where((eb) => eb.or([eb("expires_at_ms", "is", null), eb("expires_at_ms", ">", BigInt(now))]))
-        .where((eb) =>
-          eb.or([
-            eb("budget_wei", "is", null),
-            eb(sql`spent_wei + reserved_wei + ${maxWei}`, "<=", eb.ref("budget_wei")),
-          ]),
-        )
-        .returning("key_id")
-        .executeTakeFirst();
-      if (!updated) return false;
-      await tx
-        .insertInto("spend_reservations")
-        .values({
-          reservation_id: reservationId,
-          key_id: keyId,
-          max_wei: maxWei,
-          expires_at_ms: now + this.#ttlMs,
-        })
-        .execute();
-      return true;
-    });
-    if (reserved) return { reservationId, keyId, maxWei };
-    throw await this.#refusal(keyId, now);
+    for (;;) {
+      const slice = this.#slices.get(keyId);
+      if (slice && slice.heldWei - slice.inFlightWei >= maxWei) {
+        slice.inFlightWei += maxWei;
+        return { reservationId: slice.sliceId, keyId, maxWei };
+      }
+      if (slice?.growing) await slice.growing;
+      else await this.#grow(keyId, maxWei);
+    }
   }
 
   /**
-   * Charges `actualWei` for the request and gives the rest of its reservation back. A reservation already swept
-   * (charged in full) is not charged again. An actual cost above the reservation is charged as it is and logged:
-   * the key overshoots its budget by it, and never silently.
+   * Charges `actualWei` for the request and gives the rest of its reservation back, with what it served for the
+   * usage book. With a journal this is one synchronous append (applied to the database in the background, before
+   * the client is answered); without one it is applied now. A slice already swept (charged in full) is not
+   * charged again. An actual cost above the reservation is charged as it is and logged: the key overshoots its
+   * budget by it, and never silently.
    */
-  async settle(reservation: SpendReservation, actualWei: bigint): Promise<void> {
-    const settled = await this.#db.transaction().execute(async (tx) => {
-      const row = await tx
-        .deleteFrom("spend_reservations")
-        .where("reservation_id", "=", reservation.reservationId)
-        .returning(["key_id", "max_wei"])
-        .executeTakeFirst();
-      if (!row) return false;
-      await tx
-        .updateTable("api_keys")
-        .set({
-          reserved_wei: sql`reserved_wei - ${row.max_wei}`,
-          spent_wei: sql`spent_wei + ${actualWei}`,
-          updated_at_ms: this.#now(),
-        })
-        .where("key_id", "=", row.key_id)
-        .execute();
-      return true;
-    });
-    if (!settled)
-      this.#logger.warn(
-        { keyId: reservation.keyId, reservationId: reservation.reservationId },
-        "a reservation was swept before its request settled: it was charged at its maximum",
-      );
-    else if (actualWei > reservation.maxWei)
+  async settle(
+    reservation: SpendReservation,
+    actualWei: bigint,
+    served?: { model: string; units: bigint } | undefined,
+  ): Promise<void> {
+    const record: ChargeRecord = {
+      kind: "charge",
+      reservationId: reservation.reservationId,
+      keyId: reservation.keyId,
+      costWei: actualWei.toString(),
+      usage: served && { model: served.model, day: utcDayOf(this.#now()), tokens: served.units.toString() },
+    };
+    if (actualWei > reservation.maxWei)
       this.#logger.warn(
         { keyId: reservation.keyId, maxWei: String(reservation.maxWei), actualWei: String(actualWei) },
         "a request cost more than its reserved maximum: the key was charged the actual cost",
       );
+    // A slice goes back only once every charge on it is in the database: the journal's are flushed first, and
+    // one applied here is applied before its request stops counting as in flight.
+    if (this.#journal) this.#journal.journal.append(record);
+    else if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
+      this.#logger.warn(
+        { keyId: reservation.keyId, reservationId: reservation.reservationId },
+        "a reservation was swept before its request settled: it was charged at its maximum",
+      );
+    const slice = this.#slices.get(reservation.keyId);
+    if (slice?.sliceId === reservation.reservationId) {
+      slice.inFlightWei -= reservation.maxWei;
+      slice.heldWei -= actualWei < slice.heldWei ? actualWei : slice.heldWei;
+      slice.idleSince = performance.now();
+    }
+    if (!this.#journal && this.#idleMs === 0) await this.maintain();
+  }
+
+  /**
+   * Gives back the slices idle for `idleMs` (their charges applied first) and keeps the others from expiring.
+   * Run it every second or so; with `0`, every idle slice goes back (shutdown).
+   */
+  maintain(idleMs = this.#idleMs): Promise<void> {
+    // One at a time: a shutdown's waits for the tick in progress, whose slices it took out of the map.
+    const run = this.#maintaining.then(() => this.#maintain(idleMs));
+    this.#maintaining = run.catch(() => undefined);
+    return run;
+  }
+
+  async #maintain(idleMs: number): Promise<void> {
+    const now = performance.now();
+    const idle = [...this.#slices.values()].filter(
+      (slice) => slice.inFlightWei === 0n && !slice.growing && now - slice.idleSince >= idleMs,
+    );
+    for (const slice of idle) this.#slices.delete(slice.keyId);
+    if (idle.length > 0) await this.#journal?.flush();
+    for (const [i, slice] of idle.entries())
+      try {
+        await this.#giveBack(sql<boolean>`reservation_id = ${slice.sliceId}`);
+      } catch (error) {
+        // Not given back: they stay this process's, for the next run.
+        for (const left of idle.slice(i))
+          if (!this.#slices.has(left.keyId)) this.#slices.set(left.keyId, left);
+        throw error;
+      }
+    const live = [...this.#slices.values()].map((slice) => slice.sliceId);
+    if (live.length > 0)
+      await this.#db
+        .updateTable("spend_reservations")
+        .set({ expires_at_ms: this.#now() + this.#ttlMs })
+        .where("reservation_id", "in", live)
+        .execute();
+  }
+
+  /** Gives back the slices an earlier run of this gateway held (call it once its journal is replayed). */
+  recover(): Promise<void> {
+    return this.#giveBack(sql<boolean>`reservation_id like ${`${this.#holder}:%`}`);
+  }
+
+  /** Takes more of the key's budget into its slice (one at a time per key), or throws the refusal. */
+  #grow(keyId: string, maxWei: bigint): Promise<void> {
+    let slice = this.#slices.get(keyId);
+    if (!slice) {
+      slice = {
+        sliceId: `${this.#holder}:${randomUUID()}`,
+        keyId,
+        heldWei: 0n,
+        inFlightWei: 0n,
+        idleSince: performance.now(),
+        growing: undefined,
+      };
+      this.#slices.set(keyId, slice);
+    }
+    const held = slice;
+    const need = maxWei - (held.heldWei - held.inFlightWei);
+    const more = maxWei * this.#sliceRequests;
+    const growing = (async () => {
+      const now = this.#now();
+      const took =
+        (more > need && (await this.#take(held, more, now))) || (await this.#take(held, need, now));
+      if (!took) {
+        if (held.heldWei === 0n && held.inFlightWei === 0n) {
+          // Spent to nothing and refused more: its row goes, once its charges are in.
+          if (this.#slices.get(keyId) === held) this.#slices.delete(keyId);
+          await this.#journal?.flush();
+          await this.#giveBack(sql<boolean>`reservation_id = ${held.sliceId}`);
+        }
+        throw await this.#refusal(keyId, now);
+      }
+    })().finally(() => {
+      held.growing = undefined;
+    });
+    held.growing = growing.catch(() => undefined);
+    return growing;
+  }
+
+  /** Adds `amount` to the slice if the key may still spend it (one statement); false when it may not. */
+  async #take(slice: Slice, amount: bigint, now: number): Promise<boolean> {
+    const taken = await this.#db
+      .with("taken", (db) =>
+        db
+          .updateTable("api_keys")
+          .set({ reserved_wei: sql`reserved_wei + ${amount}`, updated_at_ms: now })
+          .where("key_id", "=", slice.keyId)
+          .where("revoked_at_ms", "is", null)
+          .where((eb) => eb.or([eb("expires_at_ms", "is", null), eb("expires_at_ms", ">", BigInt(now))]))
+          .where((eb) =>
+            eb.or([
+              eb("budget_wei", "is", null),
+              eb(sql`spent_wei + reserved_wei + ${amount}`, "<=", eb.ref("budget_wei")),
+            ]),
+          )
+          .returning("key_id"),
+      )
+      .insertInto("spend_reservations")
+      .columns(["reservation_id", "key_id", "max_wei", "expires_at_ms"])
+      .expression((eb) =>
+        eb
+          .selectFrom("taken")
+          .select((s) => [
+            s.val(slice.sliceId).as("reservation_id"),
+            "taken.key_id",
+            s.val(amount.toString()).as("max_wei"),
+            s.val(String(now + this.#ttlMs)).as("expires_at_ms"),
+          ]),
+      )
+      .onConflict((oc) =>
+        oc.column("reservation_id").doUpdateSet({
+          max_wei: sql`spend_reservations.max_wei + excluded.max_wei`,
+          expires_at_ms: sql`excluded.expires_at_ms`,
+        }),
+      )
+      .returning("reservation_id")
+      .executeTakeFirst();
+    if (taken) slice.heldWei += amount;
+    return taken !== undefined;
+  }
+
+  /** Deletes the slices `which` selects and takes what they held out of their keys' `reserved_wei`. */
+  async #giveBack(which: RawBuilder<boolean>): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .deleteFrom("spend_reservations")
+        .where(which)
+        .returning(["key_id", "max_wei"])
+        .execute();
+      for (const row of rows)
+        await tx
+          .updateTable("api_keys")
+          .set({ reserved_wei: sql`reserved_wei - ${row.max_wei}` })
+          .where("key_id", "=", row.key_id)
+          .execute();
+    });
   }
 
   /** Charges every expired reservation its maximum (what a crash left open). Returns how many. */

@@ -4,6 +4,9 @@ import { type Logger, silentLogger } from "@atoma/core";
 import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
+import { applyJournalRecord } from "../db/applyJournal.js";
+import type { ReceiptRecord, StackRecord } from "../db/journal.js";
+import type { JournalFlusher } from "../db/journalFlusher.js";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase, StacksTable } from "../db/schema.js";
 import { NoNodeAvailableError } from "../errors.js";
@@ -38,6 +41,8 @@ export interface StackPoolComponents {
   logger?: Logger | undefined;
   /** Told of every stack bought: its node, and whether a request waited on it or it was bought ahead. */
   onBought?: ((nodeId: bigint, reason: "request" | "ahead") => void) | undefined;
+  /** Where receipts and progress go before the client is answered; none: straight to the database. */
+  journal?: JournalFlusher | undefined;
 }
 
 /** Ranked nodes a purchase names before it lets the chain draw one. */
@@ -63,6 +68,20 @@ export interface StackPoolOptions {
   /** A stack within this many seconds of expiry takes no new request (the node settles it). @default 600 */
   expiryMarginSeconds?: bigint | undefined;
   now?: (() => number) | undefined;
+}
+
+/** A stack this process holds. */
+interface HeldStack {
+  row: Selectable<StacksTable>;
+  unitsUsed: bigint;
+  nextNonce: bigint;
+  last: KeptReceipt | undefined;
+  /** Leased to a request now. */
+  busy: boolean;
+  /** On the pool's clock (`now`): which stack was used longest ago. */
+  lastUsedMs: number;
+  /** On the process's clock: how long it has been idle. */
+  idleSince: number;
 }
 
 interface PoolSettings {
@@ -95,9 +114,17 @@ export class StackPool {
   readonly #refusedUntil = new Map<bigint, number>();
   readonly #waiting = new Set<() => void>();
 
+  /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
+  readonly #held = new Map<bigint, HeldStack>();
+  readonly #journal: JournalFlusher | undefined;
+  /** Who holds a stack (`lease_id`): the gateway's id, so a restart takes back what it held. */
+  readonly holderId: string;
+
   constructor(components: StackPoolComponents, options: StackPoolOptions) {
     this.#db = components.db;
     this.#onBought = components.onBought;
+    this.#journal = components.journal;
+    this.holderId = components.journal?.gatewayId ?? randomUUID();
     this.#chain = components.chain;
     this.#logger = (components.logger ?? silentLogger).child({ module: "stack-pool" });
     this.#o = {
@@ -144,36 +171,37 @@ export class StackPool {
       const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
       const bought = await this.#buyIfRoom(model, tiers, eligible, units);
-      if (bought) return bought;
+      if (bought) return this.#held.has(bought.stackId) ? bought : this.#adopt(bought);
       const left = giveUpAt - performance.now();
       if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
       await this.#waitForRelease(Math.min(left, 250));
     }
   }
 
-  /** Gives the stack back with what its last receipt says. */
+  /** Gives the stack back (to this process: it stays held) with what its last receipt says. */
   async release(stack: LeasedStack, progress: StackProgress | undefined): Promise<void> {
-    const now = this.#o.now();
-    await this.#db
-      .updateTable("stacks")
-      .set((eb) => ({
-        state: "idle",
-        lease_id: null,
-        leased_until_ms: null,
-        last_used_ms: now,
-        ...(progress && {
-          units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(progress.unitsUsed)]),
-          next_nonce: eb.fn("greatest", [eb.ref("next_nonce"), eb.val(progress.nextNonce)]),
-        }),
-      }))
-      .where("stack_id", "=", stack.stackId)
-      .where("lease_id", "=", stack.leaseId)
-      .execute();
+    const held = this.#held.get(stack.stackId);
+    if (held) {
+      held.busy = false;
+      held.lastUsedMs = this.#o.now();
+      held.idleSince = performance.now();
+      if (progress && progress.unitsUsed > held.unitsUsed) held.unitsUsed = progress.unitsUsed;
+      if (progress && progress.nextNonce > held.nextNonce) held.nextNonce = progress.nextNonce;
+    }
     this.#wakeWaiters();
+    if (progress)
+      await this.#record({
+        kind: "stack",
+        stackId: String(stack.stackId),
+        unitsUsed: String(progress.unitsUsed),
+        nextNonce: String(progress.nextNonce),
+        atMs: this.#o.now(),
+      });
   }
 
   /** Takes the stack out of use for good (its node refused it: spent, closed, expired, or not its own). */
   async retire(stack: LeasedStack, reason: string): Promise<void> {
+    this.#held.delete(stack.stackId);
     await this.#db
       .updateTable("stacks")
       .set({ state: "retired", lease_id: null, leased_until_ms: null })
@@ -188,21 +216,62 @@ export class StackPool {
 
   /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
   async keepReceipt(receipt: KeptReceipt): Promise<void> {
-    await this.#db
-      .insertInto("receipts")
-      .values({
-        stack_id: receipt.fields.stackId,
-        leaf_index: receipt.fields.leafIndex,
-        signature: receipt.signature,
-        receipt: JSON.stringify(receiptToRow(receipt)),
-        created_at_ms: this.#o.now(),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    const held = this.#held.get(receipt.fields.stackId);
+    if (held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex)) held.last = receipt;
+    await this.#record({ kind: "receipt", receipt: receiptToRow(receipt), atMs: this.#o.now() });
   }
 
   /** The receipt of the stack's highest leaf the gateway holds. */
   async lastReceipt(stackId: bigint): Promise<KeptReceipt | undefined> {
+    const held = this.#held.get(stackId);
+    return held ? held.last : this.#lastStored(stackId);
+  }
+
+  /**
+   * Keeps this process's stacks its own for another `leaseMs`, and hands back to the database those idle for
+   * `idleMs` (other gateways may lease them then), their progress applied first.
+   */
+  async renewHolds(idleMs: number): Promise<void> {
+    const idle = [...this.#held.values()].filter((h) => !h.busy && performance.now() - h.idleSince >= idleMs);
+    if (idle.length > 0) {
+      await this.#journal?.flush();
+      const ids = idle.filter((h) => !h.busy).map((h) => h.row.stack_id);
+      for (const id of ids) this.#held.delete(id);
+      if (ids.length > 0)
+        await this.#db
+          .updateTable("stacks")
+          .set({ state: "idle", lease_id: null, leased_until_ms: null })
+          .where("stack_id", "in", ids)
+          .where("lease_id", "=", this.holderId)
+          .where("state", "=", "leased")
+          .execute();
+    }
+    await this.#db
+      .updateTable("stacks")
+      .set({ leased_until_ms: this.#o.now() + this.#o.leaseMs })
+      .where("lease_id", "=", this.holderId)
+      .where("state", "=", "leased")
+      .execute();
+  }
+
+  /** Hands back every stack an earlier run of this gateway held (after its journal was replayed). */
+  async recover(): Promise<number> {
+    const { numUpdatedRows } = await this.#db
+      .updateTable("stacks")
+      .set({ state: "idle", lease_id: null, leased_until_ms: null })
+      .where("lease_id", "=", this.holderId)
+      .where("state", "=", "leased")
+      .executeTakeFirst();
+    return Number(numUpdatedRows);
+  }
+
+  /** A receipt or a stack's progress: journaled (applied later), or applied now. */
+  async #record(record: ReceiptRecord | StackRecord): Promise<void> {
+    if (this.#journal) this.#journal.journal.append(record);
+    else await applyJournalRecord(this.#db, record);
+  }
+
+  async #lastStored(stackId: bigint): Promise<KeptReceipt | undefined> {
     const row = await this.#db
       .selectFrom("receipts")
       .select("receipt")
@@ -211,6 +280,32 @@ export class StackPool {
       .limit(1)
       .executeTakeFirst();
     return row && receiptFromRow(row.receipt);
+  }
+
+  /** Holds a stack just bought (inserted leased by the purchase): it becomes this process's. */
+  async #adopt(stack: LeasedStack): Promise<LeasedStack> {
+    const row = await this.#db
+      .updateTable("stacks")
+      .set({ lease_id: this.holderId, leased_until_ms: this.#o.now() + this.#o.leaseMs })
+      .where("stack_id", "=", stack.stackId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    this.#hold(row, undefined);
+    return { ...stack, leaseId: this.holderId };
+  }
+
+  #hold(row: Selectable<StacksTable>, last: KeptReceipt | undefined): HeldStack {
+    const held: HeldStack = {
+      row,
+      unitsUsed: row.units_used,
+      nextNonce: row.next_nonce,
+      last,
+      busy: true,
+      lastUsedMs: Number(row.last_used_ms ?? 0n),
+      idleSince: performance.now(),
+    };
+    this.#held.set(row.stack_id, held);
+    return held;
   }
 
   #eligibleNodes(model: CatalogModel): bigint[] {
@@ -222,20 +317,61 @@ export class StackPool {
   }
 
   /**
-   * Leases an idle stack (or a lease a crash left) in the first tier of nodes that has one; within a tier, the
-   * stack used longest ago (spreading requests over equal nodes).
+   * Leases an idle stack this process holds, else takes one from the database (idle, or a hold a crash left) to
+   * hold; in the first tier of nodes that has one, and within a tier the stack used longest ago (spreading
+   * requests over equal nodes).
    */
   async #claim(
     model: CatalogModel,
     tiers: readonly (readonly bigint[])[],
     units: bigint,
   ): Promise<LeasedStack | undefined> {
+    const tierOf = (nodeId: bigint) => tiers.findIndex((tier) => tier.includes(nodeId));
+    const held = this.#bestHeld(model, tiers, units);
+    // One of the database's in a better tier than the best held goes first (none better: no statement).
+    const better = held ? tiers.slice(0, tierOf(held.row.node_id)) : tiers;
+    const taken = better.length > 0 ? await this.#claimStored(model, better, units) : undefined;
+    if (taken) return taken;
+    // The held one may have been leased meanwhile.
+    const best = held && !held.busy ? held : this.#bestHeld(model, tiers, units);
+    if (!best) return undefined;
+    best.busy = true;
+    return { ...leased(best.row, false), nextNonce: best.nextNonce, leaseId: this.holderId };
+  }
+
+  /** The idle stack this process holds in the first tier that has one, the one used longest ago. */
+  #bestHeld(
+    model: CatalogModel,
+    tiers: readonly (readonly bigint[])[],
+    units: bigint,
+  ): HeldStack | undefined {
+    const tierOf = (nodeId: bigint) => tiers.findIndex((tier) => tier.includes(nodeId));
+    const freshUntil = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds;
+    let best: HeldStack | undefined;
+    for (const held of this.#held.values()) {
+      const { row } = held;
+      const tier = tierOf(row.node_id);
+      if (held.busy || row.model !== model.modelId || tier < 0) continue;
+      if (row.units - held.unitsUsed < units || row.expires_at <= freshUntil) continue;
+      if (row.price_per_million > this.#o.maxPricePerMillion) continue;
+      const rank = best ? tier - tierOf(best.row.node_id) : -1;
+      if (rank < 0 || (rank === 0 && held.lastUsedMs < (best?.lastUsedMs ?? 0))) best = held;
+    }
+    return best;
+  }
+
+  /** Takes a stack from the database to hold: an idle one, or one whose holder let its hold lapse (a crash). */
+  async #claimStored(
+    model: CatalogModel,
+    tiers: readonly (readonly bigint[])[],
+    units: bigint,
+  ): Promise<LeasedStack | undefined> {
     const nodeIds = tiers.flat();
     const now = this.#o.now();
-    const leaseId = randomUUID();
+    const heldIds = [...this.#held.keys()];
     const row = await this.#db
       .updateTable("stacks")
-      .set({ state: "leased", lease_id: leaseId, leased_until_ms: now + this.#o.leaseMs })
+      .set({ state: "leased", lease_id: this.holderId, leased_until_ms: now + this.#o.leaseMs })
       .where("stack_id", "=", (eb) =>
         eb
           .selectFrom("stacks")
@@ -246,6 +382,7 @@ export class StackPool {
               w.and([w("state", "=", "leased"), w("leased_until_ms", "<", BigInt(now))]),
             ]),
           )
+          .$if(heldIds.length > 0, (q) => q.where("stack_id", "not in", heldIds))
           .select("stack_id")
           .$if(tiers.length > 1, (q) => q.orderBy(tierRank(tiers)))
           .orderBy("last_used_ms", (o) => o.asc().nullsFirst())
@@ -255,7 +392,9 @@ export class StackPool {
       )
       .returningAll()
       .executeTakeFirst();
-    return row && leased(row, false);
+    if (!row) return undefined;
+    this.#hold(row, await this.#lastStored(row.stack_id));
+    return leased(row, false);
   }
 
   /** Stacks of the model at an eligible node with `units` left, not about to expire, at most the gateway's price. */

@@ -1,9 +1,11 @@
+import { resolve } from "node:path";
 import type { ChainContext } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
+import { JournalFlusher } from "../db/journalFlusher.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
 import { createGatewayApp } from "../gateway/createGatewayApp.js";
 import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
@@ -46,6 +48,8 @@ export interface Gateway {
 
 /** How often reservations a crash left open are looked for. */
 const SWEEP_EVERY_MS = 60_000;
+/** How often the stacks held are renewed, and those idle this long handed back for other gateways. */
+const HOLD_EVERY_MS = 10_000;
 
 /**
  * Opens the gateway's database, reads the network's models and nodes from the chain, and serves the API. Stop
@@ -55,12 +59,16 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
   const logger = (components.logger ?? silentLogger).child({ module: "gateway" });
   const now = components.now ?? Date.now;
   const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
+  let flusher: JournalFlusher | undefined;
   const timers: NodeJS.Timeout[] = [];
   const loops: BackgroundLoop[] = [];
   const redisClients: Redis[] = [];
   const closeRedis = () => Promise.allSettled(redisClients.map((client) => client.quit()));
   try {
     const { db } = database;
+    // Each gateway journals in its own data directory (PostgreSQL mode too), replayed here after a crash.
+    flusher = await JournalFlusher.open(db, { dir: resolve(config.database.dataDir, "journal"), logger });
+    const journal = flusher;
     const catalog = new NetworkCatalog(readContext(config.network), {
       modelNames: config.catalog.models,
       allowPrivateNodeUrls: config.catalog.allowPrivateNodeUrls,
@@ -70,7 +78,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const metrics = createGatewayMetrics();
     const chain = userContext(config.network, components.account);
     const pool = new StackPool(
-      { db, chain, logger, onBought: (_, reason) => metrics.stackPurchases.inc({ reason }) },
+      { db, chain, logger, journal, onBought: (_, reason) => metrics.stackPurchases.inc({ reason }) },
       {
         unitsPerStack: config.stacks.units,
         maxPricePerMillion: config.stacks.maxPricePerMillion,
@@ -116,7 +124,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
-      ledger: new SpendLedger(db, { now, logger }),
+      ledger: new SpendLedger(db, { now, logger, journal }),
       limiter,
       usage: new UsageBook(db, now),
       metrics,
@@ -125,6 +133,9 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       now,
       bounds: config.limits,
     };
+    await pool.recover();
+    await parts.ledger.recover();
+    journal.start();
     await parts.ledger.sweep();
     const state: GatewayState = { draining: false };
     const app = createGatewayApp(parts, {
@@ -143,6 +154,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "reading the network's catalog failed",
       ),
       every(SWEEP_EVERY_MS, () => parts.ledger.sweep(), logger, "sweeping expired reservations failed"),
+      every(HOLD_EVERY_MS, () => pool.renewHolds(HOLD_EVERY_MS), logger, "renewing the stacks held failed"),
+      every(1_000, () => parts.ledger.maintain(), logger, "giving back idle budget slices failed"),
       every(
         config.routing.probeMs,
         () => prober.probe(catalog.models().flatMap(nodesOf)),
@@ -161,6 +174,13 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         await server.stop();
         await Promise.all(loops.map((loop) => loop.stop()));
         await closeRedis();
+        await pool
+          .renewHolds(0)
+          .catch((error: unknown) => logger.warn({ err: error }, "handing back stacks failed"));
+        await parts.ledger
+          .maintain(0)
+          .catch((error: unknown) => logger.warn({ err: error }, "giving back budget slices failed"));
+        await journal.stop();
         await database.close();
       },
     };
@@ -168,6 +188,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     for (const timer of timers) clearInterval(timer);
     await Promise.all(loops.map((loop) => loop.stop()));
     await closeRedis();
+    await flusher?.stop().catch(() => undefined);
     await database.close();
     throw error;
   }

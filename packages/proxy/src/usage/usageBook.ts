@@ -26,7 +26,9 @@ export interface UsageQuery {
 
 const MAX_DAYS = 366;
 const DAY_MS = 86_400_000;
-const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** The UTC day (`YYYY-MM-DD`) of Unix milliseconds. */
+export const utcDayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const dayOf = utcDayOf;
 
 /** The `days` query parameter: a whole number from 1 to 366. */
 export function usageDays(text: string | undefined): number {

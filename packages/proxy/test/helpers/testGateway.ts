@@ -51,7 +51,15 @@ export async function testGateway(
   const logs: string[] = [];
   const logger = capturing(logs);
   const keys = new KeyStore(database.db, now);
-  const ledger = new SpendLedger(database.db, { now, logger, reservationTtlMs: 60_000 });
+  // One request per slice, given back at once: the database shows each request's reservation (sliceBudgets.test.ts
+  // holds slices across requests).
+  const ledger = new SpendLedger(database.db, {
+    now,
+    logger,
+    reservationTtlMs: 60_000,
+    sliceRequests: 1,
+    sliceIdleMs: 0,
+  });
   const parts: GatewayParts = {
     keys,
     ledger,

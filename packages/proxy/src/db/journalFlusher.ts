@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Logger, silentLogger } from "@atoma/core";
+import { applyJournalRecord } from "./applyJournal.js";
+import { Journal } from "./journal.js";
+import { holdLockFile } from "./lockFile.js";
+import type { GatewayDb } from "./openGatewayDatabase.js";
+
+export interface JournalFlusherOptions {
+  /** Where this gateway's journal lives (each gateway its own); none: memory only (tests). */
+  dir?: string | undefined;
+  /** How often pending records go to the database. @default 250 */
+  intervalMs?: number | undefined;
+  /** Records per transaction at most. @default 500 */
+  batch?: number | undefined;
+  logger?: Logger | undefined;
+}
+
+/**
+ * Applies the journal to the database in the background: each batch and the position it reaches commit in one
+ * transaction, so every record is applied exactly once, whenever the process dies. Opening replays what a
+ * previous run of this gateway (same directory) journaled and did not apply.
+ */
+export class JournalFlusher {
+  readonly journal: Journal;
+  /** Which gateway this is (kept in its directory): its journal position in the database. */
+  readonly gatewayId: string;
+  readonly #db: GatewayDb;
+  readonly #batch: number;
+  readonly #intervalMs: number;
+  readonly #logger: Logger;
+  readonly #letGo: () => void;
+  #running: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    db: GatewayDb,
+    journal: Journal,
+    gatewayId: string,
+    letGo: () => void,
+    options: JournalFlusherOptions,
+  ) {
+    this.#db = db;
+    this.journal = journal;
+    this.gatewayId = gatewayId;
+    this.#letGo = letGo;
+    this.#batch = options.batch ?? 500;
+    this.#intervalMs = options.intervalMs ?? 250;
+    this.#logger = (options.logger ?? silentLogger).child({ module: "journal" });
+  }
+
+  /** Opens the journal in `options.dir` (one process at a time) and applies what it still holds. */
+  static async open(db: GatewayDb, options: JournalFlusherOptions = {}): Promise<JournalFlusher> {
+    const { dir } = options;
+    let gatewayId: string = randomUUID();
+    let letGo = () => {};
+    if (dir !== undefined) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      letGo = holdLockFile(join(dir, "journal.lock"));
+      const idFile = join(dir, "gateway-id");
+      if (existsSync(idFile)) gatewayId = readFileSync(idFile, "utf8").trim();
+      else writeFileSync(idFile, gatewayId, { mode: 0o600 });
+    }
+    try {
+      const row = await db
+        .selectFrom("journal_positions")
+        .select("applied_seq")
+        .where("gateway_id", "=", gatewayId)
+        .executeTakeFirst();
+      const journal = new Journal(dir && join(dir, "journal.jsonl"), Number(row?.applied_seq ?? 0n));
+      const flusher = new JournalFlusher(db, journal, gatewayId, letGo, options);
+      const replayed = journal.pendingCount;
+      await flusher.flush();
+      if (replayed > 0) flusher.#logger.info({ records: replayed }, "replayed the journal");
+      return flusher;
+    } catch (error) {
+      letGo();
+      throw error;
+    }
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      if (this.journal.pendingCount > 0)
+        this.flush().catch((error: unknown) =>
+          this.#logger.warn({ err: error }, "applying the journal failed: retrying"),
+        );
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Applies every record pending now (one flush at a time). */
+  flush(): Promise<void> {
+    const run = this.#running.then(() => this.#applyAll());
+    this.#running = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the timer, applies what is pending, and closes the journal. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    try {
+      await this.flush();
+    } finally {
+      this.journal.close();
+      this.#letGo();
+    }
+  }
+
+  async #applyAll(): Promise<void> {
+    for (;;) {
+      const batch = this.journal.pending(this.#batch);
+      const last = batch.at(-1);
+      if (!last) return;
+      const swept = await this.#db.transaction().execute(async (tx) => {
+        let sweptCharges = 0;
+        for (const record of batch) if (!(await applyJournalRecord(tx, record))) sweptCharges++;
+        await tx
+          .insertInto("journal_positions")
+          .values({ gateway_id: this.gatewayId, applied_seq: last.seq })
+          .onConflict((oc) => oc.column("gateway_id").doUpdateSet({ applied_seq: last.seq }))
+          .execute();
+        return sweptCharges;
+      });
+      this.journal.applied(last.seq);
+      if (swept > 0)
+        this.#logger.warn(
+          { reservations: swept },
+          "a reservation was swept before its request settled: it was charged at its maximum",
+        );
+    }
+  }
+}
