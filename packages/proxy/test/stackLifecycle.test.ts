@@ -318,6 +318,25 @@ describe("the gateway's stacks on-chain", () => {
     ]);
   }, 60_000);
 
+  // Review (attack): a node that answers every stack with a stack refusal ("stack_closed", though the chain says
+  // it is open) is believed: the stack is retired, the node stays in rotation and is not put aside, and the same
+  // request buys again at it, three stacks per request, each escrowing a whole stack until it settles or expires.
+  it("review: a node that refuses every stack as closed does not make the gateway buy stack after stack", async () => {
+    await retireAll();
+    health = new NodeHealthBook();
+    bought.length = 0;
+    scripts[1] = { kind: "refuse", status: 409, code: "stack_closed" };
+    try {
+      const upstream = upstreamOf(pool());
+      for (let i = 0; i < 3; i++) await send(upstream, { only: [String(nodeId(1))] }).catch(() => undefined);
+    } finally {
+      scripts[1] = { kind: "honest" };
+    }
+    const atNode = bought.filter((b) => b.nodeId === nodeId(1)).length;
+    // Three requests: at most the first stack bought there (then the node is put aside or the refusal checked).
+    expect(atNode).toBeLessThanOrEqual(1);
+  }, 120_000);
+
   it("does not buy again at a node out of rotation, nor for a stack no request used lately", async () => {
     await retireAll();
     bought.length = 0;
