@@ -1,0 +1,35 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Journal, readJournal } from "../src/db/journal.js";
+
+/**
+ * Review repro (fails today): a process killed mid-`writeSync` leaves a torn last line without its newline. The
+ * next run drops it when reading but opens the file in append mode without cutting it off (nothing pending: no
+ * flush empties the file), so its first record is written onto the torn bytes; if that run dies too before the
+ * flusher empties the file (a second crash, or the database down meanwhile), the record is unreadable and is
+ * lost: a charge (an answer never billed) or a receipt (evidence the watcher needs).
+ */
+describe("review: a torn last journal line never swallows the next run's first record", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps a charge appended after a torn line readable", () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-"));
+    dirs.push(dir);
+    const path = join(dir, "journal.jsonl");
+    const applied = { kind: "stack", stackId: "1", unitsUsed: "5", nextNonce: "1", atMs: 1, seq: 1 };
+    writeFileSync(path, `${JSON.stringify(applied)}\n`);
+    // kill -9 in the middle of the next write
+    appendFileSync(path, '{"kind":"charge","reservationId":"gw:abc","keyId":"k1","cos');
+    const journal = new Journal(path, 1);
+    expect(journal.pendingCount).toBe(0);
+    journal.append({ kind: "charge", reservationId: "gw:def", keyId: "k1", costWei: "1000" });
+    journal.close(); // the second crash, before the flusher ran
+    const charges = readJournal(path).filter((record) => record.kind === "charge");
+    expect(charges).toEqual([expect.objectContaining({ reservationId: "gw:def", seq: 2 })]);
+  });
+});
