@@ -32,4 +32,29 @@ describe("review: a torn last journal line never swallows the next run's first r
     const charges = readJournal(path).filter((record) => record.kind === "charge");
     expect(charges).toEqual([expect.objectContaining({ reservationId: "gw:def", seq: 2 })]);
   });
+
+  // Review (robustness): the journal grows while the database is away (rotation happens only once records are
+  // applied); a restart then computes `Math.max(appliedSeq, ...seqs)` over every record, which throws past ~120k
+  // arguments: the gateway cannot start on its own journal.
+  it("opens a journal of 200k pending records", () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-"));
+    dirs.push(dir);
+    const path = join(dir, "journal.jsonl");
+    const lines: string[] = [];
+    for (let seq = 1; seq <= 200_000; seq++)
+      lines.push(
+        JSON.stringify({
+          kind: "stack",
+          stackId: "1",
+          unitsUsed: String(seq),
+          nextNonce: String(seq),
+          atMs: 1,
+          seq,
+        }),
+      );
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const journal = new Journal(path, 0);
+    expect(journal.pendingCount).toBe(200_000);
+    journal.close();
+  });
 });
