@@ -58,3 +58,25 @@ describe("review: a torn last journal line never swallows the next run's first r
     journal.close();
   });
 });
+
+describe("a journal damaged before its last line", () => {
+  it("refuses to open, naming the file and the line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-"));
+    try {
+      const path = join(dir, "journal.jsonl");
+      const record = (seq: number) =>
+        JSON.stringify({ kind: "stack", stackId: "1", unitsUsed: "5", nextNonce: String(seq), atMs: 1, seq });
+      writeFileSync(path, `${record(1)}\n{"kind":"cha\n${record(3)}\n`);
+      expect(() => new Journal(path, 0)).toThrow(`the journal ${path} is damaged at line 2`);
+      // A torn last line alone is cut off, and the next record lands on a line of its own.
+      writeFileSync(path, `${record(1)}\n${record(2)}`);
+      const journal = new Journal(path, 0);
+      expect(journal.pendingCount).toBe(1);
+      journal.append({ kind: "charge", reservationId: "gw:x", keyId: "k1", costWei: "1" });
+      journal.close();
+      expect(readJournal(path).map((r) => r.seq)).toEqual([1, 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
