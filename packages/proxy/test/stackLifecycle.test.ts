@@ -418,11 +418,17 @@ describe("the gateway's stacks on-chain", () => {
 
   describe("settlements that claim more than the gateway's receipts", () => {
     /** A stack of the gateway's at node `i` with two requests served, closed. */
-    const servedStack = async (i: number) => {
+    /** Two requests answered on a fresh stack of node `i` (and, with `unanswered`, a third the node dropped). */
+    const servedStack = async (i: number, unanswered = false) => {
       await retireAll();
       const upstream = upstreamOf(pool());
       const first = await send(upstream, { only: [String(nodeId(i))] });
       await send(upstream, { only: [String(nodeId(i))] });
+      if (unanswered) {
+        scripts[i] = { kind: "drop" };
+        await expect(send(upstream, { only: [String(nodeId(i))], allow_fallbacks: false })).rejects.toThrow();
+        scripts[i] = { kind: "honest" };
+      }
       const stackId = BigInt(first.atoma.stack_id as string);
       await opened.db
         .updateTable("stacks")
@@ -486,20 +492,17 @@ describe("the gateway's stacks on-chain", () => {
       const honest = await servedStack(0);
       await settle(nodes[0]!, honest.stackId, honest.leaves, 10n);
       // A third request the gateway signed and the node served, whose receipt never reached the gateway.
-      const lost = await servedStack(0);
+      const lost = await servedStack(0, true);
       const third: StackLeaf = {
         leafIndex: 2n,
         nonce: 2n,
-        reqHash: keccak256(stringToBytes("signed, receipt lost")),
+        reqHash: requestHash(fakes[0]!.requests.at(-1)!),
         respHash: keccak256(stringToBytes("answer")),
         units: 5n,
         cumulativeUnits: 15n,
       };
-      await opened.db
-        .updateTable("stacks")
-        .set({ next_nonce: 3n })
-        .where("stack_id", "=", lost.stackId)
-        .execute();
+      // The gateway's receipts stop at nonce 2; what it signed does not.
+      expect((await stackRow(lost.stackId)).next_nonce).toBe(2n);
       await settle(nodes[0]!, lost.stackId, [...lost.leaves, third], 15n);
       const before = await tomaOf(wallet.account.address);
       await watcher().pass();
@@ -549,7 +552,9 @@ describe("the gateway's stacks on-chain", () => {
       const all = [...leaves, withheld];
       await settle(nodes[0]!, stackId, all);
       const before = await tomaOf(wallet.account.address);
-      await watcher().pass();
+      // One watcher for both passes (a fresh one audits again, and reports the unprovable claim again).
+      const w = watcher();
+      await w.pass();
       const logs = await wallet.ctx.publicClient.getContractEvents({
         address: devnet.deployment.addresses.ChallengeManager,
         abi: challengeManagerAbi,
@@ -569,7 +574,7 @@ describe("the gateway's stacks on-chain", () => {
         });
         expect((await getChallenge(wallet.ctx, challengeId)).status).toBe(ChallengeStatus.Dismissed);
       }
-      await watcher().pass();
+      await w.pass();
       // What should happen: a leaf the gateway signed is not challengeable; no bond is lost.
       expect(challenges).toEqual([["index", "unprovable"]]);
       expect(await tomaOf(wallet.account.address)).toBeGreaterThanOrEqual(before);

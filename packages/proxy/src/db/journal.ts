@@ -26,6 +26,17 @@ export interface StackRecord {
   atMs: number;
 }
 
+/**
+ * A request the gateway signed on a stack, written before it is sent: the node may commit it and never answer
+ * (or the gateway die before its receipt), and the leaf at that nonce then carries the gateway's own signature.
+ */
+export interface SignedRecord {
+  kind: "signed";
+  stackId: string;
+  nonce: string;
+  atMs: number;
+}
+
 /** A request's reservation settled at its actual cost, and what it served (absent: it failed). */
 export interface ChargeRecord {
   kind: "charge";
@@ -35,7 +46,7 @@ export interface ChargeRecord {
   usage?: { model: string; day: string; tokens: string } | undefined;
 }
 
-export type JournalRecord = ReceiptRecord | StackRecord | ChargeRecord;
+export type JournalRecord = ReceiptRecord | StackRecord | SignedRecord | ChargeRecord;
 export type Sequenced = JournalRecord & { seq: number };
 
 /** Past this size, the applied head of the file is cut off (the records still pending are rewritten). */
@@ -144,7 +155,9 @@ function readJournalFile(path: string): { records: Sequenced[]; intactBytes: num
       const record = parseRecord(text);
       if (record === undefined) {
         if (end < bytes.length)
-          throw new GatewayDatabaseError(`the journal ${path} is damaged at line ${line} (not its last line)`);
+          throw new GatewayDatabaseError(
+            `the journal ${path} is damaged at line ${line} (not its last line)`,
+          );
         return { records, intactBytes: start };
       }
       if (newline === -1) return { records, intactBytes: start }; // whole JSON, but its newline never written
@@ -158,7 +171,9 @@ function readJournalFile(path: string): { records: Sequenced[]; intactBytes: num
 function parseRecord(text: string): Sequenced | undefined {
   try {
     const record = JSON.parse(text) as Sequenced;
-    return typeof record === "object" && record !== null && typeof record.seq === "number" ? record : undefined;
+    return typeof record === "object" && record !== null && typeof record.seq === "number"
+      ? record
+      : undefined;
   } catch {
     return undefined;
   }
