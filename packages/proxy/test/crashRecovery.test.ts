@@ -211,6 +211,8 @@ describe("a gateway killed with SIGKILL under load, restarted on its data direct
         const last = mine.reduce((a, b) => (b.leaf_index > a.leaf_index ? b : a));
         expect(stack.next_nonce).toBe(last.leaf_index + 1n);
         expect(stack.units_used).toBe(BigInt(last.receipt.cumulativeUnits ?? ""));
+        // Every request answered was journaled as signed before it left, through the kill.
+        expect(stack.signed_below_nonce).toBeGreaterThanOrEqual(stack.next_nonce);
       }
       process.stderr.write(
         `crash test: ${received.length} answers (${beforeRestart} before the kill), ${unseen.length} unseen receipts, ${open.length} open reservations, ${stacks.length} stacks\n`,

@@ -1,7 +1,10 @@
 import {
+  answerIndexChallenge,
   type ChainContext,
+  ChallengeStatus,
   closeStack,
   createTask,
+  getChallenge,
   getSettlement,
   getStack,
   SettlementPhase,
@@ -11,19 +14,20 @@ import {
   TaskRole,
 } from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { TaskSecurityLevel } from "@atoma/contracts";
+import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
 import {
   costOfUnits,
   type Logger,
   leafHash,
   leafOf,
+  requestHash,
   type StackLeaf,
   StackTree,
   silentLogger,
 } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
 import { pino } from "pino";
-import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
+import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { BackgroundLoop } from "../src/network/backgroundLoop.js";
@@ -36,7 +40,7 @@ import { StackPool, type StackPoolOptions } from "../src/network/stackPool.js";
 import { StackRestocker } from "../src/network/stackRestocker.js";
 import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
 import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
-import { startFakeNode } from "./helpers/fakeNode.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const embedded = testDatabases()[0]!;
@@ -66,6 +70,8 @@ describe("the gateway's stacks on-chain", () => {
   let health: NodeHealthBook;
   const bought: { nodeId: bigint; reason: string }[] = [];
   const challenges: [string, ChallengeOutcome][] = [];
+  /** What each fake node does with the next request (honest unless a test says otherwise). */
+  const scripts: NodeScript[] = [];
 
   const tomaOf = (address: `0x${string}`) => devnet.deployment.contracts.token.read.balanceOf([address]);
   const pool = (options: Partial<StackPoolOptions> = {}, logger?: Logger) =>
@@ -140,13 +146,13 @@ describe("the gateway's stacks on-chain", () => {
     nodes = [];
     for (let i = 0; i < PRICES.length; i++) nodes.push(await devnet.addNode());
     fakes = await Promise.all(
-      nodes.map((node) =>
+      nodes.map((node, i) =>
         startFakeNode(
           node.signerAccount,
           node.nodeId,
           devnet.anvil.chainId,
           devnet.deployment.addresses.StackManager,
-          () => ({ kind: "honest" }),
+          () => scripts[i] ?? { kind: "honest" },
         ),
       ),
     );
@@ -312,6 +318,25 @@ describe("the gateway's stacks on-chain", () => {
     ]);
   }, 60_000);
 
+  // Review (attack): a node that answers every stack with a stack refusal ("stack_closed", though the chain says
+  // it is open) is believed: the stack is retired, the node stays in rotation and is not put aside, and the same
+  // request buys again at it, three stacks per request, each escrowing a whole stack until it settles or expires.
+  it("review: a node that refuses every stack as closed does not make the gateway buy stack after stack", async () => {
+    await retireAll();
+    health = new NodeHealthBook();
+    bought.length = 0;
+    scripts[1] = { kind: "refuse", status: 409, code: "stack_closed" };
+    try {
+      const upstream = upstreamOf(pool());
+      for (let i = 0; i < 3; i++) await send(upstream, { only: [String(nodeId(1))] }).catch(() => undefined);
+    } finally {
+      scripts[1] = { kind: "honest" };
+    }
+    const atNode = bought.filter((b) => b.nodeId === nodeId(1)).length;
+    // Three requests: at most the first stack bought there (then the node is put aside or the refusal checked).
+    expect(atNode).toBeLessThanOrEqual(1);
+  }, 120_000);
+
   it("does not buy again at a node out of rotation, nor for a stack no request used lately", async () => {
     await retireAll();
     bought.length = 0;
@@ -393,11 +418,17 @@ describe("the gateway's stacks on-chain", () => {
 
   describe("settlements that claim more than the gateway's receipts", () => {
     /** A stack of the gateway's at node `i` with two requests served, closed. */
-    const servedStack = async (i: number) => {
+    /** Two requests answered on a fresh stack of node `i` (and, with `unanswered`, a third the node dropped). */
+    const servedStack = async (i: number, unanswered = false) => {
       await retireAll();
       const upstream = upstreamOf(pool());
       const first = await send(upstream, { only: [String(nodeId(i))] });
       await send(upstream, { only: [String(nodeId(i))] });
+      if (unanswered) {
+        scripts[i] = { kind: "drop" };
+        await expect(send(upstream, { only: [String(nodeId(i))], allow_fallbacks: false })).rejects.toThrow();
+        scripts[i] = { kind: "honest" };
+      }
       const stackId = BigInt(first.atoma.stack_id as string);
       await opened.db
         .updateTable("stacks")
@@ -461,20 +492,17 @@ describe("the gateway's stacks on-chain", () => {
       const honest = await servedStack(0);
       await settle(nodes[0]!, honest.stackId, honest.leaves, 10n);
       // A third request the gateway signed and the node served, whose receipt never reached the gateway.
-      const lost = await servedStack(0);
+      const lost = await servedStack(0, true);
       const third: StackLeaf = {
         leafIndex: 2n,
         nonce: 2n,
-        reqHash: keccak256(stringToBytes("signed, receipt lost")),
+        reqHash: requestHash(fakes[0]!.requests.at(-1)!),
         respHash: keccak256(stringToBytes("answer")),
         units: 5n,
         cumulativeUnits: 15n,
       };
-      await opened.db
-        .updateTable("stacks")
-        .set({ next_nonce: 3n })
-        .where("stack_id", "=", lost.stackId)
-        .execute();
+      // The gateway's receipts stop at nonce 2; what it signed does not.
+      expect((await stackRow(lost.stackId)).next_nonce).toBe(2n);
       await settle(nodes[0]!, lost.stackId, [...lost.leaves, third], 15n);
       const before = await tomaOf(wallet.account.address);
       await watcher().pass();
@@ -483,6 +511,73 @@ describe("the gateway's stacks on-chain", () => {
         expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Accepted);
       // No bond paid.
       expect(await tomaOf(wallet.account.address)).toBe(before);
+    }, 120_000);
+
+    // Review (attack): a node commits the gateway's signed request, then withholds its receipt (drops the
+    // connection on every resend). StackClient moves its nonce on only when a receipt arrives, so the gateway's
+    // next_nonce stays at the withheld leaf; the watcher then challenges that leaf "by index" as never signed, and
+    // the node answers with the gateway's own signature: the challenge is dismissed and the bond goes to the node.
+    it("review: never challenges by index a leaf whose request the gateway signed (receipt withheld by the node)", async () => {
+      challenges.length = 0;
+      await retireAll();
+      const upstream = upstreamOf(pool());
+      const only = { only: [String(nodeId(0))], allow_fallbacks: false };
+      const first = await send(upstream, only);
+      await send(upstream, only);
+      const stackId = BigInt(first.atoma.stack_id as string);
+      const fake = fakes[0]!;
+      const seen = fake.requests.length;
+      scripts[0] = { kind: "drop" };
+      await expect(send(upstream, only)).rejects.toThrow();
+      scripts[0] = { kind: "honest" };
+      // The node holds the gateway's signature over nonce 2, and the gateway's record stops at nonce 2.
+      const envelope = fake.envelopes[seen]!;
+      expect(envelope["x-atoma-nonce"]).toBe("2");
+      expect((await stackRow(stackId)).next_nonce).toBe(2n);
+      await opened.db
+        .updateTable("stacks")
+        .set({ state: "retired" })
+        .where("stack_id", "=", stackId)
+        .execute();
+      await closeStack(wallet.ctx, { stackId });
+      const leaves = await keptLeaves(stackId);
+      const withheld: StackLeaf = {
+        leafIndex: 2n,
+        nonce: 2n,
+        reqHash: requestHash(fake.requests[seen]),
+        respHash: keccak256(stringToBytes("the answer the gateway never got")),
+        units: 5n,
+        cumulativeUnits: leaves.at(-1)!.cumulativeUnits + 5n,
+      };
+      const all = [...leaves, withheld];
+      await settle(nodes[0]!, stackId, all);
+      const before = await tomaOf(wallet.account.address);
+      // One watcher for both passes (a fresh one audits again, and reports the unprovable claim again).
+      const w = watcher();
+      await w.pass();
+      const logs = await wallet.ctx.publicClient.getContractEvents({
+        address: devnet.deployment.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeOpened",
+        args: { stackId },
+        fromBlock: 0n,
+      });
+      const challengeId = logs.at(-1)?.args.challengeId;
+      if (challengeId !== undefined) {
+        // The node answers with the gateway's own signature on the request: dismissed, the bond is the node's.
+        await answerIndexChallenge(nodes[0]!.signer, {
+          challengeId,
+          leaf: withheld,
+          deadline: BigInt(envelope["x-atoma-deadline"]!),
+          ownerSignature: envelope["x-atoma-signature"] as Hex,
+          proof: new StackTree(all.map(leafHash)).proof(2),
+        });
+        expect((await getChallenge(wallet.ctx, challengeId)).status).toBe(ChallengeStatus.Dismissed);
+      }
+      await w.pass();
+      // What should happen: a leaf the gateway signed is not challengeable; no bond is lost.
+      expect(challenges).toEqual([["index", "unprovable"]]);
+      expect(await tomaOf(wallet.account.address)).toBeGreaterThanOrEqual(before);
     }, 120_000);
   });
 

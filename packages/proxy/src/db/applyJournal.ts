@@ -4,7 +4,7 @@ import type { GatewayDb } from "./openGatewayDatabase.js";
 
 /**
  * Applies one journal record (inside the flusher's transaction, or alone where no journal is kept). Receipts and
- * stack progress are idempotent; a charge moves its cost from its slice to the key's spending (a slice already
+ * stack progress (and the nonces signed) are idempotent; a charge moves its cost from its slice to the key's spending (a slice already
  * swept — charged in full — is not charged again, and `false` says so); charges and usage count as often as they
  * are applied, which the journal position makes once. Run it in a transaction.
  */
@@ -30,6 +30,18 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
           units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(record.unitsUsed)]),
           next_nonce: eb.fn("greatest", [eb.ref("next_nonce"), eb.val(record.nextNonce)]),
           last_used_ms: eb.fn("greatest", [eb.ref("last_used_ms"), eb.val(record.atMs)]),
+        }))
+        .where("stack_id", "=", BigInt(record.stackId))
+        .execute();
+      return true;
+    case "signed":
+      await db
+        .updateTable("stacks")
+        .set((eb) => ({
+          signed_below_nonce: eb.fn("greatest", [
+            eb.ref("signed_below_nonce"),
+            eb.val(String(BigInt(record.nonce) + 1n)),
+          ]),
         }))
         .where("stack_id", "=", BigInt(record.stackId))
         .execute();

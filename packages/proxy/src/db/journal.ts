@@ -8,7 +8,7 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { GatewayLifecycleError } from "../errors.js";
+import { GatewayDatabaseError, GatewayLifecycleError } from "../errors.js";
 
 /** A receipt a node signed for one of the gateway's stacks (`receiptToRow`'s text). */
 export interface ReceiptRecord {
@@ -26,6 +26,17 @@ export interface StackRecord {
   atMs: number;
 }
 
+/**
+ * A request the gateway signed on a stack, written before it is sent: the node may commit it and never answer
+ * (or the gateway die before its receipt), and the leaf at that nonce then carries the gateway's own signature.
+ */
+export interface SignedRecord {
+  kind: "signed";
+  stackId: string;
+  nonce: string;
+  atMs: number;
+}
+
 /** A request's reservation settled at its actual cost, and what it served (absent: it failed). */
 export interface ChargeRecord {
   kind: "charge";
@@ -35,7 +46,7 @@ export interface ChargeRecord {
   usage?: { model: string; day: string; tokens: string } | undefined;
 }
 
-export type JournalRecord = ReceiptRecord | StackRecord | ChargeRecord;
+export type JournalRecord = ReceiptRecord | StackRecord | SignedRecord | ChargeRecord;
 export type Sequenced = JournalRecord & { seq: number };
 
 /** Past this size, the applied head of the file is cut off (the records still pending are rewritten). */
@@ -59,12 +70,17 @@ export class Journal {
   /** Opens `path` (created when absent): its records past `appliedSeq` are pending again. */
   constructor(path: string | undefined, appliedSeq: number) {
     this.#path = path;
-    const kept = path === undefined ? [] : readJournal(path);
-    this.#pending = kept.filter((record) => record.seq > appliedSeq);
-    this.#seq = Math.max(appliedSeq, ...kept.map((record) => record.seq));
+    const read = path === undefined ? { records: [], intactBytes: 0 } : readJournalFile(path);
+    this.#pending = read.records.filter((record) => record.seq > appliedSeq);
+    // A loop, not `Math.max(...seqs)`: a journal grown while the database was away holds too many for a spread.
+    let seq = appliedSeq;
+    for (const record of read.records) if (record.seq > seq) seq = record.seq;
+    this.#seq = seq;
     if (path !== undefined) {
       this.#fd = openSync(path, "a", 0o600);
-      this.#bytes = statSync(path).size;
+      // A torn last line is cut off, or the next record would be written onto it (and both be lost).
+      if (statSync(path).size > read.intactBytes) ftruncateSync(this.#fd, read.intactBytes);
+      this.#bytes = read.intactBytes;
     }
   }
 
@@ -117,15 +133,48 @@ export class Journal {
 
 /** The records of a journal file; a last line cut short (a write the process never finished) is dropped. */
 export function readJournal(path: string): Sequenced[] {
-  if (!existsSync(path)) return [];
+  return readJournalFile(path).records;
+}
+
+/**
+ * The records of a journal file, and how many of its bytes hold them: only the last line may be unreadable (a
+ * write cut short by a kill); an unreadable line before it is damage the gateway will not guess past.
+ */
+function readJournalFile(path: string): { records: Sequenced[]; intactBytes: number } {
+  if (!existsSync(path)) return { records: [], intactBytes: 0 };
+  const bytes = readFileSync(path);
   const records: Sequenced[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line === "") continue;
-    try {
-      records.push(JSON.parse(line) as Sequenced);
-    } catch {
-      // only a line whose write was cut short
+  let start = 0;
+  let line = 0;
+  while (start < bytes.length) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline === -1 ? bytes.length : newline + 1;
+    line++;
+    const text = bytes.toString("utf8", start, newline === -1 ? end : newline);
+    if (text !== "") {
+      const record = parseRecord(text);
+      if (record === undefined) {
+        if (end < bytes.length)
+          throw new GatewayDatabaseError(
+            `the journal ${path} is damaged at line ${line} (not its last line)`,
+          );
+        return { records, intactBytes: start };
+      }
+      if (newline === -1) return { records, intactBytes: start }; // whole JSON, but its newline never written
+      records.push(record);
     }
+    start = end;
   }
-  return records;
+  return { records, intactBytes: bytes.length };
+}
+
+function parseRecord(text: string): Sequenced | undefined {
+  try {
+    const record = JSON.parse(text) as Sequenced;
+    return typeof record === "object" && record !== null && typeof record.seq === "number"
+      ? record
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -102,6 +102,20 @@ const journalPositions: Migration = {
   },
 };
 
+/**
+ * Version 4: how far the gateway signed each stack's requests (a request signed and sent may have no receipt: the
+ * node withheld it, or the gateway died first). A stack from before may have one such request past its receipts.
+ */
+const signedNonces: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable("stacks")
+      .addColumn("signed_below_nonce", wei, (c) => c.notNull().defaultTo(0))
+      .execute();
+    await sql`update stacks set signed_below_nonce = next_nonce + 1`.execute(db);
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -109,6 +123,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0001_keys_and_stacks": keysAndStacks,
       "0002_usage": usage,
       "0003_journal_positions": journalPositions,
+      "0004_signed_nonces": signedNonces,
     };
   },
 };

@@ -53,6 +53,8 @@ export interface StacksTable {
   /** The running total of the last receipt. */
   units_used: BigDefault;
   next_nonce: BigDefault;
+  /** Every nonce below it may carry the gateway's signature (sent, answered or not): never challenged by index. */
+  signed_below_nonce: BigDefault;
   state: ColumnType<PooledStackState, PooledStackState | undefined, PooledStackState>;
   lease_id: string | null;
   leased_until_ms: Big | null;

@@ -1,4 +1,4 @@
-import { type Logger, silentLogger } from "@atoma/core";
+import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
 import {
   type KeptReceipt,
   NodeRequestError,
@@ -225,6 +225,9 @@ export class NetworkUpstream implements Upstream {
         // Each resend of the same signed request replays the answer from its start.
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
+        // Recorded before the signed request leaves: the node may commit it and never answer.
+        const nonce = new Headers(init?.headers).get(STACK_HEADERS.nonce);
+        await this.#c.pool.markSigned(stack.stackId, nonce === null ? client.nextNonce : BigInt(nonce));
         const firstByte = new AbortController();
         const timer = setTimeout(() => {
           timedOut = true;

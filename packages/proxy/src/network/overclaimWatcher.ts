@@ -31,6 +31,9 @@ export interface OverclaimWatcherOptions {
 /** How far back (blocks) the logs are read for a challenge opened before a restart. */
 const RECOVERY_BLOCKS = 100_000n;
 
+/** A stack of the pool's, as the watcher audits it. */
+type WatchedStack = Awaited<ReturnType<StackPool["stacksExpiringAfter"]>>[number];
+
 interface OpenChallenge {
   kind: ChallengeKind;
   stackId: bigint;
@@ -92,7 +95,7 @@ export class OverclaimWatcher {
     await this.#withdraw();
   }
 
-  async #check(stack: { stackId: bigint; nodeId: bigint; nextNonce: bigint }, now: bigint): Promise<void> {
+  async #check(stack: WatchedStack, now: bigint): Promise<void> {
     const settlement = await getSettlement(this.#chain, stack.stackId);
     const phase: number = settlement.phase;
     if (
@@ -134,11 +137,7 @@ export class OverclaimWatcher {
   }
 
   /** Challenges the settlement when it claims more than the gateway's receipts show. */
-  async #audit(
-    stack: { stackId: bigint; nodeId: bigint; nextNonce: bigint },
-    claimed: bigint,
-    count: bigint,
-  ): Promise<void> {
+  async #audit(stack: WatchedStack, claimed: bigint, count: bigint): Promise<void> {
     const { stackId, nodeId } = stack;
     const last = await this.#pool.lastReceipt(stackId);
     const held = last?.fields.cumulativeUnits ?? 0n;
@@ -177,8 +176,11 @@ export class OverclaimWatcher {
       );
       return;
     }
-    const signed = stack.nextNonce;
-    const leafIndex = last && last.fields.leafIndex + 1n > signed ? last.fields.leafIndex + 1n : signed;
+    // Only a leaf past every request the gateway signed (answered or not: a node may withhold the receipt of one
+    // it committed, and answer the challenge with the gateway's own signature) is one the node cannot prove.
+    let leafIndex = stack.signedBelowNonce;
+    if (stack.nextNonce > leafIndex) leafIndex = stack.nextNonce;
+    if (last && last.fields.leafIndex + 1n > leafIndex) leafIndex = last.fields.leafIndex + 1n;
     if (leafIndex >= count) {
       this.#onChallenge?.("index", "unprovable");
       this.#logger.warn(

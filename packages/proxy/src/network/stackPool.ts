@@ -5,7 +5,7 @@ import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import { applyJournalRecord } from "../db/applyJournal.js";
-import type { ReceiptRecord, StackRecord } from "../db/journal.js";
+import type { ReceiptRecord, SignedRecord, StackRecord } from "../db/journal.js";
 import type { JournalFlusher } from "../db/journalFlusher.js";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase, StacksTable } from "../db/schema.js";
@@ -214,6 +214,19 @@ export class StackPool {
     this.#wakeWaiters();
   }
 
+  /**
+   * Records, before it is sent, that the gateway signed the stack's request at `nonce`: a node holding that
+   * signature can answer a challenge of the leaf, so the watcher never challenges it by index.
+   */
+  async markSigned(stackId: bigint, nonce: bigint): Promise<void> {
+    await this.#record({
+      kind: "signed",
+      stackId: String(stackId),
+      nonce: String(nonce),
+      atMs: this.#o.now(),
+    });
+  }
+
   /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
   async keepReceipt(receipt: KeptReceipt): Promise<void> {
     const held = this.#held.get(receipt.fields.stackId);
@@ -266,7 +279,7 @@ export class StackPool {
   }
 
   /** A receipt or a stack's progress: journaled (applied later), or applied now. */
-  async #record(record: ReceiptRecord | StackRecord): Promise<void> {
+  async #record(record: ReceiptRecord | StackRecord | SignedRecord): Promise<void> {
     if (this.#journal) this.#journal.journal.append(record);
     else await applyJournalRecord(this.#db, record);
   }
@@ -602,14 +615,19 @@ export class StackPool {
   /** The pool's stacks (any state) expiring after `afterSeconds`: those whose settlement may still be open. */
   async stacksExpiringAfter(
     afterSeconds: bigint,
-  ): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint }[]> {
+  ): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint; signedBelowNonce: bigint }[]> {
     const rows = await this.#db
       .selectFrom("stacks")
       .where("expires_at", ">", afterSeconds)
-      .select(["stack_id", "node_id", "next_nonce"])
+      .select(["stack_id", "node_id", "next_nonce", "signed_below_nonce"])
       .orderBy("stack_id")
       .execute();
-    return rows.map((row) => ({ stackId: row.stack_id, nodeId: row.node_id, nextNonce: row.next_nonce }));
+    return rows.map((row) => ({
+      stackId: row.stack_id,
+      nodeId: row.node_id,
+      nextNonce: row.next_nonce,
+      signedBelowNonce: row.signed_below_nonce,
+    }));
   }
 
   #waitForRelease(ms: number): Promise<void> {

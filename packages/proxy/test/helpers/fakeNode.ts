@@ -45,12 +45,15 @@ export async function startFakeNode(
 ): Promise<{
   url: string;
   requests: Record<string, unknown>[];
+  /** Each request's stack envelope headers as received (the owner's signature a node can show on-chain). */
+  envelopes: Record<string, string>[];
   /** The running total the node committed for a stack (what it can bill). */
   billed(stackId: bigint): bigint;
   reset(): void;
   stop(): Promise<void>;
 }> {
   const requests: Record<string, unknown>[] = [];
+  const envelopes: Record<string, string>[] = [];
   const totals = new Map<string, bigint>();
   /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
   const committed = new Map<string, Record<string, unknown>>();
@@ -81,6 +84,9 @@ export async function startFakeNode(
   app.post("/v1/chat/completions", async (c) => {
     const body = (await c.req.json()) as Record<string, unknown>;
     requests.push(body);
+    envelopes.push(
+      Object.fromEntries(Object.values(STACK_HEADERS).map((name) => [name, c.req.header(name) ?? ""])),
+    );
     const plan = script();
     if (plan.kind === "hang") {
       await new Promise((resolve) => {
@@ -261,6 +267,7 @@ export async function startFakeNode(
     url: `http://127.0.0.1:${port}`,
     requests,
     billed: (stackId) => totals.get(String(stackId)) ?? 0n,
+    envelopes,
     reset: () => {
       totals.clear();
       committed.clear();
