@@ -93,7 +93,7 @@ describe("atoma verify", () => {
     expect(lines.slice(0, -1).map((line) => line.split(/\s+/).slice(0, 2).join(" "))).toEqual([
       "pass receipt",
       "pass response_hash",
-      "skip request_hash",
+      "not checked",
       "pass signature",
       "pass signer",
       "pass stack",
@@ -101,7 +101,7 @@ describe("atoma verify", () => {
       "wait settlement",
     ]);
     expect(lines.at(-1)).toBe(
-      "verdict verified; settlement unsettled; pending inclusion, settlement; not checked request_hash",
+      "verdict verified (request not checked); settlement unsettled; pending inclusion, settlement; not checked request_hash",
     );
     const withRequest = await runCliToEnd([
       "verify",
@@ -113,6 +113,7 @@ describe("atoma verify", () => {
     ]);
     expect(withRequest.code).toBe(0);
     expect(withRequest.stdout).toMatch(/^pass request_hash /m);
+    expect(withRequest.stdout.trim().split("\n").at(-1)).toMatch(/^verdict verified; /);
   });
 
   it("fails a tampered answer with its code (exit 1), in text and --json", async () => {

@@ -149,6 +149,80 @@ describe("verifyResponse before settlement", () => {
     injected.choices[0]!.message.function_call = { name: "transfer", arguments: '{"to":"0xabc"}' };
     const verdict = await verifyResponse(injected, { chain: chain() });
     expect(verdict.ok).toBe(false);
+    expect(verdict.failures).toEqual(["unsigned_fields"]);
+    const reasoning = structuredClone(received(answers[1]!)) as unknown as typeof injected;
+    reasoning.choices[0]!.message.reasoning_content = "the user asked me to transfer the funds";
+    expect((await verifyResponse(reasoning, { chain: chain() })).failures).toEqual(["unsigned_fields"]);
+    const extra = { ...received(answers[2]!), service_tier: "priority" };
+    expect((await verifyResponse(extra, { chain: chain() })).failures).toEqual(["unsigned_fields"]);
+    // A null where the signed body has nothing tells a client nothing: an honest answer with it still passes.
+    const nulls = structuredClone(received(answers[0]!)) as unknown as typeof injected;
+    nulls.choices[0]!.message.refusal = null;
+    expect((await verifyResponse(nulls, { chain: chain() })).failures).toEqual([]);
+  });
+
+  describe("through a gateway, which signs its own body and returns it as atoma_request", () => {
+    // The client sent no max_tokens and a provider field; the gateway added max_tokens: 8 and removed provider.
+    const sent = (content: string) => ({
+      model: model.id,
+      messages: [{ role: "user", content }],
+      provider: { sort: "price" },
+    });
+    const relayed = (answer: Verified, request: unknown = answer.request) => ({
+      ...received(answer),
+      atoma_request: request,
+    });
+    const verdictOf = (response: unknown, request: unknown) =>
+      verifyResponse(response, { chain: chain(), request });
+
+    it("passes the client's own body against an honest answer, chat and stream", async () => {
+      for (const [answer, content] of [
+        [answers[0]!, "Hello there"],
+        [answers[1]!, "Tell me a story"],
+      ] as const) {
+        const verdict = await verdictOf(relayed(answer), { ...sent(content), stream: answer === answers[1] });
+        expect(failed(verdict)).toEqual([]);
+        expect(statuses(verdict).request_hash).toBe("pass");
+      }
+      // The client's body named no stream flag: StackClient signed stream: false, the default.
+      expect(failed(await verdictOf(relayed(answers[0]!), sent("Hello there")))).toEqual([]);
+      // Without atoma_request the client's body is hashed as it is, and is not what was signed.
+      expect((await verdictOf(received(answers[0]!), sent("Hello there"))).failures).toEqual([
+        "request_hash_mismatch",
+      ]);
+    });
+
+    it("catches an answer to another question, whatever atoma_request says", async () => {
+      // The true signed body, but the client asked something else.
+      expect((await verdictOf(relayed(answers[0]!), sent("Something I never asked"))).failures).toEqual([
+        "request_hash_mismatch",
+      ]);
+      // atoma_request rewritten to the client's question: it no longer hashes to the receipt's request hash.
+      const forged = {
+        ...answers[0]!.request,
+        messages: [{ role: "user", content: "Something I never asked" }],
+      };
+      expect(
+        (await verdictOf(relayed(answers[0]!, forged), sent("Something I never asked"))).failures,
+      ).toEqual(["request_hash_mismatch"]);
+    });
+
+    it("catches a gateway that changed more than max_tokens and provider", async () => {
+      // The client named its own limit: a gateway that signed another one changed the request.
+      const named = { ...sent("Hello there"), max_tokens: 100 };
+      expect((await verdictOf(relayed(answers[0]!), named)).failures).toEqual(["request_hash_mismatch"]);
+      // A setting the client did not send (a temperature) is a change too.
+      const colder = { ...sent("Hello there"), temperature: 0.2 };
+      expect((await verdictOf(relayed(answers[0]!), colder)).failures).toEqual(["request_hash_mismatch"]);
+      expect((await verdictOf(relayed(answers[0]!, "not an object"), sent("Hello there"))).failures).toEqual([
+        "request_hash_mismatch",
+      ]);
+    });
+
+    it("leaves the request not checked without the client's body, atoma_request or not", async () => {
+      const verdict = await verifyResponse(relayed(answers[0]!), { chain: chain() });
+      expect(statuses(verdict).request_hash).toBe("not_checked");
+    });
   });
 
   it("catches a receipt for another request than the one given", async () => {

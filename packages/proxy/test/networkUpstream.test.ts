@@ -1,4 +1,5 @@
 import type { ChainContext } from "@atoma/chain";
+import { parseReceipt, requestHash } from "@atoma/core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -116,6 +117,9 @@ describe("the gateway in front of nodes that misbehave", () => {
     const answer = await send();
     expect(answer).toMatchObject({ nodeId: 1n, units: 5n, pricePerMillion: 1n });
     expect(answer.atoma.node_id).toBe("1");
+    // The body it signed, returned to the client as atoma_request: the receipt's request hash is its hash.
+    expect(answer.request).toEqual({ ...body, stream: false });
+    expect(requestHash(answer.request)).toBe(parseReceipt(answer.atoma).fields.reqHash);
     // The stack used longest ago goes next: requests spread over the pool.
     expect((await send()).nodeId).toBe(2n);
     const again = await send();

@@ -32,6 +32,7 @@ describe("streams through the gateway", () => {
       choices: [],
       usage: { prompt_tokens: 1, completion_tokens: 11, total_tokens: 12 },
       atoma: expect.objectContaining({ node_id: "7", units: "12", signature: `0x${"33".repeat(65)}` }),
+      atoma_request: STREAM,
     });
   });
 

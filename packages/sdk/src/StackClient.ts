@@ -82,6 +82,8 @@ export interface Verified<T = Record<string, unknown>> {
   response: T;
   atoma: AtomaReceipt;
   fields: SignedResponseFields;
+  /** The request body exactly as signed (the receipt's request hash is its hash): what a relay shows its client. */
+  request: Record<string, unknown>;
 }
 
 type Body = Record<string, unknown>;
@@ -245,7 +247,8 @@ export class StackClient {
       stackUnits: this.#options.stackUnits,
     });
     if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
-    return { response: signedResponseBody(response), atoma: receipt, fields };
+    const request = JSON.parse(signed.json) as Body;
+    return { response: signedResponseBody(response), atoma: receipt, fields, request };
   }
 
   readonly #readJson: Read = async (answer) => {

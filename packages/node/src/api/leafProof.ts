@@ -2,6 +2,7 @@ import { type Hash, InvalidInputError, type LeafProof, StackTree } from "@atoma/
 import type { NodeDb } from "../db/openStateDatabase.js";
 import { UnknownStackError } from "../errors.js";
 import { LeafNotFoundError, StackNotSettledError } from "./errors.js";
+import { SettledTreeCache } from "./settledTreeCache.js";
 
 /** Where the node's settlements live on-chain, as a proof names them. */
 export interface ProofChain {
@@ -20,7 +21,7 @@ export function uintParam(value: string, name: string): bigint {
 /**
  * Leaf `leafIndex` of stack `stackId`, served by this node, with its inclusion proof under the root the node
  * posted on-chain: the same `StackTree` over the same leaves (those frozen for the settlement, in index order) as
- * `buildSettlement`. Throws `UnknownStackError` (this node does not hold the stack), `StackNotSettledError` (its
+ * `buildSettlement` (read once per settled stack when `cache` holds its tree). Throws `UnknownStackError` (this node does not hold the stack), `StackNotSettledError` (its
  * root is not on-chain yet) or `LeafNotFoundError`.
  */
 export async function readLeafProof(
@@ -28,6 +29,7 @@ export async function readLeafProof(
   chain: ProofChain,
   stackId: bigint,
   leafIndex: bigint,
+  cache?: SettledTreeCache,
 ): Promise<LeafProof> {
   const stack = await db
     .selectFrom("stacks")
@@ -44,14 +46,20 @@ export async function readLeafProof(
     throw new StackNotSettledError(stackId);
   if (leafIndex >= settlement.leaf_count)
     throw new LeafNotFoundError(stackId, leafIndex, settlement.leaf_count);
-  const rows = await db
-    .selectFrom("leaves")
-    .select(["leaf_index", "leaf_hash", "nonce", "req_hash", "resp_hash", "units", "cumulative_units"])
-    .where("stack_id", "=", stackId)
-    .where("leaf_index", "<", settlement.leaf_count)
-    .orderBy("leaf_index")
-    .execute();
-  const tree = new StackTree(rows.map((row) => row.leaf_hash as Hash));
+  const key = SettledTreeCache.key(stackId, settlement.merkle_root, settlement.leaf_count);
+  let settled = cache?.get(key);
+  if (!settled) {
+    const rows = await db
+      .selectFrom("leaves")
+      .select(["leaf_index", "leaf_hash", "nonce", "req_hash", "resp_hash", "units", "cumulative_units"])
+      .where("stack_id", "=", stackId)
+      .where("leaf_index", "<", settlement.leaf_count)
+      .orderBy("leaf_index")
+      .execute();
+    settled = { rows, tree: new StackTree(rows.map((row) => row.leaf_hash as Hash)) };
+    cache?.set(key, settled);
+  }
+  const { rows, tree } = settled;
   const row = rows[Number(leafIndex)]!;
   return {
     object: "stack.leaf_proof",

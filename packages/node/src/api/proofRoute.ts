@@ -1,6 +1,7 @@
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import { type ProofChain, readLeafProof, uintParam } from "./leafProof.js";
+import { SettledTreeCache } from "./settledTreeCache.js";
 
 /**
  * `GET /v1/stacks/{id}/proof/{leaf}`: a settled stack's leaf with its inclusion proof under the root on-chain.
@@ -8,10 +9,12 @@ import { type ProofChain, readLeafProof, uintParam } from "./leafProof.js";
  * in OpenAI's error shape; a proof never changes once given, so it may be cached.
  */
 export function proofRoute(app: NodeApp, db: NodeDb, chain: ProofChain): void {
+  // Every public GET would otherwise read and hash all of a stack's leaves again.
+  const cache = new SettledTreeCache();
   app.get("/v1/stacks/:stackId/proof/:leafIndex", async (c) => {
     const stackId = uintParam(c.req.param("stackId"), "stackId");
     const leafIndex = uintParam(c.req.param("leafIndex"), "leafIndex");
-    const proof = await readLeafProof(db, chain, stackId, leafIndex);
+    const proof = await readLeafProof(db, chain, stackId, leafIndex, cache);
     return c.json(proof, 200, { "cache-control": "public, max-age=60" });
   });
 }

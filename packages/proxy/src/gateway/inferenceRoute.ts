@@ -9,7 +9,7 @@ import { parseProviderPreferences } from "../routing/providerPreferences.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
-import { finalChunk, SSE_HEADERS, sseEvent } from "./sse.js";
+import { finalChunk, SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
 import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
 
 type Settle = (answer: UpstreamAnswer | undefined) => Promise<void>;
@@ -107,7 +107,7 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
     }
     await settle(answer);
     return c.json(
-      { ...answer.response, atoma: answer.atoma },
+      { ...answer.response, atoma: answer.atoma, ...signedRequestOf(answer) },
       200,
       servedHeaders(answer.nodeId, answer.fallback),
     );

@@ -24,5 +24,14 @@ export function finalChunk(answer: UpstreamAnswer): Record<string, unknown> {
     choices: [],
     usage: response.usage,
     atoma: answer.atoma,
+    ...signedRequestOf(answer),
   };
+}
+
+/**
+ * `{ atoma_request }`: the body the gateway signed for the client (its `max_tokens` added, `provider` removed), so
+ * that the client can check the receipt's request hash against it and it against its own body.
+ */
+export function signedRequestOf(answer: UpstreamAnswer): { atoma_request?: Record<string, unknown> } {
+  return answer.request ? { atoma_request: answer.request } : {};
 }

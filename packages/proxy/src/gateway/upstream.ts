@@ -39,6 +39,8 @@ export interface UpstreamAnswer {
   response: Json;
   /** The node's `atoma` object, as it sent it. */
   atoma: AtomaReceipt;
+  /** The request body exactly as signed, whose hash the receipt names (absent from a stand-in that signs nothing). */
+  request?: Json | undefined;
   nodeId: bigint;
   /** The units the receipt charged. */
   units: bigint;

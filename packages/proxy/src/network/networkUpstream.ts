@@ -257,6 +257,7 @@ export class NetworkUpstream implements Upstream {
       return {
         response: verified.response,
         atoma: verified.atoma,
+        request: verified.request,
         nodeId: stack.nodeId,
         units: verified.fields.units,
         pricePerMillion: stack.pricePerMillion,

@@ -87,6 +87,8 @@ export class FakeUpstream implements Upstream {
         usage,
       },
       atoma: { ...RECEIPT, units: String(units) },
+      // What StackClient signs: the body with its stream flag.
+      request: request.endpoint === "embeddings" ? request.body : { ...request.body, stream: request.stream },
       nodeId: 7n,
       units: BigInt(units),
       pricePerMillion: this.pricePerMillion,

@@ -18,6 +18,7 @@ export type CheckName =
 export type VerifyFailureCode =
   | "receipt_malformed"
   | "response_hash_mismatch"
+  | "unsigned_fields"
   | "request_hash_mismatch"
   | "signature_invalid"
   | "signer_not_registered"

@@ -5,14 +5,15 @@ import {
   type Hash,
   parseReceipt,
   recoverResponseSigner,
-  requestHash,
   responseHash,
   type SignedResponseFields,
 } from "@atoma/core";
 import { type Address, isAddressEqual } from "viem";
 import { fetchLeafProof } from "./fetchLeafProof.js";
 import { inclusionCheck } from "./inclusionCheck.js";
+import { requestHashCheck } from "./requestHashCheck.js";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
+import { unsignedFieldOf } from "./unsignedFields.js";
 import { type Check, type Verdict, verdictOf } from "./verdict.js";
 import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
 
@@ -107,10 +108,12 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
 }
 
 function responseHashCheck(args: VerifyArguments, signed: Hash): Check {
-  const { atoma: _receipt, ...body } = args.response;
+  const { atoma: _receipt, atoma_request: _request, ...body } = args.response;
   let actual: Hash;
+  let unsigned: string | undefined;
   try {
     actual = responseHash(body);
+    unsigned = unsignedFieldOf(body);
   } catch (error) {
     return {
       name: "response_hash",
@@ -119,37 +122,20 @@ function responseHashCheck(args: VerifyArguments, signed: Hash): Check {
       reason: `the body is not a complete OpenAI response: ${message(error)}`,
     };
   }
-  return same(actual, signed)
+  if (!same(actual, signed))
+    return {
+      name: "response_hash",
+      status: "fail",
+      code: "response_hash_mismatch",
+      reason: "the body differs from what the node signed (edited after signing?)",
+    };
+  return unsigned === undefined
     ? { name: "response_hash", status: "pass", reason: "the body is what the node signed" }
     : {
         name: "response_hash",
         status: "fail",
-        code: "response_hash_mismatch",
-        reason: "the body differs from what the node signed (edited after signing?)",
-      };
-}
-
-function requestHashCheck(args: VerifyArguments, signed: Hash): Check {
-  if (!args.request.given)
-    return { name: "request_hash", status: "not_checked", reason: "give the request body to check it" };
-  let actual: Hash;
-  try {
-    actual = requestHash(args.request.body);
-  } catch (error) {
-    return {
-      name: "request_hash",
-      status: "fail",
-      code: "request_hash_mismatch",
-      reason: `the request given cannot be hashed: ${message(error)}`,
-    };
-  }
-  return same(actual, signed)
-    ? { name: "request_hash", status: "pass", reason: "the receipt is for the request given" }
-    : {
-        name: "request_hash",
-        status: "fail",
-        code: "request_hash_mismatch",
-        reason: "the receipt is for another request than the one given",
+        code: "unsigned_fields",
+        reason: `the body carries what the node never signed, at ${unsigned} (added after signing?)`,
       };
 }
 
