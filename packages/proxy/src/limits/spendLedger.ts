@@ -59,6 +59,8 @@ export class SpendLedger {
   readonly #idleMs: number;
   readonly #holder: string;
   readonly #slices = new Map<string, Slice>();
+  /** Idle slices taken out of the map whose give-back failed: retried by the next `maintain`. */
+  #returning: Slice[] = [];
   #maintaining: Promise<unknown> = Promise.resolve();
 
   constructor(db: GatewayDb, options: SpendLedgerOptions = {}) {
@@ -146,17 +148,22 @@ export class SpendLedger {
       (slice) => slice.inFlightWei === 0n && !slice.growing && now - slice.idleSince >= idleMs,
     );
     for (const slice of idle) this.#slices.delete(slice.keyId);
-    if (idle.length > 0) await this.#journal?.flush();
-    for (const [i, slice] of idle.entries())
-      try {
+    // Those a failed run left (their flush or give-back failed) go first; until then they are renewed as live.
+    const returning = [...this.#returning, ...idle];
+    this.#returning = [];
+    let given = 0;
+    try {
+      if (returning.length > 0) await this.#journal?.flush();
+      for (const slice of returning) {
         await this.#giveBack(sql<boolean>`reservation_id = ${slice.sliceId}`);
-      } catch (error) {
-        // Not given back: they stay this process's, for the next run.
-        for (const left of idle.slice(i))
-          if (!this.#slices.has(left.keyId)) this.#slices.set(left.keyId, left);
-        throw error;
+        given += 1;
       }
-    const live = [...this.#slices.values()].map((slice) => slice.sliceId);
+    } catch (error) {
+      // Not given back: they stay this process's, for the next run (never left to the sweep's full charge).
+      this.#returning = returning.slice(given);
+      throw error;
+    }
+    const live = [...this.#slices.values(), ...this.#returning].map((slice) => slice.sliceId);
     if (live.length > 0)
       await this.#db
         .updateTable("spend_reservations")
