@@ -59,6 +59,8 @@ export class SpendLedger {
   readonly #idleMs: number;
   readonly #holder: string;
   readonly #slices = new Map<string, Slice>();
+  /** Charges `settle` could not record (journal or database failing): applied by the next `maintain`. */
+  readonly #unrecorded: ChargeRecord[] = [];
   /** Idle slices taken out of the map whose give-back failed: retried by the next `maintain`. */
   #returning: Slice[] = [];
   #maintaining: Promise<unknown> = Promise.resolve();
@@ -116,19 +118,28 @@ export class SpendLedger {
       );
     // A slice goes back only once every charge on it is in the database: the journal's are flushed first, and
     // one applied here is applied before its request stops counting as in flight.
-    if (this.#journal) this.#journal.journal.append(record);
-    else if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
-      this.#logger.warn(
-        { keyId: reservation.keyId, reservationId: reservation.reservationId },
-        "a reservation was swept before its request settled: it was charged at its maximum",
+    // A charge that cannot be recorded now (journal or database failing) is kept and applied by the next
+    // `maintain` before any slice goes back; the request stops counting as in flight either way.
+    try {
+      if (this.#journal) this.#journal.journal.append(record);
+      else await this.#applyNow(record);
+    } catch (error) {
+      this.#unrecorded.push(record);
+      this.#logger.error(
+        { keyId: reservation.keyId, reservationId: reservation.reservationId, err: error },
+        "recording a charge failed: it is kept and applied by the next maintenance run",
       );
+    }
     const slice = this.#slices.get(reservation.keyId);
     if (slice?.sliceId === reservation.reservationId) {
       slice.inFlightWei -= reservation.maxWei;
       slice.heldWei -= actualWei < slice.heldWei ? actualWei : slice.heldWei;
       slice.idleSince = performance.now();
     }
-    if (!this.#journal && this.#idleMs === 0) await this.maintain();
+    if (!this.#journal && this.#idleMs === 0)
+      await this.maintain().catch((error: unknown) =>
+        this.#logger.warn({ err: error }, "giving back idle slices failed: the next maintenance run retries"),
+      );
   }
 
   /**
@@ -142,7 +153,31 @@ export class SpendLedger {
     return run;
   }
 
+  /** Applies a charge to the database now; logs one whose slice was swept (charged in full) meanwhile. */
+  async #applyNow(record: ChargeRecord): Promise<void> {
+    if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
+      this.#logger.warn(
+        { keyId: record.keyId, reservationId: record.reservationId },
+        "a reservation was swept before its request settled: it was charged at its maximum",
+      );
+  }
+
+  /** Applies the charges `settle` could not record, straight to the database (they are in no journal). */
+  async #applyUnrecorded(): Promise<void> {
+    // Taken out first: a concurrent run (a refused growth) never applies one twice.
+    const batch = this.#unrecorded.splice(0);
+    for (const [i, record] of batch.entries())
+      try {
+        await this.#applyNow(record);
+      } catch (error) {
+        this.#unrecorded.unshift(...batch.slice(i));
+        throw error;
+      }
+  }
+
   async #maintain(idleMs: number): Promise<void> {
+    // Before any slice goes back: its charges must be in the database.
+    await this.#applyUnrecorded();
     const now = performance.now();
     const idle = [...this.#slices.values()].filter(
       (slice) => slice.inFlightWei === 0n && !slice.growing && now - slice.idleSince >= idleMs,
@@ -203,6 +238,7 @@ export class SpendLedger {
           // Spent to nothing and refused more: its row goes, once its charges are in.
           if (this.#slices.get(keyId) === held) this.#slices.delete(keyId);
           await this.#journal?.flush();
+          await this.#applyUnrecorded();
           await this.#giveBack(sql<boolean>`reservation_id = ${held.sliceId}`);
         }
         throw await this.#refusal(keyId, now);
