@@ -59,6 +59,9 @@ export class SpendLedger {
   readonly #idleMs: number;
   readonly #holder: string;
   readonly #slices = new Map<string, Slice>();
+  /** Reservations taken and not yet settled, and who waits for none to be left (`settledAll`). */
+  #open = 0;
+  readonly #waiters: (() => void)[] = [];
   /** Charges `settle` could not record (journal or database failing): applied by the next `maintain`. */
   readonly #unrecorded: ChargeRecord[] = [];
   /** Idle slices taken out of the map whose give-back failed: retried by the next `maintain`. */
@@ -85,6 +88,7 @@ export class SpendLedger {
       const slice = this.#slices.get(keyId);
       if (slice && slice.heldWei - slice.inFlightWei >= maxWei) {
         slice.inFlightWei += maxWei;
+        this.#open += 1;
         return { reservationId: slice.sliceId, keyId, maxWei };
       }
       if (slice?.growing) await slice.growing;
@@ -121,14 +125,17 @@ export class SpendLedger {
     // A charge that cannot be recorded now (journal or database failing) is kept and applied by the next
     // `maintain` before any slice goes back; the request stops counting as in flight either way.
     try {
-      if (this.#journal) this.#journal.journal.append(record);
-      else await this.#applyNow(record);
+      await this.#record(record);
     } catch (error) {
       this.#unrecorded.push(record);
+      // The whole record is logged: were the process to end before the next run, it is not lost.
       this.#logger.error(
-        { keyId: reservation.keyId, reservationId: reservation.reservationId, err: error },
+        { record, err: error },
         "recording a charge failed: it is kept and applied by the next maintenance run",
       );
+    } finally {
+      this.#open = Math.max(0, this.#open - 1);
+      if (this.#open === 0) for (const wake of this.#waiters.splice(0)) wake();
     }
     const slice = this.#slices.get(reservation.keyId);
     if (slice?.sliceId === reservation.reservationId) {
@@ -151,6 +158,33 @@ export class SpendLedger {
     const run = this.#maintaining.then(() => this.#maintain(idleMs));
     this.#maintaining = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Resolves once every reservation taken has settled (true), or after `timeoutMs` (false): a shutdown waits on
+   * it before it closes the journal, so a stream still reading its receipt is charged.
+   */
+  async settledAll(timeoutMs: number): Promise<boolean> {
+    if (this.#open === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await new Promise<boolean>((resolve) => {
+      this.#waiters.push(() => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    clearTimeout(timer);
+    return settled;
+  }
+
+  /** Journaled, or applied now; a journal that refuses it (closed by a shutdown, failing) falls back to the database. */
+  async #record(record: ChargeRecord): Promise<void> {
+    if (this.#journal)
+      try {
+        this.#journal.journal.append(record);
+        return;
+      } catch (error) {
+        this.#logger.warn({ err: error }, "the journal refused a charge: it is applied to the database now");
+      }
+    await this.#applyNow(record);
   }
 
   /** Applies a charge to the database now; logs one whose slice was swept (charged in full) meanwhile. */

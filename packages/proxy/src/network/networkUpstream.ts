@@ -66,7 +66,12 @@ const STACK_REFUSED = new Set([
 ]);
 
 /** Refusals the chain can confirm or contradict (status, expiry, serving node) before the stack is retired. */
-const CHAIN_CHECKED_REFUSALS = new Set(["stack_closed", "stack_expired", "stack_not_served", "unknown_stack"]);
+const CHAIN_CHECKED_REFUSALS = new Set([
+  "stack_closed",
+  "stack_expired",
+  "stack_not_served",
+  "unknown_stack",
+]);
 
 class StackRefused extends Error {
   constructor(readonly refusal: NodeRequestError) {

@@ -296,8 +296,18 @@ export class StackPool {
 
   /** A receipt or a stack's progress: journaled (applied later), or applied now. */
   async #record(record: ReceiptRecord | StackRecord): Promise<void> {
-    if (this.#journal) this.#journal.journal.append(record);
-    else await applyJournalRecord(this.#db, record);
+    if (this.#journal)
+      try {
+        this.#journal.journal.append(record);
+        return;
+      } catch (error) {
+        // Closed by a shutdown or failing: straight to the database (both kinds apply idempotently).
+        this.#logger.warn(
+          { err: error, record },
+          "the journal refused a record: it is applied to the database now",
+        );
+      }
+    await applyJournalRecord(this.#db, record);
   }
 
   async #lastStored(stackId: bigint): Promise<KeptReceipt | undefined> {
