@@ -228,6 +228,7 @@ export class StackPool {
       const nowSeconds = BigInt(Math.floor(this.#o.now() / 1000));
       return (
         onChain.status !== StackStatus.Active ||
+        onChain.closedAt !== 0n ||
         onChain.nodeId !== stack.nodeId ||
         (owner !== undefined && onChain.owner.toLowerCase() !== owner.toLowerCase()) ||
         onChain.expiresAt <= nowSeconds + REFUSAL_EXPIRY_SLACK_S
