@@ -337,6 +337,38 @@ describe("the gateway's stacks on-chain", () => {
     expect(atNode).toBeLessThanOrEqual(1);
   }, 120_000);
 
+  it("retires a stack whose refusal the chain bears out (closed on-chain), and puts aside a node refusing an open one", async () => {
+    await retireAll();
+    health = new NodeHealthBook();
+    bought.length = 0;
+    const upstream = upstreamOf(pool());
+    await send(upstream, { only: [String(nodeId(2))] });
+    const first = await opened.db
+      .selectFrom("stacks")
+      .select("stack_id")
+      .where("state", "<>", "retired")
+      .where("node_id", "=", nodeId(2))
+      .executeTakeFirstOrThrow();
+    await closeStack(wallet.ctx, { stackId: first.stack_id });
+    scripts[2] = { kind: "refuse", status: 409, code: "stack_closed" };
+    try {
+      // Closed indeed: retired, and another bought; that one is open, so its refusal puts the node aside.
+      await expect(send(upstream, { only: [String(nodeId(2))] })).rejects.toThrow();
+    } finally {
+      scripts[2] = { kind: "honest" };
+    }
+    expect((await stackRow(first.stack_id)).state).toBe("retired");
+    expect(bought.filter((b) => b.nodeId === nodeId(2))).toHaveLength(2);
+    const open = await opened.db
+      .selectFrom("stacks")
+      .select("stack_id")
+      .where("state", "<>", "retired")
+      .where("node_id", "=", nodeId(2))
+      .execute();
+    expect(open).toHaveLength(1);
+    expect(health.available(nodeId(2))).toBe(false);
+  }, 120_000);
+
   it("does not buy again at a node out of rotation, nor for a stack no request used lately", async () => {
     await retireAll();
     bought.length = 0;

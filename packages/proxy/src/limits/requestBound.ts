@@ -76,7 +76,12 @@ export function requestBound(
         ? bytesOf(body.messages) + renderedExtras(body)
         : invalid("messages must be a non-empty array")
       : promptTokens(body.prompt, "prompt");
-  const asked = positiveInt(body, "max_completion_tokens") ?? positiveInt(body, "max_tokens");
+  // Engines differ on which field they honour (completions read `max_tokens` only), so both named are bounded and
+  // capped: the larger is what the request can cost.
+  const limits = [positiveInt(body, "max_completion_tokens"), positiveInt(body, "max_tokens")].filter(
+    (limit): limit is number => limit !== undefined,
+  );
+  const asked = limits.length > 0 ? Math.max(...limits) : undefined;
   if (asked !== undefined && asked > options.maxCompletionTokens)
     throw new InvalidInputError(`max_tokens must be at most ${options.maxCompletionTokens} on this gateway`);
   const choices = positiveInt(body, "n") ?? 1;

@@ -59,6 +59,13 @@ export class SpendLedger {
   readonly #idleMs: number;
   readonly #holder: string;
   readonly #slices = new Map<string, Slice>();
+  /** Reservations taken and not yet settled, and who waits for none to be left (`settledAll`). */
+  #open = 0;
+  readonly #waiters: (() => void)[] = [];
+  /** Charges `settle` could not record (journal or database failing): applied by the next `maintain`. */
+  readonly #unrecorded: ChargeRecord[] = [];
+  /** Idle slices taken out of the map whose give-back failed: retried by the next `maintain`. */
+  #returning: Slice[] = [];
   #maintaining: Promise<unknown> = Promise.resolve();
 
   constructor(db: GatewayDb, options: SpendLedgerOptions = {}) {
@@ -81,6 +88,7 @@ export class SpendLedger {
       const slice = this.#slices.get(keyId);
       if (slice && slice.heldWei - slice.inFlightWei >= maxWei) {
         slice.inFlightWei += maxWei;
+        this.#open += 1;
         return { reservationId: slice.sliceId, keyId, maxWei };
       }
       if (slice?.growing) await slice.growing;
@@ -114,19 +122,31 @@ export class SpendLedger {
       );
     // A slice goes back only once every charge on it is in the database: the journal's are flushed first, and
     // one applied here is applied before its request stops counting as in flight.
-    if (this.#journal) this.#journal.journal.append(record);
-    else if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
-      this.#logger.warn(
-        { keyId: reservation.keyId, reservationId: reservation.reservationId },
-        "a reservation was swept before its request settled: it was charged at its maximum",
+    // A charge that cannot be recorded now (journal or database failing) is kept and applied by the next
+    // `maintain` before any slice goes back; the request stops counting as in flight either way.
+    try {
+      await this.#record(record);
+    } catch (error) {
+      this.#unrecorded.push(record);
+      // The whole record is logged: were the process to end before the next run, it is not lost.
+      this.#logger.error(
+        { record, err: error },
+        "recording a charge failed: it is kept and applied by the next maintenance run",
       );
+    } finally {
+      this.#open = Math.max(0, this.#open - 1);
+      if (this.#open === 0) for (const wake of this.#waiters.splice(0)) wake();
+    }
     const slice = this.#slices.get(reservation.keyId);
     if (slice?.sliceId === reservation.reservationId) {
       slice.inFlightWei -= reservation.maxWei;
       slice.heldWei -= actualWei < slice.heldWei ? actualWei : slice.heldWei;
       slice.idleSince = performance.now();
     }
-    if (!this.#journal && this.#idleMs === 0) await this.maintain();
+    if (!this.#journal && this.#idleMs === 0)
+      await this.maintain().catch((error: unknown) =>
+        this.#logger.warn({ err: error }, "giving back idle slices failed: the next maintenance run retries"),
+      );
   }
 
   /**
@@ -140,23 +160,79 @@ export class SpendLedger {
     return run;
   }
 
+  /**
+   * Resolves once every reservation taken has settled (true), or after `timeoutMs` (false): a shutdown waits on
+   * it before it closes the journal, so a stream still reading its receipt is charged.
+   */
+  async settledAll(timeoutMs: number): Promise<boolean> {
+    if (this.#open === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await new Promise<boolean>((resolve) => {
+      this.#waiters.push(() => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    clearTimeout(timer);
+    return settled;
+  }
+
+  /** Journaled, or applied now; a journal that refuses it (closed by a shutdown, failing) falls back to the database. */
+  async #record(record: ChargeRecord): Promise<void> {
+    if (this.#journal)
+      try {
+        this.#journal.journal.append(record);
+        return;
+      } catch (error) {
+        this.#logger.warn({ err: error }, "the journal refused a charge: it is applied to the database now");
+      }
+    await this.#applyNow(record);
+  }
+
+  /** Applies a charge to the database now; logs one whose slice was swept (charged in full) meanwhile. */
+  async #applyNow(record: ChargeRecord): Promise<void> {
+    if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
+      this.#logger.warn(
+        { keyId: record.keyId, reservationId: record.reservationId },
+        "a reservation was swept before its request settled: it was charged at its maximum",
+      );
+  }
+
+  /** Applies the charges `settle` could not record, straight to the database (they are in no journal). */
+  async #applyUnrecorded(): Promise<void> {
+    // Taken out first: a concurrent run (a refused growth) never applies one twice.
+    const batch = this.#unrecorded.splice(0);
+    for (const [i, record] of batch.entries())
+      try {
+        await this.#applyNow(record);
+      } catch (error) {
+        this.#unrecorded.unshift(...batch.slice(i));
+        throw error;
+      }
+  }
+
   async #maintain(idleMs: number): Promise<void> {
+    // Before any slice goes back: its charges must be in the database.
+    await this.#applyUnrecorded();
     const now = performance.now();
     const idle = [...this.#slices.values()].filter(
       (slice) => slice.inFlightWei === 0n && !slice.growing && now - slice.idleSince >= idleMs,
     );
     for (const slice of idle) this.#slices.delete(slice.keyId);
-    if (idle.length > 0) await this.#journal?.flush();
-    for (const [i, slice] of idle.entries())
-      try {
+    // Those a failed run left (their flush or give-back failed) go first; until then they are renewed as live.
+    const returning = [...this.#returning, ...idle];
+    this.#returning = [];
+    let given = 0;
+    try {
+      if (returning.length > 0) await this.#journal?.flush();
+      for (const slice of returning) {
         await this.#giveBack(sql<boolean>`reservation_id = ${slice.sliceId}`);
-      } catch (error) {
-        // Not given back: they stay this process's, for the next run.
-        for (const left of idle.slice(i))
-          if (!this.#slices.has(left.keyId)) this.#slices.set(left.keyId, left);
-        throw error;
+        given += 1;
       }
-    const live = [...this.#slices.values()].map((slice) => slice.sliceId);
+    } catch (error) {
+      // Not given back: they stay this process's, for the next run (never left to the sweep's full charge).
+      this.#returning = returning.slice(given);
+      throw error;
+    }
+    const live = [...this.#slices.values(), ...this.#returning].map((slice) => slice.sliceId);
     if (live.length > 0)
       await this.#db
         .updateTable("spend_reservations")
@@ -196,6 +272,7 @@ export class SpendLedger {
           // Spent to nothing and refused more: its row goes, once its charges are in.
           if (this.#slices.get(keyId) === held) this.#slices.delete(keyId);
           await this.#journal?.flush();
+          await this.#applyUnrecorded();
           await this.#giveBack(sql<boolean>`reservation_id = ${held.sliceId}`);
         }
         throw await this.#refusal(keyId, now);

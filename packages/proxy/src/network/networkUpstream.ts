@@ -65,6 +65,14 @@ const STACK_REFUSED = new Set([
   "unknown_stack",
 ]);
 
+/** Refusals the chain can confirm or contradict (status, expiry, serving node) before the stack is retired. */
+const CHAIN_CHECKED_REFUSALS = new Set([
+  "stack_closed",
+  "stack_expired",
+  "stack_not_served",
+  "unknown_stack",
+]);
+
 class StackRefused extends Error {
   constructor(readonly refusal: NodeRequestError) {
     super(refusal.message);
@@ -280,6 +288,25 @@ export class NetworkUpstream implements Upstream {
         throw new NodeDown(
           stack.nodeId,
           new NodeFailedError(`node ${stack.nodeId} refused a stack with room left`),
+        );
+      }
+      if (
+        error instanceof NodeRequestError &&
+        CHAIN_CHECKED_REFUSALS.has(error.code) &&
+        !(await this.#c.pool.chainBearsOutRefusal(stack))
+      ) {
+        // The chain says the stack is open, unexpired and the node's: retiring it and buying again would let a
+        // node make the gateway buy stack after stack. The node is put aside (and not bought at), the stack kept.
+        this.#logger.warn(
+          { nodeId: String(stack.nodeId), stackId: String(stack.stackId), code: error.code },
+          "a node refused a stack the chain says it serves: the node is put aside, the stack kept",
+        );
+        this.#c.onNodeError?.(stack.nodeId, "false_refusal");
+        this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+        this.#c.pool.avoidBuyingAt(stack.nodeId);
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(`node ${stack.nodeId} refused a stack the chain says it serves`),
         );
       }
       const lied = error instanceof ResponseVerificationError || error instanceof OverbilledReceiptError;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type ChainContext, getStack } from "@atoma/chain";
+import { type ChainContext, getStack, StackStatus } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
@@ -49,6 +49,8 @@ export interface StackPoolComponents {
 const BUY_AT_NODES = 3;
 /** How long a node that could not take a stack is passed over by purchases. */
 const REFUSED_PURCHASE_MS = 60_000;
+/** A stack this close to its expiry (seconds) may be refused as expired: the node's clock may run ahead. */
+const REFUSAL_EXPIRY_SLACK_S = 60n;
 
 export interface StackPoolOptions {
   /** Units each stack bought holds. @default 1000000 */
@@ -227,6 +229,34 @@ export class StackPool {
     });
   }
 
+  /**
+   * Whether the chain bears out a node's refusal of the stack as closed, expired, unknown or not its own: the
+   * stack is not active, expires within `REFUSAL_EXPIRY_SLACK_S`, or names another node or owner. A chain that
+   * cannot be read believes the node (the stack is retired, as before).
+   */
+  async chainBearsOutRefusal(stack: LeasedStack): Promise<boolean> {
+    try {
+      const onChain = await getStack(this.#chain, stack.stackId);
+      const owner = this.#chain.walletClient.account?.address;
+      const nowSeconds = BigInt(Math.floor(this.#o.now() / 1000));
+      return (
+        onChain.status !== StackStatus.Active ||
+        onChain.closedAt !== 0n ||
+        onChain.nodeId !== stack.nodeId ||
+        (owner !== undefined && onChain.owner.toLowerCase() !== owner.toLowerCase()) ||
+        onChain.expiresAt <= nowSeconds + REFUSAL_EXPIRY_SLACK_S
+      );
+    } catch (error) {
+      this.#logger.warn({ stackId: String(stack.stackId), err: error }, "reading a refused stack failed");
+      return true;
+    }
+  }
+
+  /** Buys no stack at the node for a while (it refused a stack the chain says it serves). */
+  avoidBuyingAt(nodeId: bigint): void {
+    this.#refusedUntil.set(nodeId, performance.now() + REFUSED_PURCHASE_MS);
+  }
+
   /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
   async keepReceipt(receipt: KeptReceipt): Promise<void> {
     const held = this.#held.get(receipt.fields.stackId);
@@ -280,8 +310,18 @@ export class StackPool {
 
   /** A receipt or a stack's progress: journaled (applied later), or applied now. */
   async #record(record: ReceiptRecord | StackRecord | SignedRecord): Promise<void> {
-    if (this.#journal) this.#journal.journal.append(record);
-    else await applyJournalRecord(this.#db, record);
+    if (this.#journal)
+      try {
+        this.#journal.journal.append(record);
+        return;
+      } catch (error) {
+        // Closed by a shutdown or failing: straight to the database (both kinds apply idempotently).
+        this.#logger.warn(
+          { err: error, record },
+          "the journal refused a record: it is applied to the database now",
+        );
+      }
+    await applyJournalRecord(this.#db, record);
   }
 
   async #lastStored(stackId: bigint): Promise<KeptReceipt | undefined> {

@@ -172,6 +172,10 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       stop: async () => {
         for (const timer of timers) clearInterval(timer);
         await server.stop();
+        // A stream whose client left after its last chunk still reads its receipt and charges the key: the
+        // journal closes only once every request settled (or the shutdown timeout passed).
+        if (!(await parts.ledger.settledAll(config.server.shutdownTimeoutMs ?? 10_000)))
+          logger.warn({}, "requests still in flight at shutdown: their records go straight to the database");
         await Promise.all(loops.map((loop) => loop.stop()));
         await closeRedis();
         await pool
