@@ -29,7 +29,9 @@ import {
 
 const Phase = { Reveal: 2, Accepted: 4, Failed: 6, Opening: 9 } as const;
 const REQUESTS = 3;
-const FRAUD_USER_SHARE = (COLLATERAL * 3_000n) / 10_000n;
+/** The user's share of a node slashed for fraud, holding `collateral` (the dev parameters' 30 %). */
+const fraudUserShare = (collateral: bigint) => (collateral * 3_000n) / 10_000n;
+const FRAUD_USER_SHARE = fraudUserShare(COLLATERAL);
 /** What a missed duty costs a node holding `collateral` (the dev parameters' timeoutSlashBps, 5 %). */
 const timeoutShare = (collateral: bigint) => (collateral * 500n) / 10_000n;
 
@@ -236,6 +238,8 @@ describe("cheaters are caught", () => {
     if (revealed.outcome !== "disputed") throw new Error("the tampered output went unnoticed");
     const [colluder, ...honest] = await drawnCommittee(net, revealed.disputeId);
     const keeping = await collateralsOf(honest);
+    // The colluder may have paid a timeout share in an earlier test: the user's share is of what it holds now.
+    const colluderCollateral = (await read().nodeRegistry.read.getNode([colluder!])).collateral;
     board.assign(colluder!, colludingStrategy);
     board.open = true;
     // The colluder voted the server's public claim without computing: it has no outputs to show, and the dispute
@@ -248,7 +252,7 @@ describe("cheaters are caught", () => {
     await net.advance(601);
     await whenPhase(served.stackId, Phase.Failed);
     // The colluder voted against the majority: it is slashed too, and the user gets a share of both.
-    await expectCaught(served, before, PRICE + FRAUD_USER_SHARE);
+    await expectCaught(served, before, PRICE + fraudUserShare(colluderCollateral));
     const dispute = await read().disputeManager.read.getDispute([revealed.disputeId]);
     expect(dispute.decided).toBe(true);
     expect(dispute.winner).not.toBe(dispute.serverResult);
