@@ -27,6 +27,7 @@ export default defineConfig({
       "packages/*/test/**/*.test.ts",
       "contracts/scripts/**/*.test.ts",
       "bench/**/*.test.ts",
+      "testing/**/*.test.ts",
     ],
     pool: "forks",
     testTimeout: 60_000,
