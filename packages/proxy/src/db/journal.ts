@@ -90,7 +90,13 @@ export class Journal {
     const sequenced: Sequenced = { ...record, seq: ++this.#seq };
     if (this.#fd !== undefined) {
       const line = `${JSON.stringify(sequenced)}\n`;
-      writeSync(this.#fd, line);
+      try {
+        writeFully(this.#fd, line);
+      } catch (error) {
+        // Cut off what part of the line got written, so the records appended later stay readable.
+        ftruncateSync(this.#fd, this.#bytes);
+        throw new GatewayDatabaseError("the journal could not be written", { cause: error });
+      }
       this.#bytes += Buffer.byteLength(line);
     }
     this.#pending.push(sequenced);
@@ -114,9 +120,11 @@ export class Journal {
       this.#bytes = 0;
     } else if (this.#bytes > ROTATE_BYTES) {
       const next = `${this.#path}.next`;
-      const fd = openSync(next, "w", 0o600);
+      // Append mode, as the first file: emptying it later must not leave the write offset past the end.
+      const fd = openSync(next, "a", 0o600);
+      ftruncateSync(fd, 0);
       const text = this.#pending.map((record) => `${JSON.stringify(record)}\n`).join("");
-      writeSync(fd, text);
+      writeFully(fd, text);
       renameSync(next, this.#path);
       closeSync(this.#fd);
       this.#fd = fd;
@@ -128,6 +136,17 @@ export class Journal {
     this.#closed = true;
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
+  }
+}
+
+/** Writes all of `text`: a short write (a full disk) must fail loudly, never leave half a record behind. */
+function writeFully(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  while (written < bytes.length) {
+    const n = writeSync(fd, bytes, written, bytes.length - written);
+    if (n <= 0) throw new GatewayDatabaseError("the journal could not be written");
+    written += n;
   }
 }
 

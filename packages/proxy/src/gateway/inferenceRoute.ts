@@ -11,6 +11,7 @@ import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
 import { finalChunk, SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
 import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
+import { codeLabel } from "../metrics/codeLabel.js";
 
 type Settle = (answer: UpstreamAnswer | undefined) => Promise<void>;
 
@@ -32,7 +33,7 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
     try {
       return await serve(c);
     } catch (error) {
-      parts.metrics?.requests.inc({ endpoint, outcome: errorResponseOf(error).body.error.code });
+      parts.metrics?.requests.inc({ endpoint, outcome: codeLabel(errorResponseOf(error).body.error.code) });
       throw error;
     }
   };
@@ -190,7 +191,10 @@ async function streamed(
       if (servedBy === undefined) return refuse(error);
       if (!signal.aborted) {
         const response = errorResponseOf(error);
-        parts.metrics?.requests.inc({ endpoint: request.endpoint, outcome: response.body.error.code });
+        parts.metrics?.requests.inc({
+          endpoint: request.endpoint,
+          outcome: codeLabel(response.body.error.code),
+        });
         if (!response.expected) parts.logger.error({ err: error }, "a stream failed");
         write(response.body);
       }

@@ -17,7 +17,7 @@ export function createGatewayMetrics(options: { processMetrics?: boolean | undef
   const name = (suffix: string) => `${GATEWAY_METRICS_PREFIX}${suffix}`;
   return {
     registry,
-    /** Inference requests answered, by endpoint and outcome (`ok` or the error code sent). */
+    /** Inference requests answered, by endpoint and outcome (`ok`, or the error code sent when it is a known one, else `other`). */
     requests: new Counter({
       name: name("requests_total"),
       help: "Inference requests, by endpoint and outcome",

@@ -29,6 +29,7 @@ import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
 import { UsageBook } from "../usage/usageBook.js";
+import { codeLabel } from "../metrics/codeLabel.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
@@ -113,7 +114,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         chainId: config.network.chainId,
         stackManager: config.network.contracts.StackManager,
         health,
-        onNodeError: (nodeId, code) => metrics.nodeErrors.inc({ node_id: String(nodeId), code }),
+        onNodeError: (nodeId, code) =>
+          metrics.nodeErrors.inc({ node_id: String(nodeId), code: codeLabel(code) }),
         logger,
       },
       {
