@@ -5,13 +5,13 @@ import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
 import { type Endpoint, requestBound } from "../limits/requestBound.js";
+import { codeLabel } from "../metrics/codeLabel.js";
 import { parseProviderPreferences } from "../routing/providerPreferences.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
 import { finalChunk, SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
 import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
-import { codeLabel } from "../metrics/codeLabel.js";
 
 type Settle = (answer: UpstreamAnswer | undefined) => Promise<void>;
 

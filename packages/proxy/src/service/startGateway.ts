@@ -16,6 +16,7 @@ import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
 import { SpendLedger } from "../limits/spendLedger.js";
+import { codeLabel } from "../metrics/codeLabel.js";
 import { createGatewayMetrics, type GatewayMetrics } from "../metrics/gatewayMetrics.js";
 import { BackgroundLoop } from "../network/backgroundLoop.js";
 import { nodesOf } from "../network/catalog.js";
@@ -29,7 +30,6 @@ import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
 import { UsageBook } from "../usage/usageBook.js";
-import { codeLabel } from "../metrics/codeLabel.js";
 
 export interface GatewayComponents {
   /** The gateway's wallet: it buys the stacks and signs every request. */
