@@ -42,6 +42,7 @@ export const WIRE_ERRORS = {
   // A gateway's own refusals, spelled as OpenAI spells them where OpenAI has the case.
   invalid_api_key: { status: 401, type: "invalid_request_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
+  request_exceeds_stack: { status: 400, type: "invalid_request_error" },
   key_not_found: { status: 404, type: "not_found_error" },
   insufficient_quota: { status: 429, type: "insufficient_quota" },
   rate_limit_exceeded: { status: 429, type: "rate_limit_error" },

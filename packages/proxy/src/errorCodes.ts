@@ -14,6 +14,7 @@ export type ProxyErrorCode =
   | "node_failed"
   | "proxy_config_invalid"
   | "rate_limit_exceeded"
+  | "request_exceeds_stack"
   | "request_too_large"
   | "route_not_found"
   | "shutting_down";

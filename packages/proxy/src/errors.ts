@@ -144,6 +144,17 @@ export class RequestTooLargeError extends AtomaError<ProxyErrorCode> {
   }
 }
 
+/** A node called a stack it had never answered on exhausted: the request may need more units than a stack holds. */
+export class RequestExceedsStackError extends AtomaError<ProxyErrorCode> {
+  override name = "RequestExceedsStackError";
+  constructor(stackUnits: bigint, maxUnits: bigint) {
+    super(
+      "request_exceeds_stack",
+      `the node refused a whole ${stackUnits}-unit stack for this request (at most ${maxUnits} units by the gateway's count): make it smaller, or raise the gateway's unitsPerStack`,
+    );
+  }
+}
+
 export class RouteNotFoundError extends AtomaError<ProxyErrorCode> {
   override name = "RouteNotFoundError";
   constructor() {

@@ -60,7 +60,11 @@ describe("load on equal nodes", () => {
           })
           .execute();
     upstream = new NetworkUpstream({
-      catalog: { models: () => [model], model: (name) => (name === "tiny" ? model : undefined) },
+      catalog: {
+        models: () => [model],
+        model: (name) => (name === "tiny" ? model : undefined),
+        allowsPrivateNodeUrls: true,
+      },
       pool: new StackPool(
         { db: opened.db, chain: {} as ChainContext },
         { maxPricePerMillion: 100n, unitsPerStack: 100_000n, maxStacksPerModel: NODES * STACKS_PER_NODE },

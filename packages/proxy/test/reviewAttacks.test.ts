@@ -50,7 +50,11 @@ describe("review: attacks on the gateway through a real node connection", () => 
     );
     upstream = new NetworkUpstream(
       {
-        catalog: { models: () => [model], model: (name) => (name === "tiny" ? model : undefined) },
+        catalog: {
+          models: () => [model],
+          model: (name) => (name === "tiny" ? model : undefined),
+          allowsPrivateNodeUrls: true,
+        },
         pool,
         account: gateway,
         chainId: CHAIN_ID,

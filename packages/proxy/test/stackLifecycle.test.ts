@@ -408,10 +408,7 @@ describe("the gateway's stacks on-chain", () => {
     const stackId = BigInt(first.atoma.stack_id as string);
     // The gateway holds the stacks it used until they sit idle (its hold timer): handed back here.
     await stacks.renewHolds(0);
-    const closer = new IdleStackCloser(
-      { pool: stacks, chain: wallet.ctx, now: () => clock.now },
-      { idleMs: 60_000 },
-    );
+    const closer = new IdleStackCloser({ pool: stacks, now: () => clock.now }, { idleMs: 60_000 });
     // Not idle long enough: left alone.
     clock.now += 30_000;
     await closer.pass();
@@ -622,10 +619,7 @@ describe("the gateway's stacks on-chain", () => {
     const stackId = BigInt(first.atoma.stack_id as string);
     await stacks.renewHolds(0);
     clock.now += 61_000;
-    await new IdleStackCloser(
-      { pool: stacks, chain: wallet.ctx, now: () => clock.now },
-      { idleMs: 60_000 },
-    ).pass();
+    await new IdleStackCloser({ pool: stacks, now: () => clock.now }, { idleMs: 60_000 }).pass();
     const { escrow } = await getStack(wallet.ctx, stackId);
     const collateral = (await devnet.deployment.contracts.nodeRegistry.read.getNode([nodeId(0)])).collateral;
     // Within the settle window nothing happens; past it, the watcher times the stack out.

@@ -14,6 +14,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   node_failed: true,
   proxy_config_invalid: true,
   rate_limit_exceeded: true,
+  request_exceeds_stack: true,
   request_too_large: true,
   route_not_found: true,
   shutting_down: true,

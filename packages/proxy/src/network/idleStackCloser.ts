@@ -1,4 +1,3 @@
-import { type ChainContext, closeStack } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import type { StackPool } from "./stackPool.js";
 
@@ -10,7 +9,6 @@ import type { StackPool } from "./stackPool.js";
  */
 export class IdleStackCloser {
   readonly #pool: StackPool;
-  readonly #chain: ChainContext;
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #onClosed: ((stackId: bigint) => void) | undefined;
@@ -19,7 +17,6 @@ export class IdleStackCloser {
   constructor(
     components: {
       pool: StackPool;
-      chain: ChainContext;
       now?: (() => number) | undefined;
       onClosed?: ((stackId: bigint) => void) | undefined;
       logger?: Logger | undefined;
@@ -27,7 +24,6 @@ export class IdleStackCloser {
     options: { idleMs: number },
   ) {
     this.#pool = components.pool;
-    this.#chain = components.chain;
     this.#idleMs = options.idleMs;
     this.#now = components.now ?? Date.now;
     this.#onClosed = components.onClosed;
@@ -41,7 +37,7 @@ export class IdleStackCloser {
       // A request may have leased it since: then it stays.
       if (!(await this.#pool.takeIdle(stackId, cutoff))) continue;
       try {
-        const closed = await closeStack(this.#chain, { stackId });
+        const closed = await this.#pool.closeOnChain(stackId);
         this.#onClosed?.(stackId);
         this.#logger.info(
           { stackId: String(stackId), settleDeadline: String(closed.settleDeadline), tx: closed.hash },

@@ -47,6 +47,10 @@ export class NetworkCatalog {
     this.#logger = (options.logger ?? silentLogger).child({ module: "catalog" });
     for (const name of options.modelNames ?? []) this.#names.set(modelIdOf(name), name);
   }
+  /** Whether nodes at loopback or private addresses are listed (a dev network, tests). */
+  get allowsPrivateNodeUrls(): boolean {
+    return this.#options.allowPrivateNodeUrls ?? false;
+  }
 
   /** The models with a name, in name order. */
   models(): CatalogModel[] {

@@ -8,20 +8,27 @@ import {
   type Verified,
 } from "@atoma/sdk";
 import type { Address, LocalAccount } from "viem";
-import { ModelNotFoundError, NodeFailedError, NoNodeAvailableError } from "../errors.js";
+import {
+  ModelNotFoundError,
+  NodeFailedError,
+  NoNodeAvailableError,
+  RequestExceedsStackError,
+} from "../errors.js";
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import type { ProviderPreferences } from "../routing/providerPreferences.js";
 import { allowedBy, rankNodes } from "../routing/rankNodes.js";
+import { answerCapsFor } from "./answerCaps.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
+import { NodeAddressGuard } from "./nodeAddressGuard.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
 
 export interface NetworkUpstreamComponents {
   /** What the network serves (a `NetworkCatalog`). */
-  catalog: Pick<NetworkCatalog, "models" | "model">;
+  catalog: Pick<NetworkCatalog, "models" | "model" | "allowsPrivateNodeUrls">;
   pool: StackPool;
   /** The gateway's wallet: it owns the stacks and signs every request. */
   account: LocalAccount;
@@ -109,11 +116,13 @@ export class NetworkUpstream implements Upstream {
   readonly #stacksPerRequest: number;
   readonly #timeoutMs: number;
   readonly #o: NetworkUpstreamOptions;
+  readonly #addressGuard: NodeAddressGuard;
   readonly health: NodeHealthBook;
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
     this.#c = components;
     this.#o = options;
+    this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
@@ -209,6 +218,18 @@ export class NetworkUpstream implements Upstream {
     fallback: boolean,
     signal: AbortSignal,
   ): Promise<UpstreamAnswer> {
+    const urlRefused = await this.#addressGuard.refusal(stack.nodeUrl);
+    if (urlRefused !== undefined) {
+      // The URL the stack was bought with (the node's then): it may point somewhere the catalog never saw.
+      await this.#c.pool.retire(stack, "node_url_refused");
+      this.#c.onNodeError?.(stack.nodeId, "node_url_refused");
+      this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+      this.#c.pool.avoidBuyingAt(stack.nodeId);
+      throw new NodeDown(
+        stack.nodeId,
+        new NodeFailedError(`node ${stack.nodeId} is not called at its stack's address: ${urlRefused}`),
+      );
+    }
     const kept: Promise<void>[] = [];
     const relay = new StreamRelay();
     const firstByteMs = this.#o.firstByteTimeoutMs ?? 60_000;
@@ -228,6 +249,7 @@ export class NetworkUpstream implements Upstream {
       firstNonce: stack.nextNonce,
       resends: this.#o.resends ?? 2,
       resendDelayMs: this.#o.resendDelayMs ?? 100,
+      ...answerCapsFor(request.endpoint, request.maxUnits),
       onReceipt: (receipt) => kept.push(this.#c.pool.keepReceipt(receipt)),
       fetch: async (input, init) => {
         // Each resend of the same signed request replays the answer from its start.
@@ -289,6 +311,18 @@ export class NetworkUpstream implements Upstream {
           stack.nodeId,
           new NodeFailedError(`node ${stack.nodeId} refused a stack with room left`),
         );
+      }
+      if (error instanceof NodeRequestError && error.code === "stack_exhausted" && unitsUsed === 0n) {
+        // A stack the gateway holds no receipt on, within the template slack of the request's bound: the request
+        // may truly need more than a whole stack, or the node lies. Either way a new stack would fare no better,
+        // so none is bought for this request; the stack leaves the pool (and is closed, so it settles and refunds)
+        // and the node is put aside, so a node cannot make the gateway buy stack after stack.
+        await Promise.allSettled(kept);
+        await this.#c.pool.retire(stack, "exhausted_unused");
+        this.#c.onNodeError?.(stack.nodeId, "stack_exhausted");
+        this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+        this.#c.pool.avoidBuyingAt(stack.nodeId);
+        throw new RequestExceedsStackError(stack.units, request.maxUnits);
       }
       if (
         error instanceof NodeRequestError &&

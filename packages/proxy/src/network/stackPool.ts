@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type ChainContext, getStack, StackStatus } from "@atoma/chain";
+import { type ChainContext, closeStack, getStack, StackStatus } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
@@ -105,6 +105,9 @@ interface PoolSettings {
  * serialised (one wallet). `runningLow`/`buyAhead`, `idleSince`/`takeIdle` and `stacksExpiringAfter` serve the
  * gateway's background work (`StackRestocker`, `IdleStackCloser`, `OverclaimWatcher`).
  */
+/** Refusals that say the stack is already over on-chain (and that the chain bears out before a retirement). */
+const CHAIN_ENDED_REFUSALS = new Set(["stack_closed", "stack_expired", "stack_not_served", "unknown_stack"]);
+
 export class StackPool {
   readonly #db: GatewayDb;
   readonly #chain: ChainContext;
@@ -115,6 +118,7 @@ export class StackPool {
   /** Nodes whose last purchase failed, until when (the process's clock) they are passed over. */
   readonly #refusedUntil = new Map<bigint, number>();
   readonly #waiting = new Set<() => void>();
+  readonly #closing = new Set<Promise<void>>();
 
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
   readonly #held = new Map<bigint, HeldStack>();
@@ -214,6 +218,41 @@ export class StackPool {
       "stack retired",
     );
     this.#wakeWaiters();
+    // A stack still open on-chain (spent, or its node lied) is closed, so its node settles it now and what is
+    // left comes back, rather than the escrow waiting for expiry; one the chain already shows over is left be.
+    if (!CHAIN_ENDED_REFUSALS.has(reason)) this.#closeInBackground(stack);
+  }
+
+  /**
+   * Closes a stack of the gateway's wallet on-chain, after any purchase under way: one wallet's transactions are
+   * sent one at a time, or two of them could take the same nonce.
+   */
+  closeOnChain(stackId: bigint): ReturnType<typeof closeStack> {
+    const run = this.#buying.then(() => closeStack(this.#chain, { stackId }));
+    this.#buying = run.catch(() => undefined);
+    return run;
+  }
+
+  #closeInBackground(stack: LeasedStack): void {
+    const closing = this.closeOnChain(stack.stackId).then(
+      (closed) =>
+        this.#logger.info(
+          { stackId: String(stack.stackId), tx: closed.hash },
+          "retired stack closed: its node settles it and the rest is refunded",
+        ),
+      (error: unknown) =>
+        this.#logger.warn(
+          { stackId: String(stack.stackId), err: error },
+          "closing a retired stack failed: it settles at expiry",
+        ),
+    );
+    this.#closing.add(closing);
+    void closing.finally(() => this.#closing.delete(closing));
+  }
+
+  /** Waits for the closes of retired stacks under way (a shutdown, a test). */
+  async closesDone(): Promise<void> {
+    await Promise.allSettled([...this.#closing]);
   }
 
   /**

@@ -246,7 +246,7 @@ function stackLoops(
   }
   if (stacks.idleCloseSeconds > 0) {
     const closer = new IdleStackCloser(
-      { pool, chain, now, logger, onClosed: () => metrics.stacksClosed.inc() },
+      { pool, now, logger, onClosed: () => metrics.stacksClosed.inc() },
       { idleMs: stacks.idleCloseSeconds * 1_000 },
     );
     loop("idle-close", (signal) => closer.pass(signal));

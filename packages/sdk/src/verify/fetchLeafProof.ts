@@ -1,4 +1,5 @@
 import { type LeafProof, parseLeafProof } from "@atoma/core";
+import { readBodyCapped } from "../readBodyCapped.js";
 
 /** A proof is a few kilobytes at most (32 siblings): anything far larger is not one. */
 const MAX_PROOF_BYTES = 64 * 1024;
@@ -22,8 +23,9 @@ export async function fetchLeafProof(
   }
   let text: string;
   try {
-    const response = await fetcher(url, { signal: AbortSignal.timeout(timeoutMs) });
-    text = await response.text();
+    // A node's URL is anyone's to register: no redirect elsewhere, and no more read than a proof can be.
+    const response = await fetcher(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+    text = await readBodyCapped(response, MAX_PROOF_BYTES, "leaf proof");
     if (!response.ok) {
       const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
       return `the node answered ${response.status}${typeof code === "string" ? ` ${code}` : ""}`;
@@ -31,7 +33,6 @@ export async function fetchLeafProof(
   } catch (error) {
     return `the node at ${url.origin} did not serve the proof (${error instanceof Error ? error.message : "failed"})`;
   }
-  if (text.length > MAX_PROOF_BYTES) return "the node's proof is too large to be one";
   try {
     return parseLeafProof(JSON.parse(text));
   } catch (error) {

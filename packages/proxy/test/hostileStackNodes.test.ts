@@ -1,0 +1,171 @@
+import { type ChainContext, createTask, getStack, setNodeUrl, subscribe, TaskRole } from "@atoma/chain";
+import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import { TaskSecurityLevel } from "@atoma/contracts";
+import { leafHash, leafOf, requestHash, type StackLeaf, StackTree } from "@atoma/core";
+import { readContext } from "@atoma/sdk";
+import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { NetworkCatalog } from "../src/network/networkCatalog.js";
+import { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { type ChallengeOutcome, OverclaimWatcher } from "../src/network/overclaimWatcher.js";
+import { receiptFromRow } from "../src/network/receiptRows.js";
+import { StackPool } from "../src/network/stackPool.js";
+import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
+import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+
+const embedded = testDatabases()[0]!;
+const MODEL = "tiny";
+/** A public address nothing answers at (TEST-NET-3 is not in the private list). */
+const PUBLIC_URL = "http://203.0.113.7:9";
+
+describe("stacks against hostile nodes", () => {
+  let devnet: Devnet;
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  let wallet: { account: LocalAccount; ctx: ChainContext };
+  let nodes: DevNode[];
+  let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
+  const scripts: NodeScript[] = [];
+  const bought: bigint[] = [];
+
+  const pools: StackPool[] = [];
+  const pool = (units: bigint) => {
+    const made = new StackPool(
+      { db: opened.db, chain: wallet.ctx, onBought: (nodeId) => bought.push(nodeId) },
+      {
+        maxPricePerMillion: parseEther("3"),
+        unitsPerStack: units,
+        durationSeconds: 86_400n,
+        maxStacksPerModel: 2,
+      },
+    );
+    pools.push(made);
+    return made;
+  };
+  const upstreamOf = (catalog: NetworkCatalog, stacks: StackPool) =>
+    new NetworkUpstream(
+      {
+        catalog,
+        pool: stacks,
+        account: wallet.account,
+        chainId: devnet.anvil.chainId,
+        stackManager: devnet.deployment.addresses.StackManager,
+        health: new NodeHealthBook(),
+      },
+      { resendDelayMs: 10 },
+    );
+  const send = (upstream: NetworkUpstream, nodeId: bigint, maxUnits: bigint) =>
+    upstream.send({
+      endpoint: "chat",
+      model: MODEL,
+      body: { model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 4 },
+      stream: false,
+      maxUnits,
+      signal: new AbortController().signal,
+      provider: parseProviderPreferences({ only: [String(nodeId)] }),
+    });
+  const catalogOf = (allowPrivateNodeUrls: boolean) =>
+    new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
+      modelNames: [MODEL],
+      nodeTimeoutMs: 200,
+      allowPrivateNodeUrls,
+    });
+
+  beforeAll(async () => {
+    devnet = await startDevnet();
+    const { modelId } = await devnet.registerModel({ name: MODEL });
+    nodes = [await devnet.addNode(), await devnet.addNode()];
+    fakes = await Promise.all(
+      nodes.map((node, i) =>
+        startFakeNode(
+          node.signerAccount,
+          node.nodeId,
+          devnet.anvil.chainId,
+          devnet.deployment.addresses.StackManager,
+          () => scripts[i] ?? { kind: "honest" },
+        ),
+      ),
+    );
+    const { taskId } = await createTask(devnet.admin, {
+      modelId,
+      role: TaskRole.Chat,
+      securityLevel: TaskSecurityLevel.None,
+    });
+    for (const [i, node] of nodes.entries()) {
+      await setNodeUrl(node.operator, { nodeId: node.nodeId, url: i === 0 ? PUBLIC_URL : fakes[i]!.url });
+      await subscribe(node.signer, {
+        taskId,
+        nodeId: node.nodeId,
+        pricePerMillion: parseEther("1"),
+        capacity: 10n ** 12n,
+      });
+    }
+    await devnet.advance(3_600);
+    const funded = await devnet.account(parseEther("100"));
+    wallet = { account: funded.account, ctx: funded.ctx };
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const fake of fakes ?? []) await fake.stop();
+    await opened?.close();
+    await db?.dispose();
+    await devnet?.stop();
+  });
+
+  // A node refusing a fresh stack as "stack_exhausted" is believed whenever the request's bound is within the
+  // template slack (4,096 units) of a whole stack: the chain is not asked, the node is neither cooled down nor
+  // avoided, retired stacks do not count against maxStacksPerModel, so every such request buys three stacks.
+  it("does not buy stack after stack for a node that calls fresh stacks exhausted", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const upstream = upstreamOf(catalog, pool(10_000n));
+    scripts[1] = { kind: "refuse", status: 409, code: "stack_exhausted" };
+    try {
+      // 6,000 units: a request of a ~6 KB prompt, on a 10,000-unit stack (in production: a ~996 KB prompt, 1M units).
+      for (let i = 0; i < 3; i++) await send(upstream, nodes[1]!.nodeId, 6_000n).catch(() => undefined);
+    } finally {
+      scripts[1] = { kind: "honest" };
+    }
+    const atNode = bought.filter((id) => id === nodes[1]!.nodeId).length;
+    const retired = await opened.db
+      .selectFrom("stacks")
+      .select("stack_id")
+      .where("state", "=", "retired")
+      .execute();
+    // One stack for the first request; then the node is put aside and no more is bought there.
+    expect(atNode).toBe(1);
+    expect(retired).toHaveLength(1);
+    // The retired stack is closed on-chain, so its node settles it and the escrow comes back.
+    await pools.at(-1)!.closesDone();
+    const onChain = await getStack(wallet.ctx, retired[0]!.stack_id);
+    expect(onChain.closedAt).toBeGreaterThan(0n);
+  }, 180_000);
+
+  // The catalog judges a node's URL (no private addresses off a dev chain), but the stack row keeps the URL read
+  // from the chain at purchase (`withNode`), which the policy never sees: a node that points its URL at a private
+  // address just before the gateway buys there (its catalog entry is up to refreshMs old) gets every request on
+  // that stack sent to the private address, even after it points the URL back and the catalog keeps it.
+  it("never sends a request to a private address when private node URLs are not allowed", async () => {
+    const catalog = catalogOf(false);
+    await catalog.refresh();
+    expect(catalog.model(MODEL)?.tasks[0]?.nodes.map((n) => n.nodeId)).toEqual([nodes[0]!.nodeId]);
+    await setNodeUrl(nodes[0]!.operator, { nodeId: nodes[0]!.nodeId, url: fakes[0]!.url });
+    const upstream = upstreamOf(catalog, pool(1_000n));
+    await send(upstream, nodes[0]!.nodeId, 10n).catch(() => undefined);
+    // Pointed back: the catalog keeps the node, and the stack still goes to 127.0.0.1.
+    await setNodeUrl(nodes[0]!.operator, { nodeId: nodes[0]!.nodeId, url: PUBLIC_URL });
+    await catalog.refresh();
+    await send(upstream, nodes[0]!.nodeId, 10n).catch(() => undefined);
+    const rows = await opened.db
+      .selectFrom("stacks")
+      .select("node_url")
+      .where("node_id", "=", nodes[0]!.nodeId)
+      .execute();
+    expect(fakes[0]!.requests).toHaveLength(0);
+  }, 180_000);
+});
