@@ -155,10 +155,22 @@ describe("the gateway in front of nodes that misbehave", () => {
   });
 
   it("moves to another stack when a node refuses the stack as spent, closed or unknown", async () => {
+    // Both stacks used once: node 1's is the one leased next.
+    expect((await send()).nodeId).toBe(1n);
+    expect((await send()).nodeId).toBe(2n);
     scripts[0] = () => ({ kind: "refuse", status: 402, code: "stack_exhausted" });
     const answer = await send();
     expect(answer.nodeId).toBe(2n);
     expect((await stacks())[0]).toMatchObject({ state: "retired" });
+  });
+
+  it("buys and tries no other stack when a node calls one it never answered on exhausted", async () => {
+    scripts[0] = () => ({ kind: "refuse", status: 402, code: "stack_exhausted" });
+    const atNode2 = nodes[1]!.requests.length;
+    await expect(send()).rejects.toMatchObject({ code: "request_exceeds_stack" });
+    expect(nodes[1]!.requests).toHaveLength(atNode2);
+    expect((await stacks())[0]).toMatchObject({ state: "retired" });
+    expect(health.available(1n)).toBe(false);
   });
 
   it("passes a node's refusal of the request itself, and turns its failures into the gateway's 502", async () => {
