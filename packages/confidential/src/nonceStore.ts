@@ -30,7 +30,7 @@ export class NonceStore {
 
   /** A fresh random 32-byte nonce, remembered as outstanding. */
   issue(): HexString {
-    this.#prune();
+    this.#prune(1);
     const nonce = toHex(randomBytes(32));
     this.#entries.set(nonce, { issuedAt: this.#now(), spent: false });
     return nonce;
@@ -39,7 +39,7 @@ export class NonceStore {
   /** Marks `nonce` spent; throws `NonceReplayError` if it already was, `NonceUnknownError` if never issued or stale. */
   consume(nonce: HexString): void {
     const key = toHex(fromHex(nonce, "nonce", 32));
-    this.#prune();
+    this.#prune(0);
     const entry = this.#entries.get(key);
     if (entry?.spent)
       throw new NonceReplayError("this nonce was already answered once: the evidence is a replay");
@@ -47,11 +47,12 @@ export class NonceStore {
     entry.spent = true;
   }
 
-  #prune(): void {
+  /** Drops entries older than the TTL, then the oldest while `room` more would not fit. */
+  #prune(room: number): void {
     const cutoff = this.#now() - this.#ttlMs;
     for (const [nonce, entry] of this.#entries) {
       // Spent entries are kept as long as outstanding ones: a replay within the TTL must read as a replay.
-      if (entry.issuedAt < cutoff || this.#entries.size > this.#capacity) this.#entries.delete(nonce);
+      if (entry.issuedAt < cutoff || this.#entries.size + room > this.#capacity) this.#entries.delete(nonce);
       else break;
     }
   }

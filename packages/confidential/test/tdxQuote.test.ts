@@ -13,6 +13,11 @@ import {
 import { describe, expect, it } from "vitest";
 import { OUTDATED_INSIDE, TDX_AFTER, TDX_INSIDE, tdxFixture } from "./fixtures.js";
 
+/** Flips bits of one byte in place. */
+function flip(bytes: Uint8Array, index: number, mask: number): void {
+  bytes[index] = (bytes[index] ?? 0) ^ mask;
+}
+
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 const upToDate = ["UpToDate"] as const;
 const REAL_MRTD =
@@ -32,7 +37,7 @@ describe("Intel TDX quote verification (real quote and collateral)", () => {
 
   it("refuses the quote with one byte of the report body flipped", () => {
     const { quote, collateral } = tdxFixture("tdx_quote");
-    quote[48 + 520] ^= 0x01; // inside the report data of the TD report
+    flip(quote, 48 + 520, 0x01); // the first byte of the TD report's report data
     const run = () =>
       verifyTdxQuote(quote, collateral, { nowSeconds: seconds(TDX_INSIDE), allowedTcbStatuses: upToDate });
     expect(run).toThrow(AttestationSignatureError);
@@ -41,7 +46,7 @@ describe("Intel TDX quote verification (real quote and collateral)", () => {
 
   it("refuses the quote with one byte of its signature flipped", () => {
     const { quote, collateral } = tdxFixture("tdx_quote");
-    quote[640] ^= 0x80;
+    flip(quote, 640, 0x80); // inside the ECDSA signature over header and report
     expect(() =>
       verifyTdxQuote(quote, collateral, { nowSeconds: seconds(TDX_INSIDE), allowedTcbStatuses: upToDate }),
     ).toThrow(AttestationSignatureError);
