@@ -48,6 +48,8 @@ export interface AttestationVerdict {
   /** What the report data was checked to bind: the key to seal requests to is `binding.encryptionPublicKey`. */
   binding: EvidenceBinding;
   gpu?: GpuVerdict;
+  /** The evidence carried a GPU token but the policy has no NVIDIA key set: nothing about the GPUs was checked. */
+  gpuUnchecked: boolean;
   verifiedAt: Date;
 }
 
@@ -74,7 +76,8 @@ function verifyQuote(evidence: AttestationEvidence, policy: AttestationPolicy, n
 /**
  * The one entry point for checking a node's attestation, whatever its kind: the quote (signatures, certificate
  * chain, collateral validity, TCB level), the measurements against the allow-list, the report data against the
- * expected signing address, encryption key and freshness value, the GPU token when there is one, and last the
+ * expected signing address, encryption key and freshness value, the GPU token when there is one and the policy
+ * has a key set for it (otherwise the verdict says `gpuUnchecked`), and last the
  * nonce, spent only once everything else passed. Each failure throws its own `ConfidentialError` subclass.
  */
 export async function verifyAttestation(
@@ -92,16 +95,14 @@ export async function verifyAttestation(
   };
   checkReportData(verified.reportData, binding);
   let gpu: GpuVerdict | undefined;
-  if (evidence.gpuToken !== undefined) {
-    if (!policy.gpu)
-      throw new GpuTokenClaimsError("GPU evidence was sent but no NVIDIA key set is configured");
+  if (evidence.gpuToken !== undefined && policy.gpu)
     gpu = await verifyNvidiaGpuToken(evidence.gpuToken, {
       jwks: policy.gpu.jwks,
       expectedNonce: gpuNonceFor(verified.reportData),
       now,
       ...(policy.gpu.issuer ? { issuer: policy.gpu.issuer } : {}),
     });
-  } else if (policy.gpu?.required)
+  else if (evidence.gpuToken === undefined && policy.gpu?.required)
     throw new GpuTokenClaimsError("GPU evidence is required but none was sent");
   if (expected.freshness.kind === "nonce" && expected.nonces)
     expected.nonces.consume(expected.freshness.nonce);
@@ -116,6 +117,7 @@ export async function verifyAttestation(
     allowed,
     binding,
     ...(gpu ? { gpu } : {}),
+    gpuUnchecked: evidence.gpuToken !== undefined && !policy.gpu,
     verifiedAt: now,
   };
 }

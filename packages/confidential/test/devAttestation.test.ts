@@ -1,4 +1,5 @@
 import {
+  AttestationMalformedError,
   type AttestationPolicy,
   AttestationSignatureError,
   CollateralExpiredError,
@@ -76,6 +77,16 @@ describe("dev attestation through the one verification entry point", () => {
     );
     await expect(run).rejects.toThrow(DevEvidenceRefusedError);
     await expect(run).rejects.toMatchObject({ code: "attestation_dev_refused" });
+  });
+
+  it("refuses evidence of an unknown kind and evidence without an encryption key", async () => {
+    const nonce = new NonceStore().issue();
+    const evidence = produceDevEvidence(key, MEASURED, binding(nonce));
+    const expected = { signingAddress: NODE, freshness: { kind: "nonce", nonce } } as const;
+    const foreign = { ...evidence, kind: "sev-snp" } as unknown as typeof evidence;
+    await expect(verifyAttestation(foreign, policy, expected)).rejects.toThrow(AttestationMalformedError);
+    const keyless = { ...evidence, encryptionPublicKey: undefined } as unknown as typeof evidence;
+    await expect(verifyAttestation(keyless, policy, expected)).rejects.toThrow(AttestationMalformedError);
   });
 
   it("refuses a quote signed by a key another authority certified", async () => {

@@ -4,8 +4,8 @@ import type { Collateral } from "@atoma/confidential";
 
 const dir = fileURLToPath(new URL("./fixtures/dcap/", import.meta.url));
 
-/** A real TDX quote with its collateral (see fixtures/dcap/README.md), and a time inside its window. */
-export function tdxFixture(name: "tdx_quote" | "tdx_quote_outdated"): {
+/** A real quote (TDX, or SGX for the substitution test) with its collateral (see fixtures/dcap/README.md), and a time inside its window. */
+export function tdxFixture(name: "tdx_quote" | "tdx_quote_outdated" | "sgx_quote"): {
   quote: Uint8Array;
   collateral: Collateral;
 } {
@@ -21,3 +21,5 @@ export const TDX_INSIDE = new Date("2025-07-01T00:00:00Z");
 export const TDX_AFTER = new Date("2025-07-20T10:16:03Z");
 /** Inside tdx_quote_outdated's window (2026-02-18T10:58:51Z → 2026-03-20T10:58:51Z). */
 export const OUTDATED_INSIDE = new Date("2026-03-01T00:00:00Z");
+/** Inside sgx_quote's window (2025-06-19T10:56:11Z → 2025-07-19T10:56:11Z). */
+export const SGX_INSIDE = new Date("2025-07-01T00:00:00Z");

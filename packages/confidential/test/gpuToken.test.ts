@@ -141,6 +141,13 @@ describe("GPU evidence inside verifyAttestation", () => {
     const verdict = await verifyAttestation({ ...evidence, gpuToken }, policy, expected);
     expect(verdict.gpu?.overallResult).toBe(true);
     await expect(verifyAttestation(evidence, policy, expected)).rejects.toThrow(GpuTokenClaimsError);
+    const unchecked = await verifyAttestation(
+      { ...evidence, gpuToken },
+      { measurements: policy.measurements, dev: authority },
+      expected,
+    );
+    expect(unchecked).toMatchObject({ gpuUnchecked: true });
+    expect(unchecked.gpu).toBeUndefined();
     const stale = await token(nras.privateKey); // signed for another nonce
     await expect(verifyAttestation({ ...evidence, gpuToken: stale }, policy, expected)).rejects.toThrow(
       GpuTokenClaimsError,

@@ -11,7 +11,7 @@ import {
   verifyTdxQuote,
 } from "@atoma/confidential";
 import { describe, expect, it } from "vitest";
-import { OUTDATED_INSIDE, TDX_AFTER, TDX_INSIDE, tdxFixture } from "./fixtures.js";
+import { OUTDATED_INSIDE, SGX_INSIDE, TDX_AFTER, TDX_INSIDE, tdxFixture } from "./fixtures.js";
 
 /** Flips bits of one byte in place. */
 function flip(bytes: Uint8Array, index: number, mask: number): void {
@@ -89,6 +89,24 @@ describe("Intel TDX quote verification (real quote and collateral)", () => {
         allowedTcbStatuses: ["SWHardeningNeeded"],
       }),
     ).toThrow(TcbOutdatedError);
+  });
+
+  it("refuses a genuine SGX enclave quote passed off as TDX, whatever TCB statuses are accepted", () => {
+    const { quote, collateral } = tdxFixture("sgx_quote");
+    const run = () =>
+      verifyTdxQuote(quote, collateral, {
+        nowSeconds: seconds(SGX_INSIDE),
+        allowedTcbStatuses: [
+          "UpToDate",
+          "SWHardeningNeeded",
+          "ConfigurationNeeded",
+          "ConfigurationAndSWHardeningNeeded",
+          "OutOfDate",
+          "OutOfDateConfigurationNeeded",
+        ],
+      });
+    expect(run).toThrow(AttestationMalformedError);
+    expect(run).toThrow(/not a TDX quote/);
   });
 
   it("refuses bytes that are not a quote", () => {
