@@ -60,6 +60,25 @@ describe("Intel TDX quote verification (real quote and collateral)", () => {
     expect(run).toThrow(expect.objectContaining({ code: "attestation_collateral_expired" }));
   });
 
+  it("refuses collateral whose TCB info was edited to stretch its window past expiry", () => {
+    const { quote, collateral } = tdxFixture("tdx_quote");
+    const stretched = collateral.tcb_info.replace(
+      '"nextUpdate":"2025-07-19T10:16:03Z"',
+      '"nextUpdate":"2030-01-01T00:00:00Z"',
+    );
+    expect(stretched).not.toBe(collateral.tcb_info);
+    const run = () =>
+      verifyTdxQuote(
+        quote,
+        { ...collateral, tcb_info: stretched },
+        {
+          nowSeconds: seconds(TDX_AFTER),
+          allowedTcbStatuses: upToDate,
+        },
+      );
+    expect(run).toThrow(AttestationSignatureError);
+  });
+
   it("refuses collateral issued after the verification time", () => {
     const { quote, collateral } = tdxFixture("tdx_quote");
     expect(() =>
