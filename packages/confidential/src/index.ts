@@ -57,6 +57,7 @@ export {
   type TdMeasurements,
 } from "./measurements.js";
 export { NonceStore, type NonceStoreOptions } from "./nonceStore.js";
+export { parseEvidence } from "./parseEvidence.js";
 export {
   bindingReportData,
   checkReportData,

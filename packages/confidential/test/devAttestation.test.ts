@@ -23,6 +23,7 @@ import {
   verifyAttestation,
 } from "@atoma/confidential";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TDX_INSIDE, tdxFixture } from "./fixtures.js";
 
 const reg = (byte: string) => `0x${byte.repeat(48)}` as const;
 const MEASURED: TdMeasurements = {
@@ -87,6 +88,19 @@ describe("dev attestation through the one verification entry point", () => {
     await expect(verifyAttestation(foreign, policy, expected)).rejects.toThrow(AttestationMalformedError);
     const keyless = { ...evidence, encryptionPublicKey: undefined } as unknown as typeof evidence;
     await expect(verifyAttestation(keyless, policy, expected)).rejects.toThrow(AttestationMalformedError);
+  });
+
+  it("refuses a quote of one kind relabelled as the other", async () => {
+    const nonce = new NonceStore().issue();
+    const expected = { signingAddress: NODE, freshness: { kind: "nonce", nonce } } as const;
+    const dev = produceDevEvidence(key, MEASURED, binding(nonce));
+    const { quote, collateral } = tdxFixture("tdx_quote");
+    const asDev = { ...dev, quote: toHex(quote) };
+    await expect(verifyAttestation(asDev, policy, expected)).rejects.toThrow(/not a development quote/);
+    const asTdx = { kind: "tdx", quote: dev.quote, collateral, encryptionPublicKey: encryptionKey } as const;
+    await expect(verifyAttestation(asTdx, policy, { ...expected, now: TDX_INSIDE })).rejects.toThrow(
+      AttestationMalformedError,
+    );
   });
 
   it("refuses a quote signed by a key another authority certified", async () => {
