@@ -1,7 +1,4 @@
-// @peculiar/x509 needs the Reflect metadata API before it loads (its dependency injection container reads it).
-import "reflect-metadata";
-import { webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import { createPrivateKey, KeyObject, webcrypto } from "node:crypto";
 
 const SIGNING = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY_MS = 86_400_000;
@@ -26,13 +23,28 @@ export interface DevCertificateOptions {
   validDays?: number;
 }
 
-x509.cryptoProvider.set(webcrypto);
+/**
+ * Loads the X.509 library on first use only: it needs the Reflect metadata polyfill (a global), which nothing that
+ * merely verifies evidence should have to carry.
+ */
+async function x509Library(): Promise<typeof import("@peculiar/x509")> {
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(webcrypto);
+  return x509;
+}
 
-const pkcs8Pem = async (key: webcrypto.CryptoKey) =>
-  x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
+const pkcs8Pem = (key: webcrypto.CryptoKey) =>
+  KeyObject.from(key).export({ type: "pkcs8", format: "pem" }).toString();
 
 const importPrivate = (pem: string) =>
-  webcrypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), SIGNING, false, ["sign"]);
+  webcrypto.subtle.importKey(
+    "pkcs8",
+    createPrivateKey(pem).export({ type: "pkcs8", format: "der" }),
+    SIGNING,
+    false,
+    ["sign"],
+  );
 
 const serial = () =>
   Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
@@ -41,6 +53,7 @@ const serial = () =>
 
 /** Creates a self-signed ECDSA P-256 root that may only certify end keys (path length 0). */
 export async function createDevAuthority(options: DevCertificateOptions = {}): Promise<DevAuthority> {
+  const x509 = await x509Library();
   const notBefore = options.notBefore ?? new Date();
   const keys = (await webcrypto.subtle.generateKey(SIGNING, true, [
     "sign",
@@ -60,7 +73,7 @@ export async function createDevAuthority(options: DevCertificateOptions = {}): P
   });
   return {
     rootCertificatePem: certificate.toString("pem"),
-    rootPrivateKeyPem: await pkcs8Pem(keys.privateKey),
+    rootPrivateKeyPem: pkcs8Pem(keys.privateKey),
   };
 }
 
@@ -69,6 +82,7 @@ export async function issueDevAttestationKey(
   authority: DevAuthority,
   options: DevCertificateOptions = {},
 ): Promise<DevAttestationKey> {
+  const x509 = await x509Library();
   const notBefore = options.notBefore ?? new Date();
   const root = new x509.X509Certificate(authority.rootCertificatePem);
   const keys = (await webcrypto.subtle.generateKey(SIGNING, true, [
@@ -89,5 +103,5 @@ export async function issueDevAttestationKey(
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     ],
   });
-  return { certificatePem: certificate.toString("pem"), privateKeyPem: await pkcs8Pem(keys.privateKey) };
+  return { certificatePem: certificate.toString("pem"), privateKeyPem: pkcs8Pem(keys.privateKey) };
 }
