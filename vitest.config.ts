@@ -7,6 +7,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export const workspaceAliases = {
   "@atoma/contracts": here("./contracts/generated/index.ts"),
   "@atoma/core": here("./packages/core/src/index.ts"),
+  "@atoma/confidential": here("./packages/confidential/src/index.ts"),
   // A subpath entry comes before its package: an alias also matches what starts with its name and a slash.
   "@atoma/chain/devnet": here("./packages/chain/src/devnet/index.ts"),
   "@atoma/chain": here("./packages/chain/src/index.ts"),

@@ -1,0 +1,23 @@
+/** Every `code` a confidential-compute error carries: stable, lowercase snake case, the same in logs, on the wire and in the CLI. */
+export type ConfidentialErrorCode =
+  | "attestation_malformed"
+  | "attestation_signature_invalid"
+  | "attestation_collateral_expired"
+  | "attestation_tcb_outdated"
+  | "attestation_unknown_measurement"
+  | "attestation_report_data_mismatch"
+  | "attestation_nonce_replayed"
+  | "attestation_nonce_unknown"
+  | "attestation_dev_refused"
+  | "attestation_untrusted_root"
+  | "gpu_token_signature_invalid"
+  | "gpu_token_expired"
+  | "gpu_token_algorithm_refused"
+  | "gpu_token_claims_invalid"
+  | "hpke_key_invalid"
+  | "hpke_open_failed"
+  | "stream_chunk_tampered"
+  | "stream_chunk_out_of_order"
+  | "stream_chunk_duplicated"
+  | "stream_truncated"
+  | "stream_after_end";

@@ -1,0 +1,81 @@
+export { bytesEqual, fromHex, type HexString, toHex } from "./bytes.js";
+export {
+  createDevAuthority,
+  type DevAttestationKey,
+  type DevAuthority,
+  type DevCertificateOptions,
+  issueDevAttestationKey,
+} from "./devAuthority.js";
+export { produceDevEvidence } from "./devEvidence.js";
+export { createDevQuote, DEV_QUOTE_BYTES, verifyDevQuote } from "./devQuote.js";
+export type { ConfidentialErrorCode } from "./errorCodes.js";
+export {
+  AttestationMalformedError,
+  AttestationSignatureError,
+  CollateralExpiredError,
+  ConfidentialError,
+  DevEvidenceRefusedError,
+  GpuTokenAlgorithmError,
+  GpuTokenClaimsError,
+  GpuTokenExpiredError,
+  GpuTokenSignatureError,
+  HpkeKeyError,
+  HpkeOpenError,
+  NonceReplayError,
+  NonceUnknownError,
+  ReportDataMismatchError,
+  StreamAfterEndError,
+  StreamChunkDuplicatedError,
+  StreamChunkOutOfOrderError,
+  StreamChunkTamperedError,
+  StreamTruncatedError,
+  TcbOutdatedError,
+  UnknownMeasurementError,
+  UntrustedRootError,
+} from "./errors.js";
+export type { AttestationEvidence, DevEvidence, TdxEvidence } from "./evidence.js";
+export {
+  type GpuTokenOptions,
+  type GpuVerdict,
+  gpuNonceFor,
+  NRAS_ISSUER,
+  NRAS_JWKS_URL,
+  verifyNvidiaGpuToken,
+} from "./gpuToken.js";
+export {
+  type EncryptionKeyPair,
+  generateEncryptionKeyPair,
+  hpkeSuite,
+  openRequest,
+  type SealedRequest,
+  sealRequest,
+} from "./hpke.js";
+export {
+  type AllowedMeasurement,
+  checkMeasurements,
+  MEASUREMENT_BYTES,
+  type TdMeasurements,
+} from "./measurements.js";
+export { NonceStore, type NonceStoreOptions } from "./nonceStore.js";
+export { parseEvidence } from "./parseEvidence.js";
+export {
+  bindingReportData,
+  checkReportData,
+  type EvidenceBinding,
+  type Freshness,
+  REPORT_DATA_BYTES,
+} from "./reportData.js";
+export { type ResponseKeys, ResponseOpener, ResponseSealer } from "./responseStream.js";
+export {
+  type Collateral,
+  type TcbStatus,
+  type TdxVerifyOptions,
+  type VerifiedQuote,
+  verifyTdxQuote,
+} from "./tdx.js";
+export {
+  type AttestationExpectation,
+  type AttestationPolicy,
+  type AttestationVerdict,
+  verifyAttestation,
+} from "./verify.js";

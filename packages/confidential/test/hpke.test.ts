@@ -1,0 +1,201 @@
+import { readFileSync } from "node:fs";
+import {
+  fromHex,
+  generateEncryptionKeyPair,
+  HpkeKeyError,
+  HpkeOpenError,
+  hpkeSuite,
+  openRequest,
+  type ResponseOpener,
+  type ResponseSealer,
+  StreamAfterEndError,
+  StreamChunkDuplicatedError,
+  StreamChunkOutOfOrderError,
+  StreamChunkTamperedError,
+  StreamTruncatedError,
+  sealRequest,
+  toHex,
+} from "@atoma/confidential";
+import { describe, expect, it } from "vitest";
+
+interface Vector {
+  info: string;
+  ikmE: string;
+  skRm: string;
+  pkRm: string;
+  enc: string;
+  encryptions: { aad: string; plaintext: string; ciphertext: string }[];
+  exports: { exportContext: string; exportLength: number; exportValue: string }[];
+}
+const vector = JSON.parse(
+  readFileSync(new URL("./fixtures/hpke-rfc9180-x25519-sha256-aes256gcm.json", import.meta.url), "utf8"),
+) as Vector;
+const hex = (value: string) => fromHex(`0x${value}`, "vector field");
+const text = new TextEncoder();
+const read = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+describe("HPKE suite against the RFC 9180 test vector (X25519, HKDF-SHA256, AES-256-GCM, base mode)", () => {
+  it("derives the vector's encapsulated key and ciphertexts as sender", async () => {
+    const recipientPublicKey = await hpkeSuite.kem.deserializePublicKey(hex(vector.pkRm));
+    const sender = await hpkeSuite.createSenderContext({
+      recipientPublicKey,
+      info: hex(vector.info),
+      ekm: hex(vector.ikmE),
+    });
+    expect(toHex(new Uint8Array(sender.enc))).toBe(`0x${vector.enc}`);
+    for (const step of vector.encryptions) {
+      const sealed = await sender.seal(hex(step.plaintext), hex(step.aad));
+      expect(toHex(new Uint8Array(sealed))).toBe(`0x${step.ciphertext}`);
+    }
+  });
+
+  it("opens the vector's ciphertexts and reproduces its exported secrets as recipient", async () => {
+    const recipient = await hpkeSuite.createRecipientContext({
+      recipientKey: await hpkeSuite.kem.deserializePrivateKey(hex(vector.skRm)),
+      enc: hex(vector.enc),
+      info: hex(vector.info),
+    });
+    for (const step of vector.encryptions) {
+      const opened = await recipient.open(hex(step.ciphertext), hex(step.aad));
+      expect(toHex(new Uint8Array(opened))).toBe(`0x${step.plaintext}`);
+    }
+    for (const item of vector.exports) {
+      const secret = await recipient.export(hex(item.exportContext), item.exportLength);
+      expect(toHex(new Uint8Array(secret))).toBe(`0x${item.exportValue}`);
+    }
+  });
+});
+
+async function exchange(context?: Uint8Array): Promise<{ sealer: ResponseSealer; opener: ResponseOpener }> {
+  const node = await generateEncryptionKeyPair();
+  const { request, response: opener } = await sealRequest(
+    node.publicKey,
+    text.encode("secret prompt"),
+    context,
+  );
+  const { plaintext, response: sealer } = await openRequest(node.privateKey, request, context);
+  expect(read(plaintext)).toBe("secret prompt");
+  return { sealer, opener };
+}
+
+describe("sealed request and answer", () => {
+  it("carries a request to the node and a whole answer back, readable only at each end", async () => {
+    const node = await generateEncryptionKeyPair();
+    const { request, response } = await sealRequest(node.publicKey, text.encode("marker-prompt-4242"));
+    expect(Buffer.from(fromHex(request.ciphertext, "c")).includes("marker-prompt-4242")).toBe(false);
+    const opened = await openRequest(node.privateKey, request);
+    const chunk = opened.response.seal(text.encode("marker-answer-4242"), true);
+    expect(Buffer.from(chunk).includes("marker-answer-4242")).toBe(false);
+    expect(read(response.open(chunk))).toBe("marker-answer-4242");
+    expect(() => response.finish()).not.toThrow();
+  });
+
+  it("refuses a request opened with another node's key", async () => {
+    const node = await generateEncryptionKeyPair();
+    const other = await generateEncryptionKeyPair();
+    const { request } = await sealRequest(node.publicKey, text.encode("hello"));
+    const run = openRequest(other.privateKey, request);
+    await expect(run).rejects.toThrow(HpkeOpenError);
+    await expect(run).rejects.toMatchObject({ code: "hpke_open_failed" });
+  });
+
+  it("refuses a request whose ciphertext changed, or that was sealed for another context", async () => {
+    const node = await generateEncryptionKeyPair();
+    const { request } = await sealRequest(node.publicKey, text.encode("hello"), text.encode("model-a"));
+    const bytes = fromHex(request.ciphertext, "c");
+    bytes[0] = (bytes[0] ?? 0) ^ 1;
+    await expect(
+      openRequest(node.privateKey, { ...request, ciphertext: toHex(bytes) }, text.encode("model-a")),
+    ).rejects.toThrow(HpkeOpenError);
+    await expect(openRequest(node.privateKey, request, text.encode("model-b"))).rejects.toThrow(
+      HpkeOpenError,
+    );
+  });
+
+  it("refuses a node key that is not a 32-byte X25519 key", async () => {
+    await expect(sealRequest("0x1234", text.encode("x"))).rejects.toThrow(HpkeKeyError);
+    const run = sealRequest(`0x${"00".repeat(31)}`, text.encode("x"));
+    await expect(run).rejects.toMatchObject({ code: "hpke_key_invalid" });
+    await expect(openRequest(`0x${"zz".repeat(32)}`, { enc: "0x", ciphertext: "0x" })).rejects.toThrow(
+      HpkeKeyError,
+    );
+  });
+});
+
+describe("streamed answer: each chunk sealed with its sequence number", () => {
+  const stream = (sealer: ResponseSealer, parts: string[]) =>
+    parts.map((part, i) => sealer.seal(text.encode(part), i === parts.length - 1));
+
+  it("opens chunks in order and completes on the final one", async () => {
+    const { sealer, opener } = await exchange();
+    const chunks = stream(sealer, ["Hel", "lo ", "world"]);
+    expect(chunks.map((chunk) => read(opener.open(chunk))).join("")).toBe("Hello world");
+    expect(opener.complete).toBe(true);
+    opener.finish();
+  });
+
+  it("detects a dropped chunk", async () => {
+    const { sealer, opener } = await exchange();
+    const [first, , third] = stream(sealer, ["a", "b", "c"]);
+    opener.open(first!);
+    expect(() => opener.open(third!)).toThrow(StreamChunkOutOfOrderError);
+  });
+
+  it("detects reordered chunks", async () => {
+    const { sealer, opener } = await exchange();
+    const [first, second] = stream(sealer, ["a", "b", "c"]);
+    const run = () => opener.open(second!);
+    expect(run).toThrow(StreamChunkOutOfOrderError);
+    expect(run).toThrow(expect.objectContaining({ code: "stream_chunk_out_of_order" }));
+    expect(read(opener.open(first!))).toBe("a");
+  });
+
+  it("detects a duplicated chunk", async () => {
+    const { sealer, opener } = await exchange();
+    const [first] = stream(sealer, ["a", "b"]);
+    opener.open(first!);
+    expect(() => opener.open(first!)).toThrow(StreamChunkDuplicatedError);
+  });
+
+  it("detects a truncated stream: the final chunk never came", async () => {
+    const { sealer, opener } = await exchange();
+    const [first, second] = stream(sealer, ["a", "b", "c"]);
+    opener.open(first!);
+    opener.open(second!);
+    expect(opener.complete).toBe(false);
+    expect(() => opener.finish()).toThrow(StreamTruncatedError);
+  });
+
+  it("detects a chunk relabelled with another sequence number or a forged final flag", async () => {
+    const { sealer, opener } = await exchange();
+    const [first, second] = stream(sealer, ["a", "b", "c"]);
+    const relabelled = Uint8Array.from(second!);
+    relabelled[7] = 0; // claims to be chunk 0
+    expect(() => opener.open(relabelled)).toThrow(StreamChunkTamperedError);
+    const cutShort = Uint8Array.from(first!);
+    cutShort[8] = 1; // claims to be the last chunk
+    expect(() => opener.open(cutShort)).toThrow(StreamChunkTamperedError);
+    expect(read(opener.open(first!))).toBe("a");
+  });
+
+  it("detects a changed byte in a chunk's ciphertext", async () => {
+    const { sealer, opener } = await exchange();
+    const chunk = Uint8Array.from(sealer.seal(text.encode("answer"), true));
+    chunk[10] = (chunk[10] ?? 0) ^ 0x40;
+    expect(() => opener.open(chunk)).toThrow(StreamChunkTamperedError);
+  });
+
+  it("refuses a chunk from another request's answer", async () => {
+    const one = await exchange();
+    const two = await exchange();
+    expect(() => one.opener.open(two.sealer.seal(text.encode("x"), true))).toThrow(StreamChunkTamperedError);
+  });
+
+  it("refuses anything after the final chunk, on both sides", async () => {
+    const { sealer, opener } = await exchange();
+    opener.open(sealer.seal(text.encode("done"), true));
+    expect(() => sealer.seal(text.encode("more"))).toThrow(StreamAfterEndError);
+    const extra = Uint8Array.from(opener.complete ? new Uint8Array(40) : []);
+    expect(() => opener.open(extra)).toThrow(StreamAfterEndError);
+  });
+});
