@@ -110,13 +110,18 @@ export function stackLife(events: readonly ChainEvent[], stackId: bigint): Stack
       return text === undefined ? [] : [{ event, text }];
     });
   const has = (...names: string[]) => entries.some((entry) => names.includes(entry.event.name));
-  const disputed = disputeIds.length > 0 || has("FraudProven");
+  const submitted = entries.find((entry) => entry.event.name === "SettlementSubmitted")?.event;
   return {
     stackId,
     disputeIds,
     entries,
     stages: [
       { name: "bought", done: has("StackBought") },
+      // Requests are off-chain until the settlement counts them.
+      {
+        name: submitted ? `${big(submitted, "requestCount")} requests` : "requests",
+        done: submitted !== undefined,
+      },
       { name: "settled", done: has("SettlementSubmitted") },
       {
         name: has("AttestationSkipped") ? "not sampled" : "sampled",
@@ -124,9 +129,11 @@ export function stackLife(events: readonly ChainEvent[], stackId: bigint): Stack
       },
       { name: "attester commitments", done: has("AttestationCommitted") },
       { name: "reveal", done: has("SettlementRevealed") },
-      disputed
-        ? { name: "dispute", done: has("DisputeResolved", "FraudProven", "SettlementFailed") }
-        : { name: "finalized", done: has("SettlementFinalized") },
+      has("FraudProven")
+        ? { name: "fraud proven", done: true }
+        : disputeIds.length > 0
+          ? { name: "dispute", done: has("DisputeResolved") }
+          : { name: "finalized", done: has("SettlementFinalized") },
     ],
   };
 }
