@@ -108,9 +108,10 @@ describe("atoma dev's gateway and explorer: the README quickstart, run as writte
   explorerInBrowser(() => ({ ready, stateDir }));
 
   // Last: it ends the shared network.
-  it("stops the gateway with everything else on Ctrl-C", async () => {
+  it("stops the gateway and the explorer with everything else on Ctrl-C", async () => {
     dev.child.kill("SIGINT");
     expect(await dev.exited).toBe(0);
     await expect(fetch(`${ready.proxyUrl}/health`)).rejects.toThrow();
+    await expect(fetch(ready.explorerUrl)).rejects.toThrow();
   }, 60_000);
 });
