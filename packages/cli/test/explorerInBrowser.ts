@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { proveReceiptFraud, readStack } from "@atoma/chain";
+import { closeStack, proveReceiptFraud, readStack } from "@atoma/chain";
 import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, userContext } from "@atoma/sdk";
@@ -8,12 +8,15 @@ import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../../testing/chromium.js";
+import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
+import { runCliToEnd } from "./cliProcess.js";
 
 export interface DevReady {
   rpcUrl: string;
   chainId: number;
   contracts: Record<string, Hex>;
   model: string;
+  modelRoot: Hex;
   nodes: { id: string; url: string; price: string }[];
   user: { privateKey: Hex };
   proxyUrl: string;
@@ -94,6 +97,45 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(stackId).toMatch(/^\d+$/);
     }, 90_000);
 
+    it("shows the answer's inclusion proof once its stack settles, with no click", async () => {
+      const { ready } = devNetwork();
+      // The stack's owner (the dev gateway's wallet, a public dev key) closes it, and its node settles it.
+      const network = parseNetwork(JSON.stringify(ready));
+      await closeStack(userContext(network, privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY)), {
+        stackId: BigInt(stackId),
+      });
+      await expect
+        .poll(() => text(tab, '[data-testid="check-inclusion"]'), { timeout: 60_000 })
+        .toContain("inclusion: pass");
+      expect(await tab.locator('[data-testid="inclusion-proof"]').count()).toBe(1);
+      expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(
+        /^verified; settlement (attesting|attested)/,
+      );
+    }, 90_000);
+
+    it("shows the model's weights root, and atoma econ's numbers for the same game", async () => {
+      const { ready } = devNetwork();
+      await goTo(tab, "#/models");
+      await expect.poll(() => text(tab, '[data-testid="weights-root"]')).toBe(ready.modelRoot);
+      await goTo(tab, "#/economics");
+      const game = { reward: "3", cost: "1", collateral: "50", adversary: "0.3", attesters: "2" };
+      for (const [name, value] of Object.entries(game))
+        await tab.locator(`input[name="${name}"]`).fill(value);
+      const econ = await runCliToEnd([
+        "econ",
+        "--json",
+        ...Object.entries(game).flatMap(([name, value]) => [`--${name}`, value]),
+      ]);
+      const expected = JSON.parse(econ.stdout) as { corollaryMinimum: number; theoremMinimum: number };
+      await expect
+        .poll(() => text(tab, '[data-testid="theorem"]'))
+        .toBe(expected.theoremMinimum.toPrecision(4));
+      expect(await text(tab, '[data-testid="corollary"]')).toBe(expected.corollaryMinimum.toPrecision(4));
+      expect(await tab.locator('[data-testid="econ-plot"] path').count()).toBe(2);
+      await tab.locator('input[name="adversary"]').fill("1.5");
+      await expect.poll(() => text(tab, '[data-testid="econ-error"]')).toMatch(/adversary/);
+    }, 30_000);
+
     it("shows a cheating node's slash, on the network page and in its stack's life, without a reload", async () => {
       const { ready, stateDir } = devNetwork();
       await goTo(tab, "#/network");
@@ -134,6 +176,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       await goTo(tab, `#/stack/${stackId}`);
       await expect.poll(() => tab.locator('[data-testid="timeline-FraudProven"]').count()).toBe(1);
       expect(await text(tab, '[data-testid="timeline-StackBought"]')).toContain(`from node #${nodeId}`);
+      expect(await tab.locator('[data-testid="timeline-SettlementSubmitted"]').count()).toBe(1);
       expect(await text(tab, '[data-testid="timeline-NodeSlashed"]')).toContain("for fraud");
       expect(await text(tab, '[data-testid="timeline-SlashDistributed"]')).toMatch(/to the user/);
       expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
