@@ -26,6 +26,7 @@ export interface ChainSnapshot {
 }
 
 const POLL_MS = 500;
+const SPAN = 5_000n;
 
 /**
  * Follows the chain from genesis: each new block's events of the watched contracts are decoded and appended, and
@@ -100,11 +101,13 @@ export class ChainFeed {
     const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
     const fromBlock = this.#next;
     let events = this.#snapshot.events;
-    if (fromBlock <= head) {
+    // In spans an RPC node accepts: a long chain is read a piece at a time.
+    for (let from = fromBlock; from <= head; from += SPAN) {
+      const toBlock = from + SPAN - 1n < head ? from + SPAN - 1n : head;
       const logs = await this.publicClient.getLogs({
         address: [...this.#contractOf.keys()] as Address[],
-        fromBlock,
-        toBlock: head,
+        fromBlock: from,
+        toBlock,
       });
       if (logs.length > 0) events = [...events, ...this.#decode(logs)];
     }
