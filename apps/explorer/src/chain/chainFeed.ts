@@ -59,7 +59,7 @@ export class ChainFeed {
       poll: true,
       pollingInterval: POLL_MS,
       onBlockNumber: () => void this.#refresh(),
-      onError: (error) => this.#set({ error: error.message.split("\n")[0] }),
+      onError: (error) => this.#set({ error: this.#failure(error) }),
     });
   }
 
@@ -79,6 +79,11 @@ export class ChainFeed {
     for (const listener of this.#listeners) listener();
   }
 
+  #failure(error: unknown): string {
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    return `cannot read the chain at ${this.network.rpcUrl}: ${why}`;
+  }
+
   async #refresh(): Promise<void> {
     if (this.#busy) {
       this.#again = true;
@@ -91,7 +96,7 @@ export class ChainFeed {
         await this.#readNewBlocks();
       } while (this.#again);
     } catch (error) {
-      this.#set({ error: error instanceof Error ? error.message.split("\n")[0] : String(error) });
+      this.#set({ error: this.#failure(error) });
     } finally {
       this.#busy = false;
     }

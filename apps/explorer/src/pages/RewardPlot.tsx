@@ -2,18 +2,20 @@ import { expectedCheaterReward, expectedHonestReward, type GameParameters } from
 
 const W = 560;
 const H = 240;
-const PAD = 36;
+const PAD = 44;
 const STEPS = 100;
 
 /** The honest and the cheating node's expected reward per request against the replication rate p. */
 export function RewardPlot({ game, minimum }: { game: GameParameters; minimum: number }) {
-  const ps = Array.from({ length: STEPS + 1 }, (_, i) => i / STEPS);
+  // Up to four times the minimum rate, so the crossing shows (the whole range 0–1 when it is that large).
+  const pMax = Math.min(1, Math.max(minimum * 4, 0.01));
+  const ps = Array.from({ length: STEPS + 1 }, (_, i) => (i / STEPS) * pMax);
   const honest = ps.map((p) => expectedHonestReward(game, p));
   const cheater = ps.map((p) => expectedCheaterReward(game, p));
   const all = [...honest, ...cheater].filter(Number.isFinite);
   const lo = Math.min(0, ...all);
   const hi = Math.max(...all, lo + 1);
-  const x = (p: number) => PAD + p * (W - 2 * PAD);
+  const x = (p: number) => PAD + (p / pMax) * (W - 2 * PAD);
   const y = (v: number) => H - PAD - ((v - lo) / (hi - lo)) * (H - 2 * PAD);
   const path = (values: number[]) =>
     values.map((v, i) => `${i === 0 ? "M" : "L"}${x(ps[i]!).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
@@ -33,7 +35,13 @@ export function RewardPlot({ game, minimum }: { game: GameParameters; minimum: n
         <line x1={x(minimum)} y1={PAD} x2={x(minimum)} y2={H - PAD} stroke="#555" strokeDasharray="4" />
       )}
       <text x={W - PAD} y={H - 8} textAnchor="end" fontSize="12">
-        replication rate p →
+        replication rate p → {pMax.toPrecision(3)}
+      </text>
+      <text x={PAD - 4} y={y(hi) + 4} textAnchor="end" fontSize="10">
+        {hi.toPrecision(3)}
+      </text>
+      <text x={PAD - 4} y={y(lo) + 4} textAnchor="end" fontSize="10">
+        {lo.toPrecision(3)}
       </text>
       <text x={PAD + 4} y={PAD - 8} fontSize="12" fill="#1a7f37">
         honest
