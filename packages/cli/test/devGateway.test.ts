@@ -1,19 +1,18 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
+import { type DevReady, explorerInBrowser } from "./explorerInBrowser.js";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
-interface Ready {
-  model: string;
-  proxyUrl: string;
-  apiKey: string;
-}
+type Ready = DevReady;
 
 /** The README's fenced block of `language` that contains `marker`, exactly as written there. */
 function readmeExample(language: string, marker: string): string {
@@ -24,21 +23,25 @@ function readmeExample(language: string, marker: string): string {
   return found[2];
 }
 
-describe("atoma dev's gateway: the README quickstart, run as written", () => {
+describe("atoma dev's gateway and explorer: the README quickstart, run as written", () => {
   let dev: CliRun;
   let ready: Ready;
   let env: NodeJS.ProcessEnv;
+  // A state directory of its own, so the explorer's test can reach a node's key (to make it cheat).
+  const stateDir = mkdtempSync(join(tmpdir(), "atoma-dev-gateway-"));
 
   beforeAll(async () => {
-    dev = runCli(["dev", "--log-level", "warn"]);
+    dev = runCli(["dev", "--log-level", "warn", "--state-dir", stateDir]);
     ready = await waitForReady<Ready>(dev, 240_000);
     env = { ...process.env, OPENAI_BASE_URL: `${ready.proxyUrl}/v1`, OPENAI_API_KEY: ready.apiKey };
   }, 300_000);
 
   afterAll(async () => {
-    if (!dev || dev.child.exitCode !== null) return;
-    dev.child.kill("SIGINT");
-    await dev.exited;
+    if (dev && dev.child.exitCode === null) {
+      dev.child.kill("SIGINT");
+      await dev.exited;
+    }
+    rmSync(stateDir, { recursive: true, force: true });
   }, 60_000);
 
   it("prints the gateway's URL and a demo key, and says on stderr how to use them", async () => {
@@ -101,10 +104,14 @@ describe("atoma dev's gateway: the README quickstart, run as written", () => {
     expect(completed?.atoma?.node_id).toMatch(/^\d+$/);
   }, 120_000);
 
+  // After the gateway's tests: it slashes a node.
+  explorerInBrowser(() => ({ ready, stateDir }));
+
   // Last: it ends the shared network.
-  it("stops the gateway with everything else on Ctrl-C", async () => {
+  it("stops the gateway and the explorer with everything else on Ctrl-C", async () => {
     dev.child.kill("SIGINT");
     expect(await dev.exited).toBe(0);
     await expect(fetch(`${ready.proxyUrl}/health`)).rejects.toThrow();
+    await expect(fetch(ready.explorerUrl)).rejects.toThrow();
   }, 60_000);
 });

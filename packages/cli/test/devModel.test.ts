@@ -76,7 +76,17 @@ describe("atoma dev --model", () => {
     let dev: CliRun;
     let ready: Ready;
     beforeAll(async () => {
-      dev = runCli(["dev", "--model", llama3File, "--nodes", "1", "--no-proxy", "--log-level", "warn"]);
+      dev = runCli([
+        "dev",
+        "--model",
+        llama3File,
+        "--nodes",
+        "1",
+        "--no-proxy",
+        "--no-explorer",
+        "--log-level",
+        "warn",
+      ]);
       ready = await waitForReady<Ready>(dev, 240_000);
     }, 300_000);
     afterAll(async () => {
@@ -85,6 +95,12 @@ describe("atoma dev --model", () => {
         expect(await dev.exited).toBe(0);
       }
     }, 60_000);
+
+    it("leaves out the gateway and the explorer when told to", () => {
+      const printed = ready as unknown as Record<string, unknown>;
+      for (const key of ["proxyUrl", "apiKey", "explorerUrl"]) expect(printed[key], key).toBeUndefined();
+      expect(dev.stderr()).not.toContain("in the explorer");
+    });
 
     it("serves it under its file name, registered on-chain with its weights root", async () => {
       expect(ready.model).toBe("tiny-llama3");

@@ -2,6 +2,7 @@ import { ballotFromText, finalizeSettlement, postSampledRequests } from "@atoma/
 import { hashCanonical } from "@atoma/core";
 import type { InferenceEngine } from "@atoma/engine";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openExplorer } from "../../../testing/explorerPage.js";
 import { INVALID_REQUEST_HASH } from "../src/attestation/invalidRequest.js";
 import {
   type AttestNetwork,
@@ -66,6 +67,8 @@ describe("cheaters are caught", () => {
     await net?.stop();
   }, 60_000);
   beforeEach(() => board.reset());
+  /** The stack of the first test, whose dispute the explorer's test looks at. */
+  let outvoted: { stackId: bigint; server: bigint; disputeId: bigint } | undefined;
 
   const read = () => net.deployment.contracts;
   const phaseOf = async (stackId: bigint) =>
@@ -98,7 +101,38 @@ describe("cheaters are caught", () => {
     expect(revealed.dissenting).toEqual(served.attesters);
     await whenPhase(served.stackId, Phase.Failed);
     await expectCaught(served, before);
+    outvoted = { stackId: served.stackId, server: served.server.nodeId, disputeId: revealed.disputeId };
   }, 120_000);
+
+  it("the explorer shows that dispute on the stack's timeline: sampled, committed, revealed, the committee's votes, the verdict, the slash and where it went", async () => {
+    if (!outvoted) throw new Error("the test before did not run");
+    const { stackId, server, disputeId } = outvoted;
+    const network = {
+      rpcUrl: net.anvil.rpcUrl,
+      chainId: net.anvil.chainId,
+      contracts: net.deployment.addresses,
+    };
+    const explorer = await openExplorer(network, `#/stack/${stackId}`);
+    try {
+      const { tab } = explorer;
+      const entry = (name: string) => tab.locator(`[data-testid="timeline-${name}"]`);
+      await expect.poll(() => entry("DisputeResolved").count(), { timeout: 20_000 }).toBe(1);
+      for (const name of ["StackBought", "SettlementSubmitted", "AttestersSampled", "SettlementRevealed"])
+        expect(await entry(name).count(), name).toBe(1);
+      expect(await entry("AttestationCommitted").count()).toBe(2);
+      expect(await entry("SettlementDisputed").textContent()).toContain(`dispute #${disputeId}`);
+      const committee = await read().disputeManager.read.committeeOf([disputeId]);
+      expect(await entry("VoteRevealed").count()).toBe(committee.filter((m) => m.revealed).length);
+      expect(await entry("DisputeResolved").textContent()).toContain(`losers #${server}`);
+      expect(await entry("NodeSlashed").first().textContent()).toContain(`node #${server} slashed`);
+      expect(await entry("SlashDistributed").first().textContent()).toMatch(
+        /to the user, .* to honest nodes/,
+      );
+      expect(await tab.locator(".stages li.done").allTextContents()).toContain("dispute");
+    } finally {
+      await explorer.close();
+    }
+  }, 60_000);
 
   it("a caught server that withholds the disputed requests loses; the dissenting attesters are rewarded, the committee is not slashed", async () => {
     const served = await serveAndSettle(net, REQUESTS, { engine: otherModel });

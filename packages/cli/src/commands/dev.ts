@@ -13,6 +13,7 @@ interface DevFlags extends LogFlags {
   stateDir?: string;
   nodes: number;
   proxy: boolean;
+  explorer: boolean;
   model?: string;
   hfEndpoint: string;
 }
@@ -38,6 +39,7 @@ export function registerDev(program: Command): void {
       3,
     )
     .option("--no-proxy", "do not start the gateway (proxyUrl and apiKey are then absent)")
+    .option("--no-explorer", "do not serve the explorer (explorerUrl is then absent)")
     .option(
       "--model <file|hf:owner/repo/file>",
       "the GGUF model every node serves, under its file name without .gguf (hf: sources are downloaded into " +
@@ -56,6 +58,7 @@ export function registerDev(program: Command): void {
             stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir),
             nodes: flags.nodes,
             gateway: flags.proxy,
+            explorer: flags.explorer,
             model:
               flags.model === undefined
                 ? undefined
@@ -77,6 +80,7 @@ export function registerDev(program: Command): void {
             model: ready.model,
             nodes: ready.nodes.map((node) => node.url),
             proxyUrl: ready.proxyUrl,
+            explorerUrl: ready.explorerUrl,
             networkFile,
           },
           "local network ready; press Ctrl-C to stop",
@@ -98,6 +102,11 @@ export function registerDev(program: Command): void {
               proxyHint(ready),
           );
         }
+        if (ready.explorerUrl !== undefined)
+          process.stderr.write(
+            `Watch the network, follow a stack, and chat with every answer verified, in the explorer:\n` +
+              `  ${ready.explorerUrl}\n\n`,
+          );
       } catch (error) {
         await services.stopAll();
         throw error;

@@ -12,6 +12,7 @@ import { ensureDevEchelon } from "./devEchelon.js";
 import { type DevModelSource, devModelFile } from "./devModelFile.js";
 import { type ProvisionedNode, provisionDevNode } from "./provisionDevNode.js";
 import { ensureServedModel } from "./servedModel.js";
+import { startDevExplorer } from "./startDevExplorer.js";
 import { type DevGateway, devGatewayDir, startDevGateway } from "./startDevGateway.js";
 import { startDevNode } from "./startDevNode.js";
 
@@ -26,6 +27,8 @@ export interface DevNetworkOptions {
   gateway?: boolean | undefined;
   /** The model every node serves: a GGUF file or an `hf:` source. @default the tiny model */
   model?: DevModelSource | undefined;
+  /** Serve the built explorer (when it was built). @default true */
+  explorer?: boolean | undefined;
 }
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
@@ -46,6 +49,8 @@ export interface ReadyInfo {
   /** The gateway's OpenAI-compatible base URL (`/v1` below it) and a demo API key for it, when it runs. */
   proxyUrl?: string;
   apiKey?: string;
+  /** The explorer's page, when it is built and not turned off. */
+  explorerUrl?: string;
 }
 
 /** Starts the local network, registering each part with `services` so it is stopped in reverse order. */
@@ -152,9 +157,12 @@ export async function startDevNetwork(
     })),
     user: { address: user.address, privateKey: user.privateKey },
   };
-  if (gatewayStarting === undefined) return ready;
   const gateway = await gatewayStarting;
-  return { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey };
+  const withGateway: ReadyInfo =
+    gateway === undefined ? ready : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey };
+  if (options.explorer === false) return withGateway;
+  const explorerUrl = await startDevExplorer(withGateway, services, logger);
+  return explorerUrl === undefined ? withGateway : { ...withGateway, explorerUrl };
 }
 
 /** A directory for the nodes' keys and databases when nothing is kept, removed after they stop. */

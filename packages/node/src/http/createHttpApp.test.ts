@@ -67,6 +67,28 @@ const json = (body: string, headers: Record<string, string> = {}) => ({
 });
 
 describe("node HTTP app", () => {
+  it("answers browser pages of any origin on its API and health, never on its metrics (CORS)", async () => {
+    const origin = "http://127.0.0.1:5999";
+    const preflight = await app.request("/v1/models", {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, x-atoma-signature",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-headers")).toMatch(/x-atoma-signature/);
+    const missing = await app.request("/v1/stacks/1/proof/nope", { headers: { origin } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("access-control-allow-origin")).toBe("*");
+    const health = await app.request("/health", { headers: { origin } });
+    expect(health.headers.get("access-control-allow-origin")).toBe("*");
+    const metricsAnswer = await app.request("/metrics", { headers: { origin } });
+    expect(metricsAnswer.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("reports health, and 503 when a check fails", async () => {
     const ok = await app.request("/health");
     expect(ok.status).toBe(200);

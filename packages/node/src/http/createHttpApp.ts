@@ -1,6 +1,7 @@
 import { type Logger, silentLogger } from "@atoma/core";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { matchedRoutes } from "hono/route";
 import type { BlobStore } from "../blobs/blobStore.js";
@@ -50,6 +51,11 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
   const app = new Hono<NodeEnv>();
 
   app.use(requestId({ limitLength: 64 }));
+  // Browser pages (the explorer, a web app on the SDK) call the API from their own origin. Requests carry the
+  // owner's signature, never a cookie, so any origin may; `/metrics` stays same-origin.
+  const browsers = cors({ origin: "*", maxAge: 600 });
+  app.use("/health", browsers);
+  app.use("/v1/*", browsers);
   app.use(async (c, next) => {
     const started = performance.now();
     metrics?.httpInFlight.inc();

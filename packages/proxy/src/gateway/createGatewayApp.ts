@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
 import { adminRoutes } from "./adminRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
@@ -28,6 +29,15 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
   const app = new Hono();
   const state = options.state ?? { draining: false };
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  // OpenAI clients in browser pages (the explorer's playground) send the API key as a bearer token, never a
+  // cookie, so any origin may call the OpenAI routes; the admin API and `/metrics` stay same-origin.
+  const browsers = cors({
+    origin: "*",
+    exposeHeaders: ["x-atoma-node", "x-atoma-fallback"],
+    maxAge: 600,
+  });
+  app.use("/health", browsers);
+  app.use("/v1/*", browsers);
   app.use(async (c, next) => {
     if (state.draining && c.req.path !== "/health") throw new ShuttingDownError();
     await next();

@@ -1,0 +1,74 @@
+import { useEffect, useState, useSyncExternalStore } from "react";
+import { ChainFeed } from "./chain/chainFeed.js";
+import type { ExplorerConfig } from "./config.js";
+import { EconomicsPage } from "./pages/EconomicsPage.js";
+import { ModelsPage } from "./pages/ModelsPage.js";
+import { NetworkPage } from "./pages/NetworkPage.js";
+import { Playground } from "./pages/Playground.js";
+import { StackPage } from "./pages/StackPage.js";
+
+type Route = { page: "network" | "stack" | "playground" | "models" | "economics"; stackId?: bigint };
+
+function routeOf(hash: string): Route {
+  const [, page = "network", id] = hash.replace(/^#/, "").split("/");
+  if (page === "stack") return { page, ...(id && /^\d+$/.test(id) ? { stackId: BigInt(id) } : {}) };
+  if (page === "playground" || page === "models" || page === "economics") return { page };
+  return { page: "network" };
+}
+
+function useRoute(): Route {
+  const [hash, setHash] = useState(window.location.hash);
+  useEffect(() => {
+    const onChange = () => setHash(window.location.hash);
+    window.addEventListener("hashchange", onChange);
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return routeOf(hash);
+}
+
+const LINKS = [
+  ["network", "Network"],
+  ["stack", "Stacks"],
+  ["playground", "Playground"],
+  ["models", "Models"],
+  ["economics", "Economics"],
+] as const;
+
+export function App({ config }: { config: ExplorerConfig }) {
+  const [feed] = useState(() => new ChainFeed(config.network));
+  useEffect(() => {
+    feed.start();
+    return () => feed.stop();
+  }, [feed]);
+  const chain = useSyncExternalStore(feed.subscribe, feed.snapshot);
+  const route = useRoute();
+  return (
+    <>
+      <header>
+        <h1>Atoma explorer</h1>
+        <nav>
+          {LINKS.map(([page, label]) => (
+            <a key={page} href={`#/${page}`} className={route.page === page ? "current" : ""}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span className="head" data-testid="block">
+          chain {config.network.chainId} · block {chain.block === undefined ? "…" : String(chain.block)}
+        </span>
+      </header>
+      {chain.error && (
+        <p className="error" data-testid="chain-error">
+          {chain.error}
+        </p>
+      )}
+      <main>
+        {route.page === "network" && <NetworkPage chain={chain} />}
+        {route.page === "stack" && <StackPage chain={chain} stackId={route.stackId} />}
+        {route.page === "playground" && <Playground config={config} chain={chain} />}
+        {route.page === "models" && <ModelsPage chain={chain} />}
+        {route.page === "economics" && <EconomicsPage chain={chain} />}
+      </main>
+    </>
+  );
+}

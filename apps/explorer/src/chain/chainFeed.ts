@@ -1,0 +1,173 @@
+import { createAtomaPublicClient } from "@atoma/chain";
+import { nodeRegistryAbi } from "@atoma/contracts";
+import type { Network } from "@atoma/sdk";
+import { type AbiEvent, type Address, type Log, parseEventLogs } from "viem";
+import { type WatchedContract, watchedContracts } from "./abis.js";
+import { big, type ChainEvent, named } from "./chainEvent.js";
+
+export interface NodeRecord {
+  id: bigint;
+  operator: Address;
+  signer: Address;
+  url: string;
+  echelon: number;
+  status: number;
+  reputation: number;
+  collateral: bigint;
+  obligations: number;
+}
+
+/** What the pages read: every event so far, the nodes as the chain holds them now, and the head. */
+export interface ChainSnapshot {
+  block: bigint | undefined;
+  events: readonly ChainEvent[];
+  nodes: readonly NodeRecord[];
+  error: string | undefined;
+}
+
+const POLL_MS = 500;
+const SPAN = 5_000n;
+
+/**
+ * Follows the chain from genesis: each new block's events of the watched contracts are decoded and appended, and
+ * the registered nodes re-read, so the pages update without a reload. A dev chain is small enough to read whole.
+ */
+export class ChainFeed {
+  readonly publicClient;
+  readonly network: Network;
+  #snapshot: ChainSnapshot = { block: undefined, events: [], nodes: [], error: undefined };
+  readonly #listeners = new Set<() => void>();
+  readonly #contractOf = new Map<string, WatchedContract>();
+  /** The first block not read yet. */
+  #next = 0n;
+  #busy = false;
+  #again = false;
+  #stop: (() => void) | undefined;
+
+  constructor(network: Network) {
+    this.network = network;
+    this.publicClient = createAtomaPublicClient({ ...network, pollingInterval: POLL_MS });
+    for (const name of Object.keys(watchedContracts) as WatchedContract[]) {
+      const address = network.contracts[name];
+      if (address) this.#contractOf.set(address.toLowerCase(), name);
+    }
+  }
+
+  start(): void {
+    this.#stop = this.publicClient.watchBlockNumber({
+      emitOnBegin: true,
+      poll: true,
+      pollingInterval: POLL_MS,
+      onBlockNumber: () => void this.#refresh(),
+      onError: (error) => this.#set({ error: this.#failure(error) }),
+    });
+  }
+
+  stop(): void {
+    this.#stop?.();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  snapshot = (): ChainSnapshot => this.#snapshot;
+
+  #set(patch: Partial<ChainSnapshot>): void {
+    this.#snapshot = { ...this.#snapshot, ...patch };
+    for (const listener of this.#listeners) listener();
+  }
+
+  #failure(error: unknown): string {
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    return `cannot read the chain at ${this.network.rpcUrl}: ${why}`;
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#busy = true;
+    try {
+      do {
+        this.#again = false;
+        await this.#readNewBlocks();
+      } while (this.#again);
+    } catch (error) {
+      this.#set({ error: this.#failure(error) });
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #readNewBlocks(): Promise<void> {
+    const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
+    const fromBlock = this.#next;
+    let events = this.#snapshot.events;
+    // In spans an RPC node accepts: a long chain is read a piece at a time.
+    for (let from = fromBlock; from <= head; from += SPAN) {
+      const toBlock = from + SPAN - 1n < head ? from + SPAN - 1n : head;
+      const logs = await this.publicClient.getLogs({
+        address: [...this.#contractOf.keys()] as Address[],
+        fromBlock: from,
+        toBlock,
+      });
+      if (logs.length > 0) events = [...events, ...this.#decode(logs)];
+    }
+    this.#next = head + 1n;
+    const nodes = await this.#readNodes(events);
+    this.#set({ block: head, events, nodes, error: undefined });
+  }
+
+  #decode(logs: Log[]): ChainEvent[] {
+    const out: ChainEvent[] = [];
+    for (const log of logs) {
+      const contract = this.#contractOf.get(log.address.toLowerCase());
+      if (!contract) continue;
+      const [decoded] = parseEventLogs({
+        abi: watchedContracts[contract] as readonly AbiEvent[],
+        logs: [log],
+        strict: false,
+      });
+      if (!decoded || decoded.eventName === undefined) continue;
+      out.push({
+        contract,
+        name: decoded.eventName,
+        args: (decoded.args ?? {}) as Record<string, unknown>,
+        block: log.blockNumber ?? 0n,
+        tx: log.transactionHash ?? "0x",
+        logIndex: log.logIndex ?? 0,
+        address: log.address,
+      });
+    }
+    return out;
+  }
+
+  async #readNodes(events: readonly ChainEvent[]): Promise<NodeRecord[]> {
+    const ids = named(events, "NodeRegistered").map((event) => big(event, "nodeId"));
+    const address = this.network.contracts.NodeRegistry;
+    return Promise.all(
+      ids.map(async (id) => {
+        const node = await this.publicClient.readContract({
+          address,
+          abi: nodeRegistryAbi,
+          functionName: "getNode",
+          args: [id],
+        });
+        return {
+          id,
+          operator: node.operator,
+          signer: node.signer,
+          url: node.url,
+          echelon: Number(node.echelon),
+          status: Number(node.status),
+          reputation: Number(node.reputation),
+          collateral: node.collateral,
+          obligations: Number(node.obligations),
+        };
+      }),
+    );
+  }
+}

@@ -1,0 +1,53 @@
+import type { ChainSnapshot } from "../chain/chainFeed.js";
+import { modelsOf, tasksOf } from "../chain/summary.js";
+
+const STATUS = ["none", "pending", "active", "disabled", "retired"];
+const LEVEL = ["none", "cross-validation", "consensus", "confidential"];
+
+export function ModelsPage({ chain }: { chain: ChainSnapshot }) {
+  const models = modelsOf(chain.events);
+  const tasks = [...tasksOf(chain.events).values()];
+  return (
+    <section>
+      <h2>Models</h2>
+      <table data-testid="models">
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Owner</th>
+            <th>Weights root</th>
+            <th>Status</th>
+            <th>Tasks</th>
+            <th>Mismatch reports</th>
+          </tr>
+        </thead>
+        <tbody>
+          {models.map((model) => (
+            <tr key={model.id} data-testid="model">
+              <td title={model.id}>{model.uri || model.id}</td>
+              <td className="mono">{model.owner}</td>
+              <td className="mono" data-testid="weights-root">
+                {model.weightsRoot}
+              </td>
+              <td>{STATUS[model.status] ?? model.status}</td>
+              <td>
+                {tasks
+                  .filter((task) => task.modelId === model.id)
+                  .map(
+                    (task) =>
+                      `#${task.id} ${LEVEL[task.securityLevel] ?? task.securityLevel}, p = ${task.replicationPpm / 1e6}`,
+                  )
+                  .join("; ")}
+              </td>
+              <td>
+                {model.mismatchReports.length === 0
+                  ? "none"
+                  : model.mismatchReports.map((r) => `node #${r.nodeId} (${r.reports})`).join(", ")}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

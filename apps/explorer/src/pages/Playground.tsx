@@ -1,0 +1,187 @@
+import {
+  readSse,
+  StreamAssembler,
+  type Verdict,
+  verdictLine,
+  verifyChainOf,
+  verifyResponse,
+} from "@atoma/sdk";
+import { useEffect, useMemo, useState } from "react";
+import type { ChainSnapshot } from "../chain/chainFeed.js";
+import type { ExplorerConfig } from "../config.js";
+
+interface Turn {
+  question: string;
+  answer: string;
+  /** The assembled response with its `atoma` receipt, once the stream ended. */
+  response?: Record<string, unknown> | undefined;
+  request?: Record<string, unknown> | undefined;
+  verdict?: Verdict | undefined;
+  proof?: unknown;
+  error?: string | undefined;
+}
+
+const MAX_TOKENS = 48;
+const browserFetch: typeof fetch = (input, init) => fetch(input, init);
+
+export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
+  const [proxyUrl, setProxyUrl] = useState(config.proxyUrl ?? "");
+  const [apiKey, setApiKey] = useState(config.apiKey ?? "");
+  const [model, setModel] = useState(config.network.model ?? "");
+  const [question, setQuestion] = useState("Hello");
+  const [turns, setTurns] = useState<Turn[]>([]);
+  const [busy, setBusy] = useState(false);
+  const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
+  const update = (index: number, patch: Partial<Turn>) =>
+    setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
+
+  async function verify(index: number, turn: Turn) {
+    if (!turn.response) return;
+    const verdict = await verifyResponse(turn.response, {
+      chain: verifyChain,
+      request: turn.request,
+      fetch: browserFetch,
+    });
+    const inclusion = verdict.checks.find((c) => c.name === "inclusion");
+    let proof: unknown;
+    if (inclusion?.status === "pass" && verdict.receipt) proof = await fetchProof(chain, verdict);
+    update(index, { verdict, proof });
+  }
+
+  // The verdict is read again whenever a block brings an event of an unsettled answer's stack.
+  const settlementEvents = chain.events.filter((e) => e.contract === "SettlementManager").length;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
+  useEffect(() => {
+    turns.forEach((turn, index) => {
+      if (turn.verdict && !turn.verdict.complete && turn.verdict.ok) void verify(index, turn);
+    });
+  }, [settlementEvents]);
+
+  async function send(event: React.FormEvent) {
+    event.preventDefault();
+    const index = turns.length;
+    const history = turns.flatMap((t) => [
+      { role: "user", content: t.question },
+      { role: "assistant", content: t.answer },
+    ]);
+    const request = {
+      model,
+      messages: [...history, { role: "user", content: question }],
+      max_tokens: MAX_TOKENS,
+      stream: true,
+    };
+    setTurns((all) => [...all, { question, answer: "" }]);
+    setBusy(true);
+    try {
+      const response = await fetch(`${proxyUrl.replace(/\/$/, "")}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+        throw new Error(body.error?.message ?? `the gateway answered ${response.status}`);
+      }
+      const assembler = new StreamAssembler();
+      let answer = "";
+      let receipt: Record<string, unknown> = {};
+      for await (const raw of readSse(response.body)) {
+        const chunk = raw as Record<string, unknown>;
+        if (chunk.error) throw new Error(JSON.stringify(chunk.error));
+        assembler.add(chunk);
+        if (chunk.atoma) receipt = { atoma: chunk.atoma, atoma_request: chunk.atoma_request };
+        const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
+        if (delta) {
+          answer += delta;
+          update(index, { answer });
+        }
+      }
+      const turn: Turn = { question, answer, response: { ...assembler.response(), ...receipt }, request };
+      update(index, turn);
+      await verify(index, turn);
+    } catch (error) {
+      update(index, { error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section>
+      <h2>Playground</h2>
+      <form className="playground" onSubmit={send}>
+        <label>
+          Gateway <input name="proxyUrl" value={proxyUrl} onChange={(e) => setProxyUrl(e.target.value)} />
+        </label>
+        <label>
+          API key{" "}
+          <input name="apiKey" value={apiKey} onChange={(e) => setApiKey(e.target.value)} type="password" />
+        </label>
+        <label>
+          Model <input name="model" value={model} onChange={(e) => setModel(e.target.value)} />
+        </label>
+        <label>
+          Message <textarea name="question" value={question} onChange={(e) => setQuestion(e.target.value)} />
+        </label>
+        <button type="submit" disabled={busy || !proxyUrl || !apiKey}>
+          Send
+        </button>
+      </form>
+      <ol className="turns">
+        {turns.map((turn, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: turns are only appended
+          <li key={i} data-testid="turn">
+            <p className="question">{turn.question}</p>
+            <p className="answer" data-testid="answer">
+              {turn.answer}
+            </p>
+            {turn.error && (
+              <p className="error" data-testid="turn-error">
+                {turn.error}
+              </p>
+            )}
+            {turn.verdict && <VerdictView verdict={turn.verdict} proof={turn.proof} />}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function VerdictView({ verdict, proof }: { verdict: Verdict; proof: unknown }) {
+  const stackId = verdict.receipt?.stack_id;
+  return (
+    <div className={`verdict ${verdict.ok ? "ok" : "bad"}`} data-testid="verdict">
+      <strong data-testid="verdict-line">{verdictLine(verdict)}</strong>
+      {stackId !== undefined && (
+        <>
+          {" "}
+          <a href={`#/stack/${stackId}`}>stack #{String(stackId)}</a>
+        </>
+      )}
+      <ul>
+        {verdict.checks.map((check) => (
+          <li key={check.name} className={check.status} data-testid={`check-${check.name}`}>
+            {check.name}: {check.status} — {check.reason}
+          </li>
+        ))}
+      </ul>
+      {proof !== undefined && (
+        <details data-testid="inclusion-proof">
+          <summary>Inclusion proof</summary>
+          <pre>{JSON.stringify(proof, null, 2)}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+async function fetchProof(chain: ChainSnapshot, verdict: Verdict): Promise<unknown> {
+  const receipt = verdict.receipt;
+  if (!receipt) return undefined;
+  const node = chain.nodes.find((n) => String(n.id) === String(receipt.node_id));
+  if (!node) return undefined;
+  const url = `${node.url.replace(/\/$/, "")}/v1/stacks/${receipt.stack_id}/proof/${receipt.leaf_index}`;
+  const response = await fetch(url);
+  return response.ok ? response.json() : undefined;
+}

@@ -1,0 +1,24 @@
+import type { Logger } from "@atoma/core";
+import type { ServiceStack } from "../lifecycle.js";
+import { explorerDist, startExplorerServer } from "./explorerServer.js";
+import type { ReadyInfo } from "./startDevNetwork.js";
+
+/**
+ * Serves the built explorer for the dev network; the page reads the ready line less the demo user's private key
+ * (the playground uses the gateway's demo key). Returns its URL, or undefined when the explorer was not built.
+ */
+export async function startDevExplorer(
+  ready: ReadyInfo,
+  services: ServiceStack,
+  logger: Logger,
+): Promise<string | undefined> {
+  const dist = explorerDist();
+  if (dist === undefined) {
+    logger.warn({}, "the explorer is not built (npm run build builds it): no explorerUrl");
+    return undefined;
+  }
+  const { user: _user, accounts: _accounts, modelFile: _file, ...network } = ready;
+  const server = await startExplorerServer(dist, network);
+  services.add({ name: "explorer", stop: () => server.stop() });
+  return server.url;
+}

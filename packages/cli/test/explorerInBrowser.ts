@@ -1,0 +1,185 @@
+import { join } from "node:path";
+import { closeStack, proveReceiptFraud, readStack } from "@atoma/chain";
+import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
+import { loadKeyFile } from "@atoma/node";
+import { parseNetwork, userContext } from "@atoma/sdk";
+import type { Browser, Page } from "playwright-core";
+import type { Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../../../testing/chromium.js";
+import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
+import { runCliToEnd } from "./cliProcess.js";
+
+export interface DevReady {
+  rpcUrl: string;
+  chainId: number;
+  contracts: Record<string, Hex>;
+  model: string;
+  modelRoot: Hex;
+  nodes: { id: string; url: string; price: string }[];
+  user: { privateKey: Hex };
+  proxyUrl: string;
+  apiKey: string;
+  explorerUrl: string;
+}
+
+interface Marked {
+  loadedOnce?: boolean;
+  location: { hash: string };
+}
+
+/** Moves within the page (a hash route), never reloading it. */
+const goTo = (tab: Page, hash: string) =>
+  tab.evaluate((to) => {
+    (globalThis as unknown as Marked).location.hash = to;
+  }, hash);
+
+const text = (tab: Page, selector: string) => tab.locator(selector).first().textContent({ timeout: 1_000 });
+
+/**
+ * The explorer in the machine's Chromium against a running `atoma dev` (its state in `stateDir`, where each node's
+ * key lies): the nodes, a chat in the playground with its verdict, then a node caught cheating, its slash showing
+ * on the open page without a reload. The tests run in order on one tab.
+ */
+export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir: string }): void {
+  describe("the explorer in Chromium", () => {
+    let browser: Browser;
+    let tab: Page;
+    let stackId: string;
+
+    beforeAll(async () => {
+      browser = await launchChromium();
+      tab = await browser.newPage();
+    }, 60_000);
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it("is served at the ready line's explorerUrl and shows every node with its stake, price, models and health", async () => {
+      const { ready } = devNetwork();
+      expect(ready.explorerUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      await tab.goto(ready.explorerUrl);
+      // Marks this page load: the last test checks the slash arrived without another.
+      await tab.evaluate(() => {
+        (globalThis as unknown as Marked).loadedOnce = true;
+      });
+      for (const node of ready.nodes) {
+        const row = `[data-testid="node-${node.id}"]`;
+        await expect
+          .poll(() => text(tab, `${row} [data-testid="node-health"]`), { timeout: 20_000 })
+          .toBe("ok");
+        expect(await text(tab, `${row} [data-testid="node-status"]`)).toBe("active");
+        expect(await text(tab, row)).toContain(`${node.price}`);
+        expect(await text(tab, row)).toContain(ready.model);
+        expect(await text(tab, row)).toMatch(/\d+ ms/);
+      }
+      expect(Number(await text(tab, '[data-testid="total-staked"]'))).toBeGreaterThan(0);
+    }, 60_000);
+
+    it("chats through the gateway in the playground, the answer streamed and its verdict beside it", async () => {
+      await goTo(tab, "#/playground");
+      await tab.locator('textarea[name="question"]').fill("Hello from the explorer");
+      await tab.locator('button[type="submit"]').click();
+      await expect
+        .poll(() => tab.locator('[data-testid="verdict-line"], [data-testid="turn-error"]').count(), {
+          timeout: 60_000,
+        })
+        .toBeGreaterThan(0);
+      expect(await tab.locator('[data-testid="turn-error"]').count()).toBe(0);
+      expect((await text(tab, '[data-testid="answer"]'))?.length).toBeGreaterThan(0);
+      expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(/^verified; settlement unsettled/);
+      for (const check of ["receipt", "response_hash", "request_hash", "signature", "signer", "stack"])
+        expect(await text(tab, `[data-testid="check-${check}"]`)).toContain(`${check}: pass`);
+      expect(await text(tab, '[data-testid="check-inclusion"]')).toContain("inclusion: pending");
+      const link = await text(tab, '[data-testid="verdict"] a');
+      stackId = /stack #(\d+)/.exec(link ?? "")?.[1] ?? "";
+      expect(stackId).toMatch(/^\d+$/);
+    }, 90_000);
+
+    it("shows the answer's inclusion proof once its stack settles, with no click", async () => {
+      const { ready } = devNetwork();
+      // The stack's owner (the dev gateway's wallet, a public dev key) closes it, and its node settles it.
+      const network = parseNetwork(JSON.stringify(ready));
+      await closeStack(userContext(network, privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY)), {
+        stackId: BigInt(stackId),
+      });
+      await expect
+        .poll(() => text(tab, '[data-testid="check-inclusion"]'), { timeout: 60_000 })
+        .toContain("inclusion: pass");
+      expect(await tab.locator('[data-testid="inclusion-proof"]').count()).toBe(1);
+      expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(
+        /^verified; settlement (attesting|attested)/,
+      );
+    }, 90_000);
+
+    it("shows the model's weights root, and atoma econ's numbers for the same game", async () => {
+      const { ready } = devNetwork();
+      await goTo(tab, "#/models");
+      await expect.poll(() => text(tab, '[data-testid="weights-root"]')).toBe(ready.modelRoot);
+      await goTo(tab, "#/economics");
+      const game = { reward: "3", cost: "1", collateral: "50", adversary: "0.3", attesters: "2" };
+      for (const [name, value] of Object.entries(game))
+        await tab.locator(`input[name="${name}"]`).fill(value);
+      const econ = await runCliToEnd([
+        "econ",
+        "--json",
+        ...Object.entries(game).flatMap(([name, value]) => [`--${name}`, value]),
+      ]);
+      const expected = JSON.parse(econ.stdout) as { corollaryMinimum: number; theoremMinimum: number };
+      await expect
+        .poll(() => text(tab, '[data-testid="theorem"]'))
+        .toBe(expected.theoremMinimum.toPrecision(4));
+      expect(await text(tab, '[data-testid="corollary"]')).toBe(expected.corollaryMinimum.toPrecision(4));
+      expect(await tab.locator('[data-testid="econ-plot"] path').count()).toBe(2);
+      await tab.locator('input[name="adversary"]').fill("1.5");
+      await expect.poll(() => text(tab, '[data-testid="econ-error"]')).toMatch(/adversary/);
+    }, 30_000);
+
+    it("shows a cheating node's slash, on the network page and in its stack's life, without a reload", async () => {
+      const { ready, stateDir } = devNetwork();
+      await goTo(tab, "#/network");
+      const network = parseNetwork(JSON.stringify(ready));
+      const prover = userContext(network, privateKeyToAccount(ready.user.privateKey));
+      const stack = await readStack(prover.publicClient, network.contracts.StackManager, BigInt(stackId));
+      if (!stack) throw new Error(`stack ${stackId} is not on the chain`);
+      const nodeId = stack.nodeId.toString();
+      const index = ready.nodes.findIndex((node) => node.id === nodeId);
+      expect(index).toBeGreaterThanOrEqual(0);
+      // The node that served the playground's answer signs a receipt whose nonce is not its leaf index: billing a
+      // request it never answered. Anyone holding that receipt proves it and the node loses its stake.
+      const cheater = loadKeyFile(join(stateDir, "nodes", `node-${index + 1}`, "node.key"));
+      const fields: SignedResponseFields = {
+        stackId: BigInt(stackId),
+        leafIndex: 7n,
+        nonce: 8n,
+        reqHash: `0x${"11".repeat(32)}`,
+        respHash: `0x${"22".repeat(32)}`,
+        units: 10n,
+        cumulativeUnits: 10n,
+        seed: 0n,
+      };
+      const domain = atomaDomain(ready.chainId, network.contracts.StackManager);
+      const signature = await signResponse(cheater, domain, fields);
+      const proven = await proveReceiptFraud(prover, { kind: "nonce", receipt: { fields, signature } });
+      expect(proven.nodeId.toString()).toBe(nodeId);
+
+      const row = `[data-testid="node-${nodeId}"]`;
+      await expect
+        .poll(() => text(tab, `${row} [data-testid="node-status"]`), { timeout: 20_000 })
+        .toBe("slashed");
+      expect(await text(tab, `${row} [data-testid="node-slashes"]`)).toMatch(/^1 \(/);
+      expect(await text(tab, `${row} [data-testid="node-stake"]`)).toBe("0");
+      expect(Number(await text(tab, '[data-testid="total-slashed"]'))).toBeGreaterThan(0);
+      expect(await tab.locator('[data-testid="activity-NodeSlashed"]').count()).toBe(1);
+
+      await goTo(tab, `#/stack/${stackId}`);
+      await expect.poll(() => tab.locator('[data-testid="timeline-FraudProven"]').count()).toBe(1);
+      expect(await text(tab, '[data-testid="timeline-StackBought"]')).toContain(`from node #${nodeId}`);
+      expect(await tab.locator('[data-testid="timeline-SettlementSubmitted"]').count()).toBe(1);
+      expect(await text(tab, '[data-testid="timeline-NodeSlashed"]')).toContain("for fraud");
+      expect(await text(tab, '[data-testid="timeline-SlashDistributed"]')).toMatch(/to the user/);
+      expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
+    }, 60_000);
+  });
+}
