@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "@atoma/core";
-import { applyJournalRecord } from "./applyJournal.js";
+import { applyJournalBatch } from "./applyJournal.js";
 import { Journal } from "./journal.js";
 import { holdLockFile } from "./lockFile.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
@@ -114,8 +114,7 @@ export class JournalFlusher {
       const last = batch.at(-1);
       if (!last) return;
       const swept = await this.#db.transaction().execute(async (tx) => {
-        let sweptCharges = 0;
-        for (const record of batch) if (!(await applyJournalRecord(tx, record))) sweptCharges++;
+        const sweptCharges = await applyJournalBatch(tx, batch);
         await tx
           .insertInto("journal_positions")
           .values({ gateway_id: this.gatewayId, applied_seq: last.seq })
