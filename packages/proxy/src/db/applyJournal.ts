@@ -1,102 +1,202 @@
 import { sql } from "kysely";
-import type { ChargeRecord, JournalRecord } from "./journal.js";
+import type { ChargeRecord, JournalRecord, ReceiptRecord } from "./journal.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
 
+/** What a batch's `stack` and `signed` records leave a stack at: the greatest of each (absent: untouched). */
+interface StackProgress {
+  unitsUsed?: bigint;
+  nextNonce?: bigint;
+  lastUsedMs?: number;
+  signedBelow?: bigint;
+}
+
+/** A slice's charges in a batch, added up. */
+interface SliceCharges {
+  keyId: string;
+  records: number;
+  costWei: bigint;
+}
+
+/** What a batch served one key, of one model, on one day. */
+interface UsageSum {
+  keyId: string;
+  model: string;
+  day: string;
+  requests: number;
+  tokens: bigint;
+  spendWei: bigint;
+}
+
+const max = <T extends bigint | number>(a: T | undefined, b: T): T => (a === undefined || b > a ? b : a);
+
 /**
- * Applies one journal record (inside the flusher's transaction, or alone where no journal is kept). Receipts and
- * stack progress (and the nonces signed) are idempotent; a charge moves its cost from its slice to the key's spending (a slice already
- * swept — charged in full — is not charged again, and `false` says so); charges and usage count as often as they
- * are applied, which the journal position makes once. Run it in a transaction.
+ * Applies one journal record (alone, where no journal is kept); `false` when it was a charge on a slice already
+ * swept. Run it in a transaction.
  */
 export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): Promise<boolean> {
-  switch (record.kind) {
-    case "receipt":
-      await db
-        .insertInto("receipts")
-        .values({
+  return (await applyJournalBatch(db, [record])) === 0;
+}
+
+/**
+ * Applies journal records in a few statements, whatever their number: receipts in one insert, each stack's
+ * progress and signed nonces in one update (greatest wins, so applying twice changes nothing), each slice's
+ * charges added up (the cost leaves the slice, never below zero, as one by one; a slice already swept — charged in
+ * full — is not charged again), and the usage per key, model and day added up. Charges and usage count as often as
+ * they are applied, which the journal position makes once. Returns how many charges found their slice swept. Run
+ * it in a transaction.
+ */
+export async function applyJournalBatch(db: GatewayDb, records: readonly JournalRecord[]): Promise<number> {
+  const receipts = new Map<string, ReceiptRecord>();
+  const stacks = new Map<string, StackProgress>();
+  const slices = new Map<string, SliceCharges>();
+  const usage = new Map<string, UsageSum>();
+  for (const record of records)
+    switch (record.kind) {
+      case "receipt": {
+        const { stackId = "0", leafIndex = "0", signature = "" } = record.receipt;
+        const id = `${stackId}:${leafIndex}:${signature}`;
+        if (!receipts.has(id)) receipts.set(id, record);
+        break;
+      }
+      case "stack": {
+        const progress = stacks.get(record.stackId) ?? {};
+        progress.unitsUsed = max(progress.unitsUsed, BigInt(record.unitsUsed));
+        progress.nextNonce = max(progress.nextNonce, BigInt(record.nextNonce));
+        progress.lastUsedMs = max(progress.lastUsedMs, record.atMs);
+        stacks.set(record.stackId, progress);
+        break;
+      }
+      case "signed": {
+        const progress = stacks.get(record.stackId) ?? {};
+        progress.signedBelow = max(progress.signedBelow, BigInt(record.nonce) + 1n);
+        stacks.set(record.stackId, progress);
+        break;
+      }
+      case "charge":
+        addCharge(slices, usage, record);
+        break;
+    }
+  if (receipts.size > 0)
+    await db
+      .insertInto("receipts")
+      .values(
+        [...receipts.values()].map((record) => ({
           stack_id: record.receipt.stackId ?? "0",
           leaf_index: record.receipt.leafIndex ?? "0",
           signature: record.receipt.signature ?? "",
           receipt: JSON.stringify(record.receipt),
           created_at_ms: record.atMs,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-      return true;
-    case "stack":
-      await db
-        .updateTable("stacks")
-        .set((eb) => ({
-          units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(record.unitsUsed)]),
-          next_nonce: eb.fn("greatest", [eb.ref("next_nonce"), eb.val(record.nextNonce)]),
-          last_used_ms: eb.fn("greatest", [eb.ref("last_used_ms"), eb.val(record.atMs)]),
-        }))
-        .where("stack_id", "=", BigInt(record.stackId))
-        .execute();
-      return true;
-    case "signed":
-      await db
-        .updateTable("stacks")
-        .set((eb) => ({
-          signed_below_nonce: eb.fn("greatest", [
-            eb.ref("signed_below_nonce"),
-            eb.val(String(BigInt(record.nonce) + 1n)),
-          ]),
-        }))
-        .where("stack_id", "=", BigInt(record.stackId))
-        .execute();
-      return true;
-    case "charge":
-      return applyCharge(db, record);
-  }
-}
-
-async function applyCharge(db: GatewayDb, record: ChargeRecord): Promise<boolean> {
-  // The key's row first, as a slice's growth takes it (then its slice's): two gateways never wait on each other.
-  await db.selectFrom("api_keys").select("key_id").where("key_id", "=", record.keyId).forUpdate().execute();
-  // The cost leaves the slice (never below zero: an answer dearer than its maximum is charged all the same).
-  const row = await db
-    .selectFrom("spend_reservations")
-    .select(["key_id", "max_wei"])
-    .where("reservation_id", "=", record.reservationId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (row) {
-    const cost = BigInt(record.costWei);
-    const released = cost < row.max_wei ? cost : row.max_wei;
-    await db
-      .updateTable("spend_reservations")
-      .set({ max_wei: sql`max_wei - ${released}` })
-      .where("reservation_id", "=", record.reservationId)
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
       .execute();
-    await db
-      .updateTable("api_keys")
-      .set({
-        reserved_wei: sql`reserved_wei - ${released}`,
-        spent_wei: sql`spent_wei + ${record.costWei}::numeric`,
-      })
-      .where("key_id", "=", row.key_id)
-      .execute();
-  }
-  const { usage } = record;
-  if (usage)
+  for (const [stackId, progress] of stacks) await applyProgress(db, BigInt(stackId), progress);
+  let swept = 0;
+  for (const [reservationId, charges] of slices)
+    if (!(await applyCharges(db, reservationId, charges))) swept += charges.records;
+  for (const sum of usage.values())
     await db
       .insertInto("usage_daily")
       .values({
-        key_id: record.keyId,
-        model: usage.model,
-        day: usage.day,
-        requests: 1,
-        tokens: usage.tokens,
-        spend_wei: record.costWei,
+        key_id: sum.keyId,
+        model: sum.model,
+        day: sum.day,
+        requests: sum.requests,
+        tokens: String(sum.tokens),
+        spend_wei: String(sum.spendWei),
       })
       .onConflict((oc) =>
         oc.columns(["key_id", "day", "model"]).doUpdateSet({
-          requests: sql`usage_daily.requests + 1`,
-          tokens: sql`usage_daily.tokens + ${usage.tokens}::bigint`,
-          spend_wei: sql`usage_daily.spend_wei + ${record.costWei}::numeric`,
+          requests: sql`usage_daily.requests + ${sum.requests}::bigint`,
+          tokens: sql`usage_daily.tokens + ${String(sum.tokens)}::bigint`,
+          spend_wei: sql`usage_daily.spend_wei + ${String(sum.spendWei)}::numeric`,
         }),
       )
       .execute();
-  return row !== undefined;
+  return swept;
+}
+
+function addCharge(
+  slices: Map<string, SliceCharges>,
+  usage: Map<string, UsageSum>,
+  record: ChargeRecord,
+): void {
+  const cost = BigInt(record.costWei);
+  const slice = slices.get(record.reservationId);
+  if (slice) {
+    slice.records++;
+    slice.costWei += cost;
+  } else slices.set(record.reservationId, { keyId: record.keyId, records: 1, costWei: cost });
+  const served = record.usage;
+  if (!served) return;
+  const id = JSON.stringify([record.keyId, served.model, served.day]);
+  const sum = usage.get(id);
+  if (sum) {
+    sum.requests++;
+    sum.tokens += BigInt(served.tokens);
+    sum.spendWei += cost;
+  } else
+    usage.set(id, {
+      keyId: record.keyId,
+      model: served.model,
+      day: served.day,
+      requests: 1,
+      tokens: BigInt(served.tokens),
+      spendWei: cost,
+    });
+}
+
+async function applyProgress(db: GatewayDb, stackId: bigint, progress: StackProgress): Promise<void> {
+  let update = db.updateTable("stacks").where("stack_id", "=", stackId);
+  const { unitsUsed, nextNonce, lastUsedMs, signedBelow } = progress;
+  if (unitsUsed !== undefined)
+    update = update.set((eb) => ({
+      units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(String(unitsUsed))]),
+    }));
+  if (nextNonce !== undefined)
+    update = update.set((eb) => ({
+      next_nonce: eb.fn("greatest", [eb.ref("next_nonce"), eb.val(String(nextNonce))]),
+    }));
+  if (lastUsedMs !== undefined)
+    update = update.set((eb) => ({
+      last_used_ms: eb.fn("greatest", [eb.ref("last_used_ms"), eb.val(lastUsedMs)]),
+    }));
+  if (signedBelow !== undefined)
+    update = update.set((eb) => ({
+      signed_below_nonce: eb.fn("greatest", [eb.ref("signed_below_nonce"), eb.val(String(signedBelow))]),
+    }));
+  await update.execute();
+}
+
+/**
+ * A slice's charges: their cost leaves the slice (never below zero: answers dearer than their maxima are charged
+ * all the same) and is added to the key's spending. One by one, each would release the least of its cost and what
+ * the slice has left; added up, that is the least of their sum and the slice. False when the slice is gone (swept).
+ */
+async function applyCharges(db: GatewayDb, reservationId: string, charges: SliceCharges): Promise<boolean> {
+  // The key's row first, as a slice's growth takes it (then its slice's): two gateways never wait on each other.
+  await db.selectFrom("api_keys").select("key_id").where("key_id", "=", charges.keyId).forUpdate().execute();
+  const row = await db
+    .selectFrom("spend_reservations")
+    .select(["key_id", "max_wei"])
+    .where("reservation_id", "=", reservationId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) return false;
+  // biome-ignore lint/complexity/useMathMinMax: bigints
+  const released = charges.costWei < row.max_wei ? charges.costWei : row.max_wei;
+  await db
+    .updateTable("spend_reservations")
+    .set({ max_wei: sql`max_wei - ${released}` })
+    .where("reservation_id", "=", reservationId)
+    .execute();
+  await db
+    .updateTable("api_keys")
+    .set({
+      reserved_wei: sql`reserved_wei - ${released}`,
+      spent_wei: sql`spent_wei + ${String(charges.costWei)}::numeric`,
+    })
+    .where("key_id", "=", row.key_id)
+    .execute();
+  return true;
 }

@@ -66,12 +66,14 @@ export class Journal {
   #pending: Sequenced[];
   #bytes = 0;
   #closed = false;
+  #pendingSince: number | undefined;
 
   /** Opens `path` (created when absent): its records past `appliedSeq` are pending again. */
   constructor(path: string | undefined, appliedSeq: number) {
     this.#path = path;
     const read = path === undefined ? { records: [], intactBytes: 0 } : readJournalFile(path);
     this.#pending = read.records.filter((record) => record.seq > appliedSeq);
+    if (this.#pending.length > 0) this.#pendingSince = performance.now();
     // A loop, not `Math.max(...seqs)`: a journal grown while the database was away holds too many for a spread.
     let seq = appliedSeq;
     for (const record of read.records) if (record.seq > seq) seq = record.seq;
@@ -100,6 +102,7 @@ export class Journal {
       this.#bytes += Buffer.byteLength(line);
     }
     this.#pending.push(sequenced);
+    this.#pendingSince ??= performance.now();
   }
 
   /** The records not applied yet, oldest first, at most `max`. */
@@ -111,9 +114,16 @@ export class Journal {
     return this.#pending.length;
   }
 
+  /** When the oldest record still pending was appended (the process's clock); undefined when none is. */
+  get pendingSince(): number | undefined {
+    return this.#pendingSince;
+  }
+
   /** The records up to `seq` are in the database: forgets them, and empties or rotates the file. */
   applied(seq: number): void {
     this.#pending = this.#pending.filter((record) => record.seq > seq);
+    // Those left came after the batch was taken: counted from now (a bound on their wait, not their age).
+    this.#pendingSince = this.#pending.length === 0 ? undefined : performance.now();
     if (this.#fd === undefined || this.#path === undefined) return;
     if (this.#pending.length === 0) {
       ftruncateSync(this.#fd, 0);

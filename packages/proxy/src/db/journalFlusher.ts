@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "@atoma/core";
-import { applyJournalRecord } from "./applyJournal.js";
+import { applyJournalBatch } from "./applyJournal.js";
 import { Journal } from "./journal.js";
 import { holdLockFile } from "./lockFile.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
@@ -10,8 +10,13 @@ import type { GatewayDb } from "./openGatewayDatabase.js";
 export interface JournalFlusherOptions {
   /** Where this gateway's journal lives (each gateway its own); none: memory only (tests). */
   dir?: string | undefined;
-  /** How often pending records go to the database. @default 250 */
+  /** How often the flusher looks for pending records. @default 250 */
   intervalMs?: number | undefined;
+  /**
+   * How long pending records may wait while requests are in flight (`start`'s `quiet` says when none is): the
+   * database work is left to a quiet moment, off the requests' path, but never longer than this. @default 1000
+   */
+  maxDelayMs?: number | undefined;
   /** Records per transaction at most. @default 500 */
   batch?: number | undefined;
   logger?: Logger | undefined;
@@ -29,6 +34,7 @@ export class JournalFlusher {
   readonly #db: GatewayDb;
   readonly #batch: number;
   readonly #intervalMs: number;
+  readonly #maxDelayMs: number;
   readonly #logger: Logger;
   readonly #letGo: () => void;
   #running: Promise<void> = Promise.resolve();
@@ -47,6 +53,7 @@ export class JournalFlusher {
     this.#letGo = letGo;
     this.#batch = options.batch ?? 500;
     this.#intervalMs = options.intervalMs ?? 250;
+    this.#maxDelayMs = options.maxDelayMs ?? 1_000;
     this.#logger = (options.logger ?? silentLogger).child({ module: "journal" });
   }
 
@@ -80,9 +87,12 @@ export class JournalFlusher {
     }
   }
 
-  start(): void {
+  /** Applies pending records every `intervalMs` when `quiet()`, and at the latest `maxDelayMs` after they came. */
+  start(quiet: () => boolean = () => true): void {
     this.#timer ??= setInterval(() => {
-      if (this.journal.pendingCount > 0)
+      const since = this.journal.pendingSince;
+      if (since === undefined) return;
+      if (quiet() || performance.now() - since >= this.#maxDelayMs)
         this.flush().catch((error: unknown) =>
           this.#logger.warn({ err: error }, "applying the journal failed: retrying"),
         );
@@ -114,8 +124,7 @@ export class JournalFlusher {
       const last = batch.at(-1);
       if (!last) return;
       const swept = await this.#db.transaction().execute(async (tx) => {
-        let sweptCharges = 0;
-        for (const record of batch) if (!(await applyJournalRecord(tx, record))) sweptCharges++;
+        const sweptCharges = await applyJournalBatch(tx, batch);
         await tx
           .insertInto("journal_positions")
           .values({ gateway_id: this.gatewayId, applied_seq: last.seq })

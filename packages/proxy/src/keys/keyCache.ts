@@ -9,9 +9,14 @@ export class KeyCache {
   constructor(private readonly maxEntries = 10_000) {}
 
   get(hash: string, nowMs: number): KeyRecord | undefined {
+    return this.entry(hash, nowMs)?.record;
+  }
+
+  /** The key and until when it is remembered, if it still is. */
+  entry(hash: string, nowMs: number): { record: KeyRecord; until: number } | undefined {
     const entry = this.#entries.get(hash);
     if (!entry) return undefined;
-    if (entry.until > nowMs) return entry.record;
+    if (entry.until > nowMs) return entry;
     this.#entries.delete(hash);
     return undefined;
   }

@@ -36,6 +36,8 @@ export interface KeyAdmin {
  */
 export class KeyStore implements KeyAdmin {
   readonly #found = new KeyCache();
+  /** Keys being read again in the background. */
+  readonly #refreshing = new Set<string>();
 
   constructor(
     private readonly db: GatewayDb,
@@ -92,13 +94,31 @@ export class KeyStore implements KeyAdmin {
     return keyRecordOf(row);
   }
 
-  /** The key whose hash this is, whatever its state (the caller decides what revoked or expired means). */
+  /**
+   * The key whose hash this is, whatever its state (the caller decides what revoked or expired means). A key
+   * remembered for less than half of `cacheMs` more is read again in the background (the request goes on with
+   * the one remembered), so a key in steady use is never looked up on a request's path.
+   */
   async findByKey(key: string): Promise<KeyRecord | undefined> {
     const hash = hashApiKey(key);
     // The cache's clock is the process's own: `now` tells keys' expiry, and tests may hold it still.
-    const remembered = this.#found.get(hash, performance.now());
-    if (remembered) return remembered;
+    const now = performance.now();
+    const remembered = this.#found.entry(hash, now);
+    if (!remembered) return this.#read(hash);
+    if (remembered.until - now < this.cacheMs / 2 && !this.#refreshing.has(hash)) {
+      this.#refreshing.add(hash);
+      // A failed read leaves the key as remembered, until its time is up.
+      this.#read(hash)
+        .catch(() => undefined)
+        .finally(() => this.#refreshing.delete(hash));
+    }
+    return remembered.record;
+  }
+
+  /** Reads the key and remembers it for `cacheMs` from when the read began (never longer). */
+  async #read(hash: string): Promise<KeyRecord | undefined> {
     const generation = this.#found.generation;
+    const readAt = performance.now();
     const row = await this.db
       .selectFrom("api_keys")
       .selectAll()
@@ -107,7 +127,7 @@ export class KeyStore implements KeyAdmin {
     const record = row && keyRecordOf(row);
     // A change made while the row was read may be newer than it: then it is not remembered.
     if (record && this.cacheMs > 0 && generation === this.#found.generation)
-      this.#found.set(hash, record, performance.now() + this.cacheMs);
+      this.#found.set(hash, record, readAt + this.cacheMs);
     return record;
   }
 

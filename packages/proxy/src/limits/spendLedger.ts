@@ -79,6 +79,11 @@ export class SpendLedger {
     this.#holder = options.journal?.gatewayId ?? randomUUID();
   }
 
+  /** Reservations taken and not settled yet: the requests in flight. */
+  get inFlight(): number {
+    return this.#open;
+  }
+
   /**
    * Reserves `maxWei` of the key's budget. Throws `InsufficientQuotaError` when the budget, less what is spent
    * and reserved, cannot cover it, and `InvalidApiKeyError` when the key was revoked or expired meanwhile.

@@ -137,7 +137,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     };
     await pool.recover();
     await parts.ledger.recover();
-    journal.start();
+    // The database work waits for a moment without requests in flight (at most a second).
+    journal.start(() => parts.ledger.inFlight === 0);
     await parts.ledger.sweep();
     const state: GatewayState = { draining: false };
     const app = createGatewayApp(parts, {
