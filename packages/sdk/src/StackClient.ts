@@ -127,7 +127,9 @@ export class StackClient {
   constructor(options: StackClientOptions) {
     checkOptions(options);
     this.#options = options;
-    this.#fetch = options.fetch ?? fetch;
+    const fetcher = options.fetch ?? globalThis.fetch;
+    // Called as a plain function: a browser's fetch called as a method of another object throws "Illegal invocation".
+    this.#fetch = (input, init) => fetcher(input, init);
     this.domain = atomaDomain(options.chainId, options.stackManager);
     this.#kept = [...(options.receipts ?? [])];
     this.#last = this.#kept.reduce<KeptReceipt | undefined>(

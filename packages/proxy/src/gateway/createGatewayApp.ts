@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
 import { adminRoutes } from "./adminRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
@@ -38,6 +39,16 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
       onError: () => {
         throw new RequestTooLargeError(maxBodyBytes);
       },
+    }),
+  );
+  // Browsers may call the OpenAI routes from any page: the key travels as a bearer token, never as a cookie.
+  app.use(
+    "/v1/*",
+    cors({
+      origin: "*",
+      allowHeaders: ["authorization", "content-type"],
+      exposeHeaders: ["retry-after", "x-atoma-node", "x-atoma-fallback"],
+      maxAge: 600,
     }),
   );
   app.get("/health", (c) =>
