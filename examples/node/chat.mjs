@@ -20,4 +20,6 @@ const answer = await client.chatStream(
   (chunk) => process.stdout.write(chunk.choices[0]?.delta?.content ?? ""),
 );
 process.stdout.write("\n");
-console.log(`stack ${answer.atoma.stack_id}, node ${answer.atoma.node_id}: ${verdictLine(answer.verdict)}`);
+process.stdout.write(
+  `stack ${answer.atoma.stack_id}, node ${answer.atoma.node_id}: ${verdictLine(answer.verdict)}\n`,
+);
