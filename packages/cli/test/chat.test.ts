@@ -104,15 +104,6 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     ]);
     expect(third.code, third.stderr).toBe(0);
     expect(receiptOf(third.stderr)).toMatchObject({ stackId: bought.stackId, leafIndex: "2", nonce: "2" });
-    // --json: one JSON object on stdout, the answer (as atoma verify takes it) and its verdict.
-    const scripted = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "--json", "Fourth"]);
-    expect(scripted.code, scripted.stderr).toBe(0);
-    const printed = JSON.parse(scripted.stdout) as {
-      answer: { atoma: { stack_id: string; leaf_index: string }; choices: unknown[] };
-      verdict: { ok: boolean; settlement: string };
-    };
-    expect(printed.answer.atoma).toMatchObject({ stack_id: bought.stackId, leaf_index: "3" });
-    expect(printed.verdict).toMatchObject({ ok: true, settlement: "unsettled" });
     // Each chat ends with the verdict of verifyResponse against the chain; the stack has not settled yet.
     for (const run of [first, second, third])
       expect(run.stderr.trim().split("\n").at(-1)).toBe(
@@ -145,9 +136,17 @@ describe("atoma chat against atoma dev --nodes 3", () => {
       keyFile,
       "--save",
       saved,
+      "--json",
       "Fourth",
     ]);
     expect(fourth.code, fourth.stderr).toBe(0);
+    // --json: one JSON object on stdout instead of the streamed text, the answer saved and its verdict.
+    const printed = JSON.parse(fourth.stdout) as {
+      answer: unknown;
+      verdict: { ok: boolean; settlement: string };
+    };
+    expect(printed.answer).toEqual(JSON.parse(readFileSync(saved, "utf8")));
+    expect(printed.verdict).toMatchObject({ ok: true, settlement: "unsettled" });
     const verified = await cli([
       "verify",
       saved,
