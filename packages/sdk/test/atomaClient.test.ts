@@ -121,6 +121,20 @@ describe("createAtomaClient against a dev network (atoma dev, two nodes, the gat
       expect((error as AnswerUnverifiedError).verdict.failures).toContain("response_hash_mismatch");
     }, 60_000);
 
+    it("without a chain, returns the gateway's answer unchecked (no verdict), and refuses one with no receipt", async () => {
+      relay.rewrite = (body) => body;
+      const trusting = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      const answer = await trusting.chat(ask(dev.ready.model, "Hello"));
+      expect(answer.verdict).toBeUndefined();
+      expect(answer.atoma.node_id).toMatch(/^\d+$/);
+      relay.rewrite = (body) => {
+        const { atoma: _receipt, ...rest } = JSON.parse(body) as Record<string, unknown>;
+        return JSON.stringify(rest);
+      };
+      const error = await rejection(trusting.chat(ask(dev.ready.model, "Hello")));
+      expect((error as { code?: string }).code).toBe("response_unverified");
+    }, 60_000);
+
     it("turns the gateway's refusal into GatewayRequestError with its code", async () => {
       relay.rewrite = (body) => body;
       const client = createAtomaClient({ gateway: { url: relay.url, apiKey: "sk-atoma-wrong" } });
@@ -215,6 +229,17 @@ describe("createAtomaClient against a dev network (atoma dev, two nodes, the gat
       } finally {
         await toNode.close();
       }
+    });
+
+    it("refuses a body without its messages before the gateway sees a request", async () => {
+      const seen = relay.requests.length;
+      const client = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      for (const body of [{ model: dev.ready.model }, { messages: [] }, "Hello", null] as unknown[]) {
+        const error = await rejection(client.chat(body as Record<string, unknown>));
+        expect(error).toBeInstanceOf(ClientArgumentError);
+      }
+      await rejection(client.embeddings({ model: dev.ready.model }));
+      expect(relay.requests.length).toBe(seen);
     });
 
     it("refuses non-positive units, a bad account or network before buying anything", async () => {

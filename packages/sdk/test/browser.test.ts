@@ -76,7 +76,10 @@ describe("examples/browser in Chromium against a dev network", () => {
       await tab.goto(`${pageUrl}?${new URLSearchParams({ network: dev.readyText, ...query })}`);
       const verdict = tab.locator("#verdict");
       await verdict.filter({ hasText: /^(stack|failed)/ }).waitFor({ timeout: 90_000 });
-      return { verdict: await verdict.innerText(), answer: await tab.locator("#answer").innerText() };
+      return {
+        verdict: (await verdict.textContent()) ?? "",
+        answer: (await tab.locator("#answer").textContent()) ?? "",
+      };
     } finally {
       await tab.close();
     }
