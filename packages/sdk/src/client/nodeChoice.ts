@@ -123,7 +123,7 @@ export async function stackForModel(
   const maxPricePerMillion =
     pick.kind === "node"
       ? (chosen ?? offers[0]!).pricePerMillion
-      : prices.reduce((a, b) => (a > b ? a : b), 0n);
+      : (prices.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))[0] ?? 0n);
   return boughtStack(ctx, {
     taskId,
     units,
