@@ -10,6 +10,7 @@ export const workspaceAliases = {
   "@atoma/confidential": here("./packages/confidential/src/index.ts"),
   // A subpath entry comes before its package: an alias also matches what starts with its name and a slash.
   "@atoma/chain/devnet": here("./packages/chain/src/devnet/index.ts"),
+  "@atoma/chain/portable": here("./packages/chain/src/portable.ts"),
   "@atoma/chain": here("./packages/chain/src/index.ts"),
   "@atoma/engine": here("./packages/engine/src/index.ts"),
   "@atoma/node/devnet": here("./packages/node/src/devnet/index.ts"),

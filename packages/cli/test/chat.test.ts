@@ -136,9 +136,17 @@ describe("atoma chat against atoma dev --nodes 3", () => {
       keyFile,
       "--save",
       saved,
+      "--json",
       "Fourth",
     ]);
     expect(fourth.code, fourth.stderr).toBe(0);
+    // --json: one JSON object on stdout instead of the streamed text, the answer saved and its verdict.
+    const printed = JSON.parse(fourth.stdout) as {
+      answer: unknown;
+      verdict: { ok: boolean; settlement: string };
+    };
+    expect(printed.answer).toEqual(JSON.parse(readFileSync(saved, "utf8")));
+    expect(printed.verdict).toMatchObject({ ok: true, settlement: "unsettled" });
     const verified = await cli([
       "verify",
       saved,

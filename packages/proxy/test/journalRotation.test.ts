@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -30,7 +30,6 @@ describe("the journal after a rotation", () => {
     journal.append(charge(10_001));
     journal.append(charge(10_002));
     // kill -9 here: no close.
-    const bytes = readFileSync(path);
     let replayed: number | string;
     try {
       replayed = new Journal(path, 10_000).pendingCount;

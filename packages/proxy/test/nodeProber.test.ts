@@ -47,7 +47,7 @@ describe("health checks of the nodes", () => {
         new ReadableStream<Uint8Array>({
           pull(controller) {
             pulled += 65_536;
-            controller.enqueue(new TextEncoder().encode("#".repeat(65_535) + "\n"));
+            controller.enqueue(new TextEncoder().encode(`${"#".repeat(65_535)}\n`));
           },
         }),
       );

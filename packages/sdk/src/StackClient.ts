@@ -13,6 +13,19 @@ import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDo
 import { StreamAssembler } from "./assembleStream.js";
 import { checkReceiptSequence } from "./checkReceiptSequence.js";
 import {
+  checkAccount,
+  checkAddress,
+  checkBody,
+  checkChainId,
+  checkHttpUrl,
+  checkNodeId,
+  checkPositive,
+  checkPositiveInteger,
+  checkStackId,
+  type Endpoint,
+} from "./client/clientArguments.js";
+import {
+  ClientArgumentError,
   NodeRequestError,
   NodeUnreachableError,
   ResponseVerificationError,
@@ -110,9 +123,13 @@ export class StackClient {
   #nextNonce: bigint;
   #queue: Promise<unknown> = Promise.resolve();
 
+  /** Checks every option first: a bad one throws `ClientArgumentError` before anything is signed or sent. */
   constructor(options: StackClientOptions) {
+    checkOptions(options);
     this.#options = options;
-    this.#fetch = options.fetch ?? fetch;
+    const fetcher = options.fetch ?? globalThis.fetch;
+    // Called as a plain function: a browser's fetch called as a method of another object throws "Illegal invocation".
+    this.#fetch = (input, init) => fetcher(input, init);
     this.domain = atomaDomain(options.chainId, options.stackManager);
     this.#kept = [...(options.receipts ?? [])];
     this.#last = this.#kept.reduce<KeptReceipt | undefined>(
@@ -147,15 +164,15 @@ export class StackClient {
   }
 
   chat(body: Body): Promise<Verified> {
-    return this.#call("/v1/chat/completions", { ...body, stream: false });
+    return checked("chat", body, () => this.#call("/v1/chat/completions", { ...body, stream: false }));
   }
 
   completions(body: Body): Promise<Verified> {
-    return this.#call("/v1/completions", { ...body, stream: false });
+    return checked("completions", body, () => this.#call("/v1/completions", { ...body, stream: false }));
   }
 
   embeddings(body: Body): Promise<Verified> {
-    return this.#call("/v1/embeddings", body);
+    return checked("embeddings", body, () => this.#call("/v1/embeddings", body));
   }
 
   /**
@@ -164,11 +181,15 @@ export class StackClient {
    * is verified.
    */
   chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#call("/v1/chat/completions", { ...body, stream: true }, onChunk);
+    return checked("chat", body, () =>
+      this.#call("/v1/chat/completions", { ...body, stream: true }, onChunk),
+    );
   }
 
   completionsStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#call("/v1/completions", { ...body, stream: true }, onChunk);
+    return checked("completions", body, () =>
+      this.#call("/v1/completions", { ...body, stream: true }, onChunk),
+    );
   }
 
   /** Sends an already signed request (again), and verifies the answer. */
@@ -320,6 +341,35 @@ export class StackClient {
     }
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
   }
+}
+
+/** Rejects (rather than throws) a body `checkBody` refuses, before `run` signs anything. */
+function checked<T>(endpoint: Endpoint, body: unknown, run: () => Promise<T>): Promise<T> {
+  try {
+    checkBody(endpoint, body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return run();
+}
+
+function checkOptions(options: StackClientOptions): void {
+  if (typeof options !== "object" || options === null)
+    throw new ClientArgumentError("StackClient takes an options object");
+  checkHttpUrl(options.nodeUrl, "nodeUrl");
+  checkAccount(options.account);
+  checkStackId(options.stackId);
+  checkChainId(options.chainId);
+  checkAddress(options.stackManager, "stackManager");
+  checkAddress(options.nodeSigner, "nodeSigner");
+  checkNodeId(options.nodeId);
+  if (options.stackUnits !== undefined) checkPositive(options.stackUnits, "stackUnits");
+  if (options.firstNonce !== undefined && (typeof options.firstNonce !== "bigint" || options.firstNonce < 0n))
+    throw new ClientArgumentError("firstNonce must be a bigint of at least 0n");
+  for (const name of ["deadlineSeconds", "resendDelayMs", "maxAnswerBytes"] as const)
+    if (options[name] !== undefined) checkPositiveInteger(options[name], name);
+  if (options.resends !== undefined && (!Number.isSafeInteger(options.resends) || options.resends < 0))
+    throw new ClientArgumentError("resends must be a whole number of at least 0");
 }
 
 interface NodeErrorBody {

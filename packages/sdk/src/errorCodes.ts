@@ -4,8 +4,11 @@
  */
 export type SdkErrorCode =
   | "answer_too_large"
+  | "answer_unverified"
+  | "gateway_error"
   | "invalid_argument"
   | "network_description_invalid"
+  | "no_node_offered"
   | "node_unreachable"
   | "receipt_running_total"
   | "receipt_units_mismatch"

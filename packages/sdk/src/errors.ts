@@ -1,5 +1,6 @@
 import { AtomaError, type AtomaErrorOptions, type SignedReceipt, type WireErrorCode } from "@atoma/core";
 import type { SdkErrorCode } from "./errorCodes.js";
+import type { Verdict } from "./verify/verdict.js";
 
 /** The node answered with an error (OpenAI's shape); `code` is the node's stable error code, as it sent it. */
 export class NodeRequestError extends AtomaError<WireErrorCode> {
@@ -102,5 +103,51 @@ export class VerifyArgumentError extends AtomaError<SdkErrorCode> {
   override name = "VerifyArgumentError";
   constructor(message: string) {
     super("invalid_argument", message);
+  }
+}
+
+/**
+ * A client was given an argument it cannot use (a stack id that is not a bigint, a malformed address, units that
+ * are not positive, a body without its model): thrown before anything is signed, sent or bought.
+ */
+export class ClientArgumentError extends AtomaError<SdkErrorCode> {
+  override name = "ClientArgumentError";
+  constructor(message: string) {
+    super("invalid_argument", message);
+  }
+}
+
+/** The gateway answered with an error (OpenAI's shape); `code` is the gateway's, as it sent it. */
+export class GatewayRequestError extends AtomaError<SdkErrorCode | WireErrorCode> {
+  override name = "GatewayRequestError";
+  readonly status: number;
+  /** The gateway's own code (`insufficient_quota`, `model_not_found`, ...), or `http_<status>`. */
+  readonly gatewayCode: string;
+  constructor(status: number, gatewayCode: string, message: string) {
+    super("gateway_error", `gateway answered ${status} (${gatewayCode}): ${message}`);
+    this.status = status;
+    this.gatewayCode = gatewayCode;
+  }
+}
+
+/** An answer's `verifyResponse` verdict has a failed check: it is not what the network's node signed for it. */
+export class AnswerUnverifiedError extends AtomaError<SdkErrorCode> {
+  override name = "AnswerUnverifiedError";
+  readonly verdict: Verdict;
+  constructor(verdict: Verdict) {
+    const failed = verdict.checks.filter((check) => check.status === "fail");
+    super(
+      "answer_unverified",
+      `the answer is not verified: ${failed.map((c) => `${c.code}: ${c.reason}`).join("; ")}`,
+    );
+    this.verdict = verdict;
+  }
+}
+
+/** No node on the chain serves the model within the preferences (price cap, allowed nodes). */
+export class NoNodeOfferedError extends AtomaError<SdkErrorCode> {
+  override name = "NoNodeOfferedError";
+  constructor(message: string) {
+    super("no_node_offered", message);
   }
 }

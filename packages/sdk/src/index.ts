@@ -1,10 +1,24 @@
 export { StreamAssembler } from "./assembleStream.js";
 export { checkReceiptSequence, type SequenceContext } from "./checkReceiptSequence.js";
+export {
+  type AtomaAnswer,
+  type AtomaClient,
+  type AtomaClientOptions,
+  createAtomaClient,
+  type DirectClientOptions,
+  type GatewayClientOptions,
+  type NetworkInput,
+} from "./client/atomaClient.js";
+export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
   AnswerTooLargeError,
+  AnswerUnverifiedError,
+  ClientArgumentError,
+  GatewayRequestError,
   NodeRequestError,
   NodeUnreachableError,
+  NoNodeOfferedError,
   ResponseVerificationError,
   RunningTotalError,
   UnhashableStreamError,

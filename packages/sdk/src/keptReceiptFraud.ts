@@ -1,4 +1,4 @@
-import type { FraudEvidence } from "@atoma/chain";
+import type { FraudEvidence } from "@atoma/chain/portable";
 import { computeUnits, findReceiptFraud } from "@atoma/core";
 import { hexToString } from "viem";
 import type { KeptReceipt } from "./StackClient.js";

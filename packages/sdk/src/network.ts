@@ -4,7 +4,7 @@ import {
   type ChainContext,
   createAtomaPublicClient,
   createAtomaWalletClient,
-} from "@atoma/chain";
+} from "@atoma/chain/portable";
 import { AtomaError } from "@atoma/core";
 import { isAddress, type LocalAccount } from "viem";
 import type { SdkErrorCode } from "./errorCodes.js";

@@ -5,7 +5,7 @@ import {
   type NodeCandidate,
   requestAndDrawSet,
   unsubscribe,
-} from "@atoma/chain";
+} from "@atoma/chain/portable";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNetwork, type TestNetwork, type TestNode } from "../../chain/test/network.js";
 import { nodesAtRisingPrices, risingPrice } from "../../chain/test/risingPrices.js";

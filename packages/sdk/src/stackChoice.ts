@@ -9,9 +9,10 @@ import {
   NodeStatus,
   type SetChooser,
   StackStatus,
-} from "@atoma/chain";
+} from "@atoma/chain/portable";
 import { AtomaError } from "@atoma/core";
 import type { Address } from "viem";
+import { checkNodeId, checkPositive, checkPositiveInteger, checkStackId } from "./client/clientArguments.js";
 import type { SdkErrorCode } from "./errorCodes.js";
 
 /** A stack that can no longer serve this owner (not its own, closed, expired, or its node gone). */
@@ -59,6 +60,7 @@ const REUSE_MARGIN_SECONDS = 600n;
 
 /** A stack the owner names, after checking the key owns it and it can still serve. */
 export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<UsableStack> {
+  checkStackId(stackId);
   const stack = await getStack(ctx, stackId);
   if (stack.status === StackStatus.None) throw new StackUnusableError(`there is no stack ${stackId}`);
   const owner = ctx.walletClient.account.address;
@@ -74,6 +76,7 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
 
 /** The owner's newest stack on the task that is active and not near expiry, if any. */
 export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<UsableStack | undefined> {
+  checkPositive(taskId, "taskId");
   const now = (await ctx.publicClient.getBlock()).timestamp;
   const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId });
   for (const candidate of owned) {
@@ -87,6 +90,7 @@ export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<
 
 /** Buys a stack on `terms`, its node picked as `terms.pick` says, and returns it with its node. */
 export async function boughtStack(ctx: ChainContext, terms: BuyTerms): Promise<UsableStack> {
+  checkTerms(terms);
   const { pick = { kind: "drawn" }, ...buy } = terms;
   const bought =
     pick.kind === "node"
@@ -108,4 +112,14 @@ async function withNode(
   if (node.status !== NodeStatus.Active)
     throw new StackUnusableError(`node ${nodeId}, which serves stack ${stackId}, is no longer active`);
   return { stackId, nodeId, nodeUrl: node.url, nodeSigner: node.signer, units, bought };
+}
+
+/** Terms checked before anything is approved or bought: `ClientArgumentError` names the bad one. */
+function checkTerms(terms: BuyTerms): void {
+  checkPositive(terms?.taskId, "terms.taskId");
+  checkPositive(terms.units, "terms.units");
+  checkNodeId(terms.maxPricePerMillion ?? null, "terms.maxPricePerMillion");
+  checkPositive(terms.duration, "terms.duration");
+  if (terms.pick?.kind === "node") checkNodeId(terms.pick.nodeId ?? null, "terms.pick.nodeId");
+  if (terms.pick?.kind === "set") checkPositiveInteger(terms.pick.size, "terms.pick.size");
 }

@@ -42,6 +42,7 @@ interface ChatFlags {
   maxTokens: number;
   receipts?: string;
   save?: string;
+  json?: boolean;
 }
 
 /** `atoma chat "prompt"`: one signed chat on a stack (given, reused or bought), streamed, receipt verified. */
@@ -91,6 +92,10 @@ export function registerChat(program: Command): void {
       "--save <file>",
       "write the answer as an OpenAI client receives it (with its atoma object), for atoma verify",
     )
+    .option(
+      "--json",
+      "print one JSON object instead of the streamed text: the answer as an OpenAI client receives it, and the verdict",
+    )
     .action(async (prompt: string, flags: ChatFlags) => {
       if (prompt.trim() === "") throw new CliUsageError("the prompt is empty");
       if (prompt.length > MAX_PROMPT_CHARS)
@@ -117,12 +122,12 @@ export function registerChat(program: Command): void {
       const dir = receiptsDir(flags.receipts);
       let answer: Verified;
       try {
-        answer = await ask(network, account, stack, body, dir);
+        answer = await ask(network, account, stack, body, dir, flags.json === true);
       } catch (error) {
         const replaceable = flags.stack === undefined && !stack.bought;
         if (!(replaceable && error instanceof NodeRequestError && SPENT.has(error.code))) throw error;
         stack = await boughtStack(ctx, terms());
-        answer = await ask(network, account, stack, body, dir);
+        answer = await ask(network, account, stack, body, dir, flags.json === true);
       }
       const { fields } = answer;
       process.stderr.write(
@@ -149,6 +154,7 @@ export function registerChat(program: Command): void {
         owner: account.address,
       });
       process.stderr.write(`verdict ${verdictLine(verdict)}\n`);
+      if (flags.json) process.stdout.write(`${JSON.stringify({ answer: received, verdict })}\n`);
       if (!verdict.ok) process.exitCode = 1;
     });
 }
@@ -172,6 +178,7 @@ async function ask(
   stack: UsableStack,
   body: Record<string, unknown>,
   receiptsDir: string,
+  quiet: boolean,
 ): Promise<Verified> {
   const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
   const file = receiptsFile(receiptsDir, home, stack.stackId);
@@ -192,9 +199,9 @@ async function ask(
     try {
       const answer = await client.chatStream(body, (chunk) => {
         const text = deltaText(chunk);
-        if (text) process.stdout.write(text);
+        if (text && !quiet) process.stdout.write(text);
       });
-      process.stdout.write("\n");
+      if (!quiet) process.stdout.write("\n");
       return answer;
     } catch (error) {
       if (error instanceof UnitsMismatchError || error instanceof RunningTotalError)

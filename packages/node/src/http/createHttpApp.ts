@@ -1,4 +1,4 @@
-import { type Logger, silentLogger } from "@atoma/core";
+import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -91,6 +91,19 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
     }),
   );
 
+  // A stack's owner may call from a browser page: requests are authorised by their EIP-712 signature, not cookies.
+  app.use(
+    "/v1/*",
+    cors({
+      origin: "*",
+      allowHeaders: [
+        "content-type",
+        ...Object.values(STACK_HEADERS).filter((h) => h !== STACK_HEADERS.nextNonce),
+      ],
+      exposeHeaders: ["retry-after", STACK_HEADERS.nextNonce],
+      maxAge: 600,
+    }),
+  );
   healthRoute(app, state, components.healthChecks ?? []);
   if (metrics) metricsRoute(app, metrics.registry);
   modelsRoute(app, components.models);

@@ -50,6 +50,16 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
       },
     }),
   );
+  // Browsers may call the OpenAI routes from any page: the key travels as a bearer token, never as a cookie.
+  app.use(
+    "/v1/*",
+    cors({
+      origin: "*",
+      allowHeaders: ["authorization", "content-type"],
+      exposeHeaders: ["retry-after", "x-atoma-node", "x-atoma-fallback"],
+      maxAge: 600,
+    }),
+  );
   app.get("/health", (c) =>
     c.json({ status: state.draining ? "draining" : "ok" }, state.draining ? 503 : 200),
   );

@@ -1,5 +1,5 @@
 import { AtomaError, isListedWireError, type OpenAiErrorType, WIRE_ERRORS } from "@atoma/core";
-import { NodeRequestError } from "@atoma/sdk";
+import { ClientArgumentError, NodeRequestError } from "@atoma/sdk";
 import { HTTPException } from "hono/http-exception";
 import { RetryLaterError } from "../errors.js";
 
@@ -43,6 +43,14 @@ export function errorResponseOf(error: unknown): ErrorResponse {
       expected: true,
     };
   }
+  // The SDK refused the body before sending it to a node: the client's request is at fault, not the gateway.
+  if (error instanceof ClientArgumentError)
+    return {
+      status: 400,
+      body: bodyOf(error.shortMessage, "invalid_request_error", "invalid_input"),
+      headers: {},
+      expected: true,
+    };
   if (error instanceof AtomaError && isListedWireError(error.code)) {
     const { status, type } = WIRE_ERRORS[error.code];
     const headers =

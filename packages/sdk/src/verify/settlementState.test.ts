@@ -1,4 +1,4 @@
-import { NodeStatus, SettlementPhase } from "@atoma/chain";
+import { NodeStatus, SettlementPhase } from "@atoma/chain/portable";
 import { describe, expect, it } from "vitest";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
 import { verdictLine, verdictOf } from "./verdict.js";

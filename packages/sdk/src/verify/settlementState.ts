@@ -1,4 +1,4 @@
-import { NodeStatus, settlementPhaseNames } from "@atoma/chain";
+import { NodeStatus, settlementPhaseNames } from "@atoma/chain/portable";
 import type { Check, SettlementState } from "./verdict.js";
 
 /** The state a settlement phase and the serving node's status stand for. */

@@ -1,4 +1,4 @@
-import type { AtomaAddresses, AtomaPublicClient } from "@atoma/chain";
+import type { AtomaAddresses, AtomaPublicClient } from "@atoma/chain/portable";
 import { type Address, getAddress, isAddress } from "viem";
 import { VerifyArgumentError } from "../errors.js";
 

@@ -1,4 +1,4 @@
-import { createAtomaPublicClient, stackManagerAbi } from "@atoma/chain";
+import { createAtomaPublicClient, stackManagerAbi } from "@atoma/chain/portable";
 import { type Address, createPublicClient, http, isAddress } from "viem";
 import { VerifyArgumentError } from "../errors.js";
 import type { Network } from "../network.js";

@@ -1,4 +1,4 @@
-import { getNode, getSettlement, readStack } from "@atoma/chain";
+import { getNode, getSettlement, readStack } from "@atoma/chain/portable";
 import {
   type AtomaReceipt,
   atomaDomain,

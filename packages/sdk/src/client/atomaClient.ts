@@ -1,0 +1,95 @@
+import type { AtomaReceipt } from "@atoma/core";
+import type { LocalAccount } from "viem";
+import { ClientArgumentError } from "../errors.js";
+import type { Network } from "../network.js";
+import type { SseLimits } from "../readSse.js";
+import type { Verdict } from "../verify/verdict.js";
+import type { VerifyChain } from "../verify/verifyArguments.js";
+import { checkAccount, checkHttpUrl } from "./clientArguments.js";
+import { directClient } from "./directClient.js";
+import { gatewayClient } from "./gatewayClient.js";
+import type { NodePreferences, StackPreferences } from "./nodeChoice.js";
+
+type Body = Record<string, unknown>;
+
+/** One answer: what an OpenAI client reads, its node's receipt, and what `verifyResponse` found. */
+export interface AtomaAnswer {
+  /** The answer as an OpenAI client reads it, `atoma` receipt included (what `atoma verify` takes). */
+  response: Body;
+  atoma: AtomaReceipt;
+  /** The checks against the chain; none failed (else `AnswerUnverifiedError`). Undefined through a gateway without `chain`. */
+  verdict: Verdict | undefined;
+  /** The request body as the node signed it (through a gateway: with what the gateway may add, `max_tokens`). */
+  request: Body;
+}
+
+/** The same four calls in both modes; each resolves once the answer's receipt is verified. */
+export interface AtomaClient {
+  chat(body: Body): Promise<AtomaAnswer>;
+  /** `onChunk` sees each chunk as it comes; the promise resolves with the chunks added up, once verified. */
+  chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<AtomaAnswer>;
+  completions(body: Body): Promise<AtomaAnswer>;
+  embeddings(body: Body): Promise<AtomaAnswer>;
+}
+
+/**
+ * A network as a client may name it: a network file's contents or `atoma dev`'s ready line (text), a parsed
+ * `Network`, or an RPC URL with the contract addresses (the chain id is then read from the RPC).
+ */
+export type NetworkInput =
+  | string
+  | Network
+  | { rpcUrl: string; contracts: Network["contracts"]; chainId?: number };
+
+export interface GatewayClientOptions {
+  gateway: { url: string; apiKey: string };
+  /**
+   * The chain the receipts are checked against (`verifyChainOf(network)`, or any `NetworkInput`). Without it answers
+   * are returned unchecked (`verdict` undefined): a gateway is then trusted.
+   */
+  chain?: VerifyChain | NetworkInput | undefined;
+  fetch?: typeof fetch | undefined;
+  streamLimits?: SseLimits | undefined;
+}
+
+export interface DirectClientOptions {
+  network: NetworkInput;
+  /** The user's key: it buys stacks (TOMA and gas) and signs every request. */
+  account: LocalAccount;
+  /** How a node is picked for a model, as a gateway's `provider` object says it. */
+  preferences?: NodePreferences | undefined;
+  /** What a stack bought for a model holds. */
+  stack?: StackPreferences | undefined;
+  fetch?: typeof fetch | undefined;
+  streamLimits?: SseLimits | undefined;
+}
+
+export type AtomaClientOptions = GatewayClientOptions | DirectClientOptions;
+
+/**
+ * A client for the network in one of two modes with one interface. Through a gateway (`{ gateway: { url, apiKey },
+ * chain }`): the gateway holds the stacks; each answer's receipt is checked with `verifyResponse` against the chain.
+ * Non-custodial (`{ network, account }`): the client picks a node for the model on-chain, buys (or reuses) a stack,
+ * signs each request itself and sends it to the node's registered URL. Arguments are checked first
+ * (`ClientArgumentError`); an answer that fails a check throws `AnswerUnverifiedError` with its verdict.
+ */
+export function createAtomaClient(options: AtomaClientOptions): AtomaClient {
+  if (typeof options !== "object" || options === null)
+    throw new ClientArgumentError("createAtomaClient takes { gateway, chain } or { network, account }");
+  if ("gateway" in options && options.gateway !== undefined) {
+    const { gateway } = options;
+    if (typeof gateway !== "object" || gateway === null)
+      throw new ClientArgumentError("gateway must be { url, apiKey }");
+    checkHttpUrl(gateway.url, "gateway.url");
+    if (typeof gateway.apiKey !== "string" || !/^[\x21-\x7e]{1,512}$/.test(gateway.apiKey))
+      throw new ClientArgumentError("gateway.apiKey must be the API key's text");
+    return gatewayClient(options);
+  }
+  if ("network" in options && options.network !== undefined) {
+    checkAccount(options.account);
+    return directClient(options);
+  }
+  throw new ClientArgumentError(
+    "createAtomaClient needs { gateway: { url, apiKey }, chain } or { network, account }",
+  );
+}

@@ -1,0 +1,138 @@
+import type { ChainContext } from "@atoma/chain/portable";
+import { AnswerUnverifiedError, NodeRequestError } from "../errors.js";
+import { type Network, parseNetwork, userContext } from "../network.js";
+import { StackClient, type Verified } from "../StackClient.js";
+import type { UsableStack } from "../stackChoice.js";
+import { verifyChainOf } from "../verify/verifyChain.js";
+import { verifyResponse } from "../verify/verifyResponse.js";
+import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
+import { checkBody, type Endpoint } from "./clientArguments.js";
+import { networkOf } from "./networkInput.js";
+import { checkPreferences, stackForModel } from "./nodeChoice.js";
+
+type Body = Record<string, unknown>;
+
+interface Serving {
+  stack: UsableStack;
+  client: StackClient;
+}
+
+/** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
+const NEW_STACK_WAIT_MS = 30_000;
+const NEW_STACK_POLL_MS = 250;
+
+/** Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. */
+async function sendOn(serving: Serving, send: (client: StackClient) => Promise<Verified>): Promise<Verified> {
+  const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
+  for (;;) {
+    try {
+      return await send(serving.client);
+    } catch (error) {
+      const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
+      if (!(unseen && serving.stack.bought && Date.now() < giveUpAt)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, NEW_STACK_POLL_MS));
+    }
+  }
+}
+
+/** Answers that say the stack can serve no more: the client buys another and sends the request once more. */
+const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_closed"]);
+
+/**
+ * Non-custodial: the user's key buys (or reuses) a stack for each model from a node picked on-chain, and signs
+ * every request to that node's registered URL; every receipt is checked by `StackClient` as it arrives, then the
+ * answer by `verifyResponse` against the chain (the signer registered for the node serving the stack, the owner).
+ */
+export function directClient(options: DirectClientOptions): AtomaClient {
+  checkPreferences(options.preferences, options.stack);
+  // A network given as text is checked now, so that a bad one fails here rather than at the first call.
+  if (typeof options.network === "string") parseNetwork(options.network, "the network");
+  const fetcher = options.fetch ?? globalThis.fetch;
+  let context: Promise<{ network: Network; ctx: ChainContext }> | undefined;
+  const contextOnce = () => {
+    context ??= networkOf(options.network).then((network) => ({
+      network,
+      ctx: userContext(network, options.account),
+    }));
+    return context;
+  };
+  const serving = new Map<string, Promise<Serving>>();
+
+  const servingFor = (model: string): Promise<Serving> => {
+    let found = serving.get(model);
+    if (!found) {
+      found = (async () => {
+        const { network, ctx } = await contextOnce();
+        const stack = await stackForModel(
+          ctx,
+          model,
+          options.preferences ?? {},
+          options.stack ?? {},
+          fetcher,
+        );
+        const client = new StackClient({
+          nodeUrl: stack.nodeUrl,
+          account: options.account,
+          stackId: stack.stackId,
+          chainId: network.chainId,
+          stackManager: network.contracts.StackManager,
+          nodeSigner: stack.nodeSigner,
+          nodeId: stack.nodeId,
+          stackUnits: stack.units,
+          streamLimits: options.streamLimits,
+          fetch: fetcher,
+        });
+        return { stack, client };
+      })();
+      serving.set(model, found);
+      // A failed choice is not kept: the next call tries again.
+      found.catch(() => serving.delete(model));
+    }
+    return found;
+  };
+
+  async function call(body: Body, send: (client: StackClient) => Promise<Verified>) {
+    const model = body.model as string;
+    let verified: Verified;
+    let current = await servingFor(model);
+    try {
+      verified = await sendOn(current, send);
+    } catch (error) {
+      if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
+      serving.delete(model);
+      current = await servingFor(model);
+      verified = await sendOn(current, send);
+    }
+    const { stack } = current;
+    const { network } = await contextOnce();
+    const response = { ...verified.response, atoma: verified.atoma };
+    const verdict = await verifyResponse(response, {
+      chain: verifyChainOf(network),
+      request: verified.request,
+      stackId: stack.stackId,
+      owner: options.account.address,
+      fetch: fetcher,
+    });
+    if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
+    return { response, atoma: verified.atoma, verdict, request: verified.request } satisfies AtomaAnswer;
+  }
+
+  const run = (
+    endpoint: Endpoint,
+    body: unknown,
+    send: (client: StackClient, body: Body) => Promise<Verified>,
+  ) => {
+    try {
+      const checked = checkBody(endpoint, body);
+      return call(checked, (client) => send(client, checked));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return {
+    chat: (body) => run("chat", body, (client, b) => client.chat(b)),
+    chatStream: (body, onChunk) => run("chat", body, (client, b) => client.chatStream(b, onChunk)),
+    completions: (body) => run("completions", body, (client, b) => client.completions(b)),
+    embeddings: (body) => run("embeddings", body, (client, b) => client.embeddings(b)),
+  };
+}

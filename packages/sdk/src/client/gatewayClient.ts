@@ -1,0 +1,117 @@
+import type { AtomaReceipt } from "@atoma/core";
+import { StreamAssembler } from "../assembleStream.js";
+import { AnswerUnverifiedError, GatewayRequestError, ResponseVerificationError } from "../errors.js";
+import { parseNetwork } from "../network.js";
+import { readJsonCapped } from "../readBodyCapped.js";
+import { readSse } from "../readSse.js";
+import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
+import type { VerifyChain } from "../verify/verifyArguments.js";
+import { verifyResponse } from "../verify/verifyResponse.js";
+import type { AtomaAnswer, AtomaClient, GatewayClientOptions } from "./atomaClient.js";
+import { checkBody, type Endpoint, endpointPath } from "./clientArguments.js";
+import { verifyChainOfInput } from "./networkInput.js";
+
+type Body = Record<string, unknown>;
+
+const MAX_ERROR_BYTES = 64 * 1024;
+
+const isRecord = (value: unknown): value is Body =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Through a gateway: it holds the stacks and signs for the user; each answer's receipt is checked on-chain. */
+export function gatewayClient(options: GatewayClientOptions): AtomaClient {
+  const base = options.gateway.url.replace(/\/+$/, "");
+  const fetcher = options.fetch ?? globalThis.fetch;
+  // A network given as text is checked now, so that a bad one fails here rather than at the first call.
+  if (typeof options.chain === "string") parseNetwork(options.chain, "the chain's network");
+  let chain: Promise<VerifyChain> | undefined;
+  const chainOnce = () => {
+    if (options.chain === undefined) return undefined;
+    chain ??= verifyChainOfInput(options.chain);
+    return chain;
+  };
+
+  async function call(endpoint: Endpoint, given: Body, stream: boolean, onChunk?: (c: Body) => void) {
+    const body = stream ? { ...given, stream: true } : given;
+    const verifier = await chainOnce();
+    const answer = await fetcher(`${base}${endpointPath(endpoint)}`, {
+      method: "POST",
+      redirect: "error",
+      headers: { authorization: `Bearer ${options.gateway.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!answer.ok) throw await gatewayError(answer);
+    const received = stream ? await readStream(answer, onChunk) : await readJson(answer);
+    if (received.atoma === undefined && verifier === undefined)
+      throw new ResponseVerificationError("the gateway passed no node receipt (atoma) with the answer");
+    const verdict =
+      verifier === undefined ? undefined : await verifyResponse(received, { chain: verifier, request: body });
+    if (verdict !== undefined && !verdict.ok) throw new AnswerUnverifiedError(verdict);
+    const { atoma_request, ...response } = received;
+    return {
+      response,
+      atoma: received.atoma as AtomaReceipt,
+      verdict,
+      request: isRecord(atoma_request) ? atoma_request : body,
+    } satisfies AtomaAnswer;
+  }
+
+  async function readJson(answer: Response): Promise<Body> {
+    const body = await readJsonCapped(answer, DEFAULT_MAX_ANSWER_BYTES);
+    if (!isRecord(body)) throw new ResponseVerificationError("the gateway's answer is not a JSON object");
+    return body;
+  }
+
+  async function readStream(answer: Response, onChunk?: (c: Body) => void): Promise<Body> {
+    if (!answer.body) throw new ResponseVerificationError("the gateway sent no stream");
+    const assembler = new StreamAssembler();
+    let atoma: unknown;
+    let atomaRequest: unknown;
+    for await (const event of readSse(answer.body, options.streamLimits)) {
+      if (!isRecord(event)) throw new ResponseVerificationError("a stream event is not a JSON object");
+      if (isRecord(event.error)) throw errorOf(200, event.error);
+      const { atoma: receipt, atoma_request, ...chunk } = event;
+      const relayed = assembler.add(chunk);
+      if (receipt === undefined) onChunk?.(relayed);
+      else {
+        atoma = receipt;
+        atomaRequest = atoma_request;
+      }
+    }
+    return {
+      ...assembler.response(),
+      ...(atoma !== undefined && { atoma }),
+      ...(atomaRequest !== undefined && { atoma_request: atomaRequest }),
+    };
+  }
+
+  const run = (endpoint: Endpoint, body: unknown, stream: boolean, onChunk?: (c: Body) => void) => {
+    try {
+      return call(endpoint, checkBody(endpoint, body), stream, onChunk);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return {
+    chat: (body) => run("chat", body, false),
+    chatStream: (body, onChunk) => run("chat", body, true, onChunk),
+    completions: (body) => run("completions", body, false),
+    embeddings: (body) => run("embeddings", body, false),
+  };
+}
+
+function errorOf(status: number, error: Body): GatewayRequestError {
+  const code = typeof error.code === "string" ? error.code : `http_${status}`;
+  const message = typeof error.message === "string" ? error.message.slice(0, 500) : "no message";
+  return new GatewayRequestError(status, code, message);
+}
+
+async function gatewayError(answer: Response): Promise<GatewayRequestError> {
+  try {
+    const body = await readJsonCapped(answer, MAX_ERROR_BYTES);
+    if (isRecord(body) && isRecord(body.error)) return errorOf(answer.status, body.error);
+  } catch {
+    // not JSON: the status line says it
+  }
+  return new GatewayRequestError(answer.status, `http_${answer.status}`, answer.statusText);
+}

@@ -1,0 +1,171 @@
+import {
+  type ChainContext,
+  getNode,
+  getTask,
+  modelIdOf,
+  type NodeCandidate,
+  NodeStatus,
+  offeredNodes,
+  taskRegistryAbi,
+} from "@atoma/chain/portable";
+import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
+import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../stackChoice.js";
+import { checkNodeId, checkPositive } from "./clientArguments.js";
+
+/**
+ * How a node is picked for a model, as a gateway's `provider` object says it: a price cap (wei of TOMA per million
+ * units), `sort` (`price`: the cheapest node; `latency`: the node that answers `GET /v1/models` first; absent: a
+ * node drawn at random by the protocol), and the nodes allowed (`only`) or not (`ignore`).
+ */
+export interface NodePreferences {
+  maxPricePerMillion?: bigint | undefined;
+  sort?: "price" | "latency" | undefined;
+  only?: readonly bigint[] | undefined;
+  ignore?: readonly bigint[] | undefined;
+}
+
+/** What a stack the client buys holds. */
+export interface StackPreferences {
+  /** @default 100000n */
+  units?: bigint | undefined;
+  /** Seconds. @default 3600n */
+  duration?: bigint | undefined;
+}
+
+export const DEFAULT_STACK_UNITS = 100_000n;
+export const DEFAULT_STACK_DURATION = 3_600n;
+/** How long a node has to answer the latency probe. */
+const PROBE_TIMEOUT_MS = 2_000;
+const PROBED_AT_MOST = 8;
+
+/** Checks preferences before anything is read or bought. */
+export function checkPreferences(preferences: NodePreferences = {}, stack: StackPreferences = {}): void {
+  if (typeof preferences !== "object" || preferences === null)
+    throw new ClientArgumentError("preferences must be an object");
+  if (preferences.maxPricePerMillion !== undefined)
+    checkNodeId(preferences.maxPricePerMillion, "preferences.maxPricePerMillion");
+  if (preferences.sort !== undefined && preferences.sort !== "price" && preferences.sort !== "latency")
+    throw new ClientArgumentError('preferences.sort must be "price" or "latency"');
+  for (const name of ["only", "ignore"] as const) {
+    const ids = preferences[name];
+    if (ids === undefined) continue;
+    if (!Array.isArray(ids))
+      throw new ClientArgumentError(`preferences.${name} must be an array of node ids`);
+    for (const id of ids) checkNodeId(id ?? null, `preferences.${name}[]`);
+  }
+  if (stack.units !== undefined) checkPositive(stack.units, "stack.units");
+  if (stack.duration !== undefined) checkPositive(stack.duration, "stack.duration");
+}
+
+/** The active tasks serving `model` (its on-chain id is H(name)), newest first. */
+async function tasksOf(ctx: ChainContext, model: string): Promise<bigint[]> {
+  const modelId = modelIdOf(model).toLowerCase();
+  const count = await ctx.publicClient.readContract({
+    address: ctx.addresses.TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "taskCount",
+  });
+  const found: bigint[] = [];
+  for (let taskId = count; taskId >= 1n; taskId--) {
+    const task = await getTask(ctx, taskId);
+    if (task.active && task.modelId.toLowerCase() === modelId) found.push(taskId);
+  }
+  return found;
+}
+
+interface Offer extends NodeCandidate {
+  taskId: bigint;
+}
+
+const allowed = (preferences: NodePreferences, nodeId: bigint) =>
+  (!preferences.only || preferences.only.includes(nodeId)) && !preferences.ignore?.includes(nodeId);
+
+/**
+ * A stack for `model`: the owner's own stack on one of the model's tasks when one is active and its node allowed,
+ * else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
+ * task or node fits.
+ */
+export async function stackForModel(
+  ctx: ChainContext,
+  model: string,
+  preferences: NodePreferences,
+  stack: StackPreferences,
+  fetcher: typeof fetch,
+): Promise<UsableStack> {
+  const tasks = await tasksOf(ctx, model);
+  if (tasks.length === 0)
+    throw new NoNodeOfferedError(`no active task on this chain serves the model ${model}`);
+  for (const taskId of tasks) {
+    const reused = await reusableStack(ctx, taskId);
+    if (reused && allowed(preferences, reused.nodeId)) return reused;
+  }
+  const units = stack.units ?? DEFAULT_STACK_UNITS;
+  // No cap given: any price a gateway would accept (a trillion TOMA per million units; far larger overflows the cost).
+  const cap = preferences.maxPricePerMillion ?? 10n ** 30n;
+  const offers: Offer[] = [];
+  for (const taskId of tasks) {
+    // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
+    const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
+    offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
+  }
+  if (offers.length === 0)
+    throw new NoNodeOfferedError(
+      `no node serves ${model} within the preferences${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
+    );
+  const chosen = await pickOffer(ctx, offers, preferences, fetcher);
+  const restricted = preferences.only !== undefined || preferences.ignore !== undefined;
+  const pick: NodePick =
+    chosen === undefined && !restricted
+      ? { kind: "drawn" }
+      : { kind: "node", nodeId: (chosen ?? offers[0]!).nodeId };
+  const taskId = (chosen ?? offers[0]!).taskId;
+  const prices = offers.filter((o) => o.taskId === taskId).map((o) => o.pricePerMillion);
+  const maxPricePerMillion =
+    pick.kind === "node"
+      ? (chosen ?? offers[0]!).pricePerMillion
+      : (prices.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))[0] ?? 0n);
+  return boughtStack(ctx, {
+    taskId,
+    units,
+    maxPricePerMillion,
+    duration: stack.duration ?? DEFAULT_STACK_DURATION,
+    pick,
+  });
+}
+
+/** The offer `sort` prefers; undefined when none is asked for (the protocol draws). */
+async function pickOffer(
+  ctx: ChainContext,
+  offers: Offer[],
+  preferences: NodePreferences,
+  fetcher: typeof fetch,
+): Promise<Offer | undefined> {
+  if (preferences.sort === "price")
+    return offers.reduce((best, o) => (o.pricePerMillion < best.pricePerMillion ? o : best));
+  if (preferences.sort !== "latency") return undefined;
+  const timed = await Promise.all(
+    offers
+      .slice(0, PROBED_AT_MOST)
+      .map(async (offer) => ({ offer, ms: await probe(ctx, offer.nodeId, fetcher) })),
+  );
+  const reached = timed.filter((t) => t.ms !== undefined).sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
+  if (reached.length === 0) throw new NoNodeOfferedError("no offered node answered the latency probe");
+  return reached[0]?.offer;
+}
+
+/** Milliseconds the node's registered URL takes to list its models; undefined when it does not answer. */
+async function probe(ctx: ChainContext, nodeId: bigint, fetcher: typeof fetch): Promise<number | undefined> {
+  const node = await getNode(ctx, nodeId);
+  if (node.status !== NodeStatus.Active) return undefined;
+  const started = performance.now();
+  try {
+    const answer = await fetcher(new URL("/v1/models", node.url), {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      redirect: "error",
+    });
+    await answer.body?.cancel();
+    return answer.ok ? performance.now() - started : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,262 @@
+import {
+  AnswerUnverifiedError,
+  type AtomaAnswer,
+  ClientArgumentError,
+  createAtomaClient,
+  GatewayRequestError,
+  NetworkDescriptionError,
+  NoNodeOfferedError,
+  parseNetwork,
+  StackClient,
+  verifyChainOf,
+} from "@atoma/sdk";
+import { createPublicClient, erc20Abi, type Hex, http, parseEther } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
+import { type Relay, startRelay } from "./relay.js";
+
+/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+const buyer = (index: number) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
+
+const ask = (model: string, content: string) => ({
+  model,
+  messages: [{ role: "user", content }],
+  max_tokens: 8,
+});
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** The first answer text in a JSON or SSE body, edited. */
+const editText = (body: string) => body.replace(/"content":"/, '"content":"Wire 100 TOMA to 0xabc. ');
+
+describe("createAtomaClient against a dev network (atoma dev, two nodes, the gateway)", () => {
+  let dev: DevNetwork;
+  let relay: Relay;
+  let direct: AtomaAnswer;
+
+  beforeAll(async () => {
+    dev = await startDevNetwork(2);
+    relay = await startRelay(dev.ready.proxyUrl);
+    // An answer of another stack (the user's own, bought non-custodially), for a tampering gateway to pass on.
+    const own = createAtomaClient({ network: dev.readyText, account: buyer(9) });
+    direct = await own.chat(ask(dev.ready.model, "What is a stack?"));
+  }, 300_000);
+  afterAll(async () => {
+    await relay?.close();
+    await dev?.stop();
+  }, 60_000);
+
+  const balanceOf = (address: Hex) =>
+    createPublicClient({ transport: http(dev.ready.rpcUrl) }).readContract({
+      address: dev.ready.contracts.AtomaToken as Hex,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [address],
+    });
+
+  describe("through a gateway", () => {
+    const gatewayClient = (url = relay.url) =>
+      createAtomaClient({
+        gateway: { url, apiKey: dev.ready.apiKey },
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+      });
+
+    it("verifies an honest gateway's chat, stream, completion and embeddings against the chain", async () => {
+      relay.rewrite = (body) => body;
+      const client = gatewayClient();
+      const chat = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(chat.verdict?.ok).toBe(true);
+      expect(chat.verdict?.checks.find((c) => c.name === "signer")?.status).toBe("pass");
+      expect(chat.verdict?.checks.find((c) => c.name === "request_hash")?.status).toBe("pass");
+      let streamed = "";
+      const stream = await client.chatStream(ask(dev.ready.model, "Count"), (chunk) => {
+        const delta = (chunk.choices as { delta?: { content?: string } }[])[0]?.delta;
+        streamed += delta?.content ?? "";
+      });
+      expect(stream.verdict?.ok).toBe(true);
+      expect(streamed).toBe(
+        (stream.response.choices as { message: { content: string } }[])[0]?.message.content,
+      );
+      const completion = await client.completions({ model: dev.ready.model, prompt: "Once", max_tokens: 4 });
+      expect(completion.verdict?.ok).toBe(true);
+      const embedding = await client.embeddings({ model: dev.ready.model, input: "a stack" });
+      expect(embedding.verdict?.ok).toBe(true);
+    }, 120_000);
+
+    it("catches a gateway that edits the answer's text", async () => {
+      relay.rewrite = editText;
+      const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "Hello")));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).code).toBe("answer_unverified");
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("response_hash_mismatch");
+    }, 60_000);
+
+    it("catches a gateway that edits a streamed answer", async () => {
+      relay.rewrite = editText;
+      const error = await rejection(gatewayClient().chatStream(ask(dev.ready.model, "Hello")));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("response_hash_mismatch");
+    }, 60_000);
+
+    it("catches a gateway that passes another stack's answer and receipt for this question", async () => {
+      relay.rewrite = () => JSON.stringify({ ...direct.response });
+      const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "Another question")));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("request_hash_mismatch");
+    }, 60_000);
+
+    it("catches a gateway that puts another stack's receipt on its answer", async () => {
+      relay.rewrite = (body) => JSON.stringify({ ...JSON.parse(body), atoma: direct.atoma });
+      const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "Hello")));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("response_hash_mismatch");
+    }, 60_000);
+
+    it("without a chain, returns the gateway's answer unchecked (no verdict), and refuses one with no receipt", async () => {
+      relay.rewrite = (body) => body;
+      const trusting = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      const answer = await trusting.chat(ask(dev.ready.model, "Hello"));
+      expect(answer.verdict).toBeUndefined();
+      expect(answer.atoma.node_id).toMatch(/^\d+$/);
+      relay.rewrite = (body) => {
+        const { atoma: _receipt, ...rest } = JSON.parse(body) as Record<string, unknown>;
+        return JSON.stringify(rest);
+      };
+      const error = await rejection(trusting.chat(ask(dev.ready.model, "Hello")));
+      expect((error as { code?: string }).code).toBe("response_unverified");
+    }, 60_000);
+
+    it("turns the gateway's refusal into GatewayRequestError with its code", async () => {
+      relay.rewrite = (body) => body;
+      const client = createAtomaClient({ gateway: { url: relay.url, apiKey: "sk-atoma-wrong" } });
+      const error = await rejection(client.chat(ask(dev.ready.model, "Hello")));
+      expect(error).toBeInstanceOf(GatewayRequestError);
+      expect((error as GatewayRequestError).status).toBe(401);
+      expect((error as GatewayRequestError).gatewayCode).toBe("invalid_api_key");
+    }, 60_000);
+  });
+
+  describe("non-custodial", () => {
+    it("picks a node of the model on-chain, buys a stack, signs, and verifies the answer and its stream", async () => {
+      const account = buyer(8);
+      const client = createAtomaClient({ network: dev.readyText, account, preferences: { sort: "price" } });
+      const answer = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(answer.verdict?.complete === true || answer.verdict?.ok === true).toBe(true);
+      expect(answer.verdict?.checks.find((c) => c.name === "stack")?.status).toBe("pass");
+      // sort: "price" takes the cheapest node (atoma dev prices node k at k TOMA per million units).
+      const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0];
+      expect(answer.atoma.node_id).toBe(cheapest?.id);
+      const chunks: string[] = [];
+      const stream = await client.chatStream(ask(dev.ready.model, "Count"), (chunk) => {
+        chunks.push((chunk.choices as { delta?: { content?: string } }[])[0]?.delta?.content ?? "");
+      });
+      expect(stream.atoma.stack_id).toBe(answer.atoma.stack_id);
+      expect(stream.atoma.leaf_index).toBe("1");
+      expect(chunks.join("")).toBe(
+        (stream.response.choices as { message: { content: string } }[])[0]?.message.content,
+      );
+      // Another client of the same key reuses the stack (no purchase) and continues its leaves.
+      const before = await balanceOf(account.address);
+      const again = await createAtomaClient({ network: dev.readyText, account }).chat(
+        ask(dev.ready.model, "Hi"),
+      );
+      expect(again.atoma.stack_id).toBe(answer.atoma.stack_id);
+      expect(again.atoma.leaf_index).toBe("2");
+      expect(await balanceOf(account.address)).toBe(before);
+    }, 180_000);
+
+    it("takes an RPC URL with the contracts instead of a network file", async () => {
+      const client = createAtomaClient({
+        network: { rpcUrl: dev.ready.rpcUrl, contracts: parseNetwork(dev.readyText).contracts },
+        account: buyer(9),
+      });
+      const answer = await client.embeddings({ model: dev.ready.model, input: "verify me" });
+      expect(answer.verdict?.ok).toBe(true);
+    }, 120_000);
+
+    it("buys nothing when no node is within the price cap", async () => {
+      const account = buyer(7);
+      const before = await balanceOf(account.address);
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { maxPricePerMillion: parseEther("0.5") },
+      });
+      const error = await rejection(client.chat(ask(dev.ready.model, "Hello")));
+      expect(error).toBeInstanceOf(NoNodeOfferedError);
+      expect((error as NoNodeOfferedError).code).toBe("no_node_offered");
+      expect(await balanceOf(account.address)).toBe(before);
+    }, 60_000);
+  });
+
+  describe("arguments are checked before anything is signed, sent or bought", () => {
+    const node = () => dev.ready.nodes[0]!;
+    const options = (nodeUrl: string) => ({
+      nodeUrl,
+      account: buyer(6),
+      stackId: 1n,
+      chainId: dev.ready.chainId,
+      stackManager: dev.ready.contracts.StackManager as Hex,
+      nodeSigner: node().address,
+    });
+
+    it("refuses a stack id given as a number or a string, and a malformed address, with no request sent", async () => {
+      const toNode = await startRelay(node().url);
+      try {
+        for (const stackId of [1, "1", 0n, -3n] as unknown[]) {
+          const make = () => new StackClient({ ...options(toNode.url), stackId: stackId as bigint });
+          expect(make).toThrow(ClientArgumentError);
+          expect(make).toThrow(/stackId must be a positive bigint/);
+        }
+        expect(() => new StackClient({ ...options(toNode.url), nodeSigner: "0x1234" as Hex })).toThrow(
+          /nodeSigner must be a 20-byte hex address/,
+        );
+        const client = new StackClient(options(toNode.url));
+        const refused = await rejection(client.chat({ model: dev.ready.model }));
+        expect(refused).toBeInstanceOf(ClientArgumentError);
+        expect((refused as ClientArgumentError).code).toBe("invalid_argument");
+        await rejection(client.chatStream({ messages: [{ role: "user", content: "no model" }] }));
+        expect(toNode.requests).toEqual([]);
+      } finally {
+        await toNode.close();
+      }
+    });
+
+    it("refuses a body without its messages before the gateway sees a request", async () => {
+      const seen = relay.requests.length;
+      const client = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      for (const body of [{ model: dev.ready.model }, { messages: [] }, "Hello", null] as unknown[]) {
+        const error = await rejection(client.chat(body as Record<string, unknown>));
+        expect(error).toBeInstanceOf(ClientArgumentError);
+      }
+      await rejection(client.embeddings({ model: dev.ready.model }));
+      expect(relay.requests.length).toBe(seen);
+    });
+
+    it("refuses non-positive units, a bad account or network before buying anything", async () => {
+      const account = buyer(5);
+      const before = await balanceOf(account.address);
+      expect(() => createAtomaClient({ network: dev.readyText, account, stack: { units: 0n } })).toThrow(
+        /stack.units must be a positive bigint/,
+      );
+      expect(() =>
+        createAtomaClient({ network: dev.readyText, account, stack: { units: 5 as unknown as bigint } }),
+      ).toThrow(ClientArgumentError);
+      expect(() => createAtomaClient({ network: "{}", account })).toThrow(NetworkDescriptionError);
+      expect(() =>
+        createAtomaClient({ network: dev.readyText, account: "0xkey" as unknown as typeof account }),
+      ).toThrow(/account must be a viem LocalAccount/);
+      expect(() => createAtomaClient({ gateway: { url: "ftp://x", apiKey: "k" } })).toThrow(/gateway.url/);
+      expect(await balanceOf(account.address)).toBe(before);
+    });
+  });
+});

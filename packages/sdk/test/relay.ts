@@ -1,0 +1,66 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** Rewrites an answer's body text on its way back; identity passes it on unchanged. */
+export type Rewrite = (body: string, path: string) => string;
+
+export interface Relay {
+  url: string;
+  /** Requests that reached the relay (and so the server behind it). */
+  requests: { method: string; path: string }[];
+  /** How the next answers are rewritten. */
+  rewrite: Rewrite;
+  close: () => Promise<void>;
+}
+
+async function bodyOf(request: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of request) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+/**
+ * A real HTTP server in front of `target` that forwards every request and hands back the answer, rewritten as
+ * `relay.rewrite` says: a gateway (or a path to a node) that counts and can lie.
+ */
+export async function startRelay(target: string): Promise<Relay> {
+  const relay: Relay = {
+    url: "",
+    requests: [],
+    rewrite: (body) => body,
+    close: async () => undefined,
+  };
+  const server: Server = createServer((request, response) => {
+    void (async () => {
+      const path = request.url ?? "/";
+      relay.requests.push({ method: request.method ?? "GET", path });
+      const body = await bodyOf(request);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(request.headers))
+        if (typeof value === "string" && name !== "host" && name !== "content-length") headers[name] = value;
+      const answer = await fetch(new URL(path, target), {
+        method: request.method ?? "GET",
+        headers,
+        ...(body.length > 0 && { body }),
+      });
+      const text = relay.rewrite(await answer.text(), path);
+      response.writeHead(answer.status, {
+        "content-type": answer.headers.get("content-type") ?? "application/json",
+      });
+      response.end(text);
+    })().catch((error: unknown) => {
+      response.writeHead(502, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({ error: { message: String(error), type: "server_error", code: "relay" } }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return relay;
+}
