@@ -1,0 +1,35 @@
+export {
+  type AffinePoint,
+  type DecodedProof,
+  decodePoint,
+  decodeProof,
+  encodeToCurve,
+  pointToBytes,
+  type VerifierHints,
+  VRF_PROOF_BYTES,
+  VRF_SUITE,
+  vrfEvaluate,
+  vrfProofToHash,
+  vrfProve,
+  vrfPublicKey,
+  vrfVerifierHints,
+  vrfVerify,
+} from "./ecvrf.js";
+export {
+  SortitionParametersError,
+  VrfEncodingError,
+  type VrfErrorCode,
+  VrfProofError,
+  VrfScalarError,
+} from "./errors.js";
+export {
+  attesterSortition,
+  committeeSizeCap,
+  committeeSortition,
+  isSelected,
+  noSelectionBound,
+  noSelectionProbability,
+  type Sortition,
+  selectionCountProbability,
+  sortitionSeed,
+} from "./sortition.js";
