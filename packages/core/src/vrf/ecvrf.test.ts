@@ -1,7 +1,9 @@
+import { p256 } from "@noble/curves/p256";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { describe, expect, it } from "vitest";
 import {
   decodePoint,
+  ecvrfSuite,
   vrfEvaluate,
   vrfProofToHash,
   vrfProve,
@@ -92,5 +94,23 @@ describe("ECVRF secp256k1 attacks", () => {
     const hints = vrfVerifierHints(alicePk, seed, proof);
     const y = secp256k1.ProjectivePoint.fromHex(alicePk.slice(2)).toAffine();
     expect(hints.publicKey).toEqual([y.x, y.y]);
+  });
+});
+
+describe("the construction against RFC 9381", () => {
+  // Appendix B.1, example 10 (ECVRF-P256-SHA256-TAI): the same code on P-256 with suite 0x01.
+  const rfc = ecvrfSuite(p256, 0x01);
+  const sk = "0xc9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+  const alpha = "0x73616d706c65";
+
+  it("reproduces example 10's key, proof and output bit for bit", () => {
+    expect(rfc.vrfPublicKey(sk)).toBe("0x0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6");
+    const proof = rfc.vrfProve(sk, alpha);
+    expect(proof).toBe(
+      "0x035b5c726e8c0e2c488a107c600578ee75cb702343c153cb1eb8dec77f4b5071b4a53f0a46f018bc2c56e58d383f2305e0975972c26feea0eb122fe7893c15af376b33edf7de17c6ea056d4d82de6bc02f",
+    );
+    expect(rfc.vrfVerify(rfc.vrfPublicKey(sk), alpha, proof)).toBe(
+      "0xa3ad7b0ef73d8fc6655053ea22f9bede8c743f08bbed3d38821f0e16474b505e",
+    );
   });
 });
