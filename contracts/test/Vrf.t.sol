@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {VrfHarness} from "../src/test/VrfHarness.sol";
 import {EcVrf} from "../src/vrf/EcVrf.sol";
+import {VrfSortition} from "../src/vrf/VrfSortition.sol";
 import {TestBase} from "./lib/TestBase.sol";
 
 /// @notice EcVrf against the shared vectors of @atoma/core (packages/core/vectors/vrf.json) and against forgeries:
@@ -187,5 +188,66 @@ contract VrfTest is TestBase {
         for (uint256 i = from; i < to; ++i) {
             out[i - from] = data[i];
         }
+    }
+}
+
+/// @notice VrfSortition against the same vectors: seeds and the threshold test, including its edges.
+contract VrfSortitionTest is TestBase {
+    string internal json;
+
+    function setUp() public {
+        json = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrf.json"));
+    }
+
+    function _key(string memory prefix, uint256 index, string memory suffix) internal pure returns (string memory) {
+        return string.concat(prefix, "[", vm.toString(index), "]", suffix);
+    }
+
+    function test_seedVectors() public view {
+        uint256 count;
+        for (uint256 i = 0; vm.keyExistsJson(json, _key(".seeds", i, "")); ++i) {
+            bytes32 seed = VrfSortition.seed(
+                vm.parseJsonString(json, _key(".seeds", i, ".purpose")),
+                vm.parseJsonBytes32(json, _key(".seeds", i, ".settlementId")),
+                vm.parseJsonBytes32(json, _key(".seeds", i, ".laterBlockHash"))
+            );
+            assertEq(seed, vm.parseJsonBytes32(json, _key(".seeds", i, ".seed")), "seed");
+            ++count;
+        }
+        assertEq(count, 2, "seed count");
+    }
+
+    function test_selectionVectors() public view {
+        uint256 selected;
+        uint256 count;
+        for (uint256 i = 0; vm.keyExistsJson(json, _key(".selections", i, "")); ++i) {
+            bool expected = vm.parseJsonUint(json, _key(".selections", i, ".selected")) == 1;
+            bool got = VrfSortition.isSelected(
+                vm.parseJsonBytes32(json, _key(".selections", i, ".beta")),
+                vm.parseJsonUint(json, _key(".selections", i, ".numerator")),
+                vm.parseJsonUint(json, _key(".selections", i, ".denominator"))
+            );
+            assertTrue(got == expected, string.concat("selection ", vm.toString(i)));
+            if (got) ++selected;
+            ++count;
+        }
+        assertEq(count, 45, "selection count");
+        assertGe(selected, 5, "too few selections to test anything");
+    }
+
+    /// β < 2^256·num/den exactly, checked against the division-free test for any output and fraction.
+    function testFuzz_selectionMatchesTheFraction(bytes32 beta, uint256 numerator, uint256 denominator) public pure {
+        denominator = bound(denominator, 1, type(uint128).max);
+        numerator = bound(numerator, 0, denominator);
+        bool got = VrfSortition.isSelected(beta, numerator, denominator);
+        uint256 b = uint256(beta);
+        // b < 2^256·num/den ⟺ the high word of b·den is below num; the reference computes that word in 128-bit halves.
+        uint256 bHigh = b >> 128;
+        uint256 bLow = b & type(uint128).max;
+        uint256 lowProduct = bLow * denominator; // < 2^256
+        uint256 highProduct = bHigh * denominator; // < 2^256
+        uint256 carry = lowProduct >> 128;
+        uint256 top = (highProduct + carry) >> 128; // the high 256-bit word of b·den
+        assertTrue(got == (top < numerator), "division-free test");
     }
 }

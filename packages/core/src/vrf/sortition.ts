@@ -1,59 +1,69 @@
 import { encodeAbiParameters, type Hex, hexToBigInt, keccak256 } from "viem";
 import { SortitionParametersError } from "./errors.js";
 
-/** VRF outputs are 256-bit; a node is selected when its output, read as an integer, is below the threshold. */
-const OUTPUT_SPACE = 2n ** 256n;
-
 /**
  * Per-settlement sortition: every one of `eligible` nodes selects itself independently with `probability`,
  * so the number of attesters K is Binomial(eligible, probability) with mean `expected`.
  */
 export interface Sortition {
   eligible: number;
+  /** numerator / denominator, exactly: a node is selected when β·denominator < numerator·2^256. */
+  numerator: bigint;
+  denominator: bigint;
   probability: number;
-  /** floor(probability · 2^256): the VRF output must be strictly below it. */
-  threshold: bigint;
   expected: number;
 }
 
-function sortition(eligible: number, expected: number): Sortition {
+function checkEligible(eligible: number): void {
   if (!Number.isInteger(eligible) || eligible < 1)
     throw new SortitionParametersError(`the eligible node count must be a positive integer, got ${eligible}`);
-  if (!(expected > 0) || expected > eligible)
+}
+
+function sortition(eligible: number, numerator: bigint, denominator: bigint): Sortition {
+  const expected = (Number(numerator) * eligible) / Number(denominator);
+  if (!(expected > 0) || numerator > denominator)
     throw new SortitionParametersError(`the expected selection ${expected} must lie in (0, ${eligible}]`);
-  const probability = expected / eligible;
-  // 2^-52 resolution is far below every rate the protocol uses; the exact threshold then follows from it.
-  const threshold = probability === 1 ? OUTPUT_SPACE : BigInt(Math.floor(probability * 2 ** 52)) << 204n;
-  return { eligible, probability, threshold, expected };
+  return { eligible, numerator, denominator, probability: Number(numerator) / Number(denominator), expected };
 }
 
 /**
  * Attesters of an ordinary settlement: the task samples at `rate` (§2.7's p) with `attesters` per sampled
- * settlement (§2.7's N), so each node selects itself with p·N/n and the expected attester count is p·N.
+ * settlement (§2.7's N), so each node selects itself with p·N/n and the expected attester count is p·N. The rate
+ * is a whole number of parts per million, as tasks store it (`replicationPpm`).
  */
 export function attesterSortition(eligible: number, rate: number, attesters: number): Sortition {
+  checkEligible(eligible);
   if (!(rate > 0 && rate <= 1))
     throw new SortitionParametersError(`the sampling rate must lie in (0, 1], got ${rate}`);
   if (!Number.isInteger(attesters) || attesters < 1)
     throw new SortitionParametersError(`the attester count must be a positive integer, got ${attesters}`);
-  return sortition(eligible, rate * attesters);
+  const ppm = Math.round(rate * 1e6);
+  if (Math.abs(ppm - rate * 1e6) > 1e-6)
+    throw new SortitionParametersError(
+      `the sampling rate must be a whole number of parts per million, got ${rate}`,
+    );
+  return sortition(eligible, BigInt(ppm * attesters), 1_000_000n * BigInt(eligible));
 }
 
 /** A dispute committee (or the attesters of a settlement already known to need checking): mean `size`. */
 export function committeeSortition(eligible: number, size: number): Sortition {
+  checkEligible(eligible);
   if (!Number.isInteger(size) || size < 1)
     throw new SortitionParametersError(`the committee size must be a positive integer, got ${size}`);
-  return sortition(eligible, size);
+  return sortition(eligible, BigInt(size), BigInt(eligible));
 }
 
-/** Whether a node whose VRF output is `beta` is selected. */
-export function isSelected(beta: Hex, draw: Sortition): boolean {
-  return hexToBigInt(beta) < draw.threshold;
+/**
+ * Whether a node whose VRF output is `beta` is selected: β < 2^256·numerator/denominator, tested without division
+ * as ⌊β·denominator / 2^256⌋ < numerator (contracts/src/vrf/VrfSortition.sol does the same).
+ */
+export function isSelected(beta: Hex, draw: Pick<Sortition, "numerator" | "denominator">): boolean {
+  return (hexToBigInt(beta) * draw.denominator) >> 256n < draw.numerator;
 }
 
-/** The exact probability of the threshold actually used (threshold / 2^256), which the bounds below use. */
+/** The selection probability: ⌈2^256·q⌉ / 2^256 differs from q by under 2^-256, far below a double's precision. */
 function exactProbability(draw: Sortition): number {
-  return Number((draw.threshold * 2n ** 64n) / OUTPUT_SPACE) / 2 ** 64;
+  return draw.probability;
 }
 
 /** P(K = 0) = (1 − q)^n, computed as exp(n·log1p(−q)) so that small q keeps its precision. */

@@ -1,6 +1,6 @@
 import { type Hex, keccak256, toHex } from "viem";
 import { type AffinePoint, vrfProofToHash, vrfProve, vrfPublicKey, vrfVerifierHints } from "./ecvrf.js";
-import { sortitionSeed } from "./sortition.js";
+import { isSelected, sortitionSeed } from "./sortition.js";
 
 const word = (value: bigint): Hex => `0x${value.toString(16).padStart(64, "0")}`;
 const point = ([x, y]: AffinePoint) => [word(x), word(y)];
@@ -41,6 +41,15 @@ function forgery(name: string, publicKey: Hex, alpha: Hex, proof: Hex) {
   };
 }
 
+/** (numerator, denominator) pairs of the selection test: 1/2, N/n = 3/10, p·N/n at p = 0.1, N = 3, n = 10, 1/1000. */
+const fractions: [bigint, bigint][] = [
+  [1n, 1n],
+  [1n, 2n],
+  [3n, 10n],
+  [300_000n, 10_000_000n],
+  [1n, 1000n],
+];
+
 /** The VRF vectors of packages/core/vectors/vrf.json, checked by vrfVectors.test.ts and contracts/test/Vrf.t.sol. */
 export function buildVrfVectors() {
   const settlement = keccak256(toHex("vector settlement"));
@@ -49,16 +58,37 @@ export function buildVrfVectors() {
   const mallory: Hex = `0x${"22".repeat(32)}`;
   const seed = sortitionSeed(settlement, later, "attest");
   const aliceProof = vrfProve(alice, seed);
+  const proofs = [
+    vrfCase(`0x${"11".repeat(32)}`, "0x"),
+    vrfCase(`0x${"11".repeat(32)}`, "0x73616d706c65"),
+    vrfCase(keccak256(toHex("node-0")), seed),
+    vrfCase(keccak256(toHex("node-1")), sortitionSeed(settlement, later, "dispute")),
+    vrfCase(word(1n), keccak256(toHex("a longer input that spans more than one hash block of SHA-256"))),
+  ];
   return {
     description:
       "ECVRF secp256k1 SHA-256 TAI (suite 0xFE) vectors for core (TypeScript) and contracts (Solidity). Regenerate with `npm run vectors:vrf -w @atoma/core`.",
-    proofs: [
-      vrfCase(`0x${"11".repeat(32)}`, "0x"),
-      vrfCase(`0x${"11".repeat(32)}`, "0x73616d706c65"),
-      vrfCase(keccak256(toHex("node-0")), sortitionSeed(settlement, later, "attest")),
-      vrfCase(keccak256(toHex("node-1")), sortitionSeed(settlement, later, "dispute")),
-      vrfCase(word(1n), keccak256(toHex("a longer input that spans more than one hash block of SHA-256"))),
-    ],
+    proofs,
+    seeds: (["attest", "dispute"] as const).map((purpose) => ({
+      purpose: `atoma.vrf.${purpose}`,
+      settlementId: settlement,
+      laterBlockHash: later,
+      seed: sortitionSeed(settlement, later, purpose),
+    })),
+    selections: [
+      ...proofs.map(({ beta }) => beta),
+      word(2n ** 255n - 1n),
+      word(2n ** 255n),
+      word(0n),
+      word(2n ** 256n - 1n),
+    ].flatMap((beta) =>
+      fractions.map(([numerator, denominator]) => ({
+        beta,
+        numerator: word(numerator),
+        denominator: word(denominator),
+        selected: isSelected(beta, { numerator, denominator }) ? 1 : 0,
+      })),
+    ),
     forgeries: [
       forgery("another key's proof", vrfPublicKey(alice), seed, vrfProve(mallory, seed)),
       forgery("a proof for another seed", vrfPublicKey(alice), seed, vrfProve(alice, keccak256(seed))),
