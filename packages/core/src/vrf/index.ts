@@ -34,4 +34,5 @@ export {
   type Sortition,
   selectionCountProbability,
   sortitionSeed,
+  vrfPossessionInput,
 } from "./sortition.js";

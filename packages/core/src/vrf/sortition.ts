@@ -116,3 +116,8 @@ export function sortitionSeed(settlementId: Hex, laterBlockHash: Hex, purpose: "
     ),
   );
 }
+
+/** The input a node proves when it registers its VRF key (VrfKeyRegistry.possessionInput): binds key and node id. */
+export function vrfPossessionInput(nodeId: bigint): Hex {
+  return encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["atoma.vrf.key", nodeId]);
+}
