@@ -131,4 +131,5 @@ export {
   verifyTranscript,
 } from "./transcript.js";
 export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";
+export * from "./vrf/index.js";
 export { isListedWireError, type OpenAiErrorType, WIRE_ERRORS, type WireErrorCode } from "./wireErrors.js";

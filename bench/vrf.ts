@@ -1,0 +1,77 @@
+// VRF sortition: evaluation time per node per settlement, on-chain proof verification gas, no-attester rate vs bound.
+import { chainFor, createAtomaPublicClient, devAccounts, startAnvil } from "@atoma/chain";
+import { vrfHarnessAbi, vrfHarnessBytecode } from "@atoma/contracts";
+import {
+  committeeSortition,
+  isSelected,
+  noSelectionBound,
+  noSelectionProbability,
+  sortitionSeed,
+  vrfEvaluate,
+  vrfProve,
+  vrfPublicKey,
+  vrfVerifierHints,
+} from "@atoma/core";
+import { createWalletClient, type Hex, http, keccak256, toHex } from "viem";
+import { report } from "./lib/report.js";
+
+// `npm run bench -- vrf [SETTLEMENTS]`: settlements in the no-attester measurement (nodes × settlements VRF calls).
+const settlements = Number(process.argv[2] ?? 600);
+const nodes = 10;
+const committee = 3;
+const keys = Array.from({ length: nodes }, (_, i) => keccak256(toHex(`bench node ${i}`)));
+const seedOf = (i: number) =>
+  sortitionSeed(keccak256(toHex(`bench settlement ${i}`)), keccak256(toHex(`bench block ${i}`)), "attest");
+
+const evalRuns = 200;
+let started = performance.now();
+for (let i = 0; i < evalRuns; ++i) vrfEvaluate(keys[i % nodes] as Hex, seedOf(i));
+report("vrf_eval_ms", (performance.now() - started) / evalRuns, "ms");
+
+started = performance.now();
+const proofs = Array.from({ length: 10 }, (_, i) => ({ key: keys[i] as Hex, alpha: seedOf(i) }));
+const proved = proofs.map(({ key, alpha }) => ({ key, alpha, proof: vrfProve(key, alpha) }));
+report("vrf_prove_ms", (performance.now() - started) / proofs.length, "ms");
+
+const anvil = await startAnvil({ accounts: 1 });
+try {
+  const options = { rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+  const publicClient = createAtomaPublicClient(options);
+  const [account] = await devAccounts(options);
+  if (!account) throw new Error("anvil has no dev account");
+  const chain = chainFor(anvil.chainId, anvil.rpcUrl);
+  const wallet = createWalletClient({ account, chain, transport: http(anvil.rpcUrl) });
+  const hash = await wallet.deployContract({ abi: vrfHarnessAbi, bytecode: vrfHarnessBytecode });
+  const { contractAddress } = await publicClient.waitForTransactionReceipt({ hash });
+  if (!contractAddress) throw new Error("VrfHarness did not deploy");
+  let total = 0n;
+  for (const { key, alpha, proof } of proved) {
+    const hints = vrfVerifierHints(vrfPublicKey(key), alpha, proof);
+    const [, gasUsed] = await publicClient.readContract({
+      address: contractAddress,
+      abi: vrfHarnessAbi,
+      functionName: "measureVerify",
+      args: [
+        [...hints.publicKey],
+        alpha,
+        proof,
+        { u: [...hints.u], sH: [...hints.sH], cGamma: [...hints.cGamma] },
+      ],
+    });
+    total += gasUsed;
+  }
+  report("gas_vrf_verify", Number(total / BigInt(proved.length)), "gas");
+} finally {
+  await anvil.stop();
+}
+
+// A settlement that must be checked: each node selects itself with committee/nodes, so committee attesters on average.
+const draw = committeeSortition(nodes, committee);
+let empty = 0;
+for (let i = 0; i < settlements; ++i) {
+  const seed = seedOf(1_000_000 + i);
+  if (!keys.some((key) => isSelected(vrfEvaluate(key, seed), draw))) ++empty;
+}
+report("no_attester_rate", empty / settlements, "ratio");
+report("no_attester_exact", noSelectionProbability(draw), "ratio");
+report("no_attester_bound", noSelectionBound(draw), "ratio");

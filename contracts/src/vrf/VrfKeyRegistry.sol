@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {EcVrf} from "./EcVrf.sol";
+import {VrfSortition} from "./VrfSortition.sol";
+
+/// @notice One VRF public key per node, and the check that a node's VRF output on a seed selects it (docs/vrf.md).
+/// @dev A key is set once: one that could be replaced after a seed is known would let its owner grind for a seat.
+/// Registration carries a VRF proof on the node's id, so nobody can register a key they do not hold (copying
+/// another node's key would let a lazy node replay that node's selection proofs as its own).
+contract VrfKeyRegistry {
+    INodeRegistry public immutable nodes;
+
+    /// Affine key per node; x = 0 marks "none" (no secp256k1 point has x = 0: 7 is not a square mod p).
+    mapping(uint256 nodeId => uint256[2]) internal _keys;
+    mapping(bytes32 keyHash => uint256 nodeId) public nodeOfKey;
+
+    event VrfKeyRegistered(uint256 indexed nodeId, uint256 x, uint256 y);
+
+    error NotNodeOperator(uint256 nodeId, address caller);
+    error VrfKeyAlreadySet(uint256 nodeId);
+    error VrfKeyTaken(uint256 byNodeId);
+    error NoVrfKey(uint256 nodeId);
+    error NotSelected(uint256 nodeId, bytes32 beta);
+
+    constructor(INodeRegistry nodes_) {
+        nodes = nodes_;
+    }
+
+    /// The VRF input a node proves at registration: it binds the key to the node id.
+    function possessionInput(uint256 nodeId) public pure returns (bytes memory) {
+        return abi.encode("atoma.vrf.key", nodeId);
+    }
+
+    function registerVrfKey(
+        uint256 nodeId,
+        bytes calldata publicKey,
+        bytes calldata possessionProof,
+        EcVrf.Hints calldata hints
+    ) external {
+        if (nodes.operatorOf(nodeId) != msg.sender) {
+            revert NotNodeOperator(nodeId, msg.sender);
+        }
+        if (_keys[nodeId][0] != 0) revert VrfKeyAlreadySet(nodeId);
+        (uint256 x, uint256 y) = EcVrf.decodePoint(publicKey);
+        bytes32 keyHash = keccak256(abi.encode(x, y));
+        if (nodeOfKey[keyHash] != 0) revert VrfKeyTaken(nodeOfKey[keyHash]);
+        EcVrf.verify([x, y], possessionInput(nodeId), possessionProof, hints);
+        _keys[nodeId] = [x, y];
+        nodeOfKey[keyHash] = nodeId;
+        emit VrfKeyRegistered(nodeId, x, y);
+    }
+
+    function vrfKeyOf(uint256 nodeId) public view returns (uint256[2] memory key) {
+        key = _keys[nodeId];
+        if (key[0] == 0) revert NoVrfKey(nodeId);
+    }
+
+    /// The VRF output when node `nodeId` proves that its output on `seed` falls under numerator/denominator;
+    /// reverts with the verifier's error for a bad proof, or `NotSelected` for a valid one above the threshold.
+    function proveSelection(
+        uint256 nodeId,
+        bytes32 seed,
+        bytes calldata proof,
+        EcVrf.Hints calldata hints,
+        uint256 numerator,
+        uint256 denominator
+    ) external view returns (bytes32 beta) {
+        beta = EcVrf.verify(vrfKeyOf(nodeId), abi.encodePacked(seed), proof, hints);
+        if (!VrfSortition.isSelected(beta, numerator, denominator)) revert NotSelected(nodeId, beta);
+    }
+}
