@@ -27,6 +27,7 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
         bytes body;
         uint256 nonce;
         uint64 deadline;
+        uint64 maxUnits;
         bytes signature;
     }
 
@@ -115,7 +116,8 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
                 stackId: stackId,
                 reqHash: reqHash,
                 nonce: request.nonce,
-                deadline: request.deadline
+                deadline: request.deadline,
+                maxUnits: request.maxUnits
             }),
             request.signature
         );

@@ -218,6 +218,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 5n,
       deadline: BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400),
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", farAhead), 401, "invalid_signature");
     const stranger = privateKeyToAccount(generatePrivateKey());
@@ -226,6 +227,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 1n,
       deadline: 2n ** 40n,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", forged), 401, "invalid_signature");
     const late = await signStackRequest(owner.account, client.domain, {
@@ -233,6 +235,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 2n,
       deadline: 1n,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", late), 401, "invalid_signature");
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 60);
@@ -241,6 +244,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 3n,
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", unknown), 404, "unknown_stack");
     const elsewhere = await network.buy(owner.ctx, taskB, 1_000n);
@@ -250,6 +254,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 4n,
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", foreign), 403, "stack_not_served");
     const wrongModel = await client.sign(chatBody("hi", { model: "no-such-model" }));
@@ -258,7 +263,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     await expectError(await post("/v1/chat/completions", longPrompt), 400, "prompt_too_long");
     const huge = await client.sign(chatBody("x".repeat(5_000)));
     await expectError(await post("/v1/chat/completions", huge), 413, "request_too_large");
-    const invalid = await client.sign({ model: model.id, messages: "not a list" });
+    const invalid = await client.sign({ model: model.id, messages: "not a list" }, 4_096n);
     await expectError(await post("/v1/chat/completions", invalid), 400, "invalid_input");
 
     await post("/v1/chat/completions", signed).then((r) => r.json());
@@ -267,6 +272,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body: chatBody("another body"),
       nonce: BigInt(signed.headers[STACK_HEADERS.nonce]!),
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", replay), 409, "nonce_reused");
     const leaf = (await listLeaves(node.context.db, stackId)).at(-1)!;

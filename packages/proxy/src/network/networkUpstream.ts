@@ -419,15 +419,19 @@ function call(
   request: UpstreamRequest,
   onChunk: (chunk: Record<string, unknown>) => void,
 ): Promise<Verified> {
+  // The request's bound is signed as its maxUnits: the node cannot claim more for its leaf.
+  const bounded = { maxUnits: request.maxUnits };
   switch (request.endpoint) {
     case "embeddings":
-      return client.embeddings(request.body);
+      return client.embeddings(request.body, bounded);
     case "chat":
-      return request.stream ? client.chatStream(request.body, onChunk) : client.chat(request.body);
+      return request.stream
+        ? client.chatStream(request.body, onChunk, bounded)
+        : client.chat(request.body, bounded);
     case "completions":
       return request.stream
-        ? client.completionsStream(request.body, onChunk)
-        : client.completions(request.body);
+        ? client.completionsStream(request.body, onChunk, bounded)
+        : client.completions(request.body, bounded);
   }
 }
 
