@@ -42,6 +42,7 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
             eb.ref("signed_below_nonce"),
             eb.val(String(BigInt(record.nonce) + 1n)),
           ]),
+          signed_max_units: eb.fn("greatest", [eb.ref("signed_max_units"), eb.val(record.maxUnits ?? "0")]),
         }))
         .where("stack_id", "=", BigInt(record.stackId))
         .execute();

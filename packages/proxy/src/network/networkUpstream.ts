@@ -234,8 +234,14 @@ export class NetworkUpstream implements Upstream {
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
         // Recorded before the signed request leaves: the node may commit it and never answer.
-        const nonce = new Headers(init?.headers).get(STACK_HEADERS.nonce);
-        await this.#c.pool.markSigned(stack.stackId, nonce === null ? client.nextNonce : BigInt(nonce));
+        const headers = new Headers(init?.headers);
+        const nonce = headers.get(STACK_HEADERS.nonce);
+        const bound = headers.get(STACK_HEADERS.maxUnits);
+        await this.#c.pool.markSigned(
+          stack.stackId,
+          nonce === null ? client.nextNonce : BigInt(nonce),
+          bound === null ? request.maxUnits : BigInt(bound),
+        );
         const firstByte = new AbortController();
         const timer = setTimeout(() => {
           timedOut = true;
