@@ -280,6 +280,33 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     expect((await stackRow(stackId)).unitsReserved).toBe(0n);
   });
 
+  // Review 3: the owner's signature bounds the leaf's units. A request without a bound, or one that could use more
+  // than it (the prompt alone, or with max_tokens), is refused before anything is reserved; the leaf of an
+  // accepted one never claims more than was signed.
+  it("refuses a request without a signed unit bound or above it, and never bills more than the bound", async () => {
+    const body = chatBody("bounded", { stream: false, max_tokens: 4 });
+    const signed = await client.sign(body, 4_096n);
+    const { [STACK_HEADERS.maxUnits]: _, ...unbounded } = signed.headers;
+    await expectError(await post("/v1/chat/completions", signed, unbounded), 400, "invalid_max_units");
+    const zero = { ...signed.headers, [STACK_HEADERS.maxUnits]: "0" };
+    await expectError(await post("/v1/chat/completions", signed, zero), 400, "invalid_max_units");
+    // A bound raised after signing is not the owner's signature.
+    const raised = { ...signed.headers, [STACK_HEADERS.maxUnits]: "4097" };
+    await expectError(await post("/v1/chat/completions", signed, raised), 401, "invalid_signature");
+    const promptOnly = await client.sign(body, 2n);
+    await expectError(await post("/v1/chat/completions", promptOnly), 400, "max_units_exceeded");
+    const answered = await client.chat(body);
+    const tight = answered.fields.units - 1n;
+    const withRoom = await client.sign(chatBody("bounded again", { stream: false, max_tokens: 4 }), tight);
+    await expectError(await post("/v1/chat/completions", withRoom), 400, "max_units_exceeded");
+    const fits = await client.chat(chatBody("bounded again", { stream: false, max_tokens: 4 }), {
+      maxUnits: answered.fields.units + 8n,
+    });
+    expect(fits.fields.units).toBeLessThanOrEqual(answered.fields.units + 8n);
+    received.push(answered.fields.units, fits.fields.units);
+    expect((await stackRow(stackId)).unitsReserved).toBe(0n);
+  });
+
   it("answers 429 with Retry-After when the queue is full", async () => {
     const permit = await node.context.admission.acquire();
     try {

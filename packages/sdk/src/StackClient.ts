@@ -268,12 +268,13 @@ export class StackClient {
     // The leaf is charged whatever its checks say: the next request takes the next nonce.
     if (fields.leafIndex === signed.nonce && fields.leafIndex >= this.#nextNonce)
       this.#nextNonce = fields.leafIndex + 1n;
-    if (fields.units > signed.maxUnits) throw new UnitsOverSignedError(kept, signed.maxUnits);
     checkReceiptSequence(kept, this.#last, {
       nonce: signed.nonce,
       usage: response.usage as { prompt_tokens: number; completion_tokens?: number },
       stackUnits: this.#options.stackUnits,
     });
+    // After the sequence checks, whose errors prove a false receipt on-chain by themselves.
+    if (fields.units > signed.maxUnits) throw new UnitsOverSignedError(kept, signed.maxUnits);
     if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
     const request = JSON.parse(signed.json) as Body;
     return { response: signedResponseBody(response), atoma: receipt, fields, request };
