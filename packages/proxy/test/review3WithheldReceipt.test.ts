@@ -1,18 +1,20 @@
 import {
+  answerIndexChallenge,
   type ChainContext,
   closeStack,
   createTask,
   getSettlement,
+  SettlementPhase,
   setNodeUrl,
   submitSettlement,
   subscribe,
   TaskRole,
 } from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { TaskSecurityLevel } from "@atoma/contracts";
+import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
 import { leafHash, leafOf, requestHash, type StackLeaf, StackTree } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
-import { keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
+import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
@@ -180,5 +182,41 @@ describe("review 3: stacks against hostile nodes", () => {
     // What should happen: a claim of 1,000 units against receipts for ${held} and one request bounded at 10 units
     // is contested (or bounded by what the gateway signed).
     expect(challenges.some(([, outcome]) => outcome === "opened" || outcome === "upheld")).toBe(true);
+    // The challenged index is the withheld leaf; the node's only answer is the gateway's own signature, whose
+    // signed bound (10 units) the leaf exceeds: the chain refuses it, and once the window ends the node is slashed.
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    const challenged = logs.at(-1)!.args;
+    expect(challenged.leafIndex).toBe(nonce);
+    const envelope = fake.envelopes[seen]!;
+    expect(envelope["x-atoma-max-units"]).toBe("10");
+    await expect(
+      answerIndexChallenge(node.signer, {
+        challengeId: challenged.challengeId!,
+        leaf: withheld,
+        deadline: BigInt(envelope["x-atoma-deadline"]!),
+        maxUnits: BigInt(envelope["x-atoma-max-units"]!),
+        ownerSignature: envelope["x-atoma-signature"] as Hex,
+        proof: new StackTree(all.map(leafHash)).proof(Number(nonce)),
+      }),
+    ).rejects.toMatchObject({ errorName: "UnitsOverSigned" });
+    const watcher = new OverclaimWatcher(
+      {
+        pool: pool(1_000n),
+        chain: wallet.ctx,
+        onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
+      },
+      { watchSeconds: 86_400n },
+    );
+    await watcher.pass();
+    await devnet.advance(3_600);
+    await watcher.pass();
+    expect(challenges.at(-1)).toEqual(["index", "upheld"]);
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
   }, 180_000);
 });
