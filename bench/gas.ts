@@ -167,11 +167,13 @@ try {
       body: stringToHex(canonicalJson(bodies[k])),
       nonce: BigInt(k),
       deadline: 2_000_000_000n,
+      maxUnits: 1_000_000n,
       signature: await signRequest(user.account, domain, {
         stackId,
         reqHash: reqHashes[k]!,
         nonce: BigInt(k),
         deadline: 2_000_000_000n,
+        maxUnits: 1_000_000n,
       }),
     });
     const signedResponse = async (k: number, cumulativeUnits: bigint) => {

@@ -94,6 +94,7 @@ async function benchNode(
         body: request,
         nonce: each.nonce++,
         deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
+        maxUnits: 1_000_000n,
       });
       let answer: Record<string, unknown> = {};
       const ms = await timeMs(async () => {

@@ -125,6 +125,7 @@ try {
         body: request,
         nonce: nonce++,
         deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
+        maxUnits: 1_000_000n,
       });
       const response = await fetch(new URL("/v1/completions", node.url), {
         method: "POST",

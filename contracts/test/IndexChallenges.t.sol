@@ -20,9 +20,13 @@ contract IndexChallengesTest is AtomaFixture {
 
     function setUp() public {
         deployAtoma();
-        for (uint256 i = 0; i < 3; ++i) addNode(1);
+        for (uint256 i = 0; i < 3; ++i) {
+            addNode(1);
+        }
         task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
-        for (uint256 i = 0; i < nodeIds.length; ++i) subscribe(task, nodeIds[i], PRICE);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(task, nodeIds[i], PRICE);
+        }
         nextEpoch();
         (stackId, server) = buy(task, 1_000_000);
     }
@@ -51,16 +55,29 @@ contract IndexChallengesTest is AtomaFixture {
         _serveReal(2);
         _append(
             AtomaTypedData.Leaf({
-                leafIndex: 2, nonce: 2, reqHash: keccak256("never signed"), respHash: keccak256("junk"),
-                units: 999_800, cumulativeUnits: 1_000_000
+                leafIndex: 2,
+                nonce: 2,
+                reqHash: keccak256("never signed"),
+                respHash: keccak256("junk"),
+                units: 999_800,
+                cumulativeUnits: 1_000_000
             })
         );
         _settle(1_000_000);
     }
 
     function _ownerSig(uint256 nonce, bytes32 reqHash, uint256 key) internal view returns (bytes memory) {
-        AtomaTypedData.Request memory r =
-            AtomaTypedData.Request({stackId: stackId, reqHash: reqHash, nonce: nonce, deadline: 2e9});
+        return _ownerSigUpTo(nonce, reqHash, key, 1e9);
+    }
+
+    function _ownerSigUpTo(uint256 nonce, bytes32 reqHash, uint256 key, uint64 maxUnits)
+        internal
+        view
+        returns (bytes memory)
+    {
+        AtomaTypedData.Request memory r = AtomaTypedData.Request({
+            stackId: stackId, reqHash: reqHash, nonce: nonce, deadline: 2e9, maxUnits: maxUnits
+        });
         (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(key, stacks.requestDigest(r));
         return abi.encodePacked(rr, ss, v);
     }
@@ -71,9 +88,74 @@ contract IndexChallengesTest is AtomaFixture {
     }
 
     function _answer(uint256 challengeId, uint256 k, bytes memory sig) internal {
+        _answerUpTo(challengeId, k, 1e9, sig);
+    }
+
+    function _answerUpTo(uint256 challengeId, uint256 k, uint64 maxUnits, bytes memory sig) internal {
         bytes32[] memory h = hashes;
         vm.prank(vm.addr(signerKey[server]));
-        challenges.answerIndexChallenge(challengeId, leaves[k], 2e9, sig, stackProof(h, k));
+        challenges.answerIndexChallenge(challengeId, leaves[k], 2e9, maxUnits, sig, stackProof(h, k));
+    }
+
+    /// Review 3: the owner really signed request 2, bounded at `maxUnits`; the node streamed the answer, withheld
+    /// its receipt, and settled that leaf as the rest of the stack (`units`). It answers the index challenge with the
+    /// owner's own signature, whose bound the leaf exceeds: it cannot, so it is slashed and the owner refunded.
+    function _overclaimSignedLeaf(uint64 maxUnits, uint64 units) internal {
+        _serveReal(2);
+        uint256 ownerBefore = token.balanceOf(user);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2,
+                nonce: 2,
+                reqHash: keccak256("a real request"),
+                respHash: keccak256("its answer"),
+                units: units,
+                cumulativeUnits: 200 + units
+            })
+        );
+        _settle(200 + units);
+        uint256 challengeId = _challengeIndex(2);
+        bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, maxUnits);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.UnitsOverSigned.selector, 2, units, maxUnits));
+        _answerUpTo(challengeId, 2, maxUnits, signed);
+        // Claiming a larger bound than the owner signed is not the owner's signature.
+        vm.expectRevert(ChallengeManager.InvalidRequestSignature.selector);
+        _answerUpTo(challengeId, 2, units, signed);
+        vm.warp(block.timestamp + 10 minutes + 1);
+        challenges.resolve(challengeId);
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Upheld, "upheld");
+        assertEq(token.balanceOf(user), ownerBefore, "bond returned");
+        assertEq(nodes.getNode(server).collateral, 0, "the overclaiming node is slashed");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Failed, "settlement failed");
+    }
+
+    function test_aSignedLeafAboveItsSignedMaxUnitsIsSlashed() public {
+        _overclaimSignedLeaf(10, 999_800);
+    }
+
+    function testFuzz_aSignedLeafAboveItsSignedMaxUnitsIsSlashed(uint64 maxUnits, uint64 units) public {
+        maxUnits = uint64(bound(maxUnits, 0, 999_799));
+        units = uint64(bound(units, uint256(maxUnits) + 1, 999_800));
+        _overclaimSignedLeaf(maxUnits, units);
+    }
+
+    function test_aSignedLeafAtItsSignedMaxUnitsAnswers() public {
+        _serveReal(2);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2,
+                nonce: 2,
+                reqHash: keccak256("a real request"),
+                respHash: keccak256("its answer"),
+                units: 10,
+                cumulativeUnits: 210
+            })
+        );
+        _settle(210);
+        uint256 challengeId = _challengeIndex(2);
+        _answerUpTo(challengeId, 2, 10, _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10));
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Dismissed, "dismissed");
+        assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
     }
 
     function test_aPaddedTrailingLeafIsSlashedThroughAnIndexChallenge() public {
@@ -120,7 +202,7 @@ contract IndexChallengesTest is AtomaFixture {
         bytes32[] memory h = hashes;
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(ChallengeManager.InvalidProof.selector);
-        challenges.answerIndexChallenge(challengeId, leaves[1], 2e9, sig1, stackProof(h, 1));
+        challenges.answerIndexChallenge(challengeId, leaves[1], 2e9, 1e9, sig1, stackProof(h, 1));
     }
 
     function test_anHonestNodeAnswersAndTheIndexCannotBeChallengedAgain() public {
@@ -139,8 +221,14 @@ contract IndexChallengesTest is AtomaFixture {
         // The proven leaf is memoised for receipt challenges too.
         AtomaTypedData.Leaf memory l = leaves[5];
         AtomaTypedData.Response memory r = AtomaTypedData.Response({
-            stackId: stackId, leafIndex: 5, nonce: 5, reqHash: l.reqHash, respHash: l.respHash,
-            units: l.units, cumulativeUnits: l.cumulativeUnits, seed: 7
+            stackId: stackId,
+            leafIndex: 5,
+            nonce: 5,
+            reqHash: l.reqHash,
+            respHash: l.respHash,
+            units: l.units,
+            cumulativeUnits: l.cumulativeUnits,
+            seed: 7
         });
         (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[server], stacks.responseDigest(r));
         vm.prank(user);

@@ -354,11 +354,12 @@ contract ReceiptFraudTest is DisputeSteps {
             // Another owner-signed request of the stack posted in place of the sampled one.
             uint256 other = (idx[i] + 1) % 4;
             bytes memory body = requestBody(stackId, other);
-            AtomaTypedData.Request memory r =
-                AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: other, deadline: 2e9});
+            AtomaTypedData.Request memory r = AtomaTypedData.Request({
+                stackId: stackId, reqHash: keccak256(body), nonce: other, deadline: 2e9, maxUnits: 1e9
+            });
             (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
             reqs[i] = SettlementEvidence.SignedRequest({
-                body: body, nonce: other, deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
+                body: body, nonce: other, deadline: 2e9, maxUnits: 1e9, signature: abi.encodePacked(rr, ss, v)
             });
         }
         // Each sampled position refuses a request signed for another index, whichever position is tried.

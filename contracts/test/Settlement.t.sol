@@ -343,15 +343,24 @@ contract SettlementTest is DisputeSteps {
     }
 
     function _signedRequests(uint256 stackId) internal view returns (SettlementEvidence.SignedRequest[] memory reqs) {
+        return _signedRequestsUpTo(stackId, 1e9);
+    }
+
+    function _signedRequestsUpTo(uint256 stackId, uint64 maxUnits)
+        internal
+        view
+        returns (SettlementEvidence.SignedRequest[] memory reqs)
+    {
         uint256[] memory idx = settlement.sampledIndices(stackId);
         reqs = new SettlementEvidence.SignedRequest[](idx.length);
         for (uint256 i = 0; i < idx.length; ++i) {
             bytes memory body = requestBody(stackId, idx[i]);
-            AtomaTypedData.Request memory r =
-                AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9});
+            AtomaTypedData.Request memory r = AtomaTypedData.Request({
+                stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9, maxUnits: maxUnits
+            });
             (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
             reqs[i] = SettlementEvidence.SignedRequest({
-                body: body, nonce: idx[i], deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
+                body: body, nonce: idx[i], deadline: 2e9, maxUnits: maxUnits, signature: abi.encodePacked(rr, ss, v)
             });
         }
     }
@@ -377,6 +386,38 @@ contract SettlementTest is DisputeSteps {
         _commit(stackId, atts[1], s);
         _reveal(stackId, server, s);
         assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settles after the data was posted");
+    }
+
+    /// Review 3: the sampled requests posted on-chain carry the owner's unit bound; a server that settled a leaf above
+    /// it cannot reveal that leaf, so it fails verification and loses its collateral, as for any unprovable leaf.
+    function test_aPostedRequestBoundsItsRevealedLeaf() public {
+        (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
+        Served memory s = serve(stackId, 4, "honest", 1_000_000);
+        _settle(stackId, server, s, 1_000_000);
+        uint256[] memory atts = _attesters(stackId);
+        vm.prank(vm.addr(signerKey[atts[0]]));
+        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        // The owner signed 10 units per request; the server billed 250,000 for each.
+        SettlementEvidence.SignedRequest[] memory reqs = _signedRequestsUpTo(stackId, 10);
+        for (uint256 i = 0; i < reqs.length; ++i) {
+            vm.prank(vm.addr(signerKey[server]));
+            evidence.postSampledRequest(stackId, i, reqs[i]);
+        }
+        _commit(stackId, atts[0], s);
+        _commit(stackId, atts[1], s);
+        uint256 first = settlement.sampledIndices(stackId)[0];
+        _reveal(
+            stackId,
+            server,
+            s,
+            abi.encodeWithSelector(
+                SettlementEvidence.UnitsOverSigned.selector, stackId, 0, s.leaves[first].units, uint64(10)
+            )
+        );
+        vm.warp(block.timestamp + 1 days);
+        settlement.failVerification(stackId);
+        assertEq(nodes.getNode(server).collateral, 0, "an over-bound leaf is fraud");
+        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
     }
 
     function test_withheldTranscriptFailsVerification() public {

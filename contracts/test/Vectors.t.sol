@@ -158,7 +158,8 @@ contract VectorsTest is TestBase {
             stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
             reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
             nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
-            deadline: uint64(vm.parseJsonUint(json, string.concat(p, ".deadline")))
+            deadline: uint64(vm.parseJsonUint(json, string.concat(p, ".deadline"))),
+            maxUnits: uint64(vm.parseJsonUint(json, string.concat(p, ".maxUnits")))
         });
         bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), AtomaTypedData.hashRequest(r));
         assertEq(digest, vm.parseJsonBytes32(json, ".eip712.request.digest"), "request digest");
@@ -254,7 +255,8 @@ contract VectorsTest is TestBase {
             stackId: vm.parseJsonUint(json, string.concat(q, ".stackId")),
             reqHash: vm.parseJsonBytes32(json, string.concat(q, ".reqHash")),
             nonce: vm.parseJsonUint(json, string.concat(q, ".nonce")),
-            deadline: uint64(vm.parseJsonUint(json, string.concat(q, ".deadline")))
+            deadline: uint64(vm.parseJsonUint(json, string.concat(q, ".deadline"))),
+            maxUnits: uint64(vm.parseJsonUint(json, string.concat(q, ".maxUnits")))
         });
         assertEq(stacks.requestDigest(request), vm.parseJsonBytes32(json, ".eip712.request.digest"), "request");
         assertEq(

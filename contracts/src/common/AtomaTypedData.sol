@@ -6,17 +6,19 @@ pragma solidity ^0.8.24;
 /// StackManager}.
 library AtomaTypedData {
     bytes32 internal constant REQUEST_TYPEHASH =
-        keccak256("AtomaRequest(uint256 stackId,bytes32 reqHash,uint256 nonce,uint64 deadline)");
+        keccak256("AtomaRequest(uint256 stackId,bytes32 reqHash,uint256 nonce,uint64 deadline,uint64 maxUnits)");
     bytes32 internal constant RESPONSE_TYPEHASH = keccak256(
         "AtomaResponse(uint256 stackId,uint256 leafIndex,uint256 nonce,bytes32 reqHash,bytes32 respHash,uint64 units,uint64 cumulativeUnits,uint64 seed)"
     );
 
-    /// The stack owner's authorisation of one request; its k-th request carries nonce k.
+    /// The stack owner's authorisation of one request; its k-th request carries nonce k. `maxUnits` bounds the
+    /// units the node may claim for the request's leaf: a leaf proven with this signature above it is fraud.
     struct Request {
         uint256 stackId;
         bytes32 reqHash;
         uint256 nonce;
         uint64 deadline;
+        uint64 maxUnits;
     }
 
     /// The node's signature on one response: `nonce` is the request's (equal to `leafIndex`), `cumulativeUnits`
@@ -43,7 +45,7 @@ library AtomaTypedData {
     }
 
     function hashRequest(Request memory r) internal pure returns (bytes32) {
-        return keccak256(abi.encode(REQUEST_TYPEHASH, r.stackId, r.reqHash, r.nonce, r.deadline));
+        return keccak256(abi.encode(REQUEST_TYPEHASH, r.stackId, r.reqHash, r.nonce, r.deadline, r.maxUnits));
     }
 
     /// Every field is a static word, so encoding the struct whole is the EIP-712 encoding of its fields.

@@ -24,7 +24,8 @@ interface ICollateralToken {
 /// root, or it is slashed for fraud.
 /// An index challenge names a settled leaf whose request the owner says it never signed (receipts cannot show a
 /// leaf the node added after the owner's last request). The node must show that leaf under its root at that index
-/// with nonce = index, and the owner's EIP-712 signature on its request hash, or it is slashed for fraud.
+/// with nonce = index, and the owner's EIP-712 signature on its request hash with a `maxUnits` at least the leaf's
+/// units, or it is slashed for fraud (a leaf above the signed bound cannot be answered).
 /// Answering costs the honest node a transaction, so a challenge it must answer carries a bond that the node
 /// receives when it answers (the owner gets it back when the node does not); a leaf (or an index) once proven
 /// cannot be challenged again, and a stack takes at most `maxChallengesPerStack` of them.
@@ -102,6 +103,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error NoSuchLeaf(uint256 stackId, uint256 leafIndex);
     error IndexAlreadyProven(uint256 stackId, uint256 leafIndex);
     error InvalidRequestSignature();
+    /// The answered leaf claims more units than the owner's signed request allows: the answer cannot stand.
+    error UnitsOverSigned(uint256 leafIndex, uint64 units, uint64 maxUnits);
     /// A receipt challenge answered as an index challenge, or the other way round.
     error WrongAnswer(uint256 challengeId);
 
@@ -169,11 +172,14 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     }
 
     /// The node answers an index challenge: the leaf at the challenged index (nonce = index) with its proof under
-    /// the settled root, and the owner's signature on the leaf's request (`deadline` as the owner signed it).
+    /// the settled root, and the owner's signature on the leaf's request (`deadline` and `maxUnits` as the owner
+    /// signed them). A leaf whose units exceed the signed `maxUnits` reverts `UnitsOverSigned`: the node cannot
+    /// prove it, so the challenge is upheld when the answer window ends.
     function answerIndexChallenge(
         uint256 challengeId,
         AtomaTypedData.Leaf calldata leaf,
         uint64 deadline,
+        uint64 maxUnits,
         bytes calldata ownerSignature,
         bytes32[] calldata proof
     ) external nonReentrant {
@@ -186,10 +192,13 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
                 || !StackTree.verify(proof, st.root, hash, index, st.requestCount)
         ) revert InvalidProof();
         address signer = stackManager.recoverRequestSigner(
-            AtomaTypedData.Request({stackId: c.stackId, reqHash: leaf.reqHash, nonce: index, deadline: deadline}),
+            AtomaTypedData.Request({
+                stackId: c.stackId, reqHash: leaf.reqHash, nonce: index, deadline: deadline, maxUnits: maxUnits
+            }),
             ownerSignature
         );
         if (signer == address(0) || signer != c.owner) revert InvalidRequestSignature();
+        if (leaf.units > maxUnits) revert UnitsOverSigned(index, leaf.units, maxUnits);
         provenIndex[c.stackId][index] = true;
         provenLeaf[c.stackId][hash] = true;
         _resolve(challengeId, c, true);

@@ -581,7 +581,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         if (r.body.length > maxBytes) revert TooLarge(r.body.length, maxBytes);
         reqHash = keccak256(r.body);
         address signer = stackManager.recoverRequestSigner(
-            AtomaTypedData.Request({stackId: stackId, reqHash: reqHash, nonce: r.nonce, deadline: r.deadline}),
+            AtomaTypedData.Request({
+                stackId: stackId, reqHash: reqHash, nonce: r.nonce, deadline: r.deadline, maxUnits: r.maxUnits
+            }),
             r.signature
         );
         if (signer == address(0) || signer != owner) revert InvalidRequestSignature(position);

@@ -27,6 +27,7 @@ interface IDisputeManager {
         bytes body;
         uint256 nonce;
         uint64 deadline;
+        uint64 maxUnits;
         bytes signature;
     }
 

@@ -29,6 +29,8 @@ contract RevealVerifier {
         bytes32 result;
         /// H(reqHash_k ‖ … for the sampled k), to compare with requests posted on-chain.
         bytes32 reqHashesDigest;
+        /// The sampled leaves' units, in order: each within the `maxUnits` of its posted request.
+        uint64[] units;
     }
 
     /// The reveal as the server sends it: the sampled leaves in the order of the sampled indices with their
@@ -65,6 +67,7 @@ contract RevealVerifier {
         _checkPairs(v.sampled, v.last);
         r.result = keccak256(abi.encode(respHashes, units));
         r.reqHashesDigest = keccak256(abi.encodePacked(reqHashes));
+        r.units = units;
     }
 
     function _check(

@@ -27,6 +27,7 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
         bytes body;
         uint256 nonce;
         uint64 deadline;
+        uint64 maxUnits;
         bytes signature;
     }
 
@@ -39,6 +40,8 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
     /// Request hashes posted so far, by position in the sampled order (zero while not posted).
     mapping(uint256 stackId => mapping(uint256 position => bytes32)) public postedRequest;
     mapping(uint256 stackId => uint256) public postedCount;
+    /// The unit bound the owner signed with each posted request: the revealed leaf may not claim more.
+    mapping(uint256 stackId => mapping(uint256 position => uint64)) public postedMaxUnits;
 
     event SampledRequestPosted(
         uint256 indexed stackId, uint256 indexed position, bytes32 reqHash, SignedRequest request
@@ -54,6 +57,8 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
     error RequestTooLarge(uint256 length, uint256 maxRequestBytes);
     error InvalidRequestSignature(uint256 position);
     error PostedNonceNotIndex(uint256 position, uint256 nonce);
+    /// A revealed sampled leaf claims more units than its posted, owner-signed request allows.
+    error UnitsOverSigned(uint256 stackId, uint256 position, uint64 units, uint64 maxUnits);
 
     constructor(
         address admin,
@@ -115,15 +120,26 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
                 stackId: stackId,
                 reqHash: reqHash,
                 nonce: request.nonce,
-                deadline: request.deadline
+                deadline: request.deadline,
+                maxUnits: request.maxUnits
             }),
             request.signature
         );
         if (signer == address(0) || signer != stack.owner) revert InvalidRequestSignature(position);
         postedRequest[stackId][position] = reqHash;
+        postedMaxUnits[stackId][position] = request.maxUnits;
         uint256 count = ++postedCount[stackId];
         emit SampledRequestPosted(stackId, position, reqHash, request);
         if (count == st.sampleCount) settlementManager.markDataPosted(stackId, postedHash(stackId, count));
+    }
+
+    /// Reverts `UnitsOverSigned` when a revealed sampled leaf (in sampled order) claims more units than the owner
+    /// signed with the request posted at its position: the settlement manager refuses such a reveal.
+    function checkRevealedUnits(uint256 stackId, uint64[] calldata units) external view {
+        for (uint256 i = 0; i < units.length; ++i) {
+            uint64 bound = postedMaxUnits[stackId][i];
+            if (units[i] > bound) revert UnitsOverSigned(stackId, i, units[i], bound);
+        }
     }
 
     /// The hash of the first `count` posted request hashes, in sampled order.

@@ -15,6 +15,11 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 import {RevealVerifier} from "./RevealVerifier.sol";
 
+/// The evidence contract's check of revealed units against the bounds the owner signed with the posted requests.
+interface IPostedBounds {
+    function checkRevealedUnits(uint256 stackId, uint64[] calldata units) external view;
+}
+
 /// @title SettlementManager: cross-validated settlement of stacks (ARCHITECTURE.md, "Settlement of a stack").
 /// @notice The serving node submits the root of its positional stack tree (leaves H(leafIndex, nonce, reqHash,
 /// respHash, units, cumulativeUnits)), the units used and the inputs-transcript blob id. On a verified task the
@@ -277,8 +282,10 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
             sampledIndices(stackId),
             revealed
         );
-        if (st.dataPosted && r.reqHashesDigest != postedRequestsHash[stackId]) {
-            revert RevealDoesNotMatchPostedRequests(stackId);
+        if (st.dataPosted) {
+            if (r.reqHashesDigest != postedRequestsHash[stackId]) revert RevealDoesNotMatchPostedRequests(stackId);
+            // A leaf above its owner-signed bound cannot be revealed: the server fails verification (fraud).
+            IPostedBounds(evidence).checkRevealedUnits(stackId, r.units);
         }
         revealedResult[stackId] = r.result;
         revealedRequests[stackId] = r.reqHashesDigest;

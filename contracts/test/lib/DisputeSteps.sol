@@ -116,11 +116,12 @@ abstract contract DisputeSteps is AtomaFixture {
         reqs = new IDisputeManager.EvidenceRequest[](idx.length);
         for (uint256 i = 0; i < idx.length; ++i) {
             bytes memory body = requestBody(stackId, idx[i]);
-            AtomaTypedData.Request memory r =
-                AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9});
+            AtomaTypedData.Request memory r = AtomaTypedData.Request({
+                stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9, maxUnits: 1e9
+            });
             (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
             reqs[i] = IDisputeManager.EvidenceRequest({
-                body: body, nonce: idx[i], deadline: 2e9, signature: abi.encodePacked(rr, ss, v)
+                body: body, nonce: idx[i], deadline: 2e9, maxUnits: 1e9, signature: abi.encodePacked(rr, ss, v)
             });
         }
     }

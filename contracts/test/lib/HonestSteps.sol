@@ -144,7 +144,11 @@ abstract contract HonestSteps is DisputeSteps {
         out = new SettlementEvidence.SignedRequest[](reqs.length);
         for (uint256 i = 0; i < reqs.length; ++i) {
             out[i] = SettlementEvidence.SignedRequest({
-                body: reqs[i].body, nonce: reqs[i].nonce, deadline: reqs[i].deadline, signature: reqs[i].signature
+                body: reqs[i].body,
+                nonce: reqs[i].nonce,
+                deadline: reqs[i].deadline,
+                maxUnits: reqs[i].maxUnits,
+                signature: reqs[i].signature
             });
         }
     }

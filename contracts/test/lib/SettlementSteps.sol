@@ -50,10 +50,13 @@ abstract contract SettlementSteps is DisputeSteps {
         view
         returns (SettlementEvidence.SignedRequest memory)
     {
-        AtomaTypedData.Request memory r =
-            AtomaTypedData.Request({stackId: stackId, reqHash: keccak256(body), nonce: k, deadline: 2e9});
+        AtomaTypedData.Request memory r = AtomaTypedData.Request({
+            stackId: stackId, reqHash: keccak256(body), nonce: k, deadline: 2e9, maxUnits: 1e9
+        });
         (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
-        return SettlementEvidence.SignedRequest({body: body, nonce: k, deadline: 2e9, signature: abi.encodePacked(rr, ss, v)});
+        return SettlementEvidence.SignedRequest({
+            body: body, nonce: k, deadline: 2e9, maxUnits: 1e9, signature: abi.encodePacked(rr, ss, v)
+        });
     }
 
     /// The server posts every sampled request, each in its own call.

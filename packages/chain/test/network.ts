@@ -100,13 +100,14 @@ export async function serveStack(
       seed: k,
     };
     const reqHash = requestHash(body);
-    const fields = { stackId, reqHash, nonce: BigInt(k), deadline: 2_000_000_000n };
+    const fields = { stackId, reqHash, nonce: BigInt(k), deadline: 2_000_000_000n, maxUnits: 1_000_000n };
     served.bodies.push(body);
     served.reqHashes.push(reqHash);
     served.requests.push({
       body: stringToHex(canonicalJson(body)),
       nonce: fields.nonce,
       deadline: fields.deadline,
+      maxUnits: fields.maxUnits,
       signature: await signRequest(owner, domain, fields),
     });
     const units = k === count - 1 ? totalUnits - cumulative : each;

@@ -402,12 +402,14 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
         reqHash: keccak256(body),
         nonce,
         deadline: 2_000_000_000n,
+        maxUnits: 1_000_000n,
       };
       const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
       return {
         body,
         nonce,
         deadline: fields.deadline,
+        maxUnits: fields.maxUnits,
         signature: await signRequest(user.account, domain, fields),
       };
     };
@@ -549,6 +551,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       challengeId: challenged.challengeId,
       leaf: served.leaves[2]!,
       deadline: request.deadline,
+      maxUnits: request.maxUnits,
       ownerSignature: request.signature,
       proof: served.tree.proof(2),
     };

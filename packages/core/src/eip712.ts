@@ -9,7 +9,8 @@ export function atomaDomain(chainId: number | bigint, stacksContract: Address): 
 /**
  * The stack owner's authorisation of one request. `nonce` is the request's position in the stack: the owner's
  * k-th request carries nonce k and becomes leaf k (the node refuses any other nonce). `deadline` (unix seconds)
- * bounds how long a captured request could be replayed.
+ * bounds how long a captured request could be replayed. `maxUnits` bounds the units (prompt plus completion) the
+ * node may claim for this request's leaf: a leaf proven with this signature whose units exceed it is fraud.
  */
 export const requestTypes = {
   AtomaRequest: [
@@ -17,6 +18,7 @@ export const requestTypes = {
     { name: "reqHash", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint64" },
+    { name: "maxUnits", type: "uint64" },
   ],
 } as const;
 
@@ -43,6 +45,8 @@ export interface SignedRequestFields {
   reqHash: Hash;
   nonce: bigint;
   deadline: bigint;
+  /** The most units the node may claim for this request's leaf. */
+  maxUnits: bigint;
 }
 
 export interface SignedResponseFields {

@@ -13,4 +13,5 @@ export type CoreErrorCode =
   | "transcript_repeated_nonce"
   | "transcript_repeated_request"
   | "transcript_root_mismatch"
-  | "transcript_running_total";
+  | "transcript_running_total"
+  | "transcript_units_over_signed";

@@ -128,6 +128,7 @@ export {
   TranscriptRootMismatchError,
   transcriptId,
   transcriptLeaves,
+  UnitsOverSignedError,
   verifyTranscript,
 } from "./transcript.js";
 export { computeUnits, costOfUnits, UNITS_PER_PRICE } from "./units.js";

@@ -19,6 +19,7 @@ const request: SignedRequestFields = {
   reqHash: keccak256(toHex("r")),
   nonce: 5n,
   deadline: 99n,
+  maxUnits: 4_096n,
 };
 
 describe("request and response signatures", () => {

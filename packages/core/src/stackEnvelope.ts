@@ -5,13 +5,14 @@ import type { Hash } from "./hash.js";
 
 /**
  * HTTP headers that carry the stack owner's EIP-712 authorisation of one request (`AtomaRequest` over
- * `(stackId, requestHash(body), nonce, deadline)`). The body travels unchanged, so any OpenAI client works.
+ * `(stackId, requestHash(body), nonce, deadline, maxUnits)`). The body travels unchanged, so any OpenAI client works.
  * `nextNonce` comes back on a `409 nonce_out_of_order` or `nonce_reused`: the nonce (leaf index) the stack takes next.
  */
 export const STACK_HEADERS = Object.freeze({
   stack: "x-atoma-stack",
   nonce: "x-atoma-nonce",
   deadline: "x-atoma-deadline",
+  maxUnits: "x-atoma-max-units",
   signature: "x-atoma-signature",
   nextNonce: "x-atoma-next-nonce",
 });

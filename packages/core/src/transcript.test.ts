@@ -17,6 +17,7 @@ import {
   type TranscriptLeafEntry,
   TranscriptRootMismatchError,
   transcriptId,
+  UnitsOverSignedError,
   verifyTranscript,
 } from "./transcript.js";
 
@@ -31,17 +32,20 @@ async function entry(
   units: bigint,
   cumulative: bigint,
   signer = owner,
+  maxUnits = 1_000n,
 ): Promise<TranscriptLeafEntry> {
   const signature = await signRequest(signer, domain, {
     stackId: 3n,
     reqHash: requestHash(body),
     nonce,
     deadline: 99n,
+    maxUnits,
   });
   return {
     body,
     nonce: nonce.toString(),
     deadline: "99",
+    max_units: maxUnits.toString(),
     signature,
     response_hash: respHash,
     units: units.toString(),
@@ -113,6 +117,16 @@ describe("inputs transcript", () => {
     const t = await transcript();
     t.requests.push(await entry({ prompt: "c" }, 7n, 1n, 191n));
     await expect(verifyTranscript(t, expected)).rejects.toThrow(NonceNotLeafIndexError);
+  });
+
+  it("rejects a leaf that claims more units than its owner-signed request allows", async () => {
+    const t = await transcript();
+    // The owner signed a 10-unit bound; the node billed the rest of the stack for it.
+    t.requests.push(await entry({ prompt: "c" }, 2n, 810n, 1_000n, owner, 10n));
+    await expect(verifyTranscript(t, expected)).rejects.toThrow(UnitsOverSignedError);
+    // A bound raised after signing is not the owner's signature.
+    t.requests[2] = { ...t.requests[2]!, max_units: "1000" };
+    await expect(verifyTranscript(t, expected)).rejects.toThrow(/not signed by the stack owner/);
   });
 
   it("rejects running totals that do not add up, from the first leaf on", async () => {

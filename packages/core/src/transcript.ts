@@ -14,6 +14,8 @@ export interface TranscriptEntry {
   nonce: string;
   /** Decimal string, unix seconds (uint64). */
   deadline: string;
+  /** Decimal string (uint64): the most units the owner allowed this request's leaf. */
+  max_units: string;
   signature: Hex;
 }
 
@@ -78,6 +80,12 @@ export class RunningTotalError extends InvalidTranscriptError {
   override readonly code: CoreErrorCode = "transcript_running_total";
 }
 
+/** A leaf claims more units than its owner-signed request allows (`maxUnits`): an overclaim. */
+export class UnitsOverSignedError extends InvalidTranscriptError {
+  override name = "UnitsOverSignedError";
+  override readonly code: CoreErrorCode = "transcript_units_over_signed";
+}
+
 /** The transcript's leaves do not rebuild the root the node settled: it is not that stack's transcript. */
 export class TranscriptRootMismatchError extends InvalidTranscriptError {
   override name = "TranscriptRootMismatchError";
@@ -124,6 +132,7 @@ export function decodeTranscript(bytes: Uint8Array, limits: TranscriptLimits = {
       !isRecord(entry.body) ||
       !isDecimal(entry.nonce) ||
       !isUint64(entry.deadline) ||
+      !isUint64(entry.max_units) ||
       typeof entry.signature !== "string" ||
       !isHex(entry.signature) ||
       !isHash(entry.response_hash) ||
@@ -175,7 +184,7 @@ export interface TranscriptExpectations {
 
 /**
  * Audits a transcript against its stack: every request signed by `owner` for this stack under `domain`, no
- * signed request and no nonce twice, each nonce equal to its leaf index, running totals that add up from 0, and
+ * signed request and no nonce twice, no leaf above its signed `maxUnits`, each nonce equal to its leaf index, running totals that add up from 0, and
  * (when given) the settled request count, units and root. Throws a named `InvalidTranscriptError` subclass for
  * the first rule broken; a node cannot pad, repeat or inflate what it settles.
  */
@@ -224,6 +233,10 @@ function auditLeaves(entries: readonly TranscriptLeafEntry[]): StackLeaf[] {
     if (BigInt(entry.nonce) !== BigInt(index))
       throw new NonceNotLeafIndexError(`request ${index} carries nonce ${entry.nonce}`);
     const units = BigInt(entry.units);
+    if (units > BigInt(entry.max_units))
+      throw new UnitsOverSignedError(
+        `request ${index} claims ${units} units, its signed request allows ${entry.max_units}`,
+      );
     total += units;
     if (BigInt(entry.cumulative_units) !== total)
       throw new RunningTotalError(
@@ -254,6 +267,7 @@ async function checkSignatures(
           reqHash: leaves[index]!.reqHash,
           nonce: BigInt(entry.nonce),
           deadline: BigInt(entry.deadline),
+          maxUnits: BigInt(entry.max_units),
         },
         entry.signature,
         expected.owner,

@@ -149,7 +149,13 @@ async function transcriptVector(owner: ReturnType<typeof vectorAccount>, stacks:
   const leaves: StackLeaf[] = [];
   let total = 0n;
   for (const [k, body] of bodies.entries()) {
-    const fields = { stackId: 7n, reqHash: requestHash(body), nonce: BigInt(k), deadline: 1_900_000_000n };
+    const fields = {
+      stackId: 7n,
+      reqHash: requestHash(body),
+      nonce: BigInt(k),
+      deadline: 1_900_000_000n,
+      maxUnits: 4_096n,
+    };
     const units = BigInt(15 + k);
     total += units;
     const respHash = keccak256(stringToBytes(`answer ${k}`));
@@ -157,6 +163,7 @@ async function transcriptVector(owner: ReturnType<typeof vectorAccount>, stacks:
       body,
       nonce: String(k),
       deadline: fields.deadline.toString(),
+      max_units: fields.maxUnits.toString(),
       signature: await signRequest(owner, domain, fields),
       response_hash: respHash,
       units: units.toString(),
@@ -188,7 +195,13 @@ export async function buildVectors() {
   const domain = atomaDomain(31337, stacks);
   const reqHash = requestHash(chatRequest);
   const respHash = responseHash(chatResponse);
-  const request: SignedRequestFields = { stackId: 7n, reqHash, nonce: 1n, deadline: 1_900_000_000n };
+  const request: SignedRequestFields = {
+    stackId: 7n,
+    reqHash,
+    nonce: 1n,
+    deadline: 1_900_000_000n,
+    maxUnits: 4_096n,
+  };
   const response: SignedResponseFields = {
     stackId: 7n,
     leafIndex: 0n,

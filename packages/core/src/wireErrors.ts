@@ -20,6 +20,8 @@ export const WIRE_ERRORS = {
   json_too_deep: { status: 400, type: "invalid_request_error" },
   invalid_unicode: { status: 400, type: "invalid_request_error" },
   prompt_too_long: { status: 400, type: "invalid_request_error" },
+  invalid_max_units: { status: 400, type: "invalid_request_error" },
+  max_units_exceeded: { status: 400, type: "invalid_request_error" },
   invalid_blob_id: { status: 400, type: "invalid_request_error" },
   invalid_signature: { status: 401, type: "authentication_error" },
   stack_exhausted: { status: 402, type: "insufficient_quota" },

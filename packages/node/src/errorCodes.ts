@@ -30,6 +30,8 @@ export type NodeErrorCode =
   | "nonce_out_of_order"
   | "nonce_reused"
   | "prompt_too_long"
+  | "invalid_max_units"
+  | "max_units_exceeded"
   | "queue_full"
   | "registered_weights_mismatch"
   | "request_in_flight"

@@ -218,6 +218,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 5n,
       deadline: BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400),
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", farAhead), 401, "invalid_signature");
     const stranger = privateKeyToAccount(generatePrivateKey());
@@ -226,6 +227,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 1n,
       deadline: 2n ** 40n,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", forged), 401, "invalid_signature");
     const late = await signStackRequest(owner.account, client.domain, {
@@ -233,6 +235,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 2n,
       deadline: 1n,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", late), 401, "invalid_signature");
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 60);
@@ -241,6 +244,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 3n,
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", unknown), 404, "unknown_stack");
     const elsewhere = await network.buy(owner.ctx, taskB, 1_000n);
@@ -250,6 +254,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body,
       nonce: 4n,
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", foreign), 403, "stack_not_served");
     const wrongModel = await client.sign(chatBody("hi", { model: "no-such-model" }));
@@ -258,7 +263,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     await expectError(await post("/v1/chat/completions", longPrompt), 400, "prompt_too_long");
     const huge = await client.sign(chatBody("x".repeat(5_000)));
     await expectError(await post("/v1/chat/completions", huge), 413, "request_too_large");
-    const invalid = await client.sign({ model: model.id, messages: "not a list" });
+    const invalid = await client.sign({ model: model.id, messages: "not a list" }, 4_096n);
     await expectError(await post("/v1/chat/completions", invalid), 400, "invalid_input");
 
     await post("/v1/chat/completions", signed).then((r) => r.json());
@@ -267,10 +272,38 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       body: chatBody("another body"),
       nonce: BigInt(signed.headers[STACK_HEADERS.nonce]!),
       deadline,
+      maxUnits: 4_096n,
     });
     await expectError(await post("/v1/chat/completions", replay), 409, "nonce_reused");
     const leaf = (await listLeaves(node.context.db, stackId)).at(-1)!;
     received.push(leaf.units);
+    expect((await stackRow(stackId)).unitsReserved).toBe(0n);
+  });
+
+  // Review 3: the owner's signature bounds the leaf's units. A request without a bound, or one that could use more
+  // than it (the prompt alone, or with max_tokens), is refused before anything is reserved; the leaf of an
+  // accepted one never claims more than was signed.
+  it("refuses a request without a signed unit bound or above it, and never bills more than the bound", async () => {
+    const body = chatBody("bounded", { stream: false, max_tokens: 4 });
+    const signed = await client.sign(body, 4_096n);
+    const { [STACK_HEADERS.maxUnits]: _, ...unbounded } = signed.headers;
+    await expectError(await post("/v1/chat/completions", signed, unbounded), 400, "invalid_max_units");
+    const zero = { ...signed.headers, [STACK_HEADERS.maxUnits]: "0" };
+    await expectError(await post("/v1/chat/completions", signed, zero), 400, "invalid_max_units");
+    // A bound raised after signing is not the owner's signature.
+    const raised = { ...signed.headers, [STACK_HEADERS.maxUnits]: "4097" };
+    await expectError(await post("/v1/chat/completions", signed, raised), 401, "invalid_signature");
+    const promptOnly = await client.sign(body, 2n);
+    await expectError(await post("/v1/chat/completions", promptOnly), 400, "max_units_exceeded");
+    const answered = await client.chat(body);
+    const tight = answered.fields.units - 1n;
+    const withRoom = await client.sign(chatBody("bounded again", { stream: false, max_tokens: 4 }), tight);
+    await expectError(await post("/v1/chat/completions", withRoom), 400, "max_units_exceeded");
+    const fits = await client.chat(chatBody("bounded again", { stream: false, max_tokens: 4 }), {
+      maxUnits: answered.fields.units + 8n,
+    });
+    expect(fits.fields.units).toBeLessThanOrEqual(answered.fields.units + 8n);
+    received.push(answered.fields.units, fits.fields.units);
     expect((await stackRow(stackId)).unitsReserved).toBe(0n);
   });
 

@@ -196,11 +196,19 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
     const nonce = 7_001n;
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 60);
     const reqHash = keccak256(stringToBytes(json));
-    const signature = await signRequest(owner.account, client.domain, { stackId, reqHash, nonce, deadline });
+    const maxUnits = 4_096n;
+    const signature = await signRequest(owner.account, client.domain, {
+      stackId,
+      reqHash,
+      nonce,
+      deadline,
+      maxUnits,
+    });
     const headers = {
       [STACK_HEADERS.stack]: stackId.toString(),
       [STACK_HEADERS.nonce]: nonce.toString(),
       [STACK_HEADERS.deadline]: deadline.toString(),
+      [STACK_HEADERS.maxUnits]: maxUnits.toString(),
       [STACK_HEADERS.signature]: signature,
     };
     await expectRefused(await postRaw(headers, json), nonce, 400, "invalid_unicode");
@@ -218,6 +226,7 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
       [STACK_HEADERS.stack]: stackId.toString(),
       [STACK_HEADERS.nonce]: "7002",
       [STACK_HEADERS.deadline]: String(Math.floor(Date.now() / 1000) + 60),
+      [STACK_HEADERS.maxUnits]: "4096",
       [STACK_HEADERS.signature]: `0x${"11".repeat(65)}` as Hex,
     };
     await expectRefused(await postRaw(headers, json), 7_002n, 400, "json_too_deep");
@@ -232,6 +241,7 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
       body,
       nonce: 7_003n,
       deadline: BigInt(now + MAX_DEADLINE_SECONDS + 600),
+      maxUnits: 4_096n,
     });
     await expectRefused(await postRaw(farther.headers, farther.json), 7_003n, 401, "invalid_signature");
     const within = await signStackRequest(owner.account, client.domain, {
@@ -239,6 +249,7 @@ describe.each(variants)("the stack API against hostile input ($name database)", 
       body,
       nonce: client.nextNonce,
       deadline: BigInt(now + MAX_DEADLINE_SECONDS - 30),
+      maxUnits: 4_096n,
     });
     const answered = await postRaw(within.headers, within.json);
     expect(answered.status).toBe(200);

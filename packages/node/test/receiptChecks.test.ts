@@ -126,7 +126,7 @@ describe("receipts on a real node", () => {
     await client.chat(chatBody("zero"));
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 60);
     const sign = (nonce: bigint, body: Record<string, unknown>) =>
-      signStackRequest(owner.account, client.domain, { stackId, body, nonce, deadline });
+      signStackRequest(owner.account, client.domain, { stackId, body, nonce, deadline, maxUnits: 4_096n });
     const post = (signed: Awaited<ReturnType<typeof sign>>, signal?: AbortSignal) =>
       fetch(new URL("/v1/chat/completions", node.url), {
         method: "POST",

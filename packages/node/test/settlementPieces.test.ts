@@ -56,7 +56,13 @@ function leaves(count: number): StoredLeaf[] {
       ...leaf,
       leafHash: leafHash(leaf),
       seed: BigInt(k),
-      request: { body, nonce: String(k), deadline: "2000000000", signature: `0x${"11".repeat(65)}` },
+      request: {
+        body,
+        nonce: String(k),
+        deadline: "2000000000",
+        max_units: "4096",
+        signature: `0x${"11".repeat(65)}`,
+      },
       response: null,
     };
   });
@@ -130,7 +136,7 @@ describe("what the serving node reveals and posts for the sampled indices", () =
     const [posted] = postedRequestsOf(9n, stored, [2]);
     expect(keccak256(posted!.body)).toBe(stored[2]!.reqHash);
     expect(JSON.parse(hexToString(posted!.body))).toEqual({ model: "tiny", prompt: "p2" });
-    expect(posted).toMatchObject({ nonce: 2n, deadline: 2_000_000_000n });
+    expect(posted).toMatchObject({ nonce: 2n, deadline: 2_000_000_000n, maxUnits: 4_096n });
     const unsigned = stored.map((leaf) => ({ ...leaf, request: { body: {} } }));
     expect(() => postedRequestsOf(9n, unsigned, [1])).toThrow(SettlementStateError);
   });

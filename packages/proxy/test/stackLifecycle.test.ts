@@ -598,6 +598,7 @@ describe("the gateway's stacks on-chain", () => {
           challengeId,
           leaf: withheld,
           deadline: BigInt(envelope["x-atoma-deadline"]!),
+          maxUnits: BigInt(envelope["x-atoma-max-units"]!),
           ownerSignature: envelope["x-atoma-signature"] as Hex,
           proof: new StackTree(all.map(leafHash)).proof(2),
         });

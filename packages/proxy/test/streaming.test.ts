@@ -1,3 +1,4 @@
+import { parseEther } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 import { NodeFailedError, NoNodeAvailableError } from "../src/errors.js";
 import { testDatabases } from "./helpers/testDatabases.js";
@@ -62,7 +63,9 @@ describe("streams through the gateway", () => {
     }
   });
 
-  it("stops the request at the node when the client leaves mid-stream, and charges nothing", async () => {
+  // Review 3: answer text reached the client under a signed request, and no receipt came: the node can still
+  // settle that leaf (up to the signed bound), so the key keeps its reservation charged rather than nothing.
+  it("stops the request at the node when the client leaves mid-stream, and keeps the reservation charged", async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => {
       release = resolve;
@@ -79,7 +82,19 @@ describe("streams through the gateway", () => {
     await expect
       .poll(async () => (await gw.keys.list()).find((k) => k.name === "streams")?.reserved)
       .toBe("0");
-    expect((await gw.keys.list()).find((k) => k.name === "streams")!.spent).toBe(spentBefore);
+    const spent = parseEther((await gw.keys.list()).find((k) => k.name === "streams")!.spent);
+    expect(spent).toBeGreaterThan(parseEther(spentBefore));
+  });
+
+  it("keeps a failed stream's reservation charged once its text reached the client, and charges nothing before", async () => {
+    const spentOf = async () => parseEther((await gw.keys.list()).find((k) => k.name === "streams")!.spent);
+    const before = await spentOf();
+    gw.upstream.behaviour = () => ({ chunks: 0, fail: new NodeFailedError("node 7 failed the request") });
+    expect((await chat(gw.app, key, STREAM)).status).toBe(502);
+    expect(await spentOf()).toBe(before);
+    gw.upstream.behaviour = () => ({ chunks: 2, fail: new NodeFailedError("node 7 withheld its receipt") });
+    await sseEvents(await chat(gw.app, key, STREAM));
+    await expect.poll(spentOf).toBeGreaterThan(before);
   });
 });
 

@@ -30,9 +30,11 @@ import {
   NodeUnreachableError,
   ResponseVerificationError,
   UnhashableStreamError,
+  UnitsOverSignedError,
 } from "./errors.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
+import { requestUnitBound } from "./requestUnitBound.js";
 import { type SignedStackRequest, signStackRequest } from "./signStackRequest.js";
 import { verifyReceipt } from "./verifyReceipt.js";
 
@@ -77,6 +79,16 @@ export interface StackClientOptions {
   /** Bounds on a streamed answer: one event, the whole stream. @default 1 MiB, 256 MiB */
   streamLimits?: SseLimits | undefined;
   fetch?: typeof fetch | undefined;
+}
+
+/** Per-request options. */
+export interface RequestOptions {
+  /**
+   * The most units (prompt plus completion) the node may claim for this request, signed with it: the node caps
+   * generation to it and a receipt above it is refused (`UnitsOverSignedError`).
+   * @default `requestUnitBound`: the body's canonical JSON bytes, a template margin and `max_tokens` per choice
+   */
+  maxUnits?: bigint | undefined;
 }
 
 /** Default bound of a non-streamed answer: far above any honest one (embeddings of a large batch included). */
@@ -153,26 +165,31 @@ export class StackClient {
    * Signs `body` with the next nonce, for callers that send it themselves (or to resend it later). The nonce
    * moves on when a receipt for it arrives, so a request that was refused leaves it for the next one.
    */
-  sign(body: Body): Promise<SignedStackRequest> {
+  sign(body: Body, maxUnits: bigint = requestUnitBound(body)): Promise<SignedStackRequest> {
     const deadline = BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
     return signStackRequest(this.#options.account, this.domain, {
       stackId: this.#options.stackId,
       body,
       nonce: this.#nextNonce,
       deadline,
+      maxUnits,
     });
   }
 
-  chat(body: Body): Promise<Verified> {
-    return checked("chat", body, () => this.#call("/v1/chat/completions", { ...body, stream: false }));
+  chat(body: Body, options?: RequestOptions): Promise<Verified> {
+    return checked("chat", body, () =>
+      this.#call("/v1/chat/completions", { ...body, stream: false }, options),
+    );
   }
 
-  completions(body: Body): Promise<Verified> {
-    return checked("completions", body, () => this.#call("/v1/completions", { ...body, stream: false }));
+  completions(body: Body, options?: RequestOptions): Promise<Verified> {
+    return checked("completions", body, () =>
+      this.#call("/v1/completions", { ...body, stream: false }, options),
+    );
   }
 
-  embeddings(body: Body): Promise<Verified> {
-    return checked("embeddings", body, () => this.#call("/v1/embeddings", body));
+  embeddings(body: Body, options?: RequestOptions): Promise<Verified> {
+    return checked("embeddings", body, () => this.#call("/v1/embeddings", body, options));
   }
 
   /**
@@ -180,15 +197,19 @@ export class StackClient {
    * hash cannot stand for ends the stream with `UnhashableStreamError`); resolves once the final event's receipt
    * is verified.
    */
-  chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
+  chatStream(body: Body, onChunk?: (chunk: Body) => void, options?: RequestOptions): Promise<Verified> {
     return checked("chat", body, () =>
-      this.#call("/v1/chat/completions", { ...body, stream: true }, onChunk),
+      this.#call("/v1/chat/completions", { ...body, stream: true }, options, onChunk),
     );
   }
 
-  completionsStream(body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
+  completionsStream(
+    body: Body,
+    onChunk?: (chunk: Body) => void,
+    options?: RequestOptions,
+  ): Promise<Verified> {
     return checked("completions", body, () =>
-      this.#call("/v1/completions", { ...body, stream: true }, onChunk),
+      this.#call("/v1/completions", { ...body, stream: true }, options, onChunk),
     );
   }
 
@@ -206,9 +227,32 @@ export class StackClient {
     return this.#serial(() => this.#send(path, signed, this.#readStream(onChunk)));
   }
 
-  #call(path: string, body: Body, onChunk?: (chunk: Body) => void): Promise<Verified> {
+  #call(
+    path: string,
+    body: Body,
+    options: RequestOptions | undefined,
+    onChunk?: (chunk: Body) => void,
+  ): Promise<Verified> {
     const read = body.stream === true ? this.#readStream(onChunk) : this.#readJson;
-    return this.#serial(async () => this.#send(path, await this.sign(body), read));
+    if (options?.maxUnits === undefined && this.#options.stackUnits === undefined) requestUnitBound(body);
+    return this.#serial(async () =>
+      this.#send(path, await this.sign(body, options?.maxUnits ?? this.#defaultBound(body)), read),
+    );
+  }
+
+  /**
+   * The body's own bound (`requestUnitBound`); for a chat or completion that names no `max_tokens`, what is left of
+   * the stack, when the client knows its size: the node cannot charge past that anyway.
+   */
+  #defaultBound(body: Body): bigint {
+    const stackUnits = this.#options.stackUnits;
+    try {
+      return requestUnitBound(body);
+    } catch (error) {
+      if (stackUnits === undefined) throw error;
+      const used = this.#last?.fields.cumulativeUnits ?? 0n;
+      return stackUnits > used ? stackUnits - used : 1n;
+    }
   }
 
   /** One request at a time: the stack numbers its leaves in the order requests arrive. */
@@ -232,7 +276,11 @@ export class StackClient {
       const forward = next !== undefined && (this.#last === undefined || next > this.#last.fields.leafIndex);
       if (!refused || !forward || next === signed.nonce) throw error;
       this.#nextNonce = next;
-      return this.#exchangeAndVerify(path, await this.sign(JSON.parse(signed.json) as Body), read);
+      return this.#exchangeAndVerify(
+        path,
+        await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits),
+        read,
+      );
     }
   }
 
@@ -267,6 +315,8 @@ export class StackClient {
       usage: response.usage as { prompt_tokens: number; completion_tokens?: number },
       stackUnits: this.#options.stackUnits,
     });
+    // After the sequence checks, whose errors prove a false receipt on-chain by themselves.
+    if (fields.units > signed.maxUnits) throw new UnitsOverSignedError(kept, signed.maxUnits);
     if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
     const request = JSON.parse(signed.json) as Body;
     return { response: signedResponseBody(response), atoma: receipt, fields, request };

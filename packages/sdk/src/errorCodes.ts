@@ -12,6 +12,7 @@ export type SdkErrorCode =
   | "node_unreachable"
   | "receipt_running_total"
   | "receipt_units_mismatch"
+  | "receipt_units_over_signed"
   | "response_unverified"
   | "stack_unusable"
   | "stream_unhashable";

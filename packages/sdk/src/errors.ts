@@ -82,6 +82,22 @@ export class UnitsMismatchError extends ResponseVerificationError {
 }
 
 /**
+ * The node signed more units than the request's signed `maxUnits` allow. The receipt is kept: the leaf cannot be
+ * proven with the owner's signature on-chain (`ChallengeManager.UnitsOverSigned`).
+ */
+export class UnitsOverSignedError extends ResponseVerificationError {
+  override name = "UnitsOverSignedError";
+  override readonly code: SdkErrorCode = "receipt_units_over_signed";
+  readonly receipt: SignedReceipt;
+  readonly maxUnits: bigint;
+  constructor(receipt: SignedReceipt, maxUnits: bigint) {
+    super(`the node signed ${receipt.fields.units} units for a request bounded at ${maxUnits}`);
+    this.receipt = receipt;
+    this.maxUnits = maxUnits;
+  }
+}
+
+/**
  * The receipt does not continue the stack's running total: its leaf index or nonce is not the request's nonce,
  * or its cumulative units are not the previous receipt's plus its own (its own alone at leaf 0), or exceed the
  * stack. The receipts are kept: `findReceiptFraud` turns them into an on-chain proof.

@@ -23,13 +23,21 @@ export {
   RunningTotalError,
   UnhashableStreamError,
   UnitsMismatchError,
+  UnitsOverSignedError,
   VerifyArgumentError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
-export { type KeptReceipt, StackClient, type StackClientOptions, type Verified } from "./StackClient.js";
+export { requestUnitBound } from "./requestUnitBound.js";
+export {
+  type KeptReceipt,
+  type RequestOptions,
+  StackClient,
+  type StackClientOptions,
+  type Verified,
+} from "./StackClient.js";
 export { type SignedStackRequest, type StackRequest, signStackRequest } from "./signStackRequest.js";
 export {
   type BuyTerms,

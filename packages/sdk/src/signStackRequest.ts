@@ -8,12 +8,16 @@ export interface StackRequest {
   nonce: bigint;
   /** Unix seconds after which the node refuses the request. */
   deadline: bigint;
+  /** The most units (prompt plus completion) the node may claim for the request's leaf. */
+  maxUnits: bigint;
 }
 
 export interface SignedStackRequest {
   reqHash: Hash;
   /** The nonce signed: the leaf index the request must become. */
   nonce: bigint;
+  /** The unit bound signed: a receipt above it is refused. */
+  maxUnits: bigint;
   /** The `x-atoma-*` headers carrying the owner's signature. */
   headers: Record<string, string>;
   /** The body's JSON text. */
@@ -32,15 +36,18 @@ export async function signStackRequest(
     reqHash,
     nonce: request.nonce,
     deadline: request.deadline,
+    maxUnits: request.maxUnits,
   });
   return {
     reqHash,
     nonce: request.nonce,
+    maxUnits: request.maxUnits,
     json: JSON.stringify(request.body),
     headers: {
       [STACK_HEADERS.stack]: request.stackId.toString(),
       [STACK_HEADERS.nonce]: request.nonce.toString(),
       [STACK_HEADERS.deadline]: request.deadline.toString(),
+      [STACK_HEADERS.maxUnits]: request.maxUnits.toString(),
       [STACK_HEADERS.signature]: signature,
     },
   };

@@ -20,6 +20,7 @@ import type { SimNetwork } from "./simNetwork.js";
 
 /** Request deadline the buyers sign (far in the future: the simulation never lets requests expire). */
 const REQUEST_DEADLINE = 2_000_000_000n;
+const REQUEST_MAX_UNITS = 1_000_000n;
 /** Draw rounds tried before giving up on a dispute no committee can be drawn for (the contract ends it). */
 const MAX_DRAW_STEPS = 16;
 
@@ -48,11 +49,13 @@ export async function voteAndResolve(
           body: requestBodyOf(check.stackId, Number(k)),
           nonce: k,
           deadline: REQUEST_DEADLINE,
+          maxUnits: REQUEST_MAX_UNITS,
           signature: await signRequest(buyer, domain, {
             stackId: check.stackId,
             reqHash: check.entries.reqHashes[i]!,
             nonce: k,
             deadline: REQUEST_DEADLINE,
+            maxUnits: REQUEST_MAX_UNITS,
           }),
         })),
       );

@@ -8,8 +8,8 @@ import { execute } from "./execute.js";
 /**
  * The stack owner challenges settled leaf `leafIndex` as a request it never signed (typically one past its last
  * receipt: a leaf the node added). The owner pays the challenge bond (approved here when needed); the node has
- * until `answerDeadline` to show the leaf under its root with the owner's signature on its request, or it is
- * slashed for fraud. An index challenge always waits for the node, so `upheld` is false.
+ * until `answerDeadline` to show the leaf under its root with the owner's signature on its request (whose
+ * `maxUnits` the leaf's units must not exceed), or it is slashed for fraud. An index challenge always waits for the node, so `upheld` is false.
  */
 export async function challengeLeafIndex(
   ctx: ChainContext,
@@ -29,8 +29,10 @@ export interface IndexChallengeAnswer {
   challengeId: bigint;
   /** The leaf at the challenged index (its nonce is the index). */
   leaf: StackLeaf;
-  /** The request's deadline and the owner's EIP-712 `AtomaRequest` signature, as the owner sent them. */
+  /** The request's deadline, unit bound and the owner's EIP-712 `AtomaRequest` signature, as the owner sent them. */
   deadline: bigint;
+  /** The chain refuses (`UnitsOverSigned`) a leaf whose units exceed it: the node is then slashed. */
+  maxUnits: bigint;
   ownerSignature: Hex;
   /** The leaf's stack-tree proof against the settled root. */
   proof: readonly Hash[];
@@ -42,7 +44,14 @@ export async function answerIndexChallenge(ctx: ChainContext, params: IndexChall
     address: ctx.addresses.ChallengeManager,
     abi: challengeManagerAbi,
     functionName: "answerIndexChallenge",
-    args: [params.challengeId, params.leaf, params.deadline, params.ownerSignature, params.proof],
+    args: [
+      params.challengeId,
+      params.leaf,
+      params.deadline,
+      params.maxUnits,
+      params.ownerSignature,
+      params.proof,
+    ],
   });
   return txInfo(receipt);
 }

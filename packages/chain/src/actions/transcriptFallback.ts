@@ -30,6 +30,8 @@ export interface PostedRequest {
   body: Hex;
   nonce: bigint;
   deadline: bigint;
+  /** The unit bound the owner signed with the request. */
+  maxUnits: bigint;
   signature: Hex;
 }
 

@@ -1,7 +1,7 @@
 import { type Hash, type SignedRequestFields, STACK_HEADERS, type TranscriptEntry } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
-import { MissingAuthorizationError, RequestExpiredError } from "./errors.js";
+import { InvalidMaxUnitsError, MissingAuthorizationError, RequestExpiredError } from "./errors.js";
 
 /** The owner's authorisation of one request, as the `x-atoma-*` headers carry it. */
 export interface RequestEnvelope {
@@ -9,6 +9,8 @@ export interface RequestEnvelope {
   nonce: bigint;
   /** Unix seconds. */
   deadline: bigint;
+  /** The most units the owner allows this request's leaf: generation is capped to it. */
+  maxUnits: bigint;
   signature: Hex;
 }
 
@@ -31,8 +33,19 @@ export function readEnvelope(c: Context): RequestEnvelope {
   const deadline = BigInt(header(c, STACK_HEADERS.deadline, UINT64, "decimal unix seconds"));
   if (deadline >= 1n << 64n)
     throw new MissingAuthorizationError(`header ${STACK_HEADERS.deadline} is too large`);
+  const maxUnits = readMaxUnits(c);
   const signature = header(c, STACK_HEADERS.signature, SIGNATURE, "a 65-byte hex signature") as Hex;
-  return { stackId, nonce, deadline, signature };
+  return { stackId, nonce, deadline, maxUnits, signature };
+}
+
+/** The signed unit bound; missing or malformed is `InvalidMaxUnitsError` (400), as it is the caller's to set. */
+function readMaxUnits(c: Context): bigint {
+  const name = STACK_HEADERS.maxUnits;
+  const value = c.req.header(name)?.trim();
+  if (value === undefined || value === "") throw new InvalidMaxUnitsError(`header ${name} is missing`);
+  if (!UINT64.test(value) || BigInt(value) === 0n || BigInt(value) >= 1n << 64n)
+    throw new InvalidMaxUnitsError(`header ${name} must be a decimal unit count from 1 to 2^64-1`);
+  return BigInt(value);
 }
 
 /** A signed request is accepted from now until its deadline, which may lie at most `maxAheadSeconds` ahead. */
@@ -49,11 +62,18 @@ export function transcriptEntry(body: Record<string, unknown>, envelope: Request
     body,
     nonce: envelope.nonce.toString(),
     deadline: envelope.deadline.toString(),
+    max_units: envelope.maxUnits.toString(),
     signature: envelope.signature,
   };
 }
 
 /** The `AtomaRequest` fields the owner signed. */
 export function signedFields(envelope: RequestEnvelope, reqHash: Hash): SignedRequestFields {
-  return { stackId: envelope.stackId, reqHash, nonce: envelope.nonce, deadline: envelope.deadline };
+  return {
+    stackId: envelope.stackId,
+    reqHash,
+    nonce: envelope.nonce,
+    deadline: envelope.deadline,
+    maxUnits: envelope.maxUnits,
+  };
 }

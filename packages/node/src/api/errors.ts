@@ -34,3 +34,27 @@ export class StackNotSettledError extends AtomaError<NodeErrorCode> {
     super("stack_not_settled", `stack ${stackId} is not settled yet: its root is not on-chain`);
   }
 }
+
+/** The `x-atoma-max-units` header is missing or not a unit count in 1..2^64-1 (400). */
+export class InvalidMaxUnitsError extends AtomaError<NodeErrorCode> {
+  override name = "InvalidMaxUnitsError";
+  constructor(message: string) {
+    super("invalid_max_units", message);
+  }
+}
+
+/**
+ * The request can use more units than its owner signed as `maxUnits` (400): the prompt alone, or the prompt plus
+ * the most it may generate. Refused before anything is reserved, so its leaf never claims more than was signed.
+ */
+export class MaxUnitsExceededError extends AtomaError<NodeErrorCode> {
+  override name = "MaxUnitsExceededError";
+  constructor(units: bigint, maxUnits: bigint, promptOnly: boolean) {
+    super(
+      "max_units_exceeded",
+      promptOnly
+        ? `the prompt alone uses ${units} units, the signed request allows ${maxUnits}`
+        : `the request can use ${units} units (prompt plus max_tokens), the signed request allows ${maxUnits}: lower max_tokens or sign a larger maxUnits`,
+    );
+  }
+}

@@ -11,7 +11,7 @@ import { prepareBody } from "./prepareBody.js";
 import { reserveUnits } from "./reserve.js";
 import type { Admitted, SignedRequest } from "./signedRequest.js";
 import { streamInference } from "./streamInference.js";
-import { boundUnits } from "./unitBound.js";
+import { boundUnits, checkSignedBound } from "./unitBound.js";
 
 /** Applied in order to each body before it is hashed; none yet (a confidential node's decryption goes here). */
 const BODY_TRANSFORMS: readonly BodyTransform[] = [];
@@ -40,6 +40,7 @@ export async function runRequestPipeline(
   if (resent) return resent;
   const prepared = await prepareBody(api, endpoint, body);
   const bound = boundUnits(api, prepared);
+  checkSignedBound(bound, envelope.maxUnits);
   const permit = await api.admission.acquire(signal);
   let handedOver = false;
   try {

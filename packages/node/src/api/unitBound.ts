@@ -1,5 +1,6 @@
 import { PromptTooLongError } from "../errors.js";
 import type { StackApi } from "./apiContext.js";
+import { MaxUnitsExceededError } from "./errors.js";
 import type { PreparedBody } from "./prepareBody.js";
 
 export interface UnitBound {
@@ -20,4 +21,15 @@ export function boundUnits(api: StackApi, prepared: PreparedBody): UnitBound {
   const room = Math.max(0, generation.maxModelLen - promptTokens);
   const requested = generation.sampling.maxTokens ?? room;
   return { promptTokens, units: BigInt(Math.max(1, promptTokens + Math.min(requested, room))) };
+}
+
+/**
+ * The leaf of a request never claims more than its owner signed: a request that could use more than `maxUnits`
+ * (its prompt alone, or with the most it may generate) is refused before anything is reserved. Refusing rather
+ * than cutting generation short keeps the answer what any verifier re-running the signed body gets.
+ */
+export function checkSignedBound(bound: UnitBound, maxUnits: bigint): void {
+  const prompt = BigInt(bound.promptTokens);
+  if (prompt > maxUnits) throw new MaxUnitsExceededError(prompt, maxUnits, true);
+  if (bound.units > maxUnits) throw new MaxUnitsExceededError(bound.units, maxUnits, false);
 }

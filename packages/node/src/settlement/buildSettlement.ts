@@ -35,11 +35,12 @@ export function buildSettlement(
     stacks: domain.stacks,
     stackId: snapshot.stack.stackId.toString(),
     requests: leaves.map((leaf) => {
-      const { body, nonce, deadline, signature } = leaf.request as TranscriptEntry;
+      const { body, nonce, deadline, max_units, signature } = leaf.request as TranscriptEntry;
       return {
         body,
         nonce,
         deadline,
+        max_units,
         signature,
         response_hash: leaf.respHash,
         units: leaf.units.toString(),

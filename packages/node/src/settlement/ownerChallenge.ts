@@ -40,7 +40,12 @@ export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow
   let answered: { hash: string };
   if (indexChallenge) {
     const request = leaf.request as Partial<TranscriptEntry> | undefined;
-    if (!request?.signature || request.deadline === undefined || BigInt(request.nonce ?? -1) !== leaf.nonce) {
+    if (
+      !request?.signature ||
+      request.deadline === undefined ||
+      request.max_units === undefined ||
+      BigInt(request.nonce ?? -1) !== leaf.nonce
+    ) {
       await unanswerable(ctx, challenge, "the challenged leaf has no owner-signed request stored");
       return;
     }
@@ -48,6 +53,7 @@ export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow
       challengeId: disputeId,
       leaf: leafFields(leaf),
       deadline: BigInt(request.deadline),
+      maxUnits: BigInt(request.max_units),
       ownerSignature: request.signature,
       proof,
     });

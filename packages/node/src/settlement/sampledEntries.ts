@@ -50,12 +50,19 @@ export function postedRequestsOf(
 ): PostedRequest[] {
   return indices.map((k) => {
     const entry = leaves[k]?.request as TranscriptEntry | undefined;
-    if (!entry?.body || entry.nonce === undefined || entry.deadline === undefined || !entry.signature)
+    if (
+      !entry?.body ||
+      entry.nonce === undefined ||
+      entry.deadline === undefined ||
+      entry.max_units === undefined ||
+      !entry.signature
+    )
       throw new SettlementStateError(stackId, `sampled index ${k} has no signed request stored`);
     return {
       body: stringToHex(canonicalJson(entry.body)),
       nonce: BigInt(entry.nonce),
       deadline: BigInt(entry.deadline),
+      maxUnits: BigInt(entry.max_units),
       signature: entry.signature,
     };
   });

@@ -140,12 +140,14 @@ export async function serveAndSettle(
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = 2_000_000_000n;
+    const maxUnits = 1_000_000n;
     const signer = behaviour.forge?.(k) ? server.signerAccount : net.user.account;
     const signature = await signRequest(signer, domain, {
       stackId: stack.stackId,
       reqHash,
       nonce,
       deadline,
+      maxUnits,
     });
     // The colluding server claims an answer to a poison request (it runs it on the task's model).
     const { response: honest, generation } = await behaviour.engine.chat(
@@ -157,8 +159,14 @@ export async function serveAndSettle(
         ? keccak256(stringToBytes(`tampered answer ${k}`))
         : responseHash(response);
     const units = BigInt(response.usage.total_tokens) + (behaviour.inflateUnits ?? 0n);
-    const entry = { body, nonce: nonce.toString(), deadline: deadline.toString(), signature };
-    served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, signature });
+    const entry = {
+      body,
+      nonce: nonce.toString(),
+      deadline: deadline.toString(),
+      max_units: maxUnits.toString(),
+      signature,
+    };
+    served.requests.push({ body: stringToHex(canonicalJson(body)), nonce, deadline, maxUnits, signature });
     await addLeaf(served, transcript, entry, {
       stackId: stack.stackId,
       leafIndex: BigInt(k),
@@ -203,7 +211,13 @@ export async function serveAndSettle(
 async function addLeaf(
   served: ServedStack,
   transcript: InputsTranscript,
-  entry: { body: Record<string, unknown>; nonce: string; deadline: string; signature: Hex },
+  entry: {
+    body: Record<string, unknown>;
+    nonce: string;
+    deadline: string;
+    max_units: string;
+    signature: Hex;
+  },
   fields: SignedResponseFields,
 ): Promise<void> {
   const domain = atomaDomain(Number(transcript.chainId), transcript.stacks);

@@ -113,8 +113,21 @@ export async function serveRequests(
     const reqHash = requestHash(body);
     const nonce = BigInt(k);
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
-    const signature = await signRequest(owner, domain, { stackId: stack.stackId, reqHash, nonce, deadline });
-    const entry: TranscriptEntry = { body, nonce: String(nonce), deadline: String(deadline), signature };
+    const maxUnits = 1_000_000n;
+    const signature = await signRequest(owner, domain, {
+      stackId: stack.stackId,
+      reqHash,
+      nonce,
+      deadline,
+      maxUnits,
+    });
+    const entry: TranscriptEntry = {
+      body,
+      nonce: String(nonce),
+      deadline: String(deadline),
+      max_units: String(maxUnits),
+      signature,
+    };
     const reservation = await accounting.reserve({
       stackId: stack.stackId,
       units: unitsEach,

@@ -33,6 +33,12 @@ export function leafFor(n: number, units: bigint): LeafInput {
     reqHash: keccak256(toHex(`request ${n}`)),
     respHash: keccak256(toHex(`response ${n}`)),
     seed: BigInt(n),
-    request: { body: { model: "tiny", prompt: `p${n}` }, nonce: String(n), deadline: "0", signature: "0x00" },
+    request: {
+      body: { model: "tiny", prompt: `p${n}` },
+      nonce: String(n),
+      deadline: "0",
+      max_units: "4096",
+      signature: "0x00",
+    },
   };
 }

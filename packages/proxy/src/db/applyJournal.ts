@@ -8,6 +8,7 @@ interface StackProgress {
   nextNonce?: bigint;
   lastUsedMs?: number;
   signedBelow?: bigint;
+  signedMaxUnits?: bigint;
 }
 
 /** A slice's charges in a batch, added up. */
@@ -69,6 +70,8 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
       case "signed": {
         const progress = stacks.get(record.stackId) ?? {};
         progress.signedBelow = max(progress.signedBelow, BigInt(record.nonce) + 1n);
+        if (record.maxUnits !== undefined)
+          progress.signedMaxUnits = max(progress.signedMaxUnits, BigInt(record.maxUnits));
         stacks.set(record.stackId, progress);
         break;
       }
@@ -148,7 +151,7 @@ function addCharge(
 
 async function applyProgress(db: GatewayDb, stackId: bigint, progress: StackProgress): Promise<void> {
   let update = db.updateTable("stacks").where("stack_id", "=", stackId);
-  const { unitsUsed, nextNonce, lastUsedMs, signedBelow } = progress;
+  const { unitsUsed, nextNonce, lastUsedMs, signedBelow, signedMaxUnits } = progress;
   if (unitsUsed !== undefined)
     update = update.set((eb) => ({
       units_used: eb.fn("greatest", [eb.ref("units_used"), eb.val(String(unitsUsed))]),
@@ -164,6 +167,10 @@ async function applyProgress(db: GatewayDb, stackId: bigint, progress: StackProg
   if (signedBelow !== undefined)
     update = update.set((eb) => ({
       signed_below_nonce: eb.fn("greatest", [eb.ref("signed_below_nonce"), eb.val(String(signedBelow))]),
+    }));
+  if (signedMaxUnits !== undefined)
+    update = update.set((eb) => ({
+      signed_max_units: eb.fn("greatest", [eb.ref("signed_max_units"), eb.val(String(signedMaxUnits))]),
     }));
   await update.execute();
 }

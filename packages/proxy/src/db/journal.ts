@@ -34,6 +34,8 @@ export interface SignedRecord {
   kind: "signed";
   stackId: string;
   nonce: string;
+  /** The unit bound signed with it (absent in records from before bounds were signed). */
+  maxUnits?: string | undefined;
   atMs: number;
 }
 

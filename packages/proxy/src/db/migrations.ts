@@ -116,6 +116,19 @@ const signedNonces: Migration = {
   },
 };
 
+/**
+ * Version 5: the largest unit bound (`maxUnits`) the gateway signed on each stack, so the watcher knows how much a
+ * leaf it signed but holds no receipt for may claim.
+ */
+const signedMaxUnits: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable("stacks")
+      .addColumn("signed_max_units", wei, (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -124,6 +137,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0002_usage": usage,
       "0003_journal_positions": journalPositions,
       "0004_signed_nonces": signedNonces,
+      "0005_signed_max_units": signedMaxUnits,
     };
   },
 };

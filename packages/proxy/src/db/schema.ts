@@ -55,6 +55,8 @@ export interface StacksTable {
   next_nonce: BigDefault;
   /** Every nonce below it may carry the gateway's signature (sent, answered or not): never challenged by index. */
   signed_below_nonce: BigDefault;
+  /** The largest unit bound the gateway signed on the stack (0: none recorded, from before bounds were signed). */
+  signed_max_units: BigDefault;
   state: ColumnType<PooledStackState, PooledStackState | undefined, PooledStackState>;
   lease_id: string | null;
   leased_until_ms: Big | null;

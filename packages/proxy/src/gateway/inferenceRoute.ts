@@ -13,7 +13,12 @@ import { readJsonBody } from "./readJsonBody.js";
 import { finalChunk, SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
 import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
 
-type Settle = (answer: UpstreamAnswer | undefined) => Promise<void>;
+/**
+ * Settles the key's reservation once: at the receipt's cost, else nothing, or (`keepReservation`) all of it — for
+ * a signed request whose answer reached the client with no receipt: the node can still settle that leaf, up to
+ * the signed `maxUnits` the reservation was priced at, so the key does not get the answer free.
+ */
+type Settle = (answer: UpstreamAnswer | undefined, keepReservation?: boolean) => Promise<void>;
 
 /** The model a body names; `ModelNotFoundError` for text no model could be called (never echoed back). */
 function modelOf(body: Record<string, unknown>): string {
@@ -59,11 +64,11 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
       throw error;
     }
     let settled = false;
-    const settle: Settle = async (answer) => {
+    const settle: Settle = async (answer, keepReservation = false) => {
       if (settled) return;
       settled = true;
-      ticket.refund(bound.maxTokens - Number(answer?.units ?? 0n));
-      const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : 0n;
+      if (!keepReservation) ticket.refund(bound.maxTokens - Number(answer?.units ?? 0n));
+      const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : keepReservation ? maxWei : 0n;
       try {
         // With a journal, a synchronous append: the charge is recorded before the client sees the answer.
         const served = answer && parts.usage ? { model, units: answer.units } : undefined;
@@ -187,7 +192,8 @@ async function streamed(
     },
     async (error: unknown) => {
       request.signal.removeEventListener("abort", clientGone);
-      await settle(undefined);
+      // Answer text reached the client but no receipt came: the key keeps its reservation charged.
+      await settle(undefined, servedBy !== undefined);
       if (servedBy === undefined) return refuse(error);
       if (!signal.aborted) {
         const response = errorResponseOf(error);

@@ -27,6 +27,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   node_unreachable: true,
   receipt_running_total: true,
   receipt_units_mismatch: true,
+  receipt_units_over_signed: true,
   response_unverified: true,
   stack_unusable: true,
   stream_unhashable: true,

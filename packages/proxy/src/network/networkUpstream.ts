@@ -256,8 +256,14 @@ export class NetworkUpstream implements Upstream {
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
         // Recorded before the signed request leaves: the node may commit it and never answer.
-        const nonce = new Headers(init?.headers).get(STACK_HEADERS.nonce);
-        await this.#c.pool.markSigned(stack.stackId, nonce === null ? client.nextNonce : BigInt(nonce));
+        const headers = new Headers(init?.headers);
+        const nonce = headers.get(STACK_HEADERS.nonce);
+        const bound = headers.get(STACK_HEADERS.maxUnits);
+        await this.#c.pool.markSigned(
+          stack.stackId,
+          nonce === null ? client.nextNonce : BigInt(nonce),
+          bound === null ? request.maxUnits : BigInt(bound),
+        );
         const firstByte = new AbortController();
         const timer = setTimeout(() => {
           timedOut = true;
@@ -453,15 +459,19 @@ function call(
   request: UpstreamRequest,
   onChunk: (chunk: Record<string, unknown>) => void,
 ): Promise<Verified> {
+  // The request's bound is signed as its maxUnits: the node cannot claim more for its leaf.
+  const bounded = { maxUnits: request.maxUnits };
   switch (request.endpoint) {
     case "embeddings":
-      return client.embeddings(request.body);
+      return client.embeddings(request.body, bounded);
     case "chat":
-      return request.stream ? client.chatStream(request.body, onChunk) : client.chat(request.body);
+      return request.stream
+        ? client.chatStream(request.body, onChunk, bounded)
+        : client.chat(request.body, bounded);
     case "completions":
       return request.stream
-        ? client.completionsStream(request.body, onChunk)
-        : client.completions(request.body);
+        ? client.completionsStream(request.body, onChunk, bounded)
+        : client.completions(request.body, bounded);
   }
 }
 

@@ -47,7 +47,9 @@ interface OpenChallenge {
  * leaf or beyond the settled count (the signature proves the over-claim at once), else by the index of the first
  * leaf past every request the gateway signed (a made-up leaf the node cannot show the gateway's signature for; it is
  * resolved, slashing the node, once the answer deadline passes). An over-claim within requests the gateway signed
- * but holds no receipt for cannot be proven and is only logged. Accepted settlements past their challenge window are
+ * but holds no receipt for (a receipt withheld) is challenged by the first such index when it exceeds the unit
+ * bounds the gateway signed for them: the node must show that leaf with units within its signed `maxUnits`, or it
+ * is slashed. One within those bounds is only logged (the node could prove it, and would take the bond). Accepted settlements past their challenge window are
  * paid out and stacks never settled by their deadline timed out (anyone may do either), and the vault balance that
  * refunds and slash shares build up is withdrawn to the wallet.
  */
@@ -181,6 +183,7 @@ export class OverclaimWatcher {
     let leafIndex = stack.signedBelowNonce;
     if (stack.nextNonce > leafIndex) leafIndex = stack.nextNonce;
     if (last && last.fields.leafIndex + 1n > leafIndex) leafIndex = last.fields.leafIndex + 1n;
+    if (leafIndex >= count) leafIndex = this.#overBound(stack, last?.fields.leafIndex, claimed - held, count);
     if (leafIndex >= count) {
       this.#onChallenge?.("index", "unprovable");
       this.#logger.warn(
@@ -201,6 +204,18 @@ export class OverclaimWatcher {
       { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
       "a node settled leaves past every request the gateway signed: challenged by index",
     );
+  }
+
+  /**
+   * The first leaf the gateway signed but holds no receipt for, when the units claimed above its receipts exceed
+   * what those leaves may claim under the bounds it signed (each at most `signedMaxUnits`): some such leaf claims
+   * more than its signed bound, which the node cannot prove. Else `count` (nothing provable). A stack signed before
+   * bounds were recorded (`signedMaxUnits` 0) has nothing to go by.
+   */
+  #overBound(stack: WatchedStack, lastReceipted: bigint | undefined, excess: bigint, count: bigint): bigint {
+    const first = lastReceipted === undefined ? 0n : lastReceipted + 1n;
+    if (stack.signedMaxUnits === 0n || first >= count) return count;
+    return excess > (count - first) * stack.signedMaxUnits ? first : count;
   }
 
   /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */

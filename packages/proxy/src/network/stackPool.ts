@@ -259,11 +259,12 @@ export class StackPool {
    * Records, before it is sent, that the gateway signed the stack's request at `nonce`: a node holding that
    * signature can answer a challenge of the leaf, so the watcher never challenges it by index.
    */
-  async markSigned(stackId: bigint, nonce: bigint): Promise<void> {
+  async markSigned(stackId: bigint, nonce: bigint, maxUnits?: bigint): Promise<void> {
     await this.#record({
       kind: "signed",
       stackId: String(stackId),
       nonce: String(nonce),
+      ...(maxUnits === undefined ? {} : { maxUnits: String(maxUnits) }),
       atMs: this.#o.now(),
     });
   }
@@ -694,11 +695,13 @@ export class StackPool {
   /** The pool's stacks (any state) expiring after `afterSeconds`: those whose settlement may still be open. */
   async stacksExpiringAfter(
     afterSeconds: bigint,
-  ): Promise<{ stackId: bigint; nodeId: bigint; nextNonce: bigint; signedBelowNonce: bigint }[]> {
+  ): Promise<
+    { stackId: bigint; nodeId: bigint; nextNonce: bigint; signedBelowNonce: bigint; signedMaxUnits: bigint }[]
+  > {
     const rows = await this.#db
       .selectFrom("stacks")
       .where("expires_at", ">", afterSeconds)
-      .select(["stack_id", "node_id", "next_nonce", "signed_below_nonce"])
+      .select(["stack_id", "node_id", "next_nonce", "signed_below_nonce", "signed_max_units"])
       .orderBy("stack_id")
       .execute();
     return rows.map((row) => ({
@@ -706,6 +709,7 @@ export class StackPool {
       nodeId: row.node_id,
       nextNonce: row.next_nonce,
       signedBelowNonce: row.signed_below_nonce,
+      signedMaxUnits: row.signed_max_units,
     }));
   }
 

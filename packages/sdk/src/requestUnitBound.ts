@@ -1,0 +1,25 @@
+import { canonicalJson } from "@atoma/core";
+import { VerifyArgumentError } from "./errors.js";
+
+/** Room for a chat template's fixed text and begin/end tokens beyond the body's own bytes. */
+const TEMPLATE_MARGIN = 64n;
+const encoder = new TextEncoder();
+
+/**
+ * The default `maxUnits` a StackClient signs for a request: no tokenizer with byte fallback makes more tokens
+ * than the UTF-8 bytes of the body's canonical JSON (which holds the prompt and every field a template renders),
+ * plus a template margin, plus `max_tokens` (or `max_completion_tokens`, the larger) for each of `n` choices.
+ * A chat or completion naming no limit cannot be bounded: pass `maxUnits` or set `max_tokens`.
+ */
+export function requestUnitBound(body: Record<string, unknown>): bigint {
+  const prompt = BigInt(encoder.encode(canonicalJson(body)).length) + TEMPLATE_MARGIN;
+  // An embedding (input, no prompt or messages) generates nothing.
+  if (body.input !== undefined && body.messages === undefined && body.prompt === undefined) return prompt;
+  const limits = [body.max_tokens, body.max_completion_tokens].filter(
+    (v): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0,
+  );
+  if (limits.length === 0)
+    throw new VerifyArgumentError("set max_tokens or pass maxUnits: a request's units must be bounded");
+  const choices = typeof body.n === "number" && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;
+  return prompt + BigInt(Math.max(...limits)) * BigInt(choices);
+}
