@@ -5,7 +5,7 @@ import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, userContext } from "@atoma/sdk";
 import type { Browser, Page } from "playwright-core";
 import type { Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../../testing/chromium.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
@@ -111,6 +111,45 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(
         /^verified; settlement (attesting|attested)/,
       );
+    }, 90_000);
+
+    it("chats directly with a pasted dev account, refusing a malformed or unfunded key before sending anything", async () => {
+      const { ready } = devNetwork();
+      await goTo(tab, "#/playground");
+      const turns = tab.locator('[data-testid="turn"]');
+      const before = await turns.count();
+      await tab.locator('input[name="mode"][value="direct"]').check();
+      expect(await tab.locator('input[name="devKey"]').inputValue()).toBe("");
+      expect(await text(tab, ".playground .hint")).toContain("local dev account");
+      await tab.locator('textarea[name="question"]').fill("Hello without a gateway");
+      for (const [key, message] of [
+        ["0x1234", /0x and 64 hex digits/],
+        [generatePrivateKey(), /holds no ETH and no TOMA/],
+      ] as const) {
+        await tab.locator('input[name="devKey"]').fill(key);
+        await tab.locator('button[type="submit"]').click();
+        await expect.poll(() => tab.locator('[data-testid="playground-error"]').count()).toBe(1);
+        expect(await text(tab, '[data-testid="playground-error"]')).toMatch(message);
+        expect(await turns.count()).toBe(before);
+      }
+      await tab.locator('input[name="devKey"]').fill(ready.user.privateKey);
+      await tab.locator('button[type="submit"]').click();
+      const turn = turns.nth(before);
+      await expect
+        .poll(() => turn.locator('[data-testid="verdict-line"], [data-testid="turn-error"]').count(), {
+          timeout: 60_000,
+        })
+        .toBeGreaterThan(0);
+      expect(await tab.locator('[data-testid="playground-error"]').count()).toBe(0);
+      expect(await turn.locator('[data-testid="turn-error"]').count()).toBe(0);
+      expect((await turn.locator('[data-testid="answer"]').textContent())?.length).toBeGreaterThan(0);
+      expect(await turn.locator('[data-testid="verdict-line"]').textContent()).toMatch(
+        /^verified; settlement/,
+      );
+      for (const check of ["receipt", "response_hash", "request_hash", "signature", "signer", "stack"])
+        expect(await turn.locator(`[data-testid="check-${check}"]`).textContent()).toContain(
+          `${check}: pass`,
+        );
     }, 90_000);
 
     it("shows the model's weights root, and atoma econ's numbers for the same game", async () => {

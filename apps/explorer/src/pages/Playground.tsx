@@ -1,4 +1,5 @@
 import {
+  createAtomaClient,
   readSse,
   StreamAssembler,
   type Verdict,
@@ -9,6 +10,7 @@ import {
 import { useEffect, useMemo, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import type { ExplorerConfig } from "../config.js";
+import { checkFunded, devAccount } from "../playground/devAccount.js";
 
 interface Turn {
   question: string;
@@ -22,6 +24,8 @@ interface Turn {
 }
 
 const MAX_TOKENS = 48;
+/** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
+type Mode = "gateway" | "direct";
 const browserFetch: typeof fetch = (input, init) => fetch(input, init);
 
 export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
@@ -31,6 +35,9 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const [question, setQuestion] = useState("Hello");
   const [turns, setTurns] = useState<Turn[]>([]);
   const [busy, setBusy] = useState(false);
+  const [mode, setMode] = useState<Mode>("gateway");
+  const [devKey, setDevKey] = useState("");
+  const [formError, setFormError] = useState<string | undefined>();
   const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
@@ -70,8 +77,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       max_tokens: MAX_TOKENS,
       stream: true,
     };
-    setTurns((all) => [...all, { question, answer: "" }]);
+    setFormError(undefined);
     setBusy(true);
+    if (mode === "direct") {
+      await sendDirect(index, request);
+      return;
+    }
+    setTurns((all) => [...all, { question, answer: "" }]);
     try {
       const response = await fetch(`${proxyUrl.replace(/\/$/, "")}/v1/chat/completions`, {
         method: "POST",
@@ -106,26 +118,113 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     }
   }
 
+  // Non-custodial: the key is checked (shape, funds) before a turn exists, so a bad one sends nothing.
+  async function sendDirect(index: number, body: Record<string, unknown>) {
+    let client: ReturnType<typeof createAtomaClient>;
+    try {
+      const account = devAccount(devKey);
+      await checkFunded(config.network, account);
+      client = createAtomaClient({ network: config.network, account, fetch: browserFetch });
+    } catch (error) {
+      setFormError(error instanceof Error ? error.message : String(error));
+      setBusy(false);
+      return;
+    }
+    const { stream: _stream, ...request } = body;
+    setTurns((all) => [...all, { question, answer: "" }]);
+    try {
+      let answer = "";
+      const result = await client.chatStream(request, (chunk) => {
+        const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
+        if (delta) {
+          answer += delta;
+          update(index, { answer });
+        }
+      });
+      const turn: Turn = { question, answer, response: result.response, request: result.request };
+      // The client verified the answer already; the settlement effect above reads the verdict again later.
+      update(index, { ...turn, verdict: result.verdict });
+    } catch (error) {
+      update(index, { error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
   return (
     <section>
       <h2>Playground</h2>
       <form className="playground" onSubmit={send}>
-        <label>
-          Gateway <input name="proxyUrl" value={proxyUrl} onChange={(e) => setProxyUrl(e.target.value)} />
-        </label>
-        <label>
-          API key{" "}
-          <input name="apiKey" value={apiKey} onChange={(e) => setApiKey(e.target.value)} type="password" />
-        </label>
+        <fieldset className="mode">
+          <label>
+            <input
+              type="radio"
+              name="mode"
+              value="gateway"
+              checked={mode === "gateway"}
+              onChange={() => setMode("gateway")}
+            />{" "}
+            through the gateway (key)
+          </label>
+          <label>
+            <input
+              type="radio"
+              name="mode"
+              value="direct"
+              checked={mode === "direct"}
+              onChange={() => setMode("direct")}
+            />{" "}
+            directly, with a dev account
+          </label>
+        </fieldset>
+        {mode === "gateway" ? (
+          <>
+            <label>
+              Gateway <input name="proxyUrl" value={proxyUrl} onChange={(e) => setProxyUrl(e.target.value)} />
+            </label>
+            <label>
+              API key{" "}
+              <input
+                name="apiKey"
+                value={apiKey}
+                onChange={(e) => setApiKey(e.target.value)}
+                type="password"
+              />
+            </label>
+          </>
+        ) : (
+          <>
+            <p className="hint">
+              A local dev account: paste its private key (for example <code>atoma dev</code>'s demo user). It
+              stays in this page, buys a stack from a node the chain offers and signs each request; never
+              paste a key that holds real funds.
+            </p>
+            <label>
+              Private key{" "}
+              <input
+                name="devKey"
+                value={devKey}
+                onChange={(e) => setDevKey(e.target.value)}
+                type="password"
+                autoComplete="off"
+              />
+            </label>
+          </>
+        )}
         <label>
           Model <input name="model" value={model} onChange={(e) => setModel(e.target.value)} />
         </label>
         <label>
           Message <textarea name="question" value={question} onChange={(e) => setQuestion(e.target.value)} />
         </label>
-        <button type="submit" disabled={busy || !proxyUrl || !apiKey}>
+        <button type="submit" disabled={busy || (mode === "gateway" ? !proxyUrl || !apiKey : !devKey)}>
           Send
         </button>
+        {formError && (
+          <p className="error" data-testid="playground-error">
+            {formError}
+          </p>
+        )}
       </form>
       <ol className="turns">
         {turns.map((turn, i) => (
