@@ -55,6 +55,22 @@ describe("the explorer's static server", () => {
     expect((await rawGet(server.url, "/%00index.html")).status).toBe(400);
   });
 
+  it("answers only requests addressed to this host by name: a rebound DNS name cannot read the demo key", async () => {
+    const port = new URL(server.url).port;
+    const asHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: "/network.json", headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await asHost(`attacker.example:${port}`)).toBe(421);
+    expect(await asHost(`localhost:${port}`)).toBe(200);
+    expect(await asHost(`127.0.0.1:${port}`)).toBe(200);
+  });
+
   it("answers GET and HEAD only", async () => {
     for (const method of ["POST", "PUT", "DELETE"]) {
       const answer = await fetch(`${server.url}/`, { method });

@@ -1,3 +1,4 @@
+import { getStack } from "@atoma/chain";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
@@ -7,6 +8,7 @@ import {
   NetworkDescriptionError,
   NoNodeOfferedError,
   parseNetwork,
+  readContext,
   StackClient,
   verifyChainOf,
 } from "@atoma/sdk";
@@ -172,6 +174,24 @@ describe("createAtomaClient against a dev network (atoma dev, two nodes, the gat
       expect(again.atoma.stack_id).toBe(answer.atoma.stack_id);
       expect(again.atoma.leaf_index).toBe("2");
       expect(await balanceOf(account.address)).toBe(before);
+    }, 180_000);
+
+    it("buys on the model's verified task by default, not on a newer unverified one anyone could create", async () => {
+      // atoma dev's second task for the model is unverified (no sampling): a task anyone may create, with their own
+      // nodes and prices. The default client takes the highest security level; one that asks for 0 gets it.
+      const chain = readContext(parseNetwork(dev.readyText));
+      const taskOf = async (answer: AtomaAnswer) =>
+        (await getStack(chain, BigInt(answer.atoma.stack_id as string))).taskId;
+      const verified = await createAtomaClient({ network: dev.readyText, account: buyer(6) }).chat(
+        ask(dev.ready.model, "Which task?"),
+      );
+      expect(await taskOf(verified)).toBe(BigInt(dev.ready.tasks.chat));
+      const unverified = await createAtomaClient({
+        network: dev.readyText,
+        account: buyer(5),
+        preferences: { securityLevel: 0 },
+      }).chat(ask(dev.ready.model, "Which task?"));
+      expect(await taskOf(unverified)).toBe(BigInt(dev.ready.tasks.chatUnverified));
     }, 180_000);
 
     it("takes an RPC URL with the contracts instead of a network file", async () => {

@@ -31,6 +31,18 @@ export function explorerDist(): string | undefined {
   return existsSync(join(dir, "index.html")) ? dir : undefined;
 }
 
+/** Whether a Host header names this host: localhost, 127.0.0.0/8 or ::1, with any port. */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
 function refuse(
   res: ServerResponse,
   status: number,
@@ -54,6 +66,9 @@ export async function startExplorerServer(
   const description = `${JSON.stringify(network)}\n`;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader("x-content-type-options", "nosniff");
+    // A page of another site can point its own DNS name at 127.0.0.1 (DNS rebinding) and read this origin's
+    // answers as its own; only names that mean this host are answered.
+    if (!isLoopbackHost(req.headers.host)) return refuse(res, 421, "this server answers only on localhost");
     if (req.method !== "GET" && req.method !== "HEAD")
       return refuse(res, 405, "method not allowed", { allow: "GET, HEAD" });
     let path: string;

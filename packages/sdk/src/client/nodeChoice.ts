@@ -22,6 +22,11 @@ export interface NodePreferences {
   sort?: "price" | "latency" | undefined;
   only?: readonly bigint[] | undefined;
   ignore?: readonly bigint[] | undefined;
+  /**
+   * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level among
+   * the model's tasks, as the gateway does: anyone may create a task, and an unverified one must not win by default.
+   */
+  securityLevel?: number | undefined;
 }
 
 /** What a stack the client buys holds. */
@@ -34,6 +39,8 @@ export interface StackPreferences {
 
 export const DEFAULT_STACK_UNITS = 100_000n;
 export const DEFAULT_STACK_DURATION = 3_600n;
+/** The gateway's default cap too: 10 TOMA per million units. */
+export const DEFAULT_MAX_PRICE_PER_MILLION = 10n ** 19n;
 /** How long a node has to answer the latency probe. */
 const PROBE_TIMEOUT_MS = 2_000;
 const PROBED_AT_MOST = 8;
@@ -44,6 +51,15 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
     throw new ClientArgumentError("preferences must be an object");
   if (preferences.maxPricePerMillion !== undefined)
     checkNodeId(preferences.maxPricePerMillion, "preferences.maxPricePerMillion");
+  if (
+    preferences.securityLevel !== undefined &&
+    !(
+      Number.isInteger(preferences.securityLevel) &&
+      preferences.securityLevel >= 0 &&
+      preferences.securityLevel <= 3
+    )
+  )
+    throw new ClientArgumentError("preferences.securityLevel must be 0, 1, 2 or 3");
   if (preferences.sort !== undefined && preferences.sort !== "price" && preferences.sort !== "latency")
     throw new ClientArgumentError('preferences.sort must be "price" or "latency"');
   for (const name of ["only", "ignore"] as const) {
@@ -57,20 +73,29 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
   if (stack.duration !== undefined) checkPositive(stack.duration, "stack.duration");
 }
 
-/** The active tasks serving `model` (its on-chain id is H(name)), newest first. */
-async function tasksOf(ctx: ChainContext, model: string): Promise<bigint[]> {
+/**
+ * The active tasks serving `model` (its on-chain id is H(name)), newest first, at the security level asked for, else
+ * at the highest level any of them has.
+ */
+async function tasksOf(
+  ctx: ChainContext,
+  model: string,
+  securityLevel: number | undefined,
+): Promise<bigint[]> {
   const modelId = modelIdOf(model).toLowerCase();
   const count = await ctx.publicClient.readContract({
     address: ctx.addresses.TaskRegistry,
     abi: taskRegistryAbi,
     functionName: "taskCount",
   });
-  const found: bigint[] = [];
+  const found: { taskId: bigint; level: number }[] = [];
   for (let taskId = count; taskId >= 1n; taskId--) {
     const task = await getTask(ctx, taskId);
-    if (task.active && task.modelId.toLowerCase() === modelId) found.push(taskId);
+    if (task.active && task.modelId.toLowerCase() === modelId)
+      found.push({ taskId, level: Number(task.securityLevel) });
   }
-  return found;
+  const level = securityLevel ?? Math.max(-1, ...found.map((t) => t.level));
+  return found.filter((t) => t.level === level).map((t) => t.taskId);
 }
 
 interface Offer extends NodeCandidate {
@@ -92,16 +117,17 @@ export async function stackForModel(
   stack: StackPreferences,
   fetcher: typeof fetch,
 ): Promise<UsableStack> {
-  const tasks = await tasksOf(ctx, model);
+  const tasks = await tasksOf(ctx, model, preferences.securityLevel);
   if (tasks.length === 0)
-    throw new NoNodeOfferedError(`no active task on this chain serves the model ${model}`);
+    throw new NoNodeOfferedError(
+      `no active task on this chain serves the model ${model}${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
+    );
   for (const taskId of tasks) {
     const reused = await reusableStack(ctx, taskId);
     if (reused && allowed(preferences, reused.nodeId)) return reused;
   }
   const units = stack.units ?? DEFAULT_STACK_UNITS;
-  // No cap given: any price a gateway would accept (a trillion TOMA per million units; far larger overflows the cost).
-  const cap = preferences.maxPricePerMillion ?? 10n ** 30n;
+  const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
   const offers: Offer[] = [];
   for (const taskId of tasks) {
     // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
