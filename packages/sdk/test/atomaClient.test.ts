@@ -40,13 +40,13 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** The first answer text in a JSON or SSE body, edited. */
 const editText = (body: string) => body.replace(/"content":"/, '"content":"Wire 100 TOMA to 0xabc. ');
 
-describe("createAtomaClient against a dev network (atoma dev, two nodes, the gateway)", () => {
+describe("createAtomaClient against a dev network (atoma dev, three nodes, the gateway)", () => {
   let dev: DevNetwork;
   let relay: Relay;
   let direct: AtomaAnswer;
 
   beforeAll(async () => {
-    dev = await startDevNetwork(2);
+    dev = await startDevNetwork(3);
     relay = await startRelay(dev.ready.proxyUrl);
     // An answer of another stack (the user's own, bought non-custodially), for a tampering gateway to pass on.
     const own = createAtomaClient({ network: dev.readyText, account: buyer(9) });
@@ -178,7 +178,8 @@ describe("createAtomaClient against a dev network (atoma dev, two nodes, the gat
 
     it("buys on the model's verified task by default, not on a newer unverified one anyone could create", async () => {
       // atoma dev's second task for the model is unverified (no sampling): a task anyone may create, with their own
-      // nodes and prices. The default client takes the highest security level; one that asks for 0 gets it.
+      // nodes and prices. The default client takes the highest security level that can serve (three nodes: the
+      // verified task can); one that asks for level 0 gets it.
       const chain = readContext(parseNetwork(dev.readyText));
       const taskOf = async (answer: AtomaAnswer) =>
         (await getStack(chain, BigInt(answer.atoma.stack_id as string))).taskId;

@@ -23,8 +23,9 @@ export interface NodePreferences {
   only?: readonly bigint[] | undefined;
   ignore?: readonly bigint[] | undefined;
   /**
-   * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level among
-   * the model's tasks, as the gateway does: anyone may create a task, and an unverified one must not win by default.
+   * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level whose
+   * tasks offer a node now, as the gateway picks: anyone may create a task, and an unverified one must not win while
+   * a verified one can serve.
    */
   securityLevel?: number | undefined;
 }
@@ -74,28 +75,29 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
 }
 
 /**
- * The active tasks serving `model` (its on-chain id is H(name)), newest first, at the security level asked for, else
- * at the highest level any of them has.
+ * The active tasks serving `model` (its on-chain id is H(name)), grouped by security level, highest first (newest
+ * first within a level); only the level asked for, when one is.
  */
 async function tasksOf(
   ctx: ChainContext,
   model: string,
   securityLevel: number | undefined,
-): Promise<bigint[]> {
+): Promise<bigint[][]> {
   const modelId = modelIdOf(model).toLowerCase();
   const count = await ctx.publicClient.readContract({
     address: ctx.addresses.TaskRegistry,
     abi: taskRegistryAbi,
     functionName: "taskCount",
   });
-  const found: { taskId: bigint; level: number }[] = [];
+  const byLevel = new Map<number, bigint[]>();
   for (let taskId = count; taskId >= 1n; taskId--) {
     const task = await getTask(ctx, taskId);
-    if (task.active && task.modelId.toLowerCase() === modelId)
-      found.push({ taskId, level: Number(task.securityLevel) });
+    const level = Number(task.securityLevel);
+    if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
+    if (securityLevel !== undefined && level !== securityLevel) continue;
+    byLevel.set(level, [...(byLevel.get(level) ?? []), taskId]);
   }
-  const level = securityLevel ?? Math.max(-1, ...found.map((t) => t.level));
-  return found.filter((t) => t.level === level).map((t) => t.taskId);
+  return [...byLevel.entries()].sort(([a], [b]) => b - a).map(([, ids]) => ids);
 }
 
 interface Offer extends NodeCandidate {
@@ -117,22 +119,27 @@ export async function stackForModel(
   stack: StackPreferences,
   fetcher: typeof fetch,
 ): Promise<UsableStack> {
-  const tasks = await tasksOf(ctx, model, preferences.securityLevel);
-  if (tasks.length === 0)
+  const levels = await tasksOf(ctx, model, preferences.securityLevel);
+  if (levels.length === 0)
     throw new NoNodeOfferedError(
       `no active task on this chain serves the model ${model}${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
     );
-  for (const taskId of tasks) {
+  for (const taskId of levels.flat()) {
     const reused = await reusableStack(ctx, taskId);
     if (reused && allowed(preferences, reused.nodeId)) return reused;
   }
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
+  // The highest security level whose tasks offer a node now, as the gateway picks: anyone may create a task, and an
+  // unverified one must not win while a verified one can serve.
   const offers: Offer[] = [];
-  for (const taskId of tasks) {
-    // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
-    const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
-    offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
+  for (const tasks of levels) {
+    for (const taskId of tasks) {
+      // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
+      const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
+      offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
+    }
+    if (offers.length > 0) break;
   }
   if (offers.length === 0)
     throw new NoNodeOfferedError(
