@@ -1,8 +1,11 @@
 import { canonicalJson } from "@atoma/core";
 import { VerifyArgumentError } from "./errors.js";
 
-/** Room for a chat template's fixed text and begin/end tokens beyond the body's own bytes. */
-const TEMPLATE_MARGIN = 64n;
+/**
+ * Room for a chat template's fixed text beyond the body's own bytes: begin/end tokens, and the instructions a
+ * template wraps around tool definitions (a few hundred tokens in the common ones).
+ */
+const TEMPLATE_MARGIN = 1024n;
 const encoder = new TextEncoder();
 
 /**
