@@ -1,12 +1,27 @@
-import { type ChainContext, createTask, getStack, setNodeUrl, subscribe, TaskRole } from "@atoma/chain";
+import {
+  answerIndexChallenge,
+  type ChainContext,
+  closeStack,
+  createTask,
+  getSettlement,
+  getStack,
+  SettlementPhase,
+  setNodeUrl,
+  submitSettlement,
+  subscribe,
+  TaskRole,
+} from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { TaskSecurityLevel } from "@atoma/contracts";
+import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
+import { leafHash, leafOf, requestHash, type StackLeaf, StackTree } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
-import { type LocalAccount, parseEther } from "viem";
+import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { type ChallengeOutcome, OverclaimWatcher } from "../src/network/overclaimWatcher.js";
+import { receiptFromRow } from "../src/network/receiptRows.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
 import { parseProviderPreferences } from "../src/routing/providerPreferences.js";
@@ -159,5 +174,95 @@ describe("stacks against hostile nodes", () => {
     await catalog.refresh();
     await send(upstream, nodes[0]!.nodeId, 10n).catch(() => undefined);
     expect(fakes[0]!.requests).toHaveLength(0);
+  }, 180_000);
+
+  // A node commits a request the gateway signed (a 10-unit bound), withholds its receipt, and settles that leaf as
+  // the rest of the stack: the watcher challenges the leaf, and the gateway's own signature cannot answer it.
+  it("does not let a withheld receipt bill a whole stack for a 10-unit request unchallenged", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const upstream = upstreamOf(catalog, pool(1_000n));
+    const node = nodes[1]!;
+    const fake = fakes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const seen = fake.requests.length;
+    scripts[1] = { kind: "drop" };
+    await expect(send(upstream, node.nodeId, 10n)).rejects.toThrow();
+    scripts[1] = { kind: "honest" };
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    const rows = await opened.db
+      .selectFrom("receipts")
+      .select("receipt")
+      .where("stack_id", "=", stackId)
+      .orderBy("leaf_index")
+      .execute();
+    const leaves = rows.map((row) => leafOf(receiptFromRow(row.receipt).fields));
+    const nonce = BigInt(fake.envelopes[seen]!["x-atoma-nonce"]!);
+    const held = leaves.at(-1)!.cumulativeUnits;
+    const withheld: StackLeaf = {
+      leafIndex: nonce,
+      nonce,
+      reqHash: requestHash(fake.requests[seen]),
+      respHash: keccak256(stringToBytes("never sent")),
+      units: 1_000n - held,
+      cumulativeUnits: 1_000n,
+    };
+    const all = [...leaves, withheld];
+    await submitSettlement(node.signer, {
+      stackId,
+      root: new StackTree(all.map(leafHash)).root,
+      units: 1_000n,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    const challenges: [string, ChallengeOutcome][] = [];
+    await new OverclaimWatcher(
+      {
+        pool: pool(1_000n),
+        chain: wallet.ctx,
+        onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
+      },
+      { watchSeconds: 86_400n },
+    ).pass();
+    // A claim of 1,000 units against the receipts held and one request bounded at 10 units is contested.
+    expect(challenges.some(([, outcome]) => outcome === "opened" || outcome === "upheld")).toBe(true);
+    // The challenged index is the withheld leaf; the node's only answer is the gateway's own signature, whose
+    // signed bound (10 units) the leaf exceeds: the chain refuses it, and once the window ends the node is slashed.
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    const challenged = logs.at(-1)!.args;
+    expect(challenged.leafIndex).toBe(nonce);
+    const envelope = fake.envelopes[seen]!;
+    expect(envelope["x-atoma-max-units"]).toBe("10");
+    await expect(
+      answerIndexChallenge(node.signer, {
+        challengeId: challenged.challengeId!,
+        leaf: withheld,
+        deadline: BigInt(envelope["x-atoma-deadline"]!),
+        maxUnits: BigInt(envelope["x-atoma-max-units"]!),
+        ownerSignature: envelope["x-atoma-signature"] as Hex,
+        proof: new StackTree(all.map(leafHash)).proof(Number(nonce)),
+      }),
+    ).rejects.toMatchObject({ errorName: "UnitsOverSigned" });
+    const watcher = new OverclaimWatcher(
+      {
+        pool: pool(1_000n),
+        chain: wallet.ctx,
+        onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
+      },
+      { watchSeconds: 86_400n },
+    );
+    await watcher.pass();
+    await devnet.advance(3_600);
+    await watcher.pass();
+    expect(challenges.at(-1)).toEqual(["index", "upheld"]);
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
   }, 180_000);
 });
