@@ -52,6 +52,7 @@ export const WIRE_ERRORS = {
   response_unverified: { status: 502, type: "server_error" },
   stream_unhashable: { status: 502, type: "server_error" },
   answer_too_large: { status: 502, type: "server_error" },
+  usage_over_signed: { status: 502, type: "server_error" },
   node_unreachable: { status: 502, type: "server_error" },
   no_node_available: { status: 503, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;

@@ -32,6 +32,7 @@ export type NodeErrorCode =
   | "prompt_too_long"
   | "invalid_max_units"
   | "max_units_exceeded"
+  | "usage_over_signed"
   | "queue_full"
   | "registered_weights_mismatch"
   | "request_in_flight"
