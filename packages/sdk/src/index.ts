@@ -16,6 +16,7 @@ export {
   AnswerUnverifiedError,
   ClientArgumentError,
   GatewayRequestError,
+  NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,
   NoNodeOfferedError,

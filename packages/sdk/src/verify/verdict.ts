@@ -11,6 +11,8 @@ export type CheckName =
   | "signature"
   | "signer"
   | "stack"
+  | "task"
+  | "replay"
   | "inclusion"
   | "settlement";
 
@@ -26,6 +28,9 @@ export type VerifyFailureCode =
   | "stack_mismatch"
   | "owner_mismatch"
   | "node_mismatch"
+  | "model_mismatch"
+  | "security_level_low"
+  | "receipt_replayed"
   | "leaf_not_settled"
   | "proof_unavailable"
   | "proof_leaf_mismatch"

@@ -13,6 +13,7 @@ import { fetchLeafProof } from "./fetchLeafProof.js";
 import { inclusionCheck } from "./inclusionCheck.js";
 import { requestHashCheck } from "./requestHashCheck.js";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
+import { readStackTask, type StackTask, taskCheck } from "./taskCheck.js";
 import { unsignedFieldOf } from "./unsignedFields.js";
 import { type Check, type Verdict, verdictOf } from "./verdict.js";
 import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
@@ -23,8 +24,8 @@ const message = (error: unknown) => (error instanceof Error ? error.message.spli
 /**
  * Checks a response exactly as an OpenAI client received it (a chat, completion or embeddings body, or a
  * stream's assembled result, with its `atoma` object) against the chain: the node's signature, that the signer is
- * the registered signer of the node serving that stack, the stack (and, when given, its id and owner), the
- * request and response hashes, and once the stack settled, the leaf's inclusion under the root on-chain (the proof
+ * the registered signer of the node serving that stack, the stack (and, when given, its id and owner), that the
+ * stack's task serves the model asked for (at least at the security level given), the request and response hashes, and once the stack settled, the leaf's inclusion under the root on-chain (the proof
  * fetched from the node's registered URL) and the settlement's state. Never throws for what it finds: each check
  * is in the verdict, a failure with its code. Throws `VerifyArgumentError` for unusable arguments, before any read.
  */
@@ -68,6 +69,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
   checks.push(
     signerCheck(signer, onChain.node.signer, onChain.stack.nodeId),
     stackCheck(args, receipt, onChain),
+    taskCheck(args, onChain.task),
   );
   const state = settlementStateOf(onChain.settlement.phase, onChain.node.status);
   if (onChain.settlement.phase === 0) {
@@ -143,17 +145,19 @@ interface OnChain {
   stack: NonNullable<Awaited<ReturnType<typeof readStack>>>;
   node: Awaited<ReturnType<typeof getNode>>;
   settlement: Awaited<ReturnType<typeof getSettlement>>;
+  task: StackTask;
 }
 
 async function readOnChain(args: VerifyArguments, stackId: bigint): Promise<OnChain | undefined> {
   const { publicClient, addresses } = args.chain;
   const stack = await readStack(publicClient, addresses.StackManager, stackId);
   if (!stack) return undefined;
-  const [node, settlement] = await Promise.all([
+  const [node, settlement, task] = await Promise.all([
     getNode({ publicClient, addresses }, stack.nodeId),
     getSettlement({ publicClient, addresses }, stackId),
+    readStackTask(args, stackId),
   ]);
-  return { stack, node, settlement };
+  return { stack, node, settlement, task };
 }
 
 function signerCheck(signer: Address | undefined, registered: Address, nodeId: bigint): Check {
