@@ -7,6 +7,8 @@ export interface ExplorerConfig {
   /** The gateway and a demo key for the playground, when `atoma dev` runs one. */
   proxyUrl: string | undefined;
   apiKey: string | undefined;
+  /** The gateway's wallet, which owns every stack its answers come from. */
+  gatewayAddress: string | undefined;
 }
 
 /** A description the page cannot use: shown instead of the pages. */
@@ -48,5 +50,10 @@ export async function loadConfig(
   }
   const network = parseNetwork(body, source);
   const raw = JSON.parse(body.startsWith("ready ") ? body.slice(6) : body) as Record<string, unknown>;
-  return { network, proxyUrl: text(raw.proxyUrl), apiKey: text(raw.apiKey) };
+  return {
+    network,
+    proxyUrl: text(raw.proxyUrl),
+    apiKey: text(raw.apiKey),
+    gatewayAddress: text(raw.gatewayAddress),
+  };
 }

@@ -211,7 +211,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         chain: verifyChainOf(parseNetwork(dev.readyText)),
         request: direct.request,
       });
-      expect(honest.checks.find((c) => c.name === "task")?.status).toBe("pass");
+      expect(honest.checks.find((c) => c.name === "stack")?.status).toBe("pass");
     }, 60_000);
 
     it("without a chain, returns the gateway's answer unchecked (no verdict), and refuses one with no receipt", async () => {

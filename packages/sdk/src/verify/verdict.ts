@@ -3,7 +3,10 @@ import type { AtomaReceipt } from "@atoma/core";
 /** How one check came out: `not_checked` when the caller did not give what it needs (the request body). */
 export type CheckStatus = "pass" | "fail" | "pending" | "not_checked";
 
-/** The checks `verifyResponse` runs, in the order it reports them. */
+/**
+ * The checks `verifyResponse` runs, in the order it reports them; `replay` is added by a gateway client (no receipt
+ * passed twice).
+ */
 export type CheckName =
   | "receipt"
   | "response_hash"
@@ -11,7 +14,6 @@ export type CheckName =
   | "signature"
   | "signer"
   | "stack"
-  | "task"
   | "replay"
   | "inclusion"
   | "settlement";

@@ -40,13 +40,14 @@ function modelAsked(args: VerifyArguments): string | undefined {
 }
 
 /**
- * The stack's task serves the model the request asks for, at the security level asked for (at least): else an
- * answer from a cheaper model or an unverified task could pass for the one paid for. Not checked without either.
+ * Why the stack's task does not serve the model the request asks for, or not at the security level asked for (at
+ * least): else an answer from a cheaper model or an unverified task could pass for the one paid for. Undefined when
+ * it does, or when neither was given.
  */
-export function taskCheck(args: VerifyArguments, task: StackTask): Check {
+export function taskFailure(args: VerifyArguments, task: StackTask): Check | undefined {
   const model = modelAsked(args);
   const fail = (code: "model_mismatch" | "security_level_low", reason: string): Check => ({
-    name: "task",
+    name: "stack",
     status: "fail",
     code,
     reason,
@@ -58,11 +59,5 @@ export function taskCheck(args: VerifyArguments, task: StackTask): Check {
       "security_level_low",
       `the stack was bought at security level ${task.securityLevel}, below the ${args.securityLevel} asked for`,
     );
-  if (model === undefined && args.securityLevel === undefined)
-    return { name: "task", status: "not_checked", reason: "give the request (its model) to check the task" };
-  return {
-    name: "task",
-    status: "pass",
-    reason: `task ${task.taskId} serves ${model ?? "the model"} at security level ${task.securityLevel}`,
-  };
+  return undefined;
 }
