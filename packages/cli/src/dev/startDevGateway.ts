@@ -29,6 +29,8 @@ export interface DevGateway {
   url: string;
   /** A key with no limits, made at this start (keys are stored hashed: an earlier run's cannot be shown). */
   apiKey: string;
+  /** The gateway's wallet: the owner of every stack its answers come from (also at `GET /v1/gateway`). */
+  address: Hex;
 }
 
 /** Starts the OpenAI-compatible gateway in front of the dev nodes, with a demo API key. */
@@ -54,7 +56,7 @@ export async function startDevGateway(
   const gateway = await startGateway(config, { account, logger: logger.child({ part: "proxy" }) });
   services.add({ name: "gateway", stop: () => gateway.stop() });
   const created = await gateway.keys.create({ name: "atoma dev demo" });
-  return { url: gateway.url, apiKey: created.key };
+  return { url: gateway.url, apiKey: created.key, address: account.address };
 }
 
 /** Where the dev gateway keeps its database: in the state directory when there is one. */

@@ -49,6 +49,8 @@ export interface ReadyInfo {
   /** The gateway's OpenAI-compatible base URL (`/v1` below it) and a demo API key for it, when it runs. */
   proxyUrl?: string;
   apiKey?: string;
+  /** The gateway's wallet, owner of the stacks its answers come from: `createAtomaClient`'s `gatewayAddress`. */
+  gatewayAddress?: Address;
   /** The explorer's page, when it is built and not turned off. */
   explorerUrl?: string;
 }
@@ -159,7 +161,9 @@ export async function startDevNetwork(
   };
   const gateway = await gatewayStarting;
   const withGateway: ReadyInfo =
-    gateway === undefined ? ready : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey };
+    gateway === undefined
+      ? ready
+      : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey, gatewayAddress: gateway.address };
   if (options.explorer === false) return withGateway;
   const explorerUrl = await startDevExplorer(withGateway, services, logger);
   return explorerUrl === undefined ? withGateway : { ...withGateway, explorerUrl };
