@@ -105,8 +105,8 @@ const upToDate =
 if (force || !upToDate) {
   const bin = (name: string) => join(repoRoot, "node_modules", ".bin", name);
   try {
-    run(bin("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
-    run(bin("tsc"), ["-p", "tsconfig.node.json", "--noEmit"]);
+    run(bin("tsgo"), ["-p", "tsconfig.json", "--noEmit"]);
+    run(bin("tsgo"), ["-p", "tsconfig.node.json", "--noEmit"]);
     run(bin("vite"), ["build", "--logLevel", "warn"]);
     writeFileSync(stampFile, stamp);
   } catch {
