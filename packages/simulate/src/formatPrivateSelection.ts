@@ -9,7 +9,7 @@ export function formatPrivateSelection(result: PrivateSelectionResult): string {
   const o = result.options;
   const lines = [
     `Private VRF self-selection: ${result.eligible} eligible nodes, ${result.colluding} the cheater's (silent), ${o.lazy} lazy (copy), N = ${o.attesters}; ${o.settlements} settlements per rate; seed ${o.seed}; ${o.vrf ? "real ECVRF" : "keccak stand-in for the VRF output"}`,
-    `p*: public draw of N ${f(result.publicThreshold)}, private self-selection ${f(result.privateThreshold)} (docs/vrf.md)`,
+    `p*: public draw of N ${f(result.publicThreshold)}, private self-selection ${f(result.privateThreshold)} (docs/vrf.md${o.lazy > 0 ? "; counting lazy nodes as honest" : ""})`,
     `measured [99.9 % Wilson interval, z = ${TOLERANCE_Z}] vs formula:`,
     "        p         q  E[K] measured/formula   no attester (1-q)^n                      caught 1-(1-q)^(n-m-lazy)",
   ];
