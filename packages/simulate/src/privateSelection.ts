@@ -104,7 +104,7 @@ export function runPrivateSelection(o: PrivateSelectionOptions): PrivateSelectio
       2 * comparison.privateThreshold,
     ]
   )
-    .map((p) => ppm(Math.min(p, eligible / o.attesters, 1)))
+    .map((p) => ppm(Math.min(p, 1)))
     .filter((p) => p > 0);
   const keys = Array.from({ length: eligible }, (_, i) => seededPrivateKey(o.seed, `vrf-node-${i}`));
   const output = (key: Hex, input: Hex): Hex =>

@@ -51,6 +51,31 @@ describe("attester outcomes", () => {
     },
   );
 
+  it("holds as a property over 60 seeded random small sets: enumeration, the bound, and more colluders catch less", () => {
+    // A linear congruential stream, fixed seed: the same 60 cases every run (fast-check is not a dependency).
+    let state = 16;
+    const next = () => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state / 4_294_967_296;
+    };
+    for (let trial = 0; trial < 60; trial++) {
+      const n = 1 + Math.floor(next() * 8);
+      const m = Math.floor(next() * n);
+      const N = 1 + Math.floor(next() * n);
+      const p = Math.max(1e-6, next());
+      const q = (p * N) / n;
+      const formula = collect(privateDrawOutcomes(p, N, { eligible: n, colluding: m }));
+      for (const [key, probability] of collect(enumerateSelections(n, m, q)))
+        expect(formula.get(key)).toBeCloseTo(probability, 12);
+      expect(formula.get("0/0")!).toBeLessThanOrEqual(Math.exp(-p * N) + 1e-15);
+      const escapeWith = (colluding: number) =>
+        privateDrawOutcomes(p, N, { eligible: n, colluding })
+          .filter((o) => o.honest === 0)
+          .reduce((sum, o) => sum + o.probability, 0);
+      if (m + 1 < n) expect(escapeWith(m + 1)).toBeGreaterThanOrEqual(escapeWith(m) - 1e-15);
+    }
+  });
+
   it("the public draw of N from the eligible set matches enumeration of all N-subsets", () => {
     const [n, m, N, p] = [7, 3, 3, 0.4];
     const counts = new Map<number, number>();
