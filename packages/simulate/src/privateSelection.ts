@@ -1,17 +1,19 @@
 import {
   attesterSortition,
   compareSelection,
+  expectedRewards,
   isSelected,
   noSelectionBound,
   noSelectionProbability,
   privateDetectionProbability,
+  privateDrawOutcomes,
   sortitionSeed,
   vrfEvaluate,
 } from "@atoma/core";
 import { concat, type Hex, keccak256, stringToBytes } from "viem";
 import { cheaterCount, type SimulationOptions, SimulationOptionsError } from "./options.js";
 import { seededPrivateKey } from "./random.js";
-import { wilsonInterval } from "./statistics.js";
+import { meanInterval, wilsonInterval } from "./statistics.js";
 
 /** z for a two-sided 99.9 % interval: a measured rate outside it would happen by chance once in a thousand. */
 export const TOLERANCE_Z = 3.29;
@@ -51,6 +53,11 @@ export interface PrivateSelectionPoint {
   /** Settlements at least one diligent honest node selected itself for: expected 1 − (1 − q)^(n − m − lazy). */
   detection: MeasuredRate;
   meanAttesters: { measured: number; expected: number };
+  /**
+   * What honesty earns over cheating per settlement, TOMA: R − C plus the party's attesters' share, against W1
+   * unchecked or −C − S caught. Positive above p*. The interval is normal, from the sample standard deviation.
+   */
+  margin: { measured: number; expected: number; interval: { low: number; high: number }; within: boolean };
 }
 
 export interface PrivateSelectionResult {
@@ -60,8 +67,21 @@ export interface PrivateSelectionResult {
   publicThreshold: number;
   privateThreshold: number;
   points: PrivateSelectionPoint[];
-  /** Every measured rate within its interval. */
+  /** Every measured rate and margin within its interval. */
   consistent: boolean;
+}
+
+function marginAgainst(
+  measured: { mean: number; low: number; high: number },
+  rewards: { honest: number; cheater: number },
+): PrivateSelectionPoint["margin"] {
+  const expected = rewards.honest - rewards.cheater;
+  return {
+    measured: measured.mean,
+    expected,
+    interval: { low: measured.low, high: measured.high },
+    within: expected >= measured.low && expected <= measured.high,
+  };
 }
 
 function measure(count: number, trials: number, expected: number): MeasuredRate {
@@ -95,7 +115,8 @@ export function runPrivateSelection(o: PrivateSelectionOptions): PrivateSelectio
     attesters: o.attesters,
     cheatUnchecked: o.reward - o.cost + saved,
   };
-  const comparison = compareSelection(game, { eligible, colluding });
+  const set = { eligible, colluding, lazy: o.lazy };
+  const comparison = compareSelection(game, set);
   const ppm = (p: number) => Math.round(p * 1e6) / 1e6;
   const rates = (
     o.pValues ?? [
@@ -114,21 +135,29 @@ export function runPrivateSelection(o: PrivateSelectionOptions): PrivateSelectio
     let none = 0;
     let caught = 0;
     let selectedTotal = 0;
+    let marginSum = 0;
+    let marginSquares = 0;
     for (let s = 0; s < o.settlements; s++) {
       const settlementId = keccak256(stringToBytes(`atoma-simulate:${o.seed}:settlement:${r}:${s}`));
       const laterBlock = keccak256(stringToBytes(`atoma-simulate:${o.seed}:block:${r}:${s}`));
       const input = sortitionSeed(settlementId, laterBlock, "attest");
       let selected = 0;
+      let ours = 0;
       let diligent = 0;
       for (let node = 0; node < eligible; node++) {
         if (!isSelected(output(keys[node]!, input), draw)) continue;
         selected++;
         // Nodes 0 … m − 1 are the cheater's, the next `lazy` copy; the rest recompute.
-        if (node >= colluding + o.lazy) diligent++;
+        if (node < colluding) ours++;
+        else if (node >= colluding + o.lazy) diligent++;
       }
       selectedTotal += selected;
       if (selected === 0) none++;
       if (diligent > 0) caught++;
+      const honest = o.reward - o.cost + (selected > 0 ? (ours * o.reward) / selected : 0);
+      const margin = honest - (diligent > 0 ? -o.cost - o.collateral : game.cheatUnchecked);
+      marginSum += margin;
+      marginSquares += margin * margin;
     }
     return {
       p,
@@ -138,12 +167,12 @@ export function runPrivateSelection(o: PrivateSelectionOptions): PrivateSelectio
         ...measure(none, o.settlements, noSelectionProbability(draw)),
         bound: noSelectionBound(draw),
       },
-      detection: measure(
-        caught,
-        o.settlements,
-        privateDetectionProbability(p, o.attesters, { eligible, colluding: colluding + o.lazy }),
-      ),
+      detection: measure(caught, o.settlements, privateDetectionProbability(p, o.attesters, set)),
       meanAttesters: { measured: selectedTotal / o.settlements, expected: draw.expected },
+      margin: marginAgainst(
+        meanInterval(marginSum, marginSquares, o.settlements, TOLERANCE_Z),
+        expectedRewards(game, privateDrawOutcomes(p, o.attesters, set), "silent"),
+      ),
     };
   });
   return {
@@ -153,6 +182,6 @@ export function runPrivateSelection(o: PrivateSelectionOptions): PrivateSelectio
     publicThreshold: comparison.publicThreshold,
     privateThreshold: comparison.privateThreshold,
     points,
-    consistent: points.every((pt) => pt.noAttester.within && pt.detection.within),
+    consistent: points.every((pt) => pt.noAttester.within && pt.detection.within && pt.margin.within),
   };
 }

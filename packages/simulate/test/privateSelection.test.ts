@@ -62,6 +62,23 @@ describe("private self-selection drawn settlement by settlement", () => {
     expect(ignoringLazy).toBeGreaterThan(pt.detection.interval.high);
   });
 
+  it("shows cheating paying below the private p* and losing above it, by the measured margin per settlement", () => {
+    const result = runPrivateSelection(
+      validatePrivateSelectionOptions({ attesters: 2, lazy: 1, settlements: 4_000 }),
+    );
+    const [half, atThreshold, twice] = result.points as [
+      (typeof result.points)[0],
+      (typeof result.points)[0],
+      (typeof result.points)[0],
+    ];
+    expect(atThreshold.p).toBeCloseTo(result.privateThreshold, 6);
+    expect(atThreshold.margin.expected).toBeCloseTo(0, 3);
+    // Measured, not only computed: the whole 99.9 % interval lies on the side the threshold says.
+    expect(half.margin.interval.high).toBeLessThan(0);
+    expect(twice.margin.interval.low).toBeGreaterThan(0);
+    expect(result.consistent).toBe(true);
+  });
+
   it("draws the same way with the real ECVRF (every node evaluates its key on the settlement's seed)", () => {
     const result = runPrivateSelection(
       validatePrivateSelectionOptions({ vrf: true, attesters: 3, settlements: 40, pValues: [1] }),

@@ -76,6 +76,27 @@ describe("attester outcomes", () => {
     }
   });
 
+  it("with lazy copiers among the honest nodes, matches enumeration by diligent, colluding and lazy counts", () => {
+    const [n, m, lazy, p, N] = [7, 2, 2, 0.5, 3];
+    const q = (p * N) / n;
+    const brute = new Map<string, number>();
+    for (let mask = 0; mask < 1 << n; mask++) {
+      const counts = [0, 0, 0];
+      let probability = 1;
+      for (let node = 0; node < n; node++) {
+        const on = (mask >> node) & 1;
+        probability *= on ? q : 1 - q;
+        if (on) counts[node < m ? 1 : node < m + lazy ? 2 : 0]! += 1;
+      }
+      const key = counts.join("/");
+      brute.set(key, (brute.get(key) ?? 0) + probability);
+    }
+    const formula = privateDrawOutcomes(p, N, { eligible: n, colluding: m, lazy });
+    expect(formula).toHaveLength(brute.size);
+    for (const o of formula)
+      expect(o.probability).toBeCloseTo(brute.get(`${o.honest}/${o.colluding}/${o.lazy}`)!, 12);
+  });
+
   it("the public draw of N from the eligible set matches enumeration of all N-subsets", () => {
     const [n, m, N, p] = [7, 3, 3, 0.4];
     const counts = new Map<number, number>();

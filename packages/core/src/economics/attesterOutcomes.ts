@@ -7,21 +7,31 @@ import { InvalidInputError } from "../errors.js";
 export interface AttesterOutcome {
   honest: number;
   colluding: number;
+  /** Selected honest nodes that copy instead of recomputing: they attest, are paid, and catch nothing. */
+  lazy?: number | undefined;
   probability: number;
 }
 
-/** Who may attest: `eligible` nodes (the server excluded), `colluding` of them the server's own. */
+/**
+ * Who may attest: `eligible` nodes (the server excluded), `colluding` of them the server's own and `lazy` of the
+ * others copiers; the rest recompute.
+ */
 export interface EligibleSet {
   eligible: number;
   colluding: number;
+  /** @default 0 */
+  lazy?: number | undefined;
 }
 
 export function checkEligibleSet(set: EligibleSet): void {
   if (!Number.isSafeInteger(set.eligible) || set.eligible < 1)
     throw new InvalidInputError(`eligible must be a whole number of at least 1, got ${set.eligible}`);
-  if (!Number.isSafeInteger(set.colluding) || set.colluding < 0 || set.colluding >= set.eligible)
+  const lazy = set.lazy ?? 0;
+  if (!Number.isSafeInteger(lazy) || lazy < 0)
+    throw new InvalidInputError(`lazy must be a whole number, got ${lazy}`);
+  if (!Number.isSafeInteger(set.colluding) || set.colluding < 0 || set.colluding + lazy >= set.eligible)
     throw new InvalidInputError(
-      `colluding must be a whole number in [0, ${set.eligible}) (someone must be honest), got ${set.colluding}`,
+      `colluding must be a whole number in [0, ${set.eligible - lazy}) (someone must be honest and diligent), got ${set.colluding}`,
     );
 }
 
@@ -62,13 +72,33 @@ export function publicDrawOutcomes(
 ): AttesterOutcome[] {
   checkRate(rate);
   const outcomes: AttesterOutcome[] = [{ honest: 0, colluding: 0, probability: 1 - rate }];
-  for (let i = 0; i <= attesters; i++) {
-    const share =
-      "adversary" in population
-        ? binomialPmf(attesters, population.adversary, i)
-        : hypergeometricPmf(population.eligible, population.colluding, attesters, i);
-    outcomes.push({ honest: attesters - i, colluding: i, probability: rate * share });
+  if ("adversary" in population) {
+    for (let i = 0; i <= attesters; i++)
+      outcomes.push({
+        honest: attesters - i,
+        colluding: i,
+        probability: rate * binomialPmf(attesters, population.adversary, i),
+      });
+    return outcomes;
   }
+  checkEligibleSet(population);
+  const { eligible: n, colluding: m, lazy: lazyNodes = 0 } = population;
+  const diligentNodes = n - m - lazyNodes;
+  // Multivariate hypergeometric: i of the cheater's, l lazy, the rest diligent, N drawn without replacement.
+  for (let i = 0; i <= Math.min(attesters, m); i++)
+    for (let l = 0; l <= Math.min(attesters - i, lazyNodes); l++) {
+      const h = attesters - i - l;
+      if (h > diligentNodes) continue;
+      const share = Math.exp(
+        logChoose(m, i) + logChoose(lazyNodes, l) + logChoose(diligentNodes, h) - logChoose(n, attesters),
+      );
+      outcomes.push({
+        honest: h,
+        colluding: i,
+        ...(lazyNodes > 0 ? { lazy: l } : {}),
+        probability: rate * share,
+      });
+    }
   return outcomes;
 }
 
@@ -83,19 +113,30 @@ export function selectionProbability(rate: number, attesters: number, eligible: 
 }
 
 /**
- * Private self-selection (docs/vrf.md): each eligible node selects itself alone with q = p·N/n. The honest and
- * the colluding counts are independent, Binomial(n − m, q) and Binomial(m, q).
+ * Private self-selection (docs/vrf.md): each eligible node selects itself alone with q = p·N/n. The diligent,
+ * the colluding and the lazy counts are independent, Binomial(n − m − l, q), Binomial(m, q) and Binomial(l, q).
  */
 export function privateDrawOutcomes(rate: number, attesters: number, set: EligibleSet): AttesterOutcome[] {
   checkRate(rate);
   checkEligibleSet(set);
   const q = selectionProbability(rate, attesters, set.eligible);
-  const honestNodes = set.eligible - set.colluding;
+  const lazyNodes = set.lazy ?? 0;
+  const diligentNodes = set.eligible - set.colluding - lazyNodes;
   const outcomes: AttesterOutcome[] = [];
-  for (let h = 0; h <= honestNodes; h++) {
-    const ph = binomialPmf(honestNodes, q, h);
-    for (let c = 0; c <= set.colluding; c++)
-      outcomes.push({ honest: h, colluding: c, probability: ph * binomialPmf(set.colluding, q, c) });
+  for (let h = 0; h <= diligentNodes; h++) {
+    const ph = binomialPmf(diligentNodes, q, h);
+    for (let c = 0; c <= set.colluding; c++) {
+      const phc = ph * binomialPmf(set.colluding, q, c);
+      if (lazyNodes === 0) outcomes.push({ honest: h, colluding: c, probability: phc });
+      else
+        for (let l = 0; l <= lazyNodes; l++)
+          outcomes.push({
+            honest: h,
+            colluding: c,
+            lazy: l,
+            probability: phc * binomialPmf(lazyNodes, q, l),
+          });
+    }
   }
   return outcomes;
 }

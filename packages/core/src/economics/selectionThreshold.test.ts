@@ -22,7 +22,7 @@ const game: GameParameters = { reward: 1.2, cost: 1, collateral: 20, adversary: 
  * nodes that could select itself (nodes 0 … m − 1 are the cheater's and stay silent): written apart from
  * `expectedRewards` so that the two check each other.
  */
-function bruteForceMargin(g: GameParameters, n: number, m: number, N: number, p: number): number {
+function bruteForceMargin(g: GameParameters, n: number, m: number, N: number, p: number, lazy = 0): number {
   const { reward: R, cost: C, collateral: S } = g;
   const W1 = g.cheatUnchecked ?? R;
   const q = (p * N) / n;
@@ -31,14 +31,17 @@ function bruteForceMargin(g: GameParameters, n: number, m: number, N: number, p:
     let probability = 1;
     let selected = 0;
     let ours = 0;
+    let diligent = 0;
     for (let node = 0; node < n; node++) {
       const on = (mask >> node) & 1;
       probability *= on ? q : 1 - q;
       selected += on;
+      // Nodes 0 … m − 1 are the cheater's, the next `lazy` copy, the rest recompute.
       if (on && node < m) ours++;
+      else if (on && node >= m + lazy) diligent++;
     }
     const honest = selected === 0 ? R - C : R - C + (ours * R) / selected;
-    const cheater = selected - ours === 0 ? W1 : -C - S;
+    const cheater = diligent === 0 ? W1 : -C - S;
     margin += probability * (honest - cheater);
   }
   return margin;
@@ -103,11 +106,34 @@ describe("cheat-pays threshold with a random number of attesters", () => {
     );
   });
 
+  it("lazy copiers raise p* to exactly where the brute-force margin with them crosses zero", () => {
+    const [n, m, N, lazy] = [8, 2, 2, 2];
+    const g = { ...game, attesters: N };
+    const withLazy = cheatPaysThreshold(
+      g,
+      (p) => privateDrawOutcomes(p, N, { eligible: n, colluding: m, lazy }),
+      "silent",
+    );
+    const without = cheatPaysThreshold(
+      g,
+      (p) => privateDrawOutcomes(p, N, { eligible: n, colluding: m }),
+      "silent",
+    );
+    expect(withLazy).toBeGreaterThan(without);
+    expect(bruteForceMargin(g, n, m, N, withLazy, lazy)).toBeCloseTo(0, 9);
+    expect(bruteForceMargin(g, n, m, N, withLazy * 0.99, lazy)).toBeLessThan(0);
+    expect(compareSelection(g, { eligible: n, colluding: m, lazy }).privateThreshold).toBeCloseTo(
+      withLazy,
+      12,
+    );
+  });
+
   it("a lazy attester (selected, copies instead of recomputing) checks nothing: detection as if it colluded", () => {
     const [n, m, p, N] = [10, 2, 0.2, 2];
     const lazy = 3;
     // Only diligent honest nodes catch a cheat; lazy ones echo the server, exactly as its own nodes would.
-    const diligent = privateDetectionProbability(p, N, { eligible: n, colluding: m + lazy });
+    const diligent = privateDetectionProbability(p, N, { eligible: n, colluding: m, lazy });
+    expect(diligent).toBeCloseTo(privateDetectionProbability(p, N, { eligible: n, colluding: m + lazy }), 12);
     expect(diligent).toBeLessThan(privateDetectionProbability(p, N, { eligible: n, colluding: m }));
     expect(diligent).toBeCloseTo(1 - (1 - (p * N) / n) ** (n - m - lazy), 12);
     // Nor can it know whether it is alone: its copy stands beside a diligent attester's answer (and loses the

@@ -30,8 +30,8 @@ export function expectedRewards(
   const { reward: R, cost: C, collateral: S, cheatUnchecked, cheatColluding } = validateGame(parameters);
   let honest = 0;
   let cheater = 0;
-  for (const { honest: h, colluding: i, probability } of outcomes) {
-    const k = h + i;
+  for (const { honest: h, colluding: i, lazy = 0, probability } of outcomes) {
+    const k = h + i + lazy;
     if (k === 0) {
       honest += probability * (R - C);
       cheater += probability * cheatUnchecked;
@@ -92,11 +92,15 @@ export interface SelectionComparison extends EligibleSet {
   publicDetection: number;
 }
 
-/** P(a cheater is caught) under private selection: some honest node selected itself, 1 − (1 − q)^(n − m). */
+/**
+ * P(a cheater is caught) under private selection: some diligent honest node selected itself,
+ * 1 − (1 − q)^(n − m − lazy).
+ */
 export function privateDetectionProbability(rate: number, attesters: number, set: EligibleSet): number {
   checkEligibleSet(set);
   const q = (rate * attesters) / set.eligible;
-  return -Math.expm1((set.eligible - set.colluding) * Math.log1p(-Math.min(q, 1)));
+  const diligent = set.eligible - set.colluding - (set.lazy ?? 0);
+  return q >= 1 ? 1 : -Math.expm1(diligent * Math.log1p(-q));
 }
 
 /** P(nobody selects itself) = (1 − q)ⁿ, and the bound e^(−nq) = e^(−pN) that holds whatever n is. */
@@ -108,9 +112,9 @@ export function noAttesterProbability(rate: number, attesters: number, eligible:
 export function compareSelection(parameters: GameParameters, set: EligibleSet): SelectionComparison {
   checkEligibleSet(set);
   const attesters = parameters.attesters ?? 1;
-  if (attesters > set.eligible - set.colluding)
+  if (attesters > set.eligible - set.colluding - (set.lazy ?? 0))
     throw new InvalidInputError(
-      `${attesters} attesters need at least as many honest eligible nodes, got ${set.eligible - set.colluding}`,
+      `${attesters} attesters need at least as many diligent honest eligible nodes, got ${set.eligible - set.colluding - (set.lazy ?? 0)}`,
     );
   const publicOutcomes = (p: number) => publicDrawOutcomes(p, attesters, set);
   const publicThreshold = cheatPaysThreshold(parameters, publicOutcomes, "copy-when-all-ours");
