@@ -24,6 +24,15 @@ export {
   workPart,
 } from "./disputeVote.js";
 export {
+  type AttesterOutcome,
+  binomialPmf,
+  type EligibleSet,
+  hypergeometricPmf,
+  privateDrawOutcomes,
+  publicDrawOutcomes,
+  selectionProbability,
+} from "./economics/attesterOutcomes.js";
+export {
   expectedCheaterReward,
   expectedHonestReward,
   type GameParameters,
@@ -34,6 +43,21 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export {
+  type MustCheckOdds,
+  mustCheckOdds,
+  SELECTION_FALLBACKS,
+  type SelectionFallback,
+} from "./economics/selectionFallback.js";
+export {
+  type Colluders,
+  cheatPaysThreshold,
+  compareSelection,
+  expectedRewards,
+  noAttesterProbability,
+  privateDetectionProbability,
+  type SelectionComparison,
+} from "./economics/selectionThreshold.js";
 export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
