@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {AtomaAccess} from "../src/common/AtomaAccess.sol";
+import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
+import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
 import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
@@ -321,6 +323,33 @@ contract ConfidentialTest is ConfidentialSteps {
         vm.warp(block.timestamp + 2 hours);
         settlement.finalize(stackId);
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Finalized, "paid");
+    }
+
+    /// The owner's challenge works on a confidential stack as on any other: the node's signed response for a leaf
+    /// (over the ciphertext's hash) it must prove in the settled tree, or be slashed.
+    function test_theOwnersChallengeStillWorksOnAConfidentialStack() public {
+        attest(a);
+        subscribe(confidential, a, PRICE);
+        nextEpoch();
+        (uint256 stackId,) = buy(confidential, 1_000);
+        Served memory s = serve(stackId, 6, bytes32("salt"));
+        settleAs(stackId, a, s.root, s.units, 6);
+        AtomaTypedData.Response memory r = AtomaTypedData.Response({
+            stackId: stackId,
+            leafIndex: 2,
+            nonce: 2,
+            reqHash: s.reqHashes[2],
+            respHash: s.respHashes[2],
+            units: s.leaves[2].units,
+            cumulativeUnits: s.leaves[2].cumulativeUnits,
+            seed: 7
+        });
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[a], stacks.responseDigest(r));
+        vm.prank(user);
+        uint256 challengeId = challenges.challenge(stackId, r, abi.encodePacked(rr, ss, v));
+        vm.prank(vm.addr(signerKey[a]));
+        challenges.answerChallenge(challengeId, stackProof(s.hashes, 2));
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Dismissed, "answered");
     }
 
     function test_consensusTasksStayOffTheStackPath() public {
