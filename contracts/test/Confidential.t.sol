@@ -6,6 +6,7 @@ import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
 import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
 import {IStackManager} from "../src/interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
@@ -359,7 +360,52 @@ contract ConfidentialTest is ConfidentialSteps {
         stacks.buyStack(c, 1_000, type(uint128).max, 1 days);
     }
 
+    function test_confidentialTasksNeedTheRegistryWiredOnce() public {
+        vm.startPrank(admin);
+        TaskRegistry fresh = new TaskRegistry(
+            admin,
+            INodeRegistry(address(nodes)),
+            models,
+            TaskRegistry.Params({
+                minReplicationPpm: 0,
+                maxSubscribersPerTask: 8,
+                maxSubscriptionsPerNode: 4,
+                maxAttesters: 1,
+                maxSampleSize: 1,
+                minSubscriptionCollateral: 1 ether,
+                exitNotice: EXIT_NOTICE
+            })
+        );
+        vm.expectRevert(AtomaAccess.NotWired.selector);
+        fresh.createTask(MODEL, 0, ITaskRegistry.SecurityLevel.Confidential, 0, 0, 0, 0);
+        fresh.wireAttestations(attestations);
+        vm.expectRevert(AtomaAccess.AlreadyWired.selector);
+        fresh.wireAttestations(attestations);
+        vm.stopPrank();
+        fresh.createTask(MODEL, 0, ITaskRegistry.SecurityLevel.Confidential, 0, 0, 0, 0);
+    }
+
     // ---------------------------------------------------------------- fuzz
+
+    /// A drop succeeds exactly when the node is no longer accepted (expired, or its measurement withdrawn), never
+    /// while it is: whoever calls it, whenever.
+    function testFuzz_aDropSucceedsOnlyOnceTheNodeIsNoLongerAccepted(uint32 elapsed, bool withdraw, address keeper)
+        public
+    {
+        attest(a);
+        subscribe(confidential, a, PRICE);
+        vm.warp(block.timestamp + bound(elapsed, 0, 2 * VALIDITY));
+        if (withdraw) {
+            vm.prank(admin);
+            attestations.setTaskMeasurement(confidential, GOOD, false);
+        }
+        bool accepted = attestations.accepts(confidential, MODEL, a);
+        assertTrue(accepted == (!withdraw && attestations.isCurrent(a)), "accepted iff current and allowed");
+        vm.prank(keeper);
+        if (accepted) vm.expectRevert(abi.encodeWithSelector(TaskRegistry.AttestationCurrent.selector, confidential, a));
+        tasks.dropUnattested(confidential, a);
+        assertTrue(tasks.getSubscription(confidential, a).active == accepted, "dropped iff no longer accepted");
+    }
 
     /// Whatever the validity and the time that passes, a node subscribes and is sold only while its record is
     /// current, and posting succeeds only within the governance maximum.
