@@ -433,7 +433,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
             if (_contains(d.exclude, nodeId)) continue;
             candidates[found++] = nodeId;
         }
-        if (!d.checking && task.securityLevel == SecurityLevel.Confidential) found = _attestedOnly(d.taskId, task.modelId, candidates, found);
+        if (!d.checking && task.securityLevel == SecurityLevel.Confidential) {
+            found = _attestedOnly(d.taskId, task.modelId, candidates, found);
+        }
         assembly ("memory-safe") {
             mstore(candidates, found)
         }
