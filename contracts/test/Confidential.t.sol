@@ -216,6 +216,24 @@ contract ConfidentialTest is ConfidentialSteps {
         assertEq(vault.balanceOf(user) - before, Units.cost(1_000, PRICE), "refunded in full");
     }
 
+    function test_aSetMemberWhoseRecordExpiredBeforeTheChoiceCancelsAndRefunds() public {
+        attest(a, AttestationRegistry.Kind.Tdx, GOOD, 1 days + 30 minutes);
+        attest(b, AttestationRegistry.Kind.Tdx, GOOD, 1 days + 30 minutes);
+        subscribe(confidential, a, PRICE);
+        subscribe(confidential, b, PRICE);
+        nextEpoch();
+        vm.prank(user);
+        (uint256 stackId, StackManager.Candidate[] memory candidates) =
+            stacks.buyStackFromSet(confidential, 1_000, type(uint128).max, 1 days, 2);
+        assertEq(candidates.length, 2, "both attested nodes are candidates");
+        vm.roll(block.number + 1);
+        StackManager.Candidate[] memory set = stacks.drawSet(stackId, candidates, 2);
+        vm.warp(block.timestamp + 31 minutes);
+        vm.prank(user);
+        assertEq(stacks.chooseFromSet(stackId, set, set[0].nodeId), 0, "not bound to an expired node");
+        assertEq(uint256(stacks.getStack(stackId).status), uint256(IStackManager.StackStatus.Closed), "cancelled");
+    }
+
     function test_buyingFromAnUnattestedNodeIsRefusedWithTheReason() public {
         attest(a);
         subscribe(confidential, a, PRICE);
