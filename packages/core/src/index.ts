@@ -5,6 +5,14 @@ export {
 } from "./attestationCommitment.js";
 export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
 export {
+  AttestationKind,
+  type AttestationKindName,
+  evidenceHash,
+  MAX_QUOTE_BYTES,
+  type MeasurementRegisters,
+  measurementHash,
+} from "./confidential/attestationRecord.js";
+export {
   CONSENSUS_REFUSAL,
   type ConsensusSealInput,
   consensusLeaf,
