@@ -144,6 +144,8 @@ try {
   const gatewayChild = spawn(
     process.execPath,
     [
+      // Node flags for the gateway alone, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       "--import",
       "tsx",
       fileURLToPath(new URL("./lib/gatewayProcess.ts", import.meta.url)),
