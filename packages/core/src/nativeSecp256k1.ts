@@ -2,6 +2,8 @@
 export interface NativeSecp256k1 {
   /** The signer's public key (65 bytes uncompressed when `compressed` is false); throws when there is none. */
   ecdsaRecover(signature: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
+  /** RFC 6979 deterministic, low-s: `r‖s` and the recovery bit. */
+  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
 }
 
 type ModuleBuiltin = { createRequire(from: string): (id: string) => unknown };
@@ -27,7 +29,8 @@ function load(): NativeSecp256k1 | null {
     const module = nodeProcess?.getBuiltinModule?.("node:module") as ModuleBuiltin | undefined;
     if (!module) return null;
     const binding = module.createRequire(import.meta.url)("secp256k1/bindings") as Partial<NativeSecp256k1>;
-    return typeof binding.ecdsaRecover === "function" ? (binding as NativeSecp256k1) : null;
+    const complete = typeof binding.ecdsaRecover === "function" && typeof binding.ecdsaSign === "function";
+    return complete ? (binding as NativeSecp256k1) : null;
   } catch {
     return null;
   }
