@@ -13,6 +13,7 @@ import {
   assertRequestSigner,
   assertResponseSigner,
   recoverRequestSigner,
+  recoverResponseSigner,
   signRequest,
   signResponse,
 } from "./signatures.js";
@@ -156,6 +157,29 @@ describe("request and response signatures", () => {
         await expect(assertResponseSigner(domain, response, broken, node.address)).rejects.toThrow(
           "signature is malformed",
         );
+      // The malleated twin (r, N - s, other bit) recovers to the node, but the contracts refuse it: so does this.
+      const highS = bend(good, (r, s, v) => [r, N - s, v === 27 ? 28 : 27]);
+      expect(
+        await recoverResponseSigner(
+          domain,
+          response,
+          bend(good, (r, s, v) => [r, s, v]),
+        ).catch(String),
+      ).toBe(node.address);
+      await expect(assertResponseSigner(domain, response, highS, node.address)).rejects.toThrow(
+        "signature is malleable",
+      );
+      await expect(recoverResponseSigner(domain, response, highS)).rejects.toThrow(InvalidSignatureError);
+      const request = { stackId: 1n, reqHash: response.reqHash, nonce: 0n, deadline: 9n, maxUnits: 9n };
+      const signedRequest = await signRequest(node, domain, request);
+      await expect(
+        assertRequestSigner(
+          domain,
+          request,
+          bend(signedRequest, (r, s, v) => [r, N - s, v === 27 ? 28 : 27]),
+          node.address,
+        ),
+      ).rejects.toThrow("signature is malleable");
       // Fields viem cannot encode are malformed, as they were through viem's typed-data path.
       await expect(
         assertResponseSigner(domain, { ...response, units: 1n << 64n }, good, node.address),

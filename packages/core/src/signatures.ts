@@ -50,12 +50,22 @@ export async function signResponse(
   });
 }
 
-async function recover(recovering: () => Promise<Address>): Promise<Address> {
+/** Half secp256k1's group order: a signature whose s is above it is the malleated twin of a low-s one. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const COMPACT = /^0x[0-9a-fA-F]{130}$/;
+
+async function recover(signature: Hex, recovering: () => Promise<Address>): Promise<Address> {
+  let signer: Address;
   try {
-    return await recovering();
+    signer = await recovering();
   } catch (cause) {
     throw new InvalidSignatureError("signature is malformed", { cause });
   }
+  // Recovery alone takes (r, N - s) with the other recovery bit as the same signer; the contracts (OpenZeppelin's
+  // ECDSA) refuse it, so a receipt or request carrying it would be no evidence on-chain: refused here as well.
+  if (COMPACT.test(signature) && BigInt(`0x${signature.slice(66, 130)}`) > HALF_N)
+    throw new InvalidSignatureError("signature is malleable: its s is in the upper half");
+  return signer;
 }
 
 export function recoverRequestSigner(
@@ -63,7 +73,7 @@ export function recoverRequestSigner(
   fields: SignedRequestFields,
   signature: Hex,
 ): Promise<Address> {
-  return recover(() => recoverDigestSigner(requestDigest(domain, fields), signature));
+  return recover(signature, () => recoverDigestSigner(requestDigest(domain, fields), signature));
 }
 
 export function recoverResponseSigner(
@@ -71,7 +81,7 @@ export function recoverResponseSigner(
   fields: SignedResponseFields,
   signature: Hex,
 ): Promise<Address> {
-  return recover(() => recoverDigestSigner(responseDigest(domain, fields), signature));
+  return recover(signature, () => recoverDigestSigner(responseDigest(domain, fields), signature));
 }
 
 /** Throws `InvalidSignatureError` unless `signature` over the request was made by `expected`. */

@@ -22,6 +22,8 @@ const CHAIN_ID = 31_337;
 const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKeys = [privateKeyToAccount(generatePrivateKey()), privateKeyToAccount(generatePrivateKey())];
+/** secp256k1's group order. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const NOW_S = BigInt(Math.floor(Date.now() / 1000));
 
 describe("the gateway in front of nodes that misbehave", () => {
@@ -155,6 +157,17 @@ describe("the gateway in front of nodes that misbehave", () => {
       },
     ],
     ["another node's key (node 2's signer, on node 1's stack)", { kind: "forged", signer: nodeKeys[1]! }],
+    [
+      "a malleated (high-s) signature that recovers to the node",
+      {
+        kind: "bent",
+        bend: (signature: Hex) => {
+          const s = N - BigInt(`0x${signature.slice(66, 130)}`);
+          const v = signature.endsWith("1b") ? "1c" : "1b";
+          return `${signature.slice(0, 66)}${s.toString(16).padStart(64, "0")}${v}` as Hex;
+        },
+      },
+    ],
   ] as [string, NodeScript][])
     it(`refuses a receipt with ${what}: stack retired, nothing kept, the node out of rotation`, async () => {
       scripts[0] = () => script;
