@@ -90,6 +90,7 @@ export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
 export { type LeafProof, parseLeafProof } from "./leafProof.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
+export { privateKeyAccount } from "./privateKeyAccount.js";
 export {
   findReceiptFraud,
   findSettledLeafFraud,

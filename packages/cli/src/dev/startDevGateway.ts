@@ -1,9 +1,8 @@
 import { join } from "node:path";
-import type { Logger } from "@atoma/core";
+import { type Logger, privateKeyAccount } from "@atoma/core";
 import { parseProxyConfig, startGateway } from "@atoma/proxy";
 import type { Network } from "@atoma/sdk";
 import { type Hex, parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import type { ServiceStack } from "../lifecycle.js";
 
 /**
@@ -39,7 +38,7 @@ export async function startDevGateway(
   services: ServiceStack,
   logger: Logger,
 ): Promise<DevGateway> {
-  const account = privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY);
+  const account = privateKeyAccount(DEV_GATEWAY_PRIVATE_KEY);
   if ((await options.balanceOf(account.address)) === 0n)
     await options.fund(account.address, parseEther("1000000"), parseEther("1000"));
   const config = parseProxyConfig(
