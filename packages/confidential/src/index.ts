@@ -1,5 +1,21 @@
 export { bytesEqual, fromHex, type HexString, toHex } from "./bytes.js";
 export {
+  CONFIDENTIAL_FIELD,
+  CONFIDENTIAL_VERSION,
+  ConfidentialAnswerReader,
+  type ConfidentialEnvelope,
+  type ConfidentialRequestContext,
+  confidentialContext,
+  isConfidentialBody,
+  readConfidentialEnvelope,
+  SEALED_ANSWER_OBJECT,
+  SEALED_CHUNK_OBJECT,
+  SEALED_END_OBJECT,
+  type SealedAnswer,
+  sealConfidentialRequest,
+  sealedChunkHex,
+} from "./confidentialRequest.js";
+export {
   createDevAuthority,
   type DevAttestationKey,
   type DevAuthority,

@@ -1,6 +1,9 @@
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
+import { attestationRoute } from "../confidential/attestationRoute.js";
+import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
+import { startEpochAttester } from "../confidential/epochAttester.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
@@ -14,6 +17,19 @@ import { StackOwners } from "./stackOwners.js";
 export interface StackApiOptions {
   /** Unix milliseconds (tests move time). @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * Confidential compute (security level 3): serves `GET /v1/attestation`, re-attests each epoch, and opens
+   * sealed requests with this object's key. Its signing address must be the node's.
+   */
+  confidential?:
+    | {
+        compute: ConfidentialCompute;
+        /** The network's epoch. @default the chain's time in days */
+        epoch?: (() => Promise<bigint>) | undefined;
+        /** How often the epoch is checked (ms). @default 15 000 */
+        epochPollMs?: number | undefined;
+      }
+    | undefined;
 }
 
 function contract(context: NodeContext, name: string): Address {
@@ -53,6 +69,7 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     logger: context.logger.child({ module: "stack-api" }),
     metrics: context.metrics,
     now,
+    confidential: options.confidential?.compute,
   };
 }
 
@@ -69,6 +86,14 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     }
     const api = await createStackApi(context, options);
     const engine = api.engine;
+    const confidential = options.confidential;
+    if (
+      confidential &&
+      confidential.compute.signingAddress.toLowerCase() !== context.account.address.toLowerCase()
+    )
+      throw new ConfigError("the confidential compute's signing address is not this node's");
+    let attester: ReturnType<typeof startEpochAttester> | undefined;
+    const DAY = 86_400n;
     return {
       name: "stack-api",
       eventSources: [stackEvents(api.stackManager, api.nodeId)],
@@ -80,7 +105,18 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           chainId: context.config.chain.chainId,
           settlementManager: context.config.chain.contracts.SettlementManager,
         });
+        if (confidential) attestationRoute(app, confidential.compute);
       },
+      start: async () => {
+        if (!confidential) return;
+        attester = startEpochAttester(confidential.compute, {
+          epoch: confidential.epoch ?? (async () => (await context.seat.now()) / DAY),
+          pollMs: confidential.epochPollMs,
+          logger: api.logger,
+        });
+        await attester.ready;
+      },
+      stop: async () => attester?.stop(),
       healthChecks: [
         {
           name: "engine",

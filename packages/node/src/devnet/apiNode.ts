@@ -3,7 +3,7 @@ import type { DevNode } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { getStack } from "../accounting/stacks.js";
-import { stackApiPart } from "../api/stackApiPart.js";
+import { type StackApiOptions, stackApiPart } from "../api/stackApiPart.js";
 import { type AtomaNode, createNode } from "../service/createNode.js";
 import { type DevnetEndpoint, devNodeConfig } from "./devNodeConfig.js";
 import { DevnetTimeoutError } from "./devnetTimeoutError.js";
@@ -26,6 +26,8 @@ export interface ApiNodeOptions {
   port?: number | undefined;
   /** Where the node logs. @default silentLogger */
   logger?: Logger | undefined;
+  /** Run as a confidential node (security level 3) with these keys and evidence. */
+  confidential?: StackApiOptions["confidential"];
 }
 
 /**
@@ -52,7 +54,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
       account: options.node.signerAccount,
       engine: options.engine,
       logger: options.logger,
-      parts: [stackApiPart({ now: options.now })],
+      parts: [stackApiPart({ now: options.now, confidential: options.confidential })],
     },
     config,
   );
