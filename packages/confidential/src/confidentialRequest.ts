@@ -1,3 +1,4 @@
+import { SEALED_ANSWER_OBJECT } from "@atoma/core";
 import { fromHex, type HexString, toHex } from "./bytes.js";
 import { AttestationMalformedError } from "./errors.js";
 import { type SealedRequest, sealRequest } from "./hpke.js";
@@ -16,7 +17,7 @@ export interface ConfidentialEnvelope {
 }
 
 /** The `object` of a sealed answer, of one sealed stream chunk, and the plaintext of a stream's last chunk. */
-export const SEALED_ANSWER_OBJECT = "atoma.confidential.answer";
+export { SEALED_ANSWER_OBJECT };
 export const SEALED_CHUNK_OBJECT = "atoma.confidential.chunk";
 export const SEALED_END_OBJECT = "atoma.confidential.end";
 

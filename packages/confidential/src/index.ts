@@ -1,3 +1,9 @@
+export {
+  type AttestationCheck,
+  type AttestationCheckName,
+  type AttestationReport,
+  checkAttestation,
+} from "./attestationReport.js";
 export { bytesEqual, fromHex, type HexString, toHex } from "./bytes.js";
 export {
   CONFIDENTIAL_FIELD,
@@ -94,4 +100,5 @@ export {
   type AttestationPolicy,
   type AttestationVerdict,
   verifyAttestation,
+  verifyEvidenceQuote,
 } from "./verify.js";
