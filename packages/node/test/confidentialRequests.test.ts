@@ -4,7 +4,6 @@ import { join } from "node:path";
 import {
   type AttestationEvidence,
   type AttestationPolicy,
-  type ConfidentialAnswerReader,
   createDevAuthority,
   generateEncryptionKeyPair,
   type HexString,
