@@ -63,6 +63,8 @@ let nextNonce = 0n;
 const logLines: string[] = [];
 /** Answer texts the client read after opening them: they must not appear on the node either. */
 const answers: string[] = [];
+/** Stacks whose task does not take sealed requests (below security level 3). */
+const plainOnly = new Set<bigint>();
 
 beforeAll(async () => {
   network = await startStackNetwork();
@@ -78,6 +80,7 @@ beforeAll(async () => {
   const compute = new ConfidentialCompute({
     source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
     signingAddress: registered.signerAccount.address,
+    acceptsStack: async (id) => !plainOnly.has(id),
   });
   ({ node } = apiNode({
     network,
@@ -286,6 +289,16 @@ describe("confidential requests on a dev-attested node", () => {
     });
     const res = await post(await sign(sealed.body as unknown as Record<string, unknown>, nonce, deadline));
     expect(await errorOf(res)).toMatchObject({ status: 413, code: "request_too_large" });
+  });
+
+  it("refuses a sealed request on a stack whose task does not take them, spending nothing", async () => {
+    plainOnly.add(stackId);
+    try {
+      const { res } = await sendSealed(chat(`${MARKER} level`));
+      expect(await errorOf(res)).toMatchObject({ status: 400, code: "confidential_unsupported" });
+    } finally {
+      plainOnly.delete(stackId);
+    }
   });
 
   it("refuses a malformed envelope (extra clear field) with 400", async () => {

@@ -33,6 +33,11 @@ export interface ConfidentialComputeOptions {
   quoteBurst?: number | undefined;
   /** How many nonce answers are kept, so asking again for the same nonce costs no quote. @default 1024 */
   nonceCacheSize?: number | undefined;
+  /**
+   * Whether a stack may carry sealed requests: its task is at security level 3, where Sampling Consensus does not
+   * re-run requests (an attester would judge a sealed body an invalid request). @default every stack
+   */
+  acceptsStack?: ((stackId: bigint) => Promise<boolean>) | undefined;
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
 }
@@ -47,6 +52,7 @@ export class ConfidentialCompute {
   readonly source: EvidenceSource;
   readonly signingAddress: Address;
   readonly replays = new ReplayGuard();
+  readonly acceptsStack: (stackId: bigint) => Promise<boolean>;
   readonly #logger: Logger;
   readonly #budget: QuoteBudget;
   readonly #cacheSize: number;
@@ -59,6 +65,7 @@ export class ConfidentialCompute {
     this.source = options.source;
     this.signingAddress = options.signingAddress;
     this.#keys = options.keys;
+    this.acceptsStack = options.acceptsStack ?? (async () => true);
     this.#logger = (options.logger ?? silentLogger).child({ module: "confidential" });
     this.#budget = new QuoteBudget(options.quotesPerSecond ?? 2, options.quoteBurst ?? 8, options.now);
     this.#cacheSize = options.nonceCacheSize ?? 1024;

@@ -27,7 +27,8 @@ export interface OpenedConfidential {
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
- * When the signed body is a confidential envelope (`{ atoma_confidential: { v, enc, ciphertext } }`): refuses an
+ * When the signed body is a confidential envelope (on a node with confidential compute, for a stack whose task
+ * takes them, else `ConfidentialUnsupportedError`, 400) (`{ atoma_confidential: { v, enc, ciphertext } }`): refuses an
  * encapsulated key another signed request already used (`ConfidentialReplayedError`, 409), opens the ciphertext
  * with the node's key under this request's stack, nonce, deadline and path (`ConfidentialUndecryptableError`, 400
  * when it does not open: sealed to another key, for another request, or changed), and returns the body inside.
@@ -41,7 +42,8 @@ export async function openConfidential(
 ): Promise<OpenedConfidential | undefined> {
   if (!isConfidentialBody(body)) return undefined;
   const confidential = api.confidential;
-  if (!confidential) throw new ConfidentialUnsupportedError();
+  if (!confidential || !(await confidential.acceptsStack(envelope.stackId)))
+    throw new ConfidentialUnsupportedError();
   let sealed: ReturnType<typeof readConfidentialEnvelope>;
   try {
     sealed = readConfidentialEnvelope(body);
