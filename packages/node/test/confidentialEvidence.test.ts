@@ -18,13 +18,16 @@ import {
   verifyAttestation,
   verifyTdxQuote,
 } from "@atoma/confidential";
+import { type Logger, silentLogger } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobStore } from "../src/blobs/blobStore.js";
 import { attestationRoute } from "../src/confidential/attestationRoute.js";
 import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
+import { startEpochAttester } from "../src/confidential/epochAttester.js";
 import { EvidenceSourceError } from "../src/confidential/errors.js";
 import { devEvidenceSource, type EvidenceSource } from "../src/confidential/evidenceSource.js";
 import { tsmEvidenceSource } from "../src/confidential/tsmEvidenceSource.js";
+import { waitFor } from "../src/devnet/waitFor.js";
 import { createHttpApp } from "../src/http/createHttpApp.js";
 import type { NodeApp } from "../src/http/nodeEnv.js";
 
@@ -174,6 +177,49 @@ describe("dev evidence, epochs and key rotation", () => {
         freshness: { kind: "epoch", epoch: 8n },
       }),
     ).rejects.toBeInstanceOf(ReportDataMismatchError);
+  });
+});
+
+describe("re-attestation each epoch", () => {
+  it("attests at start, again when the epoch moves on, and retries after a failed attempt", async () => {
+    const authority = await createDevAuthority();
+    const dev = devEvidenceSource(await issueDevAttestationKey(authority), MEASURED);
+    let failing = false;
+    const flaky: EvidenceSource = {
+      kind: "dev",
+      produce: async (reportData, key) => {
+        if (failing) throw new EvidenceSourceError("the TEE is busy");
+        return dev.produce(reportData, key);
+      },
+    };
+    const compute = new ConfidentialCompute({ source: flaky, signingAddress: NODE });
+    let epoch = 1n;
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_: unknown, message: string) => warnings.push(message),
+    } as unknown as Logger;
+    const attester = startEpochAttester(compute, { epoch: async () => epoch, pollMs: 10, logger });
+    try {
+      await attester.ready;
+      expect(compute.epochEvidence?.epoch).toBe(1n);
+      failing = true;
+      epoch = 2n;
+      await waitFor("a failed attempt", async () => warnings.length > 0, 5_000);
+      expect(compute.epochEvidence?.epoch).toBe(1n);
+      failing = false;
+      await waitFor("epoch 2 evidence", async () => compute.epochEvidence?.epoch === 2n, 5_000);
+      const policy: AttestationPolicy = {
+        measurements: [{ label: "dev", ...MEASURED }],
+        dev: { rootCertificatePem: authority.rootCertificatePem },
+      };
+      await verifyAttestation(compute.epochEvidence!.evidence, policy, {
+        signingAddress: NODE,
+        freshness: { kind: "epoch", epoch: 2n },
+      });
+    } finally {
+      attester.stop();
+    }
   });
 });
 

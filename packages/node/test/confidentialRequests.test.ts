@@ -59,6 +59,7 @@ let stackId: bigint;
 let domain: TypedDataDomain;
 let policy: AttestationPolicy;
 let nodeKey: HexString;
+let compute: ConfidentialCompute;
 let nextNonce = 0n;
 const logLines: string[] = [];
 /** Answer texts the client read after opening them: they must not appear on the node either. */
@@ -77,7 +78,7 @@ beforeAll(async () => {
     measurements: [{ label: "dev", ...MEASURED }],
     dev: { rootCertificatePem: authority.rootCertificatePem },
   };
-  const compute = new ConfidentialCompute({
+  compute = new ConfidentialCompute({
     source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
     signingAddress: registered.signerAccount.address,
     acceptsStack: async (id) => !plainOnly.has(id),
@@ -315,6 +316,27 @@ describe("confidential requests on a dev-attested node", () => {
       status: 400,
       code: "confidential_envelope_invalid",
     });
+  });
+
+  it("after a key rotation, serves evidence for the new key; a request sealed to the old one gets 400", async () => {
+    const oldKey = nodeKey;
+    const rotated = await compute.rotateKey();
+    expect(rotated?.encryptionPublicKey).not.toBe(oldKey);
+    const epoch = (await (await fetch(new URL("/v1/attestation", node.url))).json()) as {
+      evidence: AttestationEvidence;
+    };
+    const verdict = await verifyAttestation(parseEvidence(epoch.evidence), policy, {
+      signingAddress: registered.signerAccount.address,
+      freshness: { kind: "epoch", epoch: 1n },
+    });
+    expect(verdict.binding.encryptionPublicKey).toBe(rotated?.encryptionPublicKey);
+    const stale = await sendSealed(chat(`${MARKER} stale key`), oldKey);
+    expect(await errorOf(stale.res)).toMatchObject({ status: 400, code: "confidential_undecryptable" });
+    nodeKey = verdict.binding.encryptionPublicKey;
+    const fresh = await sendSealed(chat(`${MARKER} new key`));
+    expect(fresh.res.status).toBe(200);
+    const { atoma, ...answer } = (await fresh.res.json()) as Record<string, unknown> & { atoma: unknown };
+    expect(fresh.reader.openAnswer(answer).sealed.chunks).toHaveLength(1);
   });
 
   it("stores, logs and publishes nothing of a confidential prompt or answer in clear", async () => {
