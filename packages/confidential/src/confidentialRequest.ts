@@ -1,5 +1,5 @@
 import { SEALED_ANSWER_OBJECT } from "@atoma/core";
-import { fromHex, type HexString, toHex } from "./bytes.js";
+import { fromHex, type HexString } from "./bytes.js";
 import { AttestationMalformedError } from "./errors.js";
 import { type SealedRequest, sealRequest } from "./hpke.js";
 import type { ResponseOpener } from "./responseStream.js";
@@ -141,5 +141,3 @@ export async function sealConfidentialRequest(
     reader: new ConfidentialAnswerReader(response),
   };
 }
-
-export const sealedChunkHex = (bytes: Uint8Array): HexString => toHex(bytes);

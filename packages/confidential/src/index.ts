@@ -19,7 +19,6 @@ export {
   SEALED_END_OBJECT,
   type SealedAnswer,
   sealConfidentialRequest,
-  sealedChunkHex,
 } from "./confidentialRequest.js";
 export {
   createDevAuthority,

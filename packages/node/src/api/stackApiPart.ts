@@ -3,6 +3,7 @@ import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
 import { attestationRoute } from "../confidential/attestationRoute.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
+import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
 import { startEpochAttester } from "../confidential/epochAttester.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
@@ -86,7 +87,15 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     }
     const api = await createStackApi(context, options);
     const engine = api.engine;
-    const confidential = options.confidential;
+    // Given in code (tests, embedders), or as `confidential.*` configures it.
+    const configured = options.confidential
+      ? undefined
+      : confidentialFromConfig(context.config, context.account.address, context.logger);
+    const confidential: StackApiOptions["confidential"] =
+      options.confidential ??
+      (configured
+        ? { compute: configured, epochPollMs: context.config.confidential.epochPollMs }
+        : undefined);
     if (
       confidential &&
       confidential.compute.signingAddress.toLowerCase() !== context.account.address.toLowerCase()

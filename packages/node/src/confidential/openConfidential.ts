@@ -67,7 +67,7 @@ export async function openConfidential(
     throw new ConfidentialUndecryptableError({ cause: error });
   }
   // Only a request that opened is remembered: a copy sealed for another request cannot block the real one.
-  confidential.replays.record(sealed.enc, owner, envelope.deadline);
+  confidential.replays.record(sealed.enc, owner, envelope.deadline, nowSeconds);
   let inner: unknown;
   try {
     inner = JSON.parse(utf8.decode(opened.plaintext));

@@ -13,9 +13,9 @@ export class ReplayGuard {
     return seen !== undefined && seen.deadline >= nowSeconds && seen.owner !== owner;
   }
 
-  record(enc: string, owner: string, deadline: bigint): void {
+  record(enc: string, owner: string, deadline: bigint, nowSeconds: bigint): void {
     this.#seen.set(enc.toLowerCase(), { owner, deadline });
-    if (this.#seen.size % 256 === 0) this.prune(BigInt(Math.floor(Date.now() / 1000)));
+    if (this.#seen.size % 256 === 0) this.prune(nowSeconds);
   }
 
   prune(nowSeconds: bigint): void {
