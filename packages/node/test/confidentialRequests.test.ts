@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -339,6 +339,69 @@ describe("confidential requests on a dev-attested node", () => {
     expect(fresh.reader.openAnswer(answer).sealed.chunks).toHaveLength(1);
   });
 
+  it("a node whose [confidential] section names a dev key file serves evidence and answers sealed requests", async () => {
+    const [second] = (await network.registerNodes(1)) as [RegisteredNode];
+    const task = await network.newTask([second]);
+    await network.nextEpoch();
+    const authority = await createDevAuthority();
+    const keyFile = join(root, "configured-dev-key.json");
+    writeFileSync(
+      keyFile,
+      JSON.stringify({ ...(await issueDevAttestationKey(authority)), measurements: MEASURED }),
+    );
+    const configured = apiNode({
+      network,
+      node: second,
+      engine,
+      model,
+      dataDir: join(root, "configured"),
+      confidentialConfig: { kind: "dev", devKeyFile: keyFile },
+    }).node;
+    await configured.start();
+    try {
+      const bought = await network.buy(owner.ctx, task, 10_000n);
+      await waitForStack(configured, bought.stackId);
+      const nonces = new NonceStore();
+      const nonce = nonces.issue();
+      const res = await fetch(new URL(`/v1/attestation?nonce=${nonce}`, configured.url));
+      const verdict = await verifyAttestation(
+        parseEvidence(((await res.json()) as { evidence: unknown }).evidence),
+        { measurements: [MEASURED], dev: { rootCertificatePem: authority.rootCertificatePem } },
+        { signingAddress: second.signerAccount.address, freshness: { kind: "nonce", nonce }, nonces },
+      );
+      const deadline = deadlineSoon();
+      const sealed = await sealConfidentialRequest(
+        verdict.binding.encryptionPublicKey,
+        chat(`${MARKER} configured`),
+        {
+          stackId: bought.stackId,
+          nonce: 0n,
+          deadline,
+          path: CHAT,
+        },
+      );
+      const signed = await signStackRequest(owner.account, domain, {
+        stackId: bought.stackId,
+        body: sealed.body as unknown as Record<string, unknown>,
+        nonce: 0n,
+        deadline,
+        maxUnits: 10_000n,
+      });
+      const answer = await fetch(new URL(CHAT, configured.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...signed.headers },
+        body: signed.json,
+      });
+      expect(answer.status).toBe(200);
+      const { atoma, ...rest } = (await answer.json()) as Record<string, unknown> & {
+        atoma: { response_hash: string };
+      };
+      expect(responseHash(sealed.reader.openAnswer(rest).sealed)).toBe(atoma.response_hash);
+    } finally {
+      await configured.stop();
+    }
+  });
+
   it("stores, logs and publishes nothing of a confidential prompt or answer in clear", async () => {
     // Control: an ordinary request's prompt is found by the same search.
     const plain = await post(await sign(chat(`Plain ${CONTROL}`), nextNonce, deadlineSoon()));
@@ -363,7 +426,7 @@ describe("confidential requests on a dev-attested node", () => {
         else files.push(path);
       }
     };
-    walk(join(root, "node"));
+    walk(root);
     const stored = Buffer.concat(files.map((f) => readFileSync(f)));
     const logs = logLines.join("\n");
     expect(files.some((f) => f.includes("blob"))).toBe(true);

@@ -70,8 +70,18 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     logger: context.logger.child({ module: "stack-api" }),
     metrics: context.metrics,
     now,
-    confidential: options.confidential?.compute,
+    // Given in code (tests, embedders), or as `confidential.*` configures it: the one the route and requests share.
+    confidential: confidentialOf(context, options),
   };
+}
+
+function confidentialOf(context: NodeContext, options: StackApiOptions): ConfidentialCompute | undefined {
+  const compute =
+    options.confidential?.compute ??
+    confidentialFromConfig(context.config, context.account.address, context.logger);
+  if (compute && compute.signingAddress.toLowerCase() !== context.account.address.toLowerCase())
+    throw new ConfigError("the confidential compute's signing address is not this node's");
+  return compute;
 }
 
 /**
@@ -87,20 +97,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     }
     const api = await createStackApi(context, options);
     const engine = api.engine;
-    // Given in code (tests, embedders), or as `confidential.*` configures it.
-    const configured = options.confidential
-      ? undefined
-      : confidentialFromConfig(context.config, context.account.address, context.logger);
-    const confidential: StackApiOptions["confidential"] =
-      options.confidential ??
-      (configured
-        ? { compute: configured, epochPollMs: context.config.confidential.epochPollMs }
-        : undefined);
-    if (
-      confidential &&
-      confidential.compute.signingAddress.toLowerCase() !== context.account.address.toLowerCase()
-    )
-      throw new ConfigError("the confidential compute's signing address is not this node's");
+    const confidential = api.confidential;
     let attester: ReturnType<typeof startEpochAttester> | undefined;
     const DAY = 86_400n;
     return {
@@ -114,13 +111,13 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           chainId: context.config.chain.chainId,
           settlementManager: context.config.chain.contracts.SettlementManager,
         });
-        if (confidential) attestationRoute(app, confidential.compute);
+        if (confidential) attestationRoute(app, confidential);
       },
       start: async () => {
         if (!confidential) return;
-        attester = startEpochAttester(confidential.compute, {
-          epoch: confidential.epoch ?? (async () => (await context.seat.now()) / DAY),
-          pollMs: confidential.epochPollMs,
+        attester = startEpochAttester(confidential, {
+          epoch: options.confidential?.epoch ?? (async () => (await context.seat.now()) / DAY),
+          pollMs: options.confidential?.epochPollMs ?? context.config.confidential.epochPollMs,
           logger: api.logger,
         });
         await attester.ready;

@@ -4,6 +4,7 @@ import type { Logger } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { getStack } from "../accounting/stacks.js";
 import { type StackApiOptions, stackApiPart } from "../api/stackApiPart.js";
+import type { NodeConfigInput } from "../config/schema.js";
 import { type AtomaNode, createNode } from "../service/createNode.js";
 import { type DevnetEndpoint, devNodeConfig } from "./devNodeConfig.js";
 import { DevnetTimeoutError } from "./devnetTimeoutError.js";
@@ -28,6 +29,8 @@ export interface ApiNodeOptions {
   logger?: Logger | undefined;
   /** Run as a confidential node (security level 3) with these keys and evidence. */
   confidential?: StackApiOptions["confidential"];
+  /** Or as the `[confidential]` section of its configuration says. */
+  confidentialConfig?: NodeConfigInput["confidential"];
 }
 
 /**
@@ -47,6 +50,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
     node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000, port: options.port ?? 0 },
     model: { path: options.model.path, id: options.model.id },
     limits: { maxPromptTokens: 200, ...options.limits },
+    ...(options.confidentialConfig ? { confidential: options.confidentialConfig } : {}),
     ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema } } : {}),
   });
   const node = createNode(
