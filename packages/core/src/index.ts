@@ -112,6 +112,7 @@ export {
   reproducibleResult,
   responseHash,
   resultBytes,
+  SEALED_ANSWER_OBJECT,
 } from "./responseResult.js";
 export { deriveSeed, MAX_SEED } from "./seed.js";
 export {
