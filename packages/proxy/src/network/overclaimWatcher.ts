@@ -178,44 +178,79 @@ export class OverclaimWatcher {
       );
       return;
     }
-    // Only a leaf past every request the gateway signed (answered or not: a node may withhold the receipt of one
-    // it committed, and answer the challenge with the gateway's own signature) is one the node cannot prove.
-    let leafIndex = stack.signedBelowNonce;
-    if (stack.nextNonce > leafIndex) leafIndex = stack.nextNonce;
-    if (last && last.fields.leafIndex + 1n > leafIndex) leafIndex = last.fields.leafIndex + 1n;
-    if (leafIndex >= count) leafIndex = this.#overBound(stack, last?.fields.leafIndex, claimed - held, count);
-    if (leafIndex >= count) {
+    const leaves = await this.#receiptless(stack, last?.fields.leafIndex, claimed - held, count);
+    if (leaves.length === 0) {
       this.#onChallenge?.("index", "unprovable");
       this.#logger.warn(
         seen,
-        "a node claimed more units than the gateway's receipts show, on requests the gateway signed but holds no receipt for: nothing to challenge",
+        "a node claimed more units than the gateway's receipts show, within the bounds it signed for the leaves it holds no receipt for: nothing to challenge",
       );
       return;
     }
-    const opened = await challengeLeafIndex(this.#chain, { stackId, leafIndex });
-    this.#open.set(opened.challengeId, {
-      kind: "index",
-      stackId,
-      nodeId,
-      answerDeadline: opened.answerDeadline,
-    });
-    this.#onChallenge?.("index", "opened");
-    this.#logger.error(
-      { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
-      "a node settled leaves past every request the gateway signed: challenged by index",
-    );
+    for (const [i, leafIndex] of leaves.entries()) {
+      let opened: Awaited<ReturnType<typeof challengeLeafIndex>>;
+      try {
+        opened = await challengeLeafIndex(this.#chain, { stackId, leafIndex });
+      } catch (error) {
+        // The first refusal is the contract's word on the stack (the caller logs it); a later one is the cap.
+        if (i === 0) throw error;
+        this.#logger.warn(
+          { ...seen, leafIndex: String(leafIndex), err: error },
+          "a further index challenge was refused",
+        );
+        return;
+      }
+      this.#open.set(opened.challengeId, {
+        kind: "index",
+        stackId,
+        nodeId,
+        answerDeadline: opened.answerDeadline,
+      });
+      this.#onChallenge?.("index", "opened");
+      this.#logger.error(
+        { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
+        "a node settled more than the gateway's receipts and signed bounds allow: challenged by index",
+      );
+    }
   }
 
   /**
-   * The first leaf the gateway signed but holds no receipt for, when the units claimed above its receipts exceed
-   * what those leaves may claim under the bounds it signed (each at most `signedMaxUnits`): some such leaf claims
-   * more than its signed bound, which the node cannot prove. Else `count` (nothing provable). A stack signed before
-   * bounds were recorded (`signedMaxUnits` 0) has nothing to go by.
+   * The leaves to challenge by index among those past the last accepted receipt (`lastReceipted`) that the
+   * settlement counts: the first the gateway never signed (the node cannot show a signature for it: gap leaves
+   * between signed ones included), alone; else, when the units claimed above the receipts (`excess`) exceed the
+   * sum of the bounds signed at each of them (a set: each nonce its own), every one of them, the last first (some
+   * leaf claims more than its request allowed); else none (the node could prove each). A stack signed before
+   * bounds were kept per nonce goes by its high-water marks (`signedBelowNonce`, `signedMaxUnits`).
    */
-  #overBound(stack: WatchedStack, lastReceipted: bigint | undefined, excess: bigint, count: bigint): bigint {
+  async #receiptless(
+    stack: WatchedStack,
+    lastReceipted: bigint | undefined,
+    excess: bigint,
+    count: bigint,
+  ): Promise<bigint[]> {
     const first = lastReceipted === undefined ? 0n : lastReceipted + 1n;
-    if (stack.signedMaxUnits === 0n || first >= count) return count;
-    return excess > (count - first) * stack.signedMaxUnits ? first : count;
+    if (first >= count) return [];
+    const bounds = await this.#pool.signedBounds(stack.stackId);
+    const legacy = bounds.size === 0;
+    const boundAt = (i: bigint): bigint | "unsigned" | "unbounded" => {
+      const bound = bounds.get(i);
+      if (bound !== undefined) return bound;
+      if (!legacy || i >= stack.signedBelowNonce) return "unsigned";
+      return stack.signedMaxUnits === 0n ? "unbounded" : stack.signedMaxUnits;
+    };
+    // Past `first` plus every nonce signed, a leaf is one the gateway never signed: the scan ends there.
+    const scanEnd = first + BigInt(Math.max(bounds.size, Number(stack.signedBelowNonce))) + 1n;
+    const end = count < scanEnd ? count : scanEnd;
+    const leaves: bigint[] = [];
+    let allowed = 0n;
+    for (let i = first; i < end; i++) {
+      const bound = boundAt(i);
+      if (bound === "unsigned") return [i];
+      if (bound === "unbounded") return [];
+      allowed += bound;
+      leaves.push(i);
+    }
+    return excess > allowed ? leaves.reverse() : [];
   }
 
   /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */

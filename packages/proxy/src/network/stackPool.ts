@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type ChainContext, closeStack, getStack, StackStatus } from "@atoma/chain";
-import { type Logger, silentLogger } from "@atoma/core";
-import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
+import { type ChainContext, closeStack, getStack, proveReceiptFraud, StackStatus } from "@atoma/chain";
+import { type Logger, requestHash, silentLogger } from "@atoma/core";
+import {
+  boughtStack,
+  findKeptReceiptFraud,
+  type KeptReceipt,
+  type NodePick,
+  type PendingRequest,
+} from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import { applyJournalRecord } from "../db/applyJournal.js";
@@ -259,14 +265,99 @@ export class StackPool {
    * Records, before it is sent, that the gateway signed the stack's request at `nonce`: a node holding that
    * signature can answer a challenge of the leaf, so the watcher never challenges it by index.
    */
-  async markSigned(stackId: bigint, nonce: bigint, maxUnits?: bigint): Promise<void> {
+  async markSigned(
+    stackId: bigint,
+    nonce: bigint,
+    maxUnits?: bigint,
+    request?: { path: string; json: string; headers: Record<string, string> },
+  ): Promise<void> {
     await this.#record({
       kind: "signed",
       stackId: String(stackId),
       nonce: String(nonce),
       ...(maxUnits === undefined ? {} : { maxUnits: String(maxUnits) }),
+      ...(request === undefined ? {} : { request }),
       atMs: this.#o.now(),
     });
+  }
+
+  /**
+   * The requests signed on the stack past its last accepted receipt that no receipt answers (the node withheld
+   * it, or failed first): resent unchanged before the stack's next nonce is signed.
+   */
+  async pendingRequests(stackId: bigint, afterLeaf: bigint | undefined): Promise<PendingRequest[]> {
+    await this.#journal?.flush();
+    const rows = await this.#db
+      .selectFrom("signed_requests as s")
+      .where("s.stack_id", "=", stackId)
+      .$if(afterLeaf !== undefined, (q) => q.where("s.nonce", ">", afterLeaf ?? 0n))
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("receipts as r")
+              .whereRef("r.stack_id", "=", "s.stack_id")
+              .whereRef("r.leaf_index", "=", "s.nonce")
+              .select("r.leaf_index"),
+          ),
+        ),
+      )
+      .select(["s.nonce", "s.max_units", "s.path", "s.json", "s.headers"])
+      .orderBy("s.nonce")
+      .execute();
+    return rows.flatMap((row) => {
+      if (row.path === null || row.json === null || row.headers === null) return [];
+      const headers = row.headers;
+      const reqHash = requestHashOf(row.json);
+      return [
+        {
+          path: row.path,
+          signed: { reqHash, nonce: row.nonce, maxUnits: row.max_units, headers, json: row.json },
+        },
+      ];
+    });
+  }
+
+  /** The unit bound the gateway signed at each nonce of the stack (the largest, where a nonce was signed again). */
+  async signedBounds(stackId: bigint): Promise<Map<bigint, bigint>> {
+    const rows = await this.#db
+      .selectFrom("signed_requests")
+      .where("stack_id", "=", stackId)
+      .select(["nonce", "max_units"])
+      .execute();
+    return new Map(rows.map((row) => [row.nonce, row.max_units]));
+  }
+
+  /** Every receipt kept for the stack, refused ones included, in leaf order. */
+  async receiptsOf(stackId: bigint): Promise<{ receipt: KeptReceipt; refused: boolean }[]> {
+    await this.#journal?.flush();
+    const rows = await this.#db
+      .selectFrom("receipts")
+      .where("stack_id", "=", stackId)
+      .select(["receipt", "refused"])
+      .orderBy("leaf_index")
+      .execute();
+    return rows.map((row) => ({ receipt: receiptFromRow(row.receipt), refused: row.refused }));
+  }
+
+  /**
+   * Proves on-chain, from the receipts kept for the stack, that its node signed what it did not serve
+   * (`findKeptReceiptFraud`: two receipts that cannot both be honest, a running total off, units not the answer's
+   * usage); after any purchase or close under way (one wallet). Resolves to whether a proof went out.
+   */
+  proveFraud(stackId: bigint, stackUnits: bigint): Promise<boolean> {
+    const run = this.#buying.then(async () => {
+      const kept = (await this.receiptsOf(stackId)).map((r) => r.receipt);
+      const evidence = findKeptReceiptFraud(kept, stackUnits);
+      if (!evidence) return false;
+      const proven = await proveReceiptFraud(this.#chain, evidence);
+      this.#logger.error(
+        { stackId: String(stackId), nodeId: String(proven.nodeId), kind: proven.kind, tx: proven.hash },
+        "a node's refused receipt proven fraudulent on-chain: the node is slashed",
+      );
+      return true;
+    });
+    this.#buying = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -297,11 +388,20 @@ export class StackPool {
     this.#refusedUntil.set(nodeId, performance.now() + REFUSED_PURCHASE_MS);
   }
 
-  /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
-  async keepReceipt(receipt: KeptReceipt): Promise<void> {
+  /**
+   * Keeps a receipt the node signed (evidence); an accepted one is where the stack's running total goes on, a
+   * refused one never is (it counts only up to its request's signed bound).
+   */
+  async keepReceipt(receipt: KeptReceipt, accepted = true): Promise<void> {
     const held = this.#held.get(receipt.fields.stackId);
-    if (held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex)) held.last = receipt;
-    await this.#record({ kind: "receipt", receipt: receiptToRow(receipt), atMs: this.#o.now() });
+    if (accepted && held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex))
+      held.last = receipt;
+    await this.#record({
+      kind: "receipt",
+      receipt: receiptToRow(receipt),
+      ...(accepted ? {} : { refused: true }),
+      atMs: this.#o.now(),
+    });
   }
 
   /** The receipt of the stack's highest leaf the gateway holds. */
@@ -369,6 +469,7 @@ export class StackPool {
       .selectFrom("receipts")
       .select("receipt")
       .where("stack_id", "=", stackId)
+      .where("refused", "=", false)
       .orderBy("leaf_index", "desc")
       .limit(1)
       .executeTakeFirst();
@@ -728,6 +829,11 @@ export class StackPool {
   #wakeWaiters(): void {
     for (const wake of [...this.#waiting]) wake();
   }
+}
+
+/** The request hash of a body as stored (the JSON text that was signed and sent). */
+function requestHashOf(json: string) {
+  return requestHash(JSON.parse(json) as Record<string, unknown>);
 }
 
 /** Sorts stacks by their node's tier in the router's ranking. */
