@@ -85,6 +85,7 @@ describe("the gateway in front of nodes that misbehave", () => {
       { firstByteTimeoutMs: 300, cooldownMs: 60_000, resendDelayMs: 10 },
     );
     await opened.db.deleteFrom("receipts").execute();
+    await opened.db.deleteFrom("signed_requests").execute();
     await opened.db.deleteFrom("stacks").execute();
     for (const [i, node] of nodes.entries())
       await opened.db
@@ -164,11 +165,12 @@ describe("the gateway in front of nodes that misbehave", () => {
     expect((await stacks())[0]).toMatchObject({ state: "retired" });
   });
 
-  it("buys and tries no other stack when a node calls one it never answered on exhausted", async () => {
+  // Review 5 LOW-3: with signed bounds an honest node never calls a fresh stack spent, so the node lies: its stack
+  // is retired, the node put aside, and the request served by another node (was: the client told its request
+  // needs more than a stack).
+  it("puts aside a node that calls a stack it never answered on exhausted, and serves on another", async () => {
     scripts[0] = () => ({ kind: "refuse", status: 402, code: "stack_exhausted" });
-    const atNode2 = nodes[1]!.requests.length;
-    await expect(send()).rejects.toMatchObject({ code: "request_exceeds_stack" });
-    expect(nodes[1]!.requests).toHaveLength(atNode2);
+    await expect(send()).resolves.toMatchObject({ nodeId: 2n, fallback: true });
     expect((await stacks())[0]).toMatchObject({ state: "retired" });
     expect(health.available(1n)).toBe(false);
   });
@@ -270,8 +272,9 @@ describe("the gateway in front of nodes that misbehave", () => {
           if (delta?.content) seen.push(delta.content);
         },
       });
-      // Node 1 streamed "Hel", "lo, ", broke, and answered the resend with "Hello, world" in one chunk.
-      expect(nodes[0]!.requests).toHaveLength(before + 2);
+      // Node 1 streamed "Hel", "lo, ", broke, and answered the resend with "Hello, world" in one chunk. (Requests
+      // earlier tests left without a receipt on the stack are resent first, unstreamed.)
+      expect(nodes[0]!.requests.slice(before).filter((r) => r.stream === true)).toHaveLength(2);
       expect(seen.join("")).toBe("Hello, world");
       expect(answer).toMatchObject({ nodeId: 1n, units: 5n, fallback: false });
       expect(answer.atoma).toMatchObject({ leaf_index: "0", cumulative_units: "5" });

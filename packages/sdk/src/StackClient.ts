@@ -2,6 +2,7 @@ import {
   AtomaError,
   type AtomaReceipt,
   atomaDomain,
+  requestHash,
   resultBytes,
   type SignedReceipt,
   type SignedResponseFields,
@@ -181,12 +182,13 @@ export class StackClient {
       (last, r) => (!last || r.fields.leafIndex > last.fields.leafIndex ? r : last),
       undefined,
     );
-    let next = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
+    const next = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
     for (const pending of options.pending ?? []) {
       this.#pending.set(pending.signed.nonce, pending);
       this.#bounds.set(pending.signed.nonce, pending.signed.maxUnits);
-      if (pending.signed.nonce >= next) next = pending.signed.nonce + 1n;
     }
+    // A pending request's nonce is taken by its receipt when the resend brings it, and is free again when the node
+    // refuses it outright.
     this.#nextNonce =
       options.firstNonce !== undefined && options.firstNonce > next ? options.firstNonce : next;
     this.#knowsStack = options.firstNonce !== undefined || this.#kept.length > 0 || this.#pending.size > 0;
@@ -227,6 +229,11 @@ export class StackClient {
   }
 
   async #signAt(nonce: bigint, body: Body, maxUnits: bigint): Promise<SignedStackRequest> {
+    const waiting = this.#pending.get(nonce);
+    if (waiting && waiting.signed.reqHash !== requestHash(body))
+      throw new ClientArgumentError(
+        `nonce ${nonce} carries a request with no receipt yet: send it (again) first; a nonce is never signed for another body`,
+      );
     const deadline = BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
     const signed = await signStackRequest(this.#options.account, this.domain, {
       stackId: this.#options.stackId,
@@ -330,6 +337,10 @@ export class StackClient {
         await this.#exchangeAndVerify(pending.path, pending.signed, read);
       } catch (error) {
         if (transient(error)) throw error;
+        if (refusedOutright(error)) {
+          this.#forget(pending.signed.nonce);
+          continue;
+        }
         if (!expired(pending.signed, error))
           throw new ReceiptWithheldError(pending.signed.nonce, { cause: error });
         // Its deadline passed with no leaf committed (a committed one is answered whatever the deadline): the same
@@ -354,6 +365,17 @@ export class StackClient {
   }
 
   /**
+   * A request the node refused outright (a 4xx about the request itself): not pending, its nonce free for the next
+   * request. A node that committed it anyway holds two signatures there; the receipt of the next, at the same leaf,
+   * is what a settlement of the other is challenged with.
+   */
+  #forget(nonce: bigint): void {
+    this.#pending.delete(nonce);
+    this.#bounds.delete(nonce);
+    if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
+  }
+
+  /**
    * Sends and verifies. When the node refuses the nonce: a client that knows nothing of the stack (no `receipts`,
    * `pending` or `firstNonce`) follows the nonce the node names, once, signing the body again with it; any other
    * throws `NonceGapError` (signing at the nonce named would sign past leaves it holds no receipt for, or sign a
@@ -363,6 +385,7 @@ export class StackClient {
     try {
       return await this.#exchangeAndVerify(path, signed, read);
     } catch (error) {
+      if (refusedOutright(error)) this.#forget(signed.nonce);
       if (!(error instanceof NodeRequestError && NONCE_REFUSED.has(error.code))) throw error;
       const next = error.nextNonce;
       const forward = next !== undefined && next > signed.nonce && this.#last === undefined;
@@ -531,6 +554,18 @@ export class StackClient {
 function transient(error: unknown): boolean {
   if (error instanceof NodeUnreachableError || error instanceof ResponseVerificationError) return true;
   return error instanceof NodeRequestError && (error.status === 429 || error.status >= 500);
+}
+
+/** The node refused the request itself (4xx other than 429, the nonce and the deadline): it did not commit it. */
+function refusedOutright(error: unknown): boolean {
+  return (
+    error instanceof NodeRequestError &&
+    error.status >= 400 &&
+    error.status < 500 &&
+    error.status !== 429 &&
+    error.status !== 401 &&
+    !NONCE_REFUSED.has(error.code)
+  );
 }
 
 /** The node refused a resend as past its signed deadline (401), and the deadline has passed. */

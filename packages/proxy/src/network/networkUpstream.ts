@@ -284,7 +284,13 @@ export class NetworkUpstream implements Upstream {
           firstByte.abort(new FirstByteTimeout());
         }, firstByteMs);
         try {
-          return await fetch(input, { ...init, signal: AbortSignal.any([signal, firstByte.signal]) });
+          // Through the guard's agent: connected only to addresses checked when connecting (DNS rebinding).
+          const dispatcher = this.#addressGuard.dispatcher;
+          return await fetch(input, {
+            ...init,
+            signal: AbortSignal.any([signal, firstByte.signal]),
+            ...(dispatcher ? { dispatcher } : {}),
+          } as unknown as RequestInit);
         } finally {
           clearTimeout(timer);
         }
@@ -393,7 +399,11 @@ export class NetworkUpstream implements Upstream {
       await Promise.allSettled(kept);
       // What the accepted receipts show, plus the signed bound of every request after them: a refused receipt's
       // running total is the node's word, never the gateway's.
-      await this.#c.pool.release(stack, { unitsUsed: client.unitsHeld, nextNonce: client.nextNonce });
+      const held = client.unitsHeld;
+      await this.#c.pool.release(stack, {
+        unitsUsed: held < stack.units ? held : stack.units,
+        nextNonce: client.nextNonce,
+      });
     }
   }
 

@@ -27,6 +27,7 @@ import { OverclaimWatcher } from "../network/overclaimWatcher.js";
 import { StackPool } from "../network/stackPool.js";
 import { StackRestocker } from "../network/stackRestocker.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
+import { NodeAddressGuard } from "../network/nodeAddressGuard.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
 import { UsageBook } from "../usage/usageBook.js";
@@ -105,7 +106,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         logger,
       }).start();
     }
-    const prober = new NodeProber(health);
+    const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
     const upstream: Upstream = new NetworkUpstream(
       {
         catalog,
