@@ -400,6 +400,7 @@ export class NetworkUpstream implements Upstream {
       // What the accepted receipts show, plus the signed bound of every request after them: a refused receipt's
       // running total is the node's word, never the gateway's.
       const held = client.unitsHeld;
+      // biome-ignore lint/complexity/useMathMinMax: bigints
       await this.#c.pool.release(stack, {
         unitsUsed: held < stack.units ? held : stack.units,
         nextNonce: client.nextNonce,
