@@ -401,8 +401,9 @@ export class NetworkUpstream implements Upstream {
       // running total is the node's word, never the gateway's.
       const held = client.unitsHeld;
       // biome-ignore lint/complexity/useMathMinMax: bigints
+      const unitsUsed = held < stack.units ? held : stack.units;
       await this.#c.pool.release(stack, {
-        unitsUsed: held < stack.units ? held : stack.units,
+        unitsUsed,
         nextNonce: client.nextNonce,
       });
     }
