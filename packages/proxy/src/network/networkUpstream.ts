@@ -253,7 +253,7 @@ export class NetworkUpstream implements Upstream {
       firstNonce: stack.nextNonce,
       resends: this.#o.resends ?? 2,
       resendDelayMs: this.#o.resendDelayMs ?? 100,
-      ...answerCapsFor(request.endpoint, request.maxUnits),
+      ...answerCapsFor(request.endpoint, request.maxUnits, { ...request.body, stream: request.stream }),
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
         kept.push(this.#c.pool.keepReceipt(receipt, verdict.accepted));
