@@ -258,6 +258,54 @@ describe("stacks against hostile nodes", () => {
     expect(logs.map((log) => log.args.leafIndex)).toContain(next + 1n);
   }, 180_000);
 
+  // Review 5 HIGH-1 (the watcher's side): the gateway had signed nonces N and N+5 (it followed the node's jump);
+  // the watcher took every nonce below the highest signed as signed, so the made-up leaves N+1..N+4 were never
+  // challenged by index. Signed nonces are a set now: the first leaf never signed is challenged.
+  it("challenges by index a leaf between signed ones that the gateway never signed", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const n = BigInt(held.length);
+    await stacks.markSigned(stackId, n, 10n);
+    await stacks.markSigned(stackId, n + 5n, 10n);
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    let total = held.at(-1)!.cumulativeUnits;
+    const all = [...held];
+    for (let i = n; i <= n + 5n; i++) {
+      total += 10n;
+      all.push({
+        leafIndex: i,
+        nonce: i,
+        reqHash: keccak256(stringToBytes(`q${i}`)),
+        respHash: keccak256(stringToBytes(`a${i}`)),
+        units: 10n,
+        cumulativeUnits: total,
+      });
+    }
+    await submitSettlement(node.signer, {
+      stackId,
+      root: new StackTree(all.map(leafHash)).root,
+      units: total,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"ef".repeat(32)}`,
+    });
+    await new OverclaimWatcher({ pool: stacks, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([n + 1n]);
+  }, 180_000);
+
   // A node commits a request the gateway signed (a 10-unit bound), withholds its receipt, and settles that leaf as
   // the rest of the stack: the watcher challenges the leaf, and the gateway's own signature cannot answer it.
   it("does not let a withheld receipt bill a whole stack for a 10-unit request unchallenged", async () => {

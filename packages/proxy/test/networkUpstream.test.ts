@@ -191,6 +191,44 @@ describe("the gateway in front of nodes that misbehave", () => {
     for (const stack of await stacks()) expect(stack).toMatchObject({ state: "idle", next_nonce: 0n });
   });
 
+  // Review 5 MEDIUM-3: a node that takes each signed request and fails (5xx, a dropped connection) was only cooled
+  // down for 30 s and tried again, each request a leaf it may have committed and bills up to its bound.
+  it("takes a node out of rotation after three signed requests in a row with no receipt", async () => {
+    const patient = new NetworkUpstream(
+      {
+        catalog: {
+          models: () => [model],
+          model: (name: string) => (name === "tiny" ? model : undefined),
+          allowsPrivateNodeUrls: true,
+        },
+        pool,
+        account: gateway,
+        chainId: CHAIN_ID,
+        stackManager: STACK_MANAGER,
+        health,
+      },
+      { firstByteTimeoutMs: 300, cooldownMs: 1, resendDelayMs: 10, resends: 0 },
+    );
+    scripts[0] = () => ({ kind: "drop" });
+    const onlyNode1 = () =>
+      patient.send({
+        endpoint: "chat",
+        model: "tiny",
+        body,
+        stream: false,
+        maxUnits: 100n,
+        signal: new AbortController().signal,
+        provider: parseProviderPreferences({ only: ["1"] }),
+      });
+    for (let i = 0; i < 2; i++) {
+      await expect(onlyNode1()).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(health.isRemoved(1n)).toBe(false);
+    await expect(onlyNode1()).rejects.toThrow();
+    expect(health.isRemoved(1n)).toBe(true);
+  });
+
   describe("failover", () => {
     const failures: [string, NodeScript][] = [
       ["refuses for load (429)", { kind: "refuse", status: 429, code: "queue_full" }],

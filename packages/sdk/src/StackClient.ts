@@ -205,6 +205,11 @@ export class StackClient {
     return held;
   }
 
+  /** The requests signed with no receipt yet (resent first by the next request), in nonce order. */
+  get pending(): readonly PendingRequest[] {
+    return [...this.#pending.values()].sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
+  }
+
   /** The unit bound signed at each nonce past the last accepted receipt. */
   get signedBounds(): ReadonlyMap<bigint, bigint> {
     return this.#bounds;

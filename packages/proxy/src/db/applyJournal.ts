@@ -124,6 +124,22 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
         })),
       )
       .execute();
+  // A request answered needs no resend: what was sent (the client's body) is not kept past its receipt.
+  if (receipts.size > 0)
+    await db
+      .updateTable("signed_requests")
+      .set({ path: null, json: null, headers: null })
+      .where((eb) =>
+        eb.or(
+          [...receipts.values()].map(({ receipt }) =>
+            eb.and([
+              eb("stack_id", "=", BigInt(receipt.stackId ?? "0")),
+              eb("nonce", "=", BigInt(receipt.leafIndex ?? "0")),
+            ]),
+          ),
+        ),
+      )
+      .execute();
   for (const [stackId, progress] of stacks) await applyProgress(db, BigInt(stackId), progress);
   let swept = 0;
   for (const [reservationId, charges] of slices)

@@ -57,6 +57,12 @@ export interface NetworkUpstreamOptions {
   cooldownMs?: number | undefined;
   /** Nodes tried for one request before the last failure is the answer. @default 3 */
   nodesPerRequest?: number | undefined;
+  /**
+   * Signed requests in a row a node leaves with no receipt and no refusal (it failed, timed out or dropped the
+   * connection after the request reached it) before it leaves rotation: each may be a leaf it committed and bills
+   * up to its bound. @default 3
+   */
+  unansweredLimit?: number | undefined;
   /** Resends of the same signed request when a node's connection breaks (the SDK's). @default 2 */
   resends?: number | undefined;
   /** Milliseconds before the first resend (doubling). @default 100 */
@@ -117,6 +123,8 @@ export class NetworkUpstream implements Upstream {
   readonly #timeoutMs: number;
   readonly #o: NetworkUpstreamOptions;
   readonly #addressGuard: NodeAddressGuard;
+  /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
+  readonly #unanswered = new Map<bigint, number>();
   readonly health: NodeHealthBook;
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
@@ -308,6 +316,7 @@ export class NetworkUpstream implements Upstream {
     };
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
+      this.#unanswered.delete(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -394,11 +403,14 @@ export class NetworkUpstream implements Upstream {
         this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
       if (request.signal.aborted || !nodeDown(error, timedOut)) throw failure;
       this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+      if (attempts > 0 && !(error instanceof NodeRequestError && error.status === 429))
+        this.#noReceipt(stack);
       throw streamed ? failure : new NodeDown(stack.nodeId, failure);
     } finally {
       await Promise.allSettled(kept);
       // What the accepted receipts show, plus the signed bound of every request after them: a refused receipt's
       // running total is the node's word, never the gateway's.
+      this.#c.pool.setPending(stack.stackId, client.pending);
       const held = client.unitsHeld;
       // biome-ignore lint/complexity/useMathMinMax: bigints
       const unitsUsed = held < stack.units ? held : stack.units;
@@ -407,6 +419,18 @@ export class NetworkUpstream implements Upstream {
         nextNonce: client.nextNonce,
       });
     }
+  }
+
+  /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
+  #noReceipt(stack: LeasedStack): void {
+    const count = (this.#unanswered.get(stack.nodeId) ?? 0) + 1;
+    this.#unanswered.set(stack.nodeId, count);
+    if (count < (this.#o.unansweredLimit ?? 3)) return;
+    this.health.remove(stack.nodeId, "signed_requests_unanswered");
+    this.#logger.error(
+      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), unanswered: count },
+      "a node left signed requests in a row with no receipt: it leaves rotation (each may be a leaf it bills)",
+    );
   }
 
   /** Submits a fraud proof from the stack's kept receipts, when they hold one (a refused receipt's). */

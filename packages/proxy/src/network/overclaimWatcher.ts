@@ -128,7 +128,7 @@ export class OverclaimWatcher {
     }
     if (now > settlement.windowEnds) {
       try {
-        await finalizeSettlement(this.#chain, { stackIds: [stack.stackId] });
+        await this.#pool.withWallet(() => finalizeSettlement(this.#chain, { stackIds: [stack.stackId] }));
       } catch (error) {
         // Its node (or anyone) may have paid it out first.
         const phase: number = (await getSettlement(this.#chain, stack.stackId)).phase;
@@ -159,11 +159,13 @@ export class OverclaimWatcher {
       requestCount: String(count),
     };
     if (last && last.fields.leafIndex + 1n >= count) {
-      const opened = await challengeSettlement(this.#chain, {
-        stackId,
-        response: last.fields,
-        signature: last.signature,
-      });
+      const opened = await this.#pool.withWallet(() =>
+        challengeSettlement(this.#chain, {
+          stackId,
+          response: last.fields,
+          signature: last.signature,
+        }),
+      );
       if (!opened.upheld)
         this.#open.set(opened.challengeId, {
           kind: "receipt",
@@ -190,7 +192,7 @@ export class OverclaimWatcher {
     for (const [i, leafIndex] of leaves.entries()) {
       let opened: Awaited<ReturnType<typeof challengeLeafIndex>>;
       try {
-        opened = await challengeLeafIndex(this.#chain, { stackId, leafIndex });
+        opened = await this.#pool.withWallet(() => challengeLeafIndex(this.#chain, { stackId, leafIndex }));
       } catch (error) {
         // The first refusal is the contract's word on the stack (the caller logs it); a later one is the cap.
         if (i === 0) throw error;
@@ -262,7 +264,9 @@ export class OverclaimWatcher {
       args: [stack.stackId],
     });
     if (now <= deadline) return;
-    const timedOut = await timeoutSettlement(this.#chain, { stackId: stack.stackId });
+    const timedOut = await this.#pool.withWallet(() =>
+      timeoutSettlement(this.#chain, { stackId: stack.stackId }),
+    );
     this.#done.add(stack.stackId);
     this.#logger.warn(
       { stackId: String(stack.stackId), nodeId: String(stack.nodeId), refunded: String(timedOut.refunded) },
@@ -316,7 +320,7 @@ export class OverclaimWatcher {
       } else if (status === ChallengeStatus.Upheld) {
         this.#open.delete(challengeId);
       } else if (now > open.answerDeadline) {
-        const resolved = await resolveChallenge(this.#chain, { challengeId });
+        const resolved = await this.#pool.withWallet(() => resolveChallenge(this.#chain, { challengeId }));
         this.#open.delete(challengeId);
         this.#onChallenge?.(open.kind, "upheld");
         this.#logger.error(
@@ -337,7 +341,7 @@ export class OverclaimWatcher {
       args: [account],
     });
     if (balance === 0n) return;
-    const withdrawn = await withdrawBalance(this.#chain, { account });
+    const withdrawn = await this.#pool.withWallet(() => withdrawBalance(this.#chain, { account }));
     this.#logger.info(
       { amount: String(withdrawn.amount), tx: withdrawn.hash },
       "refunds withdrawn from the vault",

@@ -84,6 +84,8 @@ interface HeldStack {
   unitsUsed: bigint;
   nextNonce: bigint;
   last: KeptReceipt | undefined;
+  /** Requests signed with no receipt, by nonce (undefined: not read from the database yet). */
+  pending: Map<bigint, PendingRequest> | undefined;
   /** Leased to a request now. */
   busy: boolean;
   /** On the pool's clock (`now`): which stack was used longest ago. */
@@ -234,9 +236,17 @@ export class StackPool {
    * sent one at a time, or two of them could take the same nonce.
    */
   closeOnChain(stackId: bigint): ReturnType<typeof closeStack> {
-    const run = this.#buying.then(() => closeStack(this.#chain, { stackId }));
-    this.#buying = run.catch(() => undefined);
-    return run;
+    return this.withWallet(() => closeStack(this.#chain, { stackId }));
+  }
+
+  /**
+   * Runs a transaction of the gateway's wallet after every one under way in this process (purchases, closes,
+   * proofs, the watcher's challenges): one wallet's transactions go one at a time, or two could take one nonce.
+   */
+  withWallet<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#buying.then(run);
+    this.#buying = next.catch(() => undefined);
+    return next;
   }
 
   #closeInBackground(stack: LeasedStack): void {
@@ -271,6 +281,12 @@ export class StackPool {
     maxUnits?: bigint,
     request?: { path: string; json: string; headers: Record<string, string> },
   ): Promise<void> {
+    const held = this.#held.get(stackId);
+    if (held?.pending && request && maxUnits !== undefined)
+      held.pending.set(nonce, {
+        path: request.path,
+        signed: { reqHash: requestHashOf(request.json), nonce, maxUnits, ...request },
+      });
     await this.#record({
       kind: "signed",
       stackId: String(stackId),
@@ -286,7 +302,22 @@ export class StackPool {
    * it, or failed first): resent unchanged before the stack's next nonce is signed.
    */
   async pendingRequests(stackId: bigint, afterLeaf: bigint | undefined): Promise<PendingRequest[]> {
-    await this.#journal?.flush();
+    const held = this.#held.get(stackId);
+    if (held?.pending)
+      return [...held.pending.values()].filter((p) => afterLeaf === undefined || p.signed.nonce > afterLeaf);
+    const stored = await this.#pendingStored(stackId, afterLeaf);
+    if (held) held.pending = new Map(stored.map((p) => [p.signed.nonce, p]));
+    return stored;
+  }
+
+  /** What a request on the stack left pending (`StackClient.pending`): resent first by the next one. */
+  setPending(stackId: bigint, pending: readonly PendingRequest[]): void {
+    const held = this.#held.get(stackId);
+    if (held) held.pending = new Map(pending.map((p) => [p.signed.nonce, p]));
+  }
+
+  /** The database's pending requests of a stack this process did not hold (a stack's holder flushes first). */
+  async #pendingStored(stackId: bigint, afterLeaf: bigint | undefined): Promise<PendingRequest[]> {
     const rows = await this.#db
       .selectFrom("signed_requests as s")
       .where("s.stack_id", "=", stackId)
@@ -394,6 +425,7 @@ export class StackPool {
    */
   async keepReceipt(receipt: KeptReceipt, accepted = true): Promise<void> {
     const held = this.#held.get(receipt.fields.stackId);
+    held?.pending?.delete(receipt.fields.leafIndex);
     if (accepted && held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex))
       held.last = receipt;
     await this.#record({
@@ -494,6 +526,7 @@ export class StackPool {
       unitsUsed: row.units_used,
       nextNonce: row.next_nonce,
       last,
+      pending: undefined,
       busy: true,
       lastUsedMs: Number(row.last_used_ms ?? 0n),
       idleSince: performance.now(),
