@@ -167,6 +167,8 @@ export class StackClient {
   readonly #pending = new Map<bigint, PendingRequest>();
   /** The client knows where the stack stands, so never follows a nonce the node names. */
   readonly #knowsStack: boolean;
+  /** Signatures of the receipts this client refused: a resend that brings one back is refused again. */
+  readonly #refused = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Checks every option first: a bad one throws `ClientArgumentError` before anything is signed or sent. */
@@ -321,7 +323,7 @@ export class StackClient {
     return this.#serial(async () => {
       await this.#settlePending();
       const signed = await this.sign(body, maxUnits);
-      this.#pending.set(signed.nonce, { path, signed });
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
       return this.#send(path, signed, read);
     });
   }
@@ -382,7 +384,8 @@ export class StackClient {
 
   /**
    * Sends and verifies. When the node refuses the nonce: a client that knows nothing of the stack (no `receipts`,
-   * `pending` or `firstNonce`) follows the nonce the node names, once, signing the body again with it; any other
+   * `pending` or `firstNonce`) follows the nonce the node names, once, signing the body again with it (never back
+   * over a receipt it holds); any other
    * throws `NonceGapError` (signing at the nonce named would sign past leaves it holds no receipt for, or sign a
    * nonce it signed before with another body).
    */
@@ -393,14 +396,16 @@ export class StackClient {
       if (refusedOutright(error)) this.#forget(signed.nonce);
       if (!(error instanceof NodeRequestError && NONCE_REFUSED.has(error.code))) throw error;
       const next = error.nextNonce;
-      const forward = next !== undefined && next > signed.nonce && this.#last === undefined;
+      const forward =
+        next !== undefined &&
+        next !== signed.nonce &&
+        (this.#last === undefined || next > this.#last.fields.leafIndex);
       if (this.#knowsStack || !forward) throw new NonceGapError(signed.nonce, next);
-      // First use of a stack another client of the owner used: its count is the node's word.
+      // A client that knows nothing of the stack (another client of the owner used it): its count is the node's.
       this.#bounds.delete(signed.nonce);
       this.#pending.delete(signed.nonce);
       this.#nextNonce = next;
       const again = await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits);
-      this.#pending.set(again.nonce, { path, signed: again });
       return this.#exchangeAndVerify(path, again, read);
     }
   }
@@ -429,16 +434,22 @@ export class StackClient {
       this.#pending.delete(signed.nonce);
       if (fields.leafIndex >= this.#nextNonce) this.#nextNonce = fields.leafIndex + 1n;
     }
+    const request = JSON.parse(signed.json) as Body;
+    // A resend answered from the node's records: the receipt already held and accepted.
+    if (again && !this.#refused.has(kept.signature))
+      return { response: signedResponseBody(response), atoma: receipt, fields, request };
     const verdict = this.#check(kept, signed, response);
     if (!again) {
       this.#kept.push(kept);
       this.#options.onReceipt?.(kept, verdict);
     }
-    if (!verdict.accepted) throw verdict.error;
+    if (!verdict.accepted) {
+      this.#refused.add(kept.signature);
+      throw verdict.error;
+    }
     this.#last = kept;
     // Bounds at or below an accepted receipt are covered by its running total.
     for (const nonce of [...this.#bounds.keys()]) if (nonce <= fields.leafIndex) this.#bounds.delete(nonce);
-    const request = JSON.parse(signed.json) as Body;
     return { response: signedResponseBody(response), atoma: receipt, fields, request };
   }
 
@@ -471,11 +482,13 @@ export class StackClient {
 
   /**
    * The most units the leaves between the last accepted receipt and `leafIndex` may hold: the bounds signed at
-   * them; 0 for a leaf never signed (a client that knows its stack); undefined when unknown (a first use).
+   * them; 0 for a leaf never signed (a client that knows its stack); undefined when unknown (a client that knows
+   * nothing of the stack, or a gap below `firstNonce`).
    */
   #gapUnits(leafIndex: bigint): bigint | undefined {
     const from = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
-    if (!this.#knowsStack && this.#last === undefined) return undefined;
+    // Leaves below `firstNonce` with no receipt here are the owner's word, not this client's to check.
+    if (!this.#knowsStack || from < (this.#options.firstNonce ?? 0n)) return undefined;
     let total = 0n;
     for (const [nonce, bound] of this.#bounds) if (nonce >= from && nonce < leafIndex) total += bound;
     return total;

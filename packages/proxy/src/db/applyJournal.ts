@@ -124,14 +124,16 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
         })),
       )
       .execute();
-  // A request answered needs no resend: what was sent (the client's body) is not kept past its receipt.
-  if (receipts.size > 0)
+  // A request answered needs no resend: what was sent (the client's body) is not kept past its receipt, unless
+  // the receipt was refused (its signature and bound are evidence against it).
+  const answered = [...receipts.values()].filter((record) => record.refused !== true);
+  if (answered.length > 0)
     await db
       .updateTable("signed_requests")
       .set({ path: null, json: null, headers: null })
       .where((eb) =>
         eb.or(
-          [...receipts.values()].map(({ receipt }) =>
+          answered.map(({ receipt }) =>
             eb.and([
               eb("stack_id", "=", BigInt(receipt.stackId ?? "0")),
               eb("nonce", "=", BigInt(receipt.leafIndex ?? "0")),
