@@ -49,6 +49,12 @@ export interface StackPoolComponents {
   onBought?: ((nodeId: bigint, reason: "request" | "ahead") => void) | undefined;
   /** Where receipts and progress go before the client is answered; none: straight to the database. */
   journal?: JournalFlusher | undefined;
+  /**
+   * Other gateways may send with the same wallet (a shared PostgreSQL): each transaction of the wallet also holds
+   * a database advisory lock of the wallet while it is sent and mined, so two gateways never take one nonce.
+   * @default false
+   */
+  sharedWallet?: boolean | undefined;
 }
 
 /** Ranked nodes a purchase names before it lets the chain draw one. */
@@ -131,6 +137,7 @@ export class StackPool {
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
   readonly #held = new Map<bigint, HeldStack>();
   readonly #journal: JournalFlusher | undefined;
+  readonly #sharedWallet: boolean;
   /** Who holds a stack (`lease_id`): the gateway's id, so a restart takes back what it held. */
   readonly holderId: string;
 
@@ -138,6 +145,7 @@ export class StackPool {
     this.#db = components.db;
     this.#onBought = components.onBought;
     this.#journal = components.journal;
+    this.#sharedWallet = components.sharedWallet ?? false;
     this.holderId = components.journal?.gatewayId ?? randomUUID();
     this.#chain = components.chain;
     this.#logger = (components.logger ?? silentLogger).child({ module: "stack-pool" });
@@ -244,9 +252,21 @@ export class StackPool {
    * proofs, the watcher's challenges): one wallet's transactions go one at a time, or two could take one nonce.
    */
   withWallet<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.#buying.then(run);
+    const next = this.#buying.then(() => this.#walletLocked(run));
     this.#buying = next.catch(() => undefined);
     return next;
+  }
+
+  /** Runs `run` holding the wallet's advisory lock, where gateways share it (else as it is). */
+  #walletLocked<T>(run: () => Promise<T>): Promise<T> {
+    const wallet = this.#chain.walletClient?.account?.address;
+    if (!this.#sharedWallet || wallet === undefined) return run();
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-wallet:${wallet.toLowerCase()}`}, 0))`.execute(
+        trx,
+      );
+      return run();
+    });
   }
 
   #closeInBackground(stack: LeasedStack): void {
@@ -702,13 +722,15 @@ export class StackPool {
     let lastError: unknown;
     for (const { task, pick } of picks) {
       try {
-        const usable = await boughtStack(this.#chain, {
-          taskId: task.taskId,
-          units: this.#o.unitsPerStack,
-          maxPricePerMillion: this.#o.maxPricePerMillion,
-          duration: this.#o.durationSeconds,
-          pick,
-        });
+        const usable = await this.#walletLocked(() =>
+          boughtStack(this.#chain, {
+            taskId: task.taskId,
+            units: this.#o.unitsPerStack,
+            maxPricePerMillion: this.#o.maxPricePerMillion,
+            duration: this.#o.durationSeconds,
+            pick,
+          }),
+        );
         const onChain = await getStack(this.#chain, usable.stackId);
         const row = await this.#db
           .insertInto("stacks")

@@ -80,7 +80,15 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const metrics = createGatewayMetrics();
     const chain = userContext(config.network, components.account);
     const pool = new StackPool(
-      { db, chain, logger, journal, onBought: (_, reason) => metrics.stackPurchases.inc({ reason }) },
+      {
+        db,
+        chain,
+        logger,
+        journal,
+        onBought: (_, reason) => metrics.stackPurchases.inc({ reason }),
+        // Gateways sharing a PostgreSQL share the wallet: its transactions take a lock there.
+        sharedWallet: database.kind === "postgres",
+      },
       {
         unitsPerStack: config.stacks.units,
         maxPricePerMillion: config.stacks.maxPricePerMillion,
