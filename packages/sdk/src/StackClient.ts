@@ -36,6 +36,7 @@ import {
   UnhashableStreamError,
   UnitsOverSignedError,
 } from "./errors.js";
+import { expired, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
 import { requestUnitBound } from "./requestUnitBound.js";
@@ -141,9 +142,6 @@ export interface Verified<T = Record<string, unknown>> {
 
 type Body = Record<string, unknown>;
 type Read = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
-
-/** Codes of a node's refusal of a nonce; nothing was charged, and the answer names the nonce it takes. */
-const NONCE_REFUSED = new Set(["nonce_out_of_order", "nonce_reused"]);
 
 /**
  * Talks to the node serving one stack, as its owner. A stack takes one request at a time, in order: the k-th
@@ -394,7 +392,7 @@ export class StackClient {
       return await this.#exchangeAndVerify(path, signed, read);
     } catch (error) {
       if (refusedOutright(error)) this.#forget(signed.nonce);
-      if (!(error instanceof NodeRequestError && NONCE_REFUSED.has(error.code))) throw error;
+      if (!(error instanceof NodeRequestError && isNonceRefusal(error))) throw error;
       const next = error.nextNonce;
       const forward =
         next !== undefined &&
@@ -563,33 +561,6 @@ export class StackClient {
     }
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
   }
-}
-
-/**
- * A failure that says nothing of the leaf: the node could not be reached, was busy or failed (429, 5xx), or its
- * answer failed verification (thrown as such).
- */
-function transient(error: unknown): boolean {
-  if (error instanceof NodeUnreachableError || error instanceof ResponseVerificationError) return true;
-  return error instanceof NodeRequestError && (error.status === 429 || error.status >= 500);
-}
-
-/** The node refused the request itself (4xx other than 429, the nonce and the deadline): it did not commit it. */
-function refusedOutright(error: unknown): boolean {
-  return (
-    error instanceof NodeRequestError &&
-    error.status >= 400 &&
-    error.status < 500 &&
-    error.status !== 429 &&
-    error.status !== 401 &&
-    !NONCE_REFUSED.has(error.code)
-  );
-}
-
-/** The node refused a resend as past its signed deadline (401), and the deadline has passed. */
-function expired(signed: SignedStackRequest, error: unknown): boolean {
-  const deadline = Number(signed.headers[STACK_HEADERS.deadline]);
-  return error instanceof NodeRequestError && error.status === 401 && deadline * 1000 <= Date.now();
 }
 
 /** Rejects (rather than throws) a body `checkBody` refuses, before `run` signs anything. */
