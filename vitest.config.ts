@@ -8,6 +8,7 @@ export const workspaceAliases = {
   "@atoma/contracts": here("./contracts/generated/index.ts"),
   "@atoma/core": here("./packages/core/src/index.ts"),
   "@atoma/confidential": here("./packages/confidential/src/index.ts"),
+  "@atoma/embedded-db": here("./packages/embedded-db/src/index.ts"),
   // A subpath entry comes before its package: an alias also matches what starts with its name and a slash.
   "@atoma/chain/devnet": here("./packages/chain/src/devnet/index.ts"),
   "@atoma/chain/portable": here("./packages/chain/src/portable.ts"),

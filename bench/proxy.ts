@@ -40,6 +40,12 @@ function readyOf<T>(child: ChildProcess, what: string): Promise<T> {
 const rssMb = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024;
 
+/** CPU time (user and system) a process has used so far, from /proc (Linux; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 /** Waits for an HTTP server to answer at all (Portkey prints nothing machine-readable when it is up). */
 async function reachable(url: string, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -144,6 +150,8 @@ try {
   const gatewayChild = spawn(
     process.execPath,
     [
+      // Node flags for the gateway alone, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       "--import",
       "tsx",
       fileURLToPath(new URL("./lib/gatewayProcess.ts", import.meta.url)),
@@ -181,6 +189,7 @@ try {
     await throughGateway(i);
   }
   const added: number[] = [];
+  const cpuBefore = cpuMs(gatewayChild.pid!);
   for (let pair = 0; pair < LATENCY_PAIRS; pair++) {
     const viaNode = await throughNode(1_000 + pair);
     added.push((await throughGateway(1_000 + pair)) - viaNode);
@@ -188,9 +197,12 @@ try {
   const proxyP50 = percentile(added, 50);
   report("proxy_added_latency_p50_ms", proxyP50, "ms");
   report("proxy_added_latency_p99_ms", percentile(added, 99), "ms");
+  // The gateway's own CPU per request, steadier than latency on a shared machine (background work included).
+  report("proxy_cpu_ms_per_request", (cpuMs(gatewayChild.pid!) - cpuBefore) / LATENCY_PAIRS, "ms");
 
   const until = performance.now() + RPS_SECONDS * 1000;
   let done = 0;
+  const cpuAtRps = cpuMs(gatewayChild.pid!);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: RPS_CLIENTS }, async (_, i) => {
@@ -201,6 +213,7 @@ try {
     }),
   );
   report("proxy_max_rps", done / ((performance.now() - started) / 1000), "req/s");
+  report("proxy_cpu_ms_per_request_at_max_rps", (cpuMs(gatewayChild.pid!) - cpuAtRps) / done, "ms");
   report("proxy_rss_mb", rssMb(gatewayChild.pid!), "MB");
 
   // Portkey in front of a plain OpenAI-compatible server over the same engine, against calling that server.

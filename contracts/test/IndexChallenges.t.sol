@@ -92,9 +92,29 @@ contract IndexChallengesTest is AtomaFixture {
     }
 
     function _answerUpTo(uint256 challengeId, uint256 k, uint64 maxUnits, bytes memory sig) internal {
+        _answerWith(challengeId, leaves[k], k, maxUnits, sig);
+    }
+
+    /// Answers with `leaf` proven at index `k`, the leaf before it and its proof (none at index 0).
+    function _answerWith(uint256 challengeId, AtomaTypedData.Leaf memory leaf, uint256 k, uint64 maxUnits, bytes memory sig)
+        internal
+    {
         bytes32[] memory h = hashes;
+        (AtomaTypedData.Leaf memory previous, bytes32[] memory previousProof) = _previous(k);
         vm.prank(vm.addr(signerKey[server]));
-        challenges.answerIndexChallenge(challengeId, leaves[k], 2e9, maxUnits, sig, stackProof(h, k));
+        challenges.answerIndexChallenge(
+            challengeId, leaf, 2e9, maxUnits, sig, stackProof(h, k), previous, previousProof
+        );
+    }
+
+    function _previous(uint256 k)
+        internal
+        view
+        returns (AtomaTypedData.Leaf memory previous, bytes32[] memory previousProof)
+    {
+        if (k == 0) return (previous, previousProof);
+        bytes32[] memory h = hashes;
+        return (leaves[k - 1], stackProof(h, k - 1));
     }
 
     /// Review 3: the owner really signed request 2, bounded at `maxUnits`; the node streamed the answer, withheld
@@ -199,10 +219,111 @@ contract IndexChallengesTest is AtomaFixture {
         _answer(challengeId, 2, sig0);
         // Nor can it prove another leaf in the challenged one's place.
         bytes memory sig1 = _ownerSig(1, leaves[1].reqHash, USER_KEY);
+        vm.expectRevert(ChallengeManager.InvalidProof.selector);
+        _answerWith(challengeId, leaves[1], 2, 1e9, sig1);
+    }
+
+    /// Review 5 (HIGH-3): the owner signed request 2 and the node served it for 10 units within the bound, withheld
+    /// the receipt, and put 800 extra units in the leaf's running total (the settlement claims them). The leaf's
+    /// units are within the signed bound, but its total does not follow from leaf 1: the node cannot answer.
+    function test_aWithheldLeafHidingUnitsInItsRunningTotalIsSlashed() public {
+        _serveReal(2);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2,
+                nonce: 2,
+                reqHash: keccak256("a real request"),
+                respHash: keccak256("its answer"),
+                units: 10,
+                cumulativeUnits: 1_010
+            })
+        );
+        _settle(1_010);
+        uint256 challengeId = _challengeIndex(2);
+        bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.RunningTotalBroken.selector, 2));
+        _answerUpTo(challengeId, 2, 10, signed);
+        // Nor can it show another leaf as the one before: the proof must be at index 1 under the same root.
         bytes32[] memory h = hashes;
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(ChallengeManager.InvalidProof.selector);
-        challenges.answerIndexChallenge(challengeId, leaves[1], 2e9, 1e9, sig1, stackProof(h, 1));
+        challenges.answerIndexChallenge(challengeId, leaves[2], 2e9, 10, signed, stackProof(h, 2), leaves[0], stackProof(h, 0));
+        vm.warp(block.timestamp + 10 minutes + 1);
+        challenges.resolve(challengeId);
+        assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Upheld, "upheld");
+        assertEq(nodes.getNode(server).collateral, 0, "the node hiding units in a total is slashed");
+    }
+
+    /// The same trick on the first leaf: its running total must be its own units.
+    function test_aWithheldFirstLeafWithAnInflatedTotalIsSlashed() public {
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 0,
+                nonce: 0,
+                reqHash: keccak256("first request"),
+                respHash: keccak256("its answer"),
+                units: 10,
+                cumulativeUnits: 900
+            })
+        );
+        _settle(900);
+        uint256 challengeId = _challengeIndex(0);
+        bytes memory signed = _ownerSigUpTo(0, leaves[0].reqHash, USER_KEY, 10);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.RunningTotalBroken.selector, 0));
+        _answerUpTo(challengeId, 0, 10, signed);
+    }
+
+    /// A consistent tree whose last total is not what the settlement claims cannot be answered at its last leaf.
+    function test_theLastLeafsTotalMustBeTheUnitsSettled() public {
+        _serveReal(3);
+        _settle(900);
+        uint256 challengeId = _challengeIndex(2);
+        bytes memory signed = _ownerSig(2, leaves[2].reqHash, USER_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.RunningTotalBroken.selector, 2));
+        _answer(challengeId, 2, signed);
+    }
+
+    /// Withholding two receipts and putting the excess in the second: each withheld leaf is checked against its
+    /// predecessor, so the first answers and the second cannot.
+    function test_excessInTheSecondOfTwoWithheldLeavesIsCaught() public {
+        _serveReal(2);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2, nonce: 2, reqHash: keccak256("r2"), respHash: keccak256("a2"), units: 10, cumulativeUnits: 210
+            })
+        );
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 3, nonce: 3, reqHash: keccak256("r3"), respHash: keccak256("a3"), units: 10, cumulativeUnits: 5_000
+            })
+        );
+        _settle(5_000);
+        _answerUpTo(_challengeIndex(2), 2, 10, _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10));
+        uint256 second = _challengeIndex(3);
+        bytes memory signed3 = _ownerSigUpTo(3, leaves[3].reqHash, USER_KEY, 10);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.RunningTotalBroken.selector, 3));
+        _answerUpTo(second, 3, 10, signed3);
+    }
+
+    function testFuzz_anAnsweredLeafsTotalFollowsFromTheOneBefore(uint64 units, uint64 extra) public {
+        units = uint64(bound(units, 1, 1_000));
+        extra = uint64(bound(extra, 1, 900_000));
+        _serveReal(2);
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: 2,
+                nonce: 2,
+                reqHash: keccak256("r2"),
+                respHash: keccak256("a2"),
+                units: units,
+                cumulativeUnits: 200 + units + extra
+            })
+        );
+        _settle(200 + units + extra);
+        uint256 challengeId = _challengeIndex(2);
+        bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, units);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.RunningTotalBroken.selector, 2));
+        _answerUpTo(challengeId, 2, units, signed);
     }
 
     function test_anHonestNodeAnswersAndTheIndexCannotBeChallengedAgain() public {

@@ -230,10 +230,11 @@ contract RegistryTest is AtomaFixture {
     }
 
     function test_tasksValidateSecurityParameters() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(TaskRegistry.UnsupportedSecurityLevel.selector, ITaskRegistry.SecurityLevel.Confidential)
-        );
-        createTask(ITaskRegistry.SecurityLevel.Confidential, 0, 0, 0);
+        // Confidential tasks take no sampling parameters: the attestation stands in for them.
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.InvalidVerification.selector, 8_000, 1, 4));
+        createTask(ITaskRegistry.SecurityLevel.Confidential, 8_000, 1, 4);
+        uint256 c = createTask(ITaskRegistry.SecurityLevel.Confidential, 0, 0, 0);
+        assertEq(uint256(tasks.getTask(c).securityLevel), 3, "level 3 recorded");
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.InvalidVerification.selector, 0, 1, 1));
         createTask(ITaskRegistry.SecurityLevel.CrossValidation, 0, 1, 1);
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.InvalidVerification.selector, 5, 0, 0));

@@ -1,4 +1,5 @@
 import { type Network, parseNetwork } from "@atoma/sdk";
+import { networkSourceOf } from "./networkSource.js";
 
 /** What the page knows of the network: `atoma dev`'s ready line (less the demo user's key), served beside it. */
 export interface ExplorerConfig {
@@ -6,6 +7,8 @@ export interface ExplorerConfig {
   /** The gateway and a demo key for the playground, when `atoma dev` runs one. */
   proxyUrl: string | undefined;
   apiKey: string | undefined;
+  /** The gateway's wallet, which owns every stack its answers come from. */
+  gatewayAddress: string | undefined;
 }
 
 /** A description the page cannot use: shown instead of the pages. */
@@ -15,9 +18,27 @@ export class ExplorerConfigError extends Error {
 
 const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
 
-/** Reads `network.json` next to the page (`atoma dev` serves it), or the file named by `?network=`. */
-export async function loadConfig(location: Location = window.location): Promise<ExplorerConfig> {
-  const source = new URLSearchParams(location.search).get("network") ?? "./network.json";
+/** A `?network=` of another site, not read until the user confirms it (`loadConfig(location, true)`). */
+export class ForeignNetworkError extends Error {
+  override name = "ForeignNetworkError";
+  readonly source: string;
+  constructor(source: string) {
+    super(`the link asks to read the network from ${source}, another site`);
+    this.source = source;
+  }
+}
+
+/**
+ * Reads `network.json` next to the page (`atoma dev` serves it), or the file named by `?network=`: on the page's
+ * own origin or this machine at once, elsewhere only when `confirmed` (else `ForeignNetworkError`, nothing read).
+ */
+export async function loadConfig(
+  location: Location = window.location,
+  confirmed = false,
+): Promise<ExplorerConfig> {
+  const { url, trusted } = networkSourceOf(location);
+  if (!trusted && !confirmed) throw new ForeignNetworkError(url.toString());
+  const source = url.toString();
   let body: string;
   try {
     const response = await fetch(source, { cache: "no-store" });
@@ -29,5 +50,10 @@ export async function loadConfig(location: Location = window.location): Promise<
   }
   const network = parseNetwork(body, source);
   const raw = JSON.parse(body.startsWith("ready ") ? body.slice(6) : body) as Record<string, unknown>;
-  return { network, proxyUrl: text(raw.proxyUrl), apiKey: text(raw.apiKey) };
+  return {
+    network,
+    proxyUrl: text(raw.proxyUrl),
+    apiKey: text(raw.apiKey),
+    gatewayAddress: text(raw.gatewayAddress),
+  };
 }

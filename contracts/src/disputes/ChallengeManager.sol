@@ -24,8 +24,10 @@ interface ICollateralToken {
 /// root, or it is slashed for fraud.
 /// An index challenge names a settled leaf whose request the owner says it never signed (receipts cannot show a
 /// leaf the node added after the owner's last request). The node must show that leaf under its root at that index
-/// with nonce = index, and the owner's EIP-712 signature on its request hash with a `maxUnits` at least the leaf's
-/// units, or it is slashed for fraud (a leaf above the signed bound cannot be answered).
+/// with nonce = index, the owner's EIP-712 signature on its request hash with a `maxUnits` at least the leaf's
+/// units, and the leaf before it under the same root with a running total the answered one follows from (the last
+/// leaf's total being the units settled), or it is slashed for fraud: neither a leaf above its signed bound nor
+/// units hidden in a withheld leaf's running total can be answered.
 /// Answering costs the honest node a transaction, so a challenge it must answer carries a bond that the node
 /// receives when it answers (the owner gets it back when the node does not); a leaf (or an index) once proven
 /// cannot be challenged again, and a stack takes at most `maxChallengesPerStack` of them.
@@ -105,6 +107,9 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error InvalidRequestSignature();
     /// The answered leaf claims more units than the owner's signed request allows: the answer cannot stand.
     error UnitsOverSigned(uint256 leafIndex, uint64 units, uint64 maxUnits);
+    /// The answered leaf's running total does not follow from the leaf before it, or the last leaf's total is
+    /// not the units settled.
+    error RunningTotalBroken(uint256 leafIndex);
     /// A receipt challenge answered as an index challenge, or the other way round.
     error WrongAnswer(uint256 challengeId);
 
@@ -172,36 +177,87 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     }
 
     /// The node answers an index challenge: the leaf at the challenged index (nonce = index) with its proof under
-    /// the settled root, and the owner's signature on the leaf's request (`deadline` and `maxUnits` as the owner
-    /// signed them). A leaf whose units exceed the signed `maxUnits` reverts `UnitsOverSigned`: the node cannot
-    /// prove it, so the challenge is upheld when the answer window ends.
+    /// the settled root, the owner's signature on the leaf's request (`deadline` and `maxUnits` as the owner
+    /// signed them), and the leaf before it with its proof (ignored at index 0). A leaf whose units exceed the
+    /// signed `maxUnits` reverts `UnitsOverSigned`; one whose running total does not follow from the leaf before
+    /// it (or, for the last leaf, is not the units settled) reverts `RunningTotalBroken`: a node that hid extra
+    /// units in a withheld leaf's total cannot prove it, so the challenge is upheld when the answer window ends.
+    /// The revealed previous leaf is what the owner compares with its own receipt for that index.
     function answerIndexChallenge(
         uint256 challengeId,
         AtomaTypedData.Leaf calldata leaf,
         uint64 deadline,
         uint64 maxUnits,
         bytes calldata ownerSignature,
-        bytes32[] calldata proof
+        bytes32[] calldata proof,
+        AtomaTypedData.Leaf calldata previous,
+        bytes32[] calldata previousProof
     ) external nonReentrant {
         (Challenge storage c, ISettlementManager.Settlement memory st) = _answerable(challengeId);
         if (c.leaf != 0) revert WrongAnswer(challengeId);
-        uint256 index = c.leafIndex;
-        bytes32 hash = AtomaTypedData.leafHash(leaf);
+        bytes32 hash = _provenAtIndex(c.leafIndex, leaf, proof, st);
+        _checkRunningTotal(c.leafIndex, leaf, previous, previousProof, st);
+        _checkOwnerSigned(c, leaf, deadline, maxUnits, ownerSignature);
+        provenIndex[c.stackId][c.leafIndex] = true;
+        provenLeaf[c.stackId][hash] = true;
+        _resolve(challengeId, c, true);
+    }
+
+    /// The leaf's hash, when it sits at `index` under the settled root with nonce = index.
+    function _provenAtIndex(
+        uint256 index,
+        AtomaTypedData.Leaf calldata leaf,
+        bytes32[] calldata proof,
+        ISettlementManager.Settlement memory st
+    ) internal pure returns (bytes32 hash) {
+        hash = AtomaTypedData.leafHash(leaf);
         if (
             leaf.leafIndex != index || leaf.nonce != index
                 || !StackTree.verify(proof, st.root, hash, index, st.requestCount)
         ) revert InvalidProof();
+    }
+
+    /// The stack's owner signed the leaf's request at its index with a bound at least the leaf's units.
+    function _checkOwnerSigned(
+        Challenge storage c,
+        AtomaTypedData.Leaf calldata leaf,
+        uint64 deadline,
+        uint64 maxUnits,
+        bytes calldata ownerSignature
+    ) internal view {
         address signer = stackManager.recoverRequestSigner(
             AtomaTypedData.Request({
-                stackId: c.stackId, reqHash: leaf.reqHash, nonce: index, deadline: deadline, maxUnits: maxUnits
+                stackId: c.stackId, reqHash: leaf.reqHash, nonce: c.leafIndex, deadline: deadline, maxUnits: maxUnits
             }),
             ownerSignature
         );
         if (signer == address(0) || signer != c.owner) revert InvalidRequestSignature();
-        if (leaf.units > maxUnits) revert UnitsOverSigned(index, leaf.units, maxUnits);
-        provenIndex[c.stackId][index] = true;
-        provenLeaf[c.stackId][hash] = true;
-        _resolve(challengeId, c, true);
+        if (leaf.units > maxUnits) revert UnitsOverSigned(c.leafIndex, leaf.units, maxUnits);
+    }
+
+    /// The answered leaf's total follows from its predecessor's (proven under the same root) or, at index 0, is its
+    /// own units; the last leaf's total is the units the settlement claims.
+    function _checkRunningTotal(
+        uint256 index,
+        AtomaTypedData.Leaf calldata leaf,
+        AtomaTypedData.Leaf calldata previous,
+        bytes32[] calldata previousProof,
+        ISettlementManager.Settlement memory st
+    ) internal pure {
+        if (index == 0) {
+            if (leaf.cumulativeUnits != leaf.units) revert RunningTotalBroken(index);
+        } else {
+            if (
+                previous.leafIndex != index - 1
+                    || !StackTree.verify(
+                        previousProof, st.root, AtomaTypedData.leafHash(previous), index - 1, st.requestCount
+                    )
+            ) revert InvalidProof();
+            if (uint256(previous.cumulativeUnits) + leaf.units != leaf.cumulativeUnits) {
+                revert RunningTotalBroken(index);
+            }
+        }
+        if (index + 1 == st.requestCount && leaf.cumulativeUnits != st.units) revert RunningTotalBroken(index);
     }
 
     /// Upholds a challenge the node did not answer in time (anyone may call).

@@ -52,6 +52,10 @@ interface ITaskRegistry {
     function getTask(uint256 taskId) external view returns (Task memory);
     function getSubscription(uint256 taskId, uint256 nodeId) external view returns (Subscription memory);
     function draw(Draw calldata d) external view returns (uint256[] memory nodeIds);
+    /// True unless the task is confidential and the attestation registry does not accept the node now.
+    function attested(uint256 taskId, uint256 nodeId) external view returns (bool);
+    /// As `attested`, but reverts with the attestation registry's reason.
+    function checkAttested(uint256 taskId, uint256 nodeId) external view;
     function reserve(uint256 taskId, uint256 nodeId, uint64 units) external;
     function release(uint256 taskId, uint256 nodeId, uint64 units) external;
     function removeBarred(uint256 taskId, uint256 nodeId) external;

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {IAttestationRegistry} from "../interfaces/IAttestationRegistry.sol";
 import {Units} from "../common/Units.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
@@ -22,8 +23,11 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// to check it. Subscribing again during the notice cancels it. A node whose collateral falls below the minimum or
 /// its bonds (timeout slashes) is put on notice from all its tasks the same way (`startExitAll`), and subscribes
 /// again only once topped up: a worn-down node does not stay a checker with next to nothing at stake.
-/// Security level 3 (confidential compute) is reserved: the contracts verify no enclave attestation, so such
-/// tasks are refused rather than offered without the guarantee they name.
+/// Security level 3 (confidential compute): a node subscribes, and is a candidate for new work, only while the
+/// attestation registry accepts it for the task (a current record with an allowed measurement; the dev kind only
+/// where governance allowed it). Once it does not (expired, measurement withdrawn), anyone may put the node's
+/// confidential subscriptions on exit notice (`dropUnattested`, `dropUnattestedAll`). Such tasks are never
+/// sampled: the attestation stands in for Sampling Consensus.
 contract TaskRegistry is ITaskRegistry, AtomaAccess {
     uint256 public constant MAX_ROLE = 15;
     uint32 public constant PPM = 1_000_000;
@@ -45,6 +49,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     INodeRegistry public immutable nodeRegistry;
     IModelRegistry public immutable modelRegistry;
     Params public params;
+    /// The attestation registry that admits nodes to confidential tasks (wired once; until then, none exist).
+    IAttestationRegistry public attestations;
 
     uint256 public taskCount;
     mapping(uint256 taskId => Task) internal _tasks;
@@ -79,12 +85,13 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     /// The exit is complete (or the node was slashed for fraud): the subscription and its bond are gone.
     event Unsubscribed(uint256 indexed taskId, uint256 indexed nodeId);
     event ParamsUpdated(Params params);
+    /// A confidential subscription lost its attestation and was put on exit notice by `caller`.
+    event UnattestedDropped(uint256 indexed taskId, uint256 indexed nodeId, address caller);
 
     error UnknownTask(uint256 taskId);
     error TaskInactive(uint256 taskId);
     error ModelNotActive(bytes32 modelId);
     error InvalidRole(uint8 role);
-    error UnsupportedSecurityLevel(SecurityLevel level);
     error InvalidVerification(uint32 replicationPpm, uint8 attesters, uint16 sampleSize);
     error InvalidReputation(uint8 minReputation);
     /// A task takes subscribers with at least its minimum reputation (they then check others whatever happens to it).
@@ -103,6 +110,12 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     error NodeUnderfunded(uint256 nodeId);
     error NotLeaving(uint256 taskId, uint256 nodeId);
     error ExitNoticeRunning(uint256 taskId, uint256 nodeId, uint64 exitAt);
+    /// The task is not confidential (security level 3).
+    error NotConfidential(uint256 taskId);
+    /// The node's attestation is current and allowed for the task: its subscription may not be dropped.
+    error AttestationCurrent(uint256 taskId, uint256 nodeId);
+    /// None of the node's confidential subscriptions can be dropped.
+    error NothingToDrop(uint256 nodeId);
 
     constructor(address admin, INodeRegistry nodeRegistry_, IModelRegistry modelRegistry_, Params memory params_)
         AtomaAccess(admin)
@@ -115,6 +128,13 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
         _setParams(params_);
+    }
+
+    /// Links the attestation registry once: confidential tasks can be created from then on.
+    function wireAttestations(IAttestationRegistry attestations_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(attestations) != address(0)) revert AlreadyWired();
+        if (address(attestations_) == address(0)) revert ZeroAddress();
+        attestations = attestations_;
     }
 
     function _setParams(Params memory p) internal {
@@ -147,7 +167,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     /// Creates a task. Level 0 has no verification; level 1 samples `attesters` attesters with probability
     /// `replicationPpm`/1e6 per settlement and checks `sampleSize` requests; level 2 is n-node consensus for
-    /// smart-contract requests (the request names n).
+    /// smart-contract requests (the request names n); level 3 is confidential compute, with no verification
+    /// parameters (attested nodes only, never sampled), once the attestation registry is wired.
     function createTask(
         bytes32 modelId,
         uint8 role,
@@ -160,7 +181,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (!modelRegistry.isActive(modelId)) revert ModelNotActive(modelId);
         if (role > MAX_ROLE) revert InvalidRole(role);
         if (minReputation > 100) revert InvalidReputation(minReputation);
-        if (securityLevel == SecurityLevel.Confidential) revert UnsupportedSecurityLevel(securityLevel);
+        if (securityLevel == SecurityLevel.Confidential && address(attestations) == address(0)) revert NotWired();
         Params memory p = params;
         if (securityLevel == SecurityLevel.CrossValidation) {
             if (
@@ -214,6 +235,7 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (!task.active) revert TaskInactive(taskId);
         if (!modelRegistry.isActive(task.modelId)) revert ModelNotActive(task.modelId);
         _checkActor(nodeId);
+        if (task.securityLevel == SecurityLevel.Confidential) attestations.check(taskId, task.modelId, nodeId);
         INodeRegistry.Node memory node = nodeRegistry.getNode(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         if (node.reputation < task.minReputation) revert ReputationTooLow(nodeId, node.reputation, task.minReputation);
@@ -293,6 +315,42 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         }
     }
 
+    /// Anyone puts a node's confidential subscription on exit notice once the attestation registry no longer
+    /// accepts the node for the task (its record expired, or its measurement or kind is no longer allowed): no
+    /// new work from now on, as after `unsubscribe`. Reverts `AttestationCurrent` while the node is accepted.
+    function dropUnattested(uint256 taskId, uint256 nodeId) external {
+        Task storage task = _existing(taskId);
+        if (task.securityLevel != SecurityLevel.Confidential) revert NotConfidential(taskId);
+        Subscription storage sub = _subscriptions[taskId][nodeId];
+        if (!sub.active) revert NotSubscribed(taskId, nodeId);
+        if (attestations.accepts(taskId, task.modelId, nodeId)) revert AttestationCurrent(taskId, nodeId);
+        _dropUnattested(sub, taskId, nodeId);
+    }
+
+    /// `dropUnattested` for every confidential subscription of the node that can be dropped, in one pass over its
+    /// subscriptions (`maxSubscriptionsPerNode` at most, so the caller's gas is bounded). Reverts `NothingToDrop`
+    /// when there is none.
+    function dropUnattestedAll(uint256 nodeId) external {
+        uint256[] storage list = _nodeTasks[nodeId];
+        uint256 n = list.length;
+        uint256 dropped;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 taskId = list[i];
+            Task storage task = _tasks[taskId];
+            Subscription storage sub = _subscriptions[taskId][nodeId];
+            if (task.securityLevel != SecurityLevel.Confidential || !sub.active) continue;
+            if (attestations.accepts(taskId, task.modelId, nodeId)) continue;
+            _dropUnattested(sub, taskId, nodeId);
+            ++dropped;
+        }
+        if (dropped == 0) revert NothingToDrop(nodeId);
+    }
+
+    function _dropUnattested(Subscription storage sub, uint256 taskId, uint256 nodeId) internal {
+        _startExit(sub, taskId, nodeId, uint64(block.timestamp) + params.exitNotice);
+        emit UnattestedDropped(taskId, nodeId, msg.sender);
+    }
+
     function _startExit(Subscription storage sub, uint256 taskId, uint256 nodeId, uint64 exitAt) internal {
         sub.active = false;
         sub.exitAt = exitAt;
@@ -356,7 +414,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     /// past their registration epoch, in an approved echelon, collateral at the minimum and covering their bonds),
     /// meet the task's minimum reputation, are in `d.echelon`, price at most `d.maxPrice`, have room for
     /// `d.units` within both their capacity and their subscription's collateral, and are not in `d.exclude`.
-    /// Subscriptions in their exit notice count only for a `d.checking` draw.
+    /// Subscriptions in their exit notice count only for a `d.checking` draw. On a confidential task a draw for
+    /// new work takes only nodes the attestation registry accepts now.
     function draw(Draw calldata d) external view returns (uint256[] memory chosen) {
         Task storage task = _existing(d.taskId);
         uint256[] storage subscribers = _subscribers[d.taskId];
@@ -373,6 +432,9 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
             }
             if (_contains(d.exclude, nodeId)) continue;
             candidates[found++] = nodeId;
+        }
+        if (!d.checking && task.securityLevel == SecurityLevel.Confidential) {
+            found = _attestedOnly(d.taskId, task.modelId, candidates, found);
         }
         assembly ("memory-safe") {
             mstore(candidates, found)
@@ -397,7 +459,32 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         }
     }
 
+    /// Keeps, in order, the first `found` of `candidates` that the attestation registry accepts for the task.
+    function _attestedOnly(uint256 taskId, bytes32 modelId, uint256[] memory candidates, uint256 found)
+        internal
+        view
+        returns (uint256 kept)
+    {
+        for (uint256 i = 0; i < found; ++i) {
+            if (attestations.accepts(taskId, modelId, candidates[i])) candidates[kept++] = candidates[i];
+        }
+    }
+
     // ---------------------------------------------------------------- views
+
+    /// Whether the node may take new work on the task as far as attestation goes: true on a task that is not
+    /// confidential, else whether the attestation registry accepts it now.
+    function attested(uint256 taskId, uint256 nodeId) external view returns (bool) {
+        Task storage task = _existing(taskId);
+        if (task.securityLevel != SecurityLevel.Confidential) return true;
+        return attestations.accepts(taskId, task.modelId, nodeId);
+    }
+
+    /// As `attested`, but reverts with the attestation registry's reason when it is false.
+    function checkAttested(uint256 taskId, uint256 nodeId) external view {
+        Task storage task = _existing(taskId);
+        if (task.securityLevel == SecurityLevel.Confidential) attestations.check(taskId, task.modelId, nodeId);
+    }
 
     function getTask(uint256 taskId) external view returns (Task memory) {
         return _tasks[taskId];

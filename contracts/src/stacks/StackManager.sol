@@ -50,6 +50,10 @@ interface ISettlementSpan {
 /// when it is sold stay checking candidates that long even if they leave; parameters that would break this are
 /// refused here and in the settlement manager. This contract is the EIP-712 verifying contract of the owner's
 /// request signatures and the node's response signatures (domain "Atoma", version "1").
+/// On a confidential task (security level 3) every way of picking a node takes only nodes the attestation registry
+/// accepts at that moment (`TaskRegistry.attested`): at the purchase, and again when the drawn or chosen node is
+/// bound, so an attestation that expired in between cancels and refunds the purchase. Such stacks carry no
+/// surcharge and are never sampled (the settlement manager samples level 1 only).
 contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
     uint32 internal constant ANY_ECHELON = type(uint32).max;
@@ -273,41 +277,54 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint128 maxPricePerMillion,
         uint64 duration
     ) external nonReentrant returns (uint256 stackId) {
-        (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
-        uint128 price = _offer(taskId, nodeId, units, maxPricePerMillion, verified);
-        stackId = _newStack(taskId, units, duration, p, verified, price, bytes32(0));
+        (Params memory p, ITaskRegistry.Task memory task) = _checkTerms(taskId, units, duration);
+        uint8 level = uint8(task.securityLevel);
+        bool verified = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation);
+        // On a confidential task, a node without an accepted attestation is refused with the registry's reason.
+        if (level == uint8(ITaskRegistry.SecurityLevel.Confidential)) taskRegistry.checkAttested(taskId, nodeId);
+        uint128 price = _offer(taskId, task, nodeId, units, maxPricePerMillion, verified);
+        stackId = _newStack(taskId, units, duration, p, level, price, bytes32(0));
         _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}));
     }
 
     /// The price of `nodeId` if it is one of `candidatesFor(taskId, units, maxPricePerMillion)` (the same rules,
     /// checked for the one node); reverts `NodeNotOffered` otherwise.
-    function _offer(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
-        internal
-        view
-        returns (uint128 price)
-    {
+    function _offer(
+        uint256 taskId,
+        ITaskRegistry.Task memory task,
+        uint256 nodeId,
+        uint64 units,
+        uint128 maxPricePerMillion,
+        bool verified
+    ) internal view returns (uint128 price) {
         bool offered;
-        (price, offered) = _offered(taskId, nodeId, units, maxPricePerMillion, verified);
+        (price, offered) = _offered(taskId, task, nodeId, units, maxPricePerMillion, verified);
         if (!offered) revert NodeNotOffered(taskId, nodeId);
     }
 
     /// Whether `nodeId` passes `candidatesFor`'s rules now (at a price at most `maxPricePerMillion`), and its price.
     /// A drawn or chosen node is checked again with them (at any price: it keeps the price it was frozen with).
-    function _offered(uint256 taskId, uint256 nodeId, uint64 units, uint128 maxPricePerMillion, bool verified)
-        internal
-        view
-        returns (uint128, bool)
-    {
+    function _offered(
+        uint256 taskId,
+        ITaskRegistry.Task memory task,
+        uint256 nodeId,
+        uint64 units,
+        uint128 maxPricePerMillion,
+        bool verified
+    ) internal view returns (uint128, bool) {
         ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
         uint256[] memory one = new uint256[](1);
         one[0] = nodeId;
         INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
-        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
         bool offered = sub.active && sub.pricePerMillion <= maxPricePerMillion && _hasRoom(sub, units)
             && state.eligible && state.reputation >= task.minReputation;
         // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
         if (offered && verified) {
             offered = _pool(taskId, state.echelon).length - 1 >= uint256(task.attesters) + minCommittee();
+        }
+        // On a confidential task it must hold an attestation the registry accepts now.
+        if (offered && task.securityLevel == ITaskRegistry.SecurityLevel.Confidential) {
+            offered = taskRegistry.attested(taskId, nodeId);
         }
         return (sub.pricePerMillion, offered);
     }
@@ -318,6 +335,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     function _serves(Stack storage stack, uint256 nodeId, bool recount) internal view returns (bool offered) {
         (, offered) = _offered(
             stack.taskId,
+            taskRegistry.getTask(stack.taskId),
             nodeId,
             stack.units,
             type(uint128).max,
@@ -325,21 +343,21 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         );
     }
 
-    /// Checks a purchase's units, duration and task; returns the parameters in force and whether it is verified.
+    /// Checks a purchase's units, duration and task; returns the parameters in force and the task's security
+    /// level (any but 2, whose requests go through the consensus contract).
     function _checkTerms(uint256 taskId, uint64 units, uint64 duration)
         internal
         view
-        returns (Params memory p, bool verified)
+        returns (Params memory p, ITaskRegistry.Task memory task)
     {
         p = params;
         if (units == 0 || units > p.maxUnits) revert InvalidUnits(units, p.maxUnits);
         if (duration < p.minDuration || duration > p.maxDuration) revert InvalidDuration(duration);
-        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        task = taskRegistry.getTask(taskId);
         if (
-            !task.active || uint8(task.securityLevel) > uint8(ITaskRegistry.SecurityLevel.CrossValidation)
+            !task.active || task.securityLevel == ITaskRegistry.SecurityLevel.Consensus
                 || !modelRegistry.isActive(task.modelId)
         ) revert TaskUnavailable(taskId);
-        verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
     }
 
     /// The first step of a drawn purchase (`setSize` 0: one node; else a set): freezes the candidates, locks the
@@ -348,30 +366,32 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         internal
         returns (uint256 stackId, Candidate[] memory candidates)
     {
-        (Params memory p, bool verified) = _checkTerms(taskId, units, duration);
-        candidates = candidatesFor(taskId, units, maxPricePerMillion);
+        (Params memory p, ITaskRegistry.Task memory task) = _checkTerms(taskId, units, duration);
+        candidates = _candidates(taskId, task, units, maxPricePerMillion);
         uint128 highest;
         for (uint256 i = 0; i < candidates.length; ++i) {
             if (candidates[i].pricePerMillion > highest) highest = candidates[i].pricePerMillion;
         }
         bytes32 frozen =
             setSize == 0 ? keccak256(abi.encode(candidates)) : keccak256(abi.encode(candidates, setSize));
-        stackId = _newStack(taskId, units, duration, p, verified, highest, frozen);
+        stackId = _newStack(taskId, units, duration, p, uint8(task.securityLevel), highest, frozen);
         emit StackRequested(
             stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
         );
     }
 
-    /// Records a pending stack bought by the caller and locks its escrow at `price` (plus the surcharge).
+    /// Records a pending stack bought by the caller and locks its escrow at `price` (plus the surcharge of a
+    /// verified task).
     function _newStack(
         uint256 taskId,
         uint64 units,
         uint64 duration,
         Params memory p,
-        bool verified,
+        uint8 level,
         uint128 price,
         bytes32 candidatesHash
     ) internal returns (uint256 stackId) {
+        bool verified = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation);
         stackId = ++stackCount;
         uint256 cost = Units.cost(units, price);
         uint256 locked = cost + cost * (verified ? p.surchargeBps : 0) / BPS;
@@ -379,7 +399,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             owner: msg.sender,
             taskId: uint64(taskId),
             status: StackStatus.Pending,
-            securityLevel: uint8(verified ? ITaskRegistry.SecurityLevel.CrossValidation : ITaskRegistry.SecurityLevel.None),
+            securityLevel: level,
             nodeId: 0,
             units: units,
             expiresAt: 0,
@@ -507,13 +527,22 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The candidates `buyStack` would freeze now: eligible subscribers of the task (active, past their
     /// registration epoch, collateral and reputation at the minimum) with a price at most `maxPricePerMillion`
     /// and room for `units`; on a verified task, only those whose echelon holds at least the task's attesters
-    /// plus `minCommittee()` other eligible subscribers. Reverts `NoEligibleNode` or `TooFewVerifiers` when none.
+    /// plus `minCommittee()` other eligible subscribers; on a confidential task, only those the attestation
+    /// registry accepts now (the task registry's draw leaves the others out). Reverts `NoEligibleNode` or
+    /// `TooFewVerifiers` when none.
     function candidatesFor(uint256 taskId, uint64 units, uint128 maxPricePerMillion)
         public
         view
+        returns (Candidate[] memory)
+    {
+        return _candidates(taskId, taskRegistry.getTask(taskId), units, maxPricePerMillion);
+    }
+
+    function _candidates(uint256 taskId, ITaskRegistry.Task memory task, uint64 units, uint128 maxPricePerMillion)
+        internal
+        view
         returns (Candidate[] memory candidates)
     {
-        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
         uint256[] memory pool = _pool(taskId, ANY_ECHELON);
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AtomaTypedData} from "../../src/common/AtomaTypedData.sol";
+import {AttestationRegistry} from "../../src/confidential/AttestationRegistry.sol";
 import {ConsensusRequests} from "../../src/consensus/ConsensusRequests.sol";
 import {ChallengeManager} from "../../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
@@ -63,6 +64,7 @@ abstract contract AtomaFixture is TestBase {
     ConsensusRequests internal consensus;
     EmissionSchedule internal emission;
     ReceiptFraud internal receiptFraud;
+    AttestationRegistry internal attestations;
 
     uint256[] internal nodeIds;
     mapping(uint256 nodeId => uint256 key) internal signerKey;
@@ -193,6 +195,8 @@ abstract contract AtomaFixture is TestBase {
             admin, IStackManager(address(stacks)), INodeRegistry(address(nodes)), ISettlementManager(address(settlement))
         );
         nodes.wire(tasks, vault);
+        attestations = new AttestationRegistry(admin, INodeRegistry(address(nodes)), 2 days);
+        tasks.wireAttestations(attestations);
         settlement.wire(disputes, draws, address(evidence));
         stacks.wire(ISettlementSpan(address(settlement)));
         disputes.wire(consensus);

@@ -3,6 +3,8 @@ import {
   atomaTokenBytecode,
   atomaVaultAbi,
   atomaVaultBytecode,
+  attestationRegistryAbi,
+  attestationRegistryBytecode,
   challengeManagerAbi,
   challengeManagerBytecode,
   consensusRequestsAbi,
@@ -87,6 +89,8 @@ export interface AtomaAddresses {
   EmissionSchedule: Address;
   /** Proofs from receipts or settled leaves that a node billed what it did not serve. */
   ReceiptFraud: Address;
+  /** Confidential nodes' attestation records and the measurements governance allows (security level 3). */
+  AttestationRegistry: Address;
   ExampleConsumer?: Address | undefined;
 }
 
@@ -171,6 +175,12 @@ export async function deployContracts(
     models,
     p.task,
   ]);
+  const attestations = await deploy(
+    "AttestationRegistry",
+    attestationRegistryAbi,
+    attestationRegistryBytecode,
+    [admin, nodes, p.attestation.maxValidity],
+  );
   const vault = await deploy("AtomaVault", atomaVaultAbi, atomaVaultBytecode, [
     admin,
     token,
@@ -253,12 +263,18 @@ export async function deployContracts(
     ConsensusRequests: consensus,
     EmissionSchedule: emission,
     ReceiptFraud: receiptFraud,
+    AttestationRegistry: attestations,
   };
 
   // Wiring needs the admin's roles: when the admin is not the deployer, the admin wires it with `wireContracts`.
   if (admin.toLowerCase() === walletClient.account.address.toLowerCase()) {
     await wireContracts(publicClient, walletClient, addresses);
     const c = atomaContracts(addresses, publicClient, walletClient);
+    if (p.attestation.devNetwork) {
+      await call(publicClient, "AttestationRegistry.setDevNetwork", () =>
+        c.attestationRegistry.write.setDevNetwork([true]),
+      );
+    }
     for (const { echelon, fingerprint } of options.echelons ?? []) {
       await call(publicClient, `NodeRegistry.approveEchelon(${echelon})`, () =>
         c.nodeRegistry.write.approveEchelon([echelon, fingerprint]),
@@ -294,6 +310,9 @@ export async function wireContracts(
   );
   await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
   await step("StackManager.wire", () => c.stackManager.write.wire([a.SettlementManager]));
+  await step("TaskRegistry.wireAttestations", () =>
+    c.taskRegistry.write.wireAttestations([a.AttestationRegistry]),
+  );
   const grants: [
     string,
     { write: { grantRole: (args: readonly [Hex, Address]) => Promise<Hash> } },
@@ -342,6 +361,7 @@ export interface AtomaContracts {
   consensusRequests: GetContractReturnType<typeof consensusRequestsAbi, Clients>;
   emissionSchedule: GetContractReturnType<typeof emissionScheduleAbi, Clients>;
   receiptFraud: GetContractReturnType<typeof receiptFraudAbi, Clients>;
+  attestationRegistry: GetContractReturnType<typeof attestationRegistryAbi, Clients>;
 }
 
 export interface Deployment {
@@ -388,5 +408,10 @@ export function atomaContracts(
     }),
     emissionSchedule: getContract({ address: addresses.EmissionSchedule, abi: emissionScheduleAbi, client }),
     receiptFraud: getContract({ address: addresses.ReceiptFraud, abi: receiptFraudAbi, client }),
+    attestationRegistry: getContract({
+      address: addresses.AttestationRegistry,
+      abi: attestationRegistryAbi,
+      client,
+    }),
   };
 }

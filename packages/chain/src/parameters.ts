@@ -100,6 +100,12 @@ export interface DeployParameters {
     maxOutputBytes: number;
     maxNodes: number;
   };
+  /**
+   * Confidential tasks (security level 3). `maxValidity`: seconds an attestation record may stay current after it
+   * is posted (nodes re-attest each epoch; 1 hour to 30 days). `devNetwork`: accept dev-kind records (no hardware
+   * behind them) on every task; refused unless set, for a development network only.
+   */
+  attestation: { maxValidity: bigint; devNetwork: boolean };
   emission: {
     initialEmission: bigint;
     tailEmission: bigint;
@@ -199,6 +205,8 @@ export const devParameters: DeployParameters = {
     maxOutputBytes: 16_384,
     maxNodes: 16,
   },
+  // Two epochs: a node re-attests each epoch, with one to spare.
+  attestation: { maxValidity: 2n * HOUR, devNetwork: false },
   emission: {
     initialEmission: 1_000_000n * TOMA,
     tailEmission: 10_000n * TOMA,

@@ -1,6 +1,8 @@
 /** Everything of @atoma/chain that runs in any JavaScript runtime, browsers included: no anvil launcher. */
 // The contracts' enums (generated from their sources) and the ABIs of the contracts whose events a node follows.
 export {
+  AttestationStanding,
+  attestationRegistryAbi,
   ChallengeStatus,
   ConsensusRequestStatus,
   challengeManagerAbi,
@@ -26,6 +28,11 @@ export {
   findArmedNodeDraws,
   readArmedAttesterDraw,
 } from "./actions/armedDraws.js";
+export {
+  type AttestationScope,
+  setAllowedMeasurement,
+  setDevAttestation,
+} from "./actions/attestationGovernance.js";
 export { ballotFromText, ballotToText } from "./actions/ballotText.js";
 export {
   type BuyStackParams,
@@ -106,6 +113,7 @@ export {
   drawAttestersUntilDone,
   FAIL_UNVERIFIABLE,
 } from "./actions/drawAttesters.js";
+export { dropUnattested } from "./actions/dropUnattested.js";
 export {
   approveEchelon,
   echelonFingerprint,
@@ -138,11 +146,18 @@ export {
   type OpenAttestationParams,
   openAttestation,
 } from "./actions/openAttestation.js";
+export { type PostAttestationParams, postAttestation } from "./actions/postAttestation.js";
 export {
   type FraudEvidence,
   type ProveReceiptFraudResult,
   proveReceiptFraud,
 } from "./actions/proveReceiptFraud.js";
+export {
+  type AttestationRecord,
+  type AttestationStandingName,
+  attestationStanding,
+  getAttestation,
+} from "./actions/readAttestation.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
 export {

@@ -43,7 +43,7 @@ describe("registry flows against anvil", () => {
     expect(topped.collateral).toBe(parseEther("1005"));
   });
 
-  it("creates tasks with bounded verification, and refuses confidential ones", async () => {
+  it("creates tasks with bounded verification, confidential ones without sampling parameters", async () => {
     const { taskId } = await createTask(network.admin, {
       modelId: network.modelId,
       role: TaskRole.Chat,
@@ -69,8 +69,19 @@ describe("registry flows against anvil", () => {
         modelId: network.modelId,
         role: 0,
         securityLevel: SecurityLevel.Confidential,
+        replicationPpm: 8_000,
+        attesters: 1,
+        sampleSize: 4,
       }),
-    ).rejects.toMatchObject({ errorName: "UnsupportedSecurityLevel" });
+    ).rejects.toMatchObject({ errorName: "InvalidVerification" });
+    const confidential = await createTask(network.admin, {
+      modelId: network.modelId,
+      role: 0,
+      securityLevel: SecurityLevel.Confidential,
+    });
+    expect(
+      (await network.deployment.contracts.taskRegistry.read.getTask([confidential.taskId])).securityLevel,
+    ).toBe(SecurityLevel.Confidential);
   });
 
   it("subscribes, updates, unsubscribes with an exit notice; deregisters once every exit is complete; collateral returns a notice later", async () => {

@@ -554,6 +554,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       maxUnits: request.maxUnits,
       ownerSignature: request.signature,
       proof: served.tree.proof(2),
+      previous: served.leaves[1]!,
+      previousProof: served.tree.proof(1),
     };
     // The owner's signature on another request does not answer for this leaf.
     await expect(

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAttest } from "./commands/attest.js";
 import { registerChat } from "./commands/chat.js";
 import { registerDev } from "./commands/dev.js";
 import { registerEcon } from "./commands/econ.js";
@@ -15,6 +16,7 @@ export function createProgram(): Command {
     // A subcommand's options belong to it even when a parent has one of the same name (econ and econ simulate).
     .enablePositionalOptions()
     .exitOverride();
+  registerAttest(program);
   registerChat(program);
   registerDev(program);
   registerEcon(program);

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, waitForReady } from "./cliProcess.js";
+import { runCli, runCliToEnd, waitForReady } from "./cliProcess.js";
 
 async function rpc(url: string, method: string): Promise<unknown> {
   const response = await fetch(url, {
@@ -13,13 +16,32 @@ async function rpc(url: string, method: string): Promise<unknown> {
 describe("atoma dev", () => {
   it("prints a ready line whose RPC URL answers, and leaves nothing behind after SIGINT", async () => {
     const run = runCli(["dev", "--log-level", "warn"]);
-    const ready = await waitForReady<{ rpcUrl: string; chainId: number; contracts: Record<string, string> }>(
-      run,
-      240_000,
-    );
+    const ready = await waitForReady<{
+      rpcUrl: string;
+      chainId: number;
+      contracts: Record<string, string>;
+      nodes: { id: string }[];
+      attestation: { label: string; rootCertificate: string; measurements: Record<string, string> };
+    }>(run, 240_000);
     expect(ready.chainId).toBe(31337);
     expect(await rpc(ready.rpcUrl, "eth_chainId")).toBe("0x7a69");
     expect(Object.keys(ready.contracts)).toContain("AtomaToken");
+
+    // Its nodes run the insecure dev attestation kind: `atoma attest` checks one with the root the ready line names.
+    expect(ready.attestation.label).toBe("insecure, development");
+    const dir = mkdtempSync(join(tmpdir(), "atoma-dev-attest-"));
+    try {
+      const allow = join(dir, "allow.json");
+      writeFileSync(allow, JSON.stringify([ready.attestation.measurements]));
+      const attest = await runCliToEnd([
+        ...["attest", ready.nodes[0]!.id, "--network", `ready ${JSON.stringify(ready)}`],
+        ...["--dev-root", ready.attestation.rootCertificate, "--measurements", allow],
+      ]);
+      expect(attest.code, attest.stdout + attest.stderr).toBe(0);
+      expect(attest.stdout).toContain("insecure, development");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);

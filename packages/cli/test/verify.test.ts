@@ -3,12 +3,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buyStack, SecurityLevel, setNodeUrl } from "@atoma/chain";
 import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import { createDevAuthority, issueDevAttestationKey, type TdMeasurements } from "@atoma/confidential";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
+import { ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine, waitForStack } from "@atoma/node/devnet";
 import { StackClient } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AtomaNode } from "../../node/src/service/createNode.js";
 import { expectRefused, runCli, runCliToEnd } from "./cliProcess.js";
+
+const reg = (byte: string) => `0x${byte.repeat(48)}` as const;
+/** What the confidential dev node's evidence measures (an allow-list entry for `atoma attest`). */
+const MEASURED: TdMeasurements = {
+  mrTd: reg("e1"),
+  rtmr0: reg("f0"),
+  rtmr1: reg("f1"),
+  rtmr2: reg("f2"),
+  rtmr3: reg("f3"),
+};
 
 /**
  * `atoma verify` on an answer saved as an OpenAI client received it, from a real node on the dev network: an honest
@@ -21,6 +33,9 @@ describe("atoma verify", () => {
   const answerFile = join(dir, "answer.json");
   const tamperedFile = join(dir, "tampered.json");
   const requestFile = join(dir, "request.json");
+  const devRootFile = join(dir, "dev-root.pem");
+  const allowFile = join(dir, "allow.json");
+  const otherAllowFile = join(dir, "other-allow.json");
   let devnet: Devnet;
   let engine: EmbeddedEngine;
   let model: TinyModelFile;
@@ -36,7 +51,23 @@ describe("atoma verify", () => {
     const taskId = await devnet.addTask({ modelId, securityLevel: SecurityLevel.None, nodes: [server] });
     await devnet.nextEpoch();
     ({ engine, model } = await startTinyEngine());
-    node = apiNode({ network: devnet, node: server, engine, model, dataDir: join(dir, "node") }).node;
+    // The node also runs confidential compute with the dev attestation kind, for `atoma attest`.
+    const authority = await createDevAuthority();
+    writeFileSync(devRootFile, authority.rootCertificatePem);
+    writeFileSync(allowFile, JSON.stringify([{ label: "dev image", ...MEASURED }]));
+    writeFileSync(otherAllowFile, JSON.stringify([{ label: "other", mrTd: reg("00") }]));
+    const compute = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: server.signerAccount.address,
+    });
+    node = apiNode({
+      network: devnet,
+      node: server,
+      engine,
+      model,
+      dataDir: join(dir, "node"),
+      confidential: { compute, epoch: async () => 1n },
+    }).node;
     await node.start();
     await setNodeUrl(server.operator, { nodeId: server.nodeId, url: node.url });
     const owner = await devnet.account();
@@ -193,5 +224,69 @@ describe("atoma verify", () => {
     ]);
     expect(stackJson.code, stackJson.stderr).toBe(0);
     expect(JSON.parse(stackJson.stdout)).toMatchObject({ stackId: String(stackId), nodeUrl: node.url });
+  });
+
+  it("atoma attest: checks a node's dev evidence for a fresh nonce, labelled insecure, exit 1 with reasons", async () => {
+    const args = ["attest", String(server.nodeId), "--network", networkFile];
+    const passed = await runCliToEnd([...args, "--dev-root", devRootFile, "--measurements", allowFile]);
+    expect(passed.code, passed.stderr).toBe(0);
+    const lines = passed.stdout.trim().split("\n");
+    expect(lines).toContain("kind         insecure, development (proves nothing about hardware)");
+    expect(
+      lines
+        .filter((l) => /^(ok|FAIL|skip|--) /.test(l))
+        .map((l) =>
+          l
+            .split(/[\s:]+/)
+            .slice(0, 2)
+            .join(" "),
+        ),
+    ).toEqual(["ok fetch", "ok quote", "ok measurements", "ok binding", "skip gpu", "ok nonce"]);
+    expect(lines.at(-1)).toBe("attestation verified");
+    const json = await runCliToEnd([
+      ...args,
+      "--dev-root",
+      devRootFile,
+      "--measurements",
+      allowFile,
+      "--json",
+    ]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      insecure: true,
+      label: "insecure, development",
+      signer: server.signerAccount.address,
+      url: node.url,
+    });
+    // Dev evidence is refused unless the verifier is told to accept it.
+    const refused = await runCliToEnd(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^FAIL quote: .*\(attestation_dev_refused\)$/m);
+    expect(refused.stdout.trim().split("\n").at(-1)).toBe("attestation NOT verified");
+    const unknown = await runCliToEnd([
+      ...args,
+      "--dev-root",
+      devRootFile,
+      "--measurements",
+      otherAllowFile,
+      "--json",
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout).checks[1]).toMatchObject({
+      name: "measurements",
+      status: "failed",
+      code: "attestation_unknown_measurement",
+    });
+    // No allow-list: the measurements are shown, the check skipped, not passed.
+    const open = await runCliToEnd([...args, "--dev-root", devRootFile]);
+    expect(open.code).toBe(0);
+    expect(open.stdout).toMatch(/^skip measurements: no allow-list given/m);
+    expect(open.stdout).toContain(`mrTd   ${MEASURED.mrTd}`);
+    // A node that serves no attestation (the URL of something else) fails the fetch.
+    const elsewhere = await runCliToEnd([...args, "--url", devnet.rpc.rpcUrl, "--dev-root", devRootFile]);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stdout).toMatch(/^FAIL fetch: /m);
+    await expectRefused(["attest", "999", "--network", networkFile], /there is no node 999/);
   });
 });

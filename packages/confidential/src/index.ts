@@ -1,4 +1,25 @@
+export {
+  type AttestationCheck,
+  type AttestationCheckName,
+  type AttestationReport,
+  checkAttestation,
+} from "./attestationReport.js";
 export { bytesEqual, fromHex, type HexString, toHex } from "./bytes.js";
+export {
+  CONFIDENTIAL_FIELD,
+  CONFIDENTIAL_VERSION,
+  ConfidentialAnswerReader,
+  type ConfidentialEnvelope,
+  type ConfidentialRequestContext,
+  confidentialContext,
+  isConfidentialBody,
+  readConfidentialEnvelope,
+  SEALED_ANSWER_OBJECT,
+  SEALED_CHUNK_OBJECT,
+  SEALED_END_OBJECT,
+  type SealedAnswer,
+  sealConfidentialRequest,
+} from "./confidentialRequest.js";
 export {
   createDevAuthority,
   type DevAttestationKey,
@@ -78,4 +99,5 @@ export {
   type AttestationPolicy,
   type AttestationVerdict,
   verifyAttestation,
+  verifyEvidenceQuote,
 } from "./verify.js";

@@ -53,7 +53,12 @@ export interface AttestationVerdict {
   verifiedAt: Date;
 }
 
-function verifyQuote(evidence: AttestationEvidence, policy: AttestationPolicy, now: Date): VerifiedQuote {
+/** Step 1 of `verifyAttestation`: the quote of either kind (signatures, chain, collateral window, TCB level). */
+export function verifyEvidenceQuote(
+  evidence: AttestationEvidence,
+  policy: AttestationPolicy,
+  now: Date,
+): VerifiedQuote {
   const quote = fromHex(evidence.quote, "quote");
   if (evidence.kind === "tdx")
     return verifyTdxQuote(quote, evidence.collateral, {
@@ -86,7 +91,7 @@ export async function verifyAttestation(
   expected: AttestationExpectation,
 ): Promise<AttestationVerdict> {
   const now = expected.now ?? new Date();
-  const verified = verifyQuote(evidence, policy, now);
+  const verified = verifyEvidenceQuote(evidence, policy, now);
   const allowed = checkMeasurements(verified.measurements, policy.measurements);
   const binding: EvidenceBinding = {
     signingAddress: expected.signingAddress,

@@ -5,6 +5,14 @@ export {
 } from "./attestationCommitment.js";
 export { assertJsonDepth, canonicalJson, MAX_JSON_DEPTH, MAX_REQUEST_DEPTH } from "./canonicalJson.js";
 export {
+  AttestationKind,
+  type AttestationKindName,
+  evidenceHash,
+  MAX_QUOTE_BYTES,
+  type MeasurementRegisters,
+  measurementHash,
+} from "./confidential/attestationRecord.js";
+export {
   CONSENSUS_REFUSAL,
   type ConsensusSealInput,
   consensusLeaf,
@@ -24,6 +32,15 @@ export {
   workPart,
 } from "./disputeVote.js";
 export {
+  type AttesterOutcome,
+  binomialPmf,
+  type EligibleSet,
+  hypergeometricPmf,
+  privateDrawOutcomes,
+  publicDrawOutcomes,
+  selectionProbability,
+} from "./economics/attesterOutcomes.js";
+export {
   expectedCheaterReward,
   expectedHonestReward,
   type GameParameters,
@@ -34,6 +51,21 @@ export {
   tamperedSettlementProbability,
   validateGame,
 } from "./economics/replicationRate.js";
+export {
+  type MustCheckOdds,
+  mustCheckOdds,
+  SELECTION_FALLBACKS,
+  type SelectionFallback,
+} from "./economics/selectionFallback.js";
+export {
+  type Colluders,
+  cheatPaysThreshold,
+  compareSelection,
+  expectedRewards,
+  noAttesterProbability,
+  privateDetectionProbability,
+  type SelectionComparison,
+} from "./economics/selectionThreshold.js";
 export { type SelfDealingBound, selfDealingBound, type WashParameters } from "./economics/selfDealing.js";
 export {
   atomaDomain,
@@ -58,6 +90,7 @@ export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
 export { type LeafProof, parseLeafProof } from "./leafProof.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
+export { privateKeyAccount } from "./privateKeyAccount.js";
 export {
   findReceiptFraud,
   findSettledLeafFraud,
@@ -79,6 +112,7 @@ export {
   reproducibleResult,
   responseHash,
   resultBytes,
+  SEALED_ANSWER_OBJECT,
 } from "./responseResult.js";
 export { deriveSeed, MAX_SEED } from "./seed.js";
 export {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "./errors.js";
-import { reproducibleResult, responseHash } from "./responseResult.js";
+import { reproducibleResult, responseHash, resultBytes, SEALED_ANSWER_OBJECT } from "./responseResult.js";
+import { signedResponseBody } from "./signedResponseBody.js";
 
 const chat = {
   id: "chatcmpl-1",
@@ -114,5 +115,27 @@ describe("reproducibleResult", () => {
     ],
   ])("rejects %s", (_, value) => {
     expect(() => reproducibleResult(value)).toThrow(InvalidInputError);
+  });
+});
+
+describe("a sealed confidential answer", () => {
+  const sealed = {
+    object: SEALED_ANSWER_OBJECT,
+    chunks: ["0x00aa", "0x01bb"],
+    usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+  };
+
+  it("hashes its chunks and usage only, the usage last in the result bytes (what ReceiptFraud reads)", () => {
+    expect(responseHash({ ...sealed, id: "x", created: 1 })).toBe(responseHash(sealed));
+    expect(responseHash({ ...sealed, chunks: ["0x01bb", "0x00aa"] })).not.toBe(responseHash(sealed));
+    expect(new TextDecoder().decode(resultBytes(sealed))).toMatch(
+      /"usage":\{"completion_tokens":7,"prompt_tokens":5,"total_tokens":12\}\}$/,
+    );
+    expect(signedResponseBody(sealed)).toEqual(sealed);
+  });
+
+  it("refuses chunks that are not lowercase hex, or none at all", () => {
+    for (const chunks of [[], ["0xAA"], ["aa"], [1], ["0x0"]])
+      expect(() => responseHash({ ...sealed, chunks })).toThrow(InvalidInputError);
   });
 });

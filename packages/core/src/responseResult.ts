@@ -39,7 +39,22 @@ export type ReproducibleResult =
       model: string;
       data: { index: number; embedding: number[] | string }[];
       usage: { prompt_tokens: number; total_tokens: number };
+    }
+  | {
+      /**
+       * A confidential answer (security level 3): the sealed chunks as sent, in order, and the usage in clear (the
+       * receipt's units, and the tail of the result bytes `ReceiptFraud` reads). Nothing of the text is in clear.
+       */
+      object: typeof SEALED_ANSWER_OBJECT;
+      chunks: string[];
+      usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
     };
+
+/** The `object` of a confidential answer, whose chunks are HPKE-sealed to the client (see `@atoma/confidential`). */
+export const SEALED_ANSWER_OBJECT = "atoma.confidential.answer";
+/** Bounds a sealed answer's chunk count (each chunk is one engine event). */
+const MAX_SEALED_CHUNKS = 1_000_000;
+const isSealedChunk = (v: unknown): v is string => typeof v === "string" && /^0x([0-9a-f]{2})+$/.test(v);
 
 type Json = Record<string, unknown>;
 
@@ -100,6 +115,23 @@ function choiceToolCalls(choice: Json): ReproducibleToolCall[] | undefined {
 export function reproducibleResult(response: unknown): ReproducibleResult {
   if (!isRecord(response)) throw new InvalidInputError("response must be a JSON object");
   const object = field(response, "object", isString, "a string");
+  if (object === SEALED_ANSWER_OBJECT) {
+    const chunks = field(response, "chunks", isArray, "an array");
+    if (chunks.length === 0 || chunks.length > MAX_SEALED_CHUNKS || !chunks.every(isSealedChunk))
+      throw new InvalidInputError("response chunks must be lowercase 0x-prefixed hex strings");
+    const usage = usageOf(response);
+    const completion = usage.completion_tokens ?? 0;
+    if (!isCount(completion)) throw new InvalidInputError("response completion_tokens must be a count");
+    return {
+      object,
+      chunks,
+      usage: {
+        prompt_tokens: field(usage, "prompt_tokens", isCount, "a count"),
+        completion_tokens: completion,
+        total_tokens: field(usage, "total_tokens", isCount, "a count"),
+      },
+    };
+  }
   const model = field(response, "model", isString, "a string");
   const usage = usageOf(response);
   if (object === "list") {

@@ -1,12 +1,4 @@
-import {
-  type Address,
-  type Hex,
-  hashTypedData,
-  isAddressEqual,
-  type LocalAccount,
-  recoverTypedDataAddress,
-  type TypedDataDomain,
-} from "viem";
+import { type Address, type Hex, isAddressEqual, type LocalAccount, type TypedDataDomain } from "viem";
 import {
   requestTypes,
   responseTypes,
@@ -15,28 +7,41 @@ import {
 } from "./eip712.js";
 import { InvalidSignatureError } from "./errors.js";
 import type { Hash } from "./hash.js";
+import { recoverDigestSigner } from "./recoverDigestSigner.js";
+import { typedDataDigest } from "./typedDigest.js";
+
+const messageOf = (fields: SignedRequestFields | SignedResponseFields) =>
+  fields as unknown as Readonly<Record<string, unknown>>;
 
 export function requestDigest(domain: TypedDataDomain, fields: SignedRequestFields): Hash {
-  return hashTypedData({ domain, types: requestTypes, primaryType: "AtomaRequest", message: fields });
+  return typedDataDigest(domain, requestTypes, "AtomaRequest", messageOf(fields));
 }
 
 export function responseDigest(domain: TypedDataDomain, fields: SignedResponseFields): Hash {
-  return hashTypedData({ domain, types: responseTypes, primaryType: "AtomaResponse", message: fields });
+  return typedDataDigest(domain, responseTypes, "AtomaResponse", messageOf(fields));
 }
 
-export function signRequest(
+/**
+ * Accounts whose `sign({hash})` is the very signature `signTypedData` makes over that digest (viem's private-key
+ * and HD accounts): the digest is computed once here instead of by viem's slower typed-data path.
+ */
+const signsDigests = (account: LocalAccount) => account.source === "privateKey" || account.source === "hd";
+
+export async function signRequest(
   account: LocalAccount,
   domain: TypedDataDomain,
   fields: SignedRequestFields,
 ): Promise<Hex> {
+  if (account.sign && signsDigests(account)) return account.sign({ hash: requestDigest(domain, fields) });
   return account.signTypedData({ domain, types: requestTypes, primaryType: "AtomaRequest", message: fields });
 }
 
-export function signResponse(
+export async function signResponse(
   account: LocalAccount,
   domain: TypedDataDomain,
   fields: SignedResponseFields,
 ): Promise<Hex> {
+  if (account.sign && signsDigests(account)) return account.sign({ hash: responseDigest(domain, fields) });
   return account.signTypedData({
     domain,
     types: responseTypes,
@@ -45,12 +50,22 @@ export function signResponse(
   });
 }
 
-async function recover(recovering: () => Promise<Address>): Promise<Address> {
+/** Half secp256k1's group order: a signature whose s is above it is the malleated twin of a low-s one. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const COMPACT = /^0x[0-9a-fA-F]{130}$/;
+
+async function recover(signature: Hex, recovering: () => Promise<Address>): Promise<Address> {
+  let signer: Address;
   try {
-    return await recovering();
+    signer = await recovering();
   } catch (cause) {
     throw new InvalidSignatureError("signature is malformed", { cause });
   }
+  // Recovery alone takes (r, N - s) with the other recovery bit as the same signer; the contracts (OpenZeppelin's
+  // ECDSA) refuse it, so a receipt or request carrying it would be no evidence on-chain: refused here as well.
+  if (COMPACT.test(signature) && BigInt(`0x${signature.slice(66, 130)}`) > HALF_N)
+    throw new InvalidSignatureError("signature is malleable: its s is in the upper half");
+  return signer;
 }
 
 export function recoverRequestSigner(
@@ -58,15 +73,7 @@ export function recoverRequestSigner(
   fields: SignedRequestFields,
   signature: Hex,
 ): Promise<Address> {
-  return recover(() =>
-    recoverTypedDataAddress({
-      domain,
-      types: requestTypes,
-      primaryType: "AtomaRequest",
-      message: fields,
-      signature,
-    }),
-  );
+  return recover(signature, () => recoverDigestSigner(requestDigest(domain, fields), signature));
 }
 
 export function recoverResponseSigner(
@@ -74,15 +81,7 @@ export function recoverResponseSigner(
   fields: SignedResponseFields,
   signature: Hex,
 ): Promise<Address> {
-  return recover(() =>
-    recoverTypedDataAddress({
-      domain,
-      types: responseTypes,
-      primaryType: "AtomaResponse",
-      message: fields,
-      signature,
-    }),
-  );
+  return recover(signature, () => recoverDigestSigner(responseDigest(domain, fields), signature));
 }
 
 /** Throws `InvalidSignatureError` unless `signature` over the request was made by `expected`. */

@@ -1,4 +1,4 @@
-import { type ReproducibleResult, reproducibleResult } from "./responseResult.js";
+import { type ReproducibleResult, reproducibleResult, SEALED_ANSWER_OBJECT } from "./responseResult.js";
 
 type Json = Record<string, unknown>;
 
@@ -37,6 +37,7 @@ function contentWasNull(response: Json, position: number): boolean {
  */
 export function signedResponseBody(response: unknown): Json {
   const result: ReproducibleResult = reproducibleResult(response);
+  if (result.object === SEALED_ANSWER_OBJECT) return { ...result };
   const envelope = responseEnvelope(response);
   if (result.object === "embedding")
     return {

@@ -124,6 +124,12 @@ describe("inputs transcript", () => {
     // The owner signed a 10-unit bound; the node billed the rest of the stack for it.
     t.requests.push(await entry({ prompt: "c" }, 2n, 810n, 1_000n, owner, 10n));
     await expect(verifyTranscript(t, expected)).rejects.toThrow(UnitsOverSignedError);
+    // An attester sampled elsewhere checks what it was sampled for; leaf 2 is the owner's to challenge.
+    const audited = await verifyTranscript(t, { ...expected, boundsCheckedAt: new Set([0n, 1n]) });
+    expect(audited.units).toBe(1_000n);
+    await expect(verifyTranscript(t, { ...expected, boundsCheckedAt: new Set([2n]) })).rejects.toThrow(
+      UnitsOverSignedError,
+    );
     // A bound raised after signing is not the owner's signature.
     t.requests[2] = { ...t.requests[2]!, max_units: "1000" };
     await expect(verifyTranscript(t, expected)).rejects.toThrow(/not signed by the stack owner/);

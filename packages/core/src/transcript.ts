@@ -180,6 +180,12 @@ export interface TranscriptExpectations {
   units?: bigint | undefined;
   /** The settled request count. */
   requestCount?: bigint | undefined;
+  /**
+   * The leaf indices whose signed `maxUnits` is enforced; all when absent. An attester enforces its sample's: an
+   * over-bound leaf it was not sampled to check is the owner's to challenge (by index), and refusing the whole
+   * transcript for it would have the attester declare unavailable data the server can post.
+   */
+  boundsCheckedAt?: ReadonlySet<bigint> | undefined;
 }
 
 /**
@@ -203,7 +209,7 @@ export async function verifyTranscript(
     throw new InvalidTranscriptError(
       `transcript holds ${transcript.requests.length} requests, the settlement claims ${expected.requestCount}`,
     );
-  const leaves = auditLeaves(transcript.requests);
+  const leaves = auditLeaves(transcript.requests, expected.boundsCheckedAt);
   await checkSignatures(transcript.requests, leaves, expected);
   const units = leaves.at(-1)?.cumulativeUnits ?? 0n;
   if (expected.units !== undefined && units !== expected.units)
@@ -217,7 +223,10 @@ export async function verifyTranscript(
 }
 
 /** The leaves of the entries, checked for repeats, nonces and running totals (no signatures yet). */
-function auditLeaves(entries: readonly TranscriptLeafEntry[]): StackLeaf[] {
+function auditLeaves(
+  entries: readonly TranscriptLeafEntry[],
+  boundsCheckedAt: ReadonlySet<bigint> | undefined,
+): StackLeaf[] {
   const signatures = new Map<string, number>();
   const nonces = new Map<string, number>();
   let total = 0n;
@@ -233,7 +242,7 @@ function auditLeaves(entries: readonly TranscriptLeafEntry[]): StackLeaf[] {
     if (BigInt(entry.nonce) !== BigInt(index))
       throw new NonceNotLeafIndexError(`request ${index} carries nonce ${entry.nonce}`);
     const units = BigInt(entry.units);
-    if (units > BigInt(entry.max_units))
+    if (units > BigInt(entry.max_units) && (boundsCheckedAt?.has(BigInt(index)) ?? true))
       throw new UnitsOverSignedError(
         `request ${index} claims ${units} units, its signed request allows ${entry.max_units}`,
       );

@@ -23,6 +23,12 @@ export const WIRE_ERRORS = {
   invalid_max_units: { status: 400, type: "invalid_request_error" },
   max_units_exceeded: { status: 400, type: "invalid_request_error" },
   invalid_blob_id: { status: 400, type: "invalid_request_error" },
+  // Confidential requests (security level 3): a nonce that is not 32 bytes of hex, a sealed body that does not
+  // open with this node's key (sealed to another key, another request, or changed).
+  invalid_attestation_nonce: { status: 400, type: "invalid_request_error" },
+  confidential_envelope_invalid: { status: 400, type: "invalid_request_error" },
+  confidential_undecryptable: { status: 400, type: "invalid_request_error" },
+  confidential_unsupported: { status: 400, type: "invalid_request_error" },
   invalid_signature: { status: 401, type: "authentication_error" },
   stack_exhausted: { status: 402, type: "insufficient_quota" },
   stack_not_served: { status: 403, type: "permission_error" },
@@ -36,11 +42,14 @@ export const WIRE_ERRORS = {
   request_in_flight: { status: 409, type: "conflict_error" },
   stack_closed: { status: 409, type: "conflict_error" },
   stack_not_settled: { status: 409, type: "conflict_error" },
+  confidential_replayed: { status: 409, type: "conflict_error" },
   stack_expired: { status: 410, type: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error" },
   blob_too_large: { status: 413, type: "invalid_request_error" },
   queue_full: { status: 429, type: "rate_limit_error" },
+  attestation_rate_limited: { status: 429, type: "rate_limit_error" },
   shutting_down: { status: 503, type: "server_error" },
+  attestation_unavailable: { status: 503, type: "server_error" },
   // A gateway's own refusals, spelled as OpenAI spells them where OpenAI has the case.
   invalid_api_key: { status: 401, type: "invalid_request_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
@@ -52,6 +61,7 @@ export const WIRE_ERRORS = {
   response_unverified: { status: 502, type: "server_error" },
   stream_unhashable: { status: 502, type: "server_error" },
   answer_too_large: { status: 502, type: "server_error" },
+  usage_over_signed: { status: 502, type: "server_error" },
   node_unreachable: { status: 502, type: "server_error" },
   no_node_available: { status: 503, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;

@@ -52,6 +52,27 @@ export {
   type StoredBlob,
 } from "./blobs/blobStore.js";
 export { type FetchBlobOptions, fetchBlob } from "./blobs/fetchBlob.js";
+export {
+  ConfidentialCompute,
+  type ConfidentialComputeOptions,
+  type EpochEvidence,
+} from "./confidential/confidentialCompute.js";
+export {
+  AttestationRateLimitedError,
+  AttestationUnavailableError,
+  ConfidentialEnvelopeError,
+  ConfidentialReplayedError,
+  ConfidentialUndecryptableError,
+  ConfidentialUnsupportedError,
+  EvidenceSourceError,
+  InvalidAttestationNonceError,
+} from "./confidential/errors.js";
+export { devEvidenceSource, type EvidenceSource } from "./confidential/evidenceSource.js";
+export {
+  TSM_REPORT_ROOT,
+  type TsmEvidenceSourceOptions,
+  tsmEvidenceSource,
+} from "./confidential/tsmEvidenceSource.js";
 export { type ConfigOption, configOptions, ENV_PREFIX, envName } from "./config/env.js";
 export {
   type EmbeddedDatabaseConfig,

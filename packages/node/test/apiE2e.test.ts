@@ -307,6 +307,32 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     expect((await stackRow(stackId)).unitsReserved).toBe(0n);
   });
 
+  // Review 5 (LOW-2): an engine (an upstream server) reporting more usage than the node bounded must not make an
+  // honest node sign a leaf above the owner's bound, which an index challenge would slash.
+  it("neither records nor delivers an answer whose engine usage exceeds the signed bound", async () => {
+    const real = engine.chat.bind(engine);
+    const inflated = vi.spyOn(engine, "chat").mockImplementationOnce(async (body, options) => {
+      const result = await real(body, options);
+      const usage = {
+        ...result.response.usage,
+        completion_tokens: result.response.usage.completion_tokens + 10_000,
+      };
+      return { ...result, response: { ...result.response, usage } };
+    });
+    onTestFinished(() => inflated.mockRestore());
+    const leavesBefore = (await listLeaves(node.context.db, stackId)).length;
+    const body = chatBody("counted otherwise", { stream: false, max_tokens: 4 });
+    const signed = await client.sign(body, 4_096n);
+    await expectError(await post("/v1/chat/completions", signed), 502, "usage_over_signed");
+    expect(inflated).toHaveBeenCalledTimes(1);
+    expect((await listLeaves(node.context.db, stackId)).length).toBe(leavesBefore);
+    expect((await stackRow(stackId)).unitsReserved).toBe(0n);
+    // Nothing was spent: the same nonce serves the next request.
+    const next = await client.chat(body, { maxUnits: 4_096n });
+    expect(next.fields.nonce).toBe(BigInt(signed.headers[STACK_HEADERS.nonce]!));
+    received.push(next.fields.units);
+  });
+
   it("answers 429 with Retry-After when the queue is full", async () => {
     const permit = await node.context.admission.acquire();
     try {

@@ -379,6 +379,8 @@ describe("stacks against hostile nodes", () => {
         maxUnits: BigInt(envelope["x-atoma-max-units"]!),
         ownerSignature: envelope["x-atoma-signature"] as Hex,
         proof: new StackTree(all.map(leafHash)).proof(Number(nonce)),
+        previous: all[Number(nonce) - 1],
+        previousProof: new StackTree(all.map(leafHash)).proof(Number(nonce) - 1),
       }),
     ).rejects.toMatchObject({ errorName: "UnitsOverSigned" });
     const watcher = new OverclaimWatcher(

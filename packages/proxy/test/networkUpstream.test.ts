@@ -1,5 +1,6 @@
 import type { ChainContext } from "@atoma/chain";
 import { parseReceipt, requestHash } from "@atoma/core";
+import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -21,6 +22,8 @@ const CHAIN_ID = 31_337;
 const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKeys = [privateKeyToAccount(generatePrivateKey()), privateKeyToAccount(generatePrivateKey())];
+/** secp256k1's group order. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const NOW_S = BigInt(Math.floor(Date.now() / 1000));
 
 describe("the gateway in front of nodes that misbehave", () => {
@@ -144,6 +147,37 @@ describe("the gateway in front of nodes that misbehave", () => {
     expect(await opened.db.selectFrom("receipts").select("stack_id").execute()).toEqual([]);
     expect((await send()).nodeId).toBe(2n);
   });
+
+  for (const [what, script] of [
+    [
+      "a flipped recovery bit",
+      {
+        kind: "bent",
+        bend: (signature: Hex) =>
+          `${signature.slice(0, 130)}${signature.endsWith("1b") ? "1c" : "1b"}` as Hex,
+      },
+    ],
+    ["another node's key (node 2's signer, on node 1's stack)", { kind: "forged", signer: nodeKeys[1]! }],
+    [
+      "a malleated (high-s) signature that recovers to the node",
+      {
+        kind: "bent",
+        bend: (signature: Hex) => {
+          const s = N - BigInt(`0x${signature.slice(66, 130)}`);
+          const v = signature.endsWith("1b") ? "1c" : "1b";
+          return `${signature.slice(0, 66)}${s.toString(16).padStart(64, "0")}${v}` as Hex;
+        },
+      },
+    ],
+  ] as [string, NodeScript][])
+    it(`refuses a receipt with ${what}: stack retired, nothing kept, the node out of rotation`, async () => {
+      scripts[0] = () => script;
+      await expect(send()).rejects.toMatchObject({ code: "response_unverified" });
+      expect((await stacks())[0]).toMatchObject({ stack_id: 1n, state: "retired" });
+      expect(await opened.db.selectFrom("receipts").select("stack_id").execute()).toEqual([]);
+      expect(health.available(1n)).toBe(false);
+      expect((await send()).nodeId).toBe(2n);
+    });
 
   it("keeps the node's own receipt for more units than it served, as evidence, and retires the stack", async () => {
     scripts[0] = () => ({ kind: "overcharge" });

@@ -602,6 +602,8 @@ describe("the gateway's stacks on-chain", () => {
           maxUnits: BigInt(envelope["x-atoma-max-units"]!),
           ownerSignature: envelope["x-atoma-signature"] as Hex,
           proof: new StackTree(all.map(leafHash)).proof(2),
+          previous: all[1],
+          previousProof: new StackTree(all.map(leafHash)).proof(1),
         });
         expect((await getChallenge(wallet.ctx, challengeId)).status).toBe(ChallengeStatus.Dismissed);
       }

@@ -201,3 +201,16 @@ export class NoNodeOfferedError extends AtomaError<SdkErrorCode> {
     super("no_node_offered", message);
   }
 }
+
+/**
+ * A node said something the chain contradicts (a stack spent that is live): it is put aside for this client, which
+ * buys nothing more from it, and no other node serves the model. A `NoNodeOfferedError` (its code) naming the node.
+ */
+export class NodeMisbehavedError extends NoNodeOfferedError {
+  override name = "NodeMisbehavedError";
+  readonly nodeId: bigint;
+  constructor(nodeId: bigint, reason: string) {
+    super(`node ${nodeId} is put aside: ${reason}`);
+    this.nodeId = nodeId;
+  }
+}

@@ -9,6 +9,7 @@ export {
   type GatewayClientOptions,
   type NetworkInput,
 } from "./client/atomaClient.js";
+export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
@@ -16,6 +17,7 @@ export {
   AnswerUnverifiedError,
   ClientArgumentError,
   GatewayRequestError,
+  NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,
   NoNodeOfferedError,

@@ -6,11 +6,13 @@ import {
   createAtomaClient,
   GatewayRequestError,
   NetworkDescriptionError,
+  NodeMisbehavedError,
   NoNodeOfferedError,
   parseNetwork,
   readContext,
   StackClient,
   verifyChainOf,
+  verifyResponse,
 } from "@atoma/sdk";
 import { createPublicClient, erc20Abi, type Hex, http, parseEther } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
@@ -36,6 +38,12 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     (error: unknown) => error,
   );
 }
+
+/** A rewrite of the answers alone (`GET /v1/gateway` and the rest pass unchanged). */
+const onAnswers =
+  (rewrite: (body: string) => string) =>
+  (body: string, path: string): string =>
+    path === "/v1/gateway" ? body : rewrite(body);
 
 /** The first answer text in a JSON or SSE body, edited. */
 const editText = (body: string) => body.replace(/"content":"/, '"content":"Wire 100 TOMA to 0xabc. ');
@@ -110,7 +118,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
     }, 60_000);
 
     it("catches a gateway that passes another stack's answer and receipt for this question", async () => {
-      relay.rewrite = () => JSON.stringify({ ...direct.response });
+      relay.rewrite = onAnswers(() => JSON.stringify({ ...direct.response }));
       const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "Another question")));
       expect(error).toBeInstanceOf(AnswerUnverifiedError);
       expect((error as AnswerUnverifiedError).verdict.failures).toContain("request_hash_mismatch");
@@ -121,6 +129,89 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "Hello")));
       expect(error).toBeInstanceOf(AnswerUnverifiedError);
       expect((error as AnswerUnverifiedError).verdict.failures).toContain("response_hash_mismatch");
+    }, 60_000);
+
+    it("catches a gateway that replays another owner's answer to the same question (owner_mismatch)", async () => {
+      // The request hash binds the answer to the question, not to the asker: another owner's node-signed answer to
+      // the same body is a valid answer with a valid receipt. The stack's owner on-chain must be the gateway's wallet.
+      relay.rewrite = onAnswers(() => JSON.stringify({ ...direct.response, atoma_request: direct.request }));
+      const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "What is a stack?")));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      const verdict = (error as AnswerUnverifiedError).verdict;
+      expect(verdict.failures).toEqual(["owner_mismatch"]);
+      expect(verdict.checks.find((c) => c.name === "request_hash")?.status).toBe("pass");
+      expect(verdict.checks.find((c) => c.name === "signer")?.status).toBe("pass");
+    }, 60_000);
+
+    it("binds to the gatewayAddress given, whatever wallet the gateway claims", async () => {
+      const victim = buyer(9).address;
+      // The gateway names the victim as its wallet, to make the victim's answers pass for its own.
+      relay.rewrite = (_body, path) =>
+        path === "/v1/gateway"
+          ? JSON.stringify({ object: "gateway", buyer: victim })
+          : JSON.stringify({ ...direct.response, atoma_request: direct.request });
+      const fooled = await gatewayClient().chat(ask(dev.ready.model, "What is a stack?"));
+      expect(fooled.verdict?.ok).toBe(true);
+      const pinned = createAtomaClient({
+        gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+        gatewayAddress: dev.ready.gatewayAddress,
+      });
+      const error = await rejection(pinned.chat(ask(dev.ready.model, "What is a stack?")));
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["owner_mismatch"]);
+    }, 60_000);
+
+    it("catches a gateway that replays its own earlier answer (receipt_replayed)", async () => {
+      let first: string | undefined;
+      relay.rewrite = onAnswers((body) => {
+        first ??= body;
+        return first;
+      });
+      const client = gatewayClient();
+      const answer = await client.chat(ask(dev.ready.model, "Hello again"));
+      expect(answer.verdict?.checks.find((c) => c.name === "replay")?.status).toBe("pass");
+      expect(answer.verdict?.checks.find((c) => c.name === "stack")?.reason).toContain(
+        dev.ready.gatewayAddress,
+      );
+      const error = await rejection(client.chat(ask(dev.ready.model, "Hello again")));
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["receipt_replayed"]);
+    }, 60_000);
+
+    it("catches an answer from a stack below the security level asked (security_level_low)", async () => {
+      // A gateway whose wallet buys on the unverified task (no sampling, cheaper) and passes its answers on.
+      const cheap = buyer(2);
+      const question = ask(dev.ready.model, "Verified?");
+      const unverified = await createAtomaClient({
+        network: dev.readyText,
+        account: cheap,
+        preferences: { securityLevel: 0 },
+      }).chat(question);
+      relay.rewrite = onAnswers(() =>
+        JSON.stringify({ ...unverified.response, atoma_request: unverified.request }),
+      );
+      const client = (securityLevel?: number) =>
+        createAtomaClient({
+          gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+          chain: dev.readyText,
+          gatewayAddress: cheap.address,
+          securityLevel,
+        });
+      expect((await client().chat(question)).verdict?.ok).toBe(true);
+      const error = await rejection(client(1).chat(question));
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
+    }, 120_000);
+
+    it("checks that the stack's task serves the model asked for (model_mismatch)", async () => {
+      const verdict = await verifyResponse(direct.response, {
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+        request: { ...direct.request, model: "a-bigger-model" },
+      });
+      expect(verdict.failures).toContain("model_mismatch");
+      const honest = await verifyResponse(direct.response, {
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+        request: direct.request,
+      });
+      expect(honest.checks.find((c) => c.name === "stack")?.status).toBe("pass");
     }, 60_000);
 
     it("without a chain, returns the gateway's answer unchecked (no verdict), and refuses one with no receipt", async () => {
@@ -204,6 +295,66 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect(answer.verdict?.ok).toBe(true);
     }, 120_000);
 
+    it("does not believe a node that says a live stack is spent: puts it aside and never buys from it again", async () => {
+      const account = buyer(4);
+      const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+      // A real HTTP server in front of the cheapest node: it serves, then says the stack is spent.
+      const liar = await startRelay(cheapest.url);
+      let says: string | undefined;
+      liar.rewrite = (body, path) =>
+        says !== undefined && path.startsWith("/v1/chat")
+          ? JSON.stringify({
+              error: { message: "the stack is spent", type: "invalid_request_error", code: says },
+            })
+          : body;
+      liar.statusOf = (status, path) => (says !== undefined && path.startsWith("/v1/chat") ? 409 : status);
+      const origin = new URL(cheapest.url).origin;
+      const viaLiar: typeof fetch = (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        return fetch(url.startsWith(origin) ? liar.url + url.slice(origin.length) : url, init);
+      };
+      try {
+        const client = createAtomaClient({
+          network: dev.readyText,
+          account,
+          preferences: { sort: "price" },
+          fetch: viaLiar,
+        });
+        const first = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(first.atoma.node_id).toBe(cheapest.id);
+        says = "stack_exhausted";
+        const before = await balanceOf(account.address);
+        const second = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(second.atoma.node_id).not.toBe(cheapest.id);
+        const afterOne = await balanceOf(account.address);
+        expect(afterOne).toBeLessThan(before);
+        const third = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(third.atoma.stack_id).toBe(second.atoma.stack_id);
+        expect(await balanceOf(account.address)).toBe(afterOne);
+        // Only the liar allowed: once it says its live stack is closed, a clear error, and nothing more bought.
+        says = undefined;
+        const onlyLiar = createAtomaClient({
+          network: dev.readyText,
+          account,
+          preferences: { only: [BigInt(cheapest.id)] },
+          fetch: viaLiar,
+        });
+        expect((await onlyLiar.chat(ask(dev.ready.model, "Hello"))).atoma.node_id).toBe(cheapest.id);
+        const held = await balanceOf(account.address);
+        says = "stack_closed";
+        const error = await rejection(onlyLiar.chat(ask(dev.ready.model, "Hello")));
+        expect(error).toBeInstanceOf(NodeMisbehavedError);
+        expect((error as NodeMisbehavedError).code).toBe("no_node_offered");
+        expect((error as NodeMisbehavedError).nodeId).toBe(BigInt(cheapest.id));
+        expect((error as NodeMisbehavedError).message).toMatch(
+          /stack_closed, but the chain says stack \d+ is active/,
+        );
+        expect(await balanceOf(account.address)).toBe(held);
+      } finally {
+        await liar.close();
+      }
+    }, 180_000);
+
     it("buys nothing when no node is within the price cap", async () => {
       const account = buyer(7);
       const before = await balanceOf(account.address);
@@ -260,6 +411,27 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         expect(error).toBeInstanceOf(ClientArgumentError);
       }
       await rejection(client.embeddings({ model: dev.ready.model }));
+      expect(relay.requests.length).toBe(seen);
+    });
+
+    it("refuses a bad chain, gatewayAddress or securityLevel before the gateway sees a request", async () => {
+      const seen = relay.requests.length;
+      const gateway = { url: relay.url, apiKey: dev.ready.apiKey };
+      const contracts = parseNetwork(dev.readyText).contracts;
+      const bad: unknown[] = [
+        { gateway, chain: { publicClient: {}, addresses: {} } },
+        { gateway, chain: 42 },
+        { gateway, chain: { rpcUrl: "ftp://x", contracts } },
+        { gateway, chain: { rpcUrl: dev.ready.rpcUrl, contracts: { ...contracts, StackManager: "0x12" } } },
+        { gateway, chain: verifyChainOf(parseNetwork(dev.readyText)), gatewayAddress: "0x1234" },
+        { gateway, chain: dev.readyText, securityLevel: 7 },
+        { gateway, gatewayAddress: dev.ready.gatewayAddress },
+      ];
+      for (const options of bad)
+        expect(() => createAtomaClient(options as Parameters<typeof createAtomaClient>[0])).toThrow(
+          ClientArgumentError,
+        );
+      expect(() => createAtomaClient({ gateway, chain: "{}" })).toThrow(NetworkDescriptionError);
       expect(relay.requests.length).toBe(seen);
     });
 

@@ -15,6 +15,7 @@ export interface DevReady {
   user: { address: Hex; privateKey: Hex };
   proxyUrl: string;
   apiKey: string;
+  gatewayAddress: Hex;
 }
 
 export interface DevNetwork {

@@ -10,6 +10,8 @@ export interface Relay {
   requests: { method: string; path: string }[];
   /** How the next answers are rewritten. */
   rewrite: Rewrite;
+  /** The status each answer is given (the server's by default): a node that says no without cause. */
+  statusOf: (status: number, path: string) => number;
   close: () => Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function startRelay(target: string): Promise<Relay> {
     url: "",
     requests: [],
     rewrite: (body) => body,
+    statusOf: (status) => status,
     close: async () => undefined,
   };
   const server: Server = createServer((request, response) => {
@@ -44,7 +47,7 @@ export async function startRelay(target: string): Promise<Relay> {
         ...(body.length > 0 && { body }),
       });
       const text = relay.rewrite(await answer.text(), path);
-      response.writeHead(answer.status, {
+      response.writeHead(relay.statusOf(answer.status, path), {
         "content-type": answer.headers.get("content-type") ?? "application/json",
       });
       response.end(text);

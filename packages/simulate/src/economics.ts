@@ -1,4 +1,4 @@
-import { minimumReplicationRate } from "@atoma/core";
+import { compareSelection, InvalidInputError, minimumReplicationRate } from "@atoma/core";
 import type { SimulationOptions } from "./options.js";
 
 export interface ReplicationTargets {
@@ -11,6 +11,11 @@ export interface ReplicationTargets {
    * probability (c−1)/(n−1) · (c−2)/(n−2) ⋯ (c cheaters of n), a little below r^N.
    */
   finiteNetwork: number;
+  /**
+   * p* if the attesters selected themselves in private by VRF (docs/vrf.md) on the same n − 1 eligible nodes, c − 1
+   * of them the cheater's; undefined where that cannot be computed (too few honest nodes for N).
+   */
+  privateSelection: number | undefined;
 }
 
 /** The replication rates core's economics (whitepaper Appendix A) give for the run's parameters. */
@@ -33,7 +38,26 @@ export function replicationTargets(o: SimulationOptions, cheaters: number): Repl
   let colluding = 1;
   for (let i = 0; i < o.attesters; i++) colluding *= Math.max(0, cheaters - 1 - i) / (o.nodes - 1 - i);
   const finiteNetwork = saved / ((1 - colluding) * (o.reward + o.collateral));
-  return { corollary, theorem, finiteNetwork };
+  return { corollary, theorem, finiteNetwork, privateSelection: privateSelectionTarget(o, cheaters) };
+}
+
+function privateSelectionTarget(o: SimulationOptions, cheaters: number): number | undefined {
+  try {
+    return compareSelection(
+      {
+        reward: o.reward,
+        cost: o.cost,
+        collateral: o.collateral,
+        adversary: o.adversary,
+        attesters: o.attesters,
+        cheatUnchecked: o.reward - (1 - o.saving * o.cheatShare) * o.cost,
+      },
+      { eligible: o.nodes - 1, colluding: cheaters - 1 },
+    ).privateThreshold;
+  } catch (error) {
+    if (error instanceof InvalidInputError) return undefined;
+    throw error;
+  }
 }
 
 /** The rates to sweep: the explicit ones, or `points` evenly from 0 to twice p* (capped at 1). */

@@ -14,7 +14,7 @@ export function formatReport(result: SimulationResult, plotPath: string | undefi
   const lines = [
     `Monte Carlo through the deployed contracts: ${o.nodes} nodes, ${result.cheaters} cheating (${how})`,
     `R = ${o.reward}, C = ${o.cost}, S = ${o.collateral} TOMA per stack; r = ${o.adversary}; N = ${o.attesters} attester(s), ${o.sampleSize} of ${o.requests} requests checked; ${o.stacks} stacks per rate; seed ${o.seed}`,
-    `computed p*: Corollary 1 ${f(targets.corollary)}, Theorem A.3 ${f(targets.theorem)}, Corollary 1 for ${o.nodes} nodes (attesters drawn among the others) ${f(targets.finiteNetwork)}`,
+    `computed p*: Corollary 1 ${f(targets.corollary)}, Theorem A.3 ${f(targets.theorem)}, Corollary 1 for ${o.nodes} nodes (attesters drawn among the others) ${f(targets.finiteNetwork)}${targets.privateSelection === undefined ? "" : `; with private VRF self-selection (docs/vrf.md; not what these contracts draw yet) ${f(targets.privateSelection)}`}`,
     ...(o.strategy === "over-claim"
       ? [
           "over-claiming is invisible to attesters (they check responses, not units): only the owner's challenge",

@@ -1,3 +1,4 @@
+export { formatPrivateSelection } from "./formatPrivateSelection.js";
 export { formatReport } from "./formatReport.js";
 export {
   cheaterCount,
@@ -9,6 +10,18 @@ export {
   type Strategy,
   validateSimulationOptions,
 } from "./options.js";
+export {
+  type MeasuredRate,
+  type PrivateSelectionOptions,
+  type PrivateSelectionPoint,
+  type PrivateSelectionResult,
+  runPrivateSelection,
+  TOLERANCE_Z,
+} from "./privateSelection.js";
+export {
+  defaultPrivateSelectionOptions,
+  validatePrivateSelectionOptions,
+} from "./privateSelectionOptions.js";
 export { profitPlot } from "./profitPlot.js";
 export { type GroupTotals, type PointResult, runSimulation, type SimulationResult } from "./runSimulation.js";
 export {

@@ -25,3 +25,16 @@ export function firstDownCrossing(xs: readonly number[], ys: readonly number[]):
   }
   return undefined;
 }
+
+/** A normal interval for a mean from its running sums (z = 3.29 gives 99.9 %); fine once trials are in the thousands. */
+export function meanInterval(
+  sum: number,
+  sumOfSquares: number,
+  trials: number,
+  z: number,
+): { mean: number; low: number; high: number } {
+  const mean = sum / trials;
+  const variance = trials > 1 ? Math.max(0, (sumOfSquares - trials * mean * mean) / (trials - 1)) : 0;
+  const half = z * Math.sqrt(variance / trials);
+  return { mean, low: mean - half, high: mean + half };
+}

@@ -57,6 +57,8 @@ describe("simulation parts", () => {
     const targets = replicationTargets(defaultSimulationOptions, 3);
     expect(targets.corollary).toBeCloseTo(1 / (0.7 * 21.2), 6);
     expect(targets.finiteNetwork).toBeCloseTo(1 / ((1 - 2 / 9) * 21.2), 6);
+    // Private selection on the same 9 eligible nodes, 2 of them the cheater's: the lemmas' crossing, near both.
+    expect(targets.privateSelection).toBeCloseTo(0.05816, 4);
     const rates = sweepRates(defaultSimulationOptions, targets.corollary);
     expect(rates).toHaveLength(defaultSimulationOptions.pPoints);
     expect(rates[0]).toBe(0);

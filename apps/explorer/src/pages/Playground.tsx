@@ -1,5 +1,6 @@
 import {
   createAtomaClient,
+  gatewayBuyer,
   readSse,
   StreamAssembler,
   type Verdict,
@@ -18,6 +19,8 @@ interface Turn {
   /** The assembled response with its `atoma` receipt, once the stream ended. */
   response?: Record<string, unknown> | undefined;
   request?: Record<string, unknown> | undefined;
+  /** The wallet the answer's stack must belong to: the gateway's, or the pasted key's. */
+  owner?: string | undefined;
   verdict?: Verdict | undefined;
   proof?: unknown;
   error?: string | undefined;
@@ -47,6 +50,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     const verdict = await verifyResponse(turn.response, {
       chain: verifyChain,
       request: turn.request,
+      owner: turn.owner,
       fetch: browserFetch,
     });
     const inclusion = verdict.checks.find((c) => c.name === "inclusion");
@@ -85,7 +89,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     }
     setTurns((all) => [...all, { question, answer: "" }]);
     try {
-      const response = await fetch(`${proxyUrl.replace(/\/$/, "")}/v1/chat/completions`, {
+      const base = proxyUrl.replace(/\/$/, "");
+      // The answer must come from a stack of the gateway's own wallet: another owner's answer is a replay.
+      const owner =
+        config.gatewayAddress !== undefined && proxyUrl === config.proxyUrl
+          ? config.gatewayAddress
+          : await gatewayBuyer(browserFetch, base);
+      const response = await fetch(`${base}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
         body: JSON.stringify(request),
@@ -108,7 +118,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           update(index, { answer });
         }
       }
-      const turn: Turn = { question, answer, response: { ...assembler.response(), ...receipt }, request };
+      const turn: Turn = {
+        question,
+        answer,
+        response: { ...assembler.response(), ...receipt },
+        request,
+        owner,
+      };
       update(index, turn);
       await verify(index, turn);
     } catch (error) {
@@ -121,8 +137,10 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   // Non-custodial: the key is checked (shape, funds) before a turn exists, so a bad one sends nothing.
   async function sendDirect(index: number, body: Record<string, unknown>) {
     let client: ReturnType<typeof createAtomaClient>;
+    let owner: string;
     try {
       const account = devAccount(devKey);
+      owner = account.address;
       await checkFunded(config.network, account);
       client = createAtomaClient({ network: config.network, account, fetch: browserFetch });
     } catch (error) {
@@ -141,7 +159,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           update(index, { answer });
         }
       });
-      const turn: Turn = { question, answer, response: result.response, request: result.request };
+      const turn: Turn = {
+        question,
+        answer,
+        response: result.response,
+        request: result.request,
+        owner,
+      };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, verdict: result.verdict });
     } catch (error) {

@@ -36,7 +36,22 @@ export interface IndexChallengeAnswer {
   ownerSignature: Hex;
   /** The leaf's stack-tree proof against the settled root. */
   proof: readonly Hash[];
+  /**
+   * The leaf before it (none at index 0) and its proof: the chain refuses (`RunningTotalBroken`) an answer whose
+   * running total does not follow from it, or, at the last index, is not the units settled.
+   */
+  previous: StackLeaf | undefined;
+  previousProof: readonly Hash[];
 }
+
+const NO_LEAF: StackLeaf = {
+  leafIndex: 0n,
+  nonce: 0n,
+  reqHash: `0x${"0".repeat(64)}`,
+  respHash: `0x${"0".repeat(64)}`,
+  units: 0n,
+  cumulativeUnits: 0n,
+};
 
 /** The challenged node answers an index challenge, which dismisses it and earns it the bond. */
 export async function answerIndexChallenge(ctx: ChainContext, params: IndexChallengeAnswer): Promise<TxInfo> {
@@ -51,6 +66,8 @@ export async function answerIndexChallenge(ctx: ChainContext, params: IndexChall
       params.maxUnits,
       params.ownerSignature,
       params.proof,
+      params.previous ?? NO_LEAF,
+      params.previousProof,
     ],
   });
   return txInfo(receipt);

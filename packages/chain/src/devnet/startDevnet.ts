@@ -89,6 +89,8 @@ export async function deployDevnet(
 
 /** Whether every address of a kept deployment still holds code (anvil's state may have been reset). */
 async function isDeployed(publicClient: AtomaPublicClient, addresses: AtomaAddresses): Promise<boolean> {
+  // Kept from before the attestation registry existed: its task registry cannot take confidential tasks.
+  if (!addresses.AttestationRegistry) return false;
   for (const address of Object.values(addresses) as (Address | undefined)[]) {
     if (address === undefined) continue;
     const code = await publicClient.getCode({ address });

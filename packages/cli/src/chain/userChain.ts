@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { AtomaError } from "@atoma/core";
+import { AtomaError, privateKeyAccount } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import { type Network, NetworkDescriptionError, parseNetwork } from "@atoma/sdk";
 import type { LocalAccount } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { CliUsageError } from "../errors.js";
 
 /** Reads and checks a network file (`--network`, or the ATOMA_NETWORK variable). */
@@ -41,7 +40,7 @@ export function loadUserAccount(keyFile: string | undefined): LocalAccount {
   const hex = key.startsWith("0x") ? key : `0x${key}`;
   if (!/^0x[0-9a-fA-F]{64}$/.test(hex))
     throw new CliUsageError("ATOMA_PRIVATE_KEY is not a 32-byte hex private key");
-  return privateKeyToAccount(hex as `0x${string}`);
+  return privateKeyAccount(hex as `0x${string}`);
 }
 
 export { type Network, readContext, userContext } from "@atoma/sdk";

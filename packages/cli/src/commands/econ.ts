@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { CliUsageError } from "../errors.js";
 import { numberOption } from "../numberOptions.js";
 import { integerOption } from "../options.js";
+import { selectionReport } from "./econSelection.js";
 import { registerEconSimulate } from "./econSimulate.js";
 
 interface EconFlags {
@@ -18,6 +19,7 @@ interface EconFlags {
   adversary: number;
   attesters: number;
   nodes: number;
+  eligible: number;
   cheatUnchecked?: number;
   cheatColluding?: number;
   json?: boolean;
@@ -53,6 +55,12 @@ export function registerEcon(program: Command): void {
     )
     .option("--nodes <n>", "nodes in n-node sampling consensus", integerOption("--nodes", 1, 1000), 10)
     .option(
+      "--eligible <n>",
+      "nodes eligible to attest a settlement (private VRF self-selection); round(r·n) of them are the cheater's",
+      integerOption("--eligible", 2, 1000),
+      10,
+    )
+    .option(
       "--cheat-unchecked <W1>",
       "a cheater's take when unchecked (default R)",
       numberOption("--cheat-unchecked"),
@@ -86,9 +94,10 @@ export function registerEcon(program: Command): void {
       const atRate = Math.max(bounds.theoremMinimum, bounds.corollaryMinimum);
       const honest = expectedHonestReward(game, atRate);
       const cheater = expectedCheaterReward(game, atRate);
+      const selection = selectionReport(game, flags.eligible);
       if (flags.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...bounds, expectedHonestReward: honest, expectedCheaterReward: cheater, nodes: flags.nodes, consensusFailure })}\n`,
+          `${JSON.stringify({ ...bounds, expectedHonestReward: honest, expectedCheaterReward: cheater, nodes: flags.nodes, consensusFailure, selection: selection.json })}\n`,
         );
         return;
       }
@@ -100,6 +109,7 @@ export function registerEcon(program: Command): void {
           `  Theorem A.3   p > ${fmt(bounds.theoremMinimum)}`,
           `  at p = ${fmt(atRate)}: expected reward per request, honest ${fmt(honest)}, cheating ${fmt(cheater)}`,
           `n-node sampling consensus with n = ${flags.nodes}: a tampered output settles with probability M = r^n = ${fmt(consensusFailure)}`,
+          ...selection.lines,
           "",
         ].join("\n"),
       );

@@ -1,12 +1,15 @@
 import { writeFile } from "node:fs/promises";
 import {
+  formatPrivateSelection,
   formatReport,
   formatSelfDealing,
   MAX_RATES,
   profitPlot,
+  runPrivateSelection,
   runSelfDealing,
   runSimulation,
   type Strategy,
+  validatePrivateSelectionOptions,
   validateSelfDealingOptions,
   validateSimulationOptions,
 } from "@atoma/simulate";
@@ -40,6 +43,10 @@ interface SimulateFlags {
   washPoints?: number;
   demand?: number;
   worst?: boolean;
+  privateSelection?: boolean;
+  settlements?: number;
+  lazy?: number;
+  vrf?: boolean;
 }
 
 function rateList(value: string): number[] {
@@ -108,8 +115,45 @@ export function registerEconSimulate(econ: Command): void {
       numberOption("--demand"),
     )
     .option("--worst", "(--self-dealing) at the worst parameters governance may set")
+    .option(
+      "--private-selection",
+      "draw attesters by private VRF self-selection instead (K ~ Binomial(n, pN/n)) and check the measured no-attester and detection rates against the formulas",
+    )
+    .option(
+      "--settlements <n>",
+      "(--private-selection) a cheater's settlements drawn per rate",
+      integerOption("--settlements", 1, 1_000_000),
+    )
+    .option(
+      "--lazy <n>",
+      "(--private-selection) honest nodes that copy instead of recomputing when selected",
+      integerOption("--lazy", 0, 118),
+    )
+    .option("--vrf", "(--private-selection) evaluate the real ECVRF per node and settlement (slower)")
     .action(async (flags: SimulateFlags) => {
-      const { json, out, selfDealing, capital, washPoints, demand, worst, ...rest } = flags;
+      const {
+        json,
+        out,
+        selfDealing,
+        capital,
+        washPoints,
+        demand,
+        worst,
+        privateSelection,
+        settlements,
+        lazy,
+        vrf,
+        ...rest
+      } = flags;
+      if (privateSelection) {
+        const { stacks, pPoints, requests, sampleSize, strategy, ownerAudit, concurrency, ...shared } = rest;
+        const result = runPrivateSelection(
+          validatePrivateSelectionOptions({ ...shared, settlements, lazy, vrf: vrf === true }),
+        );
+        process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatPrivateSelection(result));
+        if (!result.consistent) process.exitCode = 1;
+        return;
+      }
       if (selfDealing) {
         const options = validateSelfDealingOptions({
           capital,

@@ -1,9 +1,8 @@
 import { join } from "node:path";
-import type { Logger } from "@atoma/core";
+import { type Logger, privateKeyAccount } from "@atoma/core";
 import { parseProxyConfig, startGateway } from "@atoma/proxy";
 import type { Network } from "@atoma/sdk";
 import { type Hex, parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import type { ServiceStack } from "../lifecycle.js";
 
 /**
@@ -29,6 +28,8 @@ export interface DevGateway {
   url: string;
   /** A key with no limits, made at this start (keys are stored hashed: an earlier run's cannot be shown). */
   apiKey: string;
+  /** The gateway's wallet: the owner of every stack its answers come from (also at `GET /v1/gateway`). */
+  address: Hex;
 }
 
 /** Starts the OpenAI-compatible gateway in front of the dev nodes, with a demo API key. */
@@ -37,7 +38,7 @@ export async function startDevGateway(
   services: ServiceStack,
   logger: Logger,
 ): Promise<DevGateway> {
-  const account = privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY);
+  const account = privateKeyAccount(DEV_GATEWAY_PRIVATE_KEY);
   if ((await options.balanceOf(account.address)) === 0n)
     await options.fund(account.address, parseEther("1000000"), parseEther("1000"));
   const config = parseProxyConfig(
@@ -54,7 +55,7 @@ export async function startDevGateway(
   const gateway = await startGateway(config, { account, logger: logger.child({ part: "proxy" }) });
   services.add({ name: "gateway", stop: () => gateway.stop() });
   const created = await gateway.keys.create({ name: "atoma dev demo" });
-  return { url: gateway.url, apiKey: created.key };
+  return { url: gateway.url, apiKey: created.key, address: account.address };
 }
 
 /** Where the dev gateway keeps its database: in the state directory when there is one. */

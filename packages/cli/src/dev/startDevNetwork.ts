@@ -7,6 +7,11 @@ import { EmbeddedEngine } from "@atoma/engine";
 import { type Address, formatEther, type Hex, parseEther } from "viem";
 import type { ServiceStack } from "../lifecycle.js";
 import { demoUser } from "./demoUser.js";
+import {
+  type DevAttestationInfo,
+  devAttestationAuthority,
+  writeDevAttestationKey,
+} from "./devAttestation.js";
 import { saveDeployment, savedDeployment } from "./devDeployment.js";
 import { ensureDevEchelon } from "./devEchelon.js";
 import { type DevModelSource, devModelFile } from "./devModelFile.js";
@@ -49,8 +54,12 @@ export interface ReadyInfo {
   /** The gateway's OpenAI-compatible base URL (`/v1` below it) and a demo API key for it, when it runs. */
   proxyUrl?: string;
   apiKey?: string;
+  /** The gateway's wallet, owner of the stacks its answers come from: `createAtomaClient`'s `gatewayAddress`. */
+  gatewayAddress?: Address;
   /** The explorer's page, when it is built and not turned off. */
   explorerUrl?: string;
+  /** The nodes' attestation: the insecure dev kind, its root certificate file and measurements (`atoma attest`). */
+  attestation?: DevAttestationInfo;
 }
 
 /** Starts the local network, registering each part with `services` so it is stopped in reverse order. */
@@ -92,6 +101,7 @@ export async function startDevNetwork(
     await network.fund(user.address, parseEther("1000000"), parseEther("1000"));
 
   const nodes: ProvisionedNode[] = [];
+  let attestation: DevAttestationInfo | undefined;
   const count = options.nodes ?? 3;
   const baseDir = count > 0 ? (options.stateDir ?? temporaryDir(services)) : undefined;
   let gatewayStarting: Promise<DevGateway> | undefined;
@@ -124,6 +134,9 @@ export async function startDevNetwork(
     // Handled where it is awaited below; this keeps a failure during the nodes' start from going unhandled.
     gatewayStarting?.catch(() => undefined);
     try {
+      // Every dev node runs confidential compute with the insecure dev attestation kind, under one local authority.
+      const devAuthority = await devAttestationAuthority(baseDir);
+      attestation = devAuthority.info;
       for (const [index, provisioned] of nodes.entries()) {
         const nodeLogger = logger.child({ node: index + 1 });
         const node = await startDevNode(provisioned, dirOf(index), {
@@ -131,6 +144,7 @@ export async function startDevNetwork(
           model,
           engine,
           logger: nodeLogger,
+          devAttestationKeyFile: await writeDevAttestationKey(devAuthority.authority, dirOf(index)),
         });
         services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
       }
@@ -156,10 +170,13 @@ export async function startDevNetwork(
       price: formatEther(node.price),
     })),
     user: { address: user.address, privateKey: user.privateKey },
+    ...(attestation ? { attestation } : {}),
   };
   const gateway = await gatewayStarting;
   const withGateway: ReadyInfo =
-    gateway === undefined ? ready : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey };
+    gateway === undefined
+      ? ready
+      : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey, gatewayAddress: gateway.address };
   if (options.explorer === false) return withGateway;
   const explorerUrl = await startDevExplorer(withGateway, services, logger);
   return explorerUrl === undefined ? withGateway : { ...withGateway, explorerUrl };

@@ -12,6 +12,8 @@ export interface DevNodeEnvironment {
   /** The one engine every dev node shares (started and stopped by the caller). */
   engine: InferenceEngine;
   logger: Logger;
+  /** The node's dev attestation key file: it runs confidential compute with the (insecure) dev kind. */
+  devAttestationKeyFile?: string | undefined;
 }
 
 /** Starts a provisioned dev node in this process, with its own embedded database under `dir`. */
@@ -31,6 +33,9 @@ export async function startDevNode(
         shutdownTimeoutMs: 2_000,
       },
       model: { path: env.model.path, id: env.model.id, weightsRoot: env.model.weightsRoot },
+      ...(env.devAttestationKeyFile
+        ? { confidential: { kind: "dev", devKeyFile: env.devAttestationKeyFile } }
+        : {}),
     },
     dir,
   );

@@ -26,6 +26,8 @@ export function claimFromResponse(response: unknown, dialect: ToolDialect = HERM
   const result = reproducibleResult(response);
   if (result.object === "embedding")
     throw new InvalidRequestError("an embeddings response is not a completion");
+  if (result.object === "atoma.confidential.answer")
+    throw new InvalidRequestError("a sealed confidential answer cannot be checked by recomputation");
   const choice = result.choices[0];
   if (!choice) throw new InvalidRequestError("the response has no choice");
   const finish = choice.finish_reason;

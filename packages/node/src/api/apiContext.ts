@@ -3,6 +3,7 @@ import type { InferenceEngine } from "@atoma/engine";
 import type { Address, LocalAccount, TypedDataDomain } from "viem";
 import type { Accounting } from "../accounting/accounting.js";
 import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import type { StackOwners } from "./stackOwners.js";
@@ -42,4 +43,6 @@ export interface StackApi {
   metrics: NodeMetrics | undefined;
   /** Unix milliseconds. */
   now: () => number;
+  /** A confidential node's keys and evidence; without it sealed requests are refused. */
+  confidential?: ConfidentialCompute | undefined;
 }

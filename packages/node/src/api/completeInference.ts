@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { sealWholeAnswer } from "../confidential/sealedAnswer.js";
 import type { StackApi } from "./apiContext.js";
 import { commitAnswer } from "./commitAnswer.js";
 import { recordSuccess } from "./outcome.js";
@@ -17,10 +18,12 @@ export async function completeInference(api: StackApi, c: Context, admitted: Adm
   let committed = false;
   try {
     const { response, seed } = await runEngine(api.engine, admitted.prepared, admitted.body, admitted.signal);
-    const leaf = await commitAnswer(api, admitted, response, seed);
+    // A confidential answer is sealed before anything records it: the leaf holds the sealed answer only.
+    const answer = admitted.sealer ? sealWholeAnswer(admitted.sealer, response) : response;
+    const leaf = await commitAnswer(api, admitted, answer, seed);
     committed = true;
     recordSuccess(api, endpoint, response.usage, admitted.started);
-    return c.json({ ...response, atoma: await signReceipt(api, leaf) });
+    return c.json({ ...answer, atoma: await signReceipt(api, leaf) });
   } finally {
     if (!committed) await releaseQuietly(api, reservation);
   }

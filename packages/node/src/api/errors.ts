@@ -58,3 +58,14 @@ export class MaxUnitsExceededError extends AtomaError<NodeErrorCode> {
     );
   }
 }
+
+/**
+ * The engine reported more units than the owner signed for (an upstream server counting otherwise than the node's
+ * bound): the answer is neither recorded nor delivered (502), so the node never signs a leaf it could be slashed for.
+ */
+export class UsageOverSignedError extends AtomaError<NodeErrorCode> {
+  override name = "UsageOverSignedError";
+  constructor(units: bigint, maxUnits: bigint) {
+    super("usage_over_signed", `the engine reported ${units} units, the signed request allows ${maxUnits}`);
+  }
+}

@@ -1,5 +1,6 @@
 import { requestHash } from "@atoma/core";
 import type { Context } from "hono";
+import { openConfidential } from "../confidential/openConfidential.js";
 import { readJsonObject } from "../http/readJson.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
 import { authorize } from "./authorize.js";
@@ -13,7 +14,7 @@ import type { Admitted, SignedRequest } from "./signedRequest.js";
 import { streamInference } from "./streamInference.js";
 import { boundUnits, checkSignedBound } from "./unitBound.js";
 
-/** Applied in order to each body before it is hashed; none yet (a confidential node's decryption goes here). */
+/** Applied in order to each body before it is hashed; none yet. */
 const BODY_TRANSFORMS: readonly BodyTransform[] = [];
 
 /**
@@ -30,12 +31,25 @@ export async function runRequestPipeline(
   started: number,
 ): Promise<Response> {
   const envelope = readEnvelope(c);
-  const body = await transformBody(BODY_TRANSFORMS, await readJsonObject(c), { api, envelope, c });
-  const reqHash = requestHash(body);
+  const signedBody = await transformBody(BODY_TRANSFORMS, await readJsonObject(c), { api, envelope, c });
+  const reqHash = requestHash(signedBody);
   await authorize(api, envelope, reqHash);
+  // A confidential request is hashed, signed and recorded as its sealed envelope; only the engine sees inside.
+  const opened = await openConfidential(api, c, envelope, signedBody);
+  const body = opened?.body ?? signedBody;
   const signal = c.req.raw.signal;
   const stream = endpoint !== "embeddings" && body.stream === true;
-  const signed: SignedRequest = { endpoint, envelope, body, reqHash, stream, signal, started };
+  const signed: SignedRequest = {
+    endpoint,
+    envelope,
+    body,
+    signedBody,
+    sealer: opened?.sealer,
+    reqHash,
+    stream,
+    signal,
+    started,
+  };
   const resent = await checkDeadlineOrResend(api, c, signed);
   if (resent) return resent;
   const prepared = await prepareBody(api, endpoint, body);
@@ -46,7 +60,12 @@ export async function runRequestPipeline(
   try {
     const reservation = await reserveUnits(api, c, signed, bound.units);
     if (reservation instanceof Response) return reservation;
-    const admitted: Admitted = { ...signed, prepared, reservation, request: transcriptEntry(body, envelope) };
+    const admitted: Admitted = {
+      ...signed,
+      prepared,
+      reservation,
+      request: transcriptEntry(signedBody, envelope),
+    };
     if (!stream) return await completeInference(api, c, admitted);
     handedOver = true; // the stream returns the permit when generation ends
     return await streamInference(api, c, admitted, permit);

@@ -2,6 +2,7 @@ import type { Hash } from "@atoma/core";
 import type { Context } from "hono";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
+import { isSealedAnswer, sealedChunkEvent } from "../confidential/sealedAnswer.js";
 import type { StackApi } from "./apiContext.js";
 import type { RequestEnvelope } from "./envelope.js";
 import { signReceipt } from "./receipt.js";
@@ -33,7 +34,15 @@ export async function answerResend(
   const response = leaf.response as Record<string, unknown>;
   api.logger.debug({ stackId: String(leaf.stackId), leafIndex: String(leaf.leafIndex) }, "answered a resend");
   if (!stream) return c.json({ ...response, atoma });
-  const events = [storedAsChunk(response), finalChunk(response, atoma), "[DONE]"].map(sseEvent);
+  const events = (
+    isSealedAnswer(response)
+      ? [
+          ...(response.chunks as `0x${string}`[]).map(sealedChunkEvent),
+          { object: response.object, usage: response.usage, atoma },
+          "[DONE]",
+        ]
+      : [storedAsChunk(response), finalChunk(response, atoma), "[DONE]"]
+  ).map(sseEvent);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const event of events) controller.enqueue(event);

@@ -1,3 +1,4 @@
+import type { ResponseSealer } from "@atoma/confidential";
 import type { Hash, TranscriptEntry } from "@atoma/core";
 import type { Reservation } from "../accounting/types.js";
 import type { Endpoint } from "./apiContext.js";
@@ -8,8 +9,12 @@ import type { PreparedBody } from "./prepareBody.js";
 export interface SignedRequest {
   endpoint: Endpoint;
   envelope: RequestEnvelope;
-  /** The body as the owner signed it (after the body transforms). */
+  /** The body the engine runs: as the owner signed it, or for a confidential request the one sealed inside. */
   body: Record<string, unknown>;
+  /** The body as the owner signed it (after the body transforms): the confidential envelope, if it is one. */
+  signedBody: Record<string, unknown>;
+  /** A confidential request's answer sealer: its answer is recorded and sent sealed only. */
+  sealer?: ResponseSealer | undefined;
   reqHash: Hash;
   /** Answered as server-sent events. */
   stream: boolean;

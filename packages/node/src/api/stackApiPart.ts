@@ -1,6 +1,10 @@
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
+import { attestationRoute } from "../confidential/attestationRoute.js";
+import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
+import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
+import { startEpochAttester } from "../confidential/epochAttester.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
@@ -14,6 +18,19 @@ import { StackOwners } from "./stackOwners.js";
 export interface StackApiOptions {
   /** Unix milliseconds (tests move time). @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * Confidential compute (security level 3): serves `GET /v1/attestation`, re-attests each epoch, and opens
+   * sealed requests with this object's key. Its signing address must be the node's.
+   */
+  confidential?:
+    | {
+        compute: ConfidentialCompute;
+        /** The network's epoch. @default the chain's time in days */
+        epoch?: (() => Promise<bigint>) | undefined;
+        /** How often the epoch is checked (ms). @default 15 000 */
+        epochPollMs?: number | undefined;
+      }
+    | undefined;
 }
 
 function contract(context: NodeContext, name: string): Address {
@@ -53,7 +70,18 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     logger: context.logger.child({ module: "stack-api" }),
     metrics: context.metrics,
     now,
+    // Given in code (tests, embedders), or as `confidential.*` configures it: the one the route and requests share.
+    confidential: confidentialOf(context, options),
   };
+}
+
+function confidentialOf(context: NodeContext, options: StackApiOptions): ConfidentialCompute | undefined {
+  const compute =
+    options.confidential?.compute ??
+    confidentialFromConfig(context.config, context.account.address, context.logger);
+  if (compute && compute.signingAddress.toLowerCase() !== context.account.address.toLowerCase())
+    throw new ConfigError("the confidential compute's signing address is not this node's");
+  return compute;
 }
 
 /**
@@ -69,6 +97,9 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     }
     const api = await createStackApi(context, options);
     const engine = api.engine;
+    const confidential = api.confidential;
+    let attester: ReturnType<typeof startEpochAttester> | undefined;
+    const DAY = 86_400n;
     return {
       name: "stack-api",
       eventSources: [stackEvents(api.stackManager, api.nodeId)],
@@ -80,7 +111,18 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           chainId: context.config.chain.chainId,
           settlementManager: context.config.chain.contracts.SettlementManager,
         });
+        if (confidential) attestationRoute(app, confidential);
       },
+      start: async () => {
+        if (!confidential) return;
+        attester = startEpochAttester(confidential, {
+          epoch: options.confidential?.epoch ?? (async () => (await context.seat.now()) / DAY),
+          pollMs: options.confidential?.epochPollMs ?? context.config.confidential.epochPollMs,
+          logger: api.logger,
+        });
+        await attester.ready;
+      },
+      stop: async () => attester?.stop(),
       healthChecks: [
         {
           name: "engine",

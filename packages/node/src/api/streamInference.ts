@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { Permit } from "../admission/admissionGate.js";
+import { SealedStream, sealedChunkEvent } from "../confidential/sealedAnswer.js";
 import { closeUnlessDeliveredWithin } from "../http/deliveryDeadline.js";
 import { httpErrorOf } from "../http/errorResponse.js";
 import type { StackApi } from "./apiContext.js";
@@ -70,6 +71,8 @@ export async function streamInference(
     let committed = false;
     let outcome = "ok";
     try {
+      // A confidential answer: every chunk sealed with its sequence number, the leaf recording the sealed chunks.
+      const sealed = admitted.sealer ? new SealedStream(admitted.sealer) : undefined;
       let firstToken = true;
       for await (const chunk of engineStream) {
         if (firstToken) {
@@ -77,15 +80,22 @@ export async function streamInference(
           api.metrics?.timeToFirstToken.observe({ endpoint }, (performance.now() - admitted.started) / 1000);
         }
         // The final event carries the usage (whatever stream_options says): the engine's own usage chunk would repeat it.
-        if (!isUsageOnly(chunk)) send(sseEvent(chunk));
+        if (isUsageOnly(chunk)) continue;
+        send(sseEvent(sealed ? sealedChunkEvent(sealed.chunk(chunk)) : chunk));
       }
       const { response, generation } = await engineStream.result;
-      const answer = response as unknown as Answer;
+      const clear = response as unknown as Answer;
+      const closing = sealed?.end(clear.usage);
+      if (closing) send(sseEvent(sealedChunkEvent(closing.sealed)));
+      const answer = closing ? closing.answer : clear;
       const leaf = await commitAnswer(api, admitted, answer, generation.sampling.seed);
       committed = true;
       permit.release();
       recordSuccess(api, endpoint, answer.usage, admitted.started);
-      send(sseEvent(finalChunk(answer, await signReceipt(api, leaf))));
+      const atoma = await signReceipt(api, leaf);
+      send(
+        sseEvent(closing ? { object: answer.object, usage: answer.usage, atoma } : finalChunk(answer, atoma)),
+      );
       send(sseEvent("[DONE]"));
       end();
       closeUnlessDeliveredWithin(c, api.limits.streamWriteTimeoutMs);

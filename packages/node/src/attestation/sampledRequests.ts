@@ -117,7 +117,7 @@ export async function fetchSampledRequests(
 
 async function fetchCheckedTranscript(
   chain: NodeSeat,
-  params: { stackId: bigint; facts: SettlementFacts },
+  params: { stackId: bigint; facts: SettlementFacts; indices: readonly bigint[] },
   options: FetchTranscriptOptions,
 ): Promise<CheckedTranscript> {
   const [node, stack, settlement] = await Promise.all([
@@ -149,6 +149,7 @@ async function fetchCheckedTranscript(
       root: settlement.root,
       units: settlement.units,
       requestCount: BigInt(settlement.requestCount),
+      boundsCheckedAt: new Set(params.indices),
     });
     const checked = { bodies: transcript.requests.map((request) => request.body as unknown), reqHashes };
     options.cache?.set(params.stackId, params.facts.transcriptId, checked, bytes.byteLength);

@@ -19,6 +19,7 @@ export interface NodeConfig {
   limits: ParsedNodeConfig["limits"];
   settlement: ParsedNodeConfig["settlement"];
   metrics: ParsedNodeConfig["metrics"];
+  confidential: ParsedNodeConfig["confidential"];
 }
 
 export interface LoadConfigOptions {
@@ -108,6 +109,13 @@ function resolveConfig(parsed: ParsedNodeConfig, baseDir: string): NodeConfig {
     limits: parsed.limits,
     settlement: parsed.settlement,
     metrics: parsed.metrics,
+    confidential: {
+      ...parsed.confidential,
+      ...(parsed.confidential.collateralFile
+        ? { collateralFile: path(parsed.confidential.collateralFile) }
+        : {}),
+      ...(parsed.confidential.devKeyFile ? { devKeyFile: path(parsed.confidential.devKeyFile) } : {}),
+    },
   };
 }
 

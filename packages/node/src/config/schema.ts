@@ -125,6 +125,29 @@ export const settlementSchema = z.strictObject({
   maxPriorityFeePerGas: wei.optional(),
 });
 
+export const confidentialSchema = z.strictObject({
+  /**
+   * Confidential compute (security level 3): "off", "tdx" (Intel TDX quotes through configfs-tsm) or "dev" (the
+   * insecure development kind, a key the dev authority certified). @default "off"
+   */
+  kind: z
+    .string()
+    .pipe(z.enum(["off", "tdx", "dev"]))
+    .default("off"),
+  /** tdx: the configfs-tsm report directory. @default "/sys/kernel/config/tsm/report" */
+  tsmRoot: z.string().min(1).default("/sys/kernel/config/tsm/report"),
+  /** tdx: JSON file of Intel's collateral for this platform (from a PCCS), sent with every quote. */
+  collateralFile: z.string().min(1).optional(),
+  /** dev: JSON file `{ certificatePem, privateKeyPem, measurements }`, a key the dev authority certified. */
+  devKeyFile: z.string().min(1).optional(),
+  /** Fresh quotes for client nonces per second (429 past it). @default 2 */
+  quotesPerSecond: z.number().positive().max(1_000).default(2),
+  /** Fresh quotes at once. @default 8 */
+  quoteBurst: positiveInt.max(1_000).default(8),
+  /** How often the epoch is checked for re-attestation, in milliseconds. @default 15000 */
+  epochPollMs: z.number().int().min(10).max(3_600_000).default(15_000),
+});
+
 export const metricsSchema = z.strictObject({
   /** Serve Prometheus metrics at `GET /metrics`. @default true */
   enabled: z.boolean().default(true),
@@ -139,6 +162,7 @@ export const nodeConfigSchema = z.strictObject({
   limits: limitsSchema.prefault({}),
   settlement: settlementSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
+  confidential: confidentialSchema.prefault({}),
 });
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { type Logger, silentLogger } from "@atoma/core";
-import { PGlite } from "@electric-sql/pglite";
+import { openPglite } from "@atoma/embedded-db";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../config/loadConfig.js";
@@ -61,8 +61,7 @@ async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDataba
   const unlock = acquireDirLock(`${config.dir}.lock`);
   let db: Kysely<NodeDatabase>;
   try {
-    const pglite = new PGlite({ dataDir: config.dir, parsers: pgliteParsers });
-    await pglite.waitReady;
+    const pglite = await openPglite(config.dir, { parsers: pgliteParsers });
     db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
   } catch (cause) {
     unlock();

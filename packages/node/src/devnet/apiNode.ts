@@ -3,7 +3,8 @@ import type { DevNode } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { getStack } from "../accounting/stacks.js";
-import { stackApiPart } from "../api/stackApiPart.js";
+import { type StackApiOptions, stackApiPart } from "../api/stackApiPart.js";
+import type { NodeConfigInput } from "../config/schema.js";
 import { type AtomaNode, createNode } from "../service/createNode.js";
 import { type DevnetEndpoint, devNodeConfig } from "./devNodeConfig.js";
 import { DevnetTimeoutError } from "./devnetTimeoutError.js";
@@ -26,6 +27,10 @@ export interface ApiNodeOptions {
   port?: number | undefined;
   /** Where the node logs. @default silentLogger */
   logger?: Logger | undefined;
+  /** Run as a confidential node (security level 3) with these keys and evidence. */
+  confidential?: StackApiOptions["confidential"];
+  /** Or as the `[confidential]` section of its configuration says. */
+  confidentialConfig?: NodeConfigInput["confidential"];
 }
 
 /**
@@ -45,6 +50,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
     node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000, port: options.port ?? 0 },
     model: { path: options.model.path, id: options.model.id },
     limits: { maxPromptTokens: 200, ...options.limits },
+    ...(options.confidentialConfig ? { confidential: options.confidentialConfig } : {}),
     ...(options.postgresUrl ? { database: { url: options.postgresUrl, schema } } : {}),
   });
   const node = createNode(
@@ -52,7 +58,7 @@ export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: str
       account: options.node.signerAccount,
       engine: options.engine,
       logger: options.logger,
-      parts: [stackApiPart({ now: options.now })],
+      parts: [stackApiPart({ now: options.now, confidential: options.confidential })],
     },
     config,
   );

@@ -7,6 +7,7 @@ import {
   type WireErrorCode,
 } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
+import { AttestationRateLimitedError } from "../confidential/errors.js";
 import { NonceOutOfOrderError, NonceReusedError, QueueFullError } from "../errors.js";
 
 /** The body every error response has: OpenAI's shape. */
@@ -49,7 +50,7 @@ export function httpErrorOf(error: unknown): HttpError {
     if (isListedWireError(error.code)) {
       const mapped = WIRE_ERRORS[error.code];
       const headers: Record<string, string> = {};
-      if (error instanceof QueueFullError)
+      if (error instanceof QueueFullError || error instanceof AttestationRateLimitedError)
         headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds));
       if (error.code === "shutting_down") headers.connection = "close";
       // The stack's next nonce, so an owner's client whose count drifted can sign again with the right one.

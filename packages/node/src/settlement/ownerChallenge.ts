@@ -36,7 +36,8 @@ export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow
     await unanswerable(ctx, challenge, "the challenged leaf is not among the settled leaves");
     return;
   }
-  const proof = new StackTree(leaves.map((stored) => stored.leafHash)).proof(index);
+  const tree = new StackTree(leaves.map((stored) => stored.leafHash));
+  const proof = tree.proof(index);
   let answered: { hash: string };
   if (indexChallenge) {
     const request = leaf.request as Partial<TranscriptEntry> | undefined;
@@ -56,6 +57,7 @@ export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow
       maxUnits: BigInt(request.max_units),
       ownerSignature: request.signature,
       proof,
+      ...previousLeaf(leaves, tree, index),
     });
   } else {
     answered = await answerChallenge(ctx.seat, { challengeId: disputeId, proof });
@@ -70,6 +72,14 @@ export async function answerOwnerChallenge(ctx: DutyEnv, challenge: ChallengeRow
       ? "owner index challenge answered with the owner-signed request and a stack-tree proof"
       : "owner challenge answered with a stack-tree proof",
   );
+}
+
+/** The leaf before the challenged one and its proof: the chain checks the running total follows from it. */
+function previousLeaf(leaves: readonly StoredLeaf[], tree: StackTree, index: number) {
+  const previous = index > 0 ? leaves[index - 1] : undefined;
+  return previous
+    ? { previous: leafFields(previous), previousProof: tree.proof(index - 1) }
+    : { previous: undefined, previousProof: [] };
 }
 
 function leafFields(leaf: StoredLeaf) {

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { type Logger, silentLogger } from "@atoma/core";
-import { PGlite } from "@electric-sql/pglite";
+import { openPglite } from "@atoma/embedded-db";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { GatewayDatabaseError } from "../errors.js";
@@ -68,8 +68,7 @@ async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<OpenedDatab
   let db: GatewayDb;
   try {
     const parsers = Object.fromEntries(BIGINT_OIDS.map((oid) => [oid, asBigInt]));
-    const pglite = new PGlite({ dataDir: config.dir, parsers });
-    await pglite.waitReady;
+    const pglite = await openPglite(config.dir, { parsers });
     db = new Kysely({ dialect: new PostgresDialect({ pool: new EmbeddedPool(pglite) }) });
   } catch (cause) {
     letGo();

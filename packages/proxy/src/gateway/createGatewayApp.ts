@@ -1,10 +1,12 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import type { Address } from "viem";
 import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
 import { adminRoutes } from "./adminRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts, GatewayState } from "./gatewayParts.js";
+import { gatewayRoute } from "./gatewayRoute.js";
 import { inferenceRoute } from "./inferenceRoute.js";
 import { modelsRoute } from "./modelsRoute.js";
 import { responsesRoute } from "./responsesRoute.js";
@@ -18,6 +20,8 @@ export interface GatewayAppOptions {
   /** Bearer token `GET /metrics` asks for; without it the metrics are open to whoever reaches the port. */
   metricsToken?: string | undefined;
   state?: GatewayState | undefined;
+  /** The gateway's wallet, served at `GET /v1/gateway` for clients to bind receipts to; none: no such route. */
+  buyer?: Address | undefined;
 }
 
 /**
@@ -64,6 +68,7 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
     c.json({ status: state.draining ? "draining" : "ok" }, state.draining ? 503 : 200),
   );
   app.get("/v1/models", modelsRoute(parts));
+  if (options.buyer !== undefined) app.get("/v1/gateway", gatewayRoute(options.buyer));
   app.post("/v1/chat/completions", inferenceRoute(parts, "chat"));
   app.post("/v1/completions", inferenceRoute(parts, "completions"));
   app.post("/v1/embeddings", inferenceRoute(parts, "embeddings"));

@@ -155,6 +155,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       adminToken: config.adminToken,
       metricsToken: config.metrics.token,
       state,
+      buyer: components.account.address,
     });
     const server = new GatewayServer(app, state, config.server, logger);
     await server.start();

@@ -2,12 +2,14 @@ import type { AddressInfo } from "node:net";
 import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import type { Address, LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
 
 /** How the fake node answers one request. */
 export type NodeScript =
   | { kind: "honest"; delayMs?: number }
   | { kind: "forged"; signer: LocalAccount }
+  /** Signs the honest receipt, then changes its signature (a recovery bit flipped, s negated). */
+  | { kind: "bent"; bend: (signature: Hex) => Hex }
   /** Signs more units than the answer's usage adds up to. */
   | { kind: "overcharge" }
   | { kind: "refuse"; status: number; code: string }
@@ -263,7 +265,8 @@ export async function startFakeNode(
     const units =
       plan.kind === "overcharge" ? 7n : plan.kind === "inflate" ? BigInt(plan.promptTokens + 2) : 5n;
     const signer = plan.kind === "forged" ? plan.signer : account;
-    const atoma = await receipt({ stackId, nonce }, body, response, units, signer);
+    const signed = await receipt({ stackId, nonce }, body, response, units, signer);
+    const atoma = plan.kind === "bent" ? { ...signed, signature: plan.bend(signed.signature) } : signed;
     if (plan.kind === "inject") {
       const [choice] = response.choices;
       return c.json({

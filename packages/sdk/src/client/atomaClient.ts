@@ -5,7 +5,7 @@ import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
-import { checkAccount, checkHttpUrl } from "./clientArguments.js";
+import { checkAccount } from "./clientArguments.js";
 import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
 import type { NodePreferences, StackPreferences } from "./nodeChoice.js";
@@ -48,6 +48,14 @@ export interface GatewayClientOptions {
    * are returned unchecked (`verdict` undefined): a gateway is then trusted.
    */
   chain?: VerifyChain | NetworkInput | undefined;
+  /**
+   * The gateway's wallet: every answer must come from a stack it owns on-chain (else it is another owner's answer,
+   * replayed). Default: what the gateway says at `GET /v1/gateway` (`atoma dev`'s ready line: `gatewayAddress`).
+   * Needs `chain`.
+   */
+  gatewayAddress?: string | undefined;
+  /** The lowest security level an answer's stack may have been bought at (0 none, 1, 2, 3). Needs `chain`. */
+  securityLevel?: number | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
 }
@@ -68,7 +76,8 @@ export type AtomaClientOptions = GatewayClientOptions | DirectClientOptions;
 
 /**
  * A client for the network in one of two modes with one interface. Through a gateway (`{ gateway: { url, apiKey },
- * chain }`): the gateway holds the stacks; each answer's receipt is checked with `verifyResponse` against the chain.
+ * chain }`): the gateway holds the stacks; each answer's receipt is checked with `verifyResponse` against the chain,
+ * and must come from a stack of the gateway's own wallet (`gatewayAddress`) on a task of the model asked.
  * Non-custodial (`{ network, account }`): the client picks a node for the model on-chain, buys (or reuses) a stack,
  * signs each request itself and sends it to the node's registered URL. Arguments are checked first
  * (`ClientArgumentError`); an answer that fails a check throws `AnswerUnverifiedError` with its verdict.
@@ -76,15 +85,7 @@ export type AtomaClientOptions = GatewayClientOptions | DirectClientOptions;
 export function createAtomaClient(options: AtomaClientOptions): AtomaClient {
   if (typeof options !== "object" || options === null)
     throw new ClientArgumentError("createAtomaClient takes { gateway, chain } or { network, account }");
-  if ("gateway" in options && options.gateway !== undefined) {
-    const { gateway } = options;
-    if (typeof gateway !== "object" || gateway === null)
-      throw new ClientArgumentError("gateway must be { url, apiKey }");
-    checkHttpUrl(gateway.url, "gateway.url");
-    if (typeof gateway.apiKey !== "string" || !/^[\x21-\x7e]{1,512}$/.test(gateway.apiKey))
-      throw new ClientArgumentError("gateway.apiKey must be the API key's text");
-    return gatewayClient(options);
-  }
+  if ("gateway" in options && options.gateway !== undefined) return gatewayClient(options);
   if ("network" in options && options.network !== undefined) {
     checkAccount(options.account);
     return directClient(options);

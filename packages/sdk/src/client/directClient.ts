@@ -1,5 +1,10 @@
 import type { ChainContext } from "@atoma/chain/portable";
-import { AnswerUnverifiedError, NodeRequestError } from "../errors.js";
+import {
+  AnswerUnverifiedError,
+  NodeMisbehavedError,
+  NodeRequestError,
+  NoNodeOfferedError,
+} from "../errors.js";
 import { type Network, parseNetwork, userContext } from "../network.js";
 import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
@@ -9,6 +14,7 @@ import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClien
 import { checkBody, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { checkPreferences, stackForModel } from "./nodeChoice.js";
+import { falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
 
@@ -35,13 +41,12 @@ async function sendOn(serving: Serving, send: (client: StackClient) => Promise<V
   }
 }
 
-/** Answers that say the stack can serve no more: the client buys another and sends the request once more. */
-const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_closed"]);
-
 /**
  * Non-custodial: the user's key buys (or reuses) a stack for each model from a node picked on-chain, and signs
  * every request to that node's registered URL; every receipt is checked by `StackClient` as it arrives, then the
  * answer by `verifyResponse` against the chain (the signer registered for the node serving the stack, the owner).
+ * A node that says a stack is spent is believed only when the chain bears it out (then one stack is bought and the
+ * request sent once more); else it is put aside for good, and another node serves (`NodeMisbehavedError` if none).
  */
 export function directClient(options: DirectClientOptions): AtomaClient {
   checkPreferences(options.preferences, options.stack);
@@ -57,16 +62,20 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return context;
   };
   const serving = new Map<string, Promise<Serving>>();
+  /** Nodes caught saying what the chain contradicts: no stack of theirs is used or bought again. */
+  const aside = new Set<bigint>();
 
   const servingFor = (model: string): Promise<Serving> => {
     let found = serving.get(model);
     if (!found) {
       found = (async () => {
         const { network, ctx } = await contextOnce();
+        const preferences = options.preferences ?? {};
+        const ignore = [...(preferences.ignore ?? []), ...aside];
         const stack = await stackForModel(
           ctx,
           model,
-          options.preferences ?? {},
+          aside.size === 0 ? preferences : { ...preferences, ignore },
           options.stack ?? {},
           fetcher,
         );
@@ -102,8 +111,18 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       verified = await sendOn(current, send);
     } catch (error) {
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
+      const { ctx } = await contextOnce();
+      const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error);
       serving.delete(model);
-      current = await servingFor(model);
+      if (lie === undefined) current = await servingFor(model);
+      else {
+        aside.add(current.stack.nodeId);
+        current = await servingFor(model).catch((cause: unknown) => {
+          throw cause instanceof NoNodeOfferedError
+            ? new NodeMisbehavedError(current.stack.nodeId, `${lie}; no other node serves ${model}`)
+            : cause;
+        });
+      }
       verified = await sendOn(current, send);
     }
     const { stack } = current;

@@ -1,14 +1,17 @@
 import type { AtomaReceipt } from "@atoma/core";
+import type { Address } from "viem";
 import { StreamAssembler } from "../assembleStream.js";
 import { AnswerUnverifiedError, GatewayRequestError, ResponseVerificationError } from "../errors.js";
-import { parseNetwork } from "../network.js";
 import { readJsonCapped } from "../readBodyCapped.js";
 import { readSse } from "../readSse.js";
 import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
+import { type Verdict, verdictOf } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, GatewayClientOptions } from "./atomaClient.js";
 import { checkBody, type Endpoint, endpointPath } from "./clientArguments.js";
+import { checkGatewayOptions } from "./gatewayArguments.js";
+import { gatewayBuyer } from "./gatewayBuyer.js";
 import { verifyChainOfInput } from "./networkInput.js";
 
 type Body = Record<string, unknown>;
@@ -18,22 +21,35 @@ const MAX_ERROR_BYTES = 64 * 1024;
 const isRecord = (value: unknown): value is Body =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Through a gateway: it holds the stacks and signs for the user; each answer's receipt is checked on-chain. */
+/**
+ * Through a gateway: it holds the stacks and signs for the user; each answer's receipt is checked on-chain, and
+ * bound to this gateway: its stack must be the gateway wallet's (`gatewayAddress`, else `GET /v1/gateway`), on a
+ * task of the model asked (at `securityLevel` at least), for the request sent, and not a receipt seen before.
+ */
 export function gatewayClient(options: GatewayClientOptions): AtomaClient {
+  const binding = checkGatewayOptions(options);
   const base = options.gateway.url.replace(/\/+$/, "");
   const fetcher = options.fetch ?? globalThis.fetch;
-  // A network given as text is checked now, so that a bad one fails here rather than at the first call.
-  if (typeof options.chain === "string") parseNetwork(options.chain, "the chain's network");
-  let chain: Promise<VerifyChain> | undefined;
+  let chain: Promise<{ verifier: VerifyChain; owner: Address }> | undefined;
   const chainOnce = () => {
-    if (options.chain === undefined) return undefined;
-    chain ??= verifyChainOfInput(options.chain);
+    const given = options.chain;
+    if (given === undefined) return undefined;
+    chain ??= Promise.all([
+      verifyChainOfInput(given),
+      binding.gatewayAddress ?? gatewayBuyer(fetcher, base),
+    ]).then(([verifier, owner]) => ({ verifier, owner }));
+    // A failed read is not kept: the next call asks again.
+    chain.catch(() => {
+      chain = undefined;
+    });
     return chain;
   };
+  /** Receipts already returned (stack and leaf): a second answer under one is a replay. */
+  const seen = new Set<string>();
 
   async function call(endpoint: Endpoint, given: Body, stream: boolean, onChunk?: (c: Body) => void) {
     const body = stream ? { ...given, stream: true } : given;
-    const verifier = await chainOnce();
+    const bound = await chainOnce();
     const answer = await fetcher(`${base}${endpointPath(endpoint)}`, {
       method: "POST",
       redirect: "error",
@@ -42,10 +58,20 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     });
     if (!answer.ok) throw await gatewayError(answer);
     const received = stream ? await readStream(answer, onChunk) : await readJson(answer);
-    if (received.atoma === undefined && verifier === undefined)
+    if (received.atoma === undefined && bound === undefined)
       throw new ResponseVerificationError("the gateway passed no node receipt (atoma) with the answer");
     const verdict =
-      verifier === undefined ? undefined : await verifyResponse(received, { chain: verifier, request: body });
+      bound === undefined
+        ? undefined
+        : replayChecked(
+            await verifyResponse(received, {
+              chain: bound.verifier,
+              request: body,
+              owner: bound.owner,
+              securityLevel: binding.securityLevel,
+              fetch: fetcher,
+            }),
+          );
     if (verdict !== undefined && !verdict.ok) throw new AnswerUnverifiedError(verdict);
     const { atoma_request, ...response } = received;
     return {
@@ -54,6 +80,23 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
       verdict,
       request: isRecord(atoma_request) ? atoma_request : body,
     } satisfies AtomaAnswer;
+  }
+
+  /** Adds the `replay` check: the receipt (stack, leaf) was not returned before by this client. */
+  function replayChecked(verdict: Verdict): Verdict {
+    if (verdict.receipt === undefined) return verdict;
+    const key = `${verdict.receipt.stack_id}:${verdict.receipt.leaf_index}`;
+    const replayed = seen.has(key);
+    if (verdict.ok) seen.add(key);
+    const check = replayed
+      ? ({
+          name: "replay",
+          status: "fail",
+          code: "receipt_replayed",
+          reason: `leaf ${verdict.receipt.leaf_index} of stack ${verdict.receipt.stack_id} was already an answer`,
+        } as const)
+      : ({ name: "replay", status: "pass", reason: "no earlier answer carried this receipt" } as const);
+    return verdictOf([...verdict.checks, check], verdict.settlement, verdict.receipt);
   }
 
   async function readJson(answer: Response): Promise<Body> {

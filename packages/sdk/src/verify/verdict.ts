@@ -3,7 +3,10 @@ import type { AtomaReceipt } from "@atoma/core";
 /** How one check came out: `not_checked` when the caller did not give what it needs (the request body). */
 export type CheckStatus = "pass" | "fail" | "pending" | "not_checked";
 
-/** The checks `verifyResponse` runs, in the order it reports them. */
+/**
+ * The checks `verifyResponse` runs, in the order it reports them; `replay` is added by a gateway client (no receipt
+ * passed twice).
+ */
 export type CheckName =
   | "receipt"
   | "response_hash"
@@ -11,6 +14,7 @@ export type CheckName =
   | "signature"
   | "signer"
   | "stack"
+  | "replay"
   | "inclusion"
   | "settlement";
 
@@ -26,6 +30,9 @@ export type VerifyFailureCode =
   | "stack_mismatch"
   | "owner_mismatch"
   | "node_mismatch"
+  | "model_mismatch"
+  | "security_level_low"
+  | "receipt_replayed"
   | "leaf_not_settled"
   | "proof_unavailable"
   | "proof_leaf_mismatch"

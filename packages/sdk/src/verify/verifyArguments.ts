@@ -14,8 +14,10 @@ export interface VerifyOptions {
   request?: unknown;
   /** The stack the answer must be for (a bigint, or a decimal string of one). */
   stackId?: bigint | string | undefined;
-  /** The stack's owner the answer must be for. */
+  /** The stack's owner the answer must be for (through a gateway: the gateway's wallet). */
   owner?: string | undefined;
+  /** The lowest security level the stack may have been bought at (0 none, 1 cross-validation, 2 consensus). */
+  securityLevel?: number | undefined;
   /** Fetches the node's leaf proof. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
   /** How long the node has to serve the proof, in milliseconds. @default 10000 */
@@ -29,6 +31,7 @@ export interface VerifyArguments {
   request: { given: boolean; body: unknown };
   stackId: bigint | undefined;
   owner: Address | undefined;
+  securityLevel: number | undefined;
   fetch: typeof fetch;
   proofTimeoutMs: number;
 }
@@ -46,26 +49,34 @@ function stackIdOf(value: unknown): bigint | undefined {
   );
 }
 
+/** Why `chain` (named `name` in the text) is not a usable `VerifyChain`; undefined when it is. */
+export function verifyChainProblem(chain: unknown, name: string): string | undefined {
+  if (!isRecord(chain) || !isRecord(chain.publicClient) || !isRecord(chain.addresses))
+    return `${name} must hold publicClient and addresses`;
+  const chainId = (chain.publicClient as { chain?: { id?: unknown } }).chain?.id;
+  if (!Number.isSafeInteger(chainId))
+    return `${name}.publicClient must be made for a chain (its chain.id signs receipts)`;
+  for (const contract of ["StackManager", "NodeRegistry", "SettlementManager"] as const) {
+    const address = chain.addresses[contract];
+    if (typeof address !== "string" || !isAddress(address))
+      return `${name}.addresses.${contract} must be an address`;
+  }
+  return undefined;
+}
+
 /** Checks every argument before anything is read or fetched; throws `VerifyArgumentError` naming the bad one. */
 export function verifyArguments(response: unknown, options: VerifyOptions): VerifyArguments {
   if (!isRecord(response))
     throw new VerifyArgumentError("response must be the JSON object an OpenAI client received");
   if (!isRecord(options)) throw new VerifyArgumentError("options must be an object with chain");
   const { chain } = options;
-  if (!isRecord(chain) || !isRecord(chain.publicClient) || !isRecord(chain.addresses))
-    throw new VerifyArgumentError("options.chain must hold publicClient and addresses");
-  const chainId = (chain.publicClient as { chain?: { id?: unknown } }).chain?.id;
-  if (!Number.isSafeInteger(chainId))
-    throw new VerifyArgumentError(
-      "options.chain.publicClient must be made for a chain (its chain.id signs receipts)",
-    );
-  for (const name of ["StackManager", "NodeRegistry", "SettlementManager"] as const) {
-    const address = chain.addresses[name];
-    if (typeof address !== "string" || !isAddress(address))
-      throw new VerifyArgumentError(`options.chain.addresses.${name} must be an address`);
-  }
+  const problem = verifyChainProblem(chain, "options.chain");
+  if (problem !== undefined) throw new VerifyArgumentError(problem);
   if (options.owner !== undefined && (typeof options.owner !== "string" || !isAddress(options.owner)))
     throw new VerifyArgumentError("options.owner must be an address");
+  const level = options.securityLevel;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 3))
+    throw new VerifyArgumentError("options.securityLevel must be 0, 1, 2 or 3");
   const timeout = options.proofTimeoutMs ?? 10_000;
   if (!Number.isSafeInteger(timeout) || timeout <= 0)
     throw new VerifyArgumentError("options.proofTimeoutMs must be a positive whole number of milliseconds");
@@ -77,6 +88,7 @@ export function verifyArguments(response: unknown, options: VerifyOptions): Veri
     request: { given: "request" in options && options.request !== undefined, body: options.request },
     stackId: stackIdOf(options.stackId),
     owner: options.owner === undefined ? undefined : getAddress(options.owner),
+    securityLevel: level,
     fetch: fetcher,
     proofTimeoutMs: timeout,
   };

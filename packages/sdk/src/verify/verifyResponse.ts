@@ -13,6 +13,7 @@ import { fetchLeafProof } from "./fetchLeafProof.js";
 import { inclusionCheck } from "./inclusionCheck.js";
 import { requestHashCheck } from "./requestHashCheck.js";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
+import { readStackTask, type StackTask, taskFailure } from "./stackTask.js";
 import { unsignedFieldOf } from "./unsignedFields.js";
 import { type Check, type Verdict, verdictOf } from "./verdict.js";
 import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
@@ -23,8 +24,8 @@ const message = (error: unknown) => (error instanceof Error ? error.message.spli
 /**
  * Checks a response exactly as an OpenAI client received it (a chat, completion or embeddings body, or a
  * stream's assembled result, with its `atoma` object) against the chain: the node's signature, that the signer is
- * the registered signer of the node serving that stack, the stack (and, when given, its id and owner), the
- * request and response hashes, and once the stack settled, the leaf's inclusion under the root on-chain (the proof
+ * the registered signer of the node serving that stack, the stack (and, when given, its id and owner; its
+ * task serving the model asked for, at the security level given at least), the request and response hashes, and once the stack settled, the leaf's inclusion under the root on-chain (the proof
  * fetched from the node's registered URL) and the settlement's state. Never throws for what it finds: each check
  * is in the verdict, a failure with its code. Throws `VerifyArgumentError` for unusable arguments, before any read.
  */
@@ -143,17 +144,19 @@ interface OnChain {
   stack: NonNullable<Awaited<ReturnType<typeof readStack>>>;
   node: Awaited<ReturnType<typeof getNode>>;
   settlement: Awaited<ReturnType<typeof getSettlement>>;
+  task: StackTask;
 }
 
 async function readOnChain(args: VerifyArguments, stackId: bigint): Promise<OnChain | undefined> {
   const { publicClient, addresses } = args.chain;
   const stack = await readStack(publicClient, addresses.StackManager, stackId);
   if (!stack) return undefined;
-  const [node, settlement] = await Promise.all([
+  const [node, settlement, task] = await Promise.all([
     getNode({ publicClient, addresses }, stack.nodeId),
     getSettlement({ publicClient, addresses }, stackId),
+    readStackTask(args, stackId),
   ]);
-  return { stack, node, settlement };
+  return { stack, node, settlement, task };
 }
 
 function signerCheck(signer: Address | undefined, registered: Address, nodeId: bigint): Check {
@@ -184,9 +187,11 @@ function stackCheck(args: VerifyArguments, receipt: AtomaReceipt, onChain: OnCha
     );
   if (args.owner !== undefined && !isAddressEqual(args.owner, onChain.stack.owner))
     return fail("owner_mismatch", `stack ${stackId} belongs to ${onChain.stack.owner}, not ${args.owner}`);
+  const task = taskFailure(args, onChain.task);
+  if (task !== undefined) return task;
   return {
     name: "stack",
     status: "pass",
-    reason: `stack ${stackId} of ${onChain.stack.owner}, served by node ${onChain.stack.nodeId}`,
+    reason: `stack ${stackId} of ${onChain.stack.owner} on task ${onChain.task.taskId} (security level ${onChain.task.securityLevel}), served by node ${onChain.stack.nodeId}`,
   };
 }

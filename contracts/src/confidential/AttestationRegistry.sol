@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AtomaAccess} from "../common/AtomaAccess.sol";
+import {IAttestationRegistry} from "../interfaces/IAttestationRegistry.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+
+/// @title AttestationRegistry: each confidential node's current attestation record, and the measurements
+/// governance allows per task or per model.
+/// @notice The chain cannot check a TDX quote; clients do that (packages/confidential) before they send a byte.
+/// What the chain holds is the node's commitment: the hash of the evidence it serves (`attestationRecord` of the
+/// core package), the X25519 key the evidence binds, the measurement it reports, the epoch its report data binds
+/// and an expiry. A node serves a confidential task only while that record is current and its measurement is
+/// allowed; the dev kind (evidence signed by a local test authority) only where governance allowed it for the
+/// task or the whole network, never by default.
+/// @notice Replays: each evidence hash is accepted once, ever, and the epoch it names must be the current one, so
+/// an old (expired) evidence cannot be posted again to extend a record.
+contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
+    enum Kind {
+        None,
+        Tdx,
+        Dev
+    }
+
+    struct Attestation {
+        bytes32 evidenceHash;
+        /// The node's X25519 public key (HPKE): confidential requests are sealed to it.
+        bytes32 encryptionKey;
+        /// `AttestationRecord.measurementHash` of the registers the evidence reports.
+        bytes32 measurement;
+        /// The epoch the evidence's report data binds as its freshness value.
+        uint64 epoch;
+        uint64 postedAt;
+        uint64 expiresAt;
+        Kind kind;
+    }
+
+    /// The shortest and longest `maxValidity` governance may set.
+    uint64 public constant MIN_VALIDITY = 1 hours;
+    uint64 public constant MAX_VALIDITY = 30 days;
+
+    INodeRegistry public immutable nodeRegistry;
+    /// The longest a record may stay current after it is posted.
+    uint64 public maxValidity;
+    /// Dev-kind records are accepted on every task of this network (a development deployment only).
+    bool public devNetwork;
+
+    mapping(uint256 nodeId => Attestation) internal _attestations;
+    mapping(bytes32 evidenceHash => bool) public evidenceUsed;
+    mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
+    mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
+    mapping(uint256 taskId => bool) public devAllowedFor;
+
+    event AttestationPosted(
+        uint256 indexed nodeId,
+        Kind kind,
+        uint64 epoch,
+        bytes32 evidenceHash,
+        bytes32 encryptionKey,
+        bytes32 measurement,
+        uint64 expiresAt
+    );
+    event TaskMeasurementSet(uint256 indexed taskId, bytes32 indexed measurement, bool allowed);
+    event ModelMeasurementSet(bytes32 indexed modelId, bytes32 indexed measurement, bool allowed);
+    event DevAllowedSet(uint256 indexed taskId, bool allowed);
+    event DevNetworkSet(bool allowed);
+    event MaxValiditySet(uint64 maxValidity);
+
+    error NotNodeActor(uint256 nodeId, address caller);
+    error NodeNotActive(uint256 nodeId);
+    error InvalidKind();
+    error MissingEvidenceHash();
+    error MissingEncryptionKey();
+    error MissingMeasurement();
+    /// The evidence names another epoch than the current one: it is stale (or not yet due).
+    error StaleEpoch(uint64 epoch, uint256 current);
+    /// This evidence was posted before (by any node): a replay.
+    error EvidenceReused(bytes32 evidenceHash);
+    /// The expiry is not in the future, or later than `maxValidity` from now.
+    error InvalidExpiry(uint64 expiresAt, uint256 latest);
+    error NoAttestation(uint256 nodeId);
+    error AttestationExpired(uint256 nodeId, uint64 expiresAt);
+    error MeasurementNotAllowed(uint256 taskId, bytes32 measurement);
+    error DevKindRefused(uint256 taskId, uint256 nodeId);
+
+    /// Why a node may not serve a confidential task (`Ok`: it may).
+    enum Standing {
+        Ok,
+        None,
+        Expired,
+        Measurement,
+        Dev
+    }
+
+    constructor(address admin, INodeRegistry nodeRegistry_, uint64 maxValidity_) AtomaAccess(admin) {
+        if (address(nodeRegistry_) == address(0)) revert ZeroAddress();
+        nodeRegistry = nodeRegistry_;
+        _setMaxValidity(maxValidity_);
+    }
+
+    // ---------------------------------------------------------------- governance
+
+    function setMaxValidity(uint64 maxValidity_) external onlyRole(GOVERNOR_ROLE) {
+        _setMaxValidity(maxValidity_);
+    }
+
+    function _setMaxValidity(uint64 value) internal {
+        _check(value >= MIN_VALIDITY && value <= MAX_VALIDITY, "maxValidity", value);
+        maxValidity = value;
+        emit MaxValiditySet(value);
+    }
+
+    /// Allows (or no longer allows) `measurement` on task `taskId`. Withdrawing it lets anyone drop the
+    /// subscriptions it carried (`TaskRegistry.dropUnattested`).
+    function setTaskMeasurement(uint256 taskId, bytes32 measurement, bool allowed) external onlyRole(GOVERNOR_ROLE) {
+        if (measurement == 0) revert MissingMeasurement();
+        taskMeasurementAllowed[taskId][measurement] = allowed;
+        emit TaskMeasurementSet(taskId, measurement, allowed);
+    }
+
+    /// Allows (or no longer allows) `measurement` on every task of model `modelId`.
+    function setModelMeasurement(bytes32 modelId, bytes32 measurement, bool allowed)
+        external
+        onlyRole(GOVERNOR_ROLE)
+    {
+        if (measurement == 0) revert MissingMeasurement();
+        modelMeasurementAllowed[modelId][measurement] = allowed;
+        emit ModelMeasurementSet(modelId, measurement, allowed);
+    }
+
+    /// Accepts dev-kind records (no hardware behind them) on task `taskId`.
+    function setDevAllowed(uint256 taskId, bool allowed) external onlyRole(GOVERNOR_ROLE) {
+        devAllowedFor[taskId] = allowed;
+        emit DevAllowedSet(taskId, allowed);
+    }
+
+    /// Accepts dev-kind records on every task: for a development network only.
+    function setDevNetwork(bool allowed) external onlyRole(GOVERNOR_ROLE) {
+        devNetwork = allowed;
+        emit DevNetworkSet(allowed);
+    }
+
+    // ---------------------------------------------------------------- nodes
+
+    /// Posts the node's attestation record, replacing the previous one (re-attestation each epoch, key rotation).
+    /// Only the node's operator or signer, for an active node; `epoch` must be the current epoch (the freshness
+    /// value the evidence's report data binds), `evidenceHash` never posted before, and `expiresAt` in the future
+    /// and at most `maxValidity` away.
+    function post(
+        uint256 nodeId,
+        Kind kind,
+        uint64 epoch,
+        bytes32 evidenceHash,
+        bytes32 encryptionKey,
+        bytes32 measurement,
+        uint64 expiresAt
+    ) external {
+        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+        if (nodeRegistry.getNode(nodeId).status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
+        if (kind == Kind.None) revert InvalidKind();
+        if (evidenceHash == 0) revert MissingEvidenceHash();
+        if (encryptionKey == 0) revert MissingEncryptionKey();
+        if (measurement == 0) revert MissingMeasurement();
+        uint256 current = nodeRegistry.currentEpoch();
+        if (epoch != current) revert StaleEpoch(epoch, current);
+        if (evidenceUsed[evidenceHash]) revert EvidenceReused(evidenceHash);
+        uint256 latest = block.timestamp + maxValidity;
+        if (expiresAt <= block.timestamp || expiresAt > latest) revert InvalidExpiry(expiresAt, latest);
+        evidenceUsed[evidenceHash] = true;
+        _attestations[nodeId] = Attestation({
+            evidenceHash: evidenceHash,
+            encryptionKey: encryptionKey,
+            measurement: measurement,
+            epoch: epoch,
+            postedAt: uint64(block.timestamp),
+            expiresAt: expiresAt,
+            kind: kind
+        });
+        emit AttestationPosted(nodeId, kind, epoch, evidenceHash, encryptionKey, measurement, expiresAt);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function attestationOf(uint256 nodeId) external view returns (Attestation memory) {
+        return _attestations[nodeId];
+    }
+
+    /// The node holds a record that has not expired (whatever task it is checked against).
+    function isCurrent(uint256 nodeId) public view returns (bool) {
+        return block.timestamp < _attestations[nodeId].expiresAt;
+    }
+
+    function measurementAllowed(uint256 taskId, bytes32 modelId, bytes32 measurement) public view returns (bool) {
+        return taskMeasurementAllowed[taskId][measurement] || modelMeasurementAllowed[modelId][measurement];
+    }
+
+    function devAllowed(uint256 taskId) public view returns (bool) {
+        return devNetwork || devAllowedFor[taskId];
+    }
+
+    function standing(uint256 taskId, bytes32 modelId, uint256 nodeId) public view returns (Standing) {
+        Attestation storage a = _attestations[nodeId];
+        if (a.kind == Kind.None) return Standing.None;
+        if (block.timestamp >= a.expiresAt) return Standing.Expired;
+        if (!measurementAllowed(taskId, modelId, a.measurement)) return Standing.Measurement;
+        if (a.kind == Kind.Dev && !devAllowed(taskId)) return Standing.Dev;
+        return Standing.Ok;
+    }
+
+    function accepts(uint256 taskId, bytes32 modelId, uint256 nodeId) external view returns (bool) {
+        return standing(taskId, modelId, nodeId) == Standing.Ok;
+    }
+
+    function check(uint256 taskId, bytes32 modelId, uint256 nodeId) external view {
+        Standing s = standing(taskId, modelId, nodeId);
+        if (s == Standing.Ok) return;
+        if (s == Standing.None) revert NoAttestation(nodeId);
+        if (s == Standing.Expired) revert AttestationExpired(nodeId, _attestations[nodeId].expiresAt);
+        if (s == Standing.Measurement) revert MeasurementNotAllowed(taskId, _attestations[nodeId].measurement);
+        revert DevKindRefused(taskId, nodeId);
+    }
+}

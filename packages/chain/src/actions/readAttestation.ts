@@ -1,0 +1,66 @@
+import { attestationRegistryAbi, attestationStandingNames } from "@atoma/contracts";
+import type { AttestationKindName, Hash } from "@atoma/core";
+import type { AtomaAddresses } from "../deploy.js";
+import type { ChainContext } from "./context.js";
+import { getTask } from "./getTask.js";
+
+type ReadContext = Pick<ChainContext, "publicClient"> & {
+  addresses: Pick<AtomaAddresses, "AttestationRegistry" | "TaskRegistry">;
+};
+
+/** A node's attestation record as the chain holds it. */
+export interface AttestationRecord {
+  kind: AttestationKindName;
+  evidenceHash: Hash;
+  encryptionKey: Hash;
+  measurement: Hash;
+  epoch: bigint;
+  postedAt: bigint;
+  expiresAt: bigint;
+}
+
+const KINDS: readonly (AttestationKindName | undefined)[] = [undefined, "tdx", "dev"];
+
+/** The node's attestation record, current or expired; undefined when it never posted one. */
+export async function getAttestation(
+  ctx: ReadContext,
+  nodeId: bigint,
+): Promise<AttestationRecord | undefined> {
+  const r = await ctx.publicClient.readContract({
+    address: ctx.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "attestationOf",
+    args: [nodeId],
+  });
+  const kind = KINDS[r.kind];
+  if (kind === undefined) return undefined;
+  return {
+    kind,
+    evidenceHash: r.evidenceHash,
+    encryptionKey: r.encryptionKey,
+    measurement: r.measurement,
+    epoch: r.epoch,
+    postedAt: r.postedAt,
+    expiresAt: r.expiresAt,
+  };
+}
+
+/** Why a node may or may not serve a confidential task now: "Ok", or the first check it fails. */
+export type AttestationStandingName = (typeof attestationStandingNames)[number];
+
+/** The node's standing on confidential task `taskId` now, as the registry checks it at subscription and purchase. */
+export async function attestationStanding(
+  ctx: ReadContext,
+  params: { taskId: bigint; nodeId: bigint },
+): Promise<AttestationStandingName> {
+  const task = await getTask(ctx, params.taskId);
+  const standing = await ctx.publicClient.readContract({
+    address: ctx.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "standing",
+    args: [params.taskId, task.modelId, params.nodeId],
+  });
+  const name = attestationStandingNames[standing];
+  if (name === undefined) throw new RangeError(`unknown attestation standing ${standing}`);
+  return name;
+}

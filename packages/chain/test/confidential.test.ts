@@ -1,0 +1,96 @@
+import { TaskSecurityLevel as SecurityLevel } from "@atoma/contracts";
+import { evidenceHash, measurementHash } from "@atoma/core";
+import { type Hex, keccak256, stringToBytes, toHex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAllowedMeasurement, setDevAttestation } from "../src/actions/attestationGovernance.js";
+import { buyStackFromNode } from "../src/actions/buyStackFromNode.js";
+import { createTask } from "../src/actions/createTask.js";
+import { dropUnattested } from "../src/actions/dropUnattested.js";
+import { postAttestation } from "../src/actions/postAttestation.js";
+import { attestationStanding, getAttestation } from "../src/actions/readAttestation.js";
+import { PRICE, startNetwork, type TestNetwork, type TestNode } from "./network.js";
+
+/** 48 bytes from a label: test registers, no real software stack. */
+const register = (label: string): Hex =>
+  `0x${keccak256(stringToBytes(label)).slice(2)}${keccak256(stringToBytes(`${label}+`)).slice(2, 34)}`;
+const registers = {
+  mrTd: register("mrtd"),
+  rtmr0: register("rtmr0"),
+  rtmr1: register("rtmr1"),
+  rtmr2: register("rtmr2"),
+  rtmr3: register("rtmr3"),
+};
+
+describe("confidential tasks (security level 3) against anvil", () => {
+  let network: TestNetwork;
+  let taskId: bigint;
+  let quotes = 0;
+  const tdxMeasurement = measurementHash("tdx", registers);
+  const devMeasurement = measurementHash("dev", registers);
+
+  beforeAll(async () => {
+    network = await startNetwork();
+    ({ taskId } = await createTask(network.admin, {
+      modelId: network.modelId,
+      role: 0,
+      securityLevel: SecurityLevel.Confidential,
+    }));
+    await setAllowedMeasurement(network.admin, { taskId, measurement: tdxMeasurement, allowed: true });
+    await setAllowedMeasurement(network.admin, { taskId, measurement: devMeasurement, allowed: true });
+  });
+  afterAll(() => network.stop());
+
+  const attest = async (node: TestNode, kind: "tdx" | "dev", validity: bigint) => {
+    const quote = toHex(stringToBytes(`quote ${++quotes}`));
+    return postAttestation(node.operator, {
+      nodeId: node.nodeId,
+      kind,
+      evidenceHash: evidenceHash(kind, quote),
+      encryptionKey: keccak256(quote),
+      measurement: kind === "tdx" ? tdxMeasurement : devMeasurement,
+      expiresAt: (await network.now()) + validity,
+    });
+  };
+
+  it("admits an attested node, refuses one without a record, and names the reason", async () => {
+    const node = await network.addNode();
+    const bare = await network.addNode();
+    await expect(network.subscribe(bare, taskId)).rejects.toMatchObject({ errorName: "NoAttestation" });
+    await attest(node, "tdx", 7_200n);
+    const record = await getAttestation(network.admin, node.nodeId);
+    expect(record).toMatchObject({ kind: "tdx", measurement: tdxMeasurement });
+    expect(await getAttestation(network.admin, bare.nodeId)).toBeUndefined();
+    expect(await attestationStanding(network.admin, { taskId, nodeId: node.nodeId })).toBe("Ok");
+    await network.subscribe(node, taskId);
+    await network.nextEpoch();
+    // An expired record stops purchases at once, and anyone may then drop the node's subscription.
+    const keeper = (await network.account()).ctx;
+    await expect(dropUnattested(keeper, { nodeId: node.nodeId, taskId })).rejects.toMatchObject({
+      errorName: "AttestationCurrent",
+    });
+    await network.advance(7_200);
+    expect(await attestationStanding(network.admin, { taskId, nodeId: node.nodeId })).toBe("Expired");
+    const buyer = (await network.account()).ctx;
+    await expect(
+      buyStackFromNode(buyer, {
+        taskId,
+        nodeId: node.nodeId,
+        units: 1_000n,
+        maxPricePerMillion: PRICE,
+        duration: 3_600n,
+      }),
+    ).rejects.toMatchObject({ errorName: "AttestationExpired" });
+    const dropped = await dropUnattested(keeper, { nodeId: node.nodeId });
+    expect(dropped.taskIds).toEqual([taskId]);
+  });
+
+  it("refuses the dev kind until governance allows it", async () => {
+    const node = await network.addNode();
+    await attest(node, "dev", 3_600n);
+    expect(await attestationStanding(network.admin, { taskId, nodeId: node.nodeId })).toBe("Dev");
+    await expect(network.subscribe(node, taskId)).rejects.toMatchObject({ errorName: "DevKindRefused" });
+    await setDevAttestation(network.admin, { taskId, allowed: true });
+    await network.subscribe(node, taskId);
+    await setDevAttestation(network.admin, { taskId, allowed: false });
+  });
+});

@@ -1,0 +1,195 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { getNode, NodeStatus } from "@atoma/chain";
+import {
+  type AllowedMeasurement,
+  type AttestationPolicy,
+  type AttestationReport,
+  checkAttestation,
+  NonceStore,
+  parseEvidence,
+} from "@atoma/confidential";
+import { AtomaError } from "@atoma/core";
+import type { Command } from "commander";
+import { bigintOption } from "../amountOptions.js";
+import { loadVerifyChain } from "../chain/verifyNetwork.js";
+import { CliUsageError } from "../errors.js";
+import { printJson } from "../nodeConfigFile.js";
+
+interface AttestFlags {
+  network?: string;
+  stackManager?: string;
+  url?: string;
+  devRoot?: string;
+  measurements?: string;
+  json?: boolean;
+  timeout?: string;
+}
+
+/** Evidence is a few kilobytes of quote and some collateral: anything far larger is refused unread. */
+const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(resolve(path), "utf8");
+  } catch {
+    throw new CliUsageError(`the ${what} ${path} cannot be read`);
+  }
+}
+
+/** `--measurements <file>`: a JSON array of allow-list entries ({ label?, mrTd, rtmr0..3? }). */
+function readAllowList(path: string | undefined): AllowedMeasurement[] {
+  if (path === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(readText(path, "allow-list"));
+  } catch (error) {
+    if (error instanceof CliUsageError) throw error;
+    throw new CliUsageError(`the allow-list ${path} is not JSON`);
+  }
+  const hex48 = (v: unknown) => typeof v === "string" && /^0x[0-9a-fA-F]{96}$/.test(v);
+  const ok =
+    Array.isArray(value) &&
+    value.every(
+      (entry) =>
+        typeof entry === "object" &&
+        entry !== null &&
+        hex48((entry as { mrTd?: unknown }).mrTd) &&
+        ["rtmr0", "rtmr1", "rtmr2", "rtmr3"].every(
+          (r) =>
+            (entry as Record<string, unknown>)[r] === undefined ||
+            hex48((entry as Record<string, unknown>)[r]),
+        ),
+    );
+  if (!ok)
+    throw new CliUsageError(
+      `the allow-list ${path} must be a JSON array of { mrTd, rtmr0..3? } with 48-byte hex`,
+    );
+  return value as AllowedMeasurement[];
+}
+
+/** Fetches the node's evidence for `nonce`; a failure is one line naming what went wrong. */
+async function fetchEvidence(url: string, nonce: string, timeoutMs: number): Promise<unknown> {
+  const target = new URL(`/v1/attestation?nonce=${nonce}`, url);
+  let res: Response;
+  try {
+    res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Error(
+      `the node at ${url} did not answer (${error instanceof Error ? error.message : "failed"})`,
+    );
+  }
+  const text = await res.text();
+  if (text.length > MAX_EVIDENCE_BYTES)
+    throw new Error(`the node's answer is larger than ${MAX_EVIDENCE_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`the node answered ${res.status} with a body that is not JSON`);
+  }
+  if (!res.ok) {
+    const code = (body as { error?: { code?: unknown } }).error?.code;
+    throw new Error(`the node answered ${res.status}${typeof code === "string" ? ` ${code}` : ""}`);
+  }
+  return (body as { evidence?: unknown }).evidence;
+}
+
+const MARK = { passed: "ok  ", failed: "FAIL", skipped: "skip", "not reached": "--  " } as const;
+
+function reportText(
+  head: Record<string, string>,
+  report: AttestationReport | undefined,
+  fetchError?: string,
+): string {
+  const lines = Object.entries(head).map(([k, v]) => `${k.padEnd(12)} ${v}`);
+  if (fetchError !== undefined) {
+    lines.push(`${MARK.failed} fetch: ${fetchError}`);
+    return `${lines.join("\n")}\n`;
+  }
+  if (!report) return `${lines.join("\n")}\n`;
+  lines.push(
+    `${"kind".padEnd(12)} ${report.label}${report.insecure ? " (proves nothing about hardware)" : ""}`,
+  );
+  lines.push(`${MARK.passed} fetch: evidence for a fresh nonce`);
+  for (const check of report.checks)
+    lines.push(
+      `${MARK[check.status]} ${check.name}${check.detail ? `: ${check.detail}` : ""}${check.code ? ` (${check.code})` : ""}`,
+    );
+  if (report.measurements) {
+    lines.push("measurements");
+    for (const [name, value] of Object.entries(report.measurements))
+      lines.push(`  ${name.padEnd(6)} ${value}`);
+  }
+  lines.push(report.ok ? "attestation verified" : "attestation NOT verified");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `atoma attest <node id>`: looks the node up in the registry (its signer and URL), fetches its evidence for a
+ * fresh nonce, and prints each check (quote, measurements, binding of signer + key + nonce, GPU token, nonce).
+ * Exits 1 when a check fails. Development evidence is refused unless `--dev-root` names the dev authority's root,
+ * and is labelled "insecure, development" even then.
+ */
+export function registerAttest(program: Command): void {
+  program
+    .command("attest <node>")
+    .description(
+      "fetch a confidential node's attestation for a fresh nonce and print each check (quote, measurements, key binding, GPU, nonce); exits 1 when one fails",
+    )
+    .option(
+      "--network <network>",
+      "a network file, atoma dev's `ready {json}` line, or an RPC URL with --stack-manager (or ATOMA_NETWORK)",
+    )
+    .option(
+      "--stack-manager <address>",
+      "the StackManager, when --network is an RPC URL (or ATOMA_STACK_MANAGER)",
+    )
+    .option(
+      "--url <url>",
+      "ask this URL instead of the one the registry holds (the signer still comes from the chain)",
+    )
+    .option("--dev-root <pem>", "accept development evidence certified by this root certificate (insecure)")
+    .option(
+      "--measurements <file>",
+      "allow-list: JSON array of { label?, mrTd, rtmr0..3? } (else: shown, not checked)",
+    )
+    .option("--timeout <ms>", "how long the node has to answer", "10000")
+    .option("--json", "print the report as one JSON object")
+    .action(async (id: string, flags: AttestFlags) => {
+      const nodeId = bigintOption("node id", 1n)(id);
+      const timeoutMs = Number(flags.timeout);
+      if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+        throw new CliUsageError("--timeout must be a positive number of milliseconds");
+      const policy: AttestationPolicy = {
+        measurements: readAllowList(flags.measurements),
+        ...(flags.devRoot ? { dev: { rootCertificatePem: readText(flags.devRoot, "dev root") } } : {}),
+      };
+      const chain = await loadVerifyChain(flags.network, flags.stackManager);
+      const found = await getNode(chain, nodeId);
+      if (found.status === NodeStatus.None) throw new CliUsageError(`there is no node ${nodeId}`);
+      const url = flags.url ?? found.url;
+      if (!/^https?:\/\//.test(url))
+        throw new CliUsageError(`node ${nodeId} has no http(s) URL (${url || "none"})`);
+      const nonces = new NonceStore();
+      const nonce = nonces.issue();
+      const head = { node: String(nodeId), url, signer: found.signer, nonce };
+      let report: AttestationReport | undefined;
+      let fetchError: string | undefined;
+      try {
+        const evidence = parseEvidence(await fetchEvidence(url, nonce, timeoutMs));
+        report = await checkAttestation(evidence, policy, {
+          signingAddress: found.signer,
+          freshness: { kind: "nonce", nonce },
+          nonces,
+        });
+      } catch (error) {
+        fetchError =
+          error instanceof AtomaError ? `${error.shortMessage} (${error.code})` : (error as Error).message;
+      }
+      if (flags.json)
+        printJson({ ...head, ok: report?.ok ?? false, ...(fetchError ? { fetchError } : {}), ...report });
+      else process.stdout.write(reportText(head, report, fetchError));
+      if (!report?.ok) process.exitCode = 1;
+    });
+}

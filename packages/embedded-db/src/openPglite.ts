@@ -1,0 +1,40 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
+import { clusterTemplate, defaultCacheDir, dropTemplate, forgetTemplate } from "./clusterTemplate.js";
+
+export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "loadDataDir"> {
+  /** Where the initialised cluster is cached between runs. @default defaultCacheDir() */
+  cacheDir?: string | undefined;
+}
+
+/**
+ * Opens (creating when new) the embedded PostgreSQL whose data lives in `dir`, ready for queries. A new database is
+ * unpacked from an initialised cluster rather than initialised by initdb, which is most of a fresh PGlite's start;
+ * a cached cluster PGlite cannot unpack is dropped and the database initialised the usual way.
+ */
+export async function openPglite(dir: string, options: OpenPgliteOptions = {}): Promise<PGlite> {
+  const { cacheDir = defaultCacheDir(), ...pgliteOptions } = options;
+  if (existsSync(join(dir, "PG_VERSION"))) return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
+  try {
+    const loadDataDir = await clusterTemplate(cacheDir);
+    return await ready(new PGlite({ ...pgliteOptions, dataDir: dir, loadDataDir }));
+  } catch {
+    dropTemplate(cacheDir);
+    forgetTemplate(cacheDir);
+    // The directory held no cluster before: whatever the failed unpacking left in it goes.
+    if (existsSync(dir))
+      for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
+    return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
+  }
+}
+
+async function ready(db: PGlite): Promise<PGlite> {
+  try {
+    await db.waitReady;
+    return db;
+  } catch (error) {
+    await db.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createDevAuthority,
+  type HexString,
+  issueDevAttestationKey,
+  NonceStore,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { silentLogger } from "@atoma/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
+import { parseNodeConfig } from "../src/config/loadConfig.js";
+import { ConfigError } from "../src/errors.js";
+
+const dir = mkdtempSync(join(tmpdir(), "atoma-confidential-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const NODE = "0x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" as const;
+const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
+const MEASURED = { mrTd: reg("a1"), rtmr0: reg("b0"), rtmr1: reg("b1"), rtmr2: reg("b2"), rtmr3: reg("b3") };
+
+const configWith = (confidential: Record<string, unknown>) =>
+  parseNodeConfig(
+    {
+      chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
+      node: { keyFile: "node.key" },
+      model: { path: "tiny.gguf" },
+      confidential,
+    },
+    dir,
+  );
+
+describe("confidential.* configuration", () => {
+  it("is off by default", () => {
+    expect(confidentialFromConfig(configWith({}), NODE, silentLogger)).toBeUndefined();
+  });
+
+  it("runs the dev kind from a key file (relative to the config's directory) whose evidence verifies", async () => {
+    const authority = await createDevAuthority();
+    const key = await issueDevAttestationKey(authority);
+    writeFileSync(join(dir, "dev-key.json"), JSON.stringify({ ...key, measurements: MEASURED }));
+    const compute = confidentialFromConfig(
+      configWith({ kind: "dev", devKeyFile: "dev-key.json" }),
+      NODE,
+      silentLogger,
+    );
+    const nonces = new NonceStore();
+    const nonce = nonces.issue();
+    const verdict = await verifyAttestation(
+      await compute!.forNonce(nonce),
+      { measurements: [MEASURED], dev: { rootCertificatePem: authority.rootCertificatePem } },
+      { signingAddress: NODE, freshness: { kind: "nonce", nonce }, nonces },
+    );
+    expect(verdict.insecure).toBe(true);
+  });
+
+  it("refuses what cannot run: no file for its kind, a malformed key file, an unknown kind", () => {
+    expect(() => confidentialFromConfig(configWith({ kind: "tdx" }), NODE, silentLogger)).toThrow(
+      ConfigError,
+    );
+    expect(() => confidentialFromConfig(configWith({ kind: "dev" }), NODE, silentLogger)).toThrow(
+      ConfigError,
+    );
+    writeFileSync(join(dir, "bad-key.json"), JSON.stringify({ certificatePem: "x" }));
+    expect(() =>
+      confidentialFromConfig(configWith({ kind: "dev", devKeyFile: "bad-key.json" }), NODE, silentLogger),
+    ).toThrow(/measurements/);
+    expect(() => configWith({ kind: "sgx" })).toThrow(ConfigError);
+  });
+
+  it("runs the tdx kind on configfs-tsm with the collateral file", () => {
+    writeFileSync(join(dir, "collateral.json"), JSON.stringify({ tcb_info: "{}" }));
+    const compute = confidentialFromConfig(
+      configWith({ kind: "tdx", collateralFile: "collateral.json", tsmRoot: join(dir, "tsm") }),
+      NODE,
+      silentLogger,
+    );
+    expect(compute?.source.kind).toBe("tdx");
+  });
+});
