@@ -306,6 +306,81 @@ describe("stacks against hostile nodes", () => {
     expect(logs.map((log) => log.args.leafIndex)).toEqual([n + 1n]);
   }, 180_000);
 
+  // Review 5 HIGH-3: the node settles the leaf the gateway holds a receipt for with a larger running total, and the
+  // receiptless leaf after it within its bound; its answer to the index challenge is consistent with the altered
+  // leaf, so the challenge is dismissed. The revealed previous leaf is not the receipt: the watcher challenges with it.
+  it("challenges with its receipt when an answered index challenge reveals a leaf that is not that receipt", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const fake = fakes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const seen = fake.requests.length;
+    scripts[1] = { kind: "drop" };
+    try {
+      await expect(send(upstream, node.nodeId, 10n)).rejects.toThrow();
+    } finally {
+      scripts[1] = { kind: "honest" };
+    }
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const k = BigInt(held.length - 1);
+    const altered: StackLeaf = { ...held.at(-1)!, cumulativeUnits: held.at(-1)!.cumulativeUnits + 900n };
+    const envelope = fake.envelopes[seen]!;
+    expect(BigInt(envelope["x-atoma-nonce"]!)).toBe(k + 1n);
+    const next: StackLeaf = {
+      leafIndex: k + 1n,
+      nonce: k + 1n,
+      reqHash: requestHash(fake.requests[seen]),
+      respHash: keccak256(stringToBytes("never sent")),
+      units: 5n,
+      cumulativeUnits: altered.cumulativeUnits + 5n,
+    };
+    const all = [...held.slice(0, -1), altered, next];
+    const tree = new StackTree(all.map(leafHash));
+    await submitSettlement(node.signer, {
+      stackId,
+      root: tree.root,
+      units: next.cumulativeUnits,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"12".repeat(32)}`,
+    });
+    const challenges: [string, ChallengeOutcome][] = [];
+    const watcher = new OverclaimWatcher(
+      { pool: stacks, chain: wallet.ctx, onChallenge: (kind, outcome) => challenges.push([kind, outcome]) },
+      { watchSeconds: 86_400n },
+    );
+    await watcher.pass();
+    const opening = async () =>
+      wallet.ctx.publicClient.getContractEvents({
+        address: devnet.deployment.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeOpened",
+        args: { stackId },
+        fromBlock: 0n,
+      });
+    const index = (await opening()).at(-1)!.args;
+    expect(index.leafIndex).toBe(k + 1n);
+    await answerIndexChallenge(node.signer, {
+      challengeId: index.challengeId!,
+      leaf: next,
+      deadline: BigInt(envelope["x-atoma-deadline"]!),
+      maxUnits: BigInt(envelope["x-atoma-max-units"]!),
+      ownerSignature: envelope["x-atoma-signature"] as Hex,
+      proof: tree.proof(Number(k + 1n)),
+      previous: altered,
+      previousProof: tree.proof(Number(k)),
+    });
+    await watcher.pass();
+    expect(challenges).toContainEqual(["index", "dismissed"]);
+    expect(challenges.some(([kind, outcome]) => kind === "receipt" && outcome !== "dismissed")).toBe(true);
+    expect((await opening()).at(-1)!.args.leafIndex).toBe(k);
+  }, 180_000);
+
   // A node commits a request the gateway signed (a 10-unit bound), withholds its receipt, and settles that leaf as
   // the rest of the stack: the watcher challenges the leaf, and the gateway's own signature cannot answer it.
   it("does not let a withheld receipt bill a whole stack for a 10-unit request unchallenged", async () => {

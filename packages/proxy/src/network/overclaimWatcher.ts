@@ -12,7 +12,8 @@ import {
   withdrawBalance,
 } from "@atoma/chain";
 import { atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
-import { type Logger, silentLogger } from "@atoma/core";
+import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
+import { decodeFunctionData } from "viem";
 import type { StackPool } from "./stackPool.js";
 
 /** An owner challenge with a receipt, or of a leaf's index. */
@@ -317,6 +318,10 @@ export class OverclaimWatcher {
         this.#open.delete(challengeId);
         this.#onChallenge?.(open.kind, "dismissed");
         this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
+        if (open.kind === "index")
+          await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
+            this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
+          );
       } else if (status === ChallengeStatus.Upheld) {
         this.#open.delete(challengeId);
       } else if (now > open.answerDeadline) {
@@ -329,6 +334,55 @@ export class OverclaimWatcher {
         );
       }
     }
+  }
+
+  /**
+   * An answered index challenge reveals the leaf before the one challenged (the chain ties the running total to
+   * it): when the gateway holds an accepted receipt for that leaf and the revealed one is not it, the settled tree
+   * is not what the node signed, and the settlement is challenged with that receipt (the node cannot prove it).
+   */
+  async #checkRevealed(challengeId: bigint, open: OpenChallenge): Promise<void> {
+    const resolved = await this.#chain.publicClient.getContractEvents({
+      address: this.#chain.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeResolved",
+      args: { challengeId },
+      fromBlock: 0n,
+    });
+    const hash = resolved.at(-1)?.transactionHash;
+    if (!hash) return;
+    const tx = await this.#chain.publicClient.getTransaction({ hash });
+    const call = decodeFunctionData({ abi: challengeManagerAbi, data: tx.input });
+    if (call.functionName !== "answerIndexChallenge") return;
+    const previous = call.args[6];
+    if (call.args[1].leafIndex === 0n) return;
+    const held = (await this.#pool.receiptsOf(open.stackId)).find(
+      (r) => !r.refused && r.receipt.fields.leafIndex === previous.leafIndex,
+    );
+    if (!held || leafHash(leafOf(held.receipt.fields)) === leafHash(previous)) return;
+    const opened = await this.#pool.withWallet(() =>
+      challengeSettlement(this.#chain, {
+        stackId: open.stackId,
+        response: held.receipt.fields,
+        signature: held.receipt.signature,
+      }),
+    );
+    if (!opened.upheld)
+      this.#open.set(opened.challengeId, {
+        kind: "receipt",
+        stackId: open.stackId,
+        nodeId: open.nodeId,
+        answerDeadline: opened.answerDeadline,
+      });
+    this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
+    this.#logger.error(
+      {
+        stackId: String(open.stackId),
+        leafIndex: String(previous.leafIndex),
+        challengeId: String(opened.challengeId),
+      },
+      "a node's answer revealed a leaf that is not the receipt it signed: challenged with the receipt",
+    );
   }
 
   /** Moves the wallet's vault balance (refunds, slash shares, bonds returned) to the wallet. */
