@@ -12,7 +12,7 @@ import {
   TaskRole,
 } from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
+import { challengeManagerAbi, receiptFraudAbi, TaskSecurityLevel } from "@atoma/contracts";
 import { leafHash, leafOf, requestHash, type StackLeaf, StackTree } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
 import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
@@ -41,6 +41,8 @@ describe("stacks against hostile nodes", () => {
   let nodes: DevNode[];
   let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
   const scripts: NodeScript[] = [];
+  /** One-shot plans per node, taken before `scripts`. */
+  const queued: NodeScript[][] = [[], [], []];
   const bought: bigint[] = [];
 
   const pools: StackPool[] = [];
@@ -89,7 +91,8 @@ describe("stacks against hostile nodes", () => {
   beforeAll(async () => {
     devnet = await startDevnet();
     const { modelId } = await devnet.registerModel({ name: MODEL });
-    nodes = [await devnet.addNode(), await devnet.addNode()];
+    // Node 2 is slashed by a fraud proof (the last test).
+    nodes = [await devnet.addNode(), await devnet.addNode(), await devnet.addNode()];
     fakes = await Promise.all(
       nodes.map((node, i) =>
         startFakeNode(
@@ -97,7 +100,7 @@ describe("stacks against hostile nodes", () => {
           node.nodeId,
           devnet.anvil.chainId,
           devnet.deployment.addresses.StackManager,
-          () => scripts[i] ?? { kind: "honest" },
+          () => queued[i]!.shift() ?? scripts[i] ?? { kind: "honest" },
         ),
       ),
     );
@@ -174,6 +177,208 @@ describe("stacks against hostile nodes", () => {
     await catalog.refresh();
     await send(upstream, nodes[0]!.nodeId, 10n).catch(() => undefined);
     expect(fakes[0]!.requests).toHaveLength(0);
+  }, 180_000);
+
+  const unitsUsed = async (stackId: bigint) =>
+    (
+      await opened.db
+        .selectFrom("stacks")
+        .select("units_used")
+        .where("stack_id", "=", stackId)
+        .executeTakeFirstOrThrow()
+    ).units_used;
+
+  // Review 5 HIGH-1: the node answers 409 nonce_out_of_order naming a nonce 5 ahead (keeping the signature of the
+  // one sent, its leaf committed); the gateway signed the request again there, the node served it with a running
+  // total that billed the made-up leaves between, and nothing checked it (no receipt next to it).
+  it("signs no nonce past one it holds no receipt for when a node names a nonce ahead", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const upstream = upstreamOf(catalog, pool(100_000n));
+    const node = nodes[1]!;
+    const fake = fakes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const firstNonce = BigInt(first.atoma.nonce as string);
+    const seen = fake.envelopes.length;
+    queued[1]!.push({ kind: "jump", ahead: 5n, extra: 50_000n });
+    await expect(send(upstream, node.nodeId, 10n)).rejects.toThrow();
+    const signedAt = fake.envelopes
+      .slice(seen)
+      .filter((e) => e["x-atoma-stack"] === String(stackId))
+      .map((e) => BigInt(e["x-atoma-nonce"]!));
+    expect(signedAt.length).toBeGreaterThan(0);
+    expect(signedAt.every((nonce) => nonce === firstNonce + 1n)).toBe(true);
+    // What the gateway counts used: the receipt it holds plus the bound it signed for the receiptless leaf.
+    expect(await unitsUsed(stackId)).toBeLessThanOrEqual(first.units + 10n + 5n);
+  }, 180_000);
+
+  // Review 5 HIGH-3 (the watcher's side): two leaves the gateway signed (10-unit bounds) with no receipt, the first
+  // honest, the excess in the second. The watcher challenged only the first receiptless leaf, which the node
+  // answers with the gateway's signature (taking the bond); the second, over its bound, went unchallenged.
+  it("challenges every receiptless leaf, the last first, when the claim exceeds their signed bounds", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const next = BigInt(held.length);
+    await stacks.markSigned(stackId, next, 10n);
+    await stacks.markSigned(stackId, next + 1n, 10n);
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    const base = held.at(-1)!.cumulativeUnits;
+    const made = (leafIndex: bigint, units: bigint, cumulativeUnits: bigint): StackLeaf => ({
+      leafIndex,
+      nonce: leafIndex,
+      reqHash: keccak256(stringToBytes(`q${leafIndex}`)),
+      respHash: keccak256(stringToBytes(`a${leafIndex}`)),
+      units,
+      cumulativeUnits,
+    });
+    const all = [...held, made(next, 5n, base + 5n), made(next + 1n, 990n, base + 995n)];
+    await submitSettlement(node.signer, {
+      stackId,
+      root: new StackTree(all.map(leafHash)).root,
+      units: base + 995n,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"cd".repeat(32)}`,
+    });
+    await new OverclaimWatcher({ pool: stacks, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    expect(logs.map((log) => log.args.leafIndex)).toContain(next + 1n);
+  }, 180_000);
+
+  // Review 5 HIGH-1 (the watcher's side): the gateway had signed nonces N and N+5 (it followed the node's jump);
+  // the watcher took every nonce below the highest signed as signed, so the made-up leaves N+1..N+4 were never
+  // challenged by index. Signed nonces are a set now: the first leaf never signed is challenged.
+  it("challenges by index a leaf between signed ones that the gateway never signed", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const n = BigInt(held.length);
+    await stacks.markSigned(stackId, n, 10n);
+    await stacks.markSigned(stackId, n + 5n, 10n);
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    let total = held.at(-1)!.cumulativeUnits;
+    const all = [...held];
+    for (let i = n; i <= n + 5n; i++) {
+      total += 10n;
+      all.push({
+        leafIndex: i,
+        nonce: i,
+        reqHash: keccak256(stringToBytes(`q${i}`)),
+        respHash: keccak256(stringToBytes(`a${i}`)),
+        units: 10n,
+        cumulativeUnits: total,
+      });
+    }
+    await submitSettlement(node.signer, {
+      stackId,
+      root: new StackTree(all.map(leafHash)).root,
+      units: total,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"ef".repeat(32)}`,
+    });
+    await new OverclaimWatcher({ pool: stacks, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([n + 1n]);
+  }, 180_000);
+
+  // Review 5 HIGH-3: the node settles the leaf the gateway holds a receipt for with a larger running total, and the
+  // receiptless leaf after it within its bound; its answer to the index challenge is consistent with the altered
+  // leaf, so the challenge is dismissed. The revealed previous leaf is not the receipt: the watcher challenges with it.
+  it("challenges with its receipt when an answered index challenge reveals a leaf that is not that receipt", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const fake = fakes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const seen = fake.requests.length;
+    scripts[1] = { kind: "drop" };
+    try {
+      await expect(send(upstream, node.nodeId, 10n)).rejects.toThrow();
+    } finally {
+      scripts[1] = { kind: "honest" };
+    }
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const k = BigInt(held.length - 1);
+    const altered: StackLeaf = { ...held.at(-1)!, cumulativeUnits: held.at(-1)!.cumulativeUnits + 900n };
+    const envelope = fake.envelopes[seen]!;
+    expect(BigInt(envelope["x-atoma-nonce"]!)).toBe(k + 1n);
+    const next: StackLeaf = {
+      leafIndex: k + 1n,
+      nonce: k + 1n,
+      reqHash: requestHash(fake.requests[seen]),
+      respHash: keccak256(stringToBytes("never sent")),
+      units: 5n,
+      cumulativeUnits: altered.cumulativeUnits + 5n,
+    };
+    const all = [...held.slice(0, -1), altered, next];
+    const tree = new StackTree(all.map(leafHash));
+    await submitSettlement(node.signer, {
+      stackId,
+      root: tree.root,
+      units: next.cumulativeUnits,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"12".repeat(32)}`,
+    });
+    const challenges: [string, ChallengeOutcome][] = [];
+    const watcher = new OverclaimWatcher(
+      { pool: stacks, chain: wallet.ctx, onChallenge: (kind, outcome) => challenges.push([kind, outcome]) },
+      { watchSeconds: 86_400n },
+    );
+    await watcher.pass();
+    const opening = async () =>
+      wallet.ctx.publicClient.getContractEvents({
+        address: devnet.deployment.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeOpened",
+        args: { stackId },
+        fromBlock: 0n,
+      });
+    const index = (await opening()).at(-1)!.args;
+    expect(index.leafIndex).toBe(k + 1n);
+    await answerIndexChallenge(node.signer, {
+      challengeId: index.challengeId!,
+      leaf: next,
+      deadline: BigInt(envelope["x-atoma-deadline"]!),
+      maxUnits: BigInt(envelope["x-atoma-max-units"]!),
+      ownerSignature: envelope["x-atoma-signature"] as Hex,
+      proof: tree.proof(Number(k + 1n)),
+      previous: altered,
+      previousProof: tree.proof(Number(k)),
+    });
+    await watcher.pass();
+    expect(challenges).toContainEqual(["index", "dismissed"]);
+    expect(challenges.some(([kind, outcome]) => kind === "receipt" && outcome !== "dismissed")).toBe(true);
+    expect((await opening()).at(-1)!.args.leafIndex).toBe(k);
   }, 180_000);
 
   // A node commits a request the gateway signed (a 10-unit bound), withholds its receipt, and settles that leaf as
@@ -266,5 +471,35 @@ describe("stacks against hostile nodes", () => {
     await watcher.pass();
     expect(challenges.at(-1)).toEqual(["index", "upheld"]);
     expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
+  }, 180_000);
+
+  // Last: the proof slashes node 2, which then leaves the catalog.
+  // Review 5 HIGH-2: a receipt the SDK refused (900,002 units for "hi", past the stack) became the pool's last
+  // receipt, so the gateway counted it as used and the watcher never challenged a settlement that claimed it; and
+  // no fraud proof went out, though the receipt alone proves it.
+  it("counts a refused receipt only up to its signed bound, and proves it on-chain", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[2]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    queued[2]!.push({ kind: "inflate", promptTokens: 900_000 });
+    await expect(send(upstream, node.nodeId, 10n)).rejects.toThrow();
+    expect(await unitsUsed(stackId)).toBeLessThanOrEqual(first.units + 10n);
+    expect((await stacks.lastReceipt(stackId))?.fields.cumulativeUnits).toBe(first.units);
+    let proven: unknown[] = [];
+    for (let i = 0; i < 100 && proven.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      proven = await wallet.ctx.publicClient.getContractEvents({
+        address: devnet.deployment.addresses.ReceiptFraud,
+        abi: receiptFraudAbi,
+        eventName: "FraudProven",
+        args: { stackId },
+        fromBlock: 0n,
+      });
+    }
+    expect(proven).toHaveLength(1);
   }, 180_000);
 });

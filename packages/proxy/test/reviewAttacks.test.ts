@@ -63,6 +63,7 @@ describe("review: attacks on the gateway through a real node connection", () => 
       { firstByteTimeoutMs: 2_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
     );
     await opened.db.deleteFrom("receipts").execute();
+    await opened.db.deleteFrom("signed_requests").execute();
     await opened.db.deleteFrom("stacks").execute();
     await opened.db
       .insertInto("stacks")

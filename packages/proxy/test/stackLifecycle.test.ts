@@ -188,6 +188,7 @@ describe("the gateway's stacks on-chain", () => {
   // the others, which it would time out, slashing their nodes).
   beforeEach(async () => {
     await opened.db.deleteFrom("receipts").execute();
+    await opened.db.deleteFrom("signed_requests").execute();
     await opened.db.deleteFrom("stacks").execute();
   });
 

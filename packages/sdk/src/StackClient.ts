@@ -2,6 +2,7 @@ import {
   AtomaError,
   type AtomaReceipt,
   atomaDomain,
+  requestHash,
   resultBytes,
   type SignedReceipt,
   type SignedResponseFields,
@@ -28,10 +29,14 @@ import {
   ClientArgumentError,
   NodeRequestError,
   NodeUnreachableError,
+  NonceGapError,
+  ReceiptWithheldError,
   ResponseVerificationError,
+  RunningTotalError,
   UnhashableStreamError,
   UnitsOverSignedError,
 } from "./errors.js";
+import { expired, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
 import { requestUnitBound } from "./requestUnitBound.js";
@@ -42,6 +47,21 @@ import { verifyReceipt } from "./verifyReceipt.js";
 export interface KeptReceipt extends SignedReceipt {
   result: Hex;
 }
+
+/** A request signed on the stack whose receipt is not held: resent unchanged before anything new is signed. */
+export interface PendingRequest {
+  /** The path it was sent to (`/v1/chat/completions`, ...). */
+  path: string;
+  signed: SignedStackRequest;
+}
+
+/**
+ * What the client made of a receipt: accepted (it continues the running total), or refused with the check it
+ * failed; a refused receipt counts as held only up to its request's signed bound (`unitsHeld`).
+ */
+export type ReceiptVerdict =
+  | { accepted: true }
+  | { accepted: false; error: ResponseVerificationError; maxUnits: bigint };
 
 export interface StackClientOptions {
   /** The serving node's base URL (without `/v1`). */
@@ -60,12 +80,21 @@ export interface StackClientOptions {
   stackUnits?: bigint | undefined;
   /** Receipts kept from earlier use of the stack: the running total continues from the last. */
   receipts?: readonly KeptReceipt[] | undefined;
-  /** Called with every receipt the node signed, checked or not (the owner's evidence). */
-  onReceipt?: ((receipt: KeptReceipt) => void) | undefined;
+  /**
+   * Called with every receipt the node signed, checked or not (the owner's evidence), once its checks ran, with
+   * their verdict.
+   */
+  onReceipt?: ((receipt: KeptReceipt, verdict: ReceiptVerdict) => void) | undefined;
+  /**
+   * Requests signed earlier on the stack whose receipts are not held (the node withheld them, or the owner died
+   * first): each is resent unchanged, to obtain its receipt, before the client signs anything new.
+   */
+  pending?: readonly PendingRequest[] | undefined;
   /**
    * The nonce of the next request: the stack's next leaf index (the owner's k-th request carries nonce k).
-   * @default one past the last receipt kept, else 0; when the node answers that it takes another, the client
-   * follows it (never back over a receipt it holds)
+   * @default one past the last receipt kept or request pending, else 0. A client given none of `receipts`,
+   * `pending`, `firstNonce` knows nothing of the stack and follows the nonce a node names once (trusting its
+   * count); any other never signs a nonce past one it holds no receipt for (`NonceGapError`).
    */
   firstNonce?: bigint | undefined;
   /** Seconds a signed request stays valid. @default 300 */
@@ -114,9 +143,6 @@ export interface Verified<T = Record<string, unknown>> {
 type Body = Record<string, unknown>;
 type Read = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
 
-/** Codes of a node's refusal of a nonce; nothing was charged, and the answer names the nonce it takes. */
-const NONCE_REFUSED = new Set(["nonce_out_of_order", "nonce_reused"]);
-
 /**
  * Talks to the node serving one stack, as its owner. A stack takes one request at a time, in order: the k-th
  * carries nonce k and becomes leaf k, so the client sends one request at a time. It resends the same signed
@@ -133,6 +159,14 @@ export class StackClient {
   /** The last receipt that passed every check: the running total continues from it. */
   #last: KeptReceipt | undefined;
   #nextNonce: bigint;
+  /** The unit bound signed at each nonce above the last accepted receipt (a set, never a high-water mark). */
+  readonly #bounds = new Map<bigint, bigint>();
+  /** Requests signed with no receipt yet, by nonce: resent unchanged before anything new is signed. */
+  readonly #pending = new Map<bigint, PendingRequest>();
+  /** The client knows where the stack stands, so never follows a nonce the node names. */
+  readonly #knowsStack: boolean;
+  /** Signatures of the receipts this client refused: a resend that brings one back is refused again. */
+  readonly #refused = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Checks every option first: a bad one throws `ClientArgumentError` before anything is signed or sent. */
@@ -148,7 +182,37 @@ export class StackClient {
       (last, r) => (!last || r.fields.leafIndex > last.fields.leafIndex ? r : last),
       undefined,
     );
-    this.#nextNonce = options.firstNonce ?? (this.#last ? this.#last.fields.leafIndex + 1n : 0n);
+    const next = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
+    for (const pending of options.pending ?? []) {
+      this.#pending.set(pending.signed.nonce, pending);
+      this.#bounds.set(pending.signed.nonce, pending.signed.maxUnits);
+    }
+    // A pending request's nonce is taken by its receipt when the resend brings it, and is free again when the node
+    // refuses it outright.
+    this.#nextNonce =
+      options.firstNonce !== undefined && options.firstNonce > next ? options.firstNonce : next;
+    this.#knowsStack = options.firstNonce !== undefined || this.#kept.length > 0 || this.#pending.size > 0;
+  }
+
+  /**
+   * The units the stack's leaves may hold by what this client can show: the running total of the last accepted
+   * receipt, plus the signed bound of every request after it (refused receipts, and requests with none).
+   */
+  get unitsHeld(): bigint {
+    const after = this.#last?.fields.leafIndex ?? -1n;
+    let held = this.#last?.fields.cumulativeUnits ?? 0n;
+    for (const [nonce, bound] of this.#bounds) if (nonce > after) held += bound;
+    return held;
+  }
+
+  /** The requests signed with no receipt yet (resent first by the next request), in nonce order. */
+  get pending(): readonly PendingRequest[] {
+    return [...this.#pending.values()].sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
+  }
+
+  /** The unit bound signed at each nonce past the last accepted receipt. */
+  get signedBounds(): ReadonlyMap<bigint, bigint> {
+    return this.#bounds;
   }
 
   /** Every receipt the node signed for this client, in the order received (including refused ones). */
@@ -166,14 +230,27 @@ export class StackClient {
    * moves on when a receipt for it arrives, so a request that was refused leaves it for the next one.
    */
   sign(body: Body, maxUnits: bigint = requestUnitBound(body)): Promise<SignedStackRequest> {
+    return this.#signAt(this.#nextNonce, body, maxUnits);
+  }
+
+  async #signAt(nonce: bigint, body: Body, maxUnits: bigint): Promise<SignedStackRequest> {
+    const waiting = this.#pending.get(nonce);
+    if (waiting && waiting.signed.reqHash !== requestHash(body))
+      throw new ClientArgumentError(
+        `nonce ${nonce} carries a request with no receipt yet: send it (again) first; a nonce is never signed for another body`,
+      );
     const deadline = BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
-    return signStackRequest(this.#options.account, this.domain, {
+    const signed = await signStackRequest(this.#options.account, this.domain, {
       stackId: this.#options.stackId,
       body,
-      nonce: this.#nextNonce,
+      nonce,
       deadline,
       maxUnits,
     });
+    // A bound signed stays in the set even when the request is never sent: the node may hold it anyway.
+    const before = this.#bounds.get(signed.nonce);
+    if (before === undefined || maxUnits > before) this.#bounds.set(signed.nonce, maxUnits);
+    return signed;
   }
 
   chat(body: Body, options?: RequestOptions): Promise<Verified> {
@@ -215,7 +292,10 @@ export class StackClient {
 
   /** Sends an already signed request (again), and verifies the answer. */
   send(path: string, signed: SignedStackRequest): Promise<Verified> {
-    return this.#serial(() => this.#send(path, signed, this.#readJson));
+    return this.#serial(async () => {
+      await this.#settlePending(signed.nonce);
+      return this.#send(path, signed, this.#readJson);
+    });
   }
 
   /**
@@ -224,7 +304,10 @@ export class StackClient {
    * (the node answers a committed request from its records, as one chunk).
    */
   sendStream(path: string, signed: SignedStackRequest, onChunk?: (chunk: Body) => void): Promise<Verified> {
-    return this.#serial(() => this.#send(path, signed, this.#readStream(onChunk)));
+    return this.#serial(async () => {
+      await this.#settlePending(signed.nonce);
+      return this.#send(path, signed, this.#readStream(onChunk));
+    });
   }
 
   #call(
@@ -234,24 +317,48 @@ export class StackClient {
     onChunk?: (chunk: Body) => void,
   ): Promise<Verified> {
     const read = body.stream === true ? this.#readStream(onChunk) : this.#readJson;
-    if (options?.maxUnits === undefined && this.#options.stackUnits === undefined) requestUnitBound(body);
-    return this.#serial(async () =>
-      this.#send(path, await this.sign(body, options?.maxUnits ?? this.#defaultBound(body)), read),
-    );
+    const maxUnits = options?.maxUnits ?? requestUnitBound(body);
+    return this.#serial(async () => {
+      await this.#settlePending();
+      const signed = await this.sign(body, maxUnits);
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+      return this.#send(path, signed, read);
+    });
   }
 
   /**
-   * The body's own bound (`requestUnitBound`); for a chat or completion that names no `max_tokens`, what is left of
-   * the stack, when the client knows its size: the node cannot charge past that anyway.
+   * Resends, unchanged, every request signed before `below` whose receipt is not held, so that no nonce is signed
+   * past a leaf without a receipt. A node that refuses one (anything but a transport failure) withholds a receipt
+   * for a leaf it may have committed: `ReceiptWithheldError`, and nothing new is signed.
    */
-  #defaultBound(body: Body): bigint {
-    const stackUnits = this.#options.stackUnits;
-    try {
-      return requestUnitBound(body);
-    } catch (error) {
-      if (stackUnits === undefined) throw error;
-      const used = this.#last?.fields.cumulativeUnits ?? 0n;
-      return stackUnits > used ? stackUnits - used : 1n;
+  async #settlePending(below?: bigint): Promise<void> {
+    const waiting = [...this.#pending.values()]
+      .filter((p) => below === undefined || p.signed.nonce < below)
+      .sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
+    for (const pending of waiting) {
+      const body = JSON.parse(pending.signed.json) as Body;
+      const read = body.stream === true ? this.#readStream() : this.#readJson;
+      try {
+        await this.#exchangeAndVerify(pending.path, pending.signed, read);
+      } catch (error) {
+        if (transient(error)) throw error;
+        if (refusedOutright(error)) {
+          this.#forget(pending.signed.nonce);
+          continue;
+        }
+        if (!expired(pending.signed, error))
+          throw new ReceiptWithheldError(pending.signed.nonce, { cause: error });
+        // Its deadline passed with no leaf committed (a committed one is answered whatever the deadline): the same
+        // body under the same bound, with a new deadline, gives the node nothing a second signature could add.
+        const renewed = await this.#signAt(pending.signed.nonce, body, pending.signed.maxUnits);
+        this.#pending.set(renewed.nonce, { path: pending.path, signed: renewed });
+        try {
+          await this.#exchangeAndVerify(pending.path, renewed, read);
+        } catch (again) {
+          if (transient(again)) throw again;
+          throw new ReceiptWithheldError(pending.signed.nonce, { cause: again });
+        }
+      }
     }
   }
 
@@ -263,24 +370,41 @@ export class StackClient {
   }
 
   /**
-   * Sends and verifies; when the node refuses the nonce (this client's count drifted: a request signed but never
-   * sent, another client of the owner) and names the one it takes, signs the body again with it, once — never
-   * going back over a leaf this client holds a receipt for.
+   * A request the node refused outright (a 4xx about the request itself): not pending, its nonce free for the next
+   * request. A node that committed it anyway holds two signatures there; the receipt of the next, at the same leaf,
+   * is what a settlement of the other is challenged with.
+   */
+  #forget(nonce: bigint): void {
+    this.#pending.delete(nonce);
+    this.#bounds.delete(nonce);
+    if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
+  }
+
+  /**
+   * Sends and verifies. When the node refuses the nonce: a client that knows nothing of the stack (no `receipts`,
+   * `pending` or `firstNonce`) follows the nonce the node names, once, signing the body again with it (never back
+   * over a receipt it holds); any other
+   * throws `NonceGapError` (signing at the nonce named would sign past leaves it holds no receipt for, or sign a
+   * nonce it signed before with another body).
    */
   async #send(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
     try {
       return await this.#exchangeAndVerify(path, signed, read);
     } catch (error) {
-      const next = error instanceof NodeRequestError ? error.nextNonce : undefined;
-      const refused = error instanceof NodeRequestError && NONCE_REFUSED.has(error.code);
-      const forward = next !== undefined && (this.#last === undefined || next > this.#last.fields.leafIndex);
-      if (!refused || !forward || next === signed.nonce) throw error;
+      if (refusedOutright(error)) this.#forget(signed.nonce);
+      if (!(error instanceof NodeRequestError && isNonceRefusal(error))) throw error;
+      const next = error.nextNonce;
+      const forward =
+        next !== undefined &&
+        next !== signed.nonce &&
+        (this.#last === undefined || next > this.#last.fields.leafIndex);
+      if (this.#knowsStack || !forward) throw new NonceGapError(signed.nonce, next);
+      // A client that knows nothing of the stack (another client of the owner used it): its count is the node's.
+      this.#bounds.delete(signed.nonce);
+      this.#pending.delete(signed.nonce);
       this.#nextNonce = next;
-      return this.#exchangeAndVerify(
-        path,
-        await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits),
-        read,
-      );
+      const again = await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits);
+      return this.#exchangeAndVerify(path, again, read);
     }
   }
 
@@ -303,23 +427,69 @@ export class StackClient {
       result: bytesToHex(resultBytes(response)),
     };
     const again = this.#kept.find((k) => k.signature === kept.signature);
+    // The leaf is charged whatever its checks say: the next request takes the next nonce.
+    if (fields.leafIndex === signed.nonce) {
+      this.#pending.delete(signed.nonce);
+      if (fields.leafIndex >= this.#nextNonce) this.#nextNonce = fields.leafIndex + 1n;
+    }
+    const request = JSON.parse(signed.json) as Body;
+    // A resend answered from the node's records: the receipt already held and accepted.
+    if (again && !this.#refused.has(kept.signature))
+      return { response: signedResponseBody(response), atoma: receipt, fields, request };
+    const verdict = this.#check(kept, signed, response);
     if (!again) {
       this.#kept.push(kept);
-      this.#options.onReceipt?.(kept);
+      this.#options.onReceipt?.(kept, verdict);
     }
-    // The leaf is charged whatever its checks say: the next request takes the next nonce.
-    if (fields.leafIndex === signed.nonce && fields.leafIndex >= this.#nextNonce)
-      this.#nextNonce = fields.leafIndex + 1n;
-    checkReceiptSequence(kept, this.#last, {
-      nonce: signed.nonce,
-      usage: response.usage as { prompt_tokens: number; completion_tokens?: number },
-      stackUnits: this.#options.stackUnits,
-    });
-    // After the sequence checks, whose errors prove a false receipt on-chain by themselves.
-    if (fields.units > signed.maxUnits) throw new UnitsOverSignedError(kept, signed.maxUnits);
-    if (!this.#last || fields.leafIndex > this.#last.fields.leafIndex) this.#last = kept;
-    const request = JSON.parse(signed.json) as Body;
+    if (!verdict.accepted) {
+      this.#refused.add(kept.signature);
+      throw verdict.error;
+    }
+    this.#last = kept;
+    // Bounds at or below an accepted receipt are covered by its running total.
+    for (const nonce of [...this.#bounds.keys()]) if (nonce <= fields.leafIndex) this.#bounds.delete(nonce);
     return { response: signedResponseBody(response), atoma: receipt, fields, request };
+  }
+
+  /**
+   * The receipt's checks: the sequence (`checkReceiptSequence`, a gap since the last accepted receipt bounded by
+   * the bounds signed in it), then the signed bound, whose errors prove a false receipt on-chain by themselves.
+   */
+  #check(kept: KeptReceipt, signed: SignedStackRequest, response: Body): ReceiptVerdict {
+    const f = kept.fields;
+    try {
+      if (this.#last && f.leafIndex <= this.#last.fields.leafIndex)
+        throw new RunningTotalError(
+          `the receipt is for leaf ${f.leafIndex}, at or below leaf ${this.#last.fields.leafIndex} already held`,
+          kept,
+          this.#last,
+        );
+      checkReceiptSequence(kept, this.#last, {
+        nonce: signed.nonce,
+        usage: response.usage as { prompt_tokens: number; completion_tokens?: number },
+        stackUnits: this.#options.stackUnits,
+        gapUnits: this.#gapUnits(f.leafIndex),
+      });
+      if (f.units > signed.maxUnits) throw new UnitsOverSignedError(kept, signed.maxUnits);
+      return { accepted: true };
+    } catch (error) {
+      if (!(error instanceof ResponseVerificationError)) throw error;
+      return { accepted: false, error, maxUnits: signed.maxUnits };
+    }
+  }
+
+  /**
+   * The most units the leaves between the last accepted receipt and `leafIndex` may hold: the bounds signed at
+   * them; 0 for a leaf never signed (a client that knows its stack); undefined when unknown (a client that knows
+   * nothing of the stack, or a gap below `firstNonce`).
+   */
+  #gapUnits(leafIndex: bigint): bigint | undefined {
+    const from = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
+    // Leaves below `firstNonce` with no receipt here are the owner's word, not this client's to check.
+    if (!this.#knowsStack || from < (this.#options.firstNonce ?? 0n)) return undefined;
+    let total = 0n;
+    for (const [nonce, bound] of this.#bounds) if (nonce >= from && nonce < leafIndex) total += bound;
+    return total;
   }
 
   readonly #readJson: Read = async (answer) => {

@@ -73,4 +73,17 @@ describe("checking a receipt against the usage and the running total", () => {
       RunningTotalError,
     );
   });
+
+  // Review 5 HIGH-1: a receipt after leaves the owner holds no receipt for may claim no more than the bounds it
+  // signed for them; a node that made up leaves 5..8 (never signed) and billed them in leaf 9's total is refused.
+  it("refuses a running total past the bounds signed for the leaves between (a made-up gap)", () => {
+    const before = receipt(4n, 100n, 500n);
+    checkReceiptSequence(receipt(6n, 100n, 610n), before, { nonce: 6n, usage, gapUnits: 10n });
+    expect(() =>
+      checkReceiptSequence(receipt(6n, 100n, 611n), before, { nonce: 6n, usage, gapUnits: 10n }),
+    ).toThrow(RunningTotalError);
+    expect(() =>
+      checkReceiptSequence(receipt(9n, 100n, 900_000n), before, { nonce: 9n, usage, gapUnits: 0n }),
+    ).toThrow(RunningTotalError);
+  });
 });

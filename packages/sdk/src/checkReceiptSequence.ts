@@ -8,13 +8,18 @@ export interface SequenceContext {
   usage: { prompt_tokens: number; completion_tokens?: number | undefined };
   /** The units the stack bought, when known: no running total may exceed them. */
   stackUnits?: bigint | undefined;
+  /**
+   * The most units the leaves between `previous` (or the stack's start) and this receipt may hold: the bounds the
+   * owner signed at them (0: none signed). Undefined when unknown (a client on its first use of a stack).
+   */
+  gapUnits?: bigint | undefined;
 }
 
 /**
  * Checks a receipt against what the owner knows: its leaf index and nonce are the request's nonce, its units are
  * the answer's usage, and its running total is the previous receipt's plus its units (its units alone at leaf 0;
- * at least its units when the previous receipt is not at hand), within the stack. Throws `UnitsMismatchError` or
- * `RunningTotalError`.
+ * at least its units when the previous receipt is not at hand, and no more than the bounds signed in between
+ * allow), within the stack. Throws `UnitsMismatchError` or `RunningTotalError`.
  */
 export function checkReceiptSequence(
   receipt: SignedReceipt,
@@ -39,6 +44,16 @@ export function checkReceiptSequence(
       receipt,
       before,
     );
+  const gapUnits = context.gapUnits;
+  if (expected === undefined && gapUnits !== undefined) {
+    const most = (previous?.fields.cumulativeUnits ?? 0n) + gapUnits + f.units;
+    if (f.cumulativeUnits > most)
+      throw new RunningTotalError(
+        `the running total ${f.cumulativeUnits} exceeds the ${most} units the receipts and the bounds signed since allow`,
+        receipt,
+        previous,
+      );
+  }
   if (f.cumulativeUnits < f.units)
     throw new RunningTotalError(
       `the running total ${f.cumulativeUnits} is below the request's units`,

@@ -10,6 +10,8 @@ export type SdkErrorCode =
   | "network_description_invalid"
   | "no_node_offered"
   | "node_unreachable"
+  | "nonce_gap"
+  | "receipt_withheld"
   | "receipt_running_total"
   | "receipt_units_mismatch"
   | "receipt_units_over_signed"

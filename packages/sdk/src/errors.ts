@@ -114,6 +114,40 @@ export class RunningTotalError extends ResponseVerificationError {
   }
 }
 
+/**
+ * The node named a nonce this client will not sign (`nonce_out_of_order`/`nonce_reused` for a nonce it never
+ * signed before): it would sign past leaves it holds no receipt for, whose units it could never check. A client
+ * that knows where its stack stands (`receipts`, `firstNonce` or `pending` given) never follows a node's count.
+ */
+export class NonceGapError extends ResponseVerificationError {
+  override name = "NonceGapError";
+  override readonly code: SdkErrorCode = "nonce_gap";
+  constructor(
+    readonly nonce: bigint,
+    readonly nodeNonce: bigint | undefined,
+  ) {
+    super(
+      `the node refused nonce ${nonce}${nodeNonce === undefined ? "" : ` and named ${nodeNonce}`}: the client signs no nonce past one it holds no receipt for`,
+    );
+  }
+}
+
+/**
+ * A request signed earlier (`pending`) was resent to obtain its receipt and the node refused it: the leaf may be
+ * committed without a receipt. Nothing new is signed on the stack (it would sign past that leaf); give the stack
+ * up and challenge the leaf if its settlement claims more than its signed bound.
+ */
+export class ReceiptWithheldError extends ResponseVerificationError {
+  override name = "ReceiptWithheldError";
+  override readonly code: SdkErrorCode = "receipt_withheld";
+  constructor(
+    readonly nonce: bigint,
+    options?: AtomaErrorOptions,
+  ) {
+    super(`the node gave no receipt for the request signed at nonce ${nonce}`, options);
+  }
+}
+
 /** `verifyResponse` was called with arguments it cannot use (checked before anything is read or fetched). */
 export class VerifyArgumentError extends AtomaError<SdkErrorCode> {
   override name = "VerifyArgumentError";

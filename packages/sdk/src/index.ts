@@ -21,6 +21,8 @@ export {
   NodeRequestError,
   NodeUnreachableError,
   NoNodeOfferedError,
+  NonceGapError,
+  ReceiptWithheldError,
   ResponseVerificationError,
   RunningTotalError,
   UnhashableStreamError,
@@ -32,9 +34,11 @@ export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
-export { requestUnitBound } from "./requestUnitBound.js";
+export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type KeptReceipt,
+  type PendingRequest,
+  type ReceiptVerdict,
   type RequestOptions,
   StackClient,
   type StackClientOptions,

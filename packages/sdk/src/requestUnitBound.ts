@@ -1,5 +1,4 @@
 import { canonicalJson } from "@atoma/core";
-import { VerifyArgumentError } from "./errors.js";
 
 /**
  * Room for a chat template's fixed text beyond the body's own bytes: begin/end tokens, and the instructions a
@@ -9,10 +8,16 @@ const TEMPLATE_MARGIN = 1024n;
 const encoder = new TextEncoder();
 
 /**
+ * The completion allowance signed for a chat or completion that names no `max_tokens` (the gateway's default too):
+ * without it the bound would be the whole stack, which a node withholding its receipt could bill.
+ */
+export const DEFAULT_MAX_TOKENS = 1024;
+
+/**
  * The default `maxUnits` a StackClient signs for a request: no tokenizer with byte fallback makes more tokens
  * than the UTF-8 bytes of the body's canonical JSON (which holds the prompt and every field a template renders),
  * plus a template margin, plus `max_tokens` (or `max_completion_tokens`, the larger) for each of `n` choices.
- * A chat or completion naming no limit cannot be bounded: pass `maxUnits` or set `max_tokens`.
+ * A chat or completion naming no limit is bounded at `DEFAULT_MAX_TOKENS` per choice (the node stops generating there).
  */
 export function requestUnitBound(body: Record<string, unknown>): bigint {
   const prompt = BigInt(encoder.encode(canonicalJson(body)).length) + TEMPLATE_MARGIN;
@@ -21,8 +26,7 @@ export function requestUnitBound(body: Record<string, unknown>): bigint {
   const limits = [body.max_tokens, body.max_completion_tokens].filter(
     (v): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0,
   );
-  if (limits.length === 0)
-    throw new VerifyArgumentError("set max_tokens or pass maxUnits: a request's units must be bounded");
+  if (limits.length === 0) limits.push(DEFAULT_MAX_TOKENS);
   const choices = typeof body.n === "number" && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;
   return prompt + BigInt(Math.max(...limits)) * BigInt(choices);
 }

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { ChargeRecord, JournalRecord, ReceiptRecord } from "./journal.js";
+import type { ChargeRecord, JournalRecord, ReceiptRecord, SignedRecord } from "./journal.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
 
 /** What a batch's `stack` and `signed` records leave a stack at: the greatest of each (absent: untouched). */
@@ -48,6 +48,7 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
  */
 export async function applyJournalBatch(db: GatewayDb, records: readonly JournalRecord[]): Promise<number> {
   const receipts = new Map<string, ReceiptRecord>();
+  const signed = new Map<string, SignedRecord>();
   const stacks = new Map<string, StackProgress>();
   const slices = new Map<string, SliceCharges>();
   const usage = new Map<string, UsageSum>();
@@ -70,8 +71,13 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
       case "signed": {
         const progress = stacks.get(record.stackId) ?? {};
         progress.signedBelow = max(progress.signedBelow, BigInt(record.nonce) + 1n);
-        if (record.maxUnits !== undefined)
+        if (record.maxUnits !== undefined) {
           progress.signedMaxUnits = max(progress.signedMaxUnits, BigInt(record.maxUnits));
+          const id = `${record.stackId}:${record.nonce}`;
+          const before = signed.get(id);
+          const bound = max(before && BigInt(before.maxUnits ?? "0"), BigInt(record.maxUnits));
+          signed.set(id, { ...record, maxUnits: String(bound), request: record.request ?? before?.request });
+        }
         stacks.set(record.stackId, progress);
         break;
       }
@@ -89,9 +95,52 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
           signature: record.receipt.signature ?? "",
           receipt: JSON.stringify(record.receipt),
           created_at_ms: record.atMs,
+          refused: record.refused === true,
         })),
       )
       .onConflict((oc) => oc.doNothing())
+      .execute();
+  if (signed.size > 0)
+    await db
+      .insertInto("signed_requests")
+      .values(
+        [...signed.values()].map((record) => ({
+          stack_id: record.stackId,
+          nonce: record.nonce,
+          max_units: record.maxUnits ?? "0",
+          path: record.request?.path ?? null,
+          json: record.request?.json ?? null,
+          headers: record.request ? JSON.stringify(record.request.headers) : null,
+          created_at_ms: record.atMs,
+        })),
+      )
+      // A nonce signed again carries the same body (a new deadline): the largest bound is what the node may claim.
+      .onConflict((oc) =>
+        oc.columns(["stack_id", "nonce"]).doUpdateSet((eb) => ({
+          max_units: eb.fn("greatest", [eb.ref("signed_requests.max_units"), eb.ref("excluded.max_units")]),
+          path: eb.fn.coalesce("excluded.path", "signed_requests.path"),
+          json: eb.fn.coalesce("excluded.json", "signed_requests.json"),
+          headers: eb.fn.coalesce("excluded.headers", "signed_requests.headers"),
+        })),
+      )
+      .execute();
+  // A request answered needs no resend: what was sent (the client's body) is not kept past its receipt, unless
+  // the receipt was refused (its signature and bound are evidence against it).
+  const answered = [...receipts.values()].filter((record) => record.refused !== true);
+  if (answered.length > 0)
+    await db
+      .updateTable("signed_requests")
+      .set({ path: null, json: null, headers: null })
+      .where((eb) =>
+        eb.or(
+          answered.map(({ receipt }) =>
+            eb.and([
+              eb("stack_id", "=", BigInt(receipt.stackId ?? "0")),
+              eb("nonce", "=", BigInt(receipt.leafIndex ?? "0")),
+            ]),
+          ),
+        ),
+      )
       .execute();
   for (const [stackId, progress] of stacks) await applyProgress(db, BigInt(stackId), progress);
   let swept = 0;

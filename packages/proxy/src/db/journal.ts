@@ -14,6 +14,8 @@ import { GatewayDatabaseError, GatewayLifecycleError } from "../errors.js";
 export interface ReceiptRecord {
   kind: "receipt";
   receipt: Record<string, string>;
+  /** The gateway refused it: it counts only up to its request's signed bound. */
+  refused?: boolean | undefined;
   atMs: number;
 }
 
@@ -36,6 +38,8 @@ export interface SignedRecord {
   nonce: string;
   /** The unit bound signed with it (absent in records from before bounds were signed). */
   maxUnits?: string | undefined;
+  /** What was sent (path, body and `x-atoma-*` headers), to resend it unchanged; absent in older records. */
+  request?: { path: string; json: string; headers: Record<string, string> } | undefined;
   atMs: number;
 }
 

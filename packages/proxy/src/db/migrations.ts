@@ -129,6 +129,31 @@ const signedMaxUnits: Migration = {
   },
 };
 
+/**
+ * Version 6: every request the gateway signed, per stack and nonce (a set, not a high-water mark), with its unit
+ * bound and what was sent (resent unchanged, to obtain its receipt, before the stack's next nonce is signed); and
+ * which receipts the gateway refused (they count only up to their request's signed bound).
+ */
+const signedRequests: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("signed_requests")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("max_units", wei, (c) => c.notNull())
+      .addColumn("path", "text")
+      .addColumn("json", "text")
+      .addColumn("headers", "jsonb")
+      .addColumn("created_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("signed_requests_pk", ["stack_id", "nonce"])
+      .execute();
+    await db.schema
+      .alterTable("receipts")
+      .addColumn("refused", "boolean", (c) => c.notNull().defaultTo(false))
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -138,6 +163,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0003_journal_positions": journalPositions,
       "0004_signed_nonces": signedNonces,
       "0005_signed_max_units": signedMaxUnits,
+      "0006_signed_requests": signedRequests,
     };
   },
 };

@@ -72,6 +72,20 @@ export interface ReceiptsTable {
   /** The signed fields and the answer's result bytes (`KeptReceipt`, uints as decimal text). */
   receipt: Json<Record<string, string>>;
   created_at_ms: Big;
+  /** The gateway refused it (a check failed): its leaf counts only up to its request's signed bound. */
+  refused: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+/** A request the gateway signed on a stack (one per nonce): its bound, and what was sent, to resend it unchanged. */
+export interface SignedRequestsTable {
+  stack_id: Big;
+  nonce: Big;
+  max_units: Big;
+  /** The path it went to; null in rows from records that did not carry the request. */
+  path: string | null;
+  json: string | null;
+  headers: Json<Record<string, string>> | null;
+  created_at_ms: Big;
 }
 
 /** Served requests per key, model and UTC day (`YYYY-MM-DD`): their count, units and cost. */
@@ -95,6 +109,7 @@ export interface GatewayDatabase {
   spend_reservations: SpendReservationsTable;
   stacks: StacksTable;
   receipts: ReceiptsTable;
+  signed_requests: SignedRequestsTable;
   usage_daily: UsageDailyTable;
   journal_positions: JournalPositionsTable;
 }

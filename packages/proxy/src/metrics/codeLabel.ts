@@ -25,6 +25,8 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   network_description_invalid: true,
   no_node_offered: true,
   node_unreachable: true,
+  nonce_gap: true,
+  receipt_withheld: true,
   receipt_running_total: true,
   receipt_units_mismatch: true,
   receipt_units_over_signed: true,

@@ -57,6 +57,12 @@ export interface NetworkUpstreamOptions {
   cooldownMs?: number | undefined;
   /** Nodes tried for one request before the last failure is the answer. @default 3 */
   nodesPerRequest?: number | undefined;
+  /**
+   * Signed requests in a row a node leaves with no receipt and no refusal (it failed, timed out or dropped the
+   * connection after the request reached it) before it leaves rotation: each may be a leaf it committed and bills
+   * up to its bound. @default 3
+   */
+  unansweredLimit?: number | undefined;
   /** Resends of the same signed request when a node's connection breaks (the SDK's). @default 2 */
   resends?: number | undefined;
   /** Milliseconds before the first resend (doubling). @default 100 */
@@ -117,6 +123,8 @@ export class NetworkUpstream implements Upstream {
   readonly #timeoutMs: number;
   readonly #o: NetworkUpstreamOptions;
   readonly #addressGuard: NodeAddressGuard;
+  /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
+  readonly #unanswered = new Map<bigint, number>();
   readonly health: NodeHealthBook;
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
@@ -236,6 +244,9 @@ export class NetworkUpstream implements Upstream {
     let attempts = 0;
     let timedOut = false;
     const previous = await this.#previous(stack);
+    // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
+    const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
+    let refusedReceipt = false;
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -246,11 +257,15 @@ export class NetworkUpstream implements Upstream {
       nodeId: stack.nodeId,
       stackUnits: stack.units,
       receipts: previous,
+      pending,
       firstNonce: stack.nextNonce,
       resends: this.#o.resends ?? 2,
       resendDelayMs: this.#o.resendDelayMs ?? 100,
-      ...answerCapsFor(request.endpoint, request.maxUnits),
-      onReceipt: (receipt) => kept.push(this.#c.pool.keepReceipt(receipt)),
+      ...answerCapsFor(request.endpoint, request.maxUnits, { ...request.body, stream: request.stream }),
+      onReceipt: (receipt, verdict) => {
+        if (!verdict.accepted) refusedReceipt = true;
+        kept.push(this.#c.pool.keepReceipt(receipt, verdict.accepted));
+      },
       fetch: async (input, init) => {
         // Each resend of the same signed request replays the answer from its start.
         if (attempts++ > 0) relay.restart();
@@ -263,6 +278,13 @@ export class NetworkUpstream implements Upstream {
           stack.stackId,
           nonce === null ? client.nextNonce : BigInt(nonce),
           bound === null ? request.maxUnits : BigInt(bound),
+          typeof init?.body === "string"
+            ? {
+                path: new URL(String(input instanceof Request ? input.url : input)).pathname,
+                json: init.body,
+                headers: Object.fromEntries([...headers].filter(([name]) => name.startsWith("x-atoma-"))),
+              }
+            : undefined,
         );
         const firstByte = new AbortController();
         const timer = setTimeout(() => {
@@ -270,7 +292,13 @@ export class NetworkUpstream implements Upstream {
           firstByte.abort(new FirstByteTimeout());
         }, firstByteMs);
         try {
-          return await fetch(input, { ...init, signal: AbortSignal.any([signal, firstByte.signal]) });
+          // Through the guard's agent: connected only to addresses checked when connecting (DNS rebinding).
+          const dispatcher = this.#addressGuard.dispatcher;
+          return await fetch(input, {
+            ...init,
+            signal: AbortSignal.any([signal, firstByte.signal]),
+            ...(dispatcher ? { dispatcher } : {}),
+          } as unknown as RequestInit);
         } finally {
           clearTimeout(timer);
         }
@@ -288,6 +316,7 @@ export class NetworkUpstream implements Upstream {
     };
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
+      this.#unanswered.delete(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -319,16 +348,16 @@ export class NetworkUpstream implements Upstream {
         );
       }
       if (error instanceof NodeRequestError && error.code === "stack_exhausted" && unitsUsed === 0n) {
-        // A stack the gateway holds no receipt on, within the template slack of the request's bound: the request
-        // may truly need more than a whole stack, or the node lies. Either way a new stack would fare no better,
-        // so none is bought for this request; the stack leaves the pool (and is closed, so it settles and refunds)
-        // and the node is put aside, so a node cannot make the gateway buy stack after stack.
+        // A stack the gateway holds no receipt on, within the template slack of the request's bound: under signed
+        // bounds an honest node never calls a fresh stack spent, so the node lies (or the request needs more than
+        // a stack, which `lease` refuses first). The stack leaves the pool (closed, so it settles and refunds), the
+        // node is put aside and not bought at, and another node is tried.
         await Promise.allSettled(kept);
         await this.#c.pool.retire(stack, "exhausted_unused");
         this.#c.onNodeError?.(stack.nodeId, "stack_exhausted");
         this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
         this.#c.pool.avoidBuyingAt(stack.nodeId);
-        throw new RequestExceedsStackError(stack.units, request.maxUnits);
+        throw new NodeDown(stack.nodeId, new RequestExceedsStackError(stack.units, request.maxUnits));
       }
       if (
         error instanceof NodeRequestError &&
@@ -349,7 +378,10 @@ export class NetworkUpstream implements Upstream {
           new NodeFailedError(`node ${stack.nodeId} refused a stack the chain says it serves`),
         );
       }
-      const lied = error instanceof ResponseVerificationError || error instanceof OverbilledReceiptError;
+      const lied =
+        error instanceof ResponseVerificationError ||
+        error instanceof OverbilledReceiptError ||
+        refusedReceipt;
       const refusal = error instanceof NodeRequestError && STACK_REFUSED.has(error.code) ? error : undefined;
       if (refusal || lied) {
         await Promise.allSettled(kept);
@@ -358,6 +390,7 @@ export class NetworkUpstream implements Upstream {
         await this.#c.pool.retire(stack, reason);
         if (lied) {
           this.health.remove(stack.nodeId, reason);
+          if (refusedReceipt) this.#proveInBackground(stack);
           this.#logger.error(
             { nodeId: String(stack.nodeId), stackId: String(stack.stackId), err: error },
             "a node's receipt failed verification: the node leaves rotation, the stack is retired and its receipts kept",
@@ -370,15 +403,46 @@ export class NetworkUpstream implements Upstream {
         this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
       if (request.signal.aborted || !nodeDown(error, timedOut)) throw failure;
       this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+      if (attempts > 0 && !(error instanceof NodeRequestError && error.status === 429))
+        this.#noReceipt(stack);
       throw streamed ? failure : new NodeDown(stack.nodeId, failure);
     } finally {
       await Promise.allSettled(kept);
-      const last = client.receipts.at(-1);
+      // What the accepted receipts show, plus the signed bound of every request after them: a refused receipt's
+      // running total is the node's word, never the gateway's.
+      this.#c.pool.setPending(stack.stackId, client.pending);
+      const held = client.unitsHeld;
+      // biome-ignore lint/complexity/useMathMinMax: bigints
+      const unitsUsed = held < stack.units ? held : stack.units;
       await this.#c.pool.release(stack, {
-        unitsUsed: last?.fields.cumulativeUnits ?? 0n,
+        unitsUsed,
         nextNonce: client.nextNonce,
       });
     }
+  }
+
+  /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
+  #noReceipt(stack: LeasedStack): void {
+    const count = (this.#unanswered.get(stack.nodeId) ?? 0) + 1;
+    this.#unanswered.set(stack.nodeId, count);
+    if (count < (this.#o.unansweredLimit ?? 3)) return;
+    this.health.remove(stack.nodeId, "signed_requests_unanswered");
+    this.#logger.error(
+      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), unanswered: count },
+      "a node left signed requests in a row with no receipt: it leaves rotation (each may be a leaf it bills)",
+    );
+  }
+
+  /** Submits a fraud proof from the stack's kept receipts, when they hold one (a refused receipt's). */
+  #proveInBackground(stack: LeasedStack): void {
+    this.#c.pool
+      .proveFraud(stack.stackId, stack.units)
+      .catch((error: unknown) =>
+        this.#logger.warn(
+          { stackId: String(stack.stackId), nodeId: String(stack.nodeId), err: error },
+          "proving a refused receipt's fraud failed: the watcher challenges the settlement",
+        ),
+      );
   }
 
   /** Time to the first token, and tokens per second after it, into the node's moving averages. */

@@ -22,6 +22,8 @@ for (const [network, prefix] of [
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8],
+  // Local-use NAT64 (RFC 8215): a translator inside the network.
+  ["64:ff9b:1::", 48],
 ] as const)
   PRIVATE.addSubnet(network, prefix, "ipv6");
 
@@ -34,11 +36,44 @@ function mappedIpv4(address: string): string | undefined {
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
 }
 
+/** An IPv6 address as its eight 16-bit groups (a trailing dotted IPv4 included); undefined when not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const part = (s: string) => (s === "" ? [] : s.split(":").map((g) => Number.parseInt(g, 16)));
+  const left = part(head);
+  const right = tail === undefined ? [] : part(tail);
+  const zeros = 8 - left.length - right.length;
+  return [...left, ...new Array<number>(tail === undefined ? 0 : zeros).fill(0), ...right];
+}
+
+/**
+ * The IPv4 address an IPv6 one carries where it reaches that IPv4 host: IPv4-mapped (`::ffff:a.b.c.d`),
+ * IPv4-translated (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const g = ipv6Groups(address);
+  if (!g) return undefined;
+  const v4 = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join(".");
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && g[5] === 0xffff) return v4(g[6]!, g[7]!);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return v4(g[1]!, g[2]!);
+  return undefined;
+}
+
 /** Whether `hostname` (as `URL` normalizes it) names this host or a private network. */
 export function isPrivateHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost")) return true;
-  const mapped = mappedIpv4(host);
+  const mapped = mappedIpv4(host) ?? embeddedIpv4(host);
   if (mapped) return PRIVATE.check(mapped, "ipv4");
   const version = isIP(host);
   if (version === 4) return PRIVATE.check(host, "ipv4");

@@ -12,7 +12,8 @@ import {
   withdrawBalance,
 } from "@atoma/chain";
 import { atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
-import { type Logger, silentLogger } from "@atoma/core";
+import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
+import { decodeFunctionData } from "viem";
 import type { StackPool } from "./stackPool.js";
 
 /** An owner challenge with a receipt, or of a leaf's index. */
@@ -128,7 +129,7 @@ export class OverclaimWatcher {
     }
     if (now > settlement.windowEnds) {
       try {
-        await finalizeSettlement(this.#chain, { stackIds: [stack.stackId] });
+        await this.#pool.withWallet(() => finalizeSettlement(this.#chain, { stackIds: [stack.stackId] }));
       } catch (error) {
         // Its node (or anyone) may have paid it out first.
         const phase: number = (await getSettlement(this.#chain, stack.stackId)).phase;
@@ -159,11 +160,13 @@ export class OverclaimWatcher {
       requestCount: String(count),
     };
     if (last && last.fields.leafIndex + 1n >= count) {
-      const opened = await challengeSettlement(this.#chain, {
-        stackId,
-        response: last.fields,
-        signature: last.signature,
-      });
+      const opened = await this.#pool.withWallet(() =>
+        challengeSettlement(this.#chain, {
+          stackId,
+          response: last.fields,
+          signature: last.signature,
+        }),
+      );
       if (!opened.upheld)
         this.#open.set(opened.challengeId, {
           kind: "receipt",
@@ -178,44 +181,79 @@ export class OverclaimWatcher {
       );
       return;
     }
-    // Only a leaf past every request the gateway signed (answered or not: a node may withhold the receipt of one
-    // it committed, and answer the challenge with the gateway's own signature) is one the node cannot prove.
-    let leafIndex = stack.signedBelowNonce;
-    if (stack.nextNonce > leafIndex) leafIndex = stack.nextNonce;
-    if (last && last.fields.leafIndex + 1n > leafIndex) leafIndex = last.fields.leafIndex + 1n;
-    if (leafIndex >= count) leafIndex = this.#overBound(stack, last?.fields.leafIndex, claimed - held, count);
-    if (leafIndex >= count) {
+    const leaves = await this.#receiptless(stack, last?.fields.leafIndex, claimed - held, count);
+    if (leaves.length === 0) {
       this.#onChallenge?.("index", "unprovable");
       this.#logger.warn(
         seen,
-        "a node claimed more units than the gateway's receipts show, on requests the gateway signed but holds no receipt for: nothing to challenge",
+        "a node claimed more units than the gateway's receipts show, within the bounds it signed for the leaves it holds no receipt for: nothing to challenge",
       );
       return;
     }
-    const opened = await challengeLeafIndex(this.#chain, { stackId, leafIndex });
-    this.#open.set(opened.challengeId, {
-      kind: "index",
-      stackId,
-      nodeId,
-      answerDeadline: opened.answerDeadline,
-    });
-    this.#onChallenge?.("index", "opened");
-    this.#logger.error(
-      { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
-      "a node settled leaves past every request the gateway signed: challenged by index",
-    );
+    for (const [i, leafIndex] of leaves.entries()) {
+      let opened: Awaited<ReturnType<typeof challengeLeafIndex>>;
+      try {
+        opened = await this.#pool.withWallet(() => challengeLeafIndex(this.#chain, { stackId, leafIndex }));
+      } catch (error) {
+        // The first refusal is the contract's word on the stack (the caller logs it); a later one is the cap.
+        if (i === 0) throw error;
+        this.#logger.warn(
+          { ...seen, leafIndex: String(leafIndex), err: error },
+          "a further index challenge was refused",
+        );
+        return;
+      }
+      this.#open.set(opened.challengeId, {
+        kind: "index",
+        stackId,
+        nodeId,
+        answerDeadline: opened.answerDeadline,
+      });
+      this.#onChallenge?.("index", "opened");
+      this.#logger.error(
+        { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
+        "a node settled more than the gateway's receipts and signed bounds allow: challenged by index",
+      );
+    }
   }
 
   /**
-   * The first leaf the gateway signed but holds no receipt for, when the units claimed above its receipts exceed
-   * what those leaves may claim under the bounds it signed (each at most `signedMaxUnits`): some such leaf claims
-   * more than its signed bound, which the node cannot prove. Else `count` (nothing provable). A stack signed before
-   * bounds were recorded (`signedMaxUnits` 0) has nothing to go by.
+   * The leaves to challenge by index among those past the last accepted receipt (`lastReceipted`) that the
+   * settlement counts: the first the gateway never signed (the node cannot show a signature for it: gap leaves
+   * between signed ones included), alone; else, when the units claimed above the receipts (`excess`) exceed the
+   * sum of the bounds signed at each of them (a set: each nonce its own), every one of them, the last first (some
+   * leaf claims more than its request allowed); else none (the node could prove each). A stack signed before
+   * bounds were kept per nonce goes by its high-water marks (`signedBelowNonce`, `signedMaxUnits`).
    */
-  #overBound(stack: WatchedStack, lastReceipted: bigint | undefined, excess: bigint, count: bigint): bigint {
+  async #receiptless(
+    stack: WatchedStack,
+    lastReceipted: bigint | undefined,
+    excess: bigint,
+    count: bigint,
+  ): Promise<bigint[]> {
     const first = lastReceipted === undefined ? 0n : lastReceipted + 1n;
-    if (stack.signedMaxUnits === 0n || first >= count) return count;
-    return excess > (count - first) * stack.signedMaxUnits ? first : count;
+    if (first >= count) return [];
+    const bounds = await this.#pool.signedBounds(stack.stackId);
+    const legacy = bounds.size === 0;
+    const boundAt = (i: bigint): bigint | "unsigned" | "unbounded" => {
+      const bound = bounds.get(i);
+      if (bound !== undefined) return bound;
+      if (!legacy || i >= stack.signedBelowNonce) return "unsigned";
+      return stack.signedMaxUnits === 0n ? "unbounded" : stack.signedMaxUnits;
+    };
+    // Past `first` plus every nonce signed, a leaf is one the gateway never signed: the scan ends there.
+    const scanEnd = first + BigInt(Math.max(bounds.size, Number(stack.signedBelowNonce))) + 1n;
+    const end = count < scanEnd ? count : scanEnd;
+    const leaves: bigint[] = [];
+    let allowed = 0n;
+    for (let i = first; i < end; i++) {
+      const bound = boundAt(i);
+      if (bound === "unsigned") return [i];
+      if (bound === "unbounded") return [];
+      allowed += bound;
+      leaves.push(i);
+    }
+    return excess > allowed ? leaves.reverse() : [];
   }
 
   /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */
@@ -227,7 +265,9 @@ export class OverclaimWatcher {
       args: [stack.stackId],
     });
     if (now <= deadline) return;
-    const timedOut = await timeoutSettlement(this.#chain, { stackId: stack.stackId });
+    const timedOut = await this.#pool.withWallet(() =>
+      timeoutSettlement(this.#chain, { stackId: stack.stackId }),
+    );
     this.#done.add(stack.stackId);
     this.#logger.warn(
       { stackId: String(stack.stackId), nodeId: String(stack.nodeId), refunded: String(timedOut.refunded) },
@@ -278,10 +318,14 @@ export class OverclaimWatcher {
         this.#open.delete(challengeId);
         this.#onChallenge?.(open.kind, "dismissed");
         this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
+        if (open.kind === "index")
+          await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
+            this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
+          );
       } else if (status === ChallengeStatus.Upheld) {
         this.#open.delete(challengeId);
       } else if (now > open.answerDeadline) {
-        const resolved = await resolveChallenge(this.#chain, { challengeId });
+        const resolved = await this.#pool.withWallet(() => resolveChallenge(this.#chain, { challengeId }));
         this.#open.delete(challengeId);
         this.#onChallenge?.(open.kind, "upheld");
         this.#logger.error(
@@ -290,6 +334,55 @@ export class OverclaimWatcher {
         );
       }
     }
+  }
+
+  /**
+   * An answered index challenge reveals the leaf before the one challenged (the chain ties the running total to
+   * it): when the gateway holds an accepted receipt for that leaf and the revealed one is not it, the settled tree
+   * is not what the node signed, and the settlement is challenged with that receipt (the node cannot prove it).
+   */
+  async #checkRevealed(challengeId: bigint, open: OpenChallenge): Promise<void> {
+    const resolved = await this.#chain.publicClient.getContractEvents({
+      address: this.#chain.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeResolved",
+      args: { challengeId },
+      fromBlock: 0n,
+    });
+    const hash = resolved.at(-1)?.transactionHash;
+    if (!hash) return;
+    const tx = await this.#chain.publicClient.getTransaction({ hash });
+    const call = decodeFunctionData({ abi: challengeManagerAbi, data: tx.input });
+    if (call.functionName !== "answerIndexChallenge") return;
+    const previous = call.args[6];
+    if (call.args[1].leafIndex === 0n) return;
+    const held = (await this.#pool.receiptsOf(open.stackId)).find(
+      (r) => !r.refused && r.receipt.fields.leafIndex === previous.leafIndex,
+    );
+    if (!held || leafHash(leafOf(held.receipt.fields)) === leafHash(previous)) return;
+    const opened = await this.#pool.withWallet(() =>
+      challengeSettlement(this.#chain, {
+        stackId: open.stackId,
+        response: held.receipt.fields,
+        signature: held.receipt.signature,
+      }),
+    );
+    if (!opened.upheld)
+      this.#open.set(opened.challengeId, {
+        kind: "receipt",
+        stackId: open.stackId,
+        nodeId: open.nodeId,
+        answerDeadline: opened.answerDeadline,
+      });
+    this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
+    this.#logger.error(
+      {
+        stackId: String(open.stackId),
+        leafIndex: String(previous.leafIndex),
+        challengeId: String(opened.challengeId),
+      },
+      "a node's answer revealed a leaf that is not the receipt it signed: challenged with the receipt",
+    );
   }
 
   /** Moves the wallet's vault balance (refunds, slash shares, bonds returned) to the wallet. */
@@ -302,7 +395,7 @@ export class OverclaimWatcher {
       args: [account],
     });
     if (balance === 0n) return;
-    const withdrawn = await withdrawBalance(this.#chain, { account });
+    const withdrawn = await this.#pool.withWallet(() => withdrawBalance(this.#chain, { account }));
     this.#logger.info(
       { amount: String(withdrawn.amount), tx: withdrawn.hash },
       "refunds withdrawn from the vault",

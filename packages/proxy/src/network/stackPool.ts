@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type ChainContext, closeStack, getStack, StackStatus } from "@atoma/chain";
-import { type Logger, silentLogger } from "@atoma/core";
-import { boughtStack, type KeptReceipt, type NodePick } from "@atoma/sdk";
+import { type ChainContext, closeStack, getStack, proveReceiptFraud, StackStatus } from "@atoma/chain";
+import { type Logger, requestHash, silentLogger } from "@atoma/core";
+import {
+  boughtStack,
+  findKeptReceiptFraud,
+  type KeptReceipt,
+  type NodePick,
+  type PendingRequest,
+} from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import { applyJournalRecord } from "../db/applyJournal.js";
@@ -43,6 +49,12 @@ export interface StackPoolComponents {
   onBought?: ((nodeId: bigint, reason: "request" | "ahead") => void) | undefined;
   /** Where receipts and progress go before the client is answered; none: straight to the database. */
   journal?: JournalFlusher | undefined;
+  /**
+   * Other gateways may send with the same wallet (a shared PostgreSQL): each transaction of the wallet also holds
+   * a database advisory lock of the wallet while it is sent and mined, so two gateways never take one nonce.
+   * @default false
+   */
+  sharedWallet?: boolean | undefined;
 }
 
 /** Ranked nodes a purchase names before it lets the chain draw one. */
@@ -78,6 +90,8 @@ interface HeldStack {
   unitsUsed: bigint;
   nextNonce: bigint;
   last: KeptReceipt | undefined;
+  /** Requests signed with no receipt, by nonce (undefined: not read from the database yet). */
+  pending: Map<bigint, PendingRequest> | undefined;
   /** Leased to a request now. */
   busy: boolean;
   /** On the pool's clock (`now`): which stack was used longest ago. */
@@ -123,6 +137,7 @@ export class StackPool {
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
   readonly #held = new Map<bigint, HeldStack>();
   readonly #journal: JournalFlusher | undefined;
+  readonly #sharedWallet: boolean;
   /** Who holds a stack (`lease_id`): the gateway's id, so a restart takes back what it held. */
   readonly holderId: string;
 
@@ -130,6 +145,7 @@ export class StackPool {
     this.#db = components.db;
     this.#onBought = components.onBought;
     this.#journal = components.journal;
+    this.#sharedWallet = components.sharedWallet ?? false;
     this.holderId = components.journal?.gatewayId ?? randomUUID();
     this.#chain = components.chain;
     this.#logger = (components.logger ?? silentLogger).child({ module: "stack-pool" });
@@ -228,9 +244,29 @@ export class StackPool {
    * sent one at a time, or two of them could take the same nonce.
    */
   closeOnChain(stackId: bigint): ReturnType<typeof closeStack> {
-    const run = this.#buying.then(() => closeStack(this.#chain, { stackId }));
-    this.#buying = run.catch(() => undefined);
-    return run;
+    return this.withWallet(() => closeStack(this.#chain, { stackId }));
+  }
+
+  /**
+   * Runs a transaction of the gateway's wallet after every one under way in this process (purchases, closes,
+   * proofs, the watcher's challenges): one wallet's transactions go one at a time, or two could take one nonce.
+   */
+  withWallet<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#buying.then(() => this.#walletLocked(run));
+    this.#buying = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs `run` holding the wallet's advisory lock, where gateways share it (else as it is). */
+  #walletLocked<T>(run: () => Promise<T>): Promise<T> {
+    const wallet = this.#chain.walletClient?.account?.address;
+    if (!this.#sharedWallet || wallet === undefined) return run();
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-wallet:${wallet.toLowerCase()}`}, 0))`.execute(
+        trx,
+      );
+      return run();
+    });
   }
 
   #closeInBackground(stack: LeasedStack): void {
@@ -259,14 +295,120 @@ export class StackPool {
    * Records, before it is sent, that the gateway signed the stack's request at `nonce`: a node holding that
    * signature can answer a challenge of the leaf, so the watcher never challenges it by index.
    */
-  async markSigned(stackId: bigint, nonce: bigint, maxUnits?: bigint): Promise<void> {
+  async markSigned(
+    stackId: bigint,
+    nonce: bigint,
+    maxUnits?: bigint,
+    request?: { path: string; json: string; headers: Record<string, string> },
+  ): Promise<void> {
+    const held = this.#held.get(stackId);
+    if (held?.pending && request && maxUnits !== undefined)
+      held.pending.set(nonce, {
+        path: request.path,
+        signed: { reqHash: requestHashOf(request.json), nonce, maxUnits, ...request },
+      });
     await this.#record({
       kind: "signed",
       stackId: String(stackId),
       nonce: String(nonce),
       ...(maxUnits === undefined ? {} : { maxUnits: String(maxUnits) }),
+      ...(request === undefined ? {} : { request }),
       atMs: this.#o.now(),
     });
+  }
+
+  /**
+   * The requests signed on the stack past its last accepted receipt that no receipt answers (the node withheld
+   * it, or failed first): resent unchanged before the stack's next nonce is signed.
+   */
+  async pendingRequests(stackId: bigint, afterLeaf: bigint | undefined): Promise<PendingRequest[]> {
+    const held = this.#held.get(stackId);
+    if (held?.pending)
+      return [...held.pending.values()].filter((p) => afterLeaf === undefined || p.signed.nonce > afterLeaf);
+    const stored = await this.#pendingStored(stackId, afterLeaf);
+    if (held) held.pending = new Map(stored.map((p) => [p.signed.nonce, p]));
+    return stored;
+  }
+
+  /** What a request on the stack left pending (`StackClient.pending`): resent first by the next one. */
+  setPending(stackId: bigint, pending: readonly PendingRequest[]): void {
+    const held = this.#held.get(stackId);
+    if (held) held.pending = new Map(pending.map((p) => [p.signed.nonce, p]));
+  }
+
+  /** The database's pending requests of a stack this process did not hold (a stack's holder flushes first). */
+  async #pendingStored(stackId: bigint, afterLeaf: bigint | undefined): Promise<PendingRequest[]> {
+    const rows = await this.#db
+      .selectFrom("signed_requests as s")
+      .where("s.stack_id", "=", stackId)
+      .$if(afterLeaf !== undefined, (q) => q.where("s.nonce", ">", afterLeaf ?? 0n))
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("receipts as r")
+              .whereRef("r.stack_id", "=", "s.stack_id")
+              .whereRef("r.leaf_index", "=", "s.nonce")
+              .select("r.leaf_index"),
+          ),
+        ),
+      )
+      .select(["s.nonce", "s.max_units", "s.path", "s.json", "s.headers"])
+      .orderBy("s.nonce")
+      .execute();
+    return rows.flatMap((row) => {
+      if (row.path === null || row.json === null || row.headers === null) return [];
+      const headers = row.headers;
+      const reqHash = requestHashOf(row.json);
+      return [
+        {
+          path: row.path,
+          signed: { reqHash, nonce: row.nonce, maxUnits: row.max_units, headers, json: row.json },
+        },
+      ];
+    });
+  }
+
+  /** The unit bound the gateway signed at each nonce of the stack (the largest, where a nonce was signed again). */
+  async signedBounds(stackId: bigint): Promise<Map<bigint, bigint>> {
+    const rows = await this.#db
+      .selectFrom("signed_requests")
+      .where("stack_id", "=", stackId)
+      .select(["nonce", "max_units"])
+      .execute();
+    return new Map(rows.map((row) => [row.nonce, row.max_units]));
+  }
+
+  /** Every receipt kept for the stack, refused ones included, in leaf order. */
+  async receiptsOf(stackId: bigint): Promise<{ receipt: KeptReceipt; refused: boolean }[]> {
+    await this.#journal?.flush();
+    const rows = await this.#db
+      .selectFrom("receipts")
+      .where("stack_id", "=", stackId)
+      .select(["receipt", "refused"])
+      .orderBy("leaf_index")
+      .execute();
+    return rows.map((row) => ({ receipt: receiptFromRow(row.receipt), refused: row.refused }));
+  }
+
+  /**
+   * Proves on-chain, from the receipts kept for the stack, that its node signed what it did not serve
+   * (`findKeptReceiptFraud`: two receipts that cannot both be honest, a running total off, units not the answer's
+   * usage); after any purchase or close under way (one wallet). Resolves to whether a proof went out.
+   */
+  proveFraud(stackId: bigint, stackUnits: bigint): Promise<boolean> {
+    const run = this.#buying.then(async () => {
+      const kept = (await this.receiptsOf(stackId)).map((r) => r.receipt);
+      const evidence = findKeptReceiptFraud(kept, stackUnits);
+      if (!evidence) return false;
+      const proven = await proveReceiptFraud(this.#chain, evidence);
+      this.#logger.error(
+        { stackId: String(stackId), nodeId: String(proven.nodeId), kind: proven.kind, tx: proven.hash },
+        "a node's refused receipt proven fraudulent on-chain: the node is slashed",
+      );
+      return true;
+    });
+    this.#buying = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -297,11 +439,21 @@ export class StackPool {
     this.#refusedUntil.set(nodeId, performance.now() + REFUSED_PURCHASE_MS);
   }
 
-  /** Keeps a receipt the node signed (evidence, and where the stack's running total goes on). */
-  async keepReceipt(receipt: KeptReceipt): Promise<void> {
+  /**
+   * Keeps a receipt the node signed (evidence); an accepted one is where the stack's running total goes on, a
+   * refused one never is (it counts only up to its request's signed bound).
+   */
+  async keepReceipt(receipt: KeptReceipt, accepted = true): Promise<void> {
     const held = this.#held.get(receipt.fields.stackId);
-    if (held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex)) held.last = receipt;
-    await this.#record({ kind: "receipt", receipt: receiptToRow(receipt), atMs: this.#o.now() });
+    held?.pending?.delete(receipt.fields.leafIndex);
+    if (accepted && held && (!held.last || receipt.fields.leafIndex > held.last.fields.leafIndex))
+      held.last = receipt;
+    await this.#record({
+      kind: "receipt",
+      receipt: receiptToRow(receipt),
+      ...(accepted ? {} : { refused: true }),
+      atMs: this.#o.now(),
+    });
   }
 
   /** The receipt of the stack's highest leaf the gateway holds. */
@@ -369,6 +521,7 @@ export class StackPool {
       .selectFrom("receipts")
       .select("receipt")
       .where("stack_id", "=", stackId)
+      .where("refused", "=", false)
       .orderBy("leaf_index", "desc")
       .limit(1)
       .executeTakeFirst();
@@ -393,6 +546,7 @@ export class StackPool {
       unitsUsed: row.units_used,
       nextNonce: row.next_nonce,
       last,
+      pending: undefined,
       busy: true,
       lastUsedMs: Number(row.last_used_ms ?? 0n),
       idleSince: performance.now(),
@@ -568,13 +722,15 @@ export class StackPool {
     let lastError: unknown;
     for (const { task, pick } of picks) {
       try {
-        const usable = await boughtStack(this.#chain, {
-          taskId: task.taskId,
-          units: this.#o.unitsPerStack,
-          maxPricePerMillion: this.#o.maxPricePerMillion,
-          duration: this.#o.durationSeconds,
-          pick,
-        });
+        const usable = await this.#walletLocked(() =>
+          boughtStack(this.#chain, {
+            taskId: task.taskId,
+            units: this.#o.unitsPerStack,
+            maxPricePerMillion: this.#o.maxPricePerMillion,
+            duration: this.#o.durationSeconds,
+            pick,
+          }),
+        );
         const onChain = await getStack(this.#chain, usable.stackId);
         const row = await this.#db
           .insertInto("stacks")
@@ -728,6 +884,11 @@ export class StackPool {
   #wakeWaiters(): void {
     for (const wake of [...this.#waiting]) wake();
   }
+}
+
+/** The request hash of a body as stored (the JSON text that was signed and sent). */
+function requestHashOf(json: string) {
+  return requestHash(JSON.parse(json) as Record<string, unknown>);
 }
 
 /** Sorts stacks by their node's tier in the router's ranking. */

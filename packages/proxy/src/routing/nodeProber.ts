@@ -1,5 +1,6 @@
 import { readBodyCapped } from "@atoma/sdk";
 import type { CatalogNode } from "../network/catalog.js";
+import type { NodeAddressGuard } from "../network/nodeAddressGuard.js";
 import type { NodeHealthBook } from "./nodeHealthBook.js";
 
 /** The node's gauge of requests waiting for its engine (see the node's metrics). */
@@ -11,6 +12,11 @@ export interface NodeProberOptions {
   /** How long one node may take to answer. @default 2000 */
   timeoutMs?: number | undefined;
   fetch?: typeof fetch | undefined;
+  /**
+   * Judges each node's URL before it is probed and pins its connections to checked addresses (a node URL is
+   * whatever its operator registered). @default none: every URL is probed
+   */
+  guard?: NodeAddressGuard | undefined;
 }
 
 /**
@@ -21,11 +27,17 @@ export class NodeProber {
   readonly #book: NodeHealthBook;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #guard: NodeAddressGuard | undefined;
 
   constructor(book: NodeHealthBook, options: NodeProberOptions = {}) {
     this.#book = book;
     this.#timeoutMs = options.timeoutMs ?? 2_000;
-    this.#fetch = options.fetch ?? fetch;
+    const fetcher = options.fetch ?? fetch;
+    this.#guard = options.guard;
+    const dispatcher = options.guard?.dispatcher;
+    this.#fetch = dispatcher
+      ? (input, init) => fetcher(input, { ...init, dispatcher } as unknown as RequestInit)
+      : fetcher;
   }
 
   async probe(nodes: readonly CatalogNode[]): Promise<void> {
@@ -34,6 +46,10 @@ export class NodeProber {
   }
 
   async #probeOne(node: CatalogNode): Promise<void> {
+    if ((await this.#guard?.refusal(node.url)) !== undefined) {
+      this.#book.checked(node.nodeId, false, undefined);
+      return;
+    }
     const [healthy, queueDepth] = await Promise.all([this.#healthy(node.url), this.#queue(node.url)]);
     this.#book.checked(node.nodeId, healthy, queueDepth);
   }

@@ -23,6 +23,7 @@ import { nodesOf } from "../network/catalog.js";
 import { IdleStackCloser } from "../network/idleStackCloser.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
+import { NodeAddressGuard } from "../network/nodeAddressGuard.js";
 import { OverclaimWatcher } from "../network/overclaimWatcher.js";
 import { StackPool } from "../network/stackPool.js";
 import { StackRestocker } from "../network/stackRestocker.js";
@@ -79,7 +80,15 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const metrics = createGatewayMetrics();
     const chain = userContext(config.network, components.account);
     const pool = new StackPool(
-      { db, chain, logger, journal, onBought: (_, reason) => metrics.stackPurchases.inc({ reason }) },
+      {
+        db,
+        chain,
+        logger,
+        journal,
+        onBought: (_, reason) => metrics.stackPurchases.inc({ reason }),
+        // Gateways sharing a PostgreSQL share the wallet: its transactions take a lock there.
+        sharedWallet: database.kind === "postgres",
+      },
       {
         unitsPerStack: config.stacks.units,
         maxPricePerMillion: config.stacks.maxPricePerMillion,
@@ -105,7 +114,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         logger,
       }).start();
     }
-    const prober = new NodeProber(health);
+    const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
     const upstream: Upstream = new NetworkUpstream(
       {
         catalog,

@@ -13,6 +13,11 @@ export type NodeScript =
   /** Signs more units than the answer's usage adds up to. */
   | { kind: "overcharge" }
   | { kind: "refuse"; status: number; code: string }
+  /**
+   * Commits the request (its running total grows by `extra`, the made-up leaves it will settle) and answers 409
+   * `nonce_out_of_order` naming a nonce `ahead` past the one signed, keeping the owner's signature.
+   */
+  | { kind: "jump"; ahead: bigint; extra: bigint }
   /** Sends nothing, not even headers, until the gateway gives up. */
   | { kind: "hang" }
   /** Drops the connection without an answer (as a node that crashed). */
@@ -100,6 +105,16 @@ export async function startFakeNode(
     if (plan.kind === "drop") {
       (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
       return c.body(null, 503);
+    }
+    if (plan.kind === "jump") {
+      const stackKey = c.req.header(STACK_HEADERS.stack) ?? "0";
+      const next = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0") + plan.ahead;
+      totals.set(stackKey, (totals.get(stackKey) ?? 0n) + plan.extra);
+      return c.json(
+        { error: { message: "out of order", type: "x", param: null, code: "nonce_out_of_order" } },
+        409,
+        { [STACK_HEADERS.nextNonce]: String(next) },
+      );
     }
     if (plan.kind === "refuse")
       return c.json(

@@ -88,6 +88,9 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           nodeSigner: stack.nodeSigner,
           nodeId: stack.nodeId,
           stackUnits: stack.units,
+          // A stack bought here starts at leaf 0: the client then never follows a nonce the node names (a node
+          // naming one ahead would bill leaves never signed).
+          ...(stack.bought ? { firstNonce: 0n } : {}),
           streamLimits: options.streamLimits,
           fetch: fetcher,
         });
