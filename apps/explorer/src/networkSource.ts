@@ -10,9 +10,9 @@ export class NetworkSourceError extends Error {
   override name = "NetworkSourceError";
 }
 
+/** This machine by name or address (a `*.localhost` name is not trusted: a resolver may send it elsewhere). */
 const isLoopback = (hostname: string): boolean =>
   hostname === "localhost" ||
-  hostname.endsWith(".localhost") ||
   hostname === "[::1]" ||
   /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 
