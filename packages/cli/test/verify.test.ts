@@ -148,7 +148,14 @@ describe("atoma verify", () => {
       /^verdict NOT verified: request_hash_mismatch, model_mismatch;/,
     );
     // The stack was bought on a task of security level 0.
-    const level = await runCliToEnd(["verify", answerFile, "--network", networkFile, "--security-level", "1"]);
+    const level = await runCliToEnd([
+      "verify",
+      answerFile,
+      "--network",
+      networkFile,
+      "--security-level",
+      "1",
+    ]);
     expect(level.code).toBe(1);
     expect(level.stdout).toMatch(/^FAIL security_level .*\(security_level_low\)$/m);
     const low = await runCliToEnd(["verify", answerFile, "--network", networkFile, "--security-level", "0"]);
