@@ -1,4 +1,6 @@
-import { getStack } from "@atoma/chain";
+import { join } from "node:path";
+import { getStack, offeredNodes, submitSettlement } from "@atoma/chain";
+import { loadKeyFile } from "@atoma/node";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
@@ -12,10 +14,11 @@ import {
   ResponseVerificationError,
   readContext,
   StackClient,
+  userContext,
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
-import { createPublicClient, erc20Abi, type Hex, http, parseEther } from "viem";
+import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
@@ -573,6 +576,54 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect((error as NoNodeOfferedError).code).toBe("no_node_offered");
       expect(await balanceOf(account.address)).toBe(before);
     }, 60_000);
+
+    it("puts aside a node that settles a stack it was bought for long before it expires, units left", async () => {
+      // The chain bears the node out (the stack is closed), but each such stack costs its owner a purchase for one
+      // answer: the node must not be bought from again. (After the price-cap test: this account then owns no stack.)
+      const account = buyer(7);
+      const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+      const liars = await startLiars(dev.ready.nodes);
+      try {
+        const client = createAtomaClient({
+          network: dev.readyText,
+          account,
+          preferences: { sort: "price" },
+          fetch: liars.fetch,
+        });
+        const first = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(first.atoma.node_id).toBe(cheapest.id);
+        // The node settles the stack at once (one leaf of 100,000 units, the hour barely begun), then says so.
+        const nodeKey = loadKeyFile(
+          join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
+        );
+        await submitSettlement(
+          userContext(parseNetwork(dev.readyText), nodeKey),
+          {
+            stackId: BigInt(first.atoma.stack_id as string),
+            root: keccak256(toHex("one leaf")),
+            units: 1n,
+            requestCount: 1n,
+            transcriptId: keccak256(toHex("transcript")),
+          },
+          { draw: false },
+        );
+        liars.lies.set(first.atoma.stack_id as string, "stack_closed");
+        // The chain still offers the node: only the client's own memory keeps it from buying there again.
+        const chain = readContext(parseNetwork(dev.readyText));
+        const taskId = (await getStack(chain, BigInt(first.atoma.stack_id as string))).taskId;
+        const offered = await offeredNodes(chain, {
+          taskId,
+          units: 100_000n,
+          maxPricePerMillion: 10n ** 19n,
+        });
+        expect(offered.map((o) => String(o.nodeId))).toContain(cheapest.id);
+        const next = await client.chat(ask(dev.ready.model, "Hello again"));
+        expect(next.atoma.stack_id).not.toBe(first.atoma.stack_id);
+        expect(next.atoma.node_id).not.toBe(cheapest.id);
+      } finally {
+        await liars.close();
+      }
+    }, 180_000);
   });
 
   describe("arguments are checked before anything is signed, sent or bought", () => {
