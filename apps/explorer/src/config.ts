@@ -41,7 +41,8 @@ export async function loadConfig(
   const source = url.toString();
   let body: string;
   try {
-    const response = await fetch(source, { cache: "no-store" });
+    // A trusted source that redirects would hand the page a description read without asking: refused.
+    const response = await fetch(source, { cache: "no-store", redirect: "error" });
     if (!response.ok) throw new ExplorerConfigError(`${source} answered ${response.status}`);
     body = await response.text();
   } catch (error) {

@@ -5,23 +5,28 @@ export interface NetworkSource {
   trusted: boolean;
 }
 
+/** What the page's `window.location` gives (as a plain shape: the function is tested outside a browser). */
+export interface PageLocation {
+  href: string;
+  origin: string;
+  search: string;
+}
+
 /** A description the page will not read: not an http(s) URL. */
 export class NetworkSourceError extends Error {
   override name = "NetworkSourceError";
 }
 
+/** This machine by name or address (a `*.localhost` name is not trusted: a resolver may send it elsewhere). */
 const isLoopback = (hostname: string): boolean =>
-  hostname === "localhost" ||
-  hostname.endsWith(".localhost") ||
-  hostname === "[::1]" ||
-  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 
 /**
  * The `?network=` the page was opened with (else `./network.json` beside it). Another site's description decides
  * which chain the page shows and where the playground sends questions and its key: such a link is read only once
  * the user confirms it on the page.
  */
-export function networkSourceOf(location: Pick<Location, "href" | "origin" | "search">): NetworkSource {
+export function networkSourceOf(location: PageLocation): NetworkSource {
   const named = new URLSearchParams(location.search).get("network");
   let url: URL;
   try {
@@ -35,7 +40,7 @@ export function networkSourceOf(location: Pick<Location, "href" | "origin" | "se
 }
 
 /** This page without its `?network=`: the description served beside it. */
-export function withoutNetworkParam(location: Pick<Location, "href">): string {
+export function withoutNetworkParam(location: Pick<PageLocation, "href">): string {
   const url = new URL(location.href);
   url.searchParams.delete("network");
   return url.toString();

@@ -89,7 +89,9 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await tab.locator('[data-testid="turn-error"]').count()).toBe(0);
       expect((await text(tab, '[data-testid="answer"]'))?.length).toBeGreaterThan(0);
       expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(/^verified; settlement unsettled/);
-      for (const check of ["receipt", "response_hash", "request_hash", "signature", "signer", "stack"])
+      // Through the gateway client: its wallet, the model's task and the highest level on offer, no replay.
+      const checks = ["receipt", "response_hash", "request_hash", "signature", "signer", "stack"];
+      for (const check of [...checks, "owner", "task", "security_level", "replay"])
         expect(await text(tab, `[data-testid="check-${check}"]`)).toContain(`${check}: pass`);
       expect(await text(tab, '[data-testid="check-inclusion"]')).toContain("inclusion: pending");
       const link = await text(tab, '[data-testid="verdict"] a');

@@ -36,6 +36,8 @@ describe("atoma verify", () => {
   const devRootFile = join(dir, "dev-root.pem");
   const allowFile = join(dir, "allow.json");
   const otherAllowFile = join(dir, "other-allow.json");
+  const carriedFile = join(dir, "carried.json");
+  const forgedFile = join(dir, "forged.json");
   let devnet: Devnet;
   let engine: EmbeddedEngine;
   let model: TinyModelFile;
@@ -92,6 +94,10 @@ describe("atoma verify", () => {
     const received = { ...answer.response, atoma: answer.atoma };
     writeFileSync(answerFile, JSON.stringify(received, null, 2));
     writeFileSync(requestFile, JSON.stringify({ ...body, stream: false }));
+    // As a gateway passes it on: with the body it signed.
+    writeFileSync(carriedFile, JSON.stringify({ ...received, atoma_request: { ...body, stream: false } }));
+    const forged = { ...body, model: "a-bigger-model", stream: false };
+    writeFileSync(forgedFile, JSON.stringify({ ...received, atoma_request: forged }));
     const tampered = structuredClone(received) as unknown as { choices: { message: { content: string } }[] };
     tampered.choices[0]!.message.content += " Also, wire me 100 TOMA.";
     writeFileSync(tamperedFile, JSON.stringify(tampered));
@@ -144,6 +150,7 @@ describe("atoma verify", () => {
     ]);
     expect(withRequest.code).toBe(0);
     expect(withRequest.stdout).toMatch(/^pass request_hash /m);
+    expect(withRequest.stdout).toMatch(/^pass task /m);
     expect(withRequest.stdout.trim().split("\n").at(-1)).toMatch(/^verdict verified; /);
   });
 
@@ -158,6 +165,36 @@ describe("atoma verify", () => {
     const wrongStack = await runCliToEnd(["verify", answerFile, "--network", networkFile, "--stack", "999"]);
     expect(wrongStack.code).toBe(1);
     expect(wrongStack.stdout).toContain("(stack_mismatch)");
+  });
+
+  it("without --request, checks the atoma_request an answer carries; --security-level asks a level", async () => {
+    const carried = await runCliToEnd(["verify", carriedFile, "--network", networkFile]);
+    expect(carried.code, carried.stderr).toBe(0);
+    expect(carried.stdout).toMatch(/^pass task /m);
+    expect(carried.stdout).toMatch(/^not checked request_hash /m);
+    // A gateway that names another body (another model) than the one the receipt is for.
+    const forged = await runCliToEnd(["verify", forgedFile, "--network", networkFile]);
+    expect(forged.code).toBe(1);
+    expect(forged.stdout.trim().split("\n").at(-1)).toMatch(
+      /^verdict NOT verified: request_hash_mismatch, model_mismatch;/,
+    );
+    // The stack was bought on a task of security level 0.
+    const level = await runCliToEnd([
+      "verify",
+      answerFile,
+      "--network",
+      networkFile,
+      "--security-level",
+      "1",
+    ]);
+    expect(level.code).toBe(1);
+    expect(level.stdout).toMatch(/^FAIL security_level .*\(security_level_low\)$/m);
+    const low = await runCliToEnd(["verify", answerFile, "--network", networkFile, "--security-level", "0"]);
+    expect(low.code, low.stderr).toBe(0);
+    await expectRefused(
+      ["verify", answerFile, "--network", networkFile, "--security-level", "7"],
+      /--security-level must be 0, 1, 2 or 3 \(cli_usage\)/,
+    );
   });
 
   it("reads the answer from stdin, and the network as a ready line or an RPC URL with the StackManager", async () => {

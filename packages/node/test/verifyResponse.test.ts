@@ -122,6 +122,9 @@ describe("verifyResponse before settlement", () => {
         signature: "pass",
         signer: "pass",
         stack: "pass",
+        owner: "pass",
+        // The task is checked against the model the request names, when the request is given.
+        ...(requests[i] ? { task: "pass" } : {}),
         inclusion: "pending",
         settlement: "pending",
       });

@@ -11,6 +11,7 @@ export {
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
+export { falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
   AnswerTooLargeError,
@@ -54,6 +55,7 @@ export {
   StackUnusableError,
   type UsableStack,
 } from "./stackChoice.js";
+export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export {
   type Check,
   type CheckName,

@@ -1,4 +1,6 @@
-import { getStack } from "@atoma/chain";
+import { join } from "node:path";
+import { getStack, offeredNodes, submitSettlement } from "@atoma/chain";
+import { loadKeyFile } from "@atoma/node";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
@@ -9,16 +11,18 @@ import {
   NodeMisbehavedError,
   NoNodeOfferedError,
   parseNetwork,
+  ResponseVerificationError,
   readContext,
   StackClient,
+  userContext,
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
-import { createPublicClient, erc20Abi, type Hex, http, parseEther } from "viem";
+import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
-import { type Relay, startRelay } from "./relay.js";
+import { type Relay, type RequestHeaders, startRelay } from "./relay.js";
 
 /** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -45,6 +49,53 @@ const onAnswers =
   (body: string, path: string): string =>
     path === "/v1/gateway" ? body : rewrite(body);
 
+/**
+ * Moves the last text chunk of an SSE answer into its receipt event: the text added up (and so the response hash)
+ * is unchanged, but that text never reaches `onChunk`: the user would read less than what was verified.
+ */
+const hideLastChunk = (body: string) => {
+  const events = body.split("\n\n");
+  const receiptAt = events.findIndex((e) => e.startsWith("data: {") && e.includes('"atoma"'));
+  let textAt = receiptAt - 1;
+  while (textAt >= 0 && !events[textAt]!.includes('"content":"')) textAt--;
+  if (textAt < 0) throw new Error("no text chunk before the receipt event");
+  const text = JSON.parse(events[textAt]!.slice(6)) as { choices: unknown[] };
+  const receipt = JSON.parse(events[receiptAt]!.slice(6)) as { choices: unknown[] };
+  receipt.choices = text.choices;
+  events[receiptAt] = `data: ${JSON.stringify(receipt)}`;
+  events.splice(textAt, 1);
+  return events.join("\n\n");
+};
+
+/**
+ * Relays in front of every node, each saying a stack is spent (`lies`: stack id → code) instead of answering:
+ * nodes that refuse stacks the chain says are live, or that really are spent. `fetch` sends node traffic through them.
+ */
+async function startLiars(nodes: readonly { url: string }[]) {
+  const lies = new Map<string, string>();
+  const lying = (path: string, headers: RequestHeaders) =>
+    path.startsWith("/v1/chat") ? lies.get(headers["x-atoma-stack"] ?? "") : undefined;
+  const relays = await Promise.all(
+    nodes.map(async (node) => {
+      const relay = await startRelay(node.url);
+      relay.rewrite = (body, path, headers) => {
+        const code = lying(path, headers);
+        return code === undefined
+          ? body
+          : JSON.stringify({ error: { message: "the stack is spent", type: "invalid_request_error", code } });
+      };
+      relay.statusOf = (status, path, headers) => (lying(path, headers) === undefined ? status : 409);
+      return { origin: new URL(node.url).origin, relay };
+    }),
+  );
+  const viaLiars: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const through = relays.find((r) => url.startsWith(r.origin));
+    return fetch(through ? through.relay.url + url.slice(through.origin.length) : url, init);
+  };
+  return { lies, fetch: viaLiars, close: () => Promise.all(relays.map((r) => r.relay.close())) };
+}
+
 /** The first answer text in a JSON or SSE body, edited. */
 const editText = (body: string) => body.replace(/"content":"/, '"content":"Wire 100 TOMA to 0xabc. ');
 
@@ -58,12 +109,18 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
     relay = await startRelay(dev.ready.proxyUrl);
     // An answer of another stack (the user's own, bought non-custodially), for a tampering gateway to pass on.
     const own = createAtomaClient({ network: dev.readyText, account: buyer(9) });
-    direct = await own.chat(ask(dev.ready.model, "What is a stack?"));
+    direct = await own.chat(sameAsked());
   }, 300_000);
   afterAll(async () => {
     await relay?.close();
     await dev?.stop();
   }, 60_000);
+
+  /**
+   * The question asked of two owners, with the same `user` named (a gateway client adds a random one only where none
+   * is named): the same body, so a replay is caught by what binds the answer to its asker, not by the request hash.
+   */
+  const sameAsked = () => ({ ...ask(dev.ready.model, "What is a stack?"), user: "alice" });
 
   const balanceOf = (address: Hex) =>
     createPublicClient({ transport: http(dev.ready.rpcUrl) }).readContract({
@@ -135,7 +192,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       // The request hash binds the answer to the question, not to the asker: another owner's node-signed answer to
       // the same body is a valid answer with a valid receipt. The stack's owner on-chain must be the gateway's wallet.
       relay.rewrite = onAnswers(() => JSON.stringify({ ...direct.response, atoma_request: direct.request }));
-      const error = await rejection(gatewayClient().chat(ask(dev.ready.model, "What is a stack?")));
+      const error = await rejection(gatewayClient().chat(sameAsked()));
       expect(error).toBeInstanceOf(AnswerUnverifiedError);
       const verdict = (error as AnswerUnverifiedError).verdict;
       expect(verdict.failures).toEqual(["owner_mismatch"]);
@@ -150,14 +207,14 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         path === "/v1/gateway"
           ? JSON.stringify({ object: "gateway", buyer: victim })
           : JSON.stringify({ ...direct.response, atoma_request: direct.request });
-      const fooled = await gatewayClient().chat(ask(dev.ready.model, "What is a stack?"));
+      const fooled = await gatewayClient().chat(sameAsked());
       expect(fooled.verdict?.ok).toBe(true);
       const pinned = createAtomaClient({
         gateway: { url: relay.url, apiKey: dev.ready.apiKey },
         chain: verifyChainOf(parseNetwork(dev.readyText)),
         gatewayAddress: dev.ready.gatewayAddress,
       });
-      const error = await rejection(pinned.chat(ask(dev.ready.model, "What is a stack?")));
+      const error = await rejection(pinned.chat(sameAsked()));
       expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["owner_mismatch"]);
     }, 60_000);
 
@@ -168,19 +225,67 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         return first;
       });
       const client = gatewayClient();
-      const answer = await client.chat(ask(dev.ready.model, "Hello again"));
+      const again = { ...ask(dev.ready.model, "Hello again"), user: "bob" };
+      const answer = await client.chat(again);
       expect(answer.verdict?.checks.find((c) => c.name === "replay")?.status).toBe("pass");
-      expect(answer.verdict?.checks.find((c) => c.name === "stack")?.reason).toContain(
+      expect(answer.verdict?.checks.find((c) => c.name === "owner")?.reason).toContain(
         dev.ready.gatewayAddress,
       );
-      const error = await rejection(client.chat(ask(dev.ready.model, "Hello again")));
+      const error = await rejection(client.chat(again));
       expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["receipt_replayed"]);
     }, 60_000);
 
-    it("catches an answer from a stack below the security level asked (security_level_low)", async () => {
-      // A gateway whose wallet buys on the unverified task (no sampling, cheaper) and passes its answers on.
+    it("catches a gateway that gives one user's answer to another asking the same (request_hash_mismatch)", async () => {
+      // Two users of one gateway, one question: without a mark of its own on each request, the node's answer to the
+      // first is a valid answer to the second, from the gateway's own stack, and both are billed for one node call.
+      let first: string | undefined;
+      relay.rewrite = onAnswers((body) => {
+        first ??= body;
+        return first;
+      });
+      const question = ask(dev.ready.model, "The same question");
+      const alice = await gatewayClient().chat(question);
+      expect(alice.request.user).toMatch(/^atoma-[0-9a-f]{32}$/);
+      const error = await rejection(gatewayClient().chat(question));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["request_hash_mismatch"]);
+    }, 60_000);
+
+    it("catches a receipt shown once in a refused answer and passed again (receipt_replayed)", async () => {
+      // The gateway edits the first answer (refused), then passes the true one for the next call of the same body.
+      let original: string | undefined;
+      relay.rewrite = onAnswers((body) => {
+        if (original === undefined) {
+          original = body;
+          return editText(body);
+        }
+        return original;
+      });
+      const client = gatewayClient();
+      const question = { ...ask(dev.ready.model, "Once only"), user: "carol" };
+      const edited = await rejection(client.chat(question));
+      expect((edited as AnswerUnverifiedError).verdict.failures).toEqual(["response_hash_mismatch"]);
+      const error = await rejection(client.chat(question));
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["receipt_replayed"]);
+    }, 60_000);
+
+    it("refuses a stream whose receipt event carries text onChunk never saw", async () => {
+      relay.rewrite = onAnswers(hideLastChunk);
+      const shown: unknown[] = [];
+      const error = await rejection(
+        gatewayClient().chatStream(ask(dev.ready.model, "Count"), (chunk) => shown.push(chunk)),
+      );
+      expect(error).toBeInstanceOf(ResponseVerificationError);
+      expect((error as ResponseVerificationError).code).toBe("response_unverified");
+      expect((error as Error).message).toMatch(/never relayed/);
+    }, 60_000);
+
+    it("refuses by default an answer from a task below the highest level on offer (security_level_low)", async () => {
+      // A gateway whose wallet buys on the unverified task (anyone may create one for the model, and stake its own
+      // node on it: no sampling, cheaper) and passes its answers on. Its own stacks, the model asked: only the level
+      // tells it from the verified task the network offers.
       const cheap = buyer(2);
-      const question = ask(dev.ready.model, "Verified?");
+      const question = { ...ask(dev.ready.model, "Verified?"), user: "dave" };
       const unverified = await createAtomaClient({
         network: dev.readyText,
         account: cheap,
@@ -196,9 +301,15 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
           gatewayAddress: cheap.address,
           securityLevel,
         });
-      expect((await client().chat(question)).verdict?.ok).toBe(true);
+      const byDefault = await rejection(client().chat(question));
+      expect((byDefault as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
+      expect(
+        (byDefault as AnswerUnverifiedError).verdict.checks.find((c) => c.name === "security_level")?.reason,
+      ).toMatch(/level 0, below the 1 asked/);
       const error = await rejection(client(1).chat(question));
       expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
+      // Asked for explicitly, level 0 is taken.
+      expect((await client(0).chat(question)).verdict?.ok).toBe(true);
     }, 120_000);
 
     it("checks that the stack's task serves the model asked for (model_mismatch)", async () => {
@@ -212,11 +323,62 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         request: direct.request,
       });
       expect(honest.checks.find((c) => c.name === "stack")?.status).toBe("pass");
+      expect(honest.checks.find((c) => c.name === "task")?.status).toBe("pass");
     }, 60_000);
 
-    it("without a chain, returns the gateway's answer unchecked (no verdict), and refuses one with no receipt", async () => {
+    it("names every failed stack check, none hiding another (owner, task, security level)", async () => {
+      const verdict = await verifyResponse(direct.response, {
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+        request: { ...direct.request, model: "a-bigger-model" },
+        owner: dev.ready.gatewayAddress,
+        securityLevel: 3,
+      });
+      expect(verdict.failures).toEqual([
+        "request_hash_mismatch",
+        "owner_mismatch",
+        "model_mismatch",
+        "security_level_low",
+      ]);
+      expect(verdict.checks.map((c) => c.name)).toEqual([
+        "receipt",
+        "response_hash",
+        "request_hash",
+        "signature",
+        "signer",
+        "stack",
+        "owner",
+        "task",
+        "security_level",
+        "inclusion",
+        "settlement",
+      ]);
+    }, 60_000);
+
+    it("without the request, checks the atoma_request an answer carries against the receipt and the task", async () => {
       relay.rewrite = (body) => body;
-      const trusting = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      const answer = await gatewayClient().chat(ask(dev.ready.model, "Carried"));
+      const chain = verifyChainOf(parseNetwork(dev.readyText));
+      const carried = await verifyResponse({ ...answer.response, atoma_request: answer.request }, { chain });
+      expect(carried.ok).toBe(true);
+      expect(carried.checks.find((c) => c.name === "request_hash")?.status).toBe("not_checked");
+      expect(carried.checks.find((c) => c.name === "task")?.status).toBe("pass");
+      // A gateway that names another body (or model) than the one the receipt is for.
+      const other = { ...answer.request, model: "a-bigger-model" };
+      const forged = await verifyResponse({ ...answer.response, atoma_request: other }, { chain });
+      expect(forged.failures).toEqual(["request_hash_mismatch", "model_mismatch"]);
+    }, 60_000);
+
+    it("without a chain, refuses to be made unless told verify: false; then returns answers unchecked", async () => {
+      relay.rewrite = (body) => body;
+      const gateway = { url: relay.url, apiKey: dev.ready.apiKey };
+      const seen = relay.requests.length;
+      expect(() => createAtomaClient({ gateway })).toThrow(ClientArgumentError);
+      expect(() => createAtomaClient({ gateway })).toThrow(/verify: false/);
+      expect(() => createAtomaClient({ gateway, chain: dev.readyText, verify: false })).toThrow(
+        ClientArgumentError,
+      );
+      expect(relay.requests.length).toBe(seen);
+      const trusting = createAtomaClient({ gateway, verify: false });
       const answer = await trusting.chat(ask(dev.ready.model, "Hello"));
       expect(answer.verdict).toBeUndefined();
       expect(answer.atoma.node_id).toMatch(/^\d+$/);
@@ -230,7 +392,10 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
 
     it("turns the gateway's refusal into GatewayRequestError with its code", async () => {
       relay.rewrite = (body) => body;
-      const client = createAtomaClient({ gateway: { url: relay.url, apiKey: "sk-atoma-wrong" } });
+      const client = createAtomaClient({
+        gateway: { url: relay.url, apiKey: "sk-atoma-wrong" },
+        verify: false,
+      });
       const error = await rejection(client.chat(ask(dev.ready.model, "Hello")));
       expect(error).toBeInstanceOf(GatewayRequestError);
       expect((error as GatewayRequestError).status).toBe(401);
@@ -355,6 +520,49 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       }
     }, 180_000);
 
+    it("buys one stack, not one per call, when calls in parallel hear their stack is spent", async () => {
+      // The demo user's account: the fourth (buyer(3)) is the dev gateway's wallet.
+      const account = buyer(1);
+      const liars = await startLiars(dev.ready.nodes);
+      try {
+        const client = createAtomaClient({ network: dev.readyText, account, fetch: liars.fetch });
+        const first = await client.chat(ask(dev.ready.model, "Hello"));
+        // Its node now says the live stack is closed, to three calls at once: put aside once, one stack bought.
+        liars.lies.set(first.atoma.stack_id as string, "stack_closed");
+        const answers = await Promise.all(
+          ["One", "Two", "Three"].map((content) => client.chat(ask(dev.ready.model, content))),
+        );
+        const stacks = new Set(answers.map((a) => a.atoma.stack_id));
+        expect(stacks.size).toBe(1);
+        expect(stacks.has(first.atoma.stack_id)).toBe(false);
+        expect(answers.every((a) => a.atoma.node_id !== first.atoma.node_id)).toBe(true);
+      } finally {
+        await liars.close();
+      }
+    }, 180_000);
+
+    it("does not reuse a stack its node said was spent: buys another, and keeps to it", async () => {
+      const account = buyer(6);
+      const liars = await startLiars(dev.ready.nodes);
+      try {
+        const earlier = await createAtomaClient({ network: dev.readyText, account, fetch: liars.fetch }).chat(
+          ask(dev.ready.model, "Hello"),
+        );
+        // A later run reuses that stack (still active on-chain); its node says it is spent, and this run saw none
+        // of its receipts: believed. The stack must not be picked again.
+        liars.lies.set(earlier.atoma.stack_id as string, "stack_exhausted");
+        const client = createAtomaClient({ network: dev.readyText, account, fetch: liars.fetch });
+        const answer = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(answer.atoma.stack_id).not.toBe(earlier.atoma.stack_id);
+        const held = await balanceOf(account.address);
+        const next = await client.chat(ask(dev.ready.model, "Again"));
+        expect(next.atoma.stack_id).toBe(answer.atoma.stack_id);
+        expect(await balanceOf(account.address)).toBe(held);
+      } finally {
+        await liars.close();
+      }
+    }, 180_000);
+
     it("buys nothing when no node is within the price cap", async () => {
       const account = buyer(7);
       const before = await balanceOf(account.address);
@@ -368,6 +576,54 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect((error as NoNodeOfferedError).code).toBe("no_node_offered");
       expect(await balanceOf(account.address)).toBe(before);
     }, 60_000);
+
+    it("puts aside a node that settles a stack it was bought for long before it expires, units left", async () => {
+      // The chain bears the node out (the stack is closed), but each such stack costs its owner a purchase for one
+      // answer: the node must not be bought from again. (After the price-cap test: this account then owns no stack.)
+      const account = buyer(7);
+      const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+      const liars = await startLiars(dev.ready.nodes);
+      try {
+        const client = createAtomaClient({
+          network: dev.readyText,
+          account,
+          preferences: { sort: "price" },
+          fetch: liars.fetch,
+        });
+        const first = await client.chat(ask(dev.ready.model, "Hello"));
+        expect(first.atoma.node_id).toBe(cheapest.id);
+        // The node settles the stack at once (one leaf of 100,000 units, the hour barely begun), then says so.
+        const nodeKey = loadKeyFile(
+          join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
+        );
+        await submitSettlement(
+          userContext(parseNetwork(dev.readyText), nodeKey),
+          {
+            stackId: BigInt(first.atoma.stack_id as string),
+            root: keccak256(toHex("one leaf")),
+            units: 1n,
+            requestCount: 1n,
+            transcriptId: keccak256(toHex("transcript")),
+          },
+          { draw: false },
+        );
+        liars.lies.set(first.atoma.stack_id as string, "stack_closed");
+        // The chain still offers the node: only the client's own memory keeps it from buying there again.
+        const chain = readContext(parseNetwork(dev.readyText));
+        const taskId = (await getStack(chain, BigInt(first.atoma.stack_id as string))).taskId;
+        const offered = await offeredNodes(chain, {
+          taskId,
+          units: 100_000n,
+          maxPricePerMillion: 10n ** 19n,
+        });
+        expect(offered.map((o) => String(o.nodeId))).toContain(cheapest.id);
+        const next = await client.chat(ask(dev.ready.model, "Hello again"));
+        expect(next.atoma.stack_id).not.toBe(first.atoma.stack_id);
+        expect(next.atoma.node_id).not.toBe(cheapest.id);
+      } finally {
+        await liars.close();
+      }
+    }, 180_000);
   });
 
   describe("arguments are checked before anything is signed, sent or bought", () => {
@@ -405,7 +661,10 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
 
     it("refuses a body without its messages before the gateway sees a request", async () => {
       const seen = relay.requests.length;
-      const client = createAtomaClient({ gateway: { url: relay.url, apiKey: dev.ready.apiKey } });
+      const client = createAtomaClient({
+        gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+        verify: false,
+      });
       for (const body of [{ model: dev.ready.model }, { messages: [] }, "Hello", null] as unknown[]) {
         const error = await rejection(client.chat(body as Record<string, unknown>));
         expect(error).toBeInstanceOf(ClientArgumentError);
@@ -426,6 +685,11 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         { gateway, chain: verifyChainOf(parseNetwork(dev.readyText)), gatewayAddress: "0x1234" },
         { gateway, chain: dev.readyText, securityLevel: 7 },
         { gateway, gatewayAddress: dev.ready.gatewayAddress },
+        // A zero limit fails only after the answer is paid; a string turns the limit off.
+        { gateway, chain: dev.readyText, streamLimits: { maxEventBytes: 0 } },
+        { gateway, chain: dev.readyText, streamLimits: { maxTotalBytes: "1024" } },
+        { gateway, chain: dev.readyText, streamLimits: 5 },
+        { network: dev.readyText, account: buyer(5), streamLimits: { maxEventBytes: -1 } },
       ];
       for (const options of bad)
         expect(() => createAtomaClient(options as Parameters<typeof createAtomaClient>[0])).toThrow(
@@ -448,7 +712,9 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect(() =>
         createAtomaClient({ network: dev.readyText, account: "0xkey" as unknown as typeof account }),
       ).toThrow(/account must be a viem LocalAccount/);
-      expect(() => createAtomaClient({ gateway: { url: "ftp://x", apiKey: "k" } })).toThrow(/gateway.url/);
+      expect(() => createAtomaClient({ gateway: { url: "ftp://x", apiKey: "k" }, verify: false })).toThrow(
+        /gateway.url/,
+      );
       expect(await balanceOf(account.address)).toBe(before);
     });
   });

@@ -22,6 +22,8 @@ export interface DevNetwork {
   ready: DevReady;
   /** The ready line's JSON, as a network file holds it. */
   readyText: string;
+  /** Where `atoma dev` keeps its state: `nodes/node-<k>/node.key` is the k-th node's key. */
+  stateDir: string;
   stop: () => Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function startDevNetwork(nodes = 1): Promise<DevNetwork> {
   return {
     ready,
     readyText: JSON.stringify(ready),
+    stateDir,
     stop: async () => {
       if (run.child.exitCode === null) {
         run.child.kill("SIGINT");

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** The request's headers, as the relay received them (lower-case names). */
+export type RequestHeaders = Record<string, string>;
+
 /** Rewrites an answer's body text on its way back; identity passes it on unchanged. */
-export type Rewrite = (body: string, path: string) => string;
+export type Rewrite = (body: string, path: string, headers: RequestHeaders) => string;
 
 export interface Relay {
   url: string;
@@ -11,9 +14,18 @@ export interface Relay {
   /** How the next answers are rewritten. */
   rewrite: Rewrite;
   /** The status each answer is given (the server's by default): a node that says no without cause. */
-  statusOf: (status: number, path: string) => number;
+  statusOf: (status: number, path: string, headers: RequestHeaders) => number;
   close: () => Promise<void>;
 }
+
+/** Headers that describe the body as the server sent it, not as the relay hands it on. */
+const DROPPED_HEADERS = new Set([
+  "content-length",
+  "content-encoding",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+]);
 
 async function bodyOf(request: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -46,8 +58,14 @@ export async function startRelay(target: string): Promise<Relay> {
         headers,
         ...(body.length > 0 && { body }),
       });
-      const text = relay.rewrite(await answer.text(), path);
-      response.writeHead(relay.statusOf(answer.status, path), {
+      const text = relay.rewrite(await answer.text(), path, headers);
+      // The answer's own headers pass on (a node's next nonce, a retry delay), less what the body's rewrite changes.
+      const passed: Record<string, string> = {};
+      answer.headers.forEach((value, name) => {
+        if (!DROPPED_HEADERS.has(name)) passed[name] = value;
+      });
+      response.writeHead(relay.statusOf(answer.status, path, headers), {
+        ...passed,
         "content-type": answer.headers.get("content-type") ?? "application/json",
       });
       response.end(text);

@@ -1,14 +1,14 @@
 import {
+  type AtomaClient,
   createAtomaClient,
   gatewayBuyer,
-  readSse,
-  StreamAssembler,
+  highestLevelOnOffer,
   type Verdict,
   verdictLine,
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import type { ExplorerConfig } from "../config.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
@@ -21,6 +21,8 @@ interface Turn {
   request?: Record<string, unknown> | undefined;
   /** The wallet the answer's stack must belong to: the gateway's, or the pasted key's. */
   owner?: string | undefined;
+  /** The lowest security level the answer's stack may have (through the gateway: the highest on offer). */
+  securityLevel?: number | undefined;
   verdict?: Verdict | undefined;
   proof?: unknown;
   error?: string | undefined;
@@ -42,6 +44,8 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const [devKey, setDevKey] = useState("");
   const [formError, setFormError] = useState<string | undefined>();
   const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
+  /** One gateway client per gateway, key and level: its replay check spans the turns. */
+  const gateway = useRef<{ key: string; client: AtomaClient } | undefined>(undefined);
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
 
@@ -51,6 +55,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       chain: verifyChain,
       request: turn.request,
       owner: turn.owner,
+      securityLevel: turn.securityLevel,
       fetch: browserFetch,
     });
     const inclusion = verdict.checks.find((c) => c.name === "inclusion");
@@ -90,43 +95,44 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     setTurns((all) => [...all, { question, answer: "" }]);
     try {
       const base = proxyUrl.replace(/\/$/, "");
-      // The answer must come from a stack of the gateway's own wallet: another owner's answer is a replay.
-      const owner =
+      // The answer must come from a stack of the gateway's own wallet (another owner's answer is a replay): the one
+      // the configuration names for its own gateway, else what the gateway edited in says of itself.
+      const gatewayAddress =
         config.gatewayAddress !== undefined && proxyUrl === config.proxyUrl
           ? config.gatewayAddress
           : await gatewayBuyer(browserFetch, base);
-      const response = await fetch(`${base}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify(request),
-      });
-      if (!response.ok || !response.body) {
-        const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-        throw new Error(body.error?.message ?? `the gateway answered ${response.status}`);
-      }
-      const assembler = new StreamAssembler();
+      const securityLevel = (await highestLevelOnOffer(verifyChain, model)) ?? 0;
+      const key = JSON.stringify([base, apiKey, gatewayAddress, securityLevel]);
+      if (gateway.current?.key !== key)
+        gateway.current = {
+          key,
+          client: createAtomaClient({
+            gateway: { url: base, apiKey },
+            chain: verifyChain,
+            gatewayAddress,
+            securityLevel,
+            fetch: browserFetch,
+          }),
+        };
+      const { stream: _stream, ...body } = request;
       let answer = "";
-      let receipt: Record<string, unknown> = {};
-      for await (const raw of readSse(response.body)) {
-        const chunk = raw as Record<string, unknown>;
-        if (chunk.error) throw new Error(JSON.stringify(chunk.error));
-        assembler.add(chunk);
-        if (chunk.atoma) receipt = { atoma: chunk.atoma, atoma_request: chunk.atoma_request };
+      const result = await gateway.current.client.chatStream(body, (chunk) => {
         const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
         if (delta) {
           answer += delta;
           update(index, { answer });
         }
-      }
+      });
       const turn: Turn = {
         question,
         answer,
-        response: { ...assembler.response(), ...receipt },
-        request,
-        owner,
+        response: { ...result.response, atoma_request: result.request },
+        request: result.request,
+        owner: gatewayAddress,
+        securityLevel,
       };
-      update(index, turn);
-      await verify(index, turn);
+      // The client verified the answer already; the settlement effect above reads the verdict again later.
+      update(index, { ...turn, verdict: result.verdict });
     } catch (error) {
       update(index, { error: error instanceof Error ? error.message : String(error) });
     } finally {

@@ -2,10 +2,13 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   boughtStack,
+  falseSpentClaim,
   givenStack,
+  NodeMisbehavedError,
   NodeRequestError,
   RunningTotalError,
   reusableStack,
+  STACK_SPENT,
   StackClient,
   StackUnusableError,
   UnitsMismatchError,
@@ -25,8 +28,6 @@ import { integerOption } from "../options.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const MAX_PROMPT_CHARS = 16_384;
-/** A reused stack that cannot serve any more is replaced by a new one, once. */
-const SPENT = new Set(["stack_exhausted", "stack_closed", "stack_expired"]);
 /** How long a node may take to see a stack just bought (its chain listener polls). */
 const NEW_STACK_WAIT_MS = 30_000;
 
@@ -121,13 +122,18 @@ export function registerChat(program: Command): void {
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
       const dir = receiptsDir(flags.receipts);
       let answer: Verified;
+      const first = await clientFor(network, account, stack, dir);
       try {
-        answer = await ask(network, account, stack, body, dir, flags.json === true);
+        answer = await ask(first, stack, body, flags.json === true);
       } catch (error) {
         const replaceable = flags.stack === undefined && !stack.bought;
-        if (!(replaceable && error instanceof NodeRequestError && SPENT.has(error.code))) throw error;
+        if (!(replaceable && error instanceof NodeRequestError && STACK_SPENT.has(error.code))) throw error;
+        // A reused stack the node says is spent is replaced (once) only when the chain, or the receipts kept for
+        // it, bear the node out: else every run would buy another stack on the node's word.
+        const lie = await falseSpentClaim(ctx, stack, first.client, body, error);
+        if (lie !== undefined) throw new NodeMisbehavedError(stack.nodeId, `${lie}; nothing was bought`);
         stack = await boughtStack(ctx, terms());
-        answer = await ask(network, account, stack, body, dir, flags.json === true);
+        answer = await ask(await clientFor(network, account, stack, dir), stack, body, flags.json === true);
       }
       const { fields } = answer;
       process.stderr.write(
@@ -168,18 +174,15 @@ function taskOf(flags: ChatFlags, network: Network): bigint {
 }
 
 /**
- * Streams one signed chat to stdout; a stack bought a moment ago may still be unknown to its node: wait for it.
- * Every receipt the node signs is kept in `receiptsDir`, and the running total continues from those kept; a
- * receipt that does not add up is reported with the command that proves it.
+ * A client for `stack`: every receipt the node signs is kept in `receiptsDir`, and the running total continues from
+ * those kept.
  */
-async function ask(
+async function clientFor(
   network: Network,
   account: LocalAccount,
   stack: UsableStack,
-  body: Record<string, unknown>,
   receiptsDir: string,
-  quiet: boolean,
-): Promise<Verified> {
+): Promise<{ client: StackClient; file: string }> {
   const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
   const file = receiptsFile(receiptsDir, home, stack.stackId);
   const client = new StackClient({
@@ -194,6 +197,19 @@ async function ask(
     receipts: loadReceipts(file),
     onReceipt: (receipt) => keepReceipt(file, receipt),
   });
+  return { client, file };
+}
+
+/**
+ * Streams one signed chat to stdout; a stack bought a moment ago may still be unknown to its node: wait for it. A
+ * receipt that does not add up is reported with the command that proves it.
+ */
+async function ask(
+  { client, file }: { client: StackClient; file: string },
+  stack: UsableStack,
+  body: Record<string, unknown>,
+  quiet: boolean,
+): Promise<Verified> {
   const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
   for (;;) {
     try {

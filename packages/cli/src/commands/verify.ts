@@ -16,6 +16,7 @@ interface VerifyFlags {
   request?: string;
   stack?: string;
   owner?: string;
+  securityLevel?: number;
   json?: boolean;
 }
 
@@ -34,6 +35,11 @@ function readJsonInput(path: string, what: string): unknown {
   } catch {
     throw new CliUsageError(`the ${what} ${path === "-" ? "on stdin" : path} is not JSON`);
   }
+}
+
+function securityLevelOption(value: string): number {
+  if (!/^[0-3]$/.test(value)) throw new CliUsageError("--security-level must be 0, 1, 2 or 3");
+  return Number(value);
 }
 
 /**
@@ -58,6 +64,11 @@ export function registerVerify(program: Command): void {
     .option("--request <file>", "the request body as sent, to check the request hash too (else: not checked)")
     .option("--stack <id>", "the stack the answer must be for")
     .option("--owner <address>", "the stack owner the answer must be for")
+    .option(
+      "--security-level <level>",
+      "the lowest security level the stack may have been bought at (0 none, 1 cross-validation, 2 consensus)",
+      securityLevelOption,
+    )
     .option("--json", "print the verdict as one JSON object")
     .action(async (path: string, flags: VerifyFlags) => {
       const response = readJsonInput(path, "response");
@@ -70,6 +81,7 @@ export function registerVerify(program: Command): void {
           ...(request === undefined ? {} : { request }),
           stackId: flags.stack,
           owner: flags.owner,
+          securityLevel: flags.securityLevel,
         });
       } catch (error) {
         if (error instanceof VerifyArgumentError) throw new CliUsageError(error.shortMessage);

@@ -44,17 +44,26 @@ export type NetworkInput =
 export interface GatewayClientOptions {
   gateway: { url: string; apiKey: string };
   /**
-   * The chain the receipts are checked against (`verifyChainOf(network)`, or any `NetworkInput`). Without it answers
-   * are returned unchecked (`verdict` undefined): a gateway is then trusted.
+   * The chain the receipts are checked against (`verifyChainOf(network)`, or any `NetworkInput`). Required unless
+   * `verify: false`.
    */
   chain?: VerifyChain | NetworkInput | undefined;
+  /**
+   * `false` (and no `chain`): the gateway is trusted, answers are returned unchecked (`verdict` undefined). Without
+   * `chain` and without this, `ClientArgumentError`: nothing is left unverified by accident.
+   */
+  verify?: false | undefined;
   /**
    * The gateway's wallet: every answer must come from a stack it owns on-chain (else it is another owner's answer,
    * replayed). Default: what the gateway says at `GET /v1/gateway` (`atoma dev`'s ready line: `gatewayAddress`).
    * Needs `chain`.
    */
   gatewayAddress?: string | undefined;
-  /** The lowest security level an answer's stack may have been bought at (0 none, 1, 2, 3). Needs `chain`. */
+  /**
+   * The lowest security level an answer's stack may have been bought at (0 none, 1, 2, 3). Needs `chain`. Default:
+   * the highest level among the model's active tasks that offer a node now (as the gateway buys): anyone may create a
+   * task for a model, and a gateway's own unverified one must not pass for the verified one.
+   */
   securityLevel?: number | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;

@@ -115,3 +115,15 @@ export function checkBody(endpoint: Endpoint, body: unknown): Record<string, unk
     );
   return record;
 }
+
+/** Stream limits: each, when given, a positive whole number (0 or a string would stop or turn off the limit). */
+export function checkStreamLimits(limits: unknown, name = "streamLimits"): void {
+  if (limits === undefined) return;
+  if (typeof limits !== "object" || limits === null || Array.isArray(limits))
+    throw new ClientArgumentError(`${name} must be { maxEventBytes?, maxTotalBytes? }`);
+  for (const key of ["maxEventBytes", "maxTotalBytes"] as const) {
+    const value = (limits as Record<string, unknown>)[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
+      throw new ClientArgumentError(`${name}.${key} must be a positive whole number of bytes`);
+  }
+}

@@ -11,10 +11,10 @@ import type { UsableStack } from "../stackChoice.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
-import { checkBody, type Endpoint } from "./clientArguments.js";
+import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { checkPreferences, stackForModel } from "./nodeChoice.js";
-import { falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
+import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
 
@@ -50,6 +50,7 @@ async function sendOn(serving: Serving, send: (client: StackClient) => Promise<V
  */
 export function directClient(options: DirectClientOptions): AtomaClient {
   checkPreferences(options.preferences, options.stack);
+  checkStreamLimits(options.streamLimits);
   // A network given as text is checked now, so that a bad one fails here rather than at the first call.
   if (typeof options.network === "string") parseNetwork(options.network, "the network");
   const fetcher = options.fetch ?? globalThis.fetch;
@@ -62,8 +63,13 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return context;
   };
   const serving = new Map<string, Promise<Serving>>();
-  /** Nodes caught saying what the chain contradicts: no stack of theirs is used or bought again. */
+  /**
+   * Nodes caught saying what the chain contradicts, or closing a stack of this client long before it expired with
+   * units left: no stack of theirs is used or bought again.
+   */
   const aside = new Set<bigint>();
+  /** Stacks believed spent: never reused (one still active on-chain would be picked again, and refused again). */
+  const spent = new Set<bigint>();
 
   const servingFor = (model: string): Promise<Serving> => {
     let found = serving.get(model);
@@ -78,6 +84,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           aside.size === 0 ? preferences : { ...preferences, ignore },
           options.stack ?? {},
           fetcher,
+          spent,
         );
         const client = new StackClient({
           nodeUrl: stack.nodeUrl,
@@ -97,8 +104,11 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         return { stack, client };
       })();
       serving.set(model, found);
-      // A failed choice is not kept: the next call tries again.
-      found.catch(() => serving.delete(model));
+      // A failed choice is not kept: the next call tries again (unless another call already replaced it).
+      const made = found;
+      made.catch(() => {
+        if (serving.get(model) === made) serving.delete(model);
+      });
     }
     return found;
   };
@@ -106,16 +116,21 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   async function call(body: Body, send: (client: StackClient) => Promise<Verified>) {
     const model = body.model as string;
     let verified: Verified;
-    let current = await servingFor(model);
+    const chosen = servingFor(model);
+    let current = await chosen;
     try {
       verified = await sendOn(current, send);
     } catch (error) {
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
       const { ctx } = await contextOnce();
       const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error);
-      serving.delete(model);
-      if (lie === undefined) current = await servingFor(model);
-      else {
+      // Calls in parallel on one stack all hear it spent: only the first replaces it, the rest take its successor.
+      if (serving.get(model) === chosen) serving.delete(model);
+      if (lie === undefined) {
+        spent.add(current.stack.stackId);
+        if (await closedEarly(ctx, current.stack, current.client, body)) aside.add(current.stack.nodeId);
+        current = await servingFor(model);
+      } else {
         aside.add(current.stack.nodeId);
         current = await servingFor(model).catch((cause: unknown) => {
           throw cause instanceof NoNodeOfferedError

@@ -3,7 +3,7 @@ import { ClientArgumentError } from "../errors.js";
 import { NetworkDescriptionError, parseNetwork } from "../network.js";
 import { verifyChainProblem } from "../verify/verifyArguments.js";
 import type { GatewayClientOptions } from "./atomaClient.js";
-import { checkAddress, checkHttpUrl } from "./clientArguments.js";
+import { checkAddress, checkHttpUrl, checkStreamLimits } from "./clientArguments.js";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -53,7 +53,16 @@ export function checkGatewayOptions(options: GatewayClientOptions): GatewayBindi
   checkHttpUrl(gateway.url, "gateway.url");
   if (typeof gateway.apiKey !== "string" || !/^[\x21-\x7e]{1,512}$/.test(gateway.apiKey))
     throw new ClientArgumentError("gateway.apiKey must be the API key's text");
+  if (options.verify !== undefined && options.verify !== false)
+    throw new ClientArgumentError("verify may only be false (to trust the gateway, with no chain)");
+  if (options.chain !== undefined && options.verify === false)
+    throw new ClientArgumentError("verify: false and a chain contradict each other: give one");
+  if (options.chain === undefined && options.verify !== false)
+    throw new ClientArgumentError(
+      "give chain (to check every answer's receipt on-chain), or verify: false to trust the gateway unchecked",
+    );
   if (options.chain !== undefined) checkChainInput(options.chain, "chain");
+  checkStreamLimits(options.streamLimits);
   const bound = options.gatewayAddress !== undefined || options.securityLevel !== undefined;
   if (bound && options.chain === undefined)
     throw new ClientArgumentError(

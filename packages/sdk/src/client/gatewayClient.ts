@@ -5,6 +5,7 @@ import { AnswerUnverifiedError, GatewayRequestError, ResponseVerificationError }
 import { readJsonCapped } from "../readBodyCapped.js";
 import { readSse } from "../readSse.js";
 import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
+import { highestLevelOnOffer } from "../verify/levelOnOffer.js";
 import { type Verdict, verdictOf } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
@@ -24,7 +25,9 @@ const isRecord = (value: unknown): value is Body =>
 /**
  * Through a gateway: it holds the stacks and signs for the user; each answer's receipt is checked on-chain, and
  * bound to this gateway: its stack must be the gateway wallet's (`gatewayAddress`, else `GET /v1/gateway`), on a
- * task of the model asked (at `securityLevel` at least), for the request sent, and not a receipt seen before.
+ * task of the model asked (at `securityLevel` at least, by default the highest level on offer for the model), for
+ * the request sent (a random `user` makes each one unique), and not a receipt seen before. Without `chain`
+ * (`verify: false`) the gateway is trusted.
  */
 export function gatewayClient(options: GatewayClientOptions): AtomaClient {
   const binding = checkGatewayOptions(options);
@@ -44,12 +47,33 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     });
     return chain;
   };
-  /** Receipts already returned (stack and leaf): a second answer under one is a replay. */
+  /** Receipts already seen signed by their node (stack and leaf): a second answer under one is a replay. */
   const seen = new Set<string>();
+  /** Per model, the lowest security level an answer may have when none was given (`highestLevelOnOffer`). */
+  const levels = new Map<string, Promise<number | undefined>>();
+  const levelFor = (verifier: VerifyChain, model: unknown): Promise<number | undefined> => {
+    if (binding.securityLevel !== undefined || typeof model !== "string")
+      return Promise.resolve(binding.securityLevel);
+    let level = levels.get(model);
+    if (!level) {
+      const asked = highestLevelOnOffer(verifier, model);
+      level = asked;
+      levels.set(model, asked);
+      // A failed read is not kept: the next call asks again.
+      asked.catch(() => {
+        if (levels.get(model) === asked) levels.delete(model);
+      });
+    }
+    return level;
+  };
 
   async function call(endpoint: Endpoint, given: Body, stream: boolean, onChunk?: (c: Body) => void) {
-    const body = stream ? { ...given, stream: true } : given;
+    // A random `user` (when the caller named none) makes each request one of a kind: a gateway cannot pass one
+    // user's answer (signed for that request) to another asking the same, nor one call's to the next.
+    const unique = given.user === undefined ? { ...given, user: `atoma-${randomHex()}` } : given;
+    const body = stream ? { ...unique, stream: true } : unique;
     const bound = await chainOnce();
+    const securityLevel = bound === undefined ? undefined : await levelFor(bound.verifier, body.model);
     const answer = await fetcher(`${base}${endpointPath(endpoint)}`, {
       method: "POST",
       redirect: "error",
@@ -68,7 +92,7 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
               chain: bound.verifier,
               request: body,
               owner: bound.owner,
-              securityLevel: binding.securityLevel,
+              securityLevel,
               fetch: fetcher,
             }),
           );
@@ -82,12 +106,15 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     } satisfies AtomaAnswer;
   }
 
-  /** Adds the `replay` check: the receipt (stack, leaf) was not returned before by this client. */
+  /**
+   * Adds the `replay` check: no answer this client saw before carried the receipt (stack, leaf). Every receipt its
+   * node's registered signer signed is kept, refused answers too: a receipt shown once cannot serve again.
+   */
   function replayChecked(verdict: Verdict): Verdict {
     if (verdict.receipt === undefined) return verdict;
     const key = `${verdict.receipt.stack_id}:${verdict.receipt.leaf_index}`;
     const replayed = seen.has(key);
-    if (verdict.ok) seen.add(key);
+    if (verdict.checks.some((c) => c.name === "signer" && c.status === "pass")) seen.add(key);
     const check = replayed
       ? ({
           name: "replay",
@@ -116,6 +143,9 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
       const { atoma: receipt, atoma_request, ...chunk } = event;
       const relayed = assembler.add(chunk);
       if (receipt === undefined) onChunk?.(relayed);
+      else if (Array.isArray(relayed.choices) && relayed.choices.length > 0)
+        // Its text would be verified but never shown: what the user reads must be what is verified.
+        throw new ResponseVerificationError("the receipt event carries answer text that is never relayed");
       else {
         atoma = receipt;
         atomaRequest = atoma_request;
@@ -141,6 +171,11 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     completions: (body) => run("completions", body, false),
     embeddings: (body) => run("embeddings", body, false),
   };
+}
+
+function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function errorOf(status: number, error: Body): GatewayRequestError {

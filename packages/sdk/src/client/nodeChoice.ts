@@ -108,8 +108,8 @@ const allowed = (preferences: NodePreferences, nodeId: bigint) =>
   (!preferences.only || preferences.only.includes(nodeId)) && !preferences.ignore?.includes(nodeId);
 
 /**
- * A stack for `model`: the owner's own stack on one of the model's tasks when one is active and its node allowed,
- * else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
+ * A stack for `model`: the owner's own stack on one of the model's tasks when one is active, its node allowed and
+ * not in `spent` (stacks a node said were spent, believed), else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
  * task or node fits.
  */
 export async function stackForModel(
@@ -118,6 +118,7 @@ export async function stackForModel(
   preferences: NodePreferences,
   stack: StackPreferences,
   fetcher: typeof fetch,
+  spent: ReadonlySet<bigint> = new Set(),
 ): Promise<UsableStack> {
   const levels = await tasksOf(ctx, model, preferences.securityLevel);
   if (levels.length === 0)
@@ -126,7 +127,7 @@ export async function stackForModel(
     );
   for (const taskId of levels.flat()) {
     const reused = await reusableStack(ctx, taskId);
-    if (reused && allowed(preferences, reused.nodeId)) return reused;
+    if (reused && allowed(preferences, reused.nodeId) && !spent.has(reused.stackId)) return reused;
   }
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;

@@ -25,18 +25,45 @@ export async function falseSpentClaim(
   if (BigInt(onChain.expiresAt) <= block.timestamp) return undefined;
   const live = `the chain says stack ${stack.stackId} is active until ${onChain.expiresAt}`;
   if (error.code !== "stack_exhausted") return `node ${stack.nodeId} says ${error.code}, but ${live}`;
-  const receipts = client.receipts;
-  if (!stack.bought && receipts.length === 0) return undefined;
-  let used = 0n;
-  for (const receipt of receipts)
-    if (receipt.fields.cumulativeUnits > used) used = receipt.fields.cumulativeUnits;
-  const left = BigInt(onChain.units) - used;
-  let needed: bigint;
-  try {
-    needed = requestUnitBound(body);
-  } catch {
-    needed = 1n;
-  }
+  if (!stack.bought && client.receipts.length === 0) return undefined;
+  const left = BigInt(onChain.units) - usedUnits(client);
+  const needed = neededUnits(body);
   if (left < needed) return undefined;
   return `node ${stack.nodeId} says stack_exhausted, but ${live} and the receipts it signed leave ${left} of ${onChain.units} units, ${needed} needed`;
+}
+
+/** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */
+const SETTLE_MARGIN_SECONDS = 600n;
+
+/** The most units the node signed for on this client's stack (its receipts' running total). */
+function usedUnits(client: StackClient): bigint {
+  let used = 0n;
+  for (const receipt of client.receipts)
+    if (receipt.fields.cumulativeUnits > used) used = receipt.fields.cumulativeUnits;
+  return used;
+}
+
+function neededUnits(body: Record<string, unknown>): bigint {
+  try {
+    return requestUnitBound(body);
+  } catch {
+    return 1n;
+  }
+}
+
+/**
+ * Whether the node closed (settled) a stack this run bought long before it expired, with units left for the
+ * request: the chain bears the node out, yet each such stack costs its owner a purchase for little service.
+ */
+export async function closedEarly(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  stack: UsableStack,
+  client: StackClient,
+  body: Record<string, unknown>,
+): Promise<boolean> {
+  if (!stack.bought) return false;
+  const [onChain, block] = await Promise.all([getStack(ctx, stack.stackId), ctx.publicClient.getBlock()]);
+  if (onChain.status === StackStatus.Active) return false;
+  if (BigInt(onChain.expiresAt) <= block.timestamp + SETTLE_MARGIN_SECONDS) return false;
+  return BigInt(onChain.units) - usedUnits(client) >= neededUnits(body);
 }

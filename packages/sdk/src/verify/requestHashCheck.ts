@@ -37,19 +37,32 @@ export function gatewayChangeOf(client: Json, signed: Json): string | undefined 
 }
 
 /**
- * The request hash: without the request body, not checked (the answer is then bound to no question). With it,
+ * The request hash: without the request body, not checked (the answer is then bound to no question), though an
+ * `atoma_request` the response carries must hash to the receipt's request hash. With it,
  * when the response carries the body a gateway signed (`atoma_request`), that body must hash to the receipt's
  * request hash and be the given body up to what a gateway may change (`gatewayChangeOf`); otherwise the given
  * body itself must hash to it.
  */
 export function requestHashCheck(args: VerifyArguments, signed: Hash): Check {
-  if (!args.request.given)
+  const relayed = args.response.atoma_request;
+  if (!args.request.given) {
+    // The body a gateway says it signed must at least be the one the receipt is for.
+    if (relayed !== undefined) {
+      let carried: Hash | undefined;
+      try {
+        carried = isRecord(relayed) ? requestHash(relayed) : undefined;
+      } catch {
+        carried = undefined;
+      }
+      if (carried === undefined || !same(carried, signed))
+        return fail("the receipt is for another request than the atoma_request the answer carries");
+    }
     return {
       name: "request_hash",
       status: "not_checked",
-      reason: "give the request body as sent: until then the answer is bound to no question",
+      reason: `give the request body as sent: until then the answer is bound to no question${relayed === undefined ? "" : " (the atoma_request it carries is what the receipt is for)"}`,
     };
-  const relayed = args.response.atoma_request;
+  }
   try {
     if (relayed !== undefined) {
       if (!isRecord(relayed) || !isRecord(args.request.body))

@@ -31,33 +31,50 @@ export async function readStackTask(args: VerifyArguments, stackId: bigint): Pro
   return { taskId, modelId: task.modelId, securityLevel: Number(stack.securityLevel) };
 }
 
-/** The model the request given names (the body's `model`), when one was given. */
+/**
+ * The model the request given names (the body's `model`); without one, the model of the `atoma_request` the
+ * response carries (the request hash check fails when the receipt is not for it).
+ */
 function modelAsked(args: VerifyArguments): string | undefined {
-  const body = args.request.body;
+  const body = args.request.given ? args.request.body : args.response.atoma_request;
   if (typeof body !== "object" || body === null) return undefined;
   const model = (body as { model?: unknown }).model;
   return typeof model === "string" ? model : undefined;
 }
 
 /**
- * Why the stack's task does not serve the model the request asks for, or not at the security level asked for (at
- * least): else an answer from a cheaper model or an unverified task could pass for the one paid for. Undefined when
- * it does, or when neither was given.
+ * That the stack's task serves the model the request asks for (`task`), and at the security level asked for at
+ * least (`security_level`): else an answer from a cheaper model or an unverified task could pass for the one paid
+ * for. Each is left out when what it checks against was not given (the request's model, a level).
  */
-export function taskFailure(args: VerifyArguments, task: StackTask): Check | undefined {
+export function taskChecks(args: VerifyArguments, task: StackTask): Check[] {
+  const checks: Check[] = [];
   const model = modelAsked(args);
-  const fail = (code: "model_mismatch" | "security_level_low", reason: string): Check => ({
-    name: "stack",
-    status: "fail",
-    code,
-    reason,
-  });
-  if (model !== undefined && task.modelId.toLowerCase() !== modelIdOf(model).toLowerCase())
-    return fail("model_mismatch", `the stack's task ${task.taskId} serves another model than ${model}`);
-  if (args.securityLevel !== undefined && task.securityLevel < args.securityLevel)
-    return fail(
-      "security_level_low",
-      `the stack was bought at security level ${task.securityLevel}, below the ${args.securityLevel} asked for`,
+  if (model !== undefined)
+    checks.push(
+      task.modelId.toLowerCase() === modelIdOf(model).toLowerCase()
+        ? { name: "task", status: "pass", reason: `the stack's task ${task.taskId} serves ${model}` }
+        : {
+            name: "task",
+            status: "fail",
+            code: "model_mismatch",
+            reason: `the stack's task ${task.taskId} serves another model than ${model}`,
+          },
     );
-  return undefined;
+  if (args.securityLevel !== undefined)
+    checks.push(
+      task.securityLevel >= args.securityLevel
+        ? {
+            name: "security_level",
+            status: "pass",
+            reason: `the stack was bought at security level ${task.securityLevel}, ${args.securityLevel} at least asked`,
+          }
+        : {
+            name: "security_level",
+            status: "fail",
+            code: "security_level_low",
+            reason: `the stack was bought at security level ${task.securityLevel}, below the ${args.securityLevel} asked for`,
+          },
+    );
+  return checks;
 }

@@ -4,8 +4,9 @@ import type { AtomaReceipt } from "@atoma/core";
 export type CheckStatus = "pass" | "fail" | "pending" | "not_checked";
 
 /**
- * The checks `verifyResponse` runs, in the order it reports them; `replay` is added by a gateway client (no receipt
- * passed twice).
+ * The checks `verifyResponse` runs, in the order it reports them; `owner`, `task` and `security_level` only when
+ * the owner, the request's model and a level are given; `replay` is added by a gateway client (no receipt passed
+ * twice).
  */
 export type CheckName =
   | "receipt"
@@ -14,6 +15,9 @@ export type CheckName =
   | "signature"
   | "signer"
   | "stack"
+  | "owner"
+  | "task"
+  | "security_level"
   | "replay"
   | "inclusion"
   | "settlement";

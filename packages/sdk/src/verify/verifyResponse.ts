@@ -13,7 +13,7 @@ import { fetchLeafProof } from "./fetchLeafProof.js";
 import { inclusionCheck } from "./inclusionCheck.js";
 import { requestHashCheck } from "./requestHashCheck.js";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
-import { readStackTask, type StackTask, taskFailure } from "./stackTask.js";
+import { readStackTask, type StackTask, taskChecks } from "./stackTask.js";
 import { unsignedFieldOf } from "./unsignedFields.js";
 import { type Check, type Verdict, verdictOf } from "./verdict.js";
 import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
@@ -69,6 +69,8 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
   checks.push(
     signerCheck(signer, onChain.node.signer, onChain.stack.nodeId),
     stackCheck(args, receipt, onChain),
+    ...ownerCheck(args, receipt, onChain),
+    ...taskChecks(args, onChain.task),
   );
   const state = settlementStateOf(onChain.settlement.phase, onChain.node.status);
   if (onChain.settlement.phase === 0) {
@@ -172,7 +174,7 @@ function signerCheck(signer: Address | undefined, registered: Address, nodeId: b
 
 function stackCheck(args: VerifyArguments, receipt: AtomaReceipt, onChain: OnChain): Check {
   const stackId = BigInt(receipt.stack_id);
-  const fail = (code: "stack_mismatch" | "owner_mismatch" | "node_mismatch", reason: string): Check => ({
+  const fail = (code: "stack_mismatch" | "node_mismatch", reason: string): Check => ({
     name: "stack",
     status: "fail",
     code,
@@ -185,13 +187,24 @@ function stackCheck(args: VerifyArguments, receipt: AtomaReceipt, onChain: OnCha
       "node_mismatch",
       `the receipt names node ${receipt.node_id}, but node ${onChain.stack.nodeId} serves stack ${stackId}`,
     );
-  if (args.owner !== undefined && !isAddressEqual(args.owner, onChain.stack.owner))
-    return fail("owner_mismatch", `stack ${stackId} belongs to ${onChain.stack.owner}, not ${args.owner}`);
-  const task = taskFailure(args, onChain.task);
-  if (task !== undefined) return task;
   return {
     name: "stack",
     status: "pass",
     reason: `stack ${stackId} of ${onChain.stack.owner} on task ${onChain.task.taskId} (security level ${onChain.task.securityLevel}), served by node ${onChain.stack.nodeId}`,
   };
+}
+
+/** The stack's owner is the one asked for; no check when none was asked. */
+function ownerCheck(args: VerifyArguments, receipt: AtomaReceipt, onChain: OnChain): Check[] {
+  if (args.owner === undefined) return [];
+  return isAddressEqual(args.owner, onChain.stack.owner)
+    ? [{ name: "owner", status: "pass", reason: `stack ${receipt.stack_id} belongs to ${args.owner}` }]
+    : [
+        {
+          name: "owner",
+          status: "fail",
+          code: "owner_mismatch",
+          reason: `stack ${receipt.stack_id} belongs to ${onChain.stack.owner}, not ${args.owner}`,
+        },
+      ];
 }

@@ -1,0 +1,39 @@
+import { getTask, modelIdOf, offeredNodes, stackManagerAbi, taskRegistryAbi } from "@atoma/chain/portable";
+import type { VerifyChain } from "./verifyArguments.js";
+
+/** The highest cap the contract takes (a uint128): every subscribed node with capacity is offered. */
+const ANY_PRICE = 2n ** 128n - 1n;
+
+/**
+ * The highest security level among the active tasks of `model` (H(name)) that offer a node now, as a gateway and
+ * the non-custodial client pick; undefined when none does. Anyone may create a task for a model: an answer from a
+ * lower level than this is one the gateway chose to buy cheaper, not one the network offered.
+ */
+export async function highestLevelOnOffer(chain: VerifyChain, model: string): Promise<number | undefined> {
+  const { publicClient, addresses } = chain;
+  const TaskRegistry = await publicClient.readContract({
+    address: addresses.StackManager,
+    abi: stackManagerAbi,
+    functionName: "taskRegistry",
+  });
+  const count = await publicClient.readContract({
+    address: TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "taskCount",
+  });
+  const modelId = modelIdOf(model).toLowerCase();
+  let highest: number | undefined;
+  for (let taskId = count; taskId >= 1n; taskId--) {
+    const task = await getTask({ publicClient, addresses: { TaskRegistry } }, taskId);
+    const level = Number(task.securityLevel);
+    if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
+    if (highest !== undefined && level <= highest) continue;
+    // A task that cannot be served now (no node, too few verifiers) reverts: it offers none.
+    const offered = await offeredNodes(
+      { publicClient, addresses },
+      { taskId, units: 1n, maxPricePerMillion: ANY_PRICE },
+    ).catch(() => []);
+    if (offered.length > 0) highest = level;
+  }
+  return highest;
+}
