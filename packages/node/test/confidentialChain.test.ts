@@ -27,6 +27,7 @@ import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AttestationPoster } from "../src/confidential/attestationPoster.js";
 import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
 import { devEvidenceSource } from "../src/confidential/evidenceSource.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
@@ -217,6 +218,25 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
         expiresAt: (await network.now()) + 600n,
       }),
     ).rejects.toMatchObject({ errorName: "NotNodeActor" });
+  });
+
+  it("a poster whose posts the chain refuses logs each failure, retries, and never throws", async () => {
+    const lines: string[] = [];
+    const poster = new AttestationPoster({
+      seat: { ...other.signer, now: () => network.now() },
+      nodeId: attested.nodeId,
+      logger: capturingLogger(lines),
+      retryDelaysMs: [10],
+    });
+    poster.post(compute.epochEvidence!);
+    await until(
+      async () => lines.filter((l) => l.includes("could not post the attestation record")).length,
+      (n) => n >= 3,
+    );
+    expect(lines.join("\n")).toContain("NotNodeActor");
+    expect(await poster.current()).toBe(false);
+    poster.stop();
+    await poster.settled();
   });
 
   it("refuses a request in clear on a level-3 stack, and a sealed one on a lower-level stack", async () => {
