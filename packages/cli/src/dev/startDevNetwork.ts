@@ -159,7 +159,9 @@ export async function startDevNetwork(
         join.catch(() => undefined);
         joining.push(join);
       }
+      const waited = Date.now();
       await Promise.all(joining);
+      logger.info({ waitedMs: Date.now() - waited }, "the nodes joined the confidential task");
     } catch (error) {
       // Whatever the gateway does, it must be registered (or have failed) before the caller stops everything.
       await gatewayStarting?.catch(() => undefined);

@@ -28,7 +28,7 @@ export interface StackApiOptions {
   confidential?:
     | {
         compute: ConfidentialCompute;
-        /** The network's epoch. @default the chain's time in days */
+        /** The network's epoch. @default the NodeRegistry's `currentEpoch` (the chain's time in days without one) */
         epoch?: (() => Promise<bigint>) | undefined;
         /** How often the epoch is checked (ms). @default 15 000 */
         epochPollMs?: number | undefined;
