@@ -13,6 +13,7 @@ export {
   disputeManagerAbi,
   ModelStatus,
   NodeStatus,
+  nodeRegistryAbi,
   SettlementPhase,
   StackStatus,
   settlementManagerAbi,

@@ -4,6 +4,7 @@
  */
 export type CliErrorCode =
   | "cli_usage"
+  | "dev_node_unattested"
   | "echelon_not_approved"
   | "exit_notice_running"
   | "subscriptions_left"

@@ -86,4 +86,15 @@ export class SubscriptionsLeftError extends AtomaError<CliErrorCode> {
   }
 }
 
+/** A dev node did not post its attestation record in time: it cannot join the level-3 task. */
+export class DevNodeUnattestedError extends AtomaError<CliErrorCode> {
+  override name = "DevNodeUnattestedError";
+  constructor(nodeId: bigint, seconds: number) {
+    super(
+      "dev_node_unattested",
+      `dev node ${nodeId} posted no attestation record of its evidence within ${seconds} s: see its log`,
+    );
+  }
+}
+
 export { isoTime };

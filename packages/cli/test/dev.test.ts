@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, runCliToEnd, waitForReady } from "./cliProcess.js";
+import { type ConfidentialReady, confidentialChatOnDev } from "./confidentialDevChat.js";
 
 async function rpc(url: string, method: string): Promise<unknown> {
   const response = await fetch(url, {
@@ -16,13 +17,7 @@ async function rpc(url: string, method: string): Promise<unknown> {
 describe("atoma dev", () => {
   it("prints a ready line whose RPC URL answers, and leaves nothing behind after SIGINT", async () => {
     const run = runCli(["dev", "--log-level", "warn"]);
-    const ready = await waitForReady<{
-      rpcUrl: string;
-      chainId: number;
-      contracts: Record<string, string>;
-      nodes: { id: string }[];
-      attestation: { label: string; rootCertificate: string; measurements: Record<string, string> };
-    }>(run, 240_000);
+    const ready = await waitForReady<ConfidentialReady & { attestation: { label: string } }>(run, 240_000);
     expect(ready.chainId).toBe(31337);
     expect(await rpc(ready.rpcUrl, "eth_chainId")).toBe("0x7a69");
     expect(Object.keys(ready.contracts)).toContain("AtomaToken");
@@ -42,6 +37,11 @@ describe("atoma dev", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+
+    // A confidential chat works out of the box: the ready line names the level-3 task, its nodes are attested
+    // on-chain, and the client seals to the key the chain's record names.
+    const text = await confidentialChatOnDev(ready, "a secret for the enclave only");
+    expect(text.length).toBeGreaterThan(0);
 
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);

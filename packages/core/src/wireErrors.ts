@@ -29,6 +29,7 @@ export const WIRE_ERRORS = {
   confidential_envelope_invalid: { status: 400, type: "invalid_request_error" },
   confidential_undecryptable: { status: 400, type: "invalid_request_error" },
   confidential_unsupported: { status: 400, type: "invalid_request_error" },
+  confidential_required: { status: 400, type: "invalid_request_error" },
   invalid_signature: { status: 401, type: "authentication_error" },
   stack_exhausted: { status: 402, type: "insufficient_quota" },
   stack_not_served: { status: 403, type: "permission_error" },

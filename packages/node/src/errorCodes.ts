@@ -13,6 +13,7 @@ export type NodeErrorCode =
   | "attestation_unavailable"
   | "confidential_envelope_invalid"
   | "confidential_replayed"
+  | "confidential_required"
   | "confidential_undecryptable"
   | "confidential_unsupported"
   | "evidence_source_failed"

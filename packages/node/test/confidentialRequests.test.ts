@@ -2,6 +2,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  createTask,
+  getAttestation,
+  SecurityLevel,
+  setAllowedMeasurement,
+  setDevAttestation,
+} from "@atoma/chain";
+import {
   type AttestationEvidence,
   type AttestationPolicy,
   createDevAuthority,
@@ -18,7 +25,7 @@ import {
   type TdMeasurements,
   verifyAttestation,
 } from "@atoma/confidential";
-import { atomaDomain, responseHash } from "@atoma/core";
+import { atomaDomain, measurementHash, responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
 import type { TypedDataDomain } from "viem";
@@ -341,8 +348,6 @@ describe("confidential requests on a dev-attested node", () => {
 
   it("a node whose [confidential] section names a dev key file serves evidence and answers sealed requests", async () => {
     const [second] = (await network.registerNodes(1)) as [RegisteredNode];
-    const task = await network.newTask([second]);
-    await network.nextEpoch();
     const authority = await createDevAuthority();
     const keyFile = join(root, "configured-dev-key.json");
     writeFileSync(
@@ -356,9 +361,26 @@ describe("confidential requests on a dev-attested node", () => {
       model,
       dataDir: join(root, "configured"),
       confidentialConfig: { kind: "dev", devKeyFile: keyFile },
+      postAttestations: true,
     }).node;
     await configured.start();
     try {
+      // Without `acceptsStack` in code, sealed requests go to level-3 stacks only, and the node must be attested
+      // on-chain (it posts its record after the start) before the task takes it.
+      for (let i = 0; !(await getAttestation(network.admin, second.nodeId)); i++) {
+        if (i > 400) throw new Error("the node posted no attestation record");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const { taskId: task } = await createTask(network.admin, {
+        modelId: network.modelId,
+        role: 0,
+        securityLevel: SecurityLevel.Confidential,
+      });
+      const measurement = measurementHash("dev", MEASURED);
+      await setAllowedMeasurement(network.admin, { taskId: task, measurement, allowed: true });
+      await setDevAttestation(network.admin, { taskId: task, allowed: true });
+      await network.subscribe(second, task);
+      await network.nextEpoch();
       const bought = await network.buy(owner.ctx, task, 10_000n);
       await waitForStack(configured, bought.stackId);
       const nonces = new NonceStore();

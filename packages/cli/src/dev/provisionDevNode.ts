@@ -59,11 +59,20 @@ export async function provisionDevNode(network: Devnet, plan: DevNodePlan): Prom
   } else if ((await getNode(ctx, nodeId)).url !== url) {
     await setNodeUrl(ctx, { nodeId, url });
   }
-  for (const taskId of plan.taskIds) {
-    const params = { taskId, nodeId, pricePerMillion: plan.price, capacity: CAPACITY };
-    const existing = await getSubscription(ctx, params);
-    if (!existing.active) await subscribe(ctx, { ...params, collateral: SUBSCRIPTION_COLLATERAL });
-    else if (existing.pricePerMillion !== plan.price) await updateSubscription(ctx, params);
-  }
-  return { nodeId, address, keyFile, port, url, price: plan.price };
+  const provisioned = { nodeId, address, keyFile, port, url, price: plan.price };
+  for (const taskId of plan.taskIds) await subscribeDevNode(network, provisioned, taskId);
+  return provisioned;
+}
+
+/** Subscribes the node to `taskId` at its price (sending from its key), or moves an existing subscription's price. */
+export async function subscribeDevNode(
+  network: Devnet,
+  node: ProvisionedNode,
+  taskId: bigint,
+): Promise<void> {
+  const ctx = network.contextOf(loadKeyFile(node.keyFile));
+  const params = { taskId, nodeId: node.nodeId, pricePerMillion: node.price, capacity: CAPACITY };
+  const existing = await getSubscription(ctx, params);
+  if (!existing.active) await subscribe(ctx, { ...params, collateral: SUBSCRIPTION_COLLATERAL });
+  else if (existing.pricePerMillion !== node.price) await updateSubscription(ctx, params);
 }

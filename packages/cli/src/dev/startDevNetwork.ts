@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDevnet } from "@atoma/chain/devnet";
+import { attestationRegistryAbi, setDevAttestation } from "@atoma/chain";
+import { type Devnet, startDevnet } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import { EmbeddedEngine } from "@atoma/engine";
 import { type Address, formatEther, type Hex, parseEther } from "viem";
 import type { ServiceStack } from "../lifecycle.js";
+import { subscribeWhenAttested } from "./attestedSubscription.js";
 import { demoUser } from "./demoUser.js";
 import {
   type DevAttestationInfo,
@@ -46,7 +48,8 @@ export interface ReadyInfo {
   model: string;
   modelFile: string;
   modelRoot: Hex;
-  tasks: { chat: string; chatUnverified: string };
+  /** `confidential`: security level 3, requests sealed to a node's attested key (`atoma chat --confidential`). */
+  tasks: { chat: string; chatUnverified: string; confidential: string };
   /** Each node's on-chain id, URL, signing address, and price in TOMA per 1M units. */
   nodes: { id: string; url: string; address: Address; price: string }[];
   /** A funded account (a public anvil dev key) to buy stacks with. */
@@ -77,6 +80,8 @@ export async function startDevNetwork(
     // The dev echelon is approved below, for the fingerprint the engine measures on this machine.
     echelons: [],
     kept: savedDeployment(options.stateDir),
+    // A development network: its nodes' insecure dev attestations are accepted on every level-3 task.
+    parameters: { attestation: { devNetwork: true } },
   });
   services.add({ name: "anvil", stop: () => network.stop() });
   const { addresses, contracts } = network.deployment;
@@ -87,6 +92,7 @@ export async function startDevNetwork(
     for (const account of network.devAccounts.slice(1)) await network.fund(account, amount);
     saveDeployment(options.stateDir, addresses);
   }
+  if (network.reused) await ensureDevNetworkAttestation(network);
   const model = await ensureServedModel(network, options.stateDir, file);
   // The engine every dev node shares: its fingerprint, measured here, is what the dev echelon approves.
   const engine = new EmbeddedEngine(
@@ -137,6 +143,8 @@ export async function startDevNetwork(
       // Every dev node runs confidential compute with the insecure dev attestation kind, under one local authority.
       const devAuthority = await devAttestationAuthority(baseDir);
       attestation = devAuthority.info;
+      // Each node joins the level-3 task once its record is on-chain, while the next one starts.
+      const joining: Promise<void>[] = [];
       for (const [index, provisioned] of nodes.entries()) {
         const nodeLogger = logger.child({ node: index + 1 });
         const node = await startDevNode(provisioned, dirOf(index), {
@@ -147,7 +155,13 @@ export async function startDevNetwork(
           devAttestationKeyFile: await writeDevAttestationKey(devAuthority.authority, dirOf(index)),
         });
         services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
+        const join = subscribeWhenAttested(network, provisioned, model.tasks.confidential);
+        join.catch(() => undefined);
+        joining.push(join);
       }
+      const waited = Date.now();
+      await Promise.all(joining);
+      logger.info({ waitedMs: Date.now() - waited }, "the nodes joined the confidential task");
     } catch (error) {
       // Whatever the gateway does, it must be registered (or have failed) before the caller stops everything.
       await gatewayStarting?.catch(() => undefined);
@@ -162,7 +176,11 @@ export async function startDevNetwork(
     model: model.id,
     modelFile: model.path,
     modelRoot: model.weightsRoot,
-    tasks: { chat: model.tasks.chat.toString(), chatUnverified: model.tasks.chatUnverified.toString() },
+    tasks: {
+      chat: model.tasks.chat.toString(),
+      chatUnverified: model.tasks.chatUnverified.toString(),
+      confidential: model.tasks.confidential.toString(),
+    },
     nodes: nodes.map((node) => ({
       id: node.nodeId.toString(),
       url: node.url,
@@ -180,6 +198,16 @@ export async function startDevNetwork(
   if (options.explorer === false) return withGateway;
   const explorerUrl = await startDevExplorer(withGateway, services, logger);
   return explorerUrl === undefined ? withGateway : { ...withGateway, explorerUrl };
+}
+
+/** A kept deployment made before `atoma dev` set `attestation.devNetwork`: set it now. */
+async function ensureDevNetworkAttestation(network: Devnet): Promise<void> {
+  const allowed = await network.publicClient.readContract({
+    address: network.deployment.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "devNetwork",
+  });
+  if (!allowed) await setDevAttestation(network.admin, { network: true, allowed: true });
 }
 
 /** A directory for the nodes' keys and databases when nothing is kept, removed after they stop. */

@@ -3,7 +3,9 @@ import type { InferenceEngine } from "@atoma/engine";
 import type { Address, LocalAccount, TypedDataDomain } from "viem";
 import type { Accounting } from "../accounting/accounting.js";
 import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { AttestationPoster } from "../confidential/attestationPoster.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
+import type { StackLevelLookup } from "../confidential/stackLevels.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import type { StackOwners } from "./stackOwners.js";
@@ -45,4 +47,11 @@ export interface StackApi {
   now: () => number;
   /** A confidential node's keys and evidence; without it sealed requests are refused. */
   confidential?: ConfidentialCompute | undefined;
+  /**
+   * A stack's security level on-chain: sealed requests go to level-3 stacks only, and a level-3 stack takes no
+   * request in clear. Without it (an API built by hand) no stack is checked.
+   */
+  stackLevel?: StackLevelLookup | undefined;
+  /** Keeps the node's attestation record on-chain; a level-3 stack takes sealed requests only while it is current. */
+  attestation?: AttestationPoster | undefined;
 }

@@ -1,5 +1,6 @@
 import { requestHash } from "@atoma/core";
 import type { Context } from "hono";
+import { checkPlainAccepted } from "../confidential/confidentialGate.js";
 import { openConfidential } from "../confidential/openConfidential.js";
 import { readJsonObject } from "../http/readJson.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
@@ -36,6 +37,7 @@ export async function runRequestPipeline(
   await authorize(api, envelope, reqHash);
   // A confidential request is hashed, signed and recorded as its sealed envelope; only the engine sees inside.
   const opened = await openConfidential(api, c, envelope, signedBody);
+  if (!opened) await checkPlainAccepted(api, envelope.stackId);
   const body = opened?.body ?? signedBody;
   const signal = c.req.raw.signal;
   const stream = endpoint !== "embeddings" && body.stream === true;

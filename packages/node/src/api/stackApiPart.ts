@@ -1,10 +1,13 @@
+import { nodeRegistryAbi } from "@atoma/chain";
 import { atomaDomain } from "@atoma/core";
 import type { Address } from "viem";
 import { Accounting } from "../accounting/accounting.js";
+import { AttestationPoster } from "../confidential/attestationPoster.js";
 import { attestationRoute } from "../confidential/attestationRoute.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
 import { startEpochAttester } from "../confidential/epochAttester.js";
+import { stackLevelLookup } from "../confidential/stackLevels.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart.js";
@@ -25,10 +28,17 @@ export interface StackApiOptions {
   confidential?:
     | {
         compute: ConfidentialCompute;
-        /** The network's epoch. @default the chain's time in days */
+        /** The network's epoch. @default the NodeRegistry's `currentEpoch` (the chain's time in days without one) */
         epoch?: (() => Promise<bigint>) | undefined;
         /** How often the epoch is checked (ms). @default 15 000 */
         epochPollMs?: number | undefined;
+        /**
+         * Posts the attestation record on-chain at each new epoch evidence. @default when `chain.contracts` names
+         * an AttestationRegistry
+         */
+        postRecords?: boolean | undefined;
+        /** Waits between failed posts (ms). @default 1 s, 2 s, 5 s, 15 s, then every 30 s */
+        postRetryDelaysMs?: readonly number[] | undefined;
       }
     | undefined;
 }
@@ -72,7 +82,21 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     now,
     // Given in code (tests, embedders), or as `confidential.*` configures it: the one the route and requests share.
     confidential: confidentialOf(context, options),
+    stackLevel: stackLevelLookup(context.seat.publicClient, stackManager),
   };
+}
+
+/** The network's epoch, as the NodeRegistry counts it (what a record's epoch must equal). */
+function chainEpoch(context: NodeContext): () => Promise<bigint> {
+  const DAY = 86_400n;
+  const registry = context.seat.addresses.NodeRegistry;
+  if (!registry) return async () => (await context.seat.now()) / DAY;
+  return () =>
+    context.seat.publicClient.readContract({
+      address: registry,
+      abi: nodeRegistryAbi,
+      functionName: "currentEpoch",
+    });
 }
 
 function confidentialOf(context: NodeContext, options: StackApiOptions): ConfidentialCompute | undefined {
@@ -99,7 +123,16 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     const engine = api.engine;
     const confidential = api.confidential;
     let attester: ReturnType<typeof startEpochAttester> | undefined;
-    const DAY = 86_400n;
+    const posts =
+      confidential !== undefined &&
+      (options.confidential?.postRecords ?? context.seat.addresses.AttestationRegistry !== undefined);
+    if (posts)
+      api.attestation = new AttestationPoster({
+        seat: context.seat,
+        nodeId: api.nodeId,
+        logger: api.logger,
+        retryDelaysMs: options.confidential?.postRetryDelaysMs,
+      });
     return {
       name: "stack-api",
       eventSources: [stackEvents(api.stackManager, api.nodeId)],
@@ -115,14 +148,19 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
       },
       start: async () => {
         if (!confidential) return;
+        // Hooked before the first evidence: each one (each epoch, each key rotation) is posted, in the background.
+        api.attestation?.follow(confidential);
         attester = startEpochAttester(confidential, {
-          epoch: options.confidential?.epoch ?? (async () => (await context.seat.now()) / DAY),
+          epoch: options.confidential?.epoch ?? chainEpoch(context),
           pollMs: options.confidential?.epochPollMs ?? context.config.confidential.epochPollMs,
           logger: api.logger,
         });
         await attester.ready;
       },
-      stop: async () => attester?.stop(),
+      stop: async () => {
+        attester?.stop();
+        api.attestation?.stop();
+      },
       healthChecks: [
         {
           name: "engine",

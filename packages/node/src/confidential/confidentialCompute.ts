@@ -35,7 +35,8 @@ export interface ConfidentialComputeOptions {
   nonceCacheSize?: number | undefined;
   /**
    * Whether a stack may carry sealed requests: its task is at security level 3, where Sampling Consensus does not
-   * re-run requests (an attester would judge a sealed body an invalid request). @default every stack
+   * re-run requests (an attester would judge a sealed body an invalid request). @default the stack API checks
+   * the stack's security level on-chain (3 only)
    */
   acceptsStack?: ((stackId: bigint) => Promise<boolean>) | undefined;
   logger?: Logger | undefined;
@@ -53,6 +54,8 @@ export class ConfidentialCompute {
   readonly signingAddress: Address;
   readonly replays = new ReplayGuard();
   readonly acceptsStack: (stackId: bigint) => Promise<boolean>;
+  /** Whether `acceptsStack` was given in code (tests, embedders): it then replaces the on-chain level check. */
+  readonly gatesStacks: boolean;
   readonly #logger: Logger;
   readonly #budget: QuoteBudget;
   readonly #cacheSize: number;
@@ -66,6 +69,7 @@ export class ConfidentialCompute {
     this.signingAddress = options.signingAddress;
     this.#keys = options.keys;
     this.acceptsStack = options.acceptsStack ?? (async () => true);
+    this.gatesStacks = options.acceptsStack !== undefined;
     this.#logger = (options.logger ?? silentLogger).child({ module: "confidential" });
     this.#budget = new QuoteBudget(options.quotesPerSecond ?? 2, options.quoteBurst ?? 8, options.now);
     this.#cacheSize = options.nonceCacheSize ?? 1024;

@@ -68,10 +68,21 @@ export class ConfidentialReplayedError extends AtomaError<NodeErrorCode> {
   }
 }
 
-/** A sealed request reached a node that runs no confidential compute (400). */
+/** A sealed request reached a node that runs no confidential compute, or a stack below level 3 (400). */
 export class ConfidentialUnsupportedError extends AtomaError<NodeErrorCode> {
   override name = "ConfidentialUnsupportedError";
-  constructor() {
-    super("confidential_unsupported", "this node does not serve confidential requests");
+  constructor(message = "this node does not serve confidential requests") {
+    super("confidential_unsupported", message);
+  }
+}
+
+/** A request in clear on a confidential (level-3) stack: its task takes only sealed requests (400). */
+export class ConfidentialRequiredError extends AtomaError<NodeErrorCode> {
+  override name = "ConfidentialRequiredError";
+  constructor(stackId: bigint) {
+    super(
+      "confidential_required",
+      `stack ${stackId} belongs to a confidential task (security level 3): seal the request to the node's attested key`,
+    );
   }
 }

@@ -11,6 +11,7 @@ import type { Context } from "hono";
 import type { StackApi } from "../api/apiContext.js";
 import type { RequestEnvelope } from "../api/envelope.js";
 import { InvalidJsonError } from "../errors.js";
+import { checkSealedAccepted } from "./confidentialGate.js";
 import {
   ConfidentialEnvelopeError,
   ConfidentialReplayedError,
@@ -28,7 +29,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * When the signed body is a confidential envelope (on a node with confidential compute, for a stack whose task
- * takes them, else `ConfidentialUnsupportedError`, 400) (`{ atoma_confidential: { v, enc, ciphertext } }`): refuses an
+ * takes them, see `checkSealedAccepted`) (`{ atoma_confidential: { v, enc, ciphertext } }`): refuses an
  * encapsulated key another signed request already used (`ConfidentialReplayedError`, 409), opens the ciphertext
  * with the node's key under this request's stack, nonce, deadline and path (`ConfidentialUndecryptableError`, 400
  * when it does not open: sealed to another key, for another request, or changed), and returns the body inside.
@@ -42,8 +43,8 @@ export async function openConfidential(
 ): Promise<OpenedConfidential | undefined> {
   if (!isConfidentialBody(body)) return undefined;
   const confidential = api.confidential;
-  if (!confidential || !(await confidential.acceptsStack(envelope.stackId)))
-    throw new ConfidentialUnsupportedError();
+  if (!confidential) throw new ConfidentialUnsupportedError();
+  await checkSealedAccepted(api, envelope.stackId);
   let sealed: ReturnType<typeof readConfidentialEnvelope>;
   try {
     sealed = readConfidentialEnvelope(body);

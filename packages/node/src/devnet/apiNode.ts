@@ -31,20 +31,26 @@ export interface ApiNodeOptions {
   confidential?: StackApiOptions["confidential"];
   /** Or as the `[confidential]` section of its configuration says. */
   confidentialConfig?: NodeConfigInput["confidential"];
+  /** Name the AttestationRegistry too: a confidential node then posts its attestation record each epoch. */
+  postAttestations?: boolean | undefined;
 }
 
 /**
  * An in-process node with only the stack API, over a shared engine. Its configuration names only the
- * StackManager and the NodeRegistry, what the stack API needs.
+ * StackManager and the NodeRegistry, what the stack API needs (and the AttestationRegistry with `postAttestations`).
  */
 export function apiNode(options: ApiNodeOptions): { node: AtomaNode; schema: string | undefined } {
   const schema = options.postgresUrl
     ? `atoma_api_${process.pid}_${randomBytes(4).toString("hex")}`
     : undefined;
-  const { StackManager, NodeRegistry } = options.network.nodeContracts;
+  const { StackManager, NodeRegistry, AttestationRegistry } = options.network.nodeContracts;
   const config = devNodeConfig(options.network, {
     chain: {
-      contracts: { StackManager: StackManager!, NodeRegistry: NodeRegistry! },
+      contracts: {
+        StackManager: StackManager!,
+        NodeRegistry: NodeRegistry!,
+        ...(options.postAttestations && AttestationRegistry ? { AttestationRegistry } : {}),
+      },
       pollingIntervalMs: options.pollingIntervalMs ?? 20,
     },
     node: { dataDir: options.dataDir, shutdownTimeoutMs: 2_000, port: options.port ?? 0 },

@@ -1,0 +1,172 @@
+import {
+  attestationRegistryAbi,
+  type ChainContext,
+  ContractRevertError,
+  getAttestation,
+  postAttestation,
+} from "@atoma/chain";
+import type { Logger } from "@atoma/core";
+import type { ConfidentialCompute, EpochEvidence } from "./confidentialCompute.js";
+import { type RecordFields, recordFields } from "./evidenceRegisters.js";
+
+export interface AttestationPosterOptions {
+  /** The node's seat: posts go out from its key (the node's signer is one of its actors). */
+  seat: ChainContext & { now(): Promise<bigint> };
+  nodeId: bigint;
+  logger: Logger;
+  /** Seconds each record stays current. @default the registry's `maxValidity`, less a minute */
+  validitySeconds?: bigint | undefined;
+  /** Waits between failed attempts (ms), the last one repeated until a post goes through. */
+  retryDelaysMs?: readonly number[] | undefined;
+}
+
+const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 15_000, 30_000] as const;
+const SLACK_SECONDS = 60n;
+
+interface Posted {
+  source: EpochEvidence;
+  fields: RecordFields;
+  expiresAt: bigint;
+}
+
+/**
+ * Keeps the node's attestation record on-chain: each new epoch evidence (each epoch, each key rotation) is posted
+ * with its evidence hash, key and measurement in the shared encodings, valid for the registry's `maxValidity`. A
+ * failed post is logged and tried again (a newer evidence replaces the one waiting); nothing here throws into the
+ * node. `current()` says whether the record the chain holds is this node's latest evidence and still valid: a node
+ * without one takes no sealed requests for level-3 stacks.
+ */
+export class AttestationPoster {
+  readonly #options: AttestationPosterOptions;
+  readonly #logger: Logger;
+  #wanted: EpochEvidence | undefined;
+  #posted: Posted | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #compute: ConfidentialCompute | undefined;
+
+  constructor(options: AttestationPosterOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ module: "attestation-poster" });
+  }
+
+  /** Hooks the poster to `compute`, posting its current epoch evidence, if any, at once. */
+  follow(compute: ConfidentialCompute): this {
+    this.#compute = compute;
+    compute.onEpochEvidence((evidence) => this.post(evidence));
+    if (compute.epochEvidence) this.post(compute.epochEvidence);
+    return this;
+  }
+
+  /** Posts `evidence` (in the background; a newer call replaces one still waiting). */
+  post(evidence: EpochEvidence): void {
+    if (this.#stopped) return;
+    this.#wanted = evidence;
+    this.#wake?.();
+    this.#loop ??= this.#run().finally(() => {
+      this.#loop = undefined;
+    });
+  }
+
+  /** Resolves once nothing is waiting to be posted (or the poster stopped). */
+  async settled(): Promise<void> {
+    while (this.#loop) await this.#loop;
+  }
+
+  /** The record last posted, if any. */
+  get posted(): { fields: RecordFields; expiresAt: bigint; epoch: bigint } | undefined {
+    const p = this.#posted;
+    return p && { fields: p.fields, expiresAt: p.expiresAt, epoch: p.source.epoch };
+  }
+
+  /** Whether the chain holds a record of `evidence` (default: the latest posted) current at the chain's time. */
+  async current(evidence?: EpochEvidence): Promise<boolean> {
+    const posted = this.#posted;
+    if (!posted || (evidence !== undefined && posted.source !== evidence)) return false;
+    return (await this.#options.seat.now()) < posted.expiresAt;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped && this.#wanted && this.#wanted !== this.#posted?.source) {
+      const target = this.#wanted;
+      try {
+        await this.#postOnce(target);
+        failures = 0;
+      } catch (error) {
+        // Evidence of a past epoch (a key rotated after the epoch moved on): attest for the chain's epoch instead.
+        if (await this.#reattest(error)) continue;
+        const delays = this.#options.retryDelaysMs ?? RETRY_DELAYS_MS;
+        const delay = delays[Math.min(failures, delays.length - 1)] ?? 30_000;
+        failures += 1;
+        this.#logger.warn(
+          { err: error, epoch: String(target.epoch), attempt: failures, retryInMs: delay },
+          "could not post the attestation record; trying again",
+        );
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  async #postOnce(target: EpochEvidence): Promise<void> {
+    const { seat, nodeId } = this.#options;
+    const fields = recordFields(target.evidence);
+    const validity = this.#options.validitySeconds ?? (await this.#maxValidity()) - SLACK_SECONDS;
+    const expiresAt = (await seat.now()) + validity;
+    try {
+      await postAttestation(seat, { nodeId, ...fields, expiresAt, epoch: target.epoch });
+    } catch (error) {
+      // Posted already (a receipt lost on the way back): take the chain's record when it is this evidence.
+      if (!(error instanceof ContractRevertError) || error.errorName !== "EvidenceReused") throw error;
+      const record = await getAttestation(seat, nodeId);
+      if (record?.evidenceHash.toLowerCase() !== fields.evidenceHash.toLowerCase()) throw error;
+      this.#posted = { source: target, fields, expiresAt: record.expiresAt };
+      return;
+    }
+    this.#posted = { source: target, fields, expiresAt };
+    this.#logger.info(
+      { epoch: String(target.epoch), kind: fields.kind, expiresAt: String(expiresAt) },
+      "posted the attestation record",
+    );
+  }
+
+  async #reattest(error: unknown): Promise<boolean> {
+    if (!(error instanceof ContractRevertError) || error.errorName !== "StaleEpoch" || !this.#compute)
+      return false;
+    const current = (error.args as readonly unknown[])[1];
+    if (typeof current !== "bigint") return false;
+    try {
+      await this.#compute.attestEpoch(current);
+    } catch (attestError) {
+      this.#logger.warn({ err: attestError }, "could not attest for the chain's epoch");
+      return false;
+    }
+    return this.#wanted?.epoch === current;
+  }
+
+  async #maxValidity(): Promise<bigint> {
+    const { seat } = this.#options;
+    return seat.publicClient.readContract({
+      address: seat.addresses.AttestationRegistry,
+      abi: attestationRegistryAbi,
+      functionName: "maxValidity",
+    });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+}

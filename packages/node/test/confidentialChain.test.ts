@@ -1,0 +1,310 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  buyStackFromNode,
+  createTask,
+  dropUnattested,
+  getAttestation,
+  nodeRegistryAbi,
+  postAttestation,
+  SecurityLevel,
+  setAllowedMeasurement,
+  setDevAttestation,
+} from "@atoma/chain";
+import {
+  type AttestationEvidence,
+  type AttestationPolicy,
+  createDevAuthority,
+  type HexString,
+  issueDevAttestationKey,
+  parseEvidence,
+  sealConfidentialRequest,
+  type TdMeasurements,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
+import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
+import { signStackRequest } from "@atoma/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AttestationPoster } from "../src/confidential/attestationPoster.js";
+import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
+import { devEvidenceSource } from "../src/confidential/evidenceSource.js";
+import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
+import type { AtomaNode } from "../src/service/createNode.js";
+import { capturingLogger } from "./helpers/capturingLogger.js";
+import { PRICE, type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
+
+const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
+const MEASURED: TdMeasurements = {
+  mrTd: reg("c3"),
+  rtmr0: reg("a0"),
+  rtmr1: reg("a1"),
+  rtmr2: reg("a2"),
+  rtmr3: reg("a3"),
+};
+const CHAT = "/v1/chat/completions";
+
+const root = mkdtempSync(join(tmpdir(), "atoma-confidential-chain-"));
+let network: StackNetwork;
+let engine: EmbeddedEngine;
+let model: TinyModelFile;
+let attested: RegisteredNode;
+let other: RegisteredNode;
+let node: AtomaNode;
+let compute: ConfidentialCompute;
+let policy: AttestationPolicy;
+let owner: Awaited<ReturnType<StackNetwork["owner"]>>;
+let confidentialTask: bigint;
+let plainTask: bigint;
+let confidentialStack: bigint;
+let plainStack: bigint;
+/** Each stack counts its own nonces. */
+const nonces = new Map<bigint, bigint>();
+const logLines: string[] = [];
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const chainEpoch = () =>
+  network.publicClient.readContract({
+    address: network.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "currentEpoch",
+  });
+
+beforeAll(async () => {
+  network = await startStackNetwork();
+  [attested, other] = (await network.registerNodes(2)) as [RegisteredNode, RegisteredNode];
+  ({ engine, model } = await startTinyEngine());
+  const authority = await createDevAuthority();
+  policy = {
+    measurements: [{ label: "dev", ...MEASURED }],
+    dev: { rootCertificatePem: authority.rootCertificatePem },
+  };
+  compute = new ConfidentialCompute({
+    source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+    signingAddress: attested.signerAccount.address,
+  });
+  ({ node } = apiNode({
+    network,
+    node: attested,
+    engine,
+    model,
+    dataDir: join(root, "node"),
+    logger: capturingLogger(logLines),
+    // The epoch is checked once an hour: time moved on the chain does not bring a new record by itself here.
+    confidential: { compute, epochPollMs: 3_600_000, postRetryDelaysMs: [50] },
+    postAttestations: true,
+  }));
+  await node.start();
+  // The record is posted in the background after the start: level-3 tasks take the node once it is there.
+  await until(
+    () => getAttestation(network.admin, attested.nodeId),
+    (r) => r !== undefined,
+  );
+  ({ taskId: confidentialTask } = await createTask(network.admin, {
+    modelId: network.modelId,
+    role: 0,
+    securityLevel: SecurityLevel.Confidential,
+  }));
+  await setAllowedMeasurement(network.admin, {
+    taskId: confidentialTask,
+    measurement: measurementHash("dev", MEASURED),
+    allowed: true,
+  });
+  await setDevAttestation(network.admin, { taskId: confidentialTask, allowed: true });
+  await network.subscribe(attested, confidentialTask);
+  plainTask = await network.newTask([attested]);
+  await network.nextEpoch();
+  owner = await network.owner();
+  confidentialStack = (await network.buy(owner.ctx, confidentialTask, 200_000n)).stackId;
+  plainStack = (await network.buy(owner.ctx, plainTask, 200_000n)).stackId;
+  await waitForStack(node, confidentialStack);
+  await waitForStack(node, plainStack);
+}, 180_000);
+afterAll(async () => {
+  await node?.stop();
+  await engine?.stop();
+  await network?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const deadlineSoon = () => BigInt(Math.floor(Date.now() / 1000) + 120);
+const chat = (content: string) => ({
+  model: model.id,
+  messages: [{ role: "user", content }],
+  max_tokens: 8,
+  seed: 3,
+});
+
+async function send(
+  stackId: bigint,
+  body: Record<string, unknown>,
+  nonce = nonces.get(stackId) ?? 0n,
+  deadline = deadlineSoon(),
+) {
+  const signed = await signStackRequest(owner.account, network.domain, {
+    stackId,
+    body,
+    nonce,
+    deadline,
+    maxUnits: 10_000n,
+  });
+  const res = await fetch(new URL(CHAT, node.url), {
+    method: "POST",
+    headers: { "content-type": "application/json", ...signed.headers },
+    body: signed.json,
+  });
+  if (res.status === 200) nonces.set(stackId, nonce + 1n);
+  return res;
+}
+
+async function sendSealed(stackId: bigint, key: HexString, content: string) {
+  const nonce = nonces.get(stackId) ?? 0n;
+  const deadline = deadlineSoon();
+  const sealed = await sealConfidentialRequest(key, chat(content), { stackId, nonce, deadline, path: CHAT });
+  const res = await send(stackId, sealed.body as unknown as Record<string, unknown>, nonce, deadline);
+  return { res, reader: sealed.reader };
+}
+
+async function errorOf(res: Response) {
+  const { error } = (await res.json()) as { error: { code: string } };
+  return { status: res.status, code: error.code };
+}
+
+/** The key the chain's record names, checked against the evidence the node serves (hash, key, measurement). */
+async function attestedKey(): Promise<HexString> {
+  const record = await getAttestation(network.admin, attested.nodeId);
+  if (!record) throw new Error("no record");
+  const body = (await (await fetch(new URL("/v1/attestation", node.url))).json()) as {
+    evidence: AttestationEvidence;
+  };
+  const evidence = parseEvidence(body.evidence);
+  const verdict = await verifyAttestation(evidence, policy, {
+    signingAddress: attested.signerAccount.address,
+    freshness: { kind: "epoch", epoch: record.epoch },
+  });
+  expect(evidenceHash(evidence.kind, evidence.quote)).toBe(record.evidenceHash);
+  expect(verdict.binding.encryptionPublicKey.toLowerCase()).toBe(record.encryptionKey.toLowerCase());
+  expect(measurementHash("dev", verdict.measurements)).toBe(record.measurement);
+  return record.encryptionKey as HexString;
+}
+
+describe("a confidential node's record on-chain and level-3 stacks", () => {
+  it("posts its record in the shared encodings: the evidence it serves, its key, its measurement", async () => {
+    const record = await getAttestation(network.admin, attested.nodeId);
+    expect(record).toMatchObject({ kind: "dev", measurement: measurementHash("dev", MEASURED) });
+    expect(record?.encryptionKey.toLowerCase()).toBe((await compute.publicKey()).toLowerCase());
+    await attestedKey();
+  });
+
+  it("refuses a record posted by another node's signer for this node", async () => {
+    const quote = compute.epochEvidence!.evidence.quote;
+    await expect(
+      postAttestation(other.signer, {
+        nodeId: attested.nodeId,
+        kind: "dev",
+        evidenceHash: evidenceHash("dev", `${quote}00` as HexString),
+        encryptionKey: `0x${"11".repeat(32)}`,
+        measurement: measurementHash("dev", MEASURED),
+        expiresAt: (await network.now()) + 600n,
+      }),
+    ).rejects.toMatchObject({ errorName: "NotNodeActor" });
+  });
+
+  it("a poster whose posts the chain refuses logs each failure, retries, and never throws", async () => {
+    const lines: string[] = [];
+    const poster = new AttestationPoster({
+      seat: { ...other.signer, now: () => network.now() },
+      nodeId: attested.nodeId,
+      logger: capturingLogger(lines),
+      retryDelaysMs: [10],
+    });
+    poster.post(compute.epochEvidence!);
+    await until(
+      async () => lines.filter((l) => l.includes("could not post the attestation record")).length,
+      (n) => n >= 3,
+    );
+    expect(lines.join("\n")).toContain("NotNodeActor");
+    expect(await poster.current()).toBe(false);
+    poster.stop();
+    await poster.settled();
+  });
+
+  it("refuses a request in clear on a level-3 stack, and a sealed one on a lower-level stack", async () => {
+    expect(await errorOf(await send(confidentialStack, chat("in clear")))).toEqual({
+      status: 400,
+      code: "confidential_required",
+    });
+    const key = await attestedKey();
+    const { res } = await sendSealed(plainStack, key, "sealed to a level-0 stack");
+    expect(await errorOf(res)).toEqual({ status: 400, code: "confidential_unsupported" });
+    // The level-0 stack still answers in clear.
+    expect((await send(plainStack, chat("in clear, level 0"))).status).toBe(200);
+  });
+
+  it("answers a request sealed to the key the chain's record names, opened by the client", async () => {
+    const { res, reader } = await sendSealed(confidentialStack, await attestedKey(), "hello, enclave");
+    expect(res.status).toBe(200);
+    const { atoma, ...answer } = (await res.json()) as Record<string, unknown> & {
+      atoma: { response_hash: string };
+    };
+    const { response, sealed } = reader.openAnswer(answer as never);
+    expect(responseHash(sealed)).toBe(atoma.response_hash);
+    const text = (response as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+    expect(text.length).toBeGreaterThan(0);
+  });
+
+  it("posts again on key rotation; a request sealed to the old key no longer opens", async () => {
+    const old = await attestedKey();
+    await compute.rotateKey();
+    const record = await until(
+      () => getAttestation(network.admin, attested.nodeId),
+      (r) => r !== undefined && r.encryptionKey.toLowerCase() !== old.toLowerCase(),
+    );
+    expect(record?.encryptionKey.toLowerCase()).toBe((await compute.publicKey()).toLowerCase());
+    const { res } = await sendSealed(confidentialStack, old, "to the old key");
+    expect(await errorOf(res)).toEqual({ status: 400, code: "confidential_undecryptable" });
+  });
+
+  it("once its record expires: the node takes no sealed request, the chain no new stack, anyone drops it", async () => {
+    const record = (await getAttestation(network.admin, attested.nodeId))!;
+    await network.advance(record.expiresAt - (await network.now()) + 1n);
+    const key = record.encryptionKey as HexString;
+    const { res } = await sendSealed(confidentialStack, key, "after expiry");
+    expect(await errorOf(res)).toEqual({ status: 503, code: "attestation_unavailable" });
+    const buyer = (await network.account()).ctx;
+    await expect(
+      buyStackFromNode(buyer, {
+        taskId: confidentialTask,
+        nodeId: attested.nodeId,
+        units: 1_000n,
+        maxPricePerMillion: PRICE,
+        duration: 3_600n,
+      }),
+    ).rejects.toMatchObject({ errorName: "AttestationExpired" });
+    const keeper = (await network.account()).ctx;
+    const dropped = await dropUnattested(keeper, { nodeId: attested.nodeId });
+    expect(dropped.taskIds).toEqual([confidentialTask]);
+    // Attesting for the chain's epoch posts a fresh record: sealed requests open again.
+    await compute.attestEpoch(await chainEpoch());
+    const fresh = await until(
+      () => getAttestation(network.admin, attested.nodeId),
+      (r) => r !== undefined && r.expiresAt > record.expiresAt,
+    );
+    const again = await sendSealed(
+      confidentialStack,
+      fresh!.encryptionKey as HexString,
+      "after re-attesting",
+    );
+    expect(again.res.status).toBe(200);
+  });
+});
