@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type ChainContext, closeStack, getStack, proveReceiptFraud, StackStatus } from "@atoma/chain";
+import {
+  type ChainContext,
+  closeStack,
+  getStack,
+  proveReceiptFraud,
+  SecurityLevel,
+  StackStatus,
+} from "@atoma/chain";
 import { type Logger, requestHash, silentLogger } from "@atoma/core";
 import {
   boughtStack,
@@ -709,6 +716,8 @@ export class StackPool {
   ): Promise<Selectable<StacksTable>> {
     const tasks = model.tasks
       .filter((task) => this.#o.securityLevel === undefined || task.securityLevel === this.#o.securityLevel)
+      // A confidential task takes only sealed requests; the gateway forwards requests in clear.
+      .filter((task) => task.securityLevel !== SecurityLevel.Confidential)
       .filter((task) => task.nodes.some((node) => node.pricePerMillion <= this.#o.maxPricePerMillion))
       .sort((a, b) => b.securityLevel - a.securityLevel);
     const picks: { task: CatalogTask; pick: NodePick }[] = [];

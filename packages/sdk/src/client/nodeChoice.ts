@@ -6,6 +6,7 @@ import {
   type NodeCandidate,
   NodeStatus,
   offeredNodes,
+  SecurityLevel,
   taskRegistryAbi,
 } from "@atoma/chain/portable";
 import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
@@ -95,6 +96,8 @@ async function tasksOf(
     const level = Number(task.securityLevel);
     if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
     if (securityLevel !== undefined && level !== securityLevel) continue;
+    // A confidential task takes only sealed requests, which this client does not send unless asked for level 3.
+    if (securityLevel === undefined && level === SecurityLevel.Confidential) continue;
     byLevel.set(level, [...(byLevel.get(level) ?? []), taskId]);
   }
   return [...byLevel.entries()].sort(([a], [b]) => b - a).map(([, ids]) => ids);

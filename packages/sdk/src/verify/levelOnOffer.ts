@@ -1,4 +1,11 @@
-import { getTask, modelIdOf, offeredNodes, stackManagerAbi, taskRegistryAbi } from "@atoma/chain/portable";
+import {
+  getTask,
+  modelIdOf,
+  offeredNodes,
+  SecurityLevel,
+  stackManagerAbi,
+  taskRegistryAbi,
+} from "@atoma/chain/portable";
 import type { VerifyChain } from "./verifyArguments.js";
 
 /** The highest cap the contract takes (a uint128): every subscribed node with capacity is offered. */
@@ -6,7 +13,7 @@ const ANY_PRICE = 2n ** 128n - 1n;
 
 /**
  * The highest security level among the active tasks of `model` (H(name)) that offer a node now, as a gateway and
- * the non-custodial client pick; undefined when none does. Anyone may create a task for a model: an answer from a
+ * the non-custodial client pick (confidential tasks aside: they take only sealed requests); undefined when none does. Anyone may create a task for a model: an answer from a
  * lower level than this is one the gateway chose to buy cheaper, not one the network offered.
  */
 export async function highestLevelOnOffer(chain: VerifyChain, model: string): Promise<number | undefined> {
@@ -27,6 +34,8 @@ export async function highestLevelOnOffer(chain: VerifyChain, model: string): Pr
     const task = await getTask({ publicClient, addresses: { TaskRegistry } }, taskId);
     const level = Number(task.securityLevel);
     if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
+    // A confidential task serves only sealed requests: it is not on offer to an answer sent in clear.
+    if (level === SecurityLevel.Confidential) continue;
     if (highest !== undefined && level <= highest) continue;
     // A task that cannot be served now (no node, too few verifiers) reverts: it offers none.
     const offered = await offeredNodes(
