@@ -70,3 +70,26 @@ export function extend(honest: Honest, tools: TamperTools): Claim {
     honest.finishReason,
   );
 }
+
+/**
+ * The honest tokens with `fraction` of their text tokens (at least one) replaced, each by another single-character
+ * token at a distinct position: a node passing off cheaper or edited output as the model's.
+ */
+export function changeFraction(honest: Honest, fraction: number, tools: TamperTools): Claim | undefined {
+  const textTokens = honest.tokens.length - (tools.isEog(honest.tokens.at(-1)!) ? 1 : 0);
+  if (textTokens === 0) return undefined;
+  const count = Math.min(textTokens, Math.max(1, Math.round(fraction * textTokens)));
+  const positions = [...Array(textTokens).keys()];
+  for (let i = positions.length - 1; i > 0; i--) {
+    const j = Math.floor(tools.random() * (i + 1));
+    [positions[i], positions[j]] = [positions[j]!, positions[i]!];
+  }
+  const tokens = [...honest.tokens];
+  for (const position of positions.slice(0, count)) {
+    let replacement: number;
+    do replacement = tools.charToken(LETTERS[Math.floor(tools.random() * LETTERS.length)]!);
+    while (replacement === tokens[position]);
+    tokens[position] = replacement;
+  }
+  return claim(tools, tokens, honest.finishReason);
+}
