@@ -451,6 +451,26 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect(await taskOf(unverified)).toBe(BigInt(dev.ready.tasks.chatUnverified));
     }, 180_000);
 
+    // Review 13, round 3: a request whose bound exceeds a fresh stack could never be served; a node calling each
+    // fresh stack spent made every such call buy another.
+    it("refuses a request larger than the stack it would buy, before buying or sending anything", async () => {
+      const fetched: string[] = [];
+      const watching: typeof fetch = (input, init) => {
+        fetched.push(input instanceof Request ? input.url : String(input));
+        return fetch(input, init);
+      };
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account: buyer(8),
+        stack: { units: 2_000n },
+        fetch: watching,
+      });
+      const error = await rejection(client.chat({ ...ask(dev.ready.model, "too big"), max_tokens: 5_000 }));
+      expect(error).toBeInstanceOf(ClientArgumentError);
+      expect((error as ClientArgumentError).message).toMatch(/more than a 2000-unit stack holds/);
+      expect(fetched).toEqual([]);
+    });
+
     it("takes an RPC URL with the contracts instead of a network file", async () => {
       const client = createAtomaClient({
         network: { rpcUrl: dev.ready.rpcUrl, contracts: parseNetwork(dev.readyText).contracts },

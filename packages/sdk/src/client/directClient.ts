@@ -1,11 +1,13 @@
 import type { ChainContext } from "@atoma/chain/portable";
 import {
   AnswerUnverifiedError,
+  ClientArgumentError,
   NodeMisbehavedError,
   NodeRequestError,
   NoNodeOfferedError,
 } from "../errors.js";
 import { type Network, parseNetwork, userContext } from "../network.js";
+import { requestUnitBound } from "../requestUnitBound.js";
 import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
@@ -13,7 +15,7 @@ import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
-import { checkPreferences, stackForModel } from "./nodeChoice.js";
+import { checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
@@ -161,6 +163,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   ) => {
     try {
       const checked = checkBody(endpoint, body);
+      checkFitsAStack(checked, options.stack?.units ?? DEFAULT_STACK_UNITS);
       return call(checked, (client) => send(client, checked));
     } catch (error) {
       return Promise.reject(error);
@@ -172,4 +175,16 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     completions: (body) => run("completions", body, (client, b) => client.completions(b)),
     embeddings: (body) => run("embeddings", body, (client, b) => client.embeddings(b)),
   };
+}
+
+/**
+ * A request whose signed bound exceeds the stack this client buys could never be served by one: a node would call
+ * every fresh stack spent, and each call would buy another. Refused before anything is bought or sent.
+ */
+function checkFitsAStack(body: Body, stackUnits: bigint): void {
+  const bound = requestUnitBound(body);
+  if (bound > stackUnits)
+    throw new ClientArgumentError(
+      `the request can use up to ${bound} units, more than a ${stackUnits}-unit stack holds: lower max_tokens or the prompt, or buy larger stacks (stack.units)`,
+    );
 }
