@@ -603,9 +603,14 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
   const retryAfter = answer.headers.get("retry-after");
   const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
   let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
+  let atoma: unknown;
   try {
-    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as { error?: NodeErrorBody };
+    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as {
+      error?: NodeErrorBody;
+      atoma?: unknown;
+    };
     if (body.error) error = body.error;
+    atoma = body.atoma;
   } catch {
     // not JSON: keep the status line
   }
@@ -614,5 +619,6 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
     error,
     retryAfter === null ? undefined : Number(retryAfter),
     nextNonce !== null && /^(0|[1-9]\d{0,77})$/.test(nextNonce) ? BigInt(nextNonce) : undefined,
+    atoma,
   );
 }

@@ -31,6 +31,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   receipt_units_mismatch: true,
   receipt_units_over_signed: true,
   response_unverified: true,
+  security_level_unknown: true,
   stack_unusable: true,
   stream_unhashable: true,
 };

@@ -16,6 +16,7 @@ import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClien
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
+import { withTokenLimit } from "./requestMarks.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
@@ -70,6 +71,10 @@ export function directClient(options: DirectClientOptions): AtomaClient {
    * units left: no stack of theirs is used or bought again.
    */
   const aside = new Set<bigint>();
+  const putAside = (nodeId: bigint, reason: string) => {
+    aside.add(nodeId);
+    options.onNodePutAside?.(nodeId, reason);
+  };
   /** Stacks believed spent: never reused (one still active on-chain would be picked again, and refused again). */
   const spent = new Set<bigint>();
 
@@ -130,10 +135,14 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       if (serving.get(model) === chosen) serving.delete(model);
       if (lie === undefined) {
         spent.add(current.stack.stackId);
-        if (await closedEarly(ctx, current.stack, current.client, body)) aside.add(current.stack.nodeId);
+        if (await closedEarly(ctx, current.stack, current.client, body))
+          putAside(
+            current.stack.nodeId,
+            `closed stack ${current.stack.stackId} long before it expired, units left`,
+          );
         current = await servingFor(model);
       } else {
-        aside.add(current.stack.nodeId);
+        putAside(current.stack.nodeId, lie);
         current = await servingFor(model).catch((cause: unknown) => {
           throw cause instanceof NoNodeOfferedError
             ? new NodeMisbehavedError(current.stack.nodeId, `${lie}; no other node serves ${model}`)
@@ -145,15 +154,23 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     const { stack } = current;
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
-    const verdict = await verifyResponse(response, {
+    const verifyOptions = {
       chain: verifyChainOf(network),
       request: verified.request,
       stackId: stack.stackId,
       owner: options.account.address,
       fetch: fetcher,
-    });
+    };
+    const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
-    return { response, atoma: verified.atoma, verdict, request: verified.request } satisfies AtomaAnswer;
+    const recheck = () => verifyResponse(response, verifyOptions);
+    return {
+      response,
+      atoma: verified.atoma,
+      verdict,
+      request: verified.request,
+      recheck,
+    } satisfies AtomaAnswer;
   }
 
   const run = (
@@ -162,7 +179,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     send: (client: StackClient, body: Body) => Promise<Verified>,
   ) => {
     try {
-      const checked = checkBody(endpoint, body);
+      const checked = withTokenLimit(endpoint, checkBody(endpoint, body));
       checkFitsAStack(checked, options.stack?.units ?? DEFAULT_STACK_UNITS);
       return call(checked, (client) => send(client, checked));
     } catch (error) {
@@ -182,7 +199,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
  * every fresh stack spent, and each call would buy another. Refused before anything is bought or sent.
  */
 function checkFitsAStack(body: Body, stackUnits: bigint): void {
-  const bound = requestUnitBound(body);
+  // As signed: `StackClient` adds the stream flag (`false`, the longer, is taken) to a chat or completion.
+  const bound = requestUnitBound(body.input === undefined ? { ...body, stream: false } : body);
   if (bound > stackUnits)
     throw new ClientArgumentError(
       `the request can use up to ${bound} units, more than a ${stackUnits}-unit stack holds: lower max_tokens or the prompt, or buy larger stacks (stack.units)`,
