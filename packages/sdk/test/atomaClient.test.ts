@@ -14,6 +14,7 @@ import { loadKeyFile } from "@atoma/node";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
+  boughtStack,
   ClientArgumentError,
   createAtomaClient,
   DEFAULT_MAX_TOKENS,
@@ -401,22 +402,30 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       const network = parseNetwork(dev.readyText);
       const chain = verifyChainOf(network);
       const taskId = BigInt(dev.ready.tasks.chat);
-      // The verified task's nodes have no room now: at their price, one more unit is more than the collateral they
-      // bonded covers (as unsettled stacks would fill it). Each node sets it with its own key; restored after.
+      // The verified task's nodes are all busy: each holds a live stack, and its capacity is all reserved (each node
+      // sets it with its own key; restored after). A gateway that buys them up gets there the same way.
       const nodes = dev.ready.nodes.map((node, k) => ({
         nodeId: BigInt(node.id),
         ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
       }));
+      for (const n of nodes)
+        await boughtStack(userContext(network, buyer(9)), {
+          taskId,
+          units: 100_000n,
+          maxPricePerMillion: 10n ** 19n,
+          duration: 3_600n,
+          pick: { kind: "node", nodeId: n.nodeId },
+        });
       const before = await Promise.all(
         nodes.map((n) => getSubscription(n.ctx, { taskId, nodeId: n.nodeId })),
       );
       try {
-        for (const n of nodes)
+        for (const [k, n] of nodes.entries())
           await updateSubscription(n.ctx, {
             taskId,
             nodeId: n.nodeId,
-            pricePerMillion: 2n ** 128n - 1n,
-            capacity: 10n ** 12n,
+            pricePerMillion: before[k]!.pricePerMillion,
+            capacity: before[k]!.reserved,
           });
         // The level on offer fell to 0; the level served is still 1.
         expect(await highestLevelOnOffer(chain, dev.ready.model)).toBe(0);

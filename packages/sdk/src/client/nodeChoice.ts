@@ -83,7 +83,7 @@ async function tasksOf(
   model: string,
   securityLevel: number | undefined,
 ): Promise<{ level: number | undefined; taskIds: bigint[] }> {
-  const served = await servedTasks(ctx.publicClient, ctx.addresses.TaskRegistry, model);
+  const served = await servedTasks(ctx.publicClient, ctx.addresses, model);
   const clear = served
     .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
     .map((t) => t.securityLevel);

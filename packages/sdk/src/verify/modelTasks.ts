@@ -1,10 +1,22 @@
-import { type AtomaPublicClient, modelIdOf, taskRegistryAbi } from "@atoma/chain/portable";
+import {
+  type AtomaPublicClient,
+  ContractRevertError,
+  modelIdOf,
+  offeredNodes,
+  taskRegistryAbi,
+} from "@atoma/chain/portable";
 import type { Address } from "viem";
 
 /** A task of a model that a node serves now. */
 export interface ServedTask {
   taskId: bigint;
   securityLevel: number;
+}
+
+/** Where the tasks and the purchases live. */
+export interface TaskContracts {
+  TaskRegistry: Address;
+  StackManager: Address;
 }
 
 /**
@@ -14,23 +26,29 @@ export interface ServedTask {
 export const MAX_MODEL_TASKS = 64;
 /** Reads in flight at once. */
 const READ_BATCH = 16;
+/** The highest cap the contract takes (a uint128): no price makes a node busy. */
+const ANY_PRICE = 2n ** 128n - 1n;
+/** The reverts of a purchase no node can serve (none subscribed and eligible, or too few to verify it). */
+const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
 
 /**
- * The active tasks of `model` (H(name)) that at least one node is subscribed to now (not on exit notice), newest
- * first. Found from the logs, not by reading every task: `TaskCreated` of the model (free to emit, so only
- * filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone may create by the
- * thousand cost a lookup nothing. Throws what the RPC throws: the caller must not read "none" into a failure.
+ * The active tasks of `model` (H(name)) that a node serves now, newest first: a purchase of no units at any price
+ * finds a candidate (`StackManager.candidatesFor`: subscribed, eligible, and for a verified task with the peers to
+ * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
+ * (free to emit, so only filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone
+ * may create by the thousand cost a lookup nothing. Throws what the RPC throws: the caller must not read "none" into
+ * a failure.
  */
 export async function servedTasks(
   publicClient: AtomaPublicClient,
-  TaskRegistry: Address,
+  contracts: TaskContracts,
   model: string,
   fromBlock = 0n,
 ): Promise<ServedTask[]> {
   const modelId = modelIdOf(model);
   const [created, subscribed] = await Promise.all([
     publicClient.getContractEvents({
-      address: TaskRegistry,
+      address: contracts.TaskRegistry,
       abi: taskRegistryAbi,
       eventName: "TaskCreated",
       args: { modelId },
@@ -38,7 +56,7 @@ export async function servedTasks(
       strict: true,
     }),
     publicClient.getContractEvents({
-      address: TaskRegistry,
+      address: contracts.TaskRegistry,
       abi: taskRegistryAbi,
       eventName: "Subscribed",
       fromBlock,
@@ -46,20 +64,12 @@ export async function servedTasks(
     }),
   ]);
   const ofModel = new Set(created.map((log) => log.args.taskId));
-  const subscribers = new Map<bigint, Set<bigint>>();
-  for (const { args } of subscribed) {
-    if (!ofModel.has(args.taskId)) continue;
-    subscribers.set(args.taskId, (subscribers.get(args.taskId) ?? new Set()).add(args.nodeId));
-  }
-  const candidates = [...subscribers.keys()].sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+  const subscribedTo = new Set(subscribed.map((log) => log.args.taskId).filter((id) => ofModel.has(id)));
+  const candidates = [...subscribedTo].sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
   const served: ServedTask[] = [];
   for (let at = 0; at < candidates.length; at += READ_BATCH) {
     const batch = candidates.slice(at, at + READ_BATCH);
-    const read = await Promise.all(
-      batch.map((taskId) =>
-        servedTask(publicClient, TaskRegistry, taskId, subscribers.get(taskId) ?? new Set()),
-      ),
-    );
+    const read = await Promise.all(batch.map((taskId) => servedTask(publicClient, contracts, taskId)));
     for (const task of read) if (task) served.push(task);
   }
   return served;
@@ -67,25 +77,22 @@ export async function servedTasks(
 
 async function servedTask(
   publicClient: AtomaPublicClient,
-  TaskRegistry: Address,
+  contracts: TaskContracts,
   taskId: bigint,
-  nodes: ReadonlySet<bigint>,
 ): Promise<ServedTask | undefined> {
   const task = await publicClient.readContract({
-    address: TaskRegistry,
+    address: contracts.TaskRegistry,
     abi: taskRegistryAbi,
     functionName: "getTask",
     args: [taskId],
   });
   if (!task.active) return undefined;
-  for (const nodeId of nodes) {
-    const subscription = await publicClient.readContract({
-      address: TaskRegistry,
-      abi: taskRegistryAbi,
-      functionName: "getSubscription",
-      args: [taskId, nodeId],
-    });
-    if (subscription.active) return { taskId, securityLevel: Number(task.securityLevel) };
-  }
-  return undefined;
+  const offered = await offeredNodes(
+    { publicClient, addresses: contracts },
+    { taskId, units: 0n, maxPricePerMillion: ANY_PRICE },
+  ).catch((error: unknown) => {
+    if (error instanceof ContractRevertError && NO_CANDIDATE.has(error.errorName)) return [];
+    throw error;
+  });
+  return offered.length > 0 ? { taskId, securityLevel: Number(task.securityLevel) } : undefined;
 }

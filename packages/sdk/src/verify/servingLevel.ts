@@ -5,8 +5,8 @@ import type { VerifyChain } from "./verifyArguments.js";
 
 /**
  * The lowest security level an answer for `model` may have when the caller named none: the highest level among
- * the model's active tasks that a node serves now (subscribed, whatever its room or price), confidential tasks
- * aside (they take only sealed requests). Room is not asked for: a gateway that fills the verified task's nodes,
+ * the model's active tasks that a node serves now (`servedTasks`: eligible, with the peers a verified task needs,
+ * whatever its room or price), confidential tasks aside (they take only sealed requests). Room is not asked for: a gateway that fills the verified task's nodes,
  * or waits until they are busy, must not make a cheaper level pass. Anyone may create a task for a model; only one
  * a node has bonded collateral to counts. Throws `SecurityLevelUnknownError` when the chain cannot be read or no
  * task serves the model in clear: never a level read as "any".
@@ -19,7 +19,8 @@ export async function servingSecurityLevel(chain: VerifyChain, model: string): P
       abi: stackManagerAbi,
       functionName: "taskRegistry",
     });
-    levels = (await servedTasks(chain.publicClient, TaskRegistry, model)).map((t) => t.securityLevel);
+    const contracts = { TaskRegistry, StackManager: chain.addresses.StackManager };
+    levels = (await servedTasks(chain.publicClient, contracts, model)).map((t) => t.securityLevel);
   } catch (cause) {
     throw new SecurityLevelUnknownError(model, "the chain could not be read", { cause });
   }
