@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAttestation, SecurityLevel, setAllowedMeasurement, setDevAttestation } from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import {
   type AttestationPolicy,
   createDevAuthority,
@@ -243,8 +243,12 @@ beforeAll(async () => {
     allowed: true,
   });
   await setDevAttestation(network.admin, { taskId, allowed: true });
-  for (const node of [flaky, steady])
-    await network.subscribe(node, taskId, { collateral: parseEther("900") });
+  // The flaky node asks less: sessions go to it first while it is well (the failover below depends on it).
+  await network.subscribe(flaky, taskId, {
+    collateral: parseEther("900"),
+    pricePerMillion: DEV_PRICE_PER_MILLION / 2n,
+  });
+  await network.subscribe(steady, taskId, { collateral: parseEther("900") });
   await network.nextEpoch();
   const wallet = await network.account();
   const config = parseProxyConfig(
@@ -252,7 +256,7 @@ beforeAll(async () => {
       server: { port: 0 },
       database: { dataDir: join(root, "proxy") },
       stacks: { units: "200000", maxPerModel: 4 },
-      confidential: { sessionTtlMs: 2_000, maxSessionsPerKey: 3 },
+      confidential: { sessionTtlMs: 2_000, maxSessionsPerKey: 3, deadlineSlackSeconds: 1 },
     },
     { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId, contracts: network.deployment.addresses },
   );
@@ -371,6 +375,39 @@ describe("confidential requests through the gateway", () => {
     } finally {
       failSealed = false;
     }
+  });
+
+  it("gives up a failed sealed request once past its deadline: its node's stack serves the next session", async () => {
+    // The failover left a sealed request signed on the flaky node's stack with no receipt. Signed again with a new
+    // deadline it could never open, so past its deadline its nonce is given up rather than the stack stuck.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    const receipts = await gateway.db.selectFrom("receipts").select(["stack_id", "leaf_index"]).execute();
+    const received = new Set(receipts.map((r) => `${r.stack_id}:${r.leaf_index}`));
+    const signed = await gateway.db.selectFrom("signed_requests").selectAll().execute();
+    const pending = signed.filter((r) => !received.has(`${r.stack_id}:${r.nonce}`));
+    expect(pending).toHaveLength(1);
+    const failed = pending[0]!;
+    expect(failed.json?.startsWith('{"atoma_confidential"')).toBe(true);
+    // Sessions hold their stacks: open them at the flaky node until one holds the stack the failure is on.
+    let session: SessionBody | undefined;
+    let key = apiKey;
+    for (const next of [apiKey, apiKey, apiKey, otherKey, otherKey, otherKey]) {
+      const opened = await openSession({ ignore: [String(steady.nodeId)] }, next);
+      expect(opened.node_id).toBe(String(flaky.nodeId));
+      if (BigInt(opened.stack_id) !== failed.stack_id) continue;
+      session = opened;
+      key = next;
+      break;
+    }
+    if (!session) throw new Error("no session got the stack of the failed request");
+    // Its nonce is the failed request's: past its deadline the sealed request is given up, not signed again.
+    expect(BigInt(session.nonce)).toBe(failed.nonce);
+    const sealed = await sealFor(session, `after a failure ${MARKER}`);
+    const served = await call(CHAT, { body: sealed.body, session: session.id, key });
+    expect(served.status).toBe(200);
+    answered++;
+    const json = (await served.json()) as { atoma: { leaf_index: string } };
+    expect(json.atoma.leaf_index).toBe(session.nonce);
   });
 
   it("never stores or logs the plaintext: the marker and the opened answers are nowhere it wrote", async () => {

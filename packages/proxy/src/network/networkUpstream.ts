@@ -272,8 +272,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     }
     const last = await this.#c.pool.lastReceipt(stack.stackId);
     const pending = await this.#c.pool.pendingRequests(stack.stackId, last?.fields.leafIndex);
+    // Past them all, except a sealed one past its deadline: it can never be served, so the resend gives its nonce up.
+    const now = BigInt(Math.floor(Date.now() / 1000));
     let nonce = stack.nextNonce;
-    for (const p of pending) if (p.signed.nonce >= nonce) nonce = p.signed.nonce + 1n;
+    for (const p of pending)
+      if (p.signed.nonce >= nonce && !(sealedBody(p.signed.json) && deadlineOf(p.signed) < now))
+        nonce = p.signed.nonce + 1n;
     const lease: ConfidentialLease = {
       nodeId: stack.nodeId,
       nodeSigner: stack.nodeSigner,
@@ -330,12 +334,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     try {
       return await this.#sendOn(stack, request, false, deadline);
     } catch (error) {
-      // The envelope opens only with this node's key: another node needs the client to seal again.
-      if (error instanceof NodeDown)
-        throw new ConfidentialSessionFailedError(stack.nodeId, { cause: error.failure });
-      if (error instanceof StackRefused)
-        throw new ConfidentialSessionFailedError(stack.nodeId, { cause: error.refusal });
-      throw error;
+      // The node's refusal of the request itself (it cannot open it, a replay, a prompt too long): as it sent it.
+      if (error instanceof NodeRequestError && error.status < 500 && !STACK_REFUSED.has(error.code))
+        throw error;
+      // Anything else is the node's or its stack's failure: the envelope opens only with this node's key, so the
+      // client seals again for a new session (another node; its receipts checked as any).
+      const cause =
+        error instanceof NodeDown ? error.failure : error instanceof StackRefused ? error.refusal : error;
+      throw new ConfidentialSessionFailedError(stack.nodeId, { cause });
     } finally {
       claim.end();
     }
@@ -644,6 +650,10 @@ function usableFallback(
   );
 }
 
+const sealedBody = (json: string) => json.startsWith('{"atoma_confidential"');
+const deadlineOf = (signed: { headers: Record<string, string> }) =>
+  BigInt(signed.headers[STACK_HEADERS.deadline] ?? "0");
+
 const codeOf = (error: unknown) =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
 
@@ -674,7 +684,7 @@ async function call(
       deadline: request.sealed.deadline,
       maxUnits: request.maxUnits,
     });
-    return client.send(PATHS[request.endpoint], signed);
+    return client.sendPresigned(PATHS[request.endpoint], signed);
   }
   // The request's bound is signed as its maxUnits: the node cannot claim more for its leaf.
   const bounded = { maxUnits: request.maxUnits };

@@ -138,7 +138,11 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const ledger = new SpendLedger(db, { now, logger, journal });
     const sessions = new ConfidentialSessions(
       { upstream: network, ledger, limiter, maxPricePerMillion: () => pool.maxPricePerMillion, logger, now },
-      { ttlMs: config.confidential.sessionTtlMs, maxPerKey: config.confidential.maxSessionsPerKey },
+      {
+        ttlMs: config.confidential.sessionTtlMs,
+        maxPerKey: config.confidential.maxSessionsPerKey,
+        deadlineSlackSeconds: config.confidential.deadlineSlackSeconds,
+      },
     );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
