@@ -333,6 +333,26 @@ describe("confidential requests through the gateway", () => {
     expect(await codeOf(again)).toBe("confidential_session_unknown");
   });
 
+  it("reserves a session's budget when it opens: a key that cannot cover its bound gets no session (no stack held)", async () => {
+    const poor = (await gateway.keys.create({ name: "poor", budget: "0.000000000001" })).key;
+    const refused = await call("/v1/confidential/sessions", {
+      body: { model: MODEL, max_units: 2_000 },
+      key: poor,
+    });
+    expect(refused.status).toBe(429);
+    expect(await codeOf(refused)).toBe("insufficient_quota");
+    // The attestation of a session is its key's alone.
+    const session = await openSession();
+    const nonce = `0x${"77".repeat(32)}`;
+    const stranger = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=${nonce}`, {
+      key: otherKey,
+    });
+    expect(stranger.status).toBe(404);
+    expect(await codeOf(stranger)).toBe("confidential_session_unknown");
+    const bad = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=0x12`);
+    expect(bad.status).toBe(400);
+  });
+
   it("bounds open sessions per key (429), and a session never used gives back its nonce: no gap", async () => {
     // The sessions earlier tests left unused have expired.
     await new Promise((resolve) => setTimeout(resolve, 2_600));
