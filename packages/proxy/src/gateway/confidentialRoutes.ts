@@ -154,6 +154,10 @@ export async function sealedRequest(
   const done = answer.then(
     async (served) => {
       await sessions.settle(session, served);
+      if (parts.metrics) {
+        parts.metrics.requests.inc({ endpoint, outcome: "ok" });
+        parts.metrics.tokens.inc({ model: session.model }, Number(served.units));
+      }
       if (relay.streaming) relay.finish(served);
       return served;
     },
