@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { closeStack, proveReceiptFraud, readStack } from "@atoma/chain";
+import { closeStack, getAttestation, proveReceiptFraud, readStack } from "@atoma/chain";
 import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
-import { parseNetwork, userContext } from "@atoma/sdk";
+import { parseNetwork, readContext, userContext } from "@atoma/sdk";
 import type { Browser, Page } from "playwright-core";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -74,6 +74,23 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await text(tab, row)).toContain(`${node.price}`);
         expect(await text(tab, row)).toContain(ready.model);
         expect(await text(tab, row)).toMatch(/\d+ ms/);
+        // Its AttestationRegistry record as the chain holds it: the dev nodes' kind labelled insecure.
+        const record = await getAttestation(
+          readContext(parseNetwork(JSON.stringify(ready))),
+          BigInt(node.id),
+        );
+        if (!record) throw new Error(`node ${node.id} holds no attestation record`);
+        await expect
+          .poll(() => text(tab, `${row} [data-testid="attestation-label"]`), { timeout: 20_000 })
+          .toBe("insecure, development");
+        const title = (testid: string) =>
+          tab.locator(`${row} [data-testid="${testid}"]`).first().getAttribute("title", { timeout: 1_000 });
+        expect(await title("attestation-measurement")).toBe(record.measurement);
+        expect(await title("attestation-key")).toBe(record.encryptionKey);
+        expect(await title("attestation-expiry")).toBe(String(record.expiresAt));
+        expect(await text(tab, `${row} [data-testid="attestation-expiry"]`)).toMatch(
+          /^until \d{4}-\d\d-\d\dT/,
+        );
       }
       expect(Number(await text(tab, '[data-testid="total-staked"]'))).toBeGreaterThan(0);
     }, 60_000);
