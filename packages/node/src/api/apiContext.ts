@@ -54,4 +54,9 @@ export interface StackApi {
   stackLevel?: StackLevelLookup | undefined;
   /** Keeps the node's attestation record on-chain; a level-3 stack takes sealed requests only while it is current. */
   attestation?: AttestationPoster | undefined;
+  /**
+   * Takes sealed requests on level-3 stacks with no attestation poster (development and tests only: the chain then
+   * holds nothing the node is accountable for). @default false: refused with 503 `attestation_unavailable`
+   */
+  unattestedSealed?: boolean | undefined;
 }

@@ -39,6 +39,11 @@ export interface StackApiOptions {
         postRecords?: boolean | undefined;
         /** Waits between failed posts (ms). @default 1 s, 2 s, 5 s, 15 s, then every 30 s */
         postRetryDelaysMs?: readonly number[] | undefined;
+        /**
+         * Takes sealed requests on level-3 stacks although no record is posted (no AttestationRegistry, or
+         * `postRecords: false`): development and tests only. @default false
+         */
+        unattestedSealed?: boolean | undefined;
       }
     | undefined;
 }
@@ -126,6 +131,12 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     const posts =
       confidential !== undefined &&
       (options.confidential?.postRecords ?? context.seat.addresses.AttestationRegistry !== undefined);
+    api.unattestedSealed = options.confidential?.unattestedSealed === true;
+    if (confidential && !posts && !api.unattestedSealed)
+      api.logger.warn(
+        {},
+        "confidential compute is on but no attestation record is posted (no chain.contracts.AttestationRegistry): sealed requests on level-3 stacks are refused",
+      );
     if (posts)
       api.attestation = new AttestationPoster({
         seat: context.seat,
