@@ -72,6 +72,7 @@ let domain: TypedDataDomain;
 let policy: AttestationPolicy;
 let nodeKey: HexString;
 let compute: ConfidentialCompute;
+let devKey: Awaited<ReturnType<typeof issueDevAttestationKey>>;
 let nextNonce = 0n;
 const logLines: string[] = [];
 /** Answer texts the client read after opening them: they must not appear on the node either. */
@@ -90,21 +91,13 @@ beforeAll(async () => {
     measurements: [{ label: "dev", ...MEASURED }],
     dev: { rootCertificatePem: authority.rootCertificatePem },
   };
+  devKey = await issueDevAttestationKey(authority);
   compute = new ConfidentialCompute({
-    source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+    source: devEvidenceSource(devKey, MEASURED),
     signingAddress: registered.signerAccount.address,
     acceptsStack: async (id) => !plainOnly.has(id),
   });
-  ({ node } = apiNode({
-    network,
-    node: registered,
-    engine,
-    model,
-    dataDir: join(root, "node"),
-    limits: { maxBodyBytes: 16_384 },
-    logger: capturingLogger(logLines),
-    confidential: { compute, epoch: async () => 1n },
-  }));
+  node = startApiNode();
   await node.start();
   owner = await network.owner();
   stackId = (await network.buy(owner.ctx, taskId, 200_000n)).stackId;
@@ -117,6 +110,20 @@ afterAll(async () => {
   await network?.stop();
   rmSync(root, { recursive: true, force: true });
 });
+
+/** The node under test (again after a restart: same data directory, the current `compute`). */
+function startApiNode(): AtomaNode {
+  return apiNode({
+    network,
+    node: registered,
+    engine,
+    model,
+    dataDir: join(root, "node"),
+    limits: { maxBodyBytes: 16_384 },
+    logger: capturingLogger(logLines),
+    confidential: { compute, epoch: async () => 1n },
+  }).node;
+}
 
 const deadlineSoon = () => BigInt(Math.floor(Date.now() / 1000) + 120);
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -279,6 +286,36 @@ describe("confidential requests on a dev-attested node", () => {
     expect(original.status).toBe(200);
     nextNonce += 1n;
     await original.json();
+  });
+
+  // Attacker: replays a sealed request's envelope under another nonce after the node restarted, hoping the guard
+  // forgot it. With an encryption key that outlives a restart (given in code), the guard in the database still holds it.
+  it("still refuses a replayed sealed request after a restart (the guard is in the node's database)", async () => {
+    const first = await sendSealed(chat(`${MARKER} before restart`));
+    expect(first.res.status).toBe(200);
+    await first.res.json();
+    const keys = { publicKey: await compute.publicKey(), privateKey: await compute.privateKey() };
+    await node.stop();
+    // A new process: a new compute (nothing in memory) with the same key pair, over the same data directory.
+    compute = new ConfidentialCompute({
+      source: devEvidenceSource(devKey, MEASURED),
+      signingAddress: registered.signerAccount.address,
+      keys,
+      acceptsStack: async (id) => !plainOnly.has(id),
+    });
+    node = startApiNode();
+    await node.start();
+    await waitForStack(node, stackId);
+    const replay = await sign(
+      first.envelope as unknown as Record<string, unknown>,
+      nextNonce,
+      first.deadline,
+    );
+    expect(await errorOf(await post(replay))).toMatchObject({ status: 409, code: "confidential_replayed" });
+    // The key still opens what is sealed to it for a fresh request.
+    const fresh = await sendSealed(chat(`${MARKER} after restart`));
+    expect(fresh.res.status).toBe(200);
+    await fresh.res.json();
   });
 
   it("answers a resend of the same sealed request from its records, still sealed", async () => {

@@ -7,6 +7,7 @@ import { attestationRoute } from "../confidential/attestationRoute.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
 import { startEpochAttester } from "../confidential/epochAttester.js";
+import { ReplayGuard } from "../confidential/replayGuard.js";
 import { stackLevelLookup } from "../confidential/stackLevels.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
@@ -87,6 +88,7 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     now,
     // Given in code (tests, embedders), or as `confidential.*` configures it: the one the route and requests share.
     confidential: confidentialOf(context, options),
+    replays: new ReplayGuard(context.db),
     stackLevel: stackLevelLookup(context.seat.publicClient, stackManager),
   };
 }
