@@ -23,6 +23,7 @@ interface AttestFlags {
   devRoot?: string;
   measurements?: string;
   json?: boolean;
+  showOnly?: boolean;
   timeout?: string;
 }
 
@@ -121,6 +122,8 @@ function reportText(
     for (const [name, value] of Object.entries(report.measurements))
       lines.push(`  ${name.padEnd(6)} ${value}`);
   }
+  if (report.reason)
+    lines.push(`${MARK.failed} ${report.reason} (give --measurements, or --show-only to only read them)`);
   lines.push(report.ok ? "attestation verified" : "attestation NOT verified");
   return `${lines.join("\n")}\n`;
 }
@@ -128,7 +131,8 @@ function reportText(
 /**
  * `atoma attest <node id>`: looks the node up in the registry (its signer and URL), fetches its evidence for a
  * fresh nonce, and prints each check (quote, measurements, binding of signer + key + nonce, GPU token, nonce).
- * Exits 1 when a check fails. Development evidence is refused unless `--dev-root` names the dev authority's root,
+ * Exits 1 when a check fails, and when no allow-list was given (`--measurements`) unless `--show-only` asks only to
+ * read the measurements. Development evidence is refused unless `--dev-root` names the dev authority's root,
  * and is labelled "insecure, development" even then.
  */
 export function registerAttest(program: Command): void {
@@ -154,6 +158,10 @@ export function registerAttest(program: Command): void {
       "--measurements <file>",
       "allow-list: JSON array of { label?, mrTd, rtmr0..3? } (else: shown, not checked)",
     )
+    .option(
+      "--show-only",
+      "without --measurements: print the measurements and exit 0 (they are shown, not approved); else exit 1",
+    )
     .option("--timeout <ms>", "how long the node has to answer", "10000")
     .option("--json", "print the report as one JSON object")
     .action(async (id: string, flags: AttestFlags) => {
@@ -178,11 +186,12 @@ export function registerAttest(program: Command): void {
       let fetchError: string | undefined;
       try {
         const evidence = parseEvidence(await fetchEvidence(url, nonce, timeoutMs));
-        report = await checkAttestation(evidence, policy, {
-          signingAddress: found.signer,
-          freshness: { kind: "nonce", nonce },
-          nonces,
-        });
+        report = await checkAttestation(
+          evidence,
+          policy,
+          { signingAddress: found.signer, freshness: { kind: "nonce", nonce }, nonces },
+          { showOnly: flags.showOnly === true },
+        );
       } catch (error) {
         fetchError =
           error instanceof AtomaError ? `${error.shortMessage} (${error.code})` : (error as Error).message;
