@@ -441,11 +441,12 @@ interface INodesView {
         uint32 echelon;
         uint8 status;
         uint8 reputation;
-        uint32 obligations;
-        address signer;
         uint32 registeredEpoch;
+        address signer;
+        uint32 obligations;
         uint32 deregisteredEpoch;
-        uint256 collateral;
+        uint128 collateral;
+        uint128 bonded;
         string url;
     }
 

@@ -10,16 +10,21 @@ interface INodeRegistry {
         Slashed
     }
 
+    /// Laid out so that eligibility reads two slots (echelon, status, reputation and registration epoch in the
+    /// operator's; collateral and bonds in another): every draw reads them for each subscriber.
     struct Node {
         address operator;
         uint32 echelon;
         NodeStatus status;
         uint8 reputation;
-        uint32 obligations;
-        address signer;
         uint32 registeredEpoch;
+        address signer;
+        uint32 obligations;
         uint32 deregisteredEpoch;
-        uint256 collateral;
+        uint128 collateral;
+        /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded): in
+        /// the collateral's slot, which eligibility reads with it.
+        uint128 bonded;
         string url;
     }
 
