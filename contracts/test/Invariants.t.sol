@@ -441,12 +441,12 @@ interface INodesView {
         uint32 echelon;
         uint8 status;
         uint8 reputation;
-        uint32 registeredEpoch;
-        address signer;
         uint32 obligations;
+        address signer;
         uint32 deregisteredEpoch;
-        uint128 collateral;
-        uint128 bonded;
+        uint112 collateral;
+        uint112 bonded;
+        uint32 registeredEpoch;
         string url;
     }
 

@@ -10,21 +10,21 @@ interface INodeRegistry {
         Slashed
     }
 
-    /// Laid out so that eligibility reads two slots (echelon, status, reputation and registration epoch in the
-    /// operator's; collateral and bonds in another): every draw reads them for each subscriber.
+    /// Laid out for the draws, which read every subscriber's eligibility: two slots (echelon, status and
+    /// reputation in the operator's; collateral, bonds and registration epoch in another). Obligations stay beside
+    /// the reputation, so that closing a stack writes one slot. 112 bits hold any collateral (the stake's own cap).
     struct Node {
         address operator;
         uint32 echelon;
         NodeStatus status;
         uint8 reputation;
-        uint32 registeredEpoch;
-        address signer;
         uint32 obligations;
+        address signer;
         uint32 deregisteredEpoch;
-        uint128 collateral;
-        /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded): in
-        /// the collateral's slot, which eligibility reads with it.
-        uint128 bonded;
+        uint112 collateral;
+        /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
+        uint112 bonded;
+        uint32 registeredEpoch;
         string url;
     }
 

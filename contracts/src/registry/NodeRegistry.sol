@@ -385,8 +385,8 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         uint256 used = node.bonded;
         uint256 free = node.collateral > used ? node.collateral - used : 0;
         if (amount > free) revert CollateralNotFree(nodeId, amount, free);
-        // At most the collateral, a uint128.
-        node.bonded = uint128(used + amount);
+        // At most the collateral, a uint112.
+        node.bonded = uint112(used + amount);
         emit CollateralBonded(nodeId, used + amount);
     }
 
@@ -394,7 +394,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         INodeRegistry.Node storage node = _nodes[nodeId];
         uint256 used = node.bonded;
         uint256 left = used > amount ? used - amount : 0;
-        node.bonded = uint128(left);
+        node.bonded = uint112(left);
         emit CollateralBonded(nodeId, left);
     }
 
@@ -504,7 +504,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     function _setCollateral(INodeRegistry.Node storage node, uint256 nodeId, uint256 value) internal {
         uint112 before = _cap(node.collateral);
         uint112 next = _cap(value);
-        node.collateral = SafeCast.toUint128(value);
+        node.collateral = SafeCast.toUint112(value);
         uint32 epoch = uint32(currentEpoch());
         StakePoint[] storage points = _stakes[nodeId];
         uint256 n = points.length;
