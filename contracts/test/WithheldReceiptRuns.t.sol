@@ -70,7 +70,12 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
     }
 
     function _resolveAll(uint256[] memory ids) internal {
-        vm.warp(block.timestamp + ANSWER_WINDOW + 1);
+        uint256 last;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            uint256 deadline = challenges.getChallenge(ids[i]).answerDeadline;
+            if (deadline > last) last = deadline;
+        }
+        vm.warp(last + 1);
         for (uint256 i = 0; i < ids.length; ++i) {
             if (challenges.getChallenge(ids[i]).status == ChallengeManager.Status.Open) challenges.resolve(ids[i]);
         }
@@ -200,9 +205,10 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
     }
 
     /// A griefing owner challenges every leaf of an honest settlement and its receipts up to the cap, at the last
-    /// second of the window: each answer pays the node a bond, nothing opens after the window, a duplicate is
-    /// refused, and the node is paid at most `answerWindow` after the window ends.
-    function test_aGriefingOwnerLosesEveryBondAndHoldsTheSettlementOnlyAnAnswerWindow() public {
+    /// second of the window: the index challenges' deadlines are spaced (the node owes at most 4 answers per answer
+    /// window, so a flood cannot outrun it), each answer pays the node a bond, nothing opens after the window, a
+    /// duplicate is refused, and the node is paid once the last spaced deadline has passed at the latest.
+    function test_aGriefingOwnerLosesEveryBondAndHoldsTheSettlementBoundedly() public {
         _serveReal(6);
         _settle(600);
         uint64 windowEnds = settlement.getSettlement(stackId).windowEnds;
@@ -226,16 +232,28 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
         vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotChallengeable.selector, stackId));
         challenges.challenge(stackId, r4, sig4);
-        // The node answers as late as it may.
-        vm.warp(windowEnds + ANSWER_WINDOW);
+        // Spaced by answerWindow / 4: the hold is bounded by the number of bonds paid.
         for (uint256 k = 0; k < 6; ++k) {
-            _answer(ids[k], k, _ownerSig(k, leaves[k].reqHash, USER_KEY));
+            assertEq(
+                challenges.getChallenge(ids[k]).answerDeadline,
+                windowEnds + ANSWER_WINDOW + k * (ANSWER_WINDOW / 4),
+                "index deadlines spaced"
+            );
         }
+        // The node answers each as late as it may: the receipts and the first index at the first deadline.
         bytes32[] memory h = hashes;
-        for (uint256 k = 0; k < 4; ++k) {
-            vm.prank(vm.addr(signerKey[server]));
-            challenges.answerChallenge(receiptIds[k], stackProof(h, k));
+        for (uint256 k = 0; k < 6; ++k) {
+            vm.warp(challenges.getChallenge(ids[k]).answerDeadline);
+            _answer(ids[k], k, _ownerSig(k, leaves[k].reqHash, USER_KEY));
+            for (uint256 j = 0; k == 0 && j < 4; ++j) {
+                vm.prank(vm.addr(signerKey[server]));
+                challenges.answerChallenge(receiptIds[j], stackProof(h, j));
+            }
+            if (k < 5) {
+                assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "held");
+            }
         }
+        assertEq(block.timestamp, windowEnds + ANSWER_WINDOW + 5 * (ANSWER_WINDOW / 4), "held that long at most");
         assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, 10 * CHALLENGE_BOND, "every bond to the node");
         assertEq(ownerBefore - token.balanceOf(user), 10 * CHALLENGE_BOND, "the griefer lost them");
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");

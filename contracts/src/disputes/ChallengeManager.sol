@@ -34,10 +34,13 @@ interface ICollateralToken {
 /// Several challenges may be open on one settlement at once (review fresh HIGH-1: with one at a time, a node that
 /// withheld two receipts hid its excess in the leaf not challenged, answered the other late and outlasted the
 /// window). The owner can challenge every receipt-less leaf together until `windowEnds`, whatever is open; each
-/// index is challenged at most once, so index challenges are bounded by the settled request count. The settlement
-/// stays `Disputed` until every open challenge is resolved: the first one upheld fails it (the owner refunded),
-/// and it is accepted again only when the last one is dismissed. No challenge opens after `windowEnds`, so a
-/// griefer holds a settlement at most `answerWindow` past its window, paying the node a bond per challenge.
+/// index is challenged at most once, so index challenges are bounded by the settled request count. So that a flood
+/// of them cannot outrun an honest node's answers (and slash it), their answer deadlines on one stack are spaced:
+/// each is at least `answerWindow / maxChallengesPerStack` after the one before, so the node never owes more than
+/// `maxChallengesPerStack` answers per `answerWindow`. The settlement stays `Disputed` until every open challenge is
+/// resolved: the first one upheld fails it (the owner refunded), and it is accepted again only when the last one is
+/// dismissed. No challenge opens after `windowEnds`, so a griefer who opens n index challenges holds a settlement at
+/// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -51,7 +54,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     struct Params {
         /// Time the node has to prove a challenged leaf is under its root.
         uint64 answerWindow;
-        /// How many receipt challenges that need an answer one stack may take (index challenges: one per index).
+        /// How many receipt challenges that need an answer one stack may take (index challenges: one per index), and
+        /// how many index-challenge answers the node may owe per `answerWindow`.
         uint8 maxChallengesPerStack;
         /// Paid by the owner for a challenge that needs an answer; the node's if it answers.
         uint128 challengeBond;
@@ -89,6 +93,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     mapping(uint256 stackId => uint256) public openOf;
     /// A challenge on the stack was upheld: its settlement has failed, later resolutions leave it alone.
     mapping(uint256 stackId => bool) public upheldOn;
+    /// The latest answer deadline of the stack's index challenges (the next is spaced after it).
+    mapping(uint256 stackId => uint64) public indexDeadlineOf;
 
     /// `leaf` is zero for an index challenge.
     event ChallengeOpened(
@@ -317,10 +323,16 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
             bond = params.challengeBond;
         }
         if (openOf[stackId]++ == 0) settlementManager.markChallenged(stackId);
+        uint64 deadline = uint64(block.timestamp) + params.answerWindow;
+        if (leaf == 0) {
+            uint64 spaced = indexDeadlineOf[stackId] + params.answerWindow / params.maxChallengesPerStack;
+            if (spaced > deadline) deadline = spaced;
+            indexDeadlineOf[stackId] = deadline;
+        }
         challengeId = ++challengeCount;
         Challenge storage c = _challenges[challengeId];
         c.status = Status.Open;
-        c.answerDeadline = uint64(block.timestamp) + params.answerWindow;
+        c.answerDeadline = deadline;
         c.owner = msg.sender;
         c.stackId = stackId;
         c.nodeId = nodeId;
