@@ -262,6 +262,31 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
     }
 
+    /// A challenge upheld while others are open fails the settlement once: the slashed node can answer nothing more,
+    /// the others are resolved after their deadlines (the bonds back to the owner) without touching the failed
+    /// settlement again, and nothing more opens.
+    function test_aChallengeUpheldBesideOpenOnesFailsTheSettlementOnce() public {
+        _serveReal(3);
+        _settle(900);
+        uint256 escrow = stacks.getStack(stackId).escrow;
+        uint256 ownerVault = vault.balanceOf(user);
+        uint256 open = _challengeIndex(1);
+        // The last leaf's receipt totals 300 against 900 settled: proven by the signature alone.
+        uint256 proven = _receiptChallenge(2);
+        assertTrue(challenges.getChallenge(proven).status == ChallengeManager.Status.Upheld, "upheld at once");
+        _assertCheaterLost(ownerVault, escrow);
+        vm.prank(user);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotChallengeable.selector, stackId));
+        challenges.challengeIndex(stackId, 0);
+        uint256 ownerTokens = token.balanceOf(user);
+        vm.warp(challenges.getChallenge(open).answerDeadline + 1);
+        challenges.resolve(open);
+        assertTrue(challenges.getChallenge(open).status == ChallengeManager.Status.Upheld, "resolved");
+        assertEq(token.balanceOf(user) - ownerTokens, CHALLENGE_BOND, "its bond back to the owner");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Failed, "still failed");
+        assertEq(challenges.openOf(stackId), 0, "none open");
+    }
+
     /// Any number of withheld leaves, the excess in any one of them, any number of receipts before: the node
     /// cannot answer that one and loses its collateral; without an excess it answers all and keeps it.
     function testFuzz_anExcessInAnyOfTheWithheldLeavesIsSlashed(uint8 receipted, uint8 withheld, uint8 jump, uint64 excess)
