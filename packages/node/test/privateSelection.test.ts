@@ -13,7 +13,7 @@ import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/at
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard } from "./harness/strategies.js";
 
-const Phase = { Drawing: 9, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
+const Phase = { Drawing: 8, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
 const WINDOW = 40;
 
 /**

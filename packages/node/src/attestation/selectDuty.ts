@@ -1,4 +1,5 @@
 import {
+  type AttesterSelection,
   attestationCommitment,
   attestationResult,
   attesterCandidatesOf,
@@ -33,25 +34,23 @@ import { recomputeSample } from "./recompute.js";
 export async function stepSelect(
   env: AttestationEnv,
   duty: Duty,
-  me: bigint,
-  st: { requestCount: number | bigint },
-  now: bigint,
+  at: { me: bigint; selection: AttesterSelection; requestCount: number | bigint; now: bigint },
   signal?: AbortSignal,
 ): Promise<void> {
-  const selection = await getAttesterSelection(env.seat, duty.stackId);
+  const { me, selection, now } = at;
   if (selection.nodeIds.includes(me)) {
     await updateDuty(env.db, duty.taskId, { state: duty.commitment ? "committed" : "pending" });
     return;
   }
   const key = await env.vrfKeys.key();
-  if (!key || selection.endsAt === 0n || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
+  if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
   const { taskId } = await getStack(env.seat, duty.stackId);
   const { sampleSize } = await getTask(env.seat, taskId);
   const indices = await selectionSampleIndices(env.seat, {
     seed: selection.seed,
-    requestCount: BigInt(st.requestCount),
+    requestCount: BigInt(at.requestCount),
     sampleSize: BigInt(sampleSize),
   });
   const full = await completeDuty(env, { ...duty, indices: [...indices] });
@@ -106,4 +105,17 @@ export async function stepSelect(
   const sent = await send(commitment);
   await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
   env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
+}
+
+/**
+ * The private selection window of `stackId` (open or closed), when the settlement's first draw was private;
+ * undefined for a public draw.
+ */
+export async function openSelection(
+  env: AttestationEnv,
+  stackId: bigint,
+): Promise<AttesterSelection | undefined> {
+  if (!env.seat.addresses.VrfKeyRegistry) return undefined;
+  const selection = await getAttesterSelection(env.seat, stackId);
+  return selection.endsAt === 0n ? undefined : selection;
 }
