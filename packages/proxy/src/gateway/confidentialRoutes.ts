@@ -12,7 +12,7 @@ import {
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import type { Endpoint } from "../limits/requestBound.js";
-import type { ConfidentialSessions } from "./confidentialSessions.js";
+import { type ConfidentialSessions, MAX_FRESH_QUOTES_PER_SESSION } from "./confidentialSessions.js";
 import type { AttestationAnswer, ConfidentialUpstream } from "./confidentialUpstream.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
@@ -106,6 +106,7 @@ export function sessionsRoute(parts: GatewayParts) {
 /**
  * `GET /v1/confidential/sessions/{id}/attestation[?nonce=0x…]`: the session's node's evidence for the client's nonce
  * (without one, its epoch evidence, which costs the node no quote); the client verifies it against the chain itself.
+ * A session asks at most `MAX_FRESH_QUOTES_PER_SESSION` nonces (then 429 `attestation_rate_limited` from the gateway).
  * Only an `atoma.attestation` is passed on as evidence: the node's 429 (its fresh quotes for the gateway's address
  * spent) becomes `attestation_rate_limited` with its `retry-after`, anything else `attestation_unavailable` (503).
  */
@@ -117,6 +118,10 @@ export function attestationRoute(parts: GatewayParts) {
     const nonce = c.req.query("nonce");
     if (nonce !== undefined && !NONCE.test(nonce))
       throw new InvalidInputError("nonce must be 0x and 64 hex digits");
+    // The node's fresh quotes for the gateway's address are every user's: a session gets a few, then the epoch
+    // evidence (no nonce, no quote) serves it.
+    if (nonce !== undefined && session.freshQuotes++ >= MAX_FRESH_QUOTES_PER_SESSION)
+      throw new AttestationRateLimitedError(1);
     const answer = await confidential.upstream.attestationOf(session.lease, nonce);
     return c.json(evidenceOf(answer), 200);
   };
