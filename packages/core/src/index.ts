@@ -113,6 +113,7 @@ export {
   responseHash,
   resultBytes,
   SEALED_ANSWER_OBJECT,
+  SEALED_RESTART_OBJECT,
 } from "./responseResult.js";
 export { deriveSeed, MAX_SEED } from "./seed.js";
 export {

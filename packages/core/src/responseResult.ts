@@ -52,6 +52,12 @@ export type ReproducibleResult =
 
 /** The `object` of a confidential answer, whose chunks are HPKE-sealed to the client (see `@atoma/confidential`). */
 export const SEALED_ANSWER_OBJECT = "atoma.confidential.answer";
+/**
+ * The gateway's event in a relayed sealed stream when a resend of the signed request brought a new answer (another
+ * salt in chunk 0) after chunks of the first were relayed: the client drops what it showed and reads what follows
+ * from its start with a fresh reader (`reader.retry()`). Only one answer, the new one, carries a receipt.
+ */
+export const SEALED_RESTART_OBJECT = "atoma.confidential.restart";
 /** Bounds a sealed answer's chunk count (each chunk is one engine event). */
 const MAX_SEALED_CHUNKS = 1_000_000;
 const isSealedChunk = (v: unknown): v is string => typeof v === "string" && /^0x([0-9a-f]{2})+$/.test(v);

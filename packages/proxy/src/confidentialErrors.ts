@@ -86,3 +86,31 @@ export class ConfidentialUnsupportedError extends AtomaError<ProxyErrorCode> {
     super("confidential_unsupported", "this gateway does not route confidential requests");
   }
 }
+
+/**
+ * The session's node refused the gateway a fresh quote for now (its per-source budget, and every user of the gateway
+ * asks from the gateway's address). Passed on with the node's `retry-after`, never as evidence: the client waits or
+ * takes the node's epoch evidence (the same route without `nonce`, no quote spent).
+ */
+export class AttestationRateLimitedError extends RetryLaterError {
+  override name = "AttestationRateLimitedError";
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(
+      "attestation_rate_limited",
+      "the node's fresh quotes are spent for now: retry after the delay, or fetch its epoch evidence (no nonce)",
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The session's node served no evidence (an error, or an answer that is not an attestation). */
+export class AttestationUnavailableError extends AtomaError<ProxyErrorCode> {
+  override name = "AttestationUnavailableError";
+  constructor(status: number) {
+    super(
+      "attestation_unavailable",
+      `the session's node served no evidence (it answered ${status}): open a new session at another node`,
+    );
+  }
+}

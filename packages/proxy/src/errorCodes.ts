@@ -3,6 +3,8 @@
  * (OpenAI's `error.code`) and in the CLI.
  */
 export type ProxyErrorCode =
+  | "attestation_rate_limited"
+  | "attestation_unavailable"
   | "confidential_envelope_invalid"
   | "confidential_required"
   | "confidential_session_failed"

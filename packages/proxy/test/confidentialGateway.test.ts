@@ -3,17 +3,21 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getAttestation, SecurityLevel, setAllowedMeasurement, setDevAttestation } from "@atoma/chain";
+import {
+  getAttestation,
+  nodeRegistryAbi,
+  SecurityLevel,
+  setAllowedMeasurement,
+  setDevAttestation,
+} from "@atoma/chain";
 import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import {
   type AttestationPolicy,
   createDevAuthority,
   type HexString,
   issueDevAttestationKey,
-  parseEvidence,
   sealConfidentialRequest,
   type TdMeasurements,
-  verifyAttestation,
 } from "@atoma/confidential";
 import { costOfUnits, measurementHash } from "@atoma/core";
 import type { EmbeddedEngine } from "@atoma/engine";
@@ -62,6 +66,12 @@ const opened: string[] = [];
 const envelopes: string[] = [];
 /** Answers the client received with a receipt. */
 let answered = 0;
+/** While set, the flaky node's front cuts the next sealed stream after its first event (once). */
+let cutStream = false;
+/** Streams the front cut. */
+let cuts = 0;
+/** The flaky node's epoch evidence before the epoch moved on: what a lying gateway could replay. */
+let staleEpochAnswer: unknown;
 
 function freePort(): Promise<number> {
   const probe = createServer();
@@ -74,7 +84,12 @@ function listen(server: Server): Promise<number> {
   );
 }
 
-/** A reverse proxy in front of a node: passes everything through, or fails sealed requests while `failSealed`. */
+/**
+ * A reverse proxy in front of a node: passes everything through, or fails sealed requests while `failSealed`, or cuts
+ * the next stream after its first event when `cutStream` is set (the connection dropped mid-answer, before the node
+ * committed it). A resend that reaches the node before it saw the cut connection gone (409 `request_in_flight`) is
+ * held and tried again, as a slower network would deliver it.
+ */
 function nodeFront(target: () => string): Server {
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -89,13 +104,33 @@ function nodeFront(target: () => string): Server {
         ([name]) => !["host", "connection", "content-length"].includes(name),
       ),
     ) as Record<string, string>;
-    const answer = await fetch(new URL(req.url ?? "/", target()), {
-      method: req.method ?? "GET",
-      headers,
-      ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}),
-    });
+    const cut = cutStream && req.method === "POST";
+    if (cut) cutStream = false;
+    const send = () =>
+      fetch(new URL(req.url ?? "/", target()), {
+        method: req.method ?? "GET",
+        headers,
+        ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}),
+      });
+    let answer = await send();
+    for (let i = 0; i < 100 && answer.status === 409 && req.method === "POST"; i++) {
+      await answer.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      answer = await send();
+    }
     res.writeHead(answer.status, Object.fromEntries(answer.headers));
-    if (answer.body) for await (const chunk of answer.body) res.write(chunk);
+    let text = "";
+    if (answer.body)
+      for await (const chunk of answer.body) {
+        await new Promise((resolve) => res.write(chunk, resolve));
+        if (!cut) continue;
+        text += Buffer.from(chunk).toString();
+        if (!text.includes("\n\n")) continue;
+        cuts++;
+        // Leaving the loop cancels the node's answer: the node sees its client gone.
+        res.destroy();
+        return;
+      }
     res.end();
   });
 }
@@ -110,7 +145,7 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeo
   }
 }
 
-const client = (key = apiKey) =>
+const client = (key = apiKey, extra: Partial<Parameters<typeof gatewayConfidentialClient>[0]> = {}) =>
   gatewayConfidentialClient({
     gateway: { url: gateway.url, apiKey: key },
     policy,
@@ -120,6 +155,7 @@ const client = (key = apiKey) =>
       contracts: network.deployment.addresses,
     },
     maxUnits: 2_000,
+    ...extra,
   });
 
 const chat = (content: string) => ({
@@ -150,6 +186,7 @@ interface SessionBody {
   nonce: string;
   deadline: string;
   path: string;
+  expires_at: number;
 }
 
 const openSession = async (extra: Record<string, unknown> = {}, key = apiKey) => {
@@ -161,20 +198,9 @@ const openSession = async (extra: Record<string, unknown> = {}, key = apiKey) =>
   return (await res.json()) as SessionBody;
 };
 
-/** Seals a chat for an open session, as the SDK does, checking the evidence first. */
-async function sealFor(session: SessionBody, content: string) {
-  const nonce = `0x${"5a".repeat(31)}${Math.floor(Math.random() * 256)
-    .toString(16)
-    .padStart(2, "0")}` as HexString;
-  const res = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=${nonce}`);
-  const verdict = await verifyAttestation(
-    parseEvidence(((await res.json()) as { evidence: unknown }).evidence),
-    policy,
-    {
-      signingAddress: session.node_signer,
-      freshness: { kind: "nonce", nonce },
-    },
-  );
+/** Seals a chat for an open session, checking the evidence first as the SDK does (its own attestation). */
+async function sealFor(session: SessionBody, content: string, key = apiKey) {
+  const { verdict } = await client(key).attest(session);
   const sealed = await sealConfidentialRequest(verdict.binding.encryptionPublicKey, chat(content), {
     stackId: BigInt(session.stack_id),
     nonce: BigInt(session.nonce),
@@ -216,6 +242,8 @@ beforeAll(async () => {
     const compute = new ConfidentialCompute({
       source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
       signingAddress: node.signerAccount.address,
+      // Two fresh quotes per source (the gateway's address), then hardly any: once spent, the epoch evidence serves.
+      quotesPerSecondPerSource: 0.01,
     });
     const started = apiNode({
       network,
@@ -225,7 +253,7 @@ beforeAll(async () => {
       dataDir: join(root, `node-${node.nodeId}`),
       port,
       pollingIntervalMs: 250,
-      confidential: { compute, epochPollMs: 3_600_000, postRetryDelaysMs: [50] },
+      confidential: { compute, epochPollMs: 250, postRetryDelaysMs: [50] },
       postAttestations: true,
     }).node;
     await started.start();
@@ -243,19 +271,35 @@ beforeAll(async () => {
     allowed: true,
   });
   await setDevAttestation(network.admin, { taskId, allowed: true });
-  // The flaky node asks less: sessions go to it first while it is well (the failover below depends on it).
+  // The flaky node asks far less: sessions go to it first while it is well (the failover and the cut below depend
+  // on it). A tenth of the price outweighs any latency and throughput the gateway measures (their weights add up to
+  // less than the price's difference), so a slow first answer (a cold engine) does not rank it second.
   await network.subscribe(flaky, taskId, {
     collateral: parseEther("900"),
-    pricePerMillion: DEV_PRICE_PER_MILLION / 2n,
+    pricePerMillion: DEV_PRICE_PER_MILLION / 10n,
   });
   await network.subscribe(steady, taskId, { collateral: parseEther("900") });
+  staleEpochAnswer = await (await fetch(new URL("/v1/attestation", nodes[0]!.url))).json();
   await network.nextEpoch();
+  // Each node attests again for the new epoch: its epoch evidence is what the chain's record names.
+  const epoch = await network.admin.publicClient.readContract({
+    address: network.deployment.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "currentEpoch",
+  });
+  for (const node of [flaky, steady])
+    await until(
+      () => getAttestation(network.admin, node.nodeId),
+      (record) => record?.epoch === epoch,
+    );
   const wallet = await network.account();
   const config = parseProxyConfig(
     {
       server: { port: 0 },
       database: { dataDir: join(root, "proxy") },
       stacks: { units: "200000", maxPerModel: 4 },
+      // The failover puts the flaky node aside this long: it is well again for the cut stream after it.
+      routing: { cooldownMs: 3_000 },
       confidential: { sessionTtlMs: 2_000, maxSessionsPerKey: 3, deadlineSlackSeconds: 1 },
     },
     { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId, contracts: network.deployment.addresses },
@@ -353,6 +397,66 @@ describe("confidential requests through the gateway", () => {
     expect(bad.status).toBe(400);
   });
 
+  // Griefer: one user of the gateway spends the node's fresh quotes for the gateway's address. The others get a 429
+  // passed through as an error (never as evidence) and are served on the node's epoch evidence.
+  it("passes the node's quote limit on as a 429, never as evidence; the SDK then takes the epoch evidence", async () => {
+    const pinned = (node: DevNode) =>
+      openSession({ ignore: [String((node === flaky ? steady : flaky).nodeId)] }, otherKey);
+    const ask = (session: SessionBody, i: number) =>
+      call(
+        `/v1/confidential/sessions/${session.id}/attestation?nonce=0x${i.toString(16).padStart(64, "0")}`,
+        {
+          key: otherKey,
+        },
+      );
+    // A session asks the node for two fresh quotes at most: a key looping over nonces is refused by the gateway.
+    const looped = await pinned(flaky);
+    expect(looped.node_id).toBe(String(flaky.nodeId));
+    for (const i of [1, 2]) await (await ask(looped, i)).body?.cancel();
+    const capped = await ask(looped, 3);
+    expect(capped.status).toBe(429);
+    expect(await codeOf(capped)).toBe("attestation_rate_limited");
+    // Those two spent the node's budget for the gateway's address (burst 2): the node refuses the next nonce.
+    const next = await pinned(flaky);
+    const limited = await ask(next, 4);
+    expect(limited.status).toBe(429);
+    // The other node's budget spent as well: whichever node the next chat lands on has no fresh quote to give.
+    const other = await pinned(steady);
+    expect(other.node_id).toBe(String(steady.nodeId));
+    for (const i of [5, 6]) await (await ask(other, i)).body?.cancel();
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const body = (await limited.json()) as { evidence?: unknown; error: { code: string; type: string } };
+    expect(body.evidence).toBeUndefined();
+    expect(body.error).toMatchObject({ code: "attestation_rate_limited", type: "rate_limit_error" });
+    const answer = remember(await client(apiKey, { attestationWaitMs: 0 }).chat(chat(`epoch ${MARKER}`)));
+    expect(answer.freshness.kind).toBe("epoch");
+    expect(answer.attestation.label).toBe("insecure, development");
+  });
+
+  // A lying gateway claims the node's quotes are spent and serves an epoch evidence of an earlier epoch: refused
+  // (it binds another epoch than the chain's, and is not the evidence the chain's record names).
+  it("refuses an earlier epoch's evidence a gateway replays after a 429 of its own", async () => {
+    const lying: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      if (!url.pathname.endsWith("/attestation")) return fetch(input, init);
+      if (url.searchParams.has("nonce"))
+        return Response.json(
+          {
+            error: {
+              message: "spent",
+              type: "rate_limit_error",
+              param: null,
+              code: "attestation_rate_limited",
+            },
+          },
+          { status: 429, headers: { "retry-after": "1" } },
+        );
+      return Response.json(staleEpochAnswer);
+    };
+    const liar = client(apiKey, { attestationWaitMs: 0, fetch: lying });
+    await expect(liar.chat(chat(`stale ${MARKER}`))).rejects.toThrow(/bind|epoch|record/);
+  });
+
   it("bounds open sessions per key (429), and a session never used gives back its nonce: no gap", async () => {
     // The sessions earlier tests left unused have expired.
     await new Promise((resolve) => setTimeout(resolve, 2_600));
@@ -389,7 +493,8 @@ describe("confidential requests through the gateway", () => {
       for (let i = 0; i < 4 && !answers.some((a) => a.failedNodes.length > 0); i++)
         answers.push(remember(await client().chat(chat(`failover ${i} ${MARKER}`))));
       const failedOver = answers.find((a) => a.failedNodes.length > 0);
-      expect(failedOver).toBeDefined();
+      // Which nodes served, when no session went to the flaky node (it ranks first by price unless measured slow).
+      expect(failedOver, `served by ${answers.map((a) => a.nodeId).join(", ")}`).toBeDefined();
       expect(failedOver!.failedNodes).toEqual([flaky.nodeId]);
       for (const answer of answers) expect(answer.nodeId).toBe(steady.nodeId);
     } finally {
@@ -422,12 +527,41 @@ describe("confidential requests through the gateway", () => {
     if (!session) throw new Error("no session got the stack of the failed request");
     // Its nonce is the failed request's: past its deadline the sealed request is given up, not signed again.
     expect(BigInt(session.nonce)).toBe(failed.nonce);
-    const sealed = await sealFor(session, `after a failure ${MARKER}`);
+    const sealed = await sealFor(session, `after a failure ${MARKER}`, key);
     const served = await call(CHAT, { body: sealed.body, session: session.id, key });
     expect(served.status).toBe(200);
     answered++;
     const json = (await served.json()) as { atoma: { leaf_index: string } };
     expect(json.atoma.leaf_index).toBe(session.nonce);
+  });
+
+  // The network (or a gateway restarting its connection) cuts a sealed stream after chunks reached the client; the
+  // node, with nothing committed, opens the resend afresh under a new salt. Stitching the new answer's later chunks
+  // onto the first's would not open (and would mix two answers): the relay restarts, the client reads the new one.
+  it("a sealed stream cut and resent with a new answer: the relay restarts it, the client reads the new one whole", async () => {
+    cutStream = true;
+    try {
+      const seen: unknown[] = [];
+      let restarts = 0;
+      const answer = remember(
+        await client().chat(
+          { ...chat(`Tell a long story about ${MARKER}`), max_tokens: 48 },
+          (chunk) => seen.push(chunk),
+          () => {
+            restarts++;
+            seen.length = 0;
+          },
+        ),
+      );
+      expect(cuts).toBe(1);
+      expect(answer.nodeId).toBe(flaky.nodeId);
+      expect(answer.failedNodes).toEqual([]);
+      expect(restarts).toBe(1);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen).toEqual(answer.response.chunks);
+    } finally {
+      cutStream = false;
+    }
   });
 
   it("never stores or logs the plaintext: the marker and the opened answers are nowhere it wrote", async () => {

@@ -1,8 +1,10 @@
 import { readConfidentialEnvelope } from "@atoma/confidential";
-import { InvalidInputError, SEALED_ANSWER_OBJECT } from "@atoma/core";
+import { InvalidInputError, SEALED_ANSWER_OBJECT, SEALED_RESTART_OBJECT } from "@atoma/core";
 import type { Context } from "hono";
 import { z } from "zod";
 import {
+  AttestationRateLimitedError,
+  AttestationUnavailableError,
   ConfidentialEnvelopeInvalidError,
   ConfidentialRequiredError,
   ConfidentialUnsupportedError,
@@ -10,8 +12,8 @@ import {
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import type { Endpoint } from "../limits/requestBound.js";
-import type { ConfidentialSessions } from "./confidentialSessions.js";
-import type { ConfidentialUpstream } from "./confidentialUpstream.js";
+import { type ConfidentialSessions, MAX_FRESH_QUOTES_PER_SESSION } from "./confidentialSessions.js";
+import type { AttestationAnswer, ConfidentialUpstream } from "./confidentialUpstream.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
@@ -102,19 +104,47 @@ export function sessionsRoute(parts: GatewayParts) {
 }
 
 /**
- * `GET /v1/confidential/sessions/{id}/attestation?nonce=0x…`: the session's node's evidence for the client's nonce,
- * passed through as the node answered (status and body): the client verifies it against the chain itself.
+ * `GET /v1/confidential/sessions/{id}/attestation[?nonce=0x…]`: the session's node's evidence for the client's nonce
+ * (without one, its epoch evidence, which costs the node no quote); the client verifies it against the chain itself.
+ * A session asks at most `MAX_FRESH_QUOTES_PER_SESSION` nonces (then 429 `attestation_rate_limited` from the gateway).
+ * Only an `atoma.attestation` is passed on as evidence: the node's 429 (its fresh quotes for the gateway's address
+ * spent) becomes `attestation_rate_limited` with its `retry-after`, anything else `attestation_unavailable` (503).
  */
 export function attestationRoute(parts: GatewayParts) {
   return async (c: Context): Promise<Response> => {
     const confidential = partsOf(parts);
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
     const session = confidential.sessions.peek(c.req.param("id") ?? "", key.keyId);
-    const nonce = c.req.query("nonce") ?? "";
-    if (!NONCE.test(nonce)) throw new InvalidInputError("nonce must be 0x and 64 hex digits");
+    const nonce = c.req.query("nonce");
+    if (nonce !== undefined && !NONCE.test(nonce))
+      throw new InvalidInputError("nonce must be 0x and 64 hex digits");
+    // The node's fresh quotes for the gateway's address are every user's: a session gets a few, then the epoch
+    // evidence (no nonce, no quote) serves it.
+    if (nonce !== undefined && session.freshQuotes++ >= MAX_FRESH_QUOTES_PER_SESSION)
+      throw new AttestationRateLimitedError(1);
     const answer = await confidential.upstream.attestationOf(session.lease, nonce);
-    return c.json(answer.body as Record<string, unknown>, answer.status as 200);
+    return c.json(evidenceOf(answer), 200);
   };
+}
+
+/** The node's answer when it is evidence; else the error the client is told (never the node's body as evidence). */
+function evidenceOf(answer: AttestationAnswer): Record<string, unknown> {
+  const body = answer.body;
+  if (
+    answer.status === 200 &&
+    typeof body === "object" &&
+    body !== null &&
+    !Array.isArray(body) &&
+    (body as Record<string, unknown>).object === "atoma.attestation" &&
+    (body as Record<string, unknown>).evidence !== undefined
+  )
+    return body as Record<string, unknown>;
+  if (answer.status === 429) {
+    const seconds = Number(answer.retryAfter);
+    // Bounded: a node cannot make the client wait an hour on its word.
+    throw new AttestationRateLimitedError(Number.isFinite(seconds) ? Math.min(60, Math.max(1, seconds)) : 1);
+  }
+  throw new AttestationUnavailableError(answer.status);
 }
 
 /**
@@ -184,10 +214,19 @@ function servedHeaders(answer: UpstreamAnswer): Record<string, string> {
   return { "x-atoma-node": String(answer.nodeId), "x-atoma-fallback": "false" };
 }
 
-/** Relays a sealed stream to the client as its chunks come (each once), then the receipt in clear. */
+/**
+ * Relays a sealed stream to the client as its chunks come (each once), then the receipt in clear. A resend of the
+ * signed request replays the answer from its start: when its chunk 0 is byte-identical to the one relayed (the
+ * node answered from its records) the chunks already relayed are skipped and the rest stitched on; when it is not,
+ * the node opened the request again and generated a new answer under a new salt, so the relay sends a
+ * `atoma.confidential.restart` event and relays the new answer from its start (the client drops what it showed and
+ * reads on with `reader.retry()`). The first answer never gets a receipt: the key is charged the new one's, once.
+ */
 class SealedRelay {
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #relayed = 0;
+  /** Chunk 0 as relayed: a resend whose chunk 0 differs is another answer. */
+  #head: unknown;
   #start!: (response: Response) => void;
   readonly started = new Promise<Response>((resolve) => {
     this.#start = resolve;
@@ -198,8 +237,13 @@ class SealedRelay {
   }
 
   pass(event: Record<string, unknown>, position: number): void {
-    // A resend replays the stream from its start: what was relayed is not relayed again.
+    if (position === 0 && this.#relayed > 0 && event.sealed !== this.#head) {
+      this.#write({ object: SEALED_RESTART_OBJECT });
+      this.#relayed = 0;
+    }
+    // A resend of the same answer: what was relayed is not relayed again.
     if (position < this.#relayed) return;
+    if (position === 0) this.#head = event.sealed;
     this.#relayed = position + 1;
     if (!this.#controller) {
       const body = new ReadableStream<Uint8Array>({
@@ -214,9 +258,10 @@ class SealedRelay {
 
   finish(answer: UpstreamAnswer): void {
     const chunks = Array.isArray(answer.response.chunks) ? answer.response.chunks : [];
-    // A resend answered from the node's records as one JSON answer: its chunks not relayed yet, then the receipt.
+    // A resend answered as one JSON answer: its chunks not relayed yet (all of them if it is another answer), then
+    // the receipt.
     for (const [position, sealed] of chunks.entries())
-      if (position >= this.#relayed) this.pass({ object: "atoma.confidential.chunk", sealed }, position);
+      this.pass({ object: "atoma.confidential.chunk", sealed }, position);
     this.#write({
       object: SEALED_ANSWER_OBJECT,
       usage: answer.response.usage,

@@ -25,7 +25,16 @@ export interface ConfidentialSession {
   reservation: SpendReservation;
   ticket: RateTicket;
   maxWei: bigint;
+  /**
+   * Evidence for client nonces asked on this session. The node counts fresh quotes per source address, and all the
+   * gateway's users share its address: a session gets `MAX_FRESH_QUOTES_PER_SESSION`, so one key cannot spend that
+   * share on a loop of nonces (it must open sessions, each holding a stack, its budget and its allowance).
+   */
+  freshQuotes: number;
 }
+
+/** Fresh quotes one session may ask the node for (one, and one retry). */
+export const MAX_FRESH_QUOTES_PER_SESSION = 2;
 
 export interface ConfidentialSessionsComponents {
   upstream: ConfidentialUpstream;
@@ -131,6 +140,7 @@ export class ConfidentialSessions {
       reservation,
       ticket,
       maxWei,
+      freshQuotes: 0,
     };
     const timer = setTimeout(() => void this.#expire(session.id), this.#ttlMs);
     timer.unref();

@@ -13,10 +13,12 @@ export interface ConfidentialLease {
   pricePerMillion: bigint;
 }
 
-/** What the node answered to `GET /v1/attestation?nonce=`, passed through as it came. */
+/** What the node answered to `GET /v1/attestation[?nonce=]`: checked by the route before anything is passed on. */
 export interface AttestationAnswer {
   status: number;
   body: unknown;
+  /** The node's `retry-after` header, as sent (a 429 when its fresh-quote budget for the gateway is spent). */
+  retryAfter?: string | undefined;
 }
 
 export interface SealedRequest {
@@ -43,8 +45,8 @@ export interface ConfidentialUpstream {
   leaseConfidential(model: string, maxUnits: bigint, ignore: readonly bigint[]): Promise<ConfidentialLease>;
   /** Gives back a lease no request was signed on: its nonce stays the stack's next (no gap). */
   releaseConfidential(lease: ConfidentialLease): Promise<void>;
-  /** The node's evidence for the client's nonce (`0x` and 64 hex digits). */
-  attestationOf(lease: ConfidentialLease, nonce: string): Promise<AttestationAnswer>;
+  /** The node's evidence for the client's nonce (`0x` and 64 hex digits), or without one its epoch evidence. */
+  attestationOf(lease: ConfidentialLease, nonce: string | undefined): Promise<AttestationAnswer>;
   /**
    * Signs the envelope at the lease's nonce and `deadline`, sends it, verifies the receipt over the sealed answer
    * and gives the stack back. Throws `ConfidentialSessionFailedError` when the node failed before answering (the

@@ -3,6 +3,8 @@ import type { ProxyErrorCode } from "../errorCodes.js";
 
 // Exhaustive over the gateway's and the SDK's own codes: adding a code without listing it fails to compile.
 const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
+  attestation_rate_limited: true,
+  attestation_unavailable: true,
   confidential_envelope_invalid: true,
   confidential_required: true,
   confidential_session_failed: true,

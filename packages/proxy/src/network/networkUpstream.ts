@@ -296,12 +296,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     await this.#c.pool.release(stack, undefined);
   }
 
-  /** The node's evidence for the client's nonce, through the address guard, bounded in time and size. */
-  async attestationOf(lease: ConfidentialLease, nonce: string): Promise<AttestationAnswer> {
+  /** The node's evidence for the client's nonce (its epoch evidence without one), through the address guard, bounded. */
+  async attestationOf(lease: ConfidentialLease, nonce: string | undefined): Promise<AttestationAnswer> {
     const stack = this.#sessionStacks.get(lease);
     if (!stack) throw new NodeFailedError("the session's stack is no longer held");
     const url = new URL("/v1/attestation", stack.nodeUrl);
-    url.searchParams.set("nonce", nonce);
+    if (nonce !== undefined) url.searchParams.set("nonce", nonce);
     const dispatcher = this.#addressGuard.dispatcher;
     try {
       const answer = await fetch(url, {
@@ -309,7 +309,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         signal: AbortSignal.timeout(this.#o.firstByteTimeoutMs ?? 60_000),
         ...(dispatcher ? { dispatcher } : {}),
       } as unknown as RequestInit);
-      return { status: answer.status, body: await readJsonCapped(answer, MAX_EVIDENCE_BYTES, "evidence") };
+      const retryAfter = answer.headers.get("retry-after") ?? undefined;
+      const body = await readJsonCapped(answer, MAX_EVIDENCE_BYTES, "evidence");
+      return { status: answer.status, body, retryAfter };
     } catch (error) {
       this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
       throw new ConfidentialSessionFailedError(stack.nodeId, { cause: error });

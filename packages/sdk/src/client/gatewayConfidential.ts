@@ -1,16 +1,13 @@
-import { getAttestation, readNodeIdOfSigner } from "@atoma/chain/portable";
 import {
   type AttestationPolicy,
   type AttestationVerdict,
-  type HexString,
-  parseEvidence,
+  type Freshness,
   SEALED_CHUNK_OBJECT,
   SEALED_END_OBJECT,
   type SealedAnswer,
   sealConfidentialRequest,
-  verifyAttestation,
 } from "@atoma/confidential";
-import { type AtomaReceipt, atomaDomain, requestHash } from "@atoma/core";
+import { type AtomaReceipt, atomaDomain, requestHash, SEALED_RESTART_OBJECT } from "@atoma/core";
 import type { Address } from "viem";
 import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
 import type { Network } from "../network.js";
@@ -19,6 +16,7 @@ import { readJsonCapped } from "../readBodyCapped.js";
 import { readSse } from "../readSse.js";
 import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
 import { verifyReceipt } from "../verifyReceipt.js";
+import { type AttestedSession, attestGatewaySession, gatewayError } from "./gatewaySessionAttestation.js";
 
 type Body = Record<string, unknown>;
 
@@ -30,6 +28,8 @@ const NEW_SESSION_CODES = new Set([
   "response_unverified",
   "attestation_unavailable",
 ]);
+/** Restarts of one relayed stream (a resend that brought a new answer) the client follows; past it, it fails. */
+const MAX_RESTARTS = 3;
 const MAX_SMALL_BYTES = 1024 * 1024;
 const PATHS = { chat: "/v1/chat/completions", completions: "/v1/completions" } as const;
 
@@ -45,6 +45,11 @@ export interface GatewayConfidentialOptions {
   network: Network;
   /** Sessions tried for one request: a node that fails gets the request sealed again for another. @default 3 */
   attempts?: number | undefined;
+  /**
+   * How long, in all, the node's 429 `attestation_rate_limited` (its fresh quotes for the gateway's address spent) is
+   * waited out per its `retry-after` before its epoch evidence is taken instead. @default 2000
+   */
+  attestationWaitMs?: number | undefined;
   /** The signed unit bound asked for each request (prompt plus completion). @default the gateway's */
   maxUnits?: number | undefined;
   fetch?: typeof fetch | undefined;
@@ -58,6 +63,8 @@ export interface ConfidentialAnswer {
   atoma: AtomaReceipt;
   nodeId: bigint;
   attestation: AttestationVerdict;
+  /** What proved the evidence current: the client's nonce, or (the node's fresh quotes spent) the chain's epoch. */
+  freshness: Freshness;
   /** What the receipt's response hash covers (ciphertext), kept for a later challenge. */
   sealed: SealedAnswer;
   /** Nodes that failed before this one answered (each got the request sealed for it alone). */
@@ -72,6 +79,7 @@ interface Session {
   nonce: string;
   deadline: string;
   path: string;
+  expires_at?: number;
 }
 
 /**
@@ -96,43 +104,24 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     return body;
   }
 
-  /** The session's node, checked against the chain and its evidence for a fresh nonce: the key to seal to. */
-  async function attest(session: Session): Promise<AttestationVerdict> {
-    const nodeId = BigInt(session.node_id);
-    const registered = await readNodeIdOfSigner(
-      chain.publicClient,
-      chain.addresses.NodeRegistry,
-      session.node_signer,
+  /** The session's node, checked against the chain and its evidence (see `attestGatewaySession`). */
+  const attest = (session: AttestedSession) =>
+    attestGatewaySession(
+      {
+        get: (path) => fetcher(`${base}${path}`, { headers: auth, redirect: "error" }),
+        policy: options.policy,
+        chain,
+        maxWaitMs: options.attestationWaitMs,
+      },
+      session,
     );
-    if (registered !== nodeId)
-      throw new ResponseVerificationError(`the session's signer is not node ${nodeId}'s on the chain`);
-    const nonce = randomNonce();
-    const answer = await gatewayJson(
-      `/v1/confidential/sessions/${encodeURIComponent(session.id)}/attestation?nonce=${nonce}`,
-      { headers: auth },
-    );
-    const verdict = await verifyAttestation(parseEvidence(answer.evidence), options.policy, {
-      signingAddress: session.node_signer,
-      freshness: { kind: "nonce", nonce },
-    });
-    const record = await getAttestation(chain, nodeId);
-    const now = BigInt(Math.floor(Date.now() / 1000));
-    if (!record || record.expiresAt <= now)
-      throw new ResponseVerificationError(
-        `node ${nodeId} holds no unexpired attestation record on the chain`,
-      );
-    if (record.encryptionKey.toLowerCase() !== verdict.binding.encryptionPublicKey.toLowerCase())
-      throw new ResponseVerificationError(
-        `node ${nodeId}'s evidence binds another key than its on-chain record`,
-      );
-    return verdict;
-  }
 
   async function once(
     endpoint: keyof typeof PATHS,
     body: Body,
     ignore: bigint[],
     onChunk: ((chunk: Body) => void) | undefined,
+    onRestart: (() => void) | undefined,
     picked: { nodeId?: bigint },
   ): Promise<Omit<ConfidentialAnswer, "failedNodes">> {
     const path = PATHS[endpoint];
@@ -149,18 +138,20 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     picked.nodeId = BigInt(session.node_id);
     if (session.path !== path)
       throw new ResponseVerificationError("the gateway opened a session for another path");
-    const attestation = await attest(session);
+    const { verdict: attestation, freshness } = await attest(session);
     const context = {
       stackId: BigInt(session.stack_id),
       nonce: BigInt(session.nonce),
       deadline: BigInt(session.deadline),
       path,
     };
-    const { body: envelope, reader } = await sealConfidentialRequest(
+    const sealedRequest = await sealConfidentialRequest(
       attestation.binding.encryptionPublicKey,
       body,
       context,
     );
+    const envelope = sealedRequest.body;
+    let reader = sealedRequest.reader;
     const answer = await fetcher(`${base}${path}`, {
       method: "POST",
       redirect: "error",
@@ -176,9 +167,19 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       if (!answer.body) throw new ResponseVerificationError("the gateway sent no stream");
       const chunks: Body[] = [];
       let usage: SealedAnswer["usage"] | undefined;
+      let restarts = 0;
       for await (const event of readSse(answer.body)) {
         if (!isRecord(event)) throw new ResponseVerificationError("a stream event is not a JSON object");
         if (isRecord(event.error)) throw gatewayError(200, event);
+        if (event.object === SEALED_RESTART_OBJECT) {
+          // A resend brought a new answer (another salt): what was shown is dropped, the new one read from its start.
+          if (++restarts > MAX_RESTARTS)
+            throw new ResponseVerificationError("the gateway restarted the sealed stream too often");
+          reader = reader.retry();
+          chunks.length = 0;
+          onRestart?.();
+          continue;
+        }
         if (event.object === SEALED_CHUNK_OBJECT && typeof event.sealed === "string") {
           const opened = reader.openChunk(event.sealed);
           if (!isRecord(opened)) throw new ResponseVerificationError("a sealed chunk is not a JSON object");
@@ -210,16 +211,21 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       reqHash: requestHash(envelope as unknown as Body),
       nodeId: BigInt(session.node_id),
     });
-    return { response, atoma: receipt, nodeId: BigInt(session.node_id), attestation, sealed };
+    return { response, atoma: receipt, nodeId: BigInt(session.node_id), attestation, freshness, sealed };
   }
 
-  async function run(endpoint: keyof typeof PATHS, body: Body, onChunk?: (chunk: Body) => void) {
+  async function run(
+    endpoint: keyof typeof PATHS,
+    body: Body,
+    onChunk?: (chunk: Body) => void,
+    onRestart?: () => void,
+  ) {
     const attempts = options.attempts ?? 3;
     const failedNodes: bigint[] = [];
     for (let attempt = 1; ; attempt++) {
       const picked: { nodeId?: bigint } = {};
       try {
-        return { ...(await once(endpoint, body, failedNodes, onChunk, picked)), failedNodes };
+        return { ...(await once(endpoint, body, failedNodes, onChunk, onRestart, picked)), failedNodes };
       } catch (error) {
         const retry = error instanceof GatewayRequestError && NEW_SESSION_CODES.has(error.gatewayCode);
         if (!retry || attempt >= attempts || picked.nodeId === undefined) throw error;
@@ -230,27 +236,24 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
   }
 
   return {
-    /** A sealed chat; with `onChunk`, streamed (each opened chunk as it comes). */
-    chat: (body: Body, onChunk?: (chunk: Body) => void): Promise<ConfidentialAnswer> =>
-      run("chat", onChunk ? { ...body, stream: true } : body, onChunk),
+    /**
+     * A sealed chat; with `onChunk`, streamed (each opened chunk as it comes). `onRestart`: the chunks shown so far
+     * are void (a resend brought a new answer, relayed from its start); the answer returned holds only the new one.
+     */
+    chat: (
+      body: Body,
+      onChunk?: (chunk: Body) => void,
+      onRestart?: () => void,
+    ): Promise<ConfidentialAnswer> =>
+      run("chat", onChunk ? { ...body, stream: true } : body, onChunk, onRestart),
     completions: (body: Body): Promise<ConfidentialAnswer> => run("completions", body),
+    /** A session's node attested as `chat` does it (for callers that seal themselves). */
+    attest,
   };
 }
 
 const isRecord = (value: unknown): value is Body =>
   typeof value === "object" && value !== null && !Array.isArray(value);
-
-function gatewayError(status: number, body: unknown): GatewayRequestError {
-  const error = isRecord(body) && isRecord(body.error) ? body.error : {};
-  const code = typeof error.code === "string" ? error.code : `http_${status}`;
-  const message = typeof error.message === "string" ? error.message.slice(0, 500) : "no message";
-  return new GatewayRequestError(status, code, message);
-}
-
-function randomNonce(): HexString {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}` as HexString;
-}
 
 function contentOf(chunks: Body[]): string {
   return chunks

@@ -1,0 +1,158 @@
+import { getAttestation, nodeRegistryAbi, readNodeIdOfSigner } from "@atoma/chain/portable";
+import {
+  type AttestationPolicy,
+  type AttestationVerdict,
+  type Freshness,
+  type HexString,
+  parseEvidence,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { evidenceHash } from "@atoma/core";
+import type { Address } from "viem";
+import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
+import type { readContext } from "../network.js";
+import { readJsonCapped } from "../readBodyCapped.js";
+
+const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
+/** What a node may ask to be waited for, at most, per try (the gateway bounds it to 60 s as well). */
+const MAX_RETRY_AFTER_S = 60;
+
+/** The session fields the attestation needs. */
+export interface AttestedSession {
+  id: string;
+  node_id: string;
+  node_signer: Address;
+  /** When the gateway lets the unused session go (unix seconds): no wait runs past it. */
+  expires_at?: number | undefined;
+}
+
+export interface SessionAttestationDeps {
+  /** GETs a gateway path with the key's authorization. */
+  get: (path: string) => Promise<Response>;
+  policy: AttestationPolicy;
+  chain: ReturnType<typeof readContext>;
+  /**
+   * How long, in all, a 429 `attestation_rate_limited` is waited out (per its `retry-after`) before the node's
+   * epoch evidence is taken instead. @default 2000
+   */
+  maxWaitMs?: number | undefined;
+}
+
+/** The node's key checked, and which freshness proved the evidence current. */
+export interface SessionAttestation {
+  verdict: AttestationVerdict;
+  freshness: Freshness;
+}
+
+type Body = Record<string, unknown>;
+const isRecord = (value: unknown): value is Body =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The session's node, checked against the chain and its evidence: the key to seal to. Asks for evidence on a fresh
+ * nonce; a gateway shares the node's per-source quote budget among all its users, so a 429 `attestation_rate_limited`
+ * is waited out while its `retry-after` fits in `maxWaitMs`, then the node's epoch evidence (no quote) is taken:
+ * it must bind the chain's current epoch and be exactly the evidence the chain's record names (its hash), so an
+ * old quote replayed does not pass. Anything but evidence is an error, never read as evidence.
+ */
+export async function attestGatewaySession(
+  deps: SessionAttestationDeps,
+  session: AttestedSession,
+): Promise<SessionAttestation> {
+  const nodeId = BigInt(session.node_id);
+  const registered = await readNodeIdOfSigner(
+    deps.chain.publicClient,
+    deps.chain.addresses.NodeRegistry,
+    session.node_signer,
+  );
+  if (registered !== nodeId)
+    throw new ResponseVerificationError(`the session's signer is not node ${nodeId}'s on the chain`);
+  const route = `/v1/confidential/sessions/${encodeURIComponent(session.id)}/attestation`;
+  const nonce = randomNonce();
+  // Waiting past the session's expiry would lose it: the wait ends a second before at the latest.
+  const expiresInMs =
+    typeof session.expires_at === "number" ? session.expires_at * 1000 - Date.now() - 1_000 : Infinity;
+  let waitLeft = Math.min(deps.maxWaitMs ?? 2_000, expiresInMs);
+  for (;;) {
+    const answer = await deps.get(`${route}?nonce=${nonce}`);
+    if (answer.status !== 429) {
+      const evidence = await evidenceOf(answer);
+      return check(deps, session, nodeId, evidence, { kind: "nonce", nonce }, undefined);
+    }
+    const body = await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined);
+    const error = gatewayError(429, body);
+    if (error.gatewayCode !== "attestation_rate_limited") throw error;
+    const seconds = Number(answer.headers.get("retry-after"));
+    const waitMs = (Number.isFinite(seconds) ? Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds)) : 1) * 1000;
+    if (waitMs > waitLeft) break;
+    waitLeft -= waitMs;
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+  // The node's fresh quotes are spent for the gateway's address: its epoch evidence, held to the chain's record.
+  const epoch = await currentEpoch(deps.chain);
+  const evidence = await evidenceOf(await deps.get(route));
+  return check(deps, session, nodeId, evidence, { kind: "epoch", epoch }, epoch);
+}
+
+async function check(
+  deps: SessionAttestationDeps,
+  session: AttestedSession,
+  nodeId: bigint,
+  served: unknown,
+  freshness: Freshness,
+  epoch: bigint | undefined,
+): Promise<SessionAttestation> {
+  const evidence = parseEvidence(served);
+  const verdict = await verifyAttestation(evidence, deps.policy, {
+    signingAddress: session.node_signer,
+    freshness,
+  });
+  const record = await getAttestation(deps.chain, nodeId);
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  if (!record || record.expiresAt <= now)
+    throw new ResponseVerificationError(`node ${nodeId} holds no unexpired attestation record on the chain`);
+  if (record.encryptionKey.toLowerCase() !== verdict.binding.encryptionPublicKey.toLowerCase())
+    throw new ResponseVerificationError(
+      `node ${nodeId}'s evidence binds another key than its on-chain record`,
+    );
+  if (epoch !== undefined) {
+    if (record.epoch !== epoch)
+      throw new ResponseVerificationError(
+        `node ${nodeId}'s on-chain record is for epoch ${record.epoch}, not the chain's ${epoch}`,
+      );
+    if (record.evidenceHash.toLowerCase() !== evidenceHash(evidence.kind, evidence.quote).toLowerCase())
+      throw new ResponseVerificationError(
+        `node ${nodeId}'s epoch evidence is not the one its on-chain record names`,
+      );
+  }
+  return { verdict, freshness };
+}
+
+/** The evidence of a 200 `atoma.attestation`; any other answer is the gateway's error. */
+async function evidenceOf(answer: Response): Promise<unknown> {
+  const body = await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined);
+  if (!answer.ok) throw gatewayError(answer.status, body);
+  if (!isRecord(body) || body.object !== "atoma.attestation" || body.evidence === undefined)
+    throw new ResponseVerificationError("the gateway's answer is not an atoma.attestation");
+  return body.evidence;
+}
+
+function currentEpoch(chain: ReturnType<typeof readContext>): Promise<bigint> {
+  return chain.publicClient.readContract({
+    address: chain.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "currentEpoch",
+  });
+}
+
+export function gatewayError(status: number, body: unknown): GatewayRequestError {
+  const error = isRecord(body) && isRecord(body.error) ? body.error : {};
+  const code = typeof error.code === "string" ? error.code : `http_${status}`;
+  const message = typeof error.message === "string" ? error.message.slice(0, 500) : "no message";
+  return new GatewayRequestError(status, code, message);
+}
+
+function randomNonce(): HexString {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}` as HexString;
+}
