@@ -5,12 +5,12 @@ import type { AddressInfo } from "node:net";
 export type RequestHeaders = Record<string, string>;
 
 /** Rewrites an answer's body text on its way back; identity passes it on unchanged. */
-export type Rewrite = (body: string, path: string, headers: RequestHeaders) => string;
+export type Rewrite = (body: string, path: string, headers: RequestHeaders) => string | Promise<string>;
 
 export interface Relay {
   url: string;
-  /** Requests that reached the relay (and so the server behind it). */
-  requests: { method: string; path: string }[];
+  /** Requests that reached the relay (and so the server behind it), with their headers and body text as received. */
+  requests: { method: string; path: string; headers: RequestHeaders; body: string }[];
   /** How the next answers are rewritten. */
   rewrite: Rewrite;
   /** The status each answer is given (the server's by default): a node that says no without cause. */
@@ -48,17 +48,17 @@ export async function startRelay(target: string): Promise<Relay> {
   const server: Server = createServer((request, response) => {
     void (async () => {
       const path = request.url ?? "/";
-      relay.requests.push({ method: request.method ?? "GET", path });
       const body = await bodyOf(request);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers))
         if (typeof value === "string" && name !== "host" && name !== "content-length") headers[name] = value;
+      relay.requests.push({ method: request.method ?? "GET", path, headers, body: body.toString("utf8") });
       const answer = await fetch(new URL(path, target), {
         method: request.method ?? "GET",
         headers,
         ...(body.length > 0 && { body }),
       });
-      const text = relay.rewrite(await answer.text(), path, headers);
+      const text = await relay.rewrite(await answer.text(), path, headers);
       // The answer's own headers pass on (a node's next nonce, a retry delay), less what the body's rewrite changes.
       const passed: Record<string, string> = {};
       answer.headers.forEach((value, name) => {
