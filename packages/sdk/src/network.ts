@@ -67,10 +67,13 @@ export function parseNetwork(text: string, source = "the network description"): 
       : undefined;
   const attestation = (parsed as { attestation?: { kind?: unknown; rootCertificatePem?: unknown } })
     .attestation;
+  // A Network's own field (one given as an object is read back through here), or the ready line's.
   const devRoot =
-    attestation?.kind === "dev" && typeof attestation.rootCertificatePem === "string"
-      ? attestation.rootCertificatePem
-      : undefined;
+    typeof parsed.devAttestationRoot === "string"
+      ? parsed.devAttestationRoot
+      : attestation?.kind === "dev" && typeof attestation.rootCertificatePem === "string"
+        ? attestation.rootCertificatePem
+        : undefined;
   return {
     rpcUrl: parsed.rpcUrl,
     chainId: parsed.chainId!,

@@ -158,6 +158,22 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
     expect(answer.attestation?.ok).toBe(true);
   }, 120_000);
 
+  it("a second client of the same owner reuses its stack: it seals again for the nonce the node names", async () => {
+    const { account } = await net.network.account();
+    const make = () =>
+      createAtomaClient({
+        network: net.networkText(),
+        account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+      });
+    const first = await make().chat(ask("first"));
+    const second = await make().chat(ask("second"));
+    expect(second.atoma.stack_id).toBe(first.atoma.stack_id);
+    expect(BigInt(second.atoma.leaf_index)).toBe(BigInt(first.atoma.leaf_index) + 1n);
+    expect(second.verdict?.ok).toBe(true);
+  }, 120_000);
+
   it("refuses a dev-kind node when the client was given no dev root: nothing is sealed to it", async () => {
     const posts = chatPosts(A.relay).length;
     const error = await rejection((await client({ dev: false, only: [A] })).chat(ask("secret")));

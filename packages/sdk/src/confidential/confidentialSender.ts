@@ -31,6 +31,13 @@ export interface SealedVerified {
 const DEFAULT_MAX_AGE_MS = 300_000;
 
 /**
+ * Refusals a fresh seal answers: the node's key rotated (`confidential_undecryptable`), or the request was re-signed
+ * for the nonce the node named (a stack reused from another client), so its seal is bound to the old nonce or was
+ * already opened there (`confidential_replayed`).
+ */
+const RESEAL = new Set(["confidential_undecryptable", "confidential_replayed"]);
+
+/**
  * The non-custodial client's confidential side: attests each node it is about to use (a fresh nonce, the
  * evidence, the chain's record and allow-list), seals every request to the attested key bound to the signed stack,
  * nonce, deadline and path, and opens the sealed answer. The plaintext leaves only sealed.
@@ -85,8 +92,8 @@ export class ConfidentialSender {
 
   /**
    * Seals `body` to the attested key for the next nonce of `client`'s stack, signs the envelope (its unit bound the
-   * plaintext's), sends it and opens the answer. When the node cannot open it (it rotated its key, or the node named
-   * another nonce than the one sealed to), the node is attested again and the request sealed again, once.
+   * plaintext's), sends it and opens the answer. When the node cannot open it (it rotated its key, or named another
+   * nonce than the one sealed to: `RESEAL`), the node is attested again and the request sealed again, once.
    */
   async send(
     ctx: ChainContext,
@@ -104,7 +111,7 @@ export class ConfidentialSender {
         attested: current,
       };
     } catch (error) {
-      if (!(error instanceof NodeRequestError && error.code === "confidential_undecryptable")) throw error;
+      if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
       current = await this.attest(ctx, stack);
       return {
         ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
