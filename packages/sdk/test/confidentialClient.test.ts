@@ -360,5 +360,7 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
     const error = await rejection(c.chat(ask("secret")));
     expect(failedCheck(error)).toEqual({ name: "record", code: "attestation_record_expired" });
     expect(chatPosts(A.relay).length).toBe(posts);
+    // A is put aside: the next call looks for another node, and the client may hold to A only.
+    expect(await rejection(c.chat(ask("again")))).toMatchObject({ code: "no_node_offered" });
   }, 180_000);
 });

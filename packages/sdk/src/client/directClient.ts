@@ -1,4 +1,5 @@
 import type { ChainContext } from "@atoma/chain/portable";
+import { AttestationRefusedError } from "../confidential/attestationVerdict.js";
 import { confidentialOptionsOf } from "../confidential/confidentialOptions.js";
 import {
   type Attested,
@@ -202,19 +203,20 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       clear: (client: StackClient) => Promise<Verified>,
       onChunk?: (c: Body) => void,
     ) =>
-    async (serving: Serving): Promise<Sent> => {
-      if (!serving.attested) return clear(serving.client);
+    async (current: Serving): Promise<Sent> => {
+      if (!current.attested) return clear(current.client);
       const { ctx, sender } = await contextOnce();
-      const sealed = await sender!.send(
-        ctx,
-        serving.stack,
-        serving.client,
-        serving.attested,
-        path,
-        body,
-        onChunk,
-      );
-      serving.attested = sealed.attested;
+      const { stack, client, attested } = current;
+      const sealed = await sender!.send(ctx, stack, client, attested, path, body, onChunk).catch((error) => {
+        // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
+        // call picks another node.
+        if (error instanceof AttestationRefusedError) {
+          aside.add(stack.nodeId);
+          serving.delete(body.model as string);
+        }
+        throw error;
+      });
+      current.attested = sealed.attested;
       return { ...sealed.verified, sealed };
     };
 
