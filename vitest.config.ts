@@ -17,6 +17,7 @@ export const workspaceAliases = {
   "@atoma/node/devnet": here("./packages/node/src/devnet/index.ts"),
   "@atoma/node": here("./packages/node/src/index.ts"),
   "@atoma/proxy": here("./packages/proxy/src/index.ts"),
+  "@atoma/sdk/gateway-confidential": here("./packages/sdk/src/client/gatewayConfidential.ts"),
   "@atoma/sdk": here("./packages/sdk/src/index.ts"),
   "@atoma/simulate": here("./packages/simulate/src/index.ts"),
   "@atoma/cli": here("./packages/cli/src/index.ts"),

@@ -66,11 +66,27 @@ contract ConfidentialTest is ConfidentialSteps {
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidenceReused.selector, old));
         attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, old, first.encryptionKey, GOOD, expiresAt);
         vm.stopPrank();
-        // Nor may another node pass a's evidence off as its own.
+        assertTrue(!attestations.isCurrent(a), "no record revived");
+    }
+
+    /// Attacker: node b copies a's evidence hash (from the mempool, or by hashing the quote a serves) and posts it
+    /// first, to make a's own post revert for ever and keep a off level 3. The replay set is per node, so a's post
+    /// goes through; b's copy names evidence whose report data binds a's signer, which no client accepts from b.
+    function test_frontRunningAVictimsEvidenceDoesNotBlockIt() public {
+        bytes32 victimEvidence = keccak256("victim's quote of this epoch");
+        uint64 epoch = currentEpoch();
+        uint64 expiresAt = uint64(block.timestamp + 1 hours);
         vm.prank(operatorOf[b]);
-        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidenceReused.selector, old));
-        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, old, first.encryptionKey, GOOD, expiresAt);
-        assertTrue(!attestations.isCurrent(a) && !attestations.isCurrent(b), "no record revived");
+        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
+        vm.prank(operatorOf[a]);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
+        assertTrue(attestations.isCurrent(a), "the victim's record is current");
+        assertEq(attestations.attestationOf(a).evidenceHash, victimEvidence, "the victim's own evidence");
+        assertTrue(attestations.evidenceUsed(a, victimEvidence) && attestations.evidenceUsed(b, victimEvidence), "per node");
+        // Each node still cannot replay its own evidence.
+        vm.prank(operatorOf[a]);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidenceReused.selector, victimEvidence));
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
     }
 
     function test_expiryIsBoundedByTheGovernanceMaximum() public {

@@ -443,9 +443,10 @@ interface INodesView {
         uint8 reputation;
         uint32 obligations;
         address signer;
-        uint32 registeredEpoch;
         uint32 deregisteredEpoch;
-        uint256 collateral;
+        uint112 collateral;
+        uint112 bonded;
+        uint32 registeredEpoch;
         string url;
     }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {IAttestationRegistry} from "../interfaces/IAttestationRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
@@ -13,9 +15,17 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 /// and an expiry. A node serves a confidential task only while that record is current and its measurement is
 /// allowed; the dev kind (evidence signed by a local test authority) only where governance allowed it for the
 /// task or the whole network, never by default.
-/// @notice Replays: each evidence hash is accepted once, ever, and the epoch it names must be the current one, so
-/// an old (expired) evidence cannot be posted again to extend a record.
-contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
+/// @notice Replays: each evidence hash is accepted once per node, ever, and the epoch it names must be the current
+/// one, so an old (expired) evidence cannot be posted again to extend a record. The set is per node: the evidence's
+/// report data binds the node's signer, so another node gains nothing by posting a copied hash, and a copy posted
+/// first (front-running the mempool, or hashing the quote the victim serves) no longer blocks the victim's post.
+/// @notice Accountability: a node serves its epoch evidence with a statement its signer signed, "this evidence (hash)
+/// is my record on-chain" (`ServedEvidence`, EIP-712 over this registry). A statement naming evidence the node never
+/// posted is a provable lie: anyone submits it (`reportUnposted`), the node's record is revoked, it may not post
+/// again until the next epoch but one, and it is slashed as for a timeout (`NodeRegistry.slashTimeout`), the
+/// reporter taking the user's share. So a node must commit on-chain to the very bytes it serves; whether those
+/// bytes are a genuine TDX quote is still checked by clients (DCAP), not here.
+contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     enum Kind {
         None,
         Tdx,
@@ -46,10 +56,15 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
     bool public devNetwork;
 
     mapping(uint256 nodeId => Attestation) internal _attestations;
-    mapping(bytes32 evidenceHash => bool) public evidenceUsed;
+    mapping(uint256 nodeId => mapping(bytes32 evidenceHash => bool)) public evidenceUsed;
     mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
     mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
     mapping(uint256 taskId => bool) public devAllowedFor;
+    /// A node caught serving evidence it never posted may not post again before this epoch.
+    mapping(uint256 nodeId => uint256 epoch) public bannedUntilEpoch;
+
+    bytes32 public constant SERVED_EVIDENCE_TYPEHASH =
+        keccak256("ServedEvidence(uint256 nodeId,uint64 epoch,bytes32 evidenceHash)");
 
     event AttestationPosted(
         uint256 indexed nodeId,
@@ -65,6 +80,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
     event DevAllowedSet(uint256 indexed taskId, bool allowed);
     event DevNetworkSet(bool allowed);
     event MaxValiditySet(uint64 maxValidity);
+    /// `reporter` proved that `nodeId` served `servedEvidence` (signed) without ever posting it.
+    event AttestationRevoked(
+        uint256 indexed nodeId, uint64 epoch, bytes32 servedEvidence, address indexed reporter, uint256 slashed
+    );
 
     error NotNodeActor(uint256 nodeId, address caller);
     error NodeNotActive(uint256 nodeId);
@@ -74,7 +93,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
     error MissingMeasurement();
     /// The evidence names another epoch than the current one: it is stale (or not yet due).
     error StaleEpoch(uint64 epoch, uint256 current);
-    /// This evidence was posted before (by any node): a replay.
+    /// This node posted this evidence before: a replay.
     error EvidenceReused(bytes32 evidenceHash);
     /// The expiry is not in the future, or later than `maxValidity` from now.
     error InvalidExpiry(uint64 expiresAt, uint256 latest);
@@ -82,6 +101,12 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
     error AttestationExpired(uint256 nodeId, uint64 expiresAt);
     error MeasurementNotAllowed(uint256 taskId, bytes32 measurement);
     error DevKindRefused(uint256 taskId, uint256 nodeId);
+    /// The statement is not signed by the node's registered signer.
+    error StatementSignatureInvalid(uint256 nodeId, address recovered);
+    /// The node did post this evidence: nothing to report.
+    error EvidencePosted(uint256 nodeId, bytes32 evidenceHash);
+    /// The node was caught serving evidence it never posted: it may post again from `epoch`.
+    error PostingBanned(uint256 nodeId, uint256 untilEpoch);
 
     /// Why a node may not serve a confidential task (`Ok`: it may).
     enum Standing {
@@ -92,7 +117,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
         Dev
     }
 
-    constructor(address admin, INodeRegistry nodeRegistry_, uint64 maxValidity_) AtomaAccess(admin) {
+    constructor(address admin, INodeRegistry nodeRegistry_, uint64 maxValidity_)
+        AtomaAccess(admin)
+        EIP712("AtomaAttestation", "1")
+    {
         if (address(nodeRegistry_) == address(0)) revert ZeroAddress();
         nodeRegistry = nodeRegistry_;
         _setMaxValidity(maxValidity_);
@@ -144,8 +172,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
 
     /// Posts the node's attestation record, replacing the previous one (re-attestation each epoch, key rotation).
     /// Only the node's operator or signer, for an active node; `epoch` must be the current epoch (the freshness
-    /// value the evidence's report data binds), `evidenceHash` never posted before, and `expiresAt` in the future
-    /// and at most `maxValidity` away.
+    /// value the evidence's report data binds), `evidenceHash` never posted before by this node, and `expiresAt` in
+    /// the future and at most `maxValidity` away.
     function post(
         uint256 nodeId,
         Kind kind,
@@ -163,10 +191,11 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
         if (measurement == 0) revert MissingMeasurement();
         uint256 current = nodeRegistry.currentEpoch();
         if (epoch != current) revert StaleEpoch(epoch, current);
-        if (evidenceUsed[evidenceHash]) revert EvidenceReused(evidenceHash);
+        if (current < bannedUntilEpoch[nodeId]) revert PostingBanned(nodeId, bannedUntilEpoch[nodeId]);
+        if (evidenceUsed[nodeId][evidenceHash]) revert EvidenceReused(evidenceHash);
         uint256 latest = block.timestamp + maxValidity;
         if (expiresAt <= block.timestamp || expiresAt > latest) revert InvalidExpiry(expiresAt, latest);
-        evidenceUsed[evidenceHash] = true;
+        evidenceUsed[nodeId][evidenceHash] = true;
         _attestations[nodeId] = Attestation({
             evidenceHash: evidenceHash,
             encryptionKey: encryptionKey,
@@ -179,7 +208,36 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess {
         emit AttestationPosted(nodeId, kind, epoch, evidenceHash, encryptionKey, measurement, expiresAt);
     }
 
+    /// Proves that `nodeId` served evidence it never posted: `signature` is its signer's over `ServedEvidence(nodeId,
+    /// epoch, evidenceHash)` (what the node serves beside its epoch evidence once the post went through), and this
+    /// registry never took `evidenceHash` from it. Revokes its record (no longer current, so its level-3
+    /// subscriptions can be dropped and no draw takes it), bans its posts until the next epoch but one, and slashes
+    /// it as for a timeout, the caller taking the user's share. An honest node signs only evidence it posted (each
+    /// key rotation's too: every posted hash stays known), so it cannot be reported.
+    function reportUnposted(uint256 nodeId, uint64 epoch, bytes32 evidenceHash, bytes calldata signature)
+        external
+        returns (uint256 slashed)
+    {
+        bytes32 digest = servedEvidenceDigest(nodeId, epoch, evidenceHash);
+        (address recovered,,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (recovered == address(0) || recovered != nodeRegistry.signerOf(nodeId)) {
+            revert StatementSignatureInvalid(nodeId, recovered);
+        }
+        if (evidenceUsed[nodeId][evidenceHash]) revert EvidencePosted(nodeId, evidenceHash);
+        evidenceUsed[nodeId][evidenceHash] = true; // one report per lie
+        Attestation storage a = _attestations[nodeId];
+        if (a.expiresAt > block.timestamp) a.expiresAt = uint64(block.timestamp);
+        bannedUntilEpoch[nodeId] = nodeRegistry.currentEpoch() + 2;
+        slashed = nodeRegistry.slashTimeout(nodeId, msg.sender);
+        emit AttestationRevoked(nodeId, epoch, evidenceHash, msg.sender, slashed);
+    }
+
     // ---------------------------------------------------------------- views
+
+    /// The EIP-712 digest a node's signer signs for the evidence it serves (`ServedEvidence`).
+    function servedEvidenceDigest(uint256 nodeId, uint64 epoch, bytes32 evidenceHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SERVED_EVIDENCE_TYPEHASH, nodeId, epoch, evidenceHash)));
+    }
 
     function attestationOf(uint256 nodeId) external view returns (Attestation memory) {
         return _attestations[nodeId];

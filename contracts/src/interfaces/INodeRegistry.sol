@@ -10,6 +10,9 @@ interface INodeRegistry {
         Slashed
     }
 
+    /// Laid out for the draws, which read every subscriber's eligibility: two slots (echelon, status and
+    /// reputation in the operator's; collateral, bonds and registration epoch in another). Obligations stay beside
+    /// the reputation, so that closing a stack writes one slot. 112 bits hold any collateral (the stake's own cap).
     struct Node {
         address operator;
         uint32 echelon;
@@ -17,9 +20,11 @@ interface INodeRegistry {
         uint8 reputation;
         uint32 obligations;
         address signer;
-        uint32 registeredEpoch;
         uint32 deregisteredEpoch;
-        uint256 collateral;
+        uint112 collateral;
+        /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
+        uint112 bonded;
+        uint32 registeredEpoch;
         string url;
     }
 

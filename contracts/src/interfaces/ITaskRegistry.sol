@@ -49,9 +49,22 @@ interface ITaskRegistry {
         bool checking;
     }
 
+    /// A subscriber that may take new work on a task now, as a purchase sees it (`offers`): its echelon, its
+    /// price, and whether it is offered at the purchase's cap and units (price at most the cap, room for the units
+    /// within its capacity and its subscription's bond).
+    struct Offer {
+        uint64 nodeId;
+        uint32 echelon;
+        bool offered;
+        uint128 pricePerMillion;
+    }
+
     function getTask(uint256 taskId) external view returns (Task memory);
     function getSubscription(uint256 taskId, uint256 nodeId) external view returns (Subscription memory);
     function draw(Draw calldata d) external view returns (uint256[] memory nodeIds);
+    /// In one pass, the subscribers a draw for new work at any price and capacity would take, each as an `Offer`
+    /// at `maxPrice` and `units`.
+    function offers(uint256 taskId, uint64 units, uint256 maxPrice) external view returns (Offer[] memory pool);
     /// True unless the task is confidential and the attestation registry does not accept the node now.
     function attested(uint256 taskId, uint256 nodeId) external view returns (bool);
     /// As `attested`, but reverts with the attestation registry's reason.

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {EpochClock} from "../common/EpochClock.sol";
@@ -64,8 +65,6 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     mapping(address signer => uint256 nodeId) public nodeIdOfSigner;
     /// The engine fingerprint approved for each echelon; zero when the echelon is not approved.
     mapping(uint32 echelon => bytes32 fingerprint) public echelonFingerprint;
-    /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
-    mapping(uint256 nodeId => uint256) public bonded;
     mapping(uint256 nodeId => StakePoint[]) internal _stakes;
     /// When a node that is no longer active was last bound: its deregistration, or the end of its last obligation
     /// after it. Its collateral is withdrawable `exitNotice` later.
@@ -201,6 +200,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             registeredEpoch: uint32(epoch),
             deregisteredEpoch: 0,
             collateral: 0,
+            bonded: 0,
             url: url
         });
         _setCollateral(_nodes[nodeId], nodeId, collateral);
@@ -309,23 +309,28 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     function _eligible(uint256 nodeId, uint256 epoch, uint256 minCollateral) internal view returns (bool) {
         INodeRegistry.Node storage node = _nodes[nodeId];
         return node.status == INodeRegistry.NodeStatus.Active && epoch > node.registeredEpoch
-            && _funded(node, nodeId, minCollateral) && echelonFingerprint[node.echelon] != bytes32(0);
+            && _funded(node, minCollateral) && echelonFingerprint[node.echelon] != bytes32(0);
     }
 
     /// Holds at least the minimum collateral and all it bonded to its subscriptions (a task subscription, or the
     /// cancelling of an exit notice, requires it; falling short by a timeout slash puts every subscription on
     /// notice).
-    function isFunded(uint256 nodeId) external view returns (bool) {
-        return _funded(_nodes[nodeId], nodeId, params.minCollateral);
+    /// Collateral bonded to the node's task subscriptions (never more than the collateral when bonded).
+    function bonded(uint256 nodeId) external view returns (uint256) {
+        return _nodes[nodeId].bonded;
     }
 
-    function _funded(INodeRegistry.Node storage node, uint256 nodeId, uint256 minCollateral)
+    function isFunded(uint256 nodeId) external view returns (bool) {
+        return _funded(_nodes[nodeId], params.minCollateral);
+    }
+
+    function _funded(INodeRegistry.Node storage node, uint256 minCollateral)
         internal
         view
         returns (bool)
     {
         uint256 collateral = node.collateral;
-        return collateral >= minCollateral && collateral >= bonded[nodeId];
+        return collateral >= minCollateral && collateral >= node.bonded;
     }
 
     /// The stake that counts for `epoch` (emission caps): the lowest collateral the node held during it, zero in
@@ -377,17 +382,19 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         INodeRegistry.Node storage node = _existing(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         _approved(node.echelon);
-        uint256 used = bonded[nodeId];
+        uint256 used = node.bonded;
         uint256 free = node.collateral > used ? node.collateral - used : 0;
         if (amount > free) revert CollateralNotFree(nodeId, amount, free);
-        bonded[nodeId] = used + amount;
+        // At most the collateral, a uint112.
+        node.bonded = uint112(used + amount);
         emit CollateralBonded(nodeId, used + amount);
     }
 
     function unbondSubscription(uint256 nodeId, uint256 amount) external onlyRole(PROTOCOL_ROLE) {
-        uint256 used = bonded[nodeId];
+        INodeRegistry.Node storage node = _nodes[nodeId];
+        uint256 used = node.bonded;
         uint256 left = used > amount ? used - amount : 0;
-        bonded[nodeId] = left;
+        node.bonded = uint112(left);
         emit CollateralBonded(nodeId, left);
     }
 
@@ -442,12 +449,12 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             node.reputation = reputation;
             emit ReputationChanged(nodeId, reputation);
         }
-        taken = node.collateral * p.timeoutSlashBps / BPS;
+        taken = uint256(node.collateral) * p.timeoutSlashBps / BPS;
         if (taken == 0) return 0;
         _setCollateral(node, nodeId, node.collateral - taken);
         // Short of the minimum or its bonds, it is put on notice from every task: it checks others until the
         // notice ends (the pool that checks a stack sold before does not shrink), not forever for next to nothing.
-        if (node.status == INodeRegistry.NodeStatus.Active && !_funded(node, nodeId, p.minCollateral)) {
+        if (node.status == INodeRegistry.NodeStatus.Active && !_funded(node, p.minCollateral)) {
             taskRegistry.startExitAll(nodeId);
         }
         emit NodeSlashed(nodeId, taken, false, user);
@@ -497,7 +504,7 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     function _setCollateral(INodeRegistry.Node storage node, uint256 nodeId, uint256 value) internal {
         uint112 before = _cap(node.collateral);
         uint112 next = _cap(value);
-        node.collateral = value;
+        node.collateral = SafeCast.toUint112(value);
         uint32 epoch = uint32(currentEpoch());
         StakePoint[] storage points = _stakes[nodeId];
         uint256 n = points.length;
@@ -515,14 +522,15 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     function _clearBond(uint256 nodeId) internal {
-        if (bonded[nodeId] == 0) return;
-        bonded[nodeId] = 0;
+        INodeRegistry.Node storage node = _nodes[nodeId];
+        if (node.bonded == 0) return;
+        node.bonded = 0;
         emit CollateralBonded(nodeId, 0);
     }
 
     function _noSubscriptions(uint256 nodeId) internal view {
         // Every subscription, active or in its exit notice, bonds at least the task registry's minimum (> 0).
-        uint256 left = bonded[nodeId];
+        uint256 left = _nodes[nodeId].bonded;
         if (left != 0) revert SubscriptionsLeft(nodeId, left);
     }
 

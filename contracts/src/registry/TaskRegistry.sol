@@ -459,6 +459,52 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         }
     }
 
+    /// The pool a purchase draws from, in one pass over the task's subscribers (order as listed): those a draw for
+    /// new work at any price and capacity takes (active, eligible, at the task's reputation; on a confidential task
+    /// accepted by the attestation registry now), each with its echelon, its price, and whether it is `offered` at
+    /// `maxPrice` for `units` (price at most `maxPrice`, room for `units` within its capacity and the collateral
+    /// its subscription bonds, as `draw` requires). The stack manager counts a candidate's checkers in the same
+    /// pool, so a purchase reads each subscription and node once.
+    function offers(uint256 taskId, uint64 units, uint256 maxPrice) external view returns (Offer[] memory pool) {
+        Task storage task = _existing(taskId);
+        bool confidential = task.securityLevel == SecurityLevel.Confidential;
+        uint256[] storage subscribers = _subscribers[taskId];
+        uint256 n = subscribers.length;
+        uint256[] memory ids = new uint256[](n);
+        pool = new Offer[](n);
+        uint256 found;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 nodeId = subscribers[i];
+            Subscription storage sub = _subscriptions[taskId][nodeId];
+            if (!sub.active) continue;
+            if (confidential && !attestations.accepts(taskId, task.modelId, nodeId)) continue;
+            uint128 price = sub.pricePerMillion;
+            bool offered = price <= maxPrice;
+            if (offered) {
+                uint256 reserved = uint256(sub.reserved) + units;
+                offered = reserved <= sub.capacity && Units.cost(reserved, price) <= sub.collateral;
+            }
+            ids[found] = nodeId;
+            pool[found++] = Offer({nodeId: uint64(nodeId), echelon: 0, offered: offered, pricePerMillion: price});
+        }
+        assembly ("memory-safe") {
+            mstore(ids, found)
+        }
+        INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(ids);
+        uint8 minReputation = task.minReputation;
+        uint256 kept;
+        for (uint256 i = 0; i < found; ++i) {
+            INodeRegistry.NodeState memory s = states[i];
+            if (!s.eligible || s.reputation < minReputation) continue;
+            Offer memory o = pool[i];
+            o.echelon = s.echelon;
+            pool[kept++] = o;
+        }
+        assembly ("memory-safe") {
+            mstore(pool, kept)
+        }
+    }
+
     /// Keeps, in order, the first `found` of `candidates` that the attestation registry accepts for the task.
     function _attestedOnly(uint256 taskId, bytes32 modelId, uint256[] memory candidates, uint256 found)
         internal

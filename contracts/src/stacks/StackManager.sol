@@ -56,7 +56,6 @@ interface ISettlementSpan {
 /// surcharge and are never sampled (the settlement manager samples level 1 only).
 contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
-    uint32 internal constant ANY_ECHELON = type(uint32).max;
     /// A purchase whose node is not drawn within this is cancelled (the candidates draw within blocks).
     uint256 public constant DRAW_LIMIT = 1 hours;
     /// The most members a set purchase may ask for: bounds the set draw and the set its owner passes back.
@@ -71,7 +70,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
     /// later one if it expired), its duration, the minimum charge and the verification surcharge in force (0 on an
     /// unverified task), and the hash of the frozen candidates (with the set size, for a set purchase; once its
-    /// set is drawn, the hash of the set).
+    /// set is drawn, the hash of the set; cleared once the stack is bound to its node).
     struct Purchase {
         uint64 boughtAt;
         uint64 armedAt;
@@ -320,13 +319,19 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             && state.eligible && state.reputation >= task.minReputation;
         // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
         if (offered && verified) {
-            offered = _pool(taskId, state.echelon).length - 1 >= uint256(task.attesters) + minCommittee();
+            offered = _checked(taskId, task, state.echelon);
         }
         // On a confidential task it must hold an attestation the registry accepts now.
         if (offered && task.securityLevel == ITaskRegistry.SecurityLevel.Confidential) {
             offered = taskRegistry.attested(taskId, nodeId);
         }
         return (sub.pricePerMillion, offered);
+    }
+
+    /// Whether `echelon` holds, besides one node of it, the task's attesters and a committee among the subscribers
+    /// that may take new work (the pool the draw's candidates are counted in).
+    function _checked(uint256 taskId, ITaskRegistry.Task memory task, uint32 echelon) internal view returns (bool) {
+        return _peers(taskRegistry.offers(taskId, 0, 0), echelon) - 1 >= uint256(task.attesters) + minCommittee();
     }
 
     /// The node drawn or chosen for a pending stack can still take it, by the purchase's rules (`_offered`); on a
@@ -543,19 +548,19 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         view
         returns (Candidate[] memory candidates)
     {
-        uint256[] memory pool = _pool(taskId, ANY_ECHELON);
-        INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(pool);
+        // One pass over the subscribers (`TaskRegistry.offers`): the pool, each with its price, echelon and room.
+        ITaskRegistry.Offer[] memory pool = taskRegistry.offers(taskId, units, maxPricePerMillion);
         bool verified = task.securityLevel == ITaskRegistry.SecurityLevel.CrossValidation;
-        uint256 needed = uint256(task.attesters) + minCommittee();
+        uint256 needed = verified ? uint256(task.attesters) + minCommittee() : 0;
         candidates = new Candidate[](pool.length);
         uint256 found;
         bool priced;
         for (uint256 i = 0; i < pool.length; ++i) {
-            ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, pool[i]);
-            if (sub.pricePerMillion > maxPricePerMillion || !_hasRoom(sub, units)) continue;
+            ITaskRegistry.Offer memory o = pool[i];
+            if (!o.offered) continue;
             priced = true;
-            if (verified && _peers(states, states[i].echelon) - 1 < needed) continue;
-            candidates[found++] = Candidate({nodeId: uint64(pool[i]), pricePerMillion: sub.pricePerMillion});
+            if (verified && _peers(pool, o.echelon) - 1 < needed) continue;
+            candidates[found++] = Candidate({nodeId: o.nodeId, pricePerMillion: o.pricePerMillion});
         }
         if (found == 0) {
             if (priced) revert TooFewVerifiers(taskId, needed);
@@ -566,27 +571,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         }
     }
 
-    /// The task's subscribers that may take new work (eligible, at its reputation, not leaving) in `echelon`, at
-    /// any price and capacity.
-    function _pool(uint256 taskId, uint32 echelon) internal view returns (uint256[] memory) {
-        return taskRegistry.draw(
-            ITaskRegistry.Draw({
-                taskId: taskId,
-                echelon: echelon,
-                count: type(uint256).max,
-                maxPrice: type(uint256).max,
-                units: 0,
-                exclude: new uint256[](0),
-                seed: 0,
-                checking: false
-            })
-        );
-    }
-
-    /// How many of `states` are in `echelon`.
-    function _peers(INodeRegistry.NodeState[] memory states, uint32 echelon) internal pure returns (uint256 n) {
-        for (uint256 i = 0; i < states.length; ++i) {
-            if (states[i].echelon == echelon) ++n;
+    /// How many of `pool` (the task's subscribers that may take new work: eligible, at its reputation, not
+    /// leaving, at any price and capacity) are in `echelon`.
+    function _peers(ITaskRegistry.Offer[] memory pool, uint32 echelon) internal pure returns (uint256 n) {
+        for (uint256 i = 0; i < pool.length; ++i) {
+            if (pool[i].echelon == echelon) ++n;
         }
     }
 
@@ -610,9 +599,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         stack.pricePerMillion = c.pricePerMillion;
         stack.escrow = uint128(escrow);
         stack.expiresAt = expiresAt;
+        // The frozen candidates (or set) have served their purpose: clearing them refunds part of the draw's gas.
+        if (purchase.candidatesHash != bytes32(0)) purchase.candidatesHash = bytes32(0);
         taskRegistry.reserve(stack.taskId, c.nodeId, stack.units);
         nodeRegistry.addObligation(c.nodeId);
-        vault.release(escrowKey(stackId), stack.owner, excess);
+        if (excess != 0) vault.release(escrowKey(stackId), stack.owner, excess);
         emit StackBought(
             stackId, stack.owner, c.nodeId, stack.taskId, stack.units, c.pricePerMillion, escrow, expiresAt
         );

@@ -207,6 +207,7 @@ abstract contract AtomaFixture is TestBase {
         nodes.grantRole(protocol, address(challenges));
         nodes.grantRole(protocol, address(consensus));
         nodes.grantRole(protocol, address(tasks));
+        nodes.grantRole(protocol, address(attestations));
         tasks.grantRole(protocol, address(nodes));
         tasks.grantRole(protocol, address(stacks));
         vault.grantRole(protocol, address(nodes));

@@ -167,6 +167,11 @@ export {
   registerNode,
   signerProofFor,
 } from "./actions/registerNode.js";
+export {
+  reportUnposted,
+  type ServedEvidence,
+  servedEvidenceTypedData,
+} from "./actions/reportUnposted.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
   encodeReveal,

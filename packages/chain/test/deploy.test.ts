@@ -39,6 +39,10 @@ describe("deployContracts", () => {
     expect(await contracts.token.read.minter()).toBe(addresses.EmissionSchedule);
     expect(await contracts.emissionSchedule.read.token()).toBe(addresses.AtomaToken);
     expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.TaskRegistry])).toBe(true);
+    // reportUnposted slashes a node caught serving evidence it never posted.
+    expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.AttestationRegistry])).toBe(
+      true,
+    );
     expect(
       await contracts.vault.read.hasRole([PROTOCOL_ROLE, network.admin.walletClient.account.address]),
     ).toBe(false);

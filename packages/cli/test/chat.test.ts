@@ -1,9 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAtomaPublicClient, getStack } from "@atoma/chain";
-import type { Address } from "viem";
+import { createAtomaPublicClient, getStack, setNodeUrl } from "@atoma/chain";
+import { loadKeyFile } from "@atoma/node";
+import { parseNetwork, readContext, userContext } from "@atoma/sdk";
+import { type Address, erc20Abi } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRelay } from "../../sdk/test/relay.js";
+import { asideFile } from "../src/chat/asideStore.js";
 import { receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
 
@@ -48,12 +52,13 @@ describe("atoma chat against atoma dev --nodes 3", () => {
   const jsonFile = join(dir, "network.json");
   const keyFile = join(dir, "user.key");
   const receipts = join(dir, "receipts");
+  const stateDir = join(dir, "state");
 
   beforeAll(async () => {
     // The chats below keep their receipts here rather than in ~/.atoma/receipts.
     process.env.ATOMA_RECEIPTS = receipts;
     // Three: the chat task is verified, and a verified stack needs peers to check it (item 4).
-    dev = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
+    dev = runCli(["dev", "--nodes", "3", "--state-dir", stateDir, "--log-level", "warn"]);
     ready = await waitForReady<Ready>(dev, 240_000);
     // Both forms a user may have: atoma dev's stdout saved as it is, and the JSON alone.
     writeFileSync(readyFile, dev.stdout());
@@ -184,6 +189,61 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     expect(given.code).not.toBe(0);
     expect(given.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^atoma: node answered 402: /)]);
   }, 120_000);
+
+  // Review 13, round 4: a node that lied about a stack cost a purchase per run: nothing kept it aside.
+  it("puts aside a node that calls a live stack exhausted with no receipt to show, and no later run uses it", async () => {
+    const network = parseNetwork(JSON.stringify(ready));
+    const balance = () =>
+      readContext(network).publicClient.readContract({
+        address: ready.contracts.AtomaToken!,
+        abi: erc20Abi,
+        functionName: "balanceOf",
+        args: [ready.user.address],
+      });
+    const asked = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "Which node?"]);
+    expect(asked.code, asked.stderr).toBe(0);
+    const { nodeId } = receiptOf(asked.stderr);
+    const k = ready.nodes.findIndex((n) => n.id === nodeId);
+    // The node's registered URL now leads through a real HTTP server that says every stack is exhausted.
+    const liar = await startRelay(ready.nodes[k]!.url);
+    liar.rewrite = (body, path) =>
+      path.startsWith("/v1/chat")
+        ? JSON.stringify({
+            error: { message: "the stack is spent", type: "invalid_request_error", code: "stack_exhausted" },
+          })
+        : body;
+    liar.statusOf = (status, path) => (path.startsWith("/v1/chat") ? 402 : status);
+    const operator = userContext(network, loadKeyFile(join(stateDir, "nodes", `node-${k + 1}`, "node.key")));
+    await setNodeUrl(operator, { nodeId: BigInt(nodeId), url: liar.url });
+    try {
+      const before = await balance();
+      const lied = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "Are you there?"]);
+      expect(lied.code).not.toBe(0);
+      expect(lied.stderr).toMatch(
+        new RegExp(`node ${nodeId} is put aside: .*showed no receipt of its own.*no later run buys from it`),
+      );
+      expect(await balance()).toBe(before);
+      const aside = JSON.parse(
+        readFileSync(
+          asideFile(
+            receipts,
+            await stackHome(readContext(network).publicClient, ready.contracts.StackManager! as Address),
+          ),
+          "utf8",
+        ),
+      ) as { nodeId: string }[];
+      expect(aside.map((n) => n.nodeId)).toEqual([nodeId]);
+      // The next run neither reuses that node's live stack nor buys from it.
+      const next = await cli(["chat", "--network", jsonFile, "--key-file", keyFile, "And now?"]);
+      expect(next.code, next.stderr).toBe(0);
+      expect(receiptOf(next.stderr)).toMatchObject({ bought: true });
+      expect(receiptOf(next.stderr).nodeId).not.toBe(nodeId);
+      expect(liar.requests.filter((r) => r.path.startsWith("/v1/chat"))).toHaveLength(1);
+    } finally {
+      await setNodeUrl(operator, { nodeId: BigInt(nodeId), url: ready.nodes[k]!.url });
+      await liar.close();
+    }
+  }, 180_000);
 
   it("refuses bad input with one line and a non-zero exit", async () => {
     const otherKey = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";

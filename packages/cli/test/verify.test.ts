@@ -315,11 +315,17 @@ describe("atoma verify", () => {
       status: "failed",
       code: "attestation_unknown_measurement",
     });
-    // No allow-list: the measurements are shown, the check skipped, not passed.
+    // No allow-list: the measurements are shown, the check skipped, not passed, so the run fails with the reason
+    // (a user who forgot --measurements must not read "verified"), unless --show-only asks only to read them.
     const open = await runCliToEnd([...args, "--dev-root", devRootFile]);
-    expect(open.code).toBe(0);
+    expect(open.code).toBe(1);
     expect(open.stdout).toMatch(/^skip measurements: no allow-list given/m);
+    expect(open.stdout).toMatch(/^FAIL no allow-list given: the measurements are shown, not approved/m);
     expect(open.stdout).toContain(`mrTd   ${MEASURED.mrTd}`);
+    expect(open.stdout.trim().split("\n").at(-1)).toBe("attestation NOT verified");
+    const shown = await runCliToEnd([...args, "--dev-root", devRootFile, "--show-only"]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`mrTd   ${MEASURED.mrTd}`);
     // A node that serves no attestation (the URL of something else) fails the fetch.
     const elsewhere = await runCliToEnd([...args, "--url", devnet.rpc.rpcUrl, "--dev-root", devRootFile]);
     expect(elsewhere.code).toBe(1);

@@ -18,8 +18,13 @@ export interface AttestationCheck {
 }
 
 export interface AttestationReport {
-  /** No check failed or went unreached (skipped ones are listed, and do not count as failures). */
+  /**
+   * No check failed or went unreached, and the measurements were checked against an allow-list (skipped GPU and
+   * nonce checks do not count as failures; a skipped measurement check does, unless `showOnly` was asked for).
+   */
   ok: boolean;
+  /** Why `ok` is false although no check failed: the measurements were shown, not approved. */
+  reason?: string;
   kind: AttestationEvidence["kind"];
   insecure: boolean;
   label: "Intel TDX" | "insecure, development";
@@ -35,12 +40,15 @@ const ORDER: AttestationCheckName[] = ["quote", "measurements", "binding", "gpu"
  * The checks of `verifyAttestation`, one by one, for a person to read (`atoma attest`): each with its outcome and,
  * for a failure, the error's stable code; the checks after a failure are "not reached". Unlike `verifyAttestation`,
  * an empty allow-list skips the measurement check instead of failing it (the report says so), so an operator can
- * read a node's measurements before approving them. A client about to send a prompt uses `verifyAttestation`.
+ * read a node's measurements before approving them; the report is then not `ok` (with a `reason`) unless
+ * `options.showOnly` says that reading them is all that was asked. A client about to send a prompt uses
+ * `verifyAttestation`.
  */
 export async function checkAttestation(
   evidence: AttestationEvidence,
   policy: AttestationPolicy,
   expected: AttestationExpectation,
+  options: { showOnly?: boolean | undefined } = {},
 ): Promise<AttestationReport> {
   const now = expected.now ?? new Date();
   const checks: AttestationCheck[] = [];
@@ -118,6 +126,10 @@ export async function checkAttestation(
   for (const [i, name] of ORDER.entries()) {
     if (await run(name, steps[name])) continue;
     for (const rest of ORDER.slice(i + 1)) checks.push({ name: rest, status: "not reached", detail: "" });
+    return report;
+  }
+  if (policy.measurements.length === 0 && !options.showOnly) {
+    report.reason = "no allow-list given: the measurements are shown, not approved";
     return report;
   }
   report.ok = true;

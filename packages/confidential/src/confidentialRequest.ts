@@ -20,6 +20,20 @@ export interface ConfidentialEnvelope {
 export { SEALED_ANSWER_OBJECT };
 export const SEALED_CHUNK_OBJECT = "atoma.confidential.chunk";
 export const SEALED_END_OBJECT = "atoma.confidential.end";
+/**
+ * The `object` of an error raised after a sealed request opened (a bad tool schema, a prompt too long, an engine
+ * or upstream message): the clear part holds only the status's OpenAI `type` and stable `code`, with a fixed
+ * message and no `param`; `sealed` is the answer's next chunk (final) holding the full `{ error }` body.
+ */
+export const SEALED_ERROR_OBJECT = "atoma.confidential.error";
+
+/** What an OpenAI-shaped error body carries, once opened from a sealed error. */
+export interface OpenedError {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string;
+}
 
 /**
  * The answer as the node records it in the leaf and a client re-hashes it: every sealed chunk in order (one, final,
@@ -108,6 +122,40 @@ export class ConfidentialAnswerReader {
   finish(usage: SealedAnswer["usage"]): SealedAnswer {
     this.#opener.finish();
     return { object: SEALED_ANSWER_OBJECT, chunks: [...this.#chunks], usage };
+  }
+
+  /**
+   * Opens the sealed error of a `SEALED_ERROR_OBJECT` body or stream event (`{ object, error, sealed }`): the next
+   * chunk of this answer, final. Returns the full error; throws (`StreamChunk…Error`) when it is not this answer's.
+   */
+  openError(body: { sealed?: unknown }): OpenedError {
+    if (typeof body.sealed !== "string")
+      throw new AttestationMalformedError("a sealed error carries `sealed`");
+    const opened = this.openChunk(body.sealed) as { error?: unknown };
+    const error = opened?.error;
+    if (
+      !this.complete ||
+      !isRecord(error) ||
+      typeof error.message !== "string" ||
+      typeof error.code !== "string"
+    )
+      throw new AttestationMalformedError(
+        "a sealed error opens to a final { error: { message, code } } chunk",
+      );
+    return {
+      message: error.message,
+      type: typeof error.type === "string" ? error.type : "server_error",
+      param: typeof error.param === "string" ? error.param : null,
+      code: error.code,
+    };
+  }
+
+  /**
+   * A fresh reader of the same request's answer, for a resend of the same signed request after a transport cut:
+   * the node seals each opening under a new salt (taken from chunk 0), so the new answer is read from its start.
+   */
+  retry(): ConfidentialAnswerReader {
+    return new ConfidentialAnswerReader(this.#opener.restart());
   }
 
   /** A non-streamed answer: opens its chunks (one, final) and returns the OpenAI response inside. */

@@ -1,7 +1,7 @@
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { fromHex, type HexString, toHex } from "./bytes.js";
 import { HpkeKeyError, HpkeOpenError } from "./errors.js";
-import { ResponseOpener, ResponseSealer, responseKeys } from "./responseStream.js";
+import { ResponseOpener, ResponseSealer, responseSecret } from "./responseStream.js";
 
 /**
  * RFC 9180 suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (ids 0x0020, 0x0001, 0x0002). The KEM is
@@ -53,8 +53,8 @@ async function importKey<T>(run: () => Promise<T>, what: string): Promise<T> {
 
 /**
  * Seals `plaintext` to the node's attested key. Returns the sealed request and the opener for the answer, whose
- * keys are exported from the same HPKE context: only the holder of the node's private key can produce chunks it
- * accepts, and only this client can read them.
+ * secret is exported from the same HPKE context: only the holder of the node's private key can produce chunks it
+ * accepts, and only this client can read them (the node's salt, in clear in chunk 0, only diversifies the keys).
  */
 export async function sealRequest(
   nodePublicKey: HexString,
@@ -69,11 +69,14 @@ export async function sealRequest(
   const ciphertext = new Uint8Array(await sender.seal(plaintext));
   return {
     request: { enc: toHex(new Uint8Array(sender.enc)), ciphertext: toHex(ciphertext) },
-    response: new ResponseOpener(await responseKeys(sender)),
+    response: new ResponseOpener(await responseSecret(sender)),
   };
 }
 
-/** The node's side: opens a sealed request and returns the sealer for its answer. */
+/**
+ * The node's side: opens a sealed request and returns the sealer for its answer, with a fresh random salt each
+ * call: opening the same request again never reuses an answer key and nonce.
+ */
 export async function openRequest(
   nodePrivateKey: HexString,
   request: SealedRequest,
@@ -90,7 +93,7 @@ export async function openRequest(
       info: info(context),
     });
     const plaintext = new Uint8Array(await recipient.open(fromHex(request.ciphertext, "request ciphertext")));
-    return { plaintext, response: new ResponseSealer(await responseKeys(recipient)) };
+    return { plaintext, response: new ResponseSealer(await responseSecret(recipient)) };
   } catch (error) {
     throw new HpkeOpenError("the sealed request does not open with this node's key", { cause: error });
   }

@@ -13,10 +13,12 @@ export {
   type ConfidentialRequestContext,
   confidentialContext,
   isConfidentialBody,
+  type OpenedError,
   readConfidentialEnvelope,
   SEALED_ANSWER_OBJECT,
   SEALED_CHUNK_OBJECT,
   SEALED_END_OBJECT,
+  SEALED_ERROR_OBJECT,
   type SealedAnswer,
   sealConfidentialRequest,
 } from "./confidentialRequest.js";
@@ -86,7 +88,15 @@ export {
   type Freshness,
   REPORT_DATA_BYTES,
 } from "./reportData.js";
-export { type ResponseKeys, ResponseOpener, ResponseSealer } from "./responseStream.js";
+export {
+  RESPONSE_SALT_BYTES,
+  type ResponseKeys,
+  ResponseOpener,
+  ResponseSealer,
+  type ResponseSecret,
+  responseKeys,
+  responseSecret,
+} from "./responseStream.js";
 export {
   type Collateral,
   type TcbStatus,

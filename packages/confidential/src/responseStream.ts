@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import {
   StreamAfterEndError,
   StreamChunkDuplicatedError,
@@ -8,24 +8,41 @@ import {
 } from "./errors.js";
 
 const encoder = new TextEncoder();
-const KEY_LABEL = encoder.encode("atoma/response/key");
-const NONCE_LABEL = encoder.encode("atoma/response/nonce");
-const AAD_PREFIX = encoder.encode("atoma/response-chunk/v1\0");
+const SECRET_LABEL = encoder.encode("atoma/response/secret/v2");
+const KEY_INFO = encoder.encode("atoma/response/key/v2");
+const NONCE_INFO = encoder.encode("atoma/response/nonce/v2");
+const AAD_PREFIX = encoder.encode("atoma/response-chunk/v2\0");
 const HEADER_BYTES = 9;
+/** The node's random salt, in clear after chunk 0's header (and so in its AAD). */
+export const RESPONSE_SALT_BYTES = 32;
 const TAG_BYTES = 16;
 
-/** The answer's AES-256-GCM key and base nonce, both exported from the request's HPKE context. */
+/**
+ * The answer's secret, exported from the request's HPKE context. It is the same every time the same sealed request
+ * is opened (a resend, a retry after a cut stream), so it is never used as a key directly: each opening draws a
+ * fresh salt and the chunk key and base nonce are HKDF(secret, salt), see `ResponseKeys`.
+ */
+export interface ResponseSecret {
+  secret: Buffer;
+}
+
+/** The AES-256-GCM key and base nonce of one sealing of an answer: HKDF-SHA256 of the secret under its salt. */
 export interface ResponseKeys {
   key: Buffer;
   baseNonce: Buffer;
 }
 
-export async function responseKeys(context: {
+export async function responseSecret(context: {
   export(label: Uint8Array, length: number): Promise<ArrayBuffer>;
-}): Promise<ResponseKeys> {
+}): Promise<ResponseSecret> {
+  return { secret: Buffer.from(await context.export(SECRET_LABEL, 32)) };
+}
+
+/** The chunk key and base nonce of the answer sealed under `salt`. */
+export function responseKeys(secret: ResponseSecret, salt: Uint8Array): ResponseKeys {
   return {
-    key: Buffer.from(await context.export(KEY_LABEL, 32)),
-    baseNonce: Buffer.from(await context.export(NONCE_LABEL, 12)),
+    key: Buffer.from(hkdfSync("sha256", secret.secret, salt, KEY_INFO, 32)),
+    baseNonce: Buffer.from(hkdfSync("sha256", secret.secret, salt, NONCE_INFO, 12)),
   };
 }
 
@@ -37,11 +54,15 @@ function chunkNonce(baseNonce: Buffer, seq: bigint): Buffer {
   return nonce;
 }
 
-/** Chunk header: sequence number (u64 BE) and a final flag; it is also the variable part of the AAD. */
-function header(seq: bigint, final: boolean): Buffer {
-  const out = Buffer.alloc(HEADER_BYTES);
+/**
+ * Chunk header: sequence number (u64 BE) and a final flag, then for chunk 0 only the salt; it is also the variable
+ * part of the AAD.
+ */
+function header(seq: bigint, final: boolean, salt: Uint8Array | undefined): Buffer {
+  const out = Buffer.alloc(HEADER_BYTES + (salt ? salt.length : 0));
   out.writeBigUInt64BE(seq, 0);
   out[8] = final ? 1 : 0;
+  if (salt) out.set(salt, HEADER_BYTES);
   return out;
 }
 
@@ -50,20 +71,27 @@ const aad = (head: Buffer) => Buffer.concat([AAD_PREFIX, head]);
 /**
  * The node's side of an answer: each chunk is `seq ‖ final ‖ AES-256-GCM(ciphertext ‖ tag)`, sealed with its own
  * sequence number and final flag in the AAD, so the client notices a chunk dropped, reordered, repeated or cut off.
+ * Chunk 0 also carries, after its header and inside its AAD, the salt this sealer drew at random: the keys are
+ * HKDF(secret, salt), so opening the same sealed request twice (a resend, a gateway cutting a stream and sending the
+ * request again) never seals two answers under one AES-GCM key and nonce.
  */
 export class ResponseSealer {
   readonly #keys: ResponseKeys;
+  readonly #salt: Buffer;
   #seq = 0n;
   #ended = false;
 
-  constructor(keys: ResponseKeys) {
-    this.#keys = keys;
+  constructor(secret: ResponseSecret, salt: Uint8Array = randomBytes(RESPONSE_SALT_BYTES)) {
+    if (salt.length !== RESPONSE_SALT_BYTES)
+      throw new RangeError(`a response salt is ${RESPONSE_SALT_BYTES} bytes`);
+    this.#salt = Buffer.from(salt);
+    this.#keys = responseKeys(secret, this.#salt);
   }
 
   /** Seals the next chunk; `final` marks the last one (a whole non-streamed answer is a single final chunk). */
   seal(plaintext: Uint8Array, final = false): Uint8Array {
     if (this.#ended) throw new StreamAfterEndError("the answer's final chunk was already sealed");
-    const head = header(this.#seq, final);
+    const head = header(this.#seq, final, this.#seq === 0n ? this.#salt : undefined);
     const cipher = createCipheriv("aes-256-gcm", this.#keys.key, chunkNonce(this.#keys.baseNonce, this.#seq));
     cipher.setAAD(aad(head));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
@@ -73,14 +101,24 @@ export class ResponseSealer {
   }
 }
 
-/** The client's side: opens chunks strictly in order and knows whether the answer arrived whole. */
+/**
+ * The client's side: opens chunks strictly in order and knows whether the answer arrived whole. It takes the salt
+ * from chunk 0 (nothing for the caller to do), and chunks of another sealing of the same request (another salt)
+ * do not open after it.
+ */
 export class ResponseOpener {
-  readonly #keys: ResponseKeys;
+  readonly #secret: ResponseSecret;
+  #keys: ResponseKeys | undefined;
   #next = 0n;
   #ended = false;
 
-  constructor(keys: ResponseKeys) {
-    this.#keys = keys;
+  constructor(secret: ResponseSecret) {
+    this.#secret = secret;
+  }
+
+  /** A new opener of the same request's answer, from chunk 0 (another opening of the request: another salt). */
+  restart(): ResponseOpener {
+    return new ResponseOpener(this.#secret);
   }
 
   /** True once the sealed final chunk has been opened. */
@@ -96,11 +134,14 @@ export class ResponseOpener {
     if (seq < this.#next) throw new StreamChunkDuplicatedError(`chunk ${seq} was already received`);
     if (seq > this.#next)
       throw new StreamChunkOutOfOrderError(`chunk ${seq} arrived while chunk ${this.#next} was expected`);
-    const head = bytes.subarray(0, HEADER_BYTES);
-    const sealed = bytes.subarray(HEADER_BYTES);
+    const headBytes = seq === 0n ? HEADER_BYTES + RESPONSE_SALT_BYTES : HEADER_BYTES;
+    if (chunk.length < headBytes + TAG_BYTES) throw new StreamChunkTamperedError("the chunk is too short");
+    const head = bytes.subarray(0, headBytes);
+    const sealed = bytes.subarray(headBytes);
+    const keys = this.#keys ?? responseKeys(this.#secret, head.subarray(HEADER_BYTES));
     let plaintext: Buffer;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#keys.key, chunkNonce(this.#keys.baseNonce, seq));
+      const decipher = createDecipheriv("aes-256-gcm", keys.key, chunkNonce(keys.baseNonce, seq));
       decipher.setAAD(aad(Buffer.from(head)));
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
       plaintext = Buffer.concat([
@@ -112,6 +153,7 @@ export class ResponseOpener {
         cause: error,
       });
     }
+    this.#keys = keys;
     this.#next += 1n;
     this.#ended = head[8] === 1;
     return new Uint8Array(plaintext);

@@ -87,10 +87,17 @@ describe("checkAttestation: each check, for a person to read", () => {
       status: "failed",
       code: "attestation_dev_refused",
     });
+    // An empty allow-list approves nothing: the report is not ok (a skipped check is not a pass) unless the
+    // caller asked only to read the measurements.
     const open = await checkAttestation(evidence, { ...policy, measurements: [] }, expected);
-    expect(open.ok).toBe(true);
+    expect(open.ok).toBe(false);
+    expect(open.reason).toMatch(/no allow-list/);
     expect(open.checks[1]).toMatchObject({ name: "measurements", status: "skipped" });
     expect(open.measurements).toEqual(MEASURED);
+    const shown = await checkAttestation(evidence, { ...policy, measurements: [] }, expected, {
+      showOnly: true,
+    });
+    expect(shown.ok).toBe(true);
     const wrong = await checkAttestation(
       evidence,
       { ...policy, measurements: [{ mrTd: reg("ff") }] },

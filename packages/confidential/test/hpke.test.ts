@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
   fromHex,
@@ -6,6 +7,7 @@ import {
   HpkeOpenError,
   hpkeSuite,
   openRequest,
+  RESPONSE_SALT_BYTES,
   type ResponseOpener,
   type ResponseSealer,
   StreamAfterEndError,
@@ -119,6 +121,48 @@ describe("sealed request and answer", () => {
     await expect(openRequest(`0x${"zz".repeat(32)}`, { enc: "0x", ciphertext: "0x" })).rejects.toThrow(
       HpkeKeyError,
     );
+  });
+});
+
+describe("a sealed request opened twice (a resend, a stream cut by the gateway then sent again)", () => {
+  // Attacker: the gateway lets a sealed answer start, cuts it before commit (the nonce is free again) and resends
+  // the identical signed body. The node opens the same HPKE context again; were the answer keys exported from it
+  // alone, both generations would be sealed under one AES-GCM key and nonce: c1 ^ c2 = p1 ^ p2 and forgeable tags.
+  it("seals each opening under its own salt: no keystream or nonce is reused", async () => {
+    const node = await generateEncryptionKeyPair();
+    const { request, response: opener } = await sealRequest(node.publicKey, text.encode("SECRET"));
+    const first = await openRequest(node.privateKey, request);
+    const second = await openRequest(node.privateKey, request);
+    const p1 = text.encode('{"id":"chatcmpl-aaaa","content":"The patient has HIV."}');
+    const p2 = text.encode('{"id":"chatcmpl-bbbb","content":"The patient has flu."}');
+    const c1 = first.response.seal(p1);
+    const c2 = second.response.seal(p2);
+    const head = 9 + RESPONSE_SALT_BYTES;
+    expect(Buffer.from(c1.subarray(0, head)).equals(Buffer.from(c2.subarray(0, head)))).toBe(false);
+    const xored = c1.subarray(head).map((v, i) => v ^ (c2[head + i] ?? 0));
+    const recovered = p1.map((v, i) => v ^ (xored[i] ?? 0));
+    expect(Buffer.from(recovered).toString()).not.toBe(Buffer.from(p2).toString());
+    // The client takes the salt from chunk 0 itself: either generation opens, with nothing more to pass.
+    expect(read(opener.open(c2))).toBe(read(p2));
+  });
+
+  it("refuses a chunk of another opening spliced after chunk 0 (the salt binds the whole answer)", async () => {
+    const node = await generateEncryptionKeyPair();
+    const { request, response: opener } = await sealRequest(node.publicKey, text.encode("SECRET"));
+    const first = await openRequest(node.privateKey, request);
+    const second = await openRequest(node.privateKey, request);
+    const a0 = first.response.seal(text.encode("a0"));
+    second.response.seal(text.encode("b0"));
+    const b1 = second.response.seal(text.encode("b1"), true);
+    expect(read(opener.open(a0))).toBe("a0");
+    expect(() => opener.open(b1)).toThrow(StreamChunkTamperedError);
+  });
+
+  it("refuses chunk 0 whose salt was swapped for another", async () => {
+    const { sealer, opener } = await exchange();
+    const chunk = Uint8Array.from(sealer.seal(text.encode("answer"), true));
+    chunk.set(randomBytes(RESPONSE_SALT_BYTES), 9);
+    expect(() => opener.open(chunk)).toThrow(StreamChunkTamperedError);
   });
 });
 

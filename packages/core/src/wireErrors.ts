@@ -65,6 +65,11 @@ export const WIRE_ERRORS = {
   usage_over_signed: { status: 502, type: "server_error" },
   node_unreachable: { status: 502, type: "server_error" },
   no_node_available: { status: 503, type: "server_error" },
+  // A gateway's confidential sessions (the gateway routes sealed requests it cannot read).
+  confidential_session_required: { status: 400, type: "invalid_request_error" },
+  confidential_session_unknown: { status: 404, type: "not_found_error" },
+  confidential_sessions_exceeded: { status: 429, type: "rate_limit_error" },
+  confidential_session_failed: { status: 502, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: OpenAiErrorType }>;
 
 /** A code that names a listed failure, the withheld internal one, or a bare HTTP status (`http_404`). */

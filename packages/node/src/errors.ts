@@ -1,4 +1,4 @@
-import { AtomaError, type AtomaErrorOptions } from "@atoma/core";
+import { AtomaError, type AtomaErrorOptions, type AtomaReceipt } from "@atoma/core";
 import type { NodeErrorCode } from "./errorCodes.js";
 
 /**
@@ -53,10 +53,14 @@ export class StackNotServedError extends AtomaError<NodeErrorCode> {
   }
 }
 
-/** Not enough units left: `available` is what could still be reserved, so a caller may retry with less. */
+/**
+ * Not enough units left: `available` is what could still be reserved, so a caller may retry with less. `receipt`:
+ * the stack's last leaf, signed, which the refusal carries so that the owner need not take the claim on trust.
+ */
 export class StackExhaustedError extends AtomaError<NodeErrorCode> {
   override name = "StackExhaustedError";
   readonly available: bigint;
+  receipt: AtomaReceipt | undefined;
   constructor(stackId: bigint, requested: bigint, available: bigint) {
     super("stack_exhausted", `stack ${stackId} has ${available} units left, ${requested} needed`);
     this.available = available;

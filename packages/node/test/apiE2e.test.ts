@@ -351,7 +351,7 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
     await waitForStack(node, small.stackId);
     const smallClient = clientFor(small.stackId);
     const tooBig = smallClient.chat(chatBody("hi", { max_tokens: 100 }));
-    await expect(tooBig).rejects.toMatchObject({ status: 402, code: "stack_exhausted" });
+    await expect(tooBig).rejects.toMatchObject({ status: 402, code: "stack_exhausted", atoma: undefined });
     let used = 0n;
     let last: { signed: SignedStackRequest; atoma: unknown } | undefined;
     for (;;) {
@@ -363,6 +363,8 @@ describe.each(variants)("stack API end to end ($name database)", ({ name, url })
       } catch (error) {
         expect(error).toBeInstanceOf(NodeRequestError);
         expect(error).toMatchObject({ status: 402, code: "stack_exhausted" });
+        // The refusal carries the stack's last leaf, signed: the owner need not take the claim on trust.
+        expect((error as NodeRequestError).atoma).toMatchObject(last!.atoma as object);
         break;
       }
     }

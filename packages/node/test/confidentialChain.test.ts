@@ -8,7 +8,9 @@ import {
   getAttestation,
   nodeRegistryAbi,
   postAttestation,
+  reportUnposted,
   SecurityLevel,
+  servedEvidenceTypedData,
   setAllowedMeasurement,
   setDevAttestation,
 } from "@atoma/chain";
@@ -26,9 +28,11 @@ import {
 import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
+import { verifyTypedData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttestationPoster } from "../src/confidential/attestationPoster.js";
 import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
+import { recordFields } from "../src/confidential/evidenceRegisters.js";
 import { devEvidenceSource } from "../src/confidential/evidenceSource.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
@@ -273,6 +277,151 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     expect(record?.encryptionKey.toLowerCase()).toBe((await compute.publicKey()).toLowerCase());
     const { res } = await sendSealed(confidentialStack, old, "to the old key");
     expect(await errorOf(res)).toEqual({ status: 400, code: "confidential_undecryptable" });
+  });
+
+  // Misconfiguration: confidential compute on, but no AttestationRegistry to post to. Such a node would take sealed
+  // requests the chain holds it to nothing for; it refuses them on a level-3 stack (unless set so in code, for tests).
+  it("a node posting no attestation record refuses sealed requests on a level-3 stack", async () => {
+    const authority = await createDevAuthority();
+    const unposted = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: attested.signerAccount.address,
+    });
+    const bare = apiNode({
+      network,
+      node: attested,
+      engine,
+      model,
+      dataDir: join(root, "unposted"),
+      confidential: { compute: unposted, epochPollMs: 3_600_000 },
+    }).node;
+    await bare.start();
+    try {
+      await waitForStack(bare, confidentialStack);
+      const nonce = nonces.get(confidentialStack) ?? 0n;
+      const deadline = deadlineSoon();
+      const sealed = await sealConfidentialRequest(await unposted.publicKey(), chat("unposted"), {
+        stackId: confidentialStack,
+        nonce,
+        deadline,
+        path: CHAT,
+      });
+      const signed = await signStackRequest(owner.account, network.domain, {
+        stackId: confidentialStack,
+        body: sealed.body as unknown as Record<string, unknown>,
+        nonce,
+        deadline,
+        maxUnits: 10_000n,
+      });
+      const res = await fetch(new URL(CHAT, bare.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...signed.headers },
+        body: signed.json,
+      });
+      expect(await errorOf(res)).toEqual({ status: 503, code: "attestation_unavailable" });
+    } finally {
+      await bare.stop();
+    }
+  });
+
+  // Attacker: another registered node copies the victim's evidence hash (from the mempool, or by hashing the quote
+  // the victim serves) and posts it for itself first, to make the victim's own post revert for ever and keep it
+  // off level 3. The chain keeps a replay set per node: the victim's post goes through and its record is current.
+  it("a copy of its evidence posted first by another node does not keep it off level 3", async () => {
+    const authority = await createDevAuthority();
+    const victim = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: attested.signerAccount.address,
+    });
+    const produced = await victim.attestEpoch(await chainEpoch());
+    const fields = recordFields(produced.evidence);
+    await postAttestation(other.signer, {
+      nodeId: other.nodeId,
+      ...fields,
+      epoch: produced.epoch,
+      expiresAt: (await network.now()) + 600n,
+    });
+    const poster = new AttestationPoster({
+      seat: { ...attested.signer, now: () => network.now() },
+      nodeId: attested.nodeId,
+      logger: capturingLogger([]),
+      retryDelaysMs: [10],
+    }).follow(victim);
+    await poster.settled();
+    expect(await poster.current(produced)).toBe(true);
+    expect((await getAttestation(network.admin, attested.nodeId))?.evidenceHash).toBe(fields.evidenceHash);
+    poster.stop();
+    // The node's own evidence again (its key is the one requests are sealed to): a rotation posts a new record.
+    await compute.rotateKey();
+    const key = (await compute.publicKey()).toLowerCase();
+    await until(
+      () => getAttestation(network.admin, attested.nodeId),
+      (r) => r?.encryptionKey.toLowerCase() === key,
+    );
+  });
+
+  // The record is a commitment: beside its posted epoch evidence the node serves its signer's `ServedEvidence`
+  // statement. A client holding a statement for evidence that was never posted (a node with no TEE posting one hash
+  // and serving other evidence) convicts it on-chain; an honest node's statements cannot be used against it.
+  it("serves a signed statement for its posted evidence; a statement for unposted evidence gets a node revoked and slashed", async () => {
+    const record = await getAttestation(network.admin, attested.nodeId);
+    const body = (await (await fetch(new URL("/v1/attestation", node.url))).json()) as {
+      evidence: AttestationEvidence;
+      statement: { node_id: string; epoch: string; evidence_hash: HexString; signature: HexString };
+    };
+    const evidence = parseEvidence(body.evidence);
+    expect(body.statement.evidence_hash).toBe(evidenceHash(evidence.kind, evidence.quote));
+    expect(body.statement.evidence_hash).toBe(record?.evidenceHash);
+    const statement = {
+      nodeId: BigInt(body.statement.node_id),
+      epoch: BigInt(body.statement.epoch),
+      evidenceHash: body.statement.evidence_hash,
+    };
+    const typed = servedEvidenceTypedData(
+      network.anvil.chainId,
+      network.addresses.AttestationRegistry,
+      statement,
+    );
+    expect(
+      await verifyTypedData({
+        address: attested.signerAccount.address,
+        ...typed,
+        signature: body.statement.signature,
+      }),
+    ).toBe(true);
+    // A griefer reporting the honest node with its own statement: refused, nothing happens to it.
+    await expect(
+      reportUnposted(owner.ctx, { ...statement, signature: body.statement.signature }),
+    ).rejects.toMatchObject({ errorName: "EvidencePosted" });
+    // A cheater: posts a record, but vouches for (and serves) other evidence. Its own statement convicts it.
+    const cheatRecord = {
+      kind: "dev" as const,
+      evidenceHash: evidenceHash("dev", "0x0badc0de" as HexString),
+      encryptionKey: `0x${"22".repeat(32)}` as HexString,
+      measurement: measurementHash("dev", MEASURED),
+    };
+    await postAttestation(other.signer, {
+      nodeId: other.nodeId,
+      ...cheatRecord,
+      expiresAt: (await network.now()) + 600n,
+    });
+    const epoch = await chainEpoch();
+    const servedHash = evidenceHash("dev", "0xfeedface" as HexString);
+    const lie = { nodeId: other.nodeId, epoch, evidenceHash: servedHash };
+    const signature = await other.signerAccount.signTypedData(
+      servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, lie),
+    );
+    await reportUnposted(owner.ctx, { ...lie, signature });
+    const revoked = await getAttestation(network.admin, other.nodeId);
+    expect(revoked && revoked.expiresAt <= (await network.now())).toBe(true);
+    await expect(
+      postAttestation(other.signer, {
+        nodeId: other.nodeId,
+        ...cheatRecord,
+        evidenceHash: evidenceHash("dev", "0x01" as HexString),
+        expiresAt: (await network.now()) + 600n,
+      }),
+    ).rejects.toMatchObject({ errorName: "PostingBanned" });
   });
 
   it("once its record expires: the node takes no sealed request, the chain no new stack, anyone drops it", async () => {

@@ -26,6 +26,7 @@ import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js"
 import { startEpochAttester } from "../src/confidential/epochAttester.js";
 import { EvidenceSourceError } from "../src/confidential/errors.js";
 import { devEvidenceSource, type EvidenceSource } from "../src/confidential/evidenceSource.js";
+import { sourceKey } from "../src/confidential/quoteBudget.js";
 import { tsmEvidenceSource } from "../src/confidential/tsmEvidenceSource.js";
 import { waitFor } from "../src/devnet/waitFor.js";
 import { createHttpApp } from "../src/http/createHttpApp.js";
@@ -245,6 +246,7 @@ describe("GET /v1/attestation against griefers", () => {
       signingAddress: NODE,
       quotesPerSecond: 1,
       quoteBurst: 3,
+      quoteBurstPerSource: 2,
       now: () => 0,
     });
     const blobs = new BlobStore({}, { dir });
@@ -254,7 +256,13 @@ describe("GET /v1/attestation against griefers", () => {
       { maxBodyBytes: 1_024, routes: [(a) => attestationRoute(a, compute)] },
     );
   });
-  const get = (query: string) => app.request(`/v1/attestation${query}`);
+  /** As the node's HTTP server gives it, the asking socket (getConnInfo reads its address). */
+  const get = (query: string, from = "203.0.113.7") =>
+    app.request(
+      `/v1/attestation${query}`,
+      {},
+      { incoming: { socket: { remoteAddress: from, remoteFamily: "IPv4" } } },
+    );
   const errorOf = async (res: Response) => ({
     status: res.status,
     ...((await res.json()) as { error: object }).error,
@@ -291,7 +299,7 @@ describe("GET /v1/attestation against griefers", () => {
     expect(produced).toBe(before);
   });
 
-  it("a griefer looping over fresh nonces gets 429 once the quote budget is spent; a repeated nonce is cached", async () => {
+  it("a griefer looping over fresh nonces gets 429 once its share is spent; others still get quotes; a repeated nonce is cached", async () => {
     const before = produced;
     const statuses: number[] = [];
     let retryAfter: string | null = null;
@@ -301,12 +309,27 @@ describe("GET /v1/attestation against griefers", () => {
       if (res.status === 429) retryAfter = res.headers.get("retry-after");
       await res.body?.cancel();
     }
-    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(37);
+    // Its own share (burst 2), not the node's whole budget (burst 3).
+    expect(statuses.filter((s) => s === 200)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(38);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(produced - before).toBe(2);
+    // The same griefer from another port or an IPv4-mapped form of its address is the same source.
+    const mapped = await get(`?nonce=0x${"77".repeat(32)}`, "::ffff:203.0.113.7");
+    expect(mapped.status).toBe(429);
+    // An honest client elsewhere still gets its fresh quote; then the node's whole budget is spent.
+    const honest = await get(`?nonce=0x${"aa".repeat(32)}`, "198.51.100.20");
+    expect(honest.status).toBe(200);
+    expect((await get(`?nonce=0x${"bb".repeat(32)}`, "198.51.100.21")).status).toBe(429);
     expect(produced - before).toBe(3);
     const again = await get(`?nonce=0x${(0).toString(16).padStart(64, "0")}`);
     expect(again.status).toBe(200);
     expect(produced - before).toBe(3);
+  });
+
+  it("counts an IPv6 client by its /64 (one host holds a whole /64 cheaply)", () => {
+    expect(sourceKey("2001:db8:1:2:aaaa::1")).toBe(sourceKey("2001:0db8:0001:0002:ffff:1:2:3"));
+    expect(sourceKey("2001:db8:1:3::1")).not.toBe(sourceKey("2001:db8:1:2::1"));
+    expect(sourceKey("::ffff:10.0.0.1")).toBe("10.0.0.1");
   });
 });

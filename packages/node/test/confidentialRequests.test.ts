@@ -12,17 +12,22 @@ import {
   type AttestationEvidence,
   type AttestationPolicy,
   createDevAuthority,
+  fromHex,
   generateEncryptionKeyPair,
   type HexString,
   issueDevAttestationKey,
   NonceStore,
   parseEvidence,
+  RESPONSE_SALT_BYTES,
   SEALED_ANSWER_OBJECT,
+  SEALED_ERROR_OBJECT,
+  type SealedAnswer,
   StreamChunkDuplicatedError,
   StreamChunkOutOfOrderError,
   StreamTruncatedError,
   sealConfidentialRequest,
   type TdMeasurements,
+  toHex,
   verifyAttestation,
 } from "@atoma/confidential";
 import { atomaDomain, measurementHash, responseHash } from "@atoma/core";
@@ -67,6 +72,7 @@ let domain: TypedDataDomain;
 let policy: AttestationPolicy;
 let nodeKey: HexString;
 let compute: ConfidentialCompute;
+let devKey: Awaited<ReturnType<typeof issueDevAttestationKey>>;
 let nextNonce = 0n;
 const logLines: string[] = [];
 /** Answer texts the client read after opening them: they must not appear on the node either. */
@@ -85,21 +91,13 @@ beforeAll(async () => {
     measurements: [{ label: "dev", ...MEASURED }],
     dev: { rootCertificatePem: authority.rootCertificatePem },
   };
+  devKey = await issueDevAttestationKey(authority);
   compute = new ConfidentialCompute({
-    source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+    source: devEvidenceSource(devKey, MEASURED),
     signingAddress: registered.signerAccount.address,
     acceptsStack: async (id) => !plainOnly.has(id),
   });
-  ({ node } = apiNode({
-    network,
-    node: registered,
-    engine,
-    model,
-    dataDir: join(root, "node"),
-    limits: { maxBodyBytes: 16_384 },
-    logger: capturingLogger(logLines),
-    confidential: { compute, epoch: async () => 1n },
-  }));
+  node = startApiNode();
   await node.start();
   owner = await network.owner();
   stackId = (await network.buy(owner.ctx, taskId, 200_000n)).stackId;
@@ -112,6 +110,20 @@ afterAll(async () => {
   await network?.stop();
   rmSync(root, { recursive: true, force: true });
 });
+
+/** The node under test (again after a restart: same data directory, the current `compute`). */
+function startApiNode(): AtomaNode {
+  return apiNode({
+    network,
+    node: registered,
+    engine,
+    model,
+    dataDir: join(root, "node"),
+    limits: { maxBodyBytes: 16_384 },
+    logger: capturingLogger(logLines),
+    confidential: { compute, epoch: async () => 1n },
+  }).node;
+}
 
 const deadlineSoon = () => BigInt(Math.floor(Date.now() / 1000) + 120);
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -276,6 +288,36 @@ describe("confidential requests on a dev-attested node", () => {
     await original.json();
   });
 
+  // Attacker: replays a sealed request's envelope under another nonce after the node restarted, hoping the guard
+  // forgot it. With an encryption key that outlives a restart (given in code), the guard in the database still holds it.
+  it("still refuses a replayed sealed request after a restart (the guard is in the node's database)", async () => {
+    const first = await sendSealed(chat(`${MARKER} before restart`));
+    expect(first.res.status).toBe(200);
+    await first.res.json();
+    const keys = { publicKey: await compute.publicKey(), privateKey: await compute.privateKey() };
+    await node.stop();
+    // A new process: a new compute (nothing in memory) with the same key pair, over the same data directory.
+    compute = new ConfidentialCompute({
+      source: devEvidenceSource(devKey, MEASURED),
+      signingAddress: registered.signerAccount.address,
+      keys,
+      acceptsStack: async (id) => !plainOnly.has(id),
+    });
+    node = startApiNode();
+    await node.start();
+    await waitForStack(node, stackId);
+    const replay = await sign(
+      first.envelope as unknown as Record<string, unknown>,
+      nextNonce,
+      first.deadline,
+    );
+    expect(await errorOf(await post(replay))).toMatchObject({ status: 409, code: "confidential_replayed" });
+    // The key still opens what is sealed to it for a fresh request.
+    const fresh = await sendSealed(chat(`${MARKER} after restart`));
+    expect(fresh.res.status).toBe(200);
+    await fresh.res.json();
+  });
+
   it("answers a resend of the same sealed request from its records, still sealed", async () => {
     const first = await sendSealed(chat(`${MARKER} resend`));
     const answered = (await first.res.json()) as { atoma: unknown };
@@ -284,6 +326,87 @@ describe("confidential requests on a dev-attested node", () => {
     const body = (await again.json()) as { atoma: unknown; object: string };
     expect(body.object).toBe(SEALED_ANSWER_OBJECT);
     expect(body.atoma).toEqual(answered.atoma);
+  });
+
+  // Attacker (the gateway, or anyone on the path): let a sealed stream start, cut it before the node commits (the
+  // nonce is free again), then resend the identical signed body. The node opens the same HPKE context again; with
+  // answer keys fixed by the request, both generations would share AES-GCM key and nonces (c1 ^ c2 = p1 ^ p2).
+  it("a sealed stream cut and resent is sealed again under a fresh salt: no key and nonce is reused", async () => {
+    const first = await (async () => {
+      const nonce = nextNonce;
+      const deadline = deadlineSoon();
+      const body = chat(`${MARKER} cut me`, { stream: true, max_tokens: 200 });
+      const sealed = await sealConfidentialRequest(nodeKey, body, { stackId, nonce, deadline, path: CHAT });
+      const signed = await sign(sealed.body as unknown as Record<string, unknown>, nonce, deadline);
+      const abort = new AbortController();
+      const res = await fetch(new URL(CHAT, node.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...signed.headers },
+        body: signed.json,
+        signal: abort.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = "";
+      while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+      abort.abort();
+      await reader.cancel().catch(() => {});
+      const cutChunk = (JSON.parse(text.split("\n\n")[0]!.slice(6)) as { sealed: string }).sealed;
+      return { reader: sealed.reader, signed, cutChunk };
+    })();
+    // The node releases the nonce once it sees the client gone; then the same signed body is sent again.
+    let again: Response | undefined;
+    for (let i = 0; i < 100; i++) {
+      again = await post(first.signed);
+      if (again.status === 200) break;
+      await again.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(again?.status).toBe(200);
+    nextNonce += 1n;
+    const all = await events(again!);
+    const resentChunk = all.find((e) => e.object === "atoma.confidential.chunk")!.sealed as string;
+    const a = fromHex(first.cutChunk, "a");
+    const b = fromHex(resentChunk, "b");
+    const head = 9 + RESPONSE_SALT_BYTES;
+    // Another salt in clear in chunk 0, so other keys: the XOR of the ciphertexts is not the XOR of the plaintexts.
+    expect(toHex(a.subarray(9, head))).not.toBe(toHex(b.subarray(9, head)));
+    const p1 = first.reader.openChunk(first.cutChunk);
+    const retry = first.reader.retry();
+    const p2 = retry.openChunk(resentChunk);
+    const [t1, t2] = [JSON.stringify(p1), JSON.stringify(p2)].map((t) => new TextEncoder().encode(t));
+    const n = Math.min(t1!.length, t2!.length, a.length - head - 16, b.length - head - 16);
+    const xorC = a.subarray(head, head + n).map((v, i) => v ^ (b[head + i] ?? 0));
+    const xorP = t1!.subarray(0, n).map((v, i) => v ^ (t2![i] ?? 0));
+    expect(toHex(xorC)).not.toBe(toHex(xorP));
+    // The client reads the resent answer whole with the retry reader, salt taken from chunk 0.
+    for (const event of all.filter((e) => e.object === "atoma.confidential.chunk").slice(1))
+      retry.openChunk(event.sealed as string);
+    const last = all.at(-1) as { usage: SealedAnswer["usage"]; atoma: { response_hash: string } };
+    expect(responseHash(retry.finish(last.usage))).toBe(last.atoma.response_hash);
+  });
+
+  // Attacker (the gateway): send, or watch, a sealed request that fails validation after it opened. The error's text
+  // (here a tool name holding the marker) must reach only the client, sealed; the clear part keeps the code.
+  it("an error raised after a sealed request opened goes back sealed, with only its code in clear", async () => {
+    const tool = (name: string) => ({ type: "function", function: { name, parameters: { type: "object" } } });
+    const leaky = chat("hello", { tools: [tool(MARKER), tool(MARKER)] });
+    for (const stream of [false, true]) {
+      const { res, reader } = await sendSealed({ ...leaky, stream });
+      expect(res.status).toBe(400);
+      const text = await res.text();
+      expect(text).not.toContain(MARKER);
+      const body = JSON.parse(text) as {
+        object: string;
+        error: { code: string; param: unknown };
+        sealed: string;
+      };
+      expect(body.object).toBe(SEALED_ERROR_OBJECT);
+      expect(body.error).toMatchObject({ code: "invalid_input", param: null });
+      const opened = reader.openError(body);
+      expect(opened.message).toContain(MARKER);
+      expect(opened.param).toBe("tools.1.function.name");
+    }
   });
 
   it("refuses an oversize ciphertext with 413 before opening it", async () => {

@@ -3,6 +3,13 @@
  * (OpenAI's `error.code`) and in the CLI.
  */
 export type ProxyErrorCode =
+  | "confidential_envelope_invalid"
+  | "confidential_required"
+  | "confidential_session_failed"
+  | "confidential_session_required"
+  | "confidential_session_unknown"
+  | "confidential_sessions_exceeded"
+  | "confidential_unsupported"
   | "database_unavailable"
   | "gateway_lifecycle"
   | "insufficient_quota"

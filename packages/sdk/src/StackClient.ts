@@ -120,6 +120,9 @@ export interface RequestOptions {
   maxUnits?: bigint | undefined;
 }
 
+/** The field of a confidential request's envelope (`@atoma/confidential`'s `CONFIDENTIAL_FIELD`). */
+const SEALED_BODY_FIELD = "atoma_confidential";
+
 /** Default bound of a non-streamed answer: far above any honest one (embeddings of a large batch included). */
 export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
@@ -314,6 +317,21 @@ export class StackClient {
   }
 
   /**
+   * Sends a request signed outside this client at its stack (a confidential envelope, sealed to the nonce and
+   * deadline it was signed with) as if this client had signed it: its bound counts as held and, when the client
+   * knows its stack, it stays pending (resent unchanged first) until its receipt comes.
+   */
+  sendPresigned(path: string, signed: SignedStackRequest): Promise<Verified> {
+    return this.#serial(async () => {
+      await this.#settlePending(signed.nonce);
+      const before = this.#bounds.get(signed.nonce);
+      if (before === undefined || signed.maxUnits > before) this.#bounds.set(signed.nonce, signed.maxUnits);
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+      return this.#send(path, signed, this.#readJson);
+    });
+  }
+
+  /**
    * Sends an already signed streaming request (again), and verifies the final receipt. When the connection
    * breaks mid-stream the same signed request is resent and `onChunk` sees the answer again from its start
    * (the node answers a committed request from its records, as one chunk).
@@ -376,6 +394,12 @@ export class StackClient {
         }
         if (!expired(pending.signed, error))
           throw new ReceiptWithheldError(pending.signed.nonce, { cause: error });
+        // A sealed body opens only under the deadline it was sealed with: signed again it could never be served.
+        // Past its deadline with no leaf committed, its nonce is free (as for a request refused outright).
+        if (Object.hasOwn(body, SEALED_BODY_FIELD)) {
+          this.#forget(pending.signed.nonce);
+          continue;
+        }
         // Its deadline passed with no leaf committed (a committed one is answered whatever the deadline): the same
         // body under the same bound, with a new deadline, gives the node nothing a second signature could add.
         const renewed = await this.#signAt(pending.signed.nonce, body, pending.signed.maxUnits);
@@ -631,9 +655,14 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
   const retryAfter = answer.headers.get("retry-after");
   const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
   let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
+  let atoma: unknown;
   try {
-    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as { error?: NodeErrorBody };
+    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as {
+      error?: NodeErrorBody;
+      atoma?: unknown;
+    };
     if (body.error) error = body.error;
+    atoma = body.atoma;
   } catch {
     // not JSON: keep the status line
   }
@@ -642,5 +671,6 @@ async function nodeError(answer: Response): Promise<NodeRequestError> {
     error,
     retryAfter === null ? undefined : Number(retryAfter),
     nextNonce !== null && /^(0|[1-9]\d{0,77})$/.test(nextNonce) ? BigInt(nextNonce) : undefined,
+    atoma,
   );
 }

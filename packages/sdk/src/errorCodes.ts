@@ -16,5 +16,6 @@ export type SdkErrorCode =
   | "receipt_units_mismatch"
   | "receipt_units_over_signed"
   | "response_unverified"
+  | "security_level_unknown"
   | "stack_unusable"
   | "stream_unhashable";

@@ -11,17 +11,21 @@ export class NodeRequestError extends AtomaError<WireErrorCode> {
   readonly retryAfterSeconds: number | undefined;
   /** The nonce the stack takes next (`x-atoma-next-nonce`), when the node refused a nonce. */
   readonly nextNonce: bigint | undefined;
+  /** The `atoma` object the refusal carried, unchecked (`stack_exhausted`: the stack's last leaf, signed). */
+  readonly atoma: unknown;
   constructor(
     status: number,
     error: { message: string; type: string; code: WireErrorCode },
     retryAfterSeconds?: number | undefined,
     nextNonce?: bigint | undefined,
+    atoma?: unknown,
   ) {
     super(error.code || `http_${status}`, `node answered ${status}: ${error.message}`);
     this.status = status;
     this.type = error.type;
     this.retryAfterSeconds = retryAfterSeconds;
     this.nextNonce = nextNonce;
+    this.atoma = atoma;
   }
 }
 
@@ -212,5 +216,16 @@ export class NodeMisbehavedError extends NoNodeOfferedError {
   constructor(nodeId: bigint, reason: string) {
     super(`node ${nodeId} is put aside: ${reason}`);
     this.nodeId = nodeId;
+  }
+}
+
+/**
+ * The lowest security level an answer may have could not be read (the RPC failed, or no task serves the model in
+ * clear): nothing is sent rather than an answer taken at any level. Name `securityLevel` to go on without it.
+ */
+export class SecurityLevelUnknownError extends AtomaError<SdkErrorCode> {
+  override name = "SecurityLevelUnknownError";
+  constructor(model: string, reason: string, options?: AtomaErrorOptions) {
+    super("security_level_unknown", `the security level serving ${model} is unknown: ${reason}`, options);
   }
 }

@@ -11,7 +11,7 @@ export {
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
-export { falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
+export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
   type AttestationCheck,
   type AttestationCheckName,
@@ -42,6 +42,7 @@ export {
   ReceiptWithheldError,
   ResponseVerificationError,
   RunningTotalError,
+  SecurityLevelUnknownError,
   UnhashableStreamError,
   UnitsMismatchError,
   UnitsOverSignedError,
@@ -73,6 +74,8 @@ export {
   type UsableStack,
 } from "./stackChoice.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
+export { MAX_MODEL_TASKS, type ServedTask, servedTasks } from "./verify/modelTasks.js";
+export { servingSecurityLevel } from "./verify/servingLevel.js";
 export {
   type Check,
   type CheckName,

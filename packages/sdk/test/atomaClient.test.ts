@@ -1,19 +1,36 @@
 import { join } from "node:path";
-import { getStack, offeredNodes, submitSettlement } from "@atoma/chain";
+import {
+  createTask,
+  getStack,
+  getSubscription,
+  modelIdOf,
+  offeredNodes,
+  SecurityLevel,
+  submitSettlement,
+  TaskRole,
+  updateSubscription,
+} from "@atoma/chain";
 import { loadKeyFile } from "@atoma/node";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
+  boughtStack,
   ClientArgumentError,
   createAtomaClient,
+  DEFAULT_MAX_TOKENS,
   GatewayRequestError,
+  highestLevelOnOffer,
   NetworkDescriptionError,
   NodeMisbehavedError,
+  NodeRequestError,
   NoNodeOfferedError,
   parseNetwork,
   ResponseVerificationError,
   readContext,
+  requestUnitBound,
+  SecurityLevelUnknownError,
   StackClient,
+  servingSecurityLevel,
   userContext,
   verifyChainOf,
   verifyResponse,
@@ -189,15 +206,21 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
     }, 60_000);
 
     it("catches a gateway that replays another owner's answer to the same question (owner_mismatch)", async () => {
-      // The request hash binds the answer to the question, not to the asker: another owner's node-signed answer to
-      // the same body is a valid answer with a valid receipt. The stack's owner on-chain must be the gateway's wallet.
+      // Another owner's node-signed answer to the same body is a valid answer with a valid receipt: the stack's owner
+      // on-chain must be the gateway's wallet. (The client's `atoma_nonce` makes the body differ as well.)
       relay.rewrite = onAnswers(() => JSON.stringify({ ...direct.response, atoma_request: direct.request }));
       const error = await rejection(gatewayClient().chat(sameAsked()));
       expect(error).toBeInstanceOf(AnswerUnverifiedError);
       const verdict = (error as AnswerUnverifiedError).verdict;
-      expect(verdict.failures).toEqual(["owner_mismatch"]);
-      expect(verdict.checks.find((c) => c.name === "request_hash")?.status).toBe("pass");
+      expect(verdict.failures).toEqual(["request_hash_mismatch", "owner_mismatch"]);
       expect(verdict.checks.find((c) => c.name === "signer")?.status).toBe("pass");
+      // The owner check alone, on the body as that owner sent it.
+      const alone = await verifyResponse(direct.response, {
+        chain: verifyChainOf(parseNetwork(dev.readyText)),
+        request: direct.request,
+        owner: dev.ready.gatewayAddress,
+      });
+      expect(alone.failures).toEqual(["owner_mismatch"]);
     }, 60_000);
 
     it("binds to the gatewayAddress given, whatever wallet the gateway claims", async () => {
@@ -207,15 +230,16 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         path === "/v1/gateway"
           ? JSON.stringify({ object: "gateway", buyer: victim })
           : JSON.stringify({ ...direct.response, atoma_request: direct.request });
-      const fooled = await gatewayClient().chat(sameAsked());
-      expect(fooled.verdict?.ok).toBe(true);
+      // The victim's answer is for another body (no nonce of this call): caught whatever wallet is claimed.
+      const fooled = await rejection(gatewayClient().chat(sameAsked()));
+      expect((fooled as AnswerUnverifiedError).verdict.failures).toEqual(["request_hash_mismatch"]);
       const pinned = createAtomaClient({
         gateway: { url: relay.url, apiKey: dev.ready.apiKey },
         chain: verifyChainOf(parseNetwork(dev.readyText)),
         gatewayAddress: dev.ready.gatewayAddress,
       });
       const error = await rejection(pinned.chat(sameAsked()));
-      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["owner_mismatch"]);
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("owner_mismatch");
     }, 60_000);
 
     it("catches a gateway that replays its own earlier answer (receipt_replayed)", async () => {
@@ -232,7 +256,52 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         dev.ready.gatewayAddress,
       );
       const error = await rejection(client.chat(again));
-      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["receipt_replayed"]);
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual([
+        "request_hash_mismatch",
+        "receipt_replayed",
+      ]);
+    }, 60_000);
+
+    // Review 13, round 4: with `user` named, only the in-memory list of receipts seen caught a replay, and a new
+    // process (or another machine) has none.
+    it("catches a gateway that replays an earlier answer to a caller naming user, in another process", async () => {
+      let first: string | undefined;
+      relay.rewrite = onAnswers((body) => {
+        first ??= body;
+        return first;
+      });
+      const question = { ...ask(dev.ready.model, "Same user, same words"), user: "erin" };
+      const answer = await gatewayClient().chat(question);
+      expect(answer.request).toMatchObject({
+        user: "erin",
+        atoma_nonce: expect.stringMatching(/^[0-9a-f]{32}$/),
+      });
+      // A fresh client: no receipt seen, as after a restart.
+      const error = await rejection(gatewayClient().chat(question));
+      expect(error).toBeInstanceOf(AnswerUnverifiedError);
+      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["request_hash_mismatch"]);
+    }, 60_000);
+
+    it("names max_tokens itself when the caller named none, so the gateway cannot pick it", async () => {
+      let sent: Record<string, unknown> | undefined;
+      relay.rewrite = (body, path, _headers, request) => {
+        if (path.startsWith("/v1/chat")) sent = JSON.parse(request) as Record<string, unknown>;
+        return body;
+      };
+      const { max_tokens: _none, ...unbounded } = ask(dev.ready.model, "How long?");
+      const answer = await gatewayClient().chat(unbounded);
+      expect(sent?.max_tokens).toBe(DEFAULT_MAX_TOKENS);
+      expect(answer.request.max_tokens).toBe(DEFAULT_MAX_TOKENS);
+      // A gateway that raises it anyway (and says it signed that) is caught.
+      relay.rewrite = (body, path, _headers, request) =>
+        path === "/v1/gateway"
+          ? body
+          : JSON.stringify({
+              ...JSON.parse(body),
+              atoma_request: { ...JSON.parse(request), max_tokens: 4096 },
+            });
+      const error = await rejection(gatewayClient().chat(unbounded));
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("request_hash_mismatch");
     }, 60_000);
 
     it("catches a gateway that gives one user's answer to another asking the same (request_hash_mismatch)", async () => {
@@ -245,7 +314,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       });
       const question = ask(dev.ready.model, "The same question");
       const alice = await gatewayClient().chat(question);
-      expect(alice.request.user).toMatch(/^atoma-[0-9a-f]{32}$/);
+      expect(alice.request.atoma_nonce).toMatch(/^[0-9a-f]{32}$/);
       const error = await rejection(gatewayClient().chat(question));
       expect(error).toBeInstanceOf(AnswerUnverifiedError);
       expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["request_hash_mismatch"]);
@@ -266,7 +335,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       const edited = await rejection(client.chat(question));
       expect((edited as AnswerUnverifiedError).verdict.failures).toEqual(["response_hash_mismatch"]);
       const error = await rejection(client.chat(question));
-      expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["receipt_replayed"]);
+      expect((error as AnswerUnverifiedError).verdict.failures).toContain("receipt_replayed");
     }, 60_000);
 
     it("refuses a stream whose receipt event carries text onChunk never saw", async () => {
@@ -280,20 +349,22 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect((error as Error).message).toMatch(/never relayed/);
     }, 60_000);
 
-    it("refuses by default an answer from a task below the highest level on offer (security_level_low)", async () => {
+    it("refuses by default an answer from a task below the highest level served (security_level_low)", async () => {
       // A gateway whose wallet buys on the unverified task (anyone may create one for the model, and stake its own
-      // node on it: no sampling, cheaper) and passes its answers on. Its own stacks, the model asked: only the level
-      // tells it from the verified task the network offers.
+      // node on it: no sampling, cheaper) and passes its answers on: here a gateway of its own, built on the SDK's
+      // non-custodial client at level 0, answering each request as sent (its nonce included). Its own stacks, the
+      // model asked: only the level tells it from the verified task the network serves.
       const cheap = buyer(2);
-      const question = { ...ask(dev.ready.model, "Verified?"), user: "dave" };
-      const unverified = await createAtomaClient({
+      const cheapBuyer = createAtomaClient({
         network: dev.readyText,
         account: cheap,
         preferences: { securityLevel: 0 },
-      }).chat(question);
-      relay.rewrite = onAnswers(() =>
-        JSON.stringify({ ...unverified.response, atoma_request: unverified.request }),
-      );
+      });
+      relay.rewrite = async (body, path, _headers, request) => {
+        if (!path.startsWith("/v1/chat")) return body;
+        const answer = await cheapBuyer.chat(JSON.parse(request) as Record<string, unknown>);
+        return JSON.stringify({ ...answer.response, atoma_request: answer.request });
+      };
       const client = (securityLevel?: number) =>
         createAtomaClient({
           gateway: { url: relay.url, apiKey: dev.ready.apiKey },
@@ -301,6 +372,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
           gatewayAddress: cheap.address,
           securityLevel,
         });
+      const question = { ...ask(dev.ready.model, "Verified?"), user: "dave" };
       const byDefault = await rejection(client().chat(question));
       expect((byDefault as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
       expect(
@@ -310,7 +382,86 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
       // Asked for explicitly, level 0 is taken.
       expect((await client(0).chat(question)).verdict?.ok).toBe(true);
-    }, 120_000);
+    }, 180_000);
+
+    // Review 13, round 4: the default level came from tasks with room now, was kept forever, and was silently absent
+    // when none had room. A gateway that fills the verified nodes (or waits until they are busy) then passed cheap
+    // answers at any level.
+    it("takes the default level from the tasks a node serves, room or not, and says so when it cannot", async () => {
+      const cheap = buyer(2);
+      const cheapBuyer = createAtomaClient({
+        network: dev.readyText,
+        account: cheap,
+        preferences: { securityLevel: 0 },
+      });
+      relay.rewrite = async (body, path, _headers, request) => {
+        if (!path.startsWith("/v1/chat")) return body;
+        const answer = await cheapBuyer.chat(JSON.parse(request) as Record<string, unknown>);
+        return JSON.stringify({ ...answer.response, atoma_request: answer.request });
+      };
+      const network = parseNetwork(dev.readyText);
+      const chain = verifyChainOf(network);
+      const taskId = BigInt(dev.ready.tasks.chat);
+      // The verified task's nodes are all busy: each holds a live stack, and its capacity is all reserved (each node
+      // sets it with its own key; restored after). A gateway that buys them up gets there the same way.
+      const nodes = dev.ready.nodes.map((node, k) => ({
+        nodeId: BigInt(node.id),
+        ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
+      }));
+      for (const n of nodes)
+        await boughtStack(userContext(network, buyer(9)), {
+          taskId,
+          units: 100_000n,
+          maxPricePerMillion: 10n ** 19n,
+          duration: 3_600n,
+          pick: { kind: "node", nodeId: n.nodeId },
+        });
+      const before = await Promise.all(
+        nodes.map((n) => getSubscription(n.ctx, { taskId, nodeId: n.nodeId })),
+      );
+      try {
+        for (const [k, n] of nodes.entries())
+          await updateSubscription(n.ctx, {
+            taskId,
+            nodeId: n.nodeId,
+            pricePerMillion: before[k]!.pricePerMillion,
+            capacity: before[k]!.reserved,
+          });
+        // The level on offer fell to 0; the level served is still 1.
+        expect(await highestLevelOnOffer(chain, dev.ready.model)).toBe(0);
+        expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+        const client = createAtomaClient({
+          gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+          chain: dev.readyText,
+          gatewayAddress: cheap.address,
+        });
+        const error = await rejection(client.chat({ ...ask(dev.ready.model, "Busy?"), user: "frank" }));
+        expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
+        // A model no node serves: an error before the gateway sees anything, never an answer taken at any level.
+        const seen = relay.requests.length;
+        const unknown = await rejection(client.chat(ask("no-such-model", "Hello")));
+        expect(unknown).toBeInstanceOf(SecurityLevelUnknownError);
+        expect((unknown as SecurityLevelUnknownError).code).toBe("security_level_unknown");
+        // A chain that cannot be read: the same.
+        const unreadable = await rejection(
+          createAtomaClient({
+            gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+            chain: { ...network, rpcUrl: "http://127.0.0.1:9" },
+            gatewayAddress: cheap.address,
+          }).chat(ask(dev.ready.model, "Hello")),
+        );
+        expect(unreadable).toBeInstanceOf(SecurityLevelUnknownError);
+        expect(relay.requests.length).toBe(seen);
+      } finally {
+        for (const [k, n] of nodes.entries())
+          await updateSubscription(n.ctx, {
+            taskId,
+            nodeId: n.nodeId,
+            pricePerMillion: before[k]!.pricePerMillion,
+            capacity: before[k]!.capacity,
+          });
+      }
+    }, 180_000);
 
     it("checks that the stack's task serves the model asked for (model_mismatch)", async () => {
       const verdict = await verifyResponse(direct.response, {
@@ -561,19 +712,31 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       }
     }, 180_000);
 
-    it("does not reuse a stack its node said was spent: buys another, and keeps to it", async () => {
+    // Review 13, round 4: a stack with no receipt at hand was believed spent on the node's word, each process
+    // buying another.
+    it("does not believe a node that calls an earlier run's live stack exhausted without a receipt to show", async () => {
       const account = buyer(6);
       const liars = await startLiars(dev.ready.nodes);
       try {
         const earlier = await createAtomaClient({ network: dev.readyText, account, fetch: liars.fetch }).chat(
           ask(dev.ready.model, "Hello"),
         );
-        // A later run reuses that stack (still active on-chain); its node says it is spent, and this run saw none
-        // of its receipts: believed. The stack must not be picked again.
+        // A later run reuses that stack (live on-chain, units left); its node says it is exhausted and shows no
+        // receipt of its own for it: the stack counts as unused, the node is put aside, and the run says so.
         liars.lies.set(earlier.atoma.stack_id as string, "stack_exhausted");
-        const client = createAtomaClient({ network: dev.readyText, account, fetch: liars.fetch });
+        const putAside: bigint[] = [];
+        const client = createAtomaClient({
+          network: dev.readyText,
+          account,
+          fetch: liars.fetch,
+          onNodePutAside: (nodeId, reason) => {
+            putAside.push(nodeId);
+            expect(reason).toMatch(/showed no receipt of its own/);
+          },
+        });
         const answer = await client.chat(ask(dev.ready.model, "Hello"));
-        expect(answer.atoma.stack_id).not.toBe(earlier.atoma.stack_id);
+        expect(putAside).toEqual([BigInt(earlier.atoma.node_id as string)]);
+        expect(answer.atoma.node_id).not.toBe(earlier.atoma.node_id);
         const held = await balanceOf(account.address);
         const next = await client.chat(ask(dev.ready.model, "Again"));
         expect(next.atoma.stack_id).toBe(answer.atoma.stack_id);
@@ -581,6 +744,75 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       } finally {
         await liars.close();
       }
+    }, 180_000);
+
+    it("believes a node that calls a stack exhausted with its signed last receipt, and buys another", async () => {
+      // A real node and a small stack, used up by another client of the key (a StackClient, as an earlier run). A
+      // later run (no receipt at hand) reuses it, hears stack_exhausted with the leaf the node signed, checks it,
+      // and buys again; the node is not put aside.
+      const account = buyer(2);
+      const question = ask(dev.ready.model, "Hello");
+      const units = requestUnitBound({ ...question, stream: false }) + 5n;
+      const first = await createAtomaClient({ network: dev.readyText, account, stack: { units } }).chat(
+        question,
+      );
+      const node = dev.ready.nodes.find((n) => n.id === first.atoma.node_id)!;
+      const earlier = new StackClient({
+        nodeUrl: node.url,
+        account,
+        stackId: BigInt(first.atoma.stack_id as string),
+        chainId: dev.ready.chainId,
+        stackManager: dev.ready.contracts.StackManager as Hex,
+        nodeSigner: node.address,
+      });
+      let refused: unknown;
+      for (let k = 0; k < 200 && refused === undefined; k++)
+        refused = await earlier.chat(ask(dev.ready.model, "Hi")).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(refused).toBeInstanceOf(NodeRequestError);
+      expect((refused as NodeRequestError).code).toBe("stack_exhausted");
+      // What the node showed: its signature on the stack's last leaf.
+      const lastLeaf = earlier.receipts.at(-1)!;
+      expect((refused as NodeRequestError).atoma).toMatchObject({
+        stack_id: first.atoma.stack_id,
+        leaf_index: String(lastLeaf.fields.leafIndex),
+        signature: lastLeaf.signature,
+      });
+      const putAside: bigint[] = [];
+      const later = createAtomaClient({
+        network: dev.readyText,
+        account,
+        stack: { units },
+        onNodePutAside: (nodeId) => putAside.push(nodeId),
+      });
+      const before = await balanceOf(account.address);
+      const second = await later.chat(ask(dev.ready.model, "Hullo"));
+      expect(second.atoma.stack_id).not.toBe(first.atoma.stack_id);
+      expect(await balanceOf(account.address)).toBeLessThan(before);
+      expect(putAside).toEqual([]);
+    }, 180_000);
+
+    it("does not reuse a stack of a lower security level than it buys at", async () => {
+      // The key holds a live stack on the unverified task: a default client, which buys on the verified task, must
+      // not answer from it.
+      const account = buyer(5);
+      const chain = readContext(parseNetwork(dev.readyText));
+      const cheap = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { securityLevel: 0 },
+      }).chat(ask(dev.ready.model, "Cheap"));
+      expect((await getStack(chain, BigInt(cheap.atoma.stack_id as string))).taskId).toBe(
+        BigInt(dev.ready.tasks.chatUnverified),
+      );
+      const answer = await createAtomaClient({ network: dev.readyText, account }).chat(
+        ask(dev.ready.model, "Which level?"),
+      );
+      expect((await getStack(chain, BigInt(answer.atoma.stack_id as string))).taskId).toBe(
+        BigInt(dev.ready.tasks.chat),
+      );
     }, 180_000);
 
     it("buys nothing when no node is within the price cap", async () => {
@@ -642,6 +874,32 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         expect(next.atoma.node_id).not.toBe(cheapest.id);
       } finally {
         await liars.close();
+      }
+    }, 180_000);
+  });
+
+  // Review 13, round 4: the level was read task by task over every task ever created, which anyone may create.
+  describe("a chain with many tasks for the model", () => {
+    it("reads the level served in a bounded number of calls, whatever the tasks anyone creates", async () => {
+      const network = parseNetwork(dev.readyText);
+      const spammer = userContext(network, buyer(9));
+      for (let k = 0; k < 120; k++)
+        await createTask(spammer, {
+          modelId: modelIdOf(dev.ready.model),
+          role: TaskRole.Chat,
+          securityLevel: SecurityLevel.None,
+        });
+      const rpc = await startRelay(dev.ready.rpcUrl);
+      try {
+        const chain = verifyChainOf({ ...network, rpcUrl: rpc.url });
+        expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+        expect(rpc.requests.length).toBeLessThan(20);
+        const calls = rpc.requests.length;
+        // What the level on offer read: every task, one by one.
+        await highestLevelOnOffer(chain, dev.ready.model);
+        expect(rpc.requests.length - calls).toBeGreaterThan(120);
+      } finally {
+        await rpc.close();
       }
     }, 180_000);
   });

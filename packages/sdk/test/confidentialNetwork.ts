@@ -76,6 +76,11 @@ export async function startConfidentialNetwork(): Promise<ConfidentialNetwork> {
     const compute = new ConfidentialCompute({
       source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
       signingAddress: node.signerAccount.address,
+      // Every client here asks from 127.0.0.1: a budget for many (the per-source one is tested in the node).
+      quotesPerSecond: 100,
+      quoteBurst: 100,
+      quotesPerSecondPerSource: 100,
+      quoteBurstPerSource: 100,
     });
     const started = apiNode({
       network,

@@ -4,8 +4,16 @@ import type { AddressInfo } from "node:net";
 /** The request's headers, as the relay received them (lower-case names). */
 export type RequestHeaders = Record<string, string>;
 
-/** Rewrites an answer's body text on its way back; identity passes it on unchanged. */
-export type Rewrite = (body: string, path: string, headers: RequestHeaders) => string | Promise<string>;
+/**
+ * Rewrites an answer's body text on its way back (`request`: the body the relay was sent); identity passes it on
+ * unchanged. May answer by itself, asynchronously: a gateway of its own.
+ */
+export type Rewrite = (
+  body: string,
+  path: string,
+  headers: RequestHeaders,
+  request: string,
+) => string | Promise<string>;
 
 export interface Relay {
   url: string;
@@ -58,7 +66,7 @@ export async function startRelay(target: string): Promise<Relay> {
         headers,
         ...(body.length > 0 && { body }),
       });
-      const text = await relay.rewrite(await answer.text(), path, headers);
+      const text = await relay.rewrite(await answer.text(), path, headers, body.toString("utf8"));
       // The answer's own headers pass on (a node's next nonce, a retry delay), less what the body's rewrite changes.
       const passed: Record<string, string> = {};
       answer.headers.forEach((value, name) => {

@@ -1,8 +1,9 @@
 import { createAtomaPublicClient } from "@atoma/chain";
-import { nodeRegistryAbi } from "@atoma/contracts";
+import { attestationRegistryAbi, nodeRegistryAbi } from "@atoma/contracts";
 import type { Network } from "@atoma/sdk";
 import { type AbiEvent, type Address, type Log, parseEventLogs } from "viem";
 import { type WatchedContract, watchedContracts } from "./abis.js";
+import { attestationKindOf, type NodeAttestation } from "./attestationState.js";
 import { big, type ChainEvent, named } from "./chainEvent.js";
 
 export interface NodeRecord {
@@ -15,11 +16,15 @@ export interface NodeRecord {
   reputation: number;
   collateral: bigint;
   obligations: number;
+  /** Its AttestationRegistry record (undefined: none, or the network names no registry). */
+  attestation: NodeAttestation | undefined;
 }
 
 /** What the pages read: every event so far, the nodes as the chain holds them now, and the head. */
 export interface ChainSnapshot {
   block: bigint | undefined;
+  /** The head block's timestamp (Unix seconds): the chain's clock, which attestation expiries are read against. */
+  time: bigint | undefined;
   events: readonly ChainEvent[];
   nodes: readonly NodeRecord[];
   error: string | undefined;
@@ -35,7 +40,7 @@ const SPAN = 5_000n;
 export class ChainFeed {
   readonly publicClient;
   readonly network: Network;
-  #snapshot: ChainSnapshot = { block: undefined, events: [], nodes: [], error: undefined };
+  #snapshot: ChainSnapshot = { block: undefined, time: undefined, events: [], nodes: [], error: undefined };
   readonly #listeners = new Set<() => void>();
   readonly #contractOf = new Map<string, WatchedContract>();
   /** The first block not read yet. */
@@ -117,8 +122,11 @@ export class ChainFeed {
       if (logs.length > 0) events = [...events, ...this.#decode(logs)];
     }
     this.#next = head + 1n;
-    const nodes = await this.#readNodes(events);
-    this.#set({ block: head, events, nodes, error: undefined });
+    const [nodes, block] = await Promise.all([
+      this.#readNodes(events),
+      this.publicClient.getBlock({ blockNumber: head }),
+    ]);
+    this.#set({ block: head, time: block.timestamp, events, nodes, error: undefined });
   }
 
   #decode(logs: Log[]): ChainEvent[] {
@@ -166,8 +174,30 @@ export class ChainFeed {
           reputation: Number(node.reputation),
           collateral: node.collateral,
           obligations: Number(node.obligations),
+          attestation: await this.#readAttestation(id),
         };
       }),
     );
+  }
+
+  async #readAttestation(nodeId: bigint): Promise<NodeAttestation | undefined> {
+    const address = this.network.contracts.AttestationRegistry;
+    if (!address) return undefined;
+    const record = await this.publicClient.readContract({
+      address,
+      abi: attestationRegistryAbi,
+      functionName: "attestationOf",
+      args: [nodeId],
+    });
+    const kind = attestationKindOf(Number(record.kind));
+    if (kind === undefined) return undefined;
+    return {
+      kind,
+      measurement: record.measurement,
+      encryptionKey: record.encryptionKey,
+      evidenceHash: record.evidenceHash,
+      epoch: record.epoch,
+      expiresAt: record.expiresAt,
+    };
   }
 }

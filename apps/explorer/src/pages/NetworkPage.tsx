@@ -1,3 +1,4 @@
+import { type AttestationState, attestationState, shortHex } from "../chain/attestationState.js";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import { nodeSummaries, totalsOf } from "../chain/summary.js";
 import { nodeStatusName, toma } from "../format.js";
@@ -38,6 +39,7 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
             <th>Price /1M</th>
             <th>Echelon</th>
             <th>Models</th>
+            <th>Attestation</th>
             <th>Health</th>
             <th>Latency</th>
             <th>Stacks</th>
@@ -65,6 +67,7 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
                 <td>{prices || "—"}</td>
                 <td>{node.echelon}</td>
                 <td>{node.models.join(", ") || "—"}</td>
+                <AttestationCell state={attestationState(node.attestation, chain.time)} />
                 <td data-testid="node-health">{h?.status ?? "…"}</td>
                 <td>{h?.latencyMs === undefined ? "—" : `${h.latencyMs} ms`}</td>
                 <td data-testid="node-stacks">{node.stacksServed}</td>
@@ -79,6 +82,33 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
       </table>
       <RecentActivity chain={chain} />
     </section>
+  );
+}
+
+/** The node's attestation: its kind (or missing, expired), and the measurement, key and expiry the chain holds. */
+function AttestationCell({ state }: { state: AttestationState }) {
+  const { record } = state;
+  return (
+    <td data-testid="node-attestation" className={`attestation-${state.state}`}>
+      <span data-testid="attestation-label">{state.label}</span>
+      {record && (
+        <small>
+          {" "}
+          <span data-testid="attestation-measurement" title={record.measurement}>
+            measurement {shortHex(record.measurement)}
+          </span>
+          {", "}
+          <span data-testid="attestation-key" title={record.encryptionKey}>
+            key {shortHex(record.encryptionKey)}
+          </span>
+          {", "}
+          <span data-testid="attestation-expiry" title={String(record.expiresAt)}>
+            {state.state === "expired" ? "expired" : "until"}{" "}
+            {new Date(Number(record.expiresAt) * 1000).toISOString().replace(".000Z", "Z")}
+          </span>
+        </small>
+      )}
+    </td>
   );
 }
 

@@ -2,11 +2,9 @@ import {
   type AtomaClient,
   createAtomaClient,
   gatewayBuyer,
-  highestLevelOnOffer,
   type Verdict,
   verdictLine,
   verifyChainOf,
-  verifyResponse,
 } from "@atoma/sdk";
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
@@ -16,13 +14,8 @@ import { checkFunded, devAccount } from "../playground/devAccount.js";
 interface Turn {
   question: string;
   answer: string;
-  /** The assembled response with its `atoma` receipt, once the stream ended. */
-  response?: Record<string, unknown> | undefined;
-  request?: Record<string, unknown> | undefined;
-  /** The wallet the answer's stack must belong to: the gateway's, or the pasted key's. */
-  owner?: string | undefined;
-  /** The lowest security level the answer's stack may have (through the gateway: the highest on offer). */
-  securityLevel?: number | undefined;
+  /** The client's own checks, run again (`AtomaAnswer.recheck`): once the stack settles, inclusion is read. */
+  recheck?: (() => Promise<Verdict>) | undefined;
   verdict?: Verdict | undefined;
   proof?: unknown;
   error?: string | undefined;
@@ -44,20 +37,14 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const [devKey, setDevKey] = useState("");
   const [formError, setFormError] = useState<string | undefined>();
   const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
-  /** One gateway client per gateway, key and level: its replay check spans the turns. */
+  /** One gateway client per gateway and key: its replay check spans the turns. */
   const gateway = useRef<{ key: string; client: AtomaClient } | undefined>(undefined);
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
 
   async function verify(index: number, turn: Turn) {
-    if (!turn.response) return;
-    const verdict = await verifyResponse(turn.response, {
-      chain: verifyChain,
-      request: turn.request,
-      owner: turn.owner,
-      securityLevel: turn.securityLevel,
-      fetch: browserFetch,
-    });
+    if (!turn.recheck) return;
+    const verdict = await turn.recheck();
     const inclusion = verdict.checks.find((c) => c.name === "inclusion");
     let proof: unknown;
     if (inclusion?.status === "pass" && verdict.receipt) proof = await fetchProof(chain, verdict);
@@ -76,10 +63,14 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   async function send(event: React.FormEvent) {
     event.preventDefault();
     const index = turns.length;
-    const history = turns.flatMap((t) => [
-      { role: "user", content: t.question },
-      { role: "assistant", content: t.answer },
-    ]);
+    // Only verified answers are context: an answer that failed its checks (or never finished) is not the node's,
+    // and must not steer the next one.
+    const history = turns
+      .filter((t) => t.verdict?.ok === true)
+      .flatMap((t) => [
+        { role: "user", content: t.question },
+        { role: "assistant", content: t.answer },
+      ]);
     const request = {
       model,
       messages: [...history, { role: "user", content: question }],
@@ -101,8 +92,9 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
         config.gatewayAddress !== undefined && proxyUrl === config.proxyUrl
           ? config.gatewayAddress
           : await gatewayBuyer(browserFetch, base);
-      const securityLevel = (await highestLevelOnOffer(verifyChain, model)) ?? 0;
-      const key = JSON.stringify([base, apiKey, gatewayAddress, securityLevel]);
+      // The lowest security level is the client's default (the highest a node serves the model at), read again
+      // each minute; when it cannot be read the turn fails rather than take any level.
+      const key = JSON.stringify([base, apiKey, gatewayAddress]);
       if (gateway.current?.key !== key)
         gateway.current = {
           key,
@@ -110,7 +102,6 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
             gateway: { url: base, apiKey },
             chain: verifyChain,
             gatewayAddress,
-            securityLevel,
             fetch: browserFetch,
           }),
         };
@@ -123,14 +114,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           update(index, { answer });
         }
       });
-      const turn: Turn = {
-        question,
-        answer,
-        response: { ...result.response, atoma_request: result.request },
-        request: result.request,
-        owner: gatewayAddress,
-        securityLevel,
-      };
+      const turn: Turn = { question, answer, recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, verdict: result.verdict });
     } catch (error) {
@@ -143,10 +127,8 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   // Non-custodial: the key is checked (shape, funds) before a turn exists, so a bad one sends nothing.
   async function sendDirect(index: number, body: Record<string, unknown>) {
     let client: ReturnType<typeof createAtomaClient>;
-    let owner: string;
     try {
       const account = devAccount(devKey);
-      owner = account.address;
       await checkFunded(config.network, account);
       client = createAtomaClient({ network: config.network, account, fetch: browserFetch });
     } catch (error) {
@@ -165,13 +147,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           update(index, { answer });
         }
       });
-      const turn: Turn = {
-        question,
-        answer,
-        response: result.response,
-        request: result.request,
-        owner,
-      };
+      const turn: Turn = { question, answer, recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, verdict: result.verdict });
     } catch (error) {

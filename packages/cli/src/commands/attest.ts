@@ -25,6 +25,7 @@ interface AttestFlags {
   measurements?: string;
   task?: bigint;
   json?: boolean;
+  showOnly?: boolean;
   timeout?: string;
 }
 
@@ -103,6 +104,7 @@ function reportText(
   head: Record<string, string>,
   report: AttestationReport | undefined,
   chain: ChainCheck[],
+  ok: boolean,
   fetchError?: string,
 ): string {
   const lines = Object.entries(head).map(([k, v]) => `${k.padEnd(12)} ${v}`);
@@ -128,20 +130,27 @@ function reportText(
     for (const [name, value] of Object.entries(report.measurements))
       lines.push(`  ${name.padEnd(6)} ${value}`);
   }
-  lines.push(verified(report, chain) ? "attestation verified" : "attestation NOT verified");
+  if (report.reason)
+    lines.push(`${MARK.failed} ${report.reason} (give --measurements, or --show-only to only read them)`);
+  lines.push(ok ? "attestation verified" : "attestation NOT verified");
   return `${lines.join("\n")}\n`;
 }
 
-/** Every check of the evidence passed, and every check against the chain's record and allow-lists. */
-const verified = (report: AttestationReport | undefined, chain: ChainCheck[]) =>
-  report?.ok === true && chain.length > 0 && chain.every((check) => check.status === "passed");
+/**
+ * Every check of the evidence passed, and every check against the chain's record and allow-lists (none run with
+ * `--show-only`).
+ */
+const verified = (report: AttestationReport | undefined, chain: ChainCheck[], showOnly: boolean) =>
+  report?.ok === true &&
+  (showOnly || (chain.length > 0 && chain.every((check) => check.status === "passed")));
 
 /**
  * `atoma attest <node id>`: looks the node up in the registry (its signer and URL), fetches its evidence for a
  * fresh nonce, and prints each check (quote, measurements, binding of signer + key + nonce, GPU token, nonce), then
  * the chain's: the node's AttestationRegistry record (current, same key, same measurement) and that measurement on
- * the allow-list of each confidential task it serves (or `--task`).
- * Exits 1 when a check fails. Development evidence is refused unless `--dev-root` names the dev authority's root,
+ * the allow-list of each confidential task it serves (or `--task`), the allow-list `--measurements` adds to.
+ * Exits 1 when a check fails (`--show-only`: only reads the evidence, the chain unchecked). Development evidence is
+ * refused unless `--dev-root` names the dev authority's root,
  * and is labelled "insecure, development" even then.
  */
 export function registerAttest(program: Command): void {
@@ -172,6 +181,10 @@ export function registerAttest(program: Command): void {
       "check the chain's allow-list of this task (default: every active confidential task the node serves)",
       bigintOption("--task", 1n),
     )
+    .option(
+      "--show-only",
+      "without --measurements: print the measurements and exit 0 (they are shown, not approved); else exit 1",
+    )
     .option("--timeout <ms>", "how long the node has to answer", "10000")
     .option("--json", "print the report as one JSON object")
     .action(async (id: string, flags: AttestFlags) => {
@@ -197,12 +210,14 @@ export function registerAttest(program: Command): void {
       let fetchError: string | undefined;
       try {
         const evidence = parseEvidence(await fetchEvidence(url, nonce, timeoutMs));
-        report = await checkAttestation(evidence, policy, {
-          signingAddress: found.signer,
-          freshness: { kind: "nonce", nonce },
-          nonces,
-        });
-        if (report.ok)
+        // The chain's allow-list is always checked (below): a local one is optional.
+        report = await checkAttestation(
+          evidence,
+          policy,
+          { signingAddress: found.signer, freshness: { kind: "nonce", nonce }, nonces },
+          { showOnly: flags.showOnly === true || policy.measurements.length === 0 },
+        );
+        if (report.ok && !flags.showOnly)
           chainChecks = await chainAttestationChecks(
             chain,
             nodeId,
@@ -217,10 +232,10 @@ export function registerAttest(program: Command): void {
         fetchError =
           error instanceof AtomaError ? `${error.shortMessage} (${error.code})` : (error as Error).message;
       }
-      const ok = verified(report, chainChecks);
+      const ok = verified(report, chainChecks, flags.showOnly === true);
       if (flags.json)
         printJson({ ...head, ...(fetchError ? { fetchError } : {}), ...report, ok, chain: chainChecks });
-      else process.stdout.write(reportText(head, report, chainChecks, fetchError));
+      else process.stdout.write(reportText(head, report, chainChecks, ok, fetchError));
       if (!ok) process.exitCode = 1;
     });
 }

@@ -1,7 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { ChainContext } from "@atoma/chain";
+import { offeredNodes } from "@atoma/chain";
 import {
+  type BuyTerms,
   boughtStack,
+  closedEarly,
   falseSpentClaim,
   givenStack,
   NodeMisbehavedError,
@@ -22,6 +26,7 @@ import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
+import { asideFile, keepAside, loadAside } from "../chat/asideStore.js";
 import { confidentialChat } from "../chat/confidentialChat.js";
 import { keepReceipt, loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
@@ -127,27 +132,40 @@ export function registerChat(program: Command): void {
         maxPricePerMillion: flags.maxPrice,
         duration: flags.duration,
       });
+      const dir = receiptsDir(flags.receipts);
+      const aside = asideFile(
+        dir,
+        await stackHome(readContext(network).publicClient, network.contracts.StackManager),
+      );
       let stack =
         flags.stack !== undefined
           ? await givenStack(ctx, flags.stack).catch((error: unknown) => {
               if (!(error instanceof StackUnusableError)) throw error;
               throw new CliUsageError(`${error.shortMessage}; leave out --stack to buy one`);
             })
-          : ((await reusableStack(ctx, terms().taskId)) ?? (await boughtStack(ctx, terms())));
+          : await reusedOrBought(ctx, terms(), aside);
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
-      const dir = receiptsDir(flags.receipts);
       let answer: Verified;
       const first = await clientFor(network, account, stack, dir);
       try {
         answer = await ask(first, stack, body, flags.json === true);
       } catch (error) {
-        const replaceable = flags.stack === undefined && !stack.bought;
-        if (!(replaceable && error instanceof NodeRequestError && STACK_SPENT.has(error.code))) throw error;
-        // A reused stack the node says is spent is replaced (once) only when the chain, or the receipts kept for
-        // it, bear the node out: else every run would buy another stack on the node's word.
+        if (!(error instanceof NodeRequestError && STACK_SPENT.has(error.code))) throw error;
+        // A stack the node says is spent is replaced (once) only when the chain, or a receipt it signed, bears the
+        // node out: else every run would buy another stack on the node's word. A node caught, or one that closed a
+        // stack long before it expired, is put aside in the owner's state: no later run buys from it.
         const lie = await falseSpentClaim(ctx, stack, first.client, body, error);
-        if (lie !== undefined) throw new NodeMisbehavedError(stack.nodeId, `${lie}; nothing was bought`);
-        stack = await boughtStack(ctx, terms());
+        if (lie !== undefined) {
+          keepAside(aside, stack.nodeId, lie);
+          throw new NodeMisbehavedError(
+            stack.nodeId,
+            `${lie}; nothing was bought, and no later run buys from it`,
+          );
+        }
+        if (await closedEarly(ctx, stack, first.client, body))
+          keepAside(aside, stack.nodeId, `closed stack ${stack.stackId} long before it expired, units left`);
+        if (flags.stack !== undefined || stack.bought) throw error;
+        stack = await boughtOffAside(ctx, terms(), aside);
         answer = await ask(await clientFor(network, account, stack, dir), stack, body, flags.json === true);
       }
       const { fields } = answer;
@@ -178,6 +196,26 @@ export function registerChat(program: Command): void {
       if (flags.json) process.stdout.write(`${JSON.stringify({ answer: received, verdict })}\n`);
       if (!verdict.ok) process.exitCode = 1;
     });
+}
+
+/** The owner's newest active stack on the task unless its node is put aside, else one bought (`boughtOffAside`). */
+async function reusedOrBought(ctx: ChainContext, terms: BuyTerms, aside: string): Promise<UsableStack> {
+  const reused = await reusableStack(ctx, terms.taskId);
+  const asideIds = new Set(loadAside(aside).map((n) => BigInt(n.nodeId)));
+  return reused && !asideIds.has(reused.nodeId) ? reused : boughtOffAside(ctx, terms, aside);
+}
+
+/** A stack bought as drawn, or, once nodes are put aside, from one the chain offers that is not. */
+async function boughtOffAside(ctx: ChainContext, terms: BuyTerms, aside: string): Promise<UsableStack> {
+  const asideIds = new Set(loadAside(aside).map((n) => BigInt(n.nodeId)));
+  if (asideIds.size === 0) return boughtStack(ctx, terms);
+  const offered = (await offeredNodes(ctx, terms).catch(() => [])).filter((o) => !asideIds.has(o.nodeId));
+  const pick = offered[Math.floor(Math.random() * offered.length)];
+  if (pick === undefined)
+    throw new CliUsageError(
+      `every node the chain offers on task ${terms.taskId} is put aside (${[...asideIds].join(", ")}, kept in ${aside}); nothing was bought`,
+    );
+  return boughtStack(ctx, { ...terms, pick: { kind: "node", nodeId: pick.nodeId } });
 }
 
 function taskOf(flags: ChatFlags, network: Network): bigint {

@@ -5,6 +5,7 @@ import type { Accounting } from "../accounting/accounting.js";
 import type { AdmissionGate } from "../admission/admissionGate.js";
 import type { AttestationPoster } from "../confidential/attestationPoster.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
+import type { ReplayGuard } from "../confidential/replayGuard.js";
 import type { StackLevelLookup } from "../confidential/stackLevels.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
@@ -52,6 +53,13 @@ export interface StackApi {
    * request in clear. Without it (an API built by hand) no stack is checked.
    */
   stackLevel?: StackLevelLookup | undefined;
+  /** The sealed requests' replay guard in the node's database (kept across restarts). @default the compute's, in memory */
+  replays?: ReplayGuard | undefined;
   /** Keeps the node's attestation record on-chain; a level-3 stack takes sealed requests only while it is current. */
   attestation?: AttestationPoster | undefined;
+  /**
+   * Takes sealed requests on level-3 stacks with no attestation poster (development and tests only: the chain then
+   * holds nothing the node is accountable for). @default false: refused with 503 `attestation_unavailable`
+   */
+  unattestedSealed?: boolean | undefined;
 }

@@ -1,14 +1,16 @@
 import { requestHash } from "@atoma/core";
 import type { Context } from "hono";
 import { checkPlainAccepted } from "../confidential/confidentialGate.js";
-import { openConfidential } from "../confidential/openConfidential.js";
+import { type OpenedConfidential, openConfidential } from "../confidential/openConfidential.js";
+import { sealedErrorBody } from "../confidential/sealedError.js";
+import { httpErrorOf } from "../http/errorResponse.js";
 import { readJsonObject } from "../http/readJson.js";
 import type { Endpoint, StackApi } from "./apiContext.js";
 import { authorize } from "./authorize.js";
 import { type BodyTransform, transformBody } from "./bodyTransform.js";
 import { completeInference } from "./completeInference.js";
 import { checkDeadlineOrResend } from "./deadline.js";
-import { readEnvelope, transcriptEntry } from "./envelope.js";
+import { type RequestEnvelope, readEnvelope, transcriptEntry } from "./envelope.js";
 import { prepareBody } from "./prepareBody.js";
 import { reserveUnits } from "./reserve.js";
 import type { Admitted, SignedRequest } from "./signedRequest.js";
@@ -38,6 +40,27 @@ export async function runRequestPipeline(
   // A confidential request is hashed, signed and recorded as its sealed envelope; only the engine sees inside.
   const opened = await openConfidential(api, c, envelope, signedBody);
   if (!opened) await checkPlainAccepted(api, envelope.stackId);
+  if (!opened) return serveOpened(api, endpoint, c, started, envelope, signedBody, reqHash, undefined);
+  try {
+    return await serveOpened(api, endpoint, c, started, envelope, signedBody, reqHash, opened);
+  } catch (error) {
+    // After decryption every error is sealed: its text may quote the prompt (see `sealedErrorBody`).
+    const mapped = httpErrorOf(error);
+    if (!mapped.expected) api.logger.error({ err: error }, "sealed request failed");
+    return c.json(sealedErrorBody(opened.sealer, mapped), mapped.status as 500, mapped.headers);
+  }
+}
+
+async function serveOpened(
+  api: StackApi,
+  endpoint: Endpoint,
+  c: Context,
+  started: number,
+  envelope: RequestEnvelope,
+  signedBody: Record<string, unknown>,
+  reqHash: SignedRequest["reqHash"],
+  opened: OpenedConfidential | undefined,
+): Promise<Response> {
   const body = opened?.body ?? signedBody;
   const signal = c.req.raw.signal;
   const stream = endpoint !== "embeddings" && body.stream === true;

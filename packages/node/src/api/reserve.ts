@@ -1,6 +1,9 @@
 import type { Context } from "hono";
+import { findLeafByNonce } from "../accounting/stacks.js";
 import type { Reservation } from "../accounting/types.js";
+import { StackExhaustedError } from "../errors.js";
 import type { StackApi } from "./apiContext.js";
+import { signReceipt } from "./receipt.js";
 import { answerResendOr } from "./resend.js";
 import type { SignedRequest } from "./signedRequest.js";
 
@@ -23,8 +26,19 @@ export async function reserveUnits(
       deadline: envelope.deadline,
     });
   } catch (error) {
+    if (error instanceof StackExhaustedError) error.receipt = await lastReceipt(api, envelope);
     return await answerResendOr(api, c, signed, error);
   }
+}
+
+/**
+ * The receipt of the stack's last leaf, signed again: a stack is refused as exhausted only at the nonce of its next
+ * leaf, so that leaf is the one below. Undefined when the stack has none.
+ */
+async function lastReceipt(api: StackApi, envelope: SignedRequest["envelope"]) {
+  if (envelope.nonce === 0n) return undefined;
+  const leaf = await findLeafByNonce(api.db, envelope.stackId, envelope.nonce - 1n);
+  return leaf && signReceipt(api, leaf);
 }
 
 /** Gives the units back; a failure here is logged, not thrown (start-up releases what a crash leaves). */

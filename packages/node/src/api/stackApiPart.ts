@@ -7,6 +7,7 @@ import { attestationRoute } from "../confidential/attestationRoute.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
 import { startEpochAttester } from "../confidential/epochAttester.js";
+import { ReplayGuard } from "../confidential/replayGuard.js";
 import { stackLevelLookup } from "../confidential/stackLevels.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
@@ -39,6 +40,11 @@ export interface StackApiOptions {
         postRecords?: boolean | undefined;
         /** Waits between failed posts (ms). @default 1 s, 2 s, 5 s, 15 s, then every 30 s */
         postRetryDelaysMs?: readonly number[] | undefined;
+        /**
+         * Takes sealed requests on level-3 stacks although no record is posted (no AttestationRegistry, or
+         * `postRecords: false`): development and tests only. @default false
+         */
+        unattestedSealed?: boolean | undefined;
       }
     | undefined;
 }
@@ -82,6 +88,7 @@ export async function createStackApi(context: NodeContext, options: StackApiOpti
     now,
     // Given in code (tests, embedders), or as `confidential.*` configures it: the one the route and requests share.
     confidential: confidentialOf(context, options),
+    replays: new ReplayGuard(context.db),
     stackLevel: stackLevelLookup(context.seat.publicClient, stackManager),
   };
 }
@@ -126,6 +133,12 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     const posts =
       confidential !== undefined &&
       (options.confidential?.postRecords ?? context.seat.addresses.AttestationRegistry !== undefined);
+    api.unattestedSealed = options.confidential?.unattestedSealed === true;
+    if (confidential && !posts && !api.unattestedSealed)
+      api.logger.warn(
+        {},
+        "confidential compute is on but no attestation record is posted (no chain.contracts.AttestationRegistry): sealed requests on level-3 stacks are refused",
+      );
     if (posts)
       api.attestation = new AttestationPoster({
         seat: context.seat,

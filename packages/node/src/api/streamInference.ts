@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Permit } from "../admission/admissionGate.js";
 import { SealedStream, sealedChunkEvent } from "../confidential/sealedAnswer.js";
+import { sealedErrorBody } from "../confidential/sealedError.js";
 import { closeUnlessDeliveredWithin } from "../http/deliveryDeadline.js";
 import { httpErrorOf } from "../http/errorResponse.js";
 import type { StackApi } from "./apiContext.js";
@@ -107,7 +108,8 @@ export async function streamInference(
       }
       const mapped = httpErrorOf(fromEngineError(error));
       if (!mapped.expected) api.logger.error({ err: error }, "stream failed");
-      send(sseEvent(mapped.body));
+      // A sealed request's error goes out sealed: its text may quote the prompt.
+      send(sseEvent(admitted.sealer ? sealedErrorBody(admitted.sealer, mapped) : mapped.body));
       end();
       outcome = outcomeOf(fromEngineError(error));
     } finally {

@@ -4,6 +4,7 @@ import {
   ContractRevertError,
   getAttestation,
   postAttestation,
+  servedEvidenceTypedData,
 } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { ConfidentialCompute, EpochEvidence } from "./confidentialCompute.js";
@@ -100,7 +101,7 @@ export class AttestationPoster {
         await this.#postOnce(target);
         failures = 0;
       } catch (error) {
-        // Evidence of a past epoch (a key rotated after the epoch moved on): attest for the chain's epoch instead.
+        // Evidence the chain refuses for good (a past epoch, or already used): attest afresh instead of retrying it.
         if (await this.#reattest(error)) continue;
         const delays = this.#options.retryDelaysMs ?? RETRY_DELAYS_MS;
         const delay = delays[Math.min(failures, delays.length - 1)] ?? 30_000;
@@ -127,19 +128,47 @@ export class AttestationPoster {
       const record = await getAttestation(seat, nodeId);
       if (record?.evidenceHash.toLowerCase() !== fields.evidenceHash.toLowerCase()) throw error;
       this.#posted = { source: target, fields, expiresAt: record.expiresAt };
+      await this.#vouch(target, fields);
       return;
     }
     this.#posted = { source: target, fields, expiresAt };
+    await this.#vouch(target, fields);
     this.#logger.info(
       { epoch: String(target.epoch), kind: fields.kind, expiresAt: String(expiresAt) },
       "posted the attestation record",
     );
   }
 
+  /**
+   * Signs "this evidence is my record" (`ServedEvidence`) for the evidence just posted, and hands it to the compute
+   * to serve beside the evidence: only evidence on-chain is ever vouched for, so the statement cannot convict an
+   * honest node, and a node serving evidence other than its record is convicted by it (`reportUnposted`).
+   */
+  async #vouch(target: EpochEvidence, fields: RecordFields): Promise<void> {
+    const { seat, nodeId } = this.#options;
+    const account = seat.walletClient.account;
+    if (!account || !this.#compute) return;
+    const statement = { nodeId, epoch: target.epoch, evidenceHash: fields.evidenceHash };
+    const typed = servedEvidenceTypedData(
+      await seat.publicClient.getChainId(),
+      seat.addresses.AttestationRegistry,
+      statement,
+    );
+    const signature = await seat.walletClient.signTypedData({ account, ...typed });
+    this.#compute.vouch(target, { ...statement, signature });
+  }
+
+  /**
+   * Evidence the chain will never take: of a past epoch (`StaleEpoch`: attest for the chain's epoch), or already
+   * used by this node for another record (`EvidenceReused` for a record not this evidence's): attest afresh, since
+   * posting the same evidence again can never go through.
+   */
   async #reattest(error: unknown): Promise<boolean> {
-    if (!(error instanceof ContractRevertError) || error.errorName !== "StaleEpoch" || !this.#compute)
-      return false;
-    const current = (error.args as readonly unknown[])[1];
+    if (!(error instanceof ContractRevertError) || !this.#compute) return false;
+    let current: unknown;
+    if (error.errorName === "StaleEpoch") current = (error.args as readonly unknown[])[1];
+    else if (error.errorName === "EvidenceReused") current = this.#wanted?.epoch;
+    else return false;
     if (typeof current !== "bigint") return false;
     try {
       await this.#compute.attestEpoch(current);

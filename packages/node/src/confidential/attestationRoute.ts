@@ -1,13 +1,25 @@
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { ConfidentialCompute } from "./confidentialCompute.js";
 import { AttestationUnavailableError, InvalidAttestationNonceError } from "./errors.js";
 
 const NONCE = /^0x[0-9a-fA-F]{64}$/;
 
+/** The peer's address, whose share of the fresh-quote budget a nonce spends ("unknown" off a socket). */
+function remoteAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 /**
  * `GET /v1/attestation?nonce=0x…` (32 bytes of hex): evidence whose report data binds the node's signing address,
  * its encryption key and the client's nonce. Without `nonce`: the current epoch's evidence (no quote produced).
- * The body is `{ object: "atoma.attestation", signing_address, freshness, evidence }`.
+ * The body is `{ object: "atoma.attestation", signing_address, freshness, evidence }`. A fresh nonce spends the
+ * asking address's share of the quote budget (behind a reverse proxy, the proxy's address: give it its own limits).
  */
 export function attestationRoute(app: NodeApp, confidential: ConfidentialCompute): void {
   app.get("/v1/attestation", async (c) => {
@@ -17,16 +29,29 @@ export function attestationRoute(app: NodeApp, confidential: ConfidentialCompute
     if (nonce === undefined) {
       const current = confidential.epochEvidence;
       if (!current) throw new AttestationUnavailableError("the node has not attested for an epoch yet");
+      const statement = confidential.epochStatement;
       return c.json({
         object: "atoma.attestation",
         signing_address: confidential.signingAddress,
         freshness: { kind: "epoch", epoch: current.epoch.toString() },
         evidence: current.evidence,
+        // Once the evidence is on-chain: the signer's word that it is the record (evidence it never posted, so
+        // signed, convicts it on the AttestationRegistry).
+        ...(statement
+          ? {
+              statement: {
+                node_id: statement.nodeId.toString(),
+                epoch: statement.epoch.toString(),
+                evidence_hash: statement.evidenceHash,
+                signature: statement.signature,
+              },
+            }
+          : {}),
       });
     }
     if (!NONCE.test(nonce))
       throw new InvalidAttestationNonceError("nonce must be 32 bytes as 0x-prefixed hex (66 characters)");
-    const evidence = await confidential.forNonce(nonce.toLowerCase() as `0x${string}`);
+    const evidence = await confidential.forNonce(nonce.toLowerCase() as `0x${string}`, remoteAddress(c));
     return c.json({
       object: "atoma.attestation",
       signing_address: confidential.signingAddress,

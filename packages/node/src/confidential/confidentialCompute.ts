@@ -10,8 +10,16 @@ import { type Logger, silentLogger } from "@atoma/core";
 import type { Address } from "viem";
 import { AttestationRateLimitedError, AttestationUnavailableError } from "./errors.js";
 import type { EvidenceSource } from "./evidenceSource.js";
-import { QuoteBudget } from "./quoteBudget.js";
+import { QuoteBudgets } from "./quoteBudget.js";
 import { ReplayGuard } from "./replayGuard.js";
+
+/** The node signer's `ServedEvidence` statement for its posted epoch evidence (served beside it). */
+export interface EvidenceStatement {
+  nodeId: bigint;
+  epoch: bigint;
+  evidenceHash: HexString;
+  signature: HexString;
+}
 
 /** The evidence a node published for an epoch: what it posts on-chain (its hash, key and expiry). */
 export interface EpochEvidence {
@@ -31,6 +39,12 @@ export interface ConfidentialComputeOptions {
   /** Fresh quotes for client nonces per second, and the burst. @default 2 per second, burst 8 */
   quotesPerSecond?: number | undefined;
   quoteBurst?: number | undefined;
+  /**
+   * Each source's (IP address, IPv6 /64) share of those quotes, so one griefer cannot spend them all.
+   * @default a quarter of the whole rate, burst 2
+   */
+  quotesPerSecondPerSource?: number | undefined;
+  quoteBurstPerSource?: number | undefined;
   /** How many nonce answers are kept, so asking again for the same nonce costs no quote. @default 1024 */
   nonceCacheSize?: number | undefined;
   /**
@@ -57,12 +71,13 @@ export class ConfidentialCompute {
   /** Whether `acceptsStack` was given in code (tests, embedders): it then replaces the on-chain level check. */
   readonly gatesStacks: boolean;
   readonly #logger: Logger;
-  readonly #budget: QuoteBudget;
+  readonly #budget: QuoteBudgets;
   readonly #cacheSize: number;
   readonly #nonceAnswers = new Map<string, Promise<AttestationEvidence>>();
   readonly #listeners: ((evidence: EpochEvidence) => void)[] = [];
   #keys: EncryptionKeyPair | undefined;
   #epoch: EpochEvidence | undefined;
+  #statement: { of: EpochEvidence; statement: EvidenceStatement } | undefined;
 
   constructor(options: ConfidentialComputeOptions) {
     this.source = options.source;
@@ -71,7 +86,15 @@ export class ConfidentialCompute {
     this.acceptsStack = options.acceptsStack ?? (async () => true);
     this.gatesStacks = options.acceptsStack !== undefined;
     this.#logger = (options.logger ?? silentLogger).child({ module: "confidential" });
-    this.#budget = new QuoteBudget(options.quotesPerSecond ?? 2, options.quoteBurst ?? 8, options.now);
+    const perSecond = options.quotesPerSecond ?? 2;
+    const burst = options.quoteBurst ?? 8;
+    this.#budget = new QuoteBudgets({
+      perSecond,
+      burst,
+      perSourcePerSecond: options.quotesPerSecondPerSource ?? perSecond / 4,
+      perSourceBurst: Math.min(burst, options.quoteBurstPerSource ?? 2),
+      now: options.now,
+    });
     this.#cacheSize = options.nonceCacheSize ?? 1024;
   }
 
@@ -120,6 +143,17 @@ export class ConfidentialCompute {
     return this.#epoch;
   }
 
+  /** Keeps the signed statement for `evidence` once it is on-chain (the attestation poster calls this). */
+  vouch(evidence: EpochEvidence, statement: EvidenceStatement): void {
+    this.#statement = { of: evidence, statement };
+  }
+
+  /** The signed statement for the current epoch evidence, once that evidence is posted. */
+  get epochStatement(): EvidenceStatement | undefined {
+    const kept = this.#statement;
+    return kept && kept.of === this.#epoch ? kept.statement : undefined;
+  }
+
   /** Calls `listener` with each new epoch evidence (after each epoch and each key rotation). */
   onEpochEvidence(listener: (evidence: EpochEvidence) => void): void {
     this.#listeners.push(listener);
@@ -138,13 +172,14 @@ export class ConfidentialCompute {
 
   /**
    * Evidence bound to a client's 32-byte nonce. The same nonce asked again gets the same answer (cached); a new
-   * one spends a token of the quote budget, `AttestationRateLimitedError` (429) when there is none.
+   * one spends a token of `source`'s share of the quote budget and one of the whole, `AttestationRateLimitedError`
+   * (429) when either is spent.
    */
-  forNonce(nonce: HexString): Promise<AttestationEvidence> {
+  forNonce(nonce: HexString, source = "unknown"): Promise<AttestationEvidence> {
     const key = nonce.toLowerCase();
     const cached = this.#nonceAnswers.get(key);
     if (cached) return cached;
-    const wait = this.#budget.take();
+    const wait = this.#budget.take(source);
     if (wait > 0) throw new AttestationRateLimitedError(wait);
     const answer = this.#produce({ kind: "nonce", nonce: key as HexString }).catch((error: unknown) => {
       this.#nonceAnswers.delete(key);

@@ -74,6 +74,8 @@ export function confidentialFromConfig(
     signingAddress,
     quotesPerSecond: options.quotesPerSecond,
     quoteBurst: options.quoteBurst,
+    quotesPerSecondPerSource: options.quotesPerSecondPerSource,
+    quoteBurstPerSource: options.quoteBurstPerSource,
     logger,
   });
 }

@@ -54,7 +54,8 @@ export async function openConfidential(
   }
   const owner = `${envelope.stackId}/${envelope.nonce}`;
   const nowSeconds = BigInt(Math.floor(api.now() / 1000));
-  if (confidential.replays.seenByOther(sealed.enc, owner, nowSeconds)) throw new ConfidentialReplayedError();
+  const replays = api.replays ?? confidential.replays;
+  if (await replays.seenByOther(sealed.enc, owner, nowSeconds)) throw new ConfidentialReplayedError();
   const context = confidentialContext({
     stackId: envelope.stackId,
     nonce: envelope.nonce,
@@ -68,7 +69,8 @@ export async function openConfidential(
     throw new ConfidentialUndecryptableError({ cause: error });
   }
   // Only a request that opened is remembered: a copy sealed for another request cannot block the real one.
-  confidential.replays.record(sealed.enc, owner, envelope.deadline, nowSeconds);
+  if (!(await replays.claim(sealed.enc, owner, envelope.deadline, nowSeconds)))
+    throw new ConfidentialReplayedError();
   let inner: unknown;
   try {
     inner = JSON.parse(utf8.decode(opened.plaintext));

@@ -28,4 +28,87 @@ export class QuoteBudget {
     }
     return Math.ceil((1 - this.#tokens) / this.#perSecond);
   }
+
+  /** Gives back a token taken for a quote that was not produced after all. */
+  refund(): void {
+    this.#tokens = Math.min(this.#burst, this.#tokens + 1);
+  }
+}
+
+export interface QuoteBudgetsOptions {
+  /** The node's whole budget. */
+  perSecond: number;
+  burst: number;
+  /** Each source's share (a source never takes more than this of the whole). */
+  perSourcePerSecond: number;
+  perSourceBurst: number;
+  /** How many sources are remembered (the oldest, least recently asking, is forgotten first). @default 4096 */
+  maxSources?: number | undefined;
+  now?: (() => number) | undefined;
+}
+
+/**
+ * The fresh-quote budget shared fairly: one bucket per source (an IP address, an IPv6 /64) inside the node's
+ * whole bucket. A griefer looping over nonces from one address spends its own share and leaves the rest for
+ * everyone else; it takes many addresses to starve the node (clients then fall back to the epoch evidence).
+ */
+export class QuoteBudgets {
+  readonly #options: QuoteBudgetsOptions;
+  readonly #global: QuoteBudget;
+  readonly #sources = new Map<string, QuoteBudget>();
+
+  constructor(options: QuoteBudgetsOptions) {
+    this.#options = options;
+    this.#global = new QuoteBudget(options.perSecond, options.burst, options.now);
+  }
+
+  /** Takes a token for `source` and one of the whole; 0 when granted, else the seconds to wait. */
+  take(source: string): number {
+    const key = sourceKey(source);
+    let bucket = this.#sources.get(key);
+    if (bucket) this.#sources.delete(key);
+    bucket ??= new QuoteBudget(
+      this.#options.perSourcePerSecond,
+      this.#options.perSourceBurst,
+      this.#options.now,
+    );
+    this.#sources.set(key, bucket); // most recent last
+    this.#prune();
+    const own = bucket.take();
+    if (own > 0) return own;
+    const all = this.#global.take();
+    if (all > 0) bucket.refund();
+    return all;
+  }
+
+  /** How many sources are remembered. */
+  get sources(): number {
+    return this.#sources.size;
+  }
+
+  #prune(): void {
+    const max = this.#options.maxSources ?? 4096;
+    for (const key of this.#sources.keys()) {
+      if (this.#sources.size <= max) return;
+      this.#sources.delete(key);
+    }
+  }
+}
+
+/** IPv4 as is (also when IPv4-mapped in IPv6); IPv6 by its /64 prefix (one host holds a whole /64 cheaply). */
+export function sourceKey(address: string): string {
+  const lower = address.toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (mapped) return mapped[1]!;
+  if (!lower.includes(":")) return lower;
+  const [head = "", tail = ""] = lower.split("::");
+  const left = head ? head.split(":") : [];
+  const right = lower.includes("::") && tail ? tail.split(":") : [];
+  const groups = lower.includes("::")
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }

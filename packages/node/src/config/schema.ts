@@ -144,6 +144,10 @@ export const confidentialSchema = z.strictObject({
   quotesPerSecond: z.number().positive().max(1_000).default(2),
   /** Fresh quotes at once. @default 8 */
   quoteBurst: positiveInt.max(1_000).default(8),
+  /** Each source's (IP address, IPv6 /64) share of those per second. @default a quarter of quotesPerSecond */
+  quotesPerSecondPerSource: z.number().positive().max(1_000).optional(),
+  /** Each source's fresh quotes at once (at most quoteBurst). @default 2 */
+  quoteBurstPerSource: positiveInt.max(1_000).default(2),
   /** How often the epoch is checked for re-attestation, in milliseconds. @default 15000 */
   epochPollMs: z.number().int().min(10).max(3_600_000).default(15_000),
 });

@@ -13,6 +13,7 @@ describe("nodeMigrations", () => {
       "0007_api_leaves_json_text",
       "0008_api_stack_settle_deadline",
       "0009_settle_dispute_evidence",
+      "0010_confidential_replays",
     ]);
   });
 });

@@ -1,5 +1,6 @@
 import type { MigrationProvider } from "kysely";
 import { attestDuties } from "./migrations/attestDuties.js";
+import { confidentialReplays } from "./migrations/confidentialReplays.js";
 import { consensusDuties } from "./migrations/consensusDuties.js";
 import { consensusSeal } from "./migrations/consensusSeal.js";
 import { initial } from "./migrations/initial.js";
@@ -22,6 +23,7 @@ export const nodeMigrations: MigrationProvider = {
       "0007_api_leaves_json_text": leavesAsJsonText,
       "0008_api_stack_settle_deadline": stackSettleDeadline,
       "0009_settle_dispute_evidence": settleDisputeEvidence,
+      "0010_confidential_replays": confidentialReplays,
     };
   },
 };

@@ -222,7 +222,17 @@ export interface ConsensusVotesTable {
   updated_at: UpdatedAt;
 }
 
+/** A sealed request's encapsulated key, the signed request that opened it and its deadline (migration 0010). */
+export interface ConfidentialReplaysTable {
+  enc: string;
+  /** `stackId/nonce` of the signed request. */
+  owner: string;
+  /** Unix seconds: past it the request cannot open anyway. */
+  deadline: bigint;
+}
+
 export interface NodeDatabase {
+  confidential_replays: ConfidentialReplaysTable;
   stacks: StacksTable;
   reservations: ReservationsTable;
   request_nonces: RequestNoncesTable;

@@ -1,5 +1,6 @@
 import {
   AtomaError,
+  type AtomaReceipt,
   isListedWireError,
   type OpenAiErrorType,
   STACK_HEADERS,
@@ -8,11 +9,13 @@ import {
 } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
 import { AttestationRateLimitedError } from "../confidential/errors.js";
-import { NonceOutOfOrderError, NonceReusedError, QueueFullError } from "../errors.js";
+import { NonceOutOfOrderError, NonceReusedError, QueueFullError, StackExhaustedError } from "../errors.js";
 
 /** The body every error response has: OpenAI's shape. */
 export interface OpenAiErrorBody {
   error: { message: string; type: OpenAiErrorType; param: string | null; code: WireErrorCode };
+  /** `stack_exhausted`: the stack's last leaf, signed, as proof of the units it holds. */
+  atoma?: AtomaReceipt;
 }
 
 export interface HttpError {
@@ -59,9 +62,10 @@ export function httpErrorOf(error: unknown): HttpError {
         error.next !== undefined
       )
         headers[STACK_HEADERS.nextNonce] = error.next.toString();
+      const proof = error instanceof StackExhaustedError && error.receipt ? { atoma: error.receipt } : {};
       return {
         status: mapped.status,
-        body: body(error.shortMessage, mapped.type, error.code, paramOf(error)),
+        body: { ...body(error.shortMessage, mapped.type, error.code, paramOf(error)), ...proof },
         headers,
         expected: true,
       };

@@ -102,6 +102,16 @@ export const proxyConfigSchema = z.strictObject({
       nodesPerRequest: z.number().int().min(1).max(20).default(3),
     })
     .prefault({}),
+  confidential: z
+    .strictObject({
+      /** How long a confidential session waits for its sealed request (its stack and budget held). @default 60000 */
+      sessionTtlMs: z.number().int().min(1_000).max(600_000).default(60_000),
+      /** Open confidential sessions one key may hold (more: 429 `confidential_sessions_exceeded`). @default 4 */
+      maxSessionsPerKey: z.number().int().min(1).max(1_000).default(4),
+      /** Seconds past a session's end its signed deadline allows (a request sent just before the end). @default 60 */
+      deadlineSlackSeconds: z.number().int().min(0).max(600).default(60),
+    })
+    .prefault({}),
   catalog: z
     .strictObject({
       /** How often the chain is read again for tasks, nodes and prices. @default 15000 */

@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import type { Address } from "viem";
 import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
 import { adminRoutes } from "./adminRoutes.js";
+import { attestationRoute, CONFIDENTIAL_SESSION_HEADER, sessionsRoute } from "./confidentialRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts, GatewayState } from "./gatewayParts.js";
 import { gatewayRoute } from "./gatewayRoute.js";
@@ -59,7 +60,7 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
     "/v1/*",
     cors({
       origin: "*",
-      allowHeaders: ["authorization", "content-type"],
+      allowHeaders: ["authorization", "content-type", CONFIDENTIAL_SESSION_HEADER],
       exposeHeaders: ["retry-after", "x-atoma-node", "x-atoma-fallback"],
       maxAge: 600,
     }),
@@ -76,6 +77,8 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
     "/v1/responses",
     responsesRoute((request) => Promise.resolve(app.fetch(request))),
   );
+  app.post("/v1/confidential/sessions", sessionsRoute(parts));
+  app.get("/v1/confidential/sessions/:id/attestation", attestationRoute(parts));
   app.get("/v1/usage", usageRoute(parts));
   app.get("/metrics", metricsRoute(parts, options.metricsToken));
   if (options.adminToken !== undefined) {

@@ -5,6 +5,7 @@ import type { BoundOptions } from "../limits/requestBound.js";
 import type { SpendLedger } from "../limits/spendLedger.js";
 import type { GatewayMetrics } from "../metrics/gatewayMetrics.js";
 import type { UsageBook } from "../usage/usageBook.js";
+import type { ConfidentialParts } from "./confidentialRoutes.js";
 import type { Upstream } from "./upstream.js";
 
 /** What the gateway's routes work with. */
@@ -21,6 +22,8 @@ export interface GatewayParts {
   usage?: UsageBook | undefined;
   /** Prometheus metrics (`GET /metrics`); none: not exported. */
   metrics?: GatewayMetrics | undefined;
+  /** Confidential sessions (sealed requests the gateway routes unread); none: refused as unsupported. */
+  confidential?: ConfidentialParts | undefined;
 }
 
 /** Shared with the server: once draining, new requests get 503. */

@@ -1,12 +1,19 @@
+import { isConfidentialBody } from "@atoma/confidential";
 import { costOfUnits, InvalidInputError } from "@atoma/core";
 import type { Context } from "hono";
 import { formatEther } from "viem";
+import { ConfidentialSessionRequiredError } from "../confidentialErrors.js";
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
 import { type Endpoint, requestBound } from "../limits/requestBound.js";
 import { codeLabel } from "../metrics/codeLabel.js";
 import { parseProviderPreferences } from "../routing/providerPreferences.js";
+import {
+  CONFIDENTIAL_SESSION_HEADER,
+  refuseClearToConfidential,
+  sealedRequest,
+} from "./confidentialRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
@@ -47,10 +54,17 @@ export function inferenceRoute(parts: GatewayParts, endpoint: Endpoint) {
 function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
   return async (c: Context): Promise<Response> => {
     const receivedAt = performance.now();
+    const sessionId = c.req.header(CONFIDENTIAL_SESSION_HEADER);
+    if (sessionId !== undefined) return sealedRequest(parts, endpoint, c, sessionId);
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
     const { provider: providerField, ...body } = await readJsonBody(c);
+    // A sealed body is signed only at the stack, nonce and deadline it was sealed to: its session's.
+    if (isConfidentialBody(body)) throw new ConfidentialSessionRequiredError();
     const model = modelOf(body);
-    if (!keyAllows(key, model) || !parts.upstream.model(model)) throw new ModelNotFoundError();
+    const listing = parts.upstream.model(model);
+    if (!keyAllows(key, model) || !listing) throw new ModelNotFoundError();
+    // Never a prompt in clear to a level-3 stack: a model only confidential tasks serve takes sealed requests only.
+    refuseClearToConfidential(listing.confidentialOnly);
     // The gateway's own field: validated here, and never sent to the node (it is not part of what it signs).
     const provider = parseProviderPreferences(providerField);
     const bound = requestBound(endpoint, body, parts.bounds);

@@ -12,6 +12,8 @@ export interface ModelListing {
   nodeIds: bigint[];
   /** Per million units, in wei of TOMA; undefined when no node serves it now. */
   price: { cheapest: bigint; median: bigint } | undefined;
+  /** Every task of the model is confidential (level 3): it takes only sealed requests, through a session. */
+  confidentialOnly?: boolean | undefined;
 }
 
 export interface UpstreamRequest {
@@ -31,6 +33,18 @@ export interface UpstreamRequest {
   onChunk?: ((chunk: Json, nodeId: bigint, fallback?: boolean) => void) | undefined;
   /** The request's `provider` object, validated (absent: the balanced default). */
   provider?: ProviderPreferences | undefined;
+  /**
+   * A confidential session's sealed request (`body` is the envelope): signed at exactly this nonce and deadline
+   * (what the client sealed to), never at the stack's next free one.
+   */
+  sealed?: SealedSigning | undefined;
+}
+
+/** How a sealed request is signed, and where its sealed stream chunks go. */
+export interface SealedSigning {
+  nonce: bigint;
+  deadline: bigint;
+  onSealed?: ((event: Json, position: number) => void) | undefined;
 }
 
 /** An answer whose receipt was verified. */

@@ -3,6 +3,13 @@ import type { ProxyErrorCode } from "../errorCodes.js";
 
 // Exhaustive over the gateway's and the SDK's own codes: adding a code without listing it fails to compile.
 const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
+  confidential_envelope_invalid: true,
+  confidential_required: true,
+  confidential_session_failed: true,
+  confidential_session_required: true,
+  confidential_session_unknown: true,
+  confidential_sessions_exceeded: true,
+  confidential_unsupported: true,
   database_unavailable: true,
   gateway_lifecycle: true,
   insufficient_quota: true,
@@ -31,6 +38,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   receipt_units_mismatch: true,
   receipt_units_over_signed: true,
   response_unverified: true,
+  security_level_unknown: true,
   stack_unusable: true,
   stream_unhashable: true,
 };

@@ -1,19 +1,29 @@
+import { SecurityLevel } from "@atoma/chain";
 import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
 import {
   type KeptReceipt,
   NodeRequestError,
   NodeUnreachableError,
   ResponseVerificationError,
+  readJsonCapped,
   StackClient,
+  signStackRequest,
   type Verified,
 } from "@atoma/sdk";
 import type { Address, LocalAccount } from "viem";
+import { ConfidentialSessionFailedError } from "../confidentialErrors.js";
 import {
   ModelNotFoundError,
   NodeFailedError,
   NoNodeAvailableError,
   RequestExceedsStackError,
 } from "../errors.js";
+import type {
+  AttestationAnswer,
+  ConfidentialLease,
+  ConfidentialUpstream,
+  SealedRequest,
+} from "../gateway/confidentialUpstream.js";
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import type { ProviderPreferences } from "../routing/providerPreferences.js";
@@ -23,6 +33,7 @@ import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./cat
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
+import { collectSealedStream } from "./sealedStream.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
 
@@ -68,6 +79,9 @@ export interface NetworkUpstreamOptions {
   /** Milliseconds before the first resend (doubling). @default 100 */
   resendDelayMs?: number | undefined;
 }
+
+/** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
+const MAX_EVIDENCE_BYTES = 1024 * 1024;
 
 /** The node's refusals of a stack itself (not of the request): another stack may serve it. */
 const STACK_REFUSED = new Set([
@@ -115,7 +129,7 @@ class FirstByteTimeout extends Error {
  * gateway's wallet with the SDK's `StackClient`, which verifies the receipt (node signature, request and
  * response hashes, units against usage, the running total). Every receipt the node signs is kept.
  */
-export class NetworkUpstream implements Upstream {
+export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #c: NetworkUpstreamComponents;
   readonly #logger: Logger;
   readonly #freshWaitMs: number;
@@ -126,6 +140,8 @@ export class NetworkUpstream implements Upstream {
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
   readonly health: NodeHealthBook;
+  /** Stacks held for confidential sessions, by their lease. */
+  readonly #sessionStacks = new Map<ConfidentialLease, LeasedStack>();
 
   constructor(components: NetworkUpstreamComponents, options: NetworkUpstreamOptions = {}) {
     this.#c = components;
@@ -219,6 +235,118 @@ export class NetworkUpstream implements Upstream {
     }
   }
 
+  /**
+   * A stack on one of the model's confidential (level-3) tasks, at the best-ranked node not in `ignore`, held for a
+   * session: no other request takes it (nor its nonce) until the session's request was sent or the session expired.
+   * The nonce reserved is the stack's next, past any request signed on it with no receipt (resent first).
+   */
+  async leaseConfidential(
+    name: string,
+    maxUnits: bigint,
+    ignore: readonly bigint[],
+  ): Promise<ConfidentialLease> {
+    const model = this.#c.catalog.model(name);
+    if (!model) throw new ModelNotFoundError();
+    const confidential = {
+      ...model,
+      tasks: model.tasks.filter((task) => task.securityLevel === SecurityLevel.Confidential),
+    };
+    const ranked = rankNodes(
+      nodesOf(confidential),
+      { allowFallbacks: true, ignore: [...ignore] },
+      this.health,
+    )
+      .map((node) => node.nodeId)
+      .filter((id) => !ignore.includes(id));
+    if (ranked.length === 0)
+      throw new NoNodeAvailableError("no confidential node this session allows serves the model now");
+    const stack = await this.#c.pool.lease(
+      model,
+      maxUnits,
+      ranked.map((id) => [id]),
+      true,
+    );
+    if (!ranked.includes(stack.nodeId) || (await this.#addressGuard.refusal(stack.nodeUrl)) !== undefined) {
+      await this.#c.pool.release(stack, undefined);
+      throw new NoNodeAvailableError("no confidential stack at a node this session allows is free: retry", 1);
+    }
+    const last = await this.#c.pool.lastReceipt(stack.stackId);
+    const pending = await this.#c.pool.pendingRequests(stack.stackId, last?.fields.leafIndex);
+    // Past them all, except a sealed one past its deadline: it can never be served, so the resend gives its nonce up.
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    let nonce = stack.nextNonce;
+    for (const p of pending)
+      if (p.signed.nonce >= nonce && !(sealedBody(p.signed.json) && deadlineOf(p.signed) < now))
+        nonce = p.signed.nonce + 1n;
+    const lease: ConfidentialLease = {
+      nodeId: stack.nodeId,
+      nodeSigner: stack.nodeSigner,
+      stackId: stack.stackId,
+      nonce,
+      pricePerMillion: stack.pricePerMillion,
+    };
+    this.#sessionStacks.set(lease, stack);
+    return lease;
+  }
+
+  async releaseConfidential(lease: ConfidentialLease): Promise<void> {
+    const stack = this.#sessionStacks.get(lease);
+    if (!stack) return;
+    this.#sessionStacks.delete(lease);
+    await this.#c.pool.release(stack, undefined);
+  }
+
+  /** The node's evidence for the client's nonce, through the address guard, bounded in time and size. */
+  async attestationOf(lease: ConfidentialLease, nonce: string): Promise<AttestationAnswer> {
+    const stack = this.#sessionStacks.get(lease);
+    if (!stack) throw new NodeFailedError("the session's stack is no longer held");
+    const url = new URL("/v1/attestation", stack.nodeUrl);
+    url.searchParams.set("nonce", nonce);
+    const dispatcher = this.#addressGuard.dispatcher;
+    try {
+      const answer = await fetch(url, {
+        redirect: "error",
+        signal: AbortSignal.timeout(this.#o.firstByteTimeoutMs ?? 60_000),
+        ...(dispatcher ? { dispatcher } : {}),
+      } as unknown as RequestInit);
+      return { status: answer.status, body: await readJsonCapped(answer, MAX_EVIDENCE_BYTES, "evidence") };
+    } catch (error) {
+      this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+      throw new ConfidentialSessionFailedError(stack.nodeId, { cause: error });
+    }
+  }
+
+  async sendSealed(lease: ConfidentialLease, sealed: SealedRequest): Promise<UpstreamAnswer> {
+    const stack = this.#sessionStacks.get(lease);
+    if (!stack) throw new NodeFailedError("the session's stack is no longer held");
+    this.#sessionStacks.delete(lease);
+    const request: UpstreamRequest = {
+      endpoint: sealed.endpoint,
+      model: stack.modelId,
+      body: sealed.envelope,
+      stream: false,
+      maxUnits: sealed.maxUnits,
+      signal: sealed.signal,
+      sealed: { nonce: lease.nonce, deadline: sealed.deadline, onSealed: sealed.onSealed },
+    };
+    const deadline = AbortSignal.any([sealed.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const claim = this.health.claim(stack.nodeId);
+    try {
+      return await this.#sendOn(stack, request, false, deadline);
+    } catch (error) {
+      // The node's refusal of the request itself (it cannot open it, a replay, a prompt too long): as it sent it.
+      if (error instanceof NodeRequestError && error.status < 500 && !STACK_REFUSED.has(error.code))
+        throw error;
+      // Anything else is the node's or its stack's failure: the envelope opens only with this node's key, so the
+      // client seals again for a new session (another node; its receipts checked as any).
+      const cause =
+        error instanceof NodeDown ? error.failure : error instanceof StackRefused ? error.refusal : error;
+      throw new ConfidentialSessionFailedError(stack.nodeId, { cause });
+    } finally {
+      claim.end();
+    }
+  }
+
   /** One request on one leased stack; the lease is given back (or the stack retired) whatever happens. */
   async #sendOn(
     stack: LeasedStack,
@@ -247,6 +375,11 @@ export class NetworkUpstream implements Upstream {
     // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
     const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
     let refusedReceipt = false;
+    // A sealed answer's size is the stream's (its chunks are hex of the OpenAI chunks), whichever way it comes.
+    const caps = answerCapsFor(request.endpoint, request.maxUnits, {
+      ...request.body,
+      stream: request.stream || request.sealed !== undefined,
+    });
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -261,7 +394,7 @@ export class NetworkUpstream implements Upstream {
       firstNonce: stack.nextNonce,
       resends: this.#o.resends ?? 2,
       resendDelayMs: this.#o.resendDelayMs ?? 100,
-      ...answerCapsFor(request.endpoint, request.maxUnits, { ...request.body, stream: request.stream }),
+      ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
         kept.push(this.#c.pool.keepReceipt(receipt, verdict.accepted));
@@ -286,6 +419,7 @@ export class NetworkUpstream implements Upstream {
               }
             : undefined,
         );
+        let answer: Response;
         const firstByte = new AbortController();
         const timer = setTimeout(() => {
           timedOut = true;
@@ -294,7 +428,7 @@ export class NetworkUpstream implements Upstream {
         try {
           // Through the guard's agent: connected only to addresses checked when connecting (DNS rebinding).
           const dispatcher = this.#addressGuard.dispatcher;
-          return await fetch(input, {
+          answer = await fetch(input, {
             ...init,
             signal: AbortSignal.any([signal, firstByte.signal]),
             ...(dispatcher ? { dispatcher } : {}),
@@ -302,6 +436,13 @@ export class NetworkUpstream implements Upstream {
         } finally {
           clearTimeout(timer);
         }
+        const sealed = request.sealed;
+        if (!sealed || !answer.ok || !answer.headers.get("content-type")?.includes("text/event-stream"))
+          return answer;
+        // A sealed stream: relayed chunk by chunk as it comes, verified as the sealed answer it adds up to.
+        return collectSealedStream(answer, caps.streamLimits ?? {}, (event, position) =>
+          sealed.onSealed?.(event, position),
+        );
       },
     });
     let streamed = false;
@@ -465,7 +606,7 @@ export class NetworkUpstream implements Upstream {
     const giveUpAt = Date.now() + this.#freshWaitMs;
     for (;;) {
       try {
-        return await call(client, request, onChunk);
+        return await call(client, request, onChunk, { account: this.#c.account, stackId: stack.stackId });
       } catch (error) {
         const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
         if (!(unseen && stack.fresh && Date.now() < giveUpAt && !signal.aborted)) throw error;
@@ -509,6 +650,10 @@ function usableFallback(
   );
 }
 
+const sealedBody = (json: string) => json.startsWith('{"atoma_confidential"');
+const deadlineOf = (signed: { headers: Record<string, string> }) =>
+  BigInt(signed.headers[STACK_HEADERS.deadline] ?? "0");
+
 const codeOf = (error: unknown) =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
 
@@ -518,11 +663,29 @@ function nodeDown(error: unknown, timedOut: boolean): boolean {
   return error instanceof NodeRequestError && (error.status === 429 || error.status >= 500);
 }
 
-function call(
+const PATHS = {
+  chat: "/v1/chat/completions",
+  completions: "/v1/completions",
+  embeddings: "/v1/embeddings",
+} as const;
+
+async function call(
   client: StackClient,
   request: UpstreamRequest,
   onChunk: (chunk: Record<string, unknown>) => void,
+  signer: { account: LocalAccount; stackId: bigint },
 ): Promise<Verified> {
+  if (request.sealed) {
+    // The client sealed to this stack, nonce and deadline: they are signed exactly, over the envelope unchanged.
+    const signed = await signStackRequest(signer.account, client.domain, {
+      stackId: signer.stackId,
+      body: request.body,
+      nonce: request.sealed.nonce,
+      deadline: request.sealed.deadline,
+      maxUnits: request.maxUnits,
+    });
+    return client.sendPresigned(PATHS[request.endpoint], signed);
+  }
   // The request's bound is signed as its maxUnits: the node cannot claim more for its leaf.
   const bounded = { maxUnits: request.maxUnits };
   switch (request.endpoint) {
@@ -541,6 +704,9 @@ function call(
 
 function listing(model: CatalogModel): ModelListing {
   return {
+    confidentialOnly:
+      model.tasks.length > 0 &&
+      model.tasks.every((task) => task.securityLevel === SecurityLevel.Confidential),
     id: model.name,
     created: model.firstSeen,
     nodeIds: nodesOf(model).map((node) => node.nodeId),

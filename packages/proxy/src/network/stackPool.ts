@@ -183,10 +183,13 @@ export class StackPool {
    * for `waitMs`).
    */
   async lease(
-    model: CatalogModel,
+    catalogModel: CatalogModel,
     units: bigint,
     preferred?: readonly (readonly bigint[])[],
+    confidential = false,
   ): Promise<LeasedStack> {
+    // Requests in clear never go to a confidential (level-3) stack; sealed ones only go to one.
+    const model = tasksFor(catalogModel, confidential);
     if (units > this.#o.unitsPerStack)
       throw new NoNodeAvailableError(`the request may use ${units} units, more than a stack holds`, 60);
     const eligible = this.#eligibleNodes(model);
@@ -199,7 +202,7 @@ export class StackPool {
     for (;;) {
       const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
-      const bought = await this.#buyIfRoom(model, tiers, eligible, units);
+      const bought = await this.#buyIfRoom(model, tiers, eligible, units, confidential);
       if (bought) return this.#held.has(bought.stackId) ? bought : this.#adopt(bought);
       const left = giveUpAt - performance.now();
       if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
@@ -606,6 +609,7 @@ export class StackPool {
       const { row } = held;
       const tier = tierOf(row.node_id);
       if (held.busy || row.model !== model.modelId || tier < 0) continue;
+      if (!model.tasks.some((task) => task.taskId === row.task_id)) continue;
       if (row.units - held.unitsUsed < units || row.expires_at <= freshUntil) continue;
       if (row.price_per_million > this.#o.maxPricePerMillion) continue;
       const rank = best ? tier - tierOf(best.row.node_id) : -1;
@@ -659,8 +663,10 @@ export class StackPool {
     units: bigint,
   ) {
     const freshUntil = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds;
+    const taskIds = model.tasks.map((task) => task.taskId);
     return eb.and([
       eb("model", "=", model.modelId),
+      taskIds.length > 0 ? eb("task_id", "in", taskIds) : eb.lit(false),
       eb("node_id", "in", nodeIds),
       eb(eb("units", "-", eb.ref("units_used")), ">=", units),
       eb("expires_at", ">", freshUntil),
@@ -674,6 +680,7 @@ export class StackPool {
     tiers: readonly (readonly bigint[])[],
     eligible: bigint[],
     units: bigint,
+    confidential: boolean,
   ): Promise<LeasedStack | undefined> {
     const run = this.#buying.then(async () => {
       // Another request may have given a stack back, or bought one, while this one queued.
@@ -686,7 +693,7 @@ export class StackPool {
       const order = [...ranked.filter((id) => !stocked.has(id)), ...ranked.filter((id) => stocked.has(id))];
       // A drawn node may be one the request does not allow: drawn only when it allows every eligible node.
       const drawn = eligible.every((id) => ranked.includes(id));
-      return leased(await this.#buy(model, order, true, drawn), true);
+      return leased(await this.#buy(model, order, true, drawn, confidential), true);
     });
     this.#buying = run.catch(() => undefined);
     return run;
@@ -713,11 +720,15 @@ export class StackPool {
     nodeIds: readonly bigint[],
     lease: boolean,
     drawn = true,
+    confidential = false,
   ): Promise<Selectable<StacksTable>> {
     const tasks = model.tasks
-      .filter((task) => this.#o.securityLevel === undefined || task.securityLevel === this.#o.securityLevel)
-      // A confidential task takes only sealed requests; the gateway forwards requests in clear.
-      .filter((task) => task.securityLevel !== SecurityLevel.Confidential)
+      .filter(
+        (task) =>
+          confidential || this.#o.securityLevel === undefined || task.securityLevel === this.#o.securityLevel,
+      )
+      // A confidential task takes only sealed requests (a session's); requests in clear go to the others.
+      .filter((task) => (task.securityLevel === SecurityLevel.Confidential) === confidential)
       .filter((task) => task.nodes.some((node) => node.pricePerMillion <= this.#o.maxPricePerMillion))
       .sort((a, b) => b.securityLevel - a.securityLevel);
     const picks: { task: CatalogTask; pick: NodePick }[] = [];
@@ -824,7 +835,12 @@ export class StackPool {
   }
 
   /** Buys an idle stack at `nodeId` ahead of need (no drawn node instead), unless the model's pool is full. */
-  async buyAhead(model: CatalogModel, nodeId: bigint, belowUnits: bigint): Promise<bigint | undefined> {
+  async buyAhead(
+    catalogModel: CatalogModel,
+    nodeId: bigint,
+    belowUnits: bigint,
+  ): Promise<bigint | undefined> {
+    const model = tasksFor(catalogModel, false);
     const run = this.#buying.then(async () => {
       const held = await this.#holding(model, this.#eligibleNodes(model), belowUnits);
       if (held.length >= this.#o.maxStacksPerModel) return undefined;
@@ -919,5 +935,13 @@ function leased(row: Selectable<StacksTable>, fresh: boolean): LeasedStack {
     nextNonce: row.next_nonce,
     leaseId: row.lease_id ?? "",
     fresh,
+  };
+}
+
+/** The model with only the tasks a request may use: the confidential (level-3) ones for a sealed request, else the others. */
+function tasksFor(model: CatalogModel, confidential: boolean): CatalogModel {
+  return {
+    ...model,
+    tasks: model.tasks.filter((task) => (task.securityLevel === SecurityLevel.Confidential) === confidential),
   };
 }

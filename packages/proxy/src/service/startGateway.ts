@@ -7,6 +7,7 @@ import type { LocalAccount } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
 import { JournalFlusher } from "../db/journalFlusher.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
+import { ConfidentialSessions } from "../gateway/confidentialSessions.js";
 import { createGatewayApp } from "../gateway/createGatewayApp.js";
 import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
 import { GatewayServer } from "../gateway/gatewayServer.js";
@@ -115,7 +116,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       }).start();
     }
     const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
-    const upstream: Upstream = new NetworkUpstream(
+    const network = new NetworkUpstream(
       {
         catalog,
         pool,
@@ -133,10 +134,21 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         nodesPerRequest: config.routing.nodesPerRequest,
       },
     );
+    const upstream: Upstream = network;
+    const ledger = new SpendLedger(db, { now, logger, journal });
+    const sessions = new ConfidentialSessions(
+      { upstream: network, ledger, limiter, maxPricePerMillion: () => pool.maxPricePerMillion, logger, now },
+      {
+        ttlMs: config.confidential.sessionTtlMs,
+        maxPerKey: config.confidential.maxSessionsPerKey,
+        deadlineSlackSeconds: config.confidential.deadlineSlackSeconds,
+      },
+    );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
-      ledger: new SpendLedger(db, { now, logger, journal }),
+      ledger,
       limiter,
+      confidential: { sessions, upstream: network },
       usage: new UsageBook(db, now),
       metrics,
       upstream,
@@ -185,6 +197,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       stop: async () => {
         for (const timer of timers) clearInterval(timer);
         await server.stop();
+        // Sessions never used give back their stacks, budgets and allowances.
+        await sessions.stop();
         // A stream whose client left after its last chunk still reads its receipt and charges the key: the
         // journal closes only once every request settled (or the shutdown timeout passed).
         if (!(await parts.ledger.settledAll(config.server.shutdownTimeoutMs ?? 10_000)))

@@ -30,6 +30,12 @@ export interface AtomaAnswer {
   sealed?: Body | undefined;
   /** A confidential answer: the checks of the node's attestation before the request was sealed to it. */
   attestation?: AttestationVerdict | undefined;
+  /**
+   * Reads the verdict again with the very checks the client ran (the request as sent, owner, stack, level; through
+   * a gateway the replay check as first found): once the stack settles, inclusion and settlement state are read.
+   * Undefined through a gateway without `chain`.
+   */
+  recheck: (() => Promise<Verdict>) | undefined;
 }
 
 /** The same four calls in both modes; each resolves once the answer's receipt is verified. */
@@ -70,8 +76,9 @@ export interface GatewayClientOptions {
   gatewayAddress?: string | undefined;
   /**
    * The lowest security level an answer's stack may have been bought at (0 none, 1, 2, 3). Needs `chain`. Default:
-   * the highest level among the model's active tasks that offer a node now (as the gateway buys): anyone may create a
-   * task for a model, and a gateway's own unverified one must not pass for the verified one.
+   * `servingSecurityLevel`, the highest level a node serves the model at now (room or not), read again each minute;
+   * `SecurityLevelUnknownError` before anything is sent when it cannot be read. Anyone may create a task for a
+   * model, and a gateway's own unverified one must not pass for the verified one.
    */
   securityLevel?: number | undefined;
   fetch?: typeof fetch | undefined;
@@ -86,6 +93,11 @@ export interface DirectClientOptions {
   preferences?: NodePreferences | undefined;
   /** What a stack bought for a model holds. */
   stack?: StackPreferences | undefined;
+  /**
+   * Called when a node is put aside (it said a live stack was spent, or closed one long before it expired): keep
+   * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
+   */
+  onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
   /**

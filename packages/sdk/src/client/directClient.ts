@@ -23,6 +23,7 @@ import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClien
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
+import { withTokenLimit } from "./requestMarks.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
@@ -94,6 +95,10 @@ export function directClient(options: DirectClientOptions): AtomaClient {
    * units left: no stack of theirs is used or bought again.
    */
   const aside = new Set<bigint>();
+  const putAside = (nodeId: bigint, reason: string) => {
+    aside.add(nodeId);
+    options.onNodePutAside?.(nodeId, reason);
+  };
   /** Stacks believed spent: never reused (one still active on-chain would be picked again, and refused again). */
   const spent = new Set<bigint>();
 
@@ -129,7 +134,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         });
         // A node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
         const attested = await sender?.attest(ctx, stack).catch((error: unknown) => {
-          aside.add(stack.nodeId);
+          putAside(stack.nodeId, `its attestation is refused: ${(error as Error).message}`);
           throw error;
         });
         return { stack, client, attested };
@@ -159,10 +164,14 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       if (serving.get(model) === chosen) serving.delete(model);
       if (lie === undefined) {
         spent.add(current.stack.stackId);
-        if (await closedEarly(ctx, current.stack, current.client, body)) aside.add(current.stack.nodeId);
+        if (await closedEarly(ctx, current.stack, current.client, body))
+          putAside(
+            current.stack.nodeId,
+            `closed stack ${current.stack.stackId} long before it expired, units left`,
+          );
         current = await servingFor(model);
       } else {
-        aside.add(current.stack.nodeId);
+        putAside(current.stack.nodeId, lie);
         current = await servingFor(model).catch((cause: unknown) => {
           throw cause instanceof NoNodeOfferedError
             ? new NodeMisbehavedError(current.stack.nodeId, `${lie}; no other node serves ${model}`)
@@ -174,22 +183,31 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     const { stack } = current;
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
-    const verdict = await verifyResponse(response, {
+    const verifyOptions = {
       chain: verifyChainOf(network),
       request: verified.request,
       stackId: stack.stackId,
       owner: options.account.address,
       ...(verified.sealed && { securityLevel: 3 }),
       fetch: fetcher,
-    });
+    };
+    const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
+    const recheck = () => verifyResponse(response, verifyOptions);
     if (!verified.sealed)
-      return { response, atoma: verified.atoma, verdict, request: verified.request } satisfies AtomaAnswer;
+      return {
+        response,
+        atoma: verified.atoma,
+        verdict,
+        request: verified.request,
+        recheck,
+      } satisfies AtomaAnswer;
     return {
       response: verified.sealed.opened,
       atoma: verified.atoma,
       verdict,
       request: verified.request,
+      recheck,
       sealed: response,
       attestation: verified.sealed.attestation,
     } satisfies AtomaAnswer;
@@ -211,7 +229,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
         // call picks another node.
         if (error instanceof AttestationRefusedError) {
-          aside.add(stack.nodeId);
+          putAside(stack.nodeId, `its attestation is refused: ${error.shortMessage}`);
           serving.delete(body.model as string);
         }
         throw error;
@@ -227,7 +245,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     send: (client: StackClient, body: Body) => Promise<Verified>,
   ) => {
     try {
-      const checked = checkBody(endpoint, body);
+      const checked = withTokenLimit(endpoint, checkBody(endpoint, body));
       checkFitsAStack(checked, options.stack?.units ?? DEFAULT_STACK_UNITS);
       const plain = sealedAs.stream === undefined ? checked : { ...checked, stream: sealedAs.stream };
       return call(
@@ -257,7 +275,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
  * every fresh stack spent, and each call would buy another. Refused before anything is bought or sent.
  */
 function checkFitsAStack(body: Body, stackUnits: bigint): void {
-  const bound = requestUnitBound(body);
+  // As signed: `StackClient` adds the stream flag (`false`, the longer, is taken) to a chat or completion.
+  const bound = requestUnitBound(body.input === undefined ? { ...body, stream: false } : body);
   if (bound > stackUnits)
     throw new ClientArgumentError(
       `the request can use up to ${bound} units, more than a ${stackUnits}-unit stack holds: lower max_tokens or the prompt, or buy larger stacks (stack.units)`,

@@ -5,7 +5,7 @@ import { AnswerUnverifiedError, GatewayRequestError, ResponseVerificationError }
 import { readJsonCapped } from "../readBodyCapped.js";
 import { readSse } from "../readSse.js";
 import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
-import { highestLevelOnOffer } from "../verify/levelOnOffer.js";
+import { servingSecurityLevel } from "../verify/servingLevel.js";
 import { type Verdict, verdictOf } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
@@ -14,10 +14,13 @@ import { checkBody, type Endpoint, endpointPath } from "./clientArguments.js";
 import { checkGatewayOptions } from "./gatewayArguments.js";
 import { gatewayBuyer } from "./gatewayBuyer.js";
 import { verifyChainOfInput } from "./networkInput.js";
+import { withRequestNonce, withTokenLimit } from "./requestMarks.js";
 
 type Body = Record<string, unknown>;
 
 const MAX_ERROR_BYTES = 64 * 1024;
+/** How long the default security level read for a model holds before it is read again. */
+const LEVEL_TTL_MS = 60_000;
 
 const isRecord = (value: unknown): value is Body =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -25,9 +28,9 @@ const isRecord = (value: unknown): value is Body =>
 /**
  * Through a gateway: it holds the stacks and signs for the user; each answer's receipt is checked on-chain, and
  * bound to this gateway: its stack must be the gateway wallet's (`gatewayAddress`, else `GET /v1/gateway`), on a
- * task of the model asked (at `securityLevel` at least, by default the highest level on offer for the model), for
- * the request sent (a random `user` makes each one unique), and not a receipt seen before. Without `chain`
- * (`verify: false`) the gateway is trusted.
+ * task of the model asked (at `securityLevel` at least, by default the highest level a node serves the model at,
+ * read again every `LEVEL_TTL_MS`), for the request sent (a random `atoma_nonce` makes each one unique), and not a
+ * receipt seen before. Without `chain` (`verify: false`) the gateway is trusted.
  */
 export function gatewayClient(options: GatewayClientOptions): AtomaClient {
   const binding = checkGatewayOptions(options);
@@ -49,28 +52,26 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
   };
   /** Receipts already seen signed by their node (stack and leaf): a second answer under one is a replay. */
   const seen = new Set<string>();
-  /** Per model, the lowest security level an answer may have when none was given (`highestLevelOnOffer`). */
-  const levels = new Map<string, Promise<number | undefined>>();
+  /** Per model, the lowest security level an answer may have when none was given (`servingSecurityLevel`). */
+  const levels = new Map<string, { level: Promise<number>; readAt: number }>();
   const levelFor = (verifier: VerifyChain, model: unknown): Promise<number | undefined> => {
     if (binding.securityLevel !== undefined || typeof model !== "string")
       return Promise.resolve(binding.securityLevel);
-    let level = levels.get(model);
-    if (!level) {
-      const asked = highestLevelOnOffer(verifier, model);
-      level = asked;
-      levels.set(model, asked);
-      // A failed read is not kept: the next call asks again.
-      asked.catch(() => {
-        if (levels.get(model) === asked) levels.delete(model);
-      });
-    }
-    return level;
+    const held = levels.get(model);
+    if (held && Date.now() - held.readAt < LEVEL_TTL_MS) return held.level;
+    const asked = servingSecurityLevel(verifier, model);
+    levels.set(model, { level: asked, readAt: Date.now() });
+    // A failed read is not kept: the next call asks again.
+    asked.catch(() => {
+      if (levels.get(model)?.level === asked) levels.delete(model);
+    });
+    return asked;
   };
 
   async function call(endpoint: Endpoint, given: Body, stream: boolean, onChunk?: (c: Body) => void) {
-    // A random `user` (when the caller named none) makes each request one of a kind: a gateway cannot pass one
-    // user's answer (signed for that request) to another asking the same, nor one call's to the next.
-    const unique = given.user === undefined ? { ...given, user: `atoma-${randomHex()}` } : given;
+    // A random `atoma_nonce` makes each request one of a kind: a gateway cannot pass one user's answer (signed for
+    // that request) to another asking the same, nor an earlier call's to this one, whatever `user` says.
+    const unique = withRequestNonce(withTokenLimit(endpoint, given));
     const body = stream ? { ...unique, stream: true } : unique;
     const bound = await chainOnce();
     const securityLevel = bound === undefined ? undefined : await levelFor(bound.verifier, body.model);
@@ -84,25 +85,30 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     const received = stream ? await readStream(answer, onChunk) : await readJson(answer);
     if (received.atoma === undefined && bound === undefined)
       throw new ResponseVerificationError("the gateway passed no node receipt (atoma) with the answer");
-    const verdict =
-      bound === undefined
-        ? undefined
-        : replayChecked(
-            await verifyResponse(received, {
-              chain: bound.verifier,
-              request: body,
-              owner: bound.owner,
-              securityLevel,
-              fetch: fetcher,
-            }),
-          );
+    const verifyOptions = bound && {
+      chain: bound.verifier,
+      request: body,
+      owner: bound.owner,
+      securityLevel,
+      fetch: fetcher,
+    };
+    const verdict = verifyOptions && replayChecked(await verifyResponse(received, verifyOptions));
     if (verdict !== undefined && !verdict.ok) throw new AnswerUnverifiedError(verdict);
     const { atoma_request, ...response } = received;
+    // Read again, the replay check stays what it was when the answer came: the receipt was first seen then.
+    const replay = verdict?.checks.find((c) => c.name === "replay");
+    const recheck =
+      verifyOptions &&
+      (async () => {
+        const again = await verifyResponse(received, verifyOptions);
+        return verdictOf([...again.checks, ...(replay ? [replay] : [])], again.settlement, again.receipt);
+      });
     return {
       response,
       atoma: received.atoma as AtomaReceipt,
       verdict,
       request: isRecord(atoma_request) ? atoma_request : body,
+      recheck,
     } satisfies AtomaAnswer;
   }
 
@@ -171,11 +177,6 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
     completions: (body) => run("completions", body, false),
     embeddings: (body) => run("embeddings", body, false),
   };
-}
-
-function randomHex(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function errorOf(status: number, error: Body): GatewayRequestError {

@@ -1,16 +1,14 @@
 import {
   type ChainContext,
   getNode,
-  getTask,
-  modelIdOf,
   type NodeCandidate,
   NodeStatus,
   offeredNodes,
   SecurityLevel,
-  taskRegistryAbi,
 } from "@atoma/chain/portable";
 import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
 import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../stackChoice.js";
+import { servedTasks } from "../verify/modelTasks.js";
 import { checkNodeId, checkPositive } from "./clientArguments.js";
 
 /**
@@ -24,9 +22,9 @@ export interface NodePreferences {
   only?: readonly bigint[] | undefined;
   ignore?: readonly bigint[] | undefined;
   /**
-   * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level whose
-   * tasks offer a node now, as the gateway picks: anyone may create a task, and an unverified one must not win while
-   * a verified one can serve.
+   * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level a node
+   * serves the model at now (`servingSecurityLevel`), busy or not: anyone may create a task, and an unverified one
+   * must not win while a verified one serves; stacks of a lower level bought earlier are not reused.
    */
   securityLevel?: number | undefined;
 }
@@ -76,31 +74,21 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
 }
 
 /**
- * The active tasks serving `model` (its on-chain id is H(name)), grouped by security level, highest first (newest
- * first within a level); only the level asked for, when one is.
+ * The tasks of `model` a stack may be bought or reused on, newest first, and their level: the level asked for, else
+ * the highest level a node serves the model at now in clear (`servedTasks`: room or not, so that a busy verified
+ * task means waiting or naming a level, never a quiet step down; confidential tasks take only sealed requests).
  */
 async function tasksOf(
   ctx: ChainContext,
   model: string,
   securityLevel: number | undefined,
-): Promise<bigint[][]> {
-  const modelId = modelIdOf(model).toLowerCase();
-  const count = await ctx.publicClient.readContract({
-    address: ctx.addresses.TaskRegistry,
-    abi: taskRegistryAbi,
-    functionName: "taskCount",
-  });
-  const byLevel = new Map<number, bigint[]>();
-  for (let taskId = count; taskId >= 1n; taskId--) {
-    const task = await getTask(ctx, taskId);
-    const level = Number(task.securityLevel);
-    if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
-    if (securityLevel !== undefined && level !== securityLevel) continue;
-    // A confidential task takes only sealed requests, which this client does not send unless asked for level 3.
-    if (securityLevel === undefined && level === SecurityLevel.Confidential) continue;
-    byLevel.set(level, [...(byLevel.get(level) ?? []), taskId]);
-  }
-  return [...byLevel.entries()].sort(([a], [b]) => b - a).map(([, ids]) => ids);
+): Promise<{ level: number | undefined; taskIds: bigint[] }> {
+  const served = await servedTasks(ctx.publicClient, ctx.addresses, model);
+  const clear = served
+    .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
+    .map((t) => t.securityLevel);
+  const level = securityLevel ?? (clear.length === 0 ? undefined : Math.max(...clear));
+  return { level, taskIds: served.filter((t) => t.securityLevel === level).map((t) => t.taskId) };
 }
 
 interface Offer extends NodeCandidate {
@@ -123,31 +111,27 @@ export async function stackForModel(
   fetcher: typeof fetch,
   spent: ReadonlySet<bigint> = new Set(),
 ): Promise<UsableStack> {
-  const levels = await tasksOf(ctx, model, preferences.securityLevel);
-  if (levels.length === 0)
+  const { level, taskIds } = await tasksOf(ctx, model, preferences.securityLevel);
+  if (taskIds.length === 0)
     throw new NoNodeOfferedError(
-      `no active task on this chain serves the model ${model}${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
+      `no node serves the model ${model} on this chain${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
     );
-  for (const taskId of levels.flat()) {
+  // Only stacks of the level chosen: one of a lower level, bought earlier, is not reused for it.
+  for (const taskId of taskIds) {
     const reused = await reusableStack(ctx, taskId);
     if (reused && allowed(preferences, reused.nodeId) && !spent.has(reused.stackId)) return reused;
   }
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
-  // The highest security level whose tasks offer a node now, as the gateway picks: anyone may create a task, and an
-  // unverified one must not win while a verified one can serve.
   const offers: Offer[] = [];
-  for (const tasks of levels) {
-    for (const taskId of tasks) {
-      // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
-      const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
-      offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
-    }
-    if (offers.length > 0) break;
+  for (const taskId of taskIds) {
+    // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.
+    const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
+    offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
   }
   if (offers.length === 0)
     throw new NoNodeOfferedError(
-      `no node serves ${model} within the preferences${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
+      `no node serves ${model} at security level ${level} within the preferences now${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
     );
   const chosen = await pickOffer(ctx, offers, preferences, fetcher);
   const restricted = preferences.only !== undefined || preferences.ignore !== undefined;

@@ -1,4 +1,5 @@
-import { type ChainContext, getStack, StackStatus } from "@atoma/chain/portable";
+import { type ChainContext, getSettlement, getStack, StackStatus } from "@atoma/chain/portable";
+import { assertResponseSigner, parseReceipt } from "@atoma/core";
 import type { NodeRequestError } from "../errors.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import type { StackClient } from "../StackClient.js";
@@ -8,10 +9,11 @@ import type { UsableStack } from "../stackChoice.js";
 export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_closed"]);
 
 /**
- * Why a node's claim that `stack` is spent is false, or undefined when the chain (or the client's own count of the
- * units the node signed for) bears it out. Closed and expired are read on-chain; exhausted holds when the stack is
- * no longer active or expired, when the units left by the receipts seen are fewer than the request may take, or
- * when this client cannot know (a stack reused from an earlier run, none of its receipts seen here).
+ * Why a node's claim that `stack` is spent is false, or undefined when the chain or a receipt the node signed bears
+ * it out. Closed and expired are read on-chain; exhausted holds when the stack is no longer active or expired, or
+ * when the units left by the receipts the node signed are fewer than the request may take: those this client kept,
+ * and the stack's last leaf the refusal must carry (`error.atoma`). A stack none of whose receipts is at hand (one
+ * reused from an earlier run) counts as unused: a node's word alone never makes the owner buy again.
  */
 export async function falseSpentClaim(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -25,11 +27,33 @@ export async function falseSpentClaim(
   if (BigInt(onChain.expiresAt) <= block.timestamp) return undefined;
   const live = `the chain says stack ${stack.stackId} is active until ${onChain.expiresAt}`;
   if (error.code !== "stack_exhausted") return `node ${stack.nodeId} says ${error.code}, but ${live}`;
-  if (!stack.bought && client.receipts.length === 0) return undefined;
-  const left = BigInt(onChain.units) - usedUnits(client);
+  const shown = await shownUnits(stack, client, error.atoma);
+  const used = shown !== undefined && shown > usedUnits(client) ? shown : usedUnits(client);
+  const left = BigInt(onChain.units) - used;
   const needed = neededUnits(body);
   if (left < needed) return undefined;
-  return `node ${stack.nodeId} says stack_exhausted, but ${live} and the receipts it signed leave ${left} of ${onChain.units} units, ${needed} needed`;
+  const proof = shown === undefined ? "it showed no receipt of its own for the claim, and " : "";
+  return `node ${stack.nodeId} says stack_exhausted, but ${live}; ${proof}the receipts it signed leave ${left} of ${onChain.units} units, ${needed} needed`;
+}
+
+/**
+ * The running total of the receipt a refusal carries, when it is the serving node's signature on a leaf of this
+ * stack (a false one is the owner's evidence of fraud); undefined when there is none or it does not check.
+ */
+async function shownUnits(
+  stack: UsableStack,
+  client: StackClient,
+  atoma: unknown,
+): Promise<bigint | undefined> {
+  if (atoma === undefined) return undefined;
+  try {
+    const { fields, signature, node_id } = parseReceipt(atoma);
+    if (fields.stackId !== stack.stackId || BigInt(node_id) !== stack.nodeId) return undefined;
+    await assertResponseSigner(client.domain, fields, signature, stack.nodeSigner);
+    return fields.cumulativeUnits;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */
@@ -43,17 +67,20 @@ function usedUnits(client: StackClient): bigint {
   return used;
 }
 
+/** The bound the request was signed with: `StackClient` adds the stream flag (`false`, the longer, is taken). */
 function neededUnits(body: Record<string, unknown>): bigint {
   try {
-    return requestUnitBound(body);
+    return requestUnitBound(body.input === undefined ? { ...body, stream: false } : body);
   } catch {
     return 1n;
   }
 }
 
 /**
- * Whether the node closed (settled) a stack this run bought long before it expired, with units left for the
- * request: the chain bears the node out, yet each such stack costs its owner a purchase for little service.
+ * Whether the node closed (settled) a stack long before it expired with units left for the request, by the
+ * receipts this client kept and the units the node's settlement claims on-chain (a stack reused from an earlier
+ * run, none of its receipts at hand, is judged by the settlement alone): the chain bears the node out, yet each
+ * such stack costs its owner a purchase for little service.
  */
 export async function closedEarly(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -61,9 +88,14 @@ export async function closedEarly(
   client: StackClient,
   body: Record<string, unknown>,
 ): Promise<boolean> {
-  if (!stack.bought) return false;
-  const [onChain, block] = await Promise.all([getStack(ctx, stack.stackId), ctx.publicClient.getBlock()]);
+  const [onChain, block, settlement] = await Promise.all([
+    getStack(ctx, stack.stackId),
+    ctx.publicClient.getBlock(),
+    getSettlement(ctx, stack.stackId),
+  ]);
   if (onChain.status === StackStatus.Active) return false;
   if (BigInt(onChain.expiresAt) <= block.timestamp + SETTLE_MARGIN_SECONDS) return false;
-  return BigInt(onChain.units) - usedUnits(client) >= neededUnits(body);
+  const claimed = BigInt(settlement.units);
+  const used = claimed > usedUnits(client) ? claimed : usedUnits(client);
+  return BigInt(onChain.units) - used >= neededUnits(body);
 }

@@ -60,8 +60,19 @@ const failureOf = (error: unknown): { code: string; reason: string } =>
       ? { code: error.code, reason: error.shortMessage }
       : { code: "internal_error", reason: error instanceof Error ? error.message : String(error) };
 
-/** The evidence the node serves for `nonce` (`GET /v1/attestation?nonce=`), bounded and shape-checked. */
-async function fetchEvidence(fetcher: typeof fetch, url: string, nonce: string): Promise<unknown> {
+/** The longest `retry-after` a rate-limited attestation is waited for, once. */
+const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * The evidence the node serves for `nonce` (`GET /v1/attestation?nonce=`), bounded and shape-checked; a node that
+ * rate-limits fresh quotes (429, `retry-after` within 5 s) is asked once more after the wait.
+ */
+async function fetchEvidence(
+  fetcher: typeof fetch,
+  url: string,
+  nonce: string,
+  again = true,
+): Promise<unknown> {
   let answer: Response;
   try {
     answer = await fetcher(new URL(`/v1/attestation?nonce=${nonce}`, url), {
@@ -74,6 +85,11 @@ async function fetchEvidence(fetcher: typeof fetch, url: string, nonce: string):
   const body = (await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined)) as
     | { object?: unknown; evidence?: unknown; error?: { code?: unknown } }
     | undefined;
+  const wait = Number(answer.headers.get("retry-after"));
+  if (answer.status === 429 && again && wait >= 0 && wait <= MAX_RETRY_AFTER_S) {
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    return fetchEvidence(fetcher, url, nonce, false);
+  }
   if (!answer.ok)
     throw new Refused(
       "attestation_unavailable",

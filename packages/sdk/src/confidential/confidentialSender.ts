@@ -145,6 +145,7 @@ export class ConfidentialSender {
               answer: confidential.SEALED_ANSWER_OBJECT,
               chunk: confidential.SEALED_CHUNK_OBJECT,
               end: confidential.SEALED_END_OBJECT,
+              error: confidential.SEALED_ERROR_OBJECT,
             },
             this.#streamLimits,
             onChunk,

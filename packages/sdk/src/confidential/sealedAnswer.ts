@@ -43,12 +43,16 @@ export function readSealedJson(
   maxBytes: number,
   object: string,
 ): AnswerRead {
+  let active: Reader | undefined;
   return async (answer) => {
+    // A resend after a cut is answered under a new salt: read with a fresh reader of the same request.
+    active = active === undefined ? reader() : active.retry();
+    const current = active;
     const body = await readJsonCapped(answer, maxBytes);
     if (!isRecord(body)) throw inClear();
     const { atoma, ...rest } = body;
     if (rest.object !== object) throw inClear();
-    const { response, sealed } = opening(() => reader().openAnswer(rest));
+    const { response, sealed } = opening(() => current.openAnswer(rest));
     if (!isRecord(response)) throw new SealedAnswerError("answer_malformed", "the opened answer is not JSON");
     opened.response = response;
     return { response: sealed as unknown as Body, atoma };
@@ -59,13 +63,16 @@ export interface SealedStreamNames {
   answer: string;
   chunk: string;
   end: string;
+  /** An error after the request opened: `{ object, error, sealed }`, the full error sealed as the final chunk. */
+  error: string;
 }
 
 /**
  * Reads a sealed stream: one `{ object: "atoma.confidential.chunk", sealed }` event per engine chunk, opened in
  * order (a dropped, reordered, repeated or changed chunk throws `SealedAnswerError`), each shown to `onChunk`; the
  * final sealed chunk with the usage; then, in clear, the usage and the receipt. A resend after a broken connection
- * replays the chunks from the start: those already opened must come back byte for byte, and are not shown twice.
+ * is answered from the start under a new salt: it is read with a fresh reader, and the chunks shown before are not
+ * shown twice.
  */
 export function readSealedStream(
   reader: () => Reader,
@@ -74,16 +81,23 @@ export function readSealedStream(
   limits: SseLimits | undefined,
   onChunk?: (chunk: Body) => void,
 ): AnswerRead {
-  const seen: string[] = [];
-  const assembler = new StreamAssembler();
-  let sealedUsage: unknown;
+  let active: Reader | undefined;
+  let shown = 0;
   return async (answer) => {
+    active = active === undefined ? reader() : active.retry();
+    const current = active;
+    const assembler = new StreamAssembler();
+    let sealedUsage: unknown;
     if (!answer.body) throw inClear();
     let index = 0;
     let atoma: unknown;
     let usage: unknown;
     for await (const event of readSse(answer.body, limits)) {
       if (!isRecord(event)) throw inClear();
+      if (event.object === names.error) {
+        const opened = opening(() => current.openError(event));
+        throw new NodeRequestError(200, opened as never);
+      }
       if (event.error) throw new NodeRequestError(200, event.error as never);
       if (event.object === names.answer && event.atoma !== undefined) {
         atoma = event.atoma;
@@ -92,25 +106,21 @@ export function readSealedStream(
       }
       if (event.object !== names.chunk || typeof event.sealed !== "string") throw inClear();
       const sealed = event.sealed.toLowerCase();
-      if (index < seen.length) {
-        if (seen[index] !== sealed)
-          throw new SealedAnswerError(
-            "resend_differs",
-            `chunk ${index} differs from the one received before`,
-          );
-        index++;
-        continue;
-      }
-      const plain = opening(() => reader().openChunk(sealed));
-      seen.push(sealed);
-      index++;
+      const plain = opening(() => current.openChunk(sealed));
       if (!isRecord(plain)) throw new SealedAnswerError("answer_malformed", "an opened chunk is not JSON");
       if (plain.object === names.end) sealedUsage = plain.usage;
-      else onChunk?.(assembler.add(plain));
+      else {
+        const relayed = assembler.add(plain);
+        if (index >= shown) {
+          onChunk?.(relayed);
+          shown = index + 1;
+        }
+        index++;
+      }
     }
     if (atoma === undefined) {
       // A stream that ended before its final sealed chunk is cut (`stream_truncated`); after it, the receipt is missing.
-      opening(() => reader().finish({ prompt_tokens: 0 }));
+      opening(() => current.finish({ prompt_tokens: 0 }));
       return { response: {}, atoma };
     }
     if (!isRecord(usage) || !isRecord(sealedUsage) || canonicalJson(usage) !== canonicalJson(sealedUsage))
@@ -118,7 +128,7 @@ export function readSealedStream(
         "usage_mismatch",
         "the usage in clear is not the one sealed with the answer",
       );
-    const sealed = opening(() => reader().finish(usage as never));
+    const sealed = opening(() => current.finish(usage as never));
     opened.response = { ...assembler.response(), usage };
     return { response: sealed as unknown as Body, atoma };
   };

@@ -15,6 +15,8 @@ const ANY_PRICE = 2n ** 128n - 1n;
  * The highest security level among the active tasks of `model` (H(name)) that offer a node now, as a gateway and
  * the non-custodial client pick (confidential tasks aside: they take only sealed requests); undefined when none does. Anyone may create a task for a model: an answer from a
  * lower level than this is one the gateway chose to buy cheaper, not one the network offered.
+ * @deprecated What is on offer depends on room a gateway can fill, reads every task ever created and says undefined
+ * for "unknown": take `servingSecurityLevel`.
  */
 export async function highestLevelOnOffer(chain: VerifyChain, model: string): Promise<number | undefined> {
   const { publicClient, addresses } = chain;

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {ConfidentialSteps} from "./lib/ConfidentialSteps.sol";
+
+/// A node's record is a commitment to the evidence it serves: the node signs `ServedEvidence(nodeId, epoch, hash)`
+/// beside it, and a statement naming evidence it never posted is a provable lie (`reportUnposted`).
+contract ConfidentialAccountabilityTest is ConfidentialSteps {
+    uint256 internal cheat;
+    uint256 internal honest;
+    address internal buyer = address(0xB0B);
+
+    function setUp() public {
+        deployConfidential();
+        cheat = addNode(0);
+        honest = addNode(0);
+    }
+
+    function statement(uint256 nodeId, uint64 epoch, bytes32 evidenceHash) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(signerKey[nodeId], attestations.servedEvidenceDigest(nodeId, epoch, evidenceHash));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// Attacker: a node with no TEE posts kind Tdx, the public allowed measurement and a made-up evidence hash, and
+    /// serves clients other (unverifiable) evidence. Its signed statement beside the served evidence convicts it:
+    /// the record is revoked (its draws end), it is slashed to the reporter, and it cannot re-post this epoch.
+    function test_servingEvidenceNeverPostedIsRevokedAndSlashed() public {
+        uint64 epoch = currentEpoch();
+        attest(cheat);
+        subscribe(confidential, cheat, PRICE);
+        assertTrue(attestations.isCurrent(cheat), "current before");
+        bytes32 served = keccak256("the quote it actually serves");
+        bytes memory signed = statement(cheat, epoch, served);
+        uint256 collateralBefore = nodes.getNode(cheat).collateral;
+        vm.prank(buyer);
+        uint256 slashed = attestations.reportUnposted(cheat, epoch, served, signed);
+        assertTrue(slashed > 0, "slashed");
+        assertEq(nodes.getNode(cheat).collateral, collateralBefore - slashed, "collateral taken");
+        assertTrue(!attestations.isCurrent(cheat), "record revoked");
+        assertTrue(!attestations.accepts(confidential, bytes32(0), cheat), "no level-3 draw takes it");
+        // It cannot simply post again in this epoch or the next: a fresh record waits for the epoch after.
+        uint256 until = nodes.currentEpoch() + 2;
+        bytes32 fresh = nextEvidence();
+        vm.startPrank(operatorOf[cheat]);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.PostingBanned.selector, cheat, until));
+        attestations.post(
+            cheat, AttestationRegistry.Kind.Tdx, epoch, fresh, bytes32("k"), GOOD, uint64(block.timestamp + 1 hours)
+        );
+        vm.stopPrank();
+        // The same lie is reported once.
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, cheat, served));
+        attestations.reportUnposted(cheat, epoch, served, signed);
+    }
+
+    /// Griefer: tries to get an honest node slashed with its genuine statements (evidence it did post, also an
+    /// older one before a key rotation), or with a statement it signed itself.
+    function test_anHonestNodeCannotBeReported() public {
+        uint64 epoch = currentEpoch();
+        bytes32 first = attest(honest);
+        bytes32 rotated = attest(honest); // a key rotation within the epoch: a second record
+        // Statements computed first: expectRevert applies to the next external call.
+        bytes memory genuineFirst = statement(honest, epoch, first);
+        bytes memory genuineRotated = statement(honest, epoch, rotated);
+        bytes32 invented = keccak256("never served");
+        // Signed by another node's key over the honest node's statement.
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(signerKey[cheat], attestations.servedEvidenceDigest(honest, epoch, invented));
+        bytes memory forged = abi.encodePacked(r, s, v);
+        vm.startPrank(buyer);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, honest, first));
+        attestations.reportUnposted(honest, epoch, first, genuineFirst);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, honest, rotated));
+        attestations.reportUnposted(honest, epoch, rotated, genuineRotated);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                AttestationRegistry.StatementSignatureInvalid.selector, honest, vm.addr(signerKey[cheat])
+            )
+        );
+        attestations.reportUnposted(honest, epoch, invented, forged);
+        vm.stopPrank();
+        assertTrue(attestations.isCurrent(honest), "still current");
+        assertEq(uint8(nodes.getNode(honest).status), uint8(INodeRegistry.NodeStatus.Active), "untouched");
+    }
+}

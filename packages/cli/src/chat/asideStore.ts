@@ -1,0 +1,47 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CliUsageError } from "../errors.js";
+import type { StackHome } from "./receiptStore.js";
+
+/** A node `atoma chat` will not buy from or use again, and why. */
+export interface AsideNode {
+  nodeId: string;
+  reason: string;
+  at: string;
+}
+
+/**
+ * Where `atoma chat` keeps the nodes it put aside on one chain (beside the receipts: the owner's state): a node that
+ * said a live stack was spent without a receipt to show for it, or closed a stack long before it expired, is never
+ * bought from again by a later run.
+ */
+export function asideFile(dir: string, home: StackHome): string {
+  const chain = `${home.chainId}-${home.genesis.slice(2, 14).toLowerCase()}`;
+  return join(dir, `${chain}-${home.stackManager.toLowerCase()}-aside.json`);
+}
+
+/** The nodes put aside (none when the file does not exist yet). */
+export function loadAside(file: string): AsideNode[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  try {
+    const nodes = JSON.parse(text) as AsideNode[];
+    if (!Array.isArray(nodes) || nodes.some((n) => !/^\d{1,78}$/.test(String(n?.nodeId)))) throw new Error();
+    return nodes;
+  } catch {
+    throw new CliUsageError(`the file ${file} is not what atoma chat writes`);
+  }
+}
+
+/** Puts a node aside for good, written whole to a temporary file first so a crash never leaves half of it. */
+export function keepAside(file: string, nodeId: bigint, reason: string): void {
+  const kept = loadAside(file).filter((n) => n.nodeId !== String(nodeId));
+  kept.push({ nodeId: String(nodeId), reason, at: new Date().toISOString() });
+  mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}

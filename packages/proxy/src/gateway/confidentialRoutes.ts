@@ -1,0 +1,257 @@
+import { readConfidentialEnvelope } from "@atoma/confidential";
+import { InvalidInputError, SEALED_ANSWER_OBJECT } from "@atoma/core";
+import type { Context } from "hono";
+import { z } from "zod";
+import {
+  ConfidentialEnvelopeInvalidError,
+  ConfidentialRequiredError,
+  ConfidentialUnsupportedError,
+} from "../confidentialErrors.js";
+import { ModelNotFoundError } from "../errors.js";
+import { authenticate, keyAllows } from "../keys/authenticate.js";
+import type { Endpoint } from "../limits/requestBound.js";
+import type { ConfidentialSessions } from "./confidentialSessions.js";
+import type { ConfidentialUpstream } from "./confidentialUpstream.js";
+import { errorResponseOf } from "./errorResponse.js";
+import type { GatewayParts } from "./gatewayParts.js";
+import { readJsonBody } from "./readJsonBody.js";
+import { SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
+import type { UpstreamAnswer } from "./upstream.js";
+
+/** The header naming the session a sealed request was sealed for. */
+export const CONFIDENTIAL_SESSION_HEADER = "x-atoma-confidential-session";
+
+/** The gateway's confidential part: the sessions, and the upstream that holds their stacks. */
+export interface ConfidentialParts {
+  sessions: ConfidentialSessions;
+  upstream: ConfidentialUpstream;
+}
+
+const ENDPOINTS: Record<string, Endpoint> = {
+  "/v1/chat/completions": "chat",
+  "/v1/completions": "completions",
+  "/v1/embeddings": "embeddings",
+};
+
+const sessionRequest = z
+  .object({
+    model: z.string().min(1).max(256),
+    path: z
+      .enum(["/v1/chat/completions", "/v1/completions", "/v1/embeddings"])
+      .default("/v1/chat/completions"),
+    /** The most units (prompt plus completion) the sealed request may use: its signed bound. */
+    max_units: z.number().int().min(1).max(1_000_000).optional(),
+    /** Nodes not to pick (one that failed this client's last session). */
+    ignore: z
+      .array(z.string().regex(/^(0|[1-9]\d{0,77})$/))
+      .max(64)
+      .default([]),
+  })
+  .strict();
+
+const NONCE = /^0x[0-9a-fA-F]{64}$/;
+
+function partsOf(parts: GatewayParts): ConfidentialParts {
+  if (!parts.confidential) throw new ConfidentialUnsupportedError();
+  return parts.confidential;
+}
+
+/**
+ * `POST /v1/confidential/sessions {model, path?, max_units?, ignore?}`: picks a node on one of the model's
+ * confidential tasks, holds a stack there, reserves its next nonce, a deadline, the key's rate allowance and the
+ * budget of `max_units`; answers what the client seals to. The gateway sees the model and the bound, never the
+ * request.
+ */
+export function sessionsRoute(parts: GatewayParts) {
+  return async (c: Context): Promise<Response> => {
+    const { sessions } = partsOf(parts);
+    const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
+    const parsed = sessionRequest.safeParse(await readJsonBody(c));
+    if (!parsed.success) {
+      const field = parsed.error.issues[0]?.path.join(".") || "body";
+      throw new InvalidInputError(`invalid confidential session request: ${field}`);
+    }
+    const input = parsed.data;
+    const listing = parts.upstream.model(input.model);
+    if (!keyAllows(key, input.model) || !listing) throw new ModelNotFoundError();
+    const maxUnits = BigInt(input.max_units ?? parts.bounds.defaultMaxTokens + 4_096);
+    const session = await sessions.open(key, {
+      model: input.model,
+      endpoint: ENDPOINTS[input.path] ?? "chat",
+      path: input.path,
+      maxUnits,
+      ignore: input.ignore.map(BigInt),
+    });
+    return c.json(
+      {
+        object: "atoma.confidential.session",
+        id: session.id,
+        model: session.model,
+        path: session.path,
+        node_id: String(session.lease.nodeId),
+        node_signer: session.lease.nodeSigner,
+        stack_id: String(session.lease.stackId),
+        nonce: String(session.lease.nonce),
+        deadline: String(session.deadline),
+        max_units: String(session.maxUnits),
+        expires_at: Math.floor(session.expiresAtMs / 1000),
+      },
+      201,
+    );
+  };
+}
+
+/**
+ * `GET /v1/confidential/sessions/{id}/attestation?nonce=0x…`: the session's node's evidence for the client's nonce,
+ * passed through as the node answered (status and body): the client verifies it against the chain itself.
+ */
+export function attestationRoute(parts: GatewayParts) {
+  return async (c: Context): Promise<Response> => {
+    const confidential = partsOf(parts);
+    const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
+    const session = confidential.sessions.peek(c.req.param("id") ?? "", key.keyId);
+    const nonce = c.req.query("nonce") ?? "";
+    if (!NONCE.test(nonce)) throw new InvalidInputError("nonce must be 0x and 64 hex digits");
+    const answer = await confidential.upstream.attestationOf(session.lease, nonce);
+    return c.json(answer.body as Record<string, unknown>, answer.status as 200);
+  };
+}
+
+/**
+ * A sealed request on its session: the body must be exactly an envelope (the gateway checks the shape; it cannot
+ * open it); the session is the key's, open, for this path, and used once. The gateway signs the envelope at the
+ * session's nonce and deadline, relays the node's sealed chunks unchanged, and passes its receipt through; the key
+ * is charged what the receipt says. A node that fails before answering gets `confidential_session_failed`: the
+ * client seals again for a new session.
+ */
+export async function sealedRequest(
+  parts: GatewayParts,
+  endpoint: Endpoint,
+  c: Context,
+  sessionId: string,
+): Promise<Response> {
+  const { sessions, upstream } = partsOf(parts);
+  const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
+  const envelope = await readJsonBody(c);
+  try {
+    readConfidentialEnvelope(envelope);
+  } catch (error) {
+    throw new ConfidentialEnvelopeInvalidError({ cause: error });
+  }
+  if (sessions.peek(sessionId, key.keyId).endpoint !== endpoint)
+    throw new InvalidInputError("the session was opened for another path");
+  const session = sessions.take(sessionId, key.keyId);
+  const relay = new SealedRelay();
+  const signal = c.req.raw.signal;
+  const answer = upstream.sendSealed(session.lease, {
+    endpoint,
+    envelope,
+    deadline: session.deadline,
+    maxUnits: session.maxUnits,
+    signal,
+    onSealed: (event, position) => relay.pass(event, position),
+  });
+  const done = answer.then(
+    async (served) => {
+      await sessions.settle(session, served);
+      if (parts.metrics) {
+        parts.metrics.requests.inc({ endpoint, outcome: "ok" });
+        parts.metrics.tokens.inc({ model: session.model }, Number(served.units));
+      }
+      if (relay.streaming) relay.finish(served);
+      return served;
+    },
+    async (error: unknown) => {
+      // Sealed chunks reached the client but no receipt came: the key keeps its reservation charged.
+      await sessions.settle(session, undefined, relay.streaming);
+      if (relay.streaming) relay.fail(error, parts);
+      throw error;
+    },
+  );
+  const first = await Promise.race([relay.started, done]);
+  if (first instanceof Response) {
+    done.catch(() => undefined);
+    return first;
+  }
+  return c.json(
+    { ...first.response, atoma: first.atoma, ...signedRequestOf(first) },
+    200,
+    servedHeaders(first),
+  );
+}
+
+function servedHeaders(answer: UpstreamAnswer): Record<string, string> {
+  return { "x-atoma-node": String(answer.nodeId), "x-atoma-fallback": "false" };
+}
+
+/** Relays a sealed stream to the client as its chunks come (each once), then the receipt in clear. */
+class SealedRelay {
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #relayed = 0;
+  #start!: (response: Response) => void;
+  readonly started = new Promise<Response>((resolve) => {
+    this.#start = resolve;
+  });
+
+  get streaming(): boolean {
+    return this.#controller !== undefined;
+  }
+
+  pass(event: Record<string, unknown>, position: number): void {
+    // A resend replays the stream from its start: what was relayed is not relayed again.
+    if (position < this.#relayed) return;
+    this.#relayed = position + 1;
+    if (!this.#controller) {
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => {
+          this.#controller = controller;
+        },
+      });
+      this.#start(new Response(body, { status: 200, headers: { ...SSE_HEADERS } }));
+    }
+    this.#write(event);
+  }
+
+  finish(answer: UpstreamAnswer): void {
+    const chunks = Array.isArray(answer.response.chunks) ? answer.response.chunks : [];
+    // A resend answered from the node's records as one JSON answer: its chunks not relayed yet, then the receipt.
+    for (const [position, sealed] of chunks.entries())
+      if (position >= this.#relayed) this.pass({ object: "atoma.confidential.chunk", sealed }, position);
+    this.#write({
+      object: SEALED_ANSWER_OBJECT,
+      usage: answer.response.usage,
+      atoma: answer.atoma,
+      ...signedRequestOf(answer),
+    });
+    this.#write("[DONE]");
+    this.#close();
+  }
+
+  fail(error: unknown, parts: GatewayParts): void {
+    const response = errorResponseOf(error);
+    if (!response.expected) parts.logger.error({ err: error }, "a sealed stream failed");
+    this.#write(response.body);
+    this.#close();
+  }
+
+  #write(data: unknown): void {
+    try {
+      this.#controller?.enqueue(sseEvent(data));
+    } catch {
+      // the client is gone
+    }
+  }
+
+  #close(): void {
+    try {
+      this.#controller?.close();
+    } catch {
+      // the client is gone
+    }
+  }
+}
+
+/** Refuses a request in clear for a model only confidential tasks serve. */
+export function refuseClearToConfidential(confidentialOnly: boolean | undefined): void {
+  if (confidentialOnly) throw new ConfidentialRequiredError();
+}

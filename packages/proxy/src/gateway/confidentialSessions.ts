@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
+import { ConfidentialSessionsExceededError, ConfidentialSessionUnknownError } from "../confidentialErrors.js";
+import type { KeyRecord } from "../keys/keyRecord.js";
+import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
+import type { RateTicket } from "../limits/rateLimiter.js";
+import type { Endpoint } from "../limits/requestBound.js";
+import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
+import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
+import type { UpstreamAnswer } from "./upstream.js";
+
+/** An open session: what the client seals to, and what the gateway reserved for it. */
+export interface ConfidentialSession {
+  id: string;
+  keyId: string;
+  model: string;
+  endpoint: Endpoint;
+  path: string;
+  maxUnits: bigint;
+  lease: ConfidentialLease;
+  /** Unix seconds signed as the request's deadline (bound into the sealing context). */
+  deadline: bigint;
+  /** Unix milliseconds after which the session is gone (its stack, budget and tokens given back). */
+  expiresAtMs: number;
+  reservation: SpendReservation;
+  ticket: RateTicket;
+  maxWei: bigint;
+}
+
+export interface ConfidentialSessionsComponents {
+  upstream: ConfidentialUpstream;
+  ledger: SpendLedger;
+  limiter: KeyRateLimiter;
+  /** The highest price per million units: the budget a session reserves is its bound at that price. */
+  maxPricePerMillion: () => bigint;
+  logger?: Logger | undefined;
+  /** Unix milliseconds. @default Date.now */
+  now?: (() => number) | undefined;
+}
+
+export interface ConfidentialSessionsOptions {
+  /** How long a session waits for its sealed request. @default 60000 */
+  ttlMs?: number | undefined;
+  /** Seconds past the session's end that the signed deadline allows (a request sent just before it). @default 60 */
+  deadlineSlackSeconds?: number | undefined;
+  /** Open sessions one key may hold. @default 4 */
+  maxPerKey?: number | undefined;
+}
+
+interface Held {
+  session: ConfidentialSession;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The gateway's confidential sessions, in this process's memory: each holds a stack on a confidential task (so its
+ * nonce is the stack's next and no other request takes it), the key's rate allowance and the budget of its bound.
+ * A session is used once, by its key; one never used expires and gives everything back, its nonce included (no
+ * request was signed at it, so the stack has no gap). Ids are 128 random bits.
+ */
+export class ConfidentialSessions {
+  readonly #c: ConfidentialSessionsComponents;
+  readonly #ttlMs: number;
+  readonly #slack: number;
+  readonly #maxPerKey: number;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  readonly #open = new Map<string, Held>();
+
+  constructor(components: ConfidentialSessionsComponents, options: ConfidentialSessionsOptions = {}) {
+    this.#c = components;
+    this.#ttlMs = options.ttlMs ?? 60_000;
+    this.#slack = options.deadlineSlackSeconds ?? 60;
+    this.#maxPerKey = options.maxPerKey ?? 4;
+    this.#now = components.now ?? Date.now;
+    this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
+  }
+
+  /** Open sessions of a key. */
+  countOf(keyId: string): number {
+    let count = 0;
+    for (const { session } of this.#open.values()) if (session.keyId === keyId) count++;
+    return count;
+  }
+
+  /**
+   * Opens a session: the key's limit on open sessions (`ConfidentialSessionsExceededError`), its rate allowance
+   * and budget for `maxUnits` (given back when anything after fails), then a confidential stack.
+   */
+  async open(
+    key: KeyRecord,
+    request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
+  ): Promise<ConfidentialSession> {
+    if (this.countOf(key.keyId) >= this.#maxPerKey) {
+      const soonest = Math.min(
+        ...[...this.#open.values()]
+          .filter((held) => held.session.keyId === key.keyId)
+          .map((held) => held.session.expiresAtMs),
+      );
+      throw new ConfidentialSessionsExceededError(this.#maxPerKey, (soonest - this.#now()) / 1000);
+    }
+    const tokens = Number(request.maxUnits);
+    const ticket = await this.#c.limiter.take(key, tokens);
+    const maxWei = costOfUnits(request.maxUnits, this.#c.maxPricePerMillion());
+    let reservation: SpendReservation;
+    try {
+      reservation = await this.#c.ledger.reserve(key.keyId, maxWei);
+    } catch (error) {
+      ticket.refund(tokens);
+      throw error;
+    }
+    let lease: ConfidentialLease;
+    try {
+      lease = await this.#c.upstream.leaseConfidential(request.model, request.maxUnits, request.ignore);
+    } catch (error) {
+      ticket.refund(tokens);
+      await this.#c.ledger.settle(reservation, 0n);
+      throw error;
+    }
+    const expiresAtMs = this.#now() + this.#ttlMs;
+    const session: ConfidentialSession = {
+      id: `cs_${randomBytes(16).toString("base64url")}`,
+      keyId: key.keyId,
+      model: request.model,
+      endpoint: request.endpoint,
+      path: request.path,
+      maxUnits: request.maxUnits,
+      lease,
+      deadline: BigInt(Math.floor(expiresAtMs / 1000) + this.#slack),
+      expiresAtMs,
+      reservation,
+      ticket,
+      maxWei,
+    };
+    const timer = setTimeout(() => void this.#expire(session.id), this.#ttlMs);
+    timer.unref();
+    this.#open.set(session.id, { session, timer });
+    return session;
+  }
+
+  /** The key's open session `id`, left open; `ConfidentialSessionUnknownError` for any other (alike). */
+  peek(id: string, keyId: string): ConfidentialSession {
+    const held = this.#open.get(id);
+    if (!held || held.session.keyId !== keyId || held.session.expiresAtMs <= this.#now())
+      throw new ConfidentialSessionUnknownError();
+    return held.session;
+  }
+
+  /** Takes the key's open session `id` for its one request: no one can use it again. */
+  take(id: string, keyId: string): ConfidentialSession {
+    const session = this.peek(id, keyId);
+    const held = this.#open.get(id);
+    if (held) clearTimeout(held.timer);
+    this.#open.delete(id);
+    return session;
+  }
+
+  /**
+   * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
+   * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it.
+   */
+  async settle(
+    session: ConfidentialSession,
+    answer: UpstreamAnswer | undefined,
+    keepReservation = false,
+  ): Promise<void> {
+    if (!keepReservation) session.ticket.refund(Number(session.maxUnits - (answer?.units ?? 0n)));
+    const cost = answer
+      ? costOfUnits(answer.units, answer.pricePerMillion)
+      : keepReservation
+        ? session.maxWei
+        : 0n;
+    const served = answer ? { model: session.model, units: answer.units } : undefined;
+    try {
+      await this.#c.ledger.settle(session.reservation, cost, served);
+    } catch (error) {
+      this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
+    }
+  }
+
+  /** Ends every open session (the gateway stops): stacks, budgets and allowances go back. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#open.keys()].map((id) => this.#expire(id)));
+  }
+
+  async #expire(id: string): Promise<void> {
+    const held = this.#open.get(id);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.#open.delete(id);
+    const { session } = held;
+    try {
+      await this.#c.upstream.releaseConfidential(session.lease);
+    } catch (error) {
+      this.#logger.warn({ err: error }, "giving back an unused confidential session's stack failed");
+    }
+    await this.settle(session, undefined);
+    this.#logger.debug({ keyId: session.keyId }, "a confidential session expired unused");
+  }
+}

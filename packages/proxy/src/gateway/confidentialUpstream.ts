@@ -1,0 +1,54 @@
+import type { Address } from "viem";
+import type { Endpoint } from "../limits/requestBound.js";
+import type { UpstreamAnswer } from "./upstream.js";
+
+/** A level-3 stack leased for one confidential session, and the nonce and deadline reserved on it. */
+export interface ConfidentialLease {
+  nodeId: bigint;
+  nodeSigner: Address;
+  stackId: bigint;
+  /** The nonce the gateway will sign the sealed request with: the stack's next leaf. */
+  nonce: bigint;
+  /** The price per million units of the stack: what budgets are settled at. */
+  pricePerMillion: bigint;
+}
+
+/** What the node answered to `GET /v1/attestation?nonce=`, passed through as it came. */
+export interface AttestationAnswer {
+  status: number;
+  body: unknown;
+}
+
+export interface SealedRequest {
+  endpoint: Endpoint;
+  /** The envelope `{atoma_confidential:{v,enc,ciphertext}}`, checked for shape only. */
+  envelope: Record<string, unknown>;
+  deadline: bigint;
+  /** The units signed as the request's bound. */
+  maxUnits: bigint;
+  signal: AbortSignal;
+  /** Each sealed chunk event of a streamed answer, unchanged, with its position in the stream. */
+  onSealed?: ((event: Record<string, unknown>, position: number) => void) | undefined;
+}
+
+/**
+ * The network side of confidential sessions: a stack on a confidential task held for the session (so no other
+ * request takes its nonce), the node's evidence, and the sealed request sent on exactly that stack and nonce.
+ */
+export interface ConfidentialUpstream {
+  /**
+   * Leases a stack of the model's confidential tasks at the best node not in `ignore`. Throws
+   * `ModelNotFoundError`, `NoNodeAvailableError`.
+   */
+  leaseConfidential(model: string, maxUnits: bigint, ignore: readonly bigint[]): Promise<ConfidentialLease>;
+  /** Gives back a lease no request was signed on: its nonce stays the stack's next (no gap). */
+  releaseConfidential(lease: ConfidentialLease): Promise<void>;
+  /** The node's evidence for the client's nonce (`0x` and 64 hex digits). */
+  attestationOf(lease: ConfidentialLease, nonce: string): Promise<AttestationAnswer>;
+  /**
+   * Signs the envelope at the lease's nonce and `deadline`, sends it, verifies the receipt over the sealed answer
+   * and gives the stack back. Throws `ConfidentialSessionFailedError` when the node failed before answering (the
+   * client seals again for another node), else what `Upstream.send` throws.
+   */
+  sendSealed(lease: ConfidentialLease, request: SealedRequest): Promise<UpstreamAnswer>;
+}

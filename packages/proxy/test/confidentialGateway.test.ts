@@ -1,0 +1,478 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getAttestation, SecurityLevel, setAllowedMeasurement, setDevAttestation } from "@atoma/chain";
+import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import {
+  type AttestationPolicy,
+  createDevAuthority,
+  type HexString,
+  issueDevAttestationKey,
+  parseEvidence,
+  sealConfidentialRequest,
+  type TdMeasurements,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { costOfUnits, measurementHash } from "@atoma/core";
+import type { EmbeddedEngine } from "@atoma/engine";
+import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/node";
+import { apiNode, startTinyEngine } from "@atoma/node/devnet";
+import { type ConfidentialAnswer, gatewayConfidentialClient } from "@atoma/sdk/gateway-confidential";
+import { pino } from "pino";
+import { parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseProxyConfig } from "../src/config/proxyConfig.js";
+import { openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { type Gateway, startGateway } from "../src/service/startGateway.js";
+
+/** In every confidential prompt: it must appear nowhere the gateway writes. */
+const MARKER = "walrus-cobalt-4417-gateway-marker";
+const MODEL = "atoma-tiny";
+const CHAT = "/v1/chat/completions";
+const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
+const MEASURED: TdMeasurements = {
+  mrTd: reg("e1"),
+  rtmr0: reg("e2"),
+  rtmr1: reg("e3"),
+  rtmr2: reg("e4"),
+  rtmr3: reg("e5"),
+};
+
+const root = mkdtempSync(join(tmpdir(), "atoma-confidential-gateway-"));
+const logLines: string[] = [];
+let network: Devnet;
+let engine: EmbeddedEngine;
+const nodes: AtomaNode[] = [];
+let flaky: DevNode;
+let steady: DevNode;
+let gateway: Gateway;
+let gatewayStopped = false;
+let apiKey: string;
+let otherKey: string;
+let policy: AttestationPolicy;
+/** While set, the flaky node's front fails every sealed request with a 500 (its evidence still served). */
+let failSealed = false;
+let front: Server;
+/** Every answer text the client opened: none may appear where the gateway stores anything either. */
+const opened: string[] = [];
+/** Every envelope sent: the control that the search reads what the gateway stores (it keeps ciphertext). */
+const envelopes: string[] = [];
+/** Answers the client received with a receipt. */
+let answered = 0;
+
+function freePort(): Promise<number> {
+  const probe = createServer();
+  return listen(probe).then((port) => new Promise((resolve) => probe.close(() => resolve(port))));
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+/** A reverse proxy in front of a node: passes everything through, or fails sealed requests while `failSealed`. */
+function nodeFront(target: () => string): Server {
+  return createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (failSealed && req.method === "POST") {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "down", type: "server_error", code: "internal_error" } }));
+      return;
+    }
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(
+        ([name]) => !["host", "connection", "content-length"].includes(name),
+      ),
+    ) as Record<string, string>;
+    const answer = await fetch(new URL(req.url ?? "/", target()), {
+      method: req.method ?? "GET",
+      headers,
+      ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}),
+    });
+    res.writeHead(answer.status, Object.fromEntries(answer.headers));
+    if (answer.body) for await (const chunk of answer.body) res.write(chunk);
+    res.end();
+  });
+}
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const client = (key = apiKey) =>
+  gatewayConfidentialClient({
+    gateway: { url: gateway.url, apiKey: key },
+    policy,
+    network: {
+      rpcUrl: network.anvil.rpcUrl,
+      chainId: network.anvil.chainId,
+      contracts: network.deployment.addresses,
+    },
+    maxUnits: 2_000,
+  });
+
+const chat = (content: string) => ({
+  model: MODEL,
+  messages: [{ role: "user", content }],
+  max_tokens: 32,
+  seed: 5,
+});
+
+const call = (path: string, init: { method?: string; body?: unknown; key?: string; session?: string } = {}) =>
+  fetch(`${gateway.url}${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: {
+      authorization: `Bearer ${init.key ?? apiKey}`,
+      "content-type": "application/json",
+      ...(init.session ? { "x-atoma-confidential-session": init.session } : {}),
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+
+const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+interface SessionBody {
+  id: string;
+  node_id: string;
+  node_signer: `0x${string}`;
+  stack_id: string;
+  nonce: string;
+  deadline: string;
+  path: string;
+}
+
+const openSession = async (extra: Record<string, unknown> = {}, key = apiKey) => {
+  const res = await call("/v1/confidential/sessions", {
+    body: { model: MODEL, max_units: 2_000, ...extra },
+    key,
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as SessionBody;
+};
+
+/** Seals a chat for an open session, as the SDK does, checking the evidence first. */
+async function sealFor(session: SessionBody, content: string) {
+  const nonce = `0x${"5a".repeat(31)}${Math.floor(Math.random() * 256)
+    .toString(16)
+    .padStart(2, "0")}` as HexString;
+  const res = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=${nonce}`);
+  const verdict = await verifyAttestation(
+    parseEvidence(((await res.json()) as { evidence: unknown }).evidence),
+    policy,
+    {
+      signingAddress: session.node_signer,
+      freshness: { kind: "nonce", nonce },
+    },
+  );
+  const sealed = await sealConfidentialRequest(verdict.binding.encryptionPublicKey, chat(content), {
+    stackId: BigInt(session.stack_id),
+    nonce: BigInt(session.nonce),
+    deadline: BigInt(session.deadline),
+    path: CHAT,
+  });
+  envelopes.push(sealed.body.atoma_confidential.enc);
+  return sealed;
+}
+
+function remember(answer: ConfidentialAnswer): ConfidentialAnswer {
+  answered++;
+  const choice = (answer.response.choices as { message?: { content?: string } }[] | undefined)?.[0];
+  const text = choice?.message?.content ?? (answer.response.content as string | undefined) ?? "";
+  // Long enough that finding it by chance in binary files is out of the question.
+  if (text.trim().length >= 12) opened.push(text.trim());
+  return answer;
+}
+
+beforeAll(async () => {
+  network = await startDevnet();
+  const { modelId } = await network.registerModel({ name: MODEL });
+  const tiny = await startTinyEngine({ id: MODEL });
+  engine = tiny.engine;
+  const authority = await createDevAuthority();
+  policy = {
+    measurements: [{ label: "dev", ...MEASURED }],
+    dev: { rootCertificatePem: authority.rootCertificatePem },
+  };
+  let flakyUrl = "";
+  front = nodeFront(() => flakyUrl);
+  flaky = await network.addNode({ url: `http://127.0.0.1:${await listen(front)}` });
+  const steadyPort = await freePort();
+  steady = await network.addNode({ url: `http://127.0.0.1:${steadyPort}` });
+  for (const [node, port] of [
+    [flaky, 0],
+    [steady, steadyPort],
+  ] as const) {
+    const compute = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: node.signerAccount.address,
+    });
+    const started = apiNode({
+      network,
+      node,
+      engine,
+      model: tiny.model,
+      dataDir: join(root, `node-${node.nodeId}`),
+      port,
+      pollingIntervalMs: 250,
+      confidential: { compute, epochPollMs: 3_600_000, postRetryDelaysMs: [50] },
+      postAttestations: true,
+    }).node;
+    await started.start();
+    if (node === flaky) flakyUrl = started.url;
+    nodes.push(started);
+    await until(
+      () => getAttestation(network.admin, node.nodeId),
+      (record) => record !== undefined,
+    );
+  }
+  const taskId = await network.addTask({ modelId, securityLevel: SecurityLevel.Confidential });
+  await setAllowedMeasurement(network.admin, {
+    taskId,
+    measurement: measurementHash("dev", MEASURED),
+    allowed: true,
+  });
+  await setDevAttestation(network.admin, { taskId, allowed: true });
+  // The flaky node asks less: sessions go to it first while it is well (the failover below depends on it).
+  await network.subscribe(flaky, taskId, {
+    collateral: parseEther("900"),
+    pricePerMillion: DEV_PRICE_PER_MILLION / 2n,
+  });
+  await network.subscribe(steady, taskId, { collateral: parseEther("900") });
+  await network.nextEpoch();
+  const wallet = await network.account();
+  const config = parseProxyConfig(
+    {
+      server: { port: 0 },
+      database: { dataDir: join(root, "proxy") },
+      stacks: { units: "200000", maxPerModel: 4 },
+      confidential: { sessionTtlMs: 2_000, maxSessionsPerKey: 3, deadlineSlackSeconds: 1 },
+    },
+    { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId, contracts: network.deployment.addresses },
+  );
+  const logger = pino({ level: "debug" }, { write: (line: string) => void logLines.push(line) });
+  gateway = await startGateway(config, { account: privateKeyToAccount(wallet.privateKey), logger });
+  apiKey = (await gateway.keys.create({ name: "confidential" })).key;
+  otherKey = (await gateway.keys.create({ name: "other" })).key;
+}, 240_000);
+
+afterAll(async () => {
+  if (!gatewayStopped) await gateway?.stop();
+  for (const node of nodes) await node.stop();
+  front?.close();
+  await engine?.stop();
+  await network?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("confidential requests through the gateway", () => {
+  it("serves a sealed chat the client verified and opened; the receipt signs the envelope and sealed answer", async () => {
+    const answer = remember(await client().chat(chat(`Say hello to ${MARKER}`)));
+    expect(answer.attestation.label).toBe("insecure, development");
+    expect([flaky.nodeId, steady.nodeId]).toContain(answer.nodeId);
+    expect(answer.response.object).toBe("chat.completion");
+    expect(BigInt(answer.atoma.units)).toBeGreaterThan(0n);
+    expect(answer.failedNodes).toEqual([]);
+  });
+
+  it("streams a sealed chat: the gateway relays sealed chunks it cannot read, the client opens each", async () => {
+    const seen: unknown[] = [];
+    const answer = remember(
+      await client().chat(chat(`Tell a story about ${MARKER}`), (chunk) => seen.push(chunk)),
+    );
+    expect(seen.length).toBeGreaterThan(0);
+    expect(answer.sealed.chunks.length).toBeGreaterThan(seen.length);
+  });
+
+  it("refuses a prompt in clear for a model only confidential tasks serve, and an envelope without a session", async () => {
+    const clear = await call(CHAT, { body: chat(`clear ${MARKER}`) });
+    expect(clear.status).toBe(400);
+    expect(await codeOf(clear)).toBe("confidential_required");
+    const session = await openSession();
+    const sealed = await sealFor(session, `no session ${MARKER}`);
+    const bare = await call(CHAT, { body: sealed.body });
+    expect(bare.status).toBe(400);
+    expect(await codeOf(bare)).toBe("confidential_session_required");
+  });
+
+  it("refuses a body that is not exactly an envelope without spending the session, then serves it once", async () => {
+    const session = await openSession();
+    const sealed = await sealFor(session, `once ${MARKER}`);
+    for (const body of [
+      { ...sealed.body, model: MODEL },
+      { atoma_confidential: { ...sealed.body.atoma_confidential, enc: "0x12" } },
+      chat(`smuggled ${MARKER}`),
+    ]) {
+      const res = await call(CHAT, { body, session: session.id });
+      expect(res.status).toBe(400);
+      expect(await codeOf(res)).toBe("confidential_envelope_invalid");
+    }
+    const stranger = await call(CHAT, { body: sealed.body, session: session.id, key: otherKey });
+    expect(stranger.status).toBe(404);
+    expect(await codeOf(stranger)).toBe("confidential_session_unknown");
+    const served = await call(CHAT, { body: sealed.body, session: session.id });
+    expect(served.status).toBe(200);
+    answered++;
+    const json = (await served.json()) as { chunks: string[]; usage: unknown; atoma: { leaf_index: string } };
+    expect(BigInt(json.atoma.leaf_index)).toBe(BigInt(session.nonce));
+    const { response } = sealed.reader.openAnswer(json);
+    const text = (response as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+    if (text.trim().length >= 12) opened.push(text.trim());
+    const again = await call(CHAT, { body: sealed.body, session: session.id });
+    expect(again.status).toBe(404);
+    expect(await codeOf(again)).toBe("confidential_session_unknown");
+  });
+
+  it("reserves a session's budget when it opens: a key that cannot cover its bound gets no session (no stack held)", async () => {
+    const poor = (await gateway.keys.create({ name: "poor", budget: "0.000000000001" })).key;
+    const refused = await call("/v1/confidential/sessions", {
+      body: { model: MODEL, max_units: 2_000 },
+      key: poor,
+    });
+    expect(refused.status).toBe(429);
+    expect(await codeOf(refused)).toBe("insufficient_quota");
+    // The attestation of a session is its key's alone.
+    const session = await openSession();
+    const nonce = `0x${"77".repeat(32)}`;
+    const stranger = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=${nonce}`, {
+      key: otherKey,
+    });
+    expect(stranger.status).toBe(404);
+    expect(await codeOf(stranger)).toBe("confidential_session_unknown");
+    const bad = await call(`/v1/confidential/sessions/${session.id}/attestation?nonce=0x12`);
+    expect(bad.status).toBe(400);
+  });
+
+  it("bounds open sessions per key (429), and a session never used gives back its nonce: no gap", async () => {
+    // The sessions earlier tests left unused have expired.
+    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    const held = [await openSession(), await openSession(), await openSession()];
+    const spam = await call("/v1/confidential/sessions", { body: { model: MODEL, max_units: 2_000 } });
+    expect(spam.status).toBe(429);
+    expect(await codeOf(spam)).toBe("confidential_sessions_exceeded");
+    expect(Number(spam.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // Another key is not held back by this one's sessions.
+    const other = await openSession({}, otherKey);
+    // They expire unused (2 s): the stacks, budgets and nonces come back.
+    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    const first = held[0]!;
+    const next = await openSession({
+      ignore: [first.node_id === String(flaky.nodeId) ? String(steady.nodeId) : String(flaky.nodeId)],
+    });
+    expect(next.node_id).toBe(first.node_id);
+    const sameStack = [...held, other].find((s) => s.stack_id === next.stack_id);
+    expect(sameStack).toBeDefined();
+    expect(next.nonce).toBe(sameStack!.nonce);
+    // Used: the node takes that nonce as the stack's next leaf (nothing was skipped).
+    const sealed = await sealFor(next, `after expiry ${MARKER}`);
+    const served = await call(CHAT, { body: sealed.body, session: next.id });
+    expect(served.status).toBe(200);
+    answered++;
+    const json = (await served.json()) as { atoma: { leaf_index: string } };
+    expect(json.atoma.leaf_index).toBe(next.nonce);
+  });
+
+  it("fails over: a node that fails a sealed request gets none again, and the SDK seals anew for another", async () => {
+    failSealed = true;
+    try {
+      const answers: ConfidentialAnswer[] = [];
+      for (let i = 0; i < 4 && !answers.some((a) => a.failedNodes.length > 0); i++)
+        answers.push(remember(await client().chat(chat(`failover ${i} ${MARKER}`))));
+      const failedOver = answers.find((a) => a.failedNodes.length > 0);
+      expect(failedOver).toBeDefined();
+      expect(failedOver!.failedNodes).toEqual([flaky.nodeId]);
+      for (const answer of answers) expect(answer.nodeId).toBe(steady.nodeId);
+    } finally {
+      failSealed = false;
+    }
+  });
+
+  it("gives up a failed sealed request once past its deadline: its node's stack serves the next session", async () => {
+    // The failover left a sealed request signed on the flaky node's stack with no receipt. Signed again with a new
+    // deadline it could never open, so past its deadline its nonce is given up rather than the stack stuck.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    const receipts = await gateway.db.selectFrom("receipts").select(["stack_id", "leaf_index"]).execute();
+    const received = new Set(receipts.map((r) => `${r.stack_id}:${r.leaf_index}`));
+    const signed = await gateway.db.selectFrom("signed_requests").selectAll().execute();
+    const pending = signed.filter((r) => !received.has(`${r.stack_id}:${r.nonce}`));
+    expect(pending).toHaveLength(1);
+    const failed = pending[0]!;
+    expect(failed.json?.startsWith('{"atoma_confidential"')).toBe(true);
+    // Sessions hold their stacks: open them at the flaky node until one holds the stack the failure is on.
+    let session: SessionBody | undefined;
+    let key = apiKey;
+    for (const next of [apiKey, apiKey, apiKey, otherKey, otherKey, otherKey]) {
+      const opened = await openSession({ ignore: [String(steady.nodeId)] }, next);
+      expect(opened.node_id).toBe(String(flaky.nodeId));
+      if (BigInt(opened.stack_id) !== failed.stack_id) continue;
+      session = opened;
+      key = next;
+      break;
+    }
+    if (!session) throw new Error("no session got the stack of the failed request");
+    // Its nonce is the failed request's: past its deadline the sealed request is given up, not signed again.
+    expect(BigInt(session.nonce)).toBe(failed.nonce);
+    const sealed = await sealFor(session, `after a failure ${MARKER}`);
+    const served = await call(CHAT, { body: sealed.body, session: session.id, key });
+    expect(served.status).toBe(200);
+    answered++;
+    const json = (await served.json()) as { atoma: { leaf_index: string } };
+    expect(json.atoma.leaf_index).toBe(session.nonce);
+  });
+
+  it("never stores or logs the plaintext: the marker and the opened answers are nowhere it wrote", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    gatewayStopped = true;
+    await gateway.stop();
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else files.push(path);
+      }
+    };
+    walk(join(root, "proxy"));
+    const stored = files.map((path) => readFileSync(path).toString("latin1"));
+    const logs = logLines.join("\n");
+    // The control: the envelopes the gateway signed are in its database (it keeps what it signed).
+    expect(envelopes.some((enc) => stored.some((text) => text.includes(enc.slice(2))))).toBe(true);
+    expect(opened.length).toBeGreaterThan(2);
+    for (const secret of [MARKER, ...opened]) {
+      expect(logs.includes(secret)).toBe(false);
+      for (const text of stored) expect(text.includes(secret)).toBe(false);
+    }
+  });
+
+  it("settled every key from the receipts: the answers' cost charged, expired sessions and failures free", async () => {
+    const { db, close } = await openGatewayDatabase({ kind: "embedded", dir: join(root, "proxy", "db") });
+    try {
+      const stacks = await db.selectFrom("stacks").selectAll().execute();
+      const price = new Map(stacks.map((stack) => [stack.stack_id, stack.price_per_million]));
+      const receipts = await db.selectFrom("receipts").selectAll().execute();
+      expect(receipts.length).toBe(answered);
+      const cost = receipts.reduce(
+        (sum, r) => sum + costOfUnits(BigInt(r.receipt.units ?? "0"), price.get(r.stack_id)!),
+        0n,
+      );
+      const keys = await db.selectFrom("api_keys").selectAll().orderBy("created_at_ms").execute();
+      const [mine, other] = keys;
+      expect(mine!.spent_wei).toBe(cost);
+      expect(other!.spent_wei).toBe(0n);
+      for (const key of keys) expect(key.reserved_wei).toBe(0n);
+      expect(await db.selectFrom("spend_reservations").selectAll().execute()).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,0 +1,262 @@
+import { getAttestation, readNodeIdOfSigner } from "@atoma/chain/portable";
+import {
+  type AttestationPolicy,
+  type AttestationVerdict,
+  type HexString,
+  parseEvidence,
+  SEALED_CHUNK_OBJECT,
+  SEALED_END_OBJECT,
+  type SealedAnswer,
+  sealConfidentialRequest,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { type AtomaReceipt, atomaDomain, requestHash } from "@atoma/core";
+import type { Address } from "viem";
+import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
+import type { Network } from "../network.js";
+import { readContext } from "../network.js";
+import { readJsonCapped } from "../readBodyCapped.js";
+import { readSse } from "../readSse.js";
+import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
+import { verifyReceipt } from "../verifyReceipt.js";
+
+type Body = Record<string, unknown>;
+
+/** The gateway's codes after which a new session, at another node, may serve the request sealed again. */
+const NEW_SESSION_CODES = new Set([
+  "confidential_session_failed",
+  "node_failed",
+  "node_unreachable",
+  "response_unverified",
+  "attestation_unavailable",
+]);
+const MAX_SMALL_BYTES = 1024 * 1024;
+const PATHS = { chat: "/v1/chat/completions", completions: "/v1/completions" } as const;
+
+export interface GatewayConfidentialOptions {
+  gateway: { url: string; apiKey: string };
+  /** The evidence this client accepts (approved measurements; `dev` only on a local network). */
+  policy: AttestationPolicy;
+  /**
+   * The network, read directly (never through the gateway): the session's node must be the one its signer is
+   * registered for, its on-chain attestation record unexpired and for the key the evidence binds; the receipt is
+   * checked against the StackManager's domain.
+   */
+  network: Network;
+  /** Sessions tried for one request: a node that fails gets the request sealed again for another. @default 3 */
+  attempts?: number | undefined;
+  /** The signed unit bound asked for each request (prompt plus completion). @default the gateway's */
+  maxUnits?: number | undefined;
+  fetch?: typeof fetch | undefined;
+}
+
+/** A confidential answer, opened and checked. */
+export interface ConfidentialAnswer {
+  /** The OpenAI response (for a stream: the chunks' text added up in `content`, and each chunk in `chunks`). */
+  response: Body;
+  /** The node's receipt, checked: its signer, the envelope's hash, the sealed answer's hash. */
+  atoma: AtomaReceipt;
+  nodeId: bigint;
+  attestation: AttestationVerdict;
+  /** What the receipt's response hash covers (ciphertext), kept for a later challenge. */
+  sealed: SealedAnswer;
+  /** Nodes that failed before this one answered (each got the request sealed for it alone). */
+  failedNodes: bigint[];
+}
+
+interface Session {
+  id: string;
+  node_id: string;
+  node_signer: Address;
+  stack_id: string;
+  nonce: string;
+  deadline: string;
+  path: string;
+}
+
+/**
+ * Confidential requests through a gateway that cannot read them: for each request the client opens a session (the
+ * gateway picks a level-3 node and reserves a stack, nonce and deadline), verifies that node's evidence for a fresh
+ * nonce and its record on the chain itself, seals the request to the attested key for exactly that stack, nonce,
+ * deadline and path, and opens the sealed answer (a stream chunk by chunk). A node that fails gets the request
+ * sealed again, for a new session at another node.
+ */
+export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
+  const base = options.gateway.url.replace(/\/+$/, "");
+  const fetcher = options.fetch ?? globalThis.fetch;
+  const chain = readContext(options.network);
+  const domain = atomaDomain(options.network.chainId, options.network.contracts.StackManager);
+  const auth = { authorization: `Bearer ${options.gateway.apiKey}` };
+
+  async function gatewayJson(path: string, init: RequestInit): Promise<Body> {
+    const answer = await fetcher(`${base}${path}`, { ...init, redirect: "error" });
+    const body = await readJsonCapped(answer, MAX_SMALL_BYTES).catch(() => undefined);
+    if (!answer.ok) throw gatewayError(answer.status, body);
+    if (!isRecord(body)) throw new ResponseVerificationError("the gateway's answer is not a JSON object");
+    return body;
+  }
+
+  /** The session's node, checked against the chain and its evidence for a fresh nonce: the key to seal to. */
+  async function attest(session: Session): Promise<AttestationVerdict> {
+    const nodeId = BigInt(session.node_id);
+    const registered = await readNodeIdOfSigner(
+      chain.publicClient,
+      chain.addresses.NodeRegistry,
+      session.node_signer,
+    );
+    if (registered !== nodeId)
+      throw new ResponseVerificationError(`the session's signer is not node ${nodeId}'s on the chain`);
+    const nonce = randomNonce();
+    const answer = await gatewayJson(
+      `/v1/confidential/sessions/${encodeURIComponent(session.id)}/attestation?nonce=${nonce}`,
+      { headers: auth },
+    );
+    const verdict = await verifyAttestation(parseEvidence(answer.evidence), options.policy, {
+      signingAddress: session.node_signer,
+      freshness: { kind: "nonce", nonce },
+    });
+    const record = await getAttestation(chain, nodeId);
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    if (!record || record.expiresAt <= now)
+      throw new ResponseVerificationError(
+        `node ${nodeId} holds no unexpired attestation record on the chain`,
+      );
+    if (record.encryptionKey.toLowerCase() !== verdict.binding.encryptionPublicKey.toLowerCase())
+      throw new ResponseVerificationError(
+        `node ${nodeId}'s evidence binds another key than its on-chain record`,
+      );
+    return verdict;
+  }
+
+  async function once(
+    endpoint: keyof typeof PATHS,
+    body: Body,
+    ignore: bigint[],
+    onChunk: ((chunk: Body) => void) | undefined,
+    picked: { nodeId?: bigint },
+  ): Promise<Omit<ConfidentialAnswer, "failedNodes">> {
+    const path = PATHS[endpoint];
+    const session = (await gatewayJson("/v1/confidential/sessions", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: body.model,
+        path,
+        ignore: ignore.map(String),
+        ...(options.maxUnits !== undefined && { max_units: options.maxUnits }),
+      }),
+    })) as unknown as Session;
+    picked.nodeId = BigInt(session.node_id);
+    if (session.path !== path)
+      throw new ResponseVerificationError("the gateway opened a session for another path");
+    const attestation = await attest(session);
+    const context = {
+      stackId: BigInt(session.stack_id),
+      nonce: BigInt(session.nonce),
+      deadline: BigInt(session.deadline),
+      path,
+    };
+    const { body: envelope, reader } = await sealConfidentialRequest(
+      attestation.binding.encryptionPublicKey,
+      body,
+      context,
+    );
+    const answer = await fetcher(`${base}${path}`, {
+      method: "POST",
+      redirect: "error",
+      headers: { ...auth, "content-type": "application/json", "x-atoma-confidential-session": session.id },
+      body: JSON.stringify(envelope),
+    });
+    if (!answer.ok)
+      throw gatewayError(answer.status, await readJsonCapped(answer, MAX_SMALL_BYTES).catch(() => undefined));
+    let response: Body;
+    let sealed: SealedAnswer;
+    let atoma: unknown;
+    if (answer.headers.get("content-type")?.includes("text/event-stream")) {
+      if (!answer.body) throw new ResponseVerificationError("the gateway sent no stream");
+      const chunks: Body[] = [];
+      let usage: SealedAnswer["usage"] | undefined;
+      for await (const event of readSse(answer.body)) {
+        if (!isRecord(event)) throw new ResponseVerificationError("a stream event is not a JSON object");
+        if (isRecord(event.error)) throw gatewayError(200, event);
+        if (event.object === SEALED_CHUNK_OBJECT && typeof event.sealed === "string") {
+          const opened = reader.openChunk(event.sealed);
+          if (!isRecord(opened)) throw new ResponseVerificationError("a sealed chunk is not a JSON object");
+          if (opened.object === SEALED_END_OBJECT) continue;
+          chunks.push(opened);
+          onChunk?.(opened);
+        } else if (event.atoma !== undefined) {
+          atoma = event.atoma;
+          usage = event.usage as SealedAnswer["usage"];
+        }
+      }
+      if (usage === undefined) throw new ResponseVerificationError("the stream ended without its receipt");
+      sealed = reader.finish(usage);
+      response = { object: "chat.completion.chunks", chunks, content: contentOf(chunks), usage };
+    } else {
+      const json = await readJsonCapped(answer, DEFAULT_MAX_ANSWER_BYTES);
+      if (!isRecord(json)) throw new ResponseVerificationError("the gateway's answer is not a JSON object");
+      const opened = reader.openAnswer(json);
+      if (!isRecord(opened.response))
+        throw new ResponseVerificationError("the sealed answer is not a JSON object");
+      response = opened.response;
+      sealed = opened.sealed;
+      atoma = json.atoma;
+    }
+    const { receipt } = await verifyReceipt(sealed, atoma, {
+      domain,
+      nodeSigner: session.node_signer,
+      stackId: context.stackId,
+      reqHash: requestHash(envelope as unknown as Body),
+      nodeId: BigInt(session.node_id),
+    });
+    return { response, atoma: receipt, nodeId: BigInt(session.node_id), attestation, sealed };
+  }
+
+  async function run(endpoint: keyof typeof PATHS, body: Body, onChunk?: (chunk: Body) => void) {
+    const attempts = options.attempts ?? 3;
+    const failedNodes: bigint[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const picked: { nodeId?: bigint } = {};
+      try {
+        return { ...(await once(endpoint, body, failedNodes, onChunk, picked)), failedNodes };
+      } catch (error) {
+        const retry = error instanceof GatewayRequestError && NEW_SESSION_CODES.has(error.gatewayCode);
+        if (!retry || attempt >= attempts || picked.nodeId === undefined) throw error;
+        // The envelope opened only for that node: the next session is at another, and the request sealed again.
+        failedNodes.push(picked.nodeId);
+      }
+    }
+  }
+
+  return {
+    /** A sealed chat; with `onChunk`, streamed (each opened chunk as it comes). */
+    chat: (body: Body, onChunk?: (chunk: Body) => void): Promise<ConfidentialAnswer> =>
+      run("chat", onChunk ? { ...body, stream: true } : body, onChunk),
+    completions: (body: Body): Promise<ConfidentialAnswer> => run("completions", body),
+  };
+}
+
+const isRecord = (value: unknown): value is Body =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function gatewayError(status: number, body: unknown): GatewayRequestError {
+  const error = isRecord(body) && isRecord(body.error) ? body.error : {};
+  const code = typeof error.code === "string" ? error.code : `http_${status}`;
+  const message = typeof error.message === "string" ? error.message.slice(0, 500) : "no message";
+  return new GatewayRequestError(status, code, message);
+}
+
+function randomNonce(): HexString {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}` as HexString;
+}
+
+function contentOf(chunks: Body[]): string {
+  return chunks
+    .map((chunk) => {
+      const choice = (chunk.choices as { delta?: { content?: string }; text?: string }[] | undefined)?.[0];
+      return choice?.delta?.content ?? choice?.text ?? "";
+    })
+    .join("");
+}

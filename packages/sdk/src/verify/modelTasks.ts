@@ -1,0 +1,98 @@
+import {
+  type AtomaPublicClient,
+  ContractRevertError,
+  modelIdOf,
+  offeredNodes,
+  taskRegistryAbi,
+} from "@atoma/chain/portable";
+import type { Address } from "viem";
+
+/** A task of a model that a node serves now. */
+export interface ServedTask {
+  taskId: bigint;
+  securityLevel: number;
+}
+
+/** Where the tasks and the purchases live. */
+export interface TaskContracts {
+  TaskRegistry: Address;
+  StackManager: Address;
+}
+
+/**
+ * The most tasks of one model read: each had a node's bonded subscription, so reaching it costs collateral, and
+ * past it the newest are kept.
+ */
+export const MAX_MODEL_TASKS = 64;
+/** Reads in flight at once. */
+const READ_BATCH = 16;
+/** The highest cap the contract takes (a uint128): no price makes a node busy. */
+const ANY_PRICE = 2n ** 128n - 1n;
+/** The reverts of a purchase no node can serve (none subscribed and eligible, or too few to verify it). */
+const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
+
+/**
+ * The active tasks of `model` (H(name)) that a node serves now, newest first: a purchase of no units at any price
+ * finds a candidate (`StackManager.candidatesFor`: subscribed, eligible, and for a verified task with the peers to
+ * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
+ * (free to emit, so only filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone
+ * may create by the thousand cost a lookup nothing. Throws what the RPC throws: the caller must not read "none" into
+ * a failure.
+ */
+export async function servedTasks(
+  publicClient: AtomaPublicClient,
+  contracts: TaskContracts,
+  model: string,
+  fromBlock = 0n,
+): Promise<ServedTask[]> {
+  const modelId = modelIdOf(model);
+  const [created, subscribed] = await Promise.all([
+    publicClient.getContractEvents({
+      address: contracts.TaskRegistry,
+      abi: taskRegistryAbi,
+      eventName: "TaskCreated",
+      args: { modelId },
+      fromBlock,
+      strict: true,
+    }),
+    publicClient.getContractEvents({
+      address: contracts.TaskRegistry,
+      abi: taskRegistryAbi,
+      eventName: "Subscribed",
+      fromBlock,
+      strict: true,
+    }),
+  ]);
+  const ofModel = new Set(created.map((log) => log.args.taskId));
+  const subscribedTo = new Set(subscribed.map((log) => log.args.taskId).filter((id) => ofModel.has(id)));
+  const candidates = [...subscribedTo].sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+  const served: ServedTask[] = [];
+  for (let at = 0; at < candidates.length; at += READ_BATCH) {
+    const batch = candidates.slice(at, at + READ_BATCH);
+    const read = await Promise.all(batch.map((taskId) => servedTask(publicClient, contracts, taskId)));
+    for (const task of read) if (task) served.push(task);
+  }
+  return served;
+}
+
+async function servedTask(
+  publicClient: AtomaPublicClient,
+  contracts: TaskContracts,
+  taskId: bigint,
+): Promise<ServedTask | undefined> {
+  const task = await publicClient.readContract({
+    address: contracts.TaskRegistry,
+    abi: taskRegistryAbi,
+    functionName: "getTask",
+    args: [taskId],
+  });
+  if (!task.active) return undefined;
+  const offered = await offeredNodes(
+    { publicClient, addresses: contracts },
+    { taskId, units: 0n, maxPricePerMillion: ANY_PRICE },
+  ).catch((error: unknown) => {
+    if (error instanceof ContractRevertError && NO_CANDIDATE.has(error.errorName)) return [];
+    throw error;
+  });
+  return offered.length > 0 ? { taskId, securityLevel: Number(task.securityLevel) } : undefined;
+}

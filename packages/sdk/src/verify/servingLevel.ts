@@ -1,0 +1,31 @@
+import { SecurityLevel, stackManagerAbi } from "@atoma/chain/portable";
+import { SecurityLevelUnknownError } from "../errors.js";
+import { servedTasks } from "./modelTasks.js";
+import type { VerifyChain } from "./verifyArguments.js";
+
+/**
+ * The lowest security level an answer for `model` may have when the caller named none: the highest level among
+ * the model's active tasks that a node serves now (`servedTasks`: eligible, with the peers a verified task needs,
+ * whatever its room or price), confidential tasks aside (they take only sealed requests). Room is not asked for: a gateway that fills the verified task's nodes,
+ * or waits until they are busy, must not make a cheaper level pass. Anyone may create a task for a model; only one
+ * a node has bonded collateral to counts. Throws `SecurityLevelUnknownError` when the chain cannot be read or no
+ * task serves the model in clear: never a level read as "any".
+ */
+export async function servingSecurityLevel(chain: VerifyChain, model: string): Promise<number> {
+  let levels: number[];
+  try {
+    const TaskRegistry = await chain.publicClient.readContract({
+      address: chain.addresses.StackManager,
+      abi: stackManagerAbi,
+      functionName: "taskRegistry",
+    });
+    const contracts = { TaskRegistry, StackManager: chain.addresses.StackManager };
+    levels = (await servedTasks(chain.publicClient, contracts, model)).map((t) => t.securityLevel);
+  } catch (cause) {
+    throw new SecurityLevelUnknownError(model, "the chain could not be read", { cause });
+  }
+  const clear = levels.filter((level) => level !== SecurityLevel.Confidential);
+  if (clear.length === 0)
+    throw new SecurityLevelUnknownError(model, "no task a node serves now is for it (name securityLevel)");
+  return Math.max(...clear);
+}
