@@ -5,8 +5,8 @@ import { ClientArgumentError } from "../errors.js";
 export type ConfidentialModule = typeof Confidential;
 
 /**
- * Its name in a variable: a bundler leaves the import alone, so the SDK stays bundleable for browsers (the module
- * uses Node's crypto) and installable without it (an optional peer dependency).
+ * Its name in a variable: a bundler leaves the import alone, so the SDK's main entry stays bundleable for browsers
+ * (the module uses Node's crypto); it is loaded only by a client that asks for confidentiality.
  */
 const MODULE = "@atoma/confidential";
 let loaded: Promise<ConfidentialModule> | undefined;
@@ -16,7 +16,7 @@ export function loadConfidential(): Promise<ConfidentialModule> {
   loaded ??= (import(/* @vite-ignore */ MODULE) as Promise<ConfidentialModule>).catch(() => {
     loaded = undefined;
     throw new ClientArgumentError(
-      "confidential requests need @atoma/confidential installed beside @atoma/sdk (Node.js only)",
+      "confidential requests need @atoma/confidential, which runs in Node.js only",
     );
   });
   return loaded;
