@@ -1,9 +1,8 @@
-// VRF sortition: evaluation time per node per settlement, on-chain proof verification gas, no-attester rate vs bound.
+// VRF sortition: evaluation time per node per settlement, on-chain verification gas, no-attester rate (through the contracts) vs bound.
 import { chainFor, createAtomaPublicClient, devAccounts, startAnvil } from "@atoma/chain";
 import { vrfHarnessAbi, vrfHarnessBytecode } from "@atoma/contracts";
 import {
   committeeSortition,
-  isSelected,
   noSelectionBound,
   noSelectionProbability,
   sortitionSeed,
@@ -14,9 +13,10 @@ import {
 } from "@atoma/core";
 import { createWalletClient, type Hex, http, keccak256, toHex } from "viem";
 import { report } from "./lib/report.js";
+import { selectionThroughContracts } from "./lib/vrfThroughContracts.js";
 
-// `npm run bench -- vrf [SETTLEMENTS]`: settlements in the no-attester measurement (nodes × settlements VRF calls).
-const settlements = Number(process.argv[2] ?? 600);
+// `npm run bench -- vrf [SETTLEMENTS]`: settlements run through the contracts for the no-attester rate.
+const settlements = Number(process.argv[2] ?? 200);
 const nodes = 10;
 const committee = 3;
 const keys = Array.from({ length: nodes }, (_, i) => keccak256(toHex(`bench node ${i}`)));
@@ -65,13 +65,13 @@ try {
   await anvil.stop();
 }
 
-// A settlement that must be checked: each node selects itself with committee/nodes, so committee attesters on average.
+// A settlement that must be checked (p = 1): each of the n = 10 candidates (11 nodes, the server excluded) selects
+// itself with N/n, every one evaluating its VRF and the selected committing through `SettlementDraw.selfSelect`.
 const draw = committeeSortition(nodes, committee);
-let empty = 0;
-for (let i = 0; i < settlements; ++i) {
-  const seed = seedOf(1_000_000 + i);
-  if (!keys.some((key) => isSelected(vrfEvaluate(key, seed), draw))) ++empty;
-}
-report("no_attester_rate", empty / settlements, "ratio");
+const measured = await selectionThroughContracts(settlements, nodes + 1, committee);
+report("gas_vrf_self_select", measured.selfSelectGas, "gas");
+report("gas_vrf_register_key", measured.registerGas, "gas");
+report("attesters_per_settlement", measured.selections / settlements, "count");
+report("no_attester_rate", measured.empty / settlements, "ratio");
 report("no_attester_exact", noSelectionProbability(draw), "ratio");
 report("no_attester_bound", noSelectionBound(draw), "ratio");

@@ -4,119 +4,13 @@ pragma solidity ^0.8.24;
 import {AtomaTypedData} from "../src/common/AtomaTypedData.sol";
 import {ChallengeManager} from "../src/disputes/ChallengeManager.sol";
 import {ISettlementManager} from "../src/interfaces/ISettlementManager.sol";
-import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
-import {AtomaFixture} from "./lib/AtomaFixture.sol";
+import {IndexChallengeFixture} from "./lib/IndexChallengeFixture.sol";
 
 /// @notice Review finding H2: a node appends requests the owner never made after the owner's last one (receipts
 /// cannot show it: every receipt's leaf is under the root). The owner's index challenge names such a leaf; the
 /// node must show that leaf under its root together with the owner's signature on its request, which it cannot
 /// forge, so it is slashed and the owner refunded. An honest node answers and earns the bond.
-contract IndexChallengesTest is AtomaFixture {
-    uint256 internal task;
-    uint256 internal stackId;
-    uint256 internal server;
-    bytes32[] internal hashes;
-    AtomaTypedData.Leaf[] internal leaves;
-
-    function setUp() public {
-        deployAtoma();
-        for (uint256 i = 0; i < 3; ++i) {
-            addNode(1);
-        }
-        task = createTask(ITaskRegistry.SecurityLevel.None, 0, 0, 0);
-        for (uint256 i = 0; i < nodeIds.length; ++i) {
-            subscribe(task, nodeIds[i], PRICE);
-        }
-        nextEpoch();
-        (stackId, server) = buy(task, 1_000_000);
-    }
-
-    /// The owner really made `count` requests of 100 units (leaves 0..count-1).
-    function _serveReal(uint256 count) internal {
-        Served memory real = serve(stackId, count, "honest");
-        for (uint256 k = 0; k < count; ++k) {
-            hashes.push(real.hashes[k]);
-            leaves.push(real.leaves[k]);
-        }
-    }
-
-    function _append(AtomaTypedData.Leaf memory leaf) internal {
-        hashes.push(AtomaTypedData.leafHash(leaf));
-        leaves.push(leaf);
-    }
-
-    function _settle(uint64 units) internal {
-        vm.prank(vm.addr(signerKey[server]));
-        settlement.settle(stackId, stackRoot(hashes), units, uint64(hashes.length), 0);
-    }
-
-    /// Two real requests, then leaf 2: a request the owner never signed, billed at the rest of the stack.
-    function _settlePadded() internal {
-        _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("never signed"),
-                respHash: keccak256("junk"),
-                units: 999_800,
-                cumulativeUnits: 1_000_000
-            })
-        );
-        _settle(1_000_000);
-    }
-
-    function _ownerSig(uint256 nonce, bytes32 reqHash, uint256 key) internal view returns (bytes memory) {
-        return _ownerSigUpTo(nonce, reqHash, key, 1e9);
-    }
-
-    function _ownerSigUpTo(uint256 nonce, bytes32 reqHash, uint256 key, uint64 maxUnits)
-        internal
-        view
-        returns (bytes memory)
-    {
-        AtomaTypedData.Request memory r = AtomaTypedData.Request({
-            stackId: stackId, reqHash: reqHash, nonce: nonce, deadline: 2e9, maxUnits: maxUnits
-        });
-        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(key, stacks.requestDigest(r));
-        return abi.encodePacked(rr, ss, v);
-    }
-
-    function _challengeIndex(uint256 k) internal returns (uint256) {
-        vm.prank(user);
-        return challenges.challengeIndex(stackId, k);
-    }
-
-    function _answer(uint256 challengeId, uint256 k, bytes memory sig) internal {
-        _answerUpTo(challengeId, k, 1e9, sig);
-    }
-
-    function _answerUpTo(uint256 challengeId, uint256 k, uint64 maxUnits, bytes memory sig) internal {
-        _answerWith(challengeId, leaves[k], k, maxUnits, sig);
-    }
-
-    /// Answers with `leaf` proven at index `k`, the leaf before it and its proof (none at index 0).
-    function _answerWith(uint256 challengeId, AtomaTypedData.Leaf memory leaf, uint256 k, uint64 maxUnits, bytes memory sig)
-        internal
-    {
-        bytes32[] memory h = hashes;
-        (AtomaTypedData.Leaf memory previous, bytes32[] memory previousProof) = _previous(k);
-        vm.prank(vm.addr(signerKey[server]));
-        challenges.answerIndexChallenge(
-            challengeId, leaf, 2e9, maxUnits, sig, stackProof(h, k), previous, previousProof
-        );
-    }
-
-    function _previous(uint256 k)
-        internal
-        view
-        returns (AtomaTypedData.Leaf memory previous, bytes32[] memory previousProof)
-    {
-        if (k == 0) return (previous, previousProof);
-        bytes32[] memory h = hashes;
-        return (leaves[k - 1], stackProof(h, k - 1));
-    }
-
+contract IndexChallengesTest is IndexChallengeFixture {
     /// Review 3: the owner really signed request 2, bounded at `maxUnits`; the node streamed the answer, withheld
     /// its receipt, and settled that leaf as the rest of the stack (`units`). It answers the index challenge with the
     /// owner's own signature, whose bound the leaf exceeds: it cannot, so it is slashed and the owner refunded.
@@ -357,18 +251,23 @@ contract IndexChallengesTest is AtomaFixture {
         challenges.challenge(stackId, r, abi.encodePacked(rr, ss, v));
     }
 
-    function test_indexChallengesShareTheCapAndNeedAnExistingLeaf() public {
+    /// Index challenges need an existing leaf and take one challenge per index (open or answered), not the receipt
+    /// cap: every receipt-less leaf must be challengeable (review fresh HIGH-1), so the settled count bounds them.
+    function test_indexChallengesNeedAnExistingLeafAndOnePerIndex() public {
         _serveReal(6);
         _settle(600);
         vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NoSuchLeaf.selector, stackId, 6));
         challenges.challengeIndex(stackId, 6);
-        for (uint256 k = 0; k < 4; ++k) {
-            _answer(_challengeIndex(k), k, _ownerSig(k, leaves[k].reqHash, USER_KEY));
-        }
+        uint256 open = _challengeIndex(3);
         vm.prank(user);
-        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.TooManyChallenges.selector, stackId, 4));
-        challenges.challengeIndex(stackId, 4);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.IndexAlreadyProven.selector, stackId, 3));
+        challenges.challengeIndex(stackId, 3);
+        _answer(open, 3, _ownerSig(3, leaves[3].reqHash, USER_KEY));
+        for (uint256 k = 0; k < 6; ++k) {
+            if (k != 3) _answer(_challengeIndex(k), k, _ownerSig(k, leaves[k].reqHash, USER_KEY));
+        }
+        assertEq(challenges.challengesOf(stackId), 0, "index challenges leave the receipt cap alone");
     }
 
     function test_onlyTheOwnerInTheWindowAndTheNodeInTime() public {

@@ -69,6 +69,13 @@ contract VrfKeyRegistryTest is AtomaFixture {
         assertEq(beta, vm.parseJsonBytes32(json, ".proofs[2].beta"), "beta");
     }
 
+    function test_theNodesSignerMayRegisterItsKey() public {
+        Case memory c = _case(".possession[0]");
+        vm.prank(vm.addr(signerKey[first]));
+        vrfKeys.registerVrfKey(first, c.publicKey, c.proof, c.hints);
+        assertEq(vrfKeys.vrfKeyOf(first)[0], _pair(".possession[0].publicKeyPoint")[0], "registered by the signer");
+    }
+
     function test_strangerCannotRegisterAKeyForANode() public {
         Case memory c = _case(".possession[0]");
         vm.prank(user);

@@ -29,8 +29,18 @@ interface ICollateralToken {
 /// leaf's total being the units settled), or it is slashed for fraud: neither a leaf above its signed bound nor
 /// units hidden in a withheld leaf's running total can be answered.
 /// Answering costs the honest node a transaction, so a challenge it must answer carries a bond that the node
-/// receives when it answers (the owner gets it back when the node does not); a leaf (or an index) once proven
-/// cannot be challenged again, and a stack takes at most `maxChallengesPerStack` of them.
+/// receives when it answers (the owner gets it back when the node does not); a leaf once proven cannot be
+/// challenged again, and a stack takes at most `maxChallengesPerStack` receipt challenges.
+/// Several challenges may be open on one settlement at once (review fresh HIGH-1: with one at a time, a node that
+/// withheld two receipts hid its excess in the leaf not challenged, answered the other late and outlasted the
+/// window). The owner can challenge every receipt-less leaf together until `windowEnds`, whatever is open; each
+/// index is challenged at most once, so index challenges are bounded by the settled request count. So that a flood
+/// of them cannot outrun an honest node's answers (and slash it), their answer deadlines on one stack are spaced:
+/// each is at least `answerWindow / maxChallengesPerStack` after the one before, so the node never owes more than
+/// `maxChallengesPerStack` answers per `answerWindow`. The settlement stays `Disputed` until every open challenge is
+/// resolved: the first one upheld fails it (the owner refunded), and it is accepted again only when the last one is
+/// dismissed. No challenge opens after `windowEnds`, so a griefer who opens n index challenges holds a settlement at
+/// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -44,7 +54,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     struct Params {
         /// Time the node has to prove a challenged leaf is under its root.
         uint64 answerWindow;
-        /// How many challenges that need an answer one stack may take.
+        /// How many receipt challenges that need an answer one stack may take (index challenges: one per index), and
+        /// how many index-challenge answers the node may owe per `answerWindow`.
         uint8 maxChallengesPerStack;
         /// Paid by the owner for a challenge that needs an answer; the node's if it answers.
         uint128 challengeBond;
@@ -76,6 +87,14 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     mapping(uint256 stackId => mapping(bytes32 leaf => bool)) public provenLeaf;
     /// Indices whose leaf the node proved to be an owner-signed request (an answered index challenge).
     mapping(uint256 stackId => mapping(uint256 leafIndex => bool)) public provenIndex;
+    /// Indices challenged (open or answered): each index takes one challenge.
+    mapping(uint256 stackId => mapping(uint256 leafIndex => bool)) public challengedIndex;
+    /// Challenges open on the stack's settlement (it is `Disputed` while any is).
+    mapping(uint256 stackId => uint256) public openOf;
+    /// A challenge on the stack was upheld: its settlement has failed, later resolutions leave it alone.
+    mapping(uint256 stackId => bool) public upheldOn;
+    /// The latest answer deadline of the stack's index challenges (the next is spaced after it).
+    mapping(uint256 stackId => uint64) public indexDeadlineOf;
 
     /// `leaf` is zero for an index challenge.
     event ChallengeOpened(
@@ -160,10 +179,12 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     }
 
     /// Challenges settled leaf `leafIndex` as a request the owner never signed (the owner approves the bond first).
+    /// Other challenges of the settlement may be open; an index already challenged reverts `IndexAlreadyProven`.
     function challengeIndex(uint256 stackId, uint256 leafIndex) external nonReentrant returns (uint256 challengeId) {
         (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
         if (leafIndex >= st.requestCount) revert NoSuchLeaf(stackId, leafIndex);
-        if (provenIndex[stackId][leafIndex]) revert IndexAlreadyProven(stackId, leafIndex);
+        if (challengedIndex[stackId][leafIndex]) revert IndexAlreadyProven(stackId, leafIndex);
+        challengedIndex[stackId][leafIndex] = true;
         challengeId = _start(stackId, nodeId, leafIndex, bytes32(0), true);
     }
 
@@ -271,7 +292,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         return _challenges[challengeId];
     }
 
-    /// The stack's node and its settlement, when the caller owns the stack and the settlement can be challenged.
+    /// The stack's node and its settlement, when the caller owns the stack and the settlement can be challenged:
+    /// accepted, or disputed by challenges of this contract still open, and its window not over.
     function _challengeable(uint256 stackId)
         internal
         view
@@ -280,29 +302,37 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
         st = settlementManager.getSettlement(stackId);
-        if (st.phase != ISettlementManager.Phase.Accepted || block.timestamp > st.windowEnds) {
-            revert NotChallengeable(stackId);
-        }
+        bool open = st.phase == ISettlementManager.Phase.Accepted
+            || (st.phase == ISettlementManager.Phase.Disputed && openOf[stackId] > 0);
+        if (!open || block.timestamp > st.windowEnds) revert NotChallengeable(stackId);
         nodeId = stack.nodeId;
     }
 
-    /// Opens a challenge; one the node must answer counts against the stack's cap and takes the bond.
+    /// Opens a challenge; one the node must answer takes the bond, and a receipt one counts against the cap.
     function _start(uint256 stackId, uint256 nodeId, uint256 leafIndex, bytes32 leaf, bool answerable)
         internal
         returns (uint256 challengeId)
     {
         uint256 bond;
         if (answerable) {
-            uint256 max = params.maxChallengesPerStack;
-            if (challengesOf[stackId] >= max) revert TooManyChallenges(stackId, max);
-            ++challengesOf[stackId];
+            if (leaf != 0) {
+                uint256 max = params.maxChallengesPerStack;
+                if (challengesOf[stackId] >= max) revert TooManyChallenges(stackId, max);
+                ++challengesOf[stackId];
+            }
             bond = params.challengeBond;
         }
-        settlementManager.markChallenged(stackId);
+        if (openOf[stackId]++ == 0) settlementManager.markChallenged(stackId);
+        uint64 deadline = uint64(block.timestamp) + params.answerWindow;
+        if (leaf == 0) {
+            uint64 spaced = indexDeadlineOf[stackId] + params.answerWindow / params.maxChallengesPerStack;
+            if (spaced > deadline) deadline = spaced;
+            indexDeadlineOf[stackId] = deadline;
+        }
         challengeId = ++challengeCount;
         Challenge storage c = _challenges[challengeId];
         c.status = Status.Open;
-        c.answerDeadline = uint64(block.timestamp) + params.answerWindow;
+        c.answerDeadline = deadline;
         c.owner = msg.sender;
         c.stackId = stackId;
         c.nodeId = nodeId;
@@ -342,6 +372,11 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
             token.safeTransfer(to, bond);
             emit ChallengeBondPaid(challengeId, to, bond);
         }
-        settlementManager.onDisputeResolved(c.stackId, nodeWon, true);
+        // The first challenge upheld fails the settlement; the last one dismissed (none upheld) accepts it again.
+        uint256 stackId = c.stackId;
+        uint256 left = --openOf[stackId];
+        if (upheldOn[stackId]) return;
+        if (!nodeWon) upheldOn[stackId] = true;
+        if (!nodeWon || left == 0) settlementManager.onDisputeResolved(stackId, nodeWon, true);
     }
 }

@@ -45,7 +45,8 @@ interface ISettlementManager {
         bool sampled,
         bool available,
         uint16 sampleSize,
-        uint256[] calldata chosen
+        uint256[] calldata chosen,
+        bytes32[] calldata commitments
     ) external;
     function markDataPosted(uint256 stackId, bytes32 postedHash) external;
     function markChallenged(uint256 stackId) external;

@@ -397,14 +397,16 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
 
     /// The draw (`SettlementDraw`) ran: `available` says whether any attester could be drawn at all, `sampled`
     /// whether this settlement is checked (with `sampleSize` requests), `chosen` the attesters drawn (a first
-    /// draw, or replacements).
+    /// draw, or replacements); `commitments[i]`, when given and non-zero, is what `chosen[i]` committed as it
+    /// selected itself by VRF (`SettlementDraw.selfSelect`): it counts as its `commitAttestation`.
     function applyDraw(
         uint256 stackId,
         uint256 seed,
         bool sampled,
         bool available,
         uint16 sampleSize,
-        uint256[] calldata chosen
+        uint256[] calldata chosen,
+        bytes32[] calldata commitments
     ) external {
         if (msg.sender != address(draws)) revert NotWired();
         Settlement storage st = _settlements[stackId];
@@ -420,28 +422,11 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         }
         st.deadline = uint64(block.timestamp) + params.commitWindow;
         for (uint256 i = 0; i < chosen.length; ++i) {
-            list.push(
-                Attester({
-                    nodeId: uint64(chosen[i]),
-                    committed: false,
-                    removed: false,
-                    agreed: false,
-                    declared: false,
-                    opened: false,
-                    commitment: 0
-                })
-            );
+            _push(list, chosen[i], i < commitments.length ? commitments[i] : bytes32(0));
             nodeRegistry.addObligation(chosen[i]);
             if (!first) emit AttesterReplaced(stackId, chosen[i], st.deadline);
         }
-        if (first) {
-            st.seed = uint128(seed);
-            st.sampleCount = uint16(sampleSize < st.requestCount ? sampleSize : st.requestCount);
-            st.replacementsLeft = params.maxReplacements;
-            st.phase = Phase.Commit;
-            emit AttestersSampled(stackId, chosen, sampledIndices(stackId), st.deadline);
-            return;
-        }
+        if (first) return _sampled(stackId, st, seed, sampleSize, chosen);
         st.replacementsLeft -= uint8(chosen.length);
         if (chosen.length > 0) st.phase = Phase.Commit;
         else if (_attesterIds(stackId, COMMITTED).length > 0) _openReveal(stackId, st);
@@ -653,6 +638,34 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         assembly ("memory-safe") {
             mstore(ids, n)
         }
+    }
+
+    /// The first draw chose `chosen`: they commit (or, when every one already committed as it selected itself,
+    /// the server reveals).
+    function _sampled(uint256 stackId, Settlement storage st, uint256 seed, uint16 sampleSize, uint256[] calldata chosen)
+        internal
+    {
+        st.seed = uint128(seed);
+        st.sampleCount = uint16(sampleSize < st.requestCount ? sampleSize : st.requestCount);
+        st.replacementsLeft = params.maxReplacements;
+        st.phase = Phase.Commit;
+        emit AttestersSampled(stackId, chosen, sampledIndices(stackId), st.deadline);
+        if (_attesterIds(stackId, COMMITTED).length == chosen.length) _openReveal(stackId, st);
+    }
+
+    /// Adds attester `nodeId`, committed when `c` is not zero (it committed as it selected itself).
+    function _push(Attester[] storage list, uint256 nodeId, bytes32 c) internal {
+        list.push(
+            Attester({
+                nodeId: uint64(nodeId),
+                committed: c != 0,
+                removed: false,
+                agreed: false,
+                declared: false,
+                opened: false,
+                commitment: c
+            })
+        );
     }
 
     function _releaseAttesters(uint256 stackId) internal {

@@ -6,6 +6,7 @@ import {EcVrf} from "./EcVrf.sol";
 import {VrfSortition} from "./VrfSortition.sol";
 
 /// @notice One VRF public key per node, and the check that a node's VRF output on a seed selects it (docs/vrf.md).
+/// The node's operator or its signer (the key the node software runs with, which registers at start) sets it.
 /// @dev A key is set once: one that could be replaced after a seed is known would let its owner grind for a seat.
 /// Registration carries a VRF proof on the node's id, so nobody can register a key they do not hold (copying
 /// another node's key would let a lazy node replay that node's selection proofs as its own).
@@ -18,6 +19,7 @@ contract VrfKeyRegistry {
 
     event VrfKeyRegistered(uint256 indexed nodeId, uint256 x, uint256 y);
 
+    /// `caller` is neither the node's operator nor its signer.
     error NotNodeOperator(uint256 nodeId, address caller);
     error VrfKeyAlreadySet(uint256 nodeId);
     error VrfKeyTaken(uint256 byNodeId);
@@ -39,9 +41,7 @@ contract VrfKeyRegistry {
         bytes calldata possessionProof,
         EcVrf.Hints calldata hints
     ) external {
-        if (nodes.operatorOf(nodeId) != msg.sender) {
-            revert NotNodeOperator(nodeId, msg.sender);
-        }
+        if (!nodes.isNodeActor(nodeId, msg.sender)) revert NotNodeOperator(nodeId, msg.sender);
         if (_keys[nodeId][0] != 0) revert VrfKeyAlreadySet(nodeId);
         (uint256 x, uint256 y) = EcVrf.decodePoint(publicKey);
         bytes32 keyHash = keccak256(abi.encode(x, y));

@@ -31,6 +31,8 @@ import {
   stackManagerBytecode,
   taskRegistryAbi,
   taskRegistryBytecode,
+  vrfKeyRegistryAbi,
+  vrfKeyRegistryBytecode,
 } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
 import {
@@ -66,6 +68,12 @@ export interface DeployOptions extends DeployRoles {
   parameters?: ParameterOverrides | undefined;
   /** Echelons approved at deployment (by the admin, when it deploys). No node registers in any other. */
   echelons?: readonly EchelonApproval[] | undefined;
+  /**
+   * Private self-selection of attesters by VRF (issue 16): deploys the VRF key registry and turns it on in the
+   * settlement draw, with a window of `window` seconds and at most `cap` self-selected attesters per settlement.
+   * Off by default (every first draw public).
+   */
+  privateSelection?: { window: number; cap: number } | undefined;
   /** Also deploy the example consumer contract of smart-contract requests. @default false */
   exampleConsumer?: boolean | undefined;
   logger?: Logger | undefined;
@@ -92,6 +100,8 @@ export interface AtomaAddresses {
   /** Confidential nodes' attestation records and the measurements governance allows (security level 3). */
   AttestationRegistry: Address;
   ExampleConsumer?: Address | undefined;
+  /** Nodes' VRF keys, when private self-selection of attesters is on (`DeployOptions.privateSelection`). */
+  VrfKeyRegistry?: Address | undefined;
 }
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
@@ -280,6 +290,20 @@ export async function deployContracts(
         c.nodeRegistry.write.approveEchelon([echelon, fingerprint]),
       );
     }
+  }
+  if (options.privateSelection) {
+    const { window, cap } = options.privateSelection;
+    addresses.VrfKeyRegistry = await deploy("VrfKeyRegistry", vrfKeyRegistryAbi, vrfKeyRegistryBytecode, [
+      nodes,
+    ]);
+    const registry = addresses.VrfKeyRegistry;
+    await call(publicClient, "SettlementDraw.setPrivateSelection", () =>
+      atomaContracts(addresses, publicClient, walletClient).settlementDraw.write.setPrivateSelection([
+        registry,
+        BigInt(window),
+        cap,
+      ]),
+    );
   }
   if (options.exampleConsumer) {
     addresses.ExampleConsumer = await deploy("ExampleConsumer", exampleConsumerAbi, exampleConsumerBytecode, [

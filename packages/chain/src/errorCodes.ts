@@ -15,4 +15,5 @@ export type ChainErrorCode =
   | "stack_cancelled"
   | "too_few_for_committee"
   | "transaction_failed"
-  | "unexpected_outcome";
+  | "unexpected_outcome"
+  | "vrf_not_deployed";

@@ -159,3 +159,11 @@ export class UnexpectedOutcomeError extends AtomaError<ChainErrorCode> {
     super("unexpected_outcome", message, options);
   }
 }
+
+/** The deployment has no VRF key registry: private self-selection of attesters is off. */
+export class VrfNotDeployedError extends AtomaError<ChainErrorCode> {
+  override name = "VrfNotDeployedError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("vrf_not_deployed", message, options);
+  }
+}

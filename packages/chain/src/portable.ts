@@ -16,6 +16,7 @@ export {
   nodeRegistryAbi,
   SettlementPhase,
   StackStatus,
+  settlementDrawAbi,
   settlementManagerAbi,
   settlementPhaseNames,
   stackManagerAbi,
@@ -167,6 +168,7 @@ export {
   registerNode,
   signerProofFor,
 } from "./actions/registerNode.js";
+export { getVrfKey, registerVrfKey, vrfKeyRegistryOf } from "./actions/registerVrfKey.js";
 export {
   reportUnposted,
   type ServedEvidence,
@@ -179,6 +181,14 @@ export {
   type RevealSettlementResult,
   revealSettlement,
 } from "./actions/revealSettlement.js";
+export {
+  type AttesterSelection,
+  evaluateSelection,
+  findOpenedSelections,
+  getAttesterSelection,
+  selectionSampleIndices,
+  selfSelect,
+} from "./actions/selfSelect.js";
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {
@@ -222,6 +232,7 @@ export {
   showDisputeVote,
   type VoteParams,
 } from "./actions/voteDispute.js";
+export { type VrfProofArgs, vrfPossessionArgs, vrfProofArgs } from "./actions/vrfProofArgs.js";
 export {
   type AtomaPublicClient,
   type AtomaWalletClient,
@@ -258,6 +269,7 @@ export {
   TooFewForCommitteeError,
   TransactionFailedError,
   UnexpectedOutcomeError,
+  VrfNotDeployedError,
 } from "./errors.js";
 export { modelIdOf } from "./modelId.js";
 export {

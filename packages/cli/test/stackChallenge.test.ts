@@ -248,11 +248,8 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     const result = JSON.parse(opened.stdout) as Record<string, string>;
     expect(result).toMatchObject({ leafIndex: "2", nodeId: String(padder.nodeId), bond: "1" });
     const challengeId = BigInt(result.challengeId!);
-    // One challenge at a time: the settlement is disputed while it is open.
-    await expectRefused(
-      challenge(stack.stackId, "--index", "1"),
-      /stack \d+'s settlement is disputed: a challenge or dispute of it is open/,
-    );
+    // Several challenges may be open at once (review fresh HIGH-1), each index only once.
+    await expectRefused(challenge(stack.stackId, "--index", "2"), /IndexAlreadyProven/);
     await expectRefused(
       resolve(challengeId),
       new RegExp(`challenge ${challengeId} is open until .*node ${padder.nodeId} may still answer`),

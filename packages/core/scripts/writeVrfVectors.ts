@@ -1,5 +1,8 @@
 import { writeFileSync } from "node:fs";
+import { buildVrfSelectionVectors } from "../src/vrf/vrfSelectionVectorCases.js";
 import { buildVrfVectors } from "../src/vrf/vrfVectorCases.js";
 
 const path = new URL("../vectors/vrf.json", import.meta.url);
 writeFileSync(path, `${JSON.stringify(buildVrfVectors(), null, 2)}\n`);
+const selection = new URL("../vectors/vrfSelection.json", import.meta.url);
+writeFileSync(selection, `${JSON.stringify(buildVrfSelectionVectors(), null, 2)}\n`);

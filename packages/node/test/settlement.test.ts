@@ -543,19 +543,22 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await expect(
       challengeSettlement(user.ctx, { stackId: stack.stackId, response: fields, signature }),
     ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
-    // An index challenge (a leaf the owner says it never signed): the node answers with the owner-signed request
-    // it kept in the leaf's transcript entry.
+    // Index challenges (leaves the owner says it never signed), two open at once (review fresh HIGH-1): the node
+    // answers each with the owner-signed request it kept in the leaf's transcript entry.
     const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 2n });
-    const indexAnswer = await waitFor("the index challenge's answer", async () => {
-      const row = await node.context.db
-        .selectFrom("settlement_challenges")
-        .selectAll()
-        .where("dispute_id", "=", indexed.challengeId)
-        .executeTakeFirst();
-      return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
-    });
-    expect(indexAnswer.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
-    expect((await operatorBalance()) - before).toBe(challenged.bond + indexed.bond);
+    const beside = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 0n });
+    for (const { challengeId } of [indexed, beside]) {
+      const indexAnswer = await waitFor("the index challenge's answer", async () => {
+        const row = await node.context.db
+          .selectFrom("settlement_challenges")
+          .selectAll()
+          .where("dispute_id", "=", challengeId)
+          .executeTakeFirst();
+        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
+      });
+      expect(indexAnswer.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
+    }
+    expect((await operatorBalance()) - before).toBe(challenged.bond + indexed.bond + beside.bond);
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
   });

@@ -1,8 +1,10 @@
 import {
+  answerChallenge,
   answerIndexChallenge,
   type ChainContext,
   closeStack,
   createTask,
+  getNode,
   getSettlement,
   getStack,
   SettlementPhase,
@@ -13,7 +15,15 @@ import {
 } from "@atoma/chain";
 import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import { challengeManagerAbi, receiptFraudAbi, TaskSecurityLevel } from "@atoma/contracts";
-import { leafHash, leafOf, requestHash, type StackLeaf, StackTree } from "@atoma/core";
+import {
+  atomaDomain,
+  leafHash,
+  leafOf,
+  requestHash,
+  type StackLeaf,
+  StackTree,
+  signRequest,
+} from "@atoma/core";
 import { readContext } from "@atoma/sdk";
 import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +52,7 @@ describe("stacks against hostile nodes", () => {
   let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
   const scripts: NodeScript[] = [];
   /** One-shot plans per node, taken before `scripts`. */
-  const queued: NodeScript[][] = [[], [], []];
+  const queued: NodeScript[][] = [[], [], [], []];
   const bought: bigint[] = [];
 
   const pools: StackPool[] = [];
@@ -91,8 +101,8 @@ describe("stacks against hostile nodes", () => {
   beforeAll(async () => {
     devnet = await startDevnet();
     const { modelId } = await devnet.registerModel({ name: MODEL });
-    // Node 2 is slashed by a fraud proof (the last test).
-    nodes = [await devnet.addNode(), await devnet.addNode(), await devnet.addNode()];
+    // Node 2 is slashed by a fraud proof, node 3 by an index challenge (the last tests).
+    nodes = [await devnet.addNode(), await devnet.addNode(), await devnet.addNode(), await devnet.addNode()];
     fakes = await Promise.all(
       nodes.map((node, i) =>
         startFakeNode(
@@ -215,8 +225,9 @@ describe("stacks against hostile nodes", () => {
 
   // Review 5 HIGH-3 (the watcher's side): two leaves the gateway signed (10-unit bounds) with no receipt, the first
   // honest, the excess in the second. The watcher challenged only the first receiptless leaf, which the node
-  // answers with the gateway's signature (taking the bond); the second, over its bound, went unchallenged.
-  it("challenges every receiptless leaf, the last first, when the claim exceeds their signed bounds", async () => {
+  // answers with the gateway's signature (taking the bond); the second, over its bound, went unchallenged. Review
+  // fresh HIGH-1: all of them go out together, earliest first, with the last receipt beside them.
+  it("challenges every receiptless leaf, earliest first, when the claim exceeds their signed bounds", async () => {
     const catalog = catalogOf(true);
     await catalog.refresh();
     const stacks = pool(100_000n);
@@ -255,7 +266,7 @@ describe("stacks against hostile nodes", () => {
       args: { stackId },
       fromBlock: 0n,
     });
-    expect(logs.map((log) => log.args.leafIndex)).toContain(next + 1n);
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next, next + 1n]);
   }, 180_000);
 
   // Review 5 HIGH-1 (the watcher's side): the gateway had signed nonces N and N+5 (it followed the node's jump);
@@ -308,7 +319,8 @@ describe("stacks against hostile nodes", () => {
 
   // Review 5 HIGH-3: the node settles the leaf the gateway holds a receipt for with a larger running total, and the
   // receiptless leaf after it within its bound; its answer to the index challenge is consistent with the altered
-  // leaf, so the challenge is dismissed. The revealed previous leaf is not the receipt: the watcher challenges with it.
+  // leaf, so the challenge is dismissed. The revealed previous leaf is not the receipt: the watcher challenged with it
+  // beside the index (review fresh HIGH-1: a follow-up after the answer may come too late for the window).
   it("challenges with its receipt when an answered index challenge reveals a leaf that is not that receipt", async () => {
     const catalog = catalogOf(true);
     await catalog.refresh();
@@ -378,7 +390,7 @@ describe("stacks against hostile nodes", () => {
     await watcher.pass();
     expect(challenges).toContainEqual(["index", "dismissed"]);
     expect(challenges.some(([kind, outcome]) => kind === "receipt" && outcome !== "dismissed")).toBe(true);
-    expect((await opening()).at(-1)!.args.leafIndex).toBe(k);
+    expect((await opening()).map((log) => log.args.leafIndex)).toEqual([k, k + 1n]);
   }, 180_000);
 
   // A node commits a request the gateway signed (a 10-unit bound), withholds its receipt, and settles that leaf as
@@ -501,5 +513,119 @@ describe("stacks against hostile nodes", () => {
       });
     }
     expect(proven).toHaveLength(1);
+  }, 180_000);
+
+  // Node 3, slashed. Review fresh HIGH-1: two leaves the gateway signed (10-unit bounds, the node holding its signatures) with no
+  // receipt, the excess in the FIRST one's running total, the second following from it. With one challenge open at a
+  // time the watcher's second challenge was refused while the first was open and taken for the cap; the node
+  // answered the last leaf and was paid 50,000 units against 20 signed. Now every leaf goes out at once, the last
+  // answers, the first cannot, and the node is slashed.
+  it("review fresh: slashes a node hiding the excess in the first of two withheld leaves", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[3]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const next = BigInt(held.length);
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    const domain = atomaDomain(devnet.anvil.chainId, devnet.deployment.addresses.StackManager);
+    const base = held.at(-1)!.cumulativeUnits;
+    const withheld: { leaf: StackLeaf; signature: Hex }[] = [];
+    for (const [i, cumulativeUnits] of [base + 50_000n, base + 50_010n].entries()) {
+      const nonce = next + BigInt(i);
+      const reqHash = keccak256(stringToBytes(`withheld ${nonce}`));
+      await stacks.markSigned(stackId, nonce, 10n);
+      const signature = await signRequest(wallet.account, domain, {
+        stackId,
+        reqHash,
+        nonce,
+        deadline: 2n ** 40n,
+        maxUnits: 10n,
+      });
+      const leaf = {
+        leafIndex: nonce,
+        nonce,
+        reqHash,
+        respHash: keccak256(reqHash),
+        units: 10n,
+        cumulativeUnits,
+      };
+      withheld.push({ leaf, signature });
+    }
+    const all = [...held, ...withheld.map((w) => w.leaf)];
+    const tree = new StackTree(all.map(leafHash));
+    await submitSettlement(node.signer, {
+      stackId,
+      root: tree.root,
+      units: base + 50_010n,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"ce".repeat(32)}`,
+    });
+    // The last leaf's challenge fails to go out once (the RPC drops it): the next pass, while the settlement is
+    // disputed by the others, opens it (a refusal while disputed is not the cap).
+    let dropped = false;
+    const walletClient = new Proxy(wallet.ctx.walletClient, {
+      get(target, key, receiver) {
+        if (key !== "writeContract") return Reflect.get(target, key, receiver);
+        return (request: { functionName: string; args: readonly unknown[] }) => {
+          if (!dropped && request.functionName === "challengeIndex" && request.args[1] === next + 1n) {
+            dropped = true;
+            return Promise.reject(new Error("the RPC went away"));
+          }
+          return target.writeContract(request as never);
+        };
+      },
+    });
+    const outcomes: [string, ChallengeOutcome][] = [];
+    const watcher = new OverclaimWatcher(
+      {
+        pool: stacks,
+        chain: { ...wallet.ctx, walletClient },
+        onChallenge: (kind, outcome) => outcomes.push([kind, outcome]),
+      },
+      { watchSeconds: 86_400n },
+    );
+    const opening = () =>
+      wallet.ctx.publicClient.getContractEvents({
+        address: devnet.deployment.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeOpened",
+        args: { stackId },
+        fromBlock: 0n,
+      });
+    await watcher.pass();
+    expect(dropped).toBe(true);
+    expect((await opening()).map((log) => log.args.leafIndex)).toEqual([next - 1n, next]);
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Disputed);
+    await watcher.pass();
+    const logs = await opening();
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next, next + 1n]);
+    const [receiptId, firstId, lastId] = logs.map((log) => log.args.challengeId!);
+    const answer = (k: number, challengeId: bigint) =>
+      answerIndexChallenge(node.signer, {
+        challengeId,
+        leaf: withheld[k]!.leaf,
+        deadline: 2n ** 40n,
+        maxUnits: 10n,
+        ownerSignature: withheld[k]!.signature,
+        proof: tree.proof(Number(next) + k),
+        previous: all[Number(next) + k - 1],
+        previousProof: tree.proof(Number(next) + k - 1),
+      });
+    // The node proves its receipt and the last leaf (within its bound, following from the first)...
+    await answerChallenge(node.signer, { challengeId: receiptId!, proof: tree.proof(Number(next) - 1) });
+    await answer(1, lastId!);
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Disputed);
+    // ... but not the first, whose total jumps from the receipt's.
+    await expect(answer(0, firstId!)).rejects.toMatchObject({ errorName: "RunningTotalBroken" });
+    await devnet.advance(3_600);
+    await watcher.pass();
+    expect(outcomes).toContainEqual(["index", "upheld"]);
+    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
+    expect((await getNode(wallet.ctx, node.nodeId)).collateral).toBe(0n);
   }, 180_000);
 });

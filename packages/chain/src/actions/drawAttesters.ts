@@ -1,5 +1,5 @@
 import { settlementDrawAbi, settlementManagerAbi } from "@atoma/contracts";
-import { parseEventLogs, type TransactionReceipt } from "viem";
+import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
 import { EventNotFoundError } from "../errors.js";
 import { readArmedAttesterDraw } from "./armedDraws.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
@@ -21,7 +21,11 @@ export type AttesterDrawOutcome =
   /** No attester could be drawn at all: the work is not paid, the owner is refunded, nobody is slashed. */
   | { outcome: "unverifiable"; refunded: bigint }
   /** The armed block's hash was gone: re-armed on this block (a first draw is now sampled for certain). */
-  | { outcome: "rearmed"; armedAt: bigint; certain: boolean };
+  | { outcome: "rearmed"; armedAt: bigint; certain: boolean }
+  /** Private selection: the window opened on `seed`; candidates select themselves until `endsAt`. */
+  | { outcome: "selectionOpened"; seed: Hex; endsAt: bigint; numerator: bigint; denominator: bigint }
+  /** Private selection found nobody on a settlement that must be checked: a public draw is armed on this block. */
+  | { outcome: "fallback"; armedAt: bigint };
 
 export type DrawAttestersResult = TxInfo & AttesterDrawOutcome;
 
@@ -35,6 +39,17 @@ export function attesterDrawOutcome(
     (e) => e.args.stackId === stackId,
   );
   if (rearmed) return { outcome: "rearmed", armedAt: rearmed.args.armedAt, certain: rearmed.args.certain };
+  const [opened] = parseEventLogs({ abi: settlementDrawAbi, logs, eventName: "SelectionOpened" }).filter(
+    (e) => e.args.stackId === stackId,
+  );
+  if (opened) {
+    const { seed, endsAt, numerator, denominator } = opened.args;
+    return { outcome: "selectionOpened", seed, endsAt, numerator, denominator };
+  }
+  const [fallback] = parseEventLogs({ abi: settlementDrawAbi, logs, eventName: "SelectionFallback" }).filter(
+    (e) => e.args.stackId === stackId,
+  );
+  if (fallback) return { outcome: "fallback", armedAt: fallback.args.armedAt };
   const replaced: bigint[] = [];
   let commitDeadline = 0n;
   for (const event of parseEventLogs({ abi: settlementManagerAbi, logs })) {
@@ -104,7 +119,10 @@ export async function attesterCandidatesOf(ctx: ChainContext, stackId: bigint): 
   return [...candidates];
 }
 
-/** Draws until the draw is no longer re-armed (each call is its own transaction, so a later block). */
+/**
+ * Draws until the draw is no longer re-armed (each call is its own transaction, so a later block). A private
+ * selection window that opens is returned as is: it closes only after `endsAt`.
+ */
 export async function drawAttestersUntilDone(
   ctx: ChainContext,
   params: { stackId: bigint; candidates?: readonly bigint[] | undefined },

@@ -52,8 +52,12 @@ export function frozenCandidates(receipt: TransactionReceipt, stackId: bigint): 
   return frozen ? [...frozen.args.candidates] : undefined;
 }
 
-function fromDraw(outcome: AttesterDrawOutcome): SettlementOutcome {
+function fromDraw(outcome: AttesterDrawOutcome, candidates: bigint[]): SettlementOutcome {
   switch (outcome.outcome) {
+    case "selectionOpened":
+    case "fallback":
+      // Private selection: the candidates select themselves in the window; the draw closes after it.
+      return { sampled: false, outcome: "drawPending", candidates };
     case "sampled":
       return { sampled: true, ...outcome };
     case "accepted":
@@ -98,7 +102,7 @@ export async function submitSettlement(
   if (options.draw === false)
     return { ...txInfo(receipt), sampled: false, outcome: "drawPending", candidates };
   const drawn = await drawAttestersUntilDone(ctx, { stackId: params.stackId, candidates });
-  return { ...txInfo(receipt), ...fromDraw(drawn) };
+  return { ...txInfo(receipt), ...fromDraw(drawn, candidates) };
 }
 
 /**
@@ -129,6 +133,10 @@ export async function submitSettlements(
       continue;
     }
     const outcome = await drawAttestersUntilDone(ctx, { stackId, candidates });
+    if (outcome.outcome === "selectionOpened" || outcome.outcome === "fallback") {
+      drawPending.push(stackId);
+      continue;
+    }
     drawn.push(stackId);
     if (outcome.outcome === "sampled") sampled.push(stackId);
   }

@@ -19,7 +19,8 @@ import { AnvilStartError } from "../errors.js";
 import { type Devnet, devnetOver } from "./devnet.js";
 import { DEV_ECHELON } from "./devRegistry.js";
 
-export interface DevnetOptions extends Pick<DeployOptions, "parameters" | "exampleConsumer" | "logger"> {
+export interface DevnetOptions
+  extends Pick<DeployOptions, "parameters" | "exampleConsumer" | "logger" | "privateSelection"> {
   /** Echelons approved at deployment; no node registers in another. @default [DEV_ECHELON] */
   echelons?: readonly EchelonApproval[] | undefined;
   /** How anvil starts: a state directory to keep the chain in, a logger. */
@@ -72,6 +73,7 @@ export async function deployDevnet(
         parameters: options.parameters,
         echelons: options.echelons ?? [DEV_ECHELON],
         exampleConsumer: options.exampleConsumer,
+        privateSelection: options.privateSelection,
         logger: options.logger,
       })
     ).addresses;

@@ -84,7 +84,7 @@ export function registerStackChallenge(stack: Command): void {
     .addOption(
       new Option(
         "--index <k>",
-        "the settled leaf to challenge (default: the one after your last receipt kept by atoma chat)",
+        "the settled leaf to challenge (default: the one after your last receipt kept by atoma chat); challenge every leaf you hold no receipt for, one command each, while the others are open",
       ).argParser(bigintOption("--index", 0n, UINT64_MAX)),
     )
     .option(
@@ -112,11 +112,14 @@ export function registerStackChallenge(stack: Command): void {
         throw new CliUsageError(
           `stack ${stackId} is not settled yet: its node settles it once it is closed, used up or expired`,
         );
-      if (settlement.phase !== SettlementPhase.Accepted) {
+      // Disputed with a challenge window: by the owner's challenges, beside which the contract takes more (every
+      // leaf without a receipt must be challengeable: review fresh HIGH-1).
+      const challenged = settlement.phase === SettlementPhase.Disputed && settlement.windowEnds > 0n;
+      if (settlement.phase !== SettlementPhase.Accepted && !challenged) {
         const phase = phaseWords(settlement.phase);
         const why =
           settlement.phase === SettlementPhase.Disputed
-            ? "a challenge or dispute of it is open; wait until it ends"
+            ? "an attestation dispute of it is open; wait until it ends"
             : "only an accepted settlement can be challenged";
         throw new CliUsageError(`stack ${stackId}'s settlement is ${phase}: ${why}`);
       }

@@ -25,6 +25,12 @@ export {
   VrfScalarError,
 } from "./errors.js";
 export {
+  type SelectionThreshold,
+  settlementSampleSeed,
+  settlementSelectionSeed,
+  settlementSelectionThreshold,
+} from "./selfSelection.js";
+export {
   attesterSortition,
   committeeSizeCap,
   committeeSortition,

@@ -28,6 +28,7 @@ import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeSample } from "./recompute.js";
+import { openSelection, stepSelect } from "./selectDuty.js";
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
@@ -59,6 +60,12 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
   };
 
   if (duty.state === "pending") {
+    // Not an attester yet while the draw is pending: a private selection window (this node may select itself).
+    if (!attesters.some((a) => a.nodeId === me) && st.phase === SettlementPhase.Drawing) {
+      const selection = await openSelection(env, duty.stackId);
+      if (selection)
+        return stepSelect(env, duty, { me, selection, requestCount: st.requestCount, now }, signal);
+    }
     if (!mine) return finish("timed_out", "failed");
     if (mine.committed) {
       await updateDuty(env.db, duty.taskId, { state: "committed" });

@@ -11,6 +11,7 @@ import {
   type SampledRequests,
   settlementFacts,
 } from "./sampledRequests.js";
+import type { VrfKeyKeeper } from "./vrfKey.js";
 
 /** What an attestation duty step works with: the duty environment and the attestation part's options. */
 export type AttestationEnv = DutyEnv<{
@@ -19,6 +20,8 @@ export type AttestationEnv = DutyEnv<{
   transcript: FetchTranscriptOptions;
   /** Task model ids by stack, read once (a stack's task never changes). */
   taskModels: Map<bigint, Hash>;
+  /** The node's VRF key for private self-selection (registered on first use). */
+  vrfKeys: VrfKeyKeeper;
 }>;
 
 /** First block a duty's log searches start at. */

@@ -1,4 +1,4 @@
-import { DisputeKind, disputeManagerAbi, settlementManagerAbi } from "@atoma/chain";
+import { DisputeKind, disputeManagerAbi, settlementDrawAbi, settlementManagerAbi } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
 import { insertDuty } from "./duties.js";
@@ -35,6 +35,26 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
             round: 0n,
             indices: [],
             commitDeadline: event.args.commitDeadline,
+            eventBlock: event.blockNumber,
+          });
+        },
+      },
+    }),
+    eventSource({
+      name: "attestation-selection",
+      address: chain.addresses.SettlementDraw,
+      abi: settlementDrawAbi,
+      handlers: {
+        // A private selection window opened: record a duty on every one, so the step evaluates the node's VRF (the
+        // event says nothing of who is selected; a node not selected forgets the duty).
+        async SelectionOpened(event, { db }) {
+          if ((await chain.nodeId()) === undefined) return;
+          await insertDuty(db, {
+            kind: "attest",
+            stackId: event.args.stackId,
+            round: 0n,
+            indices: [],
+            commitDeadline: event.args.endsAt,
             eventBlock: event.blockNumber,
           });
         },

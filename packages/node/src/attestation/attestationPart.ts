@@ -6,6 +6,7 @@ import { AttestationWorker } from "./attestationWorker.js";
 import type { CommitStrategy } from "./commitStrategy.js";
 import { honestStrategy } from "./honestStrategy.js";
 import { TranscriptCache } from "./transcriptCache.js";
+import { VrfKeyKeeper } from "./vrfKey.js";
 
 export interface AttestationPartOptions {
   /** Milliseconds between passes over the open duties. @default 2000 */
@@ -59,6 +60,7 @@ export function attestationPart(
     }
     // Asked for now, so a node that makes its own engine starts it before the parts start.
     const engine = context.engine();
+    const vrfKeys = new VrfKeyKeeper(context.seat, context.account, context.logger.child({ module: "vrf" }));
     const worker = new AttestationWorker(
       {
         ...dutyEnvOf(context, "attestation", () => engine),
@@ -70,6 +72,7 @@ export function attestationPart(
           cache: new TranscriptCache(TRANSCRIPT_CACHE_BYTES),
         },
         taskModels: new Map(),
+        vrfKeys,
       },
       {
         pollIntervalMs: options.pollIntervalMs ?? 2_000,
@@ -80,7 +83,16 @@ export function attestationPart(
     return {
       name: "attestation",
       eventSources: attestationEventSources(context.seat),
-      start: async () => worker.start(),
+      start: async () => {
+        // Registers the VRF key now when the deployment selects attesters privately (and the node is registered).
+        await vrfKeys.key().catch((error: unknown) => {
+          context.logger.warn(
+            { err: String(error) },
+            "VRF key not registered yet; retried at the first selection",
+          );
+        });
+        worker.start();
+      },
       stop: () => worker.stop(),
     };
   };

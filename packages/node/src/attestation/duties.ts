@@ -130,3 +130,11 @@ export async function recordDutyError(db: NodeDb, taskId: bigint, message: strin
     .where("task_id", "=", taskId)
     .execute();
 }
+
+/**
+ * Forgets a duty (a selection window this node was not selected in), so that a later draw naming the node (a
+ * public fallback draw) records its duty afresh.
+ */
+export async function deleteDuty(db: NodeDb, taskId: bigint): Promise<void> {
+  await db.deleteFrom("attestation_tasks").where("task_id", "=", taskId).execute();
+}

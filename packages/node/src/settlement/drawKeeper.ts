@@ -115,6 +115,9 @@ export class DrawKeeper {
     if (!candidates.includes(nodeId)) return undefined;
     const drawn = await drawAttesters(chain, { stackId: armed.stackId, candidates });
     this.#logger.info({ stackId: armed.stackId, outcome: drawn.outcome }, "drew attesters left undrawn");
-    return drawn.outcome === "rearmed" ? drawn.armedAt : undefined;
+    // A private selection window opened: it is closed by another draw once it ends (before, the draw reverts
+    // `SelectionWindowOpen` and is tried again); a fallback armed a public draw on a later block.
+    if (drawn.outcome === "selectionOpened") return armed.armedAt;
+    return drawn.outcome === "rearmed" || drawn.outcome === "fallback" ? drawn.armedAt : undefined;
   }
 }

@@ -171,8 +171,14 @@ export class SettlementWorker {
 
   /** Runs a settlement's armed attester draw (anyone may; its outcome is the armed block's, not ours). */
   async #draw(stackId: bigint): Promise<void> {
-    const drawn = await drawAttesters(this.#env.seat, { stackId });
-    this.#env.logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
+    try {
+      const drawn = await drawAttesters(this.#env.seat, { stackId });
+      this.#env.logger.info({ stackId, outcome: drawn.outcome }, "attester draw run");
+    } catch (error) {
+      // A private selection window still open: it is closed by a draw after it ends (the next step's).
+      if (error instanceof ContractRevertError && error.errorName === "SelectionWindowOpen") return;
+      throw error;
+    }
   }
 
   /**

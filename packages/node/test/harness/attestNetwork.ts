@@ -57,6 +57,8 @@ export interface AttestNetworkOptions {
   attesters?: number | undefined;
   /** Milliseconds an attester waits for a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
+  /** Private self-selection of attesters by VRF (`DeployOptions.privateSelection`). @default off */
+  privateSelection?: { window: number; cap: number } | undefined;
   /** The chat template of the tiny model every node runs (served as MODEL either way). @default "chatml" */
   template?: TinyChatTemplate | undefined;
 }
@@ -75,7 +77,10 @@ export async function tinyEngine(seed = 1): Promise<EmbeddedEngine> {
  */
 export async function startAttestNetwork(options: AttestNetworkOptions): Promise<AttestNetwork> {
   const root = mkdtempSync(join(tmpdir(), "atoma-attest-"));
-  const network = await startDevnet({ parameters: options.parameters });
+  const network = await startDevnet({
+    parameters: options.parameters,
+    privateSelection: options.privateSelection,
+  });
   const { modelId } = await network.registerModel({ name: MODEL });
   const taskId = await network.addTask({
     modelId,

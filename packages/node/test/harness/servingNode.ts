@@ -203,6 +203,8 @@ export async function serveAndSettle(
     requestCount: BigInt(served.leaves.length),
     transcriptId: served.transcriptId,
   });
+  // Private selection: the draw opened a window; the candidates select themselves (the test follows them).
+  if (settled.outcome === "drawPending") return { ...served, attesters: [], indices: [] };
   if (!settled.sampled) throw new Error("p = 1 must sample attesters");
   return { ...served, attesters: settled.attesters, indices: settled.requestIndices };
 }

@@ -1,6 +1,7 @@
 import {
   type ChainContext,
   ChallengeStatus,
+  ContractRevertError,
   challengeLeafIndex,
   challengeSettlement,
   finalizeSettlement,
@@ -14,6 +15,7 @@ import {
 import { atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
 import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
+import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
 
 /** An owner challenge with a receipt, or of a leaf's index. */
@@ -35,6 +37,23 @@ const RECOVERY_BLOCKS = 100_000n;
 /** A stack of the pool's, as the watcher audits it. */
 type WatchedStack = Awaited<ReturnType<StackPool["stacksExpiringAfter"]>>[number];
 
+/** A challenge the watcher means to open on a settlement. */
+interface WantedChallenge {
+  kind: ChallengeKind;
+  leafIndex: bigint;
+  /** The receipt a receipt challenge presents. */
+  receipt?: HeldReceipt;
+}
+
+type HeldReceipt = NonNullable<Awaited<ReturnType<StackPool["lastReceipt"]>>>;
+
+/**
+ * Refusals that settle a wanted challenge for good: the index was challenged already, the leaf proven already, or
+ * the stack's receipt challenges are used up. Any other failure (the window over, the RPC, the bond) leaves it to
+ * the next pass, which looks at the settlement again.
+ */
+const FINAL_REFUSALS = new Set(["IndexAlreadyProven", "LeafAlreadyProven", "TooManyChallenges"]);
+
 interface OpenChallenge {
   kind: ChallengeKind;
   stackId: bigint;
@@ -48,9 +67,13 @@ interface OpenChallenge {
  * leaf or beyond the settled count (the signature proves the over-claim at once), else by the index of the first
  * leaf past every request the gateway signed (a made-up leaf the node cannot show the gateway's signature for; it is
  * resolved, slashing the node, once the answer deadline passes). An over-claim within requests the gateway signed
- * but holds no receipt for (a receipt withheld) is challenged by the first such index when it exceeds the unit
- * bounds the gateway signed for them: the node must show that leaf with units within its signed `maxUnits`, or it
- * is slashed. One within those bounds is only logged (the node could prove it, and would take the bond). Accepted settlements past their challenge window are
+ * but holds no receipt for (a receipt withheld) that exceeds the unit bounds the gateway signed for them is
+ * challenged by index: every such leaf at once, earliest first, with the last receipt
+ * beside them (the first answer's running total follows from the leaf at that receipt), so the leaf holding the
+ * excess cannot be answered wherever the node put it, and the node is slashed. The contract takes them all while
+ * any is open; one that fails to go out is tried again at the next pass until the window ends, and only a refusal
+ * that settles it for good (`FINAL_REFUSALS`) stops it. One within those bounds is only logged (the node could
+ * prove it, and would take the bond). Accepted settlements past their challenge window are
  * paid out and stacks never settled by their deadline timed out (anyone may do either), and the vault balance that
  * refunds and slash shares build up is withdrawn to the wallet.
  */
@@ -60,8 +83,10 @@ export class OverclaimWatcher {
   readonly #o: OverclaimWatcherOptions;
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
-  /** Stacks whose accepted settlement was checked, and those whose settlement is over. */
+  /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
+  /** Per stack, the challenges opened (or refused for good), as `kind:leafIndex`. */
+  readonly #opened = new Map<bigint, Set<string>>();
   readonly #done = new Set<bigint>();
   readonly #open = new Map<bigint, OpenChallenge>();
   /** Disputed stacks whose challenge was looked for in the logs. */
@@ -109,24 +134,19 @@ export class OverclaimWatcher {
       this.#done.add(stack.stackId);
       return;
     }
-    if (phase === SettlementPhase.Disputed) return this.#recoverChallenge(stack, now);
     if (phase === SettlementPhase.None) return this.#timeOutIfUnsettled(stack, now);
-    if (phase !== SettlementPhase.Accepted) return;
+    // Disputed with a window is disputed by owner challenges, which the contract still takes until the window ends.
+    const challenged = phase === SettlementPhase.Disputed && settlement.windowEnds > 0n;
+    if (phase === SettlementPhase.Disputed) await this.#recoverChallenges(stack, now);
+    if (phase !== SettlementPhase.Accepted && !challenged) return;
     if (!this.#checked.has(stack.stackId) && now <= settlement.windowEnds) {
-      // Marked once done, or refused by the contract (a leaf or index already proven, the cap): a challenge that
-      // failed to go out otherwise (the RPC, the bond) is tried again at the next pass.
-      try {
-        await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
-      } catch (error) {
-        if (!(error instanceof Error && "code" in error && error.code === "contract_reverted")) throw error;
-        this.#logger.warn(
-          { stackId: String(stack.stackId), err: error },
-          "the contract refused the challenge",
-        );
-      }
+      // Marked once every challenge wanted went out or was refused for good; one that failed to go out otherwise
+      // (the RPC, the bond, the window closing under it) leaves the stack to the next pass.
+      await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
       this.#checked.add(stack.stackId);
       return;
     }
+    if (phase !== SettlementPhase.Accepted) return;
     if (now > settlement.windowEnds) {
       try {
         await this.#pool.withWallet(() => finalizeSettlement(this.#chain, { stackIds: [stack.stackId] }));
@@ -160,29 +180,15 @@ export class OverclaimWatcher {
       requestCount: String(count),
     };
     if (last && last.fields.leafIndex + 1n >= count) {
-      const opened = await this.#pool.withWallet(() =>
-        challengeSettlement(this.#chain, {
-          stackId,
-          response: last.fields,
-          signature: last.signature,
-        }),
-      );
-      if (!opened.upheld)
-        this.#open.set(opened.challengeId, {
-          kind: "receipt",
-          stackId,
-          nodeId,
-          answerDeadline: opened.answerDeadline,
-        });
-      this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
-      this.#logger.error(
-        { ...seen, challengeId: String(opened.challengeId), upheld: opened.upheld, tx: opened.hash },
-        "a node claimed more units than the gateway's last receipt: challenged with the receipt",
+      await this.#openAll(
+        stack,
+        [{ kind: "receipt", leafIndex: last.fields.leafIndex, receipt: last }],
+        seen,
       );
       return;
     }
-    const leaves = await this.#receiptless(stack, last?.fields.leafIndex, claimed - held, count);
-    if (leaves.length === 0) {
+    const plan = await this.#receiptless(stack, last?.fields.leafIndex, claimed - held, count);
+    if (plan.leaves.length === 0) {
       this.#onChallenge?.("index", "unprovable");
       this.#logger.warn(
         seen,
@@ -190,39 +196,88 @@ export class OverclaimWatcher {
       );
       return;
     }
-    for (const [i, leafIndex] of leaves.entries()) {
-      let opened: Awaited<ReturnType<typeof challengeLeafIndex>>;
+    // Beside the leaves, the last receipt: the first leaf's answer follows from the leaf at that receipt, which the
+    // node must then prove is the receipt (else it moved the excess there).
+    const wanted: WantedChallenge[] = [];
+    if (last && !plan.unsigned)
+      wanted.push({ kind: "receipt", leafIndex: last.fields.leafIndex, receipt: last });
+    for (const leafIndex of plan.leaves) wanted.push({ kind: "index", leafIndex });
+    await this.#openAll(stack, wanted, seen);
+  }
+
+  /** Opens each wanted challenge not opened yet, in order; throws (for the next pass) on a refusal not final. */
+  async #openAll(
+    stack: WatchedStack,
+    wanted: WantedChallenge[],
+    seen: Record<string, string>,
+  ): Promise<void> {
+    const { stackId, nodeId } = stack;
+    const opened = this.#openedOf(stackId);
+    for (const want of wanted) {
+      const key = `${want.kind}:${want.leafIndex}`;
+      if (opened.has(key)) continue;
+      let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
       try {
-        opened = await this.#pool.withWallet(() => challengeLeafIndex(this.#chain, { stackId, leafIndex }));
+        result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
       } catch (error) {
-        // The first refusal is the contract's word on the stack (the caller logs it); a later one is the cap.
-        if (i === 0) throw error;
+        if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
+        opened.add(key);
         this.#logger.warn(
-          { ...seen, leafIndex: String(leafIndex), err: error },
-          "a further index challenge was refused",
+          { ...seen, leafIndex: String(want.leafIndex), err: error },
+          "the contract refused a challenge",
         );
-        return;
+        continue;
       }
-      this.#open.set(opened.challengeId, {
-        kind: "index",
-        stackId,
-        nodeId,
-        answerDeadline: opened.answerDeadline,
-      });
-      this.#onChallenge?.("index", "opened");
+      opened.add(key);
+      if (!result.upheld)
+        this.#open.set(result.challengeId, {
+          kind: want.kind,
+          stackId,
+          nodeId,
+          answerDeadline: result.answerDeadline,
+        });
+      this.#onChallenge?.(want.kind, result.upheld ? "upheld" : "opened");
       this.#logger.error(
-        { ...seen, leafIndex: String(leafIndex), challengeId: String(opened.challengeId), tx: opened.hash },
-        "a node settled more than the gateway's receipts and signed bounds allow: challenged by index",
+        {
+          ...seen,
+          kind: want.kind,
+          leafIndex: String(want.leafIndex),
+          challengeId: String(result.challengeId),
+          upheld: result.upheld,
+          tx: result.hash,
+        },
+        "a node settled more than the gateway's receipts and signed bounds allow: challenged",
       );
     }
+  }
+
+  async #challenge(
+    stackId: bigint,
+    want: WantedChallenge,
+  ): Promise<Awaited<ReturnType<typeof challengeLeafIndex>>> {
+    if (!want.receipt) return challengeLeafIndex(this.#chain, { stackId, leafIndex: want.leafIndex });
+    return challengeSettlement(this.#chain, {
+      stackId,
+      response: want.receipt.fields,
+      signature: want.receipt.signature,
+    });
+  }
+
+  #openedOf(stackId: bigint): Set<string> {
+    let opened = this.#opened.get(stackId);
+    if (!opened) {
+      opened = new Set();
+      this.#opened.set(stackId, opened);
+    }
+    return opened;
   }
 
   /**
    * The leaves to challenge by index among those past the last accepted receipt (`lastReceipted`) that the
    * settlement counts: the first the gateway never signed (the node cannot show a signature for it: gap leaves
    * between signed ones included), alone; else, when the units claimed above the receipts (`excess`) exceed the
-   * sum of the bounds signed at each of them (a set: each nonce its own), every one of them, the last first (some
-   * leaf claims more than its request allowed); else none (the node could prove each). A stack signed before
+   * sum of the bounds signed at each of them (a set: each nonce its own), every one of them, earliest first (see
+   * `receiptlessLeaves`); else none (the node could prove each). A stack signed before
    * bounds were kept per nonce goes by its high-water marks (`signedBelowNonce`, `signedMaxUnits`).
    */
   async #receiptless(
@@ -230,30 +285,18 @@ export class OverclaimWatcher {
     lastReceipted: bigint | undefined,
     excess: bigint,
     count: bigint,
-  ): Promise<bigint[]> {
+  ): Promise<ReturnType<typeof receiptlessLeaves>> {
     const first = lastReceipted === undefined ? 0n : lastReceipted + 1n;
-    if (first >= count) return [];
     const bounds = await this.#pool.signedBounds(stack.stackId);
     const legacy = bounds.size === 0;
-    const boundAt = (i: bigint): bigint | "unsigned" | "unbounded" => {
+    const signedAt = (i: bigint): SignedAt => {
       const bound = bounds.get(i);
       if (bound !== undefined) return bound;
       if (!legacy || i >= stack.signedBelowNonce) return "unsigned";
       return stack.signedMaxUnits === 0n ? "unbounded" : stack.signedMaxUnits;
     };
-    // Past `first` plus every nonce signed, a leaf is one the gateway never signed: the scan ends there.
-    const scanEnd = first + BigInt(Math.max(bounds.size, Number(stack.signedBelowNonce))) + 1n;
-    const end = count < scanEnd ? count : scanEnd;
-    const leaves: bigint[] = [];
-    let allowed = 0n;
-    for (let i = first; i < end; i++) {
-      const bound = boundAt(i);
-      if (bound === "unsigned") return [i];
-      if (bound === "unbounded") return [];
-      allowed += bound;
-      leaves.push(i);
-    }
-    return excess > allowed ? leaves.reverse() : [];
+    const signedCount = BigInt(Math.max(bounds.size, Number(stack.signedBelowNonce)));
+    return receiptlessLeaves(first, count, excess, signedCount, signedAt);
   }
 
   /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */
@@ -276,13 +319,12 @@ export class OverclaimWatcher {
   }
 
   /**
-   * A disputed settlement of the gateway's with no challenge of its own known (a restart since it opened one): the
-   * last challenge opened on the stack, from the chain's logs, is followed again when it is the gateway's and open.
+   * A disputed settlement of the gateway's, met for the first time by this watcher (a restart since it opened its
+   * challenges): the challenges opened on the stack, from the chain's logs, are counted as opened (not opened
+   * again), and those of the gateway's still open are followed again.
    */
-  async #recoverChallenge(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
+  async #recoverChallenges(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
     if (this.#recovered.has(stack.stackId)) return;
-    if ([...this.#open.values()].some((open) => open.stackId === stack.stackId)) return;
-    this.#recovered.add(stack.stackId);
     const latest = await this.#chain.publicClient.getBlockNumber();
     const logs = await this.#chain.publicClient.getContractEvents({
       address: this.#chain.addresses.ChallengeManager,
@@ -291,17 +333,23 @@ export class OverclaimWatcher {
       args: { stackId: stack.stackId },
       fromBlock: latest > RECOVERY_BLOCKS ? latest - RECOVERY_BLOCKS : 0n,
     });
-    const challengeId = logs.at(-1)?.args.challengeId;
-    if (challengeId === undefined) return;
-    const challenge = await getChallenge(this.#chain, challengeId);
-    const mine = challenge.owner.toLowerCase() === this.#chain.walletClient.account.address.toLowerCase();
-    if (!mine || challenge.status !== ChallengeStatus.Open) return;
-    const kind = BigInt(challenge.leaf) === 0n ? "index" : "receipt";
-    this.#open.set(challengeId, { kind, ...stack, answerDeadline: challenge.answerDeadline });
-    this.#logger.info(
-      { stackId: String(stack.stackId), challengeId: String(challengeId), now: String(now) },
-      "following an open challenge of the gateway's again",
-    );
+    const me = this.#chain.walletClient.account.address.toLowerCase();
+    const opened = this.#openedOf(stack.stackId);
+    for (const log of logs) {
+      const { challengeId, leafIndex, leaf } = log.args;
+      if (challengeId === undefined || leafIndex === undefined || this.#open.has(challengeId)) continue;
+      const challenge = await getChallenge(this.#chain, challengeId);
+      if (challenge.owner.toLowerCase() !== me) continue;
+      const kind: ChallengeKind = leaf === undefined || BigInt(leaf) === 0n ? "index" : "receipt";
+      opened.add(`${kind}:${leafIndex}`);
+      if (challenge.status !== ChallengeStatus.Open) continue;
+      this.#open.set(challengeId, { kind, ...stack, answerDeadline: challenge.answerDeadline });
+      this.#logger.info(
+        { stackId: String(stack.stackId), challengeId: String(challengeId), now: String(now) },
+        "following an open challenge of the gateway's again",
+      );
+    }
+    this.#recovered.add(stack.stackId);
   }
 
   /** Resolves the gateway's challenges the node left unanswered past the deadline (the node is slashed). */
@@ -360,6 +408,9 @@ export class OverclaimWatcher {
       (r) => !r.refused && r.receipt.fields.leafIndex === previous.leafIndex,
     );
     if (!held || leafHash(leafOf(held.receipt.fields)) === leafHash(previous)) return;
+    // Opened beside the index challenges already (or refused for good): no second bond.
+    const key = `receipt:${previous.leafIndex}`;
+    if (this.#openedOf(open.stackId).has(key)) return;
     const opened = await this.#pool.withWallet(() =>
       challengeSettlement(this.#chain, {
         stackId: open.stackId,
@@ -367,6 +418,7 @@ export class OverclaimWatcher {
         signature: held.receipt.signature,
       }),
     );
+    this.#openedOf(open.stackId).add(key);
     if (!opened.upheld)
       this.#open.set(opened.challengeId, {
         kind: "receipt",

@@ -1,0 +1,106 @@
+import { settlementDrawAbi } from "@atoma/contracts";
+import { isSelected } from "@atoma/core";
+import type { Hex } from "viem";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { attesterCandidatesOf } from "./drawAttesters.js";
+import { execute } from "./execute.js";
+import { type VrfProofArgs, vrfProofArgs } from "./vrfProofArgs.js";
+
+/** A settlement's private selection window as `SettlementDraw.selectionOf` holds it (`endsAt` 0: not open). */
+export interface AttesterSelection {
+  seed: Hex;
+  endsAt: bigint;
+  numerator: bigint;
+  denominator: bigint;
+  nodeIds: readonly bigint[];
+  commitments: readonly Hex[];
+}
+
+export async function getAttesterSelection(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  stackId: bigint,
+): Promise<AttesterSelection> {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "selectionOf",
+    args: [stackId],
+  });
+}
+
+/**
+ * Whether `secretKey` selects its node on `selection`'s seed, with the proof when it does. Runs in private: nobody
+ * without the key can compute it, and nothing is sent.
+ */
+export function evaluateSelection(
+  secretKey: Hex,
+  selection: Pick<AttesterSelection, "seed" | "numerator" | "denominator">,
+): (VrfProofArgs & { selected: true }) | { selected: false } {
+  const args = vrfProofArgs(secretKey, selection.seed);
+  return isSelected(args.beta, selection) ? { ...args, selected: true } : { selected: false };
+}
+
+/**
+ * The request indices a self-selected attester checks: those the settlement manager will sample from the
+ * window's seed (its low 128 bits) once the window closes.
+ */
+export async function selectionSampleIndices(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: { seed: Hex; requestCount: bigint; sampleSize: bigint },
+): Promise<readonly bigint[]> {
+  let count = params.sampleSize;
+  if (params.requestCount < count) count = params.requestCount;
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "sampleIndices",
+    args: [BigInt(params.seed) & ((1n << 128n) - 1n), params.requestCount, count],
+  });
+}
+
+/**
+ * Node `nodeId` selects itself as an attester of `stackId` in its open window, with its VRF proof and its
+ * attestation commitment (zero to commit later through `commitAttestation`). The contract checks the proof under
+ * the node's registered key, the threshold, and that the node is a candidate that has not selected itself yet.
+ */
+export async function selfSelect(
+  ctx: ChainContext,
+  params: {
+    stackId: bigint;
+    nodeId: bigint;
+    proof: VrfProofArgs;
+    commitment: Hex;
+    candidates?: readonly bigint[] | undefined;
+  },
+): Promise<TxInfo> {
+  const candidates = params.candidates ?? (await attesterCandidatesOf(ctx, params.stackId));
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "selfSelect",
+    args: [
+      params.stackId,
+      params.nodeId,
+      [...candidates],
+      params.proof.proof,
+      params.proof.hints,
+      params.commitment,
+    ],
+  });
+  return txInfo(receipt);
+}
+
+/** The selection windows opened in `range` (`SelectionOpened`), as logged. */
+export async function findOpenedSelections(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  range: { fromBlock: bigint; toBlock: bigint },
+) {
+  const logs = await ctx.publicClient.getContractEvents({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    eventName: "SelectionOpened",
+    fromBlock: range.fromBlock,
+    toBlock: range.toBlock,
+  });
+  return logs.map((log) => ({ ...log.args, blockNumber: log.blockNumber }));
+}

@@ -1,0 +1,121 @@
+import {
+  type AttesterSelection,
+  attestationCommitment,
+  attestationResult,
+  attesterCandidatesOf,
+  evaluateSelection,
+  getAttesterSelection,
+  getStack,
+  getTask,
+  selectionSampleIndices,
+  selfSelect,
+} from "@atoma/chain";
+import { zeroHash } from "viem";
+import {
+  type AttestationEnv,
+  beforeDeadline,
+  completeDuty,
+  loadSample,
+  taskModelOf,
+} from "./attestationEnv.js";
+import { attestationSalt } from "./attestationSalt.js";
+import { type Duty, deleteDuty, updateDuty } from "./duties.js";
+import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
+import { recomputeSample } from "./recompute.js";
+
+/**
+ * A settlement's private selection window is open (`SettlementDraw.SelectionOpened`): the node fetches the sampled
+ * requests (every candidate does, as cover), then evaluates its VRF on the window's seed, alone. Not selected, it
+ * forgets the duty and sends nothing on chain. Selected, it recomputes the sample at the indices the seed gives, and commits to it in the
+ * same transaction as its VRF proof (`selfSelect`): the server learns it is checked only once a commitment is in.
+ * A transcript it cannot use makes it select itself without a commitment (zero), to commit or declare through the
+ * settlement manager afterwards.
+ */
+export async function stepSelect(
+  env: AttestationEnv,
+  duty: Duty,
+  at: { me: bigint; selection: AttesterSelection; requestCount: number | bigint; now: bigint },
+  signal?: AbortSignal,
+): Promise<void> {
+  const { me, selection, now } = at;
+  if (selection.nodeIds.includes(me)) {
+    await updateDuty(env.db, duty.taskId, { state: duty.commitment ? "committed" : "pending" });
+    return;
+  }
+  const key = await env.vrfKeys.key();
+  if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
+  const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
+  if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  const { taskId } = await getStack(env.seat, duty.stackId);
+  const { sampleSize } = await getTask(env.seat, taskId);
+  const indices = await selectionSampleIndices(env.seat, {
+    seed: selection.seed,
+    requestCount: BigInt(at.requestCount),
+    sampleSize: BigInt(sampleSize),
+  });
+  const full = await completeDuty(env, { ...duty, indices: [...indices] });
+  const bounded = beforeDeadline(signal, selection.endsAt, now);
+  // Every candidate fetches the sampled requests before it evaluates, selected or not: a fetch tells the server
+  // nothing about who was selected, or whether anyone was.
+  let sample: Awaited<ReturnType<typeof loadSample>>;
+  let unusable = false;
+  try {
+    sample = await loadSample(env, full, false, bounded);
+  } catch (error) {
+    if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
+    unusable = true;
+  }
+  const evaluated = evaluateSelection(key, selection);
+  if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
+  env.logger.info({ stackId: duty.stackId.toString() }, "selected as an attester (private)");
+  const send = (commitment: `0x${string}`) =>
+    selfSelect(env.seat, { stackId: duty.stackId, nodeId: me, proof: evaluated, commitment, candidates });
+  // Selected all the same: the settlement manager's commit phase then handles the transcript (declare, prove).
+  if (unusable) {
+    await send(zeroHash);
+    return;
+  }
+  if (!sample) return;
+  const bodies = sample.bodies;
+  const taskModelId = await taskModelOf(env, duty.stackId);
+  const decision = await env.strategy.attest({
+    stackId: duty.stackId,
+    nodeId: me,
+    indices: full.indices,
+    chain: env.seat,
+    recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
+  });
+  if (!decision) return;
+  const recomputed = "sample" in decision ? decision.sample : undefined;
+  const salt = await attestationSalt(env.account, {
+    chainId: env.seat.chainId,
+    settlementManager: env.seat.addresses.SettlementManager,
+    stackId: duty.stackId,
+    nodeId: me,
+  });
+  const commitment = recomputed
+    ? attestationCommitment(me, attestationResult(recomputed), salt)
+    : (decision as { commitment: `0x${string}` }).commitment;
+  await updateDuty(env.db, duty.taskId, {
+    commitment,
+    ...(recomputed
+      ? { result: JSON.stringify({ respHashes: recomputed.respHashes, units: recomputed.units.map(String) }) }
+      : {}),
+  });
+  const sent = await send(commitment);
+  await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
+  env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
+}
+
+/**
+ * The private selection window of `stackId` (open or closed), when the settlement's first draw was private;
+ * undefined for a public draw.
+ */
+export async function openSelection(
+  env: AttestationEnv,
+  stackId: bigint,
+): Promise<AttesterSelection | undefined> {
+  if (!env.seat.addresses.VrfKeyRegistry) return undefined;
+  const selection = await getAttesterSelection(env.seat, stackId);
+  return selection.endsAt === 0n ? undefined : selection;
+}

@@ -1,0 +1,62 @@
+import { getVrfKey, registerVrfKey } from "@atoma/chain";
+import type { Logger } from "@atoma/core";
+import { type Hex, keccak256, type LocalAccount, numberToHex } from "viem";
+import type { NodeSeat } from "../service/nodeSeat.js";
+
+/** The order of secp256k1's group: a VRF secret key is a scalar in [1, N − 1]. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/**
+ * The node's VRF secret key, derived like its attestation salts: a deterministic signature by the node's key over
+ * the registry it is for, hashed and reduced to a scalar. Nobody without the node's key can compute it, a restart
+ * gives the same key (the registry sets a key once), and nothing secret is stored.
+ */
+export async function nodeVrfKey(
+  account: LocalAccount,
+  where: { chainId: number; vrfKeyRegistry: string },
+): Promise<Hex> {
+  const message = `atoma vrf key ${where.chainId} ${where.vrfKeyRegistry.toLowerCase()}`;
+  const scalar = (BigInt(keccak256(await account.signMessage({ message }))) % (N - 1n)) + 1n;
+  return numberToHex(scalar, { size: 32 });
+}
+
+/**
+ * The node's VRF key for private self-selection, registered on chain the first time it is asked for (the node's
+ * signer sends it). Undefined when the deployment has no VRF key registry (private selection off).
+ */
+export class VrfKeyKeeper {
+  readonly #seat: NodeSeat;
+  readonly #account: LocalAccount;
+  readonly #logger: Logger;
+  #key: Promise<Hex | undefined> | undefined;
+
+  constructor(seat: NodeSeat, account: LocalAccount, logger: Logger) {
+    this.#seat = seat;
+    this.#account = account;
+    this.#logger = logger;
+  }
+
+  /** The key, registering it when the node has none yet; a failed registration is tried again next time. */
+  key(): Promise<Hex | undefined> {
+    this.#key ??= this.#ensure().catch((error: unknown) => {
+      this.#key = undefined;
+      throw error;
+    });
+    return this.#key;
+  }
+
+  async #ensure(): Promise<Hex | undefined> {
+    const registry = this.#seat.addresses.VrfKeyRegistry;
+    if (!registry) return undefined;
+    const nodeId = await this.#seat.registeredNodeId();
+    const secretKey = await nodeVrfKey(this.#account, {
+      chainId: this.#seat.chainId,
+      vrfKeyRegistry: registry,
+    });
+    if (!(await getVrfKey(this.#seat, nodeId))) {
+      const sent = await registerVrfKey(this.#seat, { nodeId, secretKey });
+      this.#logger.info({ nodeId: nodeId.toString(), tx: sent?.hash }, "registered the node's VRF key");
+    }
+    return secretKey;
+  }
+}

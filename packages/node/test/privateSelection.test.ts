@@ -1,0 +1,182 @@
+import {
+  attesterCandidatesOf,
+  drawAttesters,
+  evaluateSelection,
+  getAttesterSelection,
+  getVrfKey,
+  settlementDrawAbi,
+  settlementManagerAbi,
+} from "@atoma/chain";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeVrfKey } from "../src/attestation/vrfKey.js";
+import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
+import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
+import { StrategyBoard } from "./harness/strategies.js";
+
+const Phase = { Drawing: 8, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
+const WINDOW = 40;
+
+/**
+ * Private self-selection of attesters (issue 16) on anvil with real nodes and the tiny model: every node registers
+ * a VRF key at start; on each settlement every candidate fetches the sample and evaluates its VRF alone; the
+ * selected commit with their proof. Before a commitment, neither the chain nor the server can tell who was
+ * selected; a cheating server is still caught and slashed.
+ */
+describe("private self-selection of attesters against anvil", () => {
+  let net: AttestNetwork;
+  const board = new StrategyBoard();
+
+  beforeAll(async () => {
+    // 8 nodes: 7 candidates per settlement, N = 2 (q = 2/7), at most 4 self-selected so a committee of 3 remains.
+    net = await startAttestNetwork({
+      nodes: 8,
+      sampleSize: 2,
+      attesters: 2,
+      privateSelection: { window: WINDOW, cap: 4 },
+      strategyOf: (id) => board.strategyFor(id),
+    });
+  }, 300_000);
+  afterAll(() => net?.stop(), 60_000);
+
+  const settlementOf = (stackId: bigint) =>
+    net.deployment.contracts.settlementManager.read.getSettlement([stackId]);
+  const whenPhase = (stackId: bigint, phase: number) =>
+    eventually(
+      async () => ((await settlementOf(stackId)).phase === phase ? true : undefined),
+      `phase ${phase}`,
+    );
+  /** Who is selected, as only each node can compute it (the test holds every node's key). */
+  const privatelySelected = async (stackId: bigint, candidates: readonly bigint[]) => {
+    const selection = await getAttesterSelection(net.user.ctx, stackId);
+    const registry = net.deployment.addresses.VrfKeyRegistry!;
+    const selected: bigint[] = [];
+    for (const n of net.nodes) {
+      if (!candidates.includes(n.nodeId)) continue;
+      const key = await nodeVrfKey(n.signerAccount, { chainId: net.anvil.chainId, vrfKeyRegistry: registry });
+      if (evaluateSelection(key, selection).selected) selected.push(n.nodeId);
+    }
+    return selected;
+  };
+
+  /**
+   * Serves and settles a stack, opens its window with the board closed (selected nodes hold their commitment),
+   * runs `beforeCommit`, then lets the selected commit and closes the window. A window nobody was selected in
+   * (public fallback) is passed over for a new stack.
+   */
+  const privatelyAttested = async (
+    behaviour: ServingBehaviour,
+    beforeCommit?: (ctx: {
+      stackId: bigint;
+      fromBlock: bigint;
+      candidates: bigint[];
+      selected: bigint[];
+      fetches: number;
+    }) => Promise<void>,
+  ) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      board.open = false;
+      const fromBlock = (await net.user.ctx.publicClient.getBlockNumber()) + 1n;
+      // The server's settlement runs its draw in the next block, which opens the window.
+      const served = await serveAndSettle(net, 3, behaviour);
+      expect((await getAttesterSelection(net.user.ctx, served.stackId)).endsAt).toBeGreaterThan(0n);
+      const candidates = await attesterCandidatesOf(net.user.ctx, served.stackId);
+      const selected = await privatelySelected(served.stackId, candidates);
+      // Every candidate fetches the sample, selected or not (cover).
+      const fetched = () => served.server.front.blobRequests.get(served.transcriptId.toLowerCase()) ?? 0;
+      await eventually(
+        async () => (fetched() >= candidates.length ? true : undefined),
+        "every candidate to fetch the transcript",
+      );
+      await beforeCommit?.({ stackId: served.stackId, fromBlock, candidates, selected, fetches: fetched() });
+      board.open = true;
+      if (selected.length === 0) {
+        await net.advance(WINDOW + 1);
+        expect((await drawAttesters(net.user.ctx, { stackId: served.stackId })).outcome).toBe("fallback");
+        continue;
+      }
+      await eventually(async () => {
+        const s = await getAttesterSelection(net.user.ctx, served.stackId);
+        return s.nodeIds.length === Math.min(selected.length, 4) ? true : undefined;
+      }, "the selected to commit");
+      await net.advance(WINDOW + 1);
+      await drawAttesters(net.user.ctx, { stackId: served.stackId }).catch(() => undefined);
+      await whenPhase(served.stackId, Phase.Reveal);
+      const indices = await net.deployment.contracts.settlementManager.read.sampledIndices([served.stackId]);
+      return { served, selected, indices: [...indices] };
+    }
+    throw new Error("five windows in a row with nobody selected");
+  };
+
+  it("every node registers its VRF key when it starts", async () => {
+    for (const n of net.nodes)
+      expect(
+        await eventually(() => getVrfKey(net.user.ctx, n.nodeId), `node ${n.nodeId}'s key`),
+      ).toBeDefined();
+  }, 60_000);
+
+  it("the selected select themselves and commit with their proof; before that nothing public and nothing the server sees tells who", async () => {
+    const { served, selected, indices } = await privatelyAttested(
+      { engine: net.engine },
+      async ({ stackId, fromBlock, candidates, selected, fetches }) => {
+        const ctx = net.user.ctx;
+        // On chain: the settlement, the frozen candidates, the window's seed and threshold; no selection, no attester.
+        const names = new Set<string>();
+        for (const [address, abi] of [
+          [ctx.addresses.SettlementDraw, settlementDrawAbi],
+          [ctx.addresses.SettlementManager, settlementManagerAbi],
+        ] as const) {
+          const logs = await ctx.publicClient.getContractEvents({ address, abi, fromBlock });
+          for (const log of logs)
+            if ((log.args as { stackId?: bigint }).stackId === stackId) names.add(log.eventName);
+        }
+        expect([...names].sort()).toEqual(
+          [
+            "AttesterCandidatesFrozen",
+            "AttesterDrawArmed",
+            "AttesterDrawPending",
+            "SelectionOpened",
+            "SettlementSubmitted",
+          ].sort(),
+        );
+        expect((await getAttesterSelection(ctx, stackId)).nodeIds).toEqual([]);
+        expect((await settlementOf(stackId)).phase).toBe(Phase.Drawing);
+        // No candidate sent a transaction since the settlement: selected or not, they all look the same.
+        const senders = new Set<string>();
+        const latest = await ctx.publicClient.getBlockNumber();
+        for (let b = fromBlock; b <= latest; b++) {
+          const block = await ctx.publicClient.getBlock({ blockNumber: b, includeTransactions: true });
+          for (const tx of block.transactions) senders.add(tx.from.toLowerCase());
+        }
+        for (const id of candidates)
+          expect(senders.has(net.byId(id).signerAccount.address.toLowerCase())).toBe(false);
+        // The server saw every candidate fetch the transcript, the same for the selected and the others.
+        expect(fetches).toBeGreaterThanOrEqual(candidates.length);
+        // Only the selected nodes themselves hold a duty for the stack (in their own databases).
+        for (const id of candidates) {
+          const row = await net
+            .byId(id)
+            .node.context.db.selectFrom("attestation_tasks")
+            .selectAll()
+            .where("stack_id", "=", stackId)
+            .executeTakeFirst();
+          if (selected.includes(id)) expect(row?.state).toBe("pending");
+        }
+      },
+    );
+    expect(selected.length).toBeGreaterThan(0);
+    const revealed = await reveal(served, indices);
+    expect(revealed.outcome).toBe("accepted");
+    expect([...revealed.agreeing].sort()).toEqual([...selected].slice(0, 4).sort());
+  }, 240_000);
+
+  it("a cheating server is caught by self-selected attesters, outvoted by the committee and slashed", async () => {
+    const { contracts } = net.deployment;
+    const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
+    const revealed = await reveal(served, indices);
+    if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
+    await drawnCommittee(net, revealed.disputeId);
+    await whenPhase(served.stackId, Phase.Failed);
+    const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
+    expect(cheater.collateral).toBe(0n);
+  }, 300_000);
+});
