@@ -1,6 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createAtomaPublicClient, createAtomaWalletClient, setAllowedMeasurement } from "@atoma/chain";
+import { measurementHash } from "@atoma/core";
+import { mnemonicToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { runCli, runCliToEnd, waitForReady } from "./cliProcess.js";
 import { type ConfidentialReady, confidentialChatOnDev } from "./confidentialDevChat.js";
@@ -43,10 +46,58 @@ describe("atoma dev", () => {
     const text = await confidentialChatOnDev(ready, "a secret for the enclave only");
     expect(text.length).toBeGreaterThan(0);
 
+    // `atoma chat --confidential`: the SDK's confidential client, the attestation's checks on stderr.
+    const files = mkdtempSync(join(tmpdir(), "atoma-dev-confidential-"));
+    const networkFile = join(files, "network.json");
+    writeFileSync(networkFile, JSON.stringify(ready));
+    const network = ["--network", networkFile];
+    const user = { ATOMA_PRIVATE_KEY: ready.user.privateKey };
+    const sealed = await runCliToEnd(
+      ["chat", "--confidential", "Say hi", ...network, "--max-tokens", "8"],
+      user,
+    );
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout.trim().length).toBeGreaterThan(0);
+    expect(sealed.stderr).toMatch(/^attestation attested; node \d+; insecure, development$/m);
+    for (const check of ["evidence", "quote", "binding", "nonce", "record", "record_key", "measurement"])
+      expect(sealed.stderr).toMatch(new RegExp(`^  ok   ${check}: `, "m"));
+    expect(sealed.stderr).toMatch(/^verdict verified/m);
+
+    // `atoma attest` reads the allow-list from the chain: no --measurements needed, and a withdrawn one fails.
+    const node = ready.nodes[0]!.id;
+    const devRoot = ["--dev-root", ready.attestation.rootCertificate];
+    const fromChain = await runCliToEnd(["attest", node, ...network, ...devRoot]);
+    expect(fromChain.code, fromChain.stdout + fromChain.stderr).toBe(0);
+    expect(fromChain.stdout).toContain(
+      `ok   chain allowed: on task ${ready.tasks.confidential}'s allow-list`,
+    );
+    const noRoot = await runCliToEnd(["attest", node, ...network]);
+    expect(noRoot.code).toBe(1);
+    expect(noRoot.stdout).toContain("attestation_dev_refused");
+    const admin = mnemonicToAccount("test test test test test test test test test test test junk");
+    const options = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
+    await setAllowedMeasurement(
+      {
+        publicClient: createAtomaPublicClient(options),
+        walletClient: createAtomaWalletClient(options, admin),
+        addresses: ready.contracts as never,
+      },
+      {
+        taskId: BigInt(ready.tasks.confidential),
+        measurement: measurementHash("dev", ready.attestation.measurements),
+        allowed: false,
+      },
+    );
+    const withdrawn = await runCliToEnd(["attest", node, ...network, ...devRoot]);
+    expect(withdrawn.code).toBe(1);
+    expect(withdrawn.stdout).toContain("attestation_measurement_not_allowed");
+    expect(withdrawn.stdout).toContain("attestation NOT verified");
+    rmSync(files, { recursive: true, force: true });
+
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(0);
     await expect(rpc(ready.rpcUrl, "eth_chainId")).rejects.toThrow();
-  }, 300_000);
+  }, 600_000);
 
   it("rejects a bad option with a one-line message and a non-zero exit", async () => {
     const run = runCli(["dev", "--log-level"]);

@@ -144,7 +144,13 @@ export interface Verified<T = Record<string, unknown>> {
 }
 
 type Body = Record<string, unknown>;
-type Read = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
+/**
+ * Reads a node's answer into the response the receipt covers and the receipt itself (`sendReading`: a sealed
+ * answer's reader). Throwing an `AtomaError` ends the request; any other error is taken as a broken connection
+ * and the same signed request is resent (the reader is called again).
+ */
+export type AnswerRead = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
+type Read = AnswerRead;
 
 /**
  * Talks to the node serving one stack, as its owner. A stack takes one request at a time, in order: the k-th
@@ -232,17 +238,21 @@ export class StackClient {
    * Signs `body` with the next nonce, for callers that send it themselves (or to resend it later). The nonce
    * moves on when a receipt for it arrives, so a request that was refused leaves it for the next one.
    */
-  sign(body: Body, maxUnits: bigint = requestUnitBound(body)): Promise<SignedStackRequest> {
-    return this.#signAt(this.#nextNonce, body, maxUnits);
+  sign(
+    body: Body,
+    maxUnits: bigint = requestUnitBound(body),
+    deadline?: bigint,
+  ): Promise<SignedStackRequest> {
+    return this.#signAt(this.#nextNonce, body, maxUnits, deadline);
   }
 
-  async #signAt(nonce: bigint, body: Body, maxUnits: bigint): Promise<SignedStackRequest> {
+  async #signAt(nonce: bigint, body: Body, maxUnits: bigint, at?: bigint): Promise<SignedStackRequest> {
     const waiting = this.#pending.get(nonce);
     if (waiting && waiting.signed.reqHash !== requestHash(body))
       throw new ClientArgumentError(
         `nonce ${nonce} carries a request with no receipt yet: send it (again) first; a nonce is never signed for another body`,
       );
-    const deadline = BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
+    const deadline = at ?? this.deadline();
     const signed = await signStackRequest(this.#options.account, this.domain, {
       stackId: this.#options.stackId,
       body,
@@ -254,6 +264,11 @@ export class StackClient {
     const before = this.#bounds.get(signed.nonce);
     if (before === undefined || maxUnits > before) this.#bounds.set(signed.nonce, maxUnits);
     return signed;
+  }
+
+  /** The deadline a request signed now carries (unix seconds): now plus `deadlineSeconds`. */
+  deadline(): bigint {
+    return BigInt(Math.floor(Date.now() / 1000) + (this.#options.deadlineSeconds ?? 300));
   }
 
   chat(body: Body, options?: RequestOptions): Promise<Verified> {
@@ -325,6 +340,19 @@ export class StackClient {
     return this.#serial(async () => {
       await this.#settlePending(signed.nonce);
       return this.#send(path, signed, this.#readStream(onChunk));
+    });
+  }
+
+  /**
+   * Sends an already signed request (again) whose answer `read` reads (a confidential request's sealed answer),
+   * after the `run` that signed it, in this stack's order; verifies the receipt against what `read` returns.
+   */
+  sendReading(path: string, sign: () => Promise<SignedStackRequest>, read: AnswerRead): Promise<Verified> {
+    return this.#serial(async () => {
+      await this.#settlePending();
+      const signed = await sign();
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+      return this.#send(path, signed, read);
     });
   }
 

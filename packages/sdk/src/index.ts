@@ -12,6 +12,22 @@ export {
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
+export {
+  type AttestationCheck,
+  type AttestationCheckName,
+  AttestationRefusedError,
+  type AttestationVerdict,
+  attestationLine,
+  type ConfidentialClientErrorCode,
+  SealedAnswerError,
+} from "./confidential/attestationVerdict.js";
+export {
+  type AttestComponents,
+  type AttestPolicy,
+  type AttestTarget,
+  attestNode,
+} from "./confidential/attestNode.js";
+export type { ConfidentialOptions } from "./confidential/confidentialOptions.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
   AnswerTooLargeError,
@@ -38,6 +54,7 @@ export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
+  type AnswerRead,
   type KeptReceipt,
   type PendingRequest,
   type ReceiptVerdict,

@@ -18,6 +18,11 @@ export interface Network {
   model?: string | undefined;
   /** Task ids by name (`chat`, ...), when the description names them (`atoma dev`'s does). */
   tasks?: Record<string, string> | undefined;
+  /**
+   * The PEM root certificate of the network's development attestation authority (`atoma dev`'s ready line:
+   * `attestation.rootCertificatePem`): a confidential client accepts the insecure dev kind under it.
+   */
+  devAttestationRoot?: string | undefined;
 }
 
 /** A network description that is not JSON, or lacks what a client needs. */
@@ -60,12 +65,22 @@ export function parseNetwork(text: string, source = "the network description"): 
     typeof parsed.tasks === "object" && parsed.tasks !== null
       ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
       : undefined;
+  const attestation = (parsed as { attestation?: { kind?: unknown; rootCertificatePem?: unknown } })
+    .attestation;
+  // A Network's own field (one given as an object is read back through here), or the ready line's.
+  const devRoot =
+    typeof parsed.devAttestationRoot === "string"
+      ? parsed.devAttestationRoot
+      : attestation?.kind === "dev" && typeof attestation.rootCertificatePem === "string"
+        ? attestation.rootCertificatePem
+        : undefined;
   return {
     rpcUrl: parsed.rpcUrl,
     chainId: parsed.chainId!,
     contracts: contracts as unknown as AtomaAddresses,
     model: typeof parsed.model === "string" ? parsed.model : undefined,
     tasks,
+    ...(devRoot !== undefined && { devAttestationRoot: devRoot }),
   };
 }
 

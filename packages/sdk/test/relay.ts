@@ -17,8 +17,8 @@ export type Rewrite = (
 
 export interface Relay {
   url: string;
-  /** Requests that reached the relay (and so the server behind it). */
-  requests: { method: string; path: string }[];
+  /** Requests that reached the relay (and so the server behind it), with their headers and body text as received. */
+  requests: { method: string; path: string; headers: RequestHeaders; body: string }[];
   /** How the next answers are rewritten. */
   rewrite: Rewrite;
   /** The status each answer is given (the server's by default): a node that says no without cause. */
@@ -56,11 +56,11 @@ export async function startRelay(target: string): Promise<Relay> {
   const server: Server = createServer((request, response) => {
     void (async () => {
       const path = request.url ?? "/";
-      relay.requests.push({ method: request.method ?? "GET", path });
       const body = await bodyOf(request);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers))
         if (typeof value === "string" && name !== "host" && name !== "content-length") headers[name] = value;
+      relay.requests.push({ method: request.method ?? "GET", path, headers, body: body.toString("utf8") });
       const answer = await fetch(new URL(path, target), {
         method: request.method ?? "GET",
         headers,

@@ -12,6 +12,7 @@ import {
 import { AtomaError } from "@atoma/core";
 import type { Command } from "commander";
 import { bigintOption } from "../amountOptions.js";
+import { type ChainCheck, chainAttestationChecks } from "../chain/attestationOnChain.js";
 import { loadVerifyChain } from "../chain/verifyNetwork.js";
 import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
@@ -22,6 +23,7 @@ interface AttestFlags {
   url?: string;
   devRoot?: string;
   measurements?: string;
+  task?: bigint;
   json?: boolean;
   showOnly?: boolean;
   timeout?: string;
@@ -101,6 +103,8 @@ const MARK = { passed: "ok  ", failed: "FAIL", skipped: "skip", "not reached": "
 function reportText(
   head: Record<string, string>,
   report: AttestationReport | undefined,
+  chain: ChainCheck[],
+  ok: boolean,
   fetchError?: string,
 ): string {
   const lines = Object.entries(head).map(([k, v]) => `${k.padEnd(12)} ${v}`);
@@ -117,6 +121,10 @@ function reportText(
     lines.push(
       `${MARK[check.status]} ${check.name}${check.detail ? `: ${check.detail}` : ""}${check.code ? ` (${check.code})` : ""}`,
     );
+  for (const check of chain)
+    lines.push(
+      `${MARK[check.status]} chain ${check.name}: ${check.detail}${check.code ? ` (${check.code})` : ""}`,
+    );
   if (report.measurements) {
     lines.push("measurements");
     for (const [name, value] of Object.entries(report.measurements))
@@ -124,15 +132,25 @@ function reportText(
   }
   if (report.reason)
     lines.push(`${MARK.failed} ${report.reason} (give --measurements, or --show-only to only read them)`);
-  lines.push(report.ok ? "attestation verified" : "attestation NOT verified");
+  lines.push(ok ? "attestation verified" : "attestation NOT verified");
   return `${lines.join("\n")}\n`;
 }
 
 /**
+ * Every check of the evidence passed, and every check against the chain's record and allow-lists (none run with
+ * `--show-only`).
+ */
+const verified = (report: AttestationReport | undefined, chain: ChainCheck[], showOnly: boolean) =>
+  report?.ok === true &&
+  (showOnly || (chain.length > 0 && chain.every((check) => check.status === "passed")));
+
+/**
  * `atoma attest <node id>`: looks the node up in the registry (its signer and URL), fetches its evidence for a
- * fresh nonce, and prints each check (quote, measurements, binding of signer + key + nonce, GPU token, nonce).
- * Exits 1 when a check fails, and when no allow-list was given (`--measurements`) unless `--show-only` asks only to
- * read the measurements. Development evidence is refused unless `--dev-root` names the dev authority's root,
+ * fresh nonce, and prints each check (quote, measurements, binding of signer + key + nonce, GPU token, nonce), then
+ * the chain's: the node's AttestationRegistry record (current, same key, same measurement) and that measurement on
+ * the allow-list of each confidential task it serves (or `--task`), the allow-list `--measurements` adds to.
+ * Exits 1 when a check fails (`--show-only`: only reads the evidence, the chain unchecked). Development evidence is
+ * refused unless `--dev-root` names the dev authority's root,
  * and is labelled "insecure, development" even then.
  */
 export function registerAttest(program: Command): void {
@@ -156,7 +174,12 @@ export function registerAttest(program: Command): void {
     .option("--dev-root <pem>", "accept development evidence certified by this root certificate (insecure)")
     .option(
       "--measurements <file>",
-      "allow-list: JSON array of { label?, mrTd, rtmr0..3? } (else: shown, not checked)",
+      "a local allow-list too: JSON array of { label?, mrTd, rtmr0..3? } (the chain's is always checked)",
+    )
+    .option(
+      "--task <id>",
+      "check the chain's allow-list of this task (default: every active confidential task the node serves)",
+      bigintOption("--task", 1n),
     )
     .option(
       "--show-only",
@@ -183,22 +206,36 @@ export function registerAttest(program: Command): void {
       const nonce = nonces.issue();
       const head = { node: String(nodeId), url, signer: found.signer, nonce };
       let report: AttestationReport | undefined;
+      let chainChecks: ChainCheck[] = [];
       let fetchError: string | undefined;
       try {
         const evidence = parseEvidence(await fetchEvidence(url, nonce, timeoutMs));
+        // The chain's allow-list is always checked (below): a local one is optional.
         report = await checkAttestation(
           evidence,
           policy,
           { signingAddress: found.signer, freshness: { kind: "nonce", nonce }, nonces },
-          { showOnly: flags.showOnly === true },
+          { showOnly: flags.showOnly === true || policy.measurements.length === 0 },
         );
+        if (report.ok && !flags.showOnly)
+          chainChecks = await chainAttestationChecks(
+            chain,
+            nodeId,
+            {
+              kind: evidence.kind,
+              encryptionPublicKey: evidence.encryptionPublicKey,
+              measurements: report.measurements,
+            },
+            flags.task,
+          );
       } catch (error) {
         fetchError =
           error instanceof AtomaError ? `${error.shortMessage} (${error.code})` : (error as Error).message;
       }
+      const ok = verified(report, chainChecks, flags.showOnly === true);
       if (flags.json)
-        printJson({ ...head, ok: report?.ok ?? false, ...(fetchError ? { fetchError } : {}), ...report });
-      else process.stdout.write(reportText(head, report, fetchError));
-      if (!report?.ok) process.exitCode = 1;
+        printJson({ ...head, ...(fetchError ? { fetchError } : {}), ...report, ok, chain: chainChecks });
+      else process.stdout.write(reportText(head, report, chainChecks, ok, fetchError));
+      if (!ok) process.exitCode = 1;
     });
 }

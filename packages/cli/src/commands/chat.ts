@@ -27,6 +27,7 @@ import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
 import { asideFile, keepAside, loadAside } from "../chat/asideStore.js";
+import { confidentialChat } from "../chat/confidentialChat.js";
 import { keepReceipt, loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
@@ -49,6 +50,7 @@ interface ChatFlags {
   receipts?: string;
   save?: string;
   json?: boolean;
+  confidential?: boolean;
 }
 
 /** `atoma chat "prompt"`: one signed chat on a stack (given, reused or bought), streamed, receipt verified. */
@@ -102,6 +104,10 @@ export function registerChat(program: Command): void {
       "--json",
       "print one JSON object instead of the streamed text: the answer as an OpenAI client receives it, and the verdict",
     )
+    .option(
+      "--confidential",
+      "security level 3: a node of the model's confidential task, attested (evidence for a fresh nonce, its on-chain record and allow-list) before the prompt is sealed to its key; prints the attestation's checks",
+    )
     .action(async (prompt: string, flags: ChatFlags) => {
       if (prompt.trim() === "") throw new CliUsageError("the prompt is empty");
       if (prompt.length > MAX_PROMPT_CHARS)
@@ -110,6 +116,15 @@ export function registerChat(program: Command): void {
       const model = flags.model ?? network.model;
       if (model === undefined) throw new CliUsageError("give --model <id> (the network file names no model)");
       const account = loadUserAccount(flags.keyFile);
+      if (flags.confidential) {
+        if (flags.stack !== undefined || flags.task !== undefined || flags.receipts !== undefined)
+          throw new CliUsageError(
+            "--confidential picks its level-3 task and stack: leave out --stack, --task, --receipts",
+          );
+        const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
+        await confidentialChat(network, account, body, flags);
+        return;
+      }
       const ctx = userContext(network, account);
       const terms = () => ({
         taskId: taskOf(flags, network),

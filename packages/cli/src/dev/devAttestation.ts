@@ -26,6 +26,8 @@ export interface DevAttestationInfo {
   label: "insecure, development";
   /** PEM file of the dev authority's root certificate. */
   rootCertificate: string;
+  /** The same certificate's PEM: a network file carries it, for `createAtomaClient({ confidential: true })`. */
+  rootCertificatePem: string;
   measurements: TdMeasurements;
 }
 
@@ -60,6 +62,7 @@ export async function devAttestationAuthority(
       kind: "dev",
       label: "insecure, development",
       rootCertificate: rootFile,
+      rootCertificatePem: authority.rootCertificatePem,
       measurements: DEV_MEASUREMENTS,
     },
   };

@@ -1,5 +1,7 @@
 import type { AtomaReceipt } from "@atoma/core";
 import type { LocalAccount } from "viem";
+import type { AttestationVerdict } from "../confidential/attestationVerdict.js";
+import type { ConfidentialOptions } from "../confidential/confidentialOptions.js";
 import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
@@ -19,8 +21,15 @@ export interface AtomaAnswer {
   atoma: AtomaReceipt;
   /** The checks against the chain; none failed (else `AnswerUnverifiedError`). Undefined through a gateway without `chain`. */
   verdict: Verdict | undefined;
-  /** The request body as the node signed it (through a gateway: with what the gateway may add, `max_tokens`). */
+  /**
+   * The request body as the node signed it (through a gateway: with what the gateway may add, `max_tokens`); for a
+   * confidential request, the sealed envelope.
+   */
   request: Body;
+  /** A confidential answer as the node sent and signed it (sealed chunks, usage, `atoma`): what `atoma verify` takes. */
+  sealed?: Body | undefined;
+  /** A confidential answer: the checks of the node's attestation before the request was sealed to it. */
+  attestation?: AttestationVerdict | undefined;
   /**
    * Reads the verdict again with the very checks the client ran (the request as sent, owner, stack, level; through
    * a gateway the replay check as first found): once the stack settles, inclusion and settlement state are read.
@@ -91,6 +100,13 @@ export interface DirectClientOptions {
   onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
+  /**
+   * `true` (or options): every request goes to a node of a level-3 task, sealed to the key its attestation vouches
+   * for after the checks (`AttestationRefusedError` otherwise, the node put aside), and the answer is opened here.
+   * Needs `@atoma/confidential` (Node.js). Dev evidence is accepted only under a dev root given here or in the network
+   * description (`atoma dev`'s).
+   */
+  confidential?: boolean | ConfidentialOptions | undefined;
 }
 
 export type AtomaClientOptions = GatewayClientOptions | DirectClientOptions;

@@ -1,4 +1,11 @@
 import type { ChainContext } from "@atoma/chain/portable";
+import { AttestationRefusedError } from "../confidential/attestationVerdict.js";
+import { confidentialOptionsOf } from "../confidential/confidentialOptions.js";
+import {
+  type Attested,
+  ConfidentialSender,
+  type SealedVerified,
+} from "../confidential/confidentialSender.js";
 import {
   AnswerUnverifiedError,
   ClientArgumentError,
@@ -24,18 +31,22 @@ type Body = Record<string, unknown>;
 interface Serving {
   stack: UsableStack;
   client: StackClient;
+  /** A confidential client's attestation of the node: requests to it are sealed to its key. */
+  attested?: Attested | undefined;
 }
+
+type Sent = Verified & { sealed?: SealedVerified | undefined };
 
 /** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
 const NEW_STACK_WAIT_MS = 30_000;
 const NEW_STACK_POLL_MS = 250;
 
 /** Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. */
-async function sendOn(serving: Serving, send: (client: StackClient) => Promise<Verified>): Promise<Verified> {
+async function sendOn(serving: Serving, send: (serving: Serving) => Promise<Sent>): Promise<Sent> {
   const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
   for (;;) {
     try {
-      return await send(serving.client);
+      return await send(serving);
     } catch (error) {
       const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
       if (!(unseen && serving.stack.bought && Date.now() < giveUpAt)) throw error;
@@ -57,11 +68,24 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   // A network given as text is checked now, so that a bad one fails here rather than at the first call.
   if (typeof options.network === "string") parseNetwork(options.network, "the network");
   const fetcher = options.fetch ?? globalThis.fetch;
-  let context: Promise<{ network: Network; ctx: ChainContext }> | undefined;
+  const confidential = confidentialOptionsOf(options.confidential);
+  if (confidential && (options.preferences?.securityLevel ?? 3) !== 3)
+    throw new ClientArgumentError(
+      "a confidential client uses level-3 tasks: leave preferences.securityLevel out",
+    );
+  let context: Promise<{ network: Network; ctx: ChainContext; sender?: ConfidentialSender }> | undefined;
   const contextOnce = () => {
     context ??= networkOf(options.network).then((network) => ({
       network,
       ctx: userContext(network, options.account),
+      // Seals to attested nodes only; dev evidence only under the dev root given or the network description's.
+      ...(confidential && {
+        sender: new ConfidentialSender(confidential, {
+          devRoot: network.devAttestationRoot,
+          fetch: fetcher,
+          streamLimits: options.streamLimits,
+        }),
+      }),
     }));
     return context;
   };
@@ -82,8 +106,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     let found = serving.get(model);
     if (!found) {
       found = (async () => {
-        const { network, ctx } = await contextOnce();
-        const preferences = options.preferences ?? {};
+        const { network, ctx, sender } = await contextOnce();
+        const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const ignore = [...(preferences.ignore ?? []), ...aside];
         const stack = await stackForModel(
           ctx,
@@ -108,7 +132,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           streamLimits: options.streamLimits,
           fetch: fetcher,
         });
-        return { stack, client };
+        // A node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
+        const attested = await sender?.attest(ctx, stack).catch((error: unknown) => {
+          putAside(stack.nodeId, `its attestation is refused: ${(error as Error).message}`);
+          throw error;
+        });
+        return { stack, client, attested };
       })();
       serving.set(model, found);
       // A failed choice is not kept: the next call tries again (unless another call already replaced it).
@@ -120,9 +149,9 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return found;
   };
 
-  async function call(body: Body, send: (client: StackClient) => Promise<Verified>) {
+  async function call(body: Body, send: (serving: Serving) => Promise<Sent>) {
     const model = body.model as string;
-    let verified: Verified;
+    let verified: Sent;
     const chosen = servingFor(model);
     let current = await chosen;
     try {
@@ -159,38 +188,85 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       request: verified.request,
       stackId: stack.stackId,
       owner: options.account.address,
+      ...(verified.sealed && { securityLevel: 3 }),
       fetch: fetcher,
     };
     const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
     const recheck = () => verifyResponse(response, verifyOptions);
+    if (!verified.sealed)
+      return {
+        response,
+        atoma: verified.atoma,
+        verdict,
+        request: verified.request,
+        recheck,
+      } satisfies AtomaAnswer;
     return {
-      response,
+      response: verified.sealed.opened,
       atoma: verified.atoma,
       verdict,
       request: verified.request,
       recheck,
+      sealed: response,
+      attestation: verified.sealed.attestation,
     } satisfies AtomaAnswer;
   }
+
+  /** In clear, or sealed to the serving node's attested key (failover re-attests and re-seals for the next node). */
+  const sent =
+    (
+      path: string,
+      body: Body,
+      clear: (client: StackClient) => Promise<Verified>,
+      onChunk?: (c: Body) => void,
+    ) =>
+    async (current: Serving): Promise<Sent> => {
+      if (!current.attested) return clear(current.client);
+      const { ctx, sender } = await contextOnce();
+      const { stack, client, attested } = current;
+      const sealed = await sender!.send(ctx, stack, client, attested, path, body, onChunk).catch((error) => {
+        // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
+        // call picks another node.
+        if (error instanceof AttestationRefusedError) {
+          putAside(stack.nodeId, `its attestation is refused: ${error.shortMessage}`);
+          serving.delete(body.model as string);
+        }
+        throw error;
+      });
+      current.attested = sealed.attested;
+      return { ...sealed.verified, sealed };
+    };
 
   const run = (
     endpoint: Endpoint,
     body: unknown,
+    sealedAs: { path: string; stream?: boolean; onChunk?: ((chunk: Body) => void) | undefined },
     send: (client: StackClient, body: Body) => Promise<Verified>,
   ) => {
     try {
       const checked = withTokenLimit(endpoint, checkBody(endpoint, body));
       checkFitsAStack(checked, options.stack?.units ?? DEFAULT_STACK_UNITS);
-      return call(checked, (client) => send(client, checked));
+      const plain = sealedAs.stream === undefined ? checked : { ...checked, stream: sealedAs.stream };
+      return call(
+        checked,
+        sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
   };
+  const CHAT = "/v1/chat/completions";
   return {
-    chat: (body) => run("chat", body, (client, b) => client.chat(b)),
-    chatStream: (body, onChunk) => run("chat", body, (client, b) => client.chatStream(b, onChunk)),
-    completions: (body) => run("completions", body, (client, b) => client.completions(b)),
-    embeddings: (body) => run("embeddings", body, (client, b) => client.embeddings(b)),
+    chat: (body) => run("chat", body, { path: CHAT, stream: false }, (client, b) => client.chat(b)),
+    chatStream: (body, onChunk) =>
+      run("chat", body, { path: CHAT, stream: true, onChunk }, (client, b) => client.chatStream(b, onChunk)),
+    completions: (body) =>
+      run("completions", body, { path: "/v1/completions", stream: false }, (client, b) =>
+        client.completions(b),
+      ),
+    embeddings: (body) =>
+      run("embeddings", body, { path: "/v1/embeddings" }, (client, b) => client.embeddings(b)),
   };
 }
 

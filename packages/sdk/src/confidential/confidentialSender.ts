@@ -1,0 +1,173 @@
+import { type ChainContext, stackManagerAbi } from "@atoma/chain/portable";
+import type { Hex } from "viem";
+import { NodeRequestError } from "../errors.js";
+import type { SseLimits } from "../readSse.js";
+import { requestUnitBound } from "../requestUnitBound.js";
+import { DEFAULT_MAX_ANSWER_BYTES, type StackClient, type Verified } from "../StackClient.js";
+import type { UsableStack } from "../stackChoice.js";
+import { AttestationRefusedError, type AttestationVerdict } from "./attestationVerdict.js";
+import { attestNode } from "./attestNode.js";
+import type { ConfidentialOptions } from "./confidentialOptions.js";
+import { type ConfidentialModule, loadConfidential } from "./loadConfidential.js";
+import { type Opened, readSealedJson, readSealedStream } from "./sealedAnswer.js";
+
+type Body = Record<string, unknown>;
+
+/** A node attested for one stack: the key requests to it are sealed to, while the verdict is young enough. */
+export interface Attested {
+  verdict: AttestationVerdict;
+  key: Hex;
+  taskId: bigint;
+}
+
+/** A confidential answer: the receipt-checked sealed exchange, and what the client opened from it. */
+export interface SealedVerified {
+  verified: Verified;
+  /** The OpenAI response, opened (never sent anywhere). */
+  opened: Body;
+  attestation: AttestationVerdict;
+}
+
+const DEFAULT_MAX_AGE_MS = 300_000;
+
+/**
+ * Refusals a fresh seal answers: the node's key rotated (`confidential_undecryptable`), or the request was re-signed
+ * for the nonce the node named (a stack reused from another client), so its seal is bound to the old nonce or was
+ * already opened there (`confidential_replayed`).
+ */
+const RESEAL = new Set(["confidential_undecryptable", "confidential_replayed"]);
+
+/**
+ * The non-custodial client's confidential side: attests each node it is about to use (a fresh nonce, the
+ * evidence, the chain's record and allow-list), seals every request to the attested key bound to the signed stack,
+ * nonce, deadline and path, and opens the sealed answer. The plaintext leaves only sealed.
+ */
+export class ConfidentialSender {
+  readonly #options: ConfidentialOptions;
+  readonly #devRoot: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #streamLimits: SseLimits | undefined;
+  #module: Promise<{
+    confidential: ConfidentialModule;
+    nonces: InstanceType<ConfidentialModule["NonceStore"]>;
+  }>;
+
+  constructor(
+    options: ConfidentialOptions,
+    components: { devRoot?: string | undefined; fetch: typeof fetch; streamLimits?: SseLimits | undefined },
+  ) {
+    this.#options = options;
+    this.#devRoot = options.devRootCertificatePem ?? components.devRoot;
+    this.#fetch = components.fetch;
+    this.#streamLimits = components.streamLimits;
+    this.#module = Promise.resolve().then(async () => {
+      const confidential = await loadConfidential();
+      return { confidential, nonces: new confidential.NonceStore() };
+    });
+  }
+
+  /** Attests the node serving `stack`; throws `AttestationRefusedError` (with the verdict) when a check fails. */
+  async attest(ctx: ChainContext, stack: UsableStack): Promise<Attested> {
+    const { confidential, nonces } = await this.#module;
+    const { taskId } = await ctx.publicClient.readContract({
+      address: ctx.addresses.StackManager,
+      abi: stackManagerAbi,
+      functionName: "getStack",
+      args: [stack.stackId],
+    });
+    const verdict = await attestNode(
+      { confidential, chain: ctx, fetch: this.#fetch, nonces },
+      { nodeId: stack.nodeId, url: stack.nodeUrl, signer: stack.nodeSigner, taskId: BigInt(taskId) },
+      { devRootCertificatePem: this.#devRoot, allowedTcbStatuses: this.#options.allowedTcbStatuses },
+    );
+    if (!verdict.ok || verdict.encryptionPublicKey === undefined) throw new AttestationRefusedError(verdict);
+    return { verdict, key: verdict.encryptionPublicKey as Hex, taskId: BigInt(taskId) };
+  }
+
+  /** True when the attestation is older than `maxAttestationAgeMs`: check the node again before sealing to it. */
+  stale(attested: Attested): boolean {
+    const age = Date.now() - attested.verdict.checkedAt.getTime();
+    return age > (this.#options.maxAttestationAgeMs ?? DEFAULT_MAX_AGE_MS);
+  }
+
+  /**
+   * Seals `body` to the attested key for the next nonce of `client`'s stack, signs the envelope (its unit bound the
+   * plaintext's), sends it and opens the answer. When the node cannot open it (it rotated its key, or named another
+   * nonce than the one sealed to: `RESEAL`), the node is attested again and the request sealed again, once.
+   */
+  async send(
+    ctx: ChainContext,
+    stack: UsableStack,
+    client: StackClient,
+    attested: Attested,
+    path: string,
+    body: Body,
+    onChunk?: (chunk: Body) => void,
+  ): Promise<SealedVerified & { attested: Attested }> {
+    let current = this.stale(attested) ? await this.attest(ctx, stack) : attested;
+    try {
+      return {
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        attested: current,
+      };
+    } catch (error) {
+      if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
+      current = await this.attest(ctx, stack);
+      return {
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        attested: current,
+      };
+    }
+  }
+
+  async #sendOnce(
+    stackId: bigint,
+    client: StackClient,
+    attested: Attested,
+    path: string,
+    body: Body,
+    onChunk?: (chunk: Body) => void,
+  ): Promise<SealedVerified> {
+    const { confidential } = await this.#module;
+    let reader: Awaited<ReturnType<ConfidentialModule["sealConfidentialRequest"]>>["reader"] | undefined;
+    const current = () => {
+      if (!reader) throw new Error("no request sealed yet");
+      return reader;
+    };
+    const opened: Opened = {};
+    const maxUnits = requestUnitBound(body);
+    const read =
+      body.stream === true
+        ? readSealedStream(
+            current,
+            opened,
+            {
+              answer: confidential.SEALED_ANSWER_OBJECT,
+              chunk: confidential.SEALED_CHUNK_OBJECT,
+              end: confidential.SEALED_END_OBJECT,
+              error: confidential.SEALED_ERROR_OBJECT,
+            },
+            this.#streamLimits,
+            onChunk,
+          )
+        : readSealedJson(current, opened, DEFAULT_MAX_ANSWER_BYTES, confidential.SEALED_ANSWER_OBJECT);
+    const verified = await client.sendReading(
+      path,
+      async () => {
+        const nonce = client.nextNonce;
+        const deadline = client.deadline();
+        const sealed = await confidential.sealConfidentialRequest(attested.key, body, {
+          stackId,
+          nonce,
+          deadline,
+          path,
+        });
+        reader = sealed.reader;
+        return client.sign(sealed.body as unknown as Body, maxUnits, deadline);
+      },
+      read,
+    );
+    if (!opened.response) throw new Error("the answer was verified but not opened");
+    return { verified, opened: opened.response, attestation: attested.verdict };
+  }
+}

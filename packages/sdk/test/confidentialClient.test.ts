@@ -1,0 +1,366 @@
+import { getAttestation } from "@atoma/chain";
+import {
+  confidentialContext,
+  type HexString,
+  openRequest,
+  readConfidentialEnvelope,
+  toHex,
+} from "@atoma/confidential";
+import { STACK_HEADERS } from "@atoma/core";
+import {
+  type AtomaAnswer,
+  AttestationRefusedError,
+  createAtomaClient,
+  parseNetwork,
+  SealedAnswerError,
+  verifyChainOf,
+  verifyResponse,
+} from "@atoma/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ConfidentialNetwork,
+  type ConfidentialNode,
+  startConfidentialNetwork,
+} from "./confidentialNetwork.js";
+import type { Relay } from "./relay.js";
+
+const CHAT = "/v1/chat/completions";
+let net: ConfidentialNetwork;
+let A: ConfidentialNode;
+let B: ConfidentialNode;
+
+const ask = (content: string, max_tokens = 8) => ({
+  model: net.model.id,
+  messages: [{ role: "user", content }],
+  max_tokens,
+  seed: 5,
+});
+
+/** A client of a fresh funded account (its own stacks), sealing, optionally held to some nodes. */
+async function client(options: { dev?: boolean; only?: ConfidentialNode[]; sort?: "price" } = {}) {
+  const { account } = await net.network.account();
+  return createAtomaClient({
+    network: net.networkText({ dev: options.dev ?? true }),
+    account,
+    confidential: true,
+    preferences: {
+      ...(options.only && { only: options.only.map((n) => n.registered.nodeId) }),
+      ...(options.sort && { sort: options.sort }),
+    },
+    stack: { units: 20_000n },
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** The verdict's failed check, by name and code. */
+const failedCheck = (error: unknown) => {
+  expect(error).toBeInstanceOf(AttestationRefusedError);
+  const { verdict } = error as AttestationRefusedError;
+  expect(verdict.ok).toBe(false);
+  const failed = verdict.checks.filter((c) => c.status === "fail");
+  expect(failed).toHaveLength(1);
+  return { name: failed[0]!.name, code: failed[0]!.code };
+};
+
+const chatPosts = (relay: Relay) => relay.requests.filter((r) => r.method === "POST" && r.path === CHAT);
+const identity = (body: string) => body;
+const resetRelays = () => {
+  for (const node of [A, B]) node.relay.rewrite = identity;
+  for (const node of [A, B]) node.relay.statusOf = (status) => status;
+};
+
+beforeAll(async () => {
+  net = await startConfidentialNetwork();
+  [A, B] = net.nodes;
+}, 240_000);
+afterAll(async () => {
+  await net?.stop();
+}, 60_000);
+
+describe("a confidential non-custodial client (createAtomaClient({ confidential: true }))", () => {
+  it("attests the node, seals the chat, opens the answer: the prompt's marker crosses no wire in clear", async () => {
+    const marker = `marker-${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+    const before = {
+      a: A.relay.requests.length,
+      b: B.relay.requests.length,
+      rpc: net.rpcRelay.requests.length,
+    };
+    const answer: AtomaAnswer = await (await client({ sort: "price" })).chat(ask(`Say hi. ${marker}`));
+    const text = (answer.response.choices as { message: { content: string } }[])[0]!.message.content;
+    expect(text.length).toBeGreaterThan(0);
+    expect(answer.verdict?.ok).toBe(true);
+    expect(answer.attestation).toMatchObject({
+      ok: true,
+      kind: "dev",
+      insecure: true,
+      label: "insecure, development",
+    });
+    expect(answer.attestation?.checks.map((c) => [c.name, c.status])).toEqual([
+      ["evidence", "pass"],
+      ["quote", "pass"],
+      ["binding", "pass"],
+      ["gpu", "skipped"],
+      ["nonce", "pass"],
+      ["record", "pass"],
+      ["record_key", "pass"],
+      ["measurement", "pass"],
+    ]);
+    // The signed request is the envelope; the sealed answer verifies again as `atoma verify` reads it.
+    expect(Object.keys(answer.request)).toEqual(["atoma_confidential"]);
+    const again = await verifyResponse(answer.sealed, {
+      chain: verifyChainOf(parseNetwork(net.networkText())),
+      request: answer.request,
+      securityLevel: 3,
+    });
+    expect(again.ok).toBe(true);
+    // Everything sent to the nodes and the chain since: the marker is nowhere, the sealed chat is there.
+    const sent = [
+      ...A.relay.requests.slice(before.a),
+      ...B.relay.requests.slice(before.b),
+      ...net.rpcRelay.requests.slice(before.rpc),
+    ];
+    expect(sent.some((r) => r.path.startsWith("/v1/attestation?nonce=0x"))).toBe(true);
+    expect(sent.some((r) => r.path === CHAT && r.body.includes("atoma_confidential"))).toBe(true);
+    for (const request of sent) {
+      expect(request.body).not.toContain(marker);
+      expect(request.path).not.toContain(marker);
+      expect(JSON.stringify(request.headers)).not.toContain(marker);
+    }
+    // Control: the same capture sees a marker sent in clear (a level-0 client).
+    const { account } = await net.network.account();
+    const clear = createAtomaClient({
+      network: net.networkText(),
+      account,
+      preferences: { securityLevel: 0 },
+    });
+    await clear.chat(ask(`In clear. ${marker}`));
+    expect(A.relay.requests.some((r) => r.body.includes(marker))).toBe(true);
+  }, 120_000);
+
+  it("streams: each sealed chunk is opened in order and shown; the answer adds them up", async () => {
+    const shown: string[] = [];
+    const answer = await (await client()).chatStream(ask("Count to five.", 12), (chunk) => {
+      const delta = (chunk.choices as { delta?: { content?: string } }[])[0]?.delta?.content;
+      if (delta) shown.push(delta);
+    });
+    const text = (answer.response.choices as { message: { content: string } }[])[0]!.message.content;
+    expect(shown.join("")).toBe(text);
+    expect(shown.length).toBeGreaterThan(1);
+    expect(answer.verdict?.ok).toBe(true);
+    expect(answer.attestation?.ok).toBe(true);
+  }, 120_000);
+
+  it("a second client of the same owner reuses its stack: it seals again for the nonce the node names", async () => {
+    const { account } = await net.network.account();
+    const make = () =>
+      createAtomaClient({
+        network: net.networkText(),
+        account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+      });
+    const first = await make().chat(ask("first"));
+    const second = await make().chat(ask("second"));
+    expect(second.atoma.stack_id).toBe(first.atoma.stack_id);
+    expect(BigInt(second.atoma.leaf_index)).toBe(BigInt(first.atoma.leaf_index) + 1n);
+    expect(second.verdict?.ok).toBe(true);
+  }, 120_000);
+
+  it("refuses a dev-kind node when the client was given no dev root: nothing is sealed to it", async () => {
+    const posts = chatPosts(A.relay).length;
+    const error = await rejection((await client({ dev: false, only: [A] })).chat(ask("secret")));
+    expect(failedCheck(error)).toEqual({ name: "quote", code: "attestation_dev_refused" });
+    expect(chatPosts(A.relay).length).toBe(posts);
+  }, 120_000);
+
+  it("refuses evidence whose key was swapped for another (the report data binds the node's own)", async () => {
+    const attacker = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    A.relay.rewrite = (body, path) => {
+      if (!path.startsWith("/v1/attestation")) return body;
+      const served = JSON.parse(body) as { evidence: { encryptionPublicKey: string } };
+      served.evidence.encryptionPublicKey = attacker;
+      return JSON.stringify(served);
+    };
+    try {
+      const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
+      expect(failedCheck(error)).toEqual({ name: "binding", code: "attestation_report_data_mismatch" });
+    } finally {
+      resetRelays();
+    }
+  }, 120_000);
+
+  it("refuses evidence for another nonce (stale), and an earlier answer replayed", async () => {
+    const stale = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    let first: string | undefined;
+    A.relay.rewrite = async (body, path) => {
+      if (!path.startsWith("/v1/attestation")) return body;
+      // The node is asked about a nonce of the attacker's, not the client's.
+      return (await fetch(new URL(`/v1/attestation?nonce=${stale}`, A.node.url))).text();
+    };
+    try {
+      const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
+      expect(failedCheck(error)).toEqual({ name: "binding", code: "attestation_report_data_mismatch" });
+      A.relay.rewrite = (body, path) => {
+        if (!path.startsWith("/v1/attestation")) return body;
+        first ??= body;
+        return first;
+      };
+      await (await client({ only: [A] })).chat(ask("the first answer is honest"));
+      const replayed = await rejection((await client({ only: [A] })).chat(ask("secret")));
+      expect(failedCheck(replayed)).toEqual({ name: "binding", code: "attestation_report_data_mismatch" });
+    } finally {
+      resetRelays();
+    }
+  }, 180_000);
+
+  it("refuses a node whose evidence is for another key than its on-chain record", async () => {
+    // A second enclave key under the same signer and dev authority: genuine evidence, but not the key the chain holds.
+    const { ConfidentialCompute, devEvidenceSource } = await import("@atoma/node");
+    const { issueDevAttestationKey } = await import("@atoma/confidential");
+    const { MEASURED } = await import("./confidentialNetwork.js");
+    const rogue = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(net.authority), MEASURED),
+      signingAddress: A.registered.signerAccount.address,
+    });
+    A.relay.rewrite = async (body, path) => {
+      if (!path.startsWith("/v1/attestation")) return body;
+      const nonce = new URL(path, "http://x").searchParams.get("nonce") as HexString;
+      return JSON.stringify({
+        object: "atoma.attestation",
+        signing_address: A.registered.signerAccount.address,
+        freshness: { kind: "nonce", nonce },
+        evidence: await rogue.forNonce(nonce),
+      });
+    };
+    try {
+      const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
+      expect(failedCheck(error)).toEqual({ name: "record_key", code: "attestation_record_key_mismatch" });
+    } finally {
+      resetRelays();
+    }
+  }, 120_000);
+
+  it("refuses a sealed stream with a chunk dropped, reordered or repeated", async () => {
+    const events = (body: string) => body.split("\n\n").filter((e) => e.length > 0);
+    const sealedAt = (list: string[]) =>
+      list.flatMap((e, i) => (e.includes('"atoma.confidential.chunk"') ? [i] : []));
+    const tamper: Record<string, (list: string[]) => string[]> = {
+      stream_chunk_out_of_order: (list) => {
+        const [first] = sealedAt(list);
+        return list.filter((_, i) => i !== first);
+      },
+      stream_chunk_duplicated: (list) => {
+        const [first] = sealedAt(list);
+        return [...list.slice(0, first! + 1), list[first!]!, ...list.slice(first! + 1)];
+      },
+      reordered: (list) => {
+        const [first, second] = sealedAt(list);
+        const out = [...list];
+        [out[first!], out[second!]] = [out[second!]!, out[first!]!];
+        return out;
+      },
+    };
+    try {
+      for (const [name, change] of Object.entries(tamper)) {
+        A.relay.rewrite = (body, path) =>
+          path === CHAT && body.includes("data: ") ? `${change(events(body)).join("\n\n")}\n\n` : body;
+        const error = await rejection((await client({ only: [A] })).chatStream(ask("Count to five.", 12)));
+        expect(error, name).toBeInstanceOf(SealedAnswerError);
+        const expected = name === "reordered" ? "stream_chunk_out_of_order" : name;
+        expect((error as SealedAnswerError).failure, name).toBe(expected);
+      }
+    } finally {
+      resetRelays();
+    }
+  }, 240_000);
+
+  it("refuses an answer in clear to a sealed request", async () => {
+    A.relay.rewrite = (body, path) => {
+      if (path !== CHAT) return body;
+      const { atoma } = JSON.parse(body) as { atoma: unknown };
+      return JSON.stringify({
+        id: "chatcmpl-x",
+        object: "chat.completion",
+        created: 1,
+        model: net.model.id,
+        choices: [{ index: 0, message: { role: "assistant", content: "in clear" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+        atoma,
+      });
+    };
+    try {
+      const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
+      expect(error).toBeInstanceOf(SealedAnswerError);
+      expect((error as SealedAnswerError).failure).toBe("answer_in_clear");
+    } finally {
+      resetRelays();
+    }
+  }, 120_000);
+
+  it("on failover attests the next node and seals again to it: B opens what B got, A's key does not", async () => {
+    // A says the stack is spent, which the chain belies: the client puts A aside and turns to B.
+    A.relay.statusOf = (status, path) => (path === CHAT ? 409 : status);
+    A.relay.rewrite = (body, path) =>
+      path === CHAT
+        ? JSON.stringify({
+            error: { message: "spent", type: "invalid_request_error", code: "stack_expired" },
+          })
+        : body;
+    const posts = { a: chatPosts(A.relay).length, b: chatPosts(B.relay).length };
+    try {
+      const answer = await (await client({ sort: "price" })).chat(ask("fail over"));
+      expect(answer.attestation?.nodeId).toBe(B.registered.nodeId);
+      const toA = chatPosts(A.relay).slice(posts.a);
+      const toB = chatPosts(B.relay).slice(posts.b);
+      expect(toA).toHaveLength(1);
+      expect(toB).toHaveLength(1);
+      const opens = async (request: (typeof toA)[number], node: ConfidentialNode) => {
+        const sealed = readConfidentialEnvelope(JSON.parse(request.body) as Record<string, unknown>);
+        const context = confidentialContext({
+          stackId: BigInt(request.headers[STACK_HEADERS.stack]!),
+          nonce: BigInt(request.headers[STACK_HEADERS.nonce]!),
+          deadline: BigInt(request.headers[STACK_HEADERS.deadline]!),
+          path: CHAT,
+        });
+        return openRequest(await node.compute.privateKey(), sealed, context).then(
+          () => true,
+          () => false,
+        );
+      };
+      expect(await opens(toB[0]!, B)).toBe(true);
+      expect(await opens(toB[0]!, A)).toBe(false);
+      expect(await opens(toA[0]!, A)).toBe(true);
+      expect(await opens(toA[0]!, B)).toBe(false);
+    } finally {
+      resetRelays();
+    }
+  }, 180_000);
+
+  it("checks the node again when its attestation is old: a record expired on-chain is refused", async () => {
+    const { account } = await net.network.account();
+    // Every call re-attests (a verdict older than 1 ms is old).
+    const c = createAtomaClient({
+      network: net.networkText(),
+      account,
+      confidential: { maxAttestationAgeMs: 1 },
+      preferences: { only: [A.registered.nodeId] },
+    });
+    expect((await c.chat(ask("while current"))).attestation?.ok).toBe(true);
+    const record = (await getAttestation(net.network.admin, A.registered.nodeId))!;
+    await net.network.advance(record.expiresAt - (await net.network.now()) + 1n);
+    const posts = chatPosts(A.relay).length;
+    const error = await rejection(c.chat(ask("secret")));
+    expect(failedCheck(error)).toEqual({ name: "record", code: "attestation_record_expired" });
+    expect(chatPosts(A.relay).length).toBe(posts);
+    // A is put aside: the next call looks for another node, and the client may hold to A only.
+    expect(await rejection(c.chat(ask("again")))).toMatchObject({ code: "no_node_offered" });
+  }, 180_000);
+});
