@@ -81,6 +81,13 @@ export {
   sendAttestationCommitment,
 } from "./actions/commitAttestation.js";
 export {
+  type CommitteeSelection,
+  committeeSelectionOutcome,
+  getCommitteeSelection,
+  openCommitteeSelection,
+  selfSelectCommittee,
+} from "./actions/committeeSelection.js";
+export {
   type ConsensusRoundOutcome,
   type ConsensusSeatResult,
   closeConsensusRound,

@@ -1,3 +1,4 @@
+export { disputeSelectionSeed, disputeSelectionThreshold } from "./disputeSelection.js";
 export {
   type AffinePoint,
   type DecodedProof,

@@ -14,7 +14,8 @@ export function vectorVrfKey(nodeId: bigint): Hex {
   return keccak256(toHex(`node-${nodeId - 1n}`));
 }
 
-function proofCase(secretKey: Hex, alpha: Hex) {
+/** A node's proof on `alpha` with the verifier hints the contracts take, as the vectors write them. */
+export function selectionProofCase(secretKey: Hex, alpha: Hex) {
   const publicKey = vrfPublicKey(secretKey);
   const proof = vrfProve(secretKey, alpha);
   const hints = vrfVerifierHints(publicKey, alpha, proof);
@@ -44,7 +45,7 @@ export function buildVrfSelectionVectors(nodes = 7, stacks = 12) {
       return {
         nodeId: Number(nodeId),
         publicKey: vrfPublicKey(secretKey),
-        possession: proofCase(secretKey, vrfPossessionInput(nodeId)),
+        possession: selectionProofCase(secretKey, vrfPossessionInput(nodeId)),
       };
     }),
     stacks: Array.from({ length: stacks }, (_, i) => {
@@ -54,7 +55,7 @@ export function buildVrfSelectionVectors(nodes = 7, stacks = 12) {
         stackId: Number(stackId),
         seed,
         sampleSeed: word(settlementSampleSeed(seed)),
-        proofs: ids.map((nodeId) => proofCase(vectorVrfKey(nodeId), seed)),
+        proofs: ids.map((nodeId) => selectionProofCase(vectorVrfKey(nodeId), seed)),
       };
     }),
     thresholds: [

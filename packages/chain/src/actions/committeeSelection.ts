@@ -1,0 +1,76 @@
+import { disputeSelectionAbi } from "@atoma/contracts";
+import type { Address, Hex } from "viem";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { execute } from "./execute.js";
+import type { VrfProofArgs } from "./vrfProofArgs.js";
+
+/**
+ * A dispute committee's private selection window as `DisputeSelection.selectionOf` holds it (`endsAt` 0: not open).
+ * The `DisputeSelection` contract is not part of a deployment's addresses yet, so every action takes its address.
+ */
+export interface CommitteeSelection {
+  seed: Hex;
+  candidatesHash: Hex;
+  endsAt: bigint;
+  numerator: bigint;
+  denominator: bigint;
+  nodeIds: readonly bigint[];
+  commitments: readonly Hex[];
+}
+
+export async function getCommitteeSelection(
+  ctx: Pick<ChainContext, "publicClient">,
+  params: { selection: Address; disputeId: bigint },
+): Promise<CommitteeSelection> {
+  return ctx.publicClient.readContract({
+    address: params.selection,
+    abi: disputeSelectionAbi,
+    functionName: "selectionOf",
+    args: [params.disputeId],
+  });
+}
+
+/** Opens dispute `disputeId`'s selection window (anyone may, in a block after the one that armed its draw). */
+export async function openCommitteeSelection(
+  ctx: ChainContext,
+  params: { selection: Address; disputeId: bigint },
+): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: params.selection,
+    abi: disputeSelectionAbi,
+    functionName: "open",
+    args: [params.disputeId],
+  });
+  return txInfo(receipt);
+}
+
+/**
+ * Node `nodeId` takes a seat on dispute `disputeId`'s committee with its VRF proof on the window's seed and its
+ * vote commitment (`DisputeManager.voteCommitment`) in one transaction. Evaluate first with `evaluateSelection`.
+ */
+export async function selfSelectCommittee(
+  ctx: ChainContext,
+  params: { selection: Address; disputeId: bigint; nodeId: bigint; proof: VrfProofArgs; commitment: Hex },
+): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: params.selection,
+    abi: disputeSelectionAbi,
+    functionName: "selfSelect",
+    args: [params.disputeId, params.nodeId, params.proof.proof, params.proof.hints, params.commitment],
+  });
+  return txInfo(receipt);
+}
+
+/** Whether the window is over (or full), and when it is, whether enough members sat (else: public fallback). */
+export async function committeeSelectionOutcome(
+  ctx: Pick<ChainContext, "publicClient">,
+  params: { selection: Address; disputeId: bigint },
+): Promise<{ final: boolean; formed: boolean; members: readonly bigint[]; commitments: readonly Hex[] }> {
+  const [final, formed, members, commitments] = await ctx.publicClient.readContract({
+    address: params.selection,
+    abi: disputeSelectionAbi,
+    functionName: "committeeOf",
+    args: [params.disputeId],
+  });
+  return { final, formed, members, commitments };
+}

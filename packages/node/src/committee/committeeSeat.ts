@@ -1,0 +1,28 @@
+import { evaluateSelection, type VrfProofArgs } from "@atoma/chain";
+import { disputeSelectionSeed, disputeSelectionThreshold } from "@atoma/core";
+import type { Hex } from "viem";
+
+/** What a dispute committee's VRF evaluation gives its node: nothing to send, or the proof of its seat. */
+export type CommitteeSeat = { selected: false; seed: Hex } | (VrfProofArgs & { selected: true; seed: Hex });
+
+/**
+ * Evaluates, in private, whether the node holding `secretKey` sits on dispute `disputeId`'s committee: the VRF on
+ * the dispute's seed (the dispute id and the hash of the block that armed its draw, `DisputeSelection.seedOf`)
+ * under the threshold N/n (`DisputeSelection.threshold`). Nothing is sent; a selected node then commits its vote
+ * together with the proof (`selfSelectCommittee`), an unselected one stays silent.
+ */
+export function evaluateCommitteeSeat(
+  secretKey: Hex,
+  dispute: {
+    disputeId: bigint;
+    armedBlockHash: Hex;
+    committeeSize: number | bigint;
+    candidateCount: number | bigint;
+  },
+): CommitteeSeat {
+  const seed = disputeSelectionSeed(dispute.disputeId, dispute.armedBlockHash);
+  const threshold = disputeSelectionThreshold(dispute);
+  const result = evaluateSelection(secretKey, { seed, ...threshold });
+  if (!result.selected) return { selected: false, seed };
+  return { selected: true, seed, proof: result.proof, beta: result.beta, hints: result.hints };
+}
