@@ -520,4 +520,52 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     );
     expect(again.res.status).toBe(200);
   });
+
+  // Last: the reorg below moves anvil back under the node's listener.
+  it("a post reorganised away before its confirmations is never vouched for, but posted again", async () => {
+    const [dropped] = (await network.registerNodes(1)) as [RegisteredNode];
+    const authority = await createDevAuthority();
+    const waiting = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: dropped.signerAccount.address,
+    });
+    const reorgLines: string[] = [];
+    const snapshot = await network.testClient.snapshot();
+    const poster = new AttestationPoster({
+      seat: { ...dropped.signer, now: () => network.now() },
+      nodeId: dropped.nodeId,
+      logger: capturingLogger(reorgLines),
+      retryDelaysMs: [10],
+      confirmations: 2,
+      confirmationPollMs: 20,
+    }).follow(waiting);
+    const produced = await waiting.attestEpoch(await chainEpoch());
+    const hash = recordFields(produced.evidence).evidenceHash;
+    await until(
+      () => getAttestation(network.admin, dropped.nodeId),
+      (r) => r?.evidenceHash === hash,
+    );
+    // The post's block is dropped (a reorg), then the chain grows past the depth the node waits for.
+    await network.testClient.revert({ id: snapshot });
+    expect(await getAttestation(network.admin, dropped.nodeId)).toBeUndefined();
+    await network.testClient.mine({ blocks: 3 });
+    expect(waiting.servedEpoch?.statement).toBeUndefined();
+    // The poster finds its post gone at that depth and posts again; it vouches once that one is two blocks deep.
+    await until(
+      () => getAttestation(network.admin, dropped.nodeId),
+      (r) => r?.evidenceHash === hash,
+    );
+    expect(waiting.servedEpoch?.statement).toBeUndefined();
+    await network.testClient.mine({ blocks: 2 });
+    const vouched = await until(
+      async () => waiting.servedEpoch,
+      (served) => served?.statement !== undefined,
+    );
+    await expect(reportUnposted(owner.ctx, vouched!.statement!)).rejects.toMatchObject({
+      errorName: "EvidencePosted",
+    });
+    expect(reorgLines.join("\n")).toContain("reorganised away");
+    poster.stop();
+    await poster.settled();
+  });
 });
