@@ -51,8 +51,60 @@ contract ConfidentialAccountabilityTest is ConfidentialSteps {
         );
         vm.stopPrank();
         // The same lie is reported once.
-        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, cheat, served));
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StatementReported.selector, cheat, epoch, served));
         attestations.reportUnposted(cheat, epoch, served, signed);
+    }
+
+    /// Griefer: keeps an honest node's genuine statement of an old epoch and reports it epochs later, when the
+    /// node holds a newer record. The statement is true for the epoch it names, so nothing happens.
+    function test_anOldEpochStatementCannotReportAnHonestNode() public {
+        uint64 first = currentEpoch();
+        bytes32 old = attest(honest);
+        bytes memory genuineOld = statement(honest, first, old);
+        vm.warp(block.timestamp + nodes.EPOCH_LENGTH());
+        bytes32 rotatedLater = attest(honest);
+        bytes memory genuineLater = statement(honest, currentEpoch(), rotatedLater);
+        vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
+        attest(honest);
+        vm.startPrank(buyer);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, honest, old));
+        attestations.reportUnposted(honest, first, old, genuineOld);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidencePosted.selector, honest, rotatedLater));
+        attestations.reportUnposted(honest, first + 1, rotatedLater, genuineLater);
+        vm.stopPrank();
+        assertTrue(attestations.isCurrent(honest), "still current");
+        assertEq(uint8(nodes.getNode(honest).status), uint8(INodeRegistry.NodeStatus.Active), "untouched");
+    }
+
+    /// Attacker: a node posts once, then keeps serving that old evidence as each later epoch's, signing the later
+    /// epoch (it saves the posts, or no longer has the TEE that produced it). A hash posted in another epoch than
+    /// the statement names is not its record for that epoch: reported and slashed.
+    function test_oldEvidenceVouchedForALaterEpochIsSlashed() public {
+        uint64 postedIn = currentEpoch();
+        bytes32 old = attest(cheat);
+        vm.warp(block.timestamp + nodes.EPOCH_LENGTH());
+        uint64 later = currentEpoch();
+        assertTrue(later > postedIn, "a later epoch");
+        bytes memory lie = statement(cheat, later, old);
+        uint256 collateralBefore = nodes.getNode(cheat).collateral;
+        vm.prank(buyer);
+        uint256 slashed = attestations.reportUnposted(cheat, later, old, lie);
+        assertTrue(slashed > 0, "slashed");
+        assertEq(nodes.getNode(cheat).collateral, collateralBefore - slashed, "collateral taken");
+        assertTrue(!attestations.isCurrent(cheat), "record revoked");
+    }
+
+    /// Attacker: a node that posted this epoch (and rotated its key) serves yet another, unposted evidence for the
+    /// current epoch. Its posts in the same epoch do not cover the unposted hash: still slashed.
+    function test_unpostedEvidenceForTheCurrentEpochIsSlashedBesidePosts() public {
+        uint64 epoch = currentEpoch();
+        attest(cheat);
+        attest(cheat);
+        bytes32 unposted = keccak256("served but never posted");
+        bytes memory lie = statement(cheat, epoch, unposted);
+        vm.prank(buyer);
+        assertTrue(attestations.reportUnposted(cheat, epoch, unposted, lie) > 0, "slashed");
+        assertTrue(!attestations.isCurrent(cheat), "record revoked");
     }
 
     /// Griefer: tries to get an honest node slashed with its genuine statements (evidence it did post, also an

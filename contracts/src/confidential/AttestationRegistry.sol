@@ -21,9 +21,11 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 /// first (front-running the mempool, or hashing the quote the victim serves) no longer blocks the victim's post.
 /// @notice Accountability: a node serves its epoch evidence with a statement its signer signed, "this evidence (hash)
 /// is my record on-chain" (`ServedEvidence`, EIP-712 over this registry). A statement naming evidence the node never
-/// posted is a provable lie: anyone submits it (`reportUnposted`), the node's record is revoked, it may not post
-/// again until the next epoch but one, and it is slashed as for a timeout (`NodeRegistry.slashTimeout`), the
-/// reporter taking the user's share. So a node must commit on-chain to the very bytes it serves; whether those
+/// posted for that epoch is a provable lie: anyone submits it (`reportUnposted`), the node's record is revoked, it may
+/// not post again until the next epoch but one, and it is slashed as for a timeout (`NodeRegistry.slashTimeout`), the
+/// reporter taking the user's share. The epoch is part of the claim: each posted hash is kept with the epoch it was
+/// posted in (always the current one), so old evidence vouched for as a later epoch's is a lie too, while every hash
+/// an honest node posted, each key rotation's within an epoch included, stays true for its own epoch. So a node must commit on-chain to the very bytes it serves; whether those
 /// bytes are a genuine TDX quote is still checked by clients (DCAP), not here.
 contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     enum Kind {
@@ -52,11 +54,20 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     INodeRegistry public immutable nodeRegistry;
     /// The longest a record may stay current after it is posted.
     uint64 public maxValidity;
+
+    struct Posting {
+        bool posted;
+        uint64 epoch;
+    }
+
     /// Dev-kind records are accepted on every task of this network (a development deployment only).
     bool public devNetwork;
 
     mapping(uint256 nodeId => Attestation) internal _attestations;
-    mapping(uint256 nodeId => mapping(bytes32 evidenceHash => bool)) public evidenceUsed;
+    /// Each hash a node posted, with the epoch it was posted in (one slot: `posted` and `epoch` pack).
+    mapping(uint256 nodeId => mapping(bytes32 evidenceHash => Posting)) public postings;
+    /// Statements (`servedEvidenceDigest`) already reported: one report per signed lie.
+    mapping(bytes32 digest => bool) public reported;
     mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
     mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
     mapping(uint256 taskId => bool) public devAllowedFor;
@@ -103,8 +114,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error DevKindRefused(uint256 taskId, uint256 nodeId);
     /// The statement is not signed by the node's registered signer.
     error StatementSignatureInvalid(uint256 nodeId, address recovered);
-    /// The node did post this evidence: nothing to report.
+    /// The node did post this evidence, for this epoch: nothing to report.
     error EvidencePosted(uint256 nodeId, bytes32 evidenceHash);
+    /// This very statement was reported already.
+    error StatementReported(uint256 nodeId, uint64 epoch, bytes32 evidenceHash);
     /// The node was caught serving evidence it never posted: it may post again from `epoch`.
     error PostingBanned(uint256 nodeId, uint256 untilEpoch);
 
@@ -147,10 +160,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     }
 
     /// Allows (or no longer allows) `measurement` on every task of model `modelId`.
-    function setModelMeasurement(bytes32 modelId, bytes32 measurement, bool allowed)
-        external
-        onlyRole(GOVERNOR_ROLE)
-    {
+    function setModelMeasurement(bytes32 modelId, bytes32 measurement, bool allowed) external onlyRole(GOVERNOR_ROLE) {
         if (measurement == 0) revert MissingMeasurement();
         modelMeasurementAllowed[modelId][measurement] = allowed;
         emit ModelMeasurementSet(modelId, measurement, allowed);
@@ -183,7 +193,9 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         bytes32 measurement,
         uint64 expiresAt
     ) external {
-        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) {
+            revert NotNodeActor(nodeId, msg.sender);
+        }
         if (nodeRegistry.getNode(nodeId).status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         if (kind == Kind.None) revert InvalidKind();
         if (evidenceHash == 0) revert MissingEvidenceHash();
@@ -192,10 +204,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         uint256 current = nodeRegistry.currentEpoch();
         if (epoch != current) revert StaleEpoch(epoch, current);
         if (current < bannedUntilEpoch[nodeId]) revert PostingBanned(nodeId, bannedUntilEpoch[nodeId]);
-        if (evidenceUsed[nodeId][evidenceHash]) revert EvidenceReused(evidenceHash);
+        if (postings[nodeId][evidenceHash].posted) revert EvidenceReused(evidenceHash);
         uint256 latest = block.timestamp + maxValidity;
         if (expiresAt <= block.timestamp || expiresAt > latest) revert InvalidExpiry(expiresAt, latest);
-        evidenceUsed[nodeId][evidenceHash] = true;
+        postings[nodeId][evidenceHash] = Posting({posted: true, epoch: epoch});
         _attestations[nodeId] = Attestation({
             evidenceHash: evidenceHash,
             encryptionKey: encryptionKey,
@@ -208,12 +220,14 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         emit AttestationPosted(nodeId, kind, epoch, evidenceHash, encryptionKey, measurement, expiresAt);
     }
 
-    /// Proves that `nodeId` served evidence it never posted: `signature` is its signer's over `ServedEvidence(nodeId,
-    /// epoch, evidenceHash)` (what the node serves beside its epoch evidence once the post went through), and this
-    /// registry never took `evidenceHash` from it. Revokes its record (no longer current, so its level-3
-    /// subscriptions can be dropped and no draw takes it), bans its posts until the next epoch but one, and slashes
-    /// it as for a timeout, the caller taking the user's share. An honest node signs only evidence it posted (each
-    /// key rotation's too: every posted hash stays known), so it cannot be reported.
+    /// Proves that `nodeId` served evidence it never posted for the epoch it named: `signature` is its signer's over
+    /// `ServedEvidence(nodeId, epoch, evidenceHash)` (what the node serves beside its epoch evidence once the post is
+    /// final), and this registry never took `evidenceHash` from it, or took it in another epoch than `epoch`. Revokes
+    /// its record (no longer current, so its level-3 subscriptions can be dropped and no draw takes it), bans its
+    /// posts until the next epoch but one, and slashes it as for a timeout, the caller taking the user's share.
+    /// An honest node signs only evidence it posted, with the epoch it posted it in (each key rotation's too: every
+    /// posted hash stays known with its epoch), so it cannot be reported, not even with a statement of an old epoch.
+    /// It must sign only once the post cannot be reorganised away: a dropped post makes the statement a lie.
     function reportUnposted(uint256 nodeId, uint64 epoch, bytes32 evidenceHash, bytes calldata signature)
         external
         returns (uint256 slashed)
@@ -223,8 +237,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         if (recovered == address(0) || recovered != nodeRegistry.signerOf(nodeId)) {
             revert StatementSignatureInvalid(nodeId, recovered);
         }
-        if (evidenceUsed[nodeId][evidenceHash]) revert EvidencePosted(nodeId, evidenceHash);
-        evidenceUsed[nodeId][evidenceHash] = true; // one report per lie
+        Posting memory posting = postings[nodeId][evidenceHash];
+        if (posting.posted && posting.epoch == epoch) revert EvidencePosted(nodeId, evidenceHash);
+        if (reported[digest]) revert StatementReported(nodeId, epoch, evidenceHash);
+        reported[digest] = true;
         Attestation storage a = _attestations[nodeId];
         if (a.expiresAt > block.timestamp) a.expiresAt = uint64(block.timestamp);
         bannedUntilEpoch[nodeId] = nodeRegistry.currentEpoch() + 2;
@@ -237,6 +253,11 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     /// The EIP-712 digest a node's signer signs for the evidence it serves (`ServedEvidence`).
     function servedEvidenceDigest(uint256 nodeId, uint64 epoch, bytes32 evidenceHash) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(SERVED_EVIDENCE_TYPEHASH, nodeId, epoch, evidenceHash)));
+    }
+
+    /// Whether `nodeId` ever posted `evidenceHash` (then never again: replays are refused).
+    function evidenceUsed(uint256 nodeId, bytes32 evidenceHash) external view returns (bool) {
+        return postings[nodeId][evidenceHash].posted;
     }
 
     function attestationOf(uint256 nodeId) external view returns (Attestation memory) {

@@ -365,10 +365,15 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
   // and serving other evidence) convicts it on-chain; an honest node's statements cannot be used against it.
   it("serves a signed statement for its posted evidence; a statement for unposted evidence gets a node revoked and slashed", async () => {
     const record = await getAttestation(network.admin, attested.nodeId);
-    const body = (await (await fetch(new URL("/v1/attestation", node.url))).json()) as {
-      evidence: AttestationEvidence;
-      statement: { node_id: string; epoch: string; evidence_hash: HexString; signature: HexString };
-    };
+    // The statement follows the record once the post is final (here at once: no confirmations asked).
+    const body = await until(
+      async () =>
+        (await (await fetch(new URL("/v1/attestation", node.url))).json()) as {
+          evidence: AttestationEvidence;
+          statement?: { node_id: string; epoch: string; evidence_hash: HexString; signature: HexString };
+        },
+      (b) => b.statement?.evidence_hash === record?.evidenceHash,
+    ).then((b) => ({ ...b, statement: b.statement! }));
     const evidence = parseEvidence(body.evidence);
     expect(body.statement.evidence_hash).toBe(evidenceHash(evidence.kind, evidence.quote));
     expect(body.statement.evidence_hash).toBe(record?.evidenceHash);
@@ -424,6 +429,65 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     ).rejects.toMatchObject({ errorName: "PostingBanned" });
   });
 
+  // A reorg that drops a post would turn a statement signed on its receipt into a lie anyone reports (slash, ban):
+  // the node vouches only once `confirmations` blocks are built on the post, and serves the evidence vouched before.
+  it("vouches for a record only once its post has its confirmations, serving the one vouched before meanwhile", async () => {
+    const [late] = (await network.registerNodes(1)) as [RegisteredNode];
+    const authority = await createDevAuthority();
+    const waiting = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: late.signerAccount.address,
+    });
+    const poster = new AttestationPoster({
+      seat: { ...late.signer, now: () => network.now() },
+      nodeId: late.nodeId,
+      logger: capturingLogger([]),
+      retryDelaysMs: [10],
+      confirmations: 2,
+      confirmationPollMs: 20,
+    }).follow(waiting);
+    const onChain = (hash: HexString) =>
+      until(
+        () => getAttestation(network.admin, late.nodeId),
+        (r) => r?.evidenceHash === hash,
+      );
+    const first = await waiting.attestEpoch(await chainEpoch());
+    const firstHash = recordFields(first.evidence).evidenceHash;
+    await onChain(firstHash);
+    // On-chain, but with no block on top: nothing is vouched for yet, and sealed requests are taken already.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(waiting.servedEpoch).toEqual({ evidence: first });
+    expect(await poster.current(first)).toBe(true);
+    await network.testClient.mine({ blocks: 2 });
+    const vouched = await until(
+      async () => waiting.servedEpoch,
+      (served) => served?.statement !== undefined,
+    );
+    expect(vouched?.evidence).toBe(first);
+    expect(vouched?.statement).toMatchObject({
+      nodeId: late.nodeId,
+      epoch: first.epoch,
+      evidenceHash: firstHash,
+    });
+    await expect(reportUnposted(owner.ctx, vouched!.statement!)).rejects.toMatchObject({
+      errorName: "EvidencePosted",
+    });
+    // A key rotation: the new record is on-chain at once, but the route keeps serving the first evidence, vouched.
+    const rotated = (await waiting.rotateKey())!;
+    const rotatedHash = recordFields(rotated.evidence).evidenceHash;
+    await onChain(rotatedHash);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(waiting.servedEpoch).toEqual(vouched);
+    await network.testClient.mine({ blocks: 2 });
+    const next = await until(
+      async () => waiting.servedEpoch,
+      (served) => served?.evidence === rotated && served.statement !== undefined,
+    );
+    expect(next?.statement?.evidenceHash).toBe(rotatedHash);
+    poster.stop();
+    await poster.settled();
+  });
+
   it("once its record expires: the node takes no sealed request, the chain no new stack, anyone drops it", async () => {
     const record = (await getAttestation(network.admin, attested.nodeId))!;
     await network.advance(record.expiresAt - (await network.now()) + 1n);
@@ -455,5 +519,53 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
       "after re-attesting",
     );
     expect(again.res.status).toBe(200);
+  });
+
+  // Last: the reorg below moves anvil back under the node's listener.
+  it("a post reorganised away before its confirmations is never vouched for, but posted again", async () => {
+    const [dropped] = (await network.registerNodes(1)) as [RegisteredNode];
+    const authority = await createDevAuthority();
+    const waiting = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: dropped.signerAccount.address,
+    });
+    const reorgLines: string[] = [];
+    const snapshot = await network.testClient.snapshot();
+    const poster = new AttestationPoster({
+      seat: { ...dropped.signer, now: () => network.now() },
+      nodeId: dropped.nodeId,
+      logger: capturingLogger(reorgLines),
+      retryDelaysMs: [10],
+      confirmations: 2,
+      confirmationPollMs: 20,
+    }).follow(waiting);
+    const produced = await waiting.attestEpoch(await chainEpoch());
+    const hash = recordFields(produced.evidence).evidenceHash;
+    await until(
+      () => getAttestation(network.admin, dropped.nodeId),
+      (r) => r?.evidenceHash === hash,
+    );
+    // The post's block is dropped (a reorg), then the chain grows past the depth the node waits for.
+    await network.testClient.revert({ id: snapshot });
+    expect(await getAttestation(network.admin, dropped.nodeId)).toBeUndefined();
+    await network.testClient.mine({ blocks: 3 });
+    expect(waiting.servedEpoch?.statement).toBeUndefined();
+    // The poster finds its post gone at that depth and posts again; it vouches once that one is two blocks deep.
+    await until(
+      () => getAttestation(network.admin, dropped.nodeId),
+      (r) => r?.evidenceHash === hash,
+    );
+    expect(waiting.servedEpoch?.statement).toBeUndefined();
+    await network.testClient.mine({ blocks: 2 });
+    const vouched = await until(
+      async () => waiting.servedEpoch,
+      (served) => served?.statement !== undefined,
+    );
+    await expect(reportUnposted(owner.ctx, vouched!.statement!)).rejects.toMatchObject({
+      errorName: "EvidencePosted",
+    });
+    expect(reorgLines.join("\n")).toContain("reorganised away");
+    poster.stop();
+    await poster.settled();
   });
 });

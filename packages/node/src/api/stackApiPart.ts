@@ -145,6 +145,9 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
         nodeId: api.nodeId,
         logger: api.logger,
         retryDelaysMs: options.confidential?.postRetryDelaysMs,
+        // The node vouches for a record only as deep as it trusts events (`chain.confirmations`).
+        confirmations: context.config.chain.confirmations,
+        confirmationPollMs: context.config.chain.pollingIntervalMs,
       });
     return {
       name: "stack-api",

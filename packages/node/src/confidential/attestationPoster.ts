@@ -8,6 +8,7 @@ import {
 } from "@atoma/chain";
 import type { Logger } from "@atoma/core";
 import type { ConfidentialCompute, EpochEvidence } from "./confidentialCompute.js";
+import { AttestationUnavailableError } from "./errors.js";
 import { type RecordFields, recordFields } from "./evidenceRegisters.js";
 
 export interface AttestationPosterOptions {
@@ -19,6 +20,15 @@ export interface AttestationPosterOptions {
   validitySeconds?: bigint | undefined;
   /** Waits between failed attempts (ms), the last one repeated until a post goes through. */
   retryDelaysMs?: readonly number[] | undefined;
+  /**
+   * Blocks that must be built on the post's block before the node signs its `ServedEvidence` statement: a post
+   * reorganised away turns a signed statement into a lie anyone can report (slash and ban). 0 suits an
+   * instant-finality chain (anvil); on a real chain use at least its reorg depth (e.g. 64 on Ethereum, past the
+   * sequencer's reorg window on an L2). @default 0
+   */
+  confirmations?: number | undefined;
+  /** Milliseconds between head polls while waiting for `confirmations`. @default 1000 */
+  confirmationPollMs?: number | undefined;
 }
 
 const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 15_000, 30_000] as const;
@@ -120,19 +130,24 @@ export class AttestationPoster {
     const fields = recordFields(target.evidence);
     const validity = this.#options.validitySeconds ?? (await this.#maxValidity()) - SLACK_SECONDS;
     const expiresAt = (await seat.now()) + validity;
+    let postedIn: bigint;
     try {
-      await postAttestation(seat, { nodeId, ...fields, expiresAt, epoch: target.epoch });
+      ({ blockNumber: postedIn } = await postAttestation(seat, {
+        nodeId,
+        ...fields,
+        expiresAt,
+        epoch: target.epoch,
+      }));
     } catch (error) {
       // Posted already (a receipt lost on the way back): take the chain's record when it is this evidence.
       if (!(error instanceof ContractRevertError) || error.errorName !== "EvidenceReused") throw error;
       const record = await getAttestation(seat, nodeId);
       if (record?.evidenceHash.toLowerCase() !== fields.evidenceHash.toLowerCase()) throw error;
-      this.#posted = { source: target, fields, expiresAt: record.expiresAt };
-      await this.#vouch(target, fields);
+      // Its block is unknown here: the head is a safe lower bound for the wait.
+      await this.#settle(target, fields, record.expiresAt, await seat.publicClient.getBlockNumber());
       return;
     }
-    this.#posted = { source: target, fields, expiresAt };
-    await this.#vouch(target, fields);
+    await this.#settle(target, fields, expiresAt, postedIn);
     this.#logger.info(
       { epoch: String(target.epoch), kind: fields.kind, expiresAt: String(expiresAt) },
       "posted the attestation record",
@@ -140,9 +155,47 @@ export class AttestationPoster {
   }
 
   /**
+   * The chain holds `target`'s record from the block `postedIn`: the node takes sealed requests under it at once,
+   * but vouches for it only once `confirmations` blocks are built on it and the record is still there at that depth.
+   * Meanwhile the route serves the evidence vouched for before (`ConfidentialCompute.servedEpoch`). A post no longer
+   * there (reorganised away) restores the previous record here and throws: the loop posts it again.
+   */
+  async #settle(
+    target: EpochEvidence,
+    fields: RecordFields,
+    expiresAt: bigint,
+    postedIn: bigint,
+  ): Promise<void> {
+    const previous = this.#posted;
+    this.#posted = { source: target, fields, expiresAt };
+    const { seat, nodeId } = this.#options;
+    const depth = BigInt(this.#options.confirmations ?? 0);
+    for (;;) {
+      const safe = (await seat.publicClient.getBlockNumber()) - depth;
+      if (safe >= postedIn) {
+        const [posted, epoch] = await seat.publicClient.readContract({
+          address: seat.addresses.AttestationRegistry,
+          abi: attestationRegistryAbi,
+          functionName: "postings",
+          args: [nodeId, fields.evidenceHash],
+          blockNumber: safe,
+        });
+        if (posted && epoch === target.epoch) break;
+        if (this.#posted?.source === target) this.#posted = previous;
+        throw new AttestationUnavailableError(
+          `the attestation post of block ${postedIn} is not on the chain at block ${safe} (reorganised away)`,
+        );
+      }
+      if (this.#stopped) return;
+      await this.#sleep(this.#options.confirmationPollMs ?? 1_000);
+    }
+    await this.#vouch(target, fields);
+  }
+
+  /**
    * Signs "this evidence is my record" (`ServedEvidence`) for the evidence just posted, and hands it to the compute
-   * to serve beside the evidence: only evidence on-chain is ever vouched for, so the statement cannot convict an
-   * honest node, and a node serving evidence other than its record is convicted by it (`reportUnposted`).
+   * to serve beside the evidence: only evidence final on-chain is ever vouched for, with the epoch it was posted in,
+   * so the statement cannot convict an honest node, and a node serving evidence other than its record is convicted by it (`reportUnposted`).
    */
   async #vouch(target: EpochEvidence, fields: RecordFields): Promise<void> {
     const { seat, nodeId } = this.#options;

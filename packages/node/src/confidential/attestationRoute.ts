@@ -17,7 +17,8 @@ function remoteAddress(c: Context): string {
 
 /**
  * `GET /v1/attestation?nonce=0x…` (32 bytes of hex): evidence whose report data binds the node's signing address,
- * its encryption key and the client's nonce. Without `nonce`: the current epoch's evidence (no quote produced).
+ * its encryption key and the client's nonce. Without `nonce`: the latest epoch evidence whose post is final, with
+ * its signed statement (no quote produced).
  * The body is `{ object: "atoma.attestation", signing_address, freshness, evidence }`. A fresh nonce spends the
  * asking address's share of the quote budget (behind a reverse proxy, the proxy's address: give it its own limits).
  */
@@ -27,16 +28,17 @@ export function attestationRoute(app: NodeApp, confidential: ConfidentialCompute
     if (nonces.length > 1) throw new InvalidAttestationNonceError("give one nonce");
     const nonce = nonces[0];
     if (nonce === undefined) {
-      const current = confidential.epochEvidence;
-      if (!current) throw new AttestationUnavailableError("the node has not attested for an epoch yet");
-      const statement = confidential.epochStatement;
+      const served = confidential.servedEpoch;
+      if (!served) throw new AttestationUnavailableError("the node has not attested for an epoch yet");
+      const { evidence: current, statement } = served;
       return c.json({
         object: "atoma.attestation",
         signing_address: confidential.signingAddress,
         freshness: { kind: "epoch", epoch: current.epoch.toString() },
         evidence: current.evidence,
-        // Once the evidence is on-chain: the signer's word that it is the record (evidence it never posted, so
-        // signed, convicts it on the AttestationRegistry).
+        // Once the evidence's post is final: the signer's word that it is the record for that epoch (evidence it
+        // never posted for it, so signed, convicts it on the AttestationRegistry). A newer evidence still waiting
+        // for its confirmations is not served yet: the one vouched for before is.
         ...(statement
           ? {
               statement: {

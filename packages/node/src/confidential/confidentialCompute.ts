@@ -143,15 +143,20 @@ export class ConfidentialCompute {
     return this.#epoch;
   }
 
-  /** Keeps the signed statement for `evidence` once it is on-chain (the attestation poster calls this). */
+  /** Keeps the signed statement for `evidence` once its post is final on-chain (the attestation poster calls this). */
   vouch(evidence: EpochEvidence, statement: EvidenceStatement): void {
     this.#statement = { of: evidence, statement };
   }
 
-  /** The signed statement for the current epoch evidence, once that evidence is posted. */
-  get epochStatement(): EvidenceStatement | undefined {
+  /**
+   * What `GET /v1/attestation` serves without a nonce: the latest evidence vouched for (its post final on-chain)
+   * with its signed statement, so a newer evidence whose post may still be reorganised away is not vouched for
+   * yet; before any is vouched for, the latest evidence without a statement.
+   */
+  get servedEpoch(): { evidence: EpochEvidence; statement?: EvidenceStatement } | undefined {
     const kept = this.#statement;
-    return kept && kept.of === this.#epoch ? kept.statement : undefined;
+    if (kept) return { evidence: kept.of, statement: kept.statement };
+    return this.#epoch && { evidence: this.#epoch };
   }
 
   /** Calls `listener` with each new epoch evidence (after each epoch and each key rotation). */

@@ -19,7 +19,11 @@ export const chainSchema = z.strictObject({
   chainId: positiveInt,
   /** Deployed contract addresses by name (e.g. `AtomaToken`). @default {} */
   contracts: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/), address).default({}),
-  /** Blocks an event must be buried under before it is handled; 0 suits instant-finality chains (anvil). @default 0 */
+  /**
+   * Blocks an event must be buried under before it is handled, and a confidential node's attestation post before it
+   * signs the `ServedEvidence` statement; 0 suits instant-finality chains (anvil), a real chain needs its reorg
+   * depth. @default 0
+   */
   confirmations: z.number().int().min(0).max(1_000).default(0),
   /** Milliseconds between polls for new blocks. @default 1000 */
   pollingIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
