@@ -234,6 +234,15 @@ export class StackClient {
     return this.#lastSentAt;
   }
 
+  /**
+   * The most units the leaves after the last accepted receipt, up to and including `leafIndex`, may hold: the
+   * bounds the owner signed at them; undefined when this client cannot say (it knows nothing of the stack, or the
+   * leaves start below `firstNonce`).
+   */
+  signedUnitsThrough(leafIndex: bigint): bigint | undefined {
+    return this.#gapUnits(leafIndex + 1n);
+  }
+
   /** The last receipt that passed every check (the running total continues from it), if any. */
   get lastAccepted(): KeptReceipt | undefined {
     return this.#last;

@@ -203,6 +203,46 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     }
   }, 180_000);
 
+  it("puts aside a node that backs stack_exhausted with a receipt for a leaf past the stack's last", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    let forged: { stack: string; body: string } | undefined;
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === forged?.stack;
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged.body : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const putAside: string[] = [];
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      // A leaf 1 that continues leaf 0's running total, the stack's units all but spent: self-consistent, but the
+      // owner never signed a request for leaf 1 (the refused request carries nonce 1).
+      const { fields } = parseReceipt(first.atoma);
+      const units = 99_999n - fields.cumulativeUnits;
+      const fake = { ...fields, leafIndex: 1n, nonce: 1n, units, cumulativeUnits: 99_999n };
+      const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+      forged = {
+        stack: first.atoma.stack_id as string,
+        body: JSON.stringify({
+          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+          atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
+        }),
+      };
+      const answer = await client.chat(ask(dev.ready.model, "More"));
+      expect(putAside).toHaveLength(1);
+      expect(putAside[0]).toMatch(/not the last leaf 0 below the refused request/);
+      expect(answer.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
   // Review fresh 2, LOW-F: subscribers at a price no client pays raised every client's default level.
   it("takes the default level from the nodes that could serve the client, not from any price", async () => {
     const account = await freshBuyer();

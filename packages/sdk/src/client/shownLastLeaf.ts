@@ -30,7 +30,7 @@ const sameLeaf = (a: SignedResponseFields, b: SignedResponseFields) => FIELDS.ev
  * given back), with its nonce. When the client kept a receipt for that leaf the two must be one leaf (two
  * signatures of the node on one leaf are equivocation); else its running total must stay within the last receipt
  * accepted plus the bounds the owner signed since, its units within the bound signed at the leaf. A client that
- * knows nothing of the stack (reused from an earlier run: no receipt, no bound) takes the total as signed. A lie's
+ * knows nothing of the stack (reused from an earlier run, `signedUnitsThrough` undefined) takes the total as signed. A lie's
  * receipt is kept with the client's receipts (`keepShown`): the owner's evidence.
  */
 export async function shownLastLeaf(
@@ -63,15 +63,12 @@ function contradiction(f: SignedResponseFields, client: StackClient): string | u
     if (sameLeaf(kept.fields, f)) return undefined;
     return `it signed leaf ${leaf} twice: running total ${kept.fields.cumulativeUnits} when it served it, ${f.cumulativeUnits} in its refusal`;
   }
-  const bounds = client.signedBounds;
-  if (client.receipts.length === 0 && bounds.size === 0) return undefined;
-  const bound = bounds.get(leaf) ?? 0n;
+  const gap = client.signedUnitsThrough(leaf);
+  if (gap === undefined) return undefined;
+  const bound = client.signedBounds.get(leaf) ?? 0n;
   if (f.units > bound)
     return `the receipt it showed bills ${f.units} units at leaf ${leaf}, the owner signed ${bound}`;
-  const last = client.lastAccepted;
-  let most = last?.fields.cumulativeUnits ?? 0n;
-  for (const [nonce, signed] of bounds)
-    if (nonce > (last?.fields.leafIndex ?? -1n) && nonce <= leaf) most += signed;
+  const most = (client.lastAccepted?.fields.cumulativeUnits ?? 0n) + gap;
   if (f.cumulativeUnits > most)
     return `the receipt it showed has a running total of ${f.cumulativeUnits} at leaf ${leaf}, the receipts and bounds the owner signed allow ${most}`;
   return undefined;
