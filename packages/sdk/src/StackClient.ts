@@ -177,6 +177,8 @@ export class StackClient {
   /** Signatures of the receipts this client refused: a resend that brings one back is refused again. */
   readonly #refused = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
+  #lastSentAt: number | undefined;
 
   /** Checks every option first: a bad one throws `ClientArgumentError` before anything is signed or sent. */
   constructor(options: StackClientOptions) {
@@ -227,6 +229,46 @@ export class StackClient {
   /** Every receipt the node signed for this client, in the order received (including refused ones). */
   get receipts(): readonly KeptReceipt[] {
     return this.#kept;
+  }
+
+  /**
+   * When this client sent the last request the node answered (milliseconds since the epoch; a refusal is not
+   * counted), undefined before the first: a node may settle a stack idle past the network's bound, measured from
+   * its last service, which comes later.
+   */
+  get lastSentAt(): number | undefined {
+    return this.#lastSentAt;
+  }
+
+  /**
+   * The most units the leaves after the last accepted receipt, up to and including `leafIndex`, may hold: the
+   * bounds the owner signed at them; undefined when this client cannot say (it knows nothing of the stack, or the
+   * leaves start below `firstNonce`).
+   */
+  signedUnitsThrough(leafIndex: bigint): bigint | undefined {
+    return this.#gapUnits(leafIndex + 1n);
+  }
+
+  /** The last receipt that passed every check (the running total continues from it), if any. */
+  get lastAccepted(): KeptReceipt | undefined {
+    return this.#last;
+  }
+
+  /**
+   * Keeps, as evidence only, a receipt the node signed outside an answer (a refusal's last leaf) that contradicts
+   * this client's records: it joins `receipts` (no result bytes: `0x`) and `onReceipt` sees it refused.
+   */
+  keepShown(receipt: SignedReceipt, reason: string): void {
+    if (this.#kept.some((k) => k.signature === receipt.signature)) return;
+    const kept: KeptReceipt = { ...receipt, result: "0x" };
+    this.#kept.push(kept);
+    this.#refused.add(kept.signature);
+    const maxUnits = this.#bounds.get(receipt.fields.leafIndex) ?? 0n;
+    this.#options.onReceipt?.(kept, {
+      accepted: false,
+      error: new RunningTotalError(reason, receipt, this.#last),
+      maxUnits,
+    });
   }
 
   /** The nonce the next request is signed with. */
@@ -591,6 +633,7 @@ export class StackClient {
         delay *= 2;
       }
       let answer: Response;
+      const sentAt = Date.now();
       try {
         answer = await this.#fetch(new URL(path, this.#options.nodeUrl), {
           method: "POST",
@@ -604,6 +647,7 @@ export class StackClient {
         continue;
       }
       if (!answer.ok) throw await nodeError(answer);
+      this.#lastSentAt = sentAt;
       try {
         return await read(answer);
       } catch (error) {

@@ -74,7 +74,7 @@ export {
   type UsableStack,
 } from "./stackChoice.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
-export { MAX_MODEL_TASKS, type ServedTask, servedTasks } from "./verify/modelTasks.js";
+export { MAX_MODEL_TASKS, type ServedTask, type ServingTerms, servedTasks } from "./verify/modelTasks.js";
 export { servingSecurityLevel } from "./verify/servingLevel.js";
 export {
   type Check,

@@ -23,7 +23,16 @@ export interface Network {
    * `attestation.rootCertificatePem`): a confidential client accepts the insecure dev kind under it.
    */
   devAttestationRoot?: string | undefined;
+  /**
+   * The network's idle bound (seconds): a node may settle a stack its owner has not used for this long (a node's
+   * `settlement.idleSeconds` at or above it). A client does not hold such a settlement against the node.
+   * @default 1800 (`DEFAULT_IDLE_SECONDS`, the node's default)
+   */
+  idleSeconds?: number | undefined;
 }
+
+/** The idle bound of a network description that names none: the node's default `settlement.idleSeconds`. */
+export const DEFAULT_IDLE_SECONDS = 1_800;
 
 /** A network description that is not JSON, or lacks what a client needs. */
 export class NetworkDescriptionError extends AtomaError<SdkErrorCode> {
@@ -61,6 +70,11 @@ export function parseNetwork(text: string, source = "the network description"): 
     throw new NetworkDescriptionError(`${source} needs chainId, a positive whole number`);
   if (bad.length > 0)
     throw new NetworkDescriptionError(`${source} needs the contract addresses of ${bad.join(", ")}`);
+  if (
+    parsed.idleSeconds !== undefined &&
+    !(Number.isSafeInteger(parsed.idleSeconds) && parsed.idleSeconds > 0)
+  )
+    throw new NetworkDescriptionError(`${source}: idleSeconds must be a positive whole number`);
   const tasks =
     typeof parsed.tasks === "object" && parsed.tasks !== null
       ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
@@ -81,6 +95,7 @@ export function parseNetwork(text: string, source = "the network description"): 
     model: typeof parsed.model === "string" ? parsed.model : undefined,
     tasks,
     ...(devRoot !== undefined && { devAttestationRoot: devRoot }),
+    ...(parsed.idleSeconds === undefined ? {} : { idleSeconds: parsed.idleSeconds }),
   };
 }
 

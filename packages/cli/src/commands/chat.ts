@@ -162,7 +162,7 @@ export function registerChat(program: Command): void {
             `${lie}; nothing was bought, and no later run buys from it`,
           );
         }
-        if (await closedEarly(ctx, stack, first.client, body))
+        if (await closedEarly(ctx, stack, first.client, body, network.idleSeconds))
           keepAside(aside, stack.nodeId, `closed stack ${stack.stackId} long before it expired, units left`);
         if (flags.stack !== undefined || stack.bought) throw error;
         stack = await boughtOffAside(ctx, terms(), aside);

@@ -158,13 +158,13 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       verified = await sendOn(current, send);
     } catch (error) {
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
-      const { ctx } = await contextOnce();
+      const { ctx, network } = await contextOnce();
       const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error);
       // Calls in parallel on one stack all hear it spent: only the first replaces it, the rest take its successor.
       if (serving.get(model) === chosen) serving.delete(model);
       if (lie === undefined) {
         spent.add(current.stack.stackId);
-        if (await closedEarly(ctx, current.stack, current.client, body))
+        if (await closedEarly(ctx, current.stack, current.client, body, network.idleSeconds))
           putAside(
             current.stack.nodeId,
             `closed stack ${current.stack.stackId} long before it expired, units left`,

@@ -8,7 +8,7 @@ import {
 } from "@atoma/chain/portable";
 import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
 import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../stackChoice.js";
-import { servedTasks } from "../verify/modelTasks.js";
+import { type ServingTerms, servedTasks } from "../verify/modelTasks.js";
 import { checkNodeId, checkPositive } from "./clientArguments.js";
 
 /**
@@ -23,8 +23,9 @@ export interface NodePreferences {
   ignore?: readonly bigint[] | undefined;
   /**
    * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level a node
-   * serves the model at now (`servingSecurityLevel`), busy or not: anyone may create a task, and an unverified one
-   * must not win while a verified one serves; stacks of a lower level bought earlier are not reused.
+   * could serve this client at now (`servedTasks` within `maxPricePerMillion`, with capacity for `stack.units`, busy or
+   * not): anyone may create a task, and an unverified one must not win while a verified one serves this client; a
+   * subscriber at a price above the cap, or with too little capacity, does not raise it. Stacks of a lower level bought earlier are not reused.
    */
   securityLevel?: number | undefined;
 }
@@ -75,15 +76,18 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
 
 /**
  * The tasks of `model` a stack may be bought or reused on, newest first, and their level: the level asked for, else
- * the highest level a node serves the model at now in clear (`servedTasks`: room or not, so that a busy verified
- * task means waiting or naming a level, never a quiet step down; confidential tasks take only sealed requests).
+ * the highest level a node could serve this client at now in clear (`servedTasks` at `terms`: within its price cap,
+ * with capacity for the stack it buys, busy or not, so that a subscriber at an absurd price or with no capacity
+ * cannot push every client up to a level nobody will serve it at, while a busy verified task is still no quiet step
+ * down; confidential tasks take only sealed requests).
  */
 async function tasksOf(
   ctx: ChainContext,
   model: string,
   securityLevel: number | undefined,
+  terms: ServingTerms,
 ): Promise<{ level: number | undefined; taskIds: bigint[] }> {
-  const served = await servedTasks(ctx.publicClient, ctx.addresses, model);
+  const served = await servedTasks(ctx.publicClient, ctx.addresses, model, 0n, terms);
   const clear = served
     .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
     .map((t) => t.securityLevel);
@@ -111,7 +115,12 @@ export async function stackForModel(
   fetcher: typeof fetch,
   spent: ReadonlySet<bigint> = new Set(),
 ): Promise<UsableStack> {
-  const { level, taskIds } = await tasksOf(ctx, model, preferences.securityLevel);
+  const units = stack.units ?? DEFAULT_STACK_UNITS;
+  const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
+  const { level, taskIds } = await tasksOf(ctx, model, preferences.securityLevel, {
+    units,
+    maxPricePerMillion: cap,
+  });
   if (taskIds.length === 0)
     throw new NoNodeOfferedError(
       `no node serves the model ${model} on this chain${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
@@ -121,8 +130,6 @@ export async function stackForModel(
     const reused = await reusableStack(ctx, taskId);
     if (reused && allowed(preferences, reused.nodeId) && !spent.has(reused.stackId)) return reused;
   }
-  const units = stack.units ?? DEFAULT_STACK_UNITS;
-  const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
   const offers: Offer[] = [];
   for (const taskId of taskIds) {
     // A task that cannot be served now (no node within the cap, too few verifiers) reverts: it offers none.

@@ -1,9 +1,10 @@
 import { type ChainContext, getSettlement, getStack, StackStatus } from "@atoma/chain/portable";
-import { assertResponseSigner, parseReceipt } from "@atoma/core";
 import type { NodeRequestError } from "../errors.js";
+import { DEFAULT_IDLE_SECONDS } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import type { StackClient } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
+import { shownLastLeaf } from "./shownLastLeaf.js";
 
 /** Answers that say a stack can serve no more. */
 export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_closed"]);
@@ -12,7 +13,8 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * Why a node's claim that `stack` is spent is false, or undefined when the chain or a receipt the node signed bears
  * it out. Closed and expired are read on-chain; exhausted holds when the stack is no longer active or expired, or
  * when the units left by the receipts the node signed are fewer than the request may take: those this client kept,
- * and the stack's last leaf the refusal must carry (`error.atoma`). A stack none of whose receipts is at hand (one
+ * and the stack's last leaf the refusal must carry (`error.atoma`, checked by `shownLastLeaf`: one contradicting
+ * the client's records is a lie, kept as evidence). A stack none of whose receipts is at hand (one
  * reused from an earlier run) counts as unused: a node's word alone never makes the owner buy again.
  */
 export async function falseSpentClaim(
@@ -27,33 +29,16 @@ export async function falseSpentClaim(
   if (BigInt(onChain.expiresAt) <= block.timestamp) return undefined;
   const live = `the chain says stack ${stack.stackId} is active until ${onChain.expiresAt}`;
   if (error.code !== "stack_exhausted") return `node ${stack.nodeId} says ${error.code}, but ${live}`;
-  const shown = await shownUnits(stack, client, error.atoma);
+  const last = await shownLastLeaf(stack, client, error.atoma);
+  if (last !== undefined && "lie" in last)
+    return `node ${stack.nodeId} says stack_exhausted, but ${last.lie}`;
+  const shown = last?.units;
   const used = shown !== undefined && shown > usedUnits(client) ? shown : usedUnits(client);
   const left = BigInt(onChain.units) - used;
   const needed = neededUnits(body);
   if (left < needed) return undefined;
   const proof = shown === undefined ? "it showed no receipt of its own for the claim, and " : "";
   return `node ${stack.nodeId} says stack_exhausted, but ${live}; ${proof}the receipts it signed leave ${left} of ${onChain.units} units, ${needed} needed`;
-}
-
-/**
- * The running total of the receipt a refusal carries, when it is the serving node's signature on a leaf of this
- * stack (a false one is the owner's evidence of fraud); undefined when there is none or it does not check.
- */
-async function shownUnits(
-  stack: UsableStack,
-  client: StackClient,
-  atoma: unknown,
-): Promise<bigint | undefined> {
-  if (atoma === undefined) return undefined;
-  try {
-    const { fields, signature, node_id } = parseReceipt(atoma);
-    if (fields.stackId !== stack.stackId || BigInt(node_id) !== stack.nodeId) return undefined;
-    await assertResponseSigner(client.domain, fields, signature, stack.nodeSigner);
-    return fields.cumulativeUnits;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */
@@ -80,14 +65,19 @@ function neededUnits(body: Record<string, unknown>): bigint {
  * Whether the node closed (settled) a stack long before it expired with units left for the request, by the
  * receipts this client kept and the units the node's settlement claims on-chain (a stack reused from an earlier
  * run, none of its receipts at hand, is judged by the settlement alone): the chain bears the node out, yet each
- * such stack costs its owner a purchase for little service.
+ * such stack costs its owner a purchase for little service. A node may settle a stack idle for the network's
+ * bound (`idleSeconds`, from its last service): that is not closing early when this client last sent on the stack
+ * at least that long ago, or never did in this run (its last use, by an earlier run, is not known here).
  */
 export async function closedEarly(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
   stack: UsableStack,
   client: StackClient,
   body: Record<string, unknown>,
+  idleSeconds: number = DEFAULT_IDLE_SECONDS,
 ): Promise<boolean> {
+  const lastSentAt = client.lastSentAt;
+  if (lastSentAt === undefined || Date.now() - lastSentAt >= idleSeconds * 1_000) return false;
   const [onChain, block, settlement] = await Promise.all([
     getStack(ctx, stack.stackId),
     ctx.publicClient.getBlock(),

@@ -1,6 +1,7 @@
 import {
   type AtomaPublicClient,
   ContractRevertError,
+  getSubscription,
   modelIdOf,
   offeredNodes,
   taskRegistryAbi,
@@ -11,6 +12,18 @@ import type { Address } from "viem";
 export interface ServedTask {
   taskId: bigint;
   securityLevel: number;
+}
+
+/**
+ * What a caller could buy: only nodes within its price cap whose subscribed capacity holds its units count. Room
+ * (capacity not reserved) is not asked for: a busy verified task must not make a cheaper level the default. The
+ * default (any price, no units) counts every subscribed node.
+ */
+export interface ServingTerms {
+  /** The caller's cap, wei per million units. @default any price */
+  maxPricePerMillion?: bigint | undefined;
+  /** The units the caller buys: a node whose capacity, busy or not, is below them does not count. @default 0n */
+  units?: bigint | undefined;
 }
 
 /** Where the tasks and the purchases live. */
@@ -37,13 +50,15 @@ const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
  * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
  * (free to emit, so only filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone
  * may create by the thousand cost a lookup nothing. Throws what the RPC throws: the caller must not read "none" into
- * a failure.
+ * a failure. `terms` narrow "serves" to what the caller could buy (its price cap, capacity for its units), so that a
+ * subscriber at an absurd price, or with no capacity, cannot raise the level every such caller takes by default.
  */
 export async function servedTasks(
   publicClient: AtomaPublicClient,
   contracts: TaskContracts,
   model: string,
   fromBlock = 0n,
+  terms: ServingTerms = {},
 ): Promise<ServedTask[]> {
   const modelId = modelIdOf(model);
   const [created, subscribed] = await Promise.all([
@@ -69,7 +84,7 @@ export async function servedTasks(
   const served: ServedTask[] = [];
   for (let at = 0; at < candidates.length; at += READ_BATCH) {
     const batch = candidates.slice(at, at + READ_BATCH);
-    const read = await Promise.all(batch.map((taskId) => servedTask(publicClient, contracts, taskId)));
+    const read = await Promise.all(batch.map((taskId) => servedTask(publicClient, contracts, taskId, terms)));
     for (const task of read) if (task) served.push(task);
   }
   return served;
@@ -79,6 +94,7 @@ async function servedTask(
   publicClient: AtomaPublicClient,
   contracts: TaskContracts,
   taskId: bigint,
+  terms: ServingTerms,
 ): Promise<ServedTask | undefined> {
   const task = await publicClient.readContract({
     address: contracts.TaskRegistry,
@@ -89,10 +105,16 @@ async function servedTask(
   if (!task.active) return undefined;
   const offered = await offeredNodes(
     { publicClient, addresses: contracts },
-    { taskId, units: 0n, maxPricePerMillion: ANY_PRICE },
+    { taskId, units: 0n, maxPricePerMillion: terms.maxPricePerMillion ?? ANY_PRICE },
   ).catch((error: unknown) => {
     if (error instanceof ContractRevertError && NO_CANDIDATE.has(error.errorName)) return [];
     throw error;
   });
-  return offered.length > 0 ? { taskId, securityLevel: Number(task.securityLevel) } : undefined;
+  if (offered.length === 0) return undefined;
+  const units = terms.units ?? 0n;
+  const holds = async (nodeId: bigint) =>
+    units === 0n ||
+    (await getSubscription({ publicClient, addresses: contracts }, { taskId, nodeId })).capacity >= units;
+  const served = await Promise.all(offered.map((o) => holds(o.nodeId)));
+  return served.includes(true) ? { taskId, securityLevel: Number(task.securityLevel) } : undefined;
 }

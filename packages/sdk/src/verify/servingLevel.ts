@@ -1,6 +1,6 @@
 import { SecurityLevel, stackManagerAbi } from "@atoma/chain/portable";
 import { SecurityLevelUnknownError } from "../errors.js";
-import { servedTasks } from "./modelTasks.js";
+import { type ServingTerms, servedTasks } from "./modelTasks.js";
 import type { VerifyChain } from "./verifyArguments.js";
 
 /**
@@ -9,9 +9,14 @@ import type { VerifyChain } from "./verifyArguments.js";
  * whatever its room or price), confidential tasks aside (they take only sealed requests). Room is not asked for: a gateway that fills the verified task's nodes,
  * or waits until they are busy, must not make a cheaper level pass. Anyone may create a task for a model; only one
  * a node has bonded collateral to counts. Throws `SecurityLevelUnknownError` when the chain cannot be read or no
- * task serves the model in clear: never a level read as "any".
+ * task serves the model in clear: never a level read as "any". `terms` (a caller's price cap, its units) count
+ * only nodes that could serve that caller (see `servedTasks`); a gateway's client gives none.
  */
-export async function servingSecurityLevel(chain: VerifyChain, model: string): Promise<number> {
+export async function servingSecurityLevel(
+  chain: VerifyChain,
+  model: string,
+  terms: ServingTerms = {},
+): Promise<number> {
   let levels: number[];
   try {
     const TaskRegistry = await chain.publicClient.readContract({
@@ -20,7 +25,7 @@ export async function servingSecurityLevel(chain: VerifyChain, model: string): P
       functionName: "taskRegistry",
     });
     const contracts = { TaskRegistry, StackManager: chain.addresses.StackManager };
-    levels = (await servedTasks(chain.publicClient, contracts, model)).map((t) => t.securityLevel);
+    levels = (await servedTasks(chain.publicClient, contracts, model, 0n, terms)).map((t) => t.securityLevel);
   } catch (cause) {
     throw new SecurityLevelUnknownError(model, "the chain could not be read", { cause });
   }

@@ -1,0 +1,294 @@
+import { join } from "node:path";
+import { getStack, getSubscription, submitSettlement, updateSubscription } from "@atoma/chain";
+import { atomaDomain, parseReceipt, signResponse, toReceipt } from "@atoma/core";
+import { loadKeyFile } from "@atoma/node";
+import {
+  createAtomaClient,
+  parseNetwork,
+  readContext,
+  servingSecurityLevel,
+  userContext,
+  verifyChainOf,
+} from "@atoma/sdk";
+import {
+  createPublicClient,
+  createWalletClient,
+  erc20Abi,
+  type Hex,
+  http,
+  keccak256,
+  parseEther,
+  toHex,
+} from "viem";
+import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
+import { startRelay } from "./relay.js";
+
+/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+const ask = (model: string, content: string) => ({
+  model,
+  messages: [{ role: "user", content }],
+  max_tokens: 8,
+});
+
+/**
+ * Review fresh 2, MEDIUM-A and MEDIUM-B, on a real dev network: a node's `stack_closed` after its idle settlement is
+ * not held against it, a quick close still is; a `stack_exhausted` backed by a receipt the node signs on the spot
+ * against the client's own is a lie.
+ */
+describe("spent claims against a dev network (atoma dev, three nodes)", () => {
+  let dev: DevNetwork;
+  beforeAll(async () => {
+    dev = await startDevNetwork(3);
+  }, 300_000);
+  afterAll(async () => {
+    await dev?.stop();
+  }, 60_000);
+
+  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
+  async function freshBuyer() {
+    const account = privateKeyToAccount(generatePrivateKey());
+    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
+    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
+    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
+    const gas = await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null });
+    await reader.waitForTransactionReceipt({ hash: gas });
+    const toma = await wallet.writeContract({
+      address: dev.ready.contracts.AtomaToken as Hex,
+      abi: erc20Abi,
+      functionName: "transfer",
+      args: [account.address, parseEther("20")],
+      chain: null,
+    });
+    await reader.waitForTransactionReceipt({ hash: toma });
+    return account;
+  }
+
+  /** The cheapest node (a `sort: "price"` client buys there), its key, and a relay in front of it. */
+  async function cheapestBehindRelay() {
+    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+    const key = loadKeyFile(
+      join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
+    );
+    const relay = await startRelay(cheapest.url);
+    const origin = new URL(cheapest.url).origin;
+    const viaRelay: typeof fetch = (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
+    };
+    return { cheapest, key, relay, fetch: viaRelay };
+  }
+
+  /** The node settles `stackId` on-chain now (its own key), as its settlement worker does. */
+  const settleNow = (key: ReturnType<typeof loadKeyFile>, stackId: bigint) =>
+    submitSettlement(
+      userContext(parseNetwork(dev.readyText), key),
+      {
+        stackId,
+        root: keccak256(toHex("one leaf")),
+        units: 1n,
+        requestCount: 1n,
+        transcriptId: keccak256(toHex("transcript")),
+      },
+      { draw: false },
+    );
+
+  const closed = JSON.stringify({
+    error: { message: "the stack is closed", type: "conflict_error", code: "stack_closed" },
+  });
+
+  it("does not put aside a node that settles a stack left idle past the network's idle bound", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    let closedStack: string | undefined;
+    const refusing = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === closedStack;
+    relay.rewrite = (body, path, headers) => (refusing(path, headers) ? closed : body);
+    relay.statusOf = (status, path, headers) => (refusing(path, headers) ? 409 : status);
+    try {
+      const putAside: string[] = [];
+      const client = createAtomaClient({
+        // A network whose idle bound is 2 seconds (the default is the node's 1800).
+        network: JSON.stringify({ ...dev.ready, idleSeconds: 2 }),
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      // Quiet past the bound: the honest node settles the idle stack and refuses it as closed.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      await settleNow(key, BigInt(first.atoma.stack_id as string));
+      closedStack = first.atoma.stack_id as string;
+      const next = await client.chat(ask(dev.ready.model, "Back again"));
+      expect(putAside).toEqual([]);
+      expect(next.atoma.stack_id).not.toBe(first.atoma.stack_id);
+      expect(next.atoma.node_id).toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  it("still puts aside a node that settles a stack the client used within the idle bound", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    let closedStack: string | undefined;
+    const refusing = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === closedStack;
+    relay.rewrite = (body, path, headers) => (refusing(path, headers) ? closed : body);
+    relay.statusOf = (status, path, headers) => (refusing(path, headers) ? 409 : status);
+    try {
+      const putAside: bigint[] = [];
+      const client = createAtomaClient({
+        network: JSON.stringify({ ...dev.ready, idleSeconds: 600 }),
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (nodeId) => putAside.push(nodeId),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      await settleNow(key, BigInt(first.atoma.stack_id as string));
+      closedStack = first.atoma.stack_id as string;
+      const next = await client.chat(ask(dev.ready.model, "Hello again"));
+      expect(putAside).toEqual([BigInt(cheapest.id)]);
+      expect(next.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  it("puts aside a node that backs stack_exhausted with a second signature on the client's last leaf", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    let forged: { stack: string; body: string } | undefined;
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === forged?.stack;
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged.body : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const putAside: { nodeId: bigint; reason: string }[] = [];
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (nodeId, reason) => putAside.push({ nodeId, reason }),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      // The node signs leaf 0 again on the spot, nearly the whole stack billed there, and calls the stack spent.
+      const { fields } = parseReceipt(first.atoma);
+      expect(fields.leafIndex).toBe(0n);
+      const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
+      const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+      const signature = await signResponse(key, domain, fake);
+      forged = {
+        stack: first.atoma.stack_id as string,
+        body: JSON.stringify({
+          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+          atoma: toReceipt(BigInt(cheapest.id), fake, signature),
+        }),
+      };
+      const answer = await client.chat(ask(dev.ready.model, "More"));
+      expect(putAside.map((p) => p.nodeId)).toEqual([BigInt(cheapest.id)]);
+      expect(putAside[0]?.reason).toMatch(/signed leaf 0 twice/);
+      expect(answer.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  it("puts aside a node that backs stack_exhausted with a receipt for a leaf past the stack's last", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    let forged: { stack: string; body: string } | undefined;
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === forged?.stack;
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged.body : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const putAside: string[] = [];
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      // A leaf 1 that continues leaf 0's running total, the stack's units all but spent: self-consistent, but the
+      // owner never signed a request for leaf 1 (the refused request carries nonce 1).
+      const { fields } = parseReceipt(first.atoma);
+      const units = 99_999n - fields.cumulativeUnits;
+      const fake = { ...fields, leafIndex: 1n, nonce: 1n, units, cumulativeUnits: 99_999n };
+      const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+      forged = {
+        stack: first.atoma.stack_id as string,
+        body: JSON.stringify({
+          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+          atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
+        }),
+      };
+      const answer = await client.chat(ask(dev.ready.model, "More"));
+      expect(putAside).toHaveLength(1);
+      expect(putAside[0]).toMatch(/not the last leaf 0 below the refused request/);
+      expect(answer.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  // Review fresh 2, LOW-F: subscribers at a price no client pays raised every client's default level.
+  it("takes the default level from the nodes that could serve the client, not from any price", async () => {
+    const account = await freshBuyer();
+    const network = parseNetwork(dev.readyText);
+    const chain = verifyChainOf(network);
+    const taskId = BigInt(dev.ready.tasks.chat);
+    const nodes = dev.ready.nodes.map((node, k) => ({
+      nodeId: BigInt(node.id),
+      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
+    }));
+    const before = await Promise.all(nodes.map((n) => getSubscription(n.ctx, { taskId, nodeId: n.nodeId })));
+    const absurd = 10n ** 24n;
+    try {
+      // Every node of the verified task asks a price far above any client's cap (the default cap is 10 TOMA/M).
+      for (const [k, n] of nodes.entries())
+        await updateSubscription(n.ctx, {
+          taskId,
+          nodeId: n.nodeId,
+          pricePerMillion: absurd,
+          capacity: before[k]!.capacity,
+        });
+      expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+      expect(await servingSecurityLevel(chain, dev.ready.model, { maxPricePerMillion: absurd - 1n })).toBe(0);
+      const answer = await createAtomaClient({ network: dev.readyText, account }).chat(
+        ask(dev.ready.model, "Which level?"),
+      );
+      const stack = await getStack(readContext(network), BigInt(answer.atoma.stack_id as string));
+      expect(stack.taskId).toBe(BigInt(dev.ready.tasks.chatUnverified));
+      // At their own price, but with capacity for no stack a client buys: they do not raise its level either.
+      for (const [k, n] of nodes.entries())
+        await updateSubscription(n.ctx, {
+          taskId,
+          nodeId: n.nodeId,
+          pricePerMillion: before[k]!.pricePerMillion,
+          capacity: 1n,
+        });
+      expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+      expect(await servingSecurityLevel(chain, dev.ready.model, { units: 100_000n })).toBe(0);
+    } finally {
+      for (const [k, n] of nodes.entries())
+        await updateSubscription(n.ctx, {
+          taskId,
+          nodeId: n.nodeId,
+          pricePerMillion: before[k]!.pricePerMillion,
+          capacity: before[k]!.capacity,
+        });
+    }
+  }, 180_000);
+});
