@@ -233,6 +233,10 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
     const rogue = new ConfidentialCompute({
       source: devEvidenceSource(await issueDevAttestationKey(net.authority), MEASURED),
       signingAddress: node.registered.signerAccount.address,
+      quotesPerSecond: 100,
+      quoteBurst: 100,
+      quotesPerSecondPerSource: 100,
+      quoteBurstPerSource: 100,
     });
     node.relay.rewrite = async (body, path) => {
       if (!path.startsWith("/v1/attestation")) return body;
@@ -291,6 +295,28 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       expect(bought.map((s) => s.nodeId)).toEqual([B.registered.nodeId]);
       expect(BigInt(answer.atoma.stack_id)).toBe(bought[0]!.stackId);
       expect(await balanceOf(account.address)).toBeLessThan(paid);
+      // Both refused: one error names each node's failed check, and nothing is bought.
+      await serveRogueKey(B);
+      const none = await net.network.account();
+      const kept = await balanceOf(none.account.address);
+      const refusedAll = await rejection(
+        createAtomaClient({
+          network: net.networkText(),
+          account: none.account,
+          confidential: true,
+          stack: { units: 20_000n },
+        }).chat(ask("secret")),
+      );
+      expect(refusedAll).toBeInstanceOf(AttestationRefusedError);
+      const { refused, message } = refusedAll as AttestationRefusedError;
+      expect(refused.map((v) => v.nodeId).sort()).toEqual([A.registered.nodeId, B.registered.nodeId].sort());
+      expect(refused.map((v) => v.failures)).toEqual([
+        ["attestation_record_key_mismatch"],
+        ["attestation_record_key_mismatch"],
+      ]);
+      expect(message).toContain("nothing was bought");
+      expect(await stacksOf(none.account.address)).toEqual([]);
+      expect(await balanceOf(none.account.address)).toBe(kept);
     } finally {
       resetRelays();
     }
