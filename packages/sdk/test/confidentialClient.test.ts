@@ -1,4 +1,4 @@
-import { getAttestation } from "@atoma/chain";
+import { findOwnedStacks, getAttestation } from "@atoma/chain";
 import {
   confidentialContext,
   type HexString,
@@ -16,6 +16,7 @@ import {
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
+import { erc20Abi, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ConfidentialNetwork,
@@ -221,25 +222,108 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
     }
   }, 180_000);
 
-  it("refuses a node whose evidence is for another key than its on-chain record", async () => {
-    // A second enclave key under the same signer and dev authority: genuine evidence, but not the key the chain holds.
+  /**
+   * A serves genuine evidence for a second enclave key under the same signer and dev authority: not the key the
+   * chain holds.
+   */
+  async function serveRogueKey(node: ConfidentialNode) {
     const { ConfidentialCompute, devEvidenceSource } = await import("@atoma/node");
     const { issueDevAttestationKey } = await import("@atoma/confidential");
     const { MEASURED } = await import("./confidentialNetwork.js");
     const rogue = new ConfidentialCompute({
       source: devEvidenceSource(await issueDevAttestationKey(net.authority), MEASURED),
-      signingAddress: A.registered.signerAccount.address,
+      signingAddress: node.registered.signerAccount.address,
+      quotesPerSecond: 100,
+      quoteBurst: 100,
+      quotesPerSecondPerSource: 100,
+      quoteBurstPerSource: 100,
     });
-    A.relay.rewrite = async (body, path) => {
+    node.relay.rewrite = async (body, path) => {
       if (!path.startsWith("/v1/attestation")) return body;
       const nonce = new URL(path, "http://x").searchParams.get("nonce") as HexString;
       return JSON.stringify({
         object: "atoma.attestation",
-        signing_address: A.registered.signerAccount.address,
+        signing_address: node.registered.signerAccount.address,
         freshness: { kind: "nonce", nonce },
         evidence: await rogue.forNonce(nonce),
       });
     };
+  }
+  const balanceOf = (owner: Hex) =>
+    net.network.publicClient.readContract({
+      address: net.network.addresses.AtomaToken,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [owner],
+    });
+  const stacksOf = (owner: Hex) => findOwnedStacks(net.network, { owner });
+
+  it("attests before it buys: a node failing attestation is never paid a stack; the honest one is", async () => {
+    await serveRogueKey(A);
+    const aside: bigint[] = [];
+    try {
+      // Held to A only: A is refused, and nothing at all is bought.
+      const lone = await net.network.account();
+      const before = await balanceOf(lone.account.address);
+      const onlyA = createAtomaClient({
+        network: net.networkText(),
+        account: lone.account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+        stack: { units: 20_000n },
+      });
+      const error = await rejection(onlyA.chat(ask("secret")));
+      expect(failedCheck(error)).toEqual({ name: "record_key", code: "attestation_record_key_mismatch" });
+      expect(await stacksOf(lone.account.address)).toEqual([]);
+      expect(await balanceOf(lone.account.address)).toBe(before);
+      // A is the cheapest, tried first: refused before any purchase, put aside, and B is bought from and serves.
+      const { account } = await net.network.account();
+      const paid = await balanceOf(account.address);
+      const c = createAtomaClient({
+        network: net.networkText(),
+        account,
+        confidential: true,
+        preferences: { sort: "price" },
+        stack: { units: 20_000n },
+        onNodePutAside: (nodeId) => aside.push(nodeId),
+      });
+      const answer = await c.chat(ask("Say hi."));
+      expect(answer.attestation?.nodeId).toBe(B.registered.nodeId);
+      expect(answer.verdict?.ok).toBe(true);
+      expect(aside).toEqual([A.registered.nodeId]);
+      const bought = await stacksOf(account.address);
+      expect(bought.map((s) => s.nodeId)).toEqual([B.registered.nodeId]);
+      expect(BigInt(answer.atoma.stack_id)).toBe(bought[0]!.stackId);
+      expect(await balanceOf(account.address)).toBeLessThan(paid);
+      // Both refused: one error names each node's failed check, and nothing is bought.
+      await serveRogueKey(B);
+      const none = await net.network.account();
+      const kept = await balanceOf(none.account.address);
+      const refusedAll = await rejection(
+        createAtomaClient({
+          network: net.networkText(),
+          account: none.account,
+          confidential: true,
+          stack: { units: 20_000n },
+        }).chat(ask("secret")),
+      );
+      expect(refusedAll).toBeInstanceOf(AttestationRefusedError);
+      const { refused, message } = refusedAll as AttestationRefusedError;
+      expect(refused.map((v) => v.nodeId).sort()).toEqual([A.registered.nodeId, B.registered.nodeId].sort());
+      expect(refused.map((v) => v.failures)).toEqual([
+        ["attestation_record_key_mismatch"],
+        ["attestation_record_key_mismatch"],
+      ]);
+      expect(message).toContain("nothing was bought");
+      expect(await stacksOf(none.account.address)).toEqual([]);
+      expect(await balanceOf(none.account.address)).toBe(kept);
+    } finally {
+      resetRelays();
+    }
+  }, 180_000);
+
+  it("refuses a node whose evidence is for another key than its on-chain record", async () => {
+    await serveRogueKey(A);
     try {
       const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
       expect(failedCheck(error)).toEqual({ name: "record_key", code: "attestation_record_key_mismatch" });

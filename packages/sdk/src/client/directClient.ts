@@ -1,5 +1,5 @@
 import type { ChainContext } from "@atoma/chain/portable";
-import { AttestationRefusedError } from "../confidential/attestationVerdict.js";
+import { AttestationRefusedError, type AttestationVerdict } from "../confidential/attestationVerdict.js";
 import { confidentialOptionsOf } from "../confidential/confidentialOptions.js";
 import {
   type Attested,
@@ -22,7 +22,7 @@ import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
-import { checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
+import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
 import { withTokenLimit } from "./requestMarks.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
@@ -109,6 +109,25 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         const { network, ctx, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const ignore = [...(preferences.ignore ?? []), ...aside];
+        // Confidential: each candidate is attested before a stack is bought from it; one refused is put aside
+        // unpaid, and when none passes nothing is bought.
+        const refused: AttestationVerdict[] = [];
+        let vetted: Attested | undefined;
+        const vetting: CandidateVetting | undefined = sender && {
+          accepts: async (candidate) => {
+            if (aside.has(candidate.nodeId)) return false;
+            try {
+              vetted = await sender.attestNode(ctx, candidate);
+              return true;
+            } catch (error) {
+              if (!(error instanceof AttestationRefusedError)) throw error;
+              refused.push(error.verdict);
+              putAside(candidate.nodeId, `its attestation is refused: ${error.shortMessage}`);
+              return false;
+            }
+          },
+          noneAccepted: () => new AttestationRefusedError(refused[0]!, refused),
+        };
         const stack = await stackForModel(
           ctx,
           model,
@@ -116,6 +135,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           options.stack ?? {},
           fetcher,
           spent,
+          vetting,
         );
         const client = new StackClient({
           nodeUrl: stack.nodeUrl,
@@ -132,11 +152,15 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           streamLimits: options.streamLimits,
           fetch: fetcher,
         });
-        // A node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
-        const attested = await sender?.attest(ctx, stack).catch((error: unknown) => {
-          putAside(stack.nodeId, `its attestation is refused: ${(error as Error).message}`);
-          throw error;
-        });
+        // A stack just bought was bought from the node attested for it; a reused one's node is attested again. A
+        // node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
+        const attested =
+          stack.bought && vetted?.verdict.nodeId === stack.nodeId
+            ? vetted
+            : await sender?.attest(ctx, stack).catch((error: unknown) => {
+                putAside(stack.nodeId, `its attestation is refused: ${(error as Error).message}`);
+                throw error;
+              });
         return { stack, client, attested };
       })();
       serving.set(model, found);

@@ -6,6 +6,7 @@ import {
   offeredNodes,
   SecurityLevel,
 } from "@atoma/chain/portable";
+import type { Address } from "viem";
 import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
 import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../stackChoice.js";
 import { type ServingTerms, servedTasks } from "../verify/modelTasks.js";
@@ -99,13 +100,33 @@ interface Offer extends NodeCandidate {
   taskId: bigint;
 }
 
+/** A node the chain offers on a task, where it serves and the signer it answers with: not bought from yet. */
+export interface Candidate {
+  taskId: bigint;
+  nodeId: bigint;
+  pricePerMillion: bigint;
+  url: string;
+  signer: Address;
+}
+
+/**
+ * Checks each candidate node before anything is bought from it (a confidential client attests it): the first
+ * accepted is bought from, by name; a refused one is passed over for the next.
+ */
+export interface CandidateVetting {
+  /** True when a stack may be bought from `candidate`; false refuses it. A rejection ends the choice. */
+  accepts(candidate: Candidate): Promise<boolean>;
+  /** The error thrown when every candidate was refused: nothing was bought. */
+  noneAccepted(): Error;
+}
+
 const allowed = (preferences: NodePreferences, nodeId: bigint) =>
   (!preferences.only || preferences.only.includes(nodeId)) && !preferences.ignore?.includes(nodeId);
 
 /**
  * A stack for `model`: the owner's own stack on one of the model's tasks when one is active, its node allowed and
  * not in `spent` (stacks a node said were spent, believed), else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
- * task or node fits.
+ * task or node fits. With `vetting`, each candidate is checked before a stack is bought from it (`vettedStack`).
  */
 export async function stackForModel(
   ctx: ChainContext,
@@ -114,6 +135,7 @@ export async function stackForModel(
   stack: StackPreferences,
   fetcher: typeof fetch,
   spent: ReadonlySet<bigint> = new Set(),
+  vetting?: CandidateVetting,
 ): Promise<UsableStack> {
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
@@ -141,6 +163,8 @@ export async function stackForModel(
       `no node serves ${model} at security level ${level} within the preferences now${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
     );
   const chosen = await pickOffer(ctx, offers, preferences, fetcher);
+  const duration = stack.duration ?? DEFAULT_STACK_DURATION;
+  if (vetting) return vettedStack(ctx, candidatesInOrder(offers, chosen), vetting, units, duration);
   const restricted = preferences.only !== undefined || preferences.ignore !== undefined;
   const pick: NodePick =
     chosen === undefined && !restricted
@@ -156,9 +180,54 @@ export async function stackForModel(
     taskId,
     units,
     maxPricePerMillion,
-    duration: stack.duration ?? DEFAULT_STACK_DURATION,
+    duration,
     pick,
   });
+}
+
+/**
+ * The offers in the order they are tried: the one `sort` prefers first, the rest after it; with no `sort`, in a
+ * random order (a named purchase cannot be drawn by the protocol, so the client draws).
+ */
+function candidatesInOrder(offers: Offer[], chosen: Offer | undefined): Offer[] {
+  const rest = offers.filter((o) => o !== chosen);
+  for (let i = rest.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [rest[i], rest[j]] = [rest[j]!, rest[i]!];
+  }
+  return chosen ? [chosen, ...rest] : rest;
+}
+
+/**
+ * A stack bought, by name, from the first candidate `vetting` accepts, at its own price; a refused candidate costs
+ * nothing. Throws `vetting.noneAccepted()` when every active candidate was refused: then nothing was bought.
+ */
+async function vettedStack(
+  ctx: ChainContext,
+  candidates: Offer[],
+  vetting: CandidateVetting,
+  units: bigint,
+  duration: bigint,
+): Promise<UsableStack> {
+  let refused = 0;
+  for (const offer of candidates) {
+    const node = await getNode(ctx, offer.nodeId);
+    if (node.status !== NodeStatus.Active) continue;
+    const { taskId, nodeId, pricePerMillion } = offer;
+    if (!(await vetting.accepts({ taskId, nodeId, pricePerMillion, url: node.url, signer: node.signer }))) {
+      refused += 1;
+      continue;
+    }
+    return boughtStack(ctx, {
+      taskId,
+      units,
+      maxPricePerMillion: pricePerMillion,
+      duration,
+      pick: { kind: "node", nodeId },
+    });
+  }
+  if (refused > 0) throw vetting.noneAccepted();
+  throw new NoNodeOfferedError("no node the chain offers is active now");
 }
 
 /** The offer `sort` prefers; undefined when none is asked for (the protocol draws). */

@@ -47,17 +47,28 @@ export interface AttestationVerdict {
   checkedAt: Date;
 }
 
-/** A node's attestation failed a check: nothing was sealed to it, and the client puts it aside. */
+/**
+ * A node's attestation failed a check: nothing was sealed to it (nor a stack bought from it), and the client puts it
+ * aside. When every candidate node was refused, `refused` holds each one's verdict (`verdict` is the first).
+ */
 export class AttestationRefusedError extends AtomaError<ConfidentialClientErrorCode> {
   override name = "AttestationRefusedError";
   readonly verdict: AttestationVerdict;
-  constructor(verdict: AttestationVerdict) {
-    const failed = verdict.checks.filter((check) => check.status === "fail");
+  readonly refused: readonly AttestationVerdict[];
+  constructor(verdict: AttestationVerdict, refused: readonly AttestationVerdict[] = [verdict]) {
+    const line = (v: AttestationVerdict) =>
+      `node ${v.nodeId}'s attestation is refused: ${v.checks
+        .filter((check) => check.status === "fail")
+        .map((c) => `${c.name}: ${c.code}: ${c.reason}`)
+        .join("; ")}`;
     super(
       "attestation_refused",
-      `node ${verdict.nodeId}'s attestation is refused: ${failed.map((c) => `${c.name}: ${c.code}: ${c.reason}`).join("; ")}`,
+      refused.length > 1
+        ? `no candidate node passed attestation, nothing was bought: ${refused.map(line).join(" | ")}`
+        : line(verdict),
     );
     this.verdict = verdict;
+    this.refused = refused;
   }
 }
 

@@ -6,7 +6,7 @@ import { requestUnitBound } from "../requestUnitBound.js";
 import { DEFAULT_MAX_ANSWER_BYTES, type StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 import { AttestationRefusedError, type AttestationVerdict } from "./attestationVerdict.js";
-import { attestNode } from "./attestNode.js";
+import { type AttestTarget, attestNode } from "./attestNode.js";
 import type { ConfidentialOptions } from "./confidentialOptions.js";
 import { type ConfidentialModule, loadConfidential } from "./loadConfidential.js";
 import { type Opened, readSealedJson, readSealedStream } from "./sealedAnswer.js";
@@ -68,20 +68,32 @@ export class ConfidentialSender {
 
   /** Attests the node serving `stack`; throws `AttestationRefusedError` (with the verdict) when a check fails. */
   async attest(ctx: ChainContext, stack: UsableStack): Promise<Attested> {
-    const { confidential, nonces } = await this.#module;
     const { taskId } = await ctx.publicClient.readContract({
       address: ctx.addresses.StackManager,
       abi: stackManagerAbi,
       functionName: "getStack",
       args: [stack.stackId],
     });
-    const verdict = await attestNode(
-      { confidential, chain: ctx, fetch: this.#fetch, nonces },
-      { nodeId: stack.nodeId, url: stack.nodeUrl, signer: stack.nodeSigner, taskId: BigInt(taskId) },
-      { devRootCertificatePem: this.#devRoot, allowedTcbStatuses: this.#options.allowedTcbStatuses },
-    );
+    return this.attestNode(ctx, {
+      nodeId: stack.nodeId,
+      url: stack.nodeUrl,
+      signer: stack.nodeSigner,
+      taskId: BigInt(taskId),
+    });
+  }
+
+  /**
+   * Attests a node for `target.taskId` before any stack is bought from it (or sealed to); throws
+   * `AttestationRefusedError` (with the verdict) when a check fails.
+   */
+  async attestNode(ctx: ChainContext, target: AttestTarget): Promise<Attested> {
+    const { confidential, nonces } = await this.#module;
+    const verdict = await attestNode({ confidential, chain: ctx, fetch: this.#fetch, nonces }, target, {
+      devRootCertificatePem: this.#devRoot,
+      allowedTcbStatuses: this.#options.allowedTcbStatuses,
+    });
     if (!verdict.ok || verdict.encryptionPublicKey === undefined) throw new AttestationRefusedError(verdict);
-    return { verdict, key: verdict.encryptionPublicKey as Hex, taskId: BigInt(taskId) };
+    return { verdict, key: verdict.encryptionPublicKey as Hex, taskId: target.taskId };
   }
 
   /** True when the attestation is older than `maxAttestationAgeMs`: check the node again before sealing to it. */
