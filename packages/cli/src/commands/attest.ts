@@ -74,13 +74,21 @@ function readAllowList(path: string | undefined): AllowedMeasurement[] {
 /** Fetches the node's evidence for `nonce`; a failure is one line naming what went wrong. */
 async function fetchEvidence(url: string, nonce: string, timeoutMs: number): Promise<unknown> {
   const target = new URL(`/v1/attestation?nonce=${nonce}`, url);
+  const giveUpAt = Date.now() + timeoutMs;
   let res: Response;
-  try {
-    res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    throw new Error(
-      `the node at ${url} did not answer (${error instanceof Error ? error.message : "failed"})`,
-    );
+  for (;;) {
+    try {
+      res = await fetch(target, { signal: AbortSignal.timeout(Math.max(1, giveUpAt - Date.now())) });
+    } catch (error) {
+      throw new Error(
+        `the node at ${url} did not answer (${error instanceof Error ? error.message : "failed"})`,
+      );
+    }
+    // A node out of fresh quotes for the moment says when to come back: wait once it is within the timeout.
+    const waitMs = res.status === 429 ? retryAfterMs(res.headers.get("retry-after")) : undefined;
+    if (waitMs === undefined || Date.now() + waitMs >= giveUpAt) break;
+    await res.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
   const text = await res.text();
   if (text.length > MAX_EVIDENCE_BYTES)
@@ -238,4 +246,10 @@ export function registerAttest(program: Command): void {
       else process.stdout.write(reportText(head, report, chainChecks, ok, fetchError));
       if (!ok) process.exitCode = 1;
     });
+}
+
+/** `Retry-After` in whole seconds as milliseconds (at most a minute), or undefined when absent or not a number. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,2}$/.test(header.trim())) return undefined;
+  return Math.max(1, Number(header.trim())) * 1_000;
 }

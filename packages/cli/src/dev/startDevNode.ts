@@ -34,7 +34,16 @@ export async function startDevNode(
       },
       model: { path: env.model.path, id: env.model.id, weightsRoot: env.model.weightsRoot },
       ...(env.devAttestationKeyFile
-        ? { confidential: { kind: "dev", devKeyFile: env.devAttestationKeyFile } }
+        ? {
+            confidential: {
+              kind: "dev",
+              devKeyFile: env.devAttestationKeyFile,
+              // Every local client (the CLI, the gateway, the explorer) comes from 127.0.0.1: one source's share of
+              // fresh quotes is the whole budget here, or the third `atoma attest` in a row would be refused.
+              quotesPerSecondPerSource: 2,
+              quoteBurstPerSource: 8,
+            },
+          }
         : {}),
     },
     dir,
