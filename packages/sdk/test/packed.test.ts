@@ -12,7 +12,7 @@ const npm = (args: string[], cwd: string) =>
   run("npm", args, { cwd, timeout: 240_000, env: { ...process.env, npm_config_update_notifier: "false" } });
 
 /** What the SDK needs, as npm would publish it. */
-const PACKAGES = ["@atoma/contracts", "@atoma/core", "@atoma/chain", "@atoma/sdk"];
+const PACKAGES = ["@atoma/contracts", "@atoma/core", "@atoma/confidential", "@atoma/chain", "@atoma/sdk"];
 
 const script = `import { createAtomaClient, parseNetwork, verdictLine } from "@atoma/sdk";
 const network = parseNetwork(process.env.ATOMA_READY);
@@ -68,6 +68,7 @@ describe("the SDK's npm tarballs, installed into an empty project", () => {
   it("packs each package publishable: not private, with its types", async () => {
     expect(readdirSync(packs).sort()).toEqual([
       "atoma-chain-0.1.0.tgz",
+      "atoma-confidential-0.1.0.tgz",
       "atoma-contracts-0.1.0.tgz",
       "atoma-core-0.1.0.tgz",
       "atoma-sdk-0.1.0.tgz",
