@@ -221,12 +221,13 @@ export class OverclaimWatcher {
     const opened = this.#openedOf(stackId);
     const todo = wanted.filter((want) => !opened.has(`${want.kind}:${want.leafIndex}`));
     await this.#warnIfBondsShort(todo, seen);
+    const firstIndex = todo.findIndex((want) => want.kind === "index");
     let i = 0;
     while (i < todo.length) {
       const want = todo[i] as WantedChallenge;
       // Consecutive index challenges after the first go in batches (the first, the last leaf, goes alone).
       const batch: WantedChallenge[] = [];
-      if (want.kind === "index" && i > 0)
+      if (want.kind === "index" && i > firstIndex)
         while (i + batch.length < todo.length && batch.length < MAX_INDEX_BATCH) {
           const next = todo[i + batch.length] as WantedChallenge;
           if (next.kind !== "index") break;
