@@ -41,6 +41,9 @@ interface ICollateralToken {
 /// resolved: the first one upheld fails it (the owner refunded), and it is accepted again only when the last one is
 /// dismissed. No challenge opens after `windowEnds`, so a griefer who opens n index challenges holds a settlement at
 /// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
+/// `challengeIndices` opens up to `MAX_BATCH` of them in one transaction (the node chooses how many leaves lack a
+/// receipt, so one transaction each would let it outrun the window). A dismissed challenge's bond is held until the
+/// settlement's last open challenge resolves: the node's if the settlement then stands, the owner's if any was upheld.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
