@@ -41,6 +41,9 @@ interface ICollateralToken {
 /// resolved: the first one upheld fails it (the owner refunded), and it is accepted again only when the last one is
 /// dismissed. No challenge opens after `windowEnds`, so a griefer who opens n index challenges holds a settlement at
 /// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
+/// `challengeIndices` opens up to `MAX_BATCH` of them in one transaction (the node chooses how many leaves lack a
+/// receipt, so one transaction each would let it outrun the window). A dismissed challenge's bond is held until the
+/// settlement's last open challenge resolves: the node's if the settlement then stands, the owner's if any was upheld.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -95,6 +98,12 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     mapping(uint256 stackId => bool) public upheldOn;
     /// The latest answer deadline of the stack's index challenges (the next is spaced after it).
     mapping(uint256 stackId => uint64) public indexDeadlineOf;
+    /// Bonds of the stack's dismissed challenges, held until its last open challenge resolves (review fresh 2
+    /// LOW-D): the node's if the settlement stands then, the owner's if a challenge was upheld (or it failed).
+    mapping(uint256 stackId => uint256) public heldBondOf;
+
+    /// The most indices one `challengeIndices` call opens (its gas stays well under a block's).
+    uint256 public constant MAX_BATCH = 64;
 
     /// `leaf` is zero for an index challenge.
     event ChallengeOpened(
@@ -107,6 +116,10 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     );
     event ChallengeResolved(uint256 indexed challengeId, uint256 indexed stackId, bool upheld);
     event ChallengeBondPaid(uint256 indexed challengeId, address indexed to, uint256 amount);
+    /// A dismissed challenge's bond, held until the stack's last open challenge resolves.
+    event ChallengeBondHeld(uint256 indexed challengeId, uint256 indexed stackId, uint256 amount);
+    /// The stack's held bonds, paid once its last open challenge resolved.
+    event HeldBondsPaid(uint256 indexed stackId, address indexed to, uint256 amount);
     event ParamsUpdated(Params params);
 
     error UnknownChallenge(uint256 challengeId);
@@ -131,6 +144,10 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error RunningTotalBroken(uint256 leafIndex);
     /// A receipt challenge answered as an index challenge, or the other way round.
     error WrongAnswer(uint256 challengeId);
+    /// `answerWindow / maxChallengesPerStack` would be 0: index-challenge deadlines would not be spaced.
+    error ChallengeGapZero(uint64 answerWindow, uint8 maxChallengesPerStack);
+    /// A `challengeIndices` call with no index or more than `MAX_BATCH`.
+    error BadBatch(uint256 length, uint256 max);
 
     constructor(
         address admin,
@@ -154,6 +171,9 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         _check(p.answerWindow >= 30 && p.answerWindow <= 30 days, "answerWindow", p.answerWindow);
         _check(p.maxChallengesPerStack >= 1, "maxChallengesPerStack", p.maxChallengesPerStack);
         _check(p.challengeBond > 0 && p.challengeBond <= 1e36, "challengeBond", p.challengeBond);
+        if (p.answerWindow / p.maxChallengesPerStack == 0) {
+            revert ChallengeGapZero(p.answerWindow, p.maxChallengesPerStack);
+        }
         params = p;
         emit ParamsUpdated(p);
     }
@@ -182,10 +202,35 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     /// Other challenges of the settlement may be open; an index already challenged reverts `IndexAlreadyProven`.
     function challengeIndex(uint256 stackId, uint256 leafIndex) external nonReentrant returns (uint256 challengeId) {
         (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
-        if (leafIndex >= st.requestCount) revert NoSuchLeaf(stackId, leafIndex);
+        challengeId = _startIndex(stackId, nodeId, leafIndex, st.requestCount);
+    }
+
+    /// Challenges up to `MAX_BATCH` settled leaves by index in one transaction (review fresh 2 MEDIUM-C: a node
+    /// that withholds n receipts would otherwise force n transactions inside the window). Each index is as one
+    /// `challengeIndex` call: one bond each (approved first), deadlines spaced in the order given, and any index
+    /// already challenged reverts the whole call. Returns the first id; the rest follow consecutively.
+    function challengeIndices(uint256 stackId, uint256[] calldata leafIndices)
+        external
+        nonReentrant
+        returns (uint256 firstId)
+    {
+        uint256 n = leafIndices.length;
+        if (n == 0 || n > MAX_BATCH) revert BadBatch(n, MAX_BATCH);
+        (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
+        firstId = challengeCount + 1;
+        for (uint256 i = 0; i < n; ++i) {
+            _startIndex(stackId, nodeId, leafIndices[i], st.requestCount);
+        }
+    }
+
+    function _startIndex(uint256 stackId, uint256 nodeId, uint256 leafIndex, uint256 requestCount)
+        internal
+        returns (uint256)
+    {
+        if (leafIndex >= requestCount) revert NoSuchLeaf(stackId, leafIndex);
         if (challengedIndex[stackId][leafIndex]) revert IndexAlreadyProven(stackId, leafIndex);
         challengedIndex[stackId][leafIndex] = true;
-        challengeId = _start(stackId, nodeId, leafIndex, bytes32(0), true);
+        return _start(stackId, nodeId, leafIndex, bytes32(0), true);
     }
 
     /// The challenged node proves the leaf sits at its index under its settled root; it cannot be challenged again.
@@ -365,18 +410,38 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         c.status = nodeWon ? Status.Dismissed : Status.Upheld;
         if (!nodeWon) nodeRegistry.slashFraud(c.nodeId, c.owner, new uint256[](0));
         emit ChallengeResolved(challengeId, c.stackId, !nodeWon);
+        uint256 stackId = c.stackId;
         uint256 bond = c.bond;
         if (bond > 0) {
             c.bond = 0;
-            address to = nodeWon ? nodeRegistry.operatorOf(c.nodeId) : c.owner;
-            token.safeTransfer(to, bond);
-            emit ChallengeBondPaid(challengeId, to, bond);
+            if (nodeWon) {
+                // Held: a node caught on another leaf of this settlement does not keep it (review fresh 2 LOW-D).
+                heldBondOf[stackId] += bond;
+                emit ChallengeBondHeld(challengeId, stackId, bond);
+            } else {
+                token.safeTransfer(c.owner, bond);
+                emit ChallengeBondPaid(challengeId, c.owner, bond);
+            }
         }
         // The first challenge upheld fails the settlement; the last one dismissed (none upheld) accepts it again.
-        uint256 stackId = c.stackId;
         uint256 left = --openOf[stackId];
-        if (upheldOn[stackId]) return;
-        if (!nodeWon) upheldOn[stackId] = true;
-        if (!nodeWon || left == 0) settlementManager.onDisputeResolved(stackId, nodeWon, true);
+        if (!upheldOn[stackId]) {
+            if (!nodeWon) upheldOn[stackId] = true;
+            if (!nodeWon || left == 0) settlementManager.onDisputeResolved(stackId, nodeWon, true);
+        }
+        if (left == 0) _payHeld(stackId, c);
+    }
+
+    /// The last open challenge resolved: the held bonds go to the node if its settlement stands, else (a challenge
+    /// upheld, or a receipt fraud proven meanwhile) back to the owner.
+    function _payHeld(uint256 stackId, Challenge storage c) internal {
+        uint256 held = heldBondOf[stackId];
+        if (held == 0) return;
+        heldBondOf[stackId] = 0;
+        bool failed = upheldOn[stackId]
+            || settlementManager.getSettlement(stackId).phase == ISettlementManager.Phase.Failed;
+        address to = failed ? c.owner : nodeRegistry.operatorOf(c.nodeId);
+        token.safeTransfer(to, held);
+        emit HeldBondsPaid(stackId, to, held);
     }
 }

@@ -143,7 +143,9 @@ export { getSubscription, getTask } from "./actions/getTask.js";
 export {
   answerIndexChallenge,
   challengeLeafIndex,
+  challengeLeafIndices,
   type IndexChallengeAnswer,
+  MAX_INDEX_BATCH,
 } from "./actions/indexChallenge.js";
 export { latestBlock } from "./actions/latestBlock.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";

@@ -226,8 +226,9 @@ describe("stacks against hostile nodes", () => {
   // Review 5 HIGH-3 (the watcher's side): two leaves the gateway signed (10-unit bounds) with no receipt, the first
   // honest, the excess in the second. The watcher challenged only the first receiptless leaf, which the node
   // answers with the gateway's signature (taking the bond); the second, over its bound, went unchallenged. Review
-  // fresh HIGH-1: all of them go out together, earliest first, with the last receipt beside them.
-  it("challenges every receiptless leaf, earliest first, when the claim exceeds their signed bounds", async () => {
+  // fresh HIGH-1: all of them go out together, with the last receipt beside them; review fresh 2 MEDIUM-C: the
+  // receipt and the last leaf first (its total must be the units settled), then the rest.
+  it("challenges every receiptless leaf, the last first, when the claim exceeds their signed bounds", async () => {
     const catalog = catalogOf(true);
     await catalog.refresh();
     const stacks = pool(100_000n);
@@ -266,7 +267,71 @@ describe("stacks against hostile nodes", () => {
       args: { stackId },
       fromBlock: 0n,
     });
-    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next, next + 1n]);
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next + 1n, next]);
+  }, 180_000);
+
+  // Review fresh 2 MEDIUM-C: the node sets how many leaves go receipt-less (it fails each request after the
+  // signature arrives), so one transaction per leaf let it outrun the window. Now the receipt and the last leaf go
+  // first, then the rest in one `challengeIndices` transaction.
+  it("opens many receiptless leaves' challenges in one batch after the receipt and the last leaf", async () => {
+    const catalog = catalogOf(true);
+    await catalog.refresh();
+    const stacks = pool(100_000n);
+    const upstream = upstreamOf(catalog, stacks);
+    const node = nodes[1]!;
+    const first = await send(upstream, node.nodeId, 10n);
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const held = (await stacks.receiptsOf(stackId)).map((r) => leafOf(r.receipt.fields));
+    const next = BigInt(held.length);
+    const withheld = 20n;
+    for (let i = 0n; i < withheld; i++) await stacks.markSigned(stackId, next + i, 10n);
+    await opened.db.updateTable("stacks").set({ state: "retired" }).where("stack_id", "=", stackId).execute();
+    await closeStack(wallet.ctx, { stackId });
+    let total = held.at(-1)!.cumulativeUnits;
+    const all = [...held];
+    for (let i = 0n; i < withheld; i++) {
+      const units = i + 1n === withheld ? 5_000n : 10n;
+      total += units;
+      all.push({
+        leafIndex: next + i,
+        nonce: next + i,
+        reqHash: keccak256(stringToBytes(`w${next + i}`)),
+        respHash: keccak256(stringToBytes(`r${next + i}`)),
+        units,
+        cumulativeUnits: total,
+      });
+    }
+    await submitSettlement(node.signer, {
+      stackId,
+      root: new StackTree(all.map(leafHash)).root,
+      units: total,
+      requestCount: BigInt(all.length),
+      transcriptId: `0x${"cf".repeat(32)}`,
+    });
+    const calls: string[] = [];
+    const walletClient = new Proxy(wallet.ctx.walletClient, {
+      get(target, key, receiver) {
+        if (key !== "writeContract") return Reflect.get(target, key, receiver);
+        return (request: { functionName: string }) => {
+          if (request.functionName !== "approve") calls.push(request.functionName);
+          return target.writeContract(request as never);
+        };
+      },
+    });
+    await new OverclaimWatcher(
+      { pool: stacks, chain: { ...wallet.ctx, walletClient } },
+      { watchSeconds: 86_400n },
+    ).pass();
+    expect(calls).toEqual(["challenge", "challengeIndex", "challengeIndices"]);
+    const logs = await wallet.ctx.publicClient.getContractEvents({
+      address: devnet.deployment.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      eventName: "ChallengeOpened",
+      args: { stackId },
+      fromBlock: 0n,
+    });
+    const rest = Array.from({ length: Number(withheld) - 1 }, (_, i) => next + BigInt(i));
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next + withheld - 1n, ...rest]);
   }, 180_000);
 
   // Review 5 HIGH-1 (the watcher's side): the gateway had signed nonces N and N+5 (it followed the node's jump);
@@ -565,8 +630,9 @@ describe("stacks against hostile nodes", () => {
       requestCount: BigInt(all.length),
       transcriptId: `0x${"ce".repeat(32)}`,
     });
-    // The last leaf's challenge fails to go out once (the RPC drops it): the next pass, while the settlement is
-    // disputed by the others, opens it (a refusal while disputed is not the cap).
+    // The last leaf's challenge (opened right after the receipt's) fails to go out once (the RPC drops it): the
+    // next pass, while the settlement is disputed by the receipt challenge, opens it and the rest (a refusal while
+    // disputed is not the cap).
     let dropped = false;
     const walletClient = new Proxy(wallet.ctx.walletClient, {
       get(target, key, receiver) {
@@ -599,12 +665,12 @@ describe("stacks against hostile nodes", () => {
       });
     await watcher.pass();
     expect(dropped).toBe(true);
-    expect((await opening()).map((log) => log.args.leafIndex)).toEqual([next - 1n, next]);
+    expect((await opening()).map((log) => log.args.leafIndex)).toEqual([next - 1n]);
     expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Disputed);
     await watcher.pass();
     const logs = await opening();
-    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next, next + 1n]);
-    const [receiptId, firstId, lastId] = logs.map((log) => log.args.challengeId!);
+    expect(logs.map((log) => log.args.leafIndex)).toEqual([next - 1n, next + 1n, next]);
+    const [receiptId, lastId, firstId] = logs.map((log) => log.args.challengeId!);
     const answer = (k: number, challengeId: bigint) =>
       answerIndexChallenge(node.signer, {
         challengeId,

@@ -1,6 +1,6 @@
 import { atomaVaultAbi, challengeManagerAbi, nodeRegistryAbi } from "@atoma/contracts";
 import type { Hash, SignedResponseFields } from "@atoma/core";
-import { type Hex, parseEventLogs, type TransactionReceipt } from "viem";
+import { type Address, type Hex, parseEventLogs, type TransactionReceipt } from "viem";
 import type { AtomaAddresses } from "../deploy.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
@@ -104,6 +104,11 @@ export interface ResolvedChallenge extends TxInfo {
   ownerShare: bigint;
   /** The bond paid back to the owner. */
   bondReturned: bigint;
+  /**
+   * Bonds of the settlement's dismissed challenges, held until this one (its last open) resolved, paid out now:
+   * to the owner when a challenge was upheld (review fresh 2 LOW-D), else to the node's operator.
+   */
+  heldPaid: { to: Address; amount: bigint } | undefined;
 }
 
 /** Upholds a challenge its node did not answer in time (anyone may call): the node is slashed for fraud. */
@@ -123,6 +128,7 @@ export async function resolveChallenge(
     "ChallengeResolved",
   );
   const [bond] = parseEventLogs({ abi: challengeManagerAbi, logs, eventName: "ChallengeBondPaid" });
+  const [held] = parseEventLogs({ abi: challengeManagerAbi, logs, eventName: "HeldBondsPaid" });
   const [slash] = parseEventLogs({ abi: nodeRegistryAbi, logs, eventName: "NodeSlashed" });
   const [split] = parseEventLogs({ abi: atomaVaultAbi, logs, eventName: "SlashDistributed" });
   return {
@@ -132,5 +138,6 @@ export async function resolveChallenge(
     slashed: slash?.args.amount ?? 0n,
     ownerShare: split?.args.toUser ?? 0n,
     bondReturned: bond?.args.amount ?? 0n,
+    heldPaid: held ? { to: held.args.to, amount: held.args.amount } : undefined,
   };
 }

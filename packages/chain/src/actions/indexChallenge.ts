@@ -1,6 +1,7 @@
 import { challengeManagerAbi } from "@atoma/contracts";
 import type { Hash, StackLeaf } from "@atoma/core";
-import type { Hex } from "viem";
+import { type Hex, parseEventLogs } from "viem";
+import { ensureAllowance } from "./approve.js";
 import { approveChallengeBond, type ChallengeResult, challengeResult } from "./challengeSettlement.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute } from "./execute.js";
@@ -23,6 +24,41 @@ export async function challengeLeafIndex(
     args: [params.stackId, params.leafIndex],
   });
   return challengeResult(receipt);
+}
+
+/** The most indices `challengeLeafIndices` opens in one transaction (the contract's `MAX_BATCH`). */
+export const MAX_INDEX_BATCH = 64;
+
+/**
+ * Opens index challenges on up to `MAX_INDEX_BATCH` leaves in one transaction (review fresh 2 MEDIUM-C): one bond
+ * each, approved here for the lot; answer deadlines spaced in the order given. One result per index, in order.
+ */
+export async function challengeLeafIndices(
+  ctx: ChainContext,
+  params: { stackId: bigint; leafIndices: readonly bigint[] },
+): Promise<ChallengeResult[]> {
+  const [, , bond] = await ctx.publicClient.readContract({
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "params",
+  });
+  await ensureAllowance(ctx, ctx.addresses.ChallengeManager, bond * BigInt(params.leafIndices.length));
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.ChallengeManager,
+    abi: challengeManagerAbi,
+    functionName: "challengeIndices",
+    args: [params.stackId, [...params.leafIndices]],
+  });
+  const info = txInfo(receipt);
+  return parseEventLogs({ abi: challengeManagerAbi, logs: receipt.logs, eventName: "ChallengeOpened" }).map(
+    (opened) => ({
+      ...info,
+      challengeId: opened.args.challengeId,
+      upheld: false,
+      answerDeadline: opened.args.answerDeadline,
+      bond: opened.args.bond,
+    }),
+  );
 }
 
 export interface IndexChallengeAnswer {

@@ -3,16 +3,18 @@ import {
   ChallengeStatus,
   ContractRevertError,
   challengeLeafIndex,
+  challengeLeafIndices,
   challengeSettlement,
   finalizeSettlement,
   getChallenge,
   getSettlement,
+  MAX_INDEX_BATCH,
   resolveChallenge,
   SettlementPhase,
   timeoutSettlement,
   withdrawBalance,
 } from "@atoma/chain";
-import { atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
+import { atomaTokenAbi, atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
 import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
@@ -22,7 +24,7 @@ import type { StackPool } from "./stackPool.js";
 export type ChallengeKind = "receipt" | "index";
 
 /** How an owner challenge went: `opened` waits for the node's answer. */
-export type ChallengeOutcome = "upheld" | "opened" | "dismissed" | "unprovable";
+export type ChallengeOutcome = "upheld" | "opened" | "dismissed" | "unprovable" | "bondsShort";
 
 export interface OverclaimWatcherOptions {
   /** Stacks that expired longer ago than this are no longer watched (their settlement is over). */
@@ -197,11 +199,15 @@ export class OverclaimWatcher {
       return;
     }
     // Beside the leaves, the last receipt: the first leaf's answer follows from the leaf at that receipt, which the
-    // node must then prove is the receipt (else it moved the excess there).
+    // node must then prove is the receipt (else it moved the excess there). The receipt and the last leaf (whose
+    // total must be the units settled) go first, then the rest, batched (review fresh 2 MEDIUM-C: the node sets
+    // how many there are, so they must not cost one transaction each).
     const wanted: WantedChallenge[] = [];
     if (last && !plan.unsigned)
       wanted.push({ kind: "receipt", leafIndex: last.fields.leafIndex, receipt: last });
-    for (const leafIndex of plan.leaves) wanted.push({ kind: "index", leafIndex });
+    const lastLeaf = plan.leaves.at(-1);
+    if (lastLeaf !== undefined) wanted.push({ kind: "index", leafIndex: lastLeaf });
+    for (const leafIndex of plan.leaves.slice(0, -1)) wanted.push({ kind: "index", leafIndex });
     await this.#openAll(stack, wanted, seen);
   }
 
@@ -211,44 +217,119 @@ export class OverclaimWatcher {
     wanted: WantedChallenge[],
     seen: Record<string, string>,
   ): Promise<void> {
-    const { stackId, nodeId } = stack;
+    const { stackId } = stack;
     const opened = this.#openedOf(stackId);
-    for (const want of wanted) {
-      const key = `${want.kind}:${want.leafIndex}`;
-      if (opened.has(key)) continue;
-      let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
-      try {
-        result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
-      } catch (error) {
-        if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
-        opened.add(key);
-        this.#logger.warn(
-          { ...seen, leafIndex: String(want.leafIndex), err: error },
-          "the contract refused a challenge",
-        );
+    const todo = wanted.filter((want) => !opened.has(`${want.kind}:${want.leafIndex}`));
+    await this.#warnIfBondsShort(todo, seen);
+    const firstIndex = todo.findIndex((want) => want.kind === "index");
+    let i = 0;
+    while (i < todo.length) {
+      const want = todo[i] as WantedChallenge;
+      // Consecutive index challenges after the first go in batches (the first, the last leaf, goes alone).
+      const batch: WantedChallenge[] = [];
+      if (want.kind === "index" && i > firstIndex)
+        while (i + batch.length < todo.length && batch.length < MAX_INDEX_BATCH) {
+          const next = todo[i + batch.length] as WantedChallenge;
+          if (next.kind !== "index") break;
+          batch.push(next);
+        }
+      if (batch.length > 1) {
+        i += batch.length;
+        let results: Awaited<ReturnType<typeof challengeLeafIndices>> | undefined;
+        try {
+          results = await this.#pool.withWallet(() =>
+            challengeLeafIndices(this.#chain, { stackId, leafIndices: batch.map((b) => b.leafIndex) }),
+          );
+        } catch (error) {
+          if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
+          // One of them was challenged already: open the batch one by one.
+          for (const one of batch) await this.#openOne(stack, one, seen);
+          continue;
+        }
+        batch.forEach((one, k) => {
+          const result = results?.[k];
+          if (result) this.#recordOpened(stack, one, result, seen);
+        });
         continue;
       }
-      opened.add(key);
-      if (!result.upheld)
-        this.#open.set(result.challengeId, {
-          kind: want.kind,
-          stackId,
-          nodeId,
-          answerDeadline: result.answerDeadline,
-        });
-      this.#onChallenge?.(want.kind, result.upheld ? "upheld" : "opened");
-      this.#logger.error(
-        {
-          ...seen,
-          kind: want.kind,
-          leafIndex: String(want.leafIndex),
-          challengeId: String(result.challengeId),
-          upheld: result.upheld,
-          tx: result.hash,
-        },
-        "a node settled more than the gateway's receipts and signed bounds allow: challenged",
-      );
+      i += 1;
+      await this.#openOne(stack, want, seen);
     }
+  }
+
+  /**
+   * Says loudly when the gateway's TOMA cannot pay the bond of every challenge about to open: those past its
+   * balance fail and wait for the next pass (the earliest-opened, the receipt and the last leaf, go first).
+   */
+  async #warnIfBondsShort(todo: WantedChallenge[], seen: Record<string, string>): Promise<void> {
+    if (todo.length === 0) return;
+    const [, , bond] = await this.#chain.publicClient.readContract({
+      address: this.#chain.addresses.ChallengeManager,
+      abi: challengeManagerAbi,
+      functionName: "params",
+    });
+    const balance = await this.#chain.publicClient.readContract({
+      address: this.#chain.addresses.AtomaToken,
+      abi: atomaTokenAbi,
+      functionName: "balanceOf",
+      args: [this.#chain.walletClient.account.address],
+    });
+    const needed = bond * BigInt(todo.length);
+    if (balance >= needed) return;
+    this.#onChallenge?.("index", "bondsShort");
+    this.#logger.error(
+      { ...seen, challenges: todo.length, bondsNeeded: String(needed), balance: String(balance) },
+      "the gateway's TOMA cannot pay the bond of every challenge this over-claim needs: fund it now, the window is running",
+    );
+  }
+
+  async #openOne(stack: WatchedStack, want: WantedChallenge, seen: Record<string, string>): Promise<void> {
+    const { stackId } = stack;
+    const opened = this.#openedOf(stackId);
+    const key = `${want.kind}:${want.leafIndex}`;
+    if (opened.has(key)) return;
+    let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
+    try {
+      result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
+    } catch (error) {
+      if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
+      opened.add(key);
+      this.#logger.warn(
+        { ...seen, leafIndex: String(want.leafIndex), err: error },
+        "the contract refused a challenge",
+      );
+      return;
+    }
+    this.#recordOpened(stack, want, result, seen);
+  }
+
+  #recordOpened(
+    stack: WatchedStack,
+    want: WantedChallenge,
+    result: Awaited<ReturnType<typeof challengeLeafIndex>>,
+    seen: Record<string, string>,
+  ): void {
+    const { stackId, nodeId } = stack;
+    this.#openedOf(stackId).add(`${want.kind}:${want.leafIndex}`);
+    if (!result.upheld)
+      this.#open.set(result.challengeId, {
+        kind: want.kind,
+        stackId,
+        nodeId,
+        answerDeadline: result.answerDeadline,
+      });
+    this.#onChallenge?.(want.kind, result.upheld ? "upheld" : "opened");
+    this.#logger.error(
+      {
+        ...seen,
+        kind: want.kind,
+        leafIndex: String(want.leafIndex),
+        challengeId: String(result.challengeId),
+        upheld: result.upheld,
+        tx: result.hash,
+      },
+      "a node settled more than the gateway's receipts and signed bounds allow: challenged",
+    );
   }
 
   async #challenge(
