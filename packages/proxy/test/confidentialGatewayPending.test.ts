@@ -348,3 +348,63 @@ describe("a sealed stream left pending on a stack is never relayed to the next s
     expect(third.response).toBeDefined();
   }, 120_000);
 });
+
+/**
+ * A fetch on the client's side that lets the first sealed stream through up to its first sealed chunk, then ends it
+ * with the gateway's `node_failed` error event (what a node failing mid-answer looks like to the client).
+ */
+function failFirstStreamAfterOneChunk(): typeof fetch {
+  let failed = false;
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    if (failed || !answer.body || !answer.headers.get("content-type")?.includes("text/event-stream"))
+      return answer;
+    failed = true;
+    const text = await answer.text();
+    const events = text.split("\n\n").filter((e) => e.length > 0);
+    const first = events.findIndex((e) => e.includes('"atoma.confidential.chunk"'));
+    const error = `data: ${JSON.stringify({ error: { message: "node failed", type: "server_error", code: "node_failed" } })}`;
+    return new Response(`${[...events.slice(0, first + 1), error].join("\n\n")}\n\n`, {
+      status: 200,
+      headers: { "content-type": "text/event-stream" },
+    });
+  };
+}
+
+const contentShown = (chunks: Record<string, unknown>[]) =>
+  chunks
+    .map((c) => (c.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content ?? "")
+    .join("");
+
+describe("a failover after chunks were shown never splices two answers (review3 M-1)", () => {
+  it("a node_failed event after one shown chunk: onRestart is called before the next node's answer is shown", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let shown: Record<string, unknown>[] = [];
+    let restarts = 0;
+    const answer = await client(otherKey, { attempts: 3, fetch: failFirstStreamAfterOneChunk() }).chat(
+      chat(`failover mid-stream ${MARKER}`),
+      (chunk) => shown.push(chunk),
+      () => {
+        restarts++;
+        shown = [];
+      },
+    );
+    expect(answer.failedNodes.length).toBe(1);
+    expect(restarts).toBe(1);
+    // What the user sees since the last restart is exactly the answer returned.
+    expect(contentShown(shown)).toBe(answer.response.content);
+  }, 120_000);
+
+  it("with no onRestart, a failover after a shown chunk throws rather than show another node's answer", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const shown: Record<string, unknown>[] = [];
+    const outcome = await client(otherKey, { attempts: 3, fetch: failFirstStreamAfterOneChunk() })
+      .chat(chat(`no restart ${MARKER}`), (chunk) => shown.push(chunk))
+      .then(
+        (a) => a,
+        (e: unknown) => e,
+      );
+    expect(shown.length).toBe(1);
+    expect((outcome as { gatewayCode?: string }).gatewayCode).toBe("node_failed");
+  }, 120_000);
+});
