@@ -65,3 +65,76 @@ describe("a sealed stream left pending does not jam the direct confidential clie
     expect((third as { resolved: unknown }).resolved).toBeDefined();
   }, 180_000);
 });
+
+/** A fetch whose first chat stream breaks after its first two sealed chunks (a cut connection, as on-path or a blip). */
+function cutFirstStreamAfterTwoChunks(): typeof fetch {
+  let cut = false;
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (cut || !url.endsWith(CHAT) || !answer.headers.get("content-type")?.includes("text/event-stream"))
+      return answer;
+    cut = true;
+    // Read as it comes, and cancelled after two sealed chunks (the test relay itself reads whole answers).
+    const source = (answer.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while ((text.match(/"atoma\.confidential\.chunk"/g) ?? []).length < 3) {
+      const { value, done } = await source.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await source.cancel();
+    const events = text.split("\n\n").filter((e) => e.includes('"atoma.confidential.chunk"'));
+    const chunks = events.slice(0, 2);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`${chunks.join("\n\n")}\n\n`));
+        controller.error(new TypeError("terminated"));
+      },
+    });
+    return new Response(body, { status: 200, headers: answer.headers });
+  };
+}
+
+/** Sampled and long: a resend generated again would differ. */
+const sampled = (content: string) => ({
+  model: net.model.id,
+  messages: [{ role: "user", content }],
+  max_tokens: 200,
+  temperature: 1.5,
+});
+
+const contentShown = (chunks: Record<string, unknown>[]) =>
+  chunks
+    .map((c) => (c.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content ?? "")
+    .join("");
+
+describe("a resend after a cut never splices two answers (review3 M-2)", () => {
+  it("a stream cut after two chunks is resent: what was shown is exactly the answer returned", async () => {
+    const { account } = await net.network.account();
+    const client = createAtomaClient({
+      network: net.networkText({ dev: true }),
+      account,
+      confidential: true,
+      preferences: { only: [A.registered.nodeId] },
+      stack: { units: 20_000n },
+      fetch: cutFirstStreamAfterTwoChunks(),
+    });
+    let shown: Record<string, unknown>[] = [];
+    let restarts = 0;
+    const answer = await client.chatStream(
+      sampled("Tell a long story."),
+      (chunk) => shown.push(chunk),
+      () => {
+        restarts++;
+        shown = [];
+      },
+    );
+    // The node had committed it (the relay reads whole answers): the resend repeats the chunks shown, so it goes on
+    // from them with no restart, and nothing is shown twice.
+    expect(restarts).toBe(0);
+    const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
+      .content;
+    expect(contentShown(shown)).toBe(content);
+  }, 180_000);
+});

@@ -105,18 +105,19 @@ export class ConfidentialSender {
     path: string,
     body: Body,
     onChunk?: (chunk: Body) => void,
+    onRestart?: () => void,
   ): Promise<SealedVerified & { attested: Attested }> {
     let current = this.stale(attested) ? await this.attest(ctx, stack) : attested;
     try {
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
         attested: current,
       };
     } catch (error) {
       if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
       current = await this.attest(ctx, stack);
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
         attested: current,
       };
     }
@@ -129,6 +130,7 @@ export class ConfidentialSender {
     path: string,
     body: Body,
     onChunk?: (chunk: Body) => void,
+    onRestart?: () => void,
   ): Promise<SealedVerified> {
     const { confidential } = await this.#module;
     let reader: Reader | undefined;
@@ -144,11 +146,11 @@ export class ConfidentialSender {
       end: confidential.SEALED_END_OBJECT,
       error: confidential.SEALED_ERROR_OBJECT,
     };
-    const reading = (from: () => Reader, into: Opened, show?: (chunk: Body) => void) =>
+    const reading = (from: () => Reader, into: Opened, show?: (chunk: Body) => void, restart?: () => void) =>
       body.stream === true
-        ? readSealedStream(from, into, names, this.#streamLimits, show)
+        ? readSealedStream(from, into, names, this.#streamLimits, show, restart)
         : readSealedJson(from, into, DEFAULT_MAX_ANSWER_BYTES, names.answer);
-    const read = reading(current, opened, onChunk);
+    const read = reading(current, opened, onChunk, onRestart);
     // Left pending, it is resent before the stack's next request, after its caller gave up: read under a new salt
     // with this request's own opener (its signed body is only the envelope), shown to no one.
     const resend = reading(() => current().retry(), {});
