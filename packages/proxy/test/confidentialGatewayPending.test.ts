@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,10 +16,9 @@ import {
   createDevAuthority,
   type HexString,
   issueDevAttestationKey,
-  sealConfidentialRequest,
   type TdMeasurements,
 } from "@atoma/confidential";
-import { costOfUnits, measurementHash } from "@atoma/core";
+import { measurementHash } from "@atoma/core";
 import type { EmbeddedEngine } from "@atoma/engine";
 import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine } from "@atoma/node/devnet";
@@ -29,13 +28,11 @@ import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseProxyConfig } from "../src/config/proxyConfig.js";
-import { openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { type Gateway, startGateway } from "../src/service/startGateway.js";
 
 /** In every confidential prompt: it must appear nowhere the gateway writes. */
 const MARKER = "walrus-cobalt-4417-gateway-marker";
 const MODEL = "atoma-tiny";
-const CHAT = "/v1/chat/completions";
 const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
 const MEASURED: TdMeasurements = {
   mrTd: reg("e1"),
@@ -53,25 +50,14 @@ const nodes: AtomaNode[] = [];
 let flaky: DevNode;
 let steady: DevNode;
 let gateway: Gateway;
-let gatewayStopped = false;
 let apiKey: string;
 let otherKey: string;
 let policy: AttestationPolicy;
 /** While set, the flaky node's front fails every sealed request with a 500 (its evidence still served). */
 let failSealed = false;
 let front: Server;
-/** Every answer text the client opened: none may appear where the gateway stores anything either. */
-const opened: string[] = [];
-/** Every envelope sent: the control that the search reads what the gateway stores (it keeps ciphertext). */
-const envelopes: string[] = [];
-/** Answers the client received with a receipt. */
-let answered = 0;
 /** While set, the flaky node's front cuts the next sealed stream after its first event (once). */
 let cutStream = false;
-/** Streams the front cut. */
-let cuts = 0;
-/** The flaky node's epoch evidence before the epoch moved on: what a lying gateway could replay. */
-let staleEpochAnswer: unknown;
 
 function freePort(): Promise<number> {
   const probe = createServer();
@@ -126,7 +112,6 @@ function nodeFront(target: () => string): Server {
         if (!cut) continue;
         text += Buffer.from(chunk).toString();
         if (!text.includes("\n\n")) continue;
-        cuts++;
         // Leaving the loop cancels the node's answer: the node sees its client gone.
         res.destroy();
         return;
@@ -164,61 +149,6 @@ const chat = (content: string) => ({
   max_tokens: 32,
   seed: 5,
 });
-
-const call = (path: string, init: { method?: string; body?: unknown; key?: string; session?: string } = {}) =>
-  fetch(`${gateway.url}${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: {
-      authorization: `Bearer ${init.key ?? apiKey}`,
-      "content-type": "application/json",
-      ...(init.session ? { "x-atoma-confidential-session": init.session } : {}),
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-
-const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
-
-interface SessionBody {
-  id: string;
-  node_id: string;
-  node_signer: `0x${string}`;
-  stack_id: string;
-  nonce: string;
-  deadline: string;
-  path: string;
-  expires_at: number;
-}
-
-const openSession = async (extra: Record<string, unknown> = {}, key = apiKey) => {
-  const res = await call("/v1/confidential/sessions", {
-    body: { model: MODEL, max_units: 2_000, ...extra },
-    key,
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as SessionBody;
-};
-
-/** Seals a chat for an open session, checking the evidence first as the SDK does (its own attestation). */
-async function sealFor(session: SessionBody, content: string, key = apiKey) {
-  const { verdict } = await client(key).attest(session);
-  const sealed = await sealConfidentialRequest(verdict.binding.encryptionPublicKey, chat(content), {
-    stackId: BigInt(session.stack_id),
-    nonce: BigInt(session.nonce),
-    deadline: BigInt(session.deadline),
-    path: CHAT,
-  });
-  envelopes.push(sealed.body.atoma_confidential.enc);
-  return sealed;
-}
-
-function remember(answer: ConfidentialAnswer): ConfidentialAnswer {
-  answered++;
-  const choice = (answer.response.choices as { message?: { content?: string } }[] | undefined)?.[0];
-  const text = choice?.message?.content ?? (answer.response.content as string | undefined) ?? "";
-  // Long enough that finding it by chance in binary files is out of the question.
-  if (text.trim().length >= 12) opened.push(text.trim());
-  return answer;
-}
 
 beforeAll(async () => {
   network = await startDevnet();
@@ -279,7 +209,6 @@ beforeAll(async () => {
     pricePerMillion: DEV_PRICE_PER_MILLION / 10n,
   });
   await network.subscribe(steady, taskId, { collateral: parseEther("900") });
-  staleEpochAnswer = await (await fetch(new URL("/v1/attestation", nodes[0]!.url))).json();
   await network.nextEpoch();
   // Each node attests again for the new epoch: its epoch evidence is what the chain's record names.
   const epoch = await network.admin.publicClient.readContract({
@@ -311,7 +240,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  if (!gatewayStopped) await gateway?.stop();
+  await gateway?.stop();
   for (const node of nodes) await node.stop();
   front?.close();
   await engine?.stop();
