@@ -326,6 +326,11 @@ describe("atoma verify", () => {
     const shown = await runCliToEnd([...args, "--dev-root", devRootFile, "--show-only"]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(`mrTd   ${MEASURED.mrTd}`);
+    // Read, not checked against any allow-list or the chain: never "attestation verified" (review3 L-4).
+    expect(shown.stdout).not.toMatch(/^attestation verified$/m);
+    expect(shown.stdout.trim().split("\n").at(-1)).toBe(
+      "measurements shown, NOT verified (--show-only: no allow-list, no chain check)",
+    );
     // A node that serves no attestation (the URL of something else) fails the fetch.
     const elsewhere = await runCliToEnd([...args, "--url", devnet.rpc.rpcUrl, "--dev-root", devRootFile]);
     expect(elsewhere.code).toBe(1);

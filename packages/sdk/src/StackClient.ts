@@ -172,6 +172,8 @@ export class StackClient {
   readonly #bounds = new Map<bigint, bigint>();
   /** Requests signed with no receipt yet, by nonce: resent unchanged before anything new is signed. */
   readonly #pending = new Map<bigint, PendingRequest>();
+  /** How a pending request signed here is read when resent (a sealed one: its own opener, never the signed body's). */
+  readonly #resendReads = new Map<bigint, Read>();
   /** The client knows where the stack stands, so never follows a nonce the node names. */
   readonly #knowsStack: boolean;
   /** Signatures of the receipts this client refused: a resend that brings one back is refused again. */
@@ -388,12 +390,22 @@ export class StackClient {
   /**
    * Sends an already signed request (again) whose answer `read` reads (a confidential request's sealed answer),
    * after the `run` that signed it, in this stack's order; verifies the receipt against what `read` returns.
+   * Left pending (no receipt), it is resent before the next request and read by `resend` (by default `read`): the
+   * signed body of a sealed request is only its envelope, so the body cannot say how its answer is read.
    */
-  sendReading(path: string, sign: () => Promise<SignedStackRequest>, read: AnswerRead): Promise<Verified> {
+  sendReading(
+    path: string,
+    sign: () => Promise<SignedStackRequest>,
+    read: AnswerRead,
+    resend: AnswerRead = read,
+  ): Promise<Verified> {
     return this.#serial(async () => {
       await this.#settlePending();
       const signed = await sign();
-      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+      if (this.#knowsStack) {
+        this.#pending.set(signed.nonce, { path, signed });
+        this.#resendReads.set(signed.nonce, resend);
+      }
       return this.#send(path, signed, read);
     });
   }
@@ -425,7 +437,9 @@ export class StackClient {
       .sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
     for (const pending of waiting) {
       const body = JSON.parse(pending.signed.json) as Body;
-      const read = body.stream === true ? this.#readStream() : this.#readJson;
+      const read =
+        this.#resendReads.get(pending.signed.nonce) ??
+        (body.stream === true ? this.#readStream() : this.#readJson);
       try {
         await this.#exchangeAndVerify(pending.path, pending.signed, read);
       } catch (error) {
@@ -470,6 +484,7 @@ export class StackClient {
    */
   #forget(nonce: bigint): void {
     this.#pending.delete(nonce);
+    this.#resendReads.delete(nonce);
     this.#bounds.delete(nonce);
     if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
   }
@@ -496,6 +511,7 @@ export class StackClient {
       // A client that knows nothing of the stack (another client of the owner used it): its count is the node's.
       this.#bounds.delete(signed.nonce);
       this.#pending.delete(signed.nonce);
+      this.#resendReads.delete(signed.nonce);
       this.#nextNonce = next;
       const again = await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits);
       return this.#exchangeAndVerify(path, again, read);
@@ -524,6 +540,7 @@ export class StackClient {
     // The leaf is charged whatever its checks say: the next request takes the next nonce.
     if (fields.leafIndex === signed.nonce) {
       this.#pending.delete(signed.nonce);
+      this.#resendReads.delete(signed.nonce);
       if (fields.leafIndex >= this.#nextNonce) this.#nextNonce = fields.leafIndex + 1n;
     }
     const request = JSON.parse(signed.json) as Body;

@@ -114,6 +114,7 @@ function reportText(
   chain: ChainCheck[],
   ok: boolean,
   fetchError?: string,
+  showOnly = false,
 ): string {
   const lines = Object.entries(head).map(([k, v]) => `${k.padEnd(12)} ${v}`);
   if (fetchError !== undefined) {
@@ -140,7 +141,10 @@ function reportText(
   }
   if (report.reason)
     lines.push(`${MARK.failed} ${report.reason} (give --measurements, or --show-only to only read them)`);
-  lines.push(ok ? "attestation verified" : "attestation NOT verified");
+  // `--show-only` checks no allow-list and no chain record: what it read is shown, never called verified.
+  if (showOnly && ok)
+    lines.push("measurements shown, NOT verified (--show-only: no allow-list, no chain check)");
+  else lines.push(ok ? "attestation verified" : "attestation NOT verified");
   return `${lines.join("\n")}\n`;
 }
 
@@ -243,7 +247,8 @@ export function registerAttest(program: Command): void {
       const ok = verified(report, chainChecks, flags.showOnly === true);
       if (flags.json)
         printJson({ ...head, ...(fetchError ? { fetchError } : {}), ...report, ok, chain: chainChecks });
-      else process.stdout.write(reportText(head, report, chainChecks, ok, fetchError));
+      else
+        process.stdout.write(reportText(head, report, chainChecks, ok, fetchError, flags.showOnly === true));
       if (!ok) process.exitCode = 1;
     });
 }

@@ -439,12 +439,16 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           clearTimeout(timer);
         }
         const sealed = request.sealed;
-        if (!sealed || !answer.ok || !answer.headers.get("content-type")?.includes("text/event-stream"))
-          return answer;
-        // A sealed stream: relayed chunk by chunk as it comes, verified as the sealed answer it adds up to.
-        return collectSealedStream(answer, caps.streamLimits ?? {}, (event, position) =>
-          sealed.onSealed?.(event, position),
-        );
+        const sentSealed = typeof init?.body === "string" && sealedBody(init.body);
+        if (!answer.ok || !answer.headers.get("content-type")?.includes("text/event-stream")) return answer;
+        if (!sealed && !sentSealed) return answer;
+        // A sealed stream: verified as the sealed answer it adds up to. Only this session's own request is relayed
+        // chunk by chunk: a pending one resent first was sealed to another key (another session's), so its answer is
+        // settled here, unread, and never reaches this session's client.
+        const own = sealed !== undefined && nonce !== null && BigInt(nonce) === sealed.nonce;
+        return collectSealedStream(answer, caps.streamLimits ?? {}, (event, position) => {
+          if (own) sealed.onSealed?.(event, position);
+        });
       },
     });
     let streamed = false;

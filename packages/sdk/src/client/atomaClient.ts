@@ -41,8 +41,12 @@ export interface AtomaAnswer {
 /** The same four calls in both modes; each resolves once the answer's receipt is verified. */
 export interface AtomaClient {
   chat(body: Body): Promise<AtomaAnswer>;
-  /** `onChunk` sees each chunk as it comes; the promise resolves with the chunks added up, once verified. */
-  chatStream(body: Body, onChunk?: (chunk: Body) => void): Promise<AtomaAnswer>;
+  /**
+   * `onChunk` sees each chunk as it comes; the promise resolves with the chunks added up, once verified. `onRestart`
+   * (confidential, direct mode): the chunks shown so far are void, a resend brought another answer, shown from its
+   * start; without it, such a resend is refused (`SealedAnswerError` `answer_restarted`) rather than spliced.
+   */
+  chatStream(body: Body, onChunk?: (chunk: Body) => void, onRestart?: () => void): Promise<AtomaAnswer>;
   completions(body: Body): Promise<AtomaAnswer>;
   embeddings(body: Body): Promise<AtomaAnswer>;
 }

@@ -244,20 +244,23 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       body: Body,
       clear: (client: StackClient) => Promise<Verified>,
       onChunk?: (c: Body) => void,
+      onRestart?: () => void,
     ) =>
     async (current: Serving): Promise<Sent> => {
       if (!current.attested) return clear(current.client);
       const { ctx, sender } = await contextOnce();
       const { stack, client, attested } = current;
-      const sealed = await sender!.send(ctx, stack, client, attested, path, body, onChunk).catch((error) => {
-        // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
-        // call picks another node.
-        if (error instanceof AttestationRefusedError) {
-          putAside(stack.nodeId, `its attestation is refused: ${error.shortMessage}`);
-          serving.delete(body.model as string);
-        }
-        throw error;
-      });
+      const sealed = await sender!
+        .send(ctx, stack, client, attested, path, body, onChunk, onRestart)
+        .catch((error) => {
+          // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
+          // call picks another node.
+          if (error instanceof AttestationRefusedError) {
+            putAside(stack.nodeId, `its attestation is refused: ${error.shortMessage}`);
+            serving.delete(body.model as string);
+          }
+          throw error;
+        });
       current.attested = sealed.attested;
       return { ...sealed.verified, sealed };
     };
@@ -265,7 +268,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   const run = (
     endpoint: Endpoint,
     body: unknown,
-    sealedAs: { path: string; stream?: boolean; onChunk?: ((chunk: Body) => void) | undefined },
+    sealedAs: {
+      path: string;
+      stream?: boolean;
+      onChunk?: ((chunk: Body) => void) | undefined;
+      onRestart?: (() => void) | undefined;
+    },
     send: (client: StackClient, body: Body) => Promise<Verified>,
   ) => {
     try {
@@ -274,7 +282,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       const plain = sealedAs.stream === undefined ? checked : { ...checked, stream: sealedAs.stream };
       return call(
         checked,
-        sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk),
+        sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk, sealedAs.onRestart),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -283,8 +291,10 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   const CHAT = "/v1/chat/completions";
   return {
     chat: (body) => run("chat", body, { path: CHAT, stream: false }, (client, b) => client.chat(b)),
-    chatStream: (body, onChunk) =>
-      run("chat", body, { path: CHAT, stream: true, onChunk }, (client, b) => client.chatStream(b, onChunk)),
+    chatStream: (body, onChunk, onRestart) =>
+      run("chat", body, { path: CHAT, stream: true, onChunk, onRestart }, (client, b) =>
+        client.chatStream(b, onChunk),
+      ),
     completions: (body) =>
       run("completions", body, { path: "/v1/completions", stream: false }, (client, b) =>
         client.completions(b),

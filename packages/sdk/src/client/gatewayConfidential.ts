@@ -222,13 +222,27 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
   ) {
     const attempts = options.attempts ?? 3;
     const failedNodes: bigint[] = [];
+    let shown = false;
+    const show = onChunk
+      ? (chunk: Body) => {
+          shown = true;
+          onChunk(chunk);
+        }
+      : undefined;
     for (let attempt = 1; ; attempt++) {
       const picked: { nodeId?: bigint } = {};
       try {
-        return { ...(await once(endpoint, body, failedNodes, onChunk, onRestart, picked)), failedNodes };
+        return { ...(await once(endpoint, body, failedNodes, show, onRestart, picked)), failedNodes };
       } catch (error) {
         const retry = error instanceof GatewayRequestError && NEW_SESSION_CODES.has(error.gatewayCode);
         if (!retry || attempt >= attempts || picked.nodeId === undefined) throw error;
+        // Another node's answer never follows the chunks shown of this one: the caller drops them first, or (with no
+        // way to tell it) the request fails here rather than show two answers spliced as one.
+        if (shown) {
+          if (!onRestart) throw error;
+          onRestart();
+          shown = false;
+        }
         // The envelope opened only for that node: the next session is at another, and the request sealed again.
         failedNodes.push(picked.nodeId);
       }
@@ -238,7 +252,8 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
   return {
     /**
      * A sealed chat; with `onChunk`, streamed (each opened chunk as it comes). `onRestart`: the chunks shown so far
-     * are void (a resend brought a new answer, relayed from its start); the answer returned holds only the new one.
+     * are void (a resend, or a failover to another node, brought a new answer, relayed from its start); the answer
+     * returned holds only the new one. Without `onRestart`, a failover after chunks were shown throws instead.
      */
     chat: (
       body: Body,

@@ -7,7 +7,7 @@ import {
   parseEvidence,
   verifyAttestation,
 } from "@atoma/confidential";
-import { evidenceHash } from "@atoma/core";
+import { evidenceHash, measurementHash } from "@atoma/core";
 import type { Address } from "viem";
 import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
 import type { readContext } from "../network.js";
@@ -114,6 +114,15 @@ async function check(
   if (record.encryptionKey.toLowerCase() !== verdict.binding.encryptionPublicKey.toLowerCase())
     throw new ResponseVerificationError(
       `node ${nodeId}'s evidence binds another key than its on-chain record`,
+    );
+  // As direct mode: the record is for this kind of evidence, and names these measurements (the chain's word on them).
+  if (record.kind !== evidence.kind)
+    throw new ResponseVerificationError(
+      `node ${nodeId}'s on-chain record is for ${record.kind} evidence, not ${evidence.kind}`,
+    );
+  if (record.measurement.toLowerCase() !== measurementHash(evidence.kind, verdict.measurements).toLowerCase())
+    throw new ResponseVerificationError(
+      `node ${nodeId}'s evidence measurements are not the ones its on-chain record names`,
     );
   if (epoch !== undefined) {
     if (record.epoch !== epoch)

@@ -11,6 +11,8 @@ import type { ConfidentialOptions } from "./confidentialOptions.js";
 import { type ConfidentialModule, loadConfidential } from "./loadConfidential.js";
 import { type Opened, readSealedJson, readSealedStream } from "./sealedAnswer.js";
 
+type Reader = Awaited<ReturnType<ConfidentialModule["sealConfidentialRequest"]>>["reader"];
+
 type Body = Record<string, unknown>;
 
 /** A node attested for one stack: the key requests to it are sealed to, while the verdict is young enough. */
@@ -115,18 +117,19 @@ export class ConfidentialSender {
     path: string,
     body: Body,
     onChunk?: (chunk: Body) => void,
+    onRestart?: () => void,
   ): Promise<SealedVerified & { attested: Attested }> {
     let current = this.stale(attested) ? await this.attest(ctx, stack) : attested;
     try {
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
         attested: current,
       };
     } catch (error) {
       if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
       current = await this.attest(ctx, stack);
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
         attested: current,
       };
     }
@@ -139,30 +142,30 @@ export class ConfidentialSender {
     path: string,
     body: Body,
     onChunk?: (chunk: Body) => void,
+    onRestart?: () => void,
   ): Promise<SealedVerified> {
     const { confidential } = await this.#module;
-    let reader: Awaited<ReturnType<ConfidentialModule["sealConfidentialRequest"]>>["reader"] | undefined;
+    let reader: Reader | undefined;
     const current = () => {
       if (!reader) throw new Error("no request sealed yet");
       return reader;
     };
     const opened: Opened = {};
     const maxUnits = requestUnitBound(body);
-    const read =
+    const names = {
+      answer: confidential.SEALED_ANSWER_OBJECT,
+      chunk: confidential.SEALED_CHUNK_OBJECT,
+      end: confidential.SEALED_END_OBJECT,
+      error: confidential.SEALED_ERROR_OBJECT,
+    };
+    const reading = (from: () => Reader, into: Opened, show?: (chunk: Body) => void, restart?: () => void) =>
       body.stream === true
-        ? readSealedStream(
-            current,
-            opened,
-            {
-              answer: confidential.SEALED_ANSWER_OBJECT,
-              chunk: confidential.SEALED_CHUNK_OBJECT,
-              end: confidential.SEALED_END_OBJECT,
-              error: confidential.SEALED_ERROR_OBJECT,
-            },
-            this.#streamLimits,
-            onChunk,
-          )
-        : readSealedJson(current, opened, DEFAULT_MAX_ANSWER_BYTES, confidential.SEALED_ANSWER_OBJECT);
+        ? readSealedStream(from, into, names, this.#streamLimits, show, restart)
+        : readSealedJson(from, into, DEFAULT_MAX_ANSWER_BYTES, names.answer);
+    const read = reading(current, opened, onChunk, onRestart);
+    // Left pending, it is resent before the stack's next request, after its caller gave up: read under a new salt
+    // with this request's own opener (its signed body is only the envelope), shown to no one.
+    const resend = reading(() => current().retry(), {});
     const verified = await client.sendReading(
       path,
       async () => {
@@ -178,6 +181,7 @@ export class ConfidentialSender {
         return client.sign(sealed.body as unknown as Body, maxUnits, deadline);
       },
       read,
+      resend,
     );
     if (!opened.response) throw new Error("the answer was verified but not opened");
     return { verified, opened: opened.response, attestation: attested.verdict };

@@ -71,8 +71,8 @@ export interface SealedStreamNames {
  * Reads a sealed stream: one `{ object: "atoma.confidential.chunk", sealed }` event per engine chunk, opened in
  * order (a dropped, reordered, repeated or changed chunk throws `SealedAnswerError`), each shown to `onChunk`; the
  * final sealed chunk with the usage; then, in clear, the usage and the receipt. A resend after a broken connection
- * is answered from the start under a new salt: it is read with a fresh reader, and the chunks shown before are not
- * shown twice.
+ * is answered from the start under a new salt: it is read with a fresh reader; the chunks shown before are not shown
+ * twice while the new answer repeats them, and where it differs `onRestart` drops them (without it: refused).
  */
 export function readSealedStream(
   reader: () => Reader,
@@ -80,12 +80,35 @@ export function readSealedStream(
   names: SealedStreamNames,
   limits: SseLimits | undefined,
   onChunk?: (chunk: Body) => void,
+  onRestart?: () => void,
 ): AnswerRead {
   let active: Reader | undefined;
-  let shown = 0;
+  /** The chunks shown so far (canonical JSON): a resend's answer goes on from them only if it starts with them. */
+  const shown: string[] = [];
+  const show = (chunk: Body) => {
+    shown.push(canonicalJson(chunk));
+    onChunk?.(chunk);
+  };
   return async (answer) => {
     active = active === undefined ? reader() : active.retry();
     const current = active;
+    // A resend is answered again under a new salt, possibly another answer (generated again): its first chunks are
+    // held while they match what was shown; at the first that differs, the caller drops what it showed (`onRestart`)
+    // and sees the new answer from its start, or (with no way to tell it) the answer is refused. Never spliced.
+    let held: Body[] = [];
+    let diverged = false;
+    const diverge = () => {
+      if (!onRestart)
+        throw new SealedAnswerError(
+          "answer_restarted",
+          "a resend brought another answer than the chunks shown: refused rather than spliced",
+        );
+      diverged = true;
+      onRestart();
+      shown.length = 0;
+      for (const chunk of held) show(chunk);
+      held = [];
+    };
     const assembler = new StreamAssembler();
     let sealedUsage: unknown;
     if (!answer.body) throw inClear();
@@ -111,9 +134,11 @@ export function readSealedStream(
       if (plain.object === names.end) sealedUsage = plain.usage;
       else {
         const relayed = assembler.add(plain);
-        if (index >= shown) {
-          onChunk?.(relayed);
-          shown = index + 1;
+        if (diverged || index >= shown.length) show(relayed);
+        else if (canonicalJson(relayed) === shown[index]) held.push(relayed);
+        else {
+          held.push(relayed);
+          diverge();
         }
         index++;
       }
@@ -129,6 +154,8 @@ export function readSealedStream(
         "the usage in clear is not the one sealed with the answer",
       );
     const sealed = opening(() => current.finish(usage as never));
+    // A new answer shorter than the chunks shown: they were not its own.
+    if (!diverged && index < shown.length) diverge();
     opened.response = { ...assembler.response(), usage };
     return { response: sealed as unknown as Body, atoma };
   };

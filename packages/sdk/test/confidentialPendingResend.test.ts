@@ -1,0 +1,140 @@
+import { createAtomaClient, SealedAnswerError } from "@atoma/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ConfidentialNetwork,
+  type ConfidentialNode,
+  startConfidentialNetwork,
+} from "./confidentialNetwork.js";
+
+const CHAT = "/v1/chat/completions";
+let net: ConfidentialNetwork;
+let A: ConfidentialNode;
+
+beforeAll(async () => {
+  net = await startConfidentialNetwork();
+  [A] = net.nodes;
+}, 240_000);
+afterAll(async () => {
+  await net?.stop();
+}, 60_000);
+
+const ask = (content: string) => ({
+  model: net.model.id,
+  messages: [{ role: "user", content }],
+  max_tokens: 12,
+  seed: 5,
+});
+
+async function settled(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (v) => ({ resolved: v }),
+    (e: unknown) => e,
+  );
+}
+
+describe("a sealed stream left pending does not jam the direct confidential client (review3 H-1)", () => {
+  it("after a sealed stream with a dropped chunk fails, the next calls resend it with its own opener and succeed", async () => {
+    const { account } = await net.network.account();
+    const client = createAtomaClient({
+      network: net.networkText({ dev: true }),
+      account,
+      confidential: true,
+      preferences: { only: [A.registered.nodeId] },
+      stack: { units: 20_000n },
+    });
+    // One chunk dropped on the first stream only (an on-path attacker on an http node URL; or the cut could be honest).
+    let tampered = false;
+    A.relay.rewrite = (body, path) => {
+      if (path !== CHAT || tampered || !body.includes("data: ")) return body;
+      tampered = true;
+      const events = body.split("\n\n").filter((e) => e.length > 0);
+      const first = events.findIndex((e) => e.includes('"atoma.confidential.chunk"'));
+      return `${events.filter((_, i) => i !== first).join("\n\n")}\n\n`;
+    };
+    const first = await settled(client.chatStream(ask("Count to five."), () => undefined));
+    expect(first).toBeInstanceOf(SealedAnswerError);
+    A.relay.rewrite = (body) => body;
+    const postsBefore = A.relay.requests.filter((r) => r.path === CHAT).length;
+    const second = await settled(client.chatStream(ask("Count to three."), () => undefined));
+    const third = await settled(client.chat(ask("Say hi.")));
+    const postsAfter = A.relay.requests.filter((r) => r.path === CHAT).length;
+    // The failed stream is resent (read by its own opener under a new salt) before the next request, then each is served.
+    expect(postsAfter - postsBefore).toBe(3);
+    const answer = second as { resolved: { response: { choices: { message: { content: string } }[] } } };
+    expect(answer.resolved.response.choices[0]?.message.content.length).toBeGreaterThan(0);
+    expect((third as { resolved: unknown }).resolved).toBeDefined();
+  }, 180_000);
+});
+
+/** A fetch whose first chat stream breaks after its first two sealed chunks (a cut connection, as on-path or a blip). */
+function cutFirstStreamAfterTwoChunks(): typeof fetch {
+  let cut = false;
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (cut || !url.endsWith(CHAT) || !answer.headers.get("content-type")?.includes("text/event-stream"))
+      return answer;
+    cut = true;
+    // Read as it comes, and cancelled after two sealed chunks (the test relay itself reads whole answers).
+    const source = (answer.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while ((text.match(/"atoma\.confidential\.chunk"/g) ?? []).length < 3) {
+      const { value, done } = await source.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await source.cancel();
+    const events = text.split("\n\n").filter((e) => e.includes('"atoma.confidential.chunk"'));
+    const chunks = events.slice(0, 2);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`${chunks.join("\n\n")}\n\n`));
+        controller.error(new TypeError("terminated"));
+      },
+    });
+    return new Response(body, { status: 200, headers: answer.headers });
+  };
+}
+
+/** Sampled and long: a resend generated again would differ. */
+const sampled = (content: string) => ({
+  model: net.model.id,
+  messages: [{ role: "user", content }],
+  max_tokens: 200,
+  temperature: 1.5,
+});
+
+const contentShown = (chunks: Record<string, unknown>[]) =>
+  chunks
+    .map((c) => (c.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content ?? "")
+    .join("");
+
+describe("a resend after a cut never splices two answers (review3 M-2)", () => {
+  it("a stream cut after two chunks is resent: what was shown is exactly the answer returned", async () => {
+    const { account } = await net.network.account();
+    const client = createAtomaClient({
+      network: net.networkText({ dev: true }),
+      account,
+      confidential: true,
+      preferences: { only: [A.registered.nodeId] },
+      stack: { units: 20_000n },
+      fetch: cutFirstStreamAfterTwoChunks(),
+    });
+    let shown: Record<string, unknown>[] = [];
+    let restarts = 0;
+    const answer = await client.chatStream(
+      sampled("Tell a long story."),
+      (chunk) => shown.push(chunk),
+      () => {
+        restarts++;
+        shown = [];
+      },
+    );
+    // The node had committed it (the relay reads whole answers): the resend repeats the chunks shown, so it goes on
+    // from them with no restart, and nothing is shown twice.
+    expect(restarts).toBe(0);
+    const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
+      .content;
+    expect(contentShown(shown)).toBe(content);
+  }, 180_000);
+});
