@@ -405,7 +405,8 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       const toA = chatPosts(A.relay).slice(posts.a);
       const toB = chatPosts(B.relay).slice(posts.b);
       expect(toA).toHaveLength(1);
-      expect(toB).toHaveLength(1);
+      // B may also be sent a resend of a request an earlier test left pending on its stack: each is sealed to B.
+      expect(toB.length).toBeGreaterThanOrEqual(1);
       const opens = async (request: (typeof toA)[number], node: ConfidentialNode) => {
         const sealed = readConfidentialEnvelope(JSON.parse(request.body) as Record<string, unknown>);
         const context = confidentialContext({
@@ -419,8 +420,10 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
           () => false,
         );
       };
-      expect(await opens(toB[0]!, B)).toBe(true);
-      expect(await opens(toB[0]!, A)).toBe(false);
+      for (const request of toB) {
+        expect(await opens(request, B)).toBe(true);
+        expect(await opens(request, A)).toBe(false);
+      }
       expect(await opens(toA[0]!, A)).toBe(true);
       expect(await opens(toA[0]!, B)).toBe(false);
     } finally {
