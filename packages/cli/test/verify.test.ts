@@ -280,7 +280,15 @@ describe("atoma verify", () => {
             .slice(0, 2)
             .join(" "),
         ),
-    ).toEqual(["ok fetch", "ok quote", "ok measurements", "ok binding", "skip gpu", "ok nonce", "FAIL chain"]);
+    ).toEqual([
+      "ok fetch",
+      "ok quote",
+      "ok measurements",
+      "ok binding",
+      "skip gpu",
+      "ok nonce",
+      "FAIL chain",
+    ]);
     expect(passed.stdout).toMatch(/^FAIL chain record: .*\(attestation_record_missing\)$/m);
     expect(lines.at(-1)).toBe("attestation NOT verified");
     const json = await runCliToEnd([
