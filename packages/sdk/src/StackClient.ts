@@ -78,8 +78,13 @@ export interface StackClientOptions {
   nodeId?: bigint | undefined;
   /** The units the stack bought: a receipt whose running total exceeds them is refused. */
   stackUnits?: bigint | undefined;
-  /** Receipts kept from earlier use of the stack: the running total continues from the last. */
+  /** Receipts kept from earlier use of the stack: the running total continues from the last not `refused`. */
   receipts?: readonly KeptReceipt[] | undefined;
+  /**
+   * The `receipts` an earlier client refused (`onReceipt`'s verdict), by signature, with the unit bound signed at
+   * their leaf: evidence only, never the base of the running total nor proof of the units used.
+   */
+  refused?: readonly { signature: Hex; maxUnits: bigint }[] | undefined;
   /**
    * Called with every receipt the node signed, checked or not (the owner's evidence), once its checks ran, with
    * their verdict.
@@ -191,11 +196,18 @@ export class StackClient {
     this.#fetch = (input, init) => fetcher(input, init);
     this.domain = atomaDomain(options.chainId, options.stackManager);
     this.#kept = [...(options.receipts ?? [])];
+    const refused = new Map((options.refused ?? []).map((r) => [r.signature, r.maxUnits]));
+    for (const signature of refused.keys()) this.#refused.add(signature);
     this.#last = this.#kept.reduce<KeptReceipt | undefined>(
-      (last, r) => (!last || r.fields.leafIndex > last.fields.leafIndex ? r : last),
+      (last, r) =>
+        !refused.has(r.signature) && (!last || r.fields.leafIndex > last.fields.leafIndex) ? r : last,
       undefined,
     );
-    const next = this.#last ? this.#last.fields.leafIndex + 1n : 0n;
+    // A refused leaf above the last accepted one holds up to the bound signed there, as in the run that refused it.
+    for (const r of this.#kept)
+      if (refused.has(r.signature) && r.fields.leafIndex > (this.#last?.fields.leafIndex ?? -1n))
+        this.#bounds.set(r.fields.leafIndex, refused.get(r.signature) ?? 0n);
+    const next = this.#kept.reduce((n, r) => (r.fields.leafIndex >= n ? r.fields.leafIndex + 1n : n), 0n);
     for (const pending of options.pending ?? []) {
       this.#pending.set(pending.signed.nonce, pending);
       this.#bounds.set(pending.signed.nonce, pending.signed.maxUnits);
@@ -249,6 +261,11 @@ export class StackClient {
    */
   signedUnitsThrough(leafIndex: bigint): bigint | undefined {
     return this.#gapUnits(leafIndex + 1n);
+  }
+
+  /** Whether this client (or the earlier one named in `refused`) refused `receipt`: it proves nothing the node says. */
+  isRefused(receipt: SignedReceipt): boolean {
+    return this.#refused.has(receipt.signature);
   }
 
   /** The last receipt that passed every check (the running total continues from it), if any. */

@@ -243,6 +243,60 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     }
   }, 180_000);
 
+  // Review final 13, MEDIUM-1: a receipt the client refused (its running total inflated to the whole stack) shown
+  // again as the signed last leaf of a stack_exhausted refusal proves nothing: the node lies, nothing is bought on it.
+  it("puts aside a node that backs stack_exhausted with a receipt the client refused", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+    let stack: string | undefined;
+    let inflated: unknown;
+    let exhausted = false;
+    const ours = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && stack !== undefined && headers["x-atoma-stack"] === stack;
+    relay.rewrite = async (body, path, headers) => {
+      if (!ours(path, headers)) return body;
+      if (exhausted)
+        return JSON.stringify({
+          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+          atoma: inflated,
+        });
+      // The node serves leaf 1 but signs a running total of nearly the whole stack.
+      const answer = JSON.parse(body) as { atoma: unknown };
+      const { fields } = parseReceipt(answer.atoma);
+      const fake = {
+        ...fields,
+        units: 99_999n - fields.cumulativeUnits + fields.units,
+        cumulativeUnits: 99_999n,
+      };
+      inflated = toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake));
+      return JSON.stringify({ ...answer, atoma: inflated });
+    };
+    relay.statusOf = (status, path, headers) => (exhausted && ours(path, headers) ? 402 : status);
+    try {
+      const putAside: string[] = [];
+      const client = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+      });
+      const first = await client.chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      stack = first.atoma.stack_id as string;
+      await expect(client.chat(ask(dev.ready.model, "More"))).rejects.toThrow();
+      expect(inflated).toBeDefined();
+      exhausted = true;
+      const answer = await client.chat(ask(dev.ready.model, "Again"));
+      expect(putAside).toHaveLength(1);
+      expect(putAside[0]).toMatch(/one the client refused/);
+      expect(answer.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
   // Review fresh 2, LOW-F: subscribers at a price no client pays raised every client's default level.
   it("takes the default level from the nodes that could serve the client, not from any price", async () => {
     const account = await freshBuyer();

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import type { KeptReceipt } from "@atoma/sdk";
+import type { KeptReceipt, ReceiptVerdict } from "@atoma/sdk";
 import type { Address, Hex, PublicClient } from "viem";
 import { CliUsageError } from "../errors.js";
 
@@ -39,6 +39,8 @@ interface StoredReceipt {
   fields: Record<string, string>;
   signature: Hex;
   result: Hex;
+  /** Present when the client refused the receipt: the unit bound signed at its leaf. */
+  refusedMaxUnits?: string;
 }
 
 const toStored = (r: KeptReceipt): StoredReceipt => ({
@@ -64,6 +66,17 @@ const fromStored = (r: StoredReceipt): KeptReceipt => ({
 
 /** The receipts kept in `file` (none when it does not exist yet). */
 export function loadReceipts(file: string): KeptReceipt[] {
+  return readStored(file).map(fromStored);
+}
+
+/** The receipts in `file` the client refused, with the bound signed at their leaf: never a running-total base. */
+export function loadRefused(file: string): { signature: Hex; maxUnits: bigint }[] {
+  return readStored(file).flatMap((r) =>
+    r.refusedMaxUnits === undefined ? [] : [{ signature: r.signature, maxUnits: BigInt(r.refusedMaxUnits) }],
+  );
+}
+
+function readStored(file: string): StoredReceipt[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -71,16 +84,21 @@ export function loadReceipts(file: string): KeptReceipt[] {
     return [];
   }
   try {
-    return (JSON.parse(text) as StoredReceipt[]).map(fromStored);
+    return JSON.parse(text) as StoredReceipt[];
   } catch {
     throw new CliUsageError(`the receipts file ${file} is not what atoma chat writes`);
   }
 }
 
-/** Adds a receipt to `file`, written whole to a temporary file first so a crash never leaves half of it. */
-export function keepReceipt(file: string, receipt: KeptReceipt): void {
-  const kept = [...loadReceipts(file), receipt];
+/**
+ * Adds a receipt to `file` with the client's verdict (a refused one is marked), written whole to a temporary file
+ * first so a crash never leaves half of it.
+ */
+export function keepReceipt(file: string, receipt: KeptReceipt, verdict?: ReceiptVerdict): void {
+  const stored = toStored(receipt);
+  if (verdict && !verdict.accepted) stored.refusedMaxUnits = String(verdict.maxUnits);
+  const kept = [...readStored(file), stored];
   mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept.map(toStored), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }

@@ -28,7 +28,14 @@ import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
 import { asideFile, keepAside, loadAside } from "../chat/asideStore.js";
 import { confidentialChat } from "../chat/confidentialChat.js";
-import { keepReceipt, loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
+import {
+  keepReceipt,
+  loadReceipts,
+  loadRefused,
+  receiptsDir,
+  receiptsFile,
+  stackHome,
+} from "../chat/receiptStore.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -248,7 +255,8 @@ async function clientFor(
     nodeId: stack.nodeId,
     stackUnits: stack.units,
     receipts: loadReceipts(file),
-    onReceipt: (receipt) => keepReceipt(file, receipt),
+    refused: loadRefused(file),
+    onReceipt: (receipt, verdict) => keepReceipt(file, receipt, verdict),
   });
   return { client, file };
 }

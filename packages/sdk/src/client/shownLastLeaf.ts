@@ -28,7 +28,7 @@ const sameLeaf = (a: SignedResponseFields, b: SignedResponseFields) => FIELDS.ev
  * there is none, or it is not the serving node's signature on this stack (no evidence either way). It must be the
  * stack's last leaf: the one below the refused request's nonce (the client's next nonce, a refused request's being
  * given back), with its nonce. When the client kept a receipt for that leaf the two must be one leaf (two
- * signatures of the node on one leaf are equivocation); else its running total must stay within the last receipt
+ * signatures of the node on one leaf are equivocation), and one the client accepted (a refused one proves nothing); else its running total must stay within the last receipt
  * accepted plus the bounds the owner signed since, its units within the bound signed at the leaf. A client that
  * knows nothing of the stack (reused from an earlier run, `signedUnitsThrough` undefined) takes the total as signed. A lie's
  * receipt is kept with the client's receipts (`keepShown`): the owner's evidence.
@@ -60,7 +60,10 @@ function contradiction(f: SignedResponseFields, client: StackClient): string | u
     return `the receipt it showed is for leaf ${f.leafIndex} with nonce ${f.nonce}, not the last leaf ${leaf} below the refused request`;
   const kept = client.receipts.find((r) => r.fields.leafIndex === leaf && r.fields.nonce === leaf);
   if (kept) {
-    if (sameLeaf(kept.fields, f)) return undefined;
+    if (sameLeaf(kept.fields, f))
+      return client.isRefused(kept)
+        ? `the receipt it showed for leaf ${leaf} is one the client refused (running total ${f.cumulativeUnits})`
+        : undefined;
     return `it signed leaf ${leaf} twice: running total ${kept.fields.cumulativeUnits} when it served it, ${f.cumulativeUnits} in its refusal`;
   }
   const gap = client.signedUnitsThrough(leaf);

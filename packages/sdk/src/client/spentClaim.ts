@@ -44,12 +44,12 @@ export async function falseSpentClaim(
 /** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */
 const SETTLE_MARGIN_SECONDS = 600n;
 
-/** The most units the node signed for on this client's stack (its receipts' running total). */
+/**
+ * The units this client's stack holds by the receipts it accepted (the last one's running total): a receipt it
+ * refused (a total inflated past what the owner signed) proves nothing.
+ */
 function usedUnits(client: StackClient): bigint {
-  let used = 0n;
-  for (const receipt of client.receipts)
-    if (receipt.fields.cumulativeUnits > used) used = receipt.fields.cumulativeUnits;
-  return used;
+  return client.lastAccepted?.fields.cumulativeUnits ?? 0n;
 }
 
 /** The bound the request was signed with: `StackClient` adds the stream flag (`false`, the longer, is taken). */
