@@ -1,5 +1,15 @@
 import { join } from "node:path";
-import { getStack, getSubscription, submitSettlement, updateSubscription } from "@atoma/chain";
+import {
+  createTask,
+  getStack,
+  getSubscription,
+  modelIdOf,
+  SecurityLevel,
+  submitSettlement,
+  subscribe,
+  TaskRole,
+  updateSubscription,
+} from "@atoma/chain";
 import { atomaDomain, parseReceipt, signResponse, toReceipt } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import {
@@ -345,4 +355,26 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
         });
     }
   }, 180_000);
+  // Review final 13, MEDIUM-2: tasks are free and a Subscribed log stays, so 64 newer served level-0 tasks filled the
+  // window read for the level and pushed the verified task out: the default silently fell to level 0.
+  it("keeps the verified level the default when 64 newer level-0 tasks are subscribed", async () => {
+    const network = parseNetwork(dev.readyText);
+    const chain = verifyChainOf(network);
+    const spammer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 7 }));
+    const nodes = dev.ready.nodes.map((node, k) => ({
+      nodeId: BigInt(node.id),
+      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
+    }));
+    expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+    for (let k = 0; k < 64; k++) {
+      const { taskId } = await createTask(spammer, {
+        modelId: modelIdOf(dev.ready.model),
+        role: TaskRole.Chat,
+        securityLevel: SecurityLevel.None,
+      });
+      const node = nodes[k % nodes.length]!;
+      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+    }
+    expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+  }, 300_000);
 });

@@ -34,7 +34,8 @@ export interface TaskContracts {
 
 /**
  * The most tasks of one model read: each had a node's bonded subscription, so reaching it costs collateral, and
- * past it the newest are kept.
+ * past it those of the highest level (by `TaskCreated`), then the newest, are kept: a lower level is never read
+ * while a higher one is cut, so spam fills the window only to an error or a higher level served, never a lower.
  */
 export const MAX_MODEL_TASKS = 64;
 /** Reads in flight at once. */
@@ -45,7 +46,7 @@ const ANY_PRICE = 2n ** 128n - 1n;
 const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
 
 /**
- * The active tasks of `model` (H(name)) that a node serves now, newest first: a purchase of no units at any price
+ * The active tasks of `model` (H(name)) that a node serves now, highest level then newest first: a purchase of no units at any price
  * finds a candidate (`StackManager.candidatesFor`: subscribed, eligible, and for a verified task with the peers to
  * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
  * (free to emit, so only filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone
@@ -78,9 +79,12 @@ export async function servedTasks(
       strict: true,
     }),
   ]);
-  const ofModel = new Set(created.map((log) => log.args.taskId));
-  const subscribedTo = new Set(subscribed.map((log) => log.args.taskId).filter((id) => ofModel.has(id)));
-  const candidates = [...subscribedTo].sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+  const levelOf = new Map(created.map((log) => [log.args.taskId, Number(log.args.securityLevel)]));
+  const subscribedTo = new Set(subscribed.map((log) => log.args.taskId).filter((id) => levelOf.has(id)));
+  // Highest level first, then newest: tasks past the cap are never above one kept, so filling the window (tasks
+  // are free, subscriptions' logs stay) cannot push a served level out while a lower one stays in.
+  const byLevel = (a: bigint, b: bigint) => (levelOf.get(b) ?? 0) - (levelOf.get(a) ?? 0) || (a > b ? -1 : 1);
+  const candidates = [...subscribedTo].sort(byLevel).slice(0, MAX_MODEL_TASKS);
   const served: ServedTask[] = [];
   for (let at = 0; at < candidates.length; at += READ_BATCH) {
     const batch = candidates.slice(at, at + READ_BATCH);
