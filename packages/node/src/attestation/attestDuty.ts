@@ -21,13 +21,12 @@ import {
   completeDuty,
   loadSample,
   searchFrom,
-  taskModelOf,
 } from "./attestationEnv.js";
 import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
-import { recomputeSample } from "./recompute.js";
+import { decideOnSample } from "./sampleDecision.js";
 import { openSelection, stepSelect } from "./selectDuty.js";
 
 /**
@@ -117,15 +116,11 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
       return;
     }
     if (!sample) return; // posted, but the event is not visible yet
-    const bodies = sample.bodies;
-    const taskModelId = await taskModelOf(env, duty.stackId);
-    const decision = await env.strategy.attest({
-      stackId: duty.stackId,
-      nodeId: me,
-      indices: full.indices,
-      chain: env.seat,
-      recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
-    });
+    const decision = await decideOnSample(
+      env,
+      { stackId: duty.stackId, nodeId: me, indices: full.indices, bodies: sample.bodies },
+      bounded,
+    );
     if (!decision) return;
     const recomputed = "sample" in decision ? decision.sample : undefined;
     const commitment = recomputed

@@ -11,17 +11,11 @@ import {
   selfSelect,
 } from "@atoma/chain";
 import { zeroHash } from "viem";
-import {
-  type AttestationEnv,
-  beforeDeadline,
-  completeDuty,
-  loadSample,
-  taskModelOf,
-} from "./attestationEnv.js";
+import { type AttestationEnv, beforeDeadline, completeDuty, loadSample } from "./attestationEnv.js";
 import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
-import { recomputeSample } from "./recompute.js";
+import { decideOnSample } from "./sampleDecision.js";
 
 /**
  * A settlement's private selection window is open (`SettlementDraw.SelectionOpened`): the node fetches the sampled
@@ -76,15 +70,11 @@ export async function stepSelect(
     return;
   }
   if (!sample) return;
-  const bodies = sample.bodies;
-  const taskModelId = await taskModelOf(env, duty.stackId);
-  const decision = await env.strategy.attest({
-    stackId: duty.stackId,
-    nodeId: me,
-    indices: full.indices,
-    chain: env.seat,
-    recompute: () => recomputeSample(env.engine(), bodies, { taskModelId, signal: bounded }),
-  });
+  const decision = await decideOnSample(
+    env,
+    { stackId: duty.stackId, nodeId: me, indices: full.indices, bodies: sample.bodies },
+    bounded,
+  );
   if (!decision) return;
   const recomputed = "sample" in decision ? decision.sample : undefined;
   const salt = await attestationSalt(env.account, {

@@ -6,7 +6,7 @@ const MIB = 1024 * 1024;
 const LOGPROB_BYTES_PER_UNIT = 8 * 1024;
 /** What one unit may take in a stream: a chunk's envelope (id, model, choice) around its text, escaped. */
 const STREAM_BYTES_PER_UNIT = 1024;
-/** What one unit may take in a JSON answer: its text, every character escaped (`\uXXXX`). */
+/** What one unit may take in a JSON answer: its text, every character escaped as `\u` and four hex digits (6 bytes). */
 const JSON_BYTES_PER_UNIT = 256;
 const BASE_BYTES = MIB;
 /** The most one answer without logprobs is read to, whatever its bound. */
