@@ -1,5 +1,5 @@
 import { AtomaError } from "@atoma/core";
-import { GpuTokenClaimsError } from "./errors.js";
+import { GpuEvidenceMissingError } from "./errors.js";
 import type { AttestationEvidence } from "./evidence.js";
 import { gpuNonceFor, verifyNvidiaGpuToken } from "./gpuToken.js";
 import { checkMeasurements, type TdMeasurements } from "./measurements.js";
@@ -105,7 +105,8 @@ export async function checkAttestation(
     },
     gpu: async () => {
       if (evidence.gpuToken === undefined) {
-        if (policy.gpu?.required) throw new GpuTokenClaimsError("GPU evidence is required but none was sent");
+        if (policy.gpu?.required)
+          throw new GpuEvidenceMissingError("GPU evidence is required but none was sent");
         return "skipped";
       }
       if (!policy.gpu) return "skipped";

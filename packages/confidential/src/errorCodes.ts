@@ -14,6 +14,7 @@ export type ConfidentialErrorCode =
   | "gpu_token_expired"
   | "gpu_token_algorithm_refused"
   | "gpu_token_claims_invalid"
+  | "gpu_evidence_missing"
   | "hpke_key_invalid"
   | "hpke_open_failed"
   | "stream_chunk_tampered"

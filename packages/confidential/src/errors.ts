@@ -117,6 +117,14 @@ export class GpuTokenClaimsError extends ConfidentialError {
   }
 }
 
+/** The verifier requires GPU evidence (`policy.gpu.required`) and the evidence carries no GPU token. */
+export class GpuEvidenceMissingError extends ConfidentialError {
+  override name = "GpuEvidenceMissingError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("gpu_evidence_missing", message, options);
+  }
+}
+
 export class HpkeKeyError extends ConfidentialError {
   override name = "HpkeKeyError";
   constructor(message: string, options?: AtomaErrorOptions) {

@@ -38,6 +38,7 @@ export {
   CollateralExpiredError,
   ConfidentialError,
   DevEvidenceRefusedError,
+  GpuEvidenceMissingError,
   GpuTokenAlgorithmError,
   GpuTokenClaimsError,
   GpuTokenExpiredError,

@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from "jose";
 import { fromHex, type HexString } from "./bytes.js";
 import { verifyDevQuote } from "./devQuote.js";
-import { AttestationMalformedError, DevEvidenceRefusedError, GpuTokenClaimsError } from "./errors.js";
+import { AttestationMalformedError, DevEvidenceRefusedError, GpuEvidenceMissingError } from "./errors.js";
 import type { AttestationEvidence } from "./evidence.js";
 import { type GpuVerdict, gpuNonceFor, verifyNvidiaGpuToken } from "./gpuToken.js";
 import { type AllowedMeasurement, checkMeasurements, type TdMeasurements } from "./measurements.js";
@@ -108,7 +108,7 @@ export async function verifyAttestation(
       ...(policy.gpu.issuer ? { issuer: policy.gpu.issuer } : {}),
     });
   else if (evidence.gpuToken === undefined && policy.gpu?.required)
-    throw new GpuTokenClaimsError("GPU evidence is required but none was sent");
+    throw new GpuEvidenceMissingError("GPU evidence is required but none was sent");
   if (expected.freshness.kind === "nonce" && expected.nonces)
     expected.nonces.consume(expected.freshness.nonce);
   const insecure = evidence.kind === "dev";

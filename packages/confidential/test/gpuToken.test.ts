@@ -3,6 +3,7 @@ import {
   bindingReportData,
   createDevAuthority,
   type EvidenceBinding,
+  GpuEvidenceMissingError,
   GpuTokenAlgorithmError,
   GpuTokenClaimsError,
   GpuTokenExpiredError,
@@ -140,7 +141,7 @@ describe("GPU evidence inside verifyAttestation", () => {
     const expected = { signingAddress: binding.signingAddress, freshness: binding.freshness, now: NOW };
     const verdict = await verifyAttestation({ ...evidence, gpuToken }, policy, expected);
     expect(verdict.gpu?.overallResult).toBe(true);
-    await expect(verifyAttestation(evidence, policy, expected)).rejects.toThrow(GpuTokenClaimsError);
+    await expect(verifyAttestation(evidence, policy, expected)).rejects.toThrow(GpuEvidenceMissingError);
     const unchecked = await verifyAttestation(
       { ...evidence, gpuToken },
       { measurements: policy.measurements, dev: authority },

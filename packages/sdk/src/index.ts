@@ -16,6 +16,7 @@ export {
   type AttestationCheck,
   type AttestationCheckName,
   AttestationRefusedError,
+  AttestationUnavailableError,
   type AttestationVerdict,
   attestationLine,
   type ConfidentialClientErrorCode,
@@ -27,7 +28,7 @@ export {
   type AttestTarget,
   attestNode,
 } from "./confidential/attestNode.js";
-export type { ConfidentialOptions } from "./confidential/confidentialOptions.js";
+export type { ConfidentialOptions, GpuPolicy } from "./confidential/confidentialOptions.js";
 export type { SdkErrorCode } from "./errorCodes.js";
 export {
   AnswerTooLargeError,

@@ -45,6 +45,8 @@ export interface ConfidentialNode {
   compute: ConfidentialCompute;
   /** The URL registered on-chain: every request to the node crosses it, captured (and rewritten when a test says). */
   relay: Relay;
+  /** The node's GPU evidence: the token its evidence source attaches for a quote's report data (none while unset). */
+  gpu: { token?: ((reportData: Uint8Array) => Promise<string | undefined>) | undefined };
 }
 
 /** `atoma dev`'s network in miniature: anvil, the contracts, two confidential dev nodes over one tiny engine. */
@@ -73,8 +75,11 @@ export async function startConfidentialNetwork(): Promise<ConfidentialNetwork> {
   const registered = await network.registerNodes(2);
   const nodes: ConfidentialNode[] = [];
   for (const [index, node] of registered.entries()) {
+    const gpu: ConfidentialNode["gpu"] = {};
     const compute = new ConfidentialCompute({
-      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED, {
+        gpuToken: async (reportData) => gpu.token?.(reportData),
+      }),
       signingAddress: node.signerAccount.address,
       // Every client here asks from 127.0.0.1: a budget for many (the per-source one is tested in the node).
       quotesPerSecond: 100,
@@ -95,7 +100,7 @@ export async function startConfidentialNetwork(): Promise<ConfidentialNetwork> {
     await started.start();
     const relay = await startRelay(started.url);
     await setNodeUrl(node.operator, { nodeId: node.nodeId, url: relay.url });
-    nodes.push({ registered: node, node: started, compute, relay });
+    nodes.push({ registered: node, node: started, compute, relay, gpu });
   }
   for (const { registered: node } of nodes)
     await waitFor(

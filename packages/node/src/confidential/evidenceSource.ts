@@ -27,17 +27,24 @@ export function checkReportDataLength(reportData: Uint8Array): void {
 /**
  * Development evidence (insecure): a quote-shaped document with the given measurements, signed by a key that the
  * local dev authority (`atoma dev`) certified. Only verifiers configured with that authority's root accept it.
+ * `gpuToken`, as for TDX: GPU evidence for the quote's report data (a development NVIDIA verifier's token).
  */
-export function devEvidenceSource(key: DevAttestationKey, measurements: TdMeasurements): EvidenceSource {
+export function devEvidenceSource(
+  key: DevAttestationKey,
+  measurements: TdMeasurements,
+  options: { gpuToken?: ((reportData: Uint8Array) => Promise<string | undefined>) | undefined } = {},
+): EvidenceSource {
   return {
     kind: "dev",
     async produce(reportData, encryptionPublicKey) {
       checkReportDataLength(reportData);
+      const gpuToken = await options.gpuToken?.(reportData);
       return {
         kind: "dev",
         quote: toHex(createDevQuote(key, measurements, reportData)),
         attestationKeyCertificate: key.certificatePem,
         encryptionPublicKey,
+        ...(gpuToken ? { gpuToken } : {}),
       };
     },
   };

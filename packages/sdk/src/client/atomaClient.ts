@@ -106,7 +106,8 @@ export interface DirectClientOptions {
   streamLimits?: SseLimits | undefined;
   /**
    * `true` (or options): every request goes to a node of a level-3 task, sealed to the key its attestation vouches
-   * for after the checks (`AttestationRefusedError` otherwise, the node put aside), and the answer is opened here.
+   * for after the checks (`AttestationRefusedError` otherwise, the node put aside; `AttestationUnavailableError`
+   * when it could not answer for now, the node skipped for a cooldown only), and the answer is opened here.
    * Needs `@atoma/confidential` (Node.js). Dev evidence is accepted only under a dev root given here or in the network
    * description (`atoma dev`'s).
    */

@@ -1,5 +1,10 @@
 import type { ChainContext } from "@atoma/chain/portable";
-import { AttestationRefusedError, type AttestationVerdict } from "../confidential/attestationVerdict.js";
+import { AttestationCooldown } from "../confidential/attestationCooldown.js";
+import {
+  AttestationRefusedError,
+  AttestationUnavailableError,
+  type AttestationVerdict,
+} from "../confidential/attestationVerdict.js";
 import { confidentialOptionsOf } from "../confidential/confidentialOptions.js";
 import {
   type Attested,
@@ -99,6 +104,24 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     aside.add(nodeId);
     options.onNodePutAside?.(nodeId, reason);
   };
+  /** Nodes whose attestation could not be had for now: skipped a while (with backoff), never put aside for it. */
+  const cooldown = new AttestationCooldown({
+    firstMs: confidential?.attestationRetryMs,
+    maxMs: confidential?.maxAttestationRetryMs,
+  });
+  /**
+   * A node's attestation failed: a transient failure skips it for its cooldown (the error carries when it is asked
+   * again), a refusal (its evidence failed a check) puts it aside for good.
+   */
+  const attestationFailed = (nodeId: bigint, error: unknown): unknown => {
+    if (error instanceof AttestationUnavailableError) {
+      const retryAt = cooldown.cool(error.verdict);
+      return new AttestationUnavailableError(error.verdict, error.refused, retryAt);
+    }
+    if (error instanceof AttestationRefusedError)
+      putAside(nodeId, `its attestation is refused: ${error.shortMessage}`);
+    return error;
+  };
   /** Stacks believed spent: never reused (one still active on-chain would be picked again, and refused again). */
   const spent = new Set<bigint>();
 
@@ -108,7 +131,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       found = (async () => {
         const { network, ctx, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
-        const ignore = [...(preferences.ignore ?? []), ...aside];
+        const waiting = sender ? cooldown.waiting() : [];
+        const ignore = [...(preferences.ignore ?? []), ...aside, ...waiting.map((w) => w.nodeId)];
         // Confidential: each candidate is attested before a stack is bought from it; one refused is put aside
         // unpaid, and when none passes nothing is bought.
         const refused: AttestationVerdict[] = [];
@@ -118,25 +142,42 @@ export function directClient(options: DirectClientOptions): AtomaClient {
             if (aside.has(candidate.nodeId)) return false;
             try {
               vetted = await sender.attestNode(ctx, candidate);
+              cooldown.forget(candidate.nodeId);
               return true;
             } catch (error) {
               if (!(error instanceof AttestationRefusedError)) throw error;
               refused.push(error.verdict);
-              putAside(candidate.nodeId, `its attestation is refused: ${error.shortMessage}`);
+              attestationFailed(candidate.nodeId, error);
               return false;
             }
           },
-          noneAccepted: () => new AttestationRefusedError(refused[0]!, refused),
+          noneAccepted: () => {
+            // Only nodes that could not answer for now: the client asks again once the first one's wait is over.
+            if (refused.every((v) => v.transient)) {
+              const retryAt = cooldown.waiting().sort((a, b) => +a.retryAt - +b.retryAt)[0]?.retryAt;
+              return new AttestationUnavailableError(refused[0]!, refused, retryAt);
+            }
+            return new AttestationRefusedError(refused[0]!, refused);
+          },
         };
         const stack = await stackForModel(
           ctx,
           model,
-          aside.size === 0 ? preferences : { ...preferences, ignore },
+          ignore.length === 0 ? preferences : { ...preferences, ignore },
           options.stack ?? {},
           fetcher,
           spent,
           vetting,
-        );
+        ).catch((error: unknown) => {
+          // No node left but some only waiting out a transient failure: say so, and when one is asked again.
+          const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
+          if (!(error instanceof NoNodeOfferedError) || !first) throw error;
+          throw new AttestationUnavailableError(
+            first.verdict,
+            waiting.map((w) => w.verdict),
+            first.retryAt,
+          );
+        });
         const client = new StackClient({
           nodeUrl: stack.nodeUrl,
           account: options.account,
@@ -157,10 +198,15 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         const attested =
           stack.bought && vetted?.verdict.nodeId === stack.nodeId
             ? vetted
-            : await sender?.attest(ctx, stack).catch((error: unknown) => {
-                putAside(stack.nodeId, `its attestation is refused: ${(error as Error).message}`);
-                throw error;
-              });
+            : await sender?.attest(ctx, stack).then(
+                (passed) => {
+                  cooldown.forget(stack.nodeId);
+                  return passed;
+                },
+                (error: unknown) => {
+                  throw attestationFailed(stack.nodeId, error);
+                },
+              );
         return { stack, client, attested };
       })();
       serving.set(model, found);
@@ -253,11 +299,11 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       const sealed = await sender!
         .send(ctx, stack, client, attested, path, body, onChunk, onRestart)
         .catch((error) => {
-          // Checked again (its verdict was old, or it could not open a request) and refused: put aside, and the next
-          // call picks another node.
+          // Checked again (its verdict was old, or it could not open a request) and refused: put aside (or, when it
+          // could not answer, skipped a while), and the next call picks another node.
           if (error instanceof AttestationRefusedError) {
-            putAside(stack.nodeId, `its attestation is refused: ${error.shortMessage}`);
             serving.delete(body.model as string);
+            throw attestationFailed(stack.nodeId, error);
           }
           throw error;
         });

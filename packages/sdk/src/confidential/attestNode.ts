@@ -3,6 +3,7 @@ import { AtomaError, measurementHash } from "@atoma/core";
 import type { Address } from "viem";
 import { readJsonCapped } from "../readBodyCapped.js";
 import type { AttestationCheck, AttestationCheckName, AttestationVerdict } from "./attestationVerdict.js";
+import type { GpuPolicy } from "./confidentialOptions.js";
 import type { ConfidentialModule } from "./loadConfidential.js";
 
 /** Evidence is a few KiB of quote and some collateral: anything far larger is refused unread. */
@@ -31,6 +32,8 @@ export interface AttestComponents {
 export interface AttestPolicy {
   devRootCertificatePem?: string | undefined;
   allowedTcbStatuses?: readonly string[] | undefined;
+  /** NVIDIA's key set to check GPU evidence with; `required` refuses a node that sends none. */
+  gpu?: GpuPolicy | undefined;
 }
 
 const ORDER: AttestationCheckName[] = [
@@ -44,10 +47,12 @@ const ORDER: AttestationCheckName[] = [
   "measurement",
 ];
 
+/** A failed check; `transient` when it says nothing against the node (it or the chain did not answer in time). */
 class Refused extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly transient = false,
   ) {
     super(message);
   }
@@ -59,6 +64,9 @@ const failureOf = (error: unknown): { code: string; reason: string } =>
     : error instanceof AtomaError
       ? { code: error.code, reason: error.shortMessage }
       : { code: "internal_error", reason: error instanceof Error ? error.message : String(error) };
+
+/** Statuses of a node that is busy or down for now (timeout, rate limit, server error): retried later, not refused. */
+const isTransientStatus = (status: number) => status === 408 || status === 429 || status >= 500;
 
 /** The longest `retry-after` a rate-limited attestation is waited for, once. */
 const MAX_RETRY_AFTER_S = 5;
@@ -80,7 +88,11 @@ async function fetchEvidence(
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new Refused("attestation_unreachable", `the node did not answer: ${(error as Error).message}`);
+    throw new Refused(
+      "attestation_unreachable",
+      `the node did not answer: ${(error as Error).message}`,
+      true,
+    );
   }
   const body = (await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined)) as
     | { object?: unknown; evidence?: unknown; error?: { code?: unknown } }
@@ -94,6 +106,7 @@ async function fetchEvidence(
     throw new Refused(
       "attestation_unavailable",
       `the node answered ${answer.status}${typeof body?.error?.code === "string" ? ` ${body.error.code}` : ""}`,
+      isTransientStatus(answer.status),
     );
   if (body?.object !== "atoma.attestation" || body.evidence === undefined)
     throw new Refused("attestation_malformed", "the node's answer is not an atoma.attestation");
@@ -136,6 +149,7 @@ export async function attestNode(
     insecure: false,
     label: undefined,
     encryptionPublicKey: undefined,
+    transient: false,
     checks,
     failures: [],
     checkedAt: new Date(),
@@ -150,6 +164,7 @@ export async function attestNode(
   };
   const fail = (name: AttestationCheckName, error: unknown) => {
     checks.push({ name, status: "fail", ...failureOf(error) });
+    verdict.transient = error instanceof Refused && error.transient;
     return finish(ORDER.indexOf(name));
   };
 
@@ -172,6 +187,7 @@ export async function attestNode(
       measurements: [],
       ...(policy.devRootCertificatePem ? { dev: { rootCertificatePem: policy.devRootCertificatePem } } : {}),
       ...(policy.allowedTcbStatuses ? { allowedTcbStatuses: policy.allowedTcbStatuses as never } : {}),
+      ...(policy.gpu ? { gpu: policy.gpu as never } : {}),
     },
     { signingAddress: target.signer, freshness: { kind: "nonce", nonce }, nonces: components.nonces },
   );
@@ -196,7 +212,14 @@ export async function attestNode(
       attestationStanding(components.chain, { taskId: target.taskId, nodeId: target.nodeId }),
     ]);
   } catch (error) {
-    return fail("record", error);
+    return fail(
+      "record",
+      new Refused(
+        "chain_unavailable",
+        `the chain's record could not be read: ${(error as Error).message}`,
+        true,
+      ),
+    );
   }
   if (!record) return fail("record", new Refused("attestation_record_missing", "the chain holds no record"));
   const notCurrent = standingFailure(standing, record);

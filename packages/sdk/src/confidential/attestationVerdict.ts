@@ -1,7 +1,10 @@
 import { AtomaError } from "@atoma/core";
 
 /** The codes of the confidential client's own errors (beside `SdkErrorCode`: no gateway answers with them). */
-export type ConfidentialClientErrorCode = "attestation_refused" | "sealed_answer_invalid";
+export type ConfidentialClientErrorCode =
+  | "attestation_refused"
+  | "attestation_unavailable"
+  | "sealed_answer_invalid";
 
 /**
  * The checks a client runs on a node before sealing a request to it, in order: the evidence fetched for a fresh
@@ -41,6 +44,11 @@ export interface AttestationVerdict {
   label: "Intel TDX" | "insecure, development" | undefined;
   /** The key requests were sealed to, when the checks passed. */
   encryptionPublicKey: string | undefined;
+  /**
+   * The check that failed says nothing against the node: its evidence could not be fetched (timeout, connection
+   * refused, 408/429/5xx) or the chain's record read. The client skips the node for a while, then asks again.
+   */
+  transient?: boolean | undefined;
   checks: AttestationCheck[];
   /** The failed checks' codes, in check order. */
   failures: string[];
@@ -55,20 +63,42 @@ export class AttestationRefusedError extends AtomaError<ConfidentialClientErrorC
   override name = "AttestationRefusedError";
   readonly verdict: AttestationVerdict;
   readonly refused: readonly AttestationVerdict[];
-  constructor(verdict: AttestationVerdict, refused: readonly AttestationVerdict[] = [verdict]) {
+  constructor(
+    verdict: AttestationVerdict,
+    refused: readonly AttestationVerdict[] = [verdict],
+    code: ConfidentialClientErrorCode = "attestation_refused",
+  ) {
     const line = (v: AttestationVerdict) =>
-      `node ${v.nodeId}'s attestation is refused: ${v.checks
+      `node ${v.nodeId}'s attestation is ${v.transient ? "unavailable for now" : "refused"}: ${v.checks
         .filter((check) => check.status === "fail")
         .map((c) => `${c.name}: ${c.code}: ${c.reason}`)
         .join("; ")}`;
     super(
-      "attestation_refused",
+      code,
       refused.length > 1
         ? `no candidate node passed attestation, nothing was bought: ${refused.map(line).join(" | ")}`
         : line(verdict),
     );
     this.verdict = verdict;
     this.refused = refused;
+  }
+}
+
+/**
+ * No attestation could be had for now (every failure `transient`: the node or the chain did not answer): nothing was
+ * sealed nor bought, and the node is not put aside. The client skips it until `retryAt`, then asks it again.
+ */
+export class AttestationUnavailableError extends AttestationRefusedError {
+  override name = "AttestationUnavailableError";
+  /** When the first of these nodes is asked again (unset when no retry is scheduled yet). */
+  readonly retryAt: Date | undefined;
+  constructor(
+    verdict: AttestationVerdict,
+    unavailable: readonly AttestationVerdict[] = [verdict],
+    retryAt?: Date,
+  ) {
+    super(verdict, unavailable, "attestation_unavailable");
+    this.retryAt = retryAt;
   }
 }
 

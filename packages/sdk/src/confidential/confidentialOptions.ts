@@ -1,6 +1,18 @@
 import { checkPositiveInteger } from "../client/clientArguments.js";
 import { ClientArgumentError } from "../errors.js";
 
+/**
+ * NVIDIA's remote attestation service key set (its published JWKS, fetched and pinned by the caller) that a node's
+ * GPU token must be signed with, ES384, bound to the same report data as the CPU quote.
+ */
+export interface GpuPolicy {
+  jwks: { keys: readonly Record<string, unknown>[] };
+  /** Expected issuer. @default "https://nras.attestation.nvidia.com" */
+  issuer?: string | undefined;
+  /** Refuse a node whose evidence carries no GPU token (`gpu_evidence_missing`). @default false */
+  required?: boolean | undefined;
+}
+
 /** `confidential` of a non-custodial client: what it trusts when it checks a node's attestation. */
 export interface ConfidentialOptions {
   /**
@@ -13,6 +25,19 @@ export interface ConfidentialOptions {
   allowedTcbStatuses?: readonly string[] | undefined;
   /** A node's attestation older than this is fetched and checked again before the next request. @default 300000 */
   maxAttestationAgeMs?: number | undefined;
+  /**
+   * GPU evidence: with a key set, a node's GPU token is verified (signature, expiry, issuer, nonce bound to the
+   * quote's report data, overall result); without one a token is left unread (the `gpu` check says `skipped`).
+   */
+  gpu?: GpuPolicy | undefined;
+  /**
+   * A node whose attestation could not be had (timeout, connection refused, 408/429/5xx, the chain unreadable) is
+   * skipped this long, doubling at each failure in a row up to `maxAttestationRetryMs`, then tried again; a node
+   * whose evidence fails a check is put aside for good. @default 5000
+   */
+  attestationRetryMs?: number | undefined;
+  /** @default 300000 */
+  maxAttestationRetryMs?: number | undefined;
 }
 
 /** `confidential: true` or the options, checked; undefined when the client sends in clear. */
@@ -27,6 +52,21 @@ export function confidentialOptionsOf(value: unknown): ConfidentialOptions | und
     throw new ClientArgumentError("confidential.devRootCertificatePem must be a PEM certificate");
   if (options.maxAttestationAgeMs !== undefined)
     checkPositiveInteger(options.maxAttestationAgeMs, "confidential.maxAttestationAgeMs");
+  for (const name of ["attestationRetryMs", "maxAttestationRetryMs"] as const)
+    if (options[name] !== undefined) checkPositiveInteger(options[name], `confidential.${name}`);
+  const gpu = options.gpu;
+  if (
+    gpu !== undefined &&
+    (typeof gpu !== "object" ||
+      gpu === null ||
+      !Array.isArray(gpu.jwks?.keys) ||
+      gpu.jwks.keys.length === 0 ||
+      (gpu.issuer !== undefined && typeof gpu.issuer !== "string") ||
+      (gpu.required !== undefined && typeof gpu.required !== "boolean"))
+  )
+    throw new ClientArgumentError(
+      "confidential.gpu must be { jwks: { keys: [at least one key] }, issuer?, required? }",
+    );
   if (options.allowedTcbStatuses !== undefined && !Array.isArray(options.allowedTcbStatuses))
     throw new ClientArgumentError("confidential.allowedTcbStatuses must be an array");
   return options;

@@ -5,7 +5,11 @@ import type { SseLimits } from "../readSse.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import { DEFAULT_MAX_ANSWER_BYTES, type StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
-import { AttestationRefusedError, type AttestationVerdict } from "./attestationVerdict.js";
+import {
+  AttestationRefusedError,
+  AttestationUnavailableError,
+  type AttestationVerdict,
+} from "./attestationVerdict.js";
 import { type AttestTarget, attestNode } from "./attestNode.js";
 import type { ConfidentialOptions } from "./confidentialOptions.js";
 import { type ConfidentialModule, loadConfidential } from "./loadConfidential.js";
@@ -68,7 +72,10 @@ export class ConfidentialSender {
     });
   }
 
-  /** Attests the node serving `stack`; throws `AttestationRefusedError` (with the verdict) when a check fails. */
+  /**
+   * Attests the node serving `stack`; throws `AttestationRefusedError` (with the verdict) when a check fails,
+   * `AttestationUnavailableError` when the node's evidence or the chain's record could not be had for now.
+   */
   async attest(ctx: ChainContext, stack: UsableStack): Promise<Attested> {
     const { taskId } = await ctx.publicClient.readContract({
       address: ctx.addresses.StackManager,
@@ -93,7 +100,9 @@ export class ConfidentialSender {
     const verdict = await attestNode({ confidential, chain: ctx, fetch: this.#fetch, nonces }, target, {
       devRootCertificatePem: this.#devRoot,
       allowedTcbStatuses: this.#options.allowedTcbStatuses,
+      gpu: this.#options.gpu,
     });
+    if (verdict.transient) throw new AttestationUnavailableError(verdict);
     if (!verdict.ok || verdict.encryptionPublicKey === undefined) throw new AttestationRefusedError(verdict);
     return { verdict, key: verdict.encryptionPublicKey as Hex, taskId: target.taskId };
   }
