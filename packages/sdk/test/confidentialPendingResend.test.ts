@@ -1,3 +1,5 @@
+import { confidentialContext, openRequest, readConfidentialEnvelope, toHex } from "@atoma/confidential";
+import { STACK_HEADERS } from "@atoma/core";
 import { createAtomaClient, SealedAnswerError } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -66,6 +68,21 @@ describe("a sealed stream left pending does not jam the direct confidential clie
   }, 180_000);
 });
 
+/**
+ * A body that hands `text` to its reader, then breaks as a cut connection does. (Erroring a stream at once would
+ * drop what was queued before the reader saw it.)
+ */
+function cutAfter(text: string): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(new TypeError("terminated"));
+      sent = true;
+      controller.enqueue(new TextEncoder().encode(text));
+    },
+  });
+}
+
 /** A fetch whose first chat stream breaks after its first two sealed chunks (a cut connection, as on-path or a blip). */
 function cutFirstStreamAfterTwoChunks(): typeof fetch {
   let cut = false;
@@ -86,13 +103,7 @@ function cutFirstStreamAfterTwoChunks(): typeof fetch {
     await source.cancel();
     const events = text.split("\n\n").filter((e) => e.includes('"atoma.confidential.chunk"'));
     const chunks = events.slice(0, 2);
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode(`${chunks.join("\n\n")}\n\n`));
-        controller.error(new TypeError("terminated"));
-      },
-    });
-    return new Response(body, { status: 200, headers: answer.headers });
+    return new Response(cutAfter(`${chunks.join("\n\n")}\n\n`), { status: 200, headers: answer.headers });
   };
 }
 
@@ -136,5 +147,95 @@ describe("a resend after a cut never splices two answers (review3 M-2)", () => {
     const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
       .content;
     expect(contentShown(shown)).toBe(content);
+  }, 180_000);
+});
+
+/**
+ * The node's first try at a sealed stream, as a lying (or faulty) node sends it: two chunks of one answer, sealed
+ * with the request's own HPKE context (the node's key opens it), then the connection cut. The resend reaches the
+ * node itself, which never saw the first try, and answers with its own, different answer (and a valid receipt).
+ */
+function firstTryAnotherAnswer(node: ConfidentialNode): typeof fetch {
+  let lied = false;
+  return async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (lied || !url.endsWith(CHAT) || init?.method !== "POST") return fetch(input, init);
+    lied = true;
+    const headers = new Headers(init.headers);
+    const context = confidentialContext({
+      stackId: BigInt(headers.get(STACK_HEADERS.stack)!),
+      nonce: BigInt(headers.get(STACK_HEADERS.nonce)!),
+      deadline: BigInt(headers.get(STACK_HEADERS.deadline)!),
+      path: CHAT,
+    });
+    const envelope = readConfidentialEnvelope(JSON.parse(String(init.body)) as Record<string, unknown>);
+    const { response: sealer } = await openRequest(await node.compute.privateKey(), envelope, context);
+    const chunk = (content: string) => ({
+      id: "chatcmpl-first-try",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: net.model.id,
+      choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }],
+    });
+    const events = ["Once upon", " a different time"].map(
+      (content) =>
+        `data: ${JSON.stringify({
+          object: "atoma.confidential.chunk",
+          sealed: toHex(sealer.seal(new TextEncoder().encode(JSON.stringify(chunk(content))), false)),
+        })}`,
+    );
+    return new Response(cutAfter(`${events.join("\n\n")}\n\n`), {
+      status: 200,
+      headers: { "content-type": "text/event-stream" },
+    });
+  };
+}
+
+describe("a resend that brings another answer is never spliced onto the chunks shown (review3 M-2, divergent path)", () => {
+  const clientOfALiar = async () => {
+    const { account } = await net.network.account();
+    return createAtomaClient({
+      network: net.networkText({ dev: true }),
+      account,
+      confidential: true,
+      preferences: { only: [A.registered.nodeId] },
+      stack: { units: 20_000n },
+      fetch: firstTryAnotherAnswer(A),
+    });
+  };
+
+  it("with onRestart: what was shown is dropped, the new answer shown from its start, and it is the answer returned", async () => {
+    const client = await clientOfALiar();
+    let shown: Record<string, unknown>[] = [];
+    const beforeRestart: string[] = [];
+    let restarts = 0;
+    const answer = await client.chatStream(
+      sampled("Tell a long story."),
+      (chunk) => shown.push(chunk),
+      () => {
+        restarts++;
+        beforeRestart.push(contentShown(shown));
+        shown = [];
+      },
+    );
+    const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
+      .content as string;
+    expect(restarts).toBe(1);
+    // The first try's chunks were shown, then dropped: the answer returned is the node's own, nothing spliced.
+    expect(beforeRestart).toEqual(["Once upon a different time"]);
+    expect(content.includes("Once upon")).toBe(false);
+    expect(contentShown(shown)).toBe(content);
+  }, 180_000);
+
+  it("without onRestart: refused as answer_restarted rather than spliced", async () => {
+    const client = await clientOfALiar();
+    const shown: Record<string, unknown>[] = [];
+    const error = await settled(
+      client.chatStream(sampled("Tell a long story."), (chunk) => shown.push(chunk)),
+    );
+    expect(error).toBeInstanceOf(SealedAnswerError);
+    expect((error as SealedAnswerError).failure).toBe("answer_restarted");
+    // Nothing of the second answer was shown after the first's chunks.
+    expect(contentShown(shown)).toBe("Once upon a different time");
   }, 180_000);
 });
