@@ -6,6 +6,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {IAttestationRegistry} from "../interfaces/IAttestationRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {IStackManager} from "../interfaces/IStackManager.sol";
+import {IStackServing} from "../interfaces/IStackServing.sol";
 
 /// @title AttestationRegistry: each confidential node's current attestation record, and the measurements
 /// governance allows per task or per model.
@@ -27,6 +29,9 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 /// posted in (always the current one), so old evidence vouched for as a later epoch's is a lie too, while every hash
 /// an honest node posted, each key rotation's within an epoch included, stays true for its own epoch. So a node must commit on-chain to the very bytes it serves; whether those
 /// bytes are a genuine TDX quote is still checked by clients (DCAP), not here.
+/// @notice Refunds: each buyer of a level-3 stack the node served during the lying statement's epoch has the node
+/// slashed once more for its stack (`refundUnposted`, anyone may call it), the user's share going to the stack's
+/// owner whoever sends it, so a reporter racing the buyer takes nothing from it.
 contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     enum Kind {
         None,
@@ -73,6 +78,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     mapping(uint256 taskId => bool) public devAllowedFor;
     /// A node caught serving evidence it never posted may not post again before this epoch.
     mapping(uint256 nodeId => uint256 epoch) public bannedUntilEpoch;
+    /// The stack manager whose level-3 stacks `refundUnposted` refunds (wired once).
+    IStackServing public stacks;
+    /// Stacks already refunded for a statement (`servedEvidenceDigest`): one refund per stack per lie.
+    mapping(bytes32 digest => mapping(uint256 stackId => bool)) public refunded;
 
     bytes32 public constant SERVED_EVIDENCE_TYPEHASH =
         keccak256("ServedEvidence(uint256 nodeId,uint64 epoch,bytes32 evidenceHash)");
@@ -95,6 +104,9 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     event AttestationRevoked(
         uint256 indexed nodeId, uint64 epoch, bytes32 servedEvidence, address indexed reporter, uint256 slashed
     );
+    /// The node was slashed again for `stackId`, served during the lying statement's epoch; its owner took the
+    /// user's share of `slashed`.
+    event BuyerRefunded(uint256 indexed nodeId, uint256 indexed stackId, address indexed owner, uint256 slashed);
 
     error NotNodeActor(uint256 nodeId, address caller);
     error NodeNotActive(uint256 nodeId);
@@ -120,6 +132,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error StatementReported(uint256 nodeId, uint64 epoch, bytes32 evidenceHash);
     /// The node was caught serving evidence it never posted: it may post again from `epoch`.
     error PostingBanned(uint256 nodeId, uint256 untilEpoch);
+    /// The stack is not a level-3 stack of this node served during the statement's epoch.
+    error StackNotServedUnder(uint256 stackId, uint256 nodeId, uint64 epoch);
+    /// This stack was refunded for this statement already.
+    error StackRefunded(uint256 stackId);
 
     /// Why a node may not serve a confidential task (`Ok`: it may).
     enum Standing {
@@ -140,6 +156,13 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     }
 
     // ---------------------------------------------------------------- governance
+
+    /// The stack manager whose level-3 stacks `refundUnposted` refunds: once.
+    function wireStacks(IStackServing stacks_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(stacks) != address(0)) revert AlreadyWired();
+        if (address(stacks_) == address(0)) revert ZeroAddress();
+        stacks = stacks_;
+    }
 
     function setMaxValidity(uint64 maxValidity_) external onlyRole(GOVERNOR_ROLE) {
         _setMaxValidity(maxValidity_);
@@ -232,20 +255,67 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         external
         returns (uint256 slashed)
     {
-        bytes32 digest = servedEvidenceDigest(nodeId, epoch, evidenceHash);
+        bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
+        if (reported[digest]) revert StatementReported(nodeId, epoch, evidenceHash);
+        reported[digest] = true;
+        slashed = _punish(nodeId, msg.sender);
+        emit AttestationRevoked(nodeId, epoch, evidenceHash, msg.sender, slashed);
+    }
+
+    /// Refunds the buyer of `stackId` for a proven lie (the statement as in `reportUnposted`): the stack must be a
+    /// level-3 stack served by `nodeId` at some time during the statement's epoch (from `expiresAt - duration` to
+    /// `expiresAt`). Revokes and bans as `reportUnposted` does (whether or not the lie was reported), and slashes
+    /// the node once more as for a timeout, the stack's owner taking the user's share, whoever calls: a reporter
+    /// racing the buyer cannot divert it. Once per stack and statement (`StackRefunded`).
+    function refundUnposted(
+        uint256 nodeId,
+        uint64 epoch,
+        bytes32 evidenceHash,
+        bytes calldata signature,
+        uint256 stackId
+    ) external returns (uint256 slashed) {
+        bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
+        if (address(stacks) == address(0)) revert NotWired();
+        if (refunded[digest][stackId]) revert StackRefunded(stackId);
+        IStackManager.Stack memory stack = stacks.getStack(stackId);
+        if (stack.nodeId != nodeId || stack.securityLevel != 3 || !_servedIn(stackId, stack.expiresAt, epoch)) {
+            revert StackNotServedUnder(stackId, nodeId, epoch);
+        }
+        refunded[digest][stackId] = true;
+        slashed = _punish(nodeId, stack.owner);
+        emit BuyerRefunded(nodeId, stackId, stack.owner, slashed);
+    }
+
+    /// Whether a bound stack expiring at `expiresAt` was served at some time during `epoch`.
+    function _servedIn(uint256 stackId, uint64 expiresAt, uint64 epoch) internal view returns (bool) {
+        uint256 length = nodeRegistry.EPOCH_LENGTH();
+        uint256 start = nodeRegistry.GENESIS() + uint256(epoch) * length;
+        uint256 servedFrom = uint256(expiresAt) - stacks.getPurchase(stackId).duration;
+        return expiresAt > start && servedFrom < start + length;
+    }
+
+    /// The statement's digest, once it is shown signed by the node's signer for evidence it did not post in `epoch`.
+    function _provenLie(uint256 nodeId, uint64 epoch, bytes32 evidenceHash, bytes calldata signature)
+        internal
+        view
+        returns (bytes32 digest)
+    {
+        digest = servedEvidenceDigest(nodeId, epoch, evidenceHash);
         (address recovered,,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (recovered == address(0) || recovered != nodeRegistry.signerOf(nodeId)) {
             revert StatementSignatureInvalid(nodeId, recovered);
         }
         Posting memory posting = postings[nodeId][evidenceHash];
         if (posting.posted && posting.epoch == epoch) revert EvidencePosted(nodeId, evidenceHash);
-        if (reported[digest]) revert StatementReported(nodeId, epoch, evidenceHash);
-        reported[digest] = true;
+    }
+
+    /// Revokes the node's record, bans its posts until the epoch after next, and slashes it as for a timeout, the
+    /// user's share to `user`.
+    function _punish(uint256 nodeId, address user) internal returns (uint256 slashed) {
         Attestation storage a = _attestations[nodeId];
         if (a.expiresAt > block.timestamp) a.expiresAt = uint64(block.timestamp);
         bannedUntilEpoch[nodeId] = nodeRegistry.currentEpoch() + 2;
-        slashed = nodeRegistry.slashTimeout(nodeId, msg.sender);
-        emit AttestationRevoked(nodeId, epoch, evidenceHash, msg.sender, slashed);
+        slashed = nodeRegistry.slashTimeout(nodeId, user);
     }
 
     // ---------------------------------------------------------------- views

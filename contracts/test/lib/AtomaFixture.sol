@@ -20,6 +20,7 @@ import {RevealVerifier} from "../../src/settlement/RevealVerifier.sol";
 import {SettlementDraw} from "../../src/settlement/SettlementDraw.sol";
 import {SettlementEvidence} from "../../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../../src/settlement/SettlementManager.sol";
+import {IStackServing} from "../../src/interfaces/IStackServing.sol";
 import {ISettlementSpan, StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
 import {EmissionSchedule, IMintable} from "../../src/token/EmissionSchedule.sol";
@@ -197,6 +198,7 @@ abstract contract AtomaFixture is TestBase {
         nodes.wire(tasks, vault);
         attestations = new AttestationRegistry(admin, INodeRegistry(address(nodes)), 2 days);
         tasks.wireAttestations(attestations);
+        attestations.wireStacks(IStackServing(address(stacks)));
         settlement.wire(disputes, draws, address(evidence));
         stacks.wire(ISettlementSpan(address(settlement)));
         disputes.wire(consensus);

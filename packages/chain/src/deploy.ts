@@ -337,6 +337,9 @@ export async function wireContracts(
   await step("TaskRegistry.wireAttestations", () =>
     c.taskRegistry.write.wireAttestations([a.AttestationRegistry]),
   );
+  await step("AttestationRegistry.wireStacks", () =>
+    c.attestationRegistry.write.wireStacks([a.StackManager]),
+  );
   const grants: [
     string,
     { write: { grantRole: (args: readonly [Hex, Address]) => Promise<Hash> } },

@@ -170,6 +170,7 @@ export {
   getAttestation,
 } from "./actions/readAttestation.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
+export { refundUnposted } from "./actions/refundUnposted.js";
 export { type RegisterModelParams, registerModel, reportWeightsMismatch } from "./actions/registerModel.js";
 export {
   type RegisterNodeParams,

@@ -8,6 +8,8 @@ import { createTask } from "../src/actions/createTask.js";
 import { dropUnattested } from "../src/actions/dropUnattested.js";
 import { postAttestation } from "../src/actions/postAttestation.js";
 import { attestationStanding, getAttestation } from "../src/actions/readAttestation.js";
+import { refundUnposted } from "../src/actions/refundUnposted.js";
+import { reportUnposted, servedEvidenceTypedData } from "../src/actions/reportUnposted.js";
 import { PRICE, startNetwork, type TestNetwork, type TestNode } from "./network.js";
 
 /** 48 bytes from a label: test registers, no real software stack. */
@@ -82,6 +84,43 @@ describe("confidential tasks (security level 3) against anvil", () => {
     ).rejects.toMatchObject({ errorName: "AttestationExpired" });
     const dropped = await dropUnattested(keeper, { nodeId: node.nodeId });
     expect(dropped.taskIds).toEqual([taskId]);
+  });
+
+  // A node with no TEE posts one hash and serves (and vouches for) other evidence. A racer reports the lie first;
+  // the buyer of the stack the node served that epoch is still refunded the user's share of a slash, whoever sends it.
+  it("refunds the buyer of a stack served under a lying statement, to the buyer whoever calls", async () => {
+    const cheat = await network.addNode();
+    await attest(cheat, "tdx", 7_200n);
+    await network.subscribe(cheat, taskId);
+    await network.nextEpoch();
+    await attest(cheat, "tdx", 7_200n);
+    const buyer = await network.account();
+    const stack = await buyStackFromNode(buyer.ctx, {
+      taskId,
+      nodeId: cheat.nodeId,
+      units: 1_000n,
+      maxPricePerMillion: PRICE,
+      duration: 3_600n,
+    });
+    const { contracts, addresses } = network.deployment;
+    const epoch = await contracts.nodeRegistry.read.currentEpoch();
+    const lie = { nodeId: cheat.nodeId, epoch, evidenceHash: evidenceHash("tdx", "0xfeedface") };
+    const signature = await cheat.signerAccount.signTypedData(
+      servedEvidenceTypedData(network.anvil.chainId, addresses.AttestationRegistry, lie),
+    );
+    const racer = await network.account();
+    await reportUnposted(racer.ctx, { ...lie, signature });
+    const vaultBalance = (owner: Hex) => contracts.vault.read.balanceOf([owner]);
+    const [buyerBefore, racerBefore] = [
+      await vaultBalance(buyer.account.address),
+      await vaultBalance(racer.account.address),
+    ];
+    await refundUnposted(racer.ctx, { ...lie, signature, stackId: stack.stackId });
+    expect(await vaultBalance(buyer.account.address)).toBeGreaterThan(buyerBefore);
+    expect(await vaultBalance(racer.account.address)).toBe(racerBefore);
+    await expect(
+      refundUnposted(buyer.ctx, { ...lie, signature, stackId: stack.stackId }),
+    ).rejects.toMatchObject({ errorName: "StackRefunded" });
   });
 
   it("refuses the dev kind until governance allows it", async () => {

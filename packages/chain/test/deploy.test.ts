@@ -39,6 +39,8 @@ describe("deployContracts", () => {
     expect(await contracts.token.read.minter()).toBe(addresses.EmissionSchedule);
     expect(await contracts.emissionSchedule.read.token()).toBe(addresses.AtomaToken);
     expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.TaskRegistry])).toBe(true);
+    // refundUnposted reads the stacks it refunds from the stack manager.
+    expect(await contracts.attestationRegistry.read.stacks()).toBe(addresses.StackManager);
     // reportUnposted slashes a node caught serving evidence it never posted.
     expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.AttestationRegistry])).toBe(
       true,

@@ -1,0 +1,25 @@
+import { attestationRegistryAbi } from "@atoma/contracts";
+import type { Hex } from "viem";
+import { type ChainContext, type TxInfo, txInfo } from "./context.js";
+import { execute } from "./execute.js";
+import type { ServedEvidence } from "./reportUnposted.js";
+
+/**
+ * Refunds the buyer of a level-3 stack the node served during the epoch of a statement it lied in (evidence it
+ * never posted for that epoch): the node is slashed once more as for a timeout, the stack's owner taking the
+ * user's share whoever calls, and its record is revoked and its posts banned as by `reportUnposted`. Once per
+ * stack and statement. Reverts with `StatementSignatureInvalid`, `EvidencePosted` (no lie), `StackNotServedUnder`
+ * (another node's stack, not level 3, or not served during that epoch) or `StackRefunded`.
+ */
+export async function refundUnposted(
+  ctx: ChainContext,
+  statement: ServedEvidence & { signature: Hex; stackId: bigint },
+): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "refundUnposted",
+    args: [statement.nodeId, statement.epoch, statement.evidenceHash, statement.signature, statement.stackId],
+  });
+  return txInfo(receipt);
+}
