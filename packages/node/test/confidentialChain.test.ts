@@ -8,6 +8,7 @@ import {
   getAttestation,
   nodeRegistryAbi,
   postAttestation,
+  refundUnposted,
   reportUnposted,
   SecurityLevel,
   servedEvidenceTypedData,
@@ -25,6 +26,7 @@ import {
   type TdMeasurements,
   verifyAttestation,
 } from "@atoma/confidential";
+import { atomaVaultAbi } from "@atoma/contracts";
 import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
@@ -62,6 +64,8 @@ let owner: Awaited<ReturnType<StackNetwork["owner"]>>;
 let confidentialTask: bigint;
 let plainTask: bigint;
 let confidentialStack: bigint;
+/** The epoch in which `confidentialStack` was bought and first served. */
+let confidentialEpoch: bigint;
 let plainStack: bigint;
 /** Each stack counts its own nonces. */
 const nonces = new Map<bigint, bigint>();
@@ -130,6 +134,7 @@ beforeAll(async () => {
   await network.nextEpoch();
   owner = await network.owner();
   confidentialStack = (await network.buy(owner.ctx, confidentialTask, 200_000n)).stackId;
+  confidentialEpoch = await chainEpoch();
   plainStack = (await network.buy(owner.ctx, plainTask, 200_000n)).stackId;
   await waitForStack(node, confidentialStack);
   await waitForStack(node, plainStack);
@@ -567,5 +572,40 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     expect(reorgLines.join("\n")).toContain("reorganised away");
     poster.stop();
     await poster.settled();
+  });
+
+  // After the reorg (the stack it served is still there): the node is shown to have vouched, in the epoch it served
+  // the owner's level-3 stack, for evidence it never posted. A racer reports the lie first and takes the reporter's
+  // share; the stack's owner is still refunded the user's share of a further slash, whoever sends the refund.
+  it("the buyer of a stack served under a lying statement is refunded from the node's slash", async () => {
+    const lie = {
+      nodeId: attested.nodeId,
+      epoch: confidentialEpoch,
+      evidenceHash: evidenceHash("dev", "0x0badbeef" as HexString),
+    };
+    const signature = await attested.signerAccount.signTypedData(
+      servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, lie),
+    );
+    const racer = await network.account();
+    await reportUnposted(racer.ctx, { ...lie, signature });
+    const vault = (account: `0x${string}`) =>
+      network.publicClient.readContract({
+        address: network.addresses.AtomaVault,
+        abi: atomaVaultAbi,
+        functionName: "balanceOf",
+        args: [account],
+      });
+    const ownerBefore = await vault(owner.account.address);
+    const racerBefore = await vault(racer.account.address);
+    await refundUnposted(racer.ctx, { ...lie, signature, stackId: confidentialStack });
+    expect(await vault(owner.account.address)).toBeGreaterThan(ownerBefore);
+    expect(await vault(racer.account.address)).toBe(racerBefore);
+    await expect(
+      refundUnposted(owner.ctx, { ...lie, signature, stackId: confidentialStack }),
+    ).rejects.toMatchObject({ errorName: "StackRefunded" });
+    // The plain stack (level 0) it served that epoch is not refunded under a confidential statement.
+    await expect(refundUnposted(owner.ctx, { ...lie, signature, stackId: plainStack })).rejects.toMatchObject(
+      { errorName: "StackNotServedUnder" },
+    );
   });
 });
