@@ -54,6 +54,11 @@ export interface ConfidentialSessionsOptions {
   deadlineSlackSeconds?: number | undefined;
   /** Open sessions one key may hold. @default 4 */
   maxPerKey?: number | undefined;
+  /**
+   * Open sessions one key may hold on one model: each holds a stack of the model's level-3 tasks, so one key must
+   * not hold them all (its unused sessions only expire). @default 2 (half of the pool's 4 stacks a model, in tests)
+   */
+  maxPerKeyPerModel?: number | undefined;
 }
 
 interface Held {
@@ -72,6 +77,7 @@ export class ConfidentialSessions {
   readonly #ttlMs: number;
   readonly #slack: number;
   readonly #maxPerKey: number;
+  readonly #maxPerKeyPerModel: number;
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #open = new Map<string, Held>();
@@ -81,6 +87,7 @@ export class ConfidentialSessions {
     this.#ttlMs = options.ttlMs ?? 60_000;
     this.#slack = options.deadlineSlackSeconds ?? 60;
     this.#maxPerKey = options.maxPerKey ?? 4;
+    this.#maxPerKeyPerModel = options.maxPerKeyPerModel ?? 2;
     this.#now = components.now ?? Date.now;
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
   }
@@ -93,21 +100,22 @@ export class ConfidentialSessions {
   }
 
   /**
-   * Opens a session: the key's limit on open sessions (`ConfidentialSessionsExceededError`), its rate allowance
+   * Opens a session: the key's limits on open sessions, in all and on the model (`ConfidentialSessionsExceededError`:
+   * one key never holds every level-3 stack of a model with sessions it does not use), its rate allowance
    * and budget for `maxUnits` (given back when anything after fails), then a confidential stack.
    */
   async open(
     key: KeyRecord,
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
   ): Promise<ConfidentialSession> {
-    if (this.countOf(key.keyId) >= this.#maxPerKey) {
-      const soonest = Math.min(
-        ...[...this.#open.values()]
-          .filter((held) => held.session.keyId === key.keyId)
-          .map((held) => held.session.expiresAtMs),
-      );
-      throw new ConfidentialSessionsExceededError(this.#maxPerKey, (soonest - this.#now()) / 1000);
-    }
+    const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
+    const soonest = (held: Held[]) =>
+      (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
+    if (mine.length >= this.#maxPerKey)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine));
+    const onModel = mine.filter((held) => held.session.model === request.model);
+    if (onModel.length >= this.#maxPerKeyPerModel)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKeyPerModel, soonest(onModel), request.model);
     const tokens = Number(request.maxUnits);
     const ticket = await this.#c.limiter.take(key, tokens);
     const maxWei = costOfUnits(request.maxUnits, this.#c.maxPricePerMillion());

@@ -281,6 +281,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const lease: ConfidentialLease = {
       nodeId: stack.nodeId,
       nodeSigner: stack.nodeSigner,
+      taskId: stack.taskId,
       stackId: stack.stackId,
       nonce,
       pricePerMillion: stack.pricePerMillion,

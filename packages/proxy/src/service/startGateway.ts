@@ -141,6 +141,9 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       {
         ttlMs: config.confidential.sessionTtlMs,
         maxPerKey: config.confidential.maxSessionsPerKey,
+        maxPerKeyPerModel:
+          config.confidential.maxSessionsPerKeyPerModel ??
+          Math.max(1, Math.floor(config.stacks.maxPerModel / 2)),
         deadlineSlackSeconds: config.confidential.deadlineSlackSeconds,
       },
     );
