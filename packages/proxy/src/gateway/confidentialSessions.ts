@@ -5,6 +5,7 @@ import type { KeyRecord } from "../keys/keyRecord.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import type { RateTicket } from "../limits/rateLimiter.js";
 import type { Endpoint } from "../limits/requestBound.js";
+import type { SealedCharges } from "../limits/sealedCharges.js";
 import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
 import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
 import type { UpstreamAnswer } from "./upstream.js";
@@ -42,6 +43,8 @@ export interface ConfidentialSessionsComponents {
   limiter: KeyRateLimiter;
   /** The highest price per million units: the budget a session reserves is its bound at that price. */
   maxPricePerMillion: () => bigint;
+  /** Where a sealed stream's whole charge waits for its leaf's receipt (review3 M-3). */
+  sealedCharges?: Pick<SealedCharges, "hold"> | undefined;
   logger?: Logger | undefined;
   /** Unix milliseconds. @default Date.now */
   now?: (() => number) | undefined;
@@ -175,7 +178,9 @@ export class ConfidentialSessions {
 
   /**
    * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
-   * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it.
+   * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it,
+   * held in `sealedCharges` until the leaf's receipt comes (the request is resent before the stack's next) and
+   * says what the key pays.
    */
   async settle(
     session: ConfidentialSession,
@@ -191,6 +196,15 @@ export class ConfidentialSessions {
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
       await this.#c.ledger.settle(session.reservation, cost, served);
+      if (!answer && keepReservation)
+        await this.#c.sealedCharges?.hold({
+          keyId: session.keyId,
+          stackId: session.lease.stackId,
+          nonce: session.lease.nonce,
+          maxUnits: session.maxUnits,
+          pricePerMillion: session.lease.pricePerMillion,
+          chargedWei: cost,
+        });
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

@@ -16,6 +16,7 @@ import { KeyStore } from "../keys/keyStore.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
+import { SealedCharges } from "../limits/sealedCharges.js";
 import { SpendLedger } from "../limits/spendLedger.js";
 import { codeLabel } from "../metrics/codeLabel.js";
 import { createGatewayMetrics, type GatewayMetrics } from "../metrics/gatewayMetrics.js";
@@ -116,10 +117,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       }).start();
     }
     const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
+    const sealedCharges = new SealedCharges(db, { logger, now });
     const network = new NetworkUpstream(
       {
         catalog,
         pool,
+        sealedCharges,
         account: components.account,
         chainId: config.network.chainId,
         stackManager: config.network.contracts.StackManager,
@@ -137,7 +140,15 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const upstream: Upstream = network;
     const ledger = new SpendLedger(db, { now, logger, journal });
     const sessions = new ConfidentialSessions(
-      { upstream: network, ledger, limiter, maxPricePerMillion: () => pool.maxPricePerMillion, logger, now },
+      {
+        upstream: network,
+        ledger,
+        limiter,
+        maxPricePerMillion: () => pool.maxPricePerMillion,
+        sealedCharges,
+        logger,
+        now,
+      },
       {
         ttlMs: config.confidential.sessionTtlMs,
         maxPerKey: config.confidential.maxSessionsPerKey,

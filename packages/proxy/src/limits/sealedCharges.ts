@@ -1,0 +1,94 @@
+import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
+import type { GatewayDb } from "../db/openGatewayDatabase.js";
+
+/** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
+export interface HeldSealedCharge {
+  keyId: string;
+  stackId: bigint;
+  nonce: bigint;
+  maxUnits: bigint;
+  pricePerMillion: bigint;
+  chargedWei: bigint;
+}
+
+/**
+ * Sealed streams that reached their client with no receipt (review3 M-3). The key is charged the whole reservation
+ * at once: the node may bill that leaf up to the bound the gateway signed, and no unit is lost meanwhile. The charge
+ * is held here, per stack and nonce, until the node's own word on the leaf: its receipt, when the pending request is
+ * resent before the stack's next (the node answers it from its records, or again). Then the key pays what the
+ * receipt says (at most the signed bound) and gets the rest back, once: the row goes in the same transaction.
+ */
+export class SealedCharges {
+  readonly #db: GatewayDb;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(
+    db: GatewayDb,
+    components: { logger?: Logger | undefined; now?: (() => number) | undefined } = {},
+  ) {
+    this.#db = db;
+    this.#logger = (components.logger ?? silentLogger).child({ module: "sealed-charges" });
+    this.#now = components.now ?? Date.now;
+  }
+
+  /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
+  async hold(charge: HeldSealedCharge): Promise<void> {
+    await this.#db
+      .insertInto("sealed_charges")
+      .values({
+        stack_id: charge.stackId,
+        nonce: charge.nonce,
+        key_id: charge.keyId,
+        max_units: charge.maxUnits,
+        price_per_million: charge.pricePerMillion,
+        charged_wei: charge.chargedWei,
+        created_at_ms: this.#now(),
+      })
+      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
+  }
+
+  /**
+   * The node's receipt for leaf `nonce` of `stackId` came: a charge held for it is settled at the receipt's units
+   * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
+   */
+  async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint): Promise<bigint> {
+    return this.#db.transaction().execute(async (tx) => {
+      const held = await tx
+        .deleteFrom("sealed_charges")
+        .where("stack_id", "=", stackId)
+        .where("nonce", "=", nonce)
+        .returningAll()
+        .executeTakeFirst();
+      if (!held) return 0n;
+      const billed = units < held.max_units ? units : held.max_units;
+      const cost = costOfUnits(billed, held.price_per_million);
+      const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
+      if (back > 0n)
+        await tx
+          .updateTable("api_keys")
+          .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
+          .where("key_id", "=", held.key_id)
+          .execute();
+      this.#logger.debug(
+        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
+        "a sealed request's held charge settled by its receipt",
+      );
+      return back;
+    });
+  }
+
+  /** Charges still held (their leaf has no receipt yet). */
+  async held(): Promise<HeldSealedCharge[]> {
+    const rows = await this.#db.selectFrom("sealed_charges").selectAll().execute();
+    return rows.map((row) => ({
+      keyId: row.key_id,
+      stackId: row.stack_id,
+      nonce: row.nonce,
+      maxUnits: row.max_units,
+      pricePerMillion: row.price_per_million,
+      chargedWei: row.charged_wei,
+    }));
+  }
+}
