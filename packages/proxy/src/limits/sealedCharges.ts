@@ -16,7 +16,8 @@ export interface HeldSealedCharge {
  * at once: the node may bill that leaf up to the bound the gateway signed, and no unit is lost meanwhile. The charge
  * is held here, per stack and nonce, until the node's own word on the leaf: its receipt, when the pending request is
  * resent before the stack's next (the node answers it from its records, or again). Then the key pays what the
- * receipt says (at most the signed bound) and gets the rest back, once: the row goes in the same transaction.
+ * receipt says (at most the signed bound) and gets the rest back, once: the row goes in the same transaction. A leaf
+ * never resent is settled when its stack's settlement is over (`settleBySettlement`, from the `OverclaimWatcher`).
  */
 export class SealedCharges {
   readonly #db: GatewayDb;
@@ -75,6 +76,52 @@ export class SealedCharges {
         { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
         "a sealed request's held charge settled by its receipt",
       );
+      return back;
+    });
+  }
+
+  /**
+   * The stack's settlement is over and its receipts say no more: the charges still held on it are settled at what the
+   * node was paid past the gateway's last receipt (`paidUnits` less that receipt's running total; 0 when the
+   * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
+   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) stays as
+   * charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
+   * Returns what was given back in all.
+   */
+  async settleBySettlement(
+    stackId: bigint,
+    paidUnits: bigint,
+    lastReceipt: { leafIndex: bigint; cumulativeUnits: bigint } | undefined,
+  ): Promise<bigint> {
+    return this.#db.transaction().execute(async (tx) => {
+      const held = await tx
+        .deleteFrom("sealed_charges")
+        .where("stack_id", "=", stackId)
+        .returningAll()
+        .execute();
+      held.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+      const receipted = lastReceipt?.cumulativeUnits ?? 0n;
+      let unpaid = paidUnits > receipted ? paidUnits - receipted : 0n;
+      let back = 0n;
+      for (const row of held) {
+        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) continue;
+        const billed = unpaid < row.max_units ? unpaid : row.max_units;
+        unpaid -= billed;
+        const cost = costOfUnits(billed, row.price_per_million);
+        const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
+        if (given === 0n) continue;
+        back += given;
+        await tx
+          .updateTable("api_keys")
+          .set((eb) => ({ spent_wei: eb("spent_wei", "-", given) }))
+          .where("key_id", "=", row.key_id)
+          .execute();
+      }
+      if (held.length > 0)
+        this.#logger.debug(
+          { stackId: String(stackId), charges: held.length, back: String(back) },
+          "sealed charges held on a stack settled by its settlement",
+        );
       return back;
     });
   }

@@ -202,7 +202,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "checking the nodes' health failed",
       ),
     );
-    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now }));
+    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now, sealedCharges }));
     for (const loop of loops) loop.start();
     return {
       url: server.url,
@@ -269,9 +269,10 @@ function stackLoops(
     metrics: GatewayMetrics;
     logger: Logger;
     now: () => number;
+    sealedCharges: SealedCharges;
   },
 ): BackgroundLoop[] {
-  const { pool, chain, catalog, health, metrics, logger, now } = parts;
+  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges } = parts;
   const { stacks } = config;
   const loops: BackgroundLoop[] = [];
   const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
@@ -291,7 +292,17 @@ function stackLoops(
     loop("idle-close", (signal) => closer.pass(signal));
   }
   const watcher = new OverclaimWatcher(
-    { pool, chain, logger, onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }) },
+    {
+      pool,
+      chain,
+      logger,
+      onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }),
+      // A sealed charge held for a leaf never resent is settled at what the stack's settlement paid past the receipts.
+      onSettled: async (stack, paidUnits) => {
+        const last = await pool.lastReceipt(stack.stackId);
+        await sealedCharges.settleBySettlement(stack.stackId, paidUnits, last?.fields);
+      },
+    },
     { watchSeconds: WATCH_SECONDS, challenge: stacks.challengeOverclaims },
   );
   loop("settlements", (signal) => watcher.pass(signal));
