@@ -384,12 +384,18 @@ describe("a sealed stream with no receipt is charged what the node's receipt lat
       if ((await gateway.db.selectFrom("sealed_charges").selectAll().execute()).length === 0) break;
     }
     expect(await gateway.db.selectFrom("sealed_charges").selectAll().execute()).toEqual([]);
-    const receipt = await gateway.db
-      .selectFrom("receipts")
-      .selectAll()
-      .where("stack_id", "=", held!.stack_id)
-      .where("leaf_index", "=", held!.nonce)
-      .executeTakeFirstOrThrow();
+    // Receipts reach the database through the journal: read once written.
+    const receipt = await until(
+      () =>
+        gateway.db
+          .selectFrom("receipts")
+          .selectAll()
+          .where("stack_id", "=", held!.stack_id)
+          .where("leaf_index", "=", held!.nonce)
+          .executeTakeFirst(),
+      (row) => row !== undefined,
+      10_000,
+    ).then((row) => row!);
     const units = BigInt(receipt.receipt.units ?? "0");
     expect(units).toBeGreaterThan(0n);
     const expected = costOfUnits(units, held!.price_per_million);
