@@ -70,6 +70,7 @@ export async function attestGatewaySession(
   session: AttestedSession,
   model: string,
 ): Promise<SessionAttestation> {
+  const taskId = await checkSessionTask(deps.chain, session, model);
   const nodeId = BigInt(session.node_id);
   const registered = await readNodeIdOfSigner(
     deps.chain.publicClient,
@@ -78,7 +79,6 @@ export async function attestGatewaySession(
   );
   if (registered !== nodeId)
     throw new ResponseVerificationError(`the session's signer is not node ${nodeId}'s on the chain`);
-  const taskId = await checkSessionTask(deps.chain, session, model);
   const route = `/v1/confidential/sessions/${encodeURIComponent(session.id)}/attestation`;
   const nonce = randomNonce();
   // Waiting past the session's expiry would lose it: the wait ends a second before at the latest.

@@ -22,7 +22,9 @@ export async function checkSessionTask(
   model: string,
 ): Promise<bigint> {
   const fail = (why: string) => new ResponseVerificationError(`the gateway's session ${why}`);
-  if (typeof session.task_id !== "string" || !/^\d{1,78}$/.test(session.task_id)) throw fail("names no task");
+  const id = (value: unknown) => typeof value === "string" && /^\d{1,78}$/.test(value);
+  if (!id(session.task_id)) throw fail("names no task");
+  if (!id(session.stack_id) || !id(session.node_id)) throw fail("names no stack or node");
   const taskId = BigInt(session.task_id);
   const nodeId = BigInt(session.node_id);
   const stack = await readStack(chain.publicClient, chain.addresses.StackManager, BigInt(session.stack_id));
