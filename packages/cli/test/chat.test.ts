@@ -8,6 +8,7 @@ import { type Address, erc20Abi } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRelay } from "../../sdk/test/relay.js";
 import { asideFile } from "../src/chat/asideStore.js";
+import { RESTART_LINE } from "../src/chat/confidentialChat.js";
 import { receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { type CliRun, runCli, waitForReady } from "./cliProcess.js";
 
@@ -242,6 +243,61 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     } finally {
       await setNodeUrl(operator, { nodeId: BigInt(nodeId), url: ready.nodes[k]!.url });
       await liar.close();
+    }
+  }, 180_000);
+
+  // A node (or anyone on the path to its http URL) ends a sealed stream after two chunks with an error the client
+  // answers by sealing the request again: the new answer must not be spliced onto the text printed.
+  it("--confidential: an answer sealed again after text was printed says so, and prints the new one from its start", async () => {
+    const network = parseNetwork(JSON.stringify(ready));
+    let injected = false;
+    const relays = await Promise.all(ready.nodes.map((node) => startRelay(node.url)));
+    for (const relay of relays)
+      relay.rewrite = (body, path) => {
+        if (injected || path !== "/v1/chat/completions" || !body.includes('"atoma.confidential.chunk"'))
+          return body;
+        injected = true;
+        const chunks = body
+          .split("\n\n")
+          .filter((event) => event.includes('"atoma.confidential.chunk"'))
+          .slice(0, 2);
+        const error = {
+          message: "replayed",
+          type: "invalid_request_error",
+          param: null,
+          code: "confidential_replayed",
+        };
+        return `${chunks.join("\n\n")}\n\ndata: ${JSON.stringify({ error })}\n\n`;
+      };
+    const operators = ready.nodes.map((_, k) =>
+      userContext(network, loadKeyFile(join(stateDir, "nodes", `node-${k + 1}`, "node.key"))),
+    );
+    for (const [k, node] of ready.nodes.entries())
+      await setNodeUrl(operators[k]!, { nodeId: BigInt(node.id), url: relays[k]!.url });
+    try {
+      const run = await cli([
+        "chat",
+        "--confidential",
+        "--network",
+        jsonFile,
+        "--key-file",
+        keyFile,
+        "--max-tokens",
+        "16",
+        "Count to five.",
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(injected).toBe(true);
+      expect(run.stderr.split("\n").filter((line) => line === RESTART_LINE)).toHaveLength(1);
+      expect(run.stderr).toMatch(/^verdict verified/m);
+      // What was printed before the restart ends its line; the new answer has a line of its own.
+      const lines = run.stdout.split("\n");
+      expect(lines.length).toBe(3);
+      expect(lines[1]!.length).toBeGreaterThan(0);
+    } finally {
+      for (const [k, node] of ready.nodes.entries())
+        await setNodeUrl(operators[k]!, { nodeId: BigInt(node.id), url: node.url });
+      await Promise.all(relays.map((relay) => relay.close()));
     }
   }, 180_000);
 

@@ -49,14 +49,16 @@ export class ConfidentialSessionUnknownError extends AtomaError<ProxyErrorCode> 
   }
 }
 
-/** The key holds as many open sessions as it may. */
+/** The key holds as many open sessions as it may, in all or on the model (its share of the model's stacks). */
 export class ConfidentialSessionsExceededError extends RetryLaterError {
   override name = "ConfidentialSessionsExceededError";
   readonly retryAfterSeconds: number;
-  constructor(limit: number, retryAfterSeconds: number) {
+  constructor(limit: number, retryAfterSeconds: number, model?: string) {
     super(
       "confidential_sessions_exceeded",
-      `this key holds ${limit} open confidential sessions: use or let one expire`,
+      model === undefined
+        ? `this key holds ${limit} open confidential sessions: use or let one expire`
+        : `this key holds ${limit} open confidential sessions for ${model}, its share of the model's stacks: use or let one expire`,
     );
     this.retryAfterSeconds = retryAfterSeconds;
   }

@@ -72,6 +72,9 @@ let cutStream = false;
 let cuts = 0;
 /** The flaky node's epoch evidence before the epoch moved on: what a lying gateway could replay. */
 let staleEpochAnswer: unknown;
+/** The model's level-3 task, and another model's: what a lying gateway could name instead. */
+let taskId: bigint;
+let otherModelTaskId: bigint;
 
 function freePort(): Promise<number> {
   const probe = createServer();
@@ -155,6 +158,10 @@ const client = (key = apiKey, extra: Partial<Parameters<typeof gatewayConfidenti
       contracts: network.deployment.addresses,
     },
     maxUnits: 2_000,
+    // A test below spends the nodes' fresh quotes for the gateway's address (they come back slowly): the tests after
+    // it are about other things, so their clients take the epoch evidence the chain's record names. The tests of
+    // freshness itself turn this off.
+    epochEvidence: true,
     ...extra,
   });
 
@@ -180,8 +187,10 @@ const codeOf = async (res: Response) => ((await res.json()) as { error: { code: 
 
 interface SessionBody {
   id: string;
+  model: string;
   node_id: string;
   node_signer: `0x${string}`;
+  task_id: string;
   stack_id: string;
   nonce: string;
   deadline: string;
@@ -200,7 +209,7 @@ const openSession = async (extra: Record<string, unknown> = {}, key = apiKey) =>
 
 /** Seals a chat for an open session, checking the evidence first as the SDK does (its own attestation). */
 async function sealFor(session: SessionBody, content: string, key = apiKey) {
-  const { verdict } = await client(key).attest(session);
+  const { verdict } = await client(key).attest(session, MODEL);
   const sealed = await sealConfidentialRequest(verdict.binding.encryptionPublicKey, chat(content), {
     stackId: BigInt(session.stack_id),
     nonce: BigInt(session.nonce),
@@ -264,7 +273,12 @@ beforeAll(async () => {
       (record) => record !== undefined,
     );
   }
-  const taskId = await network.addTask({ modelId, securityLevel: SecurityLevel.Confidential });
+  taskId = await network.addTask({ modelId, securityLevel: SecurityLevel.Confidential });
+  const other = await network.registerModel({ name: "atoma-other" });
+  otherModelTaskId = await network.addTask({
+    modelId: other.modelId,
+    securityLevel: SecurityLevel.Confidential,
+  });
   await setAllowedMeasurement(network.admin, {
     taskId,
     measurement: measurementHash("dev", MEASURED),
@@ -300,7 +314,13 @@ beforeAll(async () => {
       stacks: { units: "200000", maxPerModel: 4 },
       // The failover puts the flaky node aside this long: it is well again for the cut stream after it.
       routing: { cooldownMs: 3_000 },
-      confidential: { sessionTtlMs: 2_000, maxSessionsPerKey: 3, deadlineSlackSeconds: 1 },
+      // A key's sessions on the model (3) are bounded below its sessions in all (6): the squatter meets the former.
+      confidential: {
+        sessionTtlMs: 2_000,
+        maxSessionsPerKey: 6,
+        maxSessionsPerKeyPerModel: 3,
+        deadlineSlackSeconds: 1,
+      },
     },
     { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId, contracts: network.deployment.addresses },
   );
@@ -324,6 +344,7 @@ describe("confidential requests through the gateway", () => {
     const answer = remember(await client().chat(chat(`Say hello to ${MARKER}`)));
     expect(answer.attestation.label).toBe("insecure, development");
     expect([flaky.nodeId, steady.nodeId]).toContain(answer.nodeId);
+    expect(answer.taskId).toBe(taskId);
     expect(answer.response.object).toBe("chat.completion");
     expect(BigInt(answer.atoma.units)).toBeGreaterThan(0n);
     expect(answer.failedNodes).toEqual([]);
@@ -397,9 +418,92 @@ describe("confidential requests through the gateway", () => {
     expect(bad.status).toBe(400);
   });
 
+  // A lying gateway names another task than its session's stack is on (another model's level-3 task, whose allow-list
+  // it might like better), or none: the client reads the stack's task on the chain and refuses before it asks for
+  // evidence or seals anything. And a measurement the task's allow-list drops is refused through the gateway too.
+  it("refuses a session naming another task than its stack's, or a node the task's allow-list no longer takes", async () => {
+    const victim = (await gateway.keys.create({ name: "task-liar's victim" })).key;
+    const sent: string[] = [];
+    const lying =
+      (rewrite: (session: Record<string, unknown>) => void): typeof fetch =>
+      async (input, init) => {
+        const url = new URL(String(input));
+        sent.push(url.pathname);
+        const answer = await fetch(input, init);
+        if (url.pathname !== "/v1/confidential/sessions" || answer.status !== 201) return answer;
+        const session = (await answer.json()) as Record<string, unknown>;
+        rewrite(session);
+        return Response.json(session, { status: 201 });
+      };
+    const liar = (rewrite: (session: Record<string, unknown>) => void) =>
+      client(victim, { fetch: lying(rewrite), attempts: 1 });
+    await expect(
+      liar((session) => {
+        session.task_id = String(otherModelTaskId);
+      }).chat(chat(`another task ${MARKER}`)),
+    ).rejects.toThrow(`names task ${otherModelTaskId}, but its stack is on task ${taskId}`);
+    await expect(
+      liar((session) => {
+        delete session.task_id;
+      }).chat(chat(`no task ${MARKER}`)),
+    ).rejects.toThrow("names no task");
+    // A stack bought while the measurement was allowed (the chain refuses to sell one after), then it is dropped.
+    remember(await client().chat(chat(`before the drop ${MARKER}`)));
+    const measurement = measurementHash("dev", MEASURED);
+    await setAllowedMeasurement(network.admin, { taskId, measurement, allowed: false });
+    try {
+      await expect(liar(() => undefined).chat(chat(`dropped ${MARKER}`))).rejects.toThrow(
+        `which task ${taskId} does not take now (Measurement)`,
+      );
+    } finally {
+      await setAllowedMeasurement(network.admin, { taskId, measurement, allowed: true });
+    }
+    expect(sent.filter((path) => path.endsWith("/attestation") || path === CHAT)).toEqual([]);
+    expect(sent.filter((path) => path === "/v1/confidential/sessions")).toHaveLength(3);
+  });
+
+  // A gateway fakes the node's 429 on every fresh nonce to have the client accept epoch evidence (older, and
+  // replayable within the epoch). The client waits the 429 out once and asks for the same nonce again, then fails:
+  // it never asks for the epoch evidence unless its caller opted in.
+  it("a gateway faking the node's 429 cannot make the client take epoch evidence: it asks fresh again, then fails", async () => {
+    const victim = (await gateway.keys.create({ name: "fake-429's victim" })).key;
+    const asked: string[] = [];
+    const faking: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      if (url.pathname === "/v1/confidential/sessions") {
+        // The sessions here last 2 s: the gateway says a minute, so that the client's wait is not cut short by it.
+        const session = (await (await fetch(input, init)).json()) as Record<string, unknown>;
+        return Response.json({ ...session, expires_at: Math.floor(Date.now() / 1000) + 60 }, { status: 201 });
+      }
+      if (!url.pathname.endsWith("/attestation")) return fetch(input, init);
+      asked.push(url.searchParams.get("nonce") ?? "epoch");
+      if (!url.searchParams.has("nonce")) return fetch(input, init);
+      return Response.json(
+        {
+          error: {
+            message: "spent",
+            type: "rate_limit_error",
+            param: null,
+            code: "attestation_rate_limited",
+          },
+        },
+        { status: 429, headers: { "retry-after": "1" } },
+      );
+    };
+    const started = Date.now();
+    const refused = await client(victim, { fetch: faking, attestationWaitMs: 1_500, epochEvidence: false })
+      .chat(chat(`fake 429 ${MARKER}`))
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 429, gatewayCode: "attestation_rate_limited" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(asked).toHaveLength(2);
+    expect(asked[1]).toBe(asked[0]);
+    expect(asked).not.toContain("epoch");
+  });
+
   // Griefer: one user of the gateway spends the node's fresh quotes for the gateway's address. The others get a 429
   // passed through as an error (never as evidence) and are served on the node's epoch evidence.
-  it("passes the node's quote limit on as a 429, never as evidence; the SDK then takes the epoch evidence", async () => {
+  it("passes the node's quote limit on as a 429, never as evidence; the SDK fails, or takes epoch evidence if asked to", async () => {
     const pinned = (node: DevNode) =>
       openSession({ ignore: [String((node === flaky ? steady : flaky).nodeId)] }, otherKey);
     const ask = (session: SessionBody, i: number) =>
@@ -428,6 +532,12 @@ describe("confidential requests through the gateway", () => {
     const body = (await limited.json()) as { evidence?: unknown; error: { code: string; type: string } };
     expect(body.evidence).toBeUndefined();
     expect(body.error).toMatchObject({ code: "attestation_rate_limited", type: "rate_limit_error" });
+    // By default the client does not take epoch evidence on a 429's word: the request fails.
+    const strict = await client(apiKey, { attestationWaitMs: 0, epochEvidence: false })
+      .chat(chat(`fresh only ${MARKER}`))
+      .catch((error: unknown) => error);
+    expect(strict).toMatchObject({ gatewayCode: "attestation_rate_limited" });
+    // Opted in: the epoch evidence the chain's record names.
     const answer = remember(await client(apiKey, { attestationWaitMs: 0 }).chat(chat(`epoch ${MARKER}`)));
     expect(answer.freshness.kind).toBe("epoch");
     expect(answer.attestation.label).toBe("insecure, development");
@@ -457,16 +567,21 @@ describe("confidential requests through the gateway", () => {
     await expect(liar.chat(chat(`stale ${MARKER}`))).rejects.toThrow(/bind|epoch|record/);
   });
 
-  it("bounds open sessions per key (429), and a session never used gives back its nonce: no gap", async () => {
+  // Squatter: one key opens sessions it never uses to hold every level-3 stack of the model. It holds at most its
+  // share (3 of the gateway's 4 stacks a model here): the next is refused while another key is still served.
+  it("bounds open sessions per key and model: a key squatting the model's stacks holds its share; a session never used gives back its nonce", async () => {
     // The sessions earlier tests left unused have expired.
     await new Promise((resolve) => setTimeout(resolve, 2_600));
     const held = [await openSession(), await openSession(), await openSession()];
     const spam = await call("/v1/confidential/sessions", { body: { model: MODEL, max_units: 2_000 } });
     expect(spam.status).toBe(429);
-    expect(await codeOf(spam)).toBe("confidential_sessions_exceeded");
+    const refusal = ((await spam.json()) as { error: { code: string; message: string } }).error;
+    expect(refusal.code).toBe("confidential_sessions_exceeded");
+    expect(refusal.message).toContain(`3 open confidential sessions for ${MODEL}`);
     expect(Number(spam.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    // Another key is not held back by this one's sessions.
+    // Another key is not held back by this one's sessions: the model's other stacks serve it.
     const other = await openSession({}, otherKey);
+    expect(new Set([...held, other].map((s) => s.stack_id)).size).toBe(4);
     // They expire unused (2 s): the stacks, budgets and nonces come back.
     await new Promise((resolve) => setTimeout(resolve, 2_600));
     const first = held[0]!;

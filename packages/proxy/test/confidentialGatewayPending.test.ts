@@ -18,7 +18,7 @@ import {
   issueDevAttestationKey,
   type TdMeasurements,
 } from "@atoma/confidential";
-import { measurementHash } from "@atoma/core";
+import { costOfUnits, measurementHash } from "@atoma/core";
 import type { EmbeddedEngine } from "@atoma/engine";
 import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine } from "@atoma/node/devnet";
@@ -58,6 +58,8 @@ let failSealed = false;
 let front: Server;
 /** While set, the flaky node's front cuts the next sealed stream after its first event (once). */
 let cutStream = false;
+/** While set, a cut stream leaves the front failing sealed requests (`failSealed`): its resends fail too. */
+let failAfterCut = false;
 
 function freePort(): Promise<number> {
   const probe = createServer();
@@ -113,6 +115,7 @@ function nodeFront(target: () => string): Server {
         text += Buffer.from(chunk).toString();
         if (!text.includes("\n\n")) continue;
         // Leaving the loop cancels the node's answer: the node sees its client gone.
+        if (failAfterCut) failSealed = true;
         res.destroy();
         return;
       }
@@ -140,6 +143,9 @@ const client = (key = apiKey, extra: Partial<Parameters<typeof gatewayConfidenti
       contracts: network.deployment.addresses,
     },
     maxUnits: 2_000,
+    // The nodes give few fresh quotes (then hardly any): once spent, these tests go on on the epoch evidence the
+    // chain's record names (they are not about freshness).
+    epochEvidence: true,
     ...extra,
   });
 
@@ -335,5 +341,77 @@ describe("a failover after chunks were shown never splices two answers (review3 
       );
     expect(shown.length).toBe(1);
     expect((outcome as { gatewayCode?: string }).gatewayCode).toBe("node_failed");
+  }, 120_000);
+});
+
+// The node's stream is cut after a sealed chunk reached the client and every resend fails: the key is charged its
+// whole reservation (the node may bill the leaf up to the bound signed). That charge is held, not final: when the
+// stack's next session resends the request, the node's receipt says what the leaf cost, and the key is charged
+// exactly that, the rest given back once (review3 M-3).
+describe("a sealed stream with no receipt is charged what the node's receipt later says (review3 M-3)", () => {
+  it("holds the whole reservation, then settles it at the resent request's receipt: no unit lost or charged twice", async () => {
+    const cutKey = (await gateway.keys.create({ name: "cut" })).key;
+    const nextKey = (await gateway.keys.create({ name: "next" })).key;
+    cutStream = true;
+    failAfterCut = true;
+    const shown: unknown[] = [];
+    const cut = await client(cutKey, { attempts: 1 })
+      .chat(
+        chat(`cut ${MARKER}`),
+        (chunk) => shown.push(chunk),
+        () => undefined,
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    failAfterCut = false;
+    failSealed = false;
+    cutStream = false;
+    expect(cut).toMatchObject({ gatewayCode: "confidential_session_failed" });
+    const [held] = await gateway.db.selectFrom("sealed_charges").selectAll().execute();
+    expect(held).toBeDefined();
+    const cutKeyId = (await gateway.db.selectFrom("api_keys").select(["key_id", "name"]).execute()).find(
+      (k) => k.name === "cut",
+    )!.key_id;
+    expect(held!.key_id).toBe(cutKeyId);
+    expect(held!.charged_wei).toBe(costOfUnits(2_000n, parseEther("10")));
+    // The next sessions at that node (the cheaper, once its cool-down is over): one of them holds the stack, and
+    // resends the cut request first.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (let i = 0; i < 4; i++) {
+      await client(nextKey, { attempts: 1 }).chat(chat(`next ${i} ${MARKER}`));
+      if ((await gateway.db.selectFrom("sealed_charges").selectAll().execute()).length === 0) break;
+    }
+    expect(await gateway.db.selectFrom("sealed_charges").selectAll().execute()).toEqual([]);
+    // Receipts reach the database through the journal: read once written.
+    const receipt = await until(
+      () =>
+        gateway.db
+          .selectFrom("receipts")
+          .selectAll()
+          .where("stack_id", "=", held!.stack_id)
+          .where("leaf_index", "=", held!.nonce)
+          .executeTakeFirst(),
+      (row) => row !== undefined,
+      10_000,
+    ).then((row) => row!);
+    const units = BigInt(receipt.receipt.units ?? "0");
+    expect(units).toBeGreaterThan(0n);
+    const expected = costOfUnits(units, held!.price_per_million);
+    expect(expected).toBeLessThan(held!.charged_wei);
+    const spent = await until(
+      async () =>
+        (
+          await gateway.db
+            .selectFrom("api_keys")
+            .select("spent_wei")
+            .where("key_id", "=", cutKeyId)
+            .executeTakeFirstOrThrow()
+        ).spent_wei,
+      (value) => value === expected,
+      10_000,
+    );
+    expect(spent).toBe(expected);
   }, 120_000);
 });

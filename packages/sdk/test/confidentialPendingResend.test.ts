@@ -239,3 +239,70 @@ describe("a resend that brings another answer is never spliced onto the chunks s
     expect(contentShown(shown)).toBe("Once upon a different time");
   }, 180_000);
 });
+
+/**
+ * A fetch whose first chat stream passes two sealed chunks, then an error naming a code the client answers by sealing
+ * again (`confidential_replayed`): what a node, or anyone on the path to an http node URL, can send at any point.
+ */
+function resealAfterTwoChunks(): typeof fetch {
+  let done = false;
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (done || !url.endsWith(CHAT) || !answer.headers.get("content-type")?.includes("text/event-stream"))
+      return answer;
+    done = true;
+    const text = await answer.text();
+    const chunks = text
+      .split("\n\n")
+      .filter((e) => e.includes('"atoma.confidential.chunk"'))
+      .slice(0, 2);
+    const error = {
+      message: "replayed",
+      type: "invalid_request_error",
+      param: null,
+      code: "confidential_replayed",
+    };
+    const body = `${chunks.join("\n\n")}\n\ndata: ${JSON.stringify({ error })}\n\n`;
+    return new Response(body, { status: 200, headers: answer.headers });
+  };
+}
+
+describe("a request sealed again after chunks were shown never splices two answers (direct mode)", () => {
+  const resealing = async () =>
+    createAtomaClient({
+      network: net.networkText({ dev: true }),
+      account: (await net.network.account()).account,
+      confidential: true,
+      preferences: { only: [A.registered.nodeId] },
+      stack: { units: 20_000n },
+      fetch: resealAfterTwoChunks(),
+    });
+
+  it("calls onRestart before the resealed answer is shown: what was shown is exactly the answer returned", async () => {
+    const client = await resealing();
+    let shown: Record<string, unknown>[] = [];
+    let restarts = 0;
+    const answer = await client.chatStream(
+      ask("Count to five."),
+      (chunk) => shown.push(chunk),
+      () => {
+        restarts++;
+        shown = [];
+      },
+    );
+    expect(restarts).toBe(1);
+    const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
+      .content;
+    expect(content?.length).toBeGreaterThan(0);
+    expect(contentShown(shown)).toBe(content);
+  }, 180_000);
+
+  it("without onRestart, fails rather than show the resealed answer after the chunks shown", async () => {
+    const client = await resealing();
+    const shown: Record<string, unknown>[] = [];
+    const failed = await settled(client.chatStream(ask("Count to four."), (chunk) => shown.push(chunk)));
+    expect(failed).toMatchObject({ code: "confidential_replayed" });
+    expect(shown.length).toBe(2);
+  }, 180_000);
+});

@@ -19,6 +19,10 @@ export interface ConfidentialChatFlags {
   json?: boolean | undefined;
 }
 
+/** Printed on stderr when the answer shown so far is dropped and the new one printed from its start. */
+export const RESTART_LINE =
+  "atoma: the answer restarted (the node sent a new one): the text above is void, the new answer follows";
+
 const MARK = { pass: "ok  ", fail: "FAIL", skipped: "skip", not_reached: "--  " } as const;
 
 /** The attestation's label and each of its checks, for stderr. */
@@ -55,10 +59,20 @@ export async function confidentialChat(
   });
   let answer: AtomaAnswer;
   try {
-    answer = await client.chatStream(body, (chunk) => {
-      const content = (chunk.choices as { delta?: { content?: unknown } }[] | undefined)?.[0]?.delta?.content;
-      if (typeof content === "string" && !flags.json) process.stdout.write(content);
-    });
+    answer = await client.chatStream(
+      body,
+      (chunk) => {
+        const content = (chunk.choices as { delta?: { content?: unknown } }[] | undefined)?.[0]?.delta
+          ?.content;
+        if (typeof content === "string" && !flags.json) process.stdout.write(content);
+      },
+      // What was printed is void (a resend, a failover or a request sealed again brought another answer): said on
+      // stderr, and the new answer printed from its start on a line of its own, never spliced onto the old one.
+      () => {
+        if (!flags.json) process.stdout.write("\n");
+        process.stderr.write(`${RESTART_LINE}\n`);
+      },
+    );
   } catch (error) {
     if (error instanceof AttestationRefusedError) process.stderr.write(attestationText(error.verdict));
     throw error;

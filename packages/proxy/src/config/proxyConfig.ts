@@ -108,6 +108,11 @@ export const proxyConfigSchema = z.strictObject({
       sessionTtlMs: z.number().int().min(1_000).max(600_000).default(60_000),
       /** Open confidential sessions one key may hold (more: 429 `confidential_sessions_exceeded`). @default 4 */
       maxSessionsPerKey: z.number().int().min(1).max(1_000).default(4),
+      /**
+       * Open confidential sessions one key may hold on one model (each holds one of its level-3 stacks); more: 429
+       * `confidential_sessions_exceeded`. @default half of `stacks.maxPerModel`, at least 1
+       */
+      maxSessionsPerKeyPerModel: z.number().int().min(1).max(1_000).optional(),
       /** Seconds past a session's end its signed deadline allows (a request sent just before the end). @default 60 */
       deadlineSlackSeconds: z.number().int().min(0).max(600).default(60),
     })

@@ -154,6 +154,26 @@ const signedRequests: Migration = {
   },
 };
 
+/**
+ * Version 7: keys charged the whole reservation of a sealed stream that reached them with no receipt, held per stack
+ * and nonce until the node's own word on that leaf (its receipt, when the request is resent) settles them.
+ */
+const sealedCharges: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("sealed_charges")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("key_id", "text", (c) => c.notNull())
+      .addColumn("max_units", wei, (c) => c.notNull())
+      .addColumn("price_per_million", wei, (c) => c.notNull())
+      .addColumn("charged_wei", wei, (c) => c.notNull())
+      .addColumn("created_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("sealed_charges_pk", ["stack_id", "nonce"])
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -164,6 +184,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0004_signed_nonces": signedNonces,
       "0005_signed_max_units": signedMaxUnits,
       "0006_signed_requests": signedRequests,
+      "0007_sealed_charges": sealedCharges,
     };
   },
 };

@@ -98,6 +98,20 @@ export interface UsageDailyTable {
   spend_wei: BigDefault;
 }
 
+/**
+ * A key charged a sealed request's whole reservation because its stream reached the client with no receipt: held
+ * until the node's receipt for that leaf says what it cost (the rest given back).
+ */
+export interface SealedChargesTable {
+  stack_id: Big;
+  nonce: Big;
+  key_id: string;
+  max_units: Big;
+  price_per_million: Big;
+  charged_wei: Big;
+  created_at_ms: Big;
+}
+
 /** The last journal record of each gateway (`gateway_id`) applied to the database. */
 export interface JournalPositionsTable {
   gateway_id: string;
@@ -110,6 +124,7 @@ export interface GatewayDatabase {
   stacks: StacksTable;
   receipts: ReceiptsTable;
   signed_requests: SignedRequestsTable;
+  sealed_charges: SealedChargesTable;
   usage_daily: UsageDailyTable;
   journal_positions: JournalPositionsTable;
 }

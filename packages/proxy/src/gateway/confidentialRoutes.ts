@@ -92,6 +92,7 @@ export function sessionsRoute(parts: GatewayParts) {
         path: session.path,
         node_id: String(session.lease.nodeId),
         node_signer: session.lease.nodeSigner,
+        task_id: String(session.lease.taskId),
         stack_id: String(session.lease.stackId),
         nonce: String(session.lease.nonce),
         deadline: String(session.deadline),

@@ -5,6 +5,7 @@ import type { KeyRecord } from "../keys/keyRecord.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import type { RateTicket } from "../limits/rateLimiter.js";
 import type { Endpoint } from "../limits/requestBound.js";
+import type { SealedCharges } from "../limits/sealedCharges.js";
 import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
 import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
 import type { UpstreamAnswer } from "./upstream.js";
@@ -42,6 +43,8 @@ export interface ConfidentialSessionsComponents {
   limiter: KeyRateLimiter;
   /** The highest price per million units: the budget a session reserves is its bound at that price. */
   maxPricePerMillion: () => bigint;
+  /** Where a sealed stream's whole charge waits for its leaf's receipt (review3 M-3). */
+  sealedCharges?: Pick<SealedCharges, "hold"> | undefined;
   logger?: Logger | undefined;
   /** Unix milliseconds. @default Date.now */
   now?: (() => number) | undefined;
@@ -54,6 +57,11 @@ export interface ConfidentialSessionsOptions {
   deadlineSlackSeconds?: number | undefined;
   /** Open sessions one key may hold. @default 4 */
   maxPerKey?: number | undefined;
+  /**
+   * Open sessions one key may hold on one model: each holds a stack of the model's level-3 tasks, so one key must
+   * not hold them all (its unused sessions only expire). @default 2 (half of the pool's 4 stacks a model, in tests)
+   */
+  maxPerKeyPerModel?: number | undefined;
 }
 
 interface Held {
@@ -72,6 +80,7 @@ export class ConfidentialSessions {
   readonly #ttlMs: number;
   readonly #slack: number;
   readonly #maxPerKey: number;
+  readonly #maxPerKeyPerModel: number;
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #open = new Map<string, Held>();
@@ -81,6 +90,7 @@ export class ConfidentialSessions {
     this.#ttlMs = options.ttlMs ?? 60_000;
     this.#slack = options.deadlineSlackSeconds ?? 60;
     this.#maxPerKey = options.maxPerKey ?? 4;
+    this.#maxPerKeyPerModel = options.maxPerKeyPerModel ?? 2;
     this.#now = components.now ?? Date.now;
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
   }
@@ -93,21 +103,22 @@ export class ConfidentialSessions {
   }
 
   /**
-   * Opens a session: the key's limit on open sessions (`ConfidentialSessionsExceededError`), its rate allowance
+   * Opens a session: the key's limits on open sessions, in all and on the model (`ConfidentialSessionsExceededError`:
+   * one key never holds every level-3 stack of a model with sessions it does not use), its rate allowance
    * and budget for `maxUnits` (given back when anything after fails), then a confidential stack.
    */
   async open(
     key: KeyRecord,
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
   ): Promise<ConfidentialSession> {
-    if (this.countOf(key.keyId) >= this.#maxPerKey) {
-      const soonest = Math.min(
-        ...[...this.#open.values()]
-          .filter((held) => held.session.keyId === key.keyId)
-          .map((held) => held.session.expiresAtMs),
-      );
-      throw new ConfidentialSessionsExceededError(this.#maxPerKey, (soonest - this.#now()) / 1000);
-    }
+    const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
+    const soonest = (held: Held[]) =>
+      (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
+    if (mine.length >= this.#maxPerKey)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine));
+    const onModel = mine.filter((held) => held.session.model === request.model);
+    if (onModel.length >= this.#maxPerKeyPerModel)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKeyPerModel, soonest(onModel), request.model);
     const tokens = Number(request.maxUnits);
     const ticket = await this.#c.limiter.take(key, tokens);
     const maxWei = costOfUnits(request.maxUnits, this.#c.maxPricePerMillion());
@@ -167,7 +178,9 @@ export class ConfidentialSessions {
 
   /**
    * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
-   * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it.
+   * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it,
+   * held in `sealedCharges` until the leaf's receipt comes (the request is resent before the stack's next) and
+   * says what the key pays.
    */
   async settle(
     session: ConfidentialSession,
@@ -183,6 +196,15 @@ export class ConfidentialSessions {
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
       await this.#c.ledger.settle(session.reservation, cost, served);
+      if (!answer && keepReservation)
+        await this.#c.sealedCharges?.hold({
+          keyId: session.keyId,
+          stackId: session.lease.stackId,
+          nonce: session.lease.nonce,
+          maxUnits: session.maxUnits,
+          pricePerMillion: session.lease.pricePerMillion,
+          chargedWei: cost,
+        });
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

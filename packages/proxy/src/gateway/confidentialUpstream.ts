@@ -6,6 +6,8 @@ import type { UpstreamAnswer } from "./upstream.js";
 export interface ConfidentialLease {
   nodeId: bigint;
   nodeSigner: Address;
+  /** The level-3 task the stack was bought on: the client checks it on the chain (level, model, allow-list). */
+  taskId: bigint;
   stackId: bigint;
   /** The nonce the gateway will sign the sealed request with: the stack's next leaf. */
   nonce: bigint;

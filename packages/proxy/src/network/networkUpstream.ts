@@ -25,6 +25,7 @@ import type {
   SealedRequest,
 } from "../gateway/confidentialUpstream.js";
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
+import type { SealedCharges } from "../limits/sealedCharges.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import type { ProviderPreferences } from "../routing/providerPreferences.js";
 import { allowedBy, rankNodes } from "../routing/rankNodes.js";
@@ -41,6 +42,8 @@ export interface NetworkUpstreamComponents {
   /** What the network serves (a `NetworkCatalog`). */
   catalog: Pick<NetworkCatalog, "models" | "model" | "allowsPrivateNodeUrls">;
   pool: StackPool;
+  /** Sealed charges held for a leaf's receipt (review3 M-3): settled as each receipt is kept. */
+  sealedCharges?: Pick<SealedCharges, "settleByReceipt"> | undefined;
   /** The gateway's wallet: it owns the stacks and signs every request. */
   account: LocalAccount;
   chainId: number;
@@ -281,12 +284,22 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const lease: ConfidentialLease = {
       nodeId: stack.nodeId,
       nodeSigner: stack.nodeSigner,
+      taskId: stack.taskId,
       stackId: stack.stackId,
       nonce,
       pricePerMillion: stack.pricePerMillion,
     };
     this.#sessionStacks.set(lease, stack);
     return lease;
+  }
+
+  /** Settles a sealed charge held for the receipt's leaf (never fails the request: logged). */
+  async #settleHeld(fields: { stackId: bigint; leafIndex: bigint; units: bigint }): Promise<void> {
+    try {
+      await this.#c.sealedCharges?.settleByReceipt(fields.stackId, fields.leafIndex, fields.units);
+    } catch (error) {
+      this.#logger.error({ err: error }, "settling a held sealed charge by its receipt failed");
+    }
   }
 
   async releaseConfidential(lease: ConfidentialLease): Promise<void> {
@@ -399,7 +412,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
-        kept.push(this.#c.pool.keepReceipt(receipt, verdict.accepted));
+        kept.push(
+          this.#c.pool
+            .keepReceipt(receipt, verdict.accepted)
+            // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one.
+            .then(() => this.#settleHeld(receipt.fields)),
+        );
       },
       fetch: async (input, init) => {
         // Each resend of the same signed request replays the answer from its start.

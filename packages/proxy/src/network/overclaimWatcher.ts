@@ -85,6 +85,7 @@ export class OverclaimWatcher {
   readonly #o: OverclaimWatcherOptions;
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
+  readonly #onSettled: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
   /** Per stack, the challenges opened (or refused for good), as `kind:leafIndex`. */
@@ -99,6 +100,11 @@ export class OverclaimWatcher {
       pool: StackPool;
       chain: ChainContext;
       onChallenge?: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
+      /**
+       * A stack's settlement is over: `paidUnits` is what its node was paid (0 when it failed or timed out). Throwing
+       * leaves the stack to the next pass.
+       */
+      onSettled?: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
       logger?: Logger | undefined;
     },
     options: OverclaimWatcherOptions,
@@ -107,6 +113,7 @@ export class OverclaimWatcher {
     this.#chain = components.chain;
     this.#o = options;
     this.#onChallenge = components.onChallenge;
+    this.#onSettled = components.onSettled;
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
 
@@ -133,6 +140,7 @@ export class OverclaimWatcher {
       phase === SettlementPhase.Failed ||
       phase === SettlementPhase.TimedOut
     ) {
+      await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
       return;
     }
@@ -157,6 +165,7 @@ export class OverclaimWatcher {
         const phase: number = (await getSettlement(this.#chain, stack.stackId)).phase;
         if (phase !== SettlementPhase.Finalized) throw error;
       }
+      await this.#onSettled?.(stack, BigInt(settlement.units));
       this.#done.add(stack.stackId);
     }
   }
@@ -381,7 +390,7 @@ export class OverclaimWatcher {
   }
 
   /** A stack its node did not settle by the deadline is timed out: the gateway is refunded, the node slashed. */
-  async #timeOutIfUnsettled(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
+  async #timeOutIfUnsettled(stack: WatchedStack, now: bigint): Promise<void> {
     const deadline = await this.#chain.publicClient.readContract({
       address: this.#chain.addresses.StackManager,
       abi: stackManagerAbi,
@@ -392,6 +401,8 @@ export class OverclaimWatcher {
     const timedOut = await this.#pool.withWallet(() =>
       timeoutSettlement(this.#chain, { stackId: stack.stackId }),
     );
+    // Nothing was paid for it (a failure here: the next pass finds it timed out and calls it again).
+    await this.#onSettled?.(stack, 0n);
     this.#done.add(stack.stackId);
     this.#logger.warn(
       { stackId: String(stack.stackId), nodeId: String(stack.nodeId), refunded: String(timedOut.refunded) },

@@ -16,6 +16,7 @@ import { KeyStore } from "../keys/keyStore.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import { RateLimiter } from "../limits/rateLimiter.js";
 import { RedisRateLimiter } from "../limits/redisRateLimiter.js";
+import { SealedCharges } from "../limits/sealedCharges.js";
 import { SpendLedger } from "../limits/spendLedger.js";
 import { codeLabel } from "../metrics/codeLabel.js";
 import { createGatewayMetrics, type GatewayMetrics } from "../metrics/gatewayMetrics.js";
@@ -116,10 +117,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       }).start();
     }
     const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
+    const sealedCharges = new SealedCharges(db, { logger, now });
     const network = new NetworkUpstream(
       {
         catalog,
         pool,
+        sealedCharges,
         account: components.account,
         chainId: config.network.chainId,
         stackManager: config.network.contracts.StackManager,
@@ -137,10 +140,21 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     const upstream: Upstream = network;
     const ledger = new SpendLedger(db, { now, logger, journal });
     const sessions = new ConfidentialSessions(
-      { upstream: network, ledger, limiter, maxPricePerMillion: () => pool.maxPricePerMillion, logger, now },
+      {
+        upstream: network,
+        ledger,
+        limiter,
+        maxPricePerMillion: () => pool.maxPricePerMillion,
+        sealedCharges,
+        logger,
+        now,
+      },
       {
         ttlMs: config.confidential.sessionTtlMs,
         maxPerKey: config.confidential.maxSessionsPerKey,
+        maxPerKeyPerModel:
+          config.confidential.maxSessionsPerKeyPerModel ??
+          Math.max(1, Math.floor(config.stacks.maxPerModel / 2)),
         deadlineSlackSeconds: config.confidential.deadlineSlackSeconds,
       },
     );
@@ -188,7 +202,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "checking the nodes' health failed",
       ),
     );
-    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now }));
+    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now, sealedCharges }));
     for (const loop of loops) loop.start();
     return {
       url: server.url,
@@ -255,9 +269,10 @@ function stackLoops(
     metrics: GatewayMetrics;
     logger: Logger;
     now: () => number;
+    sealedCharges: SealedCharges;
   },
 ): BackgroundLoop[] {
-  const { pool, chain, catalog, health, metrics, logger, now } = parts;
+  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges } = parts;
   const { stacks } = config;
   const loops: BackgroundLoop[] = [];
   const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
@@ -277,7 +292,17 @@ function stackLoops(
     loop("idle-close", (signal) => closer.pass(signal));
   }
   const watcher = new OverclaimWatcher(
-    { pool, chain, logger, onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }) },
+    {
+      pool,
+      chain,
+      logger,
+      onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }),
+      // A sealed charge held for a leaf never resent is settled at what the stack's settlement paid past the receipts.
+      onSettled: async (stack, paidUnits) => {
+        const last = await pool.lastReceipt(stack.stackId);
+        await sealedCharges.settleBySettlement(stack.stackId, paidUnits, last?.fields);
+      },
+    },
     { watchSeconds: WATCH_SECONDS, challenge: stacks.challengeOverclaims },
   );
   loop("settlements", (signal) => watcher.pass(signal));

@@ -29,6 +29,7 @@ import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.j
 import { networkOf } from "./networkInput.js";
 import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
 import { withTokenLimit } from "./requestMarks.js";
+import { type RestartGuard, restartGuard } from "./restartGuard.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 
 type Body = Record<string, unknown>;
@@ -219,7 +220,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return found;
   };
 
-  async function call(body: Body, send: (serving: Serving) => Promise<Sent>) {
+  async function call(body: Body, send: (serving: Serving) => Promise<Sent>, guard: RestartGuard) {
     const model = body.model as string;
     let verified: Sent;
     const chosen = servingFor(model);
@@ -228,6 +229,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       verified = await sendOn(current, send);
     } catch (error) {
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
+      // The request goes again, on another stack: what was shown of this answer is dropped first (or the call fails).
+      guard.beforeAnother(error);
       const { ctx, network } = await contextOnce();
       const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error);
       // Calls in parallel on one stack all hear it spent: only the first replaces it, the rest take its successor.
@@ -320,15 +323,28 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       onChunk?: ((chunk: Body) => void) | undefined;
       onRestart?: (() => void) | undefined;
     },
-    send: (client: StackClient, body: Body) => Promise<Verified>,
+    send: (
+      client: StackClient,
+      body: Body,
+      onChunk: ((chunk: Body) => void) | undefined,
+    ) => Promise<Verified>,
   ) => {
     try {
       const checked = withTokenLimit(endpoint, checkBody(endpoint, body));
       checkFitsAStack(checked, options.stack?.units ?? DEFAULT_STACK_UNITS);
       const plain = sealedAs.stream === undefined ? checked : { ...checked, stream: sealedAs.stream };
+      // One answer shown per call: a failover or a request sealed again after chunks were shown restarts it.
+      const guard = restartGuard(sealedAs.onChunk, sealedAs.onRestart);
       return call(
         checked,
-        sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk, sealedAs.onRestart),
+        sent(
+          sealedAs.path,
+          plain,
+          (client) => send(client, checked, guard.onChunk),
+          guard.onChunk,
+          guard.onRestart,
+        ),
+        guard,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -338,8 +354,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
   return {
     chat: (body) => run("chat", body, { path: CHAT, stream: false }, (client, b) => client.chat(b)),
     chatStream: (body, onChunk, onRestart) =>
-      run("chat", body, { path: CHAT, stream: true, onChunk, onRestart }, (client, b) =>
-        client.chatStream(b, onChunk),
+      run("chat", body, { path: CHAT, stream: true, onChunk, onRestart }, (client, b, show) =>
+        client.chatStream(b, show),
       ),
     completions: (body) =>
       run("completions", body, { path: "/v1/completions", stream: false }, (client, b) =>

@@ -50,6 +50,12 @@ export interface GatewayConfidentialOptions {
    * waited out per its `retry-after` before its epoch evidence is taken instead. @default 2000
    */
   attestationWaitMs?: number | undefined;
+  /**
+   * Take the node's epoch evidence (exactly the one it posted on the chain for the current epoch) when its fresh
+   * quotes stay rate-limited past `attestationWaitMs`. Off, such a request fails with `attestation_rate_limited`:
+   * a gateway could fake the 429 to have older evidence taken. @default false
+   */
+  epochEvidence?: boolean | undefined;
   /** The signed unit bound asked for each request (prompt plus completion). @default the gateway's */
   maxUnits?: number | undefined;
   fetch?: typeof fetch | undefined;
@@ -62,6 +68,8 @@ export interface ConfidentialAnswer {
   /** The node's receipt, checked: its signer, the envelope's hash, the sealed answer's hash. */
   atoma: AtomaReceipt;
   nodeId: bigint;
+  /** The level-3 task the answer's stack is on, as the chain has it (checked: its model, its allow-list). */
+  taskId: bigint;
   attestation: AttestationVerdict;
   /** What proved the evidence current: the client's nonce, or (the node's fresh quotes spent) the chain's epoch. */
   freshness: Freshness;
@@ -73,8 +81,10 @@ export interface ConfidentialAnswer {
 
 interface Session {
   id: string;
+  model: string;
   node_id: string;
   node_signer: Address;
+  task_id: string;
   stack_id: string;
   nonce: string;
   deadline: string;
@@ -104,16 +114,18 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     return body;
   }
 
-  /** The session's node, checked against the chain and its evidence (see `attestGatewaySession`). */
-  const attest = (session: AttestedSession) =>
+  /** The session's task and node, checked against the chain and its evidence (see `attestGatewaySession`). */
+  const attest = (session: AttestedSession, model: string) =>
     attestGatewaySession(
       {
         get: (path) => fetcher(`${base}${path}`, { headers: auth, redirect: "error" }),
         policy: options.policy,
         chain,
         maxWaitMs: options.attestationWaitMs,
+        epochEvidence: options.epochEvidence,
       },
       session,
+      model,
     );
 
   async function once(
@@ -138,7 +150,9 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     picked.nodeId = BigInt(session.node_id);
     if (session.path !== path)
       throw new ResponseVerificationError("the gateway opened a session for another path");
-    const { verdict: attestation, freshness } = await attest(session);
+    if (session.model !== body.model)
+      throw new ResponseVerificationError("the gateway opened a session for another model");
+    const { verdict: attestation, freshness, taskId } = await attest(session, String(body.model));
     const context = {
       stackId: BigInt(session.stack_id),
       nonce: BigInt(session.nonce),
@@ -211,7 +225,15 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       reqHash: requestHash(envelope as unknown as Body),
       nodeId: BigInt(session.node_id),
     });
-    return { response, atoma: receipt, nodeId: BigInt(session.node_id), attestation, freshness, sealed };
+    return {
+      response,
+      atoma: receipt,
+      nodeId: BigInt(session.node_id),
+      taskId,
+      attestation,
+      freshness,
+      sealed,
+    };
   }
 
   async function run(
@@ -262,7 +284,7 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     ): Promise<ConfidentialAnswer> =>
       run("chat", onChunk ? { ...body, stream: true } : body, onChunk, onRestart),
     completions: (body: Body): Promise<ConfidentialAnswer> => run("completions", body),
-    /** A session's node attested as `chat` does it (for callers that seal themselves). */
+    /** A session's task and node checked as `chat` does it, for `model` (for callers that seal themselves). */
     attest,
   };
 }

@@ -12,15 +12,15 @@ import type { Address } from "viem";
 import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
 import type { readContext } from "../network.js";
 import { readJsonCapped } from "../readBodyCapped.js";
+import { checkSessionTask, type SessionPlacement } from "./gatewaySessionTask.js";
 
 const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
 /** What a node may ask to be waited for, at most, per try (the gateway bounds it to 60 s as well). */
 const MAX_RETRY_AFTER_S = 60;
 
 /** The session fields the attestation needs. */
-export interface AttestedSession {
+export interface AttestedSession extends SessionPlacement {
   id: string;
-  node_id: string;
   node_signer: Address;
   /** When the gateway lets the unused session go (unix seconds): no wait runs past it. */
   expires_at?: number | undefined;
@@ -32,16 +32,23 @@ export interface SessionAttestationDeps {
   policy: AttestationPolicy;
   chain: ReturnType<typeof readContext>;
   /**
-   * How long, in all, a 429 `attestation_rate_limited` is waited out (per its `retry-after`) before the node's
-   * epoch evidence is taken instead. @default 2000
+   * How long, in all, a 429 `attestation_rate_limited` is waited out (per its `retry-after`, each wait at most 60 s)
+   * before evidence for the same fresh nonce is asked again. @default 2000
    */
   maxWaitMs?: number | undefined;
+  /**
+   * Take the node's epoch evidence when its fresh quotes stay rate-limited past `maxWaitMs`. Off, the client never
+   * trusts a 429 (a gateway can fake one): it fails with `attestation_rate_limited`. On, the epoch evidence must be
+   * exactly the one the node posted on the chain for the current epoch. @default false
+   */
+  epochEvidence?: boolean | undefined;
 }
 
-/** The node's key checked, and which freshness proved the evidence current. */
+/** The node's key checked, which freshness proved the evidence current, and the task the chain puts the stack on. */
 export interface SessionAttestation {
   verdict: AttestationVerdict;
   freshness: Freshness;
+  taskId: bigint;
 }
 
 type Body = Record<string, unknown>;
@@ -49,16 +56,21 @@ const isRecord = (value: unknown): value is Body =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
- * The session's node, checked against the chain and its evidence: the key to seal to. Asks for evidence on a fresh
- * nonce; a gateway shares the node's per-source quote budget among all its users, so a 429 `attestation_rate_limited`
- * is waited out while its `retry-after` fits in `maxWaitMs`, then the node's epoch evidence (no quote) is taken:
- * it must bind the chain's current epoch and be exactly the evidence the chain's record names (its hash), so an
- * old quote replayed does not pass. Anything but evidence is an error, never read as evidence.
+ * The session's node, checked against the chain and its evidence: the key to seal to. The session's task is read
+ * from the chain first (`checkSessionTask`: the stack's task, level 3, the model, the node on its allow-list). Then
+ * evidence for a fresh nonce: a gateway shares the node's per-source quote budget among all its users, so a 429
+ * `attestation_rate_limited` is waited out while its `retry-after` fits in `maxWaitMs` and the same nonce asked again.
+ * Still limited, the request fails: a 429 is only the gateway's word, and a gateway could fake it to have the client
+ * accept older evidence. Only with `epochEvidence` is the node's epoch evidence (no quote) taken then: it must bind
+ * the chain's current epoch and be exactly the evidence the chain's record names (its hash, posted by the node), so
+ * an old quote replayed does not pass. Anything but evidence is an error, never read as evidence.
  */
 export async function attestGatewaySession(
   deps: SessionAttestationDeps,
   session: AttestedSession,
+  model: string,
 ): Promise<SessionAttestation> {
+  const taskId = await checkSessionTask(deps.chain, session, model);
   const nodeId = BigInt(session.node_id);
   const registered = await readNodeIdOfSigner(
     deps.chain.publicClient,
@@ -73,31 +85,34 @@ export async function attestGatewaySession(
   const expiresInMs =
     typeof session.expires_at === "number" ? session.expires_at * 1000 - Date.now() - 1_000 : Infinity;
   let waitLeft = Math.min(deps.maxWaitMs ?? 2_000, expiresInMs);
+  let limited: GatewayRequestError;
   for (;;) {
     const answer = await deps.get(`${route}?nonce=${nonce}`);
     if (answer.status !== 429) {
       const evidence = await evidenceOf(answer);
-      return check(deps, session, nodeId, evidence, { kind: "nonce", nonce }, undefined);
+      return check(deps, session, nodeId, taskId, evidence, { kind: "nonce", nonce }, undefined);
     }
     const body = await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined);
-    const error = gatewayError(429, body);
-    if (error.gatewayCode !== "attestation_rate_limited") throw error;
+    limited = gatewayError(429, body);
+    if (limited.gatewayCode !== "attestation_rate_limited") throw limited;
     const seconds = Number(answer.headers.get("retry-after"));
     const waitMs = (Number.isFinite(seconds) ? Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds)) : 1) * 1000;
     if (waitMs > waitLeft) break;
     waitLeft -= waitMs;
     await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
-  // The node's fresh quotes are spent for the gateway's address: its epoch evidence, held to the chain's record.
+  if (!deps.epochEvidence) throw limited;
+  // Asked for: the node's epoch evidence, held to the chain's record for the current epoch.
   const epoch = await currentEpoch(deps.chain);
   const evidence = await evidenceOf(await deps.get(route));
-  return check(deps, session, nodeId, evidence, { kind: "epoch", epoch }, epoch);
+  return check(deps, session, nodeId, taskId, evidence, { kind: "epoch", epoch }, epoch);
 }
 
 async function check(
   deps: SessionAttestationDeps,
   session: AttestedSession,
   nodeId: bigint,
+  taskId: bigint,
   served: unknown,
   freshness: Freshness,
   epoch: bigint | undefined,
@@ -134,7 +149,7 @@ async function check(
         `node ${nodeId}'s epoch evidence is not the one its on-chain record names`,
       );
   }
-  return { verdict, freshness };
+  return { verdict, freshness, taskId };
 }
 
 /** The evidence of a 200 `atoma.attestation`; any other answer is the gateway's error. */

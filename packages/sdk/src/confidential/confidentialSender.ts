@@ -1,5 +1,6 @@
 import { type ChainContext, stackManagerAbi } from "@atoma/chain/portable";
 import type { Hex } from "viem";
+import { restartGuard } from "../client/restartGuard.js";
 import { NodeRequestError } from "../errors.js";
 import type { SseLimits } from "../readSse.js";
 import { requestUnitBound } from "../requestUnitBound.js";
@@ -128,17 +129,20 @@ export class ConfidentialSender {
     onChunk?: (chunk: Body) => void,
     onRestart?: () => void,
   ): Promise<SealedVerified & { attested: Attested }> {
+    const guard = restartGuard(onChunk, onRestart);
     let current = this.stale(attested) ? await this.attest(ctx, stack) : attested;
     try {
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, guard.onChunk, guard.onRestart)),
         attested: current,
       };
     } catch (error) {
       if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
+      // Sealed again, the answer is another: what was shown of the first is dropped first (or the call fails).
+      guard.beforeAnother(error);
       current = await this.attest(ctx, stack);
       return {
-        ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),
+        ...(await this.#sendOnce(stack.stackId, client, current, path, body, guard.onChunk, guard.onRestart)),
         attested: current,
       };
     }

@@ -1,0 +1,141 @@
+import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
+import type { GatewayDb } from "../db/openGatewayDatabase.js";
+
+/** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
+export interface HeldSealedCharge {
+  keyId: string;
+  stackId: bigint;
+  nonce: bigint;
+  maxUnits: bigint;
+  pricePerMillion: bigint;
+  chargedWei: bigint;
+}
+
+/**
+ * Sealed streams that reached their client with no receipt (review3 M-3). The key is charged the whole reservation
+ * at once: the node may bill that leaf up to the bound the gateway signed, and no unit is lost meanwhile. The charge
+ * is held here, per stack and nonce, until the node's own word on the leaf: its receipt, when the pending request is
+ * resent before the stack's next (the node answers it from its records, or again). Then the key pays what the
+ * receipt says (at most the signed bound) and gets the rest back, once: the row goes in the same transaction. A leaf
+ * never resent is settled when its stack's settlement is over (`settleBySettlement`, from the `OverclaimWatcher`).
+ */
+export class SealedCharges {
+  readonly #db: GatewayDb;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(
+    db: GatewayDb,
+    components: { logger?: Logger | undefined; now?: (() => number) | undefined } = {},
+  ) {
+    this.#db = db;
+    this.#logger = (components.logger ?? silentLogger).child({ module: "sealed-charges" });
+    this.#now = components.now ?? Date.now;
+  }
+
+  /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
+  async hold(charge: HeldSealedCharge): Promise<void> {
+    await this.#db
+      .insertInto("sealed_charges")
+      .values({
+        stack_id: charge.stackId,
+        nonce: charge.nonce,
+        key_id: charge.keyId,
+        max_units: charge.maxUnits,
+        price_per_million: charge.pricePerMillion,
+        charged_wei: charge.chargedWei,
+        created_at_ms: this.#now(),
+      })
+      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
+  }
+
+  /**
+   * The node's receipt for leaf `nonce` of `stackId` came: a charge held for it is settled at the receipt's units
+   * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
+   */
+  async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint): Promise<bigint> {
+    return this.#db.transaction().execute(async (tx) => {
+      const held = await tx
+        .deleteFrom("sealed_charges")
+        .where("stack_id", "=", stackId)
+        .where("nonce", "=", nonce)
+        .returningAll()
+        .executeTakeFirst();
+      if (!held) return 0n;
+      const billed = units < held.max_units ? units : held.max_units;
+      const cost = costOfUnits(billed, held.price_per_million);
+      const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
+      if (back > 0n)
+        await tx
+          .updateTable("api_keys")
+          .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
+          .where("key_id", "=", held.key_id)
+          .execute();
+      this.#logger.debug(
+        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
+        "a sealed request's held charge settled by its receipt",
+      );
+      return back;
+    });
+  }
+
+  /**
+   * The stack's settlement is over and its receipts say no more: the charges still held on it are settled at what the
+   * node was paid past the gateway's last receipt (`paidUnits` less that receipt's running total; 0 when the
+   * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
+   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) stays as
+   * charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
+   * Returns what was given back in all.
+   */
+  async settleBySettlement(
+    stackId: bigint,
+    paidUnits: bigint,
+    lastReceipt: { leafIndex: bigint; cumulativeUnits: bigint } | undefined,
+  ): Promise<bigint> {
+    return this.#db.transaction().execute(async (tx) => {
+      const held = await tx
+        .deleteFrom("sealed_charges")
+        .where("stack_id", "=", stackId)
+        .returningAll()
+        .execute();
+      held.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+      const receipted = lastReceipt?.cumulativeUnits ?? 0n;
+      let unpaid = paidUnits > receipted ? paidUnits - receipted : 0n;
+      let back = 0n;
+      for (const row of held) {
+        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) continue;
+        const billed = unpaid < row.max_units ? unpaid : row.max_units;
+        unpaid -= billed;
+        const cost = costOfUnits(billed, row.price_per_million);
+        const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
+        if (given === 0n) continue;
+        back += given;
+        await tx
+          .updateTable("api_keys")
+          .set((eb) => ({ spent_wei: eb("spent_wei", "-", given) }))
+          .where("key_id", "=", row.key_id)
+          .execute();
+      }
+      if (held.length > 0)
+        this.#logger.debug(
+          { stackId: String(stackId), charges: held.length, back: String(back) },
+          "sealed charges held on a stack settled by its settlement",
+        );
+      return back;
+    });
+  }
+
+  /** Charges still held (their leaf has no receipt yet). */
+  async held(): Promise<HeldSealedCharge[]> {
+    const rows = await this.#db.selectFrom("sealed_charges").selectAll().execute();
+    return rows.map((row) => ({
+      keyId: row.key_id,
+      stackId: row.stack_id,
+      nonce: row.nonce,
+      maxUnits: row.max_units,
+      pricePerMillion: row.price_per_million,
+      chargedWei: row.charged_wei,
+    }));
+  }
+}

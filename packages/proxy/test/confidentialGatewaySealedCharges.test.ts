@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { costOfUnits } from "@atoma/core";
+import { parseEther } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { KeyStore } from "../src/keys/keyStore.js";
+import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { SpendLedger } from "../src/limits/spendLedger.js";
+
+/**
+ * Review3 M-3 on the real embedded database: a key charged the whole reservation of a sealed stream with no receipt
+ * gets back what the node was not paid, once, whichever way the leaf's price becomes known (its receipt, or the
+ * stack's settlement), and the operator is never left with a unit the node was paid and no key charged.
+ */
+const MAX_UNITS = 2_000n;
+const MAX_PRICE = parseEther("10");
+const STACK_PRICE = parseEther("1");
+const MAX_WEI = costOfUnits(MAX_UNITS, MAX_PRICE);
+
+const dir = mkdtempSync(join(tmpdir(), "atoma-sealed-charges-"));
+let opened: OpenedDatabase;
+let keys: KeyStore;
+let ledger: SpendLedger;
+let charges: SealedCharges;
+let stackIds = 100n;
+
+beforeAll(async () => {
+  opened = await openGatewayDatabase({ kind: "embedded", dir });
+  keys = new KeyStore(opened.db, Date.now);
+  ledger = new SpendLedger(opened.db, { sliceIdleMs: 0 });
+  charges = new SealedCharges(opened.db);
+}, 60_000);
+
+afterAll(async () => {
+  await opened?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A key charged the whole reservation for a sealed stream at `nonce` of `stackId`, held as the gateway does. */
+async function chargedInFull(stackId: bigint, nonce: bigint): Promise<string> {
+  const { view } = await keys.create({ name: `k${stackId}-${nonce}` });
+  const reservation = await ledger.reserve(view.id, MAX_WEI);
+  await ledger.settle(reservation, MAX_WEI);
+  await charges.hold({
+    keyId: view.id,
+    stackId,
+    nonce,
+    maxUnits: MAX_UNITS,
+    pricePerMillion: STACK_PRICE,
+    chargedWei: MAX_WEI,
+  });
+  return view.id;
+}
+
+const spentOf = async (keyId: string) =>
+  (
+    await opened.db
+      .selectFrom("api_keys")
+      .select("spent_wei")
+      .where("key_id", "=", keyId)
+      .executeTakeFirstOrThrow()
+  ).spent_wei;
+
+describe("sealed charges held for a leaf with no receipt (review3 M-3)", () => {
+  it("settled by the leaf's receipt: the key pays its units at the stack's price, the rest back, once", async () => {
+    const stackId = stackIds++;
+    const key = await chargedInFull(stackId, 3n);
+    expect(await spentOf(key)).toBe(MAX_WEI);
+    const back = await charges.settleByReceipt(stackId, 3n, 120n);
+    expect(back).toBe(MAX_WEI - costOfUnits(120n, STACK_PRICE));
+    expect(await spentOf(key)).toBe(costOfUnits(120n, STACK_PRICE));
+    // The same receipt kept again, or the stack's settlement after it: nothing more comes back.
+    expect(await charges.settleByReceipt(stackId, 3n, 120n)).toBe(0n);
+    expect(await charges.settleBySettlement(stackId, 0n, undefined)).toBe(0n);
+    expect(await spentOf(key)).toBe(costOfUnits(120n, STACK_PRICE));
+  });
+
+  it("a node billing the leaf past the bound signed is charged to the key only up to the bound", async () => {
+    const stackId = stackIds++;
+    const key = await chargedInFull(stackId, 0n);
+    expect(await charges.settleByReceipt(stackId, 0n, MAX_UNITS * 5n)).toBe(
+      MAX_WEI - costOfUnits(MAX_UNITS, STACK_PRICE),
+    );
+    expect(await spentOf(key)).toBe(costOfUnits(MAX_UNITS, STACK_PRICE));
+  });
+
+  it("never resent: settled at what the settlement paid past the last receipt, in nonce order, each within its bound", async () => {
+    const stackId = stackIds++;
+    const first = await chargedInFull(stackId, 7n);
+    const second = await chargedInFull(stackId, 8n);
+    // Below the last receipt's leaf: its units are inside that receipt's running total, so it stays as charged.
+    const hidden = await chargedInFull(stackId, 4n);
+    const last = { leafIndex: 6n, cumulativeUnits: 900n };
+    // The node was paid 2 300 units past the receipts: the bound of the first, the rest the second's.
+    const back = await charges.settleBySettlement(stackId, 900n + 2_300n, last);
+    expect(await spentOf(first)).toBe(costOfUnits(MAX_UNITS, STACK_PRICE));
+    expect(await spentOf(second)).toBe(costOfUnits(300n, STACK_PRICE));
+    expect(await spentOf(hidden)).toBe(MAX_WEI);
+    // Every unit the node was paid for them is charged to a key, none twice.
+    expect(back).toBe(2n * MAX_WEI - costOfUnits(2_300n, STACK_PRICE));
+    // A watcher's second pass (or another gateway's) finds nothing held.
+    expect(await charges.settleBySettlement(stackId, 900n + 2_300n, last)).toBe(0n);
+    expect(await charges.held()).toEqual([]);
+  });
+
+  it("a settlement that failed or timed out paid the node nothing: the whole charge comes back", async () => {
+    const stackId = stackIds++;
+    const key = await chargedInFull(stackId, 2n);
+    expect(await charges.settleBySettlement(stackId, 0n, undefined)).toBe(MAX_WEI);
+    expect(await spentOf(key)).toBe(0n);
+  });
+
+  it("one charge per stack and nonce: a second hold of the same leaf is ignored", async () => {
+    const stackId = stackIds++;
+    const key = await chargedInFull(stackId, 1n);
+    await charges.hold({
+      keyId: key,
+      stackId,
+      nonce: 1n,
+      maxUnits: MAX_UNITS,
+      pricePerMillion: STACK_PRICE,
+      chargedWei: MAX_WEI,
+    });
+    expect((await charges.held()).filter((c) => c.stackId === stackId)).toHaveLength(1);
+    await charges.settleByReceipt(stackId, 1n, 0n);
+    expect(await spentOf(key)).toBe(0n);
+  });
+});
