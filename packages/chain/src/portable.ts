@@ -11,6 +11,7 @@ export {
   DisputeOutcome,
   DisputeStatus,
   disputeManagerAbi,
+  disputeSelectionAbi,
   ModelStatus,
   NodeStatus,
   nodeRegistryAbi,
@@ -83,6 +84,7 @@ export {
 export {
   type CommitteeSelection,
   committeeSelectionOutcome,
+  disputeSelectionOf,
   getCommitteeSelection,
   openCommitteeSelection,
   selfSelectCommittee,
