@@ -10,132 +10,15 @@ import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {EcVrf} from "../src/vrf/EcVrf.sol";
 import {VrfKeyRegistry} from "../src/vrf/VrfKeyRegistry.sol";
 import {VrfSortition} from "../src/vrf/VrfSortition.sol";
-import {DisputeSteps} from "./lib/DisputeSteps.sol";
+import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
 
 /// @notice Dispute committees selected in private by VRF (issue 16) against nodes that vote without being
 /// selected, proofs made for another dispute, double commits, a party seating itself, garbage-proof spam, and a
 /// selection with too few members (public fallback); proofs from packages/core/vectors/vrfDispute.json, made by
 /// the TypeScript prover on the same seeds (keys from vrfSelection.json).
-contract DisputeSelectionTest is DisputeSteps {
-    bytes32 internal blockHash;
-    string internal keysJson;
-    string internal json;
-    VrfKeyRegistry internal vrfKeys;
-    DisputeSelection internal selection;
-    uint256 internal verifiedTask;
-    uint64 internal constant WINDOW = 60;
-
-    event SelfSelectionGas(uint256 gas);
-
-    struct Proof {
-        bytes proof;
-        bytes32 beta;
-        EcVrf.Hints hints;
-    }
-
+contract DisputeSelectionTest is DisputeSelectionSteps {
     function setUp() public {
-        deployAtoma();
-        keysJson = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrfSelection.json"));
-        json = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrfDispute.json"));
-        blockHash = vm.parseJsonBytes32(json, ".blockHash");
-        for (uint256 i = 0; i < 7; ++i) {
-            addNode(1);
-        }
-        verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
-        for (uint256 i = 0; i < nodeIds.length; ++i) {
-            subscribe(verifiedTask, nodeIds[i], PRICE);
-        }
-        vrfKeys = new VrfKeyRegistry(INodeRegistry(address(nodes)));
-        for (uint256 i = 0; i < nodeIds.length; ++i) {
-            _registerKey(nodeIds[i]);
-        }
-        selection = new DisputeSelection(disputes, vrfKeys, WINDOW, 3);
-        nextEpoch();
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    function _pair(string memory source, string memory key) internal view returns (uint256[2] memory point) {
-        uint256[] memory values = vm.parseJsonUintArray(source, key);
-        point = [values[0], values[1]];
-    }
-
-    function _read(string memory source, string memory key) internal view returns (Proof memory p) {
-        p.proof = vm.parseJsonBytes(source, string.concat(key, ".proof"));
-        p.beta = vm.parseJsonBytes32(source, string.concat(key, ".beta"));
-        p.hints = EcVrf.Hints({
-            u: _pair(source, string.concat(key, ".u")),
-            sH: _pair(source, string.concat(key, ".sH")),
-            cGamma: _pair(source, string.concat(key, ".cGamma"))
-        });
-    }
-
-    function _registerKey(uint256 nodeId) internal {
-        string memory key = string.concat(".nodes[", vm.toString(nodeId - 1), "]");
-        Proof memory p = _read(keysJson, string.concat(key, ".possession"));
-        vm.prank(operatorOf[nodeId]);
-        vrfKeys.registerVrfKey(nodeId, vm.parseJsonBytes(keysJson, string.concat(key, ".publicKey")), p.proof, p.hints);
-    }
-
-    /// Node `nodeId`'s proof on the seed of dispute `disputeId` (as the vectors' armed block gives it).
-    function _proof(uint256 disputeId, uint256 nodeId) internal view returns (Proof memory) {
-        return
-            _read(
-                json, string.concat(".disputes[", vm.toString(disputeId - 1), "].proofs[", vm.toString(nodeId - 1), "]")
-            );
-    }
-
-    /// A settlement dispute (the server settled outputs its attesters did not compute), its draw armed on a block
-    /// whose hash is the vectors', and its selection window open.
-    function _openDispute() internal returns (uint256 disputeId, uint256 server) {
-        uint256 stackId;
-        (stackId, server) = buy(verifiedTask, 1_000_000);
-        Served memory claimed = serve(stackId, 4, "cheat", 1_000_000);
-        settleAs(stackId, server, claimed.root, 1_000_000, 4);
-        Served memory honest = serve(stackId, 4, "honest", 1_000_000);
-        uint256[] memory idx = settlement.sampledIndices(stackId);
-        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
-        for (uint256 i = 0; i < list.length; ++i) {
-            commitResult(stackId, list[i].nodeId, resultOf(idx, honest));
-        }
-        vm.prank(vm.addr(signerKey[server]));
-        settlement.reveal(stackId, revealOf(idx, claimed));
-        openAttestations(stackId);
-        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "disputed");
-        disputeId = disputes.disputeCount();
-        vm.setBlockhash(disputes.getDispute(disputeId).drawBlock, blockHash);
-        vm.roll(block.number + 1);
-        selection.open(disputeId);
-    }
-
-    function _candidates(uint256 disputeId) internal view returns (uint64[] memory) {
-        return disputes.candidatesOf(disputeId);
-    }
-
-    function _selected(uint256 disputeId, uint256 nodeId) internal view returns (bool) {
-        DisputeSelection.Selection memory sel = selection.selectionOf(disputeId);
-        return VrfSortition.isSelected(_proof(disputeId, nodeId).beta, sel.numerator, sel.denominator);
-    }
-
-    function _isParty(uint256 disputeId, uint256 nodeId) internal view returns (bool) {
-        DisputeManager.Party[] memory parties = disputes.partiesOf(disputeId);
-        for (uint256 i = 0; i < parties.length; ++i) {
-            if (parties[i].nodeId == nodeId) return true;
-        }
-        return false;
-    }
-
-    function _find(uint256 disputeId, bool wantSelected) internal view returns (uint256) {
-        uint64[] memory c = _candidates(disputeId);
-        for (uint256 i = 0; i < c.length; ++i) {
-            if (_selected(disputeId, c[i]) == wantSelected) return c[i];
-        }
-        return 0;
-    }
-
-    function _sit(uint256 disputeId, uint256 nodeId, Proof memory p, bytes32 commitment) internal {
-        vm.prank(vm.addr(signerKey[nodeId]));
-        selection.selfSelect(disputeId, nodeId, p.proof, p.hints, commitment);
+        setUpSelection();
     }
 
     // ---------------------------------------------------------------- tests
@@ -318,8 +201,8 @@ contract DisputeSelectionTest is DisputeSteps {
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
         _sit(disputeId, node, _proof(disputeId, node), keccak256("late"));
         // The fallback: DisputeManager's public draw, armed on a block after the window.
-        vm.roll(block.number + 300);
-        draw(disputeId);
+        vm.roll(block.number + 1);
+        drawUntilSeated(disputeId);
         assertTrue(disputes.getDispute(disputeId).drawn, "publicly drawn");
         assertGe(disputes.committeeOf(disputeId).length, 3, "a public committee");
     }

@@ -5,7 +5,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
 import {ResultUnits} from "../common/ResultUnits.sol";
-import {IConsensusDisputeOrigin, IDisputeManager} from "../interfaces/IDisputeManager.sol";
+import {IConsensusDisputeOrigin, IDisputeManager, IDisputeSelection} from "../interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
@@ -154,6 +154,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     mapping(uint256 disputeId => Member[]) internal _committee;
     /// The nodes the committee is drawn from, frozen when the draw was armed.
     mapping(uint256 disputeId => uint64[]) internal _candidates;
+    /// Private self-selection of first-round committees (issue 16; zero: every draw public).
+    IDisputeSelection internal selection;
 
     event DisputeCreated(
         uint256 indexed disputeId,
@@ -229,10 +231,16 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         _setParams(params_);
     }
 
-    function wire(IConsensusDisputeOrigin consensus_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// Links the consensus contract and, when the deployment turns private committee selection on, the
+    /// DisputeSelection of this manager (zero: every draw public). Once.
+    function wire(IConsensusDisputeOrigin consensus_, IDisputeSelection selection_)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
         if (address(consensus) != address(0)) revert AlreadyWired();
         if (address(consensus_) == address(0)) revert ZeroAddress();
         consensus = consensus_;
+        selection = selection_;
     }
 
     function setParams(Params calldata params_) external onlyRole(GOVERNOR_ROLE) {
@@ -328,27 +336,48 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             _armDraw(disputeId, d);
             return;
         }
+        uint256[] memory commitments;
+        if (d.drawRound == 0 && address(selection) != address(0)) {
+            // Private selection: seat the self-selected (committed) members, or arm the public draw after it.
+            uint8 step;
+            uint256[] memory members;
+            (step, members, commitments) = selection.take(disputeId);
+            if (step == 2) _armDraw(disputeId, d);
+            if (step < 3) {
+                if (step == 1) _seat(disputeId, d, members, commitments);
+                return;
+            }
+        }
         uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
         uint256[] memory chosen = _pick(disputeId, seed);
-        d.drawRound += 1;
         if (chosen.length < params.minCommittee) {
-            bool last = d.drawRound >= params.drawRounds;
+            bool last = ++d.drawRound >= params.drawRounds;
             d.drawBlock = 0;
             d.drawNotBefore = last ? 0 : uint64(block.timestamp) + params.redrawDelay;
             emit DrawFailed(disputeId, d.drawRound, chosen.length, d.drawNotBefore);
             if (last && d.evidenceCount == d.sampleCount) _end(disputeId, d, Outcome.NoCommittee, 0);
             return;
         }
+        _seat(disputeId, d, chosen, commitments);
+    }
+
+    /// Seats the committee `chosen` (with `commitments`, the votes self-selected members committed; empty for a
+    /// public draw) and opens the vote once the evidence is complete.
+    function _seat(uint256 disputeId, Dispute storage d, uint256[] memory chosen, uint256[] memory commitments)
+        internal
+    {
+        d.drawRound += 1;
         Member[] storage committee = _committee[disputeId];
         for (uint256 i = 0; i < chosen.length; ++i) {
+            bytes32 commitment = commitments.length == 0 ? bytes32(0) : bytes32(commitments[i]);
             committee.push(
                 Member({
                     nodeId: uint64(chosen[i]),
-                    committed: false,
+                    committed: commitment != 0,
                     revealed: false,
                     substantiated: false,
                     shown: 0,
-                    commitment: 0,
+                    commitment: commitment,
                     vote: 0,
                     work: 0
                 })

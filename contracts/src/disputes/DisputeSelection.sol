@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {IDisputeParams} from "../interfaces/IDisputeManager.sol";
+import {IDisputeParams, IDisputeSelection} from "../interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {EcVrf} from "../vrf/EcVrf.sol";
 import {VrfKeyRegistry} from "../vrf/VrfKeyRegistry.sol";
@@ -10,9 +10,11 @@ import {VrfSortition} from "../vrf/VrfSortition.sol";
 import {DisputeManager} from "./DisputeManager.sol";
 
 /// @title DisputeSelection: a dispute's committee members select themselves in private by VRF (issue 16).
-/// @notice Kept out of DisputeManager (EIP-170), as SettlementDraw is for attesters. For a dispute in its first
-/// draw round, once a block after the one that armed the draw exists:
-/// 1. `open` fixes seed = VrfSortition.seed("atoma.vrf.dispute", disputeId, blockhash(drawBlock)) (TypeScript
+/// @notice Kept out of DisputeManager (EIP-170), as SettlementDraw is for attesters; a deployment turns it on by
+/// wiring it into DisputeManager, whose first draw round then asks `take`. For a dispute in its first draw round,
+/// once a block after the one that armed the draw exists and the disputed data is all on-chain (members commit
+/// what they computed as they sit):
+/// 1. `open` (or the manager's `drawCommittee`) fixes seed = VrfSortition.seed("atoma.vrf.dispute", disputeId, blockhash(drawBlock)) (TypeScript
 ///    `disputeSelectionSeed`), the threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
 ///    candidates (parties excluded), capped at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
 /// 2. A candidate's node evaluates its VRF alone; selected, it calls `selfSelect` once with its proof AND its vote
@@ -20,11 +22,16 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    the node's registered VRF key (`VrfKeyRegistry.proveSelection`); parties are refused even if listed; at most
 ///    `cap` members (odd, ≤ 15), so the majority rule runs over a bounded set.
 /// 3. After the window (or once full) `committeeOf` is final: `formed` when at least `minCommittee` selected
-///    themselves; otherwise the fallback is DisputeManager's public draw, armed on a block after the window.
-/// Handing a formed committee (with its commitments) to DisputeManager is not wired yet (docs/vrf.md).
-contract DisputeSelection is ReentrancyGuardTransient {
+///    themselves and still hold collateral; the manager's next `drawCommittee` seats them, already committed.
+///    Otherwise the fallback is DisputeManager's public draw, armed on a block after the window.
+contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     string internal constant PURPOSE = "atoma.vrf.dispute";
     uint256 internal constant BLOCKHASH_HORIZON = 256;
+    /// `take`'s answers: the window just opened; a committee formed; too few, arm the public draw; draw publicly.
+    uint8 public constant OPENED = 0;
+    uint8 public constant FORMED = 1;
+    uint8 public constant REARM = 2;
+    uint8 public constant PUBLIC = 3;
 
     struct Selection {
         bytes32 seed;
@@ -43,11 +50,15 @@ contract DisputeSelection is ReentrancyGuardTransient {
     uint8 public immutable cap;
 
     mapping(uint256 disputeId => Selection) internal _selections;
+    /// Disputes whose selection did not form a committee: their first round is drawn publicly.
+    mapping(uint256 disputeId => bool) public fellBack;
 
     event CommitteeSelectionOpened(
         uint256 indexed disputeId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
     );
     event MemberSelfSelected(uint256 indexed disputeId, uint256 indexed nodeId, bytes32 commitment);
+    /// Too few selected themselves (`members` standing at the window's end): the public draw takes over.
+    event SelectionFellBack(uint256 indexed disputeId, uint256 members);
 
     error BadCap(uint256 cap);
     error SelectionNotReady(uint256 disputeId);
@@ -59,6 +70,8 @@ contract DisputeSelection is ReentrancyGuardTransient {
     error AlreadySelected(uint256 disputeId, uint256 nodeId);
     error SelectionFull(uint256 disputeId);
     error InvalidCommitment();
+    error NotDisputeManager(address caller);
+    error SelectionWindowOpen(uint256 disputeId, uint64 endsAt);
 
     constructor(DisputeManager disputes_, VrfKeyRegistry vrfKeys_, uint64 window_, uint8 cap_) {
         if (cap_ == 0 || cap_ % 2 == 0 || cap_ > 15) revert BadCap(cap_);
@@ -69,15 +82,15 @@ contract DisputeSelection is ReentrancyGuardTransient {
         cap = cap_;
     }
 
-    /// Opens dispute `disputeId`'s selection window (anyone may call): first draw round, not drawn publicly yet, in
-    /// a block after the armed one and within the blockhash horizon.
+    /// Opens dispute `disputeId`'s selection window (anyone may call): first draw round, not drawn publicly yet, the
+    /// disputed data complete on-chain, in a block after the armed one and within the blockhash horizon.
     function open(uint256 disputeId) public {
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         if (
             d.status != DisputeManager.Status.Open || d.drawn || d.drawRound != 0 || d.drawBlock == 0
-                || block.number <= d.drawBlock || block.number > d.drawBlock + BLOCKHASH_HORIZON
+                || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock || block.number > d.drawBlock + BLOCKHASH_HORIZON
         ) revert SelectionNotReady(disputeId);
         uint64[] memory candidates = disputes.candidatesOf(disputeId);
         if (candidates.length == 0) revert SelectionNotReady(disputeId);
@@ -123,6 +136,44 @@ contract DisputeSelection is ReentrancyGuardTransient {
         sel.nodeIds.push(uint64(nodeId));
         sel.commitments.push(commitment);
         emit MemberSelfSelected(disputeId, nodeId, commitment);
+    }
+
+    /// The manager's first draw round (IDisputeSelection): opens the window when it is not yet; once it is final,
+    /// hands over the members that still hold collateral with their commitments when at least `minCommittee`, or
+    /// else falls back to the public draw (REARM once, then PUBLIC).
+    function take(uint256 disputeId)
+        external
+        returns (uint8 step, uint256[] memory members, uint256[] memory commitments)
+    {
+        if (msg.sender != address(disputes)) revert NotDisputeManager(msg.sender);
+        if (fellBack[disputeId]) return (PUBLIC, members, commitments);
+        Selection storage sel = _selections[disputeId];
+        if (sel.endsAt == 0) {
+            open(disputeId);
+            return (OPENED, members, commitments);
+        }
+        uint256 count = sel.nodeIds.length;
+        if (block.timestamp <= sel.endsAt && count < cap) revert SelectionWindowOpen(disputeId, sel.endsAt);
+        members = new uint256[](count);
+        commitments = new uint256[](count);
+        uint256 standing;
+        for (uint256 i = 0; i < count; ++i) {
+            INodeRegistry.Node memory n = nodeRegistry.getNode(sel.nodeIds[i]);
+            if (n.collateral == 0 || n.status == INodeRegistry.NodeStatus.Slashed) continue;
+            members[standing] = sel.nodeIds[i];
+            commitments[standing++] = uint256(sel.commitments[i]);
+        }
+        (, uint8 minCommittee) = IDisputeParams(address(disputes)).params();
+        if (standing == 0 || standing < minCommittee) {
+            fellBack[disputeId] = true;
+            emit SelectionFellBack(disputeId, standing);
+            return (REARM, new uint256[](0), new uint256[](0));
+        }
+        assembly ("memory-safe") {
+            mstore(members, standing)
+            mstore(commitments, standing)
+        }
+        return (FORMED, members, commitments);
     }
 
     // ---------------------------------------------------------------- views

@@ -6,6 +6,7 @@ import {AttestationRegistry} from "../../src/confidential/AttestationRegistry.so
 import {ConsensusRequests} from "../../src/consensus/ConsensusRequests.sol";
 import {ChallengeManager} from "../../src/disputes/ChallengeManager.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
+import {IDisputeSelection} from "../../src/interfaces/IDisputeManager.sol";
 import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
@@ -70,6 +71,11 @@ abstract contract AtomaFixture is TestBase {
     uint256[] internal nodeIds;
     mapping(uint256 nodeId => uint256 key) internal signerKey;
     mapping(uint256 nodeId => address) internal operatorOf;
+
+    /// The private committee selection a test wires into the dispute manager (zero: every draw public).
+    function disputeSelection() internal virtual returns (IDisputeSelection) {
+        return IDisputeSelection(address(0));
+    }
 
     function deployAtoma() internal {
         vm.warp(1_700_000_000);
@@ -201,7 +207,7 @@ abstract contract AtomaFixture is TestBase {
         attestations.wireStacks(IStackServing(address(stacks)));
         settlement.wire(disputes, draws, address(evidence));
         stacks.wire(ISettlementSpan(address(settlement)));
-        disputes.wire(consensus);
+        disputes.wire(consensus, disputeSelection());
         bytes32 protocol = nodes.PROTOCOL_ROLE();
         nodes.grantRole(protocol, address(stacks));
         nodes.grantRole(protocol, address(settlement));

@@ -11,6 +11,8 @@ import {
   consensusRequestsBytecode,
   disputeManagerAbi,
   disputeManagerBytecode,
+  disputeSelectionAbi,
+  disputeSelectionBytecode,
   emissionScheduleAbi,
   emissionScheduleBytecode,
   exampleConsumerAbi,
@@ -46,6 +48,7 @@ import {
   type Hex,
   keccak256,
   stringToBytes,
+  zeroAddress,
 } from "viem";
 import type { AtomaPublicClient, AtomaWalletClient } from "./clients.js";
 import { DeploymentError, TransactionFailedError } from "./errors.js";
@@ -63,17 +66,26 @@ export interface EchelonApproval {
   fingerprint: Hex;
 }
 
+export interface PrivateSelectionOptions {
+  window: number;
+  cap: number;
+  committeeWindow?: number | undefined;
+  committeeCap?: number | undefined;
+}
+
 export interface DeployOptions extends DeployRoles {
   /** Overrides of `devParameters`, section by section. */
   parameters?: ParameterOverrides | undefined;
   /** Echelons approved at deployment (by the admin, when it deploys). No node registers in any other. */
   echelons?: readonly EchelonApproval[] | undefined;
   /**
-   * Private self-selection of attesters by VRF (issue 16): deploys the VRF key registry and turns it on in the
-   * settlement draw, with a window of `window` seconds and at most `cap` self-selected attesters per settlement.
-   * Off by default (every first draw public).
+   * Private self-selection by VRF (issue 16): deploys the VRF key registry and turns it on in the settlement draw,
+   * with a window of `window` seconds and at most `cap` self-selected attesters per settlement, and deploys the
+   * DisputeSelection wired into the dispute manager: first-round dispute committees select themselves within
+   * `committeeWindow` seconds (@default window), at most `committeeCap` members (odd, ≤ 15; @default
+   * 2·committeeSize + 1, at most 15). Off by default (every first draw public).
    */
-  privateSelection?: { window: number; cap: number } | undefined;
+  privateSelection?: PrivateSelectionOptions | undefined;
   /** Also deploy the example consumer contract of smart-contract requests. @default false */
   exampleConsumer?: boolean | undefined;
   logger?: Logger | undefined;
@@ -100,8 +112,10 @@ export interface AtomaAddresses {
   /** Confidential nodes' attestation records and the measurements governance allows (security level 3). */
   AttestationRegistry: Address;
   ExampleConsumer?: Address | undefined;
-  /** Nodes' VRF keys, when private self-selection of attesters is on (`DeployOptions.privateSelection`). */
+  /** Nodes' VRF keys, when private self-selection is on (`DeployOptions.privateSelection`). */
   VrfKeyRegistry?: Address | undefined;
+  /** Dispute committees' private self-selection, wired into the DisputeManager (`DeployOptions.privateSelection`). */
+  DisputeSelection?: Address | undefined;
 }
 
 const PROTOCOL_ROLE = keccak256(stringToBytes("PROTOCOL_ROLE"));
@@ -276,6 +290,24 @@ export async function deployContracts(
     AttestationRegistry: attestations,
   };
 
+  if (options.privateSelection) {
+    const selection = options.privateSelection;
+    addresses.VrfKeyRegistry = await deploy("VrfKeyRegistry", vrfKeyRegistryAbi, vrfKeyRegistryBytecode, [
+      nodes,
+    ]);
+    addresses.DisputeSelection = await deploy(
+      "DisputeSelection",
+      disputeSelectionAbi,
+      disputeSelectionBytecode,
+      [
+        disputes,
+        addresses.VrfKeyRegistry,
+        BigInt(selection.committeeWindow ?? selection.window),
+        selection.committeeCap ?? Math.min(15, 2 * p.dispute.committeeSize + 1),
+      ],
+    );
+  }
+
   // Wiring needs the admin's roles: when the admin is not the deployer, the admin wires it with `wireContracts`.
   if (admin.toLowerCase() === walletClient.account.address.toLowerCase()) {
     await wireContracts(publicClient, walletClient, addresses);
@@ -293,10 +325,7 @@ export async function deployContracts(
   }
   if (options.privateSelection) {
     const { window, cap } = options.privateSelection;
-    addresses.VrfKeyRegistry = await deploy("VrfKeyRegistry", vrfKeyRegistryAbi, vrfKeyRegistryBytecode, [
-      nodes,
-    ]);
-    const registry = addresses.VrfKeyRegistry;
+    const registry = addresses.VrfKeyRegistry as Address;
     await call(publicClient, "SettlementDraw.setPrivateSelection", () =>
       atomaContracts(addresses, publicClient, walletClient).settlementDraw.write.setPrivateSelection([
         registry,
@@ -332,7 +361,9 @@ export async function wireContracts(
   await step("SettlementManager.wire", () =>
     c.settlementManager.write.wire([a.DisputeManager, a.SettlementDraw, a.SettlementEvidence]),
   );
-  await step("DisputeManager.wire", () => c.disputeManager.write.wire([a.ConsensusRequests]));
+  await step("DisputeManager.wire", () =>
+    c.disputeManager.write.wire([a.ConsensusRequests, a.DisputeSelection ?? zeroAddress]),
+  );
   await step("StackManager.wire", () => c.stackManager.write.wire([a.SettlementManager]));
   await step("TaskRegistry.wireAttestations", () =>
     c.taskRegistry.write.wireAttestations([a.AttestationRegistry]),

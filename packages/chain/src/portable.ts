@@ -11,6 +11,7 @@ export {
   DisputeOutcome,
   DisputeStatus,
   disputeManagerAbi,
+  disputeSelectionAbi,
   ModelStatus,
   NodeStatus,
   nodeRegistryAbi,
@@ -83,6 +84,7 @@ export {
 export {
   type CommitteeSelection,
   committeeSelectionOutcome,
+  disputeSelectionOf,
   getCommitteeSelection,
   openCommitteeSelection,
   selfSelectCommittee,
@@ -105,7 +107,12 @@ export {
 } from "./actions/consensusRequest.js";
 export type { ChainContext, TxInfo } from "./actions/context.js";
 export { type CreateTaskParams, createTask, TaskRole } from "./actions/createTask.js";
-export { findDisputeEvidence, readCommittee, readDispute } from "./actions/disputeReads.js";
+export {
+  findDisputeEvidence,
+  readCommittee,
+  readDispute,
+  readDisputeCandidates,
+} from "./actions/disputeReads.js";
 export {
   advanceDispute,
   type DisputeStep,

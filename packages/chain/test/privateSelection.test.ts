@@ -2,12 +2,17 @@ import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@
 import { type Hex, keccak256, parseEther, toHex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyStack } from "../src/actions/buyStack.js";
+import {
+  disputeSelectionOf,
+  getCommitteeSelection,
+  openCommitteeSelection,
+} from "../src/actions/committeeSelection.js";
 import type { ChainContext } from "../src/actions/context.js";
 import { drawAttesters } from "../src/actions/drawAttesters.js";
 import { getVrfKey, registerVrfKey } from "../src/actions/registerVrfKey.js";
 import { evaluateSelection, getAttesterSelection, selfSelect } from "../src/actions/selfSelect.js";
 import { submitSettlement } from "../src/actions/submitSettlement.js";
-import { SecurityLevel } from "../src/portable.js";
+import { disputeSelectionAbi, SecurityLevel } from "../src/portable.js";
 
 const WINDOW = 30;
 
@@ -124,4 +129,20 @@ describe("private self-selection actions against anvil", () => {
     }
     throw new Error("eight windows in a row with nobody selected");
   }, 180_000);
+
+  it("the deployment wires a DisputeSelection of its dispute manager; nobody else may take a committee from it", async () => {
+    const { addresses } = network.deployment;
+    const selection = disputeSelectionOf(user.ctx);
+    expect(selection).toBe(addresses.DisputeSelection);
+    const read = (functionName: "disputes" | "vrfKeys" | "window" | "cap") =>
+      network.admin.publicClient.readContract({ address: selection, abi: disputeSelectionAbi, functionName });
+    expect(await read("disputes")).toBe(addresses.DisputeManager);
+    expect(await read("vrfKeys")).toBe(addresses.VrfKeyRegistry);
+    expect(await read("window")).toBe(BigInt(WINDOW));
+    // Default cap: 2 · committeeSize + 1 (dev committees are 3).
+    expect(await read("cap")).toBe(7);
+    expect(await reasonOf(openCommitteeSelection(user.ctx, { disputeId: 999n }))).toBe("SelectionNotReady");
+    const none = await getCommitteeSelection(user.ctx, { disputeId: 999n });
+    expect(none.endsAt).toBe(0n);
+  }, 60_000);
 });

@@ -1,12 +1,17 @@
 import {
   attesterCandidatesOf,
+  disputeManagerAbi,
+  disputeSelectionAbi,
   drawAttesters,
   evaluateSelection,
   getAttesterSelection,
+  getCommitteeSelection,
   getVrfKey,
+  readDisputeCandidates,
   settlementDrawAbi,
   settlementManagerAbi,
 } from "@atoma/chain";
+import { zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeVrfKey } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
@@ -28,10 +33,13 @@ describe("private self-selection of attesters against anvil", () => {
 
   beforeAll(async () => {
     // 8 nodes: 7 candidates per settlement, N = 2 (q = 2/7), at most 4 self-selected so a committee of 3 remains.
+    // Dispute committees select themselves too: committee size 5 over the 3 to 6 candidates a dispute leaves, so
+    // q = min(5, n)/n and a committee forms all but surely (the dev minimum is one member).
     net = await startAttestNetwork({
       nodes: 8,
       sampleSize: 2,
       attesters: 2,
+      parameters: { dispute: { committeeSize: 5 } },
       privateSelection: { window: WINDOW, cap: 4 },
       strategyOf: (id) => board.strategyFor(id),
     });
@@ -46,8 +54,12 @@ describe("private self-selection of attesters against anvil", () => {
       `phase ${phase}`,
     );
   /** Who is selected, as only each node can compute it (the test holds every node's key). */
-  const privatelySelected = async (stackId: bigint, candidates: readonly bigint[]) => {
-    const selection = await getAttesterSelection(net.user.ctx, stackId);
+  const privatelySelected = async (stackId: bigint, candidates: readonly bigint[]) =>
+    selectedOn(await getAttesterSelection(net.user.ctx, stackId), candidates);
+  const selectedOn = async (
+    selection: { seed: `0x${string}`; numerator: bigint; denominator: bigint },
+    candidates: readonly bigint[],
+  ) => {
     const registry = net.deployment.addresses.VrfKeyRegistry!;
     const selected: bigint[] = [];
     for (const n of net.nodes) {
@@ -169,12 +181,62 @@ describe("private self-selection of attesters against anvil", () => {
     expect([...revealed.agreeing].sort()).toEqual([...selected].slice(0, 4).sort());
   }, 240_000);
 
-  it("a cheating server is caught by self-selected attesters, outvoted by the committee and slashed", async () => {
-    const { contracts } = net.deployment;
+  it("a cheating server is caught by self-selected attesters, its dispute decided by a self-selected committee that nobody knew before its commitments, and slashed", async () => {
+    const { contracts, addresses } = net.deployment;
+    const ctx = net.user.ctx;
     const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
+    // Committee members wait (their strategy answers nothing) until the test has looked at what is public.
+    board.open = false;
+    const fromBlock = (await ctx.publicClient.getBlockNumber()) + 1n;
     const revealed = await reveal(served, indices);
     if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
-    await drawnCommittee(net, revealed.disputeId);
+    const { disputeId } = revealed;
+    // The server posts the evidence and moves the dispute on: the committee's window opens.
+    const selection = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.endsAt > 0n ? s : undefined;
+    }, "the committee's selection window");
+    // Public now: the dispute, its evidence, the window's seed; no seat, no member, no committee.
+    const eventsOf = async () => {
+      const names: string[] = [];
+      for (const [address, abi] of [
+        [addresses.DisputeManager, disputeManagerAbi],
+        [addresses.DisputeSelection!, disputeSelectionAbi],
+      ] as const)
+        for (const log of await ctx.publicClient.getContractEvents({ address, abi, fromBlock }))
+          if ((log.args as { disputeId?: bigint }).disputeId === disputeId) names.push(log.eventName);
+      return new Set(names);
+    };
+    expect([...(await eventsOf())].sort()).toEqual(
+      ["CommitteeSelectionOpened", "DisputeCreated", "EvidencePosted"].sort(),
+    );
+    expect((await getCommitteeSelection(ctx, { disputeId })).nodeIds).toEqual([]);
+    expect(await contracts.disputeManager.read.committeeOf([disputeId])).toEqual([]);
+    // Who sits, as only each node can compute it alone.
+    const candidates = await readDisputeCandidates(ctx, disputeId);
+    expect(candidates).not.toContain(served.server.nodeId);
+    const selected = await selectedOn(selection, candidates);
+    expect(selected.length).toBeGreaterThan(0);
+    board.open = true;
+    const seated = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.nodeIds.length === selected.length ? s : undefined;
+    }, "the selected members to take their seats");
+    // Each seat was taken with the member's sealed vote, in the same transaction.
+    expect([...seated.nodeIds].sort()).toEqual([...selected].sort());
+    expect(seated.commitments.every((c) => c !== zeroHash)).toBe(true);
+    const seats = await ctx.publicClient.getContractEvents({
+      address: addresses.DisputeSelection!,
+      abi: disputeSelectionAbi,
+      eventName: "MemberSelfSelected",
+      fromBlock,
+    });
+    for (const seat of seats.filter((l) => l.args.disputeId === disputeId))
+      expect(seat.args.commitment).not.toBe(zeroHash);
+    await net.advance(WINDOW + 1);
+    // After the window the members seat themselves (already committed), reveal and show: the cheater loses.
+    const committee = await drawnCommittee(net, revealed.disputeId);
+    expect([...committee].sort()).toEqual([...selected].sort());
     await whenPhase(served.stackId, Phase.Failed);
     const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
     expect(cheater.collateral).toBe(0n);

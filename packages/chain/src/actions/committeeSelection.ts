@@ -1,12 +1,13 @@
 import { disputeSelectionAbi } from "@atoma/contracts";
 import type { Address, Hex } from "viem";
+import { VrfNotDeployedError } from "../errors.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute } from "./execute.js";
 import type { VrfProofArgs } from "./vrfProofArgs.js";
 
 /**
  * A dispute committee's private selection window as `DisputeSelection.selectionOf` holds it (`endsAt` 0: not open).
- * The `DisputeSelection` contract is not part of a deployment's addresses yet, so every action takes its address.
+ * Every action reads the deployment's `DisputeSelection` unless given another `selection` address.
  */
 export interface CommitteeSelection {
   seed: Hex;
@@ -18,12 +19,26 @@ export interface CommitteeSelection {
   commitments: readonly Hex[];
 }
 
+/** Which selection contract to use: the one given, else the deployment's. */
+interface SelectionTarget {
+  selection?: Address | undefined;
+  disputeId: bigint;
+}
+
+/** The deployment's DisputeSelection; throws VrfNotDeployedError when private selection is off. */
+export function disputeSelectionOf(ctx: Pick<ChainContext, "addresses">, given?: Address): Address {
+  const address = given ?? ctx.addresses.DisputeSelection;
+  if (!address)
+    throw new VrfNotDeployedError("this deployment has no DisputeSelection (private selection is off)");
+  return address;
+}
+
 export async function getCommitteeSelection(
-  ctx: Pick<ChainContext, "publicClient">,
-  params: { selection: Address; disputeId: bigint },
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: SelectionTarget,
 ): Promise<CommitteeSelection> {
   return ctx.publicClient.readContract({
-    address: params.selection,
+    address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "selectionOf",
     args: [params.disputeId],
@@ -31,12 +46,9 @@ export async function getCommitteeSelection(
 }
 
 /** Opens dispute `disputeId`'s selection window (anyone may, in a block after the one that armed its draw). */
-export async function openCommitteeSelection(
-  ctx: ChainContext,
-  params: { selection: Address; disputeId: bigint },
-): Promise<TxInfo> {
+export async function openCommitteeSelection(ctx: ChainContext, params: SelectionTarget): Promise<TxInfo> {
   const receipt = await execute(ctx, {
-    address: params.selection,
+    address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "open",
     args: [params.disputeId],
@@ -46,14 +58,15 @@ export async function openCommitteeSelection(
 
 /**
  * Node `nodeId` takes a seat on dispute `disputeId`'s committee with its VRF proof on the window's seed and its
- * vote commitment (`DisputeManager.voteCommitment`) in one transaction. Evaluate first with `evaluateSelection`.
+ * vote commitment (`DisputeManager.voteCommitment`) in one transaction. Evaluate first (`evaluateCommitteeSeat` in
+ * the node). The manager's `drawCommittee` after the window seats it, already committed.
  */
 export async function selfSelectCommittee(
   ctx: ChainContext,
-  params: { selection: Address; disputeId: bigint; nodeId: bigint; proof: VrfProofArgs; commitment: Hex },
+  params: SelectionTarget & { nodeId: bigint; proof: VrfProofArgs; commitment: Hex },
 ): Promise<TxInfo> {
   const receipt = await execute(ctx, {
-    address: params.selection,
+    address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "selfSelect",
     args: [params.disputeId, params.nodeId, params.proof.proof, params.proof.hints, params.commitment],
@@ -63,11 +76,11 @@ export async function selfSelectCommittee(
 
 /** Whether the window is over (or full), and when it is, whether enough members sat (else: public fallback). */
 export async function committeeSelectionOutcome(
-  ctx: Pick<ChainContext, "publicClient">,
-  params: { selection: Address; disputeId: bigint },
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: SelectionTarget,
 ): Promise<{ final: boolean; formed: boolean; members: readonly bigint[]; commitments: readonly Hex[] }> {
   const [final, formed, members, commitments] = await ctx.publicClient.readContract({
-    address: params.selection,
+    address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "committeeOf",
     args: [params.disputeId],

@@ -41,3 +41,13 @@ export async function findDisputeEvidence(
   });
   return logs.map((log) => log.args);
 }
+
+/** The nodes a dispute's committee is drawn (or selects itself) from, parties excluded: frozen when its draw was armed. */
+export function readDisputeCandidates(ctx: ReadContext, disputeId: bigint) {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.DisputeManager,
+    abi: disputeManagerAbi,
+    functionName: "candidatesOf",
+    args: [disputeId],
+  });
+}

@@ -16,6 +16,7 @@ interface DevFlags extends LogFlags {
   explorer: boolean;
   model?: string;
   hfEndpoint: string;
+  privateSelection?: boolean;
 }
 
 function endpointOption(value: string): string {
@@ -46,6 +47,11 @@ export function registerDev(program: Command): void {
         "<state-dir>/models, or the shared model cache, and reused; HF_TOKEN for gated ones); default: the tiny model",
     )
     .option("--hf-endpoint <url>", "where hf: sources are fetched from", endpointOption, HUGGING_FACE_URL)
+    .option(
+      "--private-selection",
+      "attesters and dispute committees select themselves in private by VRF (issue 16, docs/vrf.md) instead of " +
+        "a public draw; on a fresh chain, or a --state-dir first deployed with it",
+    )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: DevFlags) => {
@@ -59,6 +65,7 @@ export function registerDev(program: Command): void {
             nodes: flags.nodes,
             gateway: flags.proxy,
             explorer: flags.explorer,
+            privateSelection: flags.privateSelection === true,
             model:
               flags.model === undefined
                 ? undefined

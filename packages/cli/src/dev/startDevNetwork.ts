@@ -6,6 +6,7 @@ import { type Devnet, startDevnet } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import { EmbeddedEngine } from "@atoma/engine";
 import { type Address, formatEther, type Hex, parseEther } from "viem";
+import { CliUsageError } from "../errors.js";
 import type { ServiceStack } from "../lifecycle.js";
 import { subscribeWhenAttested } from "./attestedSubscription.js";
 import { demoUser } from "./demoUser.js";
@@ -36,7 +37,18 @@ export interface DevNetworkOptions {
   model?: DevModelSource | undefined;
   /** Serve the built explorer (when it was built). @default true */
   explorer?: boolean | undefined;
+  /**
+   * Attesters and dispute committees select themselves in private by VRF (`DEV_PRIVATE_SELECTION`) instead of a
+   * public draw. @default false
+   */
+  privateSelection?: boolean | undefined;
 }
+
+/**
+ * `atoma dev --private-selection`: a 30-second window, at most 4 self-selected attesters per settlement, and dispute
+ * committees over the same window (their cap 2·committeeSize + 1).
+ */
+export const DEV_PRIVATE_SELECTION = { window: 30, cap: 4 } as const;
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
 export interface ReadyInfo {
@@ -82,8 +94,16 @@ export async function startDevNetwork(
     kept: savedDeployment(options.stateDir),
     // A development network: its nodes' insecure dev attestations are accepted on every level-3 task.
     parameters: { attestation: { devNetwork: true } },
+    privateSelection: options.privateSelection ? DEV_PRIVATE_SELECTION : undefined,
   });
   services.add({ name: "anvil", stop: () => network.stop() });
+  if (
+    network.reused &&
+    Boolean(options.privateSelection) !== Boolean(network.deployment.addresses.DisputeSelection)
+  )
+    throw new CliUsageError(
+      `the deployment kept in ${options.stateDir} was made ${options.privateSelection ? "without" : "with"} --private-selection; use it the same way or another --state-dir`,
+    );
   const { addresses, contracts } = network.deployment;
   if (network.reused) {
     logger.info({ addresses }, "reusing the deployment kept in the state directory");

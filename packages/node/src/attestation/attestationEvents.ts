@@ -1,4 +1,11 @@
-import { DisputeKind, disputeManagerAbi, settlementDrawAbi, settlementManagerAbi } from "@atoma/chain";
+import {
+  DisputeKind,
+  disputeManagerAbi,
+  disputeSelectionAbi,
+  readDispute,
+  settlementDrawAbi,
+  settlementManagerAbi,
+} from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
 import { insertDuty } from "./duties.js";
@@ -8,7 +15,9 @@ import { insertDuty } from "./duties.js";
  * onto the committee of a settlement dispute. Each handler only records the duty; the worker does the rest.
  */
 export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
+  const selection = chain.addresses.DisputeSelection;
   return [
+    ...(selection ? [committeeSelectionSource(chain, selection)] : []),
     eventSource({
       name: "attestation",
       address: chain.addresses.SettlementManager,
@@ -83,4 +92,32 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
       },
     }),
   ];
+}
+
+/**
+ * A dispute's private committee selection opened: every node records a committee duty (the event names nobody),
+ * so its step evaluates the node's VRF; a node not selected forgets it.
+ */
+function committeeSelectionSource(chain: NodeSeat, address: `0x${string}`): ChainEventSource {
+  return eventSource({
+    name: "committee-selection",
+    address,
+    abi: disputeSelectionAbi,
+    handlers: {
+      async CommitteeSelectionOpened(event, { db }) {
+        if ((await chain.nodeId()) === undefined) return;
+        const dispute = await readDispute(chain, event.args.disputeId);
+        // Consensus disputes are another worker's.
+        if (dispute.kind !== DisputeKind.Attestation) return;
+        await insertDuty(db, {
+          kind: "committee",
+          stackId: dispute.originId,
+          round: event.args.disputeId,
+          indices: [],
+          commitDeadline: event.args.endsAt,
+          eventBlock: event.blockNumber,
+        });
+      },
+    },
+  });
 }

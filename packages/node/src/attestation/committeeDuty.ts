@@ -22,6 +22,7 @@ import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import { commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import { type AttestationEnv, searchFrom, taskModelOf } from "./attestationEnv.js";
 import type { VoteDecision } from "./commitStrategy.js";
+import { stepCommitteeSelection } from "./committeeSelectDuty.js";
 import { disputedRequests } from "./disputedRequests.js";
 import { type Duty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
@@ -51,6 +52,14 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
     env.seat.now(),
   ]);
   const member = committee.find((m) => m.nodeId === me);
+  // Not seated yet while a private selection may run: the VRF decides, alone, whether this node sits.
+  if (
+    !member &&
+    dispute.status === DisputeStatus.Open &&
+    !dispute.drawn &&
+    env.seat.addresses.DisputeSelection
+  )
+    return stepCommitteeSelection(env, duty, { me, dispute, now }, signal);
   if (dispute.status !== DisputeStatus.Open || !member) {
     const outcome = !member?.revealed
       ? "missed"
@@ -118,7 +127,7 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
  * commit deadline (a request that is not valid for the task recomputes to the fixed invalid-request result). A model
  * this node cannot run, outputs too large to show, or a recomputation the deadline cuts short make an abstention. Undefined: not now (the posted requests are not visible yet).
  */
-async function computeBallot(
+export async function computeBallot(
   env: AttestationEnv,
   duty: Duty,
   dispute: { sampleCount: number; commitDeadline: bigint },

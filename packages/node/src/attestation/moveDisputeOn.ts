@@ -1,7 +1,17 @@
 import { advanceDispute, type ChainContext, ContractRevertError, type DisputeStep } from "@atoma/chain";
 
-/** Reverts that only mean another party moved the dispute on first. */
-const RACED = new Set(["DisputeClosed", "NothingToDraw", "DrawNotReady", "TooEarly"]);
+/**
+ * Reverts that only mean another party moved the dispute on first, or that a private committee selection is not
+ * over yet (its window is open, or waits for the evidence).
+ */
+const RACED = new Set([
+  "DisputeClosed",
+  "NothingToDraw",
+  "DrawNotReady",
+  "TooEarly",
+  "SelectionWindowOpen",
+  "SelectionNotReady",
+]);
 
 /**
  * Moves a dispute on as any party may: draws its committee once the block that seeds it is past, resolves it once

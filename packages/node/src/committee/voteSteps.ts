@@ -5,6 +5,7 @@ import {
   showDisputeVote,
   type TxInfo,
   type VoteParams,
+  voteCommitment,
 } from "@atoma/chain";
 import type { Hash } from "@atoma/core";
 import type { CommitteeVoter } from "./committeeVoter.js";
@@ -28,6 +29,15 @@ export async function commitVote(
   vote: CommitteeVote,
 ): Promise<TxInfo & { commitment: Hash }> {
   return commitDisputeVote(voter.seat, await voteParams(voter, vote));
+}
+
+/**
+ * The sealed vote without sending it: what a privately self-selected member hands `DisputeSelection.selfSelect`
+ * with its VRF proof (the manager seats it already committed).
+ */
+export async function sealVote(voter: CommitteeVoter, vote: CommitteeVote): Promise<Hash> {
+  const p = await voteParams(voter, vote);
+  return voteCommitment(p.disputeId, p.nodeId, p.claim, p.work, p.salt);
 }
 
 /**

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
+import {DisputeSelection} from "../src/disputes/DisputeSelection.sol";
+import {VrfKeyRegistry} from "../src/vrf/VrfKeyRegistry.sol";
+import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
+
+/// @notice DisputeSelection wired into DisputeManager (issue 16): self-selected members sit already committed and
+/// decide the dispute; attackers try a sybil that fills the seats, a newcomer seat, a vote revealed other than
+/// committed, taking the committee before the window ends, a window before the evidence, and a committee with a
+/// colluder; too few members fall back to a public draw armed after the window.
+contract PrivateCommitteeTest is DisputeSelectionSteps {
+    bytes32 internal constant HONEST = "honest";
+    bytes32 internal constant CHEAT = "cheat";
+
+    function setUp() public {
+        setUpSelection();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// The frozen candidates whose VRF output falls under the dispute's threshold.
+    function _selectedCandidates(uint256 disputeId) internal view returns (uint256[] memory ids) {
+        uint64[] memory c = _candidates(disputeId);
+        ids = new uint256[](c.length);
+        uint256 n;
+        for (uint256 i = 0; i < c.length; ++i) {
+            if (_selected(disputeId, c[i])) ids[n++] = c[i];
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
+        }
+    }
+
+    /// Member `member` computes with `salt` and takes its seat with the commitment of that ballot.
+    function _sitWithBallot(uint256 disputeId, uint256 stackId, uint256 member, bytes32 salt)
+        internal
+        returns (Ballot memory b)
+    {
+        b = ballot(member, sampledOutputs(stackId, salt));
+        _sit(disputeId, member, _proof(disputeId, member), disputes.voteCommitment(disputeId, member, b.claim, b.work, b.salt));
+    }
+
+    /// Three selected members sit (the first `colluders` of them computing the cheat), the committee is seated.
+    /// The committee size is raised to 5 before the window opens, so that every one of the four candidates is
+    /// selected (threshold min(5, 4)/4 = 1) and three can sit.
+    function _formedCommittee(uint256 colluders)
+        internal
+        returns (uint256 disputeId, uint256 server, uint256 stackId, uint256[] memory members, Ballot[] memory ballots)
+    {
+        Served memory claimed;
+        (disputeId, server, stackId, claimed) = _dispute();
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.committeeSize = 5;
+        vm.prank(admin);
+        disputes.setParams(p);
+        postEvidence(disputeId, stackId, server, claimed);
+        vm.roll(block.number + 1);
+        selection.open(disputeId);
+        uint256[] memory selected = _selectedCandidates(disputeId);
+        assertGe(selected.length, 3, "every candidate is selected");
+        members = new uint256[](3);
+        ballots = new Ballot[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            members[i] = selected[i];
+            ballots[i] = _sitWithBallot(disputeId, stackId, members[i], i < colluders ? CHEAT : HONEST);
+        }
+        drawUntilSeated(disputeId);
+    }
+
+    function _revealAndShow(uint256 disputeId, uint256[] memory members, Ballot[] memory ballots) internal {
+        for (uint256 i = 0; i < members.length; ++i) {
+            revealBallot(disputeId, members[i], ballots[i]);
+        }
+        for (uint256 i = 0; i < members.length; ++i) {
+            showBallot(disputeId, members[i], ballots[i]);
+        }
+    }
+
+    function _status(uint256 nodeId) internal view returns (INodeRegistry.NodeStatus) {
+        return nodes.getNode(nodeId).status;
+    }
+
+    // ---------------------------------------------------------------- the committee decides
+
+    function test_selfSelectedMembersSitCommittedAndTheCheaterIsSlashed() public {
+        (uint256 disputeId, uint256 server,, uint256[] memory members, Ballot[] memory ballots) = _formedCommittee(0);
+        DisputeManager.Member[] memory seated = disputes.committeeOf(disputeId);
+        assertEq(seated.length, 3, "three seated");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(seated[i].nodeId, members[i], "the self-selected, in order");
+            assertTrue(seated[i].committed, "already committed");
+        }
+        assertTrue(disputes.getDispute(disputeId).commitDeadline != 0, "the vote is open");
+        // Every member committed as it sat: the reveal opens at once.
+        _revealAndShow(disputeId, members, ballots);
+        disputes.resolve(disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Decided, "decided");
+        assertEq(d.winner, ballots[0].claim, "the honest claim wins");
+        assertTrue(_status(server) == INodeRegistry.NodeStatus.Slashed, "the cheater is slashed");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertTrue(_status(members[i]) == INodeRegistry.NodeStatus.Active, "honest members keep their stake");
+        }
+    }
+
+    function test_aMemberCollidingWithTheCheaterLosesToAnHonestMajority() public {
+        (uint256 disputeId, uint256 server,, uint256[] memory members, Ballot[] memory ballots) = _formedCommittee(1);
+        assertEq(ballots[0].claim, disputes.getDispute(disputeId).serverResult, "the colluder votes the server's claim");
+        _revealAndShow(disputeId, members, ballots);
+        disputes.resolve(disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        assertTrue(d.outcome == DisputeManager.Outcome.Decided, "decided");
+        assertEq(d.winner, ballots[1].claim, "the honest majority wins");
+        assertTrue(_status(server) == INodeRegistry.NodeStatus.Slashed, "the cheater is slashed");
+        assertTrue(_status(members[0]) == INodeRegistry.NodeStatus.Slashed, "the colluder is slashed");
+        assertTrue(_status(members[1]) == INodeRegistry.NodeStatus.Active, "honest member kept");
+    }
+
+    function test_aMemberCannotRevealAVoteOtherThanItCommitted() public {
+        (uint256 disputeId,, uint256 stackId, uint256[] memory members, Ballot[] memory ballots) = _formedCommittee(0);
+        // Seated with the honest ballot, it now tries the cheat's claim (bribed after the seat became public).
+        Ballot memory switched = ballot(members[0], sampledOutputs(stackId, CHEAT));
+        vm.prank(vm.addr(signerKey[members[0]]));
+        vm.expectRevert(
+            abi.encodeWithSelector(DisputeManager.VoteDoesNotMatchCommitment.selector, disputeId, members[0])
+        );
+        disputes.revealVote(disputeId, members[0], switched.claim, switched.work, switched.salt);
+        revealBallot(disputeId, members[0], ballots[0]);
+        assertEq(disputes.committeeOf(disputeId)[0].vote, ballots[0].claim, "only the committed vote counts");
+    }
+
+    // ---------------------------------------------------------------- who may sit, and when
+
+    /// A sybil holding every candidate but one gets the seats its VRF outputs give it, no more: its unselected
+    /// nodes are refused, no node sits twice, the cap holds, and a node it registers after the dispute opened is
+    /// no candidate.
+    function test_aSybilGetsOnlyTheSeatsItsVrfGivesIt() public {
+        (uint256 disputeId,) = _openDispute();
+        uint64[] memory c = _candidates(disputeId);
+        uint256 honest = _selectedCandidates(disputeId)[0];
+        uint256 sybilSeats;
+        for (uint256 i = 0; i < c.length; ++i) {
+            if (c[i] == honest) continue;
+            Proof memory p = _proof(disputeId, c[i]);
+            bool selected = _selected(disputeId, c[i]);
+            uint256 cap = selection.cap();
+            if (!selected) {
+                vm.expectRevert(abi.encodeWithSelector(VrfKeyRegistry.NotSelected.selector, c[i], p.beta));
+            } else if (sybilSeats == cap) {
+                vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionFull.selector, disputeId));
+            } else {
+                ++sybilSeats;
+            }
+            vm.prank(vm.addr(signerKey[c[i]]));
+            selection.selfSelect(disputeId, c[i], p.proof, p.hints, keccak256(abi.encode("sybil", c[i])));
+        }
+        uint256 newcomer = addNode(1);
+        subscribe(verifiedTask, newcomer, PRICE);
+        Proof memory stolen = _proof(disputeId, honest);
+        vm.prank(vm.addr(signerKey[newcomer]));
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotCandidate.selector, disputeId, newcomer));
+        selection.selfSelect(disputeId, newcomer, stolen.proof, stolen.hints, keccak256("newcomer"));
+        uint256 seated = selection.selectionOf(disputeId).nodeIds.length;
+        assertEq(seated, sybilSeats, "the sybil sits exactly where its VRF selected it");
+        assertLe(seated, selection.cap(), "the cap holds");
+        if (seated < selection.cap()) {
+            _sit(disputeId, honest, _proof(disputeId, honest), keccak256("honest"));
+            assertEq(selection.selectionOf(disputeId).nodeIds.length, seated + 1, "the honest member still sits");
+        }
+    }
+
+    function test_theCommitteeIsNotTakenWhileTheWindowIsOpen() public {
+        (uint256 disputeId,) = _openDispute();
+        uint256 node = _selectedCandidates(disputeId)[0];
+        _sit(disputeId, node, _proof(disputeId, node), keccak256("vote"));
+        DisputeSelection.Selection memory sel = selection.selectionOf(disputeId);
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionWindowOpen.selector, disputeId, sel.endsAt));
+        disputes.drawCommittee(disputeId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotDisputeManager.selector, address(this)));
+        selection.take(disputeId);
+    }
+
+    /// Members commit what they computed as they sit: no window opens before the disputed requests are on-chain,
+    /// by `open` or by the manager's draw.
+    function test_theWindowWaitsForTheEvidence() public {
+        (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));
+        selection.open(disputeId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));
+        disputes.drawCommittee(disputeId);
+        postEvidence(disputeId, stackId, server, claimed);
+        disputes.drawCommittee(disputeId);
+        assertTrue(selection.selectionOf(disputeId).endsAt != 0, "the manager's draw opened the window");
+        assertEq(selection.selectionOf(disputeId).seed, vm.parseJsonBytes32(json, ".disputes[0].seed"), "seed");
+        assertTrue(!disputes.getDispute(disputeId).drawn, "nobody drawn yet");
+    }
+
+    // ---------------------------------------------------------------- fallback
+
+    function test_tooFewMembersFallBackToAPublicDrawArmedAfterTheWindow() public {
+        (uint256 disputeId,) = _openDispute();
+        uint256 node = _selectedCandidates(disputeId)[0];
+        _sit(disputeId, node, _proof(disputeId, node), keccak256("vote"));
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.roll(block.number + 1);
+        uint256 armedAt = block.number;
+        vm.expectEmit(address(selection));
+        emit DisputeSelection.SelectionFellBack(disputeId, 1);
+        disputes.drawCommittee(disputeId);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        assertEq(d.drawBlock, armedAt, "the public draw is armed on a block after the window");
+        assertTrue(!d.drawn, "not drawn in the arming block");
+        assertTrue(selection.fellBack(disputeId), "fell back");
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionAlreadyOpen.selector, disputeId));
+        selection.open(disputeId);
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId);
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        assertEq(committee.length, 3, "a public committee");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(!committee[i].committed, "public members commit by commitVote");
+        }
+    }
+
+    /// Any subset of the selected members sits: at least `minCommittee` of them form the committee, exactly them
+    /// and committed; fewer fall back to a public, uncommitted one.
+    function testFuzz_aCommitteeFormsExactlyFromEnoughSelfSelected(uint8 mask) public {
+        (uint256 disputeId,) = _openDispute();
+        uint256[] memory selected = _selectedCandidates(disputeId);
+        uint256 sat;
+        for (uint256 i = 0; i < selected.length && sat < selection.cap(); ++i) {
+            if ((mask >> i) & 1 == 0) continue;
+            _sit(disputeId, selected[i], _proof(disputeId, selected[i]), keccak256(abi.encode(mask, i)));
+            ++sat;
+        }
+        vm.warp(block.timestamp + WINDOW + 1);
+        drawUntilSeated(disputeId);
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        bool formed = sat >= 3;
+        assertTrue(committee.length >= 3, "a committee sits either way");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(committee[i].committed == formed, "committed iff self-selected");
+        }
+        if (formed) assertEq(committee.length, sat, "exactly the self-selected");
+    }
+}

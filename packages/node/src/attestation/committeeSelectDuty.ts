@@ -1,0 +1,74 @@
+import {
+  ballotFromText,
+  ballotToText,
+  evaluateSelection,
+  getCommitteeSelection,
+  readDisputeCandidates,
+  selfSelectCommittee,
+} from "@atoma/chain";
+import type { CommitteeVoter } from "../committee/committeeVoter.js";
+import { sealVote } from "../committee/voteSteps.js";
+import type { AttestationEnv } from "./attestationEnv.js";
+import { computeBallot } from "./committeeDuty.js";
+import { type Duty, deleteDuty, updateDuty } from "./duties.js";
+import { moveDisputeOn } from "./moveDisputeOn.js";
+
+/**
+ * A dispute's private committee selection (`DisputeSelection.CommitteeSelectionOpened`; every node holds the duty,
+ * the event names nobody). A frozen candidate evaluates its VRF on the window's seed, alone: not selected, it
+ * forgets the duty and sends nothing. Selected, it recomputes the posted requests (all on-chain before a window
+ * opens), stores its ballot, and sends its VRF proof and its sealed vote in one transaction (`selfSelect`): nobody
+ * learns it sits before its vote is committed. Once the window is over it moves the dispute on, which seats it
+ * (already committed); the committee duty then reveals and shows as for a drawn member. Not seated when the window
+ * closes (public fallback), it forgets the duty; a public draw that picks it gives it a new one.
+ */
+export async function stepCommitteeSelection(
+  env: AttestationEnv,
+  duty: Duty,
+  at: { me: bigint; dispute: { sampleCount: number }; now: bigint },
+  signal?: AbortSignal,
+): Promise<void> {
+  const { me, now } = at;
+  const disputeId = duty.round;
+  const selection = await getCommitteeSelection(env.seat, { disputeId });
+  if (selection.endsAt === 0n) return; // not open yet (the evidence comes first)
+  const over = now > selection.endsAt;
+  if (selection.nodeIds.includes(me)) {
+    if (duty.state === "pending")
+      await updateDuty(env.db, duty.taskId, { state: "committed", lastError: null });
+    if (over) await moveDisputeOn(env.seat, disputeId);
+    return;
+  }
+  if (over || duty.state !== "pending") return deleteDuty(env.db, duty.taskId);
+  const key = await env.vrfKeys.key();
+  if (!key) return deleteDuty(env.db, duty.taskId);
+  const candidates = await readDisputeCandidates(env.seat, disputeId);
+  if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  const evaluated = evaluateSelection(key, selection);
+  if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
+  env.logger.info({ disputeId: disputeId.toString() }, "selected onto a dispute committee (private)");
+  const voter: CommitteeVoter = { seat: env.seat, account: env.account };
+  const stored = duty.result ? ballotFromText(duty.result) : undefined;
+  const ballot =
+    stored ??
+    (await computeBallot(
+      env,
+      duty,
+      { sampleCount: at.dispute.sampleCount, commitDeadline: selection.endsAt },
+      me,
+      now,
+      signal,
+    ));
+  if (!ballot) return;
+  // Kept before sending: once seated, the committee duty reveals and shows this ballot.
+  await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
+  const commitment = await sealVote(voter, { disputeId, nodeId: me, ballot });
+  const sent = await selfSelectCommittee(env.seat, { disputeId, nodeId: me, proof: evaluated, commitment });
+  await updateDuty(env.db, duty.taskId, {
+    state: "committed",
+    commitment,
+    txHash: sent.hash,
+    lastError: null,
+  });
+  env.metrics?.disputes.inc({ role: "committee", outcome: "self_selected" });
+}
