@@ -14,7 +14,8 @@ import { parseEther } from "viem";
 import { startPlainOpenAiServer } from "./lib/plainOpenAiServer.js";
 import { percentile, report, timeMs } from "./lib/report.js";
 
-const LATENCY_PAIRS = 60;
+/** Sequential pairs timed (more for a profile: BENCH_PROXY_PAIRS=400 with BENCH_GATEWAY_NODE_ARGS=--cpu-prof). */
+const LATENCY_PAIRS = Number(process.env.BENCH_PROXY_PAIRS ?? 60);
 const RPS_CLIENTS = 16;
 const RPS_SECONDS = 5;
 const STACKS_PER_MODEL = 8;

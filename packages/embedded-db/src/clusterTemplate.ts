@@ -42,14 +42,17 @@ function readCached(file: string): Blob | undefined {
   }
 }
 
-async function writeCached(file: string, cacheDir: string, cluster: Blob): Promise<void> {
+/** Writes the cluster to the cache; false when the cache cannot keep it. */
+async function writeCached(file: string, cacheDir: string, cluster: Blob): Promise<boolean> {
   try {
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const partial = `${file}.${process.pid}.partial`;
     writeFileSync(partial, new Uint8Array(await cluster.arrayBuffer()), { mode: 0o600 });
     renameSync(partial, file);
+    return true;
   } catch {
     // An unwritable cache only costs the next run an initdb.
+    return false;
   }
 }
 
@@ -58,31 +61,44 @@ export function dropTemplate(cacheDir: string): void {
   rmSync(templateFile(cacheDir), { force: true });
 }
 
-const made = new Map<string, Promise<Blob>>();
+/** Templates being read or made, by cache directory. */
+const making = new Map<string, Promise<Blob>>();
+/**
+ * Templates made or read, by cache directory: weakly when the cache file holds them (reading it again is cheap,
+ * and a gateway that opened its database must not keep 40 MB of tarball for good), strongly when it could not.
+ */
+const kept = new Map<string, WeakRef<Blob> | Blob>();
 
 /**
  * An initialised, empty cluster to unpack a new database from: read from `cacheDir`, else made once (one initdb,
- * in memory) and written there for the next run. One per process and cache directory, however many databases
- * open at once.
+ * in memory) and written there for the next run. One per process and cache directory while in use, however many
+ * databases open at once.
  */
 export function clusterTemplate(cacheDir: string): Promise<Blob> {
-  let template = made.get(cacheDir);
+  const held = kept.get(cacheDir);
+  const blob = held instanceof WeakRef ? held.deref() : held;
+  if (blob) return Promise.resolve(blob);
+  let template = making.get(cacheDir);
   if (!template) {
     template = (async () => {
       const file = templateFile(cacheDir);
       const cached = readCached(file);
-      if (cached) return cached;
+      if (cached) {
+        kept.set(cacheDir, new WeakRef(cached));
+        return cached;
+      }
       const cluster = await initialisedCluster();
-      await writeCached(file, cacheDir, cluster);
+      const written = await writeCached(file, cacheDir, cluster);
+      kept.set(cacheDir, written ? new WeakRef(cluster) : cluster);
       return cluster;
-    })();
-    made.set(cacheDir, template);
-    template.catch(() => made.delete(cacheDir));
+    })().finally(() => making.delete(cacheDir));
+    making.set(cacheDir, template);
   }
   return template;
 }
 
 /** Lets the next `clusterTemplate` call read the cache again (after `dropTemplate`). */
 export function forgetTemplate(cacheDir: string): void {
-  made.delete(cacheDir);
+  kept.delete(cacheDir);
+  making.delete(cacheDir);
 }

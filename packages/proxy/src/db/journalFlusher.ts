@@ -17,6 +17,12 @@ export interface JournalFlusherOptions {
    * database work is left to a quiet moment, off the requests' path, but never longer than this. @default 1000
    */
   maxDelayMs?: number | undefined;
+  /**
+   * How long pending records wait at least, quiet or not: each transaction costs a dozen statements whatever its
+   * size (with the embedded database, synchronous work on the requests' thread), so records gather into batches
+   * rather than going one request's at a time. Capped at `maxDelayMs`. @default 750
+   */
+  minDelayMs?: number | undefined;
   /** Records per transaction at most. @default 500 */
   batch?: number | undefined;
   logger?: Logger | undefined;
@@ -35,6 +41,7 @@ export class JournalFlusher {
   readonly #batch: number;
   readonly #intervalMs: number;
   readonly #maxDelayMs: number;
+  readonly #minDelayMs: number;
   readonly #logger: Logger;
   readonly #letGo: () => void;
   #running: Promise<void> = Promise.resolve();
@@ -54,6 +61,7 @@ export class JournalFlusher {
     this.#batch = options.batch ?? 500;
     this.#intervalMs = options.intervalMs ?? 250;
     this.#maxDelayMs = options.maxDelayMs ?? 1_000;
+    this.#minDelayMs = Math.min(options.minDelayMs ?? 750, this.#maxDelayMs);
     this.#logger = (options.logger ?? silentLogger).child({ module: "journal" });
   }
 
@@ -87,12 +95,16 @@ export class JournalFlusher {
     }
   }
 
-  /** Applies pending records every `intervalMs` when `quiet()`, and at the latest `maxDelayMs` after they came. */
+  /**
+   * Looks every `intervalMs`: applies pending records once they waited `minDelayMs` and `quiet()`, and at the latest
+   * `maxDelayMs` after they came.
+   */
   start(quiet: () => boolean = () => true): void {
     this.#timer ??= setInterval(() => {
       const since = this.journal.pendingSince;
       if (since === undefined) return;
-      if (quiet() || performance.now() - since >= this.#maxDelayMs)
+      const waited = performance.now() - since;
+      if (waited >= this.#maxDelayMs || (waited >= this.#minDelayMs && quiet()))
         this.flush().catch((error: unknown) =>
           this.#logger.warn({ err: error }, "applying the journal failed: retrying"),
         );

@@ -28,6 +28,9 @@ export interface NetworkCatalogOptions {
   logger?: Logger | undefined;
 }
 
+/** Model names whose H(name) is remembered at most. */
+const MAX_NAMES_REMEMBERED = 1_000;
+
 /**
  * What the chain says the network serves: every active task grouped by model, with the active nodes subscribed
  * to each. Model names come from the nodes' own `GET /v1/models` (the chain keeps only H(name)). Read in full
@@ -40,6 +43,8 @@ export class NetworkCatalog {
   #byId = new Map<Hex, CatalogModel>();
   readonly #names = new Map<Hex, string>();
   readonly #firstSeen = new Map<Hex, number>();
+  /** H(name) of names asked for lately. */
+  readonly #idsByName = new Map<string, Hex>();
 
   constructor(ctx: ReadContext, options: NetworkCatalogOptions = {}) {
     this.#ctx = ctx;
@@ -59,7 +64,14 @@ export class NetworkCatalog {
 
   /** The model clients call `name`, if the network has a task for H(name). */
   model(name: string): CatalogModel | undefined {
-    const model = this.#byId.get(modelIdOf(name));
+    let id = this.#idsByName.get(name);
+    if (id === undefined) {
+      // Names come from requests: the memo is bounded (full: emptied), a keccak per request saved twice over.
+      if (this.#idsByName.size >= MAX_NAMES_REMEMBERED) this.#idsByName.clear();
+      id = modelIdOf(name);
+      this.#idsByName.set(name, id);
+    }
+    const model = this.#byId.get(id);
     return model && { ...model, name };
   }
 
