@@ -42,14 +42,17 @@ function readCached(file: string): Blob | undefined {
   }
 }
 
-async function writeCached(file: string, cacheDir: string, cluster: Blob): Promise<void> {
+/** True when the cluster is now in the cache file. */
+async function writeCached(file: string, cacheDir: string, cluster: Blob): Promise<boolean> {
   try {
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const partial = `${file}.${process.pid}.partial`;
     writeFileSync(partial, new Uint8Array(await cluster.arrayBuffer()), { mode: 0o600 });
     renameSync(partial, file);
+    return true;
   } catch {
     // An unwritable cache only costs the next run an initdb.
+    return false;
   }
 }
 
@@ -62,22 +65,27 @@ const made = new Map<string, Promise<Blob>>();
 
 /**
  * An initialised, empty cluster to unpack a new database from: read from `cacheDir`, else made once (one initdb,
- * in memory) and written there for the next run. One per process and cache directory, however many databases
- * open at once.
+ * in memory) and written there for the next run. Databases opening at once share one; once it is in the cache
+ * file the process lets go of it (40 MB a long-running node would otherwise hold), and the next opener reads the
+ * file again.
  */
 export function clusterTemplate(cacheDir: string): Promise<Blob> {
   let template = made.get(cacheDir);
   if (!template) {
-    template = (async () => {
+    const making = (async () => {
       const file = templateFile(cacheDir);
       const cached = readCached(file);
-      if (cached) return cached;
+      if (cached) return { cluster: cached, onDisk: true };
       const cluster = await initialisedCluster();
-      await writeCached(file, cacheDir, cluster);
-      return cluster;
+      return { cluster, onDisk: await writeCached(file, cacheDir, cluster) };
     })();
+    template = making.then(({ cluster }) => cluster);
     made.set(cacheDir, template);
-    template.catch(() => made.delete(cacheDir));
+    const mine = template;
+    making.then(
+      ({ onDisk }) => onDisk && made.get(cacheDir) === mine && made.delete(cacheDir),
+      () => made.get(cacheDir) === mine && made.delete(cacheDir),
+    );
   }
   return template;
 }

@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { clusterTemplate, defaultCacheDir, dropTemplate, forgetTemplate } from "./clusterTemplate.js";
 
-export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "loadDataDir"> {
+export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "loadDataDir" | "startParams"> {
   /** Where the initialised cluster is cached between runs. @default defaultCacheDir() */
   cacheDir?: string | undefined;
+  /** PostgreSQL settings (`shared_buffers: "16MB"`), added to PGlite's own start parameters. @default {} */
+  settings?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -14,7 +16,10 @@ export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "load
  * a cached cluster PGlite cannot unpack is dropped and the database initialised the usual way.
  */
 export async function openPglite(dir: string, options: OpenPgliteOptions = {}): Promise<PGlite> {
-  const { cacheDir = defaultCacheDir(), ...pgliteOptions } = options;
+  const { cacheDir = defaultCacheDir(), settings = {}, ...rest } = options;
+  const startParams = [...PGlite.defaultStartParams];
+  for (const [name, value] of Object.entries(settings)) startParams.push("-c", `${name}=${value}`);
+  const pgliteOptions = { ...rest, startParams };
   if (existsSync(join(dir, "PG_VERSION"))) return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
   try {
     const loadDataDir = await clusterTemplate(cacheDir);
