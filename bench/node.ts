@@ -16,6 +16,8 @@ const ROUNDS = 11;
 const LATENCY_PAIRS = 60;
 const RPS_CLIENTS = 8;
 const RPS_SECONDS = 5;
+/** Units of each stack the memory phase buys: enough for its load, little of the nodes' stake. */
+const MEMORY_STACK_UNITS = 100_000n;
 /** How long the node process sits with nothing to do before its idle memory is read. */
 const IDLE_MS = 2_000;
 /** Units of each stack bought (far more than a client uses), and what each node bonds to the task. */
@@ -37,11 +39,15 @@ const owner = await network.account();
 const dataDir = mkdtempSync(join(tmpdir(), "atoma-bench-node-"));
 
 /** A stack `server` serves, once `recorded` says its node has it: the task draws its node, so buy until it is this one. */
-async function stackOf(server: DevNode, recorded: (stackId: bigint) => Promise<void>): Promise<bigint> {
+async function stackOf(
+  server: DevNode,
+  recorded: (stackId: bigint) => Promise<void>,
+  units = STACK_UNITS,
+): Promise<bigint> {
   for (;;) {
     const bought = await buyStack(owner.ctx, {
       taskId,
-      units: STACK_UNITS,
+      units,
       maxPricePerMillion: DEV_PRICE_PER_MILLION,
       duration: 86_400n,
     });
@@ -201,7 +207,8 @@ function rssMb(pid: number): number {
 async function benchNodeMemory(): Promise<void> {
   const server = servers[0]!;
   const stacks: bigint[] = [];
-  for (let i = 0; i < RPS_CLIENTS; i++) stacks.push(await stackOf(server, async () => {}));
+  for (let i = 0; i < RPS_CLIENTS; i++)
+    stacks.push(await stackOf(server, async () => {}, MEMORY_STACK_UNITS));
   const { StackManager, NodeRegistry } = network.nodeContracts;
   const child = spawn(process.execPath, [fileURLToPath(new URL("./lib/nodeChild.mjs", import.meta.url))], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -253,8 +260,8 @@ async function benchNodeMemory(): Promise<void> {
 
 try {
   await benchNode("", 0, undefined);
-  await benchNodeMemory();
   if (process.env.DATABASE_URL) await benchNode("_postgres", 1, process.env.DATABASE_URL);
+  await benchNodeMemory();
 } finally {
   await engine.stop();
   await network.stop();
