@@ -246,6 +246,29 @@ for (const factory of testDatabaseFactories()) {
       });
     });
 
+    it("commits a leaf only where the stack is as its reservation left it, changing nothing otherwise", async () => {
+      const { stackId } = await addStack(state.db, { unitsBought: 100n });
+      await accounting.commit(await accounting.reserve({ stackId, units: 10n, nonce: 0n }), leafFor(0, 7n));
+      const held = await accounting.reserve({ stackId, units: 10n, nonce: 1n });
+      expect(held.unitsUsedBefore).toBe(7n);
+      // A reservation that claims another running total or another nonce cannot sign a leaf that disagrees
+      // with the stack: the leaf's index and running total are fixed before the one-statement commit.
+      for (const forged of [
+        { ...held, unitsUsedBefore: 0n },
+        { ...held, nonce: 2n },
+      ])
+        await expect(accounting.commit(forged, leafFor(1, 3n))).rejects.toThrow(ReservationNotFoundError);
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 10n,
+        unitsUsed: 7n,
+        leafCount: 1n,
+      });
+      expect(await listLeaves(state.db, stackId)).toHaveLength(1);
+      const leaf = await accounting.commit(held, leafFor(1, 3n));
+      expect([leaf.leafIndex, leaf.cumulativeUnits]).toEqual([1n, 10n]);
+      expect((await listLeaves(state.db, stackId))[1]?.leafHash).toBe(leaf.leafHash);
+    });
+
     it("serves one request at a time under many parallel attempts, and numbers leaves without gaps", async () => {
       const { stackId } = await addStack(state.db, { unitsBought: 200n });
       const attempts = await Promise.allSettled(

@@ -1,5 +1,6 @@
+import { privateKeyAccount } from "@atoma/core";
 import { type Account, type Address, type Hex, type LocalAccount, parseEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey } from "viem/accounts";
 import type { ChainContext } from "../actions/context.js";
 import { createAtomaWalletClient } from "../clients.js";
 import type { DevnetBase } from "./devnetBase.js";
@@ -48,7 +49,7 @@ export function devFunding(base: DevnetBase): DevFunding {
     contextOf,
     async account(toma = DEV_ACCOUNT_TOMA, options = {}) {
       const privateKey = options.privateKey ?? generatePrivateKey();
-      const account = privateKeyToAccount(privateKey);
+      const account = privateKeyAccount(privateKey);
       await fund(account.address, toma, options.eth ?? DEV_ACCOUNT_ETH);
       return { account, privateKey, ctx: contextOf(account) };
     },

@@ -64,52 +64,70 @@ export class Accounting {
     const units = checkCount("units", input.units, true);
     const nonce = checkUint256("nonce", input.nonce);
     const nowSeconds = BigInt(Math.floor(this.#now() / 1000));
-    const reservation: Reservation = { id: randomUUID(), stackId, units, nonce };
-    await this.#db.transaction().execute(async (trx) => {
-      const held =
-        nonce > MAX_INT64
-          ? undefined
-          : await trx
-              .updateTable("stacks")
-              .set((eb) => ({ units_reserved: eb("units_reserved", "+", units), updated_at: sql`now()` }))
-              .where("stack_id", "=", stackId)
-              .where("serving_node_id", "=", this.#nodeId)
-              .where("state", "=", "active")
-              .where("expires_at", ">", nowSeconds)
-              .where("leaf_count", "=", nonce)
-              .where("units_reserved", "=", 0n)
-              .where(sql<boolean>`units_bought - units_used - units_reserved >= ${units}`)
-              .returning("stack_id")
-              .executeTakeFirst();
-      if (!held) {
-        const row = await trx
-          .selectFrom("stacks")
-          .selectAll()
-          .where("stack_id", "=", stackId)
-          .executeTakeFirst();
-        if (!row) throw new UnknownStackError(stackId);
-        if (row.serving_node_id !== this.#nodeId) throw new StackNotServedError(stackId);
-        if (row.state !== "active") throw new StackClosedError(stackId, row.state);
-        if (row.expires_at <= nowSeconds) throw new StackExpiredError(stackId);
-        if (nonce < row.leaf_count) throw new NonceReusedError(stackId, nonce, row.leaf_count);
-        if (row.units_reserved > 0n) throw new RequestInFlightError(stackId);
-        if (nonce > row.leaf_count) throw new NonceOutOfOrderError(stackId, nonce, row.leaf_count);
-        throw new StackExhaustedError(stackId, units, row.units_bought - row.units_used - row.units_reserved);
+    const id = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      const usedBefore =
+        nonce > MAX_INT64 ? undefined : await this.#hold(id, stackId, units, nonce, nowSeconds);
+      if (usedBefore !== undefined) {
+        this.#metrics?.unitsReserved.inc(Number(units));
+        return { id, stackId, units, nonce, unitsUsedBefore: usedBefore };
       }
-      await trx
-        .insertInto("reservations")
-        .values({ reservation_id: reservation.id, stack_id: stackId, units })
-        .execute();
-    });
-    this.#metrics?.unitsReserved.inc(Number(units));
-    return reservation;
+      await this.#refuse(stackId, units, nonce, nowSeconds);
+      // The row, read after the update, allows the request: the one in flight finished in between. Once more.
+      if (attempt > 0) throw new RequestInFlightError(stackId);
+    }
   }
 
   /**
-   * Turns a reservation into the stack's next leaf, in one transaction: the reservation goes, the actual units
-   * are added, the leaf gets the next index and the stack's running total. Returns the fields the node signs.
-   * When it throws (`ReservationNotFoundError`, or `UnitsExceedReservationError` if usage outgrew both the
-   * reservation and the stack), nothing changed and the reservation is still open: release it.
+   * One statement (one round trip, atomic on its own): the stack row's conditional update, and the reservation
+   * row only where it held. The stack's units used, or undefined when it did not hold.
+   */
+  async #hold(
+    id: string,
+    stackId: bigint,
+    units: bigint,
+    nonce: bigint,
+    nowSeconds: bigint,
+  ): Promise<bigint | undefined> {
+    const { rows } = await sql<{ units_used: bigint }>`with held as (
+        update stacks set units_reserved = units_reserved + ${units}::bigint, updated_at = now()
+        where stack_id = ${stackId}::numeric and serving_node_id = ${this.#nodeId}::numeric
+          and state = 'active' and expires_at > ${nowSeconds}::bigint and leaf_count = ${nonce}::bigint
+          and units_reserved = 0 and units_bought - units_used - units_reserved >= ${units}::bigint
+        returning stack_id, units_used
+      ), reserved as (
+        insert into reservations (reservation_id, stack_id, units)
+        select ${id}::text, stack_id, ${units}::bigint from held
+      )
+      select units_used from held`.execute(this.#db);
+    return rows[0]?.units_used;
+  }
+
+  /** Why `reserve` held nothing, from the stack row read after: throws, or returns if the row allows it now. */
+  async #refuse(stackId: bigint, units: bigint, nonce: bigint, nowSeconds: bigint): Promise<void> {
+    const row = await this.#db
+      .selectFrom("stacks")
+      .selectAll()
+      .where("stack_id", "=", stackId)
+      .executeTakeFirst();
+    if (!row) throw new UnknownStackError(stackId);
+    if (row.serving_node_id !== this.#nodeId) throw new StackNotServedError(stackId);
+    if (row.state !== "active") throw new StackClosedError(stackId, row.state);
+    if (row.expires_at <= nowSeconds) throw new StackExpiredError(stackId);
+    if (nonce < row.leaf_count) throw new NonceReusedError(stackId, nonce, row.leaf_count);
+    if (row.units_reserved > 0n) throw new RequestInFlightError(stackId);
+    if (nonce > row.leaf_count) throw new NonceOutOfOrderError(stackId, nonce, row.leaf_count);
+    const left = row.units_bought - row.units_used - row.units_reserved;
+    if (left < units) throw new StackExhaustedError(stackId, units, left);
+  }
+
+  /**
+   * Turns a reservation into the stack's next leaf, in one statement (the `commit_leaf` function): the
+   * reservation goes, the actual units are added, the leaf gets the reservation's index and the stack's running
+   * total, which is known before the call because no other leaf can be added while the reservation is held.
+   * Returns the fields the node signs. When it throws (`ReservationNotFoundError`, or
+   * `UnitsExceedReservationError` if usage outgrew both the reservation and the stack), nothing changed and the
+   * reservation, if it was still open, still is: release it.
    */
   async commit(reservation: Reservation, leaf: LeafInput): Promise<CommittedLeaf> {
     const units = checkCount("units", leaf.units);
@@ -118,63 +136,30 @@ export class Accounting {
     const seed = checkCount("seed", leaf.seed);
     const request = checkJson("request", leaf.request);
     const response = leaf.response === undefined ? null : checkJson("response", leaf.response);
-    const committed = await this.#db.transaction().execute(async (trx) => {
-      const held = await trx
-        .deleteFrom("reservations")
-        .where("reservation_id", "=", reservation.id)
-        .returning(["units", "stack_id"])
-        .executeTakeFirst();
-      if (!held) throw new ReservationNotFoundError(reservation.id);
-      const stack = await trx
-        .updateTable("stacks")
-        .set((eb) => ({
-          units_reserved: eb("units_reserved", "-", held.units),
-          units_used: eb("units_used", "+", units),
-          leaf_count: eb("leaf_count", "+", 1n),
-          updated_at: sql`now()`,
-        }))
-        .where("stack_id", "=", held.stack_id)
-        .where(sql<boolean>`units_used + ${units} + units_reserved - ${held.units} <= units_bought`)
-        .returning(["units_used", "leaf_count"])
-        .executeTakeFirst();
-      if (!stack) throw new UnitsExceedReservationError(held.stack_id, held.units, units);
-      const leafIndex = stack.leaf_count - 1n;
-      // `reserve` let this request in only as the stack's next leaf, alone in flight.
-      if (leafIndex !== reservation.nonce)
-        throw new ReservationNotFoundError(
-          `${reservation.id} (nonce ${reservation.nonce}, leaf ${leafIndex})`,
-        );
-      const leaf = {
-        leafIndex,
-        nonce: reservation.nonce,
-        reqHash,
-        respHash,
-        units,
-        cumulativeUnits: stack.units_used,
-      };
-      const hash = leafHash(leaf);
-      const fields: CommittedLeaf = { stackId: held.stack_id, ...leaf, seed, leafHash: hash };
-      await trx
-        .insertInto("leaves")
-        .values({
-          stack_id: fields.stackId,
-          leaf_index: fields.leafIndex,
-          req_hash: reqHash,
-          resp_hash: respHash,
-          leaf_hash: hash,
-          units,
-          cumulative_units: fields.cumulativeUnits,
-          seed,
-          nonce: reservation.nonce,
-          request,
-          response,
-        })
-        .execute();
-      return { fields, reserved: held.units };
-    });
-    this.#metrics?.unitsReserved.dec(Number(committed.reserved));
+    const fields = {
+      leafIndex: reservation.nonce,
+      nonce: reservation.nonce,
+      reqHash,
+      respHash,
+      units,
+      cumulativeUnits: reservation.unitsUsedBefore + units,
+    };
+    const hash = leafHash(fields);
+    const { rows } = await sql<{ outcome: string; stack_id: bigint | null; held_units: bigint | null }>`
+      select o_outcome as outcome, o_stack_id as stack_id, o_held_units as held_units
+      from commit_leaf(${reservation.id}::text, ${reservation.unitsUsedBefore}::bigint, ${units}::bigint,
+        ${reservation.nonce}::numeric, ${reqHash}::text, ${respHash}::text, ${hash}::text, ${seed}::bigint,
+        ${request}::text, ${response}::text)`.execute(this.#db);
+    const row = rows[0];
+    if (row?.outcome === "over") throw new UnitsExceedReservationError(row.stack_id!, row.held_units!, units);
+    if (row?.outcome === "moved")
+      throw new ReservationNotFoundError(
+        `${reservation.id} (nonce ${reservation.nonce}: the stack moved on)`,
+      );
+    if (row?.outcome !== "committed") throw new ReservationNotFoundError(reservation.id);
+    this.#metrics?.unitsReserved.dec(Number(row.held_units));
     this.#metrics?.unitsUsed.inc(Number(units));
-    return committed.fields;
+    return { stackId: row.stack_id!, ...fields, seed, leafHash: hash };
   }
 
   /**

@@ -32,6 +32,11 @@ export interface Reservation {
   units: bigint;
   /** The request's nonce: the index of the leaf it becomes. */
   nonce: bigint;
+  /**
+   * The stack's units used when the reservation was made: the leaf's running total starts there, as no other
+   * leaf can be added to the stack while this reservation is held.
+   */
+  unitsUsedBefore: bigint;
 }
 
 export interface ReserveInput {

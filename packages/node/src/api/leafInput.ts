@@ -1,4 +1,5 @@
-import { computeUnits, type Hash, requestHash, responseHash, type TranscriptEntry } from "@atoma/core";
+import { computeUnits, type Hash, requestHash, resultBytes, type TranscriptEntry } from "@atoma/core";
+import { keccak256 } from "viem";
 import type { LeafInput } from "../accounting/types.js";
 import { LeafEncodingError } from "./errors.js";
 
@@ -21,8 +22,11 @@ export function leafInput(
   response: Answer,
   seed: number | bigint,
 ): LeafInput {
-  const respHash = responseHash(response);
+  // The response hash is the hash of the result bytes: hashed once, the record checked on the bytes themselves.
+  const result = resultBytes(response);
+  const respHash = keccak256(result);
   if (requestHash(afterRecord(request).body) !== reqHash) throw new LeafEncodingError("request");
-  if (responseHash(afterRecord(response)) !== respHash) throw new LeafEncodingError("response");
+  if (!Buffer.from(resultBytes(afterRecord(response))).equals(result))
+    throw new LeafEncodingError("response");
   return { units: computeUnits(response.usage), reqHash, respHash, seed: BigInt(seed), request, response };
 }

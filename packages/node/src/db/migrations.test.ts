@@ -14,6 +14,7 @@ describe("nodeMigrations", () => {
       "0008_api_stack_settle_deadline",
       "0009_settle_dispute_evidence",
       "0010_confidential_replays",
+      "0011_api_one_trip_commit",
     ]);
   });
 });

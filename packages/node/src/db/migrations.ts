@@ -5,6 +5,7 @@ import { consensusDuties } from "./migrations/consensusDuties.js";
 import { consensusSeal } from "./migrations/consensusSeal.js";
 import { initial } from "./migrations/initial.js";
 import { leavesAsJsonText } from "./migrations/leavesAsJsonText.js";
+import { oneTripCommit } from "./migrations/oneTripCommit.js";
 import { settleChallenges } from "./migrations/settleChallenges.js";
 import { settleDisputeEvidence } from "./migrations/settleDisputeEvidence.js";
 import { settleProgress } from "./migrations/settleProgress.js";
@@ -24,6 +25,7 @@ export const nodeMigrations: MigrationProvider = {
       "0008_api_stack_settle_deadline": stackSettleDeadline,
       "0009_settle_dispute_evidence": settleDisputeEvidence,
       "0010_confidential_replays": confidentialReplays,
+      "0011_api_one_trip_commit": oneTripCommit,
     };
   },
 };

@@ -1,6 +1,7 @@
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { privateKeyAccount } from "@atoma/core";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { KeyFileError, KeyFilePermissionError } from "../errors.js";
 
@@ -38,7 +39,8 @@ export function loadKeyFile(path: string): PrivateKeyAccount {
     const match = PRIVATE_KEY.exec(text);
     if (!match) throw new KeyFileError("the key file (node.keyFile) does not hold a 32-byte hex private key");
     try {
-      return privateKeyToAccount(`0x${match[2]!.toLowerCase()}`);
+      // Receipts are signed with libsecp256k1 where it loads (the same signatures, several times faster).
+      return privateKeyAccount(`0x${match[2]!.toLowerCase()}`);
     } catch {
       throw new KeyFileError("the key file (node.keyFile) holds an invalid secp256k1 private key");
     }

@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { type Logger, silentLogger } from "@atoma/core";
 import { openPglite } from "@atoma/embedded-db";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { GatewayDatabaseError } from "../errors.js";
@@ -29,10 +28,10 @@ const BIGINT_OIDS = [20, 1700];
 const asBigInt = (text: string) => BigInt(text);
 
 /**
- * PGlite's own start parameters, with shared buffers of 16 MB rather than PostgreSQL's 128 MB: PGlite touches them
+ * Shared buffers of 16 MB rather than PostgreSQL's 128 MB: PGlite touches them
  * all at start (about 70 MB resident), and the gateway's working set (keys, stacks, the last receipts) is far smaller.
  */
-const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+const EMBEDDED_SETTINGS = { shared_buffers: "16MB" } as const;
 
 /** Where a PostgreSQL URL points, without its credentials or query. */
 function whereTo(url: string): string {
@@ -75,7 +74,7 @@ async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<OpenedDatab
   let db: GatewayDb;
   try {
     const parsers = Object.fromEntries(BIGINT_OIDS.map((oid) => [oid, asBigInt]));
-    const pglite = await openPglite(config.dir, { parsers, startParams: EMBEDDED_START_PARAMS });
+    const pglite = await openPglite(config.dir, { parsers, settings: EMBEDDED_SETTINGS });
     db = new Kysely({ dialect: new PostgresDialect({ pool: new EmbeddedPool(pglite) }) });
   } catch (cause) {
     letGo();
