@@ -162,10 +162,14 @@ export class OverclaimWatcher {
     const stacks = (await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds)).filter(
       (stack) => !this.#done.has(stack.stackId),
     );
-    if (!this.#started) {
-      await this.#recover(stacks);
-      this.#started = true;
-    }
+    if (!this.#started)
+      try {
+        await this.#recover(stacks);
+        this.#started = true;
+      } catch (error) {
+        // The audits must not wait on it (an RPC refusing the log range): tried again at the next pass.
+        this.#logger.warn({ err: error }, "recovering the wallet's challenges from the logs failed");
+      }
     const read = await this.#readSettlements(stacks);
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
