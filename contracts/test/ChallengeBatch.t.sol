@@ -81,8 +81,9 @@ contract ChallengeBatchTest is IndexChallengeFixture {
         assertEq(challenges.heldBondOf(stackId), 0, "nothing held");
     }
 
-    /// An honest node that answers every batched challenge gets every bond, once the last is answered.
-    function test_honestNodeIsPaidEveryBondAfterTheLast() public {
+    /// An honest node that answers every batched challenge gets every bond, once the last is answered and the
+    /// window is over (anyone may then pay them out; before, more challenges could still open).
+    function test_honestNodeIsPaidEveryBondAfterTheLastAndTheWindow() public {
         uint256 withheld = 8;
         _withhold(withheld, type(uint256).max);
         uint256 opBefore = token.balanceOf(operatorOf[server]);
@@ -90,10 +91,72 @@ contract ChallengeBatchTest is IndexChallengeFixture {
         for (uint256 i = 0; i < withheld; ++i) {
             uint256 k = idx[i];
             _answerUpTo(firstId + i, k, BOUND, _ownerSigUpTo(k, leaves[k].reqHash, USER_KEY, BOUND));
-            uint256 paid = i + 1 == withheld ? withheld * CHALLENGE_BOND : 0;
-            assertEq(token.balanceOf(operatorOf[server]) - opBefore, paid, "paid after the last");
         }
+        assertEq(token.balanceOf(operatorOf[server]), opBefore, "held while the window runs");
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "stands");
+        uint64 windowEnds = settlement.getSettlement(stackId).windowEnds;
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.BondsStillHeld.selector, stackId, 0, windowEnds));
+        challenges.payHeld(stackId);
+        vm.warp(uint256(windowEnds) + 1);
+        vm.prank(address(0xBEEF));
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "every bond, once");
+        assertEq(challenges.heldBondOf(stackId), 0, "nothing held");
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "not twice");
+    }
+
+    /// A last answer after the window pays the held bonds at once.
+    function test_answerAfterTheWindowPaysTheHeldBonds() public {
+        uint256 withheld = 3;
+        _withhold(withheld, type(uint256).max);
+        uint256 opBefore = token.balanceOf(operatorOf[server]);
+        uint256 windowEnds = settlement.getSettlement(stackId).windowEnds;
+        vm.warp(windowEnds - 60);
+        (uint256 firstId, uint256[] memory idx) = _batch(withheld);
+        for (uint256 i = 0; i < withheld; ++i) {
+            uint256 k = idx[i];
+            if (i + 1 == withheld) vm.warp(windowEnds + 1);
+            _answerUpTo(firstId + i, k, BOUND, _ownerSigUpTo(k, leaves[k].reqHash, USER_KEY, BOUND));
+        }
+        assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "paid with the last");
+    }
+
+    /// Review challenges LOW-1: the watcher opens the receipt challenge and the last leaf's before the batch. A node
+    /// that answered both at once had `openOf` fall to 0 and was paid their held bonds; the batch then caught it,
+    /// and it kept them. Now the bonds stay held until the window is over, and the upheld batch sends them back.
+    function test_caughtCheaterKeepsNoBondOfTheFirstRound() public {
+        uint256 withheld = 6;
+        _withhold(withheld, RECEIPTED);
+        uint256 opBefore = token.balanceOf(operatorOf[server]);
+        uint256 ownerBefore = token.balanceOf(user);
+        uint256 receiptId = _receiptChallenge(RECEIPTED - 1);
+        bytes32[] memory h = hashes;
+        vm.prank(vm.addr(signerKey[server]));
+        challenges.answerChallenge(receiptId, stackProof(h, RECEIPTED - 1));
+        uint256 last = RECEIPTED + withheld - 1;
+        uint256 lastId = _challengeIndex(last);
+        _answerUpTo(lastId, last, BOUND, _ownerSigUpTo(last, leaves[last].reqHash, USER_KEY, BOUND));
+        assertEq(challenges.openOf(stackId), 0, "the first round answered");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");
+        assertEq(token.balanceOf(operatorOf[server]), opBefore, "its bonds held while the window runs");
+        uint256[] memory idx = new uint256[](withheld - 1);
+        for (uint256 i = 0; i < withheld - 1; ++i) {
+            idx[i] = RECEIPTED + i;
+        }
+        vm.prank(user);
+        uint256 firstId = challenges.challengeIndices(stackId, idx);
+        for (uint256 i = 1; i < withheld - 1; ++i) {
+            uint256 k = idx[i];
+            _answerUpTo(firstId + i, k, BOUND, _ownerSigUpTo(k, leaves[k].reqHash, USER_KEY, BOUND));
+        }
+        vm.warp(challenges.getChallenge(firstId).answerDeadline + 1);
+        challenges.resolve(firstId);
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Failed, "caught");
+        assertEq(nodes.getNode(server).collateral, 0, "slashed");
+        assertEq(token.balanceOf(operatorOf[server]), opBefore, "no bond of the first round kept");
+        assertEq(token.balanceOf(user), ownerBefore, "every bond back to the owner");
+        assertEq(challenges.heldBondOf(stackId), 0, "nothing held");
     }
 
     /// A batch keeps the griefing bound: each deadline is spaced after the one before, as one call per index.

@@ -77,7 +77,7 @@ contract ChallengesTest is AtomaFixture {
         uint256 challengeId = _challenge(2);
         assertEq(ownerBefore - token.balanceOf(user), CHALLENGE_BOND, "the owner pays the bond");
         _answer(challengeId, 2);
-        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives it");
+        assertEq(token.balanceOf(operatorOf[server]), operatorBefore, "held while the window runs");
         assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Dismissed, "dismissed");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");
@@ -86,6 +86,10 @@ contract ChallengesTest is AtomaFixture {
         vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.LeafAlreadyProven.selector, stackId, served.hashes[2]));
         challenges.challenge(stackId, r, sig);
+        // Held until the window is over (review challenges LOW-1), then anyone pays it to the node.
+        vm.warp(uint256(settlement.getSettlement(stackId).windowEnds) + 1);
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives it");
     }
 
     function test_aStackTakesABoundedNumberOfChallenges() public {

@@ -227,7 +227,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
         uint256 challengeId = _challengeIndex(5);
         _answer(challengeId, 5, _ownerSig(5, leaves[5].reqHash, USER_KEY));
         assertTrue(challenges.getChallenge(challengeId).status == ChallengeManager.Status.Dismissed, "dismissed");
-        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives the bond");
+        assertEq(token.balanceOf(operatorOf[server]), operatorBefore, "held while the window runs");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");
         vm.prank(user);
@@ -249,6 +249,10 @@ contract IndexChallengesTest is IndexChallengeFixture {
         vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.LeafAlreadyProven.selector, stackId, hashes[5]));
         challenges.challenge(stackId, r, abi.encodePacked(rr, ss, v));
+        // Held until the window is over (review challenges LOW-1), then anyone pays it to the node.
+        vm.warp(uint256(settlement.getSettlement(stackId).windowEnds) + 1);
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives it");
     }
 
     /// Index challenges need an existing leaf and take one challenge per index (open or answered), not the receipt

@@ -43,7 +43,8 @@ interface ICollateralToken {
 /// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
 /// `challengeIndices` opens up to `MAX_BATCH` of them in one transaction (the node chooses how many leaves lack a
 /// receipt, so one transaction each would let it outrun the window). A dismissed challenge's bond is held until the
-/// settlement's last open challenge resolves: the node's if the settlement then stands, the owner's if any was upheld.
+/// settlement's last open challenge resolves and its window is over (more challenges may open until then): the
+/// node's if the settlement then stands (`payHeld` once the window is over), the owner's if any was upheld.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -98,8 +99,9 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     mapping(uint256 stackId => bool) public upheldOn;
     /// The latest answer deadline of the stack's index challenges (the next is spaced after it).
     mapping(uint256 stackId => uint64) public indexDeadlineOf;
-    /// Bonds of the stack's dismissed challenges, held until its last open challenge resolves (review fresh 2
-    /// LOW-D): the node's if the settlement stands then, the owner's if a challenge was upheld (or it failed).
+    /// Bonds of the stack's dismissed challenges, held until its last open challenge resolves and its window is over
+    /// (review fresh 2 LOW-D, review challenges LOW-1): the node's if the settlement stands then, the owner's if a
+    /// challenge was upheld (or it failed).
     mapping(uint256 stackId => uint256) public heldBondOf;
 
     /// The most indices one `challengeIndices` call opens (its gas stays well under a block's).
@@ -118,7 +120,7 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     event ChallengeBondPaid(uint256 indexed challengeId, address indexed to, uint256 amount);
     /// A dismissed challenge's bond, held until the stack's last open challenge resolves.
     event ChallengeBondHeld(uint256 indexed challengeId, uint256 indexed stackId, uint256 amount);
-    /// The stack's held bonds, paid once its last open challenge resolved.
+    /// The stack's held bonds, paid once its last open challenge resolved and (for the node) its window is over.
     event HeldBondsPaid(uint256 indexed stackId, address indexed to, uint256 amount);
     event ParamsUpdated(Params params);
 
@@ -148,6 +150,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error ChallengeGapZero(uint64 answerWindow, uint8 maxChallengesPerStack);
     /// A `challengeIndices` call with no index or more than `MAX_BATCH`.
     error BadBatch(uint256 length, uint256 max);
+    /// `payHeld` while a challenge is open on the stack, or before its window is over (more may still open).
+    error BondsStillHeld(uint256 stackId, uint256 open, uint64 windowEnds);
 
     constructor(
         address admin,
@@ -333,6 +337,16 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         _resolve(challengeId, c, false);
     }
 
+    /// Pays the stack's held bonds once no challenge is open and its window is over, so no further challenge can
+    /// catch the node (anyone may call; the node's operator is paid when the settlement stands).
+    function payHeld(uint256 stackId) external nonReentrant {
+        uint64 windowEnds = settlementManager.getSettlement(stackId).windowEnds;
+        uint256 open = openOf[stackId];
+        if (open > 0 || block.timestamp <= windowEnds) revert BondsStillHeld(stackId, open, windowEnds);
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        _payHeld(stackId, stack.owner, stack.nodeId);
+    }
+
     function getChallenge(uint256 challengeId) external view returns (Challenge memory) {
         return _challenges[challengeId];
     }
@@ -429,18 +443,20 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
             if (!nodeWon) upheldOn[stackId] = true;
             if (!nodeWon || left == 0) settlementManager.onDisputeResolved(stackId, nodeWon, true);
         }
-        if (left == 0) _payHeld(stackId, c);
+        if (left == 0) _payHeld(stackId, c.owner, c.nodeId);
     }
 
-    /// The last open challenge resolved: the held bonds go to the node if its settlement stands, else (a challenge
-    /// upheld, or a receipt fraud proven meanwhile) back to the owner.
-    function _payHeld(uint256 stackId, Challenge storage c) internal {
+    /// No challenge open: the held bonds go back to the owner if a challenge was upheld (or a receipt fraud was
+    /// proven meanwhile); to the node when its settlement stands and the window is over (review challenges LOW-1:
+    /// paid as soon as the first round was answered, a cheater kept them though the owner's batch caught it next).
+    function _payHeld(uint256 stackId, address owner, uint256 nodeId) internal {
         uint256 held = heldBondOf[stackId];
         if (held == 0) return;
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
+        bool failed = upheldOn[stackId] || st.phase == ISettlementManager.Phase.Failed;
+        if (!failed && block.timestamp <= st.windowEnds) return;
         heldBondOf[stackId] = 0;
-        bool failed = upheldOn[stackId]
-            || settlementManager.getSettlement(stackId).phase == ISettlementManager.Phase.Failed;
-        address to = failed ? c.owner : nodeRegistry.operatorOf(c.nodeId);
+        address to = failed ? owner : nodeRegistry.operatorOf(nodeId);
         token.safeTransfer(to, held);
         emit HeldBondsPaid(stackId, to, held);
     }

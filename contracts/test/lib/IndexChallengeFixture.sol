@@ -112,4 +112,31 @@ abstract contract IndexChallengeFixture is AtomaFixture {
         bytes32[] memory h = hashes;
         return (leaves[k - 1], stackProof(h, k - 1));
     }
+
+    /// The node's signed response for leaf `k` (what the owner holds as its receipt).
+    function _response(uint256 k) internal view returns (AtomaTypedData.Response memory) {
+        AtomaTypedData.Leaf memory l = leaves[k];
+        return AtomaTypedData.Response({
+            stackId: stackId,
+            leafIndex: k,
+            nonce: k,
+            reqHash: l.reqHash,
+            respHash: l.respHash,
+            units: l.units,
+            cumulativeUnits: l.cumulativeUnits,
+            seed: 7
+        });
+    }
+
+    function _responseSig(uint256 k) internal view returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[server], stacks.responseDigest(_response(k)));
+        return abi.encodePacked(rr, ss, v);
+    }
+
+    function _receiptChallenge(uint256 k) internal returns (uint256) {
+        AtomaTypedData.Response memory r = _response(k);
+        bytes memory sig = _responseSig(k);
+        vm.prank(user);
+        return challenges.challenge(stackId, r, sig);
+    }
 }

@@ -164,6 +164,7 @@ export {
   type OpenAttestationParams,
   openAttestation,
 } from "./actions/openAttestation.js";
+export { heldBondsOf, payHeldBonds } from "./actions/payHeldBonds.js";
 export { type PostAttestationParams, postAttestation } from "./actions/postAttestation.js";
 export {
   type FraudEvidence,

@@ -608,4 +608,50 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
       { errorName: "StackNotServedUnder" },
     );
   });
+
+  // Review challenges MEDIUM-2 (c): a reorg drops a post the node already vouched for (deeper than its
+  // confirmations). The poster never looked again: the statement stayed served, the record stayed off the chain,
+  // and anyone holding the statement could report it unposted. Now it sees the post gone, withdraws the
+  // statement and posts again.
+  it("withdraws the statement of a vouched post a reorg dropped, and posts it again", async () => {
+    const [dropped] = (await network.registerNodes(1)) as [RegisteredNode];
+    const authority = await createDevAuthority();
+    const vouching = new ConfidentialCompute({
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      signingAddress: dropped.signerAccount.address,
+    });
+    const lines: string[] = [];
+    const snapshot = await network.testClient.snapshot();
+    const poster = new AttestationPoster({
+      seat: { ...dropped.signer, now: () => network.now() },
+      nodeId: dropped.nodeId,
+      logger: capturingLogger(lines),
+      retryDelaysMs: [10],
+      confirmationPollMs: 20,
+      recheckMs: 50,
+    }).follow(vouching);
+    const produced = await vouching.attestEpoch(await chainEpoch());
+    const hash = recordFields(produced.evidence).evidenceHash;
+    const first = await until(
+      async () => vouching.servedEpoch,
+      (served) => served?.statement?.evidenceHash === hash,
+    );
+    // The reorg: the post's block is dropped after the statement was signed.
+    await network.testClient.revert({ id: snapshot });
+    expect(await getAttestation(network.admin, dropped.nodeId)).toBeUndefined();
+    await until(
+      () => getAttestation(network.admin, dropped.nodeId),
+      (r) => r?.evidenceHash === hash,
+    );
+    expect(lines.join("\n")).toContain("statement withdrawn");
+    await until(
+      async () => vouching.servedEpoch,
+      (served) => served?.statement?.evidenceHash === hash,
+    );
+    await expect(reportUnposted(owner.ctx, first!.statement!)).rejects.toMatchObject({
+      errorName: "EvidencePosted",
+    });
+    poster.stop();
+    await poster.settled();
+  });
 });

@@ -50,6 +50,7 @@ function config(overrides: { chainId?: number; dataDir?: string; port?: number }
       chain: {
         rpcUrl: chain.anvil.rpcUrl,
         chainId: overrides.chainId ?? chain.anvil.chainId,
+        ...(overrides.chainId === undefined ? {} : { confirmations: 1 }),
         contracts: { AtomaToken: chain.token },
         pollingIntervalMs: 20,
       },

@@ -538,8 +538,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     });
     expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
-    // The false challenge's bond pays for the answer; the proven leaf cannot be challenged again.
-    expect((await operatorBalance()) - before).toBe(challenged.bond);
+    // The false challenge's bond pays for the answer, held until the window is over (review challenges LOW-1:
+    // more challenges may still open); the proven leaf cannot be challenged again.
+    expect((await operatorBalance()) - before).toBe(0n);
     await expect(
       challengeSettlement(user.ctx, { stackId: stack.stackId, response: fields, signature }),
     ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
@@ -558,9 +559,12 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       });
       expect(indexAnswer.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     }
-    expect((await operatorBalance()) - before).toBe(challenged.bond + indexed.bond + beside.bond);
+    expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
+    // Having finalized its settlement, the node collects the bonds held for its answers.
+    const bonds = challenged.bond + indexed.bond + beside.bond;
+    await waitFor("the held bonds", async () => (await operatorBalance()) - before === bonds);
   });
 
   it("posts the disputed requests when a lying attester disputes its settlement, and is paid once the committee rules", async () => {

@@ -5,6 +5,7 @@
 export type ProxyErrorCode =
   | "attestation_rate_limited"
   | "attestation_unavailable"
+  | "challenge_bonds_short"
   | "confidential_envelope_invalid"
   | "confidential_required"
   | "confidential_session_failed"

@@ -38,6 +38,14 @@ export class GatewayLifecycleError extends AtomaError<ProxyErrorCode> {
   }
 }
 
+/** The gateway's TOMA could not pay the bond of every challenge an over-claim needs: some wait for a later pass. */
+export class BondsShortError extends AtomaError<ProxyErrorCode> {
+  override name = "BondsShortError";
+  constructor(left: bigint, stackId: bigint) {
+    super("challenge_bonds_short", `${left} challenges of stack ${stackId} wait for the wallet's TOMA`);
+  }
+}
+
 /** Why a key was refused; logged, never told to the client (all four read the same on the wire). */
 export type KeyRefusal = "missing" | "malformed" | "unknown" | "revoked" | "expired";
 

@@ -29,6 +29,11 @@ export interface AttestationPosterOptions {
   confirmations?: number | undefined;
   /** Milliseconds between head polls while waiting for `confirmations`. @default 1000 */
   confirmationPollMs?: number | undefined;
+  /**
+   * Milliseconds between checks that the post last vouched for is still on the chain (a reorg deeper than
+   * `confirmations` may drop it): one gone has its statement withdrawn and is posted again. @default 12000
+   */
+  recheckMs?: number | undefined;
 }
 
 const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 15_000, 30_000] as const;
@@ -56,6 +61,10 @@ export class AttestationPoster {
   #stopped = false;
   #wake: (() => void) | undefined;
   #compute: ConfidentialCompute | undefined;
+  /** The post last vouched for, re-checked on the chain until a newer one is vouched for or the poster stops. */
+  #vouched: { target: EpochEvidence; fields: RecordFields } | undefined;
+  #recheck: Promise<void> | undefined;
+  #wakeRecheck: (() => void) | undefined;
 
   constructor(options: AttestationPosterOptions) {
     this.#options = options;
@@ -101,6 +110,7 @@ export class AttestationPoster {
   stop(): void {
     this.#stopped = true;
     this.#wake?.();
+    this.#wakeRecheck?.();
   }
 
   async #run(): Promise<void> {
@@ -209,6 +219,53 @@ export class AttestationPoster {
     );
     const signature = await seat.walletClient.signTypedData({ account, ...typed });
     this.#compute.vouch(target, { ...statement, signature });
+    this.#vouched = { target, fields };
+    this.#recheck ??= this.#recheckVouched().finally(() => {
+      this.#recheck = undefined;
+    });
+  }
+
+  /**
+   * Re-checks, every `recheckMs`, that the post last vouched for is still on the chain (review challenges MEDIUM-2:
+   * a reorg deeper than `confirmations` dropped it, its statement stayed served, and anyone holding it could report
+   * it unposted). One gone has its statement withdrawn and is posted again (a past epoch's: the chain's epoch is
+   * attested instead), so the node has the rest of the epoch to put it back.
+   */
+  async #recheckVouched(): Promise<void> {
+    const { seat, nodeId } = this.#options;
+    while (!this.#stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#options.recheckMs ?? 12_000);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wakeRecheck = done;
+      });
+      const vouched = this.#vouched;
+      if (this.#stopped || !vouched) return;
+      try {
+        const [posted, epoch] = await seat.publicClient.readContract({
+          address: seat.addresses.AttestationRegistry,
+          abi: attestationRegistryAbi,
+          functionName: "postings",
+          args: [nodeId, vouched.fields.evidenceHash],
+        });
+        if ((posted && epoch === vouched.target.epoch) || this.#vouched !== vouched) continue;
+      } catch (error) {
+        this.#logger.warn({ err: error }, "could not re-check the attestation post vouched for");
+        continue;
+      }
+      this.#vouched = undefined;
+      this.#compute?.withdraw(vouched.target);
+      if (this.#posted?.source === vouched.target) this.#posted = undefined;
+      this.#logger.error(
+        { epoch: String(vouched.target.epoch) },
+        "the attestation post vouched for is no longer on the chain (reorganised away): statement withdrawn, posting again",
+      );
+      if (this.#wanted === vouched.target || this.#wanted === undefined) this.post(vouched.target);
+      return;
+    }
   }
 
   /**

@@ -148,6 +148,11 @@ export class ConfidentialCompute {
     this.#statement = { of: evidence, statement };
   }
 
+  /** Stops serving the statement for `evidence` (its post is no longer on the chain); the poster posts it again. */
+  withdraw(evidence: EpochEvidence): void {
+    if (this.#statement?.of === evidence) this.#statement = undefined;
+  }
+
   /**
    * What `GET /v1/attestation` serves without a nonce: the latest evidence vouched for (its post final on-chain)
    * with its signed statement, so a newer evidence whose post may still be reorganised away is not vouched for

@@ -58,11 +58,29 @@ describe("loadNodeConfig", () => {
     expect(config.metrics.enabled).toBe(true);
   });
 
+  // Review challenges MEDIUM-2: with 0 confirmations on a chain that reorganises, the attestation poster vouched
+  // for a post a one-block reorg could drop, and anyone holding its statement had the node slashed.
+  it("refuses 0 confirmations, or none given, off a dev chain", () => {
+    const file = writeConfig("real-chain.toml", minimal);
+    const unset = configError(() => loadNodeConfig({ file, env: { ATOMA_NODE_CHAIN_CHAIN_ID: "8453" } }));
+    expect(unset.message).toMatch(/chain\.confirmations.*required off a dev chain/);
+    const zero = configError(() =>
+      loadNodeConfig({
+        file,
+        env: { ATOMA_NODE_CHAIN_CHAIN_ID: "8453", ATOMA_NODE_CHAIN_CONFIRMATIONS: "0" },
+      }),
+    );
+    expect(zero.message).toMatch(/chain\.confirmations.*at least 1 off a dev chain/);
+    const dev = loadNodeConfig({ file, env: { ATOMA_NODE_CHAIN_CONFIRMATIONS: "0" } });
+    expect(dev.chain.confirmations).toBe(0);
+  });
+
   it("lets every option be set from the environment, over the file", () => {
     const config = loadNodeConfig({
       file: writeConfig("env.toml", minimal),
       env: {
         ATOMA_NODE_CHAIN_CHAIN_ID: "8453",
+        ATOMA_NODE_CHAIN_CONFIRMATIONS: "12",
         ATOMA_NODE_CHAIN_CONTRACTS: '{"Stacks":"0x0000000000000000000000000000000000000001"}',
         ATOMA_NODE_NODE_PORT: "0",
         ATOMA_NODE_DATABASE_URL: "postgres://atoma:s3cret@db.internal:5432/atoma",
@@ -74,6 +92,7 @@ describe("loadNodeConfig", () => {
       },
     });
     expect(config.chain.chainId).toBe(8453);
+    expect(config.chain.confirmations).toBe(12);
     expect(config.chain.contracts).toEqual({ Stacks: "0x0000000000000000000000000000000000000001" });
     expect(config.node.port).toBe(0);
     expect(config.database).toEqual({

@@ -12,7 +12,10 @@ const wei = z
   .union([z.string().regex(/^\d{1,78}$/, "must be a whole number of wei"), z.number().int().nonnegative()])
   .transform((value) => BigInt(value));
 
-export const chainSchema = z.strictObject({
+/** Chains whose blocks are final at once (anvil, the dev network): the only ones where `confirmations` may be 0. */
+export const DEV_CHAIN_IDS: ReadonlySet<number> = new Set([31_337]);
+
+const chainFields = z.strictObject({
   /** JSON-RPC endpoint of the settlement chain (http, https, ws or wss). Required. */
   rpcUrl: url(/^(https?|wss?)$/, "must be an http(s) or ws(s) URL"),
   /** Chain id the RPC endpoint must report. Required. */
@@ -21,16 +24,39 @@ export const chainSchema = z.strictObject({
   contracts: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/), address).default({}),
   /**
    * Blocks an event must be buried under before it is handled, and a confidential node's attestation post before it
-   * signs the `ServedEvidence` statement; 0 suits instant-finality chains (anvil), a real chain needs its reorg
-   * depth. @default 0
+   * signs the `ServedEvidence` statement. 0 only on a dev chain (`DEV_CHAIN_IDS`, its default there); elsewhere it
+   * is required and at least 1, the chain's reorg depth (review challenges MEDIUM-2: with 0, a one-block reorg
+   * dropped a post the node had vouched for, and anyone holding the statement had it slashed by `reportUnposted`).
    */
-  confirmations: z.number().int().min(0).max(1_000).default(0),
+  confirmations: z.number().int().min(0).max(1_000).optional(),
   /** Milliseconds between polls for new blocks. @default 1000 */
   pollingIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
   /** Most blocks asked for in one `eth_getLogs` call. @default 2000 */
   maxBlockRange: z.number().int().min(1).max(100_000).default(2_000),
   /** First block the listener reads when it has no cursor yet (the contracts' deployment block). @default 0 */
   startBlock: z.number().int().nonnegative().default(0),
+});
+
+export const chainSchema = chainFields.transform((chain, ctx) => {
+  const dev = DEV_CHAIN_IDS.has(chain.chainId);
+  if (chain.confirmations === undefined && !dev) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["confirmations"],
+      message: "is required off a dev chain: set the chain's reorg depth (at least 1)",
+    });
+    return z.NEVER;
+  }
+  if (chain.confirmations === 0 && !dev) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["confirmations"],
+      message:
+        "must be at least 1 off a dev chain: a reorg could drop an attestation post the node vouched for",
+    });
+    return z.NEVER;
+  }
+  return { ...chain, confirmations: chain.confirmations ?? 0 };
 });
 
 export const nodeSchema = z.strictObject({

@@ -19,6 +19,7 @@ import { describeError } from "./describeError.js";
 import { advanceSettlementDispute } from "./disputeEvidence.js";
 import { DrawKeeper } from "./drawKeeper.js";
 import { claimEpochFees, endedFeeEpochs } from "./epochFees.js";
+import { collectHeldBonds } from "./heldBonds.js";
 import { IdleClock } from "./idleClock.js";
 import { answerOwnerChallenge } from "./ownerChallenge.js";
 import { prepareSubmission } from "./prepareSubmission.js";
@@ -289,6 +290,7 @@ export class SettlementWorker {
     for (const stackId of stackIds)
       await updateSettlement(this.#env.db, stackId, { finalize_tx: finalized.hash });
     this.#env.logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
+    await collectHeldBonds(this.#env, stackIds);
   }
 
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */

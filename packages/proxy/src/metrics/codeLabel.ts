@@ -5,6 +5,7 @@ import type { ProxyErrorCode } from "../errorCodes.js";
 const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   attestation_rate_limited: true,
   attestation_unavailable: true,
+  challenge_bonds_short: true,
   confidential_envelope_invalid: true,
   confidential_required: true,
   confidential_session_failed: true,

@@ -17,6 +17,9 @@ import {
 import { atomaTokenAbi, atomaVaultAbi, challengeManagerAbi, stackManagerAbi } from "@atoma/contracts";
 import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
+import { BondsShortError } from "../errors.js";
+import { affordableChallenges } from "./challengeOrder.js";
+import { readOwnChallenges } from "./ownChallengeLogs.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
 
@@ -33,11 +36,40 @@ export interface OverclaimWatcherOptions {
   challenge?: boolean | undefined;
 }
 
-/** How far back (blocks) the logs are read for a challenge opened before a restart. */
-const RECOVERY_BLOCKS = 100_000n;
+/** How many settlements are read at once. */
+const READ_CONCURRENCY = 16;
+/** The most settlements one `finalizeMany` pays out (its gas stays well under a block's). */
+const FINALIZE_BATCH = 32;
 
 /** A stack of the pool's, as the watcher audits it. */
 type WatchedStack = Awaited<ReturnType<StackPool["stacksExpiringAfter"]>>[number];
+
+type Settlement = Awaited<ReturnType<typeof getSettlement>>;
+
+/** A watched stack and its settlement, read at the start of a pass. */
+interface ReadSettlement {
+  stack: WatchedStack;
+  settlement: Settlement;
+}
+
+/** Phases after which nothing of the settlement moves (its challenges still open aside). */
+const OVER = new Set<number>([SettlementPhase.Finalized, SettlementPhase.Failed, SettlementPhase.TimedOut]);
+
+/**
+ * The settlements to audit this pass, the earliest window end first: accepted, or disputed by owner challenges
+ * (which the contract still takes until the window ends), not audited yet, and their window not over.
+ */
+function auditsDue(read: ReadSettlement[], now: bigint, checked: Set<bigint>): ReadSettlement[] {
+  return read
+    .filter(({ stack, settlement }) => {
+      const phase: number = settlement.phase;
+      const challengeable =
+        phase === SettlementPhase.Accepted ||
+        (phase === SettlementPhase.Disputed && settlement.windowEnds > 0n);
+      return challengeable && !checked.has(stack.stackId) && now <= settlement.windowEnds;
+    })
+    .sort((a, b) => (a.settlement.windowEnds < b.settlement.windowEnds ? -1 : 1));
+}
 
 /** A challenge the watcher means to open on a settlement. */
 interface WantedChallenge {
@@ -56,11 +88,16 @@ type HeldReceipt = NonNullable<Awaited<ReturnType<StackPool["lastReceipt"]>>>;
  */
 const FINAL_REFUSALS = new Set(["IndexAlreadyProven", "LeafAlreadyProven", "TooManyChallenges"]);
 
+/** Refusals that mean the challenge was made already: its id is recovered from the logs. */
+const ALREADY_MADE = new Set(["IndexAlreadyProven", "LeafAlreadyProven"]);
+
 interface OpenChallenge {
   kind: ChallengeKind;
   stackId: bigint;
   nodeId: bigint;
   answerDeadline: bigint;
+  /** The block it opened in: its answer is read from there. */
+  openedAt: bigint;
 }
 
 /**
@@ -92,8 +129,10 @@ export class OverclaimWatcher {
   readonly #opened = new Map<bigint, Set<string>>();
   readonly #done = new Set<bigint>();
   readonly #open = new Map<bigint, OpenChallenge>();
-  /** Disputed stacks whose challenge was looked for in the logs. */
+  /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
+  /** The first pass recovered the wallet's challenges on every watched stack. */
+  #started = false;
 
   constructor(
     components: {
@@ -117,56 +156,133 @@ export class OverclaimWatcher {
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
 
+  /**
+   * One round: every settlement still inside its challenge window is audited first, the earliest window end first
+   * (review challenges MEDIUM-1: a node that left many honest settlements unpaid made a pass that finalized them
+   * one transaction each reach its over-claim after the window); then the gateway's challenges past their answer
+   * deadline are resolved, the settlements past their window paid out in batches, stacks never settled timed out,
+   * and the vault balance withdrawn. The first round recovers every challenge the wallet opened on the watched
+   * stacks (a restart forgets them), so those left unanswered are resolved whatever the settlement's phase.
+   */
   async pass(signal?: AbortSignal): Promise<void> {
     const now = (await this.#chain.publicClient.getBlock()).timestamp;
-    for (const stack of await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds)) {
-      if (signal?.aborted) return;
-      if (this.#done.has(stack.stackId)) continue;
+    const stacks = (await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds)).filter(
+      (stack) => !this.#done.has(stack.stackId),
+    );
+    if (!this.#started)
       try {
-        await this.#check(stack, now);
+        await this.#recover(stacks);
+        this.#started = true;
+      } catch (error) {
+        // The audits must not wait on it (an RPC refusing the log range): tried again at the next pass.
+        this.#logger.warn({ err: error }, "recovering the wallet's challenges from the logs failed");
+      }
+    const read = await this.#readSettlements(stacks);
+    for (const { stack, settlement } of read) {
+      if (signal?.aborted) return;
+      if (settlement.phase !== SettlementPhase.Disputed || this.#recovered.has(stack.stackId)) continue;
+      await this.#recover([stack]).catch((error: unknown) =>
+        this.#logger.warn({ stackId: String(stack.stackId), err: error }, "recovering challenges failed"),
+      );
+    }
+    for (const { stack, settlement } of auditsDue(read, now, this.#checked)) {
+      if (signal?.aborted) return;
+      try {
+        // Marked once every challenge wanted went out or was refused for good; one that failed to go out
+        // otherwise (the RPC, the bond, the window closing under it) leaves the stack to the next pass.
+        await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
+        this.#checked.add(stack.stackId);
       } catch (error) {
         this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking a settlement failed");
       }
     }
+    if (signal?.aborted) return;
     await this.#resolveOpen(now);
+    const due = read.filter(
+      ({ settlement }) => settlement.phase === SettlementPhase.Accepted && now > settlement.windowEnds,
+    );
+    await this.#finalizeDue(due.map(({ stack }) => stack.stackId));
+    for (const { stack, settlement } of read) {
+      if (signal?.aborted) return;
+      if (settlement.phase !== SettlementPhase.None) continue;
+      await this.#timeOutIfUnsettled(stack, now).catch((error: unknown) =>
+        this.#logger.warn({ stackId: String(stack.stackId), err: error }, "timing out a stack failed"),
+      );
+    }
     await this.#withdraw();
   }
 
-  async #check(stack: WatchedStack, now: bigint): Promise<void> {
-    const settlement = await getSettlement(this.#chain, stack.stackId);
+  /**
+   * The settlement of each stack, read a few at a time; stacks whose settlement is over are set aside for good
+   * (their challenges still open are followed in `#open`). A read that fails leaves its stack to the next pass.
+   */
+  async #readSettlements(stacks: WatchedStack[]): Promise<ReadSettlement[]> {
+    const read: ReadSettlement[] = [];
+    const over: ReadSettlement[] = [];
+    for (let i = 0; i < stacks.length; i += READ_CONCURRENCY) {
+      const chunk = stacks.slice(i, i + READ_CONCURRENCY);
+      const settled = await Promise.allSettled(
+        chunk.map((stack) => getSettlement(this.#chain, stack.stackId)),
+      );
+      settled.forEach((result, k) => {
+        const stack = chunk[k] as WatchedStack;
+        if (result.status === "rejected") {
+          this.#logger.warn(
+            { stackId: String(stack.stackId), err: result.reason },
+            "reading a settlement failed",
+          );
+          return;
+        }
+        const phase: number = result.value.phase;
+        if (OVER.has(phase)) over.push({ stack, settlement: result.value });
+        else read.push({ stack, settlement: result.value });
+      });
+    }
+    for (const { stack, settlement } of over) await this.#settled(stack, settlement);
+    return read;
+  }
+
+  /**
+   * A settlement that is over: what it paid is handed to `onSettled` (held sealed charges are settled against it),
+   * then the stack is set aside for good. A failing `onSettled` leaves it to the next pass.
+   */
+  async #settled(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
     const phase: number = settlement.phase;
-    if (
-      phase === SettlementPhase.Finalized ||
-      phase === SettlementPhase.Failed ||
-      phase === SettlementPhase.TimedOut
-    ) {
+    try {
       await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
-      return;
+    } catch (error) {
+      this.#logger.warn({ stackId: String(stack.stackId), err: error }, "settling held charges failed");
     }
-    if (phase === SettlementPhase.None) return this.#timeOutIfUnsettled(stack, now);
-    // Disputed with a window is disputed by owner challenges, which the contract still takes until the window ends.
-    const challenged = phase === SettlementPhase.Disputed && settlement.windowEnds > 0n;
-    if (phase === SettlementPhase.Disputed) await this.#recoverChallenges(stack, now);
-    if (phase !== SettlementPhase.Accepted && !challenged) return;
-    if (!this.#checked.has(stack.stackId) && now <= settlement.windowEnds) {
-      // Marked once every challenge wanted went out or was refused for good; one that failed to go out otherwise
-      // (the RPC, the bond, the window closing under it) leaves the stack to the next pass.
-      await this.#audit(stack, BigInt(settlement.units), BigInt(settlement.requestCount));
-      this.#checked.add(stack.stackId);
-      return;
-    }
-    if (phase !== SettlementPhase.Accepted) return;
-    if (now > settlement.windowEnds) {
-      try {
-        await this.#pool.withWallet(() => finalizeSettlement(this.#chain, { stackIds: [stack.stackId] }));
-      } catch (error) {
-        // Its node (or anyone) may have paid it out first.
-        const phase: number = (await getSettlement(this.#chain, stack.stackId)).phase;
-        if (phase !== SettlementPhase.Finalized) throw error;
+  }
+
+  /**
+   * Pays out accepted settlements past their window, `FINALIZE_BATCH` to a transaction (after every audit of the
+   * pass: review challenges MEDIUM-1). A batch refused because one of them was paid out meanwhile (its node may
+   * finalize its own) goes again with those still accepted.
+   */
+  async #finalizeDue(stackIds: bigint[]): Promise<void> {
+    for (let i = 0; i < stackIds.length; i += FINALIZE_BATCH) {
+      let batch = stackIds.slice(i, i + FINALIZE_BATCH);
+      for (let attempt = 0; attempt < 2 && batch.length > 0; attempt++) {
+        try {
+          const ids = batch;
+          // Set aside by the next pass's read, which hands what was paid to `onSettled`.
+          await this.#pool.withWallet(() => finalizeSettlement(this.#chain, { stackIds: ids }));
+          break;
+        } catch (error) {
+          const still: bigint[] = [];
+          for (const id of batch) {
+            const phase: number = (await getSettlement(this.#chain, id)).phase;
+            if (phase === SettlementPhase.Accepted) still.push(id);
+          }
+          if (still.length === batch.length || attempt === 1) {
+            this.#logger.warn({ stacks: batch.map(String), err: error }, "paying out settlements failed");
+            break;
+          }
+          batch = still;
+        }
       }
-      await this.#onSettled?.(stack, BigInt(settlement.units));
-      this.#done.add(stack.stackId);
     }
   }
 
@@ -228,8 +344,12 @@ export class OverclaimWatcher {
   ): Promise<void> {
     const { stackId } = stack;
     const opened = this.#openedOf(stackId);
-    const todo = wanted.filter((want) => !opened.has(`${want.kind}:${want.leafIndex}`));
-    await this.#warnIfBondsShort(todo, seen);
+    const wantedNow = wanted.filter((want) => !opened.has(`${want.kind}:${want.leafIndex}`));
+    // The receipt and the last leaf (the first index) pin the totals: they go first; past the bonds the wallet
+    // can pay, the rest are drawn at random and the others wait for a later pass (review challenges LOW-3).
+    const pinned = wantedNow.findIndex((want) => want.kind === "index") + 1;
+    const affordable = await this.#affordableBonds(wantedNow, seen);
+    const todo = affordableChallenges(wantedNow, pinned, affordable);
     const firstIndex = todo.findIndex((want) => want.kind === "index");
     let i = 0;
     while (i < todo.length) {
@@ -251,7 +371,9 @@ export class OverclaimWatcher {
           );
         } catch (error) {
           if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
-          // One of them was challenged already: open the batch one by one.
+          // One of them was challenged already (maybe by a transaction that outlived its wait): follow what the
+          // logs show opened, then open the rest one by one.
+          await this.#recover([stack]);
           for (const one of batch) await this.#openOne(stack, one, seen);
           continue;
         }
@@ -264,14 +386,16 @@ export class OverclaimWatcher {
       i += 1;
       await this.#openOne(stack, want, seen);
     }
+    if (todo.length < wantedNow.length)
+      throw new BondsShortError(BigInt(wantedNow.length - todo.length), stackId);
   }
 
   /**
-   * Says loudly when the gateway's TOMA cannot pay the bond of every challenge about to open: those past its
-   * balance fail and wait for the next pass (the earliest-opened, the receipt and the last leaf, go first).
+   * How many of the wanted challenges the gateway's TOMA pays the bond of; says loudly when not all of them (the
+   * rest wait for the next pass).
    */
-  async #warnIfBondsShort(todo: WantedChallenge[], seen: Record<string, string>): Promise<void> {
-    if (todo.length === 0) return;
+  async #affordableBonds(todo: WantedChallenge[], seen: Record<string, string>): Promise<number> {
+    if (todo.length === 0) return 0;
     const [, , bond] = await this.#chain.publicClient.readContract({
       address: this.#chain.addresses.ChallengeManager,
       abi: challengeManagerAbi,
@@ -284,12 +408,13 @@ export class OverclaimWatcher {
       args: [this.#chain.walletClient.account.address],
     });
     const needed = bond * BigInt(todo.length);
-    if (balance >= needed) return;
+    if (balance >= needed) return todo.length;
     this.#onChallenge?.("index", "bondsShort");
     this.#logger.error(
       { ...seen, challenges: todo.length, bondsNeeded: String(needed), balance: String(balance) },
       "the gateway's TOMA cannot pay the bond of every challenge this over-claim needs: fund it now, the window is running",
     );
+    return Number(balance / bond);
   }
 
   async #openOne(stack: WatchedStack, want: WantedChallenge, seen: Record<string, string>): Promise<void> {
@@ -302,6 +427,7 @@ export class OverclaimWatcher {
       result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
     } catch (error) {
       if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
+      if (ALREADY_MADE.has(error.errorName)) await this.#recover([stack]);
       opened.add(key);
       this.#logger.warn(
         { ...seen, leafIndex: String(want.leafIndex), err: error },
@@ -326,6 +452,7 @@ export class OverclaimWatcher {
         stackId,
         nodeId,
         answerDeadline: result.answerDeadline,
+        openedAt: result.blockNumber,
       });
     this.#onChallenge?.(want.kind, result.upheld ? "upheld" : "opened");
     this.#logger.error(
@@ -411,37 +538,27 @@ export class OverclaimWatcher {
   }
 
   /**
-   * A disputed settlement of the gateway's, met for the first time by this watcher (a restart since it opened its
-   * challenges): the challenges opened on the stack, from the chain's logs, are counted as opened (not opened
-   * again), and those of the gateway's still open are followed again.
+   * The challenges the wallet opened on `stacks`, from the chain's logs (review challenges MEDIUM-3): counted as
+   * opened (not opened again), and those still open followed until resolved, whatever the settlement's phase.
+   * Run on every watched stack at the first pass (a restart forgot them), on a stack met disputed that was not
+   * looked at yet, and after the chain refused a challenge as one already made (a transaction that outlived its
+   * wait opened it: its id was never kept).
    */
-  async #recoverChallenges(stack: { stackId: bigint; nodeId: bigint }, now: bigint): Promise<void> {
-    if (this.#recovered.has(stack.stackId)) return;
-    const latest = await this.#chain.publicClient.getBlockNumber();
-    const logs = await this.#chain.publicClient.getContractEvents({
-      address: this.#chain.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeOpened",
-      args: { stackId: stack.stackId },
-      fromBlock: latest > RECOVERY_BLOCKS ? latest - RECOVERY_BLOCKS : 0n,
-    });
-    const me = this.#chain.walletClient.account.address.toLowerCase();
-    const opened = this.#openedOf(stack.stackId);
-    for (const log of logs) {
-      const { challengeId, leafIndex, leaf } = log.args;
-      if (challengeId === undefined || leafIndex === undefined || this.#open.has(challengeId)) continue;
-      const challenge = await getChallenge(this.#chain, challengeId);
-      if (challenge.owner.toLowerCase() !== me) continue;
-      const kind: ChallengeKind = leaf === undefined || BigInt(leaf) === 0n ? "index" : "receipt";
-      opened.add(`${kind}:${leafIndex}`);
-      if (challenge.status !== ChallengeStatus.Open) continue;
-      this.#open.set(challengeId, { kind, ...stack, answerDeadline: challenge.answerDeadline });
+  async #recover(stacks: readonly { stackId: bigint }[]): Promise<void> {
+    const found = await readOwnChallenges(
+      this.#chain,
+      stacks.map((stack) => stack.stackId),
+    );
+    for (const challenge of found) {
+      this.#openedOf(challenge.stackId).add(`${challenge.kind}:${challenge.leafIndex}`);
+      if (!challenge.open || this.#open.has(challenge.challengeId)) continue;
+      this.#open.set(challenge.challengeId, challenge);
       this.#logger.info(
-        { stackId: String(stack.stackId), challengeId: String(challengeId), now: String(now) },
+        { stackId: String(challenge.stackId), challengeId: String(challenge.challengeId) },
         "following an open challenge of the gateway's again",
       );
     }
-    this.#recovered.add(stack.stackId);
+    for (const stack of stacks) this.#recovered.add(stack.stackId);
   }
 
   /** Resolves the gateway's challenges the node left unanswered past the deadline (the node is slashed). */
@@ -487,7 +604,8 @@ export class OverclaimWatcher {
       abi: challengeManagerAbi,
       eventName: "ChallengeResolved",
       args: { challengeId },
-      fromBlock: 0n,
+      // From the block it opened in (review challenges LOW-6: many RPCs refuse a range from block 0).
+      fromBlock: open.openedAt,
     });
     const hash = resolved.at(-1)?.transactionHash;
     if (!hash) return;
@@ -517,6 +635,7 @@ export class OverclaimWatcher {
         stackId: open.stackId,
         nodeId: open.nodeId,
         answerDeadline: opened.answerDeadline,
+        openedAt: opened.blockNumber,
       });
     this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
     this.#logger.error(

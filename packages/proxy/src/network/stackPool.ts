@@ -378,8 +378,13 @@ export class StackPool {
     });
   }
 
-  /** The unit bound the gateway signed at each nonce of the stack (the largest, where a nonce was signed again). */
+  /**
+   * The unit bound the gateway signed at each nonce of the stack (the largest, where a nonce was signed again),
+   * the journal applied first (review challenges LOW-2: a nonce signed but not applied yet read as never signed,
+   * and the watcher challenged a leaf the node could answer instead of the one holding the excess).
+   */
   async signedBounds(stackId: bigint): Promise<Map<bigint, bigint>> {
+    await this.#journal?.flush();
     const rows = await this.#db
       .selectFrom("signed_requests")
       .where("stack_id", "=", stackId)
