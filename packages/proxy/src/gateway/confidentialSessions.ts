@@ -195,7 +195,8 @@ export class ConfidentialSessions {
         : 0n;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
-      await this.#c.ledger.settle(session.reservation, cost, served);
+      // Held before the charge: a crash in between leaves a held row (its give-back waits for the charge, see
+      // `SealedCharges`), never a key charged in full with nothing held to settle it.
       if (!answer && keepReservation)
         await this.#c.sealedCharges?.hold({
           keyId: session.keyId,
@@ -205,6 +206,7 @@ export class ConfidentialSessions {
           pricePerMillion: session.lease.pricePerMillion,
           chargedWei: cost,
         });
+      await this.#c.ledger.settle(session.reservation, cost, served);
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

@@ -1,5 +1,7 @@
 import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
+import type { Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
+import type { GatewayDatabase } from "../db/schema.js";
 
 /** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
 export interface HeldSealedCharge {
@@ -23,14 +25,24 @@ export class SealedCharges {
   readonly #db: GatewayDb;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #flush: () => Promise<void>;
 
+  /**
+   * `flush` applies the charges journaled but not yet in the database (the journal's `flush`): it runs before any
+   * give-back, so a refund never reaches the database before the charge it undoes.
+   */
   constructor(
     db: GatewayDb,
-    components: { logger?: Logger | undefined; now?: (() => number) | undefined } = {},
+    components: {
+      logger?: Logger | undefined;
+      now?: (() => number) | undefined;
+      flush?: (() => Promise<void>) | undefined;
+    } = {},
   ) {
     this.#db = db;
     this.#logger = (components.logger ?? silentLogger).child({ module: "sealed-charges" });
     this.#now = components.now ?? Date.now;
+    this.#flush = components.flush ?? (async () => {});
   }
 
   /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
@@ -55,6 +67,7 @@ export class SealedCharges {
    * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
    */
   async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint): Promise<bigint> {
+    await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       const held = await tx
         .deleteFrom("sealed_charges")
@@ -66,12 +79,7 @@ export class SealedCharges {
       const billed = units < held.max_units ? units : held.max_units;
       const cost = costOfUnits(billed, held.price_per_million);
       const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
-      if (back > 0n)
-        await tx
-          .updateTable("api_keys")
-          .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
-          .where("key_id", "=", held.key_id)
-          .execute();
+      if (back > 0n) await giveBack(tx, held.key_id, back);
       this.#logger.debug(
         { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
         "a sealed request's held charge settled by its receipt",
@@ -93,6 +101,7 @@ export class SealedCharges {
     paidUnits: bigint,
     lastReceipt: { leafIndex: bigint; cumulativeUnits: bigint } | undefined,
   ): Promise<bigint> {
+    await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       const held = await tx
         .deleteFrom("sealed_charges")
@@ -111,11 +120,7 @@ export class SealedCharges {
         const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
         if (given === 0n) continue;
         back += given;
-        await tx
-          .updateTable("api_keys")
-          .set((eb) => ({ spent_wei: eb("spent_wei", "-", given) }))
-          .where("key_id", "=", row.key_id)
-          .execute();
+        await giveBack(tx, row.key_id, given);
       }
       if (held.length > 0)
         this.#logger.debug(
@@ -138,4 +143,30 @@ export class SealedCharges {
       chargedWei: row.charged_wei,
     }));
   }
+}
+
+/** The charge a give-back undoes is not in the database (yet): the give-back is rolled back and its row kept held. */
+export class ChargeNotRecordedError extends Error {
+  readonly code = "charge_not_recorded";
+  constructor(keyId: string, back: bigint) {
+    super(
+      `key ${keyId}: the charge ${back} wei would go back on is not recorded yet; the held charge is kept`,
+    );
+    this.name = "ChargeNotRecordedError";
+  }
+}
+
+/**
+ * Takes `back` off the key's spend, only where the spend holds it: a charge not yet applied (a journal or database
+ * failure) throws, which rolls the transaction back with its DELETE, so the held row stays for a later settlement
+ * instead of the refund being lost or breaking `spent_wei >= 0`.
+ */
+async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: bigint): Promise<void> {
+  const result = await tx
+    .updateTable("api_keys")
+    .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
+    .where("key_id", "=", keyId)
+    .where("spent_wei", ">=", back)
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, back);
 }
