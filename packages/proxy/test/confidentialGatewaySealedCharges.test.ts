@@ -196,3 +196,48 @@ describe("a held charge settled before its journaled charge reached the database
 function held(keyId: string, stackId: bigint, nonce: bigint) {
   return { keyId, stackId, nonce, maxUnits: MAX_UNITS, pricePerMillion: STACK_PRICE, chargedWei: MAX_WEI };
 }
+
+describe("a held charge at or below the last receipt (review-conf2 M3)", () => {
+  it("is settled at its own accepted receipt when one was kept; a refused receipt does not count", async () => {
+    const stackId = stackIds++;
+    await opened.db
+      .insertInto("stacks")
+      .values({
+        stack_id: stackId,
+        model: "m",
+        task_id: 1n,
+        node_id: 1n,
+        node_url: "http://n",
+        node_signer: "0x00",
+        units: 100_000n,
+        price_per_million: STACK_PRICE,
+        expires_at: 9_999_999_999n,
+        state: "idle",
+        created_at_ms: 1n,
+      })
+      .execute();
+    const keptAt = async (leafIndex: bigint, units: bigint, refused: boolean) =>
+      opened.db
+        .insertInto("receipts")
+        .values({
+          stack_id: stackId,
+          leaf_index: leafIndex,
+          signature: `0x${leafIndex}`,
+          receipt: JSON.stringify({
+            stackId: String(stackId),
+            leafIndex: String(leafIndex),
+            units: String(units),
+          }),
+          created_at_ms: 1,
+          refused,
+        })
+        .execute();
+    const receipted = await chargedInFull(stackId, 5n);
+    const refusedOnly = await chargedInFull(stackId, 4n);
+    await keptAt(5n, 120n, false);
+    await keptAt(4n, 10n, true);
+    await charges.settleBySettlement(stackId, 900n, { leafIndex: 6n, cumulativeUnits: 900n });
+    expect(await spentOf(receipted)).toBe(costOfUnits(120n, STACK_PRICE));
+    expect(await spentOf(refusedOnly)).toBe(MAX_WEI);
+  });
+});

@@ -2,6 +2,7 @@ import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
 import type { Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase } from "../db/schema.js";
+import { receiptFromRow } from "../network/receiptRows.js";
 
 /** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
 export interface HeldSealedCharge {
@@ -92,8 +93,9 @@ export class SealedCharges {
    * The stack's settlement is over and its receipts say no more: the charges still held on it are settled at what the
    * node was paid past the gateway's last receipt (`paidUnits` less that receipt's running total; 0 when the
    * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
-   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) stays as
-   * charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
+   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) is settled
+   * at its own accepted receipt when one was kept (a resend's receipt that came before the charge was applied),
+   * else stays as charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
    * Returns what was given back in all.
    */
   async settleBySettlement(
@@ -113,9 +115,24 @@ export class SealedCharges {
       let unpaid = paidUnits > receipted ? paidUnits - receipted : 0n;
       let back = 0n;
       for (const row of held) {
-        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) continue;
-        const billed = unpaid < row.max_units ? unpaid : row.max_units;
-        unpaid -= billed;
+        let billed: bigint;
+        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) {
+          // Inside the last receipt's running total: the leaf's own accepted receipt, where one was kept, says
+          // what it cost; without one it stays as charged.
+          const stored = await tx
+            .selectFrom("receipts")
+            .select("receipt")
+            .where("stack_id", "=", stackId)
+            .where("leaf_index", "=", row.nonce)
+            .where("refused", "=", false)
+            .executeTakeFirst();
+          if (!stored) continue;
+          const units = receiptFromRow(stored.receipt).fields.units;
+          billed = units < row.max_units ? units : row.max_units;
+        } else {
+          billed = unpaid < row.max_units ? unpaid : row.max_units;
+          unpaid -= billed;
+        }
         const cost = costOfUnits(billed, row.price_per_million);
         const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
         if (given === 0n) continue;
