@@ -127,8 +127,7 @@ export class SealedCharges {
             .where("refused", "=", false)
             .executeTakeFirst();
           if (!stored) continue;
-          const units = receiptFromRow(stored.receipt).fields.units;
-          billed = units < row.max_units ? units : row.max_units;
+          billed = atMost(receiptFromRow(stored.receipt).fields.units, row.max_units);
         } else {
           billed = unpaid < row.max_units ? unpaid : row.max_units;
           unpaid -= billed;
@@ -186,4 +185,8 @@ async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: b
     .where("spent_wei", ">=", back)
     .executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, back);
+}
+
+function atMost(value: bigint, bound: bigint): bigint {
+  return value < bound ? value : bound;
 }
