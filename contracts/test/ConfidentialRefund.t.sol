@@ -48,11 +48,11 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         attestations.reportUnposted(cheat, epoch, served, lie);
         uint256 racerBefore = vault.balanceOf(racer);
         uint256 ownerBefore = vault.balanceOf(user);
-        uint256 share = userShareNow(cheat);
+        uint256 share = min(userShareNow(cheat), stacks.getStack(stackId).escrow);
         vm.prank(racer);
         uint256 slashed = attestations.refundUnposted(cheat, epoch, served, lie, stackId);
         assertTrue(slashed > 0, "slashed again");
-        assertEq(vault.balanceOf(user) - ownerBefore, share, "the owner takes the user's share");
+        assertEq(vault.balanceOf(user) - ownerBefore, share, "the owner takes the user's share, up to the stack's cost");
         assertEq(vault.balanceOf(racer), racerBefore, "the racer takes nothing of it");
         assertTrue(!attestations.isCurrent(cheat), "record revoked");
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackRefunded.selector, stackId));
@@ -69,6 +69,85 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertTrue(vault.balanceOf(user) > before, "refunded");
         assertTrue(!attestations.isCurrent(cheat), "record revoked");
         assertEq(attestations.bannedUntilEpoch(cheat), nodes.currentEpoch() + 2, "banned");
+        bytes memory lie = statement(cheat, epoch, served);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StatementReported.selector, cheat, epoch, served));
+        attestations.reportUnposted(cheat, epoch, served, lie);
+    }
+
+    /// Farmer: buys 40 small stacks of the liar during the lying epoch and refunds them all. Each refund is capped at
+    /// the stack's escrow, so the farmer gets back at most what its stacks cost, and a genuine buyer who refunds
+    /// afterwards still takes its full share.
+    function test_farmingSmallStacksPaysNoMoreThanTheyCost() public {
+        uint64 epoch = currentEpoch();
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        address genuine = address(0x6E7);
+        fund(genuine, 1_000 ether);
+        vm.prank(genuine);
+        token.approve(address(vault), type(uint256).max);
+        vm.prank(genuine);
+        uint256 big = stacks.buyStackFromNode(confidential, cheat, 500_000_000, type(uint128).max, 1 days);
+        uint256[] memory farmed = new uint256[](40);
+        uint256 cost;
+        for (uint256 i = 0; i < farmed.length; ++i) {
+            (farmed[i],) = buyFrom(cheat);
+            cost += stacks.getStack(farmed[i]).escrow;
+        }
+        uint256 before = vault.balanceOf(user);
+        for (uint256 i = 0; i < farmed.length; ++i) {
+            attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
+        }
+        assertLe(vault.balanceOf(user) - before, cost, "the farmer gets at most what its stacks cost");
+        uint256 share = min(userShareNow(cheat), stacks.getStack(big).escrow);
+        assertTrue(share > 200 ether, "the genuine share is nearly the whole 5% user share still");
+        uint256 genuineBefore = vault.balanceOf(genuine);
+        attestations.refundUnposted(cheat, epoch, served, lie, big);
+        assertEq(vault.balanceOf(genuine) - genuineBefore, share, "the genuine buyer takes its full share");
+    }
+
+    /// Griefer: a holder of an old lie's stacks refunds them one by one long after, to keep an honest node (since
+    /// re-attested) off confidential work. After the report, a refund only slashes: no revocation, no new ban; and
+    /// past the claim window it is refused.
+    function test_aLateRefundNeitherRevokesNorBansAndTheWindowCloses() public {
+        uint64 epoch = currentEpoch();
+        (uint256 first,) = buyFrom(cheat);
+        (uint256 second,) = buyFrom(cheat);
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        attestations.reportUnposted(cheat, epoch, served, lie);
+        uint256 ban = attestations.bannedUntilEpoch(cheat);
+        vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
+        attest(cheat);
+        attestations.refundUnposted(cheat, epoch, served, lie, first);
+        assertTrue(attestations.isCurrent(cheat), "the honest record stays current");
+        assertEq(attestations.bannedUntilEpoch(cheat), ban, "no new ban");
+        // Past the window, the old lie refunds nothing.
+        vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
+        uint256 current = nodes.currentEpoch();
+        assertTrue(current > uint256(epoch) + attestations.REFUND_EPOCHS(), "past the window");
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.RefundWindowClosed.selector, epoch, current));
+        attestations.refundUnposted(cheat, epoch, served, lie, second);
+    }
+
+    /// Griefer: a stack closed before the statement's epoch began, though its nominal expiry falls inside it, was
+    /// not served under the statement.
+    function test_aStackClosedBeforeTheEpochIsRefused() public {
+        uint48 duration = uint48(3 * nodes.EPOCH_LENGTH());
+        vm.prank(user);
+        uint256 stackId = stacks.buyStackFromNode(confidential, cheat, 1_000, type(uint128).max, duration);
+        vm.prank(user);
+        stacks.closeStack(stackId);
+        vm.warp(block.timestamp + nodes.EPOCH_LENGTH());
+        uint64 epoch = currentEpoch();
+        assertTrue(stacks.getStack(stackId).expiresAt > block.timestamp, "nominally still running");
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, stackId, cheat, epoch));
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+    }
+
+    function min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
     }
 
     /// Griefer: names stacks the lie never touched to drain the node into its own pocket: another node's stack, a

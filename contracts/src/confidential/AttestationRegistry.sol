@@ -29,9 +29,13 @@ import {IStackServing} from "../interfaces/IStackServing.sol";
 /// posted in (always the current one), so old evidence vouched for as a later epoch's is a lie too, while every hash
 /// an honest node posted, each key rotation's within an epoch included, stays true for its own epoch. So a node must commit on-chain to the very bytes it serves; whether those
 /// bytes are a genuine TDX quote is still checked by clients (DCAP), not here.
-/// @notice Refunds: each buyer of a level-3 stack the node served during the lying statement's epoch has the node
-/// slashed once more for its stack (`refundUnposted`, anyone may call it), the user's share going to the stack's
-/// owner whoever sends it, so a reporter racing the buyer takes nothing from it.
+/// @notice Refunds: each buyer of a level-3 stack the node served during the lying statement's epoch (not closed
+/// before it began) has the node slashed once more for its stack (`refundUnposted`, anyone may call it), the user's
+/// share going to the stack's owner whoever sends it, so a reporter racing the buyer takes nothing from it. Each
+/// refund is at most what the stack cost (its escrow), so buying stacks of a liar to farm refunds does not pay, and
+/// claims close `REFUND_EPOCHS` after the statement's epoch. Only a statement's first punishment (its report or its
+/// first refund) revokes the record and bans posting: later refunds of an old lie only slash, so they cannot keep a
+/// node that has since re-attested honestly off confidential work.
 contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     enum Kind {
         None,
@@ -55,6 +59,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     /// The shortest and longest `maxValidity` governance may set.
     uint64 public constant MIN_VALIDITY = 1 hours;
     uint64 public constant MAX_VALIDITY = 30 days;
+    /// Refunds for a statement are claimed at the latest in its epoch plus this many.
+    uint64 public constant REFUND_EPOCHS = 4;
 
     INodeRegistry public immutable nodeRegistry;
     /// The longest a record may stay current after it is posted.
@@ -71,7 +77,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     mapping(uint256 nodeId => Attestation) internal _attestations;
     /// Each hash a node posted, with the epoch it was posted in (one slot: `posted` and `epoch` pack).
     mapping(uint256 nodeId => mapping(bytes32 evidenceHash => Posting)) public postings;
-    /// Statements (`servedEvidenceDigest`) already reported: one report per signed lie.
+    /// Statements (`servedEvidenceDigest`) already punished (reported or refunded once): one revocation per lie.
     mapping(bytes32 digest => bool) public reported;
     mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
     mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
@@ -136,6 +142,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error StackNotServedUnder(uint256 stackId, uint256 nodeId, uint64 epoch);
     /// This stack was refunded for this statement already.
     error StackRefunded(uint256 stackId);
+    /// Refunds for a statement of `epoch` closed after epoch `epoch + REFUND_EPOCHS`.
+    error RefundWindowClosed(uint64 epoch, uint256 current);
 
     /// Why a node may not serve a confidential task (`Ok`: it may).
     enum Standing {
@@ -258,15 +266,17 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
         if (reported[digest]) revert StatementReported(nodeId, epoch, evidenceHash);
         reported[digest] = true;
-        slashed = _punish(nodeId, msg.sender);
+        _revoke(nodeId);
+        slashed = nodeRegistry.slashTimeout(nodeId, msg.sender);
         emit AttestationRevoked(nodeId, epoch, evidenceHash, msg.sender, slashed);
     }
 
     /// Refunds the buyer of `stackId` for a proven lie (the statement as in `reportUnposted`): the stack must be a
     /// level-3 stack served by `nodeId` at some time during the statement's epoch (from `expiresAt - duration` to
-    /// `expiresAt`). Revokes and bans as `reportUnposted` does (whether or not the lie was reported), and slashes
-    /// the node once more as for a timeout, the stack's owner taking the user's share, whoever calls: a reporter
-    /// racing the buyer cannot divert it. Once per stack and statement (`StackRefunded`).
+    /// its close or `expiresAt`), and the current epoch at most `REFUND_EPOCHS` past it. The first punishment of
+    /// the statement (this refund, unless it was reported) revokes and bans as `reportUnposted` does; every refund
+    /// slashes the node as for a timeout, shrunk so that the stack's owner, who takes the user's share whoever
+    /// calls, gets at most the stack's escrow. Once per stack and statement (`StackRefunded`).
     function refundUnposted(
         uint256 nodeId,
         uint64 epoch,
@@ -276,22 +286,30 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     ) external returns (uint256 slashed) {
         bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
         if (address(stacks) == address(0)) revert NotWired();
+        uint256 current = nodeRegistry.currentEpoch();
+        if (current > uint256(epoch) + REFUND_EPOCHS) revert RefundWindowClosed(epoch, current);
         if (refunded[digest][stackId]) revert StackRefunded(stackId);
         IStackManager.Stack memory stack = stacks.getStack(stackId);
-        if (stack.nodeId != nodeId || stack.securityLevel != 3 || !_servedIn(stackId, stack.expiresAt, epoch)) {
+        if (stack.nodeId != nodeId || stack.securityLevel != 3 || !_servedIn(stackId, stack, epoch)) {
             revert StackNotServedUnder(stackId, nodeId, epoch);
         }
         refunded[digest][stackId] = true;
-        slashed = _punish(nodeId, stack.owner);
+        if (!reported[digest]) {
+            reported[digest] = true;
+            _revoke(nodeId);
+        }
+        slashed = nodeRegistry.slashTimeoutUpTo(nodeId, stack.owner, stack.escrow);
         emit BuyerRefunded(nodeId, stackId, stack.owner, slashed);
     }
 
-    /// Whether a bound stack expiring at `expiresAt` was served at some time during `epoch`.
-    function _servedIn(uint256 stackId, uint64 expiresAt, uint64 epoch) internal view returns (bool) {
+    /// Whether a bound stack was served at some time during `epoch`: from `expiresAt - duration` to its close (when
+    /// it was closed early) or `expiresAt`.
+    function _servedIn(uint256 stackId, IStackManager.Stack memory stack, uint64 epoch) internal view returns (bool) {
         uint256 length = nodeRegistry.EPOCH_LENGTH();
         uint256 start = nodeRegistry.GENESIS() + uint256(epoch) * length;
-        uint256 servedFrom = uint256(expiresAt) - stacks.getPurchase(stackId).duration;
-        return expiresAt > start && servedFrom < start + length;
+        uint256 servedFrom = uint256(stack.expiresAt) - stacks.getPurchase(stackId).duration;
+        uint256 end = stack.closedAt != 0 && stack.closedAt < stack.expiresAt ? stack.closedAt : stack.expiresAt;
+        return end > start && servedFrom < start + length;
     }
 
     /// The statement's digest, once it is shown signed by the node's signer for evidence it did not post in `epoch`.
@@ -309,13 +327,11 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         if (posting.posted && posting.epoch == epoch) revert EvidencePosted(nodeId, evidenceHash);
     }
 
-    /// Revokes the node's record, bans its posts until the epoch after next, and slashes it as for a timeout, the
-    /// user's share to `user`.
-    function _punish(uint256 nodeId, address user) internal returns (uint256 slashed) {
+    /// Revokes the node's record and bans its posts until the epoch after next: once per statement.
+    function _revoke(uint256 nodeId) internal {
         Attestation storage a = _attestations[nodeId];
         if (a.expiresAt > block.timestamp) a.expiresAt = uint64(block.timestamp);
         bannedUntilEpoch[nodeId] = nodeRegistry.currentEpoch() + 2;
-        slashed = nodeRegistry.slashTimeout(nodeId, user);
     }
 
     // ---------------------------------------------------------------- views

@@ -441,6 +441,20 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// A `user` of zero sends the user's share to the treasury (an attester's or a committee member's timeout:
     /// no party may gain from a timeout it could have caused).
     function slashTimeout(uint256 nodeId, address user) external onlyRole(PROTOCOL_ROLE) returns (uint256 taken) {
+        return _slashTimeout(nodeId, user, type(uint256).max);
+    }
+
+    /// A timeout slash whose user's share is at most `maxUserShare` (the slash shrinks to fit): a refund for a
+    /// stack never pays its owner more than the stack cost, so buying stacks to claim refunds does not pay.
+    function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare)
+        external
+        onlyRole(PROTOCOL_ROLE)
+        returns (uint256 taken)
+    {
+        return _slashTimeout(nodeId, user, maxUserShare);
+    }
+
+    function _slashTimeout(uint256 nodeId, address user, uint256 maxUserShare) internal returns (uint256 taken) {
         INodeRegistry.Node storage node = _existing(nodeId);
         if (user == address(0)) user = vault.treasury();
         Params memory p = params;
@@ -450,6 +464,9 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             emit ReputationChanged(nodeId, reputation);
         }
         taken = uint256(node.collateral) * p.timeoutSlashBps / BPS;
+        if (p.timeoutUserBps != 0 && taken * p.timeoutUserBps / BPS > maxUserShare) {
+            taken = maxUserShare * BPS / p.timeoutUserBps;
+        }
         if (taken == 0) return 0;
         _setCollateral(node, nodeId, node.collateral - taken);
         // Short of the minimum or its bonds, it is put on notice from every task: it checks others until the

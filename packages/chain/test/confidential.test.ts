@@ -123,6 +123,32 @@ describe("confidential tasks (security level 3) against anvil", () => {
     ).rejects.toMatchObject({ errorName: "StackRefunded" });
   });
 
+  // Review-conf2 M0: a node re-posts (same key, a measurement the task never took) between a client's reads of its
+  // standing and of its record. Both read at one block, the pair is one record's: never the old standing (Ok) with
+  // the new record's fields.
+  it("reads a record and its standing at one block, whatever the node posts after it", async () => {
+    const node = await network.addNode();
+    await attest(node, "tdx", 7_200n);
+    const pinned = await network.admin.publicClient.getBlockNumber();
+    const quote = toHex(stringToBytes(`quote ${++quotes}`));
+    await postAttestation(node.operator, {
+      nodeId: node.nodeId,
+      kind: "tdx",
+      evidenceHash: evidenceHash("tdx", quote),
+      encryptionKey: keccak256(quote),
+      measurement: keccak256(stringToBytes("a build the task never allowed")),
+      expiresAt: (await network.now()) + 7_200n,
+    });
+    const at = { blockNumber: pinned };
+    expect(await getAttestation(network.admin, node.nodeId, at)).toMatchObject({
+      measurement: tdxMeasurement,
+    });
+    expect(await attestationStanding(network.admin, { taskId, nodeId: node.nodeId, ...at })).toBe("Ok");
+    const latest = await getAttestation(network.admin, node.nodeId);
+    expect(latest?.measurement).not.toBe(tdxMeasurement);
+    expect(await attestationStanding(network.admin, { taskId, nodeId: node.nodeId })).toBe("Measurement");
+  });
+
   it("refuses the dev kind until governance allows it", async () => {
     const node = await network.addNode();
     await attest(node, "dev", 3_600n);

@@ -105,7 +105,7 @@ export async function checkAttestation(
     },
     gpu: async () => {
       if (evidence.gpuToken === undefined) {
-        if (policy.gpu?.required)
+        if (policy.gpu && policy.gpu.required !== false)
           throw new GpuEvidenceMissingError("GPU evidence is required but none was sent");
         return "skipped";
       }

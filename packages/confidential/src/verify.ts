@@ -19,7 +19,7 @@ export interface AttestationPolicy {
   intelRootCaDer?: Buffer;
   /** Accept development evidence certified by this root. Never set outside a local network. */
   dev?: { rootCertificatePem: string };
-  /** GPU evidence: checked whenever present; `required` refuses evidence without it. */
+  /** GPU evidence: checked whenever present; evidence without it is refused unless `required` is `false`. */
   gpu?: { jwks: JSONWebKeySet; issuer?: string; required?: boolean };
 }
 
@@ -107,7 +107,7 @@ export async function verifyAttestation(
       now,
       ...(policy.gpu.issuer ? { issuer: policy.gpu.issuer } : {}),
     });
-  else if (evidence.gpuToken === undefined && policy.gpu?.required)
+  else if (evidence.gpuToken === undefined && policy.gpu && policy.gpu.required !== false)
     throw new GpuEvidenceMissingError("GPU evidence is required but none was sent");
   if (expected.freshness.kind === "nonce" && expected.nonces)
     expected.nonces.consume(expected.freshness.nonce);

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { costOfUnits } from "@atoma/core";
 import { parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { KeyStore } from "../src/keys/keyStore.js";
-import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { ChargeNotRecordedError, SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
 
 /**
@@ -126,5 +127,117 @@ describe("sealed charges held for a leaf with no receipt (review3 M-3)", () => {
     expect((await charges.held()).filter((c) => c.stackId === stackId)).toHaveLength(1);
     await charges.settleByReceipt(stackId, 1n, 0n);
     expect(await spentOf(key)).toBe(0n);
+  });
+});
+
+/**
+ * Review-conf2 M3/L3: the charge goes through the journal (applied up to a second later) while the resend's receipt
+ * settles the held charge at once. The give-back must never reach the database before the charge it undoes (a new
+ * key would break `spent_wei >= 0`, the refund be rolled back and the key pay the whole bound for good).
+ */
+describe("a held charge settled before its journaled charge reached the database (review-conf2 M3)", () => {
+  it("the journal is flushed first: the key pays exactly the receipt's units", async () => {
+    const flusher = await JournalFlusher.open(opened.db, { intervalMs: 60_000, maxDelayMs: 60_000 });
+    try {
+      const journaled = new SpendLedger(opened.db, { journal: flusher });
+      const flushing = new SealedCharges(opened.db, { flush: () => flusher.flush() });
+      const stackId = stackIds++;
+      const { view } = await keys.create({ name: `journaled-${stackId}` });
+      const reservation = await journaled.reserve(view.id, MAX_WEI);
+      await flushing.hold(held(view.id, stackId, 0n));
+      await journaled.settle(reservation, MAX_WEI);
+      expect(flusher.journal.pendingCount).toBeGreaterThan(0);
+      // The resend's receipt comes before the journal is applied.
+      await flushing.settleByReceipt(stackId, 0n, 120n);
+      await flusher.flush();
+      expect(await spentOf(view.id)).toBe(costOfUnits(120n, STACK_PRICE));
+      expect((await charges.held()).filter((c) => c.stackId === stackId)).toEqual([]);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  it("a give-back whose charge is not in the database is refused and the charge kept held, never lost", async () => {
+    const flusher = await JournalFlusher.open(opened.db, { intervalMs: 60_000, maxDelayMs: 60_000 });
+    try {
+      const journaled = new SpendLedger(opened.db, { journal: flusher });
+      const stackId = stackIds++;
+      const { view } = await keys.create({ name: `unflushed-${stackId}` });
+      const reservation = await journaled.reserve(view.id, MAX_WEI);
+      await charges.hold(held(view.id, stackId, 0n));
+      await journaled.settle(reservation, MAX_WEI);
+      // No flush hook: the charge is still in the journal only.
+      await expect(charges.settleByReceipt(stackId, 0n, 120n)).rejects.toBeInstanceOf(ChargeNotRecordedError);
+      expect(await spentOf(view.id)).toBe(0n);
+      expect((await charges.held()).filter((c) => c.stackId === stackId)).toHaveLength(1);
+      // Once the charge is applied, the stack's settlement settles it (nothing paid: all of it back).
+      await flusher.flush();
+      expect(await spentOf(view.id)).toBe(MAX_WEI);
+      expect(await charges.settleBySettlement(stackId, 0n, undefined)).toBe(MAX_WEI);
+      expect(await spentOf(view.id)).toBe(0n);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  it("a crash between the hold and the charge leaves nobody charged in full: the held row waits for a charge", async () => {
+    const stackId = stackIds++;
+    const { view } = await keys.create({ name: `crashed-${stackId}` });
+    await ledger.reserve(view.id, MAX_WEI);
+    await charges.hold(held(view.id, stackId, 0n));
+    // The process dies here: no charge. The settlement cannot give back what was never charged.
+    await expect(charges.settleBySettlement(stackId, 0n, undefined)).rejects.toBeInstanceOf(
+      ChargeNotRecordedError,
+    );
+    expect(await spentOf(view.id)).toBe(0n);
+  });
+});
+
+function held(keyId: string, stackId: bigint, nonce: bigint) {
+  return { keyId, stackId, nonce, maxUnits: MAX_UNITS, pricePerMillion: STACK_PRICE, chargedWei: MAX_WEI };
+}
+
+describe("a held charge at or below the last receipt (review-conf2 M3)", () => {
+  it("is settled at its own accepted receipt when one was kept; a refused receipt does not count", async () => {
+    const stackId = stackIds++;
+    await opened.db
+      .insertInto("stacks")
+      .values({
+        stack_id: stackId,
+        model: "m",
+        task_id: 1n,
+        node_id: 1n,
+        node_url: "http://n",
+        node_signer: "0x00",
+        units: 100_000n,
+        price_per_million: STACK_PRICE,
+        expires_at: 9_999_999_999n,
+        state: "idle",
+        created_at_ms: 1n,
+      })
+      .execute();
+    const keptAt = async (leafIndex: bigint, units: bigint, refused: boolean) =>
+      opened.db
+        .insertInto("receipts")
+        .values({
+          stack_id: stackId,
+          leaf_index: leafIndex,
+          signature: `0x${leafIndex}`,
+          receipt: JSON.stringify({
+            stackId: String(stackId),
+            leafIndex: String(leafIndex),
+            units: String(units),
+          }),
+          created_at_ms: 1,
+          refused,
+        })
+        .execute();
+    const receipted = await chargedInFull(stackId, 5n);
+    const refusedOnly = await chargedInFull(stackId, 4n);
+    await keptAt(5n, 120n, false);
+    await keptAt(4n, 10n, true);
+    await charges.settleBySettlement(stackId, 900n, { leafIndex: 6n, cumulativeUnits: 900n });
+    expect(await spentOf(receipted)).toBe(costOfUnits(120n, STACK_PRICE));
+    expect(await spentOf(refusedOnly)).toBe(MAX_WEI);
   });
 });

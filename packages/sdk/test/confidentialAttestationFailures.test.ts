@@ -124,6 +124,8 @@ describe("GPU evidence, checked by a direct client given NVIDIA's key set", () =
         "gpu_token_claims_invalid",
       ],
       ["missing", undefined, { gpu: { jwks, required: true } }, "gpu_evidence_missing"],
+      // Review-conf2 M5: a key set given with no word on `required` requires the token: a node cannot drop it.
+      ["missing, required by default", undefined, { gpu: { jwks } }, "gpu_evidence_missing"],
     ];
     for (const [label, token, options, code] of cases) {
       A.gpu.token = token;

@@ -25,12 +25,14 @@ const KINDS: readonly (AttestationKindName | undefined)[] = [undefined, "tdx", "
 export async function getAttestation(
   ctx: ReadContext,
   nodeId: bigint,
+  at: { blockNumber?: bigint | undefined } = {},
 ): Promise<AttestationRecord | undefined> {
   const r = await ctx.publicClient.readContract({
     address: ctx.addresses.AttestationRegistry,
     abi: attestationRegistryAbi,
     functionName: "attestationOf",
     args: [nodeId],
+    ...(at.blockNumber !== undefined && { blockNumber: at.blockNumber }),
   });
   const kind = KINDS[r.kind];
   if (kind === undefined) return undefined;
@@ -51,7 +53,7 @@ export type AttestationStandingName = (typeof attestationStandingNames)[number];
 /** The node's standing on confidential task `taskId` now, as the registry checks it at subscription and purchase. */
 export async function attestationStanding(
   ctx: ReadContext,
-  params: { taskId: bigint; nodeId: bigint },
+  params: { taskId: bigint; nodeId: bigint; blockNumber?: bigint | undefined },
 ): Promise<AttestationStandingName> {
   const task = await getTask(ctx, params.taskId);
   const standing = await ctx.publicClient.readContract({
@@ -59,6 +61,7 @@ export async function attestationStanding(
     abi: attestationRegistryAbi,
     functionName: "standing",
     args: [params.taskId, task.modelId, params.nodeId],
+    ...(params.blockNumber !== undefined && { blockNumber: params.blockNumber }),
   });
   const name = attestationStandingNames[standing];
   if (name === undefined) throw new RangeError(`unknown attestation standing ${standing}`);

@@ -84,6 +84,11 @@ export class ConfidentialSessions {
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #open = new Map<string, Held>();
+  /**
+   * Opens still awaiting their allowance, budget or stack, per key and per key and model: counted with the open
+   * sessions, and taken before the first await, so parallel opens of one key cannot all pass the limits.
+   */
+  readonly #opening = new Map<string, number>();
 
   constructor(components: ConfidentialSessionsComponents, options: ConfidentialSessionsOptions = {}) {
     this.#c = components;
@@ -112,13 +117,43 @@ export class ConfidentialSessions {
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
   ): Promise<ConfidentialSession> {
     const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
+    // A slot only being opened has no expiry yet: the retry hint is then a whole session's time.
     const soonest = (held: Held[]) =>
-      (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
-    if (mine.length >= this.#maxPerKey)
+      held.length === 0
+        ? this.#ttlMs / 1000
+        : (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
+    const keySlot = key.keyId;
+    const modelSlot = `${key.keyId}\u0000${request.model}`;
+    if (mine.length + this.#pending(keySlot) >= this.#maxPerKey)
       throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine));
     const onModel = mine.filter((held) => held.session.model === request.model);
-    if (onModel.length >= this.#maxPerKeyPerModel)
+    if (onModel.length + this.#pending(modelSlot) >= this.#maxPerKeyPerModel)
       throw new ConfidentialSessionsExceededError(this.#maxPerKeyPerModel, soonest(onModel), request.model);
+    this.#reserveSlot(keySlot, 1);
+    this.#reserveSlot(modelSlot, 1);
+    try {
+      return await this.#openReserved(key, request);
+    } finally {
+      this.#reserveSlot(keySlot, -1);
+      this.#reserveSlot(modelSlot, -1);
+    }
+  }
+
+  #pending(slot: string): number {
+    return this.#opening.get(slot) ?? 0;
+  }
+
+  #reserveSlot(slot: string, change: 1 | -1): void {
+    const next = this.#pending(slot) + change;
+    if (next > 0) this.#opening.set(slot, next);
+    else this.#opening.delete(slot);
+  }
+
+  /** The rest of `open`, its slots reserved: once it returns, the session counts in `#open` instead. */
+  async #openReserved(
+    key: KeyRecord,
+    request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
+  ): Promise<ConfidentialSession> {
     const tokens = Number(request.maxUnits);
     const ticket = await this.#c.limiter.take(key, tokens);
     const maxWei = costOfUnits(request.maxUnits, this.#c.maxPricePerMillion());
@@ -195,7 +230,8 @@ export class ConfidentialSessions {
         : 0n;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
-      await this.#c.ledger.settle(session.reservation, cost, served);
+      // Held before the charge: a crash in between leaves a held row (its give-back waits for the charge, see
+      // `SealedCharges`), never a key charged in full with nothing held to settle it.
       if (!answer && keepReservation)
         await this.#c.sealedCharges?.hold({
           keyId: session.keyId,
@@ -205,6 +241,7 @@ export class ConfidentialSessions {
           pricePerMillion: session.lease.pricePerMillion,
           chargedWei: cost,
         });
+      await this.#c.ledger.settle(session.reservation, cost, served);
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

@@ -1,5 +1,8 @@
 import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
+import type { Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
+import type { GatewayDatabase } from "../db/schema.js";
+import { receiptFromRow } from "../network/receiptRows.js";
 
 /** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
 export interface HeldSealedCharge {
@@ -23,14 +26,24 @@ export class SealedCharges {
   readonly #db: GatewayDb;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #flush: () => Promise<void>;
 
+  /**
+   * `flush` applies the charges journaled but not yet in the database (the journal's `flush`): it runs before any
+   * give-back, so a refund never reaches the database before the charge it undoes.
+   */
   constructor(
     db: GatewayDb,
-    components: { logger?: Logger | undefined; now?: (() => number) | undefined } = {},
+    components: {
+      logger?: Logger | undefined;
+      now?: (() => number) | undefined;
+      flush?: (() => Promise<void>) | undefined;
+    } = {},
   ) {
     this.#db = db;
     this.#logger = (components.logger ?? silentLogger).child({ module: "sealed-charges" });
     this.#now = components.now ?? Date.now;
+    this.#flush = components.flush ?? (async () => {});
   }
 
   /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
@@ -55,6 +68,7 @@ export class SealedCharges {
    * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
    */
   async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint): Promise<bigint> {
+    await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       const held = await tx
         .deleteFrom("sealed_charges")
@@ -66,12 +80,7 @@ export class SealedCharges {
       const billed = units < held.max_units ? units : held.max_units;
       const cost = costOfUnits(billed, held.price_per_million);
       const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
-      if (back > 0n)
-        await tx
-          .updateTable("api_keys")
-          .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
-          .where("key_id", "=", held.key_id)
-          .execute();
+      if (back > 0n) await giveBack(tx, held.key_id, back);
       this.#logger.debug(
         { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
         "a sealed request's held charge settled by its receipt",
@@ -84,8 +93,9 @@ export class SealedCharges {
    * The stack's settlement is over and its receipts say no more: the charges still held on it are settled at what the
    * node was paid past the gateway's last receipt (`paidUnits` less that receipt's running total; 0 when the
    * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
-   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) stays as
-   * charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
+   * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) is settled
+   * at its own accepted receipt when one was kept (a resend's receipt that came before the charge was applied),
+   * else stays as charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
    * Returns what was given back in all.
    */
   async settleBySettlement(
@@ -93,6 +103,7 @@ export class SealedCharges {
     paidUnits: bigint,
     lastReceipt: { leafIndex: bigint; cumulativeUnits: bigint } | undefined,
   ): Promise<bigint> {
+    await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       const held = await tx
         .deleteFrom("sealed_charges")
@@ -104,18 +115,28 @@ export class SealedCharges {
       let unpaid = paidUnits > receipted ? paidUnits - receipted : 0n;
       let back = 0n;
       for (const row of held) {
-        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) continue;
-        const billed = unpaid < row.max_units ? unpaid : row.max_units;
-        unpaid -= billed;
+        let billed: bigint;
+        if (lastReceipt && row.nonce <= lastReceipt.leafIndex) {
+          // Inside the last receipt's running total: the leaf's own accepted receipt, where one was kept, says
+          // what it cost; without one it stays as charged.
+          const stored = await tx
+            .selectFrom("receipts")
+            .select("receipt")
+            .where("stack_id", "=", stackId)
+            .where("leaf_index", "=", row.nonce)
+            .where("refused", "=", false)
+            .executeTakeFirst();
+          if (!stored) continue;
+          billed = atMost(receiptFromRow(stored.receipt).fields.units, row.max_units);
+        } else {
+          billed = unpaid < row.max_units ? unpaid : row.max_units;
+          unpaid -= billed;
+        }
         const cost = costOfUnits(billed, row.price_per_million);
         const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
         if (given === 0n) continue;
         back += given;
-        await tx
-          .updateTable("api_keys")
-          .set((eb) => ({ spent_wei: eb("spent_wei", "-", given) }))
-          .where("key_id", "=", row.key_id)
-          .execute();
+        await giveBack(tx, row.key_id, given);
       }
       if (held.length > 0)
         this.#logger.debug(
@@ -138,4 +159,34 @@ export class SealedCharges {
       chargedWei: row.charged_wei,
     }));
   }
+}
+
+/** The charge a give-back undoes is not in the database (yet): the give-back is rolled back and its row kept held. */
+export class ChargeNotRecordedError extends Error {
+  readonly code = "charge_not_recorded";
+  constructor(keyId: string, back: bigint) {
+    super(
+      `key ${keyId}: the charge ${back} wei would go back on is not recorded yet; the held charge is kept`,
+    );
+    this.name = "ChargeNotRecordedError";
+  }
+}
+
+/**
+ * Takes `back` off the key's spend, only where the spend holds it: a charge not yet applied (a journal or database
+ * failure) throws, which rolls the transaction back with its DELETE, so the held row stays for a later settlement
+ * instead of the refund being lost or breaking `spent_wei >= 0`.
+ */
+async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: bigint): Promise<void> {
+  const result = await tx
+    .updateTable("api_keys")
+    .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
+    .where("key_id", "=", keyId)
+    .where("spent_wei", ">=", back)
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, back);
+}
+
+function atMost(value: bigint, bound: bigint): bigint {
+  return value < bound ? value : bound;
 }

@@ -117,7 +117,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       }).start();
     }
     const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
-    const sealedCharges = new SealedCharges(db, { logger, now });
+    const sealedCharges = new SealedCharges(db, { logger, now, flush: () => journal.flush() });
     const network = new NetworkUpstream(
       {
         catalog,

@@ -1,4 +1,9 @@
-import { getAttestation, nodeRegistryAbi, readNodeIdOfSigner } from "@atoma/chain/portable";
+import {
+  attestationStanding,
+  getAttestation,
+  nodeRegistryAbi,
+  readNodeIdOfSigner,
+} from "@atoma/chain/portable";
 import {
   type AttestationPolicy,
   type AttestationVerdict,
@@ -122,10 +127,21 @@ async function check(
     signingAddress: session.node_signer,
     freshness,
   });
-  const record = await getAttestation(deps.chain, nodeId);
+  // Read after the evidence, the record and the task's word on it at one block: a node that re-posted while its
+  // answer was held (same key, a measurement the task no longer or never took) is refused, not judged by the
+  // standing of the record it replaced (`checkSessionTask` read that one before any evidence).
+  const blockNumber = await deps.chain.publicClient.getBlockNumber();
+  const [record, standing] = await Promise.all([
+    getAttestation(deps.chain, nodeId, { blockNumber }),
+    attestationStanding(deps.chain, { taskId, nodeId, blockNumber }),
+  ]);
   const now = BigInt(Math.floor(Date.now() / 1000));
   if (!record || record.expiresAt <= now)
     throw new ResponseVerificationError(`node ${nodeId} holds no unexpired attestation record on the chain`);
+  if (standing !== "Ok")
+    throw new ResponseVerificationError(
+      `node ${nodeId}'s record is not taken on task ${taskId} now (${standing})`,
+    );
   if (record.encryptionKey.toLowerCase() !== verdict.binding.encryptionPublicKey.toLowerCase())
     throw new ResponseVerificationError(
       `node ${nodeId}'s evidence binds another key than its on-chain record`,

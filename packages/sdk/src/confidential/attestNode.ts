@@ -32,7 +32,7 @@ export interface AttestComponents {
 export interface AttestPolicy {
   devRootCertificatePem?: string | undefined;
   allowedTcbStatuses?: readonly string[] | undefined;
-  /** NVIDIA's key set to check GPU evidence with; `required` refuses a node that sends none. */
+  /** NVIDIA's key set to check GPU evidence with; a node that sends none is refused unless `required` is false. */
   gpu?: GpuPolicy | undefined;
 }
 
@@ -207,9 +207,11 @@ export async function attestNode(
   let record: AttestationRecord | undefined;
   let standing: string;
   try {
+    // Both at one block: a record re-posted between two reads cannot pair one record's standing with another's fields.
+    const blockNumber = await components.chain.publicClient.getBlockNumber();
     [record, standing] = await Promise.all([
-      getAttestation(components.chain, target.nodeId),
-      attestationStanding(components.chain, { taskId: target.taskId, nodeId: target.nodeId }),
+      getAttestation(components.chain, target.nodeId, { blockNumber }),
+      attestationStanding(components.chain, { taskId: target.taskId, nodeId: target.nodeId, blockNumber }),
     ]);
   } catch (error) {
     return fail(

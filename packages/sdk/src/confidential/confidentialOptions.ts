@@ -9,7 +9,10 @@ export interface GpuPolicy {
   jwks: { keys: readonly Record<string, unknown>[] };
   /** Expected issuer. @default "https://nras.attestation.nvidia.com" */
   issuer?: string | undefined;
-  /** Refuse a node whose evidence carries no GPU token (`gpu_evidence_missing`). @default false */
+  /**
+   * Refuse a node whose evidence carries no GPU token (`gpu_evidence_missing`). Giving a key set means wanting the
+   * GPU checked, so a node may not simply leave the token out unless this is set to `false`. @default true
+   */
   required?: boolean | undefined;
 }
 
