@@ -1,3 +1,4 @@
+import { STACK_HEADERS } from "@atoma/core";
 import { createAtomaClient, SealedAnswerError } from "@atoma/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -137,4 +138,63 @@ describe("a resend after a cut never splices two answers (review3 M-2)", () => {
       .content;
     expect(contentShown(shown)).toBe(content);
   }, 180_000);
+});
+
+/**
+ * Review sdk M-1: an honest node seals every error after a sealed request opened, so a clear `error` event inside a
+ * sealed stream is unauthenticated (injected on the path, or by the host outside the TD). It must never make the client
+ * seal again at the next nonce (a second charge, spliced onto the chunks shown), nor call an active stack spent and put
+ * an honest node aside: it is a broken connection, and the same signed request is resent.
+ */
+describe("a clear error event injected into a sealed stream (review sdk M-1)", () => {
+  for (const code of ["confidential_undecryptable", "stack_closed"])
+    it(`after two sealed chunks, a clear "${code}" is a cut: the same signed request, one charge, nobody aside`, async () => {
+      const { account } = await net.network.account();
+      const aside: string[] = [];
+      const client = createAtomaClient({
+        network: net.networkText({ dev: true }),
+        account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+        stack: { units: 20_000n },
+        onNodePutAside: (_nodeId, reason) => aside.push(reason),
+      });
+      // Warm the stack (bought and attested) so that every chat POST below is this call's.
+      await client.chat(ask("Say hi."));
+      const before = A.relay.requests.length;
+      let injected = false;
+      A.relay.rewrite = (body, path) => {
+        if (path !== CHAT || injected || !body.includes("data: ")) return body;
+        injected = true;
+        const events = body.split("\n\n").filter((e) => e.includes('"atoma.confidential.chunk"'));
+        const error = { error: { message: "x", type: "x", code } };
+        return `${events.slice(0, 2).join("\n\n")}\n\ndata: ${JSON.stringify(error)}\n\n`;
+      };
+      let shown: Record<string, unknown>[] = [];
+      let restarts = 0;
+      try {
+        const answer = await client.chatStream(
+          sampled("Tell a long story."),
+          (chunk) => shown.push(chunk),
+          () => {
+            restarts++;
+            shown = [];
+          },
+        );
+        expect(injected).toBe(true);
+        const posts = A.relay.requests.slice(before).filter((r) => r.method === "POST" && r.path === CHAT);
+        // Resent unchanged: one nonce, one signature, so one leaf charged.
+        expect(posts.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(posts.map((p) => p.headers[STACK_HEADERS.nonce])).size).toBe(1);
+        expect(new Set(posts.map((p) => p.headers[STACK_HEADERS.signature])).size).toBe(1);
+        expect(aside).toEqual([]);
+        // The node committed it: the resend repeats the chunks shown, so nothing is shown twice or spliced.
+        expect(restarts).toBe(0);
+        const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]
+          ?.message.content;
+        expect(contentShown(shown)).toBe(content);
+      } finally {
+        A.relay.rewrite = (body) => body;
+      }
+    }, 180_000);
 });

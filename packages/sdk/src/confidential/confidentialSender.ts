@@ -126,7 +126,8 @@ export class ConfidentialSender {
         attested: current,
       };
     } catch (error) {
-      if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
+      // Only an HTTP refusal (nothing opened, nothing pending) is resealed: a code inside a stream is never one.
+      if (!(error instanceof NodeRequestError && error.status !== 200 && RESEAL.has(error.code))) throw error;
       current = await this.attest(ctx, stack);
       return {
         ...(await this.#sendOnce(stack.stackId, client, current, path, body, onChunk, onRestart)),

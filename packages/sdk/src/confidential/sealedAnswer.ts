@@ -25,6 +25,19 @@ function opening<T>(open: () => T): T {
   }
 }
 
+/**
+ * A clear `error` event inside a sealed stream after it opened: an honest node seals every error after opening
+ * (`atoma.confidential.error`), so this one is unauthenticated (injected on the path, or by the host outside the
+ * TD). Deliberately not an `AtomaError`: the connection is taken as broken and the same signed request resent, never
+ * read as the node's word (a code it names would reseal and charge again, or call the stack spent).
+ */
+export class ClearErrorInSealedStream extends Error {
+  override readonly name = "ClearErrorInSealedStream";
+  constructor() {
+    super("a clear error event inside a sealed stream: taken as a broken connection");
+  }
+}
+
 const inClear = () =>
   new SealedAnswerError("answer_in_clear", "the node answered a sealed request with something not sealed");
 
@@ -121,7 +134,7 @@ export function readSealedStream(
         const opened = opening(() => current.openError(event));
         throw new NodeRequestError(200, opened as never);
       }
-      if (event.error) throw new NodeRequestError(200, event.error as never);
+      if (event.error) throw new ClearErrorInSealedStream();
       if (event.object === names.answer && event.atoma !== undefined) {
         atoma = event.atoma;
         usage = event.usage;
