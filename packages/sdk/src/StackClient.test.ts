@@ -122,3 +122,46 @@ describe("StackClient's nonces against a node that bends them", () => {
     expect(client.unitsHeld).toBe(first.fields.cumulativeUnits + 50n);
   });
 });
+
+// Review sdk L-1: a receipt kept only as evidence of a lie (a refusal's "last leaf" at leaf 2^40) moved the next nonce
+// past it: every later request was signed at 2^40+1, and refused as a gap, for good.
+describe("StackClient and a receipt kept as evidence of a lie", () => {
+  it("never moves the next nonce for a shown receipt, in this client or one built from the kept receipts", async () => {
+    const node = fakeNode([]);
+    const kept: import("./StackClient.js").KeptReceipt[] = [];
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      onReceipt: (receipt) => kept.push(receipt),
+    });
+    await client.chat(chat("one"));
+    const far = 2n ** 40n;
+    const fields = { ...client.receipts[0]!.fields, leafIndex: far, nonce: far, cumulativeUnits: 99_999n };
+    client.keepShown({ fields, signature: await signResponse(nodeKey, domain, fields) }, "a lie");
+    expect(client.nextNonce).toBe(1n);
+    expect(kept.map((k) => k.shown === true)).toEqual([false, true]);
+    const again = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      receipts: kept,
+      refused: [{ signature: kept[1]!.signature, maxUnits: 0n }],
+      resends: 0,
+      fetch: node.fetcher,
+    });
+    expect(again.nextNonce).toBe(1n);
+    const second = await again.chat(chat("two"));
+    expect(second.fields.leafIndex).toBe(1n);
+  });
+});

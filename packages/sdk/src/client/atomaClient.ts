@@ -5,6 +5,7 @@ import type { ConfidentialOptions } from "../confidential/confidentialOptions.js
 import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
+import type { StackClientOptions } from "../StackClient.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
@@ -102,6 +103,11 @@ export interface DirectClientOptions {
    * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
    */
   onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
+  /**
+   * Called with every receipt a node signs for this client, with the client's verdict (`StackClient`'s `onReceipt`):
+   * a refused one, or one a node showed as a stack's last leaf and lied with (`shown`), is the owner's evidence.
+   */
+  onReceipt?: StackClientOptions["onReceipt"];
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
   /**
