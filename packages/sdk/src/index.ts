@@ -46,6 +46,7 @@ export {
   UnhashableStreamError,
   UnitsMismatchError,
   UnitsOverSignedError,
+  UsageMismatchError,
   VerifyArgumentError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";

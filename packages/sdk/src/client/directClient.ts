@@ -12,6 +12,7 @@ import {
   NodeMisbehavedError,
   NodeRequestError,
   NoNodeOfferedError,
+  ResponseVerificationError,
 } from "../errors.js";
 import { type Network, parseNetwork, userContext } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
@@ -151,6 +152,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           ...(stack.bought ? { firstNonce: 0n } : {}),
           streamLimits: options.streamLimits,
           fetch: fetcher,
+          onReceipt: options.onReceipt,
         });
         // A stack just bought was bought from the node attested for it; a reused one's node is attested again. A
         // node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
@@ -265,6 +267,22 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       return { ...sealed.verified, sealed };
     };
 
+  /**
+   * A node whose receipt this client refused as fraud (units or a running total it signed that the answer or the
+   * owner's signed bounds contradict, or a usage changed outside the TD) is put aside: the receipt is kept as
+   * evidence, and no stack of that node is used again.
+   */
+  const fraudAside =
+    (model: string, send: (serving: Serving) => Promise<Sent>) =>
+    (current: Serving): Promise<Sent> =>
+      send(current).catch((error: unknown) => {
+        if (error instanceof ResponseVerificationError && "receipt" in error) {
+          putAside(current.stack.nodeId, `its receipt is refused: ${error.message}`);
+          serving.delete(model);
+        }
+        throw error;
+      });
+
   const run = (
     endpoint: Endpoint,
     body: unknown,
@@ -282,7 +300,10 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       const plain = sealedAs.stream === undefined ? checked : { ...checked, stream: sealedAs.stream };
       return call(
         checked,
-        sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk, sealedAs.onRestart),
+        fraudAside(
+          checked.model as string,
+          sent(sealedAs.path, plain, (client) => send(client, checked), sealedAs.onChunk, sealedAs.onRestart),
+        ),
       );
     } catch (error) {
       return Promise.reject(error);

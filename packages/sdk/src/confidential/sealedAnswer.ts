@@ -38,6 +38,10 @@ export class ClearErrorInSealedStream extends Error {
   }
 }
 
+/** The usage in clear (what the receipt charges) is the one sealed with the answer. */
+const sameUsage = (clear: unknown, sealed: unknown) =>
+  isRecord(clear) && isRecord(sealed) && canonicalJson(clear) === canonicalJson(sealed);
+
 const inClear = () =>
   new SealedAnswerError("answer_in_clear", "the node answered a sealed request with something not sealed");
 
@@ -68,7 +72,12 @@ export function readSealedJson(
     const { response, sealed } = opening(() => current.openAnswer(rest));
     if (!isRecord(response)) throw new SealedAnswerError("answer_malformed", "the opened answer is not JSON");
     opened.response = response;
-    return { response: sealed as unknown as Body, atoma };
+    // The usage in clear is what the receipt charges; the one sealed inside the TD is what the answer used.
+    return {
+      response: sealed as unknown as Body,
+      atoma,
+      usageMismatch: !sameUsage(rest.usage, response.usage),
+    };
   };
 }
 
@@ -161,15 +170,12 @@ export function readSealedStream(
       opening(() => current.finish({ prompt_tokens: 0 }));
       return { response: {}, atoma };
     }
-    if (!isRecord(usage) || !isRecord(sealedUsage) || canonicalJson(usage) !== canonicalJson(sealedUsage))
-      throw new SealedAnswerError(
-        "usage_mismatch",
-        "the usage in clear is not the one sealed with the answer",
-      );
+    if (!isRecord(usage)) throw new SealedAnswerError("usage_mismatch", "the usage in clear is missing");
+    const usageMismatch = !sameUsage(usage, sealedUsage);
     const sealed = opening(() => current.finish(usage as never));
     // A new answer shorter than the chunks shown: they were not its own.
     if (!diverged && index < shown.length) diverge();
     opened.response = { ...assembler.response(), usage };
-    return { response: sealed as unknown as Body, atoma };
+    return { response: sealed as unknown as Body, atoma, usageMismatch };
   };
 }
