@@ -10,7 +10,7 @@ export {
   type NetworkInput,
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
-export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
+export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
   type AttestationCheck,

@@ -387,9 +387,14 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
         });
       expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
       expect(await servingSecurityLevel(chain, dev.ready.model, { maxPricePerMillion: absurd - 1n })).toBe(0);
-      const answer = await createAtomaClient({ network: dev.readyText, account }).chat(
-        ask(dev.ready.model, "Which level?"),
-      );
+      // Issue 13: the client takes the level it can be served at, and says so.
+      const lowered: unknown[] = [];
+      const answer = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        onLowerLevel: (...args) => lowered.push(args),
+      }).chat(ask(dev.ready.model, "Which level?"));
+      expect(lowered).toEqual([[dev.ready.model, 0, 1]]);
       const stack = await getStack(readContext(network), BigInt(answer.atoma.stack_id as string));
       expect(stack.taskId).toBe(BigInt(dev.ready.tasks.chatUnverified));
       // At their own price, but with capacity for no stack a client buys: they do not raise its level either.

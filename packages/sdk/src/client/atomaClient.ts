@@ -11,7 +11,7 @@ import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
 import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
-import type { NodePreferences, StackPreferences } from "./nodeChoice.js";
+import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
 
 type Body = Record<string, unknown>;
 
@@ -108,6 +108,12 @@ export interface DirectClientOptions {
    * a refused one, or one a node showed as a stack's last leaf and lied with (`shown`), is the owner's evidence.
    */
   onReceipt?: StackClientOptions["onReceipt"];
+  /**
+   * Called when the default level taken for a model (the highest a node could serve this client at: within
+   * `preferences.maxPricePerMillion`, with capacity for `stack.units`) is below the highest a node serves it at on any
+   * terms: raise the cap (or name `preferences.securityLevel`) to be served at that level.
+   */
+  onLowerLevel?: LowerLevelNotice | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
   /**

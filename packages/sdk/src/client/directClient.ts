@@ -137,6 +137,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           fetcher,
           spent,
           vetting,
+          options.onLowerLevel,
         );
         const client = new StackClient({
           nodeUrl: stack.nodeUrl,
