@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAtomaPublicClient, getStack, setNodeUrl } from "@atoma/chain";
+import { STACK_HEADERS } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, readContext, userContext } from "@atoma/sdk";
 import { type Address, erc20Abi } from "viem";
@@ -246,17 +247,30 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     }
   }, 180_000);
 
-  // A node (or anyone on the path to its http URL) ends a sealed stream after two chunks with an error the client
-  // answers by sealing the request again: the new answer must not be spliced onto the text printed.
+  // A node (or anyone on the path to its http URL) ends a sealed stream after two chunks with a clear error event: a
+  // cut (review sdk M-1), so the same signed request is resent; the resend is refused by HTTP as a spent stack the
+  // node shows no receipt for, so the node is put aside and the request sealed again to the next node's key: the new
+  // answer must not be spliced onto the text printed.
   it("--confidential: an answer sealed again after text was printed says so, and prints the new one from its start", async () => {
     const network = parseNetwork(JSON.stringify(ready));
-    let injected = false;
+    let stage: "inject" | "refuse" | "done" = "inject";
     const relays = await Promise.all(ready.nodes.map((node) => startRelay(node.url)));
-    for (const relay of relays)
+    const refusing = new Set<number>();
+    for (const [k, relay] of relays.entries()) {
       relay.rewrite = (body, path) => {
-        if (injected || path !== "/v1/chat/completions" || !body.includes('"atoma.confidential.chunk"'))
-          return body;
-        injected = true;
+        if (stage === "done" || path !== "/v1/chat/completions") return body;
+        if (stage === "refuse") {
+          stage = "done";
+          refusing.add(k);
+          const error = {
+            message: "the stack is spent",
+            type: "invalid_request_error",
+            code: "stack_exhausted",
+          };
+          return JSON.stringify({ error });
+        }
+        if (!body.includes('"atoma.confidential.chunk"')) return body;
+        stage = "refuse";
         const chunks = body
           .split("\n\n")
           .filter((event) => event.includes('"atoma.confidential.chunk"'))
@@ -269,6 +283,11 @@ describe("atoma chat against atoma dev --nodes 3", () => {
         };
         return `${chunks.join("\n\n")}\n\ndata: ${JSON.stringify({ error })}\n\n`;
       };
+      relay.statusOf = (status, path) => {
+        if (path !== "/v1/chat/completions" || !refusing.delete(k)) return status;
+        return 402;
+      };
+    }
     const operators = ready.nodes.map((_, k) =>
       userContext(network, loadKeyFile(join(stateDir, "nodes", `node-${k + 1}`, "node.key"))),
     );
@@ -287,7 +306,16 @@ describe("atoma chat against atoma dev --nodes 3", () => {
         "Count to five.",
       ]);
       expect(run.code, run.stderr).toBe(0);
-      expect(injected).toBe(true);
+      expect(stage).toBe("done");
+      // The cut was resent as the same signed request (the one refused), not sealed again at the next nonce.
+      const refused = relays
+        .map((relay) =>
+          relay.requests.filter((r) => r.method === "POST" && r.path === "/v1/chat/completions"),
+        )
+        .find((posts) => posts.length >= 2)!;
+      const [cut, resent] = refused.slice(-2);
+      expect(resent?.headers[STACK_HEADERS.nonce]).toBe(cut?.headers[STACK_HEADERS.nonce]);
+      expect(resent?.headers[STACK_HEADERS.signature]).toBe(cut?.headers[STACK_HEADERS.signature]);
       expect(run.stderr.split("\n").filter((line) => line === RESTART_LINE)).toHaveLength(1);
       expect(run.stderr).toMatch(/^verdict verified/m);
       // What was printed before the restart ends its line; the new answer has a line of its own.

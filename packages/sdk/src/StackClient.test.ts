@@ -3,6 +3,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { ClientArgumentError, NodeUnreachableError, NonceGapError, UnitsOverSignedError } from "./errors.js";
 import { StackClient } from "./StackClient.js";
+import { signStackRequest } from "./signStackRequest.js";
 
 const CHAIN_ID = 31_337;
 const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
@@ -120,5 +121,73 @@ describe("StackClient's nonces against a node that bends them", () => {
     await expect(client.chat(chat("hi"), { maxUnits: 50n })).rejects.toThrow(UnitsOverSignedError);
     expect(client.receipts).toHaveLength(2);
     expect(client.unitsHeld).toBe(first.fields.cumulativeUnits + 50n);
+  });
+});
+
+// Review sdk L-1: a receipt kept only as evidence of a lie (a refusal's "last leaf" at leaf 2^40) moved the next nonce
+// past it: every later request was signed at 2^40+1, and refused as a gap, for good.
+describe("StackClient and a receipt kept as evidence of a lie", () => {
+  it("never moves the next nonce for a shown receipt, in this client or one built from the kept receipts", async () => {
+    const node = fakeNode([]);
+    const kept: import("./StackClient.js").KeptReceipt[] = [];
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      onReceipt: (receipt) => kept.push(receipt),
+    });
+    await client.chat(chat("one"));
+    const far = 2n ** 40n;
+    const fields = { ...client.receipts[0]!.fields, leafIndex: far, nonce: far, cumulativeUnits: 99_999n };
+    client.keepShown({ fields, signature: await signResponse(nodeKey, domain, fields) }, "a lie");
+    expect(client.nextNonce).toBe(1n);
+    expect(kept.map((k) => k.shown === true)).toEqual([false, true]);
+    const again = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      receipts: kept,
+      refused: [{ signature: kept[1]!.signature, maxUnits: 0n }],
+      resends: 0,
+      fetch: node.fetcher,
+    });
+    expect(again.nextNonce).toBe(1n);
+    const second = await again.chat(chat("two"));
+    expect(second.fields.leafIndex).toBe(1n);
+  });
+});
+
+// Review sdk L-4: a gateway session was given the nonce of a sealed request left pending past its deadline. The
+// node had committed that one: the session's request was refused `nonce_reused`, then left pending in its place, so
+// the stack failed every later session (the old leaf's receipt never fetched).
+describe("StackClient.sendPresigned at a nonce another request is pending at", () => {
+  it("resends the older request first (its receipt takes the leaf) and never leaves the refused one pending", async () => {
+    const node = fakeNode(["honest", "dropAfterCommit"]);
+    const client = clientOf(node.fetcher, 0n);
+    await client.chat(chat("one"));
+    await expect(client.chat(chat("old"))).rejects.toThrow(NodeUnreachableError);
+    expect(client.pending.map((p) => p.signed.nonce)).toEqual([1n]);
+    const fresh = await signStackRequest(owner, client.domain, {
+      stackId: 1n,
+      body: chat("new"),
+      nonce: 1n,
+      deadline: client.deadline(),
+      maxUnits: 1_000n,
+    });
+    await expect(client.sendPresigned("/v1/chat/completions", fresh)).rejects.toThrow(NonceGapError);
+    expect(client.pending).toEqual([]);
+    expect(client.receipts.map((r) => r.fields.leafIndex)).toEqual([0n, 1n]);
+    expect(client.receipts[1]!.fields.reqHash).toBe(node.seen[1]!.reqHash);
+    expect(client.nextNonce).toBe(2n);
   });
 });

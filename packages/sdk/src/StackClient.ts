@@ -35,6 +35,7 @@ import {
   RunningTotalError,
   UnhashableStreamError,
   UnitsOverSignedError,
+  UsageMismatchError,
 } from "./errors.js";
 import { expired, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
 import { readJsonCapped } from "./readBodyCapped.js";
@@ -46,6 +47,11 @@ import { verifyReceipt } from "./verifyReceipt.js";
 /** A node-signed receipt as the owner keeps it, with the result bytes of the answer it signed (its usage). */
 export interface KeptReceipt extends SignedReceipt {
   result: Hex;
+  /**
+   * Signed outside an answer (a refusal's "last leaf") and kept as evidence that the node lied (`keepShown`): never a
+   * leaf the client holds, so it moves neither the next nonce nor the leaf an index challenge names.
+   */
+  shown?: true | undefined;
 }
 
 /** A request signed on the stack whose receipt is not held: resent unchanged before anything new is signed. */
@@ -95,6 +101,12 @@ export interface StackClientOptions {
    * first): each is resent unchanged, to obtain its receipt, before the client signs anything new.
    */
   pending?: readonly PendingRequest[] | undefined;
+  /**
+   * Called whenever the requests pending change (one signed, before it is sent; one answered or refused outright),
+   * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
+   * the same nonce after a crash, rather than signing another there (`nonce_reused`, `NonceGapError` for good).
+   */
+  onPending?: ((pending: readonly PendingRequest[]) => void) | undefined;
   /**
    * The nonce of the next request: the stack's next leaf index (the owner's k-th request carries nonce k).
    * @default one past the last receipt kept or request pending, else 0. A client given none of `receipts`,
@@ -154,7 +166,17 @@ type Body = Record<string, unknown>;
  * answer's reader). Throwing an `AtomaError` ends the request; any other error is taken as a broken connection
  * and the same signed request is resent (the reader is called again).
  */
-export type AnswerRead = (answer: Response) => Promise<{ response: Body; atoma: unknown }>;
+export type AnswerRead = (answer: Response) => Promise<AnswerReadOut>;
+
+/**
+ * What an `AnswerRead` found: the response the receipt covers and the receipt; `usageMismatch` when the usage it
+ * charges is not the one sealed with the answer (the receipt is then refused: `UsageMismatchError`).
+ */
+export interface AnswerReadOut {
+  response: Body;
+  atoma: unknown;
+  usageMismatch?: boolean | undefined;
+}
 type Read = AnswerRead;
 
 /**
@@ -176,7 +198,7 @@ export class StackClient {
   /** The unit bound signed at each nonce above the last accepted receipt (a set, never a high-water mark). */
   readonly #bounds = new Map<bigint, bigint>();
   /** Requests signed with no receipt yet, by nonce: resent unchanged before anything new is signed. */
-  readonly #pending = new Map<bigint, PendingRequest>();
+  readonly #pending = new WatchedMap<bigint, PendingRequest>();
   /** How a pending request signed here is read when resent (a sealed one: its own opener, never the signed body's). */
   readonly #resendReads = new Map<bigint, Read>();
   /** The client knows where the stack stands, so never follows a nonce the node names. */
@@ -200,23 +222,31 @@ export class StackClient {
     for (const signature of refused.keys()) this.#refused.add(signature);
     this.#last = this.#kept.reduce<KeptReceipt | undefined>(
       (last, r) =>
-        !refused.has(r.signature) && (!last || r.fields.leafIndex > last.fields.leafIndex) ? r : last,
+        !r.shown && !refused.has(r.signature) && (!last || r.fields.leafIndex > last.fields.leafIndex)
+          ? r
+          : last,
       undefined,
     );
     // A refused leaf above the last accepted one holds up to the bound signed there, as in the run that refused it.
     for (const r of this.#kept)
-      if (refused.has(r.signature) && r.fields.leafIndex > (this.#last?.fields.leafIndex ?? -1n))
+      if (!r.shown && refused.has(r.signature) && r.fields.leafIndex > (this.#last?.fields.leafIndex ?? -1n))
         this.#bounds.set(r.fields.leafIndex, refused.get(r.signature) ?? 0n);
-    const next = this.#kept.reduce((n, r) => (r.fields.leafIndex >= n ? r.fields.leafIndex + 1n : n), 0n);
+    const next = this.#kept.reduce(
+      (n, r) => (!r.shown && r.fields.leafIndex >= n ? r.fields.leafIndex + 1n : n),
+      0n,
+    );
     for (const pending of options.pending ?? []) {
       this.#pending.set(pending.signed.nonce, pending);
       this.#bounds.set(pending.signed.nonce, pending.signed.maxUnits);
     }
+    // Told from now on: the requests given are the caller's already.
+    this.#pending.onChange = () => options.onPending?.(this.pending);
     // A pending request's nonce is taken by its receipt when the resend brings it, and is free again when the node
     // refuses it outright.
     this.#nextNonce =
       options.firstNonce !== undefined && options.firstNonce > next ? options.firstNonce : next;
-    this.#knowsStack = options.firstNonce !== undefined || this.#kept.length > 0 || this.#pending.size > 0;
+    this.#knowsStack =
+      options.firstNonce !== undefined || this.#kept.some((r) => !r.shown) || this.#pending.size > 0;
   }
 
   /**
@@ -275,11 +305,12 @@ export class StackClient {
 
   /**
    * Keeps, as evidence only, a receipt the node signed outside an answer (a refusal's last leaf) that contradicts
-   * this client's records: it joins `receipts` (no result bytes: `0x`) and `onReceipt` sees it refused.
+   * this client's records: it joins `receipts` (no result bytes: `0x`, `shown`) and `onReceipt` sees it refused; it
+   * moves no nonce, here or in a client built from the kept receipts.
    */
   keepShown(receipt: SignedReceipt, reason: string): void {
     if (this.#kept.some((k) => k.signature === receipt.signature)) return;
-    const kept: KeptReceipt = { ...receipt, result: "0x" };
+    const kept: KeptReceipt = { ...receipt, result: "0x", shown: true };
     this.#kept.push(kept);
     this.#refused.add(kept.signature);
     const maxUnits = this.#bounds.get(receipt.fields.leafIndex) ?? 0n;
@@ -384,11 +415,25 @@ export class StackClient {
    */
   sendPresigned(path: string, signed: SignedStackRequest): Promise<Verified> {
     return this.#serial(async () => {
-      await this.#settlePending(signed.nonce);
+      // Another request pending at this very nonce (a sealed one past its deadline, whose nonce was given out again)
+      // is resent first: committed, its receipt takes the leaf; else the node refuses it and its nonce is free.
+      const other = this.#pending.get(signed.nonce);
+      const older = other !== undefined && other.signed.reqHash !== signed.reqHash;
+      await this.#settlePending(older ? signed.nonce + 1n : signed.nonce);
       const before = this.#bounds.get(signed.nonce);
       if (before === undefined || signed.maxUnits > before) this.#bounds.set(signed.nonce, signed.maxUnits);
       if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
-      return this.#send(path, signed, this.#readJson);
+      try {
+        return await this.#send(path, signed, this.#readJson);
+      } catch (error) {
+        // Its nonce refused (another leaf holds it): never committed, so never left pending in place of that leaf's.
+        if (
+          error instanceof NonceGapError &&
+          this.#pending.get(signed.nonce)?.signed.reqHash === signed.reqHash
+        )
+          this.#pending.delete(signed.nonce);
+        throw error;
+      }
     });
   }
 
@@ -536,11 +581,16 @@ export class StackClient {
   }
 
   async #exchangeAndVerify(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
-    const { response, atoma } = await this.#exchange(path, signed, read);
-    return this.#verify(response, atoma, signed);
+    const { response, atoma, usageMismatch } = await this.#exchange(path, signed, read);
+    return this.#verify(response, atoma, signed, usageMismatch === true);
   }
 
-  async #verify(response: Body, atoma: unknown, signed: SignedStackRequest): Promise<Verified> {
+  async #verify(
+    response: Body,
+    atoma: unknown,
+    signed: SignedStackRequest,
+    usageMismatch = false,
+  ): Promise<Verified> {
     const { receipt, fields } = await verifyReceipt(response, atoma, {
       domain: this.domain,
       nodeSigner: this.#options.nodeSigner,
@@ -564,7 +614,7 @@ export class StackClient {
     // A resend answered from the node's records: the receipt already held and accepted.
     if (again && !this.#refused.has(kept.signature))
       return { response: signedResponseBody(response), atoma: receipt, fields, request };
-    const verdict = this.#check(kept, signed, response);
+    const verdict = this.#check(kept, signed, response, usageMismatch);
     if (!again) {
       this.#kept.push(kept);
       this.#options.onReceipt?.(kept, verdict);
@@ -583,9 +633,15 @@ export class StackClient {
    * The receipt's checks: the sequence (`checkReceiptSequence`, a gap since the last accepted receipt bounded by
    * the bounds signed in it), then the signed bound, whose errors prove a false receipt on-chain by themselves.
    */
-  #check(kept: KeptReceipt, signed: SignedStackRequest, response: Body): ReceiptVerdict {
+  #check(
+    kept: KeptReceipt,
+    signed: SignedStackRequest,
+    response: Body,
+    usageMismatch: boolean,
+  ): ReceiptVerdict {
     const f = kept.fields;
     try {
+      if (usageMismatch) throw new UsageMismatchError(kept);
       if (this.#last && f.leafIndex <= this.#last.fields.leafIndex)
         throw new RunningTotalError(
           `the receipt is for leaf ${f.leafIndex}, at or below leaf ${this.#last.fields.leafIndex} already held`,
@@ -653,11 +709,7 @@ export class StackClient {
    * POSTs the signed request and reads the answer, resending the request unchanged while the node cannot be
    * reached or the connection breaks before the answer is read. An error the node answers is not retried.
    */
-  async #exchange(
-    path: string,
-    signed: SignedStackRequest,
-    read: Read,
-  ): Promise<{ response: Body; atoma: unknown }> {
+  async #exchange(path: string, signed: SignedStackRequest, read: Read): Promise<AnswerReadOut> {
     const attempts = 1 + (this.#options.resends ?? 3);
     let delay = this.#options.resendDelayMs ?? 200;
     let lastError: unknown;
@@ -690,6 +742,21 @@ export class StackClient {
       }
     }
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
+  }
+}
+
+/** A map that tells `onChange` after each change (set once its first contents are in). */
+class WatchedMap<K, V> extends Map<K, V> {
+  onChange: (() => void) | undefined;
+  override set(key: K, value: V): this {
+    super.set(key, value);
+    this.onChange?.();
+    return this;
+  }
+  override delete(key: K): boolean {
+    const had = super.delete(key);
+    if (had) this.onChange?.();
+    return had;
   }
 }
 

@@ -14,6 +14,7 @@ export type SdkErrorCode =
   | "receipt_withheld"
   | "receipt_running_total"
   | "receipt_units_mismatch"
+  | "receipt_usage_mismatch"
   | "receipt_units_over_signed"
   | "response_unverified"
   | "security_level_unknown"

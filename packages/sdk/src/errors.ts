@@ -86,6 +86,20 @@ export class UnitsMismatchError extends ResponseVerificationError {
 }
 
 /**
+ * A sealed answer's usage in clear (what the receipt and the leaf charge) is not the usage sealed with the answer
+ * inside the TD: the host changed what it bills. The receipt is refused and kept (`StackClient.receipts`).
+ */
+export class UsageMismatchError extends ResponseVerificationError {
+  override name = "UsageMismatchError";
+  override readonly code: SdkErrorCode = "receipt_usage_mismatch";
+  readonly receipt: SignedReceipt;
+  constructor(receipt: SignedReceipt) {
+    super("the usage in clear, which the receipt charges, is not the one sealed with the answer");
+    this.receipt = receipt;
+  }
+}
+
+/**
  * The node signed more units than the request's signed `maxUnits` allow. The receipt is kept: the leaf cannot be
  * proven with the owner's signature on-chain (`ChallengeManager.UnitsOverSigned`).
  */

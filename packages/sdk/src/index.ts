@@ -10,7 +10,7 @@ export {
   type NetworkInput,
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
-export type { NodePreferences, StackPreferences } from "./client/nodeChoice.js";
+export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
   type AttestationCheck,
@@ -47,6 +47,7 @@ export {
   UnhashableStreamError,
   UnitsMismatchError,
   UnitsOverSignedError,
+  UsageMismatchError,
   VerifyArgumentError,
 } from "./errors.js";
 export { findKeptReceiptFraud } from "./keptReceiptFraud.js";

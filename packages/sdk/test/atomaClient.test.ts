@@ -746,10 +746,11 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       }
     }, 180_000);
 
-    it("believes a node that calls a stack exhausted with its signed last receipt, and buys another", async () => {
+    it("on a reused stack with no receipts at hand, keeps the signed last leaf as evidence and buys elsewhere", async () => {
       // A real node and a small stack, used up by another client of the key (a StackClient, as an earlier run). A
-      // later run (no receipt at hand) reuses it, hears stack_exhausted with the leaf the node signed, checks it,
-      // and buys again; the node is not put aside.
+      // later run (no receipt at hand) reuses it and hears stack_exhausted with the leaf the node signed below the
+      // nonce it named: nothing this client holds backs that total (review sdk M-4: a node could sign any), so the
+      // leaf is kept for the owner's challenge and the node put aside; another node serves.
       const account = buyer(2);
       const question = ask(dev.ready.model, "Hello");
       const units = requestUnitBound({ ...question, stream: false }) + 5n;
@@ -781,17 +782,23 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         signature: lastLeaf.signature,
       });
       const putAside: bigint[] = [];
+      const shown: string[] = [];
       const later = createAtomaClient({
         network: dev.readyText,
         account,
         stack: { units },
         onNodePutAside: (nodeId) => putAside.push(nodeId),
+        onReceipt: (receipt) => {
+          if (receipt.shown) shown.push(receipt.signature);
+        },
       });
       const before = await balanceOf(account.address);
       const second = await later.chat(ask(dev.ready.model, "Hullo"));
       expect(second.atoma.stack_id).not.toBe(first.atoma.stack_id);
+      expect(second.atoma.node_id).not.toBe(first.atoma.node_id);
       expect(await balanceOf(account.address)).toBeLessThan(before);
-      expect(putAside).toEqual([]);
+      expect(putAside).toEqual([BigInt(node.id)]);
+      expect(shown).toEqual([lastLeaf.signature]);
     }, 180_000);
 
     it("does not reuse a stack of a lower security level than it buys at", async () => {

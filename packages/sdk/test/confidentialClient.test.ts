@@ -6,13 +6,14 @@ import {
   readConfidentialEnvelope,
   toHex,
 } from "@atoma/confidential";
-import { STACK_HEADERS } from "@atoma/core";
+import { atomaDomain, parseReceipt, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
 import {
   type AtomaAnswer,
   AttestationRefusedError,
   createAtomaClient,
   parseNetwork,
   SealedAnswerError,
+  UsageMismatchError,
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
@@ -384,6 +385,57 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
       expect(error).toBeInstanceOf(SealedAnswerError);
       expect((error as SealedAnswerError).failure).toBe("answer_in_clear");
+    } finally {
+      resetRelays();
+    }
+  }, 120_000);
+
+  // Review sdk L-3: a level-3 leaf is never sampled, so the client alone can see the usage in clear (what the receipt
+  // charges) differ from the one sealed inside the TD; the non-streamed answer was not checked.
+  it("refuses a receipt that charges a usage in clear other than the sealed one, and puts the node aside", async () => {
+    const network = parseNetwork(net.networkText());
+    const domain = atomaDomain(network.chainId, network.contracts.StackManager as Hex);
+    A.relay.rewrite = async (body, path) => {
+      if (path !== CHAT) return body;
+      const answer = JSON.parse(body) as {
+        object: string;
+        chunks: string[];
+        usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+        atoma: unknown;
+      };
+      // The host outside the TD bills 50 more completion tokens, and its signer signs for them.
+      const usage = {
+        ...answer.usage,
+        completion_tokens: answer.usage.completion_tokens + 50,
+        total_tokens: answer.usage.total_tokens + 50,
+      };
+      const { fields, node_id } = parseReceipt(answer.atoma);
+      const fake = {
+        ...fields,
+        respHash: responseHash({ object: answer.object, chunks: answer.chunks, usage }),
+        units: fields.units + 50n,
+        cumulativeUnits: fields.cumulativeUnits + 50n,
+      };
+      const signature = await signResponse(A.registered.signerAccount, domain, fake);
+      return JSON.stringify({ ...answer, usage, atoma: toReceipt(BigInt(node_id), fake, signature) });
+    };
+    try {
+      const aside: bigint[] = [];
+      const refused: boolean[] = [];
+      const { account } = await net.network.account();
+      const user = createAtomaClient({
+        network: net.networkText({ dev: true }),
+        account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+        stack: { units: 20_000n },
+        onNodePutAside: (nodeId) => aside.push(nodeId),
+        onReceipt: (_receipt, verdict) => refused.push(!verdict.accepted),
+      });
+      const error = await rejection(user.chat(ask("How much?")));
+      expect(error).toBeInstanceOf(UsageMismatchError);
+      expect(refused).toEqual([true]);
+      expect(aside).toEqual([A.registered.nodeId]);
     } finally {
       resetRelays();
     }

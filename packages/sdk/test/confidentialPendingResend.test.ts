@@ -161,34 +161,43 @@ function firstTryAnotherAnswer(node: ConfidentialNode): typeof fetch {
     const url = String(input instanceof Request ? input.url : input);
     if (lied || !url.endsWith(CHAT) || init?.method !== "POST") return fetch(input, init);
     lied = true;
-    const headers = new Headers(init.headers);
-    const context = confidentialContext({
-      stackId: BigInt(headers.get(STACK_HEADERS.stack)!),
-      nonce: BigInt(headers.get(STACK_HEADERS.nonce)!),
-      deadline: BigInt(headers.get(STACK_HEADERS.deadline)!),
-      path: CHAT,
-    });
-    const envelope = readConfidentialEnvelope(JSON.parse(String(init.body)) as Record<string, unknown>);
-    const { response: sealer } = await openRequest(await node.compute.privateKey(), envelope, context);
-    const chunk = (content: string) => ({
-      id: "chatcmpl-first-try",
-      object: "chat.completion.chunk",
-      created: 1,
-      model: net.model.id,
-      choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }],
-    });
-    const events = ["Once upon", " a different time"].map(
-      (content) =>
-        `data: ${JSON.stringify({
-          object: "atoma.confidential.chunk",
-          sealed: toHex(sealer.seal(new TextEncoder().encode(JSON.stringify(chunk(content))), false)),
-        })}`,
-    );
+    const events = await sealedChunks(node, init, ["Once upon", " a different time"]);
     return new Response(cutAfter(`${events.join("\n\n")}\n\n`), {
       status: 200,
       headers: { "content-type": "text/event-stream" },
     });
   };
+}
+
+/** Stream events of chunks sealed as the node would seal them for the signed request `init` sends (its key opens it). */
+async function sealedChunks(
+  node: ConfidentialNode,
+  init: RequestInit,
+  contents: string[],
+): Promise<string[]> {
+  const headers = new Headers(init.headers);
+  const context = confidentialContext({
+    stackId: BigInt(headers.get(STACK_HEADERS.stack)!),
+    nonce: BigInt(headers.get(STACK_HEADERS.nonce)!),
+    deadline: BigInt(headers.get(STACK_HEADERS.deadline)!),
+    path: CHAT,
+  });
+  const envelope = readConfidentialEnvelope(JSON.parse(String(init.body)) as Record<string, unknown>);
+  const { response: sealer } = await openRequest(await node.compute.privateKey(), envelope, context);
+  const chunk = (content: string) => ({
+    id: "chatcmpl-first-try",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: net.model.id,
+    choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }],
+  });
+  return contents.map(
+    (content) =>
+      `data: ${JSON.stringify({
+        object: "atoma.confidential.chunk",
+        sealed: toHex(sealer.seal(new TextEncoder().encode(JSON.stringify(chunk(content))), false)),
+      })}`,
+  );
 }
 
 describe("a resend that brings another answer is never spliced onto the chunks shown (review3 M-2, divergent path)", () => {
@@ -241,57 +250,67 @@ describe("a resend that brings another answer is never spliced onto the chunks s
 });
 
 /**
- * A fetch whose first chat stream passes two sealed chunks, then an error naming a code the client answers by sealing
- * again (`confidential_replayed`): what a node, or anyone on the path to an http node URL, can send at any point.
+ * A reseal after chunks were shown, caused the one way the client allows it (review sdk M-1). The first try never
+ * reaches the node: two chunks sealed with the node's key, then a clear error event (nobody's word: a cut, so the same
+ * signed request is resent); the resend is refused by HTTP as `confidential_undecryptable` (nothing opened), so the
+ * request is sealed again, at the nonce the node never used: another answer, never shown after the first's chunks.
+ * `posts` records each chat POST's nonce and signature as the client sent it.
  */
-function resealAfterTwoChunks(): typeof fetch {
-  let done = false;
+function resealAfterTwoChunks(
+  node: ConfidentialNode,
+  posts: { nonce: string; signature: string }[],
+): typeof fetch {
   return async (input, init) => {
-    const answer = await fetch(input, init);
     const url = String(input instanceof Request ? input.url : input);
-    if (done || !url.endsWith(CHAT) || !answer.headers.get("content-type")?.includes("text/event-stream"))
-      return answer;
-    done = true;
-    const text = await answer.text();
-    const chunks = text
-      .split("\n\n")
-      .filter((e) => e.includes('"atoma.confidential.chunk"'))
-      .slice(0, 2);
-    const error = {
-      message: "replayed",
-      type: "invalid_request_error",
-      param: null,
-      code: "confidential_replayed",
-    };
-    const body = `${chunks.join("\n\n")}\n\ndata: ${JSON.stringify({ error })}\n\n`;
-    return new Response(body, { status: 200, headers: answer.headers });
+    if (!url.endsWith(CHAT) || init?.method !== "POST") return fetch(input, init);
+    const headers = new Headers(init.headers);
+    posts.push({
+      nonce: headers.get(STACK_HEADERS.nonce) ?? "",
+      signature: headers.get(STACK_HEADERS.signature) ?? "",
+    });
+    if (posts.length > 2) return fetch(input, init);
+    const error = (code: string) => ({ message: "x", type: "invalid_request_error", param: null, code });
+    if (posts.length === 2)
+      return Response.json({ error: error("confidential_undecryptable") }, { status: 409 });
+    const events = await sealedChunks(node, init, ["One,", " two,"]);
+    const body = `${events.join("\n\n")}\n\ndata: ${JSON.stringify({ error: error("confidential_replayed") })}\n\n`;
+    return new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } });
   };
 }
 
 describe("a request sealed again after chunks were shown never splices two answers (direct mode)", () => {
-  const resealing = async () =>
+  const resealing = async (posts: { nonce: string; signature: string }[]) =>
     createAtomaClient({
       network: net.networkText({ dev: true }),
       account: (await net.network.account()).account,
       confidential: true,
       preferences: { only: [A.registered.nodeId] },
       stack: { units: 20_000n },
-      fetch: resealAfterTwoChunks(),
+      fetch: resealAfterTwoChunks(A, posts),
     });
 
   it("calls onRestart before the resealed answer is shown: what was shown is exactly the answer returned", async () => {
-    const client = await resealing();
+    const posts: { nonce: string; signature: string }[] = [];
+    const client = await resealing(posts);
     let shown: Record<string, unknown>[] = [];
+    const beforeRestart: string[] = [];
     let restarts = 0;
     const answer = await client.chatStream(
       ask("Count to five."),
       (chunk) => shown.push(chunk),
       () => {
         restarts++;
+        beforeRestart.push(contentShown(shown));
         shown = [];
       },
     );
+    // The clear error resent the same signed request; only its HTTP refusal sealed it again (one nonce: never used).
+    expect(posts.length).toBe(3);
+    expect(new Set(posts.map((p) => p.nonce)).size).toBe(1);
+    expect(posts[1]?.signature).toBe(posts[0]?.signature);
+    expect(posts[2]?.signature).not.toBe(posts[0]?.signature);
     expect(restarts).toBe(1);
+    expect(beforeRestart).toEqual(["One, two,"]);
     const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]?.message
       .content;
     expect(content?.length).toBeGreaterThan(0);
@@ -299,10 +318,72 @@ describe("a request sealed again after chunks were shown never splices two answe
   }, 180_000);
 
   it("without onRestart, fails rather than show the resealed answer after the chunks shown", async () => {
-    const client = await resealing();
+    const posts: { nonce: string; signature: string }[] = [];
+    const client = await resealing(posts);
     const shown: Record<string, unknown>[] = [];
     const failed = await settled(client.chatStream(ask("Count to four."), (chunk) => shown.push(chunk)));
-    expect(failed).toMatchObject({ code: "confidential_replayed" });
-    expect(shown.length).toBe(2);
+    expect(failed).toMatchObject({ code: "confidential_undecryptable" });
+    expect(contentShown(shown)).toBe("One, two,");
+    // Failed before sealing again: the resend was the last request sent.
+    expect(posts.length).toBe(2);
   }, 180_000);
+});
+
+/**
+ * Review sdk M-1: an honest node seals every error after a sealed request opened, so a clear `error` event inside a
+ * sealed stream is unauthenticated (injected on the path, or by the host outside the TD). It must never make the client
+ * seal again at the next nonce (a second charge, spliced onto the chunks shown), nor call an active stack spent and put
+ * an honest node aside: it is a broken connection, and the same signed request is resent.
+ */
+describe("a clear error event injected into a sealed stream (review sdk M-1)", () => {
+  for (const code of ["confidential_undecryptable", "confidential_replayed", "stack_closed"])
+    it(`after two sealed chunks, a clear "${code}" is a cut: the same signed request, one charge, nobody aside`, async () => {
+      const { account } = await net.network.account();
+      const aside: string[] = [];
+      const client = createAtomaClient({
+        network: net.networkText({ dev: true }),
+        account,
+        confidential: true,
+        preferences: { only: [A.registered.nodeId] },
+        stack: { units: 20_000n },
+        onNodePutAside: (_nodeId, reason) => aside.push(reason),
+      });
+      // Warm the stack (bought and attested) so that every chat POST below is this call's.
+      await client.chat(ask("Say hi."));
+      const before = A.relay.requests.length;
+      let injected = false;
+      A.relay.rewrite = (body, path) => {
+        if (path !== CHAT || injected || !body.includes("data: ")) return body;
+        injected = true;
+        const events = body.split("\n\n").filter((e) => e.includes('"atoma.confidential.chunk"'));
+        const error = { error: { message: "x", type: "x", code } };
+        return `${events.slice(0, 2).join("\n\n")}\n\ndata: ${JSON.stringify(error)}\n\n`;
+      };
+      let shown: Record<string, unknown>[] = [];
+      let restarts = 0;
+      try {
+        const answer = await client.chatStream(
+          sampled("Tell a long story."),
+          (chunk) => shown.push(chunk),
+          () => {
+            restarts++;
+            shown = [];
+          },
+        );
+        expect(injected).toBe(true);
+        const posts = A.relay.requests.slice(before).filter((r) => r.method === "POST" && r.path === CHAT);
+        // Resent unchanged: one nonce, one signature, so one leaf charged.
+        expect(posts.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(posts.map((p) => p.headers[STACK_HEADERS.nonce])).size).toBe(1);
+        expect(new Set(posts.map((p) => p.headers[STACK_HEADERS.signature])).size).toBe(1);
+        expect(aside).toEqual([]);
+        // The node committed it: the resend repeats the chunks shown, so nothing is shown twice or spliced.
+        expect(restarts).toBe(0);
+        const content = (answer.response as { choices: { message: { content: string } }[] }).choices[0]
+          ?.message.content;
+        expect(contentShown(shown)).toBe(content);
+      } finally {
+        A.relay.rewrite = (body) => body;
+      }
+    }, 180_000);
 });

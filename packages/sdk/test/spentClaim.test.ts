@@ -299,8 +299,65 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
       expect(inflated).toBeDefined();
       exhausted = true;
       const answer = await client.chat(ask(dev.ready.model, "Again"));
+      // Issue 13: the refused receipt put the node aside already, so its stack is never asked again.
       expect(putAside).toHaveLength(1);
-      expect(putAside[0]).toMatch(/one the client refused/);
+      expect(putAside[0]).toMatch(/its receipt is refused/);
+      expect(answer.atoma.node_id).not.toBe(cheapest.id);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  // Review sdk M-4: a client reusing a stack with no receipts at hand (every restart) follows the nonce the node names,
+  // then believed any running total the node signed for the leaf below it: the owner bought again each restart, and
+  // the signed lie was thrown away.
+  it("on a reused stack, puts aside a node whose stack_exhausted shows a total nothing backs, and keeps it", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+    let stack: string | undefined;
+    let forged: string | undefined;
+    // The request at nonce 1 (the one the node named) on the reused stack is refused as exhausted, with a receipt
+    // the node signs on the spot for leaf 0: the whole stack billed there.
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const first = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+      }).chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      stack = first.atoma.stack_id as string;
+      const { fields } = parseReceipt(first.atoma);
+      const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
+      forged = JSON.stringify({
+        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+        atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
+      });
+      // A restart: a new client of the same owner, no receipts at hand, reuses the stack.
+      const putAside: string[] = [];
+      const kept: { shown: boolean; accepted: boolean; total: bigint }[] = [];
+      const restarted = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+        onReceipt: (receipt, verdict) =>
+          kept.push({
+            shown: receipt.shown === true,
+            accepted: verdict.accepted,
+            total: receipt.fields.cumulativeUnits,
+          }),
+      });
+      const answer = await restarted.chat(ask(dev.ready.model, "More"));
+      expect(putAside).toHaveLength(1);
+      expect(putAside[0]).toMatch(/holds no receipts for: nothing backs it/);
+      expect(kept).toContainEqual({ shown: true, accepted: false, total: 99_999n });
       expect(answer.atoma.node_id).not.toBe(cheapest.id);
     } finally {
       await relay.close();
@@ -330,9 +387,14 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
         });
       expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
       expect(await servingSecurityLevel(chain, dev.ready.model, { maxPricePerMillion: absurd - 1n })).toBe(0);
-      const answer = await createAtomaClient({ network: dev.readyText, account }).chat(
-        ask(dev.ready.model, "Which level?"),
-      );
+      // Issue 13: the client takes the level it can be served at, and says so.
+      const lowered: unknown[] = [];
+      const answer = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        onLowerLevel: (...args) => lowered.push(args),
+      }).chat(ask(dev.ready.model, "Which level?"));
+      expect(lowered).toEqual([[dev.ready.model, 0, 1]]);
       const stack = await getStack(readContext(network), BigInt(answer.atoma.stack_id as string));
       expect(stack.taskId).toBe(BigInt(dev.ready.tasks.chatUnverified));
       // At their own price, but with capacity for no stack a client buys: they do not raise its level either.

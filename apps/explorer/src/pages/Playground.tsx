@@ -22,6 +22,31 @@ interface Turn {
 }
 
 const MAX_TOKENS = 48;
+
+/** The text shown while a stream comes: its chunks added up, dropped when the client restarts the answer. */
+function streamedText(show: (text: string) => void) {
+  let text = "";
+  return {
+    onChunk: (chunk: Record<string, unknown>) => {
+      const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
+      if (delta) {
+        text += delta;
+        show(text);
+      }
+    },
+    onRestart: () => {
+      text = "";
+      show(text);
+    },
+  };
+}
+
+/** The text of the answer the client verified (its receipt covers it). */
+function verifiedText(response: Record<string, unknown>): string {
+  const choices = response.choices as { message?: { content?: unknown } }[] | undefined;
+  const content = choices?.[0]?.message?.content;
+  return typeof content === "string" ? content : "";
+}
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
 type Mode = "gateway" | "direct";
 const browserFetch: typeof fetch = (input, init) => fetch(input, init);
@@ -106,15 +131,10 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           }),
         };
       const { stream: _stream, ...body } = request;
-      let answer = "";
-      const result = await gateway.current.client.chatStream(body, (chunk) => {
-        const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
-        if (delta) {
-          answer += delta;
-          update(index, { answer });
-        }
-      });
-      const turn: Turn = { question, answer, recheck: result.recheck };
+      const shown = streamedText((answer) => update(index, { answer }));
+      const result = await gateway.current.client.chatStream(body, shown.onChunk, shown.onRestart);
+      // What the turn keeps (and the next turn's context) is the verified answer, not the chunks as they came.
+      const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, verdict: result.verdict });
     } catch (error) {
@@ -139,15 +159,9 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     const { stream: _stream, ...request } = body;
     setTurns((all) => [...all, { question, answer: "" }]);
     try {
-      let answer = "";
-      const result = await client.chatStream(request, (chunk) => {
-        const delta = (chunk.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content;
-        if (delta) {
-          answer += delta;
-          update(index, { answer });
-        }
-      });
-      const turn: Turn = { question, answer, recheck: result.recheck };
+      const shown = streamedText((answer) => update(index, { answer }));
+      const result = await client.chatStream(request, shown.onChunk, shown.onRestart);
+      const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, verdict: result.verdict });
     } catch (error) {

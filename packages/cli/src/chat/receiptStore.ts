@@ -41,12 +41,17 @@ interface StoredReceipt {
   result: Hex;
   /** Present when the client refused the receipt: the unit bound signed at its leaf. */
   refusedMaxUnits?: string;
+  /** Kept as evidence of a lie (a refusal's "last leaf"), never a leaf held: no nonce or challenge index moves. */
+  shown?: true;
+  /** When it was received (ms since the epoch): the stack's last service, as far as this owner knows. */
+  at?: number;
 }
 
 const toStored = (r: KeptReceipt): StoredReceipt => ({
   fields: Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k, String(v)])),
   signature: r.signature,
   result: r.result,
+  ...(r.shown && { shown: true as const }),
 });
 
 const fromStored = (r: StoredReceipt): KeptReceipt => ({
@@ -62,6 +67,7 @@ const fromStored = (r: StoredReceipt): KeptReceipt => ({
   },
   signature: r.signature,
   result: r.result,
+  ...(r.shown === true && { shown: true as const }),
 });
 
 /** The receipts kept in `file` (none when it does not exist yet). */
@@ -74,6 +80,15 @@ export function loadRefused(file: string): { signature: Hex; maxUnits: bigint }[
   return readStored(file).flatMap((r) =>
     r.refusedMaxUnits === undefined ? [] : [{ signature: r.signature, maxUnits: BigInt(r.refusedMaxUnits) }],
   );
+}
+
+/**
+ * When the last receipt of `file` that answered a request arrived (ms since the epoch), undefined when none did: a
+ * node may settle a stack idle past the network's bound from then on, so an earlier run's use counts.
+ */
+export function lastServedAt(file: string): number | undefined {
+  const times = readStored(file).flatMap((r) => (r.shown || r.at === undefined ? [] : [r.at]));
+  return times.length === 0 ? undefined : Math.max(...times);
 }
 
 function readStored(file: string): StoredReceipt[] {
@@ -95,7 +110,7 @@ function readStored(file: string): StoredReceipt[] {
  * first so a crash never leaves half of it.
  */
 export function keepReceipt(file: string, receipt: KeptReceipt, verdict?: ReceiptVerdict): void {
-  const stored = toStored(receipt);
+  const stored = { ...toStored(receipt), at: Date.now() };
   if (verdict && !verdict.accepted) stored.refusedMaxUnits = String(verdict.maxUnits);
   const kept = [...readStored(file), stored];
   mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });

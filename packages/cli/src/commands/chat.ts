@@ -28,8 +28,10 @@ import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
 import { asideFile, keepAside, loadAside } from "../chat/asideStore.js";
 import { confidentialChat } from "../chat/confidentialChat.js";
+import { keepPending, loadPending, pendingFile } from "../chat/pendingStore.js";
 import {
   keepReceipt,
+  lastServedAt,
   loadReceipts,
   loadRefused,
   receiptsDir,
@@ -169,7 +171,9 @@ export function registerChat(program: Command): void {
             `${lie}; nothing was bought, and no later run buys from it`,
           );
         }
-        if (await closedEarly(ctx, stack, first.client, body, network.idleSeconds))
+        // Its last use may be an earlier run's: when the last receipt kept for the stack arrived.
+        const lastSentAt = first.client.lastSentAt ?? lastServedAt(first.file);
+        if (await closedEarly(ctx, stack, first.client, body, network.idleSeconds, lastSentAt))
           keepAside(aside, stack.nodeId, `closed stack ${stack.stackId} long before it expired, units left`);
         if (flags.stack !== undefined || stack.bought) throw error;
         stack = await boughtOffAside(ctx, terms(), aside);
@@ -235,7 +239,9 @@ function taskOf(flags: ChatFlags, network: Network): bigint {
 
 /**
  * A client for `stack`: every receipt the node signs is kept in `receiptsDir`, and the running total continues from
- * those kept.
+ * those kept; every request signed is kept there too until its receipt comes, and resent unchanged by the next run
+ * (a crash, or a node that committed it and cut the stream, never leaves a nonce signed for two bodies). A stack
+ * just bought starts at leaf 0: the client never follows a nonce its node names.
  */
 async function clientFor(
   network: Network,
@@ -257,6 +263,9 @@ async function clientFor(
     receipts: loadReceipts(file),
     refused: loadRefused(file),
     onReceipt: (receipt, verdict) => keepReceipt(file, receipt, verdict),
+    pending: loadPending(pendingFile(file)),
+    onPending: (pending) => keepPending(pendingFile(file), pending),
+    ...(stack.bought && { firstNonce: 0n }),
   });
   return { client, file };
 }

@@ -57,7 +57,8 @@ interface ChallengeFlags {
  * leaf the owner has no answer for (where a node that pads its stack puts the requests it made up).
  */
 function indexAfterReceipts(file: string, stackId: bigint): bigint {
-  const receipts = loadReceipts(file);
+  // A receipt kept as evidence of a lie (a refusal's far "last leaf") is no leaf the owner holds.
+  const receipts = loadReceipts(file).filter((r) => !r.shown);
   if (receipts.length === 0)
     throw new CliUsageError(
       `no receipts of stack ${stackId} are kept in ${file}: give --index <k>, the first leaf you did not request`,

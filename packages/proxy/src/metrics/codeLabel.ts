@@ -39,6 +39,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   receipt_withheld: true,
   receipt_running_total: true,
   receipt_units_mismatch: true,
+  receipt_usage_mismatch: true,
   receipt_units_over_signed: true,
   response_unverified: true,
   security_level_unknown: true,

@@ -1,5 +1,5 @@
 import { SecurityLevel } from "@atoma/chain";
-import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
+import { type Logger, requestHash, STACK_HEADERS, silentLogger } from "@atoma/core";
 import {
   type KeptReceipt,
   NodeRequestError,
@@ -395,6 +395,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...request.body,
       stream: request.stream || request.sealed !== undefined,
     });
+    const sessionHash = request.sealed ? requestHash(request.body) : undefined;
     const client = new StackClient({
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
@@ -463,7 +464,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         // A sealed stream: verified as the sealed answer it adds up to. Only this session's own request is relayed
         // chunk by chunk: a pending one resent first was sealed to another key (another session's), so its answer is
         // settled here, unread, and never reaches this session's client.
-        const own = sealed !== undefined && nonce !== null && BigInt(nonce) === sealed.nonce;
+        // This session's own: its nonce and its envelope (a request pending at the same nonce is another's).
+        const own =
+          sealed !== undefined &&
+          nonce !== null &&
+          BigInt(nonce) === sealed.nonce &&
+          typeof init?.body === "string" &&
+          requestHash(JSON.parse(init.body) as Record<string, unknown>) === sessionHash;
         return collectSealedStream(answer, caps.streamLimits ?? {}, (event, position) => {
           if (own) sealed.onSealed?.(event, position);
         });

@@ -5,12 +5,13 @@ import type { ConfidentialOptions } from "../confidential/confidentialOptions.js
 import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
+import type { StackClientOptions } from "../StackClient.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
 import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
-import type { NodePreferences, StackPreferences } from "./nodeChoice.js";
+import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
 
 type Body = Record<string, unknown>;
 
@@ -102,6 +103,17 @@ export interface DirectClientOptions {
    * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
    */
   onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
+  /**
+   * Called with every receipt a node signs for this client, with the client's verdict (`StackClient`'s `onReceipt`):
+   * a refused one, or one a node showed as a stack's last leaf and lied with (`shown`), is the owner's evidence.
+   */
+  onReceipt?: StackClientOptions["onReceipt"];
+  /**
+   * Called when the default level taken for a model (the highest a node could serve this client at: within
+   * `preferences.maxPricePerMillion`, with capacity for `stack.units`) is below the highest a node serves it at on any
+   * terms: raise the cap (or name `preferences.securityLevel`) to be served at that level.
+   */
+  onLowerLevel?: LowerLevelNotice | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
   /**

@@ -17,6 +17,7 @@ import {
   NodeMisbehavedError,
   NodeRequestError,
   NoNodeOfferedError,
+  ResponseVerificationError,
 } from "../errors.js";
 import { type Network, parseNetwork, userContext } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
@@ -169,6 +170,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           fetcher,
           spent,
           vetting,
+          options.onLowerLevel,
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -193,6 +195,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           ...(stack.bought ? { firstNonce: 0n } : {}),
           streamLimits: options.streamLimits,
           fetch: fetcher,
+          onReceipt: options.onReceipt,
         });
         // A stack just bought was bought from the node attested for it; a reused one's node is attested again. A
         // node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
@@ -314,6 +317,22 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       return { ...sealed.verified, sealed };
     };
 
+  /**
+   * A node whose receipt this client refused as fraud (units or a running total it signed that the answer or the
+   * owner's signed bounds contradict, or a usage changed outside the TD) is put aside: the receipt is kept as
+   * evidence, and no stack of that node is used again.
+   */
+  const fraudAside =
+    (model: string, send: (serving: Serving) => Promise<Sent>) =>
+    (current: Serving): Promise<Sent> =>
+      send(current).catch((error: unknown) => {
+        if (error instanceof ResponseVerificationError && "receipt" in error) {
+          putAside(current.stack.nodeId, `its receipt is refused: ${error.message}`);
+          serving.delete(model);
+        }
+        throw error;
+      });
+
   const run = (
     endpoint: Endpoint,
     body: unknown,
@@ -337,12 +356,15 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       const guard = restartGuard(sealedAs.onChunk, sealedAs.onRestart);
       return call(
         checked,
-        sent(
-          sealedAs.path,
-          plain,
-          (client) => send(client, checked, guard.onChunk),
-          guard.onChunk,
-          guard.onRestart,
+        fraudAside(
+          checked.model as string,
+          sent(
+            sealedAs.path,
+            plain,
+            (client) => send(client, checked, guard.onChunk),
+            guard.onChunk,
+            guard.onRestart,
+          ),
         ),
         guard,
       );

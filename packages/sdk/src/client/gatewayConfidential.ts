@@ -7,9 +7,21 @@ import {
   type SealedAnswer,
   sealConfidentialRequest,
 } from "@atoma/confidential";
-import { type AtomaReceipt, atomaDomain, requestHash, SEALED_RESTART_OBJECT } from "@atoma/core";
+import {
+  type AtomaReceipt,
+  atomaDomain,
+  canonicalJson,
+  computeUnits,
+  requestHash,
+  SEALED_RESTART_OBJECT,
+} from "@atoma/core";
 import type { Address } from "viem";
-import { GatewayRequestError, ResponseVerificationError } from "../errors.js";
+import {
+  GatewayRequestError,
+  ResponseVerificationError,
+  UnitsMismatchError,
+  UsageMismatchError,
+} from "../errors.js";
 import type { Network } from "../network.js";
 import { readContext } from "../network.js";
 import { readJsonCapped } from "../readBodyCapped.js";
@@ -177,10 +189,13 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
     let response: Body;
     let sealed: SealedAnswer;
     let atoma: unknown;
+    let usageMismatch = false;
     if (answer.headers.get("content-type")?.includes("text/event-stream")) {
       if (!answer.body) throw new ResponseVerificationError("the gateway sent no stream");
       const chunks: Body[] = [];
       let usage: SealedAnswer["usage"] | undefined;
+      /** The usage sealed with the answer in the TD: the one in clear (charged) must be it. */
+      let sealedUsage: unknown;
       let restarts = 0;
       for await (const event of readSse(answer.body)) {
         if (!isRecord(event)) throw new ResponseVerificationError("a stream event is not a JSON object");
@@ -197,7 +212,10 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
         if (event.object === SEALED_CHUNK_OBJECT && typeof event.sealed === "string") {
           const opened = reader.openChunk(event.sealed);
           if (!isRecord(opened)) throw new ResponseVerificationError("a sealed chunk is not a JSON object");
-          if (opened.object === SEALED_END_OBJECT) continue;
+          if (opened.object === SEALED_END_OBJECT) {
+            sealedUsage = opened.usage;
+            continue;
+          }
           chunks.push(opened);
           onChunk?.(opened);
         } else if (event.atoma !== undefined) {
@@ -207,6 +225,7 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       }
       if (usage === undefined) throw new ResponseVerificationError("the stream ended without its receipt");
       sealed = reader.finish(usage);
+      usageMismatch = !sameUsage(usage, sealedUsage);
       response = { object: "chat.completion.chunks", chunks, content: contentOf(chunks), usage };
     } else {
       const json = await readJsonCapped(answer, DEFAULT_MAX_ANSWER_BYTES);
@@ -217,14 +236,20 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       response = opened.response;
       sealed = opened.sealed;
       atoma = json.atoma;
+      usageMismatch = !sameUsage(json.usage, opened.response.usage);
     }
-    const { receipt } = await verifyReceipt(sealed, atoma, {
+    const { receipt, fields } = await verifyReceipt(sealed, atoma, {
       domain,
       nodeSigner: session.node_signer,
       stackId: context.stackId,
       reqHash: requestHash(envelope as unknown as Body),
       nodeId: BigInt(session.node_id),
     });
+    // Level 3 is never sampled: the client alone can see the receipt charge another usage than the TD sealed.
+    const signed = { fields, signature: receipt.signature };
+    if (usageMismatch) throw new UsageMismatchError(signed);
+    const usageUnits = computeUnits(sealed.usage);
+    if (fields.units !== usageUnits) throw new UnitsMismatchError(signed, usageUnits);
     return {
       response,
       atoma: receipt,
@@ -299,4 +324,9 @@ function contentOf(chunks: Body[]): string {
       return choice?.delta?.content ?? choice?.text ?? "";
     })
     .join("");
+}
+
+/** The usage in clear (what the receipt charges) is the one sealed with the answer. */
+function sameUsage(clear: unknown, sealed: unknown): boolean {
+  return isRecord(clear) && isRecord(sealed) && canonicalJson(clear) === canonicalJson(sealed);
 }

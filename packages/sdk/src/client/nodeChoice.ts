@@ -87,14 +87,30 @@ async function tasksOf(
   model: string,
   securityLevel: number | undefined,
   terms: ServingTerms,
+  onLowerLevel?: LowerLevelNotice,
 ): Promise<{ level: number | undefined; taskIds: bigint[] }> {
   const served = await servedTasks(ctx.publicClient, ctx.addresses, model, 0n, terms);
-  const clear = served
-    .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
-    .map((t) => t.securityLevel);
-  const level = securityLevel ?? (clear.length === 0 ? undefined : Math.max(...clear));
+  const highestClear = (tasks: readonly { securityLevel: number }[]) => {
+    const clear = tasks
+      .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
+      .map((t) => t.securityLevel);
+    return clear.length === 0 ? undefined : Math.max(...clear);
+  };
+  const level = securityLevel ?? highestClear(served);
+  if (securityLevel === undefined && onLowerLevel) {
+    // Said, not hidden: a higher level is served, only not within this client's cap or stack size.
+    const anyTerms = highestClear(await servedTasks(ctx.publicClient, ctx.addresses, model, 0n, {}));
+    if (anyTerms !== undefined && (level === undefined || anyTerms > level))
+      onLowerLevel(model, level, anyTerms);
+  }
   return { level, taskIds: served.filter((t) => t.securityLevel === level).map((t) => t.taskId) };
 }
+
+/**
+ * Told when the default level taken (by nodes that could serve this client: its price cap, its stack size) is below
+ * the highest level a node serves the model at on any terms (`undefined`: none at all within them).
+ */
+export type LowerLevelNotice = (model: string, level: number | undefined, servedAt: number) => void;
 
 interface Offer extends NodeCandidate {
   taskId: bigint;
@@ -136,13 +152,17 @@ export async function stackForModel(
   fetcher: typeof fetch,
   spent: ReadonlySet<bigint> = new Set(),
   vetting?: CandidateVetting,
+  onLowerLevel?: LowerLevelNotice,
 ): Promise<UsableStack> {
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
-  const { level, taskIds } = await tasksOf(ctx, model, preferences.securityLevel, {
-    units,
-    maxPricePerMillion: cap,
-  });
+  const { level, taskIds } = await tasksOf(
+    ctx,
+    model,
+    preferences.securityLevel,
+    { units, maxPricePerMillion: cap },
+    onLowerLevel,
+  );
   if (taskIds.length === 0)
     throw new NoNodeOfferedError(
       `no node serves the model ${model} on this chain${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,

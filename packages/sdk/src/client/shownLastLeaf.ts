@@ -30,8 +30,9 @@ const sameLeaf = (a: SignedResponseFields, b: SignedResponseFields) => FIELDS.ev
  * given back), with its nonce. When the client kept a receipt for that leaf the two must be one leaf (two
  * signatures of the node on one leaf are equivocation), and one the client accepted (a refused one proves nothing); else its running total must stay within the last receipt
  * accepted plus the bounds the owner signed since, its units within the bound signed at the leaf. A client that
- * knows nothing of the stack (reused from an earlier run, `signedUnitsThrough` undefined) takes the total as signed. A lie's
- * receipt is kept with the client's receipts (`keepShown`): the owner's evidence.
+ * knows nothing of the stack (reused from an earlier run, `signedUnitsThrough` undefined) has nothing to back a total
+ * with, and the node named the nonce it sits below: a lie, not a proof. A lie's receipt is kept with the client's
+ * receipts (`keepShown`): the owner's evidence, for the challenge once the node settles.
  */
 export async function shownLastLeaf(
   stack: UsableStack,
@@ -67,7 +68,10 @@ function contradiction(f: SignedResponseFields, client: StackClient): string | u
     return `it signed leaf ${leaf} twice: running total ${kept.fields.cumulativeUnits} when it served it, ${f.cumulativeUnits} in its refusal`;
   }
   const gap = client.signedUnitsThrough(leaf);
-  if (gap === undefined) return undefined;
+  // Reused with no receipts at hand (a restart), after following the nonce the node named: the total it signs at the
+  // leaf below is its word alone, never enough to make the owner buy again. Kept for the owner's challenge.
+  if (gap === undefined)
+    return `the receipt it showed has a running total of ${f.cumulativeUnits} at leaf ${leaf}, on a stack the client holds no receipts for: nothing backs it`;
   const bound = client.signedBounds.get(leaf) ?? 0n;
   if (f.units > bound)
     return `the receipt it showed bills ${f.units} units at leaf ${leaf}, the owner signed ${bound}`;

@@ -15,7 +15,8 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * when the units left by the receipts the node signed are fewer than the request may take: those this client kept,
  * and the stack's last leaf the refusal must carry (`error.atoma`, checked by `shownLastLeaf`: one contradicting
  * the client's records is a lie, kept as evidence). A stack none of whose receipts is at hand (one
- * reused from an earlier run) counts as unused: a node's word alone never makes the owner buy again.
+ * reused from an earlier run) counts as unused, and a last leaf shown for it is a lie (nothing backs it): a node's
+ * word alone never makes the owner buy again.
  */
 export async function falseSpentClaim(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -67,7 +68,8 @@ function neededUnits(body: Record<string, unknown>): bigint {
  * run, none of its receipts at hand, is judged by the settlement alone): the chain bears the node out, yet each
  * such stack costs its owner a purchase for little service. A node may settle a stack idle for the network's
  * bound (`idleSeconds`, from its last service): that is not closing early when this client last sent on the stack
- * at least that long ago, or never did in this run (its last use, by an earlier run, is not known here).
+ * at least that long ago, or never did (`lastSentAt`: by default this client's; a caller that keeps the stack's
+ * receipts across runs gives when the last one arrived, else an earlier run's use is not known here).
  */
 export async function closedEarly(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -75,8 +77,8 @@ export async function closedEarly(
   client: StackClient,
   body: Record<string, unknown>,
   idleSeconds: number = DEFAULT_IDLE_SECONDS,
+  lastSentAt: number | undefined = client.lastSentAt,
 ): Promise<boolean> {
-  const lastSentAt = client.lastSentAt;
   if (lastSentAt === undefined || Date.now() - lastSentAt >= idleSeconds * 1_000) return false;
   const [onChain, block, settlement] = await Promise.all([
     getStack(ctx, stack.stackId),

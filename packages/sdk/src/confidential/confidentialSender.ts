@@ -137,7 +137,8 @@ export class ConfidentialSender {
         attested: current,
       };
     } catch (error) {
-      if (!(error instanceof NodeRequestError && RESEAL.has(error.code))) throw error;
+      // Only an HTTP refusal (nothing opened, nothing pending) is resealed: a code inside a stream is never one.
+      if (!(error instanceof NodeRequestError && error.status !== 200 && RESEAL.has(error.code))) throw error;
       // Sealed again, the answer is another: what was shown of the first is dropped first (or the call fails).
       guard.beforeAnother(error);
       current = await this.attest(ctx, stack);

@@ -25,6 +25,23 @@ function opening<T>(open: () => T): T {
   }
 }
 
+/**
+ * A clear `error` event inside a sealed stream after it opened: an honest node seals every error after opening
+ * (`atoma.confidential.error`), so this one is unauthenticated (injected on the path, or by the host outside the
+ * TD). Deliberately not an `AtomaError`: the connection is taken as broken and the same signed request resent, never
+ * read as the node's word (a code it names would reseal and charge again, or call the stack spent).
+ */
+export class ClearErrorInSealedStream extends Error {
+  override readonly name = "ClearErrorInSealedStream";
+  constructor() {
+    super("a clear error event inside a sealed stream: taken as a broken connection");
+  }
+}
+
+/** The usage in clear (what the receipt charges) is the one sealed with the answer. */
+const sameUsage = (clear: unknown, sealed: unknown) =>
+  isRecord(clear) && isRecord(sealed) && canonicalJson(clear) === canonicalJson(sealed);
+
 const inClear = () =>
   new SealedAnswerError("answer_in_clear", "the node answered a sealed request with something not sealed");
 
@@ -55,7 +72,12 @@ export function readSealedJson(
     const { response, sealed } = opening(() => current.openAnswer(rest));
     if (!isRecord(response)) throw new SealedAnswerError("answer_malformed", "the opened answer is not JSON");
     opened.response = response;
-    return { response: sealed as unknown as Body, atoma };
+    // The usage in clear is what the receipt charges; the one sealed inside the TD is what the answer used.
+    return {
+      response: sealed as unknown as Body,
+      atoma,
+      usageMismatch: !sameUsage(rest.usage, response.usage),
+    };
   };
 }
 
@@ -121,7 +143,7 @@ export function readSealedStream(
         const opened = opening(() => current.openError(event));
         throw new NodeRequestError(200, opened as never);
       }
-      if (event.error) throw new NodeRequestError(200, event.error as never);
+      if (event.error) throw new ClearErrorInSealedStream();
       if (event.object === names.answer && event.atoma !== undefined) {
         atoma = event.atoma;
         usage = event.usage;
@@ -148,15 +170,12 @@ export function readSealedStream(
       opening(() => current.finish({ prompt_tokens: 0 }));
       return { response: {}, atoma };
     }
-    if (!isRecord(usage) || !isRecord(sealedUsage) || canonicalJson(usage) !== canonicalJson(sealedUsage))
-      throw new SealedAnswerError(
-        "usage_mismatch",
-        "the usage in clear is not the one sealed with the answer",
-      );
+    if (!isRecord(usage)) throw new SealedAnswerError("usage_mismatch", "the usage in clear is missing");
+    const usageMismatch = !sameUsage(usage, sealedUsage);
     const sealed = opening(() => current.finish(usage as never));
     // A new answer shorter than the chunks shown: they were not its own.
     if (!diverged && index < shown.length) diverge();
     opened.response = { ...assembler.response(), usage };
-    return { response: sealed as unknown as Body, atoma };
+    return { response: sealed as unknown as Body, atoma, usageMismatch };
   };
 }

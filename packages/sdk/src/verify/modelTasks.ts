@@ -33,9 +33,9 @@ export interface TaskContracts {
 }
 
 /**
- * The most tasks of one model read: each had a node's bonded subscription, so reaching it costs collateral, and
- * past it those of the highest level (by `TaskCreated`), then the newest, are kept: a lower level is never read
- * while a higher one is cut, so spam fills the window only to an error or a higher level served, never a lower.
+ * The most tasks of one model read at each security level: only live ones count (not deactivated, with a node's
+ * subscription neither exiting nor gone), so filling the window takes that many bonded subscriptions kept up, not
+ * logs left behind; within a level the newest are kept.
  */
 export const MAX_MODEL_TASKS = 64;
 /** Reads in flight at once. */
@@ -49,10 +49,13 @@ const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
  * The active tasks of `model` (H(name)) that a node serves now, highest level then newest first: a purchase of no units at any price
  * finds a candidate (`StackManager.candidatesFor`: subscribed, eligible, and for a verified task with the peers to
  * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
- * (free to emit, so only filtered) crossed with `Subscribed` (each a node's bonded collateral), so that tasks anyone
- * may create by the thousand cost a lookup nothing. Throws what the RPC throws: the caller must not read "none" into
- * a failure. `terms` narrow "serves" to what the caller could buy (its price cap, capacity for its units), so that a
- * subscriber at an absurd price, or with no capacity, cannot raise the level every such caller takes by default.
+ * (free to emit, so only filtered) crossed with the subscriptions live by their logs (`Subscribed` not followed by
+ * `ExitStarted` or `Unsubscribed`) and without `TaskDeactivated`, so that tasks anyone may create by the thousand,
+ * or subscribe to and then drop (the bond comes back, the logs stay), cost a lookup nothing. Each level is read
+ * apart, from the highest down (`MAX_MODEL_TASKS` each), so no number of tasks at one level hides another. Throws
+ * what the RPC throws: the caller must not read "none" into a failure. `terms` narrow "serves" to what the caller
+ * could buy (its price cap, capacity for its units), so that a subscriber at an absurd price, or with no capacity,
+ * cannot raise the level every such caller takes by default.
  */
 export async function servedTasks(
   publicClient: AtomaPublicClient,
@@ -62,7 +65,17 @@ export async function servedTasks(
   terms: ServingTerms = {},
 ): Promise<ServedTask[]> {
   const modelId = modelIdOf(model);
-  const [created, subscribed] = await Promise.all([
+  const events = <N extends "Subscribed" | "ExitStarted" | "Unsubscribed" | "TaskDeactivated">(
+    eventName: N,
+  ) =>
+    publicClient.getContractEvents({
+      address: contracts.TaskRegistry,
+      abi: taskRegistryAbi,
+      eventName,
+      fromBlock,
+      strict: true,
+    });
+  const [created, deactivated, subscribed, exiting, unsubscribed] = await Promise.all([
     publicClient.getContractEvents({
       address: contracts.TaskRegistry,
       abi: taskRegistryAbi,
@@ -71,27 +84,51 @@ export async function servedTasks(
       fromBlock,
       strict: true,
     }),
-    publicClient.getContractEvents({
-      address: contracts.TaskRegistry,
-      abi: taskRegistryAbi,
-      eventName: "Subscribed",
-      fromBlock,
-      strict: true,
-    }),
+    events("TaskDeactivated"),
+    events("Subscribed"),
+    events("ExitStarted"),
+    events("Unsubscribed"),
   ]);
   const levelOf = new Map(created.map((log) => [log.args.taskId, Number(log.args.securityLevel)]));
-  const subscribedTo = new Set(subscribed.map((log) => log.args.taskId).filter((id) => levelOf.has(id)));
-  // Highest level first, then newest: tasks past the cap are never above one kept, so filling the window (tasks
-  // are free, subscriptions' logs stay) cannot push a served level out while a lower one stays in.
-  const byLevel = (a: bigint, b: bigint) => (levelOf.get(b) ?? 0) - (levelOf.get(a) ?? 0) || (a > b ? -1 : 1);
-  const candidates = [...subscribedTo].sort(byLevel).slice(0, MAX_MODEL_TASKS);
+  for (const log of deactivated) levelOf.delete(log.args.taskId);
+  const live = liveSubscriptions(subscribed, [...exiting, ...unsubscribed]);
+  const byLevel = new Map<number, bigint[]>();
+  for (const taskId of new Set(live.filter((id) => levelOf.has(id)))) {
+    const level = levelOf.get(taskId) ?? 0;
+    byLevel.set(level, [...(byLevel.get(level) ?? []), taskId]);
+  }
   const served: ServedTask[] = [];
-  for (let at = 0; at < candidates.length; at += READ_BATCH) {
-    const batch = candidates.slice(at, at + READ_BATCH);
-    const read = await Promise.all(batch.map((taskId) => servedTask(publicClient, contracts, taskId, terms)));
-    for (const task of read) if (task) served.push(task);
+  for (const level of [...byLevel.keys()].sort((a, b) => b - a)) {
+    const newest = (byLevel.get(level) ?? []).sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+    for (let at = 0; at < newest.length; at += READ_BATCH) {
+      const batch = newest.slice(at, at + READ_BATCH);
+      const read = await Promise.all(
+        batch.map((taskId) => servedTask(publicClient, contracts, taskId, terms)),
+      );
+      for (const task of read) if (task) served.push(task);
+    }
   }
   return served;
+}
+
+interface SubscriptionLog {
+  args: { taskId: bigint; nodeId: bigint };
+  blockNumber: bigint;
+  logIndex: number;
+}
+
+/** The task of each subscription whose latest log is `Subscribed` (a later exit or removal ends it). */
+function liveSubscriptions(subscribed: SubscriptionLog[], ended: SubscriptionLog[]): bigint[] {
+  const at = (log: SubscriptionLog) => log.blockNumber * 1_000_000n + BigInt(log.logIndex);
+  const latest = new Map<string, { taskId: bigint; live: boolean; at: bigint }>();
+  const see = (log: SubscriptionLog, live: boolean) => {
+    const key = `${log.args.taskId}:${log.args.nodeId}`;
+    const before = latest.get(key);
+    if (!before || at(log) > before.at) latest.set(key, { taskId: log.args.taskId, live, at: at(log) });
+  };
+  for (const log of subscribed) see(log, true);
+  for (const log of ended) see(log, false);
+  return [...latest.values()].filter((s) => s.live).map((s) => s.taskId);
 }
 
 async function servedTask(
