@@ -105,6 +105,11 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
   }
 
   if (duty.state === "committed") {
+    // Sealed in a self-selection the window dropped, then drawn uncommitted by the public fallback: commit again.
+    if (!member.committed && stored && now <= dispute.commitDeadline) {
+      await updateDuty(env.db, duty.taskId, { state: "pending", lastError: null });
+      return;
+    }
     if (member.revealed || now > dispute.revealDeadline) {
       await updateDuty(env.db, duty.taskId, { state: "revealed" });
       return;
