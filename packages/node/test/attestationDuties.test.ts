@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertDuty, listOpenDuties, recordDutyError, updateDuty } from "../src/attestation/duties.js";
+import {
+  insertDuty,
+  listOpenDuties,
+  recordDrawnSeat,
+  recordDutyError,
+  updateDuty,
+} from "../src/attestation/duties.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
 
@@ -62,6 +68,72 @@ for (const factory of testDatabaseFactories()) {
       });
       await updateDuty(state.db, resumed!.taskId, { state: "done" });
       expect((await listOpenDuties(state.db)).map((d) => d.kind)).toEqual(["committee"]);
+    }, 60_000);
+
+    it("a member that sealed its vote in a self-selection the window then dropped, drawn by the public fallback, commits again (its ballot kept)", async () => {
+      const disputeId = 1_000n + BigInt(Math.floor(Math.random() * 1e9));
+      // The selection window opened: every node records a committee duty for the dispute.
+      await insertDuty(state.db, {
+        kind: "committee",
+        stackId: 9n,
+        round: disputeId,
+        indices: [],
+        commitDeadline: 100n,
+        eventBlock: 10n,
+      });
+      const selfSelected = (await listOpenDuties(state.db)).find((d) => d.round === disputeId)!;
+      // Selected: its ballot stored and its vote sealed into `selfSelect`; the window then fell back to a public draw.
+      await updateDuty(state.db, selfSelected.taskId, {
+        state: "committed",
+        result: "ballot-text",
+        commitment: HASH,
+      });
+      // The public draw seats it uncommitted: its duty must be to commit again, not to wait to reveal.
+      await recordDrawnSeat(state.db, {
+        kind: "committee",
+        stackId: 9n,
+        round: disputeId,
+        indices: [],
+        commitDeadline: 500n,
+        revealDeadline: 600n,
+        eventBlock: 20n,
+      });
+      const drawn = (await listOpenDuties(state.db)).filter((d) => d.round === disputeId);
+      expect(drawn).toHaveLength(1);
+      expect(drawn[0]).toMatchObject({
+        taskId: selfSelected.taskId,
+        state: "pending",
+        result: "ballot-text",
+        commitDeadline: 500n,
+        revealDeadline: 600n,
+      });
+      // A member that already revealed is left alone by the same event seen again (a replay changes nothing).
+      await updateDuty(state.db, selfSelected.taskId, { state: "revealed" });
+      await recordDrawnSeat(state.db, {
+        kind: "committee",
+        stackId: 9n,
+        round: disputeId,
+        indices: [],
+        commitDeadline: 700n,
+        revealDeadline: 800n,
+        eventBlock: 30n,
+      });
+      const [again] = (await listOpenDuties(state.db)).filter((d) => d.round === disputeId);
+      expect(again).toMatchObject({ state: "revealed", commitDeadline: 500n });
+      // A member drawn with no duty yet gets a fresh one.
+      await recordDrawnSeat(state.db, {
+        kind: "committee",
+        stackId: 9n,
+        round: disputeId + 1n,
+        indices: [],
+        commitDeadline: 500n,
+        revealDeadline: 600n,
+        eventBlock: 20n,
+      });
+      expect((await listOpenDuties(state.db)).find((d) => d.round === disputeId + 1n)).toMatchObject({
+        state: "pending",
+        result: undefined,
+      });
     }, 60_000);
   });
 }

@@ -8,7 +8,7 @@ import {
 } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
-import { insertDuty } from "./duties.js";
+import { insertDuty, recordDrawnSeat } from "./duties.js";
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
@@ -79,7 +79,8 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
           if (event.args.kind !== DisputeKind.Attestation) return;
           const me = await chain.nodeId();
           if (me === undefined || !event.args.committee.includes(me)) return;
-          await insertDuty(db, {
+          // A seat sealed in a self-selection the window dropped is made a drawn seat again (see recordDrawnSeat).
+          await recordDrawnSeat(db, {
             kind: "committee",
             stackId: event.args.originId,
             round: event.args.disputeId,

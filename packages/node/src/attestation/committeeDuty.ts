@@ -24,7 +24,7 @@ import { type AttestationEnv, searchFrom, taskModelOf } from "./attestationEnv.j
 import type { VoteDecision } from "./commitStrategy.js";
 import { stepCommitteeSelection } from "./committeeSelectDuty.js";
 import { disputedRequests } from "./disputedRequests.js";
-import { type Duty, updateDuty } from "./duties.js";
+import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
@@ -60,8 +60,10 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
     env.seat.addresses.DisputeSelection
   )
     return stepCommitteeSelection(env, duty, { me, dispute, now }, signal);
-  if (dispute.status !== DisputeStatus.Open || !member) {
-    const outcome = !member?.revealed
+  // Never seated (a selection duty the window dropped, or one not worked before the draw): no vote to miss.
+  if (!member) return deleteDuty(env.db, duty.taskId);
+  if (dispute.status !== DisputeStatus.Open) {
+    const outcome = !member.revealed
       ? "missed"
       : member.vote === UNAVAILABLE_CLAIM
         ? "abstained"
@@ -105,6 +107,11 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
   }
 
   if (duty.state === "committed") {
+    // Sealed in a self-selection the window dropped, then drawn uncommitted by the public fallback: commit again.
+    if (!member.committed && stored && now <= dispute.commitDeadline) {
+      await updateDuty(env.db, duty.taskId, { state: "pending", lastError: null });
+      return;
+    }
     if (member.revealed || now > dispute.revealDeadline) {
       await updateDuty(env.db, duty.taskId, { state: "revealed" });
       return;

@@ -1,4 +1,5 @@
 import {
+  type Ballot,
   ballotFromText,
   ballotToText,
   evaluateSelection,
@@ -6,6 +7,7 @@ import {
   readDisputeCandidates,
   selfSelectCommittee,
 } from "@atoma/chain";
+import { UNAVAILABLE_CLAIM } from "@atoma/core";
 import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import { sealVote } from "../committee/voteSteps.js";
 import type { AttestationEnv } from "./attestationEnv.js";
@@ -20,8 +22,15 @@ import { moveDisputeOn } from "./moveDisputeOn.js";
  * opens), stores its ballot, and sends its VRF proof and its sealed vote in one transaction (`selfSelect`): nobody
  * learns it sits before its vote is committed. Once the window is over it moves the dispute on, which seats it
  * (already committed); the committee duty then reveals and shows as for a drawn member. Not seated when the window
- * closes (public fallback), it forgets the duty; a public draw that picks it gives it a new one.
+ * closes (public fallback), it forgets the duty; a public draw that picks it gives it a new one. A selected node that
+ * cannot recompute before the window ends (too little time, the requests cannot be replayed) does not sit: an
+ * abstention would cost it the timeout share and weigh against every claim, while not sitting costs nothing.
  */
+/** A self-selected node sits only with a vote it recomputed: never with an abstention (UNAVAILABLE). */
+export function sitsWith(ballot: Ballot): boolean {
+  return ballot.claim !== UNAVAILABLE_CLAIM;
+}
+
 export async function stepCommitteeSelection(
   env: AttestationEnv,
   duty: Duty,
@@ -60,6 +69,12 @@ export async function stepCommitteeSelection(
       signal,
     ));
   if (!ballot) return;
+  if (!sitsWith(ballot)) {
+    // Not sitting costs nothing under private selection; sitting to abstain costs the timeout share and can leave
+    // the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
+    env.logger.info({ disputeId: disputeId.toString() }, "cannot recompute in time: not taking the seat");
+    return deleteDuty(env.db, duty.taskId);
+  }
   // Kept before sending: once seated, the committee duty reveals and shows this ballot.
   await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
   const commitment = await sealVote(voter, { disputeId, nodeId: me, ballot });

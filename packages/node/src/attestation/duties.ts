@@ -55,6 +55,46 @@ export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
     .execute();
 }
 
+/**
+ * Records a duty for a member the manager drew onto a committee (`DisputeOpened`). A row the private selection left
+ * sealed ("committed" to a `selfSelect` the window then dropped: the public fallback seats members uncommitted) is
+ * made a proper drawn seat again: pending, with the stored ballot kept and the vote's deadlines, so the member
+ * commits the same vote in time instead of waiting to reveal a commitment the manager never took. Every other row
+ * is left as it is (the same event seen again changes nothing).
+ */
+export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> {
+  await db
+    .insertInto("attestation_tasks")
+    .values({
+      kind: duty.kind,
+      stack_id: duty.stackId,
+      round: duty.round,
+      serving_node_id: null,
+      transcript_blob_id: null,
+      sampled_indices: JSON.stringify(duty.indices.map(String)),
+      commitment: null,
+      commit_deadline: duty.commitDeadline ?? null,
+      reveal_deadline: duty.revealDeadline ?? null,
+      tx_hash: null,
+      last_error: null,
+      event_block: duty.eventBlock,
+      result: null,
+    })
+    .onConflict((c) =>
+      c
+        .columns(["kind", "stack_id", "round"])
+        .doUpdateSet({
+          state: "pending",
+          commit_deadline: duty.commitDeadline ?? null,
+          reveal_deadline: duty.revealDeadline ?? null,
+          last_error: null,
+          updated_at: sql<Date>`now()`,
+        })
+        .where("attestation_tasks.state", "=", "committed"),
+    )
+    .execute();
+}
+
 const OPEN_STATES: AttestationState[] = ["pending", "committed", "revealed"];
 
 /** Duties still in progress, oldest first (bounded, so one scan never holds too much). */

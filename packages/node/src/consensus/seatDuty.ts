@@ -185,7 +185,10 @@ async function moveDisputeOn(env: ConsensusEnv, disputeId: bigint): Promise<void
       name !== "DisputeClosed" &&
       name !== "TooEarly" &&
       name !== "NothingToDraw" &&
-      name !== "DrawNotReady"
+      name !== "DrawNotReady" &&
+      // A private committee selection not over yet: its window is open, or waits for the evidence.
+      name !== "SelectionWindowOpen" &&
+      name !== "SelectionNotReady"
     )
       throw error;
   }
