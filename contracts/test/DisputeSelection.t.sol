@@ -45,7 +45,7 @@ contract DisputeSelectionTest is DisputeSteps {
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             subscribe(verifiedTask, nodeIds[i], PRICE);
         }
-        vrfKeys = new VrfKeyRegistry(INodeRegistry(address(nodes)));
+        vrfKeys = deployVectorVrfKeys();
         for (uint256 i = 0; i < nodeIds.length; ++i) {
             _registerKey(nodeIds[i]);
         }

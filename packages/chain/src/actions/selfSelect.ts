@@ -10,6 +10,8 @@ import { type VrfProofArgs, vrfProofArgs } from "./vrfProofArgs.js";
 export interface AttesterSelection {
   seed: Hex;
   endsAt: bigint;
+  /** A candidate asked for the sampled requests on chain: the server posts them by then (0: nobody asked). */
+  dataDeadline: bigint;
   numerator: bigint;
   denominator: bigint;
   nodeIds: readonly bigint[];
@@ -60,8 +62,9 @@ export async function selectionSampleIndices(
 
 /**
  * Node `nodeId` selects itself as an attester of `stackId` in its open window, with its VRF proof and its
- * attestation commitment (zero to commit later through `commitAttestation`). The contract checks the proof under
- * the node's registered key, the threshold, and that the node is a candidate that has not selected itself yet.
+ * attestation commitment (never zero: a seat names an attester, so it comes with what it committed to). The
+ * contract checks the proof under the node's key registered before the freeze, the threshold, and that the node is
+ * a candidate that has not selected itself yet.
  */
 export async function selfSelect(
   ctx: ChainContext,
