@@ -197,6 +197,7 @@ export {
   evaluateSelection,
   findOpenedSelections,
   getAttesterSelection,
+  hasAnsweredSelection,
   selectionSampleIndices,
   selfSelect,
 } from "./actions/selfSelect.js";

@@ -31,6 +31,23 @@ export async function getAttesterSelection(
 }
 
 /**
+ * Whether node `nodeId` proved its selection for `stackId` (seated, or kept out by the cap's lower outputs) or was
+ * slashed for its silence: either way it has nothing more to send in that window.
+ */
+export async function hasAnsweredSelection(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  stackId: bigint,
+  nodeId: bigint,
+): Promise<boolean> {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "answered",
+    args: [stackId, nodeId],
+  });
+}
+
+/**
  * Whether `secretKey` selects its node on `selection`'s seed, with the proof when it does. Runs in private: nobody
  * without the key can compute it, and nothing is sent.
  */

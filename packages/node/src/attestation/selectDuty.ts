@@ -9,6 +9,7 @@ import {
   getSettlement,
   getStack,
   getTask,
+  hasAnsweredSelection,
   requestSelectionData,
   selectionSampleIndices,
   selfSelect,
@@ -41,6 +42,8 @@ export async function stepSelect(
   }
   const key = await env.vrfKeys.key();
   if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
+  // Proved its selection, and lower outputs took the cap's seats: nothing more to send.
+  if (await hasAnsweredSelection(env.seat, duty.stackId, me)) return deleteDuty(env.db, duty.taskId);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
   const { taskId } = await getStack(env.seat, duty.stackId);
