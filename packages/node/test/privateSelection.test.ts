@@ -213,7 +213,8 @@ describe("private self-selection of attesters against anvil", () => {
 
   it("a server that withholds its transcript unmasks nobody: candidates ask for the sample, the selected seat with a real commitment once it is posted, and the cheat is caught", async () => {
     board.open = true;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const tried: string[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
       const served = await serveAndSettle(net, 3, {
         engine: net.engine,
         tamper: () => true,
@@ -221,6 +222,7 @@ describe("private self-selection of attesters against anvil", () => {
       });
       const candidates = await attesterCandidatesOf(net.user.ctx, served.stackId);
       const selected = await privatelySelected(served.stackId, candidates);
+      tried.push(`${selected.length} of ${candidates.length}`);
       await eventually(
         async () =>
           (await getAttesterSelection(net.user.ctx, served.stackId)).dataDeadline > 0n ? true : undefined,
@@ -251,7 +253,7 @@ describe("private self-selection of attesters against anvil", () => {
       expect(revealed.outcome).toBe("disputed");
       return;
     }
-    throw new Error("five windows in a row with fewer than two selected");
+    throw new Error(`eight windows in a row with fewer than two selected: ${tried.join(", ")}`);
   }, 400_000);
 
   it("a server that answers its transcript just under the fetch timeout leaves a selected node time to seat", async () => {
