@@ -5,6 +5,7 @@ import {
   committeeSortition,
   noSelectionBound,
   noSelectionProbability,
+  selectionCountProbability,
   sortitionSeed,
   vrfEvaluate,
   vrfProve,
@@ -75,3 +76,8 @@ report("attesters_per_settlement", measured.selections / settlements, "count");
 report("no_attester_rate", measured.empty / settlements, "ratio");
 report("no_attester_exact", noSelectionProbability(draw), "ratio");
 report("no_attester_bound", noSelectionBound(draw), "ratio");
+// Fewer than N seated on a settlement that must be checked: public attesters join up to N (docs/vrf.md, H4).
+report("top_up_rate", measured.toppedUp / settlements, "ratio");
+let belowN = 0;
+for (let k = 0; k < committee; k++) belowN += selectionCountProbability(draw, k);
+report("top_up_exact", belowN, "ratio");

@@ -13,15 +13,18 @@ import { type Hex, keccak256, parseEther, toHex } from "viem";
 
 export interface ThroughContracts {
   settlements: number;
-  /** Settlements whose window closed with nobody selected (each then fell back to a public draw). */
+  /** Settlements whose window closed with nobody selected. */
   empty: number;
+  /** Settlements whose window closed with fewer than N seated: public attesters were added up to N. */
+  toppedUp: number;
   /** Self-selections that landed, and the average gas of each `selfSelect` (its VRF verification included). */
   selections: number;
   selfSelectGas: number;
   registerGas: number;
 }
 
-const WINDOW = 30;
+/** `SettlementDraw.MIN_SELECTION_WINDOW`. */
+const WINDOW = 60;
 
 /**
  * Private self-selection run through the contracts on anvil: `nodes` nodes register VRF keys, a task at p = 1
@@ -61,7 +64,14 @@ export async function selectionThroughContracts(
     });
     await network.nextEpoch();
     const user = await account(parseEther("10000000"));
-    const result: ThroughContracts = { settlements, empty: 0, selections: 0, selfSelectGas: 0, registerGas };
+    const result: ThroughContracts = {
+      settlements,
+      empty: 0,
+      toppedUp: 0,
+      selections: 0,
+      selfSelectGas: 0,
+      registerGas,
+    };
     let gas = 0n;
     for (let i = 0; i < settlements; i++) {
       const request = await requestStack(user.ctx, {
@@ -87,8 +97,11 @@ export async function selectionThroughContracts(
         { draw: false },
       );
       const candidates = "candidates" in settled ? settled.candidates : [];
+      // The seed is the hash of the block after the settlement's: mined before the window can open.
+      await advance(0);
       const opened = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
       if (opened.outcome !== "selectionOpened") throw new Error(`no selection window: ${opened.outcome}`);
+      let seated = 0;
       for (const m of members) {
         if (!candidates.includes(m.node.nodeId)) continue;
         const evaluated = evaluateSelection(m.key, opened);
@@ -102,10 +115,12 @@ export async function selectionThroughContracts(
         });
         gas += tx.gasUsed;
         result.selections += 1;
+        seated += 1;
       }
       await advance(WINDOW + 1);
       const closed = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
-      if (closed.outcome === "fallback") result.empty += 1;
+      if (closed.outcome === "fallback") result.toppedUp += 1;
+      if (seated === 0) result.empty += 1;
     }
     result.selfSelectGas = result.selections > 0 ? Number(gas / BigInt(result.selections)) : 0;
     return result;

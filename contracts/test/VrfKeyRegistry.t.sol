@@ -23,7 +23,7 @@ contract VrfKeyRegistryTest is AtomaFixture {
     function setUp() public {
         deployAtoma();
         json = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrf.json"));
-        vrfKeys = new VrfKeyRegistry(INodeRegistry(address(nodes)));
+        vrfKeys = deployVectorVrfKeys();
         first = addNode(1);
         second = addNode(1);
         assertEq(first, vm.parseJsonUint(json, ".possession[0].nodeId"), "fixture node id");
@@ -50,6 +50,28 @@ contract VrfKeyRegistryTest is AtomaFixture {
         Case memory c = _case(key);
         vm.prank(operatorOf[nodeId]);
         vrfKeys.registerVrfKey(nodeId, c.publicKey, c.proof, c.hints);
+    }
+
+    /// L3: a possession proof names its chain and registry; one made for the vectors' registry does not register
+    /// a key in another deployment (a squatter cannot replay it there).
+    function test_aPossessionProofForAnotherRegistryIsRefused() public {
+        VrfKeyRegistry other = new VrfKeyRegistry(INodeRegistry(address(nodes)));
+        Case memory c = _case(".possession[0]");
+        vm.prank(operatorOf[first]);
+        vm.expectRevert();
+        other.registerVrfKey(first, c.publicKey, c.proof, c.hints);
+        _register(first, ".possession[0]");
+    }
+
+    /// H1: a key counts for a draw only when it was registered in a block before the draw's freeze.
+    function test_aKeyCountsOnlyForDrawsFrozenAfterItsBlock() public {
+        _register(first, ".possession[0]");
+        uint256 registered = block.number;
+        assertEq(vrfKeys.registeredAt(first), registered, "registered at");
+        assertTrue(!vrfKeys.keyUsableAt(first, registered), "not for a draw frozen in its own block");
+        assertTrue(!vrfKeys.keyUsableAt(first, registered - 1), "nor an earlier one");
+        assertTrue(vrfKeys.keyUsableAt(first, registered + 1), "for a later one");
+        assertTrue(!vrfKeys.keyUsableAt(second, registered + 1), "no key, never");
     }
 
     function test_possessionInputMatchesTypeScript() public view {

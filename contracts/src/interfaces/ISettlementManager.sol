@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ISettlementDraw} from "./ISettlementDraw.sol";
+
 /// @notice What the dispute manager needs of the settlement manager.
 interface ISettlementManager {
     enum Phase {
@@ -36,6 +38,7 @@ interface ISettlementManager {
 
     function getSettlement(uint256 stackId) external view returns (Settlement memory);
     function sampledIndices(uint256 stackId) external view returns (uint256[] memory);
+    function draws() external view returns (ISettlementDraw);
     function revealedRequests(uint256 stackId) external view returns (bytes32);
     /// The node ids of a settlement's attesters, in the order drawn (removed ones included).
     function attesterIdsOf(uint256 stackId) external view returns (uint256[] memory);

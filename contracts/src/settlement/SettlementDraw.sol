@@ -24,19 +24,27 @@ import {VrfSortition} from "../vrf/VrfSortition.sol";
 /// expired samples the settlement with certainty, so a server that waits only makes its check certain.
 ///
 /// Private self-selection (docs/vrf.md, issue 16), once governance sets a VRF key registry: the first draw is not
-/// public. `drawAttesters` in a later block only opens a selection window on the seed
-/// `VrfSortition.seed("atoma.vrf.attest", stackId, blockhash(armed block))`; every candidate evaluates its own VRF on
-/// it, and one whose output falls under p·N/n (N/n for a settlement that must be checked) selects itself with
-/// `selfSelect`, carrying its VRF proof and its attestation commitment at once. Nobody but the node can tell whether
-/// it was selected, so the server learns that it is checked only when a selected attester has already committed.
-/// After the window (or once `selectionCap` have selected themselves) `drawAttesters` hands the self-selected
-/// attesters, committed, to the settlement manager. Nobody selected: an ordinary settlement is not checked (it
-/// happens with probability (1 − pN/n)^n ≤ e^(−pN), the sampling itself); one that must be checked (p = 1, or a
-/// first draw that expired: threshold N/n, so nobody selected with probability (1 − N/n)^n ≤ e^(−N)) falls back to
-/// a public draw armed on a block after the window (so nobody knew its attesters while the window was open).
-/// Replacement rounds stay public.
+/// public. `drawAttesters`, from the second block after the armed one, only opens a selection window on the seed
+/// `VrfSortition.seed("atoma.vrf.attest", stackId, blockhash(armed block + SEED_DELAY))` (a block after the one
+/// that holds the settlement, so its includer cannot grind it); every candidate whose VRF key was registered
+/// before the freeze evaluates its own VRF on it, and one whose output falls under p·N/n (N/n for a settlement that
+/// must be checked) selects itself with `selfSelect`, carrying its VRF proof and its (non-zero) attestation
+/// commitment at once. Nobody but the node can tell whether it was selected, so the server learns that it is
+/// checked only when a selected attester has already committed. A candidate that cannot fetch the transcript
+/// asks for the sampled requests on chain (`requestSelectionData`: any candidate may, so asking reveals nothing),
+/// which stretches the window past the server's data deadline. The window closes at `endsAt` only, never early;
+/// past `selectionCap` the lowest VRF outputs sit. After it `drawAttesters` hands the self-selected attesters,
+/// committed, to the settlement manager. Nobody selected: an ordinary settlement is not checked (probability
+/// (1 − pN/n)^n ≤ e^(−pN), the sampling itself). A settlement that must be checked (p = 1, or a first draw that
+/// expired: threshold N/n) with fewer than N seated gets public attesters up to N, drawn on a block after the
+/// window. A selected node that stays silent is slashed the timeout share once anyone shows its proof
+/// (`reportSilentSelection`). Replacement rounds stay public.
 contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
+    /// The selection seed is the hash of this many blocks after the armed one: never the settlement's own block.
+    uint256 public constant SEED_DELAY = 1;
+    /// The shortest selection window: the node's transcript fetch timeout (30 s) and as much again for the rest.
+    uint64 public constant MIN_SELECTION_WINDOW = 60;
 
     struct Armed {
         /// The settlement's block, where `AttesterCandidatesFrozen` lists the candidates.
@@ -58,17 +66,6 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
 
     mapping(uint256 stackId => Armed) internal _armed;
 
-    /// A settlement's private self-selection.
-    struct Selection {
-        bytes32 seed;
-        /// When the window closes; 0 until `drawAttesters` (or the first `selfSelect`) opens it.
-        uint64 endsAt;
-        /// Selection threshold, as `VrfSortition.isSelected` takes it.
-        uint128 numerator;
-        uint128 denominator;
-        uint64[] nodeIds;
-        bytes32[] commitments;
-    }
 
     /// The VRF keys of private self-selection; unset, every first draw is public.
     VrfKeyRegistry public vrfKeys;
@@ -78,6 +75,10 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     uint8 public selectionCap;
 
     mapping(uint256 stackId => Selection) internal _selections;
+    /// The VRF output of each seated node, in `Selection.nodeIds` order (the cap keeps the lowest).
+    mapping(uint256 stackId => bytes32[]) internal _betas;
+    /// The node proved its selection (seated, or kept out by the cap) or was slashed for its silence.
+    mapping(uint256 stackId => mapping(uint256 nodeId => bool)) public answered;
 
     /// The frozen attester candidates of a settlement (what `drawAttesters` must be given).
     event AttesterCandidatesFrozen(uint256 indexed stackId, uint256[] candidates);
@@ -89,8 +90,18 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     event SelectionOpened(uint256 indexed stackId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator);
     /// `nodeId` proved that it selected itself, and committed `commitment` (SettlementManager.commitAttestation's).
     event AttesterSelfSelected(uint256 indexed stackId, uint256 indexed nodeId, bytes32 commitment);
-    /// The window closed with nobody selected on a settlement that must be checked: a public draw is armed.
+    /// `nodeId` proved its selection but `selectionCap` lower outputs sit: it does not (it is not silent either).
+    event AttesterUnseated(uint256 indexed stackId, uint256 indexed nodeId);
+    /// Candidate `nodeId` asked for the sampled requests (at `requestIndices`) on chain: the server posts them
+    /// by `dataDeadline`; the window now ends at `endsAt`.
+    event SelectionDataRequested(
+        uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline, uint64 endsAt, uint256[] requestIndices
+    );
+    /// The window closed with fewer than N seated on a settlement that must be checked: a public draw of the
+    /// rest is armed.
     event SelectionFallback(uint256 indexed stackId, uint64 armedAt);
+    /// `nodeId` was selected (its proof shown by `reporter`) and never proved it in the window: slashed `taken`.
+    event SilentSelectionSlashed(uint256 indexed stackId, uint256 indexed nodeId, address reporter, uint256 taken);
     event PrivateSelectionSet(address vrfKeys, uint64 window, uint8 cap);
 
     error NothingToDraw(uint256 stackId);
@@ -98,11 +109,17 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     /// No selection window is open for `stackId` (not private, not opened yet, or closed).
     error SelectionNotOpen(uint256 stackId);
     error SelectionWindowOpen(uint256 stackId, uint64 endsAt);
-    error SelectionFull(uint256 stackId);
     error AlreadySelected(uint256 stackId, uint256 nodeId);
     /// `nodeId` is not among the settlement's frozen candidates that can still attest (the server never is).
     error NotCandidate(uint256 stackId, uint256 nodeId);
     error NotNodeActor(uint256 nodeId, address caller);
+    /// A seat needs a non-zero attestation commitment (a seat without one would name an attester before it commits).
+    error NoCommitment(uint256 stackId);
+    error DataAlreadyRequested(uint256 stackId);
+    /// `nodeId` proved its selection in the window, or was reported already.
+    error NotSilent(uint256 stackId, uint256 nodeId);
+    /// The sampled requests were asked for and never posted: nobody could recompute, so nobody was silent.
+    error SelectionDataWithheld(uint256 stackId);
 
     constructor(
         address admin,
@@ -121,10 +138,11 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         nodeRegistry = nodeRegistry_;
     }
 
-    /// Turns private self-selection on (a key registry) or off (address 0). The window must close well within the
-    /// keeper slack the settlement manager's span allows the draw (`SettlementManager.KEEPER_SLACK`, 1 hour).
+    /// Turns private self-selection on (a key registry) or off (address 0). The window (twice over when the data
+    /// is asked for) must close well within the keeper slack the settlement manager's span allows the draw
+    /// (`SettlementManager.KEEPER_SLACK`, 1 hour), and leave a candidate its transcript fetch and more.
     function setPrivateSelection(VrfKeyRegistry keys, uint64 window, uint8 cap) external onlyRole(GOVERNOR_ROLE) {
-        _check(window >= 2 && window <= 30 minutes, "selectionWindow", window);
+        _check(window >= MIN_SELECTION_WINDOW && window <= 15 minutes, "selectionWindow", window);
         _check(cap >= 1 && cap <= 32, "selectionCap", cap);
         vrfKeys = keys;
         selectionWindow = window;
@@ -166,6 +184,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (a.round == 0 && (address(vrfKeys) != address(0) || _selections[stackId].endsAt != 0)) {
             return _drawPrivately(stackId, a, candidates);
         }
+        bool fallback_ = a.round == 1 && _selections[stackId].endsAt != 0
+            && settlementManager.attesterIdsOf(stackId).length == 0;
         (uint256 seed, bool expired) = DeferredRandom.seed(a.armedAt, keccak256(abi.encode(stackId, a.round)));
         if (expired) {
             a.armedAt = uint64(block.number);
@@ -175,11 +195,12 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         }
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         a.armedAt = 0;
+        if (fallback_) return _drawFallback(stackId, candidates, seed);
         ITaskRegistry.Task memory task = taskRegistry.getTask(stackManager.getStack(stackId).taskId);
         bool first = a.round == 0;
         bool sampled = !first || a.certain || seed % PPM < task.replicationPpm;
         uint256 wanted = !first ? a.count : sampled ? task.attesters : 1;
-        uint256[] memory chosen = _choose(stackId, candidates, seed, wanted);
+        uint256[] memory chosen = _choose(stackId, candidates, seed, wanted, new uint256[](0));
         bool available = chosen.length > 0;
         if (!sampled) {
             assembly ("memory-safe") {
@@ -190,9 +211,11 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     }
 
     /// Node `nodeId` selects itself as an attester of `stackId` in its open window: `proof` (with `hints`) is its
-    /// VRF proof on the window's seed, under its registered key, with an output under the window's threshold;
-    /// `commitment` is its attestation commitment (as `SettlementManager.commitAttestation` takes it; zero to
-    /// commit there later, e.g. after declaring the transcript unavailable). Opens the window if nobody has.
+    /// VRF proof on the window's seed, under its key registered before the freeze, with an output under the
+    /// window's threshold; `commitment` is its attestation commitment (as `SettlementManager.commitAttestation`
+    /// takes it, never zero). Opens the window if nobody has. Past `selectionCap` seats, the node sits only when
+    /// its output is below the highest seated one, which it displaces (`AttesterUnseated`): who sits does not
+    /// depend on who came first.
     function selfSelect(
         uint256 stackId,
         uint256 nodeId,
@@ -206,29 +229,92 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (sel.endsAt == 0 && a.armedAt != 0 && a.round == 0 && address(vrfKeys) != address(0)) {
             if (_open(stackId, a, candidates)) revert SelectionNotOpen(stackId);
         }
-        if (sel.endsAt == 0 || block.timestamp > sel.endsAt || a.armedAt == 0 || a.round != 0) {
-            revert SelectionNotOpen(stackId);
-        }
-        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
-        if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
-        if (!_contains(candidates, nodeId) || !_canAttest(stackManager.getStack(stackId).taskId, nodeId)) {
-            revert NotCandidate(stackId, nodeId);
-        }
+        _inWindow(stackId, a, sel, nodeId, candidates);
+        if (answered[stackId][nodeId]) revert AlreadySelected(stackId, nodeId);
+        if (commitment == 0) revert NoCommitment(stackId);
+        bytes32 beta =
+            vrfKeys.proveSelectionAt(nodeId, a.frozenAt, sel.seed, proof, hints, sel.numerator, sel.denominator);
+        answered[stackId][nodeId] = true;
+        bytes32[] storage betas = _betas[stackId];
         uint256 count = sel.nodeIds.length;
-        for (uint256 i = 0; i < count; ++i) {
-            if (sel.nodeIds[i] == nodeId) revert AlreadySelected(stackId, nodeId);
+        if (count < selectionCap) {
+            sel.nodeIds.push(uint64(nodeId));
+            sel.commitments.push(commitment);
+            betas.push(beta);
+            emit AttesterSelfSelected(stackId, nodeId, commitment);
+            return;
         }
-        if (count >= selectionCap) revert SelectionFull(stackId);
-        vrfKeys.proveSelection(nodeId, sel.seed, proof, hints, sel.numerator, sel.denominator);
-        sel.nodeIds.push(uint64(nodeId));
-        sel.commitments.push(commitment);
+        uint256 worst;
+        for (uint256 i = 1; i < count; ++i) {
+            if (betas[i] > betas[worst]) worst = i;
+        }
+        if (beta >= betas[worst]) {
+            emit AttesterUnseated(stackId, nodeId);
+            return;
+        }
+        emit AttesterUnseated(stackId, sel.nodeIds[worst]);
+        sel.nodeIds[worst] = uint64(nodeId);
+        sel.commitments[worst] = commitment;
+        betas[worst] = beta;
         emit AttesterSelfSelected(stackId, nodeId, commitment);
+    }
+
+    /// Candidate `nodeId` cannot fetch the transcript of `stackId` while its window is open: the server must post
+    /// the sampled requests (`SettlementEvidence.postSampledRequest`) within one more window, and the selection
+    /// window then runs one window past that deadline. Any candidate may ask, selected or not, and every
+    /// candidate's node asks when its fetch fails, before it evaluates its VRF: asking tells nobody who is selected.
+    function requestSelectionData(uint256 stackId, uint256 nodeId, uint256[] calldata candidates)
+        external
+        nonReentrant
+    {
+        Selection storage sel = _selections[stackId];
+        _inWindow(stackId, _armed[stackId], sel, nodeId, candidates);
+        if (sel.dataDeadline != 0) revert DataAlreadyRequested(stackId);
+        uint64 deadline = uint64(block.timestamp) + selectionWindow;
+        sel.dataDeadline = deadline;
+        if (deadline + selectionWindow > sel.endsAt) sel.endsAt = deadline + selectionWindow;
+        emit SelectionDataRequested(stackId, nodeId, deadline, sel.endsAt, selectionIndices(stackId));
+    }
+
+    /// After the window of `stackId`, anyone holding node `nodeId`'s VRF proof on its seed shows that the node was
+    /// selected and never proved it: the node is slashed the timeout share, as a drawn attester that does not
+    /// commit is, and with the same split (no party gains from it). Not when the sampled requests were asked
+    /// for and never posted (nobody could recompute).
+    function reportSilentSelection(
+        uint256 stackId,
+        uint256 nodeId,
+        uint256[] calldata candidates,
+        bytes calldata proof,
+        EcVrf.Hints calldata hints
+    ) external nonReentrant {
+        Armed storage a = _armed[stackId];
+        Selection storage sel = _selections[stackId];
+        if (sel.endsAt == 0) revert SelectionNotOpen(stackId);
+        if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(stackId, sel.endsAt);
+        if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
+        if (!_contains(candidates, nodeId)) revert NotCandidate(stackId, nodeId);
+        if (answered[stackId][nodeId]) revert NotSilent(stackId, nodeId);
+        if (sel.dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted) {
+            revert SelectionDataWithheld(stackId);
+        }
+        vrfKeys.proveSelectionAt(nodeId, a.frozenAt, sel.seed, proof, hints, sel.numerator, sel.denominator);
+        answered[stackId][nodeId] = true;
+        uint256 taken = nodeRegistry.slashTimeout(nodeId, address(0));
+        emit SilentSelectionSlashed(stackId, nodeId, msg.sender, taken);
     }
 
     // ---------------------------------------------------------------- views
 
     function selectionOf(uint256 stackId) external view returns (Selection memory) {
         return _selections[stackId];
+    }
+
+    /// The request indices the window's seed samples (those the settlement manager samples once it closes).
+    function selectionIndices(uint256 stackId) public view returns (uint256[] memory) {
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
+        uint256 size = taskRegistry.getTask(stackManager.getStack(stackId).taskId).sampleSize;
+        if (size > st.requestCount) size = st.requestCount;
+        return sampleIndices(uint128(uint256(_selections[stackId].seed)), st.requestCount, size);
     }
 
     /// The selection threshold numerator/denominator for `candidateCount` candidates: p·N/n, or N/n when the
@@ -267,7 +353,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     /// `count` distinct request indices in [0, requestCount) drawn from `seed`, in the order attesters commit to
     /// them (`SettlementManager.sampledIndices`).
     function sampleIndices(uint256 seed, uint256 requestCount, uint256 count)
-        external
+        public
         pure
         returns (uint256[] memory indices)
     {
@@ -310,33 +396,109 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
             _open(stackId, a, candidates);
             return;
         }
-        uint256 count = sel.nodeIds.length;
-        if (block.timestamp <= sel.endsAt && count < selectionCap) revert SelectionWindowOpen(stackId, sel.endsAt);
+        // Closed at `endsAt` only: a full cap never closes it early (a late honest proof still counts).
+        if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(stackId, sel.endsAt);
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
-        ITaskRegistry.Task memory task = taskRegistry.getTask(stackManager.getStack(stackId).taskId);
-        if (count == 0 && (a.certain || task.replicationPpm >= PPM)) {
-            // Must be checked (p = 1, or the first draw expired) and nobody selected: a public draw of the task's
-            // attesters, on a later block.
+        uint256 taskId = stackManager.getStack(stackId).taskId;
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        (uint256[] memory ids, bytes32[] memory commitments) = _seated(stackId, taskId);
+        if ((a.certain || task.replicationPpm >= PPM) && ids.length < task.attesters) {
+            // Must be checked (p = 1, or the first draw expired) and fewer than N seated: whoever seated may be
+            // the server's own, seated last once no honest node had; public attesters up to N, on a later block.
+            uint8 missing = uint8(task.attesters - ids.length);
             a.armedAt = uint64(block.number);
             a.round = 1;
-            a.count = task.attesters;
+            a.count = missing;
             emit SelectionFallback(stackId, uint64(block.number));
-            emit AttesterDrawArmed(stackId, uint64(block.number), 1, task.attesters);
+            emit AttesterDrawArmed(stackId, uint64(block.number), 1, missing);
             return;
         }
         a.armedAt = 0;
-        uint256[] memory ids = new uint256[](count);
-        for (uint256 i = 0; i < count; ++i) ids[i] = sel.nodeIds[i];
+        // The sampled requests were asked for and never posted, and nobody seated: nobody could check the work.
+        bool withheld = sel.dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted;
         settlementManager.applyDraw(
-            stackId, uint128(uint256(sel.seed)), count > 0, true, task.sampleSize, ids, sel.commitments
+            stackId,
+            uint128(uint256(sel.seed)),
+            ids.length > 0,
+            ids.length > 0 || !withheld,
+            task.sampleSize,
+            ids,
+            commitments
         );
     }
 
-    /// Opens the selection window of `stackId` on the armed block's hash; returns true instead when that hash is
-    /// gone (re-armed on this block: a first draw that expired must then be checked, q = N/n).
+    /// The public draw after a window that seated fewer than N on a settlement that must be checked: those seated
+    /// (still able to attest) keep their seats and commitments, and public attesters join them up to N; all check
+    /// the window seed's sample.
+    function _drawFallback(uint256 stackId, uint256[] calldata candidates, uint256 seed) internal {
+        uint256 taskId = stackManager.getStack(stackId).taskId;
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        (uint256[] memory seated, bytes32[] memory commitments) = _seated(stackId, taskId);
+        uint256 wanted = task.attesters > seated.length ? task.attesters - seated.length : 0;
+        uint256[] memory drawn = _choose(stackId, candidates, seed, wanted, seated);
+        uint256[] memory chosen = new uint256[](seated.length + drawn.length);
+        for (uint256 i = 0; i < seated.length; ++i) chosen[i] = seated[i];
+        for (uint256 i = 0; i < drawn.length; ++i) chosen[seated.length + i] = drawn[i];
+        settlementManager.applyDraw(
+            stackId,
+            uint128(uint256(_selections[stackId].seed)),
+            true,
+            chosen.length > 0,
+            task.sampleSize,
+            chosen,
+            commitments
+        );
+    }
+
+    /// The self-selected of `stackId` that can still attest, with their commitments (one slashed or gone since
+    /// it sat is left out, as a public draw would pass it over).
+    function _seated(uint256 stackId, uint256 taskId)
+        internal
+        view
+        returns (uint256[] memory ids, bytes32[] memory commitments)
+    {
+        Selection storage sel = _selections[stackId];
+        uint256 count = sel.nodeIds.length;
+        ids = new uint256[](count);
+        commitments = new bytes32[](count);
+        uint256 kept;
+        for (uint256 i = 0; i < count; ++i) {
+            if (!_canAttest(taskId, sel.nodeIds[i])) continue;
+            ids[kept] = sel.nodeIds[i];
+            commitments[kept++] = sel.commitments[i];
+        }
+        assembly ("memory-safe") {
+            mstore(ids, kept)
+            mstore(commitments, kept)
+        }
+    }
+
+    /// Reverts unless the window of `stackId` is open and `nodeId`, acting through the caller, is among its frozen
+    /// `candidates` and can still attest.
+    function _inWindow(
+        uint256 stackId,
+        Armed storage a,
+        Selection storage sel,
+        uint256 nodeId,
+        uint256[] calldata candidates
+    ) internal view {
+        if (sel.endsAt == 0 || block.timestamp > sel.endsAt || a.armedAt == 0 || a.round != 0) {
+            revert SelectionNotOpen(stackId);
+        }
+        if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
+        if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
+        if (!_contains(candidates, nodeId) || !_canAttest(stackManager.getStack(stackId).taskId, nodeId)) {
+            revert NotCandidate(stackId, nodeId);
+        }
+    }
+
+    /// Opens the selection window of `stackId` on the hash of the block `SEED_DELAY` after the armed one; returns
+    /// true instead when that hash is gone (re-armed on this block: a first draw that expired must then be
+    /// checked, q = N/n).
     function _open(uint256 stackId, Armed storage a, uint256[] calldata candidates) internal returns (bool expired) {
-        if (block.number <= a.armedAt) revert DeferredRandom.DrawTooEarly(a.armedAt, block.number);
-        if (block.number - a.armedAt > DeferredRandom.HORIZON) {
+        uint256 seedBlock = a.armedAt + SEED_DELAY;
+        if (block.number <= seedBlock) revert DeferredRandom.DrawTooEarly(seedBlock, block.number);
+        if (block.number - seedBlock > DeferredRandom.HORIZON) {
             a.armedAt = uint64(block.number);
             a.certain = true;
             emit AttesterDrawRearmed(stackId, uint64(block.number), true);
@@ -350,7 +512,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
             return false;
         }
         Selection storage sel = _selections[stackId];
-        sel.seed = VrfSortition.seed("atoma.vrf.attest", bytes32(stackId), blockhash(a.armedAt));
+        sel.seed = VrfSortition.seed("atoma.vrf.attest", bytes32(stackId), blockhash(seedBlock));
         sel.endsAt = uint64(block.timestamp) + selectionWindow;
         (uint256 num, uint256 den) =
             selectionThreshold(stackManager.getStack(stackId).taskId, candidates.length, a.certain);
@@ -359,13 +521,14 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         emit SelectionOpened(stackId, sel.seed, sel.endsAt, num, den);
     }
 
-    /// Up to `wanted` candidates, in the seed's order, that can still attest and are not attesters of the
-    /// settlement already.
+    /// Up to `wanted` candidates, in the seed's order, that can still attest and are neither attesters of the
+    /// settlement already nor in `exclude`.
     function _choose(
         uint256 stackId,
         uint256[] calldata candidates,
         uint256 seed,
-        uint256 wanted
+        uint256 wanted,
+        uint256[] memory exclude
     ) internal view returns (uint256[] memory chosen) {
         uint256[] memory taken = settlementManager.attesterIdsOf(stackId);
         uint256 taskId = stackManager.getStack(stackId).taskId;
@@ -375,7 +538,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         for (uint256 i = 0; i < order.length && found < wanted; ++i) {
             DeferredRandom.step(order, seed, i);
             uint256 nodeId = candidates[order[i]];
-            if (_contains(taken, nodeId) || !_canAttest(taskId, nodeId)) continue;
+            if (_contains(taken, nodeId) || _contains(exclude, nodeId) || !_canAttest(taskId, nodeId)) continue;
             chosen[found++] = nodeId;
         }
         assembly ("memory-safe") {

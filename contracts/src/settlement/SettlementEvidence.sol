@@ -5,6 +5,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISettlementDraw} from "../interfaces/ISettlementDraw.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 
@@ -14,7 +15,9 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 /// `maxRequestBytes` long (the node's API refuses longer bodies), and that bound keeps one posting well inside a
 /// block's gas: so an honest server can always answer, and a declaration it answers was false (the declarer loses
 /// its bond, see `SettlementManager.declareTranscriptUnavailable`). Governance may raise the bound, never lower it
-/// below what nodes already accepted.
+/// below what nodes already accepted. Under private self-selection a candidate may ask for them while the selection
+/// window is open (`SettlementDraw.requestSelectionData`): the server then posts the window seed's sample the same
+/// way, by the draw's data deadline, and the settlement manager holds their hashes for the reveal as before.
 contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
     /// Gas one posted byte may cost: calldata at the EIP-7623 floor (40 per non-zero byte), the event's data (8)
     /// and hashing and copying, rounded up.
@@ -101,17 +104,16 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
         nonReentrant
     {
         ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
-        if (st.phase != ISettlementManager.Phase.Commit) revert WrongPhase(stackId);
-        if (!st.dataRequested || st.dataPosted) revert DataNotRequested(stackId);
-        if (block.timestamp > st.dataDeadline) revert DeadlinePassed(stackId, st.dataDeadline);
+        (uint256[] memory indices, uint256 deadline) = _asked(stackId, st);
+        if (block.timestamp > deadline) revert DeadlinePassed(stackId, deadline);
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         if (!nodeRegistry.isNodeActor(stack.nodeId, msg.sender)) revert NotServingNode(stackId, msg.sender);
-        if (position >= st.sampleCount) revert InvalidPosition(position, st.sampleCount);
+        if (position >= indices.length) revert InvalidPosition(position, indices.length);
         if (postedRequest[stackId][position] != 0) revert AlreadyPosted(stackId, position);
         if (request.body.length > maxRequestBytes) revert RequestTooLarge(request.body.length, maxRequestBytes);
         // The owner's k-th request carries nonce k (leaf k's nonce): a posted request is bound to the index it
         // stands for, so a server cannot post another of the owner's requests in a sampled one's place.
-        if (request.nonce != settlementManager.sampledIndices(stackId)[position]) {
+        if (request.nonce != indices[position]) {
             revert PostedNonceNotIndex(position, request.nonce);
         }
         bytes32 reqHash = keccak256(request.body);
@@ -130,7 +132,26 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
         postedMaxUnits[stackId][position] = request.maxUnits;
         uint256 count = ++postedCount[stackId];
         emit SampledRequestPosted(stackId, position, reqHash, request);
-        if (count == st.sampleCount) settlementManager.markDataPosted(stackId, postedHash(stackId, count));
+        if (count == indices.length) settlementManager.markDataPosted(stackId, postedHash(stackId, count));
+    }
+
+    /// The sampled indices whose requests the server was asked for, and its deadline: an attester's declaration
+    /// (commit phase), or a candidate's request in the private selection window (the settlement still drawing).
+    function _asked(uint256 stackId, ISettlementManager.Settlement memory st)
+        internal
+        view
+        returns (uint256[] memory indices, uint256 deadline)
+    {
+        if (st.dataPosted) revert DataNotRequested(stackId);
+        if (st.phase == ISettlementManager.Phase.Commit) {
+            if (!st.dataRequested) revert DataNotRequested(stackId);
+            return (settlementManager.sampledIndices(stackId), st.dataDeadline);
+        }
+        if (st.phase != ISettlementManager.Phase.Drawing) revert WrongPhase(stackId);
+        ISettlementDraw draws = settlementManager.draws();
+        deadline = draws.selectionOf(stackId).dataDeadline;
+        if (deadline == 0) revert DataNotRequested(stackId);
+        return (draws.selectionIndices(stackId), deadline);
     }
 
     /// Reverts `UnitsOverSigned` when a revealed sampled leaf (in sampled order) claims more units than the owner

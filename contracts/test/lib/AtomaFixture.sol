@@ -26,6 +26,7 @@ import {ISettlementSpan, StackManager} from "../../src/stacks/StackManager.sol";
 import {AtomaToken} from "../../src/token/AtomaToken.sol";
 import {EmissionSchedule, IMintable} from "../../src/token/EmissionSchedule.sol";
 import {SignerBinding} from "../../src/registry/SignerBinding.sol";
+import {VrfKeyRegistry} from "../../src/vrf/VrfKeyRegistry.sol";
 import {TestBase} from "./TestBase.sol";
 
 /// @notice Deploys and wires the whole system the way packages/chain's deploy does, with helpers for the
@@ -216,6 +217,8 @@ abstract contract AtomaFixture is TestBase {
         nodes.grantRole(protocol, address(consensus));
         nodes.grantRole(protocol, address(tasks));
         nodes.grantRole(protocol, address(attestations));
+        // Private self-selection slashes a selected node that stayed silent (`SettlementDraw.reportSilentSelection`).
+        nodes.grantRole(protocol, address(draws));
         tasks.grantRole(protocol, address(nodes));
         tasks.grantRole(protocol, address(stacks));
         vault.grantRole(protocol, address(nodes));
@@ -241,6 +244,18 @@ abstract contract AtomaFixture is TestBase {
         token.approve(address(vault), type(uint256).max);
         token.approve(address(challenges), type(uint256).max);
         vm.stopPrank();
+    }
+
+    /// Where the shared VRF vectors' possession proofs say the key registry is (packages/core
+    /// `VECTOR_VRF_REGISTRY`, chain 31337): a proof binds the registry's address.
+    address internal constant VECTOR_VRF_REGISTRY = 0x00000000000000000000000000000000000A7011;
+
+    /// A VRF key registry at `VECTOR_VRF_REGISTRY` (its runtime code, immutables included, copied there), so the
+    /// vectors' possession proofs register in it.
+    function deployVectorVrfKeys() internal returns (VrfKeyRegistry) {
+        VrfKeyRegistry deployed = new VrfKeyRegistry(INodeRegistry(address(nodes)));
+        vm.etch(VECTOR_VRF_REGISTRY, address(deployed).code);
+        return VrfKeyRegistry(VECTOR_VRF_REGISTRY);
     }
 
     /// The emission schedule of the deployment (the defaults of packages/chain's devParameters).

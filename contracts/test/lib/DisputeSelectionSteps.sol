@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {IDisputeSelection} from "../../src/interfaces/IDisputeManager.sol";
-import {INodeRegistry} from "../../src/interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../../src/interfaces/ISettlementManager.sol";
 import {ITaskRegistry} from "../../src/interfaces/ITaskRegistry.sol";
 import {DisputeManager} from "../../src/disputes/DisputeManager.sol";
@@ -53,7 +52,7 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
 
     /// The key registry and the selection (window WINDOW, cap 3), wired into the dispute manager.
     function disputeSelection() internal override returns (IDisputeSelection) {
-        vrfKeys = new VrfKeyRegistry(INodeRegistry(address(nodes)));
+        vrfKeys = deployVectorVrfKeys();
         selection = new DisputeSelection(disputes, vrfKeys, WINDOW, 3);
         return selection;
     }

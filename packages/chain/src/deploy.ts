@@ -384,6 +384,7 @@ export async function wireContracts(
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.ConsensusRequests],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.TaskRegistry],
     ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.AttestationRegistry],
+    ["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.SettlementDraw],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.NodeRegistry],
     ["TaskRegistry", c.taskRegistry, PROTOCOL_ROLE, a.StackManager],
     ["AtomaVault", c.vault, PROTOCOL_ROLE, a.NodeRegistry],

@@ -187,11 +187,13 @@ export {
   signerProofFor,
 } from "./actions/registerNode.js";
 export { getVrfKey, registerVrfKey, vrfKeyRegistryOf } from "./actions/registerVrfKey.js";
+export { reportSilentSelection } from "./actions/reportSilentSelection.js";
 export {
   reportUnposted,
   type ServedEvidence,
   servedEvidenceTypedData,
 } from "./actions/reportUnposted.js";
+export { requestSelectionData } from "./actions/requestSelectionData.js";
 export { type ResolveDisputeResult, resolveDispute } from "./actions/resolveDispute.js";
 export {
   encodeReveal,
@@ -204,6 +206,7 @@ export {
   evaluateSelection,
   findOpenedSelections,
   getAttesterSelection,
+  hasAnsweredSelection,
   selectionSampleIndices,
   selfSelect,
 } from "./actions/selfSelect.js";

@@ -33,6 +33,8 @@ describe("deployContracts", () => {
     expect(await contracts.vault.read.hasRole([PROTOCOL_ROLE, addresses.StackManager])).toBe(true);
     expect(await contracts.vault.read.hasRole([PROTOCOL_ROLE, addresses.NodeRegistry])).toBe(true);
     expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.DisputeManager])).toBe(true);
+    // A selected node that stayed silent is slashed by the draw itself (`SettlementDraw.reportSilentSelection`).
+    expect(await contracts.nodeRegistry.read.hasRole([PROTOCOL_ROLE, addresses.SettlementDraw])).toBe(true);
     expect(await contracts.stackManager.read.hasRole([PROTOCOL_ROLE, addresses.SettlementManager])).toBe(
       true,
     );

@@ -62,12 +62,13 @@ describe("atoma econ", () => {
         privateThreshold: number;
         noAttesterProbability: number;
         noAttesterBound: number;
-        mustCheck: { escapeWithHeldPayment: number };
+        mustCheck: { escapeWithPublicDraw: number; escapeWithTopUp: number };
       };
     };
     expect(selection.privateThreshold).toBeCloseTo(0.002635, 6);
     expect(selection.noAttesterProbability).toBeLessThanOrEqual(selection.noAttesterBound);
-    expect(selection.mustCheck.escapeWithHeldPayment).toBe(0);
+    // A last-moving cheater: the top-up to N that the contracts do leaves it less than a draw on nobody seated.
+    expect(selection.mustCheck.escapeWithTopUp).toBeLessThan(selection.mustCheck.escapeWithPublicDraw);
   });
 
   it("econ simulate --private-selection draws seeded attester counts and agrees with the formulas", async () => {

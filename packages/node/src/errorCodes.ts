@@ -59,6 +59,7 @@ export type NodeErrorCode =
   | "stack_not_settled"
   | "transcript_fraud"
   | "transcript_unusable"
+  | "vrf_key_mismatch"
   | "units_exceed_reservation"
   | "unknown_model"
   | "unknown_stack"

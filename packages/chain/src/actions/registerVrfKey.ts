@@ -40,9 +40,13 @@ export async function registerVrfKey(
 ): Promise<(TxInfo & { publicKey: Hex }) | undefined> {
   const publicKey = vrfPublicKey(params.secretKey);
   if (await getVrfKey(ctx, params.nodeId)) return undefined;
-  const args = vrfPossessionArgs(params.secretKey, params.nodeId);
+  const registry = vrfKeyRegistryOf(ctx);
+  const args = vrfPossessionArgs(params.secretKey, params.nodeId, {
+    chainId: await ctx.publicClient.getChainId(),
+    registry,
+  });
   const receipt = await execute(ctx, {
-    address: vrfKeyRegistryOf(ctx),
+    address: registry,
     abi: vrfKeyRegistryAbi,
     functionName: "registerVrfKey",
     args: [params.nodeId, publicKey, args.proof, args.hints],

@@ -10,6 +10,8 @@ import { type VrfProofArgs, vrfProofArgs } from "./vrfProofArgs.js";
 export interface AttesterSelection {
   seed: Hex;
   endsAt: bigint;
+  /** A candidate asked for the sampled requests on chain: the server posts them by then (0: nobody asked). */
+  dataDeadline: bigint;
   numerator: bigint;
   denominator: bigint;
   nodeIds: readonly bigint[];
@@ -25,6 +27,23 @@ export async function getAttesterSelection(
     abi: settlementDrawAbi,
     functionName: "selectionOf",
     args: [stackId],
+  });
+}
+
+/**
+ * Whether node `nodeId` proved its selection for `stackId` (seated, or kept out by the cap's lower outputs) or was
+ * slashed for its silence: either way it has nothing more to send in that window.
+ */
+export async function hasAnsweredSelection(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  stackId: bigint,
+  nodeId: bigint,
+): Promise<boolean> {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "answered",
+    args: [stackId, nodeId],
   });
 }
 
@@ -60,8 +79,9 @@ export async function selectionSampleIndices(
 
 /**
  * Node `nodeId` selects itself as an attester of `stackId` in its open window, with its VRF proof and its
- * attestation commitment (zero to commit later through `commitAttestation`). The contract checks the proof under
- * the node's registered key, the threshold, and that the node is a candidate that has not selected itself yet.
+ * attestation commitment (never zero: a seat names an attester, so it comes with what it committed to). The
+ * contract checks the proof under the node's key registered before the freeze, the threshold, and that the node is
+ * a candidate that has not selected itself yet.
  */
 export async function selfSelect(
   ctx: ChainContext,

@@ -1,7 +1,7 @@
 import { settlementDrawAbi, settlementManagerAbi } from "@atoma/contracts";
 import type { Hash } from "@atoma/core";
 import { parseEventLogs, type TransactionReceipt } from "viem";
-import { UnexpectedOutcomeError } from "../errors.js";
+import { ContractRevertError, UnexpectedOutcomeError } from "../errors.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { type AttesterDrawOutcome, drawAttestersUntilDone } from "./drawAttesters.js";
 import { execute } from "./execute.js";
@@ -50,6 +50,17 @@ export function frozenCandidates(receipt: TransactionReceipt, stackId: bigint): 
     eventName: "AttesterCandidatesFrozen",
   }).filter((e) => e.args.stackId === stackId);
   return frozen ? [...frozen.args.candidates] : undefined;
+}
+
+/**
+ * Runs the draw a settlement armed, or returns undefined when it cannot run yet: private selection seeds from the
+ * block after the settlement's, so its window opens from the block after that (anyone opens it later).
+ */
+async function drawUnlessTooEarly(ctx: ChainContext, stackId: bigint, candidates: bigint[]) {
+  return drawAttestersUntilDone(ctx, { stackId, candidates }).catch((error: unknown) => {
+    if (error instanceof ContractRevertError && error.errorName === "DrawTooEarly") return undefined;
+    throw error;
+  });
 }
 
 function fromDraw(outcome: AttesterDrawOutcome, candidates: bigint[]): SettlementOutcome {
@@ -101,7 +112,8 @@ export async function submitSettlement(
   }
   if (options.draw === false)
     return { ...txInfo(receipt), sampled: false, outcome: "drawPending", candidates };
-  const drawn = await drawAttestersUntilDone(ctx, { stackId: params.stackId, candidates });
+  const drawn = await drawUnlessTooEarly(ctx, params.stackId, candidates);
+  if (!drawn) return { ...txInfo(receipt), sampled: false, outcome: "drawPending", candidates };
   return { ...txInfo(receipt), ...fromDraw(drawn, candidates) };
 }
 
@@ -132,8 +144,8 @@ export async function submitSettlements(
       drawPending.push(stackId);
       continue;
     }
-    const outcome = await drawAttestersUntilDone(ctx, { stackId, candidates });
-    if (outcome.outcome === "selectionOpened" || outcome.outcome === "fallback") {
+    const outcome = await drawUnlessTooEarly(ctx, stackId, candidates);
+    if (!outcome || outcome.outcome === "selectionOpened" || outcome.outcome === "fallback") {
       drawPending.push(stackId);
       continue;
     }

@@ -1,3 +1,4 @@
+import type { VrfRegistryDomain } from "@atoma/core";
 import { vrfPossessionInput, vrfProofToHash, vrfProve, vrfPublicKey, vrfVerifierHints } from "@atoma/core";
 import type { Hex } from "viem";
 
@@ -15,7 +16,14 @@ export function vrfProofArgs(secretKey: Hex, alpha: Hex): VrfProofArgs {
   return { proof, beta: vrfProofToHash(proof), hints: { u: h.u, sH: h.sH, cGamma: h.cGamma } };
 }
 
-/** The possession proof a node registers its key with: a proof on `vrfPossessionInput(nodeId)`. */
-export function vrfPossessionArgs(secretKey: Hex, nodeId: bigint): VrfProofArgs & { publicKey: Hex } {
-  return { publicKey: vrfPublicKey(secretKey), ...vrfProofArgs(secretKey, vrfPossessionInput(nodeId)) };
+/** The possession proof a node registers its key with: a proof on `vrfPossessionInput(nodeId, domain)`. */
+export function vrfPossessionArgs(
+  secretKey: Hex,
+  nodeId: bigint,
+  domain: VrfRegistryDomain,
+): VrfProofArgs & { publicKey: Hex } {
+  return {
+    publicKey: vrfPublicKey(secretKey),
+    ...vrfProofArgs(secretKey, vrfPossessionInput(nodeId, domain)),
+  };
 }

@@ -14,6 +14,7 @@ export function selectionReport(game: GameParameters, eligible: number): { json:
       noAttesterBound: unfallen.noAttesterBound,
       noCommit: unfallen.noCommit,
       escapeWithPublicDraw: mustCheckOdds(set, attesters, "public-draw").escape,
+      escapeWithTopUp: mustCheckOdds(set, attesters, "public-top-up").escape,
       escapeWithHeldPayment: mustCheckOdds(set, attesters, "held-payment").escape,
     };
     const s = comparison;
@@ -25,7 +26,7 @@ export function selectionReport(game: GameParameters, eligible: number): { json:
         `  private VRF self-selection      p* = ${fmt(s.privateThreshold)}   caught at p*: 1 - (1 - q)^(n-m) = ${fmt(s.privateDetection)}, q = pN/n = ${fmt(s.selectionProbability)}`,
         `  no attester at p* (the settlement goes unchecked): P(K = 0) = (1 - q)^n = ${fmt(s.noAttesterProbability)}, bound e^(-pN) = ${fmt(s.noAttesterBound)}`,
         `  a settlement that must be checked (q = N/n): no attester (1 - N/n)^n = ${fmt(mustCheck.noAttester)}, bound e^(-N) = ${fmt(mustCheck.noAttesterBound)};`,
-        `    no commit when the cheater's nodes stay silent ${fmt(mustCheck.noCommit)}; it escapes the public-draw fallback with ${fmt(mustCheck.escapeWithPublicDraw)}, a held payment with ${fmt(mustCheck.escapeWithHeldPayment)}`,
+        `    no honest node selected ${fmt(mustCheck.noCommit)}; a cheater seating its own last escapes a public draw on nobody seated with ${fmt(mustCheck.escapeWithPublicDraw)}, the public top-up to N (the contracts) with ${fmt(mustCheck.escapeWithTopUp)}, a held payment with ${fmt(mustCheck.escapeWithHeldPayment)}`,
       ],
     };
   } catch (error) {

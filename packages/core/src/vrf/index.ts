@@ -41,5 +41,7 @@ export {
   type Sortition,
   selectionCountProbability,
   sortitionSeed,
+  VECTOR_VRF_REGISTRY,
+  type VrfRegistryDomain,
   vrfPossessionInput,
 } from "./sortition.js";

@@ -117,7 +117,28 @@ export function sortitionSeed(settlementId: Hex, laterBlockHash: Hex, purpose: "
   );
 }
 
-/** The input a node proves when it registers its VRF key (VrfKeyRegistry.possessionInput): binds key and node id. */
-export function vrfPossessionInput(nodeId: bigint): Hex {
-  return encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["atoma.vrf.key", nodeId]);
+/** Where a VRF key is registered: the chain and the `VrfKeyRegistry` (a possession proof is good there only). */
+export interface VrfRegistryDomain {
+  chainId: bigint | number;
+  registry: Hex;
+}
+
+/**
+ * The registry address and chain of the shared vectors: forge deploys its `VrfKeyRegistry` there
+ * (`deployCodeTo`), so the vectors' possession proofs register in the contract tests.
+ */
+export const VECTOR_VRF_REGISTRY: VrfRegistryDomain = {
+  chainId: 31337n,
+  registry: "0x00000000000000000000000000000000000a7011",
+};
+
+/**
+ * The input a node proves when it registers its VRF key (VrfKeyRegistry.possessionInput): binds key and node id
+ * to one chain and one registry, so a possession proof cannot be replayed on another deployment.
+ */
+export function vrfPossessionInput(nodeId: bigint, domain: VrfRegistryDomain): Hex {
+  return encodeAbiParameters(
+    [{ type: "string" }, { type: "uint256" }, { type: "address" }, { type: "uint256" }],
+    ["atoma.vrf.key", BigInt(domain.chainId), domain.registry, nodeId],
+  );
 }

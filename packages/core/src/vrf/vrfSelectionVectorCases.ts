@@ -5,7 +5,7 @@ import {
   settlementSelectionSeed,
   settlementSelectionThreshold,
 } from "./selfSelection.js";
-import { vrfPossessionInput } from "./sortition.js";
+import { VECTOR_VRF_REGISTRY, vrfPossessionInput } from "./sortition.js";
 
 const word = (value: bigint): Hex => `0x${value.toString(16).padStart(64, "0")}`;
 
@@ -30,10 +30,10 @@ export function selectionProofCase(secretKey: Hex, alpha: Hex) {
 
 /**
  * Private self-selection vectors (packages/core/vectors/vrfSelection.json), checked by selfSelection.test.ts and
- * contracts/test/VrfSelection.t.sol: keys of nodes 1..7 with their possession proofs, and every node's proof on
+ * contracts/test/VrfSelection.t.sol: keys of nodes 1..8 with their possession proofs (node 8 registers late there), and every node's proof on
  * the selection seed of stacks 1..STACKS armed on a block whose hash is `blockHash`.
  */
-export function buildVrfSelectionVectors(nodes = 7, stacks = 12) {
+export function buildVrfSelectionVectors(nodes = 8, stacks = 12) {
   const blockHash = keccak256(toHex("vrf selection block"));
   const ids = Array.from({ length: nodes }, (_, i) => BigInt(i + 1));
   return {
@@ -45,7 +45,7 @@ export function buildVrfSelectionVectors(nodes = 7, stacks = 12) {
       return {
         nodeId: Number(nodeId),
         publicKey: vrfPublicKey(secretKey),
-        possession: selectionProofCase(secretKey, vrfPossessionInput(nodeId)),
+        possession: selectionProofCase(secretKey, vrfPossessionInput(nodeId, VECTOR_VRF_REGISTRY)),
       };
     }),
     stacks: Array.from({ length: stacks }, (_, i) => {

@@ -1,6 +1,6 @@
 import { type Hex, keccak256, toHex } from "viem";
 import { type AffinePoint, vrfProofToHash, vrfProve, vrfPublicKey, vrfVerifierHints } from "./ecvrf.js";
-import { isSelected, sortitionSeed, vrfPossessionInput } from "./sortition.js";
+import { isSelected, sortitionSeed, VECTOR_VRF_REGISTRY, vrfPossessionInput } from "./sortition.js";
 
 const word = (value: bigint): Hex => `0x${value.toString(16).padStart(64, "0")}`;
 const point = ([x, y]: AffinePoint) => [word(x), word(y)];
@@ -72,7 +72,7 @@ export function buildVrfVectors() {
     // Keys of node-0 and node-1 proving possession for node ids 1 and 2 (the first two nodes of the forge fixture).
     possession: [1n, 2n].map((nodeId) => ({
       nodeId: Number(nodeId),
-      ...vrfCase(keccak256(toHex(`node-${nodeId - 1n}`)), vrfPossessionInput(nodeId)),
+      ...vrfCase(keccak256(toHex(`node-${nodeId - 1n}`)), vrfPossessionInput(nodeId, VECTOR_VRF_REGISTRY)),
     })),
     seeds: (["attest", "dispute"] as const).map((purpose) => ({
       purpose: `atoma.vrf.${purpose}`,

@@ -4,6 +4,7 @@ import { missingContracts } from "../service/nodeSeat.js";
 import { attestationEventSources } from "./attestationEvents.js";
 import { AttestationWorker } from "./attestationWorker.js";
 import type { CommitStrategy } from "./commitStrategy.js";
+import { VrfKeyMismatchError } from "./errors.js";
 import { honestStrategy } from "./honestStrategy.js";
 import { TranscriptCache } from "./transcriptCache.js";
 import { VrfKeyKeeper } from "./vrfKey.js";
@@ -86,6 +87,8 @@ export function attestationPart(
       start: async () => {
         // Registers the VRF key now when the deployment selects attesters privately (and the node is registered).
         await vrfKeys.key().catch((error: unknown) => {
+          // Another key registered for the node: fail loudly rather than never attest privately.
+          if (error instanceof VrfKeyMismatchError) throw error;
           context.logger.warn(
             { err: String(error) },
             "VRF key not registered yet; retried at the first selection",

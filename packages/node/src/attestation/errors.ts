@@ -44,3 +44,14 @@ export class SettlementNotFoundError extends AtomaError<NodeErrorCode> {
     super("settlement_not_found", message, options);
   }
 }
+
+/**
+ * The VRF key registered for the node is not the one its signer derives (e.g. the operator registered another):
+ * none of its selection proofs would verify, so the node refuses to run private selection rather than stay silent.
+ */
+export class VrfKeyMismatchError extends AtomaError<NodeErrorCode> {
+  override name = "VrfKeyMismatchError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("vrf_key_mismatch", message, options);
+  }
+}

@@ -3,14 +3,17 @@ import {
   attestationCommitment,
   attestationResult,
   attesterCandidatesOf,
+  ContractRevertError,
   evaluateSelection,
   getAttesterSelection,
+  getSettlement,
   getStack,
   getTask,
+  hasAnsweredSelection,
+  requestSelectionData,
   selectionSampleIndices,
   selfSelect,
 } from "@atoma/chain";
-import { zeroHash } from "viem";
 import { type AttestationEnv, beforeDeadline, completeDuty, loadSample } from "./attestationEnv.js";
 import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, deleteDuty, updateDuty } from "./duties.js";
@@ -20,10 +23,11 @@ import { decideOnSample } from "./sampleDecision.js";
 /**
  * A settlement's private selection window is open (`SettlementDraw.SelectionOpened`): the node fetches the sampled
  * requests (every candidate does, as cover), then evaluates its VRF on the window's seed, alone. Not selected, it
- * forgets the duty and sends nothing on chain. Selected, it recomputes the sample at the indices the seed gives, and commits to it in the
+ * forgets the duty. Selected, it recomputes the sample at the indices the seed gives, and commits to it in the
  * same transaction as its VRF proof (`selfSelect`): the server learns it is checked only once a commitment is in.
- * A transcript it cannot use makes it select itself without a commitment (zero), to commit or declare through the
- * settlement manager afterwards.
+ * A transcript it cannot use (or cannot fetch within half of what is left of the window) makes it ask for the
+ * sampled requests on chain before it evaluates, selected or not, so asking tells nobody anything; selected, it
+ * keeps the duty and recomputes from the posted requests once they are in. It never seats without a commitment.
  */
 export async function stepSelect(
   env: AttestationEnv,
@@ -38,6 +42,8 @@ export async function stepSelect(
   }
   const key = await env.vrfKeys.key();
   if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
+  // Proved its selection, and lower outputs took the cap's seats: nothing more to send.
+  if (await hasAnsweredSelection(env.seat, duty.stackId, me)) return deleteDuty(env.db, duty.taskId);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
   const { taskId } = await getStack(env.seat, duty.stackId);
@@ -48,27 +54,29 @@ export async function stepSelect(
     sampleSize: BigInt(sampleSize),
   });
   const full = await completeDuty(env, { ...duty, indices: [...indices] });
+  const { dataPosted } = await getSettlement(env.seat, duty.stackId);
   const bounded = beforeDeadline(signal, selection.endsAt, now);
   // Every candidate fetches the sampled requests before it evaluates, selected or not: a fetch tells the server
-  // nothing about who was selected, or whether anyone was.
+  // nothing about who was selected, or whether anyone was. The fetch gets at most half of what is left of the
+  // window, so a server that answers just before the timeout cannot eat the recompute's time.
+  const fetchMs = Math.min(env.transcript.timeoutMs, Number(selection.endsAt - now) * 500);
   let sample: Awaited<ReturnType<typeof loadSample>>;
-  let unusable = false;
   try {
-    sample = await loadSample(env, full, false, bounded);
+    sample = await loadSample(
+      { ...env, transcript: { ...env.transcript, timeoutMs: Math.max(fetchMs, 1) } },
+      full,
+      dataPosted,
+      bounded,
+    );
   } catch (error) {
     if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
-    unusable = true;
+    if (selection.dataDeadline === 0n) await askForData(env, duty.stackId, me, candidates);
   }
   const evaluated = evaluateSelection(key, selection);
   if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
   env.logger.info({ stackId: duty.stackId.toString() }, "selected as an attester (private)");
-  const send = (commitment: `0x${string}`) =>
-    selfSelect(env.seat, { stackId: duty.stackId, nodeId: me, proof: evaluated, commitment, candidates });
-  // Selected all the same: the settlement manager's commit phase then handles the transcript (declare, prove).
-  if (unusable) {
-    await send(zeroHash);
-    return;
-  }
+  // No sample yet (unusable, or posted requests not all visible): the duty stays, and a later step recomputes
+  // from the requests the server posts.
   if (!sample) return;
   const decision = await decideOnSample(
     env,
@@ -92,9 +100,31 @@ export async function stepSelect(
       ? { result: JSON.stringify({ respHashes: recomputed.respHashes, units: recomputed.units.map(String) }) }
       : {}),
   });
-  const sent = await send(commitment);
+  const sent = await selfSelect(env.seat, {
+    stackId: duty.stackId,
+    nodeId: me,
+    proof: evaluated,
+    commitment,
+    candidates,
+  });
   await updateDuty(env.db, duty.taskId, { state: "committed", txHash: sent.hash, lastError: null });
   env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
+}
+
+/** Asks for the sampled requests on chain; another candidate asking first is as good. */
+async function askForData(
+  env: AttestationEnv,
+  stackId: bigint,
+  me: bigint,
+  candidates: readonly bigint[],
+): Promise<void> {
+  try {
+    await requestSelectionData(env.seat, { stackId, nodeId: me, candidates });
+    env.logger.warn({ stackId: stackId.toString() }, "transcript unusable: asked for the sampled requests");
+  } catch (error) {
+    if (error instanceof ContractRevertError && error.errorName === "DataAlreadyRequested") return;
+    throw error;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { getVrfKey, registerVrfKey } from "@atoma/chain";
-import type { Logger } from "@atoma/core";
+import { type Logger, vrfPublicKey } from "@atoma/core";
 import { type Hex, keccak256, type LocalAccount, numberToHex } from "viem";
 import type { NodeSeat } from "../service/nodeSeat.js";
+import { VrfKeyMismatchError } from "./errors.js";
 
 /** The order of secp256k1's group: a VRF secret key is a scalar in [1, N − 1]. */
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -53,10 +54,23 @@ export class VrfKeyKeeper {
       chainId: this.#seat.chainId,
       vrfKeyRegistry: registry,
     });
-    if (!(await getVrfKey(this.#seat, nodeId))) {
+    const registered = await getVrfKey(this.#seat, nodeId);
+    if (!registered) {
       const sent = await registerVrfKey(this.#seat, { nodeId, secretKey });
       this.#logger.info({ nodeId: nodeId.toString(), tx: sent?.hash }, "registered the node's VRF key");
+    } else if (!sameKey(vrfPublicKey(secretKey), registered)) {
+      // Another key (the operator's) is registered: every proof of this node would fail, and it would never
+      // attest privately without anyone noticing.
+      throw new VrfKeyMismatchError(
+        `node ${nodeId} has another VRF key registered than the one its signer derives; private selection cannot work`,
+      );
     }
     return secretKey;
   }
+}
+
+/** Whether compressed SEC1 `publicKey` is the affine point `registered`. */
+function sameKey(publicKey: Hex, registered: readonly [bigint, bigint]): boolean {
+  const odd = publicKey.slice(2, 4) === "03";
+  return BigInt(`0x${publicKey.slice(4)}`) === registered[0] && odd === (registered[1] % 2n === 1n);
 }

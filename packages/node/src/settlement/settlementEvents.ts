@@ -3,6 +3,7 @@ import {
   challengeManagerAbi,
   DisputeKind,
   disputeManagerAbi,
+  settlementDrawAbi,
   settlementManagerAbi,
   stackManagerAbi,
 } from "@atoma/chain";
@@ -28,7 +29,7 @@ import {
 export function settlementEventSources(
   addresses: Pick<
     AtomaAddresses,
-    "StackManager" | "SettlementManager" | "DisputeManager" | "ChallengeManager"
+    "StackManager" | "SettlementManager" | "SettlementDraw" | "DisputeManager" | "ChallengeManager"
   >,
   metrics: NodeMetrics | undefined,
 ): ChainEventSource[] {
@@ -41,6 +42,21 @@ export function settlementEventSources(
         StackClosed: async ({ args }, { db }) => {
           const stack = { stackId: args.stackId, servingNodeId: args.nodeId };
           await moveServedStack(db, stack, ["active"], "settling");
+        },
+      },
+    }),
+    eventSource({
+      name: "settlement:draw",
+      address: addresses.SettlementDraw,
+      abi: settlementDrawAbi,
+      handlers: {
+        // A candidate in a private selection window cannot fetch the transcript: the window seed's sample goes
+        // on chain by the data deadline, as after a declaration.
+        SelectionDataRequested: async ({ args }, { db }) => {
+          await updateSettlement(db, args.stackId, {
+            data_deadline: args.dataDeadline,
+            sampled_indices: JSON.stringify(args.requestIndices.map(String)),
+          });
         },
       },
     }),

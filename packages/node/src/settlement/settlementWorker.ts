@@ -153,10 +153,11 @@ export class SettlementWorker {
   }
 
   async #advance(row: SettlementRow, now: bigint): Promise<void> {
-    if (await this.#drawPending(row, now)) return this.#draw(row.stack_id);
+    // Before the draw: a private selection window asks for the sample while the settlement is still drawing.
     if (row.data_deadline !== null && row.data_tx === null && row.reveal_deadline === null) {
       if (now <= row.data_deadline) await postSampledRequestsOf(this.#env, row);
     }
+    if (await this.#drawPending(row, now)) return this.#draw(row.stack_id);
     if (row.reveal_deadline !== null && row.reveal_tx === null && now <= row.reveal_deadline)
       await revealSample(this.#env, row);
     // The opening deadline is after the reveal deadline: only then can attesters that never opened hold it up.

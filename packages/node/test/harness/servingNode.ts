@@ -2,6 +2,8 @@ import {
   type AttestationComparison,
   attestationComparison,
   buyStack,
+  drawAttesters,
+  getAttesterSelection,
   type PostedRequest,
   postDisputeEvidence,
   type RevealSettlementResult,
@@ -60,6 +62,8 @@ export interface ServingBehaviour {
   poisonAs?: "another-model" | "not-inference" | undefined;
   /** The server's front holds every request for the transcript until released (a stalling colluder). */
   stallTranscript?: boolean | undefined;
+  /** The server's front answers every request for the transcript only after this many milliseconds. */
+  delayTranscriptMs?: number | undefined;
   /** Fields added to request `k`'s chat body (tools, response_format, a larger max_tokens). */
   extraBody?: ((k: number) => Record<string, unknown>) | undefined;
   /**
@@ -192,6 +196,8 @@ export async function serveAndSettle(
   served.tree = new StackTree(served.leaves.map(leafHash));
   const bytes = encodeTranscript(transcript);
   if (behaviour.stallTranscript) server.front.stall(blobId(bytes));
+  if (behaviour.delayTranscriptMs !== undefined)
+    server.front.delay(blobId(bytes), behaviour.delayTranscriptMs);
   served.transcriptId = behaviour.withholdTranscript
     ? blobId(bytes)
     : (await server.node.context.blobs.put(bytes)).id;
@@ -203,10 +209,25 @@ export async function serveAndSettle(
     requestCount: BigInt(served.leaves.length),
     transcriptId: served.transcriptId,
   });
-  // Private selection: the draw opened a window; the candidates select themselves (the test follows them).
-  if (settled.outcome === "drawPending") return { ...served, attesters: [], indices: [] };
+  // Private selection: the draw opens a window; the candidates select themselves (the test follows them).
+  if (settled.outcome === "drawPending") {
+    await openSelectionWindow(net, stack.stackId);
+    return { ...served, attesters: [], indices: [] };
+  }
   if (!settled.sampled) throw new Error("p = 1 must sample attesters");
   return { ...served, attesters: settled.attesters, indices: settled.requestIndices };
+}
+
+/**
+ * Opens a settlement's private selection window when the draw could not yet (its seed is the hash of the block after
+ * the settlement's): mines that block, then draws. A keeper that opened it meanwhile is as good.
+ */
+async function openSelectionWindow(net: AttestNetwork, stackId: bigint): Promise<void> {
+  if ((await getAttesterSelection(net.user.ctx, stackId)).endsAt !== 0n) return;
+  await net.advance(0);
+  await drawAttesters(net.user.ctx, { stackId }).catch(async (error: unknown) => {
+    if ((await getAttesterSelection(net.user.ctx, stackId)).endsAt === 0n) throw error;
+  });
 }
 
 /** Adds one leaf: its transcript entry, its hashes, its running total and the node's signed response. */

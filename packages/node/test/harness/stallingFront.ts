@@ -6,6 +6,7 @@ import { createServer, request, type Server } from "node:http";
  */
 export class StallingFront {
   readonly #stalled = new Set<string>();
+  readonly #delays = new Map<string, number>();
   readonly #held: (() => void)[] = [];
   #server: Server | undefined;
   /** Requests received per blob id. */
@@ -18,9 +19,15 @@ export class StallingFront {
     this.#stalled.add(id.toLowerCase());
   }
 
+  /** Answers every request for blob `id` from now on only after `ms` (a server that stalls just under a timeout). */
+  delay(id: string, ms: number): void {
+    this.#delays.set(id.toLowerCase(), ms);
+  }
+
   /** Lets every held request (and later ones) through. */
   release(): void {
     this.#stalled.clear();
+    this.#delays.clear();
     for (const resume of this.#held.splice(0)) resume();
   }
 
@@ -51,6 +58,11 @@ export class StallingFront {
       if (blob) this.blobRequests.set(blob, (this.blobRequests.get(blob) ?? 0) + 1);
       if (blob && this.#stalled.has(blob)) {
         this.#held.push(forward);
+        return;
+      }
+      const delay = blob ? this.#delays.get(blob) : undefined;
+      if (delay !== undefined) {
+        setTimeout(forward, delay);
         return;
       }
       forward();
