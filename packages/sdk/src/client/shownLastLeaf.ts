@@ -7,8 +7,11 @@ import {
 import type { StackClient } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 
-/** What a `stack_exhausted` refusal's receipt shows: the units its stack holds, or why it is a lie. */
-export type ShownLastLeaf = { units: bigint } | { lie: string };
+/**
+ * What a `stack_exhausted` refusal's receipt shows: the units its stack holds, why it is a lie, or why nothing here
+ * can tell (`unproven`: a stack reused with none of its receipts at hand).
+ */
+export type ShownLastLeaf = { units: bigint } | { lie: string } | { unproven: string };
 
 const FIELDS = [
   "stackId",
@@ -31,8 +34,10 @@ const sameLeaf = (a: SignedResponseFields, b: SignedResponseFields) => FIELDS.ev
  * signatures of the node on one leaf are equivocation), and one the client accepted (a refused one proves nothing); else its running total must stay within the last receipt
  * accepted plus the bounds the owner signed since, its units within the bound signed at the leaf. A client that
  * knows nothing of the stack (reused from an earlier run, `signedUnitsThrough` undefined) has nothing to back a total
- * with, and the node named the nonce it sits below: a lie, not a proof. A lie's receipt is kept with the client's
- * receipts (`keepShown`): the owner's evidence, for the challenge once the node settles.
+ * with: unproven either way (an honest node whose stack really is used up says the same), so the stack is left but
+ * the node not put aside. A lie's or an unproven total's receipt is kept with the client's receipts (`keepShown`):
+ * the owner's evidence, for the index challenge (the node must show the owner's signed request for every leaf) once
+ * the node settles.
  */
 export async function shownLastLeaf(
   stack: UsableStack,
@@ -48,14 +53,30 @@ export async function shownLastLeaf(
   } catch {
     return undefined;
   }
-  const lie = contradiction(shown.fields, client);
-  if (lie === undefined) return { units: shown.fields.cumulativeUnits };
-  client.keepShown(shown, `shown in a stack_exhausted refusal: ${lie}`);
-  return { lie };
+  const found = contradiction(shown.fields, client);
+  if (found === undefined) return { units: shown.fields.cumulativeUnits };
+  const why = "lie" in found ? found.lie : found.unproven;
+  client.keepShown(shown, `shown in a stack_exhausted refusal: ${why}`);
+  return found;
 }
 
-/** Why the shown last leaf contradicts the client's records, or undefined when it agrees with them. */
-function contradiction(f: SignedResponseFields, client: StackClient): string | undefined {
+/**
+ * Why the shown last leaf contradicts the client's records (or why they cannot tell), or undefined when it agrees
+ * with them.
+ */
+function contradiction(
+  f: SignedResponseFields,
+  client: StackClient,
+): { lie: string } | { unproven: string } | undefined {
+  const lie = contradictionText(f, client);
+  if (lie === undefined) return undefined;
+  return typeof lie === "string" ? { lie } : lie;
+}
+
+function contradictionText(
+  f: SignedResponseFields,
+  client: StackClient,
+): string | { unproven: string } | undefined {
   const leaf = client.nextNonce - 1n;
   if (f.leafIndex !== leaf || f.nonce !== leaf)
     return `the receipt it showed is for leaf ${f.leafIndex} with nonce ${f.nonce}, not the last leaf ${leaf} below the refused request`;
@@ -69,9 +90,11 @@ function contradiction(f: SignedResponseFields, client: StackClient): string | u
   }
   const gap = client.signedUnitsThrough(leaf);
   // Reused with no receipts at hand (a restart), after following the nonce the node named: the total it signs at the
-  // leaf below is its word alone, never enough to make the owner buy again. Kept for the owner's challenge.
+  // leaf below is its word alone, and an honest node whose stack is used up says the same. Kept for the challenge.
   if (gap === undefined)
-    return `the receipt it showed has a running total of ${f.cumulativeUnits} at leaf ${leaf}, on a stack the client holds no receipts for: nothing backs it`;
+    return {
+      unproven: `the receipt it showed has a running total of ${f.cumulativeUnits} at leaf ${leaf}, on a stack the client holds no receipts for`,
+    };
   const bound = client.signedBounds.get(leaf) ?? 0n;
   if (f.units > bound)
     return `the receipt it showed bills ${f.units} units at leaf ${leaf}, the owner signed ${bound}`;

@@ -14,9 +14,9 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * it out. Closed and expired are read on-chain; exhausted holds when the stack is no longer active or expired, or
  * when the units left by the receipts the node signed are fewer than the request may take: those this client kept,
  * and the stack's last leaf the refusal must carry (`error.atoma`, checked by `shownLastLeaf`: one contradicting
- * the client's records is a lie, kept as evidence). A stack none of whose receipts is at hand (one
- * reused from an earlier run) counts as unused, and a last leaf shown for it is a lie (nothing backs it): a node's
- * word alone never makes the owner buy again.
+ * the client's records is a lie, kept as evidence). On a stack none of whose receipts is at hand (one reused from
+ * an earlier run) a last leaf shown proves nothing either way: the stack is left and the leaf kept for the owner's
+ * index challenge, which slashes a node that cannot show the owner's signed request for each leaf it claims.
  */
 export async function falseSpentClaim(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -33,7 +33,9 @@ export async function falseSpentClaim(
   const last = await shownLastLeaf(stack, client, error.atoma);
   if (last !== undefined && "lie" in last)
     return `node ${stack.nodeId} says stack_exhausted, but ${last.lie}`;
-  const shown = last?.units;
+  // Nothing at hand says either way: the stack is left (its receipt kept for the challenge), the node not blamed.
+  if (last !== undefined && "unproven" in last) return undefined;
+  const shown = last !== undefined && "units" in last ? last.units : undefined;
   const used = shown !== undefined && shown > usedUnits(client) ? shown : usedUnits(client);
   const left = BigInt(onChain.units) - used;
   const needed = neededUnits(body);
