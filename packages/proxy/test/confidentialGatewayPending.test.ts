@@ -18,7 +18,7 @@ import {
   issueDevAttestationKey,
   type TdMeasurements,
 } from "@atoma/confidential";
-import { costOfUnits, measurementHash } from "@atoma/core";
+import { costOfUnits, measurementHash, SEALED_RESTART_OBJECT } from "@atoma/core";
 import type { EmbeddedEngine } from "@atoma/engine";
 import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine } from "@atoma/node/devnet";
@@ -306,6 +306,30 @@ function failFirstStreamAfterOneChunk(): typeof fetch {
   };
 }
 
+/**
+ * A fetch that puts a restart event after the first sealed chunk of the first stream, as a gateway relaying a
+ * resend's new answer sends it (review s13 LOW-3: without `onRestart` the client went on and spliced).
+ */
+function restartAfterOneChunk(): typeof fetch {
+  let done = false;
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    if (done || !answer.body || !answer.headers.get("content-type")?.includes("text/event-stream"))
+      return answer;
+    done = true;
+    const events = (await answer.text()).split("\n\n").filter((e) => e.length > 0);
+    const first = events.findIndex((e) => e.includes('"atoma.confidential.chunk"'));
+    const restart = `data: ${JSON.stringify({ object: SEALED_RESTART_OBJECT })}`;
+    return new Response(
+      `${[...events.slice(0, first + 1), restart, ...events.slice(first + 1)].join("\n\n")}\n\n`,
+      {
+        status: 200,
+        headers: { "content-type": "text/event-stream" },
+      },
+    );
+  };
+}
+
 const contentShown = (chunks: Record<string, unknown>[]) =>
   chunks
     .map((c) => (c.choices as { delta?: { content?: string } }[] | undefined)?.[0]?.delta?.content ?? "")
@@ -341,6 +365,19 @@ describe("a failover after chunks were shown never splices two answers (review3 
       );
     expect(shown.length).toBe(1);
     expect((outcome as { gatewayCode?: string }).gatewayCode).toBe("node_failed");
+  }, 120_000);
+
+  it("with no onRestart, a gateway restart event after a shown chunk throws rather than splice", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const shown: Record<string, unknown>[] = [];
+    const outcome = await client(otherKey, { attempts: 1, fetch: restartAfterOneChunk() })
+      .chat(chat(`restart event ${MARKER}`), (chunk) => shown.push(chunk))
+      .then(
+        (a) => a,
+        (e: unknown) => e,
+      );
+    expect(shown.length).toBe(1);
+    expect(outcome).toMatchObject({ name: "SealedAnswerError", failure: "answer_restarted" });
   }, 120_000);
 });
 

@@ -16,6 +16,7 @@ import {
   SEALED_RESTART_OBJECT,
 } from "@atoma/core";
 import type { Address } from "viem";
+import { SealedAnswerError } from "../confidential/attestationVerdict.js";
 import {
   GatewayRequestError,
   ResponseVerificationError,
@@ -204,6 +205,12 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
           // A resend brought a new answer (another salt): what was shown is dropped, the new one read from its start.
           if (++restarts > MAX_RESTARTS)
             throw new ResponseVerificationError("the gateway restarted the sealed stream too often");
+          // With chunks shown and no way to tell the caller, the new answer would be spliced onto them: refused.
+          if (chunks.length > 0 && !onRestart)
+            throw new SealedAnswerError(
+              "answer_restarted",
+              "the gateway restarted the sealed stream after chunks were shown: refused rather than spliced",
+            );
           reader = reader.retry();
           chunks.length = 0;
           onRestart?.();
