@@ -14,14 +14,19 @@ import {DisputeManager} from "./DisputeManager.sol";
 /// wiring it into DisputeManager, whose first draw round then asks `take`. For a dispute in its first draw round,
 /// once a block after the one that armed the draw exists and the disputed data is all on-chain (members commit
 /// what they computed as they sit):
-/// 1. `open` (or the manager's `drawCommittee`) fixes seed = VrfSortition.seed("atoma.vrf.dispute", disputeId, blockhash(drawBlock)) (TypeScript
-///    `disputeSelectionSeed`), the threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
+/// 1. `open` (or the manager's `drawCommittee`), from the second block after the one that froze the candidates
+///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", disputeId, blockhash(drawBlock + 1)) (TypeScript
+///    `disputeSelectionSeed`; not the freeze block's own hash, which whoever built that block could grind), the
+///    threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
 ///    candidates (parties excluded), capped at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
 /// 2. A candidate's node evaluates its VRF alone; selected, it calls `selfSelect` once with its proof AND its vote
 ///    commitment, so nobody learns who sits before that member's commitment is in. The proof is checked against
-///    the node's registered VRF key (`VrfKeyRegistry.proveSelection`); parties are refused even if listed; at most
-///    `cap` members (odd, ≤ 15), so the majority rule runs over a bounded set.
-/// 3. After the window (or once full) `committeeOf` is final: `formed` when at least `minCommittee` selected
+///    the node's VRF key, which must have been registered before drawBlock (`VrfKeyRegistry.proveSelectionAt`, else
+///    `VrfKeyTooNew`: a key ground once the seed is public never sits); parties are refused even if listed; at most
+///    `cap` members (odd, ≤ 15), so the majority rule runs over a bounded set. A full cap closes nothing: a later
+///    proof with a lower output displaces the highest seated one (`MemberUnseated`), so the cap keeps the lowest
+///    outputs whatever the order of arrival, and fast sybils cannot lock out members still recomputing.
+/// 3. After the window (never earlier) `committeeOf` is final: `formed` when at least `minCommittee` selected
 ///    themselves and still hold collateral; the manager's next `drawCommittee` seats them, already committed.
 ///    Otherwise the fallback is DisputeManager's public draw, armed on a block after the window.
 contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
@@ -52,11 +57,20 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     mapping(uint256 disputeId => Selection) internal _selections;
     /// Disputes whose selection did not form a committee: their first round is drawn publicly.
     mapping(uint256 disputeId => bool) public fellBack;
+    /// The block that froze the dispute's candidates (its drawBlock when the window opened): keys must predate it.
+    mapping(uint256 disputeId => uint256) public frozenAt;
+    /// The seated members' VRF outputs, in `nodeIds` order (the cap keeps the lowest).
+    mapping(uint256 disputeId => bytes32[]) internal _betas;
+    /// Nodes that proved their selection in this window (seated, or seated and displaced).
+    mapping(uint256 disputeId => mapping(uint256 nodeId => bool)) public answered;
 
     event CommitteeSelectionOpened(
         uint256 indexed disputeId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
     );
     event MemberSelfSelected(uint256 indexed disputeId, uint256 indexed nodeId, bytes32 commitment);
+    /// The cap was full and a lower output arrived: `nodeId` (or the newcomer itself, when its output is the
+    /// highest) does not sit.
+    event MemberUnseated(uint256 indexed disputeId, uint256 indexed nodeId);
     /// Too few selected themselves (`members` standing at the window's end): the public draw takes over.
     event SelectionFellBack(uint256 indexed disputeId, uint256 members);
 
@@ -68,7 +82,6 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     error NotCandidate(uint256 disputeId, uint256 nodeId);
     error PartyCannotSit(uint256 disputeId, uint256 nodeId);
     error AlreadySelected(uint256 disputeId, uint256 nodeId);
-    error SelectionFull(uint256 disputeId);
     error InvalidCommitment();
     error NotDisputeManager(address caller);
     error SelectionWindowOpen(uint256 disputeId, uint64 endsAt);
@@ -83,19 +96,22 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     }
 
     /// Opens dispute `disputeId`'s selection window (anyone may call): first draw round, not drawn publicly yet, the
-    /// disputed data complete on-chain, in a block after the armed one and within the blockhash horizon.
+    /// disputed data complete on-chain, from the second block after the armed one (its successor's hash is the
+    /// seed) and within the blockhash horizon.
     function open(uint256 disputeId) public {
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         if (
             d.status != DisputeManager.Status.Open || d.drawn || d.drawRound != 0 || d.drawBlock == 0
-                || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock || block.number > d.drawBlock + BLOCKHASH_HORIZON
+                || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock + 1
+                || block.number > d.drawBlock + BLOCKHASH_HORIZON
         ) revert SelectionNotReady(disputeId);
         uint64[] memory candidates = disputes.candidatesOf(disputeId);
         if (candidates.length == 0) revert SelectionNotReady(disputeId);
         (uint256 numerator, uint256 denominator) = threshold(candidates.length);
-        sel.seed = seedOf(disputeId, blockhash(d.drawBlock));
+        sel.seed = seedOf(disputeId, blockhash(d.drawBlock + 1));
+        frozenAt[disputeId] = d.drawBlock;
         sel.candidatesHash = keccak256(abi.encode(candidates));
         sel.endsAt = uint64(block.timestamp) + window;
         sel.numerator = numerator;
@@ -127,14 +143,32 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             listed = candidates[i] == nodeId;
         }
         if (!listed) revert NotCandidate(disputeId, nodeId);
+        if (answered[disputeId][nodeId]) revert AlreadySelected(disputeId, nodeId);
+        bytes32 beta = vrfKeys.proveSelectionAt(
+            nodeId, frozenAt[disputeId], sel.seed, proof, hints, sel.numerator, sel.denominator
+        );
+        answered[disputeId][nodeId] = true;
+        bytes32[] storage betas = _betas[disputeId];
         uint256 count = sel.nodeIds.length;
-        for (uint256 i = 0; i < count; ++i) {
-            if (sel.nodeIds[i] == nodeId) revert AlreadySelected(disputeId, nodeId);
+        if (count < cap) {
+            sel.nodeIds.push(uint64(nodeId));
+            sel.commitments.push(commitment);
+            betas.push(beta);
+            emit MemberSelfSelected(disputeId, nodeId, commitment);
+            return;
         }
-        if (count >= cap) revert SelectionFull(disputeId);
-        vrfKeys.proveSelection(nodeId, sel.seed, proof, hints, sel.numerator, sel.denominator);
-        sel.nodeIds.push(uint64(nodeId));
-        sel.commitments.push(commitment);
+        uint256 worst;
+        for (uint256 i = 1; i < count; ++i) {
+            if (betas[i] > betas[worst]) worst = i;
+        }
+        if (beta >= betas[worst]) {
+            emit MemberUnseated(disputeId, nodeId);
+            return;
+        }
+        emit MemberUnseated(disputeId, sel.nodeIds[worst]);
+        sel.nodeIds[worst] = uint64(nodeId);
+        sel.commitments[worst] = commitment;
+        betas[worst] = beta;
         emit MemberSelfSelected(disputeId, nodeId, commitment);
     }
 
@@ -152,8 +186,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             open(disputeId);
             return (OPENED, members, commitments);
         }
+        if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(disputeId, sel.endsAt);
         uint256 count = sel.nodeIds.length;
-        if (block.timestamp <= sel.endsAt && count < cap) revert SelectionWindowOpen(disputeId, sel.endsAt);
         members = new uint256[](count);
         commitments = new uint256[](count);
         uint256 standing;
@@ -178,7 +212,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- views
 
-    /// The VRF input of dispute `disputeId` whose draw was armed on a block with hash `armedBlockHash`.
+    /// The VRF input of dispute `disputeId` whose seed block (the one after its draw was armed) has hash
+    /// `armedBlockHash`.
     function seedOf(uint256 disputeId, bytes32 armedBlockHash) public pure returns (bytes32) {
         return VrfSortition.seed(PURPOSE, bytes32(disputeId), armedBlockHash);
     }
@@ -194,7 +229,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return _selections[disputeId];
     }
 
-    /// Once the window is over or the cap reached: `final_`; `formed` when at least `minCommittee` selected
+    /// Once the window is over (a full cap does not end it): `final_`; `formed` when at least `minCommittee` selected
     /// themselves (else the dispute falls back to the public draw), with the members and their commitments.
     function committeeOf(uint256 disputeId)
         external
@@ -204,7 +239,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         Selection storage sel = _selections[disputeId];
         members = sel.nodeIds;
         commitments = sel.commitments;
-        final_ = sel.endsAt != 0 && (block.timestamp > sel.endsAt || members.length >= cap);
+        final_ = sel.endsAt != 0 && block.timestamp > sel.endsAt;
         (, uint8 minCommittee) = IDisputeParams(address(disputes)).params();
         formed = final_ && members.length >= minCommittee;
     }

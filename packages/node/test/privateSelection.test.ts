@@ -8,6 +8,7 @@ import {
   getCommitteeSelection,
   getVrfKey,
   postSampledRequests,
+  readDispute,
   readDisputeCandidates,
   settlementDrawAbi,
   settlementManagerAbi,
@@ -195,9 +196,18 @@ describe("private self-selection of attesters against anvil", () => {
     const revealed = await reveal(served, indices);
     if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
     const { disputeId } = revealed;
-    // The server posts the evidence and moves the dispute on: the committee's window opens.
+    // The server posts the evidence and moves the dispute on: the committee's window opens. Its seed is the hash of
+    // the block after the draw's, so the window opens two blocks on; anvil mines only on transactions, so the test
+    // mines one while waiting, as a live chain would.
     const selection = await eventually(async () => {
       const s = await getCommitteeSelection(ctx, { disputeId });
+      if (s.endsAt === 0n) {
+        const [dispute, head] = await Promise.all([
+          readDispute(ctx, disputeId),
+          ctx.publicClient.getBlockNumber(),
+        ]);
+        if (dispute.drawBlock !== 0n && head <= dispute.drawBlock + 1n) await net.advance(0);
+      }
       return s.endsAt > 0n ? s : undefined;
     }, "the committee's selection window");
     // Public now: the dispute, its evidence, the window's seed; no seat, no member, no committee.

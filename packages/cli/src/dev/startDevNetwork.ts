@@ -45,10 +45,11 @@ export interface DevNetworkOptions {
 }
 
 /**
- * `atoma dev --private-selection`: a 30-second window, at most 4 self-selected attesters per settlement, and dispute
- * committees over the same window (their cap 2·committeeSize + 1).
+ * `atoma dev --private-selection`: a 60-second window (`SettlementDraw.MIN_SELECTION_WINDOW`, which leaves a selected
+ * node time to fetch, ask for the sample and recompute), at most 4 self-selected attesters per settlement, and
+ * dispute committees over the same window (their cap 2·committeeSize + 1).
  */
-export const DEV_PRIVATE_SELECTION = { window: 30, cap: 4 } as const;
+export const DEV_PRIVATE_SELECTION = { window: 60, cap: 4 } as const;
 
 /** What `atoma dev` prints after `ready `: how to reach every part of the local network. */
 export interface ReadyInfo {

@@ -3,8 +3,9 @@ import type { SelectionThreshold } from "./selfSelection.js";
 import { sortitionSeed } from "./sortition.js";
 
 /**
- * The VRF input of dispute `disputeId` whose committee draw was armed on a block with hash `armedBlockHash` (a block
- * mined after the dispute opened). Mirrors `DisputeSelection.seedOf`.
+ * The VRF input of dispute `disputeId` whose seed block has hash `armedBlockHash`: the block after the one that armed
+ * its committee draw (and froze its candidates), so not even that block's builder knew it. Mirrors
+ * `DisputeSelection.seedOf`.
  */
 export function disputeSelectionSeed(disputeId: bigint, armedBlockHash: Hex): Hex {
   return sortitionSeed(numberToHex(disputeId, { size: 32 }), armedBlockHash, "dispute");

@@ -7,7 +7,7 @@ export type CommitteeSeat = { selected: false; seed: Hex } | (VrfProofArgs & { s
 
 /**
  * Evaluates, in private, whether the node holding `secretKey` sits on dispute `disputeId`'s committee: the VRF on
- * the dispute's seed (the dispute id and the hash of the block that armed its draw, `DisputeSelection.seedOf`)
+ * the dispute's seed (the dispute id and the hash of the block after the one that armed its draw, `seedOf`)
  * under the threshold N/n (`DisputeSelection.threshold`). Nothing is sent; a selected node then commits its vote
  * together with the proof (`selfSelectCommittee`), an unselected one stays silent.
  */
