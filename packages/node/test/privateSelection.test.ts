@@ -346,6 +346,8 @@ describe("private self-selection of attesters against anvil", () => {
         async () =>
           (await seatsOf(served.stackId)).length >= Math.min(selected.length, 4) ? true : undefined,
         "the selected to seat despite the stalled transcript",
+        // The transcript alone takes 29 s, then a data request, the post and a recomputation on a shared machine.
+        180_000,
       );
       const now = (await net.user.ctx.publicClient.getBlock()).timestamp;
       const window = await getAttesterSelection(net.user.ctx, served.stackId);
