@@ -746,11 +746,12 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       }
     }, 180_000);
 
-    it("on a reused stack with no receipts at hand, keeps the signed last leaf as evidence and buys elsewhere", async () => {
+    it("on a reused stack with no receipts at hand, keeps the signed last leaf as evidence and buys another stack", async () => {
       // A real node and a small stack, used up by another client of the key (a StackClient, as an earlier run). A
       // later run (no receipt at hand) reuses it and hears stack_exhausted with the leaf the node signed below the
       // nonce it named: nothing this client holds backs that total (review sdk M-4: a node could sign any), so the
-      // leaf is kept for the owner's challenge and the node put aside; another node serves.
+      // leaf is kept for the owner's challenge; nothing proves it a lie either (this node is honest: review s13
+      // MEDIUM-1), so the node is not put aside and another stack serves.
       const account = buyer(2);
       const question = ask(dev.ready.model, "Hello");
       const units = requestUnitBound({ ...question, stream: false }) + 5n;
@@ -795,9 +796,8 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       const before = await balanceOf(account.address);
       const second = await later.chat(ask(dev.ready.model, "Hullo"));
       expect(second.atoma.stack_id).not.toBe(first.atoma.stack_id);
-      expect(second.atoma.node_id).not.toBe(first.atoma.node_id);
       expect(await balanceOf(account.address)).toBeLessThan(before);
-      expect(putAside).toEqual([BigInt(node.id)]);
+      expect(putAside).toEqual([]);
       expect(shown).toEqual([lastLeaf.signature]);
     }, 180_000);
 
