@@ -368,9 +368,13 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
   }, 240_000);
 
   it("refuses an answer in clear to a sealed request", async () => {
-    A.relay.rewrite = (body, path) => {
-      if (path !== CHAT) return body;
+    // Only the sealed answer is swapped: a node that has not read the stack just bought from the chain yet refuses
+    // it first (404 `unknown_stack`, asked again), and that refusal passes on as it is.
+    let swapped = 0;
+    A.relay.rewrite = (body, path, _headers, _request, status) => {
+      if (path !== CHAT || status !== 200) return body;
       const { atoma } = JSON.parse(body) as { atoma: unknown };
+      swapped += 1;
       return JSON.stringify({
         id: "chatcmpl-x",
         object: "chat.completion",
@@ -385,6 +389,7 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       const error = await rejection((await client({ only: [A] })).chat(ask("secret")));
       expect(error).toBeInstanceOf(SealedAnswerError);
       expect((error as SealedAnswerError).failure).toBe("answer_in_clear");
+      expect(swapped).toBe(1);
     } finally {
       resetRelays();
     }
@@ -395,8 +400,9 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
   it("refuses a receipt that charges a usage in clear other than the sealed one, and puts the node aside", async () => {
     const network = parseNetwork(net.networkText());
     const domain = atomaDomain(network.chainId, network.contracts.StackManager as Hex);
-    A.relay.rewrite = async (body, path) => {
-      if (path !== CHAT) return body;
+    A.relay.rewrite = async (body, path, _headers, _request, status) => {
+      // The answer only: a refusal (`unknown_stack` from a node that has not read the stack yet) passes on.
+      if (path !== CHAT || status !== 200) return body;
       const answer = JSON.parse(body) as {
         object: string;
         chunks: string[];

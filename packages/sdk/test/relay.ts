@@ -5,14 +5,17 @@ import type { AddressInfo } from "node:net";
 export type RequestHeaders = Record<string, string>;
 
 /**
- * Rewrites an answer's body text on its way back (`request`: the body the relay was sent); identity passes it on
- * unchanged. May answer by itself, asynchronously: a gateway of its own.
+ * Rewrites an answer's body text on its way back (`request`: the body the relay was sent; `status`: the server's
+ * status, so that a rewrite meant for an answer leaves a refusal alone, such as a node's `unknown_stack` for a stack
+ * it has not read from the chain yet); identity passes it on unchanged. May answer by itself, asynchronously: a
+ * gateway of its own.
  */
 export type Rewrite = (
   body: string,
   path: string,
   headers: RequestHeaders,
   request: string,
+  status: number,
 ) => string | Promise<string>;
 
 export interface Relay {
@@ -66,7 +69,13 @@ export async function startRelay(target: string): Promise<Relay> {
         headers,
         ...(body.length > 0 && { body }),
       });
-      const text = await relay.rewrite(await answer.text(), path, headers, body.toString("utf8"));
+      const text = await relay.rewrite(
+        await answer.text(),
+        path,
+        headers,
+        body.toString("utf8"),
+        answer.status,
+      );
       // The answer's own headers pass on (a node's next nonce, a retry delay), less what the body's rewrite changes.
       const passed: Record<string, string> = {};
       answer.headers.forEach((value, name) => {
