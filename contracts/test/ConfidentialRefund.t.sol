@@ -3,14 +3,16 @@ pragma solidity ^0.8.24;
 
 import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
 import {AtomaAccess} from "../src/common/AtomaAccess.sol";
+import {Units} from "../src/common/Units.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {IStackServing} from "../src/interfaces/IStackServing.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ConfidentialSteps} from "./lib/ConfidentialSteps.sol";
 
 /// A node proven to have served evidence it never posted (`reportUnposted`'s statement) owes the buyers of the
-/// level-3 stacks it served in that epoch: `refundUnposted` slashes it once more per stack, the user's share to the
-/// stack's owner, whoever sends it.
+/// level-3 stacks it served in that epoch: `refundUnposted` slashes it once more per stack, once the stack's
+/// settlement is finalized, the user's share (at most what the stack paid for its units) to the stack's owner,
+/// whoever sends it.
 contract ConfidentialRefundTest is ConfidentialSteps {
     uint256 internal cheat;
     uint256 internal other;
@@ -23,6 +25,8 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         nextEpoch();
         attest(cheat);
         attest(other);
+        // A minute into the epoch: a stack bought now and closed at once still served in it (for that minute).
+        vm.warp(block.timestamp + 1 minutes);
     }
 
     function statement(uint256 nodeId, uint64 epoch, bytes32 evidenceHash) internal view returns (bytes memory) {
@@ -46,13 +50,14 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         bytes memory lie = statement(cheat, epoch, served);
         vm.prank(racer);
         attestations.reportUnposted(cheat, epoch, served, lie);
+        settleAndFinalize(stackId, 1_000);
         uint256 racerBefore = vault.balanceOf(racer);
         uint256 ownerBefore = vault.balanceOf(user);
-        uint256 share = min(userShareNow(cheat), stacks.getStack(stackId).escrow);
+        uint256 share = min(userShareNow(cheat), paidFor(stackId));
         vm.prank(racer);
         uint256 slashed = attestations.refundUnposted(cheat, epoch, served, lie, stackId);
         assertTrue(slashed > 0, "slashed again");
-        assertEq(vault.balanceOf(user) - ownerBefore, share, "the owner takes the user's share, up to the stack's cost");
+        assertEq(vault.balanceOf(user) - ownerBefore, share, "the owner takes the user's share, up to what it paid");
         assertEq(vault.balanceOf(racer), racerBefore, "the racer takes nothing of it");
         assertTrue(!attestations.isCurrent(cheat), "record revoked");
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackRefunded.selector, stackId));
@@ -63,9 +68,12 @@ contract ConfidentialRefundTest is ConfidentialSteps {
     function test_aRefundAloneRevokesAndBans() public {
         uint64 epoch = currentEpoch();
         (uint256 stackId,) = buyFrom(cheat);
+        settleAndFinalize(stackId, 1_000);
         bytes32 served = keccak256("unposted");
         uint256 before = vault.balanceOf(user);
+        uint8 reputation = nodes.getNode(cheat).reputation;
         attestations.refundUnposted(cheat, epoch, served, statement(cheat, epoch, served), stackId);
+        assertTrue(nodes.getNode(cheat).reputation < reputation, "the first punishment cuts reputation");
         assertTrue(vault.balanceOf(user) > before, "refunded");
         assertTrue(!attestations.isCurrent(cheat), "record revoked");
         assertEq(attestations.bannedUntilEpoch(cheat), nodes.currentEpoch() + 2, "banned");
@@ -74,10 +82,11 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         attestations.reportUnposted(cheat, epoch, served, lie);
     }
 
-    /// Farmer: buys 40 small stacks of the liar during the lying epoch and refunds them all. Each refund is capped at
-    /// the stack's escrow, so the farmer gets back at most what its stacks cost, and a genuine buyer who refunds
-    /// afterwards still takes its full share.
-    function test_farmingSmallStacksPaysNoMoreThanTheyCost() public {
+    /// Farmer: learns of a provable lie, buys 40 large stacks of the liar during its epoch, closes them unused, lets
+    /// them settle (the node settles them empty; its escrow comes back less the minimum charge) and claims a refund
+    /// for each. Nothing was paid for them, so nothing is refunded: the farmer ends poorer, the node's collateral and
+    /// reputation untouched, and a genuine buyer who paid for what it used still takes its full share afterwards.
+    function test_farmingUnusedStacksNetsTheFarmerNothing() public {
         uint64 epoch = currentEpoch();
         bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
@@ -87,22 +96,75 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         token.approve(address(vault), type(uint256).max);
         vm.prank(genuine);
         uint256 big = stacks.buyStackFromNode(confidential, cheat, 500_000_000, type(uint128).max, 1 days);
+        uint256 farmerBefore = token.balanceOf(user) + vault.balanceOf(user);
+        uint256 collateral = nodes.getNode(cheat).collateral;
+        uint8 reputation = nodes.getNode(cheat).reputation;
         uint256[] memory farmed = new uint256[](40);
-        uint256 cost;
         for (uint256 i = 0; i < farmed.length; ++i) {
-            (farmed[i],) = buyFrom(cheat);
-            cost += stacks.getStack(farmed[i]).escrow;
+            vm.prank(user);
+            farmed[i] = stacks.buyStackFromNode(confidential, cheat, 5_000_000, type(uint128).max, 1 days);
+            vm.prank(user);
+            stacks.closeStack(farmed[i]);
+            // Before its settlement is over, nothing can be claimed.
+            vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.SettlementNotOver.selector, farmed[i]));
+            attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
+            settle(farmed[i], 0);
         }
-        uint256 before = vault.balanceOf(user);
+        finalizeAll(farmed);
         for (uint256 i = 0; i < farmed.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotPaid.selector, farmed[i]));
             attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
         }
-        assertLe(vault.balanceOf(user) - before, cost, "the farmer gets at most what its stacks cost");
-        uint256 share = min(userShareNow(cheat), stacks.getStack(big).escrow);
-        assertTrue(share > 200 ether, "the genuine share is nearly the whole 5% user share still");
+        assertTrue(token.balanceOf(user) + vault.balanceOf(user) < farmerBefore, "the farmer's net is negative");
+        assertEq(nodes.getNode(cheat).collateral, collateral, "the node's collateral is not drained");
+        assertEq(nodes.getNode(cheat).reputation, reputation, "nor its reputation");
+        settleAndFinalize(big, 500_000_000);
+        uint256 share = min(userShareNow(cheat), paidFor(big));
+        assertTrue(share > 200 ether, "the genuine share is nearly the whole 5% user share");
         uint256 genuineBefore = vault.balanceOf(genuine);
         attestations.refundUnposted(cheat, epoch, served, lie, big);
         assertEq(vault.balanceOf(genuine) - genuineBefore, share, "the genuine buyer takes its full share");
+    }
+
+    /// Farmer: pays for a little of each of 20 stacks (one unit's worth), then claims a refund for each. Each refund
+    /// is capped at what the stack paid for its units, so the farmer's net, refunds and settlement refunds
+    /// counted, is never positive; and after the first punishment, refunds no longer cut reputation.
+    function test_farmingBarelyUsedStacksNeverPays() public {
+        uint64 epoch = currentEpoch();
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        uint256 farmerBefore = token.balanceOf(user) + vault.balanceOf(user);
+        uint256[] memory farmed = new uint256[](20);
+        for (uint256 i = 0; i < farmed.length; ++i) {
+            vm.prank(user);
+            farmed[i] = stacks.buyStackFromNode(confidential, cheat, 5_000_000, type(uint128).max, 1 days);
+            vm.prank(user);
+            stacks.closeStack(farmed[i]);
+            settle(farmed[i], 1);
+        }
+        finalizeAll(farmed);
+        attestations.refundUnposted(cheat, epoch, served, lie, farmed[0]);
+        uint8 reputation = nodes.getNode(cheat).reputation;
+        for (uint256 i = 1; i < farmed.length; ++i) {
+            uint256 before = vault.balanceOf(user);
+            attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
+            assertLe(vault.balanceOf(user) - before, paidFor(farmed[i]), "at most what the stack paid");
+        }
+        assertLe(token.balanceOf(user) + vault.balanceOf(user), farmerBefore, "the farmer's net is not positive");
+        assertEq(nodes.getNode(cheat).reputation, reputation, "later refunds do not cut reputation");
+    }
+
+    /// Farmer: a stack whose node never settled is refunded in full by its timeout (the node slashed then); a
+    /// refund for the lie on top of it is refused.
+    function test_aTimedOutStackIsNotRefundedTwice() public {
+        uint64 epoch = currentEpoch();
+        (uint256 stackId,) = buyFrom(cheat);
+        vm.warp(stacks.settleDeadline(stackId) + 1);
+        settlement.timeoutSettlement(stackId);
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotPaid.selector, stackId));
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
     }
 
     /// Griefer: a holder of an old lie's stacks refunds them one by one long after, to keep an honest node (since
@@ -112,6 +174,11 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         uint64 epoch = currentEpoch();
         (uint256 first,) = buyFrom(cheat);
         (uint256 second,) = buyFrom(cheat);
+        settle(first, 1_000);
+        settle(second, 1_000);
+        uint256[] memory both = new uint256[](2);
+        (both[0], both[1]) = (first, second);
+        finalizeAll(both);
         bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
         attestations.reportUnposted(cheat, epoch, served, lie);
@@ -144,6 +211,55 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         bytes memory lie = statement(cheat, epoch, served);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, stackId, cheat, epoch));
         attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+    }
+
+    /// Griefer: a stack its node settled (and so stopped serving) before the statement's epoch began, though its
+    /// nominal expiry falls inside it, was not served under the statement.
+    function test_aStackSettledBeforeTheEpochIsRefused() public {
+        uint48 duration = uint48(3 * nodes.EPOCH_LENGTH());
+        vm.prank(user);
+        uint256 stackId = stacks.buyStackFromNode(confidential, cheat, 1_000, type(uint128).max, duration);
+        settle(stackId, 1_000);
+        vm.warp(block.timestamp + nodes.EPOCH_LENGTH());
+        uint256[] memory one = new uint256[](1);
+        one[0] = stackId;
+        finalizeAll(one);
+        uint64 epoch = currentEpoch();
+        assertTrue(stacks.getStack(stackId).expiresAt > block.timestamp, "nominally still running");
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, stackId, cheat, epoch));
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+    }
+
+    /// The node settles `stackId` now for `units` (over two requests, none when empty).
+    function settle(uint256 stackId, uint64 units) internal {
+        uint64 count = units == 0 ? 0 : 2;
+        Served memory s = serve(stackId, count, keccak256("salt"), units);
+        settleAs(stackId, stacks.getStack(stackId).nodeId, s.root, units, count);
+    }
+
+    /// Finalizes each of `stackIds` once every challenge window is over.
+    function finalizeAll(uint256[] memory stackIds) internal {
+        uint256 last;
+        for (uint256 i = 0; i < stackIds.length; ++i) {
+            uint256 ends = settlement.getSettlement(stackIds[i]).windowEnds;
+            if (ends > last) last = ends;
+        }
+        if (last + 1 > block.timestamp) vm.warp(last + 1);
+        for (uint256 i = 0; i < stackIds.length; ++i) settlement.finalize(stackIds[i]);
+    }
+
+    function settleAndFinalize(uint256 stackId, uint64 units) internal {
+        settle(stackId, units);
+        uint256[] memory one = new uint256[](1);
+        one[0] = stackId;
+        finalizeAll(one);
+    }
+
+    /// What the owner of a finalized stack paid for its settled units.
+    function paidFor(uint256 stackId) internal view returns (uint256) {
+        return Units.cost(settlement.getSettlement(stackId).units, stacks.getStack(stackId).pricePerMillion);
     }
 
     function min(uint256 a, uint256 b) internal pure returns (uint256) {

@@ -667,11 +667,12 @@ contract VrfSelectionTest is SettlementSteps {
         assertTrue(settlement.getSettlement(stackId).dataPosted, "posted");
     }
 
-    /// H3: asked for and never posted, nobody seated: the work is not paid (withholding never pays), and no
-    /// selected node is slashed for a silence the server caused.
-    function test_dataAskedForAndNeverPostedIsNotPaidAndSlashesNoSelectedNode() public {
+    /// H3: asked for and never posted, nobody seated: the seated (none) do not decide; public attesters are drawn
+    /// up to N, whose path makes the server post or lose its collateral; no selected node is slashed for a silence
+    /// the server caused.
+    function test_dataAskedForAndNeverPostedDrawsAPublicCheckAndSlashesNoSelectedNode() public {
         for (uint256 tries = 0; tries < 12; ++tries) {
-            (uint256 stackId,,) = _settledOn(ordinaryTask, "honest");
+            (uint256 stackId, uint256 server,) = _settledOn(ordinaryTask, "honest");
             if (!_anySelected(stackId)) continue;
             uint256[] memory c = frozenCandidates[stackId];
             uint256 asker = c[0];
@@ -679,14 +680,60 @@ contract VrfSelectionTest is SettlementSteps {
             draws.requestSelectionData(stackId, asker, c);
             vm.warp(draws.selectionOf(stackId).endsAt + 1);
             draws.drawAttesters(stackId, c);
-            assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "not paid");
+            assertEq(draws.armedOf(stackId).round, 1, "a public draw is armed");
             uint256 node = _firstSelected(stackId);
             Proof memory p = _proof(stackId, node);
             vm.expectRevert(abi.encodeWithSelector(SettlementDraw.SelectionDataWithheld.selector, stackId));
             draws.reportSilentSelection(stackId, node, c, p.proof, p.hints);
+            _publicCheckSlashesAWithholdingServer(stackId, server, 0);
             return;
         }
         fail("no ordinary stack of the vectors has a selected candidate");
+    }
+
+    /// V-1: on an ordinary settlement (p < 1) the server's own node is selected; the server refuses the transcript
+    /// to every other candidate (one asks on chain) and never posts the sample, so no honest selected node can
+    /// recompute or seat; its sybil, holding the data, seats alone with the server's answer. The window closes
+    /// with the data withheld: the sybil's word alone is not taken; N public attesters join it, and when the
+    /// server keeps withholding from them it is slashed in full.
+    function test_aServerWithholdingWhileItsSybilIsSelectedIsNotAcceptedOnTheSybilsWord() public {
+        for (uint256 tries = 0; tries < 12; ++tries) {
+            (uint256 stackId, uint256 server, Served memory claimed) = _settledOn(ordinaryTask, "cheap model");
+            if (!_anySelected(stackId)) continue;
+            uint256[] memory c = frozenCandidates[stackId];
+            uint256 sybil = _firstSelected(stackId);
+            uint256 asker = c[0] == sybil ? c[1] : c[0];
+            vm.prank(vm.addr(signerKey[asker]));
+            draws.requestSelectionData(stackId, asker, c);
+            bytes32 copied = resultOf(_indices(stackId), claimed);
+            _selfSelect(stackId, sybil, _proof(stackId, sybil), attestationCommitment(sybil, copied, saltOf(stackId, sybil)));
+            vm.warp(draws.selectionOf(stackId).endsAt + 1);
+            draws.drawAttesters(stackId, c);
+            assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Drawing, "not accepted on the sybil's word");
+            assertEq(draws.armedOf(stackId).round, 1, "a public draw is armed");
+            _publicCheckSlashesAWithholdingServer(stackId, server, 1);
+            assertEq(attestersOf(stackId)[0], sybil, "the sybil kept its seat, beside N public attesters");
+            return;
+        }
+        fail("no ordinary stack of the vectors has a selected candidate");
+    }
+
+    /// Runs the public draw after a withheld window: N public attesters join the `seated`; they cannot fetch the
+    /// transcript either and say so; the server still withholds and is slashed in full, unpaid.
+    function _publicCheckSlashesAWithholdingServer(uint256 stackId, uint256 server, uint256 seated) internal {
+        vm.roll(block.number + 1);
+        draws.drawAttesters(stackId, frozenCandidates[stackId]);
+        uint256[] memory att = attestersOf(stackId);
+        assertEq(att.length, seated + 2, "N public attesters beside the seated");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Commit, "the public ones commit");
+        for (uint256 i = seated; i < att.length; ++i) {
+            vm.prank(vm.addr(signerKey[att[i]]));
+            settlement.declareTranscriptUnavailable(stackId, att[i]);
+        }
+        vm.warp(settlement.getSettlement(stackId).dataDeadline + 1);
+        settlement.failVerification(stackId);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "not paid");
+        assertEq(nodes.getNode(server).collateral, 0, "the withholding server is slashed in full");
     }
 
     /// H3: the window leaves a candidate its transcript fetch (30 s) and as much again.

@@ -6,8 +6,10 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {IAttestationRegistry} from "../interfaces/IAttestationRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {IStackServing} from "../interfaces/IStackServing.sol";
+import {Units} from "../common/Units.sol";
 
 /// @title AttestationRegistry: each confidential node's current attestation record, and the measurements
 /// governance allows per task or per model.
@@ -30,12 +32,14 @@ import {IStackServing} from "../interfaces/IStackServing.sol";
 /// an honest node posted, each key rotation's within an epoch included, stays true for its own epoch. So a node must commit on-chain to the very bytes it serves; whether those
 /// bytes are a genuine TDX quote is still checked by clients (DCAP), not here.
 /// @notice Refunds: each buyer of a level-3 stack the node served during the lying statement's epoch (not closed
-/// before it began) has the node slashed once more for its stack (`refundUnposted`, anyone may call it), the user's
-/// share going to the stack's owner whoever sends it, so a reporter racing the buyer takes nothing from it. Each
-/// refund is at most what the stack cost (its escrow), so buying stacks of a liar to farm refunds does not pay, and
-/// claims close `REFUND_EPOCHS` after the statement's epoch. Only a statement's first punishment (its report or its
-/// first refund) revokes the record and bans posting: later refunds of an old lie only slash, so they cannot keep a
-/// node that has since re-attested honestly off confidential work.
+/// or settled before it began) has the node slashed once more for its stack (`refundUnposted`, anyone may call it),
+/// the user's share going to the stack's owner whoever sends it, so a reporter racing the buyer takes nothing from
+/// it. A refund waits for the stack's settlement to be finalized and is at most what the owner paid for the units
+/// settled (nothing for an empty, failed or timed-out stack, whose escrow came back anyway), so buying stacks of a
+/// liar to farm refunds never returns more than the farmer paid. Claims close `REFUND_EPOCHS` after the later of
+/// the statement's epoch and the end of the stack's challenge window. Only a statement's first punishment (its
+/// report or its first refund) revokes the record, bans posting and cuts reputation: later refunds of an old lie
+/// only slash, so they cannot keep a node that has since re-attested honestly off confidential work.
 contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     enum Kind {
         None,
@@ -142,8 +146,13 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error StackNotServedUnder(uint256 stackId, uint256 nodeId, uint64 epoch);
     /// This stack was refunded for this statement already.
     error StackRefunded(uint256 stackId);
-    /// Refunds for a statement of `epoch` closed after epoch `epoch + REFUND_EPOCHS`.
+    /// Refunds for a statement of `epoch` closed after epoch `epoch + REFUND_EPOCHS` (or as many after the end of the
+    /// stack's challenge window, when that is later).
     error RefundWindowClosed(uint64 epoch, uint256 current);
+    /// The stack's settlement is not finalized yet: its refund waits until what the node was paid is known.
+    error SettlementNotOver(uint256 stackId);
+    /// The stack paid its node nothing (settled empty, failed or timed out): its escrow came back already.
+    error StackNotPaid(uint256 stackId);
 
     /// Why a node may not serve a confidential task (`Ok`: it may).
     enum Standing {
@@ -273,10 +282,12 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
 
     /// Refunds the buyer of `stackId` for a proven lie (the statement as in `reportUnposted`): the stack must be a
     /// level-3 stack served by `nodeId` at some time during the statement's epoch (from `expiresAt - duration` to
-    /// its close or `expiresAt`), and the current epoch at most `REFUND_EPOCHS` past it. The first punishment of
-    /// the statement (this refund, unless it was reported) revokes and bans as `reportUnposted` does; every refund
-    /// slashes the node as for a timeout, shrunk so that the stack's owner, who takes the user's share whoever
-    /// calls, gets at most the stack's escrow. Once per stack and statement (`StackRefunded`).
+    /// its close, its settlement or `expiresAt`), its settlement finalized, and the current epoch at most
+    /// `REFUND_EPOCHS` past the later of the statement's epoch and the end of the stack's challenge window. The
+    /// first punishment of the statement (this refund, unless it was reported) revokes, bans and cuts reputation as
+    /// `reportUnposted` does; every refund slashes the node as for a timeout, shrunk so that the stack's owner, who
+    /// takes the user's share whoever calls, gets at most what it paid for the units settled. Once per stack and
+    /// statement (`StackRefunded`).
     function refundUnposted(
         uint256 nodeId,
         uint64 epoch,
@@ -286,30 +297,50 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     ) external returns (uint256 slashed) {
         bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
         if (address(stacks) == address(0)) revert NotWired();
-        uint256 current = nodeRegistry.currentEpoch();
-        if (current > uint256(epoch) + REFUND_EPOCHS) revert RefundWindowClosed(epoch, current);
         if (refunded[digest][stackId]) revert StackRefunded(stackId);
         IStackManager.Stack memory stack = stacks.getStack(stackId);
         if (stack.nodeId != nodeId || stack.securityLevel != 3 || !_servedIn(stackId, stack, epoch)) {
             revert StackNotServedUnder(stackId, nodeId, epoch);
         }
+        uint256 paid = _paidFor(stackId, stack, epoch);
         refunded[digest][stackId] = true;
-        if (!reported[digest]) {
+        bool first = !reported[digest];
+        if (first) {
             reported[digest] = true;
             _revoke(nodeId);
         }
-        slashed = nodeRegistry.slashTimeoutUpTo(nodeId, stack.owner, stack.escrow);
+        slashed = nodeRegistry.slashTimeoutUpTo(nodeId, stack.owner, paid, first);
         emit BuyerRefunded(nodeId, stackId, stack.owner, slashed);
     }
 
-    /// Whether a bound stack was served at some time during `epoch`: from `expiresAt - duration` to its close (when
-    /// it was closed early) or `expiresAt`.
+    /// Whether a bound stack was served at some time during `epoch`: from `expiresAt - duration` to its end of
+    /// service (`closedAt`: the owner's close or the node's settlement, when before expiry) or `expiresAt`.
     function _servedIn(uint256 stackId, IStackManager.Stack memory stack, uint64 epoch) internal view returns (bool) {
         uint256 length = nodeRegistry.EPOCH_LENGTH();
         uint256 start = nodeRegistry.GENESIS() + uint256(epoch) * length;
         uint256 servedFrom = uint256(stack.expiresAt) - stacks.getPurchase(stackId).duration;
         uint256 end = stack.closedAt != 0 && stack.closedAt < stack.expiresAt ? stack.closedAt : stack.expiresAt;
         return end > start && servedFrom < start + length;
+    }
+
+    /// What the owner of `stackId` paid for the units its node settled (the node's and the model's shares), once the
+    /// settlement is finalized; reverts while it is not, when it paid nothing, or past the refund window.
+    function _paidFor(uint256 stackId, IStackManager.Stack memory stack, uint64 epoch)
+        internal
+        view
+        returns (uint256 paid)
+    {
+        ISettlementManager.Settlement memory st = ISettlementManager(stacks.settlement()).getSettlement(stackId);
+        if (st.phase == ISettlementManager.Phase.Failed || st.phase == ISettlementManager.Phase.TimedOut) {
+            revert StackNotPaid(stackId);
+        }
+        if (st.phase != ISettlementManager.Phase.Finalized) revert SettlementNotOver(stackId);
+        paid = Units.cost(st.units, stack.pricePerMillion);
+        if (paid == 0) revert StackNotPaid(stackId);
+        uint256 from = (uint256(st.windowEnds) - nodeRegistry.GENESIS()) / nodeRegistry.EPOCH_LENGTH();
+        if (from < epoch) from = epoch;
+        uint256 current = nodeRegistry.currentEpoch();
+        if (current > from + REFUND_EPOCHS) revert RefundWindowClosed(epoch, current);
     }
 
     /// The statement's digest, once it is shown signed by the node's signer for evidence it did not post in `epoch`.

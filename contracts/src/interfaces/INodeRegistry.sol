@@ -66,7 +66,9 @@ interface INodeRegistry {
     function bondSubscription(uint256 nodeId, uint256 amount) external;
     function unbondSubscription(uint256 nodeId, uint256 amount) external;
     function slashTimeout(uint256 nodeId, address user) external returns (uint256 taken);
-    function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare) external returns (uint256 taken);
+    function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
+        external
+        returns (uint256 taken);
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external
         returns (uint256 taken);

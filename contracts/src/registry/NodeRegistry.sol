@@ -441,25 +441,29 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// A `user` of zero sends the user's share to the treasury (an attester's or a committee member's timeout:
     /// no party may gain from a timeout it could have caused).
     function slashTimeout(uint256 nodeId, address user) external onlyRole(PROTOCOL_ROLE) returns (uint256 taken) {
-        return _slashTimeout(nodeId, user, type(uint256).max);
+        return _slashTimeout(nodeId, user, type(uint256).max, true);
     }
 
-    /// A timeout slash whose user's share is at most `maxUserShare` (the slash shrinks to fit): a refund for a
-    /// stack never pays its owner more than the stack cost, so buying stacks to claim refunds does not pay.
-    function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare)
+    /// A timeout slash whose user's share is at most `maxUserShare` (the slash shrinks to fit), with the reputation
+    /// cut only when `penalize`: a refund for a stack never pays its owner more than it paid the node, and only a
+    /// lie's first punishment cuts reputation, so many small refunds cannot farm a node's reputation away.
+    function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
         external
         onlyRole(PROTOCOL_ROLE)
         returns (uint256 taken)
     {
-        return _slashTimeout(nodeId, user, maxUserShare);
+        return _slashTimeout(nodeId, user, maxUserShare, penalize);
     }
 
-    function _slashTimeout(uint256 nodeId, address user, uint256 maxUserShare) internal returns (uint256 taken) {
+    function _slashTimeout(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
+        internal
+        returns (uint256 taken)
+    {
         INodeRegistry.Node storage node = _existing(nodeId);
         if (user == address(0)) user = vault.treasury();
         Params memory p = params;
         uint8 reputation = node.reputation > p.timeoutPenalty ? node.reputation - p.timeoutPenalty : 0;
-        if (reputation != node.reputation) {
+        if (penalize && reputation != node.reputation) {
             node.reputation = reputation;
             emit ReputationChanged(nodeId, reputation);
         }

@@ -37,8 +37,10 @@ import {VrfSortition} from "../vrf/VrfSortition.sol";
 /// committed, to the settlement manager. Nobody selected: an ordinary settlement is not checked (probability
 /// (1 − pN/n)^n ≤ e^(−pN), the sampling itself). A settlement that must be checked (p = 1, or a first draw that
 /// expired: threshold N/n) with fewer than N seated gets public attesters up to N, drawn on a block after the
-/// window. A selected node that stays silent is slashed the timeout share once anyone shows its proof
-/// (`reportSilentSelection`). Replacement rounds stay public.
+/// window. So does any settlement whose sampled requests were asked for and never posted (then N public attesters
+/// join whoever seated, who may be the server's own: it refused the data to everyone else), and the public path
+/// slashes a server that keeps withholding in full. A selected node that stays silent is slashed the timeout share
+/// once anyone shows its proof (`reportSilentSelection`). Replacement rounds stay public.
 contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
     /// The selection seed is the hash of this many blocks after the armed one: never the settlement's own block.
@@ -97,8 +99,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     event SelectionDataRequested(
         uint256 indexed stackId, uint256 indexed nodeId, uint64 dataDeadline, uint64 endsAt, uint256[] requestIndices
     );
-    /// The window closed with fewer than N seated on a settlement that must be checked: a public draw of the
-    /// rest is armed.
+    /// The window closed with fewer than N seated on a settlement that must be checked, or with its sampled
+    /// requests withheld: a public draw is armed.
     event SelectionFallback(uint256 indexed stackId, uint64 armedAt);
     /// `nodeId` was selected (its proof shown by `reporter`) and never proved it in the window: slashed `taken`.
     event SilentSelectionSlashed(uint256 indexed stackId, uint256 indexed nodeId, address reporter, uint256 taken);
@@ -402,10 +404,14 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         uint256 taskId = stackManager.getStack(stackId).taskId;
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
         (uint256[] memory ids, bytes32[] memory commitments) = _seated(stackId, taskId);
-        if ((a.certain || task.replicationPpm >= PPM) && ids.length < task.attesters) {
+        // The sampled requests were asked for and never posted: no honest selected node could recompute, so whoever
+        // seated may be the server's own, holding the data it refused the rest. The seated never decide alone then:
+        // N public attesters join them, whose path makes the server post or lose its collateral (docs/vrf.md).
+        bool withheld = _withheld(stackId);
+        if (withheld || ((a.certain || task.replicationPpm >= PPM) && ids.length < task.attesters)) {
             // Must be checked (p = 1, or the first draw expired) and fewer than N seated: whoever seated may be
             // the server's own, seated last once no honest node had; public attesters up to N, on a later block.
-            uint8 missing = uint8(task.attesters - ids.length);
+            uint8 missing = withheld ? task.attesters : uint8(task.attesters - ids.length);
             a.armedAt = uint64(block.number);
             a.round = 1;
             a.count = missing;
@@ -414,27 +420,27 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
             return;
         }
         a.armedAt = 0;
-        // The sampled requests were asked for and never posted, and nobody seated: nobody could check the work.
-        bool withheld = sel.dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted;
         settlementManager.applyDraw(
-            stackId,
-            uint128(uint256(sel.seed)),
-            ids.length > 0,
-            ids.length > 0 || !withheld,
-            task.sampleSize,
-            ids,
-            commitments
+            stackId, uint128(uint256(sel.seed)), ids.length > 0, true, task.sampleSize, ids, commitments
         );
     }
 
-    /// The public draw after a window that seated fewer than N on a settlement that must be checked: those seated
-    /// (still able to attest) keep their seats and commitments, and public attesters join them up to N; all check
-    /// the window seed's sample.
+    /// The sampled requests of `stackId` were asked for in its window and not all posted by their deadline (they
+    /// cannot be posted after it while the settlement draws, so this stays true once the window closed).
+    function _withheld(uint256 stackId) internal view returns (bool) {
+        return _selections[stackId].dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted;
+    }
+
+    /// The public draw after a window that seated fewer than N on a settlement that must be checked, or whose
+    /// sampled requests were withheld: those seated (still able to attest) keep their seats and commitments, and
+    /// public attesters join them, up to N (N of them beside the seated after a withheld window); all check the
+    /// window seed's sample.
     function _drawFallback(uint256 stackId, uint256[] calldata candidates, uint256 seed) internal {
         uint256 taskId = stackManager.getStack(stackId).taskId;
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
         (uint256[] memory seated, bytes32[] memory commitments) = _seated(stackId, taskId);
-        uint256 wanted = task.attesters > seated.length ? task.attesters - seated.length : 0;
+        uint256 wanted = _withheld(stackId) ? task.attesters
+            : task.attesters > seated.length ? task.attesters - seated.length : 0;
         uint256[] memory drawn = _choose(stackId, candidates, seed, wanted, seated);
         uint256[] memory chosen = new uint256[](seated.length + drawn.length);
         for (uint256 i = 0; i < seated.length; ++i) chosen[i] = seated[i];

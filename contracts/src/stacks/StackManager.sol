@@ -621,7 +621,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     // ---------------------------------------------------------------- protocol
 
     /// The node (`caller` must act for it) submits its settlement of `units`, by the deadline: the stack serves
-    /// no more and its capacity is freed. Returns the stack, so the settlement needs no second call.
+    /// no more (its `closedAt` marks the end of service, when the owner had not closed it) and its capacity is
+    /// freed. Returns the stack, so the settlement needs no second call.
     function markSettling(uint256 stackId, address caller, uint64 units)
         external
         onlyRole(PROTOCOL_ROLE)
@@ -635,6 +636,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (block.timestamp > deadline) revert SettlementTooLate(stackId, deadline);
         if (units > stack.units) revert UnitsExceedStack(units, stack.units);
         stored.status = StackStatus.Settling;
+        if (stack.closedAt == 0) stored.closedAt = uint64(block.timestamp);
         taskRegistry.release(stack.taskId, stack.nodeId, stack.units);
     }
 

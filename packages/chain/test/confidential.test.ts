@@ -6,10 +6,12 @@ import { setAllowedMeasurement, setDevAttestation } from "../src/actions/attesta
 import { buyStackFromNode } from "../src/actions/buyStackFromNode.js";
 import { createTask } from "../src/actions/createTask.js";
 import { dropUnattested } from "../src/actions/dropUnattested.js";
+import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
 import { postAttestation } from "../src/actions/postAttestation.js";
 import { attestationStanding, getAttestation } from "../src/actions/readAttestation.js";
 import { refundUnposted } from "../src/actions/refundUnposted.js";
 import { reportUnposted, servedEvidenceTypedData } from "../src/actions/reportUnposted.js";
+import { submitSettlement } from "../src/actions/submitSettlement.js";
 import { PRICE, startNetwork, type TestNetwork, type TestNode } from "./network.js";
 
 /** 48 bytes from a label: test registers, no real software stack. */
@@ -87,7 +89,8 @@ describe("confidential tasks (security level 3) against anvil", () => {
   });
 
   // A node with no TEE posts one hash and serves (and vouches for) other evidence. A racer reports the lie first;
-  // the buyer of the stack the node served that epoch is still refunded the user's share of a slash, whoever sends it.
+  // the buyer of the stack the node served that epoch is still refunded the user's share of a slash, whoever sends
+  // it, once the stack's settlement is finalized (what the stack paid is known then).
   it("refunds the buyer of a stack served under a lying statement, to the buyer whoever calls", async () => {
     const cheat = await network.addNode();
     await attest(cheat, "tdx", 7_200n);
@@ -110,6 +113,19 @@ describe("confidential tasks (security level 3) against anvil", () => {
     );
     const racer = await network.account();
     await reportUnposted(racer.ctx, { ...lie, signature });
+    await network.advance(60);
+    await submitSettlement(cheat.signer, {
+      stackId: stack.stackId,
+      root: keccak256(stringToBytes("served")),
+      units: 1_000n,
+      requestCount: 1n,
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    await expect(
+      refundUnposted(racer.ctx, { ...lie, signature, stackId: stack.stackId }),
+    ).rejects.toMatchObject({ errorName: "SettlementNotOver" });
+    await network.advance(3_600);
+    await finalizeSettlement(racer.ctx, { stackIds: [stack.stackId] });
     const vaultBalance = (owner: Hex) => contracts.vault.read.balanceOf([owner]);
     const [buyerBefore, racerBefore] = [
       await vaultBalance(buyer.account.address),

@@ -6,10 +6,12 @@ import type { ServedEvidence } from "./reportUnposted.js";
 
 /**
  * Refunds the buyer of a level-3 stack the node served during the epoch of a statement it lied in (evidence it
- * never posted for that epoch): the node is slashed once more as for a timeout, the stack's owner taking the
- * user's share whoever calls, and its record is revoked and its posts banned as by `reportUnposted`. Once per
- * stack and statement. Reverts with `StatementSignatureInvalid`, `EvidencePosted` (no lie), `StackNotServedUnder`
- * (another node's stack, not level 3, or not served during that epoch) or `StackRefunded`.
+ * never posted for that epoch), once the stack's settlement is finalized: the node is slashed once more as for a
+ * timeout, the stack's owner taking the user's share (at most what the stack paid for its settled units) whoever
+ * calls, and its record is revoked and its posts banned as by `reportUnposted`. Once per stack and statement.
+ * Reverts with `StatementSignatureInvalid`, `EvidencePosted` (no lie), `StackNotServedUnder` (another node's
+ * stack, not level 3, or not served during that epoch), `SettlementNotOver` (come back once it is finalized),
+ * `StackNotPaid` (settled empty, failed or timed out), `RefundWindowClosed` or `StackRefunded`.
  */
 export async function refundUnposted(
   ctx: ChainContext,

@@ -22,6 +22,8 @@ export type AttestationEnv = DutyEnv<{
   taskModels: Map<bigint, Hash>;
   /** The node's VRF key for private self-selection (registered on first use). */
   vrfKeys: VrfKeyKeeper;
+  /** Milliseconds between the chain's blocks: a selection proof needs two of them left in its window. */
+  blockTimeMs?: number | undefined;
 }>;
 
 /** First block a duty's log searches start at. */

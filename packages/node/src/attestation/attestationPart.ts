@@ -20,6 +20,11 @@ export interface AttestationPartOptions {
   concurrency?: number | undefined;
   /** Longest one step of a duty may run. @default 600000 */
   stepTimeoutMs?: number | undefined;
+  /**
+   * Milliseconds between the chain's blocks: a privately selected node does not send its proof with fewer than two
+   * block times left in the window (it could land late, revert and still publish the proof). @default 2000
+   */
+  blockTimeMs?: number | undefined;
 }
 
 /** The contracts the attestation worker reads and calls. */
@@ -74,6 +79,7 @@ export function attestationPart(
         },
         taskModels: new Map(),
         vrfKeys,
+        blockTimeMs: options.blockTimeMs,
       },
       {
         pollIntervalMs: options.pollIntervalMs ?? 2_000,

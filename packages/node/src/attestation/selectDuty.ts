@@ -19,6 +19,7 @@ import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { decideOnSample } from "./sampleDecision.js";
+import { canSendSelection } from "./selectionDeadline.js";
 
 /**
  * A settlement's private selection window is open (`SettlementDraw.SelectionOpened`): the node fetches the sampled
@@ -27,8 +28,12 @@ import { decideOnSample } from "./sampleDecision.js";
  * same transaction as its VRF proof (`selfSelect`): the server learns it is checked only once a commitment is in.
  * A transcript it cannot use (or cannot fetch within half of what is left of the window) makes it ask for the
  * sampled requests on chain before it evaluates, selected or not, so asking tells nobody anything; selected, it
- * keeps the duty and recomputes from the posted requests once they are in. It never seats without a commitment.
+ * keeps the duty and recomputes from the posted requests once they are in. It never seats without a commitment,
+ * and never sends its proof with fewer than two block times left in the window (`canSendSelection`).
  */
+/** Milliseconds between blocks when the attestation part was not told (`blockTimeMs`). */
+const DEFAULT_BLOCK_TIME_MS = 2_000;
+
 export async function stepSelect(
   env: AttestationEnv,
   duty: Duty,
@@ -100,6 +105,16 @@ export async function stepSelect(
       ? { result: JSON.stringify({ respHashes: recomputed.respHashes, units: recomputed.units.map(String) }) }
       : {}),
   });
+  // The recompute took time: a proof that cannot land before `endsAt` is kept, never broadcast (a reverted
+  // selfSelect would publish the proof that makes this node reportable as silent).
+  if (!canSendSelection(selection.endsAt, await env.seat.now(), env.blockTimeMs ?? DEFAULT_BLOCK_TIME_MS)) {
+    env.logger.warn(
+      { stackId: duty.stackId.toString() },
+      "selection window closing: selection proof not sent",
+    );
+    env.metrics?.attestations.inc({ role: "attester", outcome: "missed" });
+    return deleteDuty(env.db, duty.taskId);
+  }
   const sent = await selfSelect(env.seat, {
     stackId: duty.stackId,
     nodeId: me,
