@@ -210,6 +210,11 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await turns.nth(before).locator('[data-testid="turn-error"]').textContent()).toMatch(
           /response_hash_mismatch|differs/,
         );
+        // Issue 13's fifth review: the failed turn showed the edited text as streamed; it is dropped now.
+        expect(await turns.nth(before).locator('[data-testid="answer"]').textContent()).not.toContain(
+          "Wire 100 TOMA",
+        );
+        expect(await turns.nth(before).locator('[data-testid="answer-unverified"]').count()).toBe(0);
         expect(
           await turns
             .nth(before + 1)

@@ -7,6 +7,7 @@ export type SdkErrorCode =
   | "answer_unverified"
   | "gateway_error"
   | "invalid_argument"
+  | "model_tasks_crowded"
   | "network_description_invalid"
   | "no_node_offered"
   | "node_unreachable"

@@ -243,3 +243,21 @@ export class SecurityLevelUnknownError extends AtomaError<SdkErrorCode> {
     super("security_level_unknown", `the security level serving ${model} is unknown: ${reason}`, options);
   }
 }
+
+/**
+ * A security level of a model holds more live tasks than are read (`MAX_MODEL_TASKS`, the newest) and none of those
+ * read is served: an older one may be, so the level is not known to be unserved. Thrown rather than taking a lower
+ * level: a griefer's live but unservable tasks must not lower the security every client gets. Name the level
+ * (`securityLevel`) to go on.
+ */
+export class ModelTasksCrowdedError extends AtomaError<SdkErrorCode> {
+  override name = "ModelTasksCrowdedError";
+  readonly level: number;
+  constructor(model: string, level: number, live: number, read: number) {
+    super(
+      "model_tasks_crowded",
+      `${live} live tasks of ${model} at security level ${level}, and none of the newest ${read} is served now: whether an older one is cannot be told, so no lower level is taken (name securityLevel)`,
+    );
+    this.level = level;
+  }
+}

@@ -13,6 +13,12 @@ export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
+  closeUnprovenStack,
+  type ExhaustionClaimCheck,
+  exhaustionClaimSettled,
+  type UnprovenExhaustion,
+} from "./client/unprovenExhaustion.js";
+export {
   type AttestationCheck,
   type AttestationCheckName,
   AttestationRefusedError,
@@ -35,6 +41,7 @@ export {
   AnswerUnverifiedError,
   ClientArgumentError,
   GatewayRequestError,
+  ModelTasksCrowdedError,
   NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,

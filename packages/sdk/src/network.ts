@@ -29,6 +29,11 @@ export interface Network {
    * @default 1800 (`DEFAULT_IDLE_SECONDS`, the node's default)
    */
   idleSeconds?: number | undefined;
+  /**
+   * The block the contracts were deployed at: task logs are read from it, not from block 0.
+   * @default 0
+   */
+  deploymentBlock?: number | undefined;
 }
 
 /** The idle bound of a network description that names none: the node's default `settlement.idleSeconds`. */
@@ -75,6 +80,11 @@ export function parseNetwork(text: string, source = "the network description"): 
     !(Number.isSafeInteger(parsed.idleSeconds) && parsed.idleSeconds > 0)
   )
     throw new NetworkDescriptionError(`${source}: idleSeconds must be a positive whole number`);
+  if (
+    parsed.deploymentBlock !== undefined &&
+    !(Number.isSafeInteger(parsed.deploymentBlock) && parsed.deploymentBlock >= 0)
+  )
+    throw new NetworkDescriptionError(`${source}: deploymentBlock must be a whole number, 0 or more`);
   const tasks =
     typeof parsed.tasks === "object" && parsed.tasks !== null
       ? Object.fromEntries(Object.entries(parsed.tasks).filter(([, id]) => typeof id === "string"))
@@ -96,6 +106,7 @@ export function parseNetwork(text: string, source = "the network description"): 
     tasks,
     ...(devRoot !== undefined && { devAttestationRoot: devRoot }),
     ...(parsed.idleSeconds === undefined ? {} : { idleSeconds: parsed.idleSeconds }),
+    ...(parsed.deploymentBlock === undefined ? {} : { deploymentBlock: parsed.deploymentBlock }),
   };
 }
 

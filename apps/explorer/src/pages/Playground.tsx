@@ -19,7 +19,16 @@ interface Turn {
   verdict?: Verdict | undefined;
   proof?: unknown;
   error?: string | undefined;
+  /** The answer is streaming: its text is not verified yet (and is dropped if it fails its checks). */
+  streaming?: boolean | undefined;
 }
+
+/** A failed turn keeps none of the text streamed: it was never verified, so it is not shown as the node's. */
+const failed = (error: unknown): Partial<Turn> => ({
+  answer: "",
+  streaming: false,
+  error: `${error instanceof Error ? error.message : String(error)} (the text streamed was not verified and is dropped)`,
+});
 
 const MAX_TOKENS = 48;
 
@@ -131,14 +140,14 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           }),
         };
       const { stream: _stream, ...body } = request;
-      const shown = streamedText((answer) => update(index, { answer }));
+      const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await gateway.current.client.chatStream(body, shown.onChunk, shown.onRestart);
       // What the turn keeps (and the next turn's context) is the verified answer, not the chunks as they came.
       const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
-      update(index, { ...turn, verdict: result.verdict });
+      update(index, { ...turn, streaming: false, verdict: result.verdict });
     } catch (error) {
-      update(index, { error: error instanceof Error ? error.message : String(error) });
+      update(index, failed(error));
     } finally {
       setBusy(false);
     }
@@ -159,13 +168,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     const { stream: _stream, ...request } = body;
     setTurns((all) => [...all, { question, answer: "" }]);
     try {
-      const shown = streamedText((answer) => update(index, { answer }));
+      const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await client.chatStream(request, shown.onChunk, shown.onRestart);
       const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
-      update(index, { ...turn, verdict: result.verdict });
+      update(index, { ...turn, streaming: false, verdict: result.verdict });
     } catch (error) {
-      update(index, { error: error instanceof Error ? error.message : String(error) });
+      update(index, failed(error));
     } finally {
       setBusy(false);
     }
@@ -251,9 +260,14 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
           // biome-ignore lint/suspicious/noArrayIndexKey: turns are only appended
           <li key={i} data-testid="turn">
             <p className="question">{turn.question}</p>
-            <p className="answer" data-testid="answer">
+            <p className={turn.streaming ? "answer unverified" : "answer"} data-testid="answer">
               {turn.answer}
             </p>
+            {turn.streaming && (
+              <p className="hint" data-testid="answer-unverified">
+                unverified until the answer is complete and checked
+              </p>
+            )}
             {turn.error && (
               <p className="error" data-testid="turn-error">
                 {turn.error}

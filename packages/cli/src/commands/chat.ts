@@ -6,10 +6,12 @@ import {
   type BuyTerms,
   boughtStack,
   closedEarly,
+  closeUnprovenStack,
   falseSpentClaim,
   givenStack,
   NodeMisbehavedError,
   NodeRequestError,
+  ReceiptWithheldError,
   RunningTotalError,
   reusableStack,
   STACK_SPENT,
@@ -38,6 +40,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
+import { stackStalled } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -159,11 +162,23 @@ export function registerChat(program: Command): void {
       try {
         answer = await ask(first, stack, body, flags.json === true);
       } catch (error) {
+        if (error instanceof ReceiptWithheldError) {
+          // A leaf the node committed and will not give the receipt of: nothing new can be signed on the stack. It is
+          // closed, its node put aside, the signed request kept as evidence, and another node serves.
+          await stackStalled(ctx, stack, error, aside, first.file);
+          if (flags.stack !== undefined || stack.bought) throw error;
+          stack = await boughtOffAside(ctx, terms(), aside);
+          answer = await ask(await clientFor(network, account, stack, dir), stack, body, flags.json === true);
+          return finish(answer);
+        }
         if (!(error instanceof NodeRequestError && STACK_SPENT.has(error.code))) throw error;
         // A stack the node says is spent is replaced (once) only when the chain, or a receipt it signed, bears the
         // node out: else every run would buy another stack on the node's word. A node caught, or one that closed a
         // stack long before it expired, is put aside in the owner's state: no later run buys from it.
-        const lie = await falseSpentClaim(ctx, stack, first.client, body, error);
+        let claimed: bigint | undefined;
+        const lie = await falseSpentClaim(ctx, stack, first.client, body, error, (units) => {
+          claimed = units;
+        });
         if (lie !== undefined) {
           keepAside(aside, stack.nodeId, lie);
           throw new NodeMisbehavedError(
@@ -175,37 +190,48 @@ export function registerChat(program: Command): void {
         const lastSentAt = first.client.lastSentAt ?? lastServedAt(first.file);
         if (await closedEarly(ctx, stack, first.client, body, network.idleSeconds, lastSentAt))
           keepAside(aside, stack.nodeId, `closed stack ${stack.stackId} long before it expired, units left`);
+        // Exhausted by the node's word alone (no receipt of the stack at hand): closed now, so that its escrow comes
+        // back once the node settles rather than at its expiry; the node's signed total is kept with the receipts.
+        if (claimed !== undefined) {
+          const deadline = await closeUnprovenStack(ctx, stack.stackId);
+          process.stderr.write(
+            `node ${stack.nodeId} says stack ${stack.stackId} is exhausted at ${claimed} units, unproven: ${deadline === undefined ? "it no longer serves" : `closed, to be settled by ${deadline}`}; its signed total is kept in ${first.file} for the index challenge\n`,
+          );
+        }
         if (flags.stack !== undefined || stack.bought) throw error;
         stack = await boughtOffAside(ctx, terms(), aside);
         answer = await ask(await clientFor(network, account, stack, dir), stack, body, flags.json === true);
       }
-      const { fields } = answer;
-      process.stderr.write(
-        `receipt ${JSON.stringify({
-          nodeId: stack.nodeId.toString(),
-          stackId: stack.stackId.toString(),
-          leafIndex: fields.leafIndex.toString(),
-          nonce: fields.nonce.toString(),
-          units: fields.units.toString(),
-          cumulativeUnits: fields.cumulativeUnits.toString(),
-          requestHash: fields.reqHash,
-          responseHash: fields.respHash,
-          bought: stack.bought,
-        })}\n`,
-      );
-      // What the node signed covers the body as sent: the stream flag StackClient adds included.
-      const received = { ...answer.response, atoma: answer.atoma };
-      if (flags.save !== undefined)
-        writeFileSync(resolve(flags.save), `${JSON.stringify(received, null, 2)}\n`);
-      const verdict = await verifyResponse(received, {
-        chain: verifyChainOf(network),
-        request: { ...body, stream: true },
-        stackId: stack.stackId,
-        owner: account.address,
-      });
-      process.stderr.write(`verdict ${verdictLine(verdict)}\n`);
-      if (flags.json) process.stdout.write(`${JSON.stringify({ answer: received, verdict })}\n`);
-      if (!verdict.ok) process.exitCode = 1;
+      await finish(answer);
+      async function finish(answer: Verified): Promise<void> {
+        const { fields } = answer;
+        process.stderr.write(
+          `receipt ${JSON.stringify({
+            nodeId: stack.nodeId.toString(),
+            stackId: stack.stackId.toString(),
+            leafIndex: fields.leafIndex.toString(),
+            nonce: fields.nonce.toString(),
+            units: fields.units.toString(),
+            cumulativeUnits: fields.cumulativeUnits.toString(),
+            requestHash: fields.reqHash,
+            responseHash: fields.respHash,
+            bought: stack.bought,
+          })}\n`,
+        );
+        // What the node signed covers the body as sent: the stream flag StackClient adds included.
+        const received = { ...answer.response, atoma: answer.atoma };
+        if (flags.save !== undefined)
+          writeFileSync(resolve(flags.save), `${JSON.stringify(received, null, 2)}\n`);
+        const verdict = await verifyResponse(received, {
+          chain: verifyChainOf(network),
+          request: { ...body, stream: true },
+          stackId: stack.stackId,
+          owner: account.address,
+        });
+        process.stderr.write(`verdict ${verdictLine(verdict)}\n`);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ answer: received, verdict })}\n`);
+        if (!verdict.ok) process.exitCode = 1;
+      }
     });
 }
 

@@ -32,6 +32,7 @@ const gatewayCodes: Record<ProxyErrorCode | SdkErrorCode, true> = {
   answer_unverified: true,
   gateway_error: true,
   invalid_argument: true,
+  model_tasks_crowded: true,
   network_description_invalid: true,
   no_node_offered: true,
   node_unreachable: true,

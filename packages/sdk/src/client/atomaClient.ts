@@ -12,6 +12,7 @@ import { checkAccount } from "./clientArguments.js";
 import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
 import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
+import type { UnprovenExhaustion } from "./unprovenExhaustion.js";
 
 type Body = Record<string, unknown>;
 
@@ -103,6 +104,13 @@ export interface DirectClientOptions {
    * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
    */
   onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
+  /**
+   * Called when a node called a stack reused with none of its receipts at hand exhausted, with a running total
+   * nothing here can check: the client closed the stack at once (`settleDeadline`, undefined when it no longer
+   * served), so its escrow comes back once the node settles rather than at its expiry. Keep the claim, and once the
+   * stack settles compare it with `exhaustionClaimSettled`.
+   */
+  onUnprovenExhaustion?: ((claim: UnprovenExhaustion) => void) | undefined;
   /**
    * Called with every receipt a node signs for this client, with the client's verdict (`StackClient`'s `onReceipt`):
    * a refused one, or one a node showed as a stack's last leaf and lied with (`shown`), is the owner's evidence.

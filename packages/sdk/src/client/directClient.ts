@@ -32,6 +32,7 @@ import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForM
 import { withTokenLimit } from "./requestMarks.js";
 import { type RestartGuard, restartGuard } from "./restartGuard.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
+import { closeUnprovenStack } from "./unprovenExhaustion.js";
 
 type Body = Record<string, unknown>;
 
@@ -171,6 +172,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           spent,
           vetting,
           options.onLowerLevel,
+          BigInt(network.deploymentBlock ?? 0),
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -235,11 +237,21 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       // The request goes again, on another stack: what was shown of this answer is dropped first (or the call fails).
       guard.beforeAnother(error);
       const { ctx, network } = await contextOnce();
-      const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error);
+      let claimed: bigint | undefined;
+      const lie = await falseSpentClaim(ctx, current.stack, current.client, body, error, (units) => {
+        claimed = units;
+      });
       // Calls in parallel on one stack all hear it spent: only the first replaces it, the rest take its successor.
       if (serving.get(model) === chosen) serving.delete(model);
       if (lie === undefined) {
+        const first = !spent.has(current.stack.stackId);
         spent.add(current.stack.stackId);
+        // Exhausted by the node's word alone: closed now, so its escrow comes back once it settles, not at expiry.
+        if (claimed !== undefined && first) {
+          const { stackId, nodeId } = current.stack;
+          const settleDeadline = await closeUnprovenStack(ctx, stackId);
+          options.onUnprovenExhaustion?.({ stackId, nodeId, claimed, settleDeadline });
+        }
         if (await closedEarly(ctx, current.stack, current.client, body, network.idleSeconds))
           putAside(
             current.stack.nodeId,

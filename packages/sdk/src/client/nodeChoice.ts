@@ -88,8 +88,12 @@ async function tasksOf(
   securityLevel: number | undefined,
   terms: ServingTerms,
   onLowerLevel?: LowerLevelNotice,
+  fromBlock = 0n,
 ): Promise<{ level: number | undefined; taskIds: bigint[] }> {
-  const served = await servedTasks(ctx.publicClient, ctx.addresses, model, 0n, terms);
+  const served = await servedTasks(ctx.publicClient, ctx.addresses, model, fromBlock, {
+    ...terms,
+    securityLevel,
+  });
   const highestClear = (tasks: readonly { securityLevel: number }[]) => {
     const clear = tasks
       .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
@@ -99,7 +103,7 @@ async function tasksOf(
   const level = securityLevel ?? highestClear(served);
   if (securityLevel === undefined && onLowerLevel) {
     // Said, not hidden: a higher level is served, only not within this client's cap or stack size.
-    const anyTerms = highestClear(await servedTasks(ctx.publicClient, ctx.addresses, model, 0n, {}));
+    const anyTerms = highestClear(await servedTasks(ctx.publicClient, ctx.addresses, model, fromBlock, {}));
     if (anyTerms !== undefined && (level === undefined || anyTerms > level))
       onLowerLevel(model, level, anyTerms);
   }
@@ -153,6 +157,7 @@ export async function stackForModel(
   spent: ReadonlySet<bigint> = new Set(),
   vetting?: CandidateVetting,
   onLowerLevel?: LowerLevelNotice,
+  fromBlock = 0n,
 ): Promise<UsableStack> {
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
@@ -162,6 +167,7 @@ export async function stackForModel(
     preferences.securityLevel,
     { units, maxPricePerMillion: cap },
     onLowerLevel,
+    fromBlock,
   );
   if (taskIds.length === 0)
     throw new NoNodeOfferedError(

@@ -11,7 +11,7 @@ import type { UsableStack } from "../stackChoice.js";
  * What a `stack_exhausted` refusal's receipt shows: the units its stack holds, why it is a lie, or why nothing here
  * can tell (`unproven`: a stack reused with none of its receipts at hand).
  */
-export type ShownLastLeaf = { units: bigint } | { lie: string } | { unproven: string };
+export type ShownLastLeaf = { units: bigint } | { lie: string } | { unproven: string; units: bigint };
 
 const FIELDS = [
   "stackId",
@@ -57,7 +57,7 @@ export async function shownLastLeaf(
   if (found === undefined) return { units: shown.fields.cumulativeUnits };
   const why = "lie" in found ? found.lie : found.unproven;
   client.keepShown(shown, `shown in a stack_exhausted refusal: ${why}`);
-  return found;
+  return "lie" in found ? found : { ...found, units: shown.fields.cumulativeUnits };
 }
 
 /**

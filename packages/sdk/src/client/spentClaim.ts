@@ -16,7 +16,9 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * and the stack's last leaf the refusal must carry (`error.atoma`, checked by `shownLastLeaf`: one contradicting
  * the client's records is a lie, kept as evidence). On a stack none of whose receipts is at hand (one reused from
  * an earlier run) a last leaf shown proves nothing either way: the stack is left and the leaf kept for the owner's
- * index challenge, which slashes a node that cannot show the owner's signed request for each leaf it claims.
+ * index challenge, which slashes a node that cannot show the owner's signed request for each leaf it claims, and
+ * `onUnproven` hears the running total claimed: the caller closes the stack at once (`closeUnprovenStack`) so that
+ * its escrow does not wait for its expiry, and compares the units settled with the claim (`exhaustionClaimSettled`).
  */
 export async function falseSpentClaim(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -24,6 +26,7 @@ export async function falseSpentClaim(
   client: StackClient,
   body: Record<string, unknown>,
   error: NodeRequestError,
+  onUnproven?: (claimedUnits: bigint) => void,
 ): Promise<string | undefined> {
   const [onChain, block] = await Promise.all([getStack(ctx, stack.stackId), ctx.publicClient.getBlock()]);
   if (onChain.status !== StackStatus.Active) return undefined;
@@ -34,7 +37,10 @@ export async function falseSpentClaim(
   if (last !== undefined && "lie" in last)
     return `node ${stack.nodeId} says stack_exhausted, but ${last.lie}`;
   // Nothing at hand says either way: the stack is left (its receipt kept for the challenge), the node not blamed.
-  if (last !== undefined && "unproven" in last) return undefined;
+  if (last !== undefined && "unproven" in last) {
+    onUnproven?.(last.units);
+    return undefined;
+  }
   const shown = last !== undefined && "units" in last ? last.units : undefined;
   const used = shown !== undefined && shown > usedUnits(client) ? shown : usedUnits(client);
   const left = BigInt(onChain.units) - used;

@@ -4,9 +4,11 @@ import {
   getSubscription,
   modelIdOf,
   offeredNodes,
+  SecurityLevel,
   taskRegistryAbi,
 } from "@atoma/chain/portable";
 import type { Address } from "viem";
+import { ModelTasksCrowdedError } from "../errors.js";
 
 /** A task of a model that a node serves now. */
 export interface ServedTask {
@@ -24,6 +26,8 @@ export interface ServingTerms {
   maxPricePerMillion?: bigint | undefined;
   /** The units the caller buys: a node whose capacity, busy or not, is below them does not count. @default 0n */
   units?: bigint | undefined;
+  /** Only tasks of this level are read (a caller that named its level). @default every level */
+  securityLevel?: number | undefined;
 }
 
 /** Where the tasks and the purchases live. */
@@ -51,9 +55,12 @@ const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
  * check it), however busy its nodes are. Found from the logs, not by reading every task: `TaskCreated` of the model
  * (free to emit, so only filtered) crossed with the subscriptions live by their logs (`Subscribed` not followed by
  * `ExitStarted` or `Unsubscribed`) and without `TaskDeactivated`, so that tasks anyone may create by the thousand,
- * or subscribe to and then drop (the bond comes back, the logs stay), cost a lookup nothing. Each level is read
- * apart, from the highest down (`MAX_MODEL_TASKS` each), so no number of tasks at one level hides another. Throws
- * what the RPC throws: the caller must not read "none" into a failure. `terms` narrow "serves" to what the caller
+ * or subscribe to and then drop (the bond comes back, the logs stay), cost a lookup nothing. The subscription logs
+ * are read for the model's task ids only (an indexed topic), from `fromBlock` (the network's `deploymentBlock`): other
+ * models' tasks are never fetched. Each level is read apart, from the highest down (`MAX_MODEL_TASKS` each), so no
+ * number of tasks at one level hides another; a level with more live tasks than that, none of the newest served,
+ * throws `ModelTasksCrowdedError` rather than falling to a lower level. Throws what the RPC throws: the caller must
+ * not read "none" into a failure. `terms` narrow "serves" to what the caller
  * could buy (its price cap, capacity for its units), so that a subscriber at an absurd price, or with no capacity,
  * cannot raise the level every such caller takes by default.
  */
@@ -65,33 +72,27 @@ export async function servedTasks(
   terms: ServingTerms = {},
 ): Promise<ServedTask[]> {
   const modelId = modelIdOf(model);
-  const events = <N extends "Subscribed" | "ExitStarted" | "Unsubscribed" | "TaskDeactivated">(
-    eventName: N,
-  ) =>
-    publicClient.getContractEvents({
-      address: contracts.TaskRegistry,
-      abi: taskRegistryAbi,
-      eventName,
-      fromBlock,
-      strict: true,
-    });
-  const [created, deactivated, subscribed, exiting, unsubscribed] = await Promise.all([
-    publicClient.getContractEvents({
-      address: contracts.TaskRegistry,
-      abi: taskRegistryAbi,
-      eventName: "TaskCreated",
-      args: { modelId },
-      fromBlock,
-      strict: true,
-    }),
-    events("TaskDeactivated"),
-    events("Subscribed"),
-    events("ExitStarted"),
-    events("Unsubscribed"),
-  ]);
+  const created = await publicClient.getContractEvents({
+    address: contracts.TaskRegistry,
+    abi: taskRegistryAbi,
+    eventName: "TaskCreated",
+    args: { modelId },
+    fromBlock,
+    strict: true,
+  });
   const levelOf = new Map(created.map((log) => [log.args.taskId, Number(log.args.securityLevel)]));
-  for (const log of deactivated) levelOf.delete(log.args.taskId);
-  const live = liveSubscriptions(subscribed, [...exiting, ...unsubscribed]);
+  // Only this model's tasks' logs are read (their ids as topics): another model's tasks cost the lookup nothing.
+  const ids = [...levelOf.keys()];
+  const [deactivated, subscribed, exiting, unsubscribed] = await Promise.all(
+    (["TaskDeactivated", "Subscribed", "ExitStarted", "Unsubscribed"] as const).map((eventName) =>
+      eventsOfTasks(publicClient, contracts.TaskRegistry, eventName, ids, fromBlock),
+    ),
+  );
+  for (const log of deactivated ?? []) levelOf.delete(log.args.taskId);
+  const live = liveSubscriptions(
+    (subscribed ?? []) as SubscriptionLog[],
+    [...(exiting ?? []), ...(unsubscribed ?? [])] as SubscriptionLog[],
+  );
   const byLevel = new Map<number, bigint[]>();
   for (const taskId of new Set(live.filter((id) => levelOf.has(id)))) {
     const level = levelOf.get(taskId) ?? 0;
@@ -99,7 +100,10 @@ export async function servedTasks(
   }
   const served: ServedTask[] = [];
   for (const level of [...byLevel.keys()].sort((a, b) => b - a)) {
-    const newest = (byLevel.get(level) ?? []).sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+    if (terms.securityLevel !== undefined && level !== terms.securityLevel) continue;
+    const all = byLevel.get(level) ?? [];
+    const newest = all.sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
+    const before = served.length;
     for (let at = 0; at < newest.length; at += READ_BATCH) {
       const batch = newest.slice(at, at + READ_BATCH);
       const read = await Promise.all(
@@ -107,8 +111,41 @@ export async function servedTasks(
       );
       for (const task of read) if (task) served.push(task);
     }
+    // Live tasks left unread and none read served: the level may be served by an older one. Never a quiet step down
+    // (unless a higher level in clear is served already: the default is that one; a confidential level only counts
+    // when named).
+    const higherClear = served.some((t) => t.securityLevel !== SecurityLevel.Confidential);
+    const matters = terms.securityLevel !== undefined || level !== SecurityLevel.Confidential;
+    if (served.length === before && all.length > newest.length && !higherClear && matters)
+      throw new ModelTasksCrowdedError(model, level, all.length, newest.length);
   }
   return served;
+}
+
+/** Task ids per log query: each is one topic of the filter. */
+const TOPICS_PER_QUERY = 128;
+
+/** The logs of `eventName` for the tasks `taskIds` (the indexed `taskId` topic), in queries of bounded size. */
+async function eventsOfTasks(
+  publicClient: AtomaPublicClient,
+  address: Address,
+  eventName: "TaskDeactivated" | "Subscribed" | "ExitStarted" | "Unsubscribed",
+  taskIds: bigint[],
+  fromBlock: bigint,
+) {
+  const logs = [];
+  for (let at = 0; at < taskIds.length; at += TOPICS_PER_QUERY)
+    logs.push(
+      ...(await publicClient.getContractEvents({
+        address,
+        abi: taskRegistryAbi,
+        eventName,
+        args: { taskId: taskIds.slice(at, at + TOPICS_PER_QUERY) },
+        fromBlock,
+        strict: true,
+      })),
+    );
+  return logs as { args: { taskId: bigint; nodeId?: bigint }; blockNumber: bigint; logIndex: number }[];
 }
 
 interface SubscriptionLog {

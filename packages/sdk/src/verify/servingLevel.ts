@@ -1,5 +1,5 @@
 import { SecurityLevel, stackManagerAbi } from "@atoma/chain/portable";
-import { SecurityLevelUnknownError } from "../errors.js";
+import { ModelTasksCrowdedError, SecurityLevelUnknownError } from "../errors.js";
 import { type ServingTerms, servedTasks } from "./modelTasks.js";
 import type { VerifyChain } from "./verifyArguments.js";
 
@@ -25,8 +25,11 @@ export async function servingSecurityLevel(
       functionName: "taskRegistry",
     });
     const contracts = { TaskRegistry, StackManager: chain.addresses.StackManager };
-    levels = (await servedTasks(chain.publicClient, contracts, model, 0n, terms)).map((t) => t.securityLevel);
+    const served = await servedTasks(chain.publicClient, contracts, model, chain.fromBlock ?? 0n, terms);
+    levels = served.map((t) => t.securityLevel);
   } catch (cause) {
+    if (cause instanceof ModelTasksCrowdedError)
+      throw new SecurityLevelUnknownError(model, cause.shortMessage, { cause });
     throw new SecurityLevelUnknownError(model, "the chain could not be read", { cause });
   }
   const clear = levels.filter((level) => level !== SecurityLevel.Confidential);

@@ -6,6 +6,8 @@ import { VerifyArgumentError } from "../errors.js";
 export interface VerifyChain {
   publicClient: AtomaPublicClient;
   addresses: Pick<AtomaAddresses, "StackManager" | "NodeRegistry" | "SettlementManager">;
+  /** The block the contracts were deployed at: the task logs are read from it. @default 0n */
+  fromBlock?: bigint | undefined;
 }
 
 export interface VerifyOptions {

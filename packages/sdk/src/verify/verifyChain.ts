@@ -6,7 +6,11 @@ import type { VerifyChain } from "./verifyArguments.js";
 
 /** The chain a network description names, as `verifyResponse` reads it. */
 export function verifyChainOf(network: Network): VerifyChain {
-  return { publicClient: createAtomaPublicClient(network), addresses: network.contracts };
+  return {
+    publicClient: createAtomaPublicClient(network),
+    addresses: network.contracts,
+    ...(network.deploymentBlock !== undefined && { fromBlock: BigInt(network.deploymentBlock) }),
+  };
 }
 
 /**

@@ -1,0 +1,289 @@
+import { join } from "node:path";
+import {
+  createTask,
+  getStack,
+  modelIdOf,
+  registerModel,
+  SecurityLevel,
+  subscribe,
+  TaskRole,
+} from "@atoma/chain";
+import { atomaDomain, parseReceipt, signResponse, toReceipt } from "@atoma/core";
+import { loadKeyFile } from "@atoma/node";
+import {
+  createAtomaClient,
+  exhaustionClaimSettled,
+  ModelTasksCrowdedError,
+  parseNetwork,
+  readContext,
+  SecurityLevelUnknownError,
+  servedTasks,
+  servingSecurityLevel,
+  type UnprovenExhaustion,
+  userContext,
+  verifyChainOf,
+} from "@atoma/sdk";
+import {
+  createPublicClient,
+  createWalletClient,
+  erc20Abi,
+  type Hex,
+  http,
+  keccak256,
+  parseEther,
+  toHex,
+} from "viem";
+import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
+import { startRelay } from "./relay.js";
+
+/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+const ask = (model: string, content: string) => ({
+  model,
+  messages: [{ role: "user", content }],
+  max_tokens: 8,
+});
+
+/** Polls `read` until it gives a value, for at most `ms` (a condition awaited, not a fixed sleep). */
+async function waitFor<T>(what: string, read: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const giveUpAt = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Issue 13's fifth review, on a real dev network (atoma dev, three nodes). */
+describe("issue 13's fifth review against a dev network", () => {
+  let dev: DevNetwork;
+  beforeAll(async () => {
+    dev = await startDevNetwork(3);
+  }, 300_000);
+  afterAll(async () => {
+    await dev?.stop();
+  }, 60_000);
+
+  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
+  async function freshBuyer() {
+    const account = privateKeyToAccount(generatePrivateKey());
+    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
+    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
+    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
+    const gas = await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null });
+    await reader.waitForTransactionReceipt({ hash: gas });
+    const toma = await wallet.writeContract({
+      address: dev.ready.contracts.AtomaToken as Hex,
+      abi: erc20Abi,
+      functionName: "transfer",
+      args: [account.address, parseEther("20")],
+      chain: null,
+    });
+    await reader.waitForTransactionReceipt({ hash: toma });
+    return account;
+  }
+
+  /** The cheapest node (a `sort: "price"` client buys there), its key, and a relay in front of it. */
+  async function cheapestBehindRelay() {
+    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
+    const key = loadKeyFile(
+      join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
+    );
+    const relay = await startRelay(cheapest.url);
+    const origin = new URL(cheapest.url).origin;
+    const viaRelay: typeof fetch = (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
+    };
+    return { cheapest, key, relay, fetch: viaRelay };
+  }
+
+  // Fifth review: a node called a reused stack exhausted with a total nothing at hand could check; the client bought
+  // again while the old stack's escrow waited for its expiry (an hour). Now the owner closes it at once, and the
+  // node's settlement is compared with its signed claim.
+  it("closes a reused stack a node calls exhausted unproven, and its settlement shows the claim false", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+    let stack: string | undefined;
+    let forged: string | undefined;
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const first = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+      }).chat(ask(dev.ready.model, "Hello"));
+      expect(first.atoma.node_id).toBe(cheapest.id);
+      stack = first.atoma.stack_id as string;
+      const { fields } = parseReceipt(first.atoma);
+      // The liar signs leaf 0 again with the whole stack billed there, and calls the stack exhausted.
+      const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
+      forged = JSON.stringify({
+        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+        atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
+      });
+      const closed: UnprovenExhaustion[] = [];
+      const putAside: string[] = [];
+      const restarted = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+        onUnprovenExhaustion: (claim) => closed.push(claim),
+      });
+      const answer = await restarted.chat(ask(dev.ready.model, "More"));
+      expect(answer.atoma.stack_id).not.toBe(stack);
+      expect(putAside).toEqual([]);
+      const stackId = BigInt(stack);
+      expect(closed).toHaveLength(1);
+      expect(closed[0]).toMatchObject({ stackId, nodeId: BigInt(cheapest.id), claimed: 99_999n });
+      // Closed by its owner now: the node must settle by the close plus the window, not the expiry an hour away.
+      const ctx = readContext(parseNetwork(dev.readyText));
+      const onChain = await getStack(ctx, stackId);
+      expect(onChain.closedAt).toBeGreaterThan(0n);
+      expect(closed[0]!.settleDeadline).toBeLessThan(onChain.expiresAt);
+      // The node settles what it served (leaf 0), far below the total it signed in its refusal: the claim is false.
+      const check = await waitFor("the node's settlement", () =>
+        exhaustionClaimSettled(ctx, stackId, 99_999n),
+      );
+      // (The relay passed the refused request on, so the node settles leaf 1 too.)
+      expect(check).toMatchObject({ stackId, claimed: 99_999n, contradicted: true });
+      expect(check.settled).toBeGreaterThanOrEqual(fields.cumulativeUnits);
+      expect(check.settled).toBeLessThan(1_000n);
+    } finally {
+      await relay.close();
+    }
+  }, 300_000);
+
+  /** The three nodes as their own keys act on-chain. */
+  const nodeActors = () => {
+    const network = parseNetwork(dev.readyText);
+    return dev.ready.nodes.map((node, k) => ({
+      nodeId: BigInt(node.id),
+      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
+    }));
+  };
+
+  // Fifth review: the task lookup read every Subscribed / ExitStarted / Unsubscribed / TaskDeactivated log of the
+  // whole network from block 0, so anyone's task registrations for any model made every client's lookup grow.
+  it("reads only the model's task logs: other models' task spam changes nothing and is never fetched", async () => {
+    const network = parseNetwork(dev.readyText);
+    const contracts = {
+      TaskRegistry: network.contracts.TaskRegistry,
+      StackManager: network.contracts.StackManager,
+    };
+    const getLogs: { topics?: unknown[] }[] = [];
+    const recording = createPublicClient({
+      transport: http(dev.ready.rpcUrl, {
+        onFetchRequest: async (request) => {
+          const calls = [await request.clone().json()].flat() as { method: string; params: unknown[] }[];
+          for (const call of calls)
+            if (call.method === "eth_getLogs") getLogs.push(call.params[0] as { topics?: unknown[] });
+        },
+      }),
+    }) as unknown as Parameters<typeof servedTasks>[0];
+    const before = await servedTasks(recording, contracts, dev.ready.model);
+    expect(before.map((t) => t.securityLevel)).toContain(1);
+    const spammer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 6 }));
+    const nodes = nodeActors();
+    // Another model, registered by anyone, and its tasks, each with a node subscribed.
+    const spamModel = modelIdOf("spam-model");
+    await registerModel(spammer, {
+      modelId: spamModel,
+      weightsRoot: keccak256(toHex("spam weights")),
+      feeBps: 0,
+      collateral: parseEther("100"),
+      uri: "atoma://models/spam",
+    });
+    for (let k = 0; k < 12; k++) {
+      const { taskId } = await createTask(spammer, {
+        modelId: spamModel,
+        role: TaskRole.Chat,
+        securityLevel: SecurityLevel.None,
+      });
+      const node = nodes[k % nodes.length]!;
+      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+    }
+    getLogs.length = 0;
+    expect(await servedTasks(recording, contracts, dev.ready.model)).toEqual(before);
+    // Every log query names the model (TaskCreated's modelId) or its tasks (the taskId topic): none reads them all.
+    expect(getLogs.length).toBeGreaterThanOrEqual(5);
+    for (const query of getLogs) {
+      const filtered = (query.topics ?? []).slice(1).some((topic) => topic !== null);
+      expect(filtered, JSON.stringify(query)).toBe(true);
+    }
+    // From the block the network description names, not block 0.
+    const from = await createPublicClient({ transport: http(dev.ready.rpcUrl) }).getBlockNumber();
+    getLogs.length = 0;
+    await servedTasks(recording, contracts, dev.ready.model, from);
+    for (const query of getLogs)
+      expect(BigInt((query as { fromBlock?: string }).fromBlock ?? "0x0")).toBe(from);
+    expect(verifyChainOf(parseNetwork(JSON.stringify({ ...dev.ready, deploymentBlock: 7 }))).fromBlock).toBe(
+      7n,
+    );
+  }, 300_000);
+
+  // Fifth review: 64 live but unservable tasks at the verified level (one subscriber each, too few to verify) filled
+  // the window read for it, and the client quietly took level 0. Now it fails, named, and buys nothing.
+  it("fails closed when 64 newer unservable tasks crowd the verified level", async () => {
+    const network = parseNetwork(dev.readyText);
+    const chain = verifyChainOf(network);
+    expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
+    const griefer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
+    const nodes = nodeActors();
+    for (let k = 0; k < 64; k++) {
+      const { taskId } = await createTask(griefer, {
+        modelId: modelIdOf(dev.ready.model),
+        role: TaskRole.Chat,
+        securityLevel: SecurityLevel.CrossValidation,
+        replicationPpm: 8_000,
+        attesters: 1,
+        sampleSize: 4,
+      });
+      const node = nodes[k % nodes.length]!;
+      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+    }
+    const unknown = await servingSecurityLevel(chain, dev.ready.model).catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(SecurityLevelUnknownError);
+    expect((unknown as SecurityLevelUnknownError).cause).toBeInstanceOf(ModelTasksCrowdedError);
+    const account = await freshBuyer();
+    const lowered: unknown[] = [];
+    const refused = await createAtomaClient({
+      network: dev.readyText,
+      account,
+      onLowerLevel: (...args) => lowered.push(args),
+    })
+      .chat(ask(dev.ready.model, "Which level?"))
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ModelTasksCrowdedError);
+    expect((refused as ModelTasksCrowdedError).code).toBe("model_tasks_crowded");
+    expect((refused as ModelTasksCrowdedError).level).toBe(1);
+    expect(lowered).toEqual([]);
+    // Nothing was bought: the buyer's TOMA is untouched.
+    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
+    const balance = await reader.readContract({
+      address: dev.ready.contracts.AtomaToken as Hex,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [account.address],
+    });
+    expect(balance).toBe(parseEther("20"));
+    // Naming the level goes on: the level-0 task serves.
+    const named = await createAtomaClient({
+      network: dev.readyText,
+      account,
+      preferences: { securityLevel: 0 },
+    }).chat(ask(dev.ready.model, "Level 0 then"));
+    expect(named.verdict?.ok).toBe(true);
+  }, 600_000);
+});
