@@ -5,7 +5,6 @@ import type { KeyRecord } from "../keys/keyRecord.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import type { RateTicket } from "../limits/rateLimiter.js";
 import type { Endpoint } from "../limits/requestBound.js";
-import type { SealedCharges } from "../limits/sealedCharges.js";
 import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
 import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
 import type { UpstreamAnswer } from "./upstream.js";
@@ -43,8 +42,6 @@ export interface ConfidentialSessionsComponents {
   limiter: KeyRateLimiter;
   /** The highest price per million units: the budget a session reserves is its bound at that price. */
   maxPricePerMillion: () => bigint;
-  /** Where a sealed stream's whole charge waits for its leaf's receipt (review3 M-3). */
-  sealedCharges?: Pick<SealedCharges, "hold"> | undefined;
   logger?: Logger | undefined;
   /** Unix milliseconds. @default Date.now */
   now?: (() => number) | undefined;
@@ -214,7 +211,7 @@ export class ConfidentialSessions {
   /**
    * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
    * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it,
-   * held in `sealedCharges` until the leaf's receipt comes (the request is resent before the stack's next) and
+   * held in `sealed_charges` (written with the charge, see `SealedCharges`) until the leaf's receipt comes (the request is resent before the stack's next) and
    * says what the key pays.
    */
   async settle(
@@ -230,18 +227,19 @@ export class ConfidentialSessions {
         : 0n;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
-      // Held before the charge: a crash in between leaves a held row (its give-back waits for the charge, see
-      // `SealedCharges`), never a key charged in full with nothing held to settle it.
-      if (!answer && keepReservation)
-        await this.#c.sealedCharges?.hold({
-          keyId: session.keyId,
-          stackId: session.lease.stackId,
-          nonce: session.lease.nonce,
-          maxUnits: session.maxUnits,
-          pricePerMillion: session.lease.pricePerMillion,
-          chargedWei: cost,
-        });
-      await this.#c.ledger.settle(session.reservation, cost, served);
+      // The held charge goes in the charge's own record (one journal line, one transaction): whenever the process
+      // dies, either both are recorded or neither (the reservation then goes back whole), so a key is never given
+      // back a charge it never paid, nor charged in full with nothing held to settle it.
+      const hold =
+        !answer && keepReservation
+          ? {
+              stackId: session.lease.stackId,
+              nonce: session.lease.nonce,
+              maxUnits: session.maxUnits,
+              pricePerMillion: session.lease.pricePerMillion,
+            }
+          : undefined;
+      await this.#c.ledger.settle(session.reservation, cost, served, hold);
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

@@ -46,7 +46,11 @@ export class SealedCharges {
     this.#flush = components.flush ?? (async () => {});
   }
 
-  /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
+  /**
+   * Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). The gateway does not
+   * call this: it writes the hold with its charge (`SpendLedger.settle`'s `sealedHold`, one journal record), so a
+   * crash cannot leave one without the other.
+   */
   async hold(charge: HeldSealedCharge): Promise<void> {
     await this.#db
       .insertInto("sealed_charges")

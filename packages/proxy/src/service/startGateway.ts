@@ -145,7 +145,6 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         ledger,
         limiter,
         maxPricePerMillion: () => pool.maxPricePerMillion,
-        sealedCharges,
         logger,
         now,
       },
