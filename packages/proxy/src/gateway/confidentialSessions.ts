@@ -59,6 +59,11 @@ export interface ConfidentialSessionsOptions {
    * not hold them all (its unused sessions only expire). @default 2 (half of the pool's 4 stacks a model, in tests)
    */
   maxPerKeyPerModel?: number | undefined;
+  /**
+   * How long a session that expired unused keeps counting against its key's limits: a key re-opening sessions as
+   * they expire would otherwise hold its share of the model's stacks for good. @default the session's time (`ttlMs`)
+   */
+  unusedCooldownMs?: number | undefined;
 }
 
 interface Held {
@@ -86,6 +91,9 @@ export class ConfidentialSessions {
    * sessions, and taken before the first await, so parallel opens of one key cannot all pass the limits.
    */
   readonly #opening = new Map<string, number>();
+  /** Per key, and per key and model: until when each of its sessions that expired unused still counts. */
+  readonly #cooling = new Map<string, number[]>();
+  readonly #cooldownMs: number;
 
   constructor(components: ConfidentialSessionsComponents, options: ConfidentialSessionsOptions = {}) {
     this.#c = components;
@@ -93,6 +101,7 @@ export class ConfidentialSessions {
     this.#slack = options.deadlineSlackSeconds ?? 60;
     this.#maxPerKey = options.maxPerKey ?? 4;
     this.#maxPerKeyPerModel = options.maxPerKeyPerModel ?? 2;
+    this.#cooldownMs = options.unusedCooldownMs ?? this.#ttlMs;
     this.#now = components.now ?? Date.now;
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
   }
@@ -115,17 +124,21 @@ export class ConfidentialSessions {
   ): Promise<ConfidentialSession> {
     const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
     // A slot only being opened has no expiry yet: the retry hint is then a whole session's time.
-    const soonest = (held: Held[]) =>
-      held.length === 0
-        ? this.#ttlMs / 1000
-        : (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
     const keySlot = key.keyId;
     const modelSlot = `${key.keyId}\u0000${request.model}`;
-    if (mine.length + this.#pending(keySlot) >= this.#maxPerKey)
-      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine));
+    const soonest = (held: Held[], slot: string) => {
+      const ends = [...held.map((h) => h.session.expiresAtMs), ...(this.#cooling.get(slot) ?? [])];
+      return ends.length === 0 ? this.#ttlMs / 1000 : Math.max(0, Math.min(...ends) - this.#now()) / 1000;
+    };
+    if (mine.length + this.#pending(keySlot) + this.#cooled(keySlot) >= this.#maxPerKey)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine, keySlot));
     const onModel = mine.filter((held) => held.session.model === request.model);
-    if (onModel.length + this.#pending(modelSlot) >= this.#maxPerKeyPerModel)
-      throw new ConfidentialSessionsExceededError(this.#maxPerKeyPerModel, soonest(onModel), request.model);
+    if (onModel.length + this.#pending(modelSlot) + this.#cooled(modelSlot) >= this.#maxPerKeyPerModel)
+      throw new ConfidentialSessionsExceededError(
+        this.#maxPerKeyPerModel,
+        soonest(onModel, modelSlot),
+        request.model,
+      );
     this.#reserveSlot(keySlot, 1);
     this.#reserveSlot(modelSlot, 1);
     try {
@@ -134,6 +147,28 @@ export class ConfidentialSessions {
       this.#reserveSlot(keySlot, -1);
       this.#reserveSlot(modelSlot, -1);
     }
+  }
+
+  /** Sessions of `slot` that expired unused and still count (the others are forgotten). */
+  #cooled(slot: string): number {
+    const now = this.#now();
+    const still = (this.#cooling.get(slot) ?? []).filter((until) => until > now);
+    if (still.length > 0) this.#cooling.set(slot, still);
+    else this.#cooling.delete(slot);
+    return still.length;
+  }
+
+  #coolDown(session: ConfidentialSession): void {
+    if (this.#cooldownMs <= 0) return;
+    const until = this.#now() + this.#cooldownMs;
+    for (const slot of [session.keyId, `${session.keyId}\u0000${session.model}`]) {
+      // At most as many as the limits let a key open: a list never grows past them.
+      const list = (this.#cooling.get(slot) ?? []).slice(-(this.#maxPerKey - 1));
+      list.push(until);
+      this.#cooling.set(slot, list);
+    }
+    // Keys that never come back: their entries go once past (bounded by the keys seen in a cool-down).
+    if (this.#cooling.size > 1_024) for (const slot of [...this.#cooling.keys()]) this.#cooled(slot);
   }
 
   #pending(slot: string): number {
@@ -262,6 +297,7 @@ export class ConfidentialSessions {
       this.#logger.warn({ err: error }, "giving back an unused confidential session's stack failed");
     }
     await this.settle(session, undefined);
+    this.#coolDown(session);
     this.#logger.debug({ keyId: session.keyId }, "a confidential session expired unused");
   }
 }
