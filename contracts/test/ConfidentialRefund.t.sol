@@ -48,6 +48,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertEq(server, cheat, "served by the cheat");
         bytes32 served = keccak256("evidence it serves, never posted");
         bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch(); // an unposted hash convicts once its epoch is over
         vm.prank(racer);
         attestations.reportUnposted(cheat, epoch, served, lie);
         settleAndFinalize(stackId, 1_000);
@@ -72,6 +73,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         bytes32 served = keccak256("unposted");
         uint256 before = vault.balanceOf(user);
         uint8 reputation = nodes.getNode(cheat).reputation;
+        nextEpoch();
         attestations.refundUnposted(cheat, epoch, served, statement(cheat, epoch, served), stackId);
         assertTrue(nodes.getNode(cheat).reputation < reputation, "the first punishment cuts reputation");
         assertTrue(vault.balanceOf(user) > before, "refunded");
@@ -111,6 +113,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
             settle(farmed[i], 0);
         }
         finalizeAll(farmed);
+        nextEpoch();
         for (uint256 i = 0; i < farmed.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotPaid.selector, farmed[i]));
             attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
@@ -181,6 +184,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         finalizeAll(both);
         bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch();
         attestations.reportUnposted(cheat, epoch, served, lie);
         uint256 ban = attestations.bannedUntilEpoch(cheat);
         vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
@@ -209,6 +213,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertTrue(stacks.getStack(stackId).expiresAt > block.timestamp, "nominally still running");
         bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch();
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, stackId, cheat, epoch));
         attestations.refundUnposted(cheat, epoch, served, lie, stackId);
     }
@@ -276,6 +281,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         // Another node's level-3 stack.
         (uint256 otherStack, uint256 otherServer) = buyFrom(other);
         assertEq(otherServer, other, "other serves it");
+        nextEpoch();
         vm.expectRevert(
             abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, otherStack, cheat, epoch)
         );
@@ -300,7 +306,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         attestations.refundUnposted(cheat, epoch, served, lie, 999);
         // A stack that expired before the statement's epoch began.
         uint64 laterEpoch = currentEpoch() + 3;
-        vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
+        vm.warp(block.timestamp + 4 * nodes.EPOCH_LENGTH());
         bytes memory laterLie = statement(cheat, laterEpoch, served);
         vm.expectRevert(
             abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, later, cheat, laterEpoch)
@@ -326,6 +332,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         bytes32 served = keccak256("unposted");
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(signerKey[cheat], fresh.servedEvidenceDigest(cheat, epoch, served));
         bytes memory lie = abi.encodePacked(r, s, v);
+        nextEpoch();
         vm.expectRevert(AtomaAccess.NotWired.selector);
         fresh.refundUnposted(cheat, epoch, served, lie, 1);
         vm.prank(racer);

@@ -138,6 +138,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error StatementSignatureInvalid(uint256 nodeId, address recovered);
     /// The node did post this evidence, for this epoch: nothing to report.
     error EvidencePosted(uint256 nodeId, bytes32 evidenceHash);
+    /// The statement names an epoch not yet over and evidence the node never posted: it may still post it.
+    error EpochNotOver(uint64 epoch, uint256 current);
     /// This very statement was reported already.
     error StatementReported(uint256 nodeId, uint64 epoch, bytes32 evidenceHash);
     /// The node was caught serving evidence it never posted: it may post again from `epoch`.
@@ -262,7 +264,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
 
     /// Proves that `nodeId` served evidence it never posted for the epoch it named: `signature` is its signer's over
     /// `ServedEvidence(nodeId, epoch, evidenceHash)` (what the node serves beside its epoch evidence once the post is
-    /// final), and this registry never took `evidenceHash` from it, or took it in another epoch than `epoch`. Revokes
+    /// final), and this registry never took `evidenceHash` from it, or took it in another epoch than `epoch`. A hash
+    /// never posted convicts only once `epoch` is over (`EpochNotOver` before: the node may still post it). Revokes
     /// its record (no longer current, so its level-3 subscriptions can be dropped and no draw takes it), bans its
     /// posts until the next epoch but one, and slashes it as for a timeout, the caller taking the user's share.
     /// An honest node signs only evidence it posted, with the epoch it posted it in (each key rotation's too: every
@@ -355,7 +358,14 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
             revert StatementSignatureInvalid(nodeId, recovered);
         }
         Posting memory posting = postings[nodeId][evidenceHash];
-        if (posting.posted && posting.epoch == epoch) revert EvidencePosted(nodeId, evidenceHash);
+        if (posting.posted) {
+            if (posting.epoch == epoch) revert EvidencePosted(nodeId, evidenceHash);
+        } else {
+            // Never posted: the node may still post it until its epoch is over (a hash posted in another epoch
+            // can never be posted again, so that lie is proven at once).
+            uint256 current = nodeRegistry.currentEpoch();
+            if (epoch >= current) revert EpochNotOver(epoch, current);
+        }
     }
 
     /// Revokes the node's record and bans its posts until the epoch after next: once per statement.

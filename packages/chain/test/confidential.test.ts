@@ -112,6 +112,11 @@ describe("confidential tasks (security level 3) against anvil", () => {
       servedEvidenceTypedData(network.anvil.chainId, addresses.AttestationRegistry, lie),
     );
     const racer = await network.account();
+    // Refused while the epoch runs (the node could still post the hash); proven once it is over.
+    await expect(reportUnposted(racer.ctx, { ...lie, signature })).rejects.toMatchObject({
+      errorName: "EpochNotOver",
+    });
+    await network.nextEpoch();
     await reportUnposted(racer.ctx, { ...lie, signature });
     await network.advance(60);
     await submitSettlement(cheat.signer, {

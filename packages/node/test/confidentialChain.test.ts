@@ -415,8 +415,17 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
       ...cheatRecord,
       expiresAt: (await network.now()) + 600n,
     });
-    const epoch = await chainEpoch();
+    // It vouched so in the epoch before (an unposted hash convicts once its epoch is over: until then the node could
+    // still post it, and a report is refused with `EpochNotOver`).
+    const epoch = (await chainEpoch()) - 1n;
     const servedHash = evidenceHash("dev", "0xfeedface" as HexString);
+    const early = { nodeId: other.nodeId, epoch: epoch + 1n, evidenceHash: servedHash };
+    const earlySignature = await other.signerAccount.signTypedData(
+      servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, early),
+    );
+    await expect(reportUnposted(owner.ctx, { ...early, signature: earlySignature })).rejects.toMatchObject({
+      errorName: "EpochNotOver",
+    });
     const lie = { nodeId: other.nodeId, epoch, evidenceHash: servedHash };
     const signature = await other.signerAccount.signTypedData(
       servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, lie),
@@ -587,6 +596,7 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
       servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, lie),
     );
     const racer = await network.account();
+    if ((await chainEpoch()) <= confidentialEpoch) await network.nextEpoch(); // proven once the epoch is over
     await reportUnposted(racer.ctx, { ...lie, signature });
     const vault = (account: `0x${string}`) =>
       network.publicClient.readContract({

@@ -570,8 +570,8 @@ describe("confidential requests through the gateway", () => {
   // Squatter: one key opens sessions it never uses to hold every level-3 stack of the model. It holds at most its
   // share (3 of the gateway's 4 stacks a model here): the next is refused while another key is still served.
   it("bounds open sessions per key and model: a key squatting the model's stacks holds its share; a session never used gives back its nonce", async () => {
-    // The sessions earlier tests left unused have expired.
-    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    // The sessions earlier tests left unused have expired, and their cool-down (a session's time) is over.
+    await new Promise((resolve) => setTimeout(resolve, 4_600));
     const held = [await openSession(), await openSession(), await openSession()];
     const spam = await call("/v1/confidential/sessions", { body: { model: MODEL, max_units: 2_000 } });
     expect(spam.status).toBe(429);
@@ -584,6 +584,11 @@ describe("confidential requests through the gateway", () => {
     expect(new Set([...held, other].map((s) => s.stack_id)).size).toBe(4);
     // They expire unused (2 s): the stacks, budgets and nonces come back.
     await new Promise((resolve) => setTimeout(resolve, 2_600));
+    // The squatter re-opening at once is refused: its expired sessions count for a cool-down after them.
+    const reopen = await call("/v1/confidential/sessions", { body: { model: MODEL, max_units: 2_000 } });
+    expect(reopen.status).toBe(429);
+    // Past the cool-down (a session's time, 2 s), it is served again.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
     const first = held[0]!;
     const next = await openSession({
       ignore: [first.node_id === String(flaky.nodeId) ? String(steady.nodeId) : String(flaky.nodeId)],

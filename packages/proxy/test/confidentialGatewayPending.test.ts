@@ -406,7 +406,12 @@ describe("a sealed stream with no receipt is charged what the node's receipt lat
     failSealed = false;
     cutStream = false;
     expect(cut).toMatchObject({ gatewayCode: "confidential_session_failed" });
-    const [held] = await gateway.db.selectFrom("sealed_charges").selectAll().execute();
+    // The held leaf is written with its charge, through the journal: read once applied.
+    const [held] = await until(
+      () => gateway.db.selectFrom("sealed_charges").selectAll().execute(),
+      (rows) => rows.length > 0,
+      10_000,
+    );
     expect(held).toBeDefined();
     const cutKeyId = (await gateway.db.selectFrom("api_keys").select(["key_id", "name"]).execute()).find(
       (k) => k.name === "cut",

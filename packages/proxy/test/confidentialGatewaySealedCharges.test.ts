@@ -241,3 +241,78 @@ describe("a held charge at or below the last receipt (review-conf2 M3)", () => {
     expect(await spentOf(refusedOnly)).toBe(MAX_WEI);
   });
 });
+
+describe("a held leaf with no receipt of its own below a later receipt", () => {
+  // A lazy reading would keep the whole reservation charged: the later receipts prove what the gap cost. Leaf 3 is
+  // held (no receipt), leaf 2's receipt says 400 units so far, leaf 4's says 1,000 so far with 100 of its own: leaf 3
+  // cost at most 1,000 - 100 - 400 = 500 units, and the key is charged that, not its bound of 2,000.
+  it("is charged what the receipts around it prove, each held leaf in the gap within its bound", async () => {
+    const stackId = stackIds++;
+    await opened.db
+      .insertInto("stacks")
+      .values({
+        stack_id: stackId,
+        model: "m",
+        task_id: 1n,
+        node_id: 1n,
+        node_url: "http://n",
+        node_signer: "0x00",
+        units: 100_000n,
+        price_per_million: STACK_PRICE,
+        expires_at: 9_999_999_999n,
+        state: "idle",
+        created_at_ms: 1n,
+      })
+      .execute();
+    const keptAt = async (leafIndex: bigint, units: bigint, cumulativeUnits: bigint, refused = false) =>
+      opened.db
+        .insertInto("receipts")
+        .values({
+          stack_id: stackId,
+          leaf_index: leafIndex,
+          signature: `0x${leafIndex}`,
+          receipt: JSON.stringify({
+            stackId: String(stackId),
+            leafIndex: String(leafIndex),
+            units: String(units),
+            cumulativeUnits: String(cumulativeUnits),
+          }),
+          created_at_ms: 1,
+          refused,
+        })
+        .execute();
+    const inGap = await chargedInFull(stackId, 3n);
+    const first = await chargedInFull(stackId, 0n);
+    const gapA = await chargedInFull(stackId, 6n);
+    const gapB = await chargedInFull(stackId, 7n);
+    await keptAt(2n, 150n, 400n);
+    await keptAt(4n, 100n, 1_000n);
+    // A refused receipt inside a gap proves nothing: leaf 6 and 7 share what leaf 8's receipt proves past leaf 4's.
+    await keptAt(6n, 1n, 1_001n, true);
+    await keptAt(8n, 50n, 1_000n + 2_500n + 50n);
+    await charges.settleBySettlement(stackId, 3_550n, { leafIndex: 8n, cumulativeUnits: 3_550n });
+    expect(await spentOf(inGap)).toBe(costOfUnits(500n, STACK_PRICE));
+    // Leaf 0 lies below leaf 2's receipt: at most 400 - 150 = 250 units.
+    expect(await spentOf(first)).toBe(costOfUnits(250n, STACK_PRICE));
+    // 2,500 units between leaf 4 and leaf 8: leaf 6 takes its bound of 2,000, leaf 7 the other 500.
+    expect(await spentOf(gapA)).toBe(costOfUnits(2_000n, STACK_PRICE));
+    expect(await spentOf(gapB)).toBe(costOfUnits(500n, STACK_PRICE));
+  });
+});
+
+describe("a refused receipt for a held leaf (review L2)", () => {
+  // A hostile node answers the resend with a receipt the gateway refuses (a bad signature, fraud) claiming 1 unit:
+  // were it taken as the leaf's word, the key would get nearly its whole charge back for a leaf the node may bill in
+  // full. The charge stays held; the stack's settlement (or an accepted receipt) settles it.
+  it("gives nothing back and keeps the charge held for the settlement", async () => {
+    const stackId = stackIds++;
+    const keyId = await chargedInFull(stackId, 2n);
+    expect(await charges.settleByReceipt(stackId, 2n, 1n, false)).toBe(0n);
+    expect(await spentOf(keyId)).toBe(MAX_WEI);
+    expect((await charges.held()).filter((c) => c.stackId === stackId)).toHaveLength(1);
+    expect(await charges.settleBySettlement(stackId, 300n, undefined)).toBe(
+      MAX_WEI - costOfUnits(300n, STACK_PRICE),
+    );
+    expect(await spentOf(keyId)).toBe(costOfUnits(300n, STACK_PRICE));
+  });
+});

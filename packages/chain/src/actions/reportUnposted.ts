@@ -34,7 +34,8 @@ export function servedEvidenceTypedData(chainId: number, registry: Address, stat
 /**
  * Proves that a node served (and signed for) evidence it never posted: its record is revoked, its posts banned
  * until the next epoch but one, and it is slashed as for a timeout, the caller taking the user's share. Reverts
- * with `StatementSignatureInvalid` (not its signer's) or `EvidencePosted` (it did post it: nothing to report).
+ * with `StatementSignatureInvalid` (not its signer's), `EvidencePosted` (it did post it: nothing to report) or
+ * `EpochNotOver` (a hash never posted, for an epoch not yet over: the node may still post it).
  */
 export async function reportUnposted(
   ctx: ChainContext,

@@ -52,6 +52,7 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
   const stacks = new Map<string, StackProgress>();
   const slices = new Map<string, SliceCharges>();
   const usage = new Map<string, UsageSum>();
+  const holds: ChargeRecord[] = [];
   for (const record of records)
     switch (record.kind) {
       case "receipt": {
@@ -83,6 +84,7 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
       }
       case "charge":
         addCharge(slices, usage, record);
+        if (record.sealedHold) holds.push(record);
         break;
     }
   if (receipts.size > 0)
@@ -146,6 +148,23 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
   let swept = 0;
   for (const [reservationId, charges] of slices)
     if (!(await applyCharges(db, reservationId, charges))) swept += charges.records;
+  // In the charges' transaction: a held sealed charge exists exactly when its charge was applied.
+  if (holds.length > 0)
+    await db
+      .insertInto("sealed_charges")
+      .values(
+        holds.map(({ keyId, costWei, sealedHold: hold }) => ({
+          stack_id: hold?.stackId ?? "0",
+          nonce: hold?.nonce ?? "0",
+          key_id: keyId,
+          max_units: hold?.maxUnits ?? "0",
+          price_per_million: hold?.pricePerMillion ?? "0",
+          charged_wei: costWei,
+          created_at_ms: hold?.atMs ?? 0,
+        })),
+      )
+      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
   for (const sum of usage.values())
     await db
       .insertInto("usage_daily")

@@ -50,6 +50,20 @@ export interface ChargeRecord {
   keyId: string;
   costWei: string;
   usage?: { model: string; day: string; tokens: string } | undefined;
+  /**
+   * A sealed stream with no receipt charged its whole reservation: the charge held for its leaf, written in the
+   * transaction that applies this charge, so neither lands without the other whenever the process dies.
+   */
+  sealedHold?: SealedHoldRecord | undefined;
+}
+
+/** A held sealed charge as journaled: uints as decimal text. */
+export interface SealedHoldRecord {
+  stackId: string;
+  nonce: string;
+  maxUnits: string;
+  pricePerMillion: string;
+  atMs: number;
 }
 
 export type JournalRecord = ReceiptRecord | StackRecord | SignedRecord | ChargeRecord;

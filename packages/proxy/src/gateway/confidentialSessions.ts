@@ -5,7 +5,6 @@ import type { KeyRecord } from "../keys/keyRecord.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
 import type { RateTicket } from "../limits/rateLimiter.js";
 import type { Endpoint } from "../limits/requestBound.js";
-import type { SealedCharges } from "../limits/sealedCharges.js";
 import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
 import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
 import type { UpstreamAnswer } from "./upstream.js";
@@ -43,8 +42,6 @@ export interface ConfidentialSessionsComponents {
   limiter: KeyRateLimiter;
   /** The highest price per million units: the budget a session reserves is its bound at that price. */
   maxPricePerMillion: () => bigint;
-  /** Where a sealed stream's whole charge waits for its leaf's receipt (review3 M-3). */
-  sealedCharges?: Pick<SealedCharges, "hold"> | undefined;
   logger?: Logger | undefined;
   /** Unix milliseconds. @default Date.now */
   now?: (() => number) | undefined;
@@ -62,6 +59,11 @@ export interface ConfidentialSessionsOptions {
    * not hold them all (its unused sessions only expire). @default 2 (half of the pool's 4 stacks a model, in tests)
    */
   maxPerKeyPerModel?: number | undefined;
+  /**
+   * How long a session that expired unused keeps counting against its key's limits: a key re-opening sessions as
+   * they expire would otherwise hold its share of the model's stacks for good. @default the session's time (`ttlMs`)
+   */
+  unusedCooldownMs?: number | undefined;
 }
 
 interface Held {
@@ -89,6 +91,9 @@ export class ConfidentialSessions {
    * sessions, and taken before the first await, so parallel opens of one key cannot all pass the limits.
    */
   readonly #opening = new Map<string, number>();
+  /** Per key, and per key and model: until when each of its sessions that expired unused still counts. */
+  readonly #cooling = new Map<string, number[]>();
+  readonly #cooldownMs: number;
 
   constructor(components: ConfidentialSessionsComponents, options: ConfidentialSessionsOptions = {}) {
     this.#c = components;
@@ -96,6 +101,7 @@ export class ConfidentialSessions {
     this.#slack = options.deadlineSlackSeconds ?? 60;
     this.#maxPerKey = options.maxPerKey ?? 4;
     this.#maxPerKeyPerModel = options.maxPerKeyPerModel ?? 2;
+    this.#cooldownMs = options.unusedCooldownMs ?? this.#ttlMs;
     this.#now = components.now ?? Date.now;
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
   }
@@ -118,17 +124,21 @@ export class ConfidentialSessions {
   ): Promise<ConfidentialSession> {
     const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
     // A slot only being opened has no expiry yet: the retry hint is then a whole session's time.
-    const soonest = (held: Held[]) =>
-      held.length === 0
-        ? this.#ttlMs / 1000
-        : (Math.min(...held.map((h) => h.session.expiresAtMs)) - this.#now()) / 1000;
     const keySlot = key.keyId;
     const modelSlot = `${key.keyId}\u0000${request.model}`;
-    if (mine.length + this.#pending(keySlot) >= this.#maxPerKey)
-      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine));
+    const soonest = (held: Held[], slot: string) => {
+      const ends = [...held.map((h) => h.session.expiresAtMs), ...(this.#cooling.get(slot) ?? [])];
+      return ends.length === 0 ? this.#ttlMs / 1000 : Math.max(0, Math.min(...ends) - this.#now()) / 1000;
+    };
+    if (mine.length + this.#pending(keySlot) + this.#cooled(keySlot) >= this.#maxPerKey)
+      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine, keySlot));
     const onModel = mine.filter((held) => held.session.model === request.model);
-    if (onModel.length + this.#pending(modelSlot) >= this.#maxPerKeyPerModel)
-      throw new ConfidentialSessionsExceededError(this.#maxPerKeyPerModel, soonest(onModel), request.model);
+    if (onModel.length + this.#pending(modelSlot) + this.#cooled(modelSlot) >= this.#maxPerKeyPerModel)
+      throw new ConfidentialSessionsExceededError(
+        this.#maxPerKeyPerModel,
+        soonest(onModel, modelSlot),
+        request.model,
+      );
     this.#reserveSlot(keySlot, 1);
     this.#reserveSlot(modelSlot, 1);
     try {
@@ -137,6 +147,28 @@ export class ConfidentialSessions {
       this.#reserveSlot(keySlot, -1);
       this.#reserveSlot(modelSlot, -1);
     }
+  }
+
+  /** Sessions of `slot` that expired unused and still count (the others are forgotten). */
+  #cooled(slot: string): number {
+    const now = this.#now();
+    const still = (this.#cooling.get(slot) ?? []).filter((until) => until > now);
+    if (still.length > 0) this.#cooling.set(slot, still);
+    else this.#cooling.delete(slot);
+    return still.length;
+  }
+
+  #coolDown(session: ConfidentialSession): void {
+    if (this.#cooldownMs <= 0) return;
+    const until = this.#now() + this.#cooldownMs;
+    for (const slot of [session.keyId, `${session.keyId}\u0000${session.model}`]) {
+      // At most as many as the limits let a key open: a list never grows past them.
+      const list = (this.#cooling.get(slot) ?? []).slice(-(this.#maxPerKey - 1));
+      list.push(until);
+      this.#cooling.set(slot, list);
+    }
+    // Keys that never come back: their entries go once past (bounded by the keys seen in a cool-down).
+    if (this.#cooling.size > 1_024) for (const slot of [...this.#cooling.keys()]) this.#cooled(slot);
   }
 
   #pending(slot: string): number {
@@ -214,7 +246,7 @@ export class ConfidentialSessions {
   /**
    * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
    * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it,
-   * held in `sealedCharges` until the leaf's receipt comes (the request is resent before the stack's next) and
+   * held in `sealed_charges` (written with the charge, see `SealedCharges`) until the leaf's receipt comes (the request is resent before the stack's next) and
    * says what the key pays.
    */
   async settle(
@@ -230,18 +262,19 @@ export class ConfidentialSessions {
         : 0n;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
     try {
-      // Held before the charge: a crash in between leaves a held row (its give-back waits for the charge, see
-      // `SealedCharges`), never a key charged in full with nothing held to settle it.
-      if (!answer && keepReservation)
-        await this.#c.sealedCharges?.hold({
-          keyId: session.keyId,
-          stackId: session.lease.stackId,
-          nonce: session.lease.nonce,
-          maxUnits: session.maxUnits,
-          pricePerMillion: session.lease.pricePerMillion,
-          chargedWei: cost,
-        });
-      await this.#c.ledger.settle(session.reservation, cost, served);
+      // The held charge goes in the charge's own record (one journal line, one transaction): whenever the process
+      // dies, either both are recorded or neither (the reservation then goes back whole), so a key is never given
+      // back a charge it never paid, nor charged in full with nothing held to settle it.
+      const hold =
+        !answer && keepReservation
+          ? {
+              stackId: session.lease.stackId,
+              nonce: session.lease.nonce,
+              maxUnits: session.maxUnits,
+              pricePerMillion: session.lease.pricePerMillion,
+            }
+          : undefined;
+      await this.#c.ledger.settle(session.reservation, cost, served, hold);
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }
@@ -264,6 +297,7 @@ export class ConfidentialSessions {
       this.#logger.warn({ err: error }, "giving back an unused confidential session's stack failed");
     }
     await this.settle(session, undefined);
+    this.#coolDown(session);
     this.#logger.debug({ keyId: session.keyId }, "a confidential session expired unused");
   }
 }

@@ -46,7 +46,11 @@ export class SealedCharges {
     this.#flush = components.flush ?? (async () => {});
   }
 
-  /** Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). */
+  /**
+   * Holds a charge until its leaf's receipt comes (one per stack and nonce: a second is ignored). The gateway does not
+   * call this: it writes the hold with its charge (`SpendLedger.settle`'s `sealedHold`, one journal record), so a
+   * crash cannot leave one without the other.
+   */
   async hold(charge: HeldSealedCharge): Promise<void> {
     await this.#db
       .insertInto("sealed_charges")
@@ -66,8 +70,17 @@ export class SealedCharges {
   /**
    * The node's receipt for leaf `nonce` of `stackId` came: a charge held for it is settled at the receipt's units
    * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
+   * A receipt the gateway refused (it does not verify, or it is fraud) proves nothing: the charge stays held for the
+   * leaf's accepted receipt or the stack's settlement (`accepted` false gives nothing back).
    */
-  async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint): Promise<bigint> {
+  async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint, accepted = true): Promise<bigint> {
+    if (!accepted) {
+      this.#logger.warn(
+        { stackId: String(stackId), nonce: String(nonce) },
+        "a refused receipt does not settle a held sealed charge: kept for the settlement",
+      );
+      return 0n;
+    }
     await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       const held = await tx
@@ -95,7 +108,7 @@ export class SealedCharges {
    * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
    * given back. A charge at or below the last receipt's leaf (its units hidden in that running total) is settled
    * at its own accepted receipt when one was kept (a resend's receipt that came before the charge was applied),
-   * else stays as charged. Each row goes in the transaction that gives its key back, so a second call changes nothing.
+   * else at what the accepted receipts around it prove the gap cost (shared in nonce order, each within its bound). Each row goes in the transaction that gives its key back, so a second call changes nothing.
    * Returns what was given back in all.
    */
   async settleBySettlement(
@@ -114,20 +127,28 @@ export class SealedCharges {
       const receipted = lastReceipt?.cumulativeUnits ?? 0n;
       let unpaid = paidUnits > receipted ? paidUnits - receipted : 0n;
       let back = 0n;
+      const kept =
+        lastReceipt && held.some((row) => row.nonce <= lastReceipt.leafIndex)
+          ? await accepted(tx, stackId)
+          : [];
+      const gaps = new Map<bigint, bigint>();
       for (const row of held) {
         let billed: bigint;
         if (lastReceipt && row.nonce <= lastReceipt.leafIndex) {
-          // Inside the last receipt's running total: the leaf's own accepted receipt, where one was kept, says
-          // what it cost; without one it stays as charged.
-          const stored = await tx
-            .selectFrom("receipts")
-            .select("receipt")
-            .where("stack_id", "=", stackId)
-            .where("leaf_index", "=", row.nonce)
-            .where("refused", "=", false)
-            .executeTakeFirst();
-          if (!stored) continue;
-          billed = atMost(receiptFromRow(stored.receipt).fields.units, row.max_units);
+          // Inside the last receipt's running total: the leaf's own accepted receipt says what it cost; without one,
+          // the accepted receipts around it do (the next one's total before its own units, less the previous one's
+          // total), shared among the held leaves of that gap in nonce order, each within its bound.
+          const own = kept.find((r) => r.leafIndex === row.nonce);
+          if (own) billed = atMost(own.units, row.max_units);
+          else {
+            const next = kept.find((r) => r.leafIndex > row.nonce);
+            if (!next || next.cumulativeUnits < next.units) continue;
+            const prev = kept.findLast((r) => r.leafIndex < row.nonce);
+            const before = next.cumulativeUnits - next.units;
+            const left = gaps.get(next.leafIndex) ?? atLeastZero(before - (prev?.cumulativeUnits ?? 0n));
+            billed = atMost(left, row.max_units);
+            gaps.set(next.leafIndex, left - billed);
+          }
         } else {
           billed = unpaid < row.max_units ? unpaid : row.max_units;
           unpaid -= billed;
@@ -185,6 +206,28 @@ async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: b
     .where("spent_wei", ">=", back)
     .executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, back);
+}
+
+/** The stack's accepted (not refused) receipts, by leaf: their units and running totals. */
+async function accepted(
+  tx: Transaction<GatewayDatabase>,
+  stackId: bigint,
+): Promise<{ leafIndex: bigint; units: bigint; cumulativeUnits: bigint }[]> {
+  const rows = await tx
+    .selectFrom("receipts")
+    .select(["leaf_index", "receipt"])
+    .where("stack_id", "=", stackId)
+    .where("refused", "=", false)
+    .orderBy("leaf_index")
+    .execute();
+  return rows.map((row) => {
+    const f = receiptFromRow(row.receipt).fields;
+    return { leafIndex: BigInt(row.leaf_index), units: f.units, cumulativeUnits: f.cumulativeUnits };
+  });
+}
+
+function atLeastZero(value: bigint): bigint {
+  return value > 0n ? value : 0n;
 }
 
 function atMost(value: bigint, bound: bigint): bigint {

@@ -103,7 +103,7 @@ export class SpendLedger {
 
   /**
    * Charges `actualWei` for the request and gives the rest of its reservation back, with what it served for the
-   * usage book. With a journal this is one synchronous append (applied to the database in the background, before
+   * usage book, and (`sealedHold`) the charge held for a sealed leaf with no receipt, in the same record. With a journal this is one synchronous append (applied to the database in the background, before
    * the client is answered); without one it is applied now. A slice already swept (charged in full) is not
    * charged again. An actual cost above the reservation is charged as it is and logged: the key overshoots its
    * budget by it, and never silently.
@@ -112,6 +112,7 @@ export class SpendLedger {
     reservation: SpendReservation,
     actualWei: bigint,
     served?: { model: string; units: bigint } | undefined,
+    sealedHold?: { stackId: bigint; nonce: bigint; maxUnits: bigint; pricePerMillion: bigint } | undefined,
   ): Promise<void> {
     const record: ChargeRecord = {
       kind: "charge",
@@ -119,6 +120,13 @@ export class SpendLedger {
       keyId: reservation.keyId,
       costWei: actualWei.toString(),
       usage: served && { model: served.model, day: utcDayOf(this.#now()), tokens: served.units.toString() },
+      sealedHold: sealedHold && {
+        stackId: sealedHold.stackId.toString(),
+        nonce: sealedHold.nonce.toString(),
+        maxUnits: sealedHold.maxUnits.toString(),
+        pricePerMillion: sealedHold.pricePerMillion.toString(),
+        atMs: this.#now(),
+      },
     };
     if (actualWei > reservation.maxWei)
       this.#logger.warn(

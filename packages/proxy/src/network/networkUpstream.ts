@@ -294,9 +294,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   }
 
   /** Settles a sealed charge held for the receipt's leaf (never fails the request: logged). */
-  async #settleHeld(fields: { stackId: bigint; leafIndex: bigint; units: bigint }): Promise<void> {
+  async #settleHeld(
+    fields: { stackId: bigint; leafIndex: bigint; units: bigint },
+    accepted: boolean,
+  ): Promise<void> {
     try {
-      await this.#c.sealedCharges?.settleByReceipt(fields.stackId, fields.leafIndex, fields.units);
+      await this.#c.sealedCharges?.settleByReceipt(fields.stackId, fields.leafIndex, fields.units, accepted);
     } catch (error) {
       this.#logger.error({ err: error }, "settling a held sealed charge by its receipt failed");
     }
@@ -416,8 +419,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         kept.push(
           this.#c.pool
             .keepReceipt(receipt, verdict.accepted)
-            // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one.
-            .then(() => this.#settleHeld(receipt.fields)),
+            // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if the
+            // gateway accepted it (a refused receipt keeps the charge held for the settlement).
+            .then(() => this.#settleHeld(receipt.fields, verdict.accepted)),
         );
       },
       fetch: async (input, init) => {

@@ -145,7 +145,6 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         ledger,
         limiter,
         maxPricePerMillion: () => pool.maxPricePerMillion,
-        sealedCharges,
         logger,
         now,
       },
@@ -156,6 +155,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
           config.confidential.maxSessionsPerKeyPerModel ??
           Math.max(1, Math.floor(config.stacks.maxPerModel / 2)),
         deadlineSlackSeconds: config.confidential.deadlineSlackSeconds,
+        unusedCooldownMs: config.confidential.unusedCooldownMs,
       },
     );
     const parts: GatewayParts = {
