@@ -19,7 +19,7 @@ import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
-import { readOwnChallenges } from "./ownChallengeLogs.js";
+import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
 import { keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
@@ -658,15 +658,7 @@ export class OverclaimWatcher {
    * is not what the node signed, and the settlement is challenged with that receipt (the node cannot prove it).
    */
   async #checkRevealed(challengeId: bigint, open: OpenChallenge): Promise<void> {
-    const resolved = await this.#chain.publicClient.getContractEvents({
-      address: this.#chain.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeResolved",
-      args: { challengeId },
-      // From the block it opened in (review challenges LOW-6: many RPCs refuse a range from block 0).
-      fromBlock: open.openedAt,
-    });
-    const hash = resolved.at(-1)?.transactionHash;
+    const hash = await this.#resolvedIn(challengeId, open.openedAt);
     if (!hash) return;
     const tx = await this.#chain.publicClient.getTransaction({ hash });
     const call = decodeFunctionData({ abi: challengeManagerAbi, data: tx.input });
@@ -712,6 +704,28 @@ export class OverclaimWatcher {
       },
       "a node's answer revealed a leaf that is not the receipt it signed: challenged with the receipt",
     );
+  }
+
+  /**
+   * The transaction that resolved the challenge, from the `ChallengeResolved` logs since the block it opened in
+   * (review challenges LOW-6: many RPCs refuse a range from block 0), `maxLogBlocks` a call (review rev W-2).
+   */
+  async #resolvedIn(challengeId: bigint, openedAt: bigint): Promise<`0x${string}` | undefined> {
+    const head = await this.#chain.publicClient.getBlockNumber();
+    const span = (this.#o.maxLogBlocks ?? 0n) > 0n ? (this.#o.maxLogBlocks as bigint) : DEFAULT_LOG_BLOCKS;
+    for (let fromBlock = openedAt; fromBlock <= head; fromBlock += span) {
+      const resolved = await this.#chain.publicClient.getContractEvents({
+        address: this.#chain.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeResolved",
+        args: { challengeId },
+        fromBlock,
+        toBlock: fromBlock + span - 1n < head ? fromBlock + span - 1n : head,
+      });
+      const hash = resolved.at(-1)?.transactionHash;
+      if (hash) return hash;
+    }
+    return undefined;
   }
 
   /** Moves the wallet's vault balance (refunds, slash shares, bonds returned) to the wallet. */
