@@ -92,6 +92,23 @@ contract ChallengesTest is AtomaFixture {
         assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives it");
     }
 
+    /// Review rev W-5: a receipt fraud proven after the settlement was paid out leaves it `Finalized` ("a paid one
+    /// stays paid"), and the bonds held for the cheater's answers went to its operator once the window was over.
+    function test_heldBondsGoBackToTheOwnerWhenAReceiptFraudIsProvenAfterThePayout() public {
+        uint256 challengeId = _challenge(2);
+        _answer(challengeId, 2);
+        uint256 ownerBefore = token.balanceOf(user);
+        uint256 operatorBefore = token.balanceOf(operatorOf[server]);
+        vm.warp(uint256(settlement.getSettlement(stackId).windowEnds) + 1);
+        settlement.finalize(stackId);
+        vm.prank(address(receiptFraud));
+        settlement.onReceiptFraud(stackId);
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Finalized, "stays paid");
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]), operatorBefore, "not to the cheater's operator");
+        assertEq(token.balanceOf(user) - ownerBefore, CHALLENGE_BOND, "back to the owner");
+    }
+
     function test_aStackTakesABoundedNumberOfChallenges() public {
         for (uint256 k = 0; k < 4; ++k) {
             _answer(_challenge(k), k);

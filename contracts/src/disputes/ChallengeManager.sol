@@ -447,13 +447,15 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     }
 
     /// No challenge open: the held bonds go back to the owner if a challenge was upheld (or a receipt fraud was
-    /// proven meanwhile); to the node when its settlement stands and the window is over (review challenges LOW-1:
-    /// paid as soon as the first round was answered, a cheater kept them though the owner's batch caught it next).
+    /// proven meanwhile, even after the payout: review rev W-5); to the node when its settlement stands and the
+    /// window is over (review challenges LOW-1: paid as soon as the first round was answered, a cheater kept them
+    /// though the owner's batch caught it next).
     function _payHeld(uint256 stackId, address owner, uint256 nodeId) internal {
         uint256 held = heldBondOf[stackId];
         if (held == 0) return;
         ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
-        bool failed = upheldOn[stackId] || st.phase == ISettlementManager.Phase.Failed;
+        bool failed = upheldOn[stackId] || st.phase == ISettlementManager.Phase.Failed
+            || settlementManager.fraudProven(stackId);
         if (!failed && block.timestamp <= st.windowEnds) return;
         heldBondOf[stackId] = 0;
         address to = failed ? owner : nodeRegistry.operatorOf(nodeId);

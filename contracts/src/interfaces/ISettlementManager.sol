@@ -57,4 +57,6 @@ interface ISettlementManager {
     /// decision went against it; an undecided dispute pays them nothing).
     function onDisputeResolved(uint256 stackId, bool serverWon, bool attestersPaid) external;
     function onReceiptFraud(uint256 stackId) external returns (uint256 refunded);
+    /// `ReceiptFraud` proved the stack's node signed what it did not serve (set whatever the settlement's phase).
+    function fraudProven(uint256 stackId) external view returns (bool);
 }

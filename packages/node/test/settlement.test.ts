@@ -12,6 +12,7 @@ import {
   DisputeOutcome,
   declareTranscriptUnavailable,
   devParameters,
+  finalizeSettlement,
   openAttestation,
   randomSalt,
   registerNode,
@@ -59,7 +60,18 @@ import {
 import { databaseUrl } from "./helpers/stateDatabases.js";
 
 /** The test network's nodes, one role each (see the tasks in `beforeAll`). */
-type NineNodes = [TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode, TestNode];
+type TenNodes = [
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+  TestNode,
+];
 
 const HOUR = 3_600;
 const CHALLENGE_WINDOW = 600;
@@ -98,6 +110,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   let batchTask: bigint;
   let lateTask: bigint;
   let disputedTask: bigint;
+  let bondsTask: bigint;
   const running = new Map<bigint, { node: AtomaNode; dataDir: string; database: NodeDatabaseChoice }>();
   const byId = (id: bigint) => nodes.find((n) => n.nodeId === id)!;
 
@@ -123,9 +136,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   beforeAll(async () => {
     network = await startNetwork({ task: { minReplicationPpm: 1 } });
     nodes = [];
-    for (let i = 0; i < 9; i++) nodes.push(await network.addNode());
+    for (let i = 0; i < 10; i++) nodes.push(await network.addNode());
     // A verified task needs its attesters plus a committee among the others of the echelon (item 4): b, c, d, i.
-    const [a, b, c, d, e, f, g, h, i] = nodes as NineNodes;
+    const [a, b, c, d, e, f, g, h, i, j] = nodes as TenNodes;
     plainTask = await taskWith(network, [a], { securityLevel: SecurityLevel.None });
     verifiedTask = await taskWith(network, [b, c, d, i], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -143,6 +156,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     challengedTask = await taskWith(network, [f], { securityLevel: SecurityLevel.None });
     batchTask = await taskWith(network, [g], { securityLevel: SecurityLevel.None });
     lateTask = await taskWith(network, [h], { securityLevel: SecurityLevel.None });
+    bondsTask = await taskWith(network, [j], { securityLevel: SecurityLevel.None });
     // Six subscribers: a server, its two attesters and a committee of three.
     disputedTask = await taskWith(network, [a, b, c, d, e, f], {
       securityLevel: SecurityLevel.CrossValidation,
@@ -380,7 +394,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   itEmbedded(
     "draws the node of a stack its buyer left undrawn, so the buyer cannot wait for another draw (item 10)",
     async () => {
-      const [a] = nodes as NineNodes;
+      const [a] = nodes as TenNodes;
       await nodeOf(a);
       const request = await requestStack(user.ctx, {
         taskId: plainTask,
@@ -411,7 +425,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     "settles a stack that serves nothing for settlement.idleSeconds long before it expires, freeing the capacity it held (item 16)",
     async () => {
       const { contracts } = network.deployment;
-      const [a] = nodes as NineNodes;
+      const [a] = nodes as TenNodes;
       const reserved = async () =>
         (await contracts.taskRegistry.read.getSubscription([plainTask, a.nodeId])).reserved;
       const before = await reserved();
@@ -566,6 +580,54 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     const bonds = challenged.bond + indexed.bond + beside.bond;
     await waitFor("the held bonds", async () => (await operatorBalance()) - before === bonds);
   });
+
+  // Review rev W-1: the node collected its held bonds only after its own finalize transaction. The owner's gateway
+  // finalizes every due settlement each pass (and anyone may): when it won the race, or the node was down as the
+  // window closed, the bonds of the node's answers stayed in the ChallengeManager for good.
+  itEmbedded(
+    "collects the bonds held for its answers when the owner finalized the settlement first",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(bondsTask, 1_000n);
+      await serveRequests(network, node, stack, user.account, 3);
+      await closeStack(user.ctx, { stackId: stack.stackId });
+      await waitFor(
+        "the settlement to be accepted",
+        async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+      );
+      const server = byId(stack.nodeId);
+      const operatorBalance = () =>
+        contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+      const before = await operatorBalance();
+      const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 1n });
+      await waitFor("the index challenge's answer", async () => {
+        const row = await node.context.db
+          .selectFrom("settlement_challenges")
+          .selectAll()
+          .where("dispute_id", "=", indexed.challengeId)
+          .executeTakeFirst();
+        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
+      });
+      // The node is down as the window closes; the owner pays the settlement out meanwhile.
+      const { dataDir, database } = running.get(stack.nodeId)!;
+      await node.stop();
+      running.delete(stack.nodeId);
+      await network.advance(CHALLENGE_WINDOW + 1);
+      await finalizeSettlement(user.ctx, { stackIds: [stack.stackId] });
+      expect((await operatorBalance()) - before).toBe(0n);
+      const restarted = { ...settlementNode(network, server, { dataDir, database }), database };
+      await restarted.node.start();
+      running.set(stack.nodeId, restarted);
+      await waitFor("the held bonds", async () => (await operatorBalance()) - before === indexed.bond);
+      expect(indexed.bond).toBeGreaterThan(0n);
+      const row = await waitFor("the bonds marked collected", async () => {
+        const found = await rowOf(restarted.node, stack.stackId);
+        return found?.held_bonds_done ? found : undefined;
+      });
+      expect(row.finalize_tx).toBeNull();
+      expect(row.outcome).toBe("finalized");
+    },
+  );
 
   it("posts the disputed requests when a lying attester disputes its settlement, and is paid once the committee rules", async () => {
     const { contracts } = network.deployment;

@@ -31,6 +31,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { type ChallengeOutcome, OverclaimWatcher } from "../src/network/overclaimWatcher.js";
+import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
@@ -259,7 +260,10 @@ describe("stacks against hostile nodes", () => {
       requestCount: BigInt(all.length),
       transcriptId: `0x${"cd".repeat(32)}`,
     });
-    await new OverclaimWatcher({ pool: stacks, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    await new OverclaimWatcher(
+      { challenges: new OwnerChallengeBook(opened.db), pool: stacks, chain: wallet.ctx },
+      { watchSeconds: 86_400n },
+    ).pass();
     const logs = await wallet.ctx.publicClient.getContractEvents({
       address: devnet.deployment.addresses.ChallengeManager,
       abi: challengeManagerAbi,
@@ -319,7 +323,7 @@ describe("stacks against hostile nodes", () => {
       },
     });
     await new OverclaimWatcher(
-      { pool: stacks, chain: { ...wallet.ctx, walletClient } },
+      { challenges: new OwnerChallengeBook(opened.db), pool: stacks, chain: { ...wallet.ctx, walletClient } },
       { watchSeconds: 86_400n },
     ).pass();
     expect(calls).toEqual(["challenge", "challengeIndex", "challengeIndices"]);
@@ -371,7 +375,10 @@ describe("stacks against hostile nodes", () => {
       requestCount: BigInt(all.length),
       transcriptId: `0x${"ef".repeat(32)}`,
     });
-    await new OverclaimWatcher({ pool: stacks, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    await new OverclaimWatcher(
+      { challenges: new OwnerChallengeBook(opened.db), pool: stacks, chain: wallet.ctx },
+      { watchSeconds: 86_400n },
+    ).pass();
     const logs = await wallet.ctx.publicClient.getContractEvents({
       address: devnet.deployment.addresses.ChallengeManager,
       abi: challengeManagerAbi,
@@ -428,7 +435,12 @@ describe("stacks against hostile nodes", () => {
     });
     const challenges: [string, ChallengeOutcome][] = [];
     const watcher = new OverclaimWatcher(
-      { pool: stacks, chain: wallet.ctx, onChallenge: (kind, outcome) => challenges.push([kind, outcome]) },
+      {
+        challenges: new OwnerChallengeBook(opened.db),
+        pool: stacks,
+        chain: wallet.ctx,
+        onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
+      },
       { watchSeconds: 86_400n },
     );
     await watcher.pass();
@@ -502,6 +514,7 @@ describe("stacks against hostile nodes", () => {
     const challenges: [string, ChallengeOutcome][] = [];
     await new OverclaimWatcher(
       {
+        challenges: new OwnerChallengeBook(opened.db),
         pool: pool(1_000n),
         chain: wallet.ctx,
         onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
@@ -537,6 +550,7 @@ describe("stacks against hostile nodes", () => {
     ).rejects.toMatchObject({ errorName: "UnitsOverSigned" });
     const watcher = new OverclaimWatcher(
       {
+        challenges: new OwnerChallengeBook(opened.db),
         pool: pool(1_000n),
         chain: wallet.ctx,
         onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
@@ -649,6 +663,7 @@ describe("stacks against hostile nodes", () => {
     const outcomes: [string, ChallengeOutcome][] = [];
     const watcher = new OverclaimWatcher(
       {
+        challenges: new OwnerChallengeBook(opened.db),
         pool: stacks,
         chain: { ...wallet.ctx, walletClient },
         onChallenge: (kind, outcome) => outcomes.push([kind, outcome]),

@@ -11,6 +11,7 @@ describe("the gateway's stack settings", () => {
       buyAheadSeconds: 300n,
       idleCloseSeconds: 1_800,
       challengeOverclaims: true,
+      maxLogBlocks: 2_000,
       checkEveryMs: 5_000,
     });
     expect(
@@ -29,5 +30,6 @@ describe("the gateway's stack settings", () => {
     expect(() => parseProxyConfig({ stacks: { idleCloseSeconds: -1 } }, NETWORK)).toThrow(
       /stacks\.idleCloseSeconds/,
     );
+    expect(() => parseProxyConfig({ stacks: { maxLogBlocks: 0 } }, NETWORK)).toThrow(/stacks\.maxLogBlocks/);
   });
 });

@@ -35,6 +35,7 @@ import { IdleStackCloser } from "../src/network/idleStackCloser.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { type ChallengeOutcome, OverclaimWatcher } from "../src/network/overclaimWatcher.js";
+import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
 import { StackPool, type StackPoolOptions } from "../src/network/stackPool.js";
 import { StackRestocker } from "../src/network/stackRestocker.js";
@@ -133,7 +134,12 @@ describe("the gateway's stacks on-chain", () => {
     });
   const watcher = () =>
     new OverclaimWatcher(
-      { pool: pool(), chain: wallet.ctx, onChallenge: (kind, outcome) => challenges.push([kind, outcome]) },
+      {
+        challenges: new OwnerChallengeBook(opened.db),
+        pool: pool(),
+        chain: wallet.ctx,
+        onChallenge: (kind, outcome) => challenges.push([kind, outcome]),
+      },
       { watchSeconds: 86_400n },
     );
   const nodeId = (i: number) => nodes[i]!.nodeId;

@@ -22,6 +22,7 @@ import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { OverclaimWatcher } from "../src/network/overclaimWatcher.js";
+import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { startFakeNode } from "./helpers/fakeNode.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
@@ -62,6 +63,7 @@ describe("the overclaim watcher's deadlines", () => {
         maxStacksPerModel: 2,
       },
     );
+  const bookOf = (opened: OpenedDatabase) => new OwnerChallengeBook(opened.db);
   /** A stack the pool bought at the node, closed at once (no request made on it). */
   const closedStack = async (pool: StackPool, nodeId: bigint) => {
     const stack = await pool.lease(catalog.model(MODEL)!, 10n, [[nodeId]]);
@@ -199,7 +201,10 @@ describe("the overclaim watcher's deadlines", () => {
     const node = nodes[3]!;
     const stackId = await closedStack(pool, node.nodeId);
     await withheldRun(pool, node, stackId);
-    await new OverclaimWatcher({ pool, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    await new OverclaimWatcher(
+      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { watchSeconds: 86_400n },
+    ).pass();
     expect((await openedOn(stackId)).map((log) => log.args.leafIndex)).toEqual([2n, 0n, 1n]);
     await journal.stop();
   }, 300_000);
@@ -239,7 +244,10 @@ describe("the overclaim watcher's deadlines", () => {
       requestCount: 1n,
       transcriptId: ZERO,
     });
-    const watcher = new OverclaimWatcher({ pool, chain: slowChain() }, { watchSeconds: 86_400n });
+    const watcher = new OverclaimWatcher(
+      { challenges: bookOf(opened), pool, chain: slowChain() },
+      { watchSeconds: 86_400n },
+    );
     await watcher.pass();
     expect((await openedOn(cheat)).map((log) => log.args.leafIndex)).toEqual([0n]);
     for (const stackId of honest)
@@ -283,7 +291,10 @@ describe("the overclaim watcher's deadlines", () => {
         },
       }),
     };
-    const watcher = new OverclaimWatcher({ pool, chain }, { watchSeconds: 86_400n });
+    const watcher = new OverclaimWatcher(
+      { challenges: bookOf(opened), pool, chain },
+      { watchSeconds: 86_400n },
+    );
     for (let i = 0; i < 3; i++) await watcher.pass();
     expect(landed).toBe(true);
     const logs = await openedOn(stackId);
@@ -309,13 +320,19 @@ describe("the overclaim watcher's deadlines", () => {
     const node = nodes[2]!;
     const stackId = await closedStack(pool, node.nodeId);
     await withheldRun(pool, node, stackId);
-    await new OverclaimWatcher({ pool, chain: wallet.ctx }, { watchSeconds: 86_400n }).pass();
+    await new OverclaimWatcher(
+      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { watchSeconds: 86_400n },
+    ).pass();
     const ids = (await openedOn(stackId)).map((log) => log.args.challengeId!);
     expect(ids).toHaveLength(3);
     const first = await getChallenge(wallet.ctx, ids[0]!);
     const now = (await wallet.ctx.publicClient.getBlock()).timestamp;
     await devnet.advance(first.answerDeadline - now + 1n);
-    const before = new OverclaimWatcher({ pool, chain: wallet.ctx }, { watchSeconds: 86_400n });
+    const before = new OverclaimWatcher(
+      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { watchSeconds: 86_400n },
+    );
     await before.pass();
     expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
     const open = [];
@@ -328,7 +345,7 @@ describe("the overclaim watcher's deadlines", () => {
     made.push({ db, opened: reopened });
     await devnet.advance(3_600);
     await new OverclaimWatcher(
-      { pool: poolOver(reopened), chain: wallet.ctx },
+      { challenges: bookOf(reopened), pool: poolOver(reopened), chain: wallet.ctx },
       { watchSeconds: 86_400n },
     ).pass();
     for (const id of ids) expect((await getChallenge(wallet.ctx, id)).status).toBe(ChallengeStatus.Upheld);

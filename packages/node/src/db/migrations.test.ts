@@ -15,6 +15,7 @@ describe("nodeMigrations", () => {
       "0009_settle_dispute_evidence",
       "0010_confidential_replays",
       "0011_api_one_trip_commit",
+      "0012_settle_held_bonds_collected",
     ]);
   });
 });

@@ -265,6 +265,8 @@ export interface SettlementsTable {
   finalized_block: bigint | null;
   node_amount: bigint | null;
   refunded: bigint | null;
+  /** The bonds held for this node's answers to owner challenges were collected, or none were held (0012). */
+  held_bonds_done: Generated<boolean>;
   fee_epoch: bigint | null;
   outcome: SettlementOutcome | null;
 }

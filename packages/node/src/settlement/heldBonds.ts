@@ -1,29 +1,55 @@
 import { heldBondsOf, payHeldBonds } from "@atoma/chain";
+import { sql } from "kysely";
 import type { DutyEnv } from "../duties/dutyEnv.js";
 import { describeError } from "./describeError.js";
 
+/** The most settlements looked at per scan. */
+const PER_SCAN = 100;
+
 /**
- * Collects the bonds of the owner challenges this node answered on `stackIds`, now finalized: the chain holds
- * them until the settlement's challenge window is over (review challenges LOW-1), so nothing pays them on its own.
- * A failure is logged; the bonds stay claimable by anyone's `payHeld`.
+ * Collects the bonds of the owner challenges this node answered, from the settlements' state (review rev W-1):
+ * the chain holds them until the challenge window is over (review challenges LOW-1), and whoever finalizes the
+ * settlement (the owner's gateway, a keeper, this node) pays nothing of them, so every scan looks at the node's
+ * settlements with an answered challenge that were paid out, or are accepted with their window over, and not
+ * collected yet: `payHeld` when the chain still holds a bond, then the settlement is marked done. A failure is
+ * logged and left to the next scan.
  */
-export async function collectHeldBonds(env: DutyEnv, stackIds: readonly bigint[]): Promise<void> {
-  if (stackIds.length === 0) return;
-  const answered = await env.db
-    .selectFrom("settlement_challenges")
+export async function collectHeldBonds(env: DutyEnv, now: bigint): Promise<void> {
+  const due = await env.db
+    .selectFrom("settlements")
     .select("stack_id")
-    .distinct()
-    .where("stack_id", "in", [...stackIds])
-    .where("state", "in", ["answered", "dismissed"])
+    .where("held_bonds_done", "=", false)
+    .where((eb) =>
+      eb.or([
+        eb("outcome", "=", "finalized"),
+        eb.and([eb("outcome", "=", "accepted"), eb("window_ends", "<", now)]),
+      ]),
+    )
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom("settlement_challenges")
+          .select(sql`1`.as("one"))
+          .whereRef("settlement_challenges.stack_id", "=", "settlements.stack_id")
+          .where("settlement_challenges.state", "in", ["answered", "dismissed"]),
+      ),
+    )
+    .orderBy("stack_id")
+    .limit(PER_SCAN)
     .execute();
-  for (const { stack_id: stackId } of answered) {
+  for (const { stack_id: stackId } of due) {
     try {
-      if ((await heldBondsOf(env.seat, stackId)) === 0n) continue;
-      const { paid, hash } = await payHeldBonds(env.seat, { stackId });
-      env.logger.info(
-        { stackId: String(stackId), amount: String(paid?.amount ?? 0n), tx: hash },
-        "held challenge bonds paid out",
-      );
+      if ((await heldBondsOf(env.seat, stackId)) > 0n) {
+        const { paid, hash } = await payHeldBonds(env.seat, { stackId });
+        env.logger.info(
+          { stackId: String(stackId), amount: String(paid?.amount ?? 0n), to: paid?.to, tx: hash },
+          "held challenge bonds paid out",
+        );
+      }
+      await env.db
+        .updateTable("settlements")
+        .set({ held_bonds_done: true, updated_at: sql`now()` })
+        .where("stack_id", "=", stackId)
+        .execute();
     } catch (error) {
       env.logger.warn(
         { stackId: String(stackId), error: describeError(error) },

@@ -56,7 +56,8 @@ export interface SettlementWorkerOptions extends SettlementTriggers {
  * Settles this node's stacks with no operator action. Each scan, in chain time: freezes stacks that are used up,
  * about to expire, or closed by their owner; submits each frozen stack's root, units and transcript blob id; posts
  * the sampled requests when an attester reported the transcript unavailable; reveals the sampled response hashes
- * with their proofs once the reveal opens; finalizes after the owner's challenge window; claims the fees once their
+ * with their proofs once the reveal opens; finalizes after the owner's challenge window; collects the bonds held for
+ * its answers to owner challenges once the settlement stands, whoever finalized it; claims the fees once their
  * epoch has ended. Every step is keyed on its `settlements` row (filled by the listener's handlers and by the
  * worker itself) and on the chain's own state, so a restart resumes where it stopped without sending twice.
  */
@@ -117,6 +118,8 @@ export class SettlementWorker {
     }
     await this.#submitAll(pending);
     await this.#finalizeAll(finalizable);
+    // From the chain's state, whoever finalized (review rev W-1: the owner's gateway often does it first).
+    await collectHeldBonds(this.#env, now);
     for (const challenge of await listPendingChallenges(this.#env.db)) {
       if (now > challenge.answer_deadline || this.#worker.waiting(challenge.stack_id)) continue;
       await this.#attempt(challenge.stack_id, () => answerOwnerChallenge(this.#env, challenge));
@@ -291,7 +294,6 @@ export class SettlementWorker {
     for (const stackId of stackIds)
       await updateSettlement(this.#env.db, stackId, { finalize_tx: finalized.hash });
     this.#env.logger.info({ stacks: stackIds.map(String), tx: finalized.hash }, "settlements finalized");
-    await collectHeldBonds(this.#env, stackIds);
   }
 
   /** Claims the node's fees per ended epoch, once for all stacks finalized in it. */

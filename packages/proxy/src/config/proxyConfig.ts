@@ -58,6 +58,8 @@ export const proxyConfigSchema = z.strictObject({
       idleCloseSeconds: z.number().int().min(0).max(31_536_000).default(1_800),
       /** Challenge, as their owner, settlements that claim more units than the gateway's receipts show. @default true */
       challengeOverclaims: z.boolean().default(true),
+      /** The most blocks one `eth_getLogs` call of the settlement watcher asks for (RPCs cap it). @default 2000 */
+      maxLogBlocks: z.number().int().min(1).max(1_000_000).default(2_000),
       /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
       checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
     })

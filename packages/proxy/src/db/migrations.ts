@@ -174,6 +174,36 @@ const sealedCharges: Migration = {
   },
 };
 
+/**
+ * Version 8: the owner challenges the gateway's watcher sent (review rev W-2, W-3), written before each transaction
+ * goes out: a challenge is not sent twice and one left open is resolved after a restart, however old it is, with
+ * no log search (the block it was sent at bounds the one for an id a transaction that outlived its wait left).
+ */
+const ownerChallenges: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("owner_challenges")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("leaf_index", wei, (c) => c.notNull())
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("sent_block", wei, (c) => c.notNull())
+      .addColumn("challenge_id", wei)
+      .addColumn("answer_deadline", "bigint")
+      .addColumn("opened_at", wei)
+      .addColumn("updated_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("owner_challenges_pk", ["stack_id", "kind", "leaf_index"])
+      .addCheckConstraint("owner_challenges_kind", sql`kind in ('receipt', 'index')`)
+      .addCheckConstraint(
+        "owner_challenges_state",
+        sql`state in ('sending', 'failed', 'open', 'closed', 'refused')`,
+      )
+      .execute();
+    await db.schema.createIndex("owner_challenges_by_state").on("owner_challenges").column("state").execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -185,6 +215,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0005_signed_max_units": signedMaxUnits,
       "0006_signed_requests": signedRequests,
       "0007_sealed_charges": sealedCharges,
+      "0008_owner_challenges": ownerChallenges,
     };
   },
 };

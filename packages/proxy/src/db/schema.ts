@@ -112,6 +112,30 @@ export interface SealedChargesTable {
   created_at_ms: Big;
 }
 
+/**
+ * Where each owner challenge the watcher sent stands: `sending` (sent, its id not known yet), `failed` (the send
+ * failed: not made, sent again while the window lasts), `open` (followed until resolved), `closed` (resolved), or
+ * `refused` (the chain refused it for good).
+ */
+export type OwnerChallengeState = "sending" | "failed" | "open" | "closed" | "refused";
+
+/** An owner challenge of the gateway's, one per stack, kind and leaf index (review rev W-2, W-3). */
+export interface OwnerChallengesTable {
+  stack_id: Big;
+  kind: "receipt" | "index";
+  leaf_index: Big;
+  node_id: Big;
+  state: OwnerChallengeState;
+  /** The chain's head when it was last sent: a challenge made by it is logged at or after this block. */
+  sent_block: Big;
+  challenge_id: Big | null;
+  /** Unix seconds (the chain's clock). */
+  answer_deadline: Big | null;
+  /** The block it opened in: its answer is logged at or after it. */
+  opened_at: Big | null;
+  updated_at_ms: Big;
+}
+
 /** The last journal record of each gateway (`gateway_id`) applied to the database. */
 export interface JournalPositionsTable {
   gateway_id: string;
@@ -127,4 +151,5 @@ export interface GatewayDatabase {
   sealed_charges: SealedChargesTable;
   usage_daily: UsageDailyTable;
   journal_positions: JournalPositionsTable;
+  owner_challenges: OwnerChallengesTable;
 }

@@ -19,7 +19,8 @@ import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
-import { readOwnChallenges } from "./ownChallengeLogs.js";
+import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
+import { keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
 
@@ -34,6 +35,8 @@ export interface OverclaimWatcherOptions {
   watchSeconds: bigint;
   /** Challenge over-claims (else only log them). @default true */
   challenge?: boolean | undefined;
+  /** The most blocks one `eth_getLogs` call asks for (hosted RPCs cap the range). @default 2000 */
+  maxLogBlocks?: bigint | undefined;
 }
 
 /** How many settlements are read at once. */
@@ -91,14 +94,13 @@ const FINAL_REFUSALS = new Set(["IndexAlreadyProven", "LeafAlreadyProven", "TooM
 /** Refusals that mean the challenge was made already: its id is recovered from the logs. */
 const ALREADY_MADE = new Set(["IndexAlreadyProven", "LeafAlreadyProven"]);
 
-interface OpenChallenge {
-  kind: ChallengeKind;
-  stackId: bigint;
-  nodeId: bigint;
-  answerDeadline: bigint;
-  /** The block it opened in: its answer is read from there. */
-  openedAt: bigint;
-}
+/**
+ * Blocks after its send past which a receipt challenge the logs do not show is taken as never made and sent again
+ * (an index challenge is sent again at once: the chain refuses an index challenged twice, never a receipt).
+ */
+const RECEIPT_PENDING_BLOCKS = 64n;
+
+type OpenChallenge = Awaited<ReturnType<OwnerChallengeBook["open"]>>[number];
 
 /**
  * Watches the settlements of the gateway's stacks. A settlement that claims more units than the running total of
@@ -112,7 +114,10 @@ interface OpenChallenge {
  * excess cannot be answered wherever the node put it, and the node is slashed. The contract takes them all while
  * any is open; one that fails to go out is tried again at the next pass until the window ends, and only a refusal
  * that settles it for good (`FINAL_REFUSALS`) stops it. One within those bounds is only logged (the node could
- * prove it, and would take the bond). Accepted settlements past their challenge window are
+ * prove it, and would take the bond). Each challenge is written to the gateway's database (`OwnerChallengeBook`)
+ * before it is sent, and followed from there until resolved (review rev W-2, W-3): a restart neither sends it twice
+ * nor forgets it, however old; the logs are read only for the id a transaction that outlived its wait left, in
+ * ranges of `maxLogBlocks`. Accepted settlements past their challenge window are
  * paid out and stacks never settled by their deadline timed out (anyone may do either), and the vault balance that
  * refunds and slash shares build up is withdrawn to the wallet.
  */
@@ -123,12 +128,11 @@ export class OverclaimWatcher {
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
   readonly #onSettled: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+  /** The challenges sent, open and resolved. */
+  readonly #book: OwnerChallengeBook;
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
-  /** Per stack, the challenges opened (or refused for good), as `kind:leafIndex`. */
-  readonly #opened = new Map<bigint, Set<string>>();
   readonly #done = new Set<bigint>();
-  readonly #open = new Map<bigint, OpenChallenge>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
   /** The first pass recovered the wallet's challenges on every watched stack. */
@@ -138,6 +142,8 @@ export class OverclaimWatcher {
     components: {
       pool: StackPool;
       chain: ChainContext;
+      /** Where the challenges sent are kept (the gateway's database). */
+      challenges: OwnerChallengeBook;
       onChallenge?: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
       /**
        * A stack's settlement is over: `paidUnits` is what its node was paid (0 when it failed or timed out). Throwing
@@ -153,6 +159,7 @@ export class OverclaimWatcher {
     this.#o = options;
     this.#onChallenge = components.onChallenge;
     this.#onSettled = components.onSettled;
+    this.#book = components.challenges;
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
 
@@ -161,8 +168,9 @@ export class OverclaimWatcher {
    * (review challenges MEDIUM-1: a node that left many honest settlements unpaid made a pass that finalized them
    * one transaction each reach its over-claim after the window); then the gateway's challenges past their answer
    * deadline are resolved, the settlements past their window paid out in batches, stacks never settled timed out,
-   * and the vault balance withdrawn. The first round recovers every challenge the wallet opened on the watched
-   * stacks (a restart forgets them), so those left unanswered are resolved whatever the settlement's phase.
+   * and the vault balance withdrawn. The challenges followed are the database's, whatever the stack's age; the logs
+   * are read (best effort, never holding the audits up) for the ids of those sent whose transaction outlived its
+   * wait, and, at the first round and on a stack met disputed, for challenges opened before the database kept them.
    */
   async pass(signal?: AbortSignal): Promise<void> {
     const now = (await this.#chain.publicClient.getBlock()).timestamp;
@@ -171,16 +179,23 @@ export class OverclaimWatcher {
     );
     if (!this.#started)
       try {
-        await this.#recover(stacks);
+        // Only a database that kept no challenge yet (before version 8) may miss some the wallet opened.
+        if (await this.#book.isEmpty()) await this.#recover(stacks);
         this.#started = true;
       } catch (error) {
         // The audits must not wait on it (an RPC refusing the log range): tried again at the next pass.
         this.#logger.warn({ err: error }, "recovering the wallet's challenges from the logs failed");
       }
+    await this.#lookUpSent();
     const read = await this.#readSettlements(stacks);
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
       if (settlement.phase !== SettlementPhase.Disputed || this.#recovered.has(stack.stackId)) continue;
+      // Disputed by challenges the database holds: nothing to look for.
+      if ((await this.#book.madeOn(stack.stackId)).size > 0) {
+        this.#recovered.add(stack.stackId);
+        continue;
+      }
       await this.#recover([stack]).catch((error: unknown) =>
         this.#logger.warn({ stackId: String(stack.stackId), err: error }, "recovering challenges failed"),
       );
@@ -214,7 +229,7 @@ export class OverclaimWatcher {
 
   /**
    * The settlement of each stack, read a few at a time; stacks whose settlement is over are set aside for good
-   * (their challenges still open are followed in `#open`). A read that fails leaves its stack to the next pass.
+   * (their challenges still open are followed from the database). A read that fails leaves its stack to the next pass.
    */
   async #readSettlements(stacks: WatchedStack[]): Promise<ReadSettlement[]> {
     const read: ReadSettlement[] = [];
@@ -343,8 +358,8 @@ export class OverclaimWatcher {
     seen: Record<string, string>,
   ): Promise<void> {
     const { stackId } = stack;
-    const opened = this.#openedOf(stackId);
-    const wantedNow = wanted.filter((want) => !opened.has(`${want.kind}:${want.leafIndex}`));
+    const opened = await this.#book.madeOn(stackId);
+    const wantedNow = wanted.filter((want) => !opened.has(keyOf(want)));
     // The receipt and the last leaf (the first index) pin the totals: they go first; past the bonds the wallet
     // can pay, the rest are drawn at random and the others wait for a later pass (review challenges LOW-3).
     const pinned = wantedNow.findIndex((want) => want.kind === "index") + 1;
@@ -365,22 +380,25 @@ export class OverclaimWatcher {
       if (batch.length > 1) {
         i += batch.length;
         let results: Awaited<ReturnType<typeof challengeLeafIndices>> | undefined;
+        await this.#book.sending(stack, batch, await this.#chain.publicClient.getBlockNumber());
         try {
           results = await this.#pool.withWallet(() =>
             challengeLeafIndices(this.#chain, { stackId, leafIndices: batch.map((b) => b.leafIndex) }),
           );
         } catch (error) {
+          // Refused by the chain: nothing of the batch was made. Any other failure (the wait given up) leaves them
+          // sent, their ids looked for in the logs.
+          if (error instanceof ContractRevertError) await this.#book.failed(stackId, batch);
           if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
-          // One of them was challenged already (maybe by a transaction that outlived its wait): follow what the
-          // logs show opened, then open the rest one by one.
-          await this.#recover([stack]);
+          // One of them was challenged already (maybe by a transaction that outlived its wait): the rest go one by
+          // one, each refusal settling only its own.
           for (const one of batch) await this.#openOne(stack, one, seen);
           continue;
         }
-        batch.forEach((one, k) => {
-          const result = results?.[k];
-          if (result) this.#recordOpened(stack, one, result, seen);
-        });
+        for (const [k, one] of batch.entries()) {
+          const result = results[k];
+          if (result) await this.#recordOpened(stack, one, result, seen);
+        }
         continue;
       }
       i += 1;
@@ -419,41 +437,49 @@ export class OverclaimWatcher {
 
   async #openOne(stack: WatchedStack, want: WantedChallenge, seen: Record<string, string>): Promise<void> {
     const { stackId } = stack;
-    const opened = this.#openedOf(stackId);
-    const key = `${want.kind}:${want.leafIndex}`;
-    if (opened.has(key)) return;
+    if ((await this.#book.madeOn(stackId)).has(keyOf(want))) return;
+    const sentBlock = await this.#chain.publicClient.getBlockNumber();
+    await this.#book.sending(stack, [want], sentBlock);
     let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
     try {
       result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
     } catch (error) {
-      if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
-      if (ALREADY_MADE.has(error.errorName)) await this.#recover([stack]);
-      opened.add(key);
+      if (!(error instanceof ContractRevertError)) throw error;
+      if (!FINAL_REFUSALS.has(error.errorName)) {
+        await this.#book.failed(stackId, [want]);
+        throw error;
+      }
+      // Settled for good before anything else (review rev W-2: a failing log read wedged the audit here); one made
+      // already has its id looked for in the logs, at this pass or the next.
+      const made = ALREADY_MADE.has(error.errorName);
+      await this.#book.refused(stack, want, made, sentBlock);
       this.#logger.warn(
         { ...seen, leafIndex: String(want.leafIndex), err: error },
         "the contract refused a challenge",
       );
+      if (made) await this.#lookUpSent();
       return;
     }
-    this.#recordOpened(stack, want, result, seen);
+    await this.#recordOpened(stack, want, result, seen);
   }
 
-  #recordOpened(
+  async #recordOpened(
     stack: WatchedStack,
     want: WantedChallenge,
     result: Awaited<ReturnType<typeof challengeLeafIndex>>,
     seen: Record<string, string>,
-  ): void {
+  ): Promise<void> {
     const { stackId, nodeId } = stack;
-    this.#openedOf(stackId).add(`${want.kind}:${want.leafIndex}`);
-    if (!result.upheld)
-      this.#open.set(result.challengeId, {
-        kind: want.kind,
-        stackId,
-        nodeId,
-        answerDeadline: result.answerDeadline,
-        openedAt: result.blockNumber,
-      });
+    await this.#book.made({
+      challengeId: result.challengeId,
+      stackId,
+      nodeId,
+      kind: want.kind,
+      leafIndex: want.leafIndex,
+      open: !result.upheld,
+      answerDeadline: result.answerDeadline,
+      openedAt: result.blockNumber,
+    });
     this.#onChallenge?.(want.kind, result.upheld ? "upheld" : "opened");
     this.#logger.error(
       {
@@ -478,15 +504,6 @@ export class OverclaimWatcher {
       response: want.receipt.fields,
       signature: want.receipt.signature,
     });
-  }
-
-  #openedOf(stackId: bigint): Set<string> {
-    let opened = this.#opened.get(stackId);
-    if (!opened) {
-      opened = new Set();
-      this.#opened.set(stackId, opened);
-    }
-    return opened;
   }
 
   /**
@@ -538,58 +555,100 @@ export class OverclaimWatcher {
   }
 
   /**
-   * The challenges the wallet opened on `stacks`, from the chain's logs (review challenges MEDIUM-3): counted as
-   * opened (not opened again), and those still open followed until resolved, whatever the settlement's phase.
-   * Run on every watched stack at the first pass (a restart forgot them), on a stack met disputed that was not
-   * looked at yet, and after the chain refused a challenge as one already made (a transaction that outlived its
-   * wait opened it: its id was never kept).
+   * The challenges the wallet opened on `stacks` that the database may not hold (opened before it kept them), from
+   * the chain's logs over the last `RECOVERY_BLOCKS` (review challenges MEDIUM-3): written to it, so they count as
+   * opened and those still open are followed until resolved, whatever the settlement's phase. Run on every watched
+   * stack at the first pass and on a stack met disputed that was not looked at yet; best effort (the rows are what
+   * the watcher follows).
    */
   async #recover(stacks: readonly { stackId: bigint }[]): Promise<void> {
     const found = await readOwnChallenges(
       this.#chain,
       stacks.map((stack) => stack.stackId),
+      { maxBlocks: this.#o.maxLogBlocks },
     );
-    for (const challenge of found) {
-      this.#openedOf(challenge.stackId).add(`${challenge.kind}:${challenge.leafIndex}`);
-      if (!challenge.open || this.#open.has(challenge.challengeId)) continue;
-      this.#open.set(challenge.challengeId, challenge);
-      this.#logger.info(
-        { stackId: String(challenge.stackId), challengeId: String(challenge.challengeId) },
-        "following an open challenge of the gateway's again",
-      );
-    }
+    for (const challenge of found) await this.#book.made(challenge);
     for (const stack of stacks) this.#recovered.add(stack.stackId);
   }
 
-  /** Resolves the gateway's challenges the node left unanswered past the deadline (the node is slashed). */
+  /**
+   * The ids of the challenges sent whose transaction outlived its wait (or whose gateway died before it knew), from
+   * the logs since the block each was first sent at, `maxLogBlocks` a call. One the logs do not show was not made
+   * (yet): an index one is sent again (the chain refuses an index challenged twice, and that refusal brings it
+   * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed. A failure is logged: the next pass
+   * tries again.
+   */
+  async #lookUpSent(): Promise<void> {
+    try {
+      // The earliest sent first.
+      const sent = await this.#book.unknown();
+      const fromBlock = sent[0]?.sentBlock;
+      if (fromBlock === undefined) return;
+      const head = await this.#chain.publicClient.getBlockNumber();
+      const stackIds = [...new Set(sent.map((one) => one.stackId))];
+      const found = await readOwnChallenges(this.#chain, stackIds, {
+        fromBlock,
+        maxBlocks: this.#o.maxLogBlocks,
+      });
+      const shown = new Set(found.map((one) => `${one.stackId}:${keyOf(one)}`));
+      for (const challenge of found) await this.#book.made(challenge);
+      for (const one of sent) {
+        if (shown.has(`${one.stackId}:${keyOf(one)}`)) continue;
+        if (one.kind === "receipt" && head < one.sentBlock + RECEIPT_PENDING_BLOCKS) continue;
+        await this.#book.failed(one.stackId, [one]);
+      }
+    } catch (error) {
+      this.#logger.warn({ err: error }, "looking up the ids of challenges sent failed");
+    }
+  }
+
+  /**
+   * Resolves the gateway's challenges the node left unanswered past the deadline (the node is slashed), every open
+   * one the database holds. Each on its own (review rev W-4): one resolved by someone else first, or failing
+   * otherwise, is read again and never stops the others.
+   */
   async #resolveOpen(now: bigint): Promise<void> {
-    for (const [challengeId, open] of this.#open) {
-      const challenge = await getChallenge(this.#chain, challengeId);
-      const status: number = challenge.status;
+    for (const open of await this.#book.open()) {
+      const { challengeId } = open;
       const ids = {
         challengeId: String(challengeId),
         stackId: String(open.stackId),
         nodeId: String(open.nodeId),
       };
-      if (status === ChallengeStatus.Dismissed) {
-        this.#open.delete(challengeId);
-        this.#onChallenge?.(open.kind, "dismissed");
-        this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
-        if (open.kind === "index")
-          await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
-            this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
-          );
-      } else if (status === ChallengeStatus.Upheld) {
-        this.#open.delete(challengeId);
-      } else if (now > open.answerDeadline) {
-        const resolved = await this.#pool.withWallet(() => resolveChallenge(this.#chain, { challengeId }));
-        this.#open.delete(challengeId);
-        this.#onChallenge?.(open.kind, "upheld");
-        this.#logger.error(
-          { ...ids, slashed: String(resolved.slashed), ownerShare: String(resolved.ownerShare) },
-          "the node did not answer the gateway's challenge: slashed, its settlement failed",
-        );
+      try {
+        await this.#follow(open, now, ids);
+      } catch (error) {
+        this.#logger.warn({ ...ids, err: error }, "resolving a challenge failed");
+        const status: number =
+          (await getChallenge(this.#chain, challengeId).catch(() => undefined))?.status ?? 0;
+        if (status === ChallengeStatus.Upheld || status === ChallengeStatus.Dismissed)
+          await this.#book.closed(challengeId).catch(() => undefined);
       }
+    }
+  }
+
+  /** One open challenge: closed when the chain resolved it, resolved when its deadline is past. */
+  async #follow(open: OpenChallenge, now: bigint, ids: Record<string, string>): Promise<void> {
+    const { challengeId } = open;
+    const status: number = (await getChallenge(this.#chain, challengeId)).status;
+    if (status === ChallengeStatus.Dismissed) {
+      await this.#book.closed(challengeId);
+      this.#onChallenge?.(open.kind, "dismissed");
+      this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
+      if (open.kind === "index")
+        await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
+          this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
+        );
+    } else if (status === ChallengeStatus.Upheld) {
+      await this.#book.closed(challengeId);
+    } else if (now > open.answerDeadline) {
+      const resolved = await this.#pool.withWallet(() => resolveChallenge(this.#chain, { challengeId }));
+      await this.#book.closed(challengeId);
+      this.#onChallenge?.(open.kind, "upheld");
+      this.#logger.error(
+        { ...ids, slashed: String(resolved.slashed), ownerShare: String(resolved.ownerShare) },
+        "the node did not answer the gateway's challenge: slashed, its settlement failed",
+      );
     }
   }
 
@@ -599,15 +658,7 @@ export class OverclaimWatcher {
    * is not what the node signed, and the settlement is challenged with that receipt (the node cannot prove it).
    */
   async #checkRevealed(challengeId: bigint, open: OpenChallenge): Promise<void> {
-    const resolved = await this.#chain.publicClient.getContractEvents({
-      address: this.#chain.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeResolved",
-      args: { challengeId },
-      // From the block it opened in (review challenges LOW-6: many RPCs refuse a range from block 0).
-      fromBlock: open.openedAt,
-    });
-    const hash = resolved.at(-1)?.transactionHash;
+    const hash = await this.#resolvedIn(challengeId, open.openedAt);
     if (!hash) return;
     const tx = await this.#chain.publicClient.getTransaction({ hash });
     const call = decodeFunctionData({ abi: challengeManagerAbi, data: tx.input });
@@ -619,24 +670,31 @@ export class OverclaimWatcher {
     );
     if (!held || leafHash(leafOf(held.receipt.fields)) === leafHash(previous)) return;
     // Opened beside the index challenges already (or refused for good): no second bond.
-    const key = `receipt:${previous.leafIndex}`;
-    if (this.#openedOf(open.stackId).has(key)) return;
-    const opened = await this.#pool.withWallet(() =>
-      challengeSettlement(this.#chain, {
-        stackId: open.stackId,
-        response: held.receipt.fields,
-        signature: held.receipt.signature,
-      }),
-    );
-    this.#openedOf(open.stackId).add(key);
-    if (!opened.upheld)
-      this.#open.set(opened.challengeId, {
-        kind: "receipt",
-        stackId: open.stackId,
-        nodeId: open.nodeId,
-        answerDeadline: opened.answerDeadline,
-        openedAt: opened.blockNumber,
-      });
+    const key = { kind: "receipt" as const, leafIndex: previous.leafIndex };
+    if ((await this.#book.madeOn(open.stackId)).has(keyOf(key))) return;
+    const stack = { stackId: open.stackId, nodeId: open.nodeId };
+    await this.#book.sending(stack, [key], await this.#chain.publicClient.getBlockNumber());
+    let opened: Awaited<ReturnType<typeof challengeSettlement>>;
+    try {
+      opened = await this.#pool.withWallet(() =>
+        challengeSettlement(this.#chain, {
+          stackId: open.stackId,
+          response: held.receipt.fields,
+          signature: held.receipt.signature,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ContractRevertError) await this.#book.failed(open.stackId, [key]);
+      throw error;
+    }
+    await this.#book.made({
+      ...stack,
+      ...key,
+      challengeId: opened.challengeId,
+      open: !opened.upheld,
+      answerDeadline: opened.answerDeadline,
+      openedAt: opened.blockNumber,
+    });
     this.#onChallenge?.("receipt", opened.upheld ? "upheld" : "opened");
     this.#logger.error(
       {
@@ -646,6 +704,28 @@ export class OverclaimWatcher {
       },
       "a node's answer revealed a leaf that is not the receipt it signed: challenged with the receipt",
     );
+  }
+
+  /**
+   * The transaction that resolved the challenge, from the `ChallengeResolved` logs since the block it opened in
+   * (review challenges LOW-6: many RPCs refuse a range from block 0), `maxLogBlocks` a call (review rev W-2).
+   */
+  async #resolvedIn(challengeId: bigint, openedAt: bigint): Promise<`0x${string}` | undefined> {
+    const head = await this.#chain.publicClient.getBlockNumber();
+    const span = (this.#o.maxLogBlocks ?? 0n) > 0n ? (this.#o.maxLogBlocks as bigint) : DEFAULT_LOG_BLOCKS;
+    for (let fromBlock = openedAt; fromBlock <= head; fromBlock += span) {
+      const resolved = await this.#chain.publicClient.getContractEvents({
+        address: this.#chain.addresses.ChallengeManager,
+        abi: challengeManagerAbi,
+        eventName: "ChallengeResolved",
+        args: { challengeId },
+        fromBlock,
+        toBlock: fromBlock + span - 1n < head ? fromBlock + span - 1n : head,
+      });
+      const hash = resolved.at(-1)?.transactionHash;
+      if (hash) return hash;
+    }
+    return undefined;
   }
 
   /** Moves the wallet's vault balance (refunds, slash shares, bonds returned) to the wallet. */

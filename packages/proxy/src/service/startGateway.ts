@@ -27,6 +27,7 @@ import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
 import { NodeAddressGuard } from "../network/nodeAddressGuard.js";
 import { OverclaimWatcher } from "../network/overclaimWatcher.js";
+import { OwnerChallengeBook } from "../network/ownerChallengeBook.js";
 import { StackPool } from "../network/stackPool.js";
 import { StackRestocker } from "../network/stackRestocker.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
@@ -202,7 +203,19 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         "checking the nodes' health failed",
       ),
     );
-    loops.push(...stackLoops(config, { pool, chain, catalog, health, metrics, logger, now, sealedCharges }));
+    loops.push(
+      ...stackLoops(config, {
+        pool,
+        chain,
+        catalog,
+        health,
+        metrics,
+        logger,
+        now,
+        sealedCharges,
+        challenges: new OwnerChallengeBook(db, now),
+      }),
+    );
     for (const loop of loops) loop.start();
     return {
       url: server.url,
@@ -270,9 +283,10 @@ function stackLoops(
     logger: Logger;
     now: () => number;
     sealedCharges: SealedCharges;
+    challenges: OwnerChallengeBook;
   },
 ): BackgroundLoop[] {
-  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges } = parts;
+  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges, challenges } = parts;
   const { stacks } = config;
   const loops: BackgroundLoop[] = [];
   const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
@@ -295,6 +309,7 @@ function stackLoops(
     {
       pool,
       chain,
+      challenges,
       logger,
       onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }),
       // A sealed charge held for a leaf never resent is settled at what the stack's settlement paid past the receipts.
@@ -303,7 +318,11 @@ function stackLoops(
         await sealedCharges.settleBySettlement(stack.stackId, paidUnits, last?.fields);
       },
     },
-    { watchSeconds: WATCH_SECONDS, challenge: stacks.challengeOverclaims },
+    {
+      watchSeconds: WATCH_SECONDS,
+      challenge: stacks.challengeOverclaims,
+      maxLogBlocks: BigInt(stacks.maxLogBlocks),
+    },
   );
   loop("settlements", (signal) => watcher.pass(signal));
   return loops;
