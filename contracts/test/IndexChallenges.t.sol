@@ -17,16 +17,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
     function _overclaimSignedLeaf(uint64 maxUnits, uint64 units) internal {
         _serveReal(2);
         uint256 ownerBefore = token.balanceOf(user);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("a real request"),
-                respHash: keccak256("its answer"),
-                units: units,
-                cumulativeUnits: 200 + units
-            })
-        );
+        _appendLeaf(2, keccak256("a real request"), keccak256("its answer"), units, 200 + units);
         _settle(200 + units);
         uint256 challengeId = _challengeIndex(2);
         bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, maxUnits);
@@ -55,16 +46,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
 
     function test_aSignedLeafAtItsSignedMaxUnitsAnswers() public {
         _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("a real request"),
-                respHash: keccak256("its answer"),
-                units: 10,
-                cumulativeUnits: 210
-            })
-        );
+        _appendLeaf(2, keccak256("a real request"), keccak256("its answer"), 10, 210);
         _settle(210);
         uint256 challengeId = _challengeIndex(2);
         _answerUpTo(challengeId, 2, 10, _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10));
@@ -122,16 +104,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
     /// units are within the signed bound, but its total does not follow from leaf 1: the node cannot answer.
     function test_aWithheldLeafHidingUnitsInItsRunningTotalIsSlashed() public {
         _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("a real request"),
-                respHash: keccak256("its answer"),
-                units: 10,
-                cumulativeUnits: 1_010
-            })
-        );
+        _appendLeaf(2, keccak256("a real request"), keccak256("its answer"), 10, 1_010);
         _settle(1_010);
         uint256 challengeId = _challengeIndex(2);
         bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10);
@@ -150,16 +123,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
 
     /// The same trick on the first leaf: its running total must be its own units.
     function test_aWithheldFirstLeafWithAnInflatedTotalIsSlashed() public {
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 0,
-                nonce: 0,
-                reqHash: keccak256("first request"),
-                respHash: keccak256("its answer"),
-                units: 10,
-                cumulativeUnits: 900
-            })
-        );
+        _appendLeaf(0, keccak256("first request"), keccak256("its answer"), 10, 900);
         _settle(900);
         uint256 challengeId = _challengeIndex(0);
         bytes memory signed = _ownerSigUpTo(0, leaves[0].reqHash, USER_KEY, 10);
@@ -181,16 +145,8 @@ contract IndexChallengesTest is IndexChallengeFixture {
     /// predecessor, so the first answers and the second cannot.
     function test_excessInTheSecondOfTwoWithheldLeavesIsCaught() public {
         _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2, nonce: 2, reqHash: keccak256("r2"), respHash: keccak256("a2"), units: 10, cumulativeUnits: 210
-            })
-        );
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 3, nonce: 3, reqHash: keccak256("r3"), respHash: keccak256("a3"), units: 10, cumulativeUnits: 5_000
-            })
-        );
+        _appendLeaf(2, keccak256("r2"), keccak256("a2"), 10, 210);
+        _appendLeaf(3, keccak256("r3"), keccak256("a3"), 10, 5_000);
         _settle(5_000);
         _answerUpTo(_challengeIndex(2), 2, 10, _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, 10));
         uint256 second = _challengeIndex(3);
@@ -203,16 +159,7 @@ contract IndexChallengesTest is IndexChallengeFixture {
         units = uint64(bound(units, 1, 1_000));
         extra = uint64(bound(extra, 1, 900_000));
         _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("r2"),
-                respHash: keccak256("a2"),
-                units: units,
-                cumulativeUnits: 200 + units + extra
-            })
-        );
+        _appendLeaf(2, keccak256("r2"), keccak256("a2"), units, 200 + units + extra);
         _settle(200 + units + extra);
         uint256 challengeId = _challengeIndex(2);
         bytes memory signed = _ownerSigUpTo(2, leaves[2].reqHash, USER_KEY, units);

@@ -12,14 +12,13 @@ import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ReceiptFraud} from "../src/settlement/ReceiptFraud.sol";
 import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
 import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
-import {SettlementManager} from "../src/settlement/SettlementManager.sol";
-import {DisputeSteps} from "./lib/DisputeSteps.sol";
+import {SettlementSteps} from "./lib/SettlementSteps.sol";
 
 /// @notice Units bound to what was computed, and nonces bound to leaf indices (soundness items 2, 15 and 10):
 /// a node that bills what it did not serve — inflated units, a running total that does not add up, a request
 /// billed twice, a nonce at another index — is caught by the attesters, fails its reveal, or is proven a cheater
 /// from its own signatures or its own settled root.
-contract ReceiptFraudTest is DisputeSteps {
+contract ReceiptFraudTest is SettlementSteps {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
 
@@ -74,26 +73,6 @@ contract ReceiptFraudTest is DisputeSteps {
     function _sign(uint256 nodeId, AtomaTypedData.Response memory r) internal view returns (bytes memory) {
         (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(signerKey[nodeId], stacks.responseDigest(r));
         return abi.encodePacked(rr, ss, v);
-    }
-
-    function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
-        return settlement.getSettlement(stackId).phase;
-    }
-
-    function _attesters(uint256 stackId) internal view returns (uint256[] memory ids) {
-        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
-        ids = new uint256[](list.length);
-        for (uint256 i = 0; i < list.length; ++i) {
-            ids[i] = list[i].nodeId;
-        }
-    }
-
-    function _commit(uint256 stackId, uint256 attester, Served memory s) internal {
-        commitResult(stackId, attester, resultOf(settlement.sampledIndices(stackId), s));
-    }
-
-    function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
-        settleAs(stackId, server, s.root, units, uint64(s.leaves.length));
     }
 
     /// `s` with leaf k replaced (hashes and root rebuilt).
@@ -199,10 +178,10 @@ contract ReceiptFraudTest is DisputeSteps {
     function test_aSettlementClaimingMoreThanItsLeavesCannotBeRevealed() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 300);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(abi.encodeWithSelector(RevealVerifier.RunningTotalMismatch.selector, 2));
@@ -220,15 +199,15 @@ contract ReceiptFraudTest is DisputeSteps {
         Served memory honest = serve(stackId, 3, "honest", 300);
         Served memory inflated = withUnits(honest, 1_000_000);
         assertEq(honest.respHashes[1], inflated.respHashes[1], "same answers");
-        _settle(stackId, server, inflated, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], honest);
-        _commit(stackId, atts[1], honest);
+        settleServedAs(stackId, server, inflated, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], honest);
+        commitAs(stackId, atts[1], honest);
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), inflated);
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);
         openAttestations(stackId);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "the attesters disagree");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "the attesters disagree");
         uint256 opened = disputes.disputeCount();
         bytes32 truth = resultOf(settlement.sampledIndices(stackId), honest);
         assertTrue(truth != settlement.revealedResult(stackId), "the units alone make the results differ");
@@ -238,7 +217,7 @@ contract ReceiptFraudTest is DisputeSteps {
         castHonest(opened, stackId, committeeIds(opened), "honest");
         disputes.resolve(opened);
         assertEq(nodes.getNode(server).collateral, 0, "inflating units is fraud");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "not paid");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "not paid");
     }
 
     // ---------------------------------------------------------------- item 15: a request billed twice
@@ -252,7 +231,7 @@ contract ReceiptFraudTest is DisputeSteps {
         copy.leafIndex = 3;
         copy.cumulativeUnits = 400;
         s = _withLeaf(s, 3, copy);
-        _settle(stackId, server, s, 400);
+        settleServedAs(stackId, server, s, 400);
         AtomaTypedData.Leaf[] memory leaves = new AtomaTypedData.Leaf[](1);
         bytes32[][] memory proofs = new bytes32[][](1);
         leaves[0] = s.leaves[3];
@@ -263,7 +242,7 @@ contract ReceiptFraudTest is DisputeSteps {
             "KIND_SETTLED_LEAF"
         );
         assertEq(nodes.getNode(server).collateral, 0, "slashed");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "accepted settlement failed: no fee");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "accepted settlement failed: no fee");
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
     }
 
@@ -280,7 +259,7 @@ contract ReceiptFraudTest is DisputeSteps {
         AtomaTypedData.Leaf memory jump = s.leaves[2];
         jump.cumulativeUnits += 500;
         Served memory greedy = _withLeaf(serve(stackId, 4, "honest", 400), 2, jump);
-        _settle(stackId, server, greedy, 400);
+        settleServedAs(stackId, server, greedy, 400);
         vm.expectRevert(abi.encodeWithSelector(ReceiptFraud.InvalidProof.selector, 0));
         receiptFraud.proveSettledLeaves(stackId, leaves, proofs);
         leaves[1] = jump;
@@ -305,10 +284,10 @@ contract ReceiptFraudTest is DisputeSteps {
         copy.cumulativeUnits = 1_000_000;
         copy.units = 1_000_000 - s.leaves[0].units;
         s = _withLeaf(s, 1, copy);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(abi.encodeWithSelector(RevealVerifier.NonceNotLeafIndex.selector, 1, 0));
@@ -344,23 +323,15 @@ contract ReceiptFraudTest is DisputeSteps {
     function test_postedRequestsMustCarryTheirIndexAsNonce() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 4, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        vm.prank(vm.addr(signerKey[atts[0]]));
-        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        declareUnavailableAs(stackId, atts[0]);
         uint256[] memory idx = settlement.sampledIndices(stackId);
         SettlementEvidence.SignedRequest[] memory reqs = new SettlementEvidence.SignedRequest[](idx.length);
         for (uint256 i = 0; i < idx.length; ++i) {
             // Another owner-signed request of the stack posted in place of the sampled one.
             uint256 other = (idx[i] + 1) % 4;
-            bytes memory body = requestBody(stackId, other);
-            AtomaTypedData.Request memory r = AtomaTypedData.Request({
-                stackId: stackId, reqHash: keccak256(body), nonce: other, deadline: 2e9, maxUnits: 1e9
-            });
-            (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
-            reqs[i] = SettlementEvidence.SignedRequest({
-                body: body, nonce: other, deadline: 2e9, maxUnits: 1e9, signature: abi.encodePacked(rr, ss, v)
-            });
+            reqs[i] = signedRequest(stackId, other, requestBody(stackId, other));
         }
         // Each sampled position refuses a request signed for another index, whichever position is tried.
         for (uint256 i = 0; i < reqs.length; ++i) {
@@ -382,7 +353,7 @@ contract ReceiptFraudTest is DisputeSteps {
         AtomaTypedData.Leaf memory leaf3 = s.leaves[3];
         s = _withLeaf(s, 3, leaf2);
         s = _withLeaf(s, 2, leaf3);
-        _settle(stackId, server, s, 400);
+        settleServedAs(stackId, server, s, 400);
         AtomaTypedData.Response memory r = AtomaTypedData.Response({
             stackId: stackId,
             leafIndex: leaf2.leafIndex,
@@ -408,21 +379,21 @@ contract ReceiptFraudTest is DisputeSteps {
     function test_aProofDuringAnAttestationDisputeFailsTheSettlementWhenTheDisputeEnds() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
         commitResult(stackId, atts[1], keccak256("dissent"));
         bytes memory revealed = revealOf(settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealed);
         openAttestations(stackId);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disputed");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "disputed");
         AtomaTypedData.Response memory r = _response(stackId, 1, 0, 100, 200);
         receiptFraud.proveResponse(r, _sign(server, r));
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "the dispute runs on");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "the dispute runs on");
         vm.warp(block.timestamp + 20 minutes + 1);
         disputes.resolve(disputeId());
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "never paid");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "never paid");
     }
 
     /// The node settles (its attester draw pending, item 10's later block) and is proven a cheater before the
@@ -432,15 +403,15 @@ contract ReceiptFraudTest is DisputeSteps {
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
         vm.prank(vm.addr(signerKey[server]));
         settlement.settle(stackId, s.root, 1_000_000, 3, keccak256("transcript"));
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Drawing, "draw pending");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Drawing, "draw pending");
         uint256[] memory candidates = draws.candidatesFor(verifiedTask, server);
         AtomaTypedData.Response memory r = _response(stackId, 1, 0, 100, 200);
         receiptFraud.proveResponse(r, _sign(server, r));
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed at once");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "failed at once");
         assertEq(settlement.attesterIdsOf(stackId).length, 0, "nobody drawn");
         vm.roll(block.number + 1);
         draws.drawAttesters(stackId, candidates);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "the draw changes nothing");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "the draw changes nothing");
         assertEq(settlement.attesterIdsOf(stackId).length, 0, "still nobody drawn");
         assertEq(vault.escrowOf(bytes32(stackId)), 0, "escrow returned");
         assertEq(vault.balanceOf(user), 2.2 ether + COLLATERAL * 3_000 / 10_000, "owner refunded with its share");
@@ -453,7 +424,7 @@ contract ReceiptFraudTest is DisputeSteps {
     function test_aProofAfterPayoutStillSlashes() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 2, "honest", 200);
-        _settle(stackId, server, s, 200);
+        settleServedAs(stackId, server, s, 200);
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
         uint256 refunded = vault.balanceOf(user);
@@ -463,6 +434,6 @@ contract ReceiptFraudTest is DisputeSteps {
         );
         assertEq(nodes.getNode(server).collateral, 0, "slashed");
         assertEq(vault.balanceOf(user), refunded + COLLATERAL * 3_000 / 10_000, "the owner's share of the slash");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Finalized, "the payout stands");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Finalized, "the payout stands");
     }
 }

@@ -13,9 +13,9 @@ import {RevealVerifier} from "../src/settlement/RevealVerifier.sol";
 import {SettlementEvidence} from "../src/settlement/SettlementEvidence.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {StackManager} from "../src/stacks/StackManager.sol";
-import {DisputeSteps} from "./lib/DisputeSteps.sol";
+import {SettlementSteps} from "./lib/SettlementSteps.sol";
 
-contract SettlementTest is DisputeSteps {
+contract SettlementTest is SettlementSteps {
     uint256 internal plainTask;
     uint256 internal verifiedTask;
 
@@ -33,24 +33,9 @@ contract SettlementTest is DisputeSteps {
 
     // ---------------------------------------------------------------- helpers
 
-    function _settle(uint256 stackId, uint256 server, Served memory s, uint64 units) internal {
-        settleAs(stackId, server, s.root, units, uint64(s.leaves.length));
-    }
-
     /// What a dispute committee votes for when it recomputes `s` at the sampled indices.
     function _result(uint256 stackId, Served memory s) internal view returns (bytes32) {
         return resultOf(settlement.sampledIndices(stackId), s);
-    }
-
-    /// The attester commits to `s` at the sampled indices.
-    function _commit(uint256 stackId, uint256 attester, Served memory s) internal {
-        commitResult(stackId, attester, resultOf(settlement.sampledIndices(stackId), s));
-    }
-
-    function _attesters(uint256 stackId) internal view returns (uint256[] memory ids) {
-        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
-        ids = new uint256[](list.length);
-        for (uint256 i = 0; i < list.length; ++i) ids[i] = list[i].nodeId;
     }
 
     function _reveal(uint256 stackId, uint256 server, Served memory s) internal {
@@ -68,10 +53,6 @@ contract SettlementTest is DisputeSteps {
         if (expected.length == 0) openAttestations(stackId);
     }
 
-    function _phase(uint256 stackId) internal view returns (ISettlementManager.Phase) {
-        return settlement.getSettlement(stackId).phase;
-    }
-
     /// The server posts the disputed requests and the committee is drawn.
     function _openVote(uint256 disputeId, uint256 stackId, uint256 server, Served memory claimed)
         internal
@@ -82,18 +63,14 @@ contract SettlementTest is DisputeSteps {
         committee = committeeIds(disputeId);
     }
 
-    function _claimable(uint256 nodeId) internal view returns (uint256 claimable) {
-        (claimable,) = vault.nodeLedger(nodeId, nodes.currentEpoch());
-    }
-
     // ---------------------------------------------------------------- unverified stacks
 
     function test_unverifiedStackSettlesPaysFeeShareAndRefunds() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         assertEq(vault.escrowOf(bytes32(stackId)), 2 ether, "escrow = price x units");
         Served memory s = serve(stackId, 3, "honest");
-        _settle(stackId, server, s, 600_000);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "accepted without sampling");
+        settleServedAs(stackId, server, s, 600_000);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "accepted without sampling");
         vm.expectRevert();
         settlement.finalize(stackId);
         vm.warp(block.timestamp + 1 hours + 1);
@@ -180,25 +157,25 @@ contract SettlementTest is DisputeSteps {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         assertEq(vault.escrowOf(bytes32(stackId)), 2.2 ether, "escrow includes the 10% surcharge");
         Served memory s = serve(stackId, 5, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Commit, "sampled at p = 1");
-        uint256[] memory atts = _attesters(stackId);
+        settleServedAs(stackId, server, s, 1_000_000);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Commit, "sampled at p = 1");
+        uint256[] memory atts = attestersOf(stackId);
         assertEq(atts.length, 2, "two attesters");
         assertTrue(atts[0] != server && atts[1] != server && atts[0] != atts[1], "distinct, never the server");
         assertEq(settlement.sampledIndices(stackId).length, 2, "two requests checked");
-        _commit(stackId, atts[0], s);
+        commitAs(stackId, atts[0], s);
         bytes32 again = commitmentOf(stackId, atts[0], settlement.sampledIndices(stackId), s);
         vm.prank(vm.addr(signerKey[atts[0]]));
         vm.expectRevert(abi.encodeWithSelector(SettlementManager.AlreadyCommitted.selector, stackId, atts[0]));
         settlement.commitAttestation(stackId, atts[0], again);
-        _commit(stackId, atts[1], s);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Reveal, "reveal opens when all committed");
+        commitAs(stackId, atts[1], s);
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Reveal, "reveal opens when all committed");
         _reveal(stackId, server, s);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "agreement");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "agreement");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
-        assertEq(_claimable(atts[0]), 0.1 ether, "each attester gets half the surcharge");
-        assertEq(_claimable(server), 1.9 ether, "server paid");
+        assertEq(claimableOf(atts[0]), 0.1 ether, "each attester gets half the surcharge");
+        assertEq(claimableOf(server), 1.9 ether, "server paid");
         assertEq(vault.balanceOf(user), 0, "nothing left to refund");
         assertEq(nodes.getNode(atts[0]).obligations, 0, "attester released");
     }
@@ -206,10 +183,10 @@ contract SettlementTest is DisputeSteps {
     function test_revealRejectsProofsThatDoNotMatchTheRoot() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000);
         Served memory s = serve(stackId, 4, "honest", 100);
-        _settle(stackId, server, s, 100);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        settleServedAs(stackId, server, s, 100);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         Served memory forged = serve(stackId, 4, "forged", 100);
         forged.hashes = s.hashes;
         _reveal(stackId, server, forged, abi.encodeWithSelector(RevealVerifier.InvalidProof.selector, 0));
@@ -219,12 +196,12 @@ contract SettlementTest is DisputeSteps {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory honest = serve(stackId, 6, "honest", 1_000_000);
         Served memory lies = serve(stackId, 6, "cheap model", 1_000_000);
-        _settle(stackId, server, lies, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], honest);
-        _commit(stackId, atts[1], honest);
+        settleServedAs(stackId, server, lies, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], honest);
+        commitAs(stackId, atts[1], honest);
         _reveal(stackId, server, lies);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Disputed, "disagreement opens a dispute");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Disputed, "disagreement opens a dispute");
         uint256 disputeId = disputes.disputeCount();
         uint256[] memory committee = _openVote(disputeId, stackId, server, lies);
         assertEq(committee.length, 3, "committee of three");
@@ -239,11 +216,11 @@ contract SettlementTest is DisputeSteps {
         assertEq(cheater.collateral, 0, "all collateral slashed");
         assertEq(cheater.reputation, 0, "reputation zero");
         assertTrue(cheater.status == INodeRegistry.NodeStatus.Slashed, "barred");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "settlement failed");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "settlement failed");
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund plus 30% of the slash");
         uint256 honestShare = COLLATERAL * 3_000 / 10_000 / 5;
-        assertEq(_claimable(atts[0]), 0.1 ether + honestShare, "attester: verification fee and a share");
-        assertEq(_claimable(committee[0]), honestShare, "committee member: a share");
+        assertEq(claimableOf(atts[0]), 0.1 ether + honestShare, "attester: verification fee and a share");
+        assertEq(claimableOf(committee[0]), honestShare, "committee member: a share");
         assertEq(vault.balanceOf(treasury), COLLATERAL * 2_000 / 10_000, "treasury 20%");
         assertEq(supply - token.totalSupply(), COLLATERAL * 2_000 / 10_000, "20% burned");
         // The slash is constant-cost: anyone removes the barred node's subscriptions afterwards.
@@ -257,9 +234,9 @@ contract SettlementTest is DisputeSteps {
     function test_lyingAttesterLosesItsCollateral() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
         commitResult(stackId, atts[1], keccak256("a result it never computed"));
         _reveal(stackId, server, s);
         uint256 disputeId = disputes.disputeCount();
@@ -268,20 +245,20 @@ contract SettlementTest is DisputeSteps {
         disputes.resolve(disputeId);
         assertEq(nodes.getNode(atts[1]).collateral, 0, "lazy attester slashed");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "server untouched");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "settlement stands");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
-        assertEq(_claimable(atts[0]), 0.2 ether + COLLATERAL * 3_000 / 10_000 / 5, "only the agreeing attester is paid");
+        assertEq(claimableOf(atts[0]), 0.2 ether + COLLATERAL * 3_000 / 10_000 / 5, "only the agreeing attester is paid");
     }
 
     function test_minorityOfColludingVotersDoesNotSaveTheCheater() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory honest = serve(stackId, 4, "honest", 1_000_000);
         Served memory lies = serve(stackId, 4, "lies", 1_000_000);
-        _settle(stackId, server, lies, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], honest);
-        _commit(stackId, atts[1], lies);
+        settleServedAs(stackId, server, lies, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], honest);
+        commitAs(stackId, atts[1], lies);
         _reveal(stackId, server, lies);
         uint256 disputeId = disputes.disputeCount();
         uint256[] memory committee = _openVote(disputeId, stackId, server, lies);
@@ -297,15 +274,15 @@ contract SettlementTest is DisputeSteps {
         assertEq(nodes.getNode(atts[1]).collateral, 0, "colluding attester slashed");
         assertEq(nodes.getNode(committee[1]).collateral, 0, "colluding voter slashed");
         assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL, "honest voter kept");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "refunded");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "refunded");
     }
 
     function test_disputeWithoutVotesEndsAtItsDeadline() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
         commitResult(stackId, atts[1], keccak256("garbage"));
         _reveal(stackId, server, s);
         uint256 disputeId = disputes.disputeCount();
@@ -321,71 +298,44 @@ contract SettlementTest is DisputeSteps {
         assertEq(nodes.getNode(committee[0]).collateral, COLLATERAL * 9_500 / 10_000, "silent member slashed 5%");
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL, "no fraud slash without a majority");
         // Nothing decided: the server is not paid (nor slashed), and the dissenter is not rewarded either.
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "no payment without a decision");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "no payment without a decision");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "server not slashed");
-        assertEq(_claimable(atts[1]), 0, "dissenter not paid");
+        assertEq(claimableOf(atts[1]), 0, "dissenter not paid");
     }
 
     function test_serverThatDoesNotRevealFailsVerification() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         vm.expectRevert();
         settlement.failVerification(stackId);
         vm.warp(block.timestamp + 10 minutes + 1);
         settlement.failVerification(stackId);
         assertEq(nodes.getNode(server).collateral, 0, "withholding counts as fraud");
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
-        assertEq(_claimable(atts[0]), 0.1 ether + COLLATERAL * 3_000 / 10_000 / 2, "attesters paid");
-    }
-
-    function _signedRequests(uint256 stackId) internal view returns (SettlementEvidence.SignedRequest[] memory reqs) {
-        return _signedRequestsUpTo(stackId, 1e9);
-    }
-
-    function _signedRequestsUpTo(uint256 stackId, uint64 maxUnits)
-        internal
-        view
-        returns (SettlementEvidence.SignedRequest[] memory reqs)
-    {
-        uint256[] memory idx = settlement.sampledIndices(stackId);
-        reqs = new SettlementEvidence.SignedRequest[](idx.length);
-        for (uint256 i = 0; i < idx.length; ++i) {
-            bytes memory body = requestBody(stackId, idx[i]);
-            AtomaTypedData.Request memory r = AtomaTypedData.Request({
-                stackId: stackId, reqHash: keccak256(body), nonce: idx[i], deadline: 2e9, maxUnits: maxUnits
-            });
-            (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(USER_KEY, stacks.requestDigest(r));
-            reqs[i] = SettlementEvidence.SignedRequest({
-                body: body, nonce: idx[i], deadline: 2e9, maxUnits: maxUnits, signature: abi.encodePacked(rr, ss, v)
-            });
-        }
+        assertEq(claimableOf(atts[0]), 0.1 ether + COLLATERAL * 3_000 / 10_000 / 2, "attesters paid");
     }
 
     function test_unfetchableTranscriptIsPostedOnChain() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 4, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        vm.prank(vm.addr(signerKey[atts[0]]));
-        settlement.declareTranscriptUnavailable(stackId, atts[0]);
-        SettlementEvidence.SignedRequest[] memory reqs = _signedRequests(stackId);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        declareUnavailableAs(stackId, atts[0]);
+        SettlementEvidence.SignedRequest[] memory reqs = signedSampledRequests(stackId, 1e9);
         reqs[0].signature[0] ^= 0x01;
         vm.prank(vm.addr(signerKey[server]));
         vm.expectRevert(abi.encodeWithSelector(SettlementEvidence.InvalidRequestSignature.selector, 0));
         evidence.postSampledRequest(stackId, 0, reqs[0]);
-        reqs = _signedRequests(stackId);
-        for (uint256 i = 0; i < reqs.length; ++i) {
-            vm.prank(vm.addr(signerKey[server]));
-            evidence.postSampledRequest(stackId, i, reqs[i]);
-        }
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        reqs = signedSampledRequests(stackId, 1e9);
+        postRequestsAs(stackId, server, reqs);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         _reveal(stackId, server, s);
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "settles after the data was posted");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "settles after the data was posted");
     }
 
     /// Review 3: the sampled requests posted on-chain carry the owner's unit bound; a server that settled a leaf above
@@ -393,18 +343,14 @@ contract SettlementTest is DisputeSteps {
     function test_aPostedRequestBoundsItsRevealedLeaf() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 4, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        vm.prank(vm.addr(signerKey[atts[0]]));
-        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        declareUnavailableAs(stackId, atts[0]);
         // The owner signed 10 units per request; the server billed 250,000 for each.
-        SettlementEvidence.SignedRequest[] memory reqs = _signedRequestsUpTo(stackId, 10);
-        for (uint256 i = 0; i < reqs.length; ++i) {
-            vm.prank(vm.addr(signerKey[server]));
-            evidence.postSampledRequest(stackId, i, reqs[i]);
-        }
-        _commit(stackId, atts[0], s);
-        _commit(stackId, atts[1], s);
+        SettlementEvidence.SignedRequest[] memory reqs = signedSampledRequests(stackId, 10);
+        postRequestsAs(stackId, server, reqs);
+        commitAs(stackId, atts[0], s);
+        commitAs(stackId, atts[1], s);
         uint256 first = settlement.sampledIndices(stackId)[0];
         _reveal(
             stackId,
@@ -417,45 +363,44 @@ contract SettlementTest is DisputeSteps {
         vm.warp(block.timestamp + 1 days);
         settlement.failVerification(stackId);
         assertEq(nodes.getNode(server).collateral, 0, "an over-bound leaf is fraud");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "failed");
     }
 
     function test_withheldTranscriptFailsVerification() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 4, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        vm.prank(vm.addr(signerKey[atts[0]]));
-        settlement.declareTranscriptUnavailable(stackId, atts[0]);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        declareUnavailableAs(stackId, atts[0]);
         vm.warp(block.timestamp + 20 minutes + 1);
         vm.expectRevert(abi.encodeWithSelector(SettlementManager.DataPending.selector, stackId));
         settlement.timeoutAttesters(stackId);
         settlement.failVerification(stackId);
         assertEq(nodes.getNode(server).collateral, 0, "withholding data never pays");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "failed");
     }
 
     function test_silentAttesterIsSlashedAndReplaced() public {
         (uint256 stackId, uint256 server) = buy(verifiedTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest", 1_000_000);
-        _settle(stackId, server, s, 1_000_000);
-        uint256[] memory atts = _attesters(stackId);
-        _commit(stackId, atts[0], s);
+        settleServedAs(stackId, server, s, 1_000_000);
+        uint256[] memory atts = attestersOf(stackId);
+        commitAs(stackId, atts[0], s);
         vm.warp(block.timestamp + 10 minutes + 1);
         settlement.timeoutAttesters(stackId);
         drawAttesters(stackId);
         assertEq(nodes.getNode(atts[1]).collateral, COLLATERAL * 9_500 / 10_000, "silent attester slashed 5%");
         assertEq(nodes.getNode(atts[1]).obligations, 0, "and released");
-        uint256[] memory now_ = _attesters(stackId);
+        uint256[] memory now_ = attestersOf(stackId);
         assertEq(now_.length, 3, "a replacement joined");
         uint256 replacement = now_[2];
         assertTrue(replacement != server && replacement != atts[0] && replacement != atts[1], "fresh replacement");
-        _commit(stackId, replacement, s);
+        commitAs(stackId, replacement, s);
         _reveal(stackId, server, s);
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
-        assertEq(_claimable(replacement), 0.1 ether, "replacement paid");
-        assertEq(_claimable(atts[1]), 0, "silent attester unpaid");
+        assertEq(claimableOf(replacement), 0.1 ether, "replacement paid");
+        assertEq(claimableOf(atts[1]), 0, "silent attester unpaid");
     }
 
     // ---------------------------------------------------------------- owner challenges
@@ -482,7 +427,7 @@ contract SettlementTest is DisputeSteps {
     function test_ownerProvesAnOverClaimWithTheLastSignedResponse() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest");
-        _settle(stackId, server, s, 900_000);
+        settleServedAs(stackId, server, s, 900_000);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 2, s.reqHashes[2], s.respHashes[2], 300);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.NotStackOwner.selector, stackId, address(this)));
@@ -490,14 +435,14 @@ contract SettlementTest is DisputeSteps {
         vm.prank(user);
         challenges.challenge(stackId, r, sig);
         assertEq(nodes.getNode(server).collateral, 0, "over-claim is fraud");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "no fee");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "no fee");
         assertEq(vault.balanceOf(user), 2 ether + COLLATERAL * 3_000 / 10_000, "refund and share");
     }
 
     function test_ownerChallengeOfAMissingLeafWinsWhenTheNodeCannotAnswer() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest");
-        _settle(stackId, server, s, 300);
+        settleServedAs(stackId, server, s, 300);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 1, s.reqHashes[1], keccak256("a response left out of the root"), 200);
         vm.prank(user);
@@ -508,20 +453,20 @@ contract SettlementTest is DisputeSteps {
         vm.warp(block.timestamp + 10 minutes + 1);
         challenges.resolve(disputeId);
         assertEq(nodes.getNode(server).collateral, 0, "slashed");
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Failed, "failed");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Failed, "failed");
     }
 
     function test_ownerChallengeIsDismissedByAMerkleProof() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest");
-        _settle(stackId, server, s, 300);
+        settleServedAs(stackId, server, s, 300);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
         vm.prank(user);
         uint256 disputeId = challenges.challenge(stackId, r, sig);
         vm.prank(vm.addr(signerKey[server]));
         challenges.answerChallenge(disputeId, stackProof(s.hashes, 1));
-        assertTrue(_phase(stackId) == ISettlementManager.Phase.Accepted, "back to accepted");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Accepted, "back to accepted");
         vm.warp(block.timestamp + 1 hours + 1);
         settlement.finalize(stackId);
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
@@ -530,7 +475,7 @@ contract SettlementTest is DisputeSteps {
     function test_challengeNeedsTheNodesSignature() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 3, "honest");
-        _settle(stackId, server, s, 300);
+        settleServedAs(stackId, server, s, 300);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(stackId, server, 1, s.reqHashes[1], s.respHashes[1], 200);
         r.cumulativeUnits = 1;
@@ -546,7 +491,7 @@ contract SettlementTest is DisputeSteps {
         (uint256 second,) = buy(solo, 1_000_000);
         assertEq(server, nodeIds[0], "the only subscriber serves both");
         Served memory s = serve(first, 3, "honest");
-        _settle(first, server, s, 900_000);
+        settleServedAs(first, server, s, 900_000);
         (AtomaTypedData.Response memory r, bytes memory sig) =
             _signedResponse(first, server, 2, s.reqHashes[2], s.respHashes[2], 300);
         vm.prank(user);

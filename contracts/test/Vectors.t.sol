@@ -152,24 +152,22 @@ contract VectorsTest is TestBase {
         );
     }
 
-    function test_requestDigestAndSigner() public view {
+    /// The signed request of the vectors (`.eip712.request.fields`).
+    function _requestVector() internal view returns (AtomaTypedData.Request memory) {
         string memory p = ".eip712.request.fields";
-        AtomaTypedData.Request memory r = AtomaTypedData.Request({
+        return AtomaTypedData.Request({
             stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
             reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
             nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
             deadline: uint64(vm.parseJsonUint(json, string.concat(p, ".deadline"))),
             maxUnits: uint64(vm.parseJsonUint(json, string.concat(p, ".maxUnits")))
         });
-        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), AtomaTypedData.hashRequest(r));
-        assertEq(digest, vm.parseJsonBytes32(json, ".eip712.request.digest"), "request digest");
-        bytes memory signature = vm.parseJsonBytes(json, ".eip712.request.signature");
-        assertEq(ECDSA.recover(digest, signature), vm.parseJsonAddress(json, ".eip712.owner"), "request signer");
     }
 
-    function test_responseDigestAndSigner() public view {
+    /// The signed response of the vectors (`.eip712.response.fields`).
+    function _responseVector() internal view returns (AtomaTypedData.Response memory) {
         string memory p = ".eip712.response.fields";
-        AtomaTypedData.Response memory r = AtomaTypedData.Response({
+        return AtomaTypedData.Response({
             stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
             leafIndex: vm.parseJsonUint(json, string.concat(p, ".leafIndex")),
             nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
@@ -179,6 +177,18 @@ contract VectorsTest is TestBase {
             cumulativeUnits: uint64(vm.parseJsonUint(json, string.concat(p, ".cumulativeUnits"))),
             seed: uint64(vm.parseJsonUint(json, string.concat(p, ".seed")))
         });
+    }
+
+    function test_requestDigestAndSigner() public view {
+        AtomaTypedData.Request memory r = _requestVector();
+        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), AtomaTypedData.hashRequest(r));
+        assertEq(digest, vm.parseJsonBytes32(json, ".eip712.request.digest"), "request digest");
+        bytes memory signature = vm.parseJsonBytes(json, ".eip712.request.signature");
+        assertEq(ECDSA.recover(digest, signature), vm.parseJsonAddress(json, ".eip712.owner"), "request signer");
+    }
+
+    function test_responseDigestAndSigner() public view {
+        AtomaTypedData.Response memory r = _responseVector();
         bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), AtomaTypedData.hashResponse(r));
         assertEq(digest, vm.parseJsonBytes32(json, ".eip712.response.digest"), "response digest");
         bytes memory signature = vm.parseJsonBytes(json, ".eip712.response.signature");
@@ -250,31 +260,14 @@ contract VectorsTest is TestBase {
         vm.chainId(vm.parseJsonUint(json, ".eip712.domain.chainId"));
         StackManager stacks = StackManager(verifying);
         assertEq(stacks.domainSeparator(), _domainSeparator(), "domain separator");
-        string memory q = ".eip712.request.fields";
-        AtomaTypedData.Request memory request = AtomaTypedData.Request({
-            stackId: vm.parseJsonUint(json, string.concat(q, ".stackId")),
-            reqHash: vm.parseJsonBytes32(json, string.concat(q, ".reqHash")),
-            nonce: vm.parseJsonUint(json, string.concat(q, ".nonce")),
-            deadline: uint64(vm.parseJsonUint(json, string.concat(q, ".deadline"))),
-            maxUnits: uint64(vm.parseJsonUint(json, string.concat(q, ".maxUnits")))
-        });
+        AtomaTypedData.Request memory request = _requestVector();
         assertEq(stacks.requestDigest(request), vm.parseJsonBytes32(json, ".eip712.request.digest"), "request");
         assertEq(
             stacks.recoverRequestSigner(request, vm.parseJsonBytes(json, ".eip712.request.signature")),
             vm.parseJsonAddress(json, ".eip712.owner"),
             "request signer"
         );
-        string memory p = ".eip712.response.fields";
-        AtomaTypedData.Response memory response = AtomaTypedData.Response({
-            stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
-            leafIndex: vm.parseJsonUint(json, string.concat(p, ".leafIndex")),
-            nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
-            reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash")),
-            respHash: vm.parseJsonBytes32(json, string.concat(p, ".respHash")),
-            units: uint64(vm.parseJsonUint(json, string.concat(p, ".units"))),
-            cumulativeUnits: uint64(vm.parseJsonUint(json, string.concat(p, ".cumulativeUnits"))),
-            seed: uint64(vm.parseJsonUint(json, string.concat(p, ".seed")))
-        });
+        AtomaTypedData.Response memory response = _responseVector();
         assertEq(stacks.responseDigest(response), vm.parseJsonBytes32(json, ".eip712.response.digest"), "response");
         assertEq(
             stacks.recoverResponseSigner(response, vm.parseJsonBytes(json, ".eip712.response.signature")),

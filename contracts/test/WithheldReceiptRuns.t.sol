@@ -29,16 +29,7 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
         total = uint64(receipted) * 100;
         for (uint256 k = receipted; k < receipted + withheld; ++k) {
             total += BOUND + (k == jumpAt ? excess : 0);
-            _append(
-                AtomaTypedData.Leaf({
-                    leafIndex: k,
-                    nonce: k,
-                    reqHash: keccak256(abi.encode("withheld request", k)),
-                    respHash: keccak256(abi.encode("its answer", k)),
-                    units: BOUND,
-                    cumulativeUnits: total
-                })
-            );
+            _appendWithheld(k, BOUND, total);
         }
         _settle(total);
     }
@@ -166,16 +157,7 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
         uint64 total = inflated.cumulativeUnits;
         for (uint256 k = 2; k < 4; ++k) {
             total += BOUND;
-            _append(
-                AtomaTypedData.Leaf({
-                    leafIndex: k,
-                    nonce: k,
-                    reqHash: keccak256(abi.encode("withheld request", k)),
-                    respHash: keccak256(abi.encode("its answer", k)),
-                    units: BOUND,
-                    cumulativeUnits: total
-                })
-            );
+            _appendWithheld(k, BOUND, total);
         }
         _settle(total);
         uint256 escrow = stacks.getStack(stackId).escrow;

@@ -448,18 +448,24 @@ abstract contract AtomaFixture is TestBase {
             s.reqHashes[k] = keccak256(requestBody(stackId, k));
             s.respHashes[k] = keccak256(responseBody(stackId, k, salt, units));
             servedLeafUnits[stackId][k] = units;
-            s.leaves[k] = AtomaTypedData.Leaf({
-                leafIndex: k,
-                nonce: k,
-                reqHash: s.reqHashes[k],
-                respHash: s.respHashes[k],
-                units: units,
-                cumulativeUnits: cumulative
-            });
-            s.hashes[k] = AtomaTypedData.leafHash(s.leaves[k]);
+            setLeaf(s, k, units, cumulative);
         }
         s.units = total;
         if (count > 0) s.root = stackRoot(s.hashes);
+    }
+
+    /// Leaf `k` of `s` (nonce k) over its request and response hashes, billing `units` with the running total
+    /// `cumulative`, and its hash.
+    function setLeaf(Served memory s, uint256 k, uint64 units, uint64 cumulative) internal pure {
+        s.leaves[k] = AtomaTypedData.Leaf({
+            leafIndex: k,
+            nonce: k,
+            reqHash: s.reqHashes[k],
+            respHash: s.respHashes[k],
+            units: units,
+            cumulativeUnits: cumulative
+        });
+        s.hashes[k] = AtomaTypedData.leafHash(s.leaves[k]);
     }
 
     /// `s` with the same requests and answers but its units split anew to add up to `total` (a node that
@@ -475,15 +481,7 @@ abstract contract AtomaFixture is TestBase {
         for (uint256 k = 0; k < count; ++k) {
             uint64 units = k + 1 == count ? total - cumulative : each;
             cumulative += units;
-            t.leaves[k] = AtomaTypedData.Leaf({
-                leafIndex: k,
-                nonce: k,
-                reqHash: s.reqHashes[k],
-                respHash: s.respHashes[k],
-                units: units,
-                cumulativeUnits: cumulative
-            });
-            t.hashes[k] = AtomaTypedData.leafHash(t.leaves[k]);
+            setLeaf(t, k, units, cumulative);
         }
         t.units = total;
         if (count > 0) t.root = stackRoot(t.hashes);

@@ -109,15 +109,7 @@ abstract contract HonestSteps is DisputeSteps {
             cumulative += units;
             s.reqHashes[k] = keccak256(requestBody(stackId, k));
             s.respHashes[k] = keccak256(responseBody(stackId, k, salt, real));
-            s.leaves[k] = AtomaTypedData.Leaf({
-                leafIndex: k,
-                nonce: k,
-                reqHash: s.reqHashes[k],
-                respHash: s.respHashes[k],
-                units: units,
-                cumulativeUnits: cumulative
-            });
-            s.hashes[k] = AtomaTypedData.leafHash(s.leaves[k]);
+            setLeaf(s, k, units, cumulative);
         }
         s.units = cumulative;
         if (count > 0) s.root = stackRoot(s.hashes);

@@ -41,6 +41,27 @@ abstract contract IndexChallengeFixture is AtomaFixture {
         leaves.push(leaf);
     }
 
+    /// Leaf `k` (nonce k) of request `reqHash` and answer `respHash`, billing `units` with the running total
+    /// `cumulative`.
+    function _appendLeaf(uint256 k, bytes32 reqHash, bytes32 respHash, uint64 units, uint64 cumulative) internal {
+        _append(
+            AtomaTypedData.Leaf({
+                leafIndex: k,
+                nonce: k,
+                reqHash: reqHash,
+                respHash: respHash,
+                units: units,
+                cumulativeUnits: cumulative
+            })
+        );
+    }
+
+    /// Leaf `k` billing `units` (running total `cumulative`) for a request whose receipt the node never gave.
+    function _appendWithheld(uint256 k, uint64 units, uint64 cumulative) internal {
+        bytes32 reqHash = keccak256(abi.encode("withheld request", k));
+        _appendLeaf(k, reqHash, keccak256(abi.encode("its answer", k)), units, cumulative);
+    }
+
     function _settle(uint64 units) internal {
         vm.prank(vm.addr(signerKey[server]));
         settlement.settle(stackId, stackRoot(hashes), units, uint64(hashes.length), 0);
@@ -49,16 +70,7 @@ abstract contract IndexChallengeFixture is AtomaFixture {
     /// Two real requests, then leaf 2: a request the owner never signed, billed at the rest of the stack.
     function _settlePadded() internal {
         _serveReal(2);
-        _append(
-            AtomaTypedData.Leaf({
-                leafIndex: 2,
-                nonce: 2,
-                reqHash: keccak256("never signed"),
-                respHash: keccak256("junk"),
-                units: 999_800,
-                cumulativeUnits: 1_000_000
-            })
-        );
+        _appendLeaf(2, keccak256("never signed"), keccak256("junk"), 999_800, 1_000_000);
         _settle(1_000_000);
     }
 

@@ -108,6 +108,36 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     });
   }
 
+  /**
+   * A server settles a stack of `count` requests served by a cheaper model; its attesters commit to the honest
+   * answers, so its reveal is disputed.
+   */
+  async function caughtLying(count: number) {
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const lies = await serveStack(
+      network,
+      stack.stackId,
+      user.account,
+      server,
+      count,
+      "cheaper model",
+      UNITS,
+    );
+    const honest = await serveStack(network, stack.stackId, user.account, server, count, "honest", UNITS);
+    const settled = await settle(stack.stackId, server, lies, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const truth = sampled(honest, settled.requestIndices).sample;
+    for (const id of settled.attesters) await commit(stack.stackId, id, truth);
+    await revealSettlement(server.signer, {
+      stackId: stack.stackId,
+      ...sampled(lies, settled.requestIndices),
+    });
+    const revealed = await openAll(stack.stackId, settled.attesters, truth);
+    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    return { stack, server, lies, honest, settled, truth, revealed };
+  }
+
   it("settles an unverified stack: fee to the node, share to the model owner, unused units back, claims after the epoch", async () => {
     const stack = await buy(plainTask);
     expect(stack.escrow).toBe(PRICE);
@@ -259,20 +289,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("catches a server that served another model: the committee outvotes it and it loses its collateral", async () => {
     const { contracts } = network.deployment;
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const lies = await serveStack(network, stack.stackId, user.account, server, 5, "cheaper model", UNITS);
-    const honest = await serveStack(network, stack.stackId, user.account, server, 5, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, lies, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
-    const truth = sampled(honest, settled.requestIndices).sample;
-    for (const id of settled.attesters) await commit(stack.stackId, id, truth);
-    await revealSettlement(server.signer, {
-      stackId: stack.stackId,
-      ...sampled(lies, settled.requestIndices),
-    });
-    const revealed = await openAll(stack.stackId, settled.attesters, truth);
-    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    const { server, lies, honest, settled, truth, revealed } = await caughtLying(5);
     expect(revealed.dissenting).toEqual(settled.attesters);
     // The server posts what it settled; the committee is drawn from a later block.
     const lied = sampled(lies, settled.requestIndices);
@@ -327,20 +344,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("a caught server that withholds the disputed requests loses once the evidence window closes", async () => {
     const { contracts } = network.deployment;
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const lies = await serveStack(network, stack.stackId, user.account, server, 4, "cheaper model", UNITS);
-    const honest = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, lies, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
-    const truth = sampled(honest, settled.requestIndices).sample;
-    for (const id of settled.attesters) await commit(stack.stackId, id, truth);
-    await revealSettlement(server.signer, {
-      stackId: stack.stackId,
-      ...sampled(lies, settled.requestIndices),
-    });
-    const revealed = await openAll(stack.stackId, settled.attesters, truth);
-    if (revealed.outcome !== "disputed") throw new Error("expected a dispute");
+    const { stack, server, revealed } = await caughtLying(4);
     await expect(resolveDispute(user.ctx, { disputeId: revealed.disputeId })).rejects.toMatchObject({
       errorName: "TooEarly",
     });

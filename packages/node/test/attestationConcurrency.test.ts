@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { serveAndSettle } from "./harness/servingNode.js";
+import { settlementWatch } from "./helpers/settlementWatch.js";
 
 const Phase = { Reveal: 2 } as const;
 
@@ -17,14 +18,7 @@ describe("duties run side by side", () => {
   }, 240_000);
   afterAll(() => net?.stop(), 60_000);
 
-  const whenPhase = (stackId: bigint, phase: number) =>
-    eventually(
-      async () =>
-        (await net.deployment.contracts.settlementManager.read.getSettlement([stackId])).phase === phase
-          ? true
-          : undefined,
-      `phase ${phase}`,
-    );
+  const { whenPhase } = settlementWatch(() => net);
 
   it("a transcript held open by a colluding server holds one duty, not the node: its attesters commit to another settlement meanwhile", async () => {
     const slow = await serveAndSettle(net, 2, { engine: net.engine, stallTranscript: true });

@@ -1,42 +1,13 @@
-import type { ChatCompletion, EmbeddedEngine } from "@atoma/engine";
+import type { EmbeddedEngine } from "@atoma/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type AttestNetwork,
-  COLLATERAL,
-  eventually,
-  MODEL,
-  PRICE,
-  startAttestNetwork,
-} from "./harness/attestNetwork.js";
+import { type AttestNetwork, COLLATERAL, MODEL, PRICE, startAttestNetwork } from "./harness/attestNetwork.js";
 import { reveal, serveAndSettle } from "./harness/servingNode.js";
+import { fraudUserShare, settlementWatch } from "./helpers/settlementWatch.js";
+import { fakedToolCall, toolCalls } from "./helpers/structuredAnswers.js";
 
 const Phase = { Reveal: 2, Failed: 6 } as const;
 const REQUESTS = 3;
-const FRAUD_USER_SHARE = (COLLATERAL * 3_000n) / 10_000n;
-
-const WEATHER_TOOL = {
-  type: "function",
-  function: {
-    name: "get_weather",
-    description: "The weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string", maxLength: 12 }, days: { type: "integer" } },
-      required: ["city", "days"],
-      additionalProperties: false,
-    },
-  },
-};
-const toolCalls = () => ({ tools: [WEATHER_TOOL], tool_choice: "required", max_tokens: 300 });
-
-/** The honest answer with its tool call's arguments swapped for others, just as well-formed. */
-function fakedToolCall(response: ChatCompletion): ChatCompletion {
-  const choice = response.choices[0]!;
-  const call = choice.message.tool_calls?.[0];
-  if (!call) throw new Error("the honest answer has no tool call to fake");
-  const faked = { ...call, function: { ...call.function, arguments: '{"city": "Paris", "days": 3}' } };
-  return { ...response, choices: [{ ...choice, message: { ...choice.message, tool_calls: [faked] } }] };
-}
+const FRAUD_USER_SHARE = fraudUserShare(COLLATERAL);
 
 /**
  * Issue 12, another chat template: on a model whose template renders the tools itself and whose calls are Llama 3's
@@ -56,14 +27,7 @@ describe("tool calls on a Llama-3-template model under attestation", () => {
   }, 300_000);
   afterAll(() => net?.stop(), 60_000);
 
-  const read = () => net.deployment.contracts;
-  const whenPhase = (stackId: bigint, phase: number) =>
-    eventually(
-      async () =>
-        (await read().settlementManager.read.getSettlement([stackId])).phase === phase ? true : undefined,
-      `phase ${phase}`,
-    );
-  const userBalance = () => read().vault.read.balanceOf([net.user.account.address]);
+  const { read, whenPhase, userBalance } = settlementWatch(() => net);
 
   it("an honest server's calls are reproduced by its attesters: the stack is accepted", async () => {
     expect((net.engine as EmbeddedEngine).toolDialect(MODEL).name).toBe("llama3");

@@ -32,25 +32,30 @@ export interface NewDuty {
   eventBlock: bigint;
 }
 
+/** The row a newly seen duty starts as: nothing done yet, only what the event told. */
+function newDutyRow(duty: NewDuty) {
+  return {
+    kind: duty.kind,
+    stack_id: duty.stackId,
+    round: duty.round,
+    serving_node_id: null,
+    transcript_blob_id: null,
+    sampled_indices: JSON.stringify(duty.indices.map(String)),
+    commitment: null,
+    commit_deadline: duty.commitDeadline ?? null,
+    reveal_deadline: duty.revealDeadline ?? null,
+    tx_hash: null,
+    last_error: null,
+    event_block: duty.eventBlock,
+    result: null,
+  };
+}
+
 /** Records a duty (inside the listener's transaction); the same duty seen twice is recorded once. */
 export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
   await db
     .insertInto("attestation_tasks")
-    .values({
-      kind: duty.kind,
-      stack_id: duty.stackId,
-      round: duty.round,
-      serving_node_id: null,
-      transcript_blob_id: null,
-      sampled_indices: JSON.stringify(duty.indices.map(String)),
-      commitment: null,
-      commit_deadline: duty.commitDeadline ?? null,
-      reveal_deadline: duty.revealDeadline ?? null,
-      tx_hash: null,
-      last_error: null,
-      event_block: duty.eventBlock,
-      result: null,
-    })
+    .values(newDutyRow(duty))
     .onConflict((c) => c.columns(["kind", "stack_id", "round"]).doNothing())
     .execute();
 }
@@ -65,21 +70,7 @@ export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
 export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> {
   await db
     .insertInto("attestation_tasks")
-    .values({
-      kind: duty.kind,
-      stack_id: duty.stackId,
-      round: duty.round,
-      serving_node_id: null,
-      transcript_blob_id: null,
-      sampled_indices: JSON.stringify(duty.indices.map(String)),
-      commitment: null,
-      commit_deadline: duty.commitDeadline ?? null,
-      reveal_deadline: duty.revealDeadline ?? null,
-      tx_hash: null,
-      last_error: null,
-      event_block: duty.eventBlock,
-      result: null,
-    })
+    .values(newDutyRow(duty))
     .onConflict((c) =>
       c
         .columns(["kind", "stack_id", "round"])
