@@ -107,13 +107,15 @@ contract ConfidentialRefundTest is ConfidentialSteps {
             farmed[i] = stacks.buyStackFromNode(confidential, cheat, 5_000_000, type(uint128).max, 1 days);
             vm.prank(user);
             stacks.closeStack(farmed[i]);
+            settle(farmed[i], 0);
+        }
+        nextEpoch(); // the lie is provable once its epoch is over
+        for (uint256 i = 0; i < farmed.length; ++i) {
             // Before its settlement is over, nothing can be claimed.
             vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.SettlementNotOver.selector, farmed[i]));
             attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
-            settle(farmed[i], 0);
         }
         finalizeAll(farmed);
-        nextEpoch();
         for (uint256 i = 0; i < farmed.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotPaid.selector, farmed[i]));
             attestations.refundUnposted(cheat, epoch, served, lie, farmed[i]);
@@ -146,6 +148,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
             settle(farmed[i], 1);
         }
         finalizeAll(farmed);
+        nextEpoch();
         attestations.refundUnposted(cheat, epoch, served, lie, farmed[0]);
         uint8 reputation = nodes.getNode(cheat).reputation;
         for (uint256 i = 1; i < farmed.length; ++i) {
@@ -233,6 +236,7 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertTrue(stacks.getStack(stackId).expiresAt > block.timestamp, "nominally still running");
         bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch();
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotServedUnder.selector, stackId, cheat, epoch));
         attestations.refundUnposted(cheat, epoch, served, lie, stackId);
     }
