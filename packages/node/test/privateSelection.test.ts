@@ -197,7 +197,8 @@ describe("private self-selection of attesters against anvil", () => {
     if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
     const { disputeId } = revealed;
     // The server posts the evidence and moves the dispute on: the committee's window opens. Its seed is the hash of
-    // the block after the draw's, so the window opens two blocks on; anvil mines only on transactions, so the test
+    // the block after the one whose post completed the evidence (that post armed the draw), so the window opens two
+    // blocks on; anvil mines only on transactions, so the test
     // mines one while waiting, as a live chain would.
     const selection = await eventually(async () => {
       const s = await getCommitteeSelection(ctx, { disputeId });
@@ -221,8 +222,9 @@ describe("private self-selection of attesters against anvil", () => {
           if ((log.args as { disputeId?: bigint }).disputeId === disputeId) names.push(log.eventName);
       return new Set(names);
     };
+    // DrawArmed: the post that completed the evidence armed the draw (the seed is the next block's hash).
     expect([...(await eventsOf())].sort()).toEqual(
-      ["CommitteeSelectionOpened", "DisputeCreated", "EvidencePosted"].sort(),
+      ["CommitteeSelectionOpened", "DisputeCreated", "DrawArmed", "EvidencePosted"].sort(),
     );
     expect((await getCommitteeSelection(ctx, { disputeId })).nodeIds).toEqual([]);
     expect(await contracts.disputeManager.read.committeeOf([disputeId])).toEqual([]);
