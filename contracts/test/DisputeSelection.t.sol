@@ -221,18 +221,18 @@ contract DisputeSelectionTest is DisputeSelectionSteps {
         if (_proof(disputeId, low).beta > _proof(disputeId, high).beta) (low, high) = (high, low);
     }
 
-    function test_tooFewMembersFallBackToThePublicDrawAfterTheWindow() public {
+    function test_tooFewMembersAreToppedUpInPublicAfterTheWindow() public {
         (uint256 disputeId,) = _openDispute();
         uint256 node = _find(disputeId, true);
         _sit(disputeId, node, _proof(disputeId, node), keccak256("vote"));
         vm.warp(block.timestamp + WINDOW + 1);
         (bool final_, bool formed, uint64[] memory members,) = selection.committeeOf(disputeId);
         assertTrue(final_, "final");
-        assertTrue(!formed, "one member is below minCommittee");
+        assertTrue(!formed, "one member is below N");
         assertEq(members.length, 1, "one member");
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
         _sit(disputeId, node, _proof(disputeId, node), keccak256("late"));
-        // The fallback: DisputeManager's public draw, armed on a block after the window.
+        // A public top-up to N, armed on a block after the window.
         vm.roll(block.number + 1);
         drawUntilSeated(disputeId);
         assertTrue(disputes.getDispute(disputeId).drawn, "publicly drawn");
@@ -271,12 +271,13 @@ contract DisputeSelectionLateKeyTest is DisputeSelectionSteps {
 
     function test_aKeyRegisteredAfterTheDrawBlockCannotSit() public {
         (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        postEvidence(disputeId, stackId, server, claimed);
         uint256 drawBlock = disputes.getDispute(disputeId).drawBlock;
+        _seedBlock(disputeId);
         uint64[] memory c = _candidates(disputeId);
         for (uint256 i = 0; i < c.length; ++i) {
             _registerKey(c[i]);
         }
-        postEvidence(disputeId, stackId, server, claimed);
         vm.roll(block.number + 1);
         selection.open(disputeId);
         uint256 node = _find(disputeId, true);

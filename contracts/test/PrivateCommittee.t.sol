@@ -5,6 +5,8 @@ import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {DisputeSelection} from "../src/disputes/DisputeSelection.sol";
 import {VrfKeyRegistry} from "../src/vrf/VrfKeyRegistry.sol";
+import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
+import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
 
 /// @notice DisputeSelection wired into DisputeManager (issue 16): self-selected members sit already committed and
@@ -57,6 +59,7 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         vm.prank(admin);
         disputes.setParams(p);
         postEvidence(disputeId, stackId, server, claimed);
+        _seedBlock(disputeId);
         vm.roll(block.number + 1);
         selection.open(disputeId);
         uint256[] memory selected = _selectedCandidates(disputeId);
@@ -197,6 +200,13 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));
         disputes.drawCommittee(disputeId);
         postEvidence(disputeId, stackId, server, claimed);
+        // The call that completed the evidence armed the draw on its own block: the seed is the next block's hash.
+        vm.expectRevert(
+            abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, disputeId, disputes.getDispute(disputeId).drawBlock)
+        );
+        disputes.drawCommittee(disputeId);
+        _seedBlock(disputeId);
+        vm.roll(block.number + 1);
         disputes.drawCommittee(disputeId);
         assertTrue(selection.selectionOf(disputeId).endsAt != 0, "the manager's draw opened the window");
         assertEq(selection.selectionOf(disputeId).seed, vm.parseJsonBytes32(json, ".disputes[0].seed"), "seed");
@@ -205,33 +215,128 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
 
     // ---------------------------------------------------------------- fallback
 
-    function test_tooFewMembersFallBackToAPublicDrawArmedAfterTheWindow() public {
-        (uint256 disputeId,) = _openDispute();
-        uint256 node = _selectedCandidates(disputeId)[0];
-        _sit(disputeId, node, _proof(disputeId, node), keccak256("vote"));
+    /// Review fix (issue 16): a lone selected sybil of the server sits with the server's claim; with the default
+    /// minimum of one it used to form the committee alone and decide. It is topped up in public to N = 3 from a block
+    /// armed after the window, and the honest majority outvotes it.
+    function test_aLoneSelectedSybilIsToppedUpInPublicAndOutvoted() public {
+        (uint256 disputeId, uint256 server, uint256 stackId,) = _openDisputeOf();
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.minCommittee = 1;
+        vm.prank(admin);
+        disputes.setParams(p);
+        uint256 sybil = _selectedCandidates(disputeId)[0];
+        Ballot memory lie = _sitWithBallot(disputeId, stackId, sybil, CHEAT);
         vm.warp(block.timestamp + WINDOW + 1);
         vm.roll(block.number + 1);
         uint256 armedAt = block.number;
         vm.expectEmit(address(selection));
-        emit DisputeSelection.SelectionFellBack(disputeId, 1);
+        emit DisputeSelection.CommitteeToppingUp(disputeId, 1);
         disputes.drawCommittee(disputeId);
-        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
-        assertEq(d.drawBlock, armedAt, "the public draw is armed on a block after the window");
-        assertTrue(!d.drawn, "not drawn in the arming block");
-        assertTrue(selection.fellBack(disputeId), "fell back");
-        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionAlreadyOpen.selector, disputeId));
+        assertEq(disputes.getDispute(disputeId).drawBlock, armedAt, "the top-up is armed on a block after the window");
+        assertTrue(!disputes.getDispute(disputeId).drawn, "nobody sits alone");
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId);
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        assertEq(committee.length, 3, "topped up to N");
+        assertEq(committee[0].nodeId, sybil, "the self-selected keeps its seat");
+        assertTrue(committee[0].committed, "already committed");
+        assertTrue(!selection.fellBack(disputeId), "a top-up, not a fallback");
+        uint256[] memory members = new uint256[](3);
+        Ballot[] memory ballots = new Ballot[](3);
+        members[0] = sybil;
+        ballots[0] = lie;
+        for (uint256 i = 1; i < 3; ++i) {
+            members[i] = committee[i].nodeId;
+            assertTrue(!committee[i].committed, "public top-ups commit by commitVote");
+            assertTrue(members[i] != sybil && !_isParty(disputeId, members[i]), "a candidate, once");
+            ballots[i] = ballot(members[i], sampledOutputs(stackId, HONEST));
+            commitBallot(disputeId, members[i], ballots[i]);
+        }
+        _revealAndShow(disputeId, members, ballots);
+        disputes.resolve(disputeId);
+        assertEq(disputes.getDispute(disputeId).winner, ballots[1].claim, "the honest majority decides");
+        assertTrue(_status(server) == INodeRegistry.NodeStatus.Slashed, "the cheater is slashed");
+        assertTrue(_status(sybil) == INodeRegistry.NodeStatus.Slashed, "its sybil too");
+    }
+
+    /// Review fix: a committee window never ends before a drawn member's commit window would.
+    function test_theWindowIsAtLeastTheCommitWindow() public {
+        (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.commitWindow = 3 * WINDOW;
+        vm.prank(admin);
+        disputes.setParams(p);
+        postEvidence(disputeId, stackId, server, claimed);
+        _seedBlock(disputeId);
+        vm.roll(block.number + 1);
         selection.open(disputeId);
+        assertEq(selection.selectionOf(disputeId).endsAt, block.timestamp + 3 * WINDOW, "stretched to the commit window");
+    }
+
+    /// Review fix: the server used to see the seed block (the one after the dispute opened) before posting its last
+    /// evidence, and could hold it past the 256-block horizon to have the draw re-armed on a new seed. The seed is now
+    /// the block after the evidence completed; and when nobody opens the window before its hash is gone, the draw
+    /// is public (never a second private seed).
+    function test_withholdingEvidencePastTheHorizonDoesNotRerollTheSeed() public {
+        (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        uint256 firstSeedBlock = disputes.getDispute(disputeId).drawBlock + 1;
+        vm.roll(block.number + 300);
+        postEvidence(disputeId, stackId, server, claimed);
+        uint256 armed = disputes.getDispute(disputeId).drawBlock;
+        assertEq(armed, block.number, "armed by the call that completed the evidence");
+        assertTrue(armed > firstSeedBlock, "not the seed the server saw");
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, disputeId, armed));
+        disputes.drawCommittee(disputeId);
+        // Nobody opens the window within the horizon: the draw goes public, once.
+        vm.roll(armed + 257);
+        vm.expectEmit(address(selection));
+        emit DisputeSelection.SelectionFellBack(disputeId, 0);
+        disputes.drawCommittee(disputeId);
+        assertTrue(selection.fellBack(disputeId), "public");
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));
+        selection.open(disputeId);
+        uint256 sybil = _candidates(disputeId)[0];
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
+        _sit(disputeId, sybil, _proof(disputeId, sybil), keccak256("reroll"));
         vm.roll(block.number + 1);
         disputes.drawCommittee(disputeId);
         DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
         assertEq(committee.length, 3, "a public committee");
         for (uint256 i = 0; i < committee.length; ++i) {
-            assertTrue(!committee[i].committed, "public members commit by commitVote");
+            assertTrue(!committee[i].committed, "nobody self-selected");
         }
     }
 
-    /// Any subset of the selected members sits: at least `minCommittee` of them form the committee, exactly them
-    /// and committed; fewer fall back to a public, uncommitted one.
+    /// Review fix: the consensus worker does not self-select, so a consensus dispute's committee is drawn in public;
+    /// a selected sybil cannot sit alone on it.
+    function test_aConsensusDisputeIsDrawnInPublicAndASybilCannotSelfSelect() public {
+        uint256[] memory parties = new uint256[](2);
+        parties[0] = nodeIds[0];
+        parties[1] = nodeIds[1];
+        bytes32[] memory roots = new bytes32[](2);
+        roots[0] = "a";
+        roots[1] = "b";
+        vm.prank(address(disputes.consensus()));
+        uint256 disputeId = disputes.openConsensusDispute(7, verifiedTask, 1, user, parties, roots);
+        uint256 sybil = nodeIds[2];
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
+        _sit(disputeId, sybil, _proof(1, sybil), keccak256("alone"));
+        vm.roll(block.number + 2);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
+        selection.open(disputeId);
+        disputes.drawCommittee(disputeId);
+        assertTrue(selection.fellBack(disputeId), "public");
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        assertEq(committee.length, 3, "a public committee of N, in one call");
+        for (uint256 i = 0; i < committee.length; ++i) {
+            assertTrue(!committee[i].committed, "nobody self-selected");
+        }
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
+        _sit(disputeId, sybil, _proof(1, sybil), keccak256("late"));
+    }
+
+    /// Any subset of the selected members sits: N or more of them form the committee, exactly them and committed;
+    /// fewer are topped up in public (uncommitted) to N; none, a public committee.
     function testFuzz_aCommitteeFormsExactlyFromEnoughSelfSelected(uint8 mask) public {
         (uint256 disputeId,) = _openDispute();
         uint256[] memory selected = _selectedCandidates(disputeId);
@@ -244,11 +349,60 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         vm.warp(block.timestamp + WINDOW + 1);
         drawUntilSeated(disputeId);
         DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
-        bool formed = sat >= 3;
-        assertTrue(committee.length >= 3, "a committee sits either way");
+        assertEq(committee.length, 3, "N sit either way");
         for (uint256 i = 0; i < committee.length; ++i) {
-            assertTrue(committee[i].committed == formed, "committed iff self-selected");
+            assertTrue(committee[i].committed == (i < sat), "the self-selected first, committed; then the top-up");
         }
-        if (formed) assertEq(committee.length, sat, "exactly the self-selected");
+    }
+}
+
+/// @notice A task whose every subscriber is a party of the dispute: no candidate at all. Review fix: the selection
+/// window could never open, so the dispute stayed locked; it now goes to the public draw and ends without a committee.
+contract PrivateCommitteeNoCandidateTest is DisputeSelectionSteps {
+    function setUp() public {
+        deployAtoma();
+        keysJson = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrfSelection.json"));
+        json = vm.readFile(string.concat(vm.projectRoot(), "/../packages/core/vectors/vrfDispute.json"));
+        blockHash = vm.parseJsonBytes32(json, ".blockHash");
+        for (uint256 i = 0; i < 6; ++i) {
+            addNode(1);
+        }
+        verifiedTask = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(verifiedTask, nodeIds[i], PRICE);
+            _registerKey(nodeIds[i]);
+        }
+        nextEpoch();
+    }
+
+    /// Every subscriber that is not a party loses its stake (a slash elsewhere) before the dispute opens.
+    function beforeDisputeOpens(uint256 stackId, uint256 server) internal override {
+        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            bool party = nodeIds[i] == server;
+            for (uint256 j = 0; j < list.length; ++j) {
+                party = party || list[j].nodeId == nodeIds[i];
+            }
+            if (party) continue;
+            vm.prank(address(disputes));
+            nodes.slashFraud(nodeIds[i], user, new uint256[](0));
+        }
+    }
+
+    function test_aDisputeWithoutCandidatesEndsWithoutACommittee() public {
+        (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        assertEq(_candidates(disputeId).length, 0, "every subscriber is a party");
+        postEvidence(disputeId, stackId, server, claimed);
+        DisputeManager.Params memory p = disputeParams(disputes);
+        // As nodes move it on: draw (public: no candidate), then each later round's snapshot, arming and draw.
+        for (uint256 i = 0; i < 6 && disputes.getDispute(disputeId).status == DisputeManager.Status.Open; ++i) {
+            vm.roll(block.number + 2);
+            vm.warp(block.timestamp + p.redrawDelay + 1);
+            disputes.drawCommittee(disputeId);
+        }
+        assertTrue(selection.fellBack(disputeId), "public draw");
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        assertTrue(d.status == DisputeManager.Status.Resolved, "not locked");
+        assertTrue(d.outcome == DisputeManager.Outcome.NoCommittee, "no committee: the server is not paid");
     }
 }

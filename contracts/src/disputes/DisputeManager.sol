@@ -19,7 +19,8 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 /// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
 ///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
 ///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
-///    were fixed: the first `committeeSize` candidates of the seed's permutation that still hold collateral
+///    were fixed (a settlement dispute's first draw is armed again by the post that completes its evidence, so the
+///    server never knows the seed while it can hold evidence back): the first `committeeSize` candidates of the seed's permutation that still hold collateral
 ///    (re-armed on a new block, same candidates, when the seed is too old for its hash). Joining after the arming
 ///    is too late, and leaving the task does not cost a candidate its place. With fewer than `minCommittee` it is
 ///    drawn again (a new snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and
@@ -332,13 +333,10 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             return;
         }
         if (block.number <= d.drawBlock) revert DrawNotReady(disputeId, d.drawBlock);
-        if (block.number > d.drawBlock + BLOCKHASH_HORIZON) {
-            _armDraw(disputeId, d);
-            return;
-        }
         uint256[] memory commitments;
         if (d.drawRound == 0 && address(selection) != address(0)) {
-            // Private selection: seat the self-selected (committed) members, or arm the public draw after it.
+            // Private selection (asked first: it judges an expired seed block itself): seat the self-selected
+            // (committed) members with their public top-up, or arm the top-up or public draw after the window.
             uint8 step;
             uint256[] memory members;
             (step, members, commitments) = selection.take(disputeId);
@@ -347,6 +345,10 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 if (step == 1) _seat(disputeId, d, members, commitments);
                 return;
             }
+        }
+        if (block.number > d.drawBlock + BLOCKHASH_HORIZON) {
+            _armDraw(disputeId, d);
+            return;
         }
         uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
         uint256[] memory chosen = _pick(disputeId, seed);
@@ -425,6 +427,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         if (d.evidenceCount < d.sampleCount) return;
         if (d.drawn) _openVote(disputeId, d);
         else if (d.drawRound >= params.drawRounds) _end(disputeId, d, Outcome.NoCommittee, 0);
+        // The first draw is seeded after the evidence is complete: the server, which chooses when, cannot know it.
+        else if (d.drawRound == 0) _armDraw(disputeId, d);
     }
 
     // ---------------------------------------------------------------- committee

@@ -26,13 +26,17 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    `cap` members (odd, ≤ 15), so the majority rule runs over a bounded set. A full cap closes nothing: a later
 ///    proof with a lower output displaces the highest seated one (`MemberUnseated`), so the cap keeps the lowest
 ///    outputs whatever the order of arrival, and fast sybils cannot lock out members still recomputing.
-/// 3. After the window (never earlier) `committeeOf` is final: `formed` when at least `minCommittee` selected
-///    themselves and still hold collateral; the manager's next `drawCommittee` seats them, already committed.
-///    Otherwise the fallback is DisputeManager's public draw, armed on a block after the window.
+/// 3. After the window (at least the dispute's commit window; never earlier) the members that still hold collateral
+///    sit, already committed; fewer than N (or an even count) are topped up in public to N (or the next odd count)
+///    from the frozen candidates, seeded by a block the manager arms after the window, the top-ups committing in the
+///    vote as drawn members do. Nobody seated, no candidate at all, or a consensus dispute (its worker does not
+///    self-select yet): DisputeManager's public draw. The manager arms the first draw in the `postEvidence` call
+///    that completes the evidence, so the server never knows the seed while it can still hold evidence back; if
+///    nobody opens the window within the blockhash horizon, the draw is public (never a second private seed).
 contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     string internal constant PURPOSE = "atoma.vrf.dispute";
     uint256 internal constant BLOCKHASH_HORIZON = 256;
-    /// `take`'s answers: the window just opened; a committee formed; too few, arm the public draw; draw publicly.
+    /// `take`'s answers: the window just opened; a committee formed; arm the top-up or public draw; draw publicly.
     uint8 public constant OPENED = 0;
     uint8 public constant FORMED = 1;
     uint8 public constant REARM = 2;
@@ -63,6 +67,9 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     mapping(uint256 disputeId => bytes32[]) internal _betas;
     /// Nodes that proved their selection in this window (seated, or seated and displaced).
     mapping(uint256 disputeId => mapping(uint256 nodeId => bool)) public answered;
+    /// Disputes whose window ended with fewer than N members (or an even count): the next draw tops them up in
+    /// public, seeded by a block armed after the window.
+    mapping(uint256 disputeId => bool) public toppingUp;
 
     event CommitteeSelectionOpened(
         uint256 indexed disputeId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
@@ -73,6 +80,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     event MemberUnseated(uint256 indexed disputeId, uint256 indexed nodeId);
     /// Too few selected themselves (`members` standing at the window's end): the public draw takes over.
     event SelectionFellBack(uint256 indexed disputeId, uint256 members);
+    /// The window ended with `members` standing, fewer than N or an even count: a public draw tops them up.
+    event CommitteeToppingUp(uint256 indexed disputeId, uint256 members);
 
     error BadCap(uint256 cap);
     error SelectionNotReady(uint256 disputeId);
@@ -85,6 +94,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     error InvalidCommitment();
     error NotDisputeManager(address caller);
     error SelectionWindowOpen(uint256 disputeId, uint64 endsAt);
+    /// A consensus request's dispute: its worker does not self-select, so its committee is always drawn in public.
+    error ConsensusDrawnPublicly(uint256 disputeId);
 
     constructor(DisputeManager disputes_, VrfKeyRegistry vrfKeys_, uint64 window_, uint8 cap_) {
         if (cap_ == 0 || cap_ % 2 == 0 || cap_ > 15) revert BadCap(cap_);
@@ -102,6 +113,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        if (d.kind == DisputeManager.Kind.Consensus) revert ConsensusDrawnPublicly(disputeId);
         if (
             d.status != DisputeManager.Status.Open || d.drawn || d.drawRound != 0 || d.drawBlock == 0
                 || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock + 1
@@ -113,7 +125,10 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         sel.seed = seedOf(disputeId, blockhash(d.drawBlock + 1));
         frozenAt[disputeId] = d.drawBlock;
         sel.candidatesHash = keccak256(abi.encode(candidates));
-        sel.endsAt = uint64(block.timestamp) + window;
+        // Never shorter than the dispute's commit window: an honest selected node has as long to recompute as a
+        // drawn member has to commit.
+        (,,, uint64 commitWindow,,,,) = disputes.params();
+        sel.endsAt = uint64(block.timestamp) + (window < commitWindow ? commitWindow : window);
         sel.numerator = numerator;
         sel.denominator = denominator;
         emit CommitteeSelectionOpened(disputeId, sel.seed, sel.endsAt, numerator, denominator);
@@ -129,6 +144,9 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         bytes32 commitment
     ) external nonReentrant {
         Selection storage sel = _selections[disputeId];
+        if (sel.endsAt == 0 && disputes.getDispute(disputeId).kind == DisputeManager.Kind.Consensus) {
+            revert ConsensusDrawnPublicly(disputeId);
+        }
         if (sel.endsAt == 0 || block.timestamp > sel.endsAt) revert SelectionNotOpen(disputeId);
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidCommitment();
@@ -173,41 +191,98 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     }
 
     /// The manager's first draw round (IDisputeSelection): opens the window when it is not yet; once it is final,
-    /// hands over the members that still hold collateral with their commitments when at least `minCommittee`, or
-    /// else falls back to the public draw (REARM once, then PUBLIC).
+    /// hands over the members that still hold collateral with their commitments, topped up in public to N (or to
+    /// the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's public
+    /// draw) for a consensus dispute, a dispute without candidates, or when nobody sat; REARM with the public draw
+    /// to follow when the seed block's hash expired before anybody opened the window (see docs/vrf.md).
     function take(uint256 disputeId)
         external
         returns (uint8 step, uint256[] memory members, uint256[] memory commitments)
     {
         if (msg.sender != address(disputes)) revert NotDisputeManager(msg.sender);
         if (fellBack[disputeId]) return (PUBLIC, members, commitments);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt == 0) {
+            // A consensus dispute's worker does not self-select; without candidates nobody can; both draw in public.
+            if (d.kind == DisputeManager.Kind.Consensus || disputes.candidatesOf(disputeId).length == 0) {
+                return _fallBack(disputeId, 0, PUBLIC);
+            }
+            // The seed block's hash is gone (nobody opened the window in 256 blocks after the evidence completed):
+            // never a second private seed, which whoever kept the window shut could use as a re-roll.
+            if (d.evidenceCount == d.sampleCount && block.number > d.drawBlock + BLOCKHASH_HORIZON) {
+                return _fallBack(disputeId, 0, REARM);
+            }
             open(disputeId);
             return (OPENED, members, commitments);
         }
         if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(disputeId, sel.endsAt);
         uint256 count = sel.nodeIds.length;
-        members = new uint256[](count);
-        commitments = new uint256[](count);
+        (uint8 size, uint8 minCommittee) = IDisputeParams(address(disputes)).params();
+        members = new uint256[](count + size + 1);
+        commitments = new uint256[](count + size + 1);
         uint256 standing;
         for (uint256 i = 0; i < count; ++i) {
-            INodeRegistry.Node memory n = nodeRegistry.getNode(sel.nodeIds[i]);
-            if (n.collateral == 0 || n.status == INodeRegistry.NodeStatus.Slashed) continue;
+            if (!_holds(sel.nodeIds[i])) continue;
             members[standing] = sel.nodeIds[i];
             commitments[standing++] = uint256(sel.commitments[i]);
         }
-        (, uint8 minCommittee) = IDisputeParams(address(disputes)).params();
-        if (standing == 0 || standing < minCommittee) {
-            fellBack[disputeId] = true;
-            emit SelectionFellBack(disputeId, standing);
-            return (REARM, new uint256[](0), new uint256[](0));
+        if (standing == 0) return _fallBack(disputeId, 0, REARM);
+        uint256 found = standing;
+        uint256 want = standing < size ? size : standing | 1;
+        if (found < want) {
+            if (!toppingUp[disputeId] || block.number > d.drawBlock + BLOCKHASH_HORIZON) {
+                // Arm (or, its hash gone, re-arm) the top-up's seed on this block, after the window.
+                if (!toppingUp[disputeId]) emit CommitteeToppingUp(disputeId, standing);
+                toppingUp[disputeId] = true;
+                return (REARM, new uint256[](0), new uint256[](0));
+            }
+            found = _topUp(disputeId, d.drawBlock, members, standing, want);
         }
+        if (found % 2 == 0) --found;
+        if (found < minCommittee) return _fallBack(disputeId, found, PUBLIC);
         assembly ("memory-safe") {
-            mstore(members, standing)
-            mstore(commitments, standing)
+            mstore(members, found)
+            mstore(commitments, found)
         }
         return (FORMED, members, commitments);
+    }
+
+    function _fallBack(uint256 disputeId, uint256 standing, uint8 step)
+        internal
+        returns (uint8, uint256[] memory, uint256[] memory)
+    {
+        fellBack[disputeId] = true;
+        emit SelectionFellBack(disputeId, standing);
+        return (step, new uint256[](0), new uint256[](0));
+    }
+
+    /// Whether node `nodeId` still holds collateral as a registered node (active or deregistered, never slashed).
+    function _holds(uint256 nodeId) internal view returns (bool) {
+        INodeRegistry.Node memory n = nodeRegistry.getNode(nodeId);
+        return n.collateral != 0 && n.status != INodeRegistry.NodeStatus.Slashed;
+    }
+
+    /// Fills `members` after its `standing` self-selected ones up to `want`, in the order a Fisher–Yates permutation
+    /// of the frozen candidates seeded by the hash of `armed` (a block after the window) gives them, skipping the
+    /// seated and those without collateral, as the manager's public draw does; returns the count.
+    function _topUp(uint256 disputeId, uint256 armed, uint256[] memory members, uint256 standing, uint256 want)
+        internal
+        view
+        returns (uint256 found)
+    {
+        uint64[] memory order = disputes.candidatesOf(disputeId);
+        uint256 seed = uint256(keccak256(abi.encode(blockhash(armed), disputeId, address(this))));
+        found = standing;
+        for (uint256 i = 0; i < order.length && found < want; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            bool seated;
+            for (uint256 k = 0; k < standing && !seated; ++k) {
+                seated = members[k] == order[i];
+            }
+            if (!seated && _holds(order[i])) members[found++] = order[i];
+        }
     }
 
     // ---------------------------------------------------------------- views
@@ -229,8 +304,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return _selections[disputeId];
     }
 
-    /// Once the window is over (a full cap does not end it): `final_`; `formed` when at least `minCommittee` selected
-    /// themselves (else the dispute falls back to the public draw), with the members and their commitments.
+    /// Once the window is over (a full cap does not end it): `final_`; `formed` when at least N selected
+    /// themselves (else a public draw tops them up, or takes over), with the members and their commitments.
     function committeeOf(uint256 disputeId)
         external
         view
@@ -240,7 +315,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         members = sel.nodeIds;
         commitments = sel.commitments;
         final_ = sel.endsAt != 0 && block.timestamp > sel.endsAt;
-        (, uint8 minCommittee) = IDisputeParams(address(disputes)).params();
-        formed = final_ && members.length >= minCommittee;
+        (uint8 size,) = IDisputeParams(address(disputes)).params();
+        formed = final_ && members.length >= size;
     }
 }

@@ -22,7 +22,8 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
     VrfKeyRegistry internal vrfKeys;
     DisputeSelection internal selection;
     uint256 internal verifiedTask;
-    uint64 internal constant WINDOW = 60;
+    /// The fixture's commit window: a committee window is never shorter (`DisputeSelection.open`).
+    uint64 internal constant WINDOW = 10 minutes;
 
     event SelfSelectionGas(uint256 gas);
 
@@ -109,8 +110,16 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
     {
         (disputeId, server, stackId, claimed) = _dispute();
         postEvidence(disputeId, stackId, server, claimed);
+        _seedBlock(disputeId);
         vm.roll(block.number + 1);
         selection.open(disputeId);
+    }
+
+    /// The completed evidence armed the draw: mines the block after it (the seed block) with the vectors' hash.
+    function _seedBlock(uint256 disputeId) internal {
+        uint256 seedBlock = disputes.getDispute(disputeId).drawBlock + 1;
+        if (block.number < seedBlock) vm.roll(seedBlock);
+        vm.setBlockhash(seedBlock, blockHash);
     }
 
     /// A settlement dispute (the server settled outputs its attesters did not compute), its draw armed, the block
@@ -127,6 +136,7 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
         }
         vm.prank(vm.addr(signerKey[server]));
         settlement.reveal(stackId, revealOf(idx, claimed));
+        beforeDisputeOpens(stackId, server);
         openAttestations(stackId);
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "disputed");
         disputeId = disputes.disputeCount();
@@ -134,6 +144,9 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
         if (block.number < seedBlock) vm.roll(seedBlock);
         vm.setBlockhash(seedBlock, blockHash);
     }
+
+    /// Called just before the attesters open and the dispute (its candidates frozen) is created.
+    function beforeDisputeOpens(uint256 stackId, uint256 server) internal virtual {}
 
     function _candidates(uint256 disputeId) internal view returns (uint64[] memory) {
         return disputes.candidatesOf(disputeId);
