@@ -36,7 +36,7 @@ export class ForcedSequence {
     await sequence.clearHistory();
     const forced = new ForcedSequence(sequence, promptTokens.length, wanted);
     const items: ControlledEvaluateInputItem[] = promptTokens.slice(0, -1) as Token[];
-    items.push([promptTokens.at(-1) as Token, { generateNext: { logits: wanted(guess[0]) } }]);
+    items.push([promptTokens.at(-1) as Token, { generateNext: generateNext(wanted(guess[0])) }]);
     const results = await sequence.controlledEvaluate([...items, ...forced.#guessItems(guess)]);
     for (let j = 0; j <= guess.length; j++)
       forced.#logits[j] = results[promptTokens.length - 1 + j]?.next.logits ?? new Map();
@@ -76,7 +76,18 @@ export class ForcedSequence {
   #guessItems(tokens: readonly number[]): ControlledEvaluateInputItem[] {
     return tokens.map((token, i) => [
       token as Token,
-      { generateNext: { logits: this.#wanted(tokens[i + 1]) } },
+      { generateNext: generateNext(this.#wanted(tokens[i + 1])) },
     ]);
   }
+}
+
+/**
+ * The read-out for one position. For the top few, a top-k sampler of that size (temperature 1, no top-p or min-p:
+ * the logits pass unchanged) cuts the candidates natively with a partial sort, so node-llama-cpp neither sorts nor
+ * copies the whole vocabulary for each position. A named token below the cut is then absent, as if not likely.
+ */
+function generateNext(logits: LogitsWanted) {
+  if (logits === true) return { logits };
+  const k = logits.filter.includeTop;
+  return { logits, options: { topK: k, temperature: 1, topP: 1, minP: 0 } };
 }
