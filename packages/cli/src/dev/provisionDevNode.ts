@@ -26,6 +26,13 @@ export interface DevNodePlan {
   /** TOMA per 1M units it asks on every task. */
   price: bigint;
   taskIds: bigint[];
+  /** Ports already taken by nodes provisioned alongside this one: the node's port is none of them. */
+  ports?: Set<number> | undefined;
+  /**
+   * Pays the node's gas and stake from the deployer: the nodes provisioned at once share one that sends in turn
+   * (the deployer's transactions each take its next nonce). @default `network.fund`
+   */
+  fund?: Devnet["fund"] | undefined;
 }
 
 export interface ProvisionedNode {
@@ -47,13 +54,15 @@ export async function provisionDevNode(network: Devnet, plan: DevNodePlan): Prom
   if (!existsSync(keyFile)) await writeDevKeyFile(keyFile);
   const account = loadKeyFile(keyFile);
   const address = account.address;
-  const port = await freePort();
+  let port = await freePort();
+  while (plan.ports?.has(port)) port = await freePort();
+  plan.ports?.add(port);
   const url = `http://127.0.0.1:${port}`;
   const ctx = network.contextOf(account);
 
   let nodeId = await nodeIdOfSigner(ctx, address);
   if (nodeId === 0n) {
-    await network.fund(address, COLLATERAL * 2n, parseEther("1000"));
+    await (plan.fund ?? network.fund)(address, COLLATERAL * 2n, parseEther("1000"));
     nodeId = (await registerNode(ctx, { signer: account, url, echelon: DEV_ECHELON, collateral: COLLATERAL }))
       .nodeId;
   } else if ((await getNode(ctx, nodeId)).url !== url) {

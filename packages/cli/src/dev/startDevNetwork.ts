@@ -135,11 +135,24 @@ export async function startDevNetwork(
   if (baseDir !== undefined) {
     const nodesDir = join(baseDir, "nodes");
     const dirOf = (index: number) => join(nodesDir, `node-${index + 1}`);
-    for (let index = 0; index < count; index++) {
-      const price = parseEther(String(index + 1));
-      const taskIds = [model.tasks.chat, model.tasks.chatUnverified];
-      nodes.push(await provisionDevNode(network, { dir: dirOf(index), price, taskIds }));
-    }
+    // The nodes provision at once, each sending from its own key; the deployer funds them one after another.
+    const taskIds = [model.tasks.chat, model.tasks.chatUnverified];
+    const ports = new Set<number>();
+    const fund = inTurn(network.fund);
+    nodes.push(
+      ...(await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          provisionDevNode(network, {
+            dir: dirOf(index),
+            price: parseEther(String(index + 1)),
+            taskIds,
+            ports,
+            fund,
+          }),
+        ),
+      )),
+    );
+    logger.info({ nodes: count }, "the nodes are registered");
     const eligible = await Promise.all(
       nodes.map((node) => contracts.nodeRegistry.read.isEligible([node.nodeId])),
     );
@@ -164,24 +177,29 @@ export async function startDevNetwork(
       // Every dev node runs confidential compute with the insecure dev attestation kind, under one local authority.
       const devAuthority = await devAttestationAuthority(baseDir);
       attestation = devAuthority.info;
-      // Each node joins the level-3 task once its record is on-chain, while the next one starts.
-      const joining: Promise<void>[] = [];
-      for (const [index, provisioned] of nodes.entries()) {
-        const nodeLogger = logger.child({ node: index + 1 });
-        const node = await startDevNode(provisioned, dirOf(index), {
-          network,
-          model,
-          engine,
-          logger: nodeLogger,
-          devAttestationKeyFile: await writeDevAttestationKey(devAuthority.authority, dirOf(index)),
-        });
-        services.add({ name: `node-${index + 1}`, stop: () => node.stop() });
-        const join = subscribeWhenAttested(network, provisioned, model.tasks.confidential);
-        join.catch(() => undefined);
-        joining.push(join);
-      }
+      // The nodes start at once (each opens its own database); each joins the level-3 task once its record is
+      // on-chain. Every node that started is registered to be stopped, even when another failed to start.
+      const started = await Promise.allSettled(
+        nodes.map(async (provisioned, index) => {
+          const node = await startDevNode(provisioned, dirOf(index), {
+            network,
+            model,
+            engine,
+            logger: logger.child({ node: index + 1 }),
+            devAttestationKeyFile: await writeDevAttestationKey(devAuthority.authority, dirOf(index)),
+          });
+          return node;
+        }),
+      );
+      for (const [index, result] of started.entries())
+        if (result.status === "fulfilled")
+          services.add({ name: `node-${index + 1}`, stop: () => result.value.stop() });
+      const failed = started.find((result) => result.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
       const waited = Date.now();
-      await Promise.all(joining);
+      await Promise.all(
+        nodes.map((provisioned) => subscribeWhenAttested(network, provisioned, model.tasks.confidential)),
+      );
       logger.info({ waitedMs: Date.now() - waited }, "the nodes joined the confidential task");
     } catch (error) {
       // Whatever the gateway does, it must be registered (or have failed) before the caller stops everything.
@@ -236,4 +254,14 @@ function temporaryDir(services: ServiceStack): string {
   const dir = mkdtempSync(join(tmpdir(), "atoma-dev-"));
   services.add({ name: "temporary files", stop: async () => rmSync(dir, { recursive: true, force: true }) });
   return dir;
+}
+
+/** `send`, with each call starting once the one before it settled. */
+function inTurn<A extends unknown[]>(send: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const next = last.then(() => send(...args));
+    last = next.catch(() => undefined);
+    return next;
+  };
 }
