@@ -5,6 +5,7 @@ import {
   buyStackFromNode,
   createTask,
   dropUnattested,
+  finalizeSettlement,
   getAttestation,
   nodeRegistryAbi,
   postAttestation,
@@ -14,6 +15,7 @@ import {
   servedEvidenceTypedData,
   setAllowedMeasurement,
   setDevAttestation,
+  submitSettlement,
 } from "@atoma/chain";
 import {
   type AttestationEvidence,
@@ -30,7 +32,7 @@ import { atomaVaultAbi } from "@atoma/contracts";
 import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
-import { verifyTypedData } from "viem";
+import { keccak256, stringToBytes, verifyTypedData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttestationPoster } from "../src/confidential/attestationPoster.js";
 import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
@@ -596,8 +598,24 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
       servedEvidenceTypedData(network.anvil.chainId, network.addresses.AttestationRegistry, lie),
     );
     const racer = await network.account();
+    // Settling and finalizing the stack moves the chain's clock by its window: the tests after this one start from
+    // the chain as it was.
+    const snapshot = await network.testClient.snapshot();
     if ((await chainEpoch()) <= confidentialEpoch) await network.nextEpoch(); // proven once the epoch is over
     await reportUnposted(racer.ctx, { ...lie, signature });
+    await submitSettlement(attested.signer, {
+      stackId: confidentialStack,
+      root: keccak256(stringToBytes("served")),
+      units: 1_000n,
+      requestCount: 1n,
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    // What the stack paid is known once its settlement is final: no refund before.
+    await expect(
+      refundUnposted(racer.ctx, { ...lie, signature, stackId: confidentialStack }),
+    ).rejects.toMatchObject({ errorName: "SettlementNotOver" });
+    await network.advance(3_600);
+    await finalizeSettlement(owner.ctx, { stackIds: [confidentialStack] });
     const vault = (account: `0x${string}`) =>
       network.publicClient.readContract({
         address: network.addresses.AtomaVault,
@@ -617,6 +635,7 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     await expect(refundUnposted(owner.ctx, { ...lie, signature, stackId: plainStack })).rejects.toMatchObject(
       { errorName: "StackNotServedUnder" },
     );
+    await network.testClient.revert({ id: snapshot });
   });
 
   // Review challenges MEDIUM-2 (c): a reorg drops a post the node already vouched for (deeper than its

@@ -81,12 +81,20 @@ export async function drawCommittee(ctx: ChainContext, params: { disputeId: bigi
 }
 
 /** What `advanceDispute` did. */
-export type DisputeStep = "drawn" | "armed" | "draw-failed" | "resolved" | "waiting" | "closed";
+export type DisputeStep =
+  | "drawn"
+  | "armed"
+  | "draw-failed"
+  | "resolved"
+  | "waiting"
+  | "awaiting-block"
+  | "closed";
 
 /**
  * Moves a dispute on as any party may, from what the chain says now: draws (or arms) its committee once the
  * seeding block is mined or a new round is due, and resolves it once its evidence deadline passed without the
- * evidence, no committee could be drawn, or its vote is over. Does nothing (`waiting`) otherwise.
+ * evidence, no committee could be drawn, or its vote is over. Does nothing (`waiting`) otherwise, or
+ * `awaiting-block` when the draw only waits for a block after its seed block to be mined.
  */
 export async function advanceDispute(ctx: ChainContext, params: { disputeId: bigint }): Promise<DisputeStep> {
   const { disputeId } = params;
@@ -104,8 +112,8 @@ export async function advanceDispute(ctx: ChainContext, params: { disputeId: big
     if (!dispute.drawn && !roundsLeft) return evidenceComplete ? resolved(ctx, disputeId) : "waiting";
     if (dispute.drawn) return "waiting";
     // The draw must run in a block after its seed block (and `eth_call` simulates it in the latest one).
-    const due = dispute.drawBlock === 0n ? now >= dispute.drawNotBefore : block.number > dispute.drawBlock;
-    if (!due) return "waiting";
+    if (dispute.drawBlock !== 0n && block.number <= dispute.drawBlock) return "awaiting-block";
+    if (dispute.drawBlock === 0n && now < dispute.drawNotBefore) return "waiting";
     const drawn = await drawCommittee(ctx, { disputeId });
     return drawn.outcome === "failed" ? "draw-failed" : drawn.outcome;
   }

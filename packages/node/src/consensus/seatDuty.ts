@@ -1,5 +1,4 @@
 import {
-  advanceDispute,
   type ConsensusSeatResult,
   closeConsensusRound,
   deliverConsensusResult,
@@ -11,6 +10,7 @@ import {
 } from "@atoma/chain";
 import { consensusRoot } from "@atoma/core";
 import { type Hex, toHex } from "viem";
+import { moveDisputeOn } from "../attestation/moveDisputeOn.js";
 import { computeConsensusOutput } from "./computeConsensusOutput.js";
 import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
@@ -39,7 +39,7 @@ export async function advanceSeat(env: ConsensusEnv, seat: SeatRow, now: bigint)
       // A party moves its dispute on: draws the committee (from a block after the dispute opened), and ends it
       // when no committee can be drawn or its deadline has passed.
       if (seat.dispute_id !== null && env.turns.mine(`late:${seat.dispute_id}`, seat.seat_index - 1))
-        await moveDisputeOn(env, seat.dispute_id);
+        await moveDisputeOn(env.seat, seat.dispute_id);
       return;
     case "delivering":
       return deliver(env, seat, now);
@@ -172,25 +172,6 @@ export async function resolveLate(env: ConsensusEnv, disputeId: bigint): Promise
   } catch (error) {
     const name = revertName(error);
     if (name !== "DisputeClosed" && name !== "TooEarly") throw error;
-  }
-}
-
-/** Draws the committee or resolves the dispute when either is due; a race lost to another party is no error. */
-async function moveDisputeOn(env: ConsensusEnv, disputeId: bigint): Promise<void> {
-  try {
-    await advanceDispute(env.seat, { disputeId });
-  } catch (error) {
-    const name = revertName(error);
-    if (
-      name !== "DisputeClosed" &&
-      name !== "TooEarly" &&
-      name !== "NothingToDraw" &&
-      name !== "DrawNotReady" &&
-      // A private committee selection not over yet: its window is open, or waits for the evidence.
-      name !== "SelectionWindowOpen" &&
-      name !== "SelectionNotReady"
-    )
-      throw error;
   }
 }
 
