@@ -116,8 +116,9 @@ export const proxyConfigSchema = z.strictObject({
        */
       maxSessionsPerKeyPerModel: z.number().int().min(1).max(1_000).optional(),
       /**
-       * How long a session that expired unused still counts against its key's limits, so a key re-opening sessions
-       * as they expire cannot hold its share of a model's stacks for good (0: not at all). @default `sessionTtlMs`
+       * How long a session that ended with nothing charged (expired unused, refused, failed, aborted) still counts
+       * against its key's limits, so a key re-opening sessions as they end cannot hold its share of a model's stacks
+       * for good (0: not at all). @default `sessionTtlMs`
        */
       unusedCooldownMs: z.number().int().min(0).max(3_600_000).optional(),
       /** Seconds past a session's end its signed deadline allows (a request sent just before the end). @default 60 */

@@ -60,8 +60,9 @@ export interface ConfidentialSessionsOptions {
    */
   maxPerKeyPerModel?: number | undefined;
   /**
-   * How long a session that expired unused keeps counting against its key's limits: a key re-opening sessions as
-   * they expire would otherwise hold its share of the model's stacks for good. @default the session's time (`ttlMs`)
+   * How long a session that ended with nothing charged (expired unused, its request refused by the node, failed or
+   * aborted) keeps counting against its key's limits: a key re-opening sessions as they end would otherwise hold its
+   * share of the model's stacks for good, for free. @default the session's time (`ttlMs`)
    */
   unusedCooldownMs?: number | undefined;
 }
@@ -86,12 +87,14 @@ export class ConfidentialSessions {
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #open = new Map<string, Held>();
+  /** Sessions taken by their request, not yet settled: their stack is still held, so they count as open. */
+  readonly #inFlight = new Map<string, ConfidentialSession>();
   /**
    * Opens still awaiting their allowance, budget or stack, per key and per key and model: counted with the open
    * sessions, and taken before the first await, so parallel opens of one key cannot all pass the limits.
    */
   readonly #opening = new Map<string, number>();
-  /** Per key, and per key and model: until when each of its sessions that expired unused still counts. */
+  /** Per key, and per key and model: until when each of its sessions that ended with nothing charged still counts. */
   readonly #cooling = new Map<string, number[]>();
   readonly #cooldownMs: number;
 
@@ -106,11 +109,14 @@ export class ConfidentialSessions {
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
   }
 
-  /** Open sessions of a key. */
+  /** Sessions of a key open or with their request in flight. */
   countOf(keyId: string): number {
-    let count = 0;
-    for (const { session } of this.#open.values()) if (session.keyId === keyId) count++;
-    return count;
+    return this.#heldBy(keyId).length;
+  }
+
+  #heldBy(keyId: string): ConfidentialSession[] {
+    const held = [...this.#open.values()].map((h) => h.session);
+    return [...held, ...this.#inFlight.values()].filter((session) => session.keyId === keyId);
   }
 
   /**
@@ -122,17 +128,18 @@ export class ConfidentialSessions {
     key: KeyRecord,
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
   ): Promise<ConfidentialSession> {
-    const mine = [...this.#open.values()].filter((held) => held.session.keyId === key.keyId);
+    // Sessions whose request is in flight count too: the request still holds the stack.
+    const mine = this.#heldBy(key.keyId);
     // A slot only being opened has no expiry yet: the retry hint is then a whole session's time.
     const keySlot = key.keyId;
     const modelSlot = `${key.keyId}\u0000${request.model}`;
-    const soonest = (held: Held[], slot: string) => {
-      const ends = [...held.map((h) => h.session.expiresAtMs), ...(this.#cooling.get(slot) ?? [])];
+    const soonest = (held: ConfidentialSession[], slot: string) => {
+      const ends = [...held.map((session) => session.expiresAtMs), ...(this.#cooling.get(slot) ?? [])];
       return ends.length === 0 ? this.#ttlMs / 1000 : Math.max(0, Math.min(...ends) - this.#now()) / 1000;
     };
     if (mine.length + this.#pending(keySlot) + this.#cooled(keySlot) >= this.#maxPerKey)
       throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine, keySlot));
-    const onModel = mine.filter((held) => held.session.model === request.model);
+    const onModel = mine.filter((session) => session.model === request.model);
     if (onModel.length + this.#pending(modelSlot) + this.#cooled(modelSlot) >= this.#maxPerKeyPerModel)
       throw new ConfidentialSessionsExceededError(
         this.#maxPerKeyPerModel,
@@ -149,7 +156,7 @@ export class ConfidentialSessions {
     }
   }
 
-  /** Sessions of `slot` that expired unused and still count (the others are forgotten). */
+  /** Sessions of `slot` that ended with nothing charged and still count (the others are forgotten). */
   #cooled(slot: string): number {
     const now = this.#now();
     const still = (this.#cooling.get(slot) ?? []).filter((until) => until > now);
@@ -163,7 +170,8 @@ export class ConfidentialSessions {
     const until = this.#now() + this.#cooldownMs;
     for (const slot of [session.keyId, `${session.keyId}\u0000${session.model}`]) {
       // At most as many as the limits let a key open: a list never grows past them.
-      const list = (this.#cooling.get(slot) ?? []).slice(-(this.#maxPerKey - 1));
+      const list = this.#cooling.get(slot) ?? [];
+      list.splice(0, Math.max(0, list.length - (this.#maxPerKey - 1)));
       list.push(until);
       this.#cooling.set(slot, list);
     }
@@ -234,12 +242,16 @@ export class ConfidentialSessions {
     return held.session;
   }
 
-  /** Takes the key's open session `id` for its one request: no one can use it again. */
+  /**
+   * Takes the key's open session `id` for its one request: no one can use it again. It keeps counting against the
+   * key's limits until `settle` (its request still holds the stack).
+   */
   take(id: string, keyId: string): ConfidentialSession {
     const session = this.peek(id, keyId);
     const held = this.#open.get(id);
     if (held) clearTimeout(held.timer);
     this.#open.delete(id);
+    this.#inFlight.set(id, session);
     return session;
   }
 
@@ -247,7 +259,9 @@ export class ConfidentialSessions {
    * Charges the key what the verified receipt says and gives back the rest; without a receipt nothing, or
    * (`keepReservation`: sealed chunks reached the client, the node may bill the leaf up to its bound) all of it,
    * held in `sealed_charges` (written with the charge, see `SealedCharges`) until the leaf's receipt comes (the request is resent before the stack's next) and
-   * says what the key pays.
+   * says what the key pays. The session stops counting against the key's limits; one charged nothing (expired
+   * unused, refused by the node, failed, aborted) counts on for the cool-down, so ending sessions for free never lets a
+   * key hold its share of the model's stacks for good.
    */
   async settle(
     session: ConfidentialSession,
@@ -261,6 +275,9 @@ export class ConfidentialSessions {
         ? session.maxWei
         : 0n;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
+    // In one step, before any await: the slot is never free between the request and its cool-down.
+    this.#inFlight.delete(session.id);
+    if (cost === 0n) this.#coolDown(session);
     try {
       // The held charge goes in the charge's own record (one journal line, one transaction): whenever the process
       // dies, either both are recorded or neither (the reservation then goes back whole), so a key is never given
@@ -297,7 +314,6 @@ export class ConfidentialSessions {
       this.#logger.warn({ err: error }, "giving back an unused confidential session's stack failed");
     }
     await this.settle(session, undefined);
-    this.#coolDown(session);
     this.#logger.debug({ keyId: session.keyId }, "a confidential session expired unused");
   }
 }
