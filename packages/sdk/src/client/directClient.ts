@@ -249,8 +249,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         // Exhausted by the node's word alone: closed now, so its escrow comes back once it settles, not at expiry.
         if (claimed !== undefined && first) {
           const { stackId, nodeId } = current.stack;
-          const settleDeadline = await closeUnprovenStack(ctx, stackId);
-          options.onUnprovenExhaustion?.({ stackId, nodeId, claimed, settleDeadline });
+          // A close that fails (RPC error, no gas) leaves the stack for its expiry: another stack still serves.
+          const closed = await closeUnprovenStack(ctx, stackId).then(
+            (settleDeadline) => ({ settleDeadline }),
+            (closeError: unknown) => ({ settleDeadline: undefined, closeError }),
+          );
+          options.onUnprovenExhaustion?.({ stackId, nodeId, claimed, ...closed });
         }
         if (await closedEarly(ctx, current.stack, current.client, body, network.idleSeconds))
           putAside(
