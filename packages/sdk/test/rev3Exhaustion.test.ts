@@ -1,6 +1,10 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { SMALLEST_REQUEST_UNITS, unprovenSpent } from "../src/client/spentClaim.js";
-import { judgeExhaustionClaim } from "../src/client/unprovenExhaustion.js";
+import { closeUnprovenReported, judgeExhaustionClaim } from "../src/client/unprovenExhaustion.js";
+import { parseNetwork, userContext } from "../src/network.js";
 import { requestUnitBound } from "../src/requestUnitBound.js";
 
 const ROOT = `0x${"ab".repeat(32)}`;
@@ -52,4 +56,35 @@ describe("a reused stack called exhausted unproven is ended only when nothing us
     // A total inflated past the stack (a liar's) ends it too: the index challenge then decides.
     expect(unprovenSpent(10_000n, 99_999n)).toBe(true);
   });
+});
+
+/** Review S3-2: a failing owner close threw out of `call()` although another stack could serve the request. */
+describe("a failed owner close of an unproven stack is reported, not thrown", () => {
+  it("gives the RPC's failure as closeError when the chain cannot be reached", async () => {
+    // A real socket that refuses: the RPC endpoint is down.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const network = parseNetwork(
+      JSON.stringify({
+        rpcUrl: `http://127.0.0.1:${port}`,
+        chainId: 31337,
+        contracts: Object.fromEntries(
+          [
+            "AtomaToken",
+            "NodeRegistry",
+            "TaskRegistry",
+            "AtomaVault",
+            "StackManager",
+            "SettlementManager",
+          ].map((name, k) => [name, `0x${String(k + 1).repeat(40)}`]),
+        ),
+      }),
+    );
+    const ctx = userContext(network, privateKeyToAccount(generatePrivateKey()));
+    const closed = await closeUnprovenReported(ctx, 3n);
+    expect(closed.settleDeadline).toBeUndefined();
+    expect(closed.closeError).toBeInstanceOf(Error);
+  }, 60_000);
 });

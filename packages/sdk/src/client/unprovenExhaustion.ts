@@ -26,6 +26,21 @@ export async function closeUnprovenStack(ctx: ChainContext, stackId: bigint): Pr
   }
 }
 
+/**
+ * Closes the stack as `closeUnprovenStack` and says what came of it, never throwing (review S3-2): a close that fails
+ * (an RPC error, no gas, a nonce clash) leaves the stack for its expiry and is given as `closeError`; the request
+ * goes on with another stack.
+ */
+export function closeUnprovenReported(
+  ctx: ChainContext,
+  stackId: bigint,
+): Promise<{ settleDeadline: bigint | undefined; closeError?: unknown }> {
+  return closeUnprovenStack(ctx, stackId).then(
+    (settleDeadline) => ({ settleDeadline }),
+    (closeError: unknown) => ({ settleDeadline: undefined, closeError }),
+  );
+}
+
 /** A stack closed by its owner after its node called it exhausted with a total nothing at hand could check. */
 export interface UnprovenExhaustion {
   stackId: bigint;
