@@ -95,6 +95,55 @@ describe("atoma chat on a stack whose node withholds a receipt (atoma dev --node
     return file;
   }
 
+  // Review CLI3-1: a node whose clock runs ahead refuses a resend as expired (401) though the client's clock says it
+  // is not: that proves no withholding, so the node is not put aside and its stack not closed.
+  it("neither puts aside nor closes on a resend refused 401 (the node's clock ahead)", async () => {
+    const keyFile = await freshOwner("skewed");
+    const first = await cli(["chat", "--network", network, "--key-file", keyFile, "Hello"]);
+    expect(first.code, first.stderr).toBe(0);
+    const { nodeId, stackId } = receiptOf(first.stderr);
+    const k = ready.nodes.findIndex((n) => n.id === nodeId);
+    const relay = await startRelay(ready.nodes[k]!.url);
+    const operator = userContext(parseNetwork(JSON.stringify(ready)), nodeKey(k));
+    await setNodeUrl(operator, { nodeId: BigInt(nodeId), url: relay.url });
+    try {
+      let cut = false;
+      let skewed = true;
+      const ours = (path: string, headers: Record<string, string>) =>
+        skewed && path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stackId;
+      // The node commits leaf 1, the answer is cut; the resend is refused as expired by a clock running ahead.
+      relay.rewrite = (body, path, headers) => {
+        if (!ours(path, headers)) return body;
+        const code = cut ? "invalid_signature" : "relay";
+        const message = cut ? "the request's deadline has passed" : "relay";
+        return JSON.stringify({ error: { message, type: "authentication_error", code } });
+      };
+      relay.statusOf = (status, path, headers) => {
+        if (!ours(path, headers)) return status;
+        if (cut) return 401;
+        cut = true;
+        return 502;
+      };
+      const broken = await cli(["chat", "--network", network, "--key-file", keyFile, "Second"]);
+      expect(broken.code).not.toBe(0);
+      const refused = await cli(["chat", "--network", network, "--key-file", keyFile, "Third"]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/refused the resend of the request at nonce 1/);
+      const ctx = readContext(parseNetwork(JSON.stringify(ready)));
+      const home = await stackHome(ctx.publicClient, ready.contracts.StackManager!);
+      expect(loadAside(asideFile(receipts, home)).map((n) => n.nodeId)).not.toContain(nodeId);
+      expect((await getStack(ctx, BigInt(stackId))).closedAt).toBe(0n);
+      // Its clock right again, the node gives the receipt of the leaf it committed and serves on the same stack.
+      skewed = false;
+      const later = await cli(["chat", "--network", network, "--key-file", keyFile, "Fourth"]);
+      expect(later.code, later.stderr).toBe(0);
+      expect(receiptOf(later.stderr)).toMatchObject({ nodeId, stackId, bought: false });
+    } finally {
+      await setNodeUrl(operator, { nodeId: BigInt(nodeId), url: ready.nodes[k]!.url });
+      await relay.close();
+    }
+  }, 300_000);
+
   it("puts the node aside, closes the stalled stack, keeps the signed request and buys elsewhere", async () => {
     const keyFile = await freshOwner("stalled");
     const first = await cli(["chat", "--network", network, "--key-file", keyFile, "Hello"]);

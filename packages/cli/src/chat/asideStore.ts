@@ -8,6 +8,8 @@ export interface AsideNode {
   nodeId: string;
   reason: string;
   at: string;
+  /** When the node may be used again (ISO time); absent: never. */
+  until?: string;
 }
 
 /**
@@ -20,8 +22,12 @@ export function asideFile(dir: string, home: StackHome): string {
   return join(dir, `${chain}-${home.stackManager.toLowerCase()}-aside.json`);
 }
 
-/** The nodes put aside (none when the file does not exist yet). */
-export function loadAside(file: string): AsideNode[] {
+/** The nodes put aside now (none when the file does not exist yet): an entry whose `until` passed is left out. */
+export function loadAside(file: string, now = Date.now()): AsideNode[] {
+  return loadAsideFile(file).filter((n) => n.until === undefined || Date.parse(n.until) > now);
+}
+
+function loadAsideFile(file: string): AsideNode[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -37,10 +43,16 @@ export function loadAside(file: string): AsideNode[] {
   }
 }
 
-/** Puts a node aside for good, written whole to a temporary file first so a crash never leaves half of it. */
-export function keepAside(file: string, nodeId: bigint, reason: string): void {
-  const kept = loadAside(file).filter((n) => n.nodeId !== String(nodeId));
-  kept.push({ nodeId: String(nodeId), reason, at: new Date().toISOString() });
+/**
+ * Puts a node aside, for good or for `forMs` milliseconds, written whole to a temporary file first so a crash never
+ * leaves half of it.
+ */
+export function keepAside(file: string, nodeId: bigint, reason: string, forMs?: number): void {
+  const now = Date.now();
+  const kept = loadAside(file, now).filter((n) => n.nodeId !== String(nodeId));
+  const entry: AsideNode = { nodeId: String(nodeId), reason, at: new Date(now).toISOString() };
+  if (forMs !== undefined) entry.until = new Date(now + forMs).toISOString();
+  kept.push(entry);
   mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
   writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);

@@ -40,7 +40,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
-import { stackStalled } from "../chat/stalledStack.js";
+import { resendRefused, stackStalled, withholdingProven } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -163,6 +163,10 @@ export function registerChat(program: Command): void {
         answer = await ask(first, stack, body, flags.json === true);
       } catch (error) {
         if (error instanceof ReceiptWithheldError) {
+          if (!withholdingProven(error)) {
+            resendRefused(stack, error);
+            throw error;
+          }
           // A leaf the node committed and will not give the receipt of: nothing new can be signed on the stack. It is
           // closed, its node put aside, the signed request kept as evidence, and another node serves.
           await stackStalled(ctx, stack, error, aside, first.file);

@@ -1,3 +1,4 @@
+import type { NodeConfig } from "../config/loadConfig.js";
 import { dutyEnvOf } from "../duties/dutyEnv.js";
 import type { NodePartFactory } from "../service/nodePart.js";
 import { missingContracts } from "../service/nodeSeat.js";
@@ -22,9 +23,21 @@ export interface AttestationPartOptions {
   stepTimeoutMs?: number | undefined;
   /**
    * Milliseconds between the chain's blocks: a privately selected node does not send its proof with fewer than two
-   * block times left in the window (it could land late, revert and still publish the proof). @default 2000
+   * block times left in the window (it could land late, revert and still publish the proof). @default
+   * `chain.blockTimeMs` of the node's configuration
    */
   blockTimeMs?: number | undefined;
+}
+
+/**
+ * The block time a selected node's proof deadline is judged by: the part's option, else the node's configured
+ * `chain.blockTimeMs` (review N3-2: nothing passed it, so a 12 s chain was judged by the 2 s default).
+ */
+export function selectionBlockTimeMs(
+  config: Pick<NodeConfig, "chain">,
+  options: Pick<AttestationPartOptions, "blockTimeMs"> = {},
+): number {
+  return options.blockTimeMs ?? config.chain.blockTimeMs;
 }
 
 /** The contracts the attestation worker reads and calls. */
@@ -79,7 +92,7 @@ export function attestationPart(
         },
         taskModels: new Map(),
         vrfKeys,
-        blockTimeMs: options.blockTimeMs,
+        blockTimeMs: selectionBlockTimeMs(context.config, options),
       },
       {
         pollIntervalMs: options.pollIntervalMs ?? 2_000,

@@ -31,6 +31,12 @@ const chainFields = z.strictObject({
   confirmations: z.number().int().min(0).max(1_000).optional(),
   /** Milliseconds between polls for new blocks. @default 1000 */
   pollingIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
+  /**
+   * Milliseconds between the chain's blocks: a privately selected attester keeps its proof when fewer than two block
+   * times are left in the window (sent later it could land past it, revert and still publish the proof). Set the
+   * chain's block time (12000 on Ethereum mainnet); a dev chain may use less. @default 2000
+   */
+  blockTimeMs: z.number().int().min(1).max(600_000).default(2_000),
   /** Most blocks asked for in one `eth_getLogs` call. @default 2000 */
   maxBlockRange: z.number().int().min(1).max(100_000).default(2_000),
   /** First block the listener reads when it has no cursor yet (the contracts' deployment block). @default 0 */

@@ -32,7 +32,7 @@ import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForM
 import { withTokenLimit } from "./requestMarks.js";
 import { type RestartGuard, restartGuard } from "./restartGuard.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
-import { closeUnprovenStack } from "./unprovenExhaustion.js";
+import { closeUnprovenReported } from "./unprovenExhaustion.js";
 
 type Body = Record<string, unknown>;
 
@@ -249,8 +249,9 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         // Exhausted by the node's word alone: closed now, so its escrow comes back once it settles, not at expiry.
         if (claimed !== undefined && first) {
           const { stackId, nodeId } = current.stack;
-          const settleDeadline = await closeUnprovenStack(ctx, stackId);
-          options.onUnprovenExhaustion?.({ stackId, nodeId, claimed, settleDeadline });
+          // A close that fails (RPC error, no gas) leaves the stack for its expiry: another stack still serves.
+          const closed = await closeUnprovenReported(ctx, stackId);
+          options.onUnprovenExhaustion?.({ stackId, nodeId, claimed, ...closed });
         }
         if (await closedEarly(ctx, current.stack, current.client, body, network.idleSeconds))
           putAside(

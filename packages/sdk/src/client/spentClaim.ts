@@ -17,7 +17,8 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * the client's records is a lie, kept as evidence). On a stack none of whose receipts is at hand (one reused from
  * an earlier run) a last leaf shown proves nothing either way: the stack is left and the leaf kept for the owner's
  * index challenge, which slashes a node that cannot show the owner's signed request for each leaf it claims, and
- * `onUnproven` hears the running total claimed: the caller closes the stack at once (`closeUnprovenStack`) so that
+ * `onUnproven` hears the running total claimed when it leaves no room for the smallest request (`unprovenSpent`;
+ * a total leaving room says only "too big for what is left": the stack is left open): the caller closes the stack at once (`closeUnprovenStack`) so that
  * its escrow does not wait for its expiry, and compares the units settled with the claim (`exhaustionClaimSettled`).
  */
 export async function falseSpentClaim(
@@ -38,7 +39,10 @@ export async function falseSpentClaim(
     return `node ${stack.nodeId} says stack_exhausted, but ${last.lie}`;
   // Nothing at hand says either way: the stack is left (its receipt kept for the challenge), the node not blamed.
   if (last !== undefined && "unproven" in last) {
-    onUnproven?.(last.units);
+    // Review S3-5: `stack_exhausted` is also an honest node's answer to a request bigger than what is left. The stack
+    // is ended only when the node's own signed total leaves no room for the smallest request; else it is just not
+    // used for this one.
+    if (unprovenSpent(BigInt(onChain.units), last.units)) onUnproven?.(last.units);
     return undefined;
   }
   const shown = last !== undefined && "units" in last ? last.units : undefined;
@@ -48,6 +52,21 @@ export async function falseSpentClaim(
   if (left < needed) return undefined;
   const proof = shown === undefined ? "it showed no receipt of its own for the claim, and " : "";
   return `node ${stack.nodeId} says stack_exhausted, but ${live}; ${proof}the receipts it signed leave ${left} of ${onChain.units} units, ${needed} needed`;
+}
+
+/** The units the smallest request signs for (an empty message, one token): less left, and the stack is spent. */
+export const SMALLEST_REQUEST_UNITS = requestUnitBound({
+  messages: [{ role: "user", content: "" }],
+  max_tokens: 1,
+});
+
+/**
+ * Whether a reused stack its node called exhausted, with a running total nothing at hand can check, is spent by that
+ * total: fewer units left than the smallest request takes. Otherwise the refusal may be the honest "this request is
+ * too big for what is left", and the stack stays open for smaller ones.
+ */
+export function unprovenSpent(stackUnits: bigint, claimed: bigint): boolean {
+  return stackUnits - claimed < SMALLEST_REQUEST_UNITS;
 }
 
 /** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */

@@ -26,14 +26,31 @@ export async function closeUnprovenStack(ctx: ChainContext, stackId: bigint): Pr
   }
 }
 
+/**
+ * Closes the stack as `closeUnprovenStack` and says what came of it, never throwing (review S3-2): a close that fails
+ * (an RPC error, no gas, a nonce clash) leaves the stack for its expiry and is given as `closeError`; the request
+ * goes on with another stack.
+ */
+export function closeUnprovenReported(
+  ctx: ChainContext,
+  stackId: bigint,
+): Promise<{ settleDeadline: bigint | undefined; closeError?: unknown }> {
+  return closeUnprovenStack(ctx, stackId).then(
+    (settleDeadline) => ({ settleDeadline }),
+    (closeError: unknown) => ({ settleDeadline: undefined, closeError }),
+  );
+}
+
 /** A stack closed by its owner after its node called it exhausted with a total nothing at hand could check. */
 export interface UnprovenExhaustion {
   stackId: bigint;
   nodeId: bigint;
   /** The running total the node signed in its refusal (its receipt is kept with the client's, `shown`). */
   claimed: bigint;
-  /** When the node must settle by; undefined when the stack had stopped serving already (nothing was closed). */
+  /** When the node must settle by; undefined when the stack had stopped serving already or the close failed. */
   settleDeadline: bigint | undefined;
+  /** Why the owner's close failed (an RPC error, no gas…): the stack is left for its expiry, the call goes on. */
+  closeError?: unknown;
 }
 
 /** What a node's settlement says of the running total it claimed a stack held when it called it exhausted. */
@@ -47,9 +64,33 @@ export interface ExhaustionClaimCheck {
    * True when the node settled fewer units than it claimed: its own settlement says the stack had units left, so
    * the refusal was false (the refusal's receipt, kept, is the evidence). False when it settled the claim or more:
    * then the owner's index challenge decides, slashing a node that cannot show the owner's signed request for each
-   * leaf it billed.
+   * leaf it billed. Always false when no settlement was submitted (timed out, or failed before one): units 0 there
+   * say nothing the node signed.
    */
   contradicted: boolean;
+  /** Why the units were not compared (no submitted settlement), when they were not. */
+  reason?: string;
+}
+
+/** `ISettlementManager.Phase.TimedOut`: the node never settled; the owner was refunded and the node slashed. */
+const PHASE_TIMED_OUT = 7;
+const ZERO_ROOT = `0x${"0".repeat(64)}`;
+
+/**
+ * Judges a settlement read from the chain against the claim: only a settlement the node submitted (a root, not
+ * timed out) bills units of its own making (review S3-1: a timed-out stack's units 0 are not a contradiction).
+ */
+export function judgeExhaustionClaim(
+  stackId: bigint,
+  claimed: bigint,
+  settlement: { phase: number; root: string; units: bigint | number },
+): ExhaustionClaimCheck {
+  const settled = BigInt(settlement.units);
+  if (settlement.phase === PHASE_TIMED_OUT)
+    return { stackId, claimed, settled, contradicted: false, reason: "the node never settled (timed out)" };
+  if (settlement.root === ZERO_ROOT)
+    return { stackId, claimed, settled, contradicted: false, reason: "no settlement was submitted" };
+  return { stackId, claimed, settled, contradicted: settled < claimed };
 }
 
 /**
@@ -63,6 +104,5 @@ export async function exhaustionClaimSettled(
 ): Promise<ExhaustionClaimCheck | undefined> {
   const [stack, settlement] = await Promise.all([getStack(ctx, stackId), getSettlement(ctx, stackId)]);
   if (stack.status === StackStatus.Active || settlement.phase === 0) return undefined;
-  const settled = BigInt(settlement.units);
-  return { stackId, claimed, settled, contradicted: settled < claimed };
+  return judgeExhaustionClaim(stackId, claimed, settlement);
 }
