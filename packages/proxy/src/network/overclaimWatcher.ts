@@ -380,22 +380,28 @@ export class OverclaimWatcher {
       if (batch.length > 1) {
         i += batch.length;
         let results: Awaited<ReturnType<typeof challengeLeafIndices>> | undefined;
-        await this.#book.sending(stack, batch, await this.#chain.publicClient.getBlockNumber());
+        // Only those this gateway claimed (review rev3 W3-1): another sharing the database sends the rest.
+        const claimed = await this.#book.sending(
+          stack,
+          batch,
+          await this.#chain.publicClient.getBlockNumber(),
+        );
+        if (claimed.length === 0) continue;
         try {
           results = await this.#pool.withWallet(() =>
-            challengeLeafIndices(this.#chain, { stackId, leafIndices: batch.map((b) => b.leafIndex) }),
+            challengeLeafIndices(this.#chain, { stackId, leafIndices: claimed.map((b) => b.leafIndex) }),
           );
         } catch (error) {
           // Refused by the chain: nothing of the batch was made. Any other failure (the wait given up) leaves them
           // sent, their ids looked for in the logs.
-          if (error instanceof ContractRevertError) await this.#book.failed(stackId, batch);
+          if (error instanceof ContractRevertError) await this.#book.failed(stackId, claimed);
           if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
           // One of them was challenged already (maybe by a transaction that outlived its wait): the rest go one by
           // one, each refusal settling only its own.
-          for (const one of batch) await this.#openOne(stack, one, seen);
+          for (const one of claimed) await this.#openOne(stack, one, seen);
           continue;
         }
-        for (const [k, one] of batch.entries()) {
+        for (const [k, one] of claimed.entries()) {
           const result = results[k];
           if (result) await this.#recordOpened(stack, one, result, seen);
         }
@@ -439,7 +445,8 @@ export class OverclaimWatcher {
     const { stackId } = stack;
     if ((await this.#book.madeOn(stackId)).has(keyOf(want))) return;
     const sentBlock = await this.#chain.publicClient.getBlockNumber();
-    await this.#book.sending(stack, [want], sentBlock);
+    // Claimed by another gateway sharing the database (or made meanwhile): its sender follows it (review rev3 W3-1).
+    if ((await this.#book.sending(stack, [want], sentBlock)).length === 0) return;
     let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
     try {
       result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
@@ -575,7 +582,8 @@ export class OverclaimWatcher {
    * The ids of the challenges sent whose transaction outlived its wait (or whose gateway died before it knew), from
    * the logs since the block each was first sent at, `maxLogBlocks` a call. One the logs do not show was not made
    * (yet): an index one is sent again (the chain refuses an index challenged twice, and that refusal brings it
-   * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed. A failure is logged: the next pass
+   * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed with none of the wallet's transactions
+   * pending (review rev3 W3-1). A failure is logged: the next pass
    * tries again.
    */
   async #lookUpSent(): Promise<void> {
@@ -585,6 +593,13 @@ export class OverclaimWatcher {
       const fromBlock = sent[0]?.sentBlock;
       if (fromBlock === undefined) return;
       const head = await this.#chain.publicClient.getBlockNumber();
+      // Read before the logs: with none of the wallet's transactions pending then, one sent before was mined (and
+      // the logs, read after, show it) or dropped. A receipt challenge still pending is never sent again (review
+      // rev3 W3-1: a transaction stuck past the wait and its resend both landed, two bonds on one leaf).
+      const overdue = sent.some(
+        (one) => one.kind === "receipt" && head >= one.sentBlock + RECEIPT_PENDING_BLOCKS,
+      );
+      const idle = overdue && (await this.#walletIdle());
       const stackIds = [...new Set(sent.map((one) => one.stackId))];
       const found = await readOwnChallenges(this.#chain, stackIds, {
         fromBlock,
@@ -594,12 +609,22 @@ export class OverclaimWatcher {
       for (const challenge of found) await this.#book.made(challenge);
       for (const one of sent) {
         if (shown.has(`${one.stackId}:${keyOf(one)}`)) continue;
-        if (one.kind === "receipt" && head < one.sentBlock + RECEIPT_PENDING_BLOCKS) continue;
+        if (one.kind === "receipt" && (head < one.sentBlock + RECEIPT_PENDING_BLOCKS || !idle)) continue;
         await this.#book.failed(one.stackId, [one]);
       }
     } catch (error) {
       this.#logger.warn({ err: error }, "looking up the ids of challenges sent failed");
     }
+  }
+
+  /** None of the wallet's transactions is pending (its next nonce is the one mined next). */
+  async #walletIdle(): Promise<boolean> {
+    const address = this.#chain.walletClient.account.address;
+    const [mined, pending] = await Promise.all([
+      this.#chain.publicClient.getTransactionCount({ address, blockTag: "latest" }),
+      this.#chain.publicClient.getTransactionCount({ address, blockTag: "pending" }),
+    ]);
+    return pending <= mined;
   }
 
   /**
@@ -621,7 +646,11 @@ export class OverclaimWatcher {
         this.#logger.warn({ ...ids, err: error }, "resolving a challenge failed");
         const status: number =
           (await getChallenge(this.#chain, challengeId).catch(() => undefined))?.status ?? 0;
-        if (status === ChallengeStatus.Upheld || status === ChallengeStatus.Dismissed)
+        // A dismissed index challenge stays open until its answer was checked (review rev3 W3-4).
+        if (
+          status === ChallengeStatus.Upheld ||
+          (status === ChallengeStatus.Dismissed && open.kind !== "index")
+        )
           await this.#book.closed(challengeId).catch(() => undefined);
       }
     }
@@ -632,13 +661,13 @@ export class OverclaimWatcher {
     const { challengeId } = open;
     const status: number = (await getChallenge(this.#chain, challengeId)).status;
     if (status === ChallengeStatus.Dismissed) {
+      // Closed only once its answer was checked (review rev3 W3-4): a check that failed (the RPC, the bond, a
+      // revert) is tried again at the next pass while the settlement's window lasts, else the receipt challenge
+      // against a rewritten tree would be forgotten for good.
+      if (open.kind === "index" && !(await this.#checkedRevealed(challengeId, open, now, ids))) return;
       await this.#book.closed(challengeId);
       this.#onChallenge?.(open.kind, "dismissed");
       this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
-      if (open.kind === "index")
-        await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
-          this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
-        );
     } else if (status === ChallengeStatus.Upheld) {
       await this.#book.closed(challengeId);
     } else if (now > open.answerDeadline) {
@@ -649,6 +678,31 @@ export class OverclaimWatcher {
         { ...ids, slashed: String(resolved.slashed), ownerShare: String(resolved.ownerShare) },
         "the node did not answer the gateway's challenge: slashed, its settlement failed",
       );
+    }
+  }
+
+  /**
+   * Checks an answered index challenge's revealed leaf (`#checkRevealed`): true once done, or once it can no longer
+   * matter (the settlement's challenge window is over, or it cannot be read as challengeable); false to try again.
+   */
+  async #checkedRevealed(
+    challengeId: bigint,
+    open: OpenChallenge,
+    now: bigint,
+    ids: Record<string, string>,
+  ): Promise<boolean> {
+    try {
+      await this.#checkRevealed(challengeId, open);
+      return true;
+    } catch (error) {
+      const settlement = await getSettlement(this.#chain, open.stackId);
+      const phase: number = settlement.phase;
+      const over = OVER.has(phase) || (settlement.windowEnds > 0n && now > settlement.windowEnds);
+      this.#logger.warn(
+        { ...ids, err: error, retried: !over },
+        "checking the leaf an index challenge's answer revealed failed",
+      );
+      return over;
     }
   }
 
@@ -673,7 +727,8 @@ export class OverclaimWatcher {
     const key = { kind: "receipt" as const, leafIndex: previous.leafIndex };
     if ((await this.#book.madeOn(open.stackId)).has(keyOf(key))) return;
     const stack = { stackId: open.stackId, nodeId: open.nodeId };
-    await this.#book.sending(stack, [key], await this.#chain.publicClient.getBlockNumber());
+    const sentBlock = await this.#chain.publicClient.getBlockNumber();
+    if ((await this.#book.sending(stack, [key], sentBlock)).length === 0) return;
     let opened: Awaited<ReturnType<typeof challengeSettlement>>;
     try {
       opened = await this.#pool.withWallet(() =>
