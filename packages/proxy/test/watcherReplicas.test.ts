@@ -269,4 +269,79 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
     expect(reads).toBe(2);
     expect(await stateOf()).toBe("closed");
   }, 300_000);
+
+  // W3-2: the row of an index challenge the wallet opened was lost (a database restored from before it). Sending it
+  // again is refused as made; the logs read from that refusal's block cannot show it, so the row went back to
+  // failed and the watcher sent it again at every pass, never settling the stack's audit.
+  it("refuses for good an index challenged already whose challenge the logs cannot show", async () => {
+    const [a] = await shared();
+    const { stackId } = await overClaimed(a, nodes[0]!);
+    await watcherOver(a, wallet.ctx).pass();
+    expect((await openedOn(stackId)).map((log) => log.args.leafIndex).sort()).toEqual([0n, 1n, 2n]);
+    await a.db
+      .deleteFrom("owner_challenges")
+      .where("stack_id", "=", stackId)
+      .where("kind", "=", "index")
+      .where("leaf_index", "=", 2n)
+      .execute();
+    await watcherOver(a, wallet.ctx).pass();
+    const row = await a.db
+      .selectFrom("owner_challenges")
+      .select("state")
+      .where("stack_id", "=", stackId)
+      .where("kind", "=", "index")
+      .where("leaf_index", "=", 2n)
+      .executeTakeFirstOrThrow();
+    expect(row.state).toBe("refused");
+    expect(await openedOn(stackId)).toHaveLength(3);
+  }, 300_000);
+
+  // W3-5: a challenge sent whose id stays unknown had the logs read from the block it was first sent at at every
+  // pass: the whole window again each 5 s on an RPC that rate-limits.
+  it("reads the logs of a challenge sent only from where the last pass left off", async () => {
+    const [a] = await shared();
+    const book = new OwnerChallengeBook(a.db);
+    const sentBlock = await wallet.ctx.publicClient.getBlockNumber();
+    // A receipt challenge whose transaction never landed (waits `RECEIPT_PENDING_BLOCKS` before it is sent again).
+    await book.sending(
+      { stackId: 987_654n, nodeId: nodes[0]!.nodeId },
+      [{ kind: "receipt", leafIndex: 0n }],
+      sentBlock,
+    );
+    const starts: bigint[] = [];
+    const counting: ChainContext = {
+      ...wallet.ctx,
+      publicClient: new Proxy(wallet.ctx.publicClient, {
+        get(target, key, receiver) {
+          if (key !== "getContractEvents") return Reflect.get(target, key, receiver);
+          return async (request: { eventName: string; fromBlock: bigint }) => {
+            if (request.eventName === "ChallengeOpened") starts.push(request.fromBlock);
+            return target.getContractEvents(request as never);
+          };
+        },
+      }),
+    };
+    const mine = (blocks: number) =>
+      fetch(devnet.rpc.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "anvil_mine",
+          params: [`0x${blocks.toString(16)}`],
+        }),
+      });
+    await mine(40);
+    const watcher = watcherOver(a, counting);
+    await watcher.pass();
+    expect(starts).toEqual([sentBlock]);
+    const head = await wallet.ctx.publicClient.getBlockNumber();
+    await mine(5);
+    await watcher.pass();
+    expect(starts).toHaveLength(2);
+    expect(starts[1]).toBeGreaterThan(sentBlock);
+    expect(starts[1]).toBeGreaterThanOrEqual(head - 16n);
+    expect(await book.unknown()).toHaveLength(1);
+  }, 300_000);
 });

@@ -20,7 +20,7 @@ import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
 import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
-import { keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
+import { type ChallengeKey, keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
 
@@ -100,6 +100,9 @@ const ALREADY_MADE = new Set(["IndexAlreadyProven", "LeafAlreadyProven"]);
  */
 const RECEIPT_PENDING_BLOCKS = 64n;
 
+/** Blocks read again below the head a lookup last reached (an RPC whose logs lag its head). */
+const RESCAN_BLOCKS = 16n;
+
 type OpenChallenge = Awaited<ReturnType<OwnerChallengeBook["open"]>>[number];
 
 /**
@@ -135,6 +138,12 @@ export class OverclaimWatcher {
   readonly #done = new Set<bigint>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
+  /**
+   * By challenge sent (`stack:kind:leaf`), the head its logs were last read to (review rev3 W3-5): the next read
+   * starts there (less `RESCAN_BLOCKS`), not at the block it was first sent at. Kept in memory: a restart reads once
+   * from that block again.
+   */
+  readonly #scannedTo = new Map<string, bigint>();
   /** The first pass recovered the wallet's challenges on every watched stack. */
   #started = false;
 
@@ -464,7 +473,12 @@ export class OverclaimWatcher {
         { ...seen, leafIndex: String(want.leafIndex), err: error },
         "the contract refused a challenge",
       );
-      if (made) await this.#lookUpSent();
+      if (!made) return;
+      // An index challenged already whose challenge the logs since this send cannot show (opened before a lost or
+      // older database kept it): the chain never takes that index again, so it is refused for good rather than
+      // sent again at every pass (review rev3 W3-2).
+      if ((await this.#lookUpSent()) && error.errorName === "IndexAlreadyProven")
+        await this.#book.refusedIfUnknown(stackId, want);
       return;
     }
     await this.#recordOpened(stack, want, result, seen);
@@ -583,15 +597,19 @@ export class OverclaimWatcher {
    * the logs since the block each was first sent at, `maxLogBlocks` a call. One the logs do not show was not made
    * (yet): an index one is sent again (the chain refuses an index challenged twice, and that refusal brings it
    * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed with none of the wallet's transactions
-   * pending (review rev3 W3-1). A failure is logged: the next pass
-   * tries again.
+   * pending (review rev3 W3-1). A failure is logged (false): the next pass tries again.
    */
-  async #lookUpSent(): Promise<void> {
+  async #lookUpSent(): Promise<boolean> {
     try {
-      // The earliest sent first.
       const sent = await this.#book.unknown();
-      const fromBlock = sent[0]?.sentBlock;
-      if (fromBlock === undefined) return;
+      if (sent.length === 0) return true;
+      const named = (one: ChallengeKey & { stackId: bigint }) => `${one.stackId}:${keyOf(one)}`;
+      let fromBlock: bigint | undefined;
+      for (const one of sent) {
+        const scanned = (this.#scannedTo.get(named(one)) ?? 0n) - RESCAN_BLOCKS;
+        const from = scanned > one.sentBlock ? scanned : one.sentBlock;
+        if (fromBlock === undefined || from < fromBlock) fromBlock = from;
+      }
       const head = await this.#chain.publicClient.getBlockNumber();
       // Read before the logs: with none of the wallet's transactions pending then, one sent before was mined (and
       // the logs, read after, show it) or dropped. A receipt challenge still pending is never sent again (review
@@ -605,15 +623,21 @@ export class OverclaimWatcher {
         fromBlock,
         maxBlocks: this.#o.maxLogBlocks,
       });
-      const shown = new Set(found.map((one) => `${one.stackId}:${keyOf(one)}`));
+      const shown = new Set(found.map(named));
       for (const challenge of found) await this.#book.made(challenge);
+      for (const one of sent) this.#scannedTo.set(named(one), head);
       for (const one of sent) {
-        if (shown.has(`${one.stackId}:${keyOf(one)}`)) continue;
+        if (shown.has(named(one))) {
+          this.#scannedTo.delete(named(one));
+          continue;
+        }
         if (one.kind === "receipt" && (head < one.sentBlock + RECEIPT_PENDING_BLOCKS || !idle)) continue;
         await this.#book.failed(one.stackId, [one]);
       }
+      return true;
     } catch (error) {
       this.#logger.warn({ err: error }, "looking up the ids of challenges sent failed");
+      return false;
     }
   }
 

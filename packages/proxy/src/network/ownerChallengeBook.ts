@@ -137,6 +137,11 @@ export class OwnerChallengeBook {
       .execute();
   }
 
+  /** Refused for good, unless its id was found meanwhile (it is then followed). */
+  async refusedIfUnknown(stackId: bigint, key: ChallengeKey): Promise<void> {
+    await this.#set(stackId, key, "refused", ["sending", "failed"]);
+  }
+
   /** Made, its id known (from its transaction or the logs): followed while open, else closed. */
   async made(challenge: OwnChallenge): Promise<void> {
     const at = this.#now();
