@@ -20,7 +20,7 @@ import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
 import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
-import { keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
+import { type ChallengeKey, keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
 import type { StackPool } from "./stackPool.js";
 
@@ -100,6 +100,9 @@ const ALREADY_MADE = new Set(["IndexAlreadyProven", "LeafAlreadyProven"]);
  */
 const RECEIPT_PENDING_BLOCKS = 64n;
 
+/** Blocks read again below the head a lookup last reached (an RPC whose logs lag its head). */
+const RESCAN_BLOCKS = 16n;
+
 type OpenChallenge = Awaited<ReturnType<OwnerChallengeBook["open"]>>[number];
 
 /**
@@ -135,6 +138,12 @@ export class OverclaimWatcher {
   readonly #done = new Set<bigint>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
+  /**
+   * By challenge sent (`stack:kind:leaf`), the head its logs were last read to (review rev3 W3-5): the next read
+   * starts there (less `RESCAN_BLOCKS`), not at the block it was first sent at. Kept in memory: a restart reads once
+   * from that block again.
+   */
+  readonly #scannedTo = new Map<string, bigint>();
   /** The first pass recovered the wallet's challenges on every watched stack. */
   #started = false;
 
@@ -380,22 +389,28 @@ export class OverclaimWatcher {
       if (batch.length > 1) {
         i += batch.length;
         let results: Awaited<ReturnType<typeof challengeLeafIndices>> | undefined;
-        await this.#book.sending(stack, batch, await this.#chain.publicClient.getBlockNumber());
+        // Only those this gateway claimed (review rev3 W3-1): another sharing the database sends the rest.
+        const claimed = await this.#book.sending(
+          stack,
+          batch,
+          await this.#chain.publicClient.getBlockNumber(),
+        );
+        if (claimed.length === 0) continue;
         try {
           results = await this.#pool.withWallet(() =>
-            challengeLeafIndices(this.#chain, { stackId, leafIndices: batch.map((b) => b.leafIndex) }),
+            challengeLeafIndices(this.#chain, { stackId, leafIndices: claimed.map((b) => b.leafIndex) }),
           );
         } catch (error) {
           // Refused by the chain: nothing of the batch was made. Any other failure (the wait given up) leaves them
           // sent, their ids looked for in the logs.
-          if (error instanceof ContractRevertError) await this.#book.failed(stackId, batch);
+          if (error instanceof ContractRevertError) await this.#book.failed(stackId, claimed);
           if (!(error instanceof ContractRevertError && FINAL_REFUSALS.has(error.errorName))) throw error;
           // One of them was challenged already (maybe by a transaction that outlived its wait): the rest go one by
           // one, each refusal settling only its own.
-          for (const one of batch) await this.#openOne(stack, one, seen);
+          for (const one of claimed) await this.#openOne(stack, one, seen);
           continue;
         }
-        for (const [k, one] of batch.entries()) {
+        for (const [k, one] of claimed.entries()) {
           const result = results[k];
           if (result) await this.#recordOpened(stack, one, result, seen);
         }
@@ -439,7 +454,8 @@ export class OverclaimWatcher {
     const { stackId } = stack;
     if ((await this.#book.madeOn(stackId)).has(keyOf(want))) return;
     const sentBlock = await this.#chain.publicClient.getBlockNumber();
-    await this.#book.sending(stack, [want], sentBlock);
+    // Claimed by another gateway sharing the database (or made meanwhile): its sender follows it (review rev3 W3-1).
+    if ((await this.#book.sending(stack, [want], sentBlock)).length === 0) return;
     let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
     try {
       result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
@@ -457,7 +473,12 @@ export class OverclaimWatcher {
         { ...seen, leafIndex: String(want.leafIndex), err: error },
         "the contract refused a challenge",
       );
-      if (made) await this.#lookUpSent();
+      if (!made) return;
+      // An index challenged already whose challenge the logs since this send cannot show (opened before a lost or
+      // older database kept it): the chain never takes that index again, so it is refused for good rather than
+      // sent again at every pass (review rev3 W3-2).
+      if ((await this.#lookUpSent()) && error.errorName === "IndexAlreadyProven")
+        await this.#book.refusedIfUnknown(stackId, want);
       return;
     }
     await this.#recordOpened(stack, want, result, seen);
@@ -575,31 +596,59 @@ export class OverclaimWatcher {
    * The ids of the challenges sent whose transaction outlived its wait (or whose gateway died before it knew), from
    * the logs since the block each was first sent at, `maxLogBlocks` a call. One the logs do not show was not made
    * (yet): an index one is sent again (the chain refuses an index challenged twice, and that refusal brings it
-   * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed. A failure is logged: the next pass
-   * tries again.
+   * back here), a receipt one only once `RECEIPT_PENDING_BLOCKS` have passed with none of the wallet's transactions
+   * pending (review rev3 W3-1). A failure is logged (false): the next pass tries again.
    */
-  async #lookUpSent(): Promise<void> {
+  async #lookUpSent(): Promise<boolean> {
     try {
-      // The earliest sent first.
       const sent = await this.#book.unknown();
-      const fromBlock = sent[0]?.sentBlock;
-      if (fromBlock === undefined) return;
+      if (sent.length === 0) return true;
+      const named = (one: ChallengeKey & { stackId: bigint }) => `${one.stackId}:${keyOf(one)}`;
+      let fromBlock: bigint | undefined;
+      for (const one of sent) {
+        const scanned = (this.#scannedTo.get(named(one)) ?? 0n) - RESCAN_BLOCKS;
+        const from = scanned > one.sentBlock ? scanned : one.sentBlock;
+        if (fromBlock === undefined || from < fromBlock) fromBlock = from;
+      }
       const head = await this.#chain.publicClient.getBlockNumber();
+      // Read before the logs: with none of the wallet's transactions pending then, one sent before was mined (and
+      // the logs, read after, show it) or dropped. A receipt challenge still pending is never sent again (review
+      // rev3 W3-1: a transaction stuck past the wait and its resend both landed, two bonds on one leaf).
+      const overdue = sent.some(
+        (one) => one.kind === "receipt" && head >= one.sentBlock + RECEIPT_PENDING_BLOCKS,
+      );
+      const idle = overdue && (await this.#walletIdle());
       const stackIds = [...new Set(sent.map((one) => one.stackId))];
       const found = await readOwnChallenges(this.#chain, stackIds, {
         fromBlock,
         maxBlocks: this.#o.maxLogBlocks,
       });
-      const shown = new Set(found.map((one) => `${one.stackId}:${keyOf(one)}`));
+      const shown = new Set(found.map(named));
       for (const challenge of found) await this.#book.made(challenge);
+      for (const one of sent) this.#scannedTo.set(named(one), head);
       for (const one of sent) {
-        if (shown.has(`${one.stackId}:${keyOf(one)}`)) continue;
-        if (one.kind === "receipt" && head < one.sentBlock + RECEIPT_PENDING_BLOCKS) continue;
+        if (shown.has(named(one))) {
+          this.#scannedTo.delete(named(one));
+          continue;
+        }
+        if (one.kind === "receipt" && (head < one.sentBlock + RECEIPT_PENDING_BLOCKS || !idle)) continue;
         await this.#book.failed(one.stackId, [one]);
       }
+      return true;
     } catch (error) {
       this.#logger.warn({ err: error }, "looking up the ids of challenges sent failed");
+      return false;
     }
+  }
+
+  /** None of the wallet's transactions is pending (its next nonce is the one mined next). */
+  async #walletIdle(): Promise<boolean> {
+    const address = this.#chain.walletClient.account.address;
+    const [mined, pending] = await Promise.all([
+      this.#chain.publicClient.getTransactionCount({ address, blockTag: "latest" }),
+      this.#chain.publicClient.getTransactionCount({ address, blockTag: "pending" }),
+    ]);
+    return pending <= mined;
   }
 
   /**
@@ -621,7 +670,11 @@ export class OverclaimWatcher {
         this.#logger.warn({ ...ids, err: error }, "resolving a challenge failed");
         const status: number =
           (await getChallenge(this.#chain, challengeId).catch(() => undefined))?.status ?? 0;
-        if (status === ChallengeStatus.Upheld || status === ChallengeStatus.Dismissed)
+        // A dismissed index challenge stays open until its answer was checked (review rev3 W3-4).
+        if (
+          status === ChallengeStatus.Upheld ||
+          (status === ChallengeStatus.Dismissed && open.kind !== "index")
+        )
           await this.#book.closed(challengeId).catch(() => undefined);
       }
     }
@@ -632,13 +685,13 @@ export class OverclaimWatcher {
     const { challengeId } = open;
     const status: number = (await getChallenge(this.#chain, challengeId)).status;
     if (status === ChallengeStatus.Dismissed) {
+      // Closed only once its answer was checked (review rev3 W3-4): a check that failed (the RPC, the bond, a
+      // revert) is tried again at the next pass while the settlement's window lasts, else the receipt challenge
+      // against a rewritten tree would be forgotten for good.
+      if (open.kind === "index" && !(await this.#checkedRevealed(challengeId, open, now, ids))) return;
       await this.#book.closed(challengeId);
       this.#onChallenge?.(open.kind, "dismissed");
       this.#logger.warn(ids, "the node answered the gateway's challenge: the bond went to its operator");
-      if (open.kind === "index")
-        await this.#checkRevealed(challengeId, open).catch((error: unknown) =>
-          this.#logger.warn({ ...ids, err: error }, "reading an index challenge's answer failed"),
-        );
     } else if (status === ChallengeStatus.Upheld) {
       await this.#book.closed(challengeId);
     } else if (now > open.answerDeadline) {
@@ -649,6 +702,31 @@ export class OverclaimWatcher {
         { ...ids, slashed: String(resolved.slashed), ownerShare: String(resolved.ownerShare) },
         "the node did not answer the gateway's challenge: slashed, its settlement failed",
       );
+    }
+  }
+
+  /**
+   * Checks an answered index challenge's revealed leaf (`#checkRevealed`): true once done, or once it can no longer
+   * matter (the settlement's challenge window is over, or it cannot be read as challengeable); false to try again.
+   */
+  async #checkedRevealed(
+    challengeId: bigint,
+    open: OpenChallenge,
+    now: bigint,
+    ids: Record<string, string>,
+  ): Promise<boolean> {
+    try {
+      await this.#checkRevealed(challengeId, open);
+      return true;
+    } catch (error) {
+      const settlement = await getSettlement(this.#chain, open.stackId);
+      const phase: number = settlement.phase;
+      const over = OVER.has(phase) || (settlement.windowEnds > 0n && now > settlement.windowEnds);
+      this.#logger.warn(
+        { ...ids, err: error, retried: !over },
+        "checking the leaf an index challenge's answer revealed failed",
+      );
+      return over;
     }
   }
 
@@ -673,7 +751,8 @@ export class OverclaimWatcher {
     const key = { kind: "receipt" as const, leafIndex: previous.leafIndex };
     if ((await this.#book.madeOn(open.stackId)).has(keyOf(key))) return;
     const stack = { stackId: open.stackId, nodeId: open.nodeId };
-    await this.#book.sending(stack, [key], await this.#chain.publicClient.getBlockNumber());
+    const sentBlock = await this.#chain.publicClient.getBlockNumber();
+    if ((await this.#book.sending(stack, [key], sentBlock)).length === 0) return;
     let opened: Awaited<ReturnType<typeof challengeSettlement>>;
     try {
       opened = await this.#pool.withWallet(() =>

@@ -61,15 +61,20 @@ export class OwnerChallengeBook {
     return new Set(rows.map((row) => keyOf({ kind: row.kind, leafIndex: row.leaf_index })));
   }
 
-  /** Before their transaction goes out: each as `sending` from block `sentBlock` (a failed one again). */
-  async sending(
+  /**
+   * Before their transaction goes out: claims each as `sending` from block `sentBlock` (a failed one again), and
+   * says which this caller won (review rev3 W3-1). One claim per challenge, atomically: gateways sharing the database
+   * each run the watcher, and a receipt challenge sent twice opens a second bond on the leaf (the chain refuses a
+   * leaf only once proven). Only the challenges returned may be sent; the others are another's, or made already.
+   */
+  async sending<K extends ChallengeKey>(
     stack: { stackId: bigint; nodeId: bigint },
-    keys: readonly ChallengeKey[],
+    keys: readonly K[],
     sentBlock: bigint,
-  ): Promise<void> {
-    if (keys.length === 0) return;
+  ): Promise<K[]> {
+    if (keys.length === 0) return [];
     const at = this.#now();
-    await this.#db
+    const won = await this.#db
       .insertInto("owner_challenges")
       .values(
         keys.map((key) => ({
@@ -89,7 +94,10 @@ export class OwnerChallengeBook {
           .doUpdateSet({ state: "sending", updated_at_ms: at })
           .where("owner_challenges.state", "=", "failed"),
       )
+      .returning(["kind", "leaf_index"])
       .execute();
+    const claimed = new Set(won.map((row) => keyOf({ kind: row.kind, leafIndex: row.leaf_index })));
+    return keys.filter((key) => claimed.has(keyOf(key)));
   }
 
   /** The chain refused their transaction (nothing of it was made): they are sent again at a later pass. */
@@ -127,6 +135,11 @@ export class OwnerChallengeBook {
           .where("owner_challenges.state", "in", ["sending", "failed"]),
       )
       .execute();
+  }
+
+  /** Refused for good, unless its id was found meanwhile (it is then followed). */
+  async refusedIfUnknown(stackId: bigint, key: ChallengeKey): Promise<void> {
+    await this.#set(stackId, key, "refused", ["sending", "failed"]);
   }
 
   /** Made, its id known (from its transaction or the logs): followed while open, else closed. */
