@@ -236,6 +236,15 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         assertTrue(!disputes.getDispute(disputeId).drawn, "nobody sits alone");
         vm.roll(block.number + 1);
         disputes.drawCommittee(disputeId);
+        assertTrue(!disputes.getDispute(disputeId).drawn, "the top-up waits for the block after its arming block");
+        assertEq(disputes.getDispute(disputeId).drawBlock, armedAt, "and is not re-armed meanwhile");
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId);
+        assertEq(
+            selection.topUpSeeds(disputeId),
+            keccak256(abi.encode(blockhash(armedAt + 1), disputeId, address(selection))),
+            "seeded by the block after the arming one"
+        );
         DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
         assertEq(committee.length, 3, "topped up to N");
         assertEq(committee[0].nodeId, sybil, "the self-selected keeps its seat");
@@ -257,6 +266,104 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         assertEq(disputes.getDispute(disputeId).winner, ballots[1].claim, "the honest majority decides");
         assertTrue(_status(server) == INodeRegistry.NodeStatus.Slashed, "the cheater is slashed");
         assertTrue(_status(sybil) == INodeRegistry.NodeStatus.Slashed, "its sybil too");
+    }
+
+    // ---------------------------------------------------------------- review R2-3, R2-4: thin echelons, stale seeds
+
+    /// Two selected candidates (every one selected: N = 5 > 4 candidates), the others without collateral once the
+    /// window is over: nobody is left to top up, the even count leaves one out, and one member decides alone.
+    function _twoSitAndNobodyToTopUp(bool sybilFirst, uint256 topUpHash)
+        internal
+        returns (uint256 disputeId, uint256 sybil, uint256 honest, uint256 armed)
+    {
+        Served memory claimed;
+        uint256 server;
+        uint256 stackId;
+        (disputeId, server, stackId, claimed) = _dispute();
+        DisputeManager.Params memory p = disputeParams(disputes);
+        p.committeeSize = 5;
+        p.minCommittee = 1;
+        vm.prank(admin);
+        disputes.setParams(p);
+        postEvidence(disputeId, stackId, server, claimed);
+        _seedBlock(disputeId);
+        vm.roll(block.number + 1);
+        selection.open(disputeId);
+        uint256[] memory selected = _selectedCandidates(disputeId);
+        (sybil, honest) = (selected[0], selected[1]);
+        _sitWithBallot(disputeId, stackId, sybilFirst ? sybil : honest, sybilFirst ? CHEAT : HONEST);
+        _sitWithBallot(disputeId, stackId, sybilFirst ? honest : sybil, sybilFirst ? HONEST : CHEAT);
+        vm.warp(block.timestamp + WINDOW + 1);
+        for (uint256 i = 2; i < selected.length; ++i) {
+            vm.prank(address(disputes));
+            nodes.slashFraud(selected[i], user, new uint256[](0));
+        }
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId); // arms the top-up
+        armed = disputes.getDispute(disputeId).drawBlock;
+        vm.roll(armed + 2);
+        vm.setBlockhash(armed + 1, bytes32(topUpHash));
+    }
+
+    /// Review R2-3 (attacker): the server's sybil needs no recompute and sits in the block the window opens; the
+    /// honest member sits after recomputing. The even count used to drop the last to arrive, the honest one, so the
+    /// sybil decided alone whatever the seed; now the top-up seed picks who is left out.
+    function test_aSybilSittingFirstIsNotKeptForArrivingFirst() public {
+        bool honestKept;
+        for (uint256 h = 1; h < 9 && !honestKept; ++h) {
+            uint256 snapshot = vm.snapshotState();
+            (uint256 disputeId,, uint256 honest,) = _twoSitAndNobodyToTopUp(true, h);
+            disputes.drawCommittee(disputeId);
+            DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+            assertEq(committee.length, 1, "an odd committee");
+            assertTrue(committee[0].committed, "a self-selected member, committed");
+            honestKept = committee[0].nodeId == honest;
+            vm.revertToState(snapshot);
+        }
+        assertTrue(honestKept, "the honest member that arrived last sits for some top-up seed");
+    }
+
+    /// Review R2-3: whatever the order of arrival, the same seed leaves the same member out.
+    function testFuzz_theMemberLeftOutDoesNotDependOnArrivalOrder(uint256 topUpHash) public {
+        topUpHash = bound(topUpHash, 1, type(uint256).max);
+        uint256 snapshot = vm.snapshotState();
+        (uint256 disputeId,,,) = _twoSitAndNobodyToTopUp(true, topUpHash);
+        disputes.drawCommittee(disputeId);
+        uint256 sat = disputes.committeeOf(disputeId)[0].nodeId;
+        vm.revertToState(snapshot);
+        (disputeId,,,) = _twoSitAndNobodyToTopUp(false, topUpHash);
+        disputes.drawCommittee(disputeId);
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        assertEq(committee.length, 1, "an odd committee");
+        assertEq(committee[0].nodeId, sat, "the same member sits, whoever arrived first");
+    }
+
+    /// Review R2-4 (attacker): the server dislikes the top-up its seed gives and stalls past the blockhash horizon.
+    /// The top-up is never re-armed on a second seed: the first dispute falls back to the public draw.
+    function test_aStalledTopUpIsNotReRolled() public {
+        (uint256 disputeId,,, uint256 armed) = _twoSitAndNobodyToTopUp(true, 7);
+        vm.roll(armed + 1 + 257);
+        disputes.drawCommittee(disputeId);
+        assertTrue(selection.fellBack(disputeId), "the public draw, not a second top-up seed");
+        assertEq(selection.topUpSeeds(disputeId), bytes32(0), "no top-up seed");
+        assertEq(disputes.getDispute(disputeId).drawBlock, block.number, "the public draw is armed");
+    }
+
+    /// Review R2-4: a keeper that stores the top-up seed in time keeps that draw however late the draw comes.
+    function test_aStoredTopUpSeedOutlivesTheHorizon() public {
+        uint256 snapshot = vm.snapshotState();
+        (uint256 disputeId,,,) = _twoSitAndNobodyToTopUp(true, 7);
+        disputes.drawCommittee(disputeId);
+        uint256 sat = disputes.committeeOf(disputeId)[0].nodeId;
+        vm.revertToState(snapshot);
+        uint256 armed;
+        (disputeId,,, armed) = _twoSitAndNobodyToTopUp(true, 7);
+        bytes32 seed = selection.pokeSeed(disputeId);
+        assertEq(seed, keccak256(abi.encode(bytes32(uint256(7)), disputeId, address(selection))), "stored");
+        vm.roll(armed + 1 + 1000);
+        disputes.drawCommittee(disputeId);
+        assertTrue(!selection.fellBack(disputeId), "the stored top-up, not a fallback");
+        assertEq(disputes.committeeOf(disputeId)[0].nodeId, sat, "the same draw as in time");
     }
 
     /// Review fix: a committee window never ends before a drawn member's commit window would.

@@ -28,8 +28,11 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    outputs whatever the order of arrival, and fast sybils cannot lock out members still recomputing.
 /// 3. After the window (at least the dispute's commit window; never earlier) the members that still hold collateral
 ///    sit, already committed; fewer than N (or an even count) are topped up in public to N (or the next odd count)
-///    from the frozen candidates, seeded by a block the manager arms after the window, the top-ups committing in the
-///    vote as drawn members do. Nobody seated, no candidate at all, or a consensus dispute (its worker does not
+///    from the frozen candidates, seeded by the hash of the block after the one the manager arms after the window
+///    (stored by the first call that reads it, `pokeSeed`; unread past the horizon: the public draw, never a second
+///    top-up seed), the top-ups committing in the vote as drawn members do. An even count with the candidates
+///    exhausted leaves out the last top-up, or the self-selected member the seed scores highest, never the last
+///    to arrive. Nobody seated, no candidate at all, or a consensus dispute (its worker does not
 ///    self-select yet): DisputeManager's public draw. The manager arms the first draw in the `postEvidence` call
 ///    that completes the evidence, so the server never knows the seed while it can still hold evidence back; if
 ///    nobody opens the window within the blockhash horizon, the draw is public (never a second private seed).
@@ -70,6 +73,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     /// Disputes whose window ended with fewer than N members (or an even count): the next draw tops them up in
     /// public, seeded by a block armed after the window.
     mapping(uint256 disputeId => bool) public toppingUp;
+    /// The top-up's seed, stored by the first call that reads the hash of the block after the top-up was armed.
+    mapping(uint256 disputeId => bytes32) public topUpSeeds;
 
     event CommitteeSelectionOpened(
         uint256 indexed disputeId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
@@ -230,16 +235,37 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         if (standing == 0) return _fallBack(disputeId, 0, REARM);
         uint256 found = standing;
         uint256 want = standing < size ? size : standing | 1;
+        bytes32 seed;
         if (found < want) {
-            if (!toppingUp[disputeId] || block.number > d.drawBlock + BLOCKHASH_HORIZON) {
-                // Arm (or, its hash gone, re-arm) the top-up's seed on this block, after the window.
-                if (!toppingUp[disputeId]) emit CommitteeToppingUp(disputeId, standing);
+            if (!toppingUp[disputeId]) {
+                // Arm the top-up's seed: the hash of the block after this one, after the window.
+                emit CommitteeToppingUp(disputeId, standing);
                 toppingUp[disputeId] = true;
                 return (REARM, new uint256[](0), new uint256[](0));
             }
-            found = _topUp(disputeId, d.drawBlock, members, standing, want);
+            seed = _topUpSeed(disputeId, d.drawBlock);
+            if (seed == 0) {
+                // The seed block is not mined yet: nothing to do. Or its hash is gone and nobody stored it: never a
+                // second top-up seed (whoever stalled would choose between two draws), the public draw instead.
+                if (block.number <= uint256(d.drawBlock) + 1) return (OPENED, members, commitments);
+                return _fallBack(disputeId, standing, REARM);
+            }
+            found = _topUp(disputeId, seed, members, standing, want);
         }
-        if (found % 2 == 0) --found;
+        if (found % 2 == 0) {
+            // Only after a top-up ran out of candidates: the last top-up (the seed's order) is left out, or, with no
+            // top-up, the self-selected member whose node id scores highest under the top-up seed: never the last to
+            // arrive (a sybil sits at once, an honest member after recomputing). The order of the rest stays.
+            uint256 k = found - 1;
+            for (uint256 i = 0; found == standing && i < found; ++i) {
+                if (keccak256(abi.encode(seed, members[i])) > keccak256(abi.encode(seed, members[k]))) k = i;
+            }
+            for (; k + 1 < found; ++k) {
+                members[k] = members[k + 1];
+                commitments[k] = commitments[k + 1];
+            }
+            --found;
+        }
         if (found < minCommittee) return _fallBack(disputeId, found, PUBLIC);
         assembly ("memory-safe") {
             mstore(members, found)
@@ -263,16 +289,29 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return n.collateral != 0 && n.status != INodeRegistry.NodeStatus.Slashed;
     }
 
+    /// Stores the top-up seed of dispute `disputeId` (anyone may call) once the block after the one that armed the
+    /// top-up is mined and while its hash is readable, so that a later draw still finds it; returns it (zero when
+    /// not topping up, not mined yet, or expired unstored).
+    function pokeSeed(uint256 disputeId) external returns (bytes32) {
+        return toppingUp[disputeId] ? _topUpSeed(disputeId, disputes.getDispute(disputeId).drawBlock) : bytes32(0);
+    }
+
+    function _topUpSeed(uint256 disputeId, uint256 armed) internal returns (bytes32 seed) {
+        seed = topUpSeeds[disputeId];
+        if (seed != 0 || block.number <= armed + 1 || block.number > armed + 1 + BLOCKHASH_HORIZON) return seed;
+        seed = keccak256(abi.encode(blockhash(armed + 1), disputeId, address(this)));
+        topUpSeeds[disputeId] = seed;
+    }
+
     /// Fills `members` after its `standing` self-selected ones up to `want`, in the order a Fisher–Yates permutation
-    /// of the frozen candidates seeded by the hash of `armed` (a block after the window) gives them, skipping the
-    /// seated and those without collateral, as the manager's public draw does; returns the count.
-    function _topUp(uint256 disputeId, uint256 armed, uint256[] memory members, uint256 standing, uint256 want)
+    /// of the frozen candidates seeded by `seed` (the top-up seed) gives them, skipping the seated and those without
+    /// collateral, as the manager's public draw does; returns the count.
+    function _topUp(uint256 disputeId, bytes32 seed, uint256[] memory members, uint256 standing, uint256 want)
         internal
         view
         returns (uint256 found)
     {
         uint64[] memory order = disputes.candidatesOf(disputeId);
-        uint256 seed = uint256(keccak256(abi.encode(blockhash(armed), disputeId, address(this))));
         found = standing;
         for (uint256 i = 0; i < order.length && found < want; ++i) {
             uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
