@@ -5,6 +5,7 @@ import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
 import {AtomaAccess} from "../src/common/AtomaAccess.sol";
 import {Units} from "../src/common/Units.sol";
 import {INodeRegistry} from "../src/interfaces/INodeRegistry.sol";
+import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
 import {IStackServing} from "../src/interfaces/IStackServing.sol";
 import {ITaskRegistry} from "../src/interfaces/ITaskRegistry.sol";
 import {ConfidentialSteps} from "./lib/ConfidentialSteps.sol";
@@ -201,6 +202,95 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertTrue(current > uint256(epoch) + attestations.REFUND_EPOCHS(), "past the window");
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.RefundWindowClosed.selector, epoch, current));
         attestations.refundUnposted(cheat, epoch, served, lie, second);
+    }
+
+    /// Liar: keeps the stack's settlement disputed (answering the owner's index challenges, each at its deadline)
+    /// until the claim window counted from the challenge window's end has closed, so that the refund, which waits
+    /// for finalization, expires. The claim made while it is disputed is recorded and paid after finalization.
+    function test_aSettlementHeldDisputedPastTheWindowStillRefunds() public {
+        uint64 epoch = currentEpoch();
+        (uint256 stackId,) = buyFrom(cheat);
+        settle(stackId, 1_000);
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        // The owner's challenge holds the settlement disputed (what the challenge manager does on an index challenge).
+        vm.prank(address(challenges));
+        settlement.markChallenged(stackId);
+        nextEpoch();
+        uint256 collateral = nodes.getNode(cheat).collateral;
+        vm.expectEmit(address(attestations));
+        emit AttestationRegistry.RefundClaimed(cheat, stackId, epoch);
+        assertEq(attestations.refundUnposted(cheat, epoch, served, lie, stackId), 0, "claimed, nothing slashed yet");
+        assertTrue(
+            attestations.refundClaimed(attestations.servedEvidenceDigest(cheat, epoch, served), stackId), "claim recorded"
+        );
+        assertEq(nodes.getNode(cheat).collateral, collateral, "no slash before finalization");
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.SettlementNotOver.selector, stackId));
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+        // The node answers its last challenge long after the old window closed.
+        vm.warp(block.timestamp + (attestations.REFUND_EPOCHS() + 3) * nodes.EPOCH_LENGTH());
+        vm.prank(address(challenges));
+        settlement.onDisputeResolved(stackId, true, false);
+        settlement.finalize(stackId);
+        uint256 ends = (settlement.getSettlement(stackId).windowEnds - nodes.GENESIS()) / nodes.EPOCH_LENGTH();
+        assertTrue(nodes.currentEpoch() > ends + attestations.REFUND_EPOCHS(), "past the old window");
+        uint256 share = min(userShareNow(cheat), paidFor(stackId));
+        uint256 before = vault.balanceOf(user);
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+        assertEq(vault.balanceOf(user) - before, share, "the buyer is refunded after finalization");
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackRefunded.selector, stackId));
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+    }
+
+    /// Farmer: a stack served under two lying statements (two epochs) is refunded at most what it paid in all,
+    /// not once per statement.
+    function test_aStackUnderSeveralLiesIsRefundedAtMostWhatItPaid() public {
+        uint64 first = currentEpoch();
+        (uint256 stackId,) = buyFrom(cheat);
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, first, served);
+        nextEpoch();
+        uint64 second = currentEpoch();
+        bytes memory again = statement(cheat, second, served);
+        settle(stackId, 1_000);
+        nextEpoch();
+        uint256[] memory one = new uint256[](1);
+        one[0] = stackId;
+        finalizeAll(one);
+        uint256 paid = paidFor(stackId);
+        assertTrue(paid < userShareNow(cheat), "the cap binds");
+        uint256 before = vault.balanceOf(user);
+        attestations.refundUnposted(cheat, first, served, lie, stackId);
+        assertEq(vault.balanceOf(user) - before, paid, "the first lie refunds what the stack paid");
+        assertEq(attestations.refundedTotal(stackId), paid, "running total");
+        uint256 collateral = nodes.getNode(cheat).collateral;
+        vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StackNotPaid.selector, stackId));
+        attestations.refundUnposted(cheat, second, served, again, stackId);
+        assertEq(vault.balanceOf(user) - before, paid, "nothing more for the second lie");
+        assertEq(nodes.getNode(cheat).collateral, collateral, "nor a slash");
+    }
+
+    /// Griefer: with governance's user share of a timeout at zero, a refund pays its buyer nothing; it must not
+    /// then slash the full timeout share of the collateral for each stack.
+    function test_noUserShareMeansARefundSlashesNothing() public {
+        // The public getter returns the struct's fields as a tuple: the same encoding as the struct.
+        (, bytes memory current) = address(nodes).staticcall(abi.encodeCall(nodes.params, ()));
+        NodeRegistry.Params memory p = abi.decode(current, (NodeRegistry.Params));
+        p.timeoutUserBps = 0;
+        vm.prank(admin);
+        nodes.setParams(p);
+        uint64 epoch = currentEpoch();
+        (uint256 stackId,) = buyFrom(cheat);
+        settleAndFinalize(stackId, 1_000);
+        bytes32 served = keccak256("unposted");
+        bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch();
+        uint256 collateral = nodes.getNode(cheat).collateral;
+        uint256 before = vault.balanceOf(user);
+        assertEq(attestations.refundUnposted(cheat, epoch, served, lie, stackId), 0, "nothing slashed");
+        assertEq(nodes.getNode(cheat).collateral, collateral, "the collateral is untouched");
+        assertEq(vault.balanceOf(user), before, "and the buyer paid nothing");
+        assertTrue(!attestations.isCurrent(cheat), "the lie still revokes");
     }
 
     /// Griefer: a stack closed before the statement's epoch began, though its nominal expiry falls inside it, was

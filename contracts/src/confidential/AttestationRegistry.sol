@@ -92,6 +92,11 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     IStackServing public stacks;
     /// Stacks already refunded for a statement (`servedEvidenceDigest`): one refund per stack per lie.
     mapping(bytes32 digest => mapping(uint256 stackId => bool)) public refunded;
+    /// Refunds claimed inside their window while the stack's settlement was disputed: paid once it is finalized,
+    /// however late (a node answering the owner's challenges at each deadline cannot run the window out).
+    mapping(bytes32 digest => mapping(uint256 stackId => bool)) public refundClaimed;
+    /// What each stack's owner was refunded so far, across every statement: never more than the stack paid.
+    mapping(uint256 stackId => uint256) public refundedTotal;
 
     bytes32 public constant SERVED_EVIDENCE_TYPEHASH =
         keccak256("ServedEvidence(uint256 nodeId,uint64 epoch,bytes32 evidenceHash)");
@@ -117,6 +122,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     /// The node was slashed again for `stackId`, served during the lying statement's epoch; its owner took the
     /// user's share of `slashed`.
     event BuyerRefunded(uint256 indexed nodeId, uint256 indexed stackId, address indexed owner, uint256 slashed);
+    event RefundClaimed(uint256 indexed nodeId, uint256 indexed stackId, uint64 epoch);
 
     error NotNodeActor(uint256 nodeId, address caller);
     error NodeNotActive(uint256 nodeId);
@@ -305,14 +311,20 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         if (stack.nodeId != nodeId || stack.securityLevel != 3 || !_servedIn(stackId, stack, epoch)) {
             revert StackNotServedUnder(stackId, nodeId, epoch);
         }
-        uint256 paid = _paidFor(stackId, stack, epoch);
+        uint256 paid = _paidFor(digest, stackId, stack, epoch);
+        if (paid == 0) {
+            emit RefundClaimed(nodeId, stackId, epoch);
+            return 0;
+        }
         refunded[digest][stackId] = true;
         bool first = !reported[digest];
         if (first) {
             reported[digest] = true;
             _revoke(nodeId);
         }
-        slashed = nodeRegistry.slashTimeoutUpTo(nodeId, stack.owner, paid, first);
+        uint256 toOwner;
+        (slashed, toOwner) = nodeRegistry.slashTimeoutUpTo(nodeId, stack.owner, paid, first);
+        refundedTotal[stackId] += toOwner;
         emit BuyerRefunded(nodeId, stackId, stack.owner, slashed);
     }
 
@@ -326,24 +338,37 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         return end > start && servedFrom < start + length;
     }
 
-    /// What the owner of `stackId` paid for the units its node settled (the node's and the model's shares), once the
-    /// settlement is finalized; reverts while it is not, when it paid nothing, or past the refund window.
-    function _paidFor(uint256 stackId, IStackManager.Stack memory stack, uint64 epoch)
+    /// What is left to refund the owner of `stackId` (what it paid for the units its node settled, less what earlier
+    /// refunds of any statement gave it), once the settlement is finalized. While it is disputed inside the window,
+    /// the claim is recorded instead (0 returned) and paid after finalization without a window check. Reverts while
+    /// it is otherwise not final, when nothing is left to refund, or past the refund window.
+    function _paidFor(bytes32 digest, uint256 stackId, IStackManager.Stack memory stack, uint64 epoch)
         internal
-        view
-        returns (uint256 paid)
+        returns (uint256 left)
     {
         ISettlementManager.Settlement memory st = ISettlementManager(stacks.settlement()).getSettlement(stackId);
         if (st.phase == ISettlementManager.Phase.Failed || st.phase == ISettlementManager.Phase.TimedOut) {
             revert StackNotPaid(stackId);
         }
-        if (st.phase != ISettlementManager.Phase.Finalized) revert SettlementNotOver(stackId);
-        paid = Units.cost(st.units, stack.pricePerMillion);
-        if (paid == 0) revert StackNotPaid(stackId);
-        uint256 from = (uint256(st.windowEnds) - nodeRegistry.GENESIS()) / nodeRegistry.EPOCH_LENGTH();
-        if (from < epoch) from = epoch;
+        uint256 from = epoch;
+        uint256 genesis = nodeRegistry.GENESIS();
+        if (st.windowEnds > genesis) {
+            uint256 ends = (uint256(st.windowEnds) - genesis) / nodeRegistry.EPOCH_LENGTH();
+            if (ends > from) from = ends;
+        }
         uint256 current = nodeRegistry.currentEpoch();
-        if (current > from + REFUND_EPOCHS) revert RefundWindowClosed(epoch, current);
+        bool claimed = refundClaimed[digest][stackId];
+        bool open = claimed || current <= from + REFUND_EPOCHS;
+        if (st.phase != ISettlementManager.Phase.Finalized) {
+            if (st.phase != ISettlementManager.Phase.Disputed || claimed || !open) revert SettlementNotOver(stackId);
+            refundClaimed[digest][stackId] = true;
+            return 0;
+        }
+        if (!open) revert RefundWindowClosed(epoch, current);
+        uint256 paid = Units.cost(st.units, stack.pricePerMillion);
+        uint256 done = refundedTotal[stackId];
+        if (paid <= done) revert StackNotPaid(stackId);
+        left = paid - done;
     }
 
     /// The statement's digest, once it is shown signed by the node's signer for evidence it did not post in `epoch`.

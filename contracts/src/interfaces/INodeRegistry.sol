@@ -68,7 +68,7 @@ interface INodeRegistry {
     function slashTimeout(uint256 nodeId, address user) external returns (uint256 taken);
     function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
         external
-        returns (uint256 taken);
+        returns (uint256 taken, uint256 userShare);
     function slashFraud(uint256 nodeId, address user, uint256[] calldata honestNodeIds)
         external
         returns (uint256 taken);

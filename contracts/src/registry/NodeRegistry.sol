@@ -450,9 +450,10 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     function slashTimeoutUpTo(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
         external
         onlyRole(PROTOCOL_ROLE)
-        returns (uint256 taken)
+        returns (uint256 taken, uint256 userShare)
     {
-        return _slashTimeout(nodeId, user, maxUserShare, penalize);
+        taken = _slashTimeout(nodeId, user, maxUserShare, penalize);
+        userShare = taken * params.timeoutUserBps / BPS;
     }
 
     function _slashTimeout(uint256 nodeId, address user, uint256 maxUserShare, bool penalize)
@@ -468,8 +469,10 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
             emit ReputationChanged(nodeId, reputation);
         }
         taken = uint256(node.collateral) * p.timeoutSlashBps / BPS;
-        if (p.timeoutUserBps != 0 && taken * p.timeoutUserBps / BPS > maxUserShare) {
-            taken = maxUserShare * BPS / p.timeoutUserBps;
+        // Capped: with no user's share a capped slash pays its user nothing, so it takes nothing either.
+        if (maxUserShare != type(uint256).max) {
+            if (p.timeoutUserBps == 0) taken = 0;
+            else if (taken * p.timeoutUserBps / BPS > maxUserShare) taken = maxUserShare * BPS / p.timeoutUserBps;
         }
         if (taken == 0) return 0;
         _setCollateral(node, nodeId, node.collateral - taken);
