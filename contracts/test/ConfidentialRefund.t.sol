@@ -80,7 +80,28 @@ contract ConfidentialRefundTest is ConfidentialSteps {
         assertTrue(vault.balanceOf(user) > before, "refunded");
         assertTrue(!attestations.isCurrent(cheat), "record revoked");
         assertEq(attestations.bannedUntilEpoch(cheat), nodes.currentEpoch() + 2, "banned");
+    }
+
+    /// Liar (review rev4 R4-2): refunds a tiny stack of its own first, hoping the refund's capped slash stands for
+    /// the report. The report still slashes in full and pays its reporter; the revocation and ban are not repeated.
+    function test_aLiarRefundingItsOwnStackFirstIsStillReported() public {
+        uint64 epoch = currentEpoch();
+        (uint256 stackId,) = buyFrom(cheat);
+        settleAndFinalize(stackId, 1);
+        bytes32 served = keccak256("unposted");
         bytes memory lie = statement(cheat, epoch, served);
+        nextEpoch();
+        attestations.refundUnposted(cheat, epoch, served, lie, stackId);
+        uint256 ban = attestations.bannedUntilEpoch(cheat);
+        uint256 collateral = nodes.getNode(cheat).collateral;
+        address reporter = address(0xBEEF);
+        uint256 reporterBefore = vault.balanceOf(reporter);
+        vm.prank(reporter);
+        uint256 slashed = attestations.reportUnposted(cheat, epoch, served, lie);
+        assertTrue(slashed > 0, "the report slashes");
+        assertEq(nodes.getNode(cheat).collateral, collateral - slashed, "in full");
+        assertTrue(vault.balanceOf(reporter) > reporterBefore, "the reporter is paid");
+        assertEq(attestations.bannedUntilEpoch(cheat), ban, "no second ban");
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StatementReported.selector, cheat, epoch, served));
         attestations.reportUnposted(cheat, epoch, served, lie);
     }

@@ -81,8 +81,11 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     mapping(uint256 nodeId => Attestation) internal _attestations;
     /// Each hash a node posted, with the epoch it was posted in (one slot: `posted` and `epoch` pack).
     mapping(uint256 nodeId => mapping(bytes32 evidenceHash => Posting)) public postings;
-    /// Statements (`servedEvidenceDigest`) already punished (reported or refunded once): one revocation per lie.
+    /// Statements (`servedEvidenceDigest`) already reported: one reporter's slash per lie.
     mapping(bytes32 digest => bool) public reported;
+    /// Statements already punished (reported, or refunded once): one revocation, ban and reputation cut per lie. Kept
+    /// apart from `reported` so that a liar refunding a small stack of its own first cannot spare itself the report.
+    mapping(bytes32 digest => bool) public punished;
     mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
     mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
     mapping(uint256 taskId => bool) public devAllowedFor;
@@ -284,6 +287,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         bytes32 digest = _provenLie(nodeId, epoch, evidenceHash, signature);
         if (reported[digest]) revert StatementReported(nodeId, epoch, evidenceHash);
         reported[digest] = true;
+        punished[digest] = true;
         _revoke(nodeId);
         slashed = nodeRegistry.slashTimeout(nodeId, msg.sender);
         emit AttestationRevoked(nodeId, epoch, evidenceHash, msg.sender, slashed);
@@ -317,9 +321,9 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
             return 0;
         }
         refunded[digest][stackId] = true;
-        bool first = !reported[digest];
+        bool first = !punished[digest];
         if (first) {
-            reported[digest] = true;
+            punished[digest] = true;
             _revoke(nodeId);
         }
         uint256 toOwner;
