@@ -1,15 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfidentialSessionsExceededError } from "../src/confidentialErrors.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { ConfidentialSessions } from "../src/gateway/confidentialSessions.js";
-import type { ConfidentialLease, ConfidentialUpstream } from "../src/gateway/confidentialUpstream.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { levelThreePool } from "./helpers/levelThreePool.js";
 
 /**
  * Review-conf2 M4: one key opening many sessions at once for one model. Each open awaits its allowance, budget and
@@ -28,37 +27,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A pool of level-3 stacks that takes a moment to lease each (as the real one does, on the database and chain). */
-function slowPool(): ConfidentialUpstream & { leased: number } {
-  let next = 0n;
-  const pool = {
-    leased: 0,
-    async leaseConfidential(): Promise<ConfidentialLease> {
-      await sleep(20);
-      pool.leased++;
-      next++;
-      return {
-        nodeId: 1n,
-        nodeSigner: "0x0000000000000000000000000000000000000001",
-        taskId: 3n,
-        stackId: next,
-        nonce: 0n,
-        pricePerMillion: 1n,
-      };
-    },
-    async releaseConfidential(): Promise<void> {
-      pool.leased--;
-    },
-  };
-  return pool as unknown as ConfidentialUpstream & { leased: number };
-}
-
 describe("parallel session opens from one key (review-conf2 M4)", () => {
   it("exactly maxPerKeyPerModel succeed; the rest are refused before they take a stack", async () => {
     const keys = new KeyStore(opened.db, Date.now);
     const created = await keys.create({ name: "parallel" });
     const key = (await keys.findByKey(created.key))!;
-    const pool = slowPool();
+    const pool = levelThreePool({ delayMs: 20 });
     const sessions = new ConfidentialSessions(
       {
         upstream: pool,

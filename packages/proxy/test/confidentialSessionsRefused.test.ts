@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfidentialSessionsExceededError } from "../src/confidentialErrors.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { ConfidentialSessions } from "../src/gateway/confidentialSessions.js";
-import type { ConfidentialLease, ConfidentialUpstream } from "../src/gateway/confidentialUpstream.js";
 import type { KeyRecord } from "../src/keys/keyRecord.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { levelThreePool } from "./helpers/levelThreePool.js";
 
 /**
  * A key squatting a model's level-3 stacks for free: it opens its share of sessions and, just before each would expire
@@ -29,25 +29,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A pool of level-3 stacks (the real one needs a chain): counts what is leased. */
-function pool(): ConfidentialUpstream {
-  let next = 0n;
-  return {
-    async leaseConfidential(): Promise<ConfidentialLease> {
-      next++;
-      return {
-        nodeId: 1n,
-        nodeSigner: "0x0000000000000000000000000000000000000001",
-        taskId: 3n,
-        stackId: next,
-        nonce: 0n,
-        pricePerMillion: 1n,
-      };
-    },
-    async releaseConfidential(): Promise<void> {},
-  } as unknown as ConfidentialUpstream;
-}
-
 const request = {
   model: "m",
   endpoint: "chat" as const,
@@ -64,7 +45,7 @@ async function setUp(names: string[]) {
   // A long session time: only the requests end these sessions, never their timers.
   const sessions = new ConfidentialSessions(
     {
-      upstream: pool(),
+      upstream: levelThreePool(),
       ledger: new SpendLedger(opened.db, { sliceIdleMs: 0 }),
       limiter: new RateLimiter(),
       maxPricePerMillion: () => 1n,

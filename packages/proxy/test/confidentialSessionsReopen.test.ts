@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfidentialSessionsExceededError } from "../src/confidentialErrors.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { ConfidentialSessions } from "../src/gateway/confidentialSessions.js";
-import type { ConfidentialLease, ConfidentialUpstream } from "../src/gateway/confidentialUpstream.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { levelThreePool } from "./helpers/levelThreePool.js";
 
 /**
  * A key squatting a model's level-3 stacks by re-opening sessions as soon as its unused ones expire: a session that
@@ -27,30 +27,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A pool of level-3 stacks (the real one needs a chain): counts what is leased. */
-function pool(): ConfidentialUpstream & { leased: number } {
-  let next = 0n;
-  const upstream = {
-    leased: 0,
-    async leaseConfidential(): Promise<ConfidentialLease> {
-      upstream.leased++;
-      next++;
-      return {
-        nodeId: 1n,
-        nodeSigner: "0x0000000000000000000000000000000000000001",
-        taskId: 3n,
-        stackId: next,
-        nonce: 0n,
-        pricePerMillion: 1n,
-      };
-    },
-    async releaseConfidential(): Promise<void> {
-      upstream.leased--;
-    },
-  };
-  return upstream as unknown as ConfidentialUpstream & { leased: number };
-}
-
 async function until(read: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!read()) {
@@ -64,7 +40,7 @@ describe("a key re-opening sessions as they expire unused", () => {
     const keys = new KeyStore(opened.db, Date.now);
     const squatter = (await keys.findByKey((await keys.create({ name: "squatter" })).key))!;
     const other = (await keys.findByKey((await keys.create({ name: "other" })).key))!;
-    const upstream = pool();
+    const upstream = levelThreePool();
     let now = 1_000_000;
     const sessions = new ConfidentialSessions(
       {
