@@ -38,8 +38,10 @@ import {
   revealSettlement,
   SecurityLevel,
   sealConsensusResult,
+  sendPurchase,
   settlementBallotOf,
   showDisputeVote,
+  stackRequestOf,
   submitConsensusRequest,
   submitSettlement,
   submitSettlements,
@@ -193,7 +195,7 @@ try {
   };
   const buy = async (taskId: bigint) => {
     const request = record(
-      "gas_StackManager_buyStack",
+      "gas_StackManager_buyStackAmong",
       await requestStack(user.ctx, {
         taskId,
         units: 1_000_000n,
@@ -201,7 +203,7 @@ try {
         duration: 86_400n,
       }),
     );
-    const drawn = record("gas_StackManager_drawNode", await drawNode(user.ctx, request));
+    const drawn = record("gas_StackManager_drawListed", await drawNode(user.ctx, request));
     if (drawn.outcome !== "drawn") throw new Error(`the node draw ended ${drawn.outcome}`);
     return { stackId: request.stackId, node: byId(drawn.nodeId) };
   };
@@ -237,6 +239,16 @@ try {
   const terms = { taskId: rare, units: 1_000_000n, maxPricePerMillion: PRICE, duration: 86_400n };
   const drawnAgain = await requestStack(user.ctx, terms);
   const drawnAgainNode = await drawNode(user.ctx, drawnAgain);
+  // The same drawn purchase the way it was made before the listed purchase: `buyStack` walks every subscriber to
+  // freeze the candidates (the figure before, measured in the same run).
+  const walkedArgs = [terms.taskId, terms.units, terms.maxPricePerMillion, terms.duration];
+  const walked = record(
+    "gas_StackManager_buyStack",
+    stackRequestOf(await sendPurchase(user.ctx, terms, "buyStack", walkedArgs)),
+  );
+  const walkedNode = record("gas_StackManager_drawNode", await drawNode(user.ctx, walked));
+  if (drawnAgainNode.outcome !== "drawn" || walkedNode.outcome !== "drawn")
+    throw new Error("a drawn purchase failed");
   const [named] = await offeredNodes(user.ctx, terms);
   const fromNode = record(
     "gas_StackManager_buyStackFromNode",
@@ -261,6 +273,7 @@ try {
   );
   const purchases = {
     drawn_node: drawnAgain.gasUsed + drawnAgainNode.gasUsed,
+    drawn_node_walked: walked.gasUsed + walkedNode.gasUsed,
     set_of_3: setRequest.gasUsed + setDrawn.gasUsed + chosen.gasUsed,
     named_node: fromNode.gasUsed,
   };

@@ -60,6 +60,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     uint256 public constant DRAW_LIMIT = 1 hours;
     /// The most members a set purchase may ask for: bounds the set draw and the set its owner passes back.
     uint8 public constant MAX_SET_SIZE = 16;
+    /// The most candidates a listed purchase (`buyStackAmong`) may name: bounds its draw's memory and hashing.
+    uint256 public constant MAX_LISTED = 512;
+    /// Tags a listed purchase's candidates hash, so `drawNode`/`drawSet` never accept its list nor `drawListed` theirs.
+    uint8 internal constant LISTED = 0xff;
 
     /// A node the draw may pick, with the price it asked when the stack was bought (the stack's price if drawn).
     struct Candidate {
@@ -161,6 +165,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The buyer chose a node the draw could not have drawn now: not a candidate under the cap with room.
     error NodeNotOffered(uint256 taskId, uint256 nodeId);
     error WrongCandidates(uint256 stackId);
+    /// A listed purchase's candidates must be 1 to `MAX_LISTED`, in strictly increasing node order, each priced at
+    /// most the cap.
+    error BadCandidateList(uint256 taskId);
+    /// A checker named to `drawListed` is not an eligible subscriber of the drawn node's echelon (or repeats one).
+    error BadChecker(uint256 nodeId);
     error NotServingNode(uint256 stackId, address caller);
     error SettlementTooLate(uint256 stackId, uint256 deadline);
     error UnitsExceedStack(uint64 units, uint64 bought);
@@ -264,6 +273,116 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (setSize < 2 || setSize > MAX_SET_SIZE) revert InvalidSetSize(setSize, MAX_SET_SIZE);
         (stackId, candidates) = _request(taskId, units, maxPricePerMillion, duration, setSize);
         emit NodeSetRequested(stackId, setSize);
+    }
+
+    /// As `buyStack`, but the buyer names the candidates (as `candidatesFor` lists them now, in increasing node
+    /// order) instead of the purchase walking the task's subscribers: nothing is read per candidate here. Each is
+    /// checked when, and only if, it is drawn (`drawListed`): by every rule `candidatesFor` applies, against the
+    /// node's state at the draw, and at most at the price listed for it. The list is frozen by its hash, so nobody
+    /// but the buyer shapes it, and the buyer only for its own purchase: naming fewer nodes narrows its own draw,
+    /// which choosing a node outright (`buyStackFromNode`) already allows. Locks the escrow at the highest listed
+    /// price (each at most `maxPricePerMillion`).
+    function buyStackAmong(
+        uint256 taskId,
+        uint64 units,
+        uint128 maxPricePerMillion,
+        uint64 duration,
+        Candidate[] calldata candidates
+    ) external nonReentrant returns (uint256 stackId) {
+        (Params memory p, ITaskRegistry.Task memory task) = _checkTerms(taskId, units, duration);
+        uint256 n = candidates.length;
+        if (n == 0) revert NoEligibleNode(taskId);
+        if (n > MAX_LISTED) revert BadCandidateList(taskId);
+        uint128 highest;
+        uint256 previous;
+        for (uint256 i = 0; i < n; ++i) {
+            Candidate calldata c = candidates[i];
+            if (c.nodeId <= previous || c.pricePerMillion > maxPricePerMillion) revert BadCandidateList(taskId);
+            previous = c.nodeId;
+            if (c.pricePerMillion > highest) highest = c.pricePerMillion;
+        }
+        stackId = _newStack(
+            taskId, units, duration, p, uint8(task.securityLevel), highest, keccak256(abi.encode(candidates, LISTED))
+        );
+        emit StackRequested(
+            stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
+        );
+    }
+
+    /// Draws the node of a listed purchase (`buyStackAmong`) among its `candidates`, as `drawNode` does, then checks
+    /// the drawn node alone by the purchase's rules now, at a price at most the one listed (a node that raised its
+    /// price since, left, filled up or fell below the task's reputation cancels and refunds the purchase, never
+    /// passing it on). On a verified task the drawn node's echelon must hold the attesters and a committee besides
+    /// it: `checkers` may name that many such nodes (in increasing order, eligible active subscribers of the task
+    /// at its reputation, in the drawn node's echelon, not the node), each checked here, so the task's subscribers
+    /// need not be walked; a list with fewer names walks them instead (`candidatesFor`'s count), and a named
+    /// checker that fails reverts `BadChecker`. Anyone may call it, in a later block.
+    function drawListed(uint256 stackId, Candidate[] calldata candidates, uint256[] calldata checkers)
+        external
+        nonReentrant
+        returns (uint256 nodeId)
+    {
+        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        if (!due) return 0;
+        if (keccak256(abi.encode(candidates, LISTED)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        uint256[] memory order = DeferredRandom.identity(candidates.length);
+        DeferredRandom.step(order, seed, 0);
+        Candidate calldata c = candidates[order[0]];
+        if (!_servesListed(stack, c, checkers)) return _cancel(stackId, stack);
+        _open(stackId, stack, c);
+        return c.nodeId;
+    }
+
+    /// Whether the node `c` drawn for a listed purchase can take it now, at most at its listed price (`_offered`),
+    /// its checkers named (`_namedCheckers`) or counted.
+    function _servesListed(Stack storage stack, Candidate calldata c, uint256[] calldata checkers)
+        internal
+        view
+        returns (bool offered)
+    {
+        uint256 taskId = stack.taskId;
+        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
+        (, offered) = _offered(taskId, task, c.nodeId, stack.units, c.pricePerMillion, false);
+        if (!offered || task.securityLevel != ITaskRegistry.SecurityLevel.CrossValidation) return offered;
+        uint256 needed = uint256(task.attesters) + minCommittee();
+        if (checkers.length < needed) return _checked(taskId, task, _echelonOf(c.nodeId));
+        return _namedCheckers(taskId, task, c.nodeId, checkers, needed);
+    }
+
+    function _echelonOf(uint256 nodeId) internal view returns (uint32) {
+        uint256[] memory one = new uint256[](1);
+        one[0] = nodeId;
+        return nodeRegistry.nodeStates(one)[0].echelon;
+    }
+
+    /// Checks the first `needed` of `checkers`: distinct (increasing), not `nodeId`, each an active subscriber of
+    /// the task, eligible, at its reputation, in `nodeId`'s echelon; reverts `BadChecker` on the first that is not.
+    function _namedCheckers(
+        uint256 taskId,
+        ITaskRegistry.Task memory task,
+        uint256 nodeId,
+        uint256[] calldata checkers,
+        uint256 needed
+    ) internal view returns (bool) {
+        uint256[] memory ids = new uint256[](needed + 1);
+        ids[0] = nodeId;
+        uint256 previous;
+        for (uint256 i = 0; i < needed; ++i) {
+            uint256 id = checkers[i];
+            if (id <= previous || id == nodeId || !taskRegistry.getSubscription(taskId, id).active) {
+                revert BadChecker(id);
+            }
+            previous = id;
+            ids[i + 1] = id;
+        }
+        INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(ids);
+        for (uint256 i = 1; i <= needed; ++i) {
+            INodeRegistry.NodeState memory s = states[i];
+            if (!s.eligible || s.reputation < task.minReputation || s.echelon != states[0].echelon) {
+                revert BadChecker(ids[i]);
+            }
+        }
+        return true;
     }
 
     /// Buys a stack served by `nodeId`, which must be a node the draw could draw now: an eligible subscriber of

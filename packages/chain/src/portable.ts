@@ -51,6 +51,8 @@ export {
   type OpenedStack,
   requestStack,
   type StackRequest,
+  sendPurchase,
+  stackRequestOf,
 } from "./actions/buyStack.js";
 export { type BuyStackFromNodeParams, buyStackFromNode } from "./actions/buyStackFromNode.js";
 export {
@@ -155,6 +157,7 @@ export {
   MAX_INDEX_BATCH,
 } from "./actions/indexChallenge.js";
 export { latestBlock } from "./actions/latestBlock.js";
+export { checkersForListedDraw } from "./actions/listedDraw.js";
 export { deregisterNode, topUpCollateral, withdrawCollateral } from "./actions/manageNode.js";
 export { nodeIdOfSigner } from "./actions/nodeIdOfSigner.js";
 export { offeredNodes } from "./actions/offeredNodes.js";

@@ -1,10 +1,17 @@
 import { stackManagerAbi } from "@atoma/contracts";
 import { costOfUnits } from "@atoma/core";
 import { parseEventLogs, type TransactionReceipt } from "viem";
-import { EventNotFoundError, StackCancelledError, UnexpectedOutcomeError } from "../errors.js";
+import {
+  ContractRevertError,
+  EventNotFoundError,
+  StackCancelledError,
+  UnexpectedOutcomeError,
+} from "../errors.js";
 import { ensureAllowance } from "./approve.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
+import { checkersForListedDraw, isListedHash, listedOrder } from "./listedDraw.js";
+import { offeredNodes } from "./offeredNodes.js";
 
 export interface BuyStackParams {
   taskId: bigint;
@@ -27,6 +34,8 @@ export interface StackRequest extends TxInfo {
   locked: bigint;
   armedAt: bigint;
   candidates: NodeCandidate[];
+  /** A listed purchase (`buyStackAmong`): its node is drawn by `drawListed`. */
+  listed?: boolean | undefined;
 }
 
 export interface BuyStackResult extends TxInfo {
@@ -49,7 +58,7 @@ export type OpenedStack = Omit<BuyStackResult, "requestHash">;
 export async function sendPurchase(
   ctx: ChainContext,
   params: Pick<BuyStackParams, "units" | "maxPricePerMillion">,
-  functionName: "buyStack" | "buyStackFromSet" | "buyStackFromNode",
+  functionName: "buyStack" | "buyStackAmong" | "buyStackFromSet" | "buyStackFromNode",
   args: readonly unknown[],
 ): Promise<TransactionReceipt> {
   const [, , , , surchargeBps] = await ctx.publicClient.readContract({
@@ -112,7 +121,18 @@ export function candidateOf(c: NodeCandidate): NodeCandidate {
  */
 export async function requestStack(ctx: ChainContext, params: BuyStackParams): Promise<StackRequest> {
   const args = [params.taskId, params.units, params.maxPricePerMillion, params.duration];
-  return stackRequestOf(await sendPurchase(ctx, params, "buyStack", args));
+  // The candidates as the draw's rules give them now (a free read), named to `buyStackAmong` so the purchase
+  // walks no subscriber; when there are none, `buyStack` itself reverts with the reason (`NoEligibleNode`,
+  // `TooFewVerifiers`).
+  let candidates: NodeCandidate[];
+  try {
+    candidates = listedOrder(await offeredNodes(ctx, params));
+  } catch (error) {
+    if (!(error instanceof ContractRevertError)) throw error;
+    return stackRequestOf(await sendPurchase(ctx, params, "buyStack", args));
+  }
+  const receipt = await sendPurchase(ctx, params, "buyStackAmong", [...args, candidates]);
+  return { ...stackRequestOf(receipt), listed: true };
 }
 
 export type DrawNodeResult = TxInfo &
@@ -140,6 +160,8 @@ export interface FrozenPurchase {
   candidates: NodeCandidate[];
   /** Absent for a purchase of one drawn node. */
   setSize?: number | undefined;
+  /** A listed purchase (`buyStackAmong`), drawn by `drawListed`. */
+  listed?: boolean | undefined;
 }
 
 /**
@@ -152,15 +174,21 @@ export async function drawNode(
   params: { stackId: bigint } & Partial<FrozenPurchase>,
 ): Promise<DrawNodeResult> {
   const frozen = params.candidates
-    ? { candidates: params.candidates, setSize: params.setSize }
+    ? { candidates: params.candidates, setSize: params.setSize, listed: params.listed }
     : await frozenPurchaseOf(ctx, params.stackId);
   const candidates = frozen.candidates.map(candidateOf);
+  const call = frozen.listed
+    ? {
+        functionName: "drawListed",
+        args: [params.stackId, candidates, await checkersForListedDraw(ctx, params.stackId, candidates)],
+      }
+    : frozen.setSize === undefined
+      ? { functionName: "drawNode", args: [params.stackId, candidates] }
+      : { functionName: "drawSet", args: [params.stackId, candidates, frozen.setSize] };
   const receipt = await execute(ctx, {
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
-    ...(frozen.setSize === undefined
-      ? { functionName: "drawNode", args: [params.stackId, candidates] }
-      : { functionName: "drawSet", args: [params.stackId, candidates, frozen.setSize] }),
+    ...call,
     blockTag: "pending",
   });
   const opened = openedStackOf(receipt);
@@ -185,7 +213,7 @@ export async function nodeCandidatesOf(ctx: ChainContext, stackId: bigint): Prom
 
 /** What a purchase froze, from its `StackRequested` and, for a set purchase, `NodeSetRequested` events. */
 export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Promise<FrozenPurchase> {
-  const { boughtAt } = await ctx.publicClient.readContract({
+  const { boughtAt, candidatesHash } = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
     functionName: "getPurchase",
@@ -205,7 +233,10 @@ export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Prom
   if (!candidates)
     throw new EventNotFoundError(`no StackRequested event for stack ${stackId} at block ${boughtAt}`);
   const setSize = sets.find((log) => log.args.stackId === stackId)?.args.setSize;
-  return { candidates: candidates.map(candidateOf), setSize };
+  const frozen = candidates.map(candidateOf);
+  // Listed only while its draw is pending (a bound stack's hash is cleared): `drawListed` then draws it.
+  const listed = setSize === undefined && isListedHash(candidatesHash, frozen);
+  return { candidates: frozen, setSize, ...(listed ? { listed } : {}) };
 }
 
 /**
@@ -215,7 +246,11 @@ export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Prom
 export async function buyStack(ctx: ChainContext, params: BuyStackParams): Promise<BuyStackResult> {
   const request = await requestStack(ctx, params);
   for (;;) {
-    const drawn = await drawNode(ctx, { stackId: request.stackId, candidates: request.candidates });
+    const drawn = await drawNode(ctx, {
+      stackId: request.stackId,
+      candidates: request.candidates,
+      listed: request.listed,
+    });
     if (drawn.outcome === "rearmed") continue;
     if (drawn.outcome === "cancelled") throw new StackCancelledError(request.stackId, drawn.refunded);
     if (drawn.outcome === "setDrawn") throw new UnexpectedOutcomeError(`stack ${request.stackId} drew a set`);
