@@ -202,9 +202,14 @@ abstract contract HonestSteps is DisputeSteps {
                 rolled = true;
             }
             if (node) {
+                // A walked purchase's list is `drawNode`'s; a listed one's (`buyStackAmong`) `drawListed`'s.
                 try stacks.drawNode(s, nodeCandidates[s]) {
                     ++keeperMoves;
-                } catch {}
+                } catch {
+                    try stacks.drawListed(s, nodeCandidates[s], new uint256[](0)) {
+                        ++keeperMoves;
+                    } catch {}
+                }
             } else {
                 try draws.drawAttesters(s, attesterCandidates[s]) {
                     ++keeperMoves;
@@ -242,10 +247,35 @@ abstract contract HonestSteps is DisputeSteps {
     /// THE PURCHASE FLOW: adapt here.
     function userBuy(uint256 seed, uint64 units) internal returns (uint256 stackId) {
         units = uint64(bound(units, 2_000, 100_000));
+        if (seed % 2 == 0) return userBuyListed(seed, units);
         vm.prank(user);
         try stacks.buyStack(verifiedTask, units, type(uint128).max, 1 days) returns (
             uint256 id, StackManager.Candidate[] memory candidates
         ) {
+            stackId = id;
+            for (uint256 k = 0; k < candidates.length; ++k) nodeCandidates[id].push(candidates[k]);
+            nodeCandidatesKnown[id] = true;
+            requestsOf[id] = 1 + seed % MAX_REQUESTS;
+            ++userStacks;
+        } catch {}
+    }
+
+    /// The same purchase listed: the user names `candidatesFor`'s nodes in node order (`buyStackAmong`), and the
+    /// draw checks only the node it draws (`drawListed`, counting its checkers).
+    function userBuyListed(uint256 seed, uint64 units) internal returns (uint256 stackId) {
+        StackManager.Candidate[] memory candidates;
+        try stacks.candidatesFor(verifiedTask, units, type(uint128).max) returns (StackManager.Candidate[] memory c) {
+            candidates = c;
+        } catch {
+            return 0;
+        }
+        for (uint256 i = 1; i < candidates.length; ++i) {
+            for (uint256 j = i; j > 0 && candidates[j - 1].nodeId > candidates[j].nodeId; --j) {
+                (candidates[j - 1], candidates[j]) = (candidates[j], candidates[j - 1]);
+            }
+        }
+        vm.prank(user);
+        try stacks.buyStackAmong(verifiedTask, units, type(uint128).max, 1 days, candidates) returns (uint256 id) {
             stackId = id;
             for (uint256 k = 0; k < candidates.length; ++k) nodeCandidates[id].push(candidates[k]);
             nodeCandidatesKnown[id] = true;
