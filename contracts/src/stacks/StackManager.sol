@@ -34,6 +34,10 @@ interface ISettlementSpan {
 ///   the armed block's hash (`DeferredRandom`), so the buyer cannot steer it; if the drawn node can no longer
 ///   serve, the purchase is cancelled and refunded in full (never passed to another candidate, which anyone
 ///   filling the nodes ranked ahead could steer).
+/// - **Drawn at random among a list the buyer names** (`buyStackAmong`, then `drawListed`): as above, but the
+///   buyer names the candidates (`candidatesFor`, read for free) and the purchase reads none of them; the draw
+///   checks the node it draws, alone, by the same rules now and at most at its listed price (and, on a verified
+///   task, the checkers its caller names), and cancels and refunds the purchase when it fails them.
 /// - **A set drawn at random, one member chosen by the buyer** (`buyStackFromSet`, `drawSet`, `chooseFromSet`).
 ///   The purchase freezes the candidates as above; `drawSet`, anyone's call in a later block, draws up to
 ///   `setSize` distinct members among them the same way; the owner then binds the stack to one member before it
@@ -60,7 +64,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     uint256 public constant DRAW_LIMIT = 1 hours;
     /// The most members a set purchase may ask for: bounds the set draw and the set its owner passes back.
     uint8 public constant MAX_SET_SIZE = 16;
-    /// The most candidates a listed purchase (`buyStackAmong`) may name: bounds its draw's memory and hashing.
+    /// The most candidates a listed purchase (`buyStackAmong`) may name (the task registry's own bound on a task's
+    /// subscribers): bounds its draw's memory and hashing.
     uint256 public constant MAX_LISTED = 512;
     /// Tags a listed purchase's candidates hash, so `drawNode`/`drawSet` never accept its list nor `drawListed` theirs.
     uint8 internal constant LISTED = 0xff;
