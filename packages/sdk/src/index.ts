@@ -19,6 +19,12 @@ export {
   type UnprovenExhaustion,
 } from "./client/unprovenExhaustion.js";
 export {
+  closeStalledStack,
+  WITHHELD_ASIDE_MS,
+  type WithheldReceipt,
+  withholdingProven,
+} from "./client/withheldReceipt.js";
+export {
   type AttestationCheck,
   type AttestationCheckName,
   AttestationRefusedError,

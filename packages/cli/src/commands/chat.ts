@@ -23,6 +23,7 @@ import {
   verdictLine,
   verifyChainOf,
   verifyResponse,
+  withholdingProven,
 } from "@atoma/sdk";
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
@@ -40,7 +41,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
-import { resendRefused, stackStalled, withholdingProven } from "../chat/stalledStack.js";
+import { resendRefused, stackStalled } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 

@@ -13,6 +13,7 @@ import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
 import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
 import type { UnprovenExhaustion } from "./unprovenExhaustion.js";
+import type { WithheldReceipt } from "./withheldReceipt.js";
 
 type Body = Record<string, unknown>;
 
@@ -100,10 +101,18 @@ export interface DirectClientOptions {
   /** What a stack bought for a model holds. */
   stack?: StackPreferences | undefined;
   /**
-   * Called when a node is put aside (it said a live stack was spent, or closed one long before it expired): keep
-   * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
+   * Called when a node is put aside (it said a live stack was spent, closed one long before it expired, or withheld
+   * a receipt): keep the id and pass it in `preferences.ignore` next time, so that no later run buys from it again;
+   * `until` (a withheld receipt: `WITHHELD_ASIDE_MS`) says when it may serve again, absent for good.
    */
-  onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
+  onNodePutAside?: ((nodeId: bigint, reason: string, until?: Date) => void) | undefined;
+  /**
+   * Called when a node committed a leaf and refused the resend of its signed request, saying its nonce is used
+   * (`withholdingProven`): the stack was closed at once (`settleDeadline`, or `closeError`), the node put aside for a
+   * week, and the request went to another node. Keep `request`: the signed request is the owner's evidence that
+   * the leaf was asked for within its signed bound.
+   */
+  onReceiptWithheld?: ((withheld: WithheldReceipt) => void) | undefined;
   /**
    * Called when a node called a stack reused with none of its receipts at hand exhausted, with a running total
    * nothing here can check: the client closed the stack at once (`settleDeadline`, undefined when it no longer
