@@ -6,6 +6,7 @@ import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
 import type { StackClientOptions } from "../StackClient.js";
+import type { TaskLogStore } from "../verify/taskLogCache.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
@@ -133,6 +134,12 @@ export interface DirectClientOptions {
   onLowerLevel?: LowerLevelNotice | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
+  /**
+   * Where the model's task logs, once read, are kept (`TaskLogStore`: text by key), so that a client started again
+   * reads only the blocks since; each entry is trusted only while its last block is still the chain's.
+   * @default one store for this client's life
+   */
+  taskLogStore?: TaskLogStore | undefined;
   /**
    * `true` (or options): every request goes to a node of a level-3 task, sealed to the key its attestation vouches
    * for after the checks (`AttestationRefusedError` otherwise, the node put aside; `AttestationUnavailableError`

@@ -24,6 +24,7 @@ import { type Network, parseNetwork, userContext } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
+import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
@@ -104,6 +105,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return context;
   };
   const serving = new Map<string, Promise<Serving>>();
+  /** The task logs read, kept so that a later choice reads only the blocks since (the caller's store, if given). */
+  const taskLogs = options.taskLogStore ?? memoryTaskLogStore();
   /**
    * Nodes caught saying what the chain contradicts, or closing a stack of this client long before it expired with
    * units left: no stack of theirs is used or bought again.
@@ -184,6 +187,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           vetting,
           options.onLowerLevel,
           BigInt(network.deploymentBlock ?? 0),
+          taskLogs,
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -324,7 +328,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
     const verifyOptions = {
-      chain: verifyChainOf(network),
+      chain: verifyChainOf(network, taskLogs),
       request: verified.request,
       stackId: stack.stackId,
       owner: options.account.address,
