@@ -4,6 +4,7 @@ import { createTask, getStack, modelIdOf, SecurityLevel, subscribe, TaskRole } f
 import { loadKeyFile } from "@atoma/node";
 import {
   createAtomaClient,
+  highestLevelOnOffer,
   memoryTaskLogStore,
   NodeRequestError,
   parseNetwork,
@@ -252,6 +253,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     const served = await servedTasks(chain.publicClient, contracts, dev.ready.model);
     expect(served.map((t) => t.taskId)).not.toContain(taskId);
     expect(await servingSecurityLevel(verifyChainOf(network), dev.ready.model)).toBe(1);
+    expect(await highestLevelOnOffer(chain, dev.ready.model)).toBe(1);
   }, 300_000);
 
   /** A JSON-RPC call to anvil. */
