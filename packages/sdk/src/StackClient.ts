@@ -511,7 +511,7 @@ export class StackClient {
           continue;
         }
         if (!expired(pending.signed, error))
-          throw new ReceiptWithheldError(pending.signed.nonce, { cause: error });
+          throw new ReceiptWithheldError(pending.signed.nonce, { cause: error }, pending);
         // A sealed body opens only under the deadline it was sealed with: signed again it could never be served.
         // Past its deadline with no leaf committed, its nonce is free (as for a request refused outright).
         if (Object.hasOwn(body, SEALED_BODY_FIELD)) {
@@ -526,7 +526,14 @@ export class StackClient {
           await this.#exchangeAndVerify(pending.path, renewed, read);
         } catch (again) {
           if (transient(again)) throw again;
-          throw new ReceiptWithheldError(pending.signed.nonce, { cause: again });
+          throw new ReceiptWithheldError(
+            pending.signed.nonce,
+            { cause: again },
+            {
+              path: pending.path,
+              signed: renewed,
+            },
+          );
         }
       }
     }

@@ -1,5 +1,6 @@
 import { AtomaError, type AtomaErrorOptions, type SignedReceipt, type WireErrorCode } from "@atoma/core";
 import type { SdkErrorCode } from "./errorCodes.js";
+import type { PendingRequest } from "./StackClient.js";
 import type { Verdict } from "./verify/verdict.js";
 
 /** The node answered with an error (OpenAI's shape); `code` is the node's stable error code, as it sent it. */
@@ -161,6 +162,8 @@ export class ReceiptWithheldError extends ResponseVerificationError {
   constructor(
     readonly nonce: bigint,
     options?: AtomaErrorOptions,
+    /** The signed request the node gave no receipt for, as sent: the owner's evidence of the leaf it asked for. */
+    readonly request?: PendingRequest | undefined,
   ) {
     super(`the node gave no receipt for the request signed at nonce ${nonce}`, options);
   }

@@ -19,6 +19,12 @@ export {
   type UnprovenExhaustion,
 } from "./client/unprovenExhaustion.js";
 export {
+  closeStalledStack,
+  WITHHELD_ASIDE_MS,
+  type WithheldReceipt,
+  withholdingProven,
+} from "./client/withheldReceipt.js";
+export {
   type AttestationCheck,
   type AttestationCheckName,
   AttestationRefusedError,
@@ -83,8 +89,15 @@ export {
   type UsableStack,
 } from "./stackChoice.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
-export { MAX_MODEL_TASKS, type ServedTask, type ServingTerms, servedTasks } from "./verify/modelTasks.js";
+export {
+  MAX_MODEL_TASKS,
+  SERVING_ROLES,
+  type ServedTask,
+  type ServingTerms,
+  servedTasks,
+} from "./verify/modelTasks.js";
 export { servingSecurityLevel } from "./verify/servingLevel.js";
+export { memoryTaskLogStore, type TaskLogStore } from "./verify/taskLogCache.js";
 export {
   type Check,
   type CheckName,

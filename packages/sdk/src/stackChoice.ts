@@ -74,11 +74,18 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
   return withNode(ctx, stackId, BigInt(stack.nodeId), false, BigInt(stack.units));
 }
 
-/** The owner's newest stack on the task that is active and not near expiry, if any. */
-export async function reusableStack(ctx: ChainContext, taskId: bigint): Promise<UsableStack | undefined> {
+/**
+ * The owner's newest stack on the task that is active and not near expiry, if any; its purchases are read from
+ * `fromBlock` (the network's `deploymentBlock`).
+ */
+export async function reusableStack(
+  ctx: ChainContext,
+  taskId: bigint,
+  fromBlock = 0n,
+): Promise<UsableStack | undefined> {
   checkPositive(taskId, "taskId");
   const now = (await ctx.publicClient.getBlock()).timestamp;
-  const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId });
+  const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId, fromBlock });
   for (const candidate of owned) {
     if (candidate.expiresAt <= now + REUSE_MARGIN_SECONDS) continue;
     const stack = await getStack(ctx, candidate.stackId);

@@ -9,6 +9,8 @@ export interface DevReady {
   rpcUrl: string;
   chainId: number;
   contracts: Record<string, Hex>;
+  /** The block the contracts were deployed from (log reads start there). */
+  deploymentBlock?: number;
   model: string;
   tasks: { chat: string; chatUnverified: string };
   nodes: { id: string; url: string; address: Hex; price: string }[];

@@ -34,7 +34,7 @@ const POLL_MS = 500;
 const SPAN = 5_000n;
 
 /**
- * Follows the chain from genesis: each new block's events of the watched contracts are decoded and appended, and
+ * Follows the chain from the network's deployment block (genesis when it names none): each new block's events of the watched contracts are decoded and appended, and
  * the registered nodes re-read, so the pages update without a reload. A dev chain is small enough to read whole.
  */
 export class ChainFeed {
@@ -43,14 +43,15 @@ export class ChainFeed {
   #snapshot: ChainSnapshot = { block: undefined, time: undefined, events: [], nodes: [], error: undefined };
   readonly #listeners = new Set<() => void>();
   readonly #contractOf = new Map<string, WatchedContract>();
-  /** The first block not read yet. */
-  #next = 0n;
+  /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). */
+  #next: bigint;
   #busy = false;
   #again = false;
   #stop: (() => void) | undefined;
 
   constructor(network: Network) {
     this.network = network;
+    this.#next = BigInt(network.deploymentBlock ?? 0);
     this.publicClient = createAtomaPublicClient({ ...network, pollingInterval: POLL_MS });
     for (const name of Object.keys(watchedContracts) as WatchedContract[]) {
       const address = network.contracts[name];

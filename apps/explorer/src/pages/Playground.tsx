@@ -10,6 +10,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import type { ExplorerConfig } from "../config.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
+import { pageTaskLogs } from "../playground/pageTaskLogs.js";
 
 interface Turn {
   question: string;
@@ -59,6 +60,8 @@ function verifiedText(response: Record<string, unknown>): string {
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
 type Mode = "gateway" | "direct";
 const browserFetch: typeof fetch = (input, init) => fetch(input, init);
+/** The task logs a direct client reads, kept across questions and reloads. */
+const taskLogStore = pageTaskLogs();
 
 export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
   const [proxyUrl, setProxyUrl] = useState(config.proxyUrl ?? "");
@@ -159,7 +162,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     try {
       const account = devAccount(devKey);
       await checkFunded(config.network, account);
-      client = createAtomaClient({ network: config.network, account, fetch: browserFetch });
+      client = createAtomaClient({ network: config.network, account, fetch: browserFetch, taskLogStore });
     } catch (error) {
       setFormError(error instanceof Error ? error.message : String(error));
       setBusy(false);

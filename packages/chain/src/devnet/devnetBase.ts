@@ -21,4 +21,9 @@ export interface DevnetBase {
   deployment: Pick<Deployment, "addresses" | "contracts">;
   /** The deployment was kept in anvil's state from an earlier run rather than deployed now. */
   reused: boolean;
+  /**
+   * The first block the deployment may have logged in (the head before it, plus one): logs are read from it. Undefined
+   * for a deployment kept from an earlier run (its caller saved it then).
+   */
+  deploymentBlock?: bigint | undefined;
 }

@@ -66,6 +66,7 @@ export async function deployDevnet(
   if (!deployer) throw new AnvilStartError("anvil reported no dev accounts");
   const adminWallet = createAtomaWalletClient(rpc, { address: deployer, type: "json-rpc" });
   const kept = options.kept && (await isDeployed(publicClient, options.kept)) ? options.kept : undefined;
+  const deploymentBlock = kept ? undefined : (await publicClient.getBlockNumber()) + 1n;
   const addresses =
     kept ??
     (
@@ -86,6 +87,7 @@ export async function deployDevnet(
     admin: { publicClient, walletClient: adminWallet, addresses },
     deployment: { addresses, contracts: atomaContracts(addresses, publicClient, adminWallet) },
     reused: kept !== undefined,
+    deploymentBlock,
   });
 }
 

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { WITHHELD_ASIDE_MS } from "@atoma/sdk";
 import { CliUsageError } from "../errors.js";
 import type { StackHome } from "./receiptStore.js";
 
@@ -22,9 +23,25 @@ export function asideFile(dir: string, home: StackHome): string {
   return join(dir, `${chain}-${home.stackManager.toLowerCase()}-aside.json`);
 }
 
-/** The nodes put aside now (none when the file does not exist yet): an entry whose `until` passed is left out. */
+/**
+ * The nodes put aside now (none when the file does not exist yet): an entry whose `until` passed is left out. An
+ * entry for a withheld receipt written before entries had an `until` (review R4-7) is read as the week it now
+ * lasts from its `at`, not for good.
+ */
 export function loadAside(file: string, now = Date.now()): AsideNode[] {
-  return loadAsideFile(file).filter((n) => n.until === undefined || Date.parse(n.until) > now);
+  return loadAsideFile(file)
+    .map(migrated)
+    .filter((n) => n.until === undefined || Date.parse(n.until) > now);
+}
+
+/** What every withheld-receipt entry's reason starts with, old or new (`closeStalledStack`'s reason). */
+const WITHHELD_REASON = "withheld the receipt of ";
+
+/** An entry as it is read now: an old withheld-receipt one gets its week (from `at`; expired if `at` is unreadable). */
+function migrated(node: AsideNode): AsideNode {
+  if (node.until !== undefined || !String(node.reason).startsWith(WITHHELD_REASON)) return node;
+  const at = Date.parse(node.at);
+  return { ...node, until: new Date(Number.isNaN(at) ? 0 : at + WITHHELD_ASIDE_MS).toISOString() };
 }
 
 function loadAsideFile(file: string): AsideNode[] {
@@ -44,14 +61,14 @@ function loadAsideFile(file: string): AsideNode[] {
 }
 
 /**
- * Puts a node aside, for good or for `forMs` milliseconds, written whole to a temporary file first so a crash never
- * leaves half of it.
+ * Puts a node aside, for good or until `until`, written whole to a temporary file first so a crash never leaves half
+ * of it; entries expired (or migrated, `loadAside`) are written as read.
  */
-export function keepAside(file: string, nodeId: bigint, reason: string, forMs?: number): void {
+export function keepAside(file: string, nodeId: bigint, reason: string, until?: Date): void {
   const now = Date.now();
   const kept = loadAside(file, now).filter((n) => n.nodeId !== String(nodeId));
   const entry: AsideNode = { nodeId: String(nodeId), reason, at: new Date(now).toISOString() };
-  if (forMs !== undefined) entry.until = new Date(now + forMs).toISOString();
+  if (until !== undefined) entry.until = until.toISOString();
   kept.push(entry);
   mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
   writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });

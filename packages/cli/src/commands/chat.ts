@@ -23,6 +23,7 @@ import {
   verdictLine,
   verifyChainOf,
   verifyResponse,
+  withholdingProven,
 } from "@atoma/sdk";
 import { type Command, Option } from "commander";
 import { type LocalAccount, parseEther } from "viem";
@@ -40,7 +41,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
-import { resendRefused, stackStalled, withholdingProven } from "../chat/stalledStack.js";
+import { resendRefused, stackStalled } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
 
@@ -155,7 +156,7 @@ export function registerChat(program: Command): void {
               if (!(error instanceof StackUnusableError)) throw error;
               throw new CliUsageError(`${error.shortMessage}; leave out --stack to buy one`);
             })
-          : await reusedOrBought(ctx, terms(), aside);
+          : await reusedOrBought(ctx, terms(), aside, BigInt(network.deploymentBlock ?? 0));
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
       let answer: Verified;
       const first = await clientFor(network, account, stack, dir);
@@ -239,9 +240,17 @@ export function registerChat(program: Command): void {
     });
 }
 
-/** The owner's newest active stack on the task unless its node is put aside, else one bought (`boughtOffAside`). */
-async function reusedOrBought(ctx: ChainContext, terms: BuyTerms, aside: string): Promise<UsableStack> {
-  const reused = await reusableStack(ctx, terms.taskId);
+/**
+ * The owner's newest active stack on the task (its purchases read from `fromBlock`, the network's deployment block)
+ * unless its node is put aside, else one bought (`boughtOffAside`).
+ */
+async function reusedOrBought(
+  ctx: ChainContext,
+  terms: BuyTerms,
+  aside: string,
+  fromBlock: bigint,
+): Promise<UsableStack> {
+  const reused = await reusableStack(ctx, terms.taskId, fromBlock);
   const asideIds = new Set(loadAside(aside).map((n) => BigInt(n.nodeId)));
   return reused && !asideIds.has(reused.nodeId) ? reused : boughtOffAside(ctx, terms, aside);
 }

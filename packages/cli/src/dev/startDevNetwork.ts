@@ -56,6 +56,11 @@ export interface ReadyInfo {
   rpcUrl: string;
   chainId: number;
   contracts: Record<string, Address>;
+  /**
+   * The block the contracts were deployed from: clients read their logs from it, not from block 0 (absent for a
+   * state directory kept from before it was saved).
+   */
+  deploymentBlock?: number;
   accounts: Address[];
   /** The served model's id (the tiny model's, or the GGUF file's name), its file, weights root, and task ids. */
   model: string;
@@ -86,13 +91,14 @@ export async function startDevNetwork(
 ): Promise<ReadyInfo> {
   // Before anything starts: a bad path, source or file fails here, with nothing left to stop.
   const file = await devModelFile(options.model, options.stateDir, logger);
+  const saved = savedDeployment(options.stateDir);
   const network = await startDevnet({
     anvil: { stateDir: options.stateDir },
     logger,
     exampleConsumer: true,
     // The dev echelon is approved below, for the fingerprint the engine measures on this machine.
     echelons: [],
-    kept: savedDeployment(options.stateDir),
+    kept: saved?.addresses,
     // A development network: its nodes' insecure dev attestations are accepted on every level-3 task.
     parameters: { attestation: { devNetwork: true } },
     privateSelection: options.privateSelection ? DEV_PRIVATE_SELECTION : undefined,
@@ -106,12 +112,14 @@ export async function startDevNetwork(
       `the deployment kept in ${options.stateDir} was made ${options.privateSelection ? "without" : "with"} --private-selection; use it the same way or another --state-dir`,
     );
   const { addresses, contracts } = network.deployment;
+  // Where clients start reading the contracts' logs: the block before the deployment holds none of them.
+  const deploymentBlock = network.reused ? saved?.deploymentBlock : network.deploymentBlock;
   if (network.reused) {
     logger.info({ addresses }, "reusing the deployment kept in the state directory");
   } else {
     const amount = parseEther(String(options.tomaPerAccount ?? 1_000_000));
     for (const account of network.devAccounts.slice(1)) await network.fund(account, amount);
-    saveDeployment(options.stateDir, addresses);
+    saveDeployment(options.stateDir, addresses, network.deploymentBlock);
   }
   if (network.reused) await ensureDevNetworkAttestation(network);
   const model = await ensureServedModel(network, options.stateDir, file);
@@ -211,6 +219,7 @@ export async function startDevNetwork(
     rpcUrl: network.anvil.rpcUrl,
     chainId: network.anvil.chainId,
     contracts: network.nodeContracts,
+    ...(deploymentBlock !== undefined && { deploymentBlock: Number(deploymentBlock) }),
     accounts: [...network.devAccounts],
     model: model.id,
     modelFile: model.path,

@@ -6,6 +6,7 @@ import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
 import type { StackClientOptions } from "../StackClient.js";
+import type { TaskLogStore } from "../verify/taskLogCache.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
@@ -13,6 +14,7 @@ import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
 import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
 import type { UnprovenExhaustion } from "./unprovenExhaustion.js";
+import type { WithheldReceipt } from "./withheldReceipt.js";
 
 type Body = Record<string, unknown>;
 
@@ -100,10 +102,18 @@ export interface DirectClientOptions {
   /** What a stack bought for a model holds. */
   stack?: StackPreferences | undefined;
   /**
-   * Called when a node is put aside (it said a live stack was spent, or closed one long before it expired): keep
-   * the id and pass it in `preferences.ignore` next time, so that no later run buys from it again.
+   * Called when a node is put aside (it said a live stack was spent, closed one long before it expired, or withheld
+   * a receipt): keep the id and pass it in `preferences.ignore` next time, so that no later run buys from it again;
+   * `until` (a withheld receipt: `WITHHELD_ASIDE_MS`) says when it may serve again, absent for good.
    */
-  onNodePutAside?: ((nodeId: bigint, reason: string) => void) | undefined;
+  onNodePutAside?: ((nodeId: bigint, reason: string, until?: Date) => void) | undefined;
+  /**
+   * Called when a node committed a leaf and refused the resend of its signed request, saying its nonce is used
+   * (`withholdingProven`): the stack was closed at once (`settleDeadline`, or `closeError`), the node put aside for a
+   * week, and the request went to another node. Keep `request`: the signed request is the owner's evidence that
+   * the leaf was asked for within its signed bound.
+   */
+  onReceiptWithheld?: ((withheld: WithheldReceipt) => void) | undefined;
   /**
    * Called when a node called a stack reused with none of its receipts at hand exhausted, with a running total
    * nothing here can check: the client closed the stack at once (`settleDeadline`, undefined when it no longer
@@ -124,6 +134,12 @@ export interface DirectClientOptions {
   onLowerLevel?: LowerLevelNotice | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
+  /**
+   * Where the model's task logs, once read, are kept (`TaskLogStore`: text by key), so that a client started again
+   * reads only the blocks since; each entry is trusted only while its last block is still the chain's.
+   * @default one store for this client's life
+   */
+  taskLogStore?: TaskLogStore | undefined;
   /**
    * `true` (or options): every request goes to a node of a level-3 task, sealed to the key its attestation vouches
    * for after the checks (`AttestationRefusedError` otherwise, the node put aside; `AttestationUnavailableError`

@@ -17,12 +17,14 @@ import {
   NodeMisbehavedError,
   NodeRequestError,
   NoNodeOfferedError,
+  ReceiptWithheldError,
   ResponseVerificationError,
 } from "../errors.js";
 import { type Network, parseNetwork, userContext } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
+import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
@@ -33,6 +35,7 @@ import { withTokenLimit } from "./requestMarks.js";
 import { type RestartGuard, restartGuard } from "./restartGuard.js";
 import { closedEarly, falseSpentClaim, STACK_SPENT } from "./spentClaim.js";
 import { closeUnprovenReported } from "./unprovenExhaustion.js";
+import { closeStalledStack, withholdingProven } from "./withheldReceipt.js";
 
 type Body = Record<string, unknown>;
 
@@ -69,6 +72,10 @@ async function sendOn(serving: Serving, send: (serving: Serving) => Promise<Sent
  * answer by `verifyResponse` against the chain (the signer registered for the node serving the stack, the owner).
  * A node that says a stack is spent is believed only when the chain bears it out (then one stack is bought and the
  * request sent once more); else it is put aside for good, and another node serves (`NodeMisbehavedError` if none).
+ * A node that committed a leaf and then, asked again for it, says its nonce is used without giving the receipt
+ * (`ReceiptWithheldError`, `withholdingProven`) has stalled the stack: it is closed, the node put aside for
+ * `WITHHELD_ASIDE_MS`, the signed request handed to `onReceiptWithheld` as evidence, and the request goes to another
+ * node. Any other refused resend proves nothing: the call fails, the node is kept and the stack left open.
  */
 export function directClient(options: DirectClientOptions): AtomaClient {
   checkPreferences(options.preferences, options.stack);
@@ -98,15 +105,21 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return context;
   };
   const serving = new Map<string, Promise<Serving>>();
+  /** The task logs read, kept so that a later choice reads only the blocks since (the caller's store, if given). */
+  const taskLogs = options.taskLogStore ?? memoryTaskLogStore();
   /**
    * Nodes caught saying what the chain contradicts, or closing a stack of this client long before it expired with
    * units left: no stack of theirs is used or bought again.
    */
-  const aside = new Set<bigint>();
-  const putAside = (nodeId: bigint, reason: string) => {
-    aside.add(nodeId);
-    options.onNodePutAside?.(nodeId, reason);
+  const asideUntil = new Map<bigint, number>();
+  const putAside = (nodeId: bigint, reason: string, until?: Date) => {
+    asideUntil.set(nodeId, until === undefined ? Number.POSITIVE_INFINITY : +until);
+    options.onNodePutAside?.(nodeId, reason, until);
   };
+  /** The nodes aside now (one put aside for a while is back once its time is over). */
+  const asideNow = () => [...asideUntil].filter(([, until]) => until > Date.now()).map(([nodeId]) => nodeId);
+  /** Stacks found stalled by a withheld receipt: closed and reported once, whatever calls were waiting on them. */
+  const stalled = new Set<bigint>();
   /** Nodes whose attestation could not be had for now: skipped a while (with backoff), never put aside for it. */
   const cooldown = new AttestationCooldown({
     firstMs: confidential?.attestationRetryMs,
@@ -135,6 +148,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         const { network, ctx, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const waiting = sender ? cooldown.waiting() : [];
+        const aside = asideNow();
         const ignore = [...(preferences.ignore ?? []), ...aside, ...waiting.map((w) => w.nodeId)];
         // Confidential: each candidate is attested before a stack is bought from it; one refused is put aside
         // unpaid, and when none passes nothing is bought.
@@ -142,7 +156,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         let vetted: Attested | undefined;
         const vetting: CandidateVetting | undefined = sender && {
           accepts: async (candidate) => {
-            if (aside.has(candidate.nodeId)) return false;
+            if (asideNow().includes(candidate.nodeId)) return false;
             try {
               vetted = await sender.attestNode(ctx, candidate);
               cooldown.forget(candidate.nodeId);
@@ -173,6 +187,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           vetting,
           options.onLowerLevel,
           BigInt(network.deploymentBlock ?? 0),
+          taskLogs,
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -233,6 +248,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     try {
       verified = await sendOn(current, send);
     } catch (error) {
+      if (error instanceof ReceiptWithheldError && withholdingProven(error)) {
+        guard.beforeAnother(error);
+        current = await servingAfterStall(model, chosen, current, error);
+        verified = await sendOn(current, send);
+        return answered(current, verified);
+      }
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
       // The request goes again, on another stack: what was shown of this answer is dropped first (or the call fails).
       guard.beforeAnother(error);
@@ -269,11 +290,45 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       }
       verified = await sendOn(current, send);
     }
+    return answered(current, verified);
+  }
+
+  /**
+   * The stack `current` stalled on a withheld receipt: closed (once, whatever calls waited on it), its node put
+   * aside for a while, the signed request reported as evidence; the serving of `model` after it, on another node.
+   */
+  async function servingAfterStall(
+    model: string,
+    chosen: Promise<Serving>,
+    current: Serving,
+    error: ReceiptWithheldError,
+  ): Promise<Serving> {
+    const { stackId, nodeId } = current.stack;
+    if (!stalled.has(stackId)) {
+      stalled.add(stackId);
+      spent.add(stackId);
+      const { ctx } = await contextOnce();
+      const withheld = await closeStalledStack(ctx, current.stack, error);
+      putAside(nodeId, withheld.reason, withheld.asideUntil);
+      options.onReceiptWithheld?.(withheld);
+    }
+    if (serving.get(model) === chosen) serving.delete(model);
+    return servingFor(model).catch((cause: unknown) => {
+      throw cause instanceof NoNodeOfferedError
+        ? new NodeMisbehavedError(
+            nodeId,
+            `it withholds a receipt on stack ${stackId}; no other node serves ${model}`,
+          )
+        : cause;
+    });
+  }
+
+  async function answered(current: Serving, verified: Sent): Promise<AtomaAnswer> {
     const { stack } = current;
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
     const verifyOptions = {
-      chain: verifyChainOf(network),
+      chain: verifyChainOf(network, taskLogs),
       request: verified.request,
       stackId: stack.stackId,
       owner: options.account.address,

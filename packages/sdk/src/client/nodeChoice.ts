@@ -10,6 +10,7 @@ import type { Address } from "viem";
 import { ClientArgumentError, NoNodeOfferedError } from "../errors.js";
 import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../stackChoice.js";
 import { type ServingTerms, servedTasks } from "../verify/modelTasks.js";
+import type { TaskLogStore } from "../verify/taskLogCache.js";
 import { checkNodeId, checkPositive } from "./clientArguments.js";
 
 /**
@@ -89,11 +90,16 @@ async function tasksOf(
   terms: ServingTerms,
   onLowerLevel?: LowerLevelNotice,
   fromBlock = 0n,
+  taskLogs?: TaskLogStore,
 ): Promise<{ level: number | undefined; taskIds: bigint[] }> {
-  const served = await servedTasks(ctx.publicClient, ctx.addresses, model, fromBlock, {
-    ...terms,
-    securityLevel,
-  });
+  const served = await servedTasks(
+    ctx.publicClient,
+    ctx.addresses,
+    model,
+    fromBlock,
+    { ...terms, securityLevel },
+    taskLogs,
+  );
   const highestClear = (tasks: readonly { securityLevel: number }[]) => {
     const clear = tasks
       .filter((t) => t.securityLevel !== SecurityLevel.Confidential)
@@ -103,7 +109,9 @@ async function tasksOf(
   const level = securityLevel ?? highestClear(served);
   if (securityLevel === undefined && onLowerLevel) {
     // Said, not hidden: a higher level is served, only not within this client's cap or stack size.
-    const anyTerms = highestClear(await servedTasks(ctx.publicClient, ctx.addresses, model, fromBlock, {}));
+    const anyTerms = highestClear(
+      await servedTasks(ctx.publicClient, ctx.addresses, model, fromBlock, {}, taskLogs),
+    );
     if (anyTerms !== undefined && (level === undefined || anyTerms > level))
       onLowerLevel(model, level, anyTerms);
   }
@@ -158,6 +166,7 @@ export async function stackForModel(
   vetting?: CandidateVetting,
   onLowerLevel?: LowerLevelNotice,
   fromBlock = 0n,
+  taskLogs?: TaskLogStore,
 ): Promise<UsableStack> {
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
@@ -168,6 +177,7 @@ export async function stackForModel(
     { units, maxPricePerMillion: cap },
     onLowerLevel,
     fromBlock,
+    taskLogs,
   );
   if (taskIds.length === 0)
     throw new NoNodeOfferedError(
@@ -175,7 +185,7 @@ export async function stackForModel(
     );
   // Only stacks of the level chosen: one of a lower level, bought earlier, is not reused for it.
   for (const taskId of taskIds) {
-    const reused = await reusableStack(ctx, taskId);
+    const reused = await reusableStack(ctx, taskId, fromBlock);
     if (reused && allowed(preferences, reused.nodeId) && !spent.has(reused.stackId)) return reused;
   }
   const offers: Offer[] = [];

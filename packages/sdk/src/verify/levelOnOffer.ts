@@ -6,6 +6,7 @@ import {
   stackManagerAbi,
   taskRegistryAbi,
 } from "@atoma/chain/portable";
+import { SERVING_ROLES } from "./modelTasks.js";
 import type { VerifyChain } from "./verifyArguments.js";
 
 /** The highest cap the contract takes (a uint128): every subscribed node with capacity is offered. */
@@ -36,6 +37,8 @@ export async function highestLevelOnOffer(chain: VerifyChain, model: string): Pr
     const task = await getTask({ publicClient, addresses: { TaskRegistry } }, taskId);
     const level = Number(task.securityLevel);
     if (!task.active || task.modelId.toLowerCase() !== modelId) continue;
+    // A task of a role no node serves requests on (consensus seats, checking) offers no answer.
+    if (!SERVING_ROLES.includes(Number(task.role))) continue;
     // A confidential task serves only sealed requests: it is not on offer to an answer sent in clear.
     if (level === SecurityLevel.Confidential) continue;
     if (highest !== undefined && level <= highest) continue;

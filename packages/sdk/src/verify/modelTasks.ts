@@ -5,10 +5,13 @@ import {
   modelIdOf,
   offeredNodes,
   SecurityLevel,
+  TaskRole,
   taskRegistryAbi,
 } from "@atoma/chain/portable";
 import type { Address } from "viem";
 import { ModelTasksCrowdedError } from "../errors.js";
+import { modelTaskLogs } from "./modelTaskLogs.js";
+import type { SubscriptionLog, TaskLogStore } from "./taskLogCache.js";
 
 /** A task of a model that a node serves now. */
 export interface ServedTask {
@@ -28,7 +31,15 @@ export interface ServingTerms {
   units?: bigint | undefined;
   /** Only tasks of this level are read (a caller that named its level). @default every level */
   securityLevel?: number | undefined;
+  /**
+   * The task roles that serve the caller's requests: a task of another role (one created for consensus seats or
+   * checking only) never counts, whoever subscribed to it. @default `SERVING_ROLES`
+   */
+  roles?: readonly number[] | undefined;
 }
+
+/** The roles a node serves requests on (`TaskRole`: chat, completions, embeddings). */
+export const SERVING_ROLES: readonly number[] = Object.values(TaskRole);
 
 /** Where the tasks and the purchases live. */
 export interface TaskContracts {
@@ -62,7 +73,10 @@ const NO_CANDIDATE = new Set(["NoEligibleNode", "TooFewVerifiers"]);
  * throws `ModelTasksCrowdedError` rather than falling to a lower level. Throws what the RPC throws: the caller must
  * not read "none" into a failure. `terms` narrow "serves" to what the caller
  * could buy (its price cap, capacity for its units), so that a subscriber at an absurd price, or with no capacity,
- * cannot raise the level every such caller takes by default.
+ * cannot raise the level every such caller takes by default. Only tasks of `terms.roles` count (review: a task
+ * of a role no node serves requests on, subscribed for consensus seats or checking, was listed as serving). With
+ * `store`, the logs read are kept and later lookups read only the blocks since, once the last block kept is still
+ * the chain's (`modelTaskLogs`).
  */
 export async function servedTasks(
   publicClient: AtomaPublicClient,
@@ -70,29 +84,17 @@ export async function servedTasks(
   model: string,
   fromBlock = 0n,
   terms: ServingTerms = {},
+  store?: TaskLogStore,
 ): Promise<ServedTask[]> {
-  const modelId = modelIdOf(model);
-  const created = await publicClient.getContractEvents({
-    address: contracts.TaskRegistry,
-    abi: taskRegistryAbi,
-    eventName: "TaskCreated",
-    args: { modelId },
-    fromBlock,
-    strict: true,
-  });
-  const levelOf = new Map(created.map((log) => [log.args.taskId, Number(log.args.securityLevel)]));
-  // Only this model's tasks' logs are read (their ids as topics): another model's tasks cost the lookup nothing.
-  const ids = [...levelOf.keys()];
-  const [deactivated, subscribed, exiting, unsubscribed] = await Promise.all(
-    (["TaskDeactivated", "Subscribed", "ExitStarted", "Unsubscribed"] as const).map((eventName) =>
-      eventsOfTasks(publicClient, contracts.TaskRegistry, eventName, ids, fromBlock),
-    ),
+  const logs = await modelTaskLogs(publicClient, contracts.TaskRegistry, modelIdOf(model), fromBlock, store);
+  const roles = new Set(terms.roles ?? SERVING_ROLES);
+  // A task of a role no node serves (a consensus-only or checking task of the model) serves no request: its
+  // subscribers never raise the level taken nor get a stack bought from them for a request.
+  const levelOf = new Map(
+    logs.created.filter((t) => roles.has(t.role)).map((t) => [t.taskId, t.securityLevel]),
   );
-  for (const log of deactivated ?? []) levelOf.delete(log.args.taskId);
-  const live = liveSubscriptions(
-    (subscribed ?? []) as SubscriptionLog[],
-    [...(exiting ?? []), ...(unsubscribed ?? [])] as SubscriptionLog[],
-  );
+  for (const taskId of logs.deactivated) levelOf.delete(taskId);
+  const live = liveSubscriptions(logs.subscriptions);
   const byLevel = new Map<number, bigint[]>();
   for (const taskId of new Set(live.filter((id) => levelOf.has(id)))) {
     const level = levelOf.get(taskId) ?? 0;
@@ -122,49 +124,15 @@ export async function servedTasks(
   return served;
 }
 
-/** Task ids per log query: each is one topic of the filter. */
-const TOPICS_PER_QUERY = 128;
-
-/** The logs of `eventName` for the tasks `taskIds` (the indexed `taskId` topic), in queries of bounded size. */
-async function eventsOfTasks(
-  publicClient: AtomaPublicClient,
-  address: Address,
-  eventName: "TaskDeactivated" | "Subscribed" | "ExitStarted" | "Unsubscribed",
-  taskIds: bigint[],
-  fromBlock: bigint,
-) {
-  const logs = [];
-  for (let at = 0; at < taskIds.length; at += TOPICS_PER_QUERY)
-    logs.push(
-      ...(await publicClient.getContractEvents({
-        address,
-        abi: taskRegistryAbi,
-        eventName,
-        args: { taskId: taskIds.slice(at, at + TOPICS_PER_QUERY) },
-        fromBlock,
-        strict: true,
-      })),
-    );
-  return logs as { args: { taskId: bigint; nodeId?: bigint }; blockNumber: bigint; logIndex: number }[];
-}
-
-interface SubscriptionLog {
-  args: { taskId: bigint; nodeId: bigint };
-  blockNumber: bigint;
-  logIndex: number;
-}
-
 /** The task of each subscription whose latest log is `Subscribed` (a later exit or removal ends it). */
-function liveSubscriptions(subscribed: SubscriptionLog[], ended: SubscriptionLog[]): bigint[] {
+function liveSubscriptions(logs: readonly SubscriptionLog[]): bigint[] {
   const at = (log: SubscriptionLog) => log.blockNumber * 1_000_000n + BigInt(log.logIndex);
   const latest = new Map<string, { taskId: bigint; live: boolean; at: bigint }>();
-  const see = (log: SubscriptionLog, live: boolean) => {
-    const key = `${log.args.taskId}:${log.args.nodeId}`;
+  for (const log of logs) {
+    const key = `${log.taskId}:${log.nodeId}`;
     const before = latest.get(key);
-    if (!before || at(log) > before.at) latest.set(key, { taskId: log.args.taskId, live, at: at(log) });
-  };
-  for (const log of subscribed) see(log, true);
-  for (const log of ended) see(log, false);
+    if (!before || at(log) > before.at) latest.set(key, { taskId: log.taskId, live: log.live, at: at(log) });
+  }
   return [...latest.values()].filter((s) => s.live).map((s) => s.taskId);
 }
 

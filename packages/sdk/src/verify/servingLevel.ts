@@ -25,7 +25,14 @@ export async function servingSecurityLevel(
       functionName: "taskRegistry",
     });
     const contracts = { TaskRegistry, StackManager: chain.addresses.StackManager };
-    const served = await servedTasks(chain.publicClient, contracts, model, chain.fromBlock ?? 0n, terms);
+    const served = await servedTasks(
+      chain.publicClient,
+      contracts,
+      model,
+      chain.fromBlock ?? 0n,
+      terms,
+      chain.taskLogs,
+    );
     levels = served.map((t) => t.securityLevel);
   } catch (cause) {
     if (cause instanceof ModelTasksCrowdedError)

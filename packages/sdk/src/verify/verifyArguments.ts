@@ -1,6 +1,7 @@
 import type { AtomaAddresses, AtomaPublicClient } from "@atoma/chain/portable";
 import { type Address, getAddress, isAddress } from "viem";
 import { VerifyArgumentError } from "../errors.js";
+import type { TaskLogStore } from "./taskLogCache.js";
 
 /** What `verifyResponse` reads the chain through: a client and the three contracts it asks. */
 export interface VerifyChain {
@@ -8,6 +9,8 @@ export interface VerifyChain {
   addresses: Pick<AtomaAddresses, "StackManager" | "NodeRegistry" | "SettlementManager">;
   /** The block the contracts were deployed at: the task logs are read from it. @default 0n */
   fromBlock?: bigint | undefined;
+  /** Where the task logs read are kept, so that later lookups read only the blocks since (`servedTasks`). */
+  taskLogs?: TaskLogStore | undefined;
 }
 
 export interface VerifyOptions {

@@ -2,14 +2,19 @@ import { createAtomaPublicClient, stackManagerAbi } from "@atoma/chain/portable"
 import { type Address, createPublicClient, http, isAddress } from "viem";
 import { VerifyArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
+import { memoryTaskLogStore, type TaskLogStore } from "./taskLogCache.js";
 import type { VerifyChain } from "./verifyArguments.js";
 
-/** The chain a network description names, as `verifyResponse` reads it. */
-export function verifyChainOf(network: Network): VerifyChain {
+/**
+ * The chain a network description names, as `verifyResponse` reads it: task logs from its `deploymentBlock`, kept in
+ * `taskLogs` (one store of this process unless given) between lookups.
+ */
+export function verifyChainOf(network: Network, taskLogs: TaskLogStore = memoryTaskLogStore()): VerifyChain {
   return {
     publicClient: createAtomaPublicClient(network),
     addresses: network.contracts,
     ...(network.deploymentBlock !== undefined && { fromBlock: BigInt(network.deploymentBlock) }),
+    taskLogs,
   };
 }
 
