@@ -82,7 +82,8 @@ contract ChallengeBatchTest is IndexChallengeFixture {
     }
 
     /// An honest node that answers every batched challenge gets every bond, once the last is answered and the
-    /// window is over (anyone may then pay them out; before, more challenges could still open).
+    /// window and the fraud window after it are over (anyone may then pay them out; before, more challenges could
+    /// still open, and a receipt fraud still be proven).
     function test_honestNodeIsPaidEveryBondAfterTheLastAndTheWindow() public {
         uint256 withheld = 8;
         _withhold(withheld, type(uint256).max);
@@ -98,6 +99,12 @@ contract ChallengeBatchTest is IndexChallengeFixture {
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.BondsStillHeld.selector, stackId, 0, windowEnds));
         challenges.payHeld(stackId);
         vm.warp(uint256(windowEnds) + 1);
+        // Review R2-5: due once the fraud window after the window is over.
+        uint64 due = challenges.bondsDueAt(stackId);
+        assertEq(due, windowEnds + EXIT_NOTICE, "the exit notice after the window");
+        vm.expectRevert(abi.encodeWithSelector(ChallengeManager.BondsStillHeld.selector, stackId, 0, due));
+        challenges.payHeld(stackId);
+        vm.warp(uint256(due) + 1);
         vm.prank(address(0xBEEF));
         challenges.payHeld(stackId);
         assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "every bond, once");
@@ -107,7 +114,7 @@ contract ChallengeBatchTest is IndexChallengeFixture {
     }
 
     /// A last answer after the window pays the held bonds at once.
-    function test_answerAfterTheWindowPaysTheHeldBonds() public {
+    function test_answerAfterTheWindowIsHeldThenPaidWhenDue() public {
         uint256 withheld = 3;
         _withhold(withheld, type(uint256).max);
         uint256 opBefore = token.balanceOf(operatorOf[server]);
@@ -119,7 +126,16 @@ contract ChallengeBatchTest is IndexChallengeFixture {
             if (i + 1 == withheld) vm.warp(windowEnds + 1);
             _answerUpTo(firstId + i, k, BOUND, _ownerSigUpTo(k, leaves[k].reqHash, USER_KEY, BOUND));
         }
-        assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "paid with the last");
+        // Review rev4 R4-6: the last answer, past the window, revealed leaves still checkable for `answerWindow`;
+        // review R2-5: the bonds wait for the fraud window after that.
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "held");
+        vm.warp(challenges.checkUntil(stackId) + 1);
+        challenges.payHeld(stackId);
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "released");
+        assertEq(token.balanceOf(operatorOf[server]), opBefore, "not paid before the fraud window");
+        vm.warp(challenges.bondsDueAt(stackId) + 1);
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - opBefore, withheld * CHALLENGE_BOND, "paid when due");
     }
 
     /// Review challenges LOW-1: the watcher opens the receipt challenge and the last leaf's before the batch. A node

@@ -196,8 +196,9 @@ contract IndexChallengesTest is IndexChallengeFixture {
         vm.prank(user);
         vm.expectRevert(abi.encodeWithSelector(ChallengeManager.LeafAlreadyProven.selector, stackId, hashes[5]));
         challenges.challenge(stackId, r, abi.encodePacked(rr, ss, v));
-        // Held until the window is over (review challenges LOW-1), then anyone pays it to the node.
-        vm.warp(uint256(settlement.getSettlement(stackId).windowEnds) + 1);
+        // Held until the window and the fraud window after it are over (review challenges LOW-1, review R2-5),
+        // then anyone pays it to the node.
+        vm.warp(uint256(challenges.bondsDueAt(stackId)) + 1);
         challenges.payHeld(stackId);
         assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, CHALLENGE_BOND, "the node receives it");
     }

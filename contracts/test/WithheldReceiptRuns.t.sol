@@ -235,11 +235,20 @@ contract WithheldReceiptRunsTest is IndexChallengeFixture {
                 assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "held");
             }
         }
-        assertEq(block.timestamp, windowEnds + ANSWER_WINDOW + 5 * (ANSWER_WINDOW / 4), "held that long at most");
-        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, 10 * CHALLENGE_BOND, "every bond to the node");
-        assertEq(ownerBefore - token.balanceOf(user), 10 * CHALLENGE_BOND, "the griefer lost them");
+        assertEq(block.timestamp, windowEnds + ANSWER_WINDOW + 5 * (ANSWER_WINDOW / 4), "answered that late at most");
+        // Review rev4 R4-6: the leaves the last answer revealed stay checkable for `answerWindow` more.
+        uint64 until = challenges.checkUntil(stackId);
+        assertEq(until, block.timestamp + ANSWER_WINDOW, "the check of the revealed leaves");
+        assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Disputed, "held for it");
+        vm.warp(until + 1);
+        challenges.payHeld(stackId);
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Accepted, "accepted again");
         settlement.finalize(stackId);
+        // Review R2-5: the bonds once the fraud window is over.
+        vm.warp(challenges.bondsDueAt(stackId) + 1);
+        challenges.payHeld(stackId);
+        assertEq(token.balanceOf(operatorOf[server]) - operatorBefore, 10 * CHALLENGE_BOND, "every bond to the node");
+        assertEq(ownerBefore - token.balanceOf(user), 10 * CHALLENGE_BOND, "the griefer lost them");
         assertTrue(settlement.getSettlement(stackId).phase == ISettlementManager.Phase.Finalized, "paid");
         assertEq(nodes.getNode(server).collateral, COLLATERAL, "not slashed");
     }

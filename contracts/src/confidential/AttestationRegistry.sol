@@ -9,6 +9,7 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {IStackServing} from "../interfaces/IStackServing.sol";
+import {ReportWindow} from "../common/ReportWindow.sol";
 import {Units} from "../common/Units.sol";
 
 /// @title AttestationRegistry: each confidential node's current attestation record, and the measurements
@@ -64,7 +65,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     uint64 public constant MIN_VALIDITY = 1 hours;
     uint64 public constant MAX_VALIDITY = 30 days;
     /// Refunds for a statement are claimed at the latest in its epoch plus this many.
-    uint64 public constant REFUND_EPOCHS = 4;
+    uint64 public constant REFUND_EPOCHS = ReportWindow.REFUND_EPOCHS;
 
     INodeRegistry public immutable nodeRegistry;
     /// The longest a record may stay current after it is posted.

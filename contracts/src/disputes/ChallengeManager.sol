@@ -11,9 +11,15 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 
-/// The node registry's collateral token (a public immutable of NodeRegistry), in which challenge bonds are paid.
+/// The node registry's collateral token (a public immutable of NodeRegistry), in which challenge bonds are paid, and
+/// the task registry whose exit notice bounds the fraud window.
 interface ICollateralToken {
     function token() external view returns (IERC20);
+    function taskRegistry() external view returns (IExitNotice);
+}
+
+interface IExitNotice {
+    function exitNotice() external view returns (uint64);
 }
 
 /// @title ChallengeManager: the stack owner's challenges of an accepted settlement.
@@ -39,12 +45,18 @@ interface ICollateralToken {
 /// each is at least `answerWindow / maxChallengesPerStack` after the one before, so the node never owes more than
 /// `maxChallengesPerStack` answers per `answerWindow`. The settlement stays `Disputed` until every open challenge is
 /// resolved: the first one upheld fails it (the owner refunded), and it is accepted again only when the last one is
-/// dismissed. No challenge opens after `windowEnds`, so a griefer who opens n index challenges holds a settlement at
-/// most `answerWindow * (1 + (n - 1) / maxChallengesPerStack)` past its window, paying the node a bond for each.
+/// dismissed. No index challenge opens after `windowEnds`, so a griefer who opens n of them holds a settlement at
+/// most `answerWindow * (3 + (n - 1) / maxChallengesPerStack)` past its window (the last answer, the check of the
+/// leaves it revealed, a receipt challenge opened at the check's end), paying the node a bond for each.
 /// `challengeIndices` opens up to `MAX_BATCH` of them in one transaction (the node chooses how many leaves lack a
 /// receipt, so one transaction each would let it outrun the window). A dismissed challenge's bond is held until the
 /// settlement's last open challenge resolves and its window is over (more challenges may open until then): the
-/// node's if the settlement then stands (`payHeld` once the window is over), the owner's if any was upheld.
+/// node's if the settlement then stands (`payHeld` once the fraud window is over), the owner's if any was upheld.
+/// A leaf an index answer reveals (the answered one, the one before it) can be challenged by its receipt for
+/// `answerWindow` after the answer (`checkUntil`), even past `windowEnds` (review rev4 R4-6: a node answering after
+/// the window had the settlement accepted and finalizable before the owner could compare the revealed leaf with its
+/// receipt); the settlement stays `Disputed` until then and `payHeld` releases it. Past `windowEnds` only receipt
+/// challenges open (capped per stack), so the hold stays bounded.
 contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -103,6 +115,12 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     /// (review fresh 2 LOW-D, review challenges LOW-1): the node's if the settlement stands then, the owner's if a
     /// challenge was upheld (or it failed).
     mapping(uint256 stackId => uint256) public heldBondOf;
+    /// Until when the leaves the stack's index answers revealed can be challenged by receipt (review rev4 R4-6):
+    /// `answerWindow` after the latest answer.
+    mapping(uint256 stackId => uint64) public checkUntil;
+    /// Every challenge on the stack was dismissed past `windowEnds` but before `checkUntil`: the settlement stays
+    /// `Disputed` until `payHeld` releases it after `checkUntil`.
+    mapping(uint256 stackId => bool) public heldOpen;
 
     /// The most indices one `challengeIndices` call opens (its gas stays well under a block's).
     uint256 public constant MAX_BATCH = 64;
@@ -150,8 +168,9 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     error ChallengeGapZero(uint64 answerWindow, uint8 maxChallengesPerStack);
     /// A `challengeIndices` call with no index or more than `MAX_BATCH`.
     error BadBatch(uint256 length, uint256 max);
-    /// `payHeld` while a challenge is open on the stack, or before its window is over (more may still open).
-    error BondsStillHeld(uint256 stackId, uint256 open, uint64 windowEnds);
+    /// `payHeld` while a challenge is open on the stack, before its window (and the check of revealed leaves) is
+    /// over, or, with nothing to release, before the held bonds are due (`until`).
+    error BondsStillHeld(uint256 stackId, uint256 open, uint64 until);
 
     constructor(
         address admin,
@@ -205,7 +224,7 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     /// Challenges settled leaf `leafIndex` as a request the owner never signed (the owner approves the bond first).
     /// Other challenges of the settlement may be open; an index already challenged reverts `IndexAlreadyProven`.
     function challengeIndex(uint256 stackId, uint256 leafIndex) external nonReentrant returns (uint256 challengeId) {
-        (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
+        (uint256 nodeId, ISettlementManager.Settlement memory st) = _indexChallengeable(stackId);
         challengeId = _startIndex(stackId, nodeId, leafIndex, st.requestCount);
     }
 
@@ -220,7 +239,7 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     {
         uint256 n = leafIndices.length;
         if (n == 0 || n > MAX_BATCH) revert BadBatch(n, MAX_BATCH);
-        (uint256 nodeId, ISettlementManager.Settlement memory st) = _challengeable(stackId);
+        (uint256 nodeId, ISettlementManager.Settlement memory st) = _indexChallengeable(stackId);
         firstId = challengeCount + 1;
         for (uint256 i = 0; i < n; ++i) {
             _startIndex(stackId, nodeId, leafIndices[i], st.requestCount);
@@ -268,6 +287,9 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         bytes32 hash = _provenAtIndex(c.leafIndex, leaf, proof, st);
         _checkRunningTotal(c.leafIndex, leaf, previous, previousProof, st);
         _checkOwnerSigned(c, leaf, deadline, maxUnits, ownerSignature);
+        // The leaves revealed here stay open to receipt challenges for `answerWindow` (review rev4 R4-6).
+        uint64 until = uint64(block.timestamp) + params.answerWindow;
+        if (until > checkUntil[c.stackId]) checkUntil[c.stackId] = until;
         provenIndex[c.stackId][c.leafIndex] = true;
         provenLeaf[c.stackId][hash] = true;
         _resolve(challengeId, c, true);
@@ -337,14 +359,33 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         _resolve(challengeId, c, false);
     }
 
-    /// Pays the stack's held bonds once no challenge is open and its window is over, so no further challenge can
-    /// catch the node (anyone may call; the node's operator is paid when the settlement stands).
+    /// Once no challenge is open and the window (and the check of revealed leaves) is over, so no further
+    /// challenge can catch the node: releases a settlement held `Disputed` for that check (accepted again, or
+    /// failed if a receipt fraud was proven meanwhile) and pays the held bonds when due: to the owner if the
+    /// settlement failed, to the node's operator from `bondsDueAt` (anyone may call). Reverts `BondsStillHeld` when
+    /// it has nothing to do yet.
     function payHeld(uint256 stackId) external nonReentrant {
-        uint64 windowEnds = settlementManager.getSettlement(stackId).windowEnds;
+        uint64 ends = _checkEnds(stackId, settlementManager.getSettlement(stackId).windowEnds);
         uint256 open = openOf[stackId];
-        if (open > 0 || block.timestamp <= windowEnds) revert BondsStillHeld(stackId, open, windowEnds);
+        if (open > 0 || block.timestamp <= ends) revert BondsStillHeld(stackId, open, ends);
+        bool released = heldOpen[stackId];
+        if (released) {
+            heldOpen[stackId] = false;
+            settlementManager.onDisputeResolved(stackId, true, true);
+        }
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        _payHeld(stackId, stack.owner, stack.nodeId);
+        if (_payHeld(stackId, stack.owner, stack.nodeId) && !released) {
+            revert BondsStillHeld(stackId, 0, bondsDueAt(stackId));
+        }
+    }
+
+    /// When the node's held bonds become payable to it (review R2-5): the exit notice after the window and the
+    /// check of revealed leaves end, the time a receipt fraud proof is sure to find the node still answerable (the
+    /// registry keeps its collateral that long after its last stack closed). A fraud proven before sends them to the
+    /// owner.
+    function bondsDueAt(uint256 stackId) public view returns (uint64) {
+        uint64 ends = _checkEnds(stackId, settlementManager.getSettlement(stackId).windowEnds);
+        return ends + ICollateralToken(address(nodeRegistry)).taskRegistry().exitNotice();
     }
 
     function getChallenge(uint256 challengeId) external view returns (Challenge memory) {
@@ -352,7 +393,8 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
     }
 
     /// The stack's node and its settlement, when the caller owns the stack and the settlement can be challenged:
-    /// accepted, or disputed by challenges of this contract still open, and its window not over.
+    /// accepted, or disputed by challenges of this contract (open, or held for the check of revealed leaves), and
+    /// its window, or the check of the leaves an answer revealed, not over.
     function _challengeable(uint256 stackId)
         internal
         view
@@ -362,9 +404,25 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         if (msg.sender != stack.owner) revert NotStackOwner(stackId, msg.sender);
         st = settlementManager.getSettlement(stackId);
         bool open = st.phase == ISettlementManager.Phase.Accepted
-            || (st.phase == ISettlementManager.Phase.Disputed && openOf[stackId] > 0);
-        if (!open || block.timestamp > st.windowEnds) revert NotChallengeable(stackId);
+            || (st.phase == ISettlementManager.Phase.Disputed && (openOf[stackId] > 0 || heldOpen[stackId]));
+        if (!open || block.timestamp > _checkEnds(stackId, st.windowEnds)) revert NotChallengeable(stackId);
         nodeId = stack.nodeId;
+    }
+
+    /// As `_challengeable`, within the window itself: index challenges never open after it (the hold stays bounded).
+    function _indexChallengeable(uint256 stackId)
+        internal
+        view
+        returns (uint256 nodeId, ISettlementManager.Settlement memory st)
+    {
+        (nodeId, st) = _challengeable(stackId);
+        if (block.timestamp > st.windowEnds) revert NotChallengeable(stackId);
+    }
+
+    /// The later of the window's end and the end of the check of revealed leaves.
+    function _checkEnds(uint256 stackId, uint64 windowEnds) internal view returns (uint64) {
+        uint64 until = checkUntil[stackId];
+        return until > windowEnds ? until : windowEnds;
     }
 
     /// Opens a challenge; one the node must answer takes the bond, and a receipt one counts against the cap.
@@ -381,7 +439,11 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
             }
             bond = params.challengeBond;
         }
-        if (openOf[stackId]++ == 0) settlementManager.markChallenged(stackId);
+        if (openOf[stackId]++ == 0) {
+            // Held disputed for the check of revealed leaves: it is disputed already.
+            if (heldOpen[stackId]) heldOpen[stackId] = false;
+            else settlementManager.markChallenged(stackId);
+        }
         uint64 deadline = uint64(block.timestamp) + params.answerWindow;
         if (leaf == 0) {
             uint64 spaced = indexDeadlineOf[stackId] + params.answerWindow / params.maxChallengesPerStack;
@@ -440,23 +502,34 @@ contract ChallengeManager is AtomaAccess, ReentrancyGuardTransient {
         // The first challenge upheld fails the settlement; the last one dismissed (none upheld) accepts it again.
         uint256 left = --openOf[stackId];
         if (!upheldOn[stackId]) {
-            if (!nodeWon) upheldOn[stackId] = true;
-            if (!nodeWon || left == 0) settlementManager.onDisputeResolved(stackId, nodeWon, true);
+            if (!nodeWon) {
+                upheldOn[stackId] = true;
+                settlementManager.onDisputeResolved(stackId, false, true);
+            } else if (left == 0) {
+                // A revealed leaf still checkable past the window keeps the settlement disputed (review rev4 R4-6).
+                uint64 until = checkUntil[stackId];
+                if (block.timestamp <= until && until > settlementManager.getSettlement(stackId).windowEnds) {
+                    heldOpen[stackId] = true;
+                } else {
+                    settlementManager.onDisputeResolved(stackId, true, true);
+                }
+            }
         }
         if (left == 0) _payHeld(stackId, c.owner, c.nodeId);
     }
 
     /// No challenge open: the held bonds go back to the owner if a challenge was upheld (or a receipt fraud was
-    /// proven meanwhile, even after the payout: review rev W-5); to the node when its settlement stands and the
-    /// window is over (review challenges LOW-1: paid as soon as the first round was answered, a cheater kept them
-    /// though the owner's batch caught it next).
-    function _payHeld(uint256 stackId, address owner, uint256 nodeId) internal {
+    /// proven meanwhile, even after the settlement was paid: review rev W-5); to the node when its settlement stands
+    /// and the fraud window is over (`bondsDueAt`; review challenges LOW-1: paid as soon as the first round was
+    /// answered, a cheater kept them though the owner's batch caught it next; review R2-5: paid at the window's
+    /// end, a fraud proven later found them gone). Returns whether bonds are still held.
+    function _payHeld(uint256 stackId, address owner, uint256 nodeId) internal returns (bool kept) {
         uint256 held = heldBondOf[stackId];
-        if (held == 0) return;
+        if (held == 0) return false;
         ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
         bool failed = upheldOn[stackId] || st.phase == ISettlementManager.Phase.Failed
             || settlementManager.fraudProven(stackId);
-        if (!failed && block.timestamp <= st.windowEnds) return;
+        if (!failed && (heldOpen[stackId] || block.timestamp <= bondsDueAt(stackId))) return true;
         heldBondOf[stackId] = 0;
         address to = failed ? owner : nodeRegistry.operatorOf(nodeId);
         token.safeTransfer(to, held);

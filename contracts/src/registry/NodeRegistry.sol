@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {EpochClock} from "../common/EpochClock.sol";
+import {ReportWindow} from "../common/ReportWindow.sol";
 import {IAtomaVault} from "../interfaces/IAtomaVault.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
@@ -250,16 +251,15 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         node.status = INodeRegistry.NodeStatus.Deregistered;
         node.deregisteredEpoch = uint32(epoch);
         releasedAt[nodeId] = block.timestamp;
-        emit NodeDeregistered(nodeId, epoch, block.timestamp + taskRegistry.exitNotice());
+        emit NodeDeregistered(nodeId, epoch, withdrawableAt(nodeId));
     }
 
-    /// Returns the collateral to the operator: with nothing pending, and `exitNotice` after both the node's
-    /// deregistration and the end of its last obligation.
+    /// Returns the collateral to the operator: with nothing pending, from `withdrawableAt`.
     function withdrawCollateral(uint256 nodeId) external nonReentrant {
         INodeRegistry.Node storage node = _operated(nodeId);
         if (node.status == INodeRegistry.NodeStatus.Active) revert NotDeregistered(nodeId);
         if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
-        uint256 from = releasedAt[nodeId] + taskRegistry.exitNotice();
+        uint256 from = withdrawableAt(nodeId);
         if (node.status == INodeRegistry.NodeStatus.Deregistered && block.timestamp < from) {
             revert WithdrawalTooEarly(nodeId, from);
         }
@@ -271,6 +271,18 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- views
+
+    /// When a deregistered node's collateral can leave (once nothing is pending): `exitNotice` after both its
+    /// deregistration and the end of its last obligation (`releasedAt`), and not before every report and refund
+    /// window that could reach it has closed, `REFUND_EPOCHS` epochs after the epoch `releasedAt` falls in (review
+    /// R2-7: with epochs long beside the notice, a liar left before its statement's epoch was even over). A lying
+    /// statement a buyer can be refunded for names an epoch in which one of its stacks was served, so no later one.
+    function withdrawableAt(uint256 nodeId) public view returns (uint256) {
+        uint256 released = releasedAt[nodeId];
+        uint256 byNotice = released + taskRegistry.exitNotice();
+        uint256 byEpochs = epochEnd((released - GENESIS) / EPOCH_LENGTH + ReportWindow.REFUND_EPOCHS);
+        return byNotice > byEpochs ? byNotice : byEpochs;
+    }
 
     function getNode(uint256 nodeId) external view returns (INodeRegistry.Node memory) {
         return _nodes[nodeId];

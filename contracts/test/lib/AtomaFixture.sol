@@ -78,6 +78,11 @@ abstract contract AtomaFixture is TestBase {
         return IDisputeSelection(address(0));
     }
 
+    /// The registry's epoch length; a suite overrides it to play long epochs.
+    function epochLength() internal view virtual returns (uint256) {
+        return EPOCH;
+    }
+
     function deployAtoma() internal {
         vm.warp(1_700_000_000);
         vm.startPrank(admin);
@@ -86,7 +91,7 @@ abstract contract AtomaFixture is TestBase {
         nodes = new NodeRegistry(
             admin,
             token,
-            EPOCH,
+            epochLength(),
             NodeRegistry.Params({
                 minCollateral: COLLATERAL,
                 honestReward: 1,
@@ -317,7 +322,7 @@ abstract contract AtomaFixture is TestBase {
     }
 
     function nextEpoch() internal {
-        vm.warp(block.timestamp + EPOCH);
+        vm.warp(block.timestamp + nodes.EPOCH_LENGTH());
     }
 
     /// Buys a stack as `user` and draws its node in the next block.

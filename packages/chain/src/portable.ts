@@ -167,7 +167,12 @@ export {
   type OpenAttestationParams,
   openAttestation,
 } from "./actions/openAttestation.js";
-export { heldBondsOf, payHeldBonds } from "./actions/payHeldBonds.js";
+export {
+  type HeldBondsState,
+  heldBondsOf,
+  heldBondsState,
+  payHeldBonds,
+} from "./actions/payHeldBonds.js";
 export { type PostAttestationParams, postAttestation } from "./actions/postAttestation.js";
 export {
   type FraudEvidence,

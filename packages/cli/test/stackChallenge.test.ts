@@ -294,7 +294,12 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
       challenge(honestStack, "--index", "0"),
       /stack \d+'s challenge window ended at \d{4}-\d\d-\d\dT/,
     );
-    // The window over, anyone may pay out the bond held for the honest node's answer.
+    // The window and the fraud window after it (the exit notice, review R2-5) over, anyone may pay out the bond
+    // held for the honest node's answer.
+    await expect(payHeldBonds(ownerCtx, { stackId: honestStack })).rejects.toMatchObject({
+      errorName: "BondsStillHeld",
+    });
+    await network.advance(Number(await contracts().taskRegistry.read.exitNotice()) + 1);
     const { paid } = await payHeldBonds(ownerCtx, { stackId: honestStack });
     expect(paid?.amount).toBe(parseEther("1"));
     expect((await tomaOf(heldFor!.operator)) - heldFor!.before).toBe(parseEther("1"));

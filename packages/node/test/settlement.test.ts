@@ -576,7 +576,10 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
-    // Having finalized its settlement, the node collects the bonds held for its answers.
+    // The bonds wait for the fraud window, the exit notice after the window (review R2-5), then the node collects
+    // the bonds held for its answers.
+    expect((await operatorBalance()) - before).toBe(0n);
+    await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
     const bonds = challenged.bond + indexed.bond + beside.bond;
     await waitFor("the held bonds", async () => (await operatorBalance()) - before === bonds);
   });
@@ -618,6 +621,8 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       const restarted = { ...settlementNode(network, server, { dataDir, database }), database };
       await restarted.node.start();
       running.set(stack.nodeId, restarted);
+      // Due once the fraud window (the exit notice after the window) is over (review R2-5).
+      await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
       await waitFor("the held bonds", async () => (await operatorBalance()) - before === indexed.bond);
       expect(indexed.bond).toBeGreaterThan(0n);
       const row = await waitFor("the bonds marked collected", async () => {

@@ -13,6 +13,7 @@ export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
+  closeUnprovenReported,
   closeUnprovenStack,
   type ExhaustionClaimCheck,
   exhaustionClaimSettled,

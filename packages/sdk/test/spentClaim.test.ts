@@ -364,6 +364,52 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     }
   }, 180_000);
 
+  // Review R4-4 (griefer): on a reused stack the node refuses as exhausted while the total it signs in the refusal
+  // leaves room for the request; the client left the stack open and never used it again, the escrow locked until
+  // expiry. The node's own signature contradicts it: put aside, and the stack closed at once.
+  it("on a reused stack, closes the stack and puts aside a node whose own exhausted total leaves room", async () => {
+    const account = await freshBuyer();
+    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
+    let stack: string | undefined;
+    let forged: string | undefined;
+    const forging = (path: string, headers: Record<string, string>) =>
+      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
+    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
+    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    try {
+      const first = await createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+      }).chat(ask(dev.ready.model, "Hello"));
+      stack = first.atoma.stack_id as string;
+      const { fields } = parseReceipt(first.atoma);
+      // Its real last leaf, signed again: the stack still holds nearly all its units.
+      forged = JSON.stringify({
+        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
+        atoma: toReceipt(BigInt(cheapest.id), fields, await signResponse(key, domain, fields)),
+      });
+      const putAside: string[] = [];
+      const restarted = createAtomaClient({
+        network: dev.readyText,
+        account,
+        preferences: { sort: "price" },
+        fetch,
+        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
+      });
+      const answer = await restarted.chat(ask(dev.ready.model, "More"));
+      expect(answer.atoma.stack_id).not.toBe(stack);
+      expect(putAside).toHaveLength(1);
+      expect(putAside[0]).toMatch(/the running total it signed in its refusal, \d+, leaves \d+ of \d+ units/);
+      const ctx = readContext(parseNetwork(dev.readyText));
+      expect((await getStack(ctx, BigInt(stack))).closedAt).toBeGreaterThan(0n);
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
   // Review fresh 2, LOW-F: subscribers at a price no client pays raised every client's default level.
   it("takes the default level from the nodes that could serve the client, not from any price", async () => {
     const account = await freshBuyer();

@@ -6,6 +6,7 @@ import {
   type BuyTerms,
   boughtStack,
   closedEarly,
+  closeUnprovenReported,
   closeUnprovenStack,
   falseSpentClaim,
   givenStack,
@@ -186,9 +187,15 @@ export function registerChat(program: Command): void {
         });
         if (lie !== undefined) {
           keepAside(aside, stack.nodeId, lie);
+          // Never used again: closed now, so its escrow comes back once the node settles (review R4-4).
+          const { settleDeadline } = await closeUnprovenReported(ctx, stack.stackId);
+          const closed =
+            settleDeadline === undefined
+              ? ""
+              : `; stack ${stack.stackId} closed, to be settled by ${settleDeadline}`;
           throw new NodeMisbehavedError(
             stack.nodeId,
-            `${lie}; nothing was bought, and no later run buys from it`,
+            `${lie}${closed}; nothing was bought, and no later run buys from it`,
           );
         }
         // Its last use may be an earlier run's: when the last receipt kept for the stack arrived.

@@ -8,7 +8,9 @@ import {
   finalizeSettlement,
   getChallenge,
   getSettlement,
+  heldBondsState,
   MAX_INDEX_BATCH,
+  payHeldBonds,
   resolveChallenge,
   SettlementPhase,
   timeoutSettlement,
@@ -226,6 +228,7 @@ export class OverclaimWatcher {
       ({ settlement }) => settlement.phase === SettlementPhase.Accepted && now > settlement.windowEnds,
     );
     await this.#finalizeDue(due.map(({ stack }) => stack.stackId));
+    await this.#releaseHeld(read, now);
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
       if (settlement.phase !== SettlementPhase.None) continue;
@@ -306,6 +309,29 @@ export class OverclaimWatcher {
           }
           batch = still;
         }
+      }
+    }
+  }
+
+  /**
+   * A settlement still disputed past its window with no challenge open is held for the check of the leaves a late
+   * index answer revealed (review rev4 R4-6): once that check is over it is released (`payHeld`, anyone may), so a
+   * node gone quiet cannot leave the owner's escrow locked; the next pass pays it out.
+   */
+  async #releaseHeld(read: ReadSettlement[], now: bigint): Promise<void> {
+    for (const { stack, settlement } of read) {
+      const phase: number = settlement.phase;
+      if (phase !== SettlementPhase.Disputed || settlement.windowEnds === 0n || now <= settlement.windowEnds)
+        continue;
+      try {
+        const state = await heldBondsState(this.#chain, stack.stackId);
+        if (!state.heldOpen || now <= state.releaseAfter) continue;
+        await this.#pool.withWallet(() => payHeldBonds(this.#chain, { stackId: stack.stackId }));
+      } catch (error) {
+        this.#logger.warn(
+          { stackId: String(stack.stackId), err: error },
+          "releasing a held settlement failed",
+        );
       }
     }
   }
@@ -721,7 +747,9 @@ export class OverclaimWatcher {
     } catch (error) {
       const settlement = await getSettlement(this.#chain, open.stackId);
       const phase: number = settlement.phase;
-      const over = OVER.has(phase) || (settlement.windowEnds > 0n && now > settlement.windowEnds);
+      // A revealed leaf stays checkable past the window for a while (review rev4 R4-6: `checkUntil`).
+      const { releaseAfter } = await heldBondsState(this.#chain, open.stackId);
+      const over = OVER.has(phase) || (settlement.windowEnds > 0n && now > releaseAfter);
       this.#logger.warn(
         { ...ids, err: error, retried: !over },
         "checking the leaf an index challenge's answer revealed failed",

@@ -282,6 +282,11 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         current = await servingFor(model);
       } else {
         putAside(current.stack.nodeId, lie);
+        // Not used again: closed now, so its escrow comes back once the node settles, not at expiry (review R4-4).
+        if (!spent.has(current.stack.stackId)) {
+          spent.add(current.stack.stackId);
+          await closeUnprovenReported(ctx, current.stack.stackId);
+        }
         current = await servingFor(model).catch((cause: unknown) => {
           throw cause instanceof NoNodeOfferedError
             ? new NodeMisbehavedError(current.stack.nodeId, `${lie}; no other node serves ${model}`)

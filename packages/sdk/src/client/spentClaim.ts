@@ -18,8 +18,10 @@ export const STACK_SPENT = new Set(["stack_exhausted", "stack_expired", "stack_c
  * an earlier run) a last leaf shown proves nothing either way: the stack is left and the leaf kept for the owner's
  * index challenge, which slashes a node that cannot show the owner's signed request for each leaf it claims, and
  * `onUnproven` hears the running total claimed when it leaves no room for the smallest request (`unprovenSpent`;
- * a total leaving room says only "too big for what is left": the stack is left open): the caller closes the stack at once (`closeUnprovenStack`) so that
+ * a total leaving room for smaller requests only says "too big for what is left": the stack is left open): the caller closes the stack at once (`closeUnprovenStack`) so that
  * its escrow does not wait for its expiry, and compares the units settled with the claim (`exhaustionClaimSettled`).
+ * A total that leaves room for the refused request itself is a lie by the node's own signature (review R4-4: the
+ * stack was left open, its escrow locked until expiry): the caller puts the node aside and closes the stack.
  */
 export async function falseSpentClaim(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -42,7 +44,11 @@ export async function falseSpentClaim(
     // Review S3-5: `stack_exhausted` is also an honest node's answer to a request bigger than what is left. The stack
     // is ended only when the node's own signed total leaves no room for the smallest request; else it is just not
     // used for this one.
-    if (unprovenSpent(BigInt(onChain.units), last.units)) onUnproven?.(last.units);
+    const needed = neededUnits(body);
+    const verdict = unprovenVerdict(BigInt(onChain.units), last.units, needed);
+    if (verdict === "lie")
+      return `node ${stack.nodeId} says stack_exhausted, but ${live}; the running total it signed in its refusal, ${last.units}, leaves ${BigInt(onChain.units) - last.units} of ${onChain.units} units, ${needed} needed`;
+    if (verdict === "spent") onUnproven?.(last.units);
     return undefined;
   }
   const shown = last !== undefined && "units" in last ? last.units : undefined;
@@ -67,6 +73,22 @@ export const SMALLEST_REQUEST_UNITS = requestUnitBound({
  */
 export function unprovenSpent(stackUnits: bigint, claimed: bigint): boolean {
   return stackUnits - claimed < SMALLEST_REQUEST_UNITS;
+}
+
+/**
+ * What a reused stack's unproven `stack_exhausted` total says of the refusal (review R4-4). `lie`: it leaves at
+ * least the refused request's signed bound, which is the most an honest node holds for it (it reserves its own
+ * bound of the request, at most the signed one, and refuses only when less is left after its last leaf), so the
+ * node's own signature contradicts the refusal. `spent`: it leaves less than the smallest request. `tooBig`: room
+ * for smaller requests only, the honest "too big for what is left".
+ */
+export function unprovenVerdict(
+  stackUnits: bigint,
+  claimed: bigint,
+  needed: bigint,
+): "lie" | "spent" | "tooBig" {
+  if (claimed <= stackUnits && stackUnits - claimed >= needed) return "lie";
+  return unprovenSpent(stackUnits, claimed) ? "spent" : "tooBig";
 }
 
 /** A node settles a stack shortly before it expires (or once spent): closing one long before is refusing to serve. */

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AttestationRegistry} from "../src/confidential/AttestationRegistry.sol";
+import {NodeRegistry} from "../src/registry/NodeRegistry.sol";
+import {ConfidentialSteps} from "./lib/ConfidentialSteps.sol";
+
+/// @notice Review R2-7: with epochs long beside the exit notice, a node that served a lying attestation statement
+/// deregistered and withdrew its collateral after the notice, before its statement's epoch was over (a lie about
+/// evidence never posted is reportable only then) or before the refund window of the stacks it served closed. Its
+/// collateral now stays until every report and refund window that could reach it is over: `REFUND_EPOCHS` epochs
+/// after the epoch in which its last obligation ended (or it deregistered), as well as the exit notice.
+contract LongEpochExitTest is ConfidentialSteps {
+    uint256 internal liar;
+
+    function epochLength() internal pure override returns (uint256) {
+        return 60 days;
+    }
+
+    function setUp() public {
+        deployConfidential();
+        liar = addNode(0);
+    }
+
+    function _statement(uint256 nodeId, uint64 epoch, bytes32 evidenceHash) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(signerKey[nodeId], attestations.servedEvidenceDigest(nodeId, epoch, evidenceHash));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// Liar: serves a statement for evidence it never posts, deregisters at once and withdraws after the exit notice,
+    /// still inside the statement's epoch. The report, possible only once the epoch is over, must still slash it.
+    function test_aLiarCannotWithdrawBeforeItsStatementCanBeReported() public {
+        uint64 epoch = currentEpoch();
+        bytes32 evidence = keccak256("never posted");
+        bytes memory signed = _statement(liar, epoch, evidence);
+        vm.prank(operatorOf[liar]);
+        nodes.deregister(liar);
+        vm.warp(block.timestamp + EXIT_NOTICE + 1);
+        assertEq(currentEpoch(), epoch, "the statement's epoch is not over");
+        vm.prank(operatorOf[liar]);
+        try nodes.withdrawCollateral(liar) {} catch {}
+        vm.warp(nodes.epochEnd(epoch));
+        uint256 slashed = attestations.reportUnposted(liar, epoch, evidence, signed);
+        assertTrue(slashed > 0, "the report still finds the collateral");
+    }
+
+    /// Honest leaver: withdrawal waits for the refund window of its last epoch (the error says until when) and then
+    /// works.
+    function test_collateralWaitsForTheLastReportWindowThenLeaves() public {
+        uint64 epoch = currentEpoch();
+        vm.prank(operatorOf[liar]);
+        nodes.deregister(liar);
+        uint256 until = nodes.epochEnd(epoch + attestations.REFUND_EPOCHS());
+        assertEq(nodes.withdrawableAt(liar), until, "the refund window of its last epoch, longer than the notice");
+        vm.warp(until - 1);
+        vm.prank(operatorOf[liar]);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.WithdrawalTooEarly.selector, liar, until));
+        nodes.withdrawCollateral(liar);
+        vm.warp(until);
+        uint256 before = token.balanceOf(operatorOf[liar]);
+        vm.prank(operatorOf[liar]);
+        nodes.withdrawCollateral(liar);
+        assertEq(token.balanceOf(operatorOf[liar]) - before, COLLATERAL, "withdrawn");
+    }
+}
