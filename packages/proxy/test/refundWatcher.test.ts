@@ -1,22 +1,11 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import {
-  type ChainContext,
-  finalizeSettlement,
-  nodeRegistryAbi,
-  postAttestation,
-  SecurityLevel,
-  servedEvidenceTypedData,
-  setAllowedMeasurement,
-  setDevAttestation,
-  submitSettlement,
-} from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import type { ChainContext } from "@atoma/chain";
+import type { DevNode, Devnet } from "@atoma/chain/devnet";
 import { atomaVaultAbi, attestationRegistryAbi } from "@atoma/contracts";
-import { evidenceHash, measurementHash } from "@atoma/core";
+import { evidenceHash } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
-import { type Hex, keccak256, parseEther, stringToBytes, toHex } from "viem";
+import { parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LevelThreeLiars, startLevelThreeLiars } from "../../chain/test/levelThreeLiars.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
@@ -26,15 +15,6 @@ import { RefundWatcher } from "../src/refunds/refundWatcher.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const MODEL = "tiny-confidential";
-const register = (label: string): Hex =>
-  `0x${keccak256(stringToBytes(label)).slice(2)}${keccak256(stringToBytes(`${label}+`)).slice(2, 34)}`;
-const REGISTERS = {
-  mrTd: register("mrtd"),
-  rtmr0: register("rtmr0"),
-  rtmr1: register("rtmr1"),
-  rtmr2: register("rtmr2"),
-  rtmr3: register("rtmr3"),
-};
 const [embedded, postgres] = testDatabases() as [
   ReturnType<typeof testDatabases>[0],
   ReturnType<typeof testDatabases>[0],
@@ -46,69 +26,21 @@ const [embedded, postgres] = testDatabases() as [
  */
 describe("the gateway's refund watcher against anvil", () => {
   let devnet: Devnet;
-  let taskId: bigint;
   let liar: DevNode;
   let honest: DevNode;
   let catalog: NetworkCatalog;
-  let quotes = 0;
-  /** What each node's `GET /v1/attestation` serves now (its epoch evidence and statement). */
+  let liars: LevelThreeLiars;
   const served = new Map<bigint, unknown>();
-  const servers: Server[] = [];
   const made: TestDatabaseConfig[] = [];
   const opened: OpenedDatabase[] = [];
-
-  const currentEpoch = () =>
-    devnet.admin.publicClient.readContract({
-      address: devnet.deployment.addresses.NodeRegistry,
-      abi: nodeRegistryAbi,
-      functionName: "currentEpoch",
-    });
-  /** Posts fresh dev evidence for the node; its hash. */
-  const attest = async (node: DevNode): Promise<Hex> => {
-    const quote = toHex(stringToBytes(`refund quote ${++quotes}`));
-    const hash = evidenceHash("dev", quote);
-    await postAttestation(node.operator, {
-      nodeId: node.nodeId,
-      kind: "dev",
-      evidenceHash: hash,
-      encryptionKey: keccak256(quote),
-      measurement: measurementHash("dev", REGISTERS),
-      expiresAt: (await devnet.now()) + 7_200n,
-    });
-    return hash;
+  const attest = (node: DevNode) => liars.attest(node);
+  /** Sets what the node serves, and keeps a copy of its answer (what a key's session would be served). */
+  const serveStatement = async (node: DevNode, hash: `0x${string}`) => {
+    const statement = await liars.serveStatement(node, hash);
+    served.set(node.nodeId, await (await fetch(new URL("/v1/attestation", urls.get(node.nodeId)))).json());
+    return statement;
   };
-  /** The node serves, beside its epoch evidence, its signed statement that `hash` is its record for this epoch. */
-  const serveStatement = async (node: DevNode, hash: Hex) => {
-    const epoch = await currentEpoch();
-    const statement = { nodeId: node.nodeId, epoch, evidenceHash: hash };
-    const signature = await node.signerAccount.signTypedData(
-      servedEvidenceTypedData(
-        devnet.anvil.chainId,
-        devnet.deployment.addresses.AttestationRegistry,
-        statement,
-      ),
-    );
-    served.set(node.nodeId, {
-      object: "atoma.attestation",
-      signing_address: node.signerAccount.address,
-      freshness: { kind: "epoch", epoch: epoch.toString() },
-      evidence: { kind: "dev", quote: "0x00" },
-      statement: { node_id: node.nodeId.toString(), epoch: epoch.toString(), evidence_hash: hash, signature },
-    });
-    return { ...statement, signature };
-  };
-  const attestationServer = async (nodeId: () => bigint): Promise<string> => {
-    const server = createServer((req, res) => {
-      const body = served.get(nodeId());
-      res.writeHead(body && req.url?.startsWith("/v1/attestation") ? 200 : 503, {
-        "content-type": "application/json",
-      });
-      res.end(JSON.stringify(body ?? { error: { code: "attestation_unavailable" } }));
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  };
+  const urls = new Map<bigint, string>();
 
   /** One gateway: its database, wallet, pool and watcher. */
   const gatewayOver = (one: OpenedDatabase, wallet: ChainContext, shared = false) => {
@@ -151,19 +83,7 @@ describe("the gateway's refund watcher against anvil", () => {
       functionName: "balanceOf",
       args: [wallet.walletClient.account.address],
     });
-  /** The node settles the stack (`units` used) and, past the dispute window, anyone finalizes it. */
-  const settleAndFinalize = async (node: DevNode, stackIds: bigint[], units = 50_000n) => {
-    for (const stackId of stackIds)
-      await submitSettlement(node.signer, {
-        stackId,
-        root: keccak256(stringToBytes(`served ${stackId}`)),
-        units,
-        requestCount: 1n,
-        transcriptId: `0x${"ab".repeat(32)}`,
-      });
-    await devnet.advance(3_600);
-    await finalizeSettlement((await devnet.account()).ctx, { stackIds });
-  };
+  const settleAndFinalize = (node: DevNode, stackIds: bigint[]) => liars.settleAndFinalize(node, stackIds);
   const newDatabase = async (which = embedded) => {
     const db = which.make();
     made.push(db);
@@ -181,25 +101,12 @@ describe("the gateway's refund watcher against anvil", () => {
   let c: { one: GatewayUnderTest; two: GatewayUnderTest; lied: bigint } | undefined;
 
   beforeAll(async () => {
-    devnet = await startDevnet();
-    const { modelId } = await devnet.registerModel({ name: MODEL });
-    let liarId = 0n;
-    let honestId = 0n;
-    liar = await devnet.addNode({ url: await attestationServer(() => liarId) });
-    liarId = liar.nodeId;
-    honest = await devnet.addNode({ url: await attestationServer(() => honestId) });
-    honestId = honest.nodeId;
-    taskId = await devnet.addTask({ modelId, securityLevel: SecurityLevel.Confidential });
-    await setAllowedMeasurement(devnet.admin, {
-      taskId,
-      measurement: measurementHash("dev", REGISTERS),
-      allowed: true,
-    });
-    await setDevAttestation(devnet.admin, { taskId, allowed: true });
-    for (const node of [liar, honest]) {
-      await attest(node);
-      await devnet.subscribe(node, taskId, { collateral: parseEther("900") });
-    }
+    liars = await startLevelThreeLiars(MODEL);
+    devnet = liars.devnet;
+    const [first, second] = [await liars.addNode(), await liars.addNode()];
+    liar = first;
+    honest = second;
+    for (const node of [first, second]) urls.set(node.nodeId, node.url);
     await devnet.nextEpoch();
     catalog = new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
       modelNames: [MODEL],
@@ -240,10 +147,9 @@ describe("the gateway's refund watcher against anvil", () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const server of servers) server.close();
     for (const one of opened) await one.close().catch(() => undefined);
     for (const db of made) await db.dispose();
-    await devnet?.stop();
+    await liars?.stop();
   });
 
   it("claims the refund of a liar's stack once its epoch is over and its settlement final, crediting the key that paid; never for an honest node", async () => {
