@@ -1,9 +1,9 @@
-import type { ChainContext } from "@atoma/chain";
+import { type ChainContext, finalizeSettlement, submitSettlement } from "@atoma/chain";
 import type { DevNode, Devnet } from "@atoma/chain/devnet";
-import { atomaVaultAbi, attestationRegistryAbi } from "@atoma/contracts";
+import { atomaVaultAbi, attestationRegistryAbi, settlementManagerAbi } from "@atoma/contracts";
 import { evidenceHash } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
-import { parseEther } from "viem";
+import { keccak256, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LevelThreeLiars, startLevelThreeLiars } from "../../chain/test/levelThreeLiars.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -97,6 +97,8 @@ describe("the gateway's refund watcher against anvil", () => {
   let a: GatewayUnderTest & { one: OpenedDatabase; lied: bigint; fair: bigint };
   /** Gateway B (embedded): a stack of the liar's; it dies between a claim's send and its receipt. */
   let b: GatewayUnderTest & { config: Parameters<typeof openGatewayDatabase>[0]; lied: bigint };
+  /** Gateway D (embedded): a stack of the liar's whose settlement is disputed when the claim is made. */
+  let d: GatewayUnderTest & { lied: bigint };
   /** Gateways C1 and C2 sharing one PostgreSQL database and wallet: a stack of the liar's. */
   let c: { one: GatewayUnderTest; two: GatewayUnderTest; lied: bigint } | undefined;
 
@@ -134,6 +136,12 @@ describe("the gateway's refund watcher against anvil", () => {
       const wallet = (await devnet.account(parseEther("100"))).ctx;
       const gateway = gatewayOver(one, wallet);
       b = { ...gateway, wallet, config, lied: await buyFrom(gateway.pool, liar) };
+    }
+    {
+      const { one } = await newDatabase();
+      const wallet = (await devnet.account(parseEther("100"))).ctx;
+      const gateway = gatewayOver(one, wallet);
+      d = { ...gateway, wallet, lied: await buyFrom(gateway.pool, liar) };
     }
     if (!postgres.skip) {
       const db = postgres.make();
@@ -279,7 +287,10 @@ describe("the gateway's refund watcher against anvil", () => {
       await Promise.all([one.watcher.pass(), two.watcher.pass(), one.watcher.pass(), two.watcher.pass()]);
       await Promise.all([one.watcher.pass(), two.watcher.pass()]);
       expect(await sentBy(one.wallet)).toBe(before + 1);
-      expect((await one.book.claimsOf(lied)).map((claim) => claim.state)).toEqual(["refunded"]);
+      // Taken once: the other gateway never took it (it would have sent it, or spent a simulation on it).
+      expect((await one.book.claimsOf(lied)).map((claim) => [claim.state, claim.tries])).toEqual([
+        ["refunded", 1],
+      ]);
       const refunds = await devnet.admin.publicClient.getContractEvents({
         address: devnet.deployment.addresses.AttestationRegistry,
         abi: attestationRegistryAbi,
@@ -293,4 +304,63 @@ describe("the gateway's refund watcher against anvil", () => {
     },
     180_000,
   );
+
+  // The liar holds the stack's settlement disputed (as its answers to owner challenges would): the claim made then is
+  // recorded (nothing paid yet) and the watcher sends it again once the settlement is finalized.
+  it("records a claim made while the settlement is disputed and is paid after it is finalized", async () => {
+    const settlement = {
+      address: devnet.deployment.addresses.SettlementManager,
+      abi: settlementManagerAbi,
+    } as const;
+    // What the challenge manager does on an owner challenge, and on its resolution: a protocol role's calls.
+    const protocol = await devnet.account();
+    const role = await devnet.publicClient.readContract({ ...settlement, functionName: "PROTOCOL_ROLE" });
+    const asProtocol = async (
+      functionName: "markChallenged" | "onDisputeResolved",
+      args: readonly unknown[],
+    ) => {
+      const hash = await protocol.ctx.walletClient.writeContract({
+        ...settlement,
+        functionName,
+        args,
+        account: protocol.account,
+        chain: protocol.ctx.walletClient.chain,
+      } as never);
+      await devnet.publicClient.waitForTransactionReceipt({ hash });
+    };
+    const grant = await devnet.admin.walletClient.writeContract({
+      ...settlement,
+      functionName: "grantRole",
+      args: [role, protocol.account.address],
+      account: devnet.admin.walletClient.account,
+      chain: devnet.admin.walletClient.chain,
+    } as never);
+    await devnet.publicClient.waitForTransactionReceipt({ hash: grant });
+    await d.watcher.pass();
+    expect((await d.book.claimsOf(d.lied)).map((claim) => claim.state)).toEqual(["pending"]);
+    await submitSettlement(liar.signer, {
+      stackId: d.lied,
+      root: keccak256(stringToBytes(`disputed ${d.lied}`)),
+      units: 50_000n,
+      requestCount: 1n,
+      transcriptId: `0x${"cd".repeat(32)}`,
+    });
+    await asProtocol("markChallenged", [d.lied]);
+    const before = await sentBy(d.wallet);
+    await d.watcher.pass();
+    expect((await d.book.claimsOf(d.lied)).map((claim) => claim.state)).toEqual(["recorded"]);
+    expect(await sentBy(d.wallet)).toBe(before + 1);
+    expect(await refundedTotal(d.lied)).toBe(0n);
+    // Still disputed: tried again, refused at simulation, nothing sent.
+    await d.watcher.pass();
+    expect(await sentBy(d.wallet)).toBe(before + 1);
+    expect((await d.book.claimsOf(d.lied)).map((claim) => claim.state)).toEqual(["recorded"]);
+    await asProtocol("onDisputeResolved", [d.lied, true, false]);
+    await devnet.advance(3_600);
+    await finalizeSettlement((await devnet.account()).ctx, { stackIds: [d.lied] });
+    await d.watcher.pass();
+    expect((await d.book.claimsOf(d.lied)).map((claim) => claim.state)).toEqual(["refunded"]);
+    expect(await sentBy(d.wallet)).toBe(before + 2);
+    expect(await refundedTotal(d.lied)).toBeGreaterThan(0n);
+  }, 180_000);
 });
