@@ -87,6 +87,7 @@ export function sessionsRoute(parts: GatewayParts) {
       maxUnits,
       ignore: input.ignore.map(BigInt),
     });
+    await partsOf(parts).statements?.notePayer(session.lease.stackId, key.keyId);
     return c.json(
       {
         object: "atoma.confidential.session",

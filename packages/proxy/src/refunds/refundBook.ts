@@ -53,21 +53,11 @@ export class RefundBook {
 
   /**
    * Keeps a statement (a checked one: `servedStatementOf`), at most `MAX_STATEMENTS_PER_NODE_EPOCH` a node and epoch,
-   * and, when it was served on a key's session, the stack's paying key (the first one kept). True when it is kept.
+   * and, when it was served on a key's session, the stack's paying key (`notePayer`). True when it is kept.
    */
   async keep(statement: ServedStatement, payer?: { stackId: bigint; keyId: string }): Promise<boolean> {
     const at = this.#now();
-    if (payer)
-      await this.#db
-        .insertInto("stack_refunds")
-        .values({ stack_id: payer.stackId, key_id: payer.keyId, credited_wei: 0n, updated_at_ms: at })
-        .onConflict((oc) =>
-          oc
-            .column("stack_id")
-            .doUpdateSet({ key_id: payer.keyId })
-            .where("stack_refunds.key_id", "is", null),
-        )
-        .execute();
+    if (payer) await this.notePayer(payer.stackId, payer.keyId);
     const known = await this.#db
       .selectFrom("served_statements")
       .select(["evidence_hash"])
@@ -89,6 +79,17 @@ export class RefundBook {
       .onConflict((oc) => oc.columns(["node_id", "epoch", "evidence_hash"]).doNothing())
       .execute();
     return true;
+  }
+
+  /** Records the key that paid for the stack, unless one is recorded already (the first key is credited). */
+  async notePayer(stackId: bigint, keyId: string): Promise<void> {
+    await this.#db
+      .insertInto("stack_refunds")
+      .values({ stack_id: stackId, key_id: keyId, credited_wei: 0n, updated_at_ms: this.#now() })
+      .onConflict((oc) =>
+        oc.column("stack_id").doUpdateSet({ key_id: keyId }).where("stack_refunds.key_id", "is", null),
+      )
+      .execute();
   }
 
   /** Whether a statement of the node for the epoch is kept already. */

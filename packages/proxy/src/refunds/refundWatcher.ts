@@ -111,6 +111,15 @@ export class RefundWatcher implements ServedStatementKeeper {
     }
   }
 
+  /** Notes the key a session on the stack was opened for (never throws: logged). */
+  async notePayer(stackId: bigint, keyId: string): Promise<void> {
+    try {
+      await this.#c.book.notePayer(stackId, keyId);
+    } catch (error) {
+      this.#logger.warn({ stackId: String(stackId), err: error }, "noting a stack's paying key failed");
+    }
+  }
+
   #domain() {
     return {
       chainId: this.#c.chain.publicClient.chain?.id ?? 0,

@@ -9,13 +9,15 @@ export interface ServedStatement {
   signature: Hex;
 }
 
-/** Keeps what a node served a key's session (`RefundWatcher.keepServed`); never throws. */
+/** Keeps what a node served a key's session, and who paid for a stack (`RefundWatcher`); never throws. */
 export interface ServedStatementKeeper {
   keepServed(
     body: unknown,
     stack: { stackId: bigint; nodeId: bigint; nodeSigner: Address },
     keyId: string,
   ): Promise<void>;
+  /** Notes the key a session on the stack was opened for (the first is the one its refunds are credited to). */
+  notePayer(stackId: bigint, keyId: string): Promise<void>;
 }
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
