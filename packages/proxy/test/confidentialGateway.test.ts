@@ -541,6 +541,12 @@ describe("confidential requests through the gateway", () => {
     const answer = remember(await client(apiKey, { attestationWaitMs: 0 }).chat(chat(`epoch ${MARKER}`)));
     expect(answer.freshness.kind).toBe("epoch");
     expect(answer.attestation.label).toBe("insecure, development");
+    // Issue 14, C-2: the statement the node served beside it is kept, and the key that paid for each stack.
+    const payers = await gateway.db.selectFrom("stack_refunds").select("key_id").execute();
+    expect(payers.filter((row) => row.key_id !== null).length).toBeGreaterThan(0);
+    expect((await gateway.db.selectFrom("served_statements").selectAll().execute()).length).toBeGreaterThan(
+      0,
+    );
   });
 
   // A lying gateway claims the node's quotes are spent and serves an epoch evidence of an earlier epoch: refused

@@ -13,6 +13,7 @@ import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
 import { atomaDomain, leafHash, type StackLeaf, StackTree, signRequest, signResponse } from "@atoma/core";
 import { readContext } from "@atoma/sdk";
+import pg from "pg";
 import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -21,7 +22,7 @@ import { OverclaimWatcher } from "../src/network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { databaseUrl, type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const postgres = testDatabases()[1]!;
 const MODEL = "tiny";
@@ -187,7 +188,6 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
     const [a, b] = await shared();
     const { stackId } = await overClaimed(a, nodes[0]!);
     const other = watcherOver(b, wallet.ctx);
-    let armed = false;
     let raced = false;
     const racing: ChainContext = {
       ...wallet.ctx,
@@ -195,18 +195,14 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
         get(target, key, receiver) {
           if (key === "readContract")
             return async (request: { functionName: string }) => {
-              // The bond read: A's audit saw no challenge made; what it reads next is the block it sends at.
-              if (request.functionName === "params") armed = true;
-              return target.readContract(request as never);
-            };
-          if (key === "getBlockNumber")
-            return async () => {
-              // After A looked again that the receipt challenge is not made, before it claims and sends it.
-              if (armed && !raced) {
+              const read = await target.readContract(request as never);
+              // The bond read: A's audit saw no challenge made; B runs its whole pass before A claims and sends
+              // (review R4-3: A now claims under the wallet's lock, which B's pass takes too).
+              if (request.functionName === "params" && !raced) {
                 raced = true;
                 await other.pass();
               }
-              return target.getBlockNumber();
+              return read;
             };
           return Reflect.get(target, key, receiver);
         },
@@ -224,6 +220,40 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
       .where("stack_id", "=", stackId)
       .execute();
     expect(rows.map((row) => row.state)).toEqual(["open", "open", "open"]);
+  }, 300_000);
+
+  // R4-3: a gateway claimed its challenge's row before taking the shared wallet's lock. While another gateway's
+  // transaction held the lock, the blocks a receipt challenge waits for passed; that gateway, the wallet idle, found
+  // the claimed row sent with no log, marked it failed, claimed it again and sent it; the first sent it too once it
+  // got the lock: two bonds on one leaf. Claims are now taken under the lock, and rows judged failed there too.
+  it("never sends a receipt challenge twice while one gateway waits for the wallet's lock", async () => {
+    const [a, b] = await shared();
+    const { stackId } = await overClaimed(a, nodes[1]!);
+    // Another gateway's long transaction: the wallet's advisory lock, held from outside.
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    const lock = `atoma-wallet:${wallet.account.address.toLowerCase()}`;
+    await holder.query("select pg_advisory_lock(hashtextextended($1, 0))", [lock]);
+    let first: Promise<void> | undefined;
+    let second: Promise<void> | undefined;
+    try {
+      first = watcherOver(a, wallet.ctx).pass();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await fetch(devnet.rpc.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_mine", params: ["0x50"] }),
+      });
+      second = watcherOver(b, wallet.ctx).pass();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      await holder.query("select pg_advisory_unlock(hashtextextended($1, 0))", [lock]);
+      await holder.end();
+    }
+    await Promise.allSettled([first, second]);
+    const receipts = (await openedOn(stackId)).filter((log) => log.args.leafIndex === 0n);
+    expect(receipts).toHaveLength(1);
+    expect((await openedOn(stackId)).map((log) => log.args.leafIndex).sort()).toEqual([0n, 1n, 2n]);
   }, 300_000);
 
   // W3-4: the node answered an index challenge; the check of the leaf its answer revealed failed once (here the

@@ -68,6 +68,8 @@ export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
+export { claimRefunds, type RefundOutcome } from "./refunds/claimRefunds.js";
+export { type KeptStatement, StatementKeeper, statementOfAnswer } from "./refunds/statementKeeper.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,

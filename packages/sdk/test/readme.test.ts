@@ -37,9 +37,9 @@ describe("packages/sdk/README.md's examples and examples/node, run against atoma
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it("has its five examples, each a whole program", () => {
+  it("has its six examples, each a whole program", () => {
     const blocks = readmeBlocks();
-    expect(blocks).toHaveLength(5);
+    expect(blocks).toHaveLength(6);
     for (const block of blocks) expect(block).toMatch(/^import /);
   });
 

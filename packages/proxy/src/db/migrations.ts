@@ -204,6 +204,53 @@ const ownerChallenges: Migration = {
   },
 };
 
+/**
+ * Version 9 (issue 14, C-2): the statements level-3 nodes served the gateway, the refunds claimed for the lies among
+ * them (one row per statement and stack, claimed atomically before its transaction goes out), and what each stack's
+ * refunds credited to the key that paid.
+ */
+const refundClaims: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("served_statements")
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("epoch", wei, (c) => c.notNull())
+      .addColumn("evidence_hash", "text", (c) => c.notNull())
+      .addColumn("signature", "text", (c) => c.notNull())
+      .addColumn("verdict", "text")
+      .addColumn("seen_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("served_statements_pk", ["node_id", "epoch", "evidence_hash"])
+      .addCheckConstraint("served_statements_verdict", sql`verdict is null or verdict in ('posted', 'lie')`)
+      .execute();
+    await db.schema
+      .createTable("refund_claims")
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("epoch", wei, (c) => c.notNull())
+      .addColumn("evidence_hash", "text", (c) => c.notNull())
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("sent_block", wei)
+      .addColumn("tries", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("next_try_ms", "bigint", (c) => c.notNull())
+      .addColumn("reason", "text")
+      .addColumn("updated_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("refund_claims_pk", ["node_id", "epoch", "evidence_hash", "stack_id"])
+      .addCheckConstraint(
+        "refund_claims_state",
+        sql`state in ('pending', 'sending', 'recorded', 'refunded', 'refused')`,
+      )
+      .execute();
+    await db.schema.createIndex("refund_claims_by_state").on("refund_claims").column("state").execute();
+    await db.schema
+      .createTable("stack_refunds")
+      .addColumn("stack_id", wei, (c) => c.primaryKey())
+      .addColumn("key_id", "text")
+      .addColumn("credited_wei", wei, (c) => c.notNull().defaultTo(0))
+      .addColumn("updated_at_ms", "bigint", (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -216,6 +263,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0006_signed_requests": signedRequests,
       "0007_sealed_charges": sealedCharges,
       "0008_owner_challenges": ownerChallenges,
+      "0009_refund_claims": refundClaims,
     };
   },
 };

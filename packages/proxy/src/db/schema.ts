@@ -142,6 +142,53 @@ export interface JournalPositionsTable {
   applied_seq: Big;
 }
 
+/**
+ * A `ServedEvidence` statement a level-3 node signed and served the gateway (its signature checked against the
+ * node's signer first). `verdict`: null until its epoch is over, then `posted` (the registry took that hash in that
+ * epoch: true, nothing to claim) or `lie` (refunds are claimed for the gateway's stacks of the node).
+ */
+export interface ServedStatementsTable {
+  node_id: Big;
+  epoch: Big;
+  evidence_hash: string;
+  signature: string;
+  verdict: "posted" | "lie" | null;
+  seen_at_ms: Big;
+}
+
+/**
+ * Where each refund the watcher claims (one per lying statement and stack) stands: `pending` (to send, at
+ * `next_try_ms`), `sending` (claimed by one gateway under the wallet lock; a row left so by a crash is read back from
+ * the chain), `recorded` (the chain took the claim while the settlement was disputed: sent again once finalized),
+ * `refunded`, or `refused` (for good: `reason` names the chain's error).
+ */
+export type RefundClaimState = "pending" | "sending" | "recorded" | "refunded" | "refused";
+
+export interface RefundClaimsTable {
+  node_id: Big;
+  epoch: Big;
+  evidence_hash: string;
+  stack_id: Big;
+  state: RefundClaimState;
+  sent_block: Big | null;
+  tries: number;
+  next_try_ms: Big;
+  reason: string | null;
+  updated_at_ms: Big;
+}
+
+/**
+ * What the chain refunded each of the gateway's stacks (`refundedTotal`) that was credited, and the API key it is
+ * credited to: the key whose confidential session on the stack was served a statement first (null: none, the
+ * refund stays the operator's).
+ */
+export interface StackRefundsTable {
+  stack_id: Big;
+  key_id: string | null;
+  credited_wei: BigDefault;
+  updated_at_ms: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -152,4 +199,7 @@ export interface GatewayDatabase {
   usage_daily: UsageDailyTable;
   journal_positions: JournalPositionsTable;
   owner_challenges: OwnerChallengesTable;
+  served_statements: ServedStatementsTable;
+  refund_claims: RefundClaimsTable;
+  stack_refunds: StackRefundsTable;
 }

@@ -12,6 +12,7 @@ import {
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import type { Endpoint } from "../limits/requestBound.js";
+import type { ServedStatementKeeper } from "../refunds/servedStatement.js";
 import { type ConfidentialSessions, MAX_FRESH_QUOTES_PER_SESSION } from "./confidentialSessions.js";
 import type { AttestationAnswer, ConfidentialUpstream } from "./confidentialUpstream.js";
 import { errorResponseOf } from "./errorResponse.js";
@@ -27,6 +28,8 @@ export const CONFIDENTIAL_SESSION_HEADER = "x-atoma-confidential-session";
 export interface ConfidentialParts {
   sessions: ConfidentialSessions;
   upstream: ConfidentialUpstream;
+  /** Keeps the statement a node served a key's session beside its epoch evidence (issue 14, C-2: refunds). */
+  statements?: ServedStatementKeeper | undefined;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -84,6 +87,7 @@ export function sessionsRoute(parts: GatewayParts) {
       maxUnits,
       ignore: input.ignore.map(BigInt),
     });
+    await partsOf(parts).statements?.notePayer(session.lease.stackId, key.keyId);
     return c.json(
       {
         object: "atoma.confidential.session",
@@ -124,6 +128,8 @@ export function attestationRoute(parts: GatewayParts) {
     if (nonce !== undefined && session.freshQuotes++ >= MAX_FRESH_QUOTES_PER_SESSION)
       throw new AttestationRateLimitedError(1);
     const answer = await confidential.upstream.attestationOf(session.lease, nonce);
+    if (nonce === undefined && answer.status === 200)
+      await confidential.statements?.keepServed(answer.body, session.lease, key.keyId);
     return c.json(evidenceOf(answer), 200);
   };
 }

@@ -79,6 +79,20 @@ export function createGatewayMetrics(options: { processMetrics?: boolean | undef
       labelNames: ["kind", "outcome"] as const,
       registers,
     }),
+    /** Refund claims for lies of level-3 nodes (issue 14, C-2), by outcome of each step. */
+    refundClaims: new Counter({
+      name: name("refund_claims_total"),
+      help: "Refund claims for level-3 nodes' lying statements, by outcome (refunded, recorded, not_yet, refused, recovered, honest)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    /** TOMA the chain refunded the gateway's stacks, and the part credited to the keys that paid. */
+    refunds: new Counter({
+      name: name("refunds_toma_total"),
+      help: "TOMA refunded to the gateway's level-3 stacks, by where it was credited (key or operator)",
+      labelNames: ["credited_to"] as const,
+      registers,
+    }),
     /** TOMA charged to keys, by model. */
     spend: new Counter({
       name: name("spend_toma_total"),

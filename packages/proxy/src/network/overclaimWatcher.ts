@@ -416,16 +416,12 @@ export class OverclaimWatcher {
         i += batch.length;
         let results: Awaited<ReturnType<typeof challengeLeafIndices>> | undefined;
         // Only those this gateway claimed (review rev3 W3-1): another sharing the database sends the rest.
-        const claimed = await this.#book.sending(
-          stack,
-          batch,
-          await this.#chain.publicClient.getBlockNumber(),
-        );
-        if (claimed.length === 0) continue;
+        let claimed: WantedChallenge[] = [];
         try {
-          results = await this.#pool.withWallet(() =>
-            challengeLeafIndices(this.#chain, { stackId, leafIndices: claimed.map((b) => b.leafIndex) }),
-          );
+          results = await this.#claimAndSend(stack, batch, (won) => {
+            claimed = won;
+            return challengeLeafIndices(this.#chain, { stackId, leafIndices: won.map((b) => b.leafIndex) });
+          });
         } catch (error) {
           // Refused by the chain: nothing of the batch was made. Any other failure (the wait given up) leaves them
           // sent, their ids looked for in the logs.
@@ -436,6 +432,7 @@ export class OverclaimWatcher {
           for (const one of claimed) await this.#openOne(stack, one, seen);
           continue;
         }
+        if (results === undefined) continue;
         for (const [k, one] of claimed.entries()) {
           const result = results[k];
           if (result) await this.#recordOpened(stack, one, result, seen);
@@ -476,15 +473,34 @@ export class OverclaimWatcher {
     return Number(balance / bond);
   }
 
+  /**
+   * Claims `keys` (those another gateway has not) and sends the claimed under the shared wallet's lock (review R4-3):
+   * a row is never `sending` while its gateway waits for the lock, so another, holding the lock, never finds it sent
+   * with no log and sends it again. Undefined when none was claimed (nothing sent).
+   */
+  #claimAndSend<K extends ChallengeKey, R>(
+    stack: { stackId: bigint; nodeId: bigint },
+    keys: readonly K[],
+    send: (claimed: K[], sentBlock: bigint) => Promise<R>,
+  ): Promise<R | undefined> {
+    return this.#pool.withWallet(async () => {
+      const sentBlock = await this.#chain.publicClient.getBlockNumber();
+      const claimed = await this.#book.sending(stack, keys, sentBlock);
+      return claimed.length === 0 ? undefined : send(claimed, sentBlock);
+    });
+  }
+
   async #openOne(stack: WatchedStack, want: WantedChallenge, seen: Record<string, string>): Promise<void> {
     const { stackId } = stack;
     if ((await this.#book.madeOn(stackId)).has(keyOf(want))) return;
-    const sentBlock = await this.#chain.publicClient.getBlockNumber();
-    // Claimed by another gateway sharing the database (or made meanwhile): its sender follows it (review rev3 W3-1).
-    if ((await this.#book.sending(stack, [want], sentBlock)).length === 0) return;
-    let result: Awaited<ReturnType<typeof challengeLeafIndex>>;
+    let sentBlock = 0n;
+    let result: Awaited<ReturnType<typeof challengeLeafIndex>> | undefined;
     try {
-      result = await this.#pool.withWallet(() => this.#challenge(stackId, want));
+      // Claimed by another gateway sharing the database (or made meanwhile): its sender follows it (review rev3 W3-1).
+      result = await this.#claimAndSend(stack, [want], (_, block) => {
+        sentBlock = block;
+        return this.#challenge(stackId, want);
+      });
     } catch (error) {
       if (!(error instanceof ContractRevertError)) throw error;
       if (!FINAL_REFUSALS.has(error.errorName)) {
@@ -507,6 +523,7 @@ export class OverclaimWatcher {
         await this.#book.refusedIfUnknown(stackId, want);
       return;
     }
+    if (result === undefined) return;
     await this.#recordOpened(stack, want, result, seen);
   }
 
@@ -627,43 +644,50 @@ export class OverclaimWatcher {
    */
   async #lookUpSent(): Promise<boolean> {
     try {
-      const sent = await this.#book.unknown();
-      if (sent.length === 0) return true;
-      const named = (one: ChallengeKey & { stackId: bigint }) => `${one.stackId}:${keyOf(one)}`;
-      let fromBlock: bigint | undefined;
-      for (const one of sent) {
-        const scanned = (this.#scannedTo.get(named(one)) ?? 0n) - RESCAN_BLOCKS;
-        const from = scanned > one.sentBlock ? scanned : one.sentBlock;
-        if (fromBlock === undefined || from < fromBlock) fromBlock = from;
-      }
-      const head = await this.#chain.publicClient.getBlockNumber();
-      // Read before the logs: with none of the wallet's transactions pending then, one sent before was mined (and
-      // the logs, read after, show it) or dropped. A receipt challenge still pending is never sent again (review
-      // rev3 W3-1: a transaction stuck past the wait and its resend both landed, two bonds on one leaf).
-      const overdue = sent.some(
-        (one) => one.kind === "receipt" && head >= one.sentBlock + RECEIPT_PENDING_BLOCKS,
-      );
-      const idle = overdue && (await this.#walletIdle());
-      const stackIds = [...new Set(sent.map((one) => one.stackId))];
-      const found = await readOwnChallenges(this.#chain, stackIds, {
-        fromBlock,
-        maxBlocks: this.#o.maxLogBlocks,
-      });
-      const shown = new Set(found.map(named));
-      for (const challenge of found) await this.#book.made(challenge);
-      for (const one of sent) this.#scannedTo.set(named(one), head);
-      for (const one of sent) {
-        if (shown.has(named(one))) {
-          this.#scannedTo.delete(named(one));
-          continue;
-        }
-        if (one.kind === "receipt" && (head < one.sentBlock + RECEIPT_PENDING_BLOCKS || !idle)) continue;
-        await this.#book.failed(one.stackId, [one]);
-      }
+      if ((await this.#book.unknown()).length === 0) return true;
+      // Under the wallet's lock (review R4-3): no gateway is then between its claim and its send.
+      await this.#pool.withWallet(() => this.#lookUpSentLocked());
       return true;
     } catch (error) {
       this.#logger.warn({ err: error }, "looking up the ids of challenges sent failed");
       return false;
+    }
+  }
+
+  /** `#lookUpSent`, the wallet's lock held. */
+  async #lookUpSentLocked(): Promise<void> {
+    const sent = await this.#book.unknown();
+    if (sent.length === 0) return;
+    const named = (one: ChallengeKey & { stackId: bigint }) => `${one.stackId}:${keyOf(one)}`;
+    let fromBlock: bigint | undefined;
+    for (const one of sent) {
+      const scanned = (this.#scannedTo.get(named(one)) ?? 0n) - RESCAN_BLOCKS;
+      const from = scanned > one.sentBlock ? scanned : one.sentBlock;
+      if (fromBlock === undefined || from < fromBlock) fromBlock = from;
+    }
+    const head = await this.#chain.publicClient.getBlockNumber();
+    // Read before the logs: with none of the wallet's transactions pending then, one sent before was mined (and
+    // the logs, read after, show it) or dropped. A receipt challenge still pending is never sent again (review
+    // rev3 W3-1: a transaction stuck past the wait and its resend both landed, two bonds on one leaf).
+    const overdue = sent.some(
+      (one) => one.kind === "receipt" && head >= one.sentBlock + RECEIPT_PENDING_BLOCKS,
+    );
+    const idle = overdue && (await this.#walletIdle());
+    const stackIds = [...new Set(sent.map((one) => one.stackId))];
+    const found = await readOwnChallenges(this.#chain, stackIds, {
+      fromBlock,
+      maxBlocks: this.#o.maxLogBlocks,
+    });
+    const shown = new Set(found.map(named));
+    for (const challenge of found) await this.#book.made(challenge);
+    for (const one of sent) this.#scannedTo.set(named(one), head);
+    for (const one of sent) {
+      if (shown.has(named(one))) {
+        this.#scannedTo.delete(named(one));
+        continue;
+      }
+      if (one.kind === "receipt" && (head < one.sentBlock + RECEIPT_PENDING_BLOCKS || !idle)) continue;
+      await this.#book.failed(one.stackId, [one]);
     }
   }
 
@@ -779,11 +803,9 @@ export class OverclaimWatcher {
     const key = { kind: "receipt" as const, leafIndex: previous.leafIndex };
     if ((await this.#book.madeOn(open.stackId)).has(keyOf(key))) return;
     const stack = { stackId: open.stackId, nodeId: open.nodeId };
-    const sentBlock = await this.#chain.publicClient.getBlockNumber();
-    if ((await this.#book.sending(stack, [key], sentBlock)).length === 0) return;
-    let opened: Awaited<ReturnType<typeof challengeSettlement>>;
+    let opened: Awaited<ReturnType<typeof challengeSettlement>> | undefined;
     try {
-      opened = await this.#pool.withWallet(() =>
+      opened = await this.#claimAndSend(stack, [key], () =>
         challengeSettlement(this.#chain, {
           stackId: open.stackId,
           response: held.receipt.fields,
@@ -794,6 +816,7 @@ export class OverclaimWatcher {
       if (error instanceof ContractRevertError) await this.#book.failed(open.stackId, [key]);
       throw error;
     }
+    if (opened === undefined) return;
     await this.#book.made({
       ...stack,
       ...key,

@@ -4,6 +4,7 @@ import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
 import type { LocalAccount } from "viem";
+import { formatEther } from "viem";
 import { databaseConfigOf, type ProxyConfig } from "../config/proxyConfig.js";
 import { JournalFlusher } from "../db/journalFlusher.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
@@ -30,6 +31,8 @@ import { OverclaimWatcher } from "../network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../network/ownerChallengeBook.js";
 import { StackPool } from "../network/stackPool.js";
 import { StackRestocker } from "../network/stackRestocker.js";
+import { RefundBook } from "../refunds/refundBook.js";
+import { RefundWatcher } from "../refunds/refundWatcher.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
@@ -159,11 +162,28 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         unusedCooldownMs: config.confidential.unusedCooldownMs,
       },
     );
+    // Issue 14, C-2: the statements level-3 nodes serve are kept, and refunds for their lies claimed.
+    const refunds = new RefundWatcher(
+      {
+        book: new RefundBook(db, now),
+        chain,
+        wallet: pool,
+        guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls),
+        logger,
+        now,
+        onClaim: (outcome) => metrics.refundClaims.inc({ outcome }),
+        onCredit: (recorded, toKey) => {
+          metrics.refunds.inc({ credited_to: "key" }, tomaOf(toKey));
+          metrics.refunds.inc({ credited_to: "operator" }, tomaOf(recorded - toKey));
+        },
+      },
+      { retryMs: REFUND_RETRY_MS },
+    );
     const parts: GatewayParts = {
       keys: new KeyStore(db, now),
       ledger,
       limiter,
-      confidential: { sessions, upstream: network },
+      confidential: { sessions, upstream: network, statements: refunds },
       usage: new UsageBook(db, now),
       metrics,
       upstream,
@@ -215,6 +235,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         sealedCharges,
         challenges: new OwnerChallengeBook(db, now),
       }),
+      new BackgroundLoop("refunds", config.stacks.checkEveryMs, (signal) => refunds.pass(signal), logger),
     );
     for (const loop of loops) loop.start();
     return {
@@ -326,6 +347,14 @@ function stackLoops(
   );
   loop("settlements", (signal) => watcher.pass(signal));
   return loops;
+}
+
+/** How long a refund claim the chain said "not yet" to (epoch, settlement, dispute) waits. */
+const REFUND_RETRY_MS = 60_000;
+
+/** Wei of TOMA as a metric's (floating) TOMA. */
+function tomaOf(wei: bigint): number {
+  return Number(formatEther(wei));
 }
 
 /** Settlements are watched until this long after their stack's expiry (settle window, challenge window, answer). */

@@ -1,0 +1,72 @@
+import { servedEvidenceTypedData } from "@atoma/chain";
+import { type Address, type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
+
+/** A node's `ServedEvidence` statement, as kept: "this evidence (hash) is my record for that epoch", signed. */
+export interface ServedStatement {
+  nodeId: bigint;
+  epoch: bigint;
+  evidenceHash: Hex;
+  signature: Hex;
+}
+
+/** Keeps what a node served a key's session, and who paid for a stack (`RefundWatcher`); never throws. */
+export interface ServedStatementKeeper {
+  keepServed(
+    body: unknown,
+    stack: { stackId: bigint; nodeId: bigint; nodeSigner: Address },
+    keyId: string,
+  ): Promise<void>;
+  /** Notes the key a session on the stack was opened for (the first is the one its refunds are credited to). */
+  notePayer(stackId: bigint, keyId: string): Promise<void>;
+}
+
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const DECIMAL = /^[0-9]{1,30}$/;
+
+/**
+ * The statement in a node's `atoma.attestation` answer (`statement: {node_id, epoch, evidence_hash, signature}`,
+ * served beside its epoch evidence), when it is well formed, names `nodeId` and is signed by `signer` on this
+ * chain's registry; else undefined (nothing a node could use to make the gateway send a doomed claim).
+ */
+export async function servedStatementOf(
+  body: unknown,
+  expected: { nodeId: bigint; signer: Address },
+  domain: { chainId: number; registry: Address },
+): Promise<ServedStatement | undefined> {
+  if (typeof body !== "object" || body === null) return undefined;
+  const raw = (body as { statement?: unknown }).statement;
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { node_id, epoch, evidence_hash, signature } = raw as Record<string, unknown>;
+  if (
+    typeof node_id !== "string" ||
+    typeof epoch !== "string" ||
+    typeof evidence_hash !== "string" ||
+    typeof signature !== "string" ||
+    !DECIMAL.test(node_id) ||
+    !DECIMAL.test(epoch) ||
+    !HASH.test(evidence_hash) ||
+    !SIGNATURE.test(signature)
+  )
+    return undefined;
+  const statement: ServedStatement = {
+    nodeId: BigInt(node_id),
+    epoch: BigInt(epoch),
+    evidenceHash: evidence_hash.toLowerCase() as Hex,
+    signature: signature.toLowerCase() as Hex,
+  };
+  if (statement.nodeId !== expected.nodeId || statement.epoch >= 2n ** 64n) return undefined;
+  try {
+    const signer = await recoverTypedDataAddress({
+      ...servedEvidenceTypedData(domain.chainId, domain.registry, {
+        nodeId: statement.nodeId,
+        epoch: statement.epoch,
+        evidenceHash: statement.evidenceHash,
+      }),
+      signature: statement.signature,
+    });
+    return isAddressEqual(signer, expected.signer) ? statement : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,153 @@
+import {
+  type ChainContext,
+  getNode,
+  getStack,
+  nodeRegistryAbi,
+  servedEvidenceTypedData,
+} from "@atoma/chain/portable";
+import { type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
+import { readJsonCapped } from "../readBodyCapped.js";
+
+/**
+ * A node's `ServedEvidence` statement, served beside its epoch evidence (`GET /v1/attestation`, no nonce): its signer's
+ * word that `evidenceHash` is its record on the AttestationRegistry for `epoch`. Kept, it proves a lie on-chain.
+ */
+export interface KeptStatement {
+  nodeId: bigint;
+  epoch: bigint;
+  evidenceHash: Hex;
+  signature: Hex;
+}
+
+const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
+/** Distinct statements kept per node and epoch: a node cannot make the keeper grow without bound. */
+const MAX_PER_NODE_EPOCH = 8;
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const DECIMAL = /^[0-9]{1,30}$/;
+
+/** The statement of a node's `atoma.attestation` answer, when well formed (its signature is not checked here). */
+export function statementOfAnswer(body: unknown): KeptStatement | undefined {
+  const raw =
+    typeof body === "object" && body !== null ? (body as { statement?: unknown }).statement : undefined;
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { node_id, epoch, evidence_hash, signature } = raw as Record<string, unknown>;
+  if (
+    typeof node_id !== "string" ||
+    typeof epoch !== "string" ||
+    typeof evidence_hash !== "string" ||
+    typeof signature !== "string" ||
+    !DECIMAL.test(node_id) ||
+    !DECIMAL.test(epoch) ||
+    !HASH.test(evidence_hash) ||
+    !SIGNATURE.test(signature)
+  )
+    return undefined;
+  return {
+    nodeId: BigInt(node_id),
+    epoch: BigInt(epoch),
+    evidenceHash: evidence_hash.toLowerCase() as Hex,
+    signature: signature.toLowerCase() as Hex,
+  };
+}
+
+/**
+ * The statements level-3 nodes served this client (issue 14, C-2), to claim refunds with (`claimRefunds`) once the
+ * epoch is over. In memory; `toJSON()` and `new StatementKeeper(saved)` keep them across runs (a claim may come days
+ * later: the window is 4 epochs after the stack's challenge window).
+ */
+export class StatementKeeper {
+  readonly #kept = new Map<string, KeptStatement>();
+
+  constructor(saved?: string | readonly KeptStatement[]) {
+    const list =
+      typeof saved === "string"
+        ? (JSON.parse(saved) as Record<string, string>[]).map((one) => ({
+            nodeId: BigInt(one.nodeId ?? ""),
+            epoch: BigInt(one.epoch ?? ""),
+            evidenceHash: one.evidenceHash as Hex,
+            signature: one.signature as Hex,
+          }))
+        : (saved ?? []);
+    for (const statement of list) this.keep(statement);
+  }
+
+  /** Keeps a statement (one per node, epoch and hash; at most 8 a node and epoch). True when kept. */
+  keep(statement: KeptStatement): boolean {
+    const named = `${statement.nodeId}:${statement.epoch}:${statement.evidenceHash.toLowerCase()}`;
+    if (this.#kept.has(named)) return true;
+    const same = [...this.#kept.values()].filter(
+      (one) => one.nodeId === statement.nodeId && one.epoch === statement.epoch,
+    );
+    if (same.length >= MAX_PER_NODE_EPOCH) return false;
+    this.#kept.set(named, { ...statement, evidenceHash: statement.evidenceHash.toLowerCase() as Hex });
+    return true;
+  }
+
+  /** The node's statements kept, oldest epoch first. */
+  statementsOf(nodeId: bigint): KeptStatement[] {
+    return [...this.#kept.values()]
+      .filter((one) => one.nodeId === nodeId)
+      .sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0));
+  }
+
+  /** Every statement kept, as JSON (amounts as decimal text). */
+  toJSON(): string {
+    return JSON.stringify(
+      [...this.#kept.values()].map((one) => ({
+        nodeId: String(one.nodeId),
+        epoch: String(one.epoch),
+        evidenceHash: one.evidenceHash,
+        signature: one.signature,
+      })),
+    );
+  }
+
+  /**
+   * Fetches the node's epoch evidence (`GET {url}/v1/attestation`, no nonce: it costs the node no quote) and keeps its
+   * statement when the node's on-chain signer signed it for this chain's registry. Undefined when the node served
+   * none (or one not its signer's, which proves nothing).
+   */
+  async collect(
+    ctx: Pick<ChainContext, "publicClient" | "addresses">,
+    node: { nodeId: bigint; url: string },
+    fetcher: typeof fetch = fetch,
+  ): Promise<KeptStatement | undefined> {
+    const answer = await fetcher(new URL("/v1/attestation", node.url), {
+      redirect: "error",
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!answer.ok) {
+      await answer.body?.cancel();
+      return undefined;
+    }
+    const statement = statementOfAnswer(await readJsonCapped(answer, MAX_EVIDENCE_BYTES));
+    if (!statement || statement.nodeId !== node.nodeId) return undefined;
+    const [signer, chainId] = await Promise.all([
+      ctx.publicClient.readContract({
+        address: ctx.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "signerOf",
+        args: [node.nodeId],
+      }),
+      ctx.publicClient.getChainId(),
+    ]);
+    const recovered = await recoverTypedDataAddress({
+      ...servedEvidenceTypedData(chainId, ctx.addresses.AttestationRegistry, statement),
+      signature: statement.signature,
+    }).catch(() => undefined);
+    if (recovered === undefined || !isAddressEqual(recovered, signer)) return undefined;
+    return this.keep(statement) ? statement : undefined;
+  }
+
+  /** `collect` for the node that serves `stackId` (its URL as the chain has it now). */
+  async collectForStack(
+    ctx: Pick<ChainContext, "publicClient" | "addresses">,
+    stackId: bigint,
+    fetcher: typeof fetch = fetch,
+  ): Promise<KeptStatement | undefined> {
+    const { nodeId } = await getStack(ctx, stackId);
+    const { url } = await getNode(ctx, nodeId);
+    return this.collect(ctx, { nodeId, url }, fetcher);
+  }
+}
