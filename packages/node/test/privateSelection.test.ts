@@ -10,12 +10,15 @@ import {
   postSampledRequests,
   readDispute,
   readDisputeCandidates,
+  reportSilentCommitteeMember,
   settlementDrawAbi,
   settlementManagerAbi,
 } from "@atoma/chain";
 import { toFunctionSelector, zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CommitStrategy } from "../src/attestation/commitStrategy.js";
 import { VrfKeyMismatchError } from "../src/attestation/errors.js";
+import { honestStrategy } from "../src/attestation/honestStrategy.js";
 import { nodeVrfKey, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
@@ -279,6 +282,99 @@ describe("private self-selection of attesters against anvil", () => {
     await whenPhase(served.stackId, Phase.Failed);
     const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
     expect(cheater.collateral).toBe(0n);
+  }, 300_000);
+
+  it("a selected committee member that stays silent is slashed on its proof, an honest seated one cannot be framed, and the top-up its silence leaves is seeded by a node's pokeSeed on the quiet dev chain", async () => {
+    const { contracts, addresses } = net.deployment;
+    const ctx = net.user.ctx;
+    const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
+    board.open = false;
+    const fromBlock = (await ctx.publicClient.getBlockNumber()) + 1n;
+    const revealed = await reveal(served, indices);
+    if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
+    const { disputeId } = revealed;
+    const selection = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.endsAt > 0n ? s : undefined;
+    }, "the committee's selection window");
+    const candidates = await readDisputeCandidates(ctx, disputeId);
+    const selected = await selectedOn(selection, candidates);
+    // Three honest members sit; every other selected one stays silent (its vote strategy answers nothing), hoping
+    // its seat just goes to the public top-up at no cost.
+    expect(selected.length).toBeGreaterThanOrEqual(4);
+    const silent = selected.slice(3);
+    const silence: CommitStrategy = { attest: honestStrategy.attest, vote: async () => undefined };
+    for (const id of silent) board.assign(id, silence);
+    board.open = true;
+    try {
+      const seated = await eventually(async () => {
+        const s = await getCommitteeSelection(ctx, { disputeId });
+        return s.nodeIds.length === 3 ? s : undefined;
+      }, "the three honest members to take their seats");
+      const head = await ctx.publicClient.getBlock();
+      await net.advance(Number(selection.endsAt - head.timestamp) + 1);
+      // The silent are slashed the timeout share on their own proofs (which only they can make: here, the test
+      // holds every key, as a bounty claim would publish one); a seated member's proof frames nobody.
+      const registry = addresses.VrfKeyRegistry!;
+      const proofOf = async (id: bigint) => {
+        const node = net.nodes.find((n) => n.nodeId === id)!;
+        const key = await nodeVrfKey(node.signerAccount, {
+          chainId: net.anvil.chainId,
+          vrfKeyRegistry: registry,
+        });
+        const evaluated = evaluateSelection(key, selection);
+        if (!evaluated.selected) throw new Error("selected by construction");
+        return evaluated;
+      };
+      for (const id of silent) {
+        const before = (await contracts.nodeRegistry.read.getNode([id])).collateral;
+        await reportSilentCommitteeMember(ctx, { disputeId, nodeId: id, proof: await proofOf(id) });
+        expect((await contracts.nodeRegistry.read.getNode([id])).collateral).toBeLessThan(before);
+      }
+      const honest = seated.nodeIds[0]!;
+      await expect(
+        reportSilentCommitteeMember(ctx, { disputeId, nodeId: honest, proof: await proofOf(honest) }),
+      ).rejects.toMatchObject({ errorName: "NotSilent" });
+      // Three of N = 5 sat: the top-up is armed after the window and a node stores its seed (pokeSeed) as soon as
+      // the hash is readable; nodes mine the blocks it waits for. The honest majority still decides.
+      const committee = await drawnCommittee(net, disputeId);
+      expect(committee.length).toBe(
+        Math.min(5, candidates.length % 2 === 0 ? candidates.length - 1 : candidates.length),
+      );
+      const readSelection = (functionName: "toppingUp" | "topUpSeeds") =>
+        ctx.publicClient.readContract({
+          address: addresses.DisputeSelection!,
+          abi: disputeSelectionAbi,
+          functionName,
+          args: [disputeId],
+        } as never) as Promise<unknown>;
+      expect(await readSelection("toppingUp")).toBe(true);
+      expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
+      const poke = toFunctionSelector("pokeSeed(uint256)");
+      const to = addresses.DisputeSelection!.toLowerCase();
+      let poked = false;
+      for (let n = fromBlock; n <= (await ctx.publicClient.getBlockNumber()) && !poked; n++) {
+        const block = await ctx.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
+        poked = block.transactions.some((tx) => tx.to?.toLowerCase() === to && tx.input.startsWith(poke));
+      }
+      expect(poked).toBe(true);
+      // The silent top-ups do not vote either: the honest three reveal once the commit deadline passes, show, and
+      // decide when the reveal deadline is over.
+      const advanceTo = async (deadline: bigint) => {
+        const now = (await ctx.publicClient.getBlock()).timestamp;
+        if (deadline >= now) await net.advance(Number(deadline - now) + 1);
+      };
+      await advanceTo((await readDispute(ctx, disputeId)).commitDeadline);
+      await eventually(async () => {
+        const members = await contracts.disputeManager.read.committeeOf([disputeId]);
+        return members.filter((m) => m.substantiated).length >= 3 ? true : undefined;
+      }, "the honest members to reveal and show");
+      await advanceTo((await readDispute(ctx, disputeId)).revealDeadline);
+      await whenPhase(served.stackId, Phase.Failed);
+      expect((await contracts.nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(0n);
+    } finally {
+      board.reset();
+    }
   }, 300_000);
 
   /** The seats of `stackId` so far, as `AttesterSelfSelected` logged them (each with its commitment). */
