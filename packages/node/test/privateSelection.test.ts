@@ -14,7 +14,7 @@ import {
   settlementDrawAbi,
   settlementManagerAbi,
 } from "@atoma/chain";
-import { toFunctionSelector, zeroHash } from "viem";
+import { zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommitStrategy } from "../src/attestation/commitStrategy.js";
 import { VrfKeyMismatchError } from "../src/attestation/errors.js";
@@ -259,37 +259,26 @@ describe("private self-selection of attesters against anvil", () => {
     const sat = committee.filter((member) => selected.includes(member)).length;
     expect(sat).toBe(Math.min(selected.length, committee.length));
     for (const member of committee) expect(candidates).toContain(member);
-    // A top-up (fewer than N, or an even count, sat): a node stored its seed with `pokeSeed` as soon as the hash was
-    // readable (review R4-1), so a draw that stalls after that keeps it instead of falling back after 256 blocks.
-    const readSelection = <F extends "toppingUp" | "topUpSeeds">(functionName: F) =>
+    // A top-up (fewer than N, or an even count, sat): a node stored its seed (its `pokeSeed`, or the draw that read
+    // it first), so a draw that stalls after that keeps it instead of falling back after 256 blocks (review R4-1).
+    const readSelection = (functionName: "toppingUp" | "topUpSeeds") =>
       ctx.publicClient.readContract({
         address: addresses.DisputeSelection!,
         abi: disputeSelectionAbi,
         functionName,
         args: [disputeId],
-      } as never) as Promise<F extends "toppingUp" ? boolean : `0x${string}`>;
-    if (await readSelection("toppingUp")) {
-      expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
-      const poke = toFunctionSelector("pokeSeed(uint256)");
-      const to = addresses.DisputeSelection!.toLowerCase();
-      let poked = false;
-      for (let n = fromBlock; n <= (await ctx.publicClient.getBlockNumber()) && !poked; n++) {
-        const block = await ctx.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
-        poked = block.transactions.some((tx) => tx.to?.toLowerCase() === to && tx.input.startsWith(poke));
-      }
-      expect(poked).toBe(true);
-    }
+      } as never) as Promise<unknown>;
+    if (await readSelection("toppingUp")) expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
     await whenPhase(served.stackId, Phase.Failed);
     const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
     expect(cheater.collateral).toBe(0n);
   }, 300_000);
 
-  it("a selected committee member that stays silent is slashed on its proof, an honest seated one cannot be framed, and the top-up its silence leaves is seeded by a node's pokeSeed on the quiet dev chain", async () => {
+  it("a selected committee member that stays silent is slashed on its proof, an honest seated one cannot be framed, and nodes store the seed of the top-up its silence leaves on the quiet dev chain", async () => {
     const { contracts, addresses } = net.deployment;
     const ctx = net.user.ctx;
     const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
     board.open = false;
-    const fromBlock = (await ctx.publicClient.getBlockNumber()) + 1n;
     const revealed = await reveal(served, indices);
     if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
     const { disputeId } = revealed;
@@ -299,18 +288,19 @@ describe("private self-selection of attesters against anvil", () => {
     }, "the committee's selection window");
     const candidates = await readDisputeCandidates(ctx, disputeId);
     const selected = await selectedOn(selection, candidates);
-    // Three honest members sit; every other selected one stays silent (its vote strategy answers nothing), hoping
-    // its seat just goes to the public top-up at no cost.
-    expect(selected.length).toBeGreaterThanOrEqual(4);
-    const silent = selected.slice(3);
+    // One or two selected members stay silent (their vote strategy answers nothing), hoping their seats just go to
+    // the public top-up at no cost; the others (a majority of what the committee can hold) sit.
+    expect(selected.length).toBeGreaterThanOrEqual(2);
+    const sitting = selected.length >= 5 ? selected.length - 2 : selected.length - 1;
+    const silent = selected.slice(sitting);
     const silence: CommitStrategy = { attest: honestStrategy.attest, vote: async () => undefined };
     for (const id of silent) board.assign(id, silence);
     board.open = true;
     try {
       const seated = await eventually(async () => {
         const s = await getCommitteeSelection(ctx, { disputeId });
-        return s.nodeIds.length === 3 ? s : undefined;
-      }, "the three honest members to take their seats");
+        return s.nodeIds.length === sitting ? s : undefined;
+      }, "the honest members to take their seats");
       const head = await ctx.publicClient.getBlock();
       await net.advance(Number(selection.endsAt - head.timestamp) + 1);
       // The silent are slashed the timeout share on their own proofs (which only they can make: here, the test
@@ -335,8 +325,8 @@ describe("private self-selection of attesters against anvil", () => {
       await expect(
         reportSilentCommitteeMember(ctx, { disputeId, nodeId: honest, proof: await proofOf(honest) }),
       ).rejects.toMatchObject({ errorName: "NotSilent" });
-      // Three of N = 5 sat: the top-up is armed after the window and a node stores its seed (pokeSeed) as soon as
-      // the hash is readable; nodes mine the blocks it waits for. The honest majority still decides.
+      // Fewer than N = 5 sat: the top-up is armed after the window; nodes mine the blocks it waits for. The honest
+      // majority still decides.
       const committee = await drawnCommittee(net, disputeId);
       expect(committee.length).toBe(
         Math.min(5, candidates.length % 2 === 0 ? candidates.length - 1 : candidates.length),
@@ -349,16 +339,10 @@ describe("private self-selection of attesters against anvil", () => {
           args: [disputeId],
         } as never) as Promise<unknown>;
       expect(await readSelection("toppingUp")).toBe(true);
+      // Stored by a node's `pokeSeed` as soon as the hash was readable, or by a draw that read it first (nodes race to
+      // mine the seed block on a dev chain): either way before any stall could lose it.
       expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
-      const poke = toFunctionSelector("pokeSeed(uint256)");
-      const to = addresses.DisputeSelection!.toLowerCase();
-      let poked = false;
-      for (let n = fromBlock; n <= (await ctx.publicClient.getBlockNumber()) && !poked; n++) {
-        const block = await ctx.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
-        poked = block.transactions.some((tx) => tx.to?.toLowerCase() === to && tx.input.startsWith(poke));
-      }
-      expect(poked).toBe(true);
-      // The silent top-ups do not vote either: the honest three reveal once the commit deadline passes, show, and
+      // Silent top-ups do not vote either: the honest members reveal once the commit deadline passes, show, and
       // decide when the reveal deadline is over.
       const advanceTo = async (deadline: bigint) => {
         const now = (await ctx.publicClient.getBlock()).timestamp;
@@ -367,7 +351,9 @@ describe("private self-selection of attesters against anvil", () => {
       await advanceTo((await readDispute(ctx, disputeId)).commitDeadline);
       await eventually(async () => {
         const members = await contracts.disputeManager.read.committeeOf([disputeId]);
-        return members.filter((m) => m.substantiated).length >= 3 ? true : undefined;
+        return members.filter((m) => m.substantiated).length >= Math.min(sitting, committee.length)
+          ? true
+          : undefined;
       }, "the honest members to reveal and show");
       await advanceTo((await readDispute(ctx, disputeId)).revealDeadline);
       await whenPhase(served.stackId, Phase.Failed);
