@@ -507,6 +507,8 @@ try {
     reqHashes: dIdx.map((k) => disputedServed.reqHashes[k]!),
   });
   record("gas_DisputeManager_postEvidence", evidence!);
+  // The draw reads the hash of the block after its arming block: two blocks on.
+  await advance(1);
   await advance(1);
   const committee = record("gas_DisputeManager_drawCommittee", await drawCommittee(user.ctx, { disputeId }));
   if (committee.outcome !== "drawn") throw new Error("expected a committee");

@@ -235,6 +235,7 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         assertEq(disputes.getDispute(disputeId).drawBlock, armedAt, "the top-up is armed on a block after the window");
         assertTrue(!disputes.getDispute(disputeId).drawn, "nobody sits alone");
         vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(DisputeManager.DrawNotReady.selector, disputeId, armedAt));
         disputes.drawCommittee(disputeId);
         assertTrue(!disputes.getDispute(disputeId).drawn, "the top-up waits for the block after its arming block");
         assertEq(disputes.getDispute(disputeId).drawBlock, armedAt, "and is not re-armed meanwhile");
@@ -405,7 +406,7 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         uint256 sybil = _candidates(disputeId)[0];
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
         _sit(disputeId, sybil, _proof(disputeId, sybil), keccak256("reroll"));
-        vm.roll(block.number + 1);
+        vm.roll(block.number + 2);
         disputes.drawCommittee(disputeId);
         DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
         assertEq(committee.length, 3, "a public committee");

@@ -10,6 +10,7 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
+import {DisputeDraw} from "./DisputeDraw.sol";
 
 /// @title DisputeManager: committees that recompute disputed work, owner challenges, and slashing of the losers.
 /// @notice A dispute (an attester's disagreement with a revealed settlement, or n-node roots that differ) goes
@@ -18,10 +19,12 @@ import {ITaskRegistry} from "../interfaces/ITaskRegistry.sol";
 ///    `maxEvidenceBytes`, by `evidenceDeadline`; otherwise it loses as for fraud. Consensus prompts are on-chain.
 /// 2. Draw: when the draw is armed (the dispute opens, or a new round starts) the candidates are frozen: the
 ///    eligible subscribers of the echelon, excluding every party (`candidatesOf`). In a later block the committee
-///    is drawn from that snapshot alone, seeded by the arming block's hash, which nobody knew when the candidates
-///    were fixed (a settlement dispute's first draw is armed again by the post that completes its evidence, so the
-///    server never knows the seed while it can hold evidence back): the first `committeeSize` candidates of the seed's permutation that still hold collateral
-///    (re-armed on a new block, same candidates, when the seed is too old for its hash). Joining after the arming
+///    is drawn from that snapshot alone (`DisputeDraw`), seeded by the hash of the block after the arming one, which
+///    nobody knew when the candidates were fixed (a settlement dispute's first draw is armed again by the post that
+///    completes its evidence, so the server never knows the seed while it can hold evidence back): the first
+///    `committeeSize` candidates of the seed's permutation that still hold collateral (a seed nobody read within
+///    the blockhash horizon is re-armed once on a new block, same candidates; a second one fails the round,
+///    `DisputeDraw`). Joining after the arming
 ///    is too late, and leaving the task does not cost a candidate its place. With fewer than `minCommittee` it is
 ///    drawn again (a new snapshot) after `redrawDelay`, up to `drawRounds` times; then there is no committee and
 ///    the server is not paid (nobody is slashed).
@@ -45,8 +48,6 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     bytes32 public constant UNAVAILABLE = keccak256("atoma.unavailable");
     /// The most `maxEvidenceBytes` may ever be: one such post stays far below a block's gas limit.
     uint32 public constant MAX_EVIDENCE_BYTES = 1 << 20;
-    /// blockhash is only available for the last 256 blocks.
-    uint256 internal constant BLOCKHASH_HORIZON = 256;
 
     enum Kind {
         Attestation,
@@ -146,6 +147,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     ITaskRegistry public immutable taskRegistry;
     IStackManager public immutable stackManager;
     ISettlementManager public immutable settlementManager;
+    /// The public draw and its seeds (created here: DisputeManager has no bytes left for it).
+    DisputeDraw public immutable publicDraw;
     IConsensusDisputeOrigin public consensus;
     Params public params;
 
@@ -229,6 +232,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         taskRegistry = taskRegistry_;
         stackManager = stackManager_;
         settlementManager = settlementManager_;
+        publicDraw = new DisputeDraw(nodeRegistry_);
         _setParams(params_);
     }
 
@@ -321,8 +325,8 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
 
     // ---------------------------------------------------------------- draw and evidence
 
-    /// Draws the committee in a block after the one that seeds it (anyone may call). When that block is too old for
-    /// its hash, or a new round is due, this call only arms the draw: its own block becomes the seed.
+    /// Draws the committee once the block after the armed one (the seed block) is mined, in a later block (anyone
+    /// may call). When a new round is due, or the seed expired unread the first time, this call only arms the draw.
     function drawCommittee(uint256 disputeId) external nonReentrant {
         Dispute storage d = _open(disputeId);
         if (d.drawn || d.drawRound >= params.drawRounds) revert NothingToDraw(disputeId);
@@ -332,7 +336,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
             _armDraw(disputeId, d);
             return;
         }
-        if (block.number <= d.drawBlock) revert DrawNotReady(disputeId, d.drawBlock);
+        if (block.number <= d.drawBlock + 1) revert DrawNotReady(disputeId, d.drawBlock);
         uint256[] memory commitments;
         if (d.drawRound == 0 && address(selection) != address(0)) {
             // Private selection (asked first: it judges an expired seed block itself): seat the self-selected
@@ -346,12 +350,11 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
                 return;
             }
         }
-        if (block.number > d.drawBlock + BLOCKHASH_HORIZON) {
+        (bool rearm, uint256[] memory chosen) = publicDraw.draw(disputeId);
+        if (rearm) {
             _armDraw(disputeId, d);
             return;
         }
-        uint256 seed = uint256(keccak256(abi.encode(blockhash(d.drawBlock), disputeId, address(this))));
-        uint256[] memory chosen = _pick(disputeId, seed);
         if (chosen.length < params.minCommittee) {
             bool last = ++d.drawRound >= params.drawRounds;
             d.drawBlock = 0;
@@ -673,27 +676,6 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         delete _candidates[disputeId];
         for (uint256 i = 0; i < eligible.length; ++i) {
             list.push(uint64(eligible[i]));
-        }
-    }
-
-    /// The first `committeeSize` of the frozen candidates, in the permutation `seed` gives them (Fisher–Yates),
-    /// that still hold collateral as registered nodes (active or deregistered, never slashed): a candidate keeps
-    /// its place even if it left the task or became otherwise ineligible since the snapshot, so leaving cannot shrink
-    /// the committee; drawn, it votes or pays the timeout share. An even count drops its last, so a committee is odd.
-    function _pick(uint256 disputeId, uint256 seed) internal view returns (uint256[] memory chosen) {
-        uint64[] memory order = _candidates[disputeId];
-        uint256 want = params.committeeSize;
-        chosen = new uint256[](want);
-        uint256 found;
-        for (uint256 i = 0; i < order.length && found < want; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (order.length - i);
-            (order[i], order[j]) = (order[j], order[i]);
-            INodeRegistry.Node memory n = nodeRegistry.getNode(order[i]);
-            if (n.collateral != 0 && n.status != INodeRegistry.NodeStatus.Slashed) chosen[found++] = order[i];
-        }
-        if (found % 2 == 0 && found > 0) --found;
-        assembly ("memory-safe") {
-            mstore(chosen, found)
         }
     }
 

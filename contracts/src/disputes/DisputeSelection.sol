@@ -87,6 +87,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     event SelectionFellBack(uint256 indexed disputeId, uint256 members);
     /// The window ended with `members` standing, fewer than N or an even count: a public draw tops them up.
     event CommitteeToppingUp(uint256 indexed disputeId, uint256 members);
+    /// A candidate selected on the window's seed that never proved it, and would have sat, lost the timeout share.
+    event SilentMemberSlashed(uint256 indexed disputeId, uint256 indexed nodeId, address reporter, uint256 taken);
 
     error BadCap(uint256 cap);
     error SelectionNotReady(uint256 disputeId);
@@ -101,6 +103,9 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     error SelectionWindowOpen(uint256 disputeId, uint64 endsAt);
     /// A consensus request's dispute: its worker does not self-select, so its committee is always drawn in public.
     error ConsensusDrawnPublicly(uint256 disputeId);
+    /// The node proved its selection in the window, was reported already, or would not have sat (a full cap of
+    /// lower outputs): its silence cost nothing.
+    error NotSilent(uint256 disputeId, uint256 nodeId);
 
     constructor(DisputeManager disputes_, VrfKeyRegistry vrfKeys_, uint64 window_, uint8 cap_) {
         if (cap_ == 0 || cap_ % 2 == 0 || cap_ > 15) revert BadCap(cap_);
@@ -193,6 +198,46 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         sel.commitments[worst] = commitment;
         betas[worst] = beta;
         emit MemberSelfSelected(disputeId, nodeId, commitment);
+    }
+
+    /// After the window (anyone may call, holding node `nodeId`'s VRF proof on the window's seed): a frozen candidate
+    /// (`candidates`, the list the window opened on) that was selected (key predating the freeze block, output under
+    /// the threshold) and never proved it loses the timeout share, to the treasury (no party gains), once, as a
+    /// silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would have sat: the cap
+    /// was not full at the window's end, or its output is below the highest seated one (seats only ever go to lower
+    /// outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node that proved
+    /// its selection in time, seated or displaced, is never slashed (`NotSilent`).
+    function reportSilentSelection(
+        uint256 disputeId,
+        uint256 nodeId,
+        uint64[] calldata candidates,
+        bytes calldata proof,
+        EcVrf.Hints calldata hints
+    ) external nonReentrant {
+        Selection storage sel = _selections[disputeId];
+        if (sel.endsAt == 0) revert SelectionNotOpen(disputeId);
+        if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(disputeId, sel.endsAt);
+        if (keccak256(abi.encode(candidates)) != sel.candidatesHash) revert SelectionNotOpen(disputeId);
+        bool listed;
+        for (uint256 i = 0; i < candidates.length && !listed; ++i) {
+            listed = candidates[i] == nodeId;
+        }
+        if (!listed) revert NotCandidate(disputeId, nodeId);
+        if (answered[disputeId][nodeId]) revert NotSilent(disputeId, nodeId);
+        bytes32 beta = vrfKeys.proveSelectionAt(
+            nodeId, frozenAt[disputeId], sel.seed, proof, hints, sel.numerator, sel.denominator
+        );
+        bytes32[] storage betas = _betas[disputeId];
+        if (betas.length >= cap) {
+            bytes32 highest;
+            for (uint256 i = 0; i < betas.length; ++i) {
+                if (betas[i] > highest) highest = betas[i];
+            }
+            if (beta >= highest) revert NotSilent(disputeId, nodeId);
+        }
+        answered[disputeId][nodeId] = true;
+        uint256 taken = nodeRegistry.slashTimeout(nodeId, address(0));
+        emit SilentMemberSlashed(disputeId, nodeId, msg.sender, taken);
     }
 
     /// The manager's first draw round (IDisputeSelection): opens the window when it is not yet; once it is final,

@@ -213,8 +213,11 @@ abstract contract AtomaFixture is TestBase {
         attestations.wireStacks(IStackServing(address(stacks)));
         settlement.wire(disputes, draws, address(evidence));
         stacks.wire(ISettlementSpan(address(settlement)));
-        disputes.wire(consensus, disputeSelection());
+        IDisputeSelection committeeSelection = disputeSelection();
+        disputes.wire(consensus, committeeSelection);
         bytes32 protocol = nodes.PROTOCOL_ROLE();
+        // A silent selected committee member is slashable (`DisputeSelection.reportSilentSelection`).
+        if (address(committeeSelection) != address(0)) nodes.grantRole(protocol, address(committeeSelection));
         nodes.grantRole(protocol, address(stacks));
         nodes.grantRole(protocol, address(settlement));
         nodes.grantRole(protocol, address(disputes));

@@ -399,6 +399,8 @@ export async function wireContracts(
     ["SettlementManager", c.settlementManager, PROTOCOL_ROLE, a.ChallengeManager],
     ["SettlementDraw", c.settlementDraw, PROTOCOL_ROLE, a.SettlementManager],
   ];
+  // A silent selected committee member is slashable (`DisputeSelection.reportSilentSelection`).
+  if (a.DisputeSelection) grants.push(["NodeRegistry", c.nodeRegistry, PROTOCOL_ROLE, a.DisputeSelection]);
   for (const [name, contract, role, account] of grants) {
     await step(`${name}.grantRole`, () => contract.write.grantRole([role, account]));
   }

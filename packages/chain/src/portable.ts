@@ -83,6 +83,7 @@ export {
   commitAttestation,
   sendAttestationCommitment,
 } from "./actions/commitAttestation.js";
+export { pokeCommitteeSeed, reportSilentCommitteeMember } from "./actions/committeeSeeds.js";
 export {
   type CommitteeSelection,
   committeeSelectionOutcome,

@@ -160,7 +160,8 @@ describe("smart-contract requests with n-node Sampling Consensus against anvil",
     );
     expect(outcomes.at(-1)).toBe("disputed");
     const dispute = await network.deployment.contracts.disputeManager.read.disputeCount();
-    // The committee is drawn from the hash of a block after the one that opened the dispute.
+    // The committee is drawn from the hash of the block after the one that opened the dispute, read after it.
+    await network.advance(1);
     await network.advance(1);
     const drawn = await drawCommittee(requester.ctx, { disputeId: dispute });
     if (drawn.outcome !== "drawn") throw new Error("expected a committee");

@@ -181,7 +181,8 @@ describe("the reads a node's seat makes, against anvil", () => {
     const evidence = await findDisputeEvidence(user.ctx, { disputeId, fromBlock });
     expect(evidence.map((posted) => Number(posted.position))).toEqual(lied.requests.map((_, k) => k));
     expect(evidence.map((posted) => posted.request?.body)).toEqual(lied.requests.map((r) => r.body));
-    // The post that completed the evidence armed the draw on its own block: the seed is the next one.
+    // The post that completed the evidence armed the draw on its own block: the seed is the next one, read after it.
+    await network.advance(1);
     await network.advance(1);
     const committee = await drawCommittee(user.ctx, { disputeId });
     if (committee.outcome !== "drawn") throw new Error("expected a committee");

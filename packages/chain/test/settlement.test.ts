@@ -299,7 +299,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
       reqHashes: lied.sampled.map((leaf) => leaf.reqHash),
     });
     expect(evidence).toHaveLength(1);
-    // The post that completed the evidence armed the draw on its own block: the seed is the next one.
+    // The post that completed the evidence armed the draw on its own block: the seed is the next one, read after it.
+    await network.advance(1);
     await network.advance(1);
     const drawn = await drawCommittee(user.ctx, { disputeId: revealed.disputeId });
     if (drawn.outcome !== "drawn") throw new Error("expected a committee");

@@ -10,12 +10,15 @@ import {
   postSampledRequests,
   readDispute,
   readDisputeCandidates,
+  reportSilentCommitteeMember,
   settlementDrawAbi,
   settlementManagerAbi,
 } from "@atoma/chain";
 import { zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CommitStrategy } from "../src/attestation/commitStrategy.js";
 import { VrfKeyMismatchError } from "../src/attestation/errors.js";
+import { honestStrategy } from "../src/attestation/honestStrategy.js";
 import { nodeVrfKey, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
@@ -198,19 +201,14 @@ describe("private self-selection of attesters against anvil", () => {
     const { disputeId } = revealed;
     // The server posts the evidence and moves the dispute on: the committee's window opens. Its seed is the hash of
     // the block after the one whose post completed the evidence (that post armed the draw), so the window opens two
-    // blocks on; anvil mines only on transactions, so the test
-    // mines one while waiting, as a live chain would.
+    // blocks on. Anvil mines only on transactions and the test mines nothing here: the nodes, on a dev chain, mine
+    // the blocks their draw waits for (review R4-5: the window used to stall at drawBlock + 2).
     const selection = await eventually(async () => {
       const s = await getCommitteeSelection(ctx, { disputeId });
-      if (s.endsAt === 0n) {
-        const [dispute, head] = await Promise.all([
-          readDispute(ctx, disputeId),
-          ctx.publicClient.getBlockNumber(),
-        ]);
-        if (dispute.drawBlock !== 0n && head <= dispute.drawBlock + 1n) await net.advance(0);
-      }
       return s.endsAt > 0n ? s : undefined;
     }, "the committee's selection window");
+    const armed = (await readDispute(ctx, disputeId)).drawBlock;
+    expect(await ctx.publicClient.getBlockNumber()).toBeGreaterThan(armed + 1n);
     // Public now: the dispute, its evidence, the window's seed; no seat, no member, no committee.
     const eventsOf = async () => {
       const names: string[] = [];
@@ -261,9 +259,108 @@ describe("private self-selection of attesters against anvil", () => {
     const sat = committee.filter((member) => selected.includes(member)).length;
     expect(sat).toBe(Math.min(selected.length, committee.length));
     for (const member of committee) expect(candidates).toContain(member);
+    // A top-up (fewer than N, or an even count, sat): a node stored its seed (its `pokeSeed`, or the draw that read
+    // it first), so a draw that stalls after that keeps it instead of falling back after 256 blocks (review R4-1).
+    const readSelection = (functionName: "toppingUp" | "topUpSeeds") =>
+      ctx.publicClient.readContract({
+        address: addresses.DisputeSelection!,
+        abi: disputeSelectionAbi,
+        functionName,
+        args: [disputeId],
+      } as never) as Promise<unknown>;
+    if (await readSelection("toppingUp")) expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
     await whenPhase(served.stackId, Phase.Failed);
     const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
     expect(cheater.collateral).toBe(0n);
+  }, 300_000);
+
+  it("a selected committee member that stays silent is slashed on its proof, an honest seated one cannot be framed, and nodes store the seed of the top-up its silence leaves on the quiet dev chain", async () => {
+    const { contracts, addresses } = net.deployment;
+    const ctx = net.user.ctx;
+    const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
+    board.open = false;
+    const revealed = await reveal(served, indices);
+    if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
+    const { disputeId } = revealed;
+    const selection = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.endsAt > 0n ? s : undefined;
+    }, "the committee's selection window");
+    const candidates = await readDisputeCandidates(ctx, disputeId);
+    const selected = await selectedOn(selection, candidates);
+    // One or two selected members stay silent (their vote strategy answers nothing), hoping their seats just go to
+    // the public top-up at no cost; the others (a majority of what the committee can hold) sit.
+    expect(selected.length).toBeGreaterThanOrEqual(2);
+    const sitting = selected.length >= 5 ? selected.length - 2 : selected.length - 1;
+    const silent = selected.slice(sitting);
+    const silence: CommitStrategy = { attest: honestStrategy.attest, vote: async () => undefined };
+    for (const id of silent) board.assign(id, silence);
+    board.open = true;
+    try {
+      const seated = await eventually(async () => {
+        const s = await getCommitteeSelection(ctx, { disputeId });
+        return s.nodeIds.length === sitting ? s : undefined;
+      }, "the honest members to take their seats");
+      const head = await ctx.publicClient.getBlock();
+      await net.advance(Number(selection.endsAt - head.timestamp) + 1);
+      // The silent are slashed the timeout share on their own proofs (which only they can make: here, the test
+      // holds every key, as a bounty claim would publish one); a seated member's proof frames nobody.
+      const registry = addresses.VrfKeyRegistry!;
+      const proofOf = async (id: bigint) => {
+        const node = net.nodes.find((n) => n.nodeId === id)!;
+        const key = await nodeVrfKey(node.signerAccount, {
+          chainId: net.anvil.chainId,
+          vrfKeyRegistry: registry,
+        });
+        const evaluated = evaluateSelection(key, selection);
+        if (!evaluated.selected) throw new Error("selected by construction");
+        return evaluated;
+      };
+      for (const id of silent) {
+        const before = (await contracts.nodeRegistry.read.getNode([id])).collateral;
+        await reportSilentCommitteeMember(ctx, { disputeId, nodeId: id, proof: await proofOf(id) });
+        expect((await contracts.nodeRegistry.read.getNode([id])).collateral).toBeLessThan(before);
+      }
+      const honest = seated.nodeIds[0]!;
+      await expect(
+        reportSilentCommitteeMember(ctx, { disputeId, nodeId: honest, proof: await proofOf(honest) }),
+      ).rejects.toMatchObject({ errorName: "NotSilent" });
+      // Fewer than N = 5 sat: the top-up is armed after the window; nodes mine the blocks it waits for. The honest
+      // majority still decides.
+      const committee = await drawnCommittee(net, disputeId);
+      expect(committee.length).toBe(
+        Math.min(5, candidates.length % 2 === 0 ? candidates.length - 1 : candidates.length),
+      );
+      const readSelection = (functionName: "toppingUp" | "topUpSeeds") =>
+        ctx.publicClient.readContract({
+          address: addresses.DisputeSelection!,
+          abi: disputeSelectionAbi,
+          functionName,
+          args: [disputeId],
+        } as never) as Promise<unknown>;
+      expect(await readSelection("toppingUp")).toBe(true);
+      // Stored by a node's `pokeSeed` as soon as the hash was readable, or by a draw that read it first (nodes race to
+      // mine the seed block on a dev chain): either way before any stall could lose it.
+      expect(await readSelection("topUpSeeds")).not.toBe(zeroHash);
+      // Silent top-ups do not vote either: the honest members reveal once the commit deadline passes, show, and
+      // decide when the reveal deadline is over.
+      const advanceTo = async (deadline: bigint) => {
+        const now = (await ctx.publicClient.getBlock()).timestamp;
+        if (deadline >= now) await net.advance(Number(deadline - now) + 1);
+      };
+      await advanceTo((await readDispute(ctx, disputeId)).commitDeadline);
+      await eventually(async () => {
+        const members = await contracts.disputeManager.read.committeeOf([disputeId]);
+        return members.filter((m) => m.substantiated).length >= Math.min(sitting, committee.length)
+          ? true
+          : undefined;
+      }, "the honest members to reveal and show");
+      await advanceTo((await readDispute(ctx, disputeId)).revealDeadline);
+      await whenPhase(served.stackId, Phase.Failed);
+      expect((await contracts.nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(0n);
+    } finally {
+      board.reset();
+    }
   }, 300_000);
 
   /** The seats of `stackId` so far, as `AttesterSelfSelected` logged them (each with its commitment). */

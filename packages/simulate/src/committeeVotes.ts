@@ -139,7 +139,11 @@ async function drawUntilDone(
     const now = (await ctx.publicClient.getBlock()).timestamp;
     if (state.drawBlock === 0n && now < state.drawNotBefore)
       await network.advance(Number(state.drawNotBefore - now));
-    else await network.advance(0);
+    else {
+      // The draw reads the hash of the block after its arming block: two blocks must be mined after the arming.
+      await network.advance(0);
+      await network.advance(0);
+    }
     const result = await drawCommittee(ctx, { disputeId: dispute.disputeId });
     transactions += 1;
     if (result.outcome === "failed" && result.ended) return { members: [], transactions };

@@ -46,7 +46,10 @@ export type DrawResult = TxInfo &
     | { outcome: "failed"; round: number; nextDrawAfter: bigint; ended: boolean }
   );
 
-/** Draws the committee (anyone may): or only arms the draw when its seed block is too old or a round is due. */
+/**
+ * Draws the committee (anyone may), from the second block after the armed one: or only arms the draw when a round is
+ * due or its seed expired unread (once; a second expiry fails the round, `DisputeDraw`).
+ */
 export async function drawCommittee(ctx: ChainContext, params: { disputeId: bigint }): Promise<DrawResult> {
   const receipt = await execute(ctx, {
     address: ctx.addresses.DisputeManager,
@@ -111,8 +114,9 @@ export async function advanceDispute(ctx: ChainContext, params: { disputeId: big
     const roundsLeft = dispute.drawRound < rounds;
     if (!dispute.drawn && !roundsLeft) return evidenceComplete ? resolved(ctx, disputeId) : "waiting";
     if (dispute.drawn) return "waiting";
-    // The draw must run in a block after its seed block (and `eth_call` simulates it in the latest one).
-    if (dispute.drawBlock !== 0n && block.number <= dispute.drawBlock) return "awaiting-block";
+    // The draw reads the hash of the block after its arming block (the seed block), so it must run after that one
+    // (and `eth_call` simulates it in the latest block).
+    if (dispute.drawBlock !== 0n && block.number <= dispute.drawBlock + 1n) return "awaiting-block";
     if (dispute.drawBlock === 0n && now < dispute.drawNotBefore) return "waiting";
     const drawn = await drawCommittee(ctx, { disputeId });
     return drawn.outcome === "failed" ? "draw-failed" : drawn.outcome;

@@ -24,7 +24,8 @@ import { moveDisputeOn } from "./moveDisputeOn.js";
  * (already committed); the committee duty then reveals and shows as for a drawn member. Not seated when the window
  * closes (public fallback), it forgets the duty; a public draw that picks it gives it a new one. A selected node that
  * cannot recompute before the window ends (too little time, the requests cannot be replayed) does not sit: an
- * abstention would cost it the timeout share and weigh against every claim, while not sitting costs nothing.
+ * abstention would cost it the timeout share and weigh against every claim, while not sitting is slashed (the same
+ * timeout share, `DisputeSelection.reportSilentSelection`) only if its VRF proof ever surfaces, which only it can make.
  */
 /** A self-selected node sits only with a vote it recomputed: never with an abstention (UNAVAILABLE). */
 export function sitsWith(ballot: Ballot): boolean {
@@ -70,8 +71,8 @@ export async function stepCommitteeSelection(
     ));
   if (!ballot) return;
   if (!sitsWith(ballot)) {
-    // Not sitting costs nothing under private selection; sitting to abstain costs the timeout share and can leave
-    // the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
+    // Not sitting is slashable only on this node's own VRF proof, which it never publishes; sitting to abstain costs
+    // the timeout share and can leave the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
     env.logger.info({ disputeId: disputeId.toString() }, "cannot recompute in time: not taking the seat");
     return deleteDuty(env.db, duty.taskId);
   }

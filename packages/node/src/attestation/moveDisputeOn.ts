@@ -1,4 +1,10 @@
-import { advanceDispute, type ChainContext, ContractRevertError, type DisputeStep } from "@atoma/chain";
+import {
+  advanceDispute,
+  type ChainContext,
+  ContractRevertError,
+  type DisputeStep,
+  pokeCommitteeSeed,
+} from "@atoma/chain";
 import { DEV_CHAIN_IDS } from "../config/schema.js";
 
 /**
@@ -15,20 +21,30 @@ const RACED = new Set([
 ]);
 
 /**
- * Moves a dispute on as any party may: draws its committee once the block that seeds it is past, resolves it once
- * it is due (the server missed its evidence deadline, no committee could be drawn, or the vote is over). A race
- * lost to another party is no error. On a dev chain, which mines only on transactions, a draw waiting for the block
- * after its seed block mines that block itself: a quiet dev network would otherwise never draw.
+ * Moves a dispute on as any party may: stores a private committee's public top-up seed while its hash is readable
+ * (so a stalled top-up keeps its draw instead of falling back after 256 blocks), draws its committee once the block
+ * after its seed block is mined, resolves it once it is due (the server missed its evidence deadline, no committee
+ * could be drawn, or the vote is over). A race lost to another party is no error. On a dev chain, which mines only on
+ * transactions, a draw waiting for a block mines that block itself, and so does a committee window whose end has
+ * passed by the clock but not yet on chain: a quiet dev network would otherwise never draw.
  */
 export async function moveDisputeOn(ctx: ChainContext, disputeId: bigint): Promise<DisputeStep> {
+  const dev = DEV_CHAIN_IDS.has(ctx.publicClient.chain.id);
+  const mine = () => ctx.publicClient.request({ method: "evm_mine" } as never);
   try {
+    if (ctx.addresses.DisputeSelection) await pokeCommitteeSeed(ctx, { disputeId });
     const step = await advanceDispute(ctx, { disputeId });
-    if (step === "awaiting-block" && DEV_CHAIN_IDS.has(ctx.publicClient.chain.id)) {
-      await ctx.publicClient.request({ method: "evm_mine" } as never);
-    }
+    if (step === "awaiting-block" && dev) await mine();
     return step;
   } catch (error) {
-    if (error instanceof ContractRevertError && RACED.has(error.errorName)) return "waiting";
-    throw error;
+    if (!(error instanceof ContractRevertError) || !RACED.has(error.errorName)) throw error;
+    if (dev && error.errorName === "SelectionWindowOpen" && windowOverByClock(error.args)) await mine();
+    return "waiting";
   }
+}
+
+/** Whether `SelectionWindowOpen(disputeId, endsAt)`'s end has passed by this machine's clock. */
+function windowOverByClock(args: readonly unknown[] | undefined): boolean {
+  const endsAt = args?.[1];
+  return typeof endsAt === "bigint" && BigInt(Math.floor(Date.now() / 1000)) > endsAt;
 }
