@@ -42,12 +42,17 @@ describe("the embedded store's engine", () => {
     );
   });
 
-  it("syncs the write-ahead log on every commit unless told otherwise", async () => {
+  it("syncs the write-ahead log on every commit (a reservation's with its leaf's) unless told otherwise", async () => {
     const pragmas = async (synchronous?: "full" | "normal") => {
       const dir = join(root, `sync-${synchronous ?? "default"}`);
       const state = await openStateDatabase({ kind: "embedded", dir, synchronous });
       const connection = sqliteConnectionOf(state.db);
       expect(state.dialect).toBe("sqlite");
+      // A reservation commits without its own sync; the connection is back to the configured level after it.
+      const stack = await addStack(state.db);
+      const accounting = new Accounting({ db: state.db }, { nodeId: NODE_ID });
+      const reservation = await accounting.reserve({ stackId: stack.stackId, units: 5n, nonce: 0n });
+      await accounting.commit(reservation, leafFor(0, 5n));
       const read = await connection!.exclusive((db) => {
         const pragma = (name: string) =>
           (db.prepare(`pragma ${name}`).all()[0] as Record<string, unknown>)[name];

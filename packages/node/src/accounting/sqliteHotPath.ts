@@ -1,3 +1,4 @@
+import type Database from "libsql";
 import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
 import { toSqlite } from "../db/sqlite/values.js";
 
@@ -14,28 +15,50 @@ const HOLD = `update stacks set units_reserved = units_reserved + ?, updated_at 
   returning units_used`;
 const RESERVE = "insert into reservations (reservation_id, stack_id, units) values (?, ?, ?)";
 
-/** The stack's units used once the reservation is held, or undefined when the stack does not allow it. */
+/**
+ * The stack's units used once the reservation is held, or undefined when the stack does not allow it.
+ *
+ * The reservation is committed without a sync of its own even under `synchronous = FULL`: a power cut can lose it,
+ * which is what a restart does to it anyway (`releaseDanglingReservations` drops every reservation before the node
+ * serves), and no answer or receipt goes out on it. It survives kill -9 like every commit (it is in the operating
+ * system's cache), and the leaf's commit syncs the log, this reservation's frames included, before the answer
+ * is sent. One sync per request instead of two.
+ */
 export function holdOnSqlite(
   connection: SqliteConnection,
   input: { id: string; stackId: bigint; nodeId: bigint; units: bigint; nonce: bigint; nowSeconds: bigint },
 ): Promise<bigint | undefined> {
-  return connection.exclusive((db, prepare) =>
-    db
-      .transaction(() => {
-        const row = prepare(HOLD).get(
-          toSqlite(input.units),
-          toSqlite(input.stackId),
-          toSqlite(input.nodeId),
-          toSqlite(input.nowSeconds),
-          toSqlite(input.nonce),
-          toSqlite(input.units),
-        ) as { units_used: bigint } | undefined;
-        if (!row) return undefined;
-        prepare(RESERVE).run(input.id, toSqlite(input.stackId), toSqlite(input.units));
-        return row.units_used;
-      })
-      .immediate(),
-  );
+  return connection.exclusive((db, prepare) => {
+    const relax = connection.synchronous === "full";
+    if (relax) db.exec("pragma synchronous = normal");
+    try {
+      return hold(db, prepare, input);
+    } finally {
+      if (relax) db.exec("pragma synchronous = full");
+    }
+  });
+}
+
+function hold(
+  db: Database.Database,
+  prepare: (sql: string) => Database.Statement,
+  input: { id: string; stackId: bigint; nodeId: bigint; units: bigint; nonce: bigint; nowSeconds: bigint },
+): bigint | undefined {
+  return db
+    .transaction(() => {
+      const row = prepare(HOLD).get(
+        toSqlite(input.units),
+        toSqlite(input.stackId),
+        toSqlite(input.nodeId),
+        toSqlite(input.nowSeconds),
+        toSqlite(input.nonce),
+        toSqlite(input.units),
+      ) as { units_used: bigint } | undefined;
+      if (!row) return undefined;
+      prepare(RESERVE).run(input.id, toSqlite(input.stackId), toSqlite(input.units));
+      return row.units_used;
+    })
+    .immediate();
 }
 
 const FIND = "select stack_id, units from reservations where reservation_id = ?";

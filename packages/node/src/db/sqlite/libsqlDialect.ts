@@ -31,8 +31,12 @@ export class SqliteConnection implements DatabaseConnection {
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(db: Database.Database) {
+  /** `full` or `normal`: what each commit syncs (`openSqlite.ts`). */
+  readonly synchronous: "full" | "normal";
+
+  constructor(db: Database.Database, synchronous: "full" | "normal") {
     this.#db = db;
+    this.synchronous = synchronous;
   }
 
   /** Waits for the connection; the returned function gives it back. */

@@ -48,7 +48,7 @@ export function openSqlite(dir: string, synchronous: SqliteSynchronous = "full")
     raw.close();
     throw error;
   }
-  const connection = new SqliteConnection(raw);
+  const connection = new SqliteConnection(raw, synchronous);
   const db = new Kysely<NodeDatabase>({
     dialect: new LibsqlDialect(connection),
     plugins: [new NoRowLocksPlugin()],
