@@ -89,12 +89,18 @@ export const databaseSchema = z.strictObject({
    * The embedded database's engine: SQLite (`state.db` in the directory), or PGlite for a directory written by a
    * node from before the SQLite store. @default "sqlite"
    */
-  engine: z.enum(["sqlite", "pglite"]).optional(),
+  engine: z
+    .string()
+    .pipe(z.enum(["sqlite", "pglite"]))
+    .optional(),
   /**
    * SQLite: `full` syncs each commit's write-ahead log to disk before it returns (an acknowledged request survives
    * a power cut); `normal` syncs at checkpoints only (it survives a killed process, not a power cut). @default "full"
    */
-  synchronous: z.enum(["full", "normal"]).optional(),
+  synchronous: z
+    .string()
+    .pipe(z.enum(["full", "normal"]))
+    .optional(),
   /** PostgreSQL schema holding the node's tables. @default "public" */
   schema: z
     .string()
