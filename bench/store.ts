@@ -21,14 +21,24 @@ const STACK_ID = (1n << 255n) + 12_345n;
 const UNITS_BOUGHT = 1_000_000_000n;
 
 /**
- * The stores compared. `pglite` is the node's own code (`openStateDatabase` and `Accounting`); the libsql ones run
+ * The stores compared. `pglite`, `sqlite` and `sqlite_normal` are the node's own code (`openStateDatabase` and
+ * `Accounting`) on its embedded engines: PGlite (`database.engine = "pglite"`), and SQLite with
+ * `synchronous = "full"` (the default) or `"normal"`. The libsql ones run
  * the same SQL work as prepared statements, each step one synchronous transaction. `synchronous=NORMAL` in WAL
  * mode writes every commit to the OS before it returns (a kill -9 loses nothing) and syncs at checkpoints: the
  * guarantee PGlite gives today, which runs with `fsync` off (`-F` in its start parameters). `FULL` also syncs the
  * WAL on every commit, which survives power loss too, at one fsync per transaction. `libsql_kysely` is NORMAL
  * with the statements sent through Kysely's async `SqliteDialect`, as the node's other queries would be.
  */
-const KINDS = ["bare", "pglite", "libsql_normal", "libsql_full", "libsql_kysely"] as const;
+const KINDS = [
+  "bare",
+  "pglite",
+  "sqlite",
+  "sqlite_normal",
+  "libsql_normal",
+  "libsql_full",
+  "libsql_kysely",
+] as const;
 type Kind = (typeof KINDS)[number];
 
 /** What one request stores: a signed request and its answer, about the size of a short completion's. */
@@ -52,9 +62,13 @@ const leafOf = (k: number) => ({
   },
 });
 
-/** One request's store work through the node's PGlite database. */
-async function pgliteRequests(dir: string): Promise<() => Promise<void>> {
-  const store = await openStateDatabase({ kind: "embedded", dir });
+/** One request's store work through the node's embedded database, on either engine. */
+async function nodeRequests(
+  dir: string,
+  engine: "pglite" | "sqlite",
+  synchronous?: "full" | "normal",
+): Promise<() => Promise<void>> {
+  const store = await openStateDatabase({ kind: "embedded", dir, engine, synchronous });
   await insertStack(store.db, {
     stackId: STACK_ID,
     owner: "0x0000000000000000000000000000000000000001",
@@ -257,8 +271,12 @@ async function child(kind: Kind, dir: string): Promise<void> {
   const request =
     kind === "bare"
       ? async () => {}
-      : kind === "pglite"
-        ? await pgliteRequests(dir)
+      : kind === "pglite" || kind === "sqlite" || kind === "sqlite_normal"
+        ? await nodeRequests(
+            dir,
+            kind === "pglite" ? "pglite" : "sqlite",
+            kind === "sqlite_normal" ? "normal" : "full",
+          )
         : kind === "libsql_kysely"
           ? libsqlKyselyRequests(dir)
           : libsqlRequests(dir, kind === "libsql_full" ? "FULL" : "NORMAL");
@@ -316,7 +334,7 @@ if (flag === "--child") {
     report(`store_request_p99_ms_${each}`, results[each].p99, "ms");
     report(`store_rss_mb_${each}`, results[each].rss, "MB");
   }
-  for (const each of ["libsql_normal", "libsql_full", "libsql_kysely"] as const) {
+  for (const each of ["sqlite", "sqlite_normal", "libsql_normal", "libsql_full", "libsql_kysely"] as const) {
     report(`store_p50_pglite_vs_${each}_ratio`, results.pglite.p50 / results[each].p50, "x");
     report(`store_p99_pglite_vs_${each}_ratio`, results.pglite.p99 / results[each].p99, "x");
     report(`store_rss_pglite_vs_${each}_ratio`, results.pglite.rss / results[each].rss, "x");

@@ -21,6 +21,7 @@ export type NodeErrorCode =
   | "config_invalid"
   | "consensus_model_mismatch"
   | "consensus_prompt"
+  | "database_engine_mismatch"
   | "database_unavailable"
   | "devnet_timeout"
   | "echelon_fingerprint_mismatch"

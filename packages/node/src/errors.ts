@@ -38,6 +38,17 @@ export class DatabaseError extends AtomaError<NodeErrorCode> {
   }
 }
 
+/**
+ * The embedded database directory holds the other engine's files (a PGlite database from before the SQLite store,
+ * say): opening it would hide the node's stacks and leaves. The message says which setting opens it.
+ */
+export class LegacyDatabaseError extends AtomaError<NodeErrorCode> {
+  override name = "LegacyDatabaseError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("database_engine_mismatch", message, options);
+  }
+}
+
 export class UnknownStackError extends AtomaError<NodeErrorCode> {
   override name = "UnknownStackError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {

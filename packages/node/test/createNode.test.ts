@@ -99,9 +99,9 @@ const transferCounter: NodePartFactory = async (context) => {
       events.push(`part start, http up: ${await answers(context.config.node.port)}`);
     },
     async stop() {
-      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(context.db);
+      const { rows } = await sql<{ one: number | bigint }>`select 1 as one`.execute(context.db);
       events.push(
-        `part stop, http up: ${await answers(context.config.node.port)}, database usable: ${rows[0]?.one === 1}`,
+        `part stop, http up: ${await answers(context.config.node.port)}, database usable: ${Number(rows[0]?.one) === 1}`,
       );
     },
   };
@@ -184,7 +184,9 @@ describe("createNode", () => {
     await waitFor(async () => (await transfersSeen(second)) === onChain.length);
     const { rows } = await sql<{
       n: bigint;
-    }>`select count(distinct (tx_hash, log_index)) as n from test_transfers`.execute(second.context.db);
+    }>`select count(*) as n from (select distinct tx_hash, log_index from test_transfers) as seen`.execute(
+      second.context.db,
+    );
     expect(Number(rows[0]?.n)).toBe(onChain.length);
     expect(await getStack(second.context.db, 9_002n)).toBeDefined();
   });

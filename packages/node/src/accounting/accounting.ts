@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { leafHash } from "@atoma/core";
 import { sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
+import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
+import { sqliteConnectionOf } from "../db/sqlite/openSqlite.js";
 import {
   NonceOutOfOrderError,
   NonceReusedError,
@@ -16,6 +18,7 @@ import {
 } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { checkCount, checkHash, checkJson, checkUint256 } from "./checks.js";
+import { commitOnSqlite, holdOnSqlite } from "./sqliteHotPath.js";
 import type { CommittedLeaf, LeafInput, Reservation, ReserveInput } from "./types.js";
 
 export interface AccountingComponents {
@@ -32,6 +35,22 @@ export interface AccountingOptions {
 
 const MAX_INT64 = (1n << 63n) - 1n;
 
+interface CommitValues {
+  units: bigint;
+  reqHash: string;
+  respHash: string;
+  hash: string;
+  seed: bigint;
+  request: string;
+  response: string | null;
+}
+
+interface CommitRow {
+  outcome: string;
+  stack_id: bigint | null;
+  held_units: bigint | null;
+}
+
 /**
  * Compute-unit accounting of the stacks this node serves. Every operation is one database transaction whose
  * conditional UPDATE on the stack row is the only place units move, so concurrent requests can never
@@ -41,12 +60,15 @@ const MAX_INT64 = (1n << 63n) - 1n;
  */
 export class Accounting {
   readonly #db: NodeDb;
+  /** Set on SQLite: the hot path runs there as synchronous transactions (`sqliteHotPath.ts`). */
+  readonly #sqlite: SqliteConnection | undefined;
   readonly #metrics: NodeMetrics | undefined;
   readonly #nodeId: bigint;
   readonly #now: () => number;
 
   constructor(components: AccountingComponents, options: AccountingOptions) {
     this.#db = components.db;
+    this.#sqlite = sqliteConnectionOf(components.db);
     this.#metrics = components.metrics;
     this.#nodeId = options.nodeId;
     this.#now = options.now ?? Date.now;
@@ -89,6 +111,8 @@ export class Accounting {
     nonce: bigint,
     nowSeconds: bigint,
   ): Promise<bigint | undefined> {
+    if (this.#sqlite)
+      return holdOnSqlite(this.#sqlite, { id, stackId, nodeId: this.#nodeId, units, nonce, nowSeconds });
     const { rows } = await sql<{ units_used: bigint }>`with held as (
         update stacks set units_reserved = units_reserved + ${units}::bigint, updated_at = now()
         where stack_id = ${stackId}::numeric and serving_node_id = ${this.#nodeId}::numeric
@@ -145,12 +169,25 @@ export class Accounting {
       cumulativeUnits: reservation.unitsUsedBefore + units,
     };
     const hash = leafHash(fields);
-    const { rows } = await sql<{ outcome: string; stack_id: bigint | null; held_units: bigint | null }>`
-      select o_outcome as outcome, o_stack_id as stack_id, o_held_units as held_units
-      from commit_leaf(${reservation.id}::text, ${reservation.unitsUsedBefore}::bigint, ${units}::bigint,
-        ${reservation.nonce}::numeric, ${reqHash}::text, ${respHash}::text, ${hash}::text, ${seed}::bigint,
-        ${request}::text, ${response}::text)`.execute(this.#db);
-    const row = rows[0];
+    const row = this.#sqlite
+      ? await this.#commitOnSqlite(this.#sqlite, reservation, {
+          units,
+          reqHash,
+          respHash,
+          hash,
+          seed,
+          request,
+          response,
+        })
+      : await this.#commitOnPostgres(reservation, {
+          units,
+          reqHash,
+          respHash,
+          hash,
+          seed,
+          request,
+          response,
+        });
     if (row?.outcome === "over") throw new UnitsExceedReservationError(row.stack_id!, row.held_units!, units);
     if (row?.outcome === "moved")
       throw new ReservationNotFoundError(
@@ -160,6 +197,34 @@ export class Accounting {
     this.#metrics?.unitsReserved.dec(Number(row.held_units));
     this.#metrics?.unitsUsed.inc(Number(units));
     return { stackId: row.stack_id!, ...fields, seed, leafHash: hash };
+  }
+
+  async #commitOnSqlite(sqlite: SqliteConnection, reservation: Reservation, leaf: CommitValues) {
+    const done = await commitOnSqlite(sqlite, {
+      reservationId: reservation.id,
+      usedBefore: reservation.unitsUsedBefore,
+      units: leaf.units,
+      nonce: reservation.nonce,
+      reqHash: leaf.reqHash,
+      respHash: leaf.respHash,
+      leafHash: leaf.hash,
+      seed: leaf.seed,
+      request: leaf.request,
+      response: leaf.response,
+    });
+    return "stackId" in done
+      ? { outcome: done.outcome, stack_id: done.stackId, held_units: done.heldUnits }
+      : { outcome: done.outcome, stack_id: null, held_units: null };
+  }
+
+  async #commitOnPostgres(reservation: Reservation, leaf: CommitValues): Promise<CommitRow | undefined> {
+    const { units, reqHash, respHash, hash, seed, request, response } = leaf;
+    const { rows } = await sql<CommitRow>`
+      select o_outcome as outcome, o_stack_id as stack_id, o_held_units as held_units
+      from commit_leaf(${reservation.id}::text, ${reservation.unitsUsedBefore}::bigint, ${units}::bigint,
+        ${reservation.nonce}::numeric, ${reqHash}::text, ${respHash}::text, ${hash}::text, ${seed}::bigint,
+        ${request}::text, ${response}::text)`.execute(this.#db);
+    return rows[0];
   }
 
   /**
@@ -199,7 +264,10 @@ export class Accounting {
       if (!held) return undefined;
       await trx
         .updateTable("stacks")
-        .set((eb) => ({ units_reserved: eb("units_reserved", "-", held.units), updated_at: sql`now()` }))
+        .set((eb) => ({
+          units_reserved: eb("units_reserved", "-", held.units),
+          updated_at: sql`current_timestamp`,
+        }))
         .where("stack_id", "=", held.stack_id)
         .execute();
       return held.units;

@@ -41,7 +41,7 @@ export async function freezeForSettlement(
 ): Promise<SettlementSnapshot> {
   await db
     .updateTable("stacks")
-    .set({ state: "settling", updated_at: sql`now()` })
+    .set({ state: "settling", updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stackId)
     .where("state", "=", "active")
     .execute();
@@ -106,7 +106,7 @@ async function abandonNearDeadline(db: NodeDb, stackId: bigint, horizon: bigint)
     if (units === 0n) return;
     await trx
       .updateTable("stacks")
-      .set((eb) => ({ units_reserved: eb("units_reserved", "-", units), updated_at: sql`now()` }))
+      .set((eb) => ({ units_reserved: eb("units_reserved", "-", units), updated_at: sql`current_timestamp` }))
       .where("stack_id", "=", stackId)
       .execute();
   });

@@ -13,7 +13,7 @@ export async function releaseDanglingReservations(
     const dropped = await trx.deleteFrom("reservations").returning("units").execute();
     await trx
       .updateTable("stacks")
-      .set({ units_reserved: 0n, updated_at: sql`now()` })
+      .set({ units_reserved: 0n, updated_at: sql`current_timestamp` })
       .where("units_reserved", "<>", 0n)
       .execute();
     return { reservations: dropped.length, units: dropped.reduce((sum, row) => sum + row.units, 0n) };

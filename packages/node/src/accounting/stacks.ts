@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { getAddress } from "viem";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { StackState } from "../db/schema.js";
+import { uint256Digits } from "../db/uint256Order.js";
 import { checkCount, checkUint256 } from "./checks.js";
 import { leafFromRow, stackFromRow } from "./rows.js";
 import type { NewStack, Stack, StoredLeaf } from "./types.js";
@@ -32,7 +33,7 @@ export async function insertStack(db: NodeDb, stack: NewStack): Promise<boolean>
 export async function recordSettleDeadline(db: NodeDb, stackId: bigint, deadline: bigint): Promise<void> {
   await db
     .updateTable("stacks")
-    .set({ settle_deadline: checkCount("settleDeadline", deadline), updated_at: sql`now()` })
+    .set({ settle_deadline: checkCount("settleDeadline", deadline), updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stackId)
     .execute();
 }
@@ -53,6 +54,7 @@ export async function listStacks(
     .where("serving_node_id", "=", filter.servingNodeId)
     .where("state", "=", filter.state)
     .orderBy("expires_at")
+    .orderBy(uint256Digits("stack_id"))
     .orderBy("stack_id")
     .limit(filter.limit ?? 1_000)
     .execute();
@@ -63,7 +65,7 @@ export async function listStacks(
 export async function transitionStack(db: NodeDb, stackId: bigint, from: StackState, to: StackState) {
   const moved = await db
     .updateTable("stacks")
-    .set({ state: to, updated_at: sql`now()` })
+    .set({ state: to, updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stackId)
     .where("state", "=", from)
     .returning("stack_id")

@@ -79,7 +79,7 @@ export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> 
           commit_deadline: duty.commitDeadline ?? null,
           reveal_deadline: duty.revealDeadline ?? null,
           last_error: null,
-          updated_at: sql<Date>`now()`,
+          updated_at: sql<Date>`current_timestamp`,
         })
         .where("attestation_tasks.state", "=", "committed"),
     )
@@ -143,7 +143,7 @@ export async function updateDuty(db: NodeDb, taskId: bigint, update: DutyUpdate)
       ...(update.commitDeadline === undefined ? {} : { commit_deadline: update.commitDeadline }),
       ...(update.txHash === undefined ? {} : { tx_hash: update.txHash }),
       ...(update.lastError === undefined ? {} : { last_error: update.lastError }),
-      updated_at: sql<Date>`now()`,
+      updated_at: sql<Date>`current_timestamp`,
     })
     .where("task_id", "=", taskId)
     .execute();
@@ -156,7 +156,7 @@ export async function recordDutyError(db: NodeDb, taskId: bigint, message: strin
     .set({
       attempts: sql<number>`attempts + 1`,
       last_error: message.slice(0, 500),
-      updated_at: sql<Date>`now()`,
+      updated_at: sql<Date>`current_timestamp`,
     })
     .where("task_id", "=", taskId)
     .execute();

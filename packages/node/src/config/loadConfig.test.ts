@@ -206,6 +206,26 @@ describe("loadNodeConfig", () => {
     expect(notUrl.message).not.toContain("hunter2");
   });
 
+  it("picks the embedded engine and its sync level from the environment, and refuses any other", () => {
+    const config = loadNodeConfig({
+      file: writeConfig("engine.toml", minimal),
+      env: { ATOMA_NODE_DATABASE_ENGINE: "pglite", ATOMA_NODE_DATABASE_SYNCHRONOUS: "normal" },
+    });
+    expect(config.database).toEqual({
+      kind: "embedded",
+      dir: join(dir, ".atoma/node/db"),
+      engine: "pglite",
+      synchronous: "normal",
+    });
+    const off = configError(() =>
+      loadNodeConfig({
+        file: writeConfig("engine2.toml", minimal),
+        env: { ATOMA_NODE_DATABASE_SYNCHRONOUS: "off" },
+      }),
+    );
+    expect(off.shortMessage).toMatch(/database\.synchronous \(ATOMA_NODE_DATABASE_SYNCHRONOUS\)/);
+  });
+
   it("reports an unreadable file by name", () => {
     expect(configError(() => loadNodeConfig({ file: join(dir, "absent.toml"), env: {} })).shortMessage).toBe(
       `cannot read config file ${join(dir, "absent.toml")} (ENOENT)`,

@@ -6,7 +6,14 @@ import { ConfigError } from "../errors.js";
 import { envName, overlayEnvironment } from "./env.js";
 import { type NodeConfigInput, nodeConfigSchema, type ParsedNodeConfig } from "./schema.js";
 
-export type EmbeddedDatabaseConfig = { kind: "embedded"; dir: string };
+export type EmbeddedDatabaseConfig = {
+  kind: "embedded";
+  dir: string;
+  /** @default "sqlite"; "pglite" opens a directory written by a node from before the SQLite store. */
+  engine?: "sqlite" | "pglite" | undefined;
+  /** SQLite only: `full` syncs every commit to disk (the default), `normal` only at checkpoints. */
+  synchronous?: "full" | "normal" | undefined;
+};
 export type PostgresDatabaseConfig = { kind: "postgres"; url: string; schema: string; poolSize: number };
 
 /** The validated configuration, with defaults applied and every path absolute. */
@@ -91,14 +98,19 @@ export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
 function resolveConfig(parsed: ParsedNodeConfig, baseDir: string): NodeConfig {
   const path = (value: string) => (isAbsolute(value) ? value : resolve(baseDir, value));
   const dataDir = path(parsed.node.dataDir);
-  const { url, dir, schema, poolSize } = parsed.database;
+  const { url, dir, schema, poolSize, engine, synchronous } = parsed.database;
   const modelPath = path(parsed.model.path ?? sourceDownloadPath(parsed.model.source!, dataDir));
   return {
     chain: parsed.chain,
     node: { ...parsed.node, dataDir, keyFile: path(parsed.node.keyFile) },
     database:
       url === undefined
-        ? { kind: "embedded", dir: dir === undefined ? join(dataDir, "db") : path(dir) }
+        ? {
+            kind: "embedded",
+            dir: dir === undefined ? join(dataDir, "db") : path(dir),
+            ...(engine === undefined ? {} : { engine }),
+            ...(synchronous === undefined ? {} : { synchronous }),
+          }
         : { kind: "postgres", url, schema, poolSize },
     blobs: { dir: join(dataDir, "blobs") },
     model: {

@@ -85,6 +85,22 @@ export const databaseSchema = z.strictObject({
   url: url(/^postgres(ql)?$/, "must be a postgres:// URL").optional(),
   /** Directory of the embedded database; defaults to `{node.dataDir}/db`. */
   dir: z.string().min(1).optional(),
+  /**
+   * The embedded database's engine: SQLite (`state.db` in the directory), or PGlite for a directory written by a
+   * node from before the SQLite store. @default "sqlite"
+   */
+  engine: z
+    .string()
+    .pipe(z.enum(["sqlite", "pglite"]))
+    .optional(),
+  /**
+   * SQLite: `full` syncs each commit's write-ahead log to disk before it returns (an acknowledged request survives
+   * a power cut); `normal` syncs at checkpoints only (it survives a killed process, not a power cut). @default "full"
+   */
+  synchronous: z
+    .string()
+    .pipe(z.enum(["full", "normal"]))
+    .optional(),
   /** PostgreSQL schema holding the node's tables. @default "public" */
   schema: z
     .string()

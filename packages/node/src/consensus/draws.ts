@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { ConsensusDrawState, ConsensusDrawsTable } from "../db/schema.js";
+import { uint256Digits } from "../db/uint256Order.js";
 
 export type DrawRow = Omit<ConsensusDrawsTable, "state" | "attempts" | "created_at" | "updated_at"> & {
   state: ConsensusDrawState;
@@ -47,6 +48,7 @@ export async function listPendingDraws(db: NodeDb, limit = 100): Promise<DrawRow
     .selectFrom("consensus_draws")
     .selectAll()
     .where("state", "=", "pending")
+    .orderBy(uint256Digits("request_id"))
     .orderBy("request_id")
     .limit(limit)
     .execute()) as DrawRow[];
@@ -60,7 +62,7 @@ export async function updateDraw(
 ): Promise<boolean> {
   const rows = await db
     .updateTable("consensus_draws")
-    .set({ ...changes, updated_at: sql`now()` })
+    .set({ ...changes, updated_at: sql`current_timestamp` })
     .where("request_id", "=", requestId)
     .where("state", "in", [...from])
     .returning("request_id")
@@ -77,7 +79,11 @@ export function drawCandidates(row: DrawRow): bigint[] {
 export async function recordDrawError(db: NodeDb, requestId: bigint, message: string): Promise<void> {
   await db
     .updateTable("consensus_draws")
-    .set({ attempts: sql`attempts + 1`, last_error: message.slice(0, 500), updated_at: sql`now()` })
+    .set({
+      attempts: sql`attempts + 1`,
+      last_error: message.slice(0, 500),
+      updated_at: sql`current_timestamp`,
+    })
     .where("request_id", "=", requestId)
     .execute();
 }

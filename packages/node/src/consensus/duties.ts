@@ -6,6 +6,7 @@ import type {
   ConsensusVoteState,
   ConsensusVotesTable,
 } from "../db/schema.js";
+import { uint256Digits } from "../db/uint256Order.js";
 
 export type SeatRow = Omit<ConsensusSeatsTable, "state" | "attempts" | "created_at" | "updated_at"> & {
   state: ConsensusSeatState;
@@ -86,6 +87,7 @@ export async function listOpenSeats(db: NodeDb, limit = 100): Promise<SeatRow[]>
     .selectFrom("consensus_seats")
     .selectAll()
     .where("state", "in", OPEN_SEATS)
+    .orderBy(uint256Digits("request_id"))
     .orderBy("request_id")
     .limit(limit)
     .execute()) as SeatRow[];
@@ -96,6 +98,7 @@ export async function listOpenVotes(db: NodeDb, limit = 100): Promise<VoteRow[]>
     .selectFrom("consensus_votes")
     .selectAll()
     .where("state", "in", OPEN_VOTES)
+    .orderBy(uint256Digits("dispute_id"))
     .orderBy("dispute_id")
     .limit(limit)
     .execute()) as VoteRow[];
@@ -149,7 +152,7 @@ export async function updateSeat(
 ): Promise<boolean> {
   let query = db
     .updateTable("consensus_seats")
-    .set({ ...changes, updated_at: sql`now()` })
+    .set({ ...changes, updated_at: sql`current_timestamp` })
     .where("request_id", "=", requestId);
   if (from) query = query.where("state", "in", [...from]);
   const rows = await query.returning("request_id").execute();
@@ -168,7 +171,7 @@ export async function updateVote(
 ): Promise<boolean> {
   let query = db
     .updateTable("consensus_votes")
-    .set({ ...changes, updated_at: sql`now()` })
+    .set({ ...changes, updated_at: sql`current_timestamp` })
     .where("dispute_id", "=", disputeId);
   if (from) query = query.where("state", "in", [...from]);
   const rows = await query.returning("dispute_id").execute();
@@ -179,7 +182,11 @@ export async function updateVote(
 export async function recordSeatError(db: NodeDb, requestId: bigint, message: string): Promise<void> {
   await db
     .updateTable("consensus_seats")
-    .set({ attempts: sql`attempts + 1`, last_error: message.slice(0, 500), updated_at: sql`now()` })
+    .set({
+      attempts: sql`attempts + 1`,
+      last_error: message.slice(0, 500),
+      updated_at: sql`current_timestamp`,
+    })
     .where("request_id", "=", requestId)
     .execute();
 }
@@ -187,7 +194,11 @@ export async function recordSeatError(db: NodeDb, requestId: bigint, message: st
 export async function recordVoteError(db: NodeDb, disputeId: bigint, message: string): Promise<void> {
   await db
     .updateTable("consensus_votes")
-    .set({ attempts: sql`attempts + 1`, last_error: message.slice(0, 500), updated_at: sql`now()` })
+    .set({
+      attempts: sql`attempts + 1`,
+      last_error: message.slice(0, 500),
+      updated_at: sql`current_timestamp`,
+    })
     .where("dispute_id", "=", disputeId)
     .execute();
 }

@@ -1,15 +1,17 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { type Logger, silentLogger } from "@atoma/core";
 import { openPglite } from "@atoma/embedded-db";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../config/loadConfig.js";
 import { redactUrl } from "../config/redact.js";
-import { DatabaseError } from "../errors.js";
+import { DatabaseError, LegacyDatabaseError } from "../errors.js";
 import { acquireDirLock } from "./dirLock.js";
 import { nodeMigrations } from "./migrations.js";
 import { PGlitePool } from "./pglitePool.js";
 import type { NodeDatabase } from "./schema.js";
+import { openSqlite, SQLITE_FILE, sqliteMigrations } from "./sqlite/openSqlite.js";
 import { pgliteParsers, pgTypes } from "./typeParsers.js";
 
 export type NodeDb = Kysely<NodeDatabase>;
@@ -25,6 +27,8 @@ const EMBEDDED_SETTINGS = { shared_buffers: "16MB" } as const;
 export interface StateDatabase {
   db: NodeDb;
   kind: "embedded" | "postgres";
+  /** The SQL the database speaks: SQLite (the embedded default) or PostgreSQL (a server, or PGlite). */
+  dialect: "sqlite" | "postgres";
   close(): Promise<void>;
 }
 
@@ -33,8 +37,9 @@ export interface OpenStateDatabaseOptions {
 }
 
 /**
- * Opens the embedded database (PGlite in a directory, one process at a time) or PostgreSQL by URL (tables in the
- * configured schema, created if missing), then runs the migrations. Throws `DatabaseError` with any URL redacted.
+ * Opens the embedded database (SQLite in a directory, one process at a time; PGlite when the config asks for it) or
+ * PostgreSQL by URL (tables in the configured schema, created if missing), then runs the migrations. Throws
+ * `DatabaseError` with any URL redacted, `LegacyDatabaseError` for a PGlite directory opened as SQLite.
  */
 export async function openStateDatabase(
   config: EmbeddedDatabaseConfig | PostgresDatabaseConfig,
@@ -45,7 +50,7 @@ export async function openStateDatabase(
   try {
     const { error, results } = await new Migrator({
       db: opened.db,
-      provider: nodeMigrations,
+      provider: opened.dialect === "sqlite" ? sqliteMigrations : nodeMigrations,
       // Kysely finds its migration tables by name in any schema unless told which: two nodes on one server
       // would otherwise see each other's.
       ...(config.kind === "postgres" ? { migrationTableSchema: config.schema } : {}),
@@ -66,18 +71,25 @@ export async function openStateDatabase(
 async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDatabase> {
   mkdirSync(config.dir, { recursive: true, mode: 0o700 });
   const unlock = acquireDirLock(`${config.dir}.lock`);
+  const engine = config.engine ?? "sqlite";
   let db: Kysely<NodeDatabase>;
   try {
-    const pglite = await openPglite(config.dir, { parsers: pgliteParsers, settings: EMBEDDED_SETTINGS });
-    db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+    checkEngine(config.dir, engine);
+    if (engine === "sqlite") db = openSqlite(config.dir, config.synchronous);
+    else {
+      const pglite = await openPglite(config.dir, { parsers: pgliteParsers, settings: EMBEDDED_SETTINGS });
+      db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+    }
   } catch (cause) {
     unlock();
+    if (cause instanceof LegacyDatabaseError) throw cause;
     throw new DatabaseError("cannot open the embedded database", { cause, details: config.dir });
   }
   let closed: Promise<void> | undefined;
   return {
     db,
     kind: "embedded",
+    dialect: engine === "sqlite" ? "sqlite" : "postgres",
     close: () => {
       closed ??= db.destroy().finally(unlock);
       return closed;
@@ -120,9 +132,28 @@ async function openPostgres(config: PostgresDatabaseConfig): Promise<StateDataba
   return {
     db,
     kind: "postgres",
+    dialect: "postgres",
     close: () => {
       closed ??= db.destroy().finally(() => holder.end());
       return closed;
     },
   };
+}
+
+/**
+ * A directory holds one engine's files: PGlite's (`PG_VERSION`, from nodes before the SQLite store) or SQLite's.
+ * Opening one as the other would start an empty database beside the node's stacks and leaves, so it is refused.
+ */
+function checkEngine(dir: string, engine: "sqlite" | "pglite"): void {
+  const pglite = existsSync(join(dir, "PG_VERSION"));
+  const sqlite = existsSync(join(dir, SQLITE_FILE));
+  if (engine === "sqlite" && pglite)
+    throw new LegacyDatabaseError(
+      `${dir} holds a PGlite database written by an older node; set database.engine = "pglite" ` +
+        "(ATOMA_NODE_DATABASE_ENGINE=pglite) to keep serving from it, or give database.dir a new directory",
+    );
+  if (engine === "pglite" && sqlite)
+    throw new LegacyDatabaseError(
+      `${dir} holds a SQLite database; remove database.engine = "pglite" (ATOMA_NODE_DATABASE_ENGINE) to open it`,
+    );
 }

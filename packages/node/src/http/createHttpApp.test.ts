@@ -250,6 +250,7 @@ describe("node HTTP app", () => {
       "key_file_invalid",
       "key_file_permissions",
       "database_unavailable",
+      "database_engine_mismatch",
       "reservation_not_found",
       "units_exceed_reservation",
       "stack_busy",

@@ -26,7 +26,7 @@ export async function writeCursor(db: NodeDb, name: string, cursor: Cursor): Pro
       oc.column("name").doUpdateSet({
         next_block: cursor.nextBlock,
         last_block_hash: cursor.lastBlockHash,
-        updated_at: sql`now()`,
+        updated_at: sql`current_timestamp`,
       }),
     )
     .execute();

@@ -38,7 +38,7 @@ export async function setChallengeState(
 ): Promise<void> {
   let update = db
     .updateTable("settlement_challenges")
-    .set({ state, ...fields, updated_at: sql`now()` })
+    .set({ state, ...fields, updated_at: sql`current_timestamp` })
     .where("dispute_id", "=", disputeId);
   if (onlyFrom) update = update.where("state", "=", onlyFrom);
   await update.execute();
@@ -48,7 +48,7 @@ export async function setChallengeState(
 export async function recordChallengeAnswer(db: NodeDb, disputeId: bigint, tx: string): Promise<void> {
   await db
     .updateTable("settlement_challenges")
-    .set({ answer_tx: tx, updated_at: sql`now()` })
+    .set({ answer_tx: tx, updated_at: sql`current_timestamp` })
     .where("dispute_id", "=", disputeId)
     .execute();
 }

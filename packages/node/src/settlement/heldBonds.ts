@@ -1,5 +1,6 @@
 import { heldBondsState, payHeldBonds } from "@atoma/chain";
 import { sql } from "kysely";
+import { uint256Digits } from "../db/uint256Order.js";
 import type { DutyEnv } from "../duties/dutyEnv.js";
 import { describeError } from "./describeError.js";
 
@@ -36,6 +37,7 @@ export async function collectHeldBonds(env: DutyEnv, now: bigint): Promise<void>
           .where("settlement_challenges.state", "in", ["answered", "dismissed"]),
       ),
     )
+    .orderBy(uint256Digits("stack_id"))
     .orderBy("stack_id")
     .limit(PER_SCAN)
     .execute();
@@ -56,7 +58,7 @@ export async function collectHeldBonds(env: DutyEnv, now: bigint): Promise<void>
       }
       await env.db
         .updateTable("settlements")
-        .set({ held_bonds_done: true, updated_at: sql`now()` })
+        .set({ held_bonds_done: true, updated_at: sql`current_timestamp` })
         .where("stack_id", "=", stackId)
         .execute();
     } catch (error) {

@@ -1,6 +1,7 @@
 import { type Selectable, sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { SettlementOutcome, SettlementState, SettlementsTable, StackState } from "../db/schema.js";
+import { uint256Digits } from "../db/uint256Order.js";
 
 export type SettlementRow = Selectable<SettlementsTable>;
 
@@ -14,6 +15,7 @@ export function listOpenSettlements(db: NodeDb, limit = 1_000): Promise<Settleme
     .selectAll()
     .where("state", "in", OPEN)
     .orderBy("created_at")
+    .orderBy(uint256Digits("stack_id"))
     .orderBy("stack_id")
     .limit(limit)
     .execute();
@@ -41,7 +43,7 @@ type Progress = Partial<Omit<SettlementRow, "stack_id" | "created_at" | "updated
 export async function updateSettlement(db: NodeDb, stackId: bigint, progress: Progress): Promise<boolean> {
   const updated = await db
     .updateTable("settlements")
-    .set({ ...progress, updated_at: sql`now()` })
+    .set({ ...progress, updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stackId)
     .returning("stack_id")
     .executeTakeFirst();
@@ -63,7 +65,7 @@ export async function recordSubmission(
     .set({
       settle_tx: onlyIfUnknown ? sql`coalesce(settle_tx, ${settleTx})` : settleTx,
       state: sql`case when state = 'pending' then 'submitted' else state end`,
-      updated_at: sql`now()`,
+      updated_at: sql`current_timestamp`,
     })
     .where("stack_id", "=", stackId)
     .execute();
@@ -94,7 +96,7 @@ export async function markSettlementFailed(
 export async function recordAttemptError(db: NodeDb, stackId: bigint, error: string): Promise<void> {
   await db
     .updateTable("settlements")
-    .set({ attempts: sql`attempts + 1`, last_error: error.slice(0, 500), updated_at: sql`now()` })
+    .set({ attempts: sql`attempts + 1`, last_error: error.slice(0, 500), updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stackId)
     .execute();
 }
@@ -118,7 +120,7 @@ export async function moveServedStack(
 ): Promise<boolean> {
   const moved = await db
     .updateTable("stacks")
-    .set({ state: to, updated_at: sql`now()` })
+    .set({ state: to, updated_at: sql`current_timestamp` })
     .where("stack_id", "=", stack.stackId)
     .where("serving_node_id", "=", stack.servingNodeId)
     .where("state", "in", [...from])

@@ -7,7 +7,7 @@ import { dropSchema } from "../../src/devnet/dropSchema.js";
 
 /** One database the shared suites run against: `open()` may be called again to reopen the same data. */
 export interface TestDatabase {
-  name: "embedded" | "postgres";
+  name: "embedded" | "pglite" | "postgres";
   open(): Promise<StateDatabase>;
   /** Deletes everything it created. */
   dispose(): Promise<void>;
@@ -18,6 +18,16 @@ export function embeddedTestDatabase(): TestDatabase {
   return {
     name: "embedded",
     open: () => openStateDatabase({ kind: "embedded", dir: join(dir, "db") }),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The embedded PGlite engine (`database.engine = "pglite"`) that nodes from before the SQLite store wrote. */
+export function pgliteTestDatabase(): TestDatabase {
+  const dir = mkdtempSync(join(tmpdir(), "atoma-pglite-"));
+  return {
+    name: "pglite",
+    open: () => openStateDatabase({ kind: "embedded", engine: "pglite", dir: join(dir, "db") }),
     dispose: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -35,7 +45,9 @@ export function postgresTestDatabase(url: string): TestDatabase {
 /** PostgreSQL's URL for tests (`.ci/run` sets it), or undefined when these tests must be skipped. */
 export const databaseUrl = process.env.DATABASE_URL || undefined;
 
-/** The dialects the shared suites run on: embedded always, PostgreSQL when `DATABASE_URL` is set. */
+/**
+ * The dialects the shared suites run on: embedded SQLite and PGlite always, PostgreSQL when `DATABASE_URL` is set.
+ */
 export function testDatabaseFactories(): {
   name: string;
   make: () => TestDatabase;
@@ -47,6 +59,7 @@ export function testDatabaseFactories(): {
     );
   return [
     { name: "embedded", make: embeddedTestDatabase, skip: undefined },
+    { name: "pglite", make: pgliteTestDatabase, skip: undefined },
     {
       name: "postgres",
       make: () => postgresTestDatabase(databaseUrl!),
