@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
@@ -74,6 +75,47 @@ describe("the journal waits for a quiet moment, never longer than its bound", ()
         .where("gateway_id", "=", flusher.gatewayId)
         .executeTakeFirstOrThrow();
       expect(Number(row.applied_seq)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  // A flush went on applying the records that came while it ran, one small transaction after another: on a busy,
+  // loaded gateway (a transaction of 100 ms or more) that was several a second, all on the requests' thread.
+  it("applies what was pending when a flush began; what comes meanwhile waits for the next", async () => {
+    let flusher: JournalFlusher | undefined;
+    let transactions = 0;
+    const arriving: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (
+          args.node.kind === "InsertQueryNode" &&
+          args.node.into?.table.identifier.name === "journal_positions"
+        ) {
+          transactions++;
+          // A request settles while the first batch is being applied.
+          if (transactions === 1) flusher?.journal.append({ ...record, nonce: "9" });
+        }
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    flusher = await JournalFlusher.open(opened.db.withPlugin(arriving));
+    try {
+      flusher.journal.append(record);
+      flusher.journal.append({ ...record, nonce: "1" });
+      await flusher.flush();
+      expect(transactions).toBe(1);
+      expect(flusher.journal.pendingCount).toBe(1);
+      // Nothing lost: the next flush applies it, once.
+      await flusher.flush();
+      expect(transactions).toBe(2);
+      expect(flusher.journal.pendingCount).toBe(0);
+      const row = await opened.db
+        .selectFrom("journal_positions")
+        .select("applied_seq")
+        .where("gateway_id", "=", flusher.gatewayId)
+        .executeTakeFirstOrThrow();
+      expect(Number(row.applied_seq)).toBe(3);
     } finally {
       await flusher.stop();
     }

@@ -1,8 +1,9 @@
 import type { ChainContext } from "@atoma/chain";
+import type { KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import type { CatalogModel } from "../src/network/catalog.js";
-import { StackPool } from "../src/network/stackPool.js";
+import { type LeasedStack, StackPool } from "../src/network/stackPool.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const NOW_MS = Date.UTC(2030, 0, 1);
@@ -108,6 +109,71 @@ describe.each(testDatabases())("the stack pool ($name)", ({ make, skip }) => {
       });
     },
   );
+
+  // 16 requests on 8 stacks: every stack given back woke every waiting request, and each that did not get it ran a
+  // claim and a purchase check against the database (a dozen statements of PGlite for each request served).
+  it.skipIf(skip)(
+    "a stack given back goes to one waiting request; the others wait on without a statement",
+    async () => {
+      await stack();
+      await stack();
+      let statements = 0;
+      const counting: KyselyPlugin = {
+        transformQuery: (args) => {
+          statements++;
+          return args.node;
+        },
+        transformResult: async (args) => args.result,
+      };
+      const holder = new StackPool(
+        { db: opened!.db.withPlugin(counting), chain: NO_CHAIN },
+        {
+          maxPricePerMillion: 10n,
+          unitsPerStack: 1_000n,
+          now: () => NOW_MS,
+          maxStacksPerModel: 2,
+          waitMs: 10_000,
+        },
+      );
+      let current = await holder.lease(MODEL, 100n);
+      const other = await holder.lease(MODEL, 100n);
+      const got: LeasedStack[] = [];
+      let arrived = () => {};
+      for (let i = 0; i < 4; i++)
+        void holder.lease(MODEL, 100n).then((leased) => {
+          got.push(leased);
+          arrived();
+        });
+      // Each has looked once (the database has none idle, the pool is full) and waits.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const before = statements;
+      for (let served = 1; served <= 4; served++) {
+        const next = new Promise<void>((resolve) => {
+          arrived = resolve;
+        });
+        await holder.release(current, undefined);
+        await next;
+        // One request at a time on a stack: the one given back went to exactly one of them.
+        expect(got).toHaveLength(served);
+        current = got.at(-1)!;
+        expect(current.stackId).not.toBe(other.stackId);
+        // Its request takes a while, as one at a node does.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      expect(statements - before).toBe(0);
+    },
+  );
+
+  it.skipIf(skip)("a waiting request still takes a stack another gateway gives back", async () => {
+    const id = await stack();
+    const other = pool();
+    const leased = await other.lease(MODEL, 100n);
+    const waiter = pool({ waitMs: 5_000 }).lease(MODEL, 100n);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await other.release(leased, { unitsUsed: 10n, nextNonce: 1n });
+    await other.renewHolds(0);
+    expect(await waiter).toMatchObject({ stackId: id, nextNonce: 1n });
+  });
 
   it.skipIf(skip)("takes back a stack whose lease a crash left behind", async () => {
     const id = await stack({ state: "leased", lease_id: "dead", leased_until_ms: NOW_MS - 1 });

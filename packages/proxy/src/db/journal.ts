@@ -134,6 +134,11 @@ export class Journal {
     return this.#pending.length;
   }
 
+  /** The sequence number of the last record appended (or read back). */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
   /** When the oldest record still pending was appended (the process's clock); undefined when none is. */
   get pendingSince(): number | undefined {
     return this.#pendingSince;

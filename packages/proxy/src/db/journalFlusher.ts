@@ -46,6 +46,8 @@ export class JournalFlusher {
   readonly #letGo: () => void;
   #running: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
+  /** A flush the timer started is under way. */
+  #ticking = false;
 
   private constructor(
     db: GatewayDb,
@@ -102,12 +104,20 @@ export class JournalFlusher {
   start(quiet: () => boolean = () => true): void {
     this.#timer ??= setInterval(() => {
       const since = this.journal.pendingSince;
-      if (since === undefined) return;
+      // One at a time from the timer: a slow flush on a loaded machine queued one more per tick behind it, several
+      // transactions a second.
+      if (since === undefined || this.#ticking) return;
       const waited = performance.now() - since;
-      if (waited >= this.#maxDelayMs || (waited >= this.#minDelayMs && quiet()))
-        this.flush().catch((error: unknown) =>
-          this.#logger.warn({ err: error }, "applying the journal failed: retrying"),
-        );
+      if (waited >= this.#maxDelayMs || (waited >= this.#minDelayMs && quiet())) {
+        this.#ticking = true;
+        this.flush()
+          .catch((error: unknown) =>
+            this.#logger.warn({ err: error }, "applying the journal failed: retrying"),
+          )
+          .finally(() => {
+            this.#ticking = false;
+          });
+      }
     }, this.#intervalMs);
     this.#timer.unref();
   }
@@ -130,9 +140,14 @@ export class JournalFlusher {
     }
   }
 
+  /**
+   * Applies the records appended before it began, in batches. Those appended meanwhile wait for the next flush: on
+   * a busy gateway, following them would run one small transaction after another with no pause.
+   */
   async #applyAll(): Promise<void> {
+    const upTo = this.journal.lastSeq;
     for (;;) {
-      const batch = this.journal.pending(this.#batch);
+      const batch = this.journal.pending(this.#batch).filter((record) => record.seq <= upTo);
       const last = batch.at(-1);
       if (!last) return;
       const swept = await this.#db.transaction().execute(async (tx) => {

@@ -392,6 +392,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const previous = await this.#previous(stack);
     // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
     const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
+    // A sealed charge is only ever held for a leaf signed and left with no receipt, so only a resend's receipt can
+    // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
+    // transaction, once on every request's path).
+    const resent = new Set(pending.map((p) => p.signed.nonce));
     let refusedReceipt = false;
     // A sealed answer's size is the stream's (its chunks are hex of the OpenAI chunks), whichever way it comes.
     const caps = answerCapsFor(request.endpoint, request.maxUnits, {
@@ -416,12 +420,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
+        const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         kept.push(
-          this.#c.pool
-            .keepReceipt(receipt, verdict.accepted)
-            // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if the
-            // gateway accepted it (a refused receipt keeps the charge held for the settlement).
-            .then(() => this.#settleHeld(receipt.fields, verdict.accepted)),
+          resent.has(receipt.fields.leafIndex)
+            ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
+              // the gateway accepted it (a refused receipt keeps the charge held for the settlement).
+              keeping.then(() => this.#settleHeld(receipt.fields, verdict.accepted))
+            : keeping,
         );
       },
       fetch: async (input, init) => {

@@ -42,6 +42,9 @@ export interface LeasedStack {
   fresh: boolean;
 }
 
+/** Why a request waiting for a stack woke: one held here given back, the pool changed otherwise, or its time was up. */
+type Wake = "released" | "changed" | "time";
+
 /** What the stack's receipts say after a request. */
 export interface StackProgress {
   unitsUsed: bigint;
@@ -88,6 +91,11 @@ export interface StackPoolOptions {
   waitMs?: number | undefined;
   /** A stack within this many seconds of expiry takes no new request (the node settles it). @default 600 */
   expiryMarginSeconds?: bigint | undefined;
+  /**
+   * How often a request waiting for a stack looks at the database again (other gateways give stacks back there);
+   * one given back in this process wakes it at once. @default 250
+   */
+  recheckMs?: number | undefined;
   now?: (() => number) | undefined;
 }
 
@@ -116,6 +124,7 @@ interface PoolSettings {
   leaseMs: number;
   waitMs: number;
   expiryMarginSeconds: bigint;
+  recheckMs: number;
   now: () => number;
 }
 
@@ -138,7 +147,7 @@ export class StackPool {
   #buying: Promise<unknown> = Promise.resolve();
   /** Nodes whose last purchase failed, until when (the process's clock) they are passed over. */
   readonly #refusedUntil = new Map<bigint, number>();
-  readonly #waiting = new Set<() => void>();
+  readonly #waiting = new Set<(why: Wake) => void>();
   readonly #closing = new Set<Promise<void>>();
 
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
@@ -165,6 +174,7 @@ export class StackPool {
       leaseMs: options.leaseMs ?? 600_000,
       waitMs: options.waitMs ?? 30_000,
       expiryMarginSeconds: options.expiryMarginSeconds ?? 600n,
+      recheckMs: options.recheckMs ?? 250,
       now: options.now ?? Date.now,
     };
   }
@@ -202,12 +212,64 @@ export class StackPool {
     for (;;) {
       const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
-      const bought = await this.#buyIfRoom(model, tiers, eligible, units, confidential);
-      if (bought) return this.#held.has(bought.stackId) ? bought : this.#adopt(bought);
+      // This process alone holds a full pool of the model: the database's count (`#holding`) could only say so too.
+      if (this.#heldUsable(model, eligible, units) < this.#o.maxStacksPerModel) {
+        const bought = await this.#buyIfRoom(model, tiers, eligible, units, confidential);
+        if (bought) return this.#held.has(bought.stackId) ? bought : this.#adopt(bought);
+      }
       const left = giveUpAt - performance.now();
       if (left <= 0) throw new NoNodeAvailableError("every stack of the model is in use: retry shortly", 1);
-      await this.#waitForRelease(Math.min(left, 250));
+      const taken = await this.#waitForChance(
+        model,
+        tiers,
+        eligible,
+        units,
+        Math.min(left, this.#o.recheckMs),
+      );
+      if (taken) return taken;
     }
+  }
+
+  /**
+   * Waits up to `ms` for a stack given back here, or a reason to look again (room to buy one, a stack retired or
+   * bought, the time up: undefined). A stack given back wakes every waiter and the first takes it at once (one in
+   * the first tier: `#claim` would look no further); the others wait on without the statements of a claim and a
+   * purchase check each (at 16 requests on 8 stacks, a dozen for each request served).
+   */
+  async #waitForChance(
+    model: CatalogModel,
+    tiers: readonly (readonly bigint[])[],
+    eligible: readonly bigint[],
+    units: bigint,
+    ms: number,
+  ): Promise<LeasedStack | undefined> {
+    const until = performance.now() + ms;
+    for (;;) {
+      const left = until - performance.now();
+      if (left <= 0) return undefined;
+      if ((await this.#waitForRelease(left)) !== "released") return undefined;
+      const held = this.#bestHeld(model, tiers, units);
+      // One in a later tier: `#claim` looks for a better one in the database first.
+      if (held) return tiers[0]?.includes(held.row.node_id) ? this.#take(held) : undefined;
+      if (this.#heldUsable(model, eligible, units) < this.#o.maxStacksPerModel) return undefined;
+    }
+  }
+
+  /** Stacks of the model this process holds that `#usable` would count (their units used are the newest here). */
+  #heldUsable(model: CatalogModel, nodeIds: readonly bigint[], units: bigint): number {
+    const freshUntil = BigInt(Math.floor(this.#o.now() / 1000)) + this.#o.expiryMarginSeconds;
+    let count = 0;
+    for (const { row, unitsUsed } of this.#held.values())
+      if (
+        row.model === model.modelId &&
+        model.tasks.some((task) => task.taskId === row.task_id) &&
+        nodeIds.includes(row.node_id) &&
+        row.units - unitsUsed >= units &&
+        row.expires_at > freshUntil &&
+        row.price_per_million <= this.#o.maxPricePerMillion
+      )
+        count++;
+    return count;
   }
 
   /** Gives the stack back (to this process: it stays held) with what its last receipt says. */
@@ -220,7 +282,7 @@ export class StackPool {
       if (progress && progress.unitsUsed > held.unitsUsed) held.unitsUsed = progress.unitsUsed;
       if (progress && progress.nextNonce > held.nextNonce) held.nextNonce = progress.nextNonce;
     }
-    this.#wakeWaiters();
+    this.#wakeWaiters("released");
     if (progress)
       await this.#record({
         kind: "stack",
@@ -596,9 +658,13 @@ export class StackPool {
     if (taken) return taken;
     // The held one may have been leased meanwhile.
     const best = held && !held.busy ? held : this.#bestHeld(model, tiers, units);
-    if (!best) return undefined;
-    best.busy = true;
-    return { ...leased(best.row, false), nextNonce: best.nextNonce, leaseId: this.holderId };
+    return best && this.#take(best);
+  }
+
+  /** Leases a stack this process holds (idle) to the caller. */
+  #take(held: HeldStack): LeasedStack {
+    held.busy = true;
+    return { ...leased(held.row, false), nextNonce: held.nextNonce, leaseId: this.holderId };
   }
 
   /** The idle stack this process holds in the first tier that has one, the one used longest ago. */
@@ -899,20 +965,22 @@ export class StackPool {
     }));
   }
 
-  #waitForRelease(ms: number): Promise<void> {
+  /** Resolves after `ms`, or sooner when woken: `released` when a stack held here was given back. */
+  #waitForRelease(ms: number): Promise<Wake> {
     return new Promise((resolve) => {
-      const wake = () => {
+      const wake = (why: Wake) => {
         clearTimeout(timer);
         this.#waiting.delete(wake);
-        resolve();
+        resolve(why);
       };
-      const timer = setTimeout(wake, ms);
+      const timer = setTimeout(() => wake("time"), ms);
       this.#waiting.add(wake);
     });
   }
 
-  #wakeWaiters(): void {
-    for (const wake of [...this.#waiting]) wake();
+  /** Wakes every request waiting for a stack: `released` when one held here was given back, else `changed`. */
+  #wakeWaiters(why: Wake = "changed"): void {
+    for (const wake of [...this.#waiting]) wake(why);
   }
 }
 
