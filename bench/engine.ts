@@ -96,7 +96,6 @@ async function benchShape(
         await timeMs(() => Promise.all(seeds.map((seed, index) => direct(seed, sequences[index])))),
       );
     }
-    await context.dispose();
     const concurrentRate = (4 * TOKENS) / (best(concurrentMs) / 1000);
     const batchedRate = (4 * TOKENS) / (best(batchedMs) / 1000);
     report(`concurrent4_tokens_per_s${suffix}`, concurrentRate, "tok/s");
@@ -105,15 +104,18 @@ async function benchShape(
     report(`one_sequence_per_decode_vs_batched_ratio${suffix}`, concurrentRate / batchedRate, "x");
 
     // Verification of a 256-token completion, against generating it: with the default top_k (40) the verifier
-    // reads the top 56 logits of each step; with top_k 0 (the whole vocabulary) it reads them all.
+    // reads the top 56 logits of each step, greedy the top 8; with top_k 0 (the whole vocabulary) it reads them all.
+    // The floor under score: the same prefill (prompt and completion, one batch) with no logits read but the last.
     for (const [label, extra] of [
       ["", {}],
+      ["_greedy", { temperature: 0 }],
       ["_full_vocab", { top_k: 0 }],
     ] as const) {
       const generateMs: number[] = [];
       const replayMs: number[] = [];
       const scoreMs: number[] = [];
       const scoreTextMs: number[] = [];
+      const prefillMs: number[] = [];
       for (let round = 1; round <= rounds; round++) {
         const request = body(100 + round, extra);
         let result: Awaited<ReturnType<EmbeddedEngine["complete"]>> | undefined;
@@ -125,6 +127,16 @@ async function benchShape(
           completionTokens: result!.response.usage.completion_tokens,
         };
         const { tokenIds: _, ...textClaim } = claim;
+        const forced = [...result!.generation.promptTokenIds!, ...claim.tokenIds!] as Token[];
+        prefillMs.push(
+          await timeMs(async () => {
+            await sequences[0]!.clearHistory();
+            await sequences[0]!.controlledEvaluate([
+              ...forced.slice(0, -1),
+              [forced.at(-1)!, { generateNext: { token: true } }],
+            ]);
+          }),
+        );
         replayMs.push(
           await timeMs(async () => expect((await engine.replay(request, claim)).match, "replay")),
         );
@@ -135,10 +147,15 @@ async function benchShape(
           await timeMs(async () => expect((await engine.score(request, textClaim)).accepted, "text score")),
         );
       }
-      if (label === "") report(`replay_cost_ratio${suffix}`, best(replayMs) / best(generateMs), "x");
+      if (label === "") {
+        report(`replay_cost_ratio${suffix}`, best(replayMs) / best(generateMs), "x");
+        report(`prefill_cost_ratio${suffix}`, best(prefillMs) / best(generateMs), "x");
+      }
       report(`score_cost_ratio${label}${suffix}`, best(scoreMs) / best(generateMs), "x");
-      report(`score_text_cost_ratio${label}${suffix}`, best(scoreTextMs) / best(generateMs), "x");
+      if (label !== "_greedy")
+        report(`score_text_cost_ratio${label}${suffix}`, best(scoreTextMs) / best(generateMs), "x");
     }
+    await context.dispose();
   } finally {
     await engine.stop();
   }

@@ -1,25 +1,27 @@
-import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from "node-llama-cpp";
+import type { LlamaContextSequence } from "node-llama-cpp";
+import { evaluateWithReadouts, type Readout } from "./batchedReadout.js";
+import { type Candidate, sortCandidates } from "./samplerReplica.js";
 
-/** Which logits to fetch after a token: every one, or the top few plus named tokens. */
-export type LogitsWanted = true | { filter: { tokens: Token[]; includeTop: number } };
+export type { Readout } from "./batchedReadout.js";
 
 /**
  * A context sequence holding a prompt and a guessed continuation, with the logits the model gives for each
- * position: `logits(j)` is the distribution of completion token j. Guesses are evaluated in one batch (a prefill);
- * when the verifier takes another token at position j, the state after j is erased and evaluation goes on from it.
+ * position: `candidates(j)` is the distribution of completion token j. Guesses are evaluated in one batch (a
+ * prefill); when the verifier takes another token at position j, the state after j is erased and evaluation goes
+ * on from it.
  */
 export class ForcedSequence {
   readonly #sequence: LlamaContextSequence;
   readonly #promptLength: number;
-  readonly #wanted: (nextToken: number | undefined) => LogitsWanted;
-  readonly #logits: Map<number, number>[] = [];
+  readonly #wanted: (nextToken: number | undefined) => Readout;
+  readonly #candidates: Candidate[][] = [];
   /** Completion tokens whose state is in the sequence. */
   #evaluated = 0;
 
   private constructor(
     sequence: LlamaContextSequence,
     promptLength: number,
-    wanted: (nextToken: number | undefined) => LogitsWanted,
+    wanted: (nextToken: number | undefined) => Readout,
   ) {
     this.#sequence = sequence;
     this.#promptLength = promptLength;
@@ -31,22 +33,23 @@ export class ForcedSequence {
     sequence: LlamaContextSequence,
     promptTokens: readonly number[],
     guess: readonly number[],
-    wanted: (nextToken: number | undefined) => LogitsWanted,
+    wanted: (nextToken: number | undefined) => Readout,
   ): Promise<ForcedSequence> {
     await sequence.clearHistory();
     const forced = new ForcedSequence(sequence, promptTokens.length, wanted);
-    const items: ControlledEvaluateInputItem[] = promptTokens.slice(0, -1) as Token[];
-    items.push([promptTokens.at(-1) as Token, { generateNext: generateNext(wanted(guess[0])) }]);
-    const results = await sequence.controlledEvaluate([...items, ...forced.#guessItems(guess)]);
-    for (let j = 0; j <= guess.length; j++)
-      forced.#logits[j] = results[promptTokens.length - 1 + j]?.next.logits ?? new Map();
+    const before = promptTokens.length - 1;
+    const tokens = [...promptTokens, ...guess];
+    const readouts: (Readout | undefined)[] = new Array(before);
+    for (let j = 0; j <= guess.length; j++) readouts.push(wanted(guess[j]));
+    const read = await evaluateWithReadouts(sequence, tokens, readouts);
+    for (let j = 0; j <= guess.length; j++) forced.#candidates[j] = sortCandidates(read[before + j] ?? []);
     forced.#evaluated = guess.length;
     return forced;
   }
 
-  /** Distribution of completion token `j` (undefined if not evaluated yet). */
-  logits(j: number): Map<number, number> | undefined {
-    return this.#logits[j];
+  /** Candidates for completion token `j`, best first (undefined if not evaluated yet). */
+  candidates(j: number): Candidate[] | undefined {
+    return this.#candidates[j];
   }
 
   /** Keeps `token` at position `j` instead of the guess there: drops the state after j and evaluates it. */
@@ -56,38 +59,24 @@ export class ForcedSequence {
         { start: this.#promptLength + j, end: this.#promptLength + this.#evaluated },
       ]);
     this.#evaluated = j;
-    this.#logits.length = j + 1;
+    this.#candidates.length = j + 1;
     await this.extend([token, ...guess]);
   }
 
-  /** Evaluates more tokens after those already in the sequence, keeping each one's next-token logits. */
+  /** Evaluates more tokens after those already in the sequence, keeping each one's next-token candidates. */
   async extend(tokens: readonly number[]): Promise<void> {
     if (tokens.length === 0) return;
-    const results = await this.#sequence.controlledEvaluate(this.#guessItems(tokens));
+    const read = await evaluateWithReadouts(
+      this.#sequence,
+      tokens,
+      tokens.map((_, i) => this.#wanted(tokens[i + 1])),
+    );
     for (const [i] of tokens.entries())
-      this.#logits[this.#evaluated + 1 + i] = results[i]?.next.logits ?? new Map();
+      this.#candidates[this.#evaluated + 1 + i] = sortCandidates(read[i] ?? []);
     this.#evaluated += tokens.length;
   }
 
   get evaluated(): number {
     return this.#evaluated;
   }
-
-  #guessItems(tokens: readonly number[]): ControlledEvaluateInputItem[] {
-    return tokens.map((token, i) => [
-      token as Token,
-      { generateNext: generateNext(this.#wanted(tokens[i + 1])) },
-    ]);
-  }
-}
-
-/**
- * The read-out for one position. For the top few, a top-k sampler of that size (temperature 1, no top-p or min-p:
- * the logits pass unchanged) cuts the candidates natively with a partial sort, so node-llama-cpp neither sorts nor
- * copies the whole vocabulary for each position. A named token below the cut is then absent, as if not likely.
- */
-function generateNext(logits: LogitsWanted) {
-  if (logits === true) return { logits };
-  const k = logits.filter.includeTop;
-  return { logits, options: { topK: k, temperature: 1, topP: 1, minP: 0 } };
 }

@@ -14,11 +14,21 @@ export interface SamplerSettings {
   minP: number;
 }
 
-/** Candidates by logit, highest first (ties by token id: llama.cpp's order on exact ties is unspecified). */
-export function sortCandidates(logits: ReadonlyMap<number, number>): Candidate[] {
-  return [...logits.entries()]
-    .map(([token, logit]) => ({ token, logit: f32(logit) }))
-    .sort((a, b) => b.logit - a.logit || a.token - b.token);
+/**
+ * Candidates from (token, logit) pairs as llama.cpp's sampler hands them over, by logit, highest first (ties by
+ * token id: llama.cpp's order on exact ties is unspecified), each token once (a named token among the top few is
+ * handed over twice, with the same logit).
+ */
+export function sortCandidates(pairs: readonly number[]): Candidate[] {
+  const candidates: Candidate[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const token = pairs[i]!;
+    if (seen.has(token)) continue;
+    seen.add(token);
+    candidates.push({ token, logit: f32(pairs[i + 1]!) });
+  }
+  return candidates.sort((a, b) => b.logit - a.logit || a.token - b.token);
 }
 
 export interface ChainOutcome {

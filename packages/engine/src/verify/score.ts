@@ -4,16 +4,10 @@ import type { GenerationEnd } from "../embedded/generate.js";
 import { TextAssembler } from "../embedded/TextAssembler.js";
 import { InvalidRequestError } from "../errors.js";
 import type { Claim } from "./claim.js";
-import { ForcedSequence, type LogitsWanted } from "./ForcedSequence.js";
+import { ForcedSequence, type Readout } from "./ForcedSequence.js";
 import { GrammarCursor } from "./GrammarCursor.js";
 import { Mt19937 } from "./mersenneTwister.js";
-import {
-  type Candidate,
-  checkToken,
-  replicateChain,
-  sortCandidates,
-  type TokenCheck,
-} from "./samplerReplica.js";
+import { type Candidate, checkToken, replicateChain, type TokenCheck } from "./samplerReplica.js";
 
 /**
  * How far (in logits) the verifier's prefill may differ from the producer's step-by-step decoding and still
@@ -114,12 +108,11 @@ export async function score(
   const newAssembler = () => new TextAssembler(loaded.detokenize, sampling.stop);
   let assembler = newAssembler();
   // Under a grammar the candidates are the tokens it allows, wherever they rank: every logit is needed.
-  const wanted = (next: number | undefined): LogitsWanted =>
-    grammar ? true : logitsWanted(sampling, next, eog);
+  const wanted = (next: number | undefined): Readout => (grammar ? "all" : readoutFor(sampling, next, eog));
   const cursor = grammar && new GrammarCursor(model, grammar);
   /** Candidates for completion token `j` (after the tokens scored so far), best first. */
   const candidatesAt = (j: number, claimed: number | undefined): Candidate[] => {
-    const sorted = sortCandidates(forced.logits(j) ?? new Map());
+    const sorted = forced.candidates(j) ?? [];
     if (!cursor) return sorted;
     cursor.follow(scored.map((t) => t.token));
     const limit =
@@ -233,7 +226,7 @@ export async function score(
           ? model.tokenize(rest, false).slice(0, maxTokens - guessAt)
           : [];
       await forced.replace(j, token, guess.slice(0, REFILL_WINDOW));
-    } else if (j + 1 < maxTokens && forced.logits(j + 1) === undefined) {
+    } else if (j + 1 < maxTokens && forced.candidates(j + 1) === undefined) {
       // Past what was evaluated after the last change of course: the next stretch of the guess.
       const from = j + 1 - guessAt;
       await forced.replace(j, token, guess.slice(from, from + REFILL_WINDOW));
@@ -290,13 +283,13 @@ function rejectedCheck(): TokenCheck {
 }
 
 /** Which logits to fetch at a step: the top-k (plus a margin) when top-k applies, else all of them. */
-function logitsWanted(
+function readoutFor(
   sampling: PreparedGeneration["sampling"],
   claimed: number | undefined,
   eog: readonly Token[],
-): LogitsWanted {
+): Readout {
   const tokens = claimed === undefined ? [...eog] : [claimed as Token, ...eog];
-  if (sampling.temperature <= 0) return { filter: { tokens, includeTop: 8 } };
-  if (sampling.topK > 0) return { filter: { tokens, includeTop: sampling.topK + TOP_K_MARGIN } };
-  return true;
+  if (sampling.temperature <= 0) return { top: 8, tokens };
+  if (sampling.topK > 0) return { top: sampling.topK + TOP_K_MARGIN, tokens };
+  return "all";
 }
