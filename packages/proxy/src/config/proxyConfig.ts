@@ -121,6 +121,12 @@ export const proxyConfigSchema = z.strictObject({
        * for good (0: not at all). @default `sessionTtlMs`
        */
       unusedCooldownMs: z.number().int().min(0).max(3_600_000).optional(),
+      /**
+       * The least a session costs its key for holding a level-3 stack: units a minute held (open, before its request),
+       * at the highest price, charged when less is served; a key squatting N stacks for T minutes pays N × T × this
+       * (0: holding is free). @default 6000
+       */
+      holdUnitsPerMinute: z.number().int().min(0).max(100_000_000).default(6_000),
       /** Seconds past a session's end its signed deadline allows (a request sent just before the end). @default 60 */
       deadlineSlackSeconds: z.number().int().min(0).max(600).default(60),
     })

@@ -7,6 +7,8 @@ import type { RateTicket } from "../limits/rateLimiter.js";
 import type { Endpoint } from "../limits/requestBound.js";
 import type { SpendLedger, SpendReservation } from "../limits/spendLedger.js";
 import type { ConfidentialLease, ConfidentialUpstream } from "./confidentialUpstream.js";
+import { MemorySessionSlots } from "./memorySessionSlots.js";
+import type { SessionSlots } from "./sessionSlots.js";
 import type { UpstreamAnswer } from "./upstream.js";
 
 /** An open session: what the client seals to, and what the gateway reserved for it. */
@@ -25,6 +27,14 @@ export interface ConfidentialSession {
   reservation: SpendReservation;
   ticket: RateTicket;
   maxWei: bigint;
+  /** Unix milliseconds the session opened at, and its request took it (the slot's holding time is between). */
+  openedAtMs: number;
+  takenAtMs?: number | undefined;
+  /** What holding the slot for the session's whole time costs the key at least (`holdUnitsPerMinute`). */
+  holdWei: bigint;
+  /** The session's slot in `SessionSlots`, released once (on settle, expiry or stop). */
+  slotId: string;
+  released: boolean;
   /**
    * Evidence for client nonces asked on this session. The node counts fresh quotes per source address, and all the
    * gateway's users share its address: a session gets `MAX_FRESH_QUOTES_PER_SESSION`, so one key cannot spend that
@@ -45,6 +55,11 @@ export interface ConfidentialSessionsComponents {
   logger?: Logger | undefined;
   /** Unix milliseconds. @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * Where sessions and cool-downs count against their key's limits: `RedisSessionSlots` shares them across the
+   * gateways on one Redis (and across a restart). @default in this process's memory
+   */
+  slots?: SessionSlots | undefined;
 }
 
 export interface ConfidentialSessionsOptions {
@@ -65,7 +80,19 @@ export interface ConfidentialSessionsOptions {
    * share of the model's stacks for good, for free. @default the session's time (`ttlMs`)
    */
   unusedCooldownMs?: number | undefined;
+  /**
+   * The least a session costs its key for holding a level-3 stack: this many units a minute held (from its open
+   * until its request takes it, or it expires), at the highest price, charged whatever it is served below that (the
+   * units used count against it: a request using at least as much pays nothing more). A key squatting N stacks for
+   * T minutes pays N × T × this many units. @default 6000 (100 units a second)
+   */
+  holdUnitsPerMinute?: number | undefined;
+  /** How long a request in flight holds its slot at most (a crashed gateway's then frees itself). @default 600000 */
+  inFlightHoldMs?: number | undefined;
 }
+
+/** How long an opening session's slot is held past its time before it is open (a crash mid-open frees it then). */
+const OPENING_MARGIN_MS = 30_000;
 
 interface Held {
   session: ConfidentialSession;
@@ -73,7 +100,8 @@ interface Held {
 }
 
 /**
- * The gateway's confidential sessions, in this process's memory: each holds a stack on a confidential task (so its
+ * The gateway's confidential sessions (their slots counted in `SessionSlots`: over Redis when gateways share one,
+ * else in memory): each holds a stack on a confidential task (so its
  * nonce is the stack's next and no other request takes it), the key's rate allowance and the budget of its bound.
  * A session is used once, by its key; one never used expires and gives everything back, its nonce included (no
  * request was signed at it, so the stack has no gap). Ids are 128 random bits.
@@ -90,13 +118,13 @@ export class ConfidentialSessions {
   /** Sessions taken by their request, not yet settled: their stack is still held, so they count as open. */
   readonly #inFlight = new Map<string, ConfidentialSession>();
   /**
-   * Opens still awaiting their allowance, budget or stack, per key and per key and model: counted with the open
-   * sessions, and taken before the first await, so parallel opens of one key cannot all pass the limits.
+   * Slots of sessions opening, open or in flight, and of cool-downs: checked and taken in one atomic step before the
+   * allowance, budget or stack is awaited, so parallel opens of one key, on one gateway or several, cannot all pass.
    */
-  readonly #opening = new Map<string, number>();
-  /** Per key, and per key and model: until when each of its sessions that ended with nothing charged still counts. */
-  readonly #cooling = new Map<string, number[]>();
+  readonly #slots: SessionSlots;
   readonly #cooldownMs: number;
+  readonly #holdUnitsPerMinute: bigint;
+  readonly #inFlightHoldMs: number;
 
   constructor(components: ConfidentialSessionsComponents, options: ConfidentialSessionsOptions = {}) {
     this.#c = components;
@@ -107,6 +135,9 @@ export class ConfidentialSessions {
     this.#cooldownMs = options.unusedCooldownMs ?? this.#ttlMs;
     this.#now = components.now ?? Date.now;
     this.#logger = (components.logger ?? silentLogger).child({ module: "confidential-sessions" });
+    this.#slots = components.slots ?? new MemorySessionSlots(this.#now);
+    this.#holdUnitsPerMinute = BigInt(options.holdUnitsPerMinute ?? 6_000);
+    this.#inFlightHoldMs = options.inFlightHoldMs ?? 600_000;
   }
 
   /** Sessions of a key open or with their request in flight. */
@@ -128,78 +159,47 @@ export class ConfidentialSessions {
     key: KeyRecord,
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
   ): Promise<ConfidentialSession> {
-    // Sessions whose request is in flight count too: the request still holds the stack.
-    const mine = this.#heldBy(key.keyId);
-    // A slot only being opened has no expiry yet: the retry hint is then a whole session's time.
-    const keySlot = key.keyId;
-    const modelSlot = `${key.keyId}\u0000${request.model}`;
-    const soonest = (held: ConfidentialSession[], slot: string) => {
-      const ends = [...held.map((session) => session.expiresAtMs), ...(this.#cooling.get(slot) ?? [])];
-      return ends.length === 0 ? this.#ttlMs / 1000 : Math.max(0, Math.min(...ends) - this.#now()) / 1000;
-    };
-    if (mine.length + this.#pending(keySlot) + this.#cooled(keySlot) >= this.#maxPerKey)
-      throw new ConfidentialSessionsExceededError(this.#maxPerKey, soonest(mine, keySlot));
-    const onModel = mine.filter((session) => session.model === request.model);
-    if (onModel.length + this.#pending(modelSlot) + this.#cooled(modelSlot) >= this.#maxPerKeyPerModel)
-      throw new ConfidentialSessionsExceededError(
-        this.#maxPerKeyPerModel,
-        soonest(onModel, modelSlot),
-        request.model,
-      );
-    this.#reserveSlot(keySlot, 1);
-    this.#reserveSlot(modelSlot, 1);
+    // Sessions whose request is in flight count too (the request still holds the stack), and cool-downs.
+    const slotId = `sl_${randomBytes(12).toString("base64url")}`;
+    const taken = await this.#slots.take(key.keyId, request.model, slotId, this.#ttlMs + OPENING_MARGIN_MS, {
+      perKey: this.#maxPerKey,
+      perKeyPerModel: this.#maxPerKeyPerModel,
+    });
+    if (!taken.taken)
+      throw new ConfidentialSessionsExceededError(taken.limit, taken.retryAfterSeconds, taken.model);
     try {
-      return await this.#openReserved(key, request);
-    } finally {
-      this.#reserveSlot(keySlot, -1);
-      this.#reserveSlot(modelSlot, -1);
+      return await this.#openReserved(key, request, slotId);
+    } catch (error) {
+      await this.#release(key.keyId, request.model, slotId, 0);
+      throw error;
     }
   }
 
-  /** Sessions of `slot` that ended with nothing charged and still count (the others are forgotten). */
-  #cooled(slot: string): number {
-    const now = this.#now();
-    const still = (this.#cooling.get(slot) ?? []).filter((until) => until > now);
-    if (still.length > 0) this.#cooling.set(slot, still);
-    else this.#cooling.delete(slot);
-    return still.length;
-  }
-
-  #coolDown(session: ConfidentialSession): void {
-    if (this.#cooldownMs <= 0) return;
-    const until = this.#now() + this.#cooldownMs;
-    for (const slot of [session.keyId, `${session.keyId}\u0000${session.model}`]) {
-      // At most as many as the limits let a key open: a list never grows past them.
-      const list = this.#cooling.get(slot) ?? [];
-      list.splice(0, Math.max(0, list.length - (this.#maxPerKey - 1)));
-      list.push(until);
-      this.#cooling.set(slot, list);
+  async #release(keyId: string, model: string, slotId: string, cooldownMs: number): Promise<void> {
+    try {
+      await this.#slots.release(keyId, model, slotId, cooldownMs);
+    } catch (error) {
+      // Its end frees it anyway (past the session's time, or `inFlightHoldMs` past its request).
+      this.#logger.warn({ keyId, err: error }, "releasing a confidential session's slot failed");
     }
-    // Keys that never come back: their entries go once past (bounded by the keys seen in a cool-down).
-    if (this.#cooling.size > 1_024) for (const slot of [...this.#cooling.keys()]) this.#cooled(slot);
-  }
-
-  #pending(slot: string): number {
-    return this.#opening.get(slot) ?? 0;
-  }
-
-  #reserveSlot(slot: string, change: 1 | -1): void {
-    const next = this.#pending(slot) + change;
-    if (next > 0) this.#opening.set(slot, next);
-    else this.#opening.delete(slot);
   }
 
   /** The rest of `open`, its slots reserved: once it returns, the session counts in `#open` instead. */
   async #openReserved(
     key: KeyRecord,
     request: { model: string; endpoint: Endpoint; path: string; maxUnits: bigint; ignore: readonly bigint[] },
+    slotId: string,
   ): Promise<ConfidentialSession> {
     const tokens = Number(request.maxUnits);
     const ticket = await this.#c.limiter.take(key, tokens);
-    const maxWei = costOfUnits(request.maxUnits, this.#c.maxPricePerMillion());
+    const maxPrice = this.#c.maxPricePerMillion();
+    const maxWei = costOfUnits(request.maxUnits, maxPrice);
+    const holdWei = costOfUnits((this.#holdUnitsPerMinute * BigInt(this.#ttlMs)) / 60_000n, maxPrice);
     let reservation: SpendReservation;
     try {
-      reservation = await this.#c.ledger.reserve(key.keyId, maxWei);
+      // The bound or the hold, whichever is more: either may be charged.
+      // biome-ignore lint/complexity/useMathMinMax: bigints
+      reservation = await this.#c.ledger.reserve(key.keyId, maxWei > holdWei ? maxWei : holdWei);
     } catch (error) {
       ticket.refund(tokens);
       throw error;
@@ -212,7 +212,8 @@ export class ConfidentialSessions {
       await this.#c.ledger.settle(reservation, 0n);
       throw error;
     }
-    const expiresAtMs = this.#now() + this.#ttlMs;
+    const openedAtMs = this.#now();
+    const expiresAtMs = openedAtMs + this.#ttlMs;
     const session: ConfidentialSession = {
       id: `cs_${randomBytes(16).toString("base64url")}`,
       keyId: key.keyId,
@@ -226,6 +227,10 @@ export class ConfidentialSessions {
       reservation,
       ticket,
       maxWei,
+      openedAtMs,
+      holdWei,
+      slotId,
+      released: false,
       freshQuotes: 0,
     };
     const timer = setTimeout(() => void this.#expire(session.id), this.#ttlMs);
@@ -252,6 +257,11 @@ export class ConfidentialSessions {
     if (held) clearTimeout(held.timer);
     this.#open.delete(id);
     this.#inFlight.set(id, session);
+    session.takenAtMs = this.#now();
+    // The request holds the stack past the session's time: its slot too (freed on settle, or at its end).
+    this.#slots
+      .extend(session.keyId, session.model, session.slotId, this.#inFlightHoldMs)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, "extending a confidential slot failed"));
     return session;
   }
 
@@ -269,15 +279,26 @@ export class ConfidentialSessions {
     keepReservation = false,
   ): Promise<void> {
     if (!keepReservation) session.ticket.refund(Number(session.maxUnits - (answer?.units ?? 0n)));
-    const cost = answer
+    const used = answer
       ? costOfUnits(answer.units, answer.pricePerMillion)
       : keepReservation
         ? session.maxWei
         : 0n;
+    // Holding the stack costs at least its hold, pro rata for the time held (until the request took it).
+    const ttl = BigInt(this.#ttlMs);
+    const heldMs = Math.max(
+      0,
+      Math.min((session.takenAtMs ?? this.#now()) - session.openedAtMs, this.#ttlMs),
+    );
+    const held = (session.holdWei * BigInt(Math.ceil(heldMs)) + ttl - 1n) / ttl;
+    const cost = used > held ? used : held;
     const served = answer ? { model: session.model, units: answer.units } : undefined;
-    // In one step, before any await: the slot is never free between the request and its cool-down.
     this.#inFlight.delete(session.id);
-    if (cost === 0n) this.#coolDown(session);
+    if (!session.released) {
+      session.released = true;
+      // One atomic step: the slot is never free between the request and its cool-down (when it used nothing).
+      await this.#release(session.keyId, session.model, session.slotId, used === 0n ? this.#cooldownMs : 0);
+    }
     try {
       // The held charge goes in the charge's own record (one journal line, one transaction): whenever the process
       // dies, either both are recorded or neither (the reservation then goes back whole), so a key is never given

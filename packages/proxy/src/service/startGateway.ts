@@ -12,6 +12,8 @@ import { ConfidentialSessions } from "../gateway/confidentialSessions.js";
 import { createGatewayApp } from "../gateway/createGatewayApp.js";
 import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
 import { GatewayServer } from "../gateway/gatewayServer.js";
+import { RedisSessionSlots } from "../gateway/redisSessionSlots.js";
+import type { SessionSlots } from "../gateway/sessionSlots.js";
 import type { Upstream } from "../gateway/upstream.js";
 import { KeyStore } from "../keys/keyStore.js";
 import type { KeyRateLimiter } from "../limits/keyRateLimiter.js";
@@ -106,6 +108,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     );
     const health = new NodeHealthBook(now);
     let limiter: KeyRateLimiter = new RateLimiter(now);
+    let sessionSlots: SessionSlots | undefined;
     if (config.redis.url !== undefined) {
       const options = { maxRetriesPerRequest: 2, lazyConnect: true };
       const publisher = new Redis(config.redis.url, options);
@@ -115,6 +118,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         client.on("error", (error: unknown) => logger.warn({ err: error }, "Redis connection error"));
       await Promise.all(redisClients.map((client) => client.connect()));
       limiter = new RedisRateLimiter(publisher, { prefix: config.redis.prefix, now });
+      // Confidential sessions' bounds and cool-downs: once across the gateways on this Redis, and past a restart.
+      sessionSlots = new RedisSessionSlots(publisher, { prefix: config.redis.prefix });
       await new RedisHealthChannel(publisher, subscriber, health, {
         prefix: config.redis.prefix,
         logger,
@@ -151,9 +156,11 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         maxPricePerMillion: () => pool.maxPricePerMillion,
         logger,
         now,
+        slots: sessionSlots,
       },
       {
         ttlMs: config.confidential.sessionTtlMs,
+        holdUnitsPerMinute: config.confidential.holdUnitsPerMinute,
         maxPerKey: config.confidential.maxSessionsPerKey,
         maxPerKeyPerModel:
           config.confidential.maxSessionsPerKeyPerModel ??
