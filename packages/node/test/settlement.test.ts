@@ -577,11 +577,24 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
     // The bonds wait for the fraud window, the exit notice after the window (review R2-5), then the node collects
-    // the bonds held for its answers.
+    // the bonds held for its answers. That time travel also ends the epoch, so the node claims its fee in the same
+    // wait: the operator's balance grows by the bonds and the fee, told apart by the chain's `HeldBondsPaid`.
     expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
     const bonds = challenged.bond + indexed.bond + beside.bond;
-    await waitFor("the held bonds", async () => (await operatorBalance()) - before === bonds);
+    await waitFor("the held bonds marked collected", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.held_bonds_done ? row : undefined;
+    });
+    const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
+      { stackId: stack.stackId },
+      { fromBlock: 0n },
+    );
+    expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+      [server.operator.walletClient.account.address, bonds],
+    ]);
+    expect(await contracts.challengeManager.read.heldBondOf([stack.stackId])).toBe(0n);
+    expect((await operatorBalance()) - before).toBeGreaterThanOrEqual(bonds);
   });
 
   // Review rev W-1: the node collected its held bonds only after its own finalize transaction. The owner's gateway
