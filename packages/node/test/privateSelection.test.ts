@@ -32,7 +32,8 @@ const WINDOW = 60;
  * (n <= 7 candidates), so a window has fewer than the 2 selected the helper needs with probability
  * P(Bin(n, 2/n) < 2), at most 0.3605 (at n = 7; it grows with n). Five tries fell short with probability
  * 0.3605^5 = 0.0061 per call (three calls a run); 21 independent windows all fall short with probability
- * 0.3605^21 = 5.0e-10 < 1e-9. A short window costs one more small settlement and a window's time travel.
+ * 0.3605^21 = 5.0e-10 < 1e-9. A short window costs one more small settlement (about 10 s): the tests that call it
+ * allow 21 of them.
  */
 const SELECTION_ATTEMPTS = 21;
 
@@ -195,7 +196,7 @@ describe("private self-selection of attesters against anvil", () => {
     const revealed = await reveal(served, indices);
     expect(revealed.outcome).toBe("accepted");
     expect([...revealed.agreeing].sort()).toEqual([...selected].slice(0, 4).sort());
-  }, 240_000);
+  }, 480_000);
 
   it("a cheating server is caught by self-selected attesters, its dispute decided by a self-selected committee that nobody knew before its commitments, and slashed", async () => {
     const { contracts, addresses } = net.deployment;
@@ -280,7 +281,7 @@ describe("private self-selection of attesters against anvil", () => {
     await whenPhase(served.stackId, Phase.Failed);
     const cheater = await contracts.nodeRegistry.read.getNode([served.server.nodeId]);
     expect(cheater.collateral).toBe(0n);
-  }, 300_000);
+  }, 540_000);
 
   it("a selected committee member that stays silent is slashed on its proof, an honest seated one cannot be framed, and nodes store the seed of the top-up its silence leaves on the quiet dev chain", async () => {
     const { contracts, addresses } = net.deployment;
@@ -369,7 +370,7 @@ describe("private self-selection of attesters against anvil", () => {
     } finally {
       board.reset();
     }
-  }, 300_000);
+  }, 540_000);
 
   /** The seats of `stackId` so far, as `AttesterSelfSelected` logged them (each with its commitment). */
   const seatsOf = async (stackId: bigint) => {
