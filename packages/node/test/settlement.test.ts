@@ -577,12 +577,85 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     await network.advance(CHALLENGE_WINDOW + 1);
     await waitFor("the payout", async () => (await rowOf(node, stack.stackId))?.state === "settled");
     // The bonds wait for the fraud window, the exit notice after the window (review R2-5), then the node collects
-    // the bonds held for its answers.
+    // the bonds held for its answers. That time travel also ends the epoch, so the node claims its fee in the same
+    // wait: the operator's balance grows by the bonds and the fee, told apart by the chain's `HeldBondsPaid`.
     expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
     const bonds = challenged.bond + indexed.bond + beside.bond;
-    await waitFor("the held bonds", async () => (await operatorBalance()) - before === bonds);
+    await waitFor("the held bonds marked collected", async () => {
+      const row = await rowOf(node, stack.stackId);
+      return row?.held_bonds_done ? row : undefined;
+    });
+    const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
+      { stackId: stack.stackId },
+      { fromBlock: 0n },
+    );
+    expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+      [server.operator.walletClient.account.address, bonds],
+    ]);
+    expect(await contracts.challengeManager.read.heldBondOf([stack.stackId])).toBe(0n);
+    expect((await operatorBalance()) - before).toBeGreaterThanOrEqual(bonds);
   });
+
+  // Review rev4 R4-6 (14a6477): an index answer late in the window reveals a leaf that stays challengeable for
+  // answerWindow past the window's end, and the settlement is held Disputed until `payHeld` releases it. An honest
+  // node must not depend on the owner's gateway for that: its own scan releases the settlement once the check is
+  // over, finalizes it and, after the exit notice, collects the bond.
+  itEmbedded(
+    "releases a settlement held for the check of a late index answer's leaf itself, and is paid",
+    async () => {
+      const { contracts } = network.deployment;
+      const { stack, node } = await buy(bondsTask, 1_000n);
+      await serveRequests(network, node, stack, user.account, 3);
+      await closeStack(user.ctx, { stackId: stack.stackId });
+      await waitFor(
+        "the settlement to be accepted",
+        async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+      );
+      const server = byId(stack.nodeId);
+      const operatorBalance = () =>
+        contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+      const before = await operatorBalance();
+      await network.advance(CHALLENGE_WINDOW - 100);
+      const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 1n });
+      await waitFor("the index challenge's answer", async () => {
+        const row = await node.context.db
+          .selectFrom("settlement_challenges")
+          .selectAll()
+          .where("dispute_id", "=", indexed.challengeId)
+          .executeTakeFirst();
+        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
+      });
+      const { windowEnds } = await contracts.settlementManager.read.getSettlement([stack.stackId]);
+      const checkUntil = await contracts.challengeManager.read.checkUntil([stack.stackId]);
+      expect(checkUntil).toBeGreaterThan(windowEnds);
+      expect(await contracts.challengeManager.read.heldOpen([stack.stackId])).toBe(true);
+      // Past the window, within the check: still held, nothing finalized or paid.
+      await network.advance(101);
+      expect(await contracts.challengeManager.read.heldOpen([stack.stackId])).toBe(true);
+      expect((await rowOf(node, stack.stackId))?.state).not.toBe("settled");
+      // Past the check: nobody but the node acts from here on.
+      const now = (await user.ctx.publicClient.getBlock()).timestamp;
+      await network.advance(Number(BigInt(checkUntil) - now) + 1);
+      await waitFor("the payout", async () =>
+        ["settled", "claimed"].includes((await rowOf(node, stack.stackId))?.state ?? ""),
+      );
+      expect(await contracts.challengeManager.read.heldOpen([stack.stackId])).toBe(false);
+      await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
+      await waitFor("the held bonds marked collected", async () => {
+        const row = await rowOf(node, stack.stackId);
+        return row?.held_bonds_done ? row : undefined;
+      });
+      const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
+        { stackId: stack.stackId },
+        { fromBlock: 0n },
+      );
+      expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+        [server.operator.walletClient.account.address, indexed.bond],
+      ]);
+      expect((await operatorBalance()) - before).toBeGreaterThanOrEqual(indexed.bond);
+    },
+  );
 
   // Review rev W-1: the node collected its held bonds only after its own finalize transaction. The owner's gateway
   // finalizes every due settlement each pass (and anyone may): when it won the race, or the node was down as the
