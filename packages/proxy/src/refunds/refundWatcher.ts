@@ -36,6 +36,11 @@ const LOG_BLOCKS_PER_PASS = 5_000n;
 const FIRST_LOG_LOOKBACK = 100_000n;
 /** Entries of the level-3 cache before it is emptied (a long-lived gateway buys stacks without end). */
 const MAX_LEVEL_CACHE = 4_096;
+/**
+ * Blocks past a claim's send before the chain having nothing of it and an idle wallet count as "never sent": a
+ * load-balanced RPC's other backend may still hold the transaction in its mempool (review S5 F10).
+ */
+const RESEND_AFTER_BLOCKS = 3n;
 const REFUND_EVENTS = ["AttestationRevoked", "BuyerRefunded", "RefundClaimed"] as const;
 
 export type RefundOutcome = "refunded" | "recorded" | "not_yet" | "refused" | "recovered" | "honest";
@@ -358,18 +363,29 @@ export class RefundWatcher implements ServedStatementKeeper {
     });
   }
 
-  /** Where the chain has the claim: refunded, recorded (disputed), or neither. */
-  async #onChain(claim: RefundClaim): Promise<"refunded" | "recorded" | "none"> {
+  /**
+   * Where the chain has the claim: refunded, recorded (disputed), or neither; at `blockNumber` when given (a
+   * receipt's block: a load-balanced RPC's lagging backend then answers for that block or fails, never stale).
+   */
+  async #onChain(claim: RefundClaim, blockNumber?: bigint): Promise<"refunded" | "recorded" | "none"> {
     const digest = await this.#digest(claim);
+    const at = blockNumber === undefined ? {} : { blockNumber };
     const registry = {
       address: this.#c.chain.addresses.AttestationRegistry,
       abi: attestationRegistryAbi,
     } as const;
     const read = this.#c.chain.publicClient;
-    if (await read.readContract({ ...registry, functionName: "refunded", args: [digest, claim.stackId] }))
+    if (
+      await read.readContract({ ...registry, ...at, functionName: "refunded", args: [digest, claim.stackId] })
+    )
       return "refunded";
     if (
-      await read.readContract({ ...registry, functionName: "refundClaimed", args: [digest, claim.stackId] })
+      await read.readContract({
+        ...registry,
+        ...at,
+        functionName: "refundClaimed",
+        args: [digest, claim.stackId],
+      })
     )
       return "recorded";
     return "none";
@@ -378,16 +394,19 @@ export class RefundWatcher implements ServedStatementKeeper {
   /**
    * Claims a crash (or a lost receipt) left `sending`, read from the chain under the wallet's lock (no gateway is
    * between its claim and its send then): refunded or recorded as the chain has it; neither, sent again only when none
-   * of the wallet's transactions is pending (one still pending may land: never a blind resend).
+   * of the wallet's transactions is pending and `RESEND_AFTER_BLOCKS` have passed since its send (one still pending
+   * may land: never a blind resend).
    */
   async #recover(): Promise<void> {
     const stuck = await this.#c.book.sending();
     if (stuck.length === 0) return;
     await this.#c.wallet.withWallet(async () => {
       const idle = await this.#walletIdle();
+      const latest = await this.#c.chain.publicClient.getBlockNumber();
       for (const claim of await this.#c.book.sending()) {
         const found = await this.#onChain(claim);
-        if (found === "none" && !idle) continue;
+        const recent = claim.sentBlock !== undefined && latest < claim.sentBlock + RESEND_AFTER_BLOCKS;
+        if (found === "none" && (!idle || recent)) continue;
         const state = found === "none" ? "pending" : found;
         await this.#c.book.settle(claim, "sending", state);
         this.#c.onClaim?.("recovered");
@@ -428,8 +447,9 @@ export class RefundWatcher implements ServedStatementKeeper {
     if (!(await this.#c.book.take(claim, sentBlock))) return;
     const seen = { stackId: String(claim.stackId), nodeId: String(claim.nodeId), epoch: String(claim.epoch) };
     let tx: string;
+    let minedIn: bigint;
     try {
-      tx = (await refundUnposted(this.#c.chain, { ...claim })).hash;
+      ({ hash: tx, blockNumber: minedIn } = await refundUnposted(this.#c.chain, { ...claim }));
     } catch (error) {
       if (!(error instanceof ContractRevertError)) throw error;
       const name = error.errorName ?? "";
@@ -450,7 +470,7 @@ export class RefundWatcher implements ServedStatementKeeper {
       }
       return;
     }
-    const found = await this.#onChain(claim);
+    const found = await this.#onChain(claim, minedIn);
     if (found === "refunded") {
       await this.#c.book.settle(claim, "sending", "refunded");
       this.#c.onClaim?.("refunded");
