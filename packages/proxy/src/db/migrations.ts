@@ -251,6 +251,32 @@ const refundClaims: Migration = {
   },
 };
 
+/**
+ * Version 10 (review S5 F1, F2, F4, F5): unjudged statements found by an index rather than a scan, whether a
+ * statement's hash was posted when it was kept (those are capped, the others never crowded out), and how far each
+ * gateway wallet's refund logs were read (the chain's refunds of its stacks, whoever claimed them, and the lying
+ * statements others proved on-chain against its nodes).
+ */
+const refundFollowing: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createIndex("served_statements_unjudged")
+      .on("served_statements")
+      .column("epoch")
+      .where(sql.ref("verdict"), "is", null)
+      .execute();
+    await db.schema
+      .alterTable("served_statements")
+      .addColumn("posted_when_kept", "boolean", (c) => c.notNull().defaultTo(false))
+      .execute();
+    await db.schema
+      .createTable("refund_log_cursors")
+      .addColumn("wallet", "text", (c) => c.primaryKey())
+      .addColumn("next_block", wei, (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -264,6 +290,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0007_sealed_charges": sealedCharges,
       "0008_owner_challenges": ownerChallenges,
       "0009_refund_claims": refundClaims,
+      "0010_refund_following": refundFollowing,
     };
   },
 };

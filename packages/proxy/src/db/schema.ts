@@ -154,6 +154,8 @@ export interface ServedStatementsTable {
   signature: string;
   verdict: "posted" | "lie" | null;
   seen_at_ms: Big;
+  /** The registry had its hash posted in its epoch when it was kept (capped per node and epoch; the rest are not). */
+  posted_when_kept: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /**
@@ -189,6 +191,12 @@ export interface StackRefundsTable {
   updated_at_ms: Big;
 }
 
+/** The next block of the wallet's refund logs the watcher reads (`RefundWatcher`: refunds and on-chain lies). */
+export interface RefundLogCursorsTable {
+  wallet: string;
+  next_block: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -202,4 +210,5 @@ export interface GatewayDatabase {
   served_statements: ServedStatementsTable;
   refund_claims: RefundClaimsTable;
   stack_refunds: StackRefundsTable;
+  refund_log_cursors: RefundLogCursorsTable;
 }

@@ -4,8 +4,17 @@ import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { RefundClaimState } from "../db/schema.js";
 import type { ServedStatement } from "./servedStatement.js";
 
-/** Distinct statements kept per node and epoch: a node serving endless fresh lies cannot fill the database. */
-export const MAX_STATEMENTS_PER_NODE_EPOCH = 8;
+/**
+ * Statements kept per node and epoch that the registry confirms (posted in their epoch): they prove nothing, so a few
+ * are enough, and a node serving its many posted hashes cannot fill the database with them.
+ */
+export const MAX_POSTED_PER_NODE_EPOCH = 2;
+/**
+ * Statements kept per node and epoch that are not posted for it: each is a lie unless the node posts its hash before
+ * the epoch ends (gas per hash), so they are never crowded out by honest ones (review S5 F1); this bound only caps
+ * what a node paying to post hundreds of hashes after serving them could store.
+ */
+export const MAX_UNPOSTED_PER_NODE_EPOCH = 256;
 
 /** One refund to claim: a lying statement and one of the gateway's stacks of its node. */
 export interface RefundClaim extends ServedStatement {
@@ -52,33 +61,54 @@ export class RefundBook {
   }
 
   /**
-   * Keeps a statement (a checked one: `servedStatementOf`), at most `MAX_STATEMENTS_PER_NODE_EPOCH` a node and epoch,
+   * Keeps a statement (a checked one: `servedStatementOf`) with whether the registry has its hash posted in its epoch
+   * (`posted`): at most `MAX_POSTED_PER_NODE_EPOCH` posted ones a node and epoch, and `MAX_UNPOSTED_PER_NODE_EPOCH`
+   * others, counted under a lock of the node and epoch (gateways sharing the database never exceed them together);
    * and, when it was served on a key's session, the stack's paying key (`notePayer`). True when it is kept.
    */
-  async keep(statement: ServedStatement, payer?: { stackId: bigint; keyId: string }): Promise<boolean> {
+  async keep(
+    statement: ServedStatement,
+    posted: boolean,
+    payer?: { stackId: bigint; keyId: string },
+  ): Promise<boolean> {
     const at = this.#now();
     if (payer) await this.notePayer(payer.stackId, payer.keyId);
-    const known = await this.#db
-      .selectFrom("served_statements")
-      .select(["evidence_hash"])
-      .where("node_id", "=", statement.nodeId)
-      .where("epoch", "=", statement.epoch)
-      .execute();
-    if (known.some((row) => row.evidence_hash === statement.evidenceHash)) return true;
-    if (known.length >= MAX_STATEMENTS_PER_NODE_EPOCH) return false;
-    await this.#db
-      .insertInto("served_statements")
-      .values({
-        node_id: statement.nodeId,
-        epoch: statement.epoch,
-        evidence_hash: statement.evidenceHash,
-        signature: statement.signature,
-        verdict: null,
-        seen_at_ms: at,
-      })
-      .onConflict((oc) => oc.columns(["node_id", "epoch", "evidence_hash"]).doNothing())
-      .execute();
-    return true;
+    return this.#db.transaction().execute(async (tx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-statements:${statement.nodeId}:${statement.epoch}`}, 0))`.execute(
+        tx,
+      );
+      const known = await tx
+        .selectFrom("served_statements")
+        .select(["evidence_hash", "verdict"])
+        .where("node_id", "=", statement.nodeId)
+        .where("epoch", "=", statement.epoch)
+        .execute();
+      if (known.some((row) => row.evidence_hash === statement.evidenceHash)) return true;
+      const postedRows = await tx
+        .selectFrom("served_statements")
+        .select(sql<number>`count(*)`.as("n"))
+        .where("node_id", "=", statement.nodeId)
+        .where("epoch", "=", statement.epoch)
+        .where((eb) => eb.or([eb("verdict", "=", "posted"), eb("posted_when_kept", "=", true)]))
+        .executeTakeFirstOrThrow();
+      const postedCount = Number(postedRows.n);
+      const cap = posted ? MAX_POSTED_PER_NODE_EPOCH : MAX_UNPOSTED_PER_NODE_EPOCH;
+      if ((posted ? postedCount : known.length - postedCount) >= cap) return false;
+      await tx
+        .insertInto("served_statements")
+        .values({
+          node_id: statement.nodeId,
+          epoch: statement.epoch,
+          evidence_hash: statement.evidenceHash,
+          signature: statement.signature,
+          verdict: null,
+          seen_at_ms: at,
+          posted_when_kept: posted,
+        })
+        .onConflict((oc) => oc.columns(["node_id", "epoch", "evidence_hash"]).doNothing())
+        .execute();
+      return true;
+    });
   }
 
   /** Records the key that paid for the stack, unless one is recorded already (the first key is credited). */
@@ -245,6 +275,58 @@ export class RefundBook {
       keyId: row.key_id ?? undefined,
       creditedWei: BigInt(row.credited_wei ?? 0n),
     }));
+  }
+
+  /** The gateway's stack as `refundedStacks` reports it (what was credited of it), or undefined when not its own. */
+  async creditOf(stackId: bigint): Promise<StackCredit | undefined> {
+    const row = await this.#db
+      .selectFrom("stacks")
+      .leftJoin("stack_refunds", "stack_refunds.stack_id", "stacks.stack_id")
+      .select(["stacks.stack_id", "stack_refunds.key_id", "stack_refunds.credited_wei"])
+      .where("stacks.stack_id", "=", stackId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      stackId: BigInt(row.stack_id),
+      keyId: row.key_id ?? undefined,
+      creditedWei: BigInt(row.credited_wei ?? 0n),
+    };
+  }
+
+  /** The signer each node of the gateway's stacks was bought with (the latest purchase's), by node id. */
+  async nodeSigners(): Promise<Map<bigint, Hex>> {
+    const rows = await this.#db
+      .selectFrom("stacks")
+      .select(["node_id", "node_signer"])
+      .orderBy("stack_id")
+      .execute();
+    return new Map(rows.map((row) => [BigInt(row.node_id), row.node_signer as Hex]));
+  }
+
+  /** The next block of the wallet's refund logs to read (undefined: never read). */
+  async logCursor(wallet: string): Promise<bigint | undefined> {
+    const row = await this.#db
+      .selectFrom("refund_log_cursors")
+      .select("next_block")
+      .where("wallet", "=", wallet.toLowerCase())
+      .executeTakeFirst();
+    return row ? BigInt(row.next_block) : undefined;
+  }
+
+  /** Moves the wallet's log cursor forward (never back: gateways sharing the wallet read the same logs). */
+  async moveLogCursor(wallet: string, nextBlock: bigint): Promise<void> {
+    await this.#db
+      .insertInto("refund_log_cursors")
+      .values({ wallet: wallet.toLowerCase(), next_block: nextBlock })
+      .onConflict((oc) =>
+        oc.column("wallet").doUpdateSet((eb) => ({
+          next_block: eb.fn("greatest", [
+            eb.ref("refund_log_cursors.next_block"),
+            eb.ref("excluded.next_block"),
+          ]),
+        })),
+      )
+      .execute();
   }
 
   /**

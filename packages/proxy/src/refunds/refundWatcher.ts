@@ -8,9 +8,15 @@ import {
 import { attestationRegistryAbi } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
 import { readJsonCapped } from "@atoma/sdk";
+import { decodeFunctionData, type Hex, isAddressEqual } from "viem";
 import type { NodeAddressGuard } from "../network/nodeAddressGuard.js";
-import type { RefundBook, RefundClaim } from "./refundBook.js";
-import { type ServedStatement, type ServedStatementKeeper, servedStatementOf } from "./servedStatement.js";
+import type { RefundBook, RefundClaim, StackCredit } from "./refundBook.js";
+import {
+  type ServedStatement,
+  type ServedStatementKeeper,
+  servedStatementOf,
+  signedStatement,
+} from "./servedStatement.js";
 
 /** Refusals that say "not yet": the epoch runs, or the settlement is not final. Sent again later. */
 const NOT_YET = new Set(["EpochNotOver", "SettlementNotOver"]);
@@ -24,6 +30,18 @@ const FINAL = new Set([
   "NotWired",
 ]);
 const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
+/** Blocks of the registry's logs read per pass (the rest at the next). */
+const LOG_BLOCKS_PER_PASS = 5_000n;
+/** How far back a gateway that never read its refund logs starts. */
+const FIRST_LOG_LOOKBACK = 100_000n;
+/** Entries of the level-3 cache before it is emptied (a long-lived gateway buys stacks without end). */
+const MAX_LEVEL_CACHE = 4_096;
+/**
+ * Blocks past a claim's send before the chain having nothing of it and an idle wallet count as "never sent": a
+ * load-balanced RPC's other backend may still hold the transaction in its mempool (review S5 F10).
+ */
+const RESEND_AFTER_BLOCKS = 3n;
+const REFUND_EVENTS = ["AttestationRevoked", "BuyerRefunded", "RefundClaimed"] as const;
 
 export type RefundOutcome = "refunded" | "recorded" | "not_yet" | "refused" | "recovered" | "honest";
 
@@ -47,6 +65,11 @@ export interface RefundWatcherOptions {
   retryMs?: number | undefined;
   /** How often a level-3 node's epoch evidence (and statement) is fetched while none of its epoch is kept. @default 60000 */
   collectEveryMs?: number | undefined;
+  /**
+   * How often it is fetched again once one is kept (a node may serve the gateway an honest statement and others a
+   * lie: each fetch is another chance to be served the lie). @default 600000
+   */
+  refetchEveryMs?: number | undefined;
 }
 
 /**
@@ -61,6 +84,7 @@ export class RefundWatcher implements ServedStatementKeeper {
   readonly #c: RefundWatcherComponents;
   readonly #retryMs: number;
   readonly #collectEveryMs: number;
+  readonly #refetchEveryMs: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #levelThree = new Map<bigint, boolean>();
@@ -70,6 +94,7 @@ export class RefundWatcher implements ServedStatementKeeper {
     this.#c = components;
     this.#retryMs = options.retryMs ?? 60_000;
     this.#collectEveryMs = options.collectEveryMs ?? 60_000;
+    this.#refetchEveryMs = options.refetchEveryMs ?? 600_000;
     this.#logger = (components.logger ?? silentLogger).child({ module: "refund-watcher" });
     this.#now = components.now ?? Date.now;
   }
@@ -79,6 +104,7 @@ export class RefundWatcher implements ServedStatementKeeper {
     const epoch = await this.#epoch();
     const steps = [
       () => this.#collect(epoch),
+      () => this.#follow(),
       () => this.#judge(epoch),
       () => this.#recover(),
       () => this.#claim(),
@@ -92,7 +118,8 @@ export class RefundWatcher implements ServedStatementKeeper {
 
   /**
    * Keeps a statement a node served on a key's session (the gateway's attestation route): checked against the
-   * stack's node and signer first. Never throws (logged): the answer is the client's either way.
+   * stack's node and signer first, and kept only for this epoch or the last (a node cannot fill the database with
+   * statements of epochs to come). Never throws (logged): the answer is the client's either way.
    */
   async keepServed(
     body: unknown,
@@ -105,7 +132,7 @@ export class RefundWatcher implements ServedStatementKeeper {
         { nodeId: stack.nodeId, signer: stack.nodeSigner },
         this.#domain(),
       );
-      if (statement) await this.#c.book.keep(statement, { stackId: stack.stackId, keyId });
+      if (statement) await this.#keepIfCurrent(statement, { stackId: stack.stackId, keyId });
     } catch (error) {
       this.#logger.warn({ nodeId: String(stack.nodeId), err: error }, "keeping a served statement failed");
     }
@@ -118,6 +145,33 @@ export class RefundWatcher implements ServedStatementKeeper {
     } catch (error) {
       this.#logger.warn({ stackId: String(stackId), err: error }, "noting a stack's paying key failed");
     }
+  }
+
+  /** Keeps a node-served statement of this epoch or the last, with whether its hash is posted for its epoch. */
+  async #keepIfCurrent(
+    statement: ServedStatement,
+    payer?: { stackId: bigint; keyId: string },
+  ): Promise<boolean> {
+    const current = BigInt(
+      await this.#c.chain.publicClient.readContract({
+        address: this.#c.chain.addresses.NodeRegistry,
+        abi: nodeRegistryAbi,
+        functionName: "currentEpoch",
+      }),
+    );
+    if (statement.epoch > current || statement.epoch + 1n < current) return false;
+    return this.#c.book.keep(statement, await this.#postedInEpoch(statement), payer);
+  }
+
+  /** Whether the registry took the statement's hash from its node in its epoch (then it is true, not a lie). */
+  async #postedInEpoch(statement: ServedStatement): Promise<boolean> {
+    const [posted, postedIn] = await this.#c.chain.publicClient.readContract({
+      address: this.#c.chain.addresses.AttestationRegistry,
+      abi: attestationRegistryAbi,
+      functionName: "postings",
+      args: [statement.nodeId, statement.evidenceHash],
+    });
+    return posted && BigInt(postedIn) === statement.epoch;
   }
 
   #domain() {
@@ -148,26 +202,33 @@ export class RefundWatcher implements ServedStatementKeeper {
     let known = this.#levelThree.get(stackId);
     if (known === undefined) {
       known = Number((await getStack(this.#c.chain, stackId)).securityLevel) === 3;
+      if (this.#levelThree.size >= MAX_LEVEL_CACHE) this.#levelThree.clear();
       this.#levelThree.set(stackId, known);
     }
     return known;
   }
 
-  /** Fetches the epoch evidence of each node serving a level-3 stack of the gateway's, while none of its epoch is kept. */
+  /**
+   * Fetches the epoch evidence of each node serving a level-3 stack of the gateway's: every `collectEveryMs` while
+   * none of its epoch is kept, every `refetchEveryMs` after.
+   */
   async #collect(epoch: { current: bigint; chainNow: bigint }): Promise<void> {
+    for (const named of this.#fetchedAt.keys())
+      if (!named.endsWith(`:${epoch.current}`)) this.#fetchedAt.delete(named);
     const seen = new Set<bigint>();
     for (const stack of await this.#c.book.liveStacks(epoch.chainNow)) {
       if (seen.has(stack.nodeId)) continue;
       seen.add(stack.nodeId);
       const named = `${stack.nodeId}:${epoch.current}`;
       const last = this.#fetchedAt.get(named);
-      if (last !== undefined && this.#now() - last < this.#collectEveryMs) continue;
       try {
-        if (!(await this.#isLevelThree(stack.stackId))) continue;
-        if (await this.#c.book.hasStatement(stack.nodeId, epoch.current)) {
-          this.#fetchedAt.set(named, Number.POSITIVE_INFINITY);
-          continue;
+        if (last !== undefined) {
+          const every = (await this.#c.book.hasStatement(stack.nodeId, epoch.current))
+            ? this.#refetchEveryMs
+            : this.#collectEveryMs;
+          if (this.#now() - last < every) continue;
         }
+        if (!(await this.#isLevelThree(stack.stackId))) continue;
         this.#fetchedAt.set(named, this.#now());
         const body = await this.#fetchEvidence(stack.nodeUrl);
         const statement = await servedStatementOf(
@@ -175,7 +236,7 @@ export class RefundWatcher implements ServedStatementKeeper {
           { nodeId: stack.nodeId, signer: stack.nodeSigner },
           this.#domain(),
         );
-        if (statement) await this.#c.book.keep(statement);
+        if (statement) await this.#keepIfCurrent(statement);
       } catch (error) {
         this.#logger.debug(
           { nodeId: String(stack.nodeId), err: error },
@@ -183,6 +244,77 @@ export class RefundWatcher implements ServedStatementKeeper {
         );
       }
     }
+  }
+
+  /**
+   * Reads the registry's refund logs since the last pass (review S5 F4, F5): a refund of one of the gateway's stacks
+   * (`BuyerRefunded` to its wallet), whoever claimed it and with whatever statement, is credited; a lie of one of
+   * its nodes proven by anyone (`reportUnposted` / `refundUnposted`, read from the transaction's input) is kept,
+   * so its own stacks of that node are claimed too.
+   */
+  async #follow(): Promise<void> {
+    const read = this.#c.chain.publicClient;
+    const wallet = this.#c.chain.walletClient.account.address;
+    const latest = await read.getBlockNumber();
+    const from =
+      (await this.#c.book.logCursor(wallet)) ??
+      (latest > FIRST_LOG_LOOKBACK ? latest - FIRST_LOG_LOOKBACK : 0n);
+    if (from > latest) return;
+    const to = from + LOG_BLOCKS_PER_PASS - 1n < latest ? from + LOG_BLOCKS_PER_PASS - 1n : latest;
+    const logs = await read.getContractEvents({
+      address: this.#c.chain.addresses.AttestationRegistry,
+      abi: attestationRegistryAbi,
+      eventName: undefined,
+      fromBlock: from,
+      toBlock: to,
+    });
+    const signers = await this.#c.book.nodeSigners();
+    const proofs = new Set<Hex>();
+    const refunded = new Set<bigint>();
+    for (const log of logs) {
+      if (!(REFUND_EVENTS as readonly string[]).includes(log.eventName)) continue;
+      const args = log.args as { nodeId?: bigint; stackId?: bigint; owner?: `0x${string}` };
+      if (log.eventName === "BuyerRefunded" && args.owner && isAddressEqual(args.owner, wallet))
+        refunded.add(args.stackId ?? 0n);
+      if (args.nodeId !== undefined && signers.has(args.nodeId) && log.transactionHash)
+        proofs.add(log.transactionHash);
+    }
+    for (const hash of proofs) await this.#learnFrom(hash, signers);
+    for (const stackId of refunded) {
+      const stack = await this.#c.book.creditOf(stackId);
+      if (stack) await this.#creditStack(stack);
+    }
+    await this.#c.book.moveLogCursor(wallet, to + 1n);
+  }
+
+  /** Keeps the statement a report or refund transaction proved on-chain, when it is one of the gateway's nodes'. */
+  async #learnFrom(hash: Hex, signers: Map<bigint, Hex>): Promise<void> {
+    const tx = await this.#c.chain.publicClient.getTransaction({ hash });
+    let call: ReturnType<typeof decodeFunctionData<typeof attestationRegistryAbi>>;
+    try {
+      call = decodeFunctionData({ abi: attestationRegistryAbi, data: tx.input });
+    } catch {
+      return; // Through another contract: not read (its statements may still reach the gateway as served).
+    }
+    if (call.functionName !== "reportUnposted" && call.functionName !== "refundUnposted") return;
+    const [nodeId, epoch, evidenceHash, signature] = call.args as unknown as [bigint, bigint, Hex, Hex];
+    const signer = signers.get(nodeId);
+    if (signer === undefined) return;
+    const statement = await signedStatement(
+      {
+        nodeId,
+        epoch: BigInt(epoch),
+        evidenceHash: evidenceHash.toLowerCase() as Hex,
+        signature: signature.toLowerCase() as Hex,
+      },
+      { nodeId, signer },
+      this.#domain(),
+    );
+    if (statement && (await this.#c.book.keep(statement, false)))
+      this.#logger.info(
+        { nodeId: String(nodeId), epoch: String(statement.epoch), tx: hash },
+        "a lie of one of the gateway's nodes was proven on-chain: kept to claim its own stacks",
+      );
   }
 
   async #fetchEvidence(nodeUrl: string): Promise<unknown> {
@@ -204,13 +336,7 @@ export class RefundWatcher implements ServedStatementKeeper {
   /** Each statement of an epoch over: `posted` when the registry took its hash in its epoch, else a lie. */
   async #judge(epoch: { current: bigint; genesis: bigint; length: bigint }): Promise<void> {
     for (const statement of await this.#c.book.unjudged(epoch.current)) {
-      const [posted, postedIn] = await this.#c.chain.publicClient.readContract({
-        address: this.#c.chain.addresses.AttestationRegistry,
-        abi: attestationRegistryAbi,
-        functionName: "postings",
-        args: [statement.nodeId, statement.evidenceHash],
-      });
-      if (posted && BigInt(postedIn) === statement.epoch) {
+      if (await this.#postedInEpoch(statement)) {
         await this.#c.book.judge(statement, "posted", []);
         this.#c.onClaim?.("honest");
         continue;
@@ -237,18 +363,29 @@ export class RefundWatcher implements ServedStatementKeeper {
     });
   }
 
-  /** Where the chain has the claim: refunded, recorded (disputed), or neither. */
-  async #onChain(claim: RefundClaim): Promise<"refunded" | "recorded" | "none"> {
+  /**
+   * Where the chain has the claim: refunded, recorded (disputed), or neither; at `blockNumber` when given (a
+   * receipt's block: a load-balanced RPC's lagging backend then answers for that block or fails, never stale).
+   */
+  async #onChain(claim: RefundClaim, blockNumber?: bigint): Promise<"refunded" | "recorded" | "none"> {
     const digest = await this.#digest(claim);
+    const at = blockNumber === undefined ? {} : { blockNumber };
     const registry = {
       address: this.#c.chain.addresses.AttestationRegistry,
       abi: attestationRegistryAbi,
     } as const;
     const read = this.#c.chain.publicClient;
-    if (await read.readContract({ ...registry, functionName: "refunded", args: [digest, claim.stackId] }))
+    if (
+      await read.readContract({ ...registry, ...at, functionName: "refunded", args: [digest, claim.stackId] })
+    )
       return "refunded";
     if (
-      await read.readContract({ ...registry, functionName: "refundClaimed", args: [digest, claim.stackId] })
+      await read.readContract({
+        ...registry,
+        ...at,
+        functionName: "refundClaimed",
+        args: [digest, claim.stackId],
+      })
     )
       return "recorded";
     return "none";
@@ -257,16 +394,19 @@ export class RefundWatcher implements ServedStatementKeeper {
   /**
    * Claims a crash (or a lost receipt) left `sending`, read from the chain under the wallet's lock (no gateway is
    * between its claim and its send then): refunded or recorded as the chain has it; neither, sent again only when none
-   * of the wallet's transactions is pending (one still pending may land: never a blind resend).
+   * of the wallet's transactions is pending and `RESEND_AFTER_BLOCKS` have passed since its send (one still pending
+   * may land: never a blind resend).
    */
   async #recover(): Promise<void> {
     const stuck = await this.#c.book.sending();
     if (stuck.length === 0) return;
     await this.#c.wallet.withWallet(async () => {
       const idle = await this.#walletIdle();
+      const latest = await this.#c.chain.publicClient.getBlockNumber();
       for (const claim of await this.#c.book.sending()) {
         const found = await this.#onChain(claim);
-        if (found === "none" && !idle) continue;
+        const recent = claim.sentBlock !== undefined && latest < claim.sentBlock + RESEND_AFTER_BLOCKS;
+        if (found === "none" && (!idle || recent)) continue;
         const state = found === "none" ? "pending" : found;
         await this.#c.book.settle(claim, "sending", state);
         this.#c.onClaim?.("recovered");
@@ -307,8 +447,9 @@ export class RefundWatcher implements ServedStatementKeeper {
     if (!(await this.#c.book.take(claim, sentBlock))) return;
     const seen = { stackId: String(claim.stackId), nodeId: String(claim.nodeId), epoch: String(claim.epoch) };
     let tx: string;
+    let minedIn: bigint;
     try {
-      tx = (await refundUnposted(this.#c.chain, { ...claim })).hash;
+      ({ hash: tx, blockNumber: minedIn } = await refundUnposted(this.#c.chain, { ...claim }));
     } catch (error) {
       if (!(error instanceof ContractRevertError)) throw error;
       const name = error.errorName ?? "";
@@ -329,7 +470,7 @@ export class RefundWatcher implements ServedStatementKeeper {
       }
       return;
     }
-    const found = await this.#onChain(claim);
+    const found = await this.#onChain(claim, minedIn);
     if (found === "refunded") {
       await this.#c.book.settle(claim, "sending", "refunded");
       this.#c.onClaim?.("refunded");
@@ -347,25 +488,27 @@ export class RefundWatcher implements ServedStatementKeeper {
 
   /** Credits what the chain refunded each stack beyond what was credited (the paying key's spend goes down). */
   async #credit(): Promise<void> {
-    for (const stack of await this.#c.book.refundedStacks()) {
-      const total = await this.#c.chain.publicClient.readContract({
-        address: this.#c.chain.addresses.AttestationRegistry,
-        abi: attestationRegistryAbi,
-        functionName: "refundedTotal",
-        args: [stack.stackId],
-      });
-      const { recorded, toKey } = await this.#c.book.credit(stack, total);
-      if (recorded === 0n) continue;
-      this.#c.onCredit?.(recorded, toKey);
-      this.#logger.info(
-        {
-          stackId: String(stack.stackId),
-          keyId: stack.keyId ?? null,
-          refundedWei: String(recorded),
-          creditedWei: String(toKey),
-        },
-        "a stack's refund was credited",
-      );
-    }
+    for (const stack of await this.#c.book.refundedStacks()) await this.#creditStack(stack);
+  }
+
+  async #creditStack(stack: StackCredit): Promise<void> {
+    const total = await this.#c.chain.publicClient.readContract({
+      address: this.#c.chain.addresses.AttestationRegistry,
+      abi: attestationRegistryAbi,
+      functionName: "refundedTotal",
+      args: [stack.stackId],
+    });
+    const { recorded, toKey } = await this.#c.book.credit(stack, total);
+    if (recorded === 0n) return;
+    this.#c.onCredit?.(recorded, toKey);
+    this.#logger.info(
+      {
+        stackId: String(stack.stackId),
+        keyId: stack.keyId ?? null,
+        refundedWei: String(recorded),
+        creditedWei: String(toKey),
+      },
+      "a stack's refund was credited",
+    );
   }
 }

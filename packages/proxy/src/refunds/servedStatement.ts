@@ -49,13 +49,26 @@ export async function servedStatementOf(
     !SIGNATURE.test(signature)
   )
     return undefined;
-  const statement: ServedStatement = {
-    nodeId: BigInt(node_id),
-    epoch: BigInt(epoch),
-    evidenceHash: evidence_hash.toLowerCase() as Hex,
-    signature: signature.toLowerCase() as Hex,
-  };
-  if (statement.nodeId !== expected.nodeId || statement.epoch >= 2n ** 64n) return undefined;
+  return signedStatement(
+    {
+      nodeId: BigInt(node_id),
+      epoch: BigInt(epoch),
+      evidenceHash: evidence_hash.toLowerCase() as Hex,
+      signature: signature.toLowerCase() as Hex,
+    },
+    expected,
+    domain,
+  );
+}
+
+/** The statement when it names `nodeId` and is signed by `signer` on this chain's registry; else undefined. */
+export async function signedStatement(
+  statement: ServedStatement,
+  expected: { nodeId: bigint; signer: Address },
+  domain: { chainId: number; registry: Address },
+): Promise<ServedStatement | undefined> {
+  if (statement.nodeId !== expected.nodeId || statement.epoch < 0n || statement.epoch >= 2n ** 64n)
+    return undefined;
   try {
     const signer = await recoverTypedDataAddress({
       ...servedEvidenceTypedData(domain.chainId, domain.registry, {
