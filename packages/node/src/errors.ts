@@ -49,6 +49,17 @@ export class LegacyDatabaseError extends AtomaError<NodeErrorCode> {
   }
 }
 
+/**
+ * The embedded SQLite database cannot run in the mode the node's durability needs: it did not enter WAL mode, or
+ * did not take the `synchronous` level set. The node refuses to start (or to commit) rather than run unsynced.
+ */
+export class DatabaseModeError extends AtomaError<NodeErrorCode> {
+  override name = "DatabaseModeError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("database_mode_unsupported", message, options);
+  }
+}
+
 export class UnknownStackError extends AtomaError<NodeErrorCode> {
   override name = "UnknownStackError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {

@@ -251,6 +251,7 @@ describe("node HTTP app", () => {
       "key_file_permissions",
       "database_unavailable",
       "database_engine_mismatch",
+      "database_mode_unsupported",
       "reservation_not_found",
       "units_exceed_reservation",
       "stack_busy",
