@@ -23,6 +23,7 @@ export type NodeErrorCode =
   | "consensus_prompt"
   | "database_engine_mismatch"
   | "database_mode_unsupported"
+  | "database_integer_range"
   | "database_unavailable"
   | "devnet_timeout"
   | "echelon_fingerprint_mismatch"

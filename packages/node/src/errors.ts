@@ -60,6 +60,18 @@ export class DatabaseModeError extends AtomaError<NodeErrorCode> {
   }
 }
 
+/** A whole number outside int64 was written to an integer column of the embedded database, which would keep a float. */
+export class IntegerColumnRangeError extends AtomaError<NodeErrorCode> {
+  override name = "IntegerColumnRangeError";
+  constructor(table: string, column: string, value: bigint | string, options?: AtomaErrorOptions) {
+    super(
+      "database_integer_range",
+      `${table}.${column} is an int64 column: ${String(value)} does not fit (check or clamp it before writing)`,
+      options,
+    );
+  }
+}
+
 export class UnknownStackError extends AtomaError<NodeErrorCode> {
   override name = "UnknownStackError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {

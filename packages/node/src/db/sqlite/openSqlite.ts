@@ -3,8 +3,10 @@ import { Kysely, type MigrationProvider } from "kysely";
 import Database from "libsql";
 import { DatabaseModeError } from "../../errors.js";
 import type { NodeDatabase } from "../schema.js";
+import { IntegerColumnsPlugin } from "./integerColumns.js";
 import { LibsqlDialect, SqliteConnection } from "./libsqlDialect.js";
 import { NoRowLocksPlugin } from "./noRowLocks.js";
+import { pragmaValue } from "./pragma.js";
 import { sqliteSchema } from "./schemaMigration.js";
 
 /** The file the node's SQLite database lives in, inside the configured directory. */
@@ -48,7 +50,7 @@ export function openSqlite(dir: string, synchronous: SqliteSynchronous = "full")
   const connection = new SqliteConnection(raw, synchronous);
   const db = new Kysely<NodeDatabase>({
     dialect: new LibsqlDialect(connection),
-    plugins: [new NoRowLocksPlugin()],
+    plugins: [new NoRowLocksPlugin(), new IntegerColumnsPlugin(raw)],
   });
   connections.set(db, connection);
   return db;
@@ -57,13 +59,6 @@ export function openSqlite(dir: string, synchronous: SqliteSynchronous = "full")
 /** SQLite's numeric `synchronous` levels. */
 const SYNCHRONOUS_LEVEL = { normal: 1n, full: 2n } as const;
 
-/** The one value a pragma query returns (libsql adds a `_metadata` field to the row). */
-export function pragmaValue(raw: Database.Database, pragma: string): unknown {
-  const row = raw.prepare(`pragma ${pragma}`).get() as Record<string, unknown> | undefined;
-  const [value] = Object.entries(row ?? {}).filter(([name]) => name !== "_metadata");
-  return value?.[1];
-}
-
 /**
  * Sets the connection's pragmas and checks what SQLite made of them. The write-ahead log is required, not assumed:
  * the hot path relaxes a reservation's commit to `synchronous = normal` (`sqliteHotPath.ts`), which is safe against
@@ -71,6 +66,8 @@ export function pragmaValue(raw: Database.Database, pragma: string): unknown {
  * where it cannot enter WAL (a filesystem or VFS without shared memory, an in-memory file): the node then refuses to
  * start with `DatabaseModeError`. `synchronous` is read back too.
  */
+export { pragmaValue };
+
 export function configureSqlite(raw: Database.Database, synchronous: SqliteSynchronous): void {
   raw.defaultSafeIntegers(true);
   const mode = pragmaValue(raw, "journal_mode = wal");
