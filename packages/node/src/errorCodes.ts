@@ -22,6 +22,8 @@ export type NodeErrorCode =
   | "consensus_model_mismatch"
   | "consensus_prompt"
   | "database_engine_mismatch"
+  | "database_mode_unsupported"
+  | "database_integer_range"
   | "database_unavailable"
   | "devnet_timeout"
   | "echelon_fingerprint_mismatch"

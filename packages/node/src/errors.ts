@@ -49,6 +49,29 @@ export class LegacyDatabaseError extends AtomaError<NodeErrorCode> {
   }
 }
 
+/**
+ * The embedded SQLite database cannot run in the mode the node's durability needs: it did not enter WAL mode, or
+ * did not take the `synchronous` level set. The node refuses to start (or to commit) rather than run unsynced.
+ */
+export class DatabaseModeError extends AtomaError<NodeErrorCode> {
+  override name = "DatabaseModeError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("database_mode_unsupported", message, options);
+  }
+}
+
+/** A whole number outside int64 was written to an integer column of the embedded database, which would keep a float. */
+export class IntegerColumnRangeError extends AtomaError<NodeErrorCode> {
+  override name = "IntegerColumnRangeError";
+  constructor(table: string, column: string, value: bigint | string, options?: AtomaErrorOptions) {
+    super(
+      "database_integer_range",
+      `${table}.${column} is an int64 column: ${String(value)} does not fit (check or clamp it before writing)`,
+      options,
+    );
+  }
+}
+
 export class UnknownStackError extends AtomaError<NodeErrorCode> {
   override name = "UnknownStackError";
   constructor(stackId: bigint, options?: AtomaErrorOptions) {

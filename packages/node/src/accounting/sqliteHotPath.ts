@@ -1,5 +1,6 @@
 import type Database from "libsql";
 import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
+import { pragmaValue, requireSynchronous } from "../db/sqlite/openSqlite.js";
 import { toSqlite } from "../db/sqlite/values.js";
 
 /**
@@ -22,7 +23,8 @@ const RESERVE = "insert into reservations (reservation_id, stack_id, units) valu
  * which is what a restart does to it anyway (`releaseDanglingReservations` drops every reservation before the node
  * serves), and no answer or receipt goes out on it. It survives kill -9 like every commit (it is in the operating
  * system's cache), and the leaf's commit syncs the log, this reservation's frames included, before the answer
- * is sent. One sync per request instead of two.
+ * is sent. One sync per request instead of two. `synchronous = full` is read back once restored (`openSqlite.ts`
+ * refuses a database not in WAL mode, where `normal` could corrupt the file on a power cut).
  */
 export function holdOnSqlite(
   connection: SqliteConnection,
@@ -34,7 +36,7 @@ export function holdOnSqlite(
     try {
       return hold(db, prepare, input);
     } finally {
-      if (relax) db.exec("pragma synchronous = full");
+      if (relax) requireSynchronous(db, "full");
     }
   });
 }
@@ -90,11 +92,15 @@ export type CommitOutcome =
 /**
  * `commit_leaf` (migration 0011) on SQLite: finds the reservation, adds the units to the stack only where it is
  * still at the reserved nonce and running total and the stack can pay, then drops the reservation and inserts the
- * leaf; changes nothing otherwise (`over`: the units outgrew both; `moved`: the stack is elsewhere).
+ * leaf; changes nothing otherwise (`over`: the units outgrew both; `moved`: the stack is elsewhere). Under
+ * `synchronous = full` it first checks that the level is still full (a reservation's relaxed commit that failed to
+ * restore it leaves it `normal`): it restores it, or refuses with `DatabaseModeError` rather than commit unsynced.
  */
 export function commitOnSqlite(connection: SqliteConnection, input: CommitOnSqlite): Promise<CommitOutcome> {
-  return connection.exclusive((db, prepare) =>
-    db
+  return connection.exclusive((db, prepare) => {
+    if (connection.synchronous === "full" && pragmaValue(db, "synchronous") !== 2n)
+      requireSynchronous(db, "full");
+    return db
       .transaction((): CommitOutcome => {
         const held = prepare(FIND).get(input.reservationId) as
           | { stack_id: string; units: bigint }
@@ -132,6 +138,6 @@ export function commitOnSqlite(connection: SqliteConnection, input: CommitOnSqli
         );
         return { outcome: "committed", stackId, heldUnits: held.units };
       })
-      .immediate(),
-  );
+      .immediate();
+  });
 }

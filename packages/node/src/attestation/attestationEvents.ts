@@ -12,7 +12,8 @@ import { insertDuty, recordDrawnSeat } from "./duties.js";
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
- * onto the committee of a settlement dispute. Each handler only records the duty; the worker does the rest.
+ * onto the committee of a settlement dispute. Each handler only records the duty; the worker does the rest. Their
+ * chain reads (the node's id, a dispute's kind) run before the listener's transaction (`ChainReadingHandler`).
  */
 export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
   const selection = chain.addresses.DisputeSelection;
@@ -23,29 +24,35 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
       address: chain.addresses.SettlementManager,
       abi: settlementManagerAbi,
       handlers: {
-        async AttestersSampled(event, { db }) {
-          const me = await chain.nodeId();
-          if (me === undefined || !event.args.attesters.includes(me)) return;
-          await insertDuty(db, {
-            kind: "attest",
-            stackId: event.args.stackId,
-            round: 0n,
-            indices: event.args.requestIndices,
-            commitDeadline: event.args.commitDeadline,
-            eventBlock: event.blockNumber,
-          });
+        AttestersSampled: {
+          async read(event) {
+            const me = await chain.nodeId();
+            if (me === undefined || !event.args.attesters.includes(me)) return undefined;
+            return ({ db }) =>
+              insertDuty(db, {
+                kind: "attest",
+                stackId: event.args.stackId,
+                round: 0n,
+                indices: event.args.requestIndices,
+                commitDeadline: event.args.commitDeadline,
+                eventBlock: event.blockNumber,
+              });
+          },
         },
-        async AttesterReplaced(event, { db }) {
-          const me = await chain.nodeId();
-          if (me === undefined || event.args.nodeId !== me) return;
-          await insertDuty(db, {
-            kind: "attest",
-            stackId: event.args.stackId,
-            round: 0n,
-            indices: [],
-            commitDeadline: event.args.commitDeadline,
-            eventBlock: event.blockNumber,
-          });
+        AttesterReplaced: {
+          async read(event) {
+            const me = await chain.nodeId();
+            if (me === undefined || event.args.nodeId !== me) return undefined;
+            return ({ db }) =>
+              insertDuty(db, {
+                kind: "attest",
+                stackId: event.args.stackId,
+                round: 0n,
+                indices: [],
+                commitDeadline: event.args.commitDeadline,
+                eventBlock: event.blockNumber,
+              });
+          },
         },
       },
     }),
@@ -56,16 +63,19 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
       handlers: {
         // A private selection window opened: record a duty on every one, so the step evaluates the node's VRF (the
         // event says nothing of who is selected; a node not selected forgets the duty).
-        async SelectionOpened(event, { db }) {
-          if ((await chain.nodeId()) === undefined) return;
-          await insertDuty(db, {
-            kind: "attest",
-            stackId: event.args.stackId,
-            round: 0n,
-            indices: [],
-            commitDeadline: event.args.endsAt,
-            eventBlock: event.blockNumber,
-          });
+        SelectionOpened: {
+          async read(event) {
+            if ((await chain.nodeId()) === undefined) return undefined;
+            return ({ db }) =>
+              insertDuty(db, {
+                kind: "attest",
+                stackId: event.args.stackId,
+                round: 0n,
+                indices: [],
+                commitDeadline: event.args.endsAt,
+                eventBlock: event.blockNumber,
+              });
+          },
         },
       },
     }),
@@ -74,21 +84,24 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
       address: chain.addresses.DisputeManager,
       abi: disputeManagerAbi,
       handlers: {
-        async DisputeOpened(event, { db }) {
-          // Consensus disputes are another worker's.
-          if (event.args.kind !== DisputeKind.Attestation) return;
-          const me = await chain.nodeId();
-          if (me === undefined || !event.args.committee.includes(me)) return;
-          // A seat sealed in a self-selection the window dropped is made a drawn seat again (see recordDrawnSeat).
-          await recordDrawnSeat(db, {
-            kind: "committee",
-            stackId: event.args.originId,
-            round: event.args.disputeId,
-            indices: [],
-            commitDeadline: event.args.commitDeadline,
-            revealDeadline: event.args.revealDeadline,
-            eventBlock: event.blockNumber,
-          });
+        DisputeOpened: {
+          async read(event) {
+            // Consensus disputes are another worker's.
+            if (event.args.kind !== DisputeKind.Attestation) return undefined;
+            const me = await chain.nodeId();
+            if (me === undefined || !event.args.committee.includes(me)) return undefined;
+            // A seat sealed in a self-selection the window dropped is made a drawn seat again (see recordDrawnSeat).
+            return ({ db }) =>
+              recordDrawnSeat(db, {
+                kind: "committee",
+                stackId: event.args.originId,
+                round: event.args.disputeId,
+                indices: [],
+                commitDeadline: event.args.commitDeadline,
+                revealDeadline: event.args.revealDeadline,
+                eventBlock: event.blockNumber,
+              });
+          },
         },
       },
     }),
@@ -105,19 +118,22 @@ function committeeSelectionSource(chain: NodeSeat, address: `0x${string}`): Chai
     address,
     abi: disputeSelectionAbi,
     handlers: {
-      async CommitteeSelectionOpened(event, { db }) {
-        if ((await chain.nodeId()) === undefined) return;
-        const dispute = await readDispute(chain, event.args.disputeId);
-        // Consensus disputes are another worker's.
-        if (dispute.kind !== DisputeKind.Attestation) return;
-        await insertDuty(db, {
-          kind: "committee",
-          stackId: dispute.originId,
-          round: event.args.disputeId,
-          indices: [],
-          commitDeadline: event.args.endsAt,
-          eventBlock: event.blockNumber,
-        });
+      CommitteeSelectionOpened: {
+        async read(event) {
+          if ((await chain.nodeId()) === undefined) return undefined;
+          const dispute = await readDispute(chain, event.args.disputeId);
+          // Consensus disputes are another worker's.
+          if (dispute.kind !== DisputeKind.Attestation) return undefined;
+          return ({ db }) =>
+            insertDuty(db, {
+              kind: "committee",
+              stackId: dispute.originId,
+              round: event.args.disputeId,
+              indices: [],
+              commitDeadline: event.args.endsAt,
+              eventBlock: event.blockNumber,
+            });
+        },
       },
     },
   });

@@ -4,6 +4,7 @@ import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import { getDraw, insertDraw, updateDraw } from "./draws.js";
 import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
+import { unitBudget } from "./unitBudget.js";
 
 /** Seat states that an outcome event may still close. */
 const WAITING: ConsensusSeatState[] = ["pending", "sealed", "revealed", "committed", "missed", "disputed"];
@@ -29,7 +30,7 @@ export function consensusEventSources(
           taskId: args.taskId,
           n: args.n,
           prompt: args.prompt,
-          maxUnits: args.maxUnits,
+          maxUnits: unitBudget(args.maxUnits),
           drawBlock: args.drawBlock,
           candidates: args.candidates,
         });

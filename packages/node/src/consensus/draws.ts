@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { ConsensusDrawState, ConsensusDrawsTable } from "../db/schema.js";
 import { uint256Digits } from "../db/uint256Order.js";
+import { unitBudget } from "./unitBudget.js";
 
 export type DrawRow = Omit<ConsensusDrawsTable, "state" | "attempts" | "created_at" | "updated_at"> & {
   state: ConsensusDrawState;
@@ -27,7 +28,7 @@ export async function insertDraw(db: NodeDb, draw: NewDraw): Promise<void> {
       task_id: draw.taskId,
       n: draw.n,
       prompt: draw.prompt.toLowerCase(),
-      max_units: draw.maxUnits,
+      max_units: unitBudget(draw.maxUnits),
       draw_block: draw.drawBlock,
       candidates: draw.candidates.join(","),
     })

@@ -7,6 +7,7 @@ import type {
   ConsensusVotesTable,
 } from "../db/schema.js";
 import { uint256Digits } from "../db/uint256Order.js";
+import { unitBudget } from "./unitBudget.js";
 
 export type SeatRow = Omit<ConsensusSeatsTable, "state" | "attempts" | "created_at" | "updated_at"> & {
   state: ConsensusSeatState;
@@ -41,7 +42,7 @@ export async function insertSeat(db: NodeDb, seat: NewSeat): Promise<void> {
       n: seat.n,
       task_id: seat.taskId ?? null,
       prompt: seat.prompt?.toLowerCase() ?? null,
-      max_units: seat.maxUnits ?? null,
+      max_units: seat.maxUnits === undefined ? null : unitBudget(seat.maxUnits),
       commit_deadline: seat.sealDeadline,
       reveal_deadline: seat.revealDeadline,
     })

@@ -16,6 +16,7 @@ import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { type SeatRow, updateSeat } from "./duties.js";
 import { revertName } from "./revertName.js";
+import { unitBudget } from "./unitBudget.js";
 
 /**
  * One step of a seat: compute and seal before the seal deadline; reveal once the contract opens reveals; past the
@@ -150,7 +151,7 @@ async function requestOf(
     fromBlock: env.fromBlock,
     promptHash: request.promptHash,
   });
-  return { taskId: request.taskId, prompt, maxUnits: request.maxUnits };
+  return { taskId: request.taskId, prompt, maxUnits: unitBudget(request.maxUnits) };
 }
 
 async function closeRound(env: ConsensusEnv, seat: SeatRow): Promise<void> {

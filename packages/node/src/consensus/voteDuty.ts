@@ -7,6 +7,7 @@ import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
 import { revertName } from "./revertName.js";
+import { unitBudget } from "./unitBudget.js";
 
 /**
  * One step of a committee seat in a consensus dispute: recompute the request exactly as its nodes had to and
@@ -47,7 +48,7 @@ async function commit(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<vo
         consensusRequests: env.seat.addresses.ConsensusRequests,
         requestId: vote.request_id,
         prompt,
-        maxUnits: request.maxUnits,
+        maxUnits: unitBudget(request.maxUnits),
         model: env.model,
         maxOutputTokens: env.maxOutputTokens,
         maxOutputBytes: env.maxOutputBytes,

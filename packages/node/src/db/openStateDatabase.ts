@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { EmbeddedDatabaseConfig, PostgresDatabaseConfig } from "../config/loadConfig.js";
 import { redactUrl } from "../config/redact.js";
-import { DatabaseError, LegacyDatabaseError } from "../errors.js";
+import { DatabaseError, DatabaseModeError, LegacyDatabaseError } from "../errors.js";
 import { acquireDirLock } from "./dirLock.js";
 import { nodeMigrations } from "./migrations.js";
 import { PGlitePool } from "./pglitePool.js";
@@ -82,7 +82,7 @@ async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDataba
     }
   } catch (cause) {
     unlock();
-    if (cause instanceof LegacyDatabaseError) throw cause;
+    if (cause instanceof LegacyDatabaseError || cause instanceof DatabaseModeError) throw cause;
     throw new DatabaseError("cannot open the embedded database", { cause, details: config.dir });
   }
   let closed: Promise<void> | undefined;

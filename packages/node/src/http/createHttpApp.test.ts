@@ -251,6 +251,8 @@ describe("node HTTP app", () => {
       "key_file_permissions",
       "database_unavailable",
       "database_engine_mismatch",
+      "database_mode_unsupported",
+      "database_integer_range",
       "reservation_not_found",
       "units_exceed_reservation",
       "stack_busy",

@@ -4,7 +4,7 @@ import type { NodeDb } from "../db/openStateDatabase.js";
 import { ChainReorgError, CursorMovedError } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { readCursor, writeCursor } from "./cursor.js";
-import type { ChainEvent, ChainEventSource } from "./eventSource.js";
+import type { ChainEvent, ChainEventSource, EventWrite } from "./eventSource.js";
 import { sleep } from "./sleep.js";
 
 export type ListenerClient = Pick<PublicClient, "getBlockNumber" | "getBlock" | "getLogs">;
@@ -39,6 +39,8 @@ const MAX_BACKOFF_MS = 30_000;
  * crash or a stop it resumes where the last committed range ended: no event missed, none handled twice.
  * A failing RPC call or handler rolls the range back and is retried with backoff. A reorg under the cursor
  * (deeper than `confirmations`) is detected by block hash and stops progress with `ChainReorgError` logged.
+ * The chain reads some handlers need run before that transaction opens (`ChainReadingHandler`): inside it there are
+ * only database statements, so it never holds the database (the embedded store's one connection) on an RPC call.
  */
 export class ChainListener {
   readonly #db: NodeDb;
@@ -160,6 +162,7 @@ export class ChainListener {
       this.#client.getBlock({ blockNumber: to }),
     ]);
     const events = this.#decode(logs);
+    const writes = await this.#prepare(events);
     await this.#db.transaction().execute(async (trx) => {
       const cursor = await readCursor(trx, this.#name, true);
       if ((cursor?.nextBlock ?? this.#startBlock) !== from) throw new CursorMovedError(this.#name);
@@ -167,10 +170,7 @@ export class ChainListener {
         throw new ChainReorgError(
           `block ${from - 1n} changed under the cursor (was ${cursor.lastBlockHash}, now ${parent.hash}); raise chain.confirmations`,
         );
-      for (const { source, event } of events) {
-        const handler = source.handlers[event.eventName];
-        if (handler) await handler(event, { db: trx });
-      }
+      for (const write of writes) await write({ db: trx });
       await writeCursor(trx, this.#name, { nextBlock: to + 1n, lastBlockHash: last.hash });
     });
     this.#nextBlock = to + 1n;
@@ -182,6 +182,24 @@ export class ChainListener {
     if (events.length > 0) this.#logger.debug({ from, to, events: events.length }, "handled chain events");
     this.#notify();
     return true;
+  }
+
+  /**
+   * Each event's writes, in chain order. A `ChainReadingHandler`'s chain reads run here, before the transaction:
+   * only database writes run inside it, so a slow RPC never holds the node's connection (review M1).
+   */
+  async #prepare(events: { source: ChainEventSource; event: ChainEvent }[]): Promise<EventWrite[]> {
+    const writes: EventWrite[] = [];
+    for (const { source, event } of events) {
+      const handler = source.handlers[event.eventName];
+      if (!handler) continue;
+      if (typeof handler === "function") writes.push((context) => handler(event, context));
+      else {
+        const write = await handler.read(event);
+        if (write) writes.push(write);
+      }
+    }
+    return writes;
   }
 
   #addresses(): Address[] {
