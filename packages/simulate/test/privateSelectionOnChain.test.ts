@@ -68,7 +68,7 @@ describe("the cheat-pays threshold with a random attester count", () => {
 describe("private self-selection through the contracts", () => {
   it("measures a threshold whose interval holds the computed p*, the contract seating exactly the VRF-selected", async () => {
     // Failure probability ≤ 2.7·10⁻⁴ (THRESHOLD_Z = 4.5 one-sided at each of 40 grid rates; normal approximation).
-    const options = validatePrivateSelectionOptions({ ...game, settlements: 60, seed: 3 });
+    const options = validatePrivateSelectionOptions({ ...game, settlements: 48, seed: 3 });
     const result = await runPrivateSelectionOnChain({ ...options, rate: 0.6 });
     expect(result.disagreements).toBe(0);
     expect(result.colluding).toBe(1);
@@ -84,4 +84,14 @@ describe("private self-selection through the contracts", () => {
     expect(result.margin.expected).toBeGreaterThanOrEqual(result.margin.low);
     expect(result.margin.expected).toBeLessThanOrEqual(result.margin.high);
   }, 240_000);
+
+  it("draws public attesters when fewer than N seated on a settlement that must be checked (p = 1)", async () => {
+    // P(H < 2) = (5/7)⁶ + 6·(2/7)·(5/7)⁵ ≈ 0.45 per settlement: no fallback in 16 has probability 0.55¹⁶ < 10⁻⁴.
+    const options = validatePrivateSelectionOptions({ ...game, settlements: 16, seed: 4 });
+    const result = await runPrivateSelectionOnChain({ ...options, rate: 1, grid: 4 });
+    expect(result.disagreements).toBe(0);
+    expect(result.fallbacks).toBeGreaterThan(0);
+    // The top-up seats N, so some settlement no honest node selected itself for is still caught.
+    expect(result.caught.count).toBeGreaterThan(options.settlements - result.fallbacks);
+  }, 120_000);
 });
