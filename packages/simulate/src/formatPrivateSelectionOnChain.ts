@@ -17,7 +17,9 @@ export function formatPrivateSelectionOnChain(result: OnChainPrivateResult): str
     `measured p* ${f(result.measured.p)}, interval [${f(result.measured.low)}, ${f(result.measured.high)}] (rates in (0, ${result.rate}] at ${n} points, z = ${THRESHOLD_Z} one-sided at each: misses with probability <= ${(2 * n * 3.4e-6).toExponential(1)})`,
     result.within
       ? "the computed private p* lies within the measured interval"
-      : "the computed private p* lies OUTSIDE the measured interval",
+      : result.measured.high === undefined
+        ? `the margin is nowhere surely positive up to p = ${result.rate}: no upper end (more --settlements or a higher --rate)`
+        : "the computed private p* lies OUTSIDE the measured interval",
     "",
   ];
   return lines.join("\n");

@@ -68,7 +68,7 @@ describe("the cheat-pays threshold with a random attester count", () => {
 describe("private self-selection through the contracts", () => {
   it("measures a threshold whose interval holds the computed p*, the contract seating exactly the VRF-selected", async () => {
     // Failure probability ≤ 2.7·10⁻⁴ (THRESHOLD_Z = 4.5 one-sided at each of 40 grid rates; normal approximation).
-    const options = validatePrivateSelectionOptions({ ...game, settlements: 48, seed: 3 });
+    const options = validatePrivateSelectionOptions({ ...game, settlements: 40, seed: 3 });
     const result = await runPrivateSelectionOnChain({ ...options, rate: 0.6 });
     expect(result.disagreements).toBe(0);
     expect(result.colluding).toBe(1);
