@@ -200,7 +200,6 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
       const betas: Hex[] = [];
       const roles: Role[] = [];
       const predicted: bigint[] = [];
-      const seating: Promise<unknown>[] = [];
       for (const nodeId of candidates) {
         const index = members.findIndex((m) => m.node.nodeId === nodeId);
         const member = members[index]!;
@@ -213,18 +212,14 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
         const evaluated = evaluateSelection(member.key, opened);
         if (!evaluated.selected) continue;
         predicted.push(nodeId);
-        // Each from its own signer: the selected seat themselves side by side.
-        seating.push(
-          selfSelect(member.node.signer, {
-            stackId: request.stackId,
-            nodeId,
-            proof: evaluated,
-            commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
-            candidates,
-          }),
-        );
+        await selfSelect(member.node.signer, {
+          stackId: request.stackId,
+          nodeId,
+          proof: evaluated,
+          commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
+          candidates,
+        });
       }
-      await Promise.all(seating);
       await advance(WINDOW + 1);
       const seated = (await getAttesterSelection(user.ctx, request.stackId)).nodeIds;
       const closed = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
