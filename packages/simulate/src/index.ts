@@ -1,4 +1,5 @@
 export { formatPrivateSelection } from "./formatPrivateSelection.js";
+export { formatPrivateSelectionOnChain } from "./formatPrivateSelectionOnChain.js";
 export { formatReport } from "./formatReport.js";
 export {
   cheaterCount,
@@ -18,6 +19,13 @@ export {
   runPrivateSelection,
   TOLERANCE_Z,
 } from "./privateSelection.js";
+export {
+  type OnChainGridPoint,
+  type OnChainPrivateOptions,
+  type OnChainPrivateResult,
+  runPrivateSelectionOnChain,
+  THRESHOLD_Z,
+} from "./privateSelectionOnChain.js";
 export {
   defaultPrivateSelectionOptions,
   validatePrivateSelectionOptions,

@@ -1,11 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import {
   formatPrivateSelection,
+  formatPrivateSelectionOnChain,
   formatReport,
   formatSelfDealing,
   MAX_RATES,
   profitPlot,
   runPrivateSelection,
+  runPrivateSelectionOnChain,
   runSelfDealing,
   runSimulation,
   type Strategy,
@@ -47,6 +49,8 @@ interface SimulateFlags {
   settlements?: number;
   lazy?: number;
   vrf?: boolean;
+  throughContracts?: boolean;
+  rate?: number;
 }
 
 function rateList(value: string): number[] {
@@ -130,6 +134,15 @@ export function registerEconSimulate(econ: Command): void {
       integerOption("--lazy", 0, 118),
     )
     .option("--vrf", "(--private-selection) evaluate the real ECVRF per node and settlement (slower)")
+    .option(
+      "--through-contracts",
+      "(--private-selection) run the settlements through a deployment with privateSelection on (VRF keys registered, selfSelect with real proofs, fallbacks drawn) and measure p* with its interval",
+    )
+    .option(
+      "--rate <p>",
+      "(--through-contracts) the task's sampling rate; the margin is read at 40 rates up to it (default 2·p*)",
+      numberOption("--rate"),
+    )
     .action(async (flags: SimulateFlags) => {
       const {
         json,
@@ -143,8 +156,29 @@ export function registerEconSimulate(econ: Command): void {
         settlements,
         lazy,
         vrf,
+        throughContracts,
+        rate,
         ...rest
       } = flags;
+      if (privateSelection && throughContracts) {
+        const {
+          stacks,
+          pPoints,
+          pValues,
+          requests,
+          sampleSize,
+          strategy,
+          ownerAudit,
+          concurrency,
+          ...shared
+        } = rest;
+        const options = validatePrivateSelectionOptions({ ...shared, settlements: settlements ?? 200, lazy });
+        const { pValues: _p, vrf: _v, ...onChain } = options;
+        const result = await runPrivateSelectionOnChain({ ...onChain, rate });
+        process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatPrivateSelectionOnChain(result));
+        if (!result.within || result.disagreements > 0) process.exitCode = 1;
+        return;
+      }
       if (privateSelection) {
         const { stacks, pPoints, requests, sampleSize, strategy, ownerAudit, concurrency, ...shared } = rest;
         const result = runPrivateSelection(

@@ -1,0 +1,301 @@
+import {
+  drawAttesters,
+  drawNode,
+  evaluateSelection,
+  getAttesterSelection,
+  registerVrfKey,
+  requestStack,
+  SecurityLevel,
+  selfSelect,
+  submitSettlement,
+} from "@atoma/chain";
+import { DEV_PRICE_PER_MILLION, type DevNode, startDevnet } from "@atoma/chain/devnet";
+import { compareSelection, expectedRewards, isSelected, privateDrawOutcomes, vrfEvaluate } from "@atoma/core";
+import { type Hex, keccak256, parseEther, stringToBytes } from "viem";
+import { cheaterCount, SimulationOptionsError } from "./options.js";
+import type { PrivateSelectionOptions } from "./privateSelection.js";
+import { seededPrivateKey } from "./random.js";
+import { meanInterval } from "./statistics.js";
+
+/** `SettlementDraw.MIN_SELECTION_WINDOW`, seconds. */
+const WINDOW = 60;
+const PPM = 1_000_000;
+
+/**
+ * z per grid rate, one-sided: Φ(−4.5) = 3.4·10⁻⁶, so over the 2·`grid` one-sided checks the interval for p* misses
+ * with probability at most 2 · 40 · 3.4·10⁻⁶ ≈ 2.7·10⁻⁴ (normal approximation of each rate's mean margin).
+ */
+export const THRESHOLD_Z = 4.5;
+
+export interface OnChainPrivateOptions extends Omit<PrivateSelectionOptions, "pValues" | "vrf"> {
+  /** The rate the task runs at through the contracts; default min(1, 2·p*). Rates below it are read off the same draws. */
+  rate?: number | undefined;
+  /** Rates (evenly spaced in (0, rate]) at which the margin is evaluated for the threshold. @default 40 */
+  grid?: number | undefined;
+}
+
+export interface OnChainGridPoint {
+  p: number;
+  mean: number;
+  low: number;
+  high: number;
+}
+
+export interface OnChainPrivateResult {
+  options: OnChainPrivateOptions;
+  rate: number;
+  eligible: number;
+  colluding: number;
+  /** p* with q = pN/n over this network's n, m and lazy count (silent colluders), and under the public draw of N. */
+  privateThreshold: number;
+  publicThreshold: number;
+  /** Where the measured mean margin turns positive, and the interval of rates it cannot be excluded from. */
+  measured: { p: number | undefined; low: number; high: number | undefined };
+  /** `privateThreshold` lies in `measured`'s interval. */
+  within: boolean;
+  /** At `rate`, through the contracts: the settlements a diligent honest node sat on, against the formula. */
+  caught: { count: number; expected: number };
+  /** Settlements whose window closed with nobody seated, and those that fell back to public attesters. */
+  noAttester: number;
+  fallbacks: number;
+  /** Settlements where the contract's seats differ from the nodes' own VRF outputs (should be 0). */
+  disagreements: number;
+  /** The margin at `rate` per settlement: measured (its interval, z = THRESHOLD_Z) against the formula. */
+  margin: { measured: number; low: number; high: number; expected: number };
+  grid: OnChainGridPoint[];
+}
+
+/** The contract's threshold at rate `p` (whole ppm) over `eligible` candidates: p·N/n. */
+function thresholdAt(p: number, attesters: number, eligible: number) {
+  const ppm = BigInt(Math.round(p * PPM));
+  return { numerator: ppm * BigInt(attesters), denominator: BigInt(PPM) * BigInt(eligible) };
+}
+
+/** Each candidate's role relative to the server: the cheater's, lazy, or diligent honest. */
+type Role = "ours" | "lazy" | "diligent";
+
+interface SettlementDraws {
+  betas: Hex[];
+  roles: Role[];
+  /** Through the contracts at the run rate: a diligent honest node sat (seated itself, or drawn in the fallback). */
+  caught: boolean;
+}
+
+function marginOf(
+  o: OnChainPrivateOptions,
+  cheatUnchecked: number,
+  selected: { ours: number; all: number },
+  caught: boolean,
+): number {
+  const honest = o.reward - o.cost + (selected.all > 0 ? (selected.ours * o.reward) / selected.all : 0);
+  return honest - (caught ? -o.cost - o.collateral : cheatUnchecked);
+}
+
+function countAt(d: SettlementDraws, p: number, o: OnChainPrivateOptions, eligible: number) {
+  const threshold = thresholdAt(p, o.attesters, eligible);
+  let ours = 0;
+  let all = 0;
+  let diligent = 0;
+  d.betas.forEach((beta, i) => {
+    if (!isSelected(beta, threshold)) return;
+    all++;
+    if (d.roles[i] === "ours") ours++;
+    if (d.roles[i] === "diligent") diligent++;
+  });
+  return { ours, all, diligent };
+}
+
+/**
+ * `atoma econ simulate --private-selection --through-contracts`: a deployment with `privateSelection` on, every
+ * node's VRF key registered, a task at rate `rate` with N attesters; each stack is bought, drawn, settled by its
+ * server (the cheater: it and the next m nodes are its own, the next `lazy` copy), and put through its selection
+ * window, every candidate evaluating its VRF on the window's seed and the selected honest ones (diligent and lazy)
+ * seating themselves with `selfSelect` and their proofs while the cheater's stay silent. The window closes on
+ * chain; a fallback to public attesters is drawn as it happens. Detection at `rate` is what the contract seated;
+ * the margin at each lower grid rate is read off the same VRF outputs (selection is monotone in the threshold).
+ */
+export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Promise<OnChainPrivateResult> {
+  const eligible = o.nodes - 1;
+  const colluding = cheaterCount(o) - 1;
+  if (o.lazy < 0 || colluding + o.lazy + o.attesters > eligible)
+    throw new SimulationOptionsError(
+      `--lazy leaves fewer than N diligent honest nodes among the ${eligible} eligible`,
+    );
+  const cheatUnchecked = o.reward - o.cost + o.cost * o.saving * o.cheatShare;
+  const game = {
+    reward: o.reward,
+    cost: o.cost,
+    collateral: o.collateral,
+    adversary: o.adversary,
+    attesters: o.attesters,
+    cheatUnchecked,
+  };
+  const set = { eligible, colluding, lazy: o.lazy };
+  const comparison = compareSelection(game, set);
+  const rate =
+    Math.round(Math.min(o.rate ?? 2 * comparison.privateThreshold, 1, eligible / o.attesters) * PPM) / PPM;
+  if (!(rate > 0)) throw new SimulationOptionsError("--rate must be a positive rate");
+  const grid = o.grid ?? 40;
+
+  const network = await startDevnet({
+    parameters: { task: { minReplicationPpm: 1 } },
+    privateSelection: { window: WINDOW, cap: 32 },
+  });
+  const draws: SettlementDraws[] = [];
+  let noAttester = 0;
+  let fallbacks = 0;
+  let disagreements = 0;
+  try {
+    const { advance, account } = network;
+    const owner = await account();
+    const { modelId } = await network.registerModel({ name: "atoma-tiny", owner: owner.ctx });
+    const members: { node: DevNode; key: Hex }[] = [];
+    for (let i = 0; i < o.nodes; i++) {
+      const node = await network.addNode();
+      const key = seededPrivateKey(o.seed, `vrf-chain-node-${i}`);
+      await registerVrfKey(node.operator, { nodeId: node.nodeId, secretKey: key });
+      members.push({ node, key });
+    }
+    const taskId = await network.addTask({
+      modelId,
+      securityLevel: SecurityLevel.CrossValidation,
+      replicationPpm: Math.round(rate * PPM),
+      attesters: o.attesters,
+      sampleSize: 1,
+      nodes: members.map((m) => m.node),
+    });
+    await network.nextEpoch();
+    const user = await account(parseEther("10000000"));
+    for (let s = 0; s < o.settlements; s++) {
+      const request = await requestStack(user.ctx, {
+        taskId,
+        units: 1_000n,
+        maxPricePerMillion: DEV_PRICE_PER_MILLION,
+        duration: 86_400n,
+      });
+      const drawn = await drawNode(user.ctx, request);
+      if (drawn.outcome !== "drawn")
+        throw new Error(`stack ${request.stackId}: no node drawn (${drawn.outcome})`);
+      const serverIndex = members.findIndex((m) => m.node.nodeId === drawn.nodeId);
+      const server = members[serverIndex];
+      if (!server) throw new Error(`unknown node ${drawn.nodeId}`);
+      const settled = await submitSettlement(
+        server.node.signer,
+        {
+          stackId: request.stackId,
+          root: keccak256(stringToBytes(`atoma-simulate:${o.seed}:root:${s}`)),
+          units: 100n,
+          requestCount: 1n,
+          transcriptId: keccak256(stringToBytes(`atoma-simulate:${o.seed}:transcript:${s}`)),
+        },
+        { draw: false },
+      );
+      const candidates = "candidates" in settled ? settled.candidates : [];
+      if (candidates.length !== eligible)
+        throw new Error(`stack ${request.stackId}: ${candidates.length} candidates, expected ${eligible}`);
+      // The seed hashes the block after the settlement's: mined before the window can open.
+      await advance(0);
+      const opened = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
+      if (opened.outcome !== "selectionOpened") throw new Error(`no selection window: ${opened.outcome}`);
+      const betas: Hex[] = [];
+      const roles: Role[] = [];
+      const predicted: bigint[] = [];
+      for (const nodeId of candidates) {
+        const index = members.findIndex((m) => m.node.nodeId === nodeId);
+        const member = members[index]!;
+        // Counted after the server, cyclically: the next m are the cheater's, then `lazy` copiers.
+        const offset = (index - serverIndex - 1 + o.nodes) % o.nodes;
+        const role: Role = offset < colluding ? "ours" : offset < colluding + o.lazy ? "lazy" : "diligent";
+        betas.push(vrfEvaluate(member.key, opened.seed));
+        roles.push(role);
+        if (role === "ours") continue;
+        const evaluated = evaluateSelection(member.key, opened);
+        if (!evaluated.selected) continue;
+        predicted.push(nodeId);
+        await selfSelect(member.node.signer, {
+          stackId: request.stackId,
+          nodeId,
+          proof: evaluated,
+          commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
+          candidates,
+        });
+      }
+      await advance(WINDOW + 1);
+      const seated = (await getAttesterSelection(user.ctx, request.stackId)).nodeIds;
+      const closed = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
+      if (seated.length === 0) noAttester++;
+      if (seated.length !== predicted.length || predicted.some((id) => !seated.includes(id))) disagreements++;
+      let attesters: readonly bigint[] = seated;
+      if (closed.outcome === "fallback") {
+        // Fewer than N seated where the settlement must be checked: public attesters join, from a later block.
+        fallbacks++;
+        await advance(1);
+        await advance(1);
+        await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
+        attesters = await network.deployment.contracts.settlementManager.read.attesterIdsOf([
+          request.stackId,
+        ]);
+      }
+      const caught = attesters.some((id) => roles[candidates.indexOf(id)] === "diligent");
+      draws.push({ betas, roles, caught });
+    }
+  } finally {
+    await network.stop();
+  }
+
+  const points: OnChainGridPoint[] = [];
+  for (let k = 1; k <= grid; k++) {
+    const p = (rate * k) / grid;
+    let sum = 0;
+    let squares = 0;
+    for (const d of draws) {
+      const at = countAt(d, p, o, eligible);
+      // At the run rate, detection is what the contract seated; below it, what the same outputs select.
+      const caught = k === grid ? d.caught : at.diligent > 0;
+      const m = marginOf(o, cheatUnchecked, at, caught);
+      sum += m;
+      squares += m * m;
+    }
+    const { mean, low, high } = meanInterval(sum, squares, draws.length, THRESHOLD_Z);
+    points.push({ p, mean, low, high });
+  }
+  const crossing = points.findIndex((pt, i) => pt.mean >= 0 && points.slice(i).every((q) => q.mean >= 0));
+  let measuredP: number | undefined;
+  if (crossing === 0) measuredP = points[0]!.p;
+  else if (crossing > 0) {
+    const a = points[crossing - 1]!;
+    const b = points[crossing]!;
+    measuredP = a.p + ((b.p - a.p) * -a.mean) / (b.mean - a.mean);
+  }
+  // Rates where the margin is surely negative lie below p*, surely positive above it.
+  const below = points.filter((pt) => pt.high < 0 && (measuredP === undefined || pt.p <= measuredP));
+  const above = points.filter((pt) => pt.low > 0 && measuredP !== undefined && pt.p >= measuredP);
+  const low = below.length > 0 ? below[below.length - 1]!.p : 0;
+  const high = above.length > 0 ? above[0]!.p : undefined;
+  const last = points[points.length - 1]!;
+  const expectedMargin = expectedRewards(game, privateDrawOutcomes(rate, o.attesters, set), "silent");
+  const caughtCount = draws.filter((d) => d.caught).length;
+  const diligent = eligible - colluding - o.lazy;
+  const q = (rate * o.attesters) / eligible;
+  return {
+    options: o,
+    rate,
+    eligible,
+    colluding,
+    privateThreshold: comparison.privateThreshold,
+    publicThreshold: comparison.publicThreshold,
+    measured: { p: measuredP, low, high },
+    within: comparison.privateThreshold >= low && high !== undefined && comparison.privateThreshold <= high,
+    caught: { count: caughtCount, expected: (1 - (1 - Math.min(q, 1)) ** diligent) * draws.length },
+    noAttester,
+    fallbacks,
+    disagreements,
+    margin: {
+      measured: last.mean,
+      low: last.low,
+      high: last.high,
+      expected: expectedMargin.honest - expectedMargin.cheater,
+    },
+    grid: points,
+  };
+}
