@@ -47,6 +47,7 @@ export {
   AnswerTooLargeError,
   AnswerUnverifiedError,
   ClientArgumentError,
+  DeploymentBlockError,
   GatewayRequestError,
   ModelTasksCrowdedError,
   NodeMisbehavedError,
@@ -91,7 +92,9 @@ export {
   StackUnusableError,
   type UsableStack,
 } from "./stackChoice.js";
+export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
+export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";
 export {
   MAX_MODEL_TASKS,
   SERVING_ROLES,
