@@ -70,7 +70,12 @@ export { type Network, NetworkDescriptionError, parseNetwork, readContext, userC
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
 export { claimRefunds, type RefundOutcome } from "./refunds/claimRefunds.js";
-export { type KeptStatement, StatementKeeper, statementOfAnswer } from "./refunds/statementKeeper.js";
+export {
+  type KeptStatement,
+  StatementKeeper,
+  statementBinding,
+  statementOfAnswer,
+} from "./refunds/statementKeeper.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,
