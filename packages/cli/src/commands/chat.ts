@@ -43,6 +43,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
+import { takeStackLock } from "../chat/stackLock.js";
 import { resendRefused, stackStalled } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
@@ -298,6 +299,8 @@ async function clientFor(
 ): Promise<{ client: StackClient; file: string }> {
   const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
   const file = receiptsFile(receiptsDir, home, stack.stackId);
+  // One run at a time signs on a stack (review F6): the lock is released when the run ends.
+  takeStackLock(file, stack.stackId);
   const client = new StackClient({
     nodeUrl: stack.nodeUrl,
     account,
