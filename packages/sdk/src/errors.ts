@@ -264,3 +264,20 @@ export class ModelTasksCrowdedError extends AtomaError<SdkErrorCode> {
     this.level = level;
   }
 }
+
+/**
+ * A network file's `deploymentBlock` that is not the TaskRegistry's: it has code the block before, or none at the head
+ * (a stale `deployment.json` after an anvil state was copied, a typo). Logs read from it would miss tasks and
+ * purchases, so it is ignored (the logs are read from block 0) and this says why.
+ */
+export class DeploymentBlockError extends AtomaError<SdkErrorCode> {
+  override name = "DeploymentBlockError";
+  readonly deploymentBlock: bigint;
+  constructor(registry: string, deploymentBlock: bigint, why: string) {
+    super(
+      "network_description_invalid",
+      `the network's deploymentBlock ${deploymentBlock} is not the TaskRegistry ${registry}'s (${why}): ignored, logs are read from block 0`,
+    );
+    this.deploymentBlock = deploymentBlock;
+  }
+}

@@ -47,6 +47,7 @@ export {
   AnswerTooLargeError,
   AnswerUnverifiedError,
   ClientArgumentError,
+  DeploymentBlockError,
   GatewayRequestError,
   ModelTasksCrowdedError,
   NodeMisbehavedError,
@@ -69,7 +70,12 @@ export { type Network, NetworkDescriptionError, parseNetwork, readContext, userC
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
 export { claimRefunds, type RefundOutcome } from "./refunds/claimRefunds.js";
-export { type KeptStatement, StatementKeeper, statementOfAnswer } from "./refunds/statementKeeper.js";
+export {
+  type KeptStatement,
+  StatementKeeper,
+  statementBinding,
+  statementOfAnswer,
+} from "./refunds/statementKeeper.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,
@@ -91,7 +97,9 @@ export {
   StackUnusableError,
   type UsableStack,
 } from "./stackChoice.js";
+export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
+export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";
 export {
   MAX_MODEL_TASKS,
   SERVING_ROLES,

@@ -14,6 +14,7 @@ import { AtomaError } from "@atoma/core";
 import type { Address } from "viem";
 import { checkNodeId, checkPositive, checkPositiveInteger, checkStackId } from "./client/clientArguments.js";
 import type { SdkErrorCode } from "./errorCodes.js";
+import { checkedFromBlock } from "./verify/deploymentBlock.js";
 
 /** A stack that can no longer serve this owner (not its own, closed, expired, or its node gone). */
 export class StackUnusableError extends AtomaError<SdkErrorCode> {
@@ -76,7 +77,7 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
 
 /**
  * The owner's newest stack on the task that is active and not near expiry, if any; its purchases are read from
- * `fromBlock` (the network's `deploymentBlock`).
+ * `fromBlock` (the network's `deploymentBlock`; 0 when it is not the TaskRegistry's, `checkedFromBlock`).
  */
 export async function reusableStack(
   ctx: ChainContext,
@@ -85,7 +86,12 @@ export async function reusableStack(
 ): Promise<UsableStack | undefined> {
   checkPositive(taskId, "taskId");
   const now = (await ctx.publicClient.getBlock()).timestamp;
-  const owned = await findOwnedStacks(ctx, { owner: ctx.walletClient.account.address, taskId, fromBlock });
+  const from = await checkedFromBlock(ctx.publicClient, ctx.addresses.TaskRegistry, fromBlock);
+  const owned = await findOwnedStacks(ctx, {
+    owner: ctx.walletClient.account.address,
+    taskId,
+    fromBlock: from,
+  });
   for (const candidate of owned) {
     if (candidate.expiresAt <= now + REUSE_MARGIN_SECONDS) continue;
     const stack = await getStack(ctx, candidate.stackId);

@@ -40,7 +40,17 @@ describe("claimRefunds against anvil", () => {
     const lied = (await buy(liar)).stackId;
     const fair = (await buy(honest)).stackId;
     const keeper = new StatementKeeper();
-    expect(await keeper.collect(user.ctx, { nodeId: liar.nodeId, url: liar.url })).toBeDefined();
+    // Review F11: the liar's statement names evidence other than the evidence it serves beside it: kept (its signed
+    // word), and reported.
+    const unbound: [bigint, string][] = [];
+    expect(
+      await keeper.collect(user.ctx, { nodeId: liar.nodeId, url: liar.url }, fetch, (id, why) =>
+        unbound.push([id, why]),
+      ),
+    ).toBeDefined();
+    expect(unbound).toHaveLength(1);
+    expect(unbound[0]![0]).toBe(liar.nodeId);
+    expect(unbound[0]![1]).toContain(evidenceHash("dev", "0xfeedface"));
     expect(await keeper.collect(user.ctx, { nodeId: honest.nodeId, url: honest.url })).toBeDefined();
     // Another node's statement, served as this one's: proves nothing, not kept.
     expect(await keeper.collect(user.ctx, { nodeId: liar.nodeId, url: honest.url })).toBeUndefined();

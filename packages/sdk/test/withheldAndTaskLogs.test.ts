@@ -3,7 +3,10 @@ import { join } from "node:path";
 import { createTask, getStack, modelIdOf, SecurityLevel, subscribe, TaskRole } from "@atoma/chain";
 import { loadKeyFile } from "@atoma/node";
 import {
+  checkedFromBlock,
   createAtomaClient,
+  DeploymentBlockError,
+  deploymentBlockError,
   highestLevelOnOffer,
   memoryTaskLogStore,
   NodeRequestError,
@@ -12,13 +15,14 @@ import {
   SERVING_ROLES,
   servedTasks,
   servingSecurityLevel,
+  TASK_LOG_CONFIRMATIONS,
   type TaskLogStore,
   userContext,
   verifyChainOf,
   WITHHELD_ASIDE_MS,
   type WithheldReceipt,
 } from "@atoma/sdk";
-import { createPublicClient, createWalletClient, erc20Abi, type Hex, http, parseEther } from "viem";
+import { createPublicClient, createWalletClient, custom, erc20Abi, type Hex, http, parseEther } from "viem";
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
@@ -122,7 +126,38 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     const registry = dev.ready.contracts.TaskRegistry as Hex;
     expect(await reader().getCode({ address: registry, blockNumber: BigInt(block! - 1) })).toBeUndefined();
     expect((await reader().getCode({ address: registry }))?.length).toBeGreaterThan(2);
+    expect(await deploymentBlockError(reader() as never, registry, BigInt(block!))).toBeUndefined();
   });
+
+  // Review F9: a network file's deploymentBlock past the deployment (a stale deployment.json after an anvil state
+  // was copied) hid every task created before it, and the owner's purchases: it is checked and ignored.
+  it("ignores a deploymentBlock that is not the TaskRegistry's, and still finds the tasks before it", async () => {
+    const network = parseNetwork(dev.readyText);
+    const contracts = {
+      TaskRegistry: network.contracts.TaskRegistry,
+      StackManager: network.contracts.StackManager,
+    };
+    const client = createPublicClient({ transport: http(dev.ready.rpcUrl) }) as unknown as Parameters<
+      typeof servedTasks
+    >[0];
+    const head = (await reader().getBlockNumber()) as bigint;
+    const late = await deploymentBlockError(client, contracts.TaskRegistry, head);
+    expect(late).toBeInstanceOf(DeploymentBlockError);
+    expect(late?.code).toBe("network_description_invalid");
+    expect(late?.message).toMatch(/code the block before/);
+    const right = BigInt(dev.ready.deploymentBlock!);
+    // A registry with no code (another chain's address): the block is nobody's deployment.
+    const nowhere = await deploymentBlockError(client, "0x000000000000000000000000000000000000dEaD", right);
+    expect(nowhere?.message).toMatch(/no code at the head/);
+    expect(await checkedFromBlock(client, contracts.TaskRegistry, head)).toBe(0n);
+    expect(await checkedFromBlock(client, contracts.TaskRegistry, right)).toBe(right);
+    // The tasks created at the deployment are found all the same from the wrong block.
+    const fromLate = await servedTasks(client, contracts, dev.ready.model, head);
+    expect(fromLate.map((t) => t.taskId)).toEqual(
+      (await servedTasks(client, contracts, dev.ready.model, right)).map((t) => t.taskId),
+    );
+    expect(fromLate.length).toBeGreaterThan(0);
+  }, 120_000);
 
   // The direct client left a stack whose node committed a leaf and then refused its resend with `nonce_reused`
   // jammed: every later call resent it first and failed, until the stack expired. `atoma chat` already coped.
@@ -266,6 +301,85 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     return ((await answer.json()) as { result: T }).result;
   }
 
+  // Review F7: a load-balanced RPC answers `eth_getLogs` for its newest blocks from a backend behind (no logs, no
+  // error). The cache kept everything up to the head, so a task created and subscribed there was missed for good.
+  it("reads again the blocks under the head that a lagging RPC answered empty, and finds the task there", async () => {
+    const network = parseNetwork(dev.readyText);
+    const contracts = {
+      TaskRegistry: network.contracts.TaskRegistry,
+      StackManager: network.contracts.StackManager,
+    };
+    const from = BigInt(dev.ready.deploymentBlock ?? 0);
+    const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
+    const { taskId } = await createTask(creator, {
+      modelId: modelIdOf(dev.ready.model),
+      role: TaskRole.Chat,
+      securityLevel: SecurityLevel.Consensus,
+    });
+    const node = nodeActors()[2]!;
+    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+    // The backend lags two blocks, once: the task's creation and its subscription are in the blocks it leaves out.
+    let behindFrom: bigint | undefined = ((await reader().getBlockNumber()) as bigint) - 1n;
+    const direct = http(dev.ready.rpcUrl)({});
+    const lagging = createPublicClient({
+      transport: custom({
+        async request({ method, params }) {
+          const result = await direct.request({ method, params });
+          if (method !== "eth_getLogs" || behindFrom === undefined) return result;
+          const lagged = behindFrom;
+          return (result as { blockNumber: Hex }[]).filter((log) => BigInt(log.blockNumber) < lagged);
+        },
+      }),
+    }) as unknown as Parameters<typeof servedTasks>[0];
+    const entries = new Map<string, string>();
+    const store: TaskLogStore = {
+      get: (key) => entries.get(key),
+      set: (key, value) => void entries.set(key, value),
+    };
+    const missed = await servedTasks(lagging, contracts, dev.ready.model, from, {}, store);
+    expect(missed.map((t) => t.taskId)).not.toContain(taskId);
+    expect(entries.size).toBe(1);
+    // The backend caught up, and the head did not move: the next lookup finds the task all the same.
+    behindFrom = undefined;
+    const found = await servedTasks(lagging, contracts, dev.ready.model, from, {}, store);
+    expect(found.find((t) => t.taskId === taskId)?.securityLevel).toBe(SecurityLevel.Consensus);
+    // And so does one after the blocks are old enough to be kept.
+    await rpc("anvil_mine", ["0x20"]);
+    const later = await servedTasks(lagging, contracts, dev.ready.model, from, {}, store);
+    expect(later.find((t) => t.taskId === taskId)?.securityLevel).toBe(SecurityLevel.Consensus);
+
+    // Review F8: the kept entry rewritten (anything of the page's origin can) with the task relabelled level 1: a
+    // caller naming level 2 still gets it, at the level `getTask` gives, and a caller naming level 1 does not.
+    const [key, text] = [...entries.entries()][0]!;
+    const entry = JSON.parse(text) as { created: { taskId: string; securityLevel: number }[] };
+    const relabelled = entry.created.find((t) => BigInt(t.taskId) === taskId)!;
+    relabelled.securityLevel = SecurityLevel.CrossValidation;
+    entries.set(key, JSON.stringify(entry));
+    const named = await servedTasks(
+      lagging,
+      contracts,
+      dev.ready.model,
+      from,
+      {
+        securityLevel: SecurityLevel.Consensus,
+      },
+      store,
+    );
+    expect(named.map((t) => [t.taskId, t.securityLevel])).toContainEqual([taskId, SecurityLevel.Consensus]);
+    const low = await servedTasks(
+      lagging,
+      contracts,
+      dev.ready.model,
+      from,
+      {
+        securityLevel: SecurityLevel.CrossValidation,
+      },
+      store,
+    );
+    expect(low.map((t) => t.taskId)).not.toContain(taskId);
+    expect(low.every((t) => t.securityLevel === SecurityLevel.CrossValidation)).toBe(true);
+  }, 300_000);
+
   // Last: it rewinds the chain. A cache trusted by block number alone would keep what a reorg replaced: the task
   // logs are read again from the deployment block once the last block kept is no longer the chain's.
   it("keeps the task logs read, reads only the blocks since, and reads all again after a reorg", async () => {
@@ -293,14 +407,19 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     const firstRead = await servedTasks(recording, contracts, dev.ready.model, from, {}, store);
     expect(firstRead.map((t) => t.securityLevel)).toContain(1);
     expect(entries.size).toBe(1);
-    expect(getLogs.every((q) => BigInt(q.fromBlock ?? "0x0") === from)).toBe(true);
-    // Nothing new: the head only moved; only the blocks since are read, and the answer is the same.
-    await rpc("anvil_mine", ["0x2"]);
     const kept = JSON.parse([...entries.values()][0]!) as { block: string };
+    // Kept only up to the confirmations under the head; the blocks after are read, not kept.
+    const headNow = (await reader().getBlockNumber()) as bigint;
+    expect(BigInt(kept.block)).toBe(headNow - TASK_LOG_CONFIRMATIONS);
+    const starts = (q: { fromBlock?: string }) => BigInt(q.fromBlock ?? "0x0");
+    expect(getLogs.every((q) => starts(q) === from || starts(q) === BigInt(kept.block) + 1n)).toBe(true);
+    // Nothing new: the head only moved; only the blocks since the kept one are read, and the answer is the same.
+    await rpc("anvil_mine", ["0x2"]);
     getLogs.length = 0;
     expect(await servedTasks(recording, contracts, dev.ready.model, from, {}, store)).toEqual(firstRead);
     expect(getLogs.length).toBeGreaterThan(0);
-    for (const query of getLogs) expect(BigInt(query.fromBlock ?? "0x0")).toBe(BigInt(kept.block) + 1n);
+    for (const query of getLogs) expect(starts(query)).toBeGreaterThan(BigInt(kept.block));
+    expect(getLogs.some((q) => starts(q) === BigInt(kept.block) + 1n)).toBe(true);
 
     // A reorg: the chain goes back, a level-2 chat task with a node subscribed lands on the new branch below the
     // block the cache holds, and the new branch grows past it.

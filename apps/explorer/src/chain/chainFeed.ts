@@ -1,6 +1,6 @@
 import { createAtomaPublicClient } from "@atoma/chain";
 import { attestationRegistryAbi, nodeRegistryAbi } from "@atoma/contracts";
-import type { Network } from "@atoma/sdk";
+import { deploymentBlockError, type Network } from "@atoma/sdk";
 import { type AbiEvent, type Address, type Log, parseEventLogs } from "viem";
 import { type WatchedContract, watchedContracts } from "./abis.js";
 import { attestationKindOf, type NodeAttestation } from "./attestationState.js";
@@ -45,6 +45,10 @@ export class ChainFeed {
   readonly #contractOf = new Map<string, WatchedContract>();
   /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). */
   #next: bigint;
+  /** Whether the deployment block has been checked to be the TaskRegistry's. */
+  #fromChecked = false;
+  /** What stays shown above the pages while the chain reads well: a network file's deployment block ignored. */
+  #warning: string | undefined;
   #busy = false;
   #again = false;
   #stop: (() => void) | undefined;
@@ -109,6 +113,19 @@ export class ChainFeed {
   }
 
   async #readNewBlocks(): Promise<void> {
+    if (!this.#fromChecked) {
+      // A deployment block that is not the TaskRegistry's would hide the logs before it: read from 0 then (F9).
+      const wrong = await deploymentBlockError(
+        this.publicClient,
+        this.network.contracts.TaskRegistry,
+        this.#next,
+      );
+      if (wrong !== undefined) {
+        this.#warning = wrong.message;
+        this.#next = 0n;
+      }
+      this.#fromChecked = true;
+    }
     const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
     const fromBlock = this.#next;
     let events = this.#snapshot.events;
@@ -127,7 +144,7 @@ export class ChainFeed {
       this.#readNodes(events),
       this.publicClient.getBlock({ blockNumber: head }),
     ]);
-    this.#set({ block: head, time: block.timestamp, events, nodes, error: undefined });
+    this.#set({ block: head, time: block.timestamp, events, nodes, error: this.#warning });
   }
 
   #decode(logs: Log[]): ChainEvent[] {

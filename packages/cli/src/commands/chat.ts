@@ -8,6 +8,7 @@ import {
   closedEarly,
   closeUnprovenReported,
   closeUnprovenStack,
+  deploymentBlockError,
   falseSpentClaim,
   givenStack,
   NodeMisbehavedError,
@@ -42,6 +43,7 @@ import {
   receiptsFile,
   stackHome,
 } from "../chat/receiptStore.js";
+import { takeStackLock } from "../chat/stackLock.js";
 import { resendRefused, stackStalled } from "../chat/stalledStack.js";
 import { CliUsageError } from "../errors.js";
 import { integerOption } from "../options.js";
@@ -157,7 +159,7 @@ export function registerChat(program: Command): void {
               if (!(error instanceof StackUnusableError)) throw error;
               throw new CliUsageError(`${error.shortMessage}; leave out --stack to buy one`);
             })
-          : await reusedOrBought(ctx, terms(), aside, BigInt(network.deploymentBlock ?? 0));
+          : await reusedOrBought(ctx, terms(), aside, await checkedDeploymentBlock(ctx, network));
       const body = { model, messages: [{ role: "user", content: prompt }], max_tokens: flags.maxTokens };
       let answer: Verified;
       const first = await clientFor(network, account, stack, dir);
@@ -297,6 +299,8 @@ async function clientFor(
 ): Promise<{ client: StackClient; file: string }> {
   const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
   const file = receiptsFile(receiptsDir, home, stack.stackId);
+  // One run at a time signs on a stack (review F6): the lock is released when the run ends.
+  takeStackLock(file, stack.stackId);
   const client = new StackClient({
     nodeUrl: stack.nodeUrl,
     account,
@@ -351,4 +355,13 @@ function deltaText(chunk: Record<string, unknown>): string | undefined {
   const choices = chunk.choices as { delta?: { content?: unknown } }[] | undefined;
   const content = choices?.[0]?.delta?.content;
   return typeof content === "string" ? content : undefined;
+}
+
+/** The network file's deployment block, or 0 with a warning when it is not the TaskRegistry's (review F9). */
+async function checkedDeploymentBlock(ctx: ChainContext, network: Network): Promise<bigint> {
+  const block = BigInt(network.deploymentBlock ?? 0);
+  const wrong = await deploymentBlockError(ctx.publicClient, network.contracts.TaskRegistry, block);
+  if (wrong === undefined) return block;
+  process.stderr.write(`warning: ${wrong.message}\n`);
+  return 0n;
 }

@@ -5,6 +5,7 @@ import { attestationRegistryAbi, setDevAttestation } from "@atoma/chain";
 import { type Devnet, startDevnet } from "@atoma/chain/devnet";
 import type { Logger } from "@atoma/core";
 import { EmbeddedEngine } from "@atoma/engine";
+import { deploymentBlockError } from "@atoma/sdk";
 import { type Address, formatEther, type Hex, parseEther } from "viem";
 import { CliUsageError } from "../errors.js";
 import type { ServiceStack } from "../lifecycle.js";
@@ -113,7 +114,17 @@ export async function startDevNetwork(
     );
   const { addresses, contracts } = network.deployment;
   // Where clients start reading the contracts' logs: the block before the deployment holds none of them.
-  const deploymentBlock = network.reused ? saved?.deploymentBlock : network.deploymentBlock;
+  let deploymentBlock = network.reused ? saved?.deploymentBlock : network.deploymentBlock;
+  // A kept deployment.json that is not this chain's deployment (an anvil state copied from elsewhere): clients would
+  // read the logs from the wrong block, so none is written in the network file (review F9).
+  const wrongBlock =
+    network.reused && deploymentBlock !== undefined
+      ? await deploymentBlockError(network.publicClient, addresses.TaskRegistry, deploymentBlock)
+      : undefined;
+  if (wrongBlock !== undefined) {
+    logger.warn({ deploymentBlock: Number(deploymentBlock) }, wrongBlock.message);
+    deploymentBlock = undefined;
+  }
   if (network.reused) {
     logger.info({ addresses }, "reusing the deployment kept in the state directory");
   } else {

@@ -5,6 +5,7 @@ import {
   nodeRegistryAbi,
   servedEvidenceTypedData,
 } from "@atoma/chain/portable";
+import { AttestationKind, type AttestationKindName, evidenceHash } from "@atoma/core";
 import { type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
 import { readJsonCapped } from "../readBodyCapped.js";
 
@@ -49,6 +50,40 @@ export function statementOfAnswer(body: unknown): KeptStatement | undefined {
     evidenceHash: evidence_hash.toLowerCase() as Hex,
     signature: signature.toLowerCase() as Hex,
   };
+}
+
+/**
+ * Why a well-formed statement of a node's `atoma.attestation` answer is not bound to what is served beside it, or
+ * undefined when it is (or there is no statement): its `evidence_hash` must be `evidenceHash(evidence.kind,
+ * evidence.quote)` and its `epoch` the answer's `freshness.epoch` (review F11). A node serving fabricated evidence
+ * beside its honest posted statement is judged by the statement alone (nothing to claim), so the mismatch is only
+ * seen here: the caller reports it and stops trusting the node's served evidence.
+ */
+export function statementBinding(body: unknown): string | undefined {
+  const statement = statementOfAnswer(body);
+  if (statement === undefined) return undefined;
+  const { evidence, freshness } = body as { evidence?: unknown; freshness?: unknown };
+  const { kind, quote } = (typeof evidence === "object" && evidence !== null ? evidence : {}) as Record<
+    string,
+    unknown
+  >;
+  const epoch =
+    typeof freshness === "object" && freshness !== null
+      ? (freshness as { epoch?: unknown }).epoch
+      : undefined;
+  if (typeof epoch !== "string" || !DECIMAL.test(epoch) || BigInt(epoch) !== statement.epoch)
+    return `the statement is for epoch ${statement.epoch}, the evidence served beside it for ${String(epoch)}`;
+  if (typeof kind !== "string" || !(kind in AttestationKind) || typeof quote !== "string")
+    return "the evidence served beside the statement has no kind and quote";
+  let served: string;
+  try {
+    served = evidenceHash(kind as AttestationKindName, quote as Hex).toLowerCase();
+  } catch {
+    return "the evidence served beside the statement is not a quote";
+  }
+  return served === statement.evidenceHash
+    ? undefined
+    : `the statement names evidence ${statement.evidenceHash}, the evidence served beside it hashes to ${served}`;
 }
 
 /**
@@ -106,12 +141,14 @@ export class StatementKeeper {
   /**
    * Fetches the node's epoch evidence (`GET {url}/v1/attestation`, no nonce: it costs the node no quote) and keeps its
    * statement when the node's on-chain signer signed it for this chain's registry. Undefined when the node served
-   * none (or one not its signer's, which proves nothing).
+   * none (or one not its signer's, which proves nothing). A statement not bound to the evidence and epoch served
+   * beside it (`statementBinding`) is still kept (it is the signer's word) and reported to `onUnbound`.
    */
   async collect(
     ctx: Pick<ChainContext, "publicClient" | "addresses">,
     node: { nodeId: bigint; url: string },
     fetcher: typeof fetch = fetch,
+    onUnbound?: (nodeId: bigint, why: string) => void,
   ): Promise<KeptStatement | undefined> {
     const answer = await fetcher(new URL("/v1/attestation", node.url), {
       redirect: "error",
@@ -121,8 +158,10 @@ export class StatementKeeper {
       await answer.body?.cancel();
       return undefined;
     }
-    const statement = statementOfAnswer(await readJsonCapped(answer, MAX_EVIDENCE_BYTES));
+    const body = await readJsonCapped(answer, MAX_EVIDENCE_BYTES);
+    const statement = statementOfAnswer(body);
     if (!statement || statement.nodeId !== node.nodeId) return undefined;
+    const unbound = statementBinding(body);
     const [signer, chainId] = await Promise.all([
       ctx.publicClient.readContract({
         address: ctx.addresses.NodeRegistry,
@@ -137,6 +176,7 @@ export class StatementKeeper {
       signature: statement.signature,
     }).catch(() => undefined);
     if (recovered === undefined || !isAddressEqual(recovered, signer)) return undefined;
+    if (unbound !== undefined) onUnbound?.(node.nodeId, unbound);
     return this.keep(statement) ? statement : undefined;
   }
 
@@ -145,9 +185,10 @@ export class StatementKeeper {
     ctx: Pick<ChainContext, "publicClient" | "addresses">,
     stackId: bigint,
     fetcher: typeof fetch = fetch,
+    onUnbound?: (nodeId: bigint, why: string) => void,
   ): Promise<KeptStatement | undefined> {
     const { nodeId } = await getStack(ctx, stackId);
     const { url } = await getNode(ctx, nodeId);
-    return this.collect(ctx, { nodeId, url }, fetcher);
+    return this.collect(ctx, { nodeId, url }, fetcher, onUnbound);
   }
 }

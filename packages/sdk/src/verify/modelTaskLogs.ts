@@ -1,5 +1,6 @@
 import { type AtomaPublicClient, taskRegistryAbi } from "@atoma/chain/portable";
 import type { Address, Hex } from "viem";
+import { checkedFromBlock } from "./deploymentBlock.js";
 import {
   decodeTaskLogs,
   encodeTaskLogs,
@@ -13,19 +14,29 @@ import {
 const TOPICS_PER_QUERY = 128;
 
 /**
+ * The blocks under the head that a lookup reads again each time and never keeps: a load-balanced RPC may answer
+ * `eth_getLogs` for its newest blocks from a backend a block or more behind (no logs, no error), so a log missed there
+ * would be missed for good once kept (review F7). Twelve blocks are a couple of minutes on most chains and, on a dev
+ * chain mining a block per transaction, the last twelve transactions: cheap to read again.
+ */
+export const TASK_LOG_CONFIRMATIONS = 12n;
+
+/**
  * The logs of `modelId`'s tasks from `fromBlock` to the head: `TaskCreated` of the model (an indexed topic), then
  * `TaskDeactivated` and the subscription logs of those tasks only (their ids as topics), all up to one head block
- * read first. With `store`, what was read before is kept and only the blocks since are read, once the last block it
+ * read first (`fromBlock` is checked to be the registry's deployment, else 0 is: `checkedFromBlock`). With `store`, what was read up to `TASK_LOG_CONFIRMATIONS` blocks under the head is kept, and later
+ * lookups read only the blocks since it (the last `TASK_LOG_CONFIRMATIONS` always again), once the last block it
  * holds is still the chain's at its height (its hash): after a reorg under it, or a chain reset, everything is read
- * afresh. A read whose head block is no longer the chain's when it ends is returned but not kept.
+ * afresh. A read whose last kept block is no longer the chain's when it ends is returned but not kept.
  */
 export async function modelTaskLogs(
   publicClient: AtomaPublicClient,
   registry: Address,
   modelId: Hex,
-  fromBlock: bigint,
+  given: bigint,
   store?: TaskLogStore,
 ): Promise<ModelTaskLogs> {
+  const fromBlock = await checkedFromBlock(publicClient, registry, given);
   const head = await publicClient.getBlock({ blockTag: "latest" });
   if (head.number === null || head.hash === null) throw new Error("the RPC gave a pending block as the head");
   const at = { block: head.number, hash: head.hash };
@@ -37,10 +48,16 @@ export async function modelTaskLogs(
     kept !== undefined && kept.block <= at.block && (await canonical(publicClient, kept.block, kept.hash))
       ? kept
       : undefined;
-  if (base !== undefined && base.block === at.block) return base;
-  const read = await readSince(publicClient, registry, modelId, fromBlock, at, base);
-  if (await canonical(publicClient, at.block, at.hash)) await store.set(key, encodeTaskLogs(read));
-  return read;
+  const settledAt = at.block - TASK_LOG_CONFIRMATIONS;
+  if (settledAt < fromBlock || (base !== undefined && base.block >= settledAt))
+    return readSince(publicClient, registry, modelId, fromBlock, at, base);
+  const settledBlock = await publicClient.getBlock({ blockNumber: settledAt });
+  if (settledBlock.hash === null) throw new Error("the RPC gave a block with no hash");
+  const settled = { block: settledAt, hash: settledBlock.hash };
+  const stable = await readSince(publicClient, registry, modelId, fromBlock, settled, base);
+  if (await canonical(publicClient, settled.block, settled.hash))
+    await store.set(key, encodeTaskLogs(stable));
+  return readSince(publicClient, registry, modelId, fromBlock, at, stable);
 }
 
 /** Whether the block at `number` is still `hash` (false when the chain is shorter now). */

@@ -101,8 +101,10 @@ export async function servedTasks(
     byLevel.set(level, [...(byLevel.get(level) ?? []), taskId]);
   }
   const served: ServedTask[] = [];
+  // The level in the logs (perhaps a kept entry another app of the origin wrote) only orders the reads: each task's
+  // level is the one `getTask` gives, and a named level is checked on that (review F8), so a task relabelled lower
+  // in the store is neither hidden from a caller naming its level nor listed under the wrong one.
   for (const level of [...byLevel.keys()].sort((a, b) => b - a)) {
-    if (terms.securityLevel !== undefined && level !== terms.securityLevel) continue;
     const all = byLevel.get(level) ?? [];
     const newest = all.sort((a, b) => (a > b ? -1 : 1)).slice(0, MAX_MODEL_TASKS);
     const before = served.length;
@@ -111,17 +113,24 @@ export async function servedTasks(
       const read = await Promise.all(
         batch.map((taskId) => servedTask(publicClient, contracts, taskId, terms)),
       );
-      for (const task of read) if (task) served.push(task);
+      for (const task of read)
+        if (task && (terms.securityLevel === undefined || task.securityLevel === terms.securityLevel))
+          served.push(task);
     }
     // Live tasks left unread and none read served: the level may be served by an older one. Never a quiet step down
     // (unless a higher level in clear is served already: the default is that one; a confidential level only counts
     // when named).
     const higherClear = served.some((t) => t.securityLevel !== SecurityLevel.Confidential);
-    const matters = terms.securityLevel !== undefined || level !== SecurityLevel.Confidential;
+    const matters =
+      terms.securityLevel !== undefined
+        ? level === terms.securityLevel
+        : level !== SecurityLevel.Confidential;
     if (served.length === before && all.length > newest.length && !higherClear && matters)
       throw new ModelTasksCrowdedError(model, level, all.length, newest.length);
   }
-  return served;
+  return served.sort((a, b) =>
+    a.securityLevel !== b.securityLevel ? b.securityLevel - a.securityLevel : a.taskId > b.taskId ? -1 : 1,
+  );
 }
 
 /** The task of each subscription whose latest log is `Subscribed` (a later exit or removal ends it). */
