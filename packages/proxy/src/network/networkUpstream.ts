@@ -33,6 +33,7 @@ import { answerCapsFor } from "./answerCaps.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
+import { nodeFetch } from "./nodeFetch.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { collectSealedStream } from "./sealedStream.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
@@ -458,11 +459,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         try {
           // Through the guard's agent: connected only to addresses checked when connecting (DNS rebinding).
           const dispatcher = this.#addressGuard.dispatcher;
-          answer = await fetch(input, {
-            ...init,
+          answer = await nodeFetch(input, {
+            method: init?.method,
+            headers,
+            body: init?.body,
+            redirect: init?.redirect,
             signal: AbortSignal.any([signal, firstByte.signal]),
-            ...(dispatcher ? { dispatcher } : {}),
-          } as unknown as RequestInit);
+            dispatcher,
+          });
         } finally {
           clearTimeout(timer);
         }
