@@ -148,3 +148,59 @@ describe("a held sealed charge whose nonce is reused by another request (review 
     }
   });
 });
+
+describe("a resend's receipt kept before its sealed hold is recorded (review s5 L3)", () => {
+  // `release()` wakes a waiter before the route records the sealed hold: the waiter resends leaf k, its receipt is
+  // kept and `settleByReceipt` finds nothing held yet. The hold lands afterwards; the stack's settlement then bills it
+  // at that kept receipt's units, not its whole bound, and a receipt kept for the same request counts (its hash).
+  it("is settled at the kept receipt's units when the settlement comes", async () => {
+    const flusher = await JournalFlusher.open(opened.db, { intervalMs: 60_000, maxDelayMs: 60_000 });
+    try {
+      const charges = new SealedCharges(opened.db, { flush: () => flusher.flush() });
+      const stackId = stackIds++;
+      await opened.db
+        .insertInto("stacks")
+        .values({
+          stack_id: stackId,
+          model: "m",
+          task_id: 1n,
+          node_id: 1n,
+          node_url: "http://n",
+          node_signer: "0x00",
+          units: 100_000n,
+          price_per_million: STACK_PRICE,
+          expires_at: 9_999_999_999n,
+          state: "idle",
+          created_at_ms: 1n,
+        })
+        .execute();
+      await opened.db
+        .insertInto("receipts")
+        .values({
+          stack_id: stackId,
+          leaf_index: 2n,
+          signature: "0x02",
+          receipt: JSON.stringify({
+            stackId: String(stackId),
+            leafIndex: "2",
+            reqHash: S1,
+            units: "120",
+            cumulativeUnits: "120",
+          }),
+          created_at_ms: 1,
+          refused: false,
+        })
+        .execute();
+      // The resend's receipt came first: nothing was held to settle.
+      expect(await charges.settleByReceipt(stackId, 2n, 120n, true, S1)).toBe(0n);
+      const s1Key = await heldThroughJournal(flusher, stackId, 2n);
+      expect(await spentOf(s1Key)).toBe(MAX_WEI);
+      expect(await charges.settleBySettlement(stackId, 120n, { leafIndex: 2n, cumulativeUnits: 120n })).toBe(
+        MAX_WEI - costOfUnits(120n, STACK_PRICE),
+      );
+      expect(await spentOf(s1Key)).toBe(costOfUnits(120n, STACK_PRICE));
+    } finally {
+      await flusher.stop();
+    }
+  });
+});
