@@ -252,7 +252,7 @@ const refundClaims: Migration = {
 };
 
 /**
- * Version 10: the request hash a held sealed charge was signed for (review s5 M2). A nonce given up past its deadline
+ * Version 11: the request hash a held sealed charge was signed for (review s5 M2). A nonce given up past its deadline
  * is signed again for another request: only a receipt for the held request settles its charge at the receipt's units;
  * a receipt for another request at that leaf proves the held one was never served there, and its charge comes back
  * whole. Rows held before this version have none (NULL) and settle by stack and nonce as before.
@@ -276,7 +276,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0007_sealed_charges": sealedCharges,
       "0008_owner_challenges": ownerChallenges,
       "0009_refund_claims": refundClaims,
-      "0010_sealed_charge_request_hash": sealedChargeRequestHash,
+      "0011_sealed_charge_request_hash": sealedChargeRequestHash,
     };
   },
 };
