@@ -161,6 +161,7 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
           price_per_million: hold?.pricePerMillion ?? "0",
           charged_wei: costWei,
           created_at_ms: hold?.atMs ?? 0,
+          req_hash: hold?.reqHash ?? null,
         })),
       )
       .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())

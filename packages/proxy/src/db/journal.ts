@@ -64,6 +64,8 @@ export interface SealedHoldRecord {
   maxUnits: string;
   pricePerMillion: string;
   atMs: number;
+  /** The request hash signed at that nonce (absent in records written before review s5 M2). */
+  reqHash?: string | undefined;
 }
 
 export type JournalRecord = ReceiptRecord | StackRecord | SignedRecord | ChargeRecord;

@@ -277,6 +277,18 @@ const refundFollowing: Migration = {
   },
 };
 
+/**
+ * Version 11: the request hash a held sealed charge was signed for (review s5 M2). A nonce given up past its deadline
+ * is signed again for another request: only a receipt for the held request settles its charge at the receipt's units;
+ * a receipt for another request at that leaf proves the held one was never served there, and its charge comes back
+ * whole. Rows held before this version have none (NULL) and settle by stack and nonce as before.
+ */
+const sealedChargeRequestHash: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("sealed_charges").addColumn("req_hash", "text").execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -291,6 +303,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0008_owner_challenges": ownerChallenges,
       "0009_refund_claims": refundClaims,
       "0010_refund_following": refundFollowing,
+      "0011_sealed_charge_request_hash": sealedChargeRequestHash,
     };
   },
 };

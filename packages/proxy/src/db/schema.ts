@@ -110,6 +110,8 @@ export interface SealedChargesTable {
   price_per_million: Big;
   charged_wei: Big;
   created_at_ms: Big;
+  /** The request hash the held leaf was signed for (NULL: held before migration 0011). */
+  req_hash: string | null;
 }
 
 /**

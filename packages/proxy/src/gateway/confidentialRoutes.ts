@@ -1,5 +1,5 @@
 import { readConfidentialEnvelope } from "@atoma/confidential";
-import { InvalidInputError, SEALED_ANSWER_OBJECT, SEALED_RESTART_OBJECT } from "@atoma/core";
+import { InvalidInputError, requestHash, SEALED_ANSWER_OBJECT, SEALED_RESTART_OBJECT } from "@atoma/core";
 import type { Context } from "hono";
 import { z } from "zod";
 import {
@@ -200,7 +200,7 @@ export async function sealedRequest(
     },
     async (error: unknown) => {
       // Sealed chunks reached the client but no receipt came: the key keeps its reservation charged.
-      await sessions.settle(session, undefined, relay.streaming);
+      await sessions.settle(session, undefined, relay.streaming, requestHash(envelope));
       if (relay.streaming) relay.fail(error, parts);
       throw error;
     },

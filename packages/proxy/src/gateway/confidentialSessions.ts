@@ -277,6 +277,7 @@ export class ConfidentialSessions {
     session: ConfidentialSession,
     answer: UpstreamAnswer | undefined,
     keepReservation = false,
+    reqHash?: string | undefined,
   ): Promise<void> {
     if (!keepReservation) session.ticket.refund(Number(session.maxUnits - (answer?.units ?? 0n)));
     const used = answer
@@ -310,6 +311,8 @@ export class ConfidentialSessions {
               nonce: session.lease.nonce,
               maxUnits: session.maxUnits,
               pricePerMillion: session.lease.pricePerMillion,
+              // Only a receipt for this request settles the hold at its units (review s5 M2).
+              reqHash,
             }
           : undefined;
       await this.#c.ledger.settle(session.reservation, cost, served, hold);

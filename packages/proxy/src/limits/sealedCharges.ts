@@ -12,6 +12,8 @@ export interface HeldSealedCharge {
   maxUnits: bigint;
   pricePerMillion: bigint;
   chargedWei: bigint;
+  /** The request hash signed at that nonce: only a receipt for it settles the charge at its units. */
+  reqHash?: string | undefined;
 }
 
 /**
@@ -62,6 +64,7 @@ export class SealedCharges {
         price_per_million: charge.pricePerMillion,
         charged_wei: charge.chargedWei,
         created_at_ms: this.#now(),
+        req_hash: charge.reqHash ?? null,
       })
       .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
       .execute();
@@ -72,8 +75,17 @@ export class SealedCharges {
    * (at most the signed bound) and the rest given back to its key. Returns what was given back (0 when none was held).
    * A receipt the gateway refused (it does not verify, or it is fraud) proves nothing: the charge stays held for the
    * leaf's accepted receipt or the stack's settlement (`accepted` false gives nothing back).
+   * `reqHash` is the receipt's request hash (review s5 M2): a nonce given up past its deadline is signed again for
+   * another request, and that request's receipt proves the held one was never served at this leaf, so its charge
+   * comes back whole instead of paying for units another key used.
    */
-  async settleByReceipt(stackId: bigint, nonce: bigint, units: bigint, accepted = true): Promise<bigint> {
+  async settleByReceipt(
+    stackId: bigint,
+    nonce: bigint,
+    units: bigint,
+    accepted = true,
+    reqHash?: string | undefined,
+  ): Promise<bigint> {
     if (!accepted) {
       this.#logger.warn(
         { stackId: String(stackId), nonce: String(nonce) },
@@ -90,7 +102,13 @@ export class SealedCharges {
         .returningAll()
         .executeTakeFirst();
       if (!held) return 0n;
-      const billed = units < held.max_units ? units : held.max_units;
+      const other = reqHash !== undefined && held.req_hash !== null && !sameHash(held.req_hash, reqHash);
+      const billed = other ? 0n : units < held.max_units ? units : held.max_units;
+      if (other)
+        this.#logger.warn(
+          { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce) },
+          "a held sealed request's nonce was served for another request: its charge comes back whole",
+        );
       const cost = costOfUnits(billed, held.price_per_million);
       const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
       if (back > 0n) await giveBack(tx, held.key_id, back);
@@ -139,7 +157,16 @@ export class SealedCharges {
           // the accepted receipts around it do (the next one's total before its own units, less the previous one's
           // total), shared among the held leaves of that gap in nonce order, each within its bound.
           const own = kept.find((r) => r.leafIndex === row.nonce);
-          if (own) billed = atMost(own.units, row.max_units);
+          // The leaf's receipt is another request's (its nonce given up past the deadline, review s5 M2): this one
+          // was never served there.
+          if (
+            own &&
+            row.req_hash !== null &&
+            own.reqHash !== undefined &&
+            !sameHash(own.reqHash, row.req_hash)
+          )
+            billed = 0n;
+          else if (own) billed = atMost(own.units, row.max_units);
           else {
             const next = kept.find((r) => r.leafIndex > row.nonce);
             if (!next || next.cumulativeUnits < next.units) continue;
@@ -178,6 +205,7 @@ export class SealedCharges {
       maxUnits: row.max_units,
       pricePerMillion: row.price_per_million,
       chargedWei: row.charged_wei,
+      reqHash: row.req_hash ?? undefined,
     }));
   }
 }
@@ -212,7 +240,7 @@ async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: b
 async function accepted(
   tx: Transaction<GatewayDatabase>,
   stackId: bigint,
-): Promise<{ leafIndex: bigint; units: bigint; cumulativeUnits: bigint }[]> {
+): Promise<{ leafIndex: bigint; units: bigint; cumulativeUnits: bigint; reqHash: string | undefined }[]> {
   const rows = await tx
     .selectFrom("receipts")
     .select(["leaf_index", "receipt"])
@@ -222,8 +250,17 @@ async function accepted(
     .execute();
   return rows.map((row) => {
     const f = receiptFromRow(row.receipt).fields;
-    return { leafIndex: BigInt(row.leaf_index), units: f.units, cumulativeUnits: f.cumulativeUnits };
+    return {
+      leafIndex: BigInt(row.leaf_index),
+      units: f.units,
+      cumulativeUnits: f.cumulativeUnits,
+      reqHash: f.reqHash as string | undefined,
+    };
   });
+}
+
+function sameHash(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 function atLeastZero(value: bigint): bigint {

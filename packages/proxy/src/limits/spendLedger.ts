@@ -112,7 +112,15 @@ export class SpendLedger {
     reservation: SpendReservation,
     actualWei: bigint,
     served?: { model: string; units: bigint } | undefined,
-    sealedHold?: { stackId: bigint; nonce: bigint; maxUnits: bigint; pricePerMillion: bigint } | undefined,
+    sealedHold?:
+      | {
+          stackId: bigint;
+          nonce: bigint;
+          maxUnits: bigint;
+          pricePerMillion: bigint;
+          reqHash?: string | undefined;
+        }
+      | undefined,
   ): Promise<void> {
     const record: ChargeRecord = {
       kind: "charge",
@@ -126,6 +134,7 @@ export class SpendLedger {
         maxUnits: sealedHold.maxUnits.toString(),
         pricePerMillion: sealedHold.pricePerMillion.toString(),
         atMs: this.#now(),
+        reqHash: sealedHold.reqHash,
       },
     };
     if (actualWei > reservation.maxWei)

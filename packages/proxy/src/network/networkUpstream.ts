@@ -296,11 +296,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
 
   /** Settles a sealed charge held for the receipt's leaf (never fails the request: logged). */
   async #settleHeld(
-    fields: { stackId: bigint; leafIndex: bigint; units: bigint },
+    fields: { stackId: bigint; leafIndex: bigint; units: bigint; reqHash: string },
     accepted: boolean,
   ): Promise<void> {
     try {
-      await this.#c.sealedCharges?.settleByReceipt(fields.stackId, fields.leafIndex, fields.units, accepted);
+      await this.#c.sealedCharges?.settleByReceipt(
+        fields.stackId,
+        fields.leafIndex,
+        fields.units,
+        accepted,
+        fields.reqHash,
+      );
     } catch (error) {
       this.#logger.error({ err: error }, "settling a held sealed charge by its receipt failed");
     }

@@ -547,8 +547,13 @@ export class StackPool {
     const idle = [...this.#held.values()].filter((h) => !h.busy && performance.now() - h.idleSince >= idleMs);
     if (idle.length > 0) {
       await this.#journal?.flush();
-      const ids = idle.filter((h) => !h.busy).map((h) => h.row.stack_id);
+      // Checked again (review s5 L1): a waiter may have taken and released one during the flush, and a flush applies
+      // only the records pending when it began. Out of `#held` first (no one takes them here any more), then their
+      // records appended meanwhile are applied before the database lets another gateway sign at their nonces.
+      const now = performance.now();
+      const ids = idle.filter((h) => !h.busy && now - h.idleSince >= idleMs).map((h) => h.row.stack_id);
       for (const id of ids) this.#held.delete(id);
+      if (ids.length > 0) await this.#journal?.flush();
       if (ids.length > 0)
         await this.#db
           .updateTable("stacks")
