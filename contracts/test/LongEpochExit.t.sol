@@ -49,6 +49,8 @@ contract LongEpochExitTest is ConfidentialSteps {
     /// works.
     function test_collateralWaitsForTheLastReportWindowThenLeaves() public {
         uint64 epoch = currentEpoch();
+        // Review s5 L-5: an active node (never released) reads "not withdrawable", no panic.
+        assertEq(nodes.withdrawableAt(liar), type(uint256).max, "active: not withdrawable");
         vm.prank(operatorOf[liar]);
         nodes.deregister(liar);
         uint256 until = nodes.epochEnd(epoch + attestations.REFUND_EPOCHS());

@@ -259,9 +259,9 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
         INodeRegistry.Node storage node = _operated(nodeId);
         if (node.status == INodeRegistry.NodeStatus.Active) revert NotDeregistered(nodeId);
         if (node.obligations != 0) revert ObligationsPending(nodeId, node.obligations);
-        uint256 from = withdrawableAt(nodeId);
-        if (node.status == INodeRegistry.NodeStatus.Deregistered && block.timestamp < from) {
-            revert WithdrawalTooEarly(nodeId, from);
+        if (node.status == INodeRegistry.NodeStatus.Deregistered) {
+            uint256 from = withdrawableAt(nodeId);
+            if (block.timestamp < from) revert WithdrawalTooEarly(nodeId, from);
         }
         uint256 amount = node.collateral;
         if (amount == 0) revert NothingToWithdraw(nodeId);
@@ -277,7 +277,11 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// window that could reach it has closed, `REFUND_EPOCHS` epochs after the epoch `releasedAt` falls in (review
     /// R2-7: with epochs long beside the notice, a liar left before its statement's epoch was even over). A lying
     /// statement a buyer can be refunded for names an epoch in which one of its stacks was served, so no later one.
+    /// `type(uint256).max` for a node that is not deregistered (an active one must deregister first; a slashed one
+    /// holds nothing), so the view never reverts (review s5 L-5). The epoch bound applies to every node: whether one
+    /// ever served a confidential stack is known only to the stack manager, which has no code room left to tell.
     function withdrawableAt(uint256 nodeId) public view returns (uint256) {
+        if (_nodes[nodeId].status != INodeRegistry.NodeStatus.Deregistered) return type(uint256).max;
         uint256 released = releasedAt[nodeId];
         uint256 byNotice = released + taskRegistry.exitNotice();
         uint256 byEpochs = epochEnd((released - GENESIS) / EPOCH_LENGTH + ReportWindow.REFUND_EPOCHS);

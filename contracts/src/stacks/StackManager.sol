@@ -67,8 +67,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The most candidates a listed purchase (`buyStackAmong`) may name (the task registry's own bound on a task's
     /// subscribers): bounds its draw's memory and hashing.
     uint256 public constant MAX_LISTED = 512;
-    /// Tags a listed purchase's candidates hash, so `drawNode`/`drawSet` never accept its list nor `drawListed` theirs.
-    uint8 internal constant LISTED = 0xff;
+    /// Heads a listed purchase's candidates hash (`keccak256(abi.encode(LISTED, candidates))`), so `drawNode`/`drawSet`
+    /// never accept its list nor `drawListed` theirs: their encodings begin with the offset word 0x20 or 0x40, which
+    /// this tag is not, and no `setSize` a set purchase may carry (nor any `uint8`) can stand for it.
+    bytes32 internal constant LISTED = keccak256("atoma.listed");
 
     /// A node the draw may pick, with the price it asked when the stack was bought (the stack's price if drawn).
     struct Candidate {
@@ -173,8 +175,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// A listed purchase's candidates must be 1 to `MAX_LISTED`, in strictly increasing node order, each priced at
     /// most the cap.
     error BadCandidateList(uint256 taskId);
-    /// A checker named to `drawListed` is not an eligible subscriber of the drawn node's echelon (or repeats one).
-    error BadChecker(uint256 nodeId);
     error NotServingNode(uint256 stackId, address caller);
     error SettlementTooLate(uint256 stackId, uint256 deadline);
     error UnitsExceedStack(uint64 units, uint64 bought);
@@ -307,7 +307,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             if (c.pricePerMillion > highest) highest = c.pricePerMillion;
         }
         stackId = _newStack(
-            taskId, units, duration, p, uint8(task.securityLevel), highest, keccak256(abi.encode(candidates, LISTED))
+            taskId, units, duration, p, uint8(task.securityLevel), highest, keccak256(abi.encode(LISTED, candidates))
         );
         emit StackRequested(
             stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
@@ -320,8 +320,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// passing it on). On a verified task the drawn node's echelon must hold the attesters and a committee besides
     /// it: `checkers` may name that many such nodes (in increasing order, eligible active subscribers of the task
     /// at its reputation, in the drawn node's echelon, not the node), each checked here, so the task's subscribers
-    /// need not be walked; a list with fewer names walks them instead (`candidatesFor`'s count), and a named
-    /// checker that fails reverts `BadChecker`. Anyone may call it, in a later block.
+    /// need not be walked; a list with fewer names, or one with a name that fails, walks them instead
+    /// (`candidatesFor`'s count). Anyone may call it, in a later block.
     function drawListed(uint256 stackId, Candidate[] calldata candidates, uint256[] calldata checkers)
         external
         nonReentrant
@@ -329,7 +329,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     {
         (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
         if (!due) return 0;
-        if (keccak256(abi.encode(candidates, LISTED)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        if (keccak256(abi.encode(LISTED, candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
@@ -350,8 +350,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         (, offered) = _offered(taskId, task, c.nodeId, stack.units, c.pricePerMillion, false);
         if (!offered || task.securityLevel != ITaskRegistry.SecurityLevel.CrossValidation) return offered;
         uint256 needed = uint256(task.attesters) + minCommittee();
-        if (checkers.length < needed) return _checked(taskId, task, _echelonOf(c.nodeId));
-        return _namedCheckers(taskId, task, c.nodeId, checkers, needed);
+        if (checkers.length >= needed && _namedCheckers(taskId, task, c.nodeId, checkers, needed)) return true;
+        return _checked(taskId, task, _echelonOf(c.nodeId));
     }
 
     function _echelonOf(uint256 nodeId) internal view returns (uint32) {
@@ -360,8 +360,10 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         return nodeRegistry.nodeStates(one)[0].echelon;
     }
 
-    /// Checks the first `needed` of `checkers`: distinct (increasing), not `nodeId`, each an active subscriber of
-    /// the task, eligible, at its reputation, in `nodeId`'s echelon; reverts `BadChecker` on the first that is not.
+    /// Whether the first `needed` of `checkers` are all good: distinct (increasing), not `nodeId`, each an active
+    /// subscriber of the task, eligible, at its reputation, in `nodeId`'s echelon. A false one only makes the draw
+    /// count the subscribers instead (`_servesListed`), so a named checker that leaves just before the draw cannot
+    /// stall the purchase.
     function _namedCheckers(
         uint256 taskId,
         ITaskRegistry.Task memory task,
@@ -374,18 +376,14 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint256 previous;
         for (uint256 i = 0; i < needed; ++i) {
             uint256 id = checkers[i];
-            if (id <= previous || id == nodeId || !taskRegistry.getSubscription(taskId, id).active) {
-                revert BadChecker(id);
-            }
+            if (id <= previous || id == nodeId || !taskRegistry.getSubscription(taskId, id).active) return false;
             previous = id;
             ids[i + 1] = id;
         }
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(ids);
         for (uint256 i = 1; i <= needed; ++i) {
             INodeRegistry.NodeState memory s = states[i];
-            if (!s.eligible || s.reputation < task.minReputation || s.echelon != states[0].echelon) {
-                revert BadChecker(ids[i]);
-            }
+            if (!s.eligible || s.reputation < task.minReputation || s.echelon != states[0].echelon) return false;
         }
         return true;
     }
@@ -576,6 +574,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         nonReentrant
         returns (Candidate[] memory set)
     {
+        if (setSize < 2 || setSize > MAX_SET_SIZE) revert InvalidSetSize(setSize, MAX_SET_SIZE);
         (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
         if (!due) return set;
         if (keccak256(abi.encode(candidates, setSize)) != purchase.candidatesHash) revert WrongCandidates(stackId);

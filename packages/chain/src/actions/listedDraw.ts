@@ -1,10 +1,13 @@
 import { stackManagerAbi, taskRegistryAbi } from "@atoma/contracts";
-import { encodeAbiParameters, type Hex, keccak256 } from "viem";
+import { encodeAbiParameters, type Hex, keccak256, toHex } from "viem";
 import type { NodeCandidate } from "./buyStack.js";
 import type { ChainContext } from "./context.js";
 
-/** `StackManager.LISTED`: the tag a listed purchase's candidates hash carries. */
-const LISTED = 0xff;
+/**
+ * `StackManager.LISTED`: the word heading a listed purchase's candidates hash, `keccak256(abi.encode(LISTED,
+ * candidates))`; no walked or set purchase's encoding can begin with it.
+ */
+const LISTED = keccak256(toHex("atoma.listed"));
 /** `ITaskRegistry.SecurityLevel.CrossValidation`. */
 const CROSS_VALIDATION = 1;
 
@@ -26,7 +29,7 @@ export function listedOrder(candidates: readonly NodeCandidate[]): NodeCandidate
 /** Whether `candidatesHash` (a purchase's) froze `candidates` as a listed purchase (`buyStackAmong`). */
 export function isListedHash(candidatesHash: Hex, candidates: readonly NodeCandidate[]): boolean {
   const listed = keccak256(
-    encodeAbiParameters([...candidateList, { type: "uint8" }], [candidates.map((c) => ({ ...c })), LISTED]),
+    encodeAbiParameters([{ type: "bytes32" }, ...candidateList], [LISTED, candidates.map((c) => ({ ...c }))]),
   );
   return listed === candidatesHash;
 }
