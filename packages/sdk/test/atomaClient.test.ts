@@ -900,7 +900,9 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       try {
         const chain = verifyChainOf({ ...network, rpcUrl: rpc.url });
         expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
-        expect(rpc.requests.length).toBeLessThan(20);
+        // A bound, not a count: the deployment block check (two getCode) and the re-read unconfirmed tail of the task
+        // logs (review s5 F7, F9) each add a few calls; what matters is that it does not grow with the 120 tasks.
+        expect(rpc.requests.length).toBeLessThan(30);
         const calls = rpc.requests.length;
         // What the level on offer read: every task, one by one.
         await highestLevelOnOffer(chain, dev.ready.model);
