@@ -8,7 +8,7 @@ const checked = new WeakMap<object, Map<string, Promise<bigint>>>();
 /**
  * The error that `deploymentBlock` (from a network file) is not the deployment of `registry`, or undefined when it is:
  * the TaskRegistry has no code at the block before it (else its logs before the block are missed) and has code at the
- * head (review F9). A block before the deployment is only slower to read from, so not an error. Block 0 needs no check.
+ * head (review F9); where the old block's state cannot be read, only the head is checked. A block before the deployment is only slower to read from, so not an error. Block 0 needs no check.
  */
 export async function deploymentBlockError(
   publicClient: AtomaPublicClient,
@@ -22,7 +22,12 @@ export async function deploymentBlockError(
     );
     return code !== undefined && code !== "0x";
   };
-  const [before, now] = await Promise.all([codeAt(deploymentBlock - 1n), codeAt(undefined)]);
+  // A node without the old block's state (a pruned, non-archive RPC; anvil started from a saved state) cannot say
+  // what was there: the block is then taken as given, as before the check existed, and only the head is checked.
+  const [before, now] = await Promise.all([
+    codeAt(deploymentBlock - 1n).catch(() => false),
+    codeAt(undefined),
+  ]);
   if (before) return new DeploymentBlockError(registry, deploymentBlock, "it has code the block before");
   if (!now) return new DeploymentBlockError(registry, deploymentBlock, "it has no code at the head");
   return undefined;
