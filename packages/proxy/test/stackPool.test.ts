@@ -4,25 +4,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import type { CatalogModel } from "../src/network/catalog.js";
 import { type LeasedStack, StackPool } from "../src/network/stackPool.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 const NOW_MS = Date.UTC(2030, 0, 1);
 const NOW_S = BigInt(NOW_MS / 1000);
-const MODEL: CatalogModel = {
-  name: "tiny",
-  modelId: `0x${"ab".repeat(32)}`,
-  firstSeen: 1,
-  tasks: [
-    {
-      taskId: 1n,
-      securityLevel: 1,
-      nodes: [
-        { nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n },
-        { nodeId: 2n, url: "http://n2", signer: `0x${"02".repeat(20)}`, pricePerMillion: 50n },
-      ],
-    },
+const MODEL = oneTaskModel(
+  [
+    { nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n },
+    { nodeId: 2n, url: "http://n2", signer: `0x${"02".repeat(20)}`, pricePerMillion: 50n },
   ],
-};
+  1,
+);
 /** Never reached: these tests hold their stacks in the database, so the pool never buys. */
 const NO_CHAIN = {} as ChainContext;
 

@@ -3,8 +3,8 @@ import type { KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import type { CatalogModel } from "../src/network/catalog.js";
 import { StackPool } from "../src/network/stackPool.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 /**
@@ -15,18 +15,10 @@ import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.
  */
 const NOW_MS = Date.UTC(2030, 0, 1);
 const NOW_S = BigInt(NOW_MS / 1000);
-const MODEL: CatalogModel = {
-  name: "tiny",
-  modelId: `0x${"ab".repeat(32)}`,
-  firstSeen: 1,
-  tasks: [
-    {
-      taskId: 1n,
-      securityLevel: 1,
-      nodes: [{ nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n }],
-    },
-  ],
-};
+const MODEL = oneTaskModel(
+  [{ nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n }],
+  1,
+);
 const NO_CHAIN = {} as ChainContext;
 
 describe.each(testDatabases())("a stack handed back during a slow flush ($name)", ({ make, skip }) => {

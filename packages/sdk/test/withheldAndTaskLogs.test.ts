@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTask, getStack, modelIdOf, SecurityLevel, subscribe, TaskRole } from "@atoma/chain";
-import { loadKeyFile } from "@atoma/node";
 import {
   checkedFromBlock,
   createAtomaClient,
@@ -22,20 +21,12 @@ import {
   WITHHELD_ASIDE_MS,
   type WithheldReceipt,
 } from "@atoma/sdk";
-import { createPublicClient, createWalletClient, custom, erc20Abi, type Hex, http, parseEther } from "viem";
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { createPublicClient, custom, type Hex, http } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, fundedFreshBuyer } from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
-import { startRelay } from "./relay.js";
-
-/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-
-const ask = (model: string, content: string) => ({
-  model,
-  messages: [{ role: "user", content }],
-  max_tokens: 8,
-});
+import type { Relay } from "./relay.js";
 
 /**
  * Issue 13's open items on a real dev network (atoma dev, three nodes): the non-custodial client facing a node that
@@ -52,43 +43,11 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
 
   const reader = () => createPublicClient({ transport: http(dev.ready.rpcUrl) });
 
-  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
-  async function freshBuyer() {
-    const account = privateKeyToAccount(generatePrivateKey());
-    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
-    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
-    await reader().waitForTransactionReceipt({
-      hash: await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null }),
-    });
-    await reader().waitForTransactionReceipt({
-      hash: await wallet.writeContract({
-        address: dev.ready.contracts.AtomaToken as Hex,
-        abi: erc20Abi,
-        functionName: "transfer",
-        args: [account.address, parseEther("20")],
-        chain: null,
-      }),
-    });
-    return account;
-  }
-
-  /** The cheapest node (a `sort: "price"` client buys there first) behind a relay the client's fetch goes through. */
-  async function cheapestBehindRelay() {
-    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
-    const relay = await startRelay(cheapest.url);
-    const origin = new URL(cheapest.url).origin;
-    const viaRelay: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
-      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
-    };
-    return { cheapest, relay, fetch: viaRelay };
-  }
-
   /**
    * The node answers leaf 1 of `stack` (committing it) with a 502, then refuses every resend of it with `refusal`.
    */
   function cutThenRefuse(
-    relay: Awaited<ReturnType<typeof startRelay>>,
+    relay: Relay,
     stack: () => string | undefined,
     refusal: { status: number; code: string; type: string },
   ) {
@@ -162,8 +121,8 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // The direct client left a stack whose node committed a leaf and then refused its resend with `nonce_reused`
   // jammed: every later call resent it first and failed, until the stack expired. `atoma chat` already coped.
   it("closes the stalled stack, puts the node aside a week, hands over the signed request and asks another node", async () => {
-    const account = await freshBuyer();
-    const { cheapest, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const asideCalls: { nodeId: bigint; reason: string; until: Date | undefined }[] = [];
     const withheld: WithheldReceipt[] = [];
     const client = createAtomaClient({
@@ -214,8 +173,8 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // Review CLI3-1, in the SDK: a refused resend that proves nothing (a 401 from a node whose clock runs ahead) must
   // neither put the node aside nor close the stack.
   it("neither puts aside nor closes on a resend refused 401, and goes on on the same stack later", async () => {
-    const account = await freshBuyer();
-    const { cheapest, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const asideCalls: bigint[] = [];
     const withheld: WithheldReceipt[] = [];
     const client = createAtomaClient({
@@ -252,14 +211,6 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     }
   }, 300_000);
 
-  const nodeActors = () => {
-    const network = parseNetwork(dev.readyText);
-    return dev.ready.nodes.map((node, k) => ({
-      nodeId: BigInt(node.id),
-      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-    }));
-  };
-
   // A task of a role no node serves requests on (created for consensus seats, say), at a higher level and with a
   // node subscribed: it was listed as serving, so every client's default level rose to it.
   it("lists no task of a role no node serves, however high its level", async () => {
@@ -278,7 +229,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
       role: seatsOnly,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[0]!;
+    const node = devNodeActors(dev)[0]!;
     await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // Named, its role counts: the task is live and a node is offered on it (so the default leaving it out is the rule).
     const asSeats = await servedTasks(chain.publicClient, contracts, dev.ready.model, 0n, {
@@ -316,7 +267,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[2]!;
+    const node = devNodeActors(dev)[2]!;
     await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // The backend lags two blocks, once: the task's creation and its subscription are in the blocks it leaves out.
     let behindFrom: bigint | undefined = ((await reader().getBlockNumber()) as bigint) - 1n;
@@ -434,7 +385,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[1]!;
+    const node = devNodeActors(dev)[1]!;
     await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     const created = (await reader().getBlockNumber()) as bigint;
     expect(created).toBeLessThanOrEqual(cachedAt);
