@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { loadKeyFile } from "@atoma/node";
-import { parseNetwork, userContext } from "@atoma/sdk";
+import { createAtomaClient, type DirectClientOptions, parseNetwork, userContext } from "@atoma/sdk";
 import { createPublicClient, createWalletClient, erc20Abi, type Hex, http, parseEther } from "viem";
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import type { DevNetwork } from "./devNetwork.js";
@@ -15,6 +15,12 @@ export const ask = (model: string, content: string) => ({
   messages: [{ role: "user", content }],
   max_tokens: 8,
 });
+
+/** A client on `dev` that buys from the cheapest node first (`sort: "price"`): the node behind the relay. */
+export const cheapestFirstClient = (
+  dev: DevNetwork,
+  options: Omit<DirectClientOptions, "network" | "preferences">,
+) => createAtomaClient({ network: dev.readyText, preferences: { sort: "price" }, ...options });
 
 /** The key of the dev network's `index`-th node (from 0), as `atoma dev` wrote it. */
 export const devNodeKey = (dev: DevNetwork, index: number) =>

@@ -24,7 +24,14 @@ import {
 import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, fundedFreshBuyer } from "./devActors.js";
+import {
+  ask,
+  cheapestFirstClient,
+  cheapestNodeBehindRelay,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
 import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
 
@@ -57,10 +64,8 @@ describe("issue 13's fifth review against a dev network", () => {
     const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
       expect(first.atoma.node_id).toBe(cheapest.id);
@@ -72,10 +77,8 @@ describe("issue 13's fifth review against a dev network", () => {
       forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
       const closed: UnprovenExhaustion[] = [];
       const putAside: string[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
         onUnprovenExhaustion: (claim) => closed.push(claim),

@@ -22,7 +22,14 @@ import {
 import { type Hex, keccak256, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, fundedFreshBuyer } from "./devActors.js";
+import {
+  ask,
+  cheapestFirstClient,
+  cheapestNodeBehindRelay,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
 import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
 
@@ -126,10 +133,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     const forged = refuseStackAsExhausted(relay);
     try {
       const putAside: { nodeId: bigint; reason: string }[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (nodeId, reason) => putAside.push({ nodeId, reason }),
       });
@@ -156,10 +161,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     const forged = refuseStackAsExhausted(relay);
     try {
       const putAside: string[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
@@ -212,10 +215,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     relay.statusOf = (status, path, headers) => (exhausted && ours(path, headers) ? 402 : status);
     try {
       const putAside: string[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
@@ -246,10 +247,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     // the node signs on the spot for leaf 0: the whole stack billed there.
     const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
       expect(first.atoma.node_id).toBe(cheapest.id);
@@ -261,10 +260,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
       // A restart: a new client of the same owner, no receipts at hand, reuses the stack.
       const putAside: string[] = [];
       const kept: { shown: boolean; accepted: boolean; total: bigint }[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
         onReceipt: (receipt, verdict) =>
@@ -291,10 +288,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
       const stack = first.atoma.stack_id as string;
@@ -303,10 +298,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
       // Its real last leaf, signed again: the stack still holds nearly all its units.
       forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fields);
       const putAside: string[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
