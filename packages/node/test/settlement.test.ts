@@ -220,6 +220,19 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   const operatorBalanceOf = (server: TestNode) =>
     network.deployment.contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
 
+  /** Waits until `node` marks the bonds held for `stackId` collected; then the chain's `HeldBondsPaid` [to, amount]s. */
+  async function heldBondsPaidOnceCollected(node: AtomaNode, stackId: bigint) {
+    await waitFor("the held bonds marked collected", async () => {
+      const row = await rowOf(node, stackId);
+      return row?.held_bonds_done ? row : undefined;
+    });
+    const paidOut = await network.deployment.contracts.challengeManager.getEvents.HeldBondsPaid(
+      { stackId },
+      { fromBlock: 0n },
+    );
+    return paidOut.map(({ args }) => [args.to, args.amount]);
+  }
+
   /**
    * Waits until `node` has answered challenge `challengeId`: dismissed, and its answer's transaction recorded (the
    * listener may record the dismissal before the worker records its answer's transaction).
@@ -590,15 +603,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
     const bonds = challenged.bond + indexed.bond + beside.bond;
-    await waitFor("the held bonds marked collected", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.held_bonds_done ? row : undefined;
-    });
-    const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
-      { stackId: stack.stackId },
-      { fromBlock: 0n },
-    );
-    expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+    expect(await heldBondsPaidOnceCollected(node, stack.stackId)).toEqual([
       [server.operator.walletClient.account.address, bonds],
     ]);
     expect(await contracts.challengeManager.read.heldBondOf([stack.stackId])).toBe(0n);
@@ -636,15 +641,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       );
       expect(await contracts.challengeManager.read.heldOpen([stack.stackId])).toBe(false);
       await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
-      await waitFor("the held bonds marked collected", async () => {
-        const row = await rowOf(node, stack.stackId);
-        return row?.held_bonds_done ? row : undefined;
-      });
-      const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
-        { stackId: stack.stackId },
-        { fromBlock: 0n },
-      );
-      expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+      expect(await heldBondsPaidOnceCollected(node, stack.stackId)).toEqual([
         [server.operator.walletClient.account.address, indexed.bond],
       ]);
       expect((await operatorBalance()) - before).toBeGreaterThanOrEqual(indexed.bond);

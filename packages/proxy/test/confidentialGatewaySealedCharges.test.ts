@@ -9,7 +9,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import { KeyStore } from "../src/keys/keyStore.js";
 import { ChargeNotRecordedError, SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
-import { insertIdleStack, keepReceipt } from "./helpers/sealedChargeRows.js";
+import { insertIdleStack, keepReceipt, spentWeiOf } from "./helpers/sealedChargeRows.js";
 
 /**
  * Review3 M-3 on the real embedded database: a key charged the whole reservation of a sealed stream with no receipt
@@ -56,14 +56,7 @@ async function chargedInFull(stackId: bigint, nonce: bigint): Promise<string> {
   return view.id;
 }
 
-const spentOf = async (keyId: string) =>
-  (
-    await opened.db
-      .selectFrom("api_keys")
-      .select("spent_wei")
-      .where("key_id", "=", keyId)
-      .executeTakeFirstOrThrow()
-  ).spent_wei;
+const spentOf = (keyId: string) => spentWeiOf(opened.db, keyId);
 
 describe("sealed charges held for a leaf with no receipt (review3 M-3)", () => {
   it("settled by the leaf's receipt: the key pays its units at the stack's price, the rest back, once", async () => {

@@ -9,7 +9,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import { KeyStore } from "../src/keys/keyStore.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
-import { insertIdleStack, keepReceipt } from "./helpers/sealedChargeRows.js";
+import { insertIdleStack, keepReceipt, spentWeiOf } from "./helpers/sealedChargeRows.js";
 
 /**
  * Review s5 M2 on the real embedded database. Sealed request S1 streams at nonce k and its node dies before it
@@ -39,14 +39,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const spentOf = async (keyId: string) =>
-  (
-    await opened.db
-      .selectFrom("api_keys")
-      .select("spent_wei")
-      .where("key_id", "=", keyId)
-      .executeTakeFirstOrThrow()
-  ).spent_wei;
+const spentOf = (keyId: string) => spentWeiOf(opened.db, keyId);
 
 /** S1 charged in full with its hold, journaled as the gateway writes it (one charge record), then applied. */
 async function heldThroughJournal(flusher: JournalFlusher, stackId: bigint, nonce: bigint) {

@@ -51,3 +51,13 @@ export async function keepReceipt(
     })
     .execute();
 }
+
+/** What API key `keyId` has been charged so far, in wei, as its row says. */
+export async function spentWeiOf(db: GatewayDb, keyId: string) {
+  const row = await db
+    .selectFrom("api_keys")
+    .select("spent_wei")
+    .where("key_id", "=", keyId)
+    .executeTakeFirstOrThrow();
+  return row.spent_wei;
+}
