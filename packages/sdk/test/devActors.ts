@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { createTask, subscribe } from "@atoma/chain";
 import { loadKeyFile } from "@atoma/node";
 import { createAtomaClient, type DirectClientOptions, parseNetwork, userContext } from "@atoma/sdk";
 import { createPublicClient, createWalletClient, erc20Abi, type Hex, http, parseEther } from "viem";
@@ -69,3 +70,23 @@ export const devNodeActors = (dev: DevNetwork) => {
     ctx: userContext(network, devNodeKey(dev, k)),
   }));
 };
+
+/** A dev node as its own key acts on-chain. */
+export type DevNodeActor = ReturnType<typeof devNodeActors>[number];
+
+/** Creates `task` as `creator` and subscribes `node` to it at 1 per million units, with room for 1,000,000. */
+export async function createSubscribedTask(
+  creator: Parameters<typeof createTask>[0],
+  node: DevNodeActor,
+  task: Parameters<typeof createTask>[1],
+) {
+  const { taskId } = await createTask(creator, task);
+  await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+  return taskId;
+}
+
+/** The contracts `servedTasks` reads a network's tasks from. */
+export const taskLookupContracts = (network: ReturnType<typeof parseNetwork>) => ({
+  TaskRegistry: network.contracts.TaskRegistry,
+  StackManager: network.contracts.StackManager,
+});

@@ -1,12 +1,4 @@
-import {
-  createTask,
-  getStack,
-  modelIdOf,
-  registerModel,
-  SecurityLevel,
-  subscribe,
-  TaskRole,
-} from "@atoma/chain";
+import { getStack, modelIdOf, registerModel, SecurityLevel, TaskRole } from "@atoma/chain";
 import { parseReceipt } from "@atoma/core";
 import {
   createAtomaClient,
@@ -28,9 +20,11 @@ import {
   ask,
   cheapestFirstClient,
   cheapestNodeBehindRelay,
+  createSubscribedTask,
   DEV_MNEMONIC,
   devNodeActors,
   fundedFreshBuyer,
+  taskLookupContracts,
 } from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
 import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
@@ -111,10 +105,7 @@ describe("issue 13's fifth review against a dev network", () => {
   // whole network from block 0, so anyone's task registrations for any model made every client's lookup grow.
   it("reads only the model's task logs: other models' task spam changes nothing and is never fetched", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const getLogs: { topics?: unknown[] }[] = [];
     const recording = createPublicClient({
       transport: http(dev.ready.rpcUrl, {
@@ -139,13 +130,11 @@ describe("issue 13's fifth review against a dev network", () => {
       uri: "atoma://models/spam",
     });
     for (let k = 0; k < 12; k++) {
-      const { taskId } = await createTask(spammer, {
+      await createSubscribedTask(spammer, nodes[k % nodes.length]!, {
         modelId: spamModel,
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.None,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     getLogs.length = 0;
     expect(await servedTasks(recording, contracts, dev.ready.model)).toEqual(before);
@@ -175,7 +164,7 @@ describe("issue 13's fifth review against a dev network", () => {
     const griefer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
     const nodes = devNodeActors(dev);
     for (let k = 0; k < 64; k++) {
-      const { taskId } = await createTask(griefer, {
+      await createSubscribedTask(griefer, nodes[k % nodes.length]!, {
         modelId: modelIdOf(dev.ready.model),
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.CrossValidation,
@@ -183,8 +172,6 @@ describe("issue 13's fifth review against a dev network", () => {
         attesters: 1,
         sampleSize: 4,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     const unknown = await servingSecurityLevel(chain, dev.ready.model).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(SecurityLevelUnknownError);

@@ -1,11 +1,9 @@
 import {
-  createTask,
   getStack,
   getSubscription,
   modelIdOf,
   SecurityLevel,
   submitSettlement,
-  subscribe,
   TaskRole,
   updateSubscription,
 } from "@atoma/chain";
@@ -26,6 +24,7 @@ import {
   ask,
   cheapestFirstClient,
   cheapestNodeBehindRelay,
+  createSubscribedTask,
   DEV_MNEMONIC,
   devNodeActors,
   fundedFreshBuyer,
@@ -373,13 +372,11 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     const nodes = devNodeActors(dev);
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
     for (let k = 0; k < 64; k++) {
-      const { taskId } = await createTask(spammer, {
+      await createSubscribedTask(spammer, nodes[k % nodes.length]!, {
         modelId: modelIdOf(dev.ready.model),
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.None,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
   }, 300_000);

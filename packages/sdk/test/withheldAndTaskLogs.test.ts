@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTask, getStack, modelIdOf, SecurityLevel, subscribe, TaskRole } from "@atoma/chain";
+import { getStack, modelIdOf, SecurityLevel, TaskRole } from "@atoma/chain";
 import {
   checkedFromBlock,
   createAtomaClient,
@@ -24,7 +24,15 @@ import {
 import { createPublicClient, custom, type Hex, http } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, fundedFreshBuyer } from "./devActors.js";
+import {
+  ask,
+  cheapestNodeBehindRelay,
+  createSubscribedTask,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+  taskLookupContracts,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
 import type { Relay } from "./relay.js";
 
@@ -92,10 +100,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // was copied) hid every task created before it, and the owner's purchases: it is checked and ignored.
   it("ignores a deploymentBlock that is not the TaskRegistry's, and still finds the tasks before it", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const client = createPublicClient({ transport: http(dev.ready.rpcUrl) }) as unknown as Parameters<
       typeof servedTasks
     >[0];
@@ -216,21 +221,16 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   it("lists no task of a role no node serves, however high its level", async () => {
     const network = parseNetwork(dev.readyText);
     const chain = verifyChainOf(network);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 4 }));
     const seatsOnly = 9;
     expect(SERVING_ROLES).not.toContain(seatsOnly);
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[0]!, {
       modelId: modelIdOf(dev.ready.model),
       role: seatsOnly,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = devNodeActors(dev)[0]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // Named, its role counts: the task is live and a node is offered on it (so the default leaving it out is the rule).
     const asSeats = await servedTasks(chain.publicClient, contracts, dev.ready.model, 0n, {
       roles: [seatsOnly],
@@ -256,19 +256,14 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // error). The cache kept everything up to the head, so a task created and subscribed there was missed for good.
   it("reads again the blocks under the head that a lagging RPC answered empty, and finds the task there", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const from = BigInt(dev.ready.deploymentBlock ?? 0);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[2]!, {
       modelId: modelIdOf(dev.ready.model),
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = devNodeActors(dev)[2]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // The backend lags two blocks, once: the task's creation and its subscription are in the blocks it leaves out.
     let behindFrom: bigint | undefined = ((await reader().getBlockNumber()) as bigint) - 1n;
     const direct = http(dev.ready.rpcUrl)({});
@@ -335,10 +330,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // logs are read again from the deployment block once the last block kept is no longer the chain's.
   it("keeps the task logs read, reads only the blocks since, and reads all again after a reorg", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const from = BigInt(dev.ready.deploymentBlock ?? 0);
     const getLogs: { fromBlock?: string }[] = [];
     const recording = createPublicClient({
@@ -380,13 +372,11 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     const cachedAt = BigInt((JSON.parse([...entries.values()][0]!) as { block: string }).block);
     expect(await rpc<boolean>("evm_revert", [snapshot])).toBe(true);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 3 }));
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[1]!, {
       modelId: modelIdOf(dev.ready.model),
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = devNodeActors(dev)[1]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     const created = (await reader().getBlockNumber()) as bigint;
     expect(created).toBeLessThanOrEqual(cachedAt);
     await rpc("anvil_mine", ["0x20"]);
