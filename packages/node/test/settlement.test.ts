@@ -204,6 +204,49 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
   const rowOf = (node: AtomaNode, stackId: bigint) =>
     node.context.db.selectFrom("settlements").selectAll().where("stack_id", "=", stackId).executeTakeFirst();
 
+  /** Buys `units` of `taskId`, serves 3 requests on the stack, closes it and waits for its settlement's acceptance. */
+  async function servedClosedAndAccepted(taskId: bigint, units: bigint) {
+    const { stack, node } = await buy(taskId, units);
+    await serveRequests(network, node, stack, user.account, 3);
+    await closeStack(user.ctx, { stackId: stack.stackId });
+    await waitFor(
+      "the settlement to be accepted",
+      async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
+    );
+    return { stack, node };
+  }
+
+  /** The TOMA balance of `server`'s operator, where its fees and held bonds are paid. */
+  const operatorBalanceOf = (server: TestNode) =>
+    network.deployment.contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+
+  /** Waits until `node` marks the bonds held for `stackId` collected; then the chain's `HeldBondsPaid` [to, amount]s. */
+  async function heldBondsPaidOnceCollected(node: AtomaNode, stackId: bigint) {
+    await waitFor("the held bonds marked collected", async () => {
+      const row = await rowOf(node, stackId);
+      return row?.held_bonds_done ? row : undefined;
+    });
+    const paidOut = await network.deployment.contracts.challengeManager.getEvents.HeldBondsPaid(
+      { stackId },
+      { fromBlock: 0n },
+    );
+    return paidOut.map(({ args }) => [args.to, args.amount]);
+  }
+
+  /**
+   * Waits until `node` has answered challenge `challengeId`: dismissed, and its answer's transaction recorded (the
+   * listener may record the dismissal before the worker records its answer's transaction).
+   */
+  const challengeAnswered = (what: string, node: AtomaNode, challengeId: bigint) =>
+    waitFor(what, async () => {
+      const row = await node.context.db
+        .selectFrom("settlement_challenges")
+        .selectAll()
+        .where("dispute_id", "=", challengeId)
+        .executeTakeFirst();
+      return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
+    });
+
   const settlementOf = (stackId: bigint) =>
     network.deployment.contracts.settlementManager.read.getSettlement([stackId]);
 
@@ -509,13 +552,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
 
   it("answers an owner's challenge of an honest settlement with the leaf's proof, keeping its collateral", async () => {
     const { contracts } = network.deployment;
-    const { stack, node } = await buy(challengedTask, 1_000n);
-    await serveRequests(network, node, stack, user.account, 3);
-    await closeStack(user.ctx, { stackId: stack.stackId });
-    await waitFor(
-      "the settlement to be accepted",
-      async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
-    );
+    const { stack, node } = await servedClosedAndAccepted(challengedTask, 1_000n);
     const server = byId(stack.nodeId);
     const collateral = (await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral;
     const [leaf] = await listLeaves(node.context.db, stack.stackId, { from: 1n, limit: 1 });
@@ -538,18 +575,9 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     });
     expect(challenged.upheld).toBe(false);
     expect(challenged.bond).toBeGreaterThan(0n);
-    const operatorBalance = () =>
-      contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+    const operatorBalance = () => operatorBalanceOf(server);
     const before = await operatorBalance();
-    const answered = await waitFor("the answer", async () => {
-      const row = await node.context.db
-        .selectFrom("settlement_challenges")
-        .selectAll()
-        .where("dispute_id", "=", challenged.challengeId)
-        .executeTakeFirst();
-      // The listener may record the dismissal before the worker records its answer's transaction.
-      return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
-    });
+    const answered = await challengeAnswered("the answer", node, challenged.challengeId);
     expect(answered.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await contracts.nodeRegistry.read.getNode([server.nodeId])).collateral).toBe(collateral);
     // The false challenge's bond pays for the answer, held until the window is over (review challenges LOW-1:
@@ -563,14 +591,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 2n });
     const beside = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 0n });
     for (const { challengeId } of [indexed, beside]) {
-      const indexAnswer = await waitFor("the index challenge's answer", async () => {
-        const row = await node.context.db
-          .selectFrom("settlement_challenges")
-          .selectAll()
-          .where("dispute_id", "=", challengeId)
-          .executeTakeFirst();
-        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
-      });
+      const indexAnswer = await challengeAnswered("the index challenge's answer", node, challengeId);
       expect(indexAnswer.answer_tx).toMatch(/^0x[0-9a-f]{64}$/);
     }
     expect((await operatorBalance()) - before).toBe(0n);
@@ -582,15 +603,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     expect((await operatorBalance()) - before).toBe(0n);
     await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
     const bonds = challenged.bond + indexed.bond + beside.bond;
-    await waitFor("the held bonds marked collected", async () => {
-      const row = await rowOf(node, stack.stackId);
-      return row?.held_bonds_done ? row : undefined;
-    });
-    const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
-      { stackId: stack.stackId },
-      { fromBlock: 0n },
-    );
-    expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+    expect(await heldBondsPaidOnceCollected(node, stack.stackId)).toEqual([
       [server.operator.walletClient.account.address, bonds],
     ]);
     expect(await contracts.challengeManager.read.heldBondOf([stack.stackId])).toBe(0n);
@@ -605,27 +618,13 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     "releases a settlement held for the check of a late index answer's leaf itself, and is paid",
     async () => {
       const { contracts } = network.deployment;
-      const { stack, node } = await buy(bondsTask, 1_000n);
-      await serveRequests(network, node, stack, user.account, 3);
-      await closeStack(user.ctx, { stackId: stack.stackId });
-      await waitFor(
-        "the settlement to be accepted",
-        async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
-      );
+      const { stack, node } = await servedClosedAndAccepted(bondsTask, 1_000n);
       const server = byId(stack.nodeId);
-      const operatorBalance = () =>
-        contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+      const operatorBalance = () => operatorBalanceOf(server);
       const before = await operatorBalance();
       await network.advance(CHALLENGE_WINDOW - 100);
       const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 1n });
-      await waitFor("the index challenge's answer", async () => {
-        const row = await node.context.db
-          .selectFrom("settlement_challenges")
-          .selectAll()
-          .where("dispute_id", "=", indexed.challengeId)
-          .executeTakeFirst();
-        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
-      });
+      await challengeAnswered("the index challenge's answer", node, indexed.challengeId);
       const { windowEnds } = await contracts.settlementManager.read.getSettlement([stack.stackId]);
       const checkUntil = await contracts.challengeManager.read.checkUntil([stack.stackId]);
       expect(checkUntil).toBeGreaterThan(windowEnds);
@@ -642,15 +641,7 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
       );
       expect(await contracts.challengeManager.read.heldOpen([stack.stackId])).toBe(false);
       await network.advance(Number(await contracts.taskRegistry.read.exitNotice()) + 1);
-      await waitFor("the held bonds marked collected", async () => {
-        const row = await rowOf(node, stack.stackId);
-        return row?.held_bonds_done ? row : undefined;
-      });
-      const paidOut = await contracts.challengeManager.getEvents.HeldBondsPaid(
-        { stackId: stack.stackId },
-        { fromBlock: 0n },
-      );
-      expect(paidOut.map(({ args }) => [args.to, args.amount])).toEqual([
+      expect(await heldBondsPaidOnceCollected(node, stack.stackId)).toEqual([
         [server.operator.walletClient.account.address, indexed.bond],
       ]);
       expect((await operatorBalance()) - before).toBeGreaterThanOrEqual(indexed.bond);
@@ -664,26 +655,12 @@ describe.each(databases)("the settlement worker on anvil ($name database)", ({ n
     "collects the bonds held for its answers when the owner finalized the settlement first",
     async () => {
       const { contracts } = network.deployment;
-      const { stack, node } = await buy(bondsTask, 1_000n);
-      await serveRequests(network, node, stack, user.account, 3);
-      await closeStack(user.ctx, { stackId: stack.stackId });
-      await waitFor(
-        "the settlement to be accepted",
-        async () => (await rowOf(node, stack.stackId))?.outcome === "accepted",
-      );
+      const { stack, node } = await servedClosedAndAccepted(bondsTask, 1_000n);
       const server = byId(stack.nodeId);
-      const operatorBalance = () =>
-        contracts.token.read.balanceOf([server.operator.walletClient.account.address]);
+      const operatorBalance = () => operatorBalanceOf(server);
       const before = await operatorBalance();
       const indexed = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 1n });
-      await waitFor("the index challenge's answer", async () => {
-        const row = await node.context.db
-          .selectFrom("settlement_challenges")
-          .selectAll()
-          .where("dispute_id", "=", indexed.challengeId)
-          .executeTakeFirst();
-        return row?.state === "dismissed" && row.answer_tx !== null ? row : undefined;
-      });
+      await challengeAnswered("the index challenge's answer", node, indexed.challengeId);
       // The node is down as the window closes; the owner pays the settlement out meanwhile.
       const { dataDir, database } = running.get(stack.nodeId)!;
       await node.stop();

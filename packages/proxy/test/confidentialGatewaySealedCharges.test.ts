@@ -9,6 +9,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import { KeyStore } from "../src/keys/keyStore.js";
 import { ChargeNotRecordedError, SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { insertIdleStack, keepReceipt, spentWeiOf } from "./helpers/sealedChargeRows.js";
 
 /**
  * Review3 M-3 on the real embedded database: a key charged the whole reservation of a sealed stream with no receipt
@@ -55,14 +56,7 @@ async function chargedInFull(stackId: bigint, nonce: bigint): Promise<string> {
   return view.id;
 }
 
-const spentOf = async (keyId: string) =>
-  (
-    await opened.db
-      .selectFrom("api_keys")
-      .select("spent_wei")
-      .where("key_id", "=", keyId)
-      .executeTakeFirstOrThrow()
-  ).spent_wei;
+const spentOf = (keyId: string) => spentWeiOf(opened.db, keyId);
 
 describe("sealed charges held for a leaf with no receipt (review3 M-3)", () => {
   it("settled by the leaf's receipt: the key pays its units at the stack's price, the rest back, once", async () => {
@@ -200,38 +194,9 @@ function held(keyId: string, stackId: bigint, nonce: bigint) {
 describe("a held charge at or below the last receipt (review-conf2 M3)", () => {
   it("is settled at its own accepted receipt when one was kept; a refused receipt does not count", async () => {
     const stackId = stackIds++;
-    await opened.db
-      .insertInto("stacks")
-      .values({
-        stack_id: stackId,
-        model: "m",
-        task_id: 1n,
-        node_id: 1n,
-        node_url: "http://n",
-        node_signer: "0x00",
-        units: 100_000n,
-        price_per_million: STACK_PRICE,
-        expires_at: 9_999_999_999n,
-        state: "idle",
-        created_at_ms: 1n,
-      })
-      .execute();
-    const keptAt = async (leafIndex: bigint, units: bigint, refused: boolean) =>
-      opened.db
-        .insertInto("receipts")
-        .values({
-          stack_id: stackId,
-          leaf_index: leafIndex,
-          signature: `0x${leafIndex}`,
-          receipt: JSON.stringify({
-            stackId: String(stackId),
-            leafIndex: String(leafIndex),
-            units: String(units),
-          }),
-          created_at_ms: 1,
-          refused,
-        })
-        .execute();
+    await insertIdleStack(opened.db, stackId, STACK_PRICE);
+    const keptAt = (leafIndex: bigint, units: bigint, refused: boolean) =>
+      keepReceipt(opened.db, { stackId, leafIndex, units, refused });
     const receipted = await chargedInFull(stackId, 5n);
     const refusedOnly = await chargedInFull(stackId, 4n);
     await keptAt(5n, 120n, false);
@@ -248,39 +213,9 @@ describe("a held leaf with no receipt of its own below a later receipt", () => {
   // cost at most 1,000 - 100 - 400 = 500 units, and the key is charged that, not its bound of 2,000.
   it("is charged what the receipts around it prove, each held leaf in the gap within its bound", async () => {
     const stackId = stackIds++;
-    await opened.db
-      .insertInto("stacks")
-      .values({
-        stack_id: stackId,
-        model: "m",
-        task_id: 1n,
-        node_id: 1n,
-        node_url: "http://n",
-        node_signer: "0x00",
-        units: 100_000n,
-        price_per_million: STACK_PRICE,
-        expires_at: 9_999_999_999n,
-        state: "idle",
-        created_at_ms: 1n,
-      })
-      .execute();
-    const keptAt = async (leafIndex: bigint, units: bigint, cumulativeUnits: bigint, refused = false) =>
-      opened.db
-        .insertInto("receipts")
-        .values({
-          stack_id: stackId,
-          leaf_index: leafIndex,
-          signature: `0x${leafIndex}`,
-          receipt: JSON.stringify({
-            stackId: String(stackId),
-            leafIndex: String(leafIndex),
-            units: String(units),
-            cumulativeUnits: String(cumulativeUnits),
-          }),
-          created_at_ms: 1,
-          refused,
-        })
-        .execute();
+    await insertIdleStack(opened.db, stackId, STACK_PRICE);
+    const keptAt = (leafIndex: bigint, units: bigint, cumulativeUnits: bigint, refused = false) =>
+      keepReceipt(opened.db, { stackId, leafIndex, units, cumulativeUnits, refused });
     const inGap = await chargedInFull(stackId, 3n);
     const first = await chargedInFull(stackId, 0n);
     const gapA = await chargedInFull(stackId, 6n);

@@ -11,6 +11,7 @@ import { openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { spentWeiOf } from "./helpers/sealedChargeRows.js";
 
 /**
  * A gateway killed with SIGKILL around a sealed stream's full charge (review: a crash between holding the charge and
@@ -33,14 +34,7 @@ async function restarted(dir: string) {
   const journal = await JournalFlusher.open(opened.db, { dir: join(dir, "journal") });
   const ledger = new SpendLedger(opened.db, { journal, sliceIdleMs: 0 });
   await ledger.recover();
-  const spent = async (keyId: string) =>
-    (
-      await opened.db
-        .selectFrom("api_keys")
-        .select("spent_wei")
-        .where("key_id", "=", keyId)
-        .executeTakeFirstOrThrow()
-    ).spent_wei;
+  const spent = (keyId: string) => spentWeiOf(opened.db, keyId);
   const close = async () => {
     await journal.stop();
     await opened.close();

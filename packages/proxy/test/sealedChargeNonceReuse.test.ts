@@ -9,6 +9,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayD
 import { KeyStore } from "../src/keys/keyStore.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
+import { insertIdleStack, keepReceipt, spentWeiOf } from "./helpers/sealedChargeRows.js";
 
 /**
  * Review s5 M2 on the real embedded database. Sealed request S1 streams at nonce k and its node dies before it
@@ -38,14 +39,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const spentOf = async (keyId: string) =>
-  (
-    await opened.db
-      .selectFrom("api_keys")
-      .select("spent_wei")
-      .where("key_id", "=", keyId)
-      .executeTakeFirstOrThrow()
-  ).spent_wei;
+const spentOf = (keyId: string) => spentWeiOf(opened.db, keyId);
 
 /** S1 charged in full with its hold, journaled as the gateway writes it (one charge record), then applied. */
 async function heldThroughJournal(flusher: JournalFlusher, stackId: bigint, nonce: bigint) {
@@ -104,41 +98,16 @@ describe("a held sealed charge whose nonce is reused by another request (review 
     try {
       const charges = new SealedCharges(opened.db, { flush: () => flusher.flush() });
       const stackId = stackIds++;
-      await opened.db
-        .insertInto("stacks")
-        .values({
-          stack_id: stackId,
-          model: "m",
-          task_id: 1n,
-          node_id: 1n,
-          node_url: "http://n",
-          node_signer: "0x00",
-          units: 100_000n,
-          price_per_million: STACK_PRICE,
-          expires_at: 9_999_999_999n,
-          state: "idle",
-          created_at_ms: 1n,
-        })
-        .execute();
+      await insertIdleStack(opened.db, stackId, STACK_PRICE);
       const s1Key = await heldThroughJournal(flusher, stackId, 4n);
       // S2 was signed afresh at leaf 4 (not a resend): its receipt was kept, not matched against the hold.
-      await opened.db
-        .insertInto("receipts")
-        .values({
-          stack_id: stackId,
-          leaf_index: 4n,
-          signature: "0x04",
-          receipt: JSON.stringify({
-            stackId: String(stackId),
-            leafIndex: "4",
-            reqHash: S2,
-            units: "1500",
-            cumulativeUnits: "1500",
-          }),
-          created_at_ms: 1,
-          refused: false,
-        })
-        .execute();
+      await keepReceipt(opened.db, {
+        stackId,
+        leafIndex: 4n,
+        reqHash: S2,
+        units: 1_500n,
+        cumulativeUnits: 1_500n,
+      });
       expect(
         await charges.settleBySettlement(stackId, 1_500n, { leafIndex: 4n, cumulativeUnits: 1_500n }),
       ).toBe(MAX_WEI);
@@ -158,39 +127,14 @@ describe("a resend's receipt kept before its sealed hold is recorded (review s5 
     try {
       const charges = new SealedCharges(opened.db, { flush: () => flusher.flush() });
       const stackId = stackIds++;
-      await opened.db
-        .insertInto("stacks")
-        .values({
-          stack_id: stackId,
-          model: "m",
-          task_id: 1n,
-          node_id: 1n,
-          node_url: "http://n",
-          node_signer: "0x00",
-          units: 100_000n,
-          price_per_million: STACK_PRICE,
-          expires_at: 9_999_999_999n,
-          state: "idle",
-          created_at_ms: 1n,
-        })
-        .execute();
-      await opened.db
-        .insertInto("receipts")
-        .values({
-          stack_id: stackId,
-          leaf_index: 2n,
-          signature: "0x02",
-          receipt: JSON.stringify({
-            stackId: String(stackId),
-            leafIndex: "2",
-            reqHash: S1,
-            units: "120",
-            cumulativeUnits: "120",
-          }),
-          created_at_ms: 1,
-          refused: false,
-        })
-        .execute();
+      await insertIdleStack(opened.db, stackId, STACK_PRICE);
+      await keepReceipt(opened.db, {
+        stackId,
+        leafIndex: 2n,
+        reqHash: S1,
+        units: 120n,
+        cumulativeUnits: 120n,
+      });
       // The resend's receipt came first: nothing was held to settle.
       expect(await charges.settleByReceipt(stackId, 2n, 120n, true, S1)).toBe(0n);
       const s1Key = await heldThroughJournal(flusher, stackId, 2n);

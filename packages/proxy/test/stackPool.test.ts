@@ -4,25 +4,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import type { CatalogModel } from "../src/network/catalog.js";
 import { type LeasedStack, StackPool } from "../src/network/stackPool.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
+import { insertNodeOneStack, NODE_ONE, NOW_MS, NOW_S } from "./helpers/poolStacks.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
-const NOW_MS = Date.UTC(2030, 0, 1);
-const NOW_S = BigInt(NOW_MS / 1000);
-const MODEL: CatalogModel = {
-  name: "tiny",
-  modelId: `0x${"ab".repeat(32)}`,
-  firstSeen: 1,
-  tasks: [
-    {
-      taskId: 1n,
-      securityLevel: 1,
-      nodes: [
-        { nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n },
-        { nodeId: 2n, url: "http://n2", signer: `0x${"02".repeat(20)}`, pricePerMillion: 50n },
-      ],
-    },
-  ],
-};
+const MODEL = oneTaskModel(
+  [NODE_ONE, { nodeId: 2n, url: "http://n2", signer: `0x${"02".repeat(20)}`, pricePerMillion: 50n }],
+  1,
+);
 /** Never reached: these tests hold their stacks in the database, so the pool never buys. */
 const NO_CHAIN = {} as ChainContext;
 
@@ -38,22 +27,7 @@ describe.each(testDatabases())("the stack pool ($name)", ({ make, skip }) => {
     );
   const stack = async (values: Record<string, unknown> = {}) => {
     stackId++;
-    await opened!.db
-      .insertInto("stacks")
-      .values({
-        stack_id: stackId,
-        model: MODEL.modelId,
-        task_id: 1n,
-        node_id: 1n,
-        node_url: "http://n1",
-        node_signer: `0x${"01".repeat(20)}`,
-        units: 1_000n,
-        price_per_million: 5n,
-        expires_at: NOW_S + 3_600n,
-        created_at_ms: NOW_MS,
-        ...values,
-      })
-      .execute();
+    await insertNodeOneStack(opened!.db, MODEL.modelId, stackId, values);
     return stackId;
   };
 

@@ -3,8 +3,9 @@ import type { KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import type { CatalogModel } from "../src/network/catalog.js";
 import { StackPool } from "../src/network/stackPool.js";
+import { oneTaskModel } from "./helpers/oneTaskModel.js";
+import { insertNodeOneStack, NODE_ONE, NOW_MS } from "./helpers/poolStacks.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 
 /**
@@ -13,20 +14,7 @@ import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.
  * only the records pending when it began: were the stack handed back at the end of it, gateway B would lease it at
  * the nonce A has just signed, and sign a different request there.
  */
-const NOW_MS = Date.UTC(2030, 0, 1);
-const NOW_S = BigInt(NOW_MS / 1000);
-const MODEL: CatalogModel = {
-  name: "tiny",
-  modelId: `0x${"ab".repeat(32)}`,
-  firstSeen: 1,
-  tasks: [
-    {
-      taskId: 1n,
-      securityLevel: 1,
-      nodes: [{ nodeId: 1n, url: "http://n1", signer: `0x${"01".repeat(20)}`, pricePerMillion: 5n }],
-    },
-  ],
-};
+const MODEL = oneTaskModel([NODE_ONE], 1);
 const NO_CHAIN = {} as ChainContext;
 
 describe.each(testDatabases())("a stack handed back during a slow flush ($name)", ({ make, skip }) => {
@@ -44,21 +32,7 @@ describe.each(testDatabases())("a stack handed back during a slow flush ($name)"
   });
 
   it.skipIf(skip)("is handed back with the progress made during the flush, never behind it", async () => {
-    await opened!.db
-      .insertInto("stacks")
-      .values({
-        stack_id: 1n,
-        model: MODEL.modelId,
-        task_id: 1n,
-        node_id: 1n,
-        node_url: "http://n1",
-        node_signer: `0x${"01".repeat(20)}`,
-        units: 1_000n,
-        price_per_million: 5n,
-        expires_at: NOW_S + 3_600n,
-        created_at_ms: NOW_MS,
-      })
-      .execute();
+    await insertNodeOneStack(opened!.db, MODEL.modelId, 1n);
     // The flusher's statements wait on `gate` while it is set; `reached` says one got there.
     let gate: Promise<void> | undefined;
     let open = () => {};

@@ -1,15 +1,5 @@
-import { join } from "node:path";
-import {
-  createTask,
-  getStack,
-  modelIdOf,
-  registerModel,
-  SecurityLevel,
-  subscribe,
-  TaskRole,
-} from "@atoma/chain";
-import { atomaDomain, parseReceipt, signResponse, toReceipt } from "@atoma/core";
-import { loadKeyFile } from "@atoma/node";
+import { getStack, modelIdOf, registerModel, SecurityLevel, TaskRole } from "@atoma/chain";
+import { parseReceipt } from "@atoma/core";
 import {
   createAtomaClient,
   exhaustionClaimSettled,
@@ -23,29 +13,21 @@ import {
   userContext,
   verifyChainOf,
 } from "@atoma/sdk";
-import {
-  createPublicClient,
-  createWalletClient,
-  erc20Abi,
-  type Hex,
-  http,
-  keccak256,
-  parseEther,
-  toHex,
-} from "viem";
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ask,
+  cheapestFirstClient,
+  cheapestNodeBehindRelay,
+  createSubscribedTask,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+  taskLookupContracts,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
-import { startRelay } from "./relay.js";
-
-/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-
-const ask = (model: string, content: string) => ({
-  model,
-  messages: [{ role: "user", content }],
-  max_tokens: 8,
-});
+import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
 
 /** Polls `read` until it gives a value, for at most `ms` (a condition awaited, not a fixed sleep). */
 async function waitFor<T>(what: string, read: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
@@ -68,75 +50,29 @@ describe("issue 13's fifth review against a dev network", () => {
     await dev?.stop();
   }, 60_000);
 
-  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
-  async function freshBuyer() {
-    const account = privateKeyToAccount(generatePrivateKey());
-    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
-    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
-    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
-    const gas = await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null });
-    await reader.waitForTransactionReceipt({ hash: gas });
-    const toma = await wallet.writeContract({
-      address: dev.ready.contracts.AtomaToken as Hex,
-      abi: erc20Abi,
-      functionName: "transfer",
-      args: [account.address, parseEther("20")],
-      chain: null,
-    });
-    await reader.waitForTransactionReceipt({ hash: toma });
-    return account;
-  }
-
-  /** The cheapest node (a `sort: "price"` client buys there), its key, and a relay in front of it. */
-  async function cheapestBehindRelay() {
-    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
-    const key = loadKeyFile(
-      join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
-    );
-    const relay = await startRelay(cheapest.url);
-    const origin = new URL(cheapest.url).origin;
-    const viaRelay: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
-      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
-    };
-    return { cheapest, key, relay, fetch: viaRelay };
-  }
-
   // Fifth review: a node called a reused stack exhausted with a total nothing at hand could check; the client bought
   // again while the old stack's escrow waited for its expiry (an hour). Now the owner closes it at once, and the
   // node's settlement is compared with its signed claim.
   it("closes a reused stack a node calls exhausted unproven, and its settlement shows the claim false", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
-    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
-    let stack: string | undefined;
-    let forged: string | undefined;
-    const forging = (path: string, headers: Record<string, string>) =>
-      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
-    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
-    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
+    const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
       expect(first.atoma.node_id).toBe(cheapest.id);
-      stack = first.atoma.stack_id as string;
+      const stack = first.atoma.stack_id as string;
+      forged.stack = stack;
       const { fields } = parseReceipt(first.atoma);
       // The liar signs leaf 0 again with the whole stack billed there, and calls the stack exhausted.
       const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
-      forged = JSON.stringify({
-        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
-        atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
-      });
+      forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
       const closed: UnprovenExhaustion[] = [];
       const putAside: string[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
         onUnprovenExhaustion: (claim) => closed.push(claim),
@@ -165,23 +101,11 @@ describe("issue 13's fifth review against a dev network", () => {
     }
   }, 300_000);
 
-  /** The three nodes as their own keys act on-chain. */
-  const nodeActors = () => {
-    const network = parseNetwork(dev.readyText);
-    return dev.ready.nodes.map((node, k) => ({
-      nodeId: BigInt(node.id),
-      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-    }));
-  };
-
   // Fifth review: the task lookup read every Subscribed / ExitStarted / Unsubscribed / TaskDeactivated log of the
   // whole network from block 0, so anyone's task registrations for any model made every client's lookup grow.
   it("reads only the model's task logs: other models' task spam changes nothing and is never fetched", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const getLogs: { topics?: unknown[] }[] = [];
     const recording = createPublicClient({
       transport: http(dev.ready.rpcUrl, {
@@ -195,7 +119,7 @@ describe("issue 13's fifth review against a dev network", () => {
     const before = await servedTasks(recording, contracts, dev.ready.model);
     expect(before.map((t) => t.securityLevel)).toContain(1);
     const spammer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 6 }));
-    const nodes = nodeActors();
+    const nodes = devNodeActors(dev);
     // Another model, registered by anyone, and its tasks, each with a node subscribed.
     const spamModel = modelIdOf("spam-model");
     await registerModel(spammer, {
@@ -206,13 +130,11 @@ describe("issue 13's fifth review against a dev network", () => {
       uri: "atoma://models/spam",
     });
     for (let k = 0; k < 12; k++) {
-      const { taskId } = await createTask(spammer, {
+      await createSubscribedTask(spammer, nodes[k % nodes.length]!, {
         modelId: spamModel,
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.None,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     getLogs.length = 0;
     expect(await servedTasks(recording, contracts, dev.ready.model)).toEqual(before);
@@ -242,9 +164,9 @@ describe("issue 13's fifth review against a dev network", () => {
     const chain = verifyChainOf(network);
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
     const griefer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
-    const nodes = nodeActors();
+    const nodes = devNodeActors(dev);
     for (let k = 0; k < 64; k++) {
-      const { taskId } = await createTask(griefer, {
+      await createSubscribedTask(griefer, nodes[k % nodes.length]!, {
         modelId: modelIdOf(dev.ready.model),
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.CrossValidation,
@@ -252,13 +174,11 @@ describe("issue 13's fifth review against a dev network", () => {
         attesters: 1,
         sampleSize: 4,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     const unknown = await servingSecurityLevel(chain, dev.ready.model).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(SecurityLevelUnknownError);
     expect((unknown as SecurityLevelUnknownError).cause).toBeInstanceOf(ModelTasksCrowdedError);
-    const account = await freshBuyer();
+    const account = await fundedFreshBuyer(dev);
     const lowered: unknown[] = [];
     const refused = await createAtomaClient({
       network: dev.readyText,

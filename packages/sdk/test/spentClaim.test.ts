@@ -1,17 +1,14 @@
-import { join } from "node:path";
 import {
-  createTask,
   getStack,
   getSubscription,
   modelIdOf,
   SecurityLevel,
   submitSettlement,
-  subscribe,
   TaskRole,
   updateSubscription,
 } from "@atoma/chain";
 import { atomaDomain, parseReceipt, signResponse, toReceipt } from "@atoma/core";
-import { loadKeyFile } from "@atoma/node";
+import type { loadKeyFile } from "@atoma/node";
 import {
   createAtomaClient,
   parseNetwork,
@@ -20,29 +17,20 @@ import {
   userContext,
   verifyChainOf,
 } from "@atoma/sdk";
-import {
-  createPublicClient,
-  createWalletClient,
-  erc20Abi,
-  type Hex,
-  http,
-  keccak256,
-  parseEther,
-  toHex,
-} from "viem";
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { type Hex, keccak256, toHex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ask,
+  cheapestFirstClient,
+  cheapestNodeBehindRelay,
+  createSubscribedTask,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
-import { startRelay } from "./relay.js";
-
-/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-
-const ask = (model: string, content: string) => ({
-  model,
-  messages: [{ role: "user", content }],
-  max_tokens: 8,
-});
+import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
 
 /**
  * Review fresh 2, MEDIUM-A and MEDIUM-B, on a real dev network: a node's `stack_closed` after its idle settlement is
@@ -57,40 +45,6 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   afterAll(async () => {
     await dev?.stop();
   }, 60_000);
-
-  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
-  async function freshBuyer() {
-    const account = privateKeyToAccount(generatePrivateKey());
-    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
-    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
-    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
-    const gas = await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null });
-    await reader.waitForTransactionReceipt({ hash: gas });
-    const toma = await wallet.writeContract({
-      address: dev.ready.contracts.AtomaToken as Hex,
-      abi: erc20Abi,
-      functionName: "transfer",
-      args: [account.address, parseEther("20")],
-      chain: null,
-    });
-    await reader.waitForTransactionReceipt({ hash: toma });
-    return account;
-  }
-
-  /** The cheapest node (a `sort: "price"` client buys there), its key, and a relay in front of it. */
-  async function cheapestBehindRelay() {
-    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
-    const key = loadKeyFile(
-      join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
-    );
-    const relay = await startRelay(cheapest.url);
-    const origin = new URL(cheapest.url).origin;
-    const viaRelay: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
-      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
-    };
-    return { cheapest, key, relay, fetch: viaRelay };
-  }
 
   /** The node settles `stackId` on-chain now (its own key), as its settlement worker does. */
   const settleNow = (key: ReturnType<typeof loadKeyFile>, stackId: bigint) =>
@@ -111,8 +65,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   });
 
   it("does not put aside a node that settles a stack left idle past the network's idle bound", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     let closedStack: string | undefined;
     const refusing = (path: string, headers: Record<string, string>) =>
       path.startsWith("/v1/chat") && headers["x-atoma-stack"] === closedStack;
@@ -144,8 +98,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   }, 180_000);
 
   it("still puts aside a node that settles a stack the client used within the idle bound", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     let closedStack: string | undefined;
     const refusing = (path: string, headers: Record<string, string>) =>
       path.startsWith("/v1/chat") && headers["x-atoma-stack"] === closedStack;
@@ -173,19 +127,13 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   }, 180_000);
 
   it("puts aside a node that backs stack_exhausted with a second signature on the client's last leaf", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
-    let forged: { stack: string; body: string } | undefined;
-    const forging = (path: string, headers: Record<string, string>) =>
-      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === forged?.stack;
-    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged.body : body);
-    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
+    const forged = refuseStackAsExhausted(relay);
     try {
       const putAside: { nodeId: bigint; reason: string }[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (nodeId, reason) => putAside.push({ nodeId, reason }),
       });
@@ -195,15 +143,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
       const { fields } = parseReceipt(first.atoma);
       expect(fields.leafIndex).toBe(0n);
       const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
-      const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
-      const signature = await signResponse(key, domain, fake);
-      forged = {
-        stack: first.atoma.stack_id as string,
-        body: JSON.stringify({
-          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
-          atoma: toReceipt(BigInt(cheapest.id), fake, signature),
-        }),
-      };
+      forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
+      forged.stack = first.atoma.stack_id as string;
       const answer = await client.chat(ask(dev.ready.model, "More"));
       expect(putAside.map((p) => p.nodeId)).toEqual([BigInt(cheapest.id)]);
       expect(putAside[0]?.reason).toMatch(/signed leaf 0 twice/);
@@ -214,19 +155,13 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   }, 180_000);
 
   it("puts aside a node that backs stack_exhausted with a receipt for a leaf past the stack's last", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
-    let forged: { stack: string; body: string } | undefined;
-    const forging = (path: string, headers: Record<string, string>) =>
-      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === forged?.stack;
-    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged.body : body);
-    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
+    const forged = refuseStackAsExhausted(relay);
     try {
       const putAside: string[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
@@ -236,14 +171,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
       const { fields } = parseReceipt(first.atoma);
       const units = 99_999n - fields.cumulativeUnits;
       const fake = { ...fields, leafIndex: 1n, nonce: 1n, units, cumulativeUnits: 99_999n };
-      const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
-      forged = {
-        stack: first.atoma.stack_id as string,
-        body: JSON.stringify({
-          error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
-          atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
-        }),
-      };
+      forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
+      forged.stack = first.atoma.stack_id as string;
       const answer = await client.chat(ask(dev.ready.model, "More"));
       expect(putAside).toHaveLength(1);
       expect(putAside[0]).toMatch(/not the last leaf 0 below the refused request/);
@@ -256,8 +185,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   // Review final 13, MEDIUM-1: a receipt the client refused (its running total inflated to the whole stack) shown
   // again as the signed last leaf of a stack_exhausted refusal proves nothing: the node lies, nothing is bought on it.
   it("puts aside a node that backs stack_exhausted with a receipt the client refused", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
     let stack: string | undefined;
     let inflated: unknown;
@@ -285,10 +214,8 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     relay.statusOf = (status, path, headers) => (exhausted && ours(path, headers) ? 402 : status);
     try {
       const putAside: string[] = [];
-      const client = createAtomaClient({
-        network: dev.readyText,
+      const client = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
@@ -313,39 +240,27 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   // Review s13 MEDIUM-1: nothing at hand tells a lie from an honest node whose stack is used up, so the node is not
   // put aside; the stack is left and the signed total kept for the owner's index challenge.
   it("on a reused stack, keeps a stack_exhausted total nothing at hand backs and leaves the stack, the node not blamed", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
-    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
-    let stack: string | undefined;
-    let forged: string | undefined;
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
     // The request at nonce 1 (the one the node named) on the reused stack is refused as exhausted, with a receipt
     // the node signs on the spot for leaf 0: the whole stack billed there.
-    const forging = (path: string, headers: Record<string, string>) =>
-      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
-    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
-    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
       expect(first.atoma.node_id).toBe(cheapest.id);
-      stack = first.atoma.stack_id as string;
+      const stack = first.atoma.stack_id as string;
+      forged.stack = stack;
       const { fields } = parseReceipt(first.atoma);
       const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
-      forged = JSON.stringify({
-        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
-        atoma: toReceipt(BigInt(cheapest.id), fake, await signResponse(key, domain, fake)),
-      });
+      forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
       // A restart: a new client of the same owner, no receipts at hand, reuses the stack.
       const putAside: string[] = [];
       const kept: { shown: boolean; accepted: boolean; total: bigint }[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
         onReceipt: (receipt, verdict) =>
@@ -368,34 +283,22 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
   // leaves room for the request; the client left the stack open and never used it again, the escrow locked until
   // expiry. The node's own signature contradicts it: put aside, and the stack closed at once.
   it("on a reused stack, closes the stack and puts aside a node whose own exhausted total leaves room", async () => {
-    const account = await freshBuyer();
-    const { cheapest, key, relay, fetch } = await cheapestBehindRelay();
-    const domain = atomaDomain(dev.ready.chainId, dev.ready.contracts.StackManager as Hex);
-    let stack: string | undefined;
-    let forged: string | undefined;
-    const forging = (path: string, headers: Record<string, string>) =>
-      path.startsWith("/v1/chat") && headers["x-atoma-stack"] === stack && headers["x-atoma-nonce"] === "1";
-    relay.rewrite = (body, path, headers) => (forging(path, headers) && forged ? forged : body);
-    relay.statusOf = (status, path, headers) => (forging(path, headers) ? 402 : status);
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
+    const forged = refuseStackAsExhausted(relay, "1");
     try {
-      const first = await createAtomaClient({
-        network: dev.readyText,
+      const first = await cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
       }).chat(ask(dev.ready.model, "Hello"));
-      stack = first.atoma.stack_id as string;
+      const stack = first.atoma.stack_id as string;
+      forged.stack = stack;
       const { fields } = parseReceipt(first.atoma);
       // Its real last leaf, signed again: the stack still holds nearly all its units.
-      forged = JSON.stringify({
-        error: { message: "stack exhausted", type: "insufficient_quota", code: "stack_exhausted" },
-        atoma: toReceipt(BigInt(cheapest.id), fields, await signResponse(key, domain, fields)),
-      });
+      forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fields);
       const putAside: string[] = [];
-      const restarted = createAtomaClient({
-        network: dev.readyText,
+      const restarted = cheapestFirstClient(dev, {
         account,
-        preferences: { sort: "price" },
         fetch,
         onNodePutAside: (_nodeId, reason) => putAside.push(reason),
       });
@@ -412,14 +315,11 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
 
   // Review fresh 2, LOW-F: subscribers at a price no client pays raised every client's default level.
   it("takes the default level from the nodes that could serve the client, not from any price", async () => {
-    const account = await freshBuyer();
+    const account = await fundedFreshBuyer(dev);
     const network = parseNetwork(dev.readyText);
     const chain = verifyChainOf(network);
     const taskId = BigInt(dev.ready.tasks.chat);
-    const nodes = dev.ready.nodes.map((node, k) => ({
-      nodeId: BigInt(node.id),
-      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-    }));
+    const nodes = devNodeActors(dev);
     const before = await Promise.all(nodes.map((n) => getSubscription(n.ctx, { taskId, nodeId: n.nodeId })));
     const absurd = 10n ** 24n;
     try {
@@ -469,19 +369,14 @@ describe("spent claims against a dev network (atoma dev, three nodes)", () => {
     const network = parseNetwork(dev.readyText);
     const chain = verifyChainOf(network);
     const spammer = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 7 }));
-    const nodes = dev.ready.nodes.map((node, k) => ({
-      nodeId: BigInt(node.id),
-      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-    }));
+    const nodes = devNodeActors(dev);
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
     for (let k = 0; k < 64; k++) {
-      const { taskId } = await createTask(spammer, {
+      await createSubscribedTask(spammer, nodes[k % nodes.length]!, {
         modelId: modelIdOf(dev.ready.model),
         role: TaskRole.Chat,
         securityLevel: SecurityLevel.None,
       });
-      const node = nodes[k % nodes.length]!;
-      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     }
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
   }, 300_000);

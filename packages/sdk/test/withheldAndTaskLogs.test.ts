@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTask, getStack, modelIdOf, SecurityLevel, subscribe, TaskRole } from "@atoma/chain";
-import { loadKeyFile } from "@atoma/node";
+import { getStack, modelIdOf, SecurityLevel, TaskRole } from "@atoma/chain";
 import {
   checkedFromBlock,
   createAtomaClient,
@@ -22,20 +21,20 @@ import {
   WITHHELD_ASIDE_MS,
   type WithheldReceipt,
 } from "@atoma/sdk";
-import { createPublicClient, createWalletClient, custom, erc20Abi, type Hex, http, parseEther } from "viem";
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { createPublicClient, custom, type Hex, http } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ask,
+  cheapestNodeBehindRelay,
+  createSubscribedTask,
+  DEV_MNEMONIC,
+  devNodeActors,
+  fundedFreshBuyer,
+  taskLookupContracts,
+} from "./devActors.js";
 import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
-import { startRelay } from "./relay.js";
-
-/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-
-const ask = (model: string, content: string) => ({
-  model,
-  messages: [{ role: "user", content }],
-  max_tokens: 8,
-});
+import type { Relay } from "./relay.js";
 
 /**
  * Issue 13's open items on a real dev network (atoma dev, three nodes): the non-custodial client facing a node that
@@ -52,43 +51,11 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
 
   const reader = () => createPublicClient({ transport: http(dev.ready.rpcUrl) });
 
-  /** A key of its own (no stack anywhere yet), funded with gas and TOMA by a dev account. */
-  async function freshBuyer() {
-    const account = privateKeyToAccount(generatePrivateKey());
-    const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
-    const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
-    await reader().waitForTransactionReceipt({
-      hash: await wallet.sendTransaction({ to: account.address, value: parseEther("1"), chain: null }),
-    });
-    await reader().waitForTransactionReceipt({
-      hash: await wallet.writeContract({
-        address: dev.ready.contracts.AtomaToken as Hex,
-        abi: erc20Abi,
-        functionName: "transfer",
-        args: [account.address, parseEther("20")],
-        chain: null,
-      }),
-    });
-    return account;
-  }
-
-  /** The cheapest node (a `sort: "price"` client buys there first) behind a relay the client's fetch goes through. */
-  async function cheapestBehindRelay() {
-    const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
-    const relay = await startRelay(cheapest.url);
-    const origin = new URL(cheapest.url).origin;
-    const viaRelay: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
-      return fetch(url.startsWith(origin) ? relay.url + url.slice(origin.length) : url, init);
-    };
-    return { cheapest, relay, fetch: viaRelay };
-  }
-
   /**
    * The node answers leaf 1 of `stack` (committing it) with a 502, then refuses every resend of it with `refusal`.
    */
   function cutThenRefuse(
-    relay: Awaited<ReturnType<typeof startRelay>>,
+    relay: Relay,
     stack: () => string | undefined,
     refusal: { status: number; code: string; type: string },
   ) {
@@ -133,10 +100,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // was copied) hid every task created before it, and the owner's purchases: it is checked and ignored.
   it("ignores a deploymentBlock that is not the TaskRegistry's, and still finds the tasks before it", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const client = createPublicClient({ transport: http(dev.ready.rpcUrl) }) as unknown as Parameters<
       typeof servedTasks
     >[0];
@@ -162,8 +126,8 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // The direct client left a stack whose node committed a leaf and then refused its resend with `nonce_reused`
   // jammed: every later call resent it first and failed, until the stack expired. `atoma chat` already coped.
   it("closes the stalled stack, puts the node aside a week, hands over the signed request and asks another node", async () => {
-    const account = await freshBuyer();
-    const { cheapest, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const asideCalls: { nodeId: bigint; reason: string; until: Date | undefined }[] = [];
     const withheld: WithheldReceipt[] = [];
     const client = createAtomaClient({
@@ -214,8 +178,8 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // Review CLI3-1, in the SDK: a refused resend that proves nothing (a 401 from a node whose clock runs ahead) must
   // neither put the node aside nor close the stack.
   it("neither puts aside nor closes on a resend refused 401, and goes on on the same stack later", async () => {
-    const account = await freshBuyer();
-    const { cheapest, relay, fetch } = await cheapestBehindRelay();
+    const account = await fundedFreshBuyer(dev);
+    const { cheapest, relay, fetch } = await cheapestNodeBehindRelay(dev);
     const asideCalls: bigint[] = [];
     const withheld: WithheldReceipt[] = [];
     const client = createAtomaClient({
@@ -252,34 +216,21 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     }
   }, 300_000);
 
-  const nodeActors = () => {
-    const network = parseNetwork(dev.readyText);
-    return dev.ready.nodes.map((node, k) => ({
-      nodeId: BigInt(node.id),
-      ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-    }));
-  };
-
   // A task of a role no node serves requests on (created for consensus seats, say), at a higher level and with a
   // node subscribed: it was listed as serving, so every client's default level rose to it.
   it("lists no task of a role no node serves, however high its level", async () => {
     const network = parseNetwork(dev.readyText);
     const chain = verifyChainOf(network);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 4 }));
     const seatsOnly = 9;
     expect(SERVING_ROLES).not.toContain(seatsOnly);
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[0]!, {
       modelId: modelIdOf(dev.ready.model),
       role: seatsOnly,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[0]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // Named, its role counts: the task is live and a node is offered on it (so the default leaving it out is the rule).
     const asSeats = await servedTasks(chain.publicClient, contracts, dev.ready.model, 0n, {
       roles: [seatsOnly],
@@ -305,19 +256,14 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // error). The cache kept everything up to the head, so a task created and subscribed there was missed for good.
   it("reads again the blocks under the head that a lagging RPC answered empty, and finds the task there", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const from = BigInt(dev.ready.deploymentBlock ?? 0);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 }));
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[2]!, {
       modelId: modelIdOf(dev.ready.model),
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[2]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     // The backend lags two blocks, once: the task's creation and its subscription are in the blocks it leaves out.
     let behindFrom: bigint | undefined = ((await reader().getBlockNumber()) as bigint) - 1n;
     const direct = http(dev.ready.rpcUrl)({});
@@ -384,10 +330,7 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
   // logs are read again from the deployment block once the last block kept is no longer the chain's.
   it("keeps the task logs read, reads only the blocks since, and reads all again after a reorg", async () => {
     const network = parseNetwork(dev.readyText);
-    const contracts = {
-      TaskRegistry: network.contracts.TaskRegistry,
-      StackManager: network.contracts.StackManager,
-    };
+    const contracts = taskLookupContracts(network);
     const from = BigInt(dev.ready.deploymentBlock ?? 0);
     const getLogs: { fromBlock?: string }[] = [];
     const recording = createPublicClient({
@@ -429,13 +372,11 @@ describe("withheld receipts, deployment block, task roles and the task-log cache
     const cachedAt = BigInt((JSON.parse([...entries.values()][0]!) as { block: string }).block);
     expect(await rpc<boolean>("evm_revert", [snapshot])).toBe(true);
     const creator = userContext(network, mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 3 }));
-    const { taskId } = await createTask(creator, {
+    const taskId = await createSubscribedTask(creator, devNodeActors(dev)[1]!, {
       modelId: modelIdOf(dev.ready.model),
       role: TaskRole.Chat,
       securityLevel: SecurityLevel.Consensus,
     });
-    const node = nodeActors()[1]!;
-    await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
     const created = (await reader().getBlockNumber()) as bigint;
     expect(created).toBeLessThanOrEqual(cachedAt);
     await rpc("anvil_mine", ["0x20"]);
