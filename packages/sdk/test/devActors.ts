@@ -81,8 +81,16 @@ export async function createSubscribedTask(
   task: Parameters<typeof createTask>[1],
 ) {
   const { taskId } = await createTask(creator, task);
-  await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
-  return taskId;
+  // The node's own process sends with this key too (its attestation posts, settlements): a transaction of the test
+  // may take a nonce the node just used ("nonce too low"), which says nothing about what is tested; sent again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await subscribe(node.ctx, { taskId, nodeId: node.nodeId, pricePerMillion: 1n, capacity: 1_000_000n });
+      return taskId;
+    } catch (error) {
+      if (attempt >= 5 || !/nonce|replacement transaction/i.test(String(error))) throw error;
+    }
+  }
 }
 
 /** The contracts `servedTasks` reads a network's tasks from. */
