@@ -95,9 +95,14 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     template: options.template,
   });
 
-  const registered: (Omit<HarnessNode, "node" | "metrics"> & { port: number; index: number })[] = [];
+  const registered: (Omit<HarnessNode, "node" | "metrics"> & {
+    port: number;
+    index: number;
+    releasePort: () => Promise<void>;
+  })[] = [];
   for (let index = 0; index < options.nodes; index++) {
-    const port = await freePort();
+    const held = await StallingFront.heldPort();
+    const port = held.port;
     const front = new StallingFront(port);
     const frontPort = await freePort();
     await front.listen(frontPort);
@@ -114,12 +119,13 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       front,
       port,
       index,
+      releasePort: held.release,
     });
   }
   const makers = new Map<bigint, () => AtomaNode>();
   // Node start-up is mostly the embedded database's: start them side by side.
   const nodes: HarnessNode[] = await Promise.all(
-    registered.map(async ({ port, index, ...identity }) => {
+    registered.map(async ({ port, index, releasePort, ...identity }) => {
       const config = devNodeConfig(
         network,
         {
@@ -148,6 +154,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
         );
       makers.set(identity.nodeId, make);
       const node = make();
+      await releasePort();
       await node.start();
       return { ...identity, node, metrics };
     }),

@@ -81,6 +81,16 @@ export class StallingFront {
    * and a port from the ephemeral range can meanwhile be taken by any outgoing connection of a parallel test.
    */
   static async freePort(): Promise<number> {
+    const held = await StallingFront.heldPort();
+    await held.release();
+    return held.port;
+  }
+
+  /**
+   * A port as `freePort` finds it, kept bound until `release`: a node registered on-chain long before it listens
+   * would otherwise leave its port open to a parallel test meanwhile (CI: EADDRINUSE with twenty nodes).
+   */
+  static async heldPort(): Promise<{ port: number; release: () => Promise<void> }> {
     for (;;) {
       const candidate = 20_000 + Math.floor(Math.random() * 12_000);
       const server = createServer();
@@ -88,10 +98,11 @@ export class StallingFront {
         server.once("error", () => resolve(false));
         server.listen(candidate, "127.0.0.1", () => resolve(true));
       });
-      if (bound) {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        return candidate;
-      }
+      if (bound)
+        return {
+          port: candidate,
+          release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+        };
     }
   }
 }
