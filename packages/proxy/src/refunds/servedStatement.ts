@@ -1,4 +1,5 @@
 import { servedEvidenceTypedData } from "@atoma/chain";
+import { statementOfAnswer } from "@atoma/sdk";
 import { type Address, type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
 
 /** A node's `ServedEvidence` statement, as kept: "this evidence (hash) is my record for that epoch", signed. */
@@ -20,10 +21,6 @@ export interface ServedStatementKeeper {
   notePayer(stackId: bigint, keyId: string): Promise<void>;
 }
 
-const HASH = /^0x[0-9a-fA-F]{64}$/;
-const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
-const DECIMAL = /^[0-9]{1,30}$/;
-
 /**
  * The statement in a node's `atoma.attestation` answer (`statement: {node_id, epoch, evidence_hash, signature}`,
  * served beside its epoch evidence), when it is well formed, names `nodeId` and is signed by `signer` on this
@@ -34,31 +31,8 @@ export async function servedStatementOf(
   expected: { nodeId: bigint; signer: Address },
   domain: { chainId: number; registry: Address },
 ): Promise<ServedStatement | undefined> {
-  if (typeof body !== "object" || body === null) return undefined;
-  const raw = (body as { statement?: unknown }).statement;
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const { node_id, epoch, evidence_hash, signature } = raw as Record<string, unknown>;
-  if (
-    typeof node_id !== "string" ||
-    typeof epoch !== "string" ||
-    typeof evidence_hash !== "string" ||
-    typeof signature !== "string" ||
-    !DECIMAL.test(node_id) ||
-    !DECIMAL.test(epoch) ||
-    !HASH.test(evidence_hash) ||
-    !SIGNATURE.test(signature)
-  )
-    return undefined;
-  return signedStatement(
-    {
-      nodeId: BigInt(node_id),
-      epoch: BigInt(epoch),
-      evidenceHash: evidence_hash.toLowerCase() as Hex,
-      signature: signature.toLowerCase() as Hex,
-    },
-    expected,
-    domain,
-  );
+  const statement = statementOfAnswer(body);
+  return statement === undefined ? undefined : signedStatement(statement, expected, domain);
 }
 
 /** The statement when it names `nodeId` and is signed by `signer` on this chain's registry; else undefined. */
