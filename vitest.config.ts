@@ -18,6 +18,7 @@ export const workspaceAliases = {
   "@atoma/node": here("./packages/node/src/index.ts"),
   "@atoma/proxy": here("./packages/proxy/src/index.ts"),
   "@atoma/sdk/gateway-confidential": here("./packages/sdk/src/client/gatewayConfidential.ts"),
+  "@atoma/sdk/node": here("./packages/sdk/src/node/index.ts"),
   "@atoma/sdk": here("./packages/sdk/src/index.ts"),
   "@atoma/simulate": here("./packages/simulate/src/index.ts"),
   "@atoma/cli": here("./packages/cli/src/index.ts"),

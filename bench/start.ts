@@ -7,9 +7,12 @@ import { fileURLToPath } from "node:url";
 import { report } from "./lib/report.js";
 
 /**
- * Options: `--compile` also recompiles the contracts first (`contracts` build `--force`, the cold build's largest
- * step) and reports `start_compile_s`. The built CLI is run (`npm run build` first); the warm build's own check
- * (`npm run build` with nothing changed, the part of `npm start` before `atoma dev`) is `start_build_warm_s`.
+ * Options: `--compile` also recompiles the contracts first (`contracts` build `--force`) and reports
+ * `start_compile_s`. The built CLI is run (`npm run build` first); `npm start`'s own build with nothing changed
+ * (`tools/build.ts --no-check`, the part of `npm start` before `atoma dev`) is `start_build_warm_s`.
+ * `--fresh-clone` also does what a new user does: a clone of the committed HEAD, `npm install` (from npm's local
+ * cache when it holds the packages), `npm start` to the ready line: `start_fresh_clone_install_s`, `_start_s`, and
+ * their sum `start_fresh_clone_s`.
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "packages", "cli", "dist", "main.js");
@@ -34,14 +37,11 @@ interface Run {
   phases: Map<string, number>;
 }
 
-function startOnce(cacheDir: string): Promise<Run> {
+/** Runs `command` in its own process group until it prints a line starting `ready ` on stdout, then Ctrl-C's it. */
+function untilReady(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [cli, "dev", "--log-format", "json"], {
-      cwd: root,
-      env: { ...process.env, ATOMA_CACHE_DIR: cacheDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const phases = new Map<string, number>();
     let stderr = "";
     let readyS: number | undefined;
@@ -65,16 +65,24 @@ function startOnce(cacheDir: string): Promise<Run> {
       stdout += chunk;
       if (readyS === undefined && /^ready /m.test(stdout)) {
         readyS = (Date.now() - started) / 1000;
-        child.kill("SIGINT");
+        // The whole group: `npm start` runs the CLI under a shell.
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGINT");
       }
     });
     child.once("error", reject);
     child.once("exit", (code) => {
-      if (readyS === undefined) reject(new Error(`atoma dev exited (${code}) before its ready line`));
+      if (readyS === undefined)
+        reject(new Error(`${command} ${args.join(" ")} exited (${code}) before its ready line`));
       else resolve({ readyS, phases });
     });
   });
 }
+
+const startOnce = (cacheDir: string): Promise<Run> =>
+  untilReady(process.execPath, [cli, "dev", "--log-format", "json"], root, {
+    ...process.env,
+    ATOMA_CACHE_DIR: cacheDir,
+  });
 
 function reportRun(prefix: string, run: Run): void {
   report(`${prefix}_s`, run.readyS, "s");
@@ -88,9 +96,9 @@ function reportRun(prefix: string, run: Run): void {
   }
 }
 
-const timed = (command: string, args: string[]): number => {
+const timed = (command: string, args: string[], cwd = root): number => {
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const result = spawnSync(command, args, { cwd, stdio: ["ignore", "ignore", "inherit"] });
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed`);
   return (Date.now() - started) / 1000;
 };
@@ -101,7 +109,11 @@ if (process.argv.includes("--compile"))
     timed("npm", ["run", "build", "--silent", "-w", "@atoma/contracts", "--", "--force"]),
     "s",
   );
-report("start_build_warm_s", timed("npm", ["run", "build", "--silent"]), "s");
+report(
+  "start_build_warm_s",
+  timed(process.execPath, ["--import", "tsx", "tools/build.ts", "--no-check"]),
+  "s",
+);
 const cacheDir = mkdtempSync(join(tmpdir(), "atoma-start-bench-"));
 try {
   reportRun("start_cold", await startOnce(cacheDir));
@@ -109,3 +121,26 @@ try {
 } finally {
   rmSync(cacheDir, { recursive: true, force: true });
 }
+
+/** A new user's first start: a fresh clone of HEAD, `npm install`, `npm start` to the ready line (empty caches). */
+async function freshClone(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "atoma-fresh-clone-"));
+  try {
+    const top = spawnSync("git", ["rev-parse", "--show-toplevel"], {
+      cwd: root,
+      encoding: "utf8",
+    }).stdout.trim();
+    const clone = join(work, "project");
+    timed("git", ["clone", "-q", top, clone]);
+    const install = timed("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], clone);
+    report("start_fresh_clone_install_s", install, "s");
+    const env = { ...process.env, ATOMA_CACHE_DIR: join(work, "cache") };
+    const start = await untilReady("npm", ["start"], clone, env);
+    report("start_fresh_clone_start_s", start.readyS, "s");
+    report("start_fresh_clone_s", install + start.readyS, "s");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes("--fresh-clone")) await freshClone();

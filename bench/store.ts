@@ -23,7 +23,7 @@ const UNITS_BOUGHT = 1_000_000_000n;
 /**
  * The stores compared. `pglite`, `sqlite` and `sqlite_normal` are the node's own code (`openStateDatabase` and
  * `Accounting`) on its embedded engines: PGlite (`database.engine = "pglite"`), and SQLite with
- * `synchronous = "full"` (the default) or `"normal"`. The libsql ones run
+ * `synchronous = "full"` or `"normal"` (the default: the log synced off the thread, `walSync.ts`). The libsql ones run
  * the same SQL work as prepared statements, each step one synchronous transaction. `synchronous=NORMAL` in WAL
  * mode writes every commit to the OS before it returns (a kill -9 loses nothing) and syncs at checkpoints: the
  * guarantee PGlite gives today, which runs with `fsync` off (`-F` in its start parameters). `FULL` also syncs the

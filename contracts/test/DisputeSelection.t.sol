@@ -209,18 +209,6 @@ contract DisputeSelectionTest is DisputeSelectionSteps {
         assertEq(small.selectionOf(disputeId).nodeIds[0], low, "the lower output stays");
     }
 
-    /// Two selected candidates of dispute `disputeId`, the one with the lower VRF output first.
-    function _twoSelected(uint256 disputeId) internal view returns (uint256 low, uint256 high) {
-        uint64[] memory c = _candidates(disputeId);
-        for (uint256 i = 0; i < c.length && high == 0; ++i) {
-            if (!_selected(disputeId, c[i])) continue;
-            if (low == 0) low = c[i];
-            else high = c[i];
-        }
-        assertTrue(high != 0, "two selected on dispute 1");
-        if (_proof(disputeId, low).beta > _proof(disputeId, high).beta) (low, high) = (high, low);
-    }
-
     function test_tooFewMembersAreToppedUpInPublicAfterTheWindow() public {
         (uint256 disputeId,) = _openDispute();
         uint256 node = _find(disputeId, true);
@@ -286,5 +274,57 @@ contract DisputeSelectionLateKeyTest is DisputeSelectionSteps {
         vm.prank(vm.addr(signerKey[node]));
         vm.expectRevert(abi.encodeWithSelector(VrfKeyRegistry.VrfKeyTooNew.selector, node, drawBlock + 1, drawBlock));
         selection.selfSelect(disputeId, node, p.proof, p.hints, keccak256("ground"));
+    }
+}
+
+/// @notice A member displaced from the cap can still be drawn by the public top-up, and then sits uncommitted.
+contract DisplacedMemberTest is DisputeSelectionSteps {
+    function setUp() public {
+        setUpSelection();
+    }
+
+    function selectionCap() internal pure override returns (uint8) {
+        return 1;
+    }
+
+    /// The higher-β member sits first and is displaced by the lower one (answered, never reportable as silent);
+    /// the lone member is topped up in public, which draws the displaced node like any other candidate: it sits
+    /// without the vote it sealed in its selection, to commit in the vote (a consensus node puts its row back to pending).
+    function test_aDisplacedMemberDrawnByTheTopUpSitsUncommitted() public {
+        (uint256 disputeId,) = _openDispute();
+        (uint256 low, uint256 high) = _twoSelected(disputeId);
+        _sit(disputeId, high, _proof(disputeId, high), keccak256("high"));
+        vm.expectEmit(address(selection));
+        emit DisputeSelection.MemberUnseated(disputeId, high);
+        _sit(disputeId, low, _proof(disputeId, low), keccak256("low"));
+        vm.warp(block.timestamp + WINDOW + 1);
+        Proof memory p = _proof(disputeId, high);
+        uint64[] memory candidates = _candidates(disputeId);
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotSilent.selector, disputeId, high));
+        selection.reportSilentSelection(disputeId, high, candidates, p.proof, p.hints);
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId);
+        assertTrue(selection.toppingUp(disputeId), "a lone member is topped up");
+        uint256 armed = disputes.getDispute(disputeId).drawBlock;
+        // The top-up's seed is the next block's hash: try seeds until one draws the displaced node.
+        for (uint256 k = 0; k < 32; ++k) {
+            uint256 snapshot = vm.snapshotState();
+            vm.roll(armed + 2);
+            vm.setBlockhash(armed + 1, keccak256(abi.encode("top-up seed", k)));
+            disputes.drawCommittee(disputeId);
+            DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+            int256 at = -1;
+            for (uint256 i = 0; i < committee.length; ++i) {
+                if (committee[i].nodeId == low) assertTrue(committee[i].committed, "the self-selected sat committed");
+                if (committee[i].nodeId == high) at = int256(i);
+            }
+            if (at >= 0) {
+                assertGe(committee.length, 3, "topped up in public");
+                assertTrue(!committee[uint256(at)].committed, "the displaced member commits in the vote");
+                return;
+            }
+            vm.revertToState(snapshot);
+        }
+        fail("no top-up seed drew the displaced member");
     }
 }

@@ -23,19 +23,6 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
 
     // ---------------------------------------------------------------- helpers
 
-    /// The frozen candidates whose VRF output falls under the dispute's threshold.
-    function _selectedCandidates(uint256 disputeId) internal view returns (uint256[] memory ids) {
-        uint64[] memory c = _candidates(disputeId);
-        ids = new uint256[](c.length);
-        uint256 n;
-        for (uint256 i = 0; i < c.length; ++i) {
-            if (_selected(disputeId, c[i])) ids[n++] = c[i];
-        }
-        assembly ("memory-safe") {
-            mstore(ids, n)
-        }
-    }
-
     /// Member `member` computes with `salt` and takes its seat with the commitment of that ballot.
     function _sitWithBallot(uint256 disputeId, uint256 stackId, uint256 member, bytes32 salt)
         internal
@@ -413,34 +400,6 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         for (uint256 i = 0; i < committee.length; ++i) {
             assertTrue(!committee[i].committed, "nobody self-selected");
         }
-    }
-
-    /// Review fix: the consensus worker does not self-select, so a consensus dispute's committee is drawn in public;
-    /// a selected sybil cannot sit alone on it.
-    function test_aConsensusDisputeIsDrawnInPublicAndASybilCannotSelfSelect() public {
-        uint256[] memory parties = new uint256[](2);
-        parties[0] = nodeIds[0];
-        parties[1] = nodeIds[1];
-        bytes32[] memory roots = new bytes32[](2);
-        roots[0] = "a";
-        roots[1] = "b";
-        vm.prank(address(disputes.consensus()));
-        uint256 disputeId = disputes.openConsensusDispute(7, verifiedTask, 1, user, parties, roots);
-        uint256 sybil = nodeIds[2];
-        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
-        _sit(disputeId, sybil, _proof(1, sybil), keccak256("alone"));
-        vm.roll(block.number + 2);
-        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
-        selection.open(disputeId);
-        disputes.drawCommittee(disputeId);
-        assertTrue(selection.fellBack(disputeId), "public");
-        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
-        assertEq(committee.length, 3, "a public committee of N, in one call");
-        for (uint256 i = 0; i < committee.length; ++i) {
-            assertTrue(!committee[i].committed, "nobody self-selected");
-        }
-        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.ConsensusDrawnPublicly.selector, disputeId));
-        _sit(disputeId, sybil, _proof(1, sybil), keccak256("late"));
     }
 
     /// Any subset of the selected members sits: N or more of them form the committee, exactly them and committed;

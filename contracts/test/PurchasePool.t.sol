@@ -240,11 +240,15 @@ contract PurchasePoolTest is AtomaFixture {
         (uint256 stackId, StackManager.Candidate[] memory frozen) =
             stacks.buyStack(verifiedTask, 1_000_000, type(uint128).max, 1 days);
         assertTrue(stacks.getPurchase(stackId).candidatesHash != bytes32(0), "frozen while pending");
+        // The surcharge the purchase locked, read while pending (a bound stack's purchase keeps only its duration
+        // and minimum charge: issue 15's packing).
+        uint256 surchargeBps = stacks.getPurchase(stackId).surchargeBps;
+        assertEq(surchargeBps, 1_000, "the surcharge in force");
         vm.roll(block.number + 1);
         uint256 drawn = stacks.drawNode(stackId, frozen);
         IStackManager.Stack memory stack = stacks.getStack(stackId);
         uint256 cost = uint256(stack.pricePerMillion); // 1,000,000 units: the price per million
-        uint256 escrow = cost + cost * stacks.getPurchase(stackId).surchargeBps / 10_000;
+        uint256 escrow = cost + cost * surchargeBps / 10_000;
         assertEq(stack.escrow, escrow, "escrow at the drawn node's price and the surcharge");
         assertEq(stack.pricePerMillion, frozen[_indexOf(frozen, drawn)].pricePerMillion, "its frozen price");
         assertEq(vault.escrowOf(stacks.escrowKey(stackId)), escrow, "the vault holds exactly that");

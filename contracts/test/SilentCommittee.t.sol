@@ -165,16 +165,4 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
             );
         }
     }
-
-    /// Two selected candidates of dispute `disputeId`, the one with the lower VRF output first.
-    function _twoSelected(uint256 disputeId) internal view returns (uint256 low, uint256 high) {
-        uint64[] memory c = _candidates(disputeId);
-        for (uint256 i = 0; i < c.length && high == 0; ++i) {
-            if (!_selected(disputeId, c[i])) continue;
-            if (low == 0) low = c[i];
-            else high = c[i];
-        }
-        assertTrue(high != 0, "two selected on dispute 1");
-        if (_proof(disputeId, low).beta > _proof(disputeId, high).beta) (low, high) = (high, low);
-    }
 }

@@ -32,8 +32,9 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    (stored by the first call that reads it, `pokeSeed`; unread past the horizon: the public draw, never a second
 ///    top-up seed), the top-ups committing in the vote as drawn members do. An even count with the candidates
 ///    exhausted leaves out the last top-up, or the self-selected member the seed scores highest, never the last
-///    to arrive. Nobody seated, no candidate at all, or a consensus dispute (its worker does not
-///    self-select yet): DisputeManager's public draw. The manager arms the first draw in the `postEvidence` call
+///    to arrive. Nobody seated, or no candidate at all: DisputeManager's public draw. Settlement and consensus
+///    disputes select alike (a consensus dispute's prompt is on-chain from the start, so its window opens from the
+///    second block after the dispute). The manager arms the first draw in the `postEvidence` call
 ///    that completes the evidence, so the server never knows the seed while it can still hold evidence back; if
 ///    nobody opens the window within the blockhash horizon, the draw is public (never a second private seed).
 contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
@@ -101,8 +102,6 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     error InvalidCommitment();
     error NotDisputeManager(address caller);
     error SelectionWindowOpen(uint256 disputeId, uint64 endsAt);
-    /// A consensus request's dispute: its worker does not self-select, so its committee is always drawn in public.
-    error ConsensusDrawnPublicly(uint256 disputeId);
     /// The node proved its selection in the window, was reported already, or would not have sat (a full cap of
     /// lower outputs): its silence cost nothing.
     error NotSilent(uint256 disputeId, uint256 nodeId);
@@ -123,7 +122,6 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
-        if (d.kind == DisputeManager.Kind.Consensus) revert ConsensusDrawnPublicly(disputeId);
         if (
             d.status != DisputeManager.Status.Open || d.drawn || d.drawRound != 0 || d.drawBlock == 0
                 || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock + 1
@@ -154,9 +152,6 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         bytes32 commitment
     ) external nonReentrant {
         Selection storage sel = _selections[disputeId];
-        if (sel.endsAt == 0 && disputes.getDispute(disputeId).kind == DisputeManager.Kind.Consensus) {
-            revert ConsensusDrawnPublicly(disputeId);
-        }
         if (sel.endsAt == 0 || block.timestamp > sel.endsAt) revert SelectionNotOpen(disputeId);
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidCommitment();
@@ -243,7 +238,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     /// The manager's first draw round (IDisputeSelection): opens the window when it is not yet; once it is final,
     /// hands over the members that still hold collateral with their commitments, topped up in public to N (or to
     /// the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's public
-    /// draw) for a consensus dispute, a dispute without candidates, or when nobody sat; REARM with the public draw
+    /// draw) for a dispute without candidates, or when nobody sat; REARM with the public draw
     /// to follow when the seed block's hash expired before anybody opened the window (see docs/vrf.md).
     function take(uint256 disputeId)
         external
@@ -254,8 +249,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         Selection storage sel = _selections[disputeId];
         if (sel.endsAt == 0) {
-            // A consensus dispute's worker does not self-select; without candidates nobody can; both draw in public.
-            if (d.kind == DisputeManager.Kind.Consensus || disputes.candidatesOf(disputeId).length == 0) {
+            // Without candidates nobody can self-select: the draw is public (and fails its rounds).
+            if (disputes.candidatesOf(disputeId).length == 0) {
                 return _fallBack(disputeId, 0, PUBLIC);
             }
             // The seed block's hash is gone (nobody opened the window in 256 blocks after the evidence completed):

@@ -25,6 +25,8 @@ interface ISettlementDraw {
     function selectionOf(uint256 stackId) external view returns (Selection memory);
     /// The request indices a private selection window's seed samples.
     function selectionIndices(uint256 stackId) external view returns (uint256[] memory);
+    /// The sampled requests the open window asked the server for, and the deadline (zero: not asked).
+    function dataAsked(uint256 stackId) external view returns (uint256[] memory indices, uint256 deadline);
     /// `count` distinct request indices in [0, requestCount) drawn from `seed`.
     function sampleIndices(uint256 seed, uint256 requestCount, uint256 count)
         external

@@ -78,4 +78,9 @@ interface ITaskRegistry {
     /// Seconds a node stays bound after it leaves: a subscription's exit notice, and the wait before collateral is
     /// withdrawable after deregistration and after the node's last obligation.
     function exitNotice() external view returns (uint64);
+    /// Whether every one of `nodeIds` holds an active subscription to `taskId` (reads only that of each).
+    function allActive(uint256 taskId, uint256[] calldata nodeIds) external view returns (bool);
+    /// Whether the node ever subscribed to a confidential task (security level 3): only such a node can have served
+    /// a stack a lying attestation statement refunds, so only its collateral waits for the refund window.
+    function tookConfidential(uint256 nodeId) external view returns (bool);
 }

@@ -278,12 +278,14 @@ contract NodeRegistry is AtomaAccess, EpochClock, ReentrancyGuardTransient {
     /// R2-7: with epochs long beside the notice, a liar left before its statement's epoch was even over). A lying
     /// statement a buyer can be refunded for names an epoch in which one of its stacks was served, so no later one.
     /// `type(uint256).max` for a node that is not deregistered (an active one must deregister first; a slashed one
-    /// holds nothing), so the view never reverts (review s5 L-5). The epoch bound applies to every node: whether one
-    /// ever served a confidential stack is known only to the stack manager, which has no code room left to tell.
+    /// holds nothing), so the view never reverts (review s5 L-5). The epoch bound applies only to a node that ever
+    /// subscribed to a confidential task (`TaskRegistry.tookConfidential`, set at its first such subscription): no
+    /// other can have served a stack a statement refunds, nor be believed by a confidential buyer (review L-5).
     function withdrawableAt(uint256 nodeId) public view returns (uint256) {
         if (_nodes[nodeId].status != INodeRegistry.NodeStatus.Deregistered) return type(uint256).max;
         uint256 released = releasedAt[nodeId];
         uint256 byNotice = released + taskRegistry.exitNotice();
+        if (!taskRegistry.tookConfidential(nodeId)) return byNotice;
         uint256 byEpochs = epochEnd((released - GENESIS) / EPOCH_LENGTH + ReportWindow.REFUND_EPOCHS);
         return byNotice > byEpochs ? byNotice : byEpochs;
     }

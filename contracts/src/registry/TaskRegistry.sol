@@ -60,6 +60,8 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
     /// 1-based positions in `_subscribers[taskId]` and `_nodeTasks[nodeId]`, 0 when absent.
     mapping(uint256 taskId => mapping(uint256 nodeId => uint256)) internal _subscriberPos;
     mapping(uint256 nodeId => mapping(uint256 taskId => uint256)) internal _taskPos;
+    /// Nodes that ever subscribed to a confidential task (`ITaskRegistry.tookConfidential`): set once, never cleared.
+    mapping(uint256 nodeId => bool) public tookConfidential;
 
     event TaskCreated(
         uint256 indexed taskId,
@@ -235,7 +237,10 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
         if (!task.active) revert TaskInactive(taskId);
         if (!modelRegistry.isActive(task.modelId)) revert ModelNotActive(task.modelId);
         _checkActor(nodeId);
-        if (task.securityLevel == SecurityLevel.Confidential) attestations.check(taskId, task.modelId, nodeId);
+        if (task.securityLevel == SecurityLevel.Confidential) {
+            attestations.check(taskId, task.modelId, nodeId);
+            tookConfidential[nodeId] = true;
+        }
         INodeRegistry.Node memory node = nodeRegistry.getNode(nodeId);
         if (node.status != INodeRegistry.NodeStatus.Active) revert NodeNotActive(nodeId);
         if (node.reputation < task.minReputation) revert ReputationTooLow(nodeId, node.reputation, task.minReputation);
@@ -538,6 +543,14 @@ contract TaskRegistry is ITaskRegistry, AtomaAccess {
 
     function getSubscription(uint256 taskId, uint256 nodeId) external view returns (Subscription memory) {
         return _subscriptions[taskId][nodeId];
+    }
+
+    function allActive(uint256 taskId, uint256[] calldata nodeIds) external view returns (bool) {
+        mapping(uint256 => Subscription) storage subs = _subscriptions[taskId];
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            if (!subs[nodeIds[i]].active) return false;
+        }
+        return true;
     }
 
     function subscribersOf(uint256 taskId) external view returns (uint256[] memory) {

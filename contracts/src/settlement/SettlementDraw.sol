@@ -40,7 +40,11 @@ import {VrfSortition} from "../vrf/VrfSortition.sol";
 /// window. So does any settlement whose sampled requests were asked for and never posted (then N public attesters
 /// join whoever seated, who may be the server's own: it refused the data to everyone else), and the public path
 /// slashes a server that keeps withholding in full. A selected node that stays silent is slashed the timeout share
-/// once anyone shows its proof (`reportSilentSelection`). Replacement rounds stay public.
+/// once anyone shows its proof (`reportSilentSelection`). Replacement rounds (a drawn attester missed its commit)
+/// self-select too, each in a window of its own (`ReplacementSelectionOpened`): seed from the block after the timeout,
+/// threshold count/n over the frozen candidates not attesters yet, at most `count` seats (the lowest outputs), keys
+/// older than the freeze, silence reportable (`reportSilentReplacement`), and a public top-up on a later block only
+/// when fewer than `count` sit. A seed left past the horizon re-arms the round privately, never in public.
 contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransient {
     uint256 internal constant PPM = 1_000_000;
     /// The selection seed is the hash of this many blocks after the armed one: never the settlement's own block.
@@ -68,7 +72,6 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
 
     mapping(uint256 stackId => Armed) internal _armed;
 
-
     /// The VRF keys of private self-selection; unset, every first draw is public.
     VrfKeyRegistry public vrfKeys;
     /// Seconds a selection window stays open.
@@ -82,6 +85,13 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     /// The node proved its selection (seated, or kept out by the cap) or was slashed for its silence.
     mapping(uint256 stackId => mapping(uint256 nodeId => bool)) public answered;
 
+    /// Private replacement rounds (round ≥ 1): each its own window, seed, seats and answers (round 0 above).
+    mapping(uint256 stackId => mapping(uint8 round => Selection)) internal _roundSelections;
+    mapping(uint256 stackId => mapping(uint8 round => bytes32[])) internal _roundBetas;
+    mapping(uint256 stackId => mapping(uint8 round => mapping(uint256 nodeId => bool))) public roundAnswered;
+    /// The round whose draw is a public top-up (after a window that seated too few); 0: none.
+    mapping(uint256 stackId => uint8) public topUpRound;
+
     /// The frozen attester candidates of a settlement (what `drawAttesters` must be given).
     event AttesterCandidatesFrozen(uint256 indexed stackId, uint256[] candidates);
     event AttesterDrawArmed(uint256 indexed stackId, uint64 armedAt, uint8 round, uint8 count);
@@ -90,6 +100,10 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
     /// The selection window of `stackId` opened on `seed`: a candidate whose VRF output on it is below
     /// numerator/denominator may select itself until `endsAt`.
     event SelectionOpened(uint256 indexed stackId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator);
+    /// The private window of replacement round `round` opened (see `SelectionOpened`); it names nobody.
+    event ReplacementSelectionOpened(
+        uint256 indexed stackId, uint8 round, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
+    );
     /// `nodeId` proved that it selected itself, and committed `commitment` (SettlementManager.commitAttestation's).
     event AttesterSelfSelected(uint256 indexed stackId, uint256 indexed nodeId, bytes32 commitment);
     /// `nodeId` proved its selection but `selectionCap` lower outputs sit: it does not (it is not silent either).
@@ -186,8 +200,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (a.round == 0 && (address(vrfKeys) != address(0) || _selections[stackId].endsAt != 0)) {
             return _drawPrivately(stackId, a, candidates);
         }
-        bool fallback_ = a.round == 1 && _selections[stackId].endsAt != 0
-            && settlementManager.attesterIdsOf(stackId).length == 0;
+        if (_privateRound(stackId, a)) return _drawReplacementPrivately(stackId, a, candidates);
+        bool fallback_ = a.round != 0 && topUpRound[stackId] == a.round;
         (uint256 seed, bool expired) = DeferredRandom.seed(a.armedAt, keccak256(abi.encode(stackId, a.round)));
         if (expired) {
             a.armedAt = uint64(block.number);
@@ -197,7 +211,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         }
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         a.armedAt = 0;
-        if (fallback_) return _drawFallback(stackId, candidates, seed);
+        if (fallback_) return _drawFallback(stackId, a, candidates, seed);
         ITaskRegistry.Task memory task = taskRegistry.getTask(stackManager.getStack(stackId).taskId);
         bool first = a.round == 0;
         bool sampled = !first || a.certain || seed % PPM < task.replicationPpm;
@@ -226,20 +240,41 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         EcVrf.Hints calldata hints,
         bytes32 commitment
     ) external nonReentrant {
-        Armed storage a = _armed[stackId];
-        Selection storage sel = _selections[stackId];
-        if (sel.endsAt == 0 && a.armedAt != 0 && a.round == 0 && address(vrfKeys) != address(0)) {
-            if (_open(stackId, a, candidates)) revert SelectionNotOpen(stackId);
-        }
-        _inWindow(stackId, a, sel, nodeId, candidates);
-        if (answered[stackId][nodeId]) revert AlreadySelected(stackId, nodeId);
+        uint8 round = _enter(stackId, nodeId, candidates);
         if (commitment == 0) revert NoCommitment(stackId);
+        Armed storage a = _armed[stackId];
+        Selection storage sel = _sel(stackId, round);
         bytes32 beta =
             vrfKeys.proveSelectionAt(nodeId, a.frozenAt, sel.seed, proof, hints, sel.numerator, sel.denominator);
-        answered[stackId][nodeId] = true;
-        bytes32[] storage betas = _betas[stackId];
+        _seat(stackId, round, nodeId, beta, commitment, round == 0 ? selectionCap : a.count);
+    }
+
+    /// The round whose open window `nodeId` may prove its selection in (opening it if nobody has); marks it answered.
+    function _enter(uint256 stackId, uint256 nodeId, uint256[] calldata candidates) internal returns (uint8 round) {
+        Armed storage a = _armed[stackId];
+        round = a.round;
+        Selection storage sel = _sel(stackId, round);
+        if (sel.endsAt == 0 && a.armedAt != 0 && address(vrfKeys) != address(0)) {
+            if (round == 0
+                    ? _open(stackId, a, candidates)
+                    : _privateRound(stackId, a) && _openReplacement(stackId, a, candidates)) {
+                revert SelectionNotOpen(stackId);
+            }
+        }
+        _inWindow(stackId, a, sel, nodeId, candidates);
+        mapping(uint256 => bool) storage ans = _answered(stackId, round);
+        if (ans[nodeId]) revert AlreadySelected(stackId, nodeId);
+        ans[nodeId] = true;
+    }
+
+    /// Seats `nodeId` (output `beta`) in round `round`; past `cap` seats, only in place of a higher output.
+    function _seat(uint256 stackId, uint8 round, uint256 nodeId, bytes32 beta, bytes32 commitment, uint256 cap)
+        internal
+    {
+        Selection storage sel = _sel(stackId, round);
+        bytes32[] storage betas = round == 0 ? _betas[stackId] : _roundBetas[stackId][round];
         uint256 count = sel.nodeIds.length;
-        if (count < selectionCap) {
+        if (count < cap) {
             sel.nodeIds.push(uint64(nodeId));
             sel.commitments.push(commitment);
             betas.push(beta);
@@ -261,21 +296,24 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         emit AttesterSelfSelected(stackId, nodeId, commitment);
     }
 
-    /// Candidate `nodeId` cannot fetch the transcript of `stackId` while its window is open: the server must post
-    /// the sampled requests (`SettlementEvidence.postSampledRequest`) within one more window, and the selection
-    /// window then runs one window past that deadline. Any candidate may ask, selected or not, and every
-    /// candidate's node asks when its fetch fails, before it evaluates its VRF: asking tells nobody who is selected.
+    /// Candidate `nodeId` cannot fetch the transcript of `stackId` while its window is open (the first draw's, or
+    /// a replacement round's): the server must post the sampled requests (`SettlementEvidence.postSampledRequest`)
+    /// within one more window, and the selection window then runs one window past that deadline. Any candidate of
+    /// the round may ask, selected or not, and every candidate's node asks when its fetch fails, before it
+    /// evaluates its VRF: asking tells nobody who is selected. Withheld, the round's seats never decide alone.
     function requestSelectionData(uint256 stackId, uint256 nodeId, uint256[] calldata candidates)
         external
         nonReentrant
     {
-        Selection storage sel = _selections[stackId];
-        _inWindow(stackId, _armed[stackId], sel, nodeId, candidates);
+        Armed storage a = _armed[stackId];
+        Selection storage sel = _sel(stackId, a.round);
+        _inWindow(stackId, a, sel, nodeId, candidates);
         if (sel.dataDeadline != 0) revert DataAlreadyRequested(stackId);
         uint64 deadline = uint64(block.timestamp) + selectionWindow;
         sel.dataDeadline = deadline;
         if (deadline + selectionWindow > sel.endsAt) sel.endsAt = deadline + selectionWindow;
-        emit SelectionDataRequested(stackId, nodeId, deadline, sel.endsAt, selectionIndices(stackId));
+        (uint256[] memory indices,) = dataAsked(stackId);
+        emit SelectionDataRequested(stackId, nodeId, deadline, sel.endsAt, indices);
     }
 
     /// After the window of `stackId`, anyone holding node `nodeId`'s VRF proof on its seed shows that the node was
@@ -289,18 +327,56 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         bytes calldata proof,
         EcVrf.Hints calldata hints
     ) external nonReentrant {
+        _reportSilent(stackId, 0, nodeId, candidates, proof, hints);
+    }
+
+    /// `reportSilentSelection` for the private window of replacement round `round` (≥ 1). Nobody is framed: a node
+    /// that was an attester of the settlement when reported was no candidate of the round, and one whose output is
+    /// not below the highest of a full round's seats would not have sat (`NotSilent`).
+    function reportSilentReplacement(
+        uint256 stackId,
+        uint8 round,
+        uint256 nodeId,
+        uint256[] calldata candidates,
+        bytes calldata proof,
+        EcVrf.Hints calldata hints
+    ) external nonReentrant {
+        if (round == 0) revert SelectionNotOpen(stackId);
+        _reportSilent(stackId, round, nodeId, candidates, proof, hints);
+    }
+
+    function _reportSilent(
+        uint256 stackId,
+        uint8 round,
+        uint256 nodeId,
+        uint256[] calldata candidates,
+        bytes calldata proof,
+        EcVrf.Hints calldata hints
+    ) internal {
         Armed storage a = _armed[stackId];
-        Selection storage sel = _selections[stackId];
+        Selection storage sel = _sel(stackId, round);
         if (sel.endsAt == 0) revert SelectionNotOpen(stackId);
         if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(stackId, sel.endsAt);
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         if (!_contains(candidates, nodeId)) revert NotCandidate(stackId, nodeId);
-        if (answered[stackId][nodeId]) revert NotSilent(stackId, nodeId);
-        if (sel.dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted) {
-            revert SelectionDataWithheld(stackId);
+        mapping(uint256 => bool) storage ans = _answered(stackId, round);
+        if (ans[nodeId]) revert NotSilent(stackId, nodeId);
+        if (_withheld(stackId, round)) revert SelectionDataWithheld(stackId);
+        if (round != 0 && _contains(settlementManager.attesterIdsOf(stackId), nodeId)) {
+            revert NotSilent(stackId, nodeId);
         }
-        vrfKeys.proveSelectionAt(nodeId, a.frozenAt, sel.seed, proof, hints, sel.numerator, sel.denominator);
-        answered[stackId][nodeId] = true;
+        bytes32 beta =
+            vrfKeys.proveSelectionAt(nodeId, a.frozenAt, sel.seed, proof, hints, sel.numerator, sel.denominator);
+        if (round != 0 && sel.nodeIds.length >= a.count) {
+            // The round's seats were full: seats only pass to lower outputs, so one above them all would not have sat.
+            bytes32[] storage betas = _roundBetas[stackId][round];
+            bool lower;
+            for (uint256 i = 0; i < betas.length; ++i) {
+                if (beta < betas[i]) lower = true;
+            }
+            if (!lower) revert NotSilent(stackId, nodeId);
+        }
+        ans[nodeId] = true;
         uint256 taken = nodeRegistry.slashTimeout(nodeId, address(0));
         emit SilentSelectionSlashed(stackId, nodeId, msg.sender, taken);
     }
@@ -309,6 +385,19 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
 
     function selectionOf(uint256 stackId) external view returns (Selection memory) {
         return _selections[stackId];
+    }
+
+    /// The private window of round `round` of `stackId` (0: the first draw's, as `selectionOf`).
+    function roundSelectionOf(uint256 stackId, uint8 round) external view returns (Selection memory) {
+        return _sel(stackId, round);
+    }
+
+    /// The sampled requests the open round's window asked the server for, and its deadline to post them (zero:
+    /// not asked): the first window's seed's sample, or a replacement round's settlement's own.
+    function dataAsked(uint256 stackId) public view returns (uint256[] memory indices, uint256 deadline) {
+        uint8 round = _armed[stackId].round;
+        deadline = _sel(stackId, round).dataDeadline;
+        indices = round == 0 ? selectionIndices(stackId) : settlementManager.sampledIndices(stackId);
     }
 
     /// The request indices the window's seed samples (those the settlement manager samples once it closes).
@@ -363,7 +452,9 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         indices = new uint256[](count);
         if (n <= 256) {
             uint256[] memory all = new uint256[](n);
-            for (uint256 i = 0; i < n; ++i) all[i] = i;
+            for (uint256 i = 0; i < n; ++i) {
+                all[i] = i;
+            }
             for (uint256 i = 0; i < count; ++i) {
                 uint256 j = i + uint256(keccak256(abi.encode(seed, "index", i))) % (n - i);
                 (all[i], all[j]) = (all[j], all[i]);
@@ -403,11 +494,11 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         uint256 taskId = stackManager.getStack(stackId).taskId;
         ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
-        (uint256[] memory ids, bytes32[] memory commitments) = _seated(stackId, taskId);
+        (uint256[] memory ids, bytes32[] memory commitments) = _seated(stackId, taskId, 0);
         // The sampled requests were asked for and never posted: no honest selected node could recompute, so whoever
         // seated may be the server's own, holding the data it refused the rest. The seated never decide alone then:
         // N public attesters join them, whose path makes the server post or lose its collateral (docs/vrf.md).
-        bool withheld = _withheld(stackId);
+        bool withheld = _withheld(stackId, 0);
         if (withheld || ((a.certain || task.replicationPpm >= PPM) && ids.length < task.attesters)) {
             // Must be checked (p = 1, or the first draw expired) and fewer than N seated: whoever seated may be
             // the server's own, seated last once no honest node had; public attesters up to N, on a later block.
@@ -415,6 +506,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
             a.armedAt = uint64(block.number);
             a.round = 1;
             a.count = missing;
+            topUpRound[stackId] = 1;
             emit SelectionFallback(stackId, uint64(block.number));
             emit AttesterDrawArmed(stackId, uint64(block.number), 1, missing);
             return;
@@ -425,32 +517,50 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         );
     }
 
-    /// The sampled requests of `stackId` were asked for in its window and not all posted by their deadline (they
-    /// cannot be posted after it while the settlement draws, so this stays true once the window closed).
-    function _withheld(uint256 stackId) internal view returns (bool) {
-        return _selections[stackId].dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted;
+    /// The sampled requests of `stackId` were asked for in the window of `round` and not all posted by their
+    /// deadline (they cannot be posted after it while the settlement draws, so this stays true once it closed).
+    function _withheld(uint256 stackId, uint8 round) internal view returns (bool) {
+        return _sel(stackId, round).dataDeadline != 0 && !settlementManager.getSettlement(stackId).dataPosted;
     }
 
     /// The public draw after a window that seated fewer than N on a settlement that must be checked, or whose
     /// sampled requests were withheld: those seated (still able to attest) keep their seats and commitments, and
     /// public attesters join them, up to N (N of them beside the seated after a withheld window); all check the
     /// window seed's sample.
-    function _drawFallback(uint256 stackId, uint256[] calldata candidates, uint256 seed) internal {
+    function _drawFallback(uint256 stackId, Armed storage a, uint256[] calldata candidates, uint256 seed) internal {
         uint256 taskId = stackManager.getStack(stackId).taskId;
-        ITaskRegistry.Task memory task = taskRegistry.getTask(taskId);
-        (uint256[] memory seated, bytes32[] memory commitments) = _seated(stackId, taskId);
-        uint256 wanted = _withheld(stackId) ? task.attesters
-            : task.attesters > seated.length ? task.attesters - seated.length : 0;
+        uint8 round = settlementManager.attesterIdsOf(stackId).length == 0 ? 0 : a.round;
+        (uint256[] memory seated, bytes32[] memory commitments) = _seated(stackId, taskId, round);
+        // A replacement round's top-up: up to the replacements wanted.
+        uint256 target = round == 0 ? taskRegistry.getTask(taskId).attesters : a.count;
+        bool withheld = _withheld(stackId, round);
+        if (withheld && round != 0) {
+            // A replacement round whose data was withheld: its seated (perhaps the server's own, holding what it
+            // refused the rest) give way to `count` public replacements (no more may join); the server must post
+            // for them or lose its collateral.
+            return _applyFallback(stackId, taskId, _choose(stackId, candidates, seed, target, seated), new bytes32[](0));
+        }
+        uint256 wanted = withheld ? target : target > seated.length ? target - seated.length : 0;
         uint256[] memory drawn = _choose(stackId, candidates, seed, wanted, seated);
         uint256[] memory chosen = new uint256[](seated.length + drawn.length);
-        for (uint256 i = 0; i < seated.length; ++i) chosen[i] = seated[i];
-        for (uint256 i = 0; i < drawn.length; ++i) chosen[seated.length + i] = drawn[i];
+        for (uint256 i = 0; i < seated.length; ++i) {
+            chosen[i] = seated[i];
+        }
+        for (uint256 i = 0; i < drawn.length; ++i) {
+            chosen[seated.length + i] = drawn[i];
+        }
+        _applyFallback(stackId, taskId, chosen, commitments);
+    }
+
+    function _applyFallback(uint256 stackId, uint256 taskId, uint256[] memory chosen, bytes32[] memory commitments)
+        internal
+    {
         settlementManager.applyDraw(
             stackId,
             uint128(uint256(_selections[stackId].seed)),
             true,
             chosen.length > 0,
-            task.sampleSize,
+            taskRegistry.getTask(taskId).sampleSize,
             chosen,
             commitments
         );
@@ -458,12 +568,12 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
 
     /// The self-selected of `stackId` that can still attest, with their commitments (one slashed or gone since
     /// it sat is left out, as a public draw would pass it over).
-    function _seated(uint256 stackId, uint256 taskId)
+    function _seated(uint256 stackId, uint256 taskId, uint8 round)
         internal
         view
         returns (uint256[] memory ids, bytes32[] memory commitments)
     {
-        Selection storage sel = _selections[stackId];
+        Selection storage sel = _sel(stackId, round);
         uint256 count = sel.nodeIds.length;
         ids = new uint256[](count);
         commitments = new bytes32[](count);
@@ -488,14 +598,16 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         uint256 nodeId,
         uint256[] calldata candidates
     ) internal view {
-        if (sel.endsAt == 0 || block.timestamp > sel.endsAt || a.armedAt == 0 || a.round != 0) {
+        if (sel.endsAt == 0 || block.timestamp > sel.endsAt || a.armedAt == 0) {
             revert SelectionNotOpen(stackId);
         }
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
-        if (!_contains(candidates, nodeId) || !_canAttest(stackManager.getStack(stackId).taskId, nodeId)) {
-            revert NotCandidate(stackId, nodeId);
-        }
+        // A replacement round's candidates are those not attesters of the settlement already (timed out included).
+        if (
+            !_contains(candidates, nodeId) || !_canAttest(stackManager.getStack(stackId).taskId, nodeId)
+                || (a.round != 0 && _contains(settlementManager.attesterIdsOf(stackId), nodeId))
+        ) revert NotCandidate(stackId, nodeId);
     }
 
     /// Opens the selection window of `stackId` on the hash of the block `SEED_DELAY` after the armed one; returns
@@ -525,6 +637,80 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         sel.numerator = uint128(num);
         sel.denominator = uint128(den);
         emit SelectionOpened(stackId, sel.seed, sel.endsAt, num, den);
+    }
+
+    /// A replacement round (≥ 1) drawn by private self-selection: keys are set, and it is no public top-up.
+    function _privateRound(uint256 stackId, Armed storage a) internal view returns (bool) {
+        return a.round != 0 && address(vrfKeys) != address(0) && topUpRound[stackId] != a.round;
+    }
+
+    function _sel(uint256 stackId, uint8 round) internal view returns (Selection storage) {
+        return round == 0 ? _selections[stackId] : _roundSelections[stackId][round];
+    }
+
+    function _answered(uint256 stackId, uint8 round) internal view returns (mapping(uint256 => bool) storage) {
+        return round == 0 ? answered[stackId] : roundAnswered[stackId][round];
+    }
+
+    /// A replacement round under private selection: opens its window, or closes it (`SelectionWindowOpen` before).
+    /// The seated (still able to attest, at most the count wanted) replace the missing, already committed; fewer
+    /// than wanted get public replacements up to the count, drawn on a block after the window (as round one's
+    /// top-up): a replacement must be made, so the round's threshold is count/n, as for a must-check settlement.
+    function _drawReplacementPrivately(uint256 stackId, Armed storage a, uint256[] calldata candidates) internal {
+        Selection storage sel = _roundSelections[stackId][a.round];
+        if (sel.endsAt == 0) {
+            _openReplacement(stackId, a, candidates);
+            return;
+        }
+        if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(stackId, sel.endsAt);
+        if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
+        (uint256[] memory ids, bytes32[] memory commitments) =
+            _seated(stackId, stackManager.getStack(stackId).taskId, a.round);
+        if (ids.length < a.count || _withheld(stackId, a.round)) {
+            a.armedAt = uint64(block.number);
+            topUpRound[stackId] = a.round;
+            emit SelectionFallback(stackId, uint64(block.number));
+            emit AttesterDrawArmed(stackId, uint64(block.number), a.round, a.count);
+            return;
+        }
+        a.armedAt = 0;
+        settlementManager.applyDraw(stackId, 0, true, true, 0, ids, commitments);
+    }
+
+    /// Opens the window of the armed replacement round on the hash of the block `SEED_DELAY` after the one whose
+    /// timeout armed it, over the frozen candidates that are not attesters of the settlement yet; threshold
+    /// count/n. Returns true instead when that hash is gone: re-armed on this block, for a fresh private seed (never
+    /// a public draw, which would name the replacements to whoever stalled).
+    function _openReplacement(uint256 stackId, Armed storage a, uint256[] calldata candidates)
+        internal
+        returns (bool expired)
+    {
+        uint256 seedBlock = a.armedAt + SEED_DELAY;
+        if (block.number <= seedBlock) revert DeferredRandom.DrawTooEarly(seedBlock, block.number);
+        if (block.number - seedBlock > DeferredRandom.HORIZON) {
+            a.armedAt = uint64(block.number);
+            emit AttesterDrawRearmed(stackId, uint64(block.number), a.certain);
+            return true;
+        }
+        if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
+        uint256[] memory taken = settlementManager.attesterIdsOf(stackId);
+        uint256 eligible;
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (!_contains(taken, candidates[i])) ++eligible;
+        }
+        if (eligible == 0) {
+            // Nobody left to replace them: the committed are revealed against (or nobody checked at all).
+            a.armedAt = 0;
+            settlementManager.applyDraw(stackId, 0, true, true, 0, new uint256[](0), new bytes32[](0));
+            return false;
+        }
+        Selection storage sel = _roundSelections[stackId][a.round];
+        sel.seed = VrfSortition.seed("atoma.vrf.replace", keccak256(abi.encode(stackId, a.round)), blockhash(seedBlock));
+        sel.endsAt = uint64(block.timestamp) + selectionWindow;
+        uint256 num = a.count < eligible ? a.count : eligible;
+        sel.numerator = uint128(num);
+        sel.denominator = uint128(eligible);
+        emit ReplacementSelectionOpened(stackId, a.round, sel.seed, sel.endsAt, num, eligible);
     }
 
     /// Up to `wanted` candidates, in the seed's order, that can still attest and are neither attesters of the

@@ -5,7 +5,6 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
-import {ISettlementDraw} from "../interfaces/ISettlementDraw.sol";
 import {ISettlementManager} from "../interfaces/ISettlementManager.sol";
 import {IStackManager} from "../interfaces/IStackManager.sol";
 
@@ -148,10 +147,8 @@ contract SettlementEvidence is AtomaAccess, ReentrancyGuardTransient {
             return (settlementManager.sampledIndices(stackId), st.dataDeadline);
         }
         if (st.phase != ISettlementManager.Phase.Drawing) revert WrongPhase(stackId);
-        ISettlementDraw draws = settlementManager.draws();
-        deadline = draws.selectionOf(stackId).dataDeadline;
+        (indices, deadline) = settlementManager.draws().dataAsked(stackId);
         if (deadline == 0) revert DataNotRequested(stackId);
-        return (draws.selectionIndices(stackId), deadline);
     }
 
     /// Reverts `UnitsOverSigned` when a revealed sampled leaf (in sampled order) claims more units than the owner

@@ -78,10 +78,12 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint128 pricePerMillion;
     }
 
-    /// What a purchase fixed besides the stack: its block, when its draw was armed (the purchase block, or a
-    /// later one if it expired), its duration, the minimum charge and the verification surcharge in force (0 on an
-    /// unverified task), and the hash of the frozen candidates (with the set size, for a set purchase; once its
-    /// set is drawn, the hash of the set; cleared once the stack is bound to its node).
+    /// What a purchase fixed besides the stack (`getPurchase`; stored in the stack's own slots, `Record`): its
+    /// block, when its draw was armed (the purchase block, or for a walked or set purchase a later one if it
+    /// expired), its duration, the minimum charge and the verification surcharge in force (0 on an unverified
+    /// task), and the hash of the frozen candidates (with the set size, for a set purchase; once its set is drawn,
+    /// the hash of the set; cleared once the stack is bound to its node). Once the stack is bound, only its
+    /// duration and minimum charge are kept (the block, times and surcharge read 0).
     struct Purchase {
         uint64 boughtAt;
         uint64 armedAt;
@@ -123,9 +125,31 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     uint64 public longestDuration;
     uint64 public longestSettleWindow;
 
+    /// A stack as stored: three slots, the pending purchase's fields included (issue 15: a purchase writes three
+    /// fresh slots for the stack and one for its frozen candidates, not five). `getStack` gives it as
+    /// `IStackManager.Stack`. Until its node is bound (`nodeId` 0: node ids start at 1), the binding's words hold
+    /// the purchase: `expiresAt` its time, `closedAt` the block its draw is armed on, and `pricePerMillion` its
+    /// block (from bit 16) and the surcharge it locked (the low 16 bits). `minChargeBps` and `duration` stay for
+    /// the stack's life. Task ids are the task registry's sequential ids (`_newStack` refuses one above 32 bits).
+    struct Record {
+        address owner;
+        uint32 taskId;
+        StackStatus status;
+        uint8 securityLevel;
+        uint16 minChargeBps;
+        uint32 duration;
+        uint64 nodeId;
+        uint64 units;
+        uint64 expiresAt;
+        uint64 closedAt;
+        uint128 pricePerMillion;
+        uint128 escrow;
+    }
+
     uint256 public stackCount;
-    mapping(uint256 stackId => Stack) internal _stacks;
-    mapping(uint256 stackId => Purchase) internal _purchases;
+    mapping(uint256 stackId => Record) internal _stacks;
+    /// The hash of a pending purchase's frozen candidates (or drawn set), cleared when its node is bound.
+    mapping(uint256 stackId => bytes32) internal _frozen;
 
     event StackRequested(
         uint256 indexed stackId,
@@ -321,15 +345,18 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// it: `checkers` may name that many such nodes (in increasing order, eligible active subscribers of the task
     /// at its reputation, in the drawn node's echelon, not the node), each checked here, so the task's subscribers
     /// need not be walked; a list with fewer names, or one with a name that fails, walks them instead
-    /// (`candidatesFor`'s count). Anyone may call it, in a later block.
+    /// (`candidatesFor`'s count). Anyone may call it (the buyer, a listed node binding itself, anyone), in any
+    /// block after the purchase: the draw is seeded by the purchase block's hash alone, so whoever resolves it and
+    /// whenever, within the horizon, the same node is drawn. Once that hash is gone (256 blocks) the purchase is
+    /// cancelled and refunded in full, never re-armed: nobody can wait out a draw to have it made again.
     function drawListed(uint256 stackId, Candidate[] calldata candidates, uint256[] calldata checkers)
         external
         nonReentrant
         returns (uint256 nodeId)
     {
-        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        (Record storage stack, uint256 seed, bool due) =
+            _dueDraw(stackId, keccak256(abi.encode(LISTED, candidates)), true);
         if (!due) return 0;
-        if (keccak256(abi.encode(LISTED, candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
@@ -340,7 +367,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// Whether the node `c` drawn for a listed purchase can take it now, at most at its listed price (`_offered`),
     /// its checkers named (`_namedCheckers`) or counted.
-    function _servesListed(Stack storage stack, Candidate calldata c, uint256[] calldata checkers)
+    function _servesListed(Record storage stack, Candidate calldata c, uint256[] calldata checkers)
         internal
         view
         returns (bool offered)
@@ -376,10 +403,12 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint256 previous;
         for (uint256 i = 0; i < needed; ++i) {
             uint256 id = checkers[i];
-            if (id <= previous || id == nodeId || !taskRegistry.getSubscription(taskId, id).active) return false;
+            if (id <= previous || id == nodeId) return false;
             previous = id;
             ids[i + 1] = id;
         }
+        // One call for every name's subscription, reading only whether it is active.
+        if (!taskRegistry.allActive(taskId, checkers[:needed])) return false;
         INodeRegistry.NodeState[] memory states = nodeRegistry.nodeStates(ids);
         for (uint256 i = 1; i <= needed; ++i) {
             INodeRegistry.NodeState memory s = states[i];
@@ -459,7 +488,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// The node drawn or chosen for a pending stack can still take it, by the purchase's rules (`_offered`); on a
     /// verified task its echelon's checkers are counted again only when `recount` (the choice, which may come up
     /// to `DRAW_LIMIT` after the purchase; the count walks every subscriber, so the draw, within blocks, skips it).
-    function _serves(Stack storage stack, uint256 nodeId, bool recount) internal view returns (bool offered) {
+    function _serves(Record storage stack, uint256 nodeId, bool recount) internal view returns (bool offered) {
         (, offered) = _offered(
             stack.taskId,
             taskRegistry.getTask(stack.taskId),
@@ -519,30 +548,27 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         bytes32 candidatesHash
     ) internal returns (uint256 stackId) {
         bool verified = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation);
+        if (taskId > type(uint32).max) revert TaskUnavailable(taskId);
         stackId = ++stackCount;
         uint256 cost = Units.cost(units, price);
-        uint256 locked = cost + cost * (verified ? p.surchargeBps : 0) / BPS;
-        _stacks[stackId] = Stack({
+        uint16 surcharge = verified ? p.surchargeBps : 0;
+        uint256 locked = cost + cost * surcharge / BPS;
+        // Pending: the binding's words hold the purchase (`Record`). `maxDuration` (at most 365 days) fits 32 bits.
+        _stacks[stackId] = Record({
             owner: msg.sender,
-            taskId: uint64(taskId),
+            taskId: uint32(taskId),
             status: StackStatus.Pending,
             securityLevel: level,
+            minChargeBps: p.minChargeBps,
+            duration: uint32(duration),
             nodeId: 0,
             units: units,
-            expiresAt: 0,
-            closedAt: 0,
-            pricePerMillion: 0,
+            expiresAt: uint64(block.timestamp),
+            closedAt: uint64(block.number),
+            pricePerMillion: uint128(block.number) << 16 | surcharge,
             escrow: uint128(locked)
         });
-        _purchases[stackId] = Purchase({
-            boughtAt: uint64(block.number),
-            armedAt: uint64(block.number),
-            duration: uint48(duration),
-            minChargeBps: p.minChargeBps,
-            surchargeBps: verified ? p.surchargeBps : 0,
-            boughtTime: uint48(block.timestamp),
-            candidatesHash: candidatesHash
-        });
+        if (candidatesHash != bytes32(0)) _frozen[stackId] = candidatesHash;
         vault.lock(escrowKey(stackId), msg.sender, locked);
     }
 
@@ -553,9 +579,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// refunded in full). A drawn node that cannot serve never hands the stack to another candidate: anyone who
     /// can fill the nodes ranked ahead once the hash is known could otherwise steer the draw to its own.
     function drawNode(uint256 stackId, Candidate[] calldata candidates) external nonReentrant returns (uint256 nodeId) {
-        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        (Record storage stack, uint256 seed, bool due) = _dueDraw(stackId, keccak256(abi.encode(candidates)), false);
         if (!due) return 0;
-        if (keccak256(abi.encode(candidates)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
@@ -575,9 +600,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         returns (Candidate[] memory set)
     {
         if (setSize < 2 || setSize > MAX_SET_SIZE) revert InvalidSetSize(setSize, MAX_SET_SIZE);
-        (Stack storage stack, Purchase storage purchase, uint256 seed, bool due) = _dueDraw(stackId);
+        (Record storage stack, uint256 seed, bool due) =
+            _dueDraw(stackId, keccak256(abi.encode(candidates, setSize)), false);
         if (!due) return set;
-        if (keccak256(abi.encode(candidates, setSize)) != purchase.candidatesHash) revert WrongCandidates(stackId);
         uint256 size = setSize < candidates.length ? setSize : candidates.length;
         set = new Candidate[](size);
         uint256[] memory order = DeferredRandom.identity(candidates.length);
@@ -585,7 +610,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             DeferredRandom.step(order, seed, i);
             set[i] = candidates[order[i]];
         }
-        purchase.candidatesHash = keccak256(abi.encode(set));
+        _frozen[stackId] = keccak256(abi.encode(set));
         stack.status = StackStatus.Choosing;
         emit NodeSetDrawn(stackId, set);
     }
@@ -600,12 +625,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         nonReentrant
         returns (uint256)
     {
-        Stack storage stack = _existing(stackId);
+        Record storage stack = _existing(stackId);
         if (stack.status != StackStatus.Choosing) revert StackNotChoosing(stackId);
-        Purchase storage purchase = _purchases[stackId];
-        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) return _cancel(stackId, stack);
+        if (block.timestamp > uint256(stack.expiresAt) + DRAW_LIMIT) return _cancel(stackId, stack);
         if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
-        if (keccak256(abi.encode(set)) != purchase.candidatesHash) revert WrongCandidates(stackId);
+        if (keccak256(abi.encode(set)) != _frozen[stackId]) revert WrongCandidates(stackId);
         for (uint256 i = 0; i < set.length; ++i) {
             if (set[i].nodeId != nodeId) continue;
             if (!_serves(stack, nodeId, true)) return _cancel(stackId, stack);
@@ -617,36 +641,42 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// The owner cancels its stack while it waits for its choice of a member (`Choosing`): refunded in full.
     function cancelChoice(uint256 stackId) external nonReentrant {
-        Stack storage stack = _existing(stackId);
+        Record storage stack = _existing(stackId);
         if (stack.status != StackStatus.Choosing) revert StackNotChoosing(stackId);
         if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
         _cancel(stackId, stack);
     }
 
-    /// The seed of a pending stack's draw, and `due` false when the draw ended in this call instead: `DRAW_LIMIT`
-    /// passed (cancelled and refunded) or the armed block's hash is gone (re-armed on this block).
-    function _dueDraw(uint256 stackId)
+    /// The seed of a pending stack's draw (the hash of the block it is armed on, `closedAt` while pending), and
+    /// `due` false when the draw ended in this call instead: `DRAW_LIMIT` passed since the purchase (its time,
+    /// `expiresAt` while pending: cancelled and refunded, whatever the kind), or the armed block's hash is gone: a
+    /// listed purchase (`cancelExpired`) is then cancelled and refunded, a walked or set purchase re-armed on this
+    /// block. The caller's `candidatesHash` (tagged by its kind, `LISTED`) must be the frozen one before the expiry
+    /// is acted on, so the action is the purchase's own kind's, never the entry point's (review M-1: `drawNode` on
+    /// a listed purchase re-armed it, `drawListed` on a walked or set one cancelled it).
+    function _dueDraw(uint256 stackId, bytes32 candidatesHash, bool cancelExpired)
         internal
-        returns (Stack storage stack, Purchase storage purchase, uint256 seed, bool due)
+        returns (Record storage stack, uint256 seed, bool due)
     {
         stack = _existing(stackId);
         if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
-        purchase = _purchases[stackId];
-        if (block.timestamp > uint256(purchase.boughtTime) + DRAW_LIMIT) {
+        if (block.timestamp > uint256(stack.expiresAt) + DRAW_LIMIT) {
             _cancel(stackId, stack);
-            return (stack, purchase, 0, false);
+            return (stack, 0, false);
         }
+        if (candidatesHash != _frozen[stackId]) revert WrongCandidates(stackId);
         bool expired;
-        (seed, expired) = DeferredRandom.seed(purchase.armedAt, bytes32(stackId));
-        if (expired) {
-            purchase.armedAt = uint64(block.number);
+        (seed, expired) = DeferredRandom.seed(stack.closedAt, bytes32(stackId));
+        if (!expired) return (stack, seed, true);
+        if (cancelExpired) {
+            _cancel(stackId, stack);
+        } else {
+            stack.closedAt = uint64(block.number);
             emit NodeDrawRearmed(stackId, uint64(block.number));
-            return (stack, purchase, 0, false);
         }
-        due = true;
     }
 
-    function _cancel(uint256 stackId, Stack storage stack) internal returns (uint256) {
+    function _cancel(uint256 stackId, Record storage stack) internal returns (uint256) {
         stack.status = StackStatus.Closed;
         emit StackCancelled(stackId, vault.refund(escrowKey(stackId), stack.owner));
         return 0;
@@ -711,19 +741,20 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// Binds the stack to `c` at its frozen price, with the surcharge locked at the purchase (so the escrow never
     /// exceeds what was locked: `c`'s price is at most the highest candidate price it was locked at).
-    function _open(uint256 stackId, Stack storage stack, Candidate memory c) internal {
-        Purchase storage purchase = _purchases[stackId];
+    function _open(uint256 stackId, Record storage stack, Candidate memory c) internal {
         uint256 cost = Units.cost(stack.units, c.pricePerMillion);
-        uint256 escrow = cost + cost * purchase.surchargeBps / BPS;
+        // The surcharge locked at the purchase, in the price word's low 16 bits while pending.
+        uint256 escrow = cost + cost * uint16(stack.pricePerMillion) / BPS;
         uint256 excess = stack.escrow - escrow;
-        uint64 expiresAt = uint64(block.timestamp) + purchase.duration;
+        uint64 expiresAt = uint64(block.timestamp) + stack.duration;
         stack.status = StackStatus.Active;
         stack.nodeId = c.nodeId;
         stack.pricePerMillion = c.pricePerMillion;
         stack.escrow = uint128(escrow);
         stack.expiresAt = expiresAt;
+        stack.closedAt = 0;
         // The frozen candidates (or set) have served their purpose: clearing them refunds part of the draw's gas.
-        if (purchase.candidatesHash != bytes32(0)) purchase.candidatesHash = bytes32(0);
+        if (_frozen[stackId] != bytes32(0)) _frozen[stackId] = bytes32(0);
         taskRegistry.reserve(stack.taskId, c.nodeId, stack.units);
         nodeRegistry.addObligation(c.nodeId);
         if (excess != 0) vault.release(escrowKey(stackId), stack.owner, excess);
@@ -734,7 +765,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// The owner asks the node to settle now: the stack stops serving and the settlement deadline starts.
     function closeStack(uint256 stackId) external {
-        Stack storage stack = _existing(stackId);
+        Record storage stack = _existing(stackId);
         if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
         if (stack.status != StackStatus.Active || stack.closedAt != 0) revert StackNotActive(stackId);
         stack.closedAt = uint64(block.timestamp);
@@ -751,9 +782,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         onlyRole(PROTOCOL_ROLE)
         returns (Stack memory stack)
     {
-        Stack storage stored = _existing(stackId);
+        Record storage stored = _existing(stackId);
         if (stored.status != StackStatus.Active) revert StackNotActive(stackId);
-        stack = stored;
+        stack = _view(stored);
         if (!nodeRegistry.isNodeActor(stack.nodeId, caller)) revert NotServingNode(stackId, caller);
         uint256 deadline = settleDeadline(stackId);
         if (block.timestamp > deadline) revert SettlementTooLate(stackId, deadline);
@@ -765,7 +796,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     /// The stack's escrow is paid out: the node's obligation ends, with a reputation point when it was honest.
     function markClosed(uint256 stackId, bool honest) external onlyRole(PROTOCOL_ROLE) {
-        Stack storage stack = _existing(stackId);
+        Record storage stack = _existing(stackId);
         StackStatus previous = stack.status;
         if (previous == StackStatus.Closed) revert StackNotActive(stackId);
         stack.status = StackStatus.Closed;
@@ -776,22 +807,46 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     // ---------------------------------------------------------------- views
 
     function getStack(uint256 stackId) external view returns (Stack memory) {
-        return _stacks[stackId];
+        return _view(_stacks[stackId]);
     }
 
-    function getPurchase(uint256 stackId) external view returns (Purchase memory) {
-        return _purchases[stackId];
+    /// A stored stack as `IStackManager.Stack`: before its node is bound, the binding's fields read 0.
+    function _view(Record storage stored) internal pure returns (Stack memory stack) {
+        Record memory r = stored;
+        stack.owner = r.owner;
+        stack.taskId = r.taskId;
+        stack.status = r.status;
+        stack.securityLevel = r.securityLevel;
+        stack.units = r.units;
+        stack.escrow = r.escrow;
+        if (r.nodeId == 0) return stack;
+        stack.nodeId = r.nodeId;
+        stack.expiresAt = r.expiresAt;
+        stack.closedAt = r.closedAt;
+        stack.pricePerMillion = r.pricePerMillion;
+    }
+
+    function getPurchase(uint256 stackId) external view returns (Purchase memory purchase) {
+        Record memory r = _stacks[stackId];
+        purchase.duration = r.duration;
+        purchase.minChargeBps = r.minChargeBps;
+        purchase.candidatesHash = _frozen[stackId];
+        if (r.nodeId != 0) return purchase;
+        purchase.boughtAt = uint64(r.pricePerMillion >> 16);
+        purchase.armedAt = r.closedAt;
+        purchase.surchargeBps = uint16(r.pricePerMillion);
+        purchase.boughtTime = uint48(r.expiresAt);
     }
 
     /// The minimum charge of a drawn stack: `minChargeBps` (as in force when it was bought) of its price.
     function minCharge(uint256 stackId) external view returns (uint256) {
-        Stack storage stack = _stacks[stackId];
-        return Units.cost(stack.units, stack.pricePerMillion) * _purchases[stackId].minChargeBps / BPS;
+        Stack memory stack = _view(_stacks[stackId]);
+        return Units.cost(stack.units, stack.pricePerMillion) * _stacks[stackId].minChargeBps / BPS;
     }
 
     /// Unix time by which the node must submit its settlement: expiry (or the owner's close) plus the window.
     function settleDeadline(uint256 stackId) public view returns (uint256) {
-        Stack storage stack = _stacks[stackId];
+        Stack memory stack = _view(_stacks[stackId]);
         uint256 end = stack.closedAt != 0 && stack.closedAt < stack.expiresAt ? stack.closedAt : stack.expiresAt;
         return end + params.settleWindow;
     }
@@ -826,7 +881,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         (signer,,) = ECDSA.tryRecoverCalldata(responseDigest(response), signature);
     }
 
-    function _existing(uint256 stackId) internal view returns (Stack storage stack) {
+    function _existing(uint256 stackId) internal view returns (Record storage stack) {
         stack = _stacks[stackId];
         if (stack.status == StackStatus.None) revert UnknownStack(stackId);
     }

@@ -53,6 +53,11 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
         nextEpoch();
     }
 
+    /// How many self-selected members the wired selection seats at most.
+    function selectionCap() internal view virtual returns (uint8) {
+        return 3;
+    }
+
     /// Whether every node registers its VRF key in `setUpSelection` (a test of late keys registers them itself).
     function registersKeysAtSetUp() internal view virtual returns (bool) {
         return true;
@@ -61,7 +66,7 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
     /// The key registry and the selection (window WINDOW, cap 3), wired into the dispute manager.
     function disputeSelection() internal override returns (IDisputeSelection) {
         vrfKeys = deployVectorVrfKeys();
-        selection = new DisputeSelection(disputes, vrfKeys, WINDOW, 3);
+        selection = new DisputeSelection(disputes, vrfKeys, WINDOW, selectionCap());
         return selection;
     }
 
@@ -157,6 +162,19 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
         return VrfSortition.isSelected(_proof(disputeId, nodeId).beta, sel.numerator, sel.denominator);
     }
 
+    /// The frozen candidates whose VRF output falls under the dispute's threshold.
+    function _selectedCandidates(uint256 disputeId) internal view returns (uint256[] memory ids) {
+        uint64[] memory c = _candidates(disputeId);
+        ids = new uint256[](c.length);
+        uint256 n;
+        for (uint256 i = 0; i < c.length; ++i) {
+            if (_selected(disputeId, c[i])) ids[n++] = c[i];
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
+        }
+    }
+
     function _isParty(uint256 disputeId, uint256 nodeId) internal view returns (bool) {
         DisputeManager.Party[] memory parties = disputes.partiesOf(disputeId);
         for (uint256 i = 0; i < parties.length; ++i) {
@@ -173,11 +191,22 @@ abstract contract DisputeSelectionSteps is DisputeSteps {
         return 0;
     }
 
+    /// Two selected candidates of dispute `disputeId`, the one with the lower VRF output first.
+    function _twoSelected(uint256 disputeId) internal view returns (uint256 low, uint256 high) {
+        uint64[] memory c = _candidates(disputeId);
+        for (uint256 i = 0; i < c.length && high == 0; ++i) {
+            if (!_selected(disputeId, c[i])) continue;
+            if (low == 0) low = c[i];
+            else high = c[i];
+        }
+        assertTrue(high != 0, "two selected on dispute 1");
+        if (_proof(disputeId, low).beta > _proof(disputeId, high).beta) (low, high) = (high, low);
+    }
+
     function _sit(uint256 disputeId, uint256 nodeId, Proof memory p, bytes32 commitment) internal {
         vm.prank(vm.addr(signerKey[nodeId]));
         selection.selfSelect(disputeId, nodeId, p.proof, p.hints, commitment);
     }
-
 
     /// Calls `drawCommittee` as nodes do, two blocks apart, until the committee sits (at most four calls: the
     /// selection's fallback arms the public draw first).

@@ -91,6 +91,7 @@ export {
   getCommitteeSelection,
   openCommitteeSelection,
   selfSelectCommittee,
+  vrfKeyUsableForDispute,
 } from "./actions/committeeSelection.js";
 export {
   type ConsensusRoundOutcome,
@@ -133,6 +134,7 @@ export {
   FAIL_UNVERIFIABLE,
 } from "./actions/drawAttesters.js";
 export { dropUnattested } from "./actions/dropUnattested.js";
+export { dropUnattestedPeers, type PeerDrop } from "./actions/dropUnattestedPeers.js";
 export {
   approveEchelon,
   echelonFingerprint,
@@ -196,7 +198,7 @@ export {
   signerProofFor,
 } from "./actions/registerNode.js";
 export { getVrfKey, registerVrfKey, vrfKeyRegistryOf } from "./actions/registerVrfKey.js";
-export { reportSilentSelection } from "./actions/reportSilentSelection.js";
+export { reportSilentReplacement, reportSilentSelection } from "./actions/reportSilentSelection.js";
 export {
   reportUnposted,
   type ServedEvidence,
@@ -212,6 +214,7 @@ export {
 } from "./actions/revealSettlement.js";
 export {
   type AttesterSelection,
+  currentAttesterSelection,
   evaluateSelection,
   findOpenedSelections,
   getAttesterSelection,

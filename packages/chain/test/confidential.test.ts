@@ -6,7 +6,9 @@ import { setAllowedMeasurement, setDevAttestation } from "../src/actions/attesta
 import { buyStackFromNode } from "../src/actions/buyStackFromNode.js";
 import { createTask } from "../src/actions/createTask.js";
 import { dropUnattested } from "../src/actions/dropUnattested.js";
+import { dropUnattestedPeers } from "../src/actions/dropUnattestedPeers.js";
 import { finalizeSettlement } from "../src/actions/finalizeSettlement.js";
+import { getSubscription } from "../src/actions/getTask.js";
 import { postAttestation } from "../src/actions/postAttestation.js";
 import { attestationStanding, getAttestation } from "../src/actions/readAttestation.js";
 import { refundUnposted } from "../src/actions/refundUnposted.js";
@@ -86,6 +88,29 @@ describe("confidential tasks (security level 3) against anvil", () => {
     ).rejects.toMatchObject({ errorName: "AttestationExpired" });
     const dropped = await dropUnattested(keeper, { nodeId: node.nodeId });
     expect(dropped.taskIds).toEqual([taskId]);
+  });
+
+  it("a subscribed node's keeper drops its peers the registry no longer accepts, never one that is current (review 14 L5)", async () => {
+    const keeper = await network.addNode();
+    const stale = await network.addNode();
+    await attest(stale, "tdx", 7_200n);
+    await network.subscribe(stale, taskId);
+    await network.advance(3_600);
+    await attest(keeper, "tdx", 7_200n);
+    await network.subscribe(keeper, taskId);
+    // Both current: nothing to drop.
+    expect(
+      (await dropUnattestedPeers(keeper.operator, { nodeId: keeper.nodeId })).map((d) => d.nodeId),
+    ).not.toContain(stale.nodeId);
+    await network.advance(3_700);
+    expect(await attestationStanding(network.admin, { taskId, nodeId: stale.nodeId })).toBe("Expired");
+    const dropped = await dropUnattestedPeers(keeper.operator, { nodeId: keeper.nodeId });
+    expect(dropped).toContainEqual({ taskId, nodeId: stale.nodeId, standing: "Expired" });
+    expect(dropped.map((d) => d.nodeId)).not.toContain(keeper.nodeId);
+    expect((await getSubscription(network.admin, { taskId, nodeId: stale.nodeId })).active).toBe(false);
+    expect((await getSubscription(network.admin, { taskId, nodeId: keeper.nodeId })).active).toBe(true);
+    // A second pass finds nothing left to drop.
+    expect(await dropUnattestedPeers(keeper.operator, { nodeId: keeper.nodeId })).toEqual([]);
   });
 
   // A node with no TEE posts one hash and serves (and vouches for) other evidence. A racer reports the lie first;

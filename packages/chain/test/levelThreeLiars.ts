@@ -34,10 +34,14 @@ export interface LevelThreeLiars {
   addNode(): Promise<DevNode & { url: string }>;
   /** Posts fresh dev evidence for the node (valid 2 h); its hash. */
   attest(node: DevNode): Promise<Hex>;
-  /** The node serves, beside its epoch evidence, its signed statement that `hash` is its record for this epoch. */
+  /**
+   * The node serves, beside its epoch evidence, its signed statement that `hash` is its record for this epoch (or
+   * `epoch`: one to come, or long past).
+   */
   serveStatement(
     node: DevNode,
     hash: Hex,
+    epoch?: bigint,
   ): Promise<{ nodeId: bigint; epoch: bigint; evidenceHash: Hex; signature: Hex }>;
   currentEpoch(): Promise<bigint>;
   /** The node settles each stack (`units` used) and, past the dispute window, anyone finalizes them. */
@@ -100,8 +104,8 @@ export async function startLevelThreeLiars(model: string): Promise<LevelThreeLia
       await devnet.subscribe(node, taskId, { collateral: parseEther("900") });
       return { ...node, url };
     },
-    async serveStatement(node, hash) {
-      const epoch = await currentEpoch();
+    async serveStatement(node, hash, at) {
+      const epoch = at ?? (await currentEpoch());
       const statement = { nodeId: node.nodeId, epoch, evidenceHash: hash };
       const signature = await node.signerAccount.signTypedData(
         servedEvidenceTypedData(

@@ -52,8 +52,8 @@ describe("a listed purchase against anvil", () => {
     expect(offered.map((c) => c.nodeId)).toContain(drawn.nodeId);
     const stack = await getStack(user.ctx, request.stackId);
     expect(stack).toMatchObject({ status: StackStatus.Active, nodeId: drawn.nodeId, pricePerMillion: PRICE });
-    // Bound, its list is cleared: nothing is left to draw.
-    expect((await frozenPurchaseOf(user.ctx, request.stackId)).listed).toBeUndefined();
+    // Bound, its list and purchase block are cleared (the stack's words hold the binding): nothing is left to draw.
+    await expect(frozenPurchaseOf(user.ctx, request.stackId)).rejects.toThrow(/not pending/);
   });
 
   it("reports no candidate as the walked purchase does", async () => {

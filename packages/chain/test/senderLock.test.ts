@@ -1,5 +1,5 @@
 import { atomaTokenAbi } from "@atoma/contracts";
-import { parseEther } from "viem";
+import { createWalletClient, custom, type EIP1193RequestFn, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChainContext } from "../src/actions/context.js";
@@ -41,5 +41,50 @@ describe("one key, several senders", () => {
       args: [recipient],
     });
     expect(balance).toBe(parseEther("8"));
+  }, 120_000);
+
+  it("sends again with a fresh nonce when another process took its nonce first, and acts once", async () => {
+    const { account, ctx } = await network.account(parseEther("100"));
+    const options = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
+    const upstream = http(options.rpcUrl)({ chain: ctx.walletClient.chain });
+    // Another process holding the same key (an operator's CLI beside its node): its transfer lands between this
+    // client's nonce read and its broadcast, taking that nonce.
+    const otherProcess = createAtomaWalletClient(options, account);
+    const recipient = privateKeyToAccount(`0x${"22".repeat(32)}`).address;
+    let raced = 0;
+    const request = (async (args: { method: string; params?: unknown }) => {
+      if (args.method === "eth_sendRawTransaction" && raced === 0) {
+        raced += 1;
+        const nonce = await ctx.publicClient.getTransactionCount({
+          address: account.address,
+          blockTag: "pending",
+        });
+        await otherProcess.sendTransaction({ to: recipient, value: 1n, nonce, chain: otherProcess.chain });
+      }
+      return upstream.request(args as never);
+    }) as EIP1193RequestFn;
+    const racing: ChainContext = {
+      ...ctx,
+      walletClient: createWalletClient({
+        account,
+        chain: ctx.walletClient.chain,
+        transport: custom({ request }),
+      }),
+    };
+    const receipt = await execute(racing, {
+      address: ctx.addresses.AtomaToken,
+      abi: atomaTokenAbi,
+      functionName: "transfer",
+      args: [recipient, parseEther("1")],
+    });
+    expect(raced).toBe(1);
+    expect(receipt.status).toBe("success");
+    const balance = await ctx.publicClient.readContract({
+      address: ctx.addresses.AtomaToken,
+      abi: atomaTokenAbi,
+      functionName: "balanceOf",
+      args: [recipient],
+    });
+    expect(balance).toBe(parseEther("1"));
   }, 120_000);
 });

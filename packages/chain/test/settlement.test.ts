@@ -108,6 +108,29 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     });
   }
 
+  /** A stack of the verified task, `count` requests served honestly (`units` in all), settled at UNITS and sampled. */
+  async function sampledSettlement(count: number, units = UNITS) {
+    const stack = await buy(verifiedTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, count, "honest", units);
+    const settled = await settle(stack.stackId, server, served, UNITS);
+    if (!settled.sampled) throw new Error("p = 1 must sample");
+    return { stack, server, served, settled };
+  }
+
+  /** A stack of the plain task with 3 requests served, settled at `units`. */
+  async function plainSettlement(units: bigint) {
+    const stack = await buy(plainTask);
+    const server = byId(stack.nodeId);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    await settle(stack.stackId, server, served, units);
+    return { stack, server, served };
+  }
+
+  /** The owner challenges `stackId`'s settlement with one of its node-signed responses. */
+  const challengeWith = (stackId: bigint, response: ServedStack["responses"][number]) =>
+    challengeSettlement(user.ctx, { stackId, response: response.fields, signature: response.signature });
+
   /**
    * A server settles a stack of `count` requests served by a cheaper model; its attesters commit to the honest
    * answers, so its reveal is disputed.
@@ -194,12 +217,8 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
   });
 
   it("samples attesters (never the server, never twice) who commit, then the server reveals and is paid", async () => {
-    const stack = await buy(verifiedTask);
+    const { stack, server, served, settled } = await sampledSettlement(6);
     expect(stack.escrow).toBe(PRICE + PRICE / 10n);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 6, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, served, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
     expect(settled.attesters).toHaveLength(2);
     expect(settled.attesters).not.toContain(server.nodeId);
     expect(new Set(settled.attesters).size).toBe(2);
@@ -225,11 +244,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("opens a commitment only with its own salt and result; an attester that never opens is slashed in full and the settlement completes without it (issue 10, L1)", async () => {
     const { contracts } = network.deployment;
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, served, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const { stack, server, served, settled } = await sampledSettlement(4);
     const sample = sampled(served, settled.requestIndices);
     const [opener, silent] = settled.attesters as [bigint, bigint];
     // A peer that knows the server's claim cannot test a commitment against it without the salt.
@@ -363,11 +378,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("posts the sampled requests on-chain, one per transaction, when an attester says it cannot fetch the transcript; the false declaration costs the declarer its share", async () => {
     const { contracts } = network.deployment;
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 4, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, served, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const { stack, server, served, settled } = await sampledSettlement(4);
     const attester = byId(settled.attesters[0]!);
     await declareTranscriptUnavailable(attester.signer, { stackId: stack.stackId, nodeId: attester.nodeId });
     const sample = sampled(served, settled.requestIndices);
@@ -392,11 +403,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
   });
 
   it("bounds every request a server may have to post so one posting fits a block (item 7)", async () => {
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 2);
-    const settled = await settle(stack.stackId, server, served, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const { stack, server, settled } = await sampledSettlement(2, 200n);
     const attester = byId(settled.attesters[0]!);
     await declareTranscriptUnavailable(attester.signer, { stackId: stack.stackId, nodeId: attester.nodeId });
     const max = await readMaxRequestBytes(user.ctx);
@@ -458,11 +465,7 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("fails a server that withholds the reveal, and replaces a silent attester", async () => {
     const { contracts } = network.deployment;
-    const stack = await buy(verifiedTask);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 3, "honest", UNITS);
-    const settled = await settle(stack.stackId, server, served, UNITS);
-    if (!settled.sampled) throw new Error("p = 1 must sample");
+    const { stack, server, served, settled } = await sampledSettlement(3);
     const sample = sampled(served, settled.requestIndices);
     const [talker, silent] = settled.attesters as [bigint, bigint];
     await commit(stack.stackId, talker, sample.sample);
@@ -499,57 +502,32 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
 
   it("lets the owner prove an over-claim, and a node answer a challenge with its stack-tree proof", async () => {
     const { contracts } = network.deployment;
-    const honestStack = await buy(plainTask);
-    const honestServer = byId(honestStack.nodeId);
-    const honestServed = await serveStack(network, honestStack.stackId, user.account, honestServer, 3);
-    await settle(honestStack.stackId, honestServer, honestServed, 300n);
+    const { stack: honestStack, server: honestServer, served: honestServed } = await plainSettlement(300n);
     const proofOf = honestServed.responses[1]!;
-    const challenged = await challengeSettlement(user.ctx, {
-      stackId: honestStack.stackId,
-      response: proofOf.fields,
-      signature: proofOf.signature,
-    });
+    const challenged = await challengeWith(honestStack.stackId, proofOf);
     expect(challenged.upheld).toBe(false);
     expect(challenged.bond).toBe(10n ** 18n);
     await answerChallenge(honestServer.signer, {
       challengeId: challenged.challengeId,
       proof: honestServed.tree.proof(1),
     });
-    await expect(
-      challengeSettlement(user.ctx, {
-        stackId: honestStack.stackId,
-        response: proofOf.fields,
-        signature: proofOf.signature,
-      }),
-    ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
-
-    const greedyStack = await buy(plainTask);
-    const greedy = byId(greedyStack.nodeId);
-    const served = await serveStack(network, greedyStack.stackId, user.account, greedy, 3);
-    await settle(greedyStack.stackId, greedy, served, 900n);
-    const last = served.responses[2]!;
-    const upheld = await challengeSettlement(user.ctx, {
-      stackId: greedyStack.stackId,
-      response: last.fields,
-      signature: last.signature,
+    await expect(challengeWith(honestStack.stackId, proofOf)).rejects.toMatchObject({
+      errorName: "LeafAlreadyProven",
     });
+
+    const { stack: greedyStack, server: greedy, served } = await plainSettlement(900n);
+    const last = served.responses[2]!;
+    const upheld = await challengeWith(greedyStack.stackId, last);
     expect(upheld.upheld).toBe(true);
     expect((await contracts.nodeRegistry.read.getNode([greedy.nodeId])).collateral).toBe(0n);
     const forged = { ...last.fields, cumulativeUnits: 1n };
     await expect(
-      challengeSettlement(user.ctx, {
-        stackId: honestStack.stackId,
-        response: forged,
-        signature: last.signature,
-      }),
+      challengeWith(honestStack.stackId, { fields: forged, signature: last.signature }),
     ).rejects.toMatchObject({ code: "contract_reverted" });
   });
 
   it("makes a node answer an index challenge with the owner's signature on the leaf's request", async () => {
-    const stack = await buy(plainTask);
-    const server = byId(stack.nodeId);
-    const served = await serveStack(network, stack.stackId, user.account, server, 3);
-    await settle(stack.stackId, server, served, 300n);
+    const { stack, server, served } = await plainSettlement(300n);
     const challenged = await challengeLeafIndex(user.ctx, { stackId: stack.stackId, leafIndex: 2n });
     expect(challenged.upheld).toBe(false);
     expect(challenged.bond).toBe(10n ** 18n);

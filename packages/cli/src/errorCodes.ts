@@ -3,6 +3,7 @@
  * (OpenAI's `error.code`) and in the CLI.
  */
 export type CliErrorCode =
+  | "chat_store_unreadable"
   | "cli_usage"
   | "dev_node_unattested"
   | "echelon_not_approved"

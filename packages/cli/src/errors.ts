@@ -22,6 +22,24 @@ export class CliUsageError extends AtomaError<CliErrorCode> {
   }
 }
 
+/**
+ * One of `atoma chat`'s store files (receipts, pending requests, nodes put aside, audit) is there and does not read:
+ * refused, and left as it is, never taken for empty and overwritten (the owner's evidence is in it).
+ */
+export class ChatStoreUnreadableError extends AtomaError<CliErrorCode> {
+  override name = "ChatStoreUnreadableError";
+  constructor(
+    readonly what: string,
+    readonly file: string,
+    reason: string,
+  ) {
+    super(
+      "chat_store_unreadable",
+      `the ${what} file ${file} is refused: ${reason}; atoma leaves it as it is (restore it, or move it aside to start afresh)`,
+    );
+  }
+}
+
 /** A task exists for another model than the one this node serves. */
 export class TaskModelMismatchError extends AtomaError<CliErrorCode> {
   override name = "TaskModelMismatchError";
@@ -64,13 +82,16 @@ export class ExitNoticeRunningError extends AtomaError<CliErrorCode> {
   }
 }
 
-/** A deregistered node's collateral stays the exit notice after deregistration and after its last obligation. */
+/**
+ * A deregistered node's collateral stays the exit notice after deregistration and after its last obligation, and
+ * for a node that ever took a confidential task the refund window (`REFUND_EPOCHS`) after them as well.
+ */
 export class WithdrawalTooEarlyError extends AtomaError<CliErrorCode> {
   override name = "WithdrawalTooEarlyError";
   constructor(nodeId: bigint, withdrawableAt: bigint) {
     super(
       "withdrawal_too_early",
-      `the collateral of node ${nodeId} is withdrawable from ${isoTime(withdrawableAt)} (the exit notice after deregistering and after its last obligation)`,
+      `the collateral of node ${nodeId} is withdrawable from ${isoTime(withdrawableAt)} (the exit notice after deregistering and after its last obligation; for a node that ever took a confidential task, the refund window after them too)`,
     );
   }
 }

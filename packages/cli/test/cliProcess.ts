@@ -1,4 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
@@ -12,8 +15,20 @@ export interface CliRun {
   exited: Promise<number | null>;
 }
 
+let receipts: string | undefined;
+/**
+ * Where a run keeps receipts and SDK state unless the test names a place: one folder per test file, never the
+ * machine's ~/.atoma (which outlives the run, and holds state of other chains of the same id).
+ */
+const testReceipts = () => {
+  receipts ??= mkdtempSync(join(tmpdir(), "atoma-cli-receipts-"));
+  return receipts;
+};
+
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { ATOMA_RECEIPTS: testReceipts(), ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {

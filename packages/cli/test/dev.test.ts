@@ -1,10 +1,16 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAtomaPublicClient, createAtomaWalletClient, setAllowedMeasurement } from "@atoma/chain";
+import {
+  createAtomaPublicClient,
+  createAtomaWalletClient,
+  getSubscription,
+  setAllowedMeasurement,
+} from "@atoma/chain";
 import { measurementHash } from "@atoma/core";
 import { mnemonicToAccount } from "viem/accounts";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { runCli, runCliToEnd, waitForReady } from "./cliProcess.js";
 import { type ConfidentialReady, confidentialChatOnDev } from "./confidentialDevChat.js";
 
@@ -20,6 +26,10 @@ async function rpc(url: string, method: string): Promise<unknown> {
 describe("atoma dev", () => {
   it("prints a ready line whose RPC URL answers, and leaves nothing behind after SIGINT", async () => {
     const run = runCli(["dev", "--log-level", "warn"]);
+    // A failed step never leaves the network running (it once held a third of the machine's two cores for hours).
+    onTestFinished(() => {
+      if (run.child.exitCode === null) run.child.kill("SIGINT");
+    });
     const ready = await waitForReady<ConfidentialReady & { attestation: { label: string } }>(run, 240_000);
     expect(ready.chainId).toBe(31337);
     expect(await rpc(ready.rpcUrl, "eth_chainId")).toBe("0x7a69");
@@ -37,6 +47,21 @@ describe("atoma dev", () => {
       ]);
       expect(attest.code, attest.stdout + attest.stderr).toBe(0);
       expect(attest.stdout).toContain("insecure, development");
+      // Issue 14 review M4: a verifier that wants the GPUs checked says so (NVIDIA's key set): a node that sends no
+      // GPU evidence (as dev nodes) is then refused, never passed with the GPU check skipped.
+      const jwks = join(dir, "nras-jwks.json");
+      const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-384" });
+      writeFileSync(
+        jwks,
+        JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), alg: "ES384", kid: "k" }] }),
+      );
+      const gpu = await runCliToEnd([
+        ...["attest", ready.nodes[0]!.id, "--network", `ready ${JSON.stringify(ready)}`],
+        ...["--dev-root", ready.attestation.rootCertificate, "--measurements", allow, "--gpu-jwks", jwks],
+      ]);
+      expect(gpu.code, gpu.stdout + gpu.stderr).toBe(1);
+      expect(gpu.stdout).toMatch(/FAIL gpu: .*\(gpu_evidence_missing\)/);
+      expect(attest.stdout).toMatch(/skip gpu/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -88,10 +113,26 @@ describe("atoma dev", () => {
         allowed: false,
       },
     );
-    const withdrawn = await runCliToEnd(["attest", node, ...network, ...devRoot]);
+    // Named with --task: its standing there, whether or not its peers dropped its subscription yet (below).
+    const task = ["--task", String(ready.tasks.confidential)];
+    const withdrawn = await runCliToEnd(["attest", node, ...network, ...devRoot, ...task]);
     expect(withdrawn.code).toBe(1);
     expect(withdrawn.stdout).toContain("attestation_measurement_not_allowed");
     expect(withdrawn.stdout).toContain("attestation NOT verified");
+    // The nodes' keepers drop the subscriptions the registry no longer accepts: each drops its peers while its own
+    // stands, so the first keeper to run drops all the others (every dev node shares the withdrawn measurement).
+    const ctx = { publicClient: createAtomaPublicClient(options), addresses: ready.contracts as never };
+    const taskId = BigInt(ready.tasks.confidential);
+    const stillActive = async () =>
+      (
+        await Promise.all(ready.nodes.map((n) => getSubscription(ctx, { taskId, nodeId: BigInt(n.id) })))
+      ).filter((s) => s.active).length;
+    const deadline = Date.now() + 60_000;
+    while ((await stillActive()) > 1) {
+      if (Date.now() > deadline)
+        throw new Error(`no keeper dropped its unattested peers; atoma dev said:\n${run.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     rmSync(files, { recursive: true, force: true });
 
     run.child.kill("SIGINT");

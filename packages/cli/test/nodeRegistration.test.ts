@@ -28,7 +28,7 @@ import { fingerprintOfConfig, writeDevKeyFile } from "@atoma/node";
 import { type Address, keccak256, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfigFile } from "../src/nodeConfigFile.js";
-import { runCli, waitForReady } from "./cliProcess.js";
+import { runCliToEnd as cli, runCli, waitForReady } from "./cliProcess.js";
 
 const root = mkdtempSync(join(tmpdir(), "atoma-cli-registration-"));
 const tiny = ensureTinyModel();
@@ -75,11 +75,18 @@ async function operator(
   return { config, address: key.address };
 }
 
-async function cli(args: string[]) {
-  const run = runCli(args);
-  const code = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
+/** `atoma node register` of the node `config` sets up, with `--echelon` and `--url` where given. */
+const register = (config: string, collateral: string, echelon?: string, url?: string) => [
+  ...["node", "register", "--config", config, "--collateral", collateral],
+  ...(echelon === undefined ? [] : ["--echelon", echelon]),
+  ...(url === undefined ? [] : ["--url", url]),
+];
+
+/** `atoma node subscribe` of the node `config` sets up to task `task`, then `more`. */
+const subscribe = (config: string, task: string, price: string, capacity: string, ...more: string[]) => [
+  ...["node", "subscribe", "--config", config, "--task", task, "--price", price, "--capacity", capacity],
+  ...more,
+];
 
 beforeAll(async () => {
   anvil = await startAnvil();
@@ -122,18 +129,7 @@ afterAll(async () => {
 describe("atoma node register / subscribe / unsubscribe", () => {
   it("stakes, registers, subscribes at a price, updates it, unsubscribes, and leaves once the notices pass", async () => {
     const { config, address } = await operator("good");
-    const registered = await cli([
-      "node",
-      "register",
-      "--config",
-      config,
-      "--collateral",
-      "2000",
-      "--echelon",
-      "3",
-      "--url",
-      "http://127.0.0.1:9001",
-    ]);
+    const registered = await cli(register(config, "2000", "3", "http://127.0.0.1:9001"));
     expect(registered.stderr).toBe("");
     expect(registered.code).toBe(0);
     const out = JSON.parse(registered.stdout) as { nodeId: string; address: string; collateral: string };
@@ -148,18 +144,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     });
     expect(node.collateral).toBe(parseEther("2000"));
 
-    const subscribed = await cli([
-      "node",
-      "subscribe",
-      "--config",
-      config,
-      "--task",
-      String(taskId),
-      "--price",
-      "1.5",
-      "--capacity",
-      "1000000",
-    ]);
+    const subscribed = await cli(subscribe(config, String(taskId), "1.5", "1000000"));
     expect(subscribed.code, subscribed.stderr).toBe(0);
     // The subscription bonds the registry's minimum of the stake when --collateral is not given.
     expect(JSON.parse(subscribed.stdout)).toMatchObject({ updated: false, price: "1.5", collateral: "100" });
@@ -170,20 +155,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       capacity: 1_000_000n,
     });
 
-    const updated = await cli([
-      "node",
-      "subscribe",
-      "--config",
-      config,
-      "--task",
-      String(taskId),
-      "--price",
-      "2",
-      "--capacity",
-      "5",
-      "--collateral",
-      "150",
-    ]);
+    const updated = await cli(subscribe(config, String(taskId), "2", "5", "--collateral", "150"));
     expect(updated.code, updated.stderr).toBe(0);
     expect(JSON.parse(updated.stdout)).toMatchObject({ updated: true, collateral: "150" });
     subscription = await getSubscription(admin, { taskId, nodeId });
@@ -194,7 +166,9 @@ describe("atoma node register / subscribe / unsubscribe", () => {
       collateral: parseEther("150"),
     });
 
-    const left = await cli(["node", "unsubscribe", "--config", config, "--task", String(taskId)]);
+    const leave = ["node", "unsubscribe", "--config", config, "--task", String(taskId)];
+    const completeExit = [...leave, "--complete"];
+    const left = await cli(leave);
     expect(left.code, left.stderr).toBe(0);
     expect((await getSubscription(admin, { taskId, nodeId })).active).toBe(false);
     // Leaving takes the exit notice: the command says when it completes, and each early step says when.
@@ -207,15 +181,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const early = await cli(["node", "deregister", "--config", config]);
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/still holds task subscriptions: leave each/);
-    const notYet = await cli([
-      "node",
-      "unsubscribe",
-      "--config",
-      config,
-      "--task",
-      String(taskId),
-      "--complete",
-    ]);
+    const notYet = await cli(completeExit);
     expect(notYet.code).toBe(1);
     expect(notYet.stderr).toBe(
       `atoma: the exit notice of task ${taskId} runs until ${until}: the node stays a checking candidate with its bond until then; complete the exit after it (exit_notice_running)\n`,
@@ -229,15 +195,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     // The deployment's (dev) parameters.
     const notice = devParameters.task.exitNotice;
     await warp(notice);
-    const completed = await cli([
-      "node",
-      "unsubscribe",
-      "--config",
-      config,
-      "--task",
-      String(taskId),
-      "--complete",
-    ]);
+    const completed = await cli(completeExit);
     expect(completed.code, completed.stderr).toBe(0);
     expect(completed.stderr).toBe(`left task ${taskId}: its bond is released\n`);
     const gone = await cli(["node", "deregister", "--config", config]);
@@ -250,7 +208,7 @@ describe("atoma node register / subscribe / unsubscribe", () => {
     const tooEarly = await cli(["node", "withdraw", "--config", config]);
     expect(tooEarly.code).toBe(1);
     expect(tooEarly.stderr).toBe(
-      `atoma: the collateral of node ${nodeId} is withdrawable from ${from} (the exit notice after deregistering and after its last obligation) (withdrawal_too_early)\n`,
+      `atoma: the collateral of node ${nodeId} is withdrawable from ${from} (the exit notice after deregistering and after its last obligation; for a node that ever took a confidential task, the refund window after them too) (withdrawal_too_early)\n`,
     );
     await warp(notice);
     const withdrawn = await cli(["node", "withdraw", "--config", config]);
@@ -261,77 +219,23 @@ describe("atoma node register / subscribe / unsubscribe", () => {
   it("answers bad input and reverts with one line and a non-zero exit", async () => {
     const { config } = await operator("bad", tiny.path, "50");
     const cases: [string[], RegExp][] = [
+      [register(config, "lots", "1"), /--collateral must be an amount of TOMA/],
+      [register(config, "10"), /--echelon/],
+      [register(config, "10", "1", "ftp://x"), /--url must be an http\(s\) URL/],
+      [register(config, "10", "1"), /give --url/],
+      [register(config, "1000", "7", "http://n"), /echelon 7 is not approved on this chain/],
       [
-        ["node", "register", "--config", config, "--collateral", "lots", "--echelon", "1"],
-        /--collateral must be an amount of TOMA/,
-      ],
-      [["node", "register", "--config", config, "--collateral", "10"], /--echelon/],
-      [
-        ["node", "register", "--config", config, "--collateral", "10", "--echelon", "1", "--url", "ftp://x"],
-        /--url must be an http\(s\) URL/,
-      ],
-      [["node", "register", "--config", config, "--collateral", "10", "--echelon", "1"], /give --url/],
-      [
-        [
-          "node",
-          "register",
-          "--config",
-          config,
-          "--collateral",
-          "1000",
-          "--echelon",
-          "7",
-          "--url",
-          "http://n",
-        ],
-        /echelon 7 is not approved on this chain/,
-      ],
-      [
-        [
-          "node",
-          "register",
-          "--config",
-          config,
-          "--collateral",
-          "1000",
-          "--echelon",
-          "5",
-          "--url",
-          "http://n",
-        ],
+        register(config, "1000", "5", "http://n"),
         /refusing to register in echelon 5: this node's engine fingerprint is 0x[0-9a-f]{64} but its echelon approved/,
       ],
       [
-        ["node", "register", "--config", config, "--collateral", "10", "--echelon", "1", "--url", "http://n"],
+        register(config, "10", "1", "http://n"),
         /register reverted with CollateralTooLow\(10000000000000000000, 1000000000000000000000\)/,
       ],
-      [
-        [
-          "node",
-          "register",
-          "--config",
-          config,
-          "--collateral",
-          "1000",
-          "--echelon",
-          "1",
-          "--url",
-          "http://n",
-        ],
-        /register reverted with ERC20InsufficientBalance/,
-      ],
-      [
-        ["node", "subscribe", "--config", config, "--task", "1", "--price", "1", "--capacity", "0"],
-        /--capacity must be a whole number from 1/,
-      ],
-      [
-        ["node", "subscribe", "--config", config, "--task", "1", "--price", "1", "--capacity", "10"],
-        /no node is registered with the key/,
-      ],
-      [
-        ["node", "register", "--config", join(root, "missing.toml"), "--collateral", "1", "--echelon", "1"],
-        /cannot read config file/,
-      ],
+      [register(config, "1000", "1", "http://n"), /register reverted with ERC20InsufficientBalance/],
+      [subscribe(config, "1", "1", "0"), /--capacity must be a whole number from 1/],
+      [subscribe(config, "1", "1", "10"), /no node is registered with the key/],
+      [register(join(root, "missing.toml"), "1", "1"), /cannot read config file/],
     ];
     for (const [args, message] of cases) {
       const result = await cli(args);
@@ -343,102 +247,36 @@ describe("atoma node register / subscribe / unsubscribe", () => {
 
   it("refuses a subscription for weights that differ from the registered root, or another model's task", async () => {
     const { config } = await operator("mismatch", otherModel.path);
-    const registered = await cli([
-      "node",
-      "register",
-      "--config",
-      config,
-      "--collateral",
-      "1000",
-      "--echelon",
-      "1",
-      "--url",
-      "http://127.0.0.1:9002",
-    ]);
+    const registered = await cli(register(config, "1000", "1", "http://127.0.0.1:9002"));
     expect(registered.code, registered.stderr).toBe(0);
-    const refused = await cli([
-      "node",
-      "subscribe",
-      "--config",
-      config,
-      "--task",
-      String(taskId),
-      "--price",
-      "1",
-      "--capacity",
-      "10",
-    ]);
+    const refused = await cli(subscribe(config, String(taskId), "1", "10"));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(
       /weights root is 0x[0-9a-f]{64} but 0x[0-9a-f]{64} is registered on-chain/,
     );
-    const unknown = await cli([
-      "node",
-      "subscribe",
-      "--config",
-      config,
-      "--task",
-      "99",
-      "--price",
-      "1",
-      "--capacity",
-      "10",
-    ]);
+    const unknown = await cli(subscribe(config, "99", "1", "10"));
     expect(unknown.stderr).toMatch(/there is no task 99/);
   }, 180_000);
 
   it("node start refuses weights that differ from the registration, and reports them with --report-mismatch", async () => {
     const { config } = await operator("start-mismatch", otherModel.path);
-    expect(
-      (
-        await cli([
-          "node",
-          "register",
-          "--config",
-          config,
-          "--collateral",
-          "1000",
-          "--echelon",
-          "1",
-          "--url",
-          "http://n",
-        ])
-      ).code,
-    ).toBe(0);
-    const refused = await cli(["node", "start", "--config", config, "--log-level", "silent"]);
+    expect((await cli(register(config, "1000", "1", "http://n"))).code).toBe(0);
+    const start = ["node", "start", "--config", config, "--log-level", "silent"];
+    const refused = await cli(start);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /^atoma: model "atoma-tiny": the file's weights root is .* refusing to serve it \(registered_weights_mismatch\)\n$/,
     );
     expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(0);
 
-    const reported = await cli([
-      "node",
-      "start",
-      "--config",
-      config,
-      "--log-level",
-      "silent",
-      "--report-mismatch",
-    ]);
+    const reported = await cli([...start, "--report-mismatch"]);
     expect(reported.code).toBe(1);
     expect((await getModel(admin, modelIdOf(tiny.id))).mismatchReports).toBe(1);
   }, 180_000);
 
   it("node start serves when the weights match the registration", async () => {
     const { config } = await operator("start-good");
-    const registered = await cli([
-      "node",
-      "register",
-      "--config",
-      config,
-      "--collateral",
-      "2000",
-      "--echelon",
-      "1",
-      "--url",
-      "http://127.0.0.1:9002",
-    ]);
+    const registered = await cli(register(config, "2000", "1", "http://127.0.0.1:9002"));
     expect(registered.code).toBe(0);
     const run = runCli(["node", "start", "--config", config, "--log-level", "warn"]);
     const ready = await waitForReady<{ url: string; model: string }>(run);

@@ -151,6 +151,143 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
     track(atoma!);
   }, 120_000);
 
+  // Review of issue 12, MEDIUM-3: tools and structured output through the gateway to real nodes, with the official
+  // client and its helpers (chat and Responses), each answer's receipt verified or charged as the others.
+  const weather = {
+    type: "function" as const,
+    function: {
+      name: "get_weather",
+      description: "The weather in a city",
+      parameters: {
+        type: "object",
+        properties: { city: { type: "string", maxLength: 12 } },
+        required: ["city"],
+        additionalProperties: false,
+      },
+      strict: true,
+    },
+  };
+  const citySchema = {
+    type: "object",
+    properties: { city: { type: "string", maxLength: 12 }, sunny: { type: "boolean" } },
+    required: ["city", "sunny"],
+    additionalProperties: false,
+  };
+
+  it("calls a tool when told to (required), with arguments that parse, under a verified receipt", async () => {
+    const { data, response } = await client()
+      .chat.completions.create({
+        model: ready.model,
+        messages: [{ role: "user", content: "Weather in Paris?" }],
+        tools: [weather],
+        tool_choice: "required",
+        max_tokens: 200,
+      })
+      .withResponse();
+    const choice = data.choices[0]!;
+    expect(choice.finish_reason).toBe("tool_calls");
+    const call = choice.message.tool_calls?.[0] as { function: { name: string; arguments: string } };
+    expect(call.function.name).toBe("get_weather");
+    expect(typeof (JSON.parse(call.function.arguments) as { city: unknown }).city).toBe("string");
+    const { atoma, ...body } = data as unknown as Record<string, unknown> & { atoma: Receipt };
+    await expectSignedByNode(body, atoma, response.headers.get("x-atoma-node")!);
+    track(atoma);
+  }, 120_000);
+
+  it("streams a named tool's call as argument deltas the client's stream helper puts together", async () => {
+    const assembler = new StreamAssembler();
+    let atoma: Receipt | undefined;
+    const stream = client()
+      .chat.completions.stream({
+        model: ready.model,
+        messages: [{ role: "user", content: "Weather in Oslo?" }],
+        tools: [weather],
+        tool_choice: { type: "function", function: { name: "get_weather" } },
+        max_tokens: 200,
+      })
+      .on("chunk", (chunk) => {
+        const raw = chunk as unknown as Record<string, unknown>;
+        assembler.add(raw);
+        if (raw.atoma) atoma = raw.atoma as Receipt;
+      });
+    const final = await stream.finalChatCompletion();
+    const call = final.choices[0]?.message.tool_calls?.[0] as {
+      function: { name: string; arguments: string; parsed_arguments?: unknown };
+    };
+    expect(call.function.name).toBe("get_weather");
+    expect(typeof (JSON.parse(call.function.arguments) as { city: unknown }).city).toBe("string");
+    expect(call.function.parsed_arguments).toMatchObject({ city: expect.any(String) });
+    expect(atoma).toBeDefined();
+    await expectSignedByNode(assembler.response(), atoma!, atoma!.node_id!);
+    track(atoma!);
+  }, 120_000);
+
+  it("answers a strict json_schema with JSON that fits it, and the parse helper reads it", async () => {
+    const response_format = {
+      type: "json_schema" as const,
+      json_schema: { name: "city_weather", strict: true, schema: citySchema },
+    };
+    const { data, response } = await client()
+      .chat.completions.create({
+        model: ready.model,
+        messages: [{ role: "user", content: "Describe Rome as JSON" }],
+        response_format,
+        max_tokens: 200,
+      })
+      .withResponse();
+    const answer = JSON.parse(data.choices[0]!.message.content!) as { city: unknown; sunny: unknown };
+    expect(typeof answer.city).toBe("string");
+    expect(typeof answer.sunny).toBe("boolean");
+    const { atoma, ...body } = data as unknown as Record<string, unknown> & { atoma: Receipt };
+    await expectSignedByNode(body, atoma, response.headers.get("x-atoma-node")!);
+    track(atoma);
+    const parsed = await client().chat.completions.parse({
+      model: ready.model,
+      messages: [{ role: "user", content: "Describe Lima as JSON" }],
+      response_format,
+      max_tokens: 200,
+    });
+    expect(parsed.choices[0]?.message.parsed).toMatchObject({
+      city: expect.any(String),
+      sunny: expect.any(Boolean),
+    });
+    track((parsed as unknown as { atoma: Receipt }).atoma);
+  }, 120_000);
+
+  it("serves the Responses API's streamed function calls and its parse helper's json_schema", async () => {
+    const stream = await client().responses.create({
+      model: ready.model,
+      input: "Weather in Cairo?",
+      tools: [
+        { type: "function", name: "get_weather", parameters: weather.function.parameters, strict: true },
+      ],
+      tool_choice: "required",
+      max_output_tokens: 200,
+      stream: true,
+    });
+    let argumentDeltas = "";
+    let completed: Record<string, unknown> | undefined;
+    for await (const event of stream) {
+      if (event.type === "response.function_call_arguments.delta") argumentDeltas += event.delta;
+      if (event.type === "response.completed")
+        completed = event.response as unknown as Record<string, unknown>;
+    }
+    const output = (completed?.output ?? []) as { type: string; name?: string; arguments?: string }[];
+    const call = output.find((item) => item.type === "function_call");
+    expect(call?.name).toBe("get_weather");
+    expect(call?.arguments).toBe(argumentDeltas);
+    expect(typeof (JSON.parse(call!.arguments!) as { city: unknown }).city).toBe("string");
+    track(completed!.atoma as Receipt);
+    const parsed = await client().responses.parse({
+      model: ready.model,
+      input: "Describe Quito as JSON",
+      text: { format: { type: "json_schema", name: "city_weather", strict: true, schema: citySchema } },
+      max_output_tokens: 200,
+    });
+    expect(parsed.output_parsed).toMatchObject({ city: expect.any(String), sunny: expect.any(Boolean) });
+    track((parsed as unknown as { atoma: Receipt }).atoma);
+  }, 120_000);
+
   it("serves completions, streamed and not, and embeddings", async () => {
     const completion = await client().completions.create({
       model: ready.model,

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -10,15 +12,24 @@ import {
   createAtomaWalletClient,
   getChallenge,
   payHeldBonds,
+  setNodeUrl,
   submitSettlement,
 } from "@atoma/chain";
-import { leafHash, StackTree } from "@atoma/core";
+import {
+  type LeafProof,
+  leafHash,
+  leafOf,
+  type SignedResponseFields,
+  StackTree,
+  signResponse,
+} from "@atoma/core";
 import { type Hex, keccak256, parseEther, stringToBytes } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PRICE,
   SecurityLevel,
+  type ServedStack,
   serveStack,
   startNetwork,
   type TestNetwork,
@@ -32,6 +43,7 @@ import {
   settlementNode,
   waitFor,
 } from "../../node/test/helpers/settlementNetwork.js";
+import { auditFile } from "../src/chat/auditStore.js";
 import { keepReceipt, receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { expectRefused, runCliToEnd } from "./cliProcess.js";
 import { writeKeyFiles } from "./keyFiles.js";
@@ -55,8 +67,14 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
   let network: TestNetwork;
   let honest: TestNode;
   let padder: TestNode;
+  /** A node that signed two owner requests' receipts at one leaf (review H1 of the leaf adoption). */
+  let colluder: TestNode;
+  /** Another such node, whose stack `atoma chat` audits on its own. */
+  let colluderToo: TestNode;
+  let colludeTaskToo: bigint;
   let honestTask: bigint;
   let padTask: bigint;
+  let colludeTask: bigint;
   let honestNode: AtomaNode | undefined;
   /** The honest node's operator and its TOMA before its answer: the bond is held until the window is over. */
   let heldFor: { operator: Hex; before: bigint } | undefined;
@@ -83,12 +101,60 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     ...["--key-file", keyFile],
   ];
 
+  /** A stack of 1,000 units the owner buys on `taskId`. */
+  const buy = (taskId: bigint) =>
+    buyStack(ownerCtx, { taskId, units: 1_000n, maxPricePerMillion: PRICE, duration: 86_400n });
+  /** The file where `atoma chat` keeps the owner's receipts of `stackId` (in `receipts`). */
+  const keptReceipts = async (stackId: bigint) =>
+    receiptsFile(
+      receipts,
+      await stackHome(network.admin.publicClient, network.deployment.addresses.StackManager),
+      stackId,
+    );
+  /** The node's proof of leaf 1 of the two it served on `stackId`, under the root it settled. */
+  const proofOfLeafOne = (stackId: bigint, served: ServedStack): LeafProof => {
+    const a = served.responses[1]!.fields;
+    return {
+      object: "stack.leaf_proof",
+      stack_id: String(stackId),
+      leaf_index: "1",
+      leaf: {
+        nonce: "1",
+        request_hash: a.reqHash,
+        response_hash: a.respHash,
+        units: String(a.units),
+        cumulative_units: String(a.cumulativeUnits),
+      },
+      leaf_hash: leafHash(leafOf(a)),
+      leaf_count: "2",
+      root: served.tree.root,
+      proof: served.tree.proof(1),
+      settlement: { chain_id: 31337, settlement_manager: null, tx_hash: `0x${"ee".repeat(32)}` },
+    };
+  };
+  /** A real HTTP server that answers as `answer` says (status, JSON body), registered as `node`'s URL. */
+  async function proofServer(node: TestNode, answer: (url: string | undefined) => [number, unknown]) {
+    const server = createServer((req, res) => {
+      const [status, body] = answer(req.url);
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await setNodeUrl(node.operator, { nodeId: node.nodeId, url });
+    return server;
+  }
+
   beforeAll(async () => {
     network = await startNetwork();
     honest = await network.addNode();
     padder = await network.addNode();
+    colluder = await network.addNode();
+    colluderToo = await network.addNode();
     honestTask = await taskWith(network, [honest], { securityLevel: SecurityLevel.None });
     padTask = await taskWith(network, [padder], { securityLevel: SecurityLevel.None });
+    colludeTask = await taskWith(network, [colluder], { securityLevel: SecurityLevel.None });
+    colludeTaskToo = await taskWith(network, [colluderToo], { securityLevel: SecurityLevel.None });
     await writeKeyFiles(network, [owner, stranger], networkFile);
     const chain = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
     ownerCtx = {
@@ -108,12 +174,7 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
 
   it("an honest node answers: the owner's bond goes to its operator, and the index cannot be challenged again", async () => {
     const units = 1_000n;
-    const stack = await buyStack(ownerCtx, {
-      taskId: honestTask,
-      units,
-      maxPricePerMillion: PRICE,
-      duration: 86_400n,
-    });
+    const stack = await buy(honestTask);
     honestStack = stack.stackId;
     const started = settlementNode(network, honest);
     honestNode = started.node;
@@ -189,19 +250,10 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
   }, 180_000);
 
   it("a node that padded its stack past the owner's last request is slashed through resolve-challenge", async () => {
-    const stack = await buyStack(ownerCtx, {
-      taskId: padTask,
-      units: 1_000n,
-      maxPricePerMillion: PRICE,
-      duration: 86_400n,
-    });
+    const stack = await buy(padTask);
     // Two requests the owner signed (and kept receipts of), then leaf 2: one it never sent, billed at the rest.
     const served = await serveStack(network, stack.stackId, ownerAccount, padder, 2, "honest", 200n);
-    const file = receiptsFile(
-      receipts,
-      await stackHome(network.admin.publicClient, network.deployment.addresses.StackManager),
-      stack.stackId,
-    );
+    const file = await keptReceipts(stack.stackId);
     served.responses.forEach((response, k) => {
       keepReceipt(file, { ...response, result: served.outputs[k]! });
     });
@@ -304,4 +356,163 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     expect(paid?.amount).toBe(parseEther("1"));
     expect((await tomaOf(heldFor!.operator)) - heldFor!.before).toBe(parseEther("1"));
   });
+
+  it("audit-adopted: a node that showed one client another's leaf and settled the other is slashed", async () => {
+    const stack = await buy(colludeTask);
+    // Client A of the owner was answered at leaf 0; at leaf 1 the node signed receipts for two requests of the
+    // owner (A's and B's), answered neither, showed each client the other's (A adopted B's) and settles A's.
+    const served = await serveStack(network, stack.stackId, ownerAccount, colluder, 2, "honest", 200n);
+    const file = await keptReceipts(stack.stackId);
+    keepReceipt(file, { ...served.responses[0]!, result: served.outputs[0]! });
+    const twin: SignedResponseFields = {
+      ...served.responses[1]!.fields,
+      reqHash: keccak256(stringToBytes("client B's request at leaf 1")),
+      respHash: keccak256(stringToBytes("an answer nobody got")),
+    };
+    const twinSignature = await signResponse(colluder.signerAccount, network.domain, twin);
+    await submitSettlement(colluder.signer, {
+      stackId: stack.stackId,
+      root: served.tree.root,
+      units: 200n,
+      requestCount: 2n,
+      transcriptId: `0x${"cd".repeat(32)}`,
+    });
+    // The node's proof server: it refuses proofs (503) while `refusing`, then shows leaf 1 (A's) under its root.
+    const proofOfA = proofOfLeafOne(stack.stackId, served);
+    let refusing = true;
+    const proofs = await proofServer(colluder, (url) =>
+      !refusing && url === `/v1/stacks/${stack.stackId}/proof/1`
+        ? [200, proofOfA]
+        : [503, { error: { code: "busy", type: "server_error", message: "busy" } }],
+    );
+    const audit = [
+      ...["stack", "audit-adopted", String(stack.stackId), "--network", networkFile],
+      ...["--key-file", owner.file, "--receipts", receipts],
+    ];
+    // Nothing adopted: nothing to audit, no bond taken.
+    const before = await tomaOf(ownerAccount.address);
+    const none = await runCliToEnd(audit);
+    expect(none.code, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout)).toMatchObject({ adopted: 0, challenges: [] });
+    await expectRefused(
+      [...audit.slice(0, -4), "--key-file", stranger.file],
+      /stack \d+ belongs to 0x[0-9a-fA-F]{40}, not to this key .*only its owner may challenge it/,
+    );
+
+    keepReceipt(file, { fields: twin, signature: twinSignature, result: "0x", adopted: true });
+    // A node that refuses the proof could answer a challenge with it and keep the bond (review MED-2): the leaf is
+    // reported unproven, and no bond is taken.
+    const baited = await runCliToEnd(audit);
+    expect(baited.code, baited.stderr).toBe(0);
+    expect(JSON.parse(baited.stdout)).toMatchObject({
+      adopted: 1,
+      challenges: [],
+      unproven: [{ leafIndex: "1" }],
+    });
+    expect(baited.stderr).toMatch(/no valid proof of adopted leaf 1 .*no bond taken/);
+    expect(await tomaOf(ownerAccount.address)).toBe(before);
+    // The node's own proof puts A's leaf at index 1 under the settled root: B's is definitively not settled.
+    refusing = false;
+    const opened = await runCliToEnd(audit);
+    expect(opened.code, opened.stderr).toBe(0);
+    const result = JSON.parse(opened.stdout) as { adopted: number; challenges: Record<string, string>[] };
+    expect(result.adopted).toBe(1);
+    expect(result.challenges).toHaveLength(1);
+    expect(result.challenges[0]).toMatchObject({ leafIndex: "1", upheld: false });
+    const challengeId = BigInt(result.challenges[0]!.challengeId!);
+    expect(opened.stderr).toMatch(new RegExp(`atoma stack resolve-challenge ${challengeId} --network`));
+    expect(before - (await tomaOf(ownerAccount.address))).toBe(parseEther("1"));
+    const challenged = await getChallenge(ownerCtx, challengeId);
+    expect(challenged.leaf).toBe(leafHash(leafOf(twin)));
+    // Run again while the challenge is open: the leaf already challenged takes no second bond.
+    const again = await runCliToEnd(audit);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ adopted: 1, challenges: [] });
+    expect(before - (await tomaOf(ownerAccount.address))).toBe(parseEther("1"));
+
+    // The settled root holds A's leaf at 1, not B's: no proof exists for the node to answer with.
+    await network.advance(ANSWER_WINDOW + 1);
+    const collateral = await collateralOf(colluder);
+    const resolved = await runCliToEnd(resolve(challengeId));
+    expect(resolved.code, resolved.stderr).toBe(0);
+    const outcome = JSON.parse(resolved.stdout) as Record<string, string>;
+    expect(outcome).toMatchObject({ upheld: true, nodeId: String(colluder.nodeId), bondReturned: "1" });
+    expect(parseEther(outcome.slashed!)).toBe(collateral);
+    expect(parseEther(outcome.ownerShare!)).toBeGreaterThan(0n);
+    expect(await collateralOf(colluder)).toBe(0n);
+    expect(await tomaOf(ownerAccount.address)).toBe(before);
+    expect(await phaseOf(stack.stackId)).toBe(PHASE_FAILED);
+    proofs.close();
+  }, 180_000);
+  it("atoma chat audits adopted leaves on its own: a receipt that is not the node's is reported and left out, and the node is slashed", async () => {
+    const stack = await buy(colludeTaskToo);
+    const served = await serveStack(network, stack.stackId, ownerAccount, colluderToo, 2, "honest", 200n);
+    const file = await keptReceipts(stack.stackId);
+    keepReceipt(file, { ...served.responses[0]!, result: served.outputs[0]! });
+    // As before: the node showed `atoma chat` client B's leaf 1 (adopted) and settles client A's.
+    const twin: SignedResponseFields = {
+      ...served.responses[1]!.fields,
+      reqHash: keccak256(stringToBytes("client B's request at leaf 1, again")),
+      respHash: keccak256(stringToBytes("another answer nobody got")),
+    };
+    const twinSignature = await signResponse(colluderToo.signerAccount, network.domain, twin);
+    keepReceipt(file, { fields: twin, signature: twinSignature, result: "0x", adopted: true });
+    // A second adopted leaf whose signature is not the node's (a damaged file, say): its challenge would revert, so
+    // it is now reported and left out before any is sent (review of issue 13, LOW-1), and leaf 1 is still raised.
+    const bogus: SignedResponseFields = { ...twin, leafIndex: 5n, nonce: 5n };
+    const bogusSignature = await signResponse(ownerAccount, network.domain, bogus);
+    keepReceipt(file, { fields: bogus, signature: bogusSignature, result: "0x", adopted: true });
+    await submitSettlement(colluderToo.signer, {
+      stackId: stack.stackId,
+      root: served.tree.root,
+      units: 200n,
+      requestCount: 2n,
+      transcriptId: `0x${"ce".repeat(32)}`,
+    });
+    const proofOfA = proofOfLeafOne(stack.stackId, served);
+    const proofs = await proofServer(colluderToo, (url) =>
+      url === `/v1/stacks/${stack.stackId}/proof/1`
+        ? [200, proofOfA]
+        : [404, { error: { code: "not_found", type: "x", message: "none" } }],
+    );
+    try {
+      // The owner asks anything: before its chat (on a stack that no longer serves, so the chat itself fails), the
+      // run audits the stack, challenges leaf 1, and reports leaf 5 as no evidence instead of challenging it.
+      const chat = [
+        ...["chat", "hello", "--network", networkFile, "--key-file", owner.file],
+        ...["--receipts", receipts, "--model", "m", "--stack", String(stack.stackId)],
+      ];
+      const first = await runCliToEnd(chat);
+      expect(first.stderr).toMatch(
+        new RegExp(
+          `audit: stack ${stack.stackId}'s settlement challenged with adopted leaf 1 \\(challenge (\\d+)`,
+        ),
+      );
+      expect(first.stderr).toMatch(
+        new RegExp(
+          `warning: stack ${stack.stackId}'s kept files hold an adopted receipt that is not evidence`,
+        ),
+      );
+      const challengeId = BigInt(/challenged with adopted leaf 1 \(challenge (\d+)/.exec(first.stderr)![1]!);
+      expect((await getChallenge(ownerCtx, challengeId)).leaf).toBe(leafHash(leafOf(twin)));
+      const kept = readFileSync(auditFile(file), "utf8");
+      expect(kept).toContain(`"challengeId":"${challengeId}n"`);
+
+      // The node cannot prove leaf 1 under its root: the next run after its answer window resolves the challenge.
+      await network.advance(ANSWER_WINDOW + 1);
+      const collateral = await collateralOf(colluderToo);
+      expect(collateral).toBeGreaterThan(0n);
+      const second = await runCliToEnd(chat);
+      expect(second.stderr).toMatch(
+        new RegExp(
+          `audit: stack ${stack.stackId}'s challenge ${challengeId} upheld: the node slashed ${collateral} wei`,
+        ),
+      );
+      expect(await collateralOf(colluderToo)).toBe(0n);
+      expect(await phaseOf(stack.stackId)).toBe(PHASE_FAILED);
+      expect(readFileSync(auditFile(file), "utf8")).toContain('"resolved":true');
+    } finally {
+      proofs.close();
+    }
+  }, 180_000);
 });

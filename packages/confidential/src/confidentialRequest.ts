@@ -2,7 +2,9 @@ import { SEALED_ANSWER_OBJECT } from "@atoma/core";
 import { fromHex, type HexString } from "./bytes.js";
 import { AttestationMalformedError } from "./errors.js";
 import { type SealedRequest, sealRequest } from "./hpke.js";
-import type { ResponseOpener } from "./responseStream.js";
+import { type ResponseOpener, sealedRequestSize } from "./responseStream.js";
+
+const SPACE = 0x20;
 
 /**
  * The body of a confidential request: an ordinary JSON body with one field, so it is signed, hashed, routed and
@@ -180,7 +182,9 @@ export async function sealConfidentialRequest(
   body: Record<string, unknown>,
   context: ConfidentialRequestContext,
 ): Promise<{ body: ConfidentialEnvelope; reader: ConfidentialAnswerReader }> {
-  const plaintext = new TextEncoder().encode(JSON.stringify(body));
+  const json = new TextEncoder().encode(JSON.stringify(body));
+  const plaintext = new Uint8Array(sealedRequestSize(json.length)).fill(SPACE);
+  plaintext.set(json, 0);
   const { request, response } = await sealRequest(nodePublicKey, plaintext, confidentialContext(context));
   return {
     body: {

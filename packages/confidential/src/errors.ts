@@ -30,7 +30,104 @@ export class CollateralExpiredError extends ConfidentialError {
   }
 }
 
-/** The platform's TCB is not one the policy accepts (out of date, revoked, or matching no level at all). */
+/**
+ * The collateral is inside its window but older than the verifier takes (`maxCollateralAgeSeconds`): a node may not
+ * keep serving the TCB info and revocation lists from before Intel's latest word on its platform.
+ */
+export class CollateralStaleError extends ConfidentialError {
+  override name = "CollateralStaleError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_collateral_stale", message, options);
+  }
+}
+
+/**
+ * The collateral's TCB info is from an earlier TCB evaluation than the verifier takes (`minTcbEvaluationDataNumber`,
+ * Intel's `tcbEvaluationDataNumber`): after a TCB recovery, TCB info from before it still rates a platform Intel has
+ * since downgraded as up to date, however recently it was issued.
+ */
+export class TcbEvaluationOutdatedError extends ConfidentialError {
+  override name = "TcbEvaluationOutdatedError";
+  readonly evaluation: number;
+  readonly minimum: number;
+  constructor(evaluation: number, minimum: number) {
+    super(
+      "attestation_tcb_evaluation_outdated",
+      `the node's TCB info is from TCB evaluation ${evaluation}, before the ${minimum} this verifier takes`,
+    );
+    this.evaluation = evaluation;
+    this.minimum = minimum;
+  }
+}
+
+/** The TD runs with attributes no confidential workload may have: debug mode, SEPT_VE_DISABLE off, reserved bits. */
+export class TdAttributesRefusedError extends ConfidentialError {
+  override name = "TdAttributesRefusedError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_td_attributes_refused", message, options);
+  }
+}
+
+/** The quoting enclave's report is not the one Intel's QE identity names (MRSIGNER, ISVPRODID, report hash). */
+export class QeIdentityMismatchError extends ConfidentialError {
+  override name = "QeIdentityMismatchError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_qe_identity_mismatch", message, options);
+  }
+}
+
+/** The collateral is for another platform (FMSPC) or another TEE type than the quote's. */
+export class CollateralMismatchError extends ConfidentialError {
+  override name = "CollateralMismatchError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_collateral_mismatch", message, options);
+  }
+}
+
+/** A certificate of the quote's chain is on Intel's revocation list. */
+export class CertificateRevokedError extends ConfidentialError {
+  override name = "CertificateRevokedError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_certificate_revoked", message, options);
+  }
+}
+
+/** The collateral lacks the root CA CRL or the PCK CRL (an empty list): revocation could not be checked. */
+export class CrlMissingError extends ConfidentialError {
+  override name = "CrlMissingError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_crl_missing", message, options);
+  }
+}
+
+/** A CRL of the collateral is not a DER X.509 CRL, or is not signed by the CA that issues it (root or PCK CA). */
+export class CrlInvalidError extends ConfidentialError {
+  override name = "CrlInvalidError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_crl_invalid", message, options);
+  }
+}
+
+/** A CRL of the collateral is outside its thisUpdate/nextUpdate window at the verification time, or has no nextUpdate. */
+export class CrlExpiredError extends ConfidentialError {
+  override name = "CrlExpiredError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_crl_expired", message, options);
+  }
+}
+
+/**
+ * The DCAP library refused the quote for a reason this package does not know by name (a new library version's
+ * wording): refused all the same, its message in `details`, never passed off as another failure's code.
+ */
+export class QuoteRefusedError extends ConfidentialError {
+  override name = "QuoteRefusedError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("attestation_quote_refused", message, options);
+  }
+}
+
+/** The platform's TCB is not one the policy accepts (out of date, or matching no level at all). */
 export class TcbOutdatedError extends ConfidentialError {
   override name = "TcbOutdatedError";
   constructor(message: string, options?: AtomaErrorOptions) {
@@ -177,5 +274,16 @@ export class StreamAfterEndError extends ConfidentialError {
   override name = "StreamAfterEndError";
   constructor(message: string, options?: AtomaErrorOptions) {
     super("stream_after_end", message, options);
+  }
+}
+
+/**
+ * Intel collateral could not be fetched from the PCCS: unreachable, an error status, an answer too slow or too large
+ * (bounded in time and bytes), or one missing what it must carry.
+ */
+export class CollateralFetchError extends ConfidentialError {
+  override name = "CollateralFetchError";
+  constructor(message: string, options?: AtomaErrorOptions) {
+    super("collateral_fetch_failed", message, options);
   }
 }

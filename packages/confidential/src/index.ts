@@ -35,8 +35,15 @@ export type { ConfidentialErrorCode } from "./errorCodes.js";
 export {
   AttestationMalformedError,
   AttestationSignatureError,
+  CertificateRevokedError,
   CollateralExpiredError,
+  CollateralFetchError,
+  CollateralMismatchError,
+  CollateralStaleError,
   ConfidentialError,
+  CrlExpiredError,
+  CrlInvalidError,
+  CrlMissingError,
   DevEvidenceRefusedError,
   GpuEvidenceMissingError,
   GpuTokenAlgorithmError,
@@ -47,13 +54,17 @@ export {
   HpkeOpenError,
   NonceReplayError,
   NonceUnknownError,
+  QeIdentityMismatchError,
+  QuoteRefusedError,
   ReportDataMismatchError,
   StreamAfterEndError,
   StreamChunkDuplicatedError,
   StreamChunkOutOfOrderError,
   StreamChunkTamperedError,
   StreamTruncatedError,
+  TcbEvaluationOutdatedError,
   TcbOutdatedError,
+  TdAttributesRefusedError,
   UnknownMeasurementError,
   UntrustedRootError,
 } from "./errors.js";
@@ -82,6 +93,7 @@ export {
 } from "./measurements.js";
 export { NonceStore, type NonceStoreOptions } from "./nonceStore.js";
 export { parseEvidence } from "./parseEvidence.js";
+export { fetchPccsCollateral, type PccsFetchLimits } from "./pccs.js";
 export {
   bindingReportData,
   checkReportData,
@@ -97,9 +109,13 @@ export {
   type ResponseSecret,
   responseKeys,
   responseSecret,
+  SEALED_CHUNK_BUCKETS,
+  sealedChunkBucket,
+  sealedRequestSize,
 } from "./responseStream.js";
 export {
   type Collateral,
+  classifyDcapError,
   type TcbStatus,
   type TdxVerifyOptions,
   type VerifiedQuote,
@@ -109,6 +125,9 @@ export {
   type AttestationExpectation,
   type AttestationPolicy,
   type AttestationVerdict,
+  type ChainListedPolicy,
+  DEFAULT_MAX_COLLATERAL_AGE_SECONDS,
   verifyAttestation,
+  verifyAttestationChainListed,
   verifyEvidenceQuote,
 } from "./verify.js";

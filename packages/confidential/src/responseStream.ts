@@ -8,10 +8,11 @@ import {
 } from "./errors.js";
 
 const encoder = new TextEncoder();
-const SECRET_LABEL = encoder.encode("atoma/response/secret/v2");
-const KEY_INFO = encoder.encode("atoma/response/key/v2");
-const NONCE_INFO = encoder.encode("atoma/response/nonce/v2");
-const AAD_PREFIX = encoder.encode("atoma/response-chunk/v2\0");
+// v3: chunk plaintexts are padded to a bucket (a v2 chunk does not open as v3, nor the other way round).
+const SECRET_LABEL = encoder.encode("atoma/response/secret/v3");
+const KEY_INFO = encoder.encode("atoma/response/key/v3");
+const NONCE_INFO = encoder.encode("atoma/response/nonce/v3");
+const AAD_PREFIX = encoder.encode("atoma/response-chunk/v3\0");
 const HEADER_BYTES = 9;
 /** The node's random salt, in clear after chunk 0's header (and so in its AAD). */
 export const RESPONSE_SALT_BYTES = 32;
@@ -24,6 +25,50 @@ const TAG_BYTES = 16;
  */
 export interface ResponseSecret {
   secret: Buffer;
+}
+
+/**
+ * The sizes a chunk's padded plaintext takes (before the AES-GCM tag): 512 bytes, then each power of two up to
+ * 64 KiB, then whole multiples of 64 KiB. A stream chunk holds one token or a few in some 200 bytes of JSON: every
+ * one seals to 512, so the gateway (or anyone on the path) sees no token's length.
+ */
+export const SEALED_CHUNK_BUCKETS: readonly number[] = Array.from({ length: 8 }, (_, i) => 512 * 2 ** i);
+const LARGEST_BUCKET = SEALED_CHUNK_BUCKETS.at(-1)!;
+
+/** The padded size for `bytes` of plaintext plus the one-byte padding marker. */
+export function sealedChunkBucket(bytes: number): number {
+  const needed = bytes + 1;
+  return (
+    SEALED_CHUNK_BUCKETS.find((bucket) => bucket >= needed) ??
+    Math.ceil(needed / LARGEST_BUCKET) * LARGEST_BUCKET
+  );
+}
+
+/**
+ * The size a sealed request's JSON text is padded to (with spaces, which JSON reads past): the smallest of
+ * `SEALED_CHUNK_BUCKETS` that holds it, else the next multiple of the largest. Whoever carries the envelope (a
+ * gateway, the path) sees the bucket, never the prompt's length, nor a conversation's growth turn by turn.
+ */
+export function sealedRequestSize(bytes: number): number {
+  return (
+    SEALED_CHUNK_BUCKETS.find((bucket) => bucket >= bytes) ??
+    Math.ceil(bytes / LARGEST_BUCKET) * LARGEST_BUCKET
+  );
+}
+
+/** `plaintext ‖ 0x80 ‖ 0x00…` up to its bucket (ISO/IEC 7816-4 padding: always removable, whatever the text). */
+function pad(plaintext: Uint8Array): Buffer {
+  const out = Buffer.alloc(sealedChunkBucket(plaintext.length));
+  out.set(plaintext, 0);
+  out[plaintext.length] = 0x80;
+  return out;
+}
+
+/** The plaintext of a padded chunk; `undefined` when the padding is not well formed. */
+function unpad(padded: Buffer): Buffer | undefined {
+  let end = padded.length - 1;
+  while (end >= 0 && padded[end] === 0) end--;
+  return end >= 0 && padded[end] === 0x80 ? padded.subarray(0, end) : undefined;
 }
 
 /** The AES-256-GCM key and base nonce of one sealing of an answer: HKDF-SHA256 of the secret under its salt. */
@@ -69,7 +114,8 @@ function header(seq: bigint, final: boolean, salt: Uint8Array | undefined): Buff
 const aad = (head: Buffer) => Buffer.concat([AAD_PREFIX, head]);
 
 /**
- * The node's side of an answer: each chunk is `seq ‖ final ‖ AES-256-GCM(ciphertext ‖ tag)`, sealed with its own
+ * The node's side of an answer: each chunk is `seq ‖ final ‖ AES-256-GCM(padded plaintext) ‖ tag`, the plaintext
+ * padded to its `SEALED_CHUNK_BUCKETS` size, sealed with its own
  * sequence number and final flag in the AAD, so the client notices a chunk dropped, reordered, repeated or cut off.
  * Chunk 0 also carries, after its header and inside its AAD, the salt this sealer drew at random: the keys are
  * HKDF(secret, salt), so opening the same sealed request twice (a resend, a gateway cutting a stream and sending the
@@ -94,7 +140,7 @@ export class ResponseSealer {
     const head = header(this.#seq, final, this.#seq === 0n ? this.#salt : undefined);
     const cipher = createCipheriv("aes-256-gcm", this.#keys.key, chunkNonce(this.#keys.baseNonce, this.#seq));
     cipher.setAAD(aad(head));
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const body = Buffer.concat([cipher.update(pad(plaintext)), cipher.final(), cipher.getAuthTag()]);
     this.#seq += 1n;
     this.#ended = final;
     return new Uint8Array(Buffer.concat([head, body]));
@@ -153,10 +199,13 @@ export class ResponseOpener {
         cause: error,
       });
     }
+    // Authentic, so only a node sealing badly could pad it so: refused as the chunk it is, never read as text.
+    const unpadded = unpad(plaintext);
+    if (unpadded === undefined) throw new StreamChunkTamperedError(`chunk ${seq} is not padded`);
     this.#keys = keys;
     this.#next += 1n;
     this.#ended = head[8] === 1;
-    return new Uint8Array(plaintext);
+    return new Uint8Array(unpadded);
   }
 
   /** Call when the transport ends: throws `StreamTruncatedError` unless the final chunk was opened. */

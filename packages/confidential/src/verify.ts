@@ -9,6 +9,9 @@ import type { NonceStore } from "./nonceStore.js";
 import { checkReportData, type EvidenceBinding, type Freshness } from "./reportData.js";
 import { type TcbStatus, type VerifiedQuote, verifyTdxQuote } from "./tdx.js";
 
+/** How old a node's Intel collateral may be, by default: a week (nodes refresh theirs daily). */
+export const DEFAULT_MAX_COLLATERAL_AGE_SECONDS = 7 * 24 * 3600;
+
 /** What a verifier trusts. Development evidence is refused unless `dev` is set. */
 export interface AttestationPolicy {
   /** Approved software stacks (governance records them on-chain per task or model). */
@@ -17,6 +20,17 @@ export interface AttestationPolicy {
   allowedTcbStatuses?: readonly TcbStatus[];
   /** DER of the Intel root CA; the production root built into the DCAP library when omitted. */
   intelRootCaDer?: Buffer;
+  /**
+   * The oldest collateral (TCB info, QE identity issue date) taken: a node keeping Intel's collateral from before a
+   * revocation or TCB recovery is refused (`attestation_collateral_stale`) well before its nextUpdate. Nodes refresh
+   * theirs from a PCCS daily. @default 604800 (7 days)
+   */
+  maxCollateralAgeSeconds?: number;
+  /**
+   * The lowest TCB evaluation taken (Intel's `tcbEvaluationDataNumber`, its latest the verifier knows of): TCB info
+   * from an earlier one is refused (`attestation_tcb_evaluation_outdated`). Unset: any evaluation in date is taken.
+   */
+  minTcbEvaluationDataNumber?: number;
   /** Accept development evidence certified by this root. Never set outside a local network. */
   dev?: { rootCertificatePem: string };
   /** GPU evidence: checked whenever present; evidence without it is refused unless `required` is `false`. */
@@ -64,6 +78,8 @@ export function verifyEvidenceQuote(
     return verifyTdxQuote(quote, evidence.collateral, {
       nowSeconds: Math.floor(now.getTime() / 1000),
       allowedTcbStatuses: policy.allowedTcbStatuses ?? ["UpToDate"],
+      maxCollateralAgeSeconds: policy.maxCollateralAgeSeconds ?? DEFAULT_MAX_COLLATERAL_AGE_SECONDS,
+      minTcbEvaluationDataNumber: policy.minTcbEvaluationDataNumber,
       ...(policy.intelRootCaDer ? { rootCaDer: policy.intelRootCaDer } : {}),
     });
   if (evidence.kind === "dev") {
@@ -85,14 +101,45 @@ export function verifyEvidenceQuote(
  * has a key set for it (otherwise the verdict says `gpuUnchecked`), and last the
  * nonce, spent only once everything else passed. Each failure throws its own `ConfidentialError` subclass.
  */
-export async function verifyAttestation(
+export function verifyAttestation(
   evidence: AttestationEvidence,
   policy: AttestationPolicy,
   expected: AttestationExpectation,
 ): Promise<AttestationVerdict> {
+  return verifyWith(evidence, policy, expected, (measured) =>
+    checkMeasurements(measured, policy.measurements),
+  );
+}
+
+/** What a verifier trusts when the allow-list is the chain's: everything of `AttestationPolicy` but the list. */
+export type ChainListedPolicy = Omit<AttestationPolicy, "measurements">;
+
+/**
+ * `verifyAttestation` for a caller that holds the measurements to the chain's allow-list itself (the SDK: the node's
+ * on-chain record names exactly these measurements, and the registry stands it on the task): every other check is
+ * the same. The verdict's `allowed` is the measured stack, labelled as left to the chain. Never use it without that
+ * check: on its own it accepts any software a genuine TD runs.
+ */
+export function verifyAttestationChainListed(
+  evidence: AttestationEvidence,
+  policy: ChainListedPolicy,
+  expected: AttestationExpectation,
+): Promise<AttestationVerdict> {
+  return verifyWith(evidence, { ...policy, measurements: [] }, expected, (measured) => ({
+    label: "the chain's allow-list (checked by the caller)",
+    ...measured,
+  }));
+}
+
+async function verifyWith(
+  evidence: AttestationEvidence,
+  policy: AttestationPolicy,
+  expected: AttestationExpectation,
+  allow: (measured: TdMeasurements) => AllowedMeasurement,
+): Promise<AttestationVerdict> {
   const now = expected.now ?? new Date();
   const verified = verifyEvidenceQuote(evidence, policy, now);
-  const allowed = checkMeasurements(verified.measurements, policy.measurements);
+  const allowed = allow(verified.measurements);
   const binding: EvidenceBinding = {
     signingAddress: expected.signingAddress,
     encryptionPublicKey: evidence.encryptionPublicKey,

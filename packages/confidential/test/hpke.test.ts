@@ -10,6 +10,7 @@ import {
   RESPONSE_SALT_BYTES,
   type ResponseOpener,
   type ResponseSealer,
+  SEALED_CHUNK_BUCKETS,
   StreamAfterEndError,
   StreamChunkDuplicatedError,
   StreamChunkOutOfOrderError,
@@ -241,5 +242,43 @@ describe("streamed answer: each chunk sealed with its sequence number", () => {
     expect(() => sealer.seal(text.encode("more"))).toThrow(StreamAfterEndError);
     const extra = Uint8Array.from(opener.complete ? new Uint8Array(40) : []);
     expect(() => opener.open(extra)).toThrow(StreamAfterEndError);
+  });
+});
+
+describe("sealed answer chunks hide each token's length", () => {
+  /** A chat stream chunk as the engine sends it, one token of text. */
+  const chunkOf = (token: string) =>
+    text.encode(
+      JSON.stringify({
+        id: "chatcmpl-1",
+        object: "chat.completion.chunk",
+        created: 1_700_000_000,
+        model: "atoma-tiny",
+        choices: [{ index: 0, delta: { content: token }, finish_reason: null }],
+      }),
+    );
+  const sealedLengths = (sealer: ResponseSealer, tokens: string[]) =>
+    tokens.map((token, i) => sealer.seal(chunkOf(token), i === tokens.length - 1).length);
+
+  it("seals every chunk to a size from the bucket set: two answers of as many tokens give the same lengths", async () => {
+    const one = await exchange();
+    const two = await exchange();
+    // The review's example: " patient", " HIV", "." would be 177, 173 and 170 bytes unpadded.
+    const a = sealedLengths(one.sealer, [" patient", " HIV", ".", " treatment", "s"]);
+    const b = sealedLengths(two.sealer, [".", " a", " consultation", "!", " ok"]);
+    expect(a).toEqual(b);
+    const bodies = a.map((length, i) => length - 9 - 16 - (i === 0 ? RESPONSE_SALT_BYTES : 0));
+    for (const body of bodies) expect(SEALED_CHUNK_BUCKETS).toContain(body);
+  });
+
+  it("opens padded chunks to exactly the plaintext sealed, long ones in a larger bucket", async () => {
+    const { sealer, opener } = await exchange();
+    const long = "x".repeat(3_000);
+    for (const [i, token] of ["a", "", long].entries()) {
+      const sealed = sealer.seal(chunkOf(token), i === 2);
+      expect(SEALED_CHUNK_BUCKETS).toContain(sealed.length - 9 - 16 - (i === 0 ? RESPONSE_SALT_BYTES : 0));
+      expect(read(opener.open(sealed))).toBe(read(chunkOf(token)));
+    }
+    expect(() => opener.finish()).not.toThrow();
   });
 });

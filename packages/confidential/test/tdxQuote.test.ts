@@ -2,7 +2,10 @@ import {
   AttestationMalformedError,
   AttestationSignatureError,
   CollateralExpiredError,
+  CollateralStaleError,
+  classifyDcapError,
   ReportDataMismatchError,
+  TcbEvaluationOutdatedError,
   TcbOutdatedError,
   type TdxEvidence,
   toHex,
@@ -167,6 +170,30 @@ describe("verifyAttestation on the real TDX quote", () => {
     await expect(run).rejects.toMatchObject({ code: "attestation_report_data_mismatch" });
   });
 
+  it("refuses collateral inside its window but older than the verifier takes, or from an earlier TCB evaluation", async () => {
+    const policy = { measurements: [{ mrTd: REAL_MRTD }] } as const;
+    // Three weeks after its issue, a week before its nextUpdate: DCAP alone takes it (the review's attack).
+    const late = { ...expected, now: new Date("2025-07-10T00:00:00Z") };
+    const old = verifyAttestation(evidence(), policy, late);
+    await expect(old).rejects.toThrow(CollateralStaleError);
+    await expect(old).rejects.toMatchObject({ code: "attestation_collateral_stale" });
+    // Taken when the verifier allows that age (the report data then fails, as the fixture binds no key of ours).
+    await expect(
+      verifyAttestation(evidence(), { ...policy, maxCollateralAgeSeconds: 30 * 24 * 3600 }, late),
+    ).rejects.toThrow(ReportDataMismatchError);
+    // The verifier knows of Intel's evaluation 18: the node's real TCB info (17) predates it, with its own code.
+    const behind = verifyAttestation(evidence(), { ...policy, minTcbEvaluationDataNumber: 18 }, expected);
+    await expect(behind).rejects.toThrow(TcbEvaluationOutdatedError);
+    await expect(behind).rejects.toMatchObject({
+      code: "attestation_tcb_evaluation_outdated",
+      evaluation: 17,
+      minimum: 18,
+    });
+    await expect(
+      verifyAttestation(evidence(), { ...policy, minTcbEvaluationDataNumber: 17 }, expected),
+    ).rejects.toThrow(ReportDataMismatchError);
+  });
+
   it("refuses the real quote once its collateral has expired, before looking at anything else", async () => {
     const run = verifyAttestation(
       evidence(),
@@ -174,5 +201,34 @@ describe("verifyAttestation on the real TDX quote", () => {
       { ...expected, now: TDX_AFTER },
     );
     await expect(run).rejects.toThrow(CollateralExpiredError);
+  });
+});
+
+describe("the DCAP library's failures, each with its own code (review 14 L2)", () => {
+  it("maps each message of the pinned @phala/dcap-qvl to its failure, and an unknown one to attestation_quote_refused", () => {
+    const cases: [string, string][] = [
+      ["Debug mode is enabled", "attestation_td_attributes_refused"],
+      ["SEPT_VE_DISABLE is not enabled", "attestation_td_attributes_refused"],
+      ["Reserved bits in TD attributes are set", "attestation_td_attributes_refused"],
+      ["Invalid mr service td", "attestation_td_attributes_refused"],
+      ["QE MRSIGNER mismatch: expected A, got B", "attestation_qe_identity_mismatch"],
+      ["QE ISVPRODID mismatch: expected 2, got 1", "attestation_qe_identity_mismatch"],
+      ["QE report hash mismatch", "attestation_qe_identity_mismatch"],
+      ["Fmspc mismatch", "attestation_collateral_mismatch"],
+      ["TDX quote with non-TDX TCB info in the collateral", "attestation_collateral_mismatch"],
+      ["Certificate is revoked", "attestation_certificate_revoked"],
+      ["TCBInfo expired", "attestation_collateral_expired"],
+      ["QE Identity issue date is in the future", "attestation_collateral_expired"],
+      ["No matching TCB level found", "attestation_tcb_outdated"],
+      ["QE ISVSVN 2 is below minimum required 3 from QE Identity", "attestation_tcb_outdated"],
+      ["ISV enclave report signature is invalid", "attestation_signature_invalid"],
+      ["Failed to verify certificate chain - leaf signature invalid", "attestation_signature_invalid"],
+      ["Signature is invalid for tcb_info", "attestation_signature_invalid"],
+      ["Failed to decode quote", "attestation_malformed"],
+      ["Unsupported DCAP quote version", "attestation_malformed"],
+      ["a wording a later version may bring", "attestation_quote_refused"],
+    ];
+    for (const [message, code] of cases)
+      expect([message, classifyDcapError(new Error(message)).code]).toEqual([message, code]);
   });
 });

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { buildVrfDisputeVectors } from "../src/vrf/disputeSelectionVectorCases.js";
-import { buildVrfSelectionVectors } from "../src/vrf/vrfSelectionVectorCases.js";
+import { buildVrfReplacementVectors, buildVrfSelectionVectors } from "../src/vrf/vrfSelectionVectorCases.js";
 import { buildVrfVectors } from "../src/vrf/vrfVectorCases.js";
 
 const path = new URL("../vectors/vrf.json", import.meta.url);
@@ -9,3 +9,5 @@ const selection = new URL("../vectors/vrfSelection.json", import.meta.url);
 writeFileSync(selection, `${JSON.stringify(buildVrfSelectionVectors(), null, 2)}\n`);
 const dispute = new URL("../vectors/vrfDispute.json", import.meta.url);
 writeFileSync(dispute, `${JSON.stringify(buildVrfDisputeVectors(), null, 2)}\n`);
+const replacement = new URL("../vectors/vrfReplacement.json", import.meta.url);
+writeFileSync(replacement, `${JSON.stringify(buildVrfReplacementVectors(), null, 2)}\n`);

@@ -87,7 +87,17 @@ export {
   MerkleTreeError,
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
+export { keccak256Bytes, keccak256Hex } from "./keccak.js";
 export { type LeafProof, parseLeafProof } from "./leafProof.js";
+export {
+  assertLeafReadSigner,
+  LEAF_READ_HEADERS,
+  LEAF_READ_MAX_AHEAD_SECONDS,
+  type LeafReadFields,
+  leafReadDigest,
+  leafReadTypes,
+  signLeafRead,
+} from "./leafRead.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { LeafTree, merkleRoot, verifyMerkleProof } from "./merkle.js";
 export { privateKeyAccount } from "./privateKeyAccount.js";
@@ -119,6 +129,7 @@ export { deriveSeed, MAX_SEED } from "./seed.js";
 export {
   assertRequestSigner,
   assertResponseSigner,
+  recoverDigestSignature,
   recoverRequestSigner,
   recoverResponseSigner,
   requestDigest,

@@ -1,5 +1,5 @@
-import { type Address, bytesToHex, type Hex, hexToBytes, recoverAddress } from "viem";
-import { publicKeyToAddress } from "viem/accounts";
+import { type Address, checksumAddress, type Hex, hexToBytes, recoverAddress } from "viem";
+import { keccak256Hex } from "./keccak.js";
 import { nativeSecp256k1 } from "./nativeSecp256k1.js";
 
 /** secp256k1's group order: r and s of a signature lie in [1, N). */
@@ -19,7 +19,8 @@ export function recoverDigestSigner(digest: Hex, signature: Hex): Promise<Addres
     return recoverAddress({ hash: digest, signature });
   try {
     const publicKey = native.ecdsaRecover(compact.rs, compact.recid, hexToBytes(digest), false);
-    return Promise.resolve(publicKeyToAddress(bytesToHex(publicKey)));
+    // viem's `publicKeyToAddress`: the last 20 bytes of the hash of the key without its 0x04 prefix, checksummed.
+    return Promise.resolve(checksumAddress(`0x${keccak256Hex(publicKey.subarray(1)).substring(26)}`));
   } catch (error) {
     return Promise.reject(error);
   }

@@ -68,6 +68,11 @@ async function recover(signature: Hex, recovering: () => Promise<Address>): Prom
   return signer;
 }
 
+/** The signer of a 32-byte EIP-712 `digest`, with the same refusals (malformed, high s) as the request's. */
+export function recoverDigestSignature(digest: Hash, signature: Hex): Promise<Address> {
+  return recover(signature, () => recoverDigestSigner(digest, signature));
+}
+
 export function recoverRequestSigner(
   domain: TypedDataDomain,
   fields: SignedRequestFields,

@@ -7,6 +7,7 @@ import type { Hash } from "./hash.js";
  * HTTP headers that carry the stack owner's EIP-712 authorisation of one request (`AtomaRequest` over
  * `(stackId, requestHash(body), nonce, deadline, maxUnits)`). The body travels unchanged, so any OpenAI client works.
  * `nextNonce` comes back on a `409 nonce_out_of_order` or `nonce_reused`: the nonce (leaf index) the stack takes next.
+ * `salt` (with `deadline` and `signature`) carries the owner's `AtomaLeafRead` of a leaf read (`leafRead.ts`).
  */
 export const STACK_HEADERS = Object.freeze({
   stack: "x-atoma-stack",
@@ -14,6 +15,7 @@ export const STACK_HEADERS = Object.freeze({
   deadline: "x-atoma-deadline",
   maxUnits: "x-atoma-max-units",
   signature: "x-atoma-signature",
+  salt: "x-atoma-salt",
   nextNonce: "x-atoma-next-nonce",
 });
 

@@ -4,11 +4,11 @@ import {
   hashDomain,
   hashTypedData,
   hexToBytes,
-  keccak256,
   stringToBytes,
   type TypedDataDomain,
   validateTypedData,
 } from "viem";
+import { keccak256Bytes, keccak256Hex } from "./keccak.js";
 
 /** One field of a flat EIP-712 struct: a name and a Solidity type. */
 export interface TypedField {
@@ -48,8 +48,8 @@ export function typedDataDigest(
   digestInput[0] = 0x19;
   digestInput[1] = 0x01;
   digestInput.set(separator, 2);
-  digestInput.set(keccak256(encoded, "bytes"), 34);
-  return keccak256(digestInput);
+  digestInput.set(keccak256Bytes(encoded), 34);
+  return keccak256Hex(digestInput);
 }
 
 function compiledStruct(
@@ -86,7 +86,7 @@ function compile(
     else return null;
   }
   const signature = `${primaryType}(${own.map((f) => `${f.type} ${f.name}`).join(",")})`;
-  return { typeHash: keccak256(stringToBytes(signature), "bytes"), fields };
+  return { typeHash: keccak256Bytes(stringToBytes(signature)), fields };
 }
 
 /** The domain's separator, validated and hashed by viem once per distinct domain; undefined if viem refuses it. */

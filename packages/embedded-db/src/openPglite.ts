@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { clusterTemplate, defaultCacheDir, dropTemplate, forgetTemplate } from "./clusterTemplate.js";
+import { unpackCluster } from "./unpackCluster.js";
 
 export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "loadDataDir" | "startParams"> {
   /** Where the initialised cluster is cached between runs. @default defaultCacheDir() */
@@ -13,9 +14,9 @@ export interface OpenPgliteOptions extends Omit<PGliteOptions, "dataDir" | "load
 /**
  * Opens (creating when new) the embedded PostgreSQL whose data lives in `dir`, ready for queries. A new database is
  * unpacked from an initialised cluster rather than initialised by initdb, which is most of a fresh PGlite's start;
- * a cached cluster PGlite cannot unpack is dropped and the database initialised the usual way. An unpacked database
- * is closed and opened again: unpacking grows PGlite's WebAssembly memory, which never shrinks, and the instance
- * keeps the 40 MB template; reopened, a new database holds what a restarted one does (about 150 MB less).
+ * a cached cluster that cannot be unpacked or opened is dropped and the database initialised the usual way. The
+ * cluster is unpacked by Node, not PGlite's `loadDataDir`: that would grow PGlite's WebAssembly memory (which never
+ * shrinks) by the archive, and take a close and a second start to give it back.
  */
 export async function openPglite(dir: string, options: OpenPgliteOptions = {}): Promise<PGlite> {
   const { cacheDir = defaultCacheDir(), settings = {}, ...rest } = options;
@@ -24,8 +25,9 @@ export async function openPglite(dir: string, options: OpenPgliteOptions = {}): 
   const pgliteOptions = { ...rest, startParams };
   if (existsSync(join(dir, "PG_VERSION"))) return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
   try {
-    const loadDataDir = await clusterTemplate(cacheDir);
-    await (await ready(new PGlite({ ...pgliteOptions, dataDir: dir, loadDataDir }))).close();
+    const template = await clusterTemplate(cacheDir);
+    unpackCluster(new Uint8Array(await template.arrayBuffer()), dir);
+    return await ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
   } catch {
     dropTemplate(cacheDir);
     forgetTemplate(cacheDir);
@@ -34,7 +36,6 @@ export async function openPglite(dir: string, options: OpenPgliteOptions = {}): 
       for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
     return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
   }
-  return ready(new PGlite({ ...pgliteOptions, dataDir: dir }));
 }
 
 async function ready(db: PGlite): Promise<PGlite> {

@@ -14,6 +14,21 @@ const freshDir = () => {
   return dir;
 };
 
+/** A ustar archive of regular files, as an attacker who can write the cache directory would plant one. */
+function tarball(files: [name: string, content: string][]): Buffer {
+  const blocks = files.flatMap(([name, content]) => {
+    const header = Buffer.alloc(512);
+    header.write(name, 0);
+    header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
+    header.write("0", 156);
+    header.write("ustar\u000000", 257);
+    const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
+    body.write(content);
+    return [header, body];
+  });
+  return Buffer.concat([...blocks, Buffer.alloc(1024)]);
+}
+
 async function roundTrip(dir: string, cacheDir: string, value: number): Promise<number[]> {
   const db = await openPglite(dir, { cacheDir });
   await db.exec(`create table if not exists t (x int); insert into t values (${value});`);
@@ -42,6 +57,17 @@ describe("openPglite", () => {
     writeFileSync(templateFile(cacheDir), "not a tarball of a cluster");
     expect(await roundTrip(freshDir(), cacheDir, 7)).toEqual([7]);
     expect(await roundTrip(freshDir(), cacheDir, 8)).toEqual([8]);
+  });
+
+  it("refuses a planted cluster whose entries climb out of the database's directory, and replaces it", async () => {
+    const cacheDir = join(root, "cache-d");
+    mkdirSync(cacheDir);
+    writeFileSync(templateFile(cacheDir), tarball([["/../../escaped", "planted"]]));
+    const dir = freshDir();
+    expect(await roundTrip(dir, cacheDir, 5)).toEqual([5]);
+    expect(existsSync(join(dir, "..", "..", "escaped"))).toBe(false);
+    expect(existsSync(join(dir, "..", "escaped"))).toBe(false);
+    expect(await roundTrip(freshDir(), cacheDir, 6)).toEqual([6]);
   });
 
   it("still opens when the cache directory cannot be written", async () => {

@@ -39,6 +39,22 @@ export class DatabaseError extends AtomaError<NodeErrorCode> {
 }
 
 /**
+ * A sync of the embedded database's log failed (EIO, a full disk): the operating system may have dropped commits the
+ * node acknowledged, so it takes no more requests until an operator restarts it (which closes the stacks that were
+ * live, as after a power cut). Answered 503.
+ */
+export class DatabaseSyncFailedError extends AtomaError<NodeErrorCode> {
+  override name = "DatabaseSyncFailedError";
+  constructor(options?: AtomaErrorOptions) {
+    super(
+      "database_sync_failed",
+      "the node's database could not be synced to disk: it takes no requests",
+      options,
+    );
+  }
+}
+
+/**
  * The embedded database directory holds the other engine's files (a PGlite database from before the SQLite store,
  * say): opening it would hide the node's stacks and leaves. The message says which setting opens it.
  */
@@ -146,6 +162,21 @@ export class RequestInFlightError extends AtomaError<NodeErrorCode> {
     super(
       "request_in_flight",
       `stack ${stackId} is answering another request: send the next when it is done`,
+    );
+  }
+}
+
+/**
+ * A request's reservation is gone while its stack is still active: the database lost it (PostgreSQL commits a
+ * reservation without waiting for its flush, so a server crash can drop it). No leaf was recorded and no receipt
+ * goes out; the client sends the same request again. Answered 503.
+ */
+export class ReservationLostError extends AtomaError<NodeErrorCode> {
+  override name = "ReservationLostError";
+  constructor(stackId: bigint) {
+    super(
+      "reservation_lost",
+      `the node lost the reservation of this request on stack ${stackId}: send it again`,
     );
   }
 }

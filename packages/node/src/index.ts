@@ -6,6 +6,7 @@ export {
   freezeForSettlement,
   type SettlementSnapshot,
 } from "./accounting/freezeForSettlement.js";
+export { recoverLiveStacks } from "./accounting/recoverLiveStacks.js";
 export { releaseDanglingReservations } from "./accounting/releaseDanglingReservations.js";
 export {
   findLeafByNonce,
@@ -58,10 +59,13 @@ export {
   type EpochEvidence,
 } from "./confidential/confidentialCompute.js";
 export {
+  AttestationNotPostedError,
   AttestationRateLimitedError,
+  AttestationRecordStaleError,
   AttestationUnavailableError,
   ConfidentialEnvelopeError,
   ConfidentialReplayedError,
+  ConfidentialStackUnsupportedError,
   ConfidentialUndecryptableError,
   ConfidentialUnsupportedError,
   EvidenceSourceError,

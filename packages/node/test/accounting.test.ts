@@ -227,6 +227,32 @@ for (const factory of testDatabaseFactories()) {
       expect(again.leafIndex).toBe(0n);
     });
 
+    it("answers a reservation the database lost on an active stack as retryable, not as a closed stack", async () => {
+      const { stackId } = await addStack(state.db);
+      const reservation = await accounting.reserve({ stackId, units: 10n, nonce: 0n });
+      // What a PostgreSQL crash does to a reservation committed without waiting for its flush: both rows rewound.
+      await state.db.deleteFrom("reservations").where("reservation_id", "=", reservation.id).execute();
+      await state.db
+        .updateTable("stacks")
+        .set({ units_reserved: 0n })
+        .where("stack_id", "=", stackId)
+        .execute();
+      await expect(accounting.commit(reservation, leafFor(0, 1n))).rejects.toMatchObject({
+        code: "reservation_lost",
+      });
+      expect(await getStack(state.db, stackId)).toMatchObject({
+        unitsReserved: 0n,
+        unitsUsed: 0n,
+        leafCount: 0n,
+      });
+      await accounting.release(reservation);
+      const again = await accounting.commit(
+        await accounting.reserve({ stackId, units: 1n, nonce: 0n }),
+        leafFor(0, 1n),
+      );
+      expect(again.leafIndex).toBe(0n);
+    });
+
     it("lets usage outgrow its reservation only within the stack, keeping the reservation when it cannot", async () => {
       const { stackId } = await addStack(state.db, { unitsBought: 100n });
       const a = await accounting.reserve({ stackId, units: 10n, nonce: 0n });

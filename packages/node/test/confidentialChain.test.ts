@@ -257,7 +257,8 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     });
     const key = await attestedKey();
     const { res } = await sendSealed(plainStack, key, "sealed to a level-0 stack");
-    expect(await errorOf(res)).toEqual({ status: 400, code: "confidential_unsupported" });
+    // Its own code: the node does serve sealed requests, this stack does not take them (not "no confidential compute").
+    expect(await errorOf(res)).toEqual({ status: 400, code: "confidential_stack_unsupported" });
     // The level-0 stack still answers in clear.
     expect((await send(plainStack, chat("in clear, level 0"))).status).toBe(200);
   });
@@ -325,7 +326,8 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
         headers: { "content-type": "application/json", ...signed.headers },
         body: signed.json,
       });
-      expect(await errorOf(res)).toEqual({ status: 503, code: "attestation_unavailable" });
+      // For good (no record is ever posted), not "evidence unavailable for now, retry".
+      expect(await errorOf(res)).toEqual({ status: 400, code: "attestation_not_posted" });
     } finally {
       await bare.stop();
     }
@@ -509,7 +511,8 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     await network.advance(record.expiresAt - (await network.now()) + 1n);
     const key = record.encryptionKey as HexString;
     const { res } = await sendSealed(confidentialStack, key, "after expiry");
-    expect(await errorOf(res)).toEqual({ status: 503, code: "attestation_unavailable" });
+    // For now: the node posts a new record on its own (not "this node has no confidential compute").
+    expect(await errorOf(res)).toEqual({ status: 503, code: "attestation_record_stale" });
     const buyer = (await network.account()).ctx;
     await expect(
       buyStackFromNode(buyer, {

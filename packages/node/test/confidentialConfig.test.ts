@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -10,6 +10,7 @@ import {
 } from "@atoma/confidential";
 import { silentLogger } from "@atoma/core";
 import { afterAll, describe, expect, it } from "vitest";
+import { collateralFile } from "../src/confidential/collateralFile.js";
 import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
 import { parseNodeConfig } from "../src/config/loadConfig.js";
 import { ConfigError } from "../src/errors.js";
@@ -77,5 +78,21 @@ describe("confidential.* configuration", () => {
       silentLogger,
     );
     expect(compute?.source.kind).toBe("tdx");
+  });
+});
+
+describe("the collateral file", () => {
+  it("is read again once refreshed (no restart), and a half-written refresh keeps the last good one", async () => {
+    const path = join(dir, "collateral.json");
+    writeFileSync(path, JSON.stringify({ tcb_info: "first" }));
+    const collateral = collateralFile(path, silentLogger);
+    expect(await collateral()).toEqual({ tcb_info: "first" });
+    writeFileSync(path, JSON.stringify({ tcb_info: "second, issued today" }));
+    utimesSync(path, new Date(), new Date(Date.now() + 5_000));
+    expect(await collateral()).toEqual({ tcb_info: "second, issued today" });
+    writeFileSync(path, '{"tcb_info": "third, cut');
+    utimesSync(path, new Date(), new Date(Date.now() + 10_000));
+    expect(await collateral()).toEqual({ tcb_info: "second, issued today" });
+    expect(() => collateralFile(join(dir, "absent.json"), silentLogger)).toThrow(ConfigError);
   });
 });

@@ -26,7 +26,7 @@ import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js"
 import { startEpochAttester } from "../src/confidential/epochAttester.js";
 import { EvidenceSourceError } from "../src/confidential/errors.js";
 import { devEvidenceSource, type EvidenceSource } from "../src/confidential/evidenceSource.js";
-import { sourceKey } from "../src/confidential/quoteBudget.js";
+import { QuoteBudgets, sourceKey } from "../src/confidential/quoteBudget.js";
 import { tsmEvidenceSource } from "../src/confidential/tsmEvidenceSource.js";
 import { waitFor } from "../src/devnet/waitFor.js";
 import { createHttpApp } from "../src/http/createHttpApp.js";
@@ -38,7 +38,7 @@ const fixtureCollateral = JSON.parse(
   readFileSync(join(fixtures, "tdx_quote_collateral.json"), "utf8"),
 ) as Collateral;
 /** Inside tdx_quote's collateral window (see the fixtures' README). */
-const TDX_INSIDE = new Date("2025-07-01T00:00:00Z");
+const TDX_INSIDE = new Date("2025-06-21T00:00:00Z");
 
 const root = mkdtempSync(join(tmpdir(), "atoma-tsm-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -325,6 +325,30 @@ describe("GET /v1/attestation against griefers", () => {
     const again = await get(`?nonce=0x${(0).toString(16).padStart(64, "0")}`);
     expect(again.status).toBe(200);
     expect(produced - before).toBe(3);
+  });
+
+  it("five IPv6 /64s asking at their full share (the review's 600 s simulation) leave clients asking now and then their fresh quotes", () => {
+    let now = 0;
+    // The node's defaults (ConfidentialCompute): 2/s, burst 8; each source 0.5/s, burst 2.
+    const budgets = new QuoteBudgets({
+      perSecond: 2,
+      burst: 8,
+      perSourcePerSecond: 0.5,
+      perSourceBurst: 2,
+      now: () => now,
+    });
+    const griefers = [0, 1, 2, 3, 4].map((i) => `2001:db8:0:${i}::1`);
+    let honest = 0;
+    let griefed = 0;
+    for (let step = 0; step < 6_000; step++) {
+      now = step * 100;
+      for (const source of griefers) if (budgets.take(source) === 0) griefed++;
+      // An honest client every 5 s, from one of four addresses (each asks every 20 s).
+      if (step % 50 === 25 && budgets.take(`10.0.0.${step % 200}`) === 0) honest++;
+    }
+    expect(honest).toBe(120);
+    // The griefers still get the rest: the whole budget is spent, not left idle.
+    expect(griefed).toBeGreaterThan(1_000);
   });
 
   it("counts an IPv6 client by its /64 (one host holds a whole /64 cheaply)", () => {

@@ -426,10 +426,40 @@ describe("confidential requests on a dev-attested node", () => {
     plainOnly.add(stackId);
     try {
       const { res } = await sendSealed(chat(`${MARKER} level`));
-      expect(await errorOf(res)).toMatchObject({ status: 400, code: "confidential_unsupported" });
+      expect(await errorOf(res)).toMatchObject({ status: 400, code: "confidential_stack_unsupported" });
     } finally {
       plainOnly.delete(stackId);
     }
+  });
+
+  // Issue 14 review: "this node has no confidential compute" (for good) and "no evidence for now" (ask again) had one
+  // code between them; a client could not tell whether to put the node aside or retry it.
+  it("a node without confidential compute says so for good (400 confidential_unsupported), not 'unavailable for now'", async () => {
+    const [plain] = (await network.registerNodes(1)) as [RegisteredNode];
+    const bare = apiNode({ network, node: plain, engine, model, dataDir: join(root, "plain") }).node;
+    await bare.start();
+    try {
+      for (const path of ["/v1/attestation", `/v1/attestation?nonce=${new NonceStore().issue()}`])
+        expect(await errorOf(await fetch(new URL(path, bare.url)))).toMatchObject({
+          status: 400,
+          code: "confidential_unsupported",
+        });
+    } finally {
+      await bare.stop();
+    }
+    // A confidential node whose TEE interface fails: 503 attestation_unavailable, for now.
+    const failing = new ConfidentialCompute({
+      source: {
+        kind: "dev",
+        produce: async () => {
+          throw new Error("configfs-tsm is busy");
+        },
+      },
+      signingAddress: registered.signerAccount.address,
+    });
+    await expect(failing.forNonce(new NonceStore().issue())).rejects.toMatchObject({
+      code: "attestation_unavailable",
+    });
   });
 
   it("refuses a malformed envelope (extra clear field) with 400", async () => {

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommitStrategy } from "../src/attestation/commitStrategy.js";
 import { VrfKeyMismatchError } from "../src/attestation/errors.js";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";
-import { nodeVrfKey, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
+import { nodeVrfKey, sharedVrfKeyKeeper, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard } from "./harness/strategies.js";
@@ -195,7 +195,10 @@ describe("private self-selection of attesters against anvil", () => {
     expect(selected.length).toBeGreaterThan(0);
     const revealed = await reveal(served, indices);
     expect(revealed.outcome).toBe("accepted");
-    expect([...revealed.agreeing].sort()).toEqual([...selected].slice(0, 4).sort());
+    // Four seats at most: the lowest outputs among the selected that committed in time (which four depends on the
+    // outputs and, on a loaded machine, on who made the window), never a node that was not selected.
+    expect(revealed.agreeing.length).toBe(Math.min(selected.length, 4));
+    for (const id of revealed.agreeing) expect(selected).toContain(id);
   }, 480_000);
 
   it("a cheating server is caught by self-selected attesters, its dispute decided by a self-selected committee that nobody knew before its commitments, and slashed", async () => {
@@ -482,5 +485,22 @@ describe("private self-selection of attesters against anvil", () => {
     const [a, b] = net.nodes;
     const keeper = new VrfKeyKeeper(a!.node.context.seat, b!.signerAccount, a!.node.context.logger);
     await expect(keeper.key()).rejects.toBeInstanceOf(VrfKeyMismatchError);
+  }, 60_000);
+
+  it("the attestation and consensus parts of one node share one VRF key keeper (no racing registrations)", async () => {
+    const { context } = net.nodes[0]!.node;
+    const attestation = sharedVrfKeyKeeper(context.seat, context.account, context.logger);
+    const consensus = sharedVrfKeyKeeper(context.seat, context.account, context.logger);
+    expect(consensus).toBe(attestation);
+    const other = net.nodes[1]!.node.context;
+    expect(sharedVrfKeyKeeper(other.seat, other.account, other.logger)).not.toBe(attestation);
+    const [a, b] = await Promise.all([attestation.key(), consensus.key()]);
+    expect(a).toBe(b);
+    expect(a).toBe(
+      await nodeVrfKey(context.account, {
+        chainId: context.seat.chainId,
+        vrfKeyRegistry: context.seat.addresses.VrfKeyRegistry!,
+      }),
+    );
   }, 60_000);
 });

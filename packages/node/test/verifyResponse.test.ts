@@ -386,4 +386,21 @@ describe("verifyResponse once the node is slashed", () => {
       inclusion: "not_checked",
     });
   });
+  // Review of issue 13 (second), MEDIUM-A: a stack finalized honestly stays verified after its node is slashed for
+  // another stack, but fraud proven on that very stack after it was paid (its phase still reads Finalized) fails it.
+  it("fails a finalized stack once receipt fraud is proven on that stack itself", async () => {
+    const kept = await verifyResponse(received(answers[0]!), { chain: chain() });
+    expect(kept).toMatchObject({ ok: true, settlement: "finalized", nodeSlashed: true });
+    const signed = parseReceipt(received(answers[0]!).atoma).fields;
+    const fields = { ...signed, nonce: signed.leafIndex + 1n };
+    const signature = await signResponse(
+      server.signerAccount,
+      atomaDomain(network.anvil.chainId, network.addresses.StackManager),
+      fields,
+    );
+    await proveReceiptFraud(owner.ctx, { kind: "nonce", receipt: { fields, signature } });
+    const verdict = await verifyResponse(received(answers[0]!), { chain: chain() });
+    expect(verdict).toMatchObject({ ok: false, settlement: "node_slashed" });
+    expect(verdict.failures).toContain("node_slashed");
+  });
 });

@@ -106,13 +106,21 @@ export class AttestationRateLimitedError extends RetryLaterError {
   }
 }
 
-/** The session's node served no evidence (an error, or an answer that is not an attestation). */
+/**
+ * The session's node served no evidence (an error, or an answer that is not an attestation). Its own code, when it
+ * gave one, is named (`confidential_unsupported`: it has no confidential compute; `attestation_unavailable` or
+ * `attestation_record_stale`: not for now), whichever it is the client opens a new session at another node.
+ */
 export class AttestationUnavailableError extends AtomaError<ProxyErrorCode> {
   override name = "AttestationUnavailableError";
-  constructor(status: number) {
+  /** The node's `error.code`, when it answered with one (a lowercase snake-case word, nothing else is kept). */
+  readonly nodeCode: string | undefined;
+  constructor(status: number, nodeCode?: string) {
+    const code = nodeCode !== undefined && /^[a-z][a-z0-9_]{0,63}$/.test(nodeCode) ? nodeCode : undefined;
     super(
       "attestation_unavailable",
-      `the session's node served no evidence (it answered ${status}): open a new session at another node`,
+      `the session's node served no evidence (it answered ${status}${code ? ` ${code}` : ""}): open a new session at another node`,
     );
+    this.nodeCode = code;
   }
 }

@@ -8,12 +8,17 @@ describe("the gateway's background loop", () => {
     const logger = pino({ base: null }, { write: (line: string) => void lines.push(line) });
     const events: string[] = [];
     let passes = 0;
+    let secondStarted: () => void = () => {};
+    const second = new Promise<void>((resolve) => {
+      secondStarted = resolve;
+    });
     const loop = new BackgroundLoop(
       "test",
       10,
       async () => {
         const n = ++passes;
         events.push(`start ${n}`);
+        if (n === 2) secondStarted();
         await new Promise((resolve) => setTimeout(resolve, 50));
         events.push(`end ${n}`);
         if (n === 1) throw new Error("the chain is down");
@@ -22,7 +27,8 @@ describe("the gateway's background loop", () => {
     );
     loop.start();
     loop.start();
-    await new Promise((resolve) => setTimeout(resolve, 90));
+    // Stop while the second pass runs, however slowly the machine schedules the first.
+    await second;
     await loop.stop();
     const ended = events.length;
     // Never two passes at once, and the one in progress when stop was called finished first.

@@ -16,6 +16,7 @@ import {
   createDevAuthority,
   type HexString,
   issueDevAttestationKey,
+  SEALED_CHUNK_BUCKETS,
   sealConfidentialRequest,
   type TdMeasurements,
 } from "@atoma/confidential";
@@ -23,6 +24,7 @@ import { costOfUnits, measurementHash } from "@atoma/core";
 import type { EmbeddedEngine } from "@atoma/engine";
 import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine } from "@atoma/node/devnet";
+import { createAtomaClient } from "@atoma/sdk";
 import { type ConfidentialAnswer, gatewayConfidentialClient } from "@atoma/sdk/gateway-confidential";
 import { pino } from "pino";
 import { parseEther } from "viem";
@@ -158,10 +160,9 @@ const client = (key = apiKey, extra: Partial<Parameters<typeof gatewayConfidenti
       contracts: network.deployment.addresses,
     },
     maxUnits: 2_000,
-    // A test below spends the nodes' fresh quotes for the gateway's address (they come back slowly): the tests after
-    // it are about other things, so their clients take the epoch evidence the chain's record names. The tests of
-    // freshness itself turn this off.
-    epochEvidence: true,
+    // A test below spends the nodes' fresh quotes for the gateway's address (they come back slowly): the clients of
+    // the tests after it take, by default, the epoch evidence the chain's record names. The tests of freshness itself
+    // turn this off (`epochEvidence: false`).
     ...extra,
   });
 
@@ -535,18 +536,27 @@ describe("confidential requests through the gateway", () => {
     const body = (await limited.json()) as { evidence?: unknown; error: { code: string; type: string } };
     expect(body.evidence).toBeUndefined();
     expect(body.error).toMatchObject({ code: "attestation_rate_limited", type: "rate_limit_error" });
-    // By default the client does not take epoch evidence on a 429's word: the request fails.
+    // Told never to act on a 429 (epochEvidence: false), the client fails.
     const strict = await client(apiKey, { attestationWaitMs: 0, epochEvidence: false })
       .chat(chat(`fresh only ${MARKER}`))
       .catch((error: unknown) => error);
     expect(strict).toMatchObject({ gatewayCode: "attestation_rate_limited" });
-    // Opted in: the epoch evidence the chain's record names.
+    // By default (issue 14, review: one user draining the gateway's share of the node's quotes): the epoch evidence
+    // the chain's record names.
     const answer = remember(await client(apiKey, { attestationWaitMs: 0 }).chat(chat(`epoch ${MARKER}`)));
     expect(answer.freshness.kind).toBe("epoch");
     expect(answer.attestation.label).toBe("insecure, development");
-    // Issue 14, C-2: the statement the node served beside it is kept, and the key that paid for each stack.
-    const payers = await gateway.db.selectFrom("stack_refunds").select("key_id").execute();
-    expect(payers.filter((row) => row.key_id !== null).length).toBeGreaterThan(0);
+    // Issue 14, C-2: the statement the node served beside it is kept, and what each key paid on each stack (journaled
+    // with the charge: in the database once the journal is applied), by which its refunds are split.
+    await expect
+      .poll(
+        async () =>
+          (await gateway.db.selectFrom("stack_charges").select("charged_wei").execute()).filter(
+            (row) => BigInt(row.charged_wei) > 0n,
+          ).length,
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
     expect((await gateway.db.selectFrom("served_statements").selectAll().execute()).length).toBeGreaterThan(
       0,
     );
@@ -690,6 +700,69 @@ describe("confidential requests through the gateway", () => {
       expect(seen).toEqual(answer.response.chunks);
     } finally {
       cutStream = false;
+    }
+  });
+
+  it("createAtomaClient({ gateway, chain, confidential }) seals for the node the gateway picked: nothing it receives holds the prompt", async () => {
+    // A recording front: every byte the gateway gets from this client passes through it.
+    const received: string[] = [];
+    const recorder = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      received.push(`${req.method} ${req.url} ${body.toString("latin1")}`);
+      const answer = await fetch(new URL(req.url ?? "/", gateway.url), {
+        method: req.method ?? "GET",
+        headers: Object.fromEntries(
+          Object.entries(req.headers).filter(
+            ([name]) => !["host", "connection", "content-length"].includes(name),
+          ),
+        ) as Record<string, string>,
+        ...(req.method === "POST" ? { body } : {}),
+      });
+      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      if (answer.body) for await (const chunk of answer.body) res.write(chunk);
+      res.end();
+    });
+    const port = await listen(recorder);
+    try {
+      const sealing = createAtomaClient({
+        gateway: { url: `http://127.0.0.1:${port}`, apiKey },
+        chain: {
+          rpcUrl: network.anvil.rpcUrl,
+          chainId: network.anvil.chainId,
+          contracts: network.deployment.addresses,
+        },
+        // The chain's allow-list, no local one; dev evidence only because this root is named here. The nodes' fresh
+        // quotes for the gateway are spent by now: by default the client takes the epoch evidence the chain names.
+        confidential: { devRootCertificatePem: policy.dev!.rootCertificatePem },
+      });
+      const plain = await sealing.chat(chat(`Say hello to ${MARKER}`));
+      const seen: unknown[] = [];
+      const streamed = await sealing.chatStream(chat(`Tell a story about ${MARKER}`), (chunk) =>
+        seen.push(chunk),
+      );
+      for (const answer of [plain, streamed]) {
+        answered++;
+        expect(answer.verdict?.ok).toBe(true);
+        expect(answer.attestation?.ok).toBe(true);
+        expect(answer.attestation?.label).toBe("insecure, development");
+        expect(answer.sealed).toBeDefined();
+        const text = (answer.response.choices as { message: { content: string } }[])[0]!.message.content;
+        if (text.trim().length >= 12) opened.push(text.trim());
+      }
+      expect(seen.length).toBeGreaterThan(0);
+      // Every sealed chunk the gateway relayed is one of the bucket sizes: no token's length shows.
+      const chunks = (streamed.sealed as { chunks: string[] }).chunks;
+      for (const [i, chunk] of chunks.entries())
+        expect(SEALED_CHUNK_BUCKETS).toContain((chunk.length - 2) / 2 - 9 - 16 - (i === 0 ? 32 : 0));
+      expect(received.some((line) => line.startsWith("POST /v1/chat/completions"))).toBe(true);
+      for (const line of received) {
+        expect(line.includes(MARKER)).toBe(false);
+        for (const text of opened) expect(line.includes(text)).toBe(false);
+      }
+    } finally {
+      recorder.close();
     }
   });
 

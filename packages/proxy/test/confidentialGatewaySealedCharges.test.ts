@@ -85,16 +85,17 @@ describe("sealed charges held for a leaf with no receipt (review3 M-3)", () => {
     const stackId = stackIds++;
     const first = await chargedInFull(stackId, 7n);
     const second = await chargedInFull(stackId, 8n);
-    // Below the last receipt's leaf: its units are inside that receipt's running total, so it stays as charged.
+    // Below the last receipt's leaf with no accepted receipt around it: its units are inside that receipt's running
+    // total, which bounds them (900 units), not its whole bound at the highest price (review 14 L6).
     const hidden = await chargedInFull(stackId, 4n);
     const last = { leafIndex: 6n, cumulativeUnits: 900n };
     // The node was paid 2 300 units past the receipts: the bound of the first, the rest the second's.
     const back = await charges.settleBySettlement(stackId, 900n + 2_300n, last);
     expect(await spentOf(first)).toBe(costOfUnits(MAX_UNITS, STACK_PRICE));
     expect(await spentOf(second)).toBe(costOfUnits(300n, STACK_PRICE));
-    expect(await spentOf(hidden)).toBe(MAX_WEI);
+    expect(await spentOf(hidden)).toBe(costOfUnits(900n, STACK_PRICE));
     // Every unit the node was paid for them is charged to a key, none twice.
-    expect(back).toBe(2n * MAX_WEI - costOfUnits(2_300n, STACK_PRICE));
+    expect(back).toBe(3n * MAX_WEI - costOfUnits(2_300n, STACK_PRICE) - costOfUnits(900n, STACK_PRICE));
     // A watcher's second pass (or another gateway's) finds nothing held.
     expect(await charges.settleBySettlement(stackId, 900n + 2_300n, last)).toBe(0n);
     expect(await charges.held()).toEqual([]);
@@ -203,7 +204,8 @@ describe("a held charge at or below the last receipt (review-conf2 M3)", () => {
     await keptAt(4n, 10n, true);
     await charges.settleBySettlement(stackId, 900n, { leafIndex: 6n, cumulativeUnits: 900n });
     expect(await spentOf(receipted)).toBe(costOfUnits(120n, STACK_PRICE));
-    expect(await spentOf(refusedOnly)).toBe(MAX_WEI);
+    // Its refused receipt's 10 units are not taken: the last accepted running total (900) bounds it (review 14 L6).
+    expect(await spentOf(refusedOnly)).toBe(costOfUnits(900n, STACK_PRICE));
   });
 });
 

@@ -9,6 +9,7 @@ import { ConfidentialSessions } from "../src/gateway/confidentialSessions.js";
 import type { KeyRecord } from "../src/keys/keyRecord.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { RateLimiter } from "../src/limits/rateLimiter.js";
+import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
 import { levelThreePool } from "./helpers/levelThreePool.js";
 
@@ -108,6 +109,34 @@ describe("holding a level-3 stack costs its key", () => {
     await sessions.stop();
     expect(first.id).not.toBe(second.id);
     expect(await spent()).toBe(2n * HOLD_WEI);
+  });
+
+  // A squatter aborting each sealed stream after its first chunk (no receipt): charged its reservation, held for the
+  // leaf; the resend's receipt then says one unit. Settled at that unit alone, holding the stack would cost nothing.
+  it("a squatter aborting its sealed streams before their receipts still pays the hold for each", async () => {
+    const { record, clock, sessions, spent } = await setUp(100n * HOLD_WEI);
+    const charges = new SealedCharges(opened.db);
+    const held = (HOLD_WEI * BigInt(TTL_MS - 1) + BigInt(TTL_MS) - 1n) / BigInt(TTL_MS);
+    const before = await spent();
+    for (let i = 0; i < 3; i++) {
+      const session = await sessions.open(record, request(1n));
+      clock.now += TTL_MS - 1;
+      await sessions.settle(sessions.take(session.id, record.keyId), undefined, true, `0x${"5a".repeat(32)}`);
+      const { stackId, nonce } = session.lease;
+      // The third leaf is never resent: the stack's settlement says the node was paid one unit for it.
+      if (i < 2) await charges.settleByReceipt(stackId, nonce, 1n, true, `0x${"5a".repeat(32)}`);
+      else await charges.settleBySettlement(stackId, 1n, undefined);
+    }
+    expect(await charges.held()).toEqual([]);
+    expect((await spent()) - before).toBe(3n * held);
+    // What the key paid on each stack (a refund's weight) came down with the give-backs, to the hold.
+    const weights = await opened.db
+      .selectFrom("stack_charges")
+      .select("charged_wei")
+      .where("key_id", "=", record.keyId)
+      .execute();
+    expect(weights.map((row) => BigInt(row.charged_wei))).toEqual([held, held, held]);
+    await sessions.stop();
   });
 
   it("an honest key, requesting soon after opening and using more than the hold, pays exactly what it used", async () => {

@@ -1,4 +1,5 @@
-import type { ChainContext } from "@atoma/chain";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ChainContext, SecurityLevel } from "@atoma/chain";
 import { parseReceipt, requestHash } from "@atoma/core";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -265,6 +266,109 @@ describe("the gateway in front of nodes that misbehave", () => {
     expect(health.isRemoved(1n)).toBe(true);
   });
 
+  // Review refunds2 L4: the gateway's own hold lapsing between the pick and the signature (a stalled process) is
+  // no fault of the node's: the client is told no node is available, and the node stays in rotation.
+  it("answers no_node_available when its own hold lapsed before signing, never counting it against the node", async () => {
+    const LEASE_MS = 200;
+    /** The real pool, its process stalling past the hold between the pick and the signature. */
+    class StallingPool extends StackPool {
+      override async lease(...args: Parameters<StackPool["lease"]>) {
+        const leased = await super.lease(...args);
+        await sleep(LEASE_MS + 50);
+        return leased;
+      }
+    }
+    const stalling = new StallingPool(
+      { db: opened.db, chain: {} as ChainContext },
+      {
+        maxPricePerMillion: 1n,
+        unitsPerStack: 1_000n,
+        maxStacksPerModel: 2,
+        waitMs: 200,
+        leaseMs: LEASE_MS,
+        pickMarginMs: 0,
+      },
+    );
+    const lapsing = new NetworkUpstream(
+      {
+        catalog: {
+          models: () => [model],
+          model: (name: string) => (name === "tiny" ? model : undefined),
+          allowsPrivateNodeUrls: true,
+        },
+        pool: stalling,
+        account: gateway,
+        chainId: CHAIN_ID,
+        stackManager: STACK_MANAGER,
+        health,
+      },
+      { firstByteTimeoutMs: 10_000, cooldownMs: 1, resendDelayMs: 10, resends: 0 },
+    );
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        lapsing.send({
+          endpoint: "chat",
+          model: "tiny",
+          body,
+          stream: false,
+          maxUnits: 100n,
+          signal: new AbortController().signal,
+          provider: parseProviderPreferences({ only: ["1"] }),
+        }),
+      ).rejects.toMatchObject({ name: "StackLeaseLapsedError", code: "no_node_available" });
+      // Its renewal finds the hold still its own: usable again.
+      await stalling.renewHolds(LEASE_MS);
+    }
+    expect(health.isRemoved(1n)).toBe(false);
+    // Nothing was signed on the stack.
+    expect((await stacks()).find((row) => row.stack_id === 1n)?.next_nonce).toBe(0n);
+  });
+
+  // Review refunds2 L3: on a confidential session the gateway's own lapsed hold is not the node's failure either: no
+  // "node X failed, open a session on another node", but no_node_available (retry).
+  it("answers no_node_available for a sealed request whose session's hold lapsed before it came", async () => {
+    const LEASE_MS = 200;
+    const confidential = oneTaskModel(model.tasks[0]!.nodes, SecurityLevel.Confidential);
+    const sessions = new NetworkUpstream(
+      {
+        catalog: {
+          models: () => [confidential],
+          model: (name: string) => (name === "tiny" ? confidential : undefined),
+          allowsPrivateNodeUrls: true,
+        },
+        pool: new StackPool(
+          { db: opened.db, chain: {} as ChainContext },
+          {
+            maxPricePerMillion: 1n,
+            unitsPerStack: 1_000n,
+            maxStacksPerModel: 2,
+            waitMs: 200,
+            leaseMs: LEASE_MS,
+            pickMarginMs: 0,
+          },
+        ),
+        account: gateway,
+        chainId: CHAIN_ID,
+        stackManager: STACK_MANAGER,
+        health,
+      },
+      { firstByteTimeoutMs: 10_000, cooldownMs: 1, resendDelayMs: 10, resends: 0 },
+    );
+    const lease = await sessions.leaseConfidential("tiny", 100n, []);
+    // The session's request comes after the hold ran out unrenewed (a stalled process).
+    await sleep(LEASE_MS + 50);
+    await expect(
+      sessions.sendSealed(lease, {
+        endpoint: "chat",
+        envelope: { atoma_confidential: { v: 1, enc: "AA", ciphertext: "AA" } },
+        deadline: NOW_S + 600n,
+        maxUnits: 100n,
+        signal: new AbortController().signal,
+      }),
+    ).rejects.toMatchObject({ name: "StackLeaseLapsedError", code: "no_node_available" });
+    expect(health.isRemoved(lease.nodeId)).toBe(false);
+  });
+
   describe("failover", () => {
     const failures: [string, NodeScript][] = [
       ["refuses for load (429)", { kind: "refuse", status: 429, code: "queue_full" }],
@@ -305,12 +409,14 @@ describe("the gateway in front of nodes that misbehave", () => {
       expect(nodes[1]!.requests).toHaveLength(before);
     });
 
-    it("does not fall back on the client's own mistake (a 4xx other than 429)", async () => {
+    // A refusal of the request (a 4xx other than 429) is asked of one more node (refusingNodes.test.ts): when that
+    // one refuses too, the client's own mistake is passed as it is, with no cooldown for either node.
+    it("passes the client's own mistake (a 4xx other than 429 from two nodes) with no cooldown", async () => {
       scripts[0] = () => ({ kind: "refuse", status: 400, code: "prompt_too_long" });
-      const before = nodes[1]!.requests.length;
+      scripts[1] = () => ({ kind: "refuse", status: 400, code: "prompt_too_long" });
       await expect(send()).rejects.toMatchObject({ code: "prompt_too_long" });
-      expect(nodes[1]!.requests).toHaveLength(before);
       expect(health.available(1n)).toBe(true);
+      expect(health.available(2n)).toBe(true);
     });
 
     it("takes a node whose receipt fails verification out of rotation at once, for every later request", async () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { AnswerTooLargeError, readJsonCapped } from "@atoma/sdk";
 import { Agent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeRedirectError, nodeFetch } from "../src/network/nodeFetch.js";
@@ -111,5 +112,52 @@ describe("nodeFetch: the gateway's calls to nodes over undici's request", () => 
     expect(answer.body).toBeNull();
     expect(dispatched).toBe(1);
     await agent.close();
+  });
+
+  it("hands over a body that came whole with its headers as the node wrote it, call after call", async () => {
+    const answer = JSON.stringify({ id: "cmpl-1", choices: [{ text: " once" }], atoma: { units: "6" } });
+    const url = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+    const agent = new Agent();
+    for (let call = 0; call < 3; call++) {
+      const got = await nodeFetch(url, { method: "POST", body: "{}", dispatcher: agent });
+      expect(got.headers.get("content-length")).toBe(String(Buffer.byteLength(answer)));
+      const reader = got.body!.getReader();
+      const first = await reader.read();
+      // One chunk: the whole body as the node wrote it.
+      expect(new TextDecoder().decode(first.value)).toBe(answer);
+      expect((await reader.read()).done).toBe(true);
+    }
+    await agent.close();
+  });
+
+  it("streams a declared body that is still arriving: returned at the headers, the rest as it comes", async () => {
+    const answer = JSON.stringify({ text: "x".repeat(2_000) });
+    let sendRest: (() => void) | undefined;
+    const url = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) });
+      res.write(answer.slice(0, 1_000));
+      sendRest = () => res.end(answer.slice(1_000));
+    });
+    const got = await nodeFetch(url, { method: "POST", body: "{}" });
+    // The node holds the rest back: nodeFetch answered at the headers, as before (the first-byte timeout ends there).
+    expect(sendRest).toBeDefined();
+    const text = got.text();
+    sendRest?.();
+    expect(await text).toBe(answer);
+  });
+
+  it("keeps the SDK's size cap on a body handed over whole: a node's answer over it is refused", async () => {
+    const answer = JSON.stringify({ text: "x".repeat(4_000) });
+    const url = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+    const got = await nodeFetch(url, { method: "POST", body: "{}" });
+    await expect(readJsonCapped(got, 1_024)).rejects.toBeInstanceOf(AnswerTooLargeError);
+    const small = await nodeFetch(url, { method: "POST", body: "{}" });
+    expect(await readJsonCapped(small, 8_192)).toEqual(JSON.parse(answer));
   });
 });

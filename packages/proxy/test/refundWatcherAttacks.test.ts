@@ -7,11 +7,12 @@ import { type Hex, parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LevelThreeLiars, startLevelThreeLiars } from "../../chain/test/levelThreeLiars.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import { KeyStore } from "../src/keys/keyStore.js";
 import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { StackPool } from "../src/network/stackPool.js";
 import { RefundBook } from "../src/refunds/refundBook.js";
 import { RefundWatcher } from "../src/refunds/refundWatcher.js";
+import { spentWeiOf } from "./helpers/sealedChargeRows.js";
+import { chargeOnStack, newKeyId } from "./helpers/stackCharges.js";
 import { testDatabases } from "./helpers/testDatabases.js";
 
 const MODEL = "tiny-confidential";
@@ -115,13 +116,12 @@ describe("the refund watcher against a liar working around it", () => {
     const g = await gateway();
     const stackId = await buyFrom(g.pool, liar);
     const on = { stackId, nodeId: liar.nodeId, nodeSigner: liar.signerAccount.address };
-    const keyId = (await new KeyStore(g.db).create({ name: "a user" })).view.id;
     const epoch = await liars.currentEpoch();
     // Ten hashes posted this epoch, each served once on the node's own session (no-nonce calls are not limited).
     for (let i = 0; i < 10; i++)
-      await g.watcher.keepServed(answerWith(await sign(liar, await liars.attest(liar), epoch)), on, keyId);
+      await g.watcher.keepServed(answerWith(await sign(liar, await liars.attest(liar), epoch)), on);
     const lie = await sign(liar, evidenceHash("dev", "0xbadbad"), epoch);
-    await g.watcher.keepServed(answerWith(lie), on, keyId);
+    await g.watcher.keepServed(answerWith(lie), on);
     const kept = await statementsOf(g.db, liar.nodeId);
     expect(kept.map((row) => row.evidence_hash)).toContain(lie.evidenceHash);
     expect(kept.length).toBeLessThanOrEqual(3);
@@ -133,7 +133,6 @@ describe("the refund watcher against a liar working around it", () => {
           await sign(liar, evidenceHash("dev", `0x${ahead.toString(16).padStart(2, "0")}`), epoch + ahead),
         ),
         on,
-        keyId,
       );
     expect(await statementsOf(g.db, liar.nodeId)).toHaveLength(before);
     await devnet.nextEpoch();
@@ -150,20 +149,16 @@ describe("the refund watcher against a liar working around it", () => {
     const stranger = await gateway();
     const [x, w] = [await buyFrom(g.pool, liar), await buyFrom(g.pool, other)];
     const v = await buyFrom(stranger.pool, other);
-    const keyId = (await new KeyStore(g.db).create({ name: "paid for x" })).view.id;
-    await g.db
-      .updateTable("api_keys")
-      .set({ spent_wei: parseEther("1") })
-      .where("key_id", "=", keyId)
-      .execute();
+    const keyId = await newKeyId(g.db, "paid for x");
+    await chargeOnStack(g.db, keyId, x, parseEther("1"));
     const epoch = await liars.currentEpoch();
     // The liar serves the gateway lie S1 (on the key's session); S2 and S3 go to others only.
     const s1 = await sign(liar, evidenceHash("dev", "0x5101"), epoch);
-    await g.watcher.keepServed(
-      answerWith(s1),
-      { stackId: x, nodeId: liar.nodeId, nodeSigner: liar.signerAccount.address },
-      keyId,
-    );
+    await g.watcher.keepServed(answerWith(s1), {
+      stackId: x,
+      nodeId: liar.nodeId,
+      nodeSigner: liar.signerAccount.address,
+    });
     const s2 = await sign(liar, evidenceHash("dev", "0x5202"), epoch);
     const s3 = await sign(other, evidenceHash("dev", "0x5303"), epoch);
     await devnet.nextEpoch();
@@ -183,12 +178,7 @@ describe("the refund watcher against a liar working around it", () => {
     const claims = await g.book.claimsOf(x);
     expect(claims.find((claim) => claim.evidenceHash === s1.evidenceHash)?.state).toBe("refused");
     expect(await refundedTotal(x)).toBe(paidX);
-    const spent = await g.db
-      .selectFrom("api_keys")
-      .select("spent_wei")
-      .where("key_id", "=", keyId)
-      .executeTakeFirstOrThrow();
-    expect(BigInt(spent.spent_wei)).toBe(parseEther("1") - paidX);
+    expect(await spentWeiOf(g.db, keyId)).toBe(parseEther("1") - paidX);
     // F5: the gateway never saw S3, but learned it from the chain and got its own stack w of that node refunded.
     expect((await statementsOf(g.db, other.nodeId)).map((row) => row.evidence_hash)).toContain(
       s3.evidenceHash,

@@ -105,7 +105,15 @@ describe("review: attacks on the gateway through a real node connection", () => 
     script = () => ({ kind: "slowFinal", delayMs: 300 });
     const app = createGatewayApp(parts);
     const { key } = await parts.keys.create({ name: "leaver", budget: "1" });
-    const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 8, stream: true };
+    // With include_usage the receipt comes in an event of its own, after the finishing chunk (without it, the
+    // finishing chunk waits for the receipt and carries it: cutStreams.test.ts).
+    const body = {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 8,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
     let text = "";
     {
       const response = await chat(app, key, body);
@@ -127,7 +135,8 @@ describe("review: attacks on the gateway through a real node connection", () => 
     expect(node.billed(1n)).toBe(5n);
     // The key that got the answer must pay for it. Today: "0" (settle(undefined) on the client's abort), and
     // its token rate-limit allowance is refunded in full too: unlimited free streamed text for any key.
-    expect(await spentOf("leaver")).not.toBe("0");
+    // (Polled: the receipt comes 300 ms after the text, and the settlement's statements wait for a loaded machine.)
+    await expect.poll(() => spentOf("leaver"), { timeout: 10_000 }).not.toBe("0");
   });
 
   it("refuses a receipt that bills more units than the request could possibly use", async () => {

@@ -42,7 +42,7 @@ afterAll(async () => {
 const spentOf = (keyId: string) => spentWeiOf(opened.db, keyId);
 
 /** S1 charged in full with its hold, journaled as the gateway writes it (one charge record), then applied. */
-async function heldThroughJournal(flusher: JournalFlusher, stackId: bigint, nonce: bigint) {
+async function heldThroughJournal(flusher: JournalFlusher, stackId: bigint, nonce: bigint, floorWei = 0n) {
   const ledger = new SpendLedger(opened.db, { journal: flusher });
   const { view } = await keys.create({ name: `s1-${stackId}` });
   const reservation = await ledger.reserve(view.id, MAX_WEI);
@@ -52,6 +52,7 @@ async function heldThroughJournal(flusher: JournalFlusher, stackId: bigint, nonc
     maxUnits: MAX_UNITS,
     pricePerMillion: STACK_PRICE,
     reqHash: S1,
+    floorWei,
   });
   await flusher.flush();
   return view.id;
@@ -72,6 +73,21 @@ describe("a held sealed charge whose nonce is reused by another request (review 
       // Nothing is left held for the settlement to bill again.
       expect(await charges.settleBySettlement(stackId, 5_000n, undefined)).toBe(0n);
       expect(await spentOf(s1Key)).toBe(0n);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  it("review L1: with a session's hold, the other request's receipt gives back all but that hold", async () => {
+    const flusher = await JournalFlusher.open(opened.db, { intervalMs: 60_000, maxDelayMs: 60_000 });
+    try {
+      const charges = new SealedCharges(opened.db, { flush: () => flusher.flush() });
+      const stackId = stackIds++;
+      const floor = MAX_WEI / 10n;
+      const s1Key = await heldThroughJournal(flusher, stackId, 7n, floor);
+      // S1's session held the stack: it pays that hold, none of S2's 1,500 units.
+      expect(await charges.settleByReceipt(stackId, 7n, 1_500n, true, S2)).toBe(MAX_WEI - floor);
+      expect(await spentOf(s1Key)).toBe(floor);
     } finally {
       await flusher.stop();
     }
@@ -143,6 +159,27 @@ describe("a resend's receipt kept before its sealed hold is recorded (review s5 
         MAX_WEI - costOfUnits(120n, STACK_PRICE),
       );
       expect(await spentOf(s1Key)).toBe(costOfUnits(120n, STACK_PRICE));
+    } finally {
+      await flusher.stop();
+    }
+  });
+});
+
+describe("a held charge inside the last receipt's total with no accepted receipt at or after it (review 14 L6)", () => {
+  // The last receipt is missing from the kept ones (refused, or never stored): the row used to be deleted with
+  // nothing given back, its key charged its whole bound for good.
+  it("is billed at most what the last receipt's running total proves, the rest given back", async () => {
+    const flusher = await JournalFlusher.open(opened.db, { intervalMs: 60_000, maxDelayMs: 60_000 });
+    try {
+      const charges = new SealedCharges(opened.db, { flush: () => flusher.flush() });
+      const stackId = stackIds++;
+      await insertIdleStack(opened.db, stackId, STACK_PRICE);
+      const s1Key = await heldThroughJournal(flusher, stackId, 5n);
+      expect(await spentOf(s1Key)).toBe(MAX_WEI);
+      const back = await charges.settleBySettlement(stackId, 300n, { leafIndex: 5n, cumulativeUnits: 300n });
+      expect(back).toBe(MAX_WEI - costOfUnits(300n, STACK_PRICE));
+      expect(await spentOf(s1Key)).toBe(costOfUnits(300n, STACK_PRICE));
+      expect((await charges.held()).some((c) => c.stackId === stackId)).toBe(false);
     } finally {
       await flusher.stop();
     }

@@ -1,34 +1,32 @@
 import {
-  answerIndexChallenge,
   type ChainContext,
   ChallengeStatus,
-  createTask,
   getChallenge,
   getNode,
   getSettlement,
   SettlementPhase,
-  setNodeUrl,
   submitSettlement,
-  subscribe,
-  TaskRole,
 } from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
-import { atomaDomain, leafHash, type StackLeaf, StackTree, signRequest } from "@atoma/core";
-import { readContext } from "@atoma/sdk";
-import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
+import { leafHash, type StackLeaf, StackTree } from "@atoma/core";
+import { keccak256, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JournalFlusher } from "../src/db/journalFlusher.js";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { OverclaimWatcher } from "../src/network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
-import { StackPool } from "../src/network/stackPool.js";
-import { startFakeNode } from "./helpers/fakeNode.js";
+import type { StackPool } from "../src/network/stackPool.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import {
+  challengesOpenedOn,
+  closedStack,
+  settleOverclaim,
+  startWatcherNetwork,
+  type WatcherNetwork,
+  WITHHELD_EXCESS,
+  watcherPool,
+} from "./helpers/watcherNetwork.js";
 
 const embedded = testDatabases()[0]!;
-const MODEL = "tiny";
 /** The settlements' challenge window (seconds): short, so a few mined transactions outlast it. */
 const WINDOW = 120;
 /** What one mined transaction costs in time on a chain with 12-second blocks (anvil mines at once). */
@@ -40,11 +38,7 @@ const ZERO = `0x${"0".repeat(64)}` as const;
  * bookkeeping of its own challenges across a transaction that outlived its wait and across a restart.
  */
 describe("the overclaim watcher's deadlines", () => {
-  let devnet: Devnet;
-  let wallet: { account: LocalAccount; ctx: ChainContext };
-  let nodes: DevNode[];
-  let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
-  let catalog: NetworkCatalog;
+  let net: WatcherNetwork;
   const made: { db: TestDatabaseConfig; opened: OpenedDatabase }[] = [];
 
   const database = async () => {
@@ -54,141 +48,36 @@ describe("the overclaim watcher's deadlines", () => {
     return entry;
   };
   const poolOver = (opened: OpenedDatabase, journal?: JournalFlusher) =>
-    new StackPool(
-      { db: opened.db, chain: wallet.ctx, journal },
-      {
-        maxPricePerMillion: parseEther("3"),
-        unitsPerStack: 100_000n,
-        durationSeconds: 86_400n,
-        maxStacksPerModel: 2,
-      },
-    );
+    watcherPool(net, opened, journal ? { journal } : {});
   const bookOf = (opened: OpenedDatabase) => new OwnerChallengeBook(opened.db);
-  /** A stack the pool bought at the node, closed at once (no request made on it). */
-  const closedStack = async (pool: StackPool, nodeId: bigint) => {
-    const stack = await pool.lease(catalog.model(MODEL)!, 10n, [[nodeId]]);
-    await pool.retire(stack, "test");
-    await pool.closesDone();
-    return stack.stackId;
-  };
   /** A chain context whose transactions each take a block's time, as on a real chain. */
   const slowChain = (): ChainContext => ({
-    ...wallet.ctx,
-    walletClient: new Proxy(wallet.ctx.walletClient, {
+    ...net.wallet.ctx,
+    walletClient: new Proxy(net.wallet.ctx.walletClient, {
       get(target, key, receiver) {
         if (key !== "writeContract") return Reflect.get(target, key, receiver);
         return async (request: unknown) => {
-          await devnet.advance(BLOCK_SECONDS);
+          await net.devnet.advance(BLOCK_SECONDS);
           return target.writeContract(request as never);
         };
       },
     }),
   });
-  const openedOn = async (stackId: bigint) =>
-    wallet.ctx.publicClient.getContractEvents({
-      address: devnet.deployment.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeOpened",
-      args: { stackId },
-      fromBlock: 0n,
-    });
+  const openedOn = (stackId: bigint) => challengesOpenedOn(net, stackId);
   /** Three leaves whose requests the gateway signed (10-unit bounds), the excess in the first one's total. */
-  const withheldRun = async (pool: StackPool, node: DevNode, stackId: bigint) => {
-    const domain = atomaDomain(devnet.anvil.chainId, devnet.deployment.addresses.StackManager);
-    const leaves: StackLeaf[] = [];
-    const signatures: Hex[] = [];
-    let total = 50_000n;
-    for (let nonce = 0n; nonce < 3n; nonce++) {
-      const reqHash = keccak256(stringToBytes(`withheld ${stackId} ${nonce}`));
-      await pool.markSigned(stackId, nonce, 10n);
-      signatures.push(
-        await signRequest(wallet.account, domain, {
-          stackId,
-          reqHash,
-          nonce,
-          deadline: 2n ** 40n,
-          maxUnits: 10n,
-        }),
-      );
-      total += 10n;
-      leaves.push({
-        leafIndex: nonce,
-        nonce,
-        reqHash,
-        respHash: keccak256(reqHash),
-        units: 10n,
-        cumulativeUnits: total,
-      });
-    }
-    const tree = new StackTree(leaves.map(leafHash));
-    await submitSettlement(node.signer, {
-      stackId,
-      root: tree.root,
-      units: total,
-      requestCount: 3n,
-      transcriptId: `0x${"ce".repeat(32)}`,
-    });
-    const answer = (k: number, challengeId: bigint) =>
-      answerIndexChallenge(node.signer, {
-        challengeId,
-        leaf: leaves[k]!,
-        deadline: 2n ** 40n,
-        maxUnits: 10n,
-        ownerSignature: signatures[k]!,
-        proof: tree.proof(k),
-        previous: leaves[k - 1],
-        previousProof: k > 0 ? tree.proof(k - 1) : [],
-      });
-    return { answer };
-  };
+  const withheldRun = (pool: StackPool, node: WatcherNetwork["nodes"][number], stackId: bigint) =>
+    settleOverclaim(net, pool, node, stackId, WITHHELD_EXCESS);
 
   beforeAll(async () => {
-    devnet = await startDevnet({ parameters: { settlement: { disputeWindow: BigInt(WINDOW) } } });
-    const { modelId } = await devnet.registerModel({ name: MODEL });
-    nodes = [await devnet.addNode(), await devnet.addNode(), await devnet.addNode(), await devnet.addNode()];
-    fakes = await Promise.all(
-      nodes.map((node) =>
-        startFakeNode(
-          node.signerAccount,
-          node.nodeId,
-          devnet.anvil.chainId,
-          devnet.deployment.addresses.StackManager,
-          () => ({ kind: "honest" }),
-        ),
-      ),
-    );
-    const { taskId } = await createTask(devnet.admin, {
-      modelId,
-      role: TaskRole.Chat,
-      securityLevel: TaskSecurityLevel.None,
-    });
-    for (const [i, node] of nodes.entries()) {
-      await setNodeUrl(node.operator, { nodeId: node.nodeId, url: fakes[i]!.url });
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: parseEther("1"),
-        capacity: 10n ** 12n,
-      });
-    }
-    await devnet.advance(3_600);
-    const funded = await devnet.account(parseEther("100"));
-    wallet = { account: funded.account, ctx: funded.ctx };
-    catalog = new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
-      modelNames: [MODEL],
-      nodeTimeoutMs: 200,
-      allowPrivateNodeUrls: true,
-    });
-    await catalog.refresh();
+    net = await startWatcherNetwork({ disputeWindow: BigInt(WINDOW), nodes: 4 });
   }, 180_000);
 
   afterAll(async () => {
-    for (const fake of fakes ?? []) await fake.stop();
     for (const { opened, db } of made) {
       await opened.close().catch(() => undefined);
       await db.dispose();
     }
-    await devnet?.stop();
+    await net?.stop();
   });
 
   // LOW-2: the requests the gateway signed sit in its journal, not yet applied to the database, when the watcher
@@ -198,11 +87,11 @@ describe("the overclaim watcher's deadlines", () => {
     const { opened } = await database();
     const journal = await JournalFlusher.open(opened.db);
     const pool = poolOver(opened, journal);
-    const node = nodes[3]!;
-    const stackId = await closedStack(pool, node.nodeId);
+    const node = net.nodes[3]!;
+    const stackId = await closedStack(net, pool, node.nodeId);
     await withheldRun(pool, node, stackId);
     await new OverclaimWatcher(
-      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { challenges: bookOf(opened), pool, chain: net.wallet.ctx },
       { watchSeconds: 86_400n },
     ).pass();
     expect((await openedOn(stackId)).map((log) => log.args.leafIndex)).toEqual([2n, 0n, 1n]);
@@ -215,10 +104,10 @@ describe("the overclaim watcher's deadlines", () => {
   it("audits a fresh over-claim before paying out the stacks a node left unfinalized ahead of it", async () => {
     const { opened } = await database();
     const pool = poolOver(opened);
-    const node = nodes[0]!;
+    const node = net.nodes[0]!;
     const honest: bigint[] = [];
-    for (let i = 0; i < 12; i++) honest.push(await closedStack(pool, node.nodeId));
-    const cheat = await closedStack(pool, node.nodeId);
+    for (let i = 0; i < 12; i++) honest.push(await closedStack(net, pool, node.nodeId));
+    const cheat = await closedStack(net, pool, node.nodeId);
     for (const stackId of honest)
       await submitSettlement(node.signer, {
         stackId,
@@ -227,7 +116,7 @@ describe("the overclaim watcher's deadlines", () => {
         requestCount: 0n,
         transcriptId: ZERO,
       });
-    await devnet.advance(WINDOW + 1);
+    await net.devnet.advance(WINDOW + 1);
     // A leaf the gateway never signed, billed at 90,000 units.
     const leaf: StackLeaf = {
       leafIndex: 0n,
@@ -251,11 +140,11 @@ describe("the overclaim watcher's deadlines", () => {
     await watcher.pass();
     expect((await openedOn(cheat)).map((log) => log.args.leafIndex)).toEqual([0n]);
     for (const stackId of honest)
-      expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Finalized);
-    await devnet.advance(3_600);
+      expect((await getSettlement(net.wallet.ctx, stackId)).phase).toBe(SettlementPhase.Finalized);
+    await net.devnet.advance(3_600);
     await watcher.pass();
-    expect((await getSettlement(wallet.ctx, cheat)).phase).toBe(SettlementPhase.Failed);
-    expect((await getNode(wallet.ctx, node.nodeId)).collateral).toBe(0n);
+    expect((await getSettlement(net.wallet.ctx, cheat)).phase).toBe(SettlementPhase.Failed);
+    expect((await getNode(net.wallet.ctx, node.nodeId)).collateral).toBe(0n);
   }, 300_000);
 
   // MEDIUM-3: the batch of index challenges stays pending past the watcher's wait. The next pass finds the
@@ -266,14 +155,14 @@ describe("the overclaim watcher's deadlines", () => {
   it("resolves a challenge whose transaction outlived the watcher's wait", async () => {
     const { opened } = await database();
     const pool = poolOver(opened);
-    const node = nodes[1]!;
-    const stackId = await closedStack(pool, node.nodeId);
+    const node = net.nodes[1]!;
+    const stackId = await closedStack(net, pool, node.nodeId);
     const { answer } = await withheldRun(pool, node, stackId);
     let late: unknown;
     let landed = false;
     const chain: ChainContext = {
-      ...wallet.ctx,
-      walletClient: new Proxy(wallet.ctx.walletClient, {
+      ...net.wallet.ctx,
+      walletClient: new Proxy(net.wallet.ctx.walletClient, {
         get(target, key, receiver) {
           if (key !== "writeContract") return Reflect.get(target, key, receiver);
           return async (request: { functionName: string }) => {
@@ -304,11 +193,11 @@ describe("the overclaim watcher's deadlines", () => {
     await answer(2, lastId!);
     await answer(1, secondId!);
     await expect(answer(0, firstId!)).rejects.toMatchObject({ errorName: "RunningTotalBroken" });
-    await devnet.advance(3_600);
+    await net.devnet.advance(3_600);
     await watcher.pass();
-    expect((await getChallenge(wallet.ctx, firstId!)).status).toBe(ChallengeStatus.Upheld);
-    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
-    expect((await getNode(wallet.ctx, node.nodeId)).collateral).toBe(0n);
+    expect((await getChallenge(net.wallet.ctx, firstId!)).status).toBe(ChallengeStatus.Upheld);
+    expect((await getSettlement(net.wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
+    expect((await getNode(net.wallet.ctx, node.nodeId)).collateral).toBe(0n);
   }, 300_000);
 
   // MEDIUM-3, after a restart: the first challenge upheld failed the settlement; the gateway restarts (a new pool
@@ -317,37 +206,38 @@ describe("the overclaim watcher's deadlines", () => {
   it("resolves the other open challenges of a failed settlement after a restart", async () => {
     const { db, opened } = await database();
     const pool = poolOver(opened);
-    const node = nodes[2]!;
-    const stackId = await closedStack(pool, node.nodeId);
+    const node = net.nodes[2]!;
+    const stackId = await closedStack(net, pool, node.nodeId);
     await withheldRun(pool, node, stackId);
     await new OverclaimWatcher(
-      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { challenges: bookOf(opened), pool, chain: net.wallet.ctx },
       { watchSeconds: 86_400n },
     ).pass();
     const ids = (await openedOn(stackId)).map((log) => log.args.challengeId!);
     expect(ids).toHaveLength(3);
-    const first = await getChallenge(wallet.ctx, ids[0]!);
-    const now = (await wallet.ctx.publicClient.getBlock()).timestamp;
-    await devnet.advance(first.answerDeadline - now + 1n);
+    const first = await getChallenge(net.wallet.ctx, ids[0]!);
+    const now = (await net.wallet.ctx.publicClient.getBlock()).timestamp;
+    await net.devnet.advance(first.answerDeadline - now + 1n);
     const before = new OverclaimWatcher(
-      { challenges: bookOf(opened), pool, chain: wallet.ctx },
+      { challenges: bookOf(opened), pool, chain: net.wallet.ctx },
       { watchSeconds: 86_400n },
     );
     await before.pass();
-    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
+    expect((await getSettlement(net.wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
     const open = [];
     for (const id of ids)
-      if ((await getChallenge(wallet.ctx, id)).status === ChallengeStatus.Open) open.push(id);
+      if ((await getChallenge(net.wallet.ctx, id)).status === ChallengeStatus.Open) open.push(id);
     expect(open.length).toBeGreaterThan(0);
     // The restart: the database closed and opened again, a new pool and watcher.
     await opened.close();
     const reopened = await openGatewayDatabase(db.config);
     made.push({ db, opened: reopened });
-    await devnet.advance(3_600);
+    await net.devnet.advance(3_600);
     await new OverclaimWatcher(
-      { challenges: bookOf(reopened), pool: poolOver(reopened), chain: wallet.ctx },
+      { challenges: bookOf(reopened), pool: poolOver(reopened), chain: net.wallet.ctx },
       { watchSeconds: 86_400n },
     ).pass();
-    for (const id of ids) expect((await getChallenge(wallet.ctx, id)).status).toBe(ChallengeStatus.Upheld);
+    for (const id of ids)
+      expect((await getChallenge(net.wallet.ctx, id)).status).toBe(ChallengeStatus.Upheld);
   }, 300_000);
 });

@@ -1,39 +1,26 @@
-import {
-  answerIndexChallenge,
-  type ChainContext,
-  ChallengeStatus,
-  createTask,
-  getChallenge,
-  setNodeUrl,
-  submitSettlement,
-  subscribe,
-  TaskRole,
-} from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
-import { atomaDomain, leafHash, type StackLeaf, StackTree, signRequest, signResponse } from "@atoma/core";
-import { readContext } from "@atoma/sdk";
+import { type ChainContext, ChallengeStatus, getChallenge } from "@atoma/chain";
+import type { DevNode } from "@atoma/chain/devnet";
+import { signResponse } from "@atoma/core";
 import pg from "pg";
-import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { OverclaimWatcher } from "../src/network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
-import { StackPool } from "../src/network/stackPool.js";
-import { startFakeNode } from "./helpers/fakeNode.js";
 import { databaseUrl, type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import {
+  challengesOpenedOn,
+  closedStack,
+  settleOverclaim,
+  startWatcherNetwork,
+  type WatcherNetwork,
+  watcherPool,
+} from "./helpers/watcherNetwork.js";
 
 const postgres = testDatabases()[1]!;
-const MODEL = "tiny";
 
 /** Review rev3 W3-1, W3-4: gateways sharing one PostgreSQL database (and wallet) each run the watcher. */
 describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a database", () => {
-  let devnet: Devnet;
-  let wallet: { account: LocalAccount; ctx: ChainContext };
-  let nodes: DevNode[];
-  let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
-  let catalog: NetworkCatalog;
+  let net: WatcherNetwork;
   const made: TestDatabaseConfig[] = [];
   const opened: OpenedDatabase[] = [];
 
@@ -46,29 +33,13 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
     opened.push(a, b);
     return [a, b] as const;
   };
-  const poolOver = (one: OpenedDatabase) =>
-    new StackPool(
-      { db: one.db, chain: wallet.ctx, sharedWallet: true },
-      {
-        maxPricePerMillion: parseEther("3"),
-        unitsPerStack: 100_000n,
-        durationSeconds: 86_400n,
-        maxStacksPerModel: 2,
-      },
-    );
+  const poolOver = (one: OpenedDatabase) => watcherPool(net, one, { sharedWallet: true });
   const watcherOver = (one: OpenedDatabase, chain: ChainContext) =>
     new OverclaimWatcher(
       { pool: poolOver(one), chain, challenges: new OwnerChallengeBook(one.db) },
       { watchSeconds: 86_400n },
     );
-  const openedOn = async (stackId: bigint) =>
-    wallet.ctx.publicClient.getContractEvents({
-      address: devnet.deployment.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeOpened",
-      args: { stackId },
-      fromBlock: 0n,
-    });
+  const openedOn = (stackId: bigint) => challengesOpenedOn(net, stackId);
 
   /**
    * A stack whose leaf 0 the gateway holds the node's receipt for (10 units) and whose leaves 1 and 2 it signed
@@ -77,121 +48,42 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
    */
   const overClaimed = async (one: OpenedDatabase, node: DevNode) => {
     const pool = poolOver(one);
-    const stack = await pool.lease(catalog.model(MODEL)!, 10n, [[node.nodeId]]);
-    await pool.retire(stack, "test");
-    await pool.closesDone();
-    const { stackId } = stack;
-    const domain = atomaDomain(devnet.anvil.chainId, devnet.deployment.addresses.StackManager);
-    const leaves: StackLeaf[] = [];
-    const signatures: Hex[] = [];
-    let total = 0n;
-    for (let nonce = 0n; nonce < 3n; nonce++) {
-      const reqHash = keccak256(stringToBytes(`replicas ${stackId} ${nonce}`));
-      await pool.markSigned(stackId, nonce, 10n);
-      signatures.push(
-        await signRequest(wallet.account, domain, {
-          stackId,
-          reqHash,
-          nonce,
-          deadline: 2n ** 40n,
-          maxUnits: 10n,
-        }),
-      );
-      total += nonce === 1n ? 50_010n : 10n;
-      leaves.push({
-        leafIndex: nonce,
-        nonce,
-        reqHash,
-        respHash: keccak256(reqHash),
-        units: nonce === 1n ? 50_010n : 10n,
-        cumulativeUnits: total,
-      });
-    }
+    const stackId = await closedStack(net, pool, node.nodeId);
+    const { domain, leaves, answer } = await settleOverclaim(net, pool, node, stackId, {
+      label: "replicas",
+      startTotal: 0n,
+      unitsAt: (nonce) => (nonce === 1n ? 50_010n : 10n),
+      transcriptId: `0x${"be".repeat(32)}`,
+    });
     const fields = { ...leaves[0]!, stackId, seed: 0n };
     await pool.keepReceipt({
       fields,
       signature: await signResponse(node.signerAccount, domain, fields),
       result: "0x",
     });
-    const tree = new StackTree(leaves.map(leafHash));
-    await submitSettlement(node.signer, {
-      stackId,
-      root: tree.root,
-      units: total,
-      requestCount: 3n,
-      transcriptId: `0x${"be".repeat(32)}`,
-    });
-    const answer = (k: number, challengeId: bigint) =>
-      answerIndexChallenge(node.signer, {
-        challengeId,
-        leaf: leaves[k]!,
-        deadline: 2n ** 40n,
-        maxUnits: 10n,
-        ownerSignature: signatures[k]!,
-        proof: tree.proof(k),
-        previous: leaves[k - 1],
-        previousProof: k > 0 ? tree.proof(k - 1) : [],
-      });
     return { stackId, answer };
   };
 
   beforeAll(async () => {
-    devnet = await startDevnet({ parameters: { settlement: { disputeWindow: 600n } } });
-    const { modelId } = await devnet.registerModel({ name: MODEL });
-    nodes = [await devnet.addNode(), await devnet.addNode()];
-    fakes = await Promise.all(
-      nodes.map((node) =>
-        startFakeNode(
-          node.signerAccount,
-          node.nodeId,
-          devnet.anvil.chainId,
-          devnet.deployment.addresses.StackManager,
-          () => ({ kind: "honest" }),
-        ),
-      ),
-    );
-    const { taskId } = await createTask(devnet.admin, {
-      modelId,
-      role: TaskRole.Chat,
-      securityLevel: TaskSecurityLevel.None,
-    });
-    for (const [i, node] of nodes.entries()) {
-      await setNodeUrl(node.operator, { nodeId: node.nodeId, url: fakes[i]!.url });
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: parseEther("1"),
-        capacity: 10n ** 12n,
-      });
-    }
-    await devnet.advance(3_600);
-    const funded = await devnet.account(parseEther("100"));
-    wallet = { account: funded.account, ctx: funded.ctx };
-    catalog = new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
-      modelNames: [MODEL],
-      nodeTimeoutMs: 200,
-      allowPrivateNodeUrls: true,
-    });
-    await catalog.refresh();
+    net = await startWatcherNetwork({ disputeWindow: 600n, nodes: 2 });
   }, 180_000);
 
   afterAll(async () => {
-    for (const fake of fakes ?? []) await fake.stop();
     for (const one of opened) await one.close().catch(() => undefined);
     for (const db of made) await db.dispose();
-    await devnet?.stop();
+    await net?.stop();
   });
 
   // W3-1: replica A read the settlement and the challenges the database held (none), then replica B ran its whole
   // pass and challenged; A went on and sent the same receipt challenge: a second bond on leaf 0, never followed.
   it("opens one receipt challenge on a leaf when two gateways' watchers race to it", async () => {
     const [a, b] = await shared();
-    const { stackId } = await overClaimed(a, nodes[0]!);
-    const other = watcherOver(b, wallet.ctx);
+    const { stackId } = await overClaimed(a, net.nodes[0]!);
+    const other = watcherOver(b, net.wallet.ctx);
     let raced = false;
     const racing: ChainContext = {
-      ...wallet.ctx,
-      publicClient: new Proxy(wallet.ctx.publicClient, {
+      ...net.wallet.ctx,
+      publicClient: new Proxy(net.wallet.ctx.publicClient, {
         get(target, key, receiver) {
           if (key === "readContract")
             return async (request: { functionName: string }) => {
@@ -228,23 +120,23 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
   // got the lock: two bonds on one leaf. Claims are now taken under the lock, and rows judged failed there too.
   it("never sends a receipt challenge twice while one gateway waits for the wallet's lock", async () => {
     const [a, b] = await shared();
-    const { stackId } = await overClaimed(a, nodes[1]!);
+    const { stackId } = await overClaimed(a, net.nodes[1]!);
     // Another gateway's long transaction: the wallet's advisory lock, held from outside.
     const holder = new pg.Client({ connectionString: databaseUrl });
     await holder.connect();
-    const lock = `atoma-wallet:${wallet.account.address.toLowerCase()}`;
+    const lock = `atoma-wallet:${net.wallet.account.address.toLowerCase()}`;
     await holder.query("select pg_advisory_lock(hashtextextended($1, 0))", [lock]);
     let first: Promise<void> | undefined;
     let second: Promise<void> | undefined;
     try {
-      first = watcherOver(a, wallet.ctx).pass();
+      first = watcherOver(a, net.wallet.ctx).pass();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      await fetch(devnet.rpc.rpcUrl, {
+      await fetch(net.devnet.rpc.rpcUrl, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_mine", params: ["0x50"] }),
       });
-      second = watcherOver(b, wallet.ctx).pass();
+      second = watcherOver(b, net.wallet.ctx).pass();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
     } finally {
       await holder.query("select pg_advisory_unlock(hashtextextended($1, 0))", [lock]);
@@ -260,17 +152,17 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
   // RPC's log read). The challenge was marked closed before the check, so it was never checked again.
   it("checks a dismissed index challenge's answer again after the check failed", async () => {
     const [a] = await shared();
-    const node = nodes[1]!;
+    const node = net.nodes[1]!;
     const { stackId, answer } = await overClaimed(a, node);
-    await watcherOver(a, wallet.ctx).pass();
+    await watcherOver(a, net.wallet.ctx).pass();
     const index = (await openedOn(stackId)).find((log) => log.args.leafIndex === 2n)!.args.challengeId!;
     await answer(2, index);
-    expect((await getChallenge(wallet.ctx, index)).status).toBe(ChallengeStatus.Dismissed);
+    expect((await getChallenge(net.wallet.ctx, index)).status).toBe(ChallengeStatus.Dismissed);
     let failing = true;
     let reads = 0;
     const flaky: ChainContext = {
-      ...wallet.ctx,
-      publicClient: new Proxy(wallet.ctx.publicClient, {
+      ...net.wallet.ctx,
+      publicClient: new Proxy(net.wallet.ctx.publicClient, {
         get(target, key, receiver) {
           if (key !== "getContractEvents") return Reflect.get(target, key, receiver);
           return async (request: { eventName: string }) => {
@@ -305,8 +197,8 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
   // failed and the watcher sent it again at every pass, never settling the stack's audit.
   it("refuses for good an index challenged already whose challenge the logs cannot show", async () => {
     const [a] = await shared();
-    const { stackId } = await overClaimed(a, nodes[0]!);
-    await watcherOver(a, wallet.ctx).pass();
+    const { stackId } = await overClaimed(a, net.nodes[0]!);
+    await watcherOver(a, net.wallet.ctx).pass();
     expect((await openedOn(stackId)).map((log) => log.args.leafIndex).sort()).toEqual([0n, 1n, 2n]);
     await a.db
       .deleteFrom("owner_challenges")
@@ -314,7 +206,7 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
       .where("kind", "=", "index")
       .where("leaf_index", "=", 2n)
       .execute();
-    await watcherOver(a, wallet.ctx).pass();
+    await watcherOver(a, net.wallet.ctx).pass();
     const row = await a.db
       .selectFrom("owner_challenges")
       .select("state")
@@ -331,17 +223,17 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
   it("reads the logs of a challenge sent only from where the last pass left off", async () => {
     const [a] = await shared();
     const book = new OwnerChallengeBook(a.db);
-    const sentBlock = await wallet.ctx.publicClient.getBlockNumber();
+    const sentBlock = await net.wallet.ctx.publicClient.getBlockNumber();
     // A receipt challenge whose transaction never landed (waits `RECEIPT_PENDING_BLOCKS` before it is sent again).
     await book.sending(
-      { stackId: 987_654n, nodeId: nodes[0]!.nodeId },
+      { stackId: 987_654n, nodeId: net.nodes[0]!.nodeId },
       [{ kind: "receipt", leafIndex: 0n }],
       sentBlock,
     );
     const starts: bigint[] = [];
     const counting: ChainContext = {
-      ...wallet.ctx,
-      publicClient: new Proxy(wallet.ctx.publicClient, {
+      ...net.wallet.ctx,
+      publicClient: new Proxy(net.wallet.ctx.publicClient, {
         get(target, key, receiver) {
           if (key !== "getContractEvents") return Reflect.get(target, key, receiver);
           return async (request: { eventName: string; fromBlock: bigint }) => {
@@ -352,7 +244,7 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
       }),
     };
     const mine = (blocks: number) =>
-      fetch(devnet.rpc.rpcUrl, {
+      fetch(net.devnet.rpc.rpcUrl, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
@@ -366,7 +258,7 @@ describe.skipIf(postgres.skip)("the overclaim watcher on gateways sharing a data
     const watcher = watcherOver(a, counting);
     await watcher.pass();
     expect(starts).toEqual([sentBlock]);
-    const head = await wallet.ctx.publicClient.getBlockNumber();
+    const head = await net.wallet.ctx.publicClient.getBlockNumber();
     await mine(5);
     await watcher.pass();
     expect(starts).toHaveLength(2);

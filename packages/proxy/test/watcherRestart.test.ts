@@ -1,38 +1,33 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
-  answerIndexChallenge,
   type ChainContext,
   ChallengeStatus,
   createAtomaPublicClient,
   createAtomaWalletClient,
-  createTask,
   getChallenge,
   getNode,
   getSettlement,
   resolveChallenge,
   SettlementPhase,
-  setNodeUrl,
-  submitSettlement,
-  subscribe,
-  TaskRole,
 } from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
-import { challengeManagerAbi, TaskSecurityLevel } from "@atoma/contracts";
-import { atomaDomain, leafHash, type StackLeaf, StackTree, signRequest } from "@atoma/core";
-import { readContext } from "@atoma/sdk";
-import { type Hex, keccak256, type LocalAccount, parseEther, stringToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import { NetworkCatalog } from "../src/network/networkCatalog.js";
 import { OverclaimWatcher } from "../src/network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../src/network/ownerChallengeBook.js";
-import { StackPool } from "../src/network/stackPool.js";
-import { startFakeNode } from "./helpers/fakeNode.js";
+import type { StackPool } from "../src/network/stackPool.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import {
+  challengesOpenedOn,
+  closedStack,
+  settleOverclaim,
+  startWatcherNetwork,
+  type WatcherNetwork,
+  WITHHELD_EXCESS,
+  watcherPool,
+} from "./helpers/watcherNetwork.js";
 
 const embedded = testDatabases()[0]!;
-const MODEL = "tiny";
 /**
  * The most blocks the RPC in front of anvil answers `eth_getLogs` for, as hosted RPCs cap it (most at 2,000 or
  * less; here below the dev chain's length, so a read from far back needs more than one call).
@@ -96,12 +91,8 @@ async function cappedRpc(
 
 /** Review rev W-2, W-3, W-4: the watcher's own challenges across restarts, an RPC that caps log ranges, and races. */
 describe("the overclaim watcher's challenges across restarts", () => {
-  let devnet: Devnet;
-  let wallet: { account: LocalAccount; ctx: ChainContext };
   /** One node per test: the first test slashes its node's collateral to 0. */
-  let nodes: DevNode[];
-  let fakes: Awaited<ReturnType<typeof startFakeNode>>[];
-  let catalog: NetworkCatalog;
+  let net: WatcherNetwork;
   let rpc: Awaited<ReturnType<typeof cappedRpc>>;
   /** The gateway's wallet through the capped RPC. */
   let capped: ChainContext;
@@ -113,139 +104,35 @@ describe("the overclaim watcher's challenges across restarts", () => {
     made.push(entry);
     return entry;
   };
-  const poolOver = (opened: OpenedDatabase) =>
-    new StackPool(
-      { db: opened.db, chain: wallet.ctx },
-      {
-        maxPricePerMillion: parseEther("3"),
-        unitsPerStack: 100_000n,
-        durationSeconds: 86_400n,
-        maxStacksPerModel: 2,
-      },
-    );
+  const poolOver = (opened: OpenedDatabase) => watcherPool(net, opened);
   const watcherOver = (opened: OpenedDatabase, chain: ChainContext) =>
     new OverclaimWatcher(
       { pool: poolOver(opened), chain, challenges: new OwnerChallengeBook(opened.db) },
       WATCH,
     );
-  const closedStack = async (pool: StackPool, node: DevNode) => {
-    const stack = await pool.lease(catalog.model(MODEL)!, 10n, [[node.nodeId]]);
-    await pool.retire(stack, "test");
-    await pool.closesDone();
-    return stack.stackId;
-  };
-  const openedOn = async (stackId: bigint) =>
-    wallet.ctx.publicClient.getContractEvents({
-      address: devnet.deployment.addresses.ChallengeManager,
-      abi: challengeManagerAbi,
-      eventName: "ChallengeOpened",
-      args: { stackId },
-      fromBlock: 0n,
-    });
+  const openedOn = (stackId: bigint) => challengesOpenedOn(net, stackId);
   /** Three leaves whose requests the gateway signed (10-unit bounds), the excess in the first one's total. */
-  const withheldRun = async (pool: StackPool, node: DevNode, stackId: bigint) => {
-    const domain = atomaDomain(devnet.anvil.chainId, devnet.deployment.addresses.StackManager);
-    const leaves: StackLeaf[] = [];
-    const signatures: Hex[] = [];
-    let total = 50_000n;
-    for (let nonce = 0n; nonce < 3n; nonce++) {
-      const reqHash = keccak256(stringToBytes(`withheld ${stackId} ${nonce}`));
-      await pool.markSigned(stackId, nonce, 10n);
-      signatures.push(
-        await signRequest(wallet.account, domain, {
-          stackId,
-          reqHash,
-          nonce,
-          deadline: 2n ** 40n,
-          maxUnits: 10n,
-        }),
-      );
-      total += 10n;
-      leaves.push({
-        leafIndex: nonce,
-        nonce,
-        reqHash,
-        respHash: keccak256(reqHash),
-        units: 10n,
-        cumulativeUnits: total,
-      });
-    }
-    const tree = new StackTree(leaves.map(leafHash));
-    await submitSettlement(node.signer, {
-      stackId,
-      root: tree.root,
-      units: total,
-      requestCount: 3n,
-      transcriptId: `0x${"ce".repeat(32)}`,
-    });
-    return (k: number, challengeId: bigint) =>
-      answerIndexChallenge(node.signer, {
-        challengeId,
-        leaf: leaves[k]!,
-        deadline: 2n ** 40n,
-        maxUnits: 10n,
-        ownerSignature: signatures[k]!,
-        proof: tree.proof(k),
-        previous: leaves[k - 1],
-        previousProof: k > 0 ? tree.proof(k - 1) : [],
-      });
-  };
+  const withheldRun = (pool: StackPool, node: WatcherNetwork["nodes"][number], stackId: bigint) =>
+    settleOverclaim(net, pool, node, stackId, WITHHELD_EXCESS);
 
   beforeAll(async () => {
-    devnet = await startDevnet({ parameters: { settlement: { disputeWindow: 600n } } });
-    const { modelId } = await devnet.registerModel({ name: MODEL });
-    nodes = [await devnet.addNode(), await devnet.addNode()];
-    fakes = await Promise.all(
-      nodes.map((node) =>
-        startFakeNode(
-          node.signerAccount,
-          node.nodeId,
-          devnet.anvil.chainId,
-          devnet.deployment.addresses.StackManager,
-          () => ({ kind: "honest" }),
-        ),
-      ),
-    );
-    const { taskId } = await createTask(devnet.admin, {
-      modelId,
-      role: TaskRole.Chat,
-      securityLevel: TaskSecurityLevel.None,
-    });
-    for (const [i, node] of nodes.entries()) {
-      await setNodeUrl(node.operator, { nodeId: node.nodeId, url: fakes[i]!.url });
-      await subscribe(node.signer, {
-        taskId,
-        nodeId: node.nodeId,
-        pricePerMillion: parseEther("1"),
-        capacity: 10n ** 12n,
-      });
-    }
-    await devnet.advance(3_600);
-    const funded = await devnet.account(parseEther("100"));
-    wallet = { account: funded.account, ctx: funded.ctx };
-    catalog = new NetworkCatalog(readContext({ ...devnet.rpc, contracts: devnet.deployment.addresses }), {
-      modelNames: [MODEL],
-      nodeTimeoutMs: 200,
-      allowPrivateNodeUrls: true,
-    });
-    await catalog.refresh();
-    rpc = await cappedRpc(devnet.rpc.rpcUrl);
-    const options = { ...devnet.rpc, rpcUrl: rpc.url };
+    net = await startWatcherNetwork({ disputeWindow: 600n, nodes: 2 });
+    rpc = await cappedRpc(net.devnet.rpc.rpcUrl);
+    const options = { ...net.devnet.rpc, rpcUrl: rpc.url };
     capped = {
       publicClient: createAtomaPublicClient(options),
-      walletClient: createAtomaWalletClient(options, wallet.account),
-      addresses: devnet.deployment.addresses,
+      walletClient: createAtomaWalletClient(options, net.wallet.account),
+      addresses: net.devnet.deployment.addresses,
     };
   }, 180_000);
 
   afterAll(async () => {
-    for (const fake of fakes ?? []) await fake.stop();
     await rpc?.stop();
     for (const { opened, db } of made) {
       await opened.close().catch(() => undefined);
       await db.dispose();
     }
-    await devnet?.stop();
+    await net?.stop();
   });
 
   // W-2 and W-3: the gateway died after opening the last leaf's challenge, before the batch of the others went out.
@@ -255,9 +142,9 @@ describe("the overclaim watcher's challenges across restarts", () => {
   // unanswered challenge of a stack past the watch horizon followed after a restart.
   it("opens the rest of an over-claim's challenges after a restart and resolves the unanswered one", async () => {
     const { db, opened } = await database();
-    const node = nodes[0]!;
-    const stackId = await closedStack(poolOver(opened), node);
-    const answer = await withheldRun(poolOver(opened), node, stackId);
+    const node = net.nodes[0]!;
+    const stackId = await closedStack(net, poolOver(opened), node.nodeId);
+    const { answer } = await withheldRun(poolOver(opened), node, stackId);
     const dying: ChainContext = {
       ...capped,
       walletClient: new Proxy(capped.walletClient, {
@@ -284,14 +171,14 @@ describe("the overclaim watcher's challenges across restarts", () => {
     await answer(1, secondId!);
     await expect(answer(0, firstId!)).rejects.toMatchObject({ errorName: "RunningTotalBroken" });
     // Past the answer deadlines, and past the watch horizon (the stack expired more than `watchSeconds` ago).
-    await devnet.advance(3 * 86_400);
+    await net.devnet.advance(3 * 86_400);
     await restarted.close();
     const again = await openGatewayDatabase(db.config);
     made.push({ db, opened: again });
     await watcherOver(again, capped).pass();
-    expect((await getChallenge(wallet.ctx, firstId!)).status).toBe(ChallengeStatus.Upheld);
-    expect((await getSettlement(wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
-    expect((await getNode(wallet.ctx, node.nodeId)).collateral).toBe(0n);
+    expect((await getChallenge(net.wallet.ctx, firstId!)).status).toBe(ChallengeStatus.Upheld);
+    expect((await getSettlement(net.wallet.ctx, stackId)).phase).toBe(SettlementPhase.Failed);
+    expect((await getNode(net.wallet.ctx, node.nodeId)).collateral).toBe(0n);
     const rows = await again.db
       .selectFrom("owner_challenges")
       .select("state")
@@ -304,11 +191,11 @@ describe("the overclaim watcher's challenges across restarts", () => {
   // transaction. The revert ended the pass: the other challenges, the payouts and the withdrawal waited.
   it("resolves the other challenges when one was resolved by someone else first", async () => {
     const { opened } = await database();
-    const node = nodes[1]!;
-    const stackId = await closedStack(poolOver(opened), node);
+    const node = net.nodes[1]!;
+    const stackId = await closedStack(net, poolOver(opened), node.nodeId);
     await withheldRun(poolOver(opened), node, stackId);
     let raced: bigint | undefined;
-    const keeper = await devnet.account(0n);
+    const keeper = await net.devnet.account(0n);
     const racing: ChainContext = {
       ...capped,
       publicClient: new Proxy(capped.publicClient, {
@@ -328,10 +215,11 @@ describe("the overclaim watcher's challenges across restarts", () => {
     await watcher.pass();
     const ids = (await openedOn(stackId)).map((log) => log.args.challengeId!);
     expect(ids).toHaveLength(3);
-    await devnet.advance(3 * 86_400);
+    await net.devnet.advance(3 * 86_400);
     await watcher.pass();
     expect(raced).toBeDefined();
-    for (const id of ids) expect((await getChallenge(wallet.ctx, id)).status).toBe(ChallengeStatus.Upheld);
+    for (const id of ids)
+      expect((await getChallenge(net.wallet.ctx, id)).status).toBe(ChallengeStatus.Upheld);
     const rows = await opened.db
       .selectFrom("owner_challenges")
       .select("state")

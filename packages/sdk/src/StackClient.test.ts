@@ -1,7 +1,15 @@
 import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
-import { ClientArgumentError, NodeUnreachableError, NonceGapError, UnitsOverSignedError } from "./errors.js";
+import { withholdingProven } from "./client/withheldReceipt.js";
+import {
+  ClientArgumentError,
+  LeafUnreadableError,
+  NodeUnreachableError,
+  NonceGapError,
+  ReceiptWithheldError,
+  UnitsOverSignedError,
+} from "./errors.js";
 import { StackClient } from "./StackClient.js";
 import { signStackRequest } from "./signStackRequest.js";
 
@@ -12,14 +20,14 @@ const nodeKey = privateKeyToAccount(generatePrivateKey());
 const domain = atomaDomain(CHAIN_ID, STACK_MANAGER);
 
 /** What the node does with the next request it receives. */
-type Plan = "honest" | "dropAfterCommit" | { jumpTo: bigint } | { inflate: number };
+type Plan = "honest" | "dropAfterCommit" | "claimReused" | { jumpTo: bigint } | { inflate: number };
 
 /**
  * A node as `fetch`: one stack, leaves in nonce order, a resend of a committed request answered from its records
  * (as the real node's `answerResend`), another body at a used nonce refused `nonce_reused`, as scripted otherwise.
  */
 function fakeNode(plans: Plan[]) {
-  const leaves: { reqHash: string; answer: Record<string, unknown> }[] = [];
+  const leaves: { reqHash: string; answer: Record<string, unknown>; request: Record<string, string> }[] = [];
   const seen: { nonce: bigint; reqHash: string }[] = [];
   let total = 0n;
   const refuse = (code: string, next: bigint) =>
@@ -30,7 +38,16 @@ function fakeNode(plans: Plan[]) {
         headers: { [STACK_HEADERS.nextNonce]: String(next) },
       },
     );
+  /** The node's answer to the owner's leaf read (`GET /v1/stacks/{id}/leaves/{nonce}`): by default, none stands. */
+  const node = {
+    leafRead: (): Response =>
+      Response.json(
+        { error: { message: "no leaf", type: "not_found_error", code: "leaf_not_found" } },
+        { status: 404 },
+      ),
+  };
   const fetcher = (async (_input: URL | string, init?: RequestInit) => {
+    if (init?.body === undefined) return node.leafRead();
     const headers = new Headers(init?.headers);
     const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
     const nonce = BigInt(headers.get(STACK_HEADERS.nonce) ?? "0");
@@ -66,11 +83,21 @@ function fakeNode(plans: Plan[]) {
       seed: 1n,
     };
     const atoma = toReceipt(1n, fields, await signResponse(nodeKey, domain, fields));
-    leaves.push({ reqHash, answer: { ...response, atoma } });
+    const request = {
+      nonce: String(nonce),
+      deadline: headers.get(STACK_HEADERS.deadline) ?? "",
+      max_units: headers.get(STACK_HEADERS.maxUnits) ?? "",
+      signature: headers.get(STACK_HEADERS.signature) ?? "",
+    };
+    leaves.push({ reqHash, answer: { ...response, atoma }, request });
     if (plan === "dropAfterCommit") throw new TypeError("fetch failed: the connection broke");
+    if (plan === "claimReused") return refuse("nonce_reused", BigInt(leaves.length));
     return Response.json({ ...response, atoma });
   }) as typeof fetch;
-  return { fetcher, seen, leaves };
+  /** The leaf read's answer for the leaf at `index`: its receipt and the owner's signed request. */
+  const show = (index: number) =>
+    Response.json({ atoma: leaves[index]!.answer.atoma, request: leaves[index]!.request });
+  return { fetcher, seen, leaves, node, show };
 }
 
 const clientOf = (fetcher: typeof fetch, firstNonce?: bigint) =>
@@ -90,6 +117,42 @@ const clientOf = (fetcher: typeof fetch, firstNonce?: bigint) =>
 const chat = (content: string) => ({ model: "m", messages: [{ role: "user", content }], max_tokens: 4 });
 
 describe("StackClient's nonces against a node that bends them", () => {
+  // Review of 9bfdbf2, MEDIUM-3: a client that knows nothing of the stack took the node's word that its nonce was used
+  // and signed the same prompt at the next: the node could commit both leaves and bill the owner twice.
+  it("a client that knows nothing of the stack follows the nonce named only past another request's leaf shown there", async () => {
+    for (const shows of ["no leaf", "this request's leaf"]) {
+      // The node commits the request at leaf 0 and calls nonce 0 used.
+      const node = fakeNode(["claimReused"]);
+      if (shows !== "no leaf") node.node.leafRead = () => node.show(0);
+      const caught = await clientOf(node.fetcher)
+        .chat(chat("one"))
+        .catch((error: unknown) => error);
+      expect(caught, shows).toBeInstanceOf(NonceGapError);
+      expect(node.seen.map((s) => s.nonce)).toEqual([0n]);
+      expect(node.leaves).toHaveLength(1);
+    }
+    // Sent forward past another client's leaves, then named a nonce below (review of the merge, MEDIUM-1): a prompt
+    // it signed higher up could be committed there too, so it never goes back.
+    const plans: Plan[] = [];
+    const jumped = fakeNode(plans);
+    const other = clientOf(jumped.fetcher, 0n);
+    for (let i = 0; i < 7; i++) await other.chat(chat(`elsewhere ${i}`));
+    plans.push({ jumpTo: 5n }, { jumpTo: 5n });
+    jumped.node.leafRead = () => jumped.show(0);
+    const blank = clientOf(jumped.fetcher);
+    const seenBefore = jumped.seen.length;
+    await expect(blank.chat(chat("P"))).rejects.toThrow();
+    const back = await blank.chat(chat("P")).catch((error: unknown) => error);
+    expect(back).toBeInstanceOf(NonceGapError);
+    expect(jumped.seen.slice(seenBefore).map((s) => s.nonce)).toEqual([0n, 7n, 7n]);
+    // Another client of the owner took leaf 0, and the node shows it: the request goes to leaf 1.
+    const node = fakeNode([]);
+    await clientOf(node.fetcher, 0n).chat(chat("elsewhere"));
+    node.node.leafRead = () => node.show(0);
+    const answer = await clientOf(node.fetcher).chat(chat("one"));
+    expect(answer.fields.leafIndex).toBe(1n);
+  });
+
   // Review 5 MEDIUM-3: a request the node committed and never answered was left behind, and its nonce signed again
   // for the next body: the node held two owner signatures for one leaf and could show the larger bound.
   it("resends a request left without a receipt before signing the next nonce, never its nonce for another body", async () => {
@@ -189,5 +252,92 @@ describe("StackClient.sendPresigned at a nonce another request is pending at", (
     expect(client.receipts.map((r) => r.fields.leafIndex)).toEqual([0n, 1n]);
     expect(client.receipts[1]!.fields.reqHash).toBe(node.seen[1]!.reqHash);
     expect(client.nextNonce).toBe(2n);
+  });
+});
+
+// Issue 13's last review, LOW: any 4xx but 401/408/409/429 on a leaf read was taken as the node's word that no leaf
+// of another client stands there, and a leaf read that kept failing never escalated.
+describe("StackClient's leaf reads", () => {
+  /** A client at leaf 1 whose request there the node committed and dropped: pending, its resend `nonce_reused`. */
+  async function pendingAtOne(escalation?: { failures: number; afterMs: number }) {
+    const node = fakeNode(["honest", "dropAfterCommit"]);
+    const unread: { nonce: bigint; failures: number; since: number }[] = [];
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      stackUnits: 100_000n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      leafReadEscalation: escalation,
+      onUnreadLeaf: (leaf) => unread.push(leaf),
+    });
+    await client.chat(chat("one"));
+    await expect(client.chat(chat("dropped"))).rejects.toThrow(NodeUnreachableError);
+    // Its resend is refused as another body's would be: the leaf the node holds is for another request.
+    node.leaves[1]!.reqHash = "0xother";
+    return { node, client, unread };
+  }
+
+  it("takes only a 404 leaf_not_found as the node's word; a bare 404 or a 403 is no verdict", async () => {
+    for (const answer of [
+      () => new Response("Not Found", { status: 404 }),
+      () => Response.json({ error: { message: "no", type: "x", code: "forbidden" } }, { status: 403 }),
+      () => Response.json({ error: { message: "no", type: "x", code: "bad_request" } }, { status: 400 }),
+    ]) {
+      const { node, client, unread } = await pendingAtOne();
+      node.node.leafRead = answer;
+      const caught = await client.chat(chat("next")).catch((error: unknown) => error);
+      // Before, a ReceiptWithheldError: the stack closed and its node put aside on a proxy's 404.
+      expect(caught).toBeInstanceOf(NodeUnreachableError);
+      expect(client.pending.map((p) => p.signed.nonce)).toEqual([1n]);
+      expect(unread).toEqual([{ nonce: 1n, failures: 1, since: expect.any(Number) }]);
+      // The node's explicit word: no leaf of another client there, so its nonce_reused is a withheld receipt.
+      node.node.leafRead = () =>
+        Response.json({ error: { message: "none", type: "x", code: "leaf_not_found" } }, { status: 404 });
+      const withheld = await client.chat(chat("next")).catch((error: unknown) => error);
+      expect(withheld).toBeInstanceOf(ReceiptWithheldError);
+      expect(withheld).not.toBeInstanceOf(LeafUnreadableError);
+      expect(unread.at(-1)).toMatchObject({ nonce: 1n, failures: 0 });
+    }
+  });
+
+  it("escalates a leaf that stays unreadable, over runs, to LeafUnreadableError", async () => {
+    const { node, client, unread } = await pendingAtOne({ failures: 3, afterMs: 1_000 });
+    node.node.leafRead = () => new Response("busy", { status: 503 });
+    await expect(client.chat(chat("next"))).rejects.toThrow(NodeUnreachableError);
+    // A restart: the next run starts from the failures kept.
+    const again = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      receipts: client.receipts,
+      pending: client.pending,
+      signedEarlier: client.signedHashes,
+      unreadLeaves: [unread.at(-1)!],
+      resends: 0,
+      fetch: node.fetcher,
+      leafReadEscalation: { failures: 3, afterMs: 1_000 },
+      onUnreadLeaf: (leaf) => unread.push(leaf),
+    });
+    await expect(again.chat(chat("next"))).rejects.toThrow(NodeUnreachableError);
+    expect(unread.at(-1)).toMatchObject({ failures: 2 });
+    // Three failures, but not yet over the time given: still no verdict.
+    await expect(again.chat(chat("next"))).rejects.not.toBeInstanceOf(LeafUnreadableError);
+    await new Promise((done) => setTimeout(done, 1_050));
+    const caught = await again.chat(chat("next")).catch((error: unknown) => error);
+    expect(caught).toBeInstanceOf(LeafUnreadableError);
+    expect(caught).toMatchObject({ nonce: 1n, failures: 4 });
+    expect(withholdingProven(caught as LeafUnreadableError)).toBe(true);
+    expect((caught as LeafUnreadableError).request?.signed.nonce).toBe(1n);
   });
 });

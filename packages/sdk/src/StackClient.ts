@@ -2,13 +2,13 @@ import {
   AtomaError,
   type AtomaReceipt,
   atomaDomain,
+  pairReceiptFraud,
   requestHash,
   resultBytes,
   type SignedReceipt,
   type SignedResponseFields,
-  STACK_HEADERS,
   signedResponseBody,
-  type WireErrorCode,
+  singleReceiptFraud,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
@@ -27,19 +27,24 @@ import {
 } from "./client/clientArguments.js";
 import {
   ClientArgumentError,
+  LeafEquivocationError,
+  LeafUnreadableError,
   NodeRequestError,
   NodeUnreachableError,
   NonceGapError,
   ReceiptWithheldError,
   ResponseVerificationError,
   RunningTotalError,
+  SealedNonceMovedError,
   UnhashableStreamError,
   UnitsOverSignedError,
   UsageMismatchError,
 } from "./errors.js";
+import { type NodeErrorBody, nodeError } from "./nodeError.js";
 import { expired, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
+import { LEAF_READ_SIGN_AHEAD_SECONDS, readStackLeaf, type ShownLeaf } from "./readStackLeaf.js";
 import { requestUnitBound } from "./requestUnitBound.js";
 import { type SignedStackRequest, signStackRequest } from "./signStackRequest.js";
 import { verifyReceipt } from "./verifyReceipt.js";
@@ -52,6 +57,11 @@ export interface KeptReceipt extends SignedReceipt {
    * leaf the client holds, so it moves neither the next nonce nor the leaf an index challenge names.
    */
   shown?: true | undefined;
+  /**
+   * The leaf of a request another client of the same owner signed, shown by the node's leaf read when it called the
+   * nonce used (`nonce_reused`): no result bytes (`0x`), but it moves the nonce and the running total continues from it.
+   */
+  adopted?: true | undefined;
 }
 
 /** A request signed on the stack whose receipt is not held: resent unchanged before anything new is signed. */
@@ -68,6 +78,36 @@ export interface PendingRequest {
 export type ReceiptVerdict =
   | { accepted: true }
   | { accepted: false; error: ResponseVerificationError; maxUnits: bigint };
+
+/** A request this client signed, by nonce and hash only. */
+export interface SignedHash {
+  nonce: bigint;
+  reqHash: Hex;
+}
+
+/**
+ * A leaf whose read failed (the node called its nonce used, then could not show it): how often, since when (ms since
+ * the epoch). Kept by a caller across runs (`unreadLeaves`), so that the reads' failures add up over time.
+ */
+export interface UnreadLeaf {
+  nonce: bigint;
+  failures: number;
+  since: number;
+}
+
+/** When failed leaf reads escalate to `LeafUnreadableError`: at least `failures` of them over at least `afterMs`. */
+export interface LeafReadEscalation {
+  /** @default 5 */
+  failures?: number | undefined;
+  /** @default 10 minutes */
+  afterMs?: number | undefined;
+}
+
+/**
+ * What a callback returns: a promise (a write to a lasting store) is waited for before the client relies on what
+ * it wrote; anything else is ignored.
+ */
+type Written = unknown;
 
 export interface StackClientOptions {
   /** The serving node's base URL (without `/v1`). */
@@ -95,7 +135,7 @@ export interface StackClientOptions {
    * Called with every receipt the node signed, checked or not (the owner's evidence), once its checks ran, with
    * their verdict.
    */
-  onReceipt?: ((receipt: KeptReceipt, verdict: ReceiptVerdict) => void) | undefined;
+  onReceipt?: ((receipt: KeptReceipt, verdict: ReceiptVerdict) => Written) | undefined;
   /**
    * Requests signed earlier on the stack whose receipts are not held (the node withheld them, or the owner died
    * first): each is resent unchanged, to obtain its receipt, before the client signs anything new.
@@ -106,7 +146,27 @@ export interface StackClientOptions {
    * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
    * the same nonce after a crash, rather than signing another there (`nonce_reused`, `NonceGapError` for good).
    */
-  onPending?: ((pending: readonly PendingRequest[]) => void) | undefined;
+  onPending?: ((pending: readonly PendingRequest[]) => Written) | undefined;
+  /**
+   * Called with each request hash signed, before the request is sent (a promise returned is waited for): a caller
+   * that keeps them (`signedEarlier` next time) never has a leaf of its own request adopted after a restart.
+   */
+  onSigned?: ((signed: SignedHash) => Written) | undefined;
+  /** Failed leaf reads kept from earlier runs (`onUnreadLeaf`): they add up with this run's. */
+  unreadLeaves?: readonly UnreadLeaf[] | undefined;
+  /**
+   * Called when a leaf read fails (its count so far) or a leaf once unreadable is read (`failures: 0`): keep them and
+   * give them back as `unreadLeaves`.
+   */
+  onUnreadLeaf?: ((leaf: UnreadLeaf) => Written) | undefined;
+  /** When failed leaf reads escalate to `LeafUnreadableError`. @default 5 failures over 10 minutes */
+  leafReadEscalation?: LeafReadEscalation | undefined;
+  /**
+   * Request hashes an earlier run signed past the last leaf it held (`signedHashes` then, kept with `pending`),
+   * refused or forgotten ones included: a leaf the node shows for one of them is this owner's own request, never
+   * adopted as another client's (review MED-3: a node that refused a request outright and committed it anyway).
+   */
+  signedEarlier?: readonly SignedHash[] | undefined;
   /**
    * The nonce of the next request: the stack's next leaf index (the owner's k-th request carries nonce k).
    * @default one past the last receipt kept or request pending, else 0. A client given none of `receipts`,
@@ -143,8 +203,28 @@ const SEALED_BODY_FIELD = "atoma_confidential";
 /** Default bound of a non-streamed answer: far above any honest one (embeddings of a large batch included). */
 export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
-/** The most bytes of a node's error answer read. */
-const MAX_ERROR_BYTES = 64 * 1024;
+/** The most leaves of other clients of the owner one request steps over (each shown by a leaf read) before it fails. */
+const MAX_ADOPTED_LEAVES = 64;
+/** The longest wait before a leaf read is tried again, whatever the node's `retry-after` asks. */
+const MAX_LEAF_READ_RETRY_MS = 2_000;
+
+/**
+ * The only leaf-read refusal that is the node's word: its explicit 404 `leaf_not_found` (it committed nothing there
+ * for another client). Any other answer (401, 403, 408, 409, 429, a 404 of a proxy or of a node without the route,
+ * 5xx) says nothing of the leaf: tried again, then counted as a failed read (review LOW).
+ */
+const nodeSaysNoLeaf = (error: NodeRequestError) => error.status === 404 && error.code === "leaf_not_found";
+
+const DEFAULT_ESCALATION_FAILURES = 5;
+const DEFAULT_ESCALATION_MS = 10 * 60_000;
+
+/** The wait a refusal asks for (`retry-after`), in milliseconds; 0 when it names none. */
+function retryAfterMs(error: unknown): number {
+  const seconds = error instanceof NodeRequestError ? error.retryAfterSeconds : undefined;
+  return seconds !== undefined && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
+const pause = (ms: number) => (ms > 0 ? new Promise((done) => setTimeout(done, ms)) : Promise.resolve());
 
 /** A response whose `atoma` receipt was verified. */
 export interface Verified<T = Record<string, unknown>> {
@@ -206,8 +286,14 @@ export class StackClient {
   /** Signatures of the receipts this client refused: a resend that brings one back is refused again. */
   readonly #refused = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Request hashes this client signed (or was given pending), by nonce: a leaf shown for one is not another client's. */
+  readonly #signedHere = new Map<bigint, Set<string>>();
   /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
   #lastSentAt: number | undefined;
+  /** Failed leaf reads by nonce, this run's added to those given (`unreadLeaves`). */
+  readonly #unread = new Map<bigint, UnreadLeaf>();
+  /** The callers' writes not yet waited for: waited for before a request is sent or an answer returned. */
+  #writes: Promise<void>[] = [];
 
   /** Checks every option first: a bad one throws `ClientArgumentError` before anything is signed or sent. */
   constructor(options: StackClientOptions) {
@@ -237,10 +323,14 @@ export class StackClient {
     );
     for (const pending of options.pending ?? []) {
       this.#pending.set(pending.signed.nonce, pending);
+      this.#noteSigned(pending.signed.nonce, pending.signed.reqHash);
       this.#bounds.set(pending.signed.nonce, pending.signed.maxUnits);
     }
+    for (const { nonce, reqHash } of options.signedEarlier ?? [])
+      if (nonce >= next) this.#noteSigned(nonce, reqHash);
+    for (const leaf of options.unreadLeaves ?? []) this.#unread.set(leaf.nonce, { ...leaf });
     // Told from now on: the requests given are the caller's already.
-    this.#pending.onChange = () => options.onPending?.(this.pending);
+    this.#pending.onChange = () => this.#wrote(options.onPending?.(this.pending));
     // A pending request's nonce is taken by its receipt when the resend brings it, and is free again when the node
     // refuses it outright.
     this.#nextNonce =
@@ -263,6 +353,16 @@ export class StackClient {
   /** The requests signed with no receipt yet (resent first by the next request), in nonce order. */
   get pending(): readonly PendingRequest[] {
     return [...this.#pending.values()].sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
+  }
+
+  /**
+   * The requests signed here (or given in `pending`/`signedEarlier`) at nonces past the last leaf held, refused and
+   * forgotten ones too: what a caller keeps with `pending` and gives back as `signedEarlier` after a restart.
+   */
+  get signedHashes(): readonly SignedHash[] {
+    return [...this.#signedHere].flatMap(([nonce, hashes]) =>
+      [...hashes].map((reqHash) => ({ nonce, reqHash: reqHash as Hex })),
+    );
   }
 
   /** The unit bound signed at each nonce past the last accepted receipt. */
@@ -314,11 +414,27 @@ export class StackClient {
     this.#kept.push(kept);
     this.#refused.add(kept.signature);
     const maxUnits = this.#bounds.get(receipt.fields.leafIndex) ?? 0n;
-    this.#options.onReceipt?.(kept, {
-      accepted: false,
-      error: new RunningTotalError(reason, receipt, this.#last),
-      maxUnits,
-    });
+    this.#wrote(
+      this.#options.onReceipt?.(kept, {
+        accepted: false,
+        error: new RunningTotalError(reason, receipt, this.#last),
+        maxUnits,
+      }),
+    );
+  }
+
+  /** A caller's write under way (a callback's promise): waited for (`#written`) before the client relies on it. */
+  #wrote(write: Written): void {
+    if (write instanceof Promise) this.#writes.push(write.then(() => undefined));
+  }
+
+  /** Waits for the callers' writes under way; one that failed fails the request (nothing is relied on unwritten). */
+  async #written(): Promise<void> {
+    while (this.#writes.length > 0) {
+      const writes = this.#writes;
+      this.#writes = [];
+      await Promise.all(writes);
+    }
   }
 
   /** The nonce the next request is signed with. */
@@ -352,6 +468,8 @@ export class StackClient {
       deadline,
       maxUnits,
     });
+    this.#noteSigned(signed.nonce, signed.reqHash);
+    this.#wrote(this.#options.onSigned?.({ nonce: signed.nonce, reqHash: signed.reqHash }));
     // A bound signed stays in the set even when the request is never sent: the node may hold it anyway.
     const before = this.#bounds.get(signed.nonce);
     if (before === undefined || maxUnits > before) this.#bounds.set(signed.nonce, maxUnits);
@@ -510,6 +628,8 @@ export class StackClient {
           this.#forget(pending.signed.nonce);
           continue;
         }
+        // Another client of the owner took the nonce before this request reached the node: nothing is withheld.
+        if (await this.#usedByAnother(pending.signed, error)) continue;
         if (!expired(pending.signed, error))
           throw new ReceiptWithheldError(pending.signed.nonce, { cause: error }, pending);
         // A sealed body opens only under the deadline it was sealed with: signed again it could never be served.
@@ -565,26 +685,242 @@ export class StackClient {
    * throws `NonceGapError` (signing at the nonce named would sign past leaves it holds no receipt for, or sign a
    * nonce it signed before with another body).
    */
-  async #send(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
-    try {
-      return await this.#exchangeAndVerify(path, signed, read);
-    } catch (error) {
-      if (refusedOutright(error)) this.#forget(signed.nonce);
-      if (!(error instanceof NodeRequestError && isNonceRefusal(error))) throw error;
-      const next = error.nextNonce;
-      const forward =
-        next !== undefined &&
-        next !== signed.nonce &&
-        (this.#last === undefined || next > this.#last.fields.leafIndex);
-      if (this.#knowsStack || !forward) throw new NonceGapError(signed.nonce, next);
-      // A client that knows nothing of the stack (another client of the owner used it): its count is the node's.
-      this.#bounds.delete(signed.nonce);
-      this.#pending.delete(signed.nonce);
-      this.#resendReads.delete(signed.nonce);
-      this.#nextNonce = next;
-      const again = await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits);
-      return this.#exchangeAndVerify(path, again, read);
+  async #send(path: string, first: SignedStackRequest, read: Read): Promise<Verified> {
+    let signed = first;
+    for (let adopted = 0; ; adopted++) {
+      try {
+        return await this.#exchangeAndVerify(path, signed, read);
+      } catch (error) {
+        // Another client of the owner took the nonce (its leaf shown): signed again, past it.
+        if (adopted >= MAX_ADOPTED_LEAVES || !(await this.#usedByAnother(signed, error)))
+          return this.#sendRefused(path, signed, read, error);
+      }
+      // A sealed envelope opens only at the nonce and deadline it was sealed to: never signed again at another (the
+      // node could hold an owner's signature on a request it cannot open), but sealed again by its sender.
+      if (Object.hasOwn(JSON.parse(signed.json) as Body, SEALED_BODY_FIELD))
+        throw new SealedNonceMovedError(signed.nonce);
+      signed = await this.sign(JSON.parse(signed.json) as Body, signed.maxUnits);
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
     }
+  }
+
+  /** `#send`'s refusal `error` of `signed`, when no other client of the owner's leaf explains it. */
+  async #sendRefused(
+    path: string,
+    signed: SignedStackRequest,
+    read: Read,
+    error: unknown,
+  ): Promise<Verified> {
+    if (refusedOutright(error)) this.#forget(signed.nonce);
+    if (!(error instanceof NodeRequestError && isNonceRefusal(error))) throw error;
+    const next = error.nextNonce;
+    const forward =
+      next !== undefined &&
+      next !== signed.nonce &&
+      (this.#last === undefined || next > this.#last.fields.leafIndex);
+    if (this.#knowsStack || !forward) throw new NonceGapError(signed.nonce, next);
+    // A client that knows nothing of the stack (another client of the owner used it): its count is the node's, only
+    // ever forward, once the node shows another request's leaf at this nonce. Else this request may be the node's
+    // leaf there, and the same prompt signed again at the next nonce would be a second leaf to bill (review of
+    // 9bfdbf2, MEDIUM-3); and sent back to a nonce below, a prompt it signed higher up could be billed there too.
+    if (next <= signed.nonce) throw new NonceGapError(signed.nonce, next);
+    const shown = await this.#readLeaf(signed.nonce);
+    const theirs = shown?.receipt.fields.reqHash.toLowerCase();
+    if (theirs === undefined || theirs === signed.reqHash.toLowerCase())
+      throw new NonceGapError(signed.nonce, next);
+    this.#bounds.delete(signed.nonce);
+    this.#pending.delete(signed.nonce);
+    this.#resendReads.delete(signed.nonce);
+    this.#nextNonce = next;
+    // A sealed envelope opens only at the nonce it was sealed to: its sender seals again for the nonce named.
+    const body = JSON.parse(signed.json) as Body;
+    if (Object.hasOwn(body, SEALED_BODY_FIELD)) throw new SealedNonceMovedError(signed.nonce);
+    const again = await this.sign(body, signed.maxUnits);
+    return this.#exchangeAndVerify(path, again, read);
+  }
+
+  #noteSigned(nonce: bigint, reqHash: string): void {
+    const hashes = this.#signedHere.get(nonce) ?? new Set<string>();
+    hashes.add(reqHash.toLowerCase());
+    this.#signedHere.set(nonce, hashes);
+  }
+
+  /**
+   * Whether the node that refused `signed` with `nonce_reused` committed that nonce for another client of the same
+   * owner: its leaf read (`readStackLeaf`) shows a receipt there for a request the owner signed and this client did
+   * not, continuing the running total. Then the leaf is adopted (`adopted`: the nonce moves past it) and the request
+   * signed here at that nonce dropped. False when the node shows no such leaf (none, one for this client's own
+   * request, or one that fails a check): its `nonce_reused` stands as before. A shown leaf that contradicts a receipt
+   * held at the same leaf, or the running total, is kept as evidence (`keepShown`) and thrown
+   * (`LeafEquivocationError`, `RunningTotalError`).
+   */
+  async #usedByAnother(signed: SignedStackRequest, error: unknown): Promise<boolean> {
+    if (!(this.#knowsStack && error instanceof NodeRequestError && error.code === "nonce_reused"))
+      return false;
+    const leaf = await this.#readLeaf(signed.nonce);
+    if (!leaf) return false;
+    const { receipt } = leaf;
+    const f = receipt.fields;
+    // The same leaf shown again (a resend after `onReceipt` failed, say): adopted already.
+    if (this.#kept.some((k) => k.adopted && k.signature === receipt.signature)) return this.#adopt(receipt);
+    const held = this.#kept.find(
+      (k) => k.fields.leafIndex === f.leafIndex && !sameFields(k.fields, receipt.fields),
+    );
+    if (held) {
+      this.keepShown(receipt, `the node shows another leaf ${f.leafIndex} than the one it signed before`);
+      await this.#written();
+      throw new LeafEquivocationError(receipt, held);
+    }
+    if (this.#signedHere.get(f.nonce)?.has(f.reqHash.toLowerCase())) return false;
+    try {
+      this.#checkAdopted(receipt, signed.nonce);
+    } catch (error) {
+      // The evidence it kept is written before the caller hears of it.
+      await this.#written();
+      throw error;
+    }
+    const kept: KeptReceipt = { ...receipt, result: "0x", adopted: true };
+    this.#kept.push(kept);
+    // Kept (the audit's evidence) before the client goes on past it. A write that fails forgets it here too, so the
+    // node's next `nonce_reused` there adopts it again and writes it (review of issue 13, second, MEDIUM-B: it was
+    // taken as adopted already and never written).
+    try {
+      this.#wrote(this.#options.onReceipt?.(kept, { accepted: true }));
+      await this.#written();
+    } catch (error) {
+      this.#kept.splice(this.#kept.indexOf(kept), 1);
+      throw error;
+    }
+    return this.#adopt(kept);
+  }
+
+  /**
+   * The leaf the node shows at `nonce` (`readStackLeaf`); undefined when the node says, or shows, that no leaf of
+   * another client's stands there: `leaf_not_found`, or a leaf that fails its checks (one over the owner's signed
+   * bound is kept as evidence). A read that fails otherwise (429, 5xx, 401, no connection, too slow) is tried once
+   * more, then thrown as `NodeUnreachableError`: no verdict either way, the request stays pending.
+   */
+  async #readLeaf(nonce: bigint): Promise<ShownLeaf | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const shown = await readStackLeaf({
+          nodeUrl: this.#options.nodeUrl,
+          account: this.#options.account,
+          domain: this.domain,
+          stackId: this.#options.stackId,
+          nonce,
+          nodeSigner: this.#options.nodeSigner,
+          nodeId: this.#options.nodeId,
+          deadlineSeconds: Math.min(
+            this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
+            LEAF_READ_SIGN_AHEAD_SECONDS,
+          ),
+          fetch: this.#fetch,
+        });
+        await this.#leafRead(nonce);
+        return shown;
+      } catch (error) {
+        if (error instanceof UnitsOverSignedError) {
+          this.keepShown(error.receipt, `the leaf shown at nonce ${nonce} is over the owner's signed bound`);
+          await this.#leafRead(nonce);
+          await this.#written();
+          return undefined;
+        }
+        if (
+          error instanceof ResponseVerificationError ||
+          (error instanceof NodeRequestError && nodeSaysNoLeaf(error))
+        ) {
+          await this.#leafRead(nonce);
+          return undefined;
+        }
+        if (attempt >= 1) return this.#leafUnread(nonce, error);
+        await pause(Math.min(retryAfterMs(error), MAX_LEAF_READ_RETRY_MS));
+      }
+    }
+  }
+
+  /** A leaf at `nonce` read (or the node's word that none stands there): its failed reads are forgotten. */
+  async #leafRead(nonce: bigint): Promise<void> {
+    if (!this.#unread.delete(nonce)) return;
+    this.#wrote(this.#options.onUnreadLeaf?.({ nonce, failures: 0, since: Date.now() }));
+    await this.#written();
+  }
+
+  /**
+   * A read of the leaf at `nonce` failed twice: counted (and kept by the caller). Thrown as `NodeUnreachableError`
+   * (no verdict) until the reads failed `leafReadEscalation.failures` times over `afterMs`, then as
+   * `LeafUnreadableError`: the node that called the nonce used still cannot show it, and the caller acts.
+   */
+  async #leafUnread(nonce: bigint, cause: unknown): Promise<never> {
+    const now = Date.now();
+    const before = this.#unread.get(nonce);
+    const leaf: UnreadLeaf = { nonce, failures: (before?.failures ?? 0) + 1, since: before?.since ?? now };
+    this.#unread.set(nonce, leaf);
+    this.#wrote(this.#options.onUnreadLeaf?.({ ...leaf }));
+    await this.#written();
+    const escalation = this.#options.leafReadEscalation;
+    if (
+      leaf.failures >= (escalation?.failures ?? DEFAULT_ESCALATION_FAILURES) &&
+      now - leaf.since >= (escalation?.afterMs ?? DEFAULT_ESCALATION_MS)
+    )
+      throw new LeafUnreadableError(nonce, leaf.failures, leaf.since, { cause }, this.#pending.get(nonce));
+    throw new NodeUnreachableError(`the node's leaf at nonce ${nonce} could not be read`, { cause });
+  }
+
+  /** The failed leaf reads counted so far (this run's and those given), by nonce. */
+  get unreadLeaves(): readonly UnreadLeaf[] {
+    return [...this.#unread.values()].map((leaf) => ({ ...leaf }));
+  }
+
+  /**
+   * The checks of a received receipt for a leaf adopted without its answer: the running total against the last
+   * accepted receipt and the bounds signed since (`checkReceiptSequence`), and against every receipt held at the
+   * leaf before it. A leaf that fails is kept as evidence (`keepShown`) and thrown.
+   */
+  #checkAdopted(receipt: SignedReceipt, nonce: bigint): void {
+    const f = receipt.fields;
+    const fail = (reason: string): never => {
+      this.keepShown(receipt, reason);
+      throw new RunningTotalError(reason, receipt, this.#last);
+    };
+    if (this.#last && f.leafIndex <= this.#last.fields.leafIndex)
+      fail(
+        `the leaf shown at nonce ${f.nonce} is at or below leaf ${this.#last.fields.leafIndex} already held`,
+      );
+    const fraud =
+      singleReceiptFraud(receipt, this.#options.stackUnits) ??
+      this.#kept
+        .filter((k) => k.fields.leafIndex + 1n === f.leafIndex)
+        .map((k) => pairReceiptFraud(k, receipt))
+        .find((found) => found !== undefined);
+    if (fraud) fail(`the leaf shown at nonce ${f.nonce} does not continue the running total`);
+    try {
+      checkReceiptSequence(receipt, this.#last, {
+        nonce,
+        stackUnits: this.#options.stackUnits,
+        gapUnits: this.#gapUnits(f.leafIndex),
+      });
+    } catch (error) {
+      if (!(error instanceof ResponseVerificationError)) throw error;
+      fail(`the leaf shown at nonce ${f.nonce} breaks the running total: ${error.message}`);
+    }
+  }
+
+  /** Moves past an adopted leaf: the request signed here at its nonce dropped, the next nonce after it. */
+  #adopt(kept: SignedReceipt): true {
+    const f = kept.fields;
+    if (!this.#last || this.#last.fields.leafIndex < f.leafIndex) this.#last = kept as KeptReceipt;
+    this.#pending.delete(f.nonce);
+    this.#resendReads.delete(f.nonce);
+    for (const nonce of [...this.#bounds.keys()]) if (nonce <= f.leafIndex) this.#bounds.delete(nonce);
+    this.#pruneSignedHere(f.leafIndex);
+    if (this.#nextNonce <= f.leafIndex) this.#nextNonce = f.leafIndex + 1n;
+    return true;
+  }
+
+  /** Hashes signed at or below a held leaf: no leaf there can be adopted any more. */
+  #pruneSignedHere(leafIndex: bigint): void {
+    for (const nonce of [...this.#signedHere.keys()]) if (nonce <= leafIndex) this.#signedHere.delete(nonce);
   }
 
   async #exchangeAndVerify(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
@@ -624,7 +960,8 @@ export class StackClient {
     const verdict = this.#check(kept, signed, response, usageMismatch);
     if (!again) {
       this.#kept.push(kept);
-      this.#options.onReceipt?.(kept, verdict);
+      this.#wrote(this.#options.onReceipt?.(kept, verdict));
+      await this.#written();
     }
     if (!verdict.accepted) {
       this.#refused.add(kept.signature);
@@ -633,6 +970,7 @@ export class StackClient {
     this.#last = kept;
     // Bounds at or below an accepted receipt are covered by its running total.
     for (const nonce of [...this.#bounds.keys()]) if (nonce <= fields.leafIndex) this.#bounds.delete(nonce);
+    this.#pruneSignedHere(fields.leafIndex);
     return { response: signedResponseBody(response), atoma: receipt, fields, request };
   }
 
@@ -717,6 +1055,8 @@ export class StackClient {
    * reached or the connection breaks before the answer is read. An error the node answers is not retried.
    */
   async #exchange(path: string, signed: SignedStackRequest, read: Read): Promise<AnswerReadOut> {
+    // What the caller keeps of the request (its hash, its pending entry) is written before the node sees it.
+    await this.#written();
     const attempts = 1 + (this.#options.resends ?? 3);
     let delay = this.#options.resendDelayMs ?? 200;
     let lastError: unknown;
@@ -751,6 +1091,16 @@ export class StackClient {
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
   }
 }
+
+const sameFields = (a: SignedResponseFields, b: SignedResponseFields) =>
+  a.stackId === b.stackId &&
+  a.leafIndex === b.leafIndex &&
+  a.nonce === b.nonce &&
+  a.reqHash.toLowerCase() === b.reqHash.toLowerCase() &&
+  a.respHash.toLowerCase() === b.respHash.toLowerCase() &&
+  a.units === b.units &&
+  a.cumulativeUnits === b.cumulativeUnits &&
+  a.seed === b.seed;
 
 /** A map that tells `onChange` after each change (set once its first contents are in). */
 class WatchedMap<K, V> extends Map<K, V> {
@@ -794,35 +1144,4 @@ function checkOptions(options: StackClientOptions): void {
     if (options[name] !== undefined) checkPositiveInteger(options[name], name);
   if (options.resends !== undefined && (!Number.isSafeInteger(options.resends) || options.resends < 0))
     throw new ClientArgumentError("resends must be a whole number of at least 0");
-}
-
-interface NodeErrorBody {
-  message: string;
-  type: string;
-  /** What the node sent; a node of another version may send a code this one does not list. */
-  code: WireErrorCode;
-}
-
-async function nodeError(answer: Response): Promise<NodeRequestError> {
-  const retryAfter = answer.headers.get("retry-after");
-  const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
-  let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
-  let atoma: unknown;
-  try {
-    const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as {
-      error?: NodeErrorBody;
-      atoma?: unknown;
-    };
-    if (body.error) error = body.error;
-    atoma = body.atoma;
-  } catch {
-    // not JSON: keep the status line
-  }
-  return new NodeRequestError(
-    answer.status,
-    error,
-    retryAfter === null ? undefined : Number(retryAfter),
-    nextNonce !== null && /^(0|[1-9]\d{0,77})$/.test(nextNonce) ? BigInt(nextNonce) : undefined,
-    atoma,
-  );
 }

@@ -4,8 +4,8 @@ import { RunningTotalError, UnitsMismatchError } from "./errors.js";
 export interface SequenceContext {
   /** The nonce the request was signed with: the leaf index its receipt must carry. */
   nonce: bigint;
-  /** The usage the answer came with. */
-  usage: { prompt_tokens: number; completion_tokens?: number | undefined };
+  /** The usage the answer came with; undefined for a leaf adopted without its answer (its units unchecked). */
+  usage?: { prompt_tokens: number; completion_tokens?: number | undefined } | undefined;
   /** The units the stack bought, when known: no running total may exceed them. */
   stackUnits?: bigint | undefined;
   /**
@@ -33,7 +33,7 @@ export function checkReceiptSequence(
       receipt,
       previous,
     );
-  const usageUnits = computeUnits(context.usage);
+  const usageUnits = context.usage ? computeUnits(context.usage) : f.units;
   if (f.units !== usageUnits) throw new UnitsMismatchError(receipt, usageUnits);
   const before = previous?.fields.leafIndex === f.leafIndex - 1n ? previous : undefined;
   const expected =

@@ -21,3 +21,13 @@ export type SdkErrorCode =
   | "security_level_unknown"
   | "stack_unusable"
   | "stream_unhashable";
+
+/**
+ * Codes of errors that stay in the owner's client (the adopted-leaf audit, a sealed request sealed again): never an
+ * answer a gateway relays, so kept apart from `SdkErrorCode`, whose every code a gateway labels.
+ */
+export type SdkLocalErrorCode =
+  | "adopted_audit_interrupted"
+  | "challenge_bonds_short"
+  | "sealed_nonce_moved"
+  | "state_file_busy";

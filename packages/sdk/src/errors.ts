@@ -1,6 +1,7 @@
 import { AtomaError, type AtomaErrorOptions, type SignedReceipt, type WireErrorCode } from "@atoma/core";
-import type { SdkErrorCode } from "./errorCodes.js";
+import type { SdkErrorCode, SdkLocalErrorCode } from "./errorCodes.js";
 import type { PendingRequest } from "./StackClient.js";
+import type { AdoptedChallenge } from "./verify/challengeAdopted.js";
 import type { Verdict } from "./verify/verdict.js";
 
 /** The node answered with an error (OpenAI's shape); `code` is the node's stable error code, as it sent it. */
@@ -134,6 +135,21 @@ export class RunningTotalError extends ResponseVerificationError {
 }
 
 /**
+ * The node showed (in its leaf read) a leaf at an index where it signed another receipt before: two signed leaves
+ * at one leaf, the node's equivocation. Both are kept (`receipt`: the one shown; `previous`: the one held).
+ */
+export class LeafEquivocationError extends RunningTotalError {
+  override name = "LeafEquivocationError";
+  constructor(shown: SignedReceipt, held: SignedReceipt) {
+    super(
+      `the node signed two leaves at index ${shown.fields.leafIndex} of stack ${shown.fields.stackId}`,
+      shown,
+      held,
+    );
+  }
+}
+
+/**
  * The node named a nonce this client will not sign (`nonce_out_of_order`/`nonce_reused` for a nonce it never
  * signed before): it would sign past leaves it holds no receipt for, whose units it could never check. A client
  * that knows where its stack stands (`receipts`, `firstNonce` or `pending` given) never follows a node's count.
@@ -166,6 +182,82 @@ export class ReceiptWithheldError extends ResponseVerificationError {
     readonly request?: PendingRequest | undefined,
   ) {
     super(`the node gave no receipt for the request signed at nonce ${nonce}`, options);
+  }
+}
+
+/**
+ * A node that called a pending request's nonce used (`nonce_reused`) failed every read of the leaf it says it
+ * committed there, `failures` times since `since` (ms since the epoch): no verdict either way, but the stack is
+ * stalled past that leaf. Raised once the reads failed often enough over long enough (`leafReadEscalation`), so the
+ * caller can act as on a withheld receipt (close the stack, put the node aside); before that, each failure is a
+ * `NodeUnreachableError`. Its code is `receipt_withheld`; its class (and `failures`) tell it from a refused resend.
+ */
+export class LeafUnreadableError extends ReceiptWithheldError {
+  override name = "LeafUnreadableError";
+  constructor(
+    nonce: bigint,
+    readonly failures: number,
+    readonly since: number,
+    options?: AtomaErrorOptions,
+    request?: PendingRequest | undefined,
+  ) {
+    super(nonce, options, request);
+    this.message = `the node says nonce ${nonce} is used, and its leaf there could not be read ${failures} times since ${new Date(since).toISOString()}`;
+  }
+}
+
+/**
+ * A sealed (confidential) request whose nonce another client of the owner took (its leaf adopted): the envelope
+ * is sealed to that nonce and deadline, so it is never signed again at another; seal the body again for the
+ * client's next nonce (`ConfidentialSender` does, once).
+ */
+export class SealedNonceMovedError extends AtomaError<SdkLocalErrorCode> {
+  override name = "SealedNonceMovedError";
+  constructor(readonly nonce: bigint) {
+    super(
+      "sealed_nonce_moved",
+      `another client of the owner took nonce ${nonce}, to which the request is sealed: seal it again for the next nonce`,
+    );
+  }
+}
+
+/**
+ * The adopted-leaf audit of a stack failed partway (a challenge reverted, the RPC failed): `opened` are the
+ * challenges its earlier transactions opened (each mined, and kept by `onOpened` already), `atLeaf` the leaf whose
+ * challenge failed. Run it again: a leaf challenged already takes no second bond.
+ */
+export class AdoptedAuditInterruptedError extends AtomaError<SdkLocalErrorCode> {
+  override name = "AdoptedAuditInterruptedError";
+  constructor(
+    readonly stackId: bigint,
+    readonly opened: readonly AdoptedChallenge[],
+    readonly atLeaf: bigint,
+    options?: AtomaErrorOptions,
+  ) {
+    super(
+      "adopted_audit_interrupted",
+      `the audit of stack ${stackId} failed at adopted leaf ${atLeaf}, after opening ${opened.length} challenge(s)${opened.length === 0 ? "" : ` (${opened.map((c) => c.challengeId).join(", ")})`}`,
+      options,
+    );
+  }
+}
+
+/**
+ * The owner does not hold the bonds of the challenges an audit run would send (second review of issue 13, D):
+ * nothing is sent (rather than failing halfway, after some bonds); top the balance up and run it again.
+ */
+export class ChallengeBondsShortError extends AtomaError<SdkLocalErrorCode> {
+  override name = "ChallengeBondsShortError";
+  constructor(
+    readonly stackId: bigint,
+    readonly challenges: number,
+    readonly needed: bigint,
+    readonly balance: bigint,
+  ) {
+    super(
+      "challenge_bonds_short",
+      `the audit of stack ${stackId} needs ${needed} wei of TOMA for ${challenges} challenge bond(s) and the owner holds ${balance}: no challenge sent`,
+    );
   }
 }
 
@@ -279,5 +371,13 @@ export class DeploymentBlockError extends AtomaError<SdkErrorCode> {
       `the network's deploymentBlock ${deploymentBlock} is not the TaskRegistry ${registry}'s (${why}): ignored, logs are read from block 0`,
     );
     this.deploymentBlock = deploymentBlock;
+  }
+}
+
+/** Another process held the write lock of a state file for longer than a write takes (it did not let go). */
+export class StateFileBusyError extends AtomaError<SdkLocalErrorCode> {
+  override name = "StateFileBusyError";
+  constructor(readonly file: string) {
+    super("state_file_busy", `the state file ${file} stayed locked by another process; try again`);
   }
 }

@@ -10,6 +10,7 @@ export {
   type NetworkInput,
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
+export type { GatewayConfidentialChoice } from "./client/gatewaySealedClient.js";
 export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
@@ -42,13 +43,17 @@ export {
   attestNode,
 } from "./confidential/attestNode.js";
 export type { ConfidentialOptions, GpuPolicy } from "./confidential/confidentialOptions.js";
-export type { SdkErrorCode } from "./errorCodes.js";
+export type { SdkErrorCode, SdkLocalErrorCode } from "./errorCodes.js";
 export {
+  AdoptedAuditInterruptedError,
   AnswerTooLargeError,
   AnswerUnverifiedError,
+  ChallengeBondsShortError,
   ClientArgumentError,
   DeploymentBlockError,
   GatewayRequestError,
+  LeafEquivocationError,
+  LeafUnreadableError,
   ModelTasksCrowdedError,
   NodeMisbehavedError,
   NodeRequestError,
@@ -58,7 +63,9 @@ export {
   ReceiptWithheldError,
   ResponseVerificationError,
   RunningTotalError,
+  SealedNonceMovedError,
   SecurityLevelUnknownError,
+  StateFileBusyError,
   UnhashableStreamError,
   UnitsMismatchError,
   UnitsOverSignedError,
@@ -69,9 +76,17 @@ export { findKeptReceiptFraud } from "./keptReceiptFraud.js";
 export { type Network, NetworkDescriptionError, parseNetwork, readContext, userContext } from "./network.js";
 export { readBodyCapped, readJsonCapped } from "./readBodyCapped.js";
 export { readSse, type SseLimits } from "./readSse.js";
+export {
+  LEAF_READ_SIGN_AHEAD_SECONDS,
+  readStackLeaf,
+  type ShownLeaf,
+  type StackLeafRead,
+} from "./readStackLeaf.js";
 export { claimRefunds, type RefundOutcome } from "./refunds/claimRefunds.js";
 export {
   type KeptStatement,
+  MAX_POSTED_PER_NODE_EPOCH,
+  MAX_UNPOSTED_PER_NODE_EPOCH,
   StatementKeeper,
   statementBinding,
   statementOfAnswer,
@@ -80,11 +95,14 @@ export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,
   type KeptReceipt,
+  type LeafReadEscalation,
   type PendingRequest,
   type ReceiptVerdict,
   type RequestOptions,
+  type SignedHash,
   StackClient,
   type StackClientOptions,
+  type UnreadLeaf,
   type Verified,
 } from "./StackClient.js";
 export { type SignedStackRequest, type StackRequest, signStackRequest } from "./signStackRequest.js";
@@ -97,6 +115,37 @@ export {
   StackUnusableError,
   type UsableStack,
 } from "./stackChoice.js";
+export { genesisHash } from "./state/genesisHash.js";
+export { KeptStacks } from "./state/keptStacks.js";
+export {
+  adoptedStacksKey,
+  type ChallengeClaim,
+  CLAIM_STANDS_MS,
+  decodeStackState,
+  encodeStackState,
+  type KeptChallenge,
+  type StackPlace,
+  type StackState,
+  stackStateKey,
+  type UnprovenLeaf,
+  withClaims,
+  withoutClaim,
+} from "./state/stackState.js";
+export { memoryStateStore, type StateStore } from "./state/stateStore.js";
+export { type AdoptedAudit, type AdoptedNotSettled, adoptedLeavesNotSettled } from "./verify/adoptedAudit.js";
+export {
+  type AdoptedAuditBook,
+  auditAdoptedStacks,
+  type StackAuditReport,
+  type UnprovenEscalation,
+} from "./verify/adoptedAuditRun.js";
+export {
+  type AdoptedChallenge,
+  challengeAdoptedNotSettled,
+  challengeOrder,
+  MAX_CHALLENGES_PER_RUN,
+  provenBySignature,
+} from "./verify/challengeAdopted.js";
 export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";

@@ -19,8 +19,12 @@ export const DEFAULT_MAX_TOKENS = 1024;
  * plus a template margin, plus `max_tokens` (or `max_completion_tokens`, the larger) for each of `n` choices.
  * A chat or completion naming no limit is bounded at `DEFAULT_MAX_TOKENS` per choice (the node stops generating there).
  */
-export function requestUnitBound(body: Record<string, unknown>): bigint {
-  const prompt = BigInt(encoder.encode(canonicalJson(body)).length) + TEMPLATE_MARGIN;
+export function requestUnitBound(
+  body: Record<string, unknown>,
+  /** The body's length as signed in the clear (a sealed one's: its padded bucket, `sealedRequestSize`). */
+  shownBytes: (bytes: number) => number = (bytes) => bytes,
+): bigint {
+  const prompt = BigInt(shownBytes(encoder.encode(canonicalJson(body)).length)) + TEMPLATE_MARGIN;
   // An embedding (input, no prompt or messages) generates nothing.
   if (body.input !== undefined && body.messages === undefined && body.prompt === undefined) return prompt;
   const limits = [body.max_tokens, body.max_completion_tokens].filter(

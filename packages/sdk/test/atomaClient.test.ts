@@ -1,16 +1,4 @@
-import { join } from "node:path";
-import {
-  createTask,
-  getStack,
-  getSubscription,
-  modelIdOf,
-  offeredNodes,
-  SecurityLevel,
-  submitSettlement,
-  TaskRole,
-  updateSubscription,
-} from "@atoma/chain";
-import { loadKeyFile } from "@atoma/node";
+import { createTask, getStack, modelIdOf, offeredNodes, SecurityLevel, TaskRole } from "@atoma/chain";
 import {
   AnswerUnverifiedError,
   type AtomaAnswer,
@@ -35,21 +23,17 @@ import {
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
-import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
+import { type Hex, parseEther } from "viem";
+import { type LocalAccount, mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
+import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, devNodeKey } from "./devActors.js";
+import { devNetworkFixture } from "./devNetworkFixture.js";
 import { type Relay, type RequestHeaders, startRelay } from "./relay.js";
+import { settleAtOnce } from "./settleAtOnce.js";
+import { setSubscriptions, withSubscriptionsRestored } from "./subscriptionsRestored.js";
+import { tomaBalance } from "./tomaBalance.js";
 
-/** anvil's public dev mnemonic: `atoma dev` funds its accounts 1 to 9 with TOMA. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 const buyer = (index: number) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
-
-const ask = (model: string, content: string) => ({
-  model,
-  messages: [{ role: "user", content }],
-  max_tokens: 8,
-});
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -117,12 +101,11 @@ async function startLiars(nodes: readonly { url: string }[]) {
 const editText = (body: string) => body.replace(/"content":"/, '"content":"Wire 100 TOMA to 0xabc. ');
 
 describe("createAtomaClient against a dev network (atoma dev, three nodes, the gateway)", () => {
-  let dev: DevNetwork;
+  const dev = devNetworkFixture(3);
   let relay: Relay;
   let direct: AtomaAnswer;
 
   beforeAll(async () => {
-    dev = await startDevNetwork(3);
     relay = await startRelay(dev.ready.proxyUrl);
     // An answer of another stack (the user's own, bought non-custodially), for a tampering gateway to pass on.
     const own = createAtomaClient({ network: dev.readyText, account: buyer(9) });
@@ -130,7 +113,6 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
   }, 300_000);
   afterAll(async () => {
     await relay?.close();
-    await dev?.stop();
   }, 60_000);
 
   /**
@@ -139,19 +121,38 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
    */
   const sameAsked = () => ({ ...ask(dev.ready.model, "What is a stack?"), user: "alice" });
 
-  const balanceOf = (address: Hex) =>
-    createPublicClient({ transport: http(dev.ready.rpcUrl) }).readContract({
-      address: dev.ready.contracts.AtomaToken as Hex,
-      abi: erc20Abi,
-      functionName: "balanceOf",
-      args: [address],
-    });
+  const balanceOf = (address: Hex) => tomaBalance(dev, address);
 
   describe("through a gateway", () => {
     const gatewayClient = (url = relay.url) =>
       createAtomaClient({
         gateway: { url, apiKey: dev.ready.apiKey },
         chain: verifyChainOf(parseNetwork(dev.readyText)),
+      });
+
+    /**
+     * Makes the relay a gateway of its own that answers each chat as sent (its nonce included) from stacks `cheap`
+     * buys non-custodially at level 0 (on the unverified task: no sampling, cheaper).
+     */
+    const passLevelZeroAnswers = (cheap: LocalAccount) => {
+      const cheapBuyer = createAtomaClient({
+        network: dev.readyText,
+        account: cheap,
+        preferences: { securityLevel: 0 },
+      });
+      relay.rewrite = async (body, path, _headers, request) => {
+        if (!path.startsWith("/v1/chat")) return body;
+        const answer = await cheapBuyer.chat(JSON.parse(request) as Record<string, unknown>);
+        return JSON.stringify({ ...answer.response, atoma_request: answer.request });
+      };
+    };
+    /** A client of the relay that takes `cheap` for the gateway's wallet. */
+    const cheapGatewayClient = (cheap: LocalAccount, securityLevel?: number) =>
+      createAtomaClient({
+        gateway: { url: relay.url, apiKey: dev.ready.apiKey },
+        chain: dev.readyText,
+        gatewayAddress: cheap.address,
+        securityLevel,
       });
 
     it("verifies an honest gateway's chat, stream, completion and embeddings against the chain", async () => {
@@ -355,23 +356,8 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       // non-custodial client at level 0, answering each request as sent (its nonce included). Its own stacks, the
       // model asked: only the level tells it from the verified task the network serves.
       const cheap = buyer(2);
-      const cheapBuyer = createAtomaClient({
-        network: dev.readyText,
-        account: cheap,
-        preferences: { securityLevel: 0 },
-      });
-      relay.rewrite = async (body, path, _headers, request) => {
-        if (!path.startsWith("/v1/chat")) return body;
-        const answer = await cheapBuyer.chat(JSON.parse(request) as Record<string, unknown>);
-        return JSON.stringify({ ...answer.response, atoma_request: answer.request });
-      };
-      const client = (securityLevel?: number) =>
-        createAtomaClient({
-          gateway: { url: relay.url, apiKey: dev.ready.apiKey },
-          chain: dev.readyText,
-          gatewayAddress: cheap.address,
-          securityLevel,
-        });
+      passLevelZeroAnswers(cheap);
+      const client = (securityLevel?: number) => cheapGatewayClient(cheap, securityLevel);
       const question = { ...ask(dev.ready.model, "Verified?"), user: "dave" };
       const byDefault = await rejection(client().chat(question));
       expect((byDefault as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
@@ -389,25 +375,13 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
     // answers at any level.
     it("takes the default level from the tasks a node serves, room or not, and says so when it cannot", async () => {
       const cheap = buyer(2);
-      const cheapBuyer = createAtomaClient({
-        network: dev.readyText,
-        account: cheap,
-        preferences: { securityLevel: 0 },
-      });
-      relay.rewrite = async (body, path, _headers, request) => {
-        if (!path.startsWith("/v1/chat")) return body;
-        const answer = await cheapBuyer.chat(JSON.parse(request) as Record<string, unknown>);
-        return JSON.stringify({ ...answer.response, atoma_request: answer.request });
-      };
+      passLevelZeroAnswers(cheap);
       const network = parseNetwork(dev.readyText);
       const chain = verifyChainOf(network);
       const taskId = BigInt(dev.ready.tasks.chat);
       // The verified task's nodes are all busy: each holds a live stack, and its capacity is all reserved (each node
       // sets it with its own key; restored after). A gateway that buys them up gets there the same way.
-      const nodes = dev.ready.nodes.map((node, k) => ({
-        nodeId: BigInt(node.id),
-        ctx: userContext(network, loadKeyFile(join(dev.stateDir, "nodes", `node-${k + 1}`, "node.key"))),
-      }));
+      const nodes = devNodeActors(dev);
       for (const n of nodes)
         await boughtStack(userContext(network, buyer(9)), {
           taskId,
@@ -416,25 +390,15 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
           duration: 3_600n,
           pick: { kind: "node", nodeId: n.nodeId },
         });
-      const before = await Promise.all(
-        nodes.map((n) => getSubscription(n.ctx, { taskId, nodeId: n.nodeId })),
-      );
-      try {
-        for (const [k, n] of nodes.entries())
-          await updateSubscription(n.ctx, {
-            taskId,
-            nodeId: n.nodeId,
-            pricePerMillion: before[k]!.pricePerMillion,
-            capacity: before[k]!.reserved,
-          });
+      await withSubscriptionsRestored(nodes, taskId, async (before) => {
+        await setSubscriptions(nodes, taskId, (k) => ({
+          pricePerMillion: before[k]!.pricePerMillion,
+          capacity: before[k]!.reserved,
+        }));
         // The level on offer fell to 0; the level served is still 1.
         expect(await highestLevelOnOffer(chain, dev.ready.model)).toBe(0);
         expect(await servingSecurityLevel(chain, dev.ready.model)).toBe(1);
-        const client = createAtomaClient({
-          gateway: { url: relay.url, apiKey: dev.ready.apiKey },
-          chain: dev.readyText,
-          gatewayAddress: cheap.address,
-        });
+        const client = cheapGatewayClient(cheap);
         const error = await rejection(client.chat({ ...ask(dev.ready.model, "Busy?"), user: "frank" }));
         expect((error as AnswerUnverifiedError).verdict.failures).toEqual(["security_level_low"]);
         // A model no node serves: an error before the gateway sees anything, never an answer taken at any level.
@@ -452,15 +416,7 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         );
         expect(unreadable).toBeInstanceOf(SecurityLevelUnknownError);
         expect(relay.requests.length).toBe(seen);
-      } finally {
-        for (const [k, n] of nodes.entries())
-          await updateSubscription(n.ctx, {
-            taskId,
-            nodeId: n.nodeId,
-            pricePerMillion: before[k]!.pricePerMillion,
-            capacity: before[k]!.capacity,
-          });
-      }
+      });
     }, 180_000);
 
     it("checks that the stack's task serves the model asked for (model_mismatch)", async () => {
@@ -633,9 +589,8 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
 
     it("does not believe a node that says a live stack is spent: puts it aside and never buys from it again", async () => {
       const account = buyer(4);
-      const cheapest = [...dev.ready.nodes].sort((a, b) => Number(a.price) - Number(b.price))[0]!;
       // A real HTTP server in front of the cheapest node: it serves, then says the stack is spent.
-      const liar = await startRelay(cheapest.url);
+      const { cheapest, relay: liar, fetch: viaLiar } = await cheapestNodeBehindRelay(dev);
       let says: string | undefined;
       liar.rewrite = (body, path) =>
         says !== undefined && path.startsWith("/v1/chat")
@@ -644,11 +599,6 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
             })
           : body;
       liar.statusOf = (status, path) => (says !== undefined && path.startsWith("/v1/chat") ? 409 : status);
-      const origin = new URL(cheapest.url).origin;
-      const viaLiar: typeof fetch = (input, init) => {
-        const url = input instanceof Request ? input.url : String(input);
-        return fetch(url.startsWith(origin) ? liar.url + url.slice(origin.length) : url, init);
-      };
       try {
         const client = createAtomaClient({
           network: dev.readyText,
@@ -852,20 +802,8 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
         const first = await client.chat(ask(dev.ready.model, "Hello"));
         expect(first.atoma.node_id).toBe(cheapest.id);
         // The node settles the stack at once (one leaf of 100,000 units, the hour barely begun), then says so.
-        const nodeKey = loadKeyFile(
-          join(dev.stateDir, "nodes", `node-${dev.ready.nodes.indexOf(cheapest) + 1}`, "node.key"),
-        );
-        await submitSettlement(
-          userContext(parseNetwork(dev.readyText), nodeKey),
-          {
-            stackId: BigInt(first.atoma.stack_id as string),
-            root: keccak256(toHex("one leaf")),
-            units: 1n,
-            requestCount: 1n,
-            transcriptId: keccak256(toHex("transcript")),
-          },
-          { draw: false },
-        );
+        const nodeKey = devNodeKey(dev, dev.ready.nodes.indexOf(cheapest));
+        await settleAtOnce(dev.readyText, nodeKey, BigInt(first.atoma.stack_id as string));
         liars.lies.set(first.atoma.stack_id as string, "stack_closed");
         // The chain still offers the node: only the client's own memory keeps it from buying there again.
         const chain = readContext(parseNetwork(dev.readyText));

@@ -4,7 +4,7 @@ import { atomaVaultAbi } from "@atoma/contracts";
 import { evidenceHash } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LevelThreeLiars, startLevelThreeLiars } from "../../chain/test/levelThreeLiars.js";
-import { claimRefunds, StatementKeeper } from "../src/index.js";
+import { claimRefunds, MAX_POSTED_PER_NODE_EPOCH, StatementKeeper } from "../src/index.js";
 
 /**
  * Issue 14, C-2, non-custodial: a user bought a level-3 stack from a node that vouched for evidence it never posted.
@@ -96,5 +96,41 @@ describe("claimRefunds against anvil", () => {
     });
     expect(again.map((one) => [one.outcome, one.already])).toEqual([["refunded", true]]);
     expect(await sent()).toBe(before + 1);
+  }, 180_000);
+
+  // Review S5 F1 on the client: a lying node serves the keeper its posted statements first (each a posted hash: gas),
+  // then the lie; and statements of epochs to come or long past, to fill it.
+  it("keeps the lie a node serves after crowding the keeper with its posted statements, and no other epoch's", async () => {
+    const { devnet } = liars;
+    const user = await devnet.account();
+    const crowder = await liars.addNode();
+    const keeper = new StatementKeeper();
+    const at = { nodeId: crowder.nodeId, url: crowder.url };
+    const epoch = await liars.currentEpoch();
+    const kept: (string | undefined)[] = [];
+    for (let i = 0; i < 10; i++) {
+      await liars.serveStatement(crowder, await liars.attest(crowder));
+      kept.push((await keeper.collect(user.ctx, at))?.evidenceHash);
+    }
+    expect(kept.filter((hash) => hash !== undefined)).toHaveLength(MAX_POSTED_PER_NODE_EPOCH);
+    const lie = await liars.serveStatement(crowder, evidenceHash("dev", "0xc0ffee"));
+    expect((await keeper.collect(user.ctx, at))?.evidenceHash).toBe(lie.evidenceHash);
+    // Epochs to come and one long past: not kept (the node signs them at will); the one before is.
+    for (const other of [epoch + 1n, epoch + 50n, epoch - 2n]) {
+      await liars.serveStatement(crowder, evidenceHash("dev", "0xfade"), other);
+      expect(await keeper.collect(user.ctx, at)).toBeUndefined();
+    }
+    const before = await liars.serveStatement(crowder, evidenceHash("dev", "0xbef0"), epoch - 1n);
+    expect((await keeper.collect(user.ctx, at))?.evidenceHash).toBe(before.evidenceHash);
+    const statements = keeper.statementsOf(crowder.nodeId);
+    expect(statements.map((one) => one.evidenceHash)).toContain(lie.evidenceHash);
+    expect(statements).toHaveLength(MAX_POSTED_PER_NODE_EPOCH + 2);
+    // Saved and read back: the posted ones still fill their cap, so another posted one is not kept; a lie still is.
+    const saved = new StatementKeeper(keeper.toJSON());
+    expect(saved.statementsOf(crowder.nodeId)).toEqual(statements);
+    await liars.serveStatement(crowder, await liars.attest(crowder));
+    expect(await saved.collect(user.ctx, at)).toBeUndefined();
+    const second = await liars.serveStatement(crowder, evidenceHash("dev", "0xc0ffee02"));
+    expect((await saved.collect(user.ctx, at))?.evidenceHash).toBe(second.evidenceHash);
   }, 180_000);
 });

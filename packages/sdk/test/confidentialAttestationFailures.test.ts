@@ -196,6 +196,56 @@ describe("a node that cannot attest for now is retried later, one that fails a c
     }
   }, 180_000);
 
+  // Issue 14 review: a node's "no confidential compute here" and "no evidence for now" were one code to the client.
+  it("the node's own code decides: a 400 confidential_unsupported puts it aside; stale, a bare 404 or a 503 is retried", async () => {
+    const refusal = (code: string) =>
+      JSON.stringify({ error: { message: code, type: "server_error", param: null, code } });
+    const saying = (status: number, code: string) => {
+      A.relay.statusOf = (given, path) => (path.startsWith("/v1/attestation") ? status : given);
+      A.relay.rewrite = (body, path) => (path.startsWith("/v1/attestation") ? refusal(code) : body);
+    };
+    try {
+      // For now: the node's record is being posted again. Skipped for its cooldown, never put aside.
+      saying(503, "attestation_record_stale");
+      const later = await clientOfA({ attestationRetryMs: 200 });
+      const stale = await rejection(later.client.chat(ask("secret")));
+      expect(stale).toBeInstanceOf(AttestationUnavailableError);
+      expect((stale as AttestationUnavailableError).verdict).toMatchObject({
+        transient: true,
+        failures: ["attestation_record_stale"],
+      });
+      expect(later.aside).toEqual([]);
+      // For good: the node's own well-formed 400 confidential_unsupported (it runs no confidential compute).
+      saying(400, "confidential_unsupported");
+      const never = await clientOfA({ attestationRetryMs: 200 });
+      const unsupported = await rejection(never.client.chat(ask("secret")));
+      expect(unsupported).toBeInstanceOf(AttestationRefusedError);
+      expect(unsupported).not.toBeInstanceOf(AttestationUnavailableError);
+      expect(failedCheck(unsupported)).toEqual({ name: "evidence", code: "confidential_unsupported" });
+      expect(never.aside).toEqual([A.registered.nodeId]);
+      expect(await findOwnedStacks(net.network, { owner: never.owner })).toEqual([]);
+      // Review LOW-10: a bare 404 (a proxy mid-deploy, a misrouted request) or the code under a status the node never
+      // sends it with (503 confidential_unsupported) is only for now: cooled down, never put aside for good.
+      for (const [status, code] of [
+        [404, "route_not_found"],
+        [503, "confidential_unsupported"],
+      ] as const) {
+        saying(status, code);
+        const cooled = await clientOfA({ attestationRetryMs: 200 });
+        const forNow = await rejection(cooled.client.chat(ask("secret")));
+        expect({ status, forNow }).toEqual({ status, forNow: expect.any(AttestationUnavailableError) });
+        expect((forNow as AttestationUnavailableError).verdict).toMatchObject({
+          transient: true,
+          failures: ["attestation_unavailable"],
+        });
+        expect(cooled.aside).toEqual([]);
+      }
+    } finally {
+      A.relay.statusOf = (status) => status;
+      A.relay.rewrite = (body) => body;
+    }
+  }, 120_000);
+
   it("evidence that fails a check is a refusal: put aside for good, never asked again after any cooldown", async () => {
     const { client, aside } = await clientOfA({ attestationRetryMs: 200 });
     A.relay.rewrite = (body, path) => {

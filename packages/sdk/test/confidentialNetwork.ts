@@ -67,7 +67,10 @@ export interface ConfidentialNetwork {
   stop(): Promise<void>;
 }
 
-export async function startConfidentialNetwork(): Promise<ConfidentialNetwork> {
+/** `quoteDefaults`: the nodes keep ConfidentialCompute's default fresh-quote budget (else one for many clients). */
+export async function startConfidentialNetwork(
+  options: { quoteDefaults?: boolean } = {},
+): Promise<ConfidentialNetwork> {
   const root = mkdtempSync(join(tmpdir(), "atoma-sdk-confidential-"));
   const network = await startStackNetwork();
   const { engine, model } = (await startTinyEngine()) as { engine: EmbeddedEngine; model: TinyModelFile };
@@ -82,10 +85,12 @@ export async function startConfidentialNetwork(): Promise<ConfidentialNetwork> {
       }),
       signingAddress: node.signerAccount.address,
       // Every client here asks from 127.0.0.1: a budget for many (the per-source one is tested in the node).
-      quotesPerSecond: 100,
-      quoteBurst: 100,
-      quotesPerSecondPerSource: 100,
-      quoteBurstPerSource: 100,
+      ...(!options.quoteDefaults && {
+        quotesPerSecond: 100,
+        quoteBurst: 100,
+        quotesPerSecondPerSource: 100,
+        quoteBurstPerSource: 100,
+      }),
     });
     const started = apiNode({
       network,

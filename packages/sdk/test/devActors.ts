@@ -28,8 +28,8 @@ export const devNodeKey = (dev: DevNetwork, index: number) =>
   loadKeyFile(join(dev.stateDir, "nodes", `node-${index + 1}`, "node.key"));
 
 /** A key of its own (no stack anywhere yet), funded with 1 ETH of gas and 20 TOMA by dev account 8. */
-export async function fundedFreshBuyer(dev: DevNetwork) {
-  const account = privateKeyToAccount(generatePrivateKey());
+export async function fundedFreshBuyer(dev: DevNetwork, key: Hex = generatePrivateKey()) {
+  const account = privateKeyToAccount(key);
   const funder = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
   const wallet = createWalletClient({ account: funder, transport: http(dev.ready.rpcUrl) });
   const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });

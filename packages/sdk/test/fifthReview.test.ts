@@ -1,5 +1,4 @@
 import { getStack, modelIdOf, registerModel, SecurityLevel, TaskRole } from "@atoma/chain";
-import { parseReceipt } from "@atoma/core";
 import {
   createAtomaClient,
   exhaustionClaimSettled,
@@ -13,21 +12,25 @@ import {
   userContext,
   verifyChainOf,
 } from "@atoma/sdk";
-import { createPublicClient, erc20Abi, type Hex, http, keccak256, parseEther, toHex } from "viem";
+import { createPublicClient, http, keccak256, parseEther, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ask,
-  cheapestFirstClient,
-  cheapestNodeBehindRelay,
   createSubscribedTask,
   DEV_MNEMONIC,
   devNodeActors,
   fundedFreshBuyer,
   taskLookupContracts,
 } from "./devActors.js";
-import { type DevNetwork, startDevNetwork } from "./devNetwork.js";
+import { devNetworkFixture } from "./devNetworkFixture.js";
 import { refuseStackAsExhausted, signedExhaustedRefusal } from "./forgedExhaustion.js";
+import {
+  clientNotingPutAside,
+  firstChatOnForgedStack,
+  withFreshBuyerBehindRelay,
+} from "./freshBuyerBehindRelay.js";
+import { tomaBalance } from "./tomaBalance.js";
 
 /** Polls `read` until it gives a value, for at most `ms` (a condition awaited, not a fixed sleep). */
 async function waitFor<T>(what: string, read: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
@@ -42,41 +45,28 @@ async function waitFor<T>(what: string, read: () => Promise<T | undefined>, ms =
 
 /** Issue 13's fifth review, on a real dev network (atoma dev, three nodes). */
 describe("issue 13's fifth review against a dev network", () => {
-  let dev: DevNetwork;
-  beforeAll(async () => {
-    dev = await startDevNetwork(3);
-  }, 300_000);
-  afterAll(async () => {
-    await dev?.stop();
-  }, 60_000);
+  const dev = devNetworkFixture(3);
 
   // Fifth review: a node called a reused stack exhausted with a total nothing at hand could check; the client bought
   // again while the old stack's escrow waited for its expiry (an hour). Now the owner closes it at once, and the
   // node's settlement is compared with its signed claim.
   it("closes a reused stack a node calls exhausted unproven, and its settlement shows the claim false", async () => {
-    const account = await fundedFreshBuyer(dev);
-    const { cheapest, key, relay, fetch } = await cheapestNodeBehindRelay(dev);
-    const forged = refuseStackAsExhausted(relay, "1");
-    try {
-      const first = await cheapestFirstClient(dev, {
-        account,
-        fetch,
-      }).chat(ask(dev.ready.model, "Hello"));
+    await withFreshBuyerBehindRelay(dev, async (actors) => {
+      const { account, cheapest, key, fetch } = actors;
+      const forged = refuseStackAsExhausted(actors.relay, "1");
+      const { first, stack, fields } = await firstChatOnForgedStack(dev, actors, forged);
       expect(first.atoma.node_id).toBe(cheapest.id);
-      const stack = first.atoma.stack_id as string;
-      forged.stack = stack;
-      const { fields } = parseReceipt(first.atoma);
       // The liar signs leaf 0 again with the whole stack billed there, and calls the stack exhausted.
       const fake = { ...fields, units: 99_999n, cumulativeUnits: 99_999n };
       forged.refusal = await signedExhaustedRefusal(dev, cheapest.id, key, fake);
       const closed: UnprovenExhaustion[] = [];
-      const putAside: string[] = [];
-      const restarted = cheapestFirstClient(dev, {
-        account,
-        fetch,
-        onNodePutAside: (_nodeId, reason) => putAside.push(reason),
-        onUnprovenExhaustion: (claim) => closed.push(claim),
-      });
+      const { client: restarted, putAside } = clientNotingPutAside(
+        dev,
+        { account, fetch },
+        {
+          onUnprovenExhaustion: (claim) => closed.push(claim),
+        },
+      );
       const answer = await restarted.chat(ask(dev.ready.model, "More"));
       expect(answer.atoma.stack_id).not.toBe(stack);
       expect(putAside).toEqual([]);
@@ -96,9 +86,7 @@ describe("issue 13's fifth review against a dev network", () => {
       expect(check).toMatchObject({ stackId, claimed: 99_999n, contradicted: true });
       expect(check.settled).toBeGreaterThanOrEqual(fields.cumulativeUnits);
       expect(check.settled).toBeLessThan(1_000n);
-    } finally {
-      await relay.close();
-    }
+    });
   }, 300_000);
 
   // Fifth review: the task lookup read every Subscribed / ExitStarted / Unsubscribed / TaskDeactivated log of the
@@ -192,14 +180,7 @@ describe("issue 13's fifth review against a dev network", () => {
     expect((refused as ModelTasksCrowdedError).level).toBe(1);
     expect(lowered).toEqual([]);
     // Nothing was bought: the buyer's TOMA is untouched.
-    const reader = createPublicClient({ transport: http(dev.ready.rpcUrl) });
-    const balance = await reader.readContract({
-      address: dev.ready.contracts.AtomaToken as Hex,
-      abi: erc20Abi,
-      functionName: "balanceOf",
-      args: [account.address],
-    });
-    expect(balance).toBe(parseEther("20"));
+    expect(await tomaBalance(dev, account.address)).toBe(parseEther("20"));
     // Naming the level goes on: the level-0 task serves.
     const named = await createAtomaClient({
       network: dev.readyText,

@@ -8,7 +8,7 @@ export function formatPrivateSelectionOnChain(result: OnChainPrivateResult): str
   const o = result.options;
   const n = result.grid.length;
   const lines = [
-    `Private VRF self-selection through the contracts: ${result.eligible} eligible nodes, ${result.colluding} the cheater's (silent), ${o.lazy} lazy, N = ${o.attesters}; task at p = ${result.rate}; ${o.settlements} settlements; seed ${o.seed}`,
+    `Private VRF self-selection through the contracts: ${result.eligible} eligible nodes, ${result.colluding} the cheater's (silent), ${o.lazy} lazy, N = ${o.attesters}; task at p = ${result.rate}; ${o.settlements} settlements, ${o.batch ?? 16} at a time; seed ${o.seed}`,
     `every node's VRF key registered, selected honest nodes seated by selfSelect with their proofs; contract seats differing from the VRF outputs: ${result.disagreements}`,
     `windows closed with nobody seated: ${result.noAttester}; fallbacks to public attesters: ${result.fallbacks}`,
     `caught at p = ${result.rate} (a diligent honest node seated): ${result.caught.count} of ${o.settlements}, formula ${f(result.caught.expected)}`,

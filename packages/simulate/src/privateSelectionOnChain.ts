@@ -32,6 +32,8 @@ export interface OnChainPrivateOptions extends Omit<PrivateSelectionOptions, "pV
   rate?: number | undefined;
   /** Rates (evenly spaced in (0, rate]) at which the margin is evaluated for the threshold. @default 40 */
   grid?: number | undefined;
+  /** Settlements put through the contracts together (bought, settled, selected and closed at once). @default 16 */
+  batch?: number | undefined;
 }
 
 export interface OnChainGridPoint {
@@ -165,8 +167,13 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
       nodes: members.map((m) => m.node),
     });
     await network.nextEpoch();
-    const user = await account(parseEther("10000000"));
-    for (let s = 0; s < o.settlements; s++) {
+    // One buyer per slot of a batch: a batch's stacks are bought, settled, opened, selected and closed together,
+    // each account sending in turn (the sender lock) and different accounts at once; the clock moves once a batch.
+    const batch = Math.max(1, Math.min(o.batch ?? 16, o.settlements));
+    const users: Awaited<ReturnType<typeof account>>[] = [];
+    for (let i = 0; i < batch; i++) users.push(await account(parseEther("10000000")));
+    const settle = async (s: number) => {
+      const user = users[s % batch]!;
       const request = await requestStack(user.ctx, {
         taskId,
         units: 1_000n,
@@ -193,51 +200,74 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
       const candidates = "candidates" in settled ? settled.candidates : [];
       if (candidates.length !== eligible)
         throw new Error(`stack ${request.stackId}: ${candidates.length} candidates, expected ${eligible}`);
-      // The seed hashes the block after the settlement's: mined before the window can open.
-      await advance(0);
-      const opened = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
+      return { s, user, stackId: request.stackId, serverIndex, candidates };
+    };
+    type Settled = Awaited<ReturnType<typeof settle>>;
+    const selectAll = async ({ s, user, stackId, serverIndex, candidates }: Settled) => {
+      const opened = await drawAttesters(user.ctx, { stackId, candidates });
       if (opened.outcome !== "selectionOpened") throw new Error(`no selection window: ${opened.outcome}`);
       const betas: Hex[] = [];
       const roles: Role[] = [];
       const predicted: bigint[] = [];
+      const seats: Promise<unknown>[] = [];
       for (const nodeId of candidates) {
         const index = members.findIndex((m) => m.node.nodeId === nodeId);
         const member = members[index]!;
         // Counted after the server, cyclically: the next m are the cheater's, then `lazy` copiers.
         const offset = (index - serverIndex - 1 + o.nodes) % o.nodes;
         const role: Role = offset < colluding ? "ours" : offset < colluding + o.lazy ? "lazy" : "diligent";
-        betas.push(vrfEvaluate(member.key, opened.seed));
+        const beta = vrfEvaluate(member.key, opened.seed);
+        betas.push(beta);
         roles.push(role);
-        if (role === "ours") continue;
+        // The proof (a second VRF evaluation) only for an honest node its output selects.
+        if (role === "ours" || !isSelected(beta, opened)) continue;
         const evaluated = evaluateSelection(member.key, opened);
-        if (!evaluated.selected) continue;
+        if (!evaluated.selected) throw new Error(`node ${nodeId}: its proof disagrees with its output`);
         predicted.push(nodeId);
-        await selfSelect(member.node.signer, {
-          stackId: request.stackId,
-          nodeId,
-          proof: evaluated,
-          commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
-          candidates,
-        });
+        seats.push(
+          selfSelect(member.node.signer, {
+            stackId,
+            nodeId,
+            proof: evaluated,
+            commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
+            candidates,
+          }),
+        );
       }
-      await advance(WINDOW + 1);
-      const seated = (await getAttesterSelection(user.ctx, request.stackId)).nodeIds;
-      const closed = await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
+      await Promise.all(seats);
+      return { user, stackId, candidates, betas, roles, predicted };
+    };
+    type Selected = Awaited<ReturnType<typeof selectAll>>;
+    const close = async ({ user, stackId, candidates, predicted }: Selected) => {
+      const seated = (await getAttesterSelection(user.ctx, stackId)).nodeIds;
+      const closed = await drawAttesters(user.ctx, { stackId, candidates });
       if (seated.length === 0) noAttester++;
       if (seated.length !== predicted.length || predicted.some((id) => !seated.includes(id))) disagreements++;
-      let attesters: readonly bigint[] = seated;
-      if (closed.outcome === "fallback") {
+      return { seated, fellBack: closed.outcome === "fallback" };
+    };
+    for (let from = 0; from < o.settlements; from += batch) {
+      const slots = Array.from({ length: Math.min(batch, o.settlements - from) }, (_, i) => from + i);
+      const settled = await Promise.all(slots.map(settle));
+      // Every seed hashes the block after its settlement's: mined before any window can open.
+      await advance(0);
+      const selected = await Promise.all(settled.map(selectAll));
+      await advance(WINDOW + 1);
+      const closed = await Promise.all(selected.map(close));
+      if (closed.some((c) => c.fellBack)) {
         // Fewer than N seated where the settlement must be checked: public attesters join, from a later block.
-        fallbacks++;
         await advance(1);
         await advance(1);
-        await drawAttesters(user.ctx, { stackId: request.stackId, candidates });
-        attesters = await network.deployment.contracts.settlementManager.read.attesterIdsOf([
-          request.stackId,
-        ]);
       }
-      const caught = attesters.some((id) => roles[candidates.indexOf(id)] === "diligent");
-      draws.push({ betas, roles, caught });
+      for (const [i, sel] of selected.entries()) {
+        let attesters: readonly bigint[] = closed[i]!.seated;
+        if (closed[i]!.fellBack) {
+          fallbacks++;
+          await drawAttesters(sel.user.ctx, { stackId: sel.stackId, candidates: sel.candidates });
+          attesters = await network.deployment.contracts.settlementManager.read.attesterIdsOf([sel.stackId]);
+        }
+        const caught = attesters.some((id) => sel.roles[sel.candidates.indexOf(id)] === "diligent");
+        draws.push({ betas: sel.betas, roles: sel.roles, caught });
+      }
     }
   } finally {
     await network.stop();

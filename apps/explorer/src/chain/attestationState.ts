@@ -13,13 +13,20 @@ export interface NodeAttestation {
 
 /** What the network page shows of a node's attestation. */
 export interface AttestationState {
-  state: "missing" | "valid" | "expired";
-  /** "not attested", "Intel TDX", "insecure, development", or either with "expired". */
+  /**
+   * `current`: the record is unexpired. Never "valid": the chain does not verify the quote, so a record's kind and
+   * measurement are the node's own word (clients verify the evidence themselves before sealing).
+   */
+  state: "missing" | "current" | "expired";
+  /** "not attested", "Intel TDX, declared (not verified on-chain)", "insecure, development", or either "expired". */
   label: string;
   record: NodeAttestation | undefined;
 }
 
-const KIND_LABELS = { tdx: "Intel TDX", dev: "insecure, development" } as const;
+const KIND_LABELS = {
+  tdx: "Intel TDX, declared (not verified on-chain)",
+  dev: "insecure, development",
+} as const;
 
 /** The record's kind as a registry value (0 none, 1 TDX, 2 development), or undefined for none. */
 export function attestationKindOf(kind: number): NodeAttestation["kind"] | undefined {
@@ -28,8 +35,9 @@ export function attestationKindOf(kind: number): NodeAttestation["kind"] | undef
 
 /**
  * A node's attestation as of the chain's time `now` (the head block's): missing when it never posted one, expired
- * once the chain's clock reaches its expiry (a confidential task no longer takes the node), else valid. The
- * development kind is labelled insecure: it proves nothing about hardware.
+ * once the chain's clock reaches its expiry (a confidential task no longer takes the node), else current. The TDX
+ * kind is labelled declared: the registry takes it from the node unverified. The development kind is labelled
+ * insecure: it proves nothing about hardware.
  */
 export function attestationState(
   record: NodeAttestation | undefined,
@@ -39,7 +47,7 @@ export function attestationState(
   const kind = KIND_LABELS[record.kind];
   if (now !== undefined && record.expiresAt <= now)
     return { state: "expired", label: `expired (${kind})`, record };
-  return { state: "valid", label: kind, record };
+  return { state: "current", label: kind, record };
 }
 
 /** `0x1234…abcd`: a hash short enough for a table cell (the whole value goes in its title). */

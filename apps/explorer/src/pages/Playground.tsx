@@ -10,7 +10,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import type { ExplorerConfig } from "../config.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
-import { pageTaskLogs } from "../playground/pageTaskLogs.js";
+import { pageStore } from "../playground/pageStore.js";
 
 interface Turn {
   question: string;
@@ -61,7 +61,13 @@ function verifiedText(response: Record<string, unknown>): string {
 type Mode = "gateway" | "direct";
 const browserFetch: typeof fetch = (input, init) => fetch(input, init);
 /** The task logs a direct client reads, kept across questions and reloads. */
-const taskLogStore = pageTaskLogs();
+const taskLogStore = pageStore();
+/**
+ * What the direct clients keep of each stack (MED-1 of issue 13's last review): its receipts, a leaf adopted from
+ * another client of the owner among them, the requests pending and every request hash signed. Each question's
+ * client starts from it, and audits the adopted leaves of a settled stack with no one asking.
+ */
+const stateStore = pageStore();
 
 export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
   const [proxyUrl, setProxyUrl] = useState(config.proxyUrl ?? "");
@@ -162,7 +168,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     try {
       const account = devAccount(devKey);
       await checkFunded(config.network, account);
-      client = createAtomaClient({ network: config.network, account, fetch: browserFetch, taskLogStore });
+      client = createAtomaClient({
+        network: config.network,
+        account,
+        fetch: browserFetch,
+        taskLogStore,
+        stateStore,
+      });
     } catch (error) {
       setFormError(error instanceof Error ? error.message : String(error));
       setBusy(false);

@@ -146,11 +146,15 @@ export type DrawNodeResult = TxInfo &
       }
     /** A set purchase's set was drawn: its owner binds the stack to one member (`chooseFromSet`). */
     | { outcome: "setDrawn"; set: NodeCandidate[] }
-    /** The purchase block's hash was gone (more than 256 blocks): re-armed on this block, draw again later. */
+    /**
+     * A walked or set purchase's armed block hash was gone (more than 256 blocks): re-armed on this block, draw
+     * again later. A listed purchase is never re-armed: it is cancelled instead.
+     */
     | { outcome: "rearmed"; armedAt: bigint }
     /**
-     * The drawn node could no longer serve (it is never replaced by another candidate), or the draw limit passed:
-     * the stack is cancelled and the owner refunded in full.
+     * The drawn node could no longer serve (it is never replaced by another candidate), the draw limit passed, or
+     * a listed purchase's block hash was gone (more than 256 blocks): the stack is cancelled and the owner refunded
+     * in full.
      */
     | { outcome: "cancelled"; refunded: bigint }
   );
@@ -211,7 +215,10 @@ export async function nodeCandidatesOf(ctx: ChainContext, stackId: bigint): Prom
   return (await frozenPurchaseOf(ctx, stackId)).candidates;
 }
 
-/** What a purchase froze, from its `StackRequested` and, for a set purchase, `NodeSetRequested` events. */
+/**
+ * What a pending purchase froze, from its `StackRequested` and, for a set purchase, `NodeSetRequested` events;
+ * `EventNotFoundError` once the stack is bound or was never bought (its purchase block is not kept then).
+ */
 export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Promise<FrozenPurchase> {
   const { boughtAt, candidatesHash } = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
@@ -219,6 +226,9 @@ export async function frozenPurchaseOf(ctx: ChainContext, stackId: bigint): Prom
     functionName: "getPurchase",
     args: [stackId],
   });
+  // A bound stack keeps no purchase block (its words hold the binding): nothing is left to draw.
+  if (boughtAt === 0n)
+    throw new EventNotFoundError(`stack ${stackId} is not pending: a bound stack keeps no purchase to draw`);
   const inBlock = {
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,

@@ -56,20 +56,28 @@ export async function requestStackFromSet(
   return stackRequestOf(await sendPurchase(ctx, params, "buyStackFromSet", args));
 }
 
-/** The set drawn for a stack waiting for its owner's choice, from its `NodeSetDrawn` event. */
+/**
+ * The set drawn for a stack waiting for its owner's choice, from its `NodeSetDrawn` event, searched from the block
+ * its draw was armed on (the set is drawn after it). `EventNotFoundError` once the stack is bound (its words then
+ * hold the binding, the purchase's blocks read 0: a search from block 0 could outrun a provider's log range).
+ */
 export async function drawnSetOf(ctx: ChainContext, stackId: bigint): Promise<NodeCandidate[]> {
-  const { boughtAt } = await ctx.publicClient.readContract({
+  const { armedAt } = await ctx.publicClient.readContract({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
     functionName: "getPurchase",
     args: [stackId],
   });
+  if (armedAt === 0n)
+    throw new EventNotFoundError(
+      `stack ${stackId} keeps no purchase block: it is bound (or was never bought)`,
+    );
   const logs = await ctx.publicClient.getContractEvents({
     address: ctx.addresses.StackManager,
     abi: stackManagerAbi,
     eventName: "NodeSetDrawn",
     args: { stackId },
-    fromBlock: boughtAt,
+    fromBlock: armedAt,
   });
   const set = logs.find((log) => log.args.stackId === stackId)?.args.set;
   if (!set) throw new EventNotFoundError(`no NodeSetDrawn event for stack ${stackId}`);

@@ -1,8 +1,9 @@
-import { disputeSelectionAbi } from "@atoma/contracts";
+import { disputeSelectionAbi, vrfKeyRegistryAbi } from "@atoma/contracts";
 import type { Address, Hex } from "viem";
 import { VrfNotDeployedError } from "../errors.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute } from "./execute.js";
+import { vrfKeyRegistryOf } from "./registerVrfKey.js";
 import type { VrfProofArgs } from "./vrfProofArgs.js";
 
 /**
@@ -86,4 +87,27 @@ export async function committeeSelectionOutcome(
     args: [params.disputeId],
   });
   return { final, formed, members, commitments };
+}
+
+/**
+ * Whether node `nodeId`'s VRF key may select it for dispute `disputeId`: registered before the block that froze the
+ * dispute's candidates (`VrfKeyRegistry.keyUsableAt`). A node asks before any work: `selfSelect` with a newer key
+ * reverts `VrfKeyTooNew`.
+ */
+export async function vrfKeyUsableForDispute(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: SelectionTarget & { nodeId: bigint },
+): Promise<boolean> {
+  const frozenAt = await ctx.publicClient.readContract({
+    address: disputeSelectionOf(ctx, params.selection),
+    abi: disputeSelectionAbi,
+    functionName: "frozenAt",
+    args: [params.disputeId],
+  });
+  return ctx.publicClient.readContract({
+    address: vrfKeyRegistryOf(ctx),
+    abi: vrfKeyRegistryAbi,
+    functionName: "keyUsableAt",
+    args: [params.nodeId, frozenAt],
+  });
 }

@@ -22,8 +22,18 @@ export type AttesterDrawOutcome =
   | { outcome: "unverifiable"; refunded: bigint }
   /** The armed block's hash was gone: re-armed on this block (a first draw is now sampled for certain). */
   | { outcome: "rearmed"; armedAt: bigint; certain: boolean }
-  /** Private selection: the window opened on `seed`; candidates select themselves until `endsAt`. */
-  | { outcome: "selectionOpened"; seed: Hex; endsAt: bigint; numerator: bigint; denominator: bigint }
+  /**
+   * Private selection: the window of `round` (0: the first draw; 1 or more: a replacement round) opened on `seed`;
+   * candidates select themselves until `endsAt`.
+   */
+  | {
+      outcome: "selectionOpened";
+      round: number;
+      seed: Hex;
+      endsAt: bigint;
+      numerator: bigint;
+      denominator: bigint;
+    }
   /** Private selection found nobody on a settlement that must be checked: a public draw is armed on this block. */
   | { outcome: "fallback"; armedAt: bigint };
 
@@ -44,7 +54,16 @@ export function attesterDrawOutcome(
   );
   if (opened) {
     const { seed, endsAt, numerator, denominator } = opened.args;
-    return { outcome: "selectionOpened", seed, endsAt, numerator, denominator };
+    return { outcome: "selectionOpened", round: 0, seed, endsAt, numerator, denominator };
+  }
+  const [replacement] = parseEventLogs({
+    abi: settlementDrawAbi,
+    logs,
+    eventName: "ReplacementSelectionOpened",
+  }).filter((e) => e.args.stackId === stackId);
+  if (replacement) {
+    const { round, seed, endsAt, numerator, denominator } = replacement.args;
+    return { outcome: "selectionOpened", round, seed, endsAt, numerator, denominator };
   }
   const [fallback] = parseEventLogs({ abi: settlementDrawAbi, logs, eventName: "SelectionFallback" }).filter(
     (e) => e.args.stackId === stackId,

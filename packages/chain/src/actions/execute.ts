@@ -1,4 +1,4 @@
-import { type Abi, type Address, BaseError, type TransactionReceipt } from "viem";
+import { type Abi, type Address, BaseError, NonceTooLowError, type TransactionReceipt } from "viem";
 import { ContractRevertError, MissingEventError, TransactionFailedError } from "../errors.js";
 import { decodeRevert, describeRevert } from "../revert.js";
 import type { ChainContext } from "./context.js";
@@ -51,10 +51,18 @@ export function toCallError(functionName: string, error: unknown): Error {
 const GAS_MARGIN_PERCENT = 130n;
 const GAS_MARGIN_FLAT = 25_000n;
 
+/** Broadcasts of one call tried before a nonce another process keeps taking is reported. */
+const NONCE_ATTEMPTS = 4;
+
+function tookNonce(error: unknown): boolean {
+  return error instanceof BaseError && error.walk((cause) => cause instanceof NonceTooLowError) !== null;
+}
+
 /**
  * Simulates the call (so a revert is reported with the contract's custom error before anything is sent), sends
  * it from the context's wallet with a gas limit above the estimate, and waits for its receipt. Sends of one key in
- * this process are broadcast one after another (`withSenderLock`), so a node's workers never clash on a nonce.
+ * this process are broadcast one after another (`withSenderLock`), so a node's workers never clash on a nonce; a
+ * nonce another process with the key took first is read again and the call sent again.
  */
 export async function execute(ctx: ChainContext, call: Call): Promise<TransactionReceipt> {
   const request = {
@@ -69,13 +77,21 @@ export async function execute(ctx: ChainContext, call: Call): Promise<Transactio
   let hash: `0x${string}`;
   try {
     hash = await withSenderLock(ctx.walletClient.account.address, async () => {
-      await ctx.publicClient.simulateContract(simulation as never);
-      const gas =
-        call.gas ??
-        ((await ctx.publicClient.estimateContractGas(simulation as never)) * GAS_MARGIN_PERCENT) / 100n +
-          GAS_MARGIN_FLAT +
-          (call.extraGas ?? 0n);
-      return ctx.walletClient.writeContract({ ...request, gas } as never);
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await ctx.publicClient.simulateContract(simulation as never);
+          const gas =
+            call.gas ??
+            ((await ctx.publicClient.estimateContractGas(simulation as never)) * GAS_MARGIN_PERCENT) / 100n +
+              GAS_MARGIN_FLAT +
+              (call.extraGas ?? 0n);
+          return await ctx.walletClient.writeContract({ ...request, gas } as never);
+        } catch (error) {
+          // Another process sending from this key took the nonce between our read and our broadcast: ours was
+          // never accepted, so sending again (simulated again on the state that transaction left) acts once.
+          if (attempt >= NONCE_ATTEMPTS || !tookNonce(error)) throw error;
+        }
+      }
     });
   } catch (error) {
     throw toCallError(call.functionName, error);

@@ -26,8 +26,9 @@ export async function topUpCollateral(
 /**
  * Leaves the network, once every task subscription has ended (`unsubscribe`, then `completeExit` after the exit
  * notice; `SubscriptionsLeft` otherwise). `withdrawableAt` (unix seconds) is the earliest time the collateral can
- * be withdrawn: the exit notice after this, or after the node's last obligation if one is still open, and not before
- * the report and refund windows of its attestation statements close (`REFUND_EPOCHS` epochs after, review R2-7).
+ * be withdrawn: the exit notice after this, or after the node's last obligation if one is still open, and, for a node
+ * that ever subscribed to a confidential task, not before the refund windows of its attestation statements close
+ * (`REFUND_EPOCHS` epochs after, review R2-7).
  */
 export async function deregisterNode(
   ctx: ChainContext,
@@ -48,8 +49,9 @@ export async function deregisterNode(
 
 /**
  * Returns a deregistered node's collateral to its operator: with nothing pending, from the registry's
- * `withdrawableAt(nodeId)`: the exit notice after its deregistration and its last obligation, and `REFUND_EPOCHS`
- * epochs after them (`WithdrawalTooEarly(nodeId, withdrawableAt)` before).
+ * `withdrawableAt(nodeId)`: the exit notice after its deregistration and its last obligation, and, for a node that
+ * ever subscribed to a confidential task, `REFUND_EPOCHS` epochs after them (`WithdrawalTooEarly(nodeId,
+ * withdrawableAt)` before).
  */
 export async function withdrawCollateral(
   ctx: ChainContext,

@@ -26,3 +26,34 @@ export async function reportSilentSelection(
   });
   return txInfo(receipt);
 }
+
+/**
+ * `reportSilentSelection` for the private window of replacement round `round` (1 or more) of `stackId`: a node
+ * that was selected there and never proved it (and would have sat) is slashed the timeout share. Anyone may.
+ */
+export async function reportSilentReplacement(
+  ctx: ChainContext,
+  params: {
+    stackId: bigint;
+    round: number;
+    nodeId: bigint;
+    proof: VrfProofArgs;
+    candidates?: readonly bigint[] | undefined;
+  },
+): Promise<TxInfo> {
+  const candidates = params.candidates ?? (await attesterCandidatesOf(ctx, params.stackId));
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "reportSilentReplacement",
+    args: [
+      params.stackId,
+      params.round,
+      params.nodeId,
+      [...candidates],
+      params.proof.proof,
+      params.proof.hints,
+    ],
+  });
+  return txInfo(receipt);
+}

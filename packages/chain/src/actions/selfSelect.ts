@@ -31,6 +31,34 @@ export async function getAttesterSelection(
 }
 
 /**
+ * The private window of the draw a settlement has armed now, with its round: the first draw's (round 0) or a
+ * replacement round's (1 or more) while it is drawn by self-selection; undefined when the armed round is drawn in
+ * public (a top-up after a window that seated too few, or a deployment without private selection) or no window of
+ * it has opened yet.
+ */
+export async function currentAttesterSelection(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  stackId: bigint,
+): Promise<(AttesterSelection & { round: number }) | undefined> {
+  const at = { address: ctx.addresses.SettlementDraw, abi: settlementDrawAbi } as const;
+  const armed = await ctx.publicClient.readContract({ ...at, functionName: "armedOf", args: [stackId] });
+  const round = armed.round;
+  if (round !== 0) {
+    const topUp = await ctx.publicClient.readContract({ ...at, functionName: "topUpRound", args: [stackId] });
+    if (topUp === round) return undefined;
+  }
+  const selection =
+    round === 0
+      ? await getAttesterSelection(ctx, stackId)
+      : await ctx.publicClient.readContract({
+          ...at,
+          functionName: "roundSelectionOf",
+          args: [stackId, round],
+        });
+  return selection.endsAt === 0n ? undefined : { ...selection, round };
+}
+
+/**
  * Whether node `nodeId` proved its selection for `stackId` (seated, or kept out by the cap's lower outputs) or was
  * slashed for its silence: either way it has nothing more to send in that window.
  */
@@ -38,7 +66,15 @@ export async function hasAnsweredSelection(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
   stackId: bigint,
   nodeId: bigint,
+  round = 0,
 ): Promise<boolean> {
+  if (round !== 0)
+    return ctx.publicClient.readContract({
+      address: ctx.addresses.SettlementDraw,
+      abi: settlementDrawAbi,
+      functionName: "roundAnswered",
+      args: [stackId, round, nodeId],
+    });
   return ctx.publicClient.readContract({
     address: ctx.addresses.SettlementDraw,
     abi: settlementDrawAbi,

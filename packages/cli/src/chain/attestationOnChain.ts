@@ -98,7 +98,7 @@ export async function chainAttestationChecks(
       ? {
           name: "record",
           status: "passed",
-          detail: `epoch ${record.epoch}, current until ${record.expiresAt}`,
+          detail: `epoch ${record.epoch}, current until ${record.expiresAt}; its kind (${record.kind}) is the node's declaration, not verified on-chain (the evidence above is what this command verified)`,
         }
       : {
           name: "record",

@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { WITHHELD_ASIDE_MS } from "@atoma/sdk";
-import { CliUsageError } from "../errors.js";
+import { withFileLockSync, writeFileDurably } from "@atoma/sdk/node";
 import type { StackHome } from "./receiptStore.js";
+import { arrayOf, isStoredAside, readStoreFile } from "./storeFile.js";
 
 /** A node `atoma chat` will not buy from or use again, and why. */
 export interface AsideNode {
@@ -44,20 +44,9 @@ function migrated(node: AsideNode): AsideNode {
   return { ...node, until: new Date(Number.isNaN(at) ? 0 : at + WITHHELD_ASIDE_MS).toISOString() };
 }
 
+/** The nodes `file` keeps: none when there is no file; `ChatStoreUnreadableError` when it does not read. */
 function loadAsideFile(file: string): AsideNode[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  try {
-    const nodes = JSON.parse(text) as AsideNode[];
-    if (!Array.isArray(nodes) || nodes.some((n) => !/^\d{1,78}$/.test(String(n?.nodeId)))) throw new Error();
-    return nodes;
-  } catch {
-    throw new CliUsageError(`the file ${file} is not what atoma chat writes`);
-  }
+  return readStoreFile(file, "nodes put aside", (json) => arrayOf<AsideNode>(json, isStoredAside)) ?? [];
 }
 
 /**
@@ -66,11 +55,12 @@ function loadAsideFile(file: string): AsideNode[] {
  */
 export function keepAside(file: string, nodeId: bigint, reason: string, until?: Date): void {
   const now = Date.now();
-  const kept = loadAside(file, now).filter((n) => n.nodeId !== String(nodeId));
   const entry: AsideNode = { nodeId: String(nodeId), reason, at: new Date(now).toISOString() };
   if (until !== undefined) entry.until = until.toISOString();
-  kept.push(entry);
-  mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  // Under the file's write lock, written durably: runs on other stacks share this file (review of issue 13, M-1).
+  withFileLockSync(file, () => {
+    const kept = loadAside(file, now).filter((n) => n.nodeId !== String(nodeId));
+    kept.push(entry);
+    writeFileDurably(file, `${JSON.stringify(kept, null, 2)}\n`);
+  });
 }

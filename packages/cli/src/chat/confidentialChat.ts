@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import {
   type AtomaAnswer,
   AttestationRefusedError,
@@ -9,7 +9,10 @@ import {
   type Network,
   verdictLine,
 } from "@atoma/sdk";
+import { fileStateStore } from "@atoma/sdk/node";
 import type { LocalAccount } from "viem";
+import { printAuditReports } from "./chatAudit.js";
+import { receiptsDir } from "./receiptStore.js";
 
 export interface ConfidentialChatFlags {
   units: bigint;
@@ -53,6 +56,16 @@ export async function confidentialChat(
   const client = createAtomaClient({
     network,
     account,
+    // Each stack's receipts, pending requests and signed hashes outlive the run; the adopted-leaf audit runs with
+    // the call, on every stack kept there with a leaf adopted from another client of the owner.
+    stateStore: fileStateStore(join(receiptsDir(undefined), "state")),
+    onAdoptedAudit: (reports, error) => {
+      printAuditReports(reports);
+      if (error !== undefined)
+        process.stderr.write(
+          `warning: the audit of adopted leaves failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+    },
     confidential: true,
     preferences: { maxPricePerMillion: flags.maxPrice },
     stack: { units: flags.units, duration: flags.duration },

@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { KeptReceipt, ReceiptVerdict } from "@atoma/sdk";
+import { withFileLockSync, writeFileDurably } from "@atoma/sdk/node";
 import type { Address, Hex, PublicClient } from "viem";
-import { CliUsageError } from "../errors.js";
+import { arrayOf, isStoredReceipt, readStoreFile } from "./storeFile.js";
 
 /**
  * Where `atoma chat` keeps every receipt a node signed, one JSON file per stack: the owner's evidence, which
@@ -43,6 +43,8 @@ interface StoredReceipt {
   refusedMaxUnits?: string;
   /** Kept as evidence of a lie (a refusal's "last leaf"), never a leaf held: no nonce or challenge index moves. */
   shown?: true;
+  /** Another client of the owner's leaf, shown by the node's leaf read: a leaf held without result bytes. */
+  adopted?: true;
   /** When it was received (ms since the epoch): the stack's last service, as far as this owner knows. */
   at?: number;
 }
@@ -52,6 +54,7 @@ const toStored = (r: KeptReceipt): StoredReceipt => ({
   signature: r.signature,
   result: r.result,
   ...(r.shown && { shown: true as const }),
+  ...(r.adopted && { adopted: true as const }),
 });
 
 const fromStored = (r: StoredReceipt): KeptReceipt => ({
@@ -68,6 +71,7 @@ const fromStored = (r: StoredReceipt): KeptReceipt => ({
   signature: r.signature,
   result: r.result,
   ...(r.shown === true && { shown: true as const }),
+  ...(r.adopted === true && { adopted: true as const }),
 });
 
 /** The receipts kept in `file` (none when it does not exist yet). */
@@ -91,29 +95,25 @@ export function lastServedAt(file: string): number | undefined {
   return times.length === 0 ? undefined : Math.max(...times);
 }
 
+/** The receipts stored in `file`: none when there is no file; `ChatStoreUnreadableError` when it does not read. */
 function readStored(file: string): StoredReceipt[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  try {
-    return JSON.parse(text) as StoredReceipt[];
-  } catch {
-    throw new CliUsageError(`the receipts file ${file} is not what atoma chat writes`);
-  }
+  return readStoreFile(file, "receipts", (json) => arrayOf<StoredReceipt>(json, isStoredReceipt)) ?? [];
 }
 
 /**
- * Adds a receipt to `file` with the client's verdict (a refused one is marked), written whole to a temporary file
- * first so a crash never leaves half of it.
+ * Adds a receipt to `file` with the client's verdict (a refused one is marked), written whole to a temporary file of
+ * this process's own, flushed, then renamed (a crash never leaves half of it), under the file's write lock: another
+ * process keeping one at the same time (`atoma stack audit-adopted`, a second `atoma chat`) loses none (review of
+ * issue 13, MEDIUM-1).
  */
 export function keepReceipt(file: string, receipt: KeptReceipt, verdict?: ReceiptVerdict): void {
-  const stored = { ...toStored(receipt), at: Date.now() };
+  // An adopted leaf (another client's) arrived whenever that client was answered: its time is not known here.
+  const stored: StoredReceipt = receipt.adopted
+    ? toStored(receipt)
+    : { ...toStored(receipt), at: Date.now() };
   if (verdict && !verdict.accepted) stored.refusedMaxUnits = String(verdict.maxUnits);
-  const kept = [...readStored(file), stored];
-  mkdirSync(resolve(file, ".."), { recursive: true, mode: 0o700 });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  withFileLockSync(file, () => {
+    const kept = [...readStored(file), stored];
+    writeFileDurably(file, `${JSON.stringify(kept, null, 2)}\n`);
+  });
 }

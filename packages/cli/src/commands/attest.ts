@@ -27,6 +27,8 @@ interface AttestFlags {
   json?: boolean;
   showOnly?: boolean;
   timeout?: string;
+  minTcbEvaluation?: string;
+  gpuJwks?: string;
 }
 
 /** Evidence is a few kilobytes of quote and some collateral: anything far larger is refused unread. */
@@ -69,6 +71,24 @@ function readAllowList(path: string | undefined): AllowedMeasurement[] {
       `the allow-list ${path} must be a JSON array of { mrTd, rtmr0..3? } with 48-byte hex`,
     );
   return value as AllowedMeasurement[];
+}
+
+/**
+ * `--gpu-jwks <file>`: NVIDIA's published key set (NRAS's JWKS, fetched and pinned by the caller). Given, the node's
+ * GPU token is required and checked; without it a token is left unread (the `gpu` check says skip).
+ */
+function readGpuKeys(path: string): NonNullable<AttestationPolicy["gpu"]> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readText(path, "GPU key set"));
+  } catch (error) {
+    if (error instanceof CliUsageError) throw error;
+    throw new CliUsageError(`the GPU key set ${path} is not JSON`);
+  }
+  const keys = (value as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new CliUsageError(`the GPU key set ${path} must be a JWKS: { keys: [at least one key] }`);
+  return { jwks: value as NonNullable<AttestationPolicy["gpu"]>["jwks"], required: true };
 }
 
 /** Fetches the node's evidence for `nonce`; a failure is one line naming what went wrong. */
@@ -197,6 +217,14 @@ export function registerAttest(program: Command): void {
       "--show-only",
       "without --measurements: print the measurements and exit 0 (they are shown, not approved); else exit 1",
     )
+    .option(
+      "--min-tcb-evaluation <n>",
+      "refuse TCB info from an earlier Intel TCB evaluation (tcbEvaluationDataNumber) than n: attestation_tcb_evaluation_outdated",
+    )
+    .option(
+      "--gpu-jwks <file>",
+      "NVIDIA's attestation service key set (JWKS): the node's GPU token is then required and verified (gpu_evidence_missing without one)",
+    )
     .option("--timeout <ms>", "how long the node has to answer", "10000")
     .option("--json", "print the report as one JSON object")
     .action(async (id: string, flags: AttestFlags) => {
@@ -204,8 +232,13 @@ export function registerAttest(program: Command): void {
       const timeoutMs = Number(flags.timeout);
       if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
         throw new CliUsageError("--timeout must be a positive number of milliseconds");
+      const minTcb = flags.minTcbEvaluation === undefined ? undefined : Number(flags.minTcbEvaluation);
+      if (minTcb !== undefined && (!Number.isSafeInteger(minTcb) || minTcb < 1))
+        throw new CliUsageError("--min-tcb-evaluation must be a positive whole number");
       const policy: AttestationPolicy = {
         measurements: readAllowList(flags.measurements),
+        ...(minTcb !== undefined ? { minTcbEvaluationDataNumber: minTcb } : {}),
+        ...(flags.gpuJwks !== undefined ? { gpu: readGpuKeys(flags.gpuJwks) } : {}),
         ...(flags.devRoot ? { dev: { rootCertificatePem: readText(flags.devRoot, "dev root") } } : {}),
       };
       const chain = await loadVerifyChain(flags.network, flags.stackManager);

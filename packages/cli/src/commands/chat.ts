@@ -32,8 +32,9 @@ import { type LocalAccount, parseEther } from "viem";
 import { bigintOption, tomaOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, readContext, userContext } from "../chain/userChain.js";
 import { asideFile, keepAside, loadAside } from "../chat/asideStore.js";
+import { auditAdoptedOnRun } from "../chat/chatAudit.js";
 import { confidentialChat } from "../chat/confidentialChat.js";
-import { keepPending, loadPending, pendingFile } from "../chat/pendingStore.js";
+import { keepPending, loadForgotten, loadPending, pendingFile } from "../chat/pendingStore.js";
 import {
   keepReceipt,
   lastServedAt,
@@ -149,10 +150,10 @@ export function registerChat(program: Command): void {
         duration: flags.duration,
       });
       const dir = receiptsDir(flags.receipts);
-      const aside = asideFile(
-        dir,
-        await stackHome(readContext(network).publicClient, network.contracts.StackManager),
-      );
+      const home = await stackHome(readContext(network).publicClient, network.contracts.StackManager);
+      const aside = asideFile(dir, home);
+      // Stacks with leaves adopted from another client of the owner are audited once settled, with no one asking.
+      await auditAdoptedOnRun(ctx, dir, home, BigInt(network.deploymentBlock ?? 0));
       let stack =
         flags.stack !== undefined
           ? await givenStack(ctx, flags.stack).catch((error: unknown) => {
@@ -314,7 +315,10 @@ async function clientFor(
     refused: loadRefused(file),
     onReceipt: (receipt, verdict) => keepReceipt(file, receipt, verdict),
     pending: loadPending(pendingFile(file)),
-    onPending: (pending) => keepPending(pendingFile(file), pending),
+    signedEarlier: loadForgotten(pendingFile(file)),
+    // The hashes signed are kept with the pending requests: a request refused outright is forgotten here, and a
+    // node that committed it anyway must not get it adopted by the next run (review MED-3).
+    onPending: (pending) => keepPending(pendingFile(file), pending, client.signedHashes),
     ...(stack.bought && { firstNonce: 0n }),
   });
   return { client, file };

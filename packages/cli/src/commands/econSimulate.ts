@@ -98,7 +98,11 @@ export function registerEconSimulate(econ: Command): void {
       numberOption("--cheat-share"),
     )
     .option("--saving <s>", "share of C a cheater saves on such a request", numberOption("--saving"))
-    .option("--concurrency <n>", "stacks bought at once per round", integerOption("--concurrency", 1, 64))
+    .option(
+      "--concurrency <n>",
+      "stacks bought at once per round (--through-contracts: settlements put through the contracts together, default 16)",
+      integerOption("--concurrency", 1, 64),
+    )
     .option(
       "--seed <n>",
       "seeds the simulator's choices (accounts, cheaters, falsified answers, audits); the contracts' own draws use anvil's prevrandao, which anvil does not let one set",
@@ -174,7 +178,7 @@ export function registerEconSimulate(econ: Command): void {
         } = rest;
         const options = validatePrivateSelectionOptions({ ...shared, settlements: settlements ?? 200, lazy });
         const { pValues: _p, vrf: _v, ...onChain } = options;
-        const result = await runPrivateSelectionOnChain({ ...onChain, rate });
+        const result = await runPrivateSelectionOnChain({ ...onChain, rate, batch: concurrency });
         process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatPrivateSelectionOnChain(result));
         if (!result.within || result.disagreements > 0) process.exitCode = 1;
         return;

@@ -18,6 +18,7 @@ import { CliUsageError } from "../errors.js";
 import { printJson } from "../nodeConfigFile.js";
 import { networkOption } from "./networkOption.js";
 import { membersOf } from "./setMembers.js";
+import { registerStackAuditAdopted } from "./stackAuditAdopted.js";
 import { registerStackChallenge } from "./stackChallenge.js";
 import { registerStackChoose } from "./stackChoose.js";
 import { registerStackProveFraud } from "./stackProveFraud.js";
@@ -42,7 +43,7 @@ interface BuyFlags {
 }
 
 /**
- * `atoma stack buy|draw|choose|status|prove-fraud|challenge-index|resolve-challenge`: prepaid compute units on a
+ * `atoma stack buy|draw|choose|status|prove-fraud|challenge-index|resolve-challenge|audit-adopted`: prepaid compute units on a
  * task, served by a node the contract draws in a later block than the purchase (so the buyer cannot steer it), by
  * the member of such a drawn set the buyer chooses (`--set`), or by a node the buyer names (`--node`).
  */
@@ -156,6 +157,7 @@ export function registerStack(program: Command): void {
 
   registerStackProveFraud(stack);
   registerStackChallenge(stack);
+  registerStackAuditAdopted(stack);
 }
 
 /** Buys as the flags say (a drawn node, a node named by `--node`, or a set by `--set`); what `stack buy` prints. */

@@ -4,6 +4,7 @@ import {
   ChallengeStatus,
   challengeLeafIndex,
   getChallenge,
+  getSettlement,
   getStack,
   resolveChallenge,
   SettlementPhase,
@@ -11,7 +12,7 @@ import {
   settlementPhaseNames,
 } from "@atoma/chain";
 import { type Command, Option } from "commander";
-import { formatEther } from "viem";
+import { type Address, formatEther } from "viem";
 import { bigintOption } from "../amountOptions.js";
 import { loadNetwork, loadUserAccount, type Network, userContext } from "../chain/userChain.js";
 import { loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
@@ -24,7 +25,7 @@ const phaseWords = (phase: number) =>
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
-function networkOption(): Option {
+export function networkOption(): Option {
   return new Option(
     "--network <file>",
     "JSON with rpcUrl, chainId and contracts, as atoma dev prints after `ready ` (or ATOMA_NETWORK)",
@@ -32,17 +33,49 @@ function networkOption(): Option {
 }
 
 /** The network, which must name the contracts owner challenges go through. */
-function challengeNetwork(file: string | undefined): Network {
+export function challengeNetwork(file: string | undefined): Network {
   const network = loadNetwork(file);
   for (const name of ["ChallengeManager", "SettlementManager"] as const)
     if (!network.contracts[name]) throw new CliUsageError(`the network file names no ${name} contract`);
   return network;
 }
 
-const isoTime = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
+export const isoTime = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
 
 async function chainNow(ctx: ChainContext): Promise<bigint> {
   return (await ctx.publicClient.getBlock()).timestamp;
+}
+
+/**
+ * The owner's stack and its settlement, refused with one line unless `owner` owns it and the settlement may be
+ * challenged now (accepted, or disputed by owner challenges, inside its challenge window).
+ */
+export async function challengeableSettlement(ctx: ChainContext, owner: Address, stackId: bigint) {
+  const found = await getStack(ctx, stackId);
+  if (found.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
+  if (found.owner.toLowerCase() !== owner.toLowerCase())
+    throw new CliUsageError(
+      `stack ${stackId} belongs to ${found.owner}, not to this key (${owner}): only its owner may challenge it`,
+    );
+  const settlement = await getSettlement(ctx, stackId);
+  if (settlement.phase === SettlementPhase.None)
+    throw new CliUsageError(
+      `stack ${stackId} is not settled yet: its node settles it once it is closed, used up or expired`,
+    );
+  // Disputed with a challenge window: by the owner's challenges, beside which the contract takes more (every
+  // leaf without a receipt must be challengeable: review fresh HIGH-1).
+  const challenged = settlement.phase === SettlementPhase.Disputed && settlement.windowEnds > 0n;
+  if (settlement.phase !== SettlementPhase.Accepted && !challenged) {
+    const phase = phaseWords(settlement.phase);
+    const why =
+      settlement.phase === SettlementPhase.Disputed
+        ? "an attestation dispute of it is open; wait until it ends"
+        : "only an accepted settlement can be challenged";
+    throw new CliUsageError(`stack ${stackId}'s settlement is ${phase}: ${why}`);
+  }
+  if ((await chainNow(ctx)) > settlement.windowEnds)
+    throw new CliUsageError(`stack ${stackId}'s challenge window ended at ${isoTime(settlement.windowEnds)}`);
+  return { found, settlement };
 }
 
 interface ChallengeFlags {
@@ -97,37 +130,12 @@ export function registerStackChallenge(stack: Command): void {
       const network = challengeNetwork(flags.network);
       const account = loadUserAccount(flags.keyFile);
       const ctx = userContext(network, account);
-      const found = await getStack(ctx, stackId);
-      if (found.status === StackStatus.None) throw new CliUsageError(`there is no stack ${stackId}`);
-      if (found.owner.toLowerCase() !== account.address.toLowerCase())
-        throw new CliUsageError(
-          `stack ${stackId} belongs to ${found.owner}, not to this key (${account.address}): only its owner may challenge it`,
-        );
-      const { settlementManager, challengeManager, token } = atomaContracts(
+      const { found, settlement } = await challengeableSettlement(ctx, account.address, stackId);
+      const { challengeManager, token } = atomaContracts(
         network.contracts,
         ctx.publicClient,
         ctx.walletClient,
       );
-      const settlement = await settlementManager.read.getSettlement([stackId]);
-      if (settlement.phase === SettlementPhase.None)
-        throw new CliUsageError(
-          `stack ${stackId} is not settled yet: its node settles it once it is closed, used up or expired`,
-        );
-      // Disputed with a challenge window: by the owner's challenges, beside which the contract takes more (every
-      // leaf without a receipt must be challengeable: review fresh HIGH-1).
-      const challenged = settlement.phase === SettlementPhase.Disputed && settlement.windowEnds > 0n;
-      if (settlement.phase !== SettlementPhase.Accepted && !challenged) {
-        const phase = phaseWords(settlement.phase);
-        const why =
-          settlement.phase === SettlementPhase.Disputed
-            ? "an attestation dispute of it is open; wait until it ends"
-            : "only an accepted settlement can be challenged";
-        throw new CliUsageError(`stack ${stackId}'s settlement is ${phase}: ${why}`);
-      }
-      if ((await chainNow(ctx)) > settlement.windowEnds)
-        throw new CliUsageError(
-          `stack ${stackId}'s challenge window ended at ${isoTime(settlement.windowEnds)}`,
-        );
       const leafIndex =
         flags.index ??
         indexAfterReceipts(

@@ -26,6 +26,7 @@ export {
   VrfScalarError,
 } from "./errors.js";
 export {
+  replacementSelectionSeed,
   type SelectionThreshold,
   settlementSampleSeed,
   settlementSelectionSeed,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { vrfVerify } from "./ecvrf.js";
 import { settlementSelectionThreshold } from "./selfSelection.js";
-import { buildVrfSelectionVectors } from "./vrfSelectionVectorCases.js";
+import { buildVrfReplacementVectors, buildVrfSelectionVectors } from "./vrfSelectionVectorCases.js";
 
 describe("private self-selection vectors", () => {
   const committed = JSON.parse(
@@ -11,6 +11,21 @@ describe("private self-selection vectors", () => {
 
   it("are what the current code produces (regenerate with npm run vectors:vrf -w @atoma/core)", () => {
     expect(buildVrfSelectionVectors()).toEqual(committed);
+  });
+
+  it("replacement rounds: the committed vectors are the current code's, one fresh seed per stack and round", () => {
+    const replacement = JSON.parse(
+      readFileSync(new URL("../../vectors/vrfReplacement.json", import.meta.url), "utf8"),
+    );
+    expect(buildVrfReplacementVectors()).toEqual(replacement);
+    const seeds = new Set<string>();
+    for (const stack of replacement.stacks) for (const round of stack.rounds) seeds.add(round.seed);
+    for (const stack of committed.stacks) seeds.add(stack.seed);
+    const rounds = replacement.stacks.reduce(
+      (n: number, stack: { rounds: unknown[] }) => n + stack.rounds.length,
+      0,
+    );
+    expect(seeds.size).toBe(rounds + committed.stacks.length);
   });
 
   it("each proof verifies under its node's key on its stack's seed, and under no other key", () => {

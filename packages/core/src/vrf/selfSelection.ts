@@ -1,4 +1,4 @@
-import { type Hex, numberToHex } from "viem";
+import { encodeAbiParameters, type Hex, keccak256, numberToHex } from "viem";
 import { sortitionSeed } from "./sortition.js";
 
 const PPM = 1_000_000n;
@@ -31,6 +31,17 @@ export function settlementSelectionThreshold(params: {
 /** The VRF input of settlement `stackId` whose draw was armed on a block with hash `armedBlockHash`. */
 export function settlementSelectionSeed(stackId: bigint, armedBlockHash: Hex): Hex {
   return sortitionSeed(numberToHex(stackId, { size: 32 }), armedBlockHash, "attest");
+}
+
+/**
+ * The VRF input of replacement round `round` (≥ 1) of settlement `stackId`, armed on a block (the timeout's) whose
+ * successor has hash `laterBlockHash` (`SettlementDraw._openReplacement`): a fresh seed per round.
+ */
+export function replacementSelectionSeed(stackId: bigint, round: number | bigint, laterBlockHash: Hex): Hex {
+  const id = keccak256(
+    encodeAbiParameters([{ type: "uint256" }, { type: "uint8" }], [stackId, Number(round)]),
+  );
+  return sortitionSeed(id, laterBlockHash, "replace");
 }
 
 /** The seed the settlement manager keeps for the sampled indices of a privately drawn settlement: its low 128 bits. */

@@ -108,7 +108,11 @@ export function committeeSizeCap(draw: Sortition, epsilon: number): number {
  * The VRF input of a settlement: H(settlement id, hash of a block mined after the settlement was submitted).
  * Neither the server (when it submitted) nor a node (before that block) can know it.
  */
-export function sortitionSeed(settlementId: Hex, laterBlockHash: Hex, purpose: "attest" | "dispute"): Hex {
+export function sortitionSeed(
+  settlementId: Hex,
+  laterBlockHash: Hex,
+  purpose: "attest" | "dispute" | "replace",
+): Hex {
   return keccak256(
     encodeAbiParameters(
       [{ type: "string" }, { type: "bytes32" }, { type: "bytes32" }],

@@ -1,6 +1,7 @@
 import { type Hex, keccak256, toHex } from "viem";
 import { vrfProofToHash, vrfProve, vrfPublicKey, vrfVerifierHints } from "./ecvrf.js";
 import {
+  replacementSelectionSeed,
   settlementSampleSeed,
   settlementSelectionSeed,
   settlementSelectionThreshold,
@@ -66,6 +67,35 @@ export function buildVrfSelectionVectors(nodes = 8, stacks = 12) {
     ].map((t) => {
       const { numerator, denominator } = settlementSelectionThreshold(t);
       return { ...t, numerator: word(numerator), denominator: word(denominator) };
+    }),
+  };
+}
+
+/**
+ * Replacement-round vectors (packages/core/vectors/vrfReplacement.json), checked by selfSelection.test.ts and
+ * contracts/test/PrivateReplacement.t.sol: every node's proof on the seed of replacement rounds 1..ROUNDS of stacks
+ * 1..STACKS, each armed on a block whose successor has the selection vectors' `blockHash` (the keys are theirs).
+ */
+export function buildVrfReplacementVectors(nodes = 8, stacks = 8, rounds = 3) {
+  const blockHash = keccak256(toHex("vrf selection block"));
+  const ids = Array.from({ length: nodes }, (_, i) => BigInt(i + 1));
+  return {
+    description:
+      "Private replacement-round vectors (seeds and proofs per stack, round and node; keys as vrfSelection.json). Regenerate with `npm run vectors:vrf -w @atoma/core`.",
+    blockHash,
+    stacks: Array.from({ length: stacks }, (_, i) => {
+      const stackId = BigInt(i + 1);
+      return {
+        stackId: Number(stackId),
+        rounds: Array.from({ length: rounds }, (_, r) => {
+          const seed = replacementSelectionSeed(stackId, r + 1, blockHash);
+          return {
+            round: r + 1,
+            seed,
+            proofs: ids.map((nodeId) => selectionProofCase(vectorVrfKey(nodeId), seed)),
+          };
+        }),
+      };
     }),
   };
 }

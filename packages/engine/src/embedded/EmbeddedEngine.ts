@@ -55,6 +55,7 @@ import { embed } from "./embed.js";
 import { type GeneratedDelta, type GenerationOutcome, generate } from "./generate.js";
 import { callIdsOf, chatResponse, generationInfo, logprobsText, textResponse } from "./generationResults.js";
 import { LoadedModel } from "./LoadedModel.js";
+import { llamaLogSink } from "./llamaLog.js";
 import {
   type EmbeddedEngineOptions,
   embeddedEngineOptionsSchema,
@@ -121,7 +122,7 @@ export class EmbeddedEngine implements InferenceEngine {
       build: "never",
       skipDownload: true,
       logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => this.#logger.warn({ level, llama: message.trim() }, "llama.cpp"),
+      logger: llamaLogSink(this.#logger, () => this.#running),
     });
     const llama = this.#llama;
     this.#grammars = new OutputGrammars(llama);

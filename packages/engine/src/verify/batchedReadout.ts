@@ -1,11 +1,26 @@
 import { acquireLock } from "lifecycle-utils";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 
-/** What to read after one position: the top few logits plus named tokens, or every logit. */
-export type Readout = "all" | { top: number; tokens: readonly Token[] };
+/**
+ * What to read after one position: the top few logits, or every logit. No named tokens beside them: node-llama-cpp
+ * 3.22.1 looks for those among what the top-k sampler kept, so it only ever handed the top few over twice.
+ */
+export type Readout = "all" | { top: number };
 
-/** One position's logits as llama.cpp's sampler hands them over: token, logit, token, logit, … */
+/** One position's logits as llama.cpp's sampler hands them over, highest first: token, logit, token, logit, … */
 export type LogitPairs = readonly number[];
+
+/**
+ * Told what a position's read-out gave (`tokenIndex` into the evaluated tokens), a wider read-out to take at the same
+ * position, or undefined when what was read is enough. The wider one is read before the next batch, while that
+ * position's logits are still there. Each pair handed over costs the main thread about as much as the call itself
+ * (every value a JavaScript number set into an array one by one), so a caller that needs the top 40 only to confirm
+ * what the top 1 or 2 already settle reads those, and widens where they do not.
+ */
+export type Widen = (tokenIndex: number, pairs: LogitPairs) => Readout | undefined;
+
+/** The logits option of a top-N read-out: no named tokens, no highest, lowest or picked token, the top N. */
+const NO_TOKENS: readonly Token[] = [];
 
 /** The parts of node-llama-cpp 3.22.1 this uses that its public API keeps to itself (checked on first use). */
 interface SequenceInternals {
@@ -50,8 +65,17 @@ const EVALUATION_PRIORITY = 5;
  */
 const IN_FLIGHT = 8;
 
-/** Native samplers for read-outs, per context: each reads one position at a time, with the config it last had. */
-const samplerPools = new WeakMap<object, { sampler: NativeSampler; config: string }[]>();
+/** A native sampler and the read-out config it last had. */
+interface Slot {
+  sampler: NativeSampler;
+  config: string;
+}
+
+/**
+ * Native samplers for read-outs, per context: each pair reads one position at a time, the first read with its own
+ * sampler and a widened one with the other (so neither switches configs back and forth).
+ */
+const samplerPools = new WeakMap<object, { first: Slot; wider: Slot }[]>();
 
 function internalsOf(sequence: LlamaContextSequence): SequenceInternals {
   const internals = sequence as unknown as Partial<SequenceInternals>;
@@ -75,12 +99,14 @@ function internalsOf(sequence: LlamaContextSequence): SequenceInternals {
  * (the same native call with the same arguments, so the same values), except that the read-outs of a batch go to
  * the native side together, over a few samplers, instead of each waiting for the one before: node-llama-cpp chains
  * them, and on a small model the round trips cost more than the prefill. They run inside the context's lock,
- * before the next batch overwrites the logits.
+ * before the next batch overwrites the logits. Where `widen` names a wider read-out for a position, its result is that
+ * one's.
  */
 export async function evaluateWithReadouts(
   sequence: LlamaContextSequence,
   tokens: readonly number[],
   readouts: readonly (Readout | undefined)[],
+  widen?: Widen,
 ): Promise<(LogitPairs | undefined)[]> {
   const internals = internalsOf(sequence);
   const wanted = tokens.map((_, i) => readouts[i] !== undefined);
@@ -112,24 +138,29 @@ export async function evaluateWithReadouts(
   });
   const readBatch = async (positions: [number, number][]) => {
     let next = 0;
-    const reader = async (slot: { sampler: NativeSampler; config: string }) => {
+    const readWith = async (slot: Slot, batchLogitIndex: number, readout: Readout) => {
+      const [key, config] = configOf(readout);
+      if (slot.config !== key) {
+        slot.sampler.applyConfig(config);
+        slot.config = key;
+      }
+      const [, , , logits] = await sampleToken(
+        batchLogitIndex,
+        slot.sampler,
+        false,
+        false,
+        readout === "all" ? true : [NO_TOKENS, false, false, false, readout.top],
+        false,
+      );
+      return logits ?? [];
+    };
+    const reader = async (slots: { first: Slot; wider: Slot }) => {
       while (next < positions.length) {
         const [batchLogitIndex, tokenIndex] = positions[next++]!;
-        const readout = readouts[tokenIndex]!;
-        const [key, config] = configOf(readout);
-        if (slot.config !== key) {
-          slot.sampler.applyConfig(config);
-          slot.config = key;
-        }
-        const [, , , logits] = await sampleToken(
-          batchLogitIndex,
-          slot.sampler,
-          false,
-          false,
-          readout === "all" ? true : [readout.tokens, false, false, false, readout.top],
-          false,
-        );
-        results[tokenIndex] = logits ?? [];
+        const pairs = await readWith(slots.first, batchLogitIndex, readouts[tokenIndex]!);
+        const wider = widen?.(tokenIndex, pairs);
+        results[tokenIndex] =
+          wider === undefined ? pairs : await readWith(slots.wider, batchLogitIndex, wider);
       }
     };
     await Promise.all(pool.slice(0, Math.min(pool.length, positions.length)).map(reader));
@@ -176,10 +207,8 @@ function samplerPoolOf(internals: SequenceInternals) {
   let pool = samplerPools.get(internals._context);
   if (!pool) {
     const { AddonSampler } = internals.model._llama._bindings;
-    pool = Array.from({ length: IN_FLIGHT }, () => ({
-      sampler: new AddonSampler(internals.model._model),
-      config: "",
-    }));
+    const slot = (): Slot => ({ sampler: new AddonSampler(internals.model._model), config: "" });
+    pool = Array.from({ length: IN_FLIGHT }, () => ({ first: slot(), wider: slot() }));
     samplerPools.set(internals._context, pool);
   }
   return pool;

@@ -15,20 +15,28 @@ export interface SamplerSettings {
 }
 
 /**
- * Candidates from (token, logit) pairs as llama.cpp's sampler hands them over, by logit, highest first (ties by
- * token id: llama.cpp's order on exact ties is unspecified), each token once (a named token among the top few is
- * handed over twice, with the same logit).
+ * Candidates from (token, logit) pairs as a read-out hands them over (each token once), by logit, highest first (ties
+ * by token id: llama.cpp's order on exact ties is unspecified). Read-outs come highest first already, so only an exact
+ * tie out of id order, or any other disorder, costs a sort.
  */
 export function sortCandidates(pairs: readonly number[]): Candidate[] {
   const candidates: Candidate[] = [];
-  const seen = new Set<number>();
+  let ordered = true;
+  let previous: Candidate | undefined;
   for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const token = pairs[i]!;
-    if (seen.has(token)) continue;
-    seen.add(token);
-    candidates.push({ token, logit: f32(pairs[i + 1]!) });
+    const candidate = { token: pairs[i]!, logit: f32(pairs[i + 1]!) };
+    if (
+      previous &&
+      !(
+        previous.logit > candidate.logit ||
+        (previous.logit === candidate.logit && previous.token < candidate.token)
+      )
+    )
+      ordered = false;
+    candidates.push(candidate);
+    previous = candidate;
   }
-  return candidates.sort((a, b) => b.logit - a.logit || a.token - b.token);
+  return ordered ? candidates : candidates.sort((a, b) => b.logit - a.logit || a.token - b.token);
 }
 
 export interface ChainOutcome {
@@ -51,48 +59,61 @@ export function replicateChain(
   settings: SamplerSettings,
   draw: number,
 ): ChainOutcome {
-  const k = settings.topK > 0 ? Math.min(settings.topK, candidates.length) : candidates.length;
-  let kept = candidates.slice(0, k);
-  if (settings.topP < 1 && kept.length > 0) {
-    const max = kept[0]!.logit;
-    const raw = kept.map((c) => f32(Math.exp(f32(c.logit - max))));
+  let kept = settings.topK > 0 ? Math.min(settings.topK, candidates.length) : candidates.length;
+  if (settings.topP < 1 && kept > 0) {
+    const max = candidates[0]!.logit;
+    const raw = scratch(kept);
     let total = 0;
-    for (const p of raw) total = f32(total + p);
+    for (let i = 0; i < kept; i++) {
+      raw[i] = f32(Math.exp(f32(candidates[i]!.logit - max)));
+      total = f32(total + raw[i]!);
+    }
+    const topP = f32(settings.topP);
     let cumulative = 0;
-    let last = kept.length;
-    for (let i = 0; i < kept.length; i++) {
+    for (let i = 0; i < kept; i++) {
       cumulative = f32(cumulative + f32(raw[i]! / total));
-      if (cumulative >= f32(settings.topP)) {
-        last = i + 1;
+      if (cumulative >= topP) {
+        kept = i + 1;
         break;
       }
     }
-    kept = kept.slice(0, last);
   }
-  if (settings.minP > 0 && kept.length > 0) {
-    const threshold = f32(kept[0]!.logit + f32(Math.log(f32(settings.minP))));
+  if (settings.minP > 0 && kept > 0) {
+    const threshold = f32(candidates[0]!.logit + f32(Math.log(f32(settings.minP))));
     let i = 1;
-    while (i < kept.length && kept[i]!.logit >= threshold) i++;
-    kept = kept.slice(0, i);
+    while (i < kept && candidates[i]!.logit >= threshold) i++;
+    kept = i;
   }
+  const keptCandidates = candidates.slice(0, kept);
+  if (kept <= 1) return { kept: keptCandidates, probabilities: keptCandidates.map(() => 1), picked: 0 };
   const temperature = f32(settings.temperature);
-  const scaled = kept.map((c) => f32(c.logit / temperature));
-  if (scaled.length <= 1) return { kept, probabilities: scaled.map(() => 1), picked: 0 };
-  const max = scaled[0]!;
-  const weights = scaled.map((logit) => f32(Math.exp(f32(logit - max))));
+  const max = f32(candidates[0]!.logit / temperature);
+  const weights: number[] = [];
   let total = 0;
-  for (const w of weights) total += w;
+  for (let i = 0; i < kept; i++) {
+    const weight = f32(Math.exp(f32(f32(candidates[i]!.logit / temperature) - max)));
+    weights.push(weight);
+    total += weight;
+  }
   const target = total * draw;
   let running = 0;
-  let picked = weights.length - 1;
-  for (let i = 0; i < weights.length; i++) {
+  let picked = kept - 1;
+  for (let i = 0; i < kept; i++) {
     running += weights[i]!;
     if (running >= target) {
       picked = i;
       break;
     }
   }
-  return { kept, probabilities: weights.map((w) => w / total), picked };
+  for (let i = 0; i < kept; i++) weights[i] = weights[i]! / total;
+  return { kept: keptCandidates, probabilities: weights, picked };
+}
+
+/** A reusable buffer for top-p's raw weights (float32 values, so a float64 buffer holds them exactly). */
+let scratchBuffer = new Float64Array(64);
+function scratch(size: number): Float64Array {
+  if (scratchBuffer.length < size) scratchBuffer = new Float64Array(size);
+  return scratchBuffer;
 }
 
 export type TokenVerdict = "exact" | "tolerated" | "rejected";
@@ -149,9 +170,11 @@ export function checkToken(
     };
   }
   const nominal = replicateChain(candidates, settings, draw);
-  const keptAt = nominal.kept.findIndex((c) => c.token === claimed);
+  // The kept candidates are a prefix of the candidates.
+  const keptAt = index < nominal.kept.length ? index : -1;
   const logprob = keptAt === -1 ? -Infinity : Math.log(nominal.probabilities[keptAt]!);
-  const sliceStart = nominal.probabilities.slice(0, Math.max(0, keptAt)).reduce((a, b) => a + b, 0);
+  let sliceStart = 0;
+  for (let i = 0; i < keptAt; i++) sliceStart += nominal.probabilities[i]!;
   if (nominal.kept[nominal.picked]?.token === claimed)
     return {
       verdict: "exact",

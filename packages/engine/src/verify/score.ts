@@ -4,7 +4,7 @@ import type { GenerationEnd } from "../embedded/generate.js";
 import { TextAssembler } from "../embedded/TextAssembler.js";
 import { InvalidRequestError } from "../errors.js";
 import type { Claim } from "./claim.js";
-import { ForcedSequence, type Readout } from "./ForcedSequence.js";
+import { ForcedSequence, type ReadPlan } from "./ForcedSequence.js";
 import { GrammarCursor } from "./GrammarCursor.js";
 import { Mt19937 } from "./mersenneTwister.js";
 import { type Candidate, checkToken, replicateChain, type TokenCheck } from "./samplerReplica.js";
@@ -32,6 +32,12 @@ const TOP_K_MARGIN = 16;
 export interface ScoreOptions {
   /** @default SCORE_LOGIT_TOLERANCE */
   tolerance?: number | undefined;
+  /**
+   * Read every position's whole candidate set (top-k and its margin) instead of settling a sampler's exact pick from
+   * the top k + 1 (greedy: the top 2). The same result, slower: for showing that it is the same. Text claims always
+   * read the whole set.
+   */
+  exhaustiveReadout?: boolean | undefined;
 }
 
 export interface ScoredToken extends TokenCheck {
@@ -97,7 +103,6 @@ export async function score(
     return verdict(undefined, finishReason);
   };
 
-  const eog = [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t != null);
   const isEog = (token: number) => !sampling.ignoreEos && model.isEogToken(token as Token);
   const random = new Mt19937(sampling.seed);
   const draws: (number | undefined)[] = [];
@@ -107,8 +112,13 @@ export async function score(
   };
   const newAssembler = () => new TextAssembler(loaded.detokenize, sampling.stop);
   let assembler = newAssembler();
-  // Under a grammar the candidates are the tokens it allows, wherever they rank: every logit is needed.
-  const wanted = (next: number | undefined): Readout => (grammar ? "all" : readoutFor(sampling, next, eog));
+  // Under a grammar the candidates are the tokens it allows, wherever they rank: every logit is needed. A text
+  // claim's guess (the text tokenized the canonical way) parts from the sampler's picks often enough (a third of the
+  // reads of an honest 256-token answer on the tiny model) that a short read first costs more than it saves.
+  const textMode = claim.tokenIds === undefined;
+  const plan: ReadPlan = grammar
+    ? { readout: "all" }
+    : readPlanFor(sampling, drawAt, textMode || options.exhaustiveReadout === true);
   const cursor = grammar && new GrammarCursor(model, grammar);
   /** Candidates for completion token `j` (after the tokens scored so far), best first. */
   const candidatesAt = (j: number, claimed: number | undefined): Candidate[] => {
@@ -122,12 +132,11 @@ export async function score(
     if (claimedAt && !allowed.includes(claimedAt) && cursor.allows(claimedAt.token)) allowed.push(claimedAt);
     return allowed;
   };
-  const textMode = claim.tokenIds === undefined;
   const claimedText = claim.text ?? "";
   let guess = textMode ? model.tokenize(claimedText, false) : [...claim.tokenIds!];
   if (!textMode && guess.length > maxTokens)
     return verdict(`${guess.length} tokens claimed, max_tokens allows ${maxTokens}`);
-  const forced = await ForcedSequence.start(sequence, promptTokens, guess.slice(0, maxTokens), wanted);
+  const forced = await ForcedSequence.start(sequence, promptTokens, guess.slice(0, maxTokens), plan);
   /** Position where `guess` starts. */
   let guessAt = 0;
   /** Text claims: where the claimed spelling and the sampler's pick were both within tolerance, the road not taken. */
@@ -282,14 +291,42 @@ function rejectedCheck(): TokenCheck {
   };
 }
 
-/** Which logits to fetch at a step: the top-k (plus a margin) when top-k applies, else all of them. */
-function readoutFor(
+/**
+ * Which logits to fetch at a step: the top-k and a margin when top-k applies (the top 8 greedy), else all of them.
+ * Where the claimed token is the sampler's exact pick, the top k + 1 (greedy: the top 2) settle its check: the pick,
+ * its probability and its slice of the draws come from the k kept tokens alone, and the one after them shows that no
+ * token tied with the k-th could have been kept instead. Elsewhere (another token, a tie at the cut) the check needs
+ * the margin, so the position's read widens to it. Every pair a read-out hands over costs the main thread about as
+ * much as a read-out of one (docs/soundness.md, "The tolerant check's cost").
+ */
+function readPlanFor(
   sampling: PreparedGeneration["sampling"],
-  claimed: number | undefined,
-  eog: readonly Token[],
-): Readout {
-  const tokens = claimed === undefined ? [...eog] : [claimed as Token, ...eog];
-  if (sampling.temperature <= 0) return { top: 8, tokens };
-  if (sampling.topK > 0) return { top: sampling.topK + TOP_K_MARGIN, tokens };
-  return "all";
+  drawAt: (j: number) => number | undefined,
+  exhaustive: boolean,
+): ReadPlan {
+  if (sampling.temperature <= 0) {
+    const wider = { top: 8 };
+    if (exhaustive) return { readout: wider };
+    return {
+      readout: { top: 2 },
+      wider,
+      settles: (_, claimed, [first, second]) =>
+        first?.token === claimed && (second === undefined || first.logit > second.logit),
+    };
+  }
+  if (sampling.topK <= 0) return { readout: "all" };
+  const k = sampling.topK;
+  const wider = { top: k + TOP_K_MARGIN };
+  if (exhaustive) return { readout: wider };
+  return {
+    readout: { top: k + 1 },
+    wider,
+    settles: (j, claimed, candidates) => {
+      if (candidates.length > k && !(candidates[k - 1]!.logit > candidates[k]!.logit)) return false;
+      const draw = drawAt(j);
+      if (draw === undefined) return false;
+      const chain = replicateChain(candidates, sampling, draw);
+      return chain.kept[chain.picked]?.token === claimed;
+    },
+  };
 }

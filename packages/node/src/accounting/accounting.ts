@@ -4,10 +4,12 @@ import { sql } from "kysely";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
 import { sqliteConnectionOf } from "../db/sqlite/openSqlite.js";
+import type { WalSync } from "../db/sqlite/walSync.js";
 import {
   NonceOutOfOrderError,
   NonceReusedError,
   RequestInFlightError,
+  ReservationLostError,
   ReservationNotFoundError,
   StackClosedError,
   StackExhaustedError,
@@ -18,6 +20,7 @@ import {
 } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { checkCount, checkHash, checkJson, checkUint256 } from "./checks.js";
+import { type LiveStacks, liveStacksOf } from "./liveStacks.js";
 import { commitOnSqlite, holdOnSqlite } from "./sqliteHotPath.js";
 import type { CommittedLeaf, LeafInput, Reservation, ReserveInput } from "./types.js";
 
@@ -65,6 +68,14 @@ export class Accounting {
   readonly #metrics: NodeMetrics | undefined;
   readonly #nodeId: bigint;
   readonly #now: () => number;
+  /** SQLite under `synchronous = normal`: syncs the log off the thread (`walSync.ts`). */
+  readonly #wal: WalSync | undefined;
+  /** With `#wal`: the stacks whose latest leaves may not be on disk yet (`liveStacks.ts`). */
+  readonly #live: LiveStacks | undefined;
+  /** The reservations open in this process on a live stack; each is ended once. */
+  readonly #open = new WeakSet<Reservation>();
+  /** Reservations this process committed or released: one not found later was not lost by the database. */
+  readonly #finished = new WeakSet<Reservation>();
 
   constructor(components: AccountingComponents, options: AccountingOptions) {
     this.#db = components.db;
@@ -72,6 +83,8 @@ export class Accounting {
     this.#metrics = components.metrics;
     this.#nodeId = options.nodeId;
     this.#now = options.now ?? Date.now;
+    this.#live = this.#sqlite && liveStacksOf(this.#sqlite);
+    this.#wal = this.#live && this.#sqlite?.wal;
   }
 
   /**
@@ -92,7 +105,9 @@ export class Accounting {
         nonce > MAX_INT64 ? undefined : await this.#hold(id, stackId, units, nonce, nowSeconds);
       if (usedBefore !== undefined) {
         this.#metrics?.unitsReserved.inc(Number(units));
-        return { id, stackId, units, nonce, unitsUsedBefore: usedBefore };
+        const reservation = { id, stackId, units, nonce, unitsUsedBefore: usedBefore };
+        this.#opened(reservation);
+        return reservation;
       }
       await this.#refuse(stackId, units, nonce, nowSeconds);
       // The row, read after the update, allows the request: the one in flight finished in between. Once more.
@@ -113,7 +128,11 @@ export class Accounting {
   ): Promise<bigint | undefined> {
     if (this.#sqlite)
       return holdOnSqlite(this.#sqlite, { id, stackId, nodeId: this.#nodeId, units, nonce, nowSeconds });
-    const { rows } = await sql<{ units_used: bigint }>`with held as (
+    // The reservation commits without waiting for its own flush (the leaf's synchronous commit flushes the log
+    // past it before any receipt goes out; a reservation lost to a database crash is one never answered on).
+    const { rows } = await sql<{ units_used: bigint }>`with relaxed as (
+        select set_config('synchronous_commit', 'off', true)
+      ), held as (
         update stacks set units_reserved = units_reserved + ${units}::bigint, updated_at = now()
         where stack_id = ${stackId}::numeric and serving_node_id = ${this.#nodeId}::numeric
           and state = 'active' and expires_at > ${nowSeconds}::bigint and leaf_count = ${nonce}::bigint
@@ -123,8 +142,17 @@ export class Accounting {
         insert into reservations (reservation_id, stack_id, units)
         select ${id}::text, stack_id, ${units}::bigint from held
       )
-      select units_used from held`.execute(this.#db);
+      select units_used from held, relaxed`.execute(this.#db);
     return rows[0]?.units_used;
+  }
+
+  /** A reservation on a live stack (`liveStacks.ts`) is counted until it is committed or released. */
+  #opened(reservation: Reservation): void {
+    if (this.#live) this.#open.add(reservation);
+  }
+
+  #ended(reservation: Reservation): void {
+    if (this.#open.delete(reservation)) this.#live?.ended(reservation.stackId);
   }
 
   /** Why `reserve` held nothing, from the stack row read after: throws, or returns if the row allows it now. */
@@ -154,12 +182,15 @@ export class Accounting {
    * reservation, if it was still open, still is: release it.
    */
   async commit(reservation: Reservation, leaf: LeafInput): Promise<CommittedLeaf> {
+    // No receipt of a live stack goes out before its row is on disk; usually long done by now (`liveStacks.ts`).
+    await this.#live?.synced(reservation.stackId);
     const units = checkCount("units", leaf.units);
     const reqHash = checkHash("reqHash", leaf.reqHash);
     const respHash = checkHash("respHash", leaf.respHash);
     const seed = checkCount("seed", leaf.seed);
-    const request = checkJson("request", leaf.request);
-    const response = leaf.response === undefined ? null : checkJson("response", leaf.response);
+    const request = leaf.recorded?.request ?? checkJson("request", leaf.request);
+    const response =
+      leaf.response === undefined ? null : (leaf.recorded?.response ?? checkJson("response", leaf.response));
     const fields = {
       leafIndex: reservation.nonce,
       nonce: reservation.nonce,
@@ -193,10 +224,27 @@ export class Accounting {
       throw new ReservationNotFoundError(
         `${reservation.id} (nonce ${reservation.nonce}: the stack moved on)`,
       );
-    if (row?.outcome !== "committed") throw new ReservationNotFoundError(reservation.id);
+    if (row?.outcome !== "committed") throw await this.#missing(reservation);
     this.#metrics?.unitsReserved.dec(Number(row.held_units));
     this.#metrics?.unitsUsed.inc(Number(units));
+    // The leaf is synced while its answer goes out, not before: see docs/node-hot-path.md for what that risks.
+    this.#wal?.sync().catch(() => {});
+    this.#finished.add(reservation);
+    this.#ended(reservation);
     return { stackId: row.stack_id!, ...fields, seed, leafHash: hash };
+  }
+
+  /** A reservation not found: lost by the database if its stack is still active (retryable), else closed. */
+  async #missing(reservation: Reservation): Promise<Error> {
+    if (this.#finished.has(reservation)) return new ReservationNotFoundError(reservation.id);
+    const stack = await this.#db
+      .selectFrom("stacks")
+      .select("state")
+      .where("stack_id", "=", reservation.stackId)
+      .executeTakeFirst();
+    return stack?.state === "active"
+      ? new ReservationLostError(reservation.stackId)
+      : new ReservationNotFoundError(reservation.id);
   }
 
   async #commitOnSqlite(sqlite: SqliteConnection, reservation: Reservation, leaf: CommitValues) {
@@ -272,6 +320,8 @@ export class Accounting {
         .execute();
       return held.units;
     });
+    this.#finished.add(reservation);
+    this.#ended(reservation);
     if (released === undefined) return false;
     this.#metrics?.unitsReserved.dec(Number(released));
     return true;

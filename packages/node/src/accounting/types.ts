@@ -63,6 +63,11 @@ export interface LeafInput {
    * resend the same signed request and get the same response instead of paying twice (`findLeafByNonce`).
    */
   response?: unknown;
+  /**
+   * `JSON.stringify` of `request` and `response`, where the caller has them already (`leafInput`): stored as they
+   * are instead of serialised again. They must be exactly those texts.
+   */
+  recorded?: { request: string; response: string } | undefined;
 }
 
 /** A committed leaf: exactly the fields the node signs (EIP-712 `AtomaResponse`), and the leaf hash. */

@@ -27,6 +27,36 @@ export class LeafNotFoundError extends AtomaError<NodeErrorCode> {
   }
 }
 
+/** The node committed no leaf at that nonce of the stack (404): nothing there to show its owner. */
+export class NoLeafAtNonceError extends AtomaError<NodeErrorCode> {
+  override name = "NoLeafAtNonceError";
+  constructor(stackId: bigint, nonce: bigint) {
+    super("leaf_not_found", `stack ${stackId} has no leaf at nonce ${nonce}`);
+  }
+}
+
+/** A leaf read whose signature this node answered already (409): each read is signed afresh (a new salt). */
+export class LeafReadReplayedError extends AtomaError<NodeErrorCode> {
+  override name = "LeafReadReplayedError";
+  constructor() {
+    super("leaf_read_replayed", "this signed leaf read was answered already: sign a new one");
+  }
+}
+
+/** More signed leaf reads are remembered, within their deadlines, than the node keeps (429): try again shortly. */
+export class LeafReadsCrowdedError extends AtomaError<NodeErrorCode> {
+  override name = "LeafReadsCrowdedError";
+  /** Seconds until the stack's earliest read passes its deadline and frees a room (`retry-after`). */
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(
+      "leaf_reads_crowded",
+      "too many leaf reads of this stack within their deadlines: try again shortly",
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** The node has not posted the stack's root on-chain yet, so no proof under it exists (409; ask again later). */
 export class StackNotSettledError extends AtomaError<NodeErrorCode> {
   override name = "StackNotSettledError";

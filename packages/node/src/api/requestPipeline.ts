@@ -1,6 +1,7 @@
 import { requestHash } from "@atoma/core";
 import type { Context } from "hono";
 import { checkPlainAccepted } from "../confidential/confidentialGate.js";
+import { logUnexpected } from "../confidential/failureLog.js";
 import { type OpenedConfidential, openConfidential } from "../confidential/openConfidential.js";
 import { sealedErrorBody } from "../confidential/sealedError.js";
 import { httpErrorOf } from "../http/errorResponse.js";
@@ -46,7 +47,7 @@ export async function runRequestPipeline(
   } catch (error) {
     // After decryption every error is sealed: its text may quote the prompt (see `sealedErrorBody`).
     const mapped = httpErrorOf(error);
-    if (!mapped.expected) api.logger.error({ err: error }, "sealed request failed");
+    if (!mapped.expected) logUnexpected(api.logger, error, true, "sealed request failed");
     return c.json(sealedErrorBody(opened.sealer, mapped), mapped.status as 500, mapped.headers);
   }
 }

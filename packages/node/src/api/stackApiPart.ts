@@ -7,6 +7,7 @@ import { attestationRoute } from "../confidential/attestationRoute.js";
 import type { ConfidentialCompute } from "../confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../confidential/confidentialConfig.js";
 import { startEpochAttester } from "../confidential/epochAttester.js";
+import { startPeerDropper } from "../confidential/peerDropper.js";
 import { ReplayGuard } from "../confidential/replayGuard.js";
 import { stackLevelLookup } from "../confidential/stackLevels.js";
 import { ConfigError, EngineUnhealthyError } from "../errors.js";
@@ -15,6 +16,7 @@ import type { NodeContext, NodePart, NodePartFactory } from "../service/nodePart
 import type { StackApi } from "./apiContext.js";
 import { chainStackLookup } from "./chainStackLookup.js";
 import { inferenceHandler } from "./handleInference.js";
+import { leafReadRoute } from "./leafReadRoute.js";
 import { proofRoute } from "./proofRoute.js";
 import { stackEvents } from "./stackEvents.js";
 import { StackOwners } from "./stackOwners.js";
@@ -117,7 +119,7 @@ function confidentialOf(context: NodeContext, options: StackApiOptions): Confide
 
 /**
  * The stack API: `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` for requests signed by the
- * owners of stacks this node serves, and the chain events that tell it which stacks those are. Without any
+ * owners of stacks this node serves, `GET /v1/stacks/{id}/leaves/{nonce}` for their owners, and the chain events that tell it which stacks those are. Without any
  * `chain.contracts` (a node started against a bare chain) it stays off, like the workers.
  */
 export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
@@ -130,6 +132,7 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
     const engine = api.engine;
     const confidential = api.confidential;
     let attester: ReturnType<typeof startEpochAttester> | undefined;
+    let dropper: ReturnType<typeof startPeerDropper> | undefined;
     const posts =
       confidential !== undefined &&
       (options.confidential?.postRecords ?? context.seat.addresses.AttestationRegistry !== undefined);
@@ -160,7 +163,8 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           chainId: context.config.chain.chainId,
           settlementManager: context.config.chain.contracts.SettlementManager,
         });
-        if (confidential) attestationRoute(app, confidential);
+        leafReadRoute(app, api);
+        attestationRoute(app, confidential);
       },
       start: async () => {
         if (!confidential) return;
@@ -172,8 +176,16 @@ export function stackApiPart(options: StackApiOptions = {}): NodePartFactory {
           logger: api.logger,
         });
         await attester.ready;
+        // A node that posts its own records (it holds a wallet on the chain) also drops its stale peers.
+        if (posts)
+          dropper = startPeerDropper(context.seat, {
+            nodeId: api.nodeId,
+            pollMs: options.confidential?.epochPollMs ?? context.config.confidential.epochPollMs,
+            logger: api.logger,
+          });
       },
       stop: async () => {
+        dropper?.stop();
         attester?.stop();
         api.attestation?.stop();
       },

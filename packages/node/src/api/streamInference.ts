@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { Permit } from "../admission/admissionGate.js";
+import { logUnexpected } from "../confidential/failureLog.js";
 import { SealedStream, sealedChunkEvent } from "../confidential/sealedAnswer.js";
 import { sealedErrorBody } from "../confidential/sealedError.js";
 import { closeUnlessDeliveredWithin } from "../http/deliveryDeadline.js";
@@ -107,7 +108,7 @@ export async function streamInference(
         return;
       }
       const mapped = httpErrorOf(fromEngineError(error));
-      if (!mapped.expected) api.logger.error({ err: error }, "stream failed");
+      if (!mapped.expected) logUnexpected(api.logger, error, admitted.sealer !== undefined, "stream failed");
       // A sealed request's error goes out sealed: its text may quote the prompt.
       send(sseEvent(admitted.sealer ? sealedErrorBody(admitted.sealer, mapped) : mapped.body));
       end();

@@ -1,6 +1,7 @@
 import {
   attestationCommitment,
   attestationResult,
+  ContractRevertError,
   commitAttestation,
   declareTranscriptUnavailable,
   drawAttesters,
@@ -8,6 +9,7 @@ import {
   findSettlementDispute,
   getAttesters,
   getSettlement,
+  hasAnsweredSelection,
   openAttestation,
   proveReceiptFraud,
   SettlementPhase,
@@ -28,6 +30,9 @@ import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { decideOnSample } from "./sampleDecision.js";
 import { openSelection, stepSelect } from "./selectDuty.js";
+
+/** Reverts of a replacement draw that only mean "not yet": its seed block is not mined, or its window is open. */
+const DRAW_WAITING = new Set(["DrawTooEarly", "SelectionWindowOpen"]);
 
 /**
  * One step of an attester's duty, from what the chain says now: commit (fetching, checking and recomputing the
@@ -64,6 +69,10 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
       const selection = await openSelection(env, duty.stackId);
       if (selection)
         return stepSelect(env, duty, { me, selection, requestCount: st.requestCount, now }, signal);
+      // The window closed into a public top-up (or a replacement round's window is not open yet): the draw that
+      // follows may name this node, which must then commit or declare. The duty waits for it; once the draw is made
+      // a node it did not name ends it below.
+      return;
     }
     if (!mine) return finish("timed_out", "failed");
     if (mine.committed) {
@@ -154,10 +163,27 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
   // Committed: see the settlement through, so nothing stays locked.
   switch (st.phase) {
     case SettlementPhase.Drawing:
-      // Replacements for silent attesters are armed: anyone may draw them, from a later block.
-      await drawAttesters(env.seat, { stackId: duty.stackId });
+      // Committed to a `selfSelect` that lower outputs pushed out of the seats, and a later round's window is open:
+      // a candidate of it like any other (the step selects, or forgets the duty).
+      if (await pushedOutCandidate(env, duty, me, attesters, now)) {
+        await updateDuty(env.db, duty.taskId, { state: "pending" });
+        return;
+      }
+      // Replacements for silent attesters are armed: anyone may draw them, from a later block. Under private
+      // selection this opens the round's window, then closes it once it has ended (waiting until then).
+      try {
+        await drawAttesters(env.seat, { stackId: duty.stackId });
+      } catch (error) {
+        if (!(error instanceof ContractRevertError) || !DRAW_WAITING.has(error.errorName)) throw error;
+      }
       return;
     case SettlementPhase.Commit:
+      if (mine && !mine.committed) {
+        // Named by a public draw, its commitment never taken (a `selfSelect` pushed out of the seats): it commits
+        // (the kept commitment is on the settlement's own sample) or declares, as a drawn attester does.
+        await updateDuty(env.db, duty.taskId, { state: "pending" });
+        return;
+      }
       if (st.dataRequested && !st.dataPosted) {
         if (now > st.dataDeadline) await failVerification(env.seat, { stackId: duty.stackId });
       } else if (now > st.deadline) {
@@ -202,6 +228,24 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
     default:
       return finish("server_failed");
   }
+}
+
+/**
+ * Whether this node, holding a committed duty while the settlement draws, is no attester of it and a round's window
+ * is open that it has neither a seat in nor answered: its earlier `selfSelect` was pushed out of the seats (or never
+ * sat), so it is a candidate of this round.
+ */
+async function pushedOutCandidate(
+  env: AttestationEnv,
+  duty: Duty,
+  me: bigint,
+  attesters: readonly { nodeId: bigint }[],
+  now: bigint,
+): Promise<boolean> {
+  if (attesters.some((a) => a.nodeId === me)) return false;
+  const selection = await openSelection(env, duty.stackId);
+  if (!selection || now > selection.endsAt || selection.nodeIds.includes(me)) return false;
+  return !(await hasAnsweredSelection(env.seat, duty.stackId, me, selection.round));
 }
 
 /** The attestation result kept on the duty's row (what was recomputed), or undefined when none was. */

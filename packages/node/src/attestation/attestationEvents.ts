@@ -8,7 +8,7 @@ import {
 } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
-import { insertDuty, recordDrawnSeat } from "./duties.js";
+import { insertDuty, recordDrawnSeat, recordPublicDraw, recordReplacementDuty } from "./duties.js";
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
@@ -28,8 +28,9 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
           async read(event) {
             const me = await chain.nodeId();
             if (me === undefined || !event.args.attesters.includes(me)) return undefined;
+            // Named by a public draw: a duty a private window left failed is opened again (recordPublicDraw).
             return ({ db }) =>
-              insertDuty(db, {
+              recordPublicDraw(db, {
                 kind: "attest",
                 stackId: event.args.stackId,
                 round: 0n,
@@ -43,8 +44,10 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
           async read(event) {
             const me = await chain.nodeId();
             if (me === undefined || event.args.nodeId !== me) return undefined;
+            // Drawn in public after a replacement window it was a candidate of: that window's row may have ended
+            // failed (not seated when the window closed); it is this draw's duty now.
             return ({ db }) =>
-              insertDuty(db, {
+              recordPublicDraw(db, {
                 kind: "attest",
                 stackId: event.args.stackId,
                 round: 0n,
@@ -68,6 +71,22 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
             if ((await chain.nodeId()) === undefined) return undefined;
             return ({ db }) =>
               insertDuty(db, {
+                kind: "attest",
+                stackId: event.args.stackId,
+                round: 0n,
+                indices: [],
+                commitDeadline: event.args.endsAt,
+                eventBlock: event.blockNumber,
+              });
+          },
+        },
+        // A replacement round's private window: the same (a first-window candidate's failed row is opened again; an
+        // attester keeps the row it has; the step checks candidacy).
+        ReplacementSelectionOpened: {
+          async read(event) {
+            if ((await chain.nodeId()) === undefined) return undefined;
+            return ({ db }) =>
+              recordReplacementDuty(db, {
                 kind: "attest",
                 stackId: event.args.stackId,
                 round: 0n,

@@ -8,7 +8,7 @@ import type { CommitStrategy } from "./commitStrategy.js";
 import { VrfKeyMismatchError } from "./errors.js";
 import { honestStrategy } from "./honestStrategy.js";
 import { TranscriptCache } from "./transcriptCache.js";
-import { VrfKeyKeeper } from "./vrfKey.js";
+import { sharedVrfKeyKeeper } from "./vrfKey.js";
 
 export interface AttestationPartOptions {
   /** Milliseconds between passes over the open duties. @default 2000 */
@@ -79,7 +79,11 @@ export function attestationPart(
     }
     // Asked for now, so a node that makes its own engine starts it before the parts start.
     const engine = context.engine();
-    const vrfKeys = new VrfKeyKeeper(context.seat, context.account, context.logger.child({ module: "vrf" }));
+    const vrfKeys = sharedVrfKeyKeeper(
+      context.seat,
+      context.account,
+      context.logger.child({ module: "vrf" }),
+    );
     const worker = new AttestationWorker(
       {
         ...dutyEnvOf(context, "attestation", () => engine),

@@ -6,6 +6,7 @@ import {
   getCommitteeSelection,
   readDisputeCandidates,
   selfSelectCommittee,
+  vrfKeyUsableForDispute,
 } from "@atoma/chain";
 import { UNAVAILABLE_CLAIM } from "@atoma/core";
 import type { CommitteeVoter } from "../committee/committeeVoter.js";
@@ -14,6 +15,7 @@ import type { AttestationEnv } from "./attestationEnv.js";
 import { computeBallot } from "./committeeDuty.js";
 import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
+import { canSendSelection, DEFAULT_BLOCK_TIME_MS } from "./selectionDeadline.js";
 
 /**
  * A dispute's private committee selection (`DisputeSelection.CommitteeSelectionOpened`; every node holds the duty,
@@ -54,6 +56,9 @@ export async function stepCommitteeSelection(
   if (!key) return deleteDuty(env.db, duty.taskId);
   const candidates = await readDisputeCandidates(env.seat, disputeId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  // A key registered at or after the freeze cannot select this node (`VrfKeyTooNew`): no recompute, no doomed tx.
+  if (!(await vrfKeyUsableForDispute(env.seat, { disputeId, nodeId: me })))
+    return deleteDuty(env.db, duty.taskId);
   const evaluated = evaluateSelection(key, selection);
   if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
   env.logger.info({ disputeId: disputeId.toString() }, "selected onto a dispute committee (private)");
@@ -74,6 +79,15 @@ export async function stepCommitteeSelection(
     // Not sitting is slashable only on this node's own VRF proof, which it never publishes; sitting to abstain costs
     // the timeout share and can leave the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
     env.logger.info({ disputeId: disputeId.toString() }, "cannot recompute in time: not taking the seat");
+    return deleteDuty(env.db, duty.taskId);
+  }
+  if (!canSendSelection(selection.endsAt, await env.seat.now(), env.blockTimeMs ?? DEFAULT_BLOCK_TIME_MS)) {
+    // Too near the end (review L-2): the proof would land late and revert, yet stay public, and anyone could report
+    // this node as a silent selected member with it. A proof never sent cannot be shown by anyone.
+    env.logger.info(
+      { disputeId: disputeId.toString() },
+      "too near the selection window's end: not taking the seat",
+    );
     return deleteDuty(env.db, duty.taskId);
   }
   // Kept before sending: once seated, the committee duty reveals and shows this ballot.

@@ -86,6 +86,51 @@ export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> 
     .execute();
 }
 
+/**
+ * Records the duty a replacement round's private window gives every node (`ReplacementSelectionOpened`). A row the
+ * node's earlier part in the same settlement ended as failed (a candidate of the first window that was not seated
+ * and found no window of its own in the public top-up) is opened again, with what the event tells: the node is a
+ * candidate of the new round. Every other row is left as it is (an attester keeps its duty; the same event seen
+ * twice changes nothing), and the step refuses a node that is no candidate.
+ */
+export async function recordReplacementDuty(db: NodeDb, duty: NewDuty): Promise<void> {
+  await reopenFailed(db, duty, {});
+}
+
+/** Inserts `duty`, or opens the failed row it meets again as pending with `duty`'s deadline (and `also`). */
+async function reopenFailed(db: NodeDb, duty: NewDuty, also: { sampled_indices?: string }): Promise<void> {
+  await db
+    .insertInto("attestation_tasks")
+    .values(newDutyRow(duty))
+    .onConflict((c) =>
+      c
+        .columns(["kind", "stack_id", "round"])
+        .doUpdateSet({
+          state: "pending",
+          ...also,
+          commit_deadline: duty.commitDeadline ?? null,
+          commitment: null,
+          result: null,
+          last_error: null,
+          updated_at: sql<Date>`current_timestamp`,
+        })
+        .where("attestation_tasks.state", "=", "failed"),
+    )
+    .execute();
+}
+
+/**
+ * Records the duty of a node a public draw names (`AttestersSampled`, or `AttesterReplaced` for a replacement or a
+ * replacement round's public top-up). A row its earlier part in the same settlement ended as failed (a candidate of a
+ * private window whose step saw the window close into a public top-up before the draw) is opened again, with what the
+ * event tells: the node is an attester now and must commit or declare the transcript unavailable. Every other row is
+ * left as it is: a pending one acts on the draw at its next step, and a committed one whose commitment the manager
+ * never took (a `selfSelect` pushed out of the seats) is made pending by its step (`stepAttest`).
+ */
+export async function recordPublicDraw(db: NodeDb, duty: NewDuty): Promise<void> {
+  await reopenFailed(db, duty, { sampled_indices: JSON.stringify(duty.indices.map(String)) });
+}
+
 const OPEN_STATES: AttestationState[] = ["pending", "committed", "revealed"];
 
 /** Duties still in progress, oldest first (bounded, so one scan never holds too much). */

@@ -4,8 +4,9 @@ import {
   attestationResult,
   attesterCandidatesOf,
   ContractRevertError,
+  currentAttesterSelection,
   evaluateSelection,
-  getAttesterSelection,
+  getSampledIndices,
   getSettlement,
   getStack,
   getTask,
@@ -19,25 +20,32 @@ import { attestationSalt } from "./attestationSalt.js";
 import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { decideOnSample } from "./sampleDecision.js";
-import { canSendSelection } from "./selectionDeadline.js";
+import { canSendSelection, DEFAULT_BLOCK_TIME_MS } from "./selectionDeadline.js";
 
 /**
- * A settlement's private selection window is open (`SettlementDraw.SelectionOpened`): the node fetches the sampled
- * requests (every candidate does, as cover), then evaluates its VRF on the window's seed, alone. Not selected, it
- * forgets the duty. Selected, it recomputes the sample at the indices the seed gives, and commits to it in the
- * same transaction as its VRF proof (`selfSelect`): the server learns it is checked only once a commitment is in.
- * A transcript it cannot use (or cannot fetch within half of what is left of the window) makes it ask for the
- * sampled requests on chain before it evaluates, selected or not, so asking tells nobody anything; selected, it
- * keeps the duty and recomputes from the posted requests once they are in. It never seats without a commitment,
- * and never sends its proof with fewer than two block times left in the window (`canSendSelection`).
+ * A settlement's private selection window is open (`SettlementDraw.SelectionOpened` for the first draw,
+ * `ReplacementSelectionOpened` for a replacement round): the node fetches the sampled requests and recomputes them
+ * (every candidate does both, as cover: neither a fetch nor a busy engine tells a probing server who was selected),
+ * then evaluates its VRF on the window's seed, alone. Not selected, it forgets the duty. Selected, it commits to
+ * what it recomputed in the same transaction as its VRF proof (`selfSelect`): the server learns it is checked only
+ * once a commitment is in. The first draw's sample is at the indices the window's seed gives; a replacement's is
+ * the settlement's own. A transcript it cannot use (or cannot fetch within half of what is left of the window) makes
+ * it ask for the sampled requests on chain (in its round's window) before it evaluates, selected or not, so asking tells
+ * nobody anything; selected, it keeps the duty and recomputes from the posted requests once they are in. It never
+ * seats without a commitment, and never sends its proof with fewer than two block times left in the window
+ * (`canSendSelection`).
  */
 /** Milliseconds between blocks when the attestation part was not told (`blockTimeMs`). */
-const DEFAULT_BLOCK_TIME_MS = 2_000;
 
 export async function stepSelect(
   env: AttestationEnv,
   duty: Duty,
-  at: { me: bigint; selection: AttesterSelection; requestCount: number | bigint; now: bigint },
+  at: {
+    me: bigint;
+    selection: AttesterSelection & { round: number };
+    requestCount: number | bigint;
+    now: bigint;
+  },
   signal?: AbortSignal,
 ): Promise<void> {
   const { me, selection, now } = at;
@@ -48,16 +56,14 @@ export async function stepSelect(
   const key = await env.vrfKeys.key();
   if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
   // Proved its selection, and lower outputs took the cap's seats: nothing more to send.
-  if (await hasAnsweredSelection(env.seat, duty.stackId, me)) return deleteDuty(env.db, duty.taskId);
+  if (await hasAnsweredSelection(env.seat, duty.stackId, me, selection.round))
+    return deleteDuty(env.db, duty.taskId);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
-  const { taskId } = await getStack(env.seat, duty.stackId);
-  const { sampleSize } = await getTask(env.seat, taskId);
-  const indices = await selectionSampleIndices(env.seat, {
-    seed: selection.seed,
-    requestCount: BigInt(at.requestCount),
-    sampleSize: BigInt(sampleSize),
-  });
+  const indices =
+    selection.round === 0
+      ? await firstDrawIndices(env, duty.stackId, selection, at.requestCount)
+      : await getSampledIndices(env.seat, duty.stackId);
   const full = await completeDuty(env, { ...duty, indices: [...indices] });
   const { dataPosted } = await getSettlement(env.seat, duty.stackId);
   const bounded = beforeDeadline(signal, selection.endsAt, now);
@@ -77,18 +83,24 @@ export async function stepSelect(
     if (!(error instanceof TranscriptUnusableError || error instanceof TranscriptFraudError)) throw error;
     if (selection.dataDeadline === 0n) await askForData(env, duty.stackId, me, candidates);
   }
+  // Recomputed before the VRF is evaluated, selected or not: a server probing candidates' engines with the sampled
+  // prompts (it served them) sees every candidate busy alike (the review's M2 for attesters).
+  const decision = sample
+    ? await decideOnSample(
+        env,
+        { stackId: duty.stackId, nodeId: me, indices: full.indices, bodies: sample.bodies },
+        bounded,
+      )
+    : undefined;
+  // No sample yet (unusable, or posted requests not all visible) or no decision in time: the duty stays, selected or
+  // not, and a later step recomputes from the requests the server posts (every candidate alike).
+  if (!decision) return;
   const evaluated = evaluateSelection(key, selection);
   if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
-  env.logger.info({ stackId: duty.stackId.toString() }, "selected as an attester (private)");
-  // No sample yet (unusable, or posted requests not all visible): the duty stays, and a later step recomputes
-  // from the requests the server posts.
-  if (!sample) return;
-  const decision = await decideOnSample(
-    env,
-    { stackId: duty.stackId, nodeId: me, indices: full.indices, bodies: sample.bodies },
-    bounded,
+  env.logger.info(
+    { stackId: duty.stackId.toString(), round: selection.round },
+    "selected as an attester (private)",
   );
-  if (!decision) return;
   const recomputed = "sample" in decision ? decision.sample : undefined;
   const salt = await attestationSalt(env.account, {
     chainId: env.seat.chainId,
@@ -126,6 +138,22 @@ export async function stepSelect(
   env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
 }
 
+/** The request indices of a first draw's window: those the settlement manager samples from its seed at the close. */
+async function firstDrawIndices(
+  env: AttestationEnv,
+  stackId: bigint,
+  selection: AttesterSelection,
+  requestCount: number | bigint,
+): Promise<readonly bigint[]> {
+  const { taskId } = await getStack(env.seat, stackId);
+  const { sampleSize } = await getTask(env.seat, taskId);
+  return selectionSampleIndices(env.seat, {
+    seed: selection.seed,
+    requestCount: BigInt(requestCount),
+    sampleSize: BigInt(sampleSize),
+  });
+}
+
 /** Asks for the sampled requests on chain; another candidate asking first is as good. */
 async function askForData(
   env: AttestationEnv,
@@ -143,14 +171,13 @@ async function askForData(
 }
 
 /**
- * The private selection window of `stackId` (open or closed), when the settlement's first draw was private;
- * undefined for a public draw.
+ * The private selection window (open or closed) of the draw `stackId` has armed now, with its round: the first
+ * draw's or a replacement round's; undefined for a public draw (or a public top-up).
  */
 export async function openSelection(
   env: AttestationEnv,
   stackId: bigint,
-): Promise<AttesterSelection | undefined> {
+): Promise<(AttesterSelection & { round: number }) | undefined> {
   if (!env.seat.addresses.VrfKeyRegistry) return undefined;
-  const selection = await getAttesterSelection(env.seat, stackId);
-  return selection.endsAt === 0n ? undefined : selection;
+  return currentAttesterSelection(env.seat, stackId);
 }

@@ -1,3 +1,6 @@
+/** The block time assumed when the node's configuration gives none. */
+export const DEFAULT_BLOCK_TIME_MS = 2_000;
+
 /** Block times that must be left before a selection window closes for the node to send its proof. */
 export const SEND_MARGIN_BLOCKS = 2;
 

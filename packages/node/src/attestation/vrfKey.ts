@@ -69,6 +69,22 @@ export class VrfKeyKeeper {
   }
 }
 
+const keepers = new WeakMap<NodeSeat, VrfKeyKeeper>();
+
+/**
+ * The one keeper of a node's VRF key, shared by the parts that select privately (attestation and consensus): two
+ * keepers would each register the key when the start-time registration failed, and the second tx would revert
+ * `VrfKeyAlreadySet`. A seat signs with one account, so the seat names the keeper.
+ */
+export function sharedVrfKeyKeeper(seat: NodeSeat, account: LocalAccount, logger: Logger): VrfKeyKeeper {
+  let keeper = keepers.get(seat);
+  if (!keeper) {
+    keeper = new VrfKeyKeeper(seat, account, logger);
+    keepers.set(seat, keeper);
+  }
+  return keeper;
+}
+
 /** Whether compressed SEC1 `publicKey` is the affine point `registered`. */
 function sameKey(publicKey: Hex, registered: readonly [bigint, bigint]): boolean {
   const odd = publicKey.slice(2, 4) === "03";

@@ -2,7 +2,11 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { ConfidentialCompute } from "./confidentialCompute.js";
-import { AttestationUnavailableError, InvalidAttestationNonceError } from "./errors.js";
+import {
+  AttestationUnavailableError,
+  ConfidentialUnsupportedError,
+  InvalidAttestationNonceError,
+} from "./errors.js";
 
 const NONCE = /^0x[0-9a-fA-F]{64}$/;
 
@@ -21,9 +25,12 @@ function remoteAddress(c: Context): string {
  * its signed statement (no quote produced).
  * The body is `{ object: "atoma.attestation", signing_address, freshness, evidence }`. A fresh nonce spends the
  * asking address's share of the quote budget (behind a reverse proxy, the proxy's address: give it its own limits).
+ * A node without confidential compute answers 400 `confidential_unsupported` (for good), one that has no evidence
+ * for now 503 `attestation_unavailable` (ask again), so a client tells the two apart.
  */
-export function attestationRoute(app: NodeApp, confidential: ConfidentialCompute): void {
+export function attestationRoute(app: NodeApp, confidential: ConfidentialCompute | undefined): void {
   app.get("/v1/attestation", async (c) => {
+    if (!confidential) throw new ConfidentialUnsupportedError();
     const nonces = c.req.queries("nonce") ?? [];
     if (nonces.length > 1) throw new InvalidAttestationNonceError("give one nonce");
     const nonce = nonces[0];

@@ -5,6 +5,8 @@ import type { Logger } from "@atoma/core";
 import type { Address } from "viem";
 import type { NodeConfig } from "../config/loadConfig.js";
 import { ConfigError } from "../errors.js";
+import { collateralFile, readCollateral } from "./collateralFile.js";
+import { CollateralRefresher } from "./collateralRefresher.js";
 import { ConfidentialCompute } from "./confidentialCompute.js";
 import { devEvidenceSource, type EvidenceSource } from "./evidenceSource.js";
 import { tsmEvidenceSource } from "./tsmEvidenceSource.js";
@@ -47,7 +49,7 @@ function readDevKey(path: string): { key: DevAttestationKey; measurements: TdMea
 
 /**
  * The node's confidential compute as `confidential.*` describes it, or undefined when `kind` is "off". `tdx` reads
- * quotes through configfs-tsm with the collateral file's contents; `dev` signs development quotes with the key file.
+ * quotes through configfs-tsm with the collateral file's contents, or a PCCS's kept fresh (`pccsUrl`); `dev` signs development quotes with the key file.
  * Throws `ConfigError` for a missing or malformed file.
  */
 export function confidentialFromConfig(
@@ -60,9 +62,23 @@ export function confidentialFromConfig(
   let source: EvidenceSource;
   if (options.kind === "tdx") {
     const file = options.collateralFile;
-    if (file === undefined) throw new ConfigError("confidential.kind tdx needs confidential.collateralFile");
-    const collateral = readJson(file, "confidential.collateralFile") as Collateral;
-    source = tsmEvidenceSource({ root: options.tsmRoot, collateral: async () => collateral });
+    if (file === undefined && options.pccsUrl === undefined)
+      throw new ConfigError(
+        "confidential.kind tdx needs confidential.collateralFile or confidential.pccsUrl",
+      );
+    let collateral: (quote: Uint8Array) => Promise<Collateral>;
+    if (options.pccsUrl === undefined) collateral = collateralFile(resolve(file!), logger);
+    else {
+      // The file's collateral, if any, is served until the first refresh replaces it.
+      const refresher = new CollateralRefresher({
+        pccsUrl: options.pccsUrl,
+        initial: file === undefined ? undefined : readCollateral(resolve(file)),
+        logger,
+      });
+      refresher.start();
+      collateral = (quote) => refresher.collateral(quote);
+    }
+    source = tsmEvidenceSource({ root: options.tsmRoot, collateral });
   } else {
     if (options.devKeyFile === undefined)
       throw new ConfigError("confidential.kind dev needs confidential.devKeyFile");

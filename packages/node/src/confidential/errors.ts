@@ -23,7 +23,10 @@ export class AttestationRateLimitedError extends AtomaError<NodeErrorCode> {
   }
 }
 
-/** The node has no evidence to serve (its source failed, or it has not attested yet) (503). */
+/**
+ * The node has confidential compute but no evidence to serve for now: its TEE interface failed, it has not attested
+ * for an epoch yet, or its post was reorganised away (503: ask again shortly).
+ */
 export class AttestationUnavailableError extends AtomaError<NodeErrorCode> {
   override name = "AttestationUnavailableError";
   constructor(message: string, options?: AtomaErrorOptions) {
@@ -68,11 +71,60 @@ export class ConfidentialReplayedError extends AtomaError<NodeErrorCode> {
   }
 }
 
-/** A sealed request reached a node that runs no confidential compute, or a stack below level 3 (400). */
+/**
+ * The node runs no confidential compute at all: it has no attestation to serve and opens no sealed request (400,
+ * for good: another node is needed).
+ */
 export class ConfidentialUnsupportedError extends AtomaError<NodeErrorCode> {
   override name = "ConfidentialUnsupportedError";
-  constructor(message = "this node does not serve confidential requests") {
+  constructor(
+    message = "this node runs no confidential compute: it serves no attestation and no sealed request",
+  ) {
     super("confidential_unsupported", message);
+  }
+}
+
+/**
+ * The node has confidential compute, but the stack is not one sealed requests go to: its task is below security
+ * level 3, or the node's own gate refuses it (400: seal for a level-3 stack).
+ */
+export class ConfidentialStackUnsupportedError extends AtomaError<NodeErrorCode> {
+  override name = "ConfidentialStackUnsupportedError";
+  constructor(stackId: bigint, level?: number) {
+    super(
+      "confidential_stack_unsupported",
+      level === undefined
+        ? `stack ${stackId} does not take sealed requests on this node`
+        : `stack ${stackId} belongs to a task at security level ${level}: sealed requests go to level-3 (confidential) stacks only`,
+    );
+  }
+}
+
+/**
+ * A level-3 stack on a node that posts no attestation record (no AttestationRegistry configured): it never takes
+ * their sealed requests, however long one waits (400: the operator must configure it; use another node).
+ */
+export class AttestationNotPostedError extends AtomaError<NodeErrorCode> {
+  override name = "AttestationNotPostedError";
+  constructor() {
+    super(
+      "attestation_not_posted",
+      "this node posts no attestation record (no AttestationRegistry configured): it takes no sealed requests for level-3 stacks",
+    );
+  }
+}
+
+/**
+ * A level-3 stack while the node's attestation record on-chain is missing or expired: the node posts a new one on
+ * its own (503: ask again shortly).
+ */
+export class AttestationRecordStaleError extends AtomaError<NodeErrorCode> {
+  override name = "AttestationRecordStaleError";
+  constructor() {
+    super(
+      "attestation_record_stale",
+      "this node's attestation record on-chain is missing or expired: it takes no sealed requests until it posts a current one",
+    );
   }
 }
 

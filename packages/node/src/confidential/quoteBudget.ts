@@ -17,16 +17,19 @@ export class QuoteBudget {
     this.#at = now();
   }
 
-  /** Takes one token; returns 0 when granted, else the seconds until one is free. */
-  take(): number {
+  /**
+   * Takes one token, leaving at least `keep` behind; returns 0 when granted, else the seconds until one is free
+   * (above `keep`).
+   */
+  take(keep = 0): number {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#perSecond);
     this.#at = now;
-    if (this.#tokens >= 1) {
+    if (this.#tokens >= 1 + keep) {
       this.#tokens -= 1;
       return 0;
     }
-    return Math.ceil((1 - this.#tokens) / this.#perSecond);
+    return Math.max(1, Math.ceil((1 + keep - this.#tokens) / this.#perSecond));
   }
 
   /** Gives back a token taken for a quote that was not produced after all. */
@@ -44,18 +47,30 @@ export interface QuoteBudgetsOptions {
   perSourceBurst: number;
   /** How many sources are remembered (the oldest, least recently asking, is forgotten first). @default 4096 */
   maxSources?: number | undefined;
+  /**
+   * Tokens of the whole kept for quiet sources: one granted a quote within `quietMs` may not take the last
+   * `reserve`. @default a quarter of `burst`, rounded down
+   */
+  reserve?: number | undefined;
+  /** @default 10000 */
+  quietMs?: number | undefined;
   now?: (() => number) | undefined;
 }
 
 /**
  * The fresh-quote budget shared fairly: one bucket per source (an IP address, an IPv6 /64) inside the node's
- * whole bucket. A griefer looping over nonces from one address spends its own share and leaves the rest for
- * everyone else; it takes many addresses to starve the node (clients then fall back to the epoch evidence).
+ * whole bucket, whose last `reserve` tokens only a quiet source (no quote granted it within `quietMs`) may take.
+ * A griefer looping over nonces spends its own share, and however many busy addresses it holds they share the
+ * whole but its reserve: the reserve refills first and goes to clients asking now and then. Draining that too
+ * takes a new quiet address for every quote (`perSecond` × `quietMs` of them in rotation); clients then fall back
+ * to the epoch evidence the chain's record names.
  */
 export class QuoteBudgets {
   readonly #options: QuoteBudgetsOptions;
   readonly #global: QuoteBudget;
   readonly #sources = new Map<string, QuoteBudget>();
+  /** When each source was last granted a quote (forgotten with its bucket). */
+  readonly #granted = new Map<string, number>();
 
   constructor(options: QuoteBudgetsOptions) {
     this.#options = options;
@@ -76,8 +91,13 @@ export class QuoteBudgets {
     this.#prune();
     const own = bucket.take();
     if (own > 0) return own;
-    const all = this.#global.take();
+    const now = (this.#options.now ?? Date.now)();
+    const last = this.#granted.get(key);
+    const quiet = last === undefined || now - last >= (this.#options.quietMs ?? 10_000);
+    const reserve = this.#options.reserve ?? Math.floor(this.#options.burst / 4);
+    const all = this.#global.take(quiet ? 0 : reserve);
     if (all > 0) bucket.refund();
+    else this.#granted.set(key, now);
     return all;
   }
 
@@ -91,6 +111,7 @@ export class QuoteBudgets {
     for (const key of this.#sources.keys()) {
       if (this.#sources.size <= max) return;
       this.#sources.delete(key);
+      this.#granted.delete(key);
     }
   }
 }

@@ -13,8 +13,8 @@ export interface TsmEvidenceSourceOptions {
   root?: string | undefined;
   /** The report entry this node uses (created when missing: configfs fills it with inblob, outblob, generation). */
   entry?: string | undefined;
-  /** Intel's collateral for this platform's quotes (from a PCCS), sent with each quote. */
-  collateral: () => Promise<Collateral>;
+  /** Intel's collateral for this platform's quotes (from a PCCS), sent with each quote (the quote it goes with). */
+  collateral: (quote: Uint8Array) => Promise<Collateral>;
   /** GPU evidence: an NVIDIA attestation service token for the quote's report data, when the node has one. */
   gpuToken?: ((reportData: Uint8Array) => Promise<string | undefined>) | undefined;
 }
@@ -70,7 +70,7 @@ export function tsmEvidenceSource(options: TsmEvidenceSourceOptions): EvidenceSo
         return {
           kind: "tdx",
           quote: toHex(quote),
-          collateral: await options.collateral(),
+          collateral: await options.collateral(quote),
           encryptionPublicKey,
           ...(gpuToken ? { gpuToken } : {}),
         };

@@ -94,8 +94,11 @@ export const databaseSchema = z.strictObject({
     .pipe(z.enum(["sqlite", "pglite"]))
     .optional(),
   /**
-   * SQLite: `full` syncs each commit's write-ahead log to disk before it returns (an acknowledged request survives
-   * a power cut); `normal` syncs at checkpoints only (it survives a killed process, not a power cut). @default "full"
+   * SQLite: `full` syncs each commit's write-ahead log before it returns, on the node's thread (an answered
+   * request survives a power cut; one disk flush on every answer's path). `normal` syncs it off the thread: a
+   * stack's live row before its first receipt (while the engine runs), each leaf just after its answer; a power cut
+   * can lose a leaf whose sync had not finished, and the node then closes the stacks that were live (they settle)
+   * rather than ever sign a second leaf at an index (docs/node-hot-path.md). @default "normal"
    */
   synchronous: z
     .string()
@@ -190,6 +193,12 @@ export const confidentialSchema = z.strictObject({
   tsmRoot: z.string().min(1).default("/sys/kernel/config/tsm/report"),
   /** tdx: JSON file of Intel's collateral for this platform (from a PCCS), sent with every quote. */
   collateralFile: z.string().min(1).optional(),
+  /**
+   * tdx: a PCCS (or Intel PCS) URL the node fetches its collateral from, and fetches again before it ages out of what
+   * clients take (a week); a failed refresh keeps the collateral held. With `collateralFile` too, the file's is served
+   * until the first refresh.
+   */
+  pccsUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** dev: JSON file `{ certificatePem, privateKeyPem, measurements }`, a key the dev authority certified. */
   devKeyFile: z.string().min(1).optional(),
   /** Fresh quotes for client nonces per second (429 past it). @default 2 */

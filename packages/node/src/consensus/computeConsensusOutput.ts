@@ -17,6 +17,8 @@ export interface ConsensusJob {
   model: string;
   maxOutputTokens: number;
   maxOutputBytes: number;
+  /** Set for a dispute recompute: it neither uses nor fills a prefix cache other clients share (`consensusChatBody`). */
+  cacheSalt?: string | undefined;
 }
 
 export interface ConsensusOutput {
@@ -46,7 +48,7 @@ export async function computeConsensusOutput(
     if (room <= 0n) return { output: "0x", units: job.maxUnits, refused: false };
     const maxTokens = Number(room < BigInt(job.maxOutputTokens) ? room : BigInt(job.maxOutputTokens));
     const { response } = await components.engine.chat(
-      consensusChatBody({ model: job.model, prompt: job.prompt, seed, maxTokens }),
+      consensusChatBody({ model: job.model, prompt: job.prompt, seed, maxTokens, cacheSalt: job.cacheSalt }),
     );
     const text = response.choices[0]?.message.content ?? "";
     const used = BigInt(response.usage.prompt_tokens + response.usage.completion_tokens);

@@ -22,6 +22,12 @@ export interface ConsensusBodyInput {
   prompt: Hex;
   seed: number;
   maxTokens?: number | undefined;
+  /**
+   * A dispute recompute's own prefix-cache namespace: vLLM's `cache_salt` (a fresh salt shares no cached block with
+   * any other request) and llama.cpp server's `cache_prompt: false`. The output is the same; what changes is that a
+   * client probing the engine with the on-chain prompt sees no cache hit from this recompute (docs/vrf.md, M2).
+   */
+  cacheSalt?: string | undefined;
 }
 
 /** Output tokens a request may ask for at most, whatever its unit budget. @default 256 */
@@ -48,6 +54,7 @@ export function consensusChatBody(input: ConsensusBodyInput): Record<string, unk
     min_p: 0,
     seed: input.seed,
     ...(input.maxTokens === undefined ? {} : { max_tokens: input.maxTokens }),
+    ...(input.cacheSalt === undefined ? {} : { cache_salt: input.cacheSalt, cache_prompt: false }),
   };
 }
 

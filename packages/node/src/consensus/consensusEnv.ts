@@ -1,4 +1,5 @@
 import type { AdmissionGate } from "../admission/admissionGate.js";
+import type { VrfKeyKeeper } from "../attestation/vrfKey.js";
 import type { DutyEnv } from "../duties/dutyEnv.js";
 import type { Turns } from "./turns.js";
 
@@ -18,4 +19,8 @@ export type ConsensusEnv = DutyEnv<{
   fromBlock: bigint;
   /** Who takes the steps anyone may take, and when. */
   turns: Turns;
+  /** The node's VRF key, when the deployment selects dispute committees in private (`DisputeSelection`). */
+  vrfKeys: VrfKeyKeeper | undefined;
+  /** Milliseconds between the chain's blocks: a selection proof needs two of them left in its window. */
+  blockTimeMs: number;
 }>;

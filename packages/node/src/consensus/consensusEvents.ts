@@ -3,7 +3,7 @@ import type { Logger } from "@atoma/core";
 import type { ConsensusSeatState } from "../db/schema.js";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import { getDraw, insertDraw, updateDraw } from "./draws.js";
-import { getSeat, insertSeat, insertVote, updateSeat } from "./duties.js";
+import { getSeat, insertSeat, seatVote, updateSeat } from "./duties.js";
 import { unitBudget } from "./unitBudget.js";
 
 /** Seat states that an outcome event may still close. */
@@ -95,8 +95,19 @@ export function consensusEventSources(
           dispute_id: args.disputeId,
           dispute_deadline: args.revealDeadline,
         });
-        if (!args.committee.includes(nodeId)) return;
-        await insertVote(db, {
+        if (!args.committee.includes(nodeId)) {
+          // A private window's candidate the committee does not name: its row ends here, never left for the
+          // resolution to label (a row no committee ever named is one of a dispute that ended with none).
+          await db
+            .updateTable("consensus_votes")
+            .set({ state: "done", outcome: "unseated" })
+            .where("dispute_id", "=", args.disputeId)
+            .where("reveal_deadline", "=", 0n)
+            .where("state", "in", ["pending", "committed", "revealed"])
+            .execute();
+          return;
+        }
+        await seatVote(db, {
           disputeId: args.disputeId,
           requestId: args.originId,
           nodeId,
@@ -106,11 +117,21 @@ export function consensusEventSources(
         logger.info({ disputeId: args.disputeId, requestId: args.originId }, "on a consensus committee");
       },
       DisputeResolved: async ({ args }, { db }) => {
+        const open = ["pending", "committed", "revealed"] as const;
         await db
           .updateTable("consensus_votes")
           .set({ state: "done", outcome: args.decided ? "decided" : "undecided" })
           .where("dispute_id", "=", args.disputeId)
-          .where("state", "in", ["pending", "committed", "revealed"])
+          .where("reveal_deadline", "!=", 0n)
+          .where("state", "in", open)
+          .execute();
+        // Still a private window's row (no DisputeOpened named a committee, with it or without): none ever sat.
+        await db
+          .updateTable("consensus_votes")
+          .set({ state: "done", outcome: "no_committee" })
+          .where("dispute_id", "=", args.disputeId)
+          .where("reveal_deadline", "=", 0n)
+          .where("state", "in", open)
           .execute();
       },
     },

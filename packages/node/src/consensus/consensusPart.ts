@@ -1,10 +1,13 @@
 import { readMaxOutputBytes } from "@atoma/chain";
+import { VrfKeyMismatchError } from "../attestation/errors.js";
+import { sharedVrfKeyKeeper } from "../attestation/vrfKey.js";
 import { dutyEnvOf } from "../duties/dutyEnv.js";
 import type { NodePart, NodePartFactory } from "../service/nodePart.js";
 import { missingContracts } from "../service/nodeSeat.js";
 import { DEFAULT_MAX_OUTPUT_TOKENS } from "./consensusBody.js";
 import { consensusEventSources } from "./consensusEvents.js";
 import { ConsensusWorker } from "./consensusWorker.js";
+import { consensusSelectionSources } from "./selectionEvents.js";
 import { Turns } from "./turns.js";
 
 /** The contracts the consensus part talks to. */
@@ -53,6 +56,9 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
     const maxOutputBytes = await readMaxOutputBytes(seat);
     // Asked for now so that a node-owned engine is made and started before the parts start.
     const engine = context.engine();
+    const vrfKeys = seat.addresses.DisputeSelection
+      ? sharedVrfKeyKeeper(seat, context.account, logger.child({ module: "vrf" }))
+      : undefined;
     const worker = new ConsensusWorker(
       {
         ...dutyEnvOf(context, "consensus", () => engine),
@@ -63,13 +69,25 @@ export function consensusPart(options: ConsensusPartOptions = {}): NodePartFacto
         maxOutputBytes,
         fromBlock: BigInt(context.config.chain.startBlock),
         turns: new Turns(options.turnGraceMs ?? 3_000),
+        vrfKeys,
+        blockTimeMs: context.config.chain.blockTimeMs,
       },
       { pollIntervalMs: options.pollIntervalMs ?? 500, maxAttempts: options.maxAttempts ?? 20 },
     );
     return {
       name: "consensus",
-      eventSources: consensusEventSources(seat.addresses, nodeId, logger),
-      start: async () => worker.start(),
+      eventSources: [
+        ...consensusEventSources(seat.addresses, nodeId, logger),
+        ...consensusSelectionSources(seat, nodeId),
+      ],
+      start: async () => {
+        // Registers the VRF key now (a key registered after a dispute froze its candidates never sits on it).
+        await vrfKeys?.key().catch((error: unknown) => {
+          if (error instanceof VrfKeyMismatchError) throw error;
+          logger.warn({ err: String(error) }, "VRF key not registered yet; retried at the first selection");
+        });
+        worker.start();
+      },
       stop: () => worker.stop(),
     };
   };

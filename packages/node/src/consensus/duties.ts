@@ -58,17 +58,46 @@ export interface NewVote {
   revealDeadline: bigint;
 }
 
+const voteRow = (vote: NewVote) => ({
+  dispute_id: vote.disputeId,
+  request_id: vote.requestId,
+  node_id: vote.nodeId,
+  commit_deadline: vote.commitDeadline,
+  reveal_deadline: vote.revealDeadline,
+});
+
 export async function insertVote(db: NodeDb, vote: NewVote): Promise<void> {
   await db
     .insertInto("consensus_votes")
-    .values({
-      dispute_id: vote.disputeId,
-      request_id: vote.requestId,
-      node_id: vote.nodeId,
-      commit_deadline: vote.commitDeadline,
-      reveal_deadline: vote.revealDeadline,
-    })
+    .values(voteRow(vote))
     .onConflict((oc) => oc.column("dispute_id").doNothing())
+    .execute();
+}
+
+/**
+ * Records the seat `DisputeOpened` gives this node. A row a private selection window recorded (reveal deadline 0)
+ * takes the vote's deadlines and goes back to `pending`: a self-selected member's commit then finds its vote
+ * already committed (`AlreadyCommitted`), and one the public top-up drew (not selected, or displaced by a lower
+ * output) commits the vote it kept or recomputes it.
+ */
+export async function seatVote(db: NodeDb, vote: NewVote): Promise<void> {
+  await db
+    .insertInto("consensus_votes")
+    .values(voteRow(vote))
+    .onConflict((oc) =>
+      oc
+        .column("dispute_id")
+        .doUpdateSet({
+          commit_deadline: vote.commitDeadline,
+          reveal_deadline: vote.revealDeadline,
+          state: "pending",
+          outcome: null,
+          attempts: 0,
+          last_error: null,
+          updated_at: sql`current_timestamp`,
+        })
+        .where("consensus_votes.reveal_deadline", "=", 0n),
+    )
     .execute();
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { ballotOf, readCommittee, readConsensusRequest, resolveDispute } from "@atoma/chain";
 import { consensusRoot, consensusShownOutput, type Hash } from "@atoma/core";
 import type { Hex } from "viem";
@@ -7,6 +8,7 @@ import type { ConsensusEnv } from "./consensusEnv.js";
 import { assertTaskModel, readConsensusPrompt } from "./consensusReads.js";
 import { updateVote, type VoteRow } from "./duties.js";
 import { revertName } from "./revertName.js";
+import { advanceSelection, awaitingSeat } from "./selectionVote.js";
 import { unitBudget } from "./unitBudget.js";
 
 /**
@@ -16,6 +18,7 @@ import { unitBudget } from "./unitBudget.js";
  * passed), so the request moves on without waiting for anyone else.
  */
 export async function advanceVote(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<void> {
+  if (awaitingSeat(vote)) return advanceSelection(env, vote, now);
   switch (vote.state) {
     case "pending":
       return commit(env, vote, now);
@@ -34,33 +37,9 @@ async function commit(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<vo
     await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
     return;
   }
-  let { result, output } = vote;
-  if (result === null || output === null) {
-    const request = await readConsensusRequest(env.seat, vote.request_id);
-    await assertTaskModel(env.seat, request.taskId, env.model);
-    const prompt = await readConsensusPrompt(env.seat, vote.request_id, {
-      fromBlock: env.fromBlock,
-      promptHash: request.promptHash,
-    });
-    const computed = await computeConsensusOutput(
-      { engine: env.engine(), admission: env.admission },
-      {
-        consensusRequests: env.seat.addresses.ConsensusRequests,
-        requestId: vote.request_id,
-        prompt,
-        maxUnits: unitBudget(request.maxUnits),
-        model: env.model,
-        maxOutputTokens: env.maxOutputTokens,
-        maxOutputBytes: env.maxOutputBytes,
-      },
-    );
-    // The root binds the unit count too: a seat that reported another count loses like one with another output.
-    result = consensusRoot(computed.output, computed.units, request.n).toLowerCase();
-    // What the member will show is the output with its units; it is stored before the commitment is sent (the
-    // salt is derived from the node's key): after a crash the vote can still be revealed and shown.
-    output = consensusShownOutput(computed.output, computed.units);
-    if (!(await updateVote(env.db, disputeId, { output, result }, ["pending"]))) return;
-  }
+  const kept = await recomputedVote(env, vote);
+  if (!kept) return;
+  const { result, output } = kept;
   try {
     const tx = await commitVote(env, committeeVote({ ...vote, result, output }));
     await updateVote(env.db, disputeId, { state: "committed", tx_hash: tx.hash }, ["pending"]);
@@ -72,6 +51,43 @@ async function commit(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<vo
       await updateVote(env.db, disputeId, { state: "done", outcome: "missed" }, ["pending"]);
     else throw error;
   }
+}
+
+/**
+ * The vote's root and shown output: recomputed the first time (the request exactly as its nodes had to run it),
+ * then kept on the row before anything is sealed, so that after a crash the same vote is revealed and shown.
+ * Undefined when the row left `pending` meanwhile (an event closed it). A dispute's prompt is public, so the
+ * recompute runs under a fresh cache salt: a client sending the same prompt learns nothing from a cache hit.
+ */
+export async function recomputedVote(
+  env: ConsensusEnv,
+  vote: VoteRow,
+): Promise<{ result: string; output: string } | undefined> {
+  if (vote.result !== null && vote.output !== null) return { result: vote.result, output: vote.output };
+  const request = await readConsensusRequest(env.seat, vote.request_id);
+  await assertTaskModel(env.seat, request.taskId, env.model);
+  const prompt = await readConsensusPrompt(env.seat, vote.request_id, {
+    fromBlock: env.fromBlock,
+    promptHash: request.promptHash,
+  });
+  const computed = await computeConsensusOutput(
+    { engine: env.engine(), admission: env.admission },
+    {
+      consensusRequests: env.seat.addresses.ConsensusRequests,
+      requestId: vote.request_id,
+      prompt,
+      maxUnits: unitBudget(request.maxUnits),
+      model: env.model,
+      maxOutputTokens: env.maxOutputTokens,
+      maxOutputBytes: env.maxOutputBytes,
+      cacheSalt: randomBytes(16).toString("hex"),
+    },
+  );
+  // The root binds the unit count too: a seat that reported another count loses like one with another output.
+  const result = consensusRoot(computed.output, computed.units, request.n).toLowerCase();
+  const output = consensusShownOutput(computed.output, computed.units);
+  if (!(await updateVote(env.db, vote.dispute_id, { output, result }, ["pending"]))) return undefined;
+  return { result, output };
 }
 
 async function reveal(env: ConsensusEnv, vote: VoteRow): Promise<void> {
@@ -128,7 +144,7 @@ async function resolve(env: ConsensusEnv, vote: VoteRow, now: bigint): Promise<v
  * The vote of this seat: the root of its output as the claim, output ‖ units bound to its node id as the work. A
  * row written before vote salts were derived from the key keeps its random salt, which the vote was sealed with.
  */
-function committeeVote(vote: VoteRow): CommitteeVote {
+export function committeeVote(vote: VoteRow): CommitteeVote {
   return {
     disputeId: vote.dispute_id,
     nodeId: vote.node_id,

@@ -11,7 +11,9 @@ import { acquireDirLock } from "./dirLock.js";
 import { nodeMigrations } from "./migrations.js";
 import { PGlitePool } from "./pglitePool.js";
 import type { NodeDatabase } from "./schema.js";
-import { openSqlite, SQLITE_FILE, sqliteMigrations } from "./sqlite/openSqlite.js";
+import { openSqlite, SQLITE_FILE, sqliteConnectionOf, sqliteMigrations } from "./sqlite/openSqlite.js";
+import { markLost, markRunning, markStopped, mayHaveLostCommits } from "./sqlite/runningMarker.js";
+import type { WalSync } from "./sqlite/walSync.js";
 import { pgliteParsers, pgTypes } from "./typeParsers.js";
 
 export type NodeDb = Kysely<NodeDatabase>;
@@ -29,11 +31,24 @@ export interface StateDatabase {
   kind: "embedded" | "postgres";
   /** The SQL the database speaks: SQLite (the embedded default) or PostgreSQL (a server, or PGlite). */
   dialect: "sqlite" | "postgres";
+  /**
+   * The previous process on this embedded database stopped uncleanly in a way that may have lost commits it had
+   * acknowledged (`runningMarker.ts`): the stacks still live must be closed (`recoverLiveStacks.ts`). False on
+   * PostgreSQL and PGlite, and after a run under `synchronous = full`.
+   */
+  mayHaveLostCommits: boolean;
+  /**
+   * Records that a node process serves from this database (SQLite: the running marker, removed by a clean
+   * `close()`). Call it once start-up recovery is done and durable.
+   */
+  markRunning(): void;
   close(): Promise<void>;
 }
 
 export interface OpenStateDatabaseOptions {
   logger?: Logger | undefined;
+  /** SQLite: how the log's file is flushed (`WalSync`); tests pass one they can pause or fail. */
+  datasync?: ConstructorParameters<typeof WalSync>[1];
 }
 
 /**
@@ -46,7 +61,8 @@ export async function openStateDatabase(
   options: OpenStateDatabaseOptions = {},
 ): Promise<StateDatabase> {
   const logger = (options.logger ?? silentLogger).child({ module: "database" });
-  const opened = config.kind === "embedded" ? await openEmbedded(config) : await openPostgres(config);
+  const opened =
+    config.kind === "embedded" ? await openEmbedded(config, options) : await openPostgres(config);
   try {
     const { error, results } = await new Migrator({
       db: opened.db,
@@ -68,14 +84,21 @@ export async function openStateDatabase(
   return opened;
 }
 
-async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDatabase> {
+async function openEmbedded(
+  config: EmbeddedDatabaseConfig,
+  options: OpenStateDatabaseOptions,
+): Promise<StateDatabase> {
   mkdirSync(config.dir, { recursive: true, mode: 0o700 });
   const unlock = acquireDirLock(`${config.dir}.lock`);
   const engine = config.engine ?? "sqlite";
   let db: Kysely<NodeDatabase>;
+  const synchronous = config.synchronous ?? "normal";
+  let lost = false;
   try {
     checkEngine(config.dir, engine);
-    if (engine === "sqlite") db = openSqlite(config.dir, config.synchronous);
+    lost = engine === "sqlite" && mayHaveLostCommits(config.dir);
+    if (engine === "sqlite")
+      db = openSqlite(config.dir, synchronous, options.datasync ? { datasync: options.datasync } : {});
     else {
       const pglite = await openPglite(config.dir, { parsers: pgliteParsers, settings: EMBEDDED_SETTINGS });
       db = new Kysely<NodeDatabase>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
@@ -86,12 +109,34 @@ async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<StateDataba
     throw new DatabaseError("cannot open the embedded database", { cause, details: config.dir });
   }
   let closed: Promise<void> | undefined;
+  let running = false;
+  const wal = sqliteConnectionOf(db)?.wal;
+  // A failed sync may have dropped acknowledged commits: the next start must close the live stacks, even on this boot.
+  wal?.onFailure(() => {
+    if (!running) return;
+    try {
+      markLost(config.dir);
+    } catch {
+      // the run file is gone already, which is enough for the next start on this boot
+    }
+  });
   return {
     db,
     kind: "embedded",
     dialect: engine === "sqlite" ? "sqlite" : "postgres",
+    mayHaveLostCommits: lost,
+    markRunning: () => {
+      if (engine !== "sqlite") return;
+      markRunning(config.dir, synchronous);
+      running = true;
+    },
     close: () => {
-      closed ??= db.destroy().finally(unlock);
+      closed ??= db
+        .destroy()
+        .then(() => {
+          if (running && !wal?.failure) markStopped(config.dir);
+        })
+        .finally(unlock);
       return closed;
     },
   };
@@ -133,6 +178,8 @@ async function openPostgres(config: PostgresDatabaseConfig): Promise<StateDataba
     db,
     kind: "postgres",
     dialect: "postgres",
+    mayHaveLostCommits: false,
+    markRunning: () => {},
     close: () => {
       closed ??= db.destroy().finally(() => holder.end());
       return closed;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecurityLevel } from "@atoma/chain";
-import { type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
+import { type DevNode, type Devnet, type DevnetOptions, startDevnet } from "@atoma/chain/devnet";
 import { silentLogger } from "@atoma/core";
 import { EmbeddedEngine, ensureTinyModel, type InferenceEngine } from "@atoma/engine";
 import { type Hex, keccak256, parseEther, stringToBytes } from "viem";
@@ -49,12 +49,20 @@ export interface ConsensusCluster {
   stop(): Promise<void>;
 }
 
-export async function startConsensusCluster(): Promise<ConsensusCluster> {
+export interface ConsensusClusterOptions extends Pick<DevnetOptions, "privateSelection"> {
+  /** The dispute committee's size and minimum (default: the dev size, a minimum of three). */
+  dispute?: { committeeSize?: number; minCommittee?: number } | undefined;
+}
+
+export async function startConsensusCluster(
+  options: ConsensusClusterOptions = {},
+): Promise<ConsensusCluster> {
   const root = mkdtempSync(join(tmpdir(), "atoma-consensus-"));
   // A dispute committee minimum of three (the dev parameters' is one), as the cluster's layout assumes.
   const network = await startDevnet({
-    parameters: { dispute: { minCommittee: 3 } },
+    parameters: { dispute: { minCommittee: 3, ...options.dispute } },
     exampleConsumer: true,
+    privateSelection: options.privateSelection,
     echelons: [
       { echelon: CLUSTER_ECHELON, fingerprint: keccak256(stringToBytes("consensus cluster echelon")) },
     ],

@@ -53,6 +53,24 @@ beforeAll(async () => {
           a.get("/test/throw", () => {
             throw thrown;
           }),
+        (a) =>
+          a.get(
+            "/v1/test/stream",
+            () =>
+              new Response(
+                new ReadableStream<Uint8Array>({
+                  start(controller) {
+                    controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+                    controller.close();
+                  },
+                }),
+                { headers: { "content-type": "text/event-stream" } },
+              ),
+          ),
+        (a) =>
+          a.get("/v1/test/refused", () => {
+            throw new InvalidSignatureError("not the owner");
+          }),
       ],
     },
   );
@@ -87,6 +105,21 @@ describe("node HTTP app", () => {
     expect(health.headers.get("access-control-allow-origin")).toBe("*");
     const metricsAnswer = await app.request("/metrics", { headers: { origin } });
     expect(metricsAnswer.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("puts the request id and the CORS headers on a handler's own Response and on an error's answer", async () => {
+    for (const path of ["/v1/test/stream", "/v1/test/refused", "/v1/models"]) {
+      const answer = await app.request(path, {
+        headers: { origin: "http://127.0.0.1:5999", "x-request-id": "r-1" },
+      });
+      expect(answer.headers.get("x-request-id")).toBe("r-1");
+      expect(answer.headers.get("access-control-allow-origin")).toBe("*");
+      expect(answer.headers.get("access-control-expose-headers")).toMatch(/retry-after/);
+    }
+    const stream = await app.request("/v1/test/stream");
+    expect(stream.headers.get("content-type")).toBe("text/event-stream");
+    expect(await stream.text()).toBe("data: 1\n\n");
+    expect((await app.request("/v1/test/refused")).status).toBe(401);
   });
 
   it("reports health, and 503 when a check fails", async () => {

@@ -1,14 +1,13 @@
 import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
 import { matchedRoutes } from "hono/route";
 import type { BlobStore } from "../blobs/blobStore.js";
 import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
+import { bodyLimitFirst } from "./bodyLimitFirst.js";
 import { httpErrorOf } from "./errorResponse.js";
 import type { HealthCheck, ModelCatalog, NodeApp, NodeEnv, RouteInstaller, ServerState } from "./nodeEnv.js";
+import { corsAnyOrigin, requestIdAfter } from "./responseHeaders.js";
 import { blobsRoute } from "./routes/blobs.js";
 import { healthRoute } from "./routes/health.js";
 import { metricsRoute } from "./routes/metrics.js";
@@ -50,10 +49,10 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
   const state = components.state ?? { draining: false };
   const app = new Hono<NodeEnv>();
 
-  app.use(requestId({ limitLength: 64 }));
+  app.use(requestIdAfter(64));
   // Browser pages (the explorer, a web app on the SDK) call the API from their own origin. Requests carry the
   // owner's signature, never a cookie, so any origin may; `/metrics` stays same-origin.
-  const browsers = cors({ origin: "*", maxAge: 600 });
+  const browsers = corsAnyOrigin({ maxAge: 600 });
   app.use("/health", browsers);
   app.use("/v1/*", browsers);
   app.use(async (c, next) => {
@@ -83,7 +82,7 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
     await next();
   });
   app.use(
-    bodyLimit({
+    bodyLimitFirst({
       maxSize: options.maxBodyBytes,
       onError: () => {
         throw new RequestTooLargeError(options.maxBodyBytes);
@@ -94,8 +93,7 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
   // A stack's owner may call from a browser page: requests are authorised by their EIP-712 signature, not cookies.
   app.use(
     "/v1/*",
-    cors({
-      origin: "*",
+    corsAnyOrigin({
       allowHeaders: [
         "content-type",
         ...Object.values(STACK_HEADERS).filter((h) => h !== STACK_HEADERS.nextNonce),

@@ -8,6 +8,7 @@ import {
   type WireErrorCode,
 } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
+import { LeafReadsCrowdedError } from "../api/errors.js";
 import { AttestationRateLimitedError } from "../confidential/errors.js";
 import { NonceOutOfOrderError, NonceReusedError, QueueFullError, StackExhaustedError } from "../errors.js";
 
@@ -53,7 +54,11 @@ export function httpErrorOf(error: unknown): HttpError {
     if (isListedWireError(error.code)) {
       const mapped = WIRE_ERRORS[error.code];
       const headers: Record<string, string> = {};
-      if (error instanceof QueueFullError || error instanceof AttestationRateLimitedError)
+      if (
+        error instanceof QueueFullError ||
+        error instanceof AttestationRateLimitedError ||
+        error instanceof LeafReadsCrowdedError
+      )
         headers["retry-after"] = String(Math.max(1, error.retryAfterSeconds));
       if (error.code === "shutting_down") headers.connection = "close";
       // The stack's next nonce, so an owner's client whose count drifted can sign again with the right one.

@@ -3,6 +3,7 @@ import type { InferenceEngine } from "@atoma/engine";
 import { sql } from "kysely";
 import type { LocalAccount } from "viem";
 import { countStacks } from "../accounting/countStacks.js";
+import { recoverLiveStacks } from "../accounting/recoverLiveStacks.js";
 import { releaseDanglingReservations } from "../accounting/releaseDanglingReservations.js";
 import { AdmissionGate } from "../admission/admissionGate.js";
 import { BlobStore } from "../blobs/blobStore.js";
@@ -92,12 +93,19 @@ export function createNode(components: NodeComponents, config: NodeConfig): Atom
 
     const state = await openStateDatabase(config.database, { logger: partsLogger });
     stoppers.push({ name: "database", stop: () => state.close() });
+    const closed = await recoverLiveStacks(state);
+    if (state.mayHaveLostCommits)
+      logger.warn(
+        { stacks: closed.map(String) },
+        "the machine went down under the previous run: the stacks it was serving then are closed and settle",
+      );
     const released = await releaseDanglingReservations(state.db);
     if (released.reservations > 0)
       logger.warn(
         { ...released, units: released.units.toString() },
         "released reservations a crash left behind",
       );
+    state.markRunning();
 
     const blobs = new BlobStore(
       { logger: partsLogger },

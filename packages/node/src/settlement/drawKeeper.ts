@@ -24,8 +24,9 @@ interface Armed {
 
 /**
  * The backstop that keeps draws from being left to the party that triggered them. A buyer (or a server) could
- * arm a draw, read the armed block's hash, and, disliking the outcome, never draw: after 256 blocks the draw
- * re-arms and it would get another try. This node draws, a few blocks after arming, every pending node draw it is
+ * arm a draw, read the armed block's hash, and, disliking the outcome, never draw: after 256 blocks a walked or
+ * set purchase's draw re-arms and it would get another try (a listed purchase, the chain package's default, is then
+ * cancelled and refunded instead, so a drawn node that does not draw loses the sale). This node draws, a few blocks after arming, every pending node draw it is
  * a candidate of and every attester draw of a settlement it could attest; the draw's outcome is the armed block's
  * whoever calls it. It scans the chain itself (a cursor in memory; on start the last 256 blocks), so a restart
  * loses nothing that still matters.

@@ -98,10 +98,22 @@ export const proxyConfigSchema = z.strictObject({
       probeMs: z.number().int().min(100).max(3_600_000).default(10_000),
       /** How long a node that refused, timed out or could not be reached is put aside. @default 30000 */
       cooldownMs: z.number().int().min(0).max(3_600_000).default(30_000),
-      /** A node that sends nothing, not even headers, for this long is given up on for the next. @default 60000 */
+      /** A node that sends no part of its answer (headers and SSE comments do not count) for this long, first or between parts, is given up on. @default 60000 */
       firstByteTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+      /**
+       * The longest one request may take, stream and fallbacks included; keep it under the spend reservations'
+       * lifetime (10 minutes). @default 300000
+       */
+      requestTimeoutMs: z.number().int().min(1_000).max(540_000).default(300_000),
       /** Nodes tried for one request. @default 3 */
       nodesPerRequest: z.number().int().min(1).max(20).default(3),
+      /**
+       * The most times one request's body is sent to nodes, every node tried and every resend counted (one small
+       * request never makes the gateway send it nodes × resends times over). @default 4
+       */
+      sendsPerRequest: z.number().int().min(1).max(20).default(4),
+      /** Stacks bought for one key's requests in a minute; past it they take stacks already held. @default 8 */
+      stackPurchasesPerKey: z.number().int().min(1).max(1_000).default(8),
     })
     .prefault({}),
   confidential: z
@@ -127,6 +139,12 @@ export const proxyConfigSchema = z.strictObject({
        * (0: holding is free). @default 6000
        */
       holdUnitsPerMinute: z.number().int().min(0).max(100_000_000).default(6_000),
+      /**
+       * Fresh quotes (evidence for a client's nonce) one key may have the gateway ask nodes for, a minute: nodes count
+       * them per address, and the gateway's is every user's, so one key must not spend it (then 429
+       * `attestation_rate_limited`: the SDK takes the node's epoch evidence the chain's record names). @default 6
+       */
+      freshQuotesPerKeyPerMinute: z.number().int().min(1).max(10_000).default(6),
       /** Seconds past a session's end its signed deadline allows (a request sent just before the end). @default 60 */
       deadlineSlackSeconds: z.number().int().min(0).max(600).default(60),
     })

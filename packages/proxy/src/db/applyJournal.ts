@@ -41,8 +41,8 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
 /**
  * Applies journal records in a few statements, whatever their number: receipts in one insert, each stack's
  * progress and signed nonces in one update (greatest wins, so applying twice changes nothing), each slice's
- * charges added up (the cost leaves the slice, never below zero, as one by one; a slice already swept — charged in
- * full — is not charged again), and the usage per key, model and day added up. Charges and usage count as often as
+ * charges added up (the cost leaves the slice, never below zero, as one by one; a slice already swept is charged
+ * only past what the sweep charged), and the usage per key, model and day added up. Charges and usage count as often as
  * they are applied, which the journal position makes once. Returns how many charges found their slice swept. Run
  * it in a transaction.
  */
@@ -53,6 +53,7 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
   const slices = new Map<string, SliceCharges>();
   const usage = new Map<string, UsageSum>();
   const holds: ChargeRecord[] = [];
+  const stackCharges = new Map<string, { stackId: string; keyId: string; costWei: bigint }>();
   for (const record of records)
     switch (record.kind) {
       case "receipt": {
@@ -85,6 +86,7 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
       case "charge":
         addCharge(slices, usage, record);
         if (record.sealedHold) holds.push(record);
+        if (record.stackId !== undefined && record.costWei !== "0") addStackCharge(stackCharges, record);
         break;
     }
   if (receipts.size > 0)
@@ -162,9 +164,26 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
           charged_wei: costWei,
           created_at_ms: hold?.atMs ?? 0,
           req_hash: hold?.reqHash ?? null,
+          floor_wei: hold?.floorWei ?? "0",
         })),
       )
       .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
+  if (stackCharges.size > 0)
+    await db
+      .insertInto("stack_charges")
+      .values(
+        [...stackCharges.values()].map((charge) => ({
+          stack_id: charge.stackId,
+          key_id: charge.keyId,
+          charged_wei: String(charge.costWei),
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(["stack_id", "key_id"]).doUpdateSet((eb) => ({
+          charged_wei: eb(eb.ref("stack_charges.charged_wei"), "+", eb.ref("excluded.charged_wei")),
+        })),
+      )
       .execute();
   for (const sum of usage.values())
     await db
@@ -218,6 +237,18 @@ function addCharge(
     });
 }
 
+/** What a batch charged each key on each stack (counted as applied, like usage: the journal position makes it once). */
+function addStackCharge(
+  sums: Map<string, { stackId: string; keyId: string; costWei: bigint }>,
+  record: ChargeRecord,
+): void {
+  const stackId = record.stackId ?? "0";
+  const id = JSON.stringify([stackId, record.keyId]);
+  const sum = sums.get(id);
+  if (sum) sum.costWei += BigInt(record.costWei);
+  else sums.set(id, { stackId, keyId: record.keyId, costWei: BigInt(record.costWei) });
+}
+
 async function applyProgress(db: GatewayDb, stackId: bigint, progress: StackProgress): Promise<void> {
   let update = db.updateTable("stacks").where("stack_id", "=", stackId);
   const { unitsUsed, nextNonce, lastUsedMs, signedBelow, signedMaxUnits } = progress;
@@ -247,7 +278,8 @@ async function applyProgress(db: GatewayDb, stackId: bigint, progress: StackProg
 /**
  * A slice's charges: their cost leaves the slice (never below zero: answers dearer than their maxima are charged
  * all the same) and is added to the key's spending. One by one, each would release the least of its cost and what
- * the slice has left; added up, that is the least of their sum and the slice. False when the slice is gone (swept).
+ * the slice has left; added up, that is the least of their sum and the slice. False when the slice is gone (swept):
+ * then they are charged past what the sweep charged (`chargeSwept`).
  */
 async function applyCharges(db: GatewayDb, reservationId: string, charges: SliceCharges): Promise<boolean> {
   // The key's row first, as a slice's growth takes it (then its slice's): two gateways never wait on each other.
@@ -258,7 +290,10 @@ async function applyCharges(db: GatewayDb, reservationId: string, charges: Slice
     .where("reservation_id", "=", reservationId)
     .forUpdate()
     .executeTakeFirst();
-  if (!row) return false;
+  if (!row) {
+    await chargeSwept(db, reservationId, charges);
+    return false;
+  }
   // biome-ignore lint/complexity/useMathMinMax: bigints
   const released = charges.costWei < row.max_wei ? charges.costWei : row.max_wei;
   await db
@@ -275,4 +310,36 @@ async function applyCharges(db: GatewayDb, reservationId: string, charges: Slice
     .where("key_id", "=", row.key_id)
     .execute();
   return true;
+}
+
+/**
+ * Charges that reach a slice the sweep took (its gateway stopped writing past the slice's time, then its journal was
+ * applied): the sweep charged only what was in flight at the gateway's last write, which these may be part of. Each
+ * wei the sweep charged pays for one wei of them (never charged twice); the rest is charged to the key (never dropped;
+ * review speed-gwfix, B-2). A slice with no record of its sweep (given back, or swept before records were kept, in
+ * full) charges nothing more.
+ */
+async function chargeSwept(db: GatewayDb, reservationId: string, charges: SliceCharges): Promise<void> {
+  const swept = await db
+    .selectFrom("swept_slices")
+    .select(["key_id", "credit_wei"])
+    .where("reservation_id", "=", reservationId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!swept) return;
+  // biome-ignore lint/complexity/useMathMinMax: bigints
+  const covered = charges.costWei < swept.credit_wei ? charges.costWei : swept.credit_wei;
+  if (covered > 0n)
+    await db
+      .updateTable("swept_slices")
+      .set({ credit_wei: sql`credit_wei - ${String(covered)}::numeric` })
+      .where("reservation_id", "=", reservationId)
+      .execute();
+  const extra = charges.costWei - covered;
+  if (extra > 0n)
+    await db
+      .updateTable("api_keys")
+      .set({ spent_wei: sql`spent_wei + ${String(extra)}::numeric` })
+      .where("key_id", "=", swept.key_id)
+      .execute();
 }

@@ -1,6 +1,6 @@
-import type { PGlite } from "@electric-sql/pglite";
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
 import { GatewayLifecycleError } from "../errors.js";
+import type { EmbeddedQueries } from "./pgliteThread.js";
 
 type Command = PostgresQueryResult<unknown>["command"];
 const REPORTED = new Set(["UPDATE", "DELETE", "INSERT", "SELECT", "MERGE"]);
@@ -12,14 +12,14 @@ function verbOf(statement: string): Command {
 }
 
 /**
- * PGlite behind the `pg.Pool` interface Kysely's PostgreSQL dialect drives. PGlite has one connection, so each
+ * PGlite (on its thread: `PgliteThread`) behind the `pg.Pool` interface Kysely's PostgreSQL dialect drives. PGlite has one connection, so each
  * `connect()` waits for the previous holder's `release()` (a transaction holds it from BEGIN to COMMIT).
  */
 export class EmbeddedPool implements PostgresPool {
   #turn: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: EmbeddedQueries) {}
 
   async connect(): Promise<PostgresPoolClient> {
     if (this.#closed) throw new GatewayLifecycleError("the embedded database is closed");

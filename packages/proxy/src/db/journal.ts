@@ -50,6 +50,8 @@ export interface ChargeRecord {
   keyId: string;
   costWei: string;
   usage?: { model: string; day: string; tokens: string } | undefined;
+  /** The stack the request was served on, where its refunds are split by charge (a confidential session's). */
+  stackId?: string | undefined;
   /**
    * A sealed stream with no receipt charged its whole reservation: the charge held for its leaf, written in the
    * transaction that applies this charge, so neither lands without the other whenever the process dies.
@@ -66,6 +68,8 @@ export interface SealedHoldRecord {
   atMs: number;
   /** The request hash signed at that nonce (absent in records written before review s5 M2). */
   reqHash?: string | undefined;
+  /** The least the charge settles at: the session's hold for the time it held the stack (absent: none). */
+  floorWei?: string | undefined;
 }
 
 export type JournalRecord = ReceiptRecord | StackRecord | SignedRecord | ChargeRecord;

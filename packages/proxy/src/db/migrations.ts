@@ -289,6 +289,74 @@ const sealedChargeRequestHash: Migration = {
   },
 };
 
+/**
+ * Version 12 (issue 14, refunds split by charges): what each key was charged on each stack (`ChargeRecord.stackId`,
+ * less what held sealed charges gave back), so a refund of a level-3 stack is split among the keys that paid for it
+ * in proportion, and what each key was credited of each stack's refunds. A stack with no charges recorded (bought
+ * before this version) keeps crediting the key noted in `stack_refunds.key_id`.
+ */
+const stackCharges: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("stack_charges")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("key_id", "text", (c) => c.notNull())
+      .addColumn("charged_wei", wei, (c) => c.notNull().defaultTo(0).check(sql`charged_wei >= 0`))
+      .addPrimaryKeyConstraint("stack_charges_pk", ["stack_id", "key_id"])
+      .execute();
+    await db.schema
+      .createTable("stack_refund_credits")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("key_id", "text", (c) => c.notNull())
+      .addColumn("credited_wei", wei, (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("stack_refund_credits_pk", ["stack_id", "key_id"])
+      .execute();
+  },
+};
+
+/**
+ * Version 13 (issue 14): the least a held sealed charge settles at, its session's hold for the time it held the stack
+ * (`ConfidentialSessions`' `holdUnitsPerMinute`): a client aborting its sealed streams before their receipts must not
+ * pay less than a session whose request was answered. Rows held before this version have 0 (no floor).
+ */
+const sealedChargeFloor: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable("sealed_charges")
+      .addColumn("floor_wei", wei, (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+};
+
+/**
+ * Version 14 (review of issue 12, MEDIUM-2): what a budget slice had in flight when its gateway last wrote it down
+ * (each growth, each maintenance run). A vanished gateway's expired slice is charged that, not all it held (sixteen
+ * requests' maxima by default). Rows held before this version have none (NULL) and are charged in full as before.
+ */
+const sliceInFlight: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("spend_reservations").addColumn("in_flight_wei", wei).execute();
+  },
+};
+
+/**
+ * Version 15 (review speed-gwfix, B-2): what the sweep charged each slice it took from a vanished gateway. A charge
+ * its journal applies later is charged past that amount, never dropped (the sweep charged only what was in flight
+ * at the gateway's last write) and never twice (within that amount it was charged already).
+ */
+const sweptSlices: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("swept_slices")
+      .addColumn("reservation_id", "text", (c) => c.primaryKey())
+      .addColumn("key_id", "text", (c) => c.notNull())
+      .addColumn("credit_wei", wei, (c) => c.notNull().check(sql`credit_wei >= 0`))
+      .addColumn("swept_at_ms", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("swept_slices_by_time").on("swept_slices").column("swept_at_ms").execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -304,6 +372,10 @@ export const gatewayMigrations: MigrationProvider = {
       "0009_refund_claims": refundClaims,
       "0010_refund_following": refundFollowing,
       "0011_sealed_charge_request_hash": sealedChargeRequestHash,
+      "0012_stack_charges": stackCharges,
+      "0013_sealed_charge_floor": sealedChargeFloor,
+      "0014_slice_in_flight": sliceInFlight,
+      "0015_swept_slices": sweptSlices,
     };
   },
 };

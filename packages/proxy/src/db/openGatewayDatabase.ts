@@ -1,12 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { type Logger, silentLogger } from "@atoma/core";
-import { openPglite } from "@atoma/embedded-db";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { GatewayDatabaseError } from "../errors.js";
+import { asBigInt, BIGINT_OIDS } from "./bigintColumns.js";
 import { EmbeddedPool } from "./embeddedPool.js";
 import { holdLockFile } from "./lockFile.js";
 import { gatewayMigrations } from "./migrations.js";
+import { PgliteThread } from "./pgliteThread.js";
 import type { GatewayDatabase } from "./schema.js";
 
 export type GatewayDb = Kysely<GatewayDatabase>;
@@ -22,10 +23,6 @@ export interface OpenedDatabase {
   kind: GatewayDatabaseConfig["kind"];
   close(): Promise<void>;
 }
-
-/** int8 and numeric come back as `bigint` from both drivers (the gateway stores only whole numbers in them). */
-const BIGINT_OIDS = [20, 1700];
-const asBigInt = (text: string) => BigInt(text);
 
 /**
  * Shared buffers of 16 MB rather than PostgreSQL's 128 MB: PGlite touches them
@@ -43,12 +40,16 @@ function whereTo(url: string): string {
   }
 }
 
-/** Opens the gateway's database and brings its tables up to date. Throws `GatewayDatabaseError`. */
+/**
+ * Opens the gateway's database and brings its tables up to date. Throws `GatewayDatabaseError`. `onLost` is told
+ * when the embedded database's thread dies (`PgliteThread`): nothing can be written from then on.
+ */
 export async function openGatewayDatabase(
   config: GatewayDatabaseConfig,
   logger: Logger = silentLogger,
+  onLost?: ((error: Error) => void) | undefined,
 ): Promise<OpenedDatabase> {
-  const opened = config.kind === "embedded" ? await openEmbedded(config) : await openPostgres(config);
+  const opened = config.kind === "embedded" ? await openEmbedded(config, onLost) : await openPostgres(config);
   try {
     const { error, results } = await new Migrator({
       db: opened.db,
@@ -68,13 +69,15 @@ export async function openGatewayDatabase(
   return opened;
 }
 
-async function openEmbedded(config: EmbeddedDatabaseConfig): Promise<OpenedDatabase> {
+async function openEmbedded(
+  config: EmbeddedDatabaseConfig,
+  onLost: ((error: Error) => void) | undefined,
+): Promise<OpenedDatabase> {
   mkdirSync(config.dir, { recursive: true, mode: 0o700 });
   const letGo = holdLockFile(`${config.dir}.lock`);
   let db: GatewayDb;
   try {
-    const parsers = Object.fromEntries(BIGINT_OIDS.map((oid) => [oid, asBigInt]));
-    const pglite = await openPglite(config.dir, { parsers, settings: EMBEDDED_SETTINGS });
+    const pglite = await PgliteThread.open(config.dir, EMBEDDED_SETTINGS, onLost);
     db = new Kysely({ dialect: new PostgresDialect({ pool: new EmbeddedPool(pglite) }) });
   } catch (cause) {
     letGo();

@@ -34,6 +34,20 @@ export interface SpendReservationsTable {
   key_id: string;
   max_wei: Big;
   expires_at_ms: Big;
+  /** The maxima its requests had in flight when its gateway last wrote it down; null: charged in full (older rows). */
+  in_flight_wei: ColumnType<
+    bigint | null,
+    bigint | number | string | null | undefined,
+    bigint | number | string | null
+  >;
+}
+
+/** A slice the sweep took from a vanished gateway: what it charged, not yet matched by the late charges applied. */
+export interface SweptSlicesTable {
+  reservation_id: string;
+  key_id: string;
+  credit_wei: Big;
+  swept_at_ms: Big;
 }
 
 export type PooledStackState = "idle" | "leased" | "retired";
@@ -112,6 +126,8 @@ export interface SealedChargesTable {
   created_at_ms: Big;
   /** The request hash the held leaf was signed for (NULL: held before migration 0011). */
   req_hash: string | null;
+  /** The least it settles at: its session's hold for the time held (0: held before migration 0013). */
+  floor_wei: BigDefault;
 }
 
 /**
@@ -182,15 +198,32 @@ export interface RefundClaimsTable {
 }
 
 /**
- * What the chain refunded each of the gateway's stacks (`refundedTotal`) that was credited, and the API key it is
- * credited to: the key whose confidential session on the stack was served a statement first (null: none, the
- * refund stays the operator's).
+ * What the chain refunded each of the gateway's stacks (`refundedTotal`) that was credited (split among the keys
+ * charged on it: `stack_charges`, `stack_refund_credits`; the rest is the operator's). `key_id`: the key noted by
+ * gateways before migration 0012, credited only for a stack with no charges recorded.
  */
 export interface StackRefundsTable {
   stack_id: Big;
   key_id: string | null;
   credited_wei: BigDefault;
   updated_at_ms: Big;
+}
+
+/**
+ * What a key was charged on one of the gateway's stacks (charges recorded with their stack: a confidential session's),
+ * less what its held sealed charges gave back: the weights a refund of the stack is split by.
+ */
+export interface StackChargesTable {
+  stack_id: Big;
+  key_id: string;
+  charged_wei: BigDefault;
+}
+
+/** What a key was credited, in all, of one stack's refunds (its share, at most what it was charged there). */
+export interface StackRefundCreditsTable {
+  stack_id: Big;
+  key_id: string;
+  credited_wei: BigDefault;
 }
 
 /** The next block of the wallet's refund logs the watcher reads (`RefundWatcher`: refunds and on-chain lies). */
@@ -202,6 +235,7 @@ export interface RefundLogCursorsTable {
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
+  swept_slices: SweptSlicesTable;
   stacks: StacksTable;
   receipts: ReceiptsTable;
   signed_requests: SignedRequestsTable;
@@ -213,4 +247,6 @@ export interface GatewayDatabase {
   refund_claims: RefundClaimsTable;
   stack_refunds: StackRefundsTable;
   refund_log_cursors: RefundLogCursorsTable;
+  stack_charges: StackChargesTable;
+  stack_refund_credits: StackRefundCreditsTable;
 }

@@ -16,6 +16,7 @@ import type { ServedStatementKeeper } from "../refunds/servedStatement.js";
 import { type ConfidentialSessions, MAX_FRESH_QUOTES_PER_SESSION } from "./confidentialSessions.js";
 import type { AttestationAnswer, ConfidentialUpstream } from "./confidentialUpstream.js";
 import { errorResponseOf } from "./errorResponse.js";
+import type { FreshQuoteAllowance } from "./freshQuoteAllowance.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
 import { SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
@@ -30,6 +31,11 @@ export interface ConfidentialParts {
   upstream: ConfidentialUpstream;
   /** Keeps the statement a node served a key's session beside its epoch evidence (issue 14, C-2: refunds). */
   statements?: ServedStatementKeeper | undefined;
+  /**
+   * Fresh quotes each key may ask nodes for (their 429 then: the client takes the node's epoch evidence), so one key
+   * cannot spend the gateway's share of a node's quote budget. Unset: only `MAX_FRESH_QUOTES_PER_SESSION` bounds it.
+   */
+  freshQuotes?: FreshQuoteAllowance | undefined;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -87,7 +93,6 @@ export function sessionsRoute(parts: GatewayParts) {
       maxUnits,
       ignore: input.ignore.map(BigInt),
     });
-    await partsOf(parts).statements?.notePayer(session.lease.stackId, key.keyId);
     return c.json(
       {
         object: "atoma.confidential.session",
@@ -111,7 +116,8 @@ export function sessionsRoute(parts: GatewayParts) {
 /**
  * `GET /v1/confidential/sessions/{id}/attestation[?nonce=0x…]`: the session's node's evidence for the client's nonce
  * (without one, its epoch evidence, which costs the node no quote); the client verifies it against the chain itself.
- * A session asks at most `MAX_FRESH_QUOTES_PER_SESSION` nonces (then 429 `attestation_rate_limited` from the gateway).
+ * A session asks at most `MAX_FRESH_QUOTES_PER_SESSION` nonces, a key `confidential.freshQuotesPerKeyPerMinute` (then
+ * 429 `attestation_rate_limited` from the gateway).
  * Only an `atoma.attestation` is passed on as evidence: the node's 429 (its fresh quotes for the gateway's address
  * spent) becomes `attestation_rate_limited` with its `retry-after`, anything else `attestation_unavailable` (503).
  */
@@ -127,9 +133,12 @@ export function attestationRoute(parts: GatewayParts) {
     // evidence (no nonce, no quote) serves it.
     if (nonce !== undefined && session.freshQuotes++ >= MAX_FRESH_QUOTES_PER_SESSION)
       throw new AttestationRateLimitedError(1);
+    // And a key gets a few a minute, however many sessions it opens: the node's share for the gateway is everyone's.
+    const wait = nonce === undefined ? 0 : (confidential.freshQuotes?.take(key.keyId) ?? 0);
+    if (wait > 0) throw new AttestationRateLimitedError(wait);
     const answer = await confidential.upstream.attestationOf(session.lease, nonce);
     if (nonce === undefined && answer.status === 200)
-      await confidential.statements?.keepServed(answer.body, session.lease, key.keyId);
+      await confidential.statements?.keepServed(answer.body, session.lease);
     return c.json(evidenceOf(answer), 200);
   };
 }
@@ -151,7 +160,8 @@ function evidenceOf(answer: AttestationAnswer): Record<string, unknown> {
     // Bounded: a node cannot make the client wait an hour on its word.
     throw new AttestationRateLimitedError(Number.isFinite(seconds) ? Math.min(60, Math.max(1, seconds)) : 1);
   }
-  throw new AttestationUnavailableError(answer.status);
+  const said = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  throw new AttestationUnavailableError(answer.status, typeof said === "string" ? said : undefined);
 }
 
 /**

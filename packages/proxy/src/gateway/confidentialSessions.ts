@@ -313,9 +313,13 @@ export class ConfidentialSessions {
               pricePerMillion: session.lease.pricePerMillion,
               // Only a receipt for this request settles the hold at its units (review s5 M2).
               reqHash,
+              // Never below what holding the stack cost: a client aborting its sealed streams before their receipts
+              // pays the hold, as one whose request was answered does.
+              floorWei: held,
             }
           : undefined;
-      await this.#c.ledger.settle(session.reservation, cost, served, hold);
+      // With its stack: a refund of the stack is split among the keys by what each was charged on it.
+      await this.#c.ledger.settle(session.reservation, cost, served, hold, session.lease.stackId);
     } catch (error) {
       this.#logger.error({ keyId: session.keyId, err: error }, "settling a confidential request failed");
     }

@@ -52,7 +52,8 @@ export interface ConfidentialUpstream {
   /**
    * Signs the envelope at the lease's nonce and `deadline`, sends it, verifies the receipt over the sealed answer
    * and gives the stack back. Throws `ConfidentialSessionFailedError` when the node failed before answering (the
-   * client seals again for another node), else what `Upstream.send` throws.
+   * client seals again for another node), `StackLeaseLapsedError` (`no_node_available`) when the gateway's own hold
+   * of the stack lapsed before the signature (the node is not blamed), else what `Upstream.send` throws.
    */
   sendSealed(lease: ConfidentialLease, request: SealedRequest): Promise<UpstreamAnswer>;
 }

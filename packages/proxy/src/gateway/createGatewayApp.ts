@@ -1,15 +1,16 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import type { Address } from "viem";
-import { RequestTooLargeError, RouteNotFoundError, ShuttingDownError } from "../errors.js";
+import { RouteNotFoundError, ShuttingDownError } from "../errors.js";
+import { authenticate } from "../keys/authenticate.js";
 import { adminRoutes } from "./adminRoutes.js";
-import { attestationRoute, CONFIDENTIAL_SESSION_HEADER, sessionsRoute } from "./confidentialRoutes.js";
+import { browserAccess } from "./browserAccess.js";
+import { attestationRoute, sessionsRoute } from "./confidentialRoutes.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts, GatewayState } from "./gatewayParts.js";
 import { gatewayRoute } from "./gatewayRoute.js";
 import { inferenceRoute } from "./inferenceRoute.js";
-import { modelsRoute } from "./modelsRoute.js";
+import { modelRoute, modelsRoute } from "./modelsRoute.js";
+import { requestSizeLimit } from "./requestSizeLimit.js";
 import { responsesRoute } from "./responsesRoute.js";
 import { adminUsageRoute, metricsRoute, usageRoute } from "./usageRoutes.js";
 
@@ -36,46 +37,29 @@ export function createGatewayApp(parts: GatewayParts, options: GatewayAppOptions
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   // OpenAI clients in browser pages (the explorer's playground) send the API key as a bearer token, never a
   // cookie, so any origin may call the OpenAI routes; the admin API and `/metrics` stay same-origin.
-  const browsers = cors({
-    origin: "*",
-    exposeHeaders: ["x-atoma-node", "x-atoma-fallback"],
-    maxAge: 600,
-  });
-  app.use("/health", browsers);
-  app.use("/v1/*", browsers);
+  app.use("/health", browserAccess(["x-atoma-node", "x-atoma-fallback"]));
+  app.use("/v1/*", browserAccess(["retry-after", "x-atoma-node", "x-atoma-fallback"]));
   app.use(async (c, next) => {
     if (state.draining && c.req.path !== "/health") throw new ShuttingDownError();
     await next();
   });
-  app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new RequestTooLargeError(maxBodyBytes);
-      },
-    }),
-  );
-  // Browsers may call the OpenAI routes from any page: the key travels as a bearer token, never as a cookie.
-  app.use(
-    "/v1/*",
-    cors({
-      origin: "*",
-      allowHeaders: ["authorization", "content-type", CONFIDENTIAL_SESSION_HEADER],
-      exposeHeaders: ["retry-after", "x-atoma-node", "x-atoma-fallback"],
-      maxAge: 600,
-    }),
-  );
+  app.use(requestSizeLimit(maxBodyBytes));
   app.get("/health", (c) =>
     c.json({ status: state.draining ? "draining" : "ok" }, state.draining ? 503 : 200),
   );
   app.get("/v1/models", modelsRoute(parts));
+  app.get("/v1/models/:id{.+}", modelRoute(parts));
   if (options.buyer !== undefined) app.get("/v1/gateway", gatewayRoute(options.buyer));
   app.post("/v1/chat/completions", inferenceRoute(parts, "chat"));
   app.post("/v1/completions", inferenceRoute(parts, "completions"));
   app.post("/v1/embeddings", inferenceRoute(parts, "embeddings"));
   app.post(
     "/v1/responses",
-    responsesRoute((request) => Promise.resolve(app.fetch(request))),
+    responsesRoute(
+      (request) => Promise.resolve(app.fetch(request)),
+      // The key first: a caller with none gets 401, never the body's field-level 400s.
+      (authorization) => authenticate(parts.keys, authorization, parts.now()),
+    ),
   );
   app.post("/v1/confidential/sessions", sessionsRoute(parts));
   app.get("/v1/confidential/sessions/:id/attestation", attestationRoute(parts));

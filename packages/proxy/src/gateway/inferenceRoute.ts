@@ -6,7 +6,8 @@ import { ConfidentialSessionRequiredError } from "../confidentialErrors.js";
 import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import { modelName } from "../keys/keyTerms.js";
-import { type Endpoint, requestBound } from "../limits/requestBound.js";
+import { fitBound } from "../limits/fitBound.js";
+import type { Endpoint } from "../limits/requestBound.js";
 import { codeLabel } from "../metrics/codeLabel.js";
 import { parseProviderPreferences } from "../routing/providerPreferences.js";
 import {
@@ -14,18 +15,25 @@ import {
   refuseClearToConfidential,
   sealedRequest,
 } from "./confidentialRoutes.js";
+import { type CutStreamCharge, cutStreamCharge } from "./cutStreamCharge.js";
 import { errorResponseOf } from "./errorResponse.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import { readJsonBody } from "./readJsonBody.js";
 import { finalChunk, SSE_HEADERS, signedRequestOf, sseEvent } from "./sse.js";
-import type { UpstreamAnswer, UpstreamRequest } from "./upstream.js";
+import type { SignedLeaf, UpstreamAnswer, UpstreamRequest } from "./upstream.js";
 
 /**
  * Settles the key's reservation once: at the receipt's cost, else nothing, or (`keepReservation`) all of it — for
  * a signed request whose answer reached the client with no receipt: the node can still settle that leaf, up to
  * the signed `maxUnits` the reservation was priced at, so the key does not get the answer free.
  */
-type Settle = (answer: UpstreamAnswer | undefined, keepReservation?: boolean) => Promise<void>;
+type Settle = (
+  answer: UpstreamAnswer | undefined,
+  keepReservation?: boolean,
+  hold?: CutStreamCharge["hold"],
+  /** What a kept reservation is charged, when less than all of it. */
+  keptWei?: bigint,
+) => Promise<void>;
 
 /** The model a body names; `ModelNotFoundError` for text no model could be called (never echoed back). */
 function modelOf(body: Record<string, unknown>): string {
@@ -67,7 +75,7 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
     refuseClearToConfidential(listing.confidentialOnly);
     // The gateway's own field: validated here, and never sent to the node (it is not part of what it signs).
     const provider = parseProviderPreferences(providerField);
-    const bound = requestBound(endpoint, body, parts.bounds);
+    const bound = fitBound(endpoint, body, parts.bounds, key.tokensPerMinute);
     const ticket = await parts.limiter.take(key, bound.maxTokens);
     const maxWei = costOfUnits(BigInt(bound.maxTokens), parts.upstream.maxPricePerMillion());
     let reservation: Awaited<ReturnType<typeof parts.ledger.reserve>>;
@@ -78,15 +86,19 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
       throw error;
     }
     let settled = false;
-    const settle: Settle = async (answer, keepReservation = false) => {
+    const settle: Settle = async (answer, keepReservation = false, hold = undefined, keptWei = maxWei) => {
       if (settled) return;
       settled = true;
       if (!keepReservation) ticket.refund(bound.maxTokens - Number(answer?.units ?? 0n));
-      const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : keepReservation ? maxWei : 0n;
+      // biome-ignore lint/complexity/useMathMinMax: bigints
+      const kept = keptWei < maxWei ? keptWei : maxWei;
+      const cost = answer ? costOfUnits(answer.units, answer.pricePerMillion) : keepReservation ? kept : 0n;
       try {
         // With a journal, a synchronous append: the charge is recorded before the client sees the answer.
-        const served = answer && parts.usage ? { model, units: answer.units } : undefined;
-        await parts.ledger.settle(reservation, cost, served);
+        // A charge kept with no receipt shows in the usage too (its units are not known yet).
+        const served =
+          parts.usage && (answer || keepReservation) ? { model, units: answer?.units ?? 0n } : undefined;
+        await parts.ledger.settle(reservation, cost, served, hold);
       } catch (error) {
         parts.logger.error({ keyId: key.keyId, err: error }, "settling a request's spend failed");
       }
@@ -116,6 +128,7 @@ function servingRoute(parts: GatewayParts, endpoint: Endpoint) {
       maxUnits: BigInt(bound.maxTokens),
       signal: c.req.raw.signal,
       provider,
+      keyId: key.keyId,
     };
     if (request.stream) return streamed(parts, request, settle, receivedAt);
     let answer: UpstreamAnswer;
@@ -179,36 +192,76 @@ async function streamed(
     }
   };
   let servedBy: bigint | undefined;
+  /** Answer chunks relayed to the client (`cutStreamCharge`'s bound on a stream it stopped). */
+  let relayedChunks = 0;
   let start!: (headers: Record<string, string>) => void;
   let refuse!: (error: unknown) => void;
   const started = new Promise<Record<string, string>>((resolve, reject) => {
     start = resolve;
     refuse = reject;
   });
+  // Without `stream_options.include_usage` OpenAI sends no chunk without choices (review of issue 12, LOW-3): the
+  // last chunk that finishes a choice waits for the receipt and carries the usage and `atoma` itself (not for an
+  // Atoma client, which reads the receipt from its own event).
+  const separateUsage = separateReceipt(request.body);
+  let held: Record<string, unknown> | undefined;
+  const flushHeld = () => {
+    if (held) write(held);
+    held = undefined;
+  };
   const onChunk = (chunk: Record<string, unknown>, nodeId: bigint, fallback?: boolean) => {
     if (servedBy === undefined) {
       servedBy = nodeId;
       parts.metrics?.timeToFirstChunk.observe((performance.now() - receivedAt) / 1000);
       start(servedHeaders(nodeId, fallback));
     }
-    if (hasFinishReason(chunk)) answered = true;
+    flushHeld();
+    relayedChunks++;
+    if (hasFinishReason(chunk)) {
+      answered = true;
+      if (!separateUsage) {
+        held = chunk;
+        return;
+      }
+    }
     write(chunk);
   };
-  void parts.upstream.send({ ...request, signal, onChunk }).then(
+  let leaf: SignedLeaf | undefined;
+  const onSigned = (signed: SignedLeaf) => {
+    leaf = signed;
+  };
+  void parts.upstream.send({ ...request, signal, onChunk, onSigned }).then(
     async (answer) => {
       request.signal.removeEventListener("abort", clientGone);
       // Charged before the receipt reaches the client (a crash in between charges what the client never got).
       await settle(answer);
       start(servedHeaders(answer.nodeId, answer.fallback));
-      write(finalChunk(answer));
+      const last = finalChunk(answer);
+      if (held) {
+        const { choices: _, ...receipt } = last;
+        write({
+          ...held,
+          ...receipt,
+          id: held.id,
+          object: held.object,
+          created: held.created,
+          model: held.model,
+        });
+        held = undefined;
+      } else write(last);
       write("[DONE]");
       end();
     },
     async (error: unknown) => {
       request.signal.removeEventListener("abort", clientGone);
-      // Answer text reached the client but no receipt came: the key keeps its reservation charged.
-      await settle(undefined, servedBy !== undefined);
+      // Answer text reached the client but no receipt came: the key is charged its reservation, held for the leaf's
+      // receipt (the key then pays what it says); nothing when the receipt failed verification.
+      // The client stopped it (went away before the answer was whole): charged for what it was sent.
+      const stopped = request.signal.aborted && !answered ? relayedChunks : undefined;
+      const charge = cutStreamCharge(error, servedBy !== undefined, leaf, stopped);
+      await settle(undefined, charge.keep, charge.hold, charge.costWei);
       if (servedBy === undefined) return refuse(error);
+      flushHeld();
       if (!signal.aborted) {
         const response = errorResponseOf(error);
         parts.metrics?.requests.inc({
@@ -223,6 +276,19 @@ async function streamed(
   );
   const headers = await started;
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
+}
+
+/**
+ * Whether the receipt goes in a chunk of its own: the client asked for the usage there (`stream_options.include_usage`),
+ * or it is an Atoma client (its `atoma_nonce`), which reads the receipt from an event with no answer text.
+ */
+function separateReceipt(body: Record<string, unknown>): boolean {
+  const options = body.stream_options;
+  const asked =
+    typeof options === "object" &&
+    options !== null &&
+    (options as { include_usage?: unknown }).include_usage === true;
+  return asked || body.atoma_nonce !== undefined;
 }
 
 /** Whether a relayed chunk ends its choice: the node has the whole answer, and bills it. */

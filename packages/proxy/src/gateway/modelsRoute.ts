@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { formatEther } from "viem";
+import { ModelNotFoundError } from "../errors.js";
 import { authenticate, keyAllows } from "../keys/authenticate.js";
 import type { GatewayParts } from "./gatewayParts.js";
 import type { ModelListing } from "./upstream.js";
@@ -26,5 +27,15 @@ export function modelsRoute(parts: GatewayParts) {
     const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
     const models = parts.upstream.models().filter((model) => keyAllows(key, model.id));
     return c.json({ object: "list", data: models.map(modelCard) });
+  };
+}
+
+/** `GET /v1/models/{id}` (`client.models.retrieve`): one model's card, 404 `model_not_found` when the key may not use it. */
+export function modelRoute(parts: GatewayParts) {
+  return async (c: Context): Promise<Response> => {
+    const key = await authenticate(parts.keys, c.req.header("authorization"), parts.now());
+    const model = parts.upstream.model(c.req.param("id") ?? "");
+    if (!model || !keyAllows(key, model.id)) throw new ModelNotFoundError();
+    return c.json(modelCard(model));
   };
 }

@@ -14,8 +14,12 @@ export type ChatCall = (request: Request) => Promise<Response>;
  * gateway's or the node's, a node's 400 for tools or a format it does not support included) pass through as sent;
  * answers become a `response` object, or the Responses event stream, ending with the node's `atoma` receipt.
  */
-export function responsesRoute(chat: ChatCall) {
+export function responsesRoute(
+  chat: ChatCall,
+  authenticate: (authorization: string | undefined) => Promise<unknown> = async () => undefined,
+) {
   return async (c: Context): Promise<Response> => {
+    await authenticate(c.req.header("authorization"));
     const body = await readJsonBody(c);
     const chatBody = chatRequestOf(body);
     const headers = new Headers({ "content-type": "application/json" });

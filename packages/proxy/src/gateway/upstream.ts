@@ -31,6 +31,16 @@ export interface UpstreamRequest {
    * that node is a fallback (another one was tried first). A chunk is never passed twice.
    */
   onChunk?: ((chunk: Json, nodeId: bigint, fallback?: boolean) => void) | undefined;
+  /**
+   * Told of each leaf signed for this request (never one signed earlier and resent first): where the charge of a
+   * stream cut before its receipt is held until that leaf's receipt comes.
+   */
+  onSigned?: ((leaf: SignedLeaf) => void) | undefined;
+  /**
+   * The API key that sent it: a node's refusals of requests other nodes served put it aside for everyone only once
+   * several keys saw them (one user's over-limit inputs are not the node's fault; review speed-gwfix, B-3).
+   */
+  keyId?: string | undefined;
   /** The request's `provider` object, validated (absent: the balanced default). */
   provider?: ProviderPreferences | undefined;
   /**
@@ -38,6 +48,15 @@ export interface UpstreamRequest {
    * (what the client sealed to), never at the stack's next free one.
    */
   sealed?: SealedSigning | undefined;
+}
+
+/** A leaf signed for a request: its stack and nonce, the bound signed, the stack's price and the body as signed. */
+export interface SignedLeaf {
+  stackId: bigint;
+  nonce: bigint;
+  maxUnits: bigint;
+  pricePerMillion: bigint;
+  json: string;
 }
 
 /** How a sealed request is signed, and where its sealed stream chunks go. */

@@ -3,6 +3,7 @@ import type { Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase } from "../db/schema.js";
 import { receiptFromRow } from "../network/receiptRows.js";
+import { lockStackCharges } from "../refunds/stackChargesLock.js";
 
 /** A sealed request charged its whole reservation: where it was signed, and what the key paid for it. */
 export interface HeldSealedCharge {
@@ -14,6 +15,8 @@ export interface HeldSealedCharge {
   chargedWei: bigint;
   /** The request hash signed at that nonce: only a receipt for it settles the charge at its units. */
   reqHash?: string | undefined;
+  /** The least the charge settles at, whatever the receipt says: its session's hold (`ConfidentialSessions`). */
+  floorWei?: bigint | undefined;
 }
 
 /**
@@ -21,7 +24,8 @@ export interface HeldSealedCharge {
  * at once: the node may bill that leaf up to the bound the gateway signed, and no unit is lost meanwhile. The charge
  * is held here, per stack and nonce, until the node's own word on the leaf: its receipt, when the pending request is
  * resent before the stack's next (the node answers it from its records, or again). Then the key pays what the
- * receipt says (at most the signed bound) and gets the rest back, once: the row goes in the same transaction. A leaf
+ * receipt says (at most the signed bound), never less than the session's hold (`floor_wei`: what holding the stack
+ * cost, which an answered session pays too), and gets the rest back, once: the row goes in the same transaction. A leaf
  * never resent is settled when its stack's settlement is over (`settleBySettlement`, from the `OverclaimWatcher`).
  */
 export class SealedCharges {
@@ -65,6 +69,7 @@ export class SealedCharges {
         charged_wei: charge.chargedWei,
         created_at_ms: this.#now(),
         req_hash: charge.reqHash ?? null,
+        floor_wei: charge.floorWei ?? 0n,
       })
       .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
       .execute();
@@ -77,7 +82,8 @@ export class SealedCharges {
    * leaf's accepted receipt or the stack's settlement (`accepted` false gives nothing back).
    * `reqHash` is the receipt's request hash (review s5 M2): a nonce given up past its deadline is signed again for
    * another request, and that request's receipt proves the held one was never served at this leaf, so its charge
-   * comes back whole instead of paying for units another key used.
+   * comes back but for its floor (review L1: the session did hold the stack) instead of paying for units another key
+   * used.
    */
   async settleByReceipt(
     stackId: bigint,
@@ -107,16 +113,16 @@ export class SealedCharges {
       if (other)
         this.#logger.warn(
           { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce) },
-          "a held sealed request's nonce was served for another request: its charge comes back whole",
+          "a held sealed request's nonce was served for another request: its charge comes back but for its session's hold",
         );
-      const cost = costOfUnits(billed, held.price_per_million);
+      const cost = atLeast(costOfUnits(billed, held.price_per_million), held.floor_wei);
       const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
-      if (back > 0n) await giveBack(tx, held.key_id, back);
+      const given = back > 0n ? await giveBack(tx, held.key_id, back, stackId) : 0n;
       this.#logger.debug(
-        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(back) },
+        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(given) },
         "a sealed request's held charge settled by its receipt",
       );
-      return back;
+      return given;
     });
   }
 
@@ -168,8 +174,22 @@ export class SealedCharges {
             billed = 0n;
           else if (own) billed = atMost(own.units, row.max_units);
           else {
-            const next = kept.find((r) => r.leafIndex > row.nonce);
-            if (!next || next.cumulativeUnits < next.units) continue;
+            const found = kept.find((r) => r.leafIndex > row.nonce);
+            // With no accepted receipt after it (the last one refused, or never kept), the last receipt's running
+            // total is the bound on what the gap cost: never the row deleted and its whole bound kept charged.
+            const next =
+              found && found.cumulativeUnits >= found.units
+                ? found
+                : {
+                    leafIndex: lastReceipt.leafIndex,
+                    cumulativeUnits: lastReceipt.cumulativeUnits,
+                    units: 0n,
+                  };
+            if (!found)
+              this.#logger.warn(
+                { keyId: row.key_id, stackId: String(stackId), nonce: String(row.nonce) },
+                "a held sealed charge has no accepted receipt at or after it: billed within the last receipt's total",
+              );
             const prev = kept.findLast((r) => r.leafIndex < row.nonce);
             const before = next.cumulativeUnits - next.units;
             const left = gaps.get(next.leafIndex) ?? atLeastZero(before - (prev?.cumulativeUnits ?? 0n));
@@ -180,11 +200,10 @@ export class SealedCharges {
           billed = unpaid < row.max_units ? unpaid : row.max_units;
           unpaid -= billed;
         }
-        const cost = costOfUnits(billed, row.price_per_million);
+        const cost = atLeast(costOfUnits(billed, row.price_per_million), row.floor_wei);
         const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
         if (given === 0n) continue;
-        back += given;
-        await giveBack(tx, row.key_id, given);
+        back += await giveBack(tx, row.key_id, given, stackId);
       }
       if (held.length > 0)
         this.#logger.debug(
@@ -206,6 +225,7 @@ export class SealedCharges {
       pricePerMillion: row.price_per_million,
       chargedWei: row.charged_wei,
       reqHash: row.req_hash ?? undefined,
+      floorWei: row.floor_wei,
     }));
   }
 }
@@ -224,16 +244,56 @@ export class ChargeNotRecordedError extends Error {
 /**
  * Takes `back` off the key's spend, only where the spend holds it: a charge not yet applied (a journal or database
  * failure) throws, which rolls the transaction back with its DELETE, so the held row stays for a later settlement
- * instead of the refund being lost or breaking `spent_wei >= 0`.
+ * instead of the refund being lost or breaking `spent_wei >= 0`. What the key was already credited of the stack's
+ * refunds beyond its charge there after this give-back (a split that weighed the hold whole, review H1) is kept
+ * out of it: the key ends credited at most its final charge, and a credit never makes this give-back fail.
+ * Returns what went back.
  */
-async function giveBack(tx: Transaction<GatewayDatabase>, keyId: string, back: bigint): Promise<void> {
-  const result = await tx
-    .updateTable("api_keys")
-    .set((eb) => ({ spent_wei: eb("spent_wei", "-", back) }))
-    .where("key_id", "=", keyId)
-    .where("spent_wei", ">=", back)
+async function giveBack(
+  tx: Transaction<GatewayDatabase>,
+  keyId: string,
+  back: bigint,
+  stackId: bigint,
+): Promise<bigint> {
+  await lockStackCharges(tx, stackId);
+  const weight = await tx
+    .selectFrom("stack_charges as c")
+    .leftJoin("stack_refund_credits as r", (join) =>
+      join.onRef("r.stack_id", "=", "c.stack_id").onRef("r.key_id", "=", "c.key_id"),
+    )
+    .select(["c.charged_wei", "r.credited_wei"])
+    .where("c.stack_id", "=", stackId)
+    .where("c.key_id", "=", keyId)
     .executeTakeFirst();
-  if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, back);
+  const credited = BigInt(weight?.credited_wei ?? 0n);
+  const left = weight ? atLeastZero(BigInt(weight.charged_wei) - back) : undefined;
+  const over = left === undefined ? 0n : atMost(atLeastZero(credited - left), back);
+  const net = back - over;
+  if (net > 0n) {
+    const result = await tx
+      .updateTable("api_keys")
+      .set((eb) => ({ spent_wei: eb("spent_wei", "-", net) }))
+      .where("key_id", "=", keyId)
+      .where("spent_wei", ">=", net)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, net);
+  }
+  if (over > 0n)
+    await tx
+      .updateTable("stack_refund_credits")
+      .set((eb) => ({ credited_wei: eb("credited_wei", "-", over) }))
+      .where("stack_id", "=", stackId)
+      .where("key_id", "=", keyId)
+      .execute();
+  // What the key paid on the stack (a refund's weight) goes down with it; held before migration 0012: no row.
+  if (left !== undefined)
+    await tx
+      .updateTable("stack_charges")
+      .set({ charged_wei: left })
+      .where("stack_id", "=", stackId)
+      .where("key_id", "=", keyId)
+      .execute();
+  return net;
 }
 
 /** The stack's accepted (not refused) receipts, by leaf: their units and running totals. */
@@ -265,6 +325,11 @@ function sameHash(a: string, b: string): boolean {
 
 function atLeastZero(value: bigint): bigint {
   return value > 0n ? value : 0n;
+}
+
+/** The session's hold is the floor: its key pays at least that, the receipt's units however few. */
+function atLeast(value: bigint, floor: bigint): bigint {
+  return value > floor ? value : floor;
 }
 
 function atMost(value: bigint, bound: bigint): bigint {

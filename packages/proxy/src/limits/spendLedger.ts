@@ -8,6 +8,9 @@ import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import { InsufficientQuotaError, InvalidApiKeyError } from "../errors.js";
 import { utcDayOf } from "../usage/usageBook.js";
 
+/** How long a swept slice's record is kept for its gateway's late journal (a restart days later charges in full). */
+const SWEPT_MEMORY_MS = 7 * 24 * 3_600_000;
+
 export interface SpendReservation {
   reservationId: string;
   keyId: string;
@@ -46,8 +49,10 @@ interface Slice {
  * request needs when no more fits; an idle one goes back after `sliceIdleMs`. Another gateway may refuse a request
  * the budget could cover while this one holds an idle slice (at most `sliceIdleMs`), but no gateway overshoots
  * a budget (except by an answer that cost more than its maximum, which is charged and logged). A slice a vanished
- * gateway left is charged in full once it expires (`sweep`): the gateway cannot know what the node served; a
- * gateway that restarts on its journal gives its own back once the journal is replayed (`recover`).
+ * gateway left is charged, once it expires (`sweep`), the maxima its requests had in flight when the gateway last
+ * wrote them down (each growth, each `maintain`, about every second), and the rest goes back: what was settled is
+ * charged by its record, and the gateway cannot know what the node served those in flight. A gateway that restarts
+ * on its journal gives its own back once the journal is replayed (`recover`).
  */
 export class SpendLedger {
   readonly #db: GatewayDb;
@@ -106,7 +111,8 @@ export class SpendLedger {
    * usage book, and (`sealedHold`) the charge held for a sealed leaf with no receipt, in the same record. With a journal this is one synchronous append (applied to the database in the background, before
    * the client is answered); without one it is applied now. A slice already swept (charged in full) is not
    * charged again. An actual cost above the reservation is charged as it is and logged: the key overshoots its
-   * budget by it, and never silently.
+   * budget by it, and never silently. `stackId`: the stack it was served on, recorded with the charge where refunds
+   * are split by what each key was charged (a confidential session's level-3 stack).
    */
   async settle(
     reservation: SpendReservation,
@@ -119,8 +125,10 @@ export class SpendLedger {
           maxUnits: bigint;
           pricePerMillion: bigint;
           reqHash?: string | undefined;
+          floorWei?: bigint | undefined;
         }
       | undefined,
+    stackId?: bigint | undefined,
   ): Promise<void> {
     const record: ChargeRecord = {
       kind: "charge",
@@ -128,6 +136,7 @@ export class SpendLedger {
       keyId: reservation.keyId,
       costWei: actualWei.toString(),
       usage: served && { model: served.model, day: utcDayOf(this.#now()), tokens: served.units.toString() },
+      ...(stackId === undefined ? {} : { stackId: stackId.toString() }),
       sealedHold: sealedHold && {
         stackId: sealedHold.stackId.toString(),
         nonce: sealedHold.nonce.toString(),
@@ -135,6 +144,7 @@ export class SpendLedger {
         pricePerMillion: sealedHold.pricePerMillion.toString(),
         atMs: this.#now(),
         reqHash: sealedHold.reqHash,
+        ...(sealedHold.floorWei ? { floorWei: sealedHold.floorWei.toString() } : {}),
       },
     };
     if (actualWei > reservation.maxWei)
@@ -209,12 +219,12 @@ export class SpendLedger {
     await this.#applyNow(record);
   }
 
-  /** Applies a charge to the database now; logs one whose slice was swept (charged in full) meanwhile. */
+  /** Applies a charge to the database now; logs one whose slice was swept meanwhile (charged past what the sweep did). */
   async #applyNow(record: ChargeRecord): Promise<void> {
     if (!(await this.#db.transaction().execute((tx) => applyJournalRecord(tx, record))))
       this.#logger.warn(
         { keyId: record.keyId, reservationId: record.reservationId },
-        "a reservation was swept before its request settled: it was charged at its maximum",
+        "a reservation was swept before its request settled: charged past what the sweep charged",
       );
   }
 
@@ -254,12 +264,26 @@ export class SpendLedger {
       this.#returning = returning.slice(given);
       throw error;
     }
-    const live = [...this.#slices.values(), ...this.#returning].map((slice) => slice.sliceId);
+    const live = [...this.#slices.values(), ...this.#returning];
     if (live.length > 0)
       await this.#db
         .updateTable("spend_reservations")
-        .set({ expires_at_ms: this.#now() + this.#ttlMs })
-        .where("reservation_id", "in", live)
+        .set({
+          expires_at_ms: this.#now() + this.#ttlMs,
+          // What each has in flight now: all a sweep charges should this gateway vanish.
+          in_flight_wei: sql`case ${sql.join(
+            live.map(
+              (slice) =>
+                sql`when reservation_id = ${slice.sliceId} then ${slice.inFlightWei.toString()}::numeric`,
+            ),
+            sql` `,
+          )} else in_flight_wei end`,
+        })
+        .where(
+          "reservation_id",
+          "in",
+          live.map((slice) => slice.sliceId),
+        )
         .execute();
   }
 
@@ -287,8 +311,11 @@ export class SpendLedger {
     const more = maxWei * this.#sliceRequests;
     const growing = (async () => {
       const now = this.#now();
+      // The request taking it counts as in flight, so a gateway that vanishes at once leaves it charged.
+      const inFlight = held.inFlightWei + maxWei;
       const took =
-        (more > need && (await this.#take(held, more, now))) || (await this.#take(held, need, now));
+        (more > need && (await this.#take(held, more, now, inFlight))) ||
+        (await this.#take(held, need, now, inFlight));
       if (!took) {
         if (held.heldWei === 0n && held.inFlightWei === 0n) {
           // Spent to nothing and refused more: its row goes, once its charges are in.
@@ -307,7 +334,7 @@ export class SpendLedger {
   }
 
   /** Adds `amount` to the slice if the key may still spend it (one statement); false when it may not. */
-  async #take(slice: Slice, amount: bigint, now: number): Promise<boolean> {
+  async #take(slice: Slice, amount: bigint, now: number, inFlight: bigint): Promise<boolean> {
     const taken = await this.#db
       .with("taken", (db) =>
         db
@@ -325,7 +352,7 @@ export class SpendLedger {
           .returning("key_id"),
       )
       .insertInto("spend_reservations")
-      .columns(["reservation_id", "key_id", "max_wei", "expires_at_ms"])
+      .columns(["reservation_id", "key_id", "max_wei", "expires_at_ms", "in_flight_wei"])
       .expression((eb) =>
         eb
           .selectFrom("taken")
@@ -334,12 +361,14 @@ export class SpendLedger {
             "taken.key_id",
             s.val(amount.toString()).as("max_wei"),
             s.val(String(now + this.#ttlMs)).as("expires_at_ms"),
+            s.val(inFlight.toString()).as("in_flight_wei"),
           ]),
       )
       .onConflict((oc) =>
         oc.column("reservation_id").doUpdateSet({
           max_wei: sql`spend_reservations.max_wei + excluded.max_wei`,
           expires_at_ms: sql`excluded.expires_at_ms`,
+          in_flight_wei: sql`excluded.in_flight_wei`,
         }),
       )
       .returning("reservation_id")
@@ -365,31 +394,58 @@ export class SpendLedger {
     });
   }
 
-  /** Charges every expired reservation its maximum (what a crash left open). Returns how many. */
+  /**
+   * Charges every expired reservation (what a crash left open) the maxima it had in flight when its gateway last
+   * wrote them down (all of it for a row that has none), and gives the rest back. Returns how many.
+   */
   async sweep(): Promise<number> {
     const now = this.#now();
     const swept = await this.#db.transaction().execute(async (tx) => {
       const rows = await tx
         .deleteFrom("spend_reservations")
         .where("expires_at_ms", "<=", BigInt(now))
-        .returning(["key_id", "max_wei"])
+        .returning(["reservation_id", "key_id", "max_wei", "in_flight_wei"])
         .execute();
-      for (const row of rows)
+      for (const row of rows) {
+        const inFlight = row.in_flight_wei ?? row.max_wei;
+        // biome-ignore lint/complexity/useMathMinMax: bigints
+        const charged = inFlight < row.max_wei ? inFlight : row.max_wei;
         await tx
           .updateTable("api_keys")
           .set({
             reserved_wei: sql`reserved_wei - ${row.max_wei}`,
-            spent_wei: sql`spent_wei + ${row.max_wei}`,
+            spent_wei: sql`spent_wei + ${charged}`,
             updated_at_ms: now,
           })
           .where("key_id", "=", row.key_id)
           .execute();
+        // What it charged, for the charges its gateway's journal may still apply (charged past it, not dropped).
+        await tx
+          .insertInto("swept_slices")
+          .values({
+            reservation_id: row.reservation_id,
+            key_id: row.key_id,
+            credit_wei: charged,
+            swept_at_ms: now,
+          })
+          .onConflict((oc) =>
+            oc.column("reservation_id").doUpdateSet({
+              credit_wei: sql`swept_slices.credit_wei + excluded.credit_wei`,
+              swept_at_ms: sql`excluded.swept_at_ms`,
+            }),
+          )
+          .execute();
+      }
+      await tx
+        .deleteFrom("swept_slices")
+        .where("swept_at_ms", "<=", BigInt(now - SWEPT_MEMORY_MS))
+        .execute();
       return rows;
     });
     if (swept.length > 0)
       this.#logger.warn(
         { reservations: swept.length },
-        "charged reservations left open past their time in full",
+        "charged reservations left open past their time what they had in flight",
       );
     return swept.length;
   }

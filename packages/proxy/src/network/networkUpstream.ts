@@ -1,6 +1,14 @@
 import { SecurityLevel } from "@atoma/chain";
-import { type Logger, requestHash, STACK_HEADERS, silentLogger } from "@atoma/core";
 import {
+  InvalidInputError,
+  InvalidUnicodeError,
+  type Logger,
+  requestHash,
+  STACK_HEADERS,
+  silentLogger,
+} from "@atoma/core";
+import {
+  AnswerTooLargeError,
   type KeptReceipt,
   NodeRequestError,
   NodeUnreachableError,
@@ -27,15 +35,19 @@ import type {
 import type { ModelListing, Upstream, UpstreamAnswer, UpstreamRequest } from "../gateway/upstream.js";
 import type { SealedCharges } from "../limits/sealedCharges.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
+import { featuresOf, NodeRefusals, requestWeight } from "../routing/nodeRefusals.js";
 import type { ProviderPreferences } from "../routing/providerPreferences.js";
 import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { answerCapsFor } from "./answerCaps.js";
+import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
-import { nodeFetch } from "./nodeFetch.js";
+import { headerRecord, nodeFetch } from "./nodeFetch.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
+import { requestDeadline } from "./requestDeadline.js";
 import { collectSealedStream } from "./sealedStream.js";
+import { StackLeaseLapsedError } from "./stackLeaseLapsedError.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
 
@@ -66,7 +78,10 @@ export interface NetworkUpstreamOptions {
    * stack given back. Keep it under the spend reservations' lifetime (10 minutes). @default 300000
    */
   requestTimeoutMs?: number | undefined;
-  /** A node that sends nothing (not even headers) for this long is given up on for the next. @default 60000 */
+  /**
+   * A node that sends no part of its answer (an event, a JSON byte: headers and comments do not count) for this
+   * long is given up on for the next; mid-answer, one that sends nothing more for this long is cut. @default 60000
+   */
   firstByteTimeoutMs?: number | undefined;
   /** How long a node that refused (429, 5xx), timed out or could not be reached is put aside. @default 30000 */
   cooldownMs?: number | undefined;
@@ -78,11 +93,37 @@ export interface NetworkUpstreamOptions {
    * up to its bound. @default 3
    */
   unansweredLimit?: number | undefined;
+  /**
+   * Refusals in a row of requests another node then served (the client's input was fine) before the node is put
+   * aside for the cooldown. @default 3
+   */
+  refusalLimit?: number | undefined;
+  /**
+   * The most times one client request's body is sent to nodes, every node tried and every resend after a broken
+   * connection counted (a request of another's pending on the stack, resent first, is not): one small request cannot
+   * make the gateway send its body upstream nodes × resends times over (amplification). @default 4
+   */
+  sendsPerRequest?: number | undefined;
+  /**
+   * Stacks bought for one key's requests in a minute (requests with no key are not counted): stacks with less room
+   * than a request's bound do not count against the pool's size, so a key whose requests are bounded near a whole
+   * stack would otherwise have one bought (a transaction, a whole stack's escrow) for each request. Past it the
+   * key's requests take stacks already held, or wait and get `no_node_available`. @default 8
+   */
+  stackPurchasesPerKey?: number | undefined;
   /** Resends of the same signed request when a node's connection breaks (the SDK's). @default 2 */
   resends?: number | undefined;
   /** Milliseconds before the first resend (doubling). @default 100 */
   resendDelayMs?: number | undefined;
 }
+
+/** The window `stackPurchasesPerKey` counts purchases in. */
+const PURCHASE_WINDOW_MS = 60_000;
+/** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
+const MAX_PURCHASING_KEYS = 10_000;
+
+/** Requests answered with an error remembered (`#errorAnswered`). */
+const MAX_ERROR_ANSWERED = 10_000;
 
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
 const MAX_EVIDENCE_BYTES = 1024 * 1024;
@@ -121,6 +162,24 @@ class NodeDown extends Error {
   }
 }
 
+/** The node refused the request itself (a 4xx other than 429) before anything was streamed: another node may serve it. */
+class NodeRefused extends Error {
+  constructor(
+    readonly nodeId: bigint,
+    readonly refusal: NodeRequestError,
+  ) {
+    super("node refused the request");
+  }
+}
+
+/** What one client request has sent upstream so far, and the most it may (`sendsPerRequest`). */
+interface RequestWork {
+  sends: number;
+  readonly limit: number;
+  /** Further nodes the request may still go to, a send kept for each. */
+  spare: number;
+}
+
 /** The node sent nothing within the first-byte timeout. */
 class FirstByteTimeout extends Error {
   constructor() {
@@ -144,6 +203,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
   readonly health: NodeHealthBook;
+  /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
+  readonly #refusals = new NodeRefusals();
+  /**
+   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, and that
+   * request's hash: a receipt the node later shows for one bills a request it said failed (refuse-then-bill).
+   */
+  readonly #errorAnswered = new Map<string, string>();
+  /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
+  readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
   readonly #sessionStacks = new Map<ConfidentialLease, LeasedStack>();
 
@@ -180,21 +248,46 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   async send(request: UpstreamRequest): Promise<UpstreamAnswer> {
     const model = this.#c.catalog.model(request.model);
     if (!model) throw new ModelNotFoundError();
+    // One deadline for the whole request, whichever nodes it goes to: a reservation outlives it.
+    const deadline = requestDeadline(request.signal, this.#timeoutMs);
+    try {
+      return await this.#sendWithin(model, request, deadline.signal);
+    } finally {
+      deadline.end();
+    }
+  }
+
+  async #sendWithin(
+    model: CatalogModel,
+    request: UpstreamRequest,
+    deadline: AbortSignal,
+  ): Promise<UpstreamAnswer> {
     const preferences = request.provider ?? { allowFallbacks: true };
     const nodesPerRequest = this.#o.nodesPerRequest ?? 3;
     const tried = new Set<bigint>();
-    // One deadline for the whole request, whichever nodes it goes to: a reservation outlives it.
-    const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);
     let lastFailure: unknown;
     let refused: NodeRequestError | undefined;
     let stackRefusals = 0;
+    // Nodes that refused this request itself: counted against them if another node serves it.
+    const requestRefusals: NodeRefused[] = [];
+    const features = featuresOf(request.body);
+    const weight = requestWeight(request.body, request.maxUnits);
+    const work: RequestWork = { sends: 0, limit: this.#o.sendsPerRequest ?? 4, spare: 0 };
     for (;;) {
-      const ranked = rankNodes(nodesOf(model), preferences, this.health)
+      // The request's deadline ended at a node that stalled: no other node is tried on the aborted signal.
+      if (deadline.aborted && lastFailure !== undefined) throw lastFailure;
+      const untried = rankNodes(nodesOf(model), preferences, this.health)
         .map((node) => node.nodeId)
         .filter((id) => !tried.has(id));
+      // Nodes that refused the features this request asks for, or a request this heavy, go last (first when no other is left).
+      const ranked = [
+        ...untried.filter((id) => !this.#refusals.refuses(id, features, weight)),
+        ...untried.filter((id) => this.#refusals.refuses(id, features, weight)),
+      ];
       const first = ranked[0];
       const stop =
         tried.size >= nodesPerRequest ||
+        work.sends >= work.limit ||
         (tried.size > 0 && !preferences.allowFallbacks && !preferences.order);
       if (first === undefined || stop) {
         if (lastFailure !== undefined) throw lastFailure;
@@ -206,7 +299,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           model,
           request.maxUnits,
           ranked.map((id) => [id]),
+          false,
+          this.#mayBuyFor(request.keyId),
         );
+        if (stack.fresh) this.#bought(request.keyId);
         claim.moveTo(stack.nodeId);
         const node = nodesOf(model).find((n) => n.nodeId === stack.nodeId);
         if (
@@ -217,18 +313,35 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           await this.#c.pool.release(stack, undefined);
           throw new NoNodeAvailableError("no stack at a node this request allows is free: retry shortly", 1);
         }
-        return await this.#sendOn(stack, request, tried.size > 0, deadline);
+        // One send kept for each further node the request may go to: resends here do not starve the failover.
+        work.spare = Math.max(0, Math.min(nodesPerRequest - tried.size - 1, ranked.length - 1));
+        const answer = await this.#sendOn(stack, request, tried.size > 0, deadline, work);
+        this.#refusals.served(answer.nodeId, weight);
+        for (const refusal of requestRefusals)
+          this.#refusedServable(refusal, features, request.keyId, weight);
+        return answer;
       } catch (error) {
         if (error instanceof StackRefused) {
           refused = error.refusal;
-          if (++stackRefusals < this.#stacksPerRequest) continue;
+          if (++stackRefusals < this.#stacksPerRequest && work.sends < work.limit) continue;
           throw new NodeFailedError("the nodes refused every stack tried for this request", {
             cause: refused,
           });
         }
+        if (error instanceof NodeRefused) {
+          // A refusal another node may not share (a node that refuses everything would otherwise rank best for
+          // good): one more node is asked, and a second refusal is the client's input at fault, passed as it is. A
+          // request asking for features some nodes do not serve (tools, response_format, logprobs: a node on a remote
+          // engine refuses them, as a 400 like any bad input) is asked of every node it allows.
+          requestRefusals.push(error);
+          if (requestRefusals.length > 1 && features.length === 0) throw error.refusal;
+          tried.add(error.nodeId);
+          lastFailure = requestRefusals[0]?.refusal;
+          continue;
+        }
         if (!(error instanceof NodeDown)) throw error;
         tried.add(error.nodeId);
-        lastFailure = error.failure;
+        lastFailure = requestRefusals[0]?.refusal ?? error.failure;
         this.#logger.info(
           { nodeId: String(error.nodeId) },
           "a node failed before answering: trying the next",
@@ -354,11 +467,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       signal: sealed.signal,
       sealed: { nonce: lease.nonce, deadline: sealed.deadline, onSealed: sealed.onSealed },
     };
-    const deadline = AbortSignal.any([sealed.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const deadline = requestDeadline(sealed.signal, this.#timeoutMs);
     const claim = this.health.claim(stack.nodeId);
     try {
-      return await this.#sendOn(stack, request, false, deadline);
+      return await this.#sendOn(stack, request, false, deadline.signal);
     } catch (error) {
+      // The gateway's own hold lapsed before the signature (review refunds2 L3): nothing reached the node, which is
+      // not blamed; the client retries (503, no_node_available).
+      if (error instanceof StackLeaseLapsedError) throw error;
       // The node's refusal of the request itself (it cannot open it, a replay, a prompt too long): as it sent it.
       if (error instanceof NodeRequestError && error.status < 500 && !STACK_REFUSED.has(error.code))
         throw error;
@@ -369,6 +485,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       throw new ConfidentialSessionFailedError(stack.nodeId, { cause });
     } finally {
       claim.end();
+      deadline.end();
     }
   }
 
@@ -378,6 +495,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     request: UpstreamRequest,
     fallback: boolean,
     signal: AbortSignal,
+    work: RequestWork = { sends: 0, limit: this.#o.sendsPerRequest ?? 4, spare: 0 },
   ): Promise<UpstreamAnswer> {
     const urlRefused = await this.#addressGuard.refusal(stack.nodeUrl);
     if (urlRefused !== undefined) {
@@ -396,6 +514,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const firstByteMs = this.#o.firstByteTimeoutMs ?? 60_000;
     let attempts = 0;
     let timedOut = false;
+    /** Whether a request reached the node before the request's deadline ended (an aborted attempt blames no one). */
+    let contacted = false;
     const previous = await this.#previous(stack);
     // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
     const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
@@ -404,6 +524,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
     let refusedReceipt = false;
+    /** This request's own signed nonce and body (not a pending one resent first). */
+    let ownSigned: { nonce: bigint; json: string } | undefined;
+    /** This request's nonce, given up: the node answered it with an error (`#giveUpErrorAnswer`). */
+    let givenUp: bigint | undefined;
     // A sealed answer's size is the stream's (its chunks are hex of the OpenAI chunks), whichever way it comes.
     const caps = answerCapsFor(request.endpoint, request.maxUnits, {
       ...request.body,
@@ -422,11 +546,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       receipts: previous,
       pending,
       firstNonce: stack.nextNonce,
-      resends: this.#o.resends ?? 2,
+      // Within what the request has left to send: this attempt's first send, and one for each further node.
+      resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
       resendDelayMs: this.#o.resendDelayMs ?? 100,
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
+        this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         kept.push(
           resent.has(receipt.fields.leafIndex)
@@ -441,40 +567,73 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
         // Recorded before the signed request leaves: the node may commit it and never answer.
-        const headers = new Headers(init?.headers);
-        const nonce = headers.get(STACK_HEADERS.nonce);
-        const bound = headers.get(STACK_HEADERS.maxUnits);
+        const headers = headerRecord(init?.headers);
+        const nonce = headers[STACK_HEADERS.nonce] ?? null;
+        const bound = headers[STACK_HEADERS.maxUnits] ?? null;
+        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+          ownSigned = { nonce: BigInt(nonce), json: init.body };
+        if (nonce === null || !resent.has(BigInt(nonce))) work.sends++;
         await this.#c.pool.markSigned(
           stack.stackId,
           nonce === null ? client.nextNonce : BigInt(nonce),
           bound === null ? request.maxUnits : BigInt(bound),
           typeof init?.body === "string"
             ? {
-                path: new URL(String(input instanceof Request ? input.url : input)).pathname,
+                path: (input instanceof URL
+                  ? input
+                  : new URL(String(input instanceof Request ? input.url : input))
+                ).pathname,
                 json: init.body,
-                headers: Object.fromEntries([...headers].filter(([name]) => name.startsWith("x-atoma-"))),
+                headers: Object.fromEntries(
+                  Object.entries(headers).filter(([name]) => name.startsWith("x-atoma-")),
+                ),
               }
             : undefined,
         );
+        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+          request.onSigned?.({
+            stackId: stack.stackId,
+            nonce: BigInt(nonce),
+            maxUnits: bound === null ? request.maxUnits : BigInt(bound),
+            pricePerMillion: stack.pricePerMillion,
+            json: init.body,
+          });
         let answer: Response;
+        // Ends with the request (its deadline, the client gone), or when the node sends nothing for too long.
         const firstByte = new AbortController();
+        if (signal.aborted) firstByte.abort(signal.reason);
+        else signal.addEventListener("abort", () => firstByte.abort(signal.reason), { once: true });
+        // Runs to the first part of the answer (an event, a JSON byte), not to the headers, then again between
+        // parts: a node that sends headers (or comments) and stalls is given up on like one that sends nothing.
+        let bodyEnded = false;
         const timer = setTimeout(() => {
+          if (bodyEnded) return;
           timedOut = true;
           firstByte.abort(new FirstByteTimeout());
         }, firstByteMs);
+        const stopTimer = () => {
+          bodyEnded = true;
+          clearTimeout(timer);
+        };
+        if (!signal.aborted) contacted = true;
         try {
           // Through the guard's agent: connected only to addresses checked when connecting (DNS rebinding).
           const dispatcher = this.#addressGuard.dispatcher;
-          answer = await nodeFetch(input, {
-            method: init?.method,
-            headers,
-            body: init?.body,
-            redirect: init?.redirect,
-            signal: AbortSignal.any([signal, firstByte.signal]),
-            dispatcher,
-          });
-        } finally {
-          clearTimeout(timer);
+          answer = watchBodyProgress(
+            await nodeFetch(input, {
+              method: init?.method,
+              headers,
+              body: init?.body,
+              redirect: init?.redirect,
+              signal: firstByte.signal,
+              dispatcher,
+            }),
+            () => timer.refresh(),
+            stopTimer,
+          );
+        } catch (error) {
+          stopTimer();
+          throw error;
         }
         const sealed = request.sealed;
         const sentSealed = typeof init?.body === "string" && sealedBody(init.body);
@@ -520,6 +679,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         fallback,
       };
     } catch (error) {
+      // The body cannot be signed (a lone UTF-16 surrogate, review of issue 12 LOW-2): the client's input, before
+      // anything reached the node, which is not blamed.
+      if (unsignable(error)) throw new InvalidInputError("the request holds text that is not valid Unicode");
+      // The gateway's own hold lapsed before a nonce was signed (review M1): no fault of the node's.
+      if (error instanceof NodeUnreachableError && error.cause instanceof StackLeaseLapsedError)
+        throw error.cause;
       const unitsUsed = previous[0]?.fields.cumulativeUnits ?? 0n;
       if (
         error instanceof NodeRequestError &&
@@ -569,6 +734,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           new NodeFailedError(`node ${stack.nodeId} refused a stack the chain says it serves`),
         );
       }
+      if (streamed && error instanceof NodeRequestError && ownSigned && !request.sealed)
+        givenUp = this.#giveUpErrorAnswer(stack, ownSigned);
       const lied =
         error instanceof ResponseVerificationError ||
         error instanceof OverbilledReceiptError ||
@@ -579,7 +746,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         const reason =
           refusal?.code ?? (error instanceof OverbilledReceiptError ? "overbilled" : codeOf(error));
         await this.#c.pool.retire(stack, reason);
-        if (lied) {
+        // The gateway's own size cap on a long answer: the stack is retired (its resend would pass the cap again),
+        // the node kept in rotation (an honest long answer passes it; review speed-gwfix, B-1).
+        if (lied && !(error instanceof AnswerTooLargeError)) {
           this.health.remove(stack.nodeId, reason);
           if (refusedReceipt) this.#proveInBackground(stack);
           this.#logger.error(
@@ -590,9 +759,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (refusal && !streamed) throw new StackRefused(refusal);
       }
       const failure = this.#failure(error, stack);
-      if (!request.signal.aborted)
-        this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
-      if (request.signal.aborted || !nodeDown(error, timedOut)) throw failure;
+      // The client gone, or the deadline ended before anything reached this node: not its fault.
+      const blameless = request.signal.aborted || (signal.aborted && !contacted);
+      if (!blameless) this.#c.onNodeError?.(stack.nodeId, timedOut ? "first_byte_timeout" : codeOf(failure));
+      if (blameless) throw failure;
+      if (!nodeDown(error, timedOut))
+        throw !streamed && !request.sealed && refusesRequest(failure)
+          ? new NodeRefused(stack.nodeId, failure)
+          : failure;
       this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
       if (attempts > 0 && !(error instanceof NodeRequestError && error.status === 429))
         this.#noReceipt(stack);
@@ -601,15 +775,91 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       await Promise.allSettled(kept);
       // What the accepted receipts show, plus the signed bound of every request after them: a refused receipt's
       // running total is the node's word, never the gateway's.
-      this.#c.pool.setPending(stack.stackId, client.pending);
+      const pending = client.pending.filter((p) => p.signed.nonce !== givenUp);
+      this.#c.pool.setPending(stack.stackId, pending);
       const held = client.unitsHeld;
       // biome-ignore lint/complexity/useMathMinMax: bigints
       const unitsUsed = held < stack.units ? held : stack.units;
       await this.#c.pool.release(stack, {
         unitsUsed,
-        nextNonce: client.nextNonce,
+        nextNonce: givenUp !== undefined && client.nextNonce === givenUp + 1n ? givenUp : client.nextNonce,
       });
     }
+  }
+
+  /** Whether a stack may be bought for a request of `keyId` (`stackPurchasesPerKey`); always for one with no key. */
+  #mayBuyFor(keyId: string | undefined): boolean {
+    if (keyId === undefined) return true;
+    const since = Date.now() - PURCHASE_WINDOW_MS;
+    const recent = (this.#purchases.get(keyId) ?? []).filter((at) => at > since);
+    if (recent.length === 0) this.#purchases.delete(keyId);
+    else this.#purchases.set(keyId, recent);
+    return recent.length < (this.#o.stackPurchasesPerKey ?? 8);
+  }
+
+  #bought(keyId: string | undefined): void {
+    if (keyId === undefined) return;
+    const now = Date.now();
+    // Keys that bought nothing in the window are forgotten once many are remembered.
+    if (this.#purchases.size > MAX_PURCHASING_KEYS)
+      for (const [key, times] of this.#purchases)
+        if ((times.at(-1) ?? 0) <= now - PURCHASE_WINDOW_MS) this.#purchases.delete(key);
+    const recent = this.#purchases.get(keyId) ?? [];
+    recent.push(now);
+    this.#purchases.set(keyId, recent);
+  }
+
+  /** A refusal another node proved wrong by serving the request: skipped for its features, or put aside after a few. */
+  #refusedServable(
+    refusal: NodeRefused,
+    features: readonly string[],
+    keyId: string | undefined,
+    weight: number,
+  ): void {
+    const { nodeId } = refusal;
+    const proven = this.#refusals.proven(nodeId, features, keyId, weight);
+    // A key's further refusals in the run tell nothing more against the node (they may be its own over-limit inputs).
+    if (proven.skipped || !proven.newKey) return;
+    this.health.checked(nodeId, false);
+    if (proven.inARow < (this.#o.refusalLimit ?? 3)) return;
+    this.#c.onNodeError?.(nodeId, "refused_servable");
+    this.health.coolDown(nodeId, this.#o.cooldownMs ?? 30_000);
+    this.#logger.warn(
+      { nodeId: String(nodeId), inARow: proven.inARow, code: refusal.refusal.code },
+      "a node refused requests of several keys in a row that other nodes served: it is put aside",
+    );
+  }
+
+  /**
+   * The node ended this request's stream with an error answer (it failed, it says, so it committed nothing): the
+   * request is not resent (an honest node would generate the whole answer again, unseen) and its nonce goes to the
+   * stack's next request, as for a request refused outright. A node that committed it anyway holds two signatures at
+   * that leaf: the next request's receipt there is what its settlement is challenged with, and a receipt it shows
+   * for this one (`#billedErrorAnswer`) puts it out of rotation. The key is charged nothing (`cutStreamCharge`).
+   */
+  #giveUpErrorAnswer(stack: LeasedStack, own: { nonce: bigint; json: string }): bigint {
+    const key = `${stack.stackId}:${own.nonce}`;
+    this.#errorAnswered.set(key, requestHash(JSON.parse(own.json) as Record<string, unknown>).toLowerCase());
+    // Bounded: the oldest forgotten first.
+    if (this.#errorAnswered.size > MAX_ERROR_ANSWERED)
+      this.#errorAnswered.delete(this.#errorAnswered.keys().next().value as string);
+    return own.nonce;
+  }
+
+  /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
+  #billedErrorAnswer(
+    stack: LeasedStack,
+    fields: { stackId: bigint; leafIndex: bigint; reqHash: string },
+  ): void {
+    const key = `${fields.stackId}:${fields.leafIndex}`;
+    if (this.#errorAnswered.get(key) !== fields.reqHash.toLowerCase()) return;
+    this.#errorAnswered.delete(key);
+    this.#c.onNodeError?.(stack.nodeId, "billed_error_answer");
+    this.health.remove(stack.nodeId, "billed_error_answer");
+    this.#logger.error(
+      { nodeId: String(stack.nodeId), stackId: String(fields.stackId), leaf: String(fields.leafIndex) },
+      "a node signed a receipt for a request it answered with an error: it leaves rotation, the receipt is kept",
+    );
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
@@ -667,6 +917,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
 
   /** What the client is told: the node's refusal of the request as it is, anything else as the gateway's 502. */
   #failure(error: unknown, stack: LeasedStack): unknown {
+    // A node's 401 or 403 refuses the gateway's signed request, never the client's key (review of issue 12, LOW-5).
+    if (error instanceof NodeRequestError && (error.status === 401 || error.status === 403))
+      return new NodeFailedError(`node ${stack.nodeId} refused the gateway's signed request`, {
+        cause: error,
+      });
     if (error instanceof NodeRequestError && error.status < 500) return error;
     if (error instanceof NodeFailedError) return error;
     if (error instanceof ResponseVerificationError || error instanceof NodeUnreachableError) return error;
@@ -706,6 +961,25 @@ const deadlineOf = (signed: { headers: Record<string, string> }) =>
 
 const codeOf = (error: unknown) =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
+
+/** The SDK could not sign the body: its canonical JSON refused it (text that is not valid Unicode). */
+function unsignable(error: unknown): boolean {
+  return (
+    error instanceof InvalidUnicodeError ||
+    (error instanceof Error && error.cause instanceof InvalidUnicodeError)
+  );
+}
+
+/** A node's refusal of the request itself (not of its stack, not for load): another node may still serve it. */
+function refusesRequest(failure: unknown): failure is NodeRequestError {
+  return (
+    failure instanceof NodeRequestError &&
+    failure.status >= 400 &&
+    failure.status < 500 &&
+    failure.status !== 429 &&
+    !STACK_REFUSED.has(failure.code)
+  );
+}
 
 /** A failure another node may not have: the node refused for load (429) or failed (5xx), or did not answer. */
 function nodeDown(error: unknown, timedOut: boolean): boolean {

@@ -32,10 +32,7 @@ export interface NodeFetchInit {
  */
 export async function nodeFetch(input: string | URL | Request, init: NodeFetchInit = {}): Promise<Response> {
   if (input instanceof Request) throw new TypeError("nodeFetch takes a URL");
-  const headers: Record<string, string> = {};
-  (init.headers instanceof Headers ? init.headers : new Headers(init.headers)).forEach((value, name) => {
-    headers[name] = value;
-  });
+  const headers = headerRecord(init.headers);
   const body = init.body;
   if (body !== undefined && body !== null && typeof body !== "string")
     throw new TypeError("nodeFetch sends a string body only");
@@ -58,10 +55,48 @@ export async function nodeFetch(input: string | URL | Request, init: NodeFetchIn
   }
   const empty = NO_BODY.has(answer.statusCode) || init.method === "HEAD";
   if (empty) discard(answer.body);
-  return new Response(empty ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>), {
+  return new Response(empty ? null : (receivedWhole(answer) ?? bodyStream(answer.body)), {
     status: answer.statusCode,
     headers: responseHeaders,
   });
+}
+
+/**
+ * The whole body, when every byte its `content-length` declares came with the headers (a node's JSON answer, most
+ * often): handed over at once instead of through a stream adapter. Undici stops reading past its buffer's high-water
+ * mark, so this only ever takes a small answer; any other body (an event stream, a length not all here yet, none
+ * declared) streams as it comes. The bytes are the node's own: the SDK's size caps and checks read them unchanged.
+ */
+function receivedWhole(answer: Dispatcher.ResponseData): Uint8Array | undefined {
+  const declared = answer.headers["content-length"];
+  if (typeof declared !== "string" || !/^\d+$/.test(declared)) return undefined;
+  const body = answer.body;
+  if (body.readableLength !== Number(declared) || body.readableFlowing === true) return undefined;
+  const bytes = body.read() as Buffer | null;
+  if (bytes === null) return undefined;
+  // Nothing is left to read: what follows (the end of the stream) frees the connection for the next call.
+  discard(body);
+  return bytes;
+}
+
+const bodyStream = (body: Dispatcher.ResponseData["body"]) =>
+  Readable.toWeb(body) as ReadableStream<Uint8Array>;
+
+/**
+ * Request headers as a record of lowercase names: a plain record (what the SDK passes) is copied as it is, anything
+ * else goes through `Headers` (undici checks names and values as it sends them either way).
+ */
+export function headerRecord(init: RequestInit["headers"] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (init === undefined || init === null) return headers;
+  if (init instanceof Headers || Array.isArray(init) || typeof init !== "object") {
+    new Headers(init).forEach((value, name) => {
+      headers[name] = value;
+    });
+    return headers;
+  }
+  for (const [name, value] of Object.entries(init)) headers[name.toLowerCase()] = String(value);
+  return headers;
 }
 
 /** Reads and drops a body no one will read (a bounded amount, so the connection can be reused), never throwing. */

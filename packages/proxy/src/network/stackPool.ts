@@ -7,17 +7,19 @@ import {
   SecurityLevel,
   StackStatus,
 } from "@atoma/chain";
-import { type Logger, requestHash, silentLogger } from "@atoma/core";
+import { type Hash, type Logger, requestHash, silentLogger } from "@atoma/core";
 import {
   boughtStack,
   findKeptReceiptFraud,
   type KeptReceipt,
   type NodePick,
   type PendingRequest,
+  type SignedStackRequest,
 } from "@atoma/sdk";
 import { type ExpressionBuilder, type Selectable, sql } from "kysely";
 import type { Address } from "viem";
 import { applyJournalRecord } from "../db/applyJournal.js";
+import { databaseMsFromNow, databaseNowMs } from "../db/databaseClock.js";
 import type { ReceiptRecord, SignedRecord, StackRecord } from "../db/journal.js";
 import type { JournalFlusher } from "../db/journalFlusher.js";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
@@ -25,6 +27,7 @@ import type { GatewayDatabase, StacksTable } from "../db/schema.js";
 import { NoNodeAvailableError } from "../errors.js";
 import type { CatalogModel, CatalogTask } from "./catalog.js";
 import { receiptFromRow, receiptToRow } from "./receiptRows.js";
+import { StackLeaseLapsedError } from "./stackLeaseLapsedError.js";
 
 /** A stack of the gateway's wallet, leased to one request (a stack takes one request at a time, in order). */
 export interface LeasedStack {
@@ -85,8 +88,18 @@ export interface StackPoolOptions {
   maxStacksPerModel?: number | undefined;
   /** Buy only on tasks of this security level (default: the highest the model offers, then the next). */
   securityLevel?: number | undefined;
-  /** A lease its request never gave back (a crash) is free again after this long. @default 600000 */
+  /**
+   * How long a stack's hold lasts without a renewal (`renewHolds`), on the database's clock: then another gateway may
+   * take it (a crash), and this one stops leasing it (on its own monotonic clock) until a renewal finds it still its
+   * own. @default 600000
+   */
   leaseMs?: number | undefined;
+  /**
+   * A held stack whose hold has less than this left unrenewed is not picked for a new request (review M1): the
+   * request may use it that long (a confidential session's time and its request's). Each nonce is checked against
+   * the hold again right before it is signed (`markSigned`). @default half of `leaseMs`
+   */
+  pickMarginMs?: number | undefined;
   /** How long a request waits for a stack when every stack of its model is in use. @default 30000 */
   waitMs?: number | undefined;
   /** A stack within this many seconds of expiry takes no new request (the node settles it). @default 600 */
@@ -113,6 +126,11 @@ interface HeldStack {
   lastUsedMs: number;
   /** On the process's clock: how long it has been idle. */
   idleSince: number;
+  /**
+   * On the process's monotonic clock, taken before the statement that last set its lease: the lease lasts `leaseMs`
+   * from no earlier than this on the database's clock, so past `leaseFrom + leaseMs` it is not leased here any more.
+   */
+  leaseFrom: number;
 }
 
 interface PoolSettings {
@@ -122,6 +140,7 @@ interface PoolSettings {
   maxStacksPerModel: number;
   securityLevel: number | undefined;
   leaseMs: number;
+  pickMarginMs: number;
   waitMs: number;
   expiryMarginSeconds: bigint;
   recheckMs: number;
@@ -152,6 +171,8 @@ export class StackPool {
 
   /** The stacks this process holds (one process holds a stack at a time), with their progress and last receipt. */
   readonly #held = new Map<bigint, HeldStack>();
+  /** Stacks a renewal found another gateway's (or retired) while held here: never signed on until held again. */
+  readonly #lost = new Set<bigint>();
   readonly #journal: JournalFlusher | undefined;
   readonly #sharedWallet: boolean;
   /** Who holds a stack (`lease_id`): the gateway's id, so a restart takes back what it held. */
@@ -172,6 +193,7 @@ export class StackPool {
       maxStacksPerModel: options.maxStacksPerModel ?? 8,
       securityLevel: options.securityLevel,
       leaseMs: options.leaseMs ?? 600_000,
+      pickMarginMs: options.pickMarginMs ?? (options.leaseMs ?? 600_000) / 2,
       waitMs: options.waitMs ?? 30_000,
       expiryMarginSeconds: options.expiryMarginSeconds ?? 600n,
       recheckMs: options.recheckMs ?? 250,
@@ -190,13 +212,14 @@ export class StackPool {
    * that takes it; when none does and `preferred` holds every eligible node, the chain draws its node, which may be
    * one the catalog does not list yet: the caller decides), else the first given back. Throws
    * `NoNodeAvailableError` when none can be had (no eligible node, the purchase failed, or every stack stayed busy
-   * for `waitMs`).
+   * for `waitMs`). `mayBuy` false: only a stack already held (the request's key bought its share of late).
    */
   async lease(
     catalogModel: CatalogModel,
     units: bigint,
     preferred?: readonly (readonly bigint[])[],
     confidential = false,
+    mayBuy = true,
   ): Promise<LeasedStack> {
     // Requests in clear never go to a confidential (level-3) stack; sealed ones only go to one.
     const model = tasksFor(catalogModel, confidential);
@@ -213,7 +236,7 @@ export class StackPool {
       const claimed = await this.#claim(model, tiers, units);
       if (claimed) return claimed;
       // This process alone holds a full pool of the model: the database's count (`#holding`) could only say so too.
-      if (this.#heldUsable(model, eligible, units) < this.#o.maxStacksPerModel) {
+      if (mayBuy && this.#heldUsable(model, eligible, units) < this.#o.maxStacksPerModel) {
         const bought = await this.#buyIfRoom(model, tiers, eligible, units, confidential);
         if (bought) return this.#held.has(bought.stackId) ? bought : this.#adopt(bought);
       }
@@ -374,10 +397,15 @@ export class StackPool {
     request?: { path: string; json: string; headers: Record<string, string> },
   ): Promise<void> {
     const held = this.#held.get(stackId);
+    // Review M1: a request holding the stack past its hold (renewals failing: the database stalled or cut off) must
+    // not sign a nonce another gateway, taking the stack on the database's clock, may sign too.
+    if (this.#lost.has(stackId) || (held && held.leaseFrom + this.#o.leaseMs <= performance.now()))
+      throw new StackLeaseLapsedError(stackId);
     if (held?.pending && request && maxUnits !== undefined)
       held.pending.set(nonce, {
         path: request.path,
-        signed: { reqHash: requestHashOf(request.json), nonce, maxUnits, ...request },
+        // Hashed when read (a resend): a request answered, nearly all of them, is dropped from here unread.
+        signed: withLazyHash({ ...request, nonce, maxUnits }),
       });
     await this.#record({
       kind: "signed",
@@ -563,12 +591,34 @@ export class StackPool {
           .where("state", "=", "leased")
           .execute();
     }
-    await this.#db
+    // Only the stacks held here, and only while still this gateway's: one whose lease lapsed and another gateway
+    // took (or that was retired) is dropped, never taken back by a late renewal.
+    const held = [...this.#held.values()];
+    if (held.length === 0) return;
+    const from = performance.now();
+    const renewed = await this.#db
       .updateTable("stacks")
-      .set({ leased_until_ms: this.#o.now() + this.#o.leaseMs })
+      .set({ leased_until_ms: databaseMsFromNow(this.#o.leaseMs) })
       .where("lease_id", "=", this.holderId)
       .where("state", "=", "leased")
+      .where(
+        "stack_id",
+        "in",
+        held.map((h) => h.row.stack_id),
+      )
+      .returning("stack_id")
       .execute();
+    const still = new Set(renewed.map((row) => row.stack_id));
+    for (const h of held)
+      if (still.has(h.row.stack_id)) h.leaseFrom = from;
+      else if (this.#held.get(h.row.stack_id) === h) {
+        this.#held.delete(h.row.stack_id);
+        this.#lost.add(h.row.stack_id);
+        this.#logger.warn(
+          { stackId: String(h.row.stack_id) },
+          "a stack's hold lapsed and is no longer this gateway's: it is not used here any more",
+        );
+      }
   }
 
   /** Hands back every stack an earlier run of this gateway held (after its journal was replayed). */
@@ -612,17 +662,18 @@ export class StackPool {
 
   /** Holds a stack just bought (inserted leased by the purchase): it becomes this process's. */
   async #adopt(stack: LeasedStack): Promise<LeasedStack> {
+    const from = performance.now();
     const row = await this.#db
       .updateTable("stacks")
-      .set({ lease_id: this.holderId, leased_until_ms: this.#o.now() + this.#o.leaseMs })
+      .set({ lease_id: this.holderId, leased_until_ms: databaseMsFromNow(this.#o.leaseMs) })
       .where("stack_id", "=", stack.stackId)
       .returningAll()
       .executeTakeFirstOrThrow();
-    this.#hold(row, undefined);
+    this.#hold(row, undefined, from);
     return { ...stack, leaseId: this.holderId };
   }
 
-  #hold(row: Selectable<StacksTable>, last: KeptReceipt | undefined): HeldStack {
+  #hold(row: Selectable<StacksTable>, last: KeptReceipt | undefined, leaseFrom: number): HeldStack {
     const held: HeldStack = {
       row,
       unitsUsed: row.units_used,
@@ -632,8 +683,10 @@ export class StackPool {
       busy: true,
       lastUsedMs: Number(row.last_used_ms ?? 0n),
       idleSince: performance.now(),
+      leaseFrom,
     };
     this.#held.set(row.stack_id, held);
+    this.#lost.delete(row.stack_id);
     return held;
   }
 
@@ -661,8 +714,8 @@ export class StackPool {
     const better = held ? tiers.slice(0, tierOf(held.row.node_id)) : tiers;
     const taken = better.length > 0 ? await this.#claimStored(model, better, units) : undefined;
     if (taken) return taken;
-    // The held one may have been leased meanwhile.
-    const best = held && !held.busy ? held : this.#bestHeld(model, tiers, units);
+    // The held one may have been leased meanwhile, or dropped by a renewal, or its hold run short (review M2).
+    const best = held && !held.busy && this.#pickable(held) ? held : this.#bestHeld(model, tiers, units);
     return best && this.#take(best);
   }
 
@@ -670,6 +723,17 @@ export class StackPool {
   #take(held: HeldStack): LeasedStack {
     held.busy = true;
     return { ...leased(held.row, false), nextNonce: held.nextNonce, leaseId: this.holderId };
+  }
+
+  /**
+   * Still held here, with at least `pickMarginMs` of its hold left: a hold not renewed for `leaseMs` may be another
+   * gateway's now, and a request picking it may use it that long (not leased here until a renewal says it is not).
+   */
+  #pickable(held: HeldStack): boolean {
+    return (
+      this.#held.get(held.row.stack_id) === held &&
+      held.leaseFrom + this.#o.leaseMs - this.#o.pickMarginMs > performance.now()
+    );
   }
 
   /** The idle stack this process holds in the first tier that has one, the one used longest ago. */
@@ -685,6 +749,7 @@ export class StackPool {
       const { row } = held;
       const tier = tierOf(row.node_id);
       if (held.busy || row.model !== model.modelId || tier < 0) continue;
+      if (!this.#pickable(held)) continue;
       if (!model.tasks.some((task) => task.taskId === row.task_id)) continue;
       if (row.units - held.unitsUsed < units || row.expires_at <= freshUntil) continue;
       if (row.price_per_million > this.#o.maxPricePerMillion) continue;
@@ -694,18 +759,21 @@ export class StackPool {
     return best;
   }
 
-  /** Takes a stack from the database to hold: an idle one, or one whose holder let its hold lapse (a crash). */
+  /**
+   * Takes a stack from the database to hold: an idle one, or one whose holder let its hold lapse (a crash), judged by
+   * the database's clock.
+   */
   async #claimStored(
     model: CatalogModel,
     tiers: readonly (readonly bigint[])[],
     units: bigint,
   ): Promise<LeasedStack | undefined> {
     const nodeIds = tiers.flat();
-    const now = this.#o.now();
     const heldIds = [...this.#held.keys()];
+    const from = performance.now();
     const row = await this.#db
       .updateTable("stacks")
-      .set({ state: "leased", lease_id: this.holderId, leased_until_ms: now + this.#o.leaseMs })
+      .set({ state: "leased", lease_id: this.holderId, leased_until_ms: databaseMsFromNow(this.#o.leaseMs) })
       .where("stack_id", "=", (eb) =>
         eb
           .selectFrom("stacks")
@@ -713,7 +781,8 @@ export class StackPool {
           .where((w) =>
             w.or([
               w("state", "=", "idle"),
-              w.and([w("state", "=", "leased"), w("leased_until_ms", "<", BigInt(now))]),
+              // Lapsed on the database's clock, the one every gateway wrote its leases by (review L4).
+              w.and([w("state", "=", "leased"), w("leased_until_ms", "<", databaseNowMs())]),
             ]),
           )
           .$if(heldIds.length > 0, (q) => q.where("stack_id", "not in", heldIds))
@@ -727,7 +796,7 @@ export class StackPool {
       .returningAll()
       .executeTakeFirst();
     if (!row) return undefined;
-    this.#hold(row, await this.#lastStored(row.stack_id));
+    this.#hold(row, await this.#lastStored(row.stack_id), from);
     return leased(row, false);
   }
 
@@ -841,7 +910,11 @@ export class StackPool {
             price_per_million: onChain.pricePerMillion,
             expires_at: onChain.expiresAt,
             ...(lease
-              ? { state: "leased", lease_id: randomUUID(), leased_until_ms: this.#o.now() + this.#o.leaseMs }
+              ? {
+                  state: "leased",
+                  lease_id: randomUUID(),
+                  leased_until_ms: databaseMsFromNow(this.#o.leaseMs),
+                }
               : { state: "idle" }),
             created_at_ms: this.#o.now(),
           })
@@ -992,6 +1065,18 @@ export class StackPool {
 /** The request hash of a body as stored (the JSON text that was signed and sent). */
 function requestHashOf(json: string) {
   return requestHash(JSON.parse(json) as Record<string, unknown>);
+}
+
+/** A signed request as stored, whose `reqHash` is computed the first time it is read. */
+function withLazyHash(stored: Omit<SignedStackRequest, "reqHash">): SignedStackRequest {
+  let hash: Hash | undefined;
+  return Object.defineProperty(stored, "reqHash", {
+    enumerable: true,
+    get: () => {
+      hash ??= requestHashOf(stored.json);
+      return hash;
+    },
+  }) as SignedStackRequest;
 }
 
 /** Sorts stacks by their node's tier in the router's ranking. */

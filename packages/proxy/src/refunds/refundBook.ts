@@ -1,20 +1,12 @@
-import { sql } from "kysely";
+import { costOfUnits } from "@atoma/core";
+import { MAX_POSTED_PER_NODE_EPOCH, MAX_UNPOSTED_PER_NODE_EPOCH } from "@atoma/sdk";
+import { sql, type Transaction } from "kysely";
 import type { Hex } from "viem";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
-import type { RefundClaimState } from "../db/schema.js";
+import type { GatewayDatabase, RefundClaimState } from "../db/schema.js";
 import type { ServedStatement } from "./servedStatement.js";
-
-/**
- * Statements kept per node and epoch that the registry confirms (posted in their epoch): they prove nothing, so a few
- * are enough, and a node serving its many posted hashes cannot fill the database with them.
- */
-export const MAX_POSTED_PER_NODE_EPOCH = 2;
-/**
- * Statements kept per node and epoch that are not posted for it: each is a lie unless the node posts its hash before
- * the epoch ends (gas per hash), so they are never crowded out by honest ones (review S5 F1); this bound only caps
- * what a node paying to post hundreds of hashes after serving them could store.
- */
-export const MAX_UNPOSTED_PER_NODE_EPOCH = 256;
+import { splitRefund } from "./splitRefund.js";
+import { lockStackCharges } from "./stackChargesLock.js";
 
 /** One refund to claim: a lying statement and one of the gateway's stacks of its node. */
 export interface RefundClaim extends ServedStatement {
@@ -24,11 +16,21 @@ export interface RefundClaim extends ServedStatement {
   tries: number;
 }
 
-/** A stack whose refunds the chain paid: what it refunded in all, as last read, and what was credited. */
+/** A stack whose refunds the chain paid: what was credited of them so far (to its keys, or kept by the operator). */
 export interface StackCredit {
   stackId: bigint;
-  keyId: string | undefined;
   creditedWei: bigint;
+}
+
+/**
+ * What one credit of a stack's refunds did: what it newly recorded, and what went to each key (the rest is the
+ * operator's). `deferred`: nothing was credited because sealed charges are still held on the stack (tried again later).
+ */
+export interface CreditOutcome {
+  recorded: bigint;
+  toKey: bigint;
+  toKeys: Map<string, bigint>;
+  deferred?: boolean | undefined;
 }
 
 const statementOf = (row: { node_id: bigint; epoch: bigint; evidence_hash: string; signature: string }) => ({
@@ -63,16 +65,11 @@ export class RefundBook {
   /**
    * Keeps a statement (a checked one: `servedStatementOf`) with whether the registry has its hash posted in its epoch
    * (`posted`): at most `MAX_POSTED_PER_NODE_EPOCH` posted ones a node and epoch, and `MAX_UNPOSTED_PER_NODE_EPOCH`
-   * others, counted under a lock of the node and epoch (gateways sharing the database never exceed them together);
-   * and, when it was served on a key's session, the stack's paying key (`notePayer`). True when it is kept.
+   * others (the caps the SDK's `StatementKeeper` keeps too: posted ones never crowd out a lie, review S5 F1), counted under a lock of the node and epoch (gateways sharing the database never exceed them together).
+   * True when it is kept.
    */
-  async keep(
-    statement: ServedStatement,
-    posted: boolean,
-    payer?: { stackId: bigint; keyId: string },
-  ): Promise<boolean> {
+  async keep(statement: ServedStatement, posted: boolean): Promise<boolean> {
     const at = this.#now();
-    if (payer) await this.notePayer(payer.stackId, payer.keyId);
     return this.#db.transaction().execute(async (tx) => {
       await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-statements:${statement.nodeId}:${statement.epoch}`}, 0))`.execute(
         tx,
@@ -109,17 +106,6 @@ export class RefundBook {
         .execute();
       return true;
     });
-  }
-
-  /** Records the key that paid for the stack, unless one is recorded already (the first key is credited). */
-  async notePayer(stackId: bigint, keyId: string): Promise<void> {
-    await this.#db
-      .insertInto("stack_refunds")
-      .values({ stack_id: stackId, key_id: keyId, credited_wei: 0n, updated_at_ms: this.#now() })
-      .onConflict((oc) =>
-        oc.column("stack_id").doUpdateSet({ key_id: keyId }).where("stack_refunds.key_id", "is", null),
-      )
-      .execute();
   }
 
   /** Whether a statement of the node for the epoch is kept already. */
@@ -266,13 +252,12 @@ export class RefundBook {
     const rows = await this.#db
       .selectFrom("refund_claims")
       .leftJoin("stack_refunds", "stack_refunds.stack_id", "refund_claims.stack_id")
-      .select(["refund_claims.stack_id", "stack_refunds.key_id", "stack_refunds.credited_wei"])
+      .select(["refund_claims.stack_id", "stack_refunds.credited_wei"])
       .where("refund_claims.state", "=", "refunded")
       .distinct()
       .execute();
     return rows.map((row) => ({
       stackId: BigInt(row.stack_id),
-      keyId: row.key_id ?? undefined,
       creditedWei: BigInt(row.credited_wei ?? 0n),
     }));
   }
@@ -282,15 +267,11 @@ export class RefundBook {
     const row = await this.#db
       .selectFrom("stacks")
       .leftJoin("stack_refunds", "stack_refunds.stack_id", "stacks.stack_id")
-      .select(["stacks.stack_id", "stack_refunds.key_id", "stack_refunds.credited_wei"])
+      .select(["stacks.stack_id", "stack_refunds.credited_wei"])
       .where("stacks.stack_id", "=", stackId)
       .executeTakeFirst();
     if (!row) return undefined;
-    return {
-      stackId: BigInt(row.stack_id),
-      keyId: row.key_id ?? undefined,
-      creditedWei: BigInt(row.credited_wei ?? 0n),
-    };
+    return { stackId: BigInt(row.stack_id), creditedWei: BigInt(row.credited_wei ?? 0n) };
   }
 
   /** The signer each node of the gateway's stacks was bought with (the latest purchase's), by node id. */
@@ -330,45 +311,106 @@ export class RefundBook {
   }
 
   /**
-   * Credits what the chain refunded the stack in all (`refundedTotal`) beyond what was credited before: taken off the
-   * paying key's spend (at most down to zero), in one transaction conditioned on the credited total read, so two
-   * gateways crediting at once credit it once. Returns what was credited to the key (0n when none is known: the
-   * refund stays the operator's) and what was newly recorded.
+   * Credits what the chain refunded the stack in all (`refundedTotal`) beyond what was credited before, split among
+   * the keys charged on the stack in proportion to their charges there (`splitRefund`: the shares add up to the
+   * amount, the remainder going by largest remainder), each key's share taken off its spend but never past what it
+   * was charged on the stack (less what it was credited of it before) nor below zero; what no key takes is the
+   * operator's — a share a key cannot take (its cap reached, its spend already at zero, the key deleted) is not
+   * handed on to the other keys (review L4: no key ever takes more than its own proportion). One transaction
+   * conditioned on the credited total read: gateways crediting at once (sharing a database), or a restart crediting
+   * again, credit it once. A stack bought before migration 0012 also weighs the key noted then (`owedOf`).
+   * A stack with sealed charges still held is not credited (review H1): a held charge weighs its whole reservation,
+   * most of which it gets back when it settles, so the split waits until every hold on the stack has settled.
+   * A deadlock with another transaction (PostgreSQL 40P01) rolls it all back; the next pass credits it.
    */
-  async credit(stack: StackCredit, refundedWei: bigint): Promise<{ recorded: bigint; toKey: bigint }> {
+  async credit(stack: StackCredit, refundedWei: bigint): Promise<CreditOutcome> {
     const delta = refundedWei - stack.creditedWei;
-    if (delta <= 0n) return { recorded: 0n, toKey: 0n };
+    const none: CreditOutcome = { recorded: 0n, toKey: 0n, toKeys: new Map() };
+    if (delta <= 0n) return none;
     const at = this.#now();
     return this.#db.transaction().execute(async (tx) => {
+      // A give-back of a held charge (`SealedCharges`) takes this lock too: the weights read below are never those
+      // of a hold settling meanwhile.
+      await lockStackCharges(tx, stack.stackId);
       await tx
         .insertInto("stack_refunds")
         .values({ stack_id: stack.stackId, key_id: null, credited_wei: 0n, updated_at_ms: at })
         .onConflict((oc) => oc.column("stack_id").doNothing())
         .execute();
+      const noted = await tx
+        .selectFrom("stack_refunds")
+        .select("key_id")
+        .where("stack_id", "=", stack.stackId)
+        .executeTakeFirstOrThrow();
+      const owed = await owedOf(tx, stack.stackId, noted.key_id);
+      // Looked at after the weights are read: a hold committed before that read is seen here (its weight with it).
+      const open = await tx
+        .selectFrom("sealed_charges")
+        .select("nonce")
+        .where("stack_id", "=", stack.stackId)
+        .limit(1)
+        .executeTakeFirst();
+      if (open) return { ...none, deferred: true };
       const moved = await tx
         .updateTable("stack_refunds")
         .set({ credited_wei: refundedWei, updated_at_ms: at })
         .where("stack_id", "=", stack.stackId)
         .where("credited_wei", "=", stack.creditedWei)
         .executeTakeFirst();
-      if (moved.numUpdatedRows !== 1n) return { recorded: 0n, toKey: 0n };
-      if (stack.keyId === undefined) return { recorded: delta, toKey: 0n };
-      const key = await tx
-        .selectFrom("api_keys")
-        .select("spent_wei")
-        .where("key_id", "=", stack.keyId)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!key) return { recorded: delta, toKey: 0n };
-      const spent = BigInt(key.spent_wei);
-      const back = delta < spent ? delta : spent;
-      await tx
-        .updateTable("api_keys")
-        .set((eb) => ({ spent_wei: eb("spent_wei", "-", back), updated_at_ms: at }))
-        .where("key_id", "=", stack.keyId)
-        .execute();
-      return { recorded: delta, toKey: back };
+      if (moved.numUpdatedRows !== 1n) return none;
+      const shares = splitRefund(
+        delta,
+        owed.map((one) => ({ keyId: one.keyId, chargedWei: one.chargedWei })),
+      );
+      const toKeys = new Map<string, bigint>();
+      // Keys in id order: two transactions crediting stacks of the same keys lock them in one order.
+      for (const one of owed) {
+        const share = shares.get(one.keyId) ?? 0n;
+        const room = atMost(share, one.capWei);
+        if (room <= 0n) continue;
+        const key = await tx
+          .selectFrom("api_keys")
+          .select("spent_wei")
+          .where("key_id", "=", one.keyId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!key) continue;
+        const back = atMost(room, BigInt(key.spent_wei));
+        if (back <= 0n) continue;
+        await tx
+          .updateTable("api_keys")
+          .set((eb) => ({ spent_wei: eb("spent_wei", "-", back), updated_at_ms: at }))
+          .where("key_id", "=", one.keyId)
+          .execute();
+        await tx
+          .insertInto("stack_refund_credits")
+          .values({ stack_id: stack.stackId, key_id: one.keyId, credited_wei: back })
+          .onConflict((oc) =>
+            oc.columns(["stack_id", "key_id"]).doUpdateSet((eb) => ({
+              credited_wei: eb(
+                eb.ref("stack_refund_credits.credited_wei"),
+                "+",
+                eb.ref("excluded.credited_wei"),
+              ),
+            })),
+          )
+          .execute();
+        toKeys.set(one.keyId, back);
+      }
+      let toKey = 0n;
+      for (const back of toKeys.values()) toKey += back;
+      return { recorded: delta, toKey, toKeys };
     });
+  }
+
+  /** What each key was credited of the stack's refunds so far, by key id. */
+  async creditsOf(stackId: bigint): Promise<Map<string, bigint>> {
+    const rows = await this.#db
+      .selectFrom("stack_refund_credits")
+      .select(["key_id", "credited_wei"])
+      .where("stack_id", "=", stackId)
+      .execute();
+    return new Map(rows.map((row) => [row.key_id, BigInt(row.credited_wei)]));
   }
 
   async #claims(states?: RefundClaimState[], dueBy?: number): Promise<RefundClaim[]> {
@@ -401,4 +443,68 @@ export class RefundBook {
       tries: row.tries,
     }));
   }
+}
+
+/**
+ * The keys a stack's refund is split among, in key id order: those charged on it, each with what it may still be
+ * credited (`capWei`: its charge less its credits so far). A stack bought before migration 0012 (review M3) also
+ * weighs the key noted then (`legacyKeyId`, its first session's key: the only record of who paid before charges were
+ * kept per stack): the stack's used units at its price that the charges recorded since do not explain are counted as
+ * that key's charge, on top of any it was charged since, and capped the same way. So it neither drops out when
+ * another key is charged 1 wei there, nor takes more than the stack was used for (credits before 0012 were not
+ * recorded per key and are not counted).
+ */
+async function owedOf(
+  tx: Transaction<GatewayDatabase>,
+  stackId: bigint,
+  legacyKeyId: string | null,
+): Promise<{ keyId: string; chargedWei: bigint; capWei: bigint }[]> {
+  const rows = await tx
+    .selectFrom("stack_charges as c")
+    .leftJoin("stack_refund_credits as r", (join) =>
+      join.onRef("r.stack_id", "=", "c.stack_id").onRef("r.key_id", "=", "c.key_id"),
+    )
+    .select(["c.key_id", "c.charged_wei", "r.credited_wei"])
+    .where("c.stack_id", "=", stackId)
+    .where("c.charged_wei", ">", 0n)
+    .orderBy("c.key_id")
+    .execute();
+  const owed = rows.map((row) => ({
+    keyId: row.key_id,
+    chargedWei: BigInt(row.charged_wei),
+    capWei: BigInt(row.charged_wei) - BigInt(row.credited_wei ?? 0n),
+  }));
+  if (legacyKeyId === null) return owed;
+  const stack = await tx
+    .selectFrom("stacks")
+    .select(["units_used", "price_per_million"])
+    .where("stack_id", "=", stackId)
+    .executeTakeFirst();
+  let recorded = 0n;
+  for (const one of owed) recorded += one.chargedWei;
+  const used = stack ? costOfUnits(BigInt(stack.units_used), BigInt(stack.price_per_million)) : 0n;
+  const before = used - recorded;
+  if (before <= 0n) return owed;
+  const own = owed.find((one) => one.keyId === legacyKeyId);
+  if (own) {
+    own.chargedWei += before;
+    own.capWei += before;
+    return owed;
+  }
+  const credited = await tx
+    .selectFrom("stack_refund_credits")
+    .select("credited_wei")
+    .where("stack_id", "=", stackId)
+    .where("key_id", "=", legacyKeyId)
+    .executeTakeFirst();
+  owed.push({
+    keyId: legacyKeyId,
+    chargedWei: before,
+    capWei: before - BigInt(credited?.credited_wei ?? 0n),
+  });
+  return owed.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+}
+
+function atMost(value: bigint, bound: bigint): bigint {
+  return value < bound ? value : bound;
 }

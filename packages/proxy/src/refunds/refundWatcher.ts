@@ -1,9 +1,11 @@
 import {
   type ChainContext,
   ContractRevertError,
+  getSettlement,
   getStack,
   nodeRegistryAbi,
   refundUnposted,
+  SettlementPhase,
 } from "@atoma/chain";
 import { attestationRegistryAbi } from "@atoma/contracts";
 import { type Logger, silentLogger } from "@atoma/core";
@@ -56,7 +58,14 @@ export interface RefundWatcherComponents {
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
   onClaim?: ((outcome: RefundOutcome) => void) | undefined;
-  /** What a pass credited: to the paying key (`toKey`) out of what the chain refunded (`recorded`), in wei. */
+  /**
+   * Settles the sealed charges still held on a stack by what its (final) settlement paid: the same call as the
+   * settlement watcher's (`SealedCharges.settleBySettlement`, idempotent). A stack's refund waits for its holds
+   * (`RefundBook.credit`), and that watcher gives a stack up a day past its expiry: a settlement finalized later
+   * would leave every key's share of the refund waiting for good (review refunds2 M1).
+   */
+  settleHeld?: ((stackId: bigint, paidUnits: bigint) => Promise<void>) | undefined;
+  /** What a pass credited: to the stacks' keys (`toKey`) out of what the chain refunded (`recorded`), in wei. */
   onCredit?: ((recorded: bigint, toKey: bigint) => void) | undefined;
 }
 
@@ -78,7 +87,7 @@ export interface RefundWatcherOptions {
  * sessions were served), judges each once its epoch is over against the registry's postings, and for a lie claims
  * `refundUnposted` for each of the gateway's stacks of that node, once per stack (claimed in the database under the
  * shared wallet's lock), again after the settlement is final when the chain says so, never for an honest node. What
- * the chain refunds a stack is credited to the key that paid for it (`RefundBook.credit`).
+ * the chain refunds a stack is split among the keys charged on it, in proportion (`RefundBook.credit`).
  */
 export class RefundWatcher implements ServedStatementKeeper {
   readonly #c: RefundWatcherComponents;
@@ -124,7 +133,6 @@ export class RefundWatcher implements ServedStatementKeeper {
   async keepServed(
     body: unknown,
     stack: { stackId: bigint; nodeId: bigint; nodeSigner: `0x${string}` },
-    keyId: string,
   ): Promise<void> {
     try {
       const statement = await servedStatementOf(
@@ -132,26 +140,14 @@ export class RefundWatcher implements ServedStatementKeeper {
         { nodeId: stack.nodeId, signer: stack.nodeSigner },
         this.#domain(),
       );
-      if (statement) await this.#keepIfCurrent(statement, { stackId: stack.stackId, keyId });
+      if (statement) await this.#keepIfCurrent(statement);
     } catch (error) {
       this.#logger.warn({ nodeId: String(stack.nodeId), err: error }, "keeping a served statement failed");
     }
   }
 
-  /** Notes the key a session on the stack was opened for (never throws: logged). */
-  async notePayer(stackId: bigint, keyId: string): Promise<void> {
-    try {
-      await this.#c.book.notePayer(stackId, keyId);
-    } catch (error) {
-      this.#logger.warn({ stackId: String(stackId), err: error }, "noting a stack's paying key failed");
-    }
-  }
-
   /** Keeps a node-served statement of this epoch or the last, with whether its hash is posted for its epoch. */
-  async #keepIfCurrent(
-    statement: ServedStatement,
-    payer?: { stackId: bigint; keyId: string },
-  ): Promise<boolean> {
+  async #keepIfCurrent(statement: ServedStatement): Promise<boolean> {
     const current = BigInt(
       await this.#c.chain.publicClient.readContract({
         address: this.#c.chain.addresses.NodeRegistry,
@@ -160,7 +156,7 @@ export class RefundWatcher implements ServedStatementKeeper {
       }),
     );
     if (statement.epoch > current || statement.epoch + 1n < current) return false;
-    return this.#c.book.keep(statement, await this.#postedInEpoch(statement), payer);
+    return this.#c.book.keep(statement, await this.#postedInEpoch(statement));
   }
 
   /** Whether the registry took the statement's hash from its node in its epoch (then it is true, not a lie). */
@@ -486,7 +482,7 @@ export class RefundWatcher implements ServedStatementKeeper {
     }
   }
 
-  /** Credits what the chain refunded each stack beyond what was credited (the paying key's spend goes down). */
+  /** Credits what the chain refunded each stack beyond what was credited (its keys' spends go down, in proportion). */
   async #credit(): Promise<void> {
     for (const stack of await this.#c.book.refundedStacks()) await this.#creditStack(stack);
   }
@@ -498,17 +494,37 @@ export class RefundWatcher implements ServedStatementKeeper {
       functionName: "refundedTotal",
       args: [stack.stackId],
     });
-    const { recorded, toKey } = await this.#c.book.credit(stack, total);
+    let outcome = await this.#c.book.credit(stack, total);
+    if (outcome.deferred && (await this.#settleHeld(stack.stackId)))
+      outcome = await this.#c.book.credit(stack, total);
+    const { recorded, toKey, toKeys, deferred } = outcome;
+    if (deferred)
+      this.#logger.debug(
+        { stackId: String(stack.stackId) },
+        "a stack's refund waits for its held sealed charges to settle",
+      );
     if (recorded === 0n) return;
     this.#c.onCredit?.(recorded, toKey);
     this.#logger.info(
       {
         stackId: String(stack.stackId),
-        keyId: stack.keyId ?? null,
+        keys: toKeys.size,
         refundedWei: String(recorded),
         creditedWei: String(toKey),
       },
       "a stack's refund was credited",
     );
+  }
+
+  /**
+   * A refund is paid only once the stack's settlement is finalized (`AttestationRegistry`): its held charges are
+   * settled here by what it paid. True when they were.
+   */
+  async #settleHeld(stackId: bigint): Promise<boolean> {
+    if (!this.#c.settleHeld) return false;
+    const settlement = await getSettlement(this.#c.chain, stackId);
+    if (Number(settlement.phase) !== SettlementPhase.Finalized) return false;
+    await this.#c.settleHeld(stackId, BigInt(settlement.units));
+    return true;
   }
 }

@@ -10,15 +10,12 @@ export interface ServedStatement {
   signature: Hex;
 }
 
-/** Keeps what a node served a key's session, and who paid for a stack (`RefundWatcher`); never throws. */
+/**
+ * Keeps what a node served a key's session (`RefundWatcher`); never throws. Who paid for a stack is what each key was
+ * charged on it (`stack_charges`), not who opened a session first.
+ */
 export interface ServedStatementKeeper {
-  keepServed(
-    body: unknown,
-    stack: { stackId: bigint; nodeId: bigint; nodeSigner: Address },
-    keyId: string,
-  ): Promise<void>;
-  /** Notes the key a session on the stack was opened for (the first is the one its refunds are credited to). */
-  notePayer(stackId: bigint, keyId: string): Promise<void>;
+  keepServed(body: unknown, stack: { stackId: bigint; nodeId: bigint; nodeSigner: Address }): Promise<void>;
 }
 
 /**

@@ -10,6 +10,7 @@ import { JournalFlusher } from "../db/journalFlusher.js";
 import { type GatewayDb, openGatewayDatabase } from "../db/openGatewayDatabase.js";
 import { ConfidentialSessions } from "../gateway/confidentialSessions.js";
 import { createGatewayApp } from "../gateway/createGatewayApp.js";
+import { FreshQuoteAllowance } from "../gateway/freshQuoteAllowance.js";
 import type { GatewayParts, GatewayState } from "../gateway/gatewayParts.js";
 import { GatewayServer } from "../gateway/gatewayServer.js";
 import { RedisSessionSlots } from "../gateway/redisSessionSlots.js";
@@ -46,6 +47,11 @@ export interface GatewayComponents {
   logger?: Logger | undefined;
   /** Unix milliseconds (tests move time). @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * Called once the gateway stopped because its embedded database's thread died (review proxy-speed L7): a
+   * supervisor must restart it, so its journal is replayed. @default ends the process with exit code 1
+   */
+  onFatal?: ((error: Error) => void) | undefined;
 }
 
 /** A running gateway. */
@@ -68,7 +74,11 @@ const HOLD_EVERY_MS = 10_000;
 export async function startGateway(config: ProxyConfig, components: GatewayComponents): Promise<Gateway> {
   const logger = (components.logger ?? silentLogger).child({ module: "gateway" });
   const now = components.now ?? Date.now;
-  const database = await openGatewayDatabase(databaseConfigOf(config.database), logger);
+  // Set once the gateway serves: before that, the start fails on the dead database by itself.
+  let lost: ((error: Error) => void) | undefined;
+  const database = await openGatewayDatabase(databaseConfigOf(config.database), logger, (error) =>
+    lost?.(error),
+  );
   let flusher: JournalFlusher | undefined;
   const timers: NodeJS.Timeout[] = [];
   const loops: BackgroundLoop[] = [];
@@ -144,6 +154,9 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         cooldownMs: config.routing.cooldownMs,
         firstByteTimeoutMs: config.routing.firstByteTimeoutMs,
         nodesPerRequest: config.routing.nodesPerRequest,
+        sendsPerRequest: config.routing.sendsPerRequest,
+        stackPurchasesPerKey: config.routing.stackPurchasesPerKey,
+        requestTimeoutMs: config.routing.requestTimeoutMs,
       },
     );
     const upstream: Upstream = network;
@@ -178,6 +191,10 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls),
         logger,
         now,
+        settleHeld: async (stackId, paidUnits) => {
+          const last = await pool.lastReceipt(stackId);
+          await sealedCharges.settleBySettlement(stackId, paidUnits, last?.fields);
+        },
         onClaim: (outcome) => metrics.refundClaims.inc({ outcome }),
         onCredit: (recorded, toKey) => {
           metrics.refunds.inc({ credited_to: "key" }, tomaOf(toKey));
@@ -190,7 +207,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       keys: new KeyStore(db, now),
       ledger,
       limiter,
-      confidential: { sessions, upstream: network, statements: refunds },
+      confidential: {
+        sessions,
+        upstream: network,
+        statements: refunds,
+        freshQuotes: new FreshQuoteAllowance(config.confidential.freshQuotesPerKeyPerMinute, now),
+      },
       usage: new UsageBook(db, now),
       metrics,
       upstream,
@@ -245,7 +267,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       new BackgroundLoop("refunds", config.stacks.checkEveryMs, (signal) => refunds.pass(signal), logger),
     );
     for (const loop of loops) loop.start();
-    return {
+    const gateway: Gateway = {
       url: server.url,
       keys: parts.keys,
       db,
@@ -270,6 +292,20 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         await database.close();
       },
     };
+    // Every statement fails from now on: a gateway serving on would answer requests it cannot charge, with its
+    // health ok. It stops (health 503 at once), keeping the journal on disk for the restart to replay.
+    lost = (error) => {
+      logger.error(
+        { err: error },
+        "the embedded database's thread died: the gateway stops (a restart replays its journal)",
+      );
+      state.draining = true;
+      void gateway
+        .stop()
+        .catch(() => undefined)
+        .finally(() => (components.onFatal ?? exitFailed)(error));
+    };
+    return gateway;
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
     await Promise.all(loops.map((loop) => loop.stop()));
@@ -278,6 +314,11 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     await database.close();
     throw error;
   }
+}
+
+/** The process ends failed: what a supervisor restarts. */
+function exitFailed(): never {
+  process.exit(1);
 }
 
 /** Runs `task` every `ms`, one run at a time, logging (not throwing) its failures. */

@@ -24,12 +24,25 @@ export type NodeScript =
   | { kind: "drop" }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
   | { kind: "breakStream" }
+  /**
+   * Commits the leaf, streams part of the answer, then ends the stream with an error event (`code`): its answer says
+   * it failed, yet a resend gets the committed answer and its receipt (refuse-then-bill).
+   */
+  | {
+      kind: "errorMidStream";
+      code: string;
+      /** false: an honest failure, nothing committed (a resend would generate the answer again). @default true */
+      commits?: boolean;
+    }
+  /** Streams the text with `delayMs` between its pieces (a client can stop it half way); the leaf is committed first. */
+  | { kind: "slowChunks"; delayMs: number }
   /** Streams the whole text, then waits `delayMs` before the final (receipt) event; the leaf is committed first. */
   | { kind: "slowFinal"; delayMs: number }
   /** Signs a receipt whose usage (and units, consistently) claims far more prompt tokens than the request had. */
   | { kind: "inflate"; promptTokens: number }
   /** Answers a stream with `bytes` bytes that never end an event (no blank line), counting what was pulled. */
   | { kind: "flood"; bytes: number; pulled: { bytes: number } }
+  | { kind: "bigText"; bytes: number }
   /** Signs the honest answer, then adds to it fields the response hash does not cover. */
   | { kind: "inject"; fields: Record<string, unknown> }
   /** Streams `text` (what it signs) as `pieces`, each under the choice index given: they add up to `text`. */
@@ -37,7 +50,18 @@ export type NodeScript =
   /** Signs a call to get_weather, streams it, then a delta naming the same call `rename` (ignored by the SDK). */
   | { kind: "renameCall"; rename: string }
   /** Streams "Hello, world" (what it signs) plus a tool-call delta at a fractional index, which the SDK drops. */
-  | { kind: "hiddenCall"; name: string };
+  | { kind: "hiddenCall"; name: string }
+  /**
+   * As a real node streams: `pieces` one-token chunks `delayMs` apart, the leaf committed only when generation ends
+   * (its units: 3 prompt tokens plus `pieces`); a client that goes away stops it and nothing is recorded, so a resend
+   * generates it again from the start. `seen` counts generations begun, stopped and finished.
+   */
+  | {
+      kind: "generate";
+      pieces: number;
+      delayMs: number;
+      seen: { begun: number; stopped: number; finished: number };
+    };
 
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
@@ -48,7 +72,8 @@ export async function startFakeNode(
   nodeId: bigint,
   chainId: number,
   stackManager: Address,
-  script: () => NodeScript,
+  /** Called with each request's body. */
+  script: (body: Record<string, unknown>) => NodeScript,
 ): Promise<{
   url: string;
   requests: Record<string, unknown>[];
@@ -94,7 +119,7 @@ export async function startFakeNode(
     envelopes.push(
       Object.fromEntries(Object.values(STACK_HEADERS).map((name) => [name, c.req.header(name) ?? ""])),
     );
-    const plan = script();
+    const plan = script(body);
     if (plan.kind === "hang") {
       await new Promise((resolve) => {
         c.req.raw.signal.addEventListener("abort", resolve);
@@ -125,6 +150,21 @@ export async function startFakeNode(
       await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
     const stackId = BigInt(c.req.header(STACK_HEADERS.stack) ?? "0");
     const nonce = BigInt(c.req.header(STACK_HEADERS.nonce) ?? "0");
+    if (body.stream === true && plan.kind === "bigText") {
+      const head = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: body.model };
+      const event = new TextEncoder().encode(
+        `data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { content: "word ".repeat(3000) }, finish_reason: null }] })}\n\n`,
+      );
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= plan.bytes) return controller.close();
+          sent += event.length;
+          controller.enqueue(event);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream === true && plan.kind === "flood") {
       const filler = new TextEncoder().encode(`data: ${"a".repeat(65_530)}`.slice(0, 65_536));
       const stream = new ReadableStream<Uint8Array>({
@@ -132,6 +172,64 @@ export async function startFakeNode(
           if (plan.pulled.bytes >= plan.bytes) return controller.close();
           plan.pulled.bytes += filler.length;
           controller.enqueue(filler);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
+    if (body.stream === true && plan.kind === "generate") {
+      const replay = committed.get(`${stackId}:${nonce}`);
+      const head = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: body.model };
+      const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
+      const usage = { prompt_tokens: 3, completion_tokens: plan.pieces, total_tokens: 3 + plan.pieces };
+      const text = "w".repeat(plan.pieces);
+      let stopped = false;
+      if (!replay) plan.seen.begun++;
+      const stream = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          if (replay) {
+            controller.enqueue(
+              event({ ...head, choices: [{ index: 0, delta: { content: text }, finish_reason: "stop" }] }),
+            );
+          } else
+            for (let i = 0; i < plan.pieces; i++) {
+              if (i > 0) await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
+              if (stopped) {
+                plan.seen.stopped++;
+                return;
+              }
+              const last = i === plan.pieces - 1;
+              controller.enqueue(
+                event({
+                  ...head,
+                  choices: [{ index: 0, delta: { content: "w" }, finish_reason: last ? "stop" : null }],
+                }),
+              );
+            }
+          let atoma = replay;
+          if (!atoma) {
+            const assembled = {
+              id: "chatcmpl-fake",
+              object: "chat.completion",
+              created: 1,
+              model: body.model,
+              choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+              usage,
+            };
+            atoma = (await receipt(
+              { stackId, nonce },
+              body,
+              assembled,
+              BigInt(3 + plan.pieces),
+            )) as unknown as Record<string, unknown>;
+            committed.set(`${stackId}:${nonce}`, atoma);
+            plan.seen.finished++;
+          }
+          controller.enqueue(event({ ...head, choices: [], usage, atoma }));
+          controller.enqueue(new TextEncoder().encode("data: [DONE]\n\n"));
+          controller.close();
+        },
+        cancel() {
+          stopped = true;
         },
       });
       return new Response(stream, { headers: { "content-type": "text/event-stream" } });
@@ -188,6 +286,8 @@ export async function startFakeNode(
       const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
       const text = plan.kind === "splitChoices" ? plan.text : "Hello, world";
       let atoma = replay;
+      const honestFailure = plan.kind === "errorMidStream" && plan.commits === false && !replay;
+      if (!atoma && honestFailure) atoma = {};
       if (!atoma) {
         const assembled = {
           id: "chatcmpl-fake",
@@ -197,7 +297,8 @@ export async function startFakeNode(
           choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
           usage,
         };
-        atoma = (await receipt({ stackId, nonce }, body, assembled, 5n)) as unknown as Record<
+        const signer = plan.kind === "forged" ? plan.signer : account;
+        atoma = (await receipt({ stackId, nonce }, body, assembled, 5n, signer)) as unknown as Record<
           string,
           unknown
         >;
@@ -232,6 +333,15 @@ export async function startFakeNode(
               setTimeout(() => socket.destroy(), 50);
               return;
             }
+            if (plan.kind === "errorMidStream" && !replay && i === 2) {
+              controller.enqueue(
+                event({ error: { message: "generation failed", type: "x", param: null, code: plan.code } }),
+              );
+              controller.close();
+              return;
+            }
+            if (plan.kind === "slowChunks" && i > 0 && !replay)
+              await new Promise((resolve) => setTimeout(resolve, plan.delayMs));
             controller.enqueue(event(chunk(piece, i === pieces.length - 1, split?.[i]?.[0] ?? 0)));
           }
           if (plan.kind === "slowFinal") await new Promise((resolve) => setTimeout(resolve, plan.delayMs));

@@ -5,13 +5,16 @@ import type { ConfidentialOptions } from "../confidential/confidentialOptions.js
 import { ClientArgumentError } from "../errors.js";
 import type { Network } from "../network.js";
 import type { SseLimits } from "../readSse.js";
-import type { StackClientOptions } from "../StackClient.js";
+import type { LeafReadEscalation, StackClientOptions } from "../StackClient.js";
+import type { StateStore } from "../state/stateStore.js";
+import type { StackAuditReport, UnprovenEscalation } from "../verify/adoptedAuditRun.js";
 import type { TaskLogStore } from "../verify/taskLogCache.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
 import { checkAccount } from "./clientArguments.js";
 import { directClient } from "./directClient.js";
 import { gatewayClient } from "./gatewayClient.js";
+import type { GatewayConfidentialChoice } from "./gatewaySealedClient.js";
 import type { LowerLevelNotice, NodePreferences, StackPreferences } from "./nodeChoice.js";
 import type { UnprovenExhaustion } from "./unprovenExhaustion.js";
 import type { WithheldReceipt } from "./withheldReceipt.js";
@@ -91,6 +94,12 @@ export interface GatewayClientOptions {
   securityLevel?: number | undefined;
   fetch?: typeof fetch | undefined;
   streamLimits?: SseLimits | undefined;
+  /**
+   * `true` (or options): every chat and completion is sealed to the node the gateway picked, after this client
+   * checked its evidence and on-chain record (the chain's allow-list, as direct mode); the gateway never reads it.
+   * Needs `chain` as a network (not a `VerifyChain`) and `@atoma/confidential` (Node.js); embeddings are refused.
+   */
+  confidential?: boolean | GatewayConfidentialChoice | undefined;
 }
 
 export interface DirectClientOptions {
@@ -141,11 +150,40 @@ export interface DirectClientOptions {
    */
   taskLogStore?: TaskLogStore | undefined;
   /**
+   * Where the client keeps, per stack, what a restart must not lose (`StateStore`: text by key; `fileStateStore` of
+   * `@atoma/sdk/node`, or a page's `localStorage`): every receipt (adopted ones, another client's leaf, included),
+   * the requests pending, the hashes of every request signed (a leaf shown for one is never adopted as another
+   * client's), failed leaf reads and the adopted-leaf audit's challenges. Each is written before it is relied on, and
+   * read back when the client takes a stack up again. @default one store for this client's life
+   */
+  stateStore?: StateStore | undefined;
+  /**
+   * The adopted-leaf audit, run with no one calling it (`auditAdoptedStacks`): on every stack of the store holding an
+   * adopted receipt, once its node settled it, each adopted leaf the settled root lacks is challenged, and each
+   * challenge unanswered past its deadline resolved (the node slashed). It runs in the background when a call is
+   * made (at most once per `everyMs`, default a minute) and, with `watchMs`, on a timer until `signal` aborts. `false`
+   * turns it off.
+   */
+  adoptedAudit?:
+    | false
+    | {
+        everyMs?: number | undefined;
+        watchMs?: number | undefined;
+        signal?: AbortSignal | undefined;
+        /** When adopted leaves the node keeps refusing to prove are reported (`persistentlyUnproven`). */
+        unprovenEscalation?: UnprovenEscalation | undefined;
+      }
+    | undefined;
+  /** Told what each adopted-leaf audit did (stacks with nothing settled yet included), or why it failed. */
+  onAdoptedAudit?: ((reports: StackAuditReport[], error?: unknown) => void) | undefined;
+  /** When failed leaf reads escalate (`LeafUnreadableError`: the stack closed, its node put aside a while). */
+  leafReadEscalation?: LeafReadEscalation | undefined;
+  /**
    * `true` (or options): every request goes to a node of a level-3 task, sealed to the key its attestation vouches
    * for after the checks (`AttestationRefusedError` otherwise, the node put aside; `AttestationUnavailableError`
    * when it could not answer for now, the node skipped for a cooldown only), and the answer is opened here.
-   * Needs `@atoma/confidential` (Node.js). Dev evidence is accepted only under a dev root given here or in the network
-   * description (`atoma dev`'s).
+   * Needs `@atoma/confidential` (Node.js). Dev evidence is accepted only under a dev root given here, or the network
+   * description's (`atoma dev`'s) on a local dev chain (31337) or with `allowDev: true`.
    */
   confidential?: boolean | ConfidentialOptions | undefined;
 }

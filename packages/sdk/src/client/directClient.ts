@@ -5,7 +5,7 @@ import {
   AttestationUnavailableError,
   type AttestationVerdict,
 } from "../confidential/attestationVerdict.js";
-import { confidentialOptionsOf } from "../confidential/confidentialOptions.js";
+import { confidentialOptionsOf, networkDevRoot } from "../confidential/confidentialOptions.js";
 import {
   type Attested,
   ConfidentialSender,
@@ -24,9 +24,13 @@ import { type Network, parseNetwork, userContext } from "../network.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
+import { genesisHash } from "../state/genesisHash.js";
+import { KeptStacks } from "../state/keptStacks.js";
+import { memoryStateStore } from "../state/stateStore.js";
 import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
+import { adoptedAuditor } from "./adoptedAuditor.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
@@ -88,21 +92,40 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     throw new ClientArgumentError(
       "a confidential client uses level-3 tasks: leave preferences.securityLevel out",
     );
-  let context: Promise<{ network: Network; ctx: ChainContext; sender?: ConfidentialSender }> | undefined;
+  const stateStore = options.stateStore ?? memoryStateStore();
+  let context:
+    | Promise<{ network: Network; ctx: ChainContext; kept: KeptStacks; sender?: ConfidentialSender }>
+    | undefined;
   const contextOnce = () => {
-    context ??= networkOf(options.network).then((network) => ({
-      network,
-      ctx: userContext(network, options.account),
-      // Seals to attested nodes only; dev evidence only under the dev root given or the network description's.
-      ...(confidential && {
-        sender: new ConfidentialSender(confidential, {
-          devRoot: network.devAttestationRoot,
-          fetch: fetcher,
-          streamLimits: options.streamLimits,
+    if (context) return context;
+    const made = networkOf(options.network).then(async (network) => {
+      const ctx = userContext(network, options.account);
+      return {
+        network,
+        ctx,
+        kept: new KeptStacks(stateStore, {
+          chainId: network.chainId,
+          genesis: await genesisHash(ctx),
+          stackManager: network.contracts.StackManager,
+          owner: options.account.address,
         }),
-      }),
-    }));
-    return context;
+        // Seals to attested nodes only; dev evidence only under the dev root given, or the network description's on a
+        // dev chain or with `allowDev`.
+        ...(confidential && {
+          sender: new ConfidentialSender(confidential, {
+            devRoot: networkDevRoot(network, confidential.allowDev),
+            fetch: fetcher,
+            streamLimits: options.streamLimits,
+          }),
+        }),
+      };
+    });
+    // A failed read (the RPC busy, say) is tried again at the next call, never kept as the client's context for good.
+    context = made;
+    made.catch(() => {
+      if (context === made) context = undefined;
+    });
+    return made;
   };
   const serving = new Map<string, Promise<Serving>>();
   /** The task logs read, kept so that a later choice reads only the blocks since (the caller's store, if given). */
@@ -145,7 +168,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     let found = serving.get(model);
     if (!found) {
       found = (async () => {
-        const { network, ctx, sender } = await contextOnce();
+        const { network, ctx, kept, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const waiting = sender ? cooldown.waiting() : [];
         const aside = asideNow();
@@ -198,7 +221,11 @@ export function directClient(options: DirectClientOptions): AtomaClient {
             first.retryAt,
           );
         });
-        const client = new StackClient({
+        // What an earlier run (or another client of the owner on this store) kept of the stack: its receipts, pending
+        // requests and signed hashes, so that a restart neither loses an adopted receipt nor adopts its own leaf.
+        const state = await kept.load(stack.stackId);
+        let client: StackClient | undefined;
+        client = new StackClient({
           nodeUrl: stack.nodeUrl,
           account: options.account,
           stackId: stack.stackId,
@@ -212,7 +239,8 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           ...(stack.bought ? { firstNonce: 0n } : {}),
           streamLimits: options.streamLimits,
           fetch: fetcher,
-          onReceipt: options.onReceipt,
+          ...kept.clientOptions(stack.stackId, state, () => client, options.onReceipt),
+          leafReadEscalation: options.leafReadEscalation,
         });
         // A stack just bought was bought from the node attested for it; a reused one's node is attested again. A
         // node whose attestation fails a check is put aside: nothing is sealed to it, another serves next.
@@ -240,8 +268,18 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     return found;
   };
 
+  const auditor = adoptedAuditor(
+    async () => {
+      const { ctx, network, kept } = await contextOnce();
+      return { ctx, kept, fromBlock: BigInt(network.deploymentBlock ?? 0) };
+    },
+    options,
+    fetcher,
+  );
+
   async function call(body: Body, send: (serving: Serving) => Promise<Sent>, guard: RestartGuard) {
     const model = body.model as string;
+    auditor.touched();
     let verified: Sent;
     const chosen = servingFor(model);
     let current = await chosen;

@@ -13,6 +13,7 @@ import type { AtomaAnswer, AtomaClient, GatewayClientOptions } from "./atomaClie
 import { checkBody, type Endpoint, endpointPath } from "./clientArguments.js";
 import { checkGatewayOptions } from "./gatewayArguments.js";
 import { gatewayBuyer } from "./gatewayBuyer.js";
+import { gatewaySealedClient } from "./gatewaySealedClient.js";
 import { verifyChainOfInput } from "./networkInput.js";
 import { withRequestNonce, withTokenLimit } from "./requestMarks.js";
 
@@ -33,6 +34,9 @@ const isRecord = (value: unknown): value is Body =>
  * receipt seen before. Without `chain` (`verify: false`) the gateway is trusted.
  */
 export function gatewayClient(options: GatewayClientOptions): AtomaClient {
+  // Sealed for the node the gateway picks, never in clear.
+  if (options.confidential !== undefined && options.confidential !== false)
+    return gatewaySealedClient(options);
   const binding = checkGatewayOptions(options);
   const base = options.gateway.url.replace(/\/+$/, "");
   const fetcher = options.fetch ?? globalThis.fetch;
@@ -101,7 +105,12 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
       verifyOptions &&
       (async () => {
         const again = await verifyResponse(received, verifyOptions);
-        return verdictOf([...again.checks, ...(replay ? [replay] : [])], again.settlement, again.receipt);
+        return verdictOf(
+          [...again.checks, ...(replay ? [replay] : [])],
+          again.settlement,
+          again.receipt,
+          again.nodeSlashed,
+        );
       });
     return {
       response,
@@ -129,7 +138,7 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
           reason: `leaf ${verdict.receipt.leaf_index} of stack ${verdict.receipt.stack_id} was already an answer`,
         } as const)
       : ({ name: "replay", status: "pass", reason: "no earlier answer carried this receipt" } as const);
-    return verdictOf([...verdict.checks, check], verdict.settlement, verdict.receipt);
+    return verdictOf([...verdict.checks, check], verdict.settlement, verdict.receipt, verdict.nodeSlashed);
   }
 
   async function readJson(answer: Response): Promise<Body> {

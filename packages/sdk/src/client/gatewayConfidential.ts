@@ -1,5 +1,4 @@
 import {
-  type AttestationPolicy,
   type AttestationVerdict,
   type Freshness,
   SEALED_CHUNK_OBJECT,
@@ -29,9 +28,16 @@ import { readJsonCapped } from "../readBodyCapped.js";
 import { readSse } from "../readSse.js";
 import { DEFAULT_MAX_ANSWER_BYTES } from "../StackClient.js";
 import { verifyReceipt } from "../verifyReceipt.js";
-import { type AttestedSession, attestGatewaySession, gatewayError } from "./gatewaySessionAttestation.js";
+import {
+  type AttestedSession,
+  attestGatewaySession,
+  gatewayError,
+  type SessionPolicy,
+} from "./gatewaySessionAttestation.js";
 
 type Body = Record<string, unknown>;
+
+export type { SessionPolicy } from "./gatewaySessionAttestation.js";
 
 /** The gateway's codes after which a new session, at another node, may serve the request sealed again. */
 const NEW_SESSION_CODES = new Set([
@@ -48,8 +54,11 @@ const PATHS = { chat: "/v1/chat/completions", completions: "/v1/completions" } a
 
 export interface GatewayConfidentialOptions {
   gateway: { url: string; apiKey: string };
-  /** The evidence this client accepts (approved measurements; `dev` only on a local network). */
-  policy: AttestationPolicy;
+  /**
+   * The evidence this client accepts (approved measurements; `dev` only on a local network). `measurements: "chain"`
+   * takes the chain's allow-list for the session's task, as direct mode does; a list given here must match as well.
+   */
+  policy: SessionPolicy;
   /**
    * The network, read directly (never through the gateway): the session's node must be the one its signer is
    * registered for, its on-chain attestation record unexpired and for the key the evidence binds; the receipt is
@@ -65,8 +74,9 @@ export interface GatewayConfidentialOptions {
   attestationWaitMs?: number | undefined;
   /**
    * Take the node's epoch evidence (exactly the one it posted on the chain for the current epoch) when its fresh
-   * quotes stay rate-limited past `attestationWaitMs`. Off, such a request fails with `attestation_rate_limited`:
-   * a gateway could fake the 429 to have older evidence taken. @default false
+   * quotes stay rate-limited past `attestationWaitMs`, as a direct client does. `false`: such a request fails with
+   * `attestation_rate_limited` (a user spending the gateway's share of the node's quotes then keeps this client from
+   * being served). @default true
    */
   epochEvidence?: boolean | undefined;
   /** The signed unit bound asked for each request (prompt plus completion). @default the gateway's */
@@ -88,6 +98,8 @@ export interface ConfidentialAnswer {
   freshness: Freshness;
   /** What the receipt's response hash covers (ciphertext), kept for a later challenge. */
   sealed: SealedAnswer;
+  /** The sealed envelope as sent: what the receipt's request hash covers. */
+  request: Body;
   /** Nodes that failed before this one answered (each got the request sealed for it alone). */
   failedNodes: bigint[];
 }
@@ -265,6 +277,7 @@ export function gatewayConfidentialClient(options: GatewayConfidentialOptions) {
       attestation,
       freshness,
       sealed,
+      request: envelope as unknown as Body,
     };
   }
 

@@ -7,10 +7,12 @@ import {
 import {
   type AttestationPolicy,
   type AttestationVerdict,
+  type ChainListedPolicy,
   type Freshness,
   type HexString,
   parseEvidence,
   verifyAttestation,
+  verifyAttestationChainListed,
 } from "@atoma/confidential";
 import { evidenceHash, measurementHash } from "@atoma/core";
 import type { Address } from "viem";
@@ -31,10 +33,17 @@ export interface AttestedSession extends SessionPlacement {
   expires_at?: number | undefined;
 }
 
+/**
+ * What a gateway-mode client trusts: a local allow-list of measurements (on top of the chain's), or `"chain"`: the
+ * chain's allow-list alone, as direct mode takes it (the record must name the evidence's measurements, and the
+ * registry stand it on the session's task).
+ */
+export type SessionPolicy = AttestationPolicy | (ChainListedPolicy & { measurements: "chain" });
+
 export interface SessionAttestationDeps {
   /** GETs a gateway path with the key's authorization. */
   get: (path: string) => Promise<Response>;
-  policy: AttestationPolicy;
+  policy: SessionPolicy;
   chain: ReturnType<typeof readContext>;
   /**
    * How long, in all, a 429 `attestation_rate_limited` is waited out (per its `retry-after`, each wait at most 60 s)
@@ -42,9 +51,10 @@ export interface SessionAttestationDeps {
    */
   maxWaitMs?: number | undefined;
   /**
-   * Take the node's epoch evidence when its fresh quotes stay rate-limited past `maxWaitMs`. Off, the client never
-   * trusts a 429 (a gateway can fake one): it fails with `attestation_rate_limited`. On, the epoch evidence must be
-   * exactly the one the node posted on the chain for the current epoch. @default false
+   * Take the node's epoch evidence when its fresh quotes stay rate-limited past `maxWaitMs` (the epoch evidence must
+   * be exactly the one the node posted on the chain for the current epoch, as in direct mode). `false`: the client
+   * never acts on a 429 (a gateway can fake one) and fails with `attestation_rate_limited`, so one user spending the
+   * gateway's share of the node's fresh quotes keeps it from being served. @default true
    */
   epochEvidence?: boolean | undefined;
 }
@@ -65,10 +75,10 @@ const isRecord = (value: unknown): value is Body =>
  * from the chain first (`checkSessionTask`: the stack's task, level 3, the model, the node on its allow-list). Then
  * evidence for a fresh nonce: a gateway shares the node's per-source quote budget among all its users, so a 429
  * `attestation_rate_limited` is waited out while its `retry-after` fits in `maxWaitMs` and the same nonce asked again.
- * Still limited, the request fails: a 429 is only the gateway's word, and a gateway could fake it to have the client
- * accept older evidence. Only with `epochEvidence` is the node's epoch evidence (no quote) taken then: it must bind
- * the chain's current epoch and be exactly the evidence the chain's record names (its hash, posted by the node), so
- * an old quote replayed does not pass. Anything but evidence is an error, never read as evidence.
+ * Still limited, the node's epoch evidence (no quote) is taken (unless `epochEvidence: false`: then the request
+ * fails): it must bind the chain's current epoch and be exactly the evidence the chain's record names (its hash,
+ * posted by the node), so an old quote replayed does not pass, and a gateway faking the 429 gains nothing the chain
+ * does not vouch for. Anything but evidence is an error, never read as evidence.
  */
 export async function attestGatewaySession(
   deps: SessionAttestationDeps,
@@ -106,7 +116,7 @@ export async function attestGatewaySession(
     waitLeft -= waitMs;
     await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
-  if (!deps.epochEvidence) throw limited;
+  if (deps.epochEvidence === false) throw limited;
   // Asked for: the node's epoch evidence, held to the chain's record for the current epoch.
   const epoch = await currentEpoch(deps.chain);
   const evidence = await evidenceOf(await deps.get(route));
@@ -123,10 +133,12 @@ async function check(
   epoch: bigint | undefined,
 ): Promise<SessionAttestation> {
   const evidence = parseEvidence(served);
-  const verdict = await verifyAttestation(evidence, deps.policy, {
-    signingAddress: session.node_signer,
-    freshness,
-  });
+  const expected = { signingAddress: session.node_signer, freshness };
+  // With the chain's allow-list, the measurements are held to it below (the record names them, the task stands it).
+  const verdict =
+    deps.policy.measurements === "chain"
+      ? await verifyAttestationChainListed(evidence, deps.policy, expected)
+      : await verifyAttestation(evidence, deps.policy, expected);
   // Read after the evidence, the record and the task's word on it at one block: a node that re-posted while its
   // answer was held (same key, a measurement the task no longer or never took) is refused, not judged by the
   // standing of the record it replaced (`checkSessionTask` read that one before any evidence).

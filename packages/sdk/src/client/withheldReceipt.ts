@@ -1,5 +1,5 @@
 import type { ChainContext } from "@atoma/chain/portable";
-import { NodeRequestError, type ReceiptWithheldError } from "../errors.js";
+import { LeafUnreadableError, NodeRequestError, type ReceiptWithheldError } from "../errors.js";
 import type { PendingRequest } from "../StackClient.js";
 import { closeUnprovenReported } from "./unprovenExhaustion.js";
 
@@ -8,11 +8,15 @@ export const WITHHELD_ASIDE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * Whether a refused resend proves the node withholds the receipt: only its own word that the exact signed request's
- * nonce is used (`nonce_reused`: it committed the leaf). A 401 (the node's clock may run ahead of the client's), a
+ * nonce is used (`nonce_reused`: it committed the leaf) and showed no other client of the owner's leaf there
+ * (`StackClient` reads it first, `readStackLeaf`, and adopts one it shows: no error then). A 401 (the node's clock may run ahead of the client's), a
  * `nonce_out_of_order` or any other refusal proves nothing (review CLI3-1): the call fails, the node is not put
- * aside and the stack is not closed.
+ * aside and the stack is not closed. A `LeafUnreadableError` (the node called the nonce used, then failed every read of
+ * the leaf it says it committed there, over `leafReadEscalation`) counts as withholding too.
  */
 export function withholdingProven(error: ReceiptWithheldError): boolean {
+  // The node called the nonce used and failed every read of its leaf there, often enough over long enough.
+  if (error instanceof LeafUnreadableError) return true;
   return error.cause instanceof NodeRequestError && error.cause.code === "nonce_reused";
 }
 
@@ -52,7 +56,10 @@ export async function closeStalledStack(
     nodeId: stack.nodeId,
     nonce: error.nonce,
     request: error.request,
-    reason: `withheld the receipt of the request signed at nonce ${error.nonce} on stack ${stack.stackId}`,
+    reason:
+      error instanceof LeafUnreadableError
+        ? `called nonce ${error.nonce} on stack ${stack.stackId} used and failed ${error.failures} reads of its leaf there`
+        : `withheld the receipt of the request signed at nonce ${error.nonce} on stack ${stack.stackId}`,
     asideUntil: new Date(now + WITHHELD_ASIDE_MS),
     ...closed,
   };

@@ -1,5 +1,10 @@
-import { type AttestationRecord, attestationStanding, getAttestation } from "@atoma/chain/portable";
-import { AtomaError, measurementHash } from "@atoma/core";
+import {
+  type AttestationRecord,
+  attestationStanding,
+  getAttestation,
+  nodeRegistryAbi,
+} from "@atoma/chain/portable";
+import { AtomaError, evidenceHash, measurementHash } from "@atoma/core";
 import type { Address } from "viem";
 import { readJsonCapped } from "../readBodyCapped.js";
 import type { AttestationCheck, AttestationCheckName, AttestationVerdict } from "./attestationVerdict.js";
@@ -22,8 +27,9 @@ export interface AttestTarget {
 
 export interface AttestComponents {
   confidential: ConfidentialModule;
-  /** The chain's AttestationRegistry and TaskRegistry. */
-  chain: Parameters<typeof getAttestation>[0] & Parameters<typeof attestationStanding>[0];
+  /** The chain's AttestationRegistry, TaskRegistry and NodeRegistry (its current epoch). */
+  chain: Parameters<typeof getAttestation>[0] &
+    Parameters<typeof attestationStanding>[0] & { addresses: { NodeRegistry: Address } };
   fetch: typeof fetch;
   /** Issues each fresh nonce and spends it once. */
   nonces: InstanceType<ConfidentialModule["NonceStore"]>;
@@ -32,8 +38,16 @@ export interface AttestComponents {
 export interface AttestPolicy {
   devRootCertificatePem?: string | undefined;
   allowedTcbStatuses?: readonly string[] | undefined;
+  /** See `ConfidentialOptions.minTcbEvaluationDataNumber`. */
+  minTcbEvaluationDataNumber?: number | undefined;
   /** NVIDIA's key set to check GPU evidence with; a node that sends none is refused unless `required` is false. */
   gpu?: GpuPolicy | undefined;
+  /**
+   * When the node's fresh quotes stay rate-limited (its budget spent, by others or by a griefer), take its epoch
+   * evidence instead: bound to the chain's current epoch, and exactly the evidence its on-chain record names (its
+   * hash, for that epoch). The node itself could always refuse a nonce; it gains nothing by it. @default true
+   */
+  epochEvidence?: boolean | undefined;
 }
 
 const ORDER: AttestationCheckName[] = [
@@ -68,6 +82,22 @@ const failureOf = (error: unknown): { code: string; reason: string } =>
 /** Statuses of a node that is busy or down for now (timeout, rate limit, server error): retried later, not refused. */
 const isTransientStatus = (status: number) => status === 408 || status === 429 || status >= 500;
 
+/**
+ * The node's own refusals of `GET /v1/attestation`, each a situation of its own, with the status the node sends it
+ * with: `confidential_unsupported` (it runs no confidential compute) and `attestation_not_posted` (it posts no
+ * attestation record) for good; `attestation_unavailable` (no evidence for now) and `attestation_record_stale` (its
+ * on-chain record is being posted again) only for now. A code under another status (a 503 saying
+ * `confidential_unsupported`), or an answer without one of them, is read by its status alone, and a bare 404 (a
+ * proxy or CDN mid-deploy, a misrouted request) is only for now: nothing unauthenticated puts a node aside for good
+ * unless it is the node's own well-formed "none here".
+ */
+const NODE_CODES: Record<string, { transient: boolean; status: number }> = {
+  confidential_unsupported: { transient: false, status: 400 },
+  attestation_not_posted: { transient: false, status: 400 },
+  attestation_unavailable: { transient: true, status: 503 },
+  attestation_record_stale: { transient: true, status: 503 },
+};
+
 /** The longest `retry-after` a rate-limited attestation is waited for, once. */
 const MAX_RETRY_AFTER_S = 5;
 
@@ -78,12 +108,13 @@ const MAX_RETRY_AFTER_S = 5;
 async function fetchEvidence(
   fetcher: typeof fetch,
   url: string,
-  nonce: string,
+  nonce: string | undefined,
   again = true,
+  epoch?: bigint,
 ): Promise<unknown> {
   let answer: Response;
   try {
-    answer = await fetcher(new URL(`/v1/attestation?nonce=${nonce}`, url), {
+    answer = await fetcher(new URL(nonce ? `/v1/attestation?nonce=${nonce}` : "/v1/attestation", url), {
       redirect: "error",
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
@@ -95,21 +126,32 @@ async function fetchEvidence(
     );
   }
   const body = (await readJsonCapped(answer, MAX_EVIDENCE_BYTES).catch(() => undefined)) as
-    | { object?: unknown; evidence?: unknown; error?: { code?: unknown } }
+    | { object?: unknown; evidence?: unknown; freshness?: { epoch?: unknown }; error?: { code?: unknown } }
     | undefined;
   const wait = Number(answer.headers.get("retry-after"));
   if (answer.status === 429 && again && wait >= 0 && wait <= MAX_RETRY_AFTER_S) {
     await new Promise((resolve) => setTimeout(resolve, wait * 1000));
-    return fetchEvidence(fetcher, url, nonce, false);
+    return fetchEvidence(fetcher, url, nonce, false, epoch);
   }
-  if (!answer.ok)
-    throw new Refused(
-      "attestation_unavailable",
-      `the node answered ${answer.status}${typeof body?.error?.code === "string" ? ` ${body.error.code}` : ""}`,
-      isTransientStatus(answer.status),
-    );
+  if (answer.status === 429 && nonce)
+    throw new Refused("attestation_rate_limited", "the node's fresh quotes are rate-limited for now", true);
+  if (!answer.ok) {
+    const said = typeof body?.error?.code === "string" ? body.error.code : undefined;
+    const known = said !== undefined && Object.hasOwn(NODE_CODES, said) ? NODE_CODES[said] : undefined;
+    const reason = `the node answered ${answer.status}${said !== undefined ? ` ${said}` : ""}`;
+    if (known && said && known.status === answer.status) throw new Refused(said, reason, known.transient);
+    // A bare 404 (or a code under a status the node never sends it with): retried after a cooldown, never for good.
+    const transient = isTransientStatus(answer.status) || answer.status === 404 || known !== undefined;
+    throw new Refused("attestation_unavailable", reason, transient);
+  }
   if (body?.object !== "atoma.attestation" || body.evidence === undefined)
     throw new Refused("attestation_malformed", "the node's answer is not an atoma.attestation");
+  if (nonce === undefined && epoch !== undefined && body.freshness?.epoch !== String(epoch))
+    throw new Refused(
+      "attestation_epoch_pending",
+      `the node's epoch evidence is for epoch ${String(body.freshness?.epoch)}, not the current ${epoch} yet`,
+      true,
+    );
   return body.evidence;
 }
 
@@ -170,12 +212,30 @@ export async function attestNode(
 
   const nonce = components.nonces.issue();
   let evidence: ReturnType<ConfidentialModule["parseEvidence"]>;
+  /** Set when the node's fresh quotes were spent and its epoch evidence is taken: the chain's current epoch. */
+  let epoch: bigint | undefined;
   try {
     evidence = confidential.parseEvidence(await fetchEvidence(components.fetch, target.url, nonce));
   } catch (error) {
-    return fail("evidence", error);
+    const limited = error instanceof Refused && error.code === "attestation_rate_limited";
+    if (!limited || policy.epochEvidence === false) return fail("evidence", error);
+    try {
+      epoch = await currentEpoch(components.chain);
+      evidence = confidential.parseEvidence(
+        await fetchEvidence(components.fetch, target.url, undefined, true, epoch),
+      );
+    } catch (fallback) {
+      return fail("evidence", fallback);
+    }
   }
-  checks.push({ name: "evidence", status: "pass", reason: `${evidence.kind} evidence for a fresh nonce` });
+  checks.push({
+    name: "evidence",
+    status: "pass",
+    reason:
+      epoch === undefined
+        ? `${evidence.kind} evidence for a fresh nonce`
+        : `${evidence.kind} evidence for epoch ${epoch} (the node's fresh quotes were rate-limited)`,
+  });
   verdict.kind = evidence.kind;
   verdict.insecure = evidence.kind === "dev";
   verdict.label = evidence.kind === "dev" ? "insecure, development" : "Intel TDX";
@@ -187,9 +247,16 @@ export async function attestNode(
       measurements: [],
       ...(policy.devRootCertificatePem ? { dev: { rootCertificatePem: policy.devRootCertificatePem } } : {}),
       ...(policy.allowedTcbStatuses ? { allowedTcbStatuses: policy.allowedTcbStatuses as never } : {}),
+      ...(policy.minTcbEvaluationDataNumber !== undefined
+        ? { minTcbEvaluationDataNumber: policy.minTcbEvaluationDataNumber }
+        : {}),
       ...(policy.gpu ? { gpu: policy.gpu as never } : {}),
     },
-    { signingAddress: target.signer, freshness: { kind: "nonce", nonce }, nonces: components.nonces },
+    {
+      signingAddress: target.signer,
+      freshness: epoch === undefined ? { kind: "nonce", nonce } : { kind: "epoch", epoch },
+      nonces: components.nonces,
+    },
   );
   for (const check of report.checks) {
     if (check.name === "measurements") continue;
@@ -226,6 +293,27 @@ export async function attestNode(
   if (!record) return fail("record", new Refused("attestation_record_missing", "the chain holds no record"));
   const notCurrent = standingFailure(standing, record);
   if (notCurrent && (standing === "None" || standing === "Expired")) return fail("record", notCurrent);
+  // Epoch evidence proves no more than the record the node posted for the current epoch: it must be exactly that one.
+  if (epoch !== undefined && record.epoch !== epoch)
+    return fail(
+      "record",
+      new Refused(
+        "attestation_epoch_pending",
+        `the chain's record is for epoch ${record.epoch}, not the current ${epoch}: the node has not posted it yet`,
+        true,
+      ),
+    );
+  if (
+    epoch !== undefined &&
+    record.evidenceHash.toLowerCase() !== evidenceHash(evidence.kind, evidence.quote).toLowerCase()
+  )
+    return fail(
+      "record",
+      new Refused(
+        "attestation_epoch_evidence_mismatch",
+        `the epoch evidence is not the one the chain's record names for epoch ${epoch}`,
+      ),
+    );
   checks.push({
     name: "record",
     status: "pass",
@@ -260,4 +348,12 @@ export async function attestNode(
   });
   verdict.encryptionPublicKey = evidence.encryptionPublicKey;
   return finish(undefined);
+}
+
+function currentEpoch(chain: AttestComponents["chain"]): Promise<bigint> {
+  return chain.publicClient.readContract({
+    address: chain.addresses.NodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "currentEpoch",
+  });
 }

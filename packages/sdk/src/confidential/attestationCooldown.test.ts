@@ -43,6 +43,9 @@ describe("confidential options", () => {
     expect(confidentialOptionsOf({ gpu: { jwks, required: true }, attestationRetryMs: 10 })).toMatchObject({
       gpu: { required: true },
     });
+    expect(confidentialOptionsOf({ minTcbEvaluationDataNumber: 18 })).toMatchObject({
+      minTcbEvaluationDataNumber: 18,
+    });
     for (const bad of [
       { gpu: { jwks: { keys: [] } } },
       { gpu: { jwks: {} } },
@@ -50,6 +53,9 @@ describe("confidential options", () => {
       { gpu: { jwks, issuer: 5 } },
       { attestationRetryMs: 0 },
       { maxAttestationRetryMs: -1 },
+      { minTcbEvaluationDataNumber: 0 },
+      { minTcbEvaluationDataNumber: 17.5 },
+      { minTcbEvaluationDataNumber: "18" },
     ])
       expect(() => confidentialOptionsOf(bad)).toThrow(ClientArgumentError);
   });

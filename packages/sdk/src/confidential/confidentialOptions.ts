@@ -24,8 +24,20 @@ export interface ConfidentialOptions {
    * `attestation.rootCertificatePem` (`atoma dev`'s ready line has it); with neither, dev evidence is refused.
    */
   devRootCertificatePem?: string | undefined;
+  /**
+   * Accept the insecure dev kind under the network description's root (`atoma dev`'s). Unset, that root is taken
+   * only on a local development chain (chain id 31337); `false` never. A root given in `devRootCertificatePem` is
+   * taken as the explicit choice it is.
+   */
+  allowDev?: boolean | undefined;
   /** TCB levels of a TDX platform accepted. @default ["UpToDate"] */
   allowedTcbStatuses?: readonly string[] | undefined;
+  /**
+   * The lowest TCB evaluation (Intel's `tcbEvaluationDataNumber`) a node's collateral may come from: set it to Intel's
+   * latest you know of, and a node serving TCB info from before a TCB recovery is refused
+   * (`attestation_tcb_evaluation_outdated`) even inside the collateral's week. Unset: any evaluation in date.
+   */
+  minTcbEvaluationDataNumber?: number | undefined;
   /** A node's attestation older than this is fetched and checked again before the next request. @default 300000 */
   maxAttestationAgeMs?: number | undefined;
   /**
@@ -41,6 +53,29 @@ export interface ConfidentialOptions {
   attestationRetryMs?: number | undefined;
   /** @default 300000 */
   maxAttestationRetryMs?: number | undefined;
+  /**
+   * When a node's fresh quotes stay rate-limited (429 after one wait), take its epoch evidence: bound to the chain's
+   * current epoch and exactly the evidence its on-chain record names. `false`: such a node is skipped for now
+   * instead (a griefer spending its quote budget then keeps it from serving this client). @default true
+   */
+  epochEvidence?: boolean | undefined;
+}
+
+/** The chain id of a local development chain (anvil's, `atoma dev`'s). */
+export const DEV_CHAIN_ID = 31337;
+
+/**
+ * The dev root a client takes from its network description: only when asked (`allowDev: true`), or by default on a
+ * local development chain; never on another chain, whatever the description holds (a network file handed to a user
+ * must not turn on acceptance of evidence that proves nothing).
+ */
+export function networkDevRoot(
+  network: { chainId: number; devAttestationRoot?: string | undefined },
+  allowDev: boolean | undefined,
+): string | undefined {
+  if (allowDev === false) return undefined;
+  if (allowDev === true || network.chainId === DEV_CHAIN_ID) return network.devAttestationRoot;
+  return undefined;
 }
 
 /** `confidential: true` or the options, checked; undefined when the client sends in clear. */
@@ -55,6 +90,8 @@ export function confidentialOptionsOf(value: unknown): ConfidentialOptions | und
     throw new ClientArgumentError("confidential.devRootCertificatePem must be a PEM certificate");
   if (options.maxAttestationAgeMs !== undefined)
     checkPositiveInteger(options.maxAttestationAgeMs, "confidential.maxAttestationAgeMs");
+  if (options.minTcbEvaluationDataNumber !== undefined)
+    checkPositiveInteger(options.minTcbEvaluationDataNumber, "confidential.minTcbEvaluationDataNumber");
   for (const name of ["attestationRetryMs", "maxAttestationRetryMs"] as const)
     if (options[name] !== undefined) checkPositiveInteger(options[name], `confidential.${name}`);
   const gpu = options.gpu;
@@ -70,6 +107,10 @@ export function confidentialOptionsOf(value: unknown): ConfidentialOptions | und
     throw new ClientArgumentError(
       "confidential.gpu must be { jwks: { keys: [at least one key] }, issuer?, required? }",
     );
+  if (options.allowDev !== undefined && typeof options.allowDev !== "boolean")
+    throw new ClientArgumentError("confidential.allowDev must be a boolean");
+  if (options.epochEvidence !== undefined && typeof options.epochEvidence !== "boolean")
+    throw new ClientArgumentError("confidential.epochEvidence must be a boolean");
   if (options.allowedTcbStatuses !== undefined && !Array.isArray(options.allowedTcbStatuses))
     throw new ClientArgumentError("confidential.allowedTcbStatuses must be an array");
   return options;

@@ -1,7 +1,7 @@
 import { type ChainContext, stackManagerAbi } from "@atoma/chain/portable";
 import type { Hex } from "viem";
 import { restartGuard } from "../client/restartGuard.js";
-import { NodeRequestError } from "../errors.js";
+import { NodeRequestError, SealedNonceMovedError } from "../errors.js";
 import type { SseLimits } from "../readSse.js";
 import { requestUnitBound } from "../requestUnitBound.js";
 import { DEFAULT_MAX_ANSWER_BYTES, type StackClient, type Verified } from "../StackClient.js";
@@ -101,7 +101,9 @@ export class ConfidentialSender {
     const verdict = await attestNode({ confidential, chain: ctx, fetch: this.#fetch, nonces }, target, {
       devRootCertificatePem: this.#devRoot,
       allowedTcbStatuses: this.#options.allowedTcbStatuses,
+      minTcbEvaluationDataNumber: this.#options.minTcbEvaluationDataNumber,
       gpu: this.#options.gpu,
+      epochEvidence: this.#options.epochEvidence,
     });
     if (verdict.transient) throw new AttestationUnavailableError(verdict);
     if (!verdict.ok || verdict.encryptionPublicKey === undefined) throw new AttestationRefusedError(verdict);
@@ -138,7 +140,10 @@ export class ConfidentialSender {
       };
     } catch (error) {
       // Only an HTTP refusal (nothing opened, nothing pending) is resealed: a code inside a stream is never one.
-      if (!(error instanceof NodeRequestError && error.status !== 200 && RESEAL.has(error.code))) throw error;
+      // So is one whose nonce another client of the owner took (its leaf adopted): never signed again unsealed.
+      const moved = error instanceof SealedNonceMovedError;
+      if (!(moved || (error instanceof NodeRequestError && error.status !== 200 && RESEAL.has(error.code))))
+        throw error;
       // Sealed again, the answer is another: what was shown of the first is dropped first (or the call fails).
       guard.beforeAnother(error);
       current = await this.attest(ctx, stack);
@@ -165,7 +170,8 @@ export class ConfidentialSender {
       return reader;
     };
     const opened: Opened = {};
-    const maxUnits = requestUnitBound(body);
+    // Signed in the clear: bounded by the padded bucket, so the bound tells no more of the prompt than the envelope.
+    const maxUnits = requestUnitBound(body, confidential.sealedRequestSize);
     const names = {
       answer: confidential.SEALED_ANSWER_OBJECT,
       chunk: confidential.SEALED_CHUNK_OBJECT,

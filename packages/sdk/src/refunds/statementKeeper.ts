@@ -1,4 +1,5 @@
 import {
+  attestationRegistryAbi,
   type ChainContext,
   getNode,
   getStack,
@@ -21,8 +22,17 @@ export interface KeptStatement {
 }
 
 const MAX_EVIDENCE_BYTES = 2 * 1024 * 1024;
-/** Distinct statements kept per node and epoch: a node cannot make the keeper grow without bound. */
-const MAX_PER_NODE_EPOCH = 8;
+/**
+ * Statements kept per node and epoch whose hash the registry had posted in their epoch when kept: they prove nothing,
+ * so a few are enough, and a node serving its many posted hashes cannot crowd out the one that convicts it.
+ */
+export const MAX_POSTED_PER_NODE_EPOCH = 2;
+/**
+ * Statements kept per node and epoch not posted for it when kept: each is a lie unless the node posts its hash before
+ * the epoch ends (gas per hash), so they are never crowded out by posted ones; this bound only caps what a node paying
+ * to post hundreds of hashes after serving them could make a client store.
+ */
+export const MAX_UNPOSTED_PER_NODE_EPOCH = 256;
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
 const DECIMAL = /^[0-9]{1,30}$/;
@@ -92,30 +102,42 @@ export function statementBinding(body: unknown): string | undefined {
  * later: the window is 4 epochs after the stack's challenge window).
  */
 export class StatementKeeper {
-  readonly #kept = new Map<string, KeptStatement>();
+  readonly #kept = new Map<string, KeptStatement & { posted: boolean }>();
 
-  constructor(saved?: string | readonly KeptStatement[]) {
+  constructor(saved?: string | readonly (KeptStatement & { posted?: boolean | undefined })[]) {
     const list =
       typeof saved === "string"
-        ? (JSON.parse(saved) as Record<string, string>[]).map((one) => ({
-            nodeId: BigInt(one.nodeId ?? ""),
-            epoch: BigInt(one.epoch ?? ""),
+        ? (JSON.parse(saved) as Record<string, string | boolean>[]).map((one) => ({
+            nodeId: BigInt(String(one.nodeId ?? "")),
+            epoch: BigInt(String(one.epoch ?? "")),
             evidenceHash: one.evidenceHash as Hex,
             signature: one.signature as Hex,
+            posted: one.posted === true,
           }))
         : (saved ?? []);
-    for (const statement of list) this.keep(statement);
+    for (const statement of list) this.keep(statement, statement.posted === true);
   }
 
-  /** Keeps a statement (one per node, epoch and hash; at most 8 a node and epoch). True when kept. */
-  keep(statement: KeptStatement): boolean {
+  /**
+   * Keeps a statement (one per node, epoch and hash) with whether the registry had its hash posted in its epoch
+   * (`posted`, as `collect` reads it; a caller that does not know says false): at most `MAX_POSTED_PER_NODE_EPOCH`
+   * posted ones a node and epoch, and `MAX_UNPOSTED_PER_NODE_EPOCH` others, so posted ones never crowd out a lie.
+   * True when kept.
+   */
+  keep(statement: KeptStatement, posted = false): boolean {
     const named = `${statement.nodeId}:${statement.epoch}:${statement.evidenceHash.toLowerCase()}`;
     if (this.#kept.has(named)) return true;
     const same = [...this.#kept.values()].filter(
-      (one) => one.nodeId === statement.nodeId && one.epoch === statement.epoch,
+      (one) => one.nodeId === statement.nodeId && one.epoch === statement.epoch && one.posted === posted,
     );
-    if (same.length >= MAX_PER_NODE_EPOCH) return false;
-    this.#kept.set(named, { ...statement, evidenceHash: statement.evidenceHash.toLowerCase() as Hex });
+    if (same.length >= (posted ? MAX_POSTED_PER_NODE_EPOCH : MAX_UNPOSTED_PER_NODE_EPOCH)) return false;
+    this.#kept.set(named, {
+      nodeId: statement.nodeId,
+      epoch: statement.epoch,
+      evidenceHash: statement.evidenceHash.toLowerCase() as Hex,
+      signature: statement.signature,
+      posted,
+    });
     return true;
   }
 
@@ -123,7 +145,8 @@ export class StatementKeeper {
   statementsOf(nodeId: bigint): KeptStatement[] {
     return [...this.#kept.values()]
       .filter((one) => one.nodeId === nodeId)
-      .sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0));
+      .sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0))
+      .map(({ posted: _, ...statement }) => statement);
   }
 
   /** Every statement kept, as JSON (amounts as decimal text). */
@@ -134,15 +157,18 @@ export class StatementKeeper {
         epoch: String(one.epoch),
         evidenceHash: one.evidenceHash,
         signature: one.signature,
+        ...(one.posted ? { posted: true } : {}),
       })),
     );
   }
 
   /**
    * Fetches the node's epoch evidence (`GET {url}/v1/attestation`, no nonce: it costs the node no quote) and keeps its
-   * statement when the node's on-chain signer signed it for this chain's registry. Undefined when the node served
-   * none (or one not its signer's, which proves nothing). A statement not bound to the evidence and epoch served
-   * beside it (`statementBinding`) is still kept (it is the signer's word) and reported to `onUnbound`.
+   * statement when the node's on-chain signer signed it for this chain's registry, for the chain's current epoch or
+   * the one before (a node cannot fill the keeper with statements of epochs to come, nor of long past ones), under
+   * `keep`'s caps with whether the registry has its hash posted in its epoch. Undefined when the node served none
+   * (or one not its signer's, which proves nothing), or it is not kept. A statement not bound to the evidence and epoch
+   * served beside it (`statementBinding`) is still kept (it is the signer's word) and reported to `onUnbound`.
    */
   async collect(
     ctx: Pick<ChainContext, "publicClient" | "addresses">,
@@ -162,22 +188,28 @@ export class StatementKeeper {
     const statement = statementOfAnswer(body);
     if (!statement || statement.nodeId !== node.nodeId) return undefined;
     const unbound = statementBinding(body);
-    const [signer, chainId] = await Promise.all([
-      ctx.publicClient.readContract({
-        address: ctx.addresses.NodeRegistry,
-        abi: nodeRegistryAbi,
-        functionName: "signerOf",
-        args: [node.nodeId],
-      }),
+    const registry = { address: ctx.addresses.NodeRegistry, abi: nodeRegistryAbi } as const;
+    const [signer, chainId, current, [posted, postedIn]] = await Promise.all([
+      ctx.publicClient.readContract({ ...registry, functionName: "signerOf", args: [node.nodeId] }),
       ctx.publicClient.getChainId(),
+      ctx.publicClient.readContract({ ...registry, functionName: "currentEpoch" }),
+      ctx.publicClient.readContract({
+        address: ctx.addresses.AttestationRegistry,
+        abi: attestationRegistryAbi,
+        functionName: "postings",
+        args: [statement.nodeId, statement.evidenceHash],
+      }),
     ]);
     const recovered = await recoverTypedDataAddress({
       ...servedEvidenceTypedData(chainId, ctx.addresses.AttestationRegistry, statement),
       signature: statement.signature,
     }).catch(() => undefined);
     if (recovered === undefined || !isAddressEqual(recovered, signer)) return undefined;
+    const epoch = BigInt(current);
+    if (statement.epoch > epoch || statement.epoch + 1n < epoch) return undefined;
     if (unbound !== undefined) onUnbound?.(node.nodeId, unbound);
-    return this.keep(statement) ? statement : undefined;
+    const honoured = posted && BigInt(postedIn) === statement.epoch;
+    return this.keep(statement, honoured) ? statement : undefined;
   }
 
   /** `collect` for the node that serves `stackId` (its URL as the chain has it now). */

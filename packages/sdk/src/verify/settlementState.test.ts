@@ -19,7 +19,17 @@ describe("settlement state", () => {
     expect(settlementStateOf(SettlementPhase.Finalized, active)).toBe("finalized");
     expect(settlementStateOf(SettlementPhase.Failed, active)).toBe("failed");
     expect(settlementStateOf(SettlementPhase.TimedOut, active)).toBe("failed");
-    expect(settlementStateOf(SettlementPhase.Finalized, NodeStatus.Slashed)).toBe("node_slashed");
+    expect(settlementStateOf(SettlementPhase.Accepted, NodeStatus.Slashed)).toBe("node_slashed");
+    // Review of issue 13, LOW-4: a slash after the settlement finalized leaves it finalized (the answer was paid).
+    expect(settlementStateOf(SettlementPhase.Finalized, NodeStatus.Slashed)).toBe("finalized");
+    // Review of issue 13 (second), MEDIUM-A: receipt fraud proven on this very stack after it finalized keeps the
+    // phase Finalized; the answer must not read as verified.
+    expect(settlementStateOf(SettlementPhase.Finalized, NodeStatus.Slashed, true)).toBe("node_slashed");
+    expect(settlementStateOf(SettlementPhase.Finalized, active, true)).toBe("node_slashed");
+    expect(settlementStateOf(SettlementPhase.Accepted, active, true)).toBe("node_slashed");
+    const paid = verdictOf([settlementCheck("finalized")], "finalized", undefined, true);
+    expect(paid.ok).toBe(true);
+    expect(verdictLine(paid)).toBe("verified; settlement finalized; the node is slashed now");
   });
 
   it("fails the check with its own code when the node was not paid or was slashed", () => {

@@ -1,9 +1,16 @@
 import { NodeStatus, settlementPhaseNames } from "@atoma/chain/portable";
 import type { Check, SettlementState } from "./verdict.js";
 
-/** The state a settlement phase and the serving node's status stand for. */
-export function settlementStateOf(phase: number, nodeStatus: number): SettlementState {
-  if (nodeStatus === NodeStatus.Slashed) return "node_slashed";
+/**
+ * The state a settlement phase and the serving node's status stand for. A finalized settlement stays `finalized`
+ * though its node was slashed since (review of issue 13, LOW-4: a later slash for something else turned an honest,
+ * paid answer into "not verified"); the slash is told apart (`Verdict.nodeSlashed`). Before that, a slashed node's
+ * settlement is `node_slashed`, and so is a stack whose receipt fraud was proven (`fraudProven`), whatever its
+ * phase: a fraud proven after the stack finalized leaves the phase `Finalized`.
+ */
+export function settlementStateOf(phase: number, nodeStatus: number, fraudProven = false): SettlementState {
+  if (fraudProven) return "node_slashed";
+  if (nodeStatus === NodeStatus.Slashed && settlementPhaseNames[phase] !== "Finalized") return "node_slashed";
   switch (settlementPhaseNames[phase]) {
     case "None":
       return "unsettled";

@@ -81,6 +81,11 @@ export interface Verdict {
   settlement: SettlementState | undefined;
   /** The receipt as parsed, when it parsed. */
   receipt: AtomaReceipt | undefined;
+  /**
+   * The serving node is slashed now (information, not a check: a slash after this answer's settlement finalized may be
+   * for something else and leaves the answer verified). Undefined when the chain was not read.
+   */
+  nodeSlashed?: boolean | undefined;
 }
 
 /** Sums the checks into a verdict. */
@@ -88,6 +93,7 @@ export function verdictOf(
   checks: Check[],
   settlement: SettlementState | undefined,
   receipt: AtomaReceipt | undefined,
+  nodeSlashed?: boolean | undefined,
 ): Verdict {
   const failures = checks.flatMap((check) => (check.status === "fail" && check.code ? [check.code] : []));
   return {
@@ -97,6 +103,7 @@ export function verdictOf(
     failures,
     settlement,
     receipt,
+    ...(nodeSlashed !== undefined && { nodeSlashed }),
   };
 }
 
@@ -108,5 +115,7 @@ export function verdictLine(verdict: Verdict): string {
   if (verdict.settlement !== undefined) parts.push(`settlement ${verdict.settlement}`);
   if (pending.length > 0) parts.push(`pending ${pending.join(", ")}`);
   if (unchecked.length > 0) parts.push(`not checked ${unchecked.join(", ")}`);
+  if (verdict.nodeSlashed === true && verdict.settlement !== "node_slashed")
+    parts.push("the node is slashed now");
   return parts.join("; ");
 }

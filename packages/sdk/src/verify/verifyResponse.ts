@@ -1,4 +1,4 @@
-import { getNode, getSettlement, readStack } from "@atoma/chain/portable";
+import { getNode, getSettlement, NodeStatus, readStack, settlementManagerAbi } from "@atoma/chain/portable";
 import {
   type AtomaReceipt,
   atomaDomain,
@@ -72,7 +72,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
     ...ownerCheck(args, receipt, onChain),
     ...taskChecks(args, onChain.task),
   );
-  const state = settlementStateOf(onChain.settlement.phase, onChain.node.status);
+  const state = settlementStateOf(onChain.settlement.phase, onChain.node.status, onChain.fraudProven);
   if (onChain.settlement.phase === 0) {
     checks.push({ name: "inclusion", status: "pending", reason: "the stack is not settled yet" });
   } else if (state === "failed" || (state === "node_slashed" && onChain.settlement.requestCount === 0)) {
@@ -107,7 +107,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
     );
   }
   checks.push(settlementCheck(state));
-  return verdictOf(checks, state, receipt);
+  return verdictOf(checks, state, receipt, onChain.node.status === NodeStatus.Slashed);
 }
 
 function responseHashCheck(args: VerifyArguments, signed: Hash): Check {
@@ -147,18 +147,26 @@ interface OnChain {
   node: Awaited<ReturnType<typeof getNode>>;
   settlement: Awaited<ReturnType<typeof getSettlement>>;
   task: StackTask;
+  /** Receipt fraud proven on this stack: the phase may still read Finalized. */
+  fraudProven: boolean;
 }
 
 async function readOnChain(args: VerifyArguments, stackId: bigint): Promise<OnChain | undefined> {
   const { publicClient, addresses } = args.chain;
   const stack = await readStack(publicClient, addresses.StackManager, stackId);
   if (!stack) return undefined;
-  const [node, settlement, task] = await Promise.all([
+  const [node, settlement, task, fraudProven] = await Promise.all([
     getNode({ publicClient, addresses }, stack.nodeId),
     getSettlement({ publicClient, addresses }, stackId),
     readStackTask(args, stackId),
+    publicClient.readContract({
+      address: addresses.SettlementManager,
+      abi: settlementManagerAbi,
+      functionName: "fraudProven",
+      args: [stackId],
+    }),
   ]);
-  return { stack, node, settlement, task };
+  return { stack, node, settlement, task, fraudProven };
 }
 
 function signerCheck(signer: Address | undefined, registered: Address, nodeId: bigint): Check {

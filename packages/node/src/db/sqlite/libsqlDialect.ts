@@ -15,28 +15,70 @@ import {
 import type Database from "libsql";
 import { NodeLifecycleError } from "../../errors.js";
 import { fromSqlite, toSqliteAll } from "./values.js";
+import type { WalSync } from "./walSync.js";
 
 type Statement = Database.Statement;
 
 /** Prepared statements kept per SQL text; Kysely's SQL for one query shape is always the same text. */
 const STATEMENT_CACHE_SIZE = 500;
 
+/** Prepared statements of one libsql connection, kept per SQL text. */
+class StatementCache {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, { statement: Statement; reader: boolean }>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get(sql: string) {
+    let cached = this.#statements.get(sql);
+    if (!cached) {
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      const statement = this.#db.prepare(sql);
+      cached = { statement, reader: statement.reader };
+      this.#statements.set(sql, cached);
+    }
+    return cached;
+  }
+
+  clear(): void {
+    this.#statements.clear();
+  }
+}
+
 /**
- * The one libsql connection, handed to one holder at a time: a Kysely transaction keeps it from `begin` to
- * `commit`, and `exclusive` runs synchronous work on it between two holders (the request hot path).
+ * The node's libsql connection, handed to one holder at a time: a Kysely transaction keeps it from `begin` to
+ * `commit`, and `exclusive` runs synchronous work on it between two holders. The request hot path's transactions
+ * run the same way on a second connection to the same file that stays at `synchronous = normal` (`relaxedExclusive`),
+ * so the main one never changes level: one holder at a time across both, so neither ever waits on the other's locks.
  */
 export class SqliteConnection implements DatabaseConnection {
   readonly #db: Database.Database;
-  readonly #statements = new Map<string, { statement: Statement; reader: boolean }>();
+  readonly #statements: StatementCache;
+  readonly #relaxed: Database.Database;
+  readonly #relaxedStatements: StatementCache;
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** `full` or `normal`: what each commit syncs (`openSqlite.ts`). */
   readonly synchronous: "full" | "normal";
+  /** Syncs the write-ahead log off the thread (`walSync.ts`); set where the file has one. */
+  readonly wal: WalSync | undefined;
 
-  constructor(db: Database.Database, synchronous: "full" | "normal") {
+  /** `relaxed`: a second connection to `db`'s file, at `synchronous = normal` (`openSqlite.ts`). */
+  constructor(
+    db: Database.Database,
+    relaxed: Database.Database,
+    synchronous: "full" | "normal",
+    wal?: WalSync,
+  ) {
     this.#db = db;
+    this.#statements = new StatementCache(db);
+    this.#relaxed = relaxed;
+    this.#relaxedStatements = new StatementCache(relaxed);
     this.synchronous = synchronous;
+    this.wal = wal;
   }
 
   /** Waits for the connection; the returned function gives it back. */
@@ -60,25 +102,29 @@ export class SqliteConnection implements DatabaseConnection {
   async exclusive<T>(work: (db: Database.Database, prepare: (sql: string) => Statement) => T): Promise<T> {
     const release = await this.acquire();
     try {
-      return work(this.#db, (sql) => this.#prepare(sql).statement);
+      return work(this.#db, (sql) => this.#statements.get(sql).statement);
     } finally {
       release();
     }
   }
 
-  #prepare(sql: string) {
-    let cached = this.#statements.get(sql);
-    if (!cached) {
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
-      const statement = this.#db.prepare(sql);
-      cached = { statement, reader: statement.reader };
-      this.#statements.set(sql, cached);
+  /**
+   * `exclusive` on the second connection, whose commits SQLite does not sync (`synchronous = normal`): for the hot
+   * path's transactions only (`sqliteHotPath.ts`, `liveStacks.ts`), which say what makes them durable.
+   */
+  async relaxedExclusive<T>(
+    work: (db: Database.Database, prepare: (sql: string) => Statement) => T,
+  ): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return work(this.#relaxed, (sql) => this.#relaxedStatements.get(sql).statement);
+    } finally {
+      release();
     }
-    return cached;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const { statement, reader } = this.#prepare(compiledQuery.sql);
+    const { statement, reader } = this.#statements.get(compiledQuery.sql);
     const parameters = toSqliteAll(compiledQuery.parameters);
     if (reader) {
       const rows = statement.all(parameters) as Record<string, unknown>[];
@@ -99,7 +145,12 @@ export class SqliteConnection implements DatabaseConnection {
     this.#closed = true;
     await this.#tail;
     this.#statements.clear();
+    this.#relaxedStatements.clear();
+    // SQLite's closing checkpoint syncs too; this makes "closed cleanly" not depend on that checkpoint completing.
+    await this.wal?.sync().catch(() => {});
+    this.#relaxed.close();
     this.#db.close();
+    await this.wal?.close();
   }
 }
 

@@ -4,9 +4,26 @@ type Json = Record<string, unknown>;
 type ChatMessage = Json;
 
 /** Settings a Responses request shares with chat completions under the same name. */
-const SAME_NAME = ["model", "temperature", "top_p", "parallel_tool_calls", "user", "top_logprobs"] as const;
-/** Accepted and not forwarded: they change nothing a node computes. */
-const IGNORED = new Set(["store", "metadata", "truncation", "service_tier", "include", "background"]);
+const SAME_NAME = [
+  "model",
+  "temperature",
+  "top_p",
+  "parallel_tool_calls",
+  "user",
+  "top_logprobs",
+  // The gateway's routing preferences (OpenRouter's), read by the chat route and never sent to the node.
+  "provider",
+] as const;
+/** Accepted and not forwarded: they change nothing a node computes (no model here reasons apart). */
+const IGNORED = new Set([
+  "store",
+  "metadata",
+  "truncation",
+  "service_tier",
+  "include",
+  "background",
+  "reasoning",
+]);
 const KNOWN = new Set<string>([
   ...SAME_NAME,
   ...IGNORED,
@@ -36,6 +53,11 @@ export function chatRequestOf(body: Json): Json {
     throw new InvalidInputError("previous_response_id is not supported: send the conversation in input");
   const chat: Json = {};
   for (const name of SAME_NAME) if (body[name] !== undefined) chat[name] = body[name];
+  // Chat takes top_logprobs only with logprobs asked for; Responses asks with either.
+  const wantsLogprobs =
+    (typeof body.top_logprobs === "number" && body.top_logprobs > 0) ||
+    (Array.isArray(body.include) && body.include.includes("message.output_text.logprobs"));
+  if (wantsLogprobs) chat.logprobs = true;
   const messages: ChatMessage[] = [];
   if (body.instructions !== undefined && body.instructions !== null) {
     if (typeof body.instructions !== "string") throw new InvalidInputError("instructions must be a string");

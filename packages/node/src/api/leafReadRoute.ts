@@ -1,0 +1,119 @@
+import {
+  type AtomaReceipt,
+  assertLeafReadSigner,
+  type Hash,
+  InvalidInputError,
+  LEAF_READ_HEADERS,
+  LEAF_READ_MAX_AHEAD_SECONDS,
+  type LeafReadFields,
+  leafReadDigest,
+} from "@atoma/core";
+import type { Context } from "hono";
+import type { Hex } from "viem";
+import { findLeafByNonce } from "../accounting/stacks.js";
+import type { StoredLeaf } from "../accounting/types.js";
+import { StackNotServedError, UnknownStackError } from "../errors.js";
+import type { NodeApp } from "../http/nodeEnv.js";
+import type { StackApi } from "./apiContext.js";
+import { MissingAuthorizationError, NoLeafAtNonceError, RequestExpiredError } from "./errors.js";
+import { uintParam } from "./leafProof.js";
+import { LeafReadGuard } from "./leafReadGuard.js";
+import { signReceipt } from "./receipt.js";
+
+/** The owner's signed `AtomaRequest` fields of a leaf, without its body: what the owner checks it signed. */
+export interface ShownRequest {
+  request_hash: Hash;
+  nonce: string;
+  deadline: string;
+  max_units: string;
+  signature: Hex;
+}
+
+/** `GET /v1/stacks/{id}/leaves/{nonce}`'s answer: the leaf's receipt, signed now, and the request it answers. */
+export interface StackLeafAnswer {
+  object: "stack.leaf";
+  stack_id: string;
+  nonce: string;
+  /** The signed request the leaf answers; null when its record holds none this node can show. */
+  request: ShownRequest | null;
+  atoma: AtomaReceipt;
+}
+
+const MAX_UINT256 = (1n << 256n) - 1n;
+const UINT64 = /^(0|[1-9]\d{0,19})$/;
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const DECIMAL = /^(0|[1-9]\d{0,77})$/;
+
+function header(c: Context, name: string, pattern: RegExp, what: string): string {
+  const value = c.req.header(name)?.trim();
+  if (value === undefined || value === "") throw new MissingAuthorizationError(`header ${name} is missing`);
+  if (!pattern.test(value)) throw new MissingAuthorizationError(`header ${name} must be ${what}`);
+  return value;
+}
+
+function nonceParam(value: string): bigint {
+  const nonce = uintParam(value, "nonce");
+  if (nonce > MAX_UINT256) throw new InvalidInputError("nonce must be below 2^256");
+  return nonce;
+}
+
+/** The signed request fields of a stored leaf's transcript entry, with its hash; null when it holds none. */
+function shownRequest(leaf: StoredLeaf): ShownRequest | null {
+  const entry = leaf.request as Record<string, unknown> | null;
+  if (typeof entry !== "object" || entry === null) return null;
+  const { nonce, deadline, max_units, signature } = entry;
+  if (
+    typeof nonce !== "string" ||
+    typeof deadline !== "string" ||
+    typeof max_units !== "string" ||
+    typeof signature !== "string" ||
+    ![nonce, deadline, max_units].every((v) => DECIMAL.test(v)) ||
+    !SIGNATURE.test(signature)
+  )
+    return null;
+  return { request_hash: leaf.reqHash, nonce, deadline, max_units, signature: signature as Hex };
+}
+
+/**
+ * `GET /v1/stacks/{id}/leaves/{nonce}`: the leaf this node committed at `nonce` of a stack it serves, settled or
+ * not, shown to the stack's owner only: its receipt (the node's `AtomaResponse` signature, as an answer carries it)
+ * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed). The owner
+ * signs an `AtomaLeafRead` over (stack, nonce, deadline, salt) in the `x-atoma-*` headers; each signed read is
+ * answered once. Errors: 400 `invalid_input` (the nonce), 401 `invalid_signature` (headers missing or malformed,
+ * deadline passed or too far ahead, not the owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or
+ * `leaf_not_found`, 409 `leaf_read_replayed`, 429 `leaf_reads_crowded` (the stack's reads within their deadlines fill its
+ * rooms; `retry-after` says when one frees).
+ */
+export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadGuard()): void {
+  app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
+    const stackId = uintParam(c.req.param("stackId"), "stackId");
+    const nonce = nonceParam(c.req.param("nonce"));
+    const deadline = BigInt(header(c, LEAF_READ_HEADERS.deadline, UINT64, "decimal unix seconds"));
+    const salt = header(c, LEAF_READ_HEADERS.salt, BYTES32, "32 bytes of hex") as Hash;
+    const signature = header(c, LEAF_READ_HEADERS.signature, SIGNATURE, "a 65-byte hex signature") as Hex;
+    const nowSeconds = BigInt(Math.floor(api.now() / 1000));
+    if (deadline < nowSeconds) throw new RequestExpiredError("the signed leaf read's deadline has passed");
+    if (deadline > nowSeconds + BigInt(LEAF_READ_MAX_AHEAD_SECONDS))
+      throw new RequestExpiredError(
+        `the signed leaf read's deadline is more than ${LEAF_READ_MAX_AHEAD_SECONDS} s ahead`,
+      );
+    const stack = await api.owners.get(stackId);
+    if (!stack) throw new UnknownStackError(stackId);
+    if (stack.servingNodeId !== api.nodeId) throw new StackNotServedError(stackId);
+    const fields: LeafReadFields = { stackId, nonce, deadline, salt };
+    await assertLeafReadSigner(api.domain, fields, signature, stack.owner);
+    // Claimed only once the owner's signature checks out: nobody else can spend a read or fill the stack's rooms.
+    guard.claim(stackId, leafReadDigest(api.domain, fields), deadline, nowSeconds);
+    const leaf = await findLeafByNonce(api.db, stackId, nonce);
+    if (!leaf) throw new NoLeafAtNonceError(stackId, nonce);
+    const answer: StackLeafAnswer = {
+      object: "stack.leaf",
+      stack_id: stackId.toString(),
+      nonce: nonce.toString(),
+      request: shownRequest(leaf),
+      atoma: await signReceipt(api, leaf),
+    };
+    return c.json(answer, 200, { "cache-control": "no-store" });
+  });
+}

@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LEAF_READ_HEADERS, LEAF_READ_MAX_AHEAD_SECONDS, signLeafRead } from "@atoma/core";
+import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
+import { readStackLeaf, type StackClient } from "@atoma/sdk";
+import { type Hex, type LocalAccount, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
+import type { AtomaNode } from "../src/service/createNode.js";
+import { stackClientFor } from "./helpers/stackClientFor.js";
+import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
+
+/**
+ * Issue 13's last item, the node's side: `GET /v1/stacks/{id}/leaves/{nonce}` shows a stack's owner the leaf the
+ * node committed at a nonce (its receipt, signed as an answer's, and the owner's signed request, hashes only), so an
+ * owner whose other client used a nonce can tell so from a node withholding a receipt. Everyone else is refused.
+ */
+describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
+  const root = mkdtempSync(join(tmpdir(), "atoma-leaf-read-"));
+  let network: StackNetwork;
+  let engine: EmbeddedEngine;
+  let model: TinyModelFile;
+  let server: RegisteredNode;
+  let node: AtomaNode;
+  let owner: LocalAccount;
+  let stackId: bigint;
+  let client: StackClient;
+
+  beforeAll(async () => {
+    network = await startStackNetwork();
+    [server] = (await network.registerNodes(1)) as [RegisteredNode];
+    const taskId = await network.newTask([server]);
+    await network.nextEpoch();
+    ({ engine, model } = await startTinyEngine());
+    node = apiNode({ network, node: server, engine, model, dataDir: join(root, "node") }).node;
+    await node.start();
+    const buyer = await network.owner();
+    owner = buyer.account;
+    ({ stackId } = await network.buy(buyer.ctx, taskId, 100_000n));
+    await waitForStack(node, stackId);
+    client = stackClientFor(network, server, node, owner, stackId);
+  }, 120_000);
+  afterAll(async () => {
+    await node?.stop();
+    await engine?.stop();
+    await network?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const domain = () => client.domain;
+  const nowSeconds = () => BigInt(Math.floor(Date.now() / 1000));
+  const salt = () => toHex(crypto.getRandomValues(new Uint8Array(32)));
+
+  /** The headers of a read of `nonce` signed by `signer` (the owner unless told), `deadline` ahead. */
+  async function readHeaders(nonce: bigint, options: { signer?: LocalAccount; ahead?: bigint } = {}) {
+    const deadline = nowSeconds() + (options.ahead ?? 60n);
+    const fields = { stackId, nonce, deadline, salt: salt() };
+    const signature = await signLeafRead(options.signer ?? owner, domain(), fields);
+    return {
+      [LEAF_READ_HEADERS.deadline]: deadline.toString(),
+      [LEAF_READ_HEADERS.salt]: fields.salt,
+      [LEAF_READ_HEADERS.signature]: signature,
+    } as Record<string, string>;
+  }
+
+  const get = (path: string, headers: Record<string, string>) => fetch(`${node.url}${path}`, { headers });
+
+  async function expectError(answer: Response, status: number, code: string) {
+    const body = (await answer.json()) as { error: { code: string; type: string; message: string } };
+    expect({ status: answer.status, code: body.error.code }).toEqual({ status, code });
+    expect(body.error.message.length).toBeGreaterThan(0);
+    expect(typeof body.error.type).toBe("string");
+  }
+
+  it("shows the owner the very receipt its request got, and the request signed, with hashes only", async () => {
+    const secret = "the owner's private prompt";
+    const answered = await client.chat({
+      model: model.id,
+      messages: [{ role: "user", content: secret }],
+      max_tokens: 4,
+    });
+    const answer = await get(`/v1/stacks/${stackId}/leaves/0`, await readHeaders(0n));
+    expect(answer.status).toBe(200);
+    const text = await answer.text();
+    expect(text).not.toContain(secret);
+    const body = JSON.parse(text) as { object: string; atoma: unknown; request: Record<string, string> };
+    expect(body.object).toBe("stack.leaf");
+    expect(body.atoma).toEqual(answered.atoma);
+    expect(body.request.request_hash).toBe(answered.fields.reqHash);
+    expect(Object.keys(body.request).sort()).toEqual([
+      "deadline",
+      "max_units",
+      "nonce",
+      "request_hash",
+      "signature",
+    ]);
+    // The SDK's reader checks the node's signature and the owner's, at that nonce.
+    const shown = await readStackLeaf({
+      nodeUrl: node.url,
+      account: owner,
+      domain: domain(),
+      stackId,
+      nonce: 0n,
+      nodeSigner: server.signerAccount.address,
+      nodeId: server.nodeId,
+    });
+    expect(shown.receipt.signature).toBe(answered.atoma.signature);
+    expect(shown.request.nonce).toBe(0n);
+  }, 60_000);
+
+  it("shows the leaf to a client whose clock runs a minute ahead of the node's (review MED-4)", async () => {
+    // The client signs by its own clock; the node checks the deadline by its own, once the read reaches it.
+    const realNow = Date.now;
+    Date.now = () => realNow() + 60_000;
+    const shown = await readStackLeaf({
+      nodeUrl: node.url,
+      account: owner,
+      domain: domain(),
+      stackId,
+      nonce: 0n,
+      nodeSigner: server.signerAccount.address,
+      nodeId: server.nodeId,
+      fetch: (input, init) => {
+        Date.now = realNow;
+        return fetch(input, init);
+      },
+    }).finally(() => {
+      Date.now = realNow;
+    });
+    expect(shown.request.nonce).toBe(0n);
+  }, 60_000);
+
+  it("answers 404 leaf_not_found where it committed nothing, and 404 unknown_stack for a stack it does not hold", async () => {
+    await expectError(
+      await get(`/v1/stacks/${stackId}/leaves/7`, await readHeaders(7n)),
+      404,
+      "leaf_not_found",
+    );
+    await expect(
+      readStackLeaf({
+        nodeUrl: node.url,
+        account: owner,
+        domain: domain(),
+        stackId,
+        nonce: 7n,
+        nodeSigner: server.signerAccount.address,
+      }),
+    ).rejects.toMatchObject({ code: "leaf_not_found", status: 404 });
+    await expectError(await get(`/v1/stacks/999999/leaves/0`, await readHeaders(0n)), 404, "unknown_stack");
+  });
+
+  it("refuses anyone but the owner, a forged signature, and missing or stale headers (401)", async () => {
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    const theirs = await readHeaders(0n, { signer: stranger });
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, theirs), 401, "invalid_signature");
+    // The owner's signature over another nonce does not open this one.
+    const other = await readHeaders(1n);
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, other), 401, "invalid_signature");
+    const forged = { ...(await readHeaders(0n)), [LEAF_READ_HEADERS.signature]: `0x${"ab".repeat(65)}` };
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, forged), 401, "invalid_signature");
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, {}), 401, "invalid_signature");
+    const past = await readHeaders(0n, { ahead: -5n });
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, past), 401, "invalid_signature");
+    const far = await readHeaders(0n, { ahead: BigInt(LEAF_READ_MAX_AHEAD_SECONDS) + 60n });
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, far), 401, "invalid_signature");
+  });
+
+  it("answers each signed read once: a replay, even with its signature's v respelled, is 409 leaf_read_replayed", async () => {
+    const headers = await readHeaders(0n);
+    expect((await get(`/v1/stacks/${stackId}/leaves/0`, headers)).status).toBe(200);
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, headers), 409, "leaf_read_replayed");
+    const signature = headers[LEAF_READ_HEADERS.signature] as Hex;
+    const v = Number.parseInt(signature.slice(130), 16);
+    const respelled = `${signature.slice(0, 130)}${(v >= 27 ? v - 27 : v + 27).toString(16).padStart(2, "0")}`;
+    const again = { ...headers, [LEAF_READ_HEADERS.signature]: respelled };
+    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, again), 409, "leaf_read_replayed");
+  });
+
+  it("refuses an odd nonce with 400 invalid_input before reading anything", async () => {
+    const headers = await readHeaders(0n);
+    for (const nonce of ["-1", "abc", "1.5", "0x1", "01", (1n << 256n).toString(), "9".repeat(79)])
+      await expectError(await get(`/v1/stacks/${stackId}/leaves/${nonce}`, headers), 400, "invalid_input");
+  });
+});

@@ -1,0 +1,59 @@
+import { costOfUnits, requestHash } from "@atoma/core";
+import { NodeRequestError } from "@atoma/sdk";
+import { provesNodeFraud } from "../network/provesNodeFraud.js";
+import type { SignedLeaf } from "./upstream.js";
+
+/** How a stream cut before its receipt is charged: nothing, or its maximum held for its leaf's receipt. */
+export interface CutStreamCharge {
+  /** Charge the reservation (the node may bill the leaf up to its signed bound). */
+  keep: boolean;
+  /** The most the key is charged, when less than its reservation: a stream its client stopped (what it got). */
+  costWei?: bigint | undefined;
+  /** Where the charge is held until the leaf's receipt settles it (absent: no leaf signed for the request). */
+  hold?:
+    | { stackId: bigint; nonce: bigint; maxUnits: bigint; pricePerMillion: bigint; reqHash: string }
+    | undefined;
+}
+
+/**
+ * A stream that relayed text and then failed (the user stopped it, the node broke off): its reservation is charged and
+ * held for the leaf's receipt, which the next request on the stack brings (the pending request is resent first), or
+ * the stack's settlement; the key then pays what the receipt says and gets the rest back (review of issue 12,
+ * MEDIUM-4). A stream whose receipt proves the node's fraud (forged, overbilled) is charged nothing: the node
+ * leaves rotation and its leaf is the gateway's to dispute (LOW-4). Any other failure (the gateway's own size cap on a
+ * long answer, an unhashable stream) is charged as a cut stream: the node may bill the leaf (review speed-gwfix, B-1).
+ * A stream with no text relayed is charged nothing.
+ *
+ * A stream its client stopped (`stoppedAfter`: the answer chunks it was sent) is charged at most what it got: the
+ * node stops generating and records nothing, so the pending request's resend has it generate the whole answer again,
+ * which the client never sees; the hold is bounded by the signed body's bytes (no tokenizer makes more prompt tokens,
+ * a chat template's few aside) plus a token for each chunk delivered. The gateway pays the node the rest.
+ */
+export function cutStreamCharge(
+  error: unknown,
+  relayed: boolean,
+  leaf: SignedLeaf | undefined,
+  stoppedAfter?: number | undefined,
+): CutStreamCharge {
+  // The node's own error answer ended it: it says it failed, so it committed nothing, and its nonce is given to the
+  // stack's next request (`NetworkUpstream`); a node that bills the leaf anyway leaves rotation (refuse-then-bill).
+  if (!relayed || provesNodeFraud(error) || error instanceof NodeRequestError) return { keep: false };
+  if (!leaf) return { keep: true };
+  const delivered =
+    stoppedAfter === undefined
+      ? leaf.maxUnits
+      : BigInt(new TextEncoder().encode(leaf.json).length) + BigInt(stoppedAfter);
+  const maxUnits = delivered < leaf.maxUnits ? delivered : leaf.maxUnits;
+  return {
+    keep: true,
+    costWei: stoppedAfter === undefined ? undefined : costOfUnits(maxUnits, leaf.pricePerMillion),
+    hold: {
+      stackId: leaf.stackId,
+      nonce: leaf.nonce,
+      maxUnits,
+      pricePerMillion: leaf.pricePerMillion,
+      // Only a receipt for this very request settles the hold at its units.
+      reqHash: requestHash(JSON.parse(leaf.json) as Record<string, unknown>),
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export { writeFileDurably } from "./durableWrite.js";
+export { withFileLock, withFileLockSync, writeLockOf } from "./fileLock.js";
+export { fileStateStore } from "./fileStateStore.js";
