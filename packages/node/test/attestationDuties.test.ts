@@ -135,5 +135,45 @@ for (const factory of testDatabaseFactories()) {
         result: undefined,
       });
     }, 60_000);
+
+    it("a worker reaches every open duty in turn: many candidates waiting on a draw starve neither an opening nor the newest duty", async () => {
+      // A griefing server settles stack after stack whose windows close into a public top-up nobody draws for a
+      // while: every candidate keeps a quick pending duty for each. Under them sit an attester's committed duty
+      // (its opening is due) and, past the scan's bound, the newest duty.
+      const base = (await listOpenDuties(state.db, { limit: 10_000 })).length;
+      const first = 1_000n;
+      for (let k = 0n; k < 130n; k++)
+        await insertDuty(state.db, {
+          kind: "attest",
+          stackId: first + k,
+          round: 0n,
+          indices: [0n],
+          eventBlock: 1n,
+        });
+      const all = await listOpenDuties(state.db, { limit: 10_000 });
+      expect(all).toHaveLength(base + 130);
+      const opening = all.find((d) => d.stackId === first + 60n)!;
+      await updateDuty(state.db, opening.taskId, { state: "committed", commitment: HASH });
+      const newest = all.at(-1)!;
+      // Bounded: the oldest 100 from the start.
+      const firstScan = await listOpenDuties(state.db);
+      expect(firstScan).toHaveLength(100);
+      expect(firstScan.map((d) => d.taskId)).not.toContain(newest.taskId);
+      // A worker passes the duty it started last: the scan goes on from there and wraps to the oldest.
+      const lastStarted = firstScan[99]!.taskId;
+      const nextScan = await listOpenDuties(state.db, { after: lastStarted });
+      expect(nextScan[0]!.taskId).toBeGreaterThan(lastStarted);
+      expect(nextScan.map((d) => d.taskId)).toContain(newest.taskId);
+      expect(nextScan.at(-1)!.taskId).toBeLessThan(lastStarted);
+      // Turns follow the rows, whatever their state: the committed duty comes in its place among the pending ones.
+      const before = await listOpenDuties(state.db, { after: opening.taskId - 3n, limit: 4 });
+      expect(before.map((d) => d.taskId)).toEqual([
+        opening.taskId - 2n,
+        opening.taskId - 1n,
+        opening.taskId,
+        opening.taskId + 1n,
+      ]);
+      expect(before[2]!.state).toBe("committed");
+    }, 60_000);
   });
 }

@@ -58,7 +58,7 @@ export class AttestationWorker {
   async tick(signal?: AbortSignal): Promise<void> {
     const stop = signal ?? new AbortController().signal;
     const started: Promise<void>[] = [];
-    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
+    for (const duty of await this.turns()) {
       if (stop.aborted) break;
       if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
       await this.worker.slotFree();
@@ -74,7 +74,7 @@ export class AttestationWorker {
 
   /** Starts steps while slots are free, without waiting for them (the loop's pass). */
   private async launch(signal: AbortSignal): Promise<void> {
-    for (const duty of this.turns(await listOpenDuties(this.env.db))) {
+    for (const duty of await this.turns()) {
       if (signal.aborted || this.worker.full) break;
       if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
       void this.begin(duty, signal);
@@ -82,15 +82,13 @@ export class AttestationWorker {
   }
 
   /**
-   * The order duties get slots in: those still to commit first (their deadline is the one that slashes), each
-   * group starting after the duty last started, so a few duties never keep the others waiting.
+   * The order duties get slots in: every open duty in turn, starting after the duty last started, whatever its
+   * state. Opening a commitment has a deadline that slashes as surely as committing does, so duties still to commit
+   * get no precedence: a stream of quick steps of such duties (candidates waiting for a draw) would hold every slot
+   * and starve an opening.
    */
-  private turns(duties: Duty[]): Duty[] {
-    const rotated = [
-      ...duties.filter((d) => d.taskId > this.cursor),
-      ...duties.filter((d) => d.taskId <= this.cursor),
-    ];
-    return [...rotated.filter((d) => d.state === "pending"), ...rotated.filter((d) => d.state !== "pending")];
+  private turns(): Promise<Duty[]> {
+    return listOpenDuties(this.env.db, { after: this.cursor });
   }
 
   private begin(duty: Duty, signal: AbortSignal): Promise<void> {

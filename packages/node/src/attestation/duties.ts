@@ -133,16 +133,33 @@ export async function recordPublicDraw(db: NodeDb, duty: NewDuty): Promise<void>
 
 const OPEN_STATES: AttestationState[] = ["pending", "committed", "revealed"];
 
-/** Duties still in progress, oldest first (bounded, so one scan never holds too much). */
-export async function listOpenDuties(db: NodeDb, limit = 100): Promise<Duty[]> {
-  const rows = await db
-    .selectFrom("attestation_tasks")
-    .selectAll()
-    .where("state", "in", OPEN_STATES)
-    .where("kind", "in", ["attest", "committee"])
-    .orderBy("task_id")
-    .limit(limit)
-    .execute();
+/**
+ * Duties still in progress, at most `limit`, in turn order: those recorded after duty `after` first (oldest first),
+ * then from the oldest again. A worker that passes the last duty it started as `after` reaches every open duty in
+ * turn, however many there are (a bounded scan from the oldest alone would leave the newest waiting for ever).
+ */
+export async function listOpenDuties(
+  db: NodeDb,
+  { after = 0n, limit = 100 }: { after?: bigint; limit?: number } = {},
+): Promise<Duty[]> {
+  const open = () =>
+    db
+      .selectFrom("attestation_tasks")
+      .selectAll()
+      .where("state", "in", OPEN_STATES)
+      .where("kind", "in", ["attest", "committee"])
+      .orderBy("task_id");
+  const later = await open().where("task_id", ">", after).limit(limit).execute();
+  const rows =
+    later.length < limit && after > 0n
+      ? [
+          ...later,
+          ...(await open()
+            .where("task_id", "<=", after)
+            .limit(limit - later.length)
+            .execute()),
+        ]
+      : later;
   return rows.map((row) => ({
     taskId: row.task_id,
     kind: row.kind as "attest" | "committee",
