@@ -524,23 +524,6 @@ describe("private self-selection of attesters against anvil", () => {
     throw new Error(`${SELECTION_ATTEMPTS} windows in a row with fewer than two selected`);
   }, 400_000);
 
-  // Last of the network's tests: the servers it abandons are failed for not revealing, which leaves fewer candidates.
-  it("a server that abandons window after window (each leaving every candidate a duty that waits on its top-up) cannot starve the selected attesters' openings", async () => {
-    board.open = true;
-    // Each abandoned settlement closes its window with nobody revealing: every candidate keeps a quick pending step
-    // (waiting on a public top-up draw, or on a reveal that never comes) that a worker used to run before any
-    // committed duty, so with more of them than its slots an opening never got one (CI saw three tests time out).
-    for (let k = 0; k < 5; k++) {
-      const abandoned = await serveAndSettle(net, 3, { engine: net.engine });
-      await net.advance(WINDOW + 1);
-      await drawAttesters(net.user.ctx, { stackId: abandoned.stackId }).catch(() => undefined);
-    }
-    const { served, selected, indices } = await privatelyAttested({ engine: net.engine });
-    const revealed = await revealExplained(served, indices);
-    expect(revealed.outcome).toBe("accepted");
-    for (const id of revealed.agreeing) expect(selected).toContain(id);
-  }, 600_000);
-
   it("a node whose registered VRF key is not the one it derives refuses to run private selection", async () => {
     const [a, b] = net.nodes;
     const keeper = new VrfKeyKeeper(a!.node.context.seat, b!.signerAccount, a!.node.context.logger);
