@@ -56,7 +56,8 @@ contract DisputeRoundsTest is DisputeRoundSteps {
         assertEq(committee.length, 3, "seated");
         for (uint256 i = 0; i < committee.length; ++i) {
             assertTrue(committee[i].committed, "every member sat already committed");
-            assertEq(committee[i].commitment, keccak256(abi.encode("round 1 vote", uint256(committee[i].nodeId))), "its vote");
+            bytes32 vote = keccak256(abi.encode("round 1 vote", uint256(committee[i].nodeId)));
+            assertEq(committee[i].commitment, vote, "its vote");
         }
         assertEq(disputes.getDispute(disputeId).drawRound, 2, "seated in round 1");
         assertEq(selection.selectionOf(disputeId).seed, seed1, "the seated round's window stays readable");

@@ -18,9 +18,9 @@ import {DisputeManager} from "./DisputeManager.sol";
 /// after the one that armed the draw exists and the disputed data is all on-chain (members commit what they
 /// computed as they sit):
 /// 1. `open` (or the manager's `drawCommittee`), from the second block after the one that froze the candidates
-///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", window, blockhash(drawBlock + 1)) (TypeScript
-///    `disputeSelectionSeed`; window = `windowOf(disputeId, round)`; not the freeze block's own hash, which whoever built that block could grind), the
-///    threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
+///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", window, blockhash(drawBlock + 1)), window =
+///    `windowOf(disputeId, round)` (TypeScript `disputeSelectionSeed`; not the freeze block's own hash, which whoever
+///    built that block could grind), the threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
 ///    candidates (parties excluded), capped at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
 /// 2. A candidate's node evaluates its VRF alone; selected, it calls `selfSelect` once with its proof AND its vote
 ///    commitment, so nobody learns who sits before that member's commitment is in. The proof is checked against
@@ -203,13 +203,12 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     }
 
     /// After the window of draw round `round` (anyone may call, holding node `nodeId`'s VRF proof on that window's
-    /// seed): a frozen candidate
-    /// (`candidates`, the list the window opened on) that was selected (key predating the freeze block, output under
-    /// the threshold) and never proved it loses the timeout share, to the treasury (no party gains), once, as a
-    /// silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would have sat: the cap
-    /// was not full at the window's end, or its output is below the highest seated one (seats only ever go to lower
-    /// outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node that proved
-    /// its selection in time, seated or displaced, is never slashed (`NotSilent`).
+    /// seed): a frozen candidate (`candidates`, the list the window opened on) that was selected (key predating the
+    /// freeze block, output under the threshold) and never proved it loses the timeout share, to the treasury (no party
+    /// gains), once, as a silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would
+    /// have sat: the cap was not full at the window's end, or its output is below the highest seated one (seats only
+    /// ever go to lower outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node
+    /// that proved its selection in time, seated or displaced, is never slashed (`NotSilent`).
     function reportSilentSelection(
         uint256 disputeId,
         uint8 round,
@@ -245,11 +244,10 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     }
 
     /// Each draw round of the manager (IDisputeSelection), for that round's window: opens it when it is not yet; once
-    /// it is final,
-    /// hands over the members that still hold collateral with their commitments, topped up in public to N (or to
-    /// the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's public
-    /// draw) for a dispute without candidates, or when nobody sat; REARM with the public draw
-    /// to follow when the seed block's hash expired before anybody opened the window (see docs/vrf.md).
+    /// it is final, hands over the members that still hold collateral with their commitments, topped up in public to N
+    /// (or to the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's
+    /// public draw) for a dispute without candidates, or when nobody sat; REARM with the public draw to follow when the
+    /// seed block's hash expired before anybody opened the window (see docs/vrf.md).
     function take(uint256 disputeId)
         external
         returns (uint8 step, uint256[] memory members, uint256[] memory commitments)
