@@ -4,7 +4,6 @@ import {
   listOpenDuties,
   recordDrawnSeat,
   recordDutyError,
-  recordSelectionWindow,
   updateDuty,
 } from "../src/attestation/duties.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
@@ -134,46 +133,6 @@ for (const factory of testDatabaseFactories()) {
       expect((await listOpenDuties(state.db)).find((d) => d.round === disputeId + 1n)).toMatchObject({
         state: "pending",
         result: undefined,
-      });
-    }, 60_000);
-
-    it("a later round's selection window reopens the row the failed round left; its event seen again changes nothing", async () => {
-      const disputeId = 2_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
-      const window = (endsAt: bigint, eventBlock: bigint) => ({
-        kind: "committee" as const,
-        stackId: 9n,
-        round: disputeId,
-        indices: [],
-        commitDeadline: endsAt,
-        eventBlock,
-      });
-      const row = async () => (await listOpenDuties(state.db)).find((d) => d.round === disputeId);
-      // Round 0's window: the node self-selected (ballot stored, vote sealed); the round then formed no committee.
-      await recordSelectionWindow(state.db, window(100n, 10n));
-      const first = (await row())!;
-      await updateDuty(state.db, first.taskId, {
-        state: "committed",
-        result: "ballot-text",
-        commitment: HASH,
-      });
-      // Replaying round 0's event must not undo the seat this node took in it.
-      await recordSelectionWindow(state.db, window(100n, 10n));
-      expect(await row()).toMatchObject({ state: "committed", commitment: HASH, commitDeadline: 100n });
-      // Round 1's window: the row is the node's to evaluate again, on the new seed, its ballot kept.
-      await recordSelectionWindow(state.db, window(900n, 50n));
-      expect(await row()).toMatchObject({
-        taskId: first.taskId,
-        state: "pending",
-        result: "ballot-text",
-        commitment: undefined,
-        commitDeadline: 900n,
-        eventBlock: 50n,
-      });
-      // A node not selected in round 0 forgot its duty: round 1 gives it a fresh one.
-      const other = disputeId + 1n;
-      await recordSelectionWindow(state.db, { ...window(900n, 50n), round: other });
-      expect((await listOpenDuties(state.db)).find((d) => d.round === other)).toMatchObject({
-        state: "pending",
       });
     }, 60_000);
   });
