@@ -92,10 +92,10 @@ contract ConsensusSelectionTest is ConsensusSelectionSteps {
         vm.warp(block.timestamp + WINDOW + 1);
         Proof memory p = _proof(disputeId, silent);
         uint64[] memory candidates = _candidates(disputeId);
-        selection.reportSilentSelection(disputeId, silent, candidates, p.proof, p.hints);
+        selection.reportSilentSelection(disputeId, 0, silent, candidates, p.proof, p.hints);
         assertEq(nodes.getNode(silent).collateral, before - before * 500 / 10_000, "the timeout share");
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotSilent.selector, disputeId, silent));
-        selection.reportSilentSelection(disputeId, silent, candidates, p.proof, p.hints);
+        selection.reportSilentSelection(disputeId, 0, silent, candidates, p.proof, p.hints);
     }
 
     /// Attacker: a griefer (a party wanting another committee) races the public top-up: drawing in the block after

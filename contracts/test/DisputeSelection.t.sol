@@ -301,7 +301,7 @@ contract DisplacedMemberTest is DisputeSelectionSteps {
         Proof memory p = _proof(disputeId, high);
         uint64[] memory candidates = _candidates(disputeId);
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotSilent.selector, disputeId, high));
-        selection.reportSilentSelection(disputeId, high, candidates, p.proof, p.hints);
+        selection.reportSilentSelection(disputeId, 0, high, candidates, p.proof, p.hints);
         vm.roll(block.number + 1);
         disputes.drawCommittee(disputeId);
         assertTrue(selection.toppingUp(disputeId), "a lone member is topped up");

@@ -24,7 +24,7 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
         uint64[] memory candidates = _candidates(disputeId);
         if (expected.length != 0) vm.expectRevert(expected);
         vm.prank(reporter);
-        sel.reportSilentSelection(disputeId, nodeId, candidates, p.proof, p.hints);
+        sel.reportSilentSelection(disputeId, 0, nodeId, candidates, p.proof, p.hints);
     }
 
     function _collateral(uint256 nodeId) internal view returns (uint256) {
@@ -52,7 +52,7 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
         vm.expectEmit(address(selection));
         emit DisputeSelection.SilentMemberSlashed(disputeId, silent, reporter, before * 500 / 10_000);
         vm.prank(reporter);
-        selection.reportSilentSelection(disputeId, silent, candidates, p.proof, p.hints);
+        selection.reportSilentSelection(disputeId, 0, silent, candidates, p.proof, p.hints);
         assertEq(_collateral(silent), before - before * 500 / 10_000, "the timeout share");
         _reportAs(
             selection,
@@ -122,14 +122,14 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
             Proof memory p = _proof(disputeId, idle);
             uint64[] memory candidates = _candidates(disputeId);
             vm.expectRevert();
-            selection.reportSilentSelection(disputeId, idle, candidates, p.proof, p.hints);
+            selection.reportSilentSelection(disputeId, 0, idle, candidates, p.proof, p.hints);
         }
         uint256 silent = _find(disputeId, true);
         uint64[] memory other = new uint64[](1);
         other[0] = uint64(silent);
         Proof memory q = _proof(disputeId, silent);
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
-        selection.reportSilentSelection(disputeId, silent, other, q.proof, q.hints);
+        selection.reportSilentSelection(disputeId, 0, silent, other, q.proof, q.hints);
     }
 
     /// Whoever sits and whoever stays silent, a report slashes exactly the selected candidates that stayed silent
@@ -159,7 +159,7 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
             if (sat || !wouldHaveSat) {
                 vm.expectRevert(abi.encodeWithSelector(DisputeSelection.NotSilent.selector, disputeId, c[i]));
             }
-            selection.reportSilentSelection(disputeId, c[i], c, p.proof, p.hints);
+            selection.reportSilentSelection(disputeId, 0, c[i], c, p.proof, p.hints);
             assertTrue(
                 (_collateral(c[i]) < before) == (!sat && wouldHaveSat), "slashed iff silent and it would have sat"
             );

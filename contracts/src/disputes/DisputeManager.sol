@@ -158,7 +158,7 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
     mapping(uint256 disputeId => Member[]) internal _committee;
     /// The nodes the committee is drawn from, frozen when the draw was armed.
     mapping(uint256 disputeId => uint64[]) internal _candidates;
-    /// Private self-selection of first-round committees (issue 16; zero: every draw public).
+    /// Private self-selection of committees, each draw round its own window (issue 16; zero: every draw public).
     IDisputeSelection internal selection;
 
     event DisputeCreated(
@@ -338,9 +338,10 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         }
         if (block.number <= d.drawBlock + 1) revert DrawNotReady(disputeId, d.drawBlock);
         uint256[] memory commitments;
-        if (d.drawRound == 0 && address(selection) != address(0)) {
-            // Private selection (asked first: it judges an expired seed block itself): seat the self-selected
-            // (committed) members with their public top-up, or arm the top-up or public draw after the window.
+        if (address(selection) != address(0)) {
+            // Private selection, every round its own window (asked first: it judges an expired seed block itself): seat
+            // the self-selected (committed) members with their public top-up, or arm the top-up or public draw after
+            // the window.
             uint8 step;
             uint256[] memory members;
             (step, members, commitments) = selection.take(disputeId);
@@ -430,8 +431,9 @@ contract DisputeManager is IDisputeManager, AtomaAccess, ReentrancyGuardTransien
         if (d.evidenceCount < d.sampleCount) return;
         if (d.drawn) _openVote(disputeId, d);
         else if (d.drawRound >= params.drawRounds) _end(disputeId, d, Outcome.NoCommittee, 0);
-        // The first draw is seeded after the evidence is complete: the server, which chooses when, cannot know it.
-        else if (d.drawRound == 0) _armDraw(disputeId, d);
+        // An armed draw (the first one always is) is seeded after the evidence is complete: the server, which chooses
+        // when, cannot know it.
+        else if (d.drawBlock != 0) _armDraw(disputeId, d);
     }
 
     // ---------------------------------------------------------------- committee

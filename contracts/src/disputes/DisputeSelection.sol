@@ -11,13 +11,16 @@ import {DisputeManager} from "./DisputeManager.sol";
 
 /// @title DisputeSelection: a dispute's committee members select themselves in private by VRF (issue 16).
 /// @notice Kept out of DisputeManager (EIP-170), as SettlementDraw is for attesters; a deployment turns it on by
-/// wiring it into DisputeManager, whose first draw round then asks `take`. For a dispute in its first draw round,
-/// once a block after the one that armed the draw exists and the disputed data is all on-chain (members commit
-/// what they computed as they sit):
+/// wiring it into DisputeManager, whose every draw round then asks `take`. Each draw round has its own window
+/// (state keyed by `windowOf(disputeId, round)`), seed, seats and answers: a round that forms no committee (its
+/// public top-up or draw finds too few) leaves the next round, after `redrawDelay` and a new snapshot, private too,
+/// so waiting out or griefing a round never reveals the next committee. For a dispute's draw round, once a block
+/// after the one that armed the draw exists and the disputed data is all on-chain (members commit what they
+/// computed as they sit):
 /// 1. `open` (or the manager's `drawCommittee`), from the second block after the one that froze the candidates
-///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", disputeId, blockhash(drawBlock + 1)) (TypeScript
-///    `disputeSelectionSeed`; not the freeze block's own hash, which whoever built that block could grind), the
-///    threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
+///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", window, blockhash(drawBlock + 1)), window =
+///    `windowOf(disputeId, round)` (TypeScript `disputeSelectionSeed`; not the freeze block's own hash, which whoever
+///    built that block could grind), the threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
 ///    candidates (parties excluded), capped at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
 /// 2. A candidate's node evaluates its VRF alone; selected, it calls `selfSelect` once with its proof AND its vote
 ///    commitment, so nobody learns who sits before that member's commitment is in. The proof is checked against
@@ -34,7 +37,7 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    exhausted leaves out the last top-up, or the self-selected member the seed scores highest, never the last
 ///    to arrive. Nobody seated, or no candidate at all: DisputeManager's public draw. Settlement and consensus
 ///    disputes select alike (a consensus dispute's prompt is on-chain from the start, so its window opens from the
-///    second block after the dispute). The manager arms the first draw in the `postEvidence` call
+///    second block after the dispute). The manager arms (again) the draw in the `postEvidence` call
 ///    that completes the evidence, so the server never knows the seed while it can still hold evidence back; if
 ///    nobody opens the window within the blockhash horizon, the draw is public (never a second private seed).
 contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
@@ -62,23 +65,26 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     uint64 public immutable window;
     uint8 public immutable cap;
 
-    mapping(uint256 disputeId => Selection) internal _selections;
-    /// Disputes whose selection did not form a committee: their first round is drawn publicly.
-    mapping(uint256 disputeId => bool) public fellBack;
-    /// The block that froze the dispute's candidates (its drawBlock when the window opened): keys must predate it.
-    mapping(uint256 disputeId => uint256) public frozenAt;
+    // Every draw round has its own window: the state below is keyed by `windowOf(disputeId, round)` (the dispute id
+    // itself for round 0).
+    mapping(uint256 window => Selection) internal _selections;
+    /// Windows that did not form a committee: their round is drawn publicly.
+    mapping(uint256 window => bool) public fellBack;
+    /// The block that froze the round's candidates (its drawBlock when the window opened): keys must predate it.
+    mapping(uint256 window => uint256) public frozenAt;
     /// The seated members' VRF outputs, in `nodeIds` order (the cap keeps the lowest).
-    mapping(uint256 disputeId => bytes32[]) internal _betas;
+    mapping(uint256 window => bytes32[]) internal _betas;
     /// Nodes that proved their selection in this window (seated, or seated and displaced).
-    mapping(uint256 disputeId => mapping(uint256 nodeId => bool)) public answered;
-    /// Disputes whose window ended with fewer than N members (or an even count): the next draw tops them up in
-    /// public, seeded by a block armed after the window.
-    mapping(uint256 disputeId => bool) public toppingUp;
+    mapping(uint256 window => mapping(uint256 nodeId => bool)) public answered;
+    /// Windows that ended with fewer than N members (or an even count): the next draw tops them up in public,
+    /// seeded by a block armed after the window.
+    mapping(uint256 window => bool) public toppingUp;
     /// The top-up's seed, stored by the first call that reads the hash of the block after the top-up was armed.
-    mapping(uint256 disputeId => bytes32) public topUpSeeds;
+    mapping(uint256 window => bytes32) public topUpSeeds;
 
+    /// The window of draw round `round` opened; it names nobody.
     event CommitteeSelectionOpened(
-        uint256 indexed disputeId, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
+        uint256 indexed disputeId, uint8 round, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
     );
     event MemberSelfSelected(uint256 indexed disputeId, uint256 indexed nodeId, bytes32 commitment);
     /// The cap was full and a lower output arrived: `nodeId` (or the newcomer itself, when its output is the
@@ -115,23 +121,24 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         cap = cap_;
     }
 
-    /// Opens dispute `disputeId`'s selection window (anyone may call): first draw round, not drawn publicly yet, the
-    /// disputed data complete on-chain, from the second block after the armed one (its successor's hash is the
-    /// seed) and within the blockhash horizon.
+    /// Opens the selection window of dispute `disputeId`'s current draw round (anyone may call): not drawn yet, the
+    /// round's draw armed and not drawn publicly, the disputed data complete on-chain, from the second block after
+    /// the armed one (its successor's hash is the seed) and within the blockhash horizon.
     function open(uint256 disputeId) public {
-        Selection storage sel = _selections[disputeId];
-        if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        uint256 w = windowOf(disputeId, d.drawRound);
+        Selection storage sel = _selections[w];
+        if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
         if (
-            d.status != DisputeManager.Status.Open || d.drawn || d.drawRound != 0 || d.drawBlock == 0
-                || d.evidenceCount < d.sampleCount || fellBack[disputeId] || block.number <= d.drawBlock + 1
-                || block.number > d.drawBlock + BLOCKHASH_HORIZON
+            d.status != DisputeManager.Status.Open || d.drawn || d.drawBlock == 0 || d.evidenceCount < d.sampleCount
+                || fellBack[w] || block.number <= d.drawBlock + 1 || block.number > d.drawBlock + BLOCKHASH_HORIZON
         ) revert SelectionNotReady(disputeId);
         uint64[] memory candidates = disputes.candidatesOf(disputeId);
         if (candidates.length == 0) revert SelectionNotReady(disputeId);
         (uint256 numerator, uint256 denominator) = threshold(candidates.length);
-        sel.seed = seedOf(disputeId, blockhash(d.drawBlock + 1));
-        frozenAt[disputeId] = d.drawBlock;
+        // Seeded by the window, not the dispute: a proof made for one round never sits in another.
+        sel.seed = seedOf(w, blockhash(d.drawBlock + 1));
+        frozenAt[w] = d.drawBlock;
         sel.candidatesHash = keccak256(abi.encode(candidates));
         // Never shorter than the dispute's commit window: an honest selected node has as long to recompute as a
         // drawn member has to commit.
@@ -139,11 +146,11 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         sel.endsAt = uint64(block.timestamp) + (window < commitWindow ? commitWindow : window);
         sel.numerator = numerator;
         sel.denominator = denominator;
-        emit CommitteeSelectionOpened(disputeId, sel.seed, sel.endsAt, numerator, denominator);
+        emit CommitteeSelectionOpened(disputeId, d.drawRound, sel.seed, sel.endsAt, numerator, denominator);
     }
 
-    /// Node `nodeId` takes a seat with its VRF proof on the dispute's seed and its vote commitment
-    /// (`DisputeManager.voteCommitment`), in one call.
+    /// Node `nodeId` takes a seat in the current round's window with its VRF proof on that window's seed and its vote
+    /// commitment (`DisputeManager.voteCommitment`), in one call.
     function selfSelect(
         uint256 disputeId,
         uint256 nodeId,
@@ -151,7 +158,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         EcVrf.Hints calldata hints,
         bytes32 commitment
     ) external nonReentrant {
-        Selection storage sel = _selections[disputeId];
+        uint256 w = currentWindow(disputeId);
+        Selection storage sel = _selections[w];
         if (sel.endsAt == 0 || block.timestamp > sel.endsAt) revert SelectionNotOpen(disputeId);
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidCommitment();
@@ -166,12 +174,11 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             listed = candidates[i] == nodeId;
         }
         if (!listed) revert NotCandidate(disputeId, nodeId);
-        if (answered[disputeId][nodeId]) revert AlreadySelected(disputeId, nodeId);
-        bytes32 beta = vrfKeys.proveSelectionAt(
-            nodeId, frozenAt[disputeId], sel.seed, proof, hints, sel.numerator, sel.denominator
-        );
-        answered[disputeId][nodeId] = true;
-        bytes32[] storage betas = _betas[disputeId];
+        if (answered[w][nodeId]) revert AlreadySelected(disputeId, nodeId);
+        bytes32 beta =
+            vrfKeys.proveSelectionAt(nodeId, frozenAt[w], sel.seed, proof, hints, sel.numerator, sel.denominator);
+        answered[w][nodeId] = true;
+        bytes32[] storage betas = _betas[w];
         uint256 count = sel.nodeIds.length;
         if (count < cap) {
             sel.nodeIds.push(uint64(nodeId));
@@ -195,21 +202,23 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         emit MemberSelfSelected(disputeId, nodeId, commitment);
     }
 
-    /// After the window (anyone may call, holding node `nodeId`'s VRF proof on the window's seed): a frozen candidate
-    /// (`candidates`, the list the window opened on) that was selected (key predating the freeze block, output under
-    /// the threshold) and never proved it loses the timeout share, to the treasury (no party gains), once, as a
-    /// silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would have sat: the cap
-    /// was not full at the window's end, or its output is below the highest seated one (seats only ever go to lower
-    /// outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node that proved
-    /// its selection in time, seated or displaced, is never slashed (`NotSilent`).
+    /// After the window of draw round `round` (anyone may call, holding node `nodeId`'s VRF proof on that window's
+    /// seed): a frozen candidate (`candidates`, the list the window opened on) that was selected (key predating the
+    /// freeze block, output under the threshold) and never proved it loses the timeout share, to the treasury (no party
+    /// gains), once, as a silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would
+    /// have sat: the cap was not full at the window's end, or its output is below the highest seated one (seats only
+    /// ever go to lower outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node
+    /// that proved its selection in time, seated or displaced, is never slashed (`NotSilent`).
     function reportSilentSelection(
         uint256 disputeId,
+        uint8 round,
         uint256 nodeId,
         uint64[] calldata candidates,
         bytes calldata proof,
         EcVrf.Hints calldata hints
     ) external nonReentrant {
-        Selection storage sel = _selections[disputeId];
+        uint256 w = windowOf(disputeId, round);
+        Selection storage sel = _selections[w];
         if (sel.endsAt == 0) revert SelectionNotOpen(disputeId);
         if (block.timestamp <= sel.endsAt) revert SelectionWindowOpen(disputeId, sel.endsAt);
         if (keccak256(abi.encode(candidates)) != sel.candidatesHash) revert SelectionNotOpen(disputeId);
@@ -218,11 +227,10 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             listed = candidates[i] == nodeId;
         }
         if (!listed) revert NotCandidate(disputeId, nodeId);
-        if (answered[disputeId][nodeId]) revert NotSilent(disputeId, nodeId);
-        bytes32 beta = vrfKeys.proveSelectionAt(
-            nodeId, frozenAt[disputeId], sel.seed, proof, hints, sel.numerator, sel.denominator
-        );
-        bytes32[] storage betas = _betas[disputeId];
+        if (answered[w][nodeId]) revert NotSilent(disputeId, nodeId);
+        bytes32 beta =
+            vrfKeys.proveSelectionAt(nodeId, frozenAt[w], sel.seed, proof, hints, sel.numerator, sel.denominator);
+        bytes32[] storage betas = _betas[w];
         if (betas.length >= cap) {
             bytes32 highest;
             for (uint256 i = 0; i < betas.length; ++i) {
@@ -230,33 +238,34 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             }
             if (beta >= highest) revert NotSilent(disputeId, nodeId);
         }
-        answered[disputeId][nodeId] = true;
+        answered[w][nodeId] = true;
         uint256 taken = nodeRegistry.slashTimeout(nodeId, address(0));
         emit SilentMemberSlashed(disputeId, nodeId, msg.sender, taken);
     }
 
-    /// The manager's first draw round (IDisputeSelection): opens the window when it is not yet; once it is final,
-    /// hands over the members that still hold collateral with their commitments, topped up in public to N (or to
-    /// the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's public
-    /// draw) for a dispute without candidates, or when nobody sat; REARM with the public draw
-    /// to follow when the seed block's hash expired before anybody opened the window (see docs/vrf.md).
+    /// Each draw round of the manager (IDisputeSelection), for that round's window: opens it when it is not yet; once
+    /// it is final, hands over the members that still hold collateral with their commitments, topped up in public to N
+    /// (or to the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's
+    /// public draw) for a dispute without candidates, or when nobody sat; REARM with the public draw to follow when the
+    /// seed block's hash expired before anybody opened the window (see docs/vrf.md).
     function take(uint256 disputeId)
         external
         returns (uint8 step, uint256[] memory members, uint256[] memory commitments)
     {
         if (msg.sender != address(disputes)) revert NotDisputeManager(msg.sender);
-        if (fellBack[disputeId]) return (PUBLIC, members, commitments);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
-        Selection storage sel = _selections[disputeId];
+        uint256 w = windowOf(disputeId, d.drawRound);
+        if (fellBack[w]) return (PUBLIC, members, commitments);
+        Selection storage sel = _selections[w];
         if (sel.endsAt == 0) {
             // Without candidates nobody can self-select: the draw is public (and fails its rounds).
             if (disputes.candidatesOf(disputeId).length == 0) {
-                return _fallBack(disputeId, 0, PUBLIC);
+                return _fallBack(disputeId, w, 0, PUBLIC);
             }
             // The seed block's hash is gone (nobody opened the window in 256 blocks after the evidence completed):
             // never a second private seed, which whoever kept the window shut could use as a re-roll.
             if (d.evidenceCount == d.sampleCount && block.number > d.drawBlock + BLOCKHASH_HORIZON) {
-                return _fallBack(disputeId, 0, REARM);
+                return _fallBack(disputeId, w, 0, REARM);
             }
             open(disputeId);
             return (OPENED, members, commitments);
@@ -272,23 +281,23 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             members[standing] = sel.nodeIds[i];
             commitments[standing++] = uint256(sel.commitments[i]);
         }
-        if (standing == 0) return _fallBack(disputeId, 0, REARM);
+        if (standing == 0) return _fallBack(disputeId, w, 0, REARM);
         uint256 found = standing;
         uint256 want = standing < size ? size : standing | 1;
         bytes32 seed;
         if (found < want) {
-            if (!toppingUp[disputeId]) {
+            if (!toppingUp[w]) {
                 // Arm the top-up's seed: the hash of the block after this one, after the window.
                 emit CommitteeToppingUp(disputeId, standing);
-                toppingUp[disputeId] = true;
+                toppingUp[w] = true;
                 return (REARM, new uint256[](0), new uint256[](0));
             }
-            seed = _topUpSeed(disputeId, d.drawBlock);
+            seed = _topUpSeed(disputeId, w, d.drawBlock);
             if (seed == 0) {
                 // The seed block is not mined yet: nothing to do. Or its hash is gone and nobody stored it: never a
                 // second top-up seed (whoever stalled would choose between two draws), the public draw instead.
                 if (block.number <= uint256(d.drawBlock) + 1) return (OPENED, members, commitments);
-                return _fallBack(disputeId, standing, REARM);
+                return _fallBack(disputeId, w, standing, REARM);
             }
             found = _topUp(disputeId, seed, members, standing, want);
         }
@@ -306,7 +315,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             }
             --found;
         }
-        if (found < minCommittee) return _fallBack(disputeId, found, PUBLIC);
+        if (found < minCommittee) return _fallBack(disputeId, w, found, PUBLIC);
         assembly ("memory-safe") {
             mstore(members, found)
             mstore(commitments, found)
@@ -314,11 +323,11 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return (FORMED, members, commitments);
     }
 
-    function _fallBack(uint256 disputeId, uint256 standing, uint8 step)
+    function _fallBack(uint256 disputeId, uint256 w, uint256 standing, uint8 step)
         internal
         returns (uint8, uint256[] memory, uint256[] memory)
     {
-        fellBack[disputeId] = true;
+        fellBack[w] = true;
         emit SelectionFellBack(disputeId, standing);
         return (step, new uint256[](0), new uint256[](0));
     }
@@ -329,18 +338,20 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return n.collateral != 0 && n.status != INodeRegistry.NodeStatus.Slashed;
     }
 
-    /// Stores the top-up seed of dispute `disputeId` (anyone may call) once the block after the one that armed the
-    /// top-up is mined and while its hash is readable, so that a later draw still finds it; returns it (zero when
-    /// not topping up, not mined yet, or expired unstored).
+    /// Stores the top-up seed of dispute `disputeId`'s current round (anyone may call) once the block after the one
+    /// that armed the top-up is mined and while its hash is readable, so that a later draw still finds it; returns it
+    /// (zero when not topping up, not mined yet, or expired unstored).
     function pokeSeed(uint256 disputeId) external returns (bytes32) {
-        return toppingUp[disputeId] ? _topUpSeed(disputeId, disputes.getDispute(disputeId).drawBlock) : bytes32(0);
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        uint256 w = windowOf(disputeId, d.drawRound);
+        return toppingUp[w] && !d.drawn ? _topUpSeed(disputeId, w, d.drawBlock) : bytes32(0);
     }
 
-    function _topUpSeed(uint256 disputeId, uint256 armed) internal returns (bytes32 seed) {
-        seed = topUpSeeds[disputeId];
+    function _topUpSeed(uint256 disputeId, uint256 w, uint256 armed) internal returns (bytes32 seed) {
+        seed = topUpSeeds[w];
         if (seed != 0 || block.number <= armed + 1 || block.number > armed + 1 + BLOCKHASH_HORIZON) return seed;
         seed = keccak256(abi.encode(blockhash(armed + 1), disputeId, address(this)));
-        topUpSeeds[disputeId] = seed;
+        topUpSeeds[w] = seed;
     }
 
     /// Fills `members` after its `standing` self-selected ones up to `want`, in the order a Fisher–Yates permutation
@@ -366,10 +377,10 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- views
 
-    /// The VRF input of dispute `disputeId` whose seed block (the one after its draw was armed) has hash
-    /// `armedBlockHash`.
-    function seedOf(uint256 disputeId, bytes32 armedBlockHash) public pure returns (bytes32) {
-        return VrfSortition.seed(PURPOSE, bytes32(disputeId), armedBlockHash);
+    /// The VRF input of window `key` (`windowOf`: the dispute id for round 0) whose seed block (the one after its
+    /// draw was armed) has hash `armedBlockHash`.
+    function seedOf(uint256 key, bytes32 armedBlockHash) public pure returns (bytes32) {
+        return VrfSortition.seed(PURPOSE, bytes32(key), armedBlockHash);
     }
 
     /// N/n for `candidateCount` candidates, N the DisputeManager's committee size; capped at 1.
@@ -379,18 +390,31 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         numerator = size > candidateCount ? candidateCount : size;
     }
 
-    function selectionOf(uint256 disputeId) external view returns (Selection memory) {
-        return _selections[disputeId];
+    /// The key of draw round `round`'s window of dispute `disputeId` in this contract's state: the dispute id for
+    /// round 0 (so a dispute decided in its first round reads as it always did), a hash of both for later rounds.
+    function windowOf(uint256 disputeId, uint8 round) public pure returns (uint256) {
+        return round == 0 ? disputeId : uint256(keccak256(abi.encode(disputeId, round)));
     }
 
-    /// Once the window is over (a full cap does not end it): `final_`; `formed` when at least N selected
+    /// The window of the dispute's draw round in progress, or of the round that seated its committee.
+    function currentWindow(uint256 disputeId) public view returns (uint256) {
+        DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        return windowOf(disputeId, d.drawn ? d.drawRound - 1 : d.drawRound);
+    }
+
+    /// The current window (`currentWindow`) of dispute `disputeId`.
+    function selectionOf(uint256 disputeId) external view returns (Selection memory) {
+        return _selections[currentWindow(disputeId)];
+    }
+
+    /// Once the current window is over (a full cap does not end it): `final_`; `formed` when at least N selected
     /// themselves (else a public draw tops them up, or takes over), with the members and their commitments.
     function committeeOf(uint256 disputeId)
         external
         view
         returns (bool final_, bool formed, uint64[] memory members, bytes32[] memory commitments)
     {
-        Selection storage sel = _selections[disputeId];
+        Selection storage sel = _selections[currentWindow(disputeId)];
         members = sel.nodeIds;
         commitments = sel.commitments;
         final_ = sel.endsAt != 0 && block.timestamp > sel.endsAt;

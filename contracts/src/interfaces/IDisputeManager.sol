@@ -53,10 +53,10 @@ interface IConsensusDisputeOrigin {
     function outputRoot(uint256 requestId, bytes calldata shown) external view returns (bytes32);
 }
 
-/// @notice The private committee selection (DisputeSelection) as the dispute manager consults it in a dispute's
-/// first draw round, when a deployment turned it on.
+/// @notice The private committee selection (DisputeSelection) as the dispute manager consults it in each of a
+/// dispute's draw rounds, when a deployment turned it on.
 interface IDisputeSelection {
-    /// What the first draw round does next (only the dispute manager may ask): OPENED, the window just opened
+    /// What the current draw round does next (only the dispute manager may ask): OPENED, the window just opened
     /// (nothing to draw yet); FORMED, `members` sit already committed with `commitments` (each a
     /// bytes32 vote commitment, as uint256: one array type to decode keeps the manager within EIP-170); REARM, too few selected
     /// themselves: arm the public draw on this block (after the window); PUBLIC, draw publicly. Reverts while the

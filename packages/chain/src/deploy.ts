@@ -81,10 +81,10 @@ export interface DeployOptions extends DeployRoles {
   /**
    * Private self-selection by VRF (issue 16): deploys the VRF key registry and turns it on in the settlement draw,
    * with a window of `window` seconds and at most `cap` self-selected attesters per settlement, and deploys the
-   * DisputeSelection wired into the dispute manager: first-round dispute committees select themselves within
+   * DisputeSelection wired into the dispute manager: dispute committees select themselves, each draw round within
    * `committeeWindow` seconds (@default window; the contract stretches it to the dispute's commit window when
    * shorter), at most `committeeCap` members (odd, ≤ 15; @default
-   * 2·committeeSize + 1, at most 15). Off by default (every first draw public).
+   * 2·committeeSize + 1, at most 15). Off by default (every draw public).
    */
   privateSelection?: PrivateSelectionOptions | undefined;
   /** Also deploy the example consumer contract of smart-contract requests. @default false */

@@ -87,6 +87,7 @@ export { pokeCommitteeSeed, reportSilentCommitteeMember } from "./actions/commit
 export {
   type CommitteeSelection,
   committeeSelectionOutcome,
+  currentCommitteeWindow,
   disputeSelectionOf,
   getCommitteeSelection,
   openCommitteeSelection,

@@ -4,6 +4,7 @@ import {
   disputeSelectionAbi,
   drawAttesters,
   evaluateSelection,
+  execute,
   getAttesterSelection,
   getAttesters,
   getCommitteeSelection,
@@ -416,6 +417,89 @@ describe("private self-selection of attesters against anvil", () => {
     } finally {
       board.reset();
     }
+  }, 540_000);
+
+  it("a dispute whose first round forms no committee opens a private window for round 1: the attestation workers self-select again on its fresh seed", async () => {
+    const { contracts, addresses } = net.deployment;
+    const ctx = net.user.ctx;
+    const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
+    // Round 0 cannot form: governance asks for more members than the dispute has candidates (the test's way to fail
+    // a round; a server that waits out its seeds gets the same). Restored once the round failed.
+    const params = await contracts.disputeManager.read.params();
+    const [
+      size,
+      least,
+      drawRounds,
+      commitWindow,
+      revealWindow,
+      evidenceWindow,
+      redrawDelay,
+      maxEvidenceBytes,
+    ] = params;
+    const setParams = (committeeSize: number, minCommittee: number) =>
+      execute(net.admin, {
+        address: addresses.DisputeManager,
+        abi: disputeManagerAbi,
+        functionName: "setParams",
+        args: [
+          {
+            committeeSize,
+            minCommittee,
+            drawRounds,
+            commitWindow,
+            revealWindow,
+            evidenceWindow,
+            redrawDelay,
+            maxEvidenceBytes,
+          },
+        ],
+      });
+    await setParams(7, 7);
+    const revealed = await reveal(served, indices);
+    if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
+    const { disputeId } = revealed;
+    const round0 = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.endsAt > 0n ? s : undefined;
+    }, "round 0's window");
+    await net.advance(Number(round0.endsAt - (await ctx.publicClient.getBlock()).timestamp) + 1);
+    await eventually(
+      async () => ((await readDispute(ctx, disputeId)).drawRound >= 1 ? true : undefined),
+      "round 0 to fail",
+    );
+    await setParams(size, least);
+    // After the redraw delay the nodes that sat in round 0 arm round 1, which opens its own window on a new seed.
+    await net.advance(Number(redrawDelay) + 1);
+    const round1 = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.endsAt > 0n && s.seed !== round0.seed ? s : undefined;
+    }, "round 1's window");
+    const opened = await ctx.publicClient.getContractEvents({
+      address: addresses.DisputeSelection!,
+      abi: disputeSelectionAbi,
+      eventName: "CommitteeSelectionOpened",
+      args: { disputeId },
+      fromBlock: 0n,
+      strict: true,
+    });
+    expect(opened.map((log) => log.args.round)).toEqual([0, 1]);
+    expect((await readDispute(ctx, disputeId)).drawn).toBe(false);
+    expect(await contracts.disputeManager.read.committeeOf([disputeId])).toEqual([]);
+    const candidates = await readDisputeCandidates(ctx, disputeId);
+    const selected = await selectedOn(round1, candidates);
+    expect(selected.length).toBeGreaterThan(0);
+    const seated = await eventually(async () => {
+      const s = await getCommitteeSelection(ctx, { disputeId });
+      return s.nodeIds.length === Math.min(selected.length, 4) ? s : undefined;
+    }, "round 1's selected members to take their seats");
+    for (const id of seated.nodeIds) expect(selected).toContain(id);
+    expect(seated.commitments.every((c) => c !== zeroHash)).toBe(true);
+    await net.advance(Number(round1.endsAt - (await ctx.publicClient.getBlock()).timestamp) + 1);
+    const committee = await drawnCommittee(net, disputeId);
+    for (const id of seated.nodeIds) expect(committee).toContain(id);
+    expect((await readDispute(ctx, disputeId)).drawRound).toBe(2);
+    await whenPhase(served.stackId, Phase.Failed);
+    expect((await contracts.nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(0n);
   }, 540_000);
 
   /** The seats of `stackId` so far, as `AttesterSelfSelected` logged them (each with its commitment). */

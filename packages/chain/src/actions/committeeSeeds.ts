@@ -1,6 +1,6 @@
 import { DisputeStatus, disputeSelectionAbi } from "@atoma/contracts";
 import { type Address, zeroHash } from "viem";
-import { disputeSelectionOf } from "./committeeSelection.js";
+import { currentCommitteeWindow, disputeSelectionOf } from "./committeeSelection.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { readDispute, readDisputeCandidates } from "./disputeReads.js";
 import { execute } from "./execute.js";
@@ -11,7 +11,7 @@ import type { VrfProofArgs } from "./vrfProofArgs.js";
 const BLOCKHASH_HORIZON = 256n;
 
 /**
- * Stores the public top-up seed of dispute `disputeId`'s private committee (`DisputeSelection.pokeSeed`) when it is
+ * Stores the public top-up seed of dispute `disputeId`'s current private window (`DisputeSelection.pokeSeed`) when it is
  * needed: the window ended short of N, the top-up is armed, its seed block's hash is readable now and nobody stored
  * it yet. A stalled top-up otherwise loses that hash after 256 blocks and falls back to the public draw; once stored,
  * the top-up draws from it however late. Returns the transaction, or undefined when nothing needed storing.
@@ -21,7 +21,7 @@ export async function pokeCommitteeSeed(
   params: { disputeId: bigint; selection?: Address | undefined },
 ): Promise<TxInfo | undefined> {
   const address = disputeSelectionOf(ctx, params.selection);
-  const args = [params.disputeId] as const;
+  const args = [await currentCommitteeWindow(ctx, params)] as const;
   const abi = disputeSelectionAbi;
   const [toppingUp, stored, fellBack, dispute, block] = await Promise.all([
     ctx.publicClient.readContract({ address, abi, functionName: "toppingUp", args }),
@@ -31,7 +31,7 @@ export async function pokeCommitteeSeed(
     latestBlock(ctx),
   ]);
   if (!toppingUp || stored !== zeroHash || fellBack) return undefined;
-  if (dispute.status !== DisputeStatus.Open || dispute.drawn || dispute.drawRound !== 0) return undefined;
+  if (dispute.status !== DisputeStatus.Open || dispute.drawn) return undefined;
   const seedBlock = dispute.drawBlock + 1n;
   if (block.number <= seedBlock || block.number > seedBlock + BLOCKHASH_HORIZON) return undefined;
   const receipt = await execute(ctx, {
@@ -44,14 +44,17 @@ export async function pokeCommitteeSeed(
 }
 
 /**
- * After dispute `disputeId`'s selection window, shows node `nodeId`'s VRF proof on its seed (one it published, e.g.
- * by claiming a bounty for its silence): selected, never seated and with a seat it would have taken, the node is
- * slashed the timeout share (`DisputeSelection.reportSilentSelection`). Anyone may.
+ * After the selection window of dispute `disputeId`'s draw round `round` (0 unless given), shows node `nodeId`'s VRF
+ * proof on that window's seed (one it published, e.g. by claiming a bounty for its silence): selected, never seated
+ * and with a seat it would have taken, the node is slashed the timeout share
+ * (`DisputeSelection.reportSilentSelection`). Anyone may. `candidates` must be that round's frozen candidates (the
+ * dispute's current ones by default).
  */
 export async function reportSilentCommitteeMember(
   ctx: ChainContext,
   params: {
     disputeId: bigint;
+    round?: number | undefined;
     nodeId: bigint;
     proof: VrfProofArgs;
     candidates?: readonly bigint[] | undefined;
@@ -63,7 +66,14 @@ export async function reportSilentCommitteeMember(
     address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "reportSilentSelection",
-    args: [params.disputeId, params.nodeId, [...candidates], params.proof.proof, params.proof.hints],
+    args: [
+      params.disputeId,
+      params.round ?? 0,
+      params.nodeId,
+      [...candidates],
+      params.proof.proof,
+      params.proof.hints,
+    ],
   });
   return txInfo(receipt);
 }

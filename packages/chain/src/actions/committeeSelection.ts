@@ -7,7 +7,8 @@ import { vrfKeyRegistryOf } from "./registerVrfKey.js";
 import type { VrfProofArgs } from "./vrfProofArgs.js";
 
 /**
- * A dispute committee's private selection window as `DisputeSelection.selectionOf` holds it (`endsAt` 0: not open).
+ * A dispute committee's private selection window as `DisputeSelection.selectionOf` holds it (`endsAt` 0: not open):
+ * the current draw round's window (each round has its own, with its own seed).
  * Every action reads the deployment's `DisputeSelection` unless given another `selection` address.
  */
 export interface CommitteeSelection {
@@ -90,19 +91,37 @@ export async function committeeSelectionOutcome(
 }
 
 /**
- * Whether node `nodeId`'s VRF key may select it for dispute `disputeId`: registered before the block that froze the
- * dispute's candidates (`VrfKeyRegistry.keyUsableAt`). A node asks before any work: `selfSelect` with a newer key
- * reverts `VrfKeyTooNew`.
+ * The key of dispute `disputeId`'s current selection window (`DisputeSelection.currentWindow`): the window of the
+ * draw round in progress, or of the round that seated the committee. Every draw round has its own window; the
+ * selection's per-window reads (`frozenAt`, `fellBack`, `answered`, `toppingUp`, `topUpSeeds`) take this key.
+ */
+export async function currentCommitteeWindow(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: SelectionTarget,
+): Promise<bigint> {
+  return ctx.publicClient.readContract({
+    address: disputeSelectionOf(ctx, params.selection),
+    abi: disputeSelectionAbi,
+    functionName: "currentWindow",
+    args: [params.disputeId],
+  });
+}
+
+/**
+ * Whether node `nodeId`'s VRF key may select it in dispute `disputeId`'s current window: registered before the block
+ * that froze that round's candidates (`VrfKeyRegistry.keyUsableAt`). A node asks before any work: `selfSelect` with
+ * a newer key reverts `VrfKeyTooNew`.
  */
 export async function vrfKeyUsableForDispute(
   ctx: Pick<ChainContext, "publicClient" | "addresses">,
   params: SelectionTarget & { nodeId: bigint },
 ): Promise<boolean> {
+  const window = await currentCommitteeWindow(ctx, params);
   const frozenAt = await ctx.publicClient.readContract({
     address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "frozenAt",
-    args: [params.disputeId],
+    args: [window],
   });
   return ctx.publicClient.readContract({
     address: vrfKeyRegistryOf(ctx),

@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { disputeSelectionSeed, disputeSelectionThreshold } from "./disputeSelection.js";
+import {
+  disputeSelectionSeed,
+  disputeSelectionThreshold,
+  disputeSelectionWindow,
+} from "./disputeSelection.js";
 import { buildVrfDisputeVectors } from "./disputeSelectionVectorCases.js";
 import { vrfVerify } from "./ecvrf.js";
 import { settlementSelectionSeed } from "./selfSelection.js";
@@ -28,6 +32,27 @@ describe("dispute committee self-selection vectors", () => {
       expect(vrfVerify(own.publicKey, first.seed, p.proof)).toBe(p.beta);
       expect(() => vrfVerify(other.publicKey, first.seed, p.proof)).toThrow();
       expect(() => vrfVerify(own.publicKey, second.seed, p.proof)).toThrow();
+    }
+  });
+
+  it("a later round's window has its own seed: a proof made for round 0 does not verify on it, even on the same block hash", () => {
+    const keys = buildVrfSelectionVectors(3, 0).nodes;
+    const vectors = buildVrfDisputeVectors(3, 1);
+    const [first] = vectors.disputes;
+    const [round1] = vectors.rounds;
+    if (!first || !round1) throw new Error("fixture");
+    expect(disputeSelectionWindow(1n, 0)).toBe(1n);
+    expect(BigInt(round1.window)).toBe(disputeSelectionWindow(1n, 1));
+    const sameBlock = disputeSelectionSeed(1n, vectors.blockHash, 1);
+    expect(sameBlock).not.toBe(first.seed);
+    for (const [i, p] of first.proofs.entries()) {
+      const own = keys[i];
+      if (!own) throw new Error("fixture");
+      expect(() => vrfVerify(own.publicKey, sameBlock, p.proof)).toThrow();
+      expect(() => vrfVerify(own.publicKey, round1.seed, p.proof)).toThrow();
+      expect(vrfVerify(own.publicKey, round1.seed, round1.proofs[i]?.proof ?? "0x")).toBe(
+        round1.proofs[i]?.beta,
+      );
     }
   });
 

@@ -1,4 +1,8 @@
-export { disputeSelectionSeed, disputeSelectionThreshold } from "./disputeSelection.js";
+export {
+  disputeSelectionSeed,
+  disputeSelectionThreshold,
+  disputeSelectionWindow,
+} from "./disputeSelection.js";
 export {
   type AffinePoint,
   type DecodedProof,

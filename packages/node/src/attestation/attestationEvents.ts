@@ -8,7 +8,13 @@ import {
 } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
-import { insertDuty, recordDrawnSeat, recordPublicDraw, recordReplacementDuty } from "./duties.js";
+import {
+  insertDuty,
+  recordDrawnSeat,
+  recordPublicDraw,
+  recordReplacementDuty,
+  recordSelectionWindow,
+} from "./duties.js";
 
 /**
  * The events that give this node a duty: sampled (or drawn as a replacement) to attest a settlement, or drawn
@@ -128,8 +134,9 @@ export function attestationEventSources(chain: NodeSeat): ChainEventSource[] {
 }
 
 /**
- * A dispute's private committee selection opened: every node records a committee duty (the event names nobody),
- * so its step evaluates the node's VRF; a node not selected forgets it.
+ * A dispute's private committee selection opened (in any draw round: a round that formed no committee is followed by
+ * a window of its own): every node records a committee duty (the event names nobody), or reopens the one the earlier
+ * window left, so its step evaluates the node's VRF on this window's seed; a node not selected forgets it.
  */
 function committeeSelectionSource(chain: NodeSeat, address: `0x${string}`): ChainEventSource {
   return eventSource({
@@ -144,7 +151,7 @@ function committeeSelectionSource(chain: NodeSeat, address: `0x${string}`): Chai
           // Consensus disputes are another worker's.
           if (dispute.kind !== DisputeKind.Attestation) return undefined;
           return ({ db }) =>
-            insertDuty(db, {
+            recordSelectionWindow(db, {
               kind: "committee",
               stackId: dispute.originId,
               round: event.args.disputeId,

@@ -43,7 +43,12 @@ export async function stepCommitteeSelection(
   const { me, now } = at;
   const disputeId = duty.round;
   const selection = await getCommitteeSelection(env.seat, { disputeId });
-  if (selection.endsAt === 0n) return; // not open yet (the evidence comes first)
+  if (selection.endsAt === 0n) {
+    // Not open yet: the evidence comes first, or an earlier round's window formed no committee and the next round
+    // waits for its draw. A node that sat in that window moves the dispute on (arming the next round opens its window).
+    if (duty.state === "committed") await moveDisputeOn(env.seat, disputeId);
+    return;
+  }
   const over = now > selection.endsAt;
   if (selection.nodeIds.includes(me)) {
     if (duty.state === "pending")

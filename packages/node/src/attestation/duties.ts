@@ -61,6 +61,37 @@ export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
 }
 
 /**
+ * Records the committee duty a dispute's private selection window gives every node (`CommitteeSelectionOpened`; one
+ * row per dispute, `round` = the dispute id). A row an earlier draw round's window left (its commit deadline, that
+ * window's end, is earlier: the round formed no committee) is opened again for this window: pending, with no
+ * commitment (a seat taken in the earlier window was dropped with it), the ballot kept (the disputed requests are the
+ * same). The same event seen again changes nothing.
+ */
+export async function recordSelectionWindow(
+  db: NodeDb,
+  duty: NewDuty & { commitDeadline: bigint },
+): Promise<void> {
+  await db
+    .insertInto("attestation_tasks")
+    .values(newDutyRow(duty))
+    .onConflict((c) =>
+      c
+        .columns(["kind", "stack_id", "round"])
+        .doUpdateSet({
+          state: "pending",
+          commit_deadline: duty.commitDeadline,
+          commitment: null,
+          tx_hash: null,
+          last_error: null,
+          event_block: duty.eventBlock,
+          updated_at: sql<Date>`current_timestamp`,
+        })
+        .where("attestation_tasks.commit_deadline", "<", duty.commitDeadline),
+    )
+    .execute();
+}
+
+/**
  * Records a duty for a member the manager drew onto a committee (`DisputeOpened`). A row the private selection left
  * sealed ("committed" to a `selfSelect` the window then dropped: the public fallback seats members uncommitted) is
  * made a proper drawn seat again: pending, with the stored ballot kept and the vote's deadlines, so the member

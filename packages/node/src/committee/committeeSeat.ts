@@ -6,8 +6,9 @@ import type { Hex } from "viem";
 export type CommitteeSeat = { selected: false; seed: Hex } | (VrfProofArgs & { selected: true; seed: Hex });
 
 /**
- * Evaluates, in private, whether the node holding `secretKey` sits on dispute `disputeId`'s committee: the VRF on
- * the dispute's seed (the dispute id and the hash of the block after the one that armed its draw, `seedOf`)
+ * Evaluates, in private, whether the node holding `secretKey` sits on dispute `disputeId`'s committee in draw round
+ * `round` (0 unless given): the VRF on the round window's seed (the window and the hash of the block after the one
+ * that armed the round's draw, `seedOf`)
  * under the threshold N/n (`DisputeSelection.threshold`). Nothing is sent; a selected node then commits its vote
  * together with the proof (`selfSelectCommittee`), an unselected one stays silent.
  */
@@ -15,12 +16,13 @@ export function evaluateCommitteeSeat(
   secretKey: Hex,
   dispute: {
     disputeId: bigint;
+    round?: number | undefined;
     armedBlockHash: Hex;
     committeeSize: number | bigint;
     candidateCount: number | bigint;
   },
 ): CommitteeSeat {
-  const seed = disputeSelectionSeed(dispute.disputeId, dispute.armedBlockHash);
+  const seed = disputeSelectionSeed(dispute.disputeId, dispute.armedBlockHash, dispute.round ?? 0);
   const threshold = disputeSelectionThreshold(dispute);
   const result = evaluateSelection(secretKey, { seed, ...threshold });
   if (!result.selected) return { selected: false, seed };

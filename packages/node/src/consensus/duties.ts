@@ -66,11 +66,35 @@ const voteRow = (vote: NewVote) => ({
   reveal_deadline: vote.revealDeadline,
 });
 
-export async function insertVote(db: NodeDb, vote: NewVote): Promise<void> {
+/**
+ * Records the vote row a private selection window gives this node (`CommitteeSelectionOpened`, any draw round). A row
+ * an earlier round's window left and no committee seated (reveal deadline 0, the earlier window's end as its commit
+ * deadline) is opened again for this window: pending, its outcome cleared, the recomputed vote kept (same request).
+ * The same event seen again changes nothing.
+ */
+export async function recordSelectionVote(db: NodeDb, vote: NewVote): Promise<void> {
   await db
     .insertInto("consensus_votes")
     .values(voteRow(vote))
-    .onConflict((oc) => oc.column("dispute_id").doNothing())
+    .onConflict((oc) =>
+      oc
+        .column("dispute_id")
+        .doUpdateSet({
+          commit_deadline: vote.commitDeadline,
+          state: "pending",
+          outcome: null,
+          tx_hash: null,
+          attempts: 0,
+          last_error: null,
+          updated_at: sql`current_timestamp`,
+        })
+        .where((eb) =>
+          eb.and([
+            eb("consensus_votes.reveal_deadline", "=", 0n),
+            eb("consensus_votes.commit_deadline", "<", vote.commitDeadline),
+          ]),
+        ),
+    )
     .execute();
 }
 

@@ -1,12 +1,13 @@
 import { DisputeKind, disputeSelectionAbi, readDispute } from "@atoma/chain";
 import { type ChainEventSource, eventSource } from "../listener/eventSource.js";
 import type { NodeSeat } from "../service/nodeSeat.js";
-import { insertVote } from "./duties.js";
+import { recordSelectionVote } from "./duties.js";
 
 /**
- * A consensus dispute's private committee selection opened (issue 16): every node that is no party records a vote
- * row with the window's end as its commit deadline and no reveal deadline yet (the event names nobody), so its
- * worker evaluates the node's VRF (`advanceSelection`); a node not selected ends the row. None without a
+ * A consensus dispute's private committee selection opened (issue 16), in any draw round: every node that is no
+ * party records a vote row (or reopens the one an earlier round's window left) with the window's end as its commit
+ * deadline and no reveal deadline yet (the event names nobody), so its worker evaluates the node's VRF on this
+ * window's seed (`advanceSelection`); a node not selected ends the row. None without a
  * `DisputeSelection` in the deployment.
  */
 export function consensusSelectionSources(chain: NodeSeat, nodeId: bigint): ChainEventSource[] {
@@ -24,7 +25,7 @@ export function consensusSelectionSources(chain: NodeSeat, nodeId: bigint): Chai
             // Settlement disputes are the attestation worker's.
             if (dispute.kind !== DisputeKind.Consensus) return undefined;
             return ({ db }) =>
-              insertVote(db, {
+              recordSelectionVote(db, {
                 disputeId: event.args.disputeId,
                 requestId: dispute.originId,
                 nodeId,

@@ -36,6 +36,8 @@ export interface AttestNetwork {
   nodes: HarnessNode[];
   taskId: bigint;
   user: { account: LocalAccount; ctx: ChainContext };
+  /** The deployer, which holds governance on the dev chain. */
+  admin: ChainContext;
   /** The project's tiny model: what every honest node runs. */
   engine: InferenceEngine;
   byId(nodeId: bigint): HarnessNode;
@@ -168,6 +170,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     nodes,
     taskId,
     user,
+    admin: network.admin,
     engine,
     byId(nodeId) {
       const found = nodes.find((n) => n.nodeId === nodeId);

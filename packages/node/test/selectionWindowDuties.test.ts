@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordSelectionWindow } from "../src/attestation/duties.js";
+import type { StateDatabase } from "../src/db/openStateDatabase.js";
+import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
+
+const HASH = `0x${"ab".repeat(32)}` as const;
+
+for (const factory of testDatabaseFactories()) {
+  describe.skipIf(factory.skip !== undefined)(
+    `committee duties per selection window on ${factory.name}`,
+    () => {
+      let testDb: TestDatabase;
+      let state: StateDatabase;
+
+      beforeAll(async () => {
+        testDb = factory.make();
+        state = await testDb.open();
+      }, 60_000);
+      afterAll(async () => {
+        await state?.close();
+        await testDb?.dispose();
+      });
+
+      const window = (disputeId: bigint, endsAt: bigint, eventBlock: bigint) => ({
+        kind: "committee" as const,
+        stackId: 9n,
+        round: disputeId,
+        indices: [],
+        commitDeadline: endsAt,
+        eventBlock,
+      });
+      const rowOf = (disputeId: bigint) =>
+        state.db
+          .selectFrom("attestation_tasks")
+          .select(["task_id", "state", "result", "commitment", "commit_deadline", "event_block"])
+          .where("kind", "=", "committee")
+          .where("round", "=", disputeId)
+          .executeTakeFirstOrThrow();
+      const seal = (disputeId: bigint) =>
+        state.db
+          .updateTable("attestation_tasks")
+          .set({ state: "committed", result: "ballot-text", commitment: HASH })
+          .where("kind", "=", "committee")
+          .where("round", "=", disputeId)
+          .execute();
+
+      it("a later round's selection window reopens the row the failed round left; its event seen again changes nothing", async () => {
+        const disputeId = 2_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
+        // Round 0's window: the node self-selected (ballot stored, vote sealed); the round then formed no committee.
+        await recordSelectionWindow(state.db, window(disputeId, 100n, 10n));
+        const first = await rowOf(disputeId);
+        await seal(disputeId);
+        // Replaying round 0's event must not undo the seat this node took in it.
+        await recordSelectionWindow(state.db, window(disputeId, 100n, 10n));
+        expect(await rowOf(disputeId)).toMatchObject({ state: "committed", commitment: HASH });
+        expect(BigInt((await rowOf(disputeId)).commit_deadline!)).toBe(100n);
+        // Round 1's window: the row is the node's to evaluate again, on the new seed, its ballot kept.
+        await recordSelectionWindow(state.db, window(disputeId, 900n, 50n));
+        const reopened = await rowOf(disputeId);
+        expect(reopened).toMatchObject({ state: "pending", result: "ballot-text", commitment: null });
+        expect(reopened.task_id).toBe(first.task_id);
+        expect(BigInt(reopened.commit_deadline!)).toBe(900n);
+        expect(BigInt(reopened.event_block!)).toBe(50n);
+        // A node not selected in round 0 forgot its duty: round 1 gives it a fresh one.
+        const other = disputeId + 1n;
+        await recordSelectionWindow(state.db, window(other, 900n, 50n));
+        expect(await rowOf(other)).toMatchObject({ state: "pending", result: null });
+      }, 60_000);
+    },
+  );
+}
