@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordSelectionWindow } from "../src/attestation/duties.js";
+import { deleteDutyAsRead, listOpenDuties, recordSelectionWindow } from "../src/attestation/duties.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
 
@@ -65,6 +65,30 @@ for (const factory of testDatabaseFactories()) {
         const other = disputeId + 1n;
         await recordSelectionWindow(state.db, window(other, 900n, 50n));
         expect(await rowOf(other)).toMatchObject({ state: "pending", result: null });
+      }, 60_000);
+
+      it("a step that read the earlier window's row cannot delete it once the next round's window reopened it", async () => {
+        const disputeId = 3_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
+        await recordSelectionWindow(state.db, window(disputeId, 100n, 10n));
+        await seal(disputeId);
+        // A step reads the sealed row of round 0 (its window over, this node not seated) ...
+        const stale = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.round === disputeId)!;
+        expect(stale.state).toBe("committed");
+        // ... the listener reopens it for round 1 meanwhile ...
+        await recordSelectionWindow(state.db, window(disputeId, 900n, 50n));
+        // ... and the step's delete, on what it read, leaves the node's duty in round 1.
+        await deleteDutyAsRead(state.db, stale);
+        expect(await rowOf(disputeId)).toMatchObject({ state: "pending" });
+        // Read afresh, the row goes.
+        const fresh = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.round === disputeId)!;
+        await deleteDutyAsRead(state.db, fresh);
+        expect(
+          await state.db
+            .selectFrom("attestation_tasks")
+            .select("task_id")
+            .where("task_id", "=", fresh.taskId)
+            .execute(),
+        ).toEqual([]);
       }, 60_000);
     },
   );

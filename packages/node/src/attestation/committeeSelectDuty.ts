@@ -13,7 +13,7 @@ import type { CommitteeVoter } from "../committee/committeeVoter.js";
 import { sealVote } from "../committee/voteSteps.js";
 import type { AttestationEnv } from "./attestationEnv.js";
 import { computeBallot } from "./committeeDuty.js";
-import { type Duty, deleteDuty, updateDuty } from "./duties.js";
+import { type Duty, deleteDutyAsRead, updateDuty } from "./duties.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { canSendSelection, DEFAULT_BLOCK_TIME_MS } from "./selectionDeadline.js";
 
@@ -56,16 +56,16 @@ export async function stepCommitteeSelection(
     if (over) await moveDisputeOn(env.seat, disputeId);
     return;
   }
-  if (over || duty.state !== "pending") return deleteDuty(env.db, duty.taskId);
+  if (over || duty.state !== "pending") return deleteDutyAsRead(env.db, duty);
   const key = await env.vrfKeys.key();
-  if (!key) return deleteDuty(env.db, duty.taskId);
+  if (!key) return deleteDutyAsRead(env.db, duty);
   const candidates = await readDisputeCandidates(env.seat, disputeId);
-  if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  if (!candidates.includes(me)) return deleteDutyAsRead(env.db, duty);
   // A key registered at or after the freeze cannot select this node (`VrfKeyTooNew`): no recompute, no doomed tx.
   if (!(await vrfKeyUsableForDispute(env.seat, { disputeId, nodeId: me })))
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   const evaluated = evaluateSelection(key, selection);
-  if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
+  if (!evaluated.selected) return deleteDutyAsRead(env.db, duty);
   env.logger.info({ disputeId: disputeId.toString() }, "selected onto a dispute committee (private)");
   const voter: CommitteeVoter = { seat: env.seat, account: env.account };
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
@@ -84,7 +84,7 @@ export async function stepCommitteeSelection(
     // Not sitting is slashable only on this node's own VRF proof, which it never publishes; sitting to abstain costs
     // the timeout share and can leave the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
     env.logger.info({ disputeId: disputeId.toString() }, "cannot recompute in time: not taking the seat");
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   }
   if (!canSendSelection(selection.endsAt, await env.seat.now(), env.blockTimeMs ?? DEFAULT_BLOCK_TIME_MS)) {
     // Too near the end (review L-2): the proof would land late and revert, yet stay public, and anyone could report
@@ -93,7 +93,7 @@ export async function stepCommitteeSelection(
       { disputeId: disputeId.toString() },
       "too near the selection window's end: not taking the seat",
     );
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   }
   // Kept before sending: once seated, the committee duty reveals and shows this ballot.
   await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });

@@ -262,3 +262,21 @@ export async function recordDutyError(db: NodeDb, taskId: bigint, message: strin
 export async function deleteDuty(db: NodeDb, taskId: bigint): Promise<void> {
   await db.deleteFrom("attestation_tasks").where("task_id", "=", taskId).execute();
 }
+
+/**
+ * Deletes `duty`'s row only while it is still as the step read it (same state, same commit deadline): a listener that
+ * reopened the row for a new selection window meanwhile (`recordSelectionWindow`) keeps it, so a step acting on the
+ * earlier window cannot forget the node's duty in the next one.
+ */
+export async function deleteDutyAsRead(db: NodeDb, duty: Duty): Promise<void> {
+  await db
+    .deleteFrom("attestation_tasks")
+    .where("task_id", "=", duty.taskId)
+    .where("state", "=", duty.state)
+    .where((eb) =>
+      duty.commitDeadline === undefined
+        ? eb("commit_deadline", "is", null)
+        : eb("commit_deadline", "=", duty.commitDeadline),
+    )
+    .execute();
+}
