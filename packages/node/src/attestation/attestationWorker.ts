@@ -26,7 +26,7 @@ export class AttestationWorker {
   private readonly env: AttestationEnv;
   private readonly options: AttestationWorkerOptions;
   private readonly worker: DutyWorker;
-  /** The last duty the previous pass scanned: the next scan starts after it, so every duty gets its turn. */
+  /** The duty last started: the next pass starts after it, so every duty gets its turn. */
   private cursor = 0n;
 
   constructor(env: AttestationEnv, options: AttestationWorkerOptions) {
@@ -56,8 +56,14 @@ export class AttestationWorker {
 
   /** One step of every open duty (at most `concurrency` at once), waiting for them all (tests call it). */
   async tick(signal?: AbortSignal): Promise<void> {
+    const stop = signal ?? new AbortController().signal;
     const started: Promise<void>[] = [];
-    await this.startEach(signal ?? new AbortController().signal, started);
+    for (const duty of await this.turns()) {
+      if (stop.aborted) break;
+      if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
+      await this.worker.slotFree();
+      started.push(this.begin(duty, stop));
+    }
     await Promise.allSettled(started);
   }
 
@@ -66,37 +72,27 @@ export class AttestationWorker {
     return this.worker.busy;
   }
 
-  /** The loop's pass: starts a step of every open duty as slots free up, without waiting for the last ones. */
-  private launch(signal: AbortSignal): Promise<void> {
-    return this.startEach(signal);
+  /** Starts steps while slots are free, without waiting for them (the loop's pass). */
+  private async launch(signal: AbortSignal): Promise<void> {
+    for (const duty of await this.turns()) {
+      if (signal.aborted || this.worker.full) break;
+      if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
+      void this.begin(duty, signal);
+    }
   }
 
   /**
-   * Starts one step of each open duty not in progress or backing off, waiting for a free slot before each: a pass
-   * reaches every duty it scanned, so however many quick steps there are, none waits for a pass that never comes to
-   * it (a pass that stopped at the first full slot left the rest to the next interval, where the same duties came
-   * first again). Duties still to commit go first within the pass (a recompute is the step that takes long); the
-   * scan goes on after the last duty the previous pass scanned, so past its bound every duty still gets its turn.
+   * The order duties get slots in: every open duty in turn, starting after the duty last started, whatever its
+   * state. Opening a commitment has a deadline that slashes as surely as committing does, so duties still to commit
+   * get no precedence: a stream of quick steps of such duties (candidates waiting for a draw) would hold every slot
+   * and starve an opening.
    */
-  private async startEach(signal: AbortSignal, started?: Promise<void>[]): Promise<void> {
-    const scanned = await listOpenDuties(this.env.db, { after: this.cursor });
-    const order = [
-      ...scanned.filter((d) => d.state === "pending"),
-      ...scanned.filter((d) => d.state !== "pending"),
-    ];
-    for (const duty of order) {
-      if (signal.aborted) return;
-      if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
-      await this.worker.slotFree();
-      if (signal.aborted) return;
-      const step = this.begin(duty, signal);
-      started?.push(step);
-    }
-    const last = scanned.at(-1);
-    if (last) this.cursor = last.taskId;
+  private turns(): Promise<Duty[]> {
+    return listOpenDuties(this.env.db, { after: this.cursor });
   }
 
   private begin(duty: Duty, signal: AbortSignal): Promise<void> {
+    this.cursor = duty.taskId;
     return this.worker.launch(duty.taskId, () => this.step(duty, signal));
   }
 
