@@ -29,9 +29,10 @@ contract DisputeRoundsTest is DisputeRoundSteps {
         assertEq(selection.seedOf(w1, vm.parseJsonBytes32(json, ".roundBlockHash")), seed1, "the vectors' seed");
         assertTrue(seed1 != seed0, "a fresh seed");
         assertTrue(selection.seedOf(w1, blockHash) != seed0, "fresh even on the same block hash");
+        uint64[] memory c1 = _candidates(disputeId);
         vm.expectEmit(address(selection));
         emit DisputeSelection.CommitteeSelectionOpened(
-            disputeId, 1, seed1, uint64(block.timestamp) + WINDOW, 3, _candidates(disputeId).length
+            disputeId, 1, seed1, uint64(block.timestamp) + WINDOW, 3, c1.length, c1
         );
         _openRoundOne(disputeId, armed);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);

@@ -178,7 +178,7 @@ contract DisputeSelectionTest is DisputeSelectionSteps {
         Proof memory honest = _proof(disputeId, low);
         vm.prank(vm.addr(signerKey[low]));
         vm.expectEmit(address(small));
-        emit DisputeSelection.MemberUnseated(disputeId, high);
+        emit DisputeSelection.MemberUnseated(disputeId, 0, high);
         small.selfSelect(disputeId, low, honest.proof, honest.hints, keccak256("honest"));
         vm.prank(vm.addr(signerKey[high]));
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.AlreadySelected.selector, disputeId, high));
@@ -203,7 +203,7 @@ contract DisputeSelectionTest is DisputeSelectionSteps {
         p = _proof(disputeId, high);
         vm.prank(vm.addr(signerKey[high]));
         vm.expectEmit(address(small));
-        emit DisputeSelection.MemberUnseated(disputeId, high);
+        emit DisputeSelection.MemberUnseated(disputeId, 0, high);
         small.selfSelect(disputeId, high, p.proof, p.hints, keccak256("late"));
         assertEq(small.selectionOf(disputeId).nodeIds.length, 1, "capped");
         assertEq(small.selectionOf(disputeId).nodeIds[0], low, "the lower output stays");
@@ -295,7 +295,7 @@ contract DisplacedMemberTest is DisputeSelectionSteps {
         (uint256 low, uint256 high) = _twoSelected(disputeId);
         _sit(disputeId, high, _proof(disputeId, high), keccak256("high"));
         vm.expectEmit(address(selection));
-        emit DisputeSelection.MemberUnseated(disputeId, high);
+        emit DisputeSelection.MemberUnseated(disputeId, 0, high);
         _sit(disputeId, low, _proof(disputeId, low), keccak256("low"));
         vm.warp(block.timestamp + WINDOW + 1);
         Proof memory p = _proof(disputeId, high);

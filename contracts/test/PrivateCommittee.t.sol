@@ -217,7 +217,7 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         vm.roll(block.number + 1);
         uint256 armedAt = block.number;
         vm.expectEmit(address(selection));
-        emit DisputeSelection.CommitteeToppingUp(disputeId, 1);
+        emit DisputeSelection.CommitteeToppingUp(disputeId, 0, 1);
         disputes.drawCommittee(disputeId);
         assertEq(disputes.getDispute(disputeId).drawBlock, armedAt, "the top-up is armed on a block after the window");
         assertTrue(!disputes.getDispute(disputeId).drawn, "nobody sits alone");
@@ -385,7 +385,7 @@ contract PrivateCommitteeTest is DisputeSelectionSteps {
         // Nobody opens the window within the horizon: the draw goes public, once.
         vm.roll(armed + 257);
         vm.expectEmit(address(selection));
-        emit DisputeSelection.SelectionFellBack(disputeId, 0);
+        emit DisputeSelection.SelectionFellBack(disputeId, 0, 0);
         disputes.drawCommittee(disputeId);
         assertTrue(selection.fellBack(disputeId), "public");
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));

@@ -50,7 +50,7 @@ contract SilentCommitteeTest is DisputeSelectionSteps {
         Proof memory p = _proof(disputeId, silent);
         uint64[] memory candidates = _candidates(disputeId);
         vm.expectEmit(address(selection));
-        emit DisputeSelection.SilentMemberSlashed(disputeId, silent, reporter, before * 500 / 10_000);
+        emit DisputeSelection.SilentMemberSlashed(disputeId, 0, silent, reporter, before * 500 / 10_000);
         vm.prank(reporter);
         selection.reportSilentSelection(disputeId, 0, silent, candidates, p.proof, p.hints);
         assertEq(_collateral(silent), before - before * 500 / 10_000, "the timeout share");

@@ -82,20 +82,29 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     /// The top-up's seed, stored by the first call that reads the hash of the block after the top-up was armed.
     mapping(uint256 window => bytes32) public topUpSeeds;
 
-    /// The window of draw round `round` opened; it names nobody.
+    /// The window of draw round `round` opened; it names nobody. `candidates` is the list it opened on (the one a
+    /// report of its silence must show: the manager's list is replaced when the next round is armed).
     event CommitteeSelectionOpened(
-        uint256 indexed disputeId, uint8 round, bytes32 seed, uint64 endsAt, uint256 numerator, uint256 denominator
+        uint256 indexed disputeId,
+        uint8 round,
+        bytes32 seed,
+        uint64 endsAt,
+        uint256 numerator,
+        uint256 denominator,
+        uint64[] candidates
     );
-    event MemberSelfSelected(uint256 indexed disputeId, uint256 indexed nodeId, bytes32 commitment);
+    event MemberSelfSelected(uint256 indexed disputeId, uint8 round, uint256 indexed nodeId, bytes32 commitment);
     /// The cap was full and a lower output arrived: `nodeId` (or the newcomer itself, when its output is the
     /// highest) does not sit.
-    event MemberUnseated(uint256 indexed disputeId, uint256 indexed nodeId);
+    event MemberUnseated(uint256 indexed disputeId, uint8 round, uint256 indexed nodeId);
     /// Too few selected themselves (`members` standing at the window's end): the public draw takes over.
-    event SelectionFellBack(uint256 indexed disputeId, uint256 members);
+    event SelectionFellBack(uint256 indexed disputeId, uint8 round, uint256 members);
     /// The window ended with `members` standing, fewer than N or an even count: a public draw tops them up.
-    event CommitteeToppingUp(uint256 indexed disputeId, uint256 members);
+    event CommitteeToppingUp(uint256 indexed disputeId, uint8 round, uint256 members);
     /// A candidate selected on the window's seed that never proved it, and would have sat, lost the timeout share.
-    event SilentMemberSlashed(uint256 indexed disputeId, uint256 indexed nodeId, address reporter, uint256 taken);
+    event SilentMemberSlashed(
+        uint256 indexed disputeId, uint8 round, uint256 indexed nodeId, address reporter, uint256 taken
+    );
 
     error BadCap(uint256 cap);
     error SelectionNotReady(uint256 disputeId);
@@ -121,17 +130,20 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         cap = cap_;
     }
 
-    /// Opens the selection window of dispute `disputeId`'s current draw round (anyone may call): not drawn yet, the
-    /// round's draw armed and not drawn publicly, the disputed data complete on-chain, from the second block after
-    /// the armed one (its successor's hash is the seed) and within the blockhash horizon.
+    /// Opens the selection window of dispute `disputeId`'s current draw round (anyone may call): not drawn yet, a
+    /// round the manager may still seat (below `drawRounds`), its draw armed and not drawn publicly, the disputed data
+    /// complete on-chain, from the second block after the armed one (its successor's hash is the seed) and within the
+    /// blockhash horizon.
     function open(uint256 disputeId) public {
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
         uint256 w = windowOf(disputeId, d.drawRound);
         Selection storage sel = _selections[w];
         if (sel.endsAt != 0) revert SelectionAlreadyOpen(disputeId);
+        (,, uint8 drawRounds, uint64 commitWindow,,,,) = disputes.params();
         if (
-            d.status != DisputeManager.Status.Open || d.drawn || d.drawBlock == 0 || d.evidenceCount < d.sampleCount
-                || fellBack[w] || block.number <= d.drawBlock + 1 || block.number > d.drawBlock + BLOCKHASH_HORIZON
+            d.status != DisputeManager.Status.Open || d.drawn || d.drawRound >= drawRounds || d.drawBlock == 0
+                || d.evidenceCount < d.sampleCount || fellBack[w] || block.number <= d.drawBlock + 1
+                || block.number > d.drawBlock + BLOCKHASH_HORIZON
         ) revert SelectionNotReady(disputeId);
         uint64[] memory candidates = disputes.candidatesOf(disputeId);
         if (candidates.length == 0) revert SelectionNotReady(disputeId);
@@ -142,11 +154,10 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         sel.candidatesHash = keccak256(abi.encode(candidates));
         // Never shorter than the dispute's commit window: an honest selected node has as long to recompute as a
         // drawn member has to commit.
-        (,,, uint64 commitWindow,,,,) = disputes.params();
         sel.endsAt = uint64(block.timestamp) + (window < commitWindow ? commitWindow : window);
         sel.numerator = numerator;
         sel.denominator = denominator;
-        emit CommitteeSelectionOpened(disputeId, d.drawRound, sel.seed, sel.endsAt, numerator, denominator);
+        emit CommitteeSelectionOpened(disputeId, d.drawRound, sel.seed, sel.endsAt, numerator, denominator, candidates);
     }
 
     /// Node `nodeId` takes a seat in the current round's window with its VRF proof on that window's seed and its vote
@@ -158,22 +169,13 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         EcVrf.Hints calldata hints,
         bytes32 commitment
     ) external nonReentrant {
-        uint256 w = currentWindow(disputeId);
+        uint8 round = currentRound(disputeId);
+        uint256 w = windowOf(disputeId, round);
         Selection storage sel = _selections[w];
         if (sel.endsAt == 0 || block.timestamp > sel.endsAt) revert SelectionNotOpen(disputeId);
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) revert NotNodeActor(nodeId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidCommitment();
-        DisputeManager.Party[] memory parties = disputes.partiesOf(disputeId);
-        for (uint256 i = 0; i < parties.length; ++i) {
-            if (parties[i].nodeId == nodeId) revert PartyCannotSit(disputeId, nodeId);
-        }
-        uint64[] memory candidates = disputes.candidatesOf(disputeId);
-        if (keccak256(abi.encode(candidates)) != sel.candidatesHash) revert SelectionNotOpen(disputeId);
-        bool listed;
-        for (uint256 i = 0; i < candidates.length && !listed; ++i) {
-            listed = candidates[i] == nodeId;
-        }
-        if (!listed) revert NotCandidate(disputeId, nodeId);
+        _checkSitter(disputeId, nodeId, sel.candidatesHash);
         if (answered[w][nodeId]) revert AlreadySelected(disputeId, nodeId);
         bytes32 beta =
             vrfKeys.proveSelectionAt(nodeId, frozenAt[w], sel.seed, proof, hints, sel.numerator, sel.denominator);
@@ -184,7 +186,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             sel.nodeIds.push(uint64(nodeId));
             sel.commitments.push(commitment);
             betas.push(beta);
-            emit MemberSelfSelected(disputeId, nodeId, commitment);
+            emit MemberSelfSelected(disputeId, round, nodeId, commitment);
             return;
         }
         uint256 worst;
@@ -192,23 +194,24 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             if (betas[i] > betas[worst]) worst = i;
         }
         if (beta >= betas[worst]) {
-            emit MemberUnseated(disputeId, nodeId);
+            emit MemberUnseated(disputeId, round, nodeId);
             return;
         }
-        emit MemberUnseated(disputeId, sel.nodeIds[worst]);
+        emit MemberUnseated(disputeId, round, sel.nodeIds[worst]);
         sel.nodeIds[worst] = uint64(nodeId);
         sel.commitments[worst] = commitment;
         betas[worst] = beta;
-        emit MemberSelfSelected(disputeId, nodeId, commitment);
+        emit MemberSelfSelected(disputeId, round, nodeId, commitment);
     }
 
     /// After the window of draw round `round` (anyone may call, holding node `nodeId`'s VRF proof on that window's
-    /// seed): a frozen candidate (`candidates`, the list the window opened on) that was selected (key predating the
-    /// freeze block, output under the threshold) and never proved it loses the timeout share, to the treasury (no party
-    /// gains), once, as a silent selected attester does (`SettlementDraw.reportSilentSelection`). Only when it would
-    /// have sat: the cap was not full at the window's end, or its output is below the highest seated one (seats only
-    /// ever go to lower outputs, so a node that saw a full cap of lower outputs and stayed out is never framed); a node
-    /// that proved its selection in time, seated or displaced, is never slashed (`NotSilent`).
+    /// seed): a frozen candidate (`candidates`, the list the window opened on, as its `CommitteeSelectionOpened`
+    /// carries it) that was selected (key predating the freeze block, output under the threshold) and never proved it
+    /// loses the timeout share, to the treasury (no party gains), once, as a silent selected attester does
+    /// (`SettlementDraw.reportSilentSelection`). Only when it would have sat: the cap was not full at the window's end,
+    /// or its output is below the highest seated one (seats only ever go to lower outputs, so a node that saw a full
+    /// cap of lower outputs and stayed out is never framed); a node that proved its selection in time, seated or
+    /// displaced, is never slashed (`NotSilent`).
     function reportSilentSelection(
         uint256 disputeId,
         uint8 round,
@@ -240,7 +243,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         }
         answered[w][nodeId] = true;
         uint256 taken = nodeRegistry.slashTimeout(nodeId, address(0));
-        emit SilentMemberSlashed(disputeId, nodeId, msg.sender, taken);
+        emit SilentMemberSlashed(disputeId, round, nodeId, msg.sender, taken);
     }
 
     /// Each draw round of the manager (IDisputeSelection), for that round's window: opens it when it is not yet; once
@@ -254,18 +257,23 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     {
         if (msg.sender != address(disputes)) revert NotDisputeManager(msg.sender);
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
+        {
+            // A round the manager can never seat opens no window.
+            (,, uint8 drawRounds,,,,,) = disputes.params();
+            if (d.drawRound >= drawRounds) revert SelectionNotReady(disputeId);
+        }
         uint256 w = windowOf(disputeId, d.drawRound);
         if (fellBack[w]) return (PUBLIC, members, commitments);
         Selection storage sel = _selections[w];
         if (sel.endsAt == 0) {
             // Without candidates nobody can self-select: the draw is public (and fails its rounds).
             if (disputes.candidatesOf(disputeId).length == 0) {
-                return _fallBack(disputeId, w, 0, PUBLIC);
+                return _fallBack(disputeId, d.drawRound, 0, PUBLIC);
             }
             // The seed block's hash is gone (nobody opened the window in 256 blocks after the evidence completed):
             // never a second private seed, which whoever kept the window shut could use as a re-roll.
             if (d.evidenceCount == d.sampleCount && block.number > d.drawBlock + BLOCKHASH_HORIZON) {
-                return _fallBack(disputeId, w, 0, REARM);
+                return _fallBack(disputeId, d.drawRound, 0, REARM);
             }
             open(disputeId);
             return (OPENED, members, commitments);
@@ -281,14 +289,14 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             members[standing] = sel.nodeIds[i];
             commitments[standing++] = uint256(sel.commitments[i]);
         }
-        if (standing == 0) return _fallBack(disputeId, w, 0, REARM);
+        if (standing == 0) return _fallBack(disputeId, d.drawRound, 0, REARM);
         uint256 found = standing;
         uint256 want = standing < size ? size : standing | 1;
         bytes32 seed;
         if (found < want) {
             if (!toppingUp[w]) {
                 // Arm the top-up's seed: the hash of the block after this one, after the window.
-                emit CommitteeToppingUp(disputeId, standing);
+                emit CommitteeToppingUp(disputeId, d.drawRound, standing);
                 toppingUp[w] = true;
                 return (REARM, new uint256[](0), new uint256[](0));
             }
@@ -297,7 +305,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
                 // The seed block is not mined yet: nothing to do. Or its hash is gone and nobody stored it: never a
                 // second top-up seed (whoever stalled would choose between two draws), the public draw instead.
                 if (block.number <= uint256(d.drawBlock) + 1) return (OPENED, members, commitments);
-                return _fallBack(disputeId, w, standing, REARM);
+                return _fallBack(disputeId, d.drawRound, standing, REARM);
             }
             found = _topUp(disputeId, seed, members, standing, want);
         }
@@ -315,7 +323,7 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             }
             --found;
         }
-        if (found < minCommittee) return _fallBack(disputeId, w, found, PUBLIC);
+        if (found < minCommittee) return _fallBack(disputeId, d.drawRound, found, PUBLIC);
         assembly ("memory-safe") {
             mstore(members, found)
             mstore(commitments, found)
@@ -323,12 +331,27 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return (FORMED, members, commitments);
     }
 
-    function _fallBack(uint256 disputeId, uint256 w, uint256 standing, uint8 step)
+    /// Node `nodeId` is no party and is one of the manager's candidates, which are still the window's.
+    function _checkSitter(uint256 disputeId, uint256 nodeId, bytes32 candidatesHash) internal view {
+        DisputeManager.Party[] memory parties = disputes.partiesOf(disputeId);
+        for (uint256 i = 0; i < parties.length; ++i) {
+            if (parties[i].nodeId == nodeId) revert PartyCannotSit(disputeId, nodeId);
+        }
+        uint64[] memory candidates = disputes.candidatesOf(disputeId);
+        if (keccak256(abi.encode(candidates)) != candidatesHash) revert SelectionNotOpen(disputeId);
+        bool listed;
+        for (uint256 i = 0; i < candidates.length && !listed; ++i) {
+            listed = candidates[i] == nodeId;
+        }
+        if (!listed) revert NotCandidate(disputeId, nodeId);
+    }
+
+    function _fallBack(uint256 disputeId, uint8 round, uint256 standing, uint8 step)
         internal
         returns (uint8, uint256[] memory, uint256[] memory)
     {
-        fellBack[w] = true;
-        emit SelectionFellBack(disputeId, standing);
+        fellBack[windowOf(disputeId, round)] = true;
+        emit SelectionFellBack(disputeId, round, standing);
         return (step, new uint256[](0), new uint256[](0));
     }
 
@@ -398,8 +421,13 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
 
     /// The window of the dispute's draw round in progress, or of the round that seated its committee.
     function currentWindow(uint256 disputeId) public view returns (uint256) {
+        return windowOf(disputeId, currentRound(disputeId));
+    }
+
+    /// The dispute's draw round in progress, or the round that seated its committee (`currentWindow`'s round).
+    function currentRound(uint256 disputeId) public view returns (uint8) {
         DisputeManager.Dispute memory d = disputes.getDispute(disputeId);
-        return windowOf(disputeId, d.drawn ? d.drawRound - 1 : d.drawRound);
+        return d.drawn ? d.drawRound - 1 : d.drawRound;
     }
 
     /// The current window (`currentWindow`) of dispute `disputeId`.

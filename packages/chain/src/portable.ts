@@ -94,6 +94,7 @@ export {
   selfSelectCommittee,
   vrfKeyUsableForDispute,
 } from "./actions/committeeSelection.js";
+export { committeeWindowCandidates } from "./actions/committeeWindowCandidates.js";
 export {
   type ConsensusRoundOutcome,
   type ConsensusSeatResult,

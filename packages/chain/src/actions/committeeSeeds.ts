@@ -1,8 +1,9 @@
 import { DisputeStatus, disputeSelectionAbi } from "@atoma/contracts";
 import { type Address, zeroHash } from "viem";
 import { currentCommitteeWindow, disputeSelectionOf } from "./committeeSelection.js";
+import { committeeWindowCandidates } from "./committeeWindowCandidates.js";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
-import { readDispute, readDisputeCandidates } from "./disputeReads.js";
+import { readDispute } from "./disputeReads.js";
 import { execute } from "./execute.js";
 import { latestBlock } from "./latestBlock.js";
 import type { VrfProofArgs } from "./vrfProofArgs.js";
@@ -47,8 +48,9 @@ export async function pokeCommitteeSeed(
  * After the selection window of dispute `disputeId`'s draw round `round` (0 unless given), shows node `nodeId`'s VRF
  * proof on that window's seed (one it published, e.g. by claiming a bounty for its silence): selected, never seated
  * and with a seat it would have taken, the node is slashed the timeout share
- * (`DisputeSelection.reportSilentSelection`). Anyone may. `candidates` must be that round's frozen candidates (the
- * dispute's current ones by default).
+ * (`DisputeSelection.reportSilentSelection`). Anyone may. `candidates` must be the list that round's window opened on:
+ * by default read from its `CommitteeSelectionOpened` event, never the manager's current list (a later round replaced
+ * it).
  */
 export async function reportSilentCommitteeMember(
   ctx: ChainContext,
@@ -61,19 +63,19 @@ export async function reportSilentCommitteeMember(
     selection?: Address | undefined;
   },
 ): Promise<TxInfo> {
-  const candidates = params.candidates ?? (await readDisputeCandidates(ctx, params.disputeId));
+  const round = params.round ?? 0;
+  const candidates =
+    params.candidates ??
+    (await committeeWindowCandidates(ctx, {
+      disputeId: params.disputeId,
+      round,
+      selection: params.selection,
+    }));
   const receipt = await execute(ctx, {
     address: disputeSelectionOf(ctx, params.selection),
     abi: disputeSelectionAbi,
     functionName: "reportSilentSelection",
-    args: [
-      params.disputeId,
-      params.round ?? 0,
-      params.nodeId,
-      [...candidates],
-      params.proof.proof,
-      params.proof.hints,
-    ],
+    args: [params.disputeId, round, params.nodeId, [...candidates], params.proof.proof, params.proof.hints],
   });
   return txInfo(receipt);
 }
