@@ -27,6 +27,37 @@ for (const factory of testDatabaseFactories()) {
         revealDeadline: 0n,
       });
 
+      it("a step that read the earlier window's pending row cannot end it once the next round's window reopened it", async () => {
+        const disputeId = 4_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
+        await recordSelectionVote(state.db, window(disputeId, 100n));
+        // A step reads round 0's row (its window over, this node not selected) ...
+        const stale = await getVote(state.db, disputeId);
+        expect(stale).toMatchObject({ state: "pending", commit_deadline: 100n });
+        // ... the listener reopens it for round 1 (same state, a later deadline) ...
+        await recordSelectionVote(state.db, window(disputeId, 900n));
+        // ... and the step's end, on what it read, leaves round 1's row to evaluate.
+        expect(
+          await updateVote(
+            state.db,
+            disputeId,
+            { state: "done", outcome: "not_selected" },
+            ["pending"],
+            100n,
+          ),
+        ).toBe(false);
+        expect(await getVote(state.db, disputeId)).toMatchObject({ state: "pending", commit_deadline: 900n });
+        // Read afresh, it ends.
+        expect(
+          await updateVote(
+            state.db,
+            disputeId,
+            { state: "done", outcome: "not_selected" },
+            ["pending"],
+            900n,
+          ),
+        ).toBe(true);
+      }, 60_000);
+
       it("a later round's window reopens the row a failed round left; a replay or a seated row is left alone", async () => {
         const disputeId = 3_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
         await recordSelectionVote(state.db, window(disputeId, 100n));

@@ -222,12 +222,15 @@ export async function updateVote(
   disputeId: bigint,
   changes: VoteChanges,
   from?: readonly ConsensusVoteState[],
+  /** Only while the row's commit deadline is still this one (a later window's reopening moves it). */
+  commitDeadline?: bigint,
 ): Promise<boolean> {
   let query = db
     .updateTable("consensus_votes")
     .set({ ...changes, updated_at: sql`current_timestamp` })
     .where("dispute_id", "=", disputeId);
   if (from) query = query.where("state", "in", [...from]);
+  if (commitDeadline !== undefined) query = query.where("commit_deadline", "=", commitDeadline);
   const rows = await query.returning("dispute_id").execute();
   return rows.length > 0;
 }

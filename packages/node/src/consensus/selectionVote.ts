@@ -90,6 +90,10 @@ async function waitForTheCommittee(env: ConsensusEnv, vote: VoteRow): Promise<vo
   if (!committee.some((member) => member.nodeId === vote.node_id)) await end(env, vote, "unseated");
 }
 
+/**
+ * Ends the row as it was read: a listener that reopened it for a later round's window meanwhile (same state, a later
+ * commit deadline) keeps it, so the node still evaluates that round.
+ */
 async function end(env: ConsensusEnv, vote: VoteRow, outcome: string): Promise<void> {
-  await updateVote(env.db, vote.dispute_id, { state: "done", outcome }, [vote.state]);
+  await updateVote(env.db, vote.dispute_id, { state: "done", outcome }, [vote.state], vote.commit_deadline);
 }
