@@ -74,11 +74,16 @@ export class AttestationWorker {
 
   /** Starts steps while slots are free, without waiting for them (the loop's pass). */
   private async launch(signal: AbortSignal): Promise<void> {
-    for (const duty of await this.turns()) {
-      if (signal.aborted || this.worker.full) break;
+    const scanned = await this.turns();
+    for (const duty of scanned) {
+      if (signal.aborted || this.worker.full) return;
       if (this.worker.running(duty.taskId) || this.worker.waiting(duty.taskId)) continue;
       void this.begin(duty, signal);
     }
+    // A slot is still free: every scanned duty is running, backing off or started, so the next scan goes on past
+    // them (else duties beyond the scan's bound would wait for those backoffs to end).
+    const last = scanned.at(-1);
+    if (last && !signal.aborted) this.cursor = last.taskId;
   }
 
   /**
