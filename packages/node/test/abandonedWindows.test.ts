@@ -1,14 +1,8 @@
-import {
-  attesterCandidatesOf,
-  drawAttesters,
-  evaluateSelection,
-  getAttesterSelection,
-  StackCancelledError,
-} from "@atoma/chain";
+import { attesterCandidatesOf, drawAttesters, getAttesterSelection, StackCancelledError } from "@atoma/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nodeVrfKey } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { reveal, serveAndSettle } from "./harness/servingNode.js";
+import { selectedAmong } from "./harness/vrfSelection.js";
 
 /** The shortest selection window the contract takes. */
 const WINDOW = 60;
@@ -36,17 +30,8 @@ describe("private selection under abandoned windows", () => {
   }, 300_000);
   afterAll(() => net?.stop(), 60_000);
 
-  const selectedOf = async (stackId: bigint, candidates: readonly bigint[]) => {
-    const selection = await getAttesterSelection(net.user.ctx, stackId);
-    const registry = net.deployment.addresses.VrfKeyRegistry!;
-    const selected: bigint[] = [];
-    for (const n of net.nodes) {
-      if (!candidates.includes(n.nodeId)) continue;
-      const key = await nodeVrfKey(n.signerAccount, { chainId: net.anvil.chainId, vrfKeyRegistry: registry });
-      if (evaluateSelection(key, selection).selected) selected.push(n.nodeId);
-    }
-    return selected;
-  };
+  const selectedOf = async (stackId: bigint, candidates: readonly bigint[]) =>
+    selectedAmong(net, await getAttesterSelection(net.user.ctx, stackId), candidates);
 
   it("a server that abandons window after window cannot starve the selected attesters' openings of a later settlement", async () => {
     for (let k = 0; k < 5; k++) {

@@ -25,6 +25,7 @@ import { nodeVrfKey, sharedVrfKeyKeeper, VrfKeyKeeper } from "../src/attestation
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard } from "./harness/strategies.js";
+import { selectedAmong } from "./harness/vrfSelection.js";
 
 const Phase = { Drawing: 8, Reveal: 2, Disputed: 3, Accepted: 4, Failed: 6 } as const;
 /** The shortest window the contract takes (`MIN_SELECTION_WINDOW`: the 30 s fetch timeout and as much again). */
@@ -74,19 +75,10 @@ describe("private self-selection of attesters against anvil", () => {
   /** Who is selected, as only each node can compute it (the test holds every node's key). */
   const privatelySelected = async (stackId: bigint, candidates: readonly bigint[]) =>
     selectedOn(await getAttesterSelection(net.user.ctx, stackId), candidates);
-  const selectedOn = async (
+  const selectedOn = (
     selection: { seed: `0x${string}`; numerator: bigint; denominator: bigint },
     candidates: readonly bigint[],
-  ) => {
-    const registry = net.deployment.addresses.VrfKeyRegistry!;
-    const selected: bigint[] = [];
-    for (const n of net.nodes) {
-      if (!candidates.includes(n.nodeId)) continue;
-      const key = await nodeVrfKey(n.signerAccount, { chainId: net.anvil.chainId, vrfKeyRegistry: registry });
-      if (evaluateSelection(key, selection).selected) selected.push(n.nodeId);
-    }
-    return selected;
-  };
+  ) => selectedAmong(net, selection, candidates);
 
   /**
    * Serves and settles a stack, opens its window with the board closed (selected nodes hold their commitment),
