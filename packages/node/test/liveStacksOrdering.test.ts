@@ -52,8 +52,8 @@ describe("the order of syncs and receipts on a live stack (SQLite, synchronous =
     await closing(state, gate, async () => {
       gate.pause();
       const reservation = await accounting.reserve({ stackId, units: 5n, nonce: 0n });
-      await settle();
-      expect(gate.waiting).toBe(1); // the row's sync, started by the reservation
+      // The row's sync, started by the reservation (on a loaded machine a few turns of the loop may not reach it).
+      await vi.waitFor(() => expect(gate.waiting).toBe(1));
       let done = false;
       const commit = accounting.commit(reservation, leafFor(0, 5n)).then((leaf) => {
         done = true;
@@ -75,8 +75,7 @@ describe("the order of syncs and receipts on a live stack (SQLite, synchronous =
       await connection.wal!.sync(); // the leaf's own sync, done
       gate.pause();
       await vi.advanceTimersByTimeAsync(LIVE_IDLE_MS);
-      await settle();
-      expect(gate.waiting).toBe(1); // the retirement's own sync
+      await vi.waitFor(() => expect(gate.waiting).toBe(1)); // the retirement's own sync
       expect(await live()).toEqual([String(stackId)]); // not gone before that sync has finished
 
       await request(1); // a whole request while the retirement waits: its leaf is after that sync
