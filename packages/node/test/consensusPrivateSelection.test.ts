@@ -1,20 +1,14 @@
-import { disputeSelectionAbi, submitConsensusRequest } from "@atoma/chain";
-import { consensusRequestsAbi, disputeManagerAbi } from "@atoma/contracts";
+import { disputeSelectionAbi } from "@atoma/chain";
+import { disputeManagerAbi } from "@atoma/contracts";
 import { consensusRoot } from "@atoma/core";
 import { stringToHex, zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getVote } from "../src/consensus/duties.js";
-import {
-  type ConsensusCluster,
-  CLUSTER_ECHELON as ECHELON,
-  CLUSTER_MAX_UNITS as MAX_UNITS,
-  CLUSTER_PRICE as PRICE,
-  startConsensusCluster,
-  waitFor,
-} from "../src/devnet/index.js";
+import { type ConsensusCluster, startConsensusCluster, waitFor } from "../src/devnet/index.js";
+import { disputedCheatRequest } from "./helpers/cheatDispute.js";
 
 /** ConsensusRequests.Status.Disputed and Delivered */
-const DISPUTED = 4;
+const _DISPUTED = 4;
 const DELIVERED = 5;
 const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -39,35 +33,9 @@ describe("a consensus dispute's committee selects itself in private (issue 16)",
   }, async () => {
     const { network, chainNodes, cheater } = cluster;
     const { publicClient } = network.admin;
-    const requester = await network.account();
+    const _requester = await network.account();
     const prompt = stringToHex("Is 7 prime?");
-    const { requestId, seats } = await submitConsensusRequest(requester.ctx, {
-      taskId: cluster.cheatTask,
-      prompt,
-      n: 3,
-      maxUnits: MAX_UNITS,
-      maxPricePerMillion: PRICE,
-      echelon: ECHELON,
-      callbackGas: 0,
-    });
-    expect(seats!.nodeIds).toContain(cheater.nodeId);
-    const request = () =>
-      publicClient.readContract({
-        address: network.deployment.addresses.ConsensusRequests,
-        abi: consensusRequestsAbi,
-        functionName: "getRequest",
-        args: [requestId],
-      });
-    await waitFor("the dispute", async () => ((await request()).status >= DISPUTED ? true : undefined));
-    const [disputed] = await publicClient.getContractEvents({
-      address: network.deployment.addresses.ConsensusRequests,
-      abi: consensusRequestsAbi,
-      eventName: "ConsensusDisputed",
-      args: { requestId },
-      fromBlock: 0n,
-      strict: true,
-    });
-    const { disputeId } = disputed!.args;
+    const { requestId, request, disputeId } = await disputedCheatRequest(cluster, prompt);
     const disputes = network.deployment.contracts.disputeManager;
 
     // The parties open the window themselves (mining the blocks its seed waits for on the quiet dev chain).

@@ -1,18 +1,12 @@
-import { disputeSelectionAbi, execute, submitConsensusRequest } from "@atoma/chain";
-import { consensusRequestsAbi, disputeManagerAbi } from "@atoma/contracts";
+import { disputeSelectionAbi, execute } from "@atoma/chain";
+import { disputeManagerAbi } from "@atoma/contracts";
 import { stringToHex, zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ConsensusCluster,
-  CLUSTER_ECHELON as ECHELON,
-  CLUSTER_MAX_UNITS as MAX_UNITS,
-  CLUSTER_PRICE as PRICE,
-  startConsensusCluster,
-  waitFor,
-} from "../src/devnet/index.js";
+import { type ConsensusCluster, startConsensusCluster, waitFor } from "../src/devnet/index.js";
+import { disputedCheatRequest } from "./helpers/cheatDispute.js";
 
 /** ConsensusRequests.Status.Disputed and Delivered */
-const DISPUTED = 4;
+const _DISPUTED = 4;
 const DELIVERED = 5;
 const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -31,33 +25,7 @@ describe("a dispute's later draw round selects its committee in private too (iss
     const { publicClient } = network.admin;
     const disputes = network.deployment.contracts.disputeManager;
     const selectionAt = network.deployment.addresses.DisputeSelection!;
-    const { requestId, seats } = await submitConsensusRequest((await network.account()).ctx, {
-      taskId: cluster.cheatTask,
-      prompt: stringToHex("Is 9 prime?"),
-      n: 3,
-      maxUnits: MAX_UNITS,
-      maxPricePerMillion: PRICE,
-      echelon: ECHELON,
-      callbackGas: 0,
-    });
-    expect(seats!.nodeIds).toContain(cheater.nodeId);
-    const request = () =>
-      publicClient.readContract({
-        address: network.deployment.addresses.ConsensusRequests,
-        abi: consensusRequestsAbi,
-        functionName: "getRequest",
-        args: [requestId],
-      });
-    await waitFor("the dispute", async () => ((await request()).status >= DISPUTED ? true : undefined));
-    const [disputed] = await publicClient.getContractEvents({
-      address: network.deployment.addresses.ConsensusRequests,
-      abi: consensusRequestsAbi,
-      eventName: "ConsensusDisputed",
-      args: { requestId },
-      fromBlock: 0n,
-      strict: true,
-    });
-    const { disputeId } = disputed!.args;
+    const { request, disputeId } = await disputedCheatRequest(cluster, stringToHex("Is 9 prime?"));
     const events = {
       address: selectionAt,
       abi: disputeSelectionAbi,
