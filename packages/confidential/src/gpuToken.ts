@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from "jose";
 import { fromHex, type HexString } from "./bytes.js";
 import {
   type ConfidentialError,
@@ -86,4 +86,20 @@ export async function verifyNvidiaGpuToken(token: string, options: GpuTokenOptio
       "NVIDIA's verifier did not pass the GPU evidence (overall result is not true)",
     );
   return { issuer, overallResult: true, claims: payload };
+}
+
+/**
+ * The nonce a GPU token says it answers (`eat_nonce`, lowercase hex without `0x`), read WITHOUT verifying the token:
+ * for the node to refuse serving a token its verifier produced for another nonce. Undefined when the text is not a
+ * JWT or names no nonce. Never a substitute for `verifyNvidiaGpuToken`.
+ */
+export function unverifiedGpuTokenNonce(token: string): string | undefined {
+  let payload: JWTPayload;
+  try {
+    payload = decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+  const nonce = payload.eat_nonce;
+  return typeof nonce === "string" ? nonce.toLowerCase().replace(/^0x/, "") : undefined;
 }

@@ -75,6 +75,7 @@ export {
   gpuNonceFor,
   NRAS_ISSUER,
   NRAS_JWKS_URL,
+  unverifiedGpuTokenNonce,
   verifyNvidiaGpuToken,
 } from "./gpuToken.js";
 export {

@@ -9,6 +9,7 @@ import { collateralFile, readCollateral } from "./collateralFile.js";
 import { CollateralRefresher } from "./collateralRefresher.js";
 import { ConfidentialCompute } from "./confidentialCompute.js";
 import { devEvidenceSource, type EvidenceSource } from "./evidenceSource.js";
+import { gpuTokenCommand } from "./gpuTokenCommand.js";
 import { tsmEvidenceSource } from "./tsmEvidenceSource.js";
 
 const HEX48 = /^0x[0-9a-fA-F]{96}$/;
@@ -50,6 +51,7 @@ function readDevKey(path: string): { key: DevAttestationKey; measurements: TdMea
 /**
  * The node's confidential compute as `confidential.*` describes it, or undefined when `kind` is "off". `tdx` reads
  * quotes through configfs-tsm with the collateral file's contents, or a PCCS's kept fresh (`pccsUrl`); `dev` signs development quotes with the key file.
+ * Either attaches GPU evidence from `gpuTokenCommand` when set.
  * Throws `ConfigError` for a missing or malformed file.
  */
 export function confidentialFromConfig(
@@ -59,6 +61,11 @@ export function confidentialFromConfig(
 ): ConfidentialCompute | undefined {
   const options = config.confidential;
   if (options.kind === "off") return undefined;
+  const [gpuFile, ...gpuArgs] = options.gpuTokenCommand ?? [];
+  const gpuToken =
+    gpuFile === undefined
+      ? undefined
+      : gpuTokenCommand({ command: [gpuFile, ...gpuArgs], timeoutMs: options.gpuTokenTimeoutMs });
   let source: EvidenceSource;
   if (options.kind === "tdx") {
     const file = options.collateralFile;
@@ -78,12 +85,12 @@ export function confidentialFromConfig(
       refresher.start();
       collateral = (quote) => refresher.collateral(quote);
     }
-    source = tsmEvidenceSource({ root: options.tsmRoot, collateral });
+    source = tsmEvidenceSource({ root: options.tsmRoot, collateral, gpuToken });
   } else {
     if (options.devKeyFile === undefined)
       throw new ConfigError("confidential.kind dev needs confidential.devKeyFile");
     const { key, measurements } = readDevKey(options.devKeyFile);
-    source = devEvidenceSource(key, measurements);
+    source = devEvidenceSource(key, measurements, { gpuToken });
   }
   return new ConfidentialCompute({
     source,

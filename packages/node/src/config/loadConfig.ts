@@ -127,11 +127,20 @@ function resolveConfig(parsed: ParsedNodeConfig, baseDir: string): NodeConfig {
         ? { collateralFile: path(parsed.confidential.collateralFile) }
         : {}),
       ...(parsed.confidential.devKeyFile ? { devKeyFile: path(parsed.confidential.devKeyFile) } : {}),
+      ...(parsed.confidential.gpuTokenCommand
+        ? { gpuTokenCommand: commandPath(parsed.confidential.gpuTokenCommand, path) }
+        : {}),
     },
   };
 }
 
 export type { NodeConfigInput };
+
+/** A command's executable as written, or the config directory's when it is a relative path (`./x`, `bin/x`). */
+function commandPath(command: string[], path: (value: string) => string): string[] {
+  const [file, ...args] = command;
+  return [file!.includes("/") ? path(file!) : file!, ...args];
+}
 
 /** Where a `hf:<owner>/<repo>/<file>` source is downloaded when no path is given. */
 function sourceDownloadPath(source: string, dataDir: string): string {

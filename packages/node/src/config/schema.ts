@@ -209,6 +209,14 @@ export const confidentialSchema = z.strictObject({
   quotesPerSecondPerSource: z.number().positive().max(1_000).optional(),
   /** Each source's fresh quotes at once (at most quoteBurst). @default 2 */
   quoteBurstPerSource: positiveInt.max(1_000).default(2),
+  /**
+   * GPU evidence: a command (executable and arguments, no shell) that prints an NVIDIA attestation service token for
+   * the nonce it is given (`{nonce}` in an argument, and `ATOMA_GPU_NONCE`: SHA-256 of the quote's report data, 64 hex
+   * digits). Run for every quote; the token travels beside it. A relative executable path is the config's directory's.
+   */
+  gpuTokenCommand: z.array(z.string().min(1)).min(1).max(64).optional(),
+  /** Longest the GPU token command may run, in milliseconds. @default 60000 */
+  gpuTokenTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
   /** How often the epoch is checked for re-attestation, in milliseconds. @default 15000 */
   epochPollMs: z.number().int().min(10).max(3_600_000).default(15_000),
 });

@@ -1,0 +1,125 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  createDevAuthority,
+  type HexString,
+  issueDevAttestationKey,
+  NonceStore,
+  verifyAttestation,
+} from "@atoma/confidential";
+import { silentLogger } from "@atoma/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
+import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
+import { parseNodeConfig } from "../src/config/loadConfig.js";
+import { ConfigError } from "../src/errors.js";
+
+const dir = mkdtempSync(join(tmpdir(), "atoma-gpu-command-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const NODE = "0x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" as const;
+const FAKE_NRAS = fileURLToPath(new URL("./fixtures/fake-nras.mjs", import.meta.url));
+const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
+const MEASURED = { mrTd: reg("a1"), rtmr0: reg("b0"), rtmr1: reg("b1"), rtmr2: reg("b2"), rtmr3: reg("b3") };
+
+const nras = generateKeyPairSync("ec", { namedCurve: "P-384" });
+const jwks = { keys: [{ ...nras.publicKey.export({ format: "jwk" }), kid: "test-nras", alg: "ES384" }] };
+let rootCertificatePem: string;
+
+beforeAll(async () => {
+  const authority = await createDevAuthority();
+  rootCertificatePem = authority.rootCertificatePem;
+  const key = await issueDevAttestationKey(authority);
+  writeFileSync(join(dir, "dev-key.json"), JSON.stringify({ ...key, measurements: MEASURED }));
+  writeFileSync(join(dir, "nras-key.json"), JSON.stringify(nras.privateKey.export({ format: "jwk" })));
+});
+
+/** A dev node whose GPU evidence comes from the fake verifier run as `node fake-nras.mjs {nonce} key mode`. */
+const nodeWithGpu = (mode: string, extra: Record<string, unknown> = {}) =>
+  confidentialFromConfig(
+    parseNodeConfig(
+      {
+        chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
+        node: { keyFile: "node.key" },
+        model: { path: "tiny.gguf" },
+        confidential: {
+          kind: "dev",
+          devKeyFile: "dev-key.json",
+          gpuTokenCommand: [process.execPath, FAKE_NRAS, "{nonce}", join(dir, "nras-key.json"), mode],
+          ...extra,
+        },
+      },
+      dir,
+    ),
+    NODE,
+    silentLogger,
+  )!;
+
+/** The node's evidence for `nonce`; a failure is the 503 `attestation_unavailable`, whose cause is the source's. */
+const evidenceFor = (compute: ConfidentialCompute, nonce: HexString) =>
+  compute.forNonce(nonce).catch((error: unknown) => {
+    expect(error).toMatchObject({ code: "attestation_unavailable" });
+    throw (error as Error).cause;
+  });
+
+const verify = async (mode: string, extra?: Record<string, unknown>) => {
+  const nonces = new NonceStore();
+  const nonce = nonces.issue();
+  const evidence = await evidenceFor(nodeWithGpu(mode, extra), nonce);
+  return verifyAttestation(
+    evidence,
+    { measurements: [MEASURED], dev: { rootCertificatePem }, gpu: { jwks, required: true } },
+    { signingAddress: NODE, freshness: { kind: "nonce", nonce }, nonces },
+  );
+};
+
+describe("confidential.gpuTokenCommand: GPU evidence from the operator's tooling", () => {
+  it("serves the command's token beside the quote, bound to the same report data, and a client checks it", async () => {
+    const verdict = await verify("ok");
+    expect(verdict.gpu?.overallResult).toBe(true);
+    expect(verdict.gpuUnchecked).toBe(false);
+  });
+
+  it("refuses to serve a token its verifier made for another nonce (a stale or replayed token)", async () => {
+    await expect(verify("other-nonce")).rejects.toThrow(/another nonce/);
+  });
+
+  it("fails the evidence with one clear line for output that is no token, a failed, hung or flooding command", async () => {
+    await expect(verify("garbage")).rejects.toMatchObject({ code: "evidence_source_failed" });
+    const failed = verify("fail");
+    await expect(failed).rejects.toThrow(/exited with code 3/);
+    // The tool's stderr can hold the operator's credentials: it is never copied into the error.
+    await expect(
+      failed.catch((error: Error) => `${error.message} ${String(error.cause ?? "")}`),
+    ).resolves.not.toMatch(/SECRET/);
+    const started = Date.now();
+    await expect(verify("hang", { gpuTokenTimeoutMs: 500 })).rejects.toThrow(/ran past 500 ms/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect(verify("flood")).rejects.toThrow(/more than 65536 bytes/);
+  });
+
+  it("refuses a command that cannot run, and a config that is not a command", async () => {
+    const missing = confidentialFromConfig(
+      parseNodeConfig(
+        {
+          chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
+          node: { keyFile: "node.key" },
+          model: { path: "tiny.gguf" },
+          confidential: {
+            kind: "dev",
+            devKeyFile: "dev-key.json",
+            gpuTokenCommand: ["./no-such-tool", "{nonce}"],
+          },
+        },
+        dir,
+      ),
+      NODE,
+      silentLogger,
+    )!;
+    await expect(evidenceFor(missing, new NonceStore().issue())).rejects.toThrow(/no such executable/);
+    expect(() => nodeWithGpu("ok", { gpuTokenCommand: [] })).toThrow(ConfigError);
+    expect(() => nodeWithGpu("ok", { gpuTokenCommand: "nv-attest {nonce}" })).toThrow(ConfigError);
+  });
+});
