@@ -43,6 +43,8 @@ describe("atoma econ", () => {
     expect(run.stdout()).toContain("n = 10 eligible nodes, m = 5 of them the cheater's");
     expect(run.stdout()).toMatch(/public draw of N \(today\) +p\* = 0\.004326/);
     expect(run.stdout()).toMatch(/private VRF self-selection +p\* = 0\.002635/);
+    // Seats land on-chain as they come: a cheater's node that seats last when no honest one did takes W2, not W1.
+    expect(run.stdout()).toMatch(/private, last-mover colluders +p\* = 0\.002648/);
     expect(run.stdout()).toContain("no attester (1 - N/n)^n = 0.02825, bound e^(-N) = 0.04979");
     const json = runCli([
       "econ",
@@ -60,12 +62,14 @@ describe("atoma econ", () => {
     const { selection } = JSON.parse(json.stdout()) as {
       selection: {
         privateThreshold: number;
+        privateThresholdLastMover: number;
         noAttesterProbability: number;
         noAttesterBound: number;
         mustCheck: { escapeWithPublicDraw: number; escapeWithTopUp: number };
       };
     };
     expect(selection.privateThreshold).toBeCloseTo(0.002635, 6);
+    expect(selection.privateThresholdLastMover).toBeGreaterThan(selection.privateThreshold);
     expect(selection.noAttesterProbability).toBeLessThanOrEqual(selection.noAttesterBound);
     // A last-moving cheater: the top-up to N that the contracts do leaves it less than a draw on nobody seated.
     expect(selection.mustCheck.escapeWithTopUp).toBeLessThan(selection.mustCheck.escapeWithPublicDraw);

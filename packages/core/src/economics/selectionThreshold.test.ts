@@ -22,9 +22,18 @@ const game: GameParameters = { reward: 1.2, cost: 1, collateral: 20, adversary: 
  * nodes that could select itself (nodes 0 … m − 1 are the cheater's and stay silent): written apart from
  * `expectedRewards` so that the two check each other.
  */
-function bruteForceMargin(g: GameParameters, n: number, m: number, N: number, p: number, lazy = 0): number {
+function bruteForceMargin(
+  g: GameParameters,
+  n: number,
+  m: number,
+  N: number,
+  p: number,
+  lazy = 0,
+  lastMover = false,
+): number {
   const { reward: R, cost: C, collateral: S } = g;
   const W1 = g.cheatUnchecked ?? R;
+  const W2 = g.cheatColluding ?? 2 * R;
   const q = (p * N) / n;
   let margin = 0;
   for (let mask = 0; mask < 1 << n; mask++) {
@@ -41,7 +50,8 @@ function bruteForceMargin(g: GameParameters, n: number, m: number, N: number, p:
       else if (on && node >= m + lazy) diligent++;
     }
     const honest = selected === 0 ? R - C : R - C + (ours * R) / selected;
-    const cheater = diligent === 0 ? W1 : -C - S;
+    // The last mover: one of the cheater's selected nodes seats at the window's end when no honest node did.
+    const cheater = diligent > 0 ? -C - S : lastMover && ours > 0 ? W2 : W1;
     margin += probability * (honest - cheater);
   }
   return margin;
@@ -159,5 +169,32 @@ describe("cheat-pays threshold with a random number of attesters", () => {
         "silent",
       ),
     ).toThrow(ImpossibleParametersError);
+  });
+
+  it("a cheater whose node seats last when no honest one did (it sees seats on-chain) needs a higher rate: brute force agrees", () => {
+    const g: GameParameters = { reward: 1.2, cost: 1, collateral: 20, adversary: 0.3 };
+    for (const [n, m, N] of [
+      [10, 3, 1],
+      [10, 3, 2],
+      [12, 5, 3],
+    ] as const) {
+      const outcomes = (p: number) => privateDrawOutcomes(p, N, { eligible: n, colluding: m });
+      const silent = cheatPaysThreshold(g, outcomes, "silent", Math.min(1, n / N));
+      const lastMover = cheatPaysThreshold(g, outcomes, "last-mover", Math.min(1, n / N));
+      expect(lastMover).toBeGreaterThan(silent);
+      // The crossing is where the enumeration over every selected subset turns positive.
+      expect(bruteForceMargin(g, n, m, N, lastMover * 0.999, 0, true)).toBeLessThan(0);
+      expect(bruteForceMargin(g, n, m, N, lastMover * 1.001, 0, true)).toBeGreaterThan(0);
+      expect(
+        compareSelection({ ...g, attesters: N }, { eligible: n, colluding: m }).privateThresholdLastMover,
+      ).toBe(lastMover);
+    }
+  });
+
+  it("a last mover gains nothing where its nodes are never selected, and is the silent figure with no colluders", () => {
+    const outcomes = (p: number) => privateDrawOutcomes(p, 2, { eligible: 10, colluding: 0 });
+    expect(cheatPaysThreshold(game, outcomes, "last-mover")).toBe(
+      cheatPaysThreshold(game, outcomes, "silent"),
+    );
   });
 });

@@ -12,9 +12,11 @@ import { type GameParameters, ImpossibleParametersError, validateGame } from "./
  * How a cheater's own attesters behave. Under a public draw they know the whole set, so they copy its answer
  * (and are paid) exactly when every attester is theirs. Under private selection nobody knows whether an honest
  * node was selected too, so they never report: a copy beside an honest attester's answer would lose them their
- * collateral as well.
+ * collateral as well ("silent"). But seats land on-chain as they come, so they can wait for the window's end and
+ * seat one of theirs when no honest node has: then a settlement nobody honest checks pays the cheater W2, not W1
+ * ("last-mover", the pessimistic case, which private selection as built allows).
  */
-export type Colluders = "copy-when-all-ours" | "silent";
+export type Colluders = "copy-when-all-ours" | "silent" | "last-mover";
 
 /**
  * Appendix A's expected rewards per request, over any distribution of attester outcomes. Honest: R − C, plus the
@@ -39,8 +41,10 @@ export function expectedRewards(
     }
     const share = (i * R) / k;
     honest += probability * (R - C + share);
-    if (h > 0) cheater += probability * ((colluders === "silent" ? 0 : share) - C - S);
-    else cheater += probability * (colluders === "silent" ? cheatUnchecked : cheatColluding);
+    if (h > 0) cheater += probability * ((colluders === "copy-when-all-ours" ? share : 0) - C - S);
+    else if (colluders === "silent") cheater += probability * cheatUnchecked;
+    else if (colluders === "last-mover") cheater += probability * (i > 0 ? cheatColluding : cheatUnchecked);
+    else cheater += probability * cheatColluding;
   }
   return { honest, cheater };
 }
@@ -83,6 +87,11 @@ export interface SelectionComparison extends EligibleSet {
   publicThreshold: number;
   /** p* under private self-selection with q = p·N/n and silent colluders. */
   privateThreshold: number;
+  /**
+   * p* under private self-selection when the cheater's own selected node seats last whenever no honest one did (it
+   * sees the seats on-chain), taking W2: the pessimistic figure, at least `privateThreshold`.
+   */
+  privateThresholdLastMover: number;
   /** At p = privateThreshold: q, P(K = 0) = (1 − q)ⁿ, its bound e^(−pN), and P(caught) = 1 − (1 − q)^(n−m). */
   selectionProbability: number;
   noAttesterProbability: number;
@@ -124,6 +133,12 @@ export function compareSelection(parameters: GameParameters, set: EligibleSet): 
     "silent",
     Math.min(1, set.eligible / attesters),
   );
+  const privateThresholdLastMover = cheatPaysThreshold(
+    parameters,
+    (p) => privateDrawOutcomes(p, attesters, set),
+    "last-mover",
+    Math.min(1, set.eligible / attesters),
+  );
   const none = noAttesterProbability(privateThreshold, attesters, set.eligible);
   const escapesPublic = publicOutcomes(publicThreshold)
     .filter((o) => o.honest === 0)
@@ -133,6 +148,7 @@ export function compareSelection(parameters: GameParameters, set: EligibleSet): 
     attesters,
     publicThreshold,
     privateThreshold,
+    privateThresholdLastMover,
     selectionProbability: (privateThreshold * attesters) / set.eligible,
     noAttesterProbability: none.exact,
     noAttesterBound: none.bound,
