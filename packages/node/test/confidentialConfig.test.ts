@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createDevAuthority,
-  type HexString,
   issueDevAttestationKey,
   NonceStore,
   verifyAttestation,
@@ -12,25 +11,12 @@ import { silentLogger } from "@atoma/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { collateralFile } from "../src/confidential/collateralFile.js";
 import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
-import { parseNodeConfig } from "../src/config/loadConfig.js";
 import { ConfigError } from "../src/errors.js";
+import { configWith as configWithIn, MEASURED, NODE } from "./helpers/confidentialSettings.js";
 
 const dir = mkdtempSync(join(tmpdir(), "atoma-confidential-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const NODE = "0x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" as const;
-const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
-const MEASURED = { mrTd: reg("a1"), rtmr0: reg("b0"), rtmr1: reg("b1"), rtmr2: reg("b2"), rtmr3: reg("b3") };
-
-const configWith = (confidential: Record<string, unknown>) =>
-  parseNodeConfig(
-    {
-      chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
-      node: { keyFile: "node.key" },
-      model: { path: "tiny.gguf" },
-      confidential,
-    },
-    dir,
-  );
+const configWith = (confidential: Record<string, unknown>) => configWithIn(confidential, dir);
 
 describe("confidential.* configuration", () => {
   it("is off by default", () => {

@@ -14,15 +14,12 @@ import { silentLogger } from "@atoma/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
-import { parseNodeConfig } from "../src/config/loadConfig.js";
 import { ConfigError } from "../src/errors.js";
+import { configWith, MEASURED, NODE } from "./helpers/confidentialSettings.js";
 
 const dir = mkdtempSync(join(tmpdir(), "atoma-gpu-command-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const NODE = "0x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" as const;
 const FAKE_NRAS = fileURLToPath(new URL("./fixtures/fake-nras.mjs", import.meta.url));
-const reg = (byte: string) => `0x${byte.repeat(48)}` as HexString;
-const MEASURED = { mrTd: reg("a1"), rtmr0: reg("b0"), rtmr1: reg("b1"), rtmr2: reg("b2"), rtmr3: reg("b3") };
 
 const nras = generateKeyPairSync("ec", { namedCurve: "P-384" });
 const jwks = { keys: [{ ...nras.publicKey.export({ format: "jwk" }), kid: "test-nras", alg: "ES384" }] };
@@ -39,17 +36,12 @@ beforeAll(async () => {
 /** A dev node whose GPU evidence comes from the fake verifier run as `node fake-nras.mjs {nonce} key mode`. */
 const nodeWithGpu = (mode: string, extra: Record<string, unknown> = {}) =>
   confidentialFromConfig(
-    parseNodeConfig(
+    configWith(
       {
-        chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
-        node: { keyFile: "node.key" },
-        model: { path: "tiny.gguf" },
-        confidential: {
-          kind: "dev",
-          devKeyFile: "dev-key.json",
-          gpuTokenCommand: [process.execPath, FAKE_NRAS, "{nonce}", join(dir, "nras-key.json"), mode],
-          ...extra,
-        },
+        kind: "dev",
+        devKeyFile: "dev-key.json",
+        gpuTokenCommand: [process.execPath, FAKE_NRAS, "{nonce}", join(dir, "nras-key.json"), mode],
+        ...extra,
       },
       dir,
     ),
@@ -101,23 +93,7 @@ describe("confidential.gpuTokenCommand: GPU evidence from the operator's tooling
   });
 
   it("refuses a command that cannot run, and a config that is not a command", async () => {
-    const missing = confidentialFromConfig(
-      parseNodeConfig(
-        {
-          chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337 },
-          node: { keyFile: "node.key" },
-          model: { path: "tiny.gguf" },
-          confidential: {
-            kind: "dev",
-            devKeyFile: "dev-key.json",
-            gpuTokenCommand: ["./no-such-tool", "{nonce}"],
-          },
-        },
-        dir,
-      ),
-      NODE,
-      silentLogger,
-    )!;
+    const missing = nodeWithGpu("ok", { gpuTokenCommand: ["./no-such-tool", "{nonce}"] });
     await expect(evidenceFor(missing, new NonceStore().issue())).rejects.toThrow(/no such executable/);
     expect(() => nodeWithGpu("ok", { gpuTokenCommand: [] })).toThrow(ConfigError);
     expect(() => nodeWithGpu("ok", { gpuTokenCommand: "nv-attest {nonce}" })).toThrow(ConfigError);
