@@ -37,16 +37,16 @@ contract ConfidentialTest is ConfidentialSteps {
         uint64 expiresAt = uint64(block.timestamp + 1 days);
         vm.prank(operatorOf[a]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.NotNodeActor.selector, b, operatorOf[a]));
-        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt);
+        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt, false);
         // Nor its signer, nor a stranger.
         address signerA = vm.addr(signerKey[a]);
         vm.prank(signerA);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.NotNodeActor.selector, b, signerA));
-        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt);
+        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt, false);
         assertEq(attestations.attestationOf(b).expiresAt, 0, "b holds no record");
         // The node's own signer may post for it.
         vm.prank(vm.addr(signerKey[b]));
-        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt);
+        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt, false);
         assertEq(attestations.attestationOf(b).evidenceHash, evidence, "b's signer posted");
     }
 
@@ -60,11 +60,11 @@ contract ConfidentialTest is ConfidentialSteps {
         // The old evidence with the epoch it bound: stale.
         vm.startPrank(operatorOf[a]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.StaleEpoch.selector, first.epoch, nodes.currentEpoch()));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, first.epoch, old, first.encryptionKey, GOOD, expiresAt);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, first.epoch, old, first.encryptionKey, GOOD, expiresAt, false);
         // The old evidence claiming the current epoch: its hash was used.
         uint64 epoch = currentEpoch();
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidenceReused.selector, old));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, old, first.encryptionKey, GOOD, expiresAt);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, old, first.encryptionKey, GOOD, expiresAt, false);
         vm.stopPrank();
         assertTrue(!attestations.isCurrent(a), "no record revived");
     }
@@ -77,16 +77,16 @@ contract ConfidentialTest is ConfidentialSteps {
         uint64 epoch = currentEpoch();
         uint64 expiresAt = uint64(block.timestamp + 1 hours);
         vm.prank(operatorOf[b]);
-        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
+        attestations.post(b, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt, false);
         vm.prank(operatorOf[a]);
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt, false);
         assertTrue(attestations.isCurrent(a), "the victim's record is current");
         assertEq(attestations.attestationOf(a).evidenceHash, victimEvidence, "the victim's own evidence");
         assertTrue(attestations.evidenceUsed(a, victimEvidence) && attestations.evidenceUsed(b, victimEvidence), "per node");
         // Each node still cannot replay its own evidence.
         vm.prank(operatorOf[a]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.EvidenceReused.selector, victimEvidence));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, victimEvidence, bytes32("victim key"), GOOD, expiresAt, false);
     }
 
     function test_expiryIsBoundedByTheGovernanceMaximum() public {
@@ -94,19 +94,19 @@ contract ConfidentialTest is ConfidentialSteps {
         uint256 latest = block.timestamp + attestations.maxValidity();
         vm.startPrank(operatorOf[a]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.InvalidExpiry.selector, uint64(latest + 1), latest));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, uint64(latest + 1));
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, uint64(latest + 1), false);
         uint64 now_ = uint64(block.timestamp);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.InvalidExpiry.selector, now_, latest));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, now_);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, now_, false);
         vm.expectRevert(AttestationRegistry.InvalidKind.selector);
-        attestations.post(a, AttestationRegistry.Kind.None, epoch, nextEvidence(), bytes32("k"), GOOD, now_ + 1);
+        attestations.post(a, AttestationRegistry.Kind.None, epoch, nextEvidence(), bytes32("k"), GOOD, now_ + 1, false);
         vm.expectRevert(AttestationRegistry.MissingEncryptionKey.selector);
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), 0, GOOD, now_ + 1);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), 0, GOOD, now_ + 1, false);
         vm.expectRevert(AttestationRegistry.MissingEvidenceHash.selector);
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, 0, bytes32("k"), GOOD, now_ + 1);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, 0, bytes32("k"), GOOD, now_ + 1, false);
         vm.expectRevert(AttestationRegistry.MissingMeasurement.selector);
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), 0, now_ + 1);
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, uint64(latest));
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), 0, now_ + 1, false);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, uint64(latest), false);
         vm.stopPrank();
         // Governance bounds its own maximum, and only governance sets it.
         vm.startPrank(admin);
@@ -140,7 +140,7 @@ contract ConfidentialTest is ConfidentialSteps {
         uint64 epoch = currentEpoch();
         vm.prank(operatorOf[a]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.NodeNotActive.selector, a));
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, epoch + 1 hours);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, nextEvidence(), bytes32("k"), GOOD, epoch + 1 hours, false);
     }
 
     // ---------------------------------------------------------------- subscribing
@@ -455,7 +455,7 @@ contract ConfidentialTest is ConfidentialSteps {
                 abi.encodeWithSelector(AttestationRegistry.InvalidExpiry.selector, expiresAt, block.timestamp + maxValidity)
             );
         }
-        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt);
+        attestations.post(a, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, expiresAt, false);
         if (validity > maxValidity) return;
         vm.warp(block.timestamp + bound(elapsed, 0, 3 days));
         bool current = block.timestamp < expiresAt;

@@ -50,7 +50,8 @@ contract ConfidentialAccountabilityTest is ConfidentialSteps {
         vm.startPrank(operatorOf[cheat]);
         vm.expectRevert(abi.encodeWithSelector(AttestationRegistry.PostingBanned.selector, cheat, until));
         attestations.post(
-            cheat, AttestationRegistry.Kind.Tdx, now_, fresh, bytes32("k"), GOOD, uint64(block.timestamp + 1 hours)
+            cheat, AttestationRegistry.Kind.Tdx, now_, fresh, bytes32("k"), GOOD, uint64(block.timestamp + 1 hours),
+            false
         );
         vm.stopPrank();
         // The same lie is reported once.

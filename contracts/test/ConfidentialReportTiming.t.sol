@@ -37,7 +37,8 @@ contract ConfidentialReportTimingTest is ConfidentialSteps {
         assertEq(currentEpoch(), epoch, "same epoch");
         vm.prank(operatorOf[honest]);
         attestations.post(
-            honest, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, uint64(block.timestamp + 1 hours)
+            honest, AttestationRegistry.Kind.Tdx, epoch, evidence, bytes32("k"), GOOD, uint64(block.timestamp + 1 hours),
+            false
         );
         vm.warp(block.timestamp + 3 * nodes.EPOCH_LENGTH());
         vm.prank(griefer);

@@ -59,6 +59,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         uint64 postedAt;
         uint64 expiresAt;
         Kind kind;
+        /// The node declares that the evidence carries GPU evidence (an NVIDIA attestation token bound to the same
+        /// report data). The chain cannot check the token (ES384); clients do, and refuse a node whose evidence lacks
+        /// one on a task that requires it. Tasks that require GPUs draw and subscribe only nodes declaring it.
+        bool gpu;
     }
 
     /// The shortest and longest `maxValidity` governance may set.
@@ -90,6 +94,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     mapping(uint256 taskId => mapping(bytes32 measurement => bool)) public taskMeasurementAllowed;
     mapping(bytes32 modelId => mapping(bytes32 measurement => bool)) public modelMeasurementAllowed;
     mapping(uint256 taskId => bool) public devAllowedFor;
+    /// Tasks whose nodes must attest their GPUs too (`Attestation.gpu`).
+    mapping(uint256 taskId => bool) public gpuRequiredFor;
     /// A node caught serving evidence it never posted may not post again before this epoch.
     mapping(uint256 nodeId => uint256 epoch) public bannedUntilEpoch;
     /// The stack manager whose level-3 stacks `refundUnposted` refunds (wired once).
@@ -112,12 +118,14 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         bytes32 evidenceHash,
         bytes32 encryptionKey,
         bytes32 measurement,
-        uint64 expiresAt
+        uint64 expiresAt,
+        bool gpu
     );
     event TaskMeasurementSet(uint256 indexed taskId, bytes32 indexed measurement, bool allowed);
     event ModelMeasurementSet(bytes32 indexed modelId, bytes32 indexed measurement, bool allowed);
     event DevAllowedSet(uint256 indexed taskId, bool allowed);
     event DevNetworkSet(bool allowed);
+    event GpuRequiredSet(uint256 indexed taskId, bool required);
     event MaxValiditySet(uint64 maxValidity);
     /// `reporter` proved that `nodeId` served `servedEvidence` (signed) without ever posting it.
     event AttestationRevoked(
@@ -144,6 +152,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     error AttestationExpired(uint256 nodeId, uint64 expiresAt);
     error MeasurementNotAllowed(uint256 taskId, bytes32 measurement);
     error DevKindRefused(uint256 taskId, uint256 nodeId);
+    /// Task `taskId` requires GPU evidence and node `nodeId`'s current record does not declare any.
+    error GpuEvidenceRequired(uint256 taskId, uint256 nodeId);
     /// The statement is not signed by the node's registered signer.
     error StatementSignatureInvalid(uint256 nodeId, address recovered);
     /// The node did post this evidence, for this epoch: nothing to report.
@@ -172,7 +182,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         None,
         Expired,
         Measurement,
-        Dev
+        Dev,
+        Gpu
     }
 
     constructor(address admin, INodeRegistry nodeRegistry_, uint64 maxValidity_)
@@ -224,6 +235,13 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         emit DevAllowedSet(taskId, allowed);
     }
 
+    /// Requires (or no longer requires) GPU evidence on task `taskId`. Requiring it lets anyone drop the subscriptions of
+    /// nodes whose record declares none (`TaskRegistry.dropUnattested`); draws skip them at once.
+    function setGpuRequired(uint256 taskId, bool required) external onlyRole(GOVERNOR_ROLE) {
+        gpuRequiredFor[taskId] = required;
+        emit GpuRequiredSet(taskId, required);
+    }
+
     /// Accepts dev-kind records on every task: for a development network only.
     function setDevNetwork(bool allowed) external onlyRole(GOVERNOR_ROLE) {
         devNetwork = allowed;
@@ -235,7 +253,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
     /// Posts the node's attestation record, replacing the previous one (re-attestation each epoch, key rotation).
     /// Only the node's operator or signer, for an active node; `epoch` must be the current epoch (the freshness
     /// value the evidence's report data binds), `evidenceHash` never posted before by this node, and `expiresAt` in
-    /// the future and at most `maxValidity` away.
+    /// the future and at most `maxValidity` away. `gpu`: the evidence carries GPU evidence (see `Attestation.gpu`).
     function post(
         uint256 nodeId,
         Kind kind,
@@ -243,7 +261,8 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         bytes32 evidenceHash,
         bytes32 encryptionKey,
         bytes32 measurement,
-        uint64 expiresAt
+        uint64 expiresAt,
+        bool gpu
     ) external {
         if (!nodeRegistry.isNodeActor(nodeId, msg.sender)) {
             revert NotNodeActor(nodeId, msg.sender);
@@ -267,9 +286,10 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
             epoch: epoch,
             postedAt: uint64(block.timestamp),
             expiresAt: expiresAt,
-            kind: kind
+            kind: kind,
+            gpu: gpu
         });
-        emit AttestationPosted(nodeId, kind, epoch, evidenceHash, encryptionKey, measurement, expiresAt);
+        emit AttestationPosted(nodeId, kind, epoch, evidenceHash, encryptionKey, measurement, expiresAt, gpu);
     }
 
     /// Proves that `nodeId` served evidence it never posted for the epoch it named: `signature` is its signer's over
@@ -440,6 +460,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         if (block.timestamp >= a.expiresAt) return Standing.Expired;
         if (!measurementAllowed(taskId, modelId, a.measurement)) return Standing.Measurement;
         if (a.kind == Kind.Dev && !devAllowed(taskId)) return Standing.Dev;
+        if (gpuRequiredFor[taskId] && !a.gpu) return Standing.Gpu;
         return Standing.Ok;
     }
 
@@ -453,6 +474,7 @@ contract AttestationRegistry is IAttestationRegistry, AtomaAccess, EIP712 {
         if (s == Standing.None) revert NoAttestation(nodeId);
         if (s == Standing.Expired) revert AttestationExpired(nodeId, _attestations[nodeId].expiresAt);
         if (s == Standing.Measurement) revert MeasurementNotAllowed(taskId, _attestations[nodeId].measurement);
-        revert DevKindRefused(taskId, nodeId);
+        if (s == Standing.Dev) revert DevKindRefused(taskId, nodeId);
+        revert GpuEvidenceRequired(taskId, nodeId);
     }
 }

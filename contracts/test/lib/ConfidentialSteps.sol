@@ -36,6 +36,14 @@ abstract contract ConfidentialSteps is AtomaFixture {
         internal
         returns (bytes32 evidenceHash)
     {
+        return attest(nodeId, kind, measurement, validity, false);
+    }
+
+    /// The same, declaring GPU evidence or not.
+    function attest(uint256 nodeId, AttestationRegistry.Kind kind, bytes32 measurement, uint64 validity, bool gpu)
+        internal
+        returns (bytes32 evidenceHash)
+    {
         evidenceHash = nextEvidence();
         uint64 epoch = currentEpoch();
         vm.prank(operatorOf[nodeId]);
@@ -46,7 +54,8 @@ abstract contract ConfidentialSteps is AtomaFixture {
             evidenceHash,
             keccak256(abi.encode("x25519", nodeId, evidenceHash)),
             measurement,
-            uint64(block.timestamp) + validity
+            uint64(block.timestamp) + validity,
+            gpu
         );
     }
 

@@ -35,6 +35,7 @@ export {
   type AttestationScope,
   setAllowedMeasurement,
   setDevAttestation,
+  setGpuRequired,
 } from "./actions/attestationGovernance.js";
 export { ballotFromText, ballotToText } from "./actions/ballotText.js";
 export {
@@ -189,6 +190,7 @@ export {
   type AttestationStandingName,
   attestationStanding,
   getAttestation,
+  gpuRequired,
 } from "./actions/readAttestation.js";
 export { type OnChainStack, readNodeIdOfSigner, readStack } from "./actions/readStackAndNode.js";
 export { refundUnposted } from "./actions/refundUnposted.js";

@@ -1,4 +1,4 @@
-import { findOwnedStacks } from "@atoma/chain";
+import { findOwnedStacks, getAttestation, setGpuRequired } from "@atoma/chain";
 import { gpuNonceFor, NRAS_ISSUER, toHex } from "@atoma/confidential";
 import {
   AttestationRefusedError,
@@ -268,3 +268,54 @@ describe("a node that cannot attest for now is retried later, one that fails a c
     expect(attestationGets()).toBe(asked);
   }, 120_000);
 });
+
+describe("a task that requires GPUs (set on chain by governance)", () => {
+  it("offers no node whose record declares no GPU evidence; refuses one that declares it and sends none, and a client that cannot check it", async () => {
+    const taskId = net.confidentialTask;
+    await setGpuRequired(net.network.admin, { taskId, required: true });
+    try {
+      // A's record was posted without GPU evidence: the chain no longer offers it, before anything is sealed or bought.
+      const cpuOnly = await clientOfA({ gpu: { jwks } });
+      expect(await rejection(cpuOnly.client.chat(ask("secret")))).toBeInstanceOf(NoNodeOfferedError);
+      expect(await findOwnedStacks(net.network, { owner: cpuOnly.owner })).toEqual([]);
+
+      // A re-attests with NVIDIA's token beside its quote: its record now declares GPU evidence.
+      A.gpu.token = (reportData) => gpuToken(nras.privateKey, gpuNonceFor(reportData));
+      await A.compute.rotateKey();
+      await waitForGpuRecord();
+
+      // A client given no key set cannot check the token the task requires: refused, nothing bought.
+      const blind = await clientOfA({});
+      expect(failedCheck(await rejection(blind.client.chat(ask("secret"))))).toEqual({
+        name: "gpu",
+        code: "gpu_keyset_missing",
+      });
+      expect(await findOwnedStacks(net.network, { owner: blind.owner })).toEqual([]);
+
+      // A client that said GPU evidence was optional still has it checked on this task, and is served.
+      const lenient = await clientOfA({ gpu: { jwks, required: false } });
+      const answer = await lenient.client.chat(ask("Say hi."));
+      expect(answer.attestation?.checks.find((c) => c.name === "gpu")).toMatchObject({ status: "pass" });
+
+      // A node that declared GPU evidence and then sends none (its GPUs gone, or it lied) is refused anyway.
+      A.gpu.token = undefined;
+      const after = await clientOfA({ gpu: { jwks, required: false } });
+      expect(failedCheck(await rejection(after.client.chat(ask("secret"))))).toEqual({
+        name: "gpu",
+        code: "gpu_evidence_missing",
+      });
+      expect(await findOwnedStacks(net.network, { owner: after.owner })).toEqual([]);
+    } finally {
+      A.gpu.token = undefined;
+      await setGpuRequired(net.network.admin, { taskId, required: false });
+    }
+  }, 180_000);
+});
+
+async function waitForGpuRecord(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await getAttestation(net.network.admin, A.registered.nodeId))?.gpu) return;
+    await sleep(100);
+  }
+  throw new Error("node A's record never declared its GPU evidence");
+}

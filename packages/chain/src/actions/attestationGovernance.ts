@@ -34,6 +34,23 @@ export async function setAllowedMeasurement(
 }
 
 /**
+ * Governance requires (or no longer requires) GPU evidence on a task: only nodes whose record declares it subscribe
+ * and are drawn or bought from; requiring it lets anyone drop the others' subscriptions (`dropUnattested`).
+ */
+export async function setGpuRequired(
+  ctx: ChainContext,
+  params: { taskId: bigint; required: boolean },
+): Promise<TxInfo> {
+  const receipt = await execute(ctx, {
+    address: ctx.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "setGpuRequired",
+    args: [params.taskId, params.required],
+  });
+  return txInfo(receipt);
+}
+
+/**
  * Governance accepts (or refuses again) dev-kind records, which no hardware backs, on one task, or on every task
  * of the network (`{ network: true }`, for a development network only). Refused everywhere until set.
  */

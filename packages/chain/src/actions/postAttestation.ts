@@ -16,6 +16,8 @@ export interface PostAttestationParams {
   expiresAt: bigint;
   /** The epoch the evidence's report data binds; it must be the current one. @default the current epoch */
   epoch?: bigint | undefined;
+  /** The evidence carries GPU evidence (an NVIDIA token for the same report data). @default false */
+  gpu?: boolean | undefined;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function postAttestation(ctx: ChainContext, params: PostAttestation
       params.encryptionKey,
       params.measurement,
       params.expiresAt,
+      params.gpu ?? false,
     ],
   });
   return txInfo(receipt);

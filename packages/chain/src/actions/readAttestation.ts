@@ -17,6 +17,8 @@ export interface AttestationRecord {
   epoch: bigint;
   postedAt: bigint;
   expiresAt: bigint;
+  /** The node declared GPU evidence with it (checked by clients, not by the chain). */
+  gpu: boolean;
 }
 
 const KINDS: readonly (AttestationKindName | undefined)[] = [undefined, "tdx", "dev"];
@@ -44,7 +46,22 @@ export async function getAttestation(
     epoch: r.epoch,
     postedAt: r.postedAt,
     expiresAt: r.expiresAt,
+    gpu: r.gpu,
   };
+}
+
+/** Whether task `taskId` requires GPU evidence of its nodes. */
+export function gpuRequired(
+  ctx: ReadContext,
+  params: { taskId: bigint; blockNumber?: bigint | undefined },
+): Promise<boolean> {
+  return ctx.publicClient.readContract({
+    address: ctx.addresses.AttestationRegistry,
+    abi: attestationRegistryAbi,
+    functionName: "gpuRequiredFor",
+    args: [params.taskId],
+    ...(params.blockNumber !== undefined && { blockNumber: params.blockNumber }),
+  });
 }
 
 /** Why a node may or may not serve a confidential task now: "Ok", or the first check it fails. */

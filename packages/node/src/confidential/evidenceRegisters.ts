@@ -35,6 +35,8 @@ export interface RecordFields {
   evidenceHash: Hash;
   encryptionKey: Hash;
   measurement: Hash;
+  /** The evidence carries a GPU token (`confidential.gpuTokenCommand`): tasks requiring GPUs take the node. */
+  gpu: boolean;
 }
 
 export function recordFields(evidence: AttestationEvidence): RecordFields {
@@ -43,5 +45,6 @@ export function recordFields(evidence: AttestationEvidence): RecordFields {
     evidenceHash: evidenceHash(evidence.kind, evidence.quote),
     encryptionKey: evidence.encryptionPublicKey.toLowerCase() as Hash,
     measurement: measurementHash(evidence.kind, evidenceRegisters(evidence)),
+    gpu: evidence.gpuToken !== undefined,
   };
 }

@@ -2,6 +2,7 @@ import {
   type AttestationRecord,
   attestationStanding,
   getAttestation,
+  gpuRequired,
   nodeRegistryAbi,
 } from "@atoma/chain/portable";
 import { AtomaError, evidenceHash, measurementHash } from "@atoma/core";
@@ -167,6 +168,11 @@ function standingFailure(standing: string, record: AttestationRecord): Refused |
     );
   if (standing === "Dev")
     return new Refused("attestation_dev_not_allowed", "the task does not accept development evidence");
+  if (standing === "Gpu")
+    return new Refused(
+      "attestation_gpu_required",
+      "the task requires GPU evidence and the node's record declares none",
+    );
   return undefined;
 }
 
@@ -240,6 +246,21 @@ export async function attestNode(
   verdict.insecure = evidence.kind === "dev";
   verdict.label = evidence.kind === "dev" ? "insecure, development" : "Intel TDX";
 
+  // A task that requires GPUs has every client check the node's GPU token, whatever the caller's policy said.
+  let needsGpu: boolean;
+  try {
+    needsGpu = await gpuRequired(components.chain, { taskId: target.taskId });
+  } catch (error) {
+    return fail(
+      "quote",
+      new Refused(
+        "chain_unavailable",
+        `the task's GPU requirement could not be read: ${(error as Error).message}`,
+        true,
+      ),
+    );
+  }
+  const gpuPolicy = needsGpu && policy.gpu ? { ...policy.gpu, required: true } : policy.gpu;
   const report = await confidential.checkAttestation(
     evidence,
     {
@@ -250,7 +271,7 @@ export async function attestNode(
       ...(policy.minTcbEvaluationDataNumber !== undefined
         ? { minTcbEvaluationDataNumber: policy.minTcbEvaluationDataNumber }
         : {}),
-      ...(policy.gpu ? { gpu: policy.gpu as never } : {}),
+      ...(gpuPolicy ? { gpu: gpuPolicy as never } : {}),
     },
     {
       signingAddress: target.signer,
@@ -263,6 +284,16 @@ export async function attestNode(
     if (check.status === "failed")
       return fail(check.name, new Refused(check.code ?? "internal_error", check.detail));
     if (check.status === "not reached") break;
+    if (check.name === "gpu" && needsGpu && check.status !== "passed")
+      return fail(
+        "gpu",
+        evidence.gpuToken === undefined
+          ? new Refused("gpu_evidence_missing", "the task requires GPU evidence and the node sent none")
+          : new Refused(
+              "gpu_keyset_missing",
+              "the task requires GPU evidence: give NVIDIA's key set (confidential.gpu) to check the node's token",
+            ),
+      );
     checks.push({
       name: check.name,
       status: check.status === "skipped" ? "skipped" : "pass",
@@ -292,7 +323,8 @@ export async function attestNode(
   }
   if (!record) return fail("record", new Refused("attestation_record_missing", "the chain holds no record"));
   const notCurrent = standingFailure(standing, record);
-  if (notCurrent && (standing === "None" || standing === "Expired")) return fail("record", notCurrent);
+  if (notCurrent && (standing === "None" || standing === "Expired" || standing === "Gpu"))
+    return fail("record", notCurrent);
   // Epoch evidence proves no more than the record the node posted for the current epoch: it must be exactly that one.
   if (epoch !== undefined && record.epoch !== epoch)
     return fail(
