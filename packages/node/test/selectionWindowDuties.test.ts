@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteDutyAsRead, listOpenDuties, recordSelectionWindow } from "../src/attestation/duties.js";
+import {
+  deleteDutyAsRead,
+  listOpenDuties,
+  recordDrawnSeat,
+  recordSelectionWindow,
+} from "../src/attestation/duties.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
 
@@ -32,7 +37,15 @@ for (const factory of testDatabaseFactories()) {
       const rowOf = (disputeId: bigint) =>
         state.db
           .selectFrom("attestation_tasks")
-          .select(["task_id", "state", "result", "commitment", "commit_deadline", "event_block"])
+          .select([
+            "task_id",
+            "state",
+            "result",
+            "commitment",
+            "commit_deadline",
+            "reveal_deadline",
+            "event_block",
+          ])
           .where("kind", "=", "committee")
           .where("round", "=", disputeId)
           .executeTakeFirstOrThrow();
@@ -89,6 +102,42 @@ for (const factory of testDatabaseFactories()) {
             .where("task_id", "=", fresh.taskId)
             .execute(),
         ).toEqual([]);
+      }, 60_000);
+
+      it("a node the public fallback draws while its selection row is still pending keeps its duty: a step that read the row in the window cannot delete it", async () => {
+        const disputeId = 4_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
+        // The window opens: the node's row is pending (it has not recomputed, or was not selected, yet).
+        await recordSelectionWindow(state.db, window(disputeId, 100n, 10n));
+        // A step reads the pending row; by its chain reads the window is over and the node is not among the seated ...
+        const stale = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.round === disputeId)!;
+        expect(stale).toMatchObject({ state: "pending", commitDeadline: 100n, revealDeadline: undefined });
+        // ... the public fallback draws the node meanwhile (`DisputeOpened` names it) ...
+        await recordDrawnSeat(state.db, {
+          kind: "committee",
+          stackId: 9n,
+          round: disputeId,
+          indices: [],
+          commitDeadline: 500n,
+          revealDeadline: 600n,
+          eventBlock: 20n,
+        });
+        // ... and the step forgets the selection duty it read: the drawn seat must stay, with the vote's deadlines.
+        await deleteDutyAsRead(state.db, stale);
+        const seat = await rowOf(disputeId);
+        expect(seat).toMatchObject({ task_id: stale.taskId, state: "pending" });
+        expect(BigInt(seat.commit_deadline!)).toBe(500n);
+        expect(BigInt(seat.reveal_deadline!)).toBe(600n);
+        // The same event seen again changes nothing.
+        await recordDrawnSeat(state.db, {
+          kind: "committee",
+          stackId: 9n,
+          round: disputeId,
+          indices: [],
+          commitDeadline: 500n,
+          revealDeadline: 600n,
+          eventBlock: 20n,
+        });
+        expect(await rowOf(disputeId)).toMatchObject({ task_id: stale.taskId, state: "pending" });
       }, 60_000);
     },
   );

@@ -19,15 +19,17 @@ import { canSendSelection, DEFAULT_BLOCK_TIME_MS } from "./selectionDeadline.js"
 
 /**
  * A dispute's private committee selection (`DisputeSelection.CommitteeSelectionOpened`; every node holds the duty,
- * the event names nobody). A frozen candidate evaluates its VRF on the window's seed, alone: not selected, it
- * forgets the duty and sends nothing. Selected, it recomputes the posted requests (all on-chain before a window
- * opens), stores its ballot, and sends its VRF proof and its sealed vote in one transaction (`selfSelect`): nobody
- * learns it sits before its vote is committed. Once the window is over it moves the dispute on, which seats it
- * (already committed); the committee duty then reveals and shows as for a drawn member. Not seated when the window
- * closes (public fallback), it forgets the duty; a public draw that picks it gives it a new one. A selected node that
- * cannot recompute before the window ends (too little time, the requests cannot be replayed) does not sit: an
- * abstention would cost it the timeout share and weigh against every claim, while not sitting is slashed (the same
- * timeout share, `DisputeSelection.reportSilentSelection`) only if its VRF proof ever surfaces, which only it can make.
+ * the event names nobody). A frozen candidate whose key may sit recomputes the posted requests (all on-chain before a
+ * window opens) and keeps its ballot in the duty row first, and only then evaluates its VRF on the window's seed,
+ * alone: every eligible candidate reads the requests and keeps its engine busy alike, so a server probing candidates'
+ * engines during the window cannot tell who sits (the review's M2). Not selected, it forgets the duty and sends
+ * nothing. Selected, it sends its VRF proof and its sealed vote in one transaction (`selfSelect`): nobody learns it
+ * sits before its vote is committed. Once the window is over it moves the dispute on, which seats it (already
+ * committed); the committee duty then reveals and shows as for a drawn member. Not seated when the window closes
+ * (public fallback), it forgets the duty; a public draw that picks it gives it a new one. A selected node that could
+ * not recompute before the window ends (too little time, the requests cannot be replayed) does not sit: an abstention
+ * would cost it the timeout share and weigh against every claim, while not sitting is slashed (the same timeout
+ * share, `DisputeSelection.reportSilentSelection`) only if its VRF proof ever surfaces, which only it can make.
  */
 /** A self-selected node sits only with a vote it recomputed: never with an abstention (UNAVAILABLE). */
 export function sitsWith(ballot: Ballot): boolean {
@@ -64,10 +66,8 @@ export async function stepCommitteeSelection(
   // A key registered at or after the freeze cannot select this node (`VrfKeyTooNew`): no recompute, no doomed tx.
   if (!(await vrfKeyUsableForDispute(env.seat, { disputeId, nodeId: me })))
     return deleteDutyAsRead(env.db, duty);
-  const evaluated = evaluateSelection(key, selection);
-  if (!evaluated.selected) return deleteDutyAsRead(env.db, duty);
-  env.logger.info({ disputeId: disputeId.toString() }, "selected onto a dispute committee (private)");
-  const voter: CommitteeVoter = { seat: env.seat, account: env.account };
+  // Recomputed before the VRF is evaluated, selected or not: what a prober sees (the requests read, the engine busy
+  // for their generation) does not depend on the selection until the selected seal.
   const stored = duty.result ? ballotFromText(duty.result) : undefined;
   const ballot =
     stored ??
@@ -79,7 +79,14 @@ export async function stepCommitteeSelection(
       now,
       signal,
     ));
+  // Not now (the posted requests are not all visible, or no decision yet): the duty stays, selected or not.
   if (!ballot) return;
+  // Kept before the evaluation: once seated, the committee duty reveals and shows this ballot. An abstention is not
+  // kept, so a later window or a public draw recomputes.
+  if (!stored && sitsWith(ballot)) await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
+  const evaluated = evaluateSelection(key, selection);
+  if (!evaluated.selected) return deleteDutyAsRead(env.db, duty);
+  env.logger.info({ disputeId: disputeId.toString() }, "selected onto a dispute committee (private)");
   if (!sitsWith(ballot)) {
     // Not sitting is slashable only on this node's own VRF proof, which it never publishes; sitting to abstain costs
     // the timeout share and can leave the dispute Unverifiable. A public fallback that draws this node gives it a new duty.
@@ -95,8 +102,7 @@ export async function stepCommitteeSelection(
     );
     return deleteDutyAsRead(env.db, duty);
   }
-  // Kept before sending: once seated, the committee duty reveals and shows this ballot.
-  await updateDuty(env.db, duty.taskId, { result: ballotToText(ballot) });
+  const voter: CommitteeVoter = { seat: env.seat, account: env.account };
   const commitment = await sealVote(voter, { disputeId, nodeId: me, ballot });
   const sent = await selfSelectCommittee(env.seat, { disputeId, nodeId: me, proof: evaluated, commitment });
   await updateDuty(env.db, duty.taskId, {

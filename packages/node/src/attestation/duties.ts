@@ -95,8 +95,10 @@ export async function recordSelectionWindow(
  * Records a duty for a member the manager drew onto a committee (`DisputeOpened`). A row the private selection left
  * sealed ("committed" to a `selfSelect` the window then dropped: the public fallback seats members uncommitted) is
  * made a proper drawn seat again: pending, with the stored ballot kept and the vote's deadlines, so the member
- * commits the same vote in time instead of waiting to reveal a commitment the manager never took. Every other row
- * is left as it is (the same event seen again changes nothing).
+ * commits the same vote in time instead of waiting to reveal a commitment the manager never took. A row still
+ * pending from the window gets the vote's deadlines too: a step that read it as a selection duty (the window over,
+ * the node not seated) can then no longer delete it as read (`deleteDutyAsRead`), so the drawn node keeps its duty.
+ * Every other row is left as it is (the same event seen again changes nothing).
  */
 export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> {
   await db
@@ -112,7 +114,7 @@ export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> 
           last_error: null,
           updated_at: sql<Date>`current_timestamp`,
         })
-        .where("attestation_tasks.state", "=", "committed"),
+        .where("attestation_tasks.state", "in", ["committed", "pending"]),
     )
     .execute();
 }
@@ -264,9 +266,10 @@ export async function deleteDuty(db: NodeDb, taskId: bigint): Promise<void> {
 }
 
 /**
- * Deletes `duty`'s row only while it is still as the step read it (same state, same commit deadline): a listener that
- * reopened the row for a new selection window meanwhile (`recordSelectionWindow`) keeps it, so a step acting on the
- * earlier window cannot forget the node's duty in the next one.
+ * Deletes `duty`'s row only while it is still as the step read it (same state, same deadlines): a listener that
+ * reopened the row for a new selection window meanwhile (`recordSelectionWindow`) or made it a drawn seat
+ * (`recordDrawnSeat`) keeps it, so a step acting on the earlier window cannot forget the node's duty in the next one,
+ * or its seat in the committee the public fallback drew.
  */
 export async function deleteDutyAsRead(db: NodeDb, duty: Duty): Promise<void> {
   await db
@@ -277,6 +280,11 @@ export async function deleteDutyAsRead(db: NodeDb, duty: Duty): Promise<void> {
       duty.commitDeadline === undefined
         ? eb("commit_deadline", "is", null)
         : eb("commit_deadline", "=", duty.commitDeadline),
+    )
+    .where((eb) =>
+      duty.revealDeadline === undefined
+        ? eb("reveal_deadline", "is", null)
+        : eb("reveal_deadline", "=", duty.revealDeadline),
     )
     .execute();
 }

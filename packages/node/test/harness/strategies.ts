@@ -93,3 +93,30 @@ export class StrategyBoard {
     };
   }
 }
+
+/**
+ * Votes honestly and notes, per dispute, every node whose engine recomputed the disputed requests (after the
+ * recompute returned): what a server probing the nodes' engines during a selection window could see.
+ */
+export function recomputeRecorder(): {
+  strategy: CommitStrategy;
+  recomputed: (disputeId: bigint) => bigint[];
+} {
+  const seen = new Map<bigint, Set<bigint>>();
+  return {
+    strategy: {
+      attest: honestStrategy.attest,
+      vote: (input) =>
+        honestStrategy.vote({
+          ...input,
+          recompute: async () => {
+            const outputs = await input.recompute();
+            const nodes = seen.get(input.disputeId) ?? new Set<bigint>();
+            seen.set(input.disputeId, nodes.add(input.nodeId));
+            return outputs;
+          },
+        }),
+    },
+    recomputed: (disputeId) => [...(seen.get(disputeId) ?? [])],
+  };
+}
