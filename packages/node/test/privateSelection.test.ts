@@ -488,7 +488,12 @@ describe("private self-selection of attesters against anvil", () => {
     expect(seated.commitments.every((c) => c !== zeroHash)).toBe(true);
     await net.advance(Number(round1.endsAt - (await ctx.publicClient.getBlock()).timestamp) + 1);
     const committee = await drawnCommittee(net, disputeId);
-    for (const id of seated.nodeIds) expect(committee).toContain(id);
+    // Every seated member sits on the committee, except that a committee is odd: when the public top-up finds no
+    // further candidate holding collateral (earlier tests slashed some), one self-selected member is left out.
+    expect(committee.length % 2).toBe(1);
+    const kept = seated.nodeIds.filter((id) => committee.includes(id));
+    expect(kept.length).toBeGreaterThanOrEqual(seated.nodeIds.length - 1);
+    if (kept.length < seated.nodeIds.length) expect(committee.length).toBe(kept.length);
     expect((await readDispute(ctx, disputeId)).drawRound).toBe(2);
     await whenPhase(served.stackId, Phase.Failed);
     expect((await contracts.nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(0n);
