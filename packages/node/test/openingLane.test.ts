@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AttestationWorker } from "../src/attestation/attestationWorker.js";
+import { insertDuty, listOpenDuties, updateDuty } from "../src/attestation/duties.js";
+import { honestStrategy } from "../src/attestation/honestStrategy.js";
+import { TranscriptCache } from "../src/attestation/transcriptCache.js";
+import { sharedVrfKeyKeeper } from "../src/attestation/vrfKey.js";
+import { dutyEnvOf } from "../src/duties/dutyEnv.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
 import { reveal, serveAndSettle } from "./harness/servingNode.js";
 import { settlementWatch } from "./helpers/settlementWatch.js";
+import { embeddedTestDatabase } from "./helpers/stateDatabases.js";
 
 const Phase = { Reveal: 2 } as const;
 
@@ -45,4 +52,49 @@ describe("an opening while long steps hold every slot", () => {
     expect(held.server.front.holding).toBe(held.attesters.length);
     held.server.front.release();
   }, 240_000);
+
+  it("hundreds of open duties each get their step within one sweep, not a few slots a poll", async () => {
+    // The worker of node 0's seat over a database of its own: 300 duties to commit and 300 to open, on stacks that
+    // settled nothing (each step reads the chain and ends its duty). The poll is a minute: a pass that stopped at
+    // full slots left the rest to the next poll (two slots a lane: four steps a minute), so the last duty waited
+    // for hours of polls; now every pass cut short goes on as soon as a slot frees.
+    const testDb = embeddedTestDatabase();
+    const state = await testDb.open();
+    const context = net.nodes[0]!.node.context;
+    for (let k = 0n; k < 600n; k++) {
+      await insertDuty(state.db, {
+        kind: "attest",
+        stackId: 1_000_000n + k,
+        round: 0n,
+        indices: [0n],
+        eventBlock: 1n,
+      });
+    }
+    const all = await listOpenDuties(state.db, { limit: 10_000 });
+    for (const duty of all.filter((_, i) => i % 2 === 1))
+      await updateDuty(state.db, duty.taskId, { state: "committed" });
+    const worker = new AttestationWorker(
+      {
+        ...dutyEnvOf({ ...context, db: state.db, metrics: undefined }, "attestation-throughput"),
+        strategy: honestStrategy,
+        lookbackBlocks: 1_000n,
+        transcript: { maxBytes: 1_000_000, timeoutMs: 5_000, cache: new TranscriptCache(1_000_000) },
+        taskModels: new Map(),
+        vrfKeys: sharedVrfKeyKeeper(context.seat, context.account, context.logger),
+      },
+      { pollIntervalMs: 60_000, concurrency: 2, stepTimeoutMs: 30_000 },
+    );
+    try {
+      worker.start();
+      await eventually(
+        async () => ((await listOpenDuties(state.db, { limit: 10_000 })).length === 0 ? true : undefined),
+        "every duty stepped within the first sweep",
+        50_000,
+      );
+    } finally {
+      await worker.stop();
+      await state.close();
+      await testDb.dispose();
+    }
+  }, 120_000);
 });

@@ -81,7 +81,7 @@ export class DutyWorker<Key = bigint> {
     this.#loop = undefined;
   }
 
-  /** Starts the next pass, and a new sweep, now rather than after the interval (when the chain said something changed). */
+  /** Starts the next pass and a new sweep now, not after the interval (when the chain said something changed). */
   wake(): void {
     this.#renew = true;
     this.#wake?.abort();
