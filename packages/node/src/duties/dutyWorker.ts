@@ -117,17 +117,6 @@ export class DutyWorker<Key = bigint> {
     return this.#inFlight.size;
   }
 
-  /** Whether a step of `key` is in progress. */
-  running(key: Key): boolean {
-    return this.#inFlight.has(key);
-  }
-
-  /** Whether every slot of `lane` is taken. */
-  full(lane: string): boolean {
-    const slots = this.#lane(lane);
-    return slots.running.size >= slots.slots;
-  }
-
   /**
    * Runs `step` of a duty due now (see `due`) in a free slot of `lane`, and returns true; with none free it starts
    * nothing and returns false, and the next pass starts as soon as one frees.
