@@ -6,6 +6,7 @@ import {
   recordDutyError,
   updateDuty,
 } from "../src/attestation/duties.js";
+import { LANE_STATES } from "../src/attestation/dutyLanes.js";
 import type { StateDatabase } from "../src/db/openStateDatabase.js";
 import { type TestDatabase, testDatabaseFactories } from "./helpers/stateDatabases.js";
 
@@ -174,6 +175,20 @@ for (const factory of testDatabaseFactories()) {
         opening.taskId + 1n,
       ]);
       expect(before[2]!.state).toBe("committed");
+      // The worker's chain lane lists committed and revealed duties alone: the opening comes first there, whatever
+      // pending duties sit around it (they take turns in the recompute lane's slots).
+      const chainLane = await listOpenDuties(state.db, {
+        after: opening.taskId - 3n,
+        limit: 4,
+        states: LANE_STATES.chain,
+      });
+      expect(chainLane[0]!.taskId).toBe(opening.taskId);
+      expect(chainLane.every((d) => d.state !== "pending")).toBe(true);
+      const computeLane = await listOpenDuties(state.db, {
+        after: opening.taskId - 1n,
+        states: LANE_STATES.compute,
+      });
+      expect(computeLane[0]!.taskId).toBe(opening.taskId + 1n);
     }, 60_000);
   });
 }

@@ -17,7 +17,10 @@ export interface AttestationPartOptions {
   lookbackBlocks?: bigint | undefined;
   /** Milliseconds allowed for fetching a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
-  /** Duties worked on at once. @default `settlement.maxConcurrentDuties` of the node's configuration */
+  /**
+   * Duties still to commit worked on at once (as many again for committed and revealed ones). @default
+   * `settlement.maxConcurrentDuties` of the node's configuration
+   */
   concurrency?: number | undefined;
   /** Longest one step of a duty may run. @default 600000 */
   stepTimeoutMs?: number | undefined;

@@ -164,22 +164,27 @@ export async function recordPublicDraw(db: NodeDb, duty: NewDuty): Promise<void>
   await reopenFailed(db, duty, { sampled_indices: JSON.stringify(duty.indices.map(String)) });
 }
 
-const OPEN_STATES: AttestationState[] = ["pending", "committed", "revealed"];
+const OPEN_STATES: readonly AttestationState[] = ["pending", "committed", "revealed"];
 
 /**
- * Duties still in progress, at most `limit`, in turn order: those recorded after duty `after` first (oldest first),
- * then from the oldest again. A worker that passes the last duty it started as `after` reaches every open duty in
- * turn, however many there are (a bounded scan from the oldest alone would leave the newest waiting for ever).
+ * Duties still in progress (in `states`, a subset of the open ones: all of them unless told), at most `limit`, in
+ * turn order: those recorded after duty `after` first (oldest first), then from the oldest again. A worker that
+ * passes the last duty it started as `after` reaches every open duty in turn, however many there are (a bounded
+ * scan from the oldest alone would leave the newest waiting for ever).
  */
 export async function listOpenDuties(
   db: NodeDb,
-  { after = 0n, limit = 100 }: { after?: bigint; limit?: number } = {},
+  {
+    after = 0n,
+    limit = 100,
+    states = OPEN_STATES,
+  }: { after?: bigint; limit?: number; states?: readonly AttestationState[] } = {},
 ): Promise<Duty[]> {
   const open = () =>
     db
       .selectFrom("attestation_tasks")
       .selectAll()
-      .where("state", "in", OPEN_STATES)
+      .where("state", "in", states)
       .where("kind", "in", ["attest", "committee"])
       .orderBy("task_id");
   const later = await open().where("task_id", ">", after).limit(limit).execute();

@@ -168,7 +168,10 @@ export const settlementSchema = z.strictObject({
    * capacity a buyer reserved and does not use. @default 1800
    */
   idleSeconds: z.number().int().nonnegative().default(1_800),
-  /** Attestation and committee duties worked on at once. @default 4 */
+  /**
+   * Attestation and committee duties still to commit (fetching, recomputing) worked on at once; committed and
+   * revealed ones (chain transactions only) get as many slots of their own. @default 4
+   */
   maxConcurrentDuties: z.number().int().min(1).max(64).default(4),
   /** Milliseconds between the settlement worker's scans. @default 5000 */
   pollIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000),

@@ -9,8 +9,8 @@ export interface DutyWorkerOptions {
    * Without it a failed duty is tried again at the next pass.
    */
   maxBackoffMs?: number | undefined;
-  /** Steps run at once through `launch`. @default 1 */
-  concurrency?: number | undefined;
+  /** Steps run at once through `launch`, per lane: a lane's steps never take another lane's slots. @default none */
+  lanes?: Readonly<Record<string, number>> | undefined;
 }
 
 /** What a part plugs into the worker: its pass over the duties due now. */
@@ -24,17 +24,33 @@ export interface DutyRound {
 /** Reports a failed step: records it on the duty's row and logs it. `retryInMs` is its backoff, when it has one. */
 export type StepFailed = (error: unknown, retryInMs: number | undefined) => Promise<void> | void;
 
+interface Lane<Key> {
+  slots: number;
+  running: Set<Key>;
+  /** A pass found a duty due and no free slot here: the slot that frees next starts the next pass at once. */
+  owed: boolean;
+}
+
 /**
  * The one polling loop of the node's duties (settlement, attestation, consensus). Every `pollIntervalMs`, or at
  * once when woken, it runs the part's pass; a step that fails is reported and, with `maxBackoffMs`, its duty waits
- * longer after each failure. Steps launched side by side take one of `concurrency` slots each. `stop` ends the
- * loop, aborts the steps in progress and waits for them, so no transaction is left half recorded.
+ * longer after each failure. Steps launched side by side take one slot of their lane each; a pass that found a
+ * lane full is followed by another as soon as a slot of that lane frees (not at the next poll), and a duty launched
+ * once in a sweep (a sweep begins every `pollIntervalMs` at most) is not due again before the next, so slots freeing
+ * never make the loop spin. `stop` ends the loop, aborts the steps in progress and waits for them, so no
+ * transaction is left half recorded.
  */
 export class DutyWorker<Key = bigint> {
   readonly #options: DutyWorkerOptions;
   readonly #round: DutyRound;
   readonly #backoff: Backoff<Key> | undefined;
   readonly #inFlight = new Map<Key, Promise<void>>();
+  readonly #lanes = new Map<string, Lane<Key>>();
+  /** Duties launched in the current sweep. */
+  readonly #stepped = new Set<Key>();
+  #sweep = 0;
+  #sweepAt = Number.NEGATIVE_INFINITY;
+  #renew = false;
   #abort: AbortController | undefined;
   #wake: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -46,6 +62,8 @@ export class DutyWorker<Key = bigint> {
       options.maxBackoffMs === undefined
         ? undefined
         : new Backoff(options.pollIntervalMs, options.maxBackoffMs);
+    for (const [name, slots] of Object.entries(options.lanes ?? {}))
+      this.#lanes.set(name, { slots, running: new Set(), owed: false });
   }
 
   start(): void {
@@ -63,14 +81,25 @@ export class DutyWorker<Key = bigint> {
     this.#loop = undefined;
   }
 
-  /** Starts the next pass now rather than after the interval (when the chain said something changed). */
+  /** Starts the next pass and a new sweep now, not after the interval (when the chain said something changed). */
   wake(): void {
+    this.#renew = true;
     this.#wake?.abort();
+  }
+
+  /** The current sweep's number: it grows by one each time every duty is due again. */
+  get sweep(): number {
+    return this.#sweep;
   }
 
   /** Whether `key` waits out a backoff after a failed step. */
   waiting(key: Key): boolean {
     return this.#backoff?.waiting(key) ?? false;
+  }
+
+  /** Whether a step of `key` may be launched now: none in progress, no backoff, none launched yet this sweep. */
+  due(key: Key): boolean {
+    return !this.#inFlight.has(key) && !this.waiting(key) && !this.#stepped.has(key);
   }
 
   /** Runs one step of duty `key`; a failure is reported to `failed`, and the duty backs off. */
@@ -88,26 +117,34 @@ export class DutyWorker<Key = bigint> {
     return this.#inFlight.size;
   }
 
-  /** Whether a step of `key` is in progress. */
-  running(key: Key): boolean {
-    return this.#inFlight.has(key);
-  }
-
-  /** Whether every slot is taken. */
-  get full(): boolean {
-    return this.#inFlight.size >= (this.#options.concurrency ?? 1);
-  }
-
-  /** Waits until a slot is free. */
-  async slotFree(): Promise<void> {
-    while (this.full) await Promise.race(this.#inFlight.values());
-  }
-
-  /** Runs `step` in a slot of its own (the caller checks `full` first); it counts as running until it ends. */
-  launch(key: Key, step: () => Promise<void>): Promise<void> {
-    const running = step().finally(() => this.#inFlight.delete(key));
+  /**
+   * Runs `step` of a duty due now (see `due`) in a free slot of `lane`, and returns true; with none free it starts
+   * nothing and returns false, and the next pass starts as soon as one frees.
+   */
+  launch(key: Key, lane: string, step: () => Promise<void>): boolean {
+    const slots = this.#lane(lane);
+    if (slots.running.size >= slots.slots) {
+      slots.owed = true;
+      return false;
+    }
+    this.#stepped.add(key);
+    slots.running.add(key);
+    const running = step().finally(() => {
+      this.#inFlight.delete(key);
+      slots.running.delete(key);
+      if (slots.owed) {
+        slots.owed = false;
+        this.#wake?.abort();
+      }
+    });
     this.#inFlight.set(key, running);
-    return running;
+    return true;
+  }
+
+  #lane(name: string): Lane<Key> {
+    const lane = this.#lanes.get(name);
+    if (!lane) throw new RangeError(`no lane ${name} in this duty worker`);
+    return lane;
   }
 
   async #run(signal: AbortSignal): Promise<void> {
@@ -115,6 +152,12 @@ export class DutyWorker<Key = bigint> {
       // Made before the pass, so a wake-up during it skips the pause after it.
       const wake = new AbortController();
       this.#wake = wake;
+      if (this.#renew || Date.now() - this.#sweepAt >= this.#options.pollIntervalMs) {
+        this.#renew = false;
+        this.#sweepAt = Date.now();
+        this.#sweep++;
+        this.#stepped.clear();
+      }
       try {
         await this.#round.pass(signal);
       } catch (error) {

@@ -59,6 +59,8 @@ export interface AttestNetworkOptions {
   attesters?: number | undefined;
   /** Milliseconds an attester waits for a transcript. @default 30000 */
   fetchTimeoutMs?: number | undefined;
+  /** Each node's attestation `concurrency`. @default the node configuration's `settlement.maxConcurrentDuties` */
+  concurrency?: number | undefined;
   /** Private self-selection of attesters by VRF (`DeployOptions.privateSelection`). @default off */
   privateSelection?: { window: number; cap: number } | undefined;
   /** The chat template of the tiny model every node runs (served as MODEL either way). @default "chatml" */
@@ -148,7 +150,11 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
             parts: [
               attestationPart(
                 { commitStrategy: strategy },
-                { pollIntervalMs: 250, fetchTimeoutMs: options.fetchTimeoutMs },
+                {
+                  pollIntervalMs: 250,
+                  fetchTimeoutMs: options.fetchTimeoutMs,
+                  concurrency: options.concurrency,
+                },
               ),
             ],
           },
