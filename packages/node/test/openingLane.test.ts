@@ -54,14 +54,14 @@ describe("an opening while long steps hold every slot", () => {
   }, 240_000);
 
   it("hundreds of open duties each get their step within one sweep, not a few slots a poll", async () => {
-    // The worker of node 0's seat over a database of its own: 300 duties to commit and 300 to open, on stacks that
+    // The worker of node 0's seat over a database of its own: 150 duties to commit and 150 to open, on stacks that
     // settled nothing (each step reads the chain and ends its duty). The poll is a minute: a pass that stopped at
     // full slots left the rest to the next poll (two slots a lane: four steps a minute), so the last duty waited
     // for hours of polls; now every pass cut short goes on as soon as a slot frees.
     const testDb = embeddedTestDatabase();
     const state = await testDb.open();
     const context = net.nodes[0]!.node.context;
-    for (let k = 0n; k < 600n; k++) {
+    for (let k = 0n; k < 300n; k++) {
       await insertDuty(state.db, {
         kind: "attest",
         stackId: 1_000_000n + k,
