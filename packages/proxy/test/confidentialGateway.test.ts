@@ -9,11 +9,13 @@ import {
   SecurityLevel,
   setAllowedMeasurement,
   setDevAttestation,
+  setGpuRequired,
 } from "@atoma/chain";
 import { DEV_PRICE_PER_MILLION, type DevNode, type Devnet, startDevnet } from "@atoma/chain/devnet";
 import {
   type AttestationPolicy,
   createDevAuthority,
+  gpuNonceFor,
   type HexString,
   issueDevAttestationKey,
   SEALED_CHUNK_BUCKETS,
@@ -26,6 +28,7 @@ import { type AtomaNode, ConfidentialCompute, devEvidenceSource } from "@atoma/n
 import { apiNode, startTinyEngine } from "@atoma/node/devnet";
 import { createAtomaClient } from "@atoma/sdk";
 import { type ConfidentialAnswer, gatewayConfidentialClient } from "@atoma/sdk/gateway-confidential";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { pino } from "pino";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -72,6 +75,11 @@ let answered = 0;
 let cutStream = false;
 /** Streams the front cut. */
 let cuts = 0;
+/** While set, the flaky node's front strips the GPU token from the evidence it serves (a node lying about its GPUs). */
+let stripGpuToken = false;
+/** The flaky node's GPU evidence: the token its evidence source attaches for a quote's report data (none while unset). */
+let flakyGpuToken: ((reportData: Uint8Array) => Promise<string>) | undefined;
+const computes: ConfidentialCompute[] = [];
 /** The flaky node's epoch evidence before the epoch moved on: what a lying gateway could replay. */
 let staleEpochAnswer: unknown;
 /** The model's level-3 task, and another model's: what a lying gateway could name instead. */
@@ -122,6 +130,13 @@ function nodeFront(target: () => string): Server {
       await answer.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, 50));
       answer = await send();
+    }
+    if (stripGpuToken && req.url?.startsWith("/v1/attestation") && answer.ok) {
+      const served = (await answer.json()) as { evidence: Record<string, unknown> };
+      delete served.evidence.gpuToken;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(served));
+      return;
     }
     res.writeHead(answer.status, Object.fromEntries(answer.headers));
     let text = "";
@@ -250,7 +265,9 @@ beforeAll(async () => {
     [steady, steadyPort],
   ] as const) {
     const compute = new ConfidentialCompute({
-      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED),
+      source: devEvidenceSource(await issueDevAttestationKey(authority), MEASURED, {
+        gpuToken: async (reportData) => (node === flaky ? flakyGpuToken?.(reportData) : undefined),
+      }),
       signingAddress: node.signerAccount.address,
       // Two fresh quotes per source (the gateway's address), then hardly any: once spent, the epoch evidence serves.
       quotesPerSecondPerSource: 0.01,
@@ -267,6 +284,7 @@ beforeAll(async () => {
       postAttestations: true,
     }).node;
     await started.start();
+    computes.push(compute);
     if (node === flaky) flakyUrl = started.url;
     nodes.push(started);
     await until(
@@ -703,6 +721,51 @@ describe("confidential requests through the gateway", () => {
     }
   });
 
+  it("a task that requires GPUs: the client checks the node's GPU token whatever its policy, and refuses a node that strips it", async () => {
+    const nras = await generateKeyPair("ES384", { extractable: true });
+    const jwks = { keys: [{ ...(await exportJWK(nras.publicKey)), kid: "nras", alg: "ES384", use: "sig" }] };
+    flakyGpuToken = (reportData) =>
+      new SignJWT({ eat_nonce: gpuNonceFor(reportData).slice(2), "x-nvidia-overall-att-result": true })
+        .setProtectedHeader({ alg: "ES384", kid: "nras" })
+        .setIssuer("https://nras.attestation.nvidia.com")
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(nras.privateKey);
+    // The flaky node re-attests with its GPU token: its record declares GPU evidence, the steady node's does not.
+    await computes[0]!.rotateKey();
+    await until(
+      () => getAttestation(network.admin, flaky.nodeId),
+      (record) => record?.gpu === true,
+    );
+    await setGpuRequired(network.admin, { taskId, required: true });
+    const lenient = { ...policy, gpu: { jwks, required: false } };
+    // A key each: a refused session stays open until it expires, and the tests after this one use the first key.
+    const keyFor = async (name: string) => (await gateway.keys.create({ name })).key;
+    try {
+      // The token served and checked: the client is served, by the node that attested its GPUs (a client that said
+      // GPU evidence was optional has it checked all the same on this task).
+      const answer = remember(
+        await client(await keyFor("gpu-checked"), { policy: lenient }).chat(chat(`Say hi to ${MARKER}`)),
+      );
+      expect(answer.nodeId).toBe(flaky.nodeId);
+      // The node strips the token it declared (its epoch evidence still matches the record, which hashes the quote).
+      stripGpuToken = true;
+      await expect(
+        client(await keyFor("gpu-strip"), { policy: lenient }).chat(chat(`gpu ${MARKER}`)),
+      ).rejects.toThrow(/requires GPU evidence and node \d+ sent none/);
+      stripGpuToken = false;
+      // A client that cannot check the token (no NVIDIA key set) is not served on such a task either: refused at the
+      // flaky node, or at the steady one the gateway turns to while the flaky one cools down (its record declares
+      // no GPUs, so the task does not take it).
+      await expect(client(await keyFor("gpu-blind")).chat(chat(`gpu ${MARKER}`))).rejects.toThrow(
+        /give NVIDIA's key set|does not take now \(Gpu\)/,
+      );
+    } finally {
+      stripGpuToken = false;
+      await setGpuRequired(network.admin, { taskId, required: false });
+    }
+  });
+
   it("createAtomaClient({ gateway, chain, confidential }) seals for the node the gateway picked: nothing it receives holds the prompt", async () => {
     // A recording front: every byte the gateway gets from this client passes through it.
     const received: string[] = [];
@@ -802,9 +865,12 @@ describe("confidential requests through the gateway", () => {
         0n,
       );
       const keys = await db.selectFrom("api_keys").selectAll().orderBy("created_at_ms").execute();
-      const [mine, other] = keys;
-      expect(mine!.spent_wei).toBe(cost);
+      const [, other] = keys;
+      // The first key's answers and the GPU test's (a key of its own) are all the receipts: each key paid its own.
+      expect(keys.reduce((sum, key) => sum + key.spent_wei, 0n)).toBe(cost);
       expect(other!.spent_wei).toBe(0n);
+      const refused = keys.filter((key) => key.name === "gpu-strip" || key.name === "gpu-blind");
+      expect(refused.map((key) => key.spent_wei)).toEqual([0n, 0n]);
       for (const key of keys) expect(key.reserved_wei).toBe(0n);
       expect(await db.selectFrom("spend_reservations").selectAll().execute()).toEqual([]);
     } finally {

@@ -1,6 +1,7 @@
 import {
   attestationStanding,
   getAttestation,
+  gpuRequired,
   nodeRegistryAbi,
   readNodeIdOfSigner,
 } from "@atoma/chain/portable";
@@ -143,10 +144,20 @@ async function check(
   // answer was held (same key, a measurement the task no longer or never took) is refused, not judged by the
   // standing of the record it replaced (`checkSessionTask` read that one before any evidence).
   const blockNumber = await deps.chain.publicClient.getBlockNumber();
-  const [record, standing] = await Promise.all([
+  const [record, standing, needsGpu] = await Promise.all([
     getAttestation(deps.chain, nodeId, { blockNumber }),
     attestationStanding(deps.chain, { taskId, nodeId, blockNumber }),
+    gpuRequired(deps.chain, { taskId, blockNumber }),
   ]);
+  // A task that requires GPUs: the node's own declaration on the chain proves nothing (nobody on-chain checks the
+  // token), so the client checks the token whatever its policy said (a node may strip it from the evidence it serves,
+  // the epoch evidence's hash covering the quote alone).
+  if (needsGpu && verdict.gpu === undefined)
+    throw new ResponseVerificationError(
+      evidence.gpuToken === undefined
+        ? `task ${taskId} requires GPU evidence and node ${nodeId} sent none`
+        : `task ${taskId} requires GPU evidence: give NVIDIA's key set (confidential.gpu) to check node ${nodeId}'s token`,
+    );
   const now = BigInt(Math.floor(Date.now() / 1000));
   if (!record || record.expiresAt <= now)
     throw new ResponseVerificationError(`node ${nodeId} holds no unexpired attestation record on the chain`);
