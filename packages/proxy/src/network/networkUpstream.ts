@@ -12,6 +12,7 @@ import {
   type KeptReceipt,
   NodeRequestError,
   NodeUnreachableError,
+  ResendInFlightError,
   ResponseVerificationError,
   readJsonCapped,
   StackClient,
@@ -41,8 +42,10 @@ import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { answerCapsFor } from "./answerCaps.js";
 import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
+import { failedInStream } from "./failedInStream.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
+import { NodeCuts } from "./nodeCuts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { requestDeadline } from "./requestDeadline.js";
@@ -56,7 +59,7 @@ export interface NetworkUpstreamComponents {
   catalog: Pick<NetworkCatalog, "models" | "model" | "allowsPrivateNodeUrls">;
   pool: StackPool;
   /** Sealed charges held for a leaf's receipt (review3 M-3): settled as each receipt is kept. */
-  sealedCharges?: Pick<SealedCharges, "settleByReceipt"> | undefined;
+  sealedCharges?: Pick<SealedCharges, "settleByReceipt" | "settleFreed"> | undefined;
   /** The gateway's wallet: it owns the stacks and signs every request. */
   account: LocalAccount;
   chainId: number;
@@ -94,6 +97,17 @@ export interface NetworkUpstreamOptions {
    */
   unansweredLimit?: number | undefined;
   /**
+   * Cuts a node may make (text sent, then the connection broken while it still has the request in flight) within
+   * `cutWindowMs` before it is put aside for the cooldown, counted as a `repeated_cuts` error; twice as many, when they
+   * are a fifth or more of its requests there, and it leaves rotation. Cuts of streams open together within `cutBurstMs`
+   * (one broken link) are one. Counted per gateway process (`NodeCuts`). @default 3
+   */
+  cutLimit?: number | undefined;
+  /** The window `cutLimit` counts over. @default 600000 */
+  cutWindowMs?: number | undefined;
+  /** How close after a counted cut a cut of a stream open before it is the same one (`NodeCuts`). @default 2000 */
+  cutBurstMs?: number | undefined;
+  /**
    * Refusals in a row of requests another node then served (the client's input was fine) before the node is put
    * aside for the cooldown. @default 3
    */
@@ -122,7 +136,7 @@ const PURCHASE_WINDOW_MS = 60_000;
 /** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
 const MAX_PURCHASING_KEYS = 10_000;
 
-/** Requests answered with an error remembered (`#errorAnswered`). */
+/** Requests answered with an error remembered (`#errorAnswered`), and cut requests (`#cutRequests`). */
 const MAX_ERROR_ANSWERED = 10_000;
 
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
@@ -202,6 +216,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #addressGuard: NodeAddressGuard;
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
+  /** Streams each node cut (`cutLimit`). */
+  readonly #cuts: NodeCuts;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
@@ -210,6 +226,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * request's hash: a receipt the node later shows for one bills a request it said failed (refuse-then-bill).
    */
   readonly #errorAnswered = new Map<string, string>();
+  /**
+   * Leaves (`stackId:nonce`) of this gateway's requests left with no receipt after their client stopped them or their
+   * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
+   * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
+   */
+  readonly #cutRequests = new Map<string, string>();
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -220,6 +242,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
+    this.#cuts = new NodeCuts({
+      windowMs: options.cutWindowMs ?? 600_000,
+      limit: options.cutLimit ?? 3,
+      burstMs: options.cutBurstMs,
+    });
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
@@ -425,6 +452,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     }
   }
 
+  /** Settles at its floor a held charge whose nonce was freed (never fails the request: logged). */
+  async #settleFreed(stackId: bigint, nonce: bigint, reqHash: string): Promise<void> {
+    try {
+      await this.#c.sealedCharges?.settleFreed(stackId, nonce, reqHash);
+    } catch (error) {
+      this.#logger.error({ err: error }, "settling a freed nonce's held charge failed");
+    }
+  }
+
   async releaseConfidential(lease: ConfidentialLease): Promise<void> {
     const stack = this.#sessionStacks.get(lease);
     if (!stack) return;
@@ -523,6 +559,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
+    /**
+     * Nonces this request signed afresh while no pending request stood there: a pending one's nonce freed (its leaf
+     * read found none, review of h-gw, HIGH-3) and signed for this request is its own, even where the body, nonce and
+     * deadline, and so the signature, are the pending one's.
+     */
+    const signedAfresh = new Set<bigint>();
+    const isResend = (nonce: bigint) => resent.has(nonce) && !signedAfresh.has(nonce);
     let refusedReceipt = false;
     /** This request's own signed nonce and body (not a pending one resent first). */
     let ownSigned: { nonce: bigint; json: string } | undefined;
@@ -545,6 +588,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       stackUnits: stack.units,
       receipts: previous,
       pending,
+      onSigned: ({ nonce }) => {
+        // A pending request signed again (past its deadline) is still that request's resend.
+        if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
+      },
+      // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
+      onForgotten: (p) =>
+        isResend(p.signed.nonce)
+          ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
+          : undefined,
+      readLeafFirst: (p) =>
+        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`) === p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
       // Within what the request has left to send: this attempt's first send, and one for each further node.
       resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
@@ -554,15 +608,31 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (!verdict.accepted) refusedReceipt = true;
         this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
+        // A cut request's leaf: its own receipt (read, or resent), or another request's after its nonce was freed.
+        this.#cutRequests.delete(`${stack.stackId}:${receipt.fields.leafIndex}`);
         kept.push(
-          resent.has(receipt.fields.leafIndex)
+          isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
-              // the gateway accepted it (a refused receipt keeps the charge held for the settlement).
+              // the gateway accepted it (a refused receipt keeps the charge held for the settlement). Never by the
+              // receipt of a request signed afresh at a freed nonce (review 2 of h-gw, HIGH-A): its hold was settled
+              // when the nonce was freed (`onForgotten`), and the same body has the same request hash.
               keeping.then(() => this.#settleHeld(receipt.fields, verdict.accepted))
             : keeping,
         );
       },
       fetch: async (input, init) => {
+        // A leaf read (the owner's signed GET): no request signed, sent or resent; within the request's deadline.
+        // A node that stalls it is given up on as one that sends no first byte (review of h-gw, MEDIUM-2).
+        if ((init?.method ?? "GET") === "GET") {
+          if (!signal.aborted) contacted = true;
+          const stalled = AbortSignal.timeout(firstByteMs);
+          return nodeFetch(input, {
+            headers: headerRecord(init?.headers),
+            redirect: init?.redirect,
+            signal: AbortSignal.any(init?.signal ? [init.signal, signal, stalled] : [signal, stalled]),
+            dispatcher: this.#addressGuard.dispatcher,
+          });
+        }
         // Each resend of the same signed request replays the answer from its start.
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
@@ -570,9 +640,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         const headers = headerRecord(init?.headers);
         const nonce = headers[STACK_HEADERS.nonce] ?? null;
         const bound = headers[STACK_HEADERS.maxUnits] ?? null;
-        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+        if (nonce !== null && !isResend(BigInt(nonce)) && typeof init?.body === "string")
           ownSigned = { nonce: BigInt(nonce), json: init.body };
-        if (nonce === null || !resent.has(BigInt(nonce))) work.sends++;
+        if (nonce === null || !isResend(BigInt(nonce))) work.sends++;
         await this.#c.pool.markSigned(
           stack.stackId,
           nonce === null ? client.nextNonce : BigInt(nonce),
@@ -590,7 +660,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
               }
             : undefined,
         );
-        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+        if (nonce !== null && !isResend(BigInt(nonce)) && typeof init?.body === "string")
           request.onSigned?.({
             stackId: stack.stackId,
             nonce: BigInt(nonce),
@@ -656,6 +726,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     let streamed = false;
     const startedAt = performance.now();
+    const begunAt = this.#cuts.now();
     let firstChunkAt: number | undefined;
     const onChunk = (chunk: Record<string, unknown>) => {
       const fresh = relay.pass(chunk);
@@ -667,6 +738,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
       this.#unanswered.delete(stack.nodeId);
+      this.#cuts.answered(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -734,8 +806,39 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           new NodeFailedError(`node ${stack.nodeId} refused a stack the chain says it serves`),
         );
       }
-      if (streamed && error instanceof NodeRequestError && ownSigned && !request.sealed)
+      // Only the node's own error answer, in the stream of an attempt it began (200), says it failed and committed
+      // nothing (review M1): a resend's refusal (409 `request_in_flight` while it still finishes the first) does not.
+      if (streamed && failedInStream(error) && ownSigned && !request.sealed)
         givenUp = this.#giveUpErrorAnswer(stack, ownSigned);
+      else if (
+        (streamed || request.signal.aborted || error instanceof ResendInFlightError) &&
+        ownSigned &&
+        !request.sealed
+      )
+        this.#cutRequest(stack, ownSigned);
+      // The connection broke and the resend found the node still at the request (or, mid-stream, too busy for it): no
+      // failure of the node's. The request stays pending, and the stack's next request reads its leaf first.
+      // Its own request cut (not a pending one's leaf still in flight there, read first: that cut is counted once).
+      if (
+        ownSigned &&
+        ((streamed && stillServing(error)) || error instanceof ResendInFlightError) &&
+        !request.signal.aborted
+      )
+        this.#cut(stack, begunAt);
+      if (streamed && stillServing(error))
+        throw new NodeFailedError(
+          `the stream from node ${stack.nodeId} broke while the node was still at it`,
+          {
+            cause: error,
+          },
+        );
+      if (error instanceof ResendInFlightError)
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(`the request to node ${stack.nodeId} broke while the node was still at it`, {
+            cause: error,
+          }),
+        );
       const lied =
         error instanceof ResponseVerificationError ||
         error instanceof OverbilledReceiptError ||
@@ -846,6 +949,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     return own.nonce;
   }
 
+  /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */
+  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }): void {
+    this.#cutRequests.set(
+      `${stack.stackId}:${own.nonce}`,
+      requestHash(JSON.parse(own.json) as Record<string, unknown>).toLowerCase(),
+    );
+    // Bounded: the oldest forgotten first (its request is then resent, as before leaf reads).
+    if (this.#cutRequests.size > MAX_ERROR_ANSWERED)
+      this.#cutRequests.delete(this.#cutRequests.keys().next().value as string);
+  }
+
   /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
   #billedErrorAnswer(
     stack: LeasedStack,
@@ -860,6 +974,23 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       { nodeId: String(stack.nodeId), stackId: String(fields.stackId), leaf: String(fields.leafIndex) },
       "a node signed a receipt for a request it answered with an error: it leaves rotation, the receipt is kept",
     );
+  }
+
+  /**
+   * A cut of a stream begun at `begunAt` (review of h-gw, HIGH-4): no fault once, yet a node can cut on purpose and
+   * bill the leaf; cut after cut within the window puts it aside, and cuts of a large share of its streams take it out
+   * of rotation (`NodeCuts`: one broken link cutting many streams at once is one cut).
+   */
+  #cut(stack: LeasedStack, begunAt: number): void {
+    const verdict = this.#cuts.record(stack.nodeId, begunAt);
+    if (verdict === "none") return;
+    this.#c.onNodeError?.(stack.nodeId, "repeated_cuts");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    this.#logger.warn(
+      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), cuts: this.#cuts.events(stack.nodeId) },
+      "a node cut stream after stream before its receipt: it is put aside",
+    );
+    if (verdict === "remove") this.health.remove(stack.nodeId, "repeated_cuts");
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
@@ -968,6 +1099,14 @@ function unsignable(error: unknown): boolean {
     error instanceof InvalidUnicodeError ||
     (error instanceof Error && error.cause instanceof InvalidUnicodeError)
   );
+}
+
+/**
+ * A resend's refusal that says the node is still at the request or busy ("not yet", "already serving"): the SDK's
+ * `ResendInFlightError` (409 `request_in_flight`, `stack_busy` to every resend), or 429.
+ */
+function stillServing(error: unknown): boolean {
+  return error instanceof ResendInFlightError || (error instanceof NodeRequestError && error.status === 429);
 }
 
 /** A node's refusal of the request itself (not of its stack, not for load): another node may still serve it. */
