@@ -47,6 +47,7 @@ import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
 import { NodeCuts } from "./nodeCuts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
+import { type CutRequest, cutRequest, overbilledCut } from "./overbilledCut.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { requestDeadline } from "./requestDeadline.js";
 import { collectSealedStream } from "./sealedStream.js";
@@ -103,7 +104,13 @@ export interface NetworkUpstreamOptions {
    * (one broken link) are one. Counted per gateway process (`NodeCuts`). @default 3
    */
   cutLimit?: number | undefined;
-  /** The window `cutLimit` counts over. @default 600000 */
+  /**
+   * Leaves of cut or stopped streams billing far more than their streams carried (`overbilledCut`) a node may commit
+   * within `cutWindowMs` before it is put aside, counted as an `overbilled_cuts` error; twice as many, when they are a
+   * fifth or more of its requests there, and it leaves rotation. Per gateway process. @default 2
+   */
+  overbilledCutLimit?: number | undefined;
+  /** The window `cutLimit` and `overbilledCutLimit` count over. @default 600000 */
   cutWindowMs?: number | undefined;
   /** How close after a counted cut a cut of a stream open before it is the same one (`NodeCuts`). @default 2000 */
   cutBurstMs?: number | undefined;
@@ -218,6 +225,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #unanswered = new Map<bigint, number>();
   /** Streams each node cut (`cutLimit`). */
   readonly #cuts: NodeCuts;
+  /** Cut streams' leaves each node billed far above what they carried (`overbilledCutLimit`). */
+  readonly #overbilledCuts: NodeCuts;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
@@ -231,7 +240,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
    * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
    */
-  readonly #cutRequests = new Map<string, string>();
+  readonly #cutRequests = new Map<string, CutRequest>();
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -246,6 +255,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       windowMs: options.cutWindowMs ?? 600_000,
       limit: options.cutLimit ?? 3,
       burstMs: options.cutBurstMs,
+    });
+    // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
+    this.#overbilledCuts = new NodeCuts({
+      windowMs: options.cutWindowMs ?? 600_000,
+      limit: options.overbilledCutLimit ?? 2,
+      burstMs: 0,
     });
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
@@ -598,7 +613,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
           : undefined,
       readLeafFirst: (p) =>
-        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`) === p.signed.reqHash.toLowerCase(),
+        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
+        p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
       // Within what the request has left to send: this attempt's first send, and one for each further node.
       resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
@@ -609,7 +625,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         // A cut request's leaf: its own receipt (read, or resent), or another request's after its nonce was freed.
-        this.#cutRequests.delete(`${stack.stackId}:${receipt.fields.leafIndex}`);
+        const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
+        if (overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
+          this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
+        this.#cutRequests.delete(cutKey);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -728,9 +747,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const startedAt = performance.now();
     const begunAt = this.#cuts.now();
     let firstChunkAt: number | undefined;
+    /** Answer chunks the node sent for this request (a resend's replay of them not counted again). */
+    let chunks = 0;
     const onChunk = (chunk: Record<string, unknown>) => {
       const fresh = relay.pass(chunk);
       if (!fresh) return;
+      chunks++;
       firstChunkAt ??= performance.now();
       streamed = true;
       request.onChunk?.(fresh, stack.nodeId, fallback);
@@ -739,6 +761,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
       this.#unanswered.delete(stack.nodeId);
       this.#cuts.answered(stack.nodeId);
+      this.#overbilledCuts.answered(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -815,7 +838,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ownSigned &&
         !request.sealed
       )
-        this.#cutRequest(stack, ownSigned);
+        this.#cutRequest(stack, ownSigned, chunks);
       // The connection broke and the resend found the node still at the request (or, mid-stream, too busy for it): no
       // failure of the node's. The request stays pending, and the stack's next request reads its leaf first.
       // Its own request cut (not a pending one's leaf still in flight there, read first: that cut is counted once).
@@ -950,10 +973,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   }
 
   /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */
-  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }): void {
+  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): void {
     this.#cutRequests.set(
       `${stack.stackId}:${own.nonce}`,
-      requestHash(JSON.parse(own.json) as Record<string, unknown>).toLowerCase(),
+      cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks),
     );
     // Bounded: the oldest forgotten first (its request is then resent, as before leaf reads).
     if (this.#cutRequests.size > MAX_ERROR_ANSWERED)
@@ -991,6 +1014,33 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       "a node cut stream after stream before its receipt: it is put aside",
     );
     if (verdict === "remove") this.health.remove(stack.nodeId, "repeated_cuts");
+  }
+
+  /**
+   * A cut request's leaf billing far above what its stream carried (`overbilledCut`, review 2 of h-gw, MEDIUM-D): the
+   * gateway pays the node the difference, so each one counts against it; past `overbilledCutLimit` in the window it is
+   * put aside, and it leaves rotation when they are frequent (`NodeCuts`). The receipt is kept as evidence.
+   */
+  #overbilledCut(
+    stack: LeasedStack,
+    fields: { leafIndex: bigint; units: bigint },
+    relayedUnits: bigint,
+  ): void {
+    const verdict = this.#overbilledCuts.record(stack.nodeId, this.#overbilledCuts.now());
+    this.#logger.warn(
+      {
+        nodeId: String(stack.nodeId),
+        stackId: String(stack.stackId),
+        leaf: String(fields.leafIndex),
+        units: String(fields.units),
+        relayedUnits: String(relayedUnits),
+      },
+      "a node billed a cut stream's leaf far above what the stream carried: counted against it",
+    );
+    if (verdict === "none") return;
+    this.#c.onNodeError?.(stack.nodeId, "overbilled_cuts");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    if (verdict === "remove") this.health.remove(stack.nodeId, "overbilled_cuts");
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
