@@ -12,6 +12,7 @@ import {
   type KeptReceipt,
   NodeRequestError,
   NodeUnreachableError,
+  type PendingRequest,
   ResendInFlightError,
   ResponseVerificationError,
   readJsonCapped,
@@ -114,6 +115,14 @@ export interface NetworkUpstreamOptions {
   cutWindowMs?: number | undefined;
   /** How close after a counted cut a cut of a stream open before it is the same one (`NodeCuts`). @default 2000 */
   cutBurstMs?: number | undefined;
+  /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
+  deadlineSeconds?: number | undefined;
+  /**
+   * How long past a pending request's signed deadline a node may still answer 409 `request_in_flight` for it; after
+   * that its stack is retired, its held charge settled at its floor, and the node struck (`in_flight_past_deadline`).
+   * @default 60000
+   */
+  inFlightGraceMs?: number | undefined;
   /**
    * Refusals in a row of requests another node then served (the client's input was fine) before the node is put
    * aside for the cooldown. @default 3
@@ -593,6 +602,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     const sessionHash = request.sealed ? requestHash(request.body) : undefined;
     const client = new StackClient({
+      deadlineSeconds: this.#o.deadlineSeconds,
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
       stackId: stack.stackId,
@@ -855,6 +865,19 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
             cause: error,
           },
         );
+      if (
+        error instanceof ResendInFlightError &&
+        (await this.#inFlightPastDeadline(stack, client.pending, kept))
+      )
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(
+            `node ${stack.nodeId} still holds a request past its deadline: its stack is retired`,
+            {
+              cause: error,
+            },
+          ),
+        );
       if (error instanceof ResendInFlightError)
         throw new NodeDown(
           stack.nodeId,
@@ -1041,6 +1064,41 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#c.onNodeError?.(stack.nodeId, "overbilled_cuts");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
     if (verdict === "remove") this.health.remove(stack.nodeId, "overbilled_cuts");
+  }
+
+  /**
+   * The node still answers 409 `request_in_flight` for a pending request of the stack past its signed deadline and
+   * `inFlightGraceMs` (review 2 of h-gw, MEDIUM-E): a request it can no longer serve, holding the stack's next nonce
+   * for ever. The stack is retired (closed on-chain, as an idle stack, so the node settles it and what is left comes
+   * back), each such request's held charge settled at its floor, and the node struck: put aside, and counted as a
+   * signed request left with no receipt (`unansweredLimit`). True when it did so.
+   */
+  async #inFlightPastDeadline(
+    stack: LeasedStack,
+    pending: readonly PendingRequest[],
+    kept: readonly Promise<void>[],
+  ): Promise<boolean> {
+    const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
+    const stale = pending.filter((p) => deadlineOf(p.signed) < cutoff);
+    if (stale.length === 0) return false;
+    await Promise.allSettled(kept);
+    await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
+    for (const p of stale) {
+      this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
+      await this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash);
+    }
+    this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    this.#noReceipt(stack);
+    this.#logger.error(
+      {
+        nodeId: String(stack.nodeId),
+        stackId: String(stack.stackId),
+        nonces: stale.map((p) => String(p.signed.nonce)),
+      },
+      "a node still holds a request past its deadline and grace: its stack is retired and the node struck",
+    );
+    return true;
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
