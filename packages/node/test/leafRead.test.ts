@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LEAF_READ_HEADERS, LEAF_READ_MAX_AHEAD_SECONDS, signLeafRead } from "@atoma/core";
+import {
+  computeUnits,
+  LEAF_READ_HEADERS,
+  LEAF_READ_MAX_AHEAD_SECONDS,
+  responseHash,
+  signLeafRead,
+} from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { readStackLeaf, type StackClient } from "@atoma/sdk";
 import { type Hex, type LocalAccount, toHex } from "viem";
@@ -109,6 +115,13 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     });
     expect(shown.receipt.signature).toBe(answered.atoma.signature);
     expect(shown.request.nonce).toBe(0n);
+    // The answer committed, shown with the leaf (review 2 of h-gw, MEDIUM-D): the one its receipt's response hash
+    // signs, whose usage is the units billed, so a leaf billing past its answer is a fraud proof.
+    const response = shown.answer?.response as {
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
+    expect(responseHash(response)).toBe(answered.fields.respHash);
+    expect(computeUnits(response.usage)).toBe(answered.fields.units);
   }, 60_000);
 
   it("shows the leaf to a client whose clock runs a minute ahead of the node's (review MED-4)", async () => {

@@ -1,4 +1,5 @@
 import { costOfUnits, silentLogger } from "@atoma/core";
+import { findKeptReceiptFraud } from "@atoma/sdk";
 import { parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
 import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { receiptFromRow } from "../src/network/receiptRows.js";
 import { UsageBook } from "../src/usage/usageBook.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
@@ -97,7 +99,7 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
 
   /** A stream node 1 cuts (its leaf billing `bills`), then a plain request that reads that leaf. */
   async function cutThenRead(app: ReturnType<typeof createGatewayApp>, key: string, bound: boolean) {
-    script = { kind: "cutThenFinish", finishMs: 300, ...(bound ? { bills: "bound" as const } : {}) };
+    script = { kind: "cutThenFinish", finishMs: 300, ...(bound ? { bills: "fabricated" as const } : {}) };
     const response = await chat(app, key, streamBody);
     expect(await response.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -132,5 +134,101 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
     }
     expect(nodeErrors).toContain("1:overbilled_cuts");
     expect(upstream.health.available(1n)).toBe(false);
+  });
+});
+
+// Review 2 of h-gw, MEDIUM-D, the proof: the leaf read carried no answer bytes, so a leaf billing the whole bound for an
+// answer whose usage says far less was taken on the node's word. The node now shows the answer it committed with the
+// leaf, and the gateway checks it as a resend's answer: its response hash is the receipt's, its usage the units
+// billed. A leaf billing past its answer's usage is refused, kept with its result bytes (`ReceiptFraud`'s units proof,
+// the node slashed on-chain), its stack retired and the node out of rotation at once; the key pays what was relayed.
+describe("a node that bills a cut stream's leaf past its answer's usage", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  let script: NodeScript = { kind: "honest" };
+  let node: Awaited<ReturnType<typeof startFakeNode>>;
+  let parts: GatewayParts;
+  let upstream: NetworkUpstream;
+  const nodeErrors: string[] = [];
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    const signer = privateKeyToAccount(generatePrivateKey());
+    node = await startFakeNode(
+      signer,
+      1n,
+      CHAIN_ID,
+      STACK_MANAGER,
+      (body) => (body.stream === true ? script : { kind: "honest" }),
+      { strictNonces: true },
+    );
+    ({ upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: node.url, signer, price: PRICE }],
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+      1_000_000n,
+      {
+        sealedCharges: new SealedCharges(opened.db),
+        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
+      },
+    ));
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("refuses the leaf with its answer as the fraud proof, and takes the node out at once", async () => {
+    const app = createGatewayApp(parts);
+    const { key, view } = await parts.keys.create({ name: "caught", budget: "1" });
+    script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
+    const cut = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 400,
+      stream: true,
+    });
+    expect(await cut.text()).toContain("Hel");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    script = { kind: "honest" };
+    // The next request reads the leaf: the node's lie fails it here (no other node to go to).
+    expect(
+      (await chat(app, key, { model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 4 }))
+        .status,
+    ).not.toBe(200);
+    expect(node.leafReads.at(-1)?.found).toBe(true);
+    expect(upstream.health.available(1n)).toBe(false);
+    const state = await opened.db
+      .selectFrom("stacks")
+      .select("state")
+      .where("stack_id", "=", 1n)
+      .executeTakeFirstOrThrow();
+    expect(state.state).toBe("retired");
+    // The receipt is kept refused, with the answer's result bytes: the on-chain proof of units past the usage.
+    const rows = await opened.db
+      .selectFrom("receipts")
+      .select(["receipt", "refused"])
+      .where("stack_id", "=", 1n)
+      .execute();
+    const kept = rows.map((row) => ({ receipt: receiptFromRow(row.receipt), refused: row.refused }));
+    expect(kept.some((k) => k.refused && k.receipt.result !== "0x")).toBe(true);
+    const proof = findKeptReceiptFraud(kept.map((k) => k.receipt));
+    expect(proof?.kind).toBe("units");
+    // The key paid at most what the stream relayed.
+    await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
+    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, PRICE));
   });
 });

@@ -5,6 +5,7 @@ import {
   pairReceiptFraud,
   requestHash,
   resultBytes,
+  SEALED_ANSWER_OBJECT,
   type SignedReceipt,
   type SignedResponseFields,
   signedResponseBody,
@@ -831,6 +832,13 @@ export class StackClient {
     if (receipt.fields.reqHash.toLowerCase() !== signed.reqHash.toLowerCase()) return false;
     if (this.#kept.some((k) => k.signature === receipt.signature)) return this.#adopt(receipt);
     await this.#refuseEquivocation(receipt);
+    // The answer shown with the leaf is checked as a resend's answer is (review 2 of h-gw, MEDIUM-D): its response
+    // hash is the receipt's, its usage the units billed; a leaf that fails is refused and kept with its result bytes,
+    // the fraud proof of units billed past the answer's usage.
+    if (shown.answer && shown.answer.response.object !== SEALED_ANSWER_OBJECT) {
+      await this.#verify(shown.answer.response as Body, shown.answer.atoma, signed);
+      return true;
+    }
     return this.#takeShown(receipt, signed.nonce, false);
   }
 
@@ -854,6 +862,7 @@ export class StackClient {
             this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
             LEAF_READ_SIGN_AHEAD_SECONDS,
           ),
+          maxAnswerBytes: this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
           fetch: this.#fetch,
         });
       } catch (error) {

@@ -7,6 +7,7 @@ import {
   LEAF_READ_MAX_AHEAD_SECONDS,
   type LeafReadFields,
   leafReadDigest,
+  SEALED_ANSWER_OBJECT,
 } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
@@ -37,6 +38,13 @@ export interface StackLeafAnswer {
   /** The signed request the leaf answers; null when its record holds none this node can show. */
   request: ShownRequest | null;
   atoma: AtomaReceipt;
+  /**
+   * The answer as delivered (without its atoma object), whose response hash the receipt signs: the owner checks the
+   * billed units against its usage as for any answer, so a leaf billing more than its answer used is a fraud proof
+   * (`ReceiptFraud`), and units backed by a made-up answer are what Sampling Consensus recomputes. Absent for a
+   * confidential (sealed) answer, and a leaf whose record holds none.
+   */
+  response?: unknown;
 }
 
 const MAX_UINT256 = (1n << 256n) - 1n;
@@ -75,6 +83,13 @@ function shownRequest(leaf: StoredLeaf): ShownRequest | null {
   return { request_hash: leaf.reqHash, nonce, deadline, max_units, signature: signature as Hex };
 }
 
+/** The leaf's answer as the owner may be shown it: a clear answer only (a sealed one stays with its client). */
+function shownResponse(leaf: StoredLeaf): unknown {
+  const response = leaf.response;
+  if (typeof response !== "object" || response === null) return undefined;
+  return (response as { object?: unknown }).object === SEALED_ANSWER_OBJECT ? undefined : response;
+}
+
 /** Whether a request holds units of the stack at `nonce`, its next leaf (reserved, not yet committed or released). */
 async function inFlightAt(api: StackApi, stackId: bigint, nonce: bigint): Promise<boolean> {
   const row = await api.db
@@ -88,7 +103,8 @@ async function inFlightAt(api: StackApi, stackId: bigint, nonce: bigint): Promis
 /**
  * `GET /v1/stacks/{id}/leaves/{nonce}`: the leaf this node committed at `nonce` of a stack it serves, settled or
  * not, shown to the stack's owner only: its receipt (the node's `AtomaResponse` signature, as an answer carries it)
- * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed). The owner
+ * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed), with the clear
+ * answer it committed (`response`, so the billed units are checked against its usage). The owner
  * signs an `AtomaLeafRead` over (stack, nonce, deadline, salt) in the `x-atoma-*` headers; each signed read is
  * answered once. Errors: 400 `invalid_input` (the nonce), 401 `invalid_signature` (headers missing or malformed,
  * deadline passed or too far ahead, not the owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or
@@ -131,6 +147,7 @@ export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadG
       nonce: nonce.toString(),
       request: shownRequest(leaf),
       atoma: await signReceipt(api, leaf),
+      ...(shownResponse(leaf) === undefined ? {} : { response: shownResponse(leaf) }),
     };
     return c.json(answer, 200, { "cache-control": "no-store" });
   });

@@ -58,8 +58,11 @@ export type NodeScript =
   | {
       kind: "cutThenFinish";
       finishMs: number;
-      /** "bound": the leaf it commits bills the owner's whole signed bound (a node cutting streams on purpose). */
-      bills?: "bound";
+      /**
+       * The leaf it commits bills the owner's whole signed bound (a node cutting streams on purpose): "bound" with the
+       * answer's usage left as it was (units past the usage), "fabricated" with the usage made up to match.
+       */
+      bills?: "bound" | "fabricated";
     }
   /** Streams the text with `delayMs` between its pieces (a client can stop it half way); the leaf is committed first. */
   | { kind: "slowChunks"; delayMs: number }
@@ -135,10 +138,18 @@ export async function startFakeNode(
   >();
   /** Stacks with a request still being finished (`cutThenFinish`): any request on them is refused meanwhile. */
   const inFlight = new Set<string>();
+  /** The answer (without its atoma object) of each committed leaf that keeps one: a leaf read shows it. */
+  const responses = new Map<string, Record<string, unknown>>();
   const leafReads: { nonce: bigint; found: boolean }[] = [];
   /** Keeps a streamed answer's receipt as the leaf at its stack and nonce, with the owner's signed request. */
-  const commit = (key: string, atoma: Record<string, unknown>, header: (name: string) => string) => {
+  const commit = (
+    key: string,
+    atoma: Record<string, unknown>,
+    header: (name: string) => string,
+    response?: Record<string, unknown>,
+  ) => {
     committed.set(key, atoma);
+    if (response) responses.set(key, response);
     signedAt.set(key, {
       request_hash: atoma.request_hash as Hash,
       nonce: header(STACK_HEADERS.nonce),
@@ -223,6 +234,7 @@ export async function startFakeNode(
       nonce: String(nonce),
       request: shown,
       atoma,
+      ...(responses.has(`${stackId}:${nonce}`) ? { response: responses.get(`${stackId}:${nonce}`) } : {}),
     });
   });
   app.post("/v1/chat/completions", async (c) => {
@@ -275,7 +287,7 @@ export async function startFakeNode(
       const atoma = (await receipt(ids, body, answer, 5n)) as unknown as Record<string, unknown>;
       inFlight.add(header(STACK_HEADERS.stack));
       setTimeout(() => {
-        commit(here, atoma, header);
+        commit(here, atoma, header, answer);
         inFlight.delete(String(ids.stackId));
       }, plan.finishMs);
       (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
@@ -375,7 +387,7 @@ export async function startFakeNode(
               assembled,
               BigInt(3 + plan.pieces),
             )) as unknown as Record<string, unknown>;
-            commit(`${stackId}:${nonce}`, atoma, header);
+            commit(`${stackId}:${nonce}`, atoma, header, assembled);
             plan.seen.finished++;
           }
           controller.enqueue(event({ ...head, choices: [], usage, atoma }));
@@ -437,13 +449,20 @@ export async function startFakeNode(
     if (body.stream === true) {
       const key = `${stackId}:${nonce}`;
       const replay = committed.get(key);
-      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const bound = BigInt(header(STACK_HEADERS.maxUnits));
+      const fabricated = plan.kind === "cutThenFinish" && plan.bills === "fabricated";
+      const usage =
+        (responses.get(key)?.usage as Record<string, number> | undefined) ??
+        (fabricated
+          ? { prompt_tokens: 3, completion_tokens: Number(bound) - 3, total_tokens: Number(bound) }
+          : { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
       const text = plan.kind === "splitChoices" ? plan.text : "Hello, world";
       let atoma = replay;
       const honestFailure = plan.kind === "errorMidStream" && plan.commits === false && !replay;
       if (!atoma && honestFailure) atoma = {};
+      let assembled: Record<string, unknown> | undefined;
       if (!atoma) {
-        const assembled = {
+        assembled = {
           id: "chatcmpl-fake",
           object: "chat.completion",
           created: 1,
@@ -452,15 +471,12 @@ export async function startFakeNode(
           usage,
         };
         const signer = plan.kind === "forged" ? plan.signer : account;
-        const units =
-          plan.kind === "cutThenFinish" && plan.bills === "bound"
-            ? BigInt(header(STACK_HEADERS.maxUnits))
-            : 5n;
+        const units = plan.kind === "cutThenFinish" && plan.bills !== undefined ? bound : 5n;
         atoma = (await receipt({ stackId, nonce }, body, assembled, units, signer)) as unknown as Record<
           string,
           unknown
         >;
-        if (plan.kind !== "cutThenFinish") commit(key, atoma, header);
+        if (plan.kind !== "cutThenFinish") commit(key, atoma, header, assembled);
       }
       const split = plan.kind === "splitChoices" ? plan.pieces : undefined;
       const pieces = replay ? [text] : split ? split.map(([, piece]) => piece) : ["Hel", "lo, ", "world"];
@@ -471,11 +487,12 @@ export async function startFakeNode(
       const breaks = (plan.kind === "breakStream" || plan.kind === "cutThenFinish") && !replay;
       if (plan.kind === "cutThenFinish" && !replay) {
         const finished = atoma;
+        const answer = assembled;
         inFlight.add(String(stackId));
         setTimeout(() => {
-          commit(key, finished, header);
+          commit(key, finished, header, answer);
           inFlight.delete(String(stackId));
-        }, plan.finishMs);
+        }, plan.finishMs).unref();
       }
       const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
       const chunk = (content: string, last: boolean, index = 0) => ({
