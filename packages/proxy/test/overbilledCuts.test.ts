@@ -147,6 +147,8 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
   let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
   let node: Awaited<ReturnType<typeof startFakeNode>>;
+  /** An honest node beside it. */
+  let other: Awaited<ReturnType<typeof startFakeNode>>;
   let parts: GatewayParts;
   let upstream: NetworkUpstream;
   const nodeErrors: string[] = [];
@@ -163,10 +165,18 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
       (body) => (body.stream === true ? script : { kind: "honest" }),
       { strictNonces: true },
     );
+    const otherSigner = privateKeyToAccount(generatePrivateKey());
+    other = await startFakeNode(otherSigner, 2n, CHAIN_ID, STACK_MANAGER, () => ({ kind: "honest" }), {
+      strictNonces: true,
+    });
     ({ upstream } = await upstreamRig(
       opened,
       gateway,
-      [{ url: node.url, signer, price: PRICE }],
+      [
+        { url: node.url, signer, price: PRICE },
+        // Dearer: node 1 is tried first.
+        { url: other.url, signer: otherSigner, price: 2n * PRICE },
+      ],
       { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
       1_000_000n,
       {
@@ -187,6 +197,7 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
   });
   afterAll(async () => {
     await node?.stop();
+    await other?.stop();
     await opened?.close();
     await db?.dispose();
   });
@@ -204,12 +215,15 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
-    // The next request reads the leaf: the node's lie fails it here (no other node to go to).
-    expect(
-      (await chat(app, key, { model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 4 }))
-        .status,
-    ).not.toBe(200);
+    // The next request reads the leaf at the lying node, then is served by the other one.
+    const next = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "x" }],
+      max_tokens: 4,
+    });
     expect(node.leafReads.at(-1)?.found).toBe(true);
+    expect(next.status).toBe(200);
+    expect(other.requests).toHaveLength(1);
     expect(upstream.health.available(1n)).toBe(false);
     const state = await opened.db
       .selectFrom("stacks")

@@ -906,6 +906,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           );
         }
         if (refusal && !streamed) throw new StackRefused(refusal);
+        // A pending request's leaf or resend lied before this request's own body reached the node: another node serves
+        // this one (the lie is no failure of its own).
+        if (lied && ownSigned === undefined && !streamed)
+          throw new NodeDown(stack.nodeId, this.#failure(error, stack));
       }
       const failure = this.#failure(error, stack);
       // The client gone, or the deadline ended before anything reached this node: not its fault.
