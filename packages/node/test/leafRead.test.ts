@@ -1,12 +1,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LEAF_READ_HEADERS, LEAF_READ_MAX_AHEAD_SECONDS, signLeafRead } from "@atoma/core";
+import {
+  computeUnits,
+  LEAF_READ_HEADERS,
+  LEAF_READ_MAX_AHEAD_SECONDS,
+  responseHash,
+  signLeafRead,
+} from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { readStackLeaf, type StackClient } from "@atoma/sdk";
 import { type Hex, type LocalAccount, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Accounting } from "../src/accounting/accounting.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { stackClientFor } from "./helpers/stackClientFor.js";
@@ -108,6 +115,13 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     });
     expect(shown.receipt.signature).toBe(answered.atoma.signature);
     expect(shown.request.nonce).toBe(0n);
+    // The answer committed, shown with the leaf (review 2 of h-gw, MEDIUM-D): the one its receipt's response hash
+    // signs, whose usage is the units billed, so a leaf billing past its answer is a fraud proof.
+    const response = shown.answer?.response as {
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
+    expect(responseHash(response)).toBe(answered.fields.respHash);
+    expect(computeUnits(response.usage)).toBe(answered.fields.units);
   }, 60_000);
 
   it("shows the leaf to a client whose clock runs a minute ahead of the node's (review MED-4)", async () => {
@@ -151,6 +165,75 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     await expectError(await get(`/v1/stacks/999999/leaves/0`, await readHeaders(0n)), 404, "unknown_stack");
   });
 
+  // Review of h-gw, HIGH-1: a request the node still answers (held, not committed) may yet commit at its nonce. A
+  // `leaf_not_found` there made the owner free the nonce and sign its next request on it: a collision it blamed on
+  // the node. The read says the request is in flight instead; released, the nonce reads as free again.
+  it("answers 409 request_in_flight at the nonce of a request it holds and has not committed yet", async () => {
+    const row = await node.context.db
+      .selectFrom("stacks")
+      .select(["leaf_count", "serving_node_id"])
+      .where("stack_id", "=", stackId)
+      .executeTakeFirstOrThrow();
+    const nonce = row.leaf_count;
+    const accounting = new Accounting({ db: node.context.db }, { nodeId: row.serving_node_id });
+    const held = await accounting.reserve({ stackId, units: 5n, nonce });
+    try {
+      await expectError(
+        await get(`/v1/stacks/${stackId}/leaves/${nonce}`, await readHeaders(nonce)),
+        409,
+        "request_in_flight",
+      );
+      // Past the held nonce nothing is in flight: no leaf there.
+      await expectError(
+        await get(`/v1/stacks/${stackId}/leaves/${nonce + 1n}`, await readHeaders(nonce + 1n)),
+        404,
+        "leaf_not_found",
+      );
+    } finally {
+      await accounting.release(held);
+    }
+    await expectError(
+      await get(`/v1/stacks/${stackId}/leaves/${nonce}`, await readHeaders(nonce)),
+      404,
+      "leaf_not_found",
+    );
+  });
+
+  // Review 2 of h-gw, MEDIUM-B: the read looked for the leaf, then for a request in flight. A request committed between
+  // the two was seen in neither: "no leaf" for a leaf it had just committed. The owner then signs its next request at
+  // that nonce, meets nonce_reused, and takes the honest node for a liar. Here the commit lands right after the read's
+  // leaf lookup (the node's own database, paused there once): the read says in flight, then shows the leaf.
+  it("never answers leaf_not_found at the nonce of a request it commits while the read runs", async () => {
+    const db = node.context.db;
+    const row = await db
+      .selectFrom("stacks")
+      .select(["leaf_count", "serving_node_id"])
+      .where("stack_id", "=", stackId)
+      .executeTakeFirstOrThrow();
+    const nonce = row.leaf_count;
+    const accounting = new Accounting({ db }, { nodeId: row.serving_node_id });
+    const held = await accounting.reserve({ stackId, units: 5n, nonce });
+    const hash = `0x${"ab".repeat(32)}` as const;
+    let committed = false;
+    const commitOnce = async () => {
+      if (committed) return;
+      committed = true;
+      await accounting.commit(held, { units: 5n, reqHash: hash, respHash: hash, seed: 0n, request: {} });
+    };
+    const unpause = afterLookupsOf(db, "leaves", commitOnce);
+    try {
+      await expectError(
+        await get(`/v1/stacks/${stackId}/leaves/${nonce}`, await readHeaders(nonce)),
+        409,
+        "request_in_flight",
+      );
+    } finally {
+      unpause();
+    }
+    expect(committed).toBe(true);
+    expect((await get(`/v1/stacks/${stackId}/leaves/${nonce}`, await readHeaders(nonce))).status).toBe(200);
+  });
+
   it("refuses anyone but the owner, a forged signature, and missing or stale headers (401)", async () => {
     const stranger = privateKeyToAccount(generatePrivateKey());
     const theirs = await readHeaders(0n, { signer: stranger });
@@ -184,3 +267,38 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
       await expectError(await get(`/v1/stacks/${stackId}/leaves/${nonce}`, headers), 400, "invalid_input");
   });
 });
+
+/**
+ * Runs `between` after each lookup in `table` through `db` itself (not its transactions), before the caller sees the
+ * result: what another request commits between two reads of the same route. Returns the undo.
+ */
+function afterLookupsOf(
+  db: AtomaNode["context"]["db"],
+  table: string,
+  between: () => Promise<void>,
+): () => void {
+  const original = db.selectFrom.bind(db);
+  const wrap = <T extends object>(builder: T): T =>
+    new Proxy(builder, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== "function") return value;
+        if (prop === "execute" || prop === "executeTakeFirst")
+          return async (...args: unknown[]) => {
+            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            await between();
+            return result;
+          };
+        return (...args: unknown[]) => {
+          const next = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return typeof next === "object" && next !== null && "executeTakeFirst" in next ? wrap(next) : next;
+        };
+      },
+    });
+  Object.assign(db, {
+    selectFrom: (from: string) => (from === table ? wrap(original(from as never)) : original(from as never)),
+  });
+  return () => {
+    delete (db as { selectFrom?: unknown }).selectFrom;
+  };
+}

@@ -119,14 +119,18 @@ describe("streams cut before their receipt", () => {
     script = () => ({ kind: "slowChunks", delayMs: 300 });
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "stopper", budget: "1" });
+    const sentBefore = node.requests.length;
     await stopAfterFirstChunk(app, key);
     // Held until the leaf's receipt comes, and shown in the usage as it is charged.
     await expect.poll(() => usageSpend(view.id), { timeout: 10_000 }).toBeGreaterThan(0n);
-    // The next request on the stack resends the stopped one first: its receipt settles the held charge.
+    // The next request on the stack reads the stopped one's leaf first: its receipt settles the held charge.
     script = () => ({ kind: "honest" });
     const next = await chat(app, key, { ...body, stream: false, max_tokens: 4 });
     expect(next.status).toBe(200);
     await expect.poll(async () => spentOf(view.id), { timeout: 10_000 }).toBe(formatEther(2n * ANSWER));
+    // Its committed leaf was read, not its answer asked for again: the node saw the stream once, then the next.
+    expect(node.leafReads).toEqual([{ nonce: 0n, found: true }]);
+    expect(node.requests.slice(sentBefore).map((sent) => sent.stream)).toEqual([true, false]);
   });
 
   it("charges nothing for a stream whose receipt fails verification", async () => {

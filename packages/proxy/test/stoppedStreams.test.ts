@@ -100,21 +100,214 @@ describe("streams their OpenAI client stops", () => {
     expect(seen.finished).toBe(0);
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     expect(nodes[1]!.requests.filter((body) => body.stream === true)).toHaveLength(0);
-    // The key's next request (same stack): whatever happens to the stopped one's leaf, the key pays for the
-    // answer it got, not a whole one generated again after it left.
+    // Charged at most what it was sent, held for the leaf's receipt.
+    const held = parseEther((await parts.keys.get(view.id)).spent);
+    expect(held).toBeGreaterThan(0n);
+    expect(held).toBeLessThan(costOfUnits(BigInt(3 + PIECES), PRICE));
+    // The key's next request (same stack): the stopped one's leaf is read first, not its answer asked for again
+    // (review M3: the node generated the whole answer once more, for nobody). It committed nothing there, so its
+    // nonce goes to this request, and the key pays what the node bills: this answer, nothing for the stopped one.
+    const sentBefore = nodes[0]!.requests.length;
     const next = await client.chat.completions.create({
       model: "tiny",
       messages: [{ role: "user", content: "again" }],
       max_tokens: 4,
     });
     expect(next.choices[0]?.message.content).toBe("fake");
+    expect(nodes[0]!.leafReads).toEqual([{ nonce: 0n, found: false }]);
+    expect(nodes[0]!.requests.length - sentBefore).toBe(1);
+    expect(nodes[0]!.requests.at(-1)?.stream).not.toBe(true);
+    expect(seen.begun).toBe(1);
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
-    const spent = parseEther((await parts.keys.get(view.id)).spent);
-    const whole = costOfUnits(BigInt(3 + PIECES), PRICE);
-    const plainAnswer = costOfUnits(5n, PRICE);
-    expect(formatEther(spent)).not.toBe("0");
-    expect(spent - plainAnswer).toBeLessThan(whole);
-    // The node regenerated the stopped answer in full at most once more (the resend), never for another node.
-    expect(seen.begun).toBeLessThanOrEqual(2);
+    await expect
+      .poll(async () => (await parts.keys.get(view.id)).spent, { timeout: 5_000 })
+      .toBe(formatEther(costOfUnits(5n, PRICE)));
+    expect(await new SealedCharges(opened.db).held()).toEqual([]);
+  });
+});
+
+// Review of h-gw, HIGH-3: a stopped stream's nonce goes to the stack's next request, which is stopped too. Its charge
+// was held per stack and nonce, and the second hold there was dropped (and the second stream, signed at a pending
+// request's nonce, was taken for that request's resend: no hold at all): the key paid its whole reservation for good.
+describe("two streams their client stops in a row on one stack", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  const seen = { begun: 0, stopped: 0, finished: 0 };
+  let nodes: Awaited<ReturnType<typeof startFakeNode>>[];
+  let parts: GatewayParts;
+  let server: ReturnType<typeof serve>;
+  let baseURL: string;
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    nodes = [
+      await startFakeNode(nodeKeys[0]!, 1n, CHAIN_ID, STACK_MANAGER, (body) =>
+        body.stream === true ? { kind: "generate", pieces: PIECES, delayMs: 20, seen } : { kind: "honest" },
+      ),
+    ];
+    const { upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: nodes[0]!.url, signer: nodeKeys[0]!, price: PRICE }],
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
+      1_000_000n,
+      { sealedCharges: new SealedCharges(opened.db) },
+    );
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+    const app = createGatewayApp(parts);
+    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
+    });
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+    await new Promise((resolve) => server?.close(resolve));
+    for (const node of nodes ?? []) await node.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("gives back both held charges of two streams stopped in a row at one nonce", async () => {
+    const { key, view } = await parts.keys.create({ name: "twice", budget: "1000" });
+    const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0 });
+    const stopAfterThree = async () => {
+      const stream = await client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 400,
+        stream: true,
+      });
+      let delivered = 0;
+      for await (const chunk of stream) {
+        delivered += chunk.choices[0]?.delta.content?.length ?? 0;
+        if (delivered >= 3) break;
+      }
+      await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
+    };
+    const readsBefore = nodes[0]!.leafReads.length;
+    await stopAfterThree();
+    await stopAfterThree();
+    await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "again" }],
+      max_tokens: 4,
+    });
+    expect(nodes[0]!.leafReads.slice(readsBefore)).toEqual([
+      { nonce: 0n, found: false },
+      { nonce: 0n, found: false },
+    ]);
+    await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
+    // Both stopped streams' charges come back: the key pays the answer it got, nothing else.
+    await expect
+      .poll(async () => (await parts.keys.get(view.id)).spent, { timeout: 5_000 })
+      .toBe(formatEther(costOfUnits(5n, PRICE)));
+    expect(await new SealedCharges(opened.db).held()).toEqual([]);
+    expect(seen).toEqual({ begun: 2, stopped: 2, finished: 0 });
+  });
+});
+
+// Review 2 of h-gw, HIGH-A: "stop, then regenerate". A stopped stream's leaf read finds nothing and frees its nonce; the
+// same body sent again (here by another key) is signed there afresh and answered. Its receipt has the stopped one's
+// request hash, so it settled the stopped one's hold as if it were that leaf's: the first key paid for the second
+// key's answer, and the second key paid for it too.
+describe("a stopped stream, then the same body again", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  const seen = { begun: 0, stopped: 0, finished: 0 };
+  const pieces = 40;
+  let nodes: Awaited<ReturnType<typeof startFakeNode>>[];
+  let parts: GatewayParts;
+  let server: ReturnType<typeof serve>;
+  let baseURL: string;
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    nodes = [
+      await startFakeNode(nodeKeys[0]!, 1n, CHAIN_ID, STACK_MANAGER, (body) =>
+        body.stream === true ? { kind: "generate", pieces, delayMs: 15, seen } : { kind: "honest" },
+      ),
+    ];
+    const { upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: nodes[0]!.url, signer: nodeKeys[0]!, price: PRICE }],
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
+      1_000_000n,
+      { sealedCharges: new SealedCharges(opened.db) },
+    );
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+    const app = createGatewayApp(parts);
+    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
+    });
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+    await new Promise((resolve) => server?.close(resolve));
+    for (const node of nodes ?? []) await node.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("charges the answer once, to the key that got it, when a stopped stream's body is sent again", async () => {
+    const first = await parts.keys.create({ name: "stopper", budget: "1000" });
+    const second = await parts.keys.create({ name: "regenerator", budget: "1000" });
+    const body = {
+      model: "tiny",
+      messages: [{ role: "user" as const, content: "hi" }],
+      max_tokens: 400,
+      stream: true as const,
+    };
+    const stopped = await new OpenAI({ apiKey: first.key, baseURL, maxRetries: 0 }).chat.completions.create(
+      body,
+    );
+    let delivered = 0;
+    for await (const chunk of stopped) {
+      delivered += chunk.choices[0]?.delta.content?.length ?? 0;
+      if (delivered >= 3) break;
+    }
+    await expect
+      .poll(async () => (await parts.keys.get(first.view.id)).reserved, { timeout: 5_000 })
+      .toBe("0");
+    expect(parseEther((await parts.keys.get(first.view.id)).spent)).toBeGreaterThan(0n);
+    const again = await new OpenAI({ apiKey: second.key, baseURL, maxRetries: 0 }).chat.completions.create(
+      body,
+    );
+    let text = "";
+    for await (const chunk of again) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toBe("w".repeat(pieces));
+    expect(nodes[0]!.leafReads).toEqual([{ nonce: 0n, found: false }]);
+    await expect
+      .poll(async () => (await parts.keys.get(second.view.id)).reserved, { timeout: 5_000 })
+      .toBe("0");
+    // One leaf, paid once: by the key that got its answer. The stopped stream's key gets its charge back.
+    await expect
+      .poll(async () => (await parts.keys.get(second.view.id)).spent, { timeout: 5_000 })
+      .toBe(formatEther(costOfUnits(BigInt(3 + pieces), PRICE)));
+    await expect.poll(async () => (await parts.keys.get(first.view.id)).spent, { timeout: 5_000 }).toBe("0");
+    expect(await new SealedCharges(opened.db).held()).toEqual([]);
+    expect(seen).toEqual({ begun: 2, stopped: 1, finished: 1 });
   });
 });

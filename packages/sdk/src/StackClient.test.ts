@@ -8,6 +8,7 @@ import {
   NodeUnreachableError,
   NonceGapError,
   ReceiptWithheldError,
+  ResendInFlightError,
   UnitsOverSignedError,
 } from "./errors.js";
 import { StackClient } from "./StackClient.js";
@@ -339,5 +340,83 @@ describe("StackClient's leaf reads", () => {
     expect(caught).toMatchObject({ nonce: 1n, failures: 4 });
     expect(withholdingProven(caught as LeafUnreadableError)).toBe(true);
     expect((caught as LeafUnreadableError).request?.signed.nonce).toBe(1n);
+  });
+});
+
+// Review of h-gw, HIGH-2: a pending request resent by a later call (the cut mark lost to a restart, say) met the
+// node's 409 `request_in_flight` on its first attempt there and was dropped as refused: its nonce given to the next
+// request, which collided with it (a refusal blamed on the node, or `nonce_reused` taken for a gap).
+describe("StackClient's resend of a pending request the node still has in flight", () => {
+  it("keeps the request pending and signs nothing at its nonce until the node has answered it", async () => {
+    const node = fakeNode(["honest", "dropAfterCommit"]);
+    let inFlight = false;
+    /** The request hashes POSTed while the node was still at nonce 1's request. */
+    const refused: string[] = [];
+    const fetcher = (async (input: URL | string, init?: RequestInit) => {
+      if (!inFlight || init?.body === undefined) return node.fetcher(input, init);
+      refused.push(requestHash(JSON.parse(String(init.body)) as Record<string, unknown>));
+      return Response.json(
+        { error: { message: "in flight", type: "conflict_error", code: "request_in_flight" } },
+        { status: 409 },
+      );
+    }) as typeof fetch;
+    const client = clientOf(fetcher, 0n);
+    await client.chat(chat("one"));
+    await expect(client.chat(chat("dropped"))).rejects.toThrow(NodeUnreachableError);
+    inFlight = true;
+    await expect(client.chat(chat("next"))).rejects.toThrow(ResendInFlightError);
+    expect(client.pending.map((p) => p.signed.nonce)).toEqual([1n]);
+    // Only the pending request was resent: nothing else signed at its nonce.
+    expect(new Set(refused)).toEqual(new Set([node.leaves[1]!.reqHash]));
+    // The node has answered it: the resend gets its committed answer, and the next request the nonce after.
+    inFlight = false;
+    const next = await client.chat(chat("next"));
+    expect(next.fields.leafIndex).toBe(2n);
+    const atOne = node.seen.filter((r) => r.nonce === 1n).map((r) => r.reqHash);
+    expect(new Set(atOne)).toEqual(new Set([node.leaves[1]!.reqHash]));
+  });
+});
+
+// Review 2 of h-gw, HIGH-A: a pending request whose leaf read says the node committed nothing is dropped and its nonce
+// signed afresh for the next request, maybe with the same body. Whatever its caller held for it must be settled then:
+// a later receipt at that nonce is the new request's. The caller hears of it before anything is sent there.
+describe("StackClient dropping a pending request the node committed nothing for", () => {
+  it("calls onForgotten with it, and waits for that write before the next request reaches the node", async () => {
+    const node = fakeNode([]);
+    const events: string[] = [];
+    const fetcher = (async (input: URL | string, init?: RequestInit) => {
+      if (init?.body !== undefined) events.push("sent");
+      return node.fetcher(input, init);
+    }) as typeof fetch;
+    const stopped = await signStackRequest(owner, domain, {
+      stackId: 1n,
+      body: { ...chat("stopped"), stream: true },
+      nonce: 0n,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 60),
+      maxUnits: 1_000n,
+    });
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      stackUnits: 100_000n,
+      firstNonce: 1n,
+      resends: 0,
+      fetch: fetcher,
+      pending: [{ path: "/v1/chat/completions", signed: stopped }],
+      readLeafFirst: () => true,
+      onForgotten: async (pending) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        events.push(`forgotten ${pending.signed.nonce}:${pending.signed.reqHash}`);
+      },
+    });
+    const next = await client.chat(chat("stopped"));
+    expect(next.fields.leafIndex).toBe(0n);
+    expect(events).toEqual([`forgotten 0:${stopped.reqHash}`, "sent"]);
+    expect(client.pending).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import {
   pairReceiptFraud,
   requestHash,
   resultBytes,
+  SEALED_ANSWER_OBJECT,
   type SignedReceipt,
   type SignedResponseFields,
   signedResponseBody,
@@ -33,6 +34,7 @@ import {
   NodeUnreachableError,
   NonceGapError,
   ReceiptWithheldError,
+  ResendInFlightError,
   ResponseVerificationError,
   RunningTotalError,
   SealedNonceMovedError,
@@ -41,7 +43,7 @@ import {
   UsageMismatchError,
 } from "./errors.js";
 import { type NodeErrorBody, nodeError } from "./nodeError.js";
-import { expired, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
+import { expired, isInFlightRefusal, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
 import { LEAF_READ_SIGN_AHEAD_SECONDS, readStackLeaf, type ShownLeaf } from "./readStackLeaf.js";
@@ -141,6 +143,21 @@ export interface StackClientOptions {
    * first): each is resent unchanged, to obtain its receipt, before the client signs anything new.
    */
   pending?: readonly PendingRequest[] | undefined;
+  /**
+   * Pending requests whose leaf is read (`readStackLeaf`) before they would be resent: a resend's answer nobody reads
+   * (its client stopped it, its stream was cut) would have an honest node that committed nothing generate it all
+   * again. A leaf the node shows for the very request is taken as its receipt (checked as an adopted leaf is, against
+   * the running total; no answer bytes); the node's `leaf_not_found` frees the nonce for the next request, as for a
+   * request refused outright, when nothing was signed past it. Any other outcome leaves the request to the resend.
+   */
+  readLeafFirst?: ((pending: PendingRequest) => boolean) | undefined;
+  /**
+   * Called (and waited for before the next send) when a pending request is dropped, never to be resent: the node
+   * committed nothing there (its leaf read's `leaf_not_found`, a refusal outright, a sealed body past its deadline)
+   * and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
+   * another request's, even when the body, and so the request hash, is the same.
+   */
+  onForgotten?: ((pending: PendingRequest) => Written) | undefined;
   /**
    * Called whenever the requests pending change (one signed, before it is sent; one answered or refused outright),
    * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
@@ -616,12 +633,13 @@ export class StackClient {
       .filter((p) => below === undefined || p.signed.nonce < below)
       .sort((a, b) => (a.signed.nonce < b.signed.nonce ? -1 : 1));
     for (const pending of waiting) {
+      if (this.#options.readLeafFirst?.(pending) && (await this.#readOwnLeaf(pending.signed))) continue;
       const body = JSON.parse(pending.signed.json) as Body;
       const read =
         this.#resendReads.get(pending.signed.nonce) ??
         (body.stream === true ? this.#readStream() : this.#readJson);
       try {
-        await this.#exchangeAndVerify(pending.path, pending.signed, read);
+        await this.#exchangeAndVerify(pending.path, pending.signed, read, true);
       } catch (error) {
         if (transient(error)) throw error;
         if (refusedOutright(error)) {
@@ -643,7 +661,7 @@ export class StackClient {
         const renewed = await this.#signAt(pending.signed.nonce, body, pending.signed.maxUnits);
         this.#pending.set(renewed.nonce, { path: pending.path, signed: renewed });
         try {
-          await this.#exchangeAndVerify(pending.path, renewed, read);
+          await this.#exchangeAndVerify(pending.path, renewed, read, true);
         } catch (again) {
           if (transient(again)) throw again;
           throw new ReceiptWithheldError(
@@ -672,10 +690,12 @@ export class StackClient {
    * is what a settlement of the other is challenged with.
    */
   #forget(nonce: bigint): void {
+    const dropped = this.#pending.get(nonce);
     this.#pending.delete(nonce);
     this.#resendReads.delete(nonce);
     this.#bounds.delete(nonce);
     if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
+    if (dropped) this.#wrote(this.#options.onForgotten?.(dropped));
   }
 
   /**
@@ -760,26 +780,113 @@ export class StackClient {
     const leaf = await this.#readLeaf(signed.nonce);
     if (!leaf) return false;
     const { receipt } = leaf;
-    const f = receipt.fields;
     // The same leaf shown again (a resend after `onReceipt` failed, say): adopted already.
     if (this.#kept.some((k) => k.adopted && k.signature === receipt.signature)) return this.#adopt(receipt);
+    await this.#refuseEquivocation(receipt);
+    if (this.#signedHere.get(receipt.fields.nonce)?.has(receipt.fields.reqHash.toLowerCase())) return false;
+    return this.#takeShown(receipt, signed.nonce, true);
+  }
+
+  /** Throws `LeafEquivocationError` (the shown leaf kept as evidence) for a leaf other than one held at its index. */
+  async #refuseEquivocation(receipt: SignedReceipt): Promise<void> {
+    const f = receipt.fields;
     const held = this.#kept.find(
       (k) => k.fields.leafIndex === f.leafIndex && !sameFields(k.fields, receipt.fields),
     );
-    if (held) {
-      this.keepShown(receipt, `the node shows another leaf ${f.leafIndex} than the one it signed before`);
-      await this.#written();
-      throw new LeafEquivocationError(receipt, held);
-    }
-    if (this.#signedHere.get(f.nonce)?.has(f.reqHash.toLowerCase())) return false;
+    if (!held) return;
+    this.keepShown(receipt, `the node shows another leaf ${f.leafIndex} than the one it signed before`);
+    await this.#written();
+    throw new LeafEquivocationError(receipt, held);
+  }
+
+  /**
+   * `readLeafFirst`: the leaf the node committed for pending request `signed`, read instead of resending it. True
+   * when that settled it (its leaf taken as its receipt, or the node's `leaf_not_found` freed its nonce, nothing
+   * signed past it); false leaves it to the resend (the read failed, the node showed another request's leaf).
+   */
+  async #readOwnLeaf(signed: SignedStackRequest): Promise<boolean> {
+    let shown: ShownLeaf;
     try {
-      this.#checkAdopted(receipt, signed.nonce);
+      shown = await this.#readOwnLeafOnceDone(signed.nonce);
+    } catch (error) {
+      if (error instanceof UnitsOverSignedError) {
+        this.keepShown(
+          error.receipt,
+          `the leaf shown at nonce ${signed.nonce} is over the owner's signed bound`,
+        );
+        await this.#written();
+        return false;
+      }
+      // The node still answers the request (review of h-gw, HIGH-1): it may yet commit there, so it stays pending.
+      if (error instanceof ResendInFlightError) throw error;
+      // The node committed nothing there: the request is dropped (never resent), its nonce the next request's.
+      const signedPast =
+        this.#nextNonce > signed.nonce + 1n || [...this.#bounds.keys()].some((nonce) => nonce > signed.nonce);
+      if (error instanceof NodeRequestError && nodeSaysNoLeaf(error) && !signedPast) {
+        this.#forget(signed.nonce);
+        return true;
+      }
+      return false;
+    }
+    const { receipt } = shown;
+    if (receipt.fields.reqHash.toLowerCase() !== signed.reqHash.toLowerCase()) return false;
+    if (this.#kept.some((k) => k.signature === receipt.signature)) return this.#adopt(receipt);
+    await this.#refuseEquivocation(receipt);
+    // The answer shown with the leaf is checked as a resend's answer is (review 2 of h-gw, MEDIUM-D): its response
+    // hash is the receipt's, its usage the units billed; a leaf that fails is refused and kept with its result bytes,
+    // the fraud proof of units billed past the answer's usage.
+    if (shown.answer && shown.answer.response.object !== SEALED_ANSWER_OBJECT) {
+      await this.#verify(shown.answer.response as Body, shown.answer.atoma, signed);
+      return true;
+    }
+    return this.#takeShown(receipt, signed.nonce, false);
+  }
+
+  /**
+   * The node's leaf at `nonce` of a pending request of this client's; while the node answers the read 409 (that request
+   * still in flight there), read again after the resend delays, then `ResendInFlightError` (the request stays pending).
+   */
+  async #readOwnLeafOnceDone(nonce: bigint): Promise<ShownLeaf> {
+    let delay = this.#options.resendDelayMs ?? 200;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await readStackLeaf({
+          nodeUrl: this.#options.nodeUrl,
+          account: this.#options.account,
+          domain: this.domain,
+          stackId: this.#options.stackId,
+          nonce,
+          nodeSigner: this.#options.nodeSigner,
+          nodeId: this.#options.nodeId,
+          deadlineSeconds: Math.min(
+            this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
+            LEAF_READ_SIGN_AHEAD_SECONDS,
+          ),
+          maxAnswerBytes: this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+          fetch: this.#fetch,
+        });
+      } catch (error) {
+        if (!(error instanceof NodeRequestError && isInFlightRefusal(error))) throw error;
+        if (attempt >= (this.#options.resends ?? 3)) throw new ResendInFlightError(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay *= 2;
+    }
+  }
+
+  /**
+   * Keeps a leaf the node showed by its leaf read (`anothers`: another client's request, else a pending one of this
+   * client's) once it continues the running total (`#checkAdopted`), and moves past it.
+   */
+  async #takeShown(receipt: SignedReceipt, nonce: bigint, anothers: boolean): Promise<true> {
+    try {
+      this.#checkAdopted(receipt, nonce);
     } catch (error) {
       // The evidence it kept is written before the caller hears of it.
       await this.#written();
       throw error;
     }
-    const kept: KeptReceipt = { ...receipt, result: "0x", adopted: true };
+    const kept: KeptReceipt = { ...receipt, result: "0x", ...(anothers ? { adopted: true as const } : {}) };
     this.#kept.push(kept);
     // Kept (the audit's evidence) before the client goes on past it. A write that fails forgets it here too, so the
     // node's next `nonce_reused` there adopts it again and writes it (review of issue 13, second, MEDIUM-B: it was
@@ -923,8 +1030,14 @@ export class StackClient {
     for (const nonce of [...this.#signedHere.keys()]) if (nonce <= leafIndex) this.#signedHere.delete(nonce);
   }
 
-  async #exchangeAndVerify(path: string, signed: SignedStackRequest, read: Read): Promise<Verified> {
-    const { response, atoma, usageMismatch } = await this.#exchange(path, signed, read);
+  /** `resend`: `signed` was sent before (pending), so a 409 in flight on its first attempt here is its own. */
+  async #exchangeAndVerify(
+    path: string,
+    signed: SignedStackRequest,
+    read: Read,
+    resend = false,
+  ): Promise<Verified> {
+    const { response, atoma, usageMismatch } = await this.#exchange(path, signed, read, resend);
     return this.#verify(response, atoma, signed, usageMismatch === true);
   }
 
@@ -1054,7 +1167,12 @@ export class StackClient {
    * POSTs the signed request and reads the answer, resending the request unchanged while the node cannot be
    * reached or the connection breaks before the answer is read. An error the node answers is not retried.
    */
-  async #exchange(path: string, signed: SignedStackRequest, read: Read): Promise<AnswerReadOut> {
+  async #exchange(
+    path: string,
+    signed: SignedStackRequest,
+    read: Read,
+    resend: boolean,
+  ): Promise<AnswerReadOut> {
     // What the caller keeps of the request (its hash, its pending entry) is written before the node sees it.
     await this.#written();
     const attempts = 1 + (this.#options.resends ?? 3);
@@ -1079,7 +1197,15 @@ export class StackClient {
         lastError = error;
         continue;
       }
-      if (!answer.ok) throw await nodeError(answer);
+      if (!answer.ok) {
+        const refusal = await nodeError(answer);
+        // A resend the node finds still in flight (it is finishing the first attempt): waited for and resent again;
+        // still in flight after the last resend, it stays pending (`ResendInFlightError`), never dropped as refused.
+        // A pending request resent by a later call is a resend from its first attempt here (review of h-gw, HIGH-2).
+        if ((attempt === 0 && !resend) || !isInFlightRefusal(refusal)) throw refusal;
+        lastError = new ResendInFlightError(refusal);
+        continue;
+      }
       this.#lastSentAt = sentAt;
       try {
         return await read(answer);
@@ -1088,6 +1214,7 @@ export class StackClient {
         lastError = error;
       }
     }
+    if (lastError instanceof ResendInFlightError) throw lastError;
     throw new NodeUnreachableError(`${this.#options.nodeUrl} cannot be reached`, { cause: lastError });
   }
 }

@@ -31,6 +31,27 @@ export class NodeRequestError extends AtomaError<WireErrorCode> {
   }
 }
 
+/**
+ * A resend of a signed request the node still has in flight (409 `request_in_flight`, `stack_busy`: its first attempt
+ * not finished there), after the resends were spent waiting for it. No refusal of the request: it stays pending.
+ */
+export class ResendInFlightError extends NodeRequestError {
+  override name = "ResendInFlightError";
+  constructor(refusal: NodeRequestError) {
+    super(
+      refusal.status,
+      {
+        message: "the resent request is still in flight at the node",
+        type: refusal.type,
+        code: refusal.code,
+      },
+      refusal.retryAfterSeconds,
+      refusal.nextNonce,
+      refusal.atoma,
+    );
+  }
+}
+
 /** The response's `atoma` object does not prove what it should (signer, request hash, response hash, stack). */
 export class ResponseVerificationError extends AtomaError<SdkErrorCode> {
   override name = "ResponseVerificationError";

@@ -61,6 +61,7 @@ export {
   NoNodeOfferedError,
   NonceGapError,
   ReceiptWithheldError,
+  ResendInFlightError,
   ResponseVerificationError,
   RunningTotalError,
   SealedNonceMovedError,

@@ -33,6 +33,8 @@ export interface StackLeafRead {
   deadlineSeconds?: number | undefined;
   /** Milliseconds the read may take before it is given up (a node that stalls it holds the caller). @default 30000 */
   timeoutMs?: number | undefined;
+  /** The most bytes of the leaf's answer (`response`) read, past its receipt and request. @default 64 MiB */
+  maxAnswerBytes?: number | undefined;
   fetch?: typeof fetch | undefined;
 }
 
@@ -40,6 +42,12 @@ export interface StackLeafRead {
 export interface ShownLeaf {
   receipt: SignedReceipt;
   request: SignedRequestFields & { signature: Hex };
+  /**
+   * The answer the node committed, as it shows a clear one (`response`), with the raw atoma object: unchecked here,
+   * checked against the receipt (its response hash, its usage against the billed units) as an answer is, by the
+   * caller (`StackClient` does so for its own pending requests). Absent when the node shows none.
+   */
+  answer?: { response: Record<string, unknown>; atoma: unknown } | undefined;
 }
 
 /**
@@ -49,8 +57,10 @@ export interface ShownLeaf {
  */
 export const LEAF_READ_SIGN_AHEAD_SECONDS = LEAF_READ_MAX_AHEAD_SECONDS - 180;
 
-/** The most bytes of a leaf's answer read: a receipt and a request's fields. */
+/** The most bytes of a leaf's answer read past its response: a receipt and a request's fields. */
 const MAX_LEAF_BYTES = 16 * 1024;
+/** The most bytes of a leaf's response read by default, as an answer's (`DEFAULT_MAX_ANSWER_BYTES`). */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DECIMAL = /^(0|[1-9]\d{0,77})$/;
 
 function field(request: Record<string, unknown>, name: string, pattern: RegExp): string {
@@ -85,7 +95,10 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
     },
   });
   if (!answer.ok) throw await nodeError(answer);
-  const body = (await readJsonCapped(answer, MAX_LEAF_BYTES)) as Record<string, unknown> | null;
+  const body = (await readJsonCapped(
+    answer,
+    MAX_LEAF_BYTES + (read.maxAnswerBytes ?? MAX_RESPONSE_BYTES),
+  )) as Record<string, unknown> | null;
   if (typeof body !== "object" || body === null) throw new ResponseVerificationError("the leaf is not JSON");
   let parsed: ReturnType<typeof parseReceipt>;
   try {
@@ -123,5 +136,9 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
     throw new ResponseVerificationError("the leaf's request is not signed by the stack's owner", { cause });
   }
   if (fields.units > request.maxUnits) throw new UnitsOverSignedError(receipt, request.maxUnits);
-  return { receipt, request };
+  const response = body.response;
+  if (response === undefined || response === null) return { receipt, request };
+  if (typeof response !== "object" || Array.isArray(response))
+    throw new ResponseVerificationError("the leaf's response is not a JSON object");
+  return { receipt, request, answer: { response: response as Record<string, unknown>, atoma: body.atoma } };
 }

@@ -7,12 +7,13 @@ import {
   LEAF_READ_MAX_AHEAD_SECONDS,
   type LeafReadFields,
   leafReadDigest,
+  SEALED_ANSWER_OBJECT,
 } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
-import { StackNotServedError, UnknownStackError } from "../errors.js";
+import { RequestInFlightError, StackNotServedError, UnknownStackError } from "../errors.js";
 import type { NodeApp } from "../http/nodeEnv.js";
 import type { StackApi } from "./apiContext.js";
 import { MissingAuthorizationError, NoLeafAtNonceError, RequestExpiredError } from "./errors.js";
@@ -37,6 +38,13 @@ export interface StackLeafAnswer {
   /** The signed request the leaf answers; null when its record holds none this node can show. */
   request: ShownRequest | null;
   atoma: AtomaReceipt;
+  /**
+   * The answer as delivered (without its atoma object), whose response hash the receipt signs: the owner checks the
+   * billed units against its usage as for any answer, so a leaf billing more than its answer used is a fraud proof
+   * (`ReceiptFraud`), and units backed by a made-up answer are what Sampling Consensus recomputes. Absent for a
+   * confidential (sealed) answer, and a leaf whose record holds none.
+   */
+  response?: unknown;
 }
 
 const MAX_UINT256 = (1n << 256n) - 1n;
@@ -75,14 +83,33 @@ function shownRequest(leaf: StoredLeaf): ShownRequest | null {
   return { request_hash: leaf.reqHash, nonce, deadline, max_units, signature: signature as Hex };
 }
 
+/** The leaf's answer as the owner may be shown it: a clear answer only (a sealed one stays with its client). */
+function shownResponse(leaf: StoredLeaf): unknown {
+  const response = leaf.response;
+  if (typeof response !== "object" || response === null) return undefined;
+  return (response as { object?: unknown }).object === SEALED_ANSWER_OBJECT ? undefined : response;
+}
+
+/** Whether a request holds units of the stack at `nonce`, its next leaf (reserved, not yet committed or released). */
+async function inFlightAt(api: StackApi, stackId: bigint, nonce: bigint): Promise<boolean> {
+  const row = await api.db
+    .selectFrom("stacks")
+    .select(["leaf_count", "units_reserved"])
+    .where("stack_id", "=", stackId)
+    .executeTakeFirst();
+  return row !== undefined && row.leaf_count === nonce && row.units_reserved > 0n;
+}
+
 /**
  * `GET /v1/stacks/{id}/leaves/{nonce}`: the leaf this node committed at `nonce` of a stack it serves, settled or
  * not, shown to the stack's owner only: its receipt (the node's `AtomaResponse` signature, as an answer carries it)
- * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed). The owner
+ * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed), with the clear
+ * answer it committed (`response`, so the billed units are checked against its usage). The owner
  * signs an `AtomaLeafRead` over (stack, nonce, deadline, salt) in the `x-atoma-*` headers; each signed read is
  * answered once. Errors: 400 `invalid_input` (the nonce), 401 `invalid_signature` (headers missing or malformed,
  * deadline passed or too far ahead, not the owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or
- * `leaf_not_found`, 409 `leaf_read_replayed`, 429 `leaf_reads_crowded` (the stack's reads within their deadlines fill its
+ * `leaf_not_found`, 409 `request_in_flight` (a request at that nonce is still being answered: it may yet commit
+ * there), 409 `leaf_read_replayed`, 429 `leaf_reads_crowded` (the stack's reads within their deadlines fill its
  * rooms; `retry-after` says when one frees).
  */
 export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadGuard()): void {
@@ -105,14 +132,22 @@ export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadG
     await assertLeafReadSigner(api.domain, fields, signature, stack.owner);
     // Claimed only once the owner's signature checks out: nobody else can spend a read or fill the stack's rooms.
     guard.claim(stackId, leafReadDigest(api.domain, fields), deadline, nowSeconds);
+    // A request held at this nonce and not committed yet may still commit there: "no leaf" would free the nonce. Asked
+    // before the leaf is looked up (a commit releases the hold and writes the leaf in one transaction), so a commit
+    // between the two is seen by one of them (review 2 of h-gw, MEDIUM-B); asked again after, for a request held since.
+    const inFlightBefore = await inFlightAt(api, stackId, nonce);
     const leaf = await findLeafByNonce(api.db, stackId, nonce);
-    if (!leaf) throw new NoLeafAtNonceError(stackId, nonce);
+    if (!leaf) {
+      if (inFlightBefore || (await inFlightAt(api, stackId, nonce))) throw new RequestInFlightError(stackId);
+      throw new NoLeafAtNonceError(stackId, nonce);
+    }
     const answer: StackLeafAnswer = {
       object: "stack.leaf",
       stack_id: stackId.toString(),
       nonce: nonce.toString(),
       request: shownRequest(leaf),
       atoma: await signReceipt(api, leaf),
+      ...(shownResponse(leaf) === undefined ? {} : { response: shownResponse(leaf) }),
     };
     return c.json(answer, 200, { "cache-control": "no-store" });
   });

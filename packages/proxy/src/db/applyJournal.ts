@@ -1,6 +1,9 @@
-import { sql } from "kysely";
+import { sql, type Transaction } from "kysely";
+import { supersedeHeld } from "../limits/sealedCharges.js";
+import { lockStackCharges } from "../refunds/stackChargesLock.js";
 import type { ChargeRecord, JournalRecord, ReceiptRecord, SignedRecord } from "./journal.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
+import type { GatewayDatabase } from "./schema.js";
 
 /** What a batch's `stack` and `signed` records leave a stack at: the greatest of each (absent: untouched). */
 interface StackProgress {
@@ -89,6 +92,13 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
         if (record.stackId !== undefined && record.costWei !== "0") addStackCharge(stackCharges, record);
         break;
     }
+  // The held stacks' locks before any key's row (review 2 of h-gw, LOW): a superseded hold's give-back takes its stack's
+  // lock, and the settle paths take a stack's lock, then its keys' rows. Taken in one order (stack ids ascending), so
+  // two batches, or a batch and a settle, never wait on each other in a circle.
+  const heldStacks = [...new Set(holds.map((record) => BigInt(record.sealedHold?.stackId ?? "0")))].sort(
+    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  );
+  for (const stackId of heldStacks) await lockStackCharges(db as Transaction<GatewayDatabase>, stackId);
   if (receipts.size > 0)
     await db
       .insertInto("receipts")
@@ -150,25 +160,6 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
   let swept = 0;
   for (const [reservationId, charges] of slices)
     if (!(await applyCharges(db, reservationId, charges))) swept += charges.records;
-  // In the charges' transaction: a held sealed charge exists exactly when its charge was applied.
-  if (holds.length > 0)
-    await db
-      .insertInto("sealed_charges")
-      .values(
-        holds.map(({ keyId, costWei, sealedHold: hold }) => ({
-          stack_id: hold?.stackId ?? "0",
-          nonce: hold?.nonce ?? "0",
-          key_id: keyId,
-          max_units: hold?.maxUnits ?? "0",
-          price_per_million: hold?.pricePerMillion ?? "0",
-          charged_wei: costWei,
-          created_at_ms: hold?.atMs ?? 0,
-          req_hash: hold?.reqHash ?? null,
-          floor_wei: hold?.floorWei ?? "0",
-        })),
-      )
-      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
-      .execute();
   if (stackCharges.size > 0)
     await db
       .insertInto("stack_charges")
@@ -185,6 +176,27 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
         })),
       )
       .execute();
+  // In the charges' transaction: a held sealed charge exists exactly when its charge was applied. After the stack
+  // charges: a hold that supersedes another request's at its nonce gives that one back by its key's weight there.
+  for (const { keyId, costWei, sealedHold: hold } of holds) {
+    if (hold)
+      await supersedeHeld(db as Transaction<GatewayDatabase>, BigInt(hold.stackId), BigInt(hold.nonce));
+    await db
+      .insertInto("sealed_charges")
+      .values({
+        stack_id: hold?.stackId ?? "0",
+        nonce: hold?.nonce ?? "0",
+        key_id: keyId,
+        max_units: hold?.maxUnits ?? "0",
+        price_per_million: hold?.pricePerMillion ?? "0",
+        charged_wei: costWei,
+        created_at_ms: hold?.atMs ?? 0,
+        req_hash: hold?.reqHash ?? null,
+        floor_wei: hold?.floorWei ?? "0",
+      })
+      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
+  }
   for (const sum of usage.values())
     await db
       .insertInto("usage_daily")

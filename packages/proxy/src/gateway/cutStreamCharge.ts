@@ -1,5 +1,5 @@
 import { costOfUnits, requestHash } from "@atoma/core";
-import { NodeRequestError } from "@atoma/sdk";
+import { failedInStream } from "../network/failedInStream.js";
 import { provesNodeFraud } from "../network/provesNodeFraud.js";
 import type { SignedLeaf } from "./upstream.js";
 
@@ -7,7 +7,7 @@ import type { SignedLeaf } from "./upstream.js";
 export interface CutStreamCharge {
   /** Charge the reservation (the node may bill the leaf up to its signed bound). */
   keep: boolean;
-  /** The most the key is charged, when less than its reservation: a stream its client stopped (what it got). */
+  /** The most the key is charged, when less than its reservation: a stream stopped or cut short (what it got). */
   costWei?: bigint | undefined;
   /** Where the charge is held until the leaf's receipt settles it (absent: no leaf signed for the request). */
   hold?:
@@ -24,29 +24,32 @@ export interface CutStreamCharge {
  * long answer, an unhashable stream) is charged as a cut stream: the node may bill the leaf (review speed-gwfix, B-1).
  * A stream with no text relayed is charged nothing.
  *
- * A stream its client stopped (`stoppedAfter`: the answer chunks it was sent) is charged at most what it got: the
- * node stops generating and records nothing, so the pending request's resend has it generate the whole answer again,
- * which the client never sees; the hold is bounded by the signed body's bytes (no tokenizer makes more prompt tokens,
- * a chat template's few aside) plus a token for each chunk delivered. The gateway pays the node the rest.
+ * A stream stopped by its client or cut before its last chunk (`deliveredChunks`: the answer chunks it was sent; a node
+ * can cut on purpose and bill the leaf up to its bound, review of h-gw, HIGH-4) is charged at most what it got, the hold
+ * bounded by the signed body's bytes (no tokenizer makes more prompt tokens, a chat template's few aside) plus a token
+ * for each chunk delivered. The stack's next request reads the leaf (never regenerating the answer): a node that
+ * committed it is paid its receipt, the key at most the hold and the gateway the rest; one that committed nothing
+ * gets the nonce's next request there, whose receipt gives the key its hold back.
  */
 export function cutStreamCharge(
   error: unknown,
   relayed: boolean,
   leaf: SignedLeaf | undefined,
-  stoppedAfter?: number | undefined,
+  deliveredChunks?: number | undefined,
 ): CutStreamCharge {
   // The node's own error answer ended it: it says it failed, so it committed nothing, and its nonce is given to the
   // stack's next request (`NetworkUpstream`); a node that bills the leaf anyway leaves rotation (refuse-then-bill).
-  if (!relayed || provesNodeFraud(error) || error instanceof NodeRequestError) return { keep: false };
+  // A refusal of the stream's resend (409 `request_in_flight`) is no such answer: the leaf may be committed.
+  if (!relayed || provesNodeFraud(error) || failedInStream(error)) return { keep: false };
   if (!leaf) return { keep: true };
   const delivered =
-    stoppedAfter === undefined
+    deliveredChunks === undefined
       ? leaf.maxUnits
-      : BigInt(new TextEncoder().encode(leaf.json).length) + BigInt(stoppedAfter);
+      : BigInt(new TextEncoder().encode(leaf.json).length) + BigInt(deliveredChunks);
   const maxUnits = delivered < leaf.maxUnits ? delivered : leaf.maxUnits;
   return {
     keep: true,
-    costWei: stoppedAfter === undefined ? undefined : costOfUnits(maxUnits, leaf.pricePerMillion),
+    costWei: deliveredChunks === undefined ? undefined : costOfUnits(maxUnits, leaf.pricePerMillion),
     hold: {
       stackId: leaf.stackId,
       nonce: leaf.nonce,

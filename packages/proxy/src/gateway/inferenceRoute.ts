@@ -256,9 +256,10 @@ async function streamed(
       request.signal.removeEventListener("abort", clientGone);
       // Answer text reached the client but no receipt came: the key is charged its reservation, held for the leaf's
       // receipt (the key then pays what it says); nothing when the receipt failed verification.
-      // The client stopped it (went away before the answer was whole): charged for what it was sent.
-      const stopped = request.signal.aborted && !answered ? relayedChunks : undefined;
-      const charge = cutStreamCharge(error, servedBy !== undefined, leaf, stopped);
+      // Stopped by its client or cut before its last chunk: the key pays at most what it was sent (a node cutting on
+      // purpose bills its leaf up to the bound, review of h-gw, HIGH-4); with the whole answer sent, what the leaf says.
+      const delivered = answered ? undefined : relayedChunks;
+      const charge = cutStreamCharge(error, servedBy !== undefined, leaf, delivered);
       await settle(undefined, charge.keep, charge.hold, charge.costWei);
       if (servedBy === undefined) return refuse(error);
       flushHeld();

@@ -101,6 +101,7 @@ export class SealedCharges {
     }
     await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
+      await lockStackCharges(tx, stackId);
       const held = await tx
         .deleteFrom("sealed_charges")
         .where("stack_id", "=", stackId)
@@ -127,6 +128,37 @@ export class SealedCharges {
   }
 
   /**
+   * The node said it committed nothing at leaf `nonce` for the held request `reqHash` (its leaf read's
+   * `leaf_not_found`), and the gateway freed the nonce for another request (review 2 of h-gw, HIGH-A): that charge is
+   * settled now at its floor, the rest given back. No later receipt at the nonce settles it: the next one there is a
+   * request signed afresh, even with the same body (and so the same request hash), and paid by its own key. A row
+   * held for another request there is left alone. Returns what was given back.
+   */
+  async settleFreed(stackId: bigint, nonce: bigint, reqHash: string): Promise<bigint> {
+    await this.#flush();
+    return this.#db.transaction().execute(async (tx) => {
+      await lockStackCharges(tx, stackId);
+      const held = await tx
+        .deleteFrom("sealed_charges")
+        .where("stack_id", "=", stackId)
+        .where("nonce", "=", nonce)
+        .where((eb) =>
+          eb.or([eb("req_hash", "is", null), eb(eb.fn("lower", ["req_hash"]), "=", reqHash.toLowerCase())]),
+        )
+        .returningAll()
+        .executeTakeFirst();
+      if (!held) return 0n;
+      const back = atLeastZero(held.charged_wei - held.floor_wei);
+      const given = back > 0n ? await giveBack(tx, held.key_id, back, stackId) : 0n;
+      this.#logger.debug(
+        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(given) },
+        "a held request the node committed nothing for: its charge settled at its floor",
+      );
+      return given;
+    });
+  }
+
+  /**
    * The stack's settlement is over and its receipts say no more: the charges still held on it are settled at what the
    * node was paid past the gateway's last receipt (`paidUnits` less that receipt's running total; 0 when the
    * settlement failed or timed out and nothing was paid), handed out in nonce order, each at most its bound, the rest
@@ -142,6 +174,7 @@ export class SealedCharges {
   ): Promise<bigint> {
     await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
+      await lockStackCharges(tx, stackId);
       const held = await tx
         .deleteFrom("sealed_charges")
         .where("stack_id", "=", stackId)
@@ -230,6 +263,31 @@ export class SealedCharges {
   }
 }
 
+/**
+ * A new hold at a stack and nonce where an earlier request's charge is held (review of h-gw, HIGH-3). Each charge is
+ * applied once (the journal's position), so a second one there is a request signed at that nonce again: the gateway
+ * does so only once the node said nothing was committed there (a stopped stream's leaf read) or gave the nonce up past
+ * its deadline, and one leaf stands at a nonce at most (the same body signed again has the same request hash). The
+ * earlier request was not served there: its charge comes back but for its floor, and the newer one is held.
+ */
+export async function supersedeHeld(
+  tx: Transaction<GatewayDatabase>,
+  stackId: bigint,
+  nonce: bigint,
+): Promise<void> {
+  const older = await tx
+    .deleteFrom("sealed_charges")
+    .where("stack_id", "=", stackId)
+    .where("nonce", "=", nonce)
+    .returningAll()
+    .execute();
+  for (const row of older) {
+    const back = atLeastZero(row.charged_wei - row.floor_wei);
+    // In the journal's batch: a give-back the key's spend cannot hold is clamped, never the whole batch failed.
+    if (back > 0n) await giveBack(tx, row.key_id, back, stackId, true);
+  }
+}
+
 /** The charge a give-back undoes is not in the database (yet): the give-back is rolled back and its row kept held. */
 export class ChargeNotRecordedError extends Error {
   readonly code = "charge_not_recorded";
@@ -247,6 +305,7 @@ export class ChargeNotRecordedError extends Error {
  * instead of the refund being lost or breaking `spent_wei >= 0`. What the key was already credited of the stack's
  * refunds beyond its charge there after this give-back (a split that weighed the hold whole, review H1) is kept
  * out of it: the key ends credited at most its final charge, and a credit never makes this give-back fail.
+ * `clamp` (a superseded hold, in the journal's batch): a spend that cannot hold it goes to zero instead of throwing.
  * Returns what went back.
  */
 async function giveBack(
@@ -254,6 +313,7 @@ async function giveBack(
   keyId: string,
   back: bigint,
   stackId: bigint,
+  clamp = false,
 ): Promise<bigint> {
   await lockStackCharges(tx, stackId);
   const weight = await tx
@@ -276,7 +336,10 @@ async function giveBack(
       .where("key_id", "=", keyId)
       .where("spent_wei", ">=", net)
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw new ChargeNotRecordedError(keyId, net);
+    if (result.numUpdatedRows === 0n) {
+      if (!clamp) throw new ChargeNotRecordedError(keyId, net);
+      await tx.updateTable("api_keys").set({ spent_wei: "0" }).where("key_id", "=", keyId).execute();
+    }
   }
   if (over > 0n)
     await tx

@@ -12,6 +12,8 @@ import {
   type KeptReceipt,
   NodeRequestError,
   NodeUnreachableError,
+  type PendingRequest,
+  ResendInFlightError,
   ResponseVerificationError,
   readJsonCapped,
   StackClient,
@@ -41,9 +43,12 @@ import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { answerCapsFor } from "./answerCaps.js";
 import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
+import { failedInStream } from "./failedInStream.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
+import { NodeCuts } from "./nodeCuts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
+import { type CutRequest, cutRequest, overbilledCut } from "./overbilledCut.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { requestDeadline } from "./requestDeadline.js";
 import { collectSealedStream } from "./sealedStream.js";
@@ -56,7 +61,7 @@ export interface NetworkUpstreamComponents {
   catalog: Pick<NetworkCatalog, "models" | "model" | "allowsPrivateNodeUrls">;
   pool: StackPool;
   /** Sealed charges held for a leaf's receipt (review3 M-3): settled as each receipt is kept. */
-  sealedCharges?: Pick<SealedCharges, "settleByReceipt"> | undefined;
+  sealedCharges?: Pick<SealedCharges, "settleByReceipt" | "settleFreed"> | undefined;
   /** The gateway's wallet: it owns the stacks and signs every request. */
   account: LocalAccount;
   chainId: number;
@@ -94,6 +99,31 @@ export interface NetworkUpstreamOptions {
    */
   unansweredLimit?: number | undefined;
   /**
+   * Cuts a node may make (text sent, then the connection broken while it still has the request in flight) within
+   * `cutWindowMs` before it is put aside for the cooldown, counted as a `repeated_cuts` error; twice as many, when they
+   * are a fifth or more of its requests there, and it leaves rotation. Cuts of streams open together within `cutBurstMs`
+   * (one broken link) are one. Counted per gateway process (`NodeCuts`). @default 3
+   */
+  cutLimit?: number | undefined;
+  /**
+   * Leaves of cut or stopped streams billing far more than their streams carried (`overbilledCut`) a node may commit
+   * within `cutWindowMs` before it is put aside, counted as an `overbilled_cuts` error; twice as many, when they are a
+   * fifth or more of its requests there, and it leaves rotation. Per gateway process. @default 2
+   */
+  overbilledCutLimit?: number | undefined;
+  /** The window `cutLimit` and `overbilledCutLimit` count over. @default 600000 */
+  cutWindowMs?: number | undefined;
+  /** How close after a counted cut a cut of a stream open before it is the same one (`NodeCuts`). @default 2000 */
+  cutBurstMs?: number | undefined;
+  /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
+  deadlineSeconds?: number | undefined;
+  /**
+   * How long past a pending request's signed deadline a node may still answer 409 `request_in_flight` for it; after
+   * that its stack is retired, its held charge settled at its floor, and the node struck (`in_flight_past_deadline`).
+   * @default 60000
+   */
+  inFlightGraceMs?: number | undefined;
+  /**
    * Refusals in a row of requests another node then served (the client's input was fine) before the node is put
    * aside for the cooldown. @default 3
    */
@@ -122,7 +152,7 @@ const PURCHASE_WINDOW_MS = 60_000;
 /** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
 const MAX_PURCHASING_KEYS = 10_000;
 
-/** Requests answered with an error remembered (`#errorAnswered`). */
+/** Requests answered with an error remembered (`#errorAnswered`), and cut requests (`#cutRequests`). */
 const MAX_ERROR_ANSWERED = 10_000;
 
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
@@ -202,6 +232,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #addressGuard: NodeAddressGuard;
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
+  /** Streams each node cut (`cutLimit`). */
+  readonly #cuts: NodeCuts;
+  /** Cut streams' leaves each node billed far above what they carried (`overbilledCutLimit`). */
+  readonly #overbilledCuts: NodeCuts;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
@@ -210,6 +244,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * request's hash: a receipt the node later shows for one bills a request it said failed (refuse-then-bill).
    */
   readonly #errorAnswered = new Map<string, string>();
+  /**
+   * Leaves (`stackId:nonce`) of this gateway's requests left with no receipt after their client stopped them or their
+   * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
+   * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
+   */
+  readonly #cutRequests = new Map<string, CutRequest>();
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -220,6 +260,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
+    this.#cuts = new NodeCuts({
+      windowMs: options.cutWindowMs ?? 600_000,
+      limit: options.cutLimit ?? 3,
+      burstMs: options.cutBurstMs,
+    });
+    // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
+    this.#overbilledCuts = new NodeCuts({
+      windowMs: options.cutWindowMs ?? 600_000,
+      limit: options.overbilledCutLimit ?? 2,
+      burstMs: 0,
+    });
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
@@ -425,6 +476,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     }
   }
 
+  /** Settles at its floor a held charge whose nonce was freed (never fails the request: logged). */
+  async #settleFreed(stackId: bigint, nonce: bigint, reqHash: string): Promise<void> {
+    try {
+      await this.#c.sealedCharges?.settleFreed(stackId, nonce, reqHash);
+    } catch (error) {
+      this.#logger.error({ err: error }, "settling a freed nonce's held charge failed");
+    }
+  }
+
   async releaseConfidential(lease: ConfidentialLease): Promise<void> {
     const stack = this.#sessionStacks.get(lease);
     if (!stack) return;
@@ -523,6 +583,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
+    /**
+     * Nonces this request signed afresh while no pending request stood there: a pending one's nonce freed (its leaf
+     * read found none, review of h-gw, HIGH-3) and signed for this request is its own, even where the body, nonce and
+     * deadline, and so the signature, are the pending one's.
+     */
+    const signedAfresh = new Set<bigint>();
+    const isResend = (nonce: bigint) => resent.has(nonce) && !signedAfresh.has(nonce);
     let refusedReceipt = false;
     /** This request's own signed nonce and body (not a pending one resent first). */
     let ownSigned: { nonce: bigint; json: string } | undefined;
@@ -535,6 +602,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     const sessionHash = request.sealed ? requestHash(request.body) : undefined;
     const client = new StackClient({
+      deadlineSeconds: this.#o.deadlineSeconds,
       nodeUrl: stack.nodeUrl,
       account: this.#c.account,
       stackId: stack.stackId,
@@ -545,6 +613,18 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       stackUnits: stack.units,
       receipts: previous,
       pending,
+      onSigned: ({ nonce }) => {
+        // A pending request signed again (past its deadline) is still that request's resend.
+        if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
+      },
+      // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
+      onForgotten: (p) =>
+        isResend(p.signed.nonce)
+          ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
+          : undefined,
+      readLeafFirst: (p) =>
+        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
+        p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
       // Within what the request has left to send: this attempt's first send, and one for each further node.
       resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
@@ -554,15 +634,34 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (!verdict.accepted) refusedReceipt = true;
         this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
+        // A cut request's leaf: its own receipt (read, or resent), or another request's after its nonce was freed.
+        const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
+        if (overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
+          this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
+        this.#cutRequests.delete(cutKey);
         kept.push(
-          resent.has(receipt.fields.leafIndex)
+          isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
-              // the gateway accepted it (a refused receipt keeps the charge held for the settlement).
+              // the gateway accepted it (a refused receipt keeps the charge held for the settlement). Never by the
+              // receipt of a request signed afresh at a freed nonce (review 2 of h-gw, HIGH-A): its hold was settled
+              // when the nonce was freed (`onForgotten`), and the same body has the same request hash.
               keeping.then(() => this.#settleHeld(receipt.fields, verdict.accepted))
             : keeping,
         );
       },
       fetch: async (input, init) => {
+        // A leaf read (the owner's signed GET): no request signed, sent or resent; within the request's deadline.
+        // A node that stalls it is given up on as one that sends no first byte (review of h-gw, MEDIUM-2).
+        if ((init?.method ?? "GET") === "GET") {
+          if (!signal.aborted) contacted = true;
+          const stalled = AbortSignal.timeout(firstByteMs);
+          return nodeFetch(input, {
+            headers: headerRecord(init?.headers),
+            redirect: init?.redirect,
+            signal: AbortSignal.any(init?.signal ? [init.signal, signal, stalled] : [signal, stalled]),
+            dispatcher: this.#addressGuard.dispatcher,
+          });
+        }
         // Each resend of the same signed request replays the answer from its start.
         if (attempts++ > 0) relay.restart();
         if (timedOut) throw new FirstByteTimeout();
@@ -570,9 +669,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         const headers = headerRecord(init?.headers);
         const nonce = headers[STACK_HEADERS.nonce] ?? null;
         const bound = headers[STACK_HEADERS.maxUnits] ?? null;
-        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+        if (nonce !== null && !isResend(BigInt(nonce)) && typeof init?.body === "string")
           ownSigned = { nonce: BigInt(nonce), json: init.body };
-        if (nonce === null || !resent.has(BigInt(nonce))) work.sends++;
+        if (nonce === null || !isResend(BigInt(nonce))) work.sends++;
         await this.#c.pool.markSigned(
           stack.stackId,
           nonce === null ? client.nextNonce : BigInt(nonce),
@@ -590,7 +689,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
               }
             : undefined,
         );
-        if (nonce !== null && !resent.has(BigInt(nonce)) && typeof init?.body === "string")
+        if (nonce !== null && !isResend(BigInt(nonce)) && typeof init?.body === "string")
           request.onSigned?.({
             stackId: stack.stackId,
             nonce: BigInt(nonce),
@@ -656,10 +755,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     let streamed = false;
     const startedAt = performance.now();
+    const begunAt = this.#cuts.now();
     let firstChunkAt: number | undefined;
+    /** Answer chunks the node sent for this request (a resend's replay of them not counted again). */
+    let chunks = 0;
     const onChunk = (chunk: Record<string, unknown>) => {
       const fresh = relay.pass(chunk);
       if (!fresh) return;
+      chunks++;
       firstChunkAt ??= performance.now();
       streamed = true;
       request.onChunk?.(fresh, stack.nodeId, fallback);
@@ -667,6 +770,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
       this.#unanswered.delete(stack.nodeId);
+      this.#cuts.answered(stack.nodeId);
+      this.#overbilledCuts.answered(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -734,8 +839,52 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           new NodeFailedError(`node ${stack.nodeId} refused a stack the chain says it serves`),
         );
       }
-      if (streamed && error instanceof NodeRequestError && ownSigned && !request.sealed)
+      // Only the node's own error answer, in the stream of an attempt it began (200), says it failed and committed
+      // nothing (review M1): a resend's refusal (409 `request_in_flight` while it still finishes the first) does not.
+      if (streamed && failedInStream(error) && ownSigned && !request.sealed)
         givenUp = this.#giveUpErrorAnswer(stack, ownSigned);
+      else if (
+        (streamed || request.signal.aborted || error instanceof ResendInFlightError) &&
+        ownSigned &&
+        !request.sealed
+      )
+        this.#cutRequest(stack, ownSigned, chunks);
+      // The connection broke and the resend found the node still at the request (or, mid-stream, too busy for it): no
+      // failure of the node's. The request stays pending, and the stack's next request reads its leaf first.
+      // Its own request cut (not a pending one's leaf still in flight there, read first: that cut is counted once).
+      if (
+        ownSigned &&
+        ((streamed && stillServing(error)) || error instanceof ResendInFlightError) &&
+        !request.signal.aborted
+      )
+        this.#cut(stack, begunAt);
+      if (streamed && stillServing(error))
+        throw new NodeFailedError(
+          `the stream from node ${stack.nodeId} broke while the node was still at it`,
+          {
+            cause: error,
+          },
+        );
+      if (
+        error instanceof ResendInFlightError &&
+        (await this.#inFlightPastDeadline(stack, client.pending, kept))
+      )
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(
+            `node ${stack.nodeId} still holds a request past its deadline: its stack is retired`,
+            {
+              cause: error,
+            },
+          ),
+        );
+      if (error instanceof ResendInFlightError)
+        throw new NodeDown(
+          stack.nodeId,
+          new NodeFailedError(`the request to node ${stack.nodeId} broke while the node was still at it`, {
+            cause: error,
+          }),
+        );
       const lied =
         error instanceof ResponseVerificationError ||
         error instanceof OverbilledReceiptError ||
@@ -757,6 +906,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           );
         }
         if (refusal && !streamed) throw new StackRefused(refusal);
+        // A pending request's leaf or resend lied before this request's own body reached the node: another node serves
+        // this one (the lie is no failure of its own).
+        if (lied && ownSigned === undefined && !streamed)
+          throw new NodeDown(stack.nodeId, this.#failure(error, stack));
       }
       const failure = this.#failure(error, stack);
       // The client gone, or the deadline ended before anything reached this node: not its fault.
@@ -846,6 +999,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     return own.nonce;
   }
 
+  /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */
+  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): void {
+    this.#cutRequests.set(
+      `${stack.stackId}:${own.nonce}`,
+      cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks),
+    );
+    // Bounded: the oldest forgotten first (its request is then resent, as before leaf reads).
+    if (this.#cutRequests.size > MAX_ERROR_ANSWERED)
+      this.#cutRequests.delete(this.#cutRequests.keys().next().value as string);
+  }
+
   /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
   #billedErrorAnswer(
     stack: LeasedStack,
@@ -860,6 +1024,85 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       { nodeId: String(stack.nodeId), stackId: String(fields.stackId), leaf: String(fields.leafIndex) },
       "a node signed a receipt for a request it answered with an error: it leaves rotation, the receipt is kept",
     );
+  }
+
+  /**
+   * A cut of a stream begun at `begunAt` (review of h-gw, HIGH-4): no fault once, yet a node can cut on purpose and
+   * bill the leaf; cut after cut within the window puts it aside, and cuts of a large share of its streams take it out
+   * of rotation (`NodeCuts`: one broken link cutting many streams at once is one cut).
+   */
+  #cut(stack: LeasedStack, begunAt: number): void {
+    const verdict = this.#cuts.record(stack.nodeId, begunAt);
+    if (verdict === "none") return;
+    this.#c.onNodeError?.(stack.nodeId, "repeated_cuts");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    this.#logger.warn(
+      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), cuts: this.#cuts.events(stack.nodeId) },
+      "a node cut stream after stream before its receipt: it is put aside",
+    );
+    if (verdict === "remove") this.health.remove(stack.nodeId, "repeated_cuts");
+  }
+
+  /**
+   * A cut request's leaf billing far above what its stream carried (`overbilledCut`, review 2 of h-gw, MEDIUM-D): the
+   * gateway pays the node the difference, so each one counts against it; past `overbilledCutLimit` in the window it is
+   * put aside, and it leaves rotation when they are frequent (`NodeCuts`). The receipt is kept as evidence.
+   */
+  #overbilledCut(
+    stack: LeasedStack,
+    fields: { leafIndex: bigint; units: bigint },
+    relayedUnits: bigint,
+  ): void {
+    const verdict = this.#overbilledCuts.record(stack.nodeId, this.#overbilledCuts.now());
+    this.#logger.warn(
+      {
+        nodeId: String(stack.nodeId),
+        stackId: String(stack.stackId),
+        leaf: String(fields.leafIndex),
+        units: String(fields.units),
+        relayedUnits: String(relayedUnits),
+      },
+      "a node billed a cut stream's leaf far above what the stream carried: counted against it",
+    );
+    if (verdict === "none") return;
+    this.#c.onNodeError?.(stack.nodeId, "overbilled_cuts");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    if (verdict === "remove") this.health.remove(stack.nodeId, "overbilled_cuts");
+  }
+
+  /**
+   * The node still answers 409 `request_in_flight` for a pending request of the stack past its signed deadline and
+   * `inFlightGraceMs` (review 2 of h-gw, MEDIUM-E): a request it can no longer serve, holding the stack's next nonce
+   * for ever. The stack is retired (closed on-chain, as an idle stack, so the node settles it and what is left comes
+   * back), each such request's held charge settled at its floor, and the node struck: put aside, and counted as a
+   * signed request left with no receipt (`unansweredLimit`). True when it did so.
+   */
+  async #inFlightPastDeadline(
+    stack: LeasedStack,
+    pending: readonly PendingRequest[],
+    kept: readonly Promise<void>[],
+  ): Promise<boolean> {
+    const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
+    const stale = pending.filter((p) => deadlineOf(p.signed) < cutoff);
+    if (stale.length === 0) return false;
+    await Promise.allSettled(kept);
+    await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
+    for (const p of stale) {
+      this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
+      await this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash);
+    }
+    this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
+    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
+    this.#noReceipt(stack);
+    this.#logger.error(
+      {
+        nodeId: String(stack.nodeId),
+        stackId: String(stack.stackId),
+        nonces: stale.map((p) => String(p.signed.nonce)),
+      },
+      "a node still holds a request past its deadline and grace: its stack is retired and the node struck",
+    );
+    return true;
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
@@ -968,6 +1211,14 @@ function unsignable(error: unknown): boolean {
     error instanceof InvalidUnicodeError ||
     (error instanceof Error && error.cause instanceof InvalidUnicodeError)
   );
+}
+
+/**
+ * A resend's refusal that says the node is still at the request or busy ("not yet", "already serving"): the SDK's
+ * `ResendInFlightError` (409 `request_in_flight`, `stack_busy` to every resend), or 429.
+ */
+function stillServing(error: unknown): boolean {
+  return error instanceof ResendInFlightError || (error instanceof NodeRequestError && error.status === 429);
 }
 
 /** A node's refusal of the request itself (not of its stack, not for load): another node may still serve it. */

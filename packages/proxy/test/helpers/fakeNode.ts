@@ -1,5 +1,16 @@
 import type { AddressInfo } from "node:net";
-import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
+import {
+  assertLeafReadSigner,
+  atomaDomain,
+  type Hash,
+  LEAF_READ_HEADERS,
+  recoverRequestSigner,
+  requestHash,
+  responseHash,
+  STACK_HEADERS,
+  signResponse,
+  toReceipt,
+} from "@atoma/core";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Address, Hex, LocalAccount } from "viem";
@@ -22,6 +33,11 @@ export type NodeScript =
   | { kind: "hang" }
   /** Drops the connection without an answer (as a node that crashed). */
   | { kind: "drop" }
+  /**
+   * Drops the connection of a plain (not streamed) request as `drop` does, yet goes on `finishMs` and commits the leaf
+   * (a cut it does not see yet); meanwhile any request on the stack is answered 409 `request_in_flight`.
+   */
+  | { kind: "dropThenFinish"; finishMs: number }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
   | { kind: "breakStream" }
   /**
@@ -33,6 +49,20 @@ export type NodeScript =
       code: string;
       /** false: an honest failure, nothing committed (a resend would generate the answer again). @default true */
       commits?: boolean;
+    }
+  /**
+   * Streams part of the answer, then its connection breaks (as a cut between node and gateway the node does not see
+   * yet): it goes on `finishMs` and commits the leaf. Meanwhile any request on the stack, the same one resent
+   * included, is answered 409 `request_in_flight`, as a real node answers while a stack's request is in flight.
+   */
+  | {
+      kind: "cutThenFinish";
+      finishMs: number;
+      /**
+       * The leaf it commits bills the owner's whole signed bound (a node cutting streams on purpose): "bound" with the
+       * answer's usage left as it was (units past the usage), "fabricated" with the usage made up to match.
+       */
+      bills?: "bound" | "fabricated";
     }
   /** Streams the text with `delayMs` between its pieces (a client can stop it half way); the leaf is committed first. */
   | { kind: "slowChunks"; delayMs: number }
@@ -74,11 +104,22 @@ export async function startFakeNode(
   stackManager: Address,
   /** Called with each request's body. */
   script: (body: Record<string, unknown>) => NodeScript,
+  options: {
+    /**
+     * As a real node: a request at a nonce holding another request's committed leaf is refused 409 `nonce_reused`
+     * (naming the next nonce). @default false (the leaf is signed again)
+     */
+    strictNonces?: boolean;
+    /** Leaf reads get no answer until their client gives up (a node stalling them). @default false */
+    stallLeafReads?: { on: boolean };
+  } = {},
 ): Promise<{
   url: string;
   requests: Record<string, unknown>[];
   /** Each request's stack envelope headers as received (the owner's signature a node can show on-chain). */
   envelopes: Record<string, string>[];
+  /** Leaf reads answered (`GET /v1/stacks/{id}/leaves/{nonce}`), found or not. */
+  leafReads: { nonce: bigint; found: boolean }[];
   /** The running total the node committed for a stack (what it can bill). */
   billed(stackId: bigint): bigint;
   reset(): void;
@@ -90,6 +131,33 @@ export async function startFakeNode(
   /** Committed streamed answers by stack and nonce: a resend is answered from here, never charged again. */
   const committed = new Map<string, Record<string, unknown>>();
   const domain = atomaDomain(chainId, stackManager);
+  /** The owner's signed request fields of each committed leaf (by stack and nonce): what a leaf read shows. */
+  const signedAt = new Map<
+    string,
+    { request_hash: Hash; nonce: string; deadline: string; max_units: string; signature: Hash }
+  >();
+  /** Stacks with a request still being finished (`cutThenFinish`): any request on them is refused meanwhile. */
+  const inFlight = new Set<string>();
+  /** The answer (without its atoma object) of each committed leaf that keeps one: a leaf read shows it. */
+  const responses = new Map<string, Record<string, unknown>>();
+  const leafReads: { nonce: bigint; found: boolean }[] = [];
+  /** Keeps a streamed answer's receipt as the leaf at its stack and nonce, with the owner's signed request. */
+  const commit = (
+    key: string,
+    atoma: Record<string, unknown>,
+    header: (name: string) => string,
+    response?: Record<string, unknown>,
+  ) => {
+    committed.set(key, atoma);
+    if (response) responses.set(key, response);
+    signedAt.set(key, {
+      request_hash: atoma.request_hash as Hash,
+      nonce: header(STACK_HEADERS.nonce),
+      deadline: header(STACK_HEADERS.deadline),
+      max_units: header(STACK_HEADERS.maxUnits),
+      signature: header(STACK_HEADERS.signature) as Hash,
+    });
+  };
   /** A receipt for the stack's next `units`, moving its running total on, signed by `signer`. */
   const receipt = async (
     ids: { stackId: bigint; nonce: bigint },
@@ -113,6 +181,62 @@ export async function startFakeNode(
     return toReceipt(nodeId, fields, await signResponse(signer, domain, fields));
   };
   const app = new Hono();
+  // As the real node's `leafReadRoute`: the stack owner's signed read (the signer of the leaf's request) only.
+  app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
+    const stackId = BigInt(c.req.param("stackId"));
+    const nonce = BigInt(c.req.param("nonce"));
+    const shown = signedAt.get(`${stackId}:${nonce}`);
+    const atoma = committed.get(`${stackId}:${nonce}`);
+    leafReads.push({ nonce, found: shown !== undefined });
+    if (options.stallLeafReads?.on) {
+      await new Promise((resolve) => {
+        c.req.raw.signal.addEventListener("abort", resolve);
+        setTimeout(resolve, 10_000);
+      });
+      return c.body(null, 503);
+    }
+    // As the real node: no leaf yet at the nonce of a request it is still answering, which may commit there.
+    if ((!shown || !atoma) && inFlight.has(String(stackId)))
+      return c.json(
+        { error: { message: "in flight", type: "conflict_error", param: null, code: "request_in_flight" } },
+        409,
+      );
+    if (!shown || !atoma)
+      return c.json(
+        { error: { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" } },
+        404,
+      );
+    const owner = await recoverRequestSigner(
+      domain,
+      {
+        stackId,
+        reqHash: shown.request_hash,
+        nonce,
+        deadline: BigInt(shown.deadline),
+        maxUnits: BigInt(shown.max_units),
+      },
+      shown.signature,
+    );
+    await assertLeafReadSigner(
+      domain,
+      {
+        stackId,
+        nonce,
+        deadline: BigInt(c.req.header(LEAF_READ_HEADERS.deadline) ?? "0"),
+        salt: (c.req.header(LEAF_READ_HEADERS.salt) ?? "0x") as Hash,
+      },
+      (c.req.header(LEAF_READ_HEADERS.signature) ?? "0x") as Hash,
+      owner,
+    );
+    return c.json({
+      object: "stack.leaf",
+      stack_id: String(stackId),
+      nonce: String(nonce),
+      request: shown,
+      atoma,
+      ...(responses.has(`${stackId}:${nonce}`) ? { response: responses.get(`${stackId}:${nonce}`) } : {}),
+    });
+  });
   app.post("/v1/chat/completions", async (c) => {
     const body = (await c.req.json()) as Record<string, unknown>;
     requests.push(body);
@@ -120,11 +244,53 @@ export async function startFakeNode(
       Object.fromEntries(Object.values(STACK_HEADERS).map((name) => [name, c.req.header(name) ?? ""])),
     );
     const plan = script(body);
+    const header = (name: string) => c.req.header(name) ?? "0";
+    const here = `${header(STACK_HEADERS.stack)}:${header(STACK_HEADERS.nonce)}`;
+    if (inFlight.has(header(STACK_HEADERS.stack)))
+      return c.json(
+        { error: { message: "in flight", type: "conflict_error", param: null, code: "request_in_flight" } },
+        409,
+      );
+    const leafHere = committed.get(here);
+    if (options.strictNonces && leafHere && leafHere.request_hash !== requestHash(body)) {
+      const taken = [...committed.keys()]
+        .filter((key) => key.startsWith(`${header(STACK_HEADERS.stack)}:`))
+        .map((key) => BigInt(key.split(":")[1]!));
+      // biome-ignore lint/complexity/useMathMinMax: bigints
+      const next = taken.reduce((max, n) => (n > max ? n : max), 0n) + 1n;
+      return c.json(
+        { error: { message: "nonce used", type: "conflict_error", param: null, code: "nonce_reused" } },
+        409,
+        { [STACK_HEADERS.nextNonce]: String(next) },
+      );
+    }
     if (plan.kind === "hang") {
       await new Promise((resolve) => {
         c.req.raw.signal.addEventListener("abort", resolve);
         setTimeout(resolve, 3_000);
       });
+      return c.body(null, 503);
+    }
+    if (plan.kind === "dropThenFinish") {
+      const answer = {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 1,
+        model: body.model,
+        choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      };
+      const ids = {
+        stackId: BigInt(header(STACK_HEADERS.stack)),
+        nonce: BigInt(header(STACK_HEADERS.nonce)),
+      };
+      const atoma = (await receipt(ids, body, answer, 5n)) as unknown as Record<string, unknown>;
+      inFlight.add(header(STACK_HEADERS.stack));
+      setTimeout(() => {
+        commit(here, atoma, header, answer);
+        inFlight.delete(String(ids.stackId));
+      }, plan.finishMs);
+      (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
       return c.body(null, 503);
     }
     if (plan.kind === "drop") {
@@ -221,7 +387,7 @@ export async function startFakeNode(
               assembled,
               BigInt(3 + plan.pieces),
             )) as unknown as Record<string, unknown>;
-            committed.set(`${stackId}:${nonce}`, atoma);
+            commit(`${stackId}:${nonce}`, atoma, header, assembled);
             plan.seen.finished++;
           }
           controller.enqueue(event({ ...head, choices: [], usage, atoma }));
@@ -283,13 +449,20 @@ export async function startFakeNode(
     if (body.stream === true) {
       const key = `${stackId}:${nonce}`;
       const replay = committed.get(key);
-      const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+      const bound = BigInt(header(STACK_HEADERS.maxUnits));
+      const fabricated = plan.kind === "cutThenFinish" && plan.bills === "fabricated";
+      const usage =
+        (responses.get(key)?.usage as Record<string, number> | undefined) ??
+        (fabricated
+          ? { prompt_tokens: 3, completion_tokens: Number(bound) - 3, total_tokens: Number(bound) }
+          : { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
       const text = plan.kind === "splitChoices" ? plan.text : "Hello, world";
       let atoma = replay;
       const honestFailure = plan.kind === "errorMidStream" && plan.commits === false && !replay;
       if (!atoma && honestFailure) atoma = {};
+      let assembled: Record<string, unknown> | undefined;
       if (!atoma) {
-        const assembled = {
+        assembled = {
           id: "chatcmpl-fake",
           object: "chat.completion",
           created: 1,
@@ -298,11 +471,12 @@ export async function startFakeNode(
           usage,
         };
         const signer = plan.kind === "forged" ? plan.signer : account;
-        atoma = (await receipt({ stackId, nonce }, body, assembled, 5n, signer)) as unknown as Record<
+        const units = plan.kind === "cutThenFinish" && plan.bills !== undefined ? bound : 5n;
+        atoma = (await receipt({ stackId, nonce }, body, assembled, units, signer)) as unknown as Record<
           string,
           unknown
         >;
-        committed.set(key, atoma);
+        if (plan.kind !== "cutThenFinish") commit(key, atoma, header, assembled);
       }
       const split = plan.kind === "splitChoices" ? plan.pieces : undefined;
       const pieces = replay ? [text] : split ? split.map(([, piece]) => piece) : ["Hel", "lo, ", "world"];
@@ -310,7 +484,16 @@ export async function startFakeNode(
         plan.kind === "hiddenCall"
           ? [{ index: 0.5, id: "call_x", type: "function", function: { name: plan.name, arguments: "{}" } }]
           : undefined;
-      const breaks = plan.kind === "breakStream" && !replay;
+      const breaks = (plan.kind === "breakStream" || plan.kind === "cutThenFinish") && !replay;
+      if (plan.kind === "cutThenFinish" && !replay) {
+        const finished = atoma;
+        const answer = assembled;
+        inFlight.add(String(stackId));
+        setTimeout(() => {
+          commit(key, finished, header, answer);
+          inFlight.delete(String(stackId));
+        }, plan.finishMs).unref();
+      }
       const event = (data: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(data)}\n\n`);
       const chunk = (content: string, last: boolean, index = 0) => ({
         id: "chatcmpl-fake",
@@ -394,11 +577,14 @@ export async function startFakeNode(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    leafReads,
     billed: (stackId) => totals.get(String(stackId)) ?? 0n,
     envelopes,
     reset: () => {
       totals.clear();
       committed.clear();
+      signedAt.clear();
+      leafReads.length = 0;
     },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };

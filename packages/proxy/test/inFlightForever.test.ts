@@ -1,0 +1,139 @@
+import { silentLogger } from "@atoma/core";
+import { parseEther } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import type { GatewayParts } from "../src/gateway/gatewayParts.js";
+import { KeyStore } from "../src/keys/keyStore.js";
+import { RateLimiter } from "../src/limits/rateLimiter.js";
+import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { SpendLedger } from "../src/limits/spendLedger.js";
+import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { UsageBook } from "../src/usage/usageBook.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { chat } from "./helpers/testGateway.js";
+import { upstreamRig } from "./helpers/upstreamRig.js";
+
+const embedded = testDatabases()[0]!;
+const CHAIN_ID = 31_337;
+const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
+const PRICE = 10n ** 15n;
+const gateway = privateKeyToAccount(generatePrivateKey());
+const nodeKey = privateKeyToAccount(generatePrivateKey());
+/** The deadline the gateway signs requests with (s), and the grace after it (ms). */
+const DEADLINE_S = 1;
+const GRACE_MS = 500;
+
+// Review 2 of h-gw, MEDIUM-E: a node cuts a stream and then answers 409 `request_in_flight` for the stack's next nonce
+// forever (the leaf read and every resend). The request stays pending, so each later request on the stack reads or
+// resends it first and is refused: the stack was never retired (its escrow locked until expiry), the key's held charge
+// never settled, and the node never counted against. Past the request's signed deadline and a grace, the stack is
+// retired (closed, as an idle stack), the hold settled at its floor and the node struck.
+describe("a node that answers request_in_flight forever", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  let script: NodeScript = { kind: "honest" };
+  let node: Awaited<ReturnType<typeof startFakeNode>>;
+  let parts: GatewayParts;
+  let upstream: NetworkUpstream;
+  const nodeErrors: string[] = [];
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    node = await startFakeNode(
+      nodeKey,
+      1n,
+      CHAIN_ID,
+      STACK_MANAGER,
+      (body) => (body.stream === true ? script : { kind: "honest" }),
+      { strictNonces: true },
+    );
+    ({ upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: node.url, signer: nodeKey, price: PRICE }],
+      {
+        firstByteTimeoutMs: 5_000,
+        resendDelayMs: 10,
+        requestTimeoutMs: 60_000,
+        cutLimit: 100,
+        deadlineSeconds: DEADLINE_S,
+        inFlightGraceMs: GRACE_MS,
+      },
+      1_000_000n,
+      {
+        sealedCharges: new SealedCharges(opened.db),
+        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
+      },
+    ));
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const stackState = async () =>
+    (
+      await opened.db
+        .selectFrom("stacks")
+        .select("state")
+        .where("stack_id", "=", 1n)
+        .executeTakeFirstOrThrow()
+    ).state;
+
+  it("retires the stack, settles the held charge at its floor and strikes the node once past the deadline", async () => {
+    const app = createGatewayApp(parts);
+    const { key, view } = await parts.keys.create({ name: "stuck", budget: "1" });
+    // The node never finishes: its stack's next nonce stays in flight.
+    script = { kind: "cutThenFinish", finishMs: 600_000 };
+    const cut = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 400,
+      stream: true,
+    });
+    expect(await cut.text()).toContain("Hel");
+    await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
+    const held = await opened.db
+      .selectFrom("sealed_charges")
+      .selectAll()
+      .where("stack_id", "=", 1n)
+      .executeTakeFirstOrThrow();
+    expect(held.charged_wei).toBeGreaterThan(held.floor_wei);
+
+    // Within the deadline: the node may still be finishing; the stack is kept and the node not struck.
+    script = { kind: "honest" };
+    expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
+    expect(await stackState()).not.toBe("retired");
+    expect(nodeErrors).toEqual([]);
+
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 600));
+    expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
+    expect(await stackState()).toBe("retired");
+    expect(nodeErrors).toContain("1:in_flight_past_deadline");
+    expect(upstream.health.available(1n)).toBe(false);
+    // The hold settled at its floor: the key pays the floor, the rest came back.
+    const left = await opened.db
+      .selectFrom("sealed_charges")
+      .selectAll()
+      .where("stack_id", "=", 1n)
+      .execute();
+    expect(left).toEqual([]);
+    expect(parseEther((await parts.keys.get(view.id)).spent)).toBe(held.floor_wei);
+  }, 60_000);
+});
