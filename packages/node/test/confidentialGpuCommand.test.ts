@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ import {
   verifyAttestation,
 } from "@atoma/confidential";
 import { silentLogger } from "@atoma/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
 import { confidentialFromConfig } from "../src/confidential/confidentialConfig.js";
 import { ConfigError } from "../src/errors.js";
@@ -98,4 +98,64 @@ describe("confidential.gpuTokenCommand: GPU evidence from the operator's tooling
     expect(() => nodeWithGpu("ok", { gpuTokenCommand: [] })).toThrow(ConfigError);
     expect(() => nodeWithGpu("ok", { gpuTokenCommand: "nv-attest {nonce}" })).toThrow(ConfigError);
   });
+
+  it("kills the command's whole process group on a timeout: a wrapper's own child does not outlive it", async () => {
+    const pidFile = join(dir, "grandchild.pid");
+    await expect(
+      verify("grandchild", { gpuTokenCommand: gpuArgs("grandchild", pidFile), gpuTokenTimeoutMs: 1_000 }),
+    ).rejects.toThrow(/ran past 1000 ms/);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });
+  });
+
+  it("gives the command a minimal environment: the node's own variables stay out unless named", async () => {
+    const seen = join(dir, "env.json");
+    process.env.ATOMA_NODE_RPC_SECRET = "https://rpc.example/key-123";
+    process.env.NRAS_TEST_CREDENTIAL = "granted";
+    try {
+      await verify("env", { gpuTokenCommand: gpuArgs("env", seen), gpuTokenEnv: ["NRAS_TEST_CREDENTIAL"] });
+      const names = JSON.parse(readFileSync(seen, "utf8")) as string[];
+      expect(names).toContain("NRAS_TEST_CREDENTIAL");
+      expect(names).toContain("ATOMA_GPU_NONCE");
+      expect(names).not.toContain("ATOMA_NODE_RPC_SECRET");
+    } finally {
+      delete process.env.ATOMA_NODE_RPC_SECRET;
+      delete process.env.NRAS_TEST_CREDENTIAL;
+    }
+  });
+
+  it("runs two commands at once and lets four wait: past that a fresh quote is a 429, not a queue without end", async () => {
+    const compute = nodeWithGpu("slow", {
+      quotesPerSecond: 100,
+      quoteBurst: 100,
+      quotesPerSecondPerSource: 100,
+      quoteBurstPerSource: 100,
+    });
+    const nonces = new NonceStore();
+    const asked = Array.from({ length: 8 }, () => compute.forNonce(nonces.issue()));
+    const settled = await Promise.allSettled(asked);
+    const refused = settled.filter((r) => r.status === "rejected");
+    expect(refused).toHaveLength(2);
+    for (const r of refused)
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "attestation_rate_limited" });
+    expect(settled.filter((r) => r.status === "fulfilled")).toHaveLength(6);
+  });
 });
+
+const gpuArgs = (mode: string, out: string) => [
+  process.execPath,
+  FAKE_NRAS,
+  "{nonce}",
+  join(dir, "nras-key.json"),
+  mode,
+  out,
+];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

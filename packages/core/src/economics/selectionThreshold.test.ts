@@ -51,7 +51,9 @@ function bruteForceMargin(
     }
     const honest = selected === 0 ? R - C : R - C + (ours * R) / selected;
     // The last mover: one of the cheater's selected nodes seats at the window's end when no honest node did.
-    const cheater = diligent > 0 ? -C - S : lastMover && ours > 0 ? W2 : W1;
+    // Caught, it still takes its own attesters' pay when they seat beside the honest one and report.
+    const cheater =
+      diligent > 0 ? (lastMover ? (ours * R) / selected : 0) - C - S : lastMover && ours > 0 ? W2 : W1;
     margin += probability * (honest - cheater);
   }
   return margin;

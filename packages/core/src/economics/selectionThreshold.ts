@@ -13,8 +13,9 @@ import { type GameParameters, ImpossibleParametersError, validateGame } from "./
  * (and are paid) exactly when every attester is theirs. Under private selection nobody knows whether an honest
  * node was selected too, so they never report: a copy beside an honest attester's answer would lose them their
  * collateral as well ("silent"). But seats land on-chain as they come, so they can wait for the window's end and
- * seat one of theirs when no honest node has: then a settlement nobody honest checks pays the cheater W2, not W1
- * ("last-mover", the pessimistic case, which private selection as built allows).
+ * seat one of theirs when no honest node has: then a settlement nobody honest checks pays the cheater W2, not W1,
+ * and when one has, they seat too and report truthfully, paid their share ("last-mover", the pessimistic case,
+ * which private selection as built allows).
  */
 export type Colluders = "copy-when-all-ours" | "silent" | "last-mover";
 
@@ -41,7 +42,8 @@ export function expectedRewards(
     }
     const share = (i * R) / k;
     honest += probability * (R - C + share);
-    if (h > 0) cheater += probability * ((colluders === "copy-when-all-ours" ? share : 0) - C - S);
+    // Caught. Its attesters are paid for reporting where they saw the set (public draw) or an honest seat (last mover).
+    if (h > 0) cheater += probability * ((colluders === "silent" ? 0 : share) - C - S);
     else if (colluders === "silent") cheater += probability * cheatUnchecked;
     else if (colluders === "last-mover") cheater += probability * (i > 0 ? cheatColluding : cheatUnchecked);
     else cheater += probability * cheatColluding;

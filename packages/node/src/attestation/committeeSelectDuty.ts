@@ -52,6 +52,9 @@ export async function stepCommitteeSelection(
     return;
   }
   const over = now > selection.endsAt;
+  // A row holding a vote's reveal deadline is a seat the public draw gave (`recordDrawnSeat`): a chain read that lags
+  // behind the draw must not forget it; the committee step takes it up once the read shows the committee.
+  if (duty.revealDeadline !== undefined && !selection.nodeIds.includes(me)) return;
   if (selection.nodeIds.includes(me)) {
     if (duty.state === "pending")
       await updateDuty(env.db, duty.taskId, { state: "committed", lastError: null });

@@ -193,6 +193,9 @@ export class ConfidentialCompute {
     if (wait > 0) throw new AttestationRateLimitedError(wait);
     const answer = this.#produce({ kind: "nonce", nonce: key as HexString }).catch((error: unknown) => {
       this.#nonceAnswers.delete(key);
+      // GPU attestation saturated (slow NVIDIA round trips): a 429 like the quote budget's, so clients take the epoch
+      // evidence instead of waiting.
+      if (error instanceof AttestationRateLimitedError) throw error;
       throw new AttestationUnavailableError("the node could not produce evidence", { cause: error });
     });
     this.#nonceAnswers.set(key, answer);

@@ -65,7 +65,11 @@ export function confidentialFromConfig(
   const gpuToken =
     gpuFile === undefined
       ? undefined
-      : gpuTokenCommand({ command: [gpuFile, ...gpuArgs], timeoutMs: options.gpuTokenTimeoutMs });
+      : gpuTokenCommand({
+          command: [gpuFile, ...gpuArgs],
+          timeoutMs: options.gpuTokenTimeoutMs,
+          env: options.gpuTokenEnv,
+        });
   let source: EvidenceSource;
   if (options.kind === "tdx") {
     const file = options.collateralFile;

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Collateral, TdxEvidence } from "@atoma/confidential";
+import type { Collateral } from "@atoma/confidential";
 import { toHex } from "@atoma/confidential";
 import { EvidenceSourceError } from "./errors.js";
 import { checkReportDataLength, type EvidenceSource } from "./evidenceSource.js";
@@ -56,27 +56,27 @@ export function tsmEvidenceSource(options: TsmEvidenceSourceOptions): EvidenceSo
     kind: "tdx",
     async produce(reportData, encryptionPublicKey) {
       checkReportDataLength(reportData);
-      const run = queue.then(async (): Promise<TdxEvidence> => {
-        let quote: Uint8Array;
+      // Only the configfs-tsm entry is shared: quotes are read one at a time, GPU evidence (seconds) after, apart.
+      const read = queue.then(async (): Promise<Uint8Array> => {
         try {
-          quote = await readQuote(reportData);
+          return await readQuote(reportData);
         } catch (error) {
           if (error instanceof EvidenceSourceError) throw error;
           throw new EvidenceSourceError(`could not read a TDX quote through configfs-tsm at ${dir}`, {
             cause: error,
           });
         }
-        const gpuToken = await options.gpuToken?.(reportData);
-        return {
-          kind: "tdx",
-          quote: toHex(quote),
-          collateral: await options.collateral(quote),
-          encryptionPublicKey,
-          ...(gpuToken ? { gpuToken } : {}),
-        };
       });
-      queue = run.catch(() => undefined);
-      return run;
+      queue = read.catch(() => undefined);
+      const quote = await read;
+      const gpuToken = await options.gpuToken?.(reportData);
+      return {
+        kind: "tdx",
+        quote: toHex(quote),
+        collateral: await options.collateral(quote),
+        encryptionPublicKey,
+        ...(gpuToken ? { gpuToken } : {}),
+      };
     },
   };
 }

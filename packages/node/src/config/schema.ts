@@ -218,6 +218,11 @@ export const confidentialSchema = z.strictObject({
    * digits). Run for every quote; the token travels beside it. A relative executable path is the config's directory's.
    */
   gpuTokenCommand: z.array(z.string().min(1)).min(1).max(64).optional(),
+  /** Environment variables the GPU token command is given besides PATH, HOME, LANG, TZ, TMPDIR (its credentials). */
+  gpuTokenEnv: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+    .max(64)
+    .optional(),
   /** Longest the GPU token command may run, in milliseconds. @default 60000 */
   gpuTokenTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
   /** How often the epoch is checked for re-attestation, in milliseconds. @default 15000 */
