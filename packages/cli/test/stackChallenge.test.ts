@@ -43,7 +43,7 @@ import {
   settlementNode,
   waitFor,
 } from "../../node/test/helpers/settlementNetwork.js";
-import { auditFile } from "../src/chat/auditStore.js";
+import { auditFile, receiptsAuditBook } from "../src/chat/auditStore.js";
 import { keepReceipt, receiptsFile, stackHome } from "../src/chat/receiptStore.js";
 import { expectRefused, runCliToEnd } from "./cliProcess.js";
 import { writeKeyFiles } from "./keyFiles.js";
@@ -413,6 +413,19 @@ describe("atoma stack challenge-index / resolve-challenge", () => {
     expect(await tomaOf(ownerAccount.address)).toBe(before);
     // The node's own proof puts A's leaf at index 1 under the settled root: B's is definitively not settled.
     refusing = false;
+    // Another process of the owner (`atoma chat`'s own audit) holds the claim of B's leaf: this run sends no second
+    // challenge, no second bond (before, the command ignored the claims and both sent one).
+    const book = receiptsAuditBook(
+      receipts,
+      await stackHome(network.admin.publicClient, network.deployment.addresses.StackManager),
+    );
+    const leafOfB = leafHash(leafOf(twin)).toLowerCase();
+    expect(await book.claimChallenges!(stack.stackId, [leafOfB])).toEqual([leafOfB]);
+    const claimedElsewhere = await runCliToEnd(audit);
+    expect(claimedElsewhere.code, claimedElsewhere.stderr).toBe(0);
+    expect(JSON.parse(claimedElsewhere.stdout)).toMatchObject({ adopted: 1, challenges: [] });
+    expect(await tomaOf(ownerAccount.address)).toBe(before);
+    await book.releaseClaim!(stack.stackId, leafOfB);
     const opened = await runCliToEnd(audit);
     expect(opened.code, opened.stderr).toBe(0);
     const result = JSON.parse(opened.stdout) as { adopted: number; challenges: Record<string, string>[] };

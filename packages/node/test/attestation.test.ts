@@ -175,6 +175,13 @@ describe("attestation worker against anvil", () => {
           : undefined,
       "TranscriptUnavailable",
     );
+    // Declared: the attesters wait for the data on-chain and ask the server no more (a stalling server would hold a
+    // recompute slot with each ask, sweep after sweep, until the data deadline).
+    const asked = () => served.server.front.blobRequests.get(served.transcriptId.toLowerCase()) ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const afterDeclared = asked();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(asked()).toBe(afterDeclared);
     await postSampledRequests(served.server.signer, {
       stackId: served.stackId,
       requests: served.indices.map((k) => served.requests[Number(k)]!),

@@ -1,9 +1,9 @@
-import { getNode } from "@atoma/chain";
-import { AdoptedAuditInterruptedError, type AdoptedChallenge, challengeAdoptedNotSettled } from "@atoma/sdk";
+import { type AdoptedChallenge, auditAdoptedStacks } from "@atoma/sdk";
 import type { Command } from "commander";
 import { bigintOption } from "../amountOptions.js";
 import { loadUserAccount, userContext } from "../chain/userChain.js";
-import { auditFile, keepAuditChallenge } from "../chat/auditStore.js";
+import { auditFile, receiptsAuditBook } from "../chat/auditStore.js";
+import { printAuditReports } from "../chat/chatAudit.js";
 import { loadReceipts, receiptsDir, receiptsFile, stackHome } from "../chat/receiptStore.js";
 import { printJson } from "../nodeConfigFile.js";
 import { challengeableSettlement, challengeNetwork, isoTime, networkOption } from "./stackChallenge.js";
@@ -29,60 +29,36 @@ export function registerStackAuditAdopted(stack: Command): void {
       const account = loadUserAccount(flags.keyFile);
       const ctx = userContext(network, account);
       const { found } = await challengeableSettlement(ctx, account.address, stackId);
-      const file = receiptsFile(
-        receiptsDir(flags.receipts),
-        await stackHome(ctx.publicClient, network.contracts.StackManager),
-        stackId,
-      );
-      const receipts = loadReceipts(file).filter((r) => r.adopted);
-      const node = await getNode(ctx, found.nodeId);
+      const dir = receiptsDir(flags.receipts);
+      const home = await stackHome(ctx.publicClient, network.contracts.StackManager);
+      const file = receiptsFile(dir, home, stackId);
+      const adopted = loadReceipts(file).filter((r) => r.adopted).length;
       const fromBlock = network.deploymentBlock === undefined ? undefined : BigInt(network.deploymentBlock);
+      // The same audit `atoma chat` runs on its own, on this stack alone: each leaf's challenge claimed in the audit
+      // file before it is sent (another process auditing the stack at once sends none for it), at most
+      // MAX_CHALLENGES_PER_RUN bonds a run after checking they can be paid, kept receipts checked again first, and
+      // challenges past their answer deadline resolved. Each challenge is kept as soon as it is mined.
+      const book = { ...receiptsAuditBook(dir, home), stacks: async () => [stackId] };
+      const [report] = await auditAdoptedStacks(ctx, book, { fromBlock });
       const printed = (c: AdoptedChallenge) => ({ ...c, answerDeadlineAt: isoTime(c.answerDeadline) });
-      // Each challenge is kept beside the receipts as soon as it is mined: a revert further on loses none of them.
-      const keep = (c: AdoptedChallenge) =>
-        keepAuditChallenge(file, {
-          leafIndex: c.leafIndex,
-          challengeId: c.challengeId,
-          upheld: c.upheld,
-          answerDeadline: c.answerDeadline,
-          ...(c.upheld && { resolved: true as const }),
-        });
-      const audited = await challengeAdoptedNotSettled(ctx, {
-        stackId,
-        receipts,
-        nodeUrl: node.url,
-        fromBlock,
-        onOpened: keep,
-      }).catch((error: unknown) => {
-        if (!(error instanceof AdoptedAuditInterruptedError)) throw error;
-        // Partial progress: what was opened before the failure, then the failure itself.
-        printJson({
-          stackId,
-          nodeId: found.nodeId,
-          adopted: receipts.length,
-          challenges: error.opened.map(printed),
-          keptIn: auditFile(file),
-          failedAtLeaf: error.atLeaf,
-        });
-        throw error;
-      });
-      const { opened: challenges, unproven } = audited;
       printJson({
         stackId,
         nodeId: found.nodeId,
-        adopted: receipts.length,
-        challenges: challenges.map(printed),
-        unproven: unproven.map((u) => ({ leafIndex: u.receipt.fields.leafIndex, reason: u.reason })),
+        adopted,
+        state: report!.state,
+        challenges: report!.opened.map(printed),
+        resolved: report!.resolved,
+        unproven: report!.unproven.map((u) => ({ leafIndex: u.receipt.fields.leafIndex, reason: u.reason })),
+        deferred: (report!.deferred ?? []).map((u) => ({ leafIndex: u.receipt.fields.leafIndex })),
+        rejected: (report!.rejected ?? []).map((r) => ({ reason: r.reason })),
+        keptIn: auditFile(file),
       });
-      const open = challenges.filter((c) => !c.upheld);
+      printAuditReports([report!]);
       const networkFlag = flags.network === undefined ? "" : ` --network ${flags.network}`;
-      for (const c of open)
+      for (const c of report!.opened.filter((c) => !c.upheld))
         process.stderr.write(
-          `node ${found.nodeId} has until ${isoTime(c.answerDeadline)} to prove adopted leaf ${c.leafIndex} under its root (${c.reason}); after that, unless it did: atoma stack resolve-challenge ${c.challengeId}${networkFlag}\n`,
+          `node ${found.nodeId} has until ${isoTime(c.answerDeadline)} to prove adopted leaf ${c.leafIndex} under its root (${c.reason}); after that, unless it did: atoma stack resolve-challenge ${c.challengeId}${networkFlag} (or run this again)\n`,
         );
-      for (const u of unproven)
-        process.stderr.write(
-          `node ${found.nodeId} gave no valid proof of adopted leaf ${u.receipt.fields.leafIndex} either way (${u.reason}): no bond taken for it; run this again before the challenge window ends\n`,
-        );
+      if (report!.error !== undefined) throw report!.error;
     });
 }

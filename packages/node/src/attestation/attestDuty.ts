@@ -98,6 +98,9 @@ export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: Abort
       env.metrics?.attestations.inc({ role: "attester", outcome: "committed" });
       return;
     }
+    // Declared unavailable (by this node or another): the sample comes on-chain or the server fails at the data
+    // deadline. Asking the server again would let a stalling one hold a recompute slot each sweep until then.
+    if (st.dataRequested && !st.dataPosted) return;
     const full = await completeDuty(env, duty);
     const bounded = beforeDeadline(signal, st.deadline, now);
     let sample: Awaited<ReturnType<typeof loadSample>>;

@@ -115,4 +115,23 @@ describe("DutyWorker", () => {
     );
     expect(long.filter(({ key }) => starts.get(key)!.length > 0).length).toBe(2);
   });
+
+  it("starts sweeps an interval apart, not an interval after the pass a freed slot woke", async () => {
+    // One slot, two duties whose steps take under half the interval: the second waits for the first's slot, and the
+    // pass its end wakes starts it. Sleeping a whole interval after that woken pass spaced each duty's steps an
+    // interval and a half apart (2.9 s here); counted from the sweep's start they come an interval apart (2 s).
+    const { worker, starts } = rotation(duties(2, "main", 900), {
+      pollIntervalMs: 2_000,
+      lanes: { main: 1 },
+    });
+    worker.start();
+    await vi.waitFor(() => expect(starts.get(0)!.length).toBeGreaterThanOrEqual(4), {
+      timeout: 60_000,
+      interval: 50,
+    });
+    const at = starts.get(0)!;
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    gaps.sort((a, b) => a - b);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(2_450);
+  });
 });

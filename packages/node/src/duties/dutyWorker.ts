@@ -152,7 +152,8 @@ export class DutyWorker<Key = bigint> {
       // Made before the pass, so a wake-up during it skips the pause after it.
       const wake = new AbortController();
       this.#wake = wake;
-      if (this.#renew || Date.now() - this.#sweepAt >= this.#options.pollIntervalMs) {
+      // A timer may fire a millisecond early: within 2 ms of the interval counts as due.
+      if (this.#renew || Date.now() - this.#sweepAt >= this.#options.pollIntervalMs - 2) {
         this.#renew = false;
         this.#sweepAt = Date.now();
         this.#sweep++;
@@ -163,7 +164,12 @@ export class DutyWorker<Key = bigint> {
       } catch (error) {
         this.#round.passFailed(error);
       }
-      await sleep(this.#options.pollIntervalMs, AbortSignal.any([signal, wake.signal]));
+      // Until the next sweep is due, counted from this sweep's start (a pass a freed slot woke runs within the sweep;
+      // waiting a whole interval after it would space sweeps up to twice the interval apart), but never less than a
+      // quarter interval after a pass, so passes longer than the interval do not run back to back.
+      const interval = this.#options.pollIntervalMs;
+      const untilSweep = this.#sweepAt + interval - Date.now();
+      await sleep(Math.max(interval / 4, untilSweep), AbortSignal.any([signal, wake.signal]));
     }
   }
 }
