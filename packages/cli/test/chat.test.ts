@@ -47,6 +47,8 @@ function receiptOf(stderr: string): Receipt {
 }
 
 describe("atoma chat against atoma dev --nodes 3", () => {
+  /** The stack the first test bought and reused. */
+  let reusedStack = "";
   let dev: CliRun;
   let ready: Ready;
   const dir = mkdtempSync(join(tmpdir(), "atoma-cli-chat-"));
@@ -172,6 +174,40 @@ describe("atoma chat against atoma dev --nodes 3", () => {
     expect(prove.stderr).toMatch(
       /the 4 receipts kept for stack \d+ are consistent: there is nothing to prove/,
     );
+    reusedStack = bought.stackId;
+  }, 120_000);
+
+  it("a kept receipt the node never signed (the file changed by hand) is named and never the base of the next nonce", async () => {
+    const file = receiptsFile(
+      receipts,
+      await stackHome(
+        createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),
+        ready.contracts.StackManager! as Address,
+      ),
+      BigInt(reusedStack),
+    );
+    const kept = JSON.parse(readFileSync(file, "utf8")) as {
+      fields: Record<string, string>;
+      signature: string;
+    }[];
+    const last = kept.at(-1)!;
+    // Leaf 40 with a running total far ahead: a client starting from it would sign nonce 41 (refused as a gap) and
+    // take any total below it for granted.
+    const forged = {
+      ...last,
+      fields: { ...last.fields, leafIndex: "40", nonce: "40", cumulativeUnits: "900000" },
+      signature: `0x${"ab".repeat(65)}`,
+    };
+    writeFileSync(file, JSON.stringify([...kept, forged]));
+    const run = await cli([
+      ...["chat", "--network", jsonFile, "--key-file", keyFile, "--stack", reusedStack, "--max-tokens", "4"],
+      "After the edit",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/warning: stack \d+'s kept receipts in .* hold one that is not evidence/);
+    expect(receiptOf(run.stderr)).toMatchObject({ stackId: reusedStack, leafIndex: String(kept.length) });
+    // The edited file still holds what was put there: the owner's to look at, never dropped.
+    expect(readFileSync(file, "utf8")).toContain(forged.signature);
   }, 120_000);
 
   it("replaces a reused stack that is used up with a new one", async () => {

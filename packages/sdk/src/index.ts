@@ -148,6 +148,7 @@ export {
   provenBySignature,
 } from "./verify/challengeAdopted.js";
 export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
+export { checkedKeptReceipts, type RejectedKeptReceipt } from "./verify/keptReceiptCheck.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";
 export {

@@ -260,6 +260,45 @@ describe("the adopted-leaf audit runs on its own (atoma dev, two nodes)", () => 
     expect((await earlier.load(stackId)).receipts).toHaveLength(4);
   }, 300_000);
 
+  it("a kept receipt the store holds but the node never signed (the store changed) is reported and never the base of the next nonce", async () => {
+    const account = await fundedFreshBuyer(dev);
+    const network = parseNetwork(dev.readyText);
+    const ctx = userContext(network, account);
+    const store = fileStateStore(mkdtempSync(join(stateDir, "edited-")));
+    const rejected: { stackId: bigint; reasons: string[] }[] = [];
+    const chat = () =>
+      createAtomaClient({
+        network: dev.readyText,
+        account,
+        stateStore: store,
+        preferences: { securityLevel: 0, sort: "price" },
+        onKeptReceiptsRejected: (stackId, problems) =>
+          rejected.push({ stackId, reasons: problems.map((p) => p.reason) }),
+      }).chat(ask(dev.ready.model, "Hello"));
+    const first = await chat();
+    const stackId = BigInt(first.atoma.stack_id as string);
+    const kept = new KeptStacks(store, {
+      chainId: dev.ready.chainId,
+      stackManager: network.contracts.StackManager,
+      owner: account.address,
+      genesis: await genesisHash(ctx),
+    });
+    // Leaf 30 with a running total far ahead, signed by the owner rather than the node.
+    const real = (await kept.load(stackId)).receipts[0]!.receipt;
+    const domain = atomaDomain(dev.ready.chainId, network.contracts.StackManager);
+    const fields = { ...real.fields, leafIndex: 30n, nonce: 30n, cumulativeUnits: 900_000n };
+    const forged = { ...real, fields, signature: await signResponse(account, domain, fields) };
+    await kept.update(stackId, (s) => ({ ...s, receipts: [...s.receipts, { receipt: forged }] }));
+    const second = await chat();
+    expect(second.atoma.stack_id).toBe(first.atoma.stack_id);
+    expect(second.atoma.leaf_index).toBe("1");
+    expect(rejected).toEqual([
+      { stackId, reasons: [expect.stringMatching(/not signed by the stack's node/)] },
+    ]);
+    // The store still holds it: the owner's to look at.
+    expect((await kept.load(stackId)).receipts.map((r) => r.receipt.signature)).toContain(forged.signature);
+  }, 300_000);
+
   // Last: its node is slashed, and serves nobody after it.
   it("a node that left an adopted leaf out of its settled root is challenged and slashed, with no audit called by hand", async () => {
     const account = await fundedFreshBuyer(dev);

@@ -2,9 +2,11 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ChainContext } from "@atoma/chain";
 import { offeredNodes } from "@atoma/chain";
+import { atomaDomain } from "@atoma/core";
 import {
   type BuyTerms,
   boughtStack,
+  checkedKeptReceipts,
   closedEarly,
   closeUnprovenReported,
   closeUnprovenStack,
@@ -302,6 +304,17 @@ async function clientFor(
   const file = receiptsFile(receiptsDir, home, stack.stackId);
   // One run at a time signs on a stack (review F6): the lock is released when the run ends.
   takeStackLock(file, stack.stackId);
+  // The receipts kept are checked again as read (a file anything may have changed): one that is not this stack's
+  // node's is never the base of the running total or of the next nonce; it stays in the file, named here.
+  const { receipts, rejected } = await checkedKeptReceipts(loadReceipts(file), {
+    stackId: stack.stackId,
+    domain: atomaDomain(network.chainId, network.contracts.StackManager),
+    nodeSigner: stack.nodeSigner,
+  });
+  for (const r of rejected)
+    process.stderr.write(
+      `warning: stack ${stack.stackId}'s kept receipts in ${file} hold one that is not evidence (${r.reason}): not used; the file was changed by something other than atoma\n`,
+    );
   const client = new StackClient({
     nodeUrl: stack.nodeUrl,
     account,
@@ -311,7 +324,7 @@ async function clientFor(
     nodeSigner: stack.nodeSigner,
     nodeId: stack.nodeId,
     stackUnits: stack.units,
-    receipts: loadReceipts(file),
+    receipts,
     refused: loadRefused(file),
     onReceipt: (receipt, verdict) => keepReceipt(file, receipt, verdict),
     pending: loadPending(pendingFile(file)),

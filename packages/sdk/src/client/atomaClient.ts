@@ -8,6 +8,7 @@ import type { SseLimits } from "../readSse.js";
 import type { LeafReadEscalation, StackClientOptions } from "../StackClient.js";
 import type { StateStore } from "../state/stateStore.js";
 import type { StackAuditReport, UnprovenEscalation } from "../verify/adoptedAuditRun.js";
+import type { RejectedKeptReceipt } from "../verify/keptReceiptCheck.js";
 import type { TaskLogStore } from "../verify/taskLogCache.js";
 import type { Verdict } from "../verify/verdict.js";
 import type { VerifyChain } from "../verify/verifyArguments.js";
@@ -123,6 +124,11 @@ export interface DirectClientOptions {
    * the leaf was asked for within its signed bound.
    */
   onReceiptWithheld?: ((withheld: WithheldReceipt) => void) | undefined;
+  /**
+   * Called when receipts kept for a stack do not check out as the node's (the store was changed by something other
+   * than the SDK): the client starts from the others, never from these; the store keeps them for the owner to see.
+   */
+  onKeptReceiptsRejected?: ((stackId: bigint, rejected: RejectedKeptReceipt[]) => void) | undefined;
   /**
    * Called when a node called a stack reused with none of its receipts at hand exhausted, with a running total
    * nothing here can check: the client closed the stack at once (`settleDeadline`, undefined when it no longer

@@ -1,4 +1,5 @@
 import type { ChainContext } from "@atoma/chain/portable";
+import { atomaDomain } from "@atoma/core";
 import { AttestationCooldown } from "../confidential/attestationCooldown.js";
 import {
   AttestationRefusedError,
@@ -27,6 +28,7 @@ import type { UsableStack } from "../stackChoice.js";
 import { genesisHash } from "../state/genesisHash.js";
 import { KeptStacks } from "../state/keptStacks.js";
 import { memoryStateStore } from "../state/stateStore.js";
+import { checkedKeptReceipts } from "../verify/keptReceiptCheck.js";
 import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
@@ -223,7 +225,20 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         });
         // What an earlier run (or another client of the owner on this store) kept of the stack: its receipts, pending
         // requests and signed hashes, so that a restart neither loses an adopted receipt nor adopts its own leaf.
-        const state = await kept.load(stack.stackId);
+        const loaded = await kept.load(stack.stackId);
+        // Checked again as read (the store is text anything may have changed): a receipt that is not this stack's
+        // node's is never the base of the running total or of the next nonce.
+        const checked = await checkedKeptReceipts(
+          loaded.receipts.map((r) => r.receipt),
+          {
+            stackId: stack.stackId,
+            domain: atomaDomain(network.chainId, network.contracts.StackManager),
+            nodeSigner: stack.nodeSigner,
+          },
+        );
+        if (checked.rejected.length > 0) options.onKeptReceiptsRejected?.(stack.stackId, checked.rejected);
+        const good = new Set(checked.receipts);
+        const state = { ...loaded, receipts: loaded.receipts.filter((r) => good.has(r.receipt)) };
         let client: StackClient | undefined;
         client = new StackClient({
           nodeUrl: stack.nodeUrl,

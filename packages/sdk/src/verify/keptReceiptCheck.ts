@@ -48,3 +48,29 @@ export async function keptReceiptProblem(
   }
   return isAddressEqual(signer, nodeSigner) ? undefined : `it is not signed by the stack's node (${signer})`;
 }
+
+/** A kept receipt a client will not start from, and why (`keptReceiptProblem`). */
+export interface RejectedKeptReceipt {
+  receipt: unknown;
+  reason: string;
+}
+
+/**
+ * The kept receipts a client may start from (review of issue 13: stored state was checked again only by the audit,
+ * never when a client read it back): each checked as `keptReceiptProblem` does, in the order given. Those that fail
+ * are returned apart, never the base of the running total or of the next nonce; the store still holds them (they are
+ * for the owner to look at, not to be dropped).
+ */
+export async function checkedKeptReceipts(
+  receipts: readonly unknown[],
+  stack: { stackId: bigint; domain: TypedDataDomain; nodeSigner: Address },
+): Promise<{ receipts: KeptReceipt[]; rejected: RejectedKeptReceipt[] }> {
+  const kept: KeptReceipt[] = [];
+  const rejected: RejectedKeptReceipt[] = [];
+  for (const receipt of receipts) {
+    const reason = await keptReceiptProblem(receipt, stack.stackId, stack.domain, stack.nodeSigner);
+    if (reason === undefined) kept.push(receipt as KeptReceipt);
+    else rejected.push({ receipt, reason });
+  }
+  return { receipts: kept, rejected };
+}
