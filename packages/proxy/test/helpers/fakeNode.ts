@@ -7,6 +7,7 @@ import {
   recoverRequestSigner,
   requestHash,
   responseHash,
+  SEALED_ANSWER_OBJECT,
   STACK_HEADERS,
   signResponse,
   toReceipt,
@@ -112,6 +113,12 @@ export async function startFakeNode(
     strictNonces?: boolean;
     /** Leaf reads get no answer until their client gives up (a node stalling them). @default false */
     stallLeafReads?: { on: boolean };
+    /**
+     * What a leaf read shows of a clear leaf's answer: "answer" (as the real node), "none" (the `response` left out),
+     * "sealed" (a made-up `{object: SEALED_ANSWER_OBJECT}` in its place, as if the request were sealed).
+     * @default { shows: "answer" }
+     */
+    leafAnswer?: { shows: "answer" | "none" | "sealed" };
   } = {},
 ): Promise<{
   url: string;
@@ -180,6 +187,13 @@ export async function startFakeNode(
     };
     return toReceipt(nodeId, fields, await signResponse(signer, domain, fields));
   };
+  /** The `response` a leaf read carries for a committed clear answer (`leafAnswer`). */
+  const shownAnswer = (response: Record<string, unknown>) => {
+    const shows = options.leafAnswer?.shows ?? "answer";
+    if (shows === "none") return {};
+    if (shows === "sealed") return { response: { object: SEALED_ANSWER_OBJECT, sealed: "0x00" } };
+    return { response };
+  };
   const app = new Hono();
   // As the real node's `leafReadRoute`: the stack owner's signed read (the signer of the leaf's request) only.
   app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
@@ -234,7 +248,7 @@ export async function startFakeNode(
       nonce: String(nonce),
       request: shown,
       atoma,
-      ...(responses.has(`${stackId}:${nonce}`) ? { response: responses.get(`${stackId}:${nonce}`) } : {}),
+      ...(responses.has(`${stackId}:${nonce}`) ? shownAnswer(responses.get(`${stackId}:${nonce}`)!) : {}),
     });
   });
   app.post("/v1/chat/completions", async (c) => {
