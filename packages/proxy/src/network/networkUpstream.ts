@@ -634,9 +634,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (!verdict.accepted) refusedReceipt = true;
         this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
-        // A cut request's leaf: its own receipt (read, or resent), or another request's after its nonce was freed.
+        // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
+        // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
+        // "Stop generating" then "Regenerate" signs the same body, so the same request hash, for a whole new answer.
         const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
-        if (overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
+        const cutLeaf = isResend(receipt.fields.leafIndex) || receipt.adopted === true;
+        if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
           this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
         this.#cutRequests.delete(cutKey);
         kept.push(
