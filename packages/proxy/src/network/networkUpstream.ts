@@ -118,7 +118,9 @@ export interface NetworkUpstreamOptions {
   /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
   deadlineSeconds?: number | undefined;
   /**
-   * How long past a pending request's signed deadline a node may still answer 409 `request_in_flight` for it; after
+   * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
+   * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
+   * `request_in_flight` for it; after
    * that its stack is retired, its held charge settled at its floor, and the node struck (`in_flight_past_deadline`).
    * @default 60000
    */
@@ -250,6 +252,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
    */
   readonly #cutRequests = new Map<string, CutRequest>();
+  /**
+   * The deadline each pending request (`stackId:nonce`, with its hash) carried when this process first resent it: the
+   * in-flight strike counts from it, never from a deadline the request was signed again with after a node's 401
+   * `request_expired` (review 3 of h-gw, HIGH-3).
+   */
+  readonly #firstDeadlines = new Map<string, { reqHash: string; deadline: bigint }>();
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -583,6 +591,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
+    for (const p of pending) this.#noteFirstDeadline(stack.stackId, p.signed);
     /**
      * Nonces this request signed afresh while no pending request stood there: a pending one's nonce freed (its leaf
      * read found none, review of h-gw, HIGH-3) and signed for this request is its own, even where the body, nonce and
@@ -618,10 +627,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
       },
       // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
-      onForgotten: (p) =>
-        isResend(p.signed.nonce)
+      onForgotten: (p) => {
+        this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+        return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
-          : undefined,
+          : undefined;
+      },
       readLeafFirst: (p) =>
         this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
         p.signed.reqHash.toLowerCase(),
@@ -642,6 +653,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
           this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
         this.#cutRequests.delete(cutKey);
+        this.#firstDeadlines.delete(cutKey);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -1086,12 +1098,13 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     kept: readonly Promise<void>[],
   ): Promise<boolean> {
     const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
-    const stale = pending.filter((p) => deadlineOf(p.signed) < cutoff);
+    const stale = pending.filter((p) => this.#firstDeadline(stack.stackId, p.signed) < cutoff);
     if (stale.length === 0) return false;
     await Promise.allSettled(kept);
     await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
     for (const p of stale) {
       this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
+      this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
       await this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
@@ -1106,6 +1119,24 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       "a node still holds a request past its deadline and grace: its stack is retired and the node struck",
     );
     return true;
+  }
+
+  /** Keeps the deadline a pending request carries the first time this process resends it at its nonce. */
+  #noteFirstDeadline(stackId: bigint, signed: PendingRequest["signed"]): void {
+    const key = `${stackId}:${signed.nonce}`;
+    const reqHash = signed.reqHash.toLowerCase();
+    if (this.#firstDeadlines.get(key)?.reqHash === reqHash) return;
+    this.#firstDeadlines.set(key, { reqHash, deadline: deadlineOf(signed) });
+    // Bounded: the oldest forgotten first (its request is then struck from the deadline it carries).
+    if (this.#firstDeadlines.size > MAX_ERROR_ANSWERED)
+      this.#firstDeadlines.delete(this.#firstDeadlines.keys().next().value as string);
+  }
+
+  /** The earliest deadline `signed`'s request carried at its nonce, as far as this process saw. */
+  #firstDeadline(stackId: bigint, signed: PendingRequest["signed"]): bigint {
+    const now = deadlineOf(signed);
+    const first = this.#firstDeadlines.get(`${stackId}:${signed.nonce}`);
+    return first?.reqHash === signed.reqHash.toLowerCase() && first.deadline < now ? first.deadline : now;
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */

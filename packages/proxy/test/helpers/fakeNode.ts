@@ -119,6 +119,12 @@ export async function startFakeNode(
      * @default { shows: "answer" }
      */
     leafAnswer?: { shows: "answer" | "none" | "sealed" };
+    /**
+     * Lies a node can tell to keep a stack's nonce in flight for ever: `leafReadStatus` answers every leaf read with
+     * that bare status; `expiredFirst` answers a request past its signed deadline 401 `request_expired`, even one it
+     * still has in flight (so that its owner signs it again with a new deadline).
+     */
+    lies?: { leafReadStatus?: number; expiredFirst?: boolean };
   } = {},
 ): Promise<{
   url: string;
@@ -209,6 +215,11 @@ export async function startFakeNode(
       });
       return c.body(null, 503);
     }
+    if (options.lies?.leafReadStatus !== undefined)
+      return c.json(
+        { error: { message: "failed", type: "x", param: null, code: "internal" } },
+        options.lies.leafReadStatus as 500,
+      );
     // As the real node: no leaf yet at the nonce of a request it is still answering, which may commit there.
     if ((!shown || !atoma) && inFlight.has(String(stackId)))
       return c.json(
@@ -260,6 +271,8 @@ export async function startFakeNode(
     const plan = script(body);
     const header = (name: string) => c.req.header(name) ?? "0";
     const here = `${header(STACK_HEADERS.stack)}:${header(STACK_HEADERS.nonce)}`;
+    if (options.lies?.expiredFirst && Number(header(STACK_HEADERS.deadline)) * 1000 <= Date.now())
+      return c.json({ error: { message: "expired", type: "x", param: null, code: "request_expired" } }, 401);
     if (inFlight.has(header(STACK_HEADERS.stack)))
       return c.json(
         { error: { message: "in flight", type: "conflict_error", param: null, code: "request_in_flight" } },
