@@ -13,8 +13,9 @@ import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
 import type { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { UsageBook } from "../src/usage/usageBook.js";
-import { startFakeNode } from "./helpers/fakeNode.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { chat } from "./helpers/testGateway.js";
 import { upstreamRig } from "./helpers/upstreamRig.js";
 
 const embedded = testDatabases()[0]!;
@@ -110,5 +111,74 @@ describe("an honest node whose stopped streams are regenerated", () => {
     expect(seen.finished).toBe(3);
     expect(nodeErrors).toEqual([]);
     expect(upstream.health.available(1n)).toBe(true);
+  });
+});
+
+// The same with refuse-then-bill: a stream the node fails honestly (an error event, nothing committed) gives its nonce
+// to the stack's next request. A client retrying the very same body there gets the same request hash at the same leaf,
+// and its honest receipt was taken for the node billing the request it said failed: the node left rotation. Only the
+// failed request's leaf shown as another's (adopted) is that now.
+describe("an honest node whose failed stream's body is sent again", () => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  let script: NodeScript = { kind: "honest" };
+  let node: Awaited<ReturnType<typeof startFakeNode>>;
+  let parts: GatewayParts;
+  let upstream: NetworkUpstream;
+  const nodeErrors: string[] = [];
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    node = await startFakeNode(nodeKey, 1n, CHAIN_ID, STACK_MANAGER, (body) =>
+      body.stream === true ? script : { kind: "honest" },
+    );
+    ({ upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: node.url, signer: nodeKey, price: PRICE }],
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
+      1_000_000n,
+      {
+        sealedCharges: new SealedCharges(opened.db),
+        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
+      },
+    ));
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("keeps the node in rotation when the retry's receipt lands at the failed request's leaf", async () => {
+    const app = createGatewayApp(parts);
+    const { key } = await parts.keys.create({ name: "retrier", budget: "1" });
+    const body = {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 400,
+      stream: true,
+    };
+    script = { kind: "errorMidStream", code: "internal_error", commits: false };
+    expect(await (await chat(app, key, body)).text()).toContain("internal_error");
+    script = { kind: "honest" };
+    const retry = await chat(app, key, body);
+    expect(retry.status).toBe(200);
+    expect(await retry.text()).toContain("[DONE]");
+    expect(node.requests.length).toBe(2);
+    // The failed stream is counted as the node's error (it failed); billing what it failed, it did not.
+    expect(nodeErrors).not.toContain("1:billed_error_answer");
+    expect(upstream.health.isRemoved(1n)).toBe(false);
   });
 });

@@ -242,8 +242,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
   /**
-   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, and that
-   * request's hash: a receipt the node later shows for one bills a request it said failed (refuse-then-bill).
+   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, or whose nonce
+   * was freed on its word (its leaf read's unsigned `leaf_not_found`, a refusal outright: review 3 of h-gw, MEDIUM-4),
+   * and that request's hash: the node later showing that leaf as another client's (adopted) bills a request it said
+   * failed or never committed (refuse-then-bill). A receipt answering a request signed afresh there is never one: the
+   * same body signed again (a retry, a regenerate) has the same hash.
    */
   readonly #errorAnswered = new Map<string, string>();
   /**
@@ -629,6 +632,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
       onForgotten: (p) => {
         this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+        // Freed on the node's word (an unsigned `leaf_not_found`, a refusal): its leaf shown later is refuse-then-bill.
+        this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
         return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
           : undefined;
@@ -643,7 +648,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
-        this.#billedErrorAnswer(stack, receipt.fields);
+        if (receipt.adopted) this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
         // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
@@ -1005,9 +1010,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * that leaf: the next request's receipt there is what its settlement is challenged with, and a receipt it shows
    * for this one (`#billedErrorAnswer`) puts it out of rotation. The key is charged nothing (`cutStreamCharge`).
    */
-  #giveUpErrorAnswer(stack: LeasedStack, own: { nonce: bigint; json: string }): bigint {
+  #giveUpErrorAnswer(
+    stack: LeasedStack,
+    own: { nonce: bigint; json: string } | { nonce: bigint; reqHash: string },
+  ): bigint {
     const key = `${stack.stackId}:${own.nonce}`;
-    this.#errorAnswered.set(key, requestHash(JSON.parse(own.json) as Record<string, unknown>).toLowerCase());
+    const reqHash =
+      "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
+    this.#errorAnswered.set(key, reqHash.toLowerCase());
     // Bounded: the oldest forgotten first.
     if (this.#errorAnswered.size > MAX_ERROR_ANSWERED)
       this.#errorAnswered.delete(this.#errorAnswered.keys().next().value as string);

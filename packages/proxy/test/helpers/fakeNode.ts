@@ -122,9 +122,11 @@ export async function startFakeNode(
     /**
      * Lies a node can tell to keep a stack's nonce in flight for ever: `leafReadStatus` answers every leaf read with
      * that bare status; `expiredFirst` answers a request past its signed deadline 401 `request_expired`, even one it
-     * still has in flight (so that its owner signs it again with a new deadline).
+     * still has in flight (so that its owner signs it again with a new deadline); `leafNotFound` answers that many leaf
+     * reads 404 `leaf_not_found` whatever stands there, and `dropRequests` drops that many requests' connections before
+     * looking at them (each counted down).
      */
-    lies?: { leafReadStatus?: number; expiredFirst?: boolean };
+    lies?: { leafReadStatus?: number; expiredFirst?: boolean; leafNotFound?: number; dropRequests?: number };
   } = {},
 ): Promise<{
   url: string;
@@ -215,6 +217,13 @@ export async function startFakeNode(
       });
       return c.body(null, 503);
     }
+    if (options.lies?.leafNotFound) {
+      options.lies.leafNotFound--;
+      return c.json(
+        { error: { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" } },
+        404,
+      );
+    }
     if (options.lies?.leafReadStatus !== undefined)
       return c.json(
         { error: { message: "failed", type: "x", param: null, code: "internal" } },
@@ -271,6 +280,11 @@ export async function startFakeNode(
     const plan = script(body);
     const header = (name: string) => c.req.header(name) ?? "0";
     const here = `${header(STACK_HEADERS.stack)}:${header(STACK_HEADERS.nonce)}`;
+    if (options.lies?.dropRequests) {
+      options.lies.dropRequests--;
+      (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
+      return c.body(null, 503);
+    }
     if (options.lies?.expiredFirst && Number(header(STACK_HEADERS.deadline)) * 1000 <= Date.now())
       return c.json({ error: { message: "expired", type: "x", param: null, code: "request_expired" } }, 401);
     if (inFlight.has(header(STACK_HEADERS.stack)))
