@@ -38,7 +38,12 @@ export type NodeScript =
    * Drops the connection of a plain (not streamed) request as `drop` does, yet goes on `finishMs` and commits the leaf
    * (a cut it does not see yet); meanwhile any request on the stack is answered 409 `request_in_flight`.
    */
-  | { kind: "dropThenFinish"; finishMs: number }
+  | {
+      kind: "dropThenFinish";
+      finishMs: number;
+      /** The answer's completion tokens (each a "w"), all billed with its 3 prompt tokens. @default 2 */
+      completionTokens?: number;
+    }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
   | { kind: "breakStream" }
   /**
@@ -313,19 +318,29 @@ export async function startFakeNode(
       return c.body(null, 503);
     }
     if (plan.kind === "dropThenFinish") {
+      const tokens = plan.completionTokens ?? 2;
       const answer = {
         id: "chatcmpl-fake",
         object: "chat.completion",
         created: 1,
         model: body.model,
-        choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: plan.completionTokens ? "w".repeat(tokens) : "fake" },
+            finish_reason: "stop",
+          },
+        ],
+        usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: 3 + tokens },
       };
       const ids = {
         stackId: BigInt(header(STACK_HEADERS.stack)),
         nonce: BigInt(header(STACK_HEADERS.nonce)),
       };
-      const atoma = (await receipt(ids, body, answer, 5n)) as unknown as Record<string, unknown>;
+      const atoma = (await receipt(ids, body, answer, BigInt(3 + tokens))) as unknown as Record<
+        string,
+        unknown
+      >;
       inFlight.add(header(STACK_HEADERS.stack));
       setTimeout(() => {
         commit(here, atoma, header, answer);
