@@ -43,8 +43,7 @@ export function overbilledCut(
   fields: { reqHash: string; units: bigint },
 ): boolean {
   return (
-    cut !== undefined &&
-    cut.streamed &&
+    cut?.streamed === true &&
     cut.reqHash === fields.reqHash.toLowerCase() &&
     fields.units > cut.relayedUnits + OVERBILL_SLACK_UNITS
   );
