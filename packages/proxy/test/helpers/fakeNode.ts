@@ -129,9 +129,18 @@ export async function startFakeNode(
      * that bare status; `expiredFirst` answers a request past its signed deadline 401 `request_expired`, even one it
      * still has in flight (so that its owner signs it again with a new deadline); `leafNotFound` answers that many leaf
      * reads 404 `leaf_not_found` whatever stands there, and `dropRequests` drops that many requests' connections before
-     * looking at them (each counted down).
+     * looking at them (each counted down); `claimReused` answers every request 409 `nonce_reused` (naming the next
+     * nonce), and `leafReadFlood` answers leaf reads with a leaf whose `response` runs on for `bytes`, counting what
+     * its reader pulled.
      */
-    lies?: { leafReadStatus?: number; expiredFirst?: boolean; leafNotFound?: number; dropRequests?: number };
+    lies?: {
+      leafReadStatus?: number;
+      expiredFirst?: boolean;
+      leafNotFound?: number;
+      dropRequests?: number;
+      claimReused?: boolean;
+      leafReadFlood?: { bytes: number; pulled: { bytes: number } };
+    };
   } = {},
 ): Promise<{
   url: string;
@@ -222,6 +231,22 @@ export async function startFakeNode(
       });
       return c.body(null, 503);
     }
+    const flood = options.lies?.leafReadFlood;
+    if (flood) {
+      const head = new TextEncoder().encode('{"object":"stack.leaf","response":{"pad":"');
+      const filler = new TextEncoder().encode("a".repeat(65_536));
+      let first = true;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (flood.pulled.bytes >= flood.bytes) return controller.close();
+          const part = first ? head : filler;
+          first = false;
+          flood.pulled.bytes += part.length;
+          controller.enqueue(part);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "application/json" } });
+    }
     if (options.lies?.leafNotFound) {
       options.lies.leafNotFound--;
       return c.json(
@@ -285,6 +310,12 @@ export async function startFakeNode(
     const plan = script(body);
     const header = (name: string) => c.req.header(name) ?? "0";
     const here = `${header(STACK_HEADERS.stack)}:${header(STACK_HEADERS.nonce)}`;
+    if (options.lies?.claimReused)
+      return c.json(
+        { error: { message: "nonce used", type: "conflict_error", param: null, code: "nonce_reused" } },
+        409,
+        { [STACK_HEADERS.nextNonce]: String(BigInt(header(STACK_HEADERS.nonce)) + 1n) },
+      );
     if (options.lies?.dropRequests) {
       options.lies.dropRequests--;
       (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
