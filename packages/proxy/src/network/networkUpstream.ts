@@ -121,7 +121,8 @@ export interface NetworkUpstreamOptions {
    * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
    * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
    * `request_in_flight` for it; after
-   * that its stack is retired, its held charge settled at its floor, and the node struck (`in_flight_past_deadline`).
+   * that its stack is retired (its held charge settled with the stack's settlement), and the node struck
+   * (`in_flight_past_deadline`).
    * @default 60000
    */
   inFlightGraceMs?: number | undefined;
@@ -1099,7 +1100,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * The node still answers 409 `request_in_flight` for a pending request of the stack past its signed deadline and
    * `inFlightGraceMs` (review 2 of h-gw, MEDIUM-E): a request it can no longer serve, holding the stack's next nonce
    * for ever. The stack is retired (closed on-chain, as an idle stack, so the node settles it and what is left comes
-   * back), each such request's held charge settled at its floor, and the node struck: put aside, and counted as a
+   * back), each such request's held charge left to the stack's settlement, and the node struck: put aside, and counted as a
    * signed request left with no receipt (`unansweredLimit`). True when it did so.
    */
   async #inFlightPastDeadline(
@@ -1112,10 +1113,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     if (stale.length === 0) return false;
     await Promise.allSettled(kept);
     await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
+    // Each one's held charge waits for the stack's settlement (`settleBySettlement`): the node still holds the
+    // request's signature and may commit and bill it there (review 3 of h-gw, LOW).
     for (const p of stale) {
       this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
       this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
-      await this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
