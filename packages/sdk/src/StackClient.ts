@@ -927,7 +927,8 @@ export class StackClient {
             this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
             LEAF_READ_SIGN_AHEAD_SECONDS,
           ),
-          // Another client's leaf is adopted on its receipt alone: its answer is never read (review 3 of h-gw, MEDIUM-6).
+          // Another client's leaf is adopted on its receipt alone: its answer is never read (review 3 of h-gw,
+          // MEDIUM-6).
           answer: false,
           fetch: this.#fetch,
         });

@@ -120,9 +120,8 @@ export interface NetworkUpstreamOptions {
   /**
    * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
    * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
-   * `request_in_flight` for it; after
-   * that its stack is retired (its held charge settled with the stack's settlement), and the node struck
-   * (`in_flight_past_deadline`).
+   * `request_in_flight` for it; after that its stack is retired (its held charge settled with the stack's
+   * settlement), and the node struck (`in_flight_past_deadline`).
    * @default 60000
    */
   inFlightGraceMs?: number | undefined;
@@ -630,10 +629,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         // A pending request signed again (past its deadline) is still that request's resend.
         if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
       },
-      // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
+      // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
+      // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
       onForgotten: (p) => {
         this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
-        // Freed on the node's word (an unsigned `leaf_not_found`, a refusal): its leaf shown later is refuse-then-bill.
         this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
         return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
@@ -1100,8 +1099,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * The node still answers 409 `request_in_flight` for a pending request of the stack past its signed deadline and
    * `inFlightGraceMs` (review 2 of h-gw, MEDIUM-E): a request it can no longer serve, holding the stack's next nonce
    * for ever. The stack is retired (closed on-chain, as an idle stack, so the node settles it and what is left comes
-   * back), each such request's held charge left to the stack's settlement, and the node struck: put aside, and counted as a
-   * signed request left with no receipt (`unansweredLimit`). True when it did so.
+   * back), each such request's held charge left to the stack's settlement, and the node struck: put aside, and
+   * counted as a signed request left with no receipt (`unansweredLimit`). True when it did so.
    */
   async #inFlightPastDeadline(
     stack: LeasedStack,
