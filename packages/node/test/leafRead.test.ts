@@ -122,6 +122,12 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     };
     expect(responseHash(response)).toBe(answered.fields.respHash);
     expect(computeUnits(response.usage)).toBe(answered.fields.units);
+    // A read that adopts or audits the leaf wants no answer (review 3 of h-gw, MEDIUM-6): the node leaves it out.
+    const bare = await get(`/v1/stacks/${stackId}/leaves/0?answer=0`, await readHeaders(0n));
+    expect(bare.status).toBe(200);
+    const bareBody = (await bare.json()) as Record<string, unknown>;
+    expect(bareBody.atoma).toEqual(answered.atoma);
+    expect(bareBody).not.toHaveProperty("response");
   }, 60_000);
 
   it("shows the leaf to a client whose clock runs a minute ahead of the node's (review MED-4)", async () => {

@@ -146,8 +146,9 @@ export interface StackClientOptions {
   /**
    * Pending requests whose leaf is read (`readStackLeaf`) before they would be resent: a resend's answer nobody reads
    * (its client stopped it, its stream was cut) would have an honest node that committed nothing generate it all
-   * again. A leaf the node shows for the very request is taken as its receipt (checked as an adopted leaf is, against
-   * the running total; no answer bytes); the node's `leaf_not_found` frees the nonce for the next request, as for a
+   * again. A leaf the node shows for the very request is taken as its receipt: a clear request's with the answer shown
+   * with it, checked as a resend's (no clear answer shown: left to the resend); a sealed one's checked as an adopted
+   * leaf is, against the running total, with no answer bytes. The node's `leaf_not_found` frees the nonce for the next request, as for a
    * request refused outright, when nothing was signed past it. Any other outcome leaves the request to the resend.
    */
   readLeafFirst?: ((pending: PendingRequest) => boolean) | undefined;
@@ -832,14 +833,18 @@ export class StackClient {
     if (receipt.fields.reqHash.toLowerCase() !== signed.reqHash.toLowerCase()) return false;
     if (this.#kept.some((k) => k.signature === receipt.signature)) return this.#adopt(receipt);
     await this.#refuseEquivocation(receipt);
-    // The answer shown with the leaf is checked as a resend's answer is (review 2 of h-gw, MEDIUM-D): its response
-    // hash is the receipt's, its usage the units billed; a leaf that fails is refused and kept with its result bytes,
-    // the fraud proof of units billed past the answer's usage.
-    if (shown.answer && shown.answer.response.object !== SEALED_ANSWER_OBJECT) {
-      await this.#verify(shown.answer.response as Body, shown.answer.atoma, signed);
-      return true;
-    }
-    return this.#takeShown(receipt, signed.nonce, false);
+    // A sealed request's answer stays with its client: its leaf is checked as an adopted one is (the running total).
+    if (Object.hasOwn(JSON.parse(signed.json) as Body, SEALED_BODY_FIELD))
+      return this.#takeShown(receipt, signed.nonce, false);
+    // A clear request's answer shown with the leaf is checked as a resend's answer is (review 2 of h-gw, MEDIUM-D): its
+    // response hash is the receipt's, its usage the units billed; a leaf that fails is refused and kept with its result
+    // bytes, the fraud proof of units billed past the answer's usage. Whether it is sealed is the signed body's word,
+    // never the node's (review 3 of h-gw, HIGH-1): a clear leaf shown with no clear answer is left to the resend, whose
+    // answer is checked.
+    const answer = shown.answer;
+    if (!answer || answer.response.object === SEALED_ANSWER_OBJECT) return false;
+    await this.#verify(answer.response as Body, answer.atoma, signed);
+    return true;
   }
 
   /**
@@ -922,6 +927,9 @@ export class StackClient {
             this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
             LEAF_READ_SIGN_AHEAD_SECONDS,
           ),
+          // Another client's leaf is adopted on its receipt alone: its answer is never read (review 3 of h-gw,
+          // MEDIUM-6).
+          answer: false,
           fetch: this.#fetch,
         });
         await this.#leafRead(nonce);

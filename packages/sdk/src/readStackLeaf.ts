@@ -35,6 +35,13 @@ export interface StackLeafRead {
   timeoutMs?: number | undefined;
   /** The most bytes of the leaf's answer (`response`) read, past its receipt and request. @default 64 MiB */
   maxAnswerBytes?: number | undefined;
+  /**
+   * Whether the leaf's answer is wanted. false asks the node to leave it out (`?answer=0`) and reads no more than the
+   * receipt and request (16 KiB), whatever `maxAnswerBytes` says: a read that adopts or audits a leaf uses no answer,
+   * and a node calling nonce after nonce used would otherwise have its reader buffer the whole bound each time.
+   * @default true
+   */
+  answer?: boolean | undefined;
   fetch?: typeof fetch | undefined;
 }
 
@@ -85,7 +92,10 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
   const salt = bytesToHex(crypto.getRandomValues(new Uint8Array(32))) as Hash;
   const signature = await signLeafRead(read.account, domain, { stackId, nonce, deadline, salt });
   const fetcher = read.fetch ?? globalThis.fetch;
-  const answer = await fetcher(new URL(`/v1/stacks/${stackId}/leaves/${nonce}`, read.nodeUrl), {
+  const withAnswer = read.answer !== false;
+  const url = new URL(`/v1/stacks/${stackId}/leaves/${nonce}`, read.nodeUrl);
+  if (!withAnswer) url.searchParams.set("answer", "0");
+  const answer = await fetcher(url, {
     redirect: "error",
     signal: AbortSignal.timeout(read.timeoutMs ?? 30_000),
     headers: {
@@ -97,7 +107,7 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
   if (!answer.ok) throw await nodeError(answer);
   const body = (await readJsonCapped(
     answer,
-    MAX_LEAF_BYTES + (read.maxAnswerBytes ?? MAX_RESPONSE_BYTES),
+    MAX_LEAF_BYTES + (withAnswer ? (read.maxAnswerBytes ?? MAX_RESPONSE_BYTES) : 0),
   )) as Record<string, unknown> | null;
   if (typeof body !== "object" || body === null) throw new ResponseVerificationError("the leaf is not JSON");
   let parsed: ReturnType<typeof parseReceipt>;
@@ -137,7 +147,7 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
   }
   if (fields.units > request.maxUnits) throw new UnitsOverSignedError(receipt, request.maxUnits);
   const response = body.response;
-  if (response === undefined || response === null) return { receipt, request };
+  if (!withAnswer || response === undefined || response === null) return { receipt, request };
   if (typeof response !== "object" || Array.isArray(response))
     throw new ResponseVerificationError("the leaf's response is not a JSON object");
   return { receipt, request, answer: { response: response as Record<string, unknown>, atoma: body.atoma } };

@@ -199,7 +199,9 @@ describe("nonce_reused against the leaf the node shows (atoma dev, two nodes)", 
       expect(await stackClosedAt(stack)).toBe(0n);
       const adopted = owner.receipts.find((r) => r.adopted);
       expect(adopted?.signature).toBe(theirs.atoma.signature);
-      expect(owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1`)).toHaveLength(1);
+      expect(
+        owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1?answer=0`),
+      ).toHaveLength(1);
       // The next call stays on the stack, at leaf 3.
       expect((await owner.client.chat(ask(dev.ready.model, "Fourth"))).atoma.leaf_index).toBe("3");
     } finally {
@@ -221,7 +223,9 @@ describe("nonce_reused against the leaf the node shows (atoma dev, two nodes)", 
       expect(owner.aside.map((a) => a.nodeId)).toEqual([BigInt(owner.cheapest.id)]);
       expect(owner.withheld.map((w) => w.nonce)).toEqual([1n]);
       expect(await stackClosedAt(stack)).toBeGreaterThan(0n);
-      expect(owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1`)).toHaveLength(1);
+      expect(
+        owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1?answer=0`),
+      ).toHaveLength(1);
     } finally {
       await owner.relay.close();
     }
@@ -350,7 +354,9 @@ describe("nonce_reused against the leaf the node shows (atoma dev, two nodes)", 
       expect(owner.withheld.map((w) => w.nonce)).toEqual([1n]);
       expect(owner.aside.map((a) => a.nodeId)).toEqual([BigInt(owner.cheapest.id)]);
       expect(owner.receipts.some((r) => r.adopted)).toBe(false);
-      expect(owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1`)).toHaveLength(1);
+      expect(
+        owner.relay.requests.filter((r) => r.path === `/v1/stacks/${stack}/leaves/1?answer=0`),
+      ).toHaveLength(1);
     } finally {
       await owner.relay.close();
     }

@@ -42,7 +42,7 @@ export interface StackLeafAnswer {
    * The answer as delivered (without its atoma object), whose response hash the receipt signs: the owner checks the
    * billed units against its usage as for any answer, so a leaf billing more than its answer used is a fraud proof
    * (`ReceiptFraud`), and units backed by a made-up answer are what Sampling Consensus recomputes. Absent for a
-   * confidential (sealed) answer, and a leaf whose record holds none.
+   * confidential (sealed) answer, a leaf whose record holds none, and a read that asks for none (`?answer=0`).
    */
   response?: unknown;
 }
@@ -104,7 +104,8 @@ async function inFlightAt(api: StackApi, stackId: bigint, nonce: bigint): Promis
  * `GET /v1/stacks/{id}/leaves/{nonce}`: the leaf this node committed at `nonce` of a stack it serves, settled or
  * not, shown to the stack's owner only: its receipt (the node's `AtomaResponse` signature, as an answer carries it)
  * and the owner's signed request fields (hashes only, never a body: a confidential one stays sealed), with the clear
- * answer it committed (`response`, so the billed units are checked against its usage). The owner
+ * answer it committed (`response`, so the billed units are checked against its usage; left out for `?answer=0`,
+ * a read that adopts or audits the leaf and bounds its read to the receipt's size). The owner
  * signs an `AtomaLeafRead` over (stack, nonce, deadline, salt) in the `x-atoma-*` headers; each signed read is
  * answered once. Errors: 400 `invalid_input` (the nonce), 401 `invalid_signature` (headers missing or malformed,
  * deadline passed or too far ahead, not the owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or
@@ -141,13 +142,15 @@ export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadG
       if (inFlightBefore || (await inFlightAt(api, stackId, nonce))) throw new RequestInFlightError(stackId);
       throw new NoLeafAtNonceError(stackId, nonce);
     }
+    // `?answer=0`: a reader that adopts or audits the leaf uses no answer, and bounds its read to the receipt's size.
+    const response = c.req.query("answer") === "0" ? undefined : shownResponse(leaf);
     const answer: StackLeafAnswer = {
       object: "stack.leaf",
       stack_id: stackId.toString(),
       nonce: nonce.toString(),
       request: shownRequest(leaf),
       atoma: await signReceipt(api, leaf),
-      ...(shownResponse(leaf) === undefined ? {} : { response: shownResponse(leaf) }),
+      ...(response === undefined ? {} : { response }),
     };
     return c.json(answer, 200, { "cache-control": "no-store" });
   });

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from "kysely";
-import { supersedeHeld } from "../limits/sealedCharges.js";
+import { type ClampedGiveBack, supersedeHeld } from "../limits/sealedCharges.js";
 import { lockStackCharges } from "../refunds/stackChargesLock.js";
 import type { ChargeRecord, JournalRecord, ReceiptRecord, SignedRecord } from "./journal.js";
 import type { GatewayDb } from "./openGatewayDatabase.js";
@@ -47,9 +47,13 @@ export async function applyJournalRecord(db: GatewayDb, record: JournalRecord): 
  * charges added up (the cost leaves the slice, never below zero, as one by one; a slice already swept is charged
  * only past what the sweep charged), and the usage per key, model and day added up. Charges and usage count as often as
  * they are applied, which the journal position makes once. Returns how many charges found their slice swept. Run
- * it in a transaction.
+ * it in a transaction. `onClamped` hears of a superseded hold's give-back the key's spend could not hold whole.
  */
-export async function applyJournalBatch(db: GatewayDb, records: readonly JournalRecord[]): Promise<number> {
+export async function applyJournalBatch(
+  db: GatewayDb,
+  records: readonly JournalRecord[],
+  onClamped?: (loss: ClampedGiveBack) => void,
+): Promise<number> {
   const receipts = new Map<string, ReceiptRecord>();
   const signed = new Map<string, SignedRecord>();
   const stacks = new Map<string, StackProgress>();
@@ -180,7 +184,12 @@ export async function applyJournalBatch(db: GatewayDb, records: readonly Journal
   // charges: a hold that supersedes another request's at its nonce gives that one back by its key's weight there.
   for (const { keyId, costWei, sealedHold: hold } of holds) {
     if (hold)
-      await supersedeHeld(db as Transaction<GatewayDatabase>, BigInt(hold.stackId), BigInt(hold.nonce));
+      await supersedeHeld(
+        db as Transaction<GatewayDatabase>,
+        BigInt(hold.stackId),
+        BigInt(hold.nonce),
+        onClamped,
+      );
     await db
       .insertInto("sealed_charges")
       .values({

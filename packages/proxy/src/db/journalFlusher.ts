@@ -151,7 +151,19 @@ export class JournalFlusher {
       const last = batch.at(-1);
       if (!last) return;
       const swept = await this.#db.transaction().execute(async (tx) => {
-        const sweptCharges = await applyJournalBatch(tx, batch);
+        const sweptCharges = await applyJournalBatch(tx, batch, (loss) =>
+          // Logged, never silent: the gateway bears what the key's spend could not give back (review 3 of h-gw, LOW).
+          this.#logger.warn(
+            {
+              keyId: loss.keyId,
+              stackId: String(loss.stackId),
+              backWei: String(loss.backWei),
+              spentWei: String(loss.spentWei),
+              lostWei: String(loss.backWei - loss.spentWei),
+            },
+            "a superseded held charge's give-back exceeded the key's spend: its spend set to zero, the rest lost",
+          ),
+        );
         await tx
           .insertInto("journal_positions")
           .values({ gateway_id: this.gatewayId, applied_seq: last.seq })

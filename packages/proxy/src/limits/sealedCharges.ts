@@ -274,6 +274,8 @@ export async function supersedeHeld(
   tx: Transaction<GatewayDatabase>,
   stackId: bigint,
   nonce: bigint,
+  /** Told of a give-back the key's spend could not hold whole (`giveBack`'s clamp): what the gateway lost. */
+  onClamped?: ((loss: ClampedGiveBack) => void) | undefined,
 ): Promise<void> {
   const older = await tx
     .deleteFrom("sealed_charges")
@@ -284,8 +286,17 @@ export async function supersedeHeld(
   for (const row of older) {
     const back = atLeastZero(row.charged_wei - row.floor_wei);
     // In the journal's batch: a give-back the key's spend cannot hold is clamped, never the whole batch failed.
-    if (back > 0n) await giveBack(tx, row.key_id, back, stackId, true);
+    if (back > 0n) await giveBack(tx, row.key_id, back, stackId, onClamped ?? (() => undefined));
   }
+}
+
+/** A give-back clamped at the key's spend (review 3 of h-gw, LOW): the part of it the key's spend did not hold. */
+export interface ClampedGiveBack {
+  keyId: string;
+  stackId: bigint;
+  /** What was to go back, and what the key's spend held of it (set to zero). */
+  backWei: bigint;
+  spentWei: bigint;
 }
 
 /** The charge a give-back undoes is not in the database (yet): the give-back is rolled back and its row kept held. */
@@ -305,15 +316,15 @@ export class ChargeNotRecordedError extends Error {
  * instead of the refund being lost or breaking `spent_wei >= 0`. What the key was already credited of the stack's
  * refunds beyond its charge there after this give-back (a split that weighed the hold whole, review H1) is kept
  * out of it: the key ends credited at most its final charge, and a credit never makes this give-back fail.
- * `clamp` (a superseded hold, in the journal's batch): a spend that cannot hold it goes to zero instead of throwing.
- * Returns what went back.
+ * `clamp` (a superseded hold, in the journal's batch): a spend that cannot hold it goes to zero instead of throwing,
+ * and `clamp` is told what it held of it. Returns what went back.
  */
 async function giveBack(
   tx: Transaction<GatewayDatabase>,
   keyId: string,
   back: bigint,
   stackId: bigint,
-  clamp = false,
+  clamp?: ((loss: ClampedGiveBack) => void) | undefined,
 ): Promise<bigint> {
   await lockStackCharges(tx, stackId);
   const weight = await tx
@@ -338,7 +349,13 @@ async function giveBack(
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) {
       if (!clamp) throw new ChargeNotRecordedError(keyId, net);
+      const spent = await tx
+        .selectFrom("api_keys")
+        .select("spent_wei")
+        .where("key_id", "=", keyId)
+        .executeTakeFirst();
       await tx.updateTable("api_keys").set({ spent_wei: "0" }).where("key_id", "=", keyId).execute();
+      clamp({ keyId, stackId, backWei: net, spentWei: BigInt(spent?.spent_wei ?? 0n) });
     }
   }
   if (over > 0n)

@@ -118,8 +118,10 @@ export interface NetworkUpstreamOptions {
   /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
   deadlineSeconds?: number | undefined;
   /**
-   * How long past a pending request's signed deadline a node may still answer 409 `request_in_flight` for it; after
-   * that its stack is retired, its held charge settled at its floor, and the node struck (`in_flight_past_deadline`).
+   * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
+   * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
+   * `request_in_flight` for it; after that its stack is retired (its held charge settled with the stack's
+   * settlement), and the node struck (`in_flight_past_deadline`).
    * @default 60000
    */
   inFlightGraceMs?: number | undefined;
@@ -240,8 +242,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
   /**
-   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, and that
-   * request's hash: a receipt the node later shows for one bills a request it said failed (refuse-then-bill).
+   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, or whose nonce
+   * was freed on its word (its leaf read's unsigned `leaf_not_found`, a refusal outright: review 3 of h-gw, MEDIUM-4),
+   * and that request's hash: the node later showing that leaf as another client's (adopted) bills a request it said
+   * failed or never committed (refuse-then-bill). A receipt answering a request signed afresh there is never one: the
+   * same body signed again (a retry, a regenerate) has the same hash.
    */
   readonly #errorAnswered = new Map<string, string>();
   /**
@@ -250,6 +255,12 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
    */
   readonly #cutRequests = new Map<string, CutRequest>();
+  /**
+   * The deadline each pending request (`stackId:nonce`, with its hash) carried when this process first resent it: the
+   * in-flight strike counts from it, never from a deadline the request was signed again with after a node's 401
+   * `request_expired` (review 3 of h-gw, HIGH-3).
+   */
+  readonly #firstDeadlines = new Map<string, { reqHash: string; deadline: bigint }>();
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -583,6 +594,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
+    for (const p of pending) this.#noteFirstDeadline(stack.stackId, p.signed);
     /**
      * Nonces this request signed afresh while no pending request stood there: a pending one's nonce freed (its leaf
      * read found none, review of h-gw, HIGH-3) and signed for this request is its own, even where the body, nonce and
@@ -617,11 +629,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         // A pending request signed again (past its deadline) is still that request's resend.
         if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
       },
-      // A pending request dropped (the node committed nothing there): its held charge is settled now, at its floor.
-      onForgotten: (p) =>
-        isResend(p.signed.nonce)
+      // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
+      // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
+      onForgotten: (p) => {
+        this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+        this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
+        return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
-          : undefined,
+          : undefined;
+      },
       readLeafFirst: (p) =>
         this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
         p.signed.reqHash.toLowerCase(),
@@ -632,13 +648,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
-        this.#billedErrorAnswer(stack, receipt.fields);
+        if (receipt.adopted) this.#billedErrorAnswer(stack, receipt.fields);
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
-        // A cut request's leaf: its own receipt (read, or resent), or another request's after its nonce was freed.
+        // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
+        // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
+        // "Stop generating" then "Regenerate" signs the same body, so the same request hash, for a whole new answer.
         const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
-        if (overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
+        const cutLeaf = isResend(receipt.fields.leafIndex) || receipt.adopted === true;
+        if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
           this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
         this.#cutRequests.delete(cutKey);
+        this.#firstDeadlines.delete(cutKey);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -990,9 +1010,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * that leaf: the next request's receipt there is what its settlement is challenged with, and a receipt it shows
    * for this one (`#billedErrorAnswer`) puts it out of rotation. The key is charged nothing (`cutStreamCharge`).
    */
-  #giveUpErrorAnswer(stack: LeasedStack, own: { nonce: bigint; json: string }): bigint {
+  #giveUpErrorAnswer(
+    stack: LeasedStack,
+    own: { nonce: bigint; json: string } | { nonce: bigint; reqHash: string },
+  ): bigint {
     const key = `${stack.stackId}:${own.nonce}`;
-    this.#errorAnswered.set(key, requestHash(JSON.parse(own.json) as Record<string, unknown>).toLowerCase());
+    const reqHash =
+      "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
+    this.#errorAnswered.set(key, reqHash.toLowerCase());
     // Bounded: the oldest forgotten first.
     if (this.#errorAnswered.size > MAX_ERROR_ANSWERED)
       this.#errorAnswered.delete(this.#errorAnswered.keys().next().value as string);
@@ -1074,8 +1099,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * The node still answers 409 `request_in_flight` for a pending request of the stack past its signed deadline and
    * `inFlightGraceMs` (review 2 of h-gw, MEDIUM-E): a request it can no longer serve, holding the stack's next nonce
    * for ever. The stack is retired (closed on-chain, as an idle stack, so the node settles it and what is left comes
-   * back), each such request's held charge settled at its floor, and the node struck: put aside, and counted as a
-   * signed request left with no receipt (`unansweredLimit`). True when it did so.
+   * back), each such request's held charge left to the stack's settlement, and the node struck: put aside, and
+   * counted as a signed request left with no receipt (`unansweredLimit`). True when it did so.
    */
   async #inFlightPastDeadline(
     stack: LeasedStack,
@@ -1083,13 +1108,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     kept: readonly Promise<void>[],
   ): Promise<boolean> {
     const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
-    const stale = pending.filter((p) => deadlineOf(p.signed) < cutoff);
+    const stale = pending.filter((p) => this.#firstDeadline(stack.stackId, p.signed) < cutoff);
     if (stale.length === 0) return false;
     await Promise.allSettled(kept);
     await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
+    // Each one's held charge waits for the stack's settlement (`settleBySettlement`): the node still holds the
+    // request's signature and may commit and bill it there (review 3 of h-gw, LOW).
     for (const p of stale) {
       this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
-      await this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash);
+      this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
@@ -1103,6 +1130,24 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       "a node still holds a request past its deadline and grace: its stack is retired and the node struck",
     );
     return true;
+  }
+
+  /** Keeps the deadline a pending request carries the first time this process resends it at its nonce. */
+  #noteFirstDeadline(stackId: bigint, signed: PendingRequest["signed"]): void {
+    const key = `${stackId}:${signed.nonce}`;
+    const reqHash = signed.reqHash.toLowerCase();
+    if (this.#firstDeadlines.get(key)?.reqHash === reqHash) return;
+    this.#firstDeadlines.set(key, { reqHash, deadline: deadlineOf(signed) });
+    // Bounded: the oldest forgotten first (its request is then struck from the deadline it carries).
+    if (this.#firstDeadlines.size > MAX_ERROR_ANSWERED)
+      this.#firstDeadlines.delete(this.#firstDeadlines.keys().next().value as string);
+  }
+
+  /** The earliest deadline `signed`'s request carried at its nonce, as far as this process saw. */
+  #firstDeadline(stackId: bigint, signed: PendingRequest["signed"]): bigint {
+    const now = deadlineOf(signed);
+    const first = this.#firstDeadlines.get(`${stackId}:${signed.nonce}`);
+    return first?.reqHash === signed.reqHash.toLowerCase() && first.deadline < now ? first.deadline : now;
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */

@@ -14,6 +14,13 @@ export interface CutRequest {
    * the key's charge.
    */
   relayedUnits: bigint;
+  /**
+   * Whether the node sent any answer chunk before the cut: a plain request (or a stream cut before its first chunk)
+   * carried nothing that bounds what its leaf may bill, so it is never counted as over-billed (review 3 of h-gw,
+   * MEDIUM-5: an honest node finishing a plain request whose connection broke billed its whole answer). Such cuts are
+   * counted as cuts (`cutLimit`).
+   */
+  streamed: boolean;
 }
 
 /** The `CutRequest` of `json` (the signed body) whose stream carried `chunks` answer chunks. */
@@ -21,6 +28,7 @@ export function cutRequest(reqHash: string, json: string, chunks: number): CutRe
   return {
     reqHash: reqHash.toLowerCase(),
     relayedUnits: BigInt(new TextEncoder().encode(json).length) + BigInt(chunks),
+    streamed: chunks > 0,
   };
 }
 
@@ -35,7 +43,7 @@ export function overbilledCut(
   fields: { reqHash: string; units: bigint },
 ): boolean {
   return (
-    cut !== undefined &&
+    cut?.streamed === true &&
     cut.reqHash === fields.reqHash.toLowerCase() &&
     fields.units > cut.relayedUnits + OVERBILL_SLACK_UNITS
   );

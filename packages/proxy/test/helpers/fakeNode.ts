@@ -7,6 +7,7 @@ import {
   recoverRequestSigner,
   requestHash,
   responseHash,
+  SEALED_ANSWER_OBJECT,
   STACK_HEADERS,
   signResponse,
   toReceipt,
@@ -37,7 +38,12 @@ export type NodeScript =
    * Drops the connection of a plain (not streamed) request as `drop` does, yet goes on `finishMs` and commits the leaf
    * (a cut it does not see yet); meanwhile any request on the stack is answered 409 `request_in_flight`.
    */
-  | { kind: "dropThenFinish"; finishMs: number }
+  | {
+      kind: "dropThenFinish";
+      finishMs: number;
+      /** The answer's completion tokens (each a "w"), all billed with its 3 prompt tokens. @default 2 */
+      completionTokens?: number;
+    }
   /** Streams part of the answer, then drops the connection; a resend gets the committed answer in one chunk. */
   | { kind: "breakStream" }
   /**
@@ -112,6 +118,29 @@ export async function startFakeNode(
     strictNonces?: boolean;
     /** Leaf reads get no answer until their client gives up (a node stalling them). @default false */
     stallLeafReads?: { on: boolean };
+    /**
+     * What a leaf read shows of a clear leaf's answer: "answer" (as the real node), "none" (the `response` left out),
+     * "sealed" (a made-up `{object: SEALED_ANSWER_OBJECT}` in its place, as if the request were sealed).
+     * @default { shows: "answer" }
+     */
+    leafAnswer?: { shows: "answer" | "none" | "sealed" };
+    /**
+     * Lies a node can tell to keep a stack's nonce in flight for ever: `leafReadStatus` answers every leaf read with
+     * that bare status; `expiredFirst` answers a request past its signed deadline 401 `request_expired`, even one it
+     * still has in flight (so that its owner signs it again with a new deadline); `leafNotFound` answers that many leaf
+     * reads 404 `leaf_not_found` whatever stands there, and `dropRequests` drops that many requests' connections before
+     * looking at them (each counted down); `claimReused` answers every request 409 `nonce_reused` (naming the next
+     * nonce), and `leafReadFlood` answers leaf reads with a leaf whose `response` runs on for `bytes`, counting what
+     * its reader pulled.
+     */
+    lies?: {
+      leafReadStatus?: number;
+      expiredFirst?: boolean;
+      leafNotFound?: number;
+      dropRequests?: number;
+      claimReused?: boolean;
+      leafReadFlood?: { bytes: number; pulled: { bytes: number } };
+    };
   } = {},
 ): Promise<{
   url: string;
@@ -180,6 +209,13 @@ export async function startFakeNode(
     };
     return toReceipt(nodeId, fields, await signResponse(signer, domain, fields));
   };
+  /** The `response` a leaf read carries for a committed clear answer (`leafAnswer`). */
+  const shownAnswer = (response: Record<string, unknown>) => {
+    const shows = options.leafAnswer?.shows ?? "answer";
+    if (shows === "none") return {};
+    if (shows === "sealed") return { response: { object: SEALED_ANSWER_OBJECT, sealed: "0x00" } };
+    return { response };
+  };
   const app = new Hono();
   // As the real node's `leafReadRoute`: the stack owner's signed read (the signer of the leaf's request) only.
   app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
@@ -195,6 +231,34 @@ export async function startFakeNode(
       });
       return c.body(null, 503);
     }
+    const flood = options.lies?.leafReadFlood;
+    if (flood) {
+      const head = new TextEncoder().encode('{"object":"stack.leaf","response":{"pad":"');
+      const filler = new TextEncoder().encode("a".repeat(65_536));
+      let first = true;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (flood.pulled.bytes >= flood.bytes) return controller.close();
+          const part = first ? head : filler;
+          first = false;
+          flood.pulled.bytes += part.length;
+          controller.enqueue(part);
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "application/json" } });
+    }
+    if (options.lies?.leafNotFound) {
+      options.lies.leafNotFound--;
+      return c.json(
+        { error: { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" } },
+        404,
+      );
+    }
+    if (options.lies?.leafReadStatus !== undefined)
+      return c.json(
+        { error: { message: "failed", type: "x", param: null, code: "internal" } },
+        options.lies.leafReadStatus as 500,
+      );
     // As the real node: no leaf yet at the nonce of a request it is still answering, which may commit there.
     if ((!shown || !atoma) && inFlight.has(String(stackId)))
       return c.json(
@@ -234,7 +298,7 @@ export async function startFakeNode(
       nonce: String(nonce),
       request: shown,
       atoma,
-      ...(responses.has(`${stackId}:${nonce}`) ? { response: responses.get(`${stackId}:${nonce}`) } : {}),
+      ...(responses.has(`${stackId}:${nonce}`) ? shownAnswer(responses.get(`${stackId}:${nonce}`)!) : {}),
     });
   });
   app.post("/v1/chat/completions", async (c) => {
@@ -246,6 +310,19 @@ export async function startFakeNode(
     const plan = script(body);
     const header = (name: string) => c.req.header(name) ?? "0";
     const here = `${header(STACK_HEADERS.stack)}:${header(STACK_HEADERS.nonce)}`;
+    if (options.lies?.claimReused)
+      return c.json(
+        { error: { message: "nonce used", type: "conflict_error", param: null, code: "nonce_reused" } },
+        409,
+        { [STACK_HEADERS.nextNonce]: String(BigInt(header(STACK_HEADERS.nonce)) + 1n) },
+      );
+    if (options.lies?.dropRequests) {
+      options.lies.dropRequests--;
+      (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();
+      return c.body(null, 503);
+    }
+    if (options.lies?.expiredFirst && Number(header(STACK_HEADERS.deadline)) * 1000 <= Date.now())
+      return c.json({ error: { message: "expired", type: "x", param: null, code: "request_expired" } }, 401);
     if (inFlight.has(header(STACK_HEADERS.stack)))
       return c.json(
         { error: { message: "in flight", type: "conflict_error", param: null, code: "request_in_flight" } },
@@ -272,19 +349,29 @@ export async function startFakeNode(
       return c.body(null, 503);
     }
     if (plan.kind === "dropThenFinish") {
+      const tokens = plan.completionTokens ?? 2;
       const answer = {
         id: "chatcmpl-fake",
         object: "chat.completion",
         created: 1,
         model: body.model,
-        choices: [{ index: 0, message: { role: "assistant", content: "fake" }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: plan.completionTokens ? "w".repeat(tokens) : "fake" },
+            finish_reason: "stop",
+          },
+        ],
+        usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: 3 + tokens },
       };
       const ids = {
         stackId: BigInt(header(STACK_HEADERS.stack)),
         nonce: BigInt(header(STACK_HEADERS.nonce)),
       };
-      const atoma = (await receipt(ids, body, answer, 5n)) as unknown as Record<string, unknown>;
+      const atoma = (await receipt(ids, body, answer, BigInt(3 + tokens))) as unknown as Record<
+        string,
+        unknown
+      >;
       inFlight.add(header(STACK_HEADERS.stack));
       setTimeout(() => {
         commit(here, atoma, header, answer);

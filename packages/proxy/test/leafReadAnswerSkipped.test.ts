@@ -1,0 +1,122 @@
+import { costOfUnits, silentLogger } from "@atoma/core";
+import { findKeptReceiptFraud } from "@atoma/sdk";
+import { parseEther } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import type { GatewayParts } from "../src/gateway/gatewayParts.js";
+import { KeyStore } from "../src/keys/keyStore.js";
+import { RateLimiter } from "../src/limits/rateLimiter.js";
+import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { SpendLedger } from "../src/limits/spendLedger.js";
+import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { receiptFromRow } from "../src/network/receiptRows.js";
+import { UsageBook } from "../src/usage/usageBook.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { chat } from "./helpers/testGateway.js";
+import { upstreamRig } from "./helpers/upstreamRig.js";
+
+const embedded = testDatabases()[0]!;
+const CHAIN_ID = 31_337;
+const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
+const PRICE = 10n ** 15n;
+const gateway = privateKeyToAccount(generatePrivateKey());
+
+// Review 3 of h-gw, HIGH-1: the answer a leaf read shows is the fraud proof of a cut stream's leaf billed past its
+// usage, but it was checked only when the node showed one that was not marked sealed. A node that cut a clear stream,
+// committed a leaf billing the whole signed bound, and left the answer out of the leaf read (or showed a made-up
+// `{object: "atoma.sealed"}` in its place) had its leaf taken with no usage check: the gateway paid the bound, and kept
+// no result bytes to prove the fraud. "Sealed" is now the signed body's word, never the node's: a clear request whose
+// leaf read shows no clear answer is resent, and the resend's answer (the node's records) is checked as any.
+describe.each(["none", "sealed"] as const)("a node whose leaf read shows %s for a clear answer", (shows) => {
+  let db: TestDatabaseConfig;
+  let opened: OpenedDatabase;
+  let script: NodeScript = { kind: "honest" };
+  let node: Awaited<ReturnType<typeof startFakeNode>>;
+  let other: Awaited<ReturnType<typeof startFakeNode>>;
+  let parts: GatewayParts;
+  let upstream: NetworkUpstream;
+
+  beforeAll(async () => {
+    db = embedded.make();
+    opened = await openGatewayDatabase(db.config);
+    const signer = privateKeyToAccount(generatePrivateKey());
+    node = await startFakeNode(
+      signer,
+      1n,
+      CHAIN_ID,
+      STACK_MANAGER,
+      (body) => (body.stream === true ? script : { kind: "honest" }),
+      { strictNonces: true, leafAnswer: { shows } },
+    );
+    const otherSigner = privateKeyToAccount(generatePrivateKey());
+    other = await startFakeNode(otherSigner, 2n, CHAIN_ID, STACK_MANAGER, () => ({ kind: "honest" }), {
+      strictNonces: true,
+    });
+    ({ upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [
+        { url: node.url, signer, price: PRICE },
+        { url: other.url, signer: otherSigner, price: 2n * PRICE },
+      ],
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+      1_000_000n,
+      { sealedCharges: new SealedCharges(opened.db) },
+    ));
+    parts = {
+      keys: new KeyStore(opened.db, Date.now),
+      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+      limiter: new RateLimiter(),
+      upstream,
+      usage: new UsageBook(opened.db),
+      logger: silentLogger,
+      now: Date.now,
+      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
+    };
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await other?.stop();
+    await opened?.close();
+    await db?.dispose();
+  });
+
+  it("checks the resend's answer instead, refuses the leaf with its fraud proof and takes the node out", async () => {
+    const app = createGatewayApp(parts);
+    const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
+    script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
+    const cut = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 400,
+      stream: true,
+    });
+    expect(await cut.text()).toContain("Hel");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    script = { kind: "honest" };
+    const next = await chat(app, key, {
+      model: "tiny",
+      messages: [{ role: "user", content: "x" }],
+      max_tokens: 4,
+    });
+    expect(node.leafReads.at(-1)?.found).toBe(true);
+    expect(next.status).toBe(200);
+    expect(other.requests).toHaveLength(1);
+    expect(upstream.health.available(1n)).toBe(false);
+    const rows = await opened.db
+      .selectFrom("receipts")
+      .select(["receipt", "refused"])
+      .where("stack_id", "=", 1n)
+      .execute();
+    const kept = rows.map((row) => ({ receipt: receiptFromRow(row.receipt), refused: row.refused }));
+    // No leaf of the node's was taken on its word; the one it bills is refused with the answer's result bytes.
+    expect(kept.every((k) => k.refused)).toBe(true);
+    expect(kept.some((k) => k.receipt.result !== "0x")).toBe(true);
+    expect(findKeptReceiptFraud(kept.map((k) => k.receipt))?.kind).toBe("units");
+    await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
+    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, PRICE));
+  });
+});
