@@ -31,31 +31,37 @@ const GRACE_MS = 500;
 // leaf read with a 5xx (so the request is resent), the resend 401 `request_expired` (so it is signed again, its deadline
 // renewed), and the renewed one 409 again: never struck, the stack's next nonce held for ever. The cutoff now runs from
 // the deadline the request was first signed with at its nonce (as this process saw it), whatever it was signed with since.
-describe("a node that answers request_in_flight, then calls the request expired to have it signed again", () => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
-  let script: NodeScript = { kind: "honest" };
-  const lies: { leafReadStatus?: number; expiredFirst?: boolean } = {};
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-  const nodeErrors: string[] = [];
-
+/** A gateway over one fake node (`lies` changes what it answers), its first stack 1. */
+function rigged() {
+  const env = {
+    script: { kind: "honest" } as NodeScript,
+    lies: {} as { leafReadStatus?: number; expiredFirst?: boolean },
+    nodeErrors: [] as string[],
+  } as {
+    script: NodeScript;
+    lies: { leafReadStatus?: number; expiredFirst?: boolean };
+    nodeErrors: string[];
+    db: TestDatabaseConfig;
+    opened: OpenedDatabase;
+    node: Awaited<ReturnType<typeof startFakeNode>>;
+    parts: GatewayParts;
+    upstream: NetworkUpstream;
+  };
   beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    node = await startFakeNode(
+    env.db = embedded.make();
+    env.opened = await openGatewayDatabase(env.db.config);
+    env.node = await startFakeNode(
       nodeKey,
       1n,
       CHAIN_ID,
       STACK_MANAGER,
-      (body) => (body.stream === true ? script : { kind: "honest" }),
-      { strictNonces: true, lies },
+      (body) => (body.stream === true ? env.script : { kind: "honest" }),
+      { strictNonces: true, lies: env.lies },
     );
-    ({ upstream } = await upstreamRig(
-      opened,
+    ({ upstream: env.upstream } = await upstreamRig(
+      env.opened,
       gateway,
-      [{ url: node.url, signer: nodeKey, price: PRICE }],
+      [{ url: env.node.url, signer: nodeKey, price: PRICE }],
       {
         firstByteTimeoutMs: 5_000,
         resendDelayMs: 10,
@@ -66,65 +72,96 @@ describe("a node that answers request_in_flight, then calls the request expired 
       },
       1_000_000n,
       {
-        sealedCharges: new SealedCharges(opened.db),
-        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
+        sealedCharges: new SealedCharges(env.opened.db),
+        onNodeError: (nodeId, code) => env.nodeErrors.push(`${nodeId}:${code}`),
       },
     ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
+    env.parts = {
+      keys: new KeyStore(env.opened.db, Date.now),
+      ledger: new SpendLedger(env.opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
       limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
+      upstream: env.upstream,
+      usage: new UsageBook(env.opened.db),
       logger: silentLogger,
       now: Date.now,
       bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
     };
   });
   afterAll(async () => {
-    await node?.stop();
-    await opened?.close();
-    await db?.dispose();
+    await env.node?.stop();
+    await env.opened?.close();
+    await env.db?.dispose();
   });
+  return env;
+}
 
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
-  const stackState = async () =>
-    (
-      await opened.db
-        .selectFrom("stacks")
-        .select("state")
-        .where("stack_id", "=", 1n)
-        .executeTakeFirstOrThrow()
-    ).state;
+const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+const longStream = {
+  model: "tiny",
+  messages: [{ role: "user", content: "hi" }],
+  max_tokens: 400,
+  stream: true,
+};
+const stackState = async (opened: OpenedDatabase) =>
+  (await opened.db.selectFrom("stacks").select("state").where("stack_id", "=", 1n).executeTakeFirstOrThrow())
+    .state;
+/** Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell. */
+const pastDeadlineAndGrace = () =>
+  new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 1_600));
+
+describe("a node that answers request_in_flight, then calls the request expired to have it signed again", () => {
+  const env = rigged();
 
   it("strikes the node from the first deadline signed, whatever deadline the request was signed again with", async () => {
-    const app = createGatewayApp(parts);
-    const { key } = await parts.keys.create({ name: "stuck", budget: "1" });
-    script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const app = createGatewayApp(env.parts);
+    const { key } = await env.parts.keys.create({ name: "stuck", budget: "1" });
+    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
+    const cut = await chat(app, key, longStream);
     expect(await cut.text()).toContain("Hel");
-    script = { kind: "honest" };
+    env.script = { kind: "honest" };
     // Within the deadline: the node may still be finishing; nothing is struck.
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
-    expect(nodeErrors).toEqual([]);
+    expect(env.nodeErrors).toEqual([]);
 
-    // Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell.
-    await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 1_600));
-    lies.leafReadStatus = 503;
-    lies.expiredFirst = true;
+    await pastDeadlineAndGrace();
+    env.lies.leafReadStatus = 503;
+    env.lies.expiredFirst = true;
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
     // The request was signed again (its deadline renewed) and answered 409 again.
     const deadlines = new Set(
-      node.envelopes.filter((e) => e["x-atoma-nonce"] === "0").map((e) => e["x-atoma-deadline"]),
+      env.node.envelopes.filter((e) => e["x-atoma-nonce"] === "0").map((e) => e["x-atoma-deadline"]),
     );
     expect(deadlines.size).toBeGreaterThan(1);
-    expect(nodeErrors).toContain("1:in_flight_past_deadline");
-    expect(await stackState()).toBe("retired");
-    expect(upstream.health.available(1n)).toBe(false);
+    expect(env.nodeErrors).toContain("1:in_flight_past_deadline");
+    expect(await stackState(env.opened)).toBe("retired");
+    expect(env.upstream.health.available(1n)).toBe(false);
+  }, 60_000);
+});
+
+// Review 4 of h-gw, MEDIUM-A: the first deadline was noted whenever a pending request was listed, before any 409. A
+// request whose first resend the node answered 401 `request_expired` (honestly: it checks the deadline first) was
+// signed again with a new deadline, and the 409 an honest node then gives while it generates the renewed one struck
+// it at once, measured from the old deadline. The deadline is now noted at the first 409 for that request.
+describe("an honest node that answers a late resend 401 request_expired, then 409 while it generates the renewed one", () => {
+  const env = rigged();
+
+  it("is not struck: the cutoff runs from the deadline the request carried at its first 409", async () => {
+    const app = createGatewayApp(env.parts);
+    const { key } = await env.parts.keys.create({ name: "late", budget: "1" });
+    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
+    const cut = await chat(app, key, longStream);
+    expect(await cut.text()).toContain("Hel");
+    env.script = { kind: "honest" };
+    // No call at all until the first deadline and its grace are past (an idle stack, a gateway restart).
+    await pastDeadlineAndGrace();
+    env.lies.leafReadStatus = 503;
+    env.lies.expiredFirst = true;
+    expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
+    const deadlines = new Set(
+      env.node.envelopes.filter((e) => e["x-atoma-nonce"] === "0").map((e) => e["x-atoma-deadline"]),
+    );
+    expect(deadlines.size).toBeGreaterThan(1);
+    expect(env.nodeErrors).not.toContain("1:in_flight_past_deadline");
+    expect(await stackState(env.opened)).not.toBe("retired");
   }, 60_000);
 });

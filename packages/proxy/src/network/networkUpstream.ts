@@ -594,7 +594,6 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
     const resent = new Set(pending.map((p) => p.signed.nonce));
-    for (const p of pending) this.#noteFirstDeadline(stack.stackId, p.signed);
     /**
      * Nonces this request signed afresh while no pending request stood there: a pending one's nonce freed (its leaf
      * read found none, review of h-gw, HIGH-3) and signed for this request is its own, even where the body, nonce and
@@ -627,7 +626,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       pending,
       onSigned: ({ nonce }) => {
         // A pending request signed again (past its deadline) is still that request's resend.
-        if (!client.pending.some((p) => p.signed.nonce === nonce)) signedAfresh.add(nonce);
+        if (client.pending.some((p) => p.signed.nonce === nonce)) return;
+        signedAfresh.add(nonce);
+        // A cut request whose nonce was freed is no longer the one at that nonce: the leaf there is the new request's
+        // and never measured against the old one's relayed chunks (review 4 of h-gw, LOW-B).
+        this.#cutRequests.delete(`${stack.stackId}:${nonce}`);
       },
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
@@ -885,6 +888,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
             cause: error,
           },
         );
+      // The deadline a request carries at the node's first 409 for it is the one the strike counts from (review 4 of
+      // h-gw, MEDIUM-A): not one it carried before (a 401 `request_expired` renews it honestly), nor one it is signed
+      // again with after (the 409, 5xx, 401 loop of HIGH-3).
+      if (error instanceof ResendInFlightError)
+        for (const p of client.pending) this.#noteFirstDeadline(stack.stackId, p.signed);
       if (
         error instanceof ResendInFlightError &&
         (await this.#inFlightPastDeadline(stack, client.pending, kept))
@@ -1132,7 +1140,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     return true;
   }
 
-  /** Keeps the deadline a pending request carries the first time this process resends it at its nonce. */
+  /** Keeps the deadline a pending request carries the first time the node answers it 409 (this process's view). */
   #noteFirstDeadline(stackId: bigint, signed: PendingRequest["signed"]): void {
     const key = `${stackId}:${signed.nonce}`;
     const reqHash = signed.reqHash.toLowerCase();
