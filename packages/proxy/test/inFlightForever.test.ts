@@ -122,7 +122,8 @@ describe("a node that answers request_in_flight forever", () => {
     expect(await stackState()).not.toBe("retired");
     expect(nodeErrors).toEqual([]);
 
-    await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 600));
+    // Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell.
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 1_600));
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
     expect(await stackState()).toBe("retired");
     expect(nodeErrors).toContain("1:in_flight_past_deadline");
