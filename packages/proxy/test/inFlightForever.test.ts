@@ -23,7 +23,7 @@ const PRICE = 10n ** 15n;
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKey = privateKeyToAccount(generatePrivateKey());
 /** The deadline the gateway signs requests with (s), and the grace after it (ms). */
-const DEADLINE_S = 1;
+const DEADLINE_S = 3;
 const GRACE_MS = 500;
 
 // Review 2 of h-gw, MEDIUM-E: a node cuts a stream and then answers 409 `request_in_flight` for the stack's next nonce
