@@ -848,6 +848,23 @@ export class StackClient {
     return true;
   }
 
+  /** What every leaf read of this client names: the stack, the node, the nonce, a signature valid briefly. */
+  #leafReadOf(nonce: bigint) {
+    return {
+      nodeUrl: this.#options.nodeUrl,
+      account: this.#options.account,
+      domain: this.domain,
+      stackId: this.#options.stackId,
+      nonce,
+      nodeSigner: this.#options.nodeSigner,
+      nodeId: this.#options.nodeId,
+      deadlineSeconds: Math.min(
+        this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
+        LEAF_READ_SIGN_AHEAD_SECONDS,
+      ),
+    };
+  }
+
   /**
    * The node's leaf at `nonce` of a pending request of this client's; while the node answers the read 409 (that request
    * still in flight there), read again after the resend delays, then `ResendInFlightError` (the request stays pending).
@@ -857,17 +874,7 @@ export class StackClient {
     for (let attempt = 0; ; attempt++) {
       try {
         return await readStackLeaf({
-          nodeUrl: this.#options.nodeUrl,
-          account: this.#options.account,
-          domain: this.domain,
-          stackId: this.#options.stackId,
-          nonce,
-          nodeSigner: this.#options.nodeSigner,
-          nodeId: this.#options.nodeId,
-          deadlineSeconds: Math.min(
-            this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
-            LEAF_READ_SIGN_AHEAD_SECONDS,
-          ),
+          ...this.#leafReadOf(nonce),
           maxAnswerBytes: this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
           fetch: this.#fetch,
         });
@@ -917,17 +924,7 @@ export class StackClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const shown = await readStackLeaf({
-          nodeUrl: this.#options.nodeUrl,
-          account: this.#options.account,
-          domain: this.domain,
-          stackId: this.#options.stackId,
-          nonce,
-          nodeSigner: this.#options.nodeSigner,
-          nodeId: this.#options.nodeId,
-          deadlineSeconds: Math.min(
-            this.#options.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS,
-            LEAF_READ_SIGN_AHEAD_SECONDS,
-          ),
+          ...this.#leafReadOf(nonce),
           // Another client's leaf is adopted on its receipt alone: its answer is never read (review 3 of h-gw,
           // MEDIUM-6).
           answer: false,
