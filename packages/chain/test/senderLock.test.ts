@@ -87,4 +87,56 @@ describe("one key, several senders", () => {
     });
     expect(balance).toBe(parseEther("1"));
   }, 120_000);
+
+  it("sends again when another process's transaction with its nonce still waits in the pool, and acts once", async () => {
+    const { account, ctx } = await network.account(parseEther("100"));
+    const options = { rpcUrl: network.anvil.rpcUrl, chainId: network.anvil.chainId };
+    const upstream = http(options.rpcUrl)({ chain: ctx.walletClient.chain });
+    const otherProcess = createAtomaWalletClient(options, account);
+    const recipient = privateKeyToAccount(`0x${"33".repeat(32)}`).address;
+    let refused = "";
+    const request = (async (args: { method: string; params?: unknown }) => {
+      if (args.method !== "eth_sendRawTransaction" || refused !== "") return upstream.request(args as never);
+      // The other process's transfer takes the nonce and waits in the pool for its block (a loaded chain), so
+      // this broadcast, at the same fees, is refused as an underpriced replacement rather than as a stale nonce.
+      await upstream.request({ method: "evm_setAutomine", params: [false] } as never);
+      const nonce = await ctx.publicClient.getTransactionCount({
+        address: account.address,
+        blockTag: "pending",
+      });
+      await otherProcess.sendTransaction({ to: recipient, value: 1n, nonce, chain: otherProcess.chain });
+      try {
+        return await upstream.request(args as never);
+      } catch (error) {
+        refused = error instanceof Error ? error.message : String(error);
+        throw error;
+      } finally {
+        await upstream.request({ method: "evm_setAutomine", params: [true] } as never);
+        await upstream.request({ method: "evm_mine", params: [] } as never);
+      }
+    }) as EIP1193RequestFn;
+    const racing: ChainContext = {
+      ...ctx,
+      walletClient: createWalletClient({
+        account,
+        chain: ctx.walletClient.chain,
+        transport: custom({ request }),
+      }),
+    };
+    const receipt = await execute(racing, {
+      address: ctx.addresses.AtomaToken,
+      abi: atomaTokenAbi,
+      functionName: "transfer",
+      args: [recipient, parseEther("1")],
+    });
+    expect(refused).toMatch(/replacement transaction underpriced/i);
+    expect(receipt.status).toBe("success");
+    const balance = await ctx.publicClient.readContract({
+      address: ctx.addresses.AtomaToken,
+      abi: atomaTokenAbi,
+      functionName: "balanceOf",
+      args: [recipient],
+    });
+    expect(balance).toBe(parseEther("1"));
+  }, 120_000);
 });

@@ -54,8 +54,20 @@ const GAS_MARGIN_FLAT = 25_000n;
 /** Broadcasts of one call tried before a nonce another process keeps taking is reported. */
 const NONCE_ATTEMPTS = 4;
 
+/**
+ * The node refused the broadcast because another sender of this key holds its nonce: one mined already ("nonce too
+ * low"), or one still waiting in the pool with the same fees ("replacement transaction underpriced", which a
+ * shared chain under load returns while the other transaction waits for its block).
+ */
 function tookNonce(error: unknown): boolean {
-  return error instanceof BaseError && error.walk((cause) => cause instanceof NonceTooLowError) !== null;
+  return (
+    error instanceof BaseError &&
+    error.walk(
+      (cause) =>
+        cause instanceof NonceTooLowError ||
+        (cause instanceof BaseError && /replacement transaction underpriced/i.test(cause.details ?? "")),
+    ) !== null
+  );
 }
 
 /**
