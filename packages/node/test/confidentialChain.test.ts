@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  answerChallenge,
   buyStackFromNode,
+  challengeSettlement,
   createTask,
   dropUnattested,
   finalizeSettlement,
@@ -11,6 +13,7 @@ import {
   postAttestation,
   refundUnposted,
   reportUnposted,
+  resolveChallenge,
   SecurityLevel,
   servedEvidenceTypedData,
   setAllowedMeasurement,
@@ -29,11 +32,12 @@ import {
   verifyAttestation,
 } from "@atoma/confidential";
 import { atomaVaultAbi } from "@atoma/contracts";
-import { evidenceHash, measurementHash, responseHash } from "@atoma/core";
+import { evidenceHash, type Hash, measurementHash, parseReceipt, responseHash, StackTree } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import { signStackRequest } from "@atoma/sdk";
 import { keccak256, stringToBytes, verifyTypedData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listLeaves } from "../src/accounting/stacks.js";
 import { AttestationPoster } from "../src/confidential/attestationPoster.js";
 import { ConfidentialCompute } from "../src/confidential/confidentialCompute.js";
 import { recordFields } from "../src/confidential/evidenceRegisters.js";
@@ -638,6 +642,79 @@ describe("a confidential node's record on-chain and level-3 stacks", () => {
     await expect(refundUnposted(owner.ctx, { ...lie, signature, stackId: plainStack })).rejects.toMatchObject(
       { errorName: "StackNotServedUnder" },
     );
+    await network.testClient.revert({ id: snapshot });
+  });
+
+  // The owner's challenge on a confidential stack: the leaf commits to the sealed answer's hash, and the receipt the
+  // client opened is all the owner needs to catch a settlement root that leaves the leaf out.
+  it("the owner's challenge works on a sealed leaf: answered under an honest root, upheld and slashed under one that drops it", async () => {
+    const { res } = await sendSealed(
+      confidentialStack,
+      await attestedKey(),
+      "a leaf its owner will challenge",
+    );
+    expect(res.status).toBe(200);
+    const { fields, signature } = parseReceipt(((await res.json()) as { atoma: unknown }).atoma);
+    const leaves = await listLeaves(node.context.db, confidentialStack);
+    const index = Number(fields.leafIndex);
+    expect(leaves[index]?.respHash).toBe(fields.respHash);
+    const units = leaves.at(-1)!.cumulativeUnits;
+    const settle = (root: Hash) =>
+      submitSettlement(attested.signer, {
+        stackId: confidentialStack,
+        root,
+        units,
+        requestCount: BigInt(leaves.length),
+        transcriptId: `0x${"cd".repeat(32)}`,
+      });
+    const honest = new StackTree(leaves.map((leaf) => leaf.leafHash));
+    const snapshot = await network.testClient.snapshot();
+
+    // Honest root: the node proves the sealed leaf is under it and keeps its collateral.
+    const before = await network.testClient.snapshot();
+    await settle(honest.root);
+    const answered = await challengeSettlement(owner.ctx, {
+      stackId: confidentialStack,
+      response: fields,
+      signature,
+    });
+    expect(answered.upheld).toBe(false);
+    await answerChallenge(attested.signer, { challengeId: answered.challengeId, proof: honest.proof(index) });
+    await expect(
+      challengeSettlement(owner.ctx, { stackId: confidentialStack, response: fields, signature }),
+    ).rejects.toMatchObject({ errorName: "LeafAlreadyProven" });
+    await network.testClient.revert({ id: before });
+
+    // A root over the same count and units with the sealed leaf swapped out: no proof of the signed leaf exists.
+    const forged = leaves.map((leaf, i) =>
+      i === index ? keccak256(stringToBytes("not the sealed answer")) : leaf.leafHash,
+    );
+    await settle(new StackTree(forged).root);
+    const collateral = async () =>
+      (
+        await network.publicClient.readContract({
+          address: network.addresses.NodeRegistry,
+          abi: nodeRegistryAbi,
+          functionName: "getNode",
+          args: [attested.nodeId],
+        })
+      ).collateral;
+    const held = await collateral();
+    const challenged = await challengeSettlement(owner.ctx, {
+      stackId: confidentialStack,
+      response: fields,
+      signature,
+    });
+    expect(challenged.upheld).toBe(false);
+    await expect(
+      answerChallenge(attested.signer, { challengeId: challenged.challengeId, proof: honest.proof(index) }),
+    ).rejects.toMatchObject({ name: "ContractRevertError" });
+    await network.advance(challenged.answerDeadline - (await network.now()) + 1n);
+    const resolved = await resolveChallenge(owner.ctx, { challengeId: challenged.challengeId });
+    expect(resolved.upheld).toBe(true);
+    expect(resolved.slashed).toBeGreaterThan(0n);
+    expect(resolved.ownerShare).toBeGreaterThan(0n);
+    expect(await collateral()).toBe(held - resolved.slashed);
     await network.testClient.revert({ id: snapshot });
   });
 
