@@ -9,6 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
 import { launchChromium } from "../../../testing/chromium.js";
 import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
@@ -125,7 +126,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
 
     // Review 13 (MEDIUM-1): a new user asks in the playground and checks the answer with atoma verify, nothing else to read.
     it("saves the answer as atoma verify takes it, beside the command that checks it: it passes, and fails edited", async () => {
-      const { stateDir } = devNetwork();
+      const { ready, stateDir } = devNetwork();
       const turn = tab.locator('[data-testid="turn"]').first();
       const command = await turn.locator('[data-testid="verify-command"]').textContent();
       // The network file atoma dev wrote, as it says on stderr.
@@ -160,6 +161,18 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(checked.stdout).toMatch(new RegExp(`^pass ${check} `, "m"));
       expect(checked.stdout).toMatch(/^wait inclusion /m);
       expect(checked.stdout).toMatch(/^verdict verified; settlement unsettled/m);
+
+      // A description from elsewhere (no network file named): the page's command names the RPC URL and StackManager.
+      const fromRpc = verifyCommand(parseNetwork(JSON.stringify(ready)), undefined);
+      expect(fromRpc).toContain(`--network ${ready.rpcUrl} --stack-manager ${ready.contracts.StackManager}`);
+      const viaRpc = await runCliToEnd(
+        fromRpc
+          .split(" ")
+          .slice(2)
+          .map((arg) => (/^\w+\.json$/.test(arg) ? join(saved, arg) : arg)),
+      );
+      expect(viaRpc.code).toBe(0);
+      expect(viaRpc.stdout).toMatch(/^pass signer /m);
 
       // One character of the answer's text changed: atoma verify names the check that fails.
       const answerFile = join(saved, "answer.json");
@@ -241,6 +254,20 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await turn.locator(`[data-testid="check-${check}"]`).textContent()).toContain(
           `${check}: pass`,
         );
+      // A non-custodial answer saves for atoma verify the same way.
+      const direct = mkdtempSync(join(saved, "direct-"));
+      for (const name of ["answer", "request"]) {
+        const [download] = await Promise.all([
+          tab.waitForEvent("download"),
+          turn.locator(`[data-testid="download-${name}"]`).click(),
+        ]);
+        await download.saveAs(join(direct, `${name}.json`));
+      }
+      const checked = await runCliToEnd(
+        verifyArgs.map((arg) => (arg.startsWith(saved) ? arg.replace(saved, direct) : arg)),
+      );
+      expect(checked.code).toBe(0);
+      expect(checked.stdout).toMatch(/^pass request_hash /m);
     }, 90_000);
 
     // Review 13, round 4: an answer that failed its checks went into the next request as the assistant's words.
