@@ -141,6 +141,19 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(download.suggestedFilename()).toBe(`${name}.json`);
         await download.saveAs(join(saved, `${name}.json`));
       }
+      // Copied instead: the same text as the file.
+      await tab
+        .context()
+        .grantPermissions(["clipboard-read", "clipboard-write"], { origin: ready.explorerUrl });
+      await turn.getByRole("button", { name: "copy the answer" }).click();
+      await expect.poll(() => text(tab, '[data-testid="answer-files"] .hint')).toBe("answer.json copied");
+      expect(
+        await tab.evaluate(() =>
+          (
+            globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+          ).navigator.clipboard.readText(),
+        ),
+      ).toBe(readFileSync(join(saved, "answer.json"), "utf8"));
       // The command as the page shows it, its file names in the folder they were saved to.
       verifyArgs = command!
         .split(" ")
