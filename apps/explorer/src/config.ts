@@ -9,6 +9,8 @@ export interface ExplorerConfig {
   apiKey: string | undefined;
   /** The gateway's wallet, which owns every stack its answers come from. */
   gatewayAddress: string | undefined;
+  /** Where `atoma dev` wrote the network file, for the `atoma verify` command the playground shows. */
+  networkFile: string | undefined;
 }
 
 /** A description the page cannot use: shown instead of the pages. */
@@ -56,5 +58,6 @@ export async function loadConfig(
     proxyUrl: text(raw.proxyUrl),
     apiKey: text(raw.apiKey),
     gatewayAddress: text(raw.gatewayAddress),
+    networkFile: text(raw.networkFile),
   };
 }

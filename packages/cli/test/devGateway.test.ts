@@ -50,6 +50,13 @@ describe("atoma dev's gateway and explorer: the README quickstart, run as writte
     // The hint follows the ready line.
     await vi.waitFor(() => expect(dev.stderr()).toContain(`Authorization: Bearer ${ready.apiKey}`));
     expect(dev.stderr()).toContain(`baseURL: "${ready.proxyUrl}/v1"`);
+    // How to check an answer yourself: saved by atoma chat or the explorer's playground, then atoma verify.
+    const networkFile = join(stateDir, "network.json");
+    expect(dev.stderr()).toContain(`--network ${networkFile} --save answer.json "Hello"`);
+    expect(dev.stderr()).toContain(`npx atoma verify answer.json --network ${networkFile}\n`);
+    expect(dev.stderr()).toContain(
+      `npx atoma verify answer.json --request request.json --network ${networkFile})`,
+    );
   });
 
   it("answers the README's curl call with the node's receipt", async () => {

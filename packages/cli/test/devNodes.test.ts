@@ -181,9 +181,14 @@ describe("atoma dev --nodes", () => {
     expect(ready.model).toBe("atoma-tiny");
     expect(ready.nodes).toHaveLength(3);
     expect(ready.user.address).toMatch(/^0x[0-9a-fA-F]{40}$/);
-    await vi.waitFor(() => expect(run.stderr()).toMatch(/chat --network \S+network\.json "Hello"/), 10_000);
+    await vi.waitFor(
+      () => expect(run.stderr()).toMatch(/chat --network \S+network\.json --save answer\.json "Hello"/),
+      10_000,
+    );
     const networkFile = /chat --network (\S+network\.json)/.exec(run.stderr())?.[1] ?? "";
     expect(JSON.parse(readFileSync(networkFile, "utf8"))).toEqual(ready);
+    // Then how to check the saved answer, against the same file.
+    expect(run.stderr()).toContain(`npx atoma verify answer.json --network ${networkFile}\n`);
 
     const ctx = {
       publicClient: createAtomaPublicClient({ rpcUrl: ready.rpcUrl, chainId: ready.chainId }),

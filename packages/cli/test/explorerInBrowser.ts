@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeStack, getAttestation, proveReceiptFraud, readStack } from "@atoma/chain";
 import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
@@ -7,6 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
 import { launchChromium } from "../../../testing/chromium.js";
 import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
@@ -48,6 +51,9 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
     let browser: Browser;
     let tab: Page;
     let stackId: string;
+    /** Where the playground's first answer was saved, and the `atoma verify` arguments its page showed. */
+    const saved = mkdtempSync(join(tmpdir(), "atoma-saved-answer-"));
+    let verifyArgs: string[];
 
     beforeAll(async () => {
       browser = await launchChromium();
@@ -55,6 +61,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
     }, 60_000);
     afterAll(async () => {
       await browser?.close();
+      rmSync(saved, { recursive: true, force: true });
     });
 
     it("is served at the ready line's explorerUrl and shows every node with its stake, price, models and health", async () => {
@@ -117,6 +124,86 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(stackId).toMatch(/^\d+$/);
     }, 90_000);
 
+    // Review 13 (MEDIUM-1): a new user asks in the playground and checks the answer with atoma verify, nothing else to read.
+    it("saves the answer as atoma verify takes it, beside the command that checks it: it passes, and fails edited", async () => {
+      const { ready, stateDir } = devNetwork();
+      const turn = tab.locator('[data-testid="turn"]').first();
+      const command = await turn.locator('[data-testid="verify-command"]').textContent();
+      // The network file atoma dev wrote, as it says on stderr.
+      expect(command).toBe(
+        `npx atoma verify answer.json --request request.json --network ${join(stateDir, "network.json")}`,
+      );
+      for (const name of ["answer", "request"]) {
+        const [download] = await Promise.all([
+          tab.waitForEvent("download"),
+          turn.locator(`[data-testid="download-${name}"]`).click(),
+        ]);
+        expect(download.suggestedFilename()).toBe(`${name}.json`);
+        await download.saveAs(join(saved, `${name}.json`));
+      }
+      // Copied instead: the same text as the file.
+      await tab
+        .context()
+        .grantPermissions(["clipboard-read", "clipboard-write"], { origin: ready.explorerUrl });
+      await turn.getByRole("button", { name: "copy the answer" }).click();
+      await expect.poll(() => text(tab, '[data-testid="answer-files"] .hint')).toBe("answer.json copied");
+      expect(
+        await tab.evaluate(() =>
+          (
+            globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+          ).navigator.clipboard.readText(),
+        ),
+      ).toBe(readFileSync(join(saved, "answer.json"), "utf8"));
+      // The command as the page shows it, its file names in the folder they were saved to.
+      verifyArgs = command!
+        .split(" ")
+        .slice(2)
+        .map((arg) => (/^\w+\.json$/.test(arg) ? join(saved, arg) : arg));
+      const checked = await runCliToEnd(verifyArgs);
+      expect(checked.stderr).toBe("");
+      expect(checked.code).toBe(0);
+      for (const check of [
+        "receipt",
+        "response_hash",
+        "request_hash",
+        "signature",
+        "signer",
+        "stack",
+        "task",
+      ])
+        expect(checked.stdout).toMatch(new RegExp(`^pass ${check} `, "m"));
+      expect(checked.stdout).toMatch(/^wait inclusion /m);
+      expect(checked.stdout).toMatch(/^verdict verified; settlement unsettled/m);
+
+      // A description from elsewhere (no network file named): the page's command names the RPC URL and StackManager.
+      const fromRpc = verifyCommand(parseNetwork(JSON.stringify(ready)), undefined);
+      expect(fromRpc).toContain(`--network ${ready.rpcUrl} --stack-manager ${ready.contracts.StackManager}`);
+      const viaRpc = await runCliToEnd(
+        fromRpc
+          .split(" ")
+          .slice(2)
+          .map((arg) => (/^\w+\.json$/.test(arg) ? join(saved, arg) : arg)),
+      );
+      expect(viaRpc.code).toBe(0);
+      expect(viaRpc.stdout).toMatch(/^pass signer /m);
+
+      // One character of the answer's text changed: atoma verify names the check that fails.
+      const answerFile = join(saved, "answer.json");
+      const original = readFileSync(answerFile, "utf8");
+      const answer = JSON.parse(original) as { choices: { message: { content: string } }[] };
+      const message = answer.choices[0]!.message;
+      message.content = `${message.content[0] === "x" ? "y" : "x"}${message.content.slice(1)}`;
+      writeFileSync(answerFile, JSON.stringify(answer));
+      try {
+        const edited = await runCliToEnd(verifyArgs);
+        expect(edited.code).toBe(1);
+        expect(edited.stdout).toMatch(/^FAIL response_hash .*\(response_hash_mismatch\)$/m);
+        expect(edited.stdout).toMatch(/^verdict NOT verified: response_hash_mismatch/m);
+      } finally {
+        writeFileSync(answerFile, original);
+      }
+    }, 60_000);
+
     it("shows the answer's inclusion proof once its stack settles, with no click", async () => {
       const { ready } = devNetwork();
       // The stack's owner (the dev gateway's wallet, a public dev key) closes it, and its node settles it.
@@ -128,6 +215,16 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         .poll(() => text(tab, '[data-testid="check-inclusion"]'), { timeout: 60_000 })
         .toContain("inclusion: pass");
       expect(await tab.locator('[data-testid="inclusion-proof"]').count()).toBe(1);
+      // The proof shown is the one the verdict checked: the one atoma verify checks against the root on-chain too.
+      const shown = JSON.parse((await text(tab, '[data-testid="inclusion-proof"] pre')) ?? "") as unknown;
+      const cli = await runCliToEnd([...verifyArgs, "--json"]);
+      expect(cli.code).toBe(0);
+      const verdict = JSON.parse(cli.stdout) as {
+        proof: unknown;
+        checks: { name: string; status: string }[];
+      };
+      expect(verdict.checks.find((c) => c.name === "inclusion")?.status).toBe("pass");
+      expect(shown).toEqual(verdict.proof);
       expect(await text(tab, '[data-testid="verdict-line"]')).toMatch(
         /^verified; settlement (attesting|attested)/,
       );
@@ -170,6 +267,20 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await turn.locator(`[data-testid="check-${check}"]`).textContent()).toContain(
           `${check}: pass`,
         );
+      // A non-custodial answer saves for atoma verify the same way.
+      const direct = mkdtempSync(join(saved, "direct-"));
+      for (const name of ["answer", "request"]) {
+        const [download] = await Promise.all([
+          tab.waitForEvent("download"),
+          turn.locator(`[data-testid="download-${name}"]`).click(),
+        ]);
+        await download.saveAs(join(direct, `${name}.json`));
+      }
+      const checked = await runCliToEnd(
+        verifyArgs.map((arg) => (arg.startsWith(saved) ? arg.replace(saved, direct) : arg)),
+      );
+      expect(checked.code).toBe(0);
+      expect(checked.stdout).toMatch(/^pass request_hash /m);
     }, 90_000);
 
     // Review 13, round 4: an answer that failed its checks went into the next request as the assistant's words.

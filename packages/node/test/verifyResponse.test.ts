@@ -309,6 +309,10 @@ describe("verifyResponse once the stack settled", () => {
       expect(failed(verdict)).toEqual([]);
       expect(statuses(verdict)).toMatchObject({ inclusion: "pass", settlement: "pass" });
       expect(verdict.settlement).toBe("attested");
+      // The verdict carries the very proof it checked (what the explorer shows), not one to fetch again.
+      const leaf = parseReceipt(received(answer).atoma).fields.leafIndex;
+      const served = await (await fetch(`${node.url}/v1/stacks/${stackA}/proof/${leaf}`)).json();
+      expect(verdict.proof).toEqual(served);
     }
     const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/${answers.length}`);
     expect(leafFor.status).toBe(404);
@@ -339,6 +343,9 @@ describe("verifyResponse once the stack settled", () => {
     });
     const again = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: relabelled });
     expect(again.failures).toEqual(["proof_leaf_mismatch"]);
+    // A proof that failed its check is not handed on to be shown as the answer's.
+    expect(verdict.proof).toBeUndefined();
+    expect(again.proof).toBeUndefined();
   });
 
   it("catches a proof under a forged root, and a proof that does not reach the root", async () => {
@@ -356,6 +363,8 @@ describe("verifyResponse once the stack settled", () => {
     }));
     const broken = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: badPath });
     expect(broken.failures).toEqual(["proof_invalid"]);
+    expect(forged.proof).toBeUndefined();
+    expect(broken.proof).toBeUndefined();
   });
 
   it("fails inclusion when the node does not serve the proof", async () => {

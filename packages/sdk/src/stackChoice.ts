@@ -77,12 +77,14 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
 
 /**
  * The owner's newest stack on the task that is active and not near expiry, if any; its purchases are read from
- * `fromBlock` (the network's `deploymentBlock`; 0 when it is not the TaskRegistry's, `checkedFromBlock`).
+ * `fromBlock` (the network's `deploymentBlock`; 0 when it is not the TaskRegistry's, `checkedFromBlock`). With
+ * `rank`, only stacks it ranks are taken, the lowest rank first (the newest among equals).
  */
 export async function reusableStack(
   ctx: ChainContext,
   taskId: bigint,
   fromBlock = 0n,
+  rank?: (stack: { stackId: bigint; nodeId: bigint }) => number | undefined,
 ): Promise<UsableStack | undefined> {
   checkPositive(taskId, "taskId");
   const now = (await ctx.publicClient.getBlock()).timestamp;
@@ -92,13 +94,17 @@ export async function reusableStack(
     taskId,
     fromBlock: from,
   });
+  let best: { stackId: bigint; nodeId: bigint; units: bigint; rank: number } | undefined;
   for (const candidate of owned) {
     if (candidate.expiresAt <= now + REUSE_MARGIN_SECONDS) continue;
+    const at = rank ? rank(candidate) : 0;
+    if (at === undefined || (best !== undefined && at >= best.rank)) continue;
     const stack = await getStack(ctx, candidate.stackId);
     if (stack.status !== StackStatus.Active) continue;
-    return withNode(ctx, candidate.stackId, candidate.nodeId, false, BigInt(stack.units));
+    best = { stackId: candidate.stackId, nodeId: candidate.nodeId, units: BigInt(stack.units), rank: at };
+    if (at === 0) break;
   }
-  return undefined;
+  return best && withNode(ctx, best.stackId, best.nodeId, false, best.units);
 }
 
 /** Buys a stack on `terms`, its node picked as `terms.pick` says, and returns it with its node. */

@@ -10,6 +10,7 @@ import {
   highestLevelOnOffer,
   NetworkDescriptionError,
   NodeMisbehavedError,
+  type NodePreferences,
   NodeRequestError,
   NoNodeOfferedError,
   parseNetwork,
@@ -26,7 +27,14 @@ import {
 import { type Hex, parseEther } from "viem";
 import { type LocalAccount, mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ask, cheapestNodeBehindRelay, DEV_MNEMONIC, devNodeActors, devNodeKey } from "./devActors.js";
+import {
+  ask,
+  cheapestNodeBehindRelay,
+  DEV_MNEMONIC,
+  devNodeActors,
+  devNodeKey,
+  fundedFreshBuyer,
+} from "./devActors.js";
 import { devNetworkFixture } from "./devNetworkFixture.js";
 import { type Relay, type RequestHeaders, startRelay } from "./relay.js";
 import { settleAtOnce } from "./settleAtOnce.js";
@@ -785,6 +793,50 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect((error as NoNodeOfferedError).code).toBe("no_node_offered");
       expect(await balanceOf(account.address)).toBe(before);
     }, 60_000);
+
+    // Review 13: the gateway takes order and allow_fallbacks; the non-custodial client takes the same.
+    it("buys from the nodes order names first, ahead of sort, reuses a stack there, and with allowFallbacks: false from no other", async () => {
+      const account = await fundedFreshBuyer(dev);
+      const [cheapest, middle, dearest] = [...dev.ready.nodes]
+        .sort((a, b) => Number(a.price) - Number(b.price))
+        .map((node) => BigInt(node.id)) as [bigint, bigint, bigint];
+      const unknown = 999n;
+      const client = (preferences: NodePreferences) =>
+        createAtomaClient({
+          network: dev.readyText,
+          account,
+          preferences: { sort: "price", ...preferences },
+          stack: { units: 20_000n },
+        });
+      const asked = () => ask(dev.ready.model, "Hello");
+      // None of the named nodes is offered and no other may serve: a clear error, nothing bought.
+      const before = await balanceOf(account.address);
+      const refused = await rejection(client({ order: [unknown], allowFallbacks: false }).chat(asked()));
+      expect(refused).toBeInstanceOf(NoNodeOfferedError);
+      expect(await balanceOf(account.address)).toBe(before);
+      // order ahead of sort: the dearest node, where sort: "price" alone takes the cheapest.
+      const dear = await client({ order: [unknown, dearest, cheapest] }).chat(asked());
+      expect(dear.atoma.node_id).toBe(String(dearest));
+      expect(await balanceOf(account.address)).toBeLessThan(before);
+      // The middle node named first: bought there, though a stack is held on the dearest.
+      const mid = await client({ order: [middle, dearest] }).chat(asked());
+      expect(mid.atoma.node_id).toBe(String(middle));
+      expect(mid.atoma.stack_id).not.toBe(dear.atoma.stack_id);
+      // Named first again, the dearest's stack (older than the middle's) is reused: nothing bought.
+      const held = await balanceOf(account.address);
+      const again = await client({ order: [dearest], allowFallbacks: false }).chat(asked());
+      expect(again.atoma.stack_id).toBe(dear.atoma.stack_id);
+      expect(await balanceOf(account.address)).toBe(held);
+      // Named nodes not offered, fallbacks allowed: a held stack serves rather than a purchase.
+      const fallback = await client({ order: [unknown] }).chat(asked());
+      expect([dear.atoma.stack_id, mid.atoma.stack_id]).toContain(fallback.atoma.stack_id);
+      expect(await balanceOf(account.address)).toBe(held);
+      // Arguments are checked before anything is read or bought.
+      expect(() => client({ order: [1 as unknown as bigint] })).toThrow(/preferences.order\[\]/);
+      expect(() => client({ allowFallbacks: "no" as unknown as boolean })).toThrow(
+        /preferences.allowFallbacks must be true or false/,
+      );
+    }, 180_000);
 
     it("puts aside a node that settles a stack it was bought for long before it expires, units left", async () => {
       // The chain bears the node out (the stack is closed), but each such stack costs its owner a purchase for one

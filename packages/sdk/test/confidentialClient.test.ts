@@ -296,6 +296,43 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       expect(bought.map((s) => s.nodeId)).toEqual([B.registered.nodeId]);
       expect(BigInt(answer.atoma.stack_id)).toBe(bought[0]!.stackId);
       expect(await balanceOf(account.address)).toBeLessThan(paid);
+      // Review 13: as the gateway's provider. With allowFallbacks: false only the first choice (the cheapest, A) is
+      // tried, or only the nodes order names: A refused, nothing bought. order [A, B] with fallbacks: A, then B.
+      for (const preferences of [
+        { sort: "price" as const, allowFallbacks: false },
+        { order: [A.registered.nodeId], allowFallbacks: false },
+      ]) {
+        const held = await net.network.account();
+        const before = await balanceOf(held.account.address);
+        const refusedFirst = await rejection(
+          createAtomaClient({
+            network: net.networkText(),
+            account: held.account,
+            confidential: true,
+            preferences,
+            stack: { units: 20_000n },
+          }).chat(ask("secret")),
+        );
+        expect(failedCheck(refusedFirst)).toEqual({
+          name: "record_key",
+          code: "attestation_record_key_mismatch",
+        });
+        expect((refusedFirst as AttestationRefusedError).refused.map((v) => v.nodeId)).toEqual([
+          A.registered.nodeId,
+        ]);
+        expect(await stacksOf(held.account.address)).toEqual([]);
+        expect(await balanceOf(held.account.address)).toBe(before);
+      }
+      const ordered = await net.network.account();
+      const inOrder = await createAtomaClient({
+        network: net.networkText(),
+        account: ordered.account,
+        confidential: true,
+        preferences: { order: [A.registered.nodeId, B.registered.nodeId] },
+        stack: { units: 20_000n },
+      }).chat(ask("Say hi."));
+      expect(inOrder.attestation?.nodeId).toBe(B.registered.nodeId);
+      expect((await stacksOf(ordered.account.address)).map((s) => s.nodeId)).toEqual([B.registered.nodeId]);
       // Both refused: one error names each node's failed check, and nothing is bought.
       await serveRogueKey(B);
       const none = await net.network.account();

@@ -11,8 +11,39 @@ const run = promisify(execFile);
 const npm = (args: string[], cwd: string) =>
   run("npm", args, { cwd, timeout: 240_000, env: { ...process.env, npm_config_update_notifier: "false" } });
 
-/** What the SDK needs, as npm would publish it. */
-const PACKAGES = ["@atoma/contracts", "@atoma/core", "@atoma/confidential", "@atoma/chain", "@atoma/sdk"];
+/** The packages the SDK's README tells a user to pack: exactly what this test packs and installs. */
+function readmePackages(): string[] {
+  const readme = readFileSync(join(repoRoot, "packages/sdk/README.md"), "utf8");
+  const line = /^npm pack( -w @atoma\/[\w-]+)+$/m.exec(readme)?.[0];
+  if (line === undefined) throw new Error("packages/sdk/README.md has no `npm pack -w …` line");
+  return [...line.matchAll(/-w (@atoma\/[\w-]+)/g)].map((match) => match[1]!);
+}
+const PACKAGES = readmePackages();
+
+/** The workspace packages `name` needs, itself included, from each package.json's dependencies. */
+function workspaceClosure(name: string): string[] {
+  const dirs = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { workspaces: string[] })
+    .workspaces;
+  const manifests = new Map(
+    dirs.flatMap((dir) => {
+      const file = join(repoRoot, dir, "package.json");
+      if (!existsSync(file)) return [];
+      const manifest = JSON.parse(readFileSync(file, "utf8")) as {
+        name: string;
+        dependencies?: Record<string, string>;
+      };
+      return [[manifest.name, manifest] as const];
+    }),
+  );
+  const found = new Set<string>();
+  const visit = (next: string) => {
+    if (found.has(next) || !manifests.has(next)) return;
+    found.add(next);
+    for (const dependency of Object.keys(manifests.get(next)!.dependencies ?? {})) visit(dependency);
+  };
+  visit(name);
+  return [...found];
+}
 
 const script = `import { createAtomaClient, parseNetwork, verdictLine } from "@atoma/sdk";
 const network = parseNetwork(process.env.ATOMA_READY);
@@ -64,6 +95,11 @@ describe("the SDK's npm tarballs, installed into an empty project", () => {
     rmSync(packs, { recursive: true, force: true });
     rmSync(project, { recursive: true, force: true });
   }, 60_000);
+
+  // Review 13 (MEDIUM-2): the README named four packages while the SDK needs @atoma/confidential too.
+  it("packs what the README says, which is every workspace package the SDK depends on", () => {
+    expect([...PACKAGES].sort()).toEqual(workspaceClosure("@atoma/sdk").sort());
+  });
 
   it("packs each package publishable: not private, with its types", async () => {
     expect(readdirSync(packs).sort()).toEqual([

@@ -9,8 +9,10 @@ import {
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import type { ExplorerConfig } from "../config.js";
+import { AnswerFiles } from "../playground/AnswerFiles.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
 import { pageStore } from "../playground/pageStore.js";
+import { verifyCommand } from "../playground/verifyCommand.js";
 
 interface Turn {
   question: string;
@@ -18,7 +20,10 @@ interface Turn {
   /** The client's own checks, run again (`AtomaAnswer.recheck`): once the stack settles, inclusion is read. */
   recheck?: (() => Promise<Verdict>) | undefined;
   verdict?: Verdict | undefined;
-  proof?: unknown;
+  /** The answer as the client received and verified it (its `atoma` receipt included): what `atoma verify` takes. */
+  response?: Record<string, unknown> | undefined;
+  /** The request as the node signed it, for `atoma verify --request`. */
+  request?: Record<string, unknown> | undefined;
   error?: string | undefined;
   /** The answer is streaming: its text is not verified yet (and is dropped if it fails its checks). */
   streaming?: boolean | undefined;
@@ -80,6 +85,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const [devKey, setDevKey] = useState("");
   const [formError, setFormError] = useState<string | undefined>();
   const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
+  const command = verifyCommand(config.network, config.networkFile);
   /** One gateway client per gateway and key: its replay check spans the turns. */
   const gateway = useRef<{ key: string; client: AtomaClient } | undefined>(undefined);
   const update = (index: number, patch: Partial<Turn>) =>
@@ -87,11 +93,8 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
 
   async function verify(index: number, turn: Turn) {
     if (!turn.recheck) return;
-    const verdict = await turn.recheck();
-    const inclusion = verdict.checks.find((c) => c.name === "inclusion");
-    let proof: unknown;
-    if (inclusion?.status === "pass" && verdict.receipt) proof = await fetchProof(chain, verdict);
-    update(index, { verdict, proof });
+    // The proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
+    update(index, { verdict: await turn.recheck() });
   }
 
   // The verdict is read again whenever a block brings an event of an unsettled answer's stack.
@@ -152,7 +155,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await gateway.current.client.chatStream(body, shown.onChunk, shown.onRestart);
       // What the turn keeps (and the next turn's context) is the verified answer, not the chunks as they came.
-      const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
+      const turn: Turn = {
+        question,
+        answer: verifiedText(result.response),
+        recheck: result.recheck,
+        response: result.response,
+        request: result.request,
+      };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, streaming: false, verdict: result.verdict });
     } catch (error) {
@@ -185,7 +194,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     try {
       const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await client.chatStream(request, shown.onChunk, shown.onRestart);
-      const turn: Turn = { question, answer: verifiedText(result.response), recheck: result.recheck };
+      const turn: Turn = {
+        question,
+        answer: verifiedText(result.response),
+        recheck: result.recheck,
+        response: result.response,
+        request: result.request,
+      };
       // The client verified the answer already; the settlement effect above reads the verdict again later.
       update(index, { ...turn, streaming: false, verdict: result.verdict });
     } catch (error) {
@@ -288,7 +303,10 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
                 {turn.error}
               </p>
             )}
-            {turn.verdict && <VerdictView verdict={turn.verdict} proof={turn.proof} />}
+            {turn.verdict && <VerdictView verdict={turn.verdict} />}
+            {turn.verdict?.ok && turn.response && turn.request && (
+              <AnswerFiles response={turn.response} request={turn.request} command={command} />
+            )}
           </li>
         ))}
       </ol>
@@ -296,7 +314,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   );
 }
 
-function VerdictView({ verdict, proof }: { verdict: Verdict; proof: unknown }) {
+function VerdictView({ verdict }: { verdict: Verdict }) {
   const stackId = verdict.receipt?.stack_id;
   return (
     <div className={`verdict ${verdict.ok ? "ok" : "bad"}`} data-testid="verdict">
@@ -314,22 +332,12 @@ function VerdictView({ verdict, proof }: { verdict: Verdict; proof: unknown }) {
           </li>
         ))}
       </ul>
-      {proof !== undefined && (
+      {verdict.proof !== undefined && (
         <details data-testid="inclusion-proof">
-          <summary>Inclusion proof</summary>
-          <pre>{JSON.stringify(proof, null, 2)}</pre>
+          <summary>Inclusion proof (as checked against the root on-chain)</summary>
+          <pre>{JSON.stringify(verdict.proof, null, 2)}</pre>
         </details>
       )}
     </div>
   );
-}
-
-async function fetchProof(chain: ChainSnapshot, verdict: Verdict): Promise<unknown> {
-  const receipt = verdict.receipt;
-  if (!receipt) return undefined;
-  const node = chain.nodes.find((n) => String(n.id) === String(receipt.node_id));
-  if (!node) return undefined;
-  const url = `${node.url.replace(/\/$/, "")}/v1/stacks/${receipt.stack_id}/proof/${receipt.leaf_index}`;
-  const response = await fetch(url);
-  return response.ok ? response.json() : undefined;
 }

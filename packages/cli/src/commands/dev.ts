@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { devParameters } from "@atoma/chain";
 import { HUGGING_FACE_URL } from "@atoma/engine";
 import type { Command } from "commander";
-import { writeNetworkFile } from "../dev/networkFile.js";
+import { networkFilePath, writeNetworkFile } from "../dev/networkFile.js";
 import { type ReadyInfo, startDevNetwork } from "../dev/startDevNetwork.js";
 import { CliUsageError } from "../errors.js";
 import { ServiceStack } from "../lifecycle.js";
@@ -59,9 +59,12 @@ export function registerDev(program: Command): void {
       const services = new ServiceStack(logger);
       services.stopOnSignals();
       try {
+        const stateDir = flags.stateDir === undefined ? undefined : resolve(flags.stateDir);
+        const networkFile = networkFilePath(stateDir, services);
         const ready = await startDevNetwork(
           {
-            stateDir: flags.stateDir === undefined ? undefined : resolve(flags.stateDir),
+            stateDir,
+            networkFile,
             nodes: flags.nodes,
             gateway: flags.proxy,
             explorer: flags.explorer,
@@ -78,8 +81,7 @@ export function registerDev(program: Command): void {
           services,
           logger,
         );
-        const stateDir = flags.stateDir === undefined ? undefined : resolve(flags.stateDir);
-        const networkFile = writeNetworkFile(ready, stateDir, services);
+        writeNetworkFile(networkFile, ready);
         process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
         logger.info(
           {
@@ -104,15 +106,19 @@ export function registerDev(program: Command): void {
               `run --nodes ${2 + committee} or more for the verified one)\n`;
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
-              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} "Hello"\n` +
-              `${why}\n` +
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} --save answer.json "Hello"\n` +
+              `${why}` +
+              `then check the saved answer yourself, against the chain (each check printed; exit 1 names a failed one):\n` +
+              `  npx atoma verify answer.json --network ${networkFile}\n\n` +
               proxyHint(ready),
           );
         }
         if (ready.explorerUrl !== undefined)
           process.stderr.write(
             `Watch the network, follow a stack, and chat with every answer verified, in the explorer:\n` +
-              `  ${ready.explorerUrl}\n\n`,
+              `  ${ready.explorerUrl}\n` +
+              `(its playground saves each answer as answer.json and request.json for\n` +
+              `  npx atoma verify answer.json --request request.json --network ${networkFile})\n\n`,
           );
       } catch (error) {
         await services.stopAll();

@@ -5,12 +5,14 @@ import type { ReadyInfo } from "./startDevNetwork.js";
 
 /**
  * Serves the built explorer for the dev network; the page reads the ready line less the demo user's private key
- * (the playground uses the gateway's demo key). Returns its URL, or undefined when the explorer was not built.
+ * (the playground uses the gateway's demo key), and where the network file lies, for the `atoma verify` command the
+ * playground shows. Returns its URL, or undefined when the explorer was not built.
  */
 export async function startDevExplorer(
   ready: ReadyInfo,
   services: ServiceStack,
   logger: Logger,
+  networkFile?: string | undefined,
 ): Promise<string | undefined> {
   const dist = explorerDist();
   if (dist === undefined) {
@@ -18,7 +20,10 @@ export async function startDevExplorer(
     return undefined;
   }
   const { user: _user, accounts: _accounts, modelFile: _file, ...network } = ready;
-  const server = await startExplorerServer(dist, network);
+  const server = await startExplorerServer(
+    dist,
+    networkFile === undefined ? network : { ...network, networkFile },
+  );
   services.add({ name: "explorer", stop: () => server.stop() });
   return server.url;
 }

@@ -38,6 +38,8 @@ export interface DevNetworkOptions {
   model?: DevModelSource | undefined;
   /** Serve the built explorer (when it was built). @default true */
   explorer?: boolean | undefined;
+  /** Where `atoma dev` writes the network file: the explorer shows it in the `atoma verify` command it suggests. */
+  networkFile?: string | undefined;
   /**
    * Attesters and dispute committees select themselves in private by VRF (`DEV_PRIVATE_SELECTION`) instead of a
    * public draw. @default false
@@ -255,7 +257,7 @@ export async function startDevNetwork(
       ? ready
       : { ...ready, proxyUrl: gateway.url, apiKey: gateway.apiKey, gatewayAddress: gateway.address };
   if (options.explorer === false) return withGateway;
-  const explorerUrl = await startDevExplorer(withGateway, services, logger);
+  const explorerUrl = await startDevExplorer(withGateway, services, logger, options.networkFile);
   return explorerUrl === undefined ? withGateway : { ...withGateway, explorerUrl };
 }
 

@@ -110,6 +110,7 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
           again.settlement,
           again.receipt,
           again.nodeSlashed,
+          again.proof,
         );
       });
     return {
@@ -138,7 +139,13 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
           reason: `leaf ${verdict.receipt.leaf_index} of stack ${verdict.receipt.stack_id} was already an answer`,
         } as const)
       : ({ name: "replay", status: "pass", reason: "no earlier answer carried this receipt" } as const);
-    return verdictOf([...verdict.checks, check], verdict.settlement, verdict.receipt, verdict.nodeSlashed);
+    return verdictOf(
+      [...verdict.checks, check],
+      verdict.settlement,
+      verdict.receipt,
+      verdict.nodeSlashed,
+      verdict.proof,
+    );
   }
 
   async function readJson(answer: Response): Promise<Body> {

@@ -16,13 +16,25 @@ import { checkNodeId, checkPositive } from "./clientArguments.js";
 /**
  * How a node is picked for a model, as a gateway's `provider` object says it: a price cap (wei of TOMA per million
  * units), `sort` (`price`: the cheapest node; `latency`: the node that answers `GET /v1/models` first; absent: a
- * node drawn at random by the protocol), and the nodes allowed (`only`) or not (`ignore`).
+ * node drawn at random by the protocol), the nodes allowed (`only`) or not (`ignore`), the nodes tried first
+ * (`order`) and whether any other may serve (`allowFallbacks`).
  */
 export interface NodePreferences {
   maxPricePerMillion?: bigint | undefined;
   sort?: "price" | "latency" | undefined;
   only?: readonly bigint[] | undefined;
   ignore?: readonly bigint[] | undefined;
+  /**
+   * Node ids to buy from first, in this order, ahead of `sort`: the first of them the chain offers is bought from
+   * (a stack held on an earlier one of them is reused instead); when none is offered, `sort` chooses among the rest.
+   */
+  order?: readonly bigint[] | undefined;
+  /**
+   * `false`: with `order`, no node outside it serves (no offer among them: `NoNodeOfferedError`, nothing bought);
+   * without it, no candidate after the first choice is tried when a vetting (a confidential client's attestation
+   * check) refuses it. @default true
+   */
+  allowFallbacks?: boolean | undefined;
   /**
    * Only tasks of this security level (0 none, 1 cross-validation, 2 consensus). Default: the highest level a node
    * could serve this client at now (`servedTasks` within `maxPricePerMillion`, with capacity for `stack.units`, busy or
@@ -65,7 +77,9 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
     throw new ClientArgumentError("preferences.securityLevel must be 0, 1, 2 or 3");
   if (preferences.sort !== undefined && preferences.sort !== "price" && preferences.sort !== "latency")
     throw new ClientArgumentError('preferences.sort must be "price" or "latency"');
-  for (const name of ["only", "ignore"] as const) {
+  if (preferences.allowFallbacks !== undefined && typeof preferences.allowFallbacks !== "boolean")
+    throw new ClientArgumentError("preferences.allowFallbacks must be true or false");
+  for (const name of ["only", "ignore", "order"] as const) {
     const ids = preferences[name];
     if (ids === undefined) continue;
     if (!Array.isArray(ids))
@@ -149,7 +163,15 @@ export interface CandidateVetting {
 }
 
 const allowed = (preferences: NodePreferences, nodeId: bigint) =>
-  (!preferences.only || preferences.only.includes(nodeId)) && !preferences.ignore?.includes(nodeId);
+  (!preferences.only || preferences.only.includes(nodeId)) &&
+  !preferences.ignore?.includes(nodeId) &&
+  (preferences.allowFallbacks !== false || !preferences.order || preferences.order.includes(nodeId));
+
+/** Where `nodeId` stands in `order` (earlier is preferred); past every named node when it is not named. */
+const rankIn = (order: readonly bigint[], nodeId: bigint) => {
+  const at = order.indexOf(nodeId);
+  return at === -1 ? order.length : at;
+};
 
 /**
  * A stack for `model`: the owner's own stack on one of the model's tasks when one is active, its node allowed and
@@ -184,9 +206,16 @@ export async function stackForModel(
       `no node serves the model ${model} on this chain${preferences.securityLevel === undefined ? "" : ` at security level ${preferences.securityLevel}`}`,
     );
   // Only stacks of the level chosen: one of a lower level, bought earlier, is not reused for it.
+  // With `order`, the held stack on the earliest node it names (then any other allowed) is the one kept in view.
+  const order = preferences.order;
+  const rankHeld = ({ stackId, nodeId }: { stackId: bigint; nodeId: bigint }) =>
+    !allowed(preferences, nodeId) || spent.has(stackId) ? undefined : order ? rankIn(order, nodeId) : 0;
+  const held: UsableStack[] = [];
   for (const taskId of taskIds) {
-    const reused = await reusableStack(ctx, taskId, fromBlock);
-    if (reused && allowed(preferences, reused.nodeId) && !spent.has(reused.stackId)) return reused;
+    const reused = await reusableStack(ctx, taskId, fromBlock, rankHeld);
+    if (!reused) continue;
+    if (order === undefined) return reused;
+    held.push(reused);
   }
   const offers: Offer[] = [];
   for (const taskId of taskIds) {
@@ -194,13 +223,27 @@ export async function stackForModel(
     const offered = await offeredNodes(ctx, { taskId, units, maxPricePerMillion: cap }).catch(() => []);
     offers.push(...offered.filter((c) => allowed(preferences, c.nodeId)).map((c) => ({ ...c, taskId })));
   }
+  // With `order`, a stack held on a node named no later than the first named node offered is reused; otherwise that
+  // node is bought from, and a held stack elsewhere serves only when no named node is offered.
+  const ordered = order
+    ? offers
+        .filter((o) => order.includes(o.nodeId))
+        .sort((a, b) => rankIn(order, a.nodeId) - rankIn(order, b.nodeId))
+    : [];
+  const keep = order ? held.sort((a, b) => rankIn(order, a.nodeId) - rankIn(order, b.nodeId))[0] : undefined;
+  if (keep && (ordered[0] === undefined || rankIn(order!, keep.nodeId) <= rankIn(order!, ordered[0].nodeId)))
+    return keep;
   if (offers.length === 0)
     throw new NoNodeOfferedError(
       `no node serves ${model} at security level ${level} within the preferences now${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
     );
-  const chosen = await pickOffer(ctx, offers, preferences, fetcher);
+  const chosen = ordered[0] ?? (await pickOffer(ctx, offers, preferences, fetcher));
   const duration = stack.duration ?? DEFAULT_STACK_DURATION;
-  if (vetting) return vettedStack(ctx, candidatesInOrder(offers, chosen), vetting, units, duration);
+  if (vetting) {
+    const candidates = candidatesInOrder(offers, chosen, ordered);
+    const tried = preferences.allowFallbacks === false && !order ? candidates.slice(0, 1) : candidates;
+    return vettedStack(ctx, tried, vetting, units, duration);
+  }
   const restricted = preferences.only !== undefined || preferences.ignore !== undefined;
   const pick: NodePick =
     chosen === undefined && !restricted
@@ -222,16 +265,18 @@ export async function stackForModel(
 }
 
 /**
- * The offers in the order they are tried: the one `sort` prefers first, the rest after it; with no `sort`, in a
- * random order (a named purchase cannot be drawn by the protocol, so the client draws).
+ * The offers in the order they are tried: those `order` names, in its order, then the one `sort` prefers, the rest
+ * after them; with no `sort`, in a random order (a named purchase cannot be drawn by the protocol, so the client
+ * draws).
  */
-function candidatesInOrder(offers: Offer[], chosen: Offer | undefined): Offer[] {
-  const rest = offers.filter((o) => o !== chosen);
+function candidatesInOrder(offers: Offer[], chosen: Offer | undefined, ordered: Offer[]): Offer[] {
+  const first = [...ordered, ...(chosen && !ordered.includes(chosen) ? [chosen] : [])];
+  const rest = offers.filter((o) => !first.includes(o));
   for (let i = rest.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [rest[i], rest[j]] = [rest[j]!, rest[i]!];
   }
-  return chosen ? [chosen, ...rest] : rest;
+  return [...first, ...rest];
 }
 
 /**

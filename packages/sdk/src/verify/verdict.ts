@@ -1,4 +1,4 @@
-import type { AtomaReceipt } from "@atoma/core";
+import type { AtomaReceipt, LeafProof } from "@atoma/core";
 
 /** How one check came out: `not_checked` when the caller did not give what it needs (the request body). */
 export type CheckStatus = "pass" | "fail" | "pending" | "not_checked";
@@ -86,6 +86,11 @@ export interface Verdict {
    * for something else and leaves the answer verified). Undefined when the chain was not read.
    */
   nodeSlashed?: boolean | undefined;
+  /**
+   * The node's proof the inclusion check passed with, as it was checked: what a page shows as the answer's inclusion
+   * proof (fetching it again could show another). Undefined unless `inclusion` passed.
+   */
+  proof?: LeafProof | undefined;
 }
 
 /** Sums the checks into a verdict. */
@@ -94,6 +99,7 @@ export function verdictOf(
   settlement: SettlementState | undefined,
   receipt: AtomaReceipt | undefined,
   nodeSlashed?: boolean | undefined,
+  proof?: LeafProof | undefined,
 ): Verdict {
   const failures = checks.flatMap((check) => (check.status === "fail" && check.code ? [check.code] : []));
   return {
@@ -104,6 +110,8 @@ export function verdictOf(
     settlement,
     receipt,
     ...(nodeSlashed !== undefined && { nodeSlashed }),
+    ...(proof !== undefined &&
+      checks.some((check) => check.name === "inclusion" && check.status === "pass") && { proof }),
   };
 }
 

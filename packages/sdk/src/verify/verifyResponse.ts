@@ -3,6 +3,7 @@ import {
   type AtomaReceipt,
   atomaDomain,
   type Hash,
+  type LeafProof,
   parseReceipt,
   recoverResponseSigner,
   responseHash,
@@ -72,6 +73,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
     ...ownerCheck(args, receipt, onChain),
     ...taskChecks(args, onChain.task),
   );
+  let proof: LeafProof | string | undefined;
   const state = settlementStateOf(onChain.settlement.phase, onChain.node.status, onChain.fraudProven);
   if (onChain.settlement.phase === 0) {
     checks.push({ name: "inclusion", status: "pending", reason: "the stack is not settled yet" });
@@ -90,7 +92,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
       reason: `the node settled ${onChain.settlement.requestCount} leaves, leaving out leaf ${fields.leafIndex}`,
     });
   } else {
-    const proof = await fetchLeafProof(
+    proof = await fetchLeafProof(
       args.fetch,
       onChain.node.url,
       fields.stackId,
@@ -107,7 +109,13 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
     );
   }
   checks.push(settlementCheck(state));
-  return verdictOf(checks, state, receipt, onChain.node.status === NodeStatus.Slashed);
+  return verdictOf(
+    checks,
+    state,
+    receipt,
+    onChain.node.status === NodeStatus.Slashed,
+    typeof proof === "string" ? undefined : proof,
+  );
 }
 
 function responseHashCheck(args: VerifyArguments, signed: Hash): Check {

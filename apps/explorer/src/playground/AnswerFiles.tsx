@@ -1,0 +1,48 @@
+import { useState } from "react";
+import { ANSWER_FILE, jsonDataUrl, jsonFile, REQUEST_FILE } from "./verifyCommand.js";
+
+/**
+ * A verified answer as `atoma verify` takes it: the response as the client received it (its `atoma` receipt
+ * included) and the request as the node signed it, each to download or copy, beside the command that checks them.
+ */
+export function AnswerFiles({
+  response,
+  request,
+  command,
+}: {
+  response: Record<string, unknown>;
+  request: Record<string, unknown>;
+  command: string;
+}) {
+  const [copied, setCopied] = useState<string | undefined>();
+  const copy = (name: string, body: unknown) =>
+    navigator.clipboard.writeText(jsonFile(body)).then(
+      () => setCopied(`${name} copied`),
+      () => setCopied("the browser refused the clipboard: download it instead"),
+    );
+  return (
+    <div className="answer-files" data-testid="answer-files">
+      <p>
+        Check it yourself: save{" "}
+        <a href={jsonDataUrl(response)} download={ANSWER_FILE} data-testid="download-answer">
+          {ANSWER_FILE}
+        </a>{" "}
+        and{" "}
+        <a href={jsonDataUrl(request)} download={REQUEST_FILE} data-testid="download-request">
+          {REQUEST_FILE}
+        </a>{" "}
+        (or{" "}
+        <button type="button" className="link" onClick={() => void copy(ANSWER_FILE, response)}>
+          copy the answer
+        </button>
+        ,{" "}
+        <button type="button" className="link" onClick={() => void copy(REQUEST_FILE, request)}>
+          the request
+        </button>
+        ), then run
+      </p>
+      <pre data-testid="verify-command">{command}</pre>
+      {copied && <p className="hint">{copied}</p>}
+    </div>
+  );
+}
