@@ -20,9 +20,6 @@ describe("a node that cuts streams on purpose and bills their leaves up to the b
     nodes: [{ script: streamsAs(() => script), options: { strictNonces: true } }],
     // Its leaves' over-billing is `overbilledCuts.test.ts`'s: here only the cuts count.
     upstream: {
-      firstByteTimeoutMs: 5_000,
-      resendDelayMs: 10,
-      requestTimeoutMs: 60_000,
       cutLimit: CUT_LIMIT,
       overbilledCutLimit: 100,
     },
@@ -76,7 +73,7 @@ describe("a node that stalls the leaf read of a cut request", () => {
   const stall = { on: false };
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => script), options: { strictNonces: true, stallLeafReads: stall } }],
-    upstream: { firstByteTimeoutMs: 1_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
+    upstream: { firstByteTimeoutMs: 1_000 },
   });
 
   it("gives the read up after the first-byte timeout, not 30 s", async () => {

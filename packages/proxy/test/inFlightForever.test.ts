@@ -21,9 +21,6 @@ describe("a node that answers request_in_flight forever", () => {
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => script), options: { strictNonces: true } }],
     upstream: {
-      firstByteTimeoutMs: 5_000,
-      resendDelayMs: 10,
-      requestTimeoutMs: 60_000,
       cutLimit: 100,
       deadlineSeconds: DEADLINE_S,
       inFlightGraceMs: GRACE_MS,

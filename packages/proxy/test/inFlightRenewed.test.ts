@@ -27,9 +27,6 @@ function rigged(deadlineS = DEADLINE_S) {
     suiteNodeGateway({
       nodes: [{ script: streamsAs(() => env.script), options: { strictNonces: true, lies } }],
       upstream: {
-        firstByteTimeoutMs: 5_000,
-        resendDelayMs: 10,
-        requestTimeoutMs: 60_000,
         cutLimit: 100,
         deadlineSeconds: deadlineS,
         inFlightGraceMs: GRACE_MS,

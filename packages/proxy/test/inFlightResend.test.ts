@@ -23,7 +23,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
       { script: (body) => (body.stream === true ? script : plainScript), options: { strictNonces: true } },
     ],
     // Each case's one honest cut: never the repeated cuts of `cutOnPurpose.test.ts`.
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 10 },
+    upstream: { cutLimit: 10 },
   });
 
   const streamBody = {

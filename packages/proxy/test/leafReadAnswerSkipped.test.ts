@@ -21,7 +21,7 @@ describe.each(["none", "sealed"] as const)("a node whose leaf read shows %s for 
       { script: streamsAs(() => script), options: { strictNonces: true, leafAnswer: { shows } } },
       { script: () => ({ kind: "honest" }), options: { strictNonces: true }, price: 2n * RIG_PRICE },
     ],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+    upstream: { cutLimit: 100 },
   });
 
   it("checks the resend's answer instead, refuses the leaf with its fraud proof and takes the node out", async () => {

@@ -15,7 +15,7 @@ describe("a node that calls a nonce used and floods the leaf read that follows",
   const lies = { claimReused: true, leafReadFlood: { bytes: FLOOD_BYTES, pulled } };
   const rig = suiteNodeGateway({
     nodes: [{ script: () => ({ kind: "honest" }), options: { strictNonces: true, lies } }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+    upstream: { cutLimit: 100 },
   });
 
   it("reads no more of the leaf than its receipt and request", async () => {

@@ -15,7 +15,7 @@ describe("a node that calls a cut request's leaf missing, then shows it", () => 
   const lies: { leafNotFound?: number; dropRequests?: number } = {};
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => script), options: { strictNonces: true, lies } }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+    upstream: { cutLimit: 100 },
   });
 
   it("takes the node out of rotation when the freed request's leaf turns up", async () => {

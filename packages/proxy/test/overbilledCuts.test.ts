@@ -23,9 +23,6 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
     nodes: [{ script: streamsAs(() => script), options: { strictNonces: true } }],
     // Cuts alone never put either node aside here: only what their leaves bill does.
     upstream: {
-      firstByteTimeoutMs: 5_000,
-      resendDelayMs: 10,
-      requestTimeoutMs: 60_000,
       cutLimit: 100,
       overbilledCutLimit: OVERBILLED_LIMIT,
     },
@@ -94,7 +91,7 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
       // An honest node beside it, dearer: node 1 is tried first.
       { script: () => ({ kind: "honest" }), options: { strictNonces: true }, price: 2n * RIG_PRICE },
     ],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
+    upstream: { cutLimit: 100 },
   });
 
   it("refuses the leaf with its answer as the fraud proof, and takes the node out at once", async () => {

@@ -14,9 +14,6 @@ describe("an honest node finishing plain requests whose connections broke", () =
   const rig = suiteNodeGateway({
     nodes: [{ script: () => script, options: { strictNonces: true } }],
     upstream: {
-      firstByteTimeoutMs: 5_000,
-      resendDelayMs: 10,
-      requestTimeoutMs: 60_000,
       cutLimit: 100,
       overbilledCutLimit: 2,
     },

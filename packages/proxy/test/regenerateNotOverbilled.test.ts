@@ -17,7 +17,6 @@ describe("an honest node whose stopped streams are regenerated", () => {
   const seen = { begun: 0, stopped: 0, finished: 0 };
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => ({ kind: "generate", pieces: PIECES, delayMs: 5, seen })) }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
     served: true,
   });
 
@@ -60,7 +59,6 @@ describe("an honest node whose failed stream's body is sent again", () => {
   let script: NodeScript = { kind: "honest" };
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => script) }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
   });
 
   it("keeps the node in rotation when the retry's receipt lands at the failed request's leaf", async () => {

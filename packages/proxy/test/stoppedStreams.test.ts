@@ -17,7 +17,6 @@ describe("streams their OpenAI client stops", () => {
   const scripts: NodeScript[] = [{ kind: "generate", pieces: PIECES, delayMs: 20, seen }, { kind: "honest" }];
   const rig = suiteNodeGateway({
     nodes: scripts.map((script, i) => ({ script: streamsAs(() => script), price: PRICE * BigInt(i + 1) })),
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
     served: true,
   });
 
@@ -74,7 +73,6 @@ describe("two streams their client stops in a row on one stack", () => {
   const seen = { begun: 0, stopped: 0, finished: 0 };
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => ({ kind: "generate", pieces: PIECES, delayMs: 20, seen })) }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
     served: true,
   });
 
@@ -127,7 +125,6 @@ describe("a stopped stream, then the same body again", () => {
   const pieces = 40;
   const rig = suiteNodeGateway({
     nodes: [{ script: streamsAs(() => ({ kind: "generate", pieces, delayMs: 15, seen })) }],
-    upstream: { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
     served: true,
   });
 

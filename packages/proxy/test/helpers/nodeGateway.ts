@@ -16,6 +16,13 @@ const embedded = testDatabases()[0]!;
 /** What a rig's nodes charge per million units unless told otherwise. */
 export const RIG_PRICE = 10n ** 15n;
 
+/** The upstream's options a rig starts from: a node's first byte within 5 s, resent after 10 ms, a minute in all. */
+export const RIG_UPSTREAM: NetworkUpstreamOptions = {
+  firstByteTimeoutMs: 5_000,
+  resendDelayMs: 10,
+  requestTimeoutMs: 60_000,
+};
+
 /** One fake node of a rig (node ids 1, 2, … in order, each with its own signer). */
 export interface RigNode {
   /** How it answers each request's body. */
@@ -40,13 +47,14 @@ export interface NodeGateway {
 }
 
 /**
- * For one suite: the gateway's parts over a `NetworkUpstream` (with sealed charges, `upstream` its options) to `nodes`
+ * For one suite: the gateway's parts over a `NetworkUpstream` (with sealed charges) to `nodes`
  * started as fake nodes, each with one stack of a million units bought, on a fresh embedded database; all stopped after
  * the suite. The returned object is filled in (never replaced) before its first test.
  */
 export function suiteNodeGateway(setup: {
   nodes: RigNode[];
-  upstream: NetworkUpstreamOptions;
+  /** Over `RIG_UPSTREAM`. */
+  upstream?: NetworkUpstreamOptions;
   /** Also serve the gateway's app over HTTP (`baseURL`). @default false */
   served?: boolean;
 }): NodeGateway {
@@ -77,7 +85,7 @@ export function suiteNodeGateway(setup: {
         signer: signers[i]!,
         price: setup.nodes[i]!.price ?? RIG_PRICE,
       })),
-      setup.upstream,
+      { ...RIG_UPSTREAM, ...setup.upstream },
       1_000_000n,
       {
         sealedCharges: new SealedCharges(rig.opened.db),
