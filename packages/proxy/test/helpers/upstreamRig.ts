@@ -24,8 +24,16 @@ export async function upstreamRig(
   nodes: { url: string; signer: LocalAccount; price: bigint }[],
   options: NetworkUpstreamOptions,
   units = 100_000n,
-  /** Further parts of the upstream (its sealed charges, a listener of node errors). */
-  extra: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> = {},
+  /**
+   * Further parts of the upstream (its sealed charges, a listener of node errors), and the pool's ceiling price
+   * (`maxPricePerMillion`, by default the dearest node's).
+   */
+  {
+    maxPricePerMillion,
+    ...extra
+  }: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> & {
+    maxPricePerMillion?: bigint;
+  } = {},
 ): Promise<{ upstream: NetworkUpstream; health: NodeHealthBook; model: CatalogModel }> {
   const model = oneTaskModel(
     nodes.map((node, i) => ({
@@ -36,10 +44,15 @@ export async function upstreamRig(
     })),
   );
   // biome-ignore lint/complexity/useMathMinMax: bigints
-  const maxPrice = nodes.reduce((max, node) => (node.price > max ? node.price : max), 1n);
+  const dearest = nodes.reduce((max, node) => (node.price > max ? node.price : max), 1n);
   const pool = new StackPool(
     { db: opened.db, chain: {} as ChainContext },
-    { maxPricePerMillion: maxPrice, unitsPerStack: units, maxStacksPerModel: nodes.length, waitMs: 200 },
+    {
+      maxPricePerMillion: maxPricePerMillion ?? dearest,
+      unitsPerStack: units,
+      maxStacksPerModel: nodes.length,
+      waitMs: 200,
+    },
   );
   const health = new NodeHealthBook();
   const upstream = new NetworkUpstream(
