@@ -2,6 +2,7 @@ import { costOfUnits } from "@atoma/core";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -24,14 +25,7 @@ describe("a node that cuts streams on purpose and bills their leaves up to the b
       overbilledCutLimit: 100,
     },
   });
-
-  const streamBody = {
-    model: "tiny",
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 400,
-    stream: true,
-  };
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   it("charges the key at most what a cut stream delivered, and puts the node aside after repeated cuts", async () => {
     const { parts, node, upstream, nodeErrors } = rig;
@@ -40,7 +34,7 @@ describe("a node that cuts streams on purpose and bills their leaves up to the b
     let paidBefore = 0n;
     for (let cut = 1; cut <= CUT_LIMIT; cut++) {
       script = { kind: "cutThenFinish", finishMs: 600, bills: "fabricated" };
-      const response = await chat(app, key, streamBody);
+      const response = await chat(app, key, LONG_STREAM);
       expect(await response.text()).toContain("Hel");
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
       // One cut is what a broken connection looks like: no fault of the node's yet.
@@ -81,23 +75,14 @@ describe("a node that stalls the leaf read of a cut request", () => {
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "stalled", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300 };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
     stall.on = true;
     const startedAt = Date.now();
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "again" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("again"));
     await next.text();
     expect(node.leafReads.length).toBeGreaterThan(0);
     expect(Date.now() - startedAt).toBeLessThan(10_000);

@@ -7,6 +7,7 @@ import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import type { GatewayParts } from "../src/gateway/gatewayParts.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { LONG_STREAM } from "./helpers/chatBodies.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
 import { gatewayParts } from "./helpers/gatewayParts.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
@@ -58,7 +59,7 @@ describe("streams cut before their receipt", () => {
   const spentOf = async (keyId: string) => (await parts.keys.get(keyId)).spent;
   const usageSpend = async (keyId: string) =>
     (await parts.usage!.query({ keyId })).reduce((sum, row) => sum + BigInt(row.spend_wei), 0n);
-  const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 400, stream: true };
+  const body = LONG_STREAM;
   /** Reads the stream's first chunk, then stops it (the user pressed stop). */
   const stopAfterFirstChunk = async (app: ReturnType<typeof createGatewayApp>, key: string) => {
     const response = await chat(app, key, body);

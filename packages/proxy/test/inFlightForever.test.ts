@@ -2,6 +2,7 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { stackState } from "./helpers/stackState.js";
@@ -27,7 +28,7 @@ describe("a node that answers request_in_flight forever", () => {
     },
   });
 
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   it("retires the stack, leaves the held charge to its settlement and strikes the node once past the deadline", async () => {
     const { opened, parts, upstream, nodeErrors } = rig;
@@ -35,12 +36,7 @@ describe("a node that answers request_in_flight forever", () => {
     const { key, view } = await parts.keys.create({ name: "stuck", budget: "1" });
     // The node never finishes: its stack's next nonce stays in flight.
     script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     const held = await opened.db

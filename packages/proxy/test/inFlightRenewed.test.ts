@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { type NodeGateway, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { stackState } from "./helpers/stackState.js";
@@ -37,13 +38,7 @@ function rigged(deadlineS = DEADLINE_S) {
   return env;
 }
 
-const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
-const longStream = {
-  model: "tiny",
-  messages: [{ role: "user", content: "hi" }],
-  max_tokens: 400,
-  stream: true,
-};
+const plain = shortChat("again");
 /** Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell. */
 const pastDeadlineAndGrace = (deadlineS = DEADLINE_S) =>
   new Promise((resolve) => setTimeout(resolve, deadlineS * 1000 + GRACE_MS + 1_600));
@@ -55,7 +50,7 @@ describe("a node that answers request_in_flight, then calls the request expired 
     const app = createGatewayApp(env.parts);
     const { key } = await env.parts.keys.create({ name: "stuck", budget: "1" });
     env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, longStream);
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     env.script = { kind: "honest" };
     // Within the deadline: the node may still be finishing; nothing is struck.
@@ -88,7 +83,7 @@ describe("an honest node that answers a late resend 401 request_expired, then 40
     const app = createGatewayApp(env.parts);
     const { key } = await env.parts.keys.create({ name: "late", budget: "1" });
     env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, longStream);
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     env.script = { kind: "honest" };
     // No call at all until the first deadline and its grace are past (an idle stack, a gateway restart).

@@ -3,6 +3,7 @@ import { formatEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import type { NodeScript } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -25,21 +26,14 @@ describe("a resend a node answers 409 request_in_flight", () => {
     // Each case's one honest cut: never the repeated cuts of `cutOnPurpose.test.ts`.
     upstream: { cutLimit: 10 },
   });
-
-  const streamBody = {
-    model: "tiny",
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 400,
-    stream: true,
-  };
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   it("keeps the honest node, charges the key what its leaf says, and never regenerates the answer", async () => {
     const { opened, parts, node, upstream, nodeErrors } = rig;
     script = { kind: "cutThenFinish", finishMs: 1_500 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toContain("Hel");
@@ -75,7 +69,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
     script = { kind: "cutThenFinish", finishMs: 1_500 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "early", budget: "1" });
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(await response.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     script = { kind: "honest" };
@@ -134,7 +128,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
     script = { kind: "errorMidStream", code: "internal_error" };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "refused", budget: "1" });
-    const failed = await chat(app, key, streamBody);
+    const failed = await chat(app, key, LONG_STREAM);
     expect(await failed.text()).toContain("internal_error");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     expect((await parts.keys.get(view.id)).spent).toBe("0");

@@ -4,6 +4,7 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type FakeNode, type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -30,20 +31,11 @@ describe.each(["none", "sealed"] as const)("a node whose leaf read shows %s for 
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "x" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("x"));
     expect(node.leafReads.at(-1)?.found).toBe(true);
     expect(next.status).toBe(200);
     expect(other.requests).toHaveLength(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { shortChat } from "./helpers/chatBodies.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
 
@@ -22,11 +23,7 @@ describe("a node that calls a nonce used and floods the leaf read that follows",
     const { parts, node } = rig;
     const app = createGatewayApp(parts);
     const { key } = await parts.keys.create({ name: "flooded", budget: "1" });
-    const answer = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 4,
-    });
+    const answer = await chat(app, key, shortChat("hi"));
     expect(answer.status).toBeGreaterThanOrEqual(500);
     await answer.text();
     expect(node.leafReads.length).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -23,12 +24,7 @@ describe("a node that calls a cut request's leaf missing, then shows it", () => 
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "lied-to", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
@@ -36,19 +32,11 @@ describe("a node that calls a cut request's leaf missing, then shows it", () => 
     // its sends dropped): it stays pending, and the next request resends it first.
     lies.leafNotFound = 1;
     lies.dropRequests = 3;
-    const dropped = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "dropped" }],
-      max_tokens: 4,
-    });
+    const dropped = await chat(app, key, shortChat("dropped"));
     expect(dropped.status).toBeGreaterThanOrEqual(500);
     expect(lies.dropRequests).toBe(0);
     // That resend is called `nonce_reused`, and the leaf read now shows the freed request's leaf.
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "next" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("next"));
     await next.text();
     expect(node.leafReads.map((read) => read.found)).toEqual([true, true]);
     expect(nodeErrors).toContain("1:billed_error_answer");

@@ -4,6 +4,7 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type FakeNode, type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { stackState } from "./helpers/stackState.js";
@@ -27,19 +28,12 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
       overbilledCutLimit: OVERBILLED_LIMIT,
     },
   });
-
-  const streamBody = {
-    model: "tiny",
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 400,
-    stream: true,
-  };
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   /** A stream node 1 cuts (its leaf billing `bills`), then a plain request that reads that leaf. */
   async function cutThenRead(app: ReturnType<typeof createGatewayApp>, key: string, bound: boolean) {
     script = { kind: "cutThenFinish", finishMs: 300, ...(bound ? { bills: "fabricated" as const } : {}) };
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(await response.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
@@ -100,21 +94,12 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "caught", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
     // The next request reads the leaf at the lying node, then is served by the other one.
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "x" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("x"));
     expect(node.leafReads.at(-1)?.found).toBe(true);
     expect(next.status).toBe(200);
     expect(other.requests).toHaveLength(1);

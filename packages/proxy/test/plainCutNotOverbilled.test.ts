@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { shortChat } from "./helpers/chatBodies.js";
 import type { NodeScript } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -33,11 +34,7 @@ describe("an honest node finishing plain requests whose connections broke", () =
       expect(failed.status).toBe(502);
       await new Promise((resolve) => setTimeout(resolve, 400));
       script = { kind: "honest" };
-      const next = await chat(app, key, {
-        model: "tiny",
-        messages: [{ role: "user", content: `next ${round}` }],
-        max_tokens: 4,
-      });
+      const next = await chat(app, key, shortChat(`next ${round}`));
       expect(next.status).toBe(200);
       expect(node.leafReads.at(-1)?.found).toBe(true);
     }

@@ -2,6 +2,7 @@ import { costOfUnits } from "@atoma/core";
 import { formatEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE as PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -20,20 +21,14 @@ describe("a node that answers a stream with an error and bills its leaf", () => 
     scripts[0] = { kind: "errorMidStream", code: "internal_error" };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "victim", budget: "1" });
-    const response = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const response = await chat(app, key, LONG_STREAM);
     const text = await response.text();
     expect(text).toContain("error");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     // The stack's next request: the failed one is not resent (an honest node would generate it all again), its nonce
     // goes to this one, and the node, which committed the failed one there, shows a running total that includes it.
     scripts[0] = { kind: "honest" };
-    const ask = () =>
-      chat(app, key, { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 });
+    const ask = () => chat(app, key, shortChat("again"));
     let next = await ask();
     if (next.status !== 200) {
       expect(await next.json()).toMatchObject({ error: { code: expect.any(String) } });
@@ -61,22 +56,13 @@ describe("a node that answers a stream with an error and bills its leaf", () => 
     scripts[1] = { kind: "errorMidStream", code: "internal_error", commits: false };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "unlucky", budget: "1" });
-    const failed = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const failed = await chat(app, key, LONG_STREAM);
     expect(await failed.text()).toContain("internal_error");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     expect((await parts.keys.get(view.id)).spent).toBe("0");
     scripts[1] = { kind: "honest" };
     const before = nodes[1]!.requests.length;
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "again" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("again"));
     expect(next.status).toBe(200);
     expect(next.headers.get("x-atoma-node")).toBe("2");
     // Not resent first: the node is asked only the new request, at the failed one's nonce.

@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
+import { LONG_STREAM } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -65,12 +66,7 @@ describe("an honest node whose failed stream's body is sent again", () => {
     const { parts, node, upstream, nodeErrors } = rig;
     const app = createGatewayApp(parts);
     const { key } = await parts.keys.create({ name: "retrier", budget: "1" });
-    const body = {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    };
+    const body = LONG_STREAM;
     script = { kind: "errorMidStream", code: "internal_error", commits: false };
     expect(await (await chat(app, key, body)).text()).toContain("internal_error");
     script = { kind: "honest" };
