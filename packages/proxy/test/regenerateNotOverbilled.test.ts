@@ -4,6 +4,7 @@ import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { LONG_STREAM } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
+import { stopAfter } from "./helpers/stopStream.js";
 import { chat } from "./helpers/testGateway.js";
 
 /** A whole answer far above the body's bytes: an honest receipt for it bills far more than a stopped stream carried. */
@@ -32,11 +33,7 @@ describe("an honest node whose stopped streams are regenerated", () => {
         max_tokens: 400,
         stream: true as const,
       };
-      let delivered = 0;
-      for await (const chunk of await client.chat.completions.create(body)) {
-        delivered += chunk.choices[0]?.delta.content?.length ?? 0;
-        if (delivered >= 3) break;
-      }
+      await stopAfter(await client.chat.completions.create(body));
       await expect.poll(() => seen.stopped, { timeout: 5_000 }).toBe(round + 1);
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
       let text = "";

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE as PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
+import { stopAfter } from "./helpers/stopStream.js";
 
 /** The whole answer the generating node makes: 300 one-token chunks. */
 const PIECES = 300;
@@ -30,11 +31,7 @@ describe("streams their OpenAI client stops", () => {
       max_tokens: 400,
       stream: true,
     });
-    let delivered = 0;
-    for await (const chunk of stream) {
-      delivered += chunk.choices[0]?.delta.content?.length ?? 0;
-      if (delivered >= 3) break;
-    }
+    await stopAfter(stream);
     // Leaving the loop aborts the request: the node stops generating, and no other node is asked for it.
     await expect.poll(() => seen.stopped, { timeout: 5_000 }).toBe(1);
     expect(seen.finished).toBe(0);
@@ -87,11 +84,7 @@ describe("two streams their client stops in a row on one stack", () => {
         max_tokens: 400,
         stream: true,
       });
-      let delivered = 0;
-      for await (const chunk of stream) {
-        delivered += chunk.choices[0]?.delta.content?.length ?? 0;
-        if (delivered >= 3) break;
-      }
+      await stopAfter(stream);
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     };
     const readsBefore = nodes[0]!.leafReads.length;
@@ -141,11 +134,7 @@ describe("a stopped stream, then the same body again", () => {
     const stopped = await new OpenAI({ apiKey: first.key, baseURL, maxRetries: 0 }).chat.completions.create(
       body,
     );
-    let delivered = 0;
-    for await (const chunk of stopped) {
-      delivered += chunk.choices[0]?.delta.content?.length ?? 0;
-      if (delivered >= 3) break;
-    }
+    await stopAfter(stopped);
     await expect
       .poll(async () => (await parts.keys.get(first.view.id)).reserved, { timeout: 5_000 })
       .toBe("0");
