@@ -25,16 +25,18 @@ export async function upstreamRig(
   options: NetworkUpstreamOptions,
   units = 100_000n,
   /**
-   * Further parts of the upstream (its sealed charges, a listener of node errors), and the pool's ceiling price
-   * (`maxPricePerMillion`, by default the dearest node's).
+   * Further parts of the upstream (its sealed charges, a listener of node errors, its health book: a fresh one by
+   * default), and the pool's ceiling price (`maxPricePerMillion`, by default the dearest node's).
    */
   {
     maxPricePerMillion,
+    health = new NodeHealthBook(),
     ...extra
   }: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> & {
     maxPricePerMillion?: bigint;
+    health?: NodeHealthBook;
   } = {},
-): Promise<{ upstream: NetworkUpstream; health: NodeHealthBook; model: CatalogModel }> {
+): Promise<{ upstream: NetworkUpstream; health: NodeHealthBook; model: CatalogModel; pool: StackPool }> {
   const model = oneTaskModel(
     nodes.map((node, i) => ({
       nodeId: BigInt(i + 1),
@@ -54,7 +56,6 @@ export async function upstreamRig(
       waitMs: 200,
     },
   );
-  const health = new NodeHealthBook();
   const upstream = new NetworkUpstream(
     {
       catalog: {
@@ -92,5 +93,5 @@ export async function upstreamRig(
         last_used_ms: i,
       })
       .execute();
-  return { upstream, health, model };
+  return { upstream, health, model, pool };
 }
