@@ -39,6 +39,16 @@ function rigged(deadlineS = DEADLINE_S) {
 }
 
 const plain = shortChat("again");
+/** A new key's long stream the node cuts and never finishes: the stack's next nonce stays in flight. */
+async function stuckStream(env: ReturnType<typeof rigged>, name: string) {
+  const app = createGatewayApp(env.parts);
+  const { key } = await env.parts.keys.create({ name, budget: "1" });
+  env.script = { kind: "cutThenFinish", finishMs: 600_000 };
+  const cut = await chat(app, key, LONG_STREAM);
+  expect(await cut.text()).toContain("Hel");
+  env.script = { kind: "honest" };
+  return { app, key };
+}
 /** Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell. */
 const pastDeadlineAndGrace = (deadlineS = DEADLINE_S) =>
   new Promise((resolve) => setTimeout(resolve, deadlineS * 1000 + GRACE_MS + 1_600));
@@ -47,12 +57,7 @@ describe("a node that answers request_in_flight, then calls the request expired 
   const env = rigged();
 
   it("strikes the node from the first deadline signed, whatever deadline the request was signed again with", async () => {
-    const app = createGatewayApp(env.parts);
-    const { key } = await env.parts.keys.create({ name: "stuck", budget: "1" });
-    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, LONG_STREAM);
-    expect(await cut.text()).toContain("Hel");
-    env.script = { kind: "honest" };
+    const { app, key } = await stuckStream(env, "stuck");
     // Within the deadline: the node may still be finishing; nothing is struck.
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
     expect(env.nodeErrors).toEqual([]);
@@ -80,12 +85,7 @@ describe("an honest node that answers a late resend 401 request_expired, then 40
   const env = rigged();
 
   it("is not struck: the cutoff runs from the deadline the request carried at its first 409", async () => {
-    const app = createGatewayApp(env.parts);
-    const { key } = await env.parts.keys.create({ name: "late", budget: "1" });
-    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, LONG_STREAM);
-    expect(await cut.text()).toContain("Hel");
-    env.script = { kind: "honest" };
+    const { app, key } = await stuckStream(env, "late");
     // No call at all until the first deadline and its grace are past (an idle stack, a gateway restart).
     await pastDeadlineAndGrace();
     env.lies.leafReadStatus = 503;

@@ -9,6 +9,13 @@ import { stopAfter } from "./helpers/stopStream.js";
 
 /** The whole answer the generating node makes: 300 one-token chunks. */
 const PIECES = 300;
+/** The long stream each case's client asks for (and stops). */
+const LONG_CHAT = {
+  model: "tiny",
+  messages: [{ role: "user" as const, content: "hi" }],
+  max_tokens: 400,
+  stream: true as const,
+};
 
 // A stream its client stops (an OpenAI client aborting mid-answer) must stop the work upstream and bill only what was
 // delivered: the node stops generating and records nothing, so the pending request's resend before the stack's next
@@ -25,12 +32,7 @@ describe("streams their OpenAI client stops", () => {
     const { opened, nodes, parts, baseURL } = rig;
     const { key, view } = await parts.keys.create({ name: "stopper", budget: "1000" });
     const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0 });
-    const stream = await client.chat.completions.create({
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const stream = await client.chat.completions.create(LONG_CHAT);
     await stopAfter(stream);
     // Leaving the loop aborts the request: the node stops generating, and no other node is asked for it.
     await expect.poll(() => seen.stopped, { timeout: 5_000 }).toBe(1);
@@ -78,12 +80,7 @@ describe("two streams their client stops in a row on one stack", () => {
     const { key, view } = await parts.keys.create({ name: "twice", budget: "1000" });
     const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0 });
     const stopAfterThree = async () => {
-      const stream = await client.chat.completions.create({
-        model: "tiny",
-        messages: [{ role: "user", content: "hi" }],
-        max_tokens: 400,
-        stream: true,
-      });
+      const stream = await client.chat.completions.create(LONG_CHAT);
       await stopAfter(stream);
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     };
@@ -125,12 +122,7 @@ describe("a stopped stream, then the same body again", () => {
     const { opened, nodes, parts, baseURL } = rig;
     const first = await parts.keys.create({ name: "stopper", budget: "1000" });
     const second = await parts.keys.create({ name: "regenerator", budget: "1000" });
-    const body = {
-      model: "tiny",
-      messages: [{ role: "user" as const, content: "hi" }],
-      max_tokens: 400,
-      stream: true as const,
-    };
+    const body = LONG_CHAT;
     const stopped = await new OpenAI({ apiKey: first.key, baseURL, maxRetries: 0 }).chat.completions.create(
       body,
     );
