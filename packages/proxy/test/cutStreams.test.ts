@@ -1,31 +1,24 @@
-import type { ChainContext } from "@atoma/chain";
-import { costOfUnits, silentLogger } from "@atoma/core";
+import { costOfUnits } from "@atoma/core";
 import { formatEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { StackPool } from "../src/network/stackPool.js";
-import { UsageBook } from "../src/usage/usageBook.js";
+import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import { LONG_STREAM } from "./helpers/chatBodies.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { oneTaskModel } from "./helpers/oneTaskModel.js";
+import { gatewayParts } from "./helpers/gatewayParts.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 import { chat } from "./helpers/testGateway.js";
+import { RIG_CHAIN_ID, RIG_STACK_MANAGER, upstreamRig } from "./helpers/upstreamRig.js";
 
 const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 /** The node's price; the gateway reserves at ten times it, as its default ceiling does. */
 const PRICE = 10n ** 15n;
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKey = privateKeyToAccount(generatePrivateKey());
-const NOW_S = BigInt(Math.floor(Date.now() / 1000));
 /** What the fake node bills each answer. */
 const ANSWER = costOfUnits(5n, PRICE);
 
@@ -42,59 +35,20 @@ describe("streams cut before their receipt", () => {
   beforeAll(async () => {
     db = embedded.make();
     opened = await openGatewayDatabase(db.config);
-    node = await startFakeNode(nodeKey, 1n, CHAIN_ID, STACK_MANAGER, () => script());
+    node = await startFakeNode(nodeKey, 1n, RIG_CHAIN_ID, RIG_STACK_MANAGER, () => script());
   });
   beforeEach(async () => {
-    const model = oneTaskModel([
-      { nodeId: 1n, url: node.url, signer: nodeKey.address, pricePerMillion: PRICE },
-    ]);
-    const pool = new StackPool(
-      { db: opened.db, chain: {} as ChainContext },
-      { maxPricePerMillion: 10n * PRICE, unitsPerStack: 1_000_000n, maxStacksPerModel: 1, waitMs: 200 },
-    );
-    const upstream = new NetworkUpstream(
-      {
-        catalog: {
-          models: () => [model],
-          model: (name) => (name === "tiny" ? model : undefined),
-          allowsPrivateNodeUrls: true,
-        },
-        pool,
-        sealedCharges: new SealedCharges(opened.db),
-        account: gateway,
-        chainId: CHAIN_ID,
-        stackManager: STACK_MANAGER,
-      },
+    await opened.db.deleteFrom("sealed_charges").execute();
+    const { upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: node.url, signer: nodeKey, price: PRICE }],
       { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
+      1_000_000n,
+      { sealedCharges: new SealedCharges(opened.db), maxPricePerMillion: 10n * PRICE },
     );
-    for (const table of ["receipts", "signed_requests", "sealed_charges", "stacks"] as const)
-      await opened.db.deleteFrom(table).execute();
-    await opened.db
-      .insertInto("stacks")
-      .values({
-        stack_id: 1n,
-        model: model.modelId,
-        task_id: 1n,
-        node_id: 1n,
-        node_url: node.url,
-        node_signer: nodeKey.address,
-        units: 1_000_000n,
-        price_per_million: PRICE,
-        expires_at: NOW_S + 3_600n,
-        created_at_ms: Date.now(),
-      })
-      .execute();
     node.reset();
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
+    parts = gatewayParts(opened, upstream);
   });
   afterAll(async () => {
     await node?.stop();
@@ -105,7 +59,7 @@ describe("streams cut before their receipt", () => {
   const spentOf = async (keyId: string) => (await parts.keys.get(keyId)).spent;
   const usageSpend = async (keyId: string) =>
     (await parts.usage!.query({ keyId })).reduce((sum, row) => sum + BigInt(row.spend_wei), 0n);
-  const body = { model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 400, stream: true };
+  const body = LONG_STREAM;
   /** Reads the stream's first chunk, then stops it (the user pressed stop). */
   const stopAfterFirstChunk = async (app: ReturnType<typeof createGatewayApp>, key: string) => {
     const response = await chat(app, key, body);

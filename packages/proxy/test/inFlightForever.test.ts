@@ -1,27 +1,13 @@
-import { silentLogger } from "@atoma/core";
 import { parseEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import type { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { UsageBook } from "../src/usage/usageBook.js";
-import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
+import { suiteNodeGateway } from "./helpers/nodeGateway.js";
+import { stackState } from "./helpers/stackState.js";
 import { chat } from "./helpers/testGateway.js";
-import { upstreamRig } from "./helpers/upstreamRig.js";
 
-const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
-const PRICE = 10n ** 15n;
-const gateway = privateKeyToAccount(generatePrivateKey());
-const nodeKey = privateKeyToAccount(generatePrivateKey());
 /** The deadline the gateway signs requests with (s), and the grace after it (ms). */
 const DEADLINE_S = 3;
 const GRACE_MS = 500;
@@ -32,81 +18,25 @@ const GRACE_MS = 500;
 // never settled, and the node never counted against. Past the request's signed deadline and a grace, the stack is
 // retired (closed, as an idle stack) and the node struck; the hold waits for the stack's settlement.
 describe("a node that answers request_in_flight forever", () => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-  const nodeErrors: string[] = [];
-
-  beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    node = await startFakeNode(
-      nodeKey,
-      1n,
-      CHAIN_ID,
-      STACK_MANAGER,
-      (body) => (body.stream === true ? script : { kind: "honest" }),
-      { strictNonces: true },
-    );
-    ({ upstream } = await upstreamRig(
-      opened,
-      gateway,
-      [{ url: node.url, signer: nodeKey, price: PRICE }],
-      {
-        firstByteTimeoutMs: 5_000,
-        resendDelayMs: 10,
-        requestTimeoutMs: 60_000,
-        cutLimit: 100,
-        deadlineSeconds: DEADLINE_S,
-        inFlightGraceMs: GRACE_MS,
-      },
-      1_000_000n,
-      {
-        sealedCharges: new SealedCharges(opened.db),
-        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
-      },
-    ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
-  });
-  afterAll(async () => {
-    await node?.stop();
-    await opened?.close();
-    await db?.dispose();
+  const rig = suiteNodeGateway({
+    nodes: [{ script: streamsAs(() => script), options: { strictNonces: true } }],
+    upstream: {
+      cutLimit: 100,
+      deadlineSeconds: DEADLINE_S,
+      inFlightGraceMs: GRACE_MS,
+    },
   });
 
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
-  const stackState = async () =>
-    (
-      await opened.db
-        .selectFrom("stacks")
-        .select("state")
-        .where("stack_id", "=", 1n)
-        .executeTakeFirstOrThrow()
-    ).state;
+  const plain = shortChat("again");
 
   it("retires the stack, leaves the held charge to its settlement and strikes the node once past the deadline", async () => {
+    const { opened, parts, upstream, nodeErrors } = rig;
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "stuck", budget: "1" });
     // The node never finishes: its stack's next nonce stays in flight.
     script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     const held = await opened.db
@@ -119,13 +49,13 @@ describe("a node that answers request_in_flight forever", () => {
     // Within the deadline: the node may still be finishing; the stack is kept and the node not struck.
     script = { kind: "honest" };
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
-    expect(await stackState()).not.toBe("retired");
+    expect(await stackState(opened)).not.toBe("retired");
     expect(nodeErrors).toEqual([]);
 
     // Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell.
     await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + GRACE_MS + 1_600));
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
-    expect(await stackState()).toBe("retired");
+    expect(await stackState(opened)).toBe("retired");
     expect(nodeErrors).toContain("1:in_flight_past_deadline");
     expect(upstream.health.available(1n)).toBe(false);
     // The hold stays for the stack's settlement (review 3 of h-gw, LOW): the node still holds the request's signature

@@ -1,26 +1,11 @@
-import { silentLogger } from "@atoma/core";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
-import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import type { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { UsageBook } from "../src/usage/usageBook.js";
-import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
+import { type NodeGateway, suiteNodeGateway } from "./helpers/nodeGateway.js";
+import { stackState } from "./helpers/stackState.js";
 import { chat } from "./helpers/testGateway.js";
-import { upstreamRig } from "./helpers/upstreamRig.js";
 
-const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
-const PRICE = 10n ** 15n;
-const gateway = privateKeyToAccount(generatePrivateKey());
-const nodeKey = privateKeyToAccount(generatePrivateKey());
 /**
  * The deadline the gateway signs requests with (s), and the grace after it (ms). Three seconds: deadlines are whole
  * seconds, and on a loaded machine a request's first resend must still land within its first deadline (at one
@@ -38,78 +23,32 @@ const GRACE_MS = 500;
 // the deadline the request was first signed with at its nonce (as this process saw it), whatever it was signed with since.
 /** A gateway over one fake node (`lies` changes what it answers), its first stack 1. */
 function rigged(deadlineS = DEADLINE_S) {
-  const env = {
-    script: { kind: "honest" } as NodeScript,
-    lies: {} as { leafReadStatus?: number; expiredFirst?: boolean },
-    nodeErrors: [] as string[],
-  } as {
-    script: NodeScript;
-    lies: { leafReadStatus?: number; expiredFirst?: boolean };
-    nodeErrors: string[];
-    db: TestDatabaseConfig;
-    opened: OpenedDatabase;
-    node: Awaited<ReturnType<typeof startFakeNode>>;
-    parts: GatewayParts;
-    upstream: NetworkUpstream;
-  };
-  beforeAll(async () => {
-    env.db = embedded.make();
-    env.opened = await openGatewayDatabase(env.db.config);
-    env.node = await startFakeNode(
-      nodeKey,
-      1n,
-      CHAIN_ID,
-      STACK_MANAGER,
-      (body) => (body.stream === true ? env.script : { kind: "honest" }),
-      { strictNonces: true, lies: env.lies },
-    );
-    ({ upstream: env.upstream } = await upstreamRig(
-      env.opened,
-      gateway,
-      [{ url: env.node.url, signer: nodeKey, price: PRICE }],
-      {
-        firstByteTimeoutMs: 5_000,
-        resendDelayMs: 10,
-        requestTimeoutMs: 60_000,
+  const lies: { leafReadStatus?: number; expiredFirst?: boolean } = {};
+  const env: NodeGateway & { script: NodeScript; lies: typeof lies } = Object.assign(
+    suiteNodeGateway({
+      nodes: [{ script: streamsAs(() => env.script), options: { strictNonces: true, lies } }],
+      upstream: {
         cutLimit: 100,
         deadlineSeconds: deadlineS,
         inFlightGraceMs: GRACE_MS,
       },
-      1_000_000n,
-      {
-        sealedCharges: new SealedCharges(env.opened.db),
-        onNodeError: (nodeId, code) => env.nodeErrors.push(`${nodeId}:${code}`),
-      },
-    ));
-    env.parts = {
-      keys: new KeyStore(env.opened.db, Date.now),
-      ledger: new SpendLedger(env.opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream: env.upstream,
-      usage: new UsageBook(env.opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
-  });
-  afterAll(async () => {
-    await env.node?.stop();
-    await env.opened?.close();
-    await env.db?.dispose();
-  });
+    }),
+    { script: { kind: "honest" } as NodeScript, lies },
+  );
   return env;
 }
 
-const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
-const longStream = {
-  model: "tiny",
-  messages: [{ role: "user", content: "hi" }],
-  max_tokens: 400,
-  stream: true,
-};
-const stackState = async (opened: OpenedDatabase) =>
-  (await opened.db.selectFrom("stacks").select("state").where("stack_id", "=", 1n).executeTakeFirstOrThrow())
-    .state;
+const plain = shortChat("again");
+/** A new key's long stream the node cuts and never finishes: the stack's next nonce stays in flight. */
+async function stuckStream(env: ReturnType<typeof rigged>, name: string) {
+  const app = createGatewayApp(env.parts);
+  const { key } = await env.parts.keys.create({ name, budget: "1" });
+  env.script = { kind: "cutThenFinish", finishMs: 600_000 };
+  const cut = await chat(app, key, LONG_STREAM);
+  expect(await cut.text()).toContain("Hel");
+  env.script = { kind: "honest" };
+  return { app, key };
+}
 /** Deadlines are whole seconds: a second more than the grace past the deadline, wherever in its second it fell. */
 const pastDeadlineAndGrace = (deadlineS = DEADLINE_S) =>
   new Promise((resolve) => setTimeout(resolve, deadlineS * 1000 + GRACE_MS + 1_600));
@@ -118,12 +57,7 @@ describe("a node that answers request_in_flight, then calls the request expired 
   const env = rigged();
 
   it("strikes the node from the first deadline signed, whatever deadline the request was signed again with", async () => {
-    const app = createGatewayApp(env.parts);
-    const { key } = await env.parts.keys.create({ name: "stuck", budget: "1" });
-    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, longStream);
-    expect(await cut.text()).toContain("Hel");
-    env.script = { kind: "honest" };
+    const { app, key } = await stuckStream(env, "stuck");
     // Within the deadline: the node may still be finishing; nothing is struck.
     expect((await chat(app, key, plain)).status).toBeGreaterThanOrEqual(500);
     expect(env.nodeErrors).toEqual([]);
@@ -151,12 +85,7 @@ describe("an honest node that answers a late resend 401 request_expired, then 40
   const env = rigged();
 
   it("is not struck: the cutoff runs from the deadline the request carried at its first 409", async () => {
-    const app = createGatewayApp(env.parts);
-    const { key } = await env.parts.keys.create({ name: "late", budget: "1" });
-    env.script = { kind: "cutThenFinish", finishMs: 600_000 };
-    const cut = await chat(app, key, longStream);
-    expect(await cut.text()).toContain("Hel");
-    env.script = { kind: "honest" };
+    const { app, key } = await stuckStream(env, "late");
     // No call at all until the first deadline and its grace are past (an idle stack, a gateway restart).
     await pastDeadlineAndGrace();
     env.lies.leafReadStatus = 503;

@@ -1,29 +1,15 @@
-import { costOfUnits, silentLogger } from "@atoma/core";
+import { costOfUnits } from "@atoma/core";
 import { formatEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import type { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { UsageBook } from "../src/usage/usageBook.js";
-import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import type { NodeScript } from "./helpers/fakeNode.js";
+import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
-import { upstreamRig } from "./helpers/upstreamRig.js";
 
-const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
-const PRICE = 10n ** 15n;
 /** What the fake node bills each answer. */
-const ANSWER = costOfUnits(5n, PRICE);
-const gateway = privateKeyToAccount(generatePrivateKey());
-const nodeKey = privateKeyToAccount(generatePrivateKey());
+const ANSWER = costOfUnits(5n, RIG_PRICE);
 
 // Review M1: a stream whose connection broke is resent (the same signed request) while the node is still finishing
 // the first attempt, and the node answers the resend 409 `request_in_flight`: a correct answer. The gateway took any
@@ -31,69 +17,23 @@ const nodeKey = privateKeyToAccount(generatePrivateKey());
 // leaf it committed there, put the honest node out of rotation for billing "a request it said failed"; the key was
 // charged nothing for a leaf the node bills.
 describe("a resend a node answers 409 request_in_flight", () => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
   let plainScript: NodeScript = { kind: "honest" };
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-  /** `nodeId:code` of every failure the gateway counted against a node. */
-  const nodeErrors: string[] = [];
-
-  beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    node = await startFakeNode(
-      nodeKey,
-      1n,
-      CHAIN_ID,
-      STACK_MANAGER,
-      (body) => (body.stream === true ? script : plainScript),
-      { strictNonces: true },
-    );
-    ({ upstream } = await upstreamRig(
-      opened,
-      gateway,
-      [{ url: node.url, signer: nodeKey, price: PRICE }],
-      // Each case's one honest cut: never the repeated cuts of `cutOnPurpose.test.ts`.
-      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 10 },
-      1_000_000n,
-      {
-        sealedCharges: new SealedCharges(opened.db),
-        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
-      },
-    ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
+  const rig = suiteNodeGateway({
+    nodes: [
+      { script: (body) => (body.stream === true ? script : plainScript), options: { strictNonces: true } },
+    ],
+    // Each case's one honest cut: never the repeated cuts of `cutOnPurpose.test.ts`.
+    upstream: { cutLimit: 10 },
   });
-  afterAll(async () => {
-    await node?.stop();
-    await opened?.close();
-    await db?.dispose();
-  });
-
-  const streamBody = {
-    model: "tiny",
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 400,
-    stream: true,
-  };
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   it("keeps the honest node, charges the key what its leaf says, and never regenerates the answer", async () => {
+    const { opened, parts, node, upstream, nodeErrors } = rig;
     script = { kind: "cutThenFinish", finishMs: 1_500 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toContain("Hel");
@@ -125,10 +65,11 @@ describe("a resend a node answers 409 request_in_flight", () => {
   // "no leaf" there, the gateway freed the nonce and signed the next request on it: 409 blamed on the node, or (the
   // cut one committing first) `nonce_reused`, taken for a gap, and the honest node removed.
   it("keeps a cut request pending, and the honest node in rotation, when the next request comes before it commits", async () => {
+    const { opened, parts, upstream, nodeErrors } = rig;
     script = { kind: "cutThenFinish", finishMs: 1_500 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "early", budget: "1" });
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(await response.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     script = { kind: "honest" };
@@ -152,6 +93,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
   });
 
   it("does not blame a node whose plain request's connection broke and whose resend it still had in flight", async () => {
+    const { opened, parts, node, upstream, nodeErrors } = rig;
     plainScript = { kind: "dropThenFinish", finishMs: 400 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "dropped", budget: "1" });
@@ -182,10 +124,11 @@ describe("a resend a node answers 409 request_in_flight", () => {
   });
 
   it("still gives the nonce up and puts aside a node that fails a stream itself and then bills its leaf", async () => {
+    const { parts, upstream, nodeErrors } = rig;
     script = { kind: "errorMidStream", code: "internal_error" };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "refused", budget: "1" });
-    const failed = await chat(app, key, streamBody);
+    const failed = await chat(app, key, LONG_STREAM);
     expect(await failed.text()).toContain("internal_error");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
     expect((await parts.keys.get(view.id)).spent).toBe("0");

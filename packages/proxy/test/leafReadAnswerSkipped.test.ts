@@ -1,28 +1,13 @@
-import { costOfUnits, silentLogger } from "@atoma/core";
+import { costOfUnits } from "@atoma/core";
 import { findKeptReceiptFraud } from "@atoma/sdk";
 import { parseEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
-import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import type { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
-import { UsageBook } from "../src/usage/usageBook.js";
-import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { type FakeNode, type NodeScript, streamsAs } from "./helpers/fakeNode.js";
+import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
-import { upstreamRig } from "./helpers/upstreamRig.js";
-
-const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
-const PRICE = 10n ** 15n;
-const gateway = privateKeyToAccount(generatePrivateKey());
 
 // Review 3 of h-gw, HIGH-1: the answer a leaf read shows is the fraud proof of a cut stream's leaf billed past its
 // usage, but it was checked only when the node showed one that was not marked sealed. A node that cut a clear stream,
@@ -31,77 +16,26 @@ const gateway = privateKeyToAccount(generatePrivateKey());
 // no result bytes to prove the fraud. "Sealed" is now the signed body's word, never the node's: a clear request whose
 // leaf read shows no clear answer is resent, and the resend's answer (the node's records) is checked as any.
 describe.each(["none", "sealed"] as const)("a node whose leaf read shows %s for a clear answer", (shows) => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
-  let other: Awaited<ReturnType<typeof startFakeNode>>;
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-
-  beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    const signer = privateKeyToAccount(generatePrivateKey());
-    node = await startFakeNode(
-      signer,
-      1n,
-      CHAIN_ID,
-      STACK_MANAGER,
-      (body) => (body.stream === true ? script : { kind: "honest" }),
-      { strictNonces: true, leafAnswer: { shows } },
-    );
-    const otherSigner = privateKeyToAccount(generatePrivateKey());
-    other = await startFakeNode(otherSigner, 2n, CHAIN_ID, STACK_MANAGER, () => ({ kind: "honest" }), {
-      strictNonces: true,
-    });
-    ({ upstream } = await upstreamRig(
-      opened,
-      gateway,
-      [
-        { url: node.url, signer, price: PRICE },
-        { url: other.url, signer: otherSigner, price: 2n * PRICE },
-      ],
-      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
-      1_000_000n,
-      { sealedCharges: new SealedCharges(opened.db) },
-    ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
-  });
-  afterAll(async () => {
-    await node?.stop();
-    await other?.stop();
-    await opened?.close();
-    await db?.dispose();
+  const rig = suiteNodeGateway({
+    nodes: [
+      { script: streamsAs(() => script), options: { strictNonces: true, leafAnswer: { shows } } },
+      { script: () => ({ kind: "honest" }), options: { strictNonces: true }, price: 2n * RIG_PRICE },
+    ],
+    upstream: { cutLimit: 100 },
   });
 
   it("checks the resend's answer instead, refuses the leaf with its fraud proof and takes the node out", async () => {
+    const { opened, parts, upstream } = rig;
+    const [node, other] = rig.nodes as [FakeNode, FakeNode];
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "x" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("x"));
     expect(node.leafReads.at(-1)?.found).toBe(true);
     expect(next.status).toBe(200);
     expect(other.requests).toHaveLength(1);
@@ -117,6 +51,6 @@ describe.each(["none", "sealed"] as const)("a node whose leaf read shows %s for 
     expect(kept.some((k) => k.receipt.result !== "0x")).toBe(true);
     expect(findKeptReceiptFraud(kept.map((k) => k.receipt))?.kind).toBe("units");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
-    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, PRICE));
+    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, RIG_PRICE));
   });
 });

@@ -13,6 +13,7 @@ import { parseProviderPreferences } from "../src/routing/providerPreferences.js"
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
 import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { upstreamRig } from "./helpers/upstreamRig.js";
 
 const embedded = testDatabases()[0]!;
 
@@ -63,54 +64,20 @@ describe("the gateway in front of nodes that misbehave", () => {
         startFakeNode(key, BigInt(i + 1), CHAIN_ID, STACK_MANAGER, () => scripts[i]!()),
       ),
     );
-    model = oneTaskModel(
-      nodes.map((node, i) => ({
-        nodeId: BigInt(i + 1),
-        url: node.url,
-        signer: nodeKeys[i]!.address,
-        pricePerMillion: 1n,
-      })),
-    );
   });
   beforeEach(async () => {
-    pool = new StackPool(
-      { db: opened.db, chain: {} as ChainContext },
-      { maxPricePerMillion: 1n, unitsPerStack: 1_000n, maxStacksPerModel: 2, waitMs: 200 },
-    );
-    const catalog = {
-      models: () => [model],
-      model: (name: string) => (name === "tiny" ? model : undefined),
-      allowsPrivateNodeUrls: true,
-    };
     // Speeds measured on this machine would rank the two equal nodes by chance: these tests leave them equal.
     health = new EqualSpeedBook();
-    upstream = new NetworkUpstream(
-      { catalog, pool, account: gateway, chainId: CHAIN_ID, stackManager: STACK_MANAGER, health },
+    ({ upstream, model, pool } = await upstreamRig(
+      opened,
+      gateway,
+      nodes.map((node, i) => ({ url: node.url, signer: nodeKeys[i]!, price: 1n })),
       // No test here waits for the first-byte timeout: a short one let a loaded machine's slow first answer fall
       // over to the other node, turning an expected refusal into a success (seen in CI).
       { firstByteTimeoutMs: 10_000, cooldownMs: 60_000, resendDelayMs: 10 },
-    );
-    await opened.db.deleteFrom("receipts").execute();
-    await opened.db.deleteFrom("signed_requests").execute();
-    await opened.db.deleteFrom("stacks").execute();
-    for (const [i, node] of nodes.entries())
-      await opened.db
-        .insertInto("stacks")
-        .values({
-          stack_id: BigInt(i + 1),
-          model: model.modelId,
-          task_id: 1n,
-          node_id: BigInt(i + 1),
-          node_url: node.url,
-          node_signer: nodeKeys[i]!.address,
-          units: 1_000n,
-          price_per_million: 1n,
-          expires_at: NOW_S + 3_600n,
-          created_at_ms: Date.now(),
-          // Node 1's stack is the one leased first.
-          last_used_ms: i,
-        })
-        .execute();
+      1_000n,
+      { health },
+    ));
     scripts[0] = () => ({ kind: "honest" });
     scripts[1] = () => ({ kind: "honest" });
     for (const node of nodes) node.reset();

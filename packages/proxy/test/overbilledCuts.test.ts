@@ -1,28 +1,15 @@
-import { costOfUnits, silentLogger } from "@atoma/core";
+import { costOfUnits } from "@atoma/core";
 import { findKeptReceiptFraud } from "@atoma/sdk";
 import { parseEther } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
+import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import type { GatewayParts } from "../src/gateway/gatewayParts.js";
-import { KeyStore } from "../src/keys/keyStore.js";
-import { RateLimiter } from "../src/limits/rateLimiter.js";
-import { SealedCharges } from "../src/limits/sealedCharges.js";
-import { SpendLedger } from "../src/limits/spendLedger.js";
-import type { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
-import { UsageBook } from "../src/usage/usageBook.js";
-import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { type FakeNode, type NodeScript, streamsAs } from "./helpers/fakeNode.js";
+import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
+import { stackState } from "./helpers/stackState.js";
 import { chat } from "./helpers/testGateway.js";
-import { upstreamRig } from "./helpers/upstreamRig.js";
 
-const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
-const PRICE = 10n ** 15n;
-const gateway = privateKeyToAccount(generatePrivateKey());
 /** Over-billed cuts in the window before the node is put aside (`overbilledCutLimit`). */
 const OVERBILLED_LIMIT = 2;
 
@@ -32,83 +19,30 @@ const OVERBILLED_LIMIT = 2;
 // after cut. Each such over-billed cut now counts against the node; an honest cut (its leaf billing what it
 // generated) does not.
 describe("a node that bills cut streams' leaves at the whole signed bound", () => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
-  const nodes: Awaited<ReturnType<typeof startFakeNode>>[] = [];
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-  const nodeErrors: string[] = [];
-
-  beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    const signer = privateKeyToAccount(generatePrivateKey());
-    nodes.push(
-      await startFakeNode(
-        signer,
-        1n,
-        CHAIN_ID,
-        STACK_MANAGER,
-        (body) => (body.stream === true ? script : { kind: "honest" }),
-        { strictNonces: true },
-      ),
-    );
-    ({ upstream } = await upstreamRig(
-      opened,
-      gateway,
-      [{ url: nodes[0]!.url, signer, price: PRICE }],
-      // Cuts alone never put either node aside here: only what their leaves bill does.
-      {
-        firstByteTimeoutMs: 5_000,
-        resendDelayMs: 10,
-        requestTimeoutMs: 60_000,
-        cutLimit: 100,
-        overbilledCutLimit: OVERBILLED_LIMIT,
-      },
-      1_000_000n,
-      {
-        sealedCharges: new SealedCharges(opened.db),
-        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
-      },
-    ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
+  const rig = suiteNodeGateway({
+    nodes: [{ script: streamsAs(() => script), options: { strictNonces: true } }],
+    // Cuts alone never put either node aside here: only what their leaves bill does.
+    upstream: {
+      cutLimit: 100,
+      overbilledCutLimit: OVERBILLED_LIMIT,
+    },
   });
-  afterAll(async () => {
-    for (const node of nodes) await node.stop();
-    await opened?.close();
-    await db?.dispose();
-  });
-
-  const streamBody = {
-    model: "tiny",
-    messages: [{ role: "user", content: "hi" }],
-    max_tokens: 400,
-    stream: true,
-  };
-  const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+  const plain = shortChat("again");
 
   /** A stream node 1 cuts (its leaf billing `bills`), then a plain request that reads that leaf. */
   async function cutThenRead(app: ReturnType<typeof createGatewayApp>, key: string, bound: boolean) {
     script = { kind: "cutThenFinish", finishMs: 300, ...(bound ? { bills: "fabricated" as const } : {}) };
-    const response = await chat(app, key, streamBody);
+    const response = await chat(app, key, LONG_STREAM);
     expect(await response.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
     expect((await chat(app, key, plain)).status).toBe(200);
-    expect(nodes[0]!.leafReads.at(-1)?.found).toBe(true);
+    expect(rig.node.leafReads.at(-1)?.found).toBe(true);
   }
 
   it("counts an honest cut's leaf against no one", async () => {
+    const { parts, upstream, nodeErrors } = rig;
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "honest", budget: "1" });
     for (let round = 0; round < OVERBILLED_LIMIT + 1; round++) await cutThenRead(app, key, false);
@@ -118,17 +52,18 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
   });
 
   it("puts the node aside once its cut streams' leaves bill far above what they relayed", async () => {
+    const { parts, upstream, nodeErrors } = rig;
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "overbilled", budget: "1" });
     let paidBefore = 0n;
     for (let round = 1; round <= OVERBILLED_LIMIT; round++) {
-      const billedBefore = nodes[0]!.billed(1n);
+      const billedBefore = rig.node.billed(1n);
       await cutThenRead(app, key, true);
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
       // The node billed the whole bound (400 tokens and the prompt); the key paid what was relayed and its answer.
-      expect(nodes[0]!.billed(1n) - billedBefore).toBeGreaterThan(400n);
+      expect(rig.node.billed(1n) - billedBefore).toBeGreaterThan(400n);
       const paid = parseEther((await parts.keys.get(view.id)).spent);
-      expect(paid - paidBefore).toBeLessThan(costOfUnits(150n, PRICE));
+      expect(paid - paidBefore).toBeLessThan(costOfUnits(150n, RIG_PRICE));
       paidBefore = paid;
       if (round < OVERBILLED_LIMIT) expect(upstream.health.available(1n)).toBe(true);
     }
@@ -143,94 +78,33 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
 // billed. A leaf billing past its answer's usage is refused, kept with its result bytes (`ReceiptFraud`'s units proof,
 // the node slashed on-chain), its stack retired and the node out of rotation at once; the key pays what was relayed.
 describe("a node that bills a cut stream's leaf past its answer's usage", () => {
-  let db: TestDatabaseConfig;
-  let opened: OpenedDatabase;
   let script: NodeScript = { kind: "honest" };
-  let node: Awaited<ReturnType<typeof startFakeNode>>;
-  /** An honest node beside it. */
-  let other: Awaited<ReturnType<typeof startFakeNode>>;
-  let parts: GatewayParts;
-  let upstream: NetworkUpstream;
-  const nodeErrors: string[] = [];
-
-  beforeAll(async () => {
-    db = embedded.make();
-    opened = await openGatewayDatabase(db.config);
-    const signer = privateKeyToAccount(generatePrivateKey());
-    node = await startFakeNode(
-      signer,
-      1n,
-      CHAIN_ID,
-      STACK_MANAGER,
-      (body) => (body.stream === true ? script : { kind: "honest" }),
-      { strictNonces: true },
-    );
-    const otherSigner = privateKeyToAccount(generatePrivateKey());
-    other = await startFakeNode(otherSigner, 2n, CHAIN_ID, STACK_MANAGER, () => ({ kind: "honest" }), {
-      strictNonces: true,
-    });
-    ({ upstream } = await upstreamRig(
-      opened,
-      gateway,
-      [
-        { url: node.url, signer, price: PRICE },
-        // Dearer: node 1 is tried first.
-        { url: other.url, signer: otherSigner, price: 2n * PRICE },
-      ],
-      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, cutLimit: 100 },
-      1_000_000n,
-      {
-        sealedCharges: new SealedCharges(opened.db),
-        onNodeError: (nodeId, code) => nodeErrors.push(`${nodeId}:${code}`),
-      },
-    ));
-    parts = {
-      keys: new KeyStore(opened.db, Date.now),
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    };
-  });
-  afterAll(async () => {
-    await node?.stop();
-    await other?.stop();
-    await opened?.close();
-    await db?.dispose();
+  const rig = suiteNodeGateway({
+    nodes: [
+      { script: streamsAs(() => script), options: { strictNonces: true } },
+      // An honest node beside it, dearer: node 1 is tried first.
+      { script: () => ({ kind: "honest" }), options: { strictNonces: true }, price: 2n * RIG_PRICE },
+    ],
+    upstream: { cutLimit: 100 },
   });
 
   it("refuses the leaf with its answer as the fraud proof, and takes the node out at once", async () => {
+    const { opened, parts, upstream } = rig;
+    const [node, other] = rig.nodes as [FakeNode, FakeNode];
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "caught", budget: "1" });
     script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
-    const cut = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 400,
-      stream: true,
-    });
+    const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await new Promise((resolve) => setTimeout(resolve, 400));
     script = { kind: "honest" };
     // The next request reads the leaf at the lying node, then is served by the other one.
-    const next = await chat(app, key, {
-      model: "tiny",
-      messages: [{ role: "user", content: "x" }],
-      max_tokens: 4,
-    });
+    const next = await chat(app, key, shortChat("x"));
     expect(node.leafReads.at(-1)?.found).toBe(true);
     expect(next.status).toBe(200);
     expect(other.requests).toHaveLength(1);
     expect(upstream.health.available(1n)).toBe(false);
-    const state = await opened.db
-      .selectFrom("stacks")
-      .select("state")
-      .where("stack_id", "=", 1n)
-      .executeTakeFirstOrThrow();
-    expect(state.state).toBe("retired");
+    expect(await stackState(opened)).toBe("retired");
     // The receipt is kept refused, with the answer's result bytes: the on-chain proof of units past the usage.
     const rows = await opened.db
       .selectFrom("receipts")
@@ -243,6 +117,6 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
     expect(proof?.kind).toBe("units");
     // The key paid at most what the stream relayed.
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
-    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, PRICE));
+    expect(parseEther((await parts.keys.get(view.id)).spent)).toBeLessThan(costOfUnits(150n, RIG_PRICE));
   });
 });

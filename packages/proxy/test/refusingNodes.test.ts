@@ -1,21 +1,15 @@
-import type { ChainContext } from "@atoma/chain";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
-import type { CatalogModel } from "../src/network/catalog.js";
-import { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { StackPool } from "../src/network/stackPool.js";
-import { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
+import type { NetworkUpstream } from "../src/network/networkUpstream.js";
+import type { NodeHealthBook } from "../src/routing/nodeHealthBook.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+import { RIG_CHAIN_ID, RIG_STACK_MANAGER, upstreamRig } from "./helpers/upstreamRig.js";
 
 const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKeys = [privateKeyToAccount(generatePrivateKey()), privateKeyToAccount(generatePrivateKey())];
-const NOW_S = BigInt(Math.floor(Date.now() / 1000));
 const honest: NodeScript = { kind: "honest" };
 const TOOLS = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
 
@@ -29,7 +23,6 @@ describe("nodes that refuse requests other nodes serve", () => {
   let nodes: Awaited<ReturnType<typeof startFakeNode>>[];
   let upstream: NetworkUpstream;
   let health: NodeHealthBook;
-  let model: CatalogModel;
 
   const send = (extra: Record<string, unknown> = {}, keyId = "user") =>
     upstream.send({
@@ -47,59 +40,17 @@ describe("nodes that refuse requests other nodes serve", () => {
     opened = await openGatewayDatabase(db.config);
     nodes = await Promise.all(
       nodeKeys.map((key, i) =>
-        startFakeNode(key, BigInt(i + 1), CHAIN_ID, STACK_MANAGER, (body) => scripts[i]!(body)),
+        startFakeNode(key, BigInt(i + 1), RIG_CHAIN_ID, RIG_STACK_MANAGER, (body) => scripts[i]!(body)),
       ),
-    );
-    model = oneTaskModel(
-      nodes.map((node, i) => ({
-        nodeId: BigInt(i + 1),
-        url: node.url,
-        signer: nodeKeys[i]!.address,
-        pricePerMillion: BigInt(i + 1),
-      })),
     );
   });
   beforeEach(async () => {
-    const pool = new StackPool(
-      { db: opened.db, chain: {} as ChainContext },
-      { maxPricePerMillion: 2n, unitsPerStack: 100_000n, maxStacksPerModel: 2, waitMs: 200 },
-    );
-    health = new NodeHealthBook();
-    upstream = new NetworkUpstream(
-      {
-        catalog: {
-          models: () => [model],
-          model: (name: string) => (name === "tiny" ? model : undefined),
-          allowsPrivateNodeUrls: true,
-        },
-        pool,
-        account: gateway,
-        chainId: CHAIN_ID,
-        stackManager: STACK_MANAGER,
-        health,
-      },
+    ({ upstream, health } = await upstreamRig(
+      opened,
+      gateway,
+      nodes.map((node, i) => ({ url: node.url, signer: nodeKeys[i]!, price: BigInt(i + 1) })),
       { firstByteTimeoutMs: 10_000, cooldownMs: 60_000, resendDelayMs: 10 },
-    );
-    await opened.db.deleteFrom("receipts").execute();
-    await opened.db.deleteFrom("signed_requests").execute();
-    await opened.db.deleteFrom("stacks").execute();
-    for (const [i, node] of nodes.entries())
-      await opened.db
-        .insertInto("stacks")
-        .values({
-          stack_id: BigInt(i + 1),
-          model: model.modelId,
-          task_id: 1n,
-          node_id: BigInt(i + 1),
-          node_url: node.url,
-          node_signer: nodeKeys[i]!.address,
-          units: 100_000n,
-          price_per_million: BigInt(i + 1),
-          expires_at: NOW_S + 3_600n,
-          created_at_ms: Date.now(),
-          last_used_ms: i,
-        })
-        .execute();
+    ));
     scripts[0] = () => honest;
     scripts[1] = () => honest;
     for (const node of nodes) {

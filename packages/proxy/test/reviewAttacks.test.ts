@@ -1,4 +1,3 @@
-import type { ChainContext } from "@atoma/chain";
 import { silentLogger } from "@atoma/core";
 import OpenAI from "openai";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -9,23 +8,19 @@ import type { GatewayParts } from "../src/gateway/gatewayParts.js";
 import { KeyStore } from "../src/keys/keyStore.js";
 import { RateLimiter } from "../src/limits/rateLimiter.js";
 import { SpendLedger } from "../src/limits/spendLedger.js";
-import { NetworkUpstream } from "../src/network/networkUpstream.js";
-import { StackPool } from "../src/network/stackPool.js";
+import type { NetworkUpstream } from "../src/network/networkUpstream.js";
 import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
-import { oneTaskModel } from "./helpers/oneTaskModel.js";
 import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
 import { chat } from "./helpers/testGateway.js";
+import { RIG_CHAIN_ID, RIG_STACK_MANAGER, upstreamRig } from "./helpers/upstreamRig.js";
 
 /**
  * Review repros (attacks that currently succeed). Each test states what the gateway should do and fails today.
  */
 const embedded = testDatabases()[0]!;
-const CHAIN_ID = 31_337;
-const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
 const PRICE = 10n ** 15n; // wei of TOMA per million units
 const gateway = privateKeyToAccount(generatePrivateKey());
 const nodeKey = privateKeyToAccount(generatePrivateKey());
-const NOW_S = BigInt(Math.floor(Date.now() / 1000));
 
 describe("review: attacks on the gateway through a real node connection", () => {
   let db: TestDatabaseConfig;
@@ -38,48 +33,16 @@ describe("review: attacks on the gateway through a real node connection", () => 
   beforeAll(async () => {
     db = embedded.make();
     opened = await openGatewayDatabase(db.config);
-    node = await startFakeNode(nodeKey, 1n, CHAIN_ID, STACK_MANAGER, () => script());
+    node = await startFakeNode(nodeKey, 1n, RIG_CHAIN_ID, RIG_STACK_MANAGER, () => script());
   });
   beforeEach(async () => {
-    const model = oneTaskModel([
-      { nodeId: 1n, url: node.url, signer: nodeKey.address, pricePerMillion: PRICE },
-    ]);
-    const pool = new StackPool(
-      { db: opened.db, chain: {} as ChainContext },
-      { maxPricePerMillion: PRICE, unitsPerStack: 1_000_000n, maxStacksPerModel: 1, waitMs: 200 },
-    );
-    upstream = new NetworkUpstream(
-      {
-        catalog: {
-          models: () => [model],
-          model: (name) => (name === "tiny" ? model : undefined),
-          allowsPrivateNodeUrls: true,
-        },
-        pool,
-        account: gateway,
-        chainId: CHAIN_ID,
-        stackManager: STACK_MANAGER,
-      },
+    ({ upstream } = await upstreamRig(
+      opened,
+      gateway,
+      [{ url: node.url, signer: nodeKey, price: PRICE }],
       { firstByteTimeoutMs: 2_000, resendDelayMs: 10, requestTimeoutMs: 60_000 },
-    );
-    await opened.db.deleteFrom("receipts").execute();
-    await opened.db.deleteFrom("signed_requests").execute();
-    await opened.db.deleteFrom("stacks").execute();
-    await opened.db
-      .insertInto("stacks")
-      .values({
-        stack_id: 1n,
-        model: model.modelId,
-        task_id: 1n,
-        node_id: 1n,
-        node_url: node.url,
-        node_signer: nodeKey.address,
-        units: 1_000_000n,
-        price_per_million: PRICE,
-        expires_at: NOW_S + 3_600n,
-        created_at_ms: Date.now(),
-      })
-      .execute();
+      1_000_000n,
+    ));
     node.reset();
     const keys = new KeyStore(opened.db, Date.now);
     parts = {

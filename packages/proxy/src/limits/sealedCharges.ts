@@ -1,7 +1,7 @@
 import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
-import type { Transaction } from "kysely";
+import type { Selectable, Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
-import type { GatewayDatabase } from "../db/schema.js";
+import type { GatewayDatabase, SealedChargesTable } from "../db/schema.js";
 import { receiptFromRow } from "../network/receiptRows.js";
 import { lockStackCharges } from "../refunds/stackChargesLock.js";
 
@@ -99,32 +99,22 @@ export class SealedCharges {
       );
       return 0n;
     }
-    await this.#flush();
-    return this.#db.transaction().execute(async (tx) => {
-      await lockStackCharges(tx, stackId);
-      const held = await tx
-        .deleteFrom("sealed_charges")
-        .where("stack_id", "=", stackId)
-        .where("nonce", "=", nonce)
-        .returningAll()
-        .executeTakeFirst();
-      if (!held) return 0n;
-      const other = reqHash !== undefined && held.req_hash !== null && !sameHash(held.req_hash, reqHash);
-      const billed = other ? 0n : units < held.max_units ? units : held.max_units;
-      if (other)
-        this.#logger.warn(
-          { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce) },
-          "a held sealed request's nonce was served for another request: its charge comes back but for its session's hold",
-        );
-      const cost = atLeast(costOfUnits(billed, held.price_per_million), held.floor_wei);
-      const back = held.charged_wei > cost ? held.charged_wei - cost : 0n;
-      const given = back > 0n ? await giveBack(tx, held.key_id, back, stackId) : 0n;
-      this.#logger.debug(
-        { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(given) },
-        "a sealed request's held charge settled by its receipt",
-      );
-      return given;
-    });
+    return this.#settleHeld(
+      stackId,
+      nonce,
+      undefined,
+      "a sealed request's held charge settled by its receipt",
+      (held) => {
+        const other = reqHash !== undefined && held.req_hash !== null && !sameHash(held.req_hash, reqHash);
+        const billed = other ? 0n : units < held.max_units ? units : held.max_units;
+        if (other)
+          this.#logger.warn(
+            { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce) },
+            "a held sealed request's nonce was served for another request: its charge comes back but for its session's hold",
+          );
+        return atLeast(costOfUnits(billed, held.price_per_million), held.floor_wei);
+      },
+    );
   }
 
   /**
@@ -135,6 +125,27 @@ export class SealedCharges {
    * held for another request there is left alone. Returns what was given back.
    */
   async settleFreed(stackId: bigint, nonce: bigint, reqHash: string): Promise<bigint> {
+    return this.#settleHeld(
+      stackId,
+      nonce,
+      reqHash,
+      "a held request the node committed nothing for: its charge settled at its floor",
+      (held) => held.floor_wei,
+    );
+  }
+
+  /**
+   * Settles the charge held at leaf `nonce` of `stackId` (with `onlyFor`, only one held for that request hash or for
+   * none) at `cost` of it, its row deleted and the rest given back to its key in one transaction, under the stack's
+   * charges lock and after the journal's flush; `settled` is logged. Returns what was given back (0 when none was held).
+   */
+  async #settleHeld(
+    stackId: bigint,
+    nonce: bigint,
+    onlyFor: string | undefined,
+    settled: string,
+    cost: (held: Selectable<SealedChargesTable>) => bigint,
+  ): Promise<bigint> {
     await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
       await lockStackCharges(tx, stackId);
@@ -142,17 +153,22 @@ export class SealedCharges {
         .deleteFrom("sealed_charges")
         .where("stack_id", "=", stackId)
         .where("nonce", "=", nonce)
-        .where((eb) =>
-          eb.or([eb("req_hash", "is", null), eb(eb.fn("lower", ["req_hash"]), "=", reqHash.toLowerCase())]),
+        .$if(onlyFor !== undefined, (qb) =>
+          qb.where((eb) =>
+            eb.or([
+              eb("req_hash", "is", null),
+              eb(eb.fn("lower", ["req_hash"]), "=", (onlyFor as string).toLowerCase()),
+            ]),
+          ),
         )
         .returningAll()
         .executeTakeFirst();
       if (!held) return 0n;
-      const back = atLeastZero(held.charged_wei - held.floor_wei);
+      const back = atLeastZero(held.charged_wei - cost(held));
       const given = back > 0n ? await giveBack(tx, held.key_id, back, stackId) : 0n;
       this.#logger.debug(
         { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(given) },
-        "a held request the node committed nothing for: its charge settled at its floor",
+        settled,
       );
       return given;
     });

@@ -99,6 +99,17 @@ export type NodeScript =
       seen: { begun: number; stopped: number; finished: number };
     };
 
+/** A started fake node (`startFakeNode`). */
+export type FakeNode = Awaited<ReturnType<typeof startFakeNode>>;
+/** What `startFakeNode` takes beside its script: strict nonces, stalled leaf reads, lies. */
+export type FakeNodeOptions = NonNullable<Parameters<typeof startFakeNode>[5]>;
+
+/** A script that answers streamed requests as `streamed()` says at the time, and plain ones honestly. */
+export const streamsAs =
+  (streamed: () => NodeScript) =>
+  (body: Record<string, unknown>): NodeScript =>
+    body.stream === true ? streamed() : { kind: "honest" };
+
 /**
  * A node that answers chat requests the way a real one does (signed receipt over the request's hash and the
  * response's hash, running totals per stack) or as scripted: forged, or refused with an OpenAI-shaped error.

@@ -24,9 +24,19 @@ export async function upstreamRig(
   nodes: { url: string; signer: LocalAccount; price: bigint }[],
   options: NetworkUpstreamOptions,
   units = 100_000n,
-  /** Further parts of the upstream (its sealed charges, a listener of node errors). */
-  extra: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> = {},
-): Promise<{ upstream: NetworkUpstream; health: NodeHealthBook; model: CatalogModel }> {
+  /**
+   * Further parts of the upstream (its sealed charges, a listener of node errors, its health book: a fresh one by
+   * default), and the pool's ceiling price (`maxPricePerMillion`, by default the dearest node's).
+   */
+  {
+    maxPricePerMillion,
+    health = new NodeHealthBook(),
+    ...extra
+  }: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> & {
+    maxPricePerMillion?: bigint;
+    health?: NodeHealthBook;
+  } = {},
+): Promise<{ upstream: NetworkUpstream; health: NodeHealthBook; model: CatalogModel; pool: StackPool }> {
   const model = oneTaskModel(
     nodes.map((node, i) => ({
       nodeId: BigInt(i + 1),
@@ -36,12 +46,16 @@ export async function upstreamRig(
     })),
   );
   // biome-ignore lint/complexity/useMathMinMax: bigints
-  const maxPrice = nodes.reduce((max, node) => (node.price > max ? node.price : max), 1n);
+  const dearest = nodes.reduce((max, node) => (node.price > max ? node.price : max), 1n);
   const pool = new StackPool(
     { db: opened.db, chain: {} as ChainContext },
-    { maxPricePerMillion: maxPrice, unitsPerStack: units, maxStacksPerModel: nodes.length, waitMs: 200 },
+    {
+      maxPricePerMillion: maxPricePerMillion ?? dearest,
+      unitsPerStack: units,
+      maxStacksPerModel: nodes.length,
+      waitMs: 200,
+    },
   );
-  const health = new NodeHealthBook();
   const upstream = new NetworkUpstream(
     {
       catalog: {
@@ -79,5 +93,5 @@ export async function upstreamRig(
         last_used_ms: i,
       })
       .execute();
-  return { upstream, health, model };
+  return { upstream, health, model, pool };
 }
