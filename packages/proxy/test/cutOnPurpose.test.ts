@@ -2,7 +2,7 @@ import { costOfUnits } from "@atoma/core";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { CUT_FINISH_MS, LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -33,13 +33,13 @@ describe("a node that cuts streams on purpose and bills their leaves up to the b
     const { key, view } = await parts.keys.create({ name: "cut", budget: "1" });
     let paidBefore = 0n;
     for (let cut = 1; cut <= CUT_LIMIT; cut++) {
-      script = { kind: "cutThenFinish", finishMs: 600, bills: "fabricated" };
+      script = { kind: "cutThenFinish", finishMs: CUT_FINISH_MS, bills: "fabricated" };
       const response = await chat(app, key, LONG_STREAM);
       expect(await response.text()).toContain("Hel");
       await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
       // One cut is what a broken connection looks like: no fault of the node's yet.
       if (cut < CUT_LIMIT) expect(nodeErrors).toEqual([]);
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      await node.finished();
       if (cut === CUT_LIMIT) break;
       script = { kind: "honest" };
       // The next request reads the cut one's leaf, which bills the whole signed bound.
@@ -74,11 +74,11 @@ describe("a node that stalls the leaf read of a cut request", () => {
     const { parts, node } = rig;
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "stalled", budget: "1" });
-    script = { kind: "cutThenFinish", finishMs: 300 };
+    script = { kind: "cutThenFinish", finishMs: CUT_FINISH_MS };
     const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await node.finished();
     script = { kind: "honest" };
     stall.on = true;
     const startedAt = Date.now();

@@ -44,7 +44,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
     expect(upstream.health.available(1n)).toBe(true);
     const sentBefore = node.requests.length;
     // The node has finished the first attempt and committed its leaf.
-    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    await node.finished();
     script = { kind: "honest" };
     const next = await chat(app, key, plain);
     expect(next.status).toBe(200);
@@ -65,7 +65,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
   // "no leaf" there, the gateway freed the nonce and signed the next request on it: 409 blamed on the node, or (the
   // cut one committing first) `nonce_reused`, taken for a gap, and the honest node removed.
   it("keeps a cut request pending, and the honest node in rotation, when the next request comes before it commits", async () => {
-    const { opened, parts, upstream, nodeErrors } = rig;
+    const { opened, parts, node, upstream, nodeErrors } = rig;
     script = { kind: "cutThenFinish", finishMs: 1_500 };
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "early", budget: "1" });
@@ -78,7 +78,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
     await early.text();
     expect(nodeErrors).toEqual([]);
     expect(upstream.health.isRemoved(1n)).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    await node.finished();
     const next = await chat(app, key, plain);
     expect(next.status).toBe(200);
     expect(nodeErrors).toEqual([]);
@@ -101,7 +101,7 @@ describe("a resend a node answers 409 request_in_flight", () => {
     expect(failed.status).toBe(502);
     expect(nodeErrors).toEqual([]);
     expect(upstream.health.available(1n)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await node.finished();
     plainScript = { kind: "honest" };
     const sentBefore = node.requests.length;
     const next = await chat(app, key, plain);

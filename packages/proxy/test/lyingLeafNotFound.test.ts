@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
-import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { CUT_FINISH_MS, LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { chat } from "./helpers/testGateway.js";
@@ -23,10 +23,10 @@ describe("a node that calls a cut request's leaf missing, then shows it", () => 
     const { parts, node, upstream, nodeErrors } = rig;
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "lied-to", budget: "1" });
-    script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
+    script = { kind: "cutThenFinish", finishMs: CUT_FINISH_MS, bills: "bound" };
     const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await node.finished();
     script = { kind: "honest" };
     // The leaf read is told "no leaf", and the request then signed at the freed nonce never reaches the node (each of
     // its sends dropped): it stays pending, and the next request resends it first.

@@ -4,7 +4,7 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { createGatewayApp } from "../src/gateway/createGatewayApp.js";
 import { receiptFromRow } from "../src/network/receiptRows.js";
-import { LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
+import { CUT_FINISH_MS, LONG_STREAM, shortChat } from "./helpers/chatBodies.js";
 import { type FakeNode, type NodeScript, streamsAs } from "./helpers/fakeNode.js";
 import { RIG_PRICE, suiteNodeGateway } from "./helpers/nodeGateway.js";
 import { stackState } from "./helpers/stackState.js";
@@ -32,10 +32,14 @@ describe("a node that bills cut streams' leaves at the whole signed bound", () =
 
   /** A stream node 1 cuts (its leaf billing `bills`), then a plain request that reads that leaf. */
   async function cutThenRead(app: ReturnType<typeof createGatewayApp>, key: string, bound: boolean) {
-    script = { kind: "cutThenFinish", finishMs: 300, ...(bound ? { bills: "fabricated" as const } : {}) };
+    script = {
+      kind: "cutThenFinish",
+      finishMs: CUT_FINISH_MS,
+      ...(bound ? { bills: "fabricated" as const } : {}),
+    };
     const response = await chat(app, key, LONG_STREAM);
     expect(await response.text()).toContain("Hel");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await rig.node.finished();
     script = { kind: "honest" };
     expect((await chat(app, key, plain)).status).toBe(200);
     expect(rig.node.leafReads.at(-1)?.found).toBe(true);
@@ -93,10 +97,10 @@ describe("a node that bills a cut stream's leaf past its answer's usage", () => 
     const [node, other] = rig.nodes as [FakeNode, FakeNode];
     const app = createGatewayApp(parts);
     const { key, view } = await parts.keys.create({ name: "caught", budget: "1" });
-    script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
+    script = { kind: "cutThenFinish", finishMs: CUT_FINISH_MS, bills: "bound" };
     const cut = await chat(app, key, LONG_STREAM);
     expect(await cut.text()).toContain("Hel");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await node.finished();
     script = { kind: "honest" };
     // The next request reads the leaf at the lying node, then is served by the other one.
     const next = await chat(app, key, shortChat("x"));

@@ -12,3 +12,9 @@ export const shortChat = (content: string) => ({
   messages: [{ role: "user", content }],
   max_tokens: 4,
 });
+
+/**
+ * How long a `cutThenFinish` node takes to commit a stream it cut: longer than the gateway's own resends of the cut
+ * request take on a loaded machine, so each of them finds it still in flight and the leaf waits for the next request.
+ */
+export const CUT_FINISH_MS = 1_500;

@@ -162,6 +162,8 @@ export async function startFakeNode(
   leafReads: { nonce: bigint; found: boolean }[];
   /** The running total the node committed for a stack (what it can bill). */
   billed(stackId: bigint): bigint;
+  /** Resolves once no request is still being finished (`cutThenFinish`, `dropThenFinish`): its leaf is committed. */
+  finished(): Promise<void>;
   reset(): void;
   stop(): Promise<void>;
 }> {
@@ -677,6 +679,9 @@ export async function startFakeNode(
     requests,
     leafReads,
     billed: (stackId) => totals.get(String(stackId)) ?? 0n,
+    finished: async () => {
+      while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    },
     envelopes,
     reset: () => {
       totals.clear();
