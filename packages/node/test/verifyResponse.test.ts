@@ -311,8 +311,17 @@ describe("verifyResponse once the stack settled", () => {
       expect(verdict.settlement).toBe("attested");
       // The verdict carries the very proof it checked (what the explorer shows), not one to fetch again.
       const leaf = parseReceipt(received(answer).atoma).fields.leafIndex;
-      const served = await (await fetch(`${node.url}/v1/stacks/${stackA}/proof/${leaf}`)).json();
-      expect(verdict.proof).toEqual(served);
+      const served = (await (
+        await fetch(`${node.url}/v1/stacks/${stackA}/proof/${leaf}`)
+      ).json()) as LeafProof;
+      const { object: _object, settlement, ...checked } = served;
+      expect(verdict.proof).toEqual({
+        ...checked,
+        settlement: {
+          chain_id: network.rpc.chainId,
+          settlement_manager: network.addresses.SettlementManager,
+        },
+      });
     }
     const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/${answers.length}`);
     expect(leafFor.status).toBe(404);
@@ -346,6 +355,45 @@ describe("verifyResponse once the stack settled", () => {
     // A proof that failed its check is not handed on to be shown as the answer's.
     expect(verdict.proof).toBeUndefined();
     expect(again.proof).toBeUndefined();
+  });
+
+  // Issue 13 review (verify flow, MEDIUM-1): a valid proof carried made-up leaf fields, settlement and keys, shown as checked.
+  it("catches a valid proof beside leaf fields the receipt did not sign, and shows only what it checked", async () => {
+    const signed = parseReceipt(received(answers[0]!).atoma).fields;
+    for (const [field, value] of [
+      ["units", "1"],
+      ["cumulative_units", (signed.cumulativeUnits + 5n).toString()],
+      ["nonce", (signed.nonce + 1n).toString()],
+      ["request_hash", `0x${"33".repeat(32)}`],
+      ["response_hash", `0x${"44".repeat(32)}`],
+    ] as const) {
+      const lying = lyingNode((proof) => ({ ...proof, leaf: { ...proof.leaf, [field]: value } }));
+      const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: lying });
+      expect(verdict.failures).toEqual(["proof_leaf_mismatch"]);
+      expect(verdict.checks.find((c) => c.name === "inclusion")?.reason).toContain(`leaf.${field}`);
+      expect(verdict.proof).toBeUndefined();
+    }
+    // A made-up settlement transaction, another chain and keys of its own beside a valid proof: none is shown.
+    const padded = lyingNode(
+      (proof) =>
+        ({
+          ...proof,
+          settlement: {
+            chain_id: 1,
+            settlement_manager: `0x${"55".repeat(20)}`,
+            tx_hash: `0x${"66".repeat(32)}`,
+          },
+          verified_by: "the node itself",
+        }) as LeafProof,
+    );
+    const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: padded });
+    expect(failed(verdict)).toEqual([]);
+    expect(verdict.proof?.settlement).toEqual({
+      chain_id: network.rpc.chainId,
+      settlement_manager: network.addresses.SettlementManager,
+    });
+    expect(JSON.stringify(verdict.proof)).not.toMatch(/verified_by|tx_hash|6666|5555/);
+    expect(verdict.proof?.leaf.units).toBe(signed.units.toString());
   });
 
   it("catches a proof under a forged root, and a proof that does not reach the root", async () => {
