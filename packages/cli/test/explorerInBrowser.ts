@@ -92,7 +92,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
     /** Where the playground's first answer was saved, and the `atoma verify` arguments its page showed. */
     const saved = mkdtempSync(join(tmpdir(), "atoma-saved-answer-"));
     /** The command the page showed beside the first answer, run in `saved`. */
-    let shown: string;
+    let shownCommand: string;
     let files: { answer: string; request: string };
 
     beforeAll(async () => {
@@ -195,8 +195,8 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         ),
       ).toBe(readFileSync(join(saved, files.answer), "utf8"));
       // The command as the page shows it, through a shell, in the folder the files were saved to.
-      shown = command;
-      const checked = await runShown(shown, saved);
+      shownCommand = command;
+      const checked = await runShown(command, saved);
       expect(checked.stderr).toBe("");
       expect(checked.code).toBe(0);
       for (const check of [
@@ -229,7 +229,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       message.content = `${message.content[0] === "x" ? "y" : "x"}${message.content.slice(1)}`;
       writeFileSync(answerFile, JSON.stringify(answer));
       try {
-        const edited = await runShown(shown, saved);
+        const edited = await runShown(shownCommand, saved);
         expect(edited.code).toBe(1);
         expect(edited.stdout).toMatch(/^FAIL response_hash .*\(response_hash_mismatch\)$/m);
         expect(edited.stdout).toMatch(/^verdict NOT verified: response_hash_mismatch/m);
@@ -251,7 +251,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await tab.locator('[data-testid="inclusion-proof"]').count()).toBe(1);
       // The proof shown is the one the verdict checked: the one atoma verify checks against the root on-chain too.
       const shown = JSON.parse((await text(tab, '[data-testid="inclusion-proof"] pre')) ?? "") as unknown;
-      const cli = await runShown(`${shown} --json`, saved);
+      const cli = await runShown(`${shownCommand} --json`, saved);
       expect(cli.code).toBe(0);
       const verdict = JSON.parse(cli.stdout) as {
         proof: unknown;
@@ -320,7 +320,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const swapped = mkdtempSync(join(saved, "swapped-"));
       copyFileSync(join(direct, own.answer), join(swapped, files.answer));
       copyFileSync(join(direct, own.request), join(swapped, files.request));
-      const caught = await runShown(shown, swapped);
+      const caught = await runShown(shownCommand, swapped);
       expect(caught.code).toBe(1);
       expect(caught.stdout).toMatch(/^FAIL owner .*\(owner_mismatch\)$/m);
     }, 90_000);

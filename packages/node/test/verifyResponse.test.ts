@@ -1,10 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeStack, proveReceiptFraud, setNodeUrl } from "@atoma/chain";
+import { closeStack, getStack, proveReceiptFraud, StackStatus, setNodeUrl } from "@atoma/chain";
 import { atomaDomain, type Hash, type LeafProof, parseReceipt, StackTree, signResponse } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { StackClient, type Verdict, type Verified, verifyChainOf, verifyResponse } from "@atoma/sdk";
+import {
+  reusableStack,
+  StackClient,
+  type Verdict,
+  type Verified,
+  verifyChainOf,
+  verifyResponse,
+} from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +33,9 @@ let node: AtomaNode;
 let owner: { account: LocalAccount; ctx: Parameters<StackNetwork["buy"]>[0] };
 let stackA: bigint;
 let stackB: bigint;
+/** Bought and never used: still active when its node is slashed. */
+let stackC: bigint;
+let taskId: bigint;
 const answers: Verified[] = [];
 let onStackB: Verified;
 
@@ -64,7 +74,7 @@ const lyingNode =
 beforeAll(async () => {
   network = await startStackNetwork();
   [server] = (await network.registerNodes(1)) as [RegisteredNode];
-  const taskId = await network.newTask([server]);
+  taskId = await network.newTask([server]);
   await network.nextEpoch();
   ({ engine, model } = await startTinyEngine());
   const config = devNodeConfig(network, {
@@ -83,6 +93,7 @@ beforeAll(async () => {
   owner = await network.owner();
   stackA = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   stackB = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
+  stackC = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   await waitForStack(node, stackA);
   await waitForStack(node, stackB);
   const client = clientFor(stackA);
@@ -443,6 +454,14 @@ describe("verifyResponse once the node is slashed", () => {
       inclusion: "not_checked",
     });
   });
+  // Issue 13 review (verify flow, LOW-6): an active stack on a slashed node was picked for reuse, then refused
+  // (StackUnusableError): the model stayed blocked for its owner, whatever other node could serve.
+  it("never offers a held stack whose node is slashed for reuse: it is skipped, not thrown on", async () => {
+    expect((await getStack(owner.ctx, stackC)).status).toBe(StackStatus.Active);
+    expect(await reusableStack(owner.ctx, taskId)).toBeUndefined();
+    expect(await reusableStack(owner.ctx, taskId, 0n, () => 0)).toBeUndefined();
+  });
+
   // Review of issue 13 (second), MEDIUM-A: a stack finalized honestly stays verified after its node is slashed for
   // another stack, but fraud proven on that very stack after it was paid (its phase still reads Finalized) fails it.
   it("fails a finalized stack once receipt fraud is proven on that stack itself", async () => {
