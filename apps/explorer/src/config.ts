@@ -1,24 +1,12 @@
-import { type Network, parseNetwork } from "@atoma/sdk";
+import { configFromDescription, type ExplorerConfig } from "./configFromDescription.js";
 import { networkSourceOf } from "./networkSource.js";
 
-/** What the page knows of the network: `atoma dev`'s ready line (less the demo user's key), served beside it. */
-export interface ExplorerConfig {
-  network: Network;
-  /** The gateway and a demo key for the playground, when `atoma dev` runs one. */
-  proxyUrl: string | undefined;
-  apiKey: string | undefined;
-  /** The gateway's wallet, which owns every stack its answers come from. */
-  gatewayAddress: string | undefined;
-  /** Where `atoma dev` wrote the network file, for the `atoma verify` command the playground shows. */
-  networkFile: string | undefined;
-}
+export type { ExplorerConfig };
 
 /** A description the page cannot use: shown instead of the pages. */
 export class ExplorerConfigError extends Error {
   override name = "ExplorerConfigError";
 }
-
-const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
 
 /** A `?network=` of another site, not read until the user confirms it (`loadConfig(location, true)`). */
 export class ForeignNetworkError extends Error {
@@ -51,13 +39,5 @@ export async function loadConfig(
     if (error instanceof ExplorerConfigError) throw error;
     throw new ExplorerConfigError(`cannot read ${source}: ${error instanceof Error ? error.message : error}`);
   }
-  const network = parseNetwork(body, source);
-  const raw = JSON.parse(body.startsWith("ready ") ? body.slice(6) : body) as Record<string, unknown>;
-  return {
-    network,
-    proxyUrl: text(raw.proxyUrl),
-    apiKey: text(raw.apiKey),
-    gatewayAddress: text(raw.gatewayAddress),
-    networkFile: text(raw.networkFile),
-  };
+  return configFromDescription(body, url, location.origin);
 }

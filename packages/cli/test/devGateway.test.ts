@@ -28,7 +28,8 @@ describe("atoma dev's gateway and explorer: the README quickstart, run as writte
   let ready: Ready;
   let env: NodeJS.ProcessEnv;
   // A state directory of its own, so the explorer's test can reach a node's key (to make it cheat).
-  const stateDir = mkdtempSync(join(tmpdir(), "atoma-dev-gateway-"));
+  // A space in the state directory: every command shown (stderr, the explorer's) must keep the path one word.
+  const stateDir = mkdtempSync(join(tmpdir(), "atoma dev-gateway-"));
 
   beforeAll(async () => {
     dev = runCli(["dev", "--log-level", "warn", "--state-dir", stateDir]);
@@ -51,12 +52,12 @@ describe("atoma dev's gateway and explorer: the README quickstart, run as writte
     await vi.waitFor(() => expect(dev.stderr()).toContain(`Authorization: Bearer ${ready.apiKey}`));
     expect(dev.stderr()).toContain(`baseURL: "${ready.proxyUrl}/v1"`);
     // How to check an answer yourself: saved by atoma chat or the explorer's playground, then atoma verify.
-    const networkFile = join(stateDir, "network.json");
+    // Quoted (issue 13 review, verify flow, LOW-5): pasted into a shell, the path stays one word.
+    const networkFile = `'${join(stateDir, "network.json")}'`;
+    expect(networkFile).toContain(" ");
     expect(dev.stderr()).toContain(`--network ${networkFile} --save answer.json "Hello"`);
     expect(dev.stderr()).toContain(`npx atoma verify answer.json --network ${networkFile}\n`);
-    expect(dev.stderr()).toContain(
-      `npx atoma verify answer.json --request request.json --network ${networkFile})`,
-    );
+    expect(dev.stderr()).toContain(`--network ${networkFile} with the stack owner and security level`);
   });
 
   it("answers the README's curl call with the node's receipt", async () => {

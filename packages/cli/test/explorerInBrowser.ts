@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeStack, getAttestation, proveReceiptFraud, readStack } from "@atoma/chain";
@@ -6,14 +7,14 @@ import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/cor
 import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, readContext, userContext } from "@atoma/sdk";
 import type { Browser, Page } from "playwright-core";
-import type { Hex } from "viem";
+import { type Hex, isAddressEqual } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
+import { answerFileNames, verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
 import { launchChromium } from "../../../testing/chromium.js";
 import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
-import { runCliToEnd } from "./cliProcess.js";
+import { cliPath, runCliToEnd } from "./cliProcess.js";
 
 export interface DevReady {
   rpcUrl: string;
@@ -39,6 +40,43 @@ const goTo = (tab: Page, hash: string) =>
     (globalThis as unknown as Marked).location.hash = to;
   }, hash);
 
+/**
+ * Runs a command as the page shows it, through `sh -c` in `cwd` (where its files were saved): the shell splits and
+ * unquotes it as a person's would. `npx atoma` is the CLI built here.
+ */
+function runShown(
+  command: string,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    "sh",
+    ["-c", `npx() { [ "$1" = atoma ] && shift && exec node "$ATOMA_CLI" "$@"; }\n${command}`],
+    {
+      cwd,
+      env: { ...process.env, ATOMA_CLI: cliPath, ATOMA_RECEIPTS: join(cwd, ".receipts") },
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Clicks a turn's download link and saves the file under the name the browser suggests. */
+async function download(tab: Page, turn: ReturnType<Page["locator"]>, name: string, folder: string) {
+  const [file] = await Promise.all([
+    tab.waitForEvent("download"),
+    turn.locator(`[data-testid="download-${name}"]`).click(),
+  ]);
+  await file.saveAs(join(folder, file.suggestedFilename()));
+  return file.suggestedFilename();
+}
+
 const text = (tab: Page, selector: string) => tab.locator(selector).first().textContent({ timeout: 1_000 });
 
 /**
@@ -53,7 +91,9 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
     let stackId: string;
     /** Where the playground's first answer was saved, and the `atoma verify` arguments its page showed. */
     const saved = mkdtempSync(join(tmpdir(), "atoma-saved-answer-"));
-    let verifyArgs: string[];
+    /** The command the page showed beside the first answer, run in `saved`. */
+    let shownCommand: string;
+    let files: { answer: string; request: string };
 
     beforeAll(async () => {
       browser = await launchChromium();
@@ -128,38 +168,35 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
     it("saves the answer as atoma verify takes it, beside the command that checks it: it passes, and fails edited", async () => {
       const { ready, stateDir } = devNetwork();
       const turn = tab.locator('[data-testid="turn"]').first();
-      const command = await turn.locator('[data-testid="verify-command"]').textContent();
-      // The network file atoma dev wrote, as it says on stderr.
+      const command = (await turn.locator('[data-testid="verify-command"]').textContent()) ?? "";
+      // Named per stack and leaf; against the network file atoma dev wrote (as it says on stderr, quoted: its
+      // path has a space); and holding the answer to what the page did: the gateway's wallet, the level it asked.
+      const receipt = /^npx atoma verify answer-(\d+)-(\d+)\.json /.exec(command);
+      expect(receipt?.[1]).toBe(stackId);
+      files = answerFileNames({ stack_id: receipt![1]!, leaf_index: receipt![2]! });
+      const owner = /--owner (0x[0-9a-fA-F]{40})/.exec(command)?.[1] ?? "";
+      expect(isAddressEqual(owner as Hex, privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY).address)).toBe(true);
       expect(command).toBe(
-        `npx atoma verify answer.json --request request.json --network ${join(stateDir, "network.json")}`,
+        `npx atoma verify ${files.answer} --request ${files.request} --network '${join(stateDir, "network.json")}' --owner ${owner} --security-level ${/--security-level (\d)$/.exec(command)?.[1]}`,
       );
-      for (const name of ["answer", "request"]) {
-        const [download] = await Promise.all([
-          tab.waitForEvent("download"),
-          turn.locator(`[data-testid="download-${name}"]`).click(),
-        ]);
-        expect(download.suggestedFilename()).toBe(`${name}.json`);
-        await download.saveAs(join(saved, `${name}.json`));
-      }
+      for (const name of ["answer", "request"] as const)
+        expect(await download(tab, turn, name, saved)).toBe(files[name]);
       // Copied instead: the same text as the file.
       await tab
         .context()
         .grantPermissions(["clipboard-read", "clipboard-write"], { origin: ready.explorerUrl });
       await turn.getByRole("button", { name: "copy the answer" }).click();
-      await expect.poll(() => text(tab, '[data-testid="answer-files"] .hint')).toBe("answer.json copied");
+      await expect.poll(() => text(tab, '[data-testid="answer-files"] .hint')).toBe(`${files.answer} copied`);
       expect(
         await tab.evaluate(() =>
           (
             globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
           ).navigator.clipboard.readText(),
         ),
-      ).toBe(readFileSync(join(saved, "answer.json"), "utf8"));
-      // The command as the page shows it, its file names in the folder they were saved to.
-      verifyArgs = command!
-        .split(" ")
-        .slice(2)
-        .map((arg) => (/^\w+\.json$/.test(arg) ? join(saved, arg) : arg));
-      const checked = await runCliToEnd(verifyArgs);
+      ).toBe(readFileSync(join(saved, files.answer), "utf8"));
+      // The command as the page shows it, through a shell, in the folder the files were saved to.
+      shownCommand = command;
+      const checked = await runShown(command, saved);
       expect(checked.stderr).toBe("");
       expect(checked.code).toBe(0);
       for (const check of [
@@ -169,33 +206,30 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         "signature",
         "signer",
         "stack",
+        "owner",
         "task",
+        "security_level",
       ])
         expect(checked.stdout).toMatch(new RegExp(`^pass ${check} `, "m"));
       expect(checked.stdout).toMatch(/^wait inclusion /m);
       expect(checked.stdout).toMatch(/^verdict verified; settlement unsettled/m);
 
       // A description from elsewhere (no network file named): the page's command names the RPC URL and StackManager.
-      const fromRpc = verifyCommand(parseNetwork(JSON.stringify(ready)), undefined);
+      const fromRpc = verifyCommand(parseNetwork(JSON.stringify(ready)), undefined, files, { owner });
       expect(fromRpc).toContain(`--network ${ready.rpcUrl} --stack-manager ${ready.contracts.StackManager}`);
-      const viaRpc = await runCliToEnd(
-        fromRpc
-          .split(" ")
-          .slice(2)
-          .map((arg) => (/^\w+\.json$/.test(arg) ? join(saved, arg) : arg)),
-      );
+      const viaRpc = await runShown(fromRpc, saved);
       expect(viaRpc.code).toBe(0);
       expect(viaRpc.stdout).toMatch(/^pass signer /m);
 
       // One character of the answer's text changed: atoma verify names the check that fails.
-      const answerFile = join(saved, "answer.json");
+      const answerFile = join(saved, files.answer);
       const original = readFileSync(answerFile, "utf8");
       const answer = JSON.parse(original) as { choices: { message: { content: string } }[] };
       const message = answer.choices[0]!.message;
       message.content = `${message.content[0] === "x" ? "y" : "x"}${message.content.slice(1)}`;
       writeFileSync(answerFile, JSON.stringify(answer));
       try {
-        const edited = await runCliToEnd(verifyArgs);
+        const edited = await runShown(shownCommand, saved);
         expect(edited.code).toBe(1);
         expect(edited.stdout).toMatch(/^FAIL response_hash .*\(response_hash_mismatch\)$/m);
         expect(edited.stdout).toMatch(/^verdict NOT verified: response_hash_mismatch/m);
@@ -217,7 +251,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await tab.locator('[data-testid="inclusion-proof"]').count()).toBe(1);
       // The proof shown is the one the verdict checked: the one atoma verify checks against the root on-chain too.
       const shown = JSON.parse((await text(tab, '[data-testid="inclusion-proof"] pre')) ?? "") as unknown;
-      const cli = await runCliToEnd([...verifyArgs, "--json"]);
+      const cli = await runShown(`${shownCommand} --json`, saved);
       expect(cli.code).toBe(0);
       const verdict = JSON.parse(cli.stdout) as {
         proof: unknown;
@@ -267,20 +301,28 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await turn.locator(`[data-testid="check-${check}"]`).textContent()).toContain(
           `${check}: pass`,
         );
-      // A non-custodial answer saves for atoma verify the same way.
+      // A non-custodial answer saves for atoma verify the same way: its own names, its stack and the dev account.
       const direct = mkdtempSync(join(saved, "direct-"));
-      for (const name of ["answer", "request"]) {
-        const [download] = await Promise.all([
-          tab.waitForEvent("download"),
-          turn.locator(`[data-testid="download-${name}"]`).click(),
-        ]);
-        await download.saveAs(join(direct, `${name}.json`));
-      }
-      const checked = await runCliToEnd(
-        verifyArgs.map((arg) => (arg.startsWith(saved) ? arg.replace(saved, direct) : arg)),
-      );
+      const command = (await turn.locator('[data-testid="verify-command"]').textContent()) ?? "";
+      const user = privateKeyToAccount(ready.user.privateKey).address;
+      expect(command).toMatch(new RegExp(`--stack \\d+ --owner ${user}$`, "i"));
+      const own = { answer: "", request: "" };
+      for (const name of ["answer", "request"] as const) own[name] = await download(tab, turn, name, direct);
+      expect(own.answer).not.toBe(files.answer);
+      expect(command).toContain(`verify ${own.answer} --request ${own.request} `);
+      const checked = await runShown(command, direct);
       expect(checked.code).toBe(0);
       expect(checked.stdout).toMatch(/^pass request_hash /m);
+      expect(checked.stdout).toMatch(/^pass owner /m);
+
+      // Issue 13 review (verify flow, MEDIUM-2): an answer from another owner's stack (the dev account's, not the
+      // gateway's) saved under the gateway turn's names fails the command the gateway turn shows.
+      const swapped = mkdtempSync(join(saved, "swapped-"));
+      copyFileSync(join(direct, own.answer), join(swapped, files.answer));
+      copyFileSync(join(direct, own.request), join(swapped, files.request));
+      const caught = await runShown(shownCommand, swapped);
+      expect(caught.code).toBe(1);
+      expect(caught.stdout).toMatch(/^FAIL owner .*\(owner_mismatch\)$/m);
     }, 90_000);
 
     // Review 13, round 4: an answer that failed its checks went into the next request as the assistant's words.

@@ -1,6 +1,6 @@
 import { parseNetwork } from "@atoma/sdk";
 import { describe, expect, it } from "vitest";
-import { verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
+import { answerFileNames, verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
 
 const network = parseNetwork(
   JSON.stringify({
@@ -15,20 +15,38 @@ const network = parseNetwork(
   }),
 );
 
+const files = answerFileNames({ stack_id: "3", leaf_index: "1" });
+const owner = `0x${"ab".repeat(20)}`;
+
 describe("the atoma verify command the playground shows", () => {
   it("names atoma dev's network file, quoted when a shell would split or expand it", () => {
-    expect(verifyCommand(network, "/tmp/atoma-dev-x/network.json")).toBe(
-      "npx atoma verify answer.json --request request.json --network /tmp/atoma-dev-x/network.json",
+    expect(verifyCommand(network, "/tmp/atoma-dev-x/network.json", files, undefined)).toBe(
+      "npx atoma verify answer-3-1.json --request request-3-1.json --network /tmp/atoma-dev-x/network.json",
     );
     // A state directory with a space, a quote and a `$`: one word, nothing expanded.
-    expect(verifyCommand(network, "/home/a b/it's $HOME/network.json")).toBe(
-      `npx atoma verify answer.json --request request.json --network '/home/a b/it'\\''s $HOME/network.json'`,
+    expect(verifyCommand(network, "/home/a b/it's $HOME/network.json", files, undefined)).toBe(
+      `npx atoma verify answer-3-1.json --request request-3-1.json --network '/home/a b/it'\\''s $HOME/network.json'`,
     );
   });
 
   it("without a network file, names the RPC URL and the StackManager", () => {
-    expect(verifyCommand(network, undefined)).toBe(
-      `npx atoma verify answer.json --request request.json --network http://127.0.0.1:8545 --stack-manager ${network.contracts.StackManager}`,
+    expect(verifyCommand(network, undefined, files, undefined)).toBe(
+      `npx atoma verify answer-3-1.json --request request-3-1.json --network http://127.0.0.1:8545 --stack-manager ${network.contracts.StackManager}`,
     );
+  });
+
+  // Issue 13 review (verify flow, MEDIUM-2): the command checked less than the page (no owner, no level).
+  it("names what the page's verdict held the answer to: the stack, the owner and the lowest security level", () => {
+    expect(verifyCommand(network, "/tmp/n.json", files, { stackId: "3", owner, securityLevel: 0 })).toBe(
+      `npx atoma verify answer-3-1.json --request request-3-1.json --network /tmp/n.json --stack 3 --owner ${owner} --security-level 0`,
+    );
+  });
+
+  // Issue 13 review (verify flow, LOW-3): every turn's command named answer.json.
+  it("names each answer's files by stack and leaf", () => {
+    expect(answerFileNames({ stack_id: "12", leaf_index: "0" })).toEqual({
+      answer: "answer-12-0.json",
+      request: "request-12-0.json",
+    });
   });
 });

@@ -1,10 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeStack, proveReceiptFraud, setNodeUrl } from "@atoma/chain";
+import { closeStack, getStack, proveReceiptFraud, StackStatus, setNodeUrl } from "@atoma/chain";
 import { atomaDomain, type Hash, type LeafProof, parseReceipt, StackTree, signResponse } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { StackClient, type Verdict, type Verified, verifyChainOf, verifyResponse } from "@atoma/sdk";
+import {
+  reusableStack,
+  StackClient,
+  type Verdict,
+  type Verified,
+  verifyChainOf,
+  verifyResponse,
+} from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +33,9 @@ let node: AtomaNode;
 let owner: { account: LocalAccount; ctx: Parameters<StackNetwork["buy"]>[0] };
 let stackA: bigint;
 let stackB: bigint;
+/** Bought and never used: still active when its node is slashed. */
+let stackC: bigint;
+let taskId: bigint;
 const answers: Verified[] = [];
 let onStackB: Verified;
 
@@ -64,7 +74,7 @@ const lyingNode =
 beforeAll(async () => {
   network = await startStackNetwork();
   [server] = (await network.registerNodes(1)) as [RegisteredNode];
-  const taskId = await network.newTask([server]);
+  taskId = await network.newTask([server]);
   await network.nextEpoch();
   ({ engine, model } = await startTinyEngine());
   const config = devNodeConfig(network, {
@@ -83,6 +93,7 @@ beforeAll(async () => {
   owner = await network.owner();
   stackA = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   stackB = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
+  stackC = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   await waitForStack(node, stackA);
   await waitForStack(node, stackB);
   const client = clientFor(stackA);
@@ -311,8 +322,17 @@ describe("verifyResponse once the stack settled", () => {
       expect(verdict.settlement).toBe("attested");
       // The verdict carries the very proof it checked (what the explorer shows), not one to fetch again.
       const leaf = parseReceipt(received(answer).atoma).fields.leafIndex;
-      const served = await (await fetch(`${node.url}/v1/stacks/${stackA}/proof/${leaf}`)).json();
-      expect(verdict.proof).toEqual(served);
+      const served = (await (
+        await fetch(`${node.url}/v1/stacks/${stackA}/proof/${leaf}`)
+      ).json()) as LeafProof;
+      const { object: _object, settlement, ...checked } = served;
+      expect(verdict.proof).toEqual({
+        ...checked,
+        settlement: {
+          chain_id: network.rpc.chainId,
+          settlement_manager: network.addresses.SettlementManager,
+        },
+      });
     }
     const leafFor = await fetch(`${node.url}/v1/stacks/${stackA}/proof/${answers.length}`);
     expect(leafFor.status).toBe(404);
@@ -346,6 +366,45 @@ describe("verifyResponse once the stack settled", () => {
     // A proof that failed its check is not handed on to be shown as the answer's.
     expect(verdict.proof).toBeUndefined();
     expect(again.proof).toBeUndefined();
+  });
+
+  // Issue 13 review (verify flow, MEDIUM-1): a valid proof carried made-up leaf fields, settlement and keys, shown as checked.
+  it("catches a valid proof beside leaf fields the receipt did not sign, and shows only what it checked", async () => {
+    const signed = parseReceipt(received(answers[0]!).atoma).fields;
+    for (const [field, value] of [
+      ["units", "1"],
+      ["cumulative_units", (signed.cumulativeUnits + 5n).toString()],
+      ["nonce", (signed.nonce + 1n).toString()],
+      ["request_hash", `0x${"33".repeat(32)}`],
+      ["response_hash", `0x${"44".repeat(32)}`],
+    ] as const) {
+      const lying = lyingNode((proof) => ({ ...proof, leaf: { ...proof.leaf, [field]: value } }));
+      const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: lying });
+      expect(verdict.failures).toEqual(["proof_leaf_mismatch"]);
+      expect(verdict.checks.find((c) => c.name === "inclusion")?.reason).toContain(`leaf.${field}`);
+      expect(verdict.proof).toBeUndefined();
+    }
+    // A made-up settlement transaction, another chain and keys of its own beside a valid proof: none is shown.
+    const padded = lyingNode(
+      (proof) =>
+        ({
+          ...proof,
+          settlement: {
+            chain_id: 1,
+            settlement_manager: `0x${"55".repeat(20)}`,
+            tx_hash: `0x${"66".repeat(32)}`,
+          },
+          verified_by: "the node itself",
+        }) as LeafProof,
+    );
+    const verdict = await verifyResponse(received(answers[0]!), { chain: chain(), fetch: padded });
+    expect(failed(verdict)).toEqual([]);
+    expect(verdict.proof?.settlement).toEqual({
+      chain_id: network.rpc.chainId,
+      settlement_manager: network.addresses.SettlementManager,
+    });
+    expect(JSON.stringify(verdict.proof)).not.toMatch(/verified_by|tx_hash|6666|5555/);
+    expect(verdict.proof?.leaf.units).toBe(signed.units.toString());
   });
 
   it("catches a proof under a forged root, and a proof that does not reach the root", async () => {
@@ -395,6 +454,14 @@ describe("verifyResponse once the node is slashed", () => {
       inclusion: "not_checked",
     });
   });
+  // Issue 13 review (verify flow, LOW-6): an active stack on a slashed node was picked for reuse, then refused
+  // (StackUnusableError): the model stayed blocked for its owner, whatever other node could serve.
+  it("never offers a held stack whose node is slashed for reuse: it is skipped, not thrown on", async () => {
+    expect((await getStack(owner.ctx, stackC)).status).toBe(StackStatus.Active);
+    expect(await reusableStack(owner.ctx, taskId)).toBeUndefined();
+    expect(await reusableStack(owner.ctx, taskId, 0n, () => 0)).toBeUndefined();
+  });
+
   // Review of issue 13 (second), MEDIUM-A: a stack finalized honestly stays verified after its node is slashed for
   // another stack, but fraud proven on that very stack after it was paid (its phase still reads Finalized) fails it.
   it("fails a finalized stack once receipt fraud is proven on that stack itself", async () => {

@@ -162,10 +162,12 @@ export { servingSecurityLevel } from "./verify/servingLevel.js";
 export { memoryTaskLogStore, type TaskLogStore } from "./verify/taskLogCache.js";
 export {
   type Check,
+  type CheckedProof,
   type CheckName,
   type CheckStatus,
   type SettlementState,
   type Verdict,
+  type VerifyAsked,
   type VerifyFailureCode,
   verdictLine,
 } from "./verify/verdict.js";

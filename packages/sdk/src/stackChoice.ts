@@ -94,17 +94,30 @@ export async function reusableStack(
     taskId,
     fromBlock: from,
   });
-  let best: { stackId: bigint; nodeId: bigint; units: bigint; rank: number } | undefined;
+  let best: { usable: UsableStack; rank: number } | undefined;
   for (const candidate of owned) {
     if (candidate.expiresAt <= now + REUSE_MARGIN_SECONDS) continue;
     const at = rank ? rank(candidate) : 0;
     if (at === undefined || (best !== undefined && at >= best.rank)) continue;
     const stack = await getStack(ctx, candidate.stackId);
     if (stack.status !== StackStatus.Active) continue;
-    best = { stackId: candidate.stackId, nodeId: candidate.nodeId, units: BigInt(stack.units), rank: at };
+    // A stack whose node was slashed or left cannot serve: skipped, so it never blocks the model (or an `order`).
+    const node = await getNode(ctx, candidate.nodeId);
+    if (node.status !== NodeStatus.Active) continue;
+    best = {
+      usable: {
+        stackId: candidate.stackId,
+        nodeId: candidate.nodeId,
+        nodeUrl: node.url,
+        nodeSigner: node.signer,
+        units: BigInt(stack.units),
+        bought: false,
+      },
+      rank: at,
+    };
     if (at === 0) break;
   }
-  return best && withNode(ctx, best.stackId, best.nodeId, false, best.units);
+  return best?.usable;
 }
 
 /** Buys a stack on `terms`, its node picked as `terms.pick` says, and returns it with its node. */

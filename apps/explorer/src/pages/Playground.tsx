@@ -12,7 +12,7 @@ import type { ExplorerConfig } from "../config.js";
 import { AnswerFiles } from "../playground/AnswerFiles.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
 import { pageStore } from "../playground/pageStore.js";
-import { verifyCommand } from "../playground/verifyCommand.js";
+import { answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
 
 interface Turn {
   question: string;
@@ -85,7 +85,6 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const [devKey, setDevKey] = useState("");
   const [formError, setFormError] = useState<string | undefined>();
   const verifyChain = useMemo(() => verifyChainOf(config.network), [config.network]);
-  const command = verifyCommand(config.network, config.networkFile);
   /** One gateway client per gateway and key: its replay check spans the turns. */
   const gateway = useRef<{ key: string; client: AtomaClient } | undefined>(undefined);
   const update = (index: number, patch: Partial<Turn>) =>
@@ -304,8 +303,18 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
               </p>
             )}
             {turn.verdict && <VerdictView verdict={turn.verdict} />}
-            {turn.verdict?.ok && turn.response && turn.request && (
-              <AnswerFiles response={turn.response} request={turn.request} command={command} />
+            {turn.verdict?.ok && turn.verdict.receipt && turn.response && turn.request && (
+              <AnswerFiles
+                response={turn.response}
+                request={turn.request}
+                files={answerFileNames(turn.verdict.receipt)}
+                command={verifyCommand(
+                  config.network,
+                  config.networkFile,
+                  answerFileNames(turn.verdict.receipt),
+                  turn.verdict.asked,
+                )}
+              />
             )}
           </li>
         ))}

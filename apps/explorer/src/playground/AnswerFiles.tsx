@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { ANSWER_FILE, jsonDataUrl, jsonFile, REQUEST_FILE } from "./verifyCommand.js";
+import { type AnswerFileNames, jsonDataUrl, jsonFile } from "./verifyCommand.js";
 
 /**
  * A verified answer as `atoma verify` takes it: the response as the client received it (its `atoma` receipt
@@ -9,11 +9,14 @@ export function AnswerFiles({
   response,
   request,
   command,
+  files,
 }: {
   response: Record<string, unknown>;
   request: Record<string, unknown>;
   command: string;
+  files: AnswerFileNames;
 }) {
+  const { answer: ANSWER_FILE, request: REQUEST_FILE } = files;
   const [copied, setCopied] = useState<string | undefined>();
   const copy = (name: string, body: unknown) =>
     navigator.clipboard.writeText(jsonFile(body)).then(

@@ -1,8 +1,22 @@
-import type { Network } from "@atoma/sdk";
+import type { Network, Verdict } from "@atoma/sdk";
 
-/** The names the playground gives an answer's files when it saves them. */
-export const ANSWER_FILE = "answer.json";
-export const REQUEST_FILE = "request.json";
+/** The names the playground gives one answer's files when it saves them: one pair per stack and leaf. */
+export interface AnswerFileNames {
+  answer: string;
+  request: string;
+}
+
+/**
+ * `answer-<stack>-<leaf>.json` and `request-<stack>-<leaf>.json`: each turn's pair has names of its own, so a
+ * browser never saves a later turn's as `answer (1).json` while its command names the first turn's.
+ */
+export function answerFileNames(receipt: {
+  stack_id: string | number;
+  leaf_index: string | number;
+}): AnswerFileNames {
+  const tail = `${String(receipt.stack_id)}-${String(receipt.leaf_index)}.json`;
+  return { answer: `answer-${tail}`, request: `request-${tail}` };
+}
 
 /** A shell word: left bare when it is plain, else single-quoted. */
 const word = (value: string) =>
@@ -11,14 +25,28 @@ const word = (value: string) =>
 /**
  * The command that checks a saved answer as the page did, with nothing else to read: against the network file
  * `atoma dev` wrote (its served description names it), else the chain's RPC URL and StackManager, which any
- * description holds.
+ * description holds; and against what the page's verdict was asked to hold the answer to (`verdict.asked`: the
+ * stack, the owner — the gateway's wallet or the dev account — and the lowest security level), which
+ * `atoma verify` does not check unless named.
  */
-export function verifyCommand(network: Network, networkFile: string | undefined): string {
+export function verifyCommand(
+  network: Network,
+  networkFile: string | undefined,
+  files: AnswerFileNames,
+  asked: Verdict["asked"],
+): string {
   const where =
     networkFile === undefined
-      ? `--network ${word(network.rpcUrl)} --stack-manager ${network.contracts.StackManager}`
-      : `--network ${word(networkFile)}`;
-  return `npx atoma verify ${ANSWER_FILE} --request ${REQUEST_FILE} ${where}`;
+      ? ["--network", word(network.rpcUrl), "--stack-manager", network.contracts.StackManager]
+      : ["--network", word(networkFile)];
+  const held = [
+    ...(asked?.stackId !== undefined ? ["--stack", word(asked.stackId)] : []),
+    ...(asked?.owner !== undefined ? ["--owner", word(asked.owner)] : []),
+    ...(asked?.securityLevel !== undefined ? ["--security-level", String(asked.securityLevel)] : []),
+  ];
+  return ["npx atoma verify", word(files.answer), "--request", word(files.request), ...where, ...held].join(
+    " ",
+  );
 }
 
 /** A body as a file the CLI reads: pretty JSON, one trailing newline. */

@@ -8,6 +8,7 @@ import { CliUsageError } from "../errors.js";
 import { ServiceStack } from "../lifecycle.js";
 import { createCliLogger, type LogFlags, logFormatOption, logLevelOption } from "../logger.js";
 import { integerOption, isHttpUrl } from "../options.js";
+import { shellWord } from "../shellWord.js";
 
 interface DevFlags extends LogFlags {
   stateDir?: string;
@@ -106,10 +107,10 @@ export function registerDev(program: Command): void {
               `run --nodes ${2 + committee} or more for the verified one)\n`;
           process.stderr.write(
             `\nAsk it (the demo user buys a stack, the answer streams, the node's signed receipt is verified):\n` +
-              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${networkFile}${task} --save answer.json "Hello"\n` +
+              `  ATOMA_PRIVATE_KEY=${ready.user.privateKey} npx atoma chat --network ${shellWord(networkFile)}${task} --save answer.json "Hello"\n` +
               `${why}` +
               `then check the saved answer yourself, against the chain (each check printed; exit 1 names a failed one):\n` +
-              `  npx atoma verify answer.json --network ${networkFile}\n\n` +
+              `  npx atoma verify answer.json --network ${shellWord(networkFile)}\n\n` +
               proxyHint(ready),
           );
         }
@@ -117,8 +118,9 @@ export function registerDev(program: Command): void {
           process.stderr.write(
             `Watch the network, follow a stack, and chat with every answer verified, in the explorer:\n` +
               `  ${ready.explorerUrl}\n` +
-              `(its playground saves each answer as answer.json and request.json for\n` +
-              `  npx atoma verify answer.json --request request.json --network ${networkFile})\n\n`,
+              `(its playground saves each answer as answer-<stack>-<leaf>.json and request-<stack>-<leaf>.json, beside the\n` +
+              `  command that checks them as the page did: npx atoma verify answer-….json --request request-….json\n` +
+              `  --network ${shellWord(networkFile)} with the stack owner and security level it held the answer to)\n\n`,
           );
       } catch (error) {
         await services.stopAll();

@@ -111,6 +111,7 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
           again.receipt,
           again.nodeSlashed,
           again.proof,
+          again.asked,
         );
       });
     return {
@@ -145,6 +146,7 @@ export function gatewayClient(options: GatewayClientOptions): AtomaClient {
       verdict.receipt,
       verdict.nodeSlashed,
       verdict.proof,
+      verdict.asked,
     );
   }
 

@@ -6,7 +6,7 @@ import {
   type SignedResponseFields,
   stackRootOf,
 } from "@atoma/core";
-import type { Check } from "./verdict.js";
+import type { Check, CheckedProof } from "./verdict.js";
 
 /** The root and leaf count a settlement posted on-chain. */
 export interface SettledRoot {
@@ -30,6 +30,14 @@ export function inclusionCheck(fields: SignedResponseFields, proof: LeafProof, s
       status: "fail",
       code: "proof_leaf_mismatch",
       reason: `the node's proof is for stack ${proof.stack_id} leaf ${proof.leaf_index}, not ${fields.stackId} leaf ${fields.leafIndex}`,
+    };
+  const wrong = wrongLeafField(fields, proof);
+  if (wrong !== undefined)
+    return {
+      name,
+      status: "fail",
+      code: "proof_leaf_mismatch",
+      reason: `the node's proof says leaf.${wrong} differs from what it signed in this receipt`,
     };
   if (!same(proof.leaf_hash, leaf))
     return {
@@ -57,5 +65,47 @@ export function inclusionCheck(fields: SignedResponseFields, proof: LeafProof, s
     name,
     status: "pass",
     reason: `leaf ${fields.leafIndex} of ${settled.requestCount} is under the settled root ${settled.root}`,
+  };
+}
+
+/** The proof's leaf as the receipt signed it: a node cannot show other units or hashes beside a valid proof. */
+function leafFieldsOf(fields: SignedResponseFields): CheckedProof["leaf"] {
+  return {
+    nonce: fields.nonce.toString(),
+    request_hash: fields.reqHash,
+    response_hash: fields.respHash,
+    units: fields.units.toString(),
+    cumulative_units: fields.cumulativeUnits.toString(),
+  };
+}
+
+function wrongLeafField(fields: SignedResponseFields, proof: LeafProof): string | undefined {
+  const signed = leafFieldsOf(fields);
+  return (Object.keys(signed) as (keyof typeof signed)[]).find((key) => {
+    const sent = proof.leaf[key];
+    return key.endsWith("_hash") ? !same(sent, signed[key]) : BigInt(sent) !== BigInt(signed[key]);
+  });
+}
+
+/**
+ * The proof as `inclusionCheck` checked it, built from checked values only: the receipt's leaf, the chain's root and
+ * leaf count, the siblings (they led from the one to the other), and the chain and SettlementManager read. Call it
+ * only once `inclusionCheck` passed.
+ */
+export function checkedProof(
+  fields: SignedResponseFields,
+  proof: LeafProof,
+  settled: SettledRoot,
+  chain: { chainId: number; settlementManager: string },
+): CheckedProof {
+  return {
+    stack_id: fields.stackId.toString(),
+    leaf_index: fields.leafIndex.toString(),
+    leaf: leafFieldsOf(fields),
+    leaf_hash: leafHash(leafOf(fields)),
+    leaf_count: settled.requestCount.toString(),
+    root: settled.root,
+    proof: [...proof.proof],
+    settlement: { chain_id: chain.chainId, settlement_manager: chain.settlementManager },
   };
 }

@@ -1,4 +1,4 @@
-import type { AtomaReceipt, LeafProof } from "@atoma/core";
+import type { AtomaReceipt, Hash } from "@atoma/core";
 
 /** How one check came out: `not_checked` when the caller did not give what it needs (the request body). */
 export type CheckStatus = "pass" | "fail" | "pending" | "not_checked";
@@ -87,10 +87,35 @@ export interface Verdict {
    */
   nodeSlashed?: boolean | undefined;
   /**
-   * The node's proof the inclusion check passed with, as it was checked: what a page shows as the answer's inclusion
-   * proof (fetching it again could show another). Undefined unless `inclusion` passed.
+   * The inclusion proof as the inclusion check checked it: what a page shows as the answer's proof (fetching it
+   * again could show another). Undefined unless `inclusion` passed.
    */
-  proof?: LeafProof | undefined;
+  proof?: CheckedProof | undefined;
+  /** What the checks were run against, as given (`stack`, `owner`, `security_level`): what a command repeating them names. */
+  asked?: VerifyAsked | undefined;
+}
+
+/** The stack, owner and lowest security level a verdict was asked to hold the answer to; each only when given. */
+export interface VerifyAsked {
+  stackId?: string | undefined;
+  owner?: string | undefined;
+  securityLevel?: number | undefined;
+}
+
+/**
+ * A leaf's inclusion proof built only from what was checked: the leaf from the signed receipt, the root and leaf
+ * count from the chain, the siblings that lead from one to the other, and the chain and SettlementManager read.
+ * Nothing else a node sent (its settlement transaction, keys of its own) is in it.
+ */
+export interface CheckedProof {
+  stack_id: string;
+  leaf_index: string;
+  leaf: { nonce: string; request_hash: Hash; response_hash: Hash; units: string; cumulative_units: string };
+  leaf_hash: Hash;
+  leaf_count: string;
+  root: Hash;
+  proof: Hash[];
+  settlement: { chain_id: number; settlement_manager: string };
 }
 
 /** Sums the checks into a verdict. */
@@ -99,7 +124,8 @@ export function verdictOf(
   settlement: SettlementState | undefined,
   receipt: AtomaReceipt | undefined,
   nodeSlashed?: boolean | undefined,
-  proof?: LeafProof | undefined,
+  proof?: CheckedProof | undefined,
+  asked?: VerifyAsked | undefined,
 ): Verdict {
   const failures = checks.flatMap((check) => (check.status === "fail" && check.code ? [check.code] : []));
   return {
@@ -112,6 +138,7 @@ export function verdictOf(
     ...(nodeSlashed !== undefined && { nodeSlashed }),
     ...(proof !== undefined &&
       checks.some((check) => check.name === "inclusion" && check.status === "pass") && { proof }),
+    ...(asked !== undefined && { asked }),
   };
 }
 

@@ -11,12 +11,12 @@ import {
 } from "@atoma/core";
 import { type Address, isAddressEqual } from "viem";
 import { fetchLeafProof } from "./fetchLeafProof.js";
-import { inclusionCheck } from "./inclusionCheck.js";
+import { checkedProof, inclusionCheck } from "./inclusionCheck.js";
 import { requestHashCheck } from "./requestHashCheck.js";
 import { settlementCheck, settlementStateOf } from "./settlementState.js";
 import { readStackTask, type StackTask, taskChecks } from "./stackTask.js";
 import { unsignedFieldOf } from "./unsignedFields.js";
-import { type Check, type Verdict, verdictOf } from "./verdict.js";
+import { type Check, type CheckedProof, type Verdict, type VerifyAsked, verdictOf } from "./verdict.js";
 import { type VerifyArguments, type VerifyOptions, verifyArguments } from "./verifyArguments.js";
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -65,7 +65,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
       code: "stack_unknown",
       reason: `stack ${fields.stackId} does not exist on this chain`,
     });
-    return verdictOf(checks, undefined, receipt);
+    return verdictOf(checks, undefined, receipt, undefined, undefined, askedOf(args));
   }
   checks.push(
     signerCheck(signer, onChain.node.signer, onChain.stack.nodeId),
@@ -73,7 +73,7 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
     ...ownerCheck(args, receipt, onChain),
     ...taskChecks(args, onChain.task),
   );
-  let proof: LeafProof | string | undefined;
+  let proof: CheckedProof | undefined;
   const state = settlementStateOf(onChain.settlement.phase, onChain.node.status, onChain.fraudProven);
   if (onChain.settlement.phase === 0) {
     checks.push({ name: "inclusion", status: "pending", reason: "the stack is not settled yet" });
@@ -92,30 +92,36 @@ export async function verifyResponse(response: unknown, options: VerifyOptions):
       reason: `the node settled ${onChain.settlement.requestCount} leaves, leaving out leaf ${fields.leafIndex}`,
     });
   } else {
-    proof = await fetchLeafProof(
+    const sent: LeafProof | string = await fetchLeafProof(
       args.fetch,
       onChain.node.url,
       fields.stackId,
       fields.leafIndex,
       args.proofTimeoutMs,
     );
-    checks.push(
-      typeof proof === "string"
-        ? { name: "inclusion", status: "fail", code: "proof_unavailable", reason: proof }
-        : inclusionCheck(fields, proof, {
-            root: onChain.settlement.root,
-            requestCount: BigInt(onChain.settlement.requestCount),
-          }),
-    );
+    const settled = { root: onChain.settlement.root, requestCount: BigInt(onChain.settlement.requestCount) };
+    const inclusion: Check =
+      typeof sent === "string"
+        ? { name: "inclusion", status: "fail", code: "proof_unavailable", reason: sent }
+        : inclusionCheck(fields, sent, settled);
+    checks.push(inclusion);
+    if (typeof sent !== "string" && inclusion.status === "pass")
+      proof = checkedProof(fields, sent, settled, {
+        chainId: args.chain.publicClient.chain.id,
+        settlementManager: args.chain.addresses.SettlementManager,
+      });
   }
   checks.push(settlementCheck(state));
-  return verdictOf(
-    checks,
-    state,
-    receipt,
-    onChain.node.status === NodeStatus.Slashed,
-    typeof proof === "string" ? undefined : proof,
-  );
+  return verdictOf(checks, state, receipt, onChain.node.status === NodeStatus.Slashed, proof, askedOf(args));
+}
+
+function askedOf(args: VerifyArguments): VerifyAsked | undefined {
+  const asked: VerifyAsked = {
+    ...(args.stackId !== undefined && { stackId: args.stackId.toString() }),
+    ...(args.owner !== undefined && { owner: args.owner }),
+    ...(args.securityLevel !== undefined && { securityLevel: args.securityLevel }),
+  };
+  return Object.keys(asked).length === 0 ? undefined : asked;
 }
 
 function responseHashCheck(args: VerifyArguments, signed: Hash): Check {
