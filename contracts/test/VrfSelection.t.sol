@@ -473,6 +473,89 @@ contract VrfSelectionTest is SettlementSteps {
         assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Commit, "they commit");
     }
 
+    // ---------------------------------------------------------------- candidates without a usable key (review L1)
+
+    /// (1 − num/den)^usable in 1e18 fixed point: the probability that no usable candidate selects itself.
+    function _noneSelected(uint256 num, uint256 den, uint256 usable) internal pure returns (uint256 p) {
+        p = 1e18;
+        for (uint256 i = 0; i < usable; ++i) {
+            p = p * (den - num) / den;
+        }
+    }
+
+    function _usable(uint256 stackId) internal view returns (uint256 usable) {
+        uint256[] memory c = frozenCandidates[stackId];
+        for (uint256 i = 0; i < c.length; ++i) {
+            if (vrfKeys.keyUsableAt(c[i], draws.armedOf(stackId).frozenAt)) ++usable;
+        }
+    }
+
+    /// A settlement that must be checked (p = 1, N = 3) whose candidates include five nodes with no VRF key: the
+    /// threshold counts only the candidates that can sit, so P(no attester) = (1 − N/u)^u stays under e^−N (4.98 %).
+    /// Counted over every frozen candidate it would be (1 − N/n)^u: over 10 % here, the bound broken.
+    function test_keylessCandidatesDoNotDiluteTheSelectionThreshold() public {
+        uint256 three = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 3, 2);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            subscribe(three, nodeIds[i], PRICE);
+        }
+        for (uint256 i = 0; i < 5; ++i) {
+            subscribe(three, addNode(1), PRICE);
+        }
+        nextEpoch();
+        (uint256 stackId,, Served memory s) = _settledOn(three, "honest");
+        uint256 n = frozenCandidates[stackId].length;
+        uint256 usable = _usable(stackId);
+        assertEq(n, 11, "every other subscriber is a candidate");
+        assertEq(n - usable, usable == 6 ? 5 : 4, "the keyless are candidates (the server may be one)");
+        SettlementDraw.Selection memory sel = draws.selectionOf(stackId);
+        // p·N/n with p = 1 (in parts per million): 3/usable.
+        assertEq(sel.numerator * usable, sel.denominator * 3, "N/n, n counting the candidates that can sit");
+        uint256 eMinus3 = 49787068367863943; // e^−3, 1e18 fixed point
+        assertLe(_noneSelected(sel.numerator, sel.denominator, usable), eMinus3, "P(no attester) <= e^-N");
+        assertTrue(_noneSelected(3, n, usable) > 2 * eMinus3, "over every frozen candidate it was not");
+        // The selected with usable keys seat as ever.
+        uint256 seated = _seatUsableSelected(stackId, s);
+        assertEq(draws.selectionOf(stackId).nodeIds.length, seated > 4 ? 4 : seated, "seated");
+    }
+
+    /// Every candidate with a usable key that its output selects seats; returns how many did.
+    function _seatUsableSelected(uint256 stackId, Served memory s) internal returns (uint256 seated) {
+        bytes32 result = resultOf(_indices(stackId), s);
+        uint256[] memory c = frozenCandidates[stackId];
+        for (uint256 i = 0; i < c.length; ++i) {
+            if (!vrfKeys.keyUsableAt(c[i], draws.armedOf(stackId).frozenAt) || !_selected(stackId, c[i])) continue;
+            _selfSelect(stackId, c[i], _proof(stackId, c[i]), attestationCommitment(c[i], result, saltOf(stackId, c[i])));
+            ++seated;
+        }
+    }
+
+    /// A must-check settlement none of whose candidates holds a key older than the freeze: nobody could select
+    /// itself, so no window opens; N public attesters are drawn on a later block instead.
+    function test_noCandidateWithAUsableKeyDrawsInPublic() public {
+        uint256 bare = createTask(ITaskRegistry.SecurityLevel.CrossValidation, 1_000_000, 2, 2);
+        for (uint256 i = 0; i < 6; ++i) {
+            subscribe(bare, addNode(1), PRICE);
+        }
+        nextEpoch();
+        (uint256 stackId, uint256 server) = buy(bare, 1_000_000);
+        Served memory s = serve(stackId, 4, "honest", 1_000_000);
+        vm.prank(vm.addr(signerKey[server]));
+        settlement.settle(stackId, s.root, 1_000_000, 4, keccak256("transcript"));
+        frozenCandidates[stackId] = draws.candidatesFor(bare, server);
+        assertEq(frozenCandidates[stackId].length, 5, "five keyless candidates");
+        uint256 seedBlock = draws.armedOf(stackId).armedAt + draws.SEED_DELAY();
+        vm.roll(seedBlock + 1);
+        vm.expectEmit(address(draws));
+        emit SettlementDraw.SelectionFallback(stackId, uint64(block.number));
+        draws.drawAttesters(stackId, frozenCandidates[stackId]);
+        assertEq(draws.selectionOf(stackId).endsAt, 0, "no window");
+        assertEq(draws.armedOf(stackId).round, 1, "public draw armed");
+        vm.roll(block.number + 1);
+        draws.drawAttesters(stackId, frozenCandidates[stackId]);
+        assertEq(attestersOf(stackId).length, 2, "N attesters drawn publicly");
+        assertTrue(phaseOf(stackId) == ISettlementManager.Phase.Commit, "they commit");
+    }
+
     // ---------------------------------------------------------------- a cheater is still caught
 
     function test_aCheatingServerIsCaughtBySelfSelectedAttestersAndSlashed() public {

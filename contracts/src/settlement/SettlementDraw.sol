@@ -28,7 +28,8 @@ import {VrfSortition} from "../vrf/VrfSortition.sol";
 /// `VrfSortition.seed("atoma.vrf.attest", stackId, blockhash(armed block + SEED_DELAY))` (a block after the one
 /// that holds the settlement, so its includer cannot grind it); every candidate whose VRF key was registered
 /// before the freeze evaluates its own VRF on it, and one whose output falls under p·N/n (N/n for a settlement that
-/// must be checked) selects itself with `selfSelect`, carrying its VRF proof and its (non-zero) attestation
+/// must be checked; n counts only those candidates, the only ones that can sit, and none at all makes the draw
+/// public at rate p) selects itself with `selfSelect`, carrying its VRF proof and its (non-zero) attestation
 /// commitment at once. Nobody but the node can tell whether it was selected, so the server learns that it is
 /// checked only when a selected attester has already committed. A candidate that cannot fetch the transcript
 /// asks for the sampled requests on chain (`requestSelectionData`: any candidate may, so asking reveals nothing),
@@ -408,8 +409,8 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         return sampleIndices(uint128(uint256(_selections[stackId].seed)), st.requestCount, size);
     }
 
-    /// The selection threshold numerator/denominator for `candidateCount` candidates: p·N/n, or N/n when the
-    /// settlement must be checked (capped at 1).
+    /// The selection threshold numerator/denominator for `candidateCount` candidates that can select themselves
+    /// (keys registered before the freeze): p·N/n, or N/n when the settlement must be checked (capped at 1).
     function selectionThreshold(uint256 taskId, uint256 candidateCount, bool certain)
         public
         view
@@ -502,13 +503,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (withheld || ((a.certain || task.replicationPpm >= PPM) && ids.length < task.attesters)) {
             // Must be checked (p = 1, or the first draw expired) and fewer than N seated: whoever seated may be
             // the server's own, seated last once no honest node had; public attesters up to N, on a later block.
-            uint8 missing = withheld ? task.attesters : uint8(task.attesters - ids.length);
-            a.armedAt = uint64(block.number);
-            a.round = 1;
-            a.count = missing;
-            topUpRound[stackId] = 1;
-            emit SelectionFallback(stackId, uint64(block.number));
-            emit AttesterDrawArmed(stackId, uint64(block.number), 1, missing);
+            _armPublic(stackId, a, 1, withheld ? task.attesters : uint8(task.attesters - ids.length));
             return;
         }
         a.armedAt = 0;
@@ -631,12 +626,46 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         }
         Selection storage sel = _selections[stackId];
         sel.seed = VrfSortition.seed("atoma.vrf.attest", bytes32(stackId), blockhash(seedBlock));
+        // Only a candidate whose key predates the freeze can ever sit (`VrfKeyTooNew`): the threshold counts those
+        // alone, so P(nobody selected) = (1 − q)^usable stays under e^(−pN) whatever share of them hold no key.
+        uint256 usable;
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (vrfKeys.keyUsableAt(candidates[i], a.frozenAt)) ++usable;
+        }
+        uint256 taskId = stackManager.getStack(stackId).taskId;
+        if (usable == 0) {
+            _publicInstead(stackId, a, sel.seed, taskRegistry.getTask(taskId));
+            return false;
+        }
         sel.endsAt = uint64(block.timestamp) + selectionWindow;
-        (uint256 num, uint256 den) =
-            selectionThreshold(stackManager.getStack(stackId).taskId, candidates.length, a.certain);
+        (uint256 num, uint256 den) = selectionThreshold(taskId, usable, a.certain);
         sel.numerator = uint128(num);
         sel.denominator = uint128(den);
         emit SelectionOpened(stackId, sel.seed, sel.endsAt, num, den);
+    }
+
+    /// Arms round `round` of `stackId` as a public draw of `count` attesters on this block (its seed a later block's).
+    function _armPublic(uint256 stackId, Armed storage a, uint8 round, uint8 count) internal {
+        a.armedAt = uint64(block.number);
+        a.round = round;
+        a.count = count;
+        topUpRound[stackId] = round;
+        emit SelectionFallback(stackId, uint64(block.number));
+        emit AttesterDrawArmed(stackId, uint64(block.number), round, count);
+    }
+
+    /// No candidate of the first draw holds a key older than the freeze, so nobody can select itself: the draw is
+    /// public instead, at the task's rate. Sampled (or certain) on the window's seed, N public attesters are drawn
+    /// on a later block, as after a window that seated too few; not sampled, the settlement is accepted unchecked.
+    function _publicInstead(uint256 stackId, Armed storage a, bytes32 seed, ITaskRegistry.Task memory task) internal {
+        if (!a.certain && uint256(seed) % PPM >= task.replicationPpm) {
+            a.armedAt = 0;
+            settlementManager.applyDraw(
+                stackId, uint128(uint256(seed)), false, true, task.sampleSize, new uint256[](0), new bytes32[](0)
+            );
+            return;
+        }
+        _armPublic(stackId, a, 1, task.attesters);
     }
 
     /// A replacement round (≥ 1) drawn by private self-selection: keys are set, and it is no public top-up.
@@ -666,13 +695,7 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         (uint256[] memory ids, bytes32[] memory commitments) =
             _seated(stackId, stackManager.getStack(stackId).taskId, a.round);
-        if (ids.length < a.count || _withheld(stackId, a.round)) {
-            a.armedAt = uint64(block.number);
-            topUpRound[stackId] = a.round;
-            emit SelectionFallback(stackId, uint64(block.number));
-            emit AttesterDrawArmed(stackId, uint64(block.number), a.round, a.count);
-            return;
-        }
+        if (ids.length < a.count || _withheld(stackId, a.round)) return _armPublic(stackId, a, a.round, a.count);
         a.armedAt = 0;
         settlementManager.applyDraw(stackId, 0, true, true, 0, ids, commitments);
     }
@@ -694,14 +717,23 @@ contract SettlementDraw is ISettlementDraw, AtomaAccess, ReentrancyGuardTransien
         }
         if (keccak256(abi.encode(candidates)) != a.candidatesHash) revert WrongCandidates(stackId);
         uint256[] memory taken = settlementManager.attesterIdsOf(stackId);
+        uint256 free;
         uint256 eligible;
         for (uint256 i = 0; i < candidates.length; ++i) {
-            if (!_contains(taken, candidates[i])) ++eligible;
+            if (_contains(taken, candidates[i])) continue;
+            ++free;
+            if (vrfKeys.keyUsableAt(candidates[i], a.frozenAt)) ++eligible;
         }
-        if (eligible == 0) {
+        if (free == 0) {
             // Nobody left to replace them: the committed are revealed against (or nobody checked at all).
             a.armedAt = 0;
             settlementManager.applyDraw(stackId, 0, true, true, 0, new uint256[](0), new bytes32[](0));
+            return false;
+        }
+        // The threshold counts only the free candidates whose keys predate the freeze (the only ones that can sit);
+        // none: the round's replacements are drawn in public from the free ones, on a later block.
+        if (eligible == 0) {
+            _armPublic(stackId, a, a.round, a.count);
             return false;
         }
         Selection storage sel = _roundSelections[stackId][a.round];

@@ -225,7 +225,9 @@ export {
   hasAnsweredSelection,
   selectionSampleIndices,
   selfSelect,
+  vrfKeyUsableForSettlement,
 } from "./actions/selfSelect.js";
+export { sendsWaiting, withSenderLock } from "./actions/senderLock.js";
 export { setNodeUrl } from "./actions/setNodeUrl.js";
 export { failVerification, timeoutAttesters, timeoutSettlement } from "./actions/settlementDeadlines.js";
 export {

@@ -16,13 +16,14 @@ import {
   settlementDrawAbi,
   settlementManagerAbi,
 } from "@atoma/chain";
-import { zeroHash } from "viem";
+import { decodeFunctionData, zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommitStrategy } from "../src/attestation/commitStrategy.js";
 import { VrfKeyMismatchError } from "../src/attestation/errors.js";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";
 import { nodeVrfKey, sharedVrfKeyKeeper, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
+import { holdSends, type SendHold } from "./harness/sendHold.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard } from "./harness/strategies.js";
 import { selectedAmong } from "./harness/vrfSelection.js";
@@ -127,15 +128,29 @@ describe("private self-selection of attesters against anvil", () => {
     }
   };
 
+  /** What a test may look at while the candidates of a window have decided but none has acted (see `privatelyAttested`). */
+  type Undecided = {
+    stackId: bigint;
+    fromBlock: bigint;
+    candidates: bigint[];
+    selected: bigint[];
+    fetches: number;
+    hold: SendHold;
+  };
+
+  /**
+   * Serves and settles a stack and lets its window's candidates work. With `beforeCommit`, every candidate's
+   * broadcasts are held (`holdSends`) while the board opens: each candidate fetches and recomputes the sample and
+   * evaluates its VRF; a selected one stores its commitment and waits at the broadcast of its `selfSelect`, an
+   * unselected one forgets the duty. At that moment (every candidate recomputed, every selected one holding a
+   * commitment and a send, no unselected one holding a duty) `beforeCommit` looks, then the hold is released.
+   * Without it, the board opens once every candidate fetched. Then the selected commit and the window closes. A
+   * window with fewer than two selected (public fallback) is passed over for a new stack, up to
+   * `SELECTION_ATTEMPTS` windows.
+   */
   const privatelyAttested = async (
     behaviour: ServingBehaviour,
-    beforeCommit?: (ctx: {
-      stackId: bigint;
-      fromBlock: bigint;
-      candidates: bigint[];
-      selected: bigint[];
-      fetches: number;
-    }) => Promise<void>,
+    beforeCommit?: (ctx: Undecided) => Promise<void>,
   ) => {
     for (let attempt = 0; attempt < SELECTION_ATTEMPTS; attempt++) {
       board.open = false;
@@ -145,14 +160,46 @@ describe("private self-selection of attesters against anvil", () => {
       expect((await getAttesterSelection(net.user.ctx, served.stackId)).endsAt).toBeGreaterThan(0n);
       const candidates = await attesterCandidatesOf(net.user.ctx, served.stackId);
       const selected = await privatelySelected(served.stackId, candidates);
-      // Every candidate fetches the sample, selected or not (cover).
       const fetched = () => served.server.front.blobRequests.get(served.transcriptId.toLowerCase()) ?? 0;
-      await eventually(
-        async () => (fetched() >= candidates.length ? true : undefined),
-        "every candidate to fetch the transcript",
-      );
-      await beforeCommit?.({ stackId: served.stackId, fromBlock, candidates, selected, fetches: fetched() });
-      board.open = true;
+      if (beforeCommit) {
+        const addressOf = (id: bigint) => net.byId(id).signerAccount.address;
+        const hold = holdSends(candidates.map(addressOf));
+        board.open = true;
+        try {
+          await eventually(
+            async () => {
+              if (board.recomputedSample(served.stackId).length < candidates.length) return undefined;
+              for (const id of candidates) {
+                const row = await dutyRow(id, served.stackId);
+                const ready = selected.includes(id)
+                  ? row?.commitment && hold.waiting(addressOf(id)) > 0
+                  : row === undefined;
+                if (!ready) return undefined;
+              }
+              return true;
+            },
+            "every candidate to recompute and evaluate, the selected holding their commitment",
+            120_000,
+          );
+          await beforeCommit({
+            stackId: served.stackId,
+            fromBlock,
+            candidates,
+            selected,
+            fetches: fetched(),
+            hold,
+          });
+        } finally {
+          hold.release();
+        }
+      } else {
+        // Every candidate fetches the sample, selected or not (cover).
+        await eventually(
+          async () => (fetched() >= candidates.length ? true : undefined),
+          "every candidate to fetch the transcript",
+        );
+        board.open = true;
+      }
       // Fewer than N = 2 selected on a settlement that must be checked: public attesters join after the window.
       if (selected.length < 2) {
         await net.advance(WINDOW + 1);
@@ -172,6 +219,40 @@ describe("private self-selection of attesters against anvil", () => {
     throw new Error(`${SELECTION_ATTEMPTS} windows in a row with fewer than two selected`);
   };
 
+  /** Node `id`'s attestation duty row for `stackId`, in its own database (undefined: it holds none). */
+  const dutyRow = (id: bigint, stackId: bigint) =>
+    net
+      .byId(id)
+      .node.context.db.selectFrom("attestation_tasks")
+      .selectAll()
+      .where("stack_id", "=", stackId)
+      .where("kind", "=", "attest")
+      .executeTakeFirst();
+
+  /**
+   * Every transaction in blocks `fromBlock` on: its sender and the function its calldata calls (decoded against
+   * the settlement contracts; "other" for anything else). What anyone reading the chain has.
+   */
+  const transactionsSince = async (fromBlock: bigint) => {
+    const ctx = net.user.ctx;
+    const abis = [settlementDrawAbi, settlementManagerAbi, disputeManagerAbi, disputeSelectionAbi];
+    const seen: { from: string; fn: string; input: `0x${string}` }[] = [];
+    const latest = await ctx.publicClient.getBlockNumber();
+    for (let b = fromBlock; b <= latest; b++) {
+      const block = await ctx.publicClient.getBlock({ blockNumber: b, includeTransactions: true });
+      for (const tx of block.transactions) {
+        let fn = "other";
+        for (const abi of abis)
+          try {
+            fn = decodeFunctionData({ abi, data: tx.input }).functionName;
+            break;
+          } catch {}
+        seen.push({ from: tx.from.toLowerCase(), fn, input: tx.input });
+      }
+    }
+    return seen;
+  };
+
   it("every node registers its VRF key when it starts", async () => {
     for (const n of net.nodes)
       expect(
@@ -179,11 +260,21 @@ describe("private self-selection of attesters against anvil", () => {
       ).toBeDefined();
   }, 60_000);
 
-  it("the selected select themselves and commit with their proof; before that nothing public and nothing the server sees tells who", async () => {
+  it("the selected select themselves and commit with their proof; once every candidate has evaluated its VRF, and before any seat, nothing public and nothing the server sees tells who", async () => {
     const { served, selected, indices } = await privatelyAttested(
       { engine: net.engine },
-      async ({ stackId, fromBlock, candidates, selected, fetches }) => {
+      async ({ stackId, fromBlock, candidates, selected, fetches, hold }) => {
         const ctx = net.user.ctx;
+        // The moment looked at: every candidate recomputed the sample (the unselected too, as cover) and evaluated
+        // its VRF; each selected one holds its commitment and waits at its broadcast; no unselected one holds anything.
+        expect([...board.recomputedSample(stackId)].sort()).toEqual([...candidates].sort());
+        for (const id of candidates) {
+          const row = await dutyRow(id, stackId);
+          if (selected.includes(id)) {
+            expect(row?.commitment).toMatch(/^0x[0-9a-f]{64}$/);
+            expect(hold.waiting(net.byId(id).signerAccount.address)).toBe(1);
+          } else expect(row).toBeUndefined();
+        }
         // On chain: the settlement, the frozen candidates, the window's seed and threshold; no selection, no attester.
         const names = new Set<string>();
         for (const [address, abi] of [
@@ -205,27 +296,21 @@ describe("private self-selection of attesters against anvil", () => {
         );
         expect((await getAttesterSelection(ctx, stackId)).nodeIds).toEqual([]);
         expect((await settlementOf(stackId)).phase).toBe(Phase.Drawing);
-        // No candidate sent a transaction since the settlement: selected or not, they all look the same.
-        const senders = new Set<string>();
-        const latest = await ctx.publicClient.getBlockNumber();
-        for (let b = fromBlock; b <= latest; b++) {
-          const block = await ctx.publicClient.getBlock({ blockNumber: b, includeTransactions: true });
-          for (const tx of block.transactions) senders.add(tx.from.toLowerCase());
+        // Every transaction since the settlement: none sent by a candidate, selected or not, and no calldata that
+        // proves or asks anything for one (the server's and the keepers' own calls only). The chain holds nothing
+        // that depends on who was selected: the same transactions, whoever it was.
+        const txs = await transactionsSince(fromBlock);
+        const candidateAddresses = new Set(
+          candidates.map((id) => net.byId(id).signerAccount.address.toLowerCase()),
+        );
+        for (const tx of txs) {
+          expect(candidateAddresses.has(tx.from)).toBe(false);
+          expect(["selfSelect", "requestSelectionData", "reportSilentSelection"]).not.toContain(tx.fn);
         }
-        for (const id of candidates)
-          expect(senders.has(net.byId(id).signerAccount.address.toLowerCase())).toBe(false);
-        // The server saw every candidate fetch the transcript, the same for the selected and the others.
-        expect(fetches).toBeGreaterThanOrEqual(candidates.length);
-        // Only the selected nodes themselves hold a duty for the stack (in their own databases).
-        for (const id of candidates) {
-          const row = await net
-            .byId(id)
-            .node.context.db.selectFrom("attestation_tasks")
-            .selectAll()
-            .where("stack_id", "=", stackId)
-            .executeTakeFirst();
-          if (selected.includes(id)) expect(row?.state).toBe("pending");
-        }
+        // What the server knows: one transcript fetch per candidate (each recomputed, so each fetched, and there are
+        // exactly as many fetches as candidates), all before any selected node could seat; the same from a selected
+        // candidate as from any other. Its engine-probing view is `recomputedSample` above: every candidate busy.
+        expect(fetches).toBe(candidates.length);
       },
     );
     expect(selected.length).toBeGreaterThan(0);
@@ -241,7 +326,7 @@ describe("private self-selection of attesters against anvil", () => {
     const { contracts, addresses } = net.deployment;
     const ctx = net.user.ctx;
     const { served, indices } = await privatelyAttested({ engine: net.engine, tamper: () => true });
-    // Committee members wait (their strategy answers nothing) until the test has looked at what is public.
+    // Committee members wait (their strategy answers nothing) until their broadcasts are held.
     board.open = false;
     const fromBlock = (await ctx.publicClient.getBlockNumber()) + 1n;
     const revealed = await revealExplained(served, indices);
@@ -257,8 +342,42 @@ describe("private self-selection of attesters against anvil", () => {
     }, "the committee's selection window");
     const armed = (await readDispute(ctx, disputeId)).drawBlock;
     expect(await ctx.publicClient.getBlockNumber()).toBeGreaterThan(armed + 1n);
-    // Public now: the dispute, its evidence, the window's seed; no seat, no member, no committee.
-    const eventsOf = async () => {
+    // Who sits, as only each node can compute it alone.
+    const candidates = await readDisputeCandidates(ctx, disputeId);
+    expect(candidates).not.toContain(served.server.nodeId);
+    const selected = await selectedOn(selection, candidates);
+    expect(selected.length).toBeGreaterThan(0);
+    // The candidates work with their broadcasts held: each recomputes the disputed requests and evaluates its VRF; a
+    // selected one seals its vote and waits at the broadcast of its seat, an unselected one forgets the duty.
+    const addressOf = (id: bigint) => net.byId(id).signerAccount.address;
+    const hold = holdSends(candidates.map(addressOf));
+    board.open = true;
+    try {
+      const committeeRow = (id: bigint) =>
+        net
+          .byId(id)
+          .node.context.db.selectFrom("attestation_tasks")
+          .selectAll()
+          .where("kind", "=", "committee")
+          .where("round", "=", disputeId)
+          .executeTakeFirst();
+      await eventually(
+        async () => {
+          if (board.recomputedDispute(disputeId).length < candidates.length) return undefined;
+          for (const id of candidates) {
+            const row = await committeeRow(id);
+            const ready = selected.includes(id)
+              ? row?.result && hold.waiting(addressOf(id)) > 0
+              : row === undefined;
+            if (!ready) return undefined;
+          }
+          return true;
+        },
+        "every committee candidate to recompute and evaluate, the selected holding their sealed vote",
+        120_000,
+      );
+      expect([...board.recomputedDispute(disputeId)].sort()).toEqual([...candidates].sort());
+      // Public at this moment: the dispute, its evidence, the window's seed; no seat, no member, no committee.
       const names: string[] = [];
       for (const [address, abi] of [
         [addresses.DisputeManager, disputeManagerAbi],
@@ -266,20 +385,20 @@ describe("private self-selection of attesters against anvil", () => {
       ] as const)
         for (const log of await ctx.publicClient.getContractEvents({ address, abi, fromBlock }))
           if ((log.args as { disputeId?: bigint }).disputeId === disputeId) names.push(log.eventName);
-      return new Set(names);
-    };
-    // DrawArmed: the post that completed the evidence armed the draw (the seed is the next block's hash).
-    expect([...(await eventsOf())].sort()).toEqual(
-      ["CommitteeSelectionOpened", "DisputeCreated", "DrawArmed", "EvidencePosted"].sort(),
-    );
-    expect((await getCommitteeSelection(ctx, { disputeId })).nodeIds).toEqual([]);
-    expect(await contracts.disputeManager.read.committeeOf([disputeId])).toEqual([]);
-    // Who sits, as only each node can compute it alone.
-    const candidates = await readDisputeCandidates(ctx, disputeId);
-    expect(candidates).not.toContain(served.server.nodeId);
-    const selected = await selectedOn(selection, candidates);
-    expect(selected.length).toBeGreaterThan(0);
-    board.open = true;
+      // DrawArmed: the post that completed the evidence armed the draw (the seed is the next block's hash).
+      expect([...new Set(names)].sort()).toEqual(
+        ["CommitteeSelectionOpened", "DisputeCreated", "DrawArmed", "EvidencePosted"].sort(),
+      );
+      expect((await getCommitteeSelection(ctx, { disputeId })).nodeIds).toEqual([]);
+      expect(await contracts.disputeManager.read.committeeOf([disputeId])).toEqual([]);
+      // Nothing on chain proves or asks anything for a member. A candidate's transactions since the reveal (its
+      // attestation reveal, a block mined for a draw) were all sent before the board opened, so before any candidate
+      // could evaluate its VRF: none depends on who was selected, and since the hold none could be sent.
+      for (const tx of await transactionsSince(fromBlock))
+        expect(["selfSelect", "reportSilentSelection", "requestSelectionData"]).not.toContain(tx.fn);
+    } finally {
+      hold.release();
+    }
     const seated = await eventually(async () => {
       const s = await getCommitteeSelection(ctx, { disputeId });
       return s.nodeIds.length === selected.length ? s : undefined;

@@ -8,18 +8,19 @@ export function formatPrivateSelectionOnChain(result: OnChainPrivateResult): str
   const o = result.options;
   const n = result.grid.length;
   const lines = [
-    `Private VRF self-selection through the contracts: ${result.eligible} eligible nodes, ${result.colluding} the cheater's (silent), ${o.lazy} lazy, N = ${o.attesters}; task at p = ${result.rate}; ${o.settlements} settlements, ${o.batch ?? 16} at a time; seed ${o.seed}`,
+    `Private VRF self-selection through the contracts: ${result.eligible} eligible nodes, ${result.colluding} the cheater's (${result.colluders}${result.colluders === "last-mover" ? `, ${result.lastMoverSeats} seats taken last` : ""}), ${o.lazy} lazy, N = ${o.attesters}; task at p = ${result.rate}; ${o.settlements} settlements, ${o.batch ?? 16} at a time; seed ${o.seed}`,
     `every node's VRF key registered, selected honest nodes seated by selfSelect with their proofs; contract seats differing from the VRF outputs: ${result.disagreements}`,
     `windows closed with nobody seated: ${result.noAttester}; fallbacks to public attesters: ${result.fallbacks}`,
     `caught at p = ${result.rate} (a diligent honest node seated): ${result.caught.count} of ${o.settlements}, formula ${f(result.caught.expected)}`,
     `margin (honest - cheating, TOMA per settlement) at p = ${result.rate}: ${f(result.margin.measured)} [${f(result.margin.low)}, ${f(result.margin.high)}] vs ${f(result.margin.expected)}`,
-    `p*: private self-selection (random attester count, q = pN/n over n = ${result.eligible}) ${f(result.privateThreshold)}; public draw of N from this finite network ${f(result.publicThreshold)}`,
-    `measured p* ${f(result.measured.p)}, interval [${f(result.measured.low)}, ${f(result.measured.high)}] (rates in (0, ${result.rate}] at ${n} points, z = ${THRESHOLD_Z} one-sided at each: misses with probability <= ${(2 * n * 3.4e-6).toExponential(1)})`,
+    `p*: private self-selection (random attester count, q = pN/n over n = ${result.eligible}) ${f(result.privateThreshold)}; last-mover colluders ${f(result.privateThresholdLastMover)}; public draw of N from this finite network ${f(result.publicThreshold)}`,
+    `measured p* ${f(result.measured.p)}, interval [${f(result.measured.low)}, ${f(result.measured.high)}] (rates in (0, ${result.rate}] at ${n} points, z = ${THRESHOLD_Z} one-sided at each: misses with probability <= ${(2 * n * 2.9e-7).toExponential(1)}, normal approximation)`,
+    `measured crossing with silent colluders ${f(result.crossings.silent)}, with last movers ${f(result.crossings.lastMover)} (same draws)`,
     result.within
-      ? "the computed private p* lies within the measured interval"
+      ? `the computed p* (${result.colluders} colluders) lies within the measured interval`
       : result.measured.high === undefined
         ? `the margin is nowhere surely positive up to p = ${result.rate}: no upper end (more --settlements or a higher --rate)`
-        : "the computed private p* lies OUTSIDE the measured interval",
+        : `the computed p* (${result.colluders} colluders) lies OUTSIDE the measured interval`,
     "",
   ];
   return lines.join("\n");

@@ -10,7 +10,15 @@ import {
   submitSettlement,
 } from "@atoma/chain";
 import { DEV_PRICE_PER_MILLION, type DevNode, startDevnet } from "@atoma/chain/devnet";
-import { compareSelection, expectedRewards, isSelected, privateDrawOutcomes, vrfEvaluate } from "@atoma/core";
+import {
+  type Colluders,
+  compareSelection,
+  expectedRewards,
+  isSelected,
+  privateDrawOutcomes,
+  validateGame,
+  vrfEvaluate,
+} from "@atoma/core";
 import { type Hex, keccak256, parseEther, stringToBytes } from "viem";
 import { cheaterCount, SimulationOptionsError } from "./options.js";
 import type { PrivateSelectionOptions } from "./privateSelection.js";
@@ -22,10 +30,11 @@ const WINDOW = 60;
 const PPM = 1_000_000;
 
 /**
- * z per grid rate, one-sided: Φ(−4.5) = 3.4·10⁻⁶, so over the 2·`grid` one-sided checks the interval for p* misses
- * with probability at most 2 · 40 · 3.4·10⁻⁶ ≈ 2.7·10⁻⁴ (normal approximation of each rate's mean margin).
+ * z per grid rate, one-sided: Φ(−5) = 2.9·10⁻⁷, so over the 2·`grid` one-sided checks the interval for p* misses
+ * with probability at most 2 · 40 · 2.9·10⁻⁷ ≈ 2.3·10⁻⁵ (normal approximation of each rate's mean margin: a
+ * nominal figure, which the skew of a few hundred settlements' margins can exceed at the grid's ends).
  */
-export const THRESHOLD_Z = 4.5;
+export const THRESHOLD_Z = 5;
 
 export interface OnChainPrivateOptions extends Omit<PrivateSelectionOptions, "pValues" | "vrf"> {
   /** The rate the task runs at through the contracts; default min(1, 2·p*). Rates below it are read off the same draws. */
@@ -34,10 +43,17 @@ export interface OnChainPrivateOptions extends Omit<PrivateSelectionOptions, "pV
   grid?: number | undefined;
   /** Settlements put through the contracts together (bought, settled, selected and closed at once). @default 16 */
   batch?: number | undefined;
+  /**
+   * What the cheater's own selected nodes do in the window: stay silent, or seat last (after every honest seat is in,
+   * which they see on chain) and report truthfully, as the built system allows. @default "silent"
+   */
+  colluders?: Exclude<Colluders, "copy-when-all-ours"> | undefined;
 }
 
 export interface OnChainGridPoint {
   p: number;
+  /** Settlements a diligent honest node checks at `p` (at the run rate: what the contract seated). */
+  caught: number;
   mean: number;
   low: number;
   high: number;
@@ -48,13 +64,20 @@ export interface OnChainPrivateResult {
   rate: number;
   eligible: number;
   colluding: number;
+  colluders: Exclude<Colluders, "copy-when-all-ours">;
   /** p* with q = pN/n over this network's n, m and lazy count (silent colluders), and under the public draw of N. */
   privateThreshold: number;
+  /** p* with last-mover colluders (at least `privateThreshold`). */
+  privateThresholdLastMover: number;
   publicThreshold: number;
   /** Where the measured mean margin turns positive, and the interval of rates it cannot be excluded from. */
   measured: { p: number | undefined; low: number; high: number | undefined };
-  /** `privateThreshold` lies in `measured`'s interval. */
+  /** The p* of `colluders` (`privateThreshold` or `privateThresholdLastMover`) lies in `measured`'s interval. */
   within: boolean;
+  /** Where the measured mean margin turns positive for each colluder behaviour, read off the same draws. */
+  crossings: { silent: number | undefined; lastMover: number | undefined };
+  /** Seats a colluder took last, after the honest seats (last-mover colluders only). */
+  lastMoverSeats: number;
   /** At `rate`, through the contracts: the settlements a diligent honest node sat on, against the formula. */
   caught: { count: number; expected: number };
   /** Settlements whose window closed with nobody seated, and those that fell back to public attesters. */
@@ -83,14 +106,18 @@ interface SettlementDraws {
   caught: boolean;
 }
 
+/** One settlement's honest-minus-cheating margin (`expectedRewards`' terms for one outcome). */
 function marginOf(
   o: OnChainPrivateOptions,
-  cheatUnchecked: number,
+  cheat: { unchecked: number; colluding: number },
   selected: { ours: number; all: number },
   caught: boolean,
+  colluders: Exclude<Colluders, "copy-when-all-ours">,
 ): number {
-  const honest = o.reward - o.cost + (selected.all > 0 ? (selected.ours * o.reward) / selected.all : 0);
-  return honest - (caught ? -o.cost - o.collateral : cheatUnchecked);
+  const share = selected.all > 0 ? (selected.ours * o.reward) / selected.all : 0;
+  const honest = o.reward - o.cost + share;
+  if (caught) return honest - ((colluders === "last-mover" ? share : 0) - o.cost - o.collateral);
+  return honest - (colluders === "last-mover" && selected.ours > 0 ? cheat.colluding : cheat.unchecked);
 }
 
 function countAt(d: SettlementDraws, p: number, o: OnChainPrivateOptions, eligible: number) {
@@ -112,8 +139,8 @@ function countAt(d: SettlementDraws, p: number, o: OnChainPrivateOptions, eligib
  * node's VRF key registered, a task at rate `rate` with N attesters; each stack is bought, drawn, settled by its
  * server (the cheater: it and the next m nodes are its own, the next `lazy` copy), and put through its selection
  * window, every candidate evaluating its VRF on the window's seed and the selected honest ones (diligent and lazy)
- * seating themselves with `selfSelect` and their proofs while the cheater's stay silent. The window closes on
- * chain; a fallback to public attesters is drawn as it happens. Detection at `rate` is what the contract seated;
+ * seating themselves with `selfSelect` and their proofs; the cheater's selected stay silent, or (`colluders`
+ * "last-mover") seat after every honest seat is in. The window closes on chain; a fallback to public attesters is drawn as it happens. Detection at `rate` is what the contract seated;
  * the margin at each lower grid rate is read off the same VRF outputs (selection is monotone in the threshold).
  */
 export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Promise<OnChainPrivateResult> {
@@ -124,6 +151,7 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
       `--lazy leaves fewer than N diligent honest nodes among the ${eligible} eligible`,
     );
   const cheatUnchecked = o.reward - o.cost + o.cost * o.saving * o.cheatShare;
+  const colluders = o.colluders ?? "silent";
   const game = {
     reward: o.reward,
     cost: o.cost,
@@ -144,6 +172,7 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
     privateSelection: { window: WINDOW, cap: 32 },
   });
   const draws: SettlementDraws[] = [];
+  let lastMoverSeats = 0;
   let noAttester = 0;
   let fallbacks = 0;
   let disagreements = 0;
@@ -210,6 +239,7 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
       const roles: Role[] = [];
       const predicted: bigint[] = [];
       const seats: Promise<unknown>[] = [];
+      const lastMovers: (() => Promise<unknown>)[] = [];
       for (const nodeId of candidates) {
         const index = members.findIndex((m) => m.node.nodeId === nodeId);
         const member = members[index]!;
@@ -219,22 +249,26 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
         const beta = vrfEvaluate(member.key, opened.seed);
         betas.push(beta);
         roles.push(role);
-        // The proof (a second VRF evaluation) only for an honest node its output selects.
-        if (role === "ours" || !isSelected(beta, opened)) continue;
+        // The proof (a second VRF evaluation) only for a node its output selects; the cheater's stay silent, or
+        // (last movers) seat once every honest seat is in.
+        if (!isSelected(beta, opened) || (role === "ours" && colluders === "silent")) continue;
         const evaluated = evaluateSelection(member.key, opened);
         if (!evaluated.selected) throw new Error(`node ${nodeId}: its proof disagrees with its output`);
         predicted.push(nodeId);
-        seats.push(
+        const seat = () =>
           selfSelect(member.node.signer, {
             stackId,
             nodeId,
             proof: evaluated,
             commitment: keccak256(stringToBytes(`atoma-simulate:${o.seed}:commitment:${s}:${nodeId}`)),
             candidates,
-          }),
-        );
+          });
+        if (role === "ours") lastMovers.push(seat);
+        else seats.push(seat());
       }
       await Promise.all(seats);
+      lastMoverSeats += lastMovers.length;
+      await Promise.all(lastMovers.map((seat) => seat()));
       return { user, stackId, candidates, betas, roles, predicted };
     };
     type Selected = Awaited<ReturnType<typeof selectAll>>;
@@ -273,49 +307,64 @@ export async function runPrivateSelectionOnChain(o: OnChainPrivateOptions): Prom
     await network.stop();
   }
 
-  const points: OnChainGridPoint[] = [];
-  for (let k = 1; k <= grid; k++) {
-    const p = (rate * k) / grid;
-    let sum = 0;
-    let squares = 0;
-    for (const d of draws) {
-      const at = countAt(d, p, o, eligible);
-      // At the run rate, detection is what the contract seated; below it, what the same outputs select.
-      const caught = k === grid ? d.caught : at.diligent > 0;
-      const m = marginOf(o, cheatUnchecked, at, caught);
-      sum += m;
-      squares += m * m;
+  const { cheatColluding } = validateGame(game);
+  const cheat = { unchecked: cheatUnchecked, colluding: cheatColluding };
+  const gridOf = (behaviour: Exclude<Colluders, "copy-when-all-ours">) => {
+    const points: OnChainGridPoint[] = [];
+    for (let k = 1; k <= grid; k++) {
+      const p = (rate * k) / grid;
+      let sum = 0;
+      let squares = 0;
+      let caughtHere = 0;
+      for (const d of draws) {
+        const at = countAt(d, p, o, eligible);
+        // At the run rate, detection is what the contract seated; below it, what the same outputs select.
+        const caught = k === grid ? d.caught : at.diligent > 0;
+        if (caught) caughtHere++;
+        const m = marginOf(o, cheat, at, caught, behaviour);
+        sum += m;
+        squares += m * m;
+      }
+      const { mean, low, high } = meanInterval(sum, squares, draws.length, THRESHOLD_Z);
+      points.push({ p, caught: caughtHere, mean, low, high });
     }
-    const { mean, low, high } = meanInterval(sum, squares, draws.length, THRESHOLD_Z);
-    points.push({ p, mean, low, high });
-  }
-  const crossing = points.findIndex((pt, i) => pt.mean >= 0 && points.slice(i).every((q) => q.mean >= 0));
-  let measuredP: number | undefined;
-  if (crossing === 0) measuredP = points[0]!.p;
-  else if (crossing > 0) {
+    return points;
+  };
+  const crossingOf = (points: readonly OnChainGridPoint[]) => {
+    const crossing = points.findIndex((pt, i) => pt.mean >= 0 && points.slice(i).every((q) => q.mean >= 0));
+    if (crossing === 0) return points[0]!.p;
+    if (crossing < 0) return undefined;
     const a = points[crossing - 1]!;
     const b = points[crossing]!;
-    measuredP = a.p + ((b.p - a.p) * -a.mean) / (b.mean - a.mean);
-  }
+    return a.p + ((b.p - a.p) * -a.mean) / (b.mean - a.mean);
+  };
+  const points = gridOf(colluders);
+  const measuredP = crossingOf(points);
   // Rates where the margin is surely negative lie below p*, surely positive above it.
   const below = points.filter((pt) => pt.high < 0 && (measuredP === undefined || pt.p <= measuredP));
   const above = points.filter((pt) => pt.low > 0 && measuredP !== undefined && pt.p >= measuredP);
   const low = below.length > 0 ? below[below.length - 1]!.p : 0;
   const high = above.length > 0 ? above[0]!.p : undefined;
   const last = points[points.length - 1]!;
-  const expectedMargin = expectedRewards(game, privateDrawOutcomes(rate, o.attesters, set), "silent");
+  const expectedMargin = expectedRewards(game, privateDrawOutcomes(rate, o.attesters, set), colluders);
   const caughtCount = draws.filter((d) => d.caught).length;
   const diligent = eligible - colluding - o.lazy;
   const q = (rate * o.attesters) / eligible;
+  const threshold =
+    colluders === "silent" ? comparison.privateThreshold : comparison.privateThresholdLastMover;
   return {
     options: o,
     rate,
     eligible,
     colluding,
+    colluders,
     privateThreshold: comparison.privateThreshold,
+    privateThresholdLastMover: comparison.privateThresholdLastMover,
     publicThreshold: comparison.publicThreshold,
     measured: { p: measuredP, low, high },
-    within: comparison.privateThreshold >= low && high !== undefined && comparison.privateThreshold <= high,
+    within: threshold >= low && high !== undefined && threshold <= high,
+    crossings: { silent: crossingOf(gridOf("silent")), lastMover: crossingOf(gridOf("last-mover")) },
+    lastMoverSeats,
     caught: { count: caughtCount, expected: (1 - (1 - Math.min(q, 1)) ** diligent) * draws.length },
     noAttester,
     fallbacks,

@@ -38,3 +38,31 @@ export function meanInterval(
   const half = z * Math.sqrt(variance / trials);
   return { mean, low: mean - half, high: mean + half };
 }
+
+/** P(X ≥ k) for X ~ Binomial(n, p), summed exactly in log space. */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  let logC = 0;
+  for (let i = 1; i <= k; i++) logC += Math.log(n - k + i) - Math.log(i);
+  let sum = 0;
+  for (let i = k; i <= n; i++) {
+    sum += Math.exp(logC + i * Math.log(p) + (n - i) * Math.log1p(-p));
+    logC += Math.log(n - i) - Math.log(i + 1);
+  }
+  return Math.min(1, sum);
+}
+
+/**
+ * The counts a Binomial(n, p) outcome falls within except with probability at most `alpha`: the smallest `low`
+ * with P(X < low) ≤ alpha/2 and the largest `high` with P(X > high) ≤ alpha/2 (exact tails, no approximation).
+ */
+export function binomialAcceptance(n: number, p: number, alpha: number): { low: number; high: number } {
+  let low = 0;
+  while (low < n && 1 - binomialUpperTail(low + 1, n, p) <= alpha / 2) low++;
+  let high = n;
+  while (high > 0 && binomialUpperTail(high, n, p) <= alpha / 2) high--;
+  return { low, high };
+}

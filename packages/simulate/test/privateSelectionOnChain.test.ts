@@ -2,6 +2,7 @@ import { compareSelection, expectedRewards, privateDrawOutcomes } from "@atoma/c
 import { describe, expect, it } from "vitest";
 import { runPrivateSelectionOnChain } from "../src/privateSelectionOnChain.js";
 import { validatePrivateSelectionOptions } from "../src/privateSelectionOptions.js";
+import { binomialAcceptance, binomialUpperTail } from "../src/statistics.js";
 
 // R = 1.2, C = 1, S = 2, the whole cost saved by cheating (W1 = 1.2); 8 nodes, r = 0.25: the server and one more
 // node are the cheater's, 7 eligible (1 colluding, 6 diligent), N = 2. p* ≈ 0.147 private, 0.238 public.
@@ -66,22 +67,52 @@ describe("the cheat-pays threshold with a random attester count", () => {
 });
 
 describe("private self-selection through the contracts", () => {
-  it("measures a threshold whose interval holds the computed p*, the contract seating exactly the VRF-selected", async () => {
-    // Failure probability ≤ 2.7·10⁻⁴ (THRESHOLD_Z = 4.5 one-sided at each of 40 grid rates; normal approximation).
-    const options = validatePrivateSelectionOptions({ ...game, settlements: 40, seed: 3 });
-    const result = await runPrivateSelectionOnChain({ ...options, rate: 0.6 });
+  it("with last-mover colluders: the contract seats exactly the VRF-selected, detection and empty windows match their binomials, and the measured crossing is bracketed around p*", async () => {
+    const settlements = 80;
+    const rate = 0.8;
+    const options = validatePrivateSelectionOptions({ ...game, settlements, seed: 3 });
+    const result = await runPrivateSelectionOnChain({ ...options, rate, colluders: "last-mover" });
+    const { eligible, colluding } = result;
+    const diligent = eligible - colluding;
+    const N = game.attesters;
     expect(result.disagreements).toBe(0);
-    expect(result.colluding).toBe(1);
+    expect(colluding).toBe(1);
     expect(result.privateThreshold).toBeCloseTo(0.1474, 3);
-    expect(result.measured.p).toBeDefined();
-    expect(result.within).toBe(true);
-    // An interval that says something: cheating surely loses below the run rate. (Its low end, that cheating surely
-    // pays at low rates, is not asserted: over 40 settlements seeded by block hashes it reached 0 in a CI run.)
-    expect(result.measured.low).toBeGreaterThanOrEqual(0);
-    expect(result.measured.high!).toBeLessThan(result.rate);
-    // Rates below 1: settlements nobody sat on are settled unchecked, no fallback; seats as the VRF outputs say.
-    expect(result.noAttester).toBeGreaterThan(0);
+    expect(result.privateThresholdLastMover).toBeGreaterThanOrEqual(result.privateThreshold);
+    // The cheater's selected node seated last in some windows: P(never selected in 80) = (1 − 0.229)⁸⁰ < 10⁻⁹.
+    expect(result.lastMoverSeats).toBeGreaterThan(0);
     expect(result.fallbacks).toBe(0);
+    // Exact binomial bounds, each missed by a correct system with probability ≤ 10⁻⁴ (5·10⁻⁵ a side): the settlements
+    // a diligent node seated on, P = 1 − (1 − pN/n)^(n−m), and the windows nobody seated in, P = (1 − pN/n)^n.
+    const detection = (p: number) => 1 - (1 - (p * N) / eligible) ** diligent;
+    const caught = binomialAcceptance(settlements, detection(rate), 1e-4);
+    expect(result.caught.count).toBeGreaterThanOrEqual(caught.low);
+    expect(result.caught.count).toBeLessThanOrEqual(caught.high);
+    const empty = binomialAcceptance(settlements, (1 - (rate * N) / eligible) ** eligible, 1e-4);
+    expect(result.noAttester).toBeGreaterThanOrEqual(empty.low);
+    expect(result.noAttester).toBeLessThanOrEqual(empty.high);
+    // With last movers a settlement's margin is −1 when no diligent node checks and 3.2 when one does (its share
+    // cancels out), so the mean margin at rate p is ≥ 0 exactly when at least 80/4.2, i.e. 20, settlements are caught
+    // there, and the caught count is monotone in p (the same outputs, a rising threshold). The measured crossing is
+    // below `floor` only if 20 were caught at `floor`, and above `ceiling` only if fewer than 20 were at `ceiling`.
+    for (const point of result.grid)
+      expect(point.mean).toBeCloseTo(-1 + (4.2 * point.caught) / settlements, 9);
+    const floor = 0.04;
+    const ceiling = 0.36;
+    expect(binomialUpperTail(20, settlements, detection(floor))).toBeLessThan(5e-5);
+    expect(1 - binomialUpperTail(20, settlements, detection(ceiling))).toBeLessThan(5e-5);
+    expect(result.privateThresholdLastMover).toBeGreaterThan(floor);
+    expect(result.privateThresholdLastMover).toBeLessThan(ceiling);
+    expect(result.crossings.lastMover!).toBeGreaterThanOrEqual(floor);
+    expect(result.crossings.lastMover!).toBeLessThanOrEqual(ceiling);
+    expect(result.measured.p).toBe(result.crossings.lastMover);
+    // Silent colluders never do better for the cheater than last movers (pointwise on the same draws): their
+    // crossing is no later.
+    expect(result.crossings.silent!).toBeLessThanOrEqual(result.crossings.lastMover!);
+    // The normal-approximation interval (z = 5, nominal miss 2.3·10⁻⁵) holds the last-mover p* and has an upper end
+    // below the run rate.
+    expect(result.within).toBe(true);
+    expect(result.measured.high!).toBeLessThan(result.rate);
     expect(result.margin.expected).toBeGreaterThanOrEqual(result.margin.low);
     expect(result.margin.expected).toBeLessThanOrEqual(result.margin.high);
   }, 240_000);

@@ -1,9 +1,10 @@
-import { settlementDrawAbi } from "@atoma/contracts";
+import { settlementDrawAbi, vrfKeyRegistryAbi } from "@atoma/contracts";
 import { isSelected } from "@atoma/core";
 import type { Hex } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { attesterCandidatesOf } from "./drawAttesters.js";
 import { execute } from "./execute.js";
+import { vrfKeyRegistryOf } from "./registerVrfKey.js";
 import { type VrfProofArgs, vrfProofArgs } from "./vrfProofArgs.js";
 
 /** A settlement's private selection window as `SettlementDraw.selectionOf` holds it (`endsAt` 0: not open). */
@@ -80,6 +81,29 @@ export async function hasAnsweredSelection(
     abi: settlementDrawAbi,
     functionName: "answered",
     args: [stackId, nodeId],
+  });
+}
+
+/**
+ * Whether node `nodeId`'s VRF key may select it in `stackId`'s private windows: registered before the block that
+ * froze the settlement's candidates (`VrfKeyRegistry.keyUsableAt`). A node asks before any work: `selfSelect` with a
+ * newer key reverts `VrfKeyTooNew`.
+ */
+export async function vrfKeyUsableForSettlement(
+  ctx: Pick<ChainContext, "publicClient" | "addresses">,
+  params: { stackId: bigint; nodeId: bigint },
+): Promise<boolean> {
+  const { frozenAt } = await ctx.publicClient.readContract({
+    address: ctx.addresses.SettlementDraw,
+    abi: settlementDrawAbi,
+    functionName: "armedOf",
+    args: [params.stackId],
+  });
+  return ctx.publicClient.readContract({
+    address: vrfKeyRegistryOf(ctx),
+    abi: vrfKeyRegistryAbi,
+    functionName: "keyUsableAt",
+    args: [params.nodeId, BigInt(frozenAt)],
   });
 }
 

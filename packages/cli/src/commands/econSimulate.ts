@@ -51,6 +51,7 @@ interface SimulateFlags {
   vrf?: boolean;
   throughContracts?: boolean;
   rate?: number;
+  lastMover?: boolean;
 }
 
 function rateList(value: string): number[] {
@@ -147,6 +148,10 @@ export function registerEconSimulate(econ: Command): void {
       "(--through-contracts) the task's sampling rate; the margin is read at 40 rates up to it (default 2·p*)",
       numberOption("--rate"),
     )
+    .option(
+      "--last-mover",
+      "(--through-contracts) the cheater's selected nodes seat last, once every honest seat is in (the built system allows it), instead of staying silent; measures the last-mover p*",
+    )
     .action(async (flags: SimulateFlags) => {
       const {
         json,
@@ -162,6 +167,7 @@ export function registerEconSimulate(econ: Command): void {
         vrf,
         throughContracts,
         rate,
+        lastMover,
         ...rest
       } = flags;
       if (privateSelection && throughContracts) {
@@ -178,7 +184,12 @@ export function registerEconSimulate(econ: Command): void {
         } = rest;
         const options = validatePrivateSelectionOptions({ ...shared, settlements: settlements ?? 200, lazy });
         const { pValues: _p, vrf: _v, ...onChain } = options;
-        const result = await runPrivateSelectionOnChain({ ...onChain, rate, batch: concurrency });
+        const result = await runPrivateSelectionOnChain({
+          ...onChain,
+          rate,
+          batch: concurrency,
+          colluders: lastMover ? "last-mover" : "silent",
+        });
         process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatPrivateSelectionOnChain(result));
         if (!result.within || result.disagreements > 0) process.exitCode = 1;
         return;

@@ -10,7 +10,8 @@ export interface SelectionThreshold {
 }
 
 /**
- * The threshold of a settlement's private self-selection among `candidateCount` frozen candidates: p·N/n for an
+ * The threshold of a settlement's private self-selection among `candidateCount` frozen candidates whose VRF keys
+ * predate the freeze (the only ones that can sit; keyless ones would dilute q): p·N/n for an
  * ordinary settlement (p in parts per million, as tasks store it), N/n for one that must be checked (`certain`),
  * capped at 1 (every candidate selected). Mirrors `SettlementDraw.selectionThreshold`.
  */

@@ -14,6 +14,7 @@ import {
   requestSelectionData,
   selectionSampleIndices,
   selfSelect,
+  vrfKeyUsableForSettlement,
 } from "@atoma/chain";
 import { type AttestationEnv, beforeDeadline, completeDuty, loadSample } from "./attestationEnv.js";
 import { attestationSalt } from "./attestationSalt.js";
@@ -60,6 +61,9 @@ export async function stepSelect(
     return deleteDuty(env.db, duty.taskId);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
   if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  // A key registered at or after the freeze cannot select this node (`VrfKeyTooNew`): no recompute, no doomed tx.
+  if (!(await vrfKeyUsableForSettlement(env.seat, { stackId: duty.stackId, nodeId: me })))
+    return deleteDuty(env.db, duty.taskId);
   const indices =
     selection.round === 0
       ? await firstDrawIndices(env, duty.stackId, selection, at.requestCount)

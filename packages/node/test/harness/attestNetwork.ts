@@ -42,6 +42,11 @@ export interface AttestNetwork {
   engine: InferenceEngine;
   byId(nodeId: bigint): HarnessNode;
   advance(seconds: number): Promise<void>;
+  /**
+   * Starts the nodes `startAttestNetwork` left stopped (`late`): each registers its VRF key as it starts, so its
+   * key is newer than any settlement frozen before.
+   */
+  startLate(): Promise<void>;
   /** Stops a node's process stand-in; `start` brings it back over the same database, blobs and port. */
   restart(nodeId: bigint, whileStopped?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
@@ -65,6 +70,12 @@ export interface AttestNetworkOptions {
   privateSelection?: { window: number; cap: number } | undefined;
   /** The chat template of the tiny model every node runs (served as MODEL either way). @default "chatml" */
   template?: TinyChatTemplate | undefined;
+  /**
+   * The last `late` nodes are registered and subscribed with the rest, at twice the price (so a stack at PRICE never
+   * draws one to serve, while every settlement freezes it as a candidate), but their processes start only on
+   * `startLate`. @default 0
+   */
+  late?: number | undefined;
 }
 
 const freePort = StallingFront.freePort;
@@ -115,7 +126,8 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       collateral: COLLATERAL,
       operatorToma: parseEther("10000"),
     });
-    await network.subscribe(node, taskId);
+    const late = index >= options.nodes - (options.late ?? 0);
+    await network.subscribe(node, taskId, late ? { pricePerMillion: 2n * PRICE } : {});
     registered.push({
       nodeId: node.nodeId,
       signer: node.signer,
@@ -127,6 +139,8 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     });
   }
   const makers = new Map<bigint, () => AtomaNode>();
+  const lateStarts: (() => Promise<void>)[] = [];
+  const lateReleases: (() => Promise<void>)[] = [];
   // Node start-up is mostly the embedded database's: start them side by side.
   const nodes: HarnessNode[] = await Promise.all(
     registered.map(async ({ port, index, releasePort, ...identity }) => {
@@ -162,6 +176,14 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
         );
       makers.set(identity.nodeId, make);
       const node = make();
+      if (index >= options.nodes - (options.late ?? 0)) {
+        lateReleases.push(releasePort);
+        lateStarts.push(async () => {
+          await releasePort();
+          await node.start();
+        });
+        return { ...identity, node, metrics };
+      }
       await releasePort();
       await node.start();
       return { ...identity, node, metrics };
@@ -184,6 +206,9 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       return found;
     },
     advance: (seconds) => network.advance(seconds),
+    async startLate() {
+      for (const start of lateStarts.splice(0)) await start();
+    },
     async restart(nodeId, whileStopped) {
       const harnessNode = nodes.find((n) => n.nodeId === nodeId)!;
       await harnessNode.node.stop();
@@ -192,6 +217,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       await harnessNode.node.start();
     },
     async stop() {
+      await Promise.allSettled(lateStarts.splice(0).map((_, i) => lateReleases[i]!()));
       await Promise.allSettled(nodes.map((n) => n.front.close()));
       await Promise.allSettled(nodes.map((n) => n.node.stop()));
       await engine.stop();

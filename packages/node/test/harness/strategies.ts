@@ -70,11 +70,15 @@ export const colludingStrategy: CommitStrategy = {
 
 /**
  * Lets a test pick each node's behaviour once it knows who was drawn: while closed, every node waits; once open,
- * each node acts by the strategy assigned to it (honest when none).
+ * each node acts by the strategy assigned to it (honest when none). It notes every node whose engine recomputed a
+ * stack's sample or a dispute's requests (after the recompute returned): what a server probing the nodes' engines
+ * could see.
  */
 export class StrategyBoard {
   open = true;
   private readonly assigned = new Map<bigint, CommitStrategy>();
+  private readonly samples = new Map<bigint, Set<bigint>>();
+  private readonly disputes = new Map<bigint, Set<bigint>>();
 
   assign(nodeId: bigint, strategy: CommitStrategy): void {
     this.assigned.set(nodeId, strategy);
@@ -85,11 +89,34 @@ export class StrategyBoard {
     this.open = true;
   }
 
+  /** The nodes whose engines recomputed the sample of `stackId` as attester candidates. */
+  recomputedSample(stackId: bigint): bigint[] {
+    return [...(this.samples.get(stackId) ?? [])];
+  }
+
+  /** The nodes whose engines recomputed the requests of dispute `disputeId` as committee candidates. */
+  recomputedDispute(disputeId: bigint): bigint[] {
+    return [...(this.disputes.get(disputeId) ?? [])];
+  }
+
   strategyFor(nodeId: bigint): CommitStrategy {
     const pick = () => this.assigned.get(nodeId) ?? honestStrategy;
+    const noted =
+      <T>(seen: Map<bigint, Set<bigint>>, id: bigint, recompute: () => Promise<T>) =>
+      async () => {
+        const out = await recompute();
+        seen.set(id, (seen.get(id) ?? new Set<bigint>()).add(nodeId));
+        return out;
+      };
     return {
-      attest: async (input) => (this.open ? pick().attest(input) : undefined),
-      vote: async (input) => (this.open ? pick().vote(input) : undefined),
+      attest: async (input) =>
+        this.open
+          ? pick().attest({ ...input, recompute: noted(this.samples, input.stackId, input.recompute) })
+          : undefined,
+      vote: async (input) =>
+        this.open
+          ? pick().vote({ ...input, recompute: noted(this.disputes, input.disputeId, input.recompute) })
+          : undefined,
     };
   }
 }
