@@ -20,8 +20,10 @@ import {
   signStackRequest,
   type Verified,
 } from "@atoma/sdk";
+import type { Kysely } from "kysely";
 import type { Address, LocalAccount } from "viem";
 import { ConfidentialSessionFailedError } from "../confidentialErrors.js";
+import type { GatewayDatabase } from "../db/schema.js";
 import {
   ModelNotFoundError,
   NodeFailedError,
@@ -44,9 +46,9 @@ import { answerCapsFor } from "./answerCaps.js";
 import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import { failedInStream } from "./failedInStream.js";
+import { FirstDeadlines, type SignedAtNonce } from "./firstDeadlines.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
-import { NodeCuts } from "./nodeCuts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
 import { type CutRequest, cutRequest, overbilledCut } from "./overbilledCut.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
@@ -55,6 +57,7 @@ import { collectSealedStream } from "./sealedStream.js";
 import { StackLeaseLapsedError } from "./stackLeaseLapsedError.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
+import { StrikeCounter } from "./strikeCounter.js";
 
 export interface NetworkUpstreamComponents {
   /** What the network serves (a `NetworkCatalog`). */
@@ -68,6 +71,11 @@ export interface NetworkUpstreamComponents {
   stackManager: Address;
   /** What the gateway measured of each node (routing reads it, failures write it). @default a new one */
   health?: NodeHealthBook | undefined;
+  /**
+   * Where the counts against nodes (cuts, over-billed cuts) and pending requests' first deadlines are kept, so they
+   * outlive a restart and are shared by the gateways on one PostgreSQL. @default in memory, per process
+   */
+  strikesDb?: Kysely<GatewayDatabase> | undefined;
   /** Told of every failure of a node (metrics), with the error code. */
   onNodeError?: ((nodeId: bigint, code: string) => void) | undefined;
   logger?: Logger | undefined;
@@ -102,13 +110,13 @@ export interface NetworkUpstreamOptions {
    * Cuts a node may make (text sent, then the connection broken while it still has the request in flight) within
    * `cutWindowMs` before it is put aside for the cooldown, counted as a `repeated_cuts` error; twice as many, when they
    * are a fifth or more of its requests there, and it leaves rotation. Cuts of streams open together within `cutBurstMs`
-   * (one broken link) are one. Counted per gateway process (`NodeCuts`). @default 3
+   * (one broken link) are one. Counted in `strikesDb` when given (`StrikeCounter`). @default 3
    */
   cutLimit?: number | undefined;
   /**
    * Leaves of cut or stopped streams billing far more than their streams carried (`overbilledCut`) a node may commit
    * within `cutWindowMs` before it is put aside, counted as an `overbilled_cuts` error; twice as many, when they are a
-   * fifth or more of its requests there, and it leaves rotation. Per gateway process. @default 2
+   * fifth or more of its requests there, and it leaves rotation. Counted as `cutLimit`. @default 2
    */
   overbilledCutLimit?: number | undefined;
   /** The window `cutLimit` and `overbilledCutLimit` count over. @default 600000 */
@@ -118,8 +126,8 @@ export interface NetworkUpstreamOptions {
   /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
   deadlineSeconds?: number | undefined;
   /**
-   * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
-   * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
+   * How long past a pending request's signed deadline (the first it carried at the node's first 409 for it, kept in
+   * `strikesDb` when given: `FirstDeadlines`; a deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
    * `request_in_flight` for it; after that its stack is retired (its held charge settled with the stack's
    * settlement), and the node struck (`in_flight_past_deadline`).
    * @default 60000
@@ -235,9 +243,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
   /** Streams each node cut (`cutLimit`). */
-  readonly #cuts: NodeCuts;
+  readonly #cuts: StrikeCounter;
   /** Cut streams' leaves each node billed far above what they carried (`overbilledCutLimit`). */
-  readonly #overbilledCuts: NodeCuts;
+  readonly #overbilledCuts: StrikeCounter;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
@@ -255,12 +263,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
    */
   readonly #cutRequests = new Map<string, CutRequest>();
-  /**
-   * The deadline each pending request (`stackId:nonce`, with its hash) carried when this process first resent it: the
-   * in-flight strike counts from it, never from a deadline the request was signed again with after a node's 401
-   * `request_expired` (review 3 of h-gw, HIGH-3).
-   */
-  readonly #firstDeadlines = new Map<string, { reqHash: string; deadline: bigint }>();
+  /** The deadline each pending request carried at the node's first 409 for it (`inFlightGraceMs`). */
+  readonly #firstDeadlines: FirstDeadlines;
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -271,17 +275,18 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
-    this.#cuts = new NodeCuts({
-      windowMs: options.cutWindowMs ?? 600_000,
-      limit: options.cutLimit ?? 3,
-      burstMs: options.cutBurstMs,
-    });
+    this.#cuts = new StrikeCounter(
+      "cut",
+      { windowMs: options.cutWindowMs ?? 600_000, limit: options.cutLimit ?? 3, burstMs: options.cutBurstMs },
+      components.strikesDb,
+    );
     // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
-    this.#overbilledCuts = new NodeCuts({
-      windowMs: options.cutWindowMs ?? 600_000,
-      limit: options.overbilledCutLimit ?? 2,
-      burstMs: 0,
-    });
+    this.#overbilledCuts = new StrikeCounter(
+      "overbilled_cut",
+      { windowMs: options.cutWindowMs ?? 600_000, limit: options.overbilledCutLimit ?? 2, burstMs: 0 },
+      components.strikesDb,
+    );
+    this.#firstDeadlines = new FirstDeadlines(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
@@ -635,7 +640,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
       onForgotten: (p) => {
-        this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+        // Always from the database: a request signed afresh there with the same body has the same hash.
+        this.#forgetFirstDeadline(stack.stackId, p.signed.nonce, true);
         this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
         return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
@@ -659,9 +665,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
         const cutLeaf = isResend(receipt.fields.leafIndex) || receipt.adopted === true;
         if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
-          this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
+          kept.push(
+            this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n),
+          );
         this.#cutRequests.delete(cutKey);
-        this.#firstDeadlines.delete(cutKey);
+        this.#forgetFirstDeadline(stack.stackId, receipt.fields.leafIndex);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -880,7 +888,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ((streamed && stillServing(error)) || error instanceof ResendInFlightError) &&
         !request.signal.aborted
       )
-        this.#cut(stack, begunAt);
+        await this.#cut(stack, begunAt);
       if (streamed && stillServing(error))
         throw new NodeFailedError(
           `the stream from node ${stack.nodeId} broke while the node was still at it`,
@@ -892,7 +900,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // h-gw, MEDIUM-A): not one it carried before (a 401 `request_expired` renews it honestly), nor one it is signed
       // again with after (the 409, 5xx, 401 loop of HIGH-3).
       if (error instanceof ResendInFlightError)
-        for (const p of client.pending) this.#noteFirstDeadline(stack.stackId, p.signed);
+        for (const p of client.pending) await this.#firstDeadlines.note(stack.stackId, signedAt(p.signed));
       if (
         error instanceof ResendInFlightError &&
         (await this.#inFlightPastDeadline(stack, client.pending, kept))
@@ -1064,8 +1072,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * bill the leaf; cut after cut within the window puts it aside, and cuts of a large share of its streams take it out
    * of rotation (`NodeCuts`: one broken link cutting many streams at once is one cut).
    */
-  #cut(stack: LeasedStack, begunAt: number): void {
-    const verdict = this.#cuts.record(stack.nodeId, begunAt);
+  async #cut(stack: LeasedStack, begunAt: number): Promise<void> {
+    const verdict = await this.#cuts.record(stack.nodeId, begunAt).catch((error: unknown) => {
+      this.#logger.error({ err: error, nodeId: String(stack.nodeId) }, "counting a node's cut failed");
+      return "none" as const;
+    });
     if (verdict === "none") return;
     this.#c.onNodeError?.(stack.nodeId, "repeated_cuts");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
@@ -1081,12 +1092,20 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    * gateway pays the node the difference, so each one counts against it; past `overbilledCutLimit` in the window it is
    * put aside, and it leaves rotation when they are frequent (`NodeCuts`). The receipt is kept as evidence.
    */
-  #overbilledCut(
+  async #overbilledCut(
     stack: LeasedStack,
     fields: { leafIndex: bigint; units: bigint },
     relayedUnits: bigint,
-  ): void {
-    const verdict = this.#overbilledCuts.record(stack.nodeId, this.#overbilledCuts.now());
+  ): Promise<void> {
+    const verdict = await this.#overbilledCuts
+      .record(stack.nodeId, this.#overbilledCuts.now())
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { err: error, nodeId: String(stack.nodeId) },
+          "counting a node's over-billed cut failed",
+        );
+        return "none" as const;
+      });
     this.#logger.warn(
       {
         nodeId: String(stack.nodeId),
@@ -1116,7 +1135,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     kept: readonly Promise<void>[],
   ): Promise<boolean> {
     const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
-    const stale = pending.filter((p) => this.#firstDeadline(stack.stackId, p.signed) < cutoff);
+    const firsts = await Promise.all(
+      pending.map((p) => this.#firstDeadlines.first(stack.stackId, signedAt(p.signed))),
+    );
+    const stale = pending.filter((_, i) => (firsts[i] ?? 0n) < cutoff);
     if (stale.length === 0) return false;
     await Promise.allSettled(kept);
     await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
@@ -1124,7 +1146,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // request's signature and may commit and bill it there (review 3 of h-gw, LOW).
     for (const p of stale) {
       this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
-      this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+      await this.#firstDeadlines.forget(stack.stackId, p.signed.nonce);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
@@ -1140,22 +1162,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     return true;
   }
 
-  /** Keeps the deadline a pending request carries the first time the node answers it 409 (this process's view). */
-  #noteFirstDeadline(stackId: bigint, signed: PendingRequest["signed"]): void {
-    const key = `${stackId}:${signed.nonce}`;
-    const reqHash = signed.reqHash.toLowerCase();
-    if (this.#firstDeadlines.get(key)?.reqHash === reqHash) return;
-    this.#firstDeadlines.set(key, { reqHash, deadline: deadlineOf(signed) });
-    // Bounded: the oldest forgotten first (its request is then struck from the deadline it carries).
-    if (this.#firstDeadlines.size > MAX_ERROR_ANSWERED)
-      this.#firstDeadlines.delete(this.#firstDeadlines.keys().next().value as string);
-  }
-
-  /** The earliest deadline `signed`'s request carried at its nonce, as far as this process saw. */
-  #firstDeadline(stackId: bigint, signed: PendingRequest["signed"]): bigint {
-    const now = deadlineOf(signed);
-    const first = this.#firstDeadlines.get(`${stackId}:${signed.nonce}`);
-    return first?.reqHash === signed.reqHash.toLowerCase() && first.deadline < now ? first.deadline : now;
+  /** Forgets a pending request's first deadline once its receipt came (never fails the request: logged). */
+  #forgetFirstDeadline(stackId: bigint, nonce: bigint, evenIfUnseen = false): void {
+    this.#firstDeadlines
+      .forget(stackId, nonce, evenIfUnseen)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, "forgetting a first deadline failed"));
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
@@ -1252,6 +1263,13 @@ function usableFallback(
 }
 
 const sealedBody = (json: string) => json.startsWith('{"atoma_confidential"');
+/** A pending request as `FirstDeadlines` keeps it. */
+const signedAt = (signed: PendingRequest["signed"]): SignedAtNonce => ({
+  nonce: signed.nonce,
+  reqHash: signed.reqHash,
+  deadline: deadlineOf(signed),
+});
+
 const deadlineOf = (signed: { headers: Record<string, string> }) =>
   BigInt(signed.headers[STACK_HEADERS.deadline] ?? "0");
 

@@ -1,0 +1,153 @@
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { NetworkUpstreamOptions } from "../src/network/networkUpstream.js";
+import { type NodeScript, startFakeNode } from "./helpers/fakeNode.js";
+import { chatAt, type GatewayRun, startGatewayRun } from "./helpers/restartableGateway.js";
+import { type TestDatabaseConfig, testDatabases } from "./helpers/testDatabases.js";
+
+const embedded = testDatabases()[0]!;
+const CHAIN_ID = 31_337;
+const STACK_MANAGER = `0x${"5a".repeat(20)}` as const;
+const PRICE = 10n ** 15n;
+const gatewayAccount = privateKeyToAccount(generatePrivateKey());
+const nodeKey = privateKeyToAccount(generatePrivateKey());
+const DEADLINE_S = 3;
+const GRACE_MS = 500;
+
+const streamBody = {
+  model: "tiny",
+  messages: [{ role: "user", content: "hi" }],
+  max_tokens: 400,
+  stream: true,
+};
+const plain = { model: "tiny", messages: [{ role: "user", content: "again" }], max_tokens: 4 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Issue 12, gateway state past a restart: the counts that put a cheating node aside (cuts, over-billed cuts) and the
+// first deadline its in-flight strike counts from were kept in the gateway process's memory. A node restarting... no:
+// a node waiting for the gateway to restart (a deploy, a crash, `kill -9`) between its offences had its count start
+// from zero each time, and was never put aside. They are now kept in the gateway's database.
+describe("a cheating node whose gateway restarts between its offences", () => {
+  let db: TestDatabaseConfig;
+  let node: Awaited<ReturnType<typeof startFakeNode>>;
+  let script: NodeScript = { kind: "honest" };
+  const lies: { leafReadStatus?: number; expiredFirst?: boolean } = {};
+  let run: GatewayRun | undefined;
+  let nodeErrors: string[] = [];
+  let key = "";
+
+  beforeEach(async () => {
+    db = embedded.make();
+    script = { kind: "honest" };
+    delete lies.leafReadStatus;
+    delete lies.expiredFirst;
+    node = await startFakeNode(
+      nodeKey,
+      1n,
+      CHAIN_ID,
+      STACK_MANAGER,
+      (body) => (body.stream === true ? script : { kind: "honest" }),
+      { strictNonces: true, lies },
+    );
+  });
+  afterEach(async () => {
+    await run?.stop();
+    run = undefined;
+    await node?.stop();
+    await db?.dispose();
+  });
+
+  /** Stops the gateway (if running) and starts it again on the same database, with fresh memory. */
+  async function restart(options: NetworkUpstreamOptions): Promise<GatewayRun> {
+    const first = run === undefined && key === "";
+    const previous = run;
+    await run?.stop();
+    nodeErrors = [];
+    run = await startGatewayRun(
+      db.config,
+      gatewayAccount,
+      { url: node.url, signer: nodeKey, price: PRICE },
+      { firstByteTimeoutMs: 5_000, resendDelayMs: 10, requestTimeoutMs: 60_000, ...options },
+      nodeErrors,
+      first ? 1_000_000n : undefined,
+      previous,
+    );
+    if (first) key = (await run.keys.create({ name: "restarted", budget: "1" })).key;
+    return run;
+  }
+
+  /** A stream the node cuts (its leaf billing `bills` when given), then a plain request that reads its leaf. */
+  async function cutThenRead(at: GatewayRun, bills?: "fabricated") {
+    script = { kind: "cutThenFinish", finishMs: 300, ...(bills && { bills }) };
+    expect(await (await chatAt(at, key, streamBody)).text()).toContain("Hel");
+    await sleep(400);
+    script = { kind: "honest" };
+    expect((await chatAt(at, key, plain)).status).toBe(200);
+    expect(node.leafReads.at(-1)?.found).toBe(true);
+  }
+
+  it("puts a node that cuts streams aside at its third cut, one cut per gateway start", async () => {
+    key = "";
+    const options = { cutLimit: 3, overbilledCutLimit: 100 };
+    for (let cut = 1; cut <= 3; cut++) {
+      const at = await restart(options);
+      await cutThenRead(at);
+      if (cut < 3) {
+        expect(nodeErrors).toEqual([]);
+        expect(at.upstream.health.available(1n)).toBe(true);
+      }
+    }
+    expect(nodeErrors).toContain("1:repeated_cuts");
+    expect(run?.upstream.health.available(1n)).toBe(false);
+  }, 60_000);
+
+  it("puts a node that over-bills its cut streams' leaves aside at the second, one per gateway start", async () => {
+    key = "";
+    const options = { cutLimit: 100, overbilledCutLimit: 2 };
+    const first = await restart(options);
+    await cutThenRead(first, "fabricated");
+    expect(nodeErrors).toEqual([]);
+    const second = await restart(options);
+    await cutThenRead(second, "fabricated");
+    expect(nodeErrors).toContain("1:overbilled_cuts");
+    expect(second.upstream.health.available(1n)).toBe(false);
+  }, 60_000);
+
+  it("forgets cuts from before the window, as without a restart", async () => {
+    key = "";
+    const options = { cutLimit: 2, overbilledCutLimit: 100, cutWindowMs: 4_000 };
+    await cutThenRead(await restart(options));
+    await sleep(4_500);
+    // The first cut is out of the window: this one is the only one counted.
+    await cutThenRead(await restart(options));
+    expect(nodeErrors).toEqual([]);
+    // Within the window of the second: counted with it.
+    await cutThenRead(await restart(options));
+    expect(nodeErrors).toContain("1:repeated_cuts");
+  }, 60_000);
+
+  it("strikes a node answering 409 for ever from the first deadline, the request signed again after a restart", async () => {
+    key = "";
+    const options = { cutLimit: 100, deadlineSeconds: DEADLINE_S, inFlightGraceMs: GRACE_MS };
+    const first = await restart(options);
+    script = { kind: "cutThenFinish", finishMs: 600_000 };
+    expect(await (await chatAt(first, key, streamBody)).text()).toContain("Hel");
+    script = { kind: "honest" };
+    // The node's first 409 for the request, within its deadline: nothing struck yet.
+    expect((await chatAt(first, key, plain)).status).toBeGreaterThanOrEqual(500);
+    expect(nodeErrors).toEqual([]);
+
+    const second = await restart(options);
+    await sleep(DEADLINE_S * 1000 + GRACE_MS + 1_600);
+    // The node calls the request expired, so that it is signed again with a new deadline, then 409 again.
+    lies.leafReadStatus = 503;
+    lies.expiredFirst = true;
+    expect((await chatAt(second, key, plain)).status).toBeGreaterThanOrEqual(500);
+    const deadlines = new Set(
+      node.envelopes.filter((e) => e["x-atoma-nonce"] === "0").map((e) => e["x-atoma-deadline"]),
+    );
+    expect(deadlines.size).toBeGreaterThan(1);
+    expect(nodeErrors).toContain("1:in_flight_past_deadline");
+    expect(second.upstream.health.available(1n)).toBe(false);
+  }, 60_000);
+});
