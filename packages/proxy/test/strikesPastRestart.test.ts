@@ -31,7 +31,12 @@ describe("a cheating node whose gateway restarts between its offences", () => {
   let db: TestDatabaseConfig;
   let node: Awaited<ReturnType<typeof startFakeNode>>;
   let script: NodeScript = { kind: "honest" };
-  const lies: { leafReadStatus?: number; expiredFirst?: boolean } = {};
+  const lies: {
+    leafReadStatus?: number;
+    expiredFirst?: boolean;
+    leafNotFound?: number;
+    dropRequests?: number;
+  } = {};
   let run: GatewayRun | undefined;
   let nodeErrors: string[] = [];
   let key = "";
@@ -39,8 +44,7 @@ describe("a cheating node whose gateway restarts between its offences", () => {
   beforeEach(async () => {
     db = embedded.make();
     script = { kind: "honest" };
-    delete lies.leafReadStatus;
-    delete lies.expiredFirst;
+    for (const lie of Object.keys(lies)) delete lies[lie as keyof typeof lies];
     node = await startFakeNode(
       nodeKey,
       1n,
@@ -149,5 +153,29 @@ describe("a cheating node whose gateway restarts between its offences", () => {
     expect(deadlines.size).toBeGreaterThan(1);
     expect(nodeErrors).toContain("1:in_flight_past_deadline");
     expect(second.upstream.health.available(1n)).toBe(false);
+  }, 60_000);
+
+  it("takes out a node that called a leaf missing, then shows it after the gateway restarted", async () => {
+    key = "";
+    const options = { cutLimit: 100, overbilledCutLimit: 100 };
+    const first = await restart(options);
+    script = { kind: "cutThenFinish", finishMs: 300, bills: "bound" };
+    expect(await (await chatAt(first, key, streamBody)).text()).toContain("Hel");
+    await sleep(400);
+    script = { kind: "honest" };
+    // The leaf read is told "no leaf" (the nonce freed on the node's word), and the request signed at the freed nonce
+    // never reaches the node: it stays pending.
+    lies.leafNotFound = 1;
+    lies.dropRequests = 3;
+    expect(
+      (await chatAt(first, key, { ...plain, messages: [{ role: "user", content: "dropped" }] })).status,
+    ).toBeGreaterThanOrEqual(500);
+
+    const second = await restart(options);
+    // The pending request's resend is called `nonce_reused`, and the leaf read now shows the freed request's leaf.
+    await (await chatAt(second, key, { ...plain, messages: [{ role: "user", content: "next" }] })).text();
+    expect(node.leafReads.map((read) => read.found)).toEqual([true, true]);
+    await expect.poll(() => nodeErrors, { timeout: 5_000 }).toContain("1:billed_error_answer");
+    expect(second.upstream.health.isRemoved(1n)).toBe(true);
   }, 60_000);
 });

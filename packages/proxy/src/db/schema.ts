@@ -248,6 +248,14 @@ export interface FirstDeadlinesTable {
   noted_at_ms: Big;
 }
 
+/** A leaf given up on the node's word (`FreedLeaves`): its request's hash, and when. */
+export interface FreedLeavesTable {
+  stack_id: Big;
+  nonce: Big;
+  req_hash: string;
+  freed_at_ms: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -267,4 +275,5 @@ export interface GatewayDatabase {
   stack_refund_credits: StackRefundCreditsTable;
   node_strikes: NodeStrikesTable;
   first_deadlines: FirstDeadlinesTable;
+  freed_leaves: FreedLeavesTable;
 }

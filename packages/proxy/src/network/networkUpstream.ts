@@ -47,6 +47,7 @@ import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
 import { failedInStream } from "./failedInStream.js";
 import { FirstDeadlines, type SignedAtNonce } from "./firstDeadlines.js";
+import { FreedLeaves } from "./freedLeaves.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
@@ -162,7 +163,7 @@ const PURCHASE_WINDOW_MS = 60_000;
 /** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
 const MAX_PURCHASING_KEYS = 10_000;
 
-/** Requests answered with an error remembered (`#errorAnswered`), and cut requests (`#cutRequests`). */
+/** Cut requests remembered (`#cutRequests`) before the oldest is forgotten. */
 const MAX_ERROR_ANSWERED = 10_000;
 
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
@@ -250,13 +251,10 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
   /**
-   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, or whose nonce
-   * was freed on its word (its leaf read's unsigned `leaf_not_found`, a refusal outright: review 3 of h-gw, MEDIUM-4),
-   * and that request's hash: the node later showing that leaf as another client's (adopted) bills a request it said
-   * failed or never committed (refuse-then-bill). A receipt answering a request signed afresh there is never one: the
-   * same body signed again (a retry, a regenerate) has the same hash.
+   * Leaves given up on the node's word and their requests' hashes (`FreedLeaves`). A receipt answering a request
+   * signed afresh there is never one shown after: the same body signed again (a retry, a regenerate) has the same hash.
    */
-  readonly #errorAnswered = new Map<string, string>();
+  readonly #freedLeaves: FreedLeaves;
   /**
    * Leaves (`stackId:nonce`) of this gateway's requests left with no receipt after their client stopped them or their
    * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
@@ -287,6 +285,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       components.strikesDb,
     );
     this.#firstDeadlines = new FirstDeadlines(components.strikesDb);
+    this.#freedLeaves = new FreedLeaves(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
@@ -657,7 +656,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
-        if (receipt.adopted) this.#billedErrorAnswer(stack, receipt.fields);
+        if (receipt.adopted) kept.push(this.#billedErrorAnswer(stack, receipt.fields));
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
         // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
@@ -1030,13 +1029,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     stack: LeasedStack,
     own: { nonce: bigint; json: string } | { nonce: bigint; reqHash: string },
   ): bigint {
-    const key = `${stack.stackId}:${own.nonce}`;
     const reqHash =
       "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
-    this.#errorAnswered.set(key, reqHash.toLowerCase());
-    // Bounded: the oldest forgotten first.
-    if (this.#errorAnswered.size > MAX_ERROR_ANSWERED)
-      this.#errorAnswered.delete(this.#errorAnswered.keys().next().value as string);
+    this.#freedLeaves
+      .free(stack.stackId, own.nonce, reqHash)
+      .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a freed leaf failed"));
     return own.nonce;
   }
 
@@ -1052,13 +1049,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   }
 
   /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
-  #billedErrorAnswer(
+  async #billedErrorAnswer(
     stack: LeasedStack,
     fields: { stackId: bigint; leafIndex: bigint; reqHash: string },
-  ): void {
-    const key = `${fields.stackId}:${fields.leafIndex}`;
-    if (this.#errorAnswered.get(key) !== fields.reqHash.toLowerCase()) return;
-    this.#errorAnswered.delete(key);
+  ): Promise<void> {
+    const shown = await this.#freedLeaves
+      .shownAfterFreed(fields.stackId, fields.leafIndex, fields.reqHash)
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error }, "looking up a freed leaf failed");
+        return false;
+      });
+    if (!shown) return;
     this.#c.onNodeError?.(stack.nodeId, "billed_error_answer");
     this.health.remove(stack.nodeId, "billed_error_answer");
     this.#logger.error(
