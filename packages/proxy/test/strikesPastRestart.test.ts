@@ -119,9 +119,9 @@ describe("a cheating node whose gateway restarts between its offences", () => {
 
   it("forgets cuts from before the window, as without a restart", async () => {
     key = "";
-    const options = { cutLimit: 2, overbilledCutLimit: 100, cutWindowMs: 4_000 };
+    const options = { cutLimit: 2, overbilledCutLimit: 100, cutWindowMs: 8_000 };
     await cutThenRead(await restart(options));
-    await sleep(4_500);
+    await sleep(8_500);
     // The first cut is out of the window: this one is the only one counted.
     await cutThenRead(await restart(options));
     expect(nodeErrors).toEqual([]);
@@ -177,5 +177,22 @@ describe("a cheating node whose gateway restarts between its offences", () => {
     expect(node.leafReads.map((read) => read.found)).toEqual([true, true]);
     await expect.poll(() => nodeErrors, { timeout: 5_000 }).toContain("1:billed_error_answer");
     expect(second.upstream.health.isRemoved(1n)).toBe(true);
+  }, 60_000);
+
+  it("counts a cut stream's leaf billed far above what it carried, read only after the gateway restarted", async () => {
+    key = "";
+    const options = { cutLimit: 100, overbilledCutLimit: 1 };
+    const first = await restart(options);
+    script = { kind: "cutThenFinish", finishMs: 300, bills: "fabricated" };
+    expect(await (await chatAt(first, key, streamBody)).text()).toContain("Hel");
+    await sleep(400);
+    script = { kind: "honest" };
+
+    const second = await restart(options);
+    expect((await chatAt(second, key, plain)).status).toBe(200);
+    // The cut request's leaf is read first (not resent), and measured against what its stream carried.
+    expect(node.leafReads.at(-1)?.found).toBe(true);
+    await expect.poll(() => nodeErrors, { timeout: 5_000 }).toContain("1:overbilled_cuts");
+    expect(second.upstream.health.available(1n)).toBe(false);
   }, 60_000);
 });

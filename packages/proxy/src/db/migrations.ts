@@ -361,7 +361,8 @@ const sweptSlices: Migration = {
  * Version 16 (issue 12, gateway state past a restart): what each node was counted against for (cut streams, cut
  * streams' leaves billed above what they carried), each event with its time; the deadline each pending request
  * carried at the node's first 409 `request_in_flight` for it; and the leaves given up on the node's word (an error
- * answer, an unsigned `leaf_not_found`). Gateways sharing a PostgreSQL count each other's.
+ * answer, an unsigned `leaf_not_found`); and the requests left with no receipt after their stream was cut or stopped,
+ * with what their streams carried. Gateways sharing a PostgreSQL count each other's.
  */
 const nodeStrikes: Migration = {
   async up(db: Kysely<unknown>) {
@@ -392,6 +393,16 @@ const nodeStrikes: Migration = {
       .addColumn("req_hash", "text", (c) => c.notNull())
       .addColumn("freed_at_ms", "bigint", (c) => c.notNull())
       .addPrimaryKeyConstraint("freed_leaves_pk", ["stack_id", "nonce"])
+      .execute();
+    await db.schema
+      .createTable("cut_requests")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("req_hash", "text", (c) => c.notNull())
+      .addColumn("relayed_units", wei, (c) => c.notNull())
+      .addColumn("streamed", "boolean", (c) => c.notNull())
+      .addColumn("cut_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("cut_requests_pk", ["stack_id", "nonce"])
       .execute();
   },
 };

@@ -256,6 +256,16 @@ export interface FreedLeavesTable {
   freed_at_ms: Big;
 }
 
+/** A request left with no receipt after its stream was cut or stopped (`CutRequests`), with what it carried. */
+export interface CutRequestsTable {
+  stack_id: Big;
+  nonce: Big;
+  req_hash: string;
+  relayed_units: Big;
+  streamed: boolean;
+  cut_at_ms: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -276,4 +286,5 @@ export interface GatewayDatabase {
   node_strikes: NodeStrikesTable;
   first_deadlines: FirstDeadlinesTable;
   freed_leaves: FreedLeavesTable;
+  cut_requests: CutRequestsTable;
 }

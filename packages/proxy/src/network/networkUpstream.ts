@@ -45,20 +45,21 @@ import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { answerCapsFor } from "./answerCaps.js";
 import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
+import { CutRequests } from "./cutRequests.js";
 import { failedInStream } from "./failedInStream.js";
 import { FirstDeadlines, type SignedAtNonce } from "./firstDeadlines.js";
 import { FreedLeaves } from "./freedLeaves.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
+import { NodeCutCounts } from "./nodeCutCounts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
-import { type CutRequest, cutRequest, overbilledCut } from "./overbilledCut.js";
+import { cutRequest, overbilledCut } from "./overbilledCut.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { requestDeadline } from "./requestDeadline.js";
 import { collectSealedStream } from "./sealedStream.js";
 import { StackLeaseLapsedError } from "./stackLeaseLapsedError.js";
 import type { LeasedStack, StackPool } from "./stackPool.js";
 import { StreamRelay } from "./streamRelay.js";
-import { StrikeCounter } from "./strikeCounter.js";
 
 export interface NetworkUpstreamComponents {
   /** What the network serves (a `NetworkCatalog`). */
@@ -163,9 +164,6 @@ const PURCHASE_WINDOW_MS = 60_000;
 /** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
 const MAX_PURCHASING_KEYS = 10_000;
 
-/** Cut requests remembered (`#cutRequests`) before the oldest is forgotten. */
-const MAX_ERROR_ANSWERED = 10_000;
-
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
 const MAX_EVIDENCE_BYTES = 1024 * 1024;
 
@@ -243,10 +241,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #addressGuard: NodeAddressGuard;
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
-  /** Streams each node cut (`cutLimit`). */
-  readonly #cuts: StrikeCounter;
-  /** Cut streams' leaves each node billed far above what they carried (`overbilledCutLimit`). */
-  readonly #overbilledCuts: StrikeCounter;
+  /** Streams each node cut (`cutLimit`), and cut streams' leaves it billed far above them (`overbilledCutLimit`). */
+  readonly #cutCounts: NodeCutCounts;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
@@ -256,11 +252,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
    */
   readonly #freedLeaves: FreedLeaves;
   /**
-   * Leaves (`stackId:nonce`) of this gateway's requests left with no receipt after their client stopped them or their
-   * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
-   * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
+   * This gateway's requests left with no receipt after their client stopped them or their stream was cut
+   * (`CutRequests`): the stack's next request reads the leaf before any resend (`readLeafFirst`), and the receipt that
+   * lands there settles the charge held for it.
    */
-  readonly #cutRequests = new Map<string, CutRequest>();
+  readonly #cutRequests: CutRequests;
   /** The deadline each pending request carried at the node's first 409 for it (`inFlightGraceMs`). */
   readonly #firstDeadlines: FirstDeadlines;
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
@@ -273,20 +269,19 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
-    this.#cuts = new StrikeCounter(
-      "cut",
-      { windowMs: options.cutWindowMs ?? 600_000, limit: options.cutLimit ?? 3, burstMs: options.cutBurstMs },
-      components.strikesDb,
-    );
-    // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
-    this.#overbilledCuts = new StrikeCounter(
-      "overbilled_cut",
-      { windowMs: options.cutWindowMs ?? 600_000, limit: options.overbilledCutLimit ?? 2, burstMs: 0 },
-      components.strikesDb,
-    );
     this.#firstDeadlines = new FirstDeadlines(components.strikesDb);
     this.#freedLeaves = new FreedLeaves(components.strikesDb);
+    this.#cutRequests = new CutRequests(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
+    this.#cutCounts = new NodeCutCounts(
+      {
+        health: this.health,
+        db: components.strikesDb,
+        onNodeError: components.onNodeError,
+        logger: this.#logger,
+      },
+      options,
+    );
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
     this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
@@ -594,6 +589,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const previous = await this.#previous(stack);
     // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
     const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
+    // Requests pending there may be cut ones an earlier run of the gateway (or another gateway) remembered.
+    if (pending.length > 0)
+      await this.#cutRequests
+        .load(
+          stack.stackId,
+          pending.map((p) => p.signed.nonce),
+        )
+        .catch((error: unknown) => this.#logger.error({ err: error }, "reading cut requests back failed"));
     // A sealed charge is only ever held for a leaf signed and left with no receipt, so only a resend's receipt can
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
@@ -634,7 +637,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         signedAfresh.add(nonce);
         // A cut request whose nonce was freed is no longer the one at that nonce: the leaf there is the new request's
         // and never measured against the old one's relayed chunks (review 4 of h-gw, LOW-B).
-        this.#cutRequests.delete(`${stack.stackId}:${nonce}`);
+        this.#forgetCutRequest(stack.stackId, nonce);
       },
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
@@ -647,8 +650,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
           : undefined;
       },
       readLeafFirst: (p) =>
-        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
-        p.signed.reqHash.toLowerCase(),
+        this.#cutRequests.get(stack.stackId, p.signed.nonce)?.reqHash === p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
       // Within what the request has left to send: this attempt's first send, and one for each further node.
       resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
@@ -661,13 +663,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
         // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
         // "Stop generating" then "Regenerate" signs the same body, so the same request hash, for a whole new answer.
-        const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
+        const cut = this.#cutRequests.get(stack.stackId, receipt.fields.leafIndex);
         const cutLeaf = isResend(receipt.fields.leafIndex) || receipt.adopted === true;
-        if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
-          kept.push(
-            this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n),
-          );
-        this.#cutRequests.delete(cutKey);
+        if (cutLeaf && overbilledCut(cut, receipt.fields))
+          kept.push(this.#cutCounts.overbilledCut(stack, receipt.fields, cut?.relayedUnits ?? 0n));
+        this.#forgetCutRequest(stack.stackId, receipt.fields.leafIndex);
         this.#forgetFirstDeadline(stack.stackId, receipt.fields.leafIndex);
         kept.push(
           isResend(receipt.fields.leafIndex)
@@ -785,7 +785,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     let streamed = false;
     const startedAt = performance.now();
-    const begunAt = this.#cuts.now();
+    const begunAt = this.#cutCounts.now();
     let firstChunkAt: number | undefined;
     /** Answer chunks the node sent for this request (a resend's replay of them not counted again). */
     let chunks = 0;
@@ -800,8 +800,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
       this.#unanswered.delete(stack.nodeId);
-      this.#cuts.answered(stack.nodeId);
-      this.#overbilledCuts.answered(stack.nodeId);
+      this.#cutCounts.answered(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -878,7 +877,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ownSigned &&
         !request.sealed
       )
-        this.#cutRequest(stack, ownSigned, chunks);
+        await this.#cutRequest(stack, ownSigned, chunks);
       // The connection broke and the resend found the node still at the request (or, mid-stream, too busy for it): no
       // failure of the node's. The request stays pending, and the stack's next request reads its leaf first.
       // Its own request cut (not a pending one's leaf still in flight there, read first: that cut is counted once).
@@ -887,7 +886,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ((streamed && stillServing(error)) || error instanceof ResendInFlightError) &&
         !request.signal.aborted
       )
-        await this.#cut(stack, begunAt);
+        await this.#cutCounts.cut(stack, begunAt);
       if (streamed && stillServing(error))
         throw new NodeFailedError(
           `the stream from node ${stack.nodeId} broke while the node was still at it`,
@@ -1038,14 +1037,18 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   }
 
   /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */
-  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): void {
-    this.#cutRequests.set(
-      `${stack.stackId}:${own.nonce}`,
-      cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks),
-    );
-    // Bounded: the oldest forgotten first (its request is then resent, as before leaf reads).
-    if (this.#cutRequests.size > MAX_ERROR_ANSWERED)
-      this.#cutRequests.delete(this.#cutRequests.keys().next().value as string);
+  async #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): Promise<void> {
+    const cut = cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks);
+    await this.#cutRequests
+      .set(stack.stackId, own.nonce, cut)
+      .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a cut request failed"));
+  }
+
+  /** Forgets a cut request once its leaf is settled or its nonce signed afresh (never fails the request: logged). */
+  #forgetCutRequest(stackId: bigint, nonce: bigint): void {
+    this.#cutRequests
+      .delete(stackId, nonce)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, "forgetting a cut request failed"));
   }
 
   /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
@@ -1066,61 +1069,6 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       { nodeId: String(stack.nodeId), stackId: String(fields.stackId), leaf: String(fields.leafIndex) },
       "a node signed a receipt for a request it answered with an error: it leaves rotation, the receipt is kept",
     );
-  }
-
-  /**
-   * A cut of a stream begun at `begunAt` (review of h-gw, HIGH-4): no fault once, yet a node can cut on purpose and
-   * bill the leaf; cut after cut within the window puts it aside, and cuts of a large share of its streams take it out
-   * of rotation (`NodeCuts`: one broken link cutting many streams at once is one cut).
-   */
-  async #cut(stack: LeasedStack, begunAt: number): Promise<void> {
-    const verdict = await this.#cuts.record(stack.nodeId, begunAt).catch((error: unknown) => {
-      this.#logger.error({ err: error, nodeId: String(stack.nodeId) }, "counting a node's cut failed");
-      return "none" as const;
-    });
-    if (verdict === "none") return;
-    this.#c.onNodeError?.(stack.nodeId, "repeated_cuts");
-    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
-    this.#logger.warn(
-      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), cuts: this.#cuts.events(stack.nodeId) },
-      "a node cut stream after stream before its receipt: it is put aside",
-    );
-    if (verdict === "remove") this.health.remove(stack.nodeId, "repeated_cuts");
-  }
-
-  /**
-   * A cut request's leaf billing far above what its stream carried (`overbilledCut`, review 2 of h-gw, MEDIUM-D): the
-   * gateway pays the node the difference, so each one counts against it; past `overbilledCutLimit` in the window it is
-   * put aside, and it leaves rotation when they are frequent (`NodeCuts`). The receipt is kept as evidence.
-   */
-  async #overbilledCut(
-    stack: LeasedStack,
-    fields: { leafIndex: bigint; units: bigint },
-    relayedUnits: bigint,
-  ): Promise<void> {
-    const verdict = await this.#overbilledCuts
-      .record(stack.nodeId, this.#overbilledCuts.now())
-      .catch((error: unknown) => {
-        this.#logger.error(
-          { err: error, nodeId: String(stack.nodeId) },
-          "counting a node's over-billed cut failed",
-        );
-        return "none" as const;
-      });
-    this.#logger.warn(
-      {
-        nodeId: String(stack.nodeId),
-        stackId: String(stack.stackId),
-        leaf: String(fields.leafIndex),
-        units: String(fields.units),
-        relayedUnits: String(relayedUnits),
-      },
-      "a node billed a cut stream's leaf far above what the stream carried: counted against it",
-    );
-    if (verdict === "none") return;
-    this.#c.onNodeError?.(stack.nodeId, "overbilled_cuts");
-    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
-    if (verdict === "remove") this.health.remove(stack.nodeId, "overbilled_cuts");
   }
 
   /**
@@ -1146,7 +1094,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     // Each one's held charge waits for the stack's settlement (`settleBySettlement`): the node still holds the
     // request's signature and may commit and bill it there (review 3 of h-gw, LOW).
     for (const p of stale) {
-      this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
+      this.#forgetCutRequest(stack.stackId, p.signed.nonce);
       await this.#firstDeadlines.forget(stack.stackId, p.signed.nonce);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
