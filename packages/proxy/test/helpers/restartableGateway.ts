@@ -1,6 +1,6 @@
 import type { ChainContext } from "@atoma/chain";
 import { silentLogger } from "@atoma/core";
-import type { LocalAccount } from "viem";
+import type { Address, LocalAccount } from "viem";
 import {
   type GatewayDatabaseConfig,
   type OpenedDatabase,
@@ -40,12 +40,13 @@ export interface GatewayRun {
 export async function startGatewayRun(
   config: GatewayDatabaseConfig,
   gateway: LocalAccount,
-  node: { url: string; signer: LocalAccount; price: bigint },
+  node: { url: string; signer: { address: Address }; price: bigint },
   options: NetworkUpstreamOptions,
-  nodeErrors: string[],
+  /** Told `nodeId:code` of each error counted against a node. */
+  nodeErrors: { push(entry: string): unknown },
   stackUnits?: bigint,
-  /** The run before this one: its stacks are handed back, as a restarted gateway's own (`StackPool.recover`). */
-  previous?: GatewayRun,
+  /** The holder of the run before this one: its stacks are handed back, as a restarted gateway's own (`recover`). */
+  previousHolderId?: string,
   /** The id of the stack `stackUnits` puts in the pool. */
   stackId = 1n,
 ): Promise<GatewayRun> {
@@ -79,11 +80,11 @@ export async function startGatewayRun(
       waitMs: 200,
     },
   );
-  if (previous !== undefined)
+  if (previousHolderId !== undefined)
     await opened.db
       .updateTable("stacks")
       .set({ state: "idle", lease_id: null, leased_until_ms: null })
-      .where("lease_id", "=", previous.holderId)
+      .where("lease_id", "=", previousHolderId)
       .where("state", "=", "leased")
       .execute();
   const upstream = new NetworkUpstream(
