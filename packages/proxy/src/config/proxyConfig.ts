@@ -114,6 +114,23 @@ export const proxyConfigSchema = z.strictObject({
       sendsPerRequest: z.number().int().min(1).max(20).default(4),
       /** Stacks bought for one key's requests in a minute; past it they take stacks already held. @default 8 */
       stackPurchasesPerKey: z.number().int().min(1).max(1_000).default(8),
+      /**
+       * Streams a node may cut (text sent, then the connection broken while it is still at the request) within
+       * `cutWindowMs` before it is put aside; twice as many, when they are a fifth of its requests, and it leaves
+       * rotation. @default 3
+       */
+      cutLimit: z.number().int().min(1).max(1_000).default(3),
+      /** Cut streams' leaves billed far above what they carried a node may commit within `cutWindowMs`. @default 2 */
+      overbilledCutLimit: z.number().int().min(1).max(1_000).default(2),
+      /** The window `cutLimit` and `overbilledCutLimit` count over. @default 600000 */
+      cutWindowMs: z.number().int().min(1_000).max(604_800_000).default(600_000),
+      /**
+       * How long past a pending request's first deadline a node may still answer 409 `request_in_flight` for it
+       * before its stack is retired and the node struck. @default 60000
+       */
+      inFlightGraceMs: z.number().int().min(0).max(3_600_000).default(60_000),
+      /** How far ahead (seconds) the deadline each request is signed with lies. @default 300 */
+      deadlineSeconds: z.number().int().min(10).max(86_400).default(300),
     })
     .prefault({}),
   confidential: z

@@ -357,6 +357,56 @@ const sweptSlices: Migration = {
   },
 };
 
+/**
+ * Version 16 (issue 12, gateway state past a restart): what each node was counted against for (cut streams, cut
+ * streams' leaves billed above what they carried), each event with its time; the deadline each pending request
+ * carried at the node's first 409 `request_in_flight` for it; and the leaves given up on the node's word (an error
+ * answer, an unsigned `leaf_not_found`); and the requests left with no receipt after their stream was cut or stopped,
+ * with what their streams carried. Gateways sharing a PostgreSQL count each other's.
+ */
+const nodeStrikes: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("node_strikes")
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("at_ms", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("node_strikes_by_node")
+      .on("node_strikes")
+      .columns(["node_id", "kind", "at_ms"])
+      .execute();
+    await db.schema
+      .createTable("first_deadlines")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("req_hash", "text", (c) => c.notNull())
+      .addColumn("deadline", wei, (c) => c.notNull())
+      .addColumn("noted_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("first_deadlines_pk", ["stack_id", "nonce"])
+      .execute();
+    await db.schema
+      .createTable("freed_leaves")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("req_hash", "text", (c) => c.notNull())
+      .addColumn("freed_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("freed_leaves_pk", ["stack_id", "nonce"])
+      .execute();
+    await db.schema
+      .createTable("cut_requests")
+      .addColumn("stack_id", wei, (c) => c.notNull())
+      .addColumn("nonce", wei, (c) => c.notNull())
+      .addColumn("req_hash", "text", (c) => c.notNull())
+      .addColumn("relayed_units", wei, (c) => c.notNull())
+      .addColumn("streamed", "boolean", (c) => c.notNull())
+      .addColumn("cut_at_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("cut_requests_pk", ["stack_id", "nonce"])
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -376,6 +426,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0013_sealed_charge_floor": sealedChargeFloor,
       "0014_slice_in_flight": sliceInFlight,
       "0015_swept_slices": sweptSlices,
+      "0016_node_strikes": nodeStrikes,
     };
   },
 };

@@ -232,6 +232,40 @@ export interface RefundLogCursorsTable {
   next_block: Big;
 }
 
+/** One event a node was counted against for (`StrikeCounter`): `kind` is the counter's (`cut`, `overbilled_cut`). */
+export interface NodeStrikesTable {
+  node_id: Big;
+  kind: string;
+  at_ms: Big;
+}
+
+/** The deadline a pending request (`stack_id`, `nonce`, its hash) carried at the node's first 409 for it. */
+export interface FirstDeadlinesTable {
+  stack_id: Big;
+  nonce: Big;
+  req_hash: string;
+  deadline: Big;
+  noted_at_ms: Big;
+}
+
+/** A leaf given up on the node's word (`FreedLeaves`): its request's hash, and when. */
+export interface FreedLeavesTable {
+  stack_id: Big;
+  nonce: Big;
+  req_hash: string;
+  freed_at_ms: Big;
+}
+
+/** A request left with no receipt after its stream was cut or stopped (`CutRequests`), with what it carried. */
+export interface CutRequestsTable {
+  stack_id: Big;
+  nonce: Big;
+  req_hash: string;
+  relayed_units: Big;
+  streamed: boolean;
+  cut_at_ms: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -249,4 +283,8 @@ export interface GatewayDatabase {
   refund_log_cursors: RefundLogCursorsTable;
   stack_charges: StackChargesTable;
   stack_refund_credits: StackRefundCreditsTable;
+  node_strikes: NodeStrikesTable;
+  first_deadlines: FirstDeadlinesTable;
+  freed_leaves: FreedLeavesTable;
+  cut_requests: CutRequestsTable;
 }

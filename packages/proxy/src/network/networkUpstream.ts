@@ -20,8 +20,10 @@ import {
   signStackRequest,
   type Verified,
 } from "@atoma/sdk";
+import type { Kysely } from "kysely";
 import type { Address, LocalAccount } from "viem";
 import { ConfidentialSessionFailedError } from "../confidentialErrors.js";
+import type { GatewayDatabase } from "../db/schema.js";
 import {
   ModelNotFoundError,
   NodeFailedError,
@@ -43,12 +45,15 @@ import { allowedBy, rankNodes } from "../routing/rankNodes.js";
 import { answerCapsFor } from "./answerCaps.js";
 import { watchBodyProgress } from "./bodyProgress.js";
 import { type CatalogModel, type CatalogNode, nodesOf, priceSpread } from "./catalog.js";
+import { CutRequests } from "./cutRequests.js";
 import { failedInStream } from "./failedInStream.js";
+import { FirstDeadlines, type SignedAtNonce } from "./firstDeadlines.js";
+import { FreedLeaves } from "./freedLeaves.js";
 import type { NetworkCatalog } from "./networkCatalog.js";
 import { NodeAddressGuard } from "./nodeAddressGuard.js";
-import { NodeCuts } from "./nodeCuts.js";
+import { NodeCutCounts } from "./nodeCutCounts.js";
 import { headerRecord, nodeFetch } from "./nodeFetch.js";
-import { type CutRequest, cutRequest, overbilledCut } from "./overbilledCut.js";
+import { cutRequest, overbilledCut } from "./overbilledCut.js";
 import { assertWithinBound, exhaustionIsFalse, OverbilledReceiptError } from "./receiptBound.js";
 import { requestDeadline } from "./requestDeadline.js";
 import { collectSealedStream } from "./sealedStream.js";
@@ -68,6 +73,11 @@ export interface NetworkUpstreamComponents {
   stackManager: Address;
   /** What the gateway measured of each node (routing reads it, failures write it). @default a new one */
   health?: NodeHealthBook | undefined;
+  /**
+   * Where the counts against nodes (cuts, over-billed cuts) and pending requests' first deadlines are kept, so they
+   * outlive a restart and are shared by the gateways on one PostgreSQL. @default in memory, per process
+   */
+  strikesDb?: Kysely<GatewayDatabase> | undefined;
   /** Told of every failure of a node (metrics), with the error code. */
   onNodeError?: ((nodeId: bigint, code: string) => void) | undefined;
   logger?: Logger | undefined;
@@ -102,13 +112,13 @@ export interface NetworkUpstreamOptions {
    * Cuts a node may make (text sent, then the connection broken while it still has the request in flight) within
    * `cutWindowMs` before it is put aside for the cooldown, counted as a `repeated_cuts` error; twice as many, when they
    * are a fifth or more of its requests there, and it leaves rotation. Cuts of streams open together within `cutBurstMs`
-   * (one broken link) are one. Counted per gateway process (`NodeCuts`). @default 3
+   * (one broken link) are one. Counted in `strikesDb` when given (`StrikeCounter`). @default 3
    */
   cutLimit?: number | undefined;
   /**
    * Leaves of cut or stopped streams billing far more than their streams carried (`overbilledCut`) a node may commit
    * within `cutWindowMs` before it is put aside, counted as an `overbilled_cuts` error; twice as many, when they are a
-   * fifth or more of its requests there, and it leaves rotation. Per gateway process. @default 2
+   * fifth or more of its requests there, and it leaves rotation. Counted as `cutLimit`. @default 2
    */
   overbilledCutLimit?: number | undefined;
   /** The window `cutLimit` and `overbilledCutLimit` count over. @default 600000 */
@@ -118,8 +128,8 @@ export interface NetworkUpstreamOptions {
   /** How far ahead (seconds) the deadline each request is signed with lies (`StackClient`). @default 300 */
   deadlineSeconds?: number | undefined;
   /**
-   * How long past a pending request's signed deadline (the first it carried at its nonce, as this process saw it: a
-   * deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
+   * How long past a pending request's signed deadline (the first it carried at the node's first 409 for it, kept in
+   * `strikesDb` when given: `FirstDeadlines`; a deadline renewed after the node's 401 `request_expired` moves nothing) a node may still answer 409
    * `request_in_flight` for it; after that its stack is retired (its held charge settled with the stack's
    * settlement), and the node struck (`in_flight_past_deadline`).
    * @default 60000
@@ -153,9 +163,6 @@ export interface NetworkUpstreamOptions {
 const PURCHASE_WINDOW_MS = 60_000;
 /** Keys remembered in `#purchases` before those with no purchase in the window are dropped. */
 const MAX_PURCHASING_KEYS = 10_000;
-
-/** Requests answered with an error remembered (`#errorAnswered`), and cut requests (`#cutRequests`). */
-const MAX_ERROR_ANSWERED = 10_000;
 
 /** The most of a node's attestation answer read (a TDX quote with its collateral is well under it). */
 const MAX_EVIDENCE_BYTES = 1024 * 1024;
@@ -234,33 +241,24 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   readonly #addressGuard: NodeAddressGuard;
   /** Signed requests in a row each node left with no receipt (`unansweredLimit`). */
   readonly #unanswered = new Map<bigint, number>();
-  /** Streams each node cut (`cutLimit`). */
-  readonly #cuts: NodeCuts;
-  /** Cut streams' leaves each node billed far above what they carried (`overbilledCutLimit`). */
-  readonly #overbilledCuts: NodeCuts;
+  /** Streams each node cut (`cutLimit`), and cut streams' leaves it billed far above them (`overbilledCutLimit`). */
+  readonly #cutCounts: NodeCutCounts;
   readonly health: NodeHealthBook;
   /** Nodes' refusals of requests another node served (HIGH-1 of the issue 12 review). */
   readonly #refusals = new NodeRefusals();
   /**
-   * Leaves (`stackId:nonce`) whose request the node answered with an error after streaming part of it, or whose nonce
-   * was freed on its word (its leaf read's unsigned `leaf_not_found`, a refusal outright: review 3 of h-gw, MEDIUM-4),
-   * and that request's hash: the node later showing that leaf as another client's (adopted) bills a request it said
-   * failed or never committed (refuse-then-bill). A receipt answering a request signed afresh there is never one: the
-   * same body signed again (a retry, a regenerate) has the same hash.
+   * Leaves given up on the node's word and their requests' hashes (`FreedLeaves`). A receipt answering a request
+   * signed afresh there is never one shown after: the same body signed again (a retry, a regenerate) has the same hash.
    */
-  readonly #errorAnswered = new Map<string, string>();
+  readonly #freedLeaves: FreedLeaves;
   /**
-   * Leaves (`stackId:nonce`) of this gateway's requests left with no receipt after their client stopped them or their
-   * stream was cut, and each request's hash: the stack's next request reads the leaf before any resend
-   * (`readLeafFirst`), and the receipt that lands there settles the charge held for it.
+   * This gateway's requests left with no receipt after their client stopped them or their stream was cut
+   * (`CutRequests`): the stack's next request reads the leaf before any resend (`readLeafFirst`), and the receipt that
+   * lands there settles the charge held for it.
    */
-  readonly #cutRequests = new Map<string, CutRequest>();
-  /**
-   * The deadline each pending request (`stackId:nonce`, with its hash) carried when this process first resent it: the
-   * in-flight strike counts from it, never from a deadline the request was signed again with after a node's 401
-   * `request_expired` (review 3 of h-gw, HIGH-3).
-   */
-  readonly #firstDeadlines = new Map<string, { reqHash: string; deadline: bigint }>();
+  readonly #cutRequests: CutRequests;
+  /** The deadline each pending request carried at the node's first 409 for it (`inFlightGraceMs`). */
+  readonly #firstDeadlines: FirstDeadlines;
   /** When stacks were bought for each key's requests in the last minute (`stackPurchasesPerKey`). */
   readonly #purchases = new Map<string, number[]>();
   /** Stacks held for confidential sessions, by their lease. */
@@ -271,18 +269,19 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
-    this.#cuts = new NodeCuts({
-      windowMs: options.cutWindowMs ?? 600_000,
-      limit: options.cutLimit ?? 3,
-      burstMs: options.cutBurstMs,
-    });
-    // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
-    this.#overbilledCuts = new NodeCuts({
-      windowMs: options.cutWindowMs ?? 600_000,
-      limit: options.overbilledCutLimit ?? 2,
-      burstMs: 0,
-    });
+    this.#firstDeadlines = new FirstDeadlines(components.strikesDb);
+    this.#freedLeaves = new FreedLeaves(components.strikesDb);
+    this.#cutRequests = new CutRequests(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
+    this.#cutCounts = new NodeCutCounts(
+      {
+        health: this.health,
+        db: components.strikesDb,
+        onNodeError: components.onNodeError,
+        logger: this.#logger,
+      },
+      options,
+    );
     this.#freshWaitMs = options.freshStackWaitMs ?? 30_000;
     this.#stacksPerRequest = options.stacksPerRequest ?? 3;
     this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
@@ -590,6 +589,14 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     const previous = await this.#previous(stack);
     // Signed before with no receipt: resent unchanged first, so no nonce is signed past a leaf without one.
     const pending = await this.#c.pool.pendingRequests(stack.stackId, previous[0]?.fields.leafIndex);
+    // Requests pending there may be cut ones an earlier run of the gateway (or another gateway) remembered.
+    if (pending.length > 0)
+      await this.#cutRequests
+        .load(
+          stack.stackId,
+          pending.map((p) => p.signed.nonce),
+        )
+        .catch((error: unknown) => this.#logger.error({ err: error }, "reading cut requests back failed"));
     // A sealed charge is only ever held for a leaf signed and left with no receipt, so only a resend's receipt can
     // settle one: a leaf this request signs afresh has none, and its receipt skips the database (a flush and a
     // transaction, once on every request's path).
@@ -630,20 +637,20 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         signedAfresh.add(nonce);
         // A cut request whose nonce was freed is no longer the one at that nonce: the leaf there is the new request's
         // and never measured against the old one's relayed chunks (review 4 of h-gw, LOW-B).
-        this.#cutRequests.delete(`${stack.stackId}:${nonce}`);
+        this.#forgetCutRequest(stack.stackId, nonce);
       },
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
       onForgotten: (p) => {
-        this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+        // Always from the database: a request signed afresh there with the same body has the same hash.
+        this.#forgetFirstDeadline(stack.stackId, p.signed.nonce, true);
         this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
         return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
           : undefined;
       },
       readLeafFirst: (p) =>
-        this.#cutRequests.get(`${stack.stackId}:${p.signed.nonce}`)?.reqHash ===
-        p.signed.reqHash.toLowerCase(),
+        this.#cutRequests.get(stack.stackId, p.signed.nonce)?.reqHash === p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
       // Within what the request has left to send: this attempt's first send, and one for each further node.
       resends: Math.max(0, Math.min(this.#o.resends ?? 2, work.limit - work.sends - 1 - work.spare)),
@@ -651,17 +658,17 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       ...caps,
       onReceipt: (receipt, verdict) => {
         if (!verdict.accepted) refusedReceipt = true;
-        if (receipt.adopted) this.#billedErrorAnswer(stack, receipt.fields);
+        if (receipt.adopted) kept.push(this.#billedErrorAnswer(stack, receipt.fields));
         const keeping = this.#c.pool.keepReceipt(receipt, verdict.accepted);
         // A cut request's leaf: its own receipt (read, or resent), or one shown as another's (adopted) after the node
         // called it free. Never the receipt of a request signed afresh at its freed nonce (review 3 of h-gw, HIGH-2):
         // "Stop generating" then "Regenerate" signs the same body, so the same request hash, for a whole new answer.
-        const cutKey = `${stack.stackId}:${receipt.fields.leafIndex}`;
+        const cut = this.#cutRequests.get(stack.stackId, receipt.fields.leafIndex);
         const cutLeaf = isResend(receipt.fields.leafIndex) || receipt.adopted === true;
-        if (cutLeaf && overbilledCut(this.#cutRequests.get(cutKey), receipt.fields))
-          this.#overbilledCut(stack, receipt.fields, this.#cutRequests.get(cutKey)?.relayedUnits ?? 0n);
-        this.#cutRequests.delete(cutKey);
-        this.#firstDeadlines.delete(cutKey);
+        if (cutLeaf && overbilledCut(cut, receipt.fields))
+          kept.push(this.#cutCounts.overbilledCut(stack, receipt.fields, cut?.relayedUnits ?? 0n));
+        this.#forgetCutRequest(stack.stackId, receipt.fields.leafIndex);
+        this.#forgetFirstDeadline(stack.stackId, receipt.fields.leafIndex);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -778,7 +785,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     });
     let streamed = false;
     const startedAt = performance.now();
-    const begunAt = this.#cuts.now();
+    const begunAt = this.#cutCounts.now();
     let firstChunkAt: number | undefined;
     /** Answer chunks the node sent for this request (a resend's replay of them not counted again). */
     let chunks = 0;
@@ -793,8 +800,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     try {
       const verified = await this.#ask(client, stack, request, onChunk, signal);
       this.#unanswered.delete(stack.nodeId);
-      this.#cuts.answered(stack.nodeId);
-      this.#overbilledCuts.answered(stack.nodeId);
+      this.#cutCounts.answered(stack.nodeId);
       assertWithinBound(stack.nodeId, verified.fields.units, request.maxUnits);
       this.#measure(stack.nodeId, verified, startedAt, firstChunkAt);
       return {
@@ -871,7 +877,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ownSigned &&
         !request.sealed
       )
-        this.#cutRequest(stack, ownSigned, chunks);
+        await this.#cutRequest(stack, ownSigned, chunks);
       // The connection broke and the resend found the node still at the request (or, mid-stream, too busy for it): no
       // failure of the node's. The request stays pending, and the stack's next request reads its leaf first.
       // Its own request cut (not a pending one's leaf still in flight there, read first: that cut is counted once).
@@ -880,7 +886,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         ((streamed && stillServing(error)) || error instanceof ResendInFlightError) &&
         !request.signal.aborted
       )
-        this.#cut(stack, begunAt);
+        await this.#cutCounts.cut(stack, begunAt);
       if (streamed && stillServing(error))
         throw new NodeFailedError(
           `the stream from node ${stack.nodeId} broke while the node was still at it`,
@@ -892,7 +898,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // h-gw, MEDIUM-A): not one it carried before (a 401 `request_expired` renews it honestly), nor one it is signed
       // again with after (the 409, 5xx, 401 loop of HIGH-3).
       if (error instanceof ResendInFlightError)
-        for (const p of client.pending) this.#noteFirstDeadline(stack.stackId, p.signed);
+        for (const p of client.pending) await this.#firstDeadlines.note(stack.stackId, signedAt(p.signed));
       if (
         error instanceof ResendInFlightError &&
         (await this.#inFlightPastDeadline(stack, client.pending, kept))
@@ -1022,85 +1028,47 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     stack: LeasedStack,
     own: { nonce: bigint; json: string } | { nonce: bigint; reqHash: string },
   ): bigint {
-    const key = `${stack.stackId}:${own.nonce}`;
     const reqHash =
       "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
-    this.#errorAnswered.set(key, reqHash.toLowerCase());
-    // Bounded: the oldest forgotten first.
-    if (this.#errorAnswered.size > MAX_ERROR_ANSWERED)
-      this.#errorAnswered.delete(this.#errorAnswered.keys().next().value as string);
+    this.#freedLeaves
+      .free(stack.stackId, own.nonce, reqHash)
+      .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a freed leaf failed"));
     return own.nonce;
   }
 
   /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */
-  #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): void {
-    this.#cutRequests.set(
-      `${stack.stackId}:${own.nonce}`,
-      cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks),
-    );
-    // Bounded: the oldest forgotten first (its request is then resent, as before leaf reads).
-    if (this.#cutRequests.size > MAX_ERROR_ANSWERED)
-      this.#cutRequests.delete(this.#cutRequests.keys().next().value as string);
+  async #cutRequest(stack: LeasedStack, own: { nonce: bigint; json: string }, chunks: number): Promise<void> {
+    const cut = cutRequest(requestHash(JSON.parse(own.json) as Record<string, unknown>), own.json, chunks);
+    await this.#cutRequests
+      .set(stack.stackId, own.nonce, cut)
+      .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a cut request failed"));
+  }
+
+  /** Forgets a cut request once its leaf is settled or its nonce signed afresh (never fails the request: logged). */
+  #forgetCutRequest(stackId: bigint, nonce: bigint): void {
+    this.#cutRequests
+      .delete(stackId, nonce)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, "forgetting a cut request failed"));
   }
 
   /** A receipt for a request the node answered with an error: it billed what it said failed, and leaves rotation. */
-  #billedErrorAnswer(
+  async #billedErrorAnswer(
     stack: LeasedStack,
     fields: { stackId: bigint; leafIndex: bigint; reqHash: string },
-  ): void {
-    const key = `${fields.stackId}:${fields.leafIndex}`;
-    if (this.#errorAnswered.get(key) !== fields.reqHash.toLowerCase()) return;
-    this.#errorAnswered.delete(key);
+  ): Promise<void> {
+    const shown = await this.#freedLeaves
+      .shownAfterFreed(fields.stackId, fields.leafIndex, fields.reqHash)
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error }, "looking up a freed leaf failed");
+        return false;
+      });
+    if (!shown) return;
     this.#c.onNodeError?.(stack.nodeId, "billed_error_answer");
     this.health.remove(stack.nodeId, "billed_error_answer");
     this.#logger.error(
       { nodeId: String(stack.nodeId), stackId: String(fields.stackId), leaf: String(fields.leafIndex) },
       "a node signed a receipt for a request it answered with an error: it leaves rotation, the receipt is kept",
     );
-  }
-
-  /**
-   * A cut of a stream begun at `begunAt` (review of h-gw, HIGH-4): no fault once, yet a node can cut on purpose and
-   * bill the leaf; cut after cut within the window puts it aside, and cuts of a large share of its streams take it out
-   * of rotation (`NodeCuts`: one broken link cutting many streams at once is one cut).
-   */
-  #cut(stack: LeasedStack, begunAt: number): void {
-    const verdict = this.#cuts.record(stack.nodeId, begunAt);
-    if (verdict === "none") return;
-    this.#c.onNodeError?.(stack.nodeId, "repeated_cuts");
-    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
-    this.#logger.warn(
-      { nodeId: String(stack.nodeId), stackId: String(stack.stackId), cuts: this.#cuts.events(stack.nodeId) },
-      "a node cut stream after stream before its receipt: it is put aside",
-    );
-    if (verdict === "remove") this.health.remove(stack.nodeId, "repeated_cuts");
-  }
-
-  /**
-   * A cut request's leaf billing far above what its stream carried (`overbilledCut`, review 2 of h-gw, MEDIUM-D): the
-   * gateway pays the node the difference, so each one counts against it; past `overbilledCutLimit` in the window it is
-   * put aside, and it leaves rotation when they are frequent (`NodeCuts`). The receipt is kept as evidence.
-   */
-  #overbilledCut(
-    stack: LeasedStack,
-    fields: { leafIndex: bigint; units: bigint },
-    relayedUnits: bigint,
-  ): void {
-    const verdict = this.#overbilledCuts.record(stack.nodeId, this.#overbilledCuts.now());
-    this.#logger.warn(
-      {
-        nodeId: String(stack.nodeId),
-        stackId: String(stack.stackId),
-        leaf: String(fields.leafIndex),
-        units: String(fields.units),
-        relayedUnits: String(relayedUnits),
-      },
-      "a node billed a cut stream's leaf far above what the stream carried: counted against it",
-    );
-    if (verdict === "none") return;
-    this.#c.onNodeError?.(stack.nodeId, "overbilled_cuts");
-    this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
-    if (verdict === "remove") this.health.remove(stack.nodeId, "overbilled_cuts");
   }
 
   /**
@@ -1116,15 +1084,18 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     kept: readonly Promise<void>[],
   ): Promise<boolean> {
     const cutoff = BigInt(Math.floor((Date.now() - (this.#o.inFlightGraceMs ?? 60_000)) / 1000));
-    const stale = pending.filter((p) => this.#firstDeadline(stack.stackId, p.signed) < cutoff);
+    const firsts = await Promise.all(
+      pending.map((p) => this.#firstDeadlines.first(stack.stackId, signedAt(p.signed))),
+    );
+    const stale = pending.filter((_, i) => (firsts[i] ?? 0n) < cutoff);
     if (stale.length === 0) return false;
     await Promise.allSettled(kept);
     await this.#c.pool.retire(stack, "request_in_flight_past_deadline");
     // Each one's held charge waits for the stack's settlement (`settleBySettlement`): the node still holds the
     // request's signature and may commit and bill it there (review 3 of h-gw, LOW).
     for (const p of stale) {
-      this.#cutRequests.delete(`${stack.stackId}:${p.signed.nonce}`);
-      this.#firstDeadlines.delete(`${stack.stackId}:${p.signed.nonce}`);
+      this.#forgetCutRequest(stack.stackId, p.signed.nonce);
+      await this.#firstDeadlines.forget(stack.stackId, p.signed.nonce);
     }
     this.#c.onNodeError?.(stack.nodeId, "in_flight_past_deadline");
     this.health.coolDown(stack.nodeId, this.#o.cooldownMs ?? 30_000);
@@ -1140,22 +1111,11 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     return true;
   }
 
-  /** Keeps the deadline a pending request carries the first time the node answers it 409 (this process's view). */
-  #noteFirstDeadline(stackId: bigint, signed: PendingRequest["signed"]): void {
-    const key = `${stackId}:${signed.nonce}`;
-    const reqHash = signed.reqHash.toLowerCase();
-    if (this.#firstDeadlines.get(key)?.reqHash === reqHash) return;
-    this.#firstDeadlines.set(key, { reqHash, deadline: deadlineOf(signed) });
-    // Bounded: the oldest forgotten first (its request is then struck from the deadline it carries).
-    if (this.#firstDeadlines.size > MAX_ERROR_ANSWERED)
-      this.#firstDeadlines.delete(this.#firstDeadlines.keys().next().value as string);
-  }
-
-  /** The earliest deadline `signed`'s request carried at its nonce, as far as this process saw. */
-  #firstDeadline(stackId: bigint, signed: PendingRequest["signed"]): bigint {
-    const now = deadlineOf(signed);
-    const first = this.#firstDeadlines.get(`${stackId}:${signed.nonce}`);
-    return first?.reqHash === signed.reqHash.toLowerCase() && first.deadline < now ? first.deadline : now;
+  /** Forgets a pending request's first deadline once its receipt came (never fails the request: logged). */
+  #forgetFirstDeadline(stackId: bigint, nonce: bigint, evenIfUnseen = false): void {
+    this.#firstDeadlines
+      .forget(stackId, nonce, evenIfUnseen)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, "forgetting a first deadline failed"));
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */
@@ -1252,6 +1212,13 @@ function usableFallback(
 }
 
 const sealedBody = (json: string) => json.startsWith('{"atoma_confidential"');
+/** A pending request as `FirstDeadlines` keeps it. */
+const signedAt = (signed: PendingRequest["signed"]): SignedAtNonce => ({
+  nonce: signed.nonce,
+  reqHash: signed.reqHash,
+  deadline: deadlineOf(signed),
+});
+
 const deadlineOf = (signed: { headers: Record<string, string> }) =>
   BigInt(signed.headers[STACK_HEADERS.deadline] ?? "0");
 

@@ -22,8 +22,9 @@ export interface NodeCutsOptions {
  * within `burstMs` of it, is that same event. Cut after cut is a node that cuts on purpose (its leaf then read with no
  * answer bytes to check its units against): past `limit` events it is put aside, and it is removed only past twice
  * that when those events are a large share of the streams it served (answered ones count too, so a busy honest node
- * whose link breaks now and then stays). Never reset by a request answered in between. Per process: kept in memory,
- * so each gateway process counts its own, from zero after a restart.
+ * whose link breaks now and then stays). Never reset by a request answered in between. Kept in memory: `StrikeCounter`
+ * restores a node's events from the gateway's database before each count, so they outlive a restart and are shared by
+ * the gateways on one PostgreSQL (answered requests stay per process).
  */
 export class NodeCuts {
   readonly #o: NodeCutsOptions;
@@ -65,6 +66,16 @@ export class NodeCuts {
     const last = slices.at(-1);
     if (last?.slice === slice) last.count++;
     else slices.push({ slice, count: 1 });
+  }
+
+  /** Replaces the node's cut events with `times` (ascending; those before the window are dropped). */
+  restore(nodeId: bigint, times: readonly number[]): void {
+    this.#events.set(nodeId, [...times]);
+  }
+
+  /** When the node's last counted cut event happened, if one is within the window. */
+  lastEvent(nodeId: bigint): number | undefined {
+    return this.#recent(this.#events, nodeId, this.#now()).at(-1);
   }
 
   /** The node's cut events within the window. */

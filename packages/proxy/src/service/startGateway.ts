@@ -146,6 +146,8 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         chainId: config.network.chainId,
         stackManager: config.network.contracts.StackManager,
         health,
+        // Counts against nodes outlive a restart and are shared by the gateways on one PostgreSQL.
+        strikesDb: db,
         onNodeError: (nodeId, code) =>
           metrics.nodeErrors.inc({ node_id: String(nodeId), code: codeLabel(code) }),
         logger,
@@ -157,6 +159,11 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         sendsPerRequest: config.routing.sendsPerRequest,
         stackPurchasesPerKey: config.routing.stackPurchasesPerKey,
         requestTimeoutMs: config.routing.requestTimeoutMs,
+        cutLimit: config.routing.cutLimit,
+        overbilledCutLimit: config.routing.overbilledCutLimit,
+        cutWindowMs: config.routing.cutWindowMs,
+        inFlightGraceMs: config.routing.inFlightGraceMs,
+        deadlineSeconds: config.routing.deadlineSeconds,
       },
     );
     const upstream: Upstream = network;
