@@ -27,6 +27,7 @@ const ADMIN_TOKEN = "an-admin-token-for-this-test-only-0123456789";
 describe("atoma proxy start: any OpenAI client on a local network", () => {
   const dir = mkdtempSync(join(tmpdir(), "atoma-cli-proxy-"));
   const networkFile = join(dir, "network.json");
+  const settingsFile = join(dir, "settings.json");
   const where = ["--data-dir", join(dir, "proxy")];
   let dev: CliRun;
   let gateway: CliRun;
@@ -66,6 +67,10 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
     dev = runCli(["dev", "--nodes", "3", "--log-level", "warn"]);
     ready = await waitForReady<Ready>(dev, 240_000);
     writeFileSync(networkFile, JSON.stringify(ready));
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({ routing: { cutLimit: 4, cutWindowMs: 300_000, deadlineSeconds: 240 } }),
+    );
     const made = await runCliToEnd(["proxy", "keys", "create", ...where, "--name", "e2e", "--budget", "100"]);
     expect(made.code, made.stderr).toBe(0);
     key = JSON.parse(made.stdout) as typeof key;
@@ -84,6 +89,7 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
       [
         ...["proxy", "start", "--network", networkFile, ...where, "--port", "0", "--allow-private-node-urls"],
         ...["--max-price", "10", "--stack-units", "200000", "--stacks-per-model", "4", "--log-level", "warn"],
+        ...["--settings", settingsFile],
       ],
       { ATOMA_PRIVATE_KEY: GATEWAY_KEY, ATOMA_PROXY_ADMIN_TOKEN: ADMIN_TOKEN },
     );
@@ -417,6 +423,35 @@ describe("atoma proxy start: any OpenAI client on a local network", () => {
     expect(revoked.code, revoked.stderr).toBe(0);
     await expect(client(poor.key).models.list()).rejects.toBeInstanceOf(AuthenticationError);
   }, 60_000);
+
+  it("refuses a bad settings file with one line and a non-zero exit, before serving anything", async () => {
+    const write = (name: string, text: string) => {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const cases: [string, RegExp][] = [
+      [
+        join(dir, "missing.json"),
+        /^atoma: --settings: .*missing\.json cannot be read \(ENOENT\) \(cli_usage\)$/,
+      ],
+      [write("torn.json", '{"routing": {'), /--settings: .*torn\.json is not JSON/],
+      [write("list.json", "[]"), /must hold a JSON object/],
+      [write("stacks.json", '{"stacks": {"units": "1"}}'), /"stacks" is not read from a settings file/],
+      [write("zero.json", '{"routing": {"cutLimit": 0}}'), /routing\.cutLimit/],
+      [write("grace.json", '{"routing": {"inFlightGraceMs": -1}}'), /routing\.inFlightGraceMs/],
+      [write("unknown.json", '{"routing": {"cutLimits": 3}}'), /unknown setting routing\.cutLimits/],
+    ];
+    for (const [file, message] of cases) {
+      const run = await runCliToEnd(
+        ["proxy", "start", "--network", networkFile, ...where, "--port", "0", "--settings", file],
+        { ATOMA_PRIVATE_KEY: GATEWAY_KEY },
+      );
+      expect(run.code, file).not.toBe(0);
+      expect(run.stdout, file).not.toContain("ready");
+      expect(run.stderr.trim().split("\n"), file).toEqual([expect.stringMatching(message)]);
+    }
+  }, 120_000);
 
   it("logged no warning: every answer cost at most what its request reserved", () => {
     const lines = gateway

@@ -13,6 +13,7 @@ import {
   DATABASE_URL_VARIABLE,
   type GatewayDatabaseFlags,
 } from "../proxy/gatewayDatabase.js";
+import { readProxySettingsFile } from "../proxySettingsFile.js";
 import { registerProxyKeys } from "./proxyKeys.js";
 import { registerProxyUsage } from "./proxyUsage.js";
 
@@ -32,6 +33,7 @@ interface StartFlags extends LogFlags, GatewayDatabaseFlags {
   maxCompletionTokens: number;
   model: string[];
   allowPrivateNodeUrls?: boolean;
+  settings?: string;
 }
 
 /** The bearer token `GET /metrics` asks for: from the environment only, like the admin token. */
@@ -108,6 +110,10 @@ export function registerProxy(program: Command): void {
       "--allow-private-node-urls",
       "serve nodes registered at loopback or private addresses (a local network such as atoma dev's)",
     )
+    .option(
+      "--settings <file>",
+      "a JSON file with the gateway's routing and confidential settings (packages/proxy/README.md lists them)",
+    )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (flags: StartFlags) => {
@@ -128,6 +134,7 @@ export function registerProxy(program: Command): void {
 }
 
 function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
+  const fromFile = flags.settings === undefined ? {} : readProxySettingsFile(flags.settings);
   const url = process.env[DATABASE_URL_VARIABLE]?.trim() || undefined;
   const redisUrl = process.env.ATOMA_PROXY_REDIS_URL?.trim() || undefined;
   const adminToken = adminTokenOf();
@@ -152,6 +159,7 @@ function configOf(flags: StartFlags, network: ReturnType<typeof loadNetwork>) {
         ...(metricsToken && { metrics: { token: metricsToken } }),
         // From the environment only, like the database's: a URL may carry a password.
         ...(redisUrl && { redis: { url: redisUrl } }),
+        ...fromFile,
       },
       network,
     );

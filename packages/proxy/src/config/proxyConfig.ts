@@ -206,7 +206,7 @@ export function parseProxyConfig(input: ProxyConfigInput, network: Network): Pro
     const where = issue?.path.join(".") || "(top level)";
     throw new ProxyConfigError(
       issue?.code === "unrecognized_keys"
-        ? `unknown setting ${issue.keys.join(", ")}`
+        ? `unknown setting ${issue.keys.map((key) => [...issue.path, key].join(".")).join(", ")}`
         : `setting ${where} ${issue?.message ?? "is invalid"}`,
     );
   }
