@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { devParameters } from "@atoma/chain";
 import { HUGGING_FACE_URL } from "@atoma/engine";
 import type { Command } from "commander";
+import { gatewayHint } from "../dev/gatewayHint.js";
 import { networkFilePath, writeNetworkFile } from "../dev/networkFile.js";
 import { type ReadyInfo, startDevNetwork } from "../dev/startDevNetwork.js";
 import { CliUsageError } from "../errors.js";
@@ -132,10 +133,5 @@ export function registerDev(program: Command): void {
 /** How to reach the gateway with `curl` and any OpenAI client, when it runs. */
 function proxyHint(ready: ReadyInfo): string {
   if (ready.proxyUrl === undefined || ready.apiKey === undefined) return "";
-  return (
-    `Or ask it through the gateway, with any OpenAI client (it buys the stacks and signs for you):\n` +
-    `  curl -s ${ready.proxyUrl}/v1/chat/completions -H "Authorization: Bearer ${ready.apiKey}" \\\n` +
-    `    -H 'content-type: application/json' -d '{"model":"${ready.model}","messages":[{"role":"user","content":"Hello"}]}'\n` +
-    `  new OpenAI({ baseURL: "${ready.proxyUrl}/v1", apiKey: "${ready.apiKey}" })\n\n`
-  );
+  return gatewayHint({ url: ready.proxyUrl, apiKey: ready.apiKey, model: ready.model });
 }
