@@ -94,6 +94,8 @@ beforeAll(async () => {
   stackA = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   stackB = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
   stackC = (await network.buy(owner.ctx, taskId, 100_000n)).stackId;
+  // The control for the slashed-node test below: while its node is in good standing, a held stack is reused.
+  expect((await reusableStack(owner.ctx, taskId))?.stackId).toBe(stackC);
   await waitForStack(node, stackA);
   await waitForStack(node, stackB);
   const client = clientFor(stackA);
