@@ -17,7 +17,7 @@ import { atomaDomain } from "@atoma/core";
 import { ConfidentialCompute, devEvidenceSource } from "@atoma/node";
 import { apiNode, startTinyEngine, waitForStack } from "@atoma/node/devnet";
 import { signStackRequest } from "@atoma/sdk";
-import { percentile, report, timeMs } from "./lib/report.js";
+import { percentile, report } from "./lib/report.js";
 
 const TOKENS = 128;
 const ROUNDS = 9;
@@ -69,22 +69,40 @@ try {
 
   // The client's check before it seals: fetch evidence for a fresh nonce and verify it (dev kind: no DCAP).
   const nonces = new NonceStore();
+  // The node attests in the background after it starts: time the client's check once evidence is served.
+  for (const startedAt = Date.now(); ; ) {
+    const res = await fetch(new URL("/v1/attestation", node.url));
+    if (res.status === 200) break;
+    if (Date.now() - startedAt > 60_000)
+      throw new Error(
+        `GET /v1/attestation still answers ${res.status} a minute after the start: ${await res.text()}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   let nodeKey = "0x" as HexString;
   const attestMs: number[] = [];
-  for (let i = 0; i < ATTESTATIONS; i++) {
-    attestMs.push(
-      await timeMs(async () => {
-        const nonce = nonces.issue();
-        const res = await fetch(new URL(`/v1/attestation?nonce=${nonce}`, node.url));
-        const { evidence } = (await res.json()) as { evidence: unknown };
-        const verdict = await verifyAttestation(parseEvidence(evidence), policy, {
-          signingAddress: server.signerAccount.address,
-          freshness: { kind: "nonce", nonce },
-          nonces,
-        });
-        nodeKey = verdict.binding.encryptionPublicKey;
-      }),
-    );
+  while (attestMs.length < ATTESTATIONS) {
+    const nonce = nonces.issue();
+    const startedAt = performance.now();
+    const res = await fetch(new URL(`/v1/attestation?nonce=${nonce}`, node.url));
+    // The node quotes a few fresh nonces per second for each client: a refusal is waited out, and not timed.
+    if (res.status === 429) {
+      await res.body?.cancel();
+      await new Promise((resolve) =>
+        setTimeout(resolve, 1_000 * Number(res.headers.get("retry-after") ?? 1)),
+      );
+      continue;
+    }
+    if (res.status !== 200)
+      throw new Error(`GET /v1/attestation answered ${res.status}: ${await res.text()}`);
+    const { evidence } = (await res.json()) as { evidence: unknown };
+    const verdict = await verifyAttestation(parseEvidence(evidence), policy, {
+      signingAddress: server.signerAccount.address,
+      freshness: { kind: "nonce", nonce },
+      nonces,
+    });
+    attestMs.push(performance.now() - startedAt);
+    nodeKey = verdict.binding.encryptionPublicKey;
   }
   report("confidential_attest_fetch_verify_dev_ms", percentile(attestMs, 50), "ms");
 
