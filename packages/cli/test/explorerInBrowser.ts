@@ -2,7 +2,19 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeStack, getAttestation, proveReceiptFraud, readStack } from "@atoma/chain";
+import {
+  type ChainContext,
+  closeStack,
+  createAtomaWalletClient,
+  devAccounts,
+  getAttestation,
+  proveReceiptFraud,
+  readStack,
+  setAllowedMeasurement,
+  setDevAttestation,
+  setGpuRequired,
+} from "@atoma/chain";
+import { taskRegistryAbi } from "@atoma/contracts";
 import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, readContext, userContext } from "@atoma/sdk";
@@ -23,6 +35,7 @@ export interface DevReady {
   model: string;
   modelRoot: Hex;
   nodes: { id: string; url: string; price: string }[];
+  tasks: { confidential: string };
   user: { privateKey: Hex };
   proxyUrl: string;
   apiKey: string;
@@ -454,5 +467,87 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await text(tab, '[data-testid="timeline-SlashDistributed"]')).toMatch(/to the user/);
       expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
     }, 60_000);
+
+    // Issue 14: a current record a confidential task refuses (governance withdrew its measurement or the dev kind, or
+    // requires GPU evidence) showed as current. Last: a refused node's peers drop its subscription (their keeper).
+    it("shows each node's standing on the confidential task, following governance without a reload", async () => {
+      const { ready } = devNetwork();
+      await goTo(tab, "#/network");
+      const network = parseNetwork(JSON.stringify(ready));
+      const reader = readContext(network);
+      const taskId = BigInt(ready.tasks.confidential);
+      // The dev deployment's governor: anvil's first account, which anvil signs for.
+      const chain = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
+      const [deployer] = await devAccounts(chain);
+      const governor: ChainContext = {
+        ...reader,
+        walletClient: createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" }),
+      };
+      const first = await getAttestation(reader, BigInt(ready.nodes[0]!.id));
+      if (!first) throw new Error("the dev node holds no attestation record");
+      expect(first.gpu).toBe(false);
+      /** Each row showing the task's standing (a peer's keeper may drop a refused node's subscription), at least one. */
+      const shown = async () => {
+        const out: string[] = [];
+        for (const node of ready.nodes) {
+          const cell = tab.locator(`[data-testid="node-${node.id}"] [data-testid="standing-${taskId}"]`);
+          if ((await cell.count()) > 0) out.push((await cell.first().textContent()) ?? "");
+        }
+        return out;
+      };
+      const showsOnly = (label: string) =>
+        expect
+          .poll(
+            async () => {
+              const texts = await shown();
+              return texts.length > 0 && texts.every((t) => t === `task ${taskId}: ${label}`);
+            },
+            { timeout: 20_000 },
+          )
+          .toBe(true);
+
+      // Every node still subscribed to the task shows it, ok.
+      for (const node of ready.nodes) {
+        const tasks = await reader.publicClient.readContract({
+          address: network.contracts.TaskRegistry,
+          abi: taskRegistryAbi,
+          functionName: "tasksOf",
+          args: [BigInt(node.id)],
+        });
+        const cell = `[data-testid="node-${node.id}"] [data-testid="standing-${taskId}"]`;
+        if (tasks.includes(taskId))
+          await expect.poll(() => text(tab, cell), { timeout: 20_000 }).toBe(`task ${taskId}: ok`);
+        else expect(await tab.locator(cell).count()).toBe(0);
+      }
+      await showsOnly("ok");
+      // The record itself stays current throughout: only the task's standing changes.
+      const label = `[data-testid="node-${ready.nodes[0]!.id}"] [data-testid="attestation-label"]`;
+
+      await setAllowedMeasurement(governor, { taskId, measurement: first.measurement, allowed: false });
+      try {
+        await showsOnly("measurement not allowed");
+        expect(await text(tab, label)).toBe("insecure, development");
+      } finally {
+        await setAllowedMeasurement(governor, { taskId, measurement: first.measurement, allowed: true });
+      }
+      await showsOnly("ok");
+
+      await setDevAttestation(governor, { network: true, allowed: false });
+      try {
+        await showsOnly("dev evidence not allowed");
+      } finally {
+        await setDevAttestation(governor, { network: true, allowed: true });
+      }
+      await showsOnly("ok");
+
+      await setGpuRequired(governor, { taskId, required: true });
+      try {
+        await showsOnly("GPU evidence required");
+      } finally {
+        await setGpuRequired(governor, { taskId, required: false });
+      }
+      await showsOnly("ok");
+      expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
+    }, 120_000);
   });
 }

@@ -1,10 +1,11 @@
 import { createAtomaPublicClient } from "@atoma/chain";
-import { attestationRegistryAbi, nodeRegistryAbi } from "@atoma/contracts";
+import { attestationRegistryAbi, nodeRegistryAbi, taskRegistryAbi } from "@atoma/contracts";
 import { deploymentBlockError, type Network } from "@atoma/sdk";
-import { type AbiEvent, type Address, type Log, parseEventLogs } from "viem";
+import { type AbiEvent, type Address, type Hex, type Log, parseEventLogs } from "viem";
 import { type WatchedContract, watchedContracts } from "./abis.js";
 import { attestationKindOf, type NodeAttestation } from "./attestationState.js";
 import { big, type ChainEvent, named } from "./chainEvent.js";
+import { confidentialTasks, type NodeStandings, standingOf, standingTasks } from "./taskStanding.js";
 
 export interface NodeRecord {
   id: bigint;
@@ -18,6 +19,8 @@ export interface NodeRecord {
   obligations: number;
   /** Its AttestationRegistry record (undefined: none, or the network names no registry). */
   attestation: NodeAttestation | undefined;
+  /** Its standing on each confidential task it subscribes to (capped), undefined when the network names no registry. */
+  standings: NodeStandings | undefined;
 }
 
 /** What the pages read: every event so far, the nodes as the chain holds them now, and the head. */
@@ -174,6 +177,7 @@ export class ChainFeed {
   async #readNodes(events: readonly ChainEvent[]): Promise<NodeRecord[]> {
     const ids = named(events, "NodeRegistered").map((event) => big(event, "nodeId"));
     const address = this.network.contracts.NodeRegistry;
+    const confidential = confidentialTasks(events);
     return Promise.all(
       ids.map(async (id) => {
         const node = await this.publicClient.readContract({
@@ -193,9 +197,43 @@ export class ChainFeed {
           collateral: node.collateral,
           obligations: Number(node.obligations),
           attestation: await this.#readAttestation(id),
+          standings: await this.#readStandings(id, confidential),
         };
       }),
     );
+  }
+
+  /**
+   * The registry's `standing` for each confidential task the node subscribes to now (`tasksOf`), read again on each
+   * new block like the rest: a governance change (a measurement or the dev kind withdrawn, GPU evidence required) is
+   * a transaction, so it shows with the block that holds it.
+   */
+  async #readStandings(
+    nodeId: bigint,
+    confidential: ReadonlyMap<bigint, Hex>,
+  ): Promise<NodeStandings | undefined> {
+    const registry = this.network.contracts.AttestationRegistry;
+    if (!registry) return undefined;
+    if (confidential.size === 0) return { tasks: [], more: 0 };
+    const nodeTasks = await this.publicClient.readContract({
+      address: this.network.contracts.TaskRegistry,
+      abi: taskRegistryAbi,
+      functionName: "tasksOf",
+      args: [nodeId],
+    });
+    const { read, more } = standingTasks(nodeTasks, confidential);
+    const tasks = await Promise.all(
+      read.map(async ({ taskId, modelId }) => {
+        const value = await this.publicClient.readContract({
+          address: registry,
+          abi: attestationRegistryAbi,
+          functionName: "standing",
+          args: [taskId, modelId, nodeId],
+        });
+        return { taskId, standing: standingOf(Number(value)), value: Number(value) };
+      }),
+    );
+    return { tasks, more };
   }
 
   async #readAttestation(nodeId: bigint): Promise<NodeAttestation | undefined> {

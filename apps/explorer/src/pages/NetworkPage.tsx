@@ -1,6 +1,7 @@
 import { type AttestationState, attestationState, shortHex } from "../chain/attestationState.js";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import { nodeSummaries, totalsOf } from "../chain/summary.js";
+import { type NodeStandings, standingLabel } from "../chain/taskStanding.js";
 import { nodeStatusName, toma } from "../format.js";
 import { useHealth } from "../health.js";
 
@@ -67,7 +68,10 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
                 <td>{prices || "—"}</td>
                 <td>{node.echelon}</td>
                 <td>{node.models.join(", ") || "—"}</td>
-                <AttestationCell state={attestationState(node.attestation, chain.time)} />
+                <AttestationCell
+                  state={attestationState(node.attestation, chain.time)}
+                  standings={node.standings}
+                />
                 <td data-testid="node-health">{h?.status ?? "…"}</td>
                 <td>{h?.latencyMs === undefined ? "—" : `${h.latencyMs} ms`}</td>
                 <td data-testid="node-stacks">{node.stacksServed}</td>
@@ -85,8 +89,17 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
   );
 }
 
-/** The node's attestation: its kind (or missing, expired), and the measurement, key and expiry the chain holds. */
-function AttestationCell({ state }: { state: AttestationState }) {
+/**
+ * The node's attestation: its kind (or missing, expired), the measurement, key and expiry the chain holds, and its
+ * standing on each confidential task it subscribes to (a current record can still be refused by a task).
+ */
+function AttestationCell({
+  state,
+  standings,
+}: {
+  state: AttestationState;
+  standings: NodeStandings | undefined;
+}) {
   const { record } = state;
   return (
     <td data-testid="node-attestation" className={`attestation-${state.state}`}>
@@ -107,6 +120,20 @@ function AttestationCell({ state }: { state: AttestationState }) {
             {new Date(Number(record.expiresAt) * 1000).toISOString().replace(".000Z", "Z")}
           </span>
         </small>
+      )}
+      {standings && (standings.tasks.length > 0 || standings.more > 0) && (
+        <ul className="standings" data-testid="task-standings">
+          {standings.tasks.map((task) => (
+            <li
+              key={String(task.taskId)}
+              data-testid={`standing-${task.taskId}`}
+              className={task.standing === "ok" ? "standing-ok" : "standing-refused"}
+            >
+              task {String(task.taskId)}: {standingLabel(task)}
+            </li>
+          ))}
+          {standings.more > 0 && <li data-testid="standings-more">+{standings.more} more</li>}
+        </ul>
       )}
     </td>
   );
