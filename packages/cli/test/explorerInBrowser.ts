@@ -151,6 +151,12 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
         expect(await text(tab, `${row} [data-testid="attestation-expiry"]`)).toMatch(
           /^until \d{4}-\d\d-\d\dT/,
         );
+        // And the confidential task atoma dev made takes it: the registry's standing for the node on it.
+        await expect
+          .poll(() => text(tab, `${row} [data-testid="standing-${ready.tasks.confidential}"]`), {
+            timeout: 20_000,
+          })
+          .toBe(`task ${ready.tasks.confidential}: ok`);
       }
       expect(Number(await text(tab, '[data-testid="total-staked"]'))).toBeGreaterThan(0);
     }, 60_000);
