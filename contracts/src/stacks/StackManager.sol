@@ -385,11 +385,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (!offered || task.securityLevel != ITaskRegistry.SecurityLevel.CrossValidation) return offered;
         uint256 needed = uint256(task.attesters) + minCommittee();
         if (checkers.length >= needed && _namedCheckers(taskId, task, c.nodeId, checkers, needed)) return true;
-        return _checked(taskId, task, _echelonOf(c.nodeId));
-    }
-
-    function _echelonOf(uint256 nodeId) internal view returns (uint32) {
-        return _stateOf(nodeId).echelon;
+        return _checked(taskId, task, _stateOf(c.nodeId).echelon);
     }
 
     function _stateOf(uint256 nodeId) internal view returns (INodeRegistry.NodeState memory) {
