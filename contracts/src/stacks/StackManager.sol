@@ -82,7 +82,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     /// block, when its draw was armed (the purchase block, or for a walked or set purchase a later one if it
     /// expired), its duration, the minimum charge and the verification surcharge in force (0 on an unverified
     /// task), and the hash of the frozen candidates (with the set size, for a set purchase; once its set is drawn,
-    /// the hash of the set; cleared once the stack is bound to its node). Once the stack is bound, only its
+    /// the hash of the set; 0 once the stack is bound to its node or cancelled). Once the stack is bound, only its
     /// duration and minimum charge are kept (the block, times and surcharge read 0).
     struct Purchase {
         uint64 boughtAt;
@@ -125,12 +125,15 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     uint64 public longestDuration;
     uint64 public longestSettleWindow;
 
-    /// A stack as stored: three slots, the pending purchase's fields included (issue 15: a purchase writes three
-    /// fresh slots for the stack and one for its frozen candidates, not five). `getStack` gives it as
-    /// `IStackManager.Stack`. Until its node is bound (`nodeId` 0: node ids start at 1), the binding's words hold
-    /// the purchase: `expiresAt` its time, `closedAt` the block its draw is armed on, and `pricePerMillion` its
-    /// block (from bit 16) and the surcharge it locked (the low 16 bits). `minChargeBps` and `duration` stay for
-    /// the stack's life. Task ids are the task registry's sequential ids (`_newStack` refuses one above 32 bits).
+    /// A stack as stored: three slots, the pending purchase's fields and its frozen candidates included (issue 15:
+    /// a purchase writes three fresh slots, not five). `getStack` gives it as `IStackManager.Stack`. Until its node
+    /// is bound (`nodeId` 0: node ids start at 1), the binding's words hold the purchase: `expiresAt` its time (the
+    /// low 48 bits) and the surcharge it locked (the next 16), `closedAt` the block its draw is armed on, and,
+    /// while it is pending (`Pending`, `Choosing`), the price and escrow words together the hash of its frozen
+    /// candidates or drawn set (`_frozenOf`; the escrow it locked is the vault's, `escrowOf`). A cancelled
+    /// purchase keeps its purchase words, with the price word 0 and the escrow word the refund. `minChargeBps` and
+    /// `duration` stay for the stack's life. Task ids are the task registry's sequential ids (`_newStack` refuses
+    /// one above 32 bits); a value too wide for its field is refused (`FieldOverflow`), never truncated.
     struct Record {
         address owner;
         uint32 taskId;
@@ -148,8 +151,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     uint256 public stackCount;
     mapping(uint256 stackId => Record) internal _stacks;
-    /// The hash of a pending purchase's frozen candidates (or drawn set), cleared when its node is bound.
-    mapping(uint256 stackId => bytes32) internal _frozen;
+    /// The block a walked or set purchase was made in, kept only once its draw is re-armed on a later block
+    /// (`closedAt` holds the purchase block until then): a listed purchase is never re-armed.
+    mapping(uint256 stackId => uint64) internal _boughtAtIfRearmed;
 
     event StackRequested(
         uint256 indexed stackId,
@@ -204,6 +208,8 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     error UnitsExceedStack(uint64 units, uint64 bought);
     /// A stack's path to its dispute committee (`needed` seconds) would outlast the exit notice.
     error ExitNoticeTooShort(uint256 needed, uint256 notice);
+    /// A value does not fit the `bits` of the field it is stored in (a time, a price or an escrow out of range).
+    error FieldOverflow(uint256 value, uint256 bits);
 
     constructor(
         address admin,
@@ -323,19 +329,20 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (n == 0) revert NoEligibleNode(taskId);
         if (n > MAX_LISTED) revert BadCandidateList(taskId);
         uint128 highest;
-        uint256 previous;
-        for (uint256 i = 0; i < n; ++i) {
-            Candidate calldata c = candidates[i];
-            if (c.nodeId <= previous || c.pricePerMillion > maxPricePerMillion) revert BadCandidateList(taskId);
-            previous = c.nodeId;
-            if (c.pricePerMillion > highest) highest = c.pricePerMillion;
+        {
+            uint256 previous;
+            for (uint256 i = 0; i < n; ++i) {
+                Candidate calldata c = candidates[i];
+                if (c.nodeId <= previous || c.pricePerMillion > maxPricePerMillion) revert BadCandidateList(taskId);
+                previous = c.nodeId;
+                if (c.pricePerMillion > highest) highest = c.pricePerMillion;
+            }
         }
-        stackId = _newStack(
+        (stackId, n) = _newStack(
             taskId, units, duration, p, uint8(task.securityLevel), highest, keccak256(abi.encode(LISTED, candidates))
         );
-        emit StackRequested(
-            stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
-        );
+        // `n` is now the escrow locked (a stack variable reused: one more would be too deep for the compiler).
+        emit StackRequested(stackId, msg.sender, taskId, units, n, uint64(block.number), candidates);
     }
 
     /// Draws the node of a listed purchase (`buyStackAmong`) among its `candidates`, as `drawNode` does, then checks
@@ -361,7 +368,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
         if (!_servesListed(stack, c, checkers)) return _cancel(stackId, stack);
-        _open(stackId, stack, c);
+        _open(stackId, stack, c, _escrowInVault(stackId));
         return c.nodeId;
     }
 
@@ -378,13 +385,13 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (!offered || task.securityLevel != ITaskRegistry.SecurityLevel.CrossValidation) return offered;
         uint256 needed = uint256(task.attesters) + minCommittee();
         if (checkers.length >= needed && _namedCheckers(taskId, task, c.nodeId, checkers, needed)) return true;
-        return _checked(taskId, task, _echelonOf(c.nodeId));
+        return _checked(taskId, task, _stateOf(c.nodeId).echelon);
     }
 
-    function _echelonOf(uint256 nodeId) internal view returns (uint32) {
+    function _stateOf(uint256 nodeId) internal view returns (INodeRegistry.NodeState memory) {
         uint256[] memory one = new uint256[](1);
         one[0] = nodeId;
-        return nodeRegistry.nodeStates(one)[0].echelon;
+        return nodeRegistry.nodeStates(one)[0];
     }
 
     /// Whether the first `needed` of `checkers` are all good: distinct (increasing), not `nodeId`, each an active
@@ -433,8 +440,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         // On a confidential task, a node without an accepted attestation is refused with the registry's reason.
         if (level == uint8(ITaskRegistry.SecurityLevel.Confidential)) taskRegistry.checkAttested(taskId, nodeId);
         uint128 price = _offer(taskId, task, nodeId, units, maxPricePerMillion, verified);
-        stackId = _newStack(taskId, units, duration, p, level, price, bytes32(0));
-        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}));
+        uint256 locked;
+        (stackId, locked) = _newStack(taskId, units, duration, p, level, price, bytes32(0));
+        _open(stackId, _stacks[stackId], Candidate({nodeId: uint64(nodeId), pricePerMillion: price}), locked);
     }
 
     /// The price of `nodeId` if it is one of `candidatesFor(taskId, units, maxPricePerMillion)` (the same rules,
@@ -463,9 +471,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         bool verified
     ) internal view returns (uint128, bool) {
         ITaskRegistry.Subscription memory sub = taskRegistry.getSubscription(taskId, nodeId);
-        uint256[] memory one = new uint256[](1);
-        one[0] = nodeId;
-        INodeRegistry.NodeState memory state = nodeRegistry.nodeStates(one)[0];
+        INodeRegistry.NodeState memory state = _stateOf(nodeId);
         bool offered = sub.active && sub.pricePerMillion <= maxPricePerMillion && _hasRoom(sub, units)
             && state.eligible && state.reputation >= task.minReputation;
         // On a verified task its echelon must hold the attesters and a committee besides it, as in the draw's pool.
@@ -530,10 +536,9 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         }
         bytes32 frozen =
             setSize == 0 ? keccak256(abi.encode(candidates)) : keccak256(abi.encode(candidates, setSize));
-        stackId = _newStack(taskId, units, duration, p, uint8(task.securityLevel), highest, frozen);
-        emit StackRequested(
-            stackId, msg.sender, taskId, units, _stacks[stackId].escrow, uint64(block.number), candidates
-        );
+        uint256 locked;
+        (stackId, locked) = _newStack(taskId, units, duration, p, uint8(task.securityLevel), highest, frozen);
+        emit StackRequested(stackId, msg.sender, taskId, units, locked, uint64(block.number), candidates);
     }
 
     /// Records a pending stack bought by the caller and locks its escrow at `price` (plus the surcharge of a
@@ -546,14 +551,14 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         uint8 level,
         uint128 price,
         bytes32 candidatesHash
-    ) internal returns (uint256 stackId) {
+    ) internal returns (uint256 stackId, uint256 locked) {
         bool verified = level == uint8(ITaskRegistry.SecurityLevel.CrossValidation);
         if (taskId > type(uint32).max) revert TaskUnavailable(taskId);
         stackId = ++stackCount;
-        uint256 cost = Units.cost(units, price);
         uint16 surcharge = verified ? p.surchargeBps : 0;
-        uint256 locked = cost + cost * surcharge / BPS;
-        // Pending: the binding's words hold the purchase (`Record`). `maxDuration` (at most 365 days) fits 32 bits.
+        locked = _locked(units, price, surcharge);
+        // Pending: the binding's words hold the purchase (`Record`). `maxDuration` (at most 365 days) fits 32 bits,
+        // `surchargeBps` (at most 5,000) 16.
         _stacks[stackId] = Record({
             owner: msg.sender,
             taskId: uint32(taskId),
@@ -563,13 +568,54 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             duration: uint32(duration),
             nodeId: 0,
             units: units,
-            expiresAt: uint64(block.timestamp),
+            expiresAt: uint64(_fit(block.timestamp, 48)) | uint64(surcharge) << 48,
             closedAt: uint64(block.number),
-            pricePerMillion: uint128(block.number) << 16 | surcharge,
-            escrow: uint128(locked)
+            pricePerMillion: uint128(uint256(candidatesHash) >> 128),
+            escrow: uint128(uint256(candidatesHash))
         });
-        if (candidatesHash != bytes32(0)) _frozen[stackId] = candidatesHash;
         vault.lock(escrowKey(stackId), msg.sender, locked);
+    }
+
+    /// What a purchase locks at `price` with the surcharge `surchargeBps`: at the purchase, at the highest
+    /// candidate price, and again at the draw from the same frozen candidates (the escrow is the vault's while
+    /// pending, `Record`). Refused (`FieldOverflow`) when it does not fit the stack's 128-bit escrow word.
+    function _locked(uint64 units, uint128 price, uint16 surchargeBps) internal pure returns (uint256 locked) {
+        uint256 cost = Units.cost(units, price);
+        locked = _fit(cost + cost * surchargeBps / BPS, 128);
+    }
+
+    /// What the vault holds for a stack: while it is pending, all that its purchase locked.
+    function _escrowInVault(uint256 stackId) internal view returns (uint256) {
+        return vault.escrowOf(escrowKey(stackId));
+    }
+
+    /// `value`, reverting `FieldOverflow` when it needs more than `bits` bits.
+    function _fit(uint256 value, uint256 bits) internal pure returns (uint256) {
+        if (value >> bits != 0) revert FieldOverflow(value, bits);
+        return value;
+    }
+
+    /// A pending stack's frozen candidates (or drawn set) hash: its price and escrow words together (`Record`).
+    function _frozenOf(Record storage stack) internal view returns (bytes32) {
+        return bytes32(uint256(stack.pricePerMillion) << 128 | stack.escrow);
+    }
+
+    function _setFrozen(Record storage stack, bytes32 frozen) internal {
+        stack.pricePerMillion = uint128(uint256(frozen) >> 128);
+        stack.escrow = uint128(uint256(frozen));
+    }
+
+    /// A pending stack's purchase time and locked surcharge, in its `expiresAt` word (`Record`).
+    function _boughtTimeOf(Record storage stack) internal view returns (uint256) {
+        return uint48(stack.expiresAt);
+    }
+
+    function _surchargeOf(Record storage stack) internal view returns (uint16) {
+        return uint16(stack.expiresAt >> 48);
+    }
+
+    function _pending(StackStatus status) internal pure returns (bool) {
+        return status == StackStatus.Pending || status == StackStatus.Choosing;
     }
 
     /// Draws the serving node of a pending stack among its frozen `candidates` (as `StackRequested` listed them),
@@ -585,7 +631,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         DeferredRandom.step(order, seed, 0);
         Candidate calldata c = candidates[order[0]];
         if (!_serves(stack, c.nodeId, false)) return _cancel(stackId, stack);
-        _open(stackId, stack, c);
+        _open(stackId, stack, c, _escrowInVault(stackId));
         return c.nodeId;
     }
 
@@ -610,7 +656,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             DeferredRandom.step(order, seed, i);
             set[i] = candidates[order[i]];
         }
-        _frozen[stackId] = keccak256(abi.encode(set));
+        _setFrozen(stack, keccak256(abi.encode(set)));
         stack.status = StackStatus.Choosing;
         emit NodeSetDrawn(stackId, set);
     }
@@ -627,13 +673,13 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     {
         Record storage stack = _existing(stackId);
         if (stack.status != StackStatus.Choosing) revert StackNotChoosing(stackId);
-        if (block.timestamp > uint256(stack.expiresAt) + DRAW_LIMIT) return _cancel(stackId, stack);
+        if (block.timestamp > _boughtTimeOf(stack) + DRAW_LIMIT) return _cancel(stackId, stack);
         if (stack.owner != msg.sender) revert NotStackOwner(stackId, msg.sender);
-        if (keccak256(abi.encode(set)) != _frozen[stackId]) revert WrongCandidates(stackId);
+        if (keccak256(abi.encode(set)) != _frozenOf(stack)) revert WrongCandidates(stackId);
         for (uint256 i = 0; i < set.length; ++i) {
             if (set[i].nodeId != nodeId) continue;
             if (!_serves(stack, nodeId, true)) return _cancel(stackId, stack);
-            _open(stackId, stack, set[i]);
+            _open(stackId, stack, set[i], _escrowInVault(stackId));
             return nodeId;
         }
         revert NotInSet(stackId, nodeId);
@@ -660,25 +706,31 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     {
         stack = _existing(stackId);
         if (stack.status != StackStatus.Pending) revert StackNotPending(stackId);
-        if (block.timestamp > uint256(stack.expiresAt) + DRAW_LIMIT) {
+        if (block.timestamp > _boughtTimeOf(stack) + DRAW_LIMIT) {
             _cancel(stackId, stack);
             return (stack, 0, false);
         }
-        if (candidatesHash != _frozen[stackId]) revert WrongCandidates(stackId);
+        if (candidatesHash != _frozenOf(stack)) revert WrongCandidates(stackId);
         bool expired;
         (seed, expired) = DeferredRandom.seed(stack.closedAt, bytes32(stackId));
         if (!expired) return (stack, seed, true);
         if (cancelExpired) {
             _cancel(stackId, stack);
         } else {
+            if (_boughtAtIfRearmed[stackId] == 0) _boughtAtIfRearmed[stackId] = stack.closedAt;
             stack.closedAt = uint64(block.number);
             emit NodeDrawRearmed(stackId, uint64(block.number));
         }
     }
 
+    /// Cancels a pending stack and refunds its escrow in full; its price and escrow words, the frozen hash while
+    /// it was pending, then read 0 and the refund (`Record`).
     function _cancel(uint256 stackId, Record storage stack) internal returns (uint256) {
         stack.status = StackStatus.Closed;
-        emit StackCancelled(stackId, vault.refund(escrowKey(stackId), stack.owner));
+        uint256 refunded = vault.refund(escrowKey(stackId), stack.owner);
+        stack.pricePerMillion = 0;
+        stack.escrow = uint128(refunded);
+        emit StackCancelled(stackId, refunded);
         return 0;
     }
 
@@ -740,12 +792,11 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     }
 
     /// Binds the stack to `c` at its frozen price, with the surcharge locked at the purchase (so the escrow never
-    /// exceeds what was locked: `c`'s price is at most the highest candidate price it was locked at).
-    function _open(uint256 stackId, Record storage stack, Candidate memory c) internal {
-        uint256 cost = Units.cost(stack.units, c.pricePerMillion);
-        // The surcharge locked at the purchase, in the price word's low 16 bits while pending.
-        uint256 escrow = cost + cost * uint16(stack.pricePerMillion) / BPS;
-        uint256 excess = stack.escrow - escrow;
+    /// exceeds what was `locked`: `c`'s price is at most the highest candidate price it was locked at; a higher
+    /// one underflows and reverts).
+    function _open(uint256 stackId, Record storage stack, Candidate memory c, uint256 locked) internal {
+        uint256 escrow = _locked(stack.units, c.pricePerMillion, _surchargeOf(stack));
+        uint256 excess = locked - escrow;
         uint64 expiresAt = uint64(block.timestamp) + stack.duration;
         stack.status = StackStatus.Active;
         stack.nodeId = c.nodeId;
@@ -753,8 +804,6 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         stack.escrow = uint128(escrow);
         stack.expiresAt = expiresAt;
         stack.closedAt = 0;
-        // The frozen candidates (or set) have served their purpose: clearing them refunds part of the draw's gas.
-        if (_frozen[stackId] != bytes32(0)) _frozen[stackId] = bytes32(0);
         taskRegistry.reserve(stack.taskId, c.nodeId, stack.units);
         nodeRegistry.addObligation(c.nodeId);
         if (excess != 0) vault.release(escrowKey(stackId), stack.owner, excess);
@@ -806,11 +855,14 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
 
     // ---------------------------------------------------------------- views
 
-    function getStack(uint256 stackId) external view returns (Stack memory) {
-        return _view(_stacks[stackId]);
+    /// The stack `stackId`; while pending, its escrow is the one locked in the vault.
+    function getStack(uint256 stackId) external view returns (Stack memory stack) {
+        stack = _view(_stacks[stackId]);
+        if (_pending(stack.status)) stack.escrow = uint128(_escrowInVault(stackId));
     }
 
-    /// A stored stack as `IStackManager.Stack`: before its node is bound, the binding's fields read 0.
+    /// A stored stack as `IStackManager.Stack`: before its node is bound, the binding's fields read 0 (and while
+    /// pending, the escrow too: its word holds the frozen hash).
     function _view(Record storage stored) internal pure returns (Stack memory stack) {
         Record memory r = stored;
         stack.owner = r.owner;
@@ -818,7 +870,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         stack.status = r.status;
         stack.securityLevel = r.securityLevel;
         stack.units = r.units;
-        stack.escrow = r.escrow;
+        if (!_pending(r.status)) stack.escrow = r.escrow;
         if (r.nodeId == 0) return stack;
         stack.nodeId = r.nodeId;
         stack.expiresAt = r.expiresAt;
@@ -827,14 +879,15 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
     }
 
     function getPurchase(uint256 stackId) external view returns (Purchase memory purchase) {
-        Record memory r = _stacks[stackId];
+        Record storage r = _stacks[stackId];
         purchase.duration = r.duration;
         purchase.minChargeBps = r.minChargeBps;
-        purchase.candidatesHash = _frozen[stackId];
+        if (_pending(r.status)) purchase.candidatesHash = bytes32(uint256(r.pricePerMillion) << 128 | r.escrow);
         if (r.nodeId != 0) return purchase;
-        purchase.boughtAt = uint64(r.pricePerMillion >> 16);
+        uint64 rearmed = _boughtAtIfRearmed[stackId];
+        purchase.boughtAt = rearmed != 0 ? rearmed : r.closedAt;
         purchase.armedAt = r.closedAt;
-        purchase.surchargeBps = uint16(r.pricePerMillion);
+        purchase.surchargeBps = uint16(r.expiresAt >> 48);
         purchase.boughtTime = uint48(r.expiresAt);
     }
 
