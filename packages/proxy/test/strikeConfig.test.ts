@@ -20,6 +20,7 @@ describe("the gateway's settings for counting against nodes", () => {
       cutWindowMs: 60_000,
       inFlightGraceMs: 0,
       deadlineSeconds: 60,
+      requestTimeoutMs: 60_000,
     };
     expect(parseProxyConfig({ routing }, NETWORK).routing).toMatchObject(routing);
   });
@@ -43,5 +44,18 @@ describe("the gateway's settings for counting against nodes", () => {
     const message = (thrown as ProxyConfigError).shortMessage;
     expect(message).toMatch(new RegExp(`^setting routing\\.${name} `));
     expect(message).not.toContain("\n");
+  });
+
+  it("refuses a deadline and grace shorter than the request timeout, in one line", () => {
+    // A node still at a request the gateway waits for would be struck as holding it past its deadline.
+    const routing = { deadlineSeconds: 60, inFlightGraceMs: 30_000, requestTimeoutMs: 120_000 };
+    expect(() => parseProxyConfig({ routing }, NETWORK)).toThrow(
+      /^setting routing\.inFlightGraceMs plus deadlineSeconds/,
+    );
+    expect(
+      parseProxyConfig({ routing: { ...routing, inFlightGraceMs: 60_000 } }, NETWORK).routing,
+    ).toMatchObject({
+      inFlightGraceMs: 60_000,
+    });
   });
 });

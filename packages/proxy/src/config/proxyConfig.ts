@@ -132,6 +132,12 @@ export const proxyConfigSchema = z.strictObject({
       /** How far ahead (seconds) the deadline each request is signed with lies. @default 300 */
       deadlineSeconds: z.number().int().min(10).max(86_400).default(300),
     })
+    // A node still at a request the gateway still waits for is never struck as holding it past its deadline.
+    .refine((r) => r.deadlineSeconds * 1_000 + r.inFlightGraceMs >= r.requestTimeoutMs, {
+      path: ["inFlightGraceMs"],
+      message:
+        "plus deadlineSeconds must cover requestTimeoutMs (deadlineSeconds × 1000 + inFlightGraceMs ≥ it)",
+    })
     .prefault({}),
   confidential: z
     .strictObject({

@@ -407,6 +407,34 @@ const nodeStrikes: Migration = {
   },
 };
 
+/**
+ * Version 17 (review of issue 12): the requests each node answered, flushed by each gateway every few seconds, so a
+ * node's cut events (`node_strikes`, shared) are weighed against its answers at every gateway and past a restart; the
+ * cut requests by age (pruned after a week), and the first deadlines by age.
+ */
+const nodeAnswers: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("node_answers")
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("at_ms", "bigint", (c) => c.notNull())
+      .addColumn("count", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("node_answers_by_node")
+      .on("node_answers")
+      .columns(["node_id", "at_ms"])
+      .execute();
+    await db.schema.createIndex("node_answers_by_time").on("node_answers").column("at_ms").execute();
+    await db.schema.createIndex("cut_requests_by_time").on("cut_requests").column("cut_at_ms").execute();
+    await db.schema
+      .createIndex("first_deadlines_by_time")
+      .on("first_deadlines")
+      .column("noted_at_ms")
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -427,6 +455,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0014_slice_in_flight": sliceInFlight,
       "0015_swept_slices": sweptSlices,
       "0016_node_strikes": nodeStrikes,
+      "0017_node_answers": nodeAnswers,
     };
   },
 };

@@ -239,6 +239,13 @@ export interface NodeStrikesTable {
   at_ms: Big;
 }
 
+/** Requests a node answered (`count`), as one gateway flushed them at `at_ms` on the database's clock (`SharedAnswers`). */
+export interface NodeAnswersTable {
+  node_id: Big;
+  at_ms: Big;
+  count: Big;
+}
+
 /** The deadline a pending request (`stack_id`, `nonce`, its hash) carried at the node's first 409 for it. */
 export interface FirstDeadlinesTable {
   stack_id: Big;
@@ -284,6 +291,7 @@ export interface GatewayDatabase {
   stack_charges: StackChargesTable;
   stack_refund_credits: StackRefundCreditsTable;
   node_strikes: NodeStrikesTable;
+  node_answers: NodeAnswersTable;
   first_deadlines: FirstDeadlinesTable;
   freed_leaves: FreedLeavesTable;
   cut_requests: CutRequestsTable;

@@ -19,15 +19,23 @@ export interface SignedAtNonce {
  * `request_in_flight` for it (review 4 of h-gw, MEDIUM-A): the in-flight strike counts from it, never from a deadline
  * the request was signed again with after (review 3 of h-gw, HIGH-3). Kept in the gateway's database when it has one
  * (`first_deadlines`), so a restart between the node's 409s moves nothing and gateways sharing a PostgreSQL see the
- * same first deadline; in memory (bounded) otherwise. Only the 409 path reads or writes the database.
+ * same first deadline; in memory (bounded) otherwise. Only the 409 path reads or writes the database, and a database
+ * error there never fails it (told to `onError`; the deadline remembered in memory is used): the node is still failed
+ * over from and struck.
  */
 export class FirstDeadlines {
   readonly #db: Kysely<GatewayDatabase> | undefined;
   readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
   readonly #memory = new Map<string, { reqHash: string; deadline: bigint }>();
 
-  constructor(db: Kysely<GatewayDatabase> | undefined, now: () => number = Date.now) {
+  constructor(
+    db: Kysely<GatewayDatabase> | undefined,
+    onError: (error: unknown) => void,
+    now: () => number = Date.now,
+  ) {
     this.#db = db;
+    this.#onError = onError;
     this.#now = now;
   }
 
@@ -39,9 +47,18 @@ export class FirstDeadlines {
     if (!known) this.#memory.set(key, { reqHash, deadline: signed.deadline });
     if (this.#memory.size > MAX_REMEMBERED) this.#memory.delete(this.#memory.keys().next().value as string);
     if (this.#db === undefined || known) return;
+    await this.#noteIn(this.#db, stackId, reqHash, signed).catch(this.#onError);
+  }
+
+  async #noteIn(
+    db: Kysely<GatewayDatabase>,
+    stackId: bigint,
+    reqHash: string,
+    signed: SignedAtNonce,
+  ): Promise<void> {
     const now = this.#now();
     // Another request at the nonce (its leaf freed, signed afresh) starts its own count.
-    await this.#db
+    await db
       .insertInto("first_deadlines")
       .values({
         stack_id: stackId,
@@ -61,7 +78,7 @@ export class FirstDeadlines {
           .where("first_deadlines.req_hash", "<>", reqHash),
       )
       .execute();
-    await this.#db
+    await db
       .deleteFrom("first_deadlines")
       .where("noted_at_ms", "<", BigInt(now - FORGET_AFTER_MS))
       .execute();
@@ -70,22 +87,27 @@ export class FirstDeadlines {
   /** The earliest deadline `signed`'s request carried at its nonce, as far as the gateway saw. */
   async first(stackId: bigint, signed: SignedAtNonce): Promise<bigint> {
     const reqHash = signed.reqHash.toLowerCase();
+    const remembered = this.#memory.get(`${stackId}:${signed.nonce}`);
     const kept =
       this.#db === undefined
-        ? this.#memory.get(`${stackId}:${signed.nonce}`)
+        ? remembered
         : await this.#db
             .selectFrom("first_deadlines")
             .select(["req_hash as reqHash", "deadline"])
             .where("stack_id", "=", stackId)
             .where("nonce", "=", signed.nonce)
-            .executeTakeFirst();
+            .executeTakeFirst()
+            .catch((error: unknown) => {
+              this.#onError(error);
+              return remembered;
+            });
     return kept?.reqHash === reqHash && kept.deadline < signed.deadline ? kept.deadline : signed.deadline;
   }
 
   /**
-   * Forgets the request at `nonce` (its receipt came, or its stack was retired). A statement only for one this process
-   * noted, unless `evenIfUnseen` (its nonce freed, to be signed afresh): receipts come on the request path. One noted
-   * by another process and not freed stays until it is old (its nonce is spent).
+   * Forgets the request at `nonce` (its receipt came, its stack was retired, its nonce freed). A statement only for one
+   * this process noted, unless `evenIfUnseen` (its nonce freed, to be signed afresh): receipts come on the request
+   * path. One noted by another process and not freed stays until it is old (its nonce is spent).
    */
   async forget(stackId: bigint, nonce: bigint, evenIfUnseen = false): Promise<void> {
     if (!this.#memory.delete(`${stackId}:${nonce}`) && !evenIfUnseen) return;
@@ -93,6 +115,7 @@ export class FirstDeadlines {
       ?.deleteFrom("first_deadlines")
       .where("stack_id", "=", stackId)
       .where("nonce", "=", nonce)
-      .execute();
+      .execute()
+      .catch(this.#onError);
   }
 }

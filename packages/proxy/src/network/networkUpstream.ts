@@ -269,7 +269,9 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#o = options;
     this.#addressGuard = new NodeAddressGuard(components.catalog.allowsPrivateNodeUrls);
     this.health = components.health ?? new NodeHealthBook();
-    this.#firstDeadlines = new FirstDeadlines(components.strikesDb);
+    this.#firstDeadlines = new FirstDeadlines(components.strikesDb, (error) =>
+      this.#logger.error({ err: error }, "a first deadline's row failed"),
+    );
     this.#freedLeaves = new FreedLeaves(components.strikesDb);
     this.#cutRequests = new CutRequests(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
@@ -642,8 +644,6 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
       onForgotten: (p) => {
-        // Always from the database: a request signed afresh there with the same body has the same hash.
-        this.#forgetFirstDeadline(stack.stackId, p.signed.nonce, true);
         this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
         return isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
@@ -668,7 +668,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         if (cutLeaf && overbilledCut(cut, receipt.fields))
           kept.push(this.#cutCounts.overbilledCut(stack, receipt.fields, cut?.relayedUnits ?? 0n));
         this.#forgetCutRequest(stack.stackId, receipt.fields.leafIndex);
-        this.#forgetFirstDeadline(stack.stackId, receipt.fields.leafIndex);
+        void this.#firstDeadlines.forget(stack.stackId, receipt.fields.leafIndex);
         kept.push(
           isResend(receipt.fields.leafIndex)
             ? // A sealed request charged in full when it had no receipt (its stream cut) is settled by this one, if
@@ -1030,6 +1030,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   ): bigint {
     const reqHash =
       "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
+    // Its first deadline always from the database: a request signed afresh there with the same body has the same hash.
+    void this.#firstDeadlines.forget(stack.stackId, own.nonce, true);
     this.#freedLeaves
       .free(stack.stackId, own.nonce, reqHash)
       .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a freed leaf failed"));
@@ -1109,13 +1111,6 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       "a node still holds a request past its deadline and grace: its stack is retired and the node struck",
     );
     return true;
-  }
-
-  /** Forgets a pending request's first deadline once its receipt came (never fails the request: logged). */
-  #forgetFirstDeadline(stackId: bigint, nonce: bigint, evenIfUnseen = false): void {
-    this.#firstDeadlines
-      .forget(stackId, nonce, evenIfUnseen)
-      .catch((error: unknown) => this.#logger.warn({ err: error }, "forgetting a first deadline failed"));
   }
 
   /** A signed request the node left with no receipt: past `unansweredLimit` in a row, the node leaves rotation. */

@@ -2,7 +2,8 @@ import type { Logger } from "@atoma/core";
 import type { Kysely } from "kysely";
 import type { GatewayDatabase } from "../db/schema.js";
 import type { NodeHealthBook } from "../routing/nodeHealthBook.js";
-import { StrikeCounter } from "./strikeCounter.js";
+import { SharedAnswers } from "./sharedAnswers.js";
+import { StrikeCounter, type StrikeStore } from "./strikeCounter.js";
 
 export interface NodeCutCountsParts {
   health: NodeHealthBook;
@@ -36,21 +37,29 @@ export class NodeCutCounts {
   readonly #cooldownMs: number;
   readonly #cuts: StrikeCounter;
   readonly #overbilled: StrikeCounter;
+  readonly #answers: SharedAnswers | undefined;
 
   constructor(parts: NodeCutCountsParts, options: NodeCutCountsOptions) {
     this.#p = parts;
     this.#cooldownMs = options.cooldownMs ?? 30_000;
     const windowMs = options.cutWindowMs ?? 600_000;
+    this.#answers =
+      parts.db &&
+      new SharedAnswers(parts.db, windowMs, (error) =>
+        parts.logger.error({ err: error }, "writing the requests nodes answered failed"),
+      );
+    const store: StrikeStore | undefined = parts.db &&
+      this.#answers && { db: parts.db, answers: this.#answers };
     this.#cuts = new StrikeCounter(
       "cut",
       { windowMs, limit: options.cutLimit ?? 3, burstMs: options.cutBurstMs },
-      parts.db,
+      store,
     );
     // Each over-billed leaf is its own event (no burst): a broken link cuts streams together, it bills no leaf.
     this.#overbilled = new StrikeCounter(
       "overbilled_cut",
       { windowMs, limit: options.overbilledCutLimit ?? 2, burstMs: 0 },
-      parts.db,
+      store,
     );
   }
 
@@ -61,6 +70,7 @@ export class NodeCutCounts {
 
   /** A request the node answered (its receipt kept): its cuts are weighed against these. */
   answered(nodeId: bigint): void {
+    this.#answers?.answered(nodeId);
     this.#cuts.answered(nodeId);
     this.#overbilled.answered(nodeId);
   }

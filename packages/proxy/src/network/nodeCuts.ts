@@ -16,15 +16,37 @@ export interface NodeCutsOptions {
 }
 
 /**
+ * Whether a cut of a stream begun at `begunAt`, counted at `now`, is the same event as the last one counted (at
+ * `last`): the stream was open then, and `now` is within `burstMs` after it. A last event timed after `now` (another
+ * clock's) is no burst: an age below zero would otherwise hide every cut that follows.
+ */
+export function sameCutEvent(
+  last: number | undefined,
+  begunAt: number,
+  now: number,
+  burstMs: number,
+): boolean {
+  if (last === undefined) return false;
+  const age = now - last;
+  return begunAt <= last && age >= 0 && age < burstMs;
+}
+
+/** What `events` cut events within the window call for, with `answered` requests answered in it. */
+export function cutVerdict(events: number, answered: number, o: NodeCutsOptions): CutVerdict {
+  if (events < o.limit) return "none";
+  if (events < 2 * o.limit) return "cool_down";
+  return events >= (o.removeShare ?? 0.2) * (events + answered) ? "remove" : "cool_down";
+}
+
+/**
  * Streams each node broke off after sending text and before its receipt, with the resend still in flight there (a
  * cut), counted as events over a moving window (review 2 of h-gw, MEDIUM-C). One cut is what a broken connection
  * looks like, and one blip cuts every stream open at once: a cut of a stream begun before the last counted cut, and
  * within `burstMs` of it, is that same event. Cut after cut is a node that cuts on purpose (its leaf then read with no
  * answer bytes to check its units against): past `limit` events it is put aside, and it is removed only past twice
  * that when those events are a large share of the streams it served (answered ones count too, so a busy honest node
- * whose link breaks now and then stays). Never reset by a request answered in between. Kept in memory: `StrikeCounter`
- * restores a node's events from the gateway's database before each count, so they outlive a restart and are shared by
- * the gateways on one PostgreSQL (answered requests stay per process).
+ * whose link breaks now and then stays). Never reset by a request answered in between. Kept in memory: a gateway with a
+ * database counts with `StrikeCounter` instead, on the same rules (`sameCutEvent`, `cutVerdict`).
  */
 export class NodeCuts {
   readonly #o: NodeCutsOptions;
@@ -49,14 +71,10 @@ export class NodeCuts {
     const now = this.#now();
     const events = this.#recent(this.#events, nodeId, now);
     const last = events.at(-1);
-    if (last !== undefined && begunAt <= last && now - last < (this.#o.burstMs ?? 2_000)) return "none";
+    if (sameCutEvent(last, begunAt, now, this.#o.burstMs ?? 2_000)) return "none";
     events.push(now);
-    if (events.length < this.#o.limit) return "none";
-    if (events.length < 2 * this.#o.limit) return "cool_down";
     const answered = this.#answered(nodeId, now).reduce((sum, slice) => sum + slice.count, 0);
-    return events.length >= (this.#o.removeShare ?? 0.2) * (events.length + answered)
-      ? "remove"
-      : "cool_down";
+    return cutVerdict(events.length, answered, this.#o);
   }
 
   /** Counts a request `nodeId` answered (its receipt kept): the streams a node cut are weighed against these. */
@@ -66,16 +84,6 @@ export class NodeCuts {
     const last = slices.at(-1);
     if (last?.slice === slice) last.count++;
     else slices.push({ slice, count: 1 });
-  }
-
-  /** Replaces the node's cut events with `times` (ascending; those before the window are dropped). */
-  restore(nodeId: bigint, times: readonly number[]): void {
-    this.#events.set(nodeId, [...times]);
-  }
-
-  /** When the node's last counted cut event happened, if one is within the window. */
-  lastEvent(nodeId: bigint): number | undefined {
-    return this.#recent(this.#events, nodeId, this.#now()).at(-1);
   }
 
   /** The node's cut events within the window. */

@@ -1,91 +1,105 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
+import { databaseNowMs } from "../db/databaseClock.js";
 import type { GatewayDatabase } from "../db/schema.js";
-import { type CutVerdict, NodeCuts, type NodeCutsOptions } from "./nodeCuts.js";
+import { type CutVerdict, cutVerdict, NodeCuts, type NodeCutsOptions, sameCutEvent } from "./nodeCuts.js";
+import type { SharedAnswers } from "./sharedAnswers.js";
 
 /** The counters `StrikeCounter` keeps apart in the database. */
 export type StrikeKind = "cut" | "overbilled_cut";
 
+/** The gateway's database and the answers counted in it, where `StrikeCounter` keeps its events. */
+export interface StrikeStore {
+  db: Kysely<GatewayDatabase>;
+  answers: SharedAnswers;
+}
+
 /**
- * A `NodeCuts` whose counted events live in the gateway's database (`node_strikes`) when it has one: before each count
- * the node's events within the window are read back, and an event counted is written, so a gateway restarted between
- * a node's offences counts them as if it had not been, and gateways sharing a PostgreSQL count each other's. Counts run
- * one at a time in a process (one broken link cuts many streams at once: the burst rule needs each count to see the
- * last). Answered requests, which only weigh a removal, stay in memory: they are counted on the request path, where
- * the gateway runs no statement.
+ * A node's counted events (`NodeCuts`' rules), kept in the gateway's database (`node_strikes`) when it has one, so a
+ * gateway restarted between a node's offences counts them as if it had not been, and gateways sharing a PostgreSQL
+ * count each other's. Each count is one transaction holding an advisory lock on the node and kind: one broken link
+ * cutting streams at N gateways at once is one event, not N (the burst rule needs each count to see the last, at
+ * every gateway). Events are timed, windowed and pruned on the database's clock, never a gateway's own (a gateway
+ * with a clock ahead would hide a node's later cuts as its burst, or prune the others' events within the window); a
+ * stream's start is carried over as its age on the gateway's clock. Answers weigh against the events at every gateway
+ * (`SharedAnswers`).
  */
 export class StrikeCounter {
   readonly #cuts: NodeCuts;
   readonly #kind: StrikeKind;
-  readonly #windowMs: number;
-  readonly #db: Kysely<GatewayDatabase> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #o: NodeCutsOptions;
+  readonly #store: StrikeStore | undefined;
+  readonly #now: () => number;
+  /** Per node: its events within the window, as last counted here (for the logs). */
+  readonly #counted = new Map<bigint, number>();
 
   constructor(
     kind: StrikeKind,
     options: NodeCutsOptions,
-    db: Kysely<GatewayDatabase> | undefined,
+    store: StrikeStore | undefined,
     now: () => number = Date.now,
   ) {
     this.#cuts = new NodeCuts(options, now);
     this.#kind = kind;
-    this.#windowMs = options.windowMs;
-    this.#db = db;
+    this.#o = options;
+    this.#store = store;
+    this.#now = now;
   }
 
-  /** The clock events are counted on (a stream's `begunAt` is read from it). */
+  /** The clock a stream's `begunAt` is read from (this gateway's). */
   now(): number {
-    return this.#cuts.now();
+    return this.#now();
   }
 
   /** Counts an event of `nodeId` for a stream begun at `begunAt`; resolves to what its events now call for. */
   record(nodeId: bigint, begunAt: number): Promise<CutVerdict> {
-    const db = this.#db;
-    if (db === undefined) return Promise.resolve(this.#cuts.record(nodeId, begunAt));
-    const counted = this.#queue.then(() => this.#recordIn(db, nodeId, begunAt));
-    this.#queue = counted.catch(() => undefined);
-    return counted;
+    if (this.#store === undefined) return Promise.resolve(this.#cuts.record(nodeId, begunAt));
+    return this.#recordIn(this.#store, nodeId, Math.max(0, this.#now() - begunAt));
   }
 
-  /** Counts a request `nodeId` answered (per process, in memory). */
+  /** Counts a request `nodeId` answered (without a database, in memory; the caller counts it in `SharedAnswers`). */
   answered(nodeId: bigint): void {
-    this.#cuts.answered(nodeId);
+    if (this.#store === undefined) this.#cuts.answered(nodeId);
   }
 
   /** The node's events within the window, as last counted. */
   events(nodeId: bigint): number {
-    return this.#cuts.events(nodeId);
+    return this.#store === undefined ? this.#cuts.events(nodeId) : (this.#counted.get(nodeId) ?? 0);
   }
 
-  async #recordIn(db: Kysely<GatewayDatabase>, nodeId: bigint, begunAt: number): Promise<CutVerdict> {
-    const since = this.now() - this.#windowMs;
-    const rows = await db
-      .selectFrom("node_strikes")
-      .select("at_ms")
-      .where("node_id", "=", nodeId)
-      .where("kind", "=", this.#kind)
-      .where("at_ms", ">", BigInt(since))
-      .orderBy("at_ms")
-      .execute();
-    this.#cuts.restore(
-      nodeId,
-      rows.map((row) => Number(row.at_ms)),
-    );
-    const before = this.#cuts.events(nodeId);
-    const verdict = this.#cuts.record(nodeId, begunAt);
-    const counted = this.#cuts.lastEvent(nodeId);
-    if (counted !== undefined && this.#cuts.events(nodeId) > before) {
-      await db
-        .insertInto("node_strikes")
-        .values({ node_id: nodeId, kind: this.#kind, at_ms: counted })
+  #recordIn(store: StrikeStore, nodeId: bigint, ageMs: number): Promise<CutVerdict> {
+    return store.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-strikes:${this.#kind}:${nodeId}`}, 0))`.execute(
+        trx,
+      );
+      const clock = await trx.selectNoFrom(databaseNowMs().as("now")).executeTakeFirstOrThrow();
+      const now = Number(clock.now);
+      const since = now - this.#o.windowMs;
+      const rows = await trx
+        .selectFrom("node_strikes")
+        .select("at_ms")
+        .where("node_id", "=", nodeId)
+        .where("kind", "=", this.#kind)
+        .where("at_ms", ">", BigInt(since))
+        .orderBy("at_ms")
         .execute();
-      // Events before the window count for nothing any more.
-      await db
+      const times = rows.map((row) => Number(row.at_ms));
+      if (sameCutEvent(times.at(-1), now - ageMs, now, this.#o.burstMs ?? 2_000)) {
+        this.#counted.set(nodeId, times.length);
+        return "none";
+      }
+      await trx
+        .insertInto("node_strikes")
+        .values({ node_id: nodeId, kind: this.#kind, at_ms: BigInt(now) })
+        .execute();
+      // Events before the window (on the database's clock) count for nothing any more.
+      await trx
         .deleteFrom("node_strikes")
         .where("node_id", "=", nodeId)
         .where("kind", "=", this.#kind)
         .where("at_ms", "<=", BigInt(since))
         .execute();
-    }
-    return verdict;
+      this.#counted.set(nodeId, times.length + 1);
+      return cutVerdict(times.length + 1, await store.answers.since(trx, nodeId, since), this.#o);
+    });
   }
 }
