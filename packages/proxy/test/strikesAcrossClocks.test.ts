@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openGatewayDatabase } from "../src/db/openGatewayDatabase.js";
 import { sameCutEvent } from "../src/network/nodeCuts.js";
@@ -114,6 +115,60 @@ describe.each(testDatabases())(
         const last: string[] = [];
         for (let cut = 0; cut < 6; cut++) last.push(await cutter.cuts.record(NODE + 1n, cutter.now()));
         expect(last.at(-1)).toBe("remove");
+      },
+    );
+
+    // Review of h-gws2, MEDIUM-1: a stream's age was read when its count was asked for, the database's clock only once
+    // the count held the lock; a count that queued behind many others placed a stream begun just before the break
+    // after the break's event, a new event each, and one broken link put an honest node aside.
+    it.skipIf(skip)(
+      "counts one broken link as one event however long its cuts queue (streams begun just before it)",
+      async () => {
+        const [a] = await open(1);
+        const gateway = gatewayOn(a!);
+        const begunAt = gateway.now() - 50;
+        const verdicts = await Promise.all(
+          Array.from({ length: 60 }, () => gateway.cuts.record(NODE, begunAt)),
+        );
+        expect(verdicts.every((verdict) => verdict === "none")).toBe(true);
+        expect(await strikeRows(a!)).toBe(1);
+        // The control: a stream begun after that event is another event.
+        expect(await gateway.cuts.record(NODE, gateway.now())).toBe("none");
+        expect(await strikeRows(a!)).toBe(2);
+      },
+    );
+
+    // Review of h-gws2, MEDIUM-2: a count waited on another gateway's lock for as long as that gateway held it (a
+    // stalled process keeps its transaction open), holding a pooled connection.
+    it.skipIf(skip || name !== "postgres")(
+      "skips a count another gateway's stalled transaction keeps locked, instead of waiting on it",
+      async () => {
+        const [a, b] = await open(2);
+        const gateway = gatewayOn(b!);
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => {
+          locked = resolve;
+        });
+        const stalled = a!.db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-strikes:cut:${NODE}`}, 0))`.execute(
+            trx,
+          );
+          locked();
+          await held;
+        });
+        await isLocked;
+        const startedAt = Date.now();
+        expect(await gateway.cuts.record(NODE, gateway.now())).toBe("none");
+        expect(Date.now() - startedAt).toBeLessThan(15_000);
+        expect(await strikeRows(b!)).toBe(0);
+        release();
+        await stalled;
+        expect(await gateway.cuts.record(NODE, gateway.now())).toBe("none");
+        expect(await strikeRows(b!)).toBe(1);
       },
     );
 

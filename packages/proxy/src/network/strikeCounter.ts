@@ -4,6 +4,13 @@ import type { GatewayDatabase } from "../db/schema.js";
 import { type CutVerdict, cutVerdict, NodeCuts, type NodeCutsOptions, sameCutEvent } from "./nodeCuts.js";
 import type { SharedAnswers } from "./sharedAnswers.js";
 
+/** How long a count waits for another gateway's count of the same node before it is skipped. */
+const LOCK_WAIT_MS = 2_000;
+
+/** PostgreSQL's `lock_not_available` (SQLSTATE 55P03): `lock_timeout` ran out. */
+const lockTimedOut = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "55P03";
+
 /** The counters `StrikeCounter` keeps apart in the database. */
 export type StrikeKind = "cut" | "overbilled_cut";
 
@@ -31,6 +38,8 @@ export class StrikeCounter {
   readonly #now: () => number;
   /** Per node: its events within the window, as last counted here (for the logs). */
   readonly #counted = new Map<bigint, number>();
+  /** Per node: the end of the counts queued for it in this process. */
+  readonly #queue = new Map<bigint, Promise<void>>();
 
   constructor(
     kind: StrikeKind,
@@ -52,8 +61,22 @@ export class StrikeCounter {
 
   /** Counts an event of `nodeId` for a stream begun at `begunAt`; resolves to what its events now call for. */
   record(nodeId: bigint, begunAt: number): Promise<CutVerdict> {
-    if (this.#store === undefined) return Promise.resolve(this.#cuts.record(nodeId, begunAt));
-    return this.#recordIn(this.#store, nodeId, Math.max(0, this.#now() - begunAt));
+    const store = this.#store;
+    if (store === undefined) return Promise.resolve(this.#cuts.record(nodeId, begunAt));
+    // One count per node at a time in this process: a broken link's many cuts queue here, each holding no pooled
+    // connection while it waits, rather than each taking one to wait on the lock.
+    const counted = (this.#queue.get(nodeId) ?? Promise.resolve()).then(() =>
+      this.#recordIn(store, nodeId, begunAt),
+    );
+    const tail = counted.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queue.set(nodeId, tail);
+    void tail.then(() => {
+      if (this.#queue.get(nodeId) === tail) this.#queue.delete(nodeId);
+    });
+    return counted;
   }
 
   /** Counts a request `nodeId` answered (without a database, in memory; the caller counts it in `SharedAnswers`). */
@@ -66,13 +89,28 @@ export class StrikeCounter {
     return this.#store === undefined ? this.#cuts.events(nodeId) : (this.#counted.get(nodeId) ?? 0);
   }
 
-  #recordIn(store: StrikeStore, nodeId: bigint, ageMs: number): Promise<CutVerdict> {
+  async #recordIn(store: StrikeStore, nodeId: bigint, begunAt: number): Promise<CutVerdict> {
+    try {
+      return await this.#countIn(store, nodeId, begunAt);
+    } catch (error) {
+      // Another gateway held the node's lock past LOCK_WAIT (a stalled process): it is counting this blip, or the
+      // count is skipped; never a pooled connection held waiting for it.
+      if (lockTimedOut(error)) return "none";
+      throw error;
+    }
+  }
+
+  #countIn(store: StrikeStore, nodeId: bigint, begunAt: number): Promise<CutVerdict> {
     return store.db.transaction().execute(async (trx) => {
+      await sql.raw(`set local lock_timeout = '${LOCK_WAIT_MS}ms'`).execute(trx);
       await sql`select pg_advisory_xact_lock(hashtextextended(${`atoma-strikes:${this.#kind}:${nodeId}`}, 0))`.execute(
         trx,
       );
       const clock = await trx.selectNoFrom(databaseNowMs().as("now")).executeTakeFirstOrThrow();
       const now = Number(clock.now);
+      // The stream's age is read as the database's clock is, after the lock: a count that waited does not move the
+      // stream's start later on the database's clock (it would then look begun after the last event).
+      const ageMs = Math.max(0, this.#now() - begunAt);
       const since = now - this.#o.windowMs;
       const rows = await trx
         .selectFrom("node_strikes")

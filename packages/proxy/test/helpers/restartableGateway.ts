@@ -1,5 +1,4 @@
 import type { ChainContext } from "@atoma/chain";
-import { silentLogger } from "@atoma/core";
 import type { Address, LocalAccount } from "viem";
 import {
   type GatewayDatabaseConfig,
@@ -8,14 +7,12 @@ import {
 } from "../../src/db/openGatewayDatabase.js";
 import { createGatewayApp } from "../../src/gateway/createGatewayApp.js";
 import { GatewayServer } from "../../src/gateway/gatewayServer.js";
-import { KeyStore } from "../../src/keys/keyStore.js";
-import { RateLimiter } from "../../src/limits/rateLimiter.js";
+import type { KeyStore } from "../../src/keys/keyStore.js";
 import { SealedCharges } from "../../src/limits/sealedCharges.js";
-import { SpendLedger } from "../../src/limits/spendLedger.js";
 import { NetworkUpstream, type NetworkUpstreamOptions } from "../../src/network/networkUpstream.js";
 import { StackPool } from "../../src/network/stackPool.js";
 import { NodeHealthBook } from "../../src/routing/nodeHealthBook.js";
-import { UsageBook } from "../../src/usage/usageBook.js";
+import { gatewayParts } from "./gatewayParts.js";
 import { oneTaskModel } from "./oneTaskModel.js";
 
 const CHAIN_ID = 31_337;
@@ -105,21 +102,10 @@ export async function startGatewayRun(
     },
     options,
   );
-  const keys = new KeyStore(opened.db, Date.now);
+  const parts = gatewayParts(opened, upstream);
+  const { keys } = parts;
   const state = { draining: false };
-  const app = createGatewayApp(
-    {
-      keys,
-      ledger: new SpendLedger(opened.db, { sliceRequests: 1, sliceIdleMs: 0 }),
-      limiter: new RateLimiter(),
-      upstream,
-      usage: new UsageBook(opened.db),
-      logger: silentLogger,
-      now: Date.now,
-      bounds: { defaultMaxTokens: 16, maxCompletionTokens: 400 },
-    },
-    { state },
-  );
+  const app = createGatewayApp(parts, { state });
   const server = new GatewayServer(app, state);
   await server.start();
   return {
