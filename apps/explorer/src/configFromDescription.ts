@@ -10,6 +10,8 @@ export interface ExplorerConfig {
   gatewayAddress: string | undefined;
   /** Where `atoma dev` wrote the network file, for the `atoma verify` command the playground shows. */
   networkFile: string | undefined;
+  /** The `atoma` command of the clone `atoma dev` runs from (an absolute path), which that command runs. */
+  cliPath: string | undefined;
 }
 
 const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
@@ -34,5 +36,6 @@ export function configFromDescription(body: string, source: URL, pageOrigin: str
     apiKey: text(raw.apiKey),
     gatewayAddress: text(raw.gatewayAddress),
     networkFile: source.origin === pageOrigin ? filePath(raw.networkFile) : undefined,
+    cliPath: source.origin === pageOrigin ? filePath(raw.cliPath) : undefined,
   };
 }

@@ -13,11 +13,22 @@ const contracts = Object.fromEntries(
 /** A chain the attacker runs: the shown `atoma verify` command would check answers against it. */
 const evil = `ready ${JSON.stringify({ rpcUrl: "http://127.0.0.1:6666", chainId: 31337, contracts })}`;
 
+/** The `atoma` command a description names for the shown command to run. */
+const CLI = "/tmp/atoma-clone/packages/cli/bin/atoma.js";
+
 /** A real server handing out a description whose networkFile is `networkFile`. */
 async function serve(networkFile: string): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
-    res.end(JSON.stringify({ rpcUrl: "http://127.0.0.1:8545", chainId: 31337, contracts, networkFile }));
+    res.end(
+      JSON.stringify({
+        rpcUrl: "http://127.0.0.1:8545",
+        chainId: 31337,
+        contracts,
+        networkFile,
+        cliPath: CLI,
+      }),
+    );
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
@@ -47,12 +58,15 @@ describe("the explorer's network file (what the shown atoma verify command names
   it("is taken from the page's own server", async () => {
     const config = await loadConfig(`${own.url}/`);
     expect(config.networkFile).toBe("/tmp/atoma-dev-a/network.json");
+    expect(config.cliPath).toBe(CLI);
   });
 
   it("is ignored from a description elsewhere (another port on this machine, read without asking)", async () => {
     const config = await loadConfig(`${own.url}/?network=${encodeURIComponent(`${planted.url}/n.json`)}`);
     expect(config.network.rpcUrl).toBe("http://127.0.0.1:8545");
     expect(config.networkFile).toBeUndefined();
+    // Nor the command it would have the reader run.
+    expect(config.cliPath).toBeUndefined();
   });
 
   it("is ignored when it is an inline description, even from the page's own server", async () => {

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type ChainContext,
   closeStack,
@@ -26,7 +27,10 @@ import { answerFileNames, verifyCommand } from "../../../apps/explorer/src/playg
 import { launchChromium } from "../../../testing/chromium.js";
 import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
-import { cliPath, runCliToEnd } from "./cliProcess.js";
+import { runCliToEnd } from "./cliProcess.js";
+
+/** The `atoma` command of the clone `atoma dev` runs from, which the page's command names (a path with no quoting). */
+const ATOMA_BIN = fileURLToPath(new URL("../bin/atoma.js", import.meta.url));
 
 export interface DevReady {
   rpcUrl: string;
@@ -54,21 +58,17 @@ const goTo = (tab: Page, hash: string) =>
   }, hash);
 
 /**
- * Runs a command as the page shows it, through `sh -c` in `cwd` (where its files were saved): the shell splits and
- * unquotes it as a person's would. `npx atoma` is the CLI built here.
+ * Runs a command as the page shows it, through `sh -c` in `cwd` (where its files were saved, outside the clone): the
+ * shell splits and unquotes it as a person's would, and runs the `atoma` it names, with nothing put in front of it.
  */
 function runShown(
   command: string,
   cwd: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    "sh",
-    ["-c", `npx() { [ "$1" = atoma ] && shift && exec node "$ATOMA_CLI" "$@"; }\n${command}`],
-    {
-      cwd,
-      env: { ...process.env, ATOMA_CLI: cliPath, ATOMA_RECEIPTS: join(cwd, ".receipts") },
-    },
-  );
+  const child = spawn("sh", ["-c", command], {
+    cwd,
+    env: { ...process.env, ATOMA_RECEIPTS: join(cwd, ".receipts") },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -190,13 +190,13 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const command = (await turn.locator('[data-testid="verify-command"]').textContent()) ?? "";
       // Named per stack and leaf; against the network file atoma dev wrote (as it says on stderr, quoted: its
       // path has a space); and holding the answer to what the page did: the gateway's wallet, the level it asked.
-      const receipt = /^npx atoma verify answer-(\d+)-(\d+)\.json /.exec(command);
+      const receipt = /^node \S+ verify answer-(\d+)-(\d+)\.json /.exec(command);
       expect(receipt?.[1]).toBe(stackId);
       files = answerFileNames({ stack_id: receipt![1]!, leaf_index: receipt![2]! });
       const owner = /--owner (0x[0-9a-fA-F]{40})/.exec(command)?.[1] ?? "";
       expect(isAddressEqual(owner as Hex, privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY).address)).toBe(true);
       expect(command).toBe(
-        `npx atoma verify ${files.answer} --request ${files.request} --network '${join(stateDir, "network.json")}' --owner ${owner} --security-level ${/--security-level (\d)$/.exec(command)?.[1]}`,
+        `node ${ATOMA_BIN} verify ${files.answer} --request ${files.request} --network '${join(stateDir, "network.json")}' --owner ${owner} --security-level ${/--security-level (\d)$/.exec(command)?.[1]}`,
       );
       for (const name of ["answer", "request"] as const)
         expect(await download(tab, turn, name, saved)).toBe(files[name]);
@@ -234,7 +234,13 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(checked.stdout).toMatch(/^verdict verified; settlement unsettled/m);
 
       // A description from elsewhere (no network file named): the page's command names the RPC URL and StackManager.
-      const fromRpc = verifyCommand(parseNetwork(JSON.stringify(ready)), undefined, files, { owner });
+      const fromRpc = verifyCommand(
+        parseNetwork(JSON.stringify(ready)),
+        undefined,
+        files,
+        { owner },
+        ATOMA_BIN,
+      );
       expect(fromRpc).toContain(`--network ${ready.rpcUrl} --stack-manager ${ready.contracts.StackManager}`);
       const viaRpc = await runShown(fromRpc, saved);
       expect(viaRpc.code).toBe(0);
@@ -492,25 +498,31 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const first = await getAttestation(reader, BigInt(ready.nodes[0]!.id));
       if (!first) throw new Error("the dev node holds no attestation record");
       expect(first.gpu).toBe(false);
-      /** Each row showing the task's standing (a peer's keeper may drop a refused node's subscription), at least one. */
-      const shown = async () => {
-        const out: string[] = [];
+      const active = async (nodeId: string) =>
+        (
+          await reader.publicClient.readContract({
+            address: network.contracts.TaskRegistry,
+            abi: taskRegistryAbi,
+            functionName: "getSubscription",
+            args: [taskId, BigInt(nodeId)],
+          })
+        ).active;
+      /**
+       * Each row showing the task's standing is the registry's `label`, said as leaving when the chain holds its
+       * subscription inactive (a peer's keeper drops a refused node's); at least one row still shows it.
+       */
+      const matches = async (label: string) => {
+        let rows = 0;
         for (const node of ready.nodes) {
           const cell = tab.locator(`[data-testid="node-${node.id}"] [data-testid="standing-${taskId}"]`);
-          if ((await cell.count()) > 0) out.push((await cell.first().textContent()) ?? "");
+          if ((await cell.count()) === 0) continue;
+          rows += 1;
+          const want = (await active(node.id)) ? label : `leaving, takes no new work (registry: ${label})`;
+          if ((await cell.first().textContent()) !== `task ${taskId}: ${want}`) return false;
         }
-        return out;
+        return rows > 0;
       };
-      const showsOnly = (label: string) =>
-        expect
-          .poll(
-            async () => {
-              const texts = await shown();
-              return texts.length > 0 && texts.every((t) => t === `task ${taskId}: ${label}`);
-            },
-            { timeout: 20_000 },
-          )
-          .toBe(true);
+      const showsOnly = (label: string) => expect.poll(() => matches(label), { timeout: 20_000 }).toBe(true);
 
       // Every node still subscribed to the task shows it, ok.
       for (const node of ready.nodes) {

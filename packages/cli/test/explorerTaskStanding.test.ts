@@ -8,6 +8,7 @@ import {
   standingLabel,
   standingOf,
   standingTasks,
+  takesWork,
 } from "../../../apps/explorer/src/chain/taskStanding.js";
 
 const model = (n: number): Hex => `0x${n.toString(16).padStart(64, "0")}`;
@@ -44,6 +45,14 @@ describe("the explorer's task standing", () => {
     // A value a newer registry adds is shown as unknown, never as ok.
     expect(standingOf(6)).toBeUndefined();
     expect(standingLabel({ taskId: 7n, standing: standingOf(6), value: 6 })).toBe("unknown standing (6)");
+  });
+
+  it("says a subscription that is no longer active takes no new work, whatever the registry says now", () => {
+    const dropped = { taskId: 7n, standing: standingOf(0), value: 0, leaving: true };
+    expect(standingLabel(dropped)).toBe("leaving, takes no new work (registry: ok)");
+    expect(takesWork(dropped)).toBe(false);
+    expect(takesWork({ ...dropped, leaving: false })).toBe(true);
+    expect(takesWork({ taskId: 7n, standing: standingOf(3), value: 3 })).toBe(false);
   });
 
   it("reads standings only for the node's confidential tasks, capped, counting the rest", () => {

@@ -42,6 +42,15 @@ describe("the atoma verify command the playground shows", () => {
     );
   });
 
+  // Issue 13 re-audit: `npx atoma` outside the clone asked npm for a package named atoma (none, or anyone's).
+  it("runs atoma dev's own atoma command when the page knows it, quoted", () => {
+    expect(
+      verifyCommand(network, "/tmp/n.json", files, undefined, "/home/a b/atoma/packages/cli/bin/atoma.js"),
+    ).toBe(
+      "node '/home/a b/atoma/packages/cli/bin/atoma.js' verify answer-3-1.json --request request-3-1.json --network /tmp/n.json",
+    );
+  });
+
   // Issue 13 review (verify flow, LOW-3): every turn's command named answer.json.
   it("names each answer's files by stack and leaf", () => {
     expect(answerFileNames({ stack_id: "12", leaf_index: "0" })).toEqual({

@@ -224,13 +224,26 @@ export class ChainFeed {
     const { read, more } = standingTasks(nodeTasks, confidential);
     const tasks = await Promise.all(
       read.map(async ({ taskId, modelId }) => {
-        const value = await this.publicClient.readContract({
-          address: registry,
-          abi: attestationRegistryAbi,
-          functionName: "standing",
-          args: [taskId, modelId, nodeId],
-        });
-        return { taskId, standing: standingOf(Number(value)), value: Number(value) };
+        const [value, subscription] = await Promise.all([
+          this.publicClient.readContract({
+            address: registry,
+            abi: attestationRegistryAbi,
+            functionName: "standing",
+            args: [taskId, modelId, nodeId],
+          }),
+          this.publicClient.readContract({
+            address: this.network.contracts.TaskRegistry,
+            abi: taskRegistryAbi,
+            functionName: "getSubscription",
+            args: [taskId, nodeId],
+          }),
+        ]);
+        return {
+          taskId,
+          standing: standingOf(Number(value)),
+          value: Number(value),
+          leaving: !subscription.active,
+        };
       }),
     );
     return { tasks, more };

@@ -16,6 +16,8 @@ export interface TaskStanding {
   standing: StandingName | undefined;
   /** The registry's raw value. */
   value: number;
+  /** The node's subscription is no longer active (it is leaving, or a peer dropped it): it takes no new work there. */
+  leaving?: boolean | undefined;
 }
 
 /** The standings the feed read for a node, and how many of its confidential tasks it left unread (the cap). */
@@ -43,10 +45,18 @@ export function standingOf(value: number): StandingName | undefined {
   return STANDINGS[value];
 }
 
-/** "ok", or what the registry holds against the node for the task ("measurement not allowed", …). */
+/**
+ * "ok", or what the registry holds against the node for the task ("measurement not allowed", …); a subscription that
+ * is no longer active says so first, whatever the registry would say of the node now.
+ */
 export function standingLabel(standing: TaskStanding): string {
-  return standing.standing === undefined ? `unknown standing (${standing.value})` : LABELS[standing.standing];
+  const held =
+    standing.standing === undefined ? `unknown standing (${standing.value})` : LABELS[standing.standing];
+  return standing.leaving ? `leaving, takes no new work (registry: ${held})` : held;
 }
+
+/** Whether the page shows the standing as the node taking the task's work now. */
+export const takesWork = (standing: TaskStanding): boolean => standing.standing === "ok" && !standing.leaving;
 
 /** Each confidential (level-3) task created so far, with its model: read from the TaskRegistry's events. */
 export function confidentialTasks(events: readonly ChainEvent[]): Map<bigint, Hex> {

@@ -1,7 +1,7 @@
 import { type AttestationState, attestationState, shortHex } from "../chain/attestationState.js";
 import type { ChainSnapshot } from "../chain/chainFeed.js";
 import { nodeSummaries, totalsOf } from "../chain/summary.js";
-import { type NodeStandings, standingLabel } from "../chain/taskStanding.js";
+import { type NodeStandings, standingLabel, takesWork } from "../chain/taskStanding.js";
 import { nodeStatusName, toma } from "../format.js";
 import { useHealth } from "../health.js";
 
@@ -127,7 +127,7 @@ function AttestationCell({
             <li
               key={String(task.taskId)}
               data-testid={`standing-${task.taskId}`}
-              className={task.standing === "ok" ? "standing-ok" : "standing-refused"}
+              className={takesWork(task) ? "standing-ok" : "standing-refused"}
             >
               task {String(task.taskId)}: {standingLabel(task)}
             </li>

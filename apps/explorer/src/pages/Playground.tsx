@@ -62,6 +62,23 @@ function verifiedText(response: Record<string, unknown>): string {
   const content = choices?.[0]?.message?.content;
   return typeof content === "string" ? content : "";
 }
+/**
+ * What a turn keeps once its answer came: the verified answer (and the next turn's context), not the chunks as they
+ * came, with the verdict the client already reached (the settlement effect above reads it again later).
+ */
+function answeredTurn(question: string, result: Awaited<ReturnType<AtomaClient["chatStream"]>>): Turn {
+  return {
+    question,
+    answer: verifiedText(result.response),
+    recheck: result.recheck,
+    response: result.response,
+    request: result.request,
+    streaming: false,
+    verdict: result.verdict,
+  };
+}
+/** The contracts whose events can change a verified answer's verdict. */
+const RECHECKED_ON = new Set(["SettlementManager", "ChallengeManager", "NodeRegistry"]);
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
 type Mode = "gateway" | "direct";
 const browserFetch: typeof fetch = (input, init) => fetch(input, init);
@@ -96,12 +113,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     update(index, { verdict: await turn.recheck() });
   }
 
-  // The verdict is read again whenever a block brings an event of an unsettled answer's stack.
-  const settlementEvents = chain.events.filter((e) => e.contract === "SettlementManager").length;
+  // Every verified answer's verdict is read again whenever a block brings a settlement, challenge or slash: an
+  // attested answer goes on to finalized, and fraud proven on its stack (even after it was paid) un-verifies it.
+  const settlementEvents = chain.events.filter((e) => RECHECKED_ON.has(e.contract)).length;
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
   useEffect(() => {
     turns.forEach((turn, index) => {
-      if (turn.verdict && !turn.verdict.complete && turn.verdict.ok) void verify(index, turn);
+      if (turn.verdict?.ok) void verify(index, turn);
     });
   }, [settlementEvents]);
 
@@ -153,16 +171,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       const { stream: _stream, ...body } = request;
       const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await gateway.current.client.chatStream(body, shown.onChunk, shown.onRestart);
-      // What the turn keeps (and the next turn's context) is the verified answer, not the chunks as they came.
-      const turn: Turn = {
-        question,
-        answer: verifiedText(result.response),
-        recheck: result.recheck,
-        response: result.response,
-        request: result.request,
-      };
-      // The client verified the answer already; the settlement effect above reads the verdict again later.
-      update(index, { ...turn, streaming: false, verdict: result.verdict });
+      update(index, answeredTurn(question, result));
     } catch (error) {
       update(index, failed(error));
     } finally {
@@ -193,15 +202,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     try {
       const shown = streamedText((answer) => update(index, { answer, streaming: true }));
       const result = await client.chatStream(request, shown.onChunk, shown.onRestart);
-      const turn: Turn = {
-        question,
-        answer: verifiedText(result.response),
-        recheck: result.recheck,
-        response: result.response,
-        request: result.request,
-      };
-      // The client verified the answer already; the settlement effect above reads the verdict again later.
-      update(index, { ...turn, streaming: false, verdict: result.verdict });
+      update(index, answeredTurn(question, result));
     } catch (error) {
       update(index, failed(error));
     } finally {
@@ -313,6 +314,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
                   config.networkFile,
                   answerFileNames(turn.verdict.receipt),
                   turn.verdict.asked,
+                  config.cliPath,
                 )}
               />
             )}

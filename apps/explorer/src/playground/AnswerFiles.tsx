@@ -42,7 +42,8 @@ export function AnswerFiles({
         <button type="button" className="link" onClick={() => void copy(REQUEST_FILE, request)}>
           the request
         </button>
-        ), then run
+        ), then run this in the folder they were saved to (your browser's downloads folder, often
+        ~/Downloads):
       </p>
       <pre data-testid="verify-command">{command}</pre>
       {copied && <p className="hint">{copied}</p>}

@@ -27,13 +27,15 @@ const word = (value: string) =>
  * `atoma dev` wrote (its served description names it), else the chain's RPC URL and StackManager, which any
  * description holds; and against what the page's verdict was asked to hold the answer to (`verdict.asked`: the
  * stack, the owner — the gateway's wallet or the dev account — and the lowest security level), which
- * `atoma verify` does not check unless named.
+ * `atoma verify` does not check unless named. Run where the two files were saved, with the `atoma` command of the
+ * clone `atoma dev` runs from (`cliPath`), or else `npx atoma` in a clone of this repository.
  */
 export function verifyCommand(
   network: Network,
   networkFile: string | undefined,
   files: AnswerFileNames,
   asked: Verdict["asked"],
+  cliPath?: string | undefined,
 ): string {
   const where =
     networkFile === undefined
@@ -44,7 +46,9 @@ export function verifyCommand(
     ...(asked?.owner !== undefined ? ["--owner", word(asked.owner)] : []),
     ...(asked?.securityLevel !== undefined ? ["--security-level", String(asked.securityLevel)] : []),
   ];
-  return ["npx atoma verify", word(files.answer), "--request", word(files.request), ...where, ...held].join(
+  // `atoma dev`'s own command when the page knows it: `npx atoma` outside the clone would ask npm for a package.
+  const atoma = cliPath === undefined ? "npx atoma" : `node ${word(cliPath)}`;
+  return [`${atoma} verify`, word(files.answer), "--request", word(files.request), ...where, ...held].join(
     " ",
   );
 }
