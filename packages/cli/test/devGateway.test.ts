@@ -57,7 +57,7 @@ describe("atoma dev's gateway and explorer: the README quickstart, run as writte
     expect(networkFile).toContain(" ");
     expect(dev.stderr()).toContain(`--network ${networkFile} --save answer.json "Hello"`);
     expect(dev.stderr()).toContain(`npx atoma verify answer.json --network ${networkFile}\n`);
-    expect(dev.stderr()).toContain(`--network ${networkFile} with the stack owner and security level`);
+    expect(dev.stderr()).toContain(`--network ${networkFile} with the stack owner and\n`);
   });
 
   it("answers the README's curl call with the node's receipt", async () => {
