@@ -22,6 +22,12 @@ const filePath = (value: unknown) => {
   return path !== undefined && !/^(ready\b|\s|\{)/.test(path) && !path.includes("://") ? path : undefined;
 };
 
+/** An `atoma` command the shown command may run: an absolute path to a clone's `packages/cli/bin/atoma.js`. */
+const atomaBin = (value: unknown) => {
+  const path = filePath(value);
+  return path?.startsWith("/") && path.endsWith("/packages/cli/bin/atoma.js") ? path : undefined;
+};
+
 /**
  * The page's configuration from the description read at `source` (`atoma dev`'s ready line or network file). The
  * network file is what the shown `atoma verify` command checks against: taken only from the page's own server
@@ -36,6 +42,6 @@ export function configFromDescription(body: string, source: URL, pageOrigin: str
     apiKey: text(raw.apiKey),
     gatewayAddress: text(raw.gatewayAddress),
     networkFile: source.origin === pageOrigin ? filePath(raw.networkFile) : undefined,
-    cliPath: source.origin === pageOrigin ? filePath(raw.cliPath) : undefined,
+    cliPath: source.origin === pageOrigin ? atomaBin(raw.cliPath) : undefined,
   };
 }

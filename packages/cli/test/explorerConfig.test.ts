@@ -17,7 +17,7 @@ const evil = `ready ${JSON.stringify({ rpcUrl: "http://127.0.0.1:6666", chainId:
 const CLI = "/tmp/atoma-clone/packages/cli/bin/atoma.js";
 
 /** A real server handing out a description whose networkFile is `networkFile`. */
-async function serve(networkFile: string): Promise<{ url: string; server: Server }> {
+async function serve(networkFile: string, cliPath = CLI): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
     res.end(
@@ -26,7 +26,7 @@ async function serve(networkFile: string): Promise<{ url: string; server: Server
         chainId: 31337,
         contracts,
         networkFile,
-        cliPath: CLI,
+        cliPath,
       }),
     );
   });
@@ -67,6 +67,22 @@ describe("the explorer's network file (what the shown atoma verify command names
     expect(config.networkFile).toBeUndefined();
     // Nor the command it would have the reader run.
     expect(config.cliPath).toBeUndefined();
+  });
+
+  // Review of 00bacc7, LOW-2: a same-origin description's cliPath starting with a dash became node's own option.
+  it("names only a clone's atoma command, never an option or another program, even from the page's own server", async () => {
+    for (const cliPath of [
+      "--eval=require('child_process').execSync('id')",
+      "relative/packages/cli/bin/atoma.js",
+      "/usr/bin/sh",
+    ]) {
+      const site = await serve("/tmp/atoma-dev-a/network.json", cliPath);
+      try {
+        expect((await loadConfig(`${site.url}/`)).cliPath, cliPath).toBeUndefined();
+      } finally {
+        await new Promise((done) => site.server.close(done));
+      }
+    }
   });
 
   it("is ignored when it is an inline description, even from the page's own server", async () => {

@@ -77,6 +77,8 @@ function answeredTurn(question: string, result: Awaited<ReturnType<AtomaClient["
     verdict: result.verdict,
   };
 }
+/** Settlement states a verdict no longer moves from (a fraud proven after payment shows in `atoma verify`). */
+const FINAL = new Set(["finalized", "failed", "node_slashed"]);
 /** The contracts whose events can change a verified answer's verdict. */
 const RECHECKED_ON = new Set(["SettlementManager", "ChallengeManager", "NodeRegistry"]);
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
@@ -107,19 +109,34 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
 
+  /** Per turn: the latest re-check started; an older one that resolves later is dropped. */
+  const rechecks = useRef(new Map<number, number>());
   async function verify(index: number, turn: Turn) {
     if (!turn.recheck) return;
+    const started = (rechecks.current.get(index) ?? 0) + 1;
+    rechecks.current.set(index, started);
+    let verdict: Verdict;
+    try {
+      verdict = await turn.recheck();
+    } catch {
+      return; // the chain could not be read this time: the next event asks again
+    }
+    if (rechecks.current.get(index) !== started) return;
+    // A proof the node did not hand over this time is no finding against an answer already verified.
+    if (turn.verdict?.ok && !verdict.ok && verdict.failures.every((code) => code === "proof_unavailable"))
+      return;
     // The proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
-    update(index, { verdict: await turn.recheck() });
+    update(index, { verdict });
   }
 
-  // Every verified answer's verdict is read again whenever a block brings a settlement, challenge or slash: an
-  // attested answer goes on to finalized, and fraud proven on its stack (even after it was paid) un-verifies it.
+  // A verified answer's verdict is read again whenever a block brings a settlement, challenge or slash, until its
+  // settlement is final: an attested answer goes on to finalized, and a slash un-verifies it.
   const settlementEvents = chain.events.filter((e) => RECHECKED_ON.has(e.contract)).length;
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
   useEffect(() => {
     turns.forEach((turn, index) => {
-      if (turn.verdict?.ok) void verify(index, turn);
+      const settlement = turn.verdict?.settlement;
+      if (turn.verdict?.ok && (settlement === undefined || !FINAL.has(settlement))) void verify(index, turn);
     });
   }, [settlementEvents]);
 
