@@ -7,6 +7,15 @@ import { execute } from "../src/actions/execute.js";
 import { createAtomaWalletClient } from "../src/clients.js";
 import { startNetwork, type TestNetwork } from "./network.js";
 
+/** The recipient's TOMA balance. */
+const tokensOf = (ctx: ChainContext, account: `0x${string}`) =>
+  ctx.publicClient.readContract({
+    address: ctx.addresses.AtomaToken,
+    abi: atomaTokenAbi,
+    functionName: "balanceOf",
+    args: [account],
+  });
+
 describe("one key, several senders", () => {
   let network: TestNetwork;
   beforeAll(async () => {
@@ -34,13 +43,7 @@ describe("one key, several senders", () => {
       ),
     );
     expect(receipts.every((receipt) => receipt.status === "success")).toBe(true);
-    const balance = await ctx.publicClient.readContract({
-      address: ctx.addresses.AtomaToken,
-      abi: atomaTokenAbi,
-      functionName: "balanceOf",
-      args: [recipient],
-    });
-    expect(balance).toBe(parseEther("8"));
+    expect(await tokensOf(ctx, recipient)).toBe(parseEther("8"));
   }, 120_000);
 
   it("sends again with a fresh nonce when another process took its nonce first, and acts once", async () => {
@@ -79,13 +82,7 @@ describe("one key, several senders", () => {
     });
     expect(raced).toBe(1);
     expect(receipt.status).toBe("success");
-    const balance = await ctx.publicClient.readContract({
-      address: ctx.addresses.AtomaToken,
-      abi: atomaTokenAbi,
-      functionName: "balanceOf",
-      args: [recipient],
-    });
-    expect(balance).toBe(parseEther("1"));
+    expect(await tokensOf(ctx, recipient)).toBe(parseEther("1"));
   }, 120_000);
 
   it("sends again when another process's transaction with its nonce still waits in the pool, and acts once", async () => {
@@ -131,12 +128,6 @@ describe("one key, several senders", () => {
     });
     expect(refused).toMatch(/replacement transaction underpriced/i);
     expect(receipt.status).toBe("success");
-    const balance = await ctx.publicClient.readContract({
-      address: ctx.addresses.AtomaToken,
-      abi: atomaTokenAbi,
-      functionName: "balanceOf",
-      args: [recipient],
-    });
-    expect(balance).toBe(parseEther("1"));
+    expect(await tokensOf(ctx, recipient)).toBe(parseEther("1"));
   }, 120_000);
 });
