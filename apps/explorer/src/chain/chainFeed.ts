@@ -142,11 +142,13 @@ export class ChainFeed {
       });
       if (logs.length > 0) events = [...events, ...this.#decode(logs)];
     }
-    this.#next = head + 1n;
     const [nodes, block] = await Promise.all([
       this.#readNodes(events),
       this.publicClient.getBlock({ blockNumber: head }),
     ]);
+    // Only now, every read of the span done: a failed one leaves the cursor where it was, and the next block reads
+    // the same span again (its events were never kept, so none is added twice).
+    this.#next = head + 1n;
     this.#set({ block: head, time: block.timestamp, events, nodes, error: this.#warning });
   }
 
