@@ -65,7 +65,10 @@ export function App({ config }: { config: ExplorerConfig }) {
       <main>
         {route.page === "network" && <NetworkPage chain={chain} />}
         {route.page === "stack" && <StackPage chain={chain} stackId={route.stackId} />}
-        {route.page === "playground" && <Playground config={config} chain={chain} />}
+        {/* Kept while another page shows: its turns stay, and their verdicts are read again as the stacks settle. */}
+        <div hidden={route.page !== "playground"} data-testid="playground-page">
+          <Playground config={config} chain={chain} />
+        </div>
         {route.page === "models" && <ModelsPage chain={chain} />}
         {route.page === "economics" && <EconomicsPage chain={chain} />}
       </main>

@@ -28,6 +28,8 @@ export interface ChainSnapshot {
   block: bigint | undefined;
   /** The head block's timestamp (Unix seconds): the chain's clock, which attestation expiries are read against. */
   time: bigint | undefined;
+  /** The genesis block's hash: what tells this chain from another with the same id (a fresh dev chain's stack ids restart at 1). */
+  genesisHash: Hex | undefined;
   events: readonly ChainEvent[];
   nodes: readonly NodeRecord[];
   error: string | undefined;
@@ -43,7 +45,14 @@ const SPAN = 5_000n;
 export class ChainFeed {
   readonly publicClient;
   readonly network: Network;
-  #snapshot: ChainSnapshot = { block: undefined, time: undefined, events: [], nodes: [], error: undefined };
+  #snapshot: ChainSnapshot = {
+    block: undefined,
+    time: undefined,
+    genesisHash: undefined,
+    events: [],
+    nodes: [],
+    error: undefined,
+  };
   readonly #listeners = new Set<() => void>();
   readonly #contractOf = new Map<string, WatchedContract>();
   /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). */
@@ -129,6 +138,8 @@ export class ChainFeed {
       }
       this.#fromChecked = true;
     }
+    const genesisHash =
+      this.#snapshot.genesisHash ?? (await this.publicClient.getBlock({ blockNumber: 0n })).hash;
     const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
     const fromBlock = this.#next;
     let events = this.#snapshot.events;
@@ -149,7 +160,7 @@ export class ChainFeed {
     // Only now, every read of the span done: a failed one leaves the cursor where it was, and the next block reads
     // the same span again (its events were never kept, so none is added twice).
     this.#next = head + 1n;
-    this.#set({ block: head, time: block.timestamp, events, nodes, error: this.#warning });
+    this.#set({ block: head, time: block.timestamp, genesisHash, events, nodes, error: this.#warning });
   }
 
   #decode(logs: Log[]): ChainEvent[] {

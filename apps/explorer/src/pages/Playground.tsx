@@ -227,6 +227,11 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     }
   }
 
+  // The files' names tell this chain from any other (its genesis read with the chain's first block).
+  const answerChain =
+    chain.genesisHash === undefined
+      ? undefined
+      : { chainId: config.network.chainId, genesisHash: chain.genesisHash };
   return (
     <section>
       <h2>Playground</h2>
@@ -321,15 +326,15 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
               </p>
             )}
             {turn.verdict && <VerdictView verdict={turn.verdict} />}
-            {turn.verdict?.ok && turn.verdict.receipt && turn.response && turn.request && (
+            {turn.verdict?.ok && turn.verdict.receipt && turn.response && turn.request && answerChain && (
               <AnswerFiles
                 response={turn.response}
                 request={turn.request}
-                files={answerFileNames(turn.verdict.receipt)}
+                files={answerFileNames(turn.verdict.receipt, answerChain)}
                 command={verifyCommand(
                   config.network,
                   config.networkFile,
-                  answerFileNames(turn.verdict.receipt),
+                  answerFileNames(turn.verdict.receipt, answerChain),
                   turn.verdict.asked,
                   config.cliPath,
                 )}
