@@ -5,6 +5,7 @@ import { type AbiEvent, type Address, type Hex, type Log, parseEventLogs } from 
 import { type WatchedContract, watchedContracts } from "./abis.js";
 import { attestationKindOf, type NodeAttestation } from "./attestationState.js";
 import { big, type ChainEvent, named } from "./chainEvent.js";
+import { blockHashOf } from "./genesisHash.js";
 import { confidentialTasks, type NodeStandings, standingOf, standingTasks } from "./taskStanding.js";
 
 export interface NodeRecord {
@@ -36,11 +37,17 @@ export interface ChainSnapshot {
 }
 
 const POLL_MS = 500;
+/** How soon a failed read is asked again when no new block comes to ask it. */
+const RETRY_MS = 1_000;
 const SPAN = 5_000n;
+
+const eventKey = (event: ChainEvent) => `${event.tx}-${event.logIndex}`;
 
 /**
  * Follows the chain from the network's deployment block (genesis when it names none): each new block's events of the watched contracts are decoded and appended, and
  * the registered nodes re-read, so the pages update without a reload. A dev chain is small enough to read whole.
+ * Each read stands alone: the block cursor moves once a span's logs are read (a failed node read keeps the last good
+ * list; the genesis block is read apart, best-effort), and whatever failed is asked again on a timer too.
  */
 export class ChainFeed {
   readonly publicClient;
@@ -55,14 +62,19 @@ export class ChainFeed {
   };
   readonly #listeners = new Set<() => void>();
   readonly #contractOf = new Map<string, WatchedContract>();
-  /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). */
+  /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). Never lowered. */
   #next: bigint;
+  /** The events kept, by transaction hash and log index: a span read twice adds none of them again. */
+  readonly #kept = new Set<string>();
   /** Whether the deployment block has been checked to be the TaskRegistry's. */
   #fromChecked = false;
   /** What stays shown above the pages while the chain reads well: a network file's deployment block ignored. */
   #warning: string | undefined;
   #busy = false;
   #again = false;
+  #readingGenesis = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
   #stop: (() => void) | undefined;
 
   constructor(network: Network) {
@@ -76,6 +88,7 @@ export class ChainFeed {
   }
 
   start(): void {
+    this.#stopped = false;
     this.#stop = this.publicClient.watchBlockNumber({
       emitOnBegin: true,
       poll: true,
@@ -86,6 +99,9 @@ export class ChainFeed {
   }
 
   stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#stop?.();
   }
 
@@ -106,7 +122,17 @@ export class ChainFeed {
     return `cannot read the chain at ${this.network.rpcUrl}: ${why}`;
   }
 
+  /** Asks again after a failed read, though no new block comes to ask it (one timer at a time). */
+  #retryLater(): void {
+    if (this.#stopped || this.#retry !== undefined) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#refresh();
+    }, RETRY_MS);
+  }
+
   async #refresh(): Promise<void> {
+    if (this.#stopped) return;
     if (this.#busy) {
       this.#again = true;
       return;
@@ -115,16 +141,17 @@ export class ChainFeed {
     try {
       do {
         this.#again = false;
-        await this.#readNewBlocks();
+        const failure = await this.#readNewBlocks().catch((error: unknown) => error ?? "failed");
+        this.#set({ error: failure === undefined ? this.#warning : this.#failure(failure) });
+        if (failure !== undefined) this.#retryLater();
       } while (this.#again);
-    } catch (error) {
-      this.#set({ error: this.#failure(error) });
     } finally {
       this.#busy = false;
     }
   }
 
-  async #readNewBlocks(): Promise<void> {
+  /** Reads what is new; answers the first read that failed (undefined: all read). */
+  async #readNewBlocks(): Promise<unknown> {
     if (!this.#fromChecked) {
       // A deployment block that is not the TaskRegistry's would hide the logs before it: read from 0 then (F9).
       const wrong = await deploymentBlockError(
@@ -138,29 +165,59 @@ export class ChainFeed {
       }
       this.#fromChecked = true;
     }
-    const genesisHash =
-      this.#snapshot.genesisHash ?? (await this.publicClient.getBlock({ blockNumber: 0n })).hash;
+    void this.#readGenesis();
     const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
-    const fromBlock = this.#next;
-    let events = this.#snapshot.events;
+    let failure: unknown;
+    try {
+      await this.#readLogs(head);
+      // A head read that went backwards (a lagging backend) reads nothing and moves nothing back.
+      if (this.#snapshot.block === undefined || head > this.#snapshot.block) {
+        const block = await this.publicClient.getBlock({ blockNumber: head });
+        this.#set({ block: head, time: block.timestamp });
+      }
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      this.#set({ nodes: await this.#readNodes(this.#snapshot.events) });
+    } catch (error) {
+      failure ??= error; // the last good list stays shown
+    }
+    return failure;
+  }
+
+  /** Each span's events, kept as soon as its logs are read: the cursor moves past it then, only forward. */
+  async #readLogs(head: bigint): Promise<void> {
     // In spans an RPC node accepts: a long chain is read a piece at a time.
-    for (let from = fromBlock; from <= head; from += SPAN) {
+    for (let from = this.#next; from <= head; from += SPAN) {
       const toBlock = from + SPAN - 1n < head ? from + SPAN - 1n : head;
       const logs = await this.publicClient.getLogs({
         address: [...this.#contractOf.keys()] as Address[],
         fromBlock: from,
         toBlock,
       });
-      if (logs.length > 0) events = [...events, ...this.#decode(logs)];
+      const fresh = this.#decode(logs).filter((event) => !this.#kept.has(eventKey(event)));
+      for (const event of fresh) this.#kept.add(eventKey(event));
+      if (toBlock + 1n > this.#next) this.#next = toBlock + 1n;
+      if (fresh.length > 0) this.#set({ events: [...this.#snapshot.events, ...fresh] });
     }
-    const [nodes, block] = await Promise.all([
-      this.#readNodes(events),
-      this.publicClient.getBlock({ blockNumber: head }),
-    ]);
-    // Only now, every read of the span done: a failed one leaves the cursor where it was, and the next block reads
-    // the same span again (its events were never kept, so none is added twice).
-    this.#next = head + 1n;
-    this.#set({ block: head, time: block.timestamp, genesisHash, events, nodes, error: this.#warning });
+  }
+
+  /**
+   * The genesis block's hash, read apart from the spans and best-effort (an RPC node that cannot serve block 0
+   * holds nothing else back): asked at each refresh until a real hash comes.
+   */
+  async #readGenesis(): Promise<void> {
+    if (this.#snapshot.genesisHash !== undefined || this.#readingGenesis) return;
+    this.#readingGenesis = true;
+    try {
+      const genesisHash = blockHashOf((await this.publicClient.getBlock({ blockNumber: 0n })).hash);
+      if (genesisHash !== undefined && !this.#stopped) this.#set({ genesisHash });
+    } catch {
+      // Not shown: the answer files wait for it, and the next refresh asks again.
+    } finally {
+      this.#readingGenesis = false;
+    }
   }
 
   #decode(logs: Log[]): ChainEvent[] {
