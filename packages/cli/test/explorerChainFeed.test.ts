@@ -144,7 +144,8 @@ describe("the explorer's chain feed", () => {
     let genesis: "refused" | "null" | "short" | "served" = "refused";
     other.rewrite = (body, _path, _headers, request) => {
       const rpc = rpcOf(request);
-      if (rpc.method !== "eth_getBlockByNumber" || rpc.params?.[0] !== "0x0" || genesis === "served") return body;
+      if (rpc.method !== "eth_getBlockByNumber" || rpc.params?.[0] !== "0x0" || genesis === "served")
+        return body;
       if (genesis === "refused") return refused(request);
       const block = JSON.parse(body) as { result: Record<string, unknown> };
       block.result.hash = genesis === "null" ? null : "0x1a2b";
@@ -170,7 +171,9 @@ describe("the explorer's chain feed", () => {
             { timeout: 10_000 },
           )
           .toBe(true);
-        await expect.poll(() => fresh.snapshot().block, { timeout: 10_000 }).toBe(await devnet.publicClient.getBlockNumber({ cacheTime: 0 }));
+        await expect
+          .poll(() => fresh.snapshot().block, { timeout: 10_000 })
+          .toBe(await devnet.publicClient.getBlockNumber({ cacheTime: 0 }));
         expect(fresh.snapshot().genesisHash).toBeUndefined();
       }
       genesis = "served";

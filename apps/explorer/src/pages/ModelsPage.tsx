@@ -47,7 +47,7 @@ export function ModelsPage({ chain }: { chain: ChainSnapshot }) {
                 ) : (
                   <ul>
                     {model.mismatchReports.map((r) => (
-                      <li key={`${r.block}-${r.nodeId}`} data-testid="mismatch-report">
+                      <li key={`${r.tx}-${r.logIndex}`} data-testid="mismatch-report">
                         node #{String(r.nodeId)} at block {String(r.block)} (report {r.reports} of this round)
                       </li>
                     ))}

@@ -6,13 +6,15 @@ import {
   verdictLine,
   verifyChainOf,
 } from "@atoma/sdk";
-import { useEffect, useMemo, useRef, useState } from "react";
-import type { ChainSnapshot } from "../chain/chainFeed.js";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import type { Hex } from "viem";
+import type { ChainEvent } from "../chain/chainEvent.js";
+import { blockHashOf } from "../chain/genesisHash.js";
 import type { ExplorerConfig } from "../config.js";
 import { AnswerFiles } from "../playground/AnswerFiles.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
 import { pageStore } from "../playground/pageStore.js";
-import { answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
+import { type AnswerChain, answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
 
 interface Turn {
   question: string;
@@ -93,7 +95,19 @@ const taskLogStore = pageStore();
  */
 const stateStore = pageStore();
 
-export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
+/**
+ * Takes only the events and the genesis hash, not the whole snapshot: a block that brings neither (most of them)
+ * renders nothing here, though the page stays mounted on every route.
+ */
+export const Playground = memo(function Playground({
+  config,
+  events,
+  genesisHash,
+}: {
+  config: ExplorerConfig;
+  events: readonly ChainEvent[];
+  genesisHash: Hex | undefined;
+}) {
   const [proxyUrl, setProxyUrl] = useState(config.proxyUrl ?? "");
   const [apiKey, setApiKey] = useState(config.apiKey ?? "");
   const [model, setModel] = useState(config.network.model ?? "");
@@ -111,7 +125,26 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
 
   /** Per turn: the latest re-check started; an older one that resolves later is dropped. */
   const rechecks = useRef(new Map<number, number>());
+  /** Turns with a re-check in flight, and those asked again meanwhile (one more check runs when it ends). */
+  const inFlight = useRef(new Set<number>());
+  const askedAgain = useRef(new Map<number, Turn>());
   async function verify(index: number, turn: Turn) {
+    if (!turn.recheck) return;
+    if (inFlight.current.has(index)) {
+      askedAgain.current.set(index, turn);
+      return;
+    }
+    inFlight.current.add(index);
+    try {
+      await recheckOnce(index, turn);
+    } finally {
+      inFlight.current.delete(index);
+    }
+    const again = askedAgain.current.get(index);
+    askedAgain.current.delete(index);
+    if (again !== undefined) void verify(index, again);
+  }
+  async function recheckOnce(index: number, turn: Turn) {
     if (!turn.recheck) return;
     const started = (rechecks.current.get(index) ?? 0) + 1;
     rechecks.current.set(index, started);
@@ -131,7 +164,7 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
 
   // A verified answer's verdict is read again whenever a block brings a settlement, challenge or slash, until its
   // settlement is final: an attested answer goes on to finalized, and a slash un-verifies it.
-  const settlementEvents = chain.events.filter((e) => RECHECKED_ON.has(e.contract)).length;
+  const settlementEvents = useMemo(() => events.filter((e) => RECHECKED_ON.has(e.contract)).length, [events]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
   useEffect(() => {
     turns.forEach((turn, index) => {
@@ -227,11 +260,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     }
   }
 
-  // The files' names tell this chain from any other (its genesis read with the chain's first block).
-  const answerChain =
-    chain.genesisHash === undefined
-      ? undefined
-      : { chainId: config.network.chainId, genesisHash: chain.genesisHash };
+  // The files' names tell this chain from any other (its genesis read apart from the spans): none offered until a
+  // real hash came, so a hostile RPC's `null` or short hash names no file and breaks no page.
+  const chainId = config.network.chainId;
+  const answerChain = useMemo(() => {
+    const hash = blockHashOf(genesisHash);
+    return hash === undefined ? undefined : { chainId, genesisHash: hash };
+  }, [chainId, genesisHash]);
   return (
     <section>
       <h2>Playground</h2>
@@ -310,42 +345,62 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       <ol className="turns">
         {turns.map((turn, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: turns are only appended
-          <li key={i} data-testid="turn">
-            <p className="question">{turn.question}</p>
-            <p className={turn.streaming ? "answer unverified" : "answer"} data-testid="answer">
-              {turn.answer}
-            </p>
-            {turn.streaming && (
-              <p className="hint" data-testid="answer-unverified">
-                unverified until the answer is complete and checked
-              </p>
-            )}
-            {turn.error && (
-              <p className="error" data-testid="turn-error">
-                {turn.error}
-              </p>
-            )}
-            {turn.verdict && <VerdictView verdict={turn.verdict} />}
-            {turn.verdict?.ok && turn.verdict.receipt && turn.response && turn.request && answerChain && (
-              <AnswerFiles
-                response={turn.response}
-                request={turn.request}
-                files={answerFileNames(turn.verdict.receipt, answerChain)}
-                command={verifyCommand(
-                  config.network,
-                  config.networkFile,
-                  answerFileNames(turn.verdict.receipt, answerChain),
-                  turn.verdict.asked,
-                  config.cliPath,
-                )}
-              />
-            )}
-          </li>
+          <TurnView key={i} turn={turn} config={config} answerChain={answerChain} />
         ))}
       </ol>
     </section>
   );
-}
+});
+
+/** One turn, rendered again only when it (or the chain its files are named after) changes. */
+const TurnView = memo(function TurnView({
+  turn,
+  config,
+  answerChain,
+}: {
+  turn: Turn;
+  config: ExplorerConfig;
+  answerChain: AnswerChain | undefined;
+}) {
+  const files = useMemo(
+    () =>
+      turn.verdict?.receipt && answerChain ? answerFileNames(turn.verdict.receipt, answerChain) : undefined,
+    [turn.verdict, answerChain],
+  );
+  return (
+    <li data-testid="turn">
+      <p className="question">{turn.question}</p>
+      <p className={turn.streaming ? "answer unverified" : "answer"} data-testid="answer">
+        {turn.answer}
+      </p>
+      {turn.streaming && (
+        <p className="hint" data-testid="answer-unverified">
+          unverified until the answer is complete and checked
+        </p>
+      )}
+      {turn.error && (
+        <p className="error" data-testid="turn-error">
+          {turn.error}
+        </p>
+      )}
+      {turn.verdict && <VerdictView verdict={turn.verdict} />}
+      {turn.verdict?.ok && turn.response && turn.request && files && (
+        <AnswerFiles
+          response={turn.response}
+          request={turn.request}
+          files={files}
+          command={verifyCommand(
+            config.network,
+            config.networkFile,
+            files,
+            turn.verdict.asked,
+            config.cliPath,
+          )}
+        />
+      )}
+    </li>
+  );
+});
 
 function VerdictView({ verdict }: { verdict: Verdict }) {
   const stackId = verdict.receipt?.stack_id;
