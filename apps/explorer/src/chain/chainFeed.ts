@@ -141,8 +141,10 @@ export class ChainFeed {
     try {
       do {
         this.#again = false;
-        const failure = await this.#readNewBlocks().catch((error: unknown) => error ?? "failed");
-        this.#set({ error: failure === undefined ? this.#warning : this.#failure(failure) });
+        // What the reads found, shown at once (one render a block), whatever failed among them.
+        const found: Partial<ChainSnapshot> = {};
+        const failure = await this.#readNewBlocks(found).catch((error: unknown) => error ?? "failed");
+        this.#set({ ...found, error: failure === undefined ? this.#warning : this.#failure(failure) });
         if (failure !== undefined) this.#retryLater();
       } while (this.#again);
     } finally {
@@ -150,8 +152,8 @@ export class ChainFeed {
     }
   }
 
-  /** Reads what is new; answers the first read that failed (undefined: all read). */
-  async #readNewBlocks(): Promise<unknown> {
+  /** Reads what is new into `found`; answers the first read that failed (undefined: all read). */
+  async #readNewBlocks(found: Partial<ChainSnapshot>): Promise<unknown> {
     if (!this.#fromChecked) {
       // A deployment block that is not the TaskRegistry's would hide the logs before it: read from 0 then (F9).
       const wrong = await deploymentBlockError(
@@ -169,17 +171,18 @@ export class ChainFeed {
     const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
     let failure: unknown;
     try {
-      await this.#readLogs(head);
+      await this.#readLogs(head, found);
       // A head read that went backwards (a lagging backend) reads nothing and moves nothing back.
       if (this.#snapshot.block === undefined || head > this.#snapshot.block) {
         const block = await this.publicClient.getBlock({ blockNumber: head });
-        this.#set({ block: head, time: block.timestamp });
+        found.block = head;
+        found.time = block.timestamp;
       }
     } catch (error) {
       failure = error;
     }
     try {
-      this.#set({ nodes: await this.#readNodes(this.#snapshot.events) });
+      found.nodes = await this.#readNodes(found.events ?? this.#snapshot.events);
     } catch (error) {
       failure ??= error; // the last good list stays shown
     }
@@ -187,7 +190,7 @@ export class ChainFeed {
   }
 
   /** Each span's events, kept as soon as its logs are read: the cursor moves past it then, only forward. */
-  async #readLogs(head: bigint): Promise<void> {
+  async #readLogs(head: bigint, found: Partial<ChainSnapshot>): Promise<void> {
     // In spans an RPC node accepts: a long chain is read a piece at a time.
     for (let from = this.#next; from <= head; from += SPAN) {
       const toBlock = from + SPAN - 1n < head ? from + SPAN - 1n : head;
@@ -199,7 +202,7 @@ export class ChainFeed {
       const fresh = this.#decode(logs).filter((event) => !this.#kept.has(eventKey(event)));
       for (const event of fresh) this.#kept.add(eventKey(event));
       if (toBlock + 1n > this.#next) this.#next = toBlock + 1n;
-      if (fresh.length > 0) this.#set({ events: [...this.#snapshot.events, ...fresh] });
+      if (fresh.length > 0) found.events = [...(found.events ?? this.#snapshot.events), ...fresh];
     }
   }
 

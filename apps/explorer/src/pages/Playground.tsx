@@ -123,9 +123,10 @@ export const Playground = memo(function Playground({
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
 
-  /** Per turn: the latest re-check started; an older one that resolves later is dropped. */
-  const rechecks = useRef(new Map<number, number>());
-  /** Turns with a re-check in flight, and those asked again meanwhile (one more check runs when it ends). */
+  /**
+   * Turns with a re-check in flight, and those asked again meanwhile: at most one check per turn runs (each event
+   * would otherwise start one more), and one more runs when it ends, so no event's news is missed.
+   */
   const inFlight = useRef(new Set<number>());
   const askedAgain = useRef(new Map<number, Turn>());
   async function verify(index: number, turn: Turn) {
@@ -146,15 +147,12 @@ export const Playground = memo(function Playground({
   }
   async function recheckOnce(index: number, turn: Turn) {
     if (!turn.recheck) return;
-    const started = (rechecks.current.get(index) ?? 0) + 1;
-    rechecks.current.set(index, started);
     let verdict: Verdict;
     try {
       verdict = await turn.recheck();
     } catch {
       return; // the chain could not be read this time: the next event asks again
     }
-    if (rechecks.current.get(index) !== started) return;
     // A proof the node did not hand over this time is no finding against an answer already verified.
     if (turn.verdict?.ok && !verdict.ok && verdict.failures.every((code) => code === "proof_unavailable"))
       return;
