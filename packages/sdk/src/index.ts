@@ -11,7 +11,7 @@ export {
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { GatewayConfidentialChoice } from "./client/gatewaySealedClient.js";
-export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
+export type { LowerLevelNotice, NodePreferences, NodeSort, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
 export {
   closeUnprovenReported,
@@ -118,6 +118,12 @@ export {
 } from "./stackChoice.js";
 export { genesisHash } from "./state/genesisHash.js";
 export { KeptStacks } from "./state/keptStacks.js";
+export {
+  NodeThroughput,
+  THROUGHPUT_NODES,
+  THROUGHPUT_WINDOW,
+  throughputKey,
+} from "./state/nodeThroughput.js";
 export {
   adoptedStacksKey,
   type ChallengeClaim,

@@ -100,7 +100,8 @@ export async function reusableStack(
     const at = rank ? rank(candidate) : 0;
     if (at === undefined || (best !== undefined && at >= best.rank)) continue;
     const stack = await getStack(ctx, candidate.stackId);
-    if (stack.status !== StackStatus.Active) continue;
+    // Closed by its owner (this client after a node's word of exhaustion, or by hand): the node takes no more requests.
+    if (stack.status !== StackStatus.Active || stack.closedAt !== 0n) continue;
     // A stack whose node was slashed or left cannot serve: skipped, so it never blocks the model (or an `order`).
     const node = await getNode(ctx, candidate.nodeId);
     if (node.status !== NodeStatus.Active) continue;

@@ -27,12 +27,14 @@ import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 import { genesisHash } from "../state/genesisHash.js";
 import { KeptStacks } from "../state/keptStacks.js";
+import { NodeThroughput } from "../state/nodeThroughput.js";
 import { memoryStateStore } from "../state/stateStore.js";
 import { checkedKeptReceipts } from "../verify/keptReceiptCheck.js";
 import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import { adoptedAuditor } from "./adoptedAuditor.js";
+import { answerTokensPerSecond } from "./answerThroughput.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
@@ -52,7 +54,8 @@ interface Serving {
   attested?: Attested | undefined;
 }
 
-type Sent = Verified & { sealed?: SealedVerified | undefined };
+/** `elapsedMs`: from sending the request (the try that was answered) to the answer's end. */
+type Sent = Verified & { sealed?: SealedVerified | undefined; elapsedMs?: number | undefined };
 
 /** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
 const NEW_STACK_WAIT_MS = 30_000;
@@ -96,21 +99,29 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     );
   const stateStore = options.stateStore ?? memoryStateStore();
   let context:
-    | Promise<{ network: Network; ctx: ChainContext; kept: KeptStacks; sender?: ConfidentialSender }>
+    | Promise<{
+        network: Network;
+        ctx: ChainContext;
+        kept: KeptStacks;
+        throughput: NodeThroughput;
+        sender?: ConfidentialSender;
+      }>
     | undefined;
   const contextOnce = () => {
     if (context) return context;
     const made = networkOf(options.network).then(async (network) => {
       const ctx = userContext(network, options.account);
+      const place = {
+        chainId: network.chainId,
+        genesis: await genesisHash(ctx),
+        stackManager: network.contracts.StackManager,
+        owner: options.account.address,
+      };
       return {
         network,
         ctx,
-        kept: new KeptStacks(stateStore, {
-          chainId: network.chainId,
-          genesis: await genesisHash(ctx),
-          stackManager: network.contracts.StackManager,
-          owner: options.account.address,
-        }),
+        kept: new KeptStacks(stateStore, place),
+        throughput: new NodeThroughput(stateStore, place),
         // Seals to attested nodes only; dev evidence only under the dev root given, or the network description's on a
         // dev chain or with `allowDev`.
         ...(confidential && {
@@ -170,7 +181,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     let found = serving.get(model);
     if (!found) {
       found = (async () => {
-        const { network, ctx, kept, sender } = await contextOnce();
+        const { network, ctx, kept, throughput, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const waiting = sender ? cooldown.waiting() : [];
         const aside = asideNow();
@@ -213,6 +224,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           options.onLowerLevel,
           BigInt(network.deploymentBlock ?? 0),
           taskLogs,
+          () => throughput.figures(),
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -381,6 +393,21 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     });
   }
 
+  /**
+   * A verified answer's tokens per second into the node's figure (`sort: "throughput"`). Only a measure: a store
+   * that fails to keep it does not fail an answer already paid for and verified.
+   */
+  async function measureThroughput(nodeId: bigint, verified: Sent): Promise<void> {
+    if (verified.elapsedMs === undefined) return;
+    const tokensPerSecond = answerTokensPerSecond(
+      verified.sealed?.opened ?? verified.response,
+      verified.elapsedMs,
+    );
+    if (tokensPerSecond === undefined) return;
+    const { throughput } = await contextOnce();
+    await throughput.record(nodeId, tokensPerSecond).catch(() => undefined);
+  }
+
   async function answered(current: Serving, verified: Sent): Promise<AtomaAnswer> {
     const { stack } = current;
     const { network } = await contextOnce();
@@ -395,6 +422,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
     const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
+    await measureThroughput(stack.nodeId, verified);
     const recheck = () => verifyResponse(response, verifyOptions);
     if (!verified.sealed)
       return {
@@ -444,6 +472,19 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
 
   /**
+   * Each try timed on its own (`elapsedMs`): the wait for a node to see a stack just bought (`sendOn`) is not its
+   * answer's. From the request sent, not from its first content: a node holding its tokens back to send them at
+   * once would otherwise look as fast as it pleased.
+   */
+  const timed =
+    (send: (serving: Serving) => Promise<Sent>) =>
+    async (current: Serving): Promise<Sent> => {
+      const startedAt = performance.now();
+      const verified = await send(current);
+      return { ...verified, elapsedMs: performance.now() - startedAt };
+    };
+
+  /**
    * A node whose receipt this client refused as fraud (units or a running total it signed that the answer or the
    * owner's signed bounds contradict, or a usage changed outside the TD) is put aside: the receipt is kept as
    * evidence, and no stack of that node is used again.
@@ -484,12 +525,14 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         checked,
         fraudAside(
           checked.model as string,
-          sent(
-            sealedAs.path,
-            plain,
-            (client) => send(client, checked, guard.onChunk),
-            guard.onChunk,
-            guard.onRestart,
+          timed(
+            sent(
+              sealedAs.path,
+              plain,
+              (client) => send(client, checked, guard.onChunk),
+              guard.onChunk,
+              guard.onRestart,
+            ),
           ),
         ),
         guard,
