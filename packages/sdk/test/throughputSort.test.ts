@@ -114,6 +114,8 @@ describe('the non-custodial client\'s sort: "throughput"', () => {
     // A new client over the same directory reads what the earlier ones measured, and buys from the faster node.
     const [fast] = await answers(account, dir, { sort: "throughput" });
     expect(fast!.nodeId).toBe(String(a));
+    // Bought, not one of the stacks closed: a stack its owner closed takes no more requests.
+    expect(measuring.map((s) => s.stackId)).not.toContain(fast!.stackId);
 
     // Node a slows down to half node b's pace: its fast answers are soon outweighed, and b is bought from.
     relayOf(a).eventDelayMs = 300;
