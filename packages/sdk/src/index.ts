@@ -120,7 +120,8 @@ export { genesisHash } from "./state/genesisHash.js";
 export { KeptStacks } from "./state/keptStacks.js";
 export {
   NodeThroughput,
-  THROUGHPUT_NODES,
+  THROUGHPUT_ENTRIES,
+  THROUGHPUT_MAX_AGE_MS,
   THROUGHPUT_WINDOW,
   throughputKey,
 } from "./state/nodeThroughput.js";

@@ -15,7 +15,9 @@ import {
   type AtomaAnswer,
   AttestationRefusedError,
   createAtomaClient,
+  genesisHash,
   type NodePreferences,
+  NodeThroughput,
   parseNetwork,
   SealedAnswerError,
   UsageMismatchError,
@@ -395,6 +397,15 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
         await sealing({ order: [B.registered.nodeId], allowFallbacks: false }).chat(ask("Say hi.")),
       ];
       expect(measuring.map((a) => a.attestation?.nodeId)).toEqual([A.registered.nodeId, B.registered.nodeId]);
+      // Measurements are written in the background: both are in the store before the sort reads it.
+      const network = parseNetwork(net.networkText());
+      const book = new NodeThroughput(fileStateStore(dir), {
+        chainId: network.chainId,
+        genesis: await genesisHash(ctx),
+        stackManager: network.contracts.StackManager,
+        owner: account.address,
+      });
+      await expect.poll(async () => (await book.figures(net.model.id)).size, { timeout: 10_000 }).toBe(2);
       await closeAll(measuring);
       const fastest = await sealing({ sort: "throughput" }).chat(ask("Say hi."));
       expect(fastest.attestation?.nodeId).toBe(A.registered.nodeId);

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -7,7 +7,31 @@ export interface PacedRelay {
   url: string;
   /** Milliseconds each event of a streamed answer is held before it is passed on (0: as the node sends it). */
   eventDelayMs: number;
+  /**
+   * Milliseconds from the first chat request it sees during which every chat request is answered `unknown_stack`
+   * (0: none): a node that refuses the first tries while it generates, then sends the whole answer at once.
+   */
+  refuseChatMs: number;
+  /** Chat requests refused so far. */
+  refusedChats: number;
   close: () => Promise<void>;
+}
+
+const CHAT = "/v1/chat/completions";
+
+/** `unknown_stack` as the node words it: a stack it does not know (yet). */
+function refuseUnknownStack(response: ServerResponse): void {
+  response.writeHead(404, { "content-type": "application/json" });
+  response.end(
+    JSON.stringify({
+      error: {
+        message: "stack is unknown to this node",
+        type: "not_found_error",
+        param: null,
+        code: "unknown_stack",
+      },
+    }),
+  );
 }
 
 const DROPPED_HEADERS = new Set([
@@ -29,10 +53,27 @@ async function bodyOf(request: IncomingMessage): Promise<Buffer> {
  * event of a server-sent stream (a token of the answer) is held `eventDelayMs` first: a node that generates slower.
  */
 export async function startPacedRelay(target: string): Promise<PacedRelay> {
-  const relay: PacedRelay = { url: "", eventDelayMs: 0, close: async () => undefined };
+  const relay: PacedRelay = {
+    url: "",
+    eventDelayMs: 0,
+    refuseChatMs: 0,
+    refusedChats: 0,
+    close: async () => undefined,
+  };
+  let refusingSince: number | undefined;
   const server: Server = createServer((request, response) => {
     void (async () => {
       const body = await bodyOf(request);
+      if (request.method === "POST" && request.url === CHAT && relay.refuseChatMs > 0) {
+        refusingSince ??= Date.now();
+        if (Date.now() - refusingSince < relay.refuseChatMs) {
+          relay.refusedChats += 1;
+          refuseUnknownStack(response);
+          return;
+        }
+        relay.refuseChatMs = 0;
+        refusingSince = undefined;
+      }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers))
         if (typeof value === "string" && name !== "host" && name !== "content-length") headers[name] = value;

@@ -5,7 +5,7 @@ const utf8 = new TextEncoder();
 const bytesOf = (value: unknown) => (typeof value === "string" ? utf8.encode(value).length : 0);
 
 /** Bytes of what the answer generated: each choice's text, its message's content and tool calls. */
-function generatedBytes(response: Json): number {
+export function generatedBytes(response: Json): number {
   let bytes = 0;
   for (const choice of Array.isArray(response.choices) ? response.choices : []) {
     if (!isRecord(choice)) continue;
@@ -22,23 +22,13 @@ function generatedBytes(response: Json): number {
 }
 
 /**
- * The output tokens a verified answer shows: its usage's `completion_tokens`, but never more than the bytes it
- * generated (every output token decodes to at least one byte), so that tokens a node claims and did not answer do
- * not raise its figure; 0 when it has no such count (an embedding, a malformed usage).
+ * Bytes of answer per second of a verified answer over `elapsedMs`, the time from sending its request (its first try)
+ * to the answer's end; undefined when there is nothing to measure (no generated content: an embedding). Bytes of
+ * content, not the usage's `completion_tokens`: that count is the node's word, and a node could raise it (or leave
+ * it out on its slow answers), while the content is what it had to generate and send.
  */
-export function answerTokens(response: unknown): number {
-  if (!isRecord(response) || !isRecord(response.usage)) return 0;
-  const claimed = response.usage.completion_tokens;
-  if (typeof claimed !== "number" || !Number.isSafeInteger(claimed) || claimed < 0) return 0;
-  return Math.min(claimed, generatedBytes(response));
-}
-
-/**
- * Tokens per second of a verified answer (`answerTokens`) over `elapsedMs`, the time from sending its request to the
- * answer's end; undefined when there is nothing to measure.
- */
-export function answerTokensPerSecond(response: unknown, elapsedMs: number): number | undefined {
-  const tokens = answerTokens(response);
-  if (tokens === 0 || !(elapsedMs > 0)) return undefined;
-  return tokens / (elapsedMs / 1000);
+export function answerBytesPerSecond(response: unknown, elapsedMs: number): number | undefined {
+  const bytes = isRecord(response) ? generatedBytes(response) : 0;
+  if (bytes === 0 || !(elapsedMs > 0)) return undefined;
+  return bytes / (elapsedMs / 1000);
 }

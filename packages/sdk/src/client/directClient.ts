@@ -34,8 +34,9 @@ import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import { adoptedAuditor } from "./adoptedAuditor.js";
-import { answerTokensPerSecond } from "./answerThroughput.js";
+import { answerBytesPerSecond } from "./answerThroughput.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
+import { BackgroundLimit } from "./backgroundLimit.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
@@ -54,19 +55,29 @@ interface Serving {
   attested?: Attested | undefined;
 }
 
-/** `elapsedMs`: from sending the request (the try that was answered) to the answer's end. */
+/** `elapsedMs`: from sending the request (its first try, `sendOn`) to the answer's end. */
 type Sent = Verified & { sealed?: SealedVerified | undefined; elapsedMs?: number | undefined };
 
 /** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
 const NEW_STACK_WAIT_MS = 30_000;
 const NEW_STACK_POLL_MS = 250;
 
-/** Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. */
+/** Measurements of answers being written to the store at once (`BackgroundLimit`): past this many, one is dropped. */
+const MEASURES_PENDING = 8;
+
+/**
+ * Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. The answer is
+ * timed (`elapsedMs`) from before the first try, from the request sent, not from its first content: a node that
+ * refuses the first tries while it generates (or holds its tokens back) and then sends the answer at once would
+ * otherwise look as fast as it pleased.
+ */
 async function sendOn(serving: Serving, send: (serving: Serving) => Promise<Sent>): Promise<Sent> {
+  const startedAt = performance.now();
   const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
   for (;;) {
     try {
-      return await send(serving);
+      const sent = await send(serving);
+      return { ...sent, elapsedMs: performance.now() - startedAt };
     } catch (error) {
       const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
       if (!(unseen && serving.stack.bought && Date.now() < giveUpAt)) throw error;
@@ -224,7 +235,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           options.onLowerLevel,
           BigInt(network.deploymentBlock ?? 0),
           taskLogs,
-          () => throughput.figures(),
+          (model) => throughput.figures(model),
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -317,7 +328,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         guard.beforeAnother(error);
         current = await servingAfterStall(model, chosen, current, error);
         verified = await sendOn(current, send);
-        return answered(current, verified);
+        return answered(current, verified, body);
       }
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
       // The request goes again, on another stack: what was shown of this answer is dropped first (or the call fails).
@@ -360,7 +371,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       }
       verified = await sendOn(current, send);
     }
-    return answered(current, verified);
+    return answered(current, verified, body);
   }
 
   /**
@@ -393,22 +404,26 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     });
   }
 
+  const measures = new BackgroundLimit(MEASURES_PENDING);
   /**
-   * A verified answer's tokens per second into the node's figure (`sort: "throughput"`). Only a measure: a store
-   * that fails to keep it does not fail an answer already paid for and verified.
+   * A verified answer's bytes per second into the node's figure on `model` (`sort: "throughput"`). Only a measure,
+   * in the background: a store that fails to keep it, or is slow to (another process holding its lock), neither
+   * fails nor delays an answer already paid for and verified.
    */
-  async function measureThroughput(nodeId: bigint, verified: Sent): Promise<void> {
+  function measureThroughput(nodeId: bigint, model: string, verified: Sent): void {
     if (verified.elapsedMs === undefined) return;
-    const tokensPerSecond = answerTokensPerSecond(
+    const bytesPerSecond = answerBytesPerSecond(
       verified.sealed?.opened ?? verified.response,
       verified.elapsedMs,
     );
-    if (tokensPerSecond === undefined) return;
-    const { throughput } = await contextOnce();
-    await throughput.record(nodeId, tokensPerSecond).catch(() => undefined);
+    if (bytesPerSecond === undefined) return;
+    measures.run(async () => {
+      const { throughput } = await contextOnce();
+      await throughput.record(nodeId, model, bytesPerSecond);
+    });
   }
 
-  async function answered(current: Serving, verified: Sent): Promise<AtomaAnswer> {
+  async function answered(current: Serving, verified: Sent, body: Body): Promise<AtomaAnswer> {
     const { stack } = current;
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
@@ -422,7 +437,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
     const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
-    await measureThroughput(stack.nodeId, verified);
+    measureThroughput(stack.nodeId, body.model as string, verified);
     const recheck = () => verifyResponse(response, verifyOptions);
     if (!verified.sealed)
       return {
@@ -472,19 +487,6 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
 
   /**
-   * Each try timed on its own (`elapsedMs`): the wait for a node to see a stack just bought (`sendOn`) is not its
-   * answer's. From the request sent, not from its first content: a node holding its tokens back to send them at
-   * once would otherwise look as fast as it pleased.
-   */
-  const timed =
-    (send: (serving: Serving) => Promise<Sent>) =>
-    async (current: Serving): Promise<Sent> => {
-      const startedAt = performance.now();
-      const verified = await send(current);
-      return { ...verified, elapsedMs: performance.now() - startedAt };
-    };
-
-  /**
    * A node whose receipt this client refused as fraud (units or a running total it signed that the answer or the
    * owner's signed bounds contradict, or a usage changed outside the TD) is put aside: the receipt is kept as
    * evidence, and no stack of that node is used again.
@@ -525,14 +527,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
         checked,
         fraudAside(
           checked.model as string,
-          timed(
-            sent(
-              sealedAs.path,
-              plain,
-              (client) => send(client, checked, guard.onChunk),
-              guard.onChunk,
-              guard.onRestart,
-            ),
+          sent(
+            sealedAs.path,
+            plain,
+            (client) => send(client, checked, guard.onChunk),
+            guard.onChunk,
+            guard.onRestart,
           ),
         ),
         guard,

@@ -12,21 +12,21 @@ import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../
 import { type ServingTerms, servedTasks } from "../verify/modelTasks.js";
 import type { TaskLogStore } from "../verify/taskLogCache.js";
 import { checkNodeId, checkPositive } from "./clientArguments.js";
-import { rankedByThroughput } from "./throughputRank.js";
+import { rankedByThroughput, throughputPick } from "./throughputRank.js";
 
 /**
  * How a node is picked for a model, as a gateway's `provider` object says it: a price cap (wei of TOMA per million
  * units), `sort` (`price`: the cheapest node; `latency`: the node that answers `GET /v1/models` first; `throughput`:
- * the node whose verified answers this owner measured at the most tokens per second, `NodeThroughput`; absent: a
+ * the node whose verified answers on the model this owner measured at the most bytes per second, `NodeThroughput`; absent: a
  * node drawn at random by the protocol), the nodes allowed (`only`) or not (`ignore`), the nodes tried first
  * (`order`) and whether any other may serve (`allowFallbacks`).
  */
 export interface NodePreferences {
   maxPricePerMillion?: bigint | undefined;
   /**
-   * `throughput` ranks the nodes measured (the lower median of each one's last answers' tokens per second, kept in
-   * the client's `stateStore`) highest first and those not measured after them; while no node offered is measured,
-   * it picks as no `sort` does (the protocol draws).
+   * `throughput` ranks the nodes measured on the model (the lower quartile of each one's last answers' bytes per
+   * second, kept in the client's `stateStore`, `NodeThroughput`) and those not measured yet as `throughputPick`
+   * says; while no node offered is measured, it picks as no `sort` does (the protocol draws).
    */
   sort?: NodeSort | undefined;
   only?: readonly bigint[] | undefined;
@@ -54,8 +54,8 @@ export interface NodePreferences {
 export const NODE_SORTS = ["price", "latency", "throughput"] as const;
 export type NodeSort = (typeof NODE_SORTS)[number];
 
-/** Reads the tokens per second measured of each node (`NodeThroughput.figures`). */
-export type MeasuredThroughput = () => Promise<ReadonlyMap<bigint, number>>;
+/** Reads the bytes of answer per second measured of each node on a model (`NodeThroughput.figures`). */
+export type MeasuredThroughput = (model: string) => Promise<ReadonlyMap<bigint, number>>;
 
 /** What a stack the client buys holds. */
 export interface StackPreferences {
@@ -190,7 +190,7 @@ const rankIn = (order: readonly bigint[], nodeId: bigint) => {
  * A stack for `model`: the owner's own stack on one of the model's tasks when one is active, its node allowed and
  * not in `spent` (stacks a node said were spent, believed), else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
  * task or node fits. With `vetting`, each candidate is checked before a stack is bought from it (`vettedStack`).
- * `measured` reads the tokens per second measured of each node, for `sort: "throughput"`.
+ * `measured` reads the bytes of answer per second measured of each node on the model, for `sort: "throughput"`.
  */
 export async function stackForModel(
   ctx: ChainContext,
@@ -252,7 +252,7 @@ export async function stackForModel(
     throw new NoNodeOfferedError(
       `no node serves ${model} at security level ${level} within the preferences now${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
     );
-  const figures = preferences.sort === "throughput" ? await measured() : new Map<bigint, number>();
+  const figures = preferences.sort === "throughput" ? await measured(model) : new Map<bigint, number>();
   const chosen = ordered[0] ?? (await pickOffer(ctx, offers, preferences, fetcher, figures));
   const duration = stack.duration ?? DEFAULT_STACK_DURATION;
   if (vetting) {
@@ -282,8 +282,8 @@ export async function stackForModel(
 
 /**
  * The offers in the order they are tried: those `order` names, in its order, then the one `sort` prefers, the rest
- * after them: the nodes measured (`figures`, with `sort: "throughput"`) highest first, then the others in a random
- * order (a named purchase cannot be drawn by the protocol, so the client draws).
+ * after them, as `rankedByThroughput` ranks them by `figures` (with `sort: "throughput"`), those it leaves in the
+ * order given in a random order (a named purchase cannot be drawn by the protocol, so the client draws).
  */
 function candidatesInOrder(
   offers: Offer[],
@@ -334,7 +334,7 @@ async function vettedStack(
 
 /**
  * The offer `sort` prefers; undefined when none is asked for, or `throughput` is and no offered node is measured in
- * `figures` yet (the protocol draws).
+ * `figures` yet (the protocol draws); with `throughput`, possibly a node not measured yet (`throughputPick`).
  */
 async function pickOffer(
   ctx: ChainContext,
@@ -345,10 +345,7 @@ async function pickOffer(
 ): Promise<Offer | undefined> {
   if (preferences.sort === "price")
     return offers.reduce((best, o) => (o.pricePerMillion < best.pricePerMillion ? o : best));
-  if (preferences.sort === "throughput") {
-    const fastest = rankedByThroughput(offers, figures)[0];
-    return fastest && figures.has(fastest.nodeId) ? fastest : undefined;
-  }
+  if (preferences.sort === "throughput") return throughputPick(offers, figures);
   if (preferences.sort !== "latency") return undefined;
   const timed = await Promise.all(
     offers

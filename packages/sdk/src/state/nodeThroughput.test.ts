@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { rankedByThroughput } from "../client/throughputRank.js";
 import { fileStateStore } from "../node/fileStateStore.js";
-import { NodeThroughput, THROUGHPUT_NODES, THROUGHPUT_WINDOW, throughputKey } from "./nodeThroughput.js";
+import {
+  NodeThroughput,
+  THROUGHPUT_ENTRIES,
+  THROUGHPUT_MAX_AGE_MS,
+  THROUGHPUT_WINDOW,
+  throughputKey,
+} from "./nodeThroughput.js";
 import { memoryStateStore } from "./stateStore.js";
 
 const place = {
@@ -13,73 +19,128 @@ const place = {
   stackManager: `0x${"5a".repeat(20)}`,
   owner: `0x${"0b".repeat(20)}`,
 };
+const M = "tiny-model";
 const offers = [{ nodeId: 1n }, { nodeId: 2n }, { nodeId: 3n }];
-const firstOf = async (book: NodeThroughput) => rankedByThroughput(offers, await book.figures())[0]?.nodeId;
+const firstOf = async (book: NodeThroughput) => rankedByThroughput(offers, await book.figures(M))[0]?.nodeId;
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("NodeThroughput: the tokens per second a client measured of each node, in its state store", () => {
+describe("NodeThroughput: the bytes per second a client measured of each node, per model, in its state store", () => {
   it("does not rank a node on one fast first answer once its recent answers are slow", async () => {
     const book = new NodeThroughput(memoryStateStore(), place);
-    await book.record(1n, 400);
-    await book.record(2n, 40);
+    await book.record(1n, M, 400);
+    await book.record(2n, M, 40);
     expect(await firstOf(book)).toBe(1n);
-    // Node 1 slows down to a tenth of node 2: two slow answers of three and it is no longer first.
-    await book.record(1n, 4);
-    await book.record(1n, 4);
+    // Node 1 slows down to a tenth of node 2: one slow answer of two and it is no longer first.
+    await book.record(1n, M, 4);
     expect(await firstOf(book)).toBe(2n);
     // However fast its first answer, it is gone from the figure after a window of slow ones.
-    for (let k = 0; k < THROUGHPUT_WINDOW; k++) await book.record(1n, 4);
-    expect((await book.figures()).get(1n)).toBe(4);
+    for (let k = 0; k < THROUGHPUT_WINDOW; k++) await book.record(1n, M, 4);
+    expect((await book.figures(M)).get(1n)).toBe(4);
   });
 
-  it("ranks measured nodes highest first, the unmeasured after them, and none first when none is measured", async () => {
+  it("takes the second-lowest of five: a node slow two answers in five is slow, one slow answer in five is not", async () => {
     const book = new NodeThroughput(memoryStateStore(), place);
-    expect(await book.figures()).toEqual(new Map());
-    await book.record(3n, 10);
-    await book.record(2n, 30);
-    const ranked = rankedByThroughput(offers, await book.figures());
-    expect(ranked.map((o) => o.nodeId)).toEqual([2n, 3n, 1n]);
+    for (const bps of [100, 100, 100, 5, 5]) await book.record(1n, M, bps);
+    expect((await book.figures(M)).get(1n)).toBe(5);
+    for (const bps of [100, 100, 100, 5, 100]) await book.record(2n, M, bps);
+    expect((await book.figures(M)).get(2n)).toBe(100);
+  });
+
+  it("keeps figures per model: a node fast on a small model is not ranked by it on another", async () => {
+    const book = new NodeThroughput(memoryStateStore(), place);
+    await book.record(1n, "small", 900);
+    await book.record(2n, "large", 30);
+    await book.record(1n, "large", 10);
+    expect(await book.figures("small")).toEqual(new Map([[1n, 900]]));
+    expect(await book.figures("large")).toEqual(
+      new Map([
+        [2n, 30],
+        [1n, 10],
+      ]),
+    );
+    expect((await book.figures("other")).size).toBe(0);
+  });
+
+  it("forgets a figure not measured for a day: the node counts as not measured again", async () => {
+    const book = new NodeThroughput(memoryStateStore(), place);
+    const then = Date.now() - THROUGHPUT_MAX_AGE_MS - 1_000;
+    await book.record(1n, M, 500, then);
+    await book.record(2n, M, 50);
+    expect(await book.figures(M)).toEqual(new Map([[2n, 50]]));
+    expect((await book.figures(M, then)).get(1n)).toBe(500);
+  });
+
+  it("drops a stored time far in the future: it neither stays the newest nor stops later records being kept", async () => {
+    const store = memoryStateStore();
+    const book = new NodeThroughput(store, place);
+    const poisoned = { model: M, node: "1", at: Number.MAX_SAFE_INTEGER, samples: [10] };
+    store.set(throughputKey(place), JSON.stringify({ entries: [poisoned] }));
+    expect((await book.figures(M)).size).toBe(0);
+    await book.record(2n, M, 20);
+    await book.record(2n, M, 30);
+    expect(await book.figures(M)).toEqual(new Map([[2n, 20]]));
+    // A time a few seconds ahead (another client's clock) is kept.
+    store.set(throughputKey(place), JSON.stringify({ entries: [{ ...poisoned, at: Date.now() + 5_000 }] }));
+    await book.record(2n, M, 40);
+    expect(await book.figures(M)).toEqual(
+      new Map([
+        [1n, 10],
+        [2n, 40],
+      ]),
+    );
   });
 
   it("ignores a garbage or hostile stored entry: never throws, never ranks it, and records over it", async () => {
     const store = memoryStateStore();
     const book = new NodeThroughput(store, place);
     const key = throughputKey(place);
-    for (const text of ["not json", "null", "[]", '"x"', "{", '{"nodes":7}', '{"nodes":[]}']) {
+    for (const text of ["not json", "null", "[]", '"x"', "{", '{"entries":7}', '{"entries":{}}']) {
       store.set(key, text);
-      expect((await book.figures()).size).toBe(0);
+      expect((await book.figures(M)).size).toBe(0);
     }
-    const hostile = JSON.stringify({
-      nodes: {
-        "1": { at: 1, samples: [1e300] }, // past any engine: refused, not ranked first
-        "2": { at: 1, samples: [Number.NaN] },
-        "3": { at: 1, samples: [-5] },
-        "4": { at: 1, samples: "fast" },
-        "5": { at: 1, samples: Array.from({ length: 10_000 }, () => 50) },
-        "-6": { at: 1, samples: [60] },
-        "0x7": { at: 1, samples: [70] },
-        ["9".repeat(200)]: { at: 1, samples: [80] },
-        "8": { at: "now", samples: [100] },
-        "9": null,
-        "10": { at: 1, samples: [] },
-        "11": { at: 1, samples: [20] },
-      },
+    const entry = (node: unknown, samples: unknown, more: Record<string, unknown> = {}) => ({
+      model: M,
+      node,
+      at: 1,
+      samples,
+      ...more,
     });
-    // A key that JSON.parse makes an own property of that name, not the object's prototype.
-    store.set(key, hostile.replace('{"nodes":{', '{"nodes":{"__proto__":{"at":1,"samples":[90]},'));
-    const figures = await book.figures();
+    const hostile = JSON.stringify({
+      entries: [
+        entry("1", [1e300]), // past any engine: refused, not ranked first
+        entry("2", [Number.NaN]),
+        entry("3", [-5]),
+        entry("4", "fast"),
+        entry(
+          "5",
+          Array.from({ length: 10_000 }, () => 50),
+        ),
+        entry("-6", [60]),
+        entry("0x7", [70]),
+        entry("9".repeat(200), [80]),
+        entry("8", [100], { at: "now" }),
+        entry("12", [100], { model: 12 }),
+        entry("13", [100], { model: "m".repeat(300) }),
+        entry("__proto__", [90]),
+        null,
+        entry("10", []),
+        entry("11", [20]),
+      ],
+    });
+    store.set(key, hostile);
+    const figures = await book.figures(M, 2);
     expect([...figures]).toEqual([[11n, 20]]);
-    // Node 1's stored 1e300 tokens per second does not put it ahead of node 11's 20.
+    // Node 1's stored 1e300 bytes per second does not put it ahead of node 11's 20.
     expect(rankedByThroughput([{ nodeId: 1n }, { nodeId: 11n }], figures).map((o) => o.nodeId)).toEqual([
       11n,
       1n,
     ]);
-    await book.record(1n, 25);
-    expect(await book.figures()).toEqual(
+    await book.record(1n, M, 25, 3);
+    expect(await book.figures(M, 4)).toEqual(
       new Map([
         [11n, 20],
         [1n, 25],
@@ -87,24 +148,25 @@ describe("NodeThroughput: the tokens per second a client measured of each node, 
     );
   });
 
-  it("keeps a bounded window per node and a bounded number of nodes, dropping the least recently measured", async () => {
+  it("keeps a bounded window per node and a bounded number of entries, dropping the least recently measured", async () => {
     const store = memoryStateStore();
     const book = new NodeThroughput(store, place);
-    for (let k = 0; k < THROUGHPUT_WINDOW * 3; k++) await book.record(1n, 10 + k);
-    for (let n = 2; n < THROUGHPUT_NODES + 40; n++) await book.record(BigInt(n), n);
+    for (let k = 0; k < THROUGHPUT_WINDOW * 3; k++) await book.record(1n, M, 10 + k);
+    for (let n = 2; n < THROUGHPUT_ENTRIES + 40; n++) await book.record(BigInt(n), M, n);
     const stored = JSON.parse((await store.get(throughputKey(place)))!) as {
-      nodes: Record<string, { samples: number[] }>;
+      entries: { node: string; samples: number[] }[];
     };
-    expect(Object.keys(stored.nodes)).toHaveLength(THROUGHPUT_NODES);
-    expect(stored.nodes["1"]).toBeUndefined();
-    expect(Object.values(stored.nodes).every((e) => e.samples.length <= THROUGHPUT_WINDOW)).toBe(true);
-    expect((await book.figures()).get(BigInt(THROUGHPUT_NODES + 39))).toBe(THROUGHPUT_NODES + 39);
+    expect(stored.entries).toHaveLength(THROUGHPUT_ENTRIES);
+    expect(stored.entries.find((e) => e.node === "1")).toBeUndefined();
+    expect(stored.entries.every((e) => e.samples.length <= THROUGHPUT_WINDOW)).toBe(true);
+    expect((await book.figures(M)).get(BigInt(THROUGHPUT_ENTRIES + 39))).toBe(THROUGHPUT_ENTRIES + 39);
   });
 
   it("ignores a figure that is no measure (zero, negative, not finite) without writing anything", async () => {
     const store = memoryStateStore();
     const book = new NodeThroughput(store, place);
-    for (const tps of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) await book.record(1n, tps);
+    for (const bps of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) await book.record(1n, M, bps);
+    await book.record(1n, "", 10);
     expect(await store.get(throughputKey(place))).toBeUndefined();
   });
 
@@ -113,9 +175,9 @@ describe("NodeThroughput: the tokens per second a client measured of each node, 
     dirs.push(dir);
     const first = new NodeThroughput(fileStateStore(dir), place);
     const second = new NodeThroughput(fileStateStore(dir), place);
-    await Promise.all([first.record(1n, 10), second.record(2n, 20), first.record(3n, 30)]);
+    await Promise.all([first.record(1n, M, 10), second.record(2n, M, 20), first.record(3n, M, 30)]);
     const restarted = new NodeThroughput(fileStateStore(dir), place);
-    expect(await restarted.figures()).toEqual(
+    expect(await restarted.figures(M)).toEqual(
       new Map([
         [1n, 10],
         [2n, 20],
@@ -123,9 +185,9 @@ describe("NodeThroughput: the tokens per second a client measured of each node, 
       ]),
     );
     const other = new NodeThroughput(fileStateStore(dir), { ...place, owner: `0x${"0c".repeat(20)}` });
-    expect((await other.figures()).size).toBe(0);
+    expect((await other.figures(M)).size).toBe(0);
     const otherChain = new NodeThroughput(fileStateStore(dir), { ...place, genesis: `0x${"77".repeat(32)}` });
-    expect((await otherChain.figures()).size).toBe(0);
+    expect((await otherChain.figures(M)).size).toBe(0);
     expect(readdirSync(dir).filter((f) => f.endsWith(".json"))).toHaveLength(1);
     expect(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith(".json"))!), "utf8")).toContain(
       '"samples"',

@@ -1,36 +1,47 @@
 import { placeKey, type StackPlace } from "./stackState.js";
 import { type StateStore, type StateUpdates, stateUpdates } from "./stateStore.js";
 
-/** Answers of a node its figure is taken from: the most recent ones only. */
+/** Answers of a node (on one model) its figure is taken from: the most recent ones only. */
 export const THROUGHPUT_WINDOW = 5;
-/** Nodes kept in one store entry: past this many, the least recently measured is dropped. */
-export const THROUGHPUT_NODES = 256;
-/** More tokens per second than any engine serves: a stored figure above it was not measured, it was written. */
-const MOST_TOKENS_PER_SECOND = 1_000_000;
+/** (model, node) entries kept in one store entry: past this many, the least recently measured is dropped. */
+export const THROUGHPUT_ENTRIES = 256;
+/** A figure last measured longer ago than this (24 hours) is ignored: the node counts as not measured again. */
+export const THROUGHPUT_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** More bytes per second than any engine generates: a stored figure above it was not measured, it was written. */
+const MOST_BYTES_PER_SECOND = 10_000_000;
+/** How far past this clock a stored time may lie (another client's clock a little ahead); further, it was written. */
+const FUTURE_SLACK_MS = 60_000;
 /** A node id as the chain's uint256, in decimal. */
 const NODE_ID = /^(0|[1-9][0-9]{0,77})$/;
+/** Longer model names are no model a node serves: an entry under one is passed over. */
+const MODEL_CHARS = 256;
 
 interface Measured {
+  model: string;
+  node: string;
   /** When it was last measured (ms since the epoch; later than any other entry's when it was written). */
   at: number;
-  /** Tokens per second of its most recent answers, oldest first. */
+  /** Bytes per second of its most recent answers, oldest first. */
   samples: number[];
 }
 
 /** Where an owner's measurements of the nodes of one chain are kept. */
 export function throughputKey(place: StackPlace): string {
-  return `atoma-throughput:${placeKey(place)}`;
+  return `atoma-throughput-v2:${placeKey(place)}`;
 }
 
 const isFigure = (value: unknown): value is number =>
-  typeof value === "number" && Number.isFinite(value) && value > 0 && value <= MOST_TOKENS_PER_SECOND;
+  typeof value === "number" && Number.isFinite(value) && value > 0 && value <= MOST_BYTES_PER_SECOND;
+
+const entryKey = (model: string, node: string) => JSON.stringify([model, node]);
 
 /**
- * The entries of a stored text that are measurements (the store is text anything may have changed): a node id in
- * decimal, a time, and 1 to `THROUGHPUT_WINDOW` figures each within reason. Anything else is passed over; a text
- * that is no JSON object holds none.
+ * The entries of a stored text that are measurements (the store is text anything may have changed): a model name, a
+ * node id in decimal, a time not past `now` (beyond a minute's slack: a time far ahead would stay the newest for
+ * good and push every later time past what is kept) and 1 to `THROUGHPUT_WINDOW` figures each within reason.
+ * Anything else is passed over; a text that holds no list holds none.
  */
-function decodeThroughput(text: string | undefined): Map<string, Measured> {
+function decodeThroughput(text: string | undefined, now: number): Map<string, Measured> {
   const kept = new Map<string, Measured>();
   let parsed: unknown;
   try {
@@ -38,39 +49,45 @@ function decodeThroughput(text: string | undefined): Map<string, Measured> {
   } catch {
     return kept;
   }
-  const nodes = (parsed as { nodes?: unknown } | null | undefined)?.nodes;
-  if (typeof nodes !== "object" || nodes === null || Array.isArray(nodes)) return kept;
-  for (const [nodeId, entry] of Object.entries(nodes)) {
-    if (!NODE_ID.test(nodeId) || typeof entry !== "object" || entry === null) continue;
-    const { at, samples } = entry as Partial<Record<keyof Measured, unknown>>;
-    if (!Number.isSafeInteger(at) || (at as number) < 0) continue;
+  const entries = (parsed as { entries?: unknown } | null | undefined)?.entries;
+  if (!Array.isArray(entries)) return kept;
+  for (const entry of entries) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const { model, node, at, samples } = entry as Partial<Record<keyof Measured, unknown>>;
+    if (typeof model !== "string" || model.length === 0 || model.length > MODEL_CHARS) continue;
+    if (typeof node !== "string" || !NODE_ID.test(node)) continue;
+    if (!Number.isSafeInteger(at) || (at as number) < 0 || (at as number) > now + FUTURE_SLACK_MS) continue;
     if (!Array.isArray(samples) || samples.length === 0 || samples.length > THROUGHPUT_WINDOW) continue;
     if (!samples.every(isFigure)) continue;
-    kept.set(nodeId, { at: at as number, samples });
+    const key = entryKey(model, node);
+    const seen = kept.get(key);
+    if (!seen || seen.at < (at as number)) kept.set(key, { model, node, at: at as number, samples });
   }
   return newest(kept);
 }
 
-/** At most `THROUGHPUT_NODES` entries: the most recently measured. */
+/** At most `THROUGHPUT_ENTRIES` entries: the most recently measured. */
 function newest(entries: Map<string, Measured>): Map<string, Measured> {
-  if (entries.size <= THROUGHPUT_NODES) return entries;
-  return new Map([...entries].sort(([, a], [, b]) => b.at - a.at).slice(0, THROUGHPUT_NODES));
+  if (entries.size <= THROUGHPUT_ENTRIES) return entries;
+  return new Map([...entries].sort(([, a], [, b]) => b.at - a.at).slice(0, THROUGHPUT_ENTRIES));
 }
 
 /**
- * The lower median of a node's recent figures: one answer far faster than the rest (a fast first answer, then slow
- * ones) does not carry it, and one slow answer among fast ones does not sink it.
+ * The lower quartile of a node's recent figures (the second-lowest of five, the lowest of four or fewer): one answer
+ * far faster than the rest does not carry it, two slow answers among fast ones (a node slow every other time) do
+ * sink it, and a single slow one among five does not.
  */
 function figureOf(samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return sorted[Math.floor((sorted.length - 1) / 4)]!;
 }
 
 /**
- * The tokens per second this client (and every client of the owner over the same store) measured of each node's
- * verified answers on one chain (`answerTokensPerSecond`), kept in its `StateStore` under `throughputKey`: what
- * `sort: "throughput"` ranks by. Each node's figure is taken from its last `THROUGHPUT_WINDOW` answers only, and
- * at most `THROUGHPUT_NODES` nodes are kept.
+ * The bytes of answer per second this client (and every client of the owner over the same store) measured of each
+ * node's verified answers on one chain, per model (`answerBytesPerSecond`), kept in its `StateStore` under
+ * `throughputKey`: what `sort: "throughput"` ranks by. Each figure is taken from the node's last
+ * `THROUGHPUT_WINDOW` answers on the model, one not measured for `THROUGHPUT_MAX_AGE_MS` is ignored, and at most
+ * `THROUGHPUT_ENTRIES` (model, node) entries are kept.
  */
 export class NodeThroughput {
   readonly #updates: StateUpdates;
@@ -83,24 +100,28 @@ export class NodeThroughput {
     this.#key = throughputKey(place);
   }
 
-  /** One more answer of `nodeId`, at `tokensPerSecond`; a figure that is no measure is not kept. */
-  async record(nodeId: bigint, tokensPerSecond: number, now = Date.now()): Promise<void> {
-    if (!isFigure(tokensPerSecond)) return;
+  /** One more answer of `nodeId` on `model`, at `bytesPerSecond`; a figure that is no measure is not kept. */
+  async record(nodeId: bigint, model: string, bytesPerSecond: number, now = Date.now()): Promise<void> {
+    if (!isFigure(bytesPerSecond) || model.length === 0 || model.length > MODEL_CHARS) return;
     await this.#updates.update(this.#key, (text) => {
-      const entries = decodeThroughput(text);
-      const id = nodeId.toString();
-      const samples = [...(entries.get(id)?.samples ?? []), tokensPerSecond].slice(-THROUGHPUT_WINDOW);
+      const entries = decodeThroughput(text, now);
+      const node = nodeId.toString();
+      const key = entryKey(model, node);
+      const samples = [...(entries.get(key)?.samples ?? []), bytesPerSecond].slice(-THROUGHPUT_WINDOW);
       // Later than every entry kept: the one measured last is never the one dropped, whatever the clock says.
       const latest = Math.max(-1, ...[...entries.values()].map((e) => e.at));
-      entries.set(id, { at: Math.max(now, latest + 1), samples });
-      const nodes = Object.fromEntries(newest(entries));
-      return { text: JSON.stringify({ nodes }), value: undefined };
+      entries.set(key, { model, node, at: Math.max(now, latest + 1), samples });
+      return { text: JSON.stringify({ entries: [...newest(entries).values()] }), value: undefined };
     });
   }
 
-  /** Each measured node's figure (tokens per second). */
-  async figures(): Promise<Map<bigint, number>> {
-    const entries = decodeThroughput(await this.store.get(this.#key));
-    return new Map([...entries].map(([nodeId, { samples }]) => [BigInt(nodeId), figureOf(samples)]));
+  /** Each node's figure on `model` (bytes per second), of those measured within `THROUGHPUT_MAX_AGE_MS`. */
+  async figures(model: string, now = Date.now()): Promise<Map<bigint, number>> {
+    const entries = decodeThroughput(await this.store.get(this.#key), now);
+    return new Map(
+      [...entries.values()]
+        .filter((e) => e.model === model && e.at >= now - THROUGHPUT_MAX_AGE_MS)
+        .map((e) => [BigInt(e.node), figureOf(e.samples)]),
+    );
   }
 }
