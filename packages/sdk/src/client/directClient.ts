@@ -410,16 +410,18 @@ export function directClient(options: DirectClientOptions): AtomaClient {
    * in the background: a store that fails to keep it, or is slow to (another process holding its lock), neither
    * fails nor delays an answer already paid for and verified.
    */
-  function measureThroughput(nodeId: bigint, model: string, verified: Sent): void {
+  function measureThroughput(nodeId: bigint, body: Body, verified: Sent): void {
     if (verified.elapsedMs === undefined) return;
+    // `body`: the request as signed in the clear (a sealed one's envelope hides it), read for its n and max_tokens.
     const bytesPerSecond = answerBytesPerSecond(
       verified.sealed?.opened ?? verified.response,
+      body,
       verified.elapsedMs,
     );
     if (bytesPerSecond === undefined) return;
     measures.run(async () => {
       const { throughput } = await contextOnce();
-      await throughput.record(nodeId, model, bytesPerSecond);
+      await throughput.record(nodeId, body.model as string, bytesPerSecond);
     });
   }
 
@@ -437,7 +439,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
     const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
-    measureThroughput(stack.nodeId, body.model as string, verified);
+    measureThroughput(stack.nodeId, body, verified);
     const recheck = () => verifyResponse(response, verifyOptions);
     if (!verified.sealed)
       return {
