@@ -74,7 +74,32 @@ describe("NodeThroughput: the bytes per second a client measured of each node, p
     expect((await book.figures(M, then)).get(1n)).toBe(500);
   });
 
-  it("drops a stored time far in the future: it neither stays the newest nor stops later records being kept", async () => {
+  it("starts a node's window afresh once its entry is older than a day: week-old fast answers do not carry it", async () => {
+    const book = new NodeThroughput(memoryStateStore(), place);
+    const lastWeek = Date.now() - 7 * THROUGHPUT_MAX_AGE_MS;
+    for (let i = 0; i < THROUGHPUT_WINDOW - 1; i++) await book.record(1n, M, 1_000, lastWeek + i);
+    await book.record(1n, M, 10);
+    expect(await book.figures(M)).toEqual(new Map([[1n, 10]]));
+  });
+
+  it("keeps an entry dated far ahead (another client's clock) when it rewrites the store, but does not rank it", async () => {
+    const store = memoryStateStore();
+    const book = new NodeThroughput(store, place);
+    const now = Date.now();
+    const ahead = { model: M, node: "1", at: now + 10 * 60_000, samples: [10] };
+    store.set(throughputKey(place), JSON.stringify({ entries: [ahead] }));
+    await book.record(2n, M, 20, now);
+    expect(await book.figures(M, now)).toEqual(new Map([[2n, 20]]));
+    const kept = JSON.parse((await store.get(throughputKey(place)))!).entries as {
+      node: string;
+      at: number;
+    }[];
+    expect(kept.find((e) => e.node === "1")?.at).toBe(ahead.at);
+    // Seen from a clock that has caught up, it ranks.
+    expect((await book.figures(M, ahead.at)).get(1n)).toBe(10);
+  });
+
+  it("does not rank a stored time far in the future: it neither stays the newest nor stops later records being kept", async () => {
     const store = memoryStateStore();
     const book = new NodeThroughput(store, place);
     const poisoned = { model: M, node: "1", at: Number.MAX_SAFE_INTEGER, samples: [10] };

@@ -16,6 +16,13 @@ const NODE_ID = /^(0|[1-9][0-9]{0,77})$/;
 /** Longer model names are no model a node serves: an entry under one is passed over. */
 const MODEL_CHARS = 256;
 
+/** One answer's measure, as `NodeThroughput.recordAll` takes it. */
+export interface ThroughputMeasure {
+  nodeId: bigint;
+  model: string;
+  bytesPerSecond: number;
+}
+
 interface Measured {
   model: string;
   node: string;
@@ -37,11 +44,10 @@ const entryKey = (model: string, node: string) => JSON.stringify([model, node]);
 
 /**
  * The entries of a stored text that are measurements (the store is text anything may have changed): a model name, a
- * node id in decimal, a time not past `now` (beyond a minute's slack: a time far ahead would stay the newest for
- * good and push every later time past what is kept) and 1 to `THROUGHPUT_WINDOW` figures each within reason.
- * Anything else is passed over; a text that holds no list holds none.
+ * node id in decimal, a time (possibly ahead of this clock: `aheadOf`) and 1 to `THROUGHPUT_WINDOW` figures each
+ * within reason. Anything else is passed over; a text that holds no list holds none.
  */
-function decodeThroughput(text: string | undefined, now: number): Map<string, Measured> {
+function decodeThroughput(text: string | undefined): Map<string, Measured> {
   const kept = new Map<string, Measured>();
   let parsed: unknown;
   try {
@@ -56,20 +62,29 @@ function decodeThroughput(text: string | undefined, now: number): Map<string, Me
     const { model, node, at, samples } = entry as Partial<Record<keyof Measured, unknown>>;
     if (typeof model !== "string" || model.length === 0 || model.length > MODEL_CHARS) continue;
     if (typeof node !== "string" || !NODE_ID.test(node)) continue;
-    if (!Number.isSafeInteger(at) || (at as number) < 0 || (at as number) > now + FUTURE_SLACK_MS) continue;
+    if (!Number.isSafeInteger(at) || (at as number) < 0) continue;
     if (!Array.isArray(samples) || samples.length === 0 || samples.length > THROUGHPUT_WINDOW) continue;
     if (!samples.every(isFigure)) continue;
     const key = entryKey(model, node);
     const seen = kept.get(key);
     if (!seen || seen.at < (at as number)) kept.set(key, { model, node, at: at as number, samples });
   }
-  return newest(kept);
+  return kept;
 }
 
-/** At most `THROUGHPUT_ENTRIES` entries: the most recently measured. */
-function newest(entries: Map<string, Measured>): Map<string, Measured> {
+/**
+ * Dated more than `FUTURE_SLACK_MS` past `now`: another client's clock far ahead of this one, or a time written to
+ * stay the newest for good. Not ranked, and not taken as the latest time (it would push every later one past it);
+ * kept on a rewrite all the same (a client with a slow clock does not erase another's measurements), but the first
+ * dropped past `THROUGHPUT_ENTRIES`.
+ */
+const aheadOf = (entry: Measured, now: number) => entry.at > now + FUTURE_SLACK_MS;
+
+/** At most `THROUGHPUT_ENTRIES` entries: the most recently measured, those dated far ahead of `now` dropped first. */
+function newest(entries: Map<string, Measured>, now: number): Map<string, Measured> {
   if (entries.size <= THROUGHPUT_ENTRIES) return entries;
-  return new Map([...entries].sort(([, a], [, b]) => b.at - a.at).slice(0, THROUGHPUT_ENTRIES));
+  const recency = (e: Measured) => (aheadOf(e, now) ? -1 : e.at);
+  return new Map([...entries].sort(([, a], [, b]) => recency(b) - recency(a)).slice(0, THROUGHPUT_ENTRIES));
 }
 
 /**
@@ -101,26 +116,40 @@ export class NodeThroughput {
   }
 
   /** One more answer of `nodeId` on `model`, at `bytesPerSecond`; a figure that is no measure is not kept. */
-  async record(nodeId: bigint, model: string, bytesPerSecond: number, now = Date.now()): Promise<void> {
-    if (!isFigure(bytesPerSecond) || model.length === 0 || model.length > MODEL_CHARS) return;
+  record(nodeId: bigint, model: string, bytesPerSecond: number, now = Date.now()): Promise<void> {
+    return this.recordAll([{ nodeId, model, bytesPerSecond }], now);
+  }
+
+  /** Several answers in one update of the store, in the order given; figures that are no measure are not kept. */
+  async recordAll(measures: readonly ThroughputMeasure[], now = Date.now()): Promise<void> {
+    const kept = measures.filter(
+      (m) => isFigure(m.bytesPerSecond) && m.model.length > 0 && m.model.length <= MODEL_CHARS,
+    );
+    if (kept.length === 0) return;
     await this.#updates.update(this.#key, (text) => {
-      const entries = decodeThroughput(text, now);
-      const node = nodeId.toString();
-      const key = entryKey(model, node);
-      const samples = [...(entries.get(key)?.samples ?? []), bytesPerSecond].slice(-THROUGHPUT_WINDOW);
-      // Later than every entry kept: the one measured last is never the one dropped, whatever the clock says.
-      const latest = Math.max(-1, ...[...entries.values()].map((e) => e.at));
-      entries.set(key, { model, node, at: Math.max(now, latest + 1), samples });
-      return { text: JSON.stringify({ entries: [...newest(entries).values()] }), value: undefined };
+      const entries = decodeThroughput(text);
+      for (const { nodeId, model, bytesPerSecond } of kept) {
+        const node = nodeId.toString();
+        const key = entryKey(model, node);
+        const before = entries.get(key);
+        // An entry measured longer ago than a figure is kept starts afresh: old answers do not stay in the window.
+        const recent = before && before.at >= now - THROUGHPUT_MAX_AGE_MS ? before.samples : [];
+        const samples = [...recent, bytesPerSecond].slice(-THROUGHPUT_WINDOW);
+        // Later than every entry kept: the one measured last is never the one dropped, whatever the clock says.
+        const current = [...entries.values()].filter((e) => !aheadOf(e, now));
+        const latest = Math.max(-1, ...current.map((e) => e.at));
+        entries.set(key, { model, node, at: Math.max(now, latest + 1), samples });
+      }
+      return { text: JSON.stringify({ entries: [...newest(entries, now).values()] }), value: undefined };
     });
   }
 
   /** Each node's figure on `model` (bytes per second), of those measured within `THROUGHPUT_MAX_AGE_MS`. */
   async figures(model: string, now = Date.now()): Promise<Map<bigint, number>> {
-    const entries = decodeThroughput(await this.store.get(this.#key), now);
+    const entries = newest(decodeThroughput(await this.store.get(this.#key)), now);
     return new Map(
       [...entries.values()]
-        .filter((e) => e.model === model && e.at >= now - THROUGHPUT_MAX_AGE_MS)
+        .filter((e) => e.model === model && e.at >= now - THROUGHPUT_MAX_AGE_MS && !aheadOf(e, now))
         .map((e) => [BigInt(e.node), figureOf(e.samples)]),
     );
   }
