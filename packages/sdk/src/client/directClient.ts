@@ -27,7 +27,7 @@ import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 import { genesisHash } from "../state/genesisHash.js";
 import { KeptStacks } from "../state/keptStacks.js";
-import { NodeThroughput } from "../state/nodeThroughput.js";
+import { NodeThroughput, type ThroughputMeasure } from "../state/nodeThroughput.js";
 import { memoryStateStore } from "../state/stateStore.js";
 import { checkedKeptReceipts } from "../verify/keptReceiptCheck.js";
 import { memoryTaskLogStore } from "../verify/taskLogCache.js";
@@ -36,7 +36,7 @@ import { verifyResponse } from "../verify/verifyResponse.js";
 import { adoptedAuditor } from "./adoptedAuditor.js";
 import { answerBytesPerSecond } from "./answerThroughput.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
-import { BackgroundLimit } from "./backgroundLimit.js";
+import { BatchedWrites } from "./batchedWrites.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
 import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
@@ -62,8 +62,8 @@ type Sent = Verified & { sealed?: SealedVerified | undefined; elapsedMs?: number
 const NEW_STACK_WAIT_MS = 30_000;
 const NEW_STACK_POLL_MS = 250;
 
-/** Measurements of answers being written to the store at once (`BackgroundLimit`): past this many, one is dropped. */
-const MEASURES_PENDING = 8;
+/** Measurements of answers waiting while a write to the store is under way (`BatchedWrites`): past this, the oldest go. */
+const MEASURES_WAITING = 256;
 
 /**
  * Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. The answer is
@@ -404,10 +404,13 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     });
   }
 
-  const measures = new BackgroundLimit(MEASURES_PENDING);
+  const measures = new BatchedWrites<ThroughputMeasure>(MEASURES_WAITING, async (batch) => {
+    const { throughput } = await contextOnce();
+    await throughput.recordAll(batch);
+  });
   /**
    * A verified answer's bytes per second into the node's figure on `model` (`sort: "throughput"`). Only a measure,
-   * in the background: a store that fails to keep it, or is slow to (another process holding its lock), neither
+   * in the background, written with those that arrive while the store is busy in one update: a store that fails to keep it, or is slow to (another process holding its lock), neither
    * fails nor delays an answer already paid for and verified.
    */
   function measureThroughput(nodeId: bigint, body: Body, verified: Sent): void {
@@ -419,10 +422,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
       verified.elapsedMs,
     );
     if (bytesPerSecond === undefined) return;
-    measures.run(async () => {
-      const { throughput } = await contextOnce();
-      await throughput.record(nodeId, body.model as string, bytesPerSecond);
-    });
+    measures.add({ nodeId, model: body.model as string, bytesPerSecond });
   }
 
   async function answered(current: Serving, verified: Sent, body: Body): Promise<AtomaAnswer> {
