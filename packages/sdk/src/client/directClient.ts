@@ -39,6 +39,7 @@ import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClien
 import { BatchedWrites } from "./batchedWrites.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
+import { NewStackSends } from "./newStackSend.js";
 import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
 import { withTokenLimit } from "./requestMarks.js";
 import { type RestartGuard, restartGuard } from "./restartGuard.js";
@@ -55,36 +56,11 @@ interface Serving {
   attested?: Attested | undefined;
 }
 
-/** `elapsedMs`: from sending the request (its first try, `sendOn`) to the answer's end. */
+/** `elapsedMs`: from sending the request (its first try, `NewStackSends`) to the answer's end. */
 type Sent = Verified & { sealed?: SealedVerified | undefined; elapsedMs?: number | undefined };
-
-/** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
-const NEW_STACK_WAIT_MS = 30_000;
-const NEW_STACK_POLL_MS = 250;
 
 /** Measurements of answers waiting while a write to the store is under way (`BatchedWrites`): past this, the oldest go. */
 const MEASURES_WAITING = 256;
-
-/**
- * Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. The answer is
- * timed (`elapsedMs`) from before the first try, from the request sent, not from its first content: a node that
- * refuses the first tries while it generates (or holds its tokens back) and then sends the answer at once would
- * otherwise look as fast as it pleased.
- */
-async function sendOn(serving: Serving, send: (serving: Serving) => Promise<Sent>): Promise<Sent> {
-  const startedAt = performance.now();
-  const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
-  for (;;) {
-    try {
-      const sent = await send(serving);
-      return { ...sent, elapsedMs: performance.now() - startedAt };
-    } catch (error) {
-      const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
-      if (!(unseen && serving.stack.bought && Date.now() < giveUpAt)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, NEW_STACK_POLL_MS));
-    }
-  }
-}
 
 /**
  * Non-custodial: the user's key buys (or reuses) a stack for each model from a node picked on-chain, and signs
@@ -322,12 +298,12 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     const chosen = servingFor(model);
     let current = await chosen;
     try {
-      verified = await sendOn(current, send);
+      verified = await newStackSends.send(current.stack, () => send(current));
     } catch (error) {
       if (error instanceof ReceiptWithheldError && withholdingProven(error)) {
         guard.beforeAnother(error);
         current = await servingAfterStall(model, chosen, current, error);
-        verified = await sendOn(current, send);
+        verified = await newStackSends.send(current.stack, () => send(current));
         return answered(current, verified, body);
       }
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
@@ -369,7 +345,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
             : cause;
         });
       }
-      verified = await sendOn(current, send);
+      verified = await newStackSends.send(current.stack, () => send(current));
     }
     return answered(current, verified, body);
   }
@@ -404,6 +380,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     });
   }
 
+  const newStackSends = new NewStackSends();
   const measures = new BatchedWrites<ThroughputMeasure>(MEASURES_WAITING, async (batch) => {
     const { throughput } = await contextOnce();
     await throughput.recordAll(batch);
