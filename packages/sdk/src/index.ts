@@ -13,6 +13,7 @@ export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { GatewayConfidentialChoice } from "./client/gatewaySealedClient.js";
 export type { LowerLevelNotice, NodePreferences, NodeSort, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
+export { EXPLORE_SHARE, SLOW_SHARE } from "./client/throughputRank.js";
 export {
   closeUnprovenReported,
   closeUnprovenStack,
@@ -123,6 +124,7 @@ export {
   THROUGHPUT_ENTRIES,
   THROUGHPUT_MAX_AGE_MS,
   THROUGHPUT_WINDOW,
+  type ThroughputMeasure,
   throughputKey,
 } from "./state/nodeThroughput.js";
 export {

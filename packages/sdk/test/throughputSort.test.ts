@@ -158,7 +158,7 @@ describe('the non-custodial client\'s sort: "throughput"', () => {
     const answer = await client.chat(ask(dev.ready.model, "Count to ten"));
     expect(answer.verdict?.ok).toBe(true);
     expect(relay.refusedChats).toBeGreaterThan(1);
-    const bytes = generatedBytes(answer.response as unknown as Record<string, unknown>);
+    const bytes = generatedBytes(answer.response as unknown as Record<string, unknown>, answer.request);
     expect(bytes).toBeGreaterThan(0);
     await expect.poll(async () => (await figuresIn(dir, account)).get(a), { timeout: 10_000 }).toBeDefined();
     expect((await figuresIn(dir, account)).get(a)!).toBeLessThanOrEqual(bytes / (refusedMs / 1000));
