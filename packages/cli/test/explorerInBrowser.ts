@@ -8,9 +8,12 @@ import {
   closeStack,
   createAtomaWalletClient,
   devAccounts,
+  execute,
   getAttestation,
   getModel,
+  getNode,
   modelIdOf,
+  NodeStatus,
   proveReceiptFraud,
   readStack,
   reportWeightsMismatch,
@@ -49,6 +52,16 @@ const hasReported = (reader: ReturnType<typeof readContext>, modelId: Hex, round
     functionName: "hasReported",
     args: [modelId, round, nodeId],
   });
+
+/** The dev deployment's governor: anvil's first account, which anvil signs for. */
+async function governorOf(ready: DevReady): Promise<ChainContext> {
+  const chain = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
+  const [deployer] = await devAccounts(chain);
+  return {
+    ...readContext(parseNetwork(JSON.stringify(ready))),
+    walletClient: createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" }),
+  };
+}
 
 /** The `atoma` command of the clone `atoma dev` runs from, which the page's command names (a path with no quoting). */
 const ATOMA_BIN = fileURLToPath(new URL("../bin/atoma.js", import.meta.url));
@@ -455,16 +468,19 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await text(tab, `${row} [data-testid="model-status"]`)).toBe("active");
       if (registered.mismatchReports === 0 && (await reportRound(reader, modelId)) === 0n)
         expect(await text(tab, `${row} [data-testid="mismatch-reports"]`)).toBe("none");
-      // A dev node that has not reported in this round yet (each may report once a round: a second is
-      // AlreadyReported) says the published weights are not the registered root. Its key is its operator's and
-      // signer's. The count goes on from the round's own, so the test holds on a network it already ran on.
+      // An active dev node (a slashed one's report is NodeNotActive) that has not reported in this round yet (each
+      // may report once a round: a second is AlreadyReported) says the published weights are not the registered
+      // root. Its key is its operator's and signer's. The count goes on from the round's own, so the test holds on a
+      // network it already ran on.
       const round = await reportRound(reader, modelId);
-      const unreported: number[] = [];
-      for (const [index, node] of ready.nodes.entries())
-        if (!(await hasReported(reader, modelId, round, BigInt(node.id)))) unreported.push(index);
-      const index = unreported[0];
+      const eligible: number[] = [];
+      for (const [index, node] of ready.nodes.entries()) {
+        const active = (await getNode(reader, BigInt(node.id))).status === NodeStatus.Active;
+        if (active && !(await hasReported(reader, modelId, round, BigInt(node.id)))) eligible.push(index);
+      }
+      const index = eligible[0];
       if (index === undefined)
-        throw new Error("every dev node has reported this round: start a fresh atoma dev");
+        throw new Error("no active dev node is left to report this round: start a fresh atoma dev");
       const reporter = ready.nodes[index]!;
       const key = loadKeyFile(join(stateDir, "nodes", `node-${index + 1}`, "node.key"));
       expect(isAddressEqual(key.address, reporter.address)).toBe(true);
@@ -483,6 +499,19 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await text(tab, `${row} [data-testid="model-status"]`)).toBe(
         filed.disabled ? "disabled" : "active",
       );
+      if (filed.disabled) {
+        // The report that reached the threshold disabled the model: governance enables it again (a new round), for
+        // the tests after this one serve it, and the page follows.
+        await execute(await governorOf(ready), {
+          address: reader.addresses.ModelRegistry,
+          abi: modelRegistryAbi,
+          functionName: "enableModel",
+          args: [modelId],
+        });
+        await expect
+          .poll(() => text(tab, `${row} [data-testid="model-status"]`), { timeout: 20_000 })
+          .toBe("active");
+      }
       expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
     }, 30_000);
 
@@ -583,13 +612,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const network = parseNetwork(JSON.stringify(ready));
       const reader = readContext(network);
       const taskId = BigInt(ready.tasks.confidential);
-      // The dev deployment's governor: anvil's first account, which anvil signs for.
-      const chain = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
-      const [deployer] = await devAccounts(chain);
-      const governor: ChainContext = {
-        ...reader,
-        walletClient: createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" }),
-      };
+      const governor = await governorOf(ready);
       const first = await getAttestation(reader, BigInt(ready.nodes[0]!.id));
       if (!first) throw new Error("the dev node holds no attestation record");
       expect(first.gpu).toBe(false);

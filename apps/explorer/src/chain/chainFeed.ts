@@ -40,14 +40,20 @@ const POLL_MS = 500;
 /** How soon a failed read is asked again when no new block comes to ask it. */
 const RETRY_MS = 1_000;
 const SPAN = 5_000n;
+/**
+ * How many blocks below the cursor each refresh reads again: a lagging backend behind a load balancer answers no
+ * logs for blocks above its own head, and the next refresh corrects it (the events kept once each, so none twice).
+ */
+const TRAILING = 8n;
 
 const eventKey = (event: ChainEvent) => `${event.tx}-${event.logIndex}`;
 
 /**
  * Follows the chain from the network's deployment block (genesis when it names none): each new block's events of the watched contracts are decoded and appended, and
  * the registered nodes re-read, so the pages update without a reload. A dev chain is small enough to read whole.
- * Each read stands alone: the block cursor moves once a span's logs are read (a failed node read keeps the last good
- * list; the genesis block is read apart, best-effort), and whatever failed is asked again on a timer too.
+ * Each read stands alone: the block cursor moves once a span's logs are read (the last few blocks below it are read
+ * again at each refresh; a failed node read keeps the last good list; the genesis block is read apart, best-effort),
+ * and whatever failed is asked again on a timer too.
  */
 export class ChainFeed {
   readonly publicClient;
@@ -64,6 +70,8 @@ export class ChainFeed {
   readonly #contractOf = new Map<string, WatchedContract>();
   /** The first block not read yet: the network's deployment block at first (none of the contracts logged before it). Never lowered. */
   #next: bigint;
+  /** The first block the logs are read from: the trailing re-read never goes below it. */
+  #first: bigint;
   /** The events kept, by transaction hash and log index: a span read twice adds none of them again. */
   readonly #kept = new Set<string>();
   /** Whether the deployment block has been checked to be the TaskRegistry's. */
@@ -74,12 +82,14 @@ export class ChainFeed {
   #again = false;
   #readingGenesis = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #genesisRetry: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #stop: (() => void) | undefined;
 
   constructor(network: Network) {
     this.network = network;
     this.#next = BigInt(network.deploymentBlock ?? 0);
+    this.#first = this.#next;
     this.publicClient = createAtomaPublicClient({ ...network, pollingInterval: POLL_MS });
     for (const name of Object.keys(watchedContracts) as WatchedContract[]) {
       const address = network.contracts[name];
@@ -102,6 +112,8 @@ export class ChainFeed {
     this.#stopped = true;
     clearTimeout(this.#retry);
     this.#retry = undefined;
+    clearTimeout(this.#genesisRetry);
+    this.#genesisRetry = undefined;
     this.#stop?.();
   }
 
@@ -164,6 +176,7 @@ export class ChainFeed {
       if (wrong !== undefined) {
         this.#warning = wrong.message;
         this.#next = 0n;
+        this.#first = 0n;
       }
       this.#fromChecked = true;
     }
@@ -189,10 +202,14 @@ export class ChainFeed {
     return failure;
   }
 
-  /** Each span's events, kept as soon as its logs are read: the cursor moves past it then, only forward. */
+  /**
+   * Each span's events, kept as soon as its logs are read: the cursor moves past it then, only forward. The last
+   * `TRAILING` blocks read are read again, so an empty answer from a lagging backend loses nothing for good.
+   */
   async #readLogs(head: bigint, found: Partial<ChainSnapshot>): Promise<void> {
+    const start = this.#next - TRAILING > this.#first ? this.#next - TRAILING : this.#first;
     // In spans an RPC node accepts: a long chain is read a piece at a time.
-    for (let from = this.#next; from <= head; from += SPAN) {
+    for (let from = start; from <= head; from += SPAN) {
       const toBlock = from + SPAN - 1n < head ? from + SPAN - 1n : head;
       const logs = await this.publicClient.getLogs({
         address: [...this.#contractOf.keys()] as Address[],
@@ -208,19 +225,32 @@ export class ChainFeed {
 
   /**
    * The genesis block's hash, read apart from the spans and best-effort (an RPC node that cannot serve block 0
-   * holds nothing else back): asked at each refresh until a real hash comes.
+   * holds nothing else back): asked at each refresh, and on a timer (an idle chain brings no refresh), until a real
+   * hash comes.
    */
   async #readGenesis(): Promise<void> {
     if (this.#snapshot.genesisHash !== undefined || this.#readingGenesis) return;
     this.#readingGenesis = true;
+    let genesisHash: Hex | undefined;
     try {
-      const genesisHash = blockHashOf((await this.publicClient.getBlock({ blockNumber: 0n })).hash);
-      if (genesisHash !== undefined && !this.#stopped) this.#set({ genesisHash });
+      genesisHash = blockHashOf((await this.publicClient.getBlock({ blockNumber: 0n })).hash);
     } catch {
-      // Not shown: the answer files wait for it, and the next refresh asks again.
+      // Not shown: the answer files wait for it, and it is asked again.
     } finally {
       this.#readingGenesis = false;
     }
+    if (this.#stopped) return;
+    if (genesisHash !== undefined) this.#set({ genesisHash });
+    else this.#readGenesisLater();
+  }
+
+  /** Asks for the genesis block again, though no new block comes to ask it (one timer at a time). */
+  #readGenesisLater(): void {
+    if (this.#genesisRetry !== undefined) return;
+    this.#genesisRetry = setTimeout(() => {
+      this.#genesisRetry = undefined;
+      void this.#readGenesis();
+    }, RETRY_MS);
   }
 
   #decode(logs: Log[]): ChainEvent[] {

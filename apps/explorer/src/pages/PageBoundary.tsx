@@ -6,7 +6,7 @@ interface Caught {
 
 /**
  * Holds a page's crash to that page: the rest of the explorer (its header, the other pages, the playground kept
- * mounted behind them) goes on showing the chain. The page is tried again when the chain moves on (`resetKey`).
+ * mounted behind them) goes on showing the chain. The page is tried again when the chain moves on (`resetKey`) past the block it crashed on.
  */
 export class PageBoundary extends Component<
   { name: string; resetKey?: unknown; children: ReactNode },
@@ -18,8 +18,14 @@ export class PageBoundary extends Component<
     return { error: error instanceof Error ? error : new Error(String(error)) };
   }
 
-  override componentDidUpdate(previous: { resetKey?: unknown }): void {
-    if (this.state.error !== undefined && previous.resetKey !== this.props.resetKey)
+  override componentDidUpdate(previous: { resetKey?: unknown }, before: Caught): void {
+    // Only an error caught before this update: a crash on the render the new key itself brought (its `previous` key
+    // still the old one) would otherwise be tried again at once, and crash twice on every block.
+    if (
+      before.error !== undefined &&
+      this.state.error !== undefined &&
+      previous.resetKey !== this.props.resetKey
+    )
       this.setState({ error: undefined });
   }
 

@@ -13,6 +13,7 @@ import { blockHashOf } from "../chain/genesisHash.js";
 import type { ExplorerConfig } from "../config.js";
 import { AnswerFiles } from "../playground/AnswerFiles.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
+import { isFinal, nextVerdict } from "../playground/nextVerdict.js";
 import { pageStore } from "../playground/pageStore.js";
 import { type AnswerChain, answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
 
@@ -79,8 +80,6 @@ function answeredTurn(question: string, result: Awaited<ReturnType<AtomaClient["
     verdict: result.verdict,
   };
 }
-/** Settlement states a verdict no longer moves from (a fraud proven after payment shows in `atoma verify`). */
-const FINAL = new Set(["finalized", "failed", "node_slashed"]);
 /** The contracts whose events can change a verified answer's verdict. */
 const RECHECKED_ON = new Set(["SettlementManager", "ChallengeManager", "NodeRegistry"]);
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
@@ -153,11 +152,13 @@ export const Playground = memo(function Playground({
     } catch {
       return; // the chain could not be read this time: the next event asks again
     }
-    // A proof the node did not hand over this time is no finding against an answer already verified.
-    if (turn.verdict?.ok && !verdict.ok && verdict.failures.every((code) => code === "proof_unavailable"))
-      return;
-    // The proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
-    update(index, { verdict });
+    // Weighed against the verdict shown now, not the one the check was asked with (it may have moved on since). The
+    // proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
+    setTurns((all) =>
+      all.map((shown, i) =>
+        i === index ? { ...shown, verdict: nextVerdict(shown.verdict, verdict) } : shown,
+      ),
+    );
   }
 
   // A verified answer's verdict is read again whenever a block brings a settlement, challenge or slash, until its
@@ -166,8 +167,7 @@ export const Playground = memo(function Playground({
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
   useEffect(() => {
     turns.forEach((turn, index) => {
-      const settlement = turn.verdict?.settlement;
-      if (turn.verdict?.ok && (settlement === undefined || !FINAL.has(settlement))) void verify(index, turn);
+      if (turn.verdict?.ok && !isFinal(turn.verdict)) void verify(index, turn);
     });
   }, [settlementEvents]);
 
