@@ -48,8 +48,9 @@ export interface AttestNetwork {
    */
   startLate(): Promise<void>;
   /**
-   * Registers, subscribes (at PRICE) and starts `count` more nodes, then moves to the next epoch, from which they
-   * serve and attest (a test whose cheaters were slashed tops its network up this way).
+   * Subscribes (at PRICE) and starts `count` more nodes (a test whose cheaters were slashed tops its network up this
+   * way): the `spares` first, which serve and attest at once; beyond them, nodes registered now, and the network moves
+   * to the next epoch, from which they serve.
    */
   addNodes(count: number): Promise<HarnessNode[]>;
   /** Stops a node's process stand-in; `start` brings it back over the same database, blobs and port. */
@@ -81,6 +82,11 @@ export interface AttestNetworkOptions {
    * `startLate`. @default 0
    */
   late?: number | undefined;
+  /**
+   * Nodes registered (and staked) with the rest but not subscribed or started: `addNodes` takes them first, so they
+   * serve and check at once, with no epoch to wait (and no jump of the clock past deadlines still running). @default 0
+   */
+  spares?: number | undefined;
 }
 
 const freePort = StallingFront.freePort;
@@ -116,11 +122,12 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   });
 
   type Registered = Omit<HarnessNode, "node" | "metrics"> & {
+    registration: DevNode;
     port: number;
     releasePort: () => Promise<void>;
   };
   /** Registers and subscribes one node (its process is not started): `late` ones at twice the price. */
-  const register = async (late: boolean): Promise<Registered> => {
+  const register = async (subscription: "cheap" | "late" | "none"): Promise<Registered> => {
     const held = await StallingFront.heldPort();
     const front = new StallingFront(held.port);
     const frontPort = await freePort();
@@ -130,8 +137,10 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       collateral: COLLATERAL,
       operatorToma: parseEther("10000"),
     });
-    await network.subscribe(node, taskId, late ? { pricePerMillion: 2n * PRICE } : {});
+    if (subscription !== "none")
+      await network.subscribe(node, taskId, subscription === "late" ? { pricePerMillion: 2n * PRICE } : {});
     return {
+      registration: node,
       nodeId: node.nodeId,
       signer: node.signer,
       signerAccount: node.signerAccount,
@@ -142,7 +151,12 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   };
   const makers = new Map<bigint, () => AtomaNode>();
   /** The node software of a registered node, made (not started) over its own database, blobs and port. */
-  const build = ({ port, releasePort: _, ...identity }: Registered): HarnessNode => {
+  const build = ({
+    port,
+    releasePort: _release,
+    registration: _registration,
+    ...identity
+  }: Registered): HarnessNode => {
     const config = devNodeConfig(
       network,
       {
@@ -180,7 +194,9 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
   const lateCount = options.late ?? 0;
   const registered: Registered[] = [];
   for (let index = 0; index < options.nodes; index++)
-    registered.push(await register(index >= options.nodes - lateCount));
+    registered.push(await register(index >= options.nodes - lateCount ? "late" : "cheap"));
+  const spares: Registered[] = [];
+  for (let index = 0; index < (options.spares ?? 0); index++) spares.push(await register("none"));
   const lateStarts: (() => Promise<void>)[] = [];
   const lateReleases: (() => Promise<void>)[] = [];
   // Node start-up is mostly the embedded database's: start them side by side.
@@ -222,15 +238,20 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     },
     async addNodes(count) {
       const added: HarnessNode[] = [];
+      let fresh = false;
       for (let i = 0; i < count; i++) {
-        const identity = await register(false);
+        const spare = spares.shift();
+        const identity = spare ?? (await register("cheap"));
+        if (spare) await network.subscribe(spare.registration, taskId, {});
+        else fresh = true;
         const harnessNode = build(identity);
         await identity.releasePort();
         await harnessNode.node.start();
         nodes.push(harnessNode);
         added.push(harnessNode);
       }
-      await network.nextEpoch();
+      // A node registered now serves from the next epoch: the clock jumps an epoch (past every deadline running).
+      if (fresh) await network.nextEpoch();
       return added;
     },
     async restart(nodeId, whileStopped) {
@@ -241,6 +262,7 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       await harnessNode.node.start();
     },
     async stop() {
+      await Promise.allSettled(spares.splice(0).map((spare) => spare.releasePort()));
       await Promise.allSettled(lateStarts.splice(0).map((_, i) => lateReleases[i]!()));
       await Promise.allSettled(nodes.map((n) => n.front.close()));
       await Promise.allSettled(nodes.map((n) => n.node.stop()));

@@ -54,7 +54,12 @@ export async function endPassedOver(net: AttestNetwork, served: ServedStack, hon
     }
     throw new Error(`${error.message} (last seen: ${seen})\n${rows.join("\n")}`);
   });
-  if (committed !== SettlementPhase.Reveal) return;
+  if (committed !== SettlementPhase.Reveal) {
+    // An honest server's settlement is never failed or timed out: that would be a node or contract bug to show.
+    if (honest && (committed === SettlementPhase.Failed || committed === SettlementPhase.TimedOut))
+      throw new Error(`passed-over honest stack ${served.stackId} ended in phase ${committed}`);
+    return;
+  }
   if (honest) {
     const indices = await net.deployment.contracts.settlementManager.read.sampledIndices([served.stackId]);
     await revealOnly(served, [...indices]);
