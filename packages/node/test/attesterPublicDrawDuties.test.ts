@@ -27,10 +27,12 @@ for (const factory of testDatabaseFactories()) {
           .where("stack_id", "=", stackId)
           .execute();
       const uniqueStack = () => 5_000_000_000n + BigInt(Math.floor(Math.random() * 1e9));
-
-      it("a candidate the top-up names while its selection row is still pending keeps its duty: a step that read the row in the window cannot delete it", async () => {
+      /**
+       * A window opens on a fresh stack (`SelectionOpened`: the node's pending row, due at the window's end, 100) and a
+       * step reads that row: the duty as the step holds it.
+       */
+      const windowRowRead = async () => {
         const stackId = uniqueStack();
-        // The window opens (`SelectionOpened`): every candidate holds a pending row, due at the window's end.
         await insertDuty(state.db, {
           kind: "attest",
           stackId,
@@ -39,18 +41,25 @@ for (const factory of testDatabaseFactories()) {
           commitDeadline: 100n,
           eventBlock: 10n,
         });
-        // A step reads it; by its chain reads the window is over and the node is not seated ...
         const stale = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.stackId === stackId)!;
-        expect(stale).toMatchObject({ state: "pending", commitDeadline: 100n });
-        // ... the window's public top-up names the node meanwhile (`AttesterReplaced`) ...
-        await recordPublicDraw(state.db, {
+        return { stackId, stale };
+      };
+      const publicDraw = (stackId: bigint, commitDeadline: bigint, indices: bigint[] = []) =>
+        recordPublicDraw(state.db, {
           kind: "attest",
           stackId,
           round: 0n,
-          indices: [],
-          commitDeadline: 500n,
+          indices,
+          commitDeadline,
           eventBlock: 20n,
         });
+
+      it("a candidate the top-up names while its selection row is still pending keeps its duty: a step that read the row in the window cannot delete it", async () => {
+        // The window opens; a step reads the row, and by its chain reads the window is over and the node not seated ...
+        const { stackId, stale } = await windowRowRead();
+        expect(stale).toMatchObject({ state: "pending", commitDeadline: 100n });
+        // ... the window's public top-up names the node meanwhile (`AttesterReplaced`) ...
+        await publicDraw(stackId, 500n);
         // ... and the step forgets the selection duty it read: the drawn attester's duty must stay, due at the draw's deadline.
         await deleteDutyAsRead(state.db, stale);
         const rows = await rowsOf(stackId);
@@ -60,24 +69,8 @@ for (const factory of testDatabaseFactories()) {
       }, 60_000);
 
       it("the first draw's event gives a pending row its sample; a step that read the row before the draw forgets nothing", async () => {
-        const stackId = uniqueStack();
-        await insertDuty(state.db, {
-          kind: "attest",
-          stackId,
-          round: 0n,
-          indices: [],
-          commitDeadline: 100n,
-          eventBlock: 10n,
-        });
-        const stale = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.stackId === stackId)!;
-        await recordPublicDraw(state.db, {
-          kind: "attest",
-          stackId,
-          round: 0n,
-          indices: [3n, 1n],
-          commitDeadline: 400n,
-          eventBlock: 20n,
-        });
+        const { stackId, stale } = await windowRowRead();
+        await publicDraw(stackId, 400n, [3n, 1n]);
         await deleteDutyAsRead(state.db, stale);
         const [row] = await rowsOf(stackId);
         expect(row).toMatchObject({ task_id: stale.taskId, state: "pending" });
@@ -86,16 +79,7 @@ for (const factory of testDatabaseFactories()) {
       }, 60_000);
 
       it("a node forgets a selection row the top-up did not touch (not named: nothing keeps it)", async () => {
-        const stackId = uniqueStack();
-        await insertDuty(state.db, {
-          kind: "attest",
-          stackId,
-          round: 0n,
-          indices: [],
-          commitDeadline: 100n,
-          eventBlock: 10n,
-        });
-        const stale = (await listOpenDuties(state.db, { limit: 10_000 })).find((d) => d.stackId === stackId)!;
+        const { stackId, stale } = await windowRowRead();
         await deleteDutyAsRead(state.db, stale);
         expect(await rowsOf(stackId)).toEqual([]);
       }, 60_000);
