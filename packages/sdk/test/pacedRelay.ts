@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { bodyOf, DROPPED_HEADERS } from "./relay.js";
 
 /** A node seen through a path that delivers its streamed answers slowly. */
 export interface PacedRelay {
@@ -32,20 +33,6 @@ function refuseUnknownStack(response: ServerResponse): void {
       },
     }),
   );
-}
-
-const DROPPED_HEADERS = new Set([
-  "content-length",
-  "content-encoding",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-]);
-
-async function bodyOf(request: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of request) parts.push(part as Buffer);
-  return Buffer.concat(parts);
 }
 
 /**

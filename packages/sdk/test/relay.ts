@@ -30,7 +30,7 @@ export interface Relay {
 }
 
 /** Headers that describe the body as the server sent it, not as the relay hands it on. */
-const DROPPED_HEADERS = new Set([
+export const DROPPED_HEADERS = new Set([
   "content-length",
   "content-encoding",
   "transfer-encoding",
@@ -38,7 +38,7 @@ const DROPPED_HEADERS = new Set([
   "keep-alive",
 ]);
 
-async function bodyOf(request: IncomingMessage): Promise<Buffer> {
+export async function bodyOf(request: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of request) parts.push(part as Buffer);
   return Buffer.concat(parts);
