@@ -133,9 +133,13 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         uint256 nodeAmount,
         uint256 modelAmount,
         uint256 attesterAmountEach,
-        uint256 refunded
+        uint256 refunded,
+        uint256 attestersPaid
     );
-    event SettlementFailed(uint256 indexed stackId, uint256 indexed nodeId, uint8 reason, uint256 refunded);
+    /// `attestersPaid`: what the attesters who were right shared (bonds forfeited to the treasury excluded).
+    event SettlementFailed(
+        uint256 indexed stackId, uint256 indexed nodeId, uint8 reason, uint256 refunded, uint256 attestersPaid
+    );
     event SettlementTimedOut(uint256 indexed stackId, uint256 indexed nodeId, uint256 refunded);
     event ParamsUpdated(Params params);
 
@@ -509,9 +513,8 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         }
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         uint256[] memory honest = _attesterIds(stackId, reason == FAIL_NO_REVEAL ? COMMITTED : ASSIGNED);
-        uint256 refunded = _payFailed(stackId, stack, st, honest, reason);
+        _payFailed(stackId, stack, st, honest, reason);
         nodeRegistry.slashFraud(stack.nodeId, stack.owner, honest);
-        emit SettlementFailed(stackId, stack.nodeId, reason, refunded);
     }
 
     /// Pays out an accepted settlement once the owner's challenge window has closed.
@@ -557,8 +560,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
         uint256[] memory paid =
             attestersPaid ? _attesterIds(stackId, attestationDispute ? DISSENTED : COMMITTED) : new uint256[](0);
-        uint256 refunded = _payFailed(stackId, stack, st, paid, FAIL_DISPUTE_LOST);
-        emit SettlementFailed(stackId, stack.nodeId, FAIL_DISPUTE_LOST, refunded);
+        _payFailed(stackId, stack, st, paid, FAIL_DISPUTE_LOST);
     }
 
     /// `ReceiptFraud` proved the node signed what it did not serve: it is never paid for the stack. An unsettled
@@ -576,7 +578,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
                 || phase == Phase.Accepted;
         if (!unpaid) return 0;
         refunded = _payFailed(stackId, stack, st, _attesterIds(stackId, COMMITTED), FAIL_FRAUD_PROVEN);
-        emit SettlementFailed(stackId, stack.nodeId, FAIL_FRAUD_PROVEN, refunded);
     }
 
     // ---------------------------------------------------------------- views
@@ -690,8 +691,7 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
     /// No attester could check the work: the owner is refunded in full and the server paid nothing, unslashed.
     function _unverifiable(uint256 stackId, Settlement storage st) internal {
         IStackManager.Stack memory stack = stackManager.getStack(stackId);
-        uint256 refunded = _payFailed(stackId, stack, st, new uint256[](0), FAIL_UNVERIFIABLE);
-        emit SettlementFailed(stackId, stack.nodeId, FAIL_UNVERIFIABLE, refunded);
+        _payFailed(stackId, stack, st, new uint256[](0), FAIL_UNVERIFIABLE);
     }
 
     /// Declarers' shares are their bonds: when the server posted the requests they asked for, those shares go
@@ -745,10 +745,19 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         uint256 refunded = vault.payOut(bytes32(stackId), p);
         // Reputation rewards work done: an empty settlement earns none.
         stackManager.markClosed(stackId, st.units > 0);
-        emit SettlementFinalized(stackId, stack.nodeId, p.nodeAmount, p.modelAmount, p.attesterAmountEach, refunded);
+        emit SettlementFinalized(
+            stackId,
+            stack.nodeId,
+            p.nodeAmount,
+            p.modelAmount,
+            p.attesterAmountEach,
+            refunded,
+            p.attesterIds.length * p.attesterAmountEach
+        );
     }
 
-    /// The server is paid nothing; `paid` attesters share the surcharge; the owner gets the rest back.
+    /// The server is paid nothing; `paid` attesters share the surcharge; the owner gets the rest back. Emits
+    /// `SettlementFailed`.
     function _payFailed(
         uint256 stackId,
         IStackManager.Stack memory stack,
@@ -767,5 +776,6 @@ contract SettlementManager is ISettlementManager, AtomaAccess, ReentrancyGuardTr
         refunded = vault.payOut(bytes32(stackId), p);
         stackManager.markClosed(stackId, false);
         if (releaseAttesters) _releaseAttesters(stackId);
+        emit SettlementFailed(stackId, stack.nodeId, reason, refunded, p.attesterIds.length * p.attesterAmountEach);
     }
 }

@@ -1,8 +1,12 @@
 import { DisputeOutcome } from "@atoma/contracts";
 import type { RecomputedSample } from "@atoma/core";
 import { atomaDomain, signRequest } from "@atoma/core";
+import { parseNetwork } from "@atoma/sdk";
 import { encodeAbiParameters, type Hash, keccak256, type LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { named } from "../../../apps/explorer/src/chain/chainEvent.js";
+import { ChainFeed } from "../../../apps/explorer/src/chain/chainFeed.js";
+import { totalsOf } from "../../../apps/explorer/src/chain/summary.js";
 import { buyStack, closeStack } from "../src/actions/buyStack.js";
 import { answerChallenge, challengeSettlement } from "../src/actions/challengeSettlement.js";
 import { claimEmission } from "../src/actions/claimEmission.js";
@@ -563,5 +567,37 @@ describe("stacks, settlement, attestation, disputes and claims against anvil", (
     await expect(claimOwnerFees(user.ctx, { epochs: [epoch] })).rejects.toMatchObject({
       errorName: "NothingToClaim",
     });
+  });
+
+  it("the explorer counts as fees paid what the vault credited as fees: agreeing attesters only, and failed settlements' too", async () => {
+    // The settlements above: attesters who never opened or declared falsely went unpaid, a server that withheld its
+    // reveal failed with its committed attesters paid.
+    const vault = network.deployment.contracts.vault;
+    let credited = 0n;
+    for (let epoch = 0n; epoch <= (await vault.read.currentEpoch()); epoch++) {
+      const [nodeFees, modelFees] = await vault.read.epochTotals([epoch]);
+      credited += nodeFees + modelFees;
+    }
+    const feed = new ChainFeed(
+      parseNetwork(
+        JSON.stringify({
+          rpcUrl: network.anvil.rpcUrl,
+          chainId: network.anvil.chainId,
+          contracts: network.nodeContracts,
+          deploymentBlock: Number(network.deploymentBlock ?? 0n),
+        }),
+      ),
+    );
+    feed.start();
+    try {
+      const head = await network.publicClient.getBlockNumber();
+      await expect.poll(() => feed.snapshot().block ?? -1n, { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+      const { events, nodes } = feed.snapshot();
+      expect(named(events, "SettlementFinalized").length).toBeGreaterThan(0);
+      expect(named(events, "SettlementFailed").some((e) => (e.args.attestersPaid as bigint) > 0n)).toBe(true);
+      expect(totalsOf(events, nodes).feesPaid).toBe(credited);
+    } finally {
+      feed.stop();
+    }
   });
 });

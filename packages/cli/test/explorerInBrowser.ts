@@ -29,10 +29,12 @@ import type { Browser, Page } from "playwright-core";
 import { type Hex, isAddressEqual } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toma } from "../../../apps/explorer/src/format.js";
 import { answerFileNames, verifyCommand } from "../../../apps/explorer/src/playground/verifyCommand.js";
 import { launchChromium } from "../../../testing/chromium.js";
 import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
+import { chainTallies } from "./chainTallies.js";
 import { runCliToEnd } from "./cliProcess.js";
 
 /** The model's round of weights-mismatch reports (governance re-enabling it starts the next). */
@@ -125,6 +127,18 @@ async function download(tab: Page, turn: ReturnType<Page["locator"]>, name: stri
 }
 
 const text = (tab: Page, selector: string) => tab.locator(selector).first().textContent({ timeout: 1_000 });
+
+/** Waits until the page shows what the chain says, both read afresh each time (the chain moves on meanwhile). */
+const showsChain = (shown: () => Promise<unknown>, onChain: () => Promise<unknown>) =>
+  expect
+    .poll(
+      async () => {
+        const [page, chain] = (await Promise.all([shown(), onChain()])).map((value) => JSON.stringify(value));
+        return page === chain ? "the same" : `page ${page}, chain ${chain}`;
+      },
+      { timeout: 20_000 },
+    )
+    .toBe("the same");
 
 /**
  * The explorer in the machine's Chromium against a running `atoma dev` (its state in `stateDir`, where each node's
@@ -533,6 +547,27 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await tab.locator('[data-testid="econ-plot"] path').count()).toBe(2);
       await tab.locator('input[name="adversary"]').fill("1.5");
       await expect.poll(() => text(tab, '[data-testid="econ-error"]')).toMatch(/adversary/);
+
+      // This network's detection record and live replication rate, as the settlement manager's logs tell them.
+      const { ready } = devNetwork();
+      const reader = readContext(parseNetwork(JSON.stringify(ready)));
+      await showsChain(
+        async () => [
+          await text(tab, '[data-testid="detection-settlements"]'),
+          (await text(tab, '[data-testid="detection-disputes"]'))?.split(";")[0],
+        ],
+        async () => {
+          const chain = await chainTallies(reader, []);
+          // The share of settlements sampled, as the page writes a figure: 0, or four significant digits.
+          const live = chain.sampled / chain.settlements;
+          const rate = chain.settlements > 0 ? `, live rate ${live === 0 ? "0" : live.toPrecision(4)}` : "";
+          return [
+            `settlements ${chain.settlements}: sampled ${chain.sampled} (${chain.requestsChecked} requests checked), not sampled ${chain.skipped}${rate}`,
+            `disputes ${chain.disputes}`,
+          ];
+        },
+      );
+      expect((await chainTallies(reader, [])).settlements).toBeGreaterThan(0);
     }, 30_000);
 
     it("shows a cheating node's slash, on the network page and in its stack's life, without a reload", async () => {
@@ -571,6 +606,43 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       expect(await text(tab, `${row} [data-testid="node-stake"]`)).toBe("0");
       expect(Number(await text(tab, '[data-testid="total-slashed"]'))).toBeGreaterThan(0);
       expect(await tab.locator('[data-testid="activity-NodeSlashed"]').count()).toBe(1);
+      // Each node's reputation, echelon, stacks served and settlements, and the fees paid and burned, as the chain
+      // holds them: the registry's records, the logs, the vault's ledger of fees and the token's burns.
+      const reader = readContext(network);
+      await showsChain(
+        async () => ({
+          nodes: await Promise.all(
+            ready.nodes.map(async (node) => {
+              const cells = ["reputation", "echelon", "stacks", "settlements"];
+              return Promise.all(
+                cells.map((cell) =>
+                  text(tab, `[data-testid="node-${node.id}"] [data-testid="node-${cell}"]`),
+                ),
+              );
+            }),
+          ),
+          fees: await text(tab, '[data-testid="total-fees"]'),
+          burned: await text(tab, '[data-testid="total-burned"]'),
+        }),
+        async () => {
+          const chain = await chainTallies(
+            reader,
+            ready.nodes.map((node) => BigInt(node.id)),
+          );
+          return {
+            nodes: chain.nodes.map((node) =>
+              [node.reputation, node.echelon, node.stacksServed, node.settlements].map(String),
+            ),
+            fees: toma(chain.feesPaid),
+            burned: toma(chain.burned),
+          };
+        },
+      );
+      // No stack is paid on this network yet (the one settled failed for the fraud): the fees paid the page shows are
+      // held to the vault's ledger here, and where they are not zero by the settlement tests against anvil.
+      const chain = await chainTallies(reader, [BigInt(nodeId)]);
+      expect(chain.burned).toBeGreaterThan(0n);
+      expect(chain.nodes[0]!.stacksServed).toBeGreaterThan(0);
 
       await goTo(tab, `#/stack/${stackId}`);
       await expect.poll(() => tab.locator('[data-testid="timeline-FraudProven"]').count()).toBe(1);

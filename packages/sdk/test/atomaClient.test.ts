@@ -537,13 +537,21 @@ describe("createAtomaClient against a dev network (atoma dev, three nodes, the g
       expect(chunks.join("")).toBe(
         (stream.response.choices as { message: { content: string } }[])[0]?.message.content,
       );
+      // A text completion on the same stack, its answer checked against the receipt and the chain like a chat's.
+      const completion = await client.completions({ model: dev.ready.model, prompt: "Once", max_tokens: 4 });
+      expect(completion.verdict?.ok).toBe(true);
+      for (const check of ["stack", "signer", "request_hash"])
+        expect(completion.verdict?.checks.find((c) => c.name === check)?.status).toBe("pass");
+      expect(completion.atoma.stack_id).toBe(answer.atoma.stack_id);
+      expect(completion.atoma.leaf_index).toBe("2");
+      expect((completion.response.choices as { text: string }[])[0]?.text).toEqual(expect.any(String));
       // Another client of the same key reuses the stack (no purchase) and continues its leaves.
       const before = await balanceOf(account.address);
       const again = await createAtomaClient({ network: dev.readyText, account }).chat(
         ask(dev.ready.model, "Hi"),
       );
       expect(again.atoma.stack_id).toBe(answer.atoma.stack_id);
-      expect(again.atoma.leaf_index).toBe("2");
+      expect(again.atoma.leaf_index).toBe("3");
       expect(await balanceOf(account.address)).toBe(before);
     }, 180_000);
 

@@ -8,6 +8,8 @@ export interface PacedRelay {
   url: string;
   /** Milliseconds each event of a streamed answer is held before it is passed on (0: as the node sends it). */
   eventDelayMs: number;
+  /** Milliseconds every answer (a model list included) is held before it is passed on (0: none): a node farther away. */
+  answerDelayMs: number;
   /**
    * Milliseconds from the first chat request it sees during which every chat request is answered `unknown_stack`
    * (0: none): a node that refuses the first tries while it generates, then sends the whole answer at once.
@@ -37,12 +39,14 @@ function refuseUnknownStack(response: ServerResponse): void {
 
 /**
  * A real HTTP server in front of the node at `target` that forwards every request and streams the answer back; each
- * event of a server-sent stream (a token of the answer) is held `eventDelayMs` first: a node that generates slower.
+ * answer is held `answerDelayMs` first (a node farther away), and each event of a server-sent stream (a token of
+ * the answer) `eventDelayMs`: a node that generates slower.
  */
 export async function startPacedRelay(target: string): Promise<PacedRelay> {
   const relay: PacedRelay = {
     url: "",
     eventDelayMs: 0,
+    answerDelayMs: 0,
     refuseChatMs: 0,
     refusedChats: 0,
     close: async () => undefined,
@@ -69,6 +73,7 @@ export async function startPacedRelay(target: string): Promise<PacedRelay> {
         headers,
         ...(body.length > 0 && { body }),
       });
+      if (relay.answerDelayMs > 0) await delay(relay.answerDelayMs);
       const passed: Record<string, string> = {};
       answer.headers.forEach((value, name) => {
         if (!DROPPED_HEADERS.has(name)) passed[name] = value;

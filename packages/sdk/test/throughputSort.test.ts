@@ -136,6 +136,31 @@ describe('the non-custodial client\'s sort: "throughput"', () => {
     expect(next!.nodeId).toBe(String(b));
   }, 300_000);
 
+  it('with sort: "latency", buys from the node whose model list answers first, whichever that is', async () => {
+    for (const [slow, fast] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      relayOf(fast).answerDelayMs = 0;
+      relayOf(slow).answerDelayMs = 600;
+      try {
+        const client = createAtomaClient({
+          network: dev.readyText,
+          account: await fundedFreshBuyer(dev),
+          preferences: { sort: "latency" },
+          stack: { units: 20_000n },
+          stateStore: memoryStateStore(),
+          fetch: fetchThrough(relays),
+        });
+        const answer = await client.chat(ask(dev.ready.model, "Say hi"));
+        expect(answer.verdict?.ok).toBe(true);
+        expect(answer.atoma.node_id).toBe(String(fast));
+      } finally {
+        relayOf(slow).answerDelayMs = 0;
+      }
+    }
+  }, 300_000);
+
   it("times an answer from its first try: a node refusing the first tries while it generates is not measured fast", async () => {
     const account = await fundedFreshBuyer(dev);
     const dir = mkdtempSync(join(tmpdir(), "atoma-tps-refused-"));

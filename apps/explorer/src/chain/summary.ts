@@ -111,15 +111,13 @@ const sum = (values: bigint[]) => values.reduce((a, b) => a + b, 0n);
 export function totalsOf(events: readonly ChainEvent[], nodes: readonly NodeRecord[]): Totals {
   return {
     staked: sum(nodes.map((n) => n.collateral)),
-    // What settled stacks paid their node, model owner and attesters, and the fees credited with an event of their
-    // own (consensus requests); slash shares are not fees.
+    // What settled stacks paid their node, model owner and attesters, what failed ones paid the attesters who were
+    // right, and the fees credited with an event of their own (consensus requests); slash shares are not fees.
     feesPaid: sum([
-      ...named(events, "SettlementFinalized").map((e) => {
-        const stackId = big(e, "stackId");
-        const sampled = named(events, "AttestersSampled").findLast((s) => big(s, "stackId") === stackId);
-        const attesters = BigInt(sampled ? bigs(sampled, "attesters").length : 0);
-        return big(e, "nodeAmount") + big(e, "modelAmount") + big(e, "attesterAmountEach") * attesters;
-      }),
+      ...named(events, "SettlementFinalized").map(
+        (e) => big(e, "nodeAmount") + big(e, "modelAmount") + big(e, "attestersPaid"),
+      ),
+      ...named(events, "SettlementFailed").map((e) => big(e, "attestersPaid")),
       ...named(events, "NodeCredited")
         .filter((e) => e.args.fee === true)
         .map((e) => big(e, "amount")),

@@ -106,12 +106,12 @@ export function EconomicsPage({ chain }: { chain: ChainSnapshot }) {
             attester(s), sample size {task.sampleSize}
           </li>
         ))}
-        <li>
+        <li data-testid="detection-settlements">
           settlements {record.settlements}: sampled {record.sampled} ({record.requestsChecked} requests
           checked), not sampled {record.skipped}
           {record.settlements > 0 && `, live rate ${fmt(record.sampled / record.settlements)}`}
         </li>
-        <li>
+        <li data-testid="detection-disputes">
           disputes {record.disputes}; frauds proven from receipts {record.frauds}; slashes for fraud{" "}
           {record.fraudSlashes}, for timeouts {record.timeoutSlashes}
         </li>

@@ -64,9 +64,9 @@ export function NetworkPage({ chain }: { chain: ChainSnapshot }) {
                 </td>
                 <td data-testid="node-status">{nodeStatusName(node.status)}</td>
                 <td data-testid="node-stake">{toma(node.collateral)}</td>
-                <td>{node.reputation}</td>
+                <td data-testid="node-reputation">{node.reputation}</td>
                 <td>{prices || "—"}</td>
-                <td>{node.echelon}</td>
+                <td data-testid="node-echelon">{node.echelon}</td>
                 <td>{node.models.join(", ") || "—"}</td>
                 <AttestationCell
                   state={attestationState(node.attestation, chain.time)}
