@@ -8,7 +8,13 @@ import { recoverRequestSigner } from "./signatures.js";
 
 const domain = atomaDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
 const owner = privateKeyToAccount(generatePrivateKey());
-const fields = { stackId: 5n, nonce: 3n, deadline: 1_900_000_000n, salt: keccak256(toHex("salt")) };
+const fields = {
+  stackId: 5n,
+  nonce: 3n,
+  deadline: 1_900_000_000n,
+  salt: keccak256(toHex("salt")),
+  reqHash: keccak256(toHex("req")),
+};
 
 describe("AtomaLeafRead", () => {
   it("is the owner's signature, as viem's typed-data path makes it, refused for anyone else", async () => {

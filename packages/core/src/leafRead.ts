@@ -9,7 +9,9 @@ import { typedDataDigest } from "./typedDigest.js";
  * The stack owner's authorisation to read the leaf a node committed at one nonce (`GET /v1/stacks/{id}/leaves/{n}`),
  * in the domain of its requests. Its own type, never an `AtomaRequest`: a node cannot pass it off as a request
  * signed at that nonce. `deadline` (unix seconds, shortly ahead) and `salt` (random) make each read's signature
- * one of a kind: the node answers it once (a captured one replayed is refused).
+ * one of a kind: the node answers it once (a captured one replayed is refused). `reqHash` names the request the owner
+ * signed at that nonce and asks about (zero: none named): when no leaf stands there, the node answers with its signed
+ * `AtomaLeafDenial` of that request at that nonce (`leafDenial.ts`), and never commits it there.
  */
 export const leafReadTypes = {
   AtomaLeafRead: [
@@ -17,6 +19,7 @@ export const leafReadTypes = {
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint64" },
     { name: "salt", type: "bytes32" },
+    { name: "reqHash", type: "bytes32" },
   ],
 } as const;
 
@@ -26,13 +29,20 @@ export interface LeafReadFields {
   /** Unix seconds. */
   deadline: bigint;
   salt: Hash;
+  /** The request asked about (its `requestHash`), or `NO_REQUEST_NAMED`. */
+  reqHash: Hash;
 }
+
+/** A leaf read's `reqHash` when it names no request (the node then signs no denial). */
+export const NO_REQUEST_NAMED = `0x${"00".repeat(32)}` as Hash;
 
 /** The headers of a leaf read (some of `STACK_HEADERS`): its deadline and salt, and the owner's signature. */
 export const LEAF_READ_HEADERS = Object.freeze({
   deadline: STACK_HEADERS.deadline,
   salt: STACK_HEADERS.salt,
   signature: STACK_HEADERS.signature,
+  /** The request asked about (absent: none named). */
+  requestHash: "x-atoma-request-hash",
 });
 
 /** The furthest ahead a leaf read's deadline may lie (seconds): a node remembers each read until then. */

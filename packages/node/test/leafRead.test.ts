@@ -5,6 +5,7 @@ import {
   computeUnits,
   LEAF_READ_HEADERS,
   LEAF_READ_MAX_AHEAD_SECONDS,
+  NO_REQUEST_NAMED,
   responseHash,
   signLeafRead,
 } from "@atoma/core";
@@ -63,7 +64,7 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
   /** The headers of a read of `nonce` signed by `signer` (the owner unless told), `deadline` ahead. */
   async function readHeaders(nonce: bigint, options: { signer?: LocalAccount; ahead?: bigint } = {}) {
     const deadline = nowSeconds() + (options.ahead ?? 60n);
-    const fields = { stackId, nonce, deadline, salt: salt() };
+    const fields = { stackId, nonce, deadline, salt: salt(), reqHash: NO_REQUEST_NAMED };
     const signature = await signLeafRead(options.signer ?? owner, domain(), fields);
     return {
       [LEAF_READ_HEADERS.deadline]: deadline.toString(),

@@ -2,10 +2,12 @@ import {
   AtomaError,
   type AtomaReceipt,
   atomaDomain,
+  type Hash,
   pairReceiptFraud,
   requestHash,
   resultBytes,
   SEALED_ANSWER_OBJECT,
+  type SignedLeafDenial,
   type SignedReceipt,
   type SignedResponseFields,
   signedResponseBody,
@@ -31,6 +33,7 @@ import {
   ClientArgumentError,
   LeafEquivocationError,
   LeafUnreadableError,
+  NodeDeniedLeafError,
   NodeRequestError,
   NodeUnreachableError,
   NonceGapError,
@@ -159,7 +162,7 @@ export interface StackClientOptions {
    * and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
    * another request's, even when the body, and so the request hash, is the same.
    */
-  onForgotten?: ((pending: PendingRequest) => Written) | undefined;
+  onForgotten?: ((pending: PendingRequest, denial?: SignedLeafDenial) => Written) | undefined;
   /**
    * Called whenever the requests pending change (one signed, before it is sent; one answered or refused outright),
    * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
@@ -691,13 +694,13 @@ export class StackClient {
    * request. A node that committed it anyway holds two signatures there; the receipt of the next, at the same leaf,
    * is what a settlement of the other is challenged with.
    */
-  #forget(nonce: bigint): void {
+  #forget(nonce: bigint, denial?: SignedLeafDenial): void {
     const dropped = this.#pending.get(nonce);
     this.#pending.delete(nonce);
     this.#resendReads.delete(nonce);
     this.#bounds.delete(nonce);
     if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
-    if (dropped) this.#wrote(this.#options.onForgotten?.(dropped));
+    if (dropped) this.#wrote(this.#options.onForgotten?.(dropped, denial));
   }
 
   /**
@@ -809,7 +812,7 @@ export class StackClient {
   async #readOwnLeaf(signed: SignedStackRequest): Promise<boolean> {
     let shown: ShownLeaf;
     try {
-      shown = await this.#readOwnLeafOnceDone(signed.nonce);
+      shown = await this.#readOwnLeafOnceDone(signed.nonce, signed.reqHash);
     } catch (error) {
       if (error instanceof UnitsOverSignedError) {
         this.keepShown(
@@ -824,8 +827,11 @@ export class StackClient {
       // The node committed nothing there: the request is dropped (never resent), its nonce the next request's.
       const signedPast =
         this.#nextNonce > signed.nonce + 1n || [...this.#bounds.keys()].some((nonce) => nonce > signed.nonce);
-      if (error instanceof NodeRequestError && nodeSaysNoLeaf(error) && !signedPast) {
-        this.#forget(signed.nonce);
+      // Only the node's signed denial of this very request there frees it (a bare or badly signed "no leaf" is
+      // no word the owner can hold it to): kept with the freed nonce, the fraud proof should that leaf settle there.
+      if (error instanceof NodeDeniedLeafError && !signedPast) {
+        this.#forget(signed.nonce, error.signedDenial);
+        await this.#written();
         return true;
       }
       return false;
@@ -869,12 +875,13 @@ export class StackClient {
    * The node's leaf at `nonce` of a pending request of this client's; while the node answers the read 409 (that request
    * still in flight there), read again after the resend delays, then `ResendInFlightError` (the request stays pending).
    */
-  async #readOwnLeafOnceDone(nonce: bigint): Promise<ShownLeaf> {
+  async #readOwnLeafOnceDone(nonce: bigint, reqHash: Hash): Promise<ShownLeaf> {
     let delay = this.#options.resendDelayMs ?? 200;
     for (let attempt = 0; ; attempt++) {
       try {
         return await readStackLeaf({
           ...this.#leafReadOf(nonce),
+          reqHash,
           maxAnswerBytes: this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
           fetch: this.#fetch,
         });

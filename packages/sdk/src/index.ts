@@ -55,6 +55,7 @@ export {
   LeafEquivocationError,
   LeafUnreadableError,
   ModelTasksCrowdedError,
+  NodeDeniedLeafError,
   NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,
@@ -148,6 +149,7 @@ export {
   provenBySignature,
 } from "./verify/challengeAdopted.js";
 export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
+export { fetchLeafProof } from "./verify/fetchLeafProof.js";
 export { checkedKeptReceipts, type RejectedKeptReceipt } from "./verify/keptReceiptCheck.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";

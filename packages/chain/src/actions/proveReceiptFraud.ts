@@ -1,5 +1,5 @@
 import { receiptFraudAbi } from "@atoma/contracts";
-import type { Hash, ReceiptFraudProof, SignedReceipt, StackLeaf } from "@atoma/core";
+import type { Hash, ReceiptFraudProof, SignedLeafDenial, SignedReceipt, StackLeaf } from "@atoma/core";
 import { type Hex, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -7,7 +7,8 @@ import { execute, single } from "./execute.js";
 /**
  * Evidence `ReceiptFraud` accepts: node-signed receipts that cannot all be honest (`findReceiptFraud` finds them),
  * a receipt whose units are not the usage of the answer it signed (`result`: the answer's result bytes), or one
- * or two leaves under the node's settled root that break the leaf rules (from the inputs transcript).
+ * or two leaves under the node's settled root that break the leaf rules (from the inputs transcript), or the
+ * node's signed denial of a request at a nonce with the leaf for that very request settled there (`deniedLeaf`).
  */
 export type FraudEvidence =
   | ReceiptFraudProof
@@ -17,6 +18,14 @@ export type FraudEvidence =
       stackId: bigint;
       leaves: readonly StackLeaf[];
       proofs: readonly (readonly Hash[])[];
+    }
+  | {
+      kind: "deniedLeaf";
+      stackId: bigint;
+      denial: SignedLeafDenial;
+      /** The leaf under the stack's settled root at the denied nonce, and its positional proof. */
+      leaf: StackLeaf;
+      proof: readonly Hash[];
     };
 
 export type ProveReceiptFraudResult = TxInfo & {
@@ -66,6 +75,17 @@ function call(evidence: FraudEvidence) {
       return {
         functionName: "proveSettledLeaves",
         args: [evidence.stackId, [...evidence.leaves], evidence.proofs.map((proof) => [...proof])],
+      } as const;
+    case "deniedLeaf":
+      return {
+        functionName: "proveDeniedLeaf",
+        args: [
+          evidence.stackId,
+          evidence.denial.fields,
+          evidence.denial.signature,
+          evidence.leaf,
+          [...evidence.proof],
+        ],
       } as const;
   }
 }

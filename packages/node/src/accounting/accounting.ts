@@ -6,6 +6,7 @@ import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
 import { sqliteConnectionOf } from "../db/sqlite/openSqlite.js";
 import type { WalSync } from "../db/sqlite/walSync.js";
 import {
+  LeafDeniedError,
   NonceOutOfOrderError,
   NonceReusedError,
   RequestInFlightError,
@@ -20,6 +21,7 @@ import {
 } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { checkCount, checkHash, checkJson, checkUint256 } from "./checks.js";
+import { isDenied } from "./deniedLeaves.js";
 import { type LiveStacks, liveStacksOf } from "./liveStacks.js";
 import { commitOnSqlite, holdOnSqlite } from "./sqliteHotPath.js";
 import type { CommittedLeaf, LeafInput, Reservation, ReserveInput } from "./types.js";
@@ -199,6 +201,10 @@ export class Accounting {
       units,
       cumulativeUnits: reservation.unitsUsedBefore + units,
     };
+    // A request this node denied at this nonce (its signed `AtomaLeafDenial`) is never committed there: that leaf
+    // would be slashed as fraud. Asked once the reservation is held, so a denial recorded later sees it in flight.
+    if (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash))
+      throw new LeafDeniedError(reservation.stackId, reservation.nonce);
     const hash = leafHash(fields);
     const row = this.#sqlite
       ? await this.#commitOnSqlite(this.#sqlite, reservation, {

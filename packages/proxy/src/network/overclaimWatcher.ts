@@ -21,6 +21,7 @@ import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
+import type { DeniedLeafProver } from "./deniedLeafProver.js";
 import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
 import { type ChallengeKey, keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
@@ -133,6 +134,7 @@ export class OverclaimWatcher {
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
   readonly #onSettled: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+  readonly #deniedLeaves: DeniedLeafProver | undefined;
   /** The challenges sent, open and resolved. */
   readonly #book: OwnerChallengeBook;
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
@@ -161,6 +163,8 @@ export class OverclaimWatcher {
        * leaves the stack to the next pass.
        */
       onSettled?: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+      /** Checks each settled root against the nonces freed on the node's signed denial (fraud proofs). */
+      deniedLeaves?: DeniedLeafProver | undefined;
       logger?: Logger | undefined;
     },
     options: OverclaimWatcherOptions,
@@ -170,6 +174,7 @@ export class OverclaimWatcher {
     this.#o = options;
     this.#onChallenge = components.onChallenge;
     this.#onSettled = components.onSettled;
+    this.#deniedLeaves = components.deniedLeaves;
     this.#book = components.challenges;
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
@@ -199,6 +204,10 @@ export class OverclaimWatcher {
       }
     await this.#lookUpSent();
     const read = await this.#readSettlements(stacks);
+    for (const { stack, settlement } of read) {
+      if (signal?.aborted) return;
+      await this.#checkDenials(stack, settlement);
+    }
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
       if (settlement.phase !== SettlementPhase.Disputed || this.#recovered.has(stack.stackId)) continue;
@@ -275,12 +284,24 @@ export class OverclaimWatcher {
    */
   async #settled(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
     const phase: number = settlement.phase;
+    // Paid out or not, the settled root still convicts a leaf its node denied (a proof after payout still slashes).
+    await this.#checkDenials(stack, settlement);
     try {
       await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
     } catch (error) {
       this.#logger.warn({ stackId: String(stack.stackId), err: error }, "settling held charges failed");
     }
+  }
+
+  /** The settled root checked against the node's signed denials (`DeniedLeafProver`); a failure waits for the next pass. */
+  async #checkDenials(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
+    if (!this.#deniedLeaves) return;
+    await this.#deniedLeaves
+      .check(stack, { root: settlement.root, requestCount: BigInt(settlement.requestCount) })
+      .catch((error: unknown) =>
+        this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking denied leaves failed"),
+      );
   }
 
   /**
