@@ -152,17 +152,23 @@ export interface StackClientOptions {
    * (its client stopped it, its stream was cut) would have an honest node that committed nothing generate it all
    * again. A leaf the node shows for the very request is taken as its receipt: a clear request's with the answer shown
    * with it, checked as a resend's (no clear answer shown: left to the resend); a sealed one's checked as an adopted
-   * leaf is, against the running total, with no answer bytes. The node's `leaf_not_found` frees the nonce for the next request, as for a
-   * request refused outright, when nothing was signed past it. Any other outcome leaves the request to the resend.
+   * leaf is, against the running total, with no answer bytes. The node's `leaf_not_found` with its signed denial of that
+   * request there (`NodeDeniedLeafError`) frees the nonce for the next request, as for a request refused outright, when
+   * nothing was signed past it; the denial is handed to `onForgotten`. Any other outcome leaves the request to the resend.
    */
   readLeafFirst?: ((pending: PendingRequest) => boolean) | undefined;
   /**
    * Called (and waited for before the next send) when a pending request is dropped, never to be resent: the node
-   * committed nothing there (its leaf read's `leaf_not_found`, a refusal outright, a sealed body past its deadline)
-   * and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
+   * committed nothing there (its leaf read's signed denial, given as `denial`, a refusal outright, a sealed body past
+   * its deadline) and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
    * another request's, even when the body, and so the request hash, is the same.
    */
   onForgotten?: ((pending: PendingRequest, denial?: SignedLeafDenial) => Written) | undefined;
+  /**
+   * Whether the node denied request `reqHash` at `nonce` (a denial kept from an earlier run, `onForgotten`'s): that
+   * body is never signed there, a filler request takes the nonce first (this run's denials are known already).
+   */
+  deniedAt?: ((nonce: bigint, reqHash: Hash) => boolean) | undefined;
   /**
    * Called whenever the requests pending change (one signed, before it is sent; one answered or refused outright),
    * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
@@ -310,6 +316,8 @@ export class StackClient {
   #queue: Promise<unknown> = Promise.resolve();
   /** Request hashes this client signed (or was given pending), by nonce: a leaf shown for one is not another client's. */
   readonly #signedHere = new Map<bigint, Set<string>>();
+  /** `nonce:reqHash` of requests the node signed it never commits there (its leaf denials this run). */
+  readonly #denied = new Set<string>();
   /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
   #lastSentAt: number | undefined;
   /** Failed leaf reads by nonce, this run's added to those given (`unreadLeaves`). */
@@ -622,10 +630,28 @@ export class StackClient {
     const maxUnits = options?.maxUnits ?? requestUnitBound(body);
     return this.#serial(async () => {
       await this.#settlePending();
+      await this.#fillDeniedNonce(path, body);
       const signed = await this.sign(body, maxUnits);
       if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
       return this.#send(path, signed, read);
     });
+  }
+
+  /**
+   * The node signed that it never commits this body's request at the next nonce (`AtomaLeafDenial`: a Regenerate of a
+   * stopped stream, the same body so the same request hash): signed there, it could only be refused. A filler takes
+   * that nonce first: the same body asking for one token (another request hash), its answer verified and dropped.
+   */
+  async #fillDeniedNonce(path: string, body: Body): Promise<void> {
+    const nonce = this.#nextNonce;
+    const hash = requestHash(body).toLowerCase();
+    if (!this.#denied.has(`${nonce}:${hash}`) && !this.#options.deniedAt?.(nonce, hash as Hash)) return;
+    const { stream_options: _, ...rest } = body;
+    const filler: Body = { ...rest, stream: false, max_tokens: body.max_tokens === 1 ? 2 : 1 };
+    if (Object.hasOwn(body, "max_completion_tokens")) filler.max_completion_tokens = filler.max_tokens;
+    const signed = await this.sign(filler, requestUnitBound(filler));
+    if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+    await this.#send(path, signed, this.#readJson);
   }
 
   /**
@@ -695,6 +721,7 @@ export class StackClient {
    * is what a settlement of the other is challenged with.
    */
   #forget(nonce: bigint, denial?: SignedLeafDenial): void {
+    if (denial) this.#denied.add(`${nonce}:${denial.fields.reqHash.toLowerCase()}`);
     const dropped = this.#pending.get(nonce);
     this.#pending.delete(nonce);
     this.#resendReads.delete(nonce);

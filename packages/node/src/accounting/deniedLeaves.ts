@@ -31,18 +31,3 @@ export async function recordDenial(
     .onConflict((c) => c.doNothing())
     .execute();
 }
-
-/** Takes back a denial never given out (a request turned up in flight at that nonce before it was signed). */
-export async function dropDenial(
-  db: Kysely<NodeDatabase>,
-  stackId: bigint,
-  nonce: bigint,
-  reqHash: string,
-): Promise<void> {
-  await db
-    .deleteFrom("denied_leaves")
-    .where("stack_id", "=", stackId)
-    .where("nonce", "=", nonce)
-    .where("req_hash", "=", reqHash.toLowerCase())
-    .execute();
-}

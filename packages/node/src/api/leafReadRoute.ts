@@ -14,7 +14,7 @@ import {
 } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
-import { dropDenial, isDenied, recordDenial } from "../accounting/deniedLeaves.js";
+import { recordDenial } from "../accounting/deniedLeaves.js";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
 import { RequestInFlightError, StackNotServedError, UnknownStackError } from "../errors.js";
@@ -76,7 +76,8 @@ function requestNamed(c: Context): Hash {
 /**
  * No leaf stands at `nonce` and none is in flight there: the node's signed denial of request `reqHash` there, recorded
  * first (a commit of it there is refused from then on), then checked against a request that came in flight, or a leaf
- * committed, since: such a denial is taken back unsigned (unless given before) and the read answered 409.
+ * committed, since: the read is then answered 409 unsigned. The record stays either way (a concurrent read may have
+ * signed on it; at worst the owner's own request racing its read is refused at commit, 409 `leaf_denied`).
  */
 async function deny(
   api: StackApi,
@@ -84,12 +85,9 @@ async function deny(
   nonce: bigint,
   reqHash: Hash,
 ): Promise<NoLeafAtNonceError | RequestInFlightError> {
-  const givenBefore = await isDenied(api.db, stackId, nonce, reqHash);
-  if (!givenBefore) await recordDenial(api.db, stackId, nonce, reqHash);
-  if ((await inFlightAt(api, stackId, nonce)) || (await findLeafByNonce(api.db, stackId, nonce))) {
-    if (!givenBefore) await dropDenial(api.db, stackId, nonce, reqHash);
+  await recordDenial(api.db, stackId, nonce, reqHash);
+  if ((await inFlightAt(api, stackId, nonce)) || (await findLeafByNonce(api.db, stackId, nonce)))
     return new RequestInFlightError(stackId);
-  }
   const fields = { stackId, nonce, reqHash };
   const signature = await signLeafDenial(api.account, api.domain, fields);
   return new NoLeafAtNonceError(stackId, nonce, leafDenialToWire({ fields, signature }));

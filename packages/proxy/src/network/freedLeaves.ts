@@ -90,6 +90,11 @@ export class FreedLeaves {
     return inMemory || taken.length > 0;
   }
 
+  /** Whether this process holds the node's denial of `reqHash` at `nonce` (memory only: asked on the hot path). */
+  deniedHere(stackId: bigint, nonce: bigint, reqHash: string): boolean {
+    return this.#memory.get(`${stackId}:${nonce}:${reqHash.toLowerCase()}`)?.denial !== undefined;
+  }
+
   /** The stack's nonces freed on the node's signed denial, not yet checked against its settlement. */
   async denialsOf(stackId: bigint): Promise<FreedDenial[]> {
     const found = new Map<string, FreedDenial>();

@@ -658,6 +658,8 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
         // The denial is written before the nonce goes to another request (a write that fails fails this request).
         return denial === undefined ? settled : Promise.all([freed, settled]);
       },
+      // A Regenerate of a stopped stream at the nonce its leaf read freed: the node denied that very request there.
+      deniedAt: (nonce, reqHash) => this.#freedLeaves.deniedHere(stack.stackId, nonce, reqHash),
       readLeafFirst: (p) =>
         this.#cutRequests.get(stack.stackId, p.signed.nonce)?.reqHash === p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
