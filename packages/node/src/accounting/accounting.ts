@@ -21,7 +21,7 @@ import {
 } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { checkCount, checkHash, checkJson, checkUint256 } from "./checks.js";
-import { isDenied } from "./deniedLeaves.js";
+import { isDenied, recordDenial } from "./deniedLeaves.js";
 import { type LiveStacks, liveStacksOf } from "./liveStacks.js";
 import { commitOnSqlite, holdOnSqlite } from "./sqliteHotPath.js";
 import type { CommittedLeaf, LeafInput, Reservation, ReserveInput } from "./types.js";
@@ -78,6 +78,11 @@ export class Accounting {
   readonly #open = new WeakSet<Reservation>();
   /** Reservations this process committed or released: one not found later was not lost by the database. */
   readonly #finished = new WeakSet<Reservation>();
+  /**
+   * Stacks with a leaf denial recorded (`denied_leaves`), read once from the database, then told of each new one
+   * (`denying`): a commit on any other stack skips the check, so the hot path keeps its one statement.
+   */
+  #deniedStacks: Promise<Set<bigint>> | undefined;
 
   constructor(components: AccountingComponents, options: AccountingOptions) {
     this.#db = components.db;
@@ -203,7 +208,10 @@ export class Accounting {
     };
     // A request this node denied at this nonce (its signed `AtomaLeafDenial`) is never committed there: that leaf
     // would be slashed as fraud. Asked once the reservation is held, so a denial recorded later sees it in flight.
-    if (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash))
+    if (
+      (await this.#stacksWithDenials()).has(reservation.stackId) &&
+      (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash))
+    )
       throw new LeafDeniedError(reservation.stackId, reservation.nonce);
     const hash = leafHash(fields);
     const row = this.#sqlite
@@ -238,6 +246,30 @@ export class Accounting {
     this.#finished.add(reservation);
     this.#ended(reservation);
     return { stackId: row.stack_id!, ...fields, seed, leafHash: hash };
+  }
+
+  /**
+   * Records a denial of request `reqHash` at `nonce` of the stack (`denied_leaves`), its stack flagged first: a commit
+   * that missed the flag ran before the record, so its request is in flight or committed when the caller looks next.
+   */
+  async recordDenial(stackId: bigint, nonce: bigint, reqHash: string): Promise<void> {
+    (await this.#stacksWithDenials()).add(stackId);
+    await recordDenial(this.#db, stackId, nonce, reqHash);
+  }
+
+  #stacksWithDenials(): Promise<Set<bigint>> {
+    this.#deniedStacks ??= this.#db
+      .selectFrom("denied_leaves")
+      .select("stack_id")
+      .distinct()
+      .execute()
+      .then((rows) => new Set(rows.map((row) => BigInt(row.stack_id))))
+      .catch((error: unknown) => {
+        // Read again at the next commit: a failed read never stands for "no denials".
+        this.#deniedStacks = undefined;
+        throw error;
+      });
+    return this.#deniedStacks;
   }
 
   /** A reservation not found: lost by the database if its stack is still active (retryable), else closed. */

@@ -14,7 +14,6 @@ import {
 } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
-import { recordDenial } from "../accounting/deniedLeaves.js";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
 import { RequestInFlightError, StackNotServedError, UnknownStackError } from "../errors.js";
@@ -85,7 +84,7 @@ async function deny(
   nonce: bigint,
   reqHash: Hash,
 ): Promise<NoLeafAtNonceError | RequestInFlightError> {
-  await recordDenial(api.db, stackId, nonce, reqHash);
+  await api.accounting.recordDenial(stackId, nonce, reqHash);
   if ((await inFlightAt(api, stackId, nonce)) || (await findLeafByNonce(api.db, stackId, nonce)))
     return new RequestInFlightError(stackId);
   const fields = { stackId, nonce, reqHash };
