@@ -7,6 +7,7 @@ import {
   type SignedReceipt,
   type SignedResponseFields,
   StackTree,
+  signLeafDenial,
   signResponse,
 } from "@atoma/core";
 import { bytesToHex, keccak256, type LocalAccount } from "viem";
@@ -141,6 +142,52 @@ describe("receipt fraud proofs against anvil", () => {
       proofs: broken!.map((leaf) => tree.proof(Number(leaf.leafIndex))),
     });
     expect(proven).toMatchObject({ nodeId: server.nodeId, refunded: PRICE });
+  });
+
+  // Issue 12, denied leaves: the node's signed "no leaf for request H at nonce N, and none will be committed", then H
+  // settled at N. Replayed against another stack it proves nothing; nor does another request's leaf at N.
+  it("proves a leaf the node signed it would never commit, and refuses the denial elsewhere", async () => {
+    const [stack, other] = [await buy(), await buy()];
+    const server = byId(stack.nodeId);
+    const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    const tree = new StackTree(served.leaves.map(leafHash));
+    await submitSettlement(server.signer, {
+      stackId: stack.stackId,
+      root: tree.root,
+      units: served.leaves.at(-1)!.cumulativeUnits,
+      requestCount: 3n,
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    const leaf = served.leaves[1]!;
+    const fields = { stackId: stack.stackId, nonce: 1n, reqHash: leaf.reqHash };
+    const denial = { fields, signature: await signLeafDenial(server.signerAccount, domain, fields) };
+    const evidence = {
+      kind: "deniedLeaf" as const,
+      stackId: stack.stackId,
+      denial,
+      leaf,
+      proof: tree.proof(1),
+    };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, stackId: other.stackId })).rejects.toMatchObject({
+      errorName: "DenialForOtherStack",
+    });
+    const elsewhere = { ...fields, reqHash: served.leaves[2]!.reqHash };
+    const otherRequest = {
+      fields: elsewhere,
+      signature: await signLeafDenial(server.signerAccount, domain, elsewhere),
+    };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, denial: otherRequest })).rejects.toMatchObject({
+      errorName: "LeafForOtherRequest",
+    });
+    const forged = { fields, signature: await signLeafDenial(user.account, domain, fields) };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, denial: forged })).rejects.toMatchObject({
+      errorName: "InvalidDenialSignature",
+    });
+    const proven = await proveReceiptFraud(user.ctx, evidence);
+    expect(proven).toMatchObject({ stackId: stack.stackId, nodeId: server.nodeId, kind: 8 });
+    const node = await network.deployment.contracts.nodeRegistry.read.getNode([server.nodeId]);
+    expect(node.collateral).toBe(0n);
   });
 
   it("refuses receipts that add up", async () => {
