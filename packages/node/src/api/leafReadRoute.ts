@@ -141,11 +141,12 @@ async function inFlightAt(api: StackApi, stackId: bigint, nonce: bigint): Promis
  * signs an `AtomaLeafRead` over (stack, nonce, deadline, salt, request hash) in the `x-atoma-*` headers; each signed
  * read is answered once. A read naming the request it asks about (`x-atoma-request-hash`) that finds no leaf gets the
  * node's signed `AtomaLeafDenial` of that request at that nonce with its 404 (`denial`), and the node never commits
- * that request there afterwards (`denied_leaves`); a read naming none gets a bare 404. Errors: 400 `invalid_input` (the nonce), 401 `invalid_signature` (headers missing or malformed,
- * deadline passed or too far ahead, not the owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or
- * `leaf_not_found`, 409 `request_in_flight` (a request at that nonce is still being answered: it may yet commit
- * there), 409 `leaf_read_replayed`, 429 `leaf_reads_crowded` (the stack's reads within their deadlines fill its
- * rooms; `retry-after` says when one frees).
+ * that request there afterwards (`denied_leaves`); a read naming none gets a bare 404. Errors: 400 `invalid_input`
+ * (the nonce), 401 `invalid_signature` (headers missing or malformed, deadline passed or too far ahead, not the
+ * owner's signature), 403 `stack_not_served`, 404 `unknown_stack` or `leaf_not_found`, 409 `request_in_flight` (a
+ * request at that nonce is still being answered: it may yet commit there; never a denial then), 409
+ * `leaf_read_replayed`, 429 `leaf_reads_crowded` (the stack's reads within their deadlines fill its rooms;
+ * `retry-after` says when one frees).
  */
 export function leafReadRoute(app: NodeApp, api: StackApi, guard = new LeafReadGuard()): void {
   app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
