@@ -1,4 +1,14 @@
-import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
+import {
+  atomaDomain,
+  LEAF_READ_HEADERS,
+  leafDenialToWire,
+  requestHash,
+  responseHash,
+  STACK_HEADERS,
+  signLeafDenial,
+  signResponse,
+  toReceipt,
+} from "@atoma/core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { withholdingProven } from "./client/withheldReceipt.js";
@@ -39,16 +49,23 @@ function fakeNode(plans: Plan[]) {
         headers: { [STACK_HEADERS.nextNonce]: String(next) },
       },
     );
-  /** The node's answer to the owner's leaf read (`GET /v1/stacks/{id}/leaves/{nonce}`): by default, none stands. */
-  const node = {
-    leafRead: (): Response =>
-      Response.json(
-        { error: { message: "no leaf", type: "not_found_error", code: "leaf_not_found" } },
-        { status: 404 },
-      ),
+  /**
+   * The node's answer to the owner's leaf read (`GET /v1/stacks/{id}/leaves/{nonce}`): by default, none stands, with
+   * the node's signed denial of the request the read names (as the real node).
+   */
+  const node: { leafRead: (input: URL | string, init?: RequestInit) => Response | Promise<Response> } = {
+    leafRead: async (input, init) => {
+      const error = { message: "no leaf", type: "not_found_error", code: "leaf_not_found" };
+      const named = new Headers(init?.headers).get(LEAF_READ_HEADERS.requestHash);
+      const nonce = BigInt(String(input).split("/leaves/")[1]?.split("?")[0] ?? "0");
+      if (named === null) return Response.json({ error }, { status: 404 });
+      const fields = { stackId: 1n, nonce, reqHash: named as `0x${string}` };
+      const denial = leafDenialToWire({ fields, signature: await signLeafDenial(nodeKey, domain, fields) });
+      return Response.json({ error, denial }, { status: 404 });
+    },
   };
-  const fetcher = (async (_input: URL | string, init?: RequestInit) => {
-    if (init?.body === undefined) return node.leafRead();
+  const fetcher = (async (input: URL | string, init?: RequestInit) => {
+    if (init?.body === undefined) return node.leafRead(input, init);
     const headers = new Headers(init?.headers);
     const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
     const nonce = BigInt(headers.get(STACK_HEADERS.nonce) ?? "0");
