@@ -4,6 +4,7 @@ import type { ExplorerConfig } from "./config.js";
 import { EconomicsPage } from "./pages/EconomicsPage.js";
 import { ModelsPage } from "./pages/ModelsPage.js";
 import { NetworkPage } from "./pages/NetworkPage.js";
+import { PageBoundary } from "./pages/PageBoundary.js";
 import { Playground } from "./pages/Playground.js";
 import { StackPage } from "./pages/StackPage.js";
 
@@ -63,11 +64,33 @@ export function App({ config }: { config: ExplorerConfig }) {
         </p>
       )}
       <main>
-        {route.page === "network" && <NetworkPage chain={chain} />}
-        {route.page === "stack" && <StackPage chain={chain} stackId={route.stackId} />}
-        {route.page === "playground" && <Playground config={config} chain={chain} />}
-        {route.page === "models" && <ModelsPage chain={chain} />}
-        {route.page === "economics" && <EconomicsPage chain={chain} />}
+        {/* Each page's crash stays on that page (a hostile RPC's odd answer must not blank them all). */}
+        {route.page === "network" && (
+          <PageBoundary name="network" resetKey={chain.block}>
+            <NetworkPage chain={chain} />
+          </PageBoundary>
+        )}
+        {route.page === "stack" && (
+          <PageBoundary name="stack" resetKey={chain.block}>
+            <StackPage chain={chain} stackId={route.stackId} />
+          </PageBoundary>
+        )}
+        {/* Kept while another page shows: its turns stay, and their verdicts are read again as the stacks settle. */}
+        <div hidden={route.page !== "playground"} data-testid="playground-page">
+          <PageBoundary name="playground" resetKey={chain.block}>
+            <Playground config={config} events={chain.events} genesisHash={chain.genesisHash} />
+          </PageBoundary>
+        </div>
+        {route.page === "models" && (
+          <PageBoundary name="models" resetKey={chain.block}>
+            <ModelsPage chain={chain} />
+          </PageBoundary>
+        )}
+        {route.page === "economics" && (
+          <PageBoundary name="economics" resetKey={chain.block}>
+            <EconomicsPage chain={chain} />
+          </PageBoundary>
+        )}
       </main>
     </>
   );

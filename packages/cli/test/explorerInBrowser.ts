@@ -8,14 +8,20 @@ import {
   closeStack,
   createAtomaWalletClient,
   devAccounts,
+  execute,
   getAttestation,
+  getModel,
+  getNode,
+  modelIdOf,
+  NodeStatus,
   proveReceiptFraud,
   readStack,
+  reportWeightsMismatch,
   setAllowedMeasurement,
   setDevAttestation,
   setGpuRequired,
 } from "@atoma/chain";
-import { taskRegistryAbi } from "@atoma/contracts";
+import { modelRegistryAbi, taskRegistryAbi } from "@atoma/contracts";
 import { atomaDomain, type SignedResponseFields, signResponse } from "@atoma/core";
 import { loadKeyFile } from "@atoma/node";
 import { parseNetwork, readContext, userContext } from "@atoma/sdk";
@@ -29,6 +35,34 @@ import { startRelay } from "../../sdk/test/relay.js";
 import { DEV_GATEWAY_PRIVATE_KEY } from "../src/dev/startDevGateway.js";
 import { runCliToEnd } from "./cliProcess.js";
 
+/** The model's round of weights-mismatch reports (governance re-enabling it starts the next). */
+const reportRound = (reader: ReturnType<typeof readContext>, modelId: Hex) =>
+  reader.publicClient.readContract({
+    address: reader.addresses.ModelRegistry,
+    abi: modelRegistryAbi,
+    functionName: "reportRound",
+    args: [modelId],
+  });
+
+/** Whether the node has already reported the model in that round. */
+const hasReported = (reader: ReturnType<typeof readContext>, modelId: Hex, round: bigint, nodeId: bigint) =>
+  reader.publicClient.readContract({
+    address: reader.addresses.ModelRegistry,
+    abi: modelRegistryAbi,
+    functionName: "hasReported",
+    args: [modelId, round, nodeId],
+  });
+
+/** The dev deployment's governor: anvil's first account, which anvil signs for. */
+async function governorOf(ready: DevReady): Promise<ChainContext> {
+  const chain = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
+  const [deployer] = await devAccounts(chain);
+  return {
+    ...readContext(parseNetwork(JSON.stringify(ready))),
+    walletClient: createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" }),
+  };
+}
+
 /** The `atoma` command of the clone `atoma dev` runs from, which the page's command names (a path with no quoting). */
 const ATOMA_BIN = fileURLToPath(new URL("../bin/atoma.js", import.meta.url));
 
@@ -38,7 +72,7 @@ export interface DevReady {
   contracts: Record<string, Hex>;
   model: string;
   modelRoot: Hex;
-  nodes: { id: string; url: string; price: string }[];
+  nodes: { id: string; url: string; address: Hex; price: string }[];
   tasks: { confidential: string };
   user: { privateKey: Hex };
   proxyUrl: string;
@@ -188,11 +222,20 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const { ready, stateDir } = devNetwork();
       const turn = tab.locator('[data-testid="turn"]').first();
       const command = (await turn.locator('[data-testid="verify-command"]').textContent()) ?? "";
-      // Named per stack and leaf; against the network file atoma dev wrote (as it says on stderr, quoted: its
-      // path has a space); and holding the answer to what the page did: the gateway's wallet, the level it asked.
-      const receipt = /^node \S+ verify answer-(\d+)-(\d+)\.json /.exec(command);
+      // Named per chain (its id and genesis hash: a fresh atoma dev's stack ids restart at 1), stack and leaf;
+      // against the network file atoma dev wrote (as it says on stderr, quoted: its path has a space); and holding
+      // the answer to what the page did: the gateway's wallet, the level it asked.
+      const genesis = await readContext(parseNetwork(JSON.stringify(ready))).publicClient.getBlock({
+        blockNumber: 0n,
+      });
+      const chain = `${ready.chainId}-${genesis.hash.slice(2, 10)}`;
+      const receipt = new RegExp(`^node \\S+ verify answer-${chain}-(\\d+)-(\\d+)\\.json `).exec(command);
       expect(receipt?.[1]).toBe(stackId);
-      files = answerFileNames({ stack_id: receipt![1]!, leaf_index: receipt![2]! });
+      files = answerFileNames(
+        { stack_id: receipt![1]!, leaf_index: receipt![2]! },
+        { chainId: ready.chainId, genesisHash: genesis.hash },
+      );
+      expect(files.answer).toBe(`answer-${chain}-${stackId}-${receipt![2]}.json`);
       const owner = /--owner (0x[0-9a-fA-F]{40})/.exec(command)?.[1] ?? "";
       expect(isAddressEqual(owner as Hex, privateKeyToAccount(DEV_GATEWAY_PRIVATE_KEY).address)).toBe(true);
       expect(command).toBe(
@@ -411,10 +454,68 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       }
     }, 150_000);
 
-    it("shows the model's weights root, and atoma econ's numbers for the same game", async () => {
-      const { ready } = devNetwork();
+    it("shows the model's owner and weights root, and a mismatch report filed on chain without a reload", async () => {
+      const { ready, stateDir } = devNetwork();
       await goTo(tab, "#/models");
-      await expect.poll(() => text(tab, '[data-testid="weights-root"]')).toBe(ready.modelRoot);
+      const network = parseNetwork(JSON.stringify(ready));
+      const modelId = modelIdOf(ready.model);
+      const reader = readContext(network);
+      const registered = await getModel(reader, modelId);
+      const row = `[data-testid="model"][data-model="${modelId}"]`;
+      await expect.poll(() => text(tab, `${row} [data-testid="weights-root"]`)).toBe(ready.modelRoot);
+      expect(registered.weightsRoot).toBe(ready.modelRoot);
+      expect(await text(tab, `${row} [data-testid="model-owner"]`)).toBe(registered.owner);
+      expect(await text(tab, `${row} [data-testid="model-status"]`)).toBe("active");
+      if (registered.mismatchReports === 0 && (await reportRound(reader, modelId)) === 0n)
+        expect(await text(tab, `${row} [data-testid="mismatch-reports"]`)).toBe("none");
+      // An active dev node (a slashed one's report is NodeNotActive) that has not reported in this round yet (each
+      // may report once a round: a second is AlreadyReported) says the published weights are not the registered
+      // root. Its key is its operator's and signer's. The count goes on from the round's own, so the test holds on a
+      // network it already ran on.
+      const round = await reportRound(reader, modelId);
+      const eligible: number[] = [];
+      for (const [index, node] of ready.nodes.entries()) {
+        const active = (await getNode(reader, BigInt(node.id))).status === NodeStatus.Active;
+        if (active && !(await hasReported(reader, modelId, round, BigInt(node.id)))) eligible.push(index);
+      }
+      const index = eligible[0];
+      if (index === undefined)
+        throw new Error("no active dev node is left to report this round: start a fresh atoma dev");
+      const reporter = ready.nodes[index]!;
+      const key = loadKeyFile(join(stateDir, "nodes", `node-${index + 1}`, "node.key"));
+      expect(isAddressEqual(key.address, reporter.address)).toBe(true);
+      const filed = await reportWeightsMismatch(userContext(network, key), {
+        modelId,
+        nodeId: BigInt(reporter.id),
+      });
+      expect(filed.reports).toBe(registered.mismatchReports + 1);
+      await expect
+        .poll(() => tab.locator(`${row} [data-testid="mismatch-report"]`).allTextContents(), {
+          timeout: 20_000,
+        })
+        .toContain(
+          `node #${reporter.id} at block ${filed.blockNumber} (report ${filed.reports} of this round)`,
+        );
+      expect(await text(tab, `${row} [data-testid="model-status"]`)).toBe(
+        filed.disabled ? "disabled" : "active",
+      );
+      if (filed.disabled) {
+        // The report that reached the threshold disabled the model: governance enables it again (a new round), for
+        // the tests after this one serve it, and the page follows.
+        await execute(await governorOf(ready), {
+          address: reader.addresses.ModelRegistry,
+          abi: modelRegistryAbi,
+          functionName: "enableModel",
+          args: [modelId],
+        });
+        await expect
+          .poll(() => text(tab, `${row} [data-testid="model-status"]`), { timeout: 20_000 })
+          .toBe("active");
+      }
+      expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
+    }, 30_000);
+
+    it("shows atoma econ's numbers for the same game", async () => {
       await goTo(tab, "#/economics");
       const game = { reward: "3", cost: "1", collateral: "50", adversary: "0.3", attesters: "2" };
       for (const [name, value] of Object.entries(game))
@@ -475,10 +576,33 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       await expect.poll(() => tab.locator('[data-testid="timeline-FraudProven"]').count()).toBe(1);
       expect(await text(tab, '[data-testid="timeline-StackBought"]')).toContain(`from node #${nodeId}`);
       expect(await tab.locator('[data-testid="timeline-SettlementSubmitted"]').count()).toBe(1);
+      // Its settlement, accepted but not paid yet, fails for the fraud: the owner is refunded, the node never paid.
+      expect(await text(tab, '[data-testid="timeline-SettlementFailed"]')).toMatch(
+        /SettlementFailed failed: fraud proven, [\d.]+ TOMA refunded to the owner$/,
+      );
+      const outcome = tab.locator('[data-testid="stage"]').last();
+      expect(await outcome.textContent()).toBe("failed: fraud proven");
+      expect(await outcome.getAttribute("class")).toBe("done");
       expect(await text(tab, '[data-testid="timeline-NodeSlashed"]')).toContain("for fraud");
       expect(await text(tab, '[data-testid="timeline-SlashDistributed"]')).toMatch(/to the user/);
       expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
     }, 60_000);
+
+    it("reads a verified answer's verdict again until its settlement is final: the slash shows beside it", async () => {
+      // The first answer (the gateway's, on the stack the node was slashed for) was verified, then its inclusion
+      // proven once the stack settled; the page went elsewhere since, and nothing was clicked or reloaded.
+      await goTo(tab, "#/playground");
+      const turn = tab.locator('[data-testid="turn"]').first();
+      expect(await turn.locator(".question").textContent()).toBe("Hello from the explorer");
+      await expect
+        .poll(() => turn.locator('[data-testid="verdict-line"]').textContent(), { timeout: 20_000 })
+        .toMatch(/^NOT verified: (\w+, )*node_slashed(, \w+)*; settlement node_slashed/);
+      expect(await turn.locator('[data-testid="check-settlement"]').textContent()).toMatch(
+        /^settlement: fail — the node serving this stack was slashed/,
+      );
+      expect(await turn.locator('[data-testid="verdict"] a').textContent()).toBe(`stack #${stackId}`);
+      expect(await tab.evaluate(() => (globalThis as unknown as Marked).loadedOnce)).toBe(true);
+    }, 30_000);
 
     // Issue 14: a current record a confidential task refuses (governance withdrew its measurement or the dev kind, or
     // requires GPU evidence) showed as current. Last: a refused node's peers drop its subscription (their keeper).
@@ -488,13 +612,7 @@ export function explorerInBrowser(devNetwork: () => { ready: DevReady; stateDir:
       const network = parseNetwork(JSON.stringify(ready));
       const reader = readContext(network);
       const taskId = BigInt(ready.tasks.confidential);
-      // The dev deployment's governor: anvil's first account, which anvil signs for.
-      const chain = { rpcUrl: ready.rpcUrl, chainId: ready.chainId };
-      const [deployer] = await devAccounts(chain);
-      const governor: ChainContext = {
-        ...reader,
-        walletClient: createAtomaWalletClient(chain, { address: deployer!, type: "json-rpc" }),
-      };
+      const governor = await governorOf(ready);
       const first = await getAttestation(reader, BigInt(ready.nodes[0]!.id));
       if (!first) throw new Error("the dev node holds no attestation record");
       expect(first.gpu).toBe(false);

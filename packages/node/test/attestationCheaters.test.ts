@@ -128,7 +128,13 @@ describe("cheaters are caught", () => {
       expect(await entry("SlashDistributed").first().textContent()).toMatch(
         /to the user, .* to honest nodes/,
       );
-      expect(await tab.locator(".stages li.done").allTextContents()).toContain("dispute");
+      // The dispute lost, the settlement failed: its timeline ends on that branch, with the contract's reason.
+      expect(await entry("SettlementFailed").textContent()).toMatch(
+        /SettlementFailed failed: dispute lost, [\d.]+ TOMA refunded to the owner$/,
+      );
+      const stages = await tab.locator(".stages li.done").allTextContents();
+      expect(stages).toContain("dispute");
+      expect(stages.at(-1)).toBe("failed: dispute lost");
     } finally {
       await explorer.close();
     }

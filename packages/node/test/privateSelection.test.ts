@@ -23,6 +23,7 @@ import { VrfKeyMismatchError } from "../src/attestation/errors.js";
 import { honestStrategy } from "../src/attestation/honestStrategy.js";
 import { nodeVrfKey, sharedVrfKeyKeeper, VrfKeyKeeper } from "../src/attestation/vrfKey.js";
 import { type AttestNetwork, eventually, startAttestNetwork } from "./harness/attestNetwork.js";
+import { endPassedOver, keepEligible } from "./harness/passedOver.js";
 import { holdSends, type SendHold } from "./harness/sendHold.js";
 import { drawnCommittee, reveal, type ServingBehaviour, serveAndSettle } from "./harness/servingNode.js";
 import { StrategyBoard } from "./harness/strategies.js";
@@ -40,6 +41,11 @@ const WINDOW = 60;
  * allow 21 of them.
  */
 const SELECTION_ATTEMPTS = 21;
+/**
+ * Eligible nodes each stack is bought with at least: a sale needs 4 (N = 2 attesters, a committee of at least one,
+ * the server), and a dispute a test leaves running may still slash one or two.
+ */
+const ELIGIBLE_FLOOR = 6;
 
 /**
  * Private self-selection of attesters (issue 16) on anvil with real nodes and the tiny model: every node registers
@@ -153,6 +159,7 @@ describe("private self-selection of attesters against anvil", () => {
     beforeCommit?: (ctx: Undecided) => Promise<void>,
   ) => {
     for (let attempt = 0; attempt < SELECTION_ATTEMPTS; attempt++) {
+      await keepEligible(net, ELIGIBLE_FLOOR);
       board.open = false;
       const fromBlock = (await net.user.ctx.publicClient.getBlockNumber()) + 1n;
       // The server's settlement runs its draw in the next block, which opens the window.
@@ -204,6 +211,7 @@ describe("private self-selection of attesters against anvil", () => {
       if (selected.length < 2) {
         await net.advance(WINDOW + 1);
         expect((await drawAttesters(net.user.ctx, { stackId: served.stackId })).outcome).toBe("fallback");
+        await endPassedOver(net, served, behaviour.tamper === undefined);
         continue;
       }
       await eventually(async () => {
@@ -321,6 +329,39 @@ describe("private self-selection of attesters against anvil", () => {
     expect(revealed.agreeing.length).toBe(Math.min(selected.length, 4));
     for (const id of revealed.agreeing) expect(selected).toContain(id);
   }, 480_000);
+
+  it("candidates whose window closed before any evaluated its VRF, named by the window's public top-up, commit: none is timed out", async () => {
+    await keepEligible(net, ELIGIBLE_FLOOR);
+    const ctx = net.user.ctx;
+    board.open = false;
+    const fromBlock = (await ctx.publicClient.getBlockNumber()) + 1n;
+    const served = await serveAndSettle(net, 3, { engine: net.engine });
+    const candidates = await attesterCandidatesOf(ctx, served.stackId);
+    // Every candidate fetched the sample and waits, undecided, at the board: nobody has evaluated or seated.
+    await eventually(
+      async () =>
+        (served.server.front.blobRequests.get(served.transcriptId.toLowerCase()) ?? 0) >= candidates.length
+          ? true
+          : undefined,
+      "every candidate to fetch the transcript",
+    );
+    const { endsAt } = await getAttesterSelection(ctx, served.stackId);
+    await net.advance(Number(endsAt - (await ctx.publicClient.getBlock()).timestamp) + 1);
+    expect((await drawAttesters(ctx, { stackId: served.stackId })).outcome).toBe("fallback");
+    // The steps now go on with the selection duty they read in the window, while the top-up names two of them.
+    board.open = true;
+    await endPassedOver(net, served, true);
+    const timedOut = await ctx.publicClient.getContractEvents({
+      address: ctx.addresses.SettlementManager,
+      abi: settlementManagerAbi,
+      eventName: "AttesterTimedOut",
+      args: { stackId: served.stackId },
+      fromBlock,
+    });
+    expect(timedOut).toEqual([]);
+    const attesters = await getAttesters(ctx, served.stackId);
+    expect(attesters.filter((a) => a.committed && !a.removed)).toHaveLength(2);
+  }, 300_000);
 
   it("a cheating server is caught by self-selected attesters, its dispute decided by a self-selected committee that nobody knew before its commitments, and slashed", async () => {
     const { contracts, addresses } = net.deployment;
@@ -649,6 +690,7 @@ describe("private self-selection of attesters against anvil", () => {
     board.open = true;
     const tried: string[] = [];
     for (let attempt = 0; attempt < 8; attempt++) {
+      await keepEligible(net, ELIGIBLE_FLOOR);
       const served = await serveAndSettle(net, 3, {
         engine: net.engine,
         tamper: () => true,
@@ -668,6 +710,7 @@ describe("private self-selection of attesters against anvil", () => {
       if (selected.length < 2) {
         await net.advance(3 * WINDOW + 1);
         await drawAttesters(net.user.ctx, { stackId: served.stackId }).catch(() => undefined);
+        await endPassedOver(net, served, false);
         continue;
       }
       await eventually(
@@ -693,6 +736,7 @@ describe("private self-selection of attesters against anvil", () => {
   it("a server that answers its transcript just under the fetch timeout leaves a selected node time to seat", async () => {
     board.open = true;
     for (let attempt = 0; attempt < SELECTION_ATTEMPTS; attempt++) {
+      await keepEligible(net, ELIGIBLE_FLOOR);
       const served = await serveAndSettle(net, 3, { engine: net.engine, delayTranscriptMs: 29_000 });
       const candidates = await attesterCandidatesOf(net.user.ctx, served.stackId);
       const selected = await privatelySelected(served.stackId, candidates);
@@ -702,6 +746,8 @@ describe("private self-selection of attesters against anvil", () => {
       if (selected.length < 2) {
         await net.advance(3 * WINDOW + 1);
         await drawAttesters(net.user.ctx, { stackId: served.stackId }).catch(() => undefined);
+        await posting;
+        await endPassedOver(net, served, true);
         continue;
       }
       await eventually(

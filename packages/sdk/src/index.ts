@@ -11,8 +11,9 @@ export {
 } from "./client/atomaClient.js";
 export { gatewayBuyer } from "./client/gatewayBuyer.js";
 export type { GatewayConfidentialChoice } from "./client/gatewaySealedClient.js";
-export type { LowerLevelNotice, NodePreferences, StackPreferences } from "./client/nodeChoice.js";
+export type { LowerLevelNotice, NodePreferences, NodeSort, StackPreferences } from "./client/nodeChoice.js";
 export { closedEarly, falseSpentClaim, STACK_SPENT } from "./client/spentClaim.js";
+export { EXPLORE_SHARE, SLOW_SHARE } from "./client/throughputRank.js";
 export {
   closeUnprovenReported,
   closeUnprovenStack,
@@ -119,6 +120,14 @@ export {
 } from "./stackChoice.js";
 export { genesisHash } from "./state/genesisHash.js";
 export { KeptStacks } from "./state/keptStacks.js";
+export {
+  NodeThroughput,
+  THROUGHPUT_ENTRIES,
+  THROUGHPUT_MAX_AGE_MS,
+  THROUGHPUT_WINDOW,
+  type ThroughputMeasure,
+  throughputKey,
+} from "./state/nodeThroughput.js";
 export {
   adoptedStacksKey,
   type ChallengeClaim,

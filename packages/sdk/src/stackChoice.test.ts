@@ -1,6 +1,7 @@
 import {
   ChosenNodeCannotServeError,
   chooseFromSet,
+  closeStack,
   getNode,
   type NodeCandidate,
   requestAndDrawSet,
@@ -89,6 +90,18 @@ describe("boughtStack's node pick against anvil", () => {
     const member = drawn.set[1]!.nodeId;
     await chooseFromSet(ctx, { stackId: drawn.stackId, nodeId: member });
     expect(await givenStack(ctx, drawn.stackId)).toMatchObject({ nodeId: member, bought: false });
+  });
+
+  it("takes a stack its owner closed as unusable, though it is not settled yet", async () => {
+    const { ctx } = await network.account();
+    const stack = await boughtStack(ctx, {
+      ...terms,
+      taskId,
+      pick: { kind: "node", nodeId: nodes[1]!.nodeId },
+    });
+    expect(await givenStack(ctx, stack.stackId)).toMatchObject({ stackId: stack.stackId });
+    await closeStack(ctx, { stackId: stack.stackId });
+    await expect(givenStack(ctx, stack.stackId)).rejects.toThrow(/is closed/);
   });
 
   it("draws the node at random when no pick is given, as before", async () => {

@@ -69,7 +69,9 @@ export async function givenStack(ctx: ChainContext, stackId: bigint): Promise<Us
     throw new StackUnusableError(`stack ${stackId} belongs to ${stack.owner}, not to this key (${owner})`);
   if (stack.status === StackStatus.Choosing)
     throw new StackUnusableError(`stack ${stackId} waits for its owner to choose a node of its drawn set`);
-  if (stack.status !== StackStatus.Active) throw new StackUnusableError(`stack ${stackId} is closed`);
+  // Closed by its owner but not settled yet (still Active, `closedAt` set): the node takes no more requests on it.
+  if (stack.status !== StackStatus.Active || stack.closedAt !== 0n)
+    throw new StackUnusableError(`stack ${stackId} is closed`);
   if (BigInt(stack.expiresAt) <= (await ctx.publicClient.getBlock()).timestamp)
     throw new StackUnusableError(`stack ${stackId} has expired`);
   return withNode(ctx, stackId, BigInt(stack.nodeId), false, BigInt(stack.units));
@@ -100,7 +102,8 @@ export async function reusableStack(
     const at = rank ? rank(candidate) : 0;
     if (at === undefined || (best !== undefined && at >= best.rank)) continue;
     const stack = await getStack(ctx, candidate.stackId);
-    if (stack.status !== StackStatus.Active) continue;
+    // Closed by its owner (this client after a node's word of exhaustion, or by hand): the node takes no more requests.
+    if (stack.status !== StackStatus.Active || stack.closedAt !== 0n) continue;
     // A stack whose node was slashed or left cannot serve: skipped, so it never blocks the model (or an `order`).
     const node = await getNode(ctx, candidate.nodeId);
     if (node.status !== NodeStatus.Active) continue;

@@ -1,4 +1,8 @@
-import { findOwnedStacks, getAttestation } from "@atoma/chain";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { closeStack, findOwnedStacks, getAttestation } from "@atoma/chain";
 import {
   confidentialContext,
   type HexString,
@@ -11,12 +15,17 @@ import {
   type AtomaAnswer,
   AttestationRefusedError,
   createAtomaClient,
+  genesisHash,
+  type NodePreferences,
+  NodeThroughput,
   parseNetwork,
   SealedAnswerError,
   UsageMismatchError,
+  userContext,
   verifyChainOf,
   verifyResponse,
 } from "@atoma/sdk";
+import { fileStateStore } from "@atoma/sdk/node";
 import { erc20Abi, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -357,6 +366,67 @@ describe("a confidential non-custodial client (createAtomaClient({ confidential:
       expect(await balanceOf(none.account.address)).toBe(kept);
     } finally {
       resetRelays();
+    }
+  }, 180_000);
+
+  it('sort: "throughput" attests the node measured fastest first, and falls back past it only when allowed', async () => {
+    const { account } = await net.network.account();
+    const dir = mkdtempSync(join(tmpdir(), "atoma-tps-confidential-"));
+    const ctx = userContext(parseNetwork(net.networkText()), account);
+    const sealing = (preferences: NodePreferences) =>
+      createAtomaClient({
+        network: net.networkText(),
+        account,
+        confidential: true,
+        preferences,
+        stack: { units: 20_000n },
+        stateStore: fileStateStore(dir),
+      });
+    const closeAll = async (answers: AtomaAnswer[]) => {
+      for (const id of new Set(answers.map((a) => a.atoma.stack_id)))
+        await closeStack(ctx, { stackId: BigInt(id) });
+    };
+    // B's path holds each of its answers: A serves this client faster.
+    B.relay.rewrite = async (body, path) => {
+      if (path === CHAT) await delay(1_500);
+      return body;
+    };
+    try {
+      const measuring = [
+        await sealing({ order: [A.registered.nodeId], allowFallbacks: false }).chat(ask("Say hi.")),
+        await sealing({ order: [B.registered.nodeId], allowFallbacks: false }).chat(ask("Say hi.")),
+      ];
+      expect(measuring.map((a) => a.attestation?.nodeId)).toEqual([A.registered.nodeId, B.registered.nodeId]);
+      // Measurements are written in the background: both are in the store before the sort reads it.
+      const network = parseNetwork(net.networkText());
+      const book = new NodeThroughput(fileStateStore(dir), {
+        chainId: network.chainId,
+        genesis: await genesisHash(ctx),
+        stackManager: network.contracts.StackManager,
+        owner: account.address,
+      });
+      await expect.poll(async () => (await book.figures(net.model.id)).size, { timeout: 10_000 }).toBe(2);
+      await closeAll(measuring);
+      const fastest = await sealing({ sort: "throughput" }).chat(ask("Say hi."));
+      expect(fastest.attestation?.nodeId).toBe(A.registered.nodeId);
+      await closeAll([fastest]);
+      // A, measured fastest, now fails attestation: without fallbacks it alone is tried and nothing is bought.
+      await serveRogueKey(A);
+      const held = (await stacksOf(account.address)).length;
+      const refused = await rejection(
+        sealing({ sort: "throughput", allowFallbacks: false }).chat(ask("secret")),
+      );
+      expect((refused as AttestationRefusedError).refused.map((v) => v.nodeId)).toEqual([
+        A.registered.nodeId,
+      ]);
+      expect(await stacksOf(account.address)).toHaveLength(held);
+      // With fallbacks, A first (refused, unpaid), then B, the next measured, is bought from.
+      const fallback = await sealing({ sort: "throughput" }).chat(ask("Say hi."));
+      expect(fallback.attestation?.nodeId).toBe(B.registered.nodeId);
+      expect(await stacksOf(account.address)).toHaveLength(held + 1);
+    } finally {
+      resetRelays();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
 

@@ -14,6 +14,17 @@ export interface StackLife {
   disputeIds: bigint[];
 }
 
+/** Why a settlement failed: `SettlementManager`'s `FAIL_*` reasons, as a person reads them. */
+const FAIL_REASONS: Record<number, string> = {
+  1: "no reveal",
+  2: "data withheld",
+  3: "dispute lost",
+  4: "fraud proven",
+  5: "unverifiable",
+};
+
+export const failReason = (reason: bigint | number) => FAIL_REASONS[Number(reason)] ?? `reason ${reason}`;
+
 const toma = (value: bigint) => `${formatEther(value)} TOMA`;
 const list = (values: bigint[]) => (values.length === 0 ? "none" : values.map((v) => `#${v}`).join(", "));
 
@@ -58,7 +69,7 @@ function describe(e: ChainEvent): string | undefined {
     case "SettlementFinalized":
       return `finalized: node ${toma(n("nodeAmount"))}, model owner ${toma(n("modelAmount"))}, each attester ${toma(n("attesterAmountEach"))}, refunded ${toma(n("refunded"))}`;
     case "SettlementFailed":
-      return `failed (reason ${n("reason")}), ${toma(n("refunded"))} refunded`;
+      return `failed: ${failReason(n("reason"))}, ${toma(n("refunded"))} refunded to the owner`;
     case "SettlementTimedOut":
       return `timed out, ${toma(n("refunded"))} refunded`;
     case "FraudProven":
@@ -111,6 +122,15 @@ export function stackLife(events: readonly ChainEvent[], stackId: bigint): Stack
     });
   const has = (...names: string[]) => entries.some((entry) => names.includes(entry.event.name));
   const submitted = entries.find((entry) => entry.event.name === "SettlementSubmitted")?.event;
+  const failed = entries.find((entry) => entry.event.name === "SettlementFailed")?.event;
+  // How it ended: paid, failed (its reason), timed out unsettled-for, or a fraud proven that failed nothing left.
+  const outcome = failed
+    ? { name: `failed: ${failReason(big(failed, "reason"))}`, done: true }
+    : has("SettlementTimedOut")
+      ? { name: "timed out", done: true }
+      : has("FraudProven")
+        ? { name: "fraud proven", done: true }
+        : { name: "finalized", done: has("SettlementFinalized") };
   return {
     stackId,
     disputeIds,
@@ -129,11 +149,8 @@ export function stackLife(events: readonly ChainEvent[], stackId: bigint): Stack
       },
       { name: "attester commitments", done: has("AttestationCommitted") },
       { name: "reveal", done: has("SettlementRevealed") },
-      has("FraudProven")
-        ? { name: "fraud proven", done: true }
-        : disputeIds.length > 0
-          ? { name: "dispute", done: has("DisputeResolved") }
-          : { name: "finalized", done: has("SettlementFinalized") },
+      ...(disputeIds.length > 0 ? [{ name: "dispute", done: has("DisputeResolved") }] : []),
+      outcome,
     ],
   };
 }

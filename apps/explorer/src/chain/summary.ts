@@ -17,7 +17,8 @@ export interface ModelInfo {
   weightsRoot: Hex;
   uri: string;
   status: number;
-  mismatchReports: { nodeId: bigint; reports: number; block: bigint }[];
+  /** Each report's event, named by its transaction and log index (two can share a block and a node: one per round). */
+  mismatchReports: { nodeId: bigint; reports: number; block: bigint; tx: Hex; logIndex: number }[];
 }
 
 export interface NodeSummary extends NodeRecord {
@@ -71,6 +72,8 @@ export function modelsOf(events: readonly ChainEvent[]): ModelInfo[] {
         nodeId: big(e, "nodeId"),
         reports: Number(e.args.reports),
         block: e.block,
+        tx: e.tx,
+        logIndex: e.logIndex,
       });
   }
   return [...models.values()];

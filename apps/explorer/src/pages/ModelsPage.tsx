@@ -23,13 +23,15 @@ export function ModelsPage({ chain }: { chain: ChainSnapshot }) {
         </thead>
         <tbody>
           {models.map((model) => (
-            <tr key={model.id} data-testid="model">
+            <tr key={model.id} data-testid="model" data-model={model.id}>
               <td title={model.id}>{model.uri || model.id}</td>
-              <td className="mono">{model.owner}</td>
+              <td className="mono" data-testid="model-owner">
+                {model.owner}
+              </td>
               <td className="mono" data-testid="weights-root">
                 {model.weightsRoot}
               </td>
-              <td>{STATUS[model.status] ?? model.status}</td>
+              <td data-testid="model-status">{STATUS[model.status] ?? model.status}</td>
               <td>
                 {tasks
                   .filter((task) => task.modelId === model.id)
@@ -39,10 +41,18 @@ export function ModelsPage({ chain }: { chain: ChainSnapshot }) {
                   )
                   .join("; ")}
               </td>
-              <td>
-                {model.mismatchReports.length === 0
-                  ? "none"
-                  : model.mismatchReports.map((r) => `node #${r.nodeId} (${r.reports})`).join(", ")}
+              <td data-testid="mismatch-reports">
+                {model.mismatchReports.length === 0 ? (
+                  "none"
+                ) : (
+                  <ul>
+                    {model.mismatchReports.map((r) => (
+                      <li key={`${r.tx}-${r.logIndex}`} data-testid="mismatch-report">
+                        node #{String(r.nodeId)} at block {String(r.block)} (report {r.reports} of this round)
+                      </li>
+                    ))}
+                  </ul>
+                )}
               </td>
             </tr>
           ))}

@@ -6,13 +6,16 @@ import {
   verdictLine,
   verifyChainOf,
 } from "@atoma/sdk";
-import { useEffect, useMemo, useRef, useState } from "react";
-import type { ChainSnapshot } from "../chain/chainFeed.js";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import type { Hex } from "viem";
+import type { ChainEvent } from "../chain/chainEvent.js";
+import { blockHashOf } from "../chain/genesisHash.js";
 import type { ExplorerConfig } from "../config.js";
 import { AnswerFiles } from "../playground/AnswerFiles.js";
 import { checkFunded, devAccount } from "../playground/devAccount.js";
+import { isFinal, nextVerdict } from "../playground/nextVerdict.js";
 import { pageStore } from "../playground/pageStore.js";
-import { answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
+import { type AnswerChain, answerFileNames, verifyCommand } from "../playground/verifyCommand.js";
 
 interface Turn {
   question: string;
@@ -77,8 +80,6 @@ function answeredTurn(question: string, result: Awaited<ReturnType<AtomaClient["
     verdict: result.verdict,
   };
 }
-/** Settlement states a verdict no longer moves from (a fraud proven after payment shows in `atoma verify`). */
-const FINAL = new Set(["finalized", "failed", "node_slashed"]);
 /** The contracts whose events can change a verified answer's verdict. */
 const RECHECKED_ON = new Set(["SettlementManager", "ChallengeManager", "NodeRegistry"]);
 /** Through the gateway with an API key (it holds the stacks), or non-custodially with a key pasted here. */
@@ -93,7 +94,19 @@ const taskLogStore = pageStore();
  */
 const stateStore = pageStore();
 
-export function Playground({ config, chain }: { config: ExplorerConfig; chain: ChainSnapshot }) {
+/**
+ * Takes only the events and the genesis hash, not the whole snapshot: a block that brings neither (most of them)
+ * renders nothing here, though the page stays mounted on every route.
+ */
+export const Playground = memo(function Playground({
+  config,
+  events,
+  genesisHash,
+}: {
+  config: ExplorerConfig;
+  events: readonly ChainEvent[];
+  genesisHash: Hex | undefined;
+}) {
   const [proxyUrl, setProxyUrl] = useState(config.proxyUrl ?? "");
   const [apiKey, setApiKey] = useState(config.apiKey ?? "");
   const [model, setModel] = useState(config.network.model ?? "");
@@ -109,34 +122,52 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
   const update = (index: number, patch: Partial<Turn>) =>
     setTurns((all) => all.map((turn, i) => (i === index ? { ...turn, ...patch } : turn)));
 
-  /** Per turn: the latest re-check started; an older one that resolves later is dropped. */
-  const rechecks = useRef(new Map<number, number>());
+  /**
+   * Turns with a re-check in flight, and those asked again meanwhile: at most one check per turn runs (each event
+   * would otherwise start one more), and one more runs when it ends, so no event's news is missed.
+   */
+  const inFlight = useRef(new Set<number>());
+  const askedAgain = useRef(new Map<number, Turn>());
   async function verify(index: number, turn: Turn) {
     if (!turn.recheck) return;
-    const started = (rechecks.current.get(index) ?? 0) + 1;
-    rechecks.current.set(index, started);
+    if (inFlight.current.has(index)) {
+      askedAgain.current.set(index, turn);
+      return;
+    }
+    inFlight.current.add(index);
+    try {
+      await recheckOnce(index, turn);
+    } finally {
+      inFlight.current.delete(index);
+    }
+    const again = askedAgain.current.get(index);
+    askedAgain.current.delete(index);
+    if (again !== undefined) void verify(index, again);
+  }
+  async function recheckOnce(index: number, turn: Turn) {
+    if (!turn.recheck) return;
     let verdict: Verdict;
     try {
       verdict = await turn.recheck();
     } catch {
       return; // the chain could not be read this time: the next event asks again
     }
-    if (rechecks.current.get(index) !== started) return;
-    // A proof the node did not hand over this time is no finding against an answer already verified.
-    if (turn.verdict?.ok && !verdict.ok && verdict.failures.every((code) => code === "proof_unavailable"))
-      return;
-    // The proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
-    update(index, { verdict });
+    // Weighed against the verdict shown now, not the one the check was asked with (it may have moved on since). The
+    // proof shown is the one the verdict checked (`verdict.proof`), never one fetched again.
+    setTurns((all) =>
+      all.map((shown, i) =>
+        i === index ? { ...shown, verdict: nextVerdict(shown.verdict, verdict) } : shown,
+      ),
+    );
   }
 
   // A verified answer's verdict is read again whenever a block brings a settlement, challenge or slash, until its
   // settlement is final: an attested answer goes on to finalized, and a slash un-verifies it.
-  const settlementEvents = chain.events.filter((e) => RECHECKED_ON.has(e.contract)).length;
+  const settlementEvents = useMemo(() => events.filter((e) => RECHECKED_ON.has(e.contract)).length, [events]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-verifies on new settlement events only
   useEffect(() => {
     turns.forEach((turn, index) => {
-      const settlement = turn.verdict?.settlement;
-      if (turn.verdict?.ok && (settlement === undefined || !FINAL.has(settlement))) void verify(index, turn);
+      if (turn.verdict?.ok && !isFinal(turn.verdict)) void verify(index, turn);
     });
   }, [settlementEvents]);
 
@@ -227,6 +258,13 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
     }
   }
 
+  // The files' names tell this chain from any other (its genesis read apart from the spans): none offered until a
+  // real hash came, so a hostile RPC's `null` or short hash names no file and breaks no page.
+  const chainId = config.network.chainId;
+  const answerChain = useMemo(() => {
+    const hash = blockHashOf(genesisHash);
+    return hash === undefined ? undefined : { chainId, genesisHash: hash };
+  }, [chainId, genesisHash]);
   return (
     <section>
       <h2>Playground</h2>
@@ -305,42 +343,62 @@ export function Playground({ config, chain }: { config: ExplorerConfig; chain: C
       <ol className="turns">
         {turns.map((turn, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: turns are only appended
-          <li key={i} data-testid="turn">
-            <p className="question">{turn.question}</p>
-            <p className={turn.streaming ? "answer unverified" : "answer"} data-testid="answer">
-              {turn.answer}
-            </p>
-            {turn.streaming && (
-              <p className="hint" data-testid="answer-unverified">
-                unverified until the answer is complete and checked
-              </p>
-            )}
-            {turn.error && (
-              <p className="error" data-testid="turn-error">
-                {turn.error}
-              </p>
-            )}
-            {turn.verdict && <VerdictView verdict={turn.verdict} />}
-            {turn.verdict?.ok && turn.verdict.receipt && turn.response && turn.request && (
-              <AnswerFiles
-                response={turn.response}
-                request={turn.request}
-                files={answerFileNames(turn.verdict.receipt)}
-                command={verifyCommand(
-                  config.network,
-                  config.networkFile,
-                  answerFileNames(turn.verdict.receipt),
-                  turn.verdict.asked,
-                  config.cliPath,
-                )}
-              />
-            )}
-          </li>
+          <TurnView key={i} turn={turn} config={config} answerChain={answerChain} />
         ))}
       </ol>
     </section>
   );
-}
+});
+
+/** One turn, rendered again only when it (or the chain its files are named after) changes. */
+const TurnView = memo(function TurnView({
+  turn,
+  config,
+  answerChain,
+}: {
+  turn: Turn;
+  config: ExplorerConfig;
+  answerChain: AnswerChain | undefined;
+}) {
+  const files = useMemo(
+    () =>
+      turn.verdict?.receipt && answerChain ? answerFileNames(turn.verdict.receipt, answerChain) : undefined,
+    [turn.verdict, answerChain],
+  );
+  return (
+    <li data-testid="turn">
+      <p className="question">{turn.question}</p>
+      <p className={turn.streaming ? "answer unverified" : "answer"} data-testid="answer">
+        {turn.answer}
+      </p>
+      {turn.streaming && (
+        <p className="hint" data-testid="answer-unverified">
+          unverified until the answer is complete and checked
+        </p>
+      )}
+      {turn.error && (
+        <p className="error" data-testid="turn-error">
+          {turn.error}
+        </p>
+      )}
+      {turn.verdict && <VerdictView verdict={turn.verdict} />}
+      {turn.verdict?.ok && turn.response && turn.request && files && (
+        <AnswerFiles
+          response={turn.response}
+          request={turn.request}
+          files={files}
+          command={verifyCommand(
+            config.network,
+            config.networkFile,
+            files,
+            turn.verdict.asked,
+            config.cliPath,
+          )}
+        />
+      )}
+    </li>
+  );
+});
 
 function VerdictView({ verdict }: { verdict: Verdict }) {
   const stackId = verdict.receipt?.stack_id;

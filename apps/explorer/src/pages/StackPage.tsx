@@ -43,7 +43,7 @@ function Timeline({ chain, stackId }: { chain: ChainSnapshot; stackId: bigint })
       <h3>Stack #{String(stackId)}</h3>
       <ol className="stages">
         {life.stages.map((stage) => (
-          <li key={stage.name} className={stage.done ? "done" : "open"}>
+          <li key={stage.name} className={stage.done ? "done" : "open"} data-testid="stage">
             {stage.name}
           </li>
         ))}

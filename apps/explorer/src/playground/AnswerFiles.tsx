@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { type AnswerFileNames, jsonDataUrl, jsonFile } from "./verifyCommand.js";
 
 /**
@@ -17,6 +17,9 @@ export function AnswerFiles({
   files: AnswerFileNames;
 }) {
   const { answer: ANSWER_FILE, request: REQUEST_FILE } = files;
+  // Built once per answer: a data URL holds the whole file, too much to encode again at each render.
+  const answerUrl = useMemo(() => jsonDataUrl(response), [response]);
+  const requestUrl = useMemo(() => jsonDataUrl(request), [request]);
   const [copied, setCopied] = useState<string | undefined>();
   const copy = (name: string, body: unknown) =>
     navigator.clipboard.writeText(jsonFile(body)).then(
@@ -27,11 +30,11 @@ export function AnswerFiles({
     <div className="answer-files" data-testid="answer-files">
       <p>
         Check it yourself: save{" "}
-        <a href={jsonDataUrl(response)} download={ANSWER_FILE} data-testid="download-answer">
+        <a href={answerUrl} download={ANSWER_FILE} data-testid="download-answer">
           {ANSWER_FILE}
         </a>{" "}
         and{" "}
-        <a href={jsonDataUrl(request)} download={REQUEST_FILE} data-testid="download-request">
+        <a href={requestUrl} download={REQUEST_FILE} data-testid="download-request">
           {REQUEST_FILE}
         </a>{" "}
         (or{" "}

@@ -1,4 +1,5 @@
 import type { Network, Verdict } from "@atoma/sdk";
+import type { Hex } from "viem";
 
 /** The names the playground gives one answer's files when it saves them: one pair per stack and leaf. */
 export interface AnswerFileNames {
@@ -6,15 +7,24 @@ export interface AnswerFileNames {
   request: string;
 }
 
+/** The chain an answer came from, told apart from every other: its id and its genesis block's hash. */
+export interface AnswerChain {
+  chainId: number;
+  genesisHash: Hex;
+}
+
 /**
- * `answer-<stack>-<leaf>.json` and `request-<stack>-<leaf>.json`: each turn's pair has names of its own, so a
- * browser never saves a later turn's as `answer (1).json` while its command names the first turn's.
+ * `answer-<chain>-<genesis>-<stack>-<leaf>.json` and `request-…`: each turn's pair has names of its own, so a browser
+ * never saves a later turn's as `answer (1).json` while its command names the first turn's. Stack ids start at 1
+ * on every fresh `atoma dev` chain, so the chain id and the first 4 bytes of its genesis hash (a fresh anvil's
+ * genesis holds the time it started) keep two runs' answers apart in one downloads folder.
  */
-export function answerFileNames(receipt: {
-  stack_id: string | number;
-  leaf_index: string | number;
-}): AnswerFileNames {
-  const tail = `${String(receipt.stack_id)}-${String(receipt.leaf_index)}.json`;
+export function answerFileNames(
+  receipt: { stack_id: string | number; leaf_index: string | number },
+  chain: AnswerChain,
+): AnswerFileNames {
+  const network = `${chain.chainId}-${chain.genesisHash.slice(2, 10).toLowerCase()}`;
+  const tail = `${network}-${String(receipt.stack_id)}-${String(receipt.leaf_index)}.json`;
   return { answer: `answer-${tail}`, request: `request-${tail}` };
 }
 

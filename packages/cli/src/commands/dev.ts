@@ -119,7 +119,7 @@ export function registerDev(program: Command): void {
           process.stderr.write(
             `Watch the network, follow a stack, and chat with every answer verified, in the explorer:\n` +
               `  ${ready.explorerUrl}\n` +
-              `(its playground saves each answer as answer-<stack>-<leaf>.json and request-<stack>-<leaf>.json, beside the\n` +
+              `(its playground saves each answer as answer-<chain>-<genesis>-<stack>-<leaf>.json and request-….json, beside the\n` +
               `  command that checks them as the page did, to run where the browser saved them: this clone's atoma verify\n` +
               `  answer-….json --request request-….json --network ${shellWord(networkFile)} with the stack owner and\n` +
               `  security level it held the answer to)\n\n`,

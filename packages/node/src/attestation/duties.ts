@@ -156,12 +156,27 @@ async function reopenFailed(db: NodeDb, duty: NewDuty, also: { sampled_indices?:
  * Records the duty of a node a public draw names (`AttestersSampled`, or `AttesterReplaced` for a replacement or a
  * replacement round's public top-up). A row its earlier part in the same settlement ended as failed (a candidate of a
  * private window whose step saw the window close into a public top-up before the draw) is opened again, with what the
- * event tells: the node is an attester now and must commit or declare the transcript unavailable. Every other row is
- * left as it is: a pending one acts on the draw at its next step, and a committed one whose commitment the manager
- * never took (a `selfSelect` pushed out of the seats) is made pending by its step (`stepAttest`).
+ * event tells: the node is an attester now and must commit or declare the transcript unavailable. A row still pending
+ * from the window gets the draw's commit deadline (and its sample, when the event gives one): a step that read it as a
+ * selection duty (the window over, the node not seated) can then no longer delete it as read (`deleteDutyAsRead`), so
+ * the drawn node keeps its duty instead of being timed out and slashed for a draw it forgot. A committed row whose
+ * commitment the manager never took (a `selfSelect` pushed out of the seats) is made pending by its step
+ * (`stepAttest`).
  */
 export async function recordPublicDraw(db: NodeDb, duty: NewDuty): Promise<void> {
   await reopenFailed(db, duty, { sampled_indices: JSON.stringify(duty.indices.map(String)) });
+  await db
+    .updateTable("attestation_tasks")
+    .set({
+      commit_deadline: duty.commitDeadline ?? null,
+      ...(duty.indices.length > 0 ? { sampled_indices: JSON.stringify(duty.indices.map(String)) } : {}),
+      updated_at: sql<Date>`current_timestamp`,
+    })
+    .where("kind", "=", duty.kind)
+    .where("stack_id", "=", duty.stackId)
+    .where("round", "=", duty.round)
+    .where("state", "=", "pending")
+    .execute();
 }
 
 const OPEN_STATES: readonly AttestationState[] = ["pending", "committed", "revealed"];

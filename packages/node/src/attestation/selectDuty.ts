@@ -18,7 +18,7 @@ import {
 } from "@atoma/chain";
 import { type AttestationEnv, beforeDeadline, completeDuty, loadSample } from "./attestationEnv.js";
 import { attestationSalt } from "./attestationSalt.js";
-import { type Duty, deleteDuty, updateDuty } from "./duties.js";
+import { type Duty, deleteDutyAsRead, updateDuty } from "./duties.js";
 import { TranscriptFraudError, TranscriptUnusableError } from "./errors.js";
 import { decideOnSample } from "./sampleDecision.js";
 import { canSendSelection, DEFAULT_BLOCK_TIME_MS } from "./selectionDeadline.js";
@@ -55,15 +55,15 @@ export async function stepSelect(
     return;
   }
   const key = await env.vrfKeys.key();
-  if (!key || now > selection.endsAt) return deleteDuty(env.db, duty.taskId);
+  if (!key || now > selection.endsAt) return deleteDutyAsRead(env.db, duty);
   // Proved its selection, and lower outputs took the cap's seats: nothing more to send.
   if (await hasAnsweredSelection(env.seat, duty.stackId, me, selection.round))
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   const candidates = await attesterCandidatesOf(env.seat, duty.stackId);
-  if (!candidates.includes(me)) return deleteDuty(env.db, duty.taskId);
+  if (!candidates.includes(me)) return deleteDutyAsRead(env.db, duty);
   // A key registered at or after the freeze cannot select this node (`VrfKeyTooNew`): no recompute, no doomed tx.
   if (!(await vrfKeyUsableForSettlement(env.seat, { stackId: duty.stackId, nodeId: me })))
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   const indices =
     selection.round === 0
       ? await firstDrawIndices(env, duty.stackId, selection, at.requestCount)
@@ -100,7 +100,7 @@ export async function stepSelect(
   // not, and a later step recomputes from the requests the server posts (every candidate alike).
   if (!decision) return;
   const evaluated = evaluateSelection(key, selection);
-  if (!evaluated.selected) return deleteDuty(env.db, duty.taskId);
+  if (!evaluated.selected) return deleteDutyAsRead(env.db, duty);
   env.logger.info(
     { stackId: duty.stackId.toString(), round: selection.round },
     "selected as an attester (private)",
@@ -129,7 +129,7 @@ export async function stepSelect(
       "selection window closing: selection proof not sent",
     );
     env.metrics?.attestations.inc({ role: "attester", outcome: "missed" });
-    return deleteDuty(env.db, duty.taskId);
+    return deleteDutyAsRead(env.db, duty);
   }
   const sent = await selfSelect(env.seat, {
     stackId: duty.stackId,

@@ -47,6 +47,11 @@ export interface AttestNetwork {
    * key is newer than any settlement frozen before.
    */
   startLate(): Promise<void>;
+  /**
+   * Registers, subscribes (at PRICE) and starts `count` more nodes, then moves to the next epoch, from which they
+   * serve and attest (a test whose cheaters were slashed tops its network up this way).
+   */
+  addNodes(count: number): Promise<HarnessNode[]>;
   /** Stops a node's process stand-in; `start` brings it back over the same database, blobs and port. */
   restart(nodeId: bigint, whileStopped?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
@@ -110,15 +115,14 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     template: options.template,
   });
 
-  const registered: (Omit<HarnessNode, "node" | "metrics"> & {
+  type Registered = Omit<HarnessNode, "node" | "metrics"> & {
     port: number;
-    index: number;
     releasePort: () => Promise<void>;
-  })[] = [];
-  for (let index = 0; index < options.nodes; index++) {
+  };
+  /** Registers and subscribes one node (its process is not started): `late` ones at twice the price. */
+  const register = async (late: boolean): Promise<Registered> => {
     const held = await StallingFront.heldPort();
-    const port = held.port;
-    const front = new StallingFront(port);
+    const front = new StallingFront(held.port);
     const frontPort = await freePort();
     await front.listen(frontPort);
     const node: DevNode = await network.addNode({
@@ -126,67 +130,74 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
       collateral: COLLATERAL,
       operatorToma: parseEther("10000"),
     });
-    const late = index >= options.nodes - (options.late ?? 0);
     await network.subscribe(node, taskId, late ? { pricePerMillion: 2n * PRICE } : {});
-    registered.push({
+    return {
       nodeId: node.nodeId,
       signer: node.signer,
       signerAccount: node.signerAccount,
       front,
-      port,
-      index,
+      port: held.port,
       releasePort: held.release,
-    });
-  }
+    };
+  };
   const makers = new Map<bigint, () => AtomaNode>();
+  /** The node software of a registered node, made (not started) over its own database, blobs and port. */
+  const build = ({ port, releasePort: _, ...identity }: Registered): HarnessNode => {
+    const config = devNodeConfig(
+      network,
+      {
+        chain: { pollingIntervalMs: 250 },
+        node: { port, dataDir: join(root, `node-${identity.nodeId}`) },
+        model: { path: model.path, id: MODEL },
+      },
+      root,
+    );
+    const metrics = createNodeMetrics();
+    const strategy = options.strategyOf?.(identity.nodeId);
+    const make = () =>
+      createNode(
+        {
+          account: identity.signerAccount,
+          engine,
+          metrics,
+          parts: [
+            attestationPart(
+              { commitStrategy: strategy },
+              {
+                pollIntervalMs: 250,
+                fetchTimeoutMs: options.fetchTimeoutMs,
+                concurrency: options.concurrency,
+              },
+            ),
+          ],
+        },
+        config,
+      );
+    makers.set(identity.nodeId, make);
+    return { ...identity, node: make(), metrics };
+  };
+
+  const lateCount = options.late ?? 0;
+  const registered: Registered[] = [];
+  for (let index = 0; index < options.nodes; index++)
+    registered.push(await register(index >= options.nodes - lateCount));
   const lateStarts: (() => Promise<void>)[] = [];
   const lateReleases: (() => Promise<void>)[] = [];
   // Node start-up is mostly the embedded database's: start them side by side.
   const nodes: HarnessNode[] = await Promise.all(
-    registered.map(async ({ port, index, releasePort, ...identity }) => {
-      const config = devNodeConfig(
-        network,
-        {
-          chain: { pollingIntervalMs: 250 },
-          node: { port, dataDir: join(root, `node-${index}`) },
-          model: { path: model.path, id: MODEL },
-        },
-        root,
-      );
-      const metrics = createNodeMetrics();
-      const strategy = options.strategyOf?.(identity.nodeId);
-      const make = () =>
-        createNode(
-          {
-            account: identity.signerAccount,
-            engine,
-            metrics,
-            parts: [
-              attestationPart(
-                { commitStrategy: strategy },
-                {
-                  pollIntervalMs: 250,
-                  fetchTimeoutMs: options.fetchTimeoutMs,
-                  concurrency: options.concurrency,
-                },
-              ),
-            ],
-          },
-          config,
-        );
-      makers.set(identity.nodeId, make);
-      const node = make();
-      if (index >= options.nodes - (options.late ?? 0)) {
-        lateReleases.push(releasePort);
+    registered.map(async (identity, index) => {
+      const harnessNode = build(identity);
+      if (index >= options.nodes - lateCount) {
+        lateReleases.push(identity.releasePort);
         lateStarts.push(async () => {
-          await releasePort();
-          await node.start();
+          await identity.releasePort();
+          await harnessNode.node.start();
         });
-        return { ...identity, node, metrics };
+        return harnessNode;
       }
-      await releasePort();
-      await node.start();
-      return { ...identity, node, metrics };
+      await identity.releasePort();
+      await harnessNode.node.start();
+      return harnessNode;
     }),
   );
   const user = await network.account();
@@ -208,6 +219,19 @@ export async function startAttestNetwork(options: AttestNetworkOptions): Promise
     advance: (seconds) => network.advance(seconds),
     async startLate() {
       for (const start of lateStarts.splice(0)) await start();
+    },
+    async addNodes(count) {
+      const added: HarnessNode[] = [];
+      for (let i = 0; i < count; i++) {
+        const identity = await register(false);
+        const harnessNode = build(identity);
+        await identity.releasePort();
+        await harnessNode.node.start();
+        nodes.push(harnessNode);
+        added.push(harnessNode);
+      }
+      await network.nextEpoch();
+      return added;
     },
     async restart(nodeId, whileStopped) {
       const harnessNode = nodes.find((n) => n.nodeId === nodeId)!;

@@ -160,7 +160,9 @@ export interface DirectClientOptions {
    * `@atoma/sdk/node`, or a page's `localStorage`): every receipt (adopted ones, another client's leaf, included),
    * the requests pending, the hashes of every request signed (a leaf shown for one is never adopted as another
    * client's), failed leaf reads and the adopted-leaf audit's challenges. Each is written before it is relied on, and
-   * read back when the client takes a stack up again. @default one store for this client's life
+   * read back when the client takes a stack up again. It also keeps the bytes of answer per second measured of each
+   * node's answers per model (`NodeThroughput`, for `sort: "throughput"`), written in the background: a store that
+   * fails or hangs on that write never holds an answer back. @default one store for this client's life
    */
   stateStore?: StateStore | undefined;
   /**

@@ -27,15 +27,19 @@ import { StackClient, type Verified } from "../StackClient.js";
 import type { UsableStack } from "../stackChoice.js";
 import { genesisHash } from "../state/genesisHash.js";
 import { KeptStacks } from "../state/keptStacks.js";
+import { NodeThroughput, type ThroughputMeasure } from "../state/nodeThroughput.js";
 import { memoryStateStore } from "../state/stateStore.js";
 import { checkedKeptReceipts } from "../verify/keptReceiptCheck.js";
 import { memoryTaskLogStore } from "../verify/taskLogCache.js";
 import { verifyChainOf } from "../verify/verifyChain.js";
 import { verifyResponse } from "../verify/verifyResponse.js";
 import { adoptedAuditor } from "./adoptedAuditor.js";
+import { answerBytesPerSecond } from "./answerThroughput.js";
 import type { AtomaAnswer, AtomaClient, DirectClientOptions } from "./atomaClient.js";
+import { BatchedWrites } from "./batchedWrites.js";
 import { checkBody, checkStreamLimits, type Endpoint } from "./clientArguments.js";
 import { networkOf } from "./networkInput.js";
+import { NewStackSends } from "./newStackSend.js";
 import { type CandidateVetting, checkPreferences, DEFAULT_STACK_UNITS, stackForModel } from "./nodeChoice.js";
 import { withTokenLimit } from "./requestMarks.js";
 import { type RestartGuard, restartGuard } from "./restartGuard.js";
@@ -52,25 +56,11 @@ interface Serving {
   attested?: Attested | undefined;
 }
 
-type Sent = Verified & { sealed?: SealedVerified | undefined };
+/** `elapsedMs`: from sending the request (its first try, `NewStackSends`) to the answer's end. */
+type Sent = Verified & { sealed?: SealedVerified | undefined; elapsedMs?: number | undefined };
 
-/** How long a node may take to see a stack bought from it (it reads the chain), in milliseconds. */
-const NEW_STACK_WAIT_MS = 30_000;
-const NEW_STACK_POLL_MS = 250;
-
-/** Sends on `serving`; a node that does not know a stack just bought yet is asked again until it does. */
-async function sendOn(serving: Serving, send: (serving: Serving) => Promise<Sent>): Promise<Sent> {
-  const giveUpAt = Date.now() + NEW_STACK_WAIT_MS;
-  for (;;) {
-    try {
-      return await send(serving);
-    } catch (error) {
-      const unseen = error instanceof NodeRequestError && error.code === "unknown_stack";
-      if (!(unseen && serving.stack.bought && Date.now() < giveUpAt)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, NEW_STACK_POLL_MS));
-    }
-  }
-}
+/** Measurements of answers waiting while a write to the store is under way (`BatchedWrites`): past this, the oldest go. */
+const MEASURES_WAITING = 256;
 
 /**
  * Non-custodial: the user's key buys (or reuses) a stack for each model from a node picked on-chain, and signs
@@ -96,21 +86,29 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     );
   const stateStore = options.stateStore ?? memoryStateStore();
   let context:
-    | Promise<{ network: Network; ctx: ChainContext; kept: KeptStacks; sender?: ConfidentialSender }>
+    | Promise<{
+        network: Network;
+        ctx: ChainContext;
+        kept: KeptStacks;
+        throughput: NodeThroughput;
+        sender?: ConfidentialSender;
+      }>
     | undefined;
   const contextOnce = () => {
     if (context) return context;
     const made = networkOf(options.network).then(async (network) => {
       const ctx = userContext(network, options.account);
+      const place = {
+        chainId: network.chainId,
+        genesis: await genesisHash(ctx),
+        stackManager: network.contracts.StackManager,
+        owner: options.account.address,
+      };
       return {
         network,
         ctx,
-        kept: new KeptStacks(stateStore, {
-          chainId: network.chainId,
-          genesis: await genesisHash(ctx),
-          stackManager: network.contracts.StackManager,
-          owner: options.account.address,
-        }),
+        kept: new KeptStacks(stateStore, place),
+        throughput: new NodeThroughput(stateStore, place),
         // Seals to attested nodes only; dev evidence only under the dev root given, or the network description's on a
         // dev chain or with `allowDev`.
         ...(confidential && {
@@ -170,7 +168,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     let found = serving.get(model);
     if (!found) {
       found = (async () => {
-        const { network, ctx, kept, sender } = await contextOnce();
+        const { network, ctx, kept, throughput, sender } = await contextOnce();
         const preferences = { ...options.preferences, ...(sender && { securityLevel: 3 }) };
         const waiting = sender ? cooldown.waiting() : [];
         const aside = asideNow();
@@ -213,6 +211,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
           options.onLowerLevel,
           BigInt(network.deploymentBlock ?? 0),
           taskLogs,
+          (model) => throughput.figures(model),
         ).catch((error: unknown) => {
           // No node left but some only waiting out a transient failure: say so, and when one is asked again.
           const first = waiting.sort((a, b) => +a.retryAt - +b.retryAt)[0];
@@ -299,13 +298,13 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     const chosen = servingFor(model);
     let current = await chosen;
     try {
-      verified = await sendOn(current, send);
+      verified = await newStackSends.send(current.stack, () => send(current));
     } catch (error) {
       if (error instanceof ReceiptWithheldError && withholdingProven(error)) {
         guard.beforeAnother(error);
         current = await servingAfterStall(model, chosen, current, error);
-        verified = await sendOn(current, send);
-        return answered(current, verified);
+        verified = await newStackSends.send(current.stack, () => send(current));
+        return answered(current, verified, body);
       }
       if (!(error instanceof NodeRequestError) || !STACK_SPENT.has(error.code)) throw error;
       // The request goes again, on another stack: what was shown of this answer is dropped first (or the call fails).
@@ -346,9 +345,9 @@ export function directClient(options: DirectClientOptions): AtomaClient {
             : cause;
         });
       }
-      verified = await sendOn(current, send);
+      verified = await newStackSends.send(current.stack, () => send(current));
     }
-    return answered(current, verified);
+    return answered(current, verified, body);
   }
 
   /**
@@ -381,7 +380,29 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     });
   }
 
-  async function answered(current: Serving, verified: Sent): Promise<AtomaAnswer> {
+  const newStackSends = new NewStackSends();
+  const measures = new BatchedWrites<ThroughputMeasure>(MEASURES_WAITING, async (batch) => {
+    const { throughput } = await contextOnce();
+    await throughput.recordAll(batch);
+  });
+  /**
+   * A verified answer's bytes per second into the node's figure on `model` (`sort: "throughput"`). Only a measure,
+   * in the background, written with those that arrive while the store is busy in one update: a store that fails to keep it, or is slow to (another process holding its lock), neither
+   * fails nor delays an answer already paid for and verified.
+   */
+  function measureThroughput(nodeId: bigint, body: Body, verified: Sent): void {
+    if (verified.elapsedMs === undefined) return;
+    // `body`: the request as signed in the clear (a sealed one's envelope hides it), read for its n and max_tokens.
+    const bytesPerSecond = answerBytesPerSecond(
+      verified.sealed?.opened ?? verified.response,
+      body,
+      verified.elapsedMs,
+    );
+    if (bytesPerSecond === undefined) return;
+    measures.add({ nodeId, model: body.model as string, bytesPerSecond });
+  }
+
+  async function answered(current: Serving, verified: Sent, body: Body): Promise<AtomaAnswer> {
     const { stack } = current;
     const { network } = await contextOnce();
     const response = { ...verified.response, atoma: verified.atoma };
@@ -395,6 +416,7 @@ export function directClient(options: DirectClientOptions): AtomaClient {
     };
     const verdict = await verifyResponse(response, verifyOptions);
     if (!verdict.ok) throw new AnswerUnverifiedError(verdict);
+    measureThroughput(stack.nodeId, body, verified);
     const recheck = () => verifyResponse(response, verifyOptions);
     if (!verified.sealed)
       return {

@@ -12,16 +12,23 @@ import { boughtStack, type NodePick, reusableStack, type UsableStack } from "../
 import { type ServingTerms, servedTasks } from "../verify/modelTasks.js";
 import type { TaskLogStore } from "../verify/taskLogCache.js";
 import { checkNodeId, checkPositive } from "./clientArguments.js";
+import { rankedByThroughput, throughputPick } from "./throughputRank.js";
 
 /**
  * How a node is picked for a model, as a gateway's `provider` object says it: a price cap (wei of TOMA per million
- * units), `sort` (`price`: the cheapest node; `latency`: the node that answers `GET /v1/models` first; absent: a
+ * units), `sort` (`price`: the cheapest node; `latency`: the node that answers `GET /v1/models` first; `throughput`:
+ * the node whose verified answers on the model this owner measured at the most bytes per second, `NodeThroughput`; absent: a
  * node drawn at random by the protocol), the nodes allowed (`only`) or not (`ignore`), the nodes tried first
  * (`order`) and whether any other may serve (`allowFallbacks`).
  */
 export interface NodePreferences {
   maxPricePerMillion?: bigint | undefined;
-  sort?: "price" | "latency" | undefined;
+  /**
+   * `throughput` ranks the nodes measured on the model (the lower quartile of each one's last answers' bytes per
+   * second, kept in the client's `stateStore`, `NodeThroughput`) and those not measured yet as `throughputPick`
+   * says; while no node offered is measured, it picks as no `sort` does (the protocol draws).
+   */
+  sort?: NodeSort | undefined;
   only?: readonly bigint[] | undefined;
   ignore?: readonly bigint[] | undefined;
   /**
@@ -43,6 +50,12 @@ export interface NodePreferences {
    */
   securityLevel?: number | undefined;
 }
+
+export const NODE_SORTS = ["price", "latency", "throughput"] as const;
+export type NodeSort = (typeof NODE_SORTS)[number];
+
+/** Reads the bytes of answer per second measured of each node on a model (`NodeThroughput.figures`). */
+export type MeasuredThroughput = (model: string) => Promise<ReadonlyMap<bigint, number>>;
 
 /** What a stack the client buys holds. */
 export interface StackPreferences {
@@ -75,8 +88,8 @@ export function checkPreferences(preferences: NodePreferences = {}, stack: Stack
     )
   )
     throw new ClientArgumentError("preferences.securityLevel must be 0, 1, 2 or 3");
-  if (preferences.sort !== undefined && preferences.sort !== "price" && preferences.sort !== "latency")
-    throw new ClientArgumentError('preferences.sort must be "price" or "latency"');
+  if (preferences.sort !== undefined && !NODE_SORTS.includes(preferences.sort))
+    throw new ClientArgumentError('preferences.sort must be "price", "latency" or "throughput"');
   if (preferences.allowFallbacks !== undefined && typeof preferences.allowFallbacks !== "boolean")
     throw new ClientArgumentError("preferences.allowFallbacks must be true or false");
   for (const name of ["only", "ignore", "order"] as const) {
@@ -177,6 +190,7 @@ const rankIn = (order: readonly bigint[], nodeId: bigint) => {
  * A stack for `model`: the owner's own stack on one of the model's tasks when one is active, its node allowed and
  * not in `spent` (stacks a node said were spent, believed), else one bought from the nodes the chain offers within the preferences. Throws `NoNodeOfferedError` when no
  * task or node fits. With `vetting`, each candidate is checked before a stack is bought from it (`vettedStack`).
+ * `measured` reads the bytes of answer per second measured of each node on the model, for `sort: "throughput"`.
  */
 export async function stackForModel(
   ctx: ChainContext,
@@ -189,6 +203,7 @@ export async function stackForModel(
   onLowerLevel?: LowerLevelNotice,
   fromBlock = 0n,
   taskLogs?: TaskLogStore,
+  measured: MeasuredThroughput = async () => new Map(),
 ): Promise<UsableStack> {
   const units = stack.units ?? DEFAULT_STACK_UNITS;
   const cap = preferences.maxPricePerMillion ?? DEFAULT_MAX_PRICE_PER_MILLION;
@@ -237,10 +252,11 @@ export async function stackForModel(
     throw new NoNodeOfferedError(
       `no node serves ${model} at security level ${level} within the preferences now${preferences.maxPricePerMillion === undefined ? "" : ` (at most ${preferences.maxPricePerMillion} wei per million units)`}`,
     );
-  const chosen = ordered[0] ?? (await pickOffer(ctx, offers, preferences, fetcher));
+  const figures = preferences.sort === "throughput" ? await measured(model) : new Map<bigint, number>();
+  const chosen = ordered[0] ?? (await pickOffer(ctx, offers, preferences, fetcher, figures));
   const duration = stack.duration ?? DEFAULT_STACK_DURATION;
   if (vetting) {
-    const candidates = candidatesInOrder(offers, chosen, ordered);
+    const candidates = candidatesInOrder(offers, chosen, ordered, figures);
     const tried = preferences.allowFallbacks === false && !order ? candidates.slice(0, 1) : candidates;
     return vettedStack(ctx, tried, vetting, units, duration);
   }
@@ -266,17 +282,22 @@ export async function stackForModel(
 
 /**
  * The offers in the order they are tried: those `order` names, in its order, then the one `sort` prefers, the rest
- * after them; with no `sort`, in a random order (a named purchase cannot be drawn by the protocol, so the client
- * draws).
+ * after them, as `rankedByThroughput` ranks them by `figures` (with `sort: "throughput"`), those it leaves in the
+ * order given in a random order (a named purchase cannot be drawn by the protocol, so the client draws).
  */
-function candidatesInOrder(offers: Offer[], chosen: Offer | undefined, ordered: Offer[]): Offer[] {
+function candidatesInOrder(
+  offers: Offer[],
+  chosen: Offer | undefined,
+  ordered: Offer[],
+  figures: ReadonlyMap<bigint, number>,
+): Offer[] {
   const first = [...ordered, ...(chosen && !ordered.includes(chosen) ? [chosen] : [])];
   const rest = offers.filter((o) => !first.includes(o));
   for (let i = rest.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [rest[i], rest[j]] = [rest[j]!, rest[i]!];
   }
-  return [...first, ...rest];
+  return [...first, ...rankedByThroughput(rest, figures)];
 }
 
 /**
@@ -311,15 +332,20 @@ async function vettedStack(
   throw new NoNodeOfferedError("no node the chain offers is active now");
 }
 
-/** The offer `sort` prefers; undefined when none is asked for (the protocol draws). */
+/**
+ * The offer `sort` prefers; undefined when none is asked for, or `throughput` is and no offered node is measured in
+ * `figures` yet (the protocol draws); with `throughput`, possibly a node not measured yet (`throughputPick`).
+ */
 async function pickOffer(
   ctx: ChainContext,
   offers: Offer[],
   preferences: NodePreferences,
   fetcher: typeof fetch,
+  figures: ReadonlyMap<bigint, number>,
 ): Promise<Offer | undefined> {
   if (preferences.sort === "price")
     return offers.reduce((best, o) => (o.pricePerMillion < best.pricePerMillion ? o : best));
+  if (preferences.sort === "throughput") return throughputPick(offers, figures);
   if (preferences.sort !== "latency") return undefined;
   const timed = await Promise.all(
     offers

@@ -75,7 +75,7 @@ export interface StackPlace {
   owner: string;
 }
 
-const placeKey = (p: StackPlace) =>
+export const placeKey = (p: StackPlace) =>
   `${p.chainId}:${p.genesis.toLowerCase()}:${p.stackManager.toLowerCase()}:${p.owner.toLowerCase()}`;
 
 /** The key of one stack's state: the chain, the StackManager, the owner and the stack. */
