@@ -120,6 +120,7 @@ export {
   type SignedReceipt,
   singleReceiptFraud,
 } from "./receiptFraud.js";
+export { withRecoveryByte27 } from "./recoveryByte.js";
 export {
   type ChatLogprobsResult,
   type ChatTokenLogprob,

@@ -46,6 +46,17 @@ describe("AtomaLeafDenial", () => {
       verifyLeafDenial(domain, undefined, fields, node.address),
       verifyLeafDenial(domain, { ...wire, signature: "0x00" }, fields, node.address),
       verifyLeafDenial(domain, { ...wire, nonce: "03" }, fields, node.address),
+      // v - 27: viem recovers the node from it, the contract (OpenZeppelin's tryRecover) address 0, so it could
+      // never convict the node: no denial.
+      verifyLeafDenial(
+        domain,
+        {
+          ...wire,
+          signature: `${wire.signature.slice(0, 130)}0${Number.parseInt(wire.signature.slice(130), 16) - 27}`,
+        },
+        fields,
+        node.address,
+      ),
     ];
     for (const check of refused) await expect(check).rejects.toThrow(InvalidSignatureError);
   });

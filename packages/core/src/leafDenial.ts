@@ -1,6 +1,7 @@
 import { type Address, type Hex, isAddressEqual, isHex, type LocalAccount, type TypedDataDomain } from "viem";
 import { InvalidSignatureError } from "./errors.js";
 import type { Hash } from "./hash.js";
+import { withRecoveryByte27 } from "./recoveryByte.js";
 import { recoverDigestSignature } from "./signatures.js";
 import { typedDataDigest } from "./typedDigest.js";
 
@@ -53,12 +54,14 @@ export async function signLeafDenial(
 ): Promise<Hex> {
   if (account.sign && (account.source === "privateKey" || account.source === "hd"))
     return account.sign({ hash: leafDenialDigest(domain, fields) });
-  return account.signTypedData({
-    domain,
-    types: leafDenialTypes,
-    primaryType: "AtomaLeafDenial",
-    message: fields,
-  });
+  return withRecoveryByte27(
+    await account.signTypedData({
+      domain,
+      types: leafDenialTypes,
+      primaryType: "AtomaLeafDenial",
+      message: fields,
+    }),
+  );
 }
 
 export function leafDenialToWire(denial: SignedLeafDenial): LeafDenialWire {

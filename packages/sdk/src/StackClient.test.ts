@@ -39,7 +39,7 @@ type Plan = "honest" | "dropAfterCommit" | "claimReused" | { jumpTo: bigint } | 
  */
 function fakeNode(plans: Plan[]) {
   const leaves: { reqHash: string; answer: Record<string, unknown>; request: Record<string, string> }[] = [];
-  const seen: { nonce: bigint; reqHash: string }[] = [];
+  const seen: { nonce: bigint; reqHash: string; body: Record<string, unknown> }[] = [];
   let total = 0n;
   const refuse = (code: string, next: bigint) =>
     Response.json(
@@ -70,7 +70,7 @@ function fakeNode(plans: Plan[]) {
     const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
     const nonce = BigInt(headers.get(STACK_HEADERS.nonce) ?? "0");
     const reqHash = requestHash(body);
-    seen.push({ nonce, reqHash });
+    seen.push({ nonce, reqHash, body });
     const stored = leaves[Number(nonce)];
     if (stored)
       return stored.reqHash === reqHash
@@ -186,6 +186,39 @@ describe("StackClient's nonces against a node that bends them", () => {
   });
 
   // Review 5 HIGH-1: the client followed any nonce the node named ahead, and signed the request again there.
+  it("takes a nonce the node denied this very request at with a one-character, one-token filler, not its prompt", async () => {
+    const node = fakeNode([]);
+    // As `chat` sends it (stream false): the request the node denied at nonce 0 (a Regenerate of a stopped stream).
+    const long = { ...chat("a long prompt ".repeat(500)), temperature: 0.3, max_tokens: 200, stream: false };
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      stackUnits: 100_000n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      deniedAt: (nonce, hash) => nonce === 0n && hash === requestHash(long).toLowerCase(),
+    });
+    await client.chat(long);
+    expect(node.seen.map((s) => s.nonce)).toEqual([0n, 1n]);
+    expect(node.seen[1]!.reqHash).toBe(requestHash(long));
+    // The filler at the denied nonce: the model, one character, one token (before: the whole prompt again).
+    expect(node.seen[0]!.body).toEqual({
+      model: "m",
+      messages: [{ role: "user", content: "." }],
+      max_tokens: 1,
+      stream: false,
+    });
+    expect(node.leaves).toHaveLength(2);
+    // Its signed bound (what the gateway reserves for it): the template margin and a few bytes, not the prompt.
+    expect(BigInt(node.leaves[0]?.request.max_units ?? "0")).toBeLessThan(1_200n);
+  });
+
   it("refuses a node that names a nonce ahead when it knows its stack, signing nothing there", async () => {
     const node = fakeNode(["honest", { jumpTo: 6n }]);
     const client = clientOf(node.fetcher, 0n);

@@ -48,6 +48,7 @@ import {
 } from "./errors.js";
 import { type NodeErrorBody, nodeError } from "./nodeError.js";
 import { expired, isInFlightRefusal, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
+import { nonceFiller } from "./nonceFiller.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
 import { LEAF_READ_SIGN_AHEAD_SECONDS, readStackLeaf, type ShownLeaf } from "./readStackLeaf.js";
@@ -640,15 +641,14 @@ export class StackClient {
   /**
    * The node signed that it never commits this body's request at the next nonce (`AtomaLeafDenial`: a Regenerate of a
    * stopped stream, the same body so the same request hash): signed there, it could only be refused. A filler takes
-   * that nonce first: the same body asking for one token (another request hash), its answer verified and dropped.
+   * that nonce first: the smallest request of its kind (`nonceFiller`: its model, a one-character prompt, one token;
+   * another request hash), its answer verified and dropped, so a Stop/Regenerate loop never pays the prompt twice.
    */
   async #fillDeniedNonce(path: string, body: Body): Promise<void> {
     const nonce = this.#nextNonce;
     const hash = requestHash(body).toLowerCase();
     if (!this.#denied.has(`${nonce}:${hash}`) && !this.#options.deniedAt?.(nonce, hash as Hash)) return;
-    const { stream_options: _, ...rest } = body;
-    const filler: Body = { ...rest, stream: false, max_tokens: body.max_tokens === 1 ? 2 : 1 };
-    if (Object.hasOwn(body, "max_completion_tokens")) filler.max_completion_tokens = filler.max_tokens;
+    const filler = nonceFiller(body);
     const signed = await this.sign(filler, requestUnitBound(filler));
     if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
     await this.#send(path, signed, this.#readJson);

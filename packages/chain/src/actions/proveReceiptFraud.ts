@@ -1,5 +1,12 @@
 import { receiptFraudAbi } from "@atoma/contracts";
-import type { Hash, ReceiptFraudProof, SignedLeafDenial, SignedReceipt, StackLeaf } from "@atoma/core";
+import {
+  type Hash,
+  type ReceiptFraudProof,
+  type SignedLeafDenial,
+  type SignedReceipt,
+  type StackLeaf,
+  withRecoveryByte27,
+} from "@atoma/core";
 import { type Hex, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -36,6 +43,30 @@ export type ProveReceiptFraudResult = TxInfo & {
   /** What the stack's owner got back (0 when the stack was already paid out). */
   refunded: bigint;
 };
+
+/** A node-signed receipt or denial as `ReceiptFraud` reads it: v 27/28 (its `tryRecover` answers address 0 for 0/1). */
+function onChain<T extends { signature: Hex }>(signed: T): T {
+  return { ...signed, signature: withRecoveryByte27(signed.signature) };
+}
+
+/** The evidence with every signature's v 27/28, so a signer's v 0/1 never makes a true proof revert. */
+function normalised(evidence: FraudEvidence): FraudEvidence {
+  switch (evidence.kind) {
+    case "nonce":
+    case "total":
+    case "overStack":
+    case "units":
+      return { ...evidence, receipt: onChain(evidence.receipt) };
+    case "runningTotal":
+      return { ...evidence, previous: onChain(evidence.previous), receipt: onChain(evidence.receipt) };
+    case "sameNonce":
+      return { ...evidence, first: onChain(evidence.first), second: onChain(evidence.second) };
+    case "settledLeaves":
+      return evidence;
+    case "deniedLeaf":
+      return { ...evidence, denial: onChain(evidence.denial) };
+  }
+}
 
 function call(evidence: FraudEvidence) {
   switch (evidence.kind) {
@@ -101,7 +132,7 @@ export async function proveReceiptFraud(
   const receipt = await execute(ctx, {
     address: ctx.addresses.ReceiptFraud,
     abi: receiptFraudAbi,
-    ...call(evidence),
+    ...call(normalised(evidence)),
   });
   const { args } = single(
     parseEventLogs({ abi: receiptFraudAbi, logs: receipt.logs, eventName: "FraudProven" }),
