@@ -119,4 +119,24 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     const done = await streaming;
     expect(done.fields.leafIndex).toBe(2n);
   }, 120_000);
+
+  // An owner that denies fresh H at N, then streams H at N, would be answered for nothing (refused only at commit,
+  // after the whole answer went out): refused at admission instead, before the engine runs.
+  it("refuses a denied request when it arrives, streaming not one token of it", async () => {
+    const body = { ...chatBody("a free answer, once denied", 200), ignore_eos: true, stream: true };
+    const reqHash = requestHash(body);
+    expect(await read(3n, reqHash).catch((error: unknown) => error)).toBeInstanceOf(NodeDeniedLeafError);
+    let chunks = 0;
+    const refused = await client
+      .chatStream(body, () => {
+        chunks++;
+      })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(NodeRequestError);
+    expect((refused as NodeRequestError).code).toBe("leaf_denied");
+    expect(chunks).toBe(0);
+    // The nonce was released: another request takes it.
+    const next = await client.chat(chatBody("the honest one at nonce 3"));
+    expect(next.fields.leafIndex).toBe(3n);
+  }, 120_000);
 });

@@ -114,6 +114,7 @@ export class Accounting {
         this.#metrics?.unitsReserved.inc(Number(units));
         const reservation = { id, stackId, units, nonce, unitsUsedBefore: usedBefore };
         this.#opened(reservation);
+        if (input.reqHash !== undefined) await this.#refuseDenied(reservation, input.reqHash);
         return reservation;
       }
       await this.#refuse(stackId, units, nonce, nowSeconds);
@@ -255,6 +256,25 @@ export class Accounting {
   async recordDenial(stackId: bigint, nonce: bigint, reqHash: string): Promise<void> {
     (await this.#stacksWithDenials()).add(stackId);
     await recordDenial(this.#db, stackId, nonce, reqHash);
+  }
+
+  /**
+   * Releases the reservation and throws `LeafDeniedError` when this node denied `reqHash` at its nonce: checked once
+   * the nonce is held, so a denial recorded later finds it in flight, and one recorded before is seen here.
+   */
+  async #refuseDenied(reservation: Reservation, reqHash: string): Promise<void> {
+    let denied: boolean;
+    try {
+      denied =
+        (await this.#stacksWithDenials()).has(reservation.stackId) &&
+        (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash));
+    } catch (error) {
+      await this.release(reservation);
+      throw error;
+    }
+    if (!denied) return;
+    await this.release(reservation);
+    throw new LeafDeniedError(reservation.stackId, reservation.nonce);
   }
 
   #stacksWithDenials(): Promise<Set<bigint>> {

@@ -6,6 +6,7 @@ import { sql } from "kysely";
 import { keccak256, toHex } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStateDatabase } from "../db/openStateDatabase.js";
+import { moveServedStack } from "../settlement/settlementRows.js";
 import { isDenied, recordDenial } from "./deniedLeaves.js";
 
 const root = mkdtempSync(join(tmpdir(), "atoma-denied-leaves-"));
@@ -40,6 +41,26 @@ describe.each([
       expect(await isDenied(again.db, 5n, 4n, H)).toBe(false);
       expect(await isDenied(again.db, 6n, 3n, H)).toBe(false);
       expect(await isDenied(again.db, 5n, 3n, keccak256(toHex("another")))).toBe(false);
+      // Once its stack is settled nothing can be committed to it: its records go (another stack's stay).
+      await recordDenial(again.db, 6n, 1n, H);
+      for (const stackId of [5n, 6n])
+        await again.db
+          .insertInto("stacks")
+          .values({
+            stack_id: stackId,
+            owner: `0x${"11".repeat(20)}`,
+            task_id: 1n,
+            serving_node_id: 1n,
+            units_bought: 1_000n,
+            price_per_million: 1n,
+            expires_at: 0n,
+          })
+          .execute();
+      expect(await moveServedStack(again.db, { stackId: 5n, servingNodeId: 1n }, ["active"], "settled")).toBe(
+        true,
+      );
+      expect(await isDenied(again.db, 5n, 3n, H)).toBe(false);
+      expect(await isDenied(again.db, 6n, 1n, H)).toBe(true);
     } finally {
       if (at.kind === "postgres") await sql.raw(`drop schema "${at.schema}" cascade`).execute(again.db);
       await again.close();

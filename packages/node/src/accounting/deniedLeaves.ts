@@ -31,3 +31,11 @@ export async function recordDenial(
     .onConflict((c) => c.doNothing())
     .execute();
 }
+
+/**
+ * Drops the stack's denial records once it is settled: no leaf can be committed to it any more, so the record that
+ * refuses a commit has nothing left to refuse (the signed denials stand on their own).
+ */
+export async function forgetDenials(db: Kysely<NodeDatabase>, stackId: bigint): Promise<void> {
+  await db.deleteFrom("denied_leaves").where("stack_id", "=", stackId).execute();
+}
