@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getNode, NodeStatus, SecurityLevel } from "@atoma/chain";
+import { getNode, getSettlement, NodeStatus, SecurityLevel, SettlementPhase } from "@atoma/chain";
 import { type Devnet, startDevnet } from "@atoma/chain/devnet";
 import { receiptFraudAbi } from "@atoma/contracts";
 import { atomaDomain, type Hash, LEAF_READ_HEADERS, leafDenialToWire, signLeafDenial } from "@atoma/core";
@@ -37,6 +37,13 @@ interface Operator {
   drained: Promise<void>;
   lieAt: bigint | undefined;
   lies: number;
+  /**
+   * The node's public leaf proofs (`GET /v1/stacks/{id}/proof/{leaf}`): served, or bent (the true proof of the leaf
+   * relabelled as leaf 0: a prover that trusts the label sends a proof the contract refuses for good).
+   */
+  proofs: "serve" | "relabel";
+  /** Proofs asked for while bent. */
+  bentProofs: number;
 }
 
 // Issue 12, denied leaves, end to end: a node that tells the gateway's leaf read "no leaf for the cut request here, and
@@ -51,7 +58,14 @@ describe("a real node that denies a cut request's leaf and settles it", () => {
   const dir = mkdtempSync(join(tmpdir(), "atoma-denied-leaf-"));
   let nodeId: bigint;
   let markDrained: () => void = () => {};
-  const operator: Operator = { cutNext: false, drained: Promise.resolve(), lieAt: undefined, lies: 0 };
+  const operator: Operator = {
+    cutNext: false,
+    drained: Promise.resolve(),
+    lieAt: undefined,
+    lies: 0,
+    proofs: "serve",
+    bentProofs: 0,
+  };
 
   beforeAll(async () => {
     network = await startDevnet();
@@ -91,6 +105,15 @@ describe("a real node that denies a cut request's leaf and settles it", () => {
               denial: leafDenialToWire({ fields, signature }),
             }),
           );
+        });
+        return;
+      }
+      if (operator.proofs === "relabel" && /^\/v1\/stacks\/\d+\/proof\/\d+/.test(path)) {
+        operator.bentProofs++;
+        void fetch(`http://127.0.0.1:${nodePort}${path}`).then(async (answer) => {
+          const body = (await answer.json()) as Record<string, unknown>;
+          res.writeHead(answer.status, { "content-type": "application/json" });
+          res.end(JSON.stringify(answer.ok ? { ...body, leaf_index: "0" } : body));
         });
         return;
       }
@@ -155,6 +178,9 @@ describe("a real node that denies a cut request's leaf and settles it", () => {
       body: JSON.stringify({ model: "atoma-tiny", prompt: "Once upon a time", ...body }),
       signal: signal ?? AbortSignal.timeout(60_000),
     });
+
+  const settlementOf = (stackId: bigint) =>
+    getSettlement({ publicClient: network.publicClient, addresses: network.deployment.addresses }, stackId);
 
   const proven = (stackId: bigint) =>
     network.publicClient.readContract({
@@ -242,8 +268,21 @@ describe("a real node that denies a cut request's leaf and settles it", () => {
       .execute();
     expect(freed.some((row) => row.nonce === 1n && row.denial_signature !== null)).toBe(true);
 
-    // The stack is closed (idle or retired), the node settles its leaves, the cut request's at nonce 1 among them,
-    // and the gateway's settlement watcher proves the denial against that leaf: the node is slashed.
+    // The stack is closed (idle or retired), the node settles its leaves, the cut request's at nonce 1 among them.
+    // Until the settlement is over (paid out), the node bends its proof of that leaf: the watcher checks each proof
+    // itself (its index, its path to the settled root), so a bent one proves nothing and forgets nothing, and the
+    // stack stays watched past its payout until the denial is resolved.
+    operator.proofs = "relabel";
+    await expect
+      .poll(async () => (await settlementOf(stackId)).phase, { timeout: 90_000, interval: 500 })
+      .toBe(SettlementPhase.Finalized);
+    const bentBefore = operator.bentProofs;
+    await expect
+      .poll(() => operator.bentProofs, { timeout: 30_000, interval: 200 })
+      .toBeGreaterThan(bentBefore);
+    expect(await proven(stackId)).toBe(false);
+    operator.proofs = "serve";
+    // Served at last: the gateway's settlement watcher proves the denial against that leaf: the node is slashed.
     await expect.poll(() => proven(stackId), { timeout: 90_000, interval: 500 }).toBe(true);
     const slashed = await getNode(
       { publicClient: network.publicClient, addresses: network.deployment.addresses },

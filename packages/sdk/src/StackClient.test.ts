@@ -31,7 +31,13 @@ const nodeKey = privateKeyToAccount(generatePrivateKey());
 const domain = atomaDomain(CHAIN_ID, STACK_MANAGER);
 
 /** What the node does with the next request it receives. */
-type Plan = "honest" | "dropAfterCommit" | "claimReused" | { jumpTo: bigint } | { inflate: number };
+type Plan =
+  | "honest"
+  | "dropAfterCommit"
+  | "claimReused"
+  | "leafDenied"
+  | { jumpTo: bigint }
+  | { inflate: number };
 
 /**
  * A node as `fetch`: one stack, leaves in nonce order, a resend of a committed request answered from its records
@@ -78,6 +84,7 @@ function fakeNode(plans: Plan[]) {
         : refuse("nonce_reused", BigInt(leaves.length));
     const plan = plans.shift() ?? "honest";
     if (typeof plan === "object" && "jumpTo" in plan) return refuse("nonce_out_of_order", plan.jumpTo);
+    if (plan === "leafDenied") return refuse("leaf_denied", BigInt(leaves.length));
     if (nonce !== BigInt(leaves.length)) return refuse("nonce_out_of_order", BigInt(leaves.length));
     const prompt = typeof plan === "object" ? plan.inflate : 3;
     const response = {
@@ -217,6 +224,20 @@ describe("StackClient's nonces against a node that bends them", () => {
     expect(node.leaves).toHaveLength(2);
     // Its signed bound (what the gateway reserves for it): the template margin and a few bytes, not the prompt.
     expect(BigInt(node.leaves[0]?.request.max_units ?? "0")).toBeLessThan(1_200n);
+  });
+
+  it("on a node's leaf_denied for a request it denied unseen by this client, fills that nonce and sends it past", async () => {
+    const node = fakeNode(["leafDenied"]);
+    const client = clientOf(node.fetcher, 0n);
+    const body = { ...chat("denied through another gateway"), stream: false };
+    const answered = await client.chat(body);
+    expect(answered.fields.leafIndex).toBe(1n);
+    expect(node.seen.map((s) => [s.nonce, s.reqHash === requestHash(body)])).toEqual([
+      [0n, true],
+      [0n, false],
+      [1n, true],
+    ]);
+    expect(node.seen[1]!.body.messages).toEqual([{ role: "user", content: "." }]);
   });
 
   it("refuses a node that names a nonce ahead when it knows its stack, signing nothing there", async () => {

@@ -634,7 +634,18 @@ export class StackClient {
       await this.#fillDeniedNonce(path, body);
       const signed = await this.sign(body, maxUnits);
       if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
-      return this.#send(path, signed, read);
+      try {
+        return await this.#send(path, signed, read);
+      } catch (error) {
+        if (!(error instanceof NodeRequestError && error.code === "leaf_denied")) throw error;
+        // The node denied this very request at this nonce before (a denial this client never held: read by another
+        // gateway, or before a restart), and refused it (its nonce freed): a filler takes the nonce, then it goes once more.
+        this.#denied.add(`${signed.nonce}:${signed.reqHash.toLowerCase()}`);
+        await this.#fillDeniedNonce(path, body);
+        const again = await this.sign(body, maxUnits);
+        if (this.#knowsStack) this.#pending.set(again.nonce, { path, signed: again });
+        return this.#send(path, again, read);
+      }
     });
   }
 

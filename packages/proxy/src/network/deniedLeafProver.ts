@@ -1,6 +1,13 @@
 import { ContractRevertError, type FraudEvidence, type ProveReceiptFraudResult } from "@atoma/chain";
-import type { Hash, LeafProof, Logger } from "@atoma/core";
-import { silentLogger } from "@atoma/core";
+import {
+  type Hash,
+  type LeafProof,
+  type Logger,
+  leafHash,
+  type StackLeaf,
+  silentLogger,
+  verifyStackProof,
+} from "@atoma/core";
 import { fetchLeafProof } from "@atoma/sdk";
 import type { FreedDenial, FreedLeaves } from "./freedLeaves.js";
 
@@ -10,16 +17,17 @@ export interface SettledRoot {
   requestCount: bigint;
 }
 
-/** Refusals after which a denial is done with: the stack was proven already, or the leaf is another request's. */
-const DONE_REVERTS = new Set(["AlreadyProven", "LeafForOtherRequest", "LeafNotAtDeniedNonce"]);
+/** What a check of a stack's denials came to: the node proven, every denial resolved, or some still to check. */
+export type DenialCheck = "proven" | "resolved" | "pending";
 
 /**
  * Checks a settled stack's nonces freed on its node's signed denial (`FreedLeaves.denialsOf`) against the leaves its
  * node settled: the leaf at a denied nonce answering the very request denied is the node billing what it swore it
  * never would, proven on-chain (`ReceiptFraud.proveDeniedLeaf`: the node slashed, the owner refunded). The leaf and its
- * proof are the node's public `GET /v1/stacks/{id}/proof/{leaf}`; another request's leaf there (the nonce reused, as
- * the gateway does) or a nonce past the settled leaves clears the denial. A proof the node does not serve is asked
- * again at the next pass.
+ * proof are the node's public `GET /v1/stacks/{id}/proof/{leaf}`, checked here first (its index the denied nonce, its
+ * path to the settled root); another request's leaf there (the nonce reused, as the gateway does) or a nonce past the
+ * settled leaves clears the denial. A proof the node does not serve, or one that does not check, leaves the denial
+ * pending: asked again at the next pass, for as long as the stack is watched.
  */
 export class DeniedLeafProver {
   readonly #freed: FreedLeaves;
@@ -46,38 +54,50 @@ export class DeniedLeafProver {
     this.#onProven = parts.onProven;
   }
 
-  /** Checks the stack's denials against its settlement; true when a proof went out (the node is slashed). */
-  async check(stack: { stackId: bigint; nodeId: bigint }, settled: SettledRoot): Promise<boolean> {
-    if (BigInt(settled.root) === 0n) return false;
+  /** Checks the stack's denials against its settlement (zero root: not settled yet, all pending). */
+  async check(stack: { stackId: bigint; nodeId: bigint }, settled: SettledRoot): Promise<DenialCheck> {
     const denials = await this.#freed.denialsOf(stack.stackId);
-    if (denials.length === 0) return false;
+    if (denials.length === 0) return "resolved";
+    if (BigInt(settled.root) === 0n) return "pending";
     const url = await this.#nodeUrl(stack.nodeId);
+    let pending = false;
     for (const denial of denials) {
       if (denial.nonce >= settled.requestCount) {
         await this.#freed.forgetDenial(denial);
         continue;
       }
       const proof = await fetchLeafProof(this.#fetch, url, stack.stackId, denial.nonce, 10_000);
-      if (typeof proof === "string") {
+      const leaf = typeof proof === "string" ? undefined : checkedLeaf(proof, denial, settled);
+      if (typeof proof === "string" || leaf === undefined) {
+        pending = true;
         this.#logger.warn(
-          { stackId: String(stack.stackId), nonce: String(denial.nonce), reason: proof },
+          {
+            stackId: String(stack.stackId),
+            nonce: String(denial.nonce),
+            reason:
+              typeof proof === "string" ? proof : "the proof is not of that nonce under the settled root",
+          },
           "the settled leaf at a denied nonce could not be read: asked again later",
         );
         continue;
       }
-      if (proof.root.toLowerCase() !== settled.root.toLowerCase()) continue;
-      if (proof.leaf.request_hash.toLowerCase() !== denial.reqHash.toLowerCase()) {
+      if (leaf.reqHash.toLowerCase() !== denial.reqHash.toLowerCase()) {
         await this.#freed.forgetDenial(denial);
         continue;
       }
-      if (await this.#prove(stack, denial, proof)) return true;
+      if (await this.#prove(stack, denial, leaf, proof as LeafProof)) return "proven";
     }
-    return false;
+    return pending ? "pending" : "resolved";
   }
 
+  /**
+   * Sends the proof; true when the stack is proven (by this proof or another's: every denial on it forgotten). A
+   * contract refusal of this one proof forgets only this denial; anything else (the RPC) is thrown for the next pass.
+   */
   async #prove(
     stack: { stackId: bigint; nodeId: bigint },
     denial: FreedDenial,
+    leaf: StackLeaf,
     proof: LeafProof,
   ): Promise<boolean> {
     const evidence: FraudEvidence = {
@@ -87,14 +107,7 @@ export class DeniedLeafProver {
         fields: { stackId: denial.stackId, nonce: denial.nonce, reqHash: denial.reqHash },
         signature: denial.signature,
       },
-      leaf: {
-        leafIndex: BigInt(proof.leaf_index),
-        nonce: BigInt(proof.leaf.nonce),
-        reqHash: proof.leaf.request_hash,
-        respHash: proof.leaf.response_hash,
-        units: BigInt(proof.leaf.units),
-        cumulativeUnits: BigInt(proof.leaf.cumulative_units),
-      },
+      leaf,
       proof: proof.proof,
     };
     try {
@@ -110,9 +123,37 @@ export class DeniedLeafProver {
       );
       this.#onProven?.(stack.nodeId);
     } catch (error) {
-      if (!(error instanceof ContractRevertError && DONE_REVERTS.has(error.errorName))) throw error;
+      if (!(error instanceof ContractRevertError)) throw error;
+      if (error.errorName !== "AlreadyProven") {
+        this.#logger.warn(
+          { stackId: String(stack.stackId), nonce: String(denial.nonce), reason: error.errorName },
+          "a denied leaf's proof was refused: that denial is dropped",
+        );
+        await this.#freed.forgetDenial(denial);
+        return false;
+      }
     }
     for (const done of await this.#freed.denialsOf(stack.stackId)) await this.#freed.forgetDenial(done);
     return true;
+  }
+}
+
+/** The proof's leaf when it is the leaf at the denied nonce under the settled root (checked here, not trusted). */
+function checkedLeaf(proof: LeafProof, denial: FreedDenial, settled: SettledRoot): StackLeaf | undefined {
+  try {
+    if (BigInt(proof.leaf_index) !== denial.nonce) return undefined;
+    const leaf: StackLeaf = {
+      leafIndex: denial.nonce,
+      nonce: BigInt(proof.leaf.nonce),
+      reqHash: proof.leaf.request_hash,
+      respHash: proof.leaf.response_hash,
+      units: BigInt(proof.leaf.units),
+      cumulativeUnits: BigInt(proof.leaf.cumulative_units),
+    };
+    const index = Number(denial.nonce);
+    const count = Number(settled.requestCount);
+    return verifyStackProof(settled.root, leafHash(leaf), index, count, proof.proof) ? leaf : undefined;
+  } catch {
+    return undefined;
   }
 }

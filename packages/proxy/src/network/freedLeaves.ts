@@ -6,7 +6,7 @@ import type { GatewayDatabase } from "../db/schema.js";
 /** Leaves remembered in memory before the oldest is forgotten. */
 const MAX_REMEMBERED = 10_000;
 
-/** A leaf freed longer ago than this is dropped when another is freed (a stack lives at most days). */
+/** A leaf freed longer ago than this is dropped when another is freed (one holding a denial: once it is checked). */
 const FORGET_AFTER_MS = 7 * 24 * 3_600_000;
 
 /** A nonce freed on the node's signed word: the request it denied there, and the node's signature. */
@@ -61,9 +61,11 @@ export class FreedLeaves {
         })),
       )
       .execute();
+    // A denial stays until its stack's settlement is checked against it (`forgetDenial`): a stack outlives a week.
     await this.#db
       .deleteFrom("freed_leaves")
       .where("freed_at_ms", "<", BigInt(now - FORGET_AFTER_MS))
+      .where("denial_signature", "is", null)
       .execute();
   }
 
