@@ -107,6 +107,7 @@ export {
   leafReadDigest,
   leafReadTypes,
   NO_REQUEST_NAMED,
+  namedLeafReadTypes,
   signLeafRead,
 } from "./leafRead.js";
 export { type Logger, silentLogger } from "./logger.js";

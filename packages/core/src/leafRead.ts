@@ -1,6 +1,7 @@
 import { type Address, type Hex, isAddressEqual, type LocalAccount, type TypedDataDomain } from "viem";
 import { InvalidSignatureError } from "./errors.js";
 import type { Hash } from "./hash.js";
+import { withRecoveryByte27 } from "./recoveryByte.js";
 import { recoverDigestSignature } from "./signatures.js";
 import { STACK_HEADERS } from "./stackEnvelope.js";
 import { typedDataDigest } from "./typedDigest.js";
@@ -9,12 +10,25 @@ import { typedDataDigest } from "./typedDigest.js";
  * The stack owner's authorisation to read the leaf a node committed at one nonce (`GET /v1/stacks/{id}/leaves/{n}`),
  * in the domain of its requests. Its own type, never an `AtomaRequest`: a node cannot pass it off as a request
  * signed at that nonce. `deadline` (unix seconds, shortly ahead) and `salt` (random) make each read's signature
- * one of a kind: the node answers it once (a captured one replayed is refused). `reqHash` names the request the owner
- * signed at that nonce and asks about (zero: none named): when no leaf stands there, the node answers with its signed
- * `AtomaLeafDenial` of that request at that nonce (`leafDenial.ts`), and never commits it there.
+ * one of a kind: the node answers it once (a captured one replayed is refused). A read naming no request keeps this
+ * type as it always was, so clients and nodes from before named reads still read each other's.
  */
 export const leafReadTypes = {
   AtomaLeafRead: [
+    { name: "stackId", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint64" },
+    { name: "salt", type: "bytes32" },
+  ],
+} as const;
+
+/**
+ * A leaf read that names the request the owner signed at that nonce and asks about (`reqHash`): when no leaf stands
+ * there, the node answers with its signed `AtomaLeafDenial` of that request at that nonce (`leafDenial.ts`), and
+ * never commits it there. A type of its own, beside `AtomaLeafRead`: an unnamed read's digest is unchanged.
+ */
+export const namedLeafReadTypes = {
+  AtomaLeafReadOf: [
     { name: "stackId", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint64" },
@@ -49,10 +63,19 @@ export const LEAF_READ_HEADERS = Object.freeze({
 export const LEAF_READ_MAX_AHEAD_SECONDS = 300;
 
 export function leafReadDigest(domain: TypedDataDomain, fields: LeafReadFields): Hash {
+  if (fields.reqHash === NO_REQUEST_NAMED) {
+    const { reqHash: _, ...unnamed } = fields;
+    return typedDataDigest(
+      domain,
+      leafReadTypes,
+      "AtomaLeafRead",
+      unnamed as unknown as Readonly<Record<string, unknown>>,
+    );
+  }
   return typedDataDigest(
     domain,
-    leafReadTypes,
-    "AtomaLeafRead",
+    namedLeafReadTypes,
+    "AtomaLeafReadOf",
     fields as unknown as Readonly<Record<string, unknown>>,
   );
 }
@@ -64,12 +87,25 @@ export async function signLeafRead(
 ): Promise<Hex> {
   if (account.sign && (account.source === "privateKey" || account.source === "hd"))
     return account.sign({ hash: leafReadDigest(domain, fields) });
-  return account.signTypedData({
-    domain,
-    types: leafReadTypes,
-    primaryType: "AtomaLeafRead",
-    message: fields,
-  });
+  if (fields.reqHash === NO_REQUEST_NAMED) {
+    const { reqHash: _, ...unnamed } = fields;
+    return withRecoveryByte27(
+      await account.signTypedData({
+        domain,
+        types: leafReadTypes,
+        primaryType: "AtomaLeafRead",
+        message: unnamed,
+      }),
+    );
+  }
+  return withRecoveryByte27(
+    await account.signTypedData({
+      domain,
+      types: namedLeafReadTypes,
+      primaryType: "AtomaLeafReadOf",
+      message: fields,
+    }),
+  );
 }
 
 /** Throws `InvalidSignatureError` unless `signature` over the leaf read was made by `expected` (the stack's owner). */

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Hash, requestHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
-import { NodeDeniedLeafError, NodeRequestError, readStackLeaf, type StackClient } from "@atoma/sdk";
+import {
+  NodeDeniedLeafError,
+  NodeRequestError,
+  readStackLeaf,
+  type StackClient,
+  signStackRequest,
+} from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
@@ -126,15 +132,21 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     const body = { ...chatBody("a free answer, once denied", 200), ignore_eos: true, stream: true };
     const reqHash = requestHash(body);
     expect(await read(3n, reqHash).catch((error: unknown) => error)).toBeInstanceOf(NodeDeniedLeafError);
-    let chunks = 0;
-    const refused = await client
-      .chatStream(body, () => {
-        chunks++;
-      })
-      .catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(NodeRequestError);
-    expect((refused as NodeRequestError).code).toBe("leaf_denied");
-    expect(chunks).toBe(0);
+    const signed = await signStackRequest(owner, client.domain, {
+      stackId,
+      body,
+      nonce: 3n,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 120),
+      maxUnits: 10_000n,
+    });
+    const answer = await fetch(`${node.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...signed.headers },
+      body: signed.json,
+    });
+    // Before: 200, the whole answer streamed, then an error event (nothing committed, nothing billed).
+    expect(answer.status).toBe(409);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("leaf_denied");
     // The nonce was released: another request takes it.
     const next = await client.chat(chatBody("the honest one at nonce 3"));
     expect(next.fields.leafIndex).toBe(3n);

@@ -275,6 +275,11 @@ describe("a real node that denies a cut request's leaf and settles it", () => {
     operator.proofs = "relabel";
     await expect
       .poll(async () => (await settlementOf(stackId)).phase, { timeout: 90_000, interval: 500 })
+      .toBe(SettlementPhase.Accepted);
+    // Its challenge window run out, the watcher pays it out (the stack set aside, but for its denial).
+    await network.advance((await settlementOf(stackId)).windowEnds - (await network.now()) + 10n);
+    await expect
+      .poll(async () => (await settlementOf(stackId)).phase, { timeout: 60_000, interval: 500 })
       .toBe(SettlementPhase.Finalized);
     const bentBefore = operator.bentProofs;
     await expect
