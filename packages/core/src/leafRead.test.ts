@@ -61,6 +61,7 @@ describe("AtomaLeafRead", () => {
       message: unnamed,
     });
     expect(before).toBe(await signLeafRead(owner, domain, { ...fields, reqHash: NO_REQUEST_NAMED }));
+    expect(leafReadTypes.AtomaLeafRead.map((f) => f.name)).toEqual(["stackId", "nonce", "deadline", "salt"]);
     await assertLeafReadSigner(domain, { ...fields, reqHash: NO_REQUEST_NAMED }, before, owner.address);
     // Named, it is another signature: a node cannot read an unnamed read as one naming a request, nor back.
     await expect(assertLeafReadSigner(domain, fields, before, owner.address)).rejects.toThrow(
