@@ -126,6 +126,21 @@ contract DeniedLeafFraudTest is SettlementSteps {
         assertTrue(nodes.getNode(server).collateral > 0, "not slashed");
     }
 
+    /// The node's own denial with v - 27 (0/1) recovers to address 0 on-chain: no evidence. This is why the clients
+    /// take no such signature as a denial, and why the chain package sends every signature with v 27/28.
+    function test_aDenialWithVMinus27IsNoSignatureOnChain() public {
+        (uint256 stackId, uint256 server, Served memory s, AtomaTypedData.LeafDenial memory d, bytes memory sig) =
+            _settledAfterDenial(2);
+        bytes32[] memory proof = stackProof(s.hashes, 2);
+        bytes memory yParity = bytes.concat(sig);
+        yParity[64] = bytes1(uint8(sig[64]) - 27);
+        vm.expectRevert(ReceiptFraud.InvalidDenialSignature.selector);
+        receiptFraud.proveDeniedLeaf(stackId, d, yParity, s.leaves[2], proof);
+        assertTrue(nodes.getNode(server).collateral > 0, "not slashed by it");
+        receiptFraud.proveDeniedLeaf(stackId, d, sig, s.leaves[2], proof);
+        assertEq(nodes.getNode(server).collateral, 0, "the same signature with v 27/28 convicts");
+    }
+
     /// A leaf for the denied request that is not under the settled root, or a stack not settled yet, proves nothing.
     function test_aLeafNotUnderTheSettledRootIsRefused() public {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
@@ -145,7 +160,9 @@ contract DeniedLeafFraudTest is SettlementSteps {
     }
 
     /// Whatever request hash and nonce a node denies, only the settled leaf at that nonce for that request convicts.
-    function testFuzz_onlyTheDeniedRequestAtTheDeniedNonceConvicts(uint8 nonceSeed, bytes32 denied, uint8 atSeed) public {
+    function testFuzz_onlyTheDeniedRequestAtTheDeniedNonceConvicts(uint8 nonceSeed, bytes32 denied, uint8 atSeed)
+        public
+    {
         (uint256 stackId, uint256 server) = buy(plainTask, 1_000_000);
         Served memory s = serve(stackId, 4, "honest", 400);
         uint256 nonce = uint256(nonceSeed) % 4;
