@@ -21,6 +21,7 @@ import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
+import type { DenialCheck, DeniedLeafProver } from "./deniedLeafProver.js";
 import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
 import { type ChallengeKey, keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
@@ -133,11 +134,14 @@ export class OverclaimWatcher {
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
   readonly #onSettled: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+  readonly #deniedLeaves: DeniedLeafProver | undefined;
   /** The challenges sent, open and resolved. */
   readonly #book: OwnerChallengeBook;
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
   readonly #done = new Set<bigint>();
+  /** Stacks whose settlement is over with a node's denial not yet resolved against it (`#recheckOpenDenials`). */
+  readonly #denialsOpen = new Map<bigint, ReadSettlement>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
   /**
@@ -161,6 +165,8 @@ export class OverclaimWatcher {
        * leaves the stack to the next pass.
        */
       onSettled?: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+      /** Checks each settled root against the nonces freed on the node's signed denial (fraud proofs). */
+      deniedLeaves?: DeniedLeafProver | undefined;
       logger?: Logger | undefined;
     },
     options: OverclaimWatcherOptions,
@@ -170,6 +176,7 @@ export class OverclaimWatcher {
     this.#o = options;
     this.#onChallenge = components.onChallenge;
     this.#onSettled = components.onSettled;
+    this.#deniedLeaves = components.deniedLeaves;
     this.#book = components.challenges;
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
@@ -185,9 +192,8 @@ export class OverclaimWatcher {
    */
   async pass(signal?: AbortSignal): Promise<void> {
     const now = (await this.#chain.publicClient.getBlock()).timestamp;
-    const stacks = (await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds)).filter(
-      (stack) => !this.#done.has(stack.stackId),
-    );
+    const watched = await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds);
+    const stacks = watched.filter((stack) => !this.#done.has(stack.stackId));
     if (!this.#started)
       try {
         // Only a database that kept no challenge yet (before version 8) may miss some the wallet opened.
@@ -198,7 +204,12 @@ export class OverclaimWatcher {
         this.#logger.warn({ err: error }, "recovering the wallet's challenges from the logs failed");
       }
     await this.#lookUpSent();
+    await this.#recheckOpenDenials(new Set(watched.map((stack) => stack.stackId)), signal);
     const read = await this.#readSettlements(stacks);
+    for (const { stack, settlement } of read) {
+      if (signal?.aborted) return;
+      await this.#checkDenials(stack, settlement);
+    }
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
       if (settlement.phase !== SettlementPhase.Disputed || this.#recovered.has(stack.stackId)) continue;
@@ -275,11 +286,36 @@ export class OverclaimWatcher {
    */
   async #settled(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
     const phase: number = settlement.phase;
+    // Paid out or not, the settled root still convicts a leaf its node denied (a proof after payout still slashes).
+    // One not yet resolved (its proof not served, the RPC failing) is checked again at every pass while the stack is
+    // watched, though the stack is otherwise set aside.
+    if ((await this.#checkDenials(stack, settlement)) === "pending")
+      this.#denialsOpen.set(stack.stackId, { stack, settlement });
     try {
       await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
     } catch (error) {
       this.#logger.warn({ stackId: String(stack.stackId), err: error }, "settling held charges failed");
+    }
+  }
+
+  /** The settled root checked against the node's signed denials (`DeniedLeafProver`); a failure waits for the next pass. */
+  async #checkDenials(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<DenialCheck> {
+    if (!this.#deniedLeaves) return "resolved";
+    return await this.#deniedLeaves
+      .check(stack, { root: settlement.root, requestCount: BigInt(settlement.requestCount) })
+      .catch((error: unknown) => {
+        this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking denied leaves failed");
+        return "pending" as const;
+      });
+  }
+
+  /** Stacks set aside with a denial still unresolved: checked again, until resolved or no longer watched. */
+  async #recheckOpenDenials(watched: ReadonlySet<bigint>, signal?: AbortSignal): Promise<void> {
+    for (const [stackId, { stack, settlement }] of this.#denialsOpen) {
+      if (signal?.aborted) return;
+      if (!watched.has(stackId) || (await this.#checkDenials(stack, settlement)) !== "pending")
+        this.#denialsOpen.delete(stackId);
     }
   }
 
