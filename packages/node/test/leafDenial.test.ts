@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ChainContext, closeStack } from "@atoma/chain";
 import { type Hash, requestHash } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import {
@@ -12,7 +13,10 @@ import {
 } from "@atoma/sdk";
 import type { LocalAccount } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freezeForSettlement } from "../src/accounting/freezeForSettlement.js";
+import { getStack } from "../src/accounting/stacks.js";
 import { apiNode, startTinyEngine, waitForStack } from "../src/devnet/index.js";
+import { StackBusyError } from "../src/errors.js";
 import type { AtomaNode } from "../src/service/createNode.js";
 import { stackClientFor } from "./helpers/stackClientFor.js";
 import { type RegisteredNode, type StackNetwork, startStackNetwork } from "./helpers/stackNetwork.js";
@@ -32,6 +36,7 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
   let owner: LocalAccount;
   let stackId: bigint;
   let client: StackClient;
+  let buyerCtx: ChainContext;
 
   const startNode = async () => {
     node = apiNode({ network, node: server, engine, model, dataDir: join(root, "node") }).node;
@@ -47,6 +52,7 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     ({ engine, model } = await startTinyEngine());
     const buyer = await network.owner();
     owner = buyer.account;
+    buyerCtx = buyer.ctx;
     ({ stackId } = await network.buy(buyer.ctx, taskId, 100_000n));
     await startNode();
     await waitForStack(node, stackId);
@@ -150,5 +156,29 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     // The nonce was released: another request takes it.
     const next = await client.chat(chatBody("the honest one at nonce 3"));
     expect(next.fields.leafIndex).toBe(3n);
+  }, 120_000);
+
+  // Review leaf denials LOW-5: a stack settling takes no request, so a denial there binds nothing, and its record
+  // would outlive the one cleanup at settlement: the plain 404 of before, nothing recorded.
+  it("answers a named read of a stack no longer active with the plain 404, signing no denial", async () => {
+    await closeStack(buyerCtx, { stackId });
+    // What the node's settler does first with a closed stack: no request is taken from then on.
+    // (A request still in flight only keeps its settlement snapshot waiting: the stack is closed all the same.)
+    await freezeForSettlement(node.context.db, stackId).catch((error: unknown) => {
+      if (!(error instanceof StackBusyError)) throw error;
+    });
+    expect((await getStack(node.context.db, stackId))?.state).toBe("settling");
+    const reqHash = requestHash({ ...chatBody("cut after the close"), stream: false });
+    const plain = await read(4n, reqHash).catch((error: unknown) => error);
+    expect(plain).toBeInstanceOf(NodeRequestError);
+    expect(plain).not.toBeInstanceOf(NodeDeniedLeafError);
+    expect((plain as NodeRequestError).code).toBe("leaf_not_found");
+    const recorded = await node.context.db
+      .selectFrom("denied_leaves")
+      .selectAll()
+      .where("stack_id", "=", stackId)
+      .where("nonce", "=", 4n)
+      .execute();
+    expect(recorded).toEqual([]);
   }, 120_000);
 });

@@ -14,6 +14,7 @@ import {
 } from "@atoma/core";
 import type { Context } from "hono";
 import type { Hex } from "viem";
+import { forgetDenials } from "../accounting/deniedLeaves.js";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { StoredLeaf } from "../accounting/types.js";
 import { RequestInFlightError, StackNotServedError, UnknownStackError } from "../errors.js";
@@ -84,12 +85,29 @@ async function deny(
   nonce: bigint,
   reqHash: Hash,
 ): Promise<NoLeafAtNonceError | RequestInFlightError> {
+  // Denied only while the stack takes requests (review leaf denials LOW-5): once settling nothing more commits, and
+  // a record made then would outlive `forgetDenials` at settlement. Asked again after the record, for a move between.
+  if (!(await takesRequests(api, stackId))) return new NoLeafAtNonceError(stackId, nonce);
   await api.accounting.recordDenial(stackId, nonce, reqHash);
+  if (!(await takesRequests(api, stackId))) {
+    await forgetDenials(api.db, stackId);
+    return new NoLeafAtNonceError(stackId, nonce);
+  }
   if ((await inFlightAt(api, stackId, nonce)) || (await findLeafByNonce(api.db, stackId, nonce)))
     return new RequestInFlightError(stackId);
   const fields = { stackId, nonce, reqHash };
   const signature = await signLeafDenial(api.account, api.domain, fields);
   return new NoLeafAtNonceError(stackId, nonce, leafDenialToWire({ fields, signature }));
+}
+
+/** The stack is active here (or unseen yet: its first request may still come), not settling or settled. */
+async function takesRequests(api: StackApi, stackId: bigint): Promise<boolean> {
+  const row = await api.db
+    .selectFrom("stacks")
+    .select("state")
+    .where("stack_id", "=", stackId)
+    .executeTakeFirst();
+  return row === undefined || row.state === "active";
 }
 
 function nonceParam(value: string): bigint {

@@ -15,7 +15,12 @@ import type { FreedDenial, FreedLeaves } from "./freedLeaves.js";
 export interface SettledRoot {
   root: Hash;
   requestCount: bigint;
+  /** The settlement is over (paid out, failed, timed out): with a zero root nothing will ever be settled to check. */
+  over?: boolean | undefined;
 }
+
+/** How long one proof is waited for. */
+const PROOF_TIMEOUT_MS = 10_000;
 
 /** What a check of a stack's denials came to: the node proven, every denial resolved, or some still to check. */
 export type DenialCheck = "proven" | "resolved" | "pending";
@@ -54,11 +59,32 @@ export class DeniedLeafProver {
     this.#onProven = parts.onProven;
   }
 
-  /** Checks the stack's denials against its settlement (zero root: not settled yet, all pending). */
-  async check(stack: { stackId: bigint; nodeId: bigint }, settled: SettledRoot): Promise<DenialCheck> {
+  /** The stacks with denials still to check (kept watched past the usual watch, `OverclaimWatcher`). */
+  stacksWithDenials(): Promise<bigint[]> {
+    return this.#freed.stacksWithDenials();
+  }
+
+  /** Drops a stack's denials unchecked (the stack is no longer the gateway's: nothing to check them against). */
+  async forgetStack(stackId: bigint): Promise<void> {
+    for (const denial of await this.#freed.denialsOf(stackId)) await this.#freed.forgetDenial(denial);
+  }
+
+  /**
+   * Checks the stack's denials against its settlement (zero root: not settled yet, all pending; settled no more, all
+   * dropped). `signal` aborting (the watcher's time for the pass spent) stops it: the denials left stay pending.
+   */
+  async check(
+    stack: { stackId: bigint; nodeId: bigint },
+    settled: SettledRoot,
+    signal?: AbortSignal,
+  ): Promise<DenialCheck> {
     const denials = await this.#freed.denialsOf(stack.stackId);
     if (denials.length === 0) return "resolved";
-    if (BigInt(settled.root) === 0n) return "pending";
+    if (BigInt(settled.root) === 0n) {
+      if (!settled.over) return "pending";
+      for (const denial of denials) await this.#freed.forgetDenial(denial);
+      return "resolved";
+    }
     const url = await this.#nodeUrl(stack.nodeId);
     let pending = false;
     for (const denial of denials) {
@@ -66,7 +92,15 @@ export class DeniedLeafProver {
         await this.#freed.forgetDenial(denial);
         continue;
       }
-      const proof = await fetchLeafProof(this.#fetch, url, stack.stackId, denial.nonce, 10_000);
+      if (signal?.aborted) return "pending";
+      const proof = await fetchLeafProof(
+        this.#fetch,
+        url,
+        stack.stackId,
+        denial.nonce,
+        PROOF_TIMEOUT_MS,
+        signal,
+      );
       const leaf = typeof proof === "string" ? undefined : checkedLeaf(proof, denial, settled);
       if (typeof proof === "string" || leaf === undefined) {
         pending = true;

@@ -123,6 +123,23 @@ export class FreedLeaves {
     return [...found.values()].sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
   }
 
+  /** The stacks holding a denial not yet checked against their settlement. */
+  async stacksWithDenials(): Promise<bigint[]> {
+    const ids = new Set<bigint>();
+    for (const [key, { denial }] of this.#memory)
+      if (denial !== undefined) ids.add(BigInt(key.split(":")[0] as string));
+    if (this.#db !== undefined) {
+      const rows = await this.#db
+        .selectFrom("freed_leaves")
+        .select("stack_id")
+        .distinct()
+        .where("denial_signature", "is not", null)
+        .execute();
+      for (const row of rows) ids.add(BigInt(row.stack_id));
+    }
+    return [...ids];
+  }
+
   /** Forgets a denial once the stack's settlement was checked against it (proven, or the nonce honestly reused). */
   async forgetDenial(denial: FreedDenial): Promise<void> {
     this.#memory.delete(`${denial.stackId}:${denial.nonce}:${denial.reqHash}`);

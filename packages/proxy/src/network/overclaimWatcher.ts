@@ -47,6 +47,14 @@ const READ_CONCURRENCY = 16;
 /** The most settlements one `finalizeMany` pays out (its gas stays well under a block's). */
 const FINALIZE_BATCH = 32;
 
+/** Stacks whose denials are checked at once (each asks its node for proofs, one at a time). */
+const DENIAL_CONCURRENCY = 4;
+/** The most one pass spends checking denials. */
+const DENIAL_PASS_MS = 30_000;
+/** The first wait before a stack whose proofs could not be had is checked again, and the longest. */
+const DENIAL_BACKOFF_MS = 60_000;
+const DENIAL_BACKOFF_MAX_MS = 3_600_000;
+
 /** A stack of the pool's, as the watcher audits it. */
 type WatchedStack = Awaited<ReturnType<StackPool["stacksExpiringAfter"]>>[number];
 
@@ -140,8 +148,10 @@ export class OverclaimWatcher {
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
   readonly #done = new Set<bigint>();
-  /** Stacks whose settlement is over with a node's denial not yet resolved against it (`#recheckOpenDenials`). */
+  /** Stacks whose settlement is over with a node's denial not yet resolved against it (`#checkDenialsDue`). */
   readonly #denialsOpen = new Map<bigint, ReadSettlement>();
+  /** By stack, when its denials are next checked after a check that could not read the node's proofs. */
+  readonly #denialBackoff = new Map<bigint, { at: number; waitMs: number }>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
   /**
@@ -186,13 +196,14 @@ export class OverclaimWatcher {
    * (review challenges MEDIUM-1: a node that left many honest settlements unpaid made a pass that finalized them
    * one transaction each reach its over-claim after the window); then the gateway's challenges past their answer
    * deadline are resolved, the settlements past their window paid out in batches, stacks never settled timed out,
-   * and the vault balance withdrawn. The challenges followed are the database's, whatever the stack's age; the logs
+   * and the vault balance withdrawn; last, settled roots are checked against the nodes' signed denials
+   * (`#checkDenialsDue`). The challenges followed are the database's, whatever the stack's age; the logs
    * are read (best effort, never holding the audits up) for the ids of those sent whose transaction outlived its
    * wait, and, at the first round and on a stack met disputed, for challenges opened before the database kept them.
    */
   async pass(signal?: AbortSignal): Promise<void> {
     const now = (await this.#chain.publicClient.getBlock()).timestamp;
-    const watched = await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds);
+    const watched = await this.#watchedStacks(now);
     const stacks = watched.filter((stack) => !this.#done.has(stack.stackId));
     if (!this.#started)
       try {
@@ -204,12 +215,7 @@ export class OverclaimWatcher {
         this.#logger.warn({ err: error }, "recovering the wallet's challenges from the logs failed");
       }
     await this.#lookUpSent();
-    await this.#recheckOpenDenials(new Set(watched.map((stack) => stack.stackId)), signal);
     const read = await this.#readSettlements(stacks);
-    for (const { stack, settlement } of read) {
-      if (signal?.aborted) return;
-      await this.#checkDenials(stack, settlement);
-    }
     for (const { stack, settlement } of read) {
       if (signal?.aborted) return;
       if (settlement.phase !== SettlementPhase.Disputed || this.#recovered.has(stack.stackId)) continue;
@@ -248,6 +254,28 @@ export class OverclaimWatcher {
       );
     }
     await this.#withdraw();
+    // Last (review leaf denials MEDIUM-1): each asks the node for proofs, which a node may stall.
+    await this.#checkDenialsDue(read, signal);
+  }
+
+  /**
+   * The stacks expiring within `watchSeconds`, and those older still whose node's denials are not yet checked against
+   * their settlement (review leaf denials LOW-2: a settle window may be far longer than the watch); denials of a stack
+   * the gateway no longer holds are dropped.
+   */
+  async #watchedStacks(now: bigint): Promise<WatchedStack[]> {
+    const watched = await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds);
+    if (!this.#deniedLeaves) return watched;
+    const ids = new Set(watched.map((stack) => stack.stackId));
+    const older = (await this.#deniedLeaves.stacksWithDenials()).filter((id) => !ids.has(id));
+    if (older.length === 0) return watched;
+    const held = new Map((await this.#pool.stacksExpiringAfter(0n)).map((stack) => [stack.stackId, stack]));
+    for (const id of older) {
+      const stack = held.get(id);
+      if (stack) watched.push(stack);
+      else await this.#deniedLeaves.forgetStack(id);
+    }
+    return watched;
   }
 
   /**
@@ -286,11 +314,9 @@ export class OverclaimWatcher {
    */
   async #settled(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
     const phase: number = settlement.phase;
-    // Paid out or not, the settled root still convicts a leaf its node denied (a proof after payout still slashes).
-    // One not yet resolved (its proof not served, the RPC failing) is checked again at every pass while the stack is
-    // watched, though the stack is otherwise set aside.
-    if ((await this.#checkDenials(stack, settlement)) === "pending")
-      this.#denialsOpen.set(stack.stackId, { stack, settlement });
+    // Paid out or not, the settled root still convicts a leaf its node denied (a proof after payout still slashes):
+    // checked at the end of the pass, and again at later ones until resolved, though the stack is otherwise set aside.
+    if (this.#deniedLeaves) this.#denialsOpen.set(stack.stackId, { stack, settlement });
     try {
       await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
@@ -299,24 +325,56 @@ export class OverclaimWatcher {
     }
   }
 
-  /** The settled root checked against the node's signed denials (`DeniedLeafProver`); a failure waits for the next pass. */
-  async #checkDenials(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<DenialCheck> {
-    if (!this.#deniedLeaves) return "resolved";
-    return await this.#deniedLeaves
-      .check(stack, { root: settlement.root, requestCount: BigInt(settlement.requestCount) })
-      .catch((error: unknown) => {
-        this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking denied leaves failed");
-        return "pending" as const;
-      });
+  /**
+   * The settled roots checked against the nodes' signed denials (`DeniedLeafProver`), after everything else of the
+   * pass (review leaf denials MEDIUM-1: a node that denied many reads and stalls its proofs held every audit ~10 s a
+   * denial): `DENIAL_CONCURRENCY` stacks at once, within `DENIAL_PASS_MS` (the rest waits for the next pass), a stack
+   * whose proofs could not be had waiting longer each time (`DENIAL_BACKOFF_MS`, doubled up to `DENIAL_BACKOFF_MAX_MS`).
+   */
+  async #checkDenialsDue(read: ReadSettlement[], signal?: AbortSignal): Promise<void> {
+    if (!this.#deniedLeaves || signal?.aborted) return;
+    const denied = new Set(await this.#deniedLeaves.stacksWithDenials().catch(() => []));
+    const due = [...this.#denialsOpen.values(), ...read].filter(
+      ({ stack }) =>
+        (this.#denialsOpen.has(stack.stackId) || denied.has(stack.stackId)) &&
+        (this.#denialBackoff.get(stack.stackId)?.at ?? 0) <= Date.now(),
+    );
+    const budget = AbortSignal.timeout(DENIAL_PASS_MS);
+    const stop = signal ? AbortSignal.any([signal, budget]) : budget;
+    const work = async (): Promise<void> => {
+      for (let next = due.shift(); next !== undefined && !stop.aborted; next = due.shift()) {
+        const { stack, settlement } = next;
+        const check = await this.#checkDenials(stack, settlement, stop);
+        if (check !== "pending") {
+          this.#denialsOpen.delete(stack.stackId);
+          this.#denialBackoff.delete(stack.stackId);
+        } else if (BigInt(settlement.root) !== 0n) {
+          const waited = this.#denialBackoff.get(stack.stackId)?.waitMs ?? DENIAL_BACKOFF_MS / 2;
+          const waitMs = Math.min(waited * 2, DENIAL_BACKOFF_MAX_MS);
+          this.#denialBackoff.set(stack.stackId, { at: Date.now() + waitMs, waitMs });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: DENIAL_CONCURRENCY }, work));
   }
 
-  /** Stacks set aside with a denial still unresolved: checked again, until resolved or no longer watched. */
-  async #recheckOpenDenials(watched: ReadonlySet<bigint>, signal?: AbortSignal): Promise<void> {
-    for (const [stackId, { stack, settlement }] of this.#denialsOpen) {
-      if (signal?.aborted) return;
-      if (!watched.has(stackId) || (await this.#checkDenials(stack, settlement)) !== "pending")
-        this.#denialsOpen.delete(stackId);
-    }
+  /** One stack's denials checked (`DeniedLeafProver.check`); a failure waits for a later pass. */
+  async #checkDenials(
+    stack: WatchedStack,
+    settlement: ReadSettlement["settlement"],
+    signal: AbortSignal,
+  ): Promise<DenialCheck> {
+    if (!this.#deniedLeaves) return "resolved";
+    const phase: number = settlement.phase;
+    const settled = {
+      root: settlement.root,
+      requestCount: BigInt(settlement.requestCount),
+      over: OVER.has(phase),
+    };
+    return await this.#deniedLeaves.check(stack, settled, signal).catch((error: unknown) => {
+      this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking denied leaves failed");
+      return "pending" as const;
+    });
   }
 
   /**
