@@ -52,7 +52,7 @@ const DENIAL_CONCURRENCY = 4;
 /** The most one pass spends checking denials. */
 const DENIAL_PASS_MS = 30_000;
 /** The first wait before a stack whose proofs could not be had is checked again, and the longest. */
-const DENIAL_BACKOFF_MS = 60_000;
+const DENIAL_BACKOFF_MS = 30_000;
 const DENIAL_BACKOFF_MAX_MS = 3_600_000;
 
 /** A stack of the pool's, as the watcher audits it. */
@@ -151,7 +151,7 @@ export class OverclaimWatcher {
   /** Stacks whose settlement is over with a node's denial not yet resolved against it (`#checkDenialsDue`). */
   readonly #denialsOpen = new Map<bigint, ReadSettlement>();
   /** By stack, when its denials are next checked after a check that could not read the node's proofs. */
-  readonly #denialBackoff = new Map<bigint, { at: number; waitMs: number }>();
+  readonly #denialBackoff = new Map<bigint, { at: number; waitMs: number; phase: number }>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
   /**
@@ -329,15 +329,16 @@ export class OverclaimWatcher {
    * The settled roots checked against the nodes' signed denials (`DeniedLeafProver`), after everything else of the
    * pass (review leaf denials MEDIUM-1: a node that denied many reads and stalls its proofs held every audit ~10 s a
    * denial): `DENIAL_CONCURRENCY` stacks at once, within `DENIAL_PASS_MS` (the rest waits for the next pass), a stack
-   * whose proofs could not be had waiting longer each time (`DENIAL_BACKOFF_MS`, doubled up to `DENIAL_BACKOFF_MAX_MS`).
+   * whose proofs could not be had waiting longer each time (`DENIAL_BACKOFF_MS`, doubled up to `DENIAL_BACKOFF_MAX_MS`;
+   * its settlement moving on, paid out, is checked at once).
    */
   async #checkDenialsDue(read: ReadSettlement[], signal?: AbortSignal): Promise<void> {
     if (!this.#deniedLeaves || signal?.aborted) return;
     const denied = new Set(await this.#deniedLeaves.stacksWithDenials().catch(() => []));
     const due = [...this.#denialsOpen.values(), ...read].filter(
-      ({ stack }) =>
+      ({ stack, settlement }) =>
         (this.#denialsOpen.has(stack.stackId) || denied.has(stack.stackId)) &&
-        (this.#denialBackoff.get(stack.stackId)?.at ?? 0) <= Date.now(),
+        this.#denialCheckDue(stack.stackId, settlement),
     );
     const budget = AbortSignal.timeout(DENIAL_PASS_MS);
     const stop = signal ? AbortSignal.any([signal, budget]) : budget;
@@ -349,13 +350,24 @@ export class OverclaimWatcher {
           this.#denialsOpen.delete(stack.stackId);
           this.#denialBackoff.delete(stack.stackId);
         } else if (BigInt(settlement.root) !== 0n) {
-          const waited = this.#denialBackoff.get(stack.stackId)?.waitMs ?? DENIAL_BACKOFF_MS / 2;
+          const before = this.#denialBackoff.get(stack.stackId);
+          const waited = before?.phase === settlement.phase ? before.waitMs : DENIAL_BACKOFF_MS / 2;
           const waitMs = Math.min(waited * 2, DENIAL_BACKOFF_MAX_MS);
-          this.#denialBackoff.set(stack.stackId, { at: Date.now() + waitMs, waitMs });
+          this.#denialBackoff.set(stack.stackId, {
+            at: Date.now() + waitMs,
+            waitMs,
+            phase: settlement.phase,
+          });
         }
       }
     };
     await Promise.all(Array.from({ length: DENIAL_CONCURRENCY }, work));
+  }
+
+  /** Not waiting after a check that could not read the proofs, or the settlement moved on since (paid out). */
+  #denialCheckDue(stackId: bigint, settlement: Settlement): boolean {
+    const backoff = this.#denialBackoff.get(stackId);
+    return backoff === undefined || backoff.phase !== settlement.phase || backoff.at <= Date.now();
   }
 
   /** One stack's denials checked (`DeniedLeafProver.check`); a failure waits for a later pass. */
