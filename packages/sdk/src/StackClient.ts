@@ -319,8 +319,6 @@ export class StackClient {
   readonly #signedHere = new Map<bigint, Set<string>>();
   /** `nonce:reqHash` of requests the node signed it never commits there (its leaf denials this run). */
   readonly #denied = new Set<string>();
-  /** The request last sent (`#exchangeAndVerify`): `#send` may have signed the body again at another nonce. */
-  #lastSent: SignedStackRequest | undefined;
   /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
   #lastSentAt: number | undefined;
   /** Failed leaf reads by nonce, this run's added to those given (`unreadLeaves`). */
@@ -642,9 +640,7 @@ export class StackClient {
         if (!(error instanceof NodeRequestError && error.code === "leaf_denied")) throw error;
         // The node denied this very request at this nonce before (a denial this client never held: read by another
         // gateway, or before a restart), and refused it (its nonce freed): a filler takes the nonce, then it goes once more.
-        // At the nonce last signed: `#send` may have signed it again past another client's leaf (review LOW-3).
-        const refused = this.#lastSent ?? signed;
-        this.#denied.add(`${refused.nonce}:${refused.reqHash.toLowerCase()}`);
+        this.#denied.add(`${signed.nonce}:${signed.reqHash.toLowerCase()}`);
         await this.#fillDeniedNonce(path, body);
         const again = await this.sign(body, maxUnits);
         if (this.#knowsStack) this.#pending.set(again.nonce, { path, signed: again });
@@ -1095,7 +1091,6 @@ export class StackClient {
     read: Read,
     resend = false,
   ): Promise<Verified> {
-    this.#lastSent = signed;
     const { response, atoma, usageMismatch } = await this.#exchange(path, signed, read, resend);
     return this.#verify(response, atoma, signed, usageMismatch === true);
   }
