@@ -24,7 +24,7 @@ import { type AttestationEnv, searchFrom, taskModelOf } from "./attestationEnv.j
 import type { VoteDecision } from "./commitStrategy.js";
 import { stepCommitteeSelection } from "./committeeSelectDuty.js";
 import { disputedRequests } from "./disputedRequests.js";
-import { type Duty, deleteDutyAsRead, updateDuty } from "./duties.js";
+import { type Duty, deleteDuty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
@@ -61,7 +61,7 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
   )
     return stepCommitteeSelection(env, duty, { me, dispute, now }, signal);
   // Never seated (a selection duty the window dropped, or one not worked before the draw): no vote to miss.
-  if (!member) return deleteDutyAsRead(env.db, duty);
+  if (!member) return deleteDuty(env.db, duty.taskId);
   if (dispute.status !== DisputeStatus.Open) {
     const outcome = !member.revealed
       ? "missed"
