@@ -88,16 +88,6 @@ export {
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
 export { keccak256Bytes, keccak256Hex } from "./keccak.js";
-export {
-  type LeafDenialFields,
-  type LeafDenialWire,
-  leafDenialDigest,
-  leafDenialToWire,
-  leafDenialTypes,
-  type SignedLeafDenial,
-  signLeafDenial,
-  verifyLeafDenial,
-} from "./leafDenial.js";
 export { type LeafProof, parseLeafProof } from "./leafProof.js";
 export {
   assertLeafReadSigner,
@@ -106,8 +96,6 @@ export {
   type LeafReadFields,
   leafReadDigest,
   leafReadTypes,
-  NO_REQUEST_NAMED,
-  namedLeafReadTypes,
   signLeafRead,
 } from "./leafRead.js";
 export { type Logger, silentLogger } from "./logger.js";
@@ -121,7 +109,6 @@ export {
   type SignedReceipt,
   singleReceiptFraud,
 } from "./receiptFraud.js";
-export { withRecoveryByte27 } from "./recoveryByte.js";
 export {
   type ChatLogprobsResult,
   type ChatTokenLogprob,
