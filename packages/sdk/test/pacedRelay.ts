@@ -1,7 +1,6 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import { bodyOf, DROPPED_HEADERS } from "./relay.js";
+import { bodyOf, DROPPED_HEADERS, listenLocal } from "./relay.js";
 
 /** A node seen through a path that delivers its streamed answers slowly. */
 export interface PacedRelay {
@@ -102,13 +101,7 @@ export async function startPacedRelay(target: string): Promise<PacedRelay> {
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  relay.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  Object.assign(relay, await listenLocal(server));
   return relay;
 }
 
