@@ -82,6 +82,8 @@ describe("streams cut before their receipt", () => {
     const next = await chat(app, key, { ...body, stream: false, max_tokens: 4 });
     expect(next.status).toBe(200);
     await expect.poll(async () => spentOf(view.id), { timeout: 10_000 }).toBe(formatEther(2n * ANSWER));
+    // The usage shows what the key paid, not the whole bound the stopped stream was held at.
+    expect(await usageSpend(view.id)).toBe(2n * ANSWER);
     // Its committed leaf was read, not its answer asked for again: the node saw the stream once, then the next.
     expect(node.leafReads).toEqual([{ nonce: 0n, found: true }]);
     expect(node.requests.slice(sentBefore).map((sent) => sent.stream)).toEqual([true, false]);

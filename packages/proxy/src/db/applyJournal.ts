@@ -180,32 +180,7 @@ export async function applyJournalBatch(
         })),
       )
       .execute();
-  // In the charges' transaction: a held sealed charge exists exactly when its charge was applied. After the stack
-  // charges: a hold that supersedes another request's at its nonce gives that one back by its key's weight there.
-  for (const { keyId, costWei, sealedHold: hold } of holds) {
-    if (hold)
-      await supersedeHeld(
-        db as Transaction<GatewayDatabase>,
-        BigInt(hold.stackId),
-        BigInt(hold.nonce),
-        onClamped,
-      );
-    await db
-      .insertInto("sealed_charges")
-      .values({
-        stack_id: hold?.stackId ?? "0",
-        nonce: hold?.nonce ?? "0",
-        key_id: keyId,
-        max_units: hold?.maxUnits ?? "0",
-        price_per_million: hold?.pricePerMillion ?? "0",
-        charged_wei: costWei,
-        created_at_ms: hold?.atMs ?? 0,
-        req_hash: hold?.reqHash ?? null,
-        floor_wei: hold?.floorWei ?? "0",
-      })
-      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
-      .execute();
-  }
+  // Before the holds: a hold this batch supersedes takes its give-back off the usage this batch shows.
   for (const sum of usage.values())
     await db
       .insertInto("usage_daily")
@@ -225,6 +200,35 @@ export async function applyJournalBatch(
         }),
       )
       .execute();
+  // In the charges' transaction: a held sealed charge exists exactly when its charge was applied. After the stack
+  // charges: a hold that supersedes another request's at its nonce gives that one back by its key's weight there.
+  for (const { keyId, costWei, sealedHold: hold, usage: shownAs } of holds) {
+    if (hold)
+      await supersedeHeld(
+        db as Transaction<GatewayDatabase>,
+        BigInt(hold.stackId),
+        BigInt(hold.nonce),
+        onClamped,
+      );
+    await db
+      .insertInto("sealed_charges")
+      .values({
+        stack_id: hold?.stackId ?? "0",
+        nonce: hold?.nonce ?? "0",
+        key_id: keyId,
+        max_units: hold?.maxUnits ?? "0",
+        price_per_million: hold?.pricePerMillion ?? "0",
+        charged_wei: costWei,
+        created_at_ms: hold?.atMs ?? 0,
+        req_hash: hold?.reqHash ?? null,
+        floor_wei: hold?.floorWei ?? "0",
+        usage_model: shownAs?.model ?? null,
+        usage_day: shownAs?.day ?? null,
+        usage_tokens: shownAs?.tokens ?? null,
+      })
+      .onConflict((oc) => oc.columns(["stack_id", "nonce"]).doNothing())
+      .execute();
+  }
   return swept;
 }
 

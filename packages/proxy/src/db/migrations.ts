@@ -435,6 +435,19 @@ const nodeAnswers: Migration = {
   },
 };
 
+/**
+ * Version 19 (issue 12, usage of held charges): where a held charge shows in the usage book (its model, UTC day and
+ * the units shown), so its give-back comes off `/v1/usage` as it comes off the key's spend. NULL: held before this,
+ * or held with no usage (its give-back moves the spend only).
+ */
+const heldChargeUsage: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("sealed_charges").addColumn("usage_model", "text").execute();
+    await db.schema.alterTable("sealed_charges").addColumn("usage_day", "text").execute();
+    await db.schema.alterTable("sealed_charges").addColumn("usage_tokens", "bigint").execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -456,6 +469,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0015_swept_slices": sweptSlices,
       "0016_node_strikes": nodeStrikes,
       "0017_node_answers": nodeAnswers,
+      "0019_held_charge_usage": heldChargeUsage,
     };
   },
 };

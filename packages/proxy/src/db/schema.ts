@@ -128,6 +128,14 @@ export interface SealedChargesTable {
   req_hash: string | null;
   /** The least it settles at: its session's hold for the time held (0: held before migration 0013). */
   floor_wei: BigDefault;
+  /** Where the charge shows in `usage_daily` and the units it shows there (NULL: not shown, or held before 0019). */
+  usage_model: ColumnType<string | null, string | null | undefined, string | null>;
+  usage_day: ColumnType<string | null, string | null | undefined, string | null>;
+  usage_tokens: ColumnType<
+    bigint | null,
+    bigint | number | string | null | undefined,
+    bigint | number | string | null
+  >;
 }
 
 /**

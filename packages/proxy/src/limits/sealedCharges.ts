@@ -1,5 +1,5 @@
 import { costOfUnits, type Logger, silentLogger } from "@atoma/core";
-import type { Selectable, Transaction } from "kysely";
+import { type Selectable, sql, type Transaction } from "kysely";
 import type { GatewayDb } from "../db/openGatewayDatabase.js";
 import type { GatewayDatabase, SealedChargesTable } from "../db/schema.js";
 import { receiptFromRow } from "../network/receiptRows.js";
@@ -112,7 +112,10 @@ export class SealedCharges {
             { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce) },
             "a held sealed request's nonce was served for another request: its charge comes back but for its session's hold",
           );
-        return atLeast(costOfUnits(billed, held.price_per_million), held.floor_wei);
+        return {
+          units: billed,
+          costWei: atLeast(costOfUnits(billed, held.price_per_million), held.floor_wei),
+        };
       },
     );
   }
@@ -130,21 +133,22 @@ export class SealedCharges {
       nonce,
       reqHash,
       "a held request the node committed nothing for: its charge settled at its floor",
-      (held) => held.floor_wei,
+      (held) => ({ units: 0n, costWei: held.floor_wei }),
     );
   }
 
   /**
    * Settles the charge held at leaf `nonce` of `stackId` (with `onlyFor`, only one held for that request hash or for
    * none) at `cost` of it, its row deleted and the rest given back to its key in one transaction, under the stack's
-   * charges lock and after the journal's flush; `settled` is logged. Returns what was given back (0 when none was held).
+   * charges lock and after the journal's flush; `settled` is logged. The usage book shows the units and cost it
+   * settled at. Returns what was given back (0 when none was held).
    */
   async #settleHeld(
     stackId: bigint,
     nonce: bigint,
     onlyFor: string | undefined,
     settled: string,
-    cost: (held: Selectable<SealedChargesTable>) => bigint,
+    cost: (held: Selectable<SealedChargesTable>) => { units: bigint; costWei: bigint },
   ): Promise<bigint> {
     await this.#flush();
     return this.#db.transaction().execute(async (tx) => {
@@ -164,8 +168,10 @@ export class SealedCharges {
         .returningAll()
         .executeTakeFirst();
       if (!held) return 0n;
-      const back = atLeastZero(held.charged_wei - cost(held));
+      const settledAt = cost(held);
+      const back = atLeastZero(held.charged_wei - settledAt.costWei);
       const given = back > 0n ? await giveBack(tx, held.key_id, back, stackId) : 0n;
+      await showSettled(tx, held, back, settledAt.units);
       this.#logger.debug(
         { keyId: held.key_id, stackId: String(stackId), nonce: String(nonce), back: String(given) },
         settled,
@@ -251,8 +257,8 @@ export class SealedCharges {
         }
         const cost = atLeast(costOfUnits(billed, row.price_per_million), row.floor_wei);
         const given = row.charged_wei > cost ? row.charged_wei - cost : 0n;
-        if (given === 0n) continue;
-        back += await giveBack(tx, row.key_id, given, stackId);
+        if (given > 0n) back += await giveBack(tx, row.key_id, given, stackId);
+        await showSettled(tx, row, given, billed);
       }
       if (held.length > 0)
         this.#logger.debug(
@@ -303,7 +309,34 @@ export async function supersedeHeld(
     const back = atLeastZero(row.charged_wei - row.floor_wei);
     // In the journal's batch: a give-back the key's spend cannot hold is clamped, never the whole batch failed.
     if (back > 0n) await giveBack(tx, row.key_id, back, stackId, onClamped ?? (() => undefined));
+    await showSettled(tx, row, back, 0n);
   }
+}
+
+/**
+ * A held charge settled: the usage book row it was shown in (its key, model and day) now shows what it settled at,
+ * `back` wei less and `units` in place of the units shown at the hold, never below zero (a row lowered meanwhile).
+ * A charge held with no usage, or before migration 0019, moves the key's spend only.
+ */
+async function showSettled(
+  tx: Transaction<GatewayDatabase>,
+  row: Selectable<SealedChargesTable>,
+  back: bigint,
+  units: bigint,
+): Promise<void> {
+  if (row.usage_model === null || row.usage_day === null) return;
+  const tokens = units - (row.usage_tokens ?? units);
+  if (back === 0n && tokens === 0n) return;
+  await tx
+    .updateTable("usage_daily")
+    .set({
+      spend_wei: sql`greatest(spend_wei - ${String(back)}::numeric, 0)`,
+      tokens: sql`greatest(tokens + ${String(tokens)}::bigint, 0)`,
+    })
+    .where("key_id", "=", row.key_id)
+    .where("model", "=", row.usage_model)
+    .where("day", "=", row.usage_day)
+    .execute();
 }
 
 /** A give-back clamped at the key's spend (review 3 of h-gw, LOW): the part of it the key's spend did not hold. */
