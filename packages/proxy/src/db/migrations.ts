@@ -448,6 +448,28 @@ const heldChargeUsage: Migration = {
   },
 };
 
+/**
+ * Version 20 (issue 12, `node_answers` growth): a node's answers kept per slice of the cut window (one row per node and
+ * slice start, added to by every gateway's flush) instead of a row per flush; the rows kept so far are summed into
+ * slices of their own times.
+ */
+const nodeAnswerSlices: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("node_answer_slices")
+      .addColumn("node_id", wei, (c) => c.notNull())
+      .addColumn("at_ms", "bigint", (c) => c.notNull())
+      .addColumn("count", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("node_answer_slices_pk", ["node_id", "at_ms"])
+      .execute();
+    await sql`insert into node_answer_slices (node_id, at_ms, count)
+      select node_id, at_ms, sum(count) from node_answers group by node_id, at_ms`.execute(db);
+    await db.schema.dropTable("node_answers").execute();
+    await db.schema.alterTable("node_answer_slices").renameTo("node_answers").execute();
+    await db.schema.createIndex("node_answer_slices_by_time").on("node_answers").column("at_ms").execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -470,6 +492,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0016_node_strikes": nodeStrikes,
       "0017_node_answers": nodeAnswers,
       "0019_held_charge_usage": heldChargeUsage,
+      "0020_node_answer_slices": nodeAnswerSlices,
     };
   },
 };

@@ -247,7 +247,10 @@ export interface NodeStrikesTable {
   at_ms: Big;
 }
 
-/** Requests a node answered (`count`), as one gateway flushed them at `at_ms` on the database's clock (`SharedAnswers`). */
+/**
+ * Requests a node answered (`count`) in the slice of the cut window starting at `at_ms` on the database's clock, every
+ * gateway's flushes added up (`SharedAnswers`).
+ */
 export interface NodeAnswersTable {
   node_id: Big;
   at_ms: Big;
