@@ -470,6 +470,21 @@ const nodeAnswerSlices: Migration = {
   },
 };
 
+/**
+ * Version 21 (issue 12): the nodes a gateway took out of rotation for good (`RemovedNodes`), so a restart or another
+ * gateway on the database without Redis does not put them back.
+ */
+const removedNodes: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("removed_nodes")
+      .addColumn("node_id", wei, (c) => c.primaryKey())
+      .addColumn("reason", "text", (c) => c.notNull())
+      .addColumn("at_ms", "bigint", (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -493,6 +508,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0017_node_answers": nodeAnswers,
       "0019_held_charge_usage": heldChargeUsage,
       "0020_node_answer_slices": nodeAnswerSlices,
+      "0021_removed_nodes": removedNodes,
     };
   },
 };

@@ -284,6 +284,13 @@ export interface CutRequestsTable {
   cut_at_ms: Big;
 }
 
+/** A node taken out of rotation for good by a gateway (`RemovedNodes`): why, and when on the database's clock. */
+export interface RemovedNodesTable {
+  node_id: Big;
+  reason: string;
+  at_ms: Big;
+}
+
 export interface GatewayDatabase {
   api_keys: ApiKeysTable;
   spend_reservations: SpendReservationsTable;
@@ -306,4 +313,5 @@ export interface GatewayDatabase {
   first_deadlines: FirstDeadlinesTable;
   freed_leaves: FreedLeavesTable;
   cut_requests: CutRequestsTable;
+  removed_nodes: RemovedNodesTable;
 }

@@ -44,10 +44,17 @@ export class NodeHealthBook {
   readonly #nodes = new Map<bigint, NodeObservation & { outcomes: boolean[] }>();
   readonly #now: () => number;
   #claims = 0;
+  readonly #listeners: ((event: HealthEvent) => void)[] = [];
+  /** Sharing with other gateways (`RedisHealthChannel`); `listen` adds others beside it. */
   onEvent: ((event: HealthEvent) => void) | undefined;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
+  }
+
+  /** Tells `listener` of each cooldown and removal this gateway decides (not those `apply` takes from others). */
+  listen(listener: (event: HealthEvent) => void): void {
+    this.#listeners.push(listener);
   }
 
   observation(nodeId: bigint): NodeObservation {
@@ -103,7 +110,7 @@ export class NodeHealthBook {
     this.#outcome(node, false);
     if (until <= node.coolingUntil) return;
     node.coolingUntil = until;
-    this.onEvent?.({ kind: "cooldown", nodeId, until });
+    this.#emit({ kind: "cooldown", nodeId, until });
   }
 
   /** One of the node's receipts failed verification: it leaves rotation at once, for good. */
@@ -111,7 +118,7 @@ export class NodeHealthBook {
     const node = this.#node(nodeId);
     if (node.removed) return;
     node.removed = true;
-    this.onEvent?.({ kind: "removed", nodeId, reason });
+    this.#emit({ kind: "removed", nodeId, reason });
   }
 
   /** A health check's result, and the node's queue when its metrics said. */
@@ -127,6 +134,11 @@ export class NodeHealthBook {
     const node = this.#node(event.nodeId);
     if (event.kind === "removed") node.removed = true;
     else node.coolingUntil = Math.max(node.coolingUntil, event.until);
+  }
+
+  #emit(event: HealthEvent): void {
+    this.onEvent?.(event);
+    for (const listener of this.#listeners) listener(event);
   }
 
   #outcome(node: { outcomes: boolean[]; uptime: number }, ok: boolean): void {

@@ -39,6 +39,7 @@ import { RefundWatcher } from "../refunds/refundWatcher.js";
 import { NodeHealthBook } from "../routing/nodeHealthBook.js";
 import { NodeProber } from "../routing/nodeProber.js";
 import { RedisHealthChannel } from "../routing/redisHealthChannel.js";
+import { RemovedNodes } from "../routing/removedNodes.js";
 import { UsageBook } from "../usage/usageBook.js";
 
 export interface GatewayComponents {
@@ -66,6 +67,8 @@ export interface Gateway {
 const SWEEP_EVERY_MS = 60_000;
 /** How often the stacks held are renewed, and those idle this long handed back for other gateways. */
 const HOLD_EVERY_MS = 10_000;
+/** How often the nodes other gateways on the database removed are read (Redis, when configured, tells at once). */
+const REMOVALS_EVERY_MS = 30_000;
 
 /**
  * Opens the gateway's database, reads the network's models and nodes from the chain, and serves the API. Stop
@@ -117,6 +120,10 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       },
     );
     const health = new NodeHealthBook(now);
+    // Nodes taken out for good stay out past a restart, and reach the gateways on this database without Redis.
+    const removedNodes = new RemovedNodes(db, logger);
+    await removedNodes.restore(health);
+    removedNodes.keep(health);
     let limiter: KeyRateLimiter = new RateLimiter(now);
     let sessionSlots: SessionSlots | undefined;
     if (config.redis.url !== undefined) {
@@ -253,6 +260,12 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
       every(HOLD_EVERY_MS, () => pool.renewHolds(HOLD_EVERY_MS), logger, "renewing the stacks held failed"),
       every(1_000, () => parts.ledger.maintain(), logger, "giving back idle budget slices failed"),
       every(
+        REMOVALS_EVERY_MS,
+        () => removedNodes.restore(health),
+        logger,
+        "reading the nodes other gateways removed failed",
+      ),
+      every(
         config.routing.probeMs,
         () => prober.probe(catalog.models().flatMap(nodesOf)),
         logger,
@@ -296,6 +309,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
           .maintain(0)
           .catch((error: unknown) => logger.warn({ err: error }, "giving back budget slices failed"));
         await journal.stop();
+        await removedNodes.settled();
         await database.close();
       },
     };
