@@ -49,6 +49,22 @@ describe.each(testDatabases().filter((db) => !db.skip))("removed nodes kept ($na
     expect(second.book.available(HONEST)).toBe(true);
   });
 
+  it("writes a removal whose write failed at its next read of the removals", async () => {
+    made = database.make();
+    opened = await openGatewayDatabase(made.config);
+    const { book, removed } = await gatewayBook();
+    // The table is gone for a moment (a failover, a lock): the write fails, the book has the node out already.
+    await opened.db.schema.alterTable("removed_nodes").renameTo("removed_nodes_away").execute();
+    book.remove(FORGER, "receipt_invalid");
+    await removed.settled();
+    await opened.db.schema.alterTable("removed_nodes_away").renameTo("removed_nodes").execute();
+    expect(await opened.db.selectFrom("removed_nodes").select("node_id").execute()).toEqual([]);
+    // The 30 s pass writes it, so a restart keeps the forger out.
+    await removed.restore(book);
+    const restarted = await gatewayBook();
+    expect(restarted.book.available(FORGER)).toBe(false);
+  });
+
   it("keeps a removal whatever else listens to the book (Redis's channel), and records it once", async () => {
     made = database.make();
     opened = await openGatewayDatabase(made.config);

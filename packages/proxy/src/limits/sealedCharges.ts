@@ -327,6 +327,8 @@ async function showSettled(
   if (row.usage_model === null || row.usage_day === null) return;
   const tokens = units - (row.usage_tokens ?? units);
   if (back === 0n && tokens === 0n) return;
+  // The key's row before its usage row, as the journal's batches take them: two never wait on each other.
+  await tx.selectFrom("api_keys").select("key_id").where("key_id", "=", row.key_id).forUpdate().execute();
   await tx
     .updateTable("usage_daily")
     .set({
