@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {DisputeSelection} from "../src/disputes/DisputeSelection.sol";
-import {VrfKeyRegistry} from "../src/vrf/VrfKeyRegistry.sol";
 import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
 
 /// @notice A consensus request's dispute self-selects its committee by VRF like a settlement dispute (issue 16):
@@ -127,7 +126,8 @@ contract ConsensusSelectionTest is ConsensusSelectionSteps {
     }
 }
 
-/// @notice Keys registered once a consensus dispute's seed is known never sit on it.
+/// @notice Keys registered once a consensus dispute's seed is known never sit on it: with no key older than the
+/// freeze, no window even opens (the draw is public).
 contract ConsensusSelectionLateKeyTest is ConsensusSelectionSteps {
     function setUp() public {
         setUpSelection();
@@ -147,13 +147,8 @@ contract ConsensusSelectionLateKeyTest is ConsensusSelectionSteps {
             _registerKey(c[i]);
         }
         vm.roll(block.number + 1);
-        disputes.drawCommittee(disputeId);
-        uint256 node = _find(disputeId, true);
-        assertTrue(node != 0, "a selected candidate");
-        Proof memory p = _proof(disputeId, node);
-        vm.prank(vm.addr(signerKey[node]));
-        vm.expectRevert(abi.encodeWithSelector(VrfKeyRegistry.VrfKeyTooNew.selector, node, drawBlock + 1, drawBlock));
-        selection.selfSelect(disputeId, node, p.proof, p.hints, keccak256("ground"));
+        assertTrue(!vrfKeys.keyUsableAt(c[0], drawBlock), "registered after the freeze: too new");
+        _noWindowForLateKeys(disputeId, c[0], keccak256("ground"));
     }
 
     /// Attacker: a node registers its key in the very block that froze the candidates (the same block as the
@@ -168,13 +163,19 @@ contract ConsensusSelectionLateKeyTest is ConsensusSelectionSteps {
         }
         _seedBlock(disputeId);
         vm.roll(block.number + 1);
+        assertTrue(!vrfKeys.keyUsableAt(c[0], drawBlock), "registered in the freeze block: too new");
+        _noWindowForLateKeys(disputeId, c[0], keccak256("same block"));
+    }
+
+    /// Every candidate's key is too new, so nobody could sit (`VrfKeyTooNew`): no window opens, the manager's draw
+    /// is public at once, and a late key's proof finds no window to sit in.
+    function _noWindowForLateKeys(uint256 disputeId, uint256 node, bytes32 commitment) internal {
         disputes.drawCommittee(disputeId);
-        uint256 node = _find(disputeId, true);
-        assertTrue(node != 0, "a selected candidate");
-        assertTrue(!vrfKeys.keyUsableAt(node, drawBlock), "registered in the freeze block: too new");
+        assertTrue(selection.fellBack(disputeId), "drawn in public");
+        assertEq(selection.selectionOf(disputeId).endsAt, 0, "no window opened");
         Proof memory p = _proof(disputeId, node);
         vm.prank(vm.addr(signerKey[node]));
-        vm.expectRevert(abi.encodeWithSelector(VrfKeyRegistry.VrfKeyTooNew.selector, node, drawBlock, drawBlock));
-        selection.selfSelect(disputeId, node, p.proof, p.hints, keccak256("same block"));
+        vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotOpen.selector, disputeId));
+        selection.selfSelect(disputeId, node, p.proof, p.hints, commitment);
     }
 }

@@ -246,9 +246,12 @@ contract DisputeSelectionTest is DisputeSelectionSteps {
     }
 }
 
-/// @notice Keys ground once the seed is public: every node registers its VRF key only after the dispute's draw
-/// block (so after its candidates were frozen), as a cheater would once the seed block is mined; none may sit.
+/// @notice Keys ground once the seed is public: every node but one registers its VRF key only after the dispute's
+/// draw block (so after its candidates were frozen), as a cheater would once the seed block is mined; none of them
+/// may sit (the one key in time opens the window: without any, the draw would be public).
 contract DisputeSelectionLateKeyTest is DisputeSelectionSteps {
+    uint256 internal onTime;
+
     function setUp() public {
         setUpSelection();
     }
@@ -257,19 +260,37 @@ contract DisputeSelectionLateKeyTest is DisputeSelectionSteps {
         return false;
     }
 
+    /// One non-party node registers its key in a block before the freeze.
+    function beforeDisputeOpens(uint256 stackId, uint256 server) internal override {
+        SettlementManager.Attester[] memory list = settlement.attestersOf(stackId);
+        for (uint256 i = 0; i < nodeIds.length && onTime == 0; ++i) {
+            bool party = nodeIds[i] == server;
+            for (uint256 j = 0; j < list.length && !party; ++j) {
+                party = list[j].nodeId == nodeIds[i];
+            }
+            if (!party) onTime = nodeIds[i];
+        }
+        _registerKey(onTime);
+        vm.roll(block.number + 1);
+    }
+
     function test_aKeyRegisteredAfterTheDrawBlockCannotSit() public {
         (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
         postEvidence(disputeId, stackId, server, claimed);
         uint256 drawBlock = disputes.getDispute(disputeId).drawBlock;
         _seedBlock(disputeId);
         uint64[] memory c = _candidates(disputeId);
+        uint256 node;
         for (uint256 i = 0; i < c.length; ++i) {
+            if (c[i] == onTime) continue;
             _registerKey(c[i]);
+            node = c[i];
         }
         vm.roll(block.number + 1);
         selection.open(disputeId);
-        uint256 node = _find(disputeId, true);
-        assertTrue(node != 0, "a selected candidate");
+        // One usable key: the threshold is N/1, capped at 1, so every late candidate's output is under it too.
+        assertEq(selection.selectionOf(disputeId).denominator, 1, "only the key in time counts");
+        assertTrue(node != 0 && _selected(disputeId, node), "a selected late candidate");
         Proof memory p = _proof(disputeId, node);
         vm.prank(vm.addr(signerKey[node]));
         vm.expectRevert(abi.encodeWithSelector(VrfKeyRegistry.VrfKeyTooNew.selector, node, drawBlock + 1, drawBlock));

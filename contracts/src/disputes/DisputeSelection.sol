@@ -21,7 +21,8 @@ import {DisputeManager} from "./DisputeManager.sol";
 ///    (drawBlock), fixes seed = VrfSortition.seed("atoma.vrf.dispute", window, blockhash(drawBlock + 1)), window =
 ///    `windowOf(disputeId, round)` (TypeScript `disputeSelectionSeed`; not the freeze block's own hash, which whoever
 ///    built that block could grind), the threshold N/n with N = DisputeManager's `committeeSize` and n its frozen
-///    candidates (parties excluded), capped at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
+///    candidates (parties excluded) whose VRF keys predate drawBlock (`usableCount`; none: the public draw), capped
+///    at 1 (`disputeSelectionThreshold`), and a window of `window` seconds.
 /// 2. A candidate's node evaluates its VRF alone; selected, it calls `selfSelect` once with its proof AND its vote
 ///    commitment, so nobody learns who sits before that member's commitment is in. The proof is checked against
 ///    the node's VRF key, which must have been registered before drawBlock (`VrfKeyRegistry.proveSelectionAt`, else
@@ -146,8 +147,11 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
                 || block.number > d.drawBlock + BLOCKHASH_HORIZON
         ) revert SelectionNotReady(disputeId);
         uint64[] memory candidates = disputes.candidatesOf(disputeId);
-        if (candidates.length == 0) revert SelectionNotReady(disputeId);
-        (uint256 numerator, uint256 denominator) = threshold(candidates.length);
+        // Only candidates whose keys predate the freeze can ever sit (`VrfKeyTooNew`): N/n counts those alone, so a
+        // dispute whose other candidates hold no key still expects N members; none at all, the draw is public.
+        uint256 usable = usableCount(candidates, d.drawBlock);
+        if (usable == 0) revert SelectionNotReady(disputeId);
+        (uint256 numerator, uint256 denominator) = threshold(usable);
         // Seeded by the window, not the dispute: a proof made for one round never sits in another.
         sel.seed = seedOf(w, blockhash(d.drawBlock + 1));
         frozenAt[w] = d.drawBlock;
@@ -267,13 +271,16 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         Selection storage sel = _selections[w];
         if (sel.endsAt == 0) {
             // Without candidates nobody can self-select: the draw is public (and fails its rounds).
-            if (disputes.candidatesOf(disputeId).length == 0) {
-                return _fallBack(disputeId, d.drawRound, 0, PUBLIC);
-            }
+            uint64[] memory candidates = disputes.candidatesOf(disputeId);
+            if (candidates.length == 0) return _fallBack(disputeId, d.drawRound, 0, PUBLIC);
             // The seed block's hash is gone (nobody opened the window in 256 blocks after the evidence completed):
             // never a second private seed, which whoever kept the window shut could use as a re-roll.
             if (d.evidenceCount == d.sampleCount && block.number > d.drawBlock + BLOCKHASH_HORIZON) {
                 return _fallBack(disputeId, d.drawRound, 0, REARM);
+            }
+            // The evidence complete, no candidate holds a key older than the freeze: nobody could sit, draw publicly.
+            if (d.evidenceCount == d.sampleCount && usableCount(candidates, d.drawBlock) == 0) {
+                return _fallBack(disputeId, d.drawRound, 0, PUBLIC);
             }
             open(disputeId);
             return (OPENED, members, commitments);
@@ -406,7 +413,16 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
         return VrfSortition.seed(PURPOSE, bytes32(key), armedBlockHash);
     }
 
-    /// N/n for `candidateCount` candidates, N the DisputeManager's committee size; capped at 1.
+    /// How many of `candidates` hold a VRF key registered before block `frozenBlock` (`VrfKeyRegistry.keyUsableAt`):
+    /// the only ones that can select themselves in a window frozen there.
+    function usableCount(uint64[] memory candidates, uint256 frozenBlock) public view returns (uint256 usable) {
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (vrfKeys.keyUsableAt(candidates[i], frozenBlock)) ++usable;
+        }
+    }
+
+    /// N/n for `candidateCount` candidates with usable keys (`usableCount`), N the DisputeManager's committee size;
+    /// capped at 1.
     function threshold(uint256 candidateCount) public view returns (uint256 numerator, uint256 denominator) {
         (uint8 size,) = IDisputeParams(address(disputes)).params();
         denominator = candidateCount;

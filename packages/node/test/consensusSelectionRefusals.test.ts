@@ -5,6 +5,8 @@ import {
   drawCommittee,
   evaluateSelection,
   readDispute,
+  readDisputeCandidates,
+  registerVrfKey,
   selfSelectCommittee,
   submitConsensusRequest,
   vrfKeyUsableForDispute,
@@ -197,18 +199,28 @@ describe("a candidate with a key too new, and one not selected (issue 16)", () =
     const { admin } = network;
     const addresses = network.deployment.addresses;
     // Four more candidates of the disputed task, eligible before the dispute, whose nodes start (and register
-    // their VRF keys) only once its candidates are frozen: n = 7, q = 1/7.
+    // their VRF keys) only once its candidates are frozen; and three whose keys are registered before the freeze
+    // (no node runs for them). The threshold counts only keys older than the freeze: n = 3 + 3 = 6 of the 10
+    // candidates, q = 1/6 (the late keys do not dilute it).
     const lateNodes: DevNode[] = [];
     for (let i = 0; i < 4; i++) {
       const chainNode = await network.addNode({ echelon: ECHELON });
       await network.subscribe(chainNode, cluster.cheatTask, { pricePerMillion: 2n * PRICE });
       lateNodes.push(chainNode);
     }
+    const vrfWhere = { chainId: network.rpc.chainId, vrfKeyRegistry: addresses.VrfKeyRegistry! };
+    for (let i = 0; i < 3; i++) {
+      const keyed = await network.addNode({ echelon: ECHELON });
+      await network.subscribe(keyed, cluster.cheatTask, { pricePerMillion: 2n * PRICE });
+      const secretKey = await nodeVrfKey(keyed.signerAccount, vrfWhere);
+      await registerVrfKey(keyed.signer, { nodeId: keyed.nodeId, secretKey });
+    }
     await network.nextEpoch();
     const disputeId = await disputeOf(cluster, "Is 11 prime?");
+    expect(await readDisputeCandidates(admin, disputeId)).toHaveLength(10);
     const window = await windowOf(cluster, disputeId);
     expect(window.numerator).toBe(1n);
-    expect(window.denominator).toBe(7n);
+    expect(window.denominator).toBe(6n);
     for (const [i, chainNode] of lateNodes.entries()) {
       const node = createNode(
         {
@@ -227,7 +239,6 @@ describe("a candidate with a key too new, and one not selected (issue 16)", () =
       await node.start();
       late.push({ chainNode, node });
     }
-    const vrfWhere = { chainId: network.rpc.chainId, vrfKeyRegistry: addresses.VrfKeyRegistry! };
     const selection = { seed: window.seed, numerator: window.numerator, denominator: window.denominator };
 
     // The late nodes: a key newer than the freeze block. Each ends its row without recomputing or sending.
@@ -246,7 +257,7 @@ describe("a candidate with a key too new, and one not selected (issue 16)", () =
       const row = await rowEnded(cluster.nodeOf(chainNode.nodeId), disputeId);
       expect(row.outcome).toBe("not_selected");
     }
-    // P(all three selected) = (1/7)³ ≈ 0.3 %.
+    // P(all three selected) = (1/6)³ ≈ 0.5 %.
     expect(unselected.length).toBeGreaterThan(0);
     const seated = await seatedIds(cluster, disputeId);
     for (const chainNode of [...unselected, ...lateNodes]) expect(seated).not.toContain(chainNode.nodeId);

@@ -6,23 +6,28 @@ type ReadContext = Pick<ChainContext, "publicClient"> & {
   addresses: Pick<AtomaAddresses, "SettlementManager">;
 };
 
+/** Where a read is made: the latest block unless `blockNumber` pins it (reads that must agree share one). */
+export type ReadAt = { blockNumber?: bigint | undefined };
+
 /** A stack's settlement (phase, deadline, root, units, request count, data request flags…); phase 0 when none. */
-export function getSettlement(ctx: ReadContext, stackId: bigint) {
+export function getSettlement(ctx: ReadContext, stackId: bigint, at: ReadAt = {}) {
   return ctx.publicClient.readContract({
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
     functionName: "getSettlement",
     args: [stackId],
+    ...(at.blockNumber !== undefined && { blockNumber: at.blockNumber }),
   });
 }
 
 /** A settlement's attesters (node id, commitment, whether committed, declared, opened, agreed, removed). */
-export function getAttesters(ctx: ReadContext, stackId: bigint) {
+export function getAttesters(ctx: ReadContext, stackId: bigint, at: ReadAt = {}) {
   return ctx.publicClient.readContract({
     address: ctx.addresses.SettlementManager,
     abi: settlementManagerAbi,
     functionName: "attestersOf",
     args: [stackId],
+    ...(at.blockNumber !== undefined && { blockNumber: at.blockNumber }),
   });
 }
 

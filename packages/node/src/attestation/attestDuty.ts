@@ -10,6 +10,7 @@ import {
   getAttesters,
   getSettlement,
   hasAnsweredSelection,
+  latestBlock,
   openAttestation,
   proveReceiptFraud,
   SettlementPhase,
@@ -44,11 +45,18 @@ const DRAW_WAITING = new Set(["DrawTooEarly", "SelectionWindowOpen"]);
  */
 export async function stepAttest(env: AttestationEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const me = await env.seat.registeredNodeId();
-  const [st, attesters, now] = await Promise.all([
-    getSettlement(env.seat, duty.stackId),
-    getAttesters(env.seat, duty.stackId),
-    env.seat.now(),
+  // The settlement and its attesters are read at one block: read apart (replicas at different heights), the draw
+  // could show made while the list is still the one before it, and the duty the draw gave would be failed below.
+  const head = await latestBlock(env.seat);
+  // A chain read behind the event that opened the duty knows nothing of it yet: a later step reads again.
+  if (duty.eventBlock !== undefined && head.number < duty.eventBlock) return;
+  const at = { blockNumber: head.number };
+  const [st, attesters] = await Promise.all([
+    getSettlement(env.seat, duty.stackId, at),
+    getAttesters(env.seat, duty.stackId, at),
   ]);
+  // The chain's clock at that block (`NodeSeat.now` is the latest block's timestamp).
+  const now = head.timestamp;
   const mine = attesters.find((a) => a.nodeId === me && !a.removed);
   const salt = () =>
     attestationSalt(env.account, {

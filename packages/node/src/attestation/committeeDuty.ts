@@ -23,8 +23,9 @@ import { commitVote, revealVote, showVote } from "../committee/voteSteps.js";
 import { type AttestationEnv, searchFrom, taskModelOf } from "./attestationEnv.js";
 import type { VoteDecision } from "./commitStrategy.js";
 import { stepCommitteeSelection } from "./committeeSelectDuty.js";
+import { forgetUnseated } from "./committeeUnseated.js";
 import { disputedRequests } from "./disputedRequests.js";
-import { type Duty, deleteDuty, updateDuty } from "./duties.js";
+import { type Duty, updateDuty } from "./duties.js";
 import { UnrecomputableRequestError } from "./errors.js";
 import { moveDisputeOn } from "./moveDisputeOn.js";
 import { recomputeOutputs } from "./recompute.js";
@@ -61,7 +62,7 @@ export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: Ab
   )
     return stepCommitteeSelection(env, duty, { me, dispute, now }, signal);
   // Never seated (a selection duty the window dropped, or one not worked before the draw): no vote to miss.
-  if (!member) return deleteDuty(env.db, duty.taskId);
+  if (!member) return forgetUnseated(env.db, duty);
   if (dispute.status !== DisputeStatus.Open) {
     const outcome = !member.revealed
       ? "missed"
