@@ -167,6 +167,20 @@ export class RequestInFlightError extends AtomaError<NodeErrorCode> {
 }
 
 /**
+ * The node signed its owner an `AtomaLeafDenial` of this request at this nonce (no leaf for it there, and none will
+ * be committed): it never commits it there (409). The owner signs it again at the stack's next nonce.
+ */
+export class LeafDeniedError extends AtomaError<NodeErrorCode> {
+  override name = "LeafDeniedError";
+  constructor(stackId: bigint, nonce: bigint) {
+    super(
+      "leaf_denied",
+      `stack ${stackId}'s leaf at nonce ${nonce} was denied for this request: sign it at another nonce`,
+    );
+  }
+}
+
+/**
  * A request's reservation is gone while its stack is still active: the database lost it (PostgreSQL commits a
  * reservation without waiting for its flush, so a server crash can drop it). No leaf was recorded and no receipt
  * goes out; the client sends the same request again. Answered 503.

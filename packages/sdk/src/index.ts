@@ -56,6 +56,7 @@ export {
   LeafEquivocationError,
   LeafUnreadableError,
   ModelTasksCrowdedError,
+  NodeDeniedLeafError,
   NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,
@@ -157,6 +158,7 @@ export {
   provenBySignature,
 } from "./verify/challengeAdopted.js";
 export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
+export { fetchLeafProof } from "./verify/fetchLeafProof.js";
 export { checkedKeptReceipts, type RejectedKeptReceipt } from "./verify/keptReceiptCheck.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";

@@ -24,6 +24,7 @@ export async function reserveUnits(
       units,
       nonce: envelope.nonce,
       deadline: envelope.deadline,
+      reqHash: signed.reqHash,
     });
   } catch (error) {
     if (error instanceof StackExhaustedError) error.receipt = await lastReceipt(api, envelope);

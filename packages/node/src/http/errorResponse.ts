@@ -8,7 +8,7 @@ import {
   type WireErrorCode,
 } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
-import { LeafReadsCrowdedError } from "../api/errors.js";
+import { LeafReadsCrowdedError, NoLeafAtNonceError } from "../api/errors.js";
 import { AttestationRateLimitedError } from "../confidential/errors.js";
 import { NonceOutOfOrderError, NonceReusedError, QueueFullError, StackExhaustedError } from "../errors.js";
 
@@ -67,7 +67,12 @@ export function httpErrorOf(error: unknown): HttpError {
         error.next !== undefined
       )
         headers[STACK_HEADERS.nextNonce] = error.next.toString();
-      const proof = error instanceof StackExhaustedError && error.receipt ? { atoma: error.receipt } : {};
+      const proof =
+        error instanceof StackExhaustedError && error.receipt
+          ? { atoma: error.receipt }
+          : error instanceof NoLeafAtNonceError && error.denial
+            ? { denial: error.denial }
+            : {};
       return {
         status: mapped.status,
         body: { ...body(error.shortMessage, mapped.type, error.code, paramOf(error)), ...proof },

@@ -435,6 +435,26 @@ const nodeAnswers: Migration = {
   },
 };
 
+/**
+ * Version 18 (issue 12, denied leaves): a nonce freed on the node's word keeps that word, its signed `AtomaLeafDenial`
+ * (`denial_signature`), until the stack's settlement is checked against it; a freed request shown later is counted
+ * once (`shown`). One row per request freed at a nonce: a nonce freed twice keeps both denials.
+ */
+const deniedLeaves: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("freed_leaves").addColumn("denial_signature", "text").execute();
+    await db.schema
+      .alterTable("freed_leaves")
+      .addColumn("shown", "boolean", (c) => c.notNull().defaultTo(false))
+      .execute();
+    await db.schema.alterTable("freed_leaves").dropConstraint("freed_leaves_pk").execute();
+    await db.schema
+      .alterTable("freed_leaves")
+      .addPrimaryKeyConstraint("freed_leaves_pk", ["stack_id", "nonce", "req_hash"])
+      .execute();
+  },
+};
+
 /** The migrations in order, from code (the built package needs no files on disk). Append; never edit. */
 export const gatewayMigrations: MigrationProvider = {
   async getMigrations() {
@@ -456,6 +476,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0015_swept_slices": sweptSlices,
       "0016_node_strikes": nodeStrikes,
       "0017_node_answers": nodeAnswers,
+      "0018_denied_leaves": deniedLeaves,
     };
   },
 };
