@@ -40,6 +40,11 @@ export interface OverclaimWatcherOptions {
   challenge?: boolean | undefined;
   /** The most blocks one `eth_getLogs` call asks for (hosted RPCs cap the range). @default 2000 */
   maxLogBlocks?: bigint | undefined;
+  /**
+   * The first wait before a settled stack whose denied leaves' proofs could not be had is checked again (doubled at
+   * each miss in the same phase, up to `DENIAL_BACKOFF_MAX_MS`). @default 30000
+   */
+  denialRetryMs?: number | undefined;
 }
 
 /** How many settlements are read at once. */
@@ -51,7 +56,7 @@ const FINALIZE_BATCH = 32;
 const DENIAL_CONCURRENCY = 4;
 /** The most one pass spends checking denials. */
 const DENIAL_PASS_MS = 30_000;
-/** The first wait before a stack whose proofs could not be had is checked again, and the longest. */
+/** The first wait before a stack whose proofs could not be had is checked again (by default), and the longest. */
 const DENIAL_BACKOFF_MS = 30_000;
 const DENIAL_BACKOFF_MAX_MS = 3_600_000;
 
@@ -329,7 +334,7 @@ export class OverclaimWatcher {
    * The settled roots checked against the nodes' signed denials (`DeniedLeafProver`), after everything else of the
    * pass (review leaf denials MEDIUM-1: a node that denied many reads and stalls its proofs held every audit ~10 s a
    * denial): `DENIAL_CONCURRENCY` stacks at once, within `DENIAL_PASS_MS` (the rest waits for the next pass), a stack
-   * whose proofs could not be had waiting longer each time (`DENIAL_BACKOFF_MS`, doubled up to `DENIAL_BACKOFF_MAX_MS`;
+   * whose proofs could not be had waiting longer each time (`denialRetryMs`, doubled up to `DENIAL_BACKOFF_MAX_MS`;
    * its settlement moving on, paid out, is checked at once).
    */
   async #checkDenialsDue(read: ReadSettlement[], signal?: AbortSignal): Promise<void> {
@@ -351,8 +356,9 @@ export class OverclaimWatcher {
           this.#denialBackoff.delete(stack.stackId);
         } else if (BigInt(settlement.root) !== 0n) {
           const before = this.#denialBackoff.get(stack.stackId);
-          const waited = before?.phase === settlement.phase ? before.waitMs : DENIAL_BACKOFF_MS / 2;
-          const waitMs = Math.min(waited * 2, DENIAL_BACKOFF_MAX_MS);
+          const first = this.#o.denialRetryMs ?? DENIAL_BACKOFF_MS;
+          const waitMs =
+            before?.phase === settlement.phase ? Math.min(before.waitMs * 2, DENIAL_BACKOFF_MAX_MS) : first;
           this.#denialBackoff.set(stack.stackId, {
             at: Date.now() + waitMs,
             waitMs,

@@ -407,6 +407,7 @@ function stackLoops(
       watchSeconds: WATCH_SECONDS,
       challenge: stacks.challengeOverclaims,
       maxLogBlocks: BigInt(stacks.maxLogBlocks),
+      denialRetryMs: stacks.denialRetryMs,
     },
   );
   loop("settlements", (signal) => watcher.pass(signal));
