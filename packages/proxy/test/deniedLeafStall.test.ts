@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { keccak256, toHex } from "viem";
+import { getNode } from "@atoma/chain";
+import { createPublicClient, http, keccak256, toHex } from "viem";
+import { foundry } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeniedLeafProver } from "../src/network/deniedLeafProver.js";
 import { FreedLeaves } from "../src/network/freedLeaves.js";
@@ -46,6 +48,34 @@ describe("denied leaf checks against a node that stalls its proofs", () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(asked).toBeGreaterThan(0);
     expect(await freed.denialsOf(5n)).toHaveLength(20);
+  });
+
+  // Issue 12's CI teardown: stopping the gateway aborts the watcher's pass, and the pass must end soon after, even
+  // when the chain (the node's registered URL, read first) does not answer: an RPC that stalls held the stop for
+  // as long as the call's own timeout.
+  it("gives up a node URL lookup that stalls once the signal aborts, keeping the denials", async () => {
+    const freed = new FreedLeaves(undefined);
+    await freed.free(8n, 0n, hash("cut"), SIGNATURE);
+    const rpc = createPublicClient({
+      chain: foundry,
+      transport: http(url, { timeout: 120_000, retryCount: 0 }),
+    });
+    const addresses = { NodeRegistry: "0x00000000000000000000000000000000000a77e5" as const };
+    const before = asked;
+    const proving = new DeniedLeafProver({
+      freed,
+      submit: () => Promise.reject(new Error("nothing is proven while the chain stalls")),
+      nodeUrl: async (nodeId) => (await getNode({ publicClient: rpc, addresses }, nodeId)).url,
+    });
+    const stop = new AbortController();
+    const check = proving.check({ stackId: 8n, nodeId: 1n }, SETTLED, stop.signal);
+    // The lookup reached the stalling RPC (it counts every call), then the gateway stops.
+    await expect.poll(() => asked, { timeout: 10_000, interval: 20 }).toBeGreaterThan(before);
+    const stoppedAt = Date.now();
+    stop.abort();
+    expect(await check).toBe("pending");
+    expect(Date.now() - stoppedAt).toBeLessThan(2_000);
+    expect(await freed.denialsOf(8n)).toHaveLength(1);
   });
 
   it("drops the denials of a settlement over with no root (timed out), and keeps those not settled yet", async () => {

@@ -85,7 +85,9 @@ export class DeniedLeafProver {
       for (const denial of denials) await this.#freed.forgetDenial(denial);
       return "resolved";
     }
-    const url = await this.#nodeUrl(stack.nodeId);
+    // The chain read given up when the pass stops (the gateway stopping): a stalled RPC must not hold the stop.
+    const url = await untilAborted(this.#nodeUrl(stack.nodeId), signal);
+    if (url === undefined) return "pending";
     let pending = false;
     for (const denial of denials) {
       if (denial.nonce >= settled.requestCount) {
@@ -119,6 +121,8 @@ export class DeniedLeafProver {
         await this.#freed.forgetDenial(denial);
         continue;
       }
+      // No transaction is started once the pass stops: the proof is sent at a later pass (or run).
+      if (signal?.aborted) return "pending";
       if (await this.#prove(stack, denial, leaf, proof as LeafProof)) return "proven";
     }
     return pending ? "pending" : "resolved";
@@ -170,6 +174,30 @@ export class DeniedLeafProver {
     for (const done of await this.#freed.denialsOf(stack.stackId)) await this.#freed.forgetDenial(done);
     return true;
   }
+}
+
+/** `work`'s value, or undefined as soon as `signal` aborts (the work left to end, or fail, unheard). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const abort = () => resolve(undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        if (signal.aborted) resolve(undefined);
+        else reject(error);
+      },
+    );
+  });
 }
 
 /** The proof's leaf when it is the leaf at the denied nonce under the settled root (checked here, not trusted). */
