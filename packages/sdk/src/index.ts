@@ -94,6 +94,7 @@ export {
   statementBinding,
   statementOfAnswer,
 } from "./refunds/statementKeeper.js";
+export { statementSigner } from "./refunds/statementSigner.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,
