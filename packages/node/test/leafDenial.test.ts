@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChainContext, closeStack } from "@atoma/chain";
-import { type Hash, requestHash } from "@atoma/core";
+import { type Hash, requestHash, verifyLeafDenial } from "@atoma/core";
 import type { EmbeddedEngine, TinyModelFile } from "@atoma/engine";
 import {
   NodeDeniedLeafError,
@@ -96,21 +96,22 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     expect(bare).not.toBeInstanceOf(NodeDeniedLeafError);
     expect((bare as NodeRequestError).code).toBe("leaf_not_found");
 
-    // The refusal is on disk: a restarted node still refuses to commit that request at that nonce.
+    // The refusal is on disk: a restarted node still refuses to commit that request at that nonce, 409 `leaf_denied`
+    // with its signed denial (follow-ups a and c of issue 12). The client, restarted too, knows nothing of the stack:
+    // it signs the request at nonce 0 (refused as used) and again at 1, the nonce the node names. Refused there on the
+    // node's signed word, it pays a one-token filler at nonce 1 (the honest reuse of the freed nonce) and the request
+    // is answered at 2. (Before, the retry was keyed on the first nonce signed, 0: no filler, and the request failed.)
     await node.stop();
     await startNode();
-    const refused = await client.chat(denied).catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(NodeRequestError);
-    expect((refused as NodeRequestError).code).toBe("leaf_denied");
-    expect((await read(1n, reqHash).catch((error: unknown) => error)) instanceof NodeDeniedLeafError).toBe(
-      true,
+    const answered = await client.chat(denied);
+    expect(answered.fields.leafIndex).toBe(2n);
+    expect(answered.fields.reqHash).toBe(reqHash);
+    const filler = await read(1n);
+    expect(filler.receipt.fields.reqHash).not.toBe(reqHash);
+    // The filler's leaf is shown for its own request, never denied.
+    expect((await read(1n, filler.receipt.fields.reqHash)).receipt.fields.reqHash).toBe(
+      filler.receipt.fields.reqHash,
     );
-    // Another request at the freed nonce is the honest reuse: committed there.
-    const reused = await client.chat(chatBody("another request"));
-    expect(reused.fields.leafIndex).toBe(1n);
-    expect(reused.fields.reqHash).not.toBe(reqHash);
-    // That request's leaf is shown, never denied.
-    expect((await read(1n, reused.fields.reqHash)).receipt.fields.reqHash).toBe(reused.fields.reqHash);
   }, 120_000);
 
   it("answers a read of the nonce a request is still being answered at 409, never with a denial", async () => {
@@ -124,12 +125,12 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
       if (++chunks === 1) resolveFirst();
     });
     await first;
-    const inFlight = await read(2n, requestHash({ ...body, stream: true })).catch((error: unknown) => error);
+    const inFlight = await read(3n, requestHash({ ...body, stream: true })).catch((error: unknown) => error);
     expect(inFlight).toBeInstanceOf(NodeRequestError);
     expect(inFlight).not.toBeInstanceOf(NodeDeniedLeafError);
     expect((inFlight as NodeRequestError).code).toBe("request_in_flight");
     const done = await streaming;
-    expect(done.fields.leafIndex).toBe(2n);
+    expect(done.fields.leafIndex).toBe(3n);
   }, 120_000);
 
   // An owner that denies fresh H at N, then streams H at N, would be answered for nothing (refused only at commit,
@@ -137,11 +138,11 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
   it("refuses a denied request when it arrives, streaming not one token of it", async () => {
     const body = { ...chatBody("a free answer, once denied", 200), ignore_eos: true, stream: true };
     const reqHash = requestHash(body);
-    expect(await read(3n, reqHash).catch((error: unknown) => error)).toBeInstanceOf(NodeDeniedLeafError);
+    expect(await read(4n, reqHash).catch((error: unknown) => error)).toBeInstanceOf(NodeDeniedLeafError);
     const signed = await signStackRequest(owner, client.domain, {
       stackId,
       body,
-      nonce: 3n,
+      nonce: 4n,
       deadline: BigInt(Math.floor(Date.now() / 1000) + 120),
       maxUnits: 10_000n,
     });
@@ -152,10 +153,19 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     });
     // Before: 200, the whole answer streamed, then an error event (nothing committed, nothing billed).
     expect(answer.status).toBe(409);
-    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("leaf_denied");
+    const refusal = (await answer.json()) as { error: { code: string }; denial: unknown };
+    expect(refusal.error.code).toBe("leaf_denied");
+    // With the node's signed word for that request at that nonce: what a client acts on (follow-up a of issue 12).
+    const denial = await verifyLeafDenial(
+      client.domain,
+      refusal.denial,
+      { stackId, nonce: 4n, reqHash },
+      server.signerAccount.address,
+    );
+    expect(denial.fields.nonce).toBe(4n);
     // The nonce was released: another request takes it.
-    const next = await client.chat(chatBody("the honest one at nonce 3"));
-    expect(next.fields.leafIndex).toBe(3n);
+    const next = await client.chat(chatBody("the honest one at nonce 4"));
+    expect(next.fields.leafIndex).toBe(4n);
   }, 120_000);
 
   // Review leaf denials LOW-5: a stack settling takes no request, so a denial there binds nothing, and its record
@@ -169,7 +179,7 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
     });
     expect((await getStack(node.context.db, stackId))?.state).toBe("settling");
     const reqHash = requestHash({ ...chatBody("cut after the close"), stream: false });
-    const plain = await read(4n, reqHash).catch((error: unknown) => error);
+    const plain = await read(5n, reqHash).catch((error: unknown) => error);
     expect(plain).toBeInstanceOf(NodeRequestError);
     expect(plain).not.toBeInstanceOf(NodeDeniedLeafError);
     expect((plain as NodeRequestError).code).toBe("leaf_not_found");
@@ -177,7 +187,7 @@ describe("the node's signed leaf denial (a real node, anvil, the tiny engine)", 
       .selectFrom("denied_leaves")
       .selectAll()
       .where("stack_id", "=", stackId)
-      .where("nonce", "=", 4n)
+      .where("nonce", "=", 5n)
       .execute();
     expect(recorded).toEqual([]);
   }, 120_000);

@@ -15,6 +15,7 @@ import { withholdingProven } from "./client/withheldReceipt.js";
 import {
   ClientArgumentError,
   LeafUnreadableError,
+  NodeRequestError,
   NodeUnreachableError,
   NonceGapError,
   ReceiptWithheldError,
@@ -36,6 +37,8 @@ type Plan =
   | "dropAfterCommit"
   | "claimReused"
   | "leafDenied"
+  | "leafDeniedUnsigned"
+  | "leafDeniedOtherNonce"
   | { jumpTo: bigint }
   | { inflate: number };
 
@@ -84,7 +87,17 @@ function fakeNode(plans: Plan[]) {
         : refuse("nonce_reused", BigInt(leaves.length));
     const plan = plans.shift() ?? "honest";
     if (typeof plan === "object" && "jumpTo" in plan) return refuse("nonce_out_of_order", plan.jumpTo);
-    if (plan === "leafDenied") return refuse("leaf_denied", BigInt(leaves.length));
+    if (plan === "leafDeniedUnsigned") return refuse("leaf_denied", BigInt(leaves.length));
+    if (plan === "leafDenied" || plan === "leafDeniedOtherNonce") {
+      // The real node's 409 carries its signed denial of that request at that nonce (here, for the other plan, one
+      // it signed for the nonce after: true words, but not about the request refused).
+      const fields = { stackId: 1n, nonce: plan === "leafDenied" ? nonce : nonce + 1n, reqHash };
+      const denial = leafDenialToWire({ fields, signature: await signLeafDenial(nodeKey, domain, fields) });
+      return Response.json(
+        { error: { message: "leaf_denied", type: "conflict_error", code: "leaf_denied" }, denial },
+        { status: 409, headers: { [STACK_HEADERS.nextNonce]: String(leaves.length) } },
+      );
+    }
     if (nonce !== BigInt(leaves.length)) return refuse("nonce_out_of_order", BigInt(leaves.length));
     const prompt = typeof plan === "object" ? plan.inflate : 3;
     const response = {
@@ -239,6 +252,23 @@ describe("StackClient's nonces against a node that bends them", () => {
     ]);
     expect(node.seen[1]!.body.messages).toEqual([{ role: "user", content: "." }]);
   });
+
+  // Follow-up a of issue 12: a bare 409 leaf_denied (any relay can write one), or a denial the node signed for another
+  // nonce, is no word of the node's about this request: acting on it, the client paid a filler request each time.
+  it.each(["leafDeniedUnsigned", "leafDeniedOtherNonce"] as const)(
+    "pays no filler on a %s leaf_denied: the refusal is thrown as any other",
+    async (plan) => {
+      const node = fakeNode([plan]);
+      const client = clientOf(node.fetcher, 0n);
+      const body = { ...chat("refused by a relay"), stream: false };
+      const refused = await client.chat(body).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(NodeRequestError);
+      expect((refused as NodeRequestError).code).toBe("leaf_denied");
+      expect(node.seen.map((s) => s.nonce)).toEqual([0n]);
+      // The nonce was refused outright (freed): the next request takes it.
+      expect((await client.chat(chat("next"))).fields.leafIndex).toBe(0n);
+    },
+  );
 
   it("refuses a node that names a nonce ahead when it knows its stack, signing nothing there", async () => {
     const node = fakeNode(["honest", { jumpTo: 6n }]);

@@ -12,6 +12,7 @@ import {
   type SignedResponseFields,
   signedResponseBody,
   singleReceiptFraud,
+  verifyLeafDenial,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
@@ -319,6 +320,8 @@ export class StackClient {
   readonly #signedHere = new Map<bigint, Set<string>>();
   /** `nonce:reqHash` of requests the node signed it never commits there (its leaf denials this run). */
   readonly #denied = new Set<string>();
+  /** The request `#send` sent last (signed again past adopted leaves included): what a `leaf_denied` refuses. */
+  #lastSent: SignedStackRequest | undefined;
   /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
   #lastSentAt: number | undefined;
   /** Failed leaf reads by nonce, this run's added to those given (`unreadLeaves`). */
@@ -637,16 +640,40 @@ export class StackClient {
       try {
         return await this.#send(path, signed, read);
       } catch (error) {
-        if (!(error instanceof NodeRequestError && error.code === "leaf_denied")) throw error;
+        const denial = await this.#leafDenialOf(error);
+        if (denial === undefined) throw error;
         // The node denied this very request at this nonce before (a denial this client never held: read by another
-        // gateway, or before a restart), and refused it (its nonce freed): a filler takes the nonce, then it goes once more.
-        this.#denied.add(`${signed.nonce}:${signed.reqHash.toLowerCase()}`);
+        // gateway, or before a restart), and refused it (its nonce freed): a filler takes the nonce, then it goes once
+        // more. Keyed on the nonce the request was last sent at (`#send` signs again past leaves it adopts), the one
+        // the node refused and signed its denial for.
+        this.#denied.add(`${denial.fields.nonce}:${denial.fields.reqHash.toLowerCase()}`);
         await this.#fillDeniedNonce(path, body);
         const again = await this.sign(body, maxUnits);
         if (this.#knowsStack) this.#pending.set(again.nonce, { path, signed: again });
         return this.#send(path, again, read);
       }
     });
+  }
+
+  /**
+   * The node's signed denial a 409 `leaf_denied` refusal carries, when it is the node's (`nodeSigner`) for this stack,
+   * the request last sent and the nonce it was sent at; else undefined: a bare or forged `leaf_denied` (any relay can
+   * send one) is a refusal like any other, never a reason to pay for a filler.
+   */
+  async #leafDenialOf(error: unknown): Promise<SignedLeafDenial | undefined> {
+    const sent = this.#lastSent;
+    if (!(error instanceof NodeRequestError && error.code === "leaf_denied") || sent === undefined)
+      return undefined;
+    try {
+      return await verifyLeafDenial(
+        this.domain,
+        error.denial,
+        { stackId: this.#options.stackId, nonce: sent.nonce, reqHash: sent.reqHash },
+        this.#options.nodeSigner,
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -751,6 +778,7 @@ export class StackClient {
   async #send(path: string, first: SignedStackRequest, read: Read): Promise<Verified> {
     let signed = first;
     for (let adopted = 0; ; adopted++) {
+      this.#lastSent = signed;
       try {
         return await this.#exchangeAndVerify(path, signed, read);
       } catch (error) {
@@ -799,6 +827,7 @@ export class StackClient {
     const body = JSON.parse(signed.json) as Body;
     if (Object.hasOwn(body, SEALED_BODY_FIELD)) throw new SealedNonceMovedError(signed.nonce);
     const again = await this.sign(body, signed.maxUnits);
+    this.#lastSent = again;
     return this.#exchangeAndVerify(path, again, read);
   }
 

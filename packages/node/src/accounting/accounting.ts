@@ -213,7 +213,7 @@ export class Accounting {
       (await this.#stacksWithDenials()).has(reservation.stackId) &&
       (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash))
     )
-      throw new LeafDeniedError(reservation.stackId, reservation.nonce);
+      throw new LeafDeniedError(reservation.stackId, reservation.nonce, reqHash);
     const hash = leafHash(fields);
     const row = this.#sqlite
       ? await this.#commitOnSqlite(this.#sqlite, reservation, {
@@ -274,7 +274,7 @@ export class Accounting {
     }
     if (!denied) return;
     await this.release(reservation);
-    throw new LeafDeniedError(reservation.stackId, reservation.nonce);
+    throw new LeafDeniedError(reservation.stackId, reservation.nonce, reqHash);
   }
 
   #stacksWithDenials(): Promise<Set<bigint>> {

@@ -10,7 +10,13 @@ import {
 import { HTTPException } from "hono/http-exception";
 import { LeafReadsCrowdedError, NoLeafAtNonceError } from "../api/errors.js";
 import { AttestationRateLimitedError } from "../confidential/errors.js";
-import { NonceOutOfOrderError, NonceReusedError, QueueFullError, StackExhaustedError } from "../errors.js";
+import {
+  LeafDeniedError,
+  NonceOutOfOrderError,
+  NonceReusedError,
+  QueueFullError,
+  StackExhaustedError,
+} from "../errors.js";
 
 /** The body every error response has: OpenAI's shape. */
 export interface OpenAiErrorBody {
@@ -70,7 +76,7 @@ export function httpErrorOf(error: unknown): HttpError {
       const proof =
         error instanceof StackExhaustedError && error.receipt
           ? { atoma: error.receipt }
-          : error instanceof NoLeafAtNonceError && error.denial
+          : (error instanceof NoLeafAtNonceError || error instanceof LeafDeniedError) && error.denial
             ? { denial: error.denial }
             : {};
       return {
