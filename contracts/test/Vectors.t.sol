@@ -195,6 +195,20 @@ contract VectorsTest is TestBase {
         assertEq(ECDSA.recover(digest, signature), vm.parseJsonAddress(json, ".eip712.node"), "response signer");
     }
 
+    /// The node's signed leaf denial (`.eip712.leafDenial`), as `ReceiptFraud.proveDeniedLeaf` checks it.
+    function test_leafDenialDigestAndSigner() public view {
+        string memory p = ".eip712.leafDenial.fields";
+        AtomaTypedData.LeafDenial memory d = AtomaTypedData.LeafDenial({
+            stackId: vm.parseJsonUint(json, string.concat(p, ".stackId")),
+            nonce: vm.parseJsonUint(json, string.concat(p, ".nonce")),
+            reqHash: vm.parseJsonBytes32(json, string.concat(p, ".reqHash"))
+        });
+        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), AtomaTypedData.hashLeafDenial(d));
+        assertEq(digest, vm.parseJsonBytes32(json, ".eip712.leafDenial.digest"), "leaf denial digest");
+        bytes memory signature = vm.parseJsonBytes(json, ".eip712.leafDenial.signature");
+        assertEq(ECDSA.recover(digest, signature), vm.parseJsonAddress(json, ".eip712.node"), "leaf denial signer");
+    }
+
     function test_costVectors() public view {
         uint256 count;
         for (uint256 i = 0; vm.keyExistsJson(json, _key(".cost", i, "")); ++i) {

@@ -11,6 +11,9 @@ library AtomaTypedData {
         "AtomaResponse(uint256 stackId,uint256 leafIndex,uint256 nonce,bytes32 reqHash,bytes32 respHash,uint64 units,uint64 cumulativeUnits,uint64 seed)"
     );
 
+    bytes32 internal constant LEAF_DENIAL_TYPEHASH =
+        keccak256("AtomaLeafDenial(uint256 stackId,uint256 nonce,bytes32 reqHash)");
+
     /// The stack owner's authorisation of one request; its k-th request carries nonce k. `maxUnits` bounds the
     /// units the node may claim for the request's leaf: a leaf proven with this signature above it is fraud.
     struct Request {
@@ -42,6 +45,17 @@ library AtomaTypedData {
         bytes32 respHash;
         uint64 units;
         uint64 cumulativeUnits;
+    }
+
+    /// The node's word that no leaf answers request `reqHash` at `nonce` of the stack, and none ever will.
+    struct LeafDenial {
+        uint256 stackId;
+        uint256 nonce;
+        bytes32 reqHash;
+    }
+
+    function hashLeafDenial(LeafDenial memory d) internal pure returns (bytes32) {
+        return keccak256(abi.encode(LEAF_DENIAL_TYPEHASH, d));
     }
 
     function hashRequest(Request memory r) internal pure returns (bytes32) {

@@ -37,6 +37,7 @@ interface IStackManager {
     function markSettling(uint256 stackId, address caller, uint64 units) external returns (Stack memory);
     function markClosed(uint256 stackId, bool honest) external;
     function checkExitNotice(uint256 span) external view;
+    function domainSeparator() external view returns (bytes32);
     function recoverRequestSigner(AtomaTypedData.Request calldata request, bytes calldata signature)
         external
         view

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AtomaAccess} from "../common/AtomaAccess.sol";
 import {AtomaTypedData} from "../common/AtomaTypedData.sol";
@@ -16,7 +18,8 @@ import {IStackManager} from "../interfaces/IStackManager.sol";
 /// be honest — a nonce that is not the leaf index, running totals that do not add up (from zero, between
 /// neighbouring leaves, beyond the stack), one nonce at two leaves, units that are not the usage of the answer
 /// signed — or leaves under the node's settled root that break the same rules (anyone holding the inputs
-/// transcript rebuilds them). The node is slashed as for fraud (the stack's owner takes the user's share) and is
+/// transcript rebuilds them), or a settled leaf for a request the node swore, signing an `AtomaLeafDenial`, it never
+/// would commit at that nonce. The node is slashed as for fraud (the stack's owner takes the user's share) and is
 /// never paid for the stack: the owner is refunded unless the stack was already paid out. One proof per stack.
 /// A proof always finds the collateral still there for at least the exit notice after the stack closed: the node
 /// registry keeps a node's collateral until `TaskRegistry.exitNotice` has passed since both its deregistration and
@@ -29,6 +32,7 @@ contract ReceiptFraud is AtomaAccess, ReentrancyGuardTransient {
     uint8 public constant KIND_SAME_NONCE = 5;
     uint8 public constant KIND_UNITS = 6;
     uint8 public constant KIND_SETTLED_LEAF = 7;
+    uint8 public constant KIND_DENIED_LEAF = 8;
 
     IStackManager public immutable stackManager;
     INodeRegistry public immutable nodeRegistry;
@@ -48,6 +52,10 @@ contract ReceiptFraud is AtomaAccess, ReentrancyGuardTransient {
     error NotSettled(uint256 stackId);
     error InvalidProof(uint256 position);
     error WrongLength(uint256 given);
+    error DenialForOtherStack(uint256 stackId, uint256 denialStackId);
+    error InvalidDenialSignature();
+    error LeafNotAtDeniedNonce(uint256 nonce, uint256 leafIndex);
+    error LeafForOtherRequest(bytes32 denied, bytes32 settled);
 
     constructor(
         address admin,
@@ -144,6 +152,34 @@ contract ReceiptFraud is AtomaAccess, ReentrancyGuardTransient {
         if (!broken) revert NoFraud();
         kind = KIND_SETTLED_LEAF;
         _convict(stackId, stackManager.getStack(stackId), kind);
+    }
+
+    /// A leaf under the stack's settled root, at the index the node's signed `AtomaLeafDenial` named, answering the very
+    /// request it denied: the node swore no leaf for that request would stand at that nonce, and billed one there.
+    /// Another request's leaf at that nonce (the owner gave the nonce to it) is no fraud.
+    function proveDeniedLeaf(
+        uint256 stackId,
+        AtomaTypedData.LeafDenial calldata denial,
+        bytes calldata signature,
+        AtomaTypedData.Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant returns (uint8 kind) {
+        if (denial.stackId != stackId) revert DenialForOtherStack(stackId, denial.stackId);
+        IStackManager.Stack memory stack = stackManager.getStack(stackId);
+        bytes32 digest = MessageHashUtils.toTypedDataHash(
+            stackManager.domainSeparator(), AtomaTypedData.hashLeafDenial(denial)
+        );
+        (address signer,,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (signer == address(0) || signer != nodeRegistry.signerOf(stack.nodeId)) revert InvalidDenialSignature();
+        if (leaf.leafIndex != denial.nonce) revert LeafNotAtDeniedNonce(denial.nonce, leaf.leafIndex);
+        if (leaf.reqHash != denial.reqHash) revert LeafForOtherRequest(denial.reqHash, leaf.reqHash);
+        ISettlementManager.Settlement memory st = settlementManager.getSettlement(stackId);
+        if (st.root == bytes32(0)) revert NotSettled(stackId);
+        if (!StackTree.verify(proof, st.root, AtomaTypedData.leafHash(leaf), leaf.leafIndex, st.requestCount)) {
+            revert InvalidProof(0);
+        }
+        kind = KIND_DENIED_LEAF;
+        _convict(stackId, stack, kind);
     }
 
     /// The stack of a response its serving node signed.

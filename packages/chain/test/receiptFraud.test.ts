@@ -7,6 +7,7 @@ import {
   type SignedReceipt,
   type SignedResponseFields,
   StackTree,
+  signLeafDenial,
   signResponse,
 } from "@atoma/core";
 import { bytesToHex, keccak256, type LocalAccount } from "viem";
@@ -26,6 +27,12 @@ import {
 } from "./network.js";
 
 /** A node that bills what it did not serve, proven from its own signatures (soundness items 2, 15 and 10). */
+/** The same signature with v - 27 (0/1), as some signers give it. */
+function yParityForm<T extends { signature: `0x${string}` }>(signed: T): T {
+  const v = Number.parseInt(signed.signature.slice(130), 16);
+  return { ...signed, signature: `${signed.signature.slice(0, 130)}0${v - 27}` };
+}
+
 describe("receipt fraud proofs against anvil", () => {
   let network: TestNetwork;
   let nodes: TestNode[];
@@ -77,9 +84,11 @@ describe("receipt fraud proofs against anvil", () => {
   it("proves two receipts whose running total jumps to the whole stack, refunding the owner", async () => {
     const stack = await buy();
     const server = byId(stack.nodeId);
+    // The node signed the jump with v - 27 (0/1): OpenZeppelin's tryRecover reads address 0 from it, so it is sent
+    // as 27/28 (the same signature) and still convicts the node.
     const kept = [
       await receipt(server, fieldsOf(stack.stackId, 0, 100n, 100n)),
-      await receipt(server, fieldsOf(stack.stackId, 1, 100n, 1_000_000n)),
+      yParityForm(await receipt(server, fieldsOf(stack.stackId, 1, 100n, 1_000_000n))),
     ];
     const proof = findReceiptFraud(kept, 1_000_000n);
     expect(proof?.kind).toBe("runningTotal");
@@ -141,6 +150,53 @@ describe("receipt fraud proofs against anvil", () => {
       proofs: broken!.map((leaf) => tree.proof(Number(leaf.leafIndex))),
     });
     expect(proven).toMatchObject({ nodeId: server.nodeId, refunded: PRICE });
+  });
+
+  // Issue 12, denied leaves: the node's signed "no leaf for request H at nonce N, and none will be committed", then H
+  // settled at N. Replayed against another stack it proves nothing; nor does another request's leaf at N.
+  it("proves a leaf the node signed it would never commit, and refuses the denial elsewhere", async () => {
+    const [stack, other] = [await buy(), await buy()];
+    const server = byId(stack.nodeId);
+    const domain = atomaDomain(network.anvil.chainId, network.deployment.addresses.StackManager);
+    const served = await serveStack(network, stack.stackId, user.account, server, 3);
+    const tree = new StackTree(served.leaves.map(leafHash));
+    await submitSettlement(server.signer, {
+      stackId: stack.stackId,
+      root: tree.root,
+      units: served.leaves.at(-1)!.cumulativeUnits,
+      requestCount: 3n,
+      transcriptId: `0x${"ab".repeat(32)}`,
+    });
+    const leaf = served.leaves[1]!;
+    const fields = { stackId: stack.stackId, nonce: 1n, reqHash: leaf.reqHash };
+    const denial = { fields, signature: await signLeafDenial(server.signerAccount, domain, fields) };
+    const evidence = {
+      kind: "deniedLeaf" as const,
+      stackId: stack.stackId,
+      denial,
+      leaf,
+      proof: tree.proof(1),
+    };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, stackId: other.stackId })).rejects.toMatchObject({
+      errorName: "DenialForOtherStack",
+    });
+    const elsewhere = { ...fields, reqHash: served.leaves[2]!.reqHash };
+    const otherRequest = {
+      fields: elsewhere,
+      signature: await signLeafDenial(server.signerAccount, domain, elsewhere),
+    };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, denial: otherRequest })).rejects.toMatchObject({
+      errorName: "LeafForOtherRequest",
+    });
+    const forged = { fields, signature: await signLeafDenial(user.account, domain, fields) };
+    await expect(proveReceiptFraud(user.ctx, { ...evidence, denial: forged })).rejects.toMatchObject({
+      errorName: "InvalidDenialSignature",
+    });
+    // A denial the node signed with v - 27 convicts it all the same (sent with v 27/28).
+    const proven = await proveReceiptFraud(user.ctx, { ...evidence, denial: yParityForm(denial) });
+    expect(proven).toMatchObject({ stackId: stack.stackId, nodeId: server.nodeId, kind: 8 });
+    const node = await network.deployment.contracts.nodeRegistry.read.getNode([server.nodeId]);
+    expect(node.collateral).toBe(0n);
   });
 
   it("refuses receipts that add up", async () => {

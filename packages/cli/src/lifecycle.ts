@@ -1,5 +1,8 @@
 import type { Logger } from "@atoma/core";
 
+/** How long one service's stop may take before it is named in a warning. */
+const SLOW_STOP_MS = 5_000;
+
 export interface Service {
   name: string;
   stop(): Promise<void>;
@@ -13,7 +16,11 @@ export class ServiceStack {
   readonly #services: Service[] = [];
   #stopping: Promise<void> | undefined;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** A service whose stop takes longer than this is named in a warning (what a slow shutdown waited for). */
+    private readonly slowStopMs = SLOW_STOP_MS,
+  ) {}
 
   add(service: Service): void {
     this.#services.push(service);
@@ -22,8 +29,11 @@ export class ServiceStack {
   stopAll(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const service of [...this.#services].reverse()) {
+        const started = Date.now();
         try {
           await service.stop();
+          const ms = Date.now() - started;
+          if (ms > this.slowStopMs) this.logger.warn({ service: service.name, ms }, "stopping took long");
           this.logger.debug({ service: service.name }, "stopped");
         } catch (error) {
           this.logger.error({ service: service.name, err: error }, "stop failed");

@@ -88,6 +88,16 @@ export {
 } from "./errors.js";
 export { blobId, type Hash, hashCanonical, requestHash } from "./hash.js";
 export { keccak256Bytes, keccak256Hex } from "./keccak.js";
+export {
+  type LeafDenialFields,
+  type LeafDenialWire,
+  leafDenialDigest,
+  leafDenialToWire,
+  leafDenialTypes,
+  type SignedLeafDenial,
+  signLeafDenial,
+  verifyLeafDenial,
+} from "./leafDenial.js";
 export { type LeafProof, parseLeafProof } from "./leafProof.js";
 export {
   assertLeafReadSigner,
@@ -96,6 +106,8 @@ export {
   type LeafReadFields,
   leafReadDigest,
   leafReadTypes,
+  NO_REQUEST_NAMED,
+  namedLeafReadTypes,
   signLeafRead,
 } from "./leafRead.js";
 export { type Logger, silentLogger } from "./logger.js";
@@ -109,6 +121,7 @@ export {
   type SignedReceipt,
   singleReceiptFraud,
 } from "./receiptFraud.js";
+export { withRecoveryByte27 } from "./recoveryByte.js";
 export {
   type ChatLogprobsResult,
   type ChatTokenLogprob,

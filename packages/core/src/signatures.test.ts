@@ -1,4 +1,4 @@
-import { type Hex, keccak256, toHex } from "viem";
+import { type Hex, keccak256, recoverAddress, toHex } from "viem";
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount, toAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import {
@@ -14,6 +14,7 @@ import {
   assertResponseSigner,
   recoverRequestSigner,
   recoverResponseSigner,
+  responseDigest,
   signRequest,
   signResponse,
 } from "./signatures.js";
@@ -180,6 +181,18 @@ describe("request and response signatures", () => {
           node.address,
         ),
       ).rejects.toThrow("signature is malleable");
+      // v - 27 (0/1) recovers to the node in viem, but OpenZeppelin's `tryRecover` answers address 0 for it: a
+      // receipt carrying it could never convict the node on-chain, so it is no signature here.
+      const yParity = bend(good, (r, s, v) => [r, s, v - 27]);
+      expect(await recoverAddress({ hash: responseDigest(domain, response), signature: yParity })).toBe(
+        node.address,
+      );
+      await expect(assertResponseSigner(domain, response, yParity, node.address)).rejects.toThrow(
+        "signature is not 65 bytes with v 27 or 28",
+      );
+      await expect(
+        assertResponseSigner(domain, response, good.slice(0, 130) as Hex, node.address),
+      ).rejects.toThrow(InvalidSignatureError);
       // Fields viem cannot encode are malformed, as they were through viem's typed-data path.
       await expect(
         assertResponseSigner(domain, { ...response, units: 1n << 64n }, good, node.address),

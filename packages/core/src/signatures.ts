@@ -8,6 +8,7 @@ import {
 import { InvalidSignatureError } from "./errors.js";
 import type { Hash } from "./hash.js";
 import { recoverDigestSigner } from "./recoverDigestSigner.js";
+import { withRecoveryByte27 } from "./recoveryByte.js";
 import { typedDataDigest } from "./typedDigest.js";
 
 const messageOf = (fields: SignedRequestFields | SignedResponseFields) =>
@@ -33,7 +34,15 @@ export async function signRequest(
   fields: SignedRequestFields,
 ): Promise<Hex> {
   if (account.sign && signsDigests(account)) return account.sign({ hash: requestDigest(domain, fields) });
-  return account.signTypedData({ domain, types: requestTypes, primaryType: "AtomaRequest", message: fields });
+  // A wallet may answer v 0/1: the contracts (and `recover` here) take only 27/28.
+  return withRecoveryByte27(
+    await account.signTypedData({
+      domain,
+      types: requestTypes,
+      primaryType: "AtomaRequest",
+      message: fields,
+    }),
+  );
 }
 
 export async function signResponse(
@@ -42,12 +51,14 @@ export async function signResponse(
   fields: SignedResponseFields,
 ): Promise<Hex> {
   if (account.sign && signsDigests(account)) return account.sign({ hash: responseDigest(domain, fields) });
-  return account.signTypedData({
-    domain,
-    types: responseTypes,
-    primaryType: "AtomaResponse",
-    message: fields,
-  });
+  return withRecoveryByte27(
+    await account.signTypedData({
+      domain,
+      types: responseTypes,
+      primaryType: "AtomaResponse",
+      message: fields,
+    }),
+  );
 }
 
 /** Half secp256k1's group order: a signature whose s is above it is the malleated twin of a low-s one. */
@@ -65,6 +76,11 @@ async function recover(signature: Hex, recovering: () => Promise<Address>): Prom
   // ECDSA) refuse it, so a receipt or request carrying it would be no evidence on-chain: refused here as well.
   if (COMPACT.test(signature) && BigInt(`0x${signature.slice(66, 130)}`) > HALF_N)
     throw new InvalidSignatureError("signature is malleable: its s is in the upper half");
+  // viem also reads v as 0/1 (and other lengths), but OpenZeppelin's `tryRecover` answers address 0 for anything
+  // but 65 bytes with v 27 or 28: such a signature would be no evidence on-chain (a denial or receipt that can never
+  // convict its signer), so it is no signature here either.
+  if (!COMPACT.test(signature) || !/^(1b|1c)$/i.test(signature.slice(130)))
+    throw new InvalidSignatureError("signature is not 65 bytes with v 27 or 28");
   return signer;
 }
 

@@ -22,6 +22,7 @@ import {
 } from "./disputeVote.js";
 import { atomaDomain, type SignedRequestFields, type SignedResponseFields } from "./eip712.js";
 import { type Hash, requestHash } from "./hash.js";
+import { type LeafDenialFields, leafDenialDigest, signLeafDenial } from "./leafDenial.js";
 import { reproducibleResult, responseHash, resultBytes } from "./responseResult.js";
 import { deriveSeed } from "./seed.js";
 import { requestDigest, responseDigest, signRequest, signResponse } from "./signatures.js";
@@ -212,6 +213,7 @@ export async function buildVectors() {
     cumulativeUnits: 15n,
     seed: BigInt(deriveSeed(reqHash)),
   };
+  const leafDenial: LeafDenialFields = { stackId: 7n, nonce: 1n, reqHash };
   const stringify = decimals;
   return {
     description:
@@ -277,6 +279,11 @@ export async function buildVectors() {
         fields: stringify(response),
         digest: responseDigest(domain, response),
         signature: await signResponse(node, domain, response),
+      },
+      leafDenial: {
+        fields: stringify(leafDenial),
+        digest: leafDenialDigest(domain, leafDenial),
+        signature: await signLeafDenial(node, domain, leafDenial),
       },
     },
     signerBinding: await (async () => {

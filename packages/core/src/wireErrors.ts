@@ -48,6 +48,7 @@ export const WIRE_ERRORS = {
   stack_not_settled: { status: 409, type: "conflict_error" },
   confidential_replayed: { status: 409, type: "conflict_error" },
   leaf_read_replayed: { status: 409, type: "conflict_error" },
+  leaf_denied: { status: 409, type: "conflict_error" },
   stack_expired: { status: 410, type: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error" },
   blob_too_large: { status: 413, type: "invalid_request_error" },

@@ -38,6 +38,7 @@ export type NodeErrorCode =
   | "invalid_json"
   | "key_file_invalid"
   | "key_file_permissions"
+  | "leaf_denied"
   | "leaf_encoding"
   | "leaf_not_found"
   | "leaf_read_replayed"

@@ -1,4 +1,4 @@
-import { AtomaError, type AtomaErrorOptions, type AtomaReceipt } from "@atoma/core";
+import { AtomaError, type AtomaErrorOptions, type AtomaReceipt, type LeafDenialWire } from "@atoma/core";
 import type { NodeErrorCode } from "./errorCodes.js";
 
 /**
@@ -162,6 +162,29 @@ export class RequestInFlightError extends AtomaError<NodeErrorCode> {
     super(
       "request_in_flight",
       `stack ${stackId} is answering another request: send the next when it is done`,
+    );
+  }
+}
+
+/**
+ * The node signed its owner an `AtomaLeafDenial` of this request at this nonce (no leaf for it there, and none will
+ * be committed): it never commits it there (409). The owner signs it again at the stack's next nonce.
+ */
+export class LeafDeniedError extends AtomaError<NodeErrorCode> {
+  override name = "LeafDeniedError";
+  /**
+   * The node's signed `AtomaLeafDenial` of that request at that nonce, sent as the 409 body's `denial`: a client acts
+   * on its own signed word (a filler at that nonce), never on a bare `leaf_denied` any relay could write.
+   */
+  denial: LeafDenialWire | undefined;
+  constructor(
+    readonly stackId: bigint,
+    readonly nonce: bigint,
+    readonly reqHash?: string,
+  ) {
+    super(
+      "leaf_denied",
+      `stack ${stackId}'s leaf at nonce ${nonce} was denied for this request: sign it at another nonce`,
     );
   }
 }

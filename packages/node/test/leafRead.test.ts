@@ -5,6 +5,7 @@ import {
   computeUnits,
   LEAF_READ_HEADERS,
   LEAF_READ_MAX_AHEAD_SECONDS,
+  NO_REQUEST_NAMED,
   responseHash,
   signLeafRead,
 } from "@atoma/core";
@@ -63,7 +64,7 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
   /** The headers of a read of `nonce` signed by `signer` (the owner unless told), `deadline` ahead. */
   async function readHeaders(nonce: bigint, options: { signer?: LocalAccount; ahead?: bigint } = {}) {
     const deadline = nowSeconds() + (options.ahead ?? 60n);
-    const fields = { stackId, nonce, deadline, salt: salt() };
+    const fields = { stackId, nonce, deadline, salt: salt(), reqHash: NO_REQUEST_NAMED };
     const signature = await signLeafRead(options.signer ?? owner, domain(), fields);
     return {
       [LEAF_READ_HEADERS.deadline]: deadline.toString(),
@@ -240,6 +241,53 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     expect((await get(`/v1/stacks/${stackId}/leaves/${nonce}`, await readHeaders(nonce))).status).toBe(200);
   });
 
+  // A request that comes in flight after the read's own checks, while its denial is being recorded: the denial is
+  // recorded first, then the nonce looked at again (`deny`): the read is answered 409 unsigned, and the record stays,
+  // so that very request is never committed there (it is the owner's own, racing its read).
+  it("signs no denial for a request that came in flight as it was recorded, and never commits that request", async () => {
+    const db = node.context.db;
+    const row = await db
+      .selectFrom("stacks")
+      .select(["leaf_count", "serving_node_id"])
+      .where("stack_id", "=", stackId)
+      .executeTakeFirstOrThrow();
+    const nonce = row.leaf_count;
+    const reqHash = `0x${"cd".repeat(32)}` as const;
+    const accounting = new Accounting({ db }, { nodeId: row.serving_node_id });
+    let held: Awaited<ReturnType<Accounting["reserve"]>> | undefined;
+    const unpause = afterInsertsInto(db, "denied_leaves", async () => {
+      held ??= await accounting.reserve({ stackId, units: 5n, nonce });
+    });
+    const deadline = nowSeconds() + 60n;
+    const fields = { stackId, nonce, deadline, salt: salt(), reqHash };
+    try {
+      const answer = await get(`/v1/stacks/${stackId}/leaves/${nonce}`, {
+        [LEAF_READ_HEADERS.deadline]: deadline.toString(),
+        [LEAF_READ_HEADERS.salt]: fields.salt,
+        [LEAF_READ_HEADERS.signature]: await signLeafRead(owner, domain(), fields),
+        [LEAF_READ_HEADERS.requestHash]: reqHash,
+      });
+      const body = (await answer.json()) as { error: { code: string }; denial?: unknown };
+      expect({ status: answer.status, code: body.error.code, denial: body.denial }).toEqual({
+        status: 409,
+        code: "request_in_flight",
+        denial: undefined,
+      });
+    } finally {
+      unpause();
+    }
+    expect(held).toBeDefined();
+    const committing = accounting.commit(held!, {
+      units: 5n,
+      reqHash,
+      respHash: reqHash,
+      seed: 0n,
+      request: {},
+    });
+    await expect(committing).rejects.toMatchObject({ code: "leaf_denied" });
+    await accounting.release(held!);
+  });
+
   it("refuses anyone but the owner, a forged signature, and missing or stale headers (401)", async () => {
     const stranger = privateKeyToAccount(generatePrivateKey());
     const theirs = await readHeaders(0n, { signer: stranger });
@@ -256,7 +304,7 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, far), 401, "invalid_signature");
   });
 
-  it("answers each signed read once: a replay, even with its signature's v respelled, is 409 leaf_read_replayed", async () => {
+  it("answers each signed read once: a replay is 409 leaf_read_replayed, one with its signature's v respelled 401", async () => {
     const headers = await readHeaders(0n);
     expect((await get(`/v1/stacks/${stackId}/leaves/0`, headers)).status).toBe(200);
     await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, headers), 409, "leaf_read_replayed");
@@ -264,7 +312,9 @@ describe("the owner's leaf read (a real node, anvil, the tiny engine)", () => {
     const v = Number.parseInt(signature.slice(130), 16);
     const respelled = `${signature.slice(0, 130)}${(v >= 27 ? v - 27 : v + 27).toString(16).padStart(2, "0")}`;
     const again = { ...headers, [LEAF_READ_HEADERS.signature]: respelled };
-    await expectError(await get(`/v1/stacks/${stackId}/leaves/0`, again), 409, "leaf_read_replayed");
+    // v 0/1 is no signature at all (as on-chain): never a second answer to the same read.
+    const respelledAnswer = await get(`/v1/stacks/${stackId}/leaves/0`, again);
+    expect(respelledAnswer.status).toBe(401);
   });
 
   it("refuses an odd nonce with 400 invalid_input before reading anything", async () => {
@@ -306,5 +356,37 @@ function afterLookupsOf(
   });
   return () => {
     delete (db as { selectFrom?: unknown }).selectFrom;
+  };
+}
+
+/** Runs `after` once each insert into `table` through `db` itself has run, before its caller goes on. Returns the undo. */
+function afterInsertsInto(
+  db: AtomaNode["context"]["db"],
+  table: string,
+  after: () => Promise<void>,
+): () => void {
+  const original = db.insertInto.bind(db);
+  const wrap = <T extends object>(builder: T): T =>
+    new Proxy(builder, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== "function") return value;
+        if (prop === "execute" || prop === "executeTakeFirst")
+          return async (...args: unknown[]) => {
+            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            await after();
+            return result;
+          };
+        return (...args: unknown[]) => {
+          const next = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return typeof next === "object" && next !== null && "execute" in next ? wrap(next) : next;
+        };
+      },
+    });
+  Object.assign(db, {
+    insertInto: (into: string) => (into === table ? wrap(original(into as never)) : original(into as never)),
+  });
+  return () => {
+    delete (db as { insertInto?: unknown }).insertInto;
   };
 }

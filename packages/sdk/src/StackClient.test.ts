@@ -1,10 +1,21 @@
-import { atomaDomain, requestHash, responseHash, STACK_HEADERS, signResponse, toReceipt } from "@atoma/core";
+import {
+  atomaDomain,
+  LEAF_READ_HEADERS,
+  leafDenialToWire,
+  requestHash,
+  responseHash,
+  STACK_HEADERS,
+  signLeafDenial,
+  signResponse,
+  toReceipt,
+} from "@atoma/core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { withholdingProven } from "./client/withheldReceipt.js";
 import {
   ClientArgumentError,
   LeafUnreadableError,
+  NodeRequestError,
   NodeUnreachableError,
   NonceGapError,
   ReceiptWithheldError,
@@ -21,7 +32,15 @@ const nodeKey = privateKeyToAccount(generatePrivateKey());
 const domain = atomaDomain(CHAIN_ID, STACK_MANAGER);
 
 /** What the node does with the next request it receives. */
-type Plan = "honest" | "dropAfterCommit" | "claimReused" | { jumpTo: bigint } | { inflate: number };
+type Plan =
+  | "honest"
+  | "dropAfterCommit"
+  | "claimReused"
+  | "leafDenied"
+  | "leafDeniedUnsigned"
+  | "leafDeniedOtherNonce"
+  | { jumpTo: bigint }
+  | { inflate: number };
 
 /**
  * A node as `fetch`: one stack, leaves in nonce order, a resend of a committed request answered from its records
@@ -29,7 +48,7 @@ type Plan = "honest" | "dropAfterCommit" | "claimReused" | { jumpTo: bigint } | 
  */
 function fakeNode(plans: Plan[]) {
   const leaves: { reqHash: string; answer: Record<string, unknown>; request: Record<string, string> }[] = [];
-  const seen: { nonce: bigint; reqHash: string }[] = [];
+  const seen: { nonce: bigint; reqHash: string; body: Record<string, unknown> }[] = [];
   let total = 0n;
   const refuse = (code: string, next: bigint) =>
     Response.json(
@@ -39,21 +58,28 @@ function fakeNode(plans: Plan[]) {
         headers: { [STACK_HEADERS.nextNonce]: String(next) },
       },
     );
-  /** The node's answer to the owner's leaf read (`GET /v1/stacks/{id}/leaves/{nonce}`): by default, none stands. */
-  const node = {
-    leafRead: (): Response =>
-      Response.json(
-        { error: { message: "no leaf", type: "not_found_error", code: "leaf_not_found" } },
-        { status: 404 },
-      ),
+  /**
+   * The node's answer to the owner's leaf read (`GET /v1/stacks/{id}/leaves/{nonce}`): by default, none stands, with
+   * the node's signed denial of the request the read names (as the real node).
+   */
+  const node: { leafRead: (input: URL | string, init?: RequestInit) => Response | Promise<Response> } = {
+    leafRead: async (input, init) => {
+      const error = { message: "no leaf", type: "not_found_error", code: "leaf_not_found" };
+      const named = new Headers(init?.headers).get(LEAF_READ_HEADERS.requestHash);
+      const nonce = BigInt(String(input).split("/leaves/")[1]?.split("?")[0] ?? "0");
+      if (named === null) return Response.json({ error }, { status: 404 });
+      const fields = { stackId: 1n, nonce, reqHash: named as `0x${string}` };
+      const denial = leafDenialToWire({ fields, signature: await signLeafDenial(nodeKey, domain, fields) });
+      return Response.json({ error, denial }, { status: 404 });
+    },
   };
-  const fetcher = (async (_input: URL | string, init?: RequestInit) => {
-    if (init?.body === undefined) return node.leafRead();
+  const fetcher = (async (input: URL | string, init?: RequestInit) => {
+    if (init?.body === undefined) return node.leafRead(input, init);
     const headers = new Headers(init?.headers);
     const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
     const nonce = BigInt(headers.get(STACK_HEADERS.nonce) ?? "0");
     const reqHash = requestHash(body);
-    seen.push({ nonce, reqHash });
+    seen.push({ nonce, reqHash, body });
     const stored = leaves[Number(nonce)];
     if (stored)
       return stored.reqHash === reqHash
@@ -61,6 +87,17 @@ function fakeNode(plans: Plan[]) {
         : refuse("nonce_reused", BigInt(leaves.length));
     const plan = plans.shift() ?? "honest";
     if (typeof plan === "object" && "jumpTo" in plan) return refuse("nonce_out_of_order", plan.jumpTo);
+    if (plan === "leafDeniedUnsigned") return refuse("leaf_denied", BigInt(leaves.length));
+    if (plan === "leafDenied" || plan === "leafDeniedOtherNonce") {
+      // The real node's 409 carries its signed denial of that request at that nonce (here, for the other plan, one
+      // it signed for the nonce after: true words, but not about the request refused).
+      const fields = { stackId: 1n, nonce: plan === "leafDenied" ? nonce : nonce + 1n, reqHash };
+      const denial = leafDenialToWire({ fields, signature: await signLeafDenial(nodeKey, domain, fields) });
+      return Response.json(
+        { error: { message: "leaf_denied", type: "conflict_error", code: "leaf_denied" }, denial },
+        { status: 409, headers: { [STACK_HEADERS.nextNonce]: String(leaves.length) } },
+      );
+    }
     if (nonce !== BigInt(leaves.length)) return refuse("nonce_out_of_order", BigInt(leaves.length));
     const prompt = typeof plan === "object" ? plan.inflate : 3;
     const response = {
@@ -169,6 +206,70 @@ describe("StackClient's nonces against a node that bends them", () => {
   });
 
   // Review 5 HIGH-1: the client followed any nonce the node named ahead, and signed the request again there.
+  it("takes a nonce the node denied this very request at with a one-character, one-token filler, not its prompt", async () => {
+    const node = fakeNode([]);
+    // As `chat` sends it (stream false): the request the node denied at nonce 0 (a Regenerate of a stopped stream).
+    const long = { ...chat("a long prompt ".repeat(500)), temperature: 0.3, max_tokens: 200, stream: false };
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      stackUnits: 100_000n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      deniedAt: (nonce, hash) => nonce === 0n && hash === requestHash(long).toLowerCase(),
+    });
+    await client.chat(long);
+    expect(node.seen.map((s) => s.nonce)).toEqual([0n, 1n]);
+    expect(node.seen[1]!.reqHash).toBe(requestHash(long));
+    // The filler at the denied nonce: the model, one character, one token (before: the whole prompt again).
+    expect(node.seen[0]!.body).toEqual({
+      model: "m",
+      messages: [{ role: "user", content: "." }],
+      max_tokens: 1,
+      stream: false,
+    });
+    expect(node.leaves).toHaveLength(2);
+    // Its signed bound (what the gateway reserves for it): the template margin and a few bytes, not the prompt.
+    expect(BigInt(node.leaves[0]?.request.max_units ?? "0")).toBeLessThan(1_200n);
+  });
+
+  it("on a node's leaf_denied for a request it denied unseen by this client, fills that nonce and sends it past", async () => {
+    const node = fakeNode(["leafDenied"]);
+    const client = clientOf(node.fetcher, 0n);
+    const body = { ...chat("denied through another gateway"), stream: false };
+    const answered = await client.chat(body);
+    expect(answered.fields.leafIndex).toBe(1n);
+    expect(node.seen.map((s) => [s.nonce, s.reqHash === requestHash(body)])).toEqual([
+      [0n, true],
+      [0n, false],
+      [1n, true],
+    ]);
+    expect(node.seen[1]!.body.messages).toEqual([{ role: "user", content: "." }]);
+  });
+
+  // Follow-up a of issue 12: a bare 409 leaf_denied (any relay can write one), or a denial the node signed for another
+  // nonce, is no word of the node's about this request: acting on it, the client paid a filler request each time.
+  it.each(["leafDeniedUnsigned", "leafDeniedOtherNonce"] as const)(
+    "pays no filler on a %s leaf_denied: the refusal is thrown as any other",
+    async (plan) => {
+      const node = fakeNode([plan]);
+      const client = clientOf(node.fetcher, 0n);
+      const body = { ...chat("refused by a relay"), stream: false };
+      const refused = await client.chat(body).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(NodeRequestError);
+      expect((refused as NodeRequestError).code).toBe("leaf_denied");
+      expect(node.seen.map((s) => s.nonce)).toEqual([0n]);
+      // The nonce was refused outright (freed): the next request takes it.
+      expect((await client.chat(chat("next"))).fields.leafIndex).toBe(0n);
+    },
+  );
+
   it("refuses a node that names a nonce ahead when it knows its stack, signing nothing there", async () => {
     const node = fakeNode(["honest", { jumpTo: 6n }]);
     const client = clientOf(node.fetcher, 0n);

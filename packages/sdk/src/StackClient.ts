@@ -2,14 +2,17 @@ import {
   AtomaError,
   type AtomaReceipt,
   atomaDomain,
+  type Hash,
   pairReceiptFraud,
   requestHash,
   resultBytes,
   SEALED_ANSWER_OBJECT,
+  type SignedLeafDenial,
   type SignedReceipt,
   type SignedResponseFields,
   signedResponseBody,
   singleReceiptFraud,
+  verifyLeafDenial,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { StreamAssembler } from "./assembleStream.js";
@@ -31,6 +34,7 @@ import {
   ClientArgumentError,
   LeafEquivocationError,
   LeafUnreadableError,
+  NodeDeniedLeafError,
   NodeRequestError,
   NodeUnreachableError,
   NonceGapError,
@@ -45,6 +49,7 @@ import {
 } from "./errors.js";
 import { type NodeErrorBody, nodeError } from "./nodeError.js";
 import { expired, isInFlightRefusal, isNonceRefusal, refusedOutright, transient } from "./nodeRefusals.js";
+import { nonceFiller } from "./nonceFiller.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 import { readSse, type SseLimits } from "./readSse.js";
 import { LEAF_READ_SIGN_AHEAD_SECONDS, readStackLeaf, type ShownLeaf } from "./readStackLeaf.js";
@@ -149,17 +154,23 @@ export interface StackClientOptions {
    * (its client stopped it, its stream was cut) would have an honest node that committed nothing generate it all
    * again. A leaf the node shows for the very request is taken as its receipt: a clear request's with the answer shown
    * with it, checked as a resend's (no clear answer shown: left to the resend); a sealed one's checked as an adopted
-   * leaf is, against the running total, with no answer bytes. The node's `leaf_not_found` frees the nonce for the next request, as for a
-   * request refused outright, when nothing was signed past it. Any other outcome leaves the request to the resend.
+   * leaf is, against the running total, with no answer bytes. The node's `leaf_not_found` with its signed denial of that
+   * request there (`NodeDeniedLeafError`) frees the nonce for the next request, as for a request refused outright, when
+   * nothing was signed past it; the denial is handed to `onForgotten`. Any other outcome leaves the request to the resend.
    */
   readLeafFirst?: ((pending: PendingRequest) => boolean) | undefined;
   /**
    * Called (and waited for before the next send) when a pending request is dropped, never to be resent: the node
-   * committed nothing there (its leaf read's `leaf_not_found`, a refusal outright, a sealed body past its deadline)
-   * and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
+   * committed nothing there (its leaf read's signed denial, given as `denial`, a refusal outright, a sealed body past
+   * its deadline) and its nonce goes to another request. Whatever was held for it is settled now: a later receipt at that nonce is
    * another request's, even when the body, and so the request hash, is the same.
    */
-  onForgotten?: ((pending: PendingRequest) => Written) | undefined;
+  onForgotten?: ((pending: PendingRequest, denial?: SignedLeafDenial) => Written) | undefined;
+  /**
+   * Whether the node denied request `reqHash` at `nonce` (a denial kept from an earlier run, `onForgotten`'s): that
+   * body is never signed there, a filler request takes the nonce first (this run's denials are known already).
+   */
+  deniedAt?: ((nonce: bigint, reqHash: Hash) => boolean) | undefined;
   /**
    * Called whenever the requests pending change (one signed, before it is sent; one answered or refused outright),
    * with all of them: a caller that keeps them across runs (`pending` next time) resends the same signed body at
@@ -307,6 +318,10 @@ export class StackClient {
   #queue: Promise<unknown> = Promise.resolve();
   /** Request hashes this client signed (or was given pending), by nonce: a leaf shown for one is not another client's. */
   readonly #signedHere = new Map<bigint, Set<string>>();
+  /** `nonce:reqHash` of requests the node signed it never commits there (its leaf denials this run). */
+  readonly #denied = new Set<string>();
+  /** The request `#send` sent last (signed again past adopted leaves included): what a `leaf_denied` refuses. */
+  #lastSent: SignedStackRequest | undefined;
   /** When this client sent the last request the node answered (ms, wall clock): undefined before the first. */
   #lastSentAt: number | undefined;
   /** Failed leaf reads by nonce, this run's added to those given (`unreadLeaves`). */
@@ -619,10 +634,62 @@ export class StackClient {
     const maxUnits = options?.maxUnits ?? requestUnitBound(body);
     return this.#serial(async () => {
       await this.#settlePending();
+      await this.#fillDeniedNonce(path, body);
       const signed = await this.sign(body, maxUnits);
       if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
-      return this.#send(path, signed, read);
+      try {
+        return await this.#send(path, signed, read);
+      } catch (error) {
+        const denial = await this.#leafDenialOf(error);
+        if (denial === undefined) throw error;
+        // The node denied this very request at this nonce before (a denial this client never held: read by another
+        // gateway, or before a restart), and refused it (its nonce freed): a filler takes the nonce, then it goes once
+        // more. Keyed on the nonce the request was last sent at (`#send` signs again past leaves it adopts), the one
+        // the node refused and signed its denial for.
+        this.#denied.add(`${denial.fields.nonce}:${denial.fields.reqHash.toLowerCase()}`);
+        await this.#fillDeniedNonce(path, body);
+        const again = await this.sign(body, maxUnits);
+        if (this.#knowsStack) this.#pending.set(again.nonce, { path, signed: again });
+        return this.#send(path, again, read);
+      }
     });
+  }
+
+  /**
+   * The node's signed denial a 409 `leaf_denied` refusal carries, when it is the node's (`nodeSigner`) for this stack,
+   * the request last sent and the nonce it was sent at; else undefined: a bare or forged `leaf_denied` (any relay can
+   * send one) is a refusal like any other, never a reason to pay for a filler.
+   */
+  async #leafDenialOf(error: unknown): Promise<SignedLeafDenial | undefined> {
+    const sent = this.#lastSent;
+    if (!(error instanceof NodeRequestError && error.code === "leaf_denied") || sent === undefined)
+      return undefined;
+    try {
+      return await verifyLeafDenial(
+        this.domain,
+        error.denial,
+        { stackId: this.#options.stackId, nonce: sent.nonce, reqHash: sent.reqHash },
+        this.#options.nodeSigner,
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The node signed that it never commits this body's request at the next nonce (`AtomaLeafDenial`: a Regenerate of a
+   * stopped stream, the same body so the same request hash): signed there, it could only be refused. A filler takes
+   * that nonce first: the smallest request of its kind (`nonceFiller`: its model, a one-character prompt, one token;
+   * another request hash), its answer verified and dropped, so a Stop/Regenerate loop never pays the prompt twice.
+   */
+  async #fillDeniedNonce(path: string, body: Body): Promise<void> {
+    const nonce = this.#nextNonce;
+    const hash = requestHash(body).toLowerCase();
+    if (!this.#denied.has(`${nonce}:${hash}`) && !this.#options.deniedAt?.(nonce, hash as Hash)) return;
+    const filler = nonceFiller(body);
+    const signed = await this.sign(filler, requestUnitBound(filler));
+    if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+    await this.#send(path, signed, this.#readJson);
   }
 
   /**
@@ -691,13 +758,14 @@ export class StackClient {
    * request. A node that committed it anyway holds two signatures there; the receipt of the next, at the same leaf,
    * is what a settlement of the other is challenged with.
    */
-  #forget(nonce: bigint): void {
+  #forget(nonce: bigint, denial?: SignedLeafDenial): void {
+    if (denial) this.#denied.add(`${nonce}:${denial.fields.reqHash.toLowerCase()}`);
     const dropped = this.#pending.get(nonce);
     this.#pending.delete(nonce);
     this.#resendReads.delete(nonce);
     this.#bounds.delete(nonce);
     if (this.#nextNonce === nonce + 1n) this.#nextNonce = nonce;
-    if (dropped) this.#wrote(this.#options.onForgotten?.(dropped));
+    if (dropped) this.#wrote(this.#options.onForgotten?.(dropped, denial));
   }
 
   /**
@@ -710,6 +778,7 @@ export class StackClient {
   async #send(path: string, first: SignedStackRequest, read: Read): Promise<Verified> {
     let signed = first;
     for (let adopted = 0; ; adopted++) {
+      this.#lastSent = signed;
       try {
         return await this.#exchangeAndVerify(path, signed, read);
       } catch (error) {
@@ -758,6 +827,7 @@ export class StackClient {
     const body = JSON.parse(signed.json) as Body;
     if (Object.hasOwn(body, SEALED_BODY_FIELD)) throw new SealedNonceMovedError(signed.nonce);
     const again = await this.sign(body, signed.maxUnits);
+    this.#lastSent = again;
     return this.#exchangeAndVerify(path, again, read);
   }
 
@@ -809,7 +879,7 @@ export class StackClient {
   async #readOwnLeaf(signed: SignedStackRequest): Promise<boolean> {
     let shown: ShownLeaf;
     try {
-      shown = await this.#readOwnLeafOnceDone(signed.nonce);
+      shown = await this.#readOwnLeafOnceDone(signed.nonce, signed.reqHash);
     } catch (error) {
       if (error instanceof UnitsOverSignedError) {
         this.keepShown(
@@ -824,8 +894,11 @@ export class StackClient {
       // The node committed nothing there: the request is dropped (never resent), its nonce the next request's.
       const signedPast =
         this.#nextNonce > signed.nonce + 1n || [...this.#bounds.keys()].some((nonce) => nonce > signed.nonce);
-      if (error instanceof NodeRequestError && nodeSaysNoLeaf(error) && !signedPast) {
-        this.#forget(signed.nonce);
+      // Only the node's signed denial of this very request there frees it (a bare or badly signed "no leaf" is
+      // no word the owner can hold it to): kept with the freed nonce, the fraud proof should that leaf settle there.
+      if (error instanceof NodeDeniedLeafError && !signedPast) {
+        this.#forget(signed.nonce, error.signedDenial);
+        await this.#written();
         return true;
       }
       return false;
@@ -869,12 +942,13 @@ export class StackClient {
    * The node's leaf at `nonce` of a pending request of this client's; while the node answers the read 409 (that request
    * still in flight there), read again after the resend delays, then `ResendInFlightError` (the request stays pending).
    */
-  async #readOwnLeafOnceDone(nonce: bigint): Promise<ShownLeaf> {
+  async #readOwnLeafOnceDone(nonce: bigint, reqHash: Hash): Promise<ShownLeaf> {
     let delay = this.#options.resendDelayMs ?? 200;
     for (let attempt = 0; ; attempt++) {
       try {
         return await readStackLeaf({
           ...this.#leafReadOf(nonce),
+          reqHash,
           maxAnswerBytes: this.#options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
           fetch: this.#fetch,
         });

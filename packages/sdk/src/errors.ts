@@ -1,4 +1,10 @@
-import { AtomaError, type AtomaErrorOptions, type SignedReceipt, type WireErrorCode } from "@atoma/core";
+import {
+  AtomaError,
+  type AtomaErrorOptions,
+  type SignedLeafDenial,
+  type SignedReceipt,
+  type WireErrorCode,
+} from "@atoma/core";
 import type { SdkErrorCode, SdkLocalErrorCode } from "./errorCodes.js";
 import type { PendingRequest } from "./StackClient.js";
 import type { AdoptedChallenge } from "./verify/challengeAdopted.js";
@@ -15,12 +21,15 @@ export class NodeRequestError extends AtomaError<WireErrorCode> {
   readonly nextNonce: bigint | undefined;
   /** The `atoma` object the refusal carried, unchecked (`stack_exhausted`: the stack's last leaf, signed). */
   readonly atoma: unknown;
+  /** The `denial` object the refusal carried, unchecked (`leaf_not_found`: the node's signed `AtomaLeafDenial`). */
+  readonly denial: unknown;
   constructor(
     status: number,
     error: { message: string; type: string; code: WireErrorCode },
     retryAfterSeconds?: number | undefined,
     nextNonce?: bigint | undefined,
     atoma?: unknown,
+    denial?: unknown,
   ) {
     super(error.code || `http_${status}`, `node answered ${status}: ${error.message}`);
     this.status = status;
@@ -28,6 +37,32 @@ export class NodeRequestError extends AtomaError<WireErrorCode> {
     this.retryAfterSeconds = retryAfterSeconds;
     this.nextNonce = nextNonce;
     this.atoma = atoma;
+    this.denial = denial;
+  }
+}
+
+/**
+ * The node's 404 `leaf_not_found` for a leaf read that named its request, with the node's checked signature on it
+ * (`AtomaLeafDenial`): its word that no leaf for that request stands at that nonce, and none ever will. The only
+ * "no leaf" that frees a nonce; the owner keeps `denial` as the fraud proof should that leaf settle there anyway.
+ */
+export class NodeDeniedLeafError extends NodeRequestError {
+  override name = "NodeDeniedLeafError";
+  readonly signedDenial: SignedLeafDenial;
+  constructor(refusal: NodeRequestError, signedDenial: SignedLeafDenial) {
+    super(
+      refusal.status,
+      {
+        message: refusal.shortMessage.replace(/^node answered \d+: /, ""),
+        type: refusal.type,
+        code: refusal.code,
+      },
+      refusal.retryAfterSeconds,
+      refusal.nextNonce,
+      refusal.atoma,
+      refusal.denial,
+    );
+    this.signedDenial = signedDenial;
   }
 }
 

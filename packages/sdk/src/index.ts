@@ -56,6 +56,7 @@ export {
   LeafEquivocationError,
   LeafUnreadableError,
   ModelTasksCrowdedError,
+  NodeDeniedLeafError,
   NodeMisbehavedError,
   NodeRequestError,
   NodeUnreachableError,
@@ -93,6 +94,7 @@ export {
   statementBinding,
   statementOfAnswer,
 } from "./refunds/statementKeeper.js";
+export { statementSigner } from "./refunds/statementSigner.js";
 export { DEFAULT_MAX_TOKENS, requestUnitBound } from "./requestUnitBound.js";
 export {
   type AnswerRead,
@@ -157,6 +159,7 @@ export {
   provenBySignature,
 } from "./verify/challengeAdopted.js";
 export { checkedFromBlock, deploymentBlockError } from "./verify/deploymentBlock.js";
+export { fetchLeafProof } from "./verify/fetchLeafProof.js";
 export { checkedKeptReceipts, type RejectedKeptReceipt } from "./verify/keptReceiptCheck.js";
 export { highestLevelOnOffer } from "./verify/levelOnOffer.js";
 export { TASK_LOG_CONFIRMATIONS } from "./verify/modelTaskLogs.js";

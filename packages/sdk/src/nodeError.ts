@@ -18,13 +18,16 @@ export async function nodeError(answer: Response): Promise<NodeRequestError> {
   const nextNonce = answer.headers.get(STACK_HEADERS.nextNonce);
   let error: NodeErrorBody = { message: answer.statusText, type: "unknown", code: `http_${answer.status}` };
   let atoma: unknown;
+  let denial: unknown;
   try {
     const body = (await readJsonCapped(answer, MAX_ERROR_BYTES)) as {
       error?: NodeErrorBody;
       atoma?: unknown;
+      denial?: unknown;
     };
     if (body.error) error = body.error;
     atoma = body.atoma;
+    denial = body.denial;
   } catch {
     // not JSON: keep the status line
   }
@@ -34,5 +37,6 @@ export async function nodeError(answer: Response): Promise<NodeRequestError> {
     retryAfter === null ? undefined : Number(retryAfter),
     nextNonce !== null && /^(0|[1-9]\d{0,77})$/.test(nextNonce) ? BigInt(nextNonce) : undefined,
     atoma,
+    denial,
   );
 }

@@ -4,13 +4,20 @@ import {
   type Hash,
   LEAF_READ_HEADERS,
   LEAF_READ_MAX_AHEAD_SECONDS,
+  NO_REQUEST_NAMED,
   parseReceipt,
   type SignedReceipt,
   type SignedRequestFields,
   signLeafRead,
+  verifyLeafDenial,
 } from "@atoma/core";
 import { type Address, bytesToHex, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
-import { ResponseVerificationError, UnitsOverSignedError } from "./errors.js";
+import {
+  NodeDeniedLeafError,
+  type NodeRequestError,
+  ResponseVerificationError,
+  UnitsOverSignedError,
+} from "./errors.js";
 import { nodeError } from "./nodeError.js";
 import { readJsonCapped } from "./readBodyCapped.js";
 
@@ -22,6 +29,11 @@ export interface StackLeafRead {
   domain: TypedDataDomain;
   stackId: bigint;
   nonce: bigint;
+  /**
+   * The request the owner signed at `nonce` and asks about (its `requestHash`). Named, a node that committed no leaf
+   * there answers with its signed denial of that request there (`NodeDeniedLeafError`), which frees the nonce.
+   */
+  reqHash?: Hash | undefined;
   /** The node's signing address: the leaf's receipt must recover to it. */
   nodeSigner: Address;
   /** The node id the receipt must name, when known. */
@@ -78,10 +90,32 @@ function field(request: Record<string, unknown>, name: string, pattern: RegExp):
 }
 
 /**
+ * A refusal as thrown: a `leaf_not_found` for a read that named its request, carrying the node's valid signed denial
+ * of exactly that request at that nonce, as `NodeDeniedLeafError`; anything else (a bare or badly signed denial
+ * included: no word of the node's) as the node sent it.
+ */
+async function refusalOf(refusal: NodeRequestError, read: StackLeafRead): Promise<NodeRequestError> {
+  if (read.reqHash === undefined || refusal.status !== 404 || refusal.code !== "leaf_not_found")
+    return refusal;
+  try {
+    const denial = await verifyLeafDenial(
+      read.domain,
+      refusal.denial,
+      { stackId: read.stackId, nonce: read.nonce, reqHash: read.reqHash },
+      read.nodeSigner,
+    );
+    return new NodeDeniedLeafError(refusal, denial);
+  } catch {
+    return refusal;
+  }
+}
+
+/**
  * Asks the node serving a stack for the leaf it committed at `nonce` (`GET /v1/stacks/{id}/leaves/{nonce}`, signed
  * by the owner) and checks it: the receipt is the node's signature over that stack's leaf at that nonce, and the
  * request it answers was signed by this owner at that nonce, within its unit bound. Throws `NodeRequestError` for
- * the node's refusal (`leaf_not_found`: it committed nothing there), `ResponseVerificationError` (or
+ * the node's refusal (`leaf_not_found`: it committed nothing there; `NodeDeniedLeafError` when it signed so for the
+ * request named), `ResponseVerificationError` (or
  * `UnitsOverSignedError`) for a leaf that does not check out; a fetch that fails throws as it did.
  */
 export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
@@ -90,7 +124,8 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
     Math.floor(Date.now() / 1000) + (read.deadlineSeconds ?? LEAF_READ_SIGN_AHEAD_SECONDS),
   );
   const salt = bytesToHex(crypto.getRandomValues(new Uint8Array(32))) as Hash;
-  const signature = await signLeafRead(read.account, domain, { stackId, nonce, deadline, salt });
+  const reqHash = read.reqHash ?? NO_REQUEST_NAMED;
+  const signature = await signLeafRead(read.account, domain, { stackId, nonce, deadline, salt, reqHash });
   const fetcher = read.fetch ?? globalThis.fetch;
   const withAnswer = read.answer !== false;
   const url = new URL(`/v1/stacks/${stackId}/leaves/${nonce}`, read.nodeUrl);
@@ -102,9 +137,17 @@ export async function readStackLeaf(read: StackLeafRead): Promise<ShownLeaf> {
       [LEAF_READ_HEADERS.deadline]: deadline.toString(),
       [LEAF_READ_HEADERS.salt]: salt,
       [LEAF_READ_HEADERS.signature]: signature,
+      ...(read.reqHash === undefined ? {} : { [LEAF_READ_HEADERS.requestHash]: read.reqHash }),
     },
   });
-  if (!answer.ok) throw await nodeError(answer);
+  if (!answer.ok) {
+    const refusal = await nodeError(answer);
+    // A node from before named reads checks the read as unnamed (`AtomaLeafRead`) and refuses a named one (401): asked
+    // once more unnamed, it answers as it always did (its bare 404 frees no nonce), and is never set aside for it.
+    if (refusal.status === 401 && read.reqHash !== undefined)
+      return readStackLeaf({ ...read, reqHash: undefined });
+    throw await refusalOf(refusal, read);
+  }
   const body = (await readJsonCapped(
     answer,
     MAX_LEAF_BYTES + (withAnswer ? (read.maxAnswerBytes ?? MAX_RESPONSE_BYTES) : 0),

@@ -51,8 +51,16 @@ export async function startDevNetwork(nodes = 1): Promise<DevNetwork> {
     stateDir,
     stop: async () => {
       if (run.child.exitCode === null) {
+        const mark = run.stderr().length;
+        // A teardown past 45 s (the hooks give it 60): what it said so far (each service that took long to stop, at
+        // warn level) goes to the test's output, so a CI run that times out shows what the stop waited for.
+        const slow = setTimeout(
+          () => console.warn(`atoma dev still stopping:\n${run.stderr().slice(mark)}`),
+          45_000,
+        );
         run.child.kill("SIGINT");
         await run.exited;
+        clearTimeout(slow);
       }
       rmSync(stateDir, { recursive: true, force: true });
     },

@@ -1,5 +1,12 @@
 import { receiptFraudAbi } from "@atoma/contracts";
-import type { Hash, ReceiptFraudProof, SignedReceipt, StackLeaf } from "@atoma/core";
+import {
+  type Hash,
+  type ReceiptFraudProof,
+  type SignedLeafDenial,
+  type SignedReceipt,
+  type StackLeaf,
+  withRecoveryByte27,
+} from "@atoma/core";
 import { type Hex, parseEventLogs } from "viem";
 import { type ChainContext, type TxInfo, txInfo } from "./context.js";
 import { execute, single } from "./execute.js";
@@ -7,7 +14,8 @@ import { execute, single } from "./execute.js";
 /**
  * Evidence `ReceiptFraud` accepts: node-signed receipts that cannot all be honest (`findReceiptFraud` finds them),
  * a receipt whose units are not the usage of the answer it signed (`result`: the answer's result bytes), or one
- * or two leaves under the node's settled root that break the leaf rules (from the inputs transcript).
+ * or two leaves under the node's settled root that break the leaf rules (from the inputs transcript), or the
+ * node's signed denial of a request at a nonce with the leaf for that very request settled there (`deniedLeaf`).
  */
 export type FraudEvidence =
   | ReceiptFraudProof
@@ -17,6 +25,14 @@ export type FraudEvidence =
       stackId: bigint;
       leaves: readonly StackLeaf[];
       proofs: readonly (readonly Hash[])[];
+    }
+  | {
+      kind: "deniedLeaf";
+      stackId: bigint;
+      denial: SignedLeafDenial;
+      /** The leaf under the stack's settled root at the denied nonce, and its positional proof. */
+      leaf: StackLeaf;
+      proof: readonly Hash[];
     };
 
 export type ProveReceiptFraudResult = TxInfo & {
@@ -27,6 +43,30 @@ export type ProveReceiptFraudResult = TxInfo & {
   /** What the stack's owner got back (0 when the stack was already paid out). */
   refunded: bigint;
 };
+
+/** A node-signed receipt or denial as `ReceiptFraud` reads it: v 27/28 (its `tryRecover` answers address 0 for 0/1). */
+function onChain<T extends { signature: Hex }>(signed: T): T {
+  return { ...signed, signature: withRecoveryByte27(signed.signature) };
+}
+
+/** The evidence with every signature's v 27/28, so a signer's v 0/1 never makes a true proof revert. */
+function normalised(evidence: FraudEvidence): FraudEvidence {
+  switch (evidence.kind) {
+    case "nonce":
+    case "total":
+    case "overStack":
+    case "units":
+      return { ...evidence, receipt: onChain(evidence.receipt) };
+    case "runningTotal":
+      return { ...evidence, previous: onChain(evidence.previous), receipt: onChain(evidence.receipt) };
+    case "sameNonce":
+      return { ...evidence, first: onChain(evidence.first), second: onChain(evidence.second) };
+    case "settledLeaves":
+      return evidence;
+    case "deniedLeaf":
+      return { ...evidence, denial: onChain(evidence.denial) };
+  }
+}
 
 function call(evidence: FraudEvidence) {
   switch (evidence.kind) {
@@ -67,6 +107,17 @@ function call(evidence: FraudEvidence) {
         functionName: "proveSettledLeaves",
         args: [evidence.stackId, [...evidence.leaves], evidence.proofs.map((proof) => [...proof])],
       } as const;
+    case "deniedLeaf":
+      return {
+        functionName: "proveDeniedLeaf",
+        args: [
+          evidence.stackId,
+          evidence.denial.fields,
+          evidence.denial.signature,
+          evidence.leaf,
+          [...evidence.proof],
+        ],
+      } as const;
   }
 }
 
@@ -81,7 +132,7 @@ export async function proveReceiptFraud(
   const receipt = await execute(ctx, {
     address: ctx.addresses.ReceiptFraud,
     abi: receiptFraudAbi,
-    ...call(evidence),
+    ...call(normalised(evidence)),
   });
   const { args } = single(
     parseEventLogs({ abi: receiptFraudAbi, logs: receipt.logs, eventName: "FraudProven" }),

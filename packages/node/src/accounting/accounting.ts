@@ -6,6 +6,7 @@ import type { SqliteConnection } from "../db/sqlite/libsqlDialect.js";
 import { sqliteConnectionOf } from "../db/sqlite/openSqlite.js";
 import type { WalSync } from "../db/sqlite/walSync.js";
 import {
+  LeafDeniedError,
   NonceOutOfOrderError,
   NonceReusedError,
   RequestInFlightError,
@@ -20,6 +21,7 @@ import {
 } from "../errors.js";
 import type { NodeMetrics } from "../metrics/nodeMetrics.js";
 import { checkCount, checkHash, checkJson, checkUint256 } from "./checks.js";
+import { isDenied, recordDenial } from "./deniedLeaves.js";
 import { type LiveStacks, liveStacksOf } from "./liveStacks.js";
 import { commitOnSqlite, holdOnSqlite } from "./sqliteHotPath.js";
 import type { CommittedLeaf, LeafInput, Reservation, ReserveInput } from "./types.js";
@@ -76,6 +78,11 @@ export class Accounting {
   readonly #open = new WeakSet<Reservation>();
   /** Reservations this process committed or released: one not found later was not lost by the database. */
   readonly #finished = new WeakSet<Reservation>();
+  /**
+   * Stacks with a leaf denial recorded (`denied_leaves`), read once from the database, then told of each new one
+   * (`denying`): a commit on any other stack skips the check, so the hot path keeps its one statement.
+   */
+  #deniedStacks: Promise<Set<bigint>> | undefined;
 
   constructor(components: AccountingComponents, options: AccountingOptions) {
     this.#db = components.db;
@@ -107,6 +114,7 @@ export class Accounting {
         this.#metrics?.unitsReserved.inc(Number(units));
         const reservation = { id, stackId, units, nonce, unitsUsedBefore: usedBefore };
         this.#opened(reservation);
+        if (input.reqHash !== undefined) await this.#refuseDenied(reservation, input.reqHash);
         return reservation;
       }
       await this.#refuse(stackId, units, nonce, nowSeconds);
@@ -199,6 +207,13 @@ export class Accounting {
       units,
       cumulativeUnits: reservation.unitsUsedBefore + units,
     };
+    // A request this node denied at this nonce (its signed `AtomaLeafDenial`) is never committed there: that leaf
+    // would be slashed as fraud. Asked once the reservation is held, so a denial recorded later sees it in flight.
+    if (
+      (await this.#stacksWithDenials()).has(reservation.stackId) &&
+      (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash))
+    )
+      throw new LeafDeniedError(reservation.stackId, reservation.nonce, reqHash);
     const hash = leafHash(fields);
     const row = this.#sqlite
       ? await this.#commitOnSqlite(this.#sqlite, reservation, {
@@ -232,6 +247,49 @@ export class Accounting {
     this.#finished.add(reservation);
     this.#ended(reservation);
     return { stackId: row.stack_id!, ...fields, seed, leafHash: hash };
+  }
+
+  /**
+   * Records a denial of request `reqHash` at `nonce` of the stack (`denied_leaves`), its stack flagged first: a commit
+   * that missed the flag ran before the record, so its request is in flight or committed when the caller looks next.
+   */
+  async recordDenial(stackId: bigint, nonce: bigint, reqHash: string): Promise<void> {
+    (await this.#stacksWithDenials()).add(stackId);
+    await recordDenial(this.#db, stackId, nonce, reqHash);
+  }
+
+  /**
+   * Releases the reservation and throws `LeafDeniedError` when this node denied `reqHash` at its nonce: checked once
+   * the nonce is held, so a denial recorded later finds it in flight, and one recorded before is seen here.
+   */
+  async #refuseDenied(reservation: Reservation, reqHash: string): Promise<void> {
+    let denied: boolean;
+    try {
+      denied =
+        (await this.#stacksWithDenials()).has(reservation.stackId) &&
+        (await isDenied(this.#db, reservation.stackId, reservation.nonce, reqHash));
+    } catch (error) {
+      await this.release(reservation);
+      throw error;
+    }
+    if (!denied) return;
+    await this.release(reservation);
+    throw new LeafDeniedError(reservation.stackId, reservation.nonce, reqHash);
+  }
+
+  #stacksWithDenials(): Promise<Set<bigint>> {
+    this.#deniedStacks ??= this.#db
+      .selectFrom("denied_leaves")
+      .select("stack_id")
+      .distinct()
+      .execute()
+      .then((rows) => new Set(rows.map((row) => BigInt(row.stack_id))))
+      .catch((error: unknown) => {
+        // Read again at the next commit: a failed read never stands for "no denials".
+        this.#deniedStacks = undefined;
+        throw error;
+      });
+    return this.#deniedStacks;
   }
 
   /** A reservation not found: lost by the database if its stack is still active (retryable), else closed. */

@@ -47,6 +47,11 @@ export interface ReserveInput {
   nonce: bigint;
   /** The signed request's deadline (unix seconds). Kept in the leaf's `request`; not needed here. */
   deadline?: bigint | undefined;
+  /**
+   * The signed request's hash: a request this node denied at `nonce` (`denied_leaves`) is refused here, before the
+   * engine runs, not only at commit (a denied request would otherwise be answered, then never billed).
+   */
+  reqHash?: string | undefined;
 }
 
 /** What a finished request adds to its stack. */

@@ -1,4 +1,4 @@
-import { AtomaError, InvalidSignatureError } from "@atoma/core";
+import { AtomaError, InvalidSignatureError, type LeafDenialWire } from "@atoma/core";
 import type { NodeErrorCode } from "../errorCodes.js";
 
 /** The request lacks the owner's authorisation headers, or one is malformed (401, like a missing API key). */
@@ -27,11 +27,17 @@ export class LeafNotFoundError extends AtomaError<NodeErrorCode> {
   }
 }
 
-/** The node committed no leaf at that nonce of the stack (404): nothing there to show its owner. */
+/**
+ * The node committed no leaf at that nonce of the stack (404): nothing there to show its owner. When the read named
+ * the request it asks about, `denial` is the node's signed `AtomaLeafDenial` of it there (sent as the body's
+ * `denial`): its word, which a leaf for that request settled at that nonce later convicts on-chain.
+ */
 export class NoLeafAtNonceError extends AtomaError<NodeErrorCode> {
   override name = "NoLeafAtNonceError";
-  constructor(stackId: bigint, nonce: bigint) {
+  readonly denial: LeafDenialWire | undefined;
+  constructor(stackId: bigint, nonce: bigint, denial?: LeafDenialWire) {
     super("leaf_not_found", `stack ${stackId} has no leaf at nonce ${nonce}`);
+    this.denial = denial;
   }
 }
 

@@ -1,7 +1,8 @@
+import { type Hash, leafDenialToWire, signLeafDenial } from "@atoma/core";
 import type { Context } from "hono";
 import { findLeafByNonce } from "../accounting/stacks.js";
 import type { Reservation } from "../accounting/types.js";
-import { StackExhaustedError } from "../errors.js";
+import { LeafDeniedError, StackExhaustedError } from "../errors.js";
 import type { StackApi } from "./apiContext.js";
 import { signReceipt } from "./receipt.js";
 import { answerResendOr } from "./resend.js";
@@ -24,9 +25,18 @@ export async function reserveUnits(
       units,
       nonce: envelope.nonce,
       deadline: envelope.deadline,
+      reqHash: signed.reqHash,
     });
   } catch (error) {
     if (error instanceof StackExhaustedError) error.receipt = await lastReceipt(api, envelope);
+    // Refused as a request this node denied there: with its signed word, the only one a client acts on.
+    if (error instanceof LeafDeniedError && error.reqHash !== undefined) {
+      const fields = { stackId: error.stackId, nonce: error.nonce, reqHash: error.reqHash as Hash };
+      error.denial = leafDenialToWire({
+        fields,
+        signature: await signLeafDenial(api.account, api.domain, fields),
+      });
+    }
     return await answerResendOr(api, c, signed, error);
   }
 }

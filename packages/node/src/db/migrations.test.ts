@@ -16,6 +16,7 @@ describe("nodeMigrations", () => {
       "0010_confidential_replays",
       "0011_api_one_trip_commit",
       "0012_settle_held_bonds_collected",
+      "0013_api_denied_leaves",
     ]);
   });
 });

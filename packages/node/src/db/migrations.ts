@@ -3,6 +3,7 @@ import { attestDuties } from "./migrations/attestDuties.js";
 import { confidentialReplays } from "./migrations/confidentialReplays.js";
 import { consensusDuties } from "./migrations/consensusDuties.js";
 import { consensusSeal } from "./migrations/consensusSeal.js";
+import { deniedLeaves } from "./migrations/deniedLeaves.js";
 import { heldBondsCollected } from "./migrations/heldBondsCollected.js";
 import { initial } from "./migrations/initial.js";
 import { leavesAsJsonText } from "./migrations/leavesAsJsonText.js";
@@ -28,6 +29,7 @@ export const nodeMigrations: MigrationProvider = {
       "0010_confidential_replays": confidentialReplays,
       "0011_api_one_trip_commit": oneTripCommit,
       "0012_settle_held_bonds_collected": heldBondsCollected,
+      "0013_api_denied_leaves": deniedLeaves,
     };
   },
 };

@@ -231,8 +231,17 @@ export interface ConfidentialReplaysTable {
   deadline: bigint;
 }
 
+/** A request this node signed an `AtomaLeafDenial` for at that nonce (migration 0013): never committed there. */
+export interface DeniedLeavesTable {
+  stack_id: bigint;
+  nonce: bigint;
+  req_hash: string;
+  created_at: CreatedAt;
+}
+
 export interface NodeDatabase {
   confidential_replays: ConfidentialReplaysTable;
+  denied_leaves: DeniedLeavesTable;
   stacks: StacksTable;
   reservations: ReservationsTable;
   request_nonces: RequestNoncesTable;

@@ -1,4 +1,4 @@
-import { type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
+import { LEAF_READ_HEADERS, type Logger, STACK_HEADERS, silentLogger } from "@atoma/core";
 import { type Context, Hono } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { BlobStore } from "../blobs/blobStore.js";
@@ -97,6 +97,7 @@ export function createHttpApp(components: HttpAppComponents, options: HttpAppOpt
       allowHeaders: [
         "content-type",
         ...Object.values(STACK_HEADERS).filter((h) => h !== STACK_HEADERS.nextNonce),
+        LEAF_READ_HEADERS.requestHash,
       ],
       exposeHeaders: ["retry-after", STACK_HEADERS.nextNonce],
       maxAge: 600,

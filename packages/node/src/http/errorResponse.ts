@@ -8,9 +8,15 @@ import {
   type WireErrorCode,
 } from "@atoma/core";
 import { HTTPException } from "hono/http-exception";
-import { LeafReadsCrowdedError } from "../api/errors.js";
+import { LeafReadsCrowdedError, NoLeafAtNonceError } from "../api/errors.js";
 import { AttestationRateLimitedError } from "../confidential/errors.js";
-import { NonceOutOfOrderError, NonceReusedError, QueueFullError, StackExhaustedError } from "../errors.js";
+import {
+  LeafDeniedError,
+  NonceOutOfOrderError,
+  NonceReusedError,
+  QueueFullError,
+  StackExhaustedError,
+} from "../errors.js";
 
 /** The body every error response has: OpenAI's shape. */
 export interface OpenAiErrorBody {
@@ -67,7 +73,12 @@ export function httpErrorOf(error: unknown): HttpError {
         error.next !== undefined
       )
         headers[STACK_HEADERS.nextNonce] = error.next.toString();
-      const proof = error instanceof StackExhaustedError && error.receipt ? { atoma: error.receipt } : {};
+      const proof =
+        error instanceof StackExhaustedError && error.receipt
+          ? { atoma: error.receipt }
+          : (error instanceof NoLeafAtNonceError || error instanceof LeafDeniedError) && error.denial
+            ? { denial: error.denial }
+            : {};
       return {
         status: mapped.status,
         body: { ...body(error.shortMessage, mapped.type, error.code, paramOf(error)), ...proof },

@@ -1,4 +1,5 @@
 import { type Selectable, sql } from "kysely";
+import { forgetDenials } from "../accounting/deniedLeaves.js";
 import type { NodeDb } from "../db/openStateDatabase.js";
 import type { SettlementOutcome, SettlementState, SettlementsTable, StackState } from "../db/schema.js";
 import { uint256Digits } from "../db/uint256Order.js";
@@ -126,5 +127,6 @@ export async function moveServedStack(
     .where("state", "in", [...from])
     .returning("stack_id")
     .executeTakeFirst();
+  if (moved !== undefined && to === "settled") await forgetDenials(db, stack.stackId);
   return moved !== undefined;
 }

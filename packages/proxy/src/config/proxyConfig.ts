@@ -62,6 +62,11 @@ export const proxyConfigSchema = z.strictObject({
       maxLogBlocks: z.number().int().min(1).max(1_000_000).default(2_000),
       /** How often the stacks are looked over for these (buying ahead, closing, settlements). @default 5000 */
       checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
+      /**
+       * How long a settled stack whose node would not serve the proof of a leaf it denied waits before it is asked
+       * again (doubled at each miss, up to an hour; a settlement moving on, paid out, is asked at once). @default 30000
+       */
+      denialRetryMs: z.number().int().min(50).max(3_600_000).default(30_000),
     })
     .superRefine((stacks, ctx) => {
       // Else every stack bought ahead would be near expiry already, and bought again at each check.

@@ -436,6 +436,26 @@ const nodeAnswers: Migration = {
 };
 
 /**
+ * Version 18 (issue 12, denied leaves): a nonce freed on the node's word keeps that word, its signed `AtomaLeafDenial`
+ * (`denial_signature`), until the stack's settlement is checked against it; a freed request shown later is counted
+ * once (`shown`). One row per request freed at a nonce: a nonce freed twice keeps both denials.
+ */
+const deniedLeaves: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("freed_leaves").addColumn("denial_signature", "text").execute();
+    await db.schema
+      .alterTable("freed_leaves")
+      .addColumn("shown", "boolean", (c) => c.notNull().defaultTo(false))
+      .execute();
+    await db.schema.alterTable("freed_leaves").dropConstraint("freed_leaves_pk").execute();
+    await db.schema
+      .alterTable("freed_leaves")
+      .addPrimaryKeyConstraint("freed_leaves_pk", ["stack_id", "nonce", "req_hash"])
+      .execute();
+  },
+};
+
+/**
  * Version 19 (issue 12, usage of held charges): where a held charge shows in the usage book (its model, UTC day and
  * the units shown), so its give-back comes off `/v1/usage` as it comes off the key's spend. NULL: held before this,
  * or held with no usage (its give-back moves the spend only).
@@ -506,6 +526,7 @@ export const gatewayMigrations: MigrationProvider = {
       "0015_swept_slices": sweptSlices,
       "0016_node_strikes": nodeStrikes,
       "0017_node_answers": nodeAnswers,
+      "0018_denied_leaves": deniedLeaves,
       "0019_held_charge_usage": heldChargeUsage,
       "0020_node_answer_slices": nodeAnswerSlices,
       "0021_removed_nodes": removedNodes,

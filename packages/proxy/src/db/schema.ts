@@ -266,12 +266,16 @@ export interface FirstDeadlinesTable {
   noted_at_ms: Big;
 }
 
-/** A leaf given up on the node's word (`FreedLeaves`): its request's hash, and when. */
+/** A leaf given up on the node's word (`FreedLeaves`): its request's hash, when, and the node's signed word. */
 export interface FreedLeavesTable {
   stack_id: Big;
   nonce: Big;
   req_hash: string;
   freed_at_ms: Big;
+  /** The node's signed `AtomaLeafDenial` of the request at the nonce (null: freed on an error answer). */
+  denial_signature: string | null;
+  /** Its leaf was shown since (counted once as billing what the node said it never committed). */
+  shown: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** A request left with no receipt after its stream was cut or stopped (`CutRequests`), with what it carried. */

@@ -21,7 +21,7 @@ import {
   type Verified,
 } from "@atoma/sdk";
 import type { Kysely } from "kysely";
-import type { Address, LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
 import { ConfidentialSessionFailedError } from "../confidentialErrors.js";
 import type { GatewayDatabase } from "../db/schema.js";
 import {
@@ -78,6 +78,8 @@ export interface NetworkUpstreamComponents {
    * outlive a restart and are shared by the gateways on one PostgreSQL. @default in memory, per process
    */
   strikesDb?: Kysely<GatewayDatabase> | undefined;
+  /** Nonces freed on a node's word (shared with the settlement watcher's `DeniedLeafProver`). @default over `strikesDb` */
+  freedLeaves?: FreedLeaves | undefined;
   /** Told of every failure of a node (metrics), with the error code. */
   onNodeError?: ((nodeId: bigint, code: string) => void) | undefined;
   logger?: Logger | undefined;
@@ -272,7 +274,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
     this.#firstDeadlines = new FirstDeadlines(components.strikesDb, (error) =>
       this.#logger.error({ err: error }, "a first deadline's row failed"),
     );
-    this.#freedLeaves = new FreedLeaves(components.strikesDb);
+    this.#freedLeaves = components.freedLeaves ?? new FreedLeaves(components.strikesDb);
     this.#cutRequests = new CutRequests(components.strikesDb);
     this.#logger = (components.logger ?? silentLogger).child({ module: "upstream" });
     this.#cutCounts = new NodeCutCounts(
@@ -643,12 +645,21 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       },
       // A pending request dropped (the node committed nothing there, it says): its held charge is settled now, at its
       // floor, and its leaf shown later as another client's is the node billing what it said it never committed.
-      onForgotten: (p) => {
-        this.#giveUpErrorAnswer(stack, { nonce: p.signed.nonce, reqHash: p.signed.reqHash });
-        return isResend(p.signed.nonce)
+      // A nonce freed by the leaf read keeps the node's signed denial (`denial`): the fraud proof should that leaf settle.
+      onForgotten: (p, denial) => {
+        const freed = this.#giveUpErrorAnswer(
+          stack,
+          { nonce: p.signed.nonce, reqHash: p.signed.reqHash },
+          denial?.signature,
+        ).freed;
+        const settled = isResend(p.signed.nonce)
           ? this.#settleFreed(stack.stackId, p.signed.nonce, p.signed.reqHash)
           : undefined;
+        // The denial is written before the nonce goes to another request (a write that fails fails this request).
+        return denial === undefined ? settled : Promise.all([freed, settled]);
       },
+      // A Regenerate of a stopped stream at the nonce its leaf read freed: the node denied that very request there.
+      deniedAt: (nonce, reqHash) => this.#freedLeaves.deniedHere(stack.stackId, nonce, reqHash),
       readLeafFirst: (p) =>
         this.#cutRequests.get(stack.stackId, p.signed.nonce)?.reqHash === p.signed.reqHash.toLowerCase(),
       firstNonce: stack.nextNonce,
@@ -871,7 +882,7 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
       // Only the node's own error answer, in the stream of an attempt it began (200), says it failed and committed
       // nothing (review M1): a resend's refusal (409 `request_in_flight` while it still finishes the first) does not.
       if (streamed && failedInStream(error) && ownSigned && !request.sealed)
-        givenUp = this.#giveUpErrorAnswer(stack, ownSigned);
+        givenUp = this.#giveUpErrorAnswer(stack, ownSigned).nonce;
       else if (
         (streamed || request.signal.aborted || error instanceof ResendInFlightError) &&
         ownSigned &&
@@ -1027,15 +1038,15 @@ export class NetworkUpstream implements Upstream, ConfidentialUpstream {
   #giveUpErrorAnswer(
     stack: LeasedStack,
     own: { nonce: bigint; json: string } | { nonce: bigint; reqHash: string },
-  ): bigint {
+    denial?: Hex,
+  ): { nonce: bigint; freed: Promise<void> } {
     const reqHash =
       "reqHash" in own ? own.reqHash : requestHash(JSON.parse(own.json) as Record<string, unknown>);
     // Its first deadline always from the database: a request signed afresh there with the same body has the same hash.
     void this.#firstDeadlines.forget(stack.stackId, own.nonce, true);
-    this.#freedLeaves
-      .free(stack.stackId, own.nonce, reqHash)
-      .catch((error: unknown) => this.#logger.error({ err: error }, "remembering a freed leaf failed"));
-    return own.nonce;
+    const freed = this.#freedLeaves.free(stack.stackId, own.nonce, reqHash, denial);
+    freed.catch((error: unknown) => this.#logger.error({ err: error }, "remembering a freed leaf failed"));
+    return { nonce: own.nonce, freed };
   }
 
   /** A request left with no receipt after its client stopped it or its stream was cut (`#cutRequests`). */

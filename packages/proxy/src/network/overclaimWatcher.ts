@@ -21,6 +21,7 @@ import { type Logger, leafHash, leafOf, silentLogger } from "@atoma/core";
 import { decodeFunctionData } from "viem";
 import { BondsShortError } from "../errors.js";
 import { affordableChallenges } from "./challengeOrder.js";
+import type { DenialCheck, DeniedLeafProver } from "./deniedLeafProver.js";
 import { DEFAULT_LOG_BLOCKS, readOwnChallenges } from "./ownChallengeLogs.js";
 import { type ChallengeKey, keyOf, type OwnerChallengeBook } from "./ownerChallengeBook.js";
 import { receiptlessLeaves, type SignedAt } from "./receiptlessLeaves.js";
@@ -39,12 +40,25 @@ export interface OverclaimWatcherOptions {
   challenge?: boolean | undefined;
   /** The most blocks one `eth_getLogs` call asks for (hosted RPCs cap the range). @default 2000 */
   maxLogBlocks?: bigint | undefined;
+  /**
+   * The first wait before a settled stack whose denied leaves' proofs could not be had is checked again (doubled at
+   * each miss in the same phase, up to `DENIAL_BACKOFF_MAX_MS`). @default 30000
+   */
+  denialRetryMs?: number | undefined;
 }
 
 /** How many settlements are read at once. */
 const READ_CONCURRENCY = 16;
 /** The most settlements one `finalizeMany` pays out (its gas stays well under a block's). */
 const FINALIZE_BATCH = 32;
+
+/** Stacks whose denials are checked at once (each asks its node for proofs, one at a time). */
+const DENIAL_CONCURRENCY = 4;
+/** The most one pass spends checking denials. */
+const DENIAL_PASS_MS = 30_000;
+/** The first wait before a stack whose proofs could not be had is checked again (by default), and the longest. */
+const DENIAL_BACKOFF_MS = 30_000;
+const DENIAL_BACKOFF_MAX_MS = 3_600_000;
 
 /** A stack of the pool's, as the watcher audits it. */
 type WatchedStack = Awaited<ReturnType<StackPool["stacksExpiringAfter"]>>[number];
@@ -133,11 +147,16 @@ export class OverclaimWatcher {
   readonly #logger: Logger;
   readonly #onChallenge: ((kind: ChallengeKind, outcome: ChallengeOutcome) => void) | undefined;
   readonly #onSettled: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+  readonly #deniedLeaves: DeniedLeafProver | undefined;
   /** The challenges sent, open and resolved. */
   readonly #book: OwnerChallengeBook;
   /** Stacks whose accepted settlement was checked (every challenge wanted opened), and those whose settlement is over. */
   readonly #checked = new Set<bigint>();
   readonly #done = new Set<bigint>();
+  /** Stacks whose settlement is over with a node's denial not yet resolved against it (`#checkDenialsDue`). */
+  readonly #denialsOpen = new Map<bigint, ReadSettlement>();
+  /** By stack, when its denials are next checked after a check that could not read the node's proofs. */
+  readonly #denialBackoff = new Map<bigint, { at: number; waitMs: number; phase: number }>();
   /** Stacks whose challenges were looked for in the logs (at the first pass, or met disputed since). */
   readonly #recovered = new Set<bigint>();
   /**
@@ -161,6 +180,8 @@ export class OverclaimWatcher {
        * leaves the stack to the next pass.
        */
       onSettled?: ((stack: WatchedStack, paidUnits: bigint) => Promise<void>) | undefined;
+      /** Checks each settled root against the nonces freed on the node's signed denial (fraud proofs). */
+      deniedLeaves?: DeniedLeafProver | undefined;
       logger?: Logger | undefined;
     },
     options: OverclaimWatcherOptions,
@@ -170,6 +191,7 @@ export class OverclaimWatcher {
     this.#o = options;
     this.#onChallenge = components.onChallenge;
     this.#onSettled = components.onSettled;
+    this.#deniedLeaves = components.deniedLeaves;
     this.#book = components.challenges;
     this.#logger = (components.logger ?? silentLogger).child({ module: "overclaim-watcher" });
   }
@@ -179,15 +201,15 @@ export class OverclaimWatcher {
    * (review challenges MEDIUM-1: a node that left many honest settlements unpaid made a pass that finalized them
    * one transaction each reach its over-claim after the window); then the gateway's challenges past their answer
    * deadline are resolved, the settlements past their window paid out in batches, stacks never settled timed out,
-   * and the vault balance withdrawn. The challenges followed are the database's, whatever the stack's age; the logs
+   * and the vault balance withdrawn; last, settled roots are checked against the nodes' signed denials
+   * (`#checkDenialsDue`). The challenges followed are the database's, whatever the stack's age; the logs
    * are read (best effort, never holding the audits up) for the ids of those sent whose transaction outlived its
    * wait, and, at the first round and on a stack met disputed, for challenges opened before the database kept them.
    */
   async pass(signal?: AbortSignal): Promise<void> {
     const now = (await this.#chain.publicClient.getBlock()).timestamp;
-    const stacks = (await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds)).filter(
-      (stack) => !this.#done.has(stack.stackId),
-    );
+    const watched = await this.#watchedStacks(now);
+    const stacks = watched.filter((stack) => !this.#done.has(stack.stackId));
     if (!this.#started)
       try {
         // Only a database that kept no challenge yet (before version 8) may miss some the wallet opened.
@@ -237,6 +259,28 @@ export class OverclaimWatcher {
       );
     }
     await this.#withdraw();
+    // Last (review leaf denials MEDIUM-1): each asks the node for proofs, which a node may stall.
+    await this.#checkDenialsDue(read, signal);
+  }
+
+  /**
+   * The stacks expiring within `watchSeconds`, and those older still whose node's denials are not yet checked against
+   * their settlement (review leaf denials LOW-2: a settle window may be far longer than the watch); denials of a stack
+   * the gateway no longer holds are dropped.
+   */
+  async #watchedStacks(now: bigint): Promise<WatchedStack[]> {
+    const watched = await this.#pool.stacksExpiringAfter(now - this.#o.watchSeconds);
+    if (!this.#deniedLeaves) return watched;
+    const ids = new Set(watched.map((stack) => stack.stackId));
+    const older = (await this.#deniedLeaves.stacksWithDenials()).filter((id) => !ids.has(id));
+    if (older.length === 0) return watched;
+    const held = new Map((await this.#pool.stacksExpiringAfter(0n)).map((stack) => [stack.stackId, stack]));
+    for (const id of older) {
+      const stack = held.get(id);
+      if (stack) watched.push(stack);
+      else await this.#deniedLeaves.forgetStack(id);
+    }
+    return watched;
   }
 
   /**
@@ -275,12 +319,80 @@ export class OverclaimWatcher {
    */
   async #settled(stack: WatchedStack, settlement: ReadSettlement["settlement"]): Promise<void> {
     const phase: number = settlement.phase;
+    // Paid out or not, the settled root still convicts a leaf its node denied (a proof after payout still slashes):
+    // checked at the end of the pass, and again at later ones until resolved, though the stack is otherwise set aside.
+    if (this.#deniedLeaves) this.#denialsOpen.set(stack.stackId, { stack, settlement });
     try {
       await this.#onSettled?.(stack, phase === SettlementPhase.Finalized ? BigInt(settlement.units) : 0n);
       this.#done.add(stack.stackId);
     } catch (error) {
       this.#logger.warn({ stackId: String(stack.stackId), err: error }, "settling held charges failed");
     }
+  }
+
+  /**
+   * The settled roots checked against the nodes' signed denials (`DeniedLeafProver`), after everything else of the
+   * pass (review leaf denials MEDIUM-1: a node that denied many reads and stalls its proofs held every audit ~10 s a
+   * denial): `DENIAL_CONCURRENCY` stacks at once, within `DENIAL_PASS_MS` (the rest waits for the next pass), a stack
+   * whose proofs could not be had waiting longer each time (`denialRetryMs`, doubled up to `DENIAL_BACKOFF_MAX_MS`;
+   * its settlement moving on, paid out, is checked at once).
+   */
+  async #checkDenialsDue(read: ReadSettlement[], signal?: AbortSignal): Promise<void> {
+    if (!this.#deniedLeaves || signal?.aborted) return;
+    const denied = new Set(await this.#deniedLeaves.stacksWithDenials().catch(() => []));
+    const due = [...this.#denialsOpen.values(), ...read].filter(
+      ({ stack, settlement }) =>
+        (this.#denialsOpen.has(stack.stackId) || denied.has(stack.stackId)) &&
+        this.#denialCheckDue(stack.stackId, settlement),
+    );
+    const budget = AbortSignal.timeout(DENIAL_PASS_MS);
+    const stop = signal ? AbortSignal.any([signal, budget]) : budget;
+    const work = async (): Promise<void> => {
+      for (let next = due.shift(); next !== undefined && !stop.aborted; next = due.shift()) {
+        const { stack, settlement } = next;
+        const check = await this.#checkDenials(stack, settlement, stop);
+        if (check !== "pending") {
+          this.#denialsOpen.delete(stack.stackId);
+          this.#denialBackoff.delete(stack.stackId);
+        } else if (BigInt(settlement.root) !== 0n) {
+          const before = this.#denialBackoff.get(stack.stackId);
+          const first = this.#o.denialRetryMs ?? DENIAL_BACKOFF_MS;
+          const waitMs =
+            before?.phase === settlement.phase ? Math.min(before.waitMs * 2, DENIAL_BACKOFF_MAX_MS) : first;
+          this.#denialBackoff.set(stack.stackId, {
+            at: Date.now() + waitMs,
+            waitMs,
+            phase: settlement.phase,
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: DENIAL_CONCURRENCY }, work));
+  }
+
+  /** Not waiting after a check that could not read the proofs, or the settlement moved on since (paid out). */
+  #denialCheckDue(stackId: bigint, settlement: Settlement): boolean {
+    const backoff = this.#denialBackoff.get(stackId);
+    return backoff === undefined || backoff.phase !== settlement.phase || backoff.at <= Date.now();
+  }
+
+  /** One stack's denials checked (`DeniedLeafProver.check`); a failure waits for a later pass. */
+  async #checkDenials(
+    stack: WatchedStack,
+    settlement: ReadSettlement["settlement"],
+    signal: AbortSignal,
+  ): Promise<DenialCheck> {
+    if (!this.#deniedLeaves) return "resolved";
+    const phase: number = settlement.phase;
+    const settled = {
+      root: settlement.root,
+      requestCount: BigInt(settlement.requestCount),
+      over: OVER.has(phase),
+    };
+    return await this.#deniedLeaves.check(stack, settled, signal).catch((error: unknown) => {
+      this.#logger.warn({ stackId: String(stack.stackId), err: error }, "checking denied leaves failed");
+      return "pending" as const;
+    });
   }
 
   /**

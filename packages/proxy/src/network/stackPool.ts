@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import {
   type ChainContext,
   closeStack,
+  type FraudEvidence,
   getStack,
+  type ProveReceiptFraudResult,
   proveReceiptFraud,
   SecurityLevel,
   StackStatus,
@@ -512,6 +514,13 @@ export class StackPool {
       );
       return true;
     });
+    this.#buying = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Sends a fraud proof the caller built (a denied leaf settled), after any purchase or close under way (one wallet). */
+  submitFraud(evidence: FraudEvidence): Promise<ProveReceiptFraudResult> {
+    const run = this.#buying.then(() => proveReceiptFraud(this.#chain, evidence));
     this.#buying = run.catch(() => undefined);
     return run;
   }

@@ -1,6 +1,5 @@
-import { servedEvidenceTypedData } from "@atoma/chain";
-import { statementOfAnswer } from "@atoma/sdk";
-import { type Address, type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
+import { statementOfAnswer, statementSigner } from "@atoma/sdk";
+import { type Address, type Hex, isAddressEqual } from "viem";
 
 /** A node's `ServedEvidence` statement, as kept: "this evidence (hash) is my record for that epoch", signed. */
 export interface ServedStatement {
@@ -40,17 +39,7 @@ export async function signedStatement(
 ): Promise<ServedStatement | undefined> {
   if (statement.nodeId !== expected.nodeId || statement.epoch < 0n || statement.epoch >= 2n ** 64n)
     return undefined;
-  try {
-    const signer = await recoverTypedDataAddress({
-      ...servedEvidenceTypedData(domain.chainId, domain.registry, {
-        nodeId: statement.nodeId,
-        epoch: statement.epoch,
-        evidenceHash: statement.evidenceHash,
-      }),
-      signature: statement.signature,
-    });
-    return isAddressEqual(signer, expected.signer) ? statement : undefined;
-  } catch {
-    return undefined;
-  }
+  // The contract's refusals (v 0/1, high s): a statement it would refuse could only make a doomed claim.
+  const signer = await statementSigner(domain.chainId, domain.registry, statement);
+  return signer !== undefined && isAddressEqual(signer, expected.signer) ? statement : undefined;
 }

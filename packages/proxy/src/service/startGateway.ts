@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { ChainContext } from "@atoma/chain";
+import { type ChainContext, getNode } from "@atoma/chain";
 import { type Logger, silentLogger } from "@atoma/core";
 import { readContext, userContext } from "@atoma/sdk";
 import { Redis } from "ioredis";
@@ -26,10 +26,13 @@ import { codeLabel } from "../metrics/codeLabel.js";
 import { createGatewayMetrics, type GatewayMetrics } from "../metrics/gatewayMetrics.js";
 import { BackgroundLoop } from "../network/backgroundLoop.js";
 import { nodesOf } from "../network/catalog.js";
+import { DeniedLeafProver } from "../network/deniedLeafProver.js";
+import { FreedLeaves } from "../network/freedLeaves.js";
 import { IdleStackCloser } from "../network/idleStackCloser.js";
 import { NetworkCatalog } from "../network/networkCatalog.js";
 import { NetworkUpstream } from "../network/networkUpstream.js";
 import { NodeAddressGuard } from "../network/nodeAddressGuard.js";
+import { nodeFetch } from "../network/nodeFetch.js";
 import { OverclaimWatcher } from "../network/overclaimWatcher.js";
 import { OwnerChallengeBook } from "../network/ownerChallengeBook.js";
 import { StackPool } from "../network/stackPool.js";
@@ -144,6 +147,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
     }
     const prober = new NodeProber(health, { guard: new NodeAddressGuard(catalog.allowsPrivateNodeUrls) });
     const sealedCharges = new SealedCharges(db, { logger, now, flush: () => journal.flush() });
+    const freedLeaves = new FreedLeaves(db, now);
     const network = new NetworkUpstream(
       {
         catalog,
@@ -155,6 +159,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         health,
         // Counts against nodes outlive a restart and are shared by the gateways on one PostgreSQL.
         strikesDb: db,
+        freedLeaves,
         onNodeError: (nodeId, code) =>
           metrics.nodeErrors.inc({ node_id: String(nodeId), code: codeLabel(code) }),
         logger,
@@ -283,6 +288,7 @@ export async function startGateway(config: ProxyConfig, components: GatewayCompo
         now,
         sealedCharges,
         challenges: new OwnerChallengeBook(db, now),
+        freedLeaves,
       }),
       new BackgroundLoop("refunds", config.stacks.checkEveryMs, (signal) => refunds.pass(signal), logger),
     );
@@ -374,9 +380,11 @@ function stackLoops(
     now: () => number;
     sealedCharges: SealedCharges;
     challenges: OwnerChallengeBook;
+    freedLeaves: FreedLeaves;
   },
 ): BackgroundLoop[] {
-  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges, challenges } = parts;
+  const { pool, chain, catalog, health, metrics, logger, now, sealedCharges, challenges, freedLeaves } =
+    parts;
   const { stacks } = config;
   const loops: BackgroundLoop[] = [];
   const loop = (name: string, pass: (signal: AbortSignal) => Promise<void>) =>
@@ -402,6 +410,7 @@ function stackLoops(
       challenges,
       logger,
       onChallenge: (kind, outcome) => metrics.ownerChallenges.inc({ kind, outcome }),
+      deniedLeaves: deniedLeafProver({ pool, chain, catalog, health, logger, freedLeaves }),
       // A sealed charge held for a leaf never resent is settled at what the stack's settlement paid past the receipts.
       onSettled: async (stack, paidUnits) => {
         const last = await pool.lastReceipt(stack.stackId);
@@ -412,10 +421,39 @@ function stackLoops(
       watchSeconds: WATCH_SECONDS,
       challenge: stacks.challengeOverclaims,
       maxLogBlocks: BigInt(stacks.maxLogBlocks),
+      denialRetryMs: stacks.denialRetryMs,
     },
   );
   loop("settlements", (signal) => watcher.pass(signal));
   return loops;
+}
+
+/**
+ * The settlement watcher's check of settled roots against nodes' signed denials: proofs read from the node's registered
+ * URL (through the node address guard), sent from the stacks' wallet; a node proven leaves rotation.
+ */
+function deniedLeafProver(parts: {
+  pool: StackPool;
+  chain: ChainContext;
+  catalog: NetworkCatalog;
+  health: NodeHealthBook;
+  logger: Logger;
+  freedLeaves: FreedLeaves;
+}): DeniedLeafProver {
+  const guard = new NodeAddressGuard(parts.catalog.allowsPrivateNodeUrls);
+  return new DeniedLeafProver({
+    freed: parts.freedLeaves,
+    submit: (evidence) => parts.pool.submitFraud(evidence),
+    nodeUrl: async (nodeId) => (await getNode(parts.chain, nodeId)).url,
+    fetch: (input, init) =>
+      nodeFetch(input as string | URL, {
+        redirect: init?.redirect,
+        signal: init?.signal ?? undefined,
+        dispatcher: guard.dispatcher,
+      }),
+    logger: parts.logger,
+    onProven: (nodeId) => parts.health.remove(nodeId, "denied_leaf_settled"),
+  });
 }
 
 /** How long a refund claim the chain said "not yet" to (epoch, settlement, dispute) waits. */

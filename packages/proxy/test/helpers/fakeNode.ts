@@ -4,17 +4,21 @@ import {
   atomaDomain,
   type Hash,
   LEAF_READ_HEADERS,
+  leafDenialToWire,
+  NO_REQUEST_NAMED,
   recoverRequestSigner,
   requestHash,
   responseHash,
   SEALED_ANSWER_OBJECT,
   STACK_HEADERS,
+  signLeafDenial,
   signResponse,
   toReceipt,
 } from "@atoma/core";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import type { Address, Hex, LocalAccount } from "viem";
+import { type Address, type Hex, keccak256, type LocalAccount, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 /** How the fake node answers one request. */
 export type NodeScript =
@@ -151,6 +155,11 @@ export async function startFakeNode(
       dropRequests?: number;
       claimReused?: boolean;
       leafReadFlood?: { bytes: number; pulled: { bytes: number } };
+      /**
+       * How its `leaf_not_found` for a read naming its request carries the node's signed denial: `unsigned` sends
+       * none, `forged` one signed by another key, `otherRequest` one of another request hash. @default valid
+       */
+      denial?: "unsigned" | "forged" | "otherRequest";
     };
   } = {},
 ): Promise<{
@@ -229,6 +238,19 @@ export async function startFakeNode(
     if (shows === "sealed") return { response: { object: SEALED_ANSWER_OBJECT, sealed: "0x00" } };
     return { response };
   };
+  /** A 404 `leaf_not_found`, with the node's signed denial of the request the read named (as the real node). */
+  const noLeaf = async (stackId: bigint, nonce: bigint, named: string | undefined) => {
+    const error = { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" };
+    const how = options.lies?.denial;
+    if (named === undefined || how === "unsigned") return { error };
+    const reqHash = (how === "otherRequest" ? keccak256(toHex(named)) : named) as Hash;
+    const fields = { stackId, nonce, reqHash };
+    const signer = how === "forged" ? privateKeyToAccount(generatePrivateKey()) : account;
+    return {
+      error,
+      denial: leafDenialToWire({ fields, signature: await signLeafDenial(signer, domain, fields) }),
+    };
+  };
   const app = new Hono();
   // As the real node's `leafReadRoute`: the stack owner's signed read (the signer of the leaf's request) only.
   app.get("/v1/stacks/:stackId/leaves/:nonce", async (c) => {
@@ -260,12 +282,10 @@ export async function startFakeNode(
       });
       return new Response(stream, { headers: { "content-type": "application/json" } });
     }
+    const named = c.req.header(LEAF_READ_HEADERS.requestHash);
     if (options.lies?.leafNotFound) {
       options.lies.leafNotFound--;
-      return c.json(
-        { error: { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" } },
-        404,
-      );
+      return c.json(await noLeaf(stackId, nonce, named), 404);
     }
     if (options.lies?.leafReadStatus !== undefined)
       return c.json(
@@ -278,11 +298,7 @@ export async function startFakeNode(
         { error: { message: "in flight", type: "conflict_error", param: null, code: "request_in_flight" } },
         409,
       );
-    if (!shown || !atoma)
-      return c.json(
-        { error: { message: "no leaf", type: "not_found_error", param: null, code: "leaf_not_found" } },
-        404,
-      );
+    if (!shown || !atoma) return c.json(await noLeaf(stackId, nonce, named), 404);
     const owner = await recoverRequestSigner(
       domain,
       {
@@ -301,6 +317,7 @@ export async function startFakeNode(
         nonce,
         deadline: BigInt(c.req.header(LEAF_READ_HEADERS.deadline) ?? "0"),
         salt: (c.req.header(LEAF_READ_HEADERS.salt) ?? "0x") as Hash,
+        reqHash: (named ?? NO_REQUEST_NAMED) as Hash,
       },
       (c.req.header(LEAF_READ_HEADERS.signature) ?? "0x") as Hash,
       owner,

@@ -4,11 +4,11 @@ import {
   getNode,
   getStack,
   nodeRegistryAbi,
-  servedEvidenceTypedData,
 } from "@atoma/chain/portable";
 import { AttestationKind, type AttestationKindName, evidenceHash } from "@atoma/core";
-import { type Hex, isAddressEqual, recoverTypedDataAddress } from "viem";
+import { type Hex, isAddressEqual } from "viem";
 import { readJsonCapped } from "../readBodyCapped.js";
+import { statementSigner } from "./statementSigner.js";
 
 /**
  * A node's `ServedEvidence` statement, served beside its epoch evidence (`GET /v1/attestation`, no nonce): its signer's
@@ -200,10 +200,8 @@ export class StatementKeeper {
         args: [statement.nodeId, statement.evidenceHash],
       }),
     ]);
-    const recovered = await recoverTypedDataAddress({
-      ...servedEvidenceTypedData(chainId, ctx.addresses.AttestationRegistry, statement),
-      signature: statement.signature,
-    }).catch(() => undefined);
+    // The contract's refusals (v 0/1, high s): a statement it would refuse is none here either.
+    const recovered = await statementSigner(chainId, ctx.addresses.AttestationRegistry, statement);
     if (recovered === undefined || !isAddressEqual(recovered, signer)) return undefined;
     const epoch = BigInt(current);
     if (statement.epoch > epoch || statement.epoch + 1n < epoch) return undefined;

@@ -14,6 +14,8 @@ export async function fetchLeafProof(
   stackId: bigint,
   leafIndex: bigint,
   timeoutMs: number,
+  /** Gives up early (the caller's own deadline). */
+  signal?: AbortSignal | undefined,
 ): Promise<LeafProof | string> {
   let url: URL;
   try {
@@ -24,7 +26,11 @@ export async function fetchLeafProof(
   let text: string;
   try {
     // A node's URL is anyone's to register: no redirect elsewhere, and no more read than a proof can be.
-    const response = await fetcher(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await fetcher(url, {
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      redirect: "error",
+    });
     text = await readBodyCapped(response, MAX_PROOF_BYTES, "leaf proof");
     if (!response.ok) {
       const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;

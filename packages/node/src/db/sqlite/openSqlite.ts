@@ -3,6 +3,7 @@ import { Kysely, type MigrationProvider } from "kysely";
 import Database from "libsql";
 import { DatabaseModeError } from "../../errors.js";
 import type { NodeDatabase } from "../schema.js";
+import { sqliteDeniedLeaves } from "./deniedLeavesMigration.js";
 import { IntegerColumnsPlugin } from "./integerColumns.js";
 import { LibsqlDialect, SqliteConnection } from "./libsqlDialect.js";
 import { sqliteLiveStacks } from "./liveStacksMigration.js";
@@ -39,7 +40,11 @@ export function sqliteConnectionOf(db: Kysely<NodeDatabase>): SqliteConnection |
 /** The migrations of a SQLite database, named apart from PostgreSQL's. */
 export const sqliteMigrations: MigrationProvider = {
   async getMigrations() {
-    return { "0012_sqlite_schema": sqliteSchema, "0013_sqlite_live_stacks": sqliteLiveStacks };
+    return {
+      "0012_sqlite_schema": sqliteSchema,
+      "0013_sqlite_live_stacks": sqliteLiveStacks,
+      "0014_sqlite_denied_leaves": sqliteDeniedLeaves,
+    };
   },
 };
 
