@@ -15,7 +15,7 @@ import {Vm} from "./lib/Vm.sol";
 /// must stay exact, and the log must read as the ABI encoder wrote it.
 contract PurchaseGasBoundTest is AtomaFixture {
     /// buy + draw as measured here (each call finding the contracts cold, without the transactions' base and
-    /// calldata): 261,7xx before the vault stopped logging `EscrowLocked` (259,879 after) and the listed names were
+    /// calldata): about 261.7k before the vault stopped logging `EscrowLocked` (259,879 after) and the listed names were
     /// hashed (253,885) and logged (250,979) from the calldata as sent instead of through the ABI encoder.
     uint256 internal constant BUY_AND_DRAW_BOUND = 251_500;
 
