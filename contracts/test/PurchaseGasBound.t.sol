@@ -15,8 +15,8 @@ import {Vm} from "./lib/Vm.sol";
 /// must stay exact, and the log must read as the ABI encoder wrote it.
 contract PurchaseGasBoundTest is AtomaFixture {
     /// buy + draw as measured here (each call finding the contracts cold, without the transactions' base and
-    /// calldata): about 261.7k before the vault stopped logging `EscrowLocked` (259,879 after) and the listed names were
-    /// hashed (253,885) and logged (250,979) from the calldata as sent instead of through the ABI encoder.
+    /// calldata): about 261.7k before the vault stopped logging `EscrowLocked` (259,879 after) and the listed
+    /// names were hashed (253,885) and logged (250,979) from the calldata as sent, not through the ABI encoder.
     uint256 internal constant BUY_AND_DRAW_BOUND = 251_500;
 
     uint256 internal task;
