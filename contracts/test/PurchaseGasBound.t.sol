@@ -146,7 +146,8 @@ contract PurchaseGasBoundTest is AtomaFixture {
         assertEq(got.topics[2], bytes32(uint256(uint160(user))), "owner");
         assertEq(got.topics[3], bytes32(flatTask), "task");
         uint256 locked = Units.cost(1_000, PRICE);
-        assertEq(keccak256(got.data), keccak256(abi.encode(uint64(1_000), locked, uint64(block.number), names)), "data");
+        bytes memory expected = abi.encode(uint64(1_000), locked, uint64(block.number), names);
+        assertEq(keccak256(got.data), keccak256(expected), "data");
         assertEq(
             stacks.getPurchase(stackId).candidatesHash,
             keccak256(abi.encode(keccak256("atoma.listed"), names)),
@@ -183,7 +184,8 @@ contract PurchaseGasBoundTest is AtomaFixture {
         assertTrue(!ok, "a dirty word in the list is refused at the draw");
         assertEq(uint8(stacks.getStack(stackId).status), uint8(IStackManager.StackStatus.Pending), "still pending");
         stacks.drawListed(stackId, names, new uint256[](0));
-        assertEq(uint8(stacks.getStack(stackId).status), uint8(IStackManager.StackStatus.Active), "the clean list draws");
+        uint8 status = uint8(stacks.getStack(stackId).status);
+        assertEq(status, uint8(IStackManager.StackStatus.Active), "the clean list draws");
     }
 
     /// A draw replayed after the stack is bound is refused, and releases nothing more.
