@@ -55,7 +55,6 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
     mapping(uint256 nodeId => mapping(uint256 epoch => uint256)) public nodeBurned;
     mapping(address owner => mapping(uint256 epoch => uint256)) public ownerBurned;
 
-    event EscrowLocked(bytes32 indexed key, address indexed payer, uint256 amount);
     event NodeCredited(uint256 indexed nodeId, uint256 indexed epoch, uint256 amount, bool fee);
     event OwnerCredited(address indexed owner, uint256 indexed epoch, uint256 amount);
     event BalanceCredited(address indexed account, uint256 amount);
@@ -110,8 +109,9 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         if (escrowOf[key] != 0) revert EscrowExists(key);
         escrowOf[key] = amount;
         totalEscrowed += amount.toUint128();
+        // No event of its own (issue 15: it cost every purchase ~1.8k gas): the locker logs the purchase, with its
+        // payer (`StackRequested` with the amount locked too; `ConsensusRequested` with the terms that fix it).
         if (amount > 0) token.safeTransferFrom(payer, address(this), amount);
-        emit EscrowLocked(key, payer, amount);
     }
 
     /// Pays an escrow out in full: node, model owner, attesters, and the rest back to `refundTo`.

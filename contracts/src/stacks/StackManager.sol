@@ -339,10 +339,30 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
             }
         }
         (stackId, n) = _newStack(
-            taskId, units, duration, p, uint8(task.securityLevel), highest, keccak256(abi.encode(LISTED, candidates))
+            taskId, units, duration, p, uint8(task.securityLevel), highest, _listedHash(candidates)
         );
         // `n` is now the escrow locked (a stack variable reused: one more would be too deep for the compiler).
-        emit StackRequested(stackId, msg.sender, taskId, units, n, uint64(block.number), candidates);
+        _logListed(stackId, taskId, units, n, candidates);
+    }
+
+    /// `emit StackRequested(stackId, msg.sender, taskId, units, locked, uint64(block.number), candidates)`, with the
+    /// names copied from the calldata as they lie (checked clean by `buyStackAmong`'s loop) instead of through the
+    /// ABI encoder (issue 15): the same topics and data.
+    function _logListed(uint256 stackId, uint256 taskId, uint64 units, uint256 locked, Candidate[] calldata candidates)
+        internal
+    {
+        bytes32 topic = StackRequested.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            let size := mul(candidates.length, 0x40)
+            mstore(p, and(units, 0xffffffffffffffff))
+            mstore(add(p, 0x20), locked)
+            mstore(add(p, 0x40), number())
+            mstore(add(p, 0x60), 0x80)
+            mstore(add(p, 0x80), candidates.length)
+            calldatacopy(add(p, 0xa0), candidates.offset, size)
+            log4(p, add(size, 0xa0), topic, stackId, caller(), taskId)
+        }
     }
 
     /// Draws the node of a listed purchase (`buyStackAmong`) among its `candidates`, as `drawNode` does, then checks
@@ -362,7 +382,7 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         returns (uint256 nodeId)
     {
         (Record storage stack, uint256 seed, bool due) =
-            _dueDraw(stackId, keccak256(abi.encode(LISTED, candidates)), true);
+            _dueDraw(stackId, _listedHash(candidates), true);
         if (!due) return 0;
         uint256[] memory order = DeferredRandom.identity(candidates.length);
         DeferredRandom.step(order, seed, 0);
@@ -370,6 +390,24 @@ contract StackManager is IStackManager, AtomaAccess, EIP712, ReentrancyGuardTran
         if (!_servesListed(stack, c, checkers)) return _cancel(stackId, stack);
         _open(stackId, stack, c, _escrowInVault(stackId));
         return c.nodeId;
+    }
+
+    /// `keccak256(abi.encode(LISTED, candidates))`, hashed from the calldata as it lies (issue 15: the ABI encoder's
+    /// copy of the list cost the purchase and the draw each a few thousand gas). The same bytes for a clean list:
+    /// `Candidate` is static, so the encoding is the tag, the offset 0x40, the length and the words as sent. A list
+    /// with dirty bits hashes differently, so it is refused at the draw (`WrongCandidates`), and the purchase reads
+    /// every name (`buyStackAmong`'s loop), which reverts on dirty bits before this.
+    function _listedHash(Candidate[] calldata candidates) internal pure returns (bytes32 h) {
+        bytes32 tag = LISTED;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            let size := mul(candidates.length, 0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), 0x40)
+            mstore(add(p, 0x40), candidates.length)
+            calldatacopy(add(p, 0x60), candidates.offset, size)
+            h := keccak256(p, add(size, 0x60))
+        }
     }
 
     /// Whether the node `c` drawn for a listed purchase can take it now, at most at its listed price (`_offered`),
