@@ -109,8 +109,8 @@ contract AtomaVault is IAtomaVault, AtomaAccess, EpochClock, ReentrancyGuardTran
         if (escrowOf[key] != 0) revert EscrowExists(key);
         escrowOf[key] = amount;
         totalEscrowed += amount.toUint128();
-        // No event of its own (issue 15: it cost every purchase ~1.8k gas): the locker logs the purchase, with its
-        // payer (`StackRequested` with the amount locked too; `ConsensusRequested` with the terms that fix it).
+        // No event of its own (issue 15: it cost every purchase ~1.8k gas). `StackRequested` logs a stack's payer and
+        // the amount locked; a consensus request's amount is not in its event: read `escrowOf` for it.
         if (amount > 0) token.safeTransferFrom(payer, address(this), amount);
     }
 
