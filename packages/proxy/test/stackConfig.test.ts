@@ -32,4 +32,16 @@ describe("the gateway's stack settings", () => {
     );
     expect(() => parseProxyConfig({ stacks: { maxLogBlocks: 0 } }, NETWORK)).toThrow(/stacks\.maxLogBlocks/);
   });
+
+  // Review of the signed leaf denials, L2: a 50 ms retry let a node that stalls its proofs have the watcher ask it
+  // twenty times a second for each denial.
+  it("asks a stalling node for a denied leaf's proof no more often than every half second", () => {
+    expect(() => parseProxyConfig({ stacks: { denialRetryMs: 50 } }, NETWORK)).toThrow(
+      /stacks\.denialRetryMs/,
+    );
+    expect(() => parseProxyConfig({ stacks: { denialRetryMs: 499 } }, NETWORK)).toThrow(
+      /stacks\.denialRetryMs/,
+    );
+    expect(parseProxyConfig({ stacks: { denialRetryMs: 500 } }, NETWORK).stacks.denialRetryMs).toBe(500);
+  });
 });

@@ -39,6 +39,7 @@ type Plan =
   | "leafDenied"
   | "leafDeniedUnsigned"
   | "leafDeniedOtherNonce"
+  | "refused"
   | { jumpTo: bigint }
   | { inflate: number };
 
@@ -88,6 +89,11 @@ function fakeNode(plans: Plan[]) {
     const plan = plans.shift() ?? "honest";
     if (typeof plan === "object" && "jumpTo" in plan) return refuse("nonce_out_of_order", plan.jumpTo);
     if (plan === "leafDeniedUnsigned") return refuse("leaf_denied", BigInt(leaves.length));
+    if (plan === "refused")
+      return Response.json(
+        { error: { message: "no", type: "invalid_request_error", code: "bad" } },
+        { status: 400 },
+      );
     if (plan === "leafDenied" || plan === "leafDeniedOtherNonce") {
       // The real node's 409 carries its signed denial of that request at that nonce (here, for the other plan, one
       // it signed for the nonce after: true words, but not about the request refused).
@@ -251,6 +257,63 @@ describe("StackClient's nonces against a node that bends them", () => {
       [1n, true],
     ]);
     expect(node.seen[1]!.body.messages).toEqual([{ role: "user", content: "." }]);
+  });
+
+  // Review of the signed leaf denials, M1: the node's 409 leaf_denied carried a signed denial the client checked and
+  // paid a filler on, then dropped: a node that refused the filler and committed the denied request there anyway (the
+  // owner's signature held) left the gateway no signed word to prove it with. The denial goes with the freed nonce.
+  it("hands the node's signed denial to onForgotten when it refuses the filler that follows it", async () => {
+    const node = fakeNode(["leafDenied", "refused"]);
+    const forgotten: {
+      nonce: bigint;
+      reqHash: string;
+      denied: string | undefined;
+      signature: string | undefined;
+    }[] = [];
+    const client = new StackClient({
+      nodeUrl: "http://node.test",
+      account: owner,
+      stackId: 1n,
+      chainId: CHAIN_ID,
+      stackManager: STACK_MANAGER,
+      nodeSigner: nodeKey.address,
+      nodeId: 1n,
+      stackUnits: 100_000n,
+      firstNonce: 0n,
+      resends: 0,
+      fetch: node.fetcher,
+      onForgotten: (pending, denial) => {
+        forgotten.push({
+          nonce: pending.signed.nonce,
+          reqHash: pending.signed.reqHash.toLowerCase(),
+          denied: denial?.fields.reqHash.toLowerCase(),
+          signature: denial?.signature,
+        });
+      },
+    });
+    const body = { ...chat("denied, then its filler refused"), stream: false };
+    await expect(client.chat(body)).rejects.toThrow(NodeRequestError);
+    const denied = requestHash(body).toLowerCase();
+    const own = forgotten.find((f) => f.reqHash === denied);
+    expect(own).toMatchObject({ nonce: 0n, denied });
+    expect(own?.signature).toMatch(/^0x[0-9a-f]{130}$/);
+    // The filler, refused outright with no denial, is freed with none.
+    expect(forgotten.filter((f) => f.reqHash !== denied).map((f) => f.signature)).toEqual([undefined]);
+  });
+
+  // Review of the signed leaf denials, L1: the filler was always the same body, so a node that denied it at that nonce
+  // too failed the request for ever. Another filler takes the nonce.
+  it("takes the nonce with another filler when the node denied the first filler there too", async () => {
+    const node = fakeNode(["leafDenied", "leafDenied"]);
+    const client = clientOf(node.fetcher, 0n);
+    const body = { ...chat("denied, and its filler too"), stream: false };
+    const answered = await client.chat(body);
+    expect(answered.fields.leafIndex).toBe(1n);
+    expect(node.seen.map((s) => s.nonce)).toEqual([0n, 0n, 0n, 1n]);
+    const hashes = node.seen.map((s) => s.reqHash);
+    expect(hashes[3]).toBe(requestHash(body));
+    expect(new Set(hashes.slice(0, 3)).size).toBe(3);
+    expect(node.seen[2]!.body.max_tokens).toBe(1);
   });
 
   // Follow-up a of issue 12: a bare 409 leaf_denied (any relay can write one), or a denial the node signed for another

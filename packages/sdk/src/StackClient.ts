@@ -660,8 +660,10 @@ export class StackClient {
    * the request last sent and the nonce it was sent at; else undefined: a bare or forged `leaf_denied` (any relay can
    * send one) is a refusal like any other, never a reason to pay for a filler.
    */
-  async #leafDenialOf(error: unknown): Promise<SignedLeafDenial | undefined> {
-    const sent = this.#lastSent;
+  async #leafDenialOf(
+    error: unknown,
+    sent: SignedStackRequest | undefined = this.#lastSent,
+  ): Promise<SignedLeafDenial | undefined> {
     if (!(error instanceof NodeRequestError && error.code === "leaf_denied") || sent === undefined)
       return undefined;
     try {
@@ -685,11 +687,29 @@ export class StackClient {
   async #fillDeniedNonce(path: string, body: Body): Promise<void> {
     const nonce = this.#nextNonce;
     const hash = requestHash(body).toLowerCase();
-    if (!this.#denied.has(`${nonce}:${hash}`) && !this.#options.deniedAt?.(nonce, hash as Hash)) return;
-    const filler = nonceFiller(body);
-    const signed = await this.sign(filler, requestUnitBound(filler));
-    if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
-    await this.#send(path, signed, this.#readJson);
+    if (!this.#deniedHere(nonce, hash)) return;
+    let refused: unknown;
+    for (;;) {
+      // A filler the node denied at this nonce too (its signed word, kept by `#forget`) is never sent again there.
+      const filler = nonceFiller(body, (fillerHash) => this.#deniedHere(nonce, fillerHash));
+      if (filler === undefined) throw refused ?? new NonceGapError(nonce, undefined);
+      const signed = await this.sign(filler, requestUnitBound(filler));
+      if (this.#knowsStack) this.#pending.set(signed.nonce, { path, signed });
+      try {
+        await this.#send(path, signed, this.#readJson);
+        return;
+      } catch (error) {
+        if ((await this.#leafDenialOf(error, signed)) === undefined) throw error;
+        refused = error;
+        this.#denied.add(`${signed.nonce}:${signed.reqHash.toLowerCase()}`);
+      }
+    }
+  }
+
+  /** Whether the node denied request `reqHash` at `nonce` (its signed word, held here or kept by the gateway). */
+  #deniedHere(nonce: bigint, reqHash: string): boolean {
+    const hash = reqHash.toLowerCase();
+    return this.#denied.has(`${nonce}:${hash}`) || this.#options.deniedAt?.(nonce, hash as Hash) === true;
   }
 
   /**
@@ -802,7 +822,10 @@ export class StackClient {
     read: Read,
     error: unknown,
   ): Promise<Verified> {
-    if (refusedOutright(error)) this.#forget(signed.nonce);
+    // The node's signed denial of this very request at this nonce goes with the freed nonce (review of the signed leaf
+    // denials, M1): should the node commit it there after all (it holds the owner's signature), the denial is the
+    // fraud proof the gateway settles it with (`onForgotten`), whatever becomes of the filler sent next.
+    if (refusedOutright(error)) this.#forget(signed.nonce, await this.#leafDenialOf(error, signed));
     if (!(error instanceof NodeRequestError && isNonceRefusal(error))) throw error;
     const next = error.nextNonce;
     const forward =

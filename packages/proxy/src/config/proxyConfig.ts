@@ -64,9 +64,10 @@ export const proxyConfigSchema = z.strictObject({
       checkEveryMs: z.number().int().min(50).max(3_600_000).default(5_000),
       /**
        * How long a settled stack whose node would not serve the proof of a leaf it denied waits before it is asked
-       * again (doubled at each miss, up to an hour; a settlement moving on, paid out, is asked at once). @default 30000
+       * again (doubled at each miss, up to an hour; a settlement moving on, paid out, is asked at once). At least 500
+       * ms: a node stalling its proofs is never asked for one many times a second. @default 30000
        */
-      denialRetryMs: z.number().int().min(50).max(3_600_000).default(30_000),
+      denialRetryMs: z.number().int().min(500).max(3_600_000).default(30_000),
     })
     .superRefine((stacks, ctx) => {
       // Else every stack bought ahead would be near expiry already, and bought again at each check.

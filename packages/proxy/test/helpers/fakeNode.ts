@@ -160,6 +160,11 @@ export async function startFakeNode(
        * none, `forged` one signed by another key, `otherRequest` one of another request hash. @default valid
        */
       denial?: "unsigned" | "forged" | "otherRequest";
+      /**
+       * How the next requests are refused, one entry each (shifted): `denied` 409 `leaf_denied` with the node's
+       * signed denial of that request at its nonce (as the real node's), `refused` 400 (refused outright, no denial).
+       */
+      refuseNext?: ("denied" | "refused")[];
     };
   } = {},
 ): Promise<{
@@ -346,6 +351,24 @@ export async function startFakeNode(
         409,
         { [STACK_HEADERS.nextNonce]: String(BigInt(header(STACK_HEADERS.nonce)) + 1n) },
       );
+    const refusal = options.lies?.refuseNext?.shift();
+    if (refusal === "refused")
+      return c.json(
+        { error: { message: "no", type: "invalid_request_error", param: null, code: "bad" } },
+        400,
+      );
+    if (refusal === "denied") {
+      const fields = {
+        stackId: BigInt(header(STACK_HEADERS.stack)),
+        nonce: BigInt(header(STACK_HEADERS.nonce)),
+        reqHash: requestHash(body),
+      };
+      const denial = leafDenialToWire({ fields, signature: await signLeafDenial(account, domain, fields) });
+      return c.json(
+        { error: { message: "denied", type: "conflict_error", param: null, code: "leaf_denied" }, denial },
+        409,
+      );
+    }
     if (options.lies?.dropRequests) {
       options.lies.dropRequests--;
       (c.env as { incoming: { socket: { destroy(): void } } }).incoming.socket.destroy();

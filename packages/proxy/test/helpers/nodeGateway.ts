@@ -4,6 +4,7 @@ import { type OpenedDatabase, openGatewayDatabase } from "../../src/db/openGatew
 import { createGatewayApp } from "../../src/gateway/createGatewayApp.js";
 import type { GatewayParts } from "../../src/gateway/gatewayParts.js";
 import { SealedCharges } from "../../src/limits/sealedCharges.js";
+import { FreedLeaves } from "../../src/network/freedLeaves.js";
 import type { NetworkUpstream, NetworkUpstreamOptions } from "../../src/network/networkUpstream.js";
 import { type FakeNode, type FakeNodeOptions, type NodeScript, startFakeNode } from "./fakeNode.js";
 import { gatewayParts } from "./gatewayParts.js";
@@ -57,6 +58,8 @@ export function suiteNodeGateway(setup: {
   upstream?: NetworkUpstreamOptions;
   /** Also serve the gateway's app over HTTP (`baseURL`). @default false */
   served?: boolean;
+  /** Keep freed leaves (and the node's denials) in the rig's database, as the gateway does. @default in memory */
+  freedLeavesInDb?: boolean;
 }): NodeGateway {
   const rig = { nodes: [] as FakeNode[], nodeErrors: [] as string[] } as NodeGateway;
   let db: TestDatabaseConfig | undefined;
@@ -90,6 +93,7 @@ export function suiteNodeGateway(setup: {
       {
         sealedCharges: new SealedCharges(rig.opened.db),
         onNodeError: (nodeId, code) => rig.nodeErrors.push(`${nodeId}:${code}`),
+        freedLeaves: setup.freedLeavesInDb ? new FreedLeaves(rig.opened.db) : undefined,
       },
     ));
     rig.parts = gatewayParts(rig.opened, rig.upstream);

@@ -32,7 +32,7 @@ export async function upstreamRig(
     maxPricePerMillion,
     health = new NodeHealthBook(),
     ...extra
-  }: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError"> & {
+  }: Pick<NetworkUpstreamComponents, "sealedCharges" | "onNodeError" | "freedLeaves"> & {
     maxPricePerMillion?: bigint;
     health?: NodeHealthBook;
   } = {},
