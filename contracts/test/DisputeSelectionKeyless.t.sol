@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {DisputeManager} from "../src/disputes/DisputeManager.sol";
 import {DisputeSelection} from "../src/disputes/DisputeSelection.sol";
 import {SettlementManager} from "../src/settlement/SettlementManager.sol";
 import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
@@ -9,7 +10,8 @@ import {DisputeSelectionSteps} from "./lib/DisputeSelectionSteps.sol";
 /// predates the freeze can ever sit (`VrfKeyTooNew`), so N/n counts those alone and the dispute still expects N
 /// self-selected members (the settlement side's usable-key count, `SettlementDraw._open`). A griefer (or simply
 /// nodes on older software) listing many keyless candidates would otherwise shrink the private committee to a
-/// handful and hand the rest of the seats to the public top-up. With no usable key at all, the draw is public.
+/// handful and hand the rest of the seats to the public top-up. With no usable key at all, the draw is public,
+/// on a seed armed after the evidence completed.
 contract DisputeSelectionKeylessTest is DisputeSelectionSteps {
     /// Which of the non-party nodes register a key before the dispute (bit i: the i-th non-party node).
     uint256 internal keyMask;
@@ -59,7 +61,7 @@ contract DisputeSelectionKeylessTest is DisputeSelectionSteps {
         assertTrue(_selected(disputeId, _find(disputeId, true)), "a keyed candidate is selected");
     }
 
-    function test_noUsableKeyDrawsInPublicAtOnce() public {
+    function test_noUsableKeyDrawsInPublicWithoutAWindow() public {
         keyMask = 0;
         (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
         postEvidence(disputeId, stackId, server, claimed);
@@ -67,11 +69,47 @@ contract DisputeSelectionKeylessTest is DisputeSelectionSteps {
         vm.roll(block.number + 1);
         vm.expectRevert(abi.encodeWithSelector(DisputeSelection.SelectionNotReady.selector, disputeId));
         selection.open(disputeId);
-        // No window to wait out: the manager's next draw call is the public draw.
+        // No window to wait out: the manager's next draw call arms the public draw, the one after draws it.
         disputes.drawCommittee(disputeId);
         assertTrue(selection.fellBack(disputeId), "fell back to the public draw");
         assertEq(selection.selectionOf(disputeId).endsAt, 0, "no window opened");
+        _seedBlock(disputeId);
+        vm.roll(block.number + 1);
+        disputes.drawCommittee(disputeId);
         assertTrue(disputes.getDispute(disputeId).drawn, "drawn in public without a window");
+    }
+
+    /// The attacker: the server, which chooses the block its last evidence completes in. The completion arms the
+    /// draw (block E); hash(E + 1) is public from E + 2. Were the public draw seeded by it, the server would know that
+    /// committee before anyone could draw it, and, if it disliked it, keep the draw from running for 256 blocks to
+    /// get a re-arm on a fresh seed: the better of two committees. The draw must instead run on a seed armed by the
+    /// draw call after the completion, which nobody knew when the evidence completed.
+    function test_noUsableKeyPublicDrawIsSeededAfterTheCompletion() public {
+        keyMask = 0;
+        (uint256 disputeId, uint256 server, uint256 stackId, Served memory claimed) = _dispute();
+        postEvidence(disputeId, stackId, server, claimed);
+        uint256 completed = disputes.getDispute(disputeId).drawBlock;
+        assertEq(completed, block.number, "the completion armed the draw");
+        vm.roll(completed + 1);
+        vm.setBlockhash(completed + 1, keccak256("known to the server at E + 2"));
+        vm.roll(completed + 2);
+        disputes.drawCommittee(disputeId);
+        assertTrue(!disputes.getDispute(disputeId).drawn, "not drawn on the completion's seed, public already");
+        uint256 armed = disputes.getDispute(disputeId).drawBlock;
+        assertGe(armed, completed + 2, "re-armed after the completion's seed was public");
+        vm.roll(armed + 1);
+        bytes32 fresh = keccak256("unknown when the evidence completed");
+        vm.setBlockhash(armed + 1, fresh);
+        vm.roll(armed + 2);
+        disputes.drawCommittee(disputeId);
+        assertTrue(disputes.getDispute(disputeId).drawn, "drawn in public");
+        uint256[] memory want =
+            disputes.publicDraw().pick(disputeId, uint256(keccak256(abi.encode(fresh, disputeId, address(disputes)))));
+        DisputeManager.Member[] memory committee = disputes.committeeOf(disputeId);
+        assertEq(committee.length, want.length, "the fresh seed's committee");
+        for (uint256 i = 0; i < want.length; ++i) {
+            assertEq(committee[i].nodeId, want[i], "the fresh seed's member");
+        }
     }
 
     /// Whatever subset of the candidates holds keys, the threshold is N/usable (capped at 1), or the draw is public.
@@ -85,6 +123,7 @@ contract DisputeSelectionKeylessTest is DisputeSelectionSteps {
         if (usable == 0) {
             disputes.drawCommittee(disputeId);
             assertTrue(selection.fellBack(disputeId), "public draw");
+            assertEq(disputes.getDispute(disputeId).drawBlock, block.number, "armed after the evidence");
             return;
         }
         selection.open(disputeId);

@@ -254,7 +254,8 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
     /// it is final, hands over the members that still hold collateral with their commitments, topped up in public to N
     /// (or to the next odd count) from a block armed after the window (REARM, then FORMED); PUBLIC (the manager's
     /// public draw) for a dispute without candidates, or when nobody sat; REARM with the public draw to follow when the
-    /// seed block's hash expired before anybody opened the window (see docs/vrf.md).
+    /// seed block's hash expired before anybody opened the window, or when no candidate holds a usable key (see
+    /// docs/vrf.md).
     function take(uint256 disputeId)
         external
         returns (uint8 step, uint256[] memory members, uint256[] memory commitments)
@@ -278,9 +279,11 @@ contract DisputeSelection is IDisputeSelection, ReentrancyGuardTransient {
             if (d.evidenceCount == d.sampleCount && block.number > d.drawBlock + BLOCKHASH_HORIZON) {
                 return _fallBack(disputeId, d.drawRound, 0, REARM);
             }
-            // The evidence complete, no candidate holds a key older than the freeze: nobody could sit, draw publicly.
+            // The evidence complete, no candidate holds a key older than the freeze: nobody could sit, draw publicly,
+            // on a block armed now. The seed armed by the completion is public already: the server, which chose when
+            // its evidence completed, could read that committee and stall for a re-arm if it disliked it.
             if (d.evidenceCount == d.sampleCount && usableCount(candidates, d.drawBlock) == 0) {
-                return _fallBack(disputeId, d.drawRound, 0, PUBLIC);
+                return _fallBack(disputeId, d.drawRound, 0, REARM);
             }
             open(disputeId);
             return (OPENED, members, commitments);

@@ -1,26 +1,29 @@
 import { disputeManagerAbi } from "@atoma/contracts";
 import type { AtomaAddresses } from "../deploy.js";
 import type { ChainContext } from "./context.js";
+import type { ReadAt } from "./getSettlement.js";
 
 type ReadContext = Pick<ChainContext, "publicClient"> & { addresses: Pick<AtomaAddresses, "DisputeManager"> };
 
 /** A dispute (kind, origin, status, deadlines, sample count, draw state, outcome…); status 0 when unknown. */
-export function readDispute(ctx: ReadContext, disputeId: bigint) {
+export function readDispute(ctx: ReadContext, disputeId: bigint, at: ReadAt = {}) {
   return ctx.publicClient.readContract({
     address: ctx.addresses.DisputeManager,
     abi: disputeManagerAbi,
     functionName: "getDispute",
     args: [disputeId],
+    ...(at.blockNumber !== undefined && { blockNumber: at.blockNumber }),
   });
 }
 
 /** A dispute's committee: each member's node id and how far it got (committed, revealed, vote, shown…). */
-export function readCommittee(ctx: ReadContext, disputeId: bigint) {
+export function readCommittee(ctx: ReadContext, disputeId: bigint, at: ReadAt = {}) {
   return ctx.publicClient.readContract({
     address: ctx.addresses.DisputeManager,
     abi: disputeManagerAbi,
     functionName: "committeeOf",
     args: [disputeId],
+    ...(at.blockNumber !== undefined && { blockNumber: at.blockNumber }),
   });
 }
 

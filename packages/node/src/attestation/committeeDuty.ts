@@ -4,6 +4,7 @@ import {
   ballotFromText,
   ballotToText,
   DisputeStatus,
+  latestBlock,
   readCommittee,
   readDispute,
   readMaxEvidenceBytes,
@@ -47,11 +48,18 @@ const MAX_RECOMPUTE_MS = 10 * 60_000;
 export async function stepCommittee(env: AttestationEnv, duty: Duty, signal?: AbortSignal): Promise<void> {
   const disputeId = duty.round;
   const me = await env.seat.registeredNodeId();
-  const [dispute, committee, now] = await Promise.all([
-    readDispute(env.seat, disputeId),
-    readCommittee(env.seat, disputeId),
-    env.seat.now(),
+  // The dispute and its committee are read at one block: read apart (replicas at different heights), the dispute
+  // could show drawn while the committee is still the empty one before the draw, and the seat it gave forgotten below.
+  const head = await latestBlock(env.seat);
+  // A chain read behind the event that opened the duty knows nothing of it yet: a later step reads again.
+  if (duty.eventBlock !== undefined && head.number < duty.eventBlock) return;
+  const at = { blockNumber: head.number };
+  const [dispute, committee] = await Promise.all([
+    readDispute(env.seat, disputeId, at),
+    readCommittee(env.seat, disputeId, at),
   ]);
+  // The chain's clock at that block (`NodeSeat.now` is the latest block's timestamp).
+  const now = head.timestamp;
   const member = committee.find((m) => m.nodeId === me);
   // Not seated yet while a private selection may run: the VRF decides, alone, whether this node sits.
   if (

@@ -51,6 +51,16 @@ function newDutyRow(duty: NewDuty) {
   };
 }
 
+/**
+ * The row's event block moved to `block` when that is later (never back: a replayed older event leaves it). A step
+ * skips a chain read pinned before it (`stepAttest`), so every event that opens a row again must move it: a replica
+ * behind a public draw would otherwise read the row's earlier window as over with the node unseated and delete or
+ * fail the duty the draw just gave.
+ */
+function laterEventBlock(block: bigint) {
+  return sql<bigint>`case when attestation_tasks.event_block is null or attestation_tasks.event_block < cast(${block} as bigint) then cast(${block} as bigint) else attestation_tasks.event_block end`;
+}
+
 /** Records a duty (inside the listener's transaction); the same duty seen twice is recorded once. */
 export async function insertDuty(db: NodeDb, duty: NewDuty): Promise<void> {
   await db
@@ -83,7 +93,7 @@ export async function recordSelectionWindow(
           commitment: null,
           tx_hash: null,
           last_error: null,
-          event_block: duty.eventBlock,
+          event_block: laterEventBlock(duty.eventBlock),
           updated_at: sql<Date>`current_timestamp`,
         })
         .where("attestation_tasks.commit_deadline", "<", duty.commitDeadline),
@@ -112,6 +122,7 @@ export async function recordDrawnSeat(db: NodeDb, duty: NewDuty): Promise<void> 
           commit_deadline: duty.commitDeadline ?? null,
           reveal_deadline: duty.revealDeadline ?? null,
           last_error: null,
+          event_block: laterEventBlock(duty.eventBlock),
           updated_at: sql<Date>`current_timestamp`,
         })
         .where("attestation_tasks.state", "in", ["committed", "pending"]),
@@ -145,6 +156,7 @@ async function reopenFailed(db: NodeDb, duty: NewDuty, also: { sampled_indices?:
           commitment: null,
           result: null,
           last_error: null,
+          event_block: laterEventBlock(duty.eventBlock),
           updated_at: sql<Date>`current_timestamp`,
         })
         .where("attestation_tasks.state", "=", "failed"),
@@ -170,6 +182,7 @@ export async function recordPublicDraw(db: NodeDb, duty: NewDuty): Promise<void>
     .set({
       commit_deadline: duty.commitDeadline ?? null,
       ...(duty.indices.length > 0 ? { sampled_indices: JSON.stringify(duty.indices.map(String)) } : {}),
+      event_block: laterEventBlock(duty.eventBlock),
       updated_at: sql<Date>`current_timestamp`,
     })
     .where("kind", "=", duty.kind)
