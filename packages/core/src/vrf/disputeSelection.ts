@@ -29,7 +29,8 @@ export function disputeSelectionSeed(disputeId: bigint, armedBlockHash: Hex, rou
 
 /**
  * The threshold of a dispute committee's private self-selection: N/n for an expected committee of `committeeSize`
- * among `candidateCount` frozen candidates (the parties already excluded), capped at 1. Mirrors
+ * among `candidateCount` usable candidates (frozen, the parties excluded, and holding a VRF key older than the
+ * freeze: `DisputeSelection.usableCount`, not every frozen candidate), capped at 1. Mirrors
  * `DisputeSelection.threshold`.
  */
 export function disputeSelectionThreshold(params: {

@@ -9,7 +9,8 @@ export type CommitteeSeat = { selected: false; seed: Hex } | (VrfProofArgs & { s
  * Evaluates, in private, whether the node holding `secretKey` sits on dispute `disputeId`'s committee in draw round
  * `round` (0 unless given): the VRF on the round window's seed (the window and the hash of the block after the one
  * that armed the round's draw, `seedOf`)
- * under the threshold N/n (`DisputeSelection.threshold`). Nothing is sent; a selected node then commits its vote
+ * under the threshold N/n (`DisputeSelection.threshold`; `candidateCount` is n, the candidates with a key older than
+ * the freeze, not every frozen candidate: the chain's own threshold is what a running node reads). Nothing is sent; a selected node then commits its vote
  * together with the proof (`selfSelectCommittee`), an unselected one stays silent.
  */
 export function evaluateCommitteeSeat(
