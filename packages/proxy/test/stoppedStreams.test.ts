@@ -92,12 +92,16 @@ describe("two streams their client stops in a row on one stack", () => {
       messages: [{ role: "user", content: "again" }],
       max_tokens: 4,
     });
+    // The node denied the first stream's request at nonce 0 (its signed word): the same body is never signed there
+    // again, so a filler takes nonce 0 and the second stream goes at 1; the last request, another body, takes 1.
     expect(nodes[0]!.leafReads.slice(readsBefore)).toEqual([
       { nonce: 0n, found: false },
-      { nonce: 0n, found: false },
+      { nonce: 1n, found: false },
     ]);
+    expect(nodes[0]!.envelopes.map((e) => e["x-atoma-nonce"])).toEqual(["0", "0", "1", "1"]);
     await expect.poll(async () => (await parts.keys.get(view.id)).reserved, { timeout: 5_000 }).toBe("0");
-    // Both stopped streams' charges come back: the key pays the answer it got, nothing else.
+    // Both stopped streams' charges come back: the key pays the answer it got, nothing else (the filler is the
+    // gateway's).
     await expect
       .poll(async () => (await parts.keys.get(view.id)).spent, { timeout: 5_000 })
       .toBe(formatEther(costOfUnits(5n, PRICE)));

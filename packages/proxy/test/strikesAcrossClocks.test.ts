@@ -10,8 +10,11 @@ const NODE = 9n;
 const WINDOW_MS = 600_000;
 const options = { windowMs: WINDOW_MS, limit: 3, burstMs: 2_000 };
 
-/** A gateway on the database: its own clock (`skewMs` off the real one), its answers and its cut counter. */
-function gatewayOn(opened: OpenedDatabase, skewMs = 0) {
+/**
+ * A gateway on the database: its own clock (`skewMs` off the real one), its answers and its cut counter (`burstMs`: 0
+ * where cuts counted back to back must each be an event, as the database's clock rounds to the millisecond).
+ */
+function gatewayOn(opened: OpenedDatabase, skewMs = 0, burstMs = options.burstMs) {
   const now = () => Date.now() + skewMs;
   const answers = new SharedAnswers(
     opened.db,
@@ -21,7 +24,11 @@ function gatewayOn(opened: OpenedDatabase, skewMs = 0) {
     },
     now,
   );
-  return { now, answers, cuts: new StrikeCounter("cut", options, { db: opened.db, answers }, now) };
+  return {
+    now,
+    answers,
+    cuts: new StrikeCounter("cut", { ...options, burstMs }, { db: opened.db, answers }, now),
+  };
 }
 
 async function strikeRows(opened: OpenedDatabase): Promise<number> {
@@ -100,7 +107,7 @@ describe.each(testDatabases())(
         for (let i = 0; i < 100; i++) before.answers.answered(NODE);
         await before.answers.flush();
         // Restarted: this process has answered nothing yet; the node's 100 answers are in the database.
-        const after = gatewayOn(a!);
+        const after = gatewayOn(a!, 0, 0);
         const verdicts: string[] = [];
         for (let cut = 0; cut < 6; cut++) verdicts.push(await after.cuts.record(NODE, after.now()));
         expect(verdicts.at(-1)).toBe("cool_down");
@@ -111,7 +118,7 @@ describe.each(testDatabases())(
         other.answers.answered(NODE + 1n);
         other.answers.answered(NODE + 1n);
         await other.answers.flush();
-        const cutter = gatewayOn(a!);
+        const cutter = gatewayOn(a!, 0, 0);
         const last: string[] = [];
         for (let cut = 0; cut < 6; cut++) last.push(await cutter.cuts.record(NODE + 1n, cutter.now()));
         expect(last.at(-1)).toBe("remove");
