@@ -48,6 +48,11 @@ const SELECTION_ATTEMPTS = 21;
 const ELIGIBLE_FLOOR = 5;
 /** Registered, unsubscribed nodes `keepEligible` subscribes and starts as cheaters are slashed (no epoch to wait). */
 const SPARES = 8;
+/**
+ * How long a wait on the nodes' own work (fetching, recomputing, committing, sitting, revealing) may take: the
+ * default minute is too short on a loaded 2-core CI machine, where this file's silent-member case failed twice.
+ */
+const NODE_WORK_MS = 180_000;
 
 /**
  * Private self-selection of attesters (issue 16) on anvil with real nodes and the tiny model: every node registers
@@ -81,6 +86,7 @@ describe("private self-selection of attesters against anvil", () => {
     eventually(
       async () => ((await settlementOf(stackId)).phase === phase ? true : undefined),
       `phase ${phase}`,
+      NODE_WORK_MS,
     );
   /** Who is selected, as only each node can compute it (the test holds every node's key). */
   const privatelySelected = async (stackId: bigint, candidates: readonly bigint[]) =>
@@ -207,6 +213,7 @@ describe("private self-selection of attesters against anvil", () => {
         await eventually(
           async () => (fetched() >= candidates.length ? true : undefined),
           "every candidate to fetch the transcript",
+          NODE_WORK_MS,
         );
         board.open = true;
       }
@@ -217,10 +224,14 @@ describe("private self-selection of attesters against anvil", () => {
         await endPassedOver(net, served, behaviour.tamper === undefined);
         continue;
       }
-      await eventually(async () => {
-        const s = await getAttesterSelection(net.user.ctx, served.stackId);
-        return s.nodeIds.length === Math.min(selected.length, 4) ? true : undefined;
-      }, "the selected to commit");
+      await eventually(
+        async () => {
+          const s = await getAttesterSelection(net.user.ctx, served.stackId);
+          return s.nodeIds.length === Math.min(selected.length, 4) ? true : undefined;
+        },
+        "the selected to commit",
+        NODE_WORK_MS,
+      );
       await net.advance(WINDOW + 1);
       await drawAttesters(net.user.ctx, { stackId: served.stackId }).catch(() => undefined);
       await whenPhase(served.stackId, Phase.Reveal);
@@ -347,6 +358,7 @@ describe("private self-selection of attesters against anvil", () => {
           ? true
           : undefined,
       "every candidate to fetch the transcript",
+      NODE_WORK_MS,
     );
     const { endsAt } = await getAttesterSelection(ctx, served.stackId);
     await net.advance(Number(endsAt - (await ctx.publicClient.getBlock()).timestamp) + 1);
@@ -380,10 +392,14 @@ describe("private self-selection of attesters against anvil", () => {
     // the block after the one whose post completed the evidence (that post armed the draw), so the window opens two
     // blocks on. Anvil mines only on transactions and the test mines nothing here: the nodes, on a dev chain, mine
     // the blocks their draw waits for (review R4-5: the window used to stall at drawBlock + 2).
-    const selection = await eventually(async () => {
-      const s = await getCommitteeSelection(ctx, { disputeId });
-      return s.endsAt > 0n ? s : undefined;
-    }, "the committee's selection window");
+    const selection = await eventually(
+      async () => {
+        const s = await getCommitteeSelection(ctx, { disputeId });
+        return s.endsAt > 0n ? s : undefined;
+      },
+      "the committee's selection window",
+      NODE_WORK_MS,
+    );
     const armed = (await readDispute(ctx, disputeId)).drawBlock;
     expect(await ctx.publicClient.getBlockNumber()).toBeGreaterThan(armed + 1n);
     // Who sits, as only each node can compute it alone.
@@ -493,10 +509,14 @@ describe("private self-selection of attesters against anvil", () => {
     const revealed = await revealExplained(served, indices);
     if (revealed.outcome !== "disputed") throw new Error(`expected a dispute, got ${revealed.outcome}`);
     const { disputeId } = revealed;
-    const selection = await eventually(async () => {
-      const s = await getCommitteeSelection(ctx, { disputeId });
-      return s.endsAt > 0n ? s : undefined;
-    }, "the committee's selection window");
+    const selection = await eventually(
+      async () => {
+        const s = await getCommitteeSelection(ctx, { disputeId });
+        return s.endsAt > 0n ? s : undefined;
+      },
+      "the committee's selection window",
+      NODE_WORK_MS,
+    );
     const candidates = await readDisputeCandidates(ctx, disputeId);
     const selected = await selectedOn(selection, candidates);
     // One or two selected members stay silent (their vote strategy answers nothing), hoping their seats just go to
@@ -508,10 +528,14 @@ describe("private self-selection of attesters against anvil", () => {
     for (const id of silent) board.assign(id, silence);
     board.open = true;
     try {
-      const seated = await eventually(async () => {
-        const s = await getCommitteeSelection(ctx, { disputeId });
-        return s.nodeIds.length === sitting ? s : undefined;
-      }, "the honest members to take their seats");
+      const seated = await eventually(
+        async () => {
+          const s = await getCommitteeSelection(ctx, { disputeId });
+          return s.nodeIds.length === sitting ? s : undefined;
+        },
+        "the honest members to take their seats",
+        NODE_WORK_MS,
+      );
       const head = await ctx.publicClient.getBlock();
       await net.advance(Number(selection.endsAt - head.timestamp) + 1);
       // The silent are slashed the timeout share on their own proofs (which only they can make: here, the test
@@ -560,12 +584,16 @@ describe("private self-selection of attesters against anvil", () => {
         if (deadline >= now) await net.advance(Number(deadline - now) + 1);
       };
       await advanceTo((await readDispute(ctx, disputeId)).commitDeadline);
-      await eventually(async () => {
-        const members = await contracts.disputeManager.read.committeeOf([disputeId]);
-        return members.filter((m) => m.substantiated).length >= Math.min(sitting, committee.length)
-          ? true
-          : undefined;
-      }, "the honest members to reveal and show");
+      await eventually(
+        async () => {
+          const members = await contracts.disputeManager.read.committeeOf([disputeId]);
+          return members.filter((m) => m.substantiated).length >= Math.min(sitting, committee.length)
+            ? true
+            : undefined;
+        },
+        "the honest members to reveal and show",
+        NODE_WORK_MS,
+      );
       await advanceTo((await readDispute(ctx, disputeId)).revealDeadline);
       await whenPhase(served.stackId, Phase.Failed);
       expect((await contracts.nodeRegistry.read.getNode([served.server.nodeId])).collateral).toBe(0n);
